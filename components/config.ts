@@ -1,0 +1,860 @@
+/**
+ * Stack configuration: one zod schema for every key of the `dso-registry` namespace, the secret keys
+ * the operator supplies, and the loader that reads them once from Pulumi config.
+ *
+ * Everything here except `loadStackConfig` is pure, so every rule can be tested without Pulumi.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import * as runtimeConfig from "@pulumi/pulumi/runtime/config";
+import { z } from "zod";
+
+export const PROJECT = "dso-registry";
+
+// ---------------------------------------------------------------------------------------------
+// Value rules shared by several keys
+// ---------------------------------------------------------------------------------------------
+
+const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+/** Distribution's rule for one component of a repository name (distribution/reference). */
+const REPO_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*$/;
+
+/** Why a host name is not acceptable, or undefined when it is. Exported for table-driven tests. */
+export function hostNameProblem(value: string): string | undefined {
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) {
+        return `"${value}" has a scheme: give the bare host name (for example "registry.example.com"), without "https://"`;
+    }
+    if (value.includes("/")) {
+        return `"${value}" has a path: give only the host name; put repository paths in "pathPrefix"`;
+    }
+    if (value.includes(":")) {
+        return `"${value}" has a port: set the port in the separate "port" key`;
+    }
+    if (value !== value.toLowerCase()) {
+        return `"${value}" has upper-case letters: host names are written in lower case`;
+    }
+    if (IPV4.test(value)) {
+        return undefined;
+    }
+    if (value.length > 253 || !value.split(".").every((label) => DNS_LABEL.test(label))) {
+        return `"${value}" is not a valid DNS name (labels of a-z, 0-9 and "-", not starting or ending with "-")`;
+    }
+    return undefined;
+}
+
+/** Why a container repository path prefix would be rejected by Distribution, or undefined. */
+export function repositoryPrefixProblem(value: string): string | undefined {
+    if (value === "") {
+        return undefined;
+    }
+    if (value.startsWith("/") || value.endsWith("/")) {
+        return `"${value}" starts or ends with "/": write it as "team/project", without surrounding slashes`;
+    }
+    const segments = value.split("/");
+    if (segments.some((segment) => segment === "")) {
+        return `"${value}" has an empty segment ("//"): every segment between slashes needs a name`;
+    }
+    const bad = segments.find((segment) => !REPO_COMPONENT.test(segment));
+    if (bad !== undefined) {
+        return (
+            `segment "${bad}" of "${value}" is not a valid repository name component: use lower-case ` +
+            `letters and digits, separated by single ".", "_", "__" or runs of "-"`
+        );
+    }
+    if (value.length > 200) {
+        return `"${value}" is longer than 200 characters, which leaves no room for image names`;
+    }
+    return undefined;
+}
+
+/** Why a Maven repository path is not acceptable, or undefined. */
+export function mavenPathProblem(value: string): string | undefined {
+    if (value.startsWith("/") || value.endsWith("/")) {
+        return `"${value}" starts or ends with "/": write it as "maven-releases", without surrounding slashes`;
+    }
+    if (value.split("/").some((segment) => segment === "")) {
+        return `"${value}" has an empty segment ("//")`;
+    }
+    if (!/^[A-Za-z0-9._~/-]+$/.test(value)) {
+        return `"${value}" has characters that need escaping in a URL: use letters, digits, ".", "_", "~" and "-"`;
+    }
+    return undefined;
+}
+
+const hostName = z.string().superRefine((value, ctx) => {
+    const problem = hostNameProblem(value);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+});
+
+const port = z
+    .number({ error: "must be a whole number from 1 to 65535" })
+    .int({ error: "must be a whole number from 1 to 65535" })
+    .min(1, { error: "must be a whole number from 1 to 65535" })
+    .max(65535, { error: "must be a whole number from 1 to 65535" });
+
+const cidr = z.string().superRefine((value, ctx) => {
+    const [address, bits, ...rest] = value.split("/");
+    const ipv6 = address?.includes(":") ?? false;
+    const maxBits = ipv6 ? 128 : 32;
+    const validAddress = ipv6 ? /^[0-9a-f:]+$/i.test(address ?? "") : IPV4.test(address ?? "");
+    const validBits = bits !== undefined && /^\d+$/.test(bits) && Number(bits) <= maxBits;
+    if (!validAddress || !validBits || rest.length > 0) {
+        ctx.addIssue({ code: "custom", message: `"${value}" is not a network in CIDR form, such as "10.0.0.0/8"` });
+    }
+});
+
+/** An OCI image reference: name[:tag][@sha256:digest]. */
+const imageRef = z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9._\/:-]*(@sha256:[a-f0-9]{64})?$/, {
+        error: 'must be an image reference such as "registry:2.8.3" or "registry@sha256:<64 hex digits>"',
+    })
+    .refine((value) => !/^[a-z]+:\/\//.test(value), { error: "an image reference has no scheme" });
+
+/** A five-field cron schedule. */
+const cronSchedule = z
+    .string()
+    .regex(/^(\S+\s+){4}\S+$/, { error: 'must be a five-field cron schedule such as "0 3 * * 0"' });
+
+const quantity = z
+    .string()
+    .regex(/^\d+(\.\d+)?(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$/, { error: 'must be a Kubernetes quantity such as "20Gi"' });
+
+const k8sName = z
+    .string()
+    .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, {
+        error: "must be a Kubernetes name: lower-case letters, digits and '-', at most 63 characters",
+    });
+
+const credentialId = z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, {
+        error: "must be a Jenkins credential ID: letters, digits, '.', '_' and '-'",
+    });
+
+const username = z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, {
+        error: "must be 1-64 letters, digits, '.', '_' or '-' (no ':' or spaces: htpasswd cannot hold them)",
+    });
+
+// ---------------------------------------------------------------------------------------------
+// The schema, one entry per top-level key of the `dso-registry` namespace
+// ---------------------------------------------------------------------------------------------
+
+const containerRegistry = z.strictObject({
+    /** Host name clients use for images (no scheme, no port). */
+    host: hostName,
+    /** HTTPS port clients use; 443 unless the registry is published elsewhere. */
+    port: port.default(443),
+    /** Repository path under the host that images go to, e.g. "docker-internal/p2c". May be "". */
+    pathPrefix: z.string().superRefine((value, ctx) => {
+        const problem = repositoryPrefixProblem(value);
+        if (problem) ctx.addIssue({ code: "custom", message: problem });
+    }),
+    /** Jenkins credential ID that holds the push account. */
+    credentialId: credentialId.default("container-registry"),
+    requiresAuthForPush: z.boolean().default(true),
+    requiresAuthForPull: z.boolean().default(false),
+    /** Push account user name (the account Jenkins pushes with). */
+    pushUsername: username.default("ci-push"),
+    /**
+     * Where the push password comes from: "generated" (@pulumi/random, owned by this program) or
+     * "secret" (the operator's `dso-registry:containerRegistryPassword`).
+     */
+    pushPasswordSource: z.enum(["generated", "secret"]).default("generated"),
+    /**
+     * Pull-only account user name. The account exists when pulls need credentials or a pull secret is
+     * configured; its password is always generated.
+     */
+    pullUsername: username.default("cluster-pull"),
+    /** Bump to rotate every generated registry password in one `pulumi up`. */
+    rotation: z.string().default("1"),
+});
+
+const mavenRegistry = z.strictObject({
+    host: hostName,
+    port: port.default(443),
+    pathPrefix: z.string().superRefine((value, ctx) => {
+        const problem = mavenPathProblem(value);
+        if (problem) ctx.addIssue({ code: "custom", message: problem });
+    }),
+    credentialId: credentialId.default("maven-registry"),
+    requiresAuthForPush: z.boolean().default(true),
+    requiresAuthForPull: z.boolean().default(false),
+    /** Deploy account user name; ignored when the container registry's credentials are reused. */
+    username: username.default("ci-deploy"),
+    /**
+     * Reuse the container registry's push credentials (the old bootstrap's skip logic). Allowed only
+     * when both registries have the same host. With the same credentialId, Jenkins holds one credential.
+     */
+    reuseContainerCredentials: z.boolean().default(false),
+});
+
+const tls = z.strictObject({
+    /**
+     * "generated-ca": a CA and server certificate made by @pulumi/tls (nodes are given the CA);
+     * "acme": Caddy obtains a public certificate (external host only);
+     * "provided": the operator's certificate (`tlsCertificate`) and key (`tlsPrivateKey`, secret);
+     * "cert-manager": an issuer in the cluster (in-cluster only);
+     * "public": the registry already has a publicly trusted certificate (existing registries only).
+     */
+    mode: z.enum(["generated-ca", "acme", "provided", "cert-manager", "public"]).default("generated-ca"),
+    /** Contact address for ACME (Let's Encrypt); required with mode "acme". */
+    acmeEmail: z.email({ error: "must be an e-mail address" }).optional(),
+    /** ACME directory; Let's Encrypt production unless set (use the staging URL while testing). */
+    acmeDirectory: z.url({ error: "must be an https URL" }).optional(),
+    /** cert-manager issuer for mode "cert-manager". */
+    certManagerIssuer: z
+        .strictObject({ kind: z.enum(["Issuer", "ClusterIssuer"]).default("ClusterIssuer"), name: k8sName })
+        .optional(),
+    /** Lifetime of the generated CA, in days. */
+    caValidityDays: z.number().int().min(30).max(36500).default(3650),
+    /** Lifetime of the generated server certificate, in days. */
+    serverCertValidityDays: z.number().int().min(7).max(3650).default(825),
+});
+
+const storage = z.strictObject({
+    /** "filesystem" (a PersistentVolumeClaim or the host's data dir) or "s3" (S3-compatible object storage). */
+    kind: z.enum(["filesystem", "s3"]).default("filesystem"),
+    /** PVC size (in-cluster, filesystem). */
+    size: quantity.default("20Gi"),
+    /** PVC storage class; the cluster default when unset. */
+    storageClass: k8sName.optional(),
+    /** S3 settings; credentials come from the secrets `s3AccessKeyId` and `s3SecretAccessKey`. */
+    s3: z
+        .strictObject({
+            bucket: z.string().min(3).max(63),
+            region: z.string().default("us-east-1"),
+            /** Endpoint for MinIO, Ceph RGW and other S3-compatible stores; AWS when unset. */
+            endpoint: z.url({ error: "must be a URL such as https://minio.example.com" }).optional(),
+            forcePathStyle: z.boolean().default(true),
+            rootDirectory: z.string().default("/registry"),
+        })
+        .optional(),
+});
+
+const maintenance = z.strictObject({
+    garbageCollection: z
+        .strictObject({
+            enabled: z.boolean().default(false),
+            schedule: cronSchedule.default("30 3 * * 0"),
+            /** Also delete manifests no tag points to. */
+            deleteUntagged: z.boolean().default(false),
+        })
+        .prefault({}),
+    backup: z
+        .strictObject({
+            enabled: z.boolean().default(false),
+            schedule: cronSchedule.default("0 2 * * *"),
+            /** Directory on the registry host that dated archives are written to. */
+            destination: z.string().startsWith("/", { error: "must be an absolute path" }).default("/srv/backup/registry"),
+            /** How many archives to keep. */
+            keep: z.number().int().min(1).max(365).default(7),
+        })
+        .prefault({}),
+});
+
+const ui = z.strictObject({
+    enabled: z.boolean().default(false),
+    image: imageRef.default("joxit/docker-registry-ui:2.5.7"),
+    /** Allow deleting images from the UI (and the API); needs push credentials in the browser. */
+    deleteEnabled: z.boolean().default(false),
+});
+
+const sshConnection = {
+    /** Address or name Pulumi connects to. */
+    host: z.string().min(1),
+    port: port.default(22),
+    user: z.string().min(1).default("root"),
+    /**
+     * The host's public key as in known_hosts, e.g. "ssh-ed25519 AAAA…". Required unless
+     * `allowUnpinnedHostKey` is true.
+     */
+    hostKey: z.string().regex(/^(ssh-|ecdsa-)\S+ \S+/, { error: 'must be a public key line such as "ssh-ed25519 AAAA..."' }).optional(),
+    /** Accept any host key. Only for throwaway labs: a man in the middle gets the private key's session. */
+    allowUnpinnedHostKey: z.boolean().default(false),
+    /** Run privileged steps with `sudo -n` (needed when user is not root). */
+    sudo: z.boolean().optional(),
+};
+
+const registry = z.strictObject({
+    /** Where the registry runs: "in-cluster", "external-host" (over SSH) or "existing" (not ours). */
+    mode: z.enum(["in-cluster", "external-host", "existing"]),
+    /** Distribution image; pin by digest with "registry@sha256:…". */
+    image: imageRef.default("registry:2.8.3"),
+    /** Caddy image for the in-cluster sidecar. */
+    caddyImage: imageRef.default("caddy:2.8.4"),
+    tls: tls.prefault({}),
+    /** Client networks allowed to reach the registry at all; everyone when empty. */
+    allowedNetworks: z.array(cidr).default([]),
+    storage: storage.prefault({}),
+    maintenance: maintenance.prefault({}),
+    ui: ui.prefault({}),
+    /** Registry replicas (in-cluster). More than one needs s3 storage. */
+    replicas: z.number().int().min(1).max(20).default(1),
+});
+
+const inCluster = z.strictObject({
+    namespace: k8sName.default("dso"),
+    /** IngressClass of the ingress controller; microk8s's ingress addon registers "public" and "nginx". */
+    ingressClass: z.string().min(1).default("nginx"),
+    /** Publish the KEP-1755 `local-registry-hosting` ConfigMap in kube-public. */
+    publishLocalRegistryHosting: z.boolean().default(true),
+});
+
+const externalHost = z.strictObject({
+    ssh: z.strictObject(sshConnection),
+    /** Registry data directory on the host. */
+    dataDir: z.string().startsWith("/", { error: "must be an absolute path" }).default("/srv/data/registry"),
+    /** Delete the registry data on `pulumi destroy`. Off: images survive a destroy. */
+    purgeDataOnDestroy: z.boolean().default(false),
+    /** Install Docker and Caddy from the distribution's packages when missing; otherwise only check. */
+    installPackages: z.boolean().default(true),
+});
+
+const existing = z.strictObject({
+    /** CA certificate (PEM) that signs the existing registry's certificate, when it is not public. */
+    caCertificate: z.string().includes("BEGIN CERTIFICATE", { error: "must be a PEM certificate" }).optional(),
+});
+
+const node = z.strictObject({
+    /** Name used in resource names and synth output. */
+    name: k8sName,
+    ...sshConnection,
+    /** Override the group's runtime for this node. */
+    runtime: z.enum(["microk8s", "containerd", "k3s", "rke2", "kind", "docker"]).optional(),
+    /** Pulumi runs on this node itself: use local commands instead of SSH. */
+    local: z.boolean().default(false),
+});
+
+const nodes = z.strictObject({
+    /** "ssh": one set of remote commands per node; "daemonset": a privileged DaemonSet; "none". */
+    delivery: z.enum(["ssh", "daemonset", "none"]).default("none"),
+    /** Container runtime flavour of the nodes. */
+    runtime: z.enum(["microk8s", "containerd", "k3s", "rke2", "kind", "docker"]).default("containerd"),
+    /** Address that the registry host name resolves to on nodes (managed /etc/hosts block); DNS when unset. */
+    registryAddress: z.string().regex(IPV4, { error: "must be an IPv4 address" }).optional(),
+    /** Allow restarting containerd to set the CRI plugin's config_path (containerd flavour). */
+    allowContainerdRestart: z.boolean().default(false),
+    /** Allow restarting k3s / rke2 when registries.yaml changes. */
+    allowServiceRestart: z.boolean().default(true),
+    /** Plain-HTTP registry (no TLS). Dangerous: images can be swapped in transit. */
+    insecurePlainHttp: z.boolean().default(false),
+    /** Nodes reached over SSH (delivery "ssh"). */
+    list: z.array(node).default([]),
+});
+
+const jenkins = z.strictObject({
+    enabled: z.boolean().default(false),
+    /** Jenkins base URL, e.g. "https://jenkins.example.com". */
+    url: z.url({ error: "must be a URL such as https://jenkins.example.com" }).optional(),
+    user: z.string().min(1).default("admin"),
+    /** "token": API token (`jenkinsApiToken`, no crumb needed); "password" (`jenkinsPassword`, crumb + session). */
+    auth: z.enum(["token", "password"]).default("token"),
+    /** CA certificate (PEM) for Jenkins's TLS when it is not publicly trusted. */
+    caCertificate: z.string().includes("BEGIN CERTIFICATE", { error: "must be a PEM certificate" }).optional(),
+    /** Credential ID of a secret-text credential holding the registry host, for pipelines that want it. */
+    registryHostCredentialId: credentialId.optional(),
+    /** Namespace of the pipeline-config ConfigMap. */
+    pipelineConfigNamespace: k8sName.default("jenkins"),
+    pipelineConfigName: k8sName.default("pipeline-config"),
+    /** Request timeout in seconds. */
+    timeoutSeconds: z.number().int().min(1).max(300).default(30),
+});
+
+const pullSecrets = z.strictObject({
+    /** Namespaces that get a `kubernetes.io/dockerconfigjson` Secret for the pull-only account. */
+    namespaces: z.array(k8sName).default([]),
+    /** Name of those Secrets. */
+    secretName: k8sName.default("registry-pull"),
+    /** Create the Flux `registry-credentials` Secret in flux-system. */
+    flux: z.boolean().default(false),
+});
+
+const kubernetes = z.strictObject({
+    /** kubeconfig context; the current context when unset. */
+    context: z.string().min(1).optional(),
+});
+
+/** Every key of the `dso-registry` namespace that holds plain (non-secret) configuration. */
+export const configShape = {
+    containerRegistry,
+    mavenRegistry: mavenRegistry.optional(),
+    registry,
+    inCluster: inCluster.prefault({}),
+    externalHost: externalHost.optional(),
+    existing: existing.prefault({}),
+    nodes: nodes.prefault({}),
+    jenkins: jenkins.prefault({}),
+    pullSecrets: pullSecrets.prefault({}),
+    kubernetes: kubernetes.prefault({}),
+} as const;
+
+// ---------------------------------------------------------------------------------------------
+// Secrets the operator supplies
+// ---------------------------------------------------------------------------------------------
+
+/** How to give a secret without leaving it in the shell history. */
+const fromFileOrPrompt = (key: string, file?: string) =>
+    file
+        ? `pulumi config set --secret ${PROJECT}:${key} < ${file}`
+        : `pulumi config set --secret ${PROJECT}:${key}   (prompts for the value; or pipe it in on stdin)`;
+
+export interface SecretSpec {
+    /** What the secret is, for error messages and the README. */
+    readonly description: string;
+    /** The command that sets it. */
+    readonly setCommand: string;
+}
+
+export const secretSpecs = {
+    containerRegistryPassword: {
+        description: "push password of the container registry (containerRegistry.pushPasswordSource: secret)",
+        setCommand: fromFileOrPrompt("containerRegistryPassword"),
+    },
+    mavenRegistryPassword: {
+        description: "deploy password of the Maven registry (unless mavenRegistry.reuseContainerCredentials)",
+        setCommand: fromFileOrPrompt("mavenRegistryPassword"),
+    },
+    jenkinsApiToken: {
+        description: "API token of jenkins.user (jenkins.auth: token)",
+        setCommand: fromFileOrPrompt("jenkinsApiToken"),
+    },
+    jenkinsPassword: {
+        description: "password of jenkins.user (jenkins.auth: password)",
+        setCommand: fromFileOrPrompt("jenkinsPassword"),
+    },
+    sshPrivateKey: {
+        description: "SSH private key for the registry host and the nodes",
+        setCommand: fromFileOrPrompt("sshPrivateKey", "~/.ssh/id_ed25519"),
+    },
+    tlsCertificate: {
+        description: "server certificate chain, PEM (registry.tls.mode: provided)",
+        setCommand: fromFileOrPrompt("tlsCertificate", "registry.crt"),
+    },
+    tlsPrivateKey: {
+        description: "server private key, PEM (registry.tls.mode: provided)",
+        setCommand: fromFileOrPrompt("tlsPrivateKey", "registry.key"),
+    },
+    s3AccessKeyId: {
+        description: "S3 access key ID (registry.storage.kind: s3)",
+        setCommand: fromFileOrPrompt("s3AccessKeyId"),
+    },
+    s3SecretAccessKey: {
+        description: "S3 secret access key (registry.storage.kind: s3)",
+        setCommand: fromFileOrPrompt("s3SecretAccessKey"),
+    },
+} as const satisfies Record<string, SecretSpec>;
+
+export type SecretName = keyof typeof secretSpecs;
+export const secretNames = Object.keys(secretSpecs) as SecretName[];
+
+/** What the loader found for a secret key. */
+export type SecretState = "secret" | "plaintext" | "missing";
+
+// ---------------------------------------------------------------------------------------------
+// Parsing
+// ---------------------------------------------------------------------------------------------
+
+const schema = z.strictObject(configShape);
+type Parsed = z.output<typeof schema>;
+
+export type ContainerRegistryConfig = Parsed["containerRegistry"];
+export type MavenRegistryConfig = NonNullable<Parsed["mavenRegistry"]>;
+export type RegistryConfig = Parsed["registry"];
+export type TlsConfig = RegistryConfig["tls"];
+export type InClusterConfig = Parsed["inCluster"];
+export type ExternalHostConfig = NonNullable<Parsed["externalHost"]>;
+export type SshConnectionConfig = ExternalHostConfig["ssh"];
+export type NodesConfig = Parsed["nodes"];
+export type NodeConfig = NodesConfig["list"][number];
+export type RuntimeFlavour = NodesConfig["runtime"];
+export type JenkinsConfig = Parsed["jenkins"];
+export type PullSecretsConfig = Parsed["pullSecrets"];
+
+/** The validated stack configuration, with the secrets it needs resolved to Outputs by the loader. */
+export interface StackConfig extends Parsed {
+    /** Secrets required by this configuration and present (or, in synth, placeholders). */
+    readonly secrets: Partial<Record<SecretName, pulumi.Output<string>>>;
+    /** Whether the pull-only account exists (pulls need credentials, or a pull secret is configured). */
+    readonly pullAccountEnabled: boolean;
+}
+
+/** A configuration problem a person can act on. */
+export interface ConfigProblem {
+    /** Full key path, e.g. "dso-registry:containerRegistry.pathPrefix". */
+    readonly key: string;
+    readonly message: string;
+}
+
+export class ConfigError extends Error {
+    constructor(readonly problems: readonly ConfigProblem[]) {
+        super(
+            `The stack configuration is invalid; nothing was created.\n` +
+                problems.map((p) => `  - ${p.key}: ${p.message}`).join("\n"),
+        );
+        this.name = "ConfigError";
+    }
+}
+
+export interface ParseResult {
+    readonly config: Parsed & { readonly pullAccountEnabled: boolean };
+    /** Secrets this configuration needs. */
+    readonly requiredSecrets: readonly SecretName[];
+    /** Secrets it needs that are not set (allowed only when missing secrets are tolerated). */
+    readonly missingSecrets: readonly SecretName[];
+}
+
+function keyPath(path: readonly PropertyKey[]): string {
+    const [top, ...rest] = path;
+    let key = `${PROJECT}:${String(top ?? "")}`;
+    for (const part of rest) {
+        key += typeof part === "number" ? `[${part}]` : `.${String(part)}`;
+    }
+    return key;
+}
+
+function editDistance(a: string, b: string): number {
+    const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+    for (let i = 1; i <= a.length; i++) {
+        let previous = row[0]!;
+        row[0] = i;
+        for (let j = 1; j <= b.length; j++) {
+            const current = row[j]!;
+            row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
+            previous = current;
+        }
+    }
+    return row[b.length]!;
+}
+
+function closest(word: string, candidates: readonly string[]): string | undefined {
+    let best: string | undefined;
+    let bestDistance = Infinity;
+    for (const candidate of candidates) {
+        const distance = editDistance(word.toLowerCase(), candidate.toLowerCase());
+        if (distance < bestDistance) {
+            best = candidate;
+            bestDistance = distance;
+        }
+    }
+    return bestDistance <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
+}
+
+const CREDENTIAL_WORDS = /pass(word)?|secret|token|private.?key|apikey|credential(?!id)/i;
+
+/** The schema node at a path, to list the keys allowed there. */
+function allowedKeysAt(path: readonly PropertyKey[]): string[] {
+    let node: z.ZodType = schema;
+    for (const part of path) {
+        node = unwrap(node);
+        if (node instanceof z.ZodObject) {
+            node = (node.shape as Record<string, z.ZodType>)[String(part)] ?? node;
+        } else if (node instanceof z.ZodArray) {
+            node = node.element as z.ZodType;
+        }
+    }
+    node = unwrap(node);
+    return node instanceof z.ZodObject ? Object.keys(node.shape) : [];
+}
+
+function unwrap(node: z.ZodType): z.ZodType {
+    let current: z.ZodType = node;
+    for (;;) {
+        if (current instanceof z.ZodOptional || current instanceof z.ZodDefault || current instanceof z.ZodPrefault) {
+            current = current.def.innerType as z.ZodType;
+        } else if (current instanceof z.ZodPipe) {
+            current = current.def.in as z.ZodType;
+        } else {
+            return current;
+        }
+    }
+}
+
+function describeIssue(issue: z.core.$ZodIssue): ConfigProblem[] {
+    if (issue.code === "unrecognized_keys") {
+        const allowed = allowedKeysAt(issue.path);
+        return issue.keys.map((unknownKey) => {
+            const key = keyPath([...issue.path, unknownKey]);
+            if (CREDENTIAL_WORDS.test(unknownKey)) {
+                const secret = secretNames.find((name) => name.toLowerCase().includes(unknownKey.toLowerCase()));
+                return {
+                    key,
+                    message:
+                        `credentials are never part of plain stack config; remove "${unknownKey}" from the stack file` +
+                        (secret ? ` and run: ${secretSpecs[secret].setCommand}` : ` and set the matching secret key (see the README)`),
+                };
+            }
+            const suggestion = closest(unknownKey, allowed);
+            return {
+                key,
+                message:
+                    `unknown key "${unknownKey}"` +
+                    (suggestion ? `; did you mean "${suggestion}"?` : "") +
+                    (allowed.length ? ` Allowed here: ${allowed.join(", ")}.` : ""),
+            };
+        });
+    }
+    if (issue.code === "invalid_type" && issue.input === undefined) {
+        return [{ key: keyPath(issue.path), message: `is required (${issue.expected})` }];
+    }
+    if (issue.code === "invalid_value") {
+        return [
+            {
+                key: keyPath(issue.path),
+                message: `is ${JSON.stringify(issue.input)}; allowed: ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`,
+            },
+        ];
+    }
+    if (issue.code === "invalid_type") {
+        const got = Array.isArray(issue.input) ? "a list" : issue.input === null ? "null" : `a ${typeof issue.input}`;
+        const message = issue.message.startsWith("Invalid input") ? `must be ${article(issue.expected)}, got ${got}` : issue.message;
+        return [{ key: keyPath(issue.path), message }];
+    }
+    return [{ key: keyPath(issue.path), message: issue.message }];
+}
+
+function article(type: string): string {
+    return /^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`;
+}
+
+/** Rules that span several keys. Returns every contradiction found. */
+function crossChecks(c: Parsed, secretStates: Readonly<Record<SecretName, SecretState>>): ConfigProblem[] {
+    const problems: ConfigProblem[] = [];
+    const add = (path: PropertyKey[], message: string) => problems.push({ key: keyPath(path), message });
+    const mode = c.registry.mode;
+    const tlsMode = c.registry.tls.mode;
+
+    if (tlsMode === "acme" && mode !== "external-host") {
+        add(["registry", "tls", "mode"], `"acme" needs registry.mode "external-host" (Caddy on the host answers the ACME challenge); in-cluster, use "cert-manager"`);
+    }
+    if (tlsMode === "acme" && !c.registry.tls.acmeEmail) {
+        add(["registry", "tls", "acmeEmail"], `is required with registry.tls.mode "acme" (Let's Encrypt sends expiry notices there)`);
+    }
+    if (tlsMode === "cert-manager" && mode !== "in-cluster") {
+        add(["registry", "tls", "mode"], `"cert-manager" needs registry.mode "in-cluster"`);
+    }
+    if (tlsMode === "cert-manager" && !c.registry.tls.certManagerIssuer) {
+        add(["registry", "tls", "certManagerIssuer"], `is required with registry.tls.mode "cert-manager" (for example {kind: ClusterIssuer, name: letsencrypt})`);
+    }
+    if (tlsMode !== "cert-manager" && c.registry.tls.certManagerIssuer) {
+        add(["registry", "tls", "certManagerIssuer"], `is only used with registry.tls.mode "cert-manager"; remove it or change the mode`);
+    }
+    if (tlsMode === "public" && mode !== "existing") {
+        add(["registry", "tls", "mode"], `"public" describes an existing registry; a registry of our own uses "generated-ca", "acme", "provided" or "cert-manager"`);
+    }
+    if (mode === "existing" && tlsMode !== "public") {
+        add(["registry", "tls", "mode"], `an existing registry is described with "public"; when a private CA signs its certificate, give existing.caCertificate`);
+    }
+    if (mode === "external-host" && !c.externalHost) {
+        add(["externalHost"], `is required with registry.mode "external-host" (at least externalHost.ssh.host and ssh.hostKey)`);
+    }
+    if (mode !== "external-host" && c.externalHost) {
+        add(["externalHost"], `is only used with registry.mode "external-host"; remove it or change the mode`);
+    }
+    if (c.externalHost && !c.externalHost.ssh.hostKey && !c.externalHost.ssh.allowUnpinnedHostKey) {
+        add(["externalHost", "ssh", "hostKey"], `is required: pin the host key (ssh-keyscan -t ed25519 ${c.externalHost.ssh.host}), or set externalHost.ssh.allowUnpinnedHostKey: true for a throwaway lab`);
+    }
+    if (c.registry.replicas > 1 && c.registry.storage.kind !== "s3") {
+        add(["registry", "replicas"], `is ${c.registry.replicas}, but several replicas need shared storage: set registry.storage.kind "s3"`);
+    }
+    if (c.registry.replicas > 1 && mode !== "in-cluster") {
+        add(["registry", "replicas"], `replicas apply to the in-cluster registry only`);
+    }
+    if (c.registry.storage.kind === "s3" && !c.registry.storage.s3) {
+        add(["registry", "storage", "s3"], `is required with registry.storage.kind "s3" (at least bucket)`);
+    }
+    if (c.registry.storage.kind !== "s3" && c.registry.storage.s3) {
+        add(["registry", "storage", "s3"], `is only used with registry.storage.kind "s3"`);
+    }
+    if (mode === "existing" && (c.registry.ui.enabled || c.registry.maintenance.garbageCollection.enabled || c.registry.maintenance.backup.enabled)) {
+        add(["registry", "mode"], `"existing" registries are not ours to run: turn off registry.ui and registry.maintenance`);
+    }
+    if (c.registry.maintenance.backup.enabled && mode !== "external-host") {
+        add(["registry", "maintenance", "backup", "enabled"], `backups of the data dir apply to registry.mode "external-host"; back up the in-cluster PVC or bucket with the cluster's own tooling`);
+    }
+    if (!c.containerRegistry.requiresAuthForPush && mode !== "existing") {
+        add(["containerRegistry", "requiresAuthForPush"], `is false: anyone who reaches the registry could overwrite images. This program always requires credentials for push; set it to true`);
+    }
+    if (c.mavenRegistry?.reuseContainerCredentials && c.mavenRegistry.host !== c.containerRegistry.host) {
+        add(["mavenRegistry", "reuseContainerCredentials"], `is true but mavenRegistry.host (${c.mavenRegistry.host}) differs from containerRegistry.host (${c.containerRegistry.host}); credentials are only reused on the same host`);
+    }
+    if (c.mavenRegistry && !c.mavenRegistry.reuseContainerCredentials && c.mavenRegistry.credentialId === c.containerRegistry.credentialId) {
+        add(["mavenRegistry", "credentialId"], `equals containerRegistry.credentialId; one Jenkins credential can only hold both when mavenRegistry.reuseContainerCredentials is true`);
+    }
+    if (c.nodes.delivery === "ssh" && c.nodes.list.length === 0) {
+        add(["nodes", "list"], `is empty but nodes.delivery is "ssh": list the nodes, or use delivery "daemonset"`);
+    }
+    if (c.nodes.delivery !== "ssh" && c.nodes.list.length > 0) {
+        add(["nodes", "delivery"], `is "${c.nodes.delivery}" but nodes.list is set; nodes are only reached over SSH with delivery "ssh"`);
+    }
+    c.nodes.list.forEach((n, i) => {
+        if (!n.local && !n.hostKey && !n.allowUnpinnedHostKey) {
+            add(["nodes", "list", i, "hostKey"], `is required for node "${n.name}": pin it (ssh-keyscan -t ed25519 ${n.host}), or set allowUnpinnedHostKey: true for a throwaway lab`);
+        }
+    });
+    const names = c.nodes.list.map((n) => n.name);
+    const duplicate = names.find((n, i) => names.indexOf(n) !== i);
+    if (duplicate) {
+        add(["nodes", "list"], `has two nodes named "${duplicate}"; names must be unique`);
+    }
+    if (c.nodes.insecurePlainHttp && mode !== "existing") {
+        add(["nodes", "insecurePlainHttp"], `plain HTTP is only allowed for an existing registry; registries of our own always use TLS`);
+    }
+    if (c.jenkins.enabled && !c.jenkins.url) {
+        add(["jenkins", "url"], `is required when jenkins.enabled is true`);
+    }
+    if (c.registry.allowedNetworks.length > 0 && mode === "existing") {
+        add(["registry", "allowedNetworks"], `cannot be enforced on an existing registry`);
+    }
+
+    for (const name of secretNames) {
+        if (secretStates[name] === "plaintext") {
+            problems.push({
+                key: `${PROJECT}:${name}`,
+                message: `is stored in plaintext in the stack file. Remove it (pulumi config rm ${PROJECT}:${name}) and set it encrypted: ${secretSpecs[name].setCommand}`,
+            });
+        }
+    }
+    return problems;
+}
+
+/** The secrets a valid configuration needs. */
+export function requiredSecretsFor(c: Parsed): SecretName[] {
+    const required: SecretName[] = [];
+    if (c.containerRegistry.pushPasswordSource === "secret") required.push("containerRegistryPassword");
+    if (c.mavenRegistry && !c.mavenRegistry.reuseContainerCredentials) required.push("mavenRegistryPassword");
+    if (c.jenkins.enabled) required.push(c.jenkins.auth === "token" ? "jenkinsApiToken" : "jenkinsPassword");
+    const sshNeeded =
+        c.registry.mode === "external-host" || (c.nodes.delivery === "ssh" && c.nodes.list.some((n) => !n.local));
+    if (sshNeeded) required.push("sshPrivateKey");
+    if (c.registry.tls.mode === "provided") required.push("tlsCertificate", "tlsPrivateKey");
+    if (c.registry.storage.kind === "s3") required.push("s3AccessKeyId", "s3SecretAccessKey");
+    return required;
+}
+
+export interface ParseOptions {
+    /** Tolerate required secrets that are not set (synth); `pulumi up` never does. */
+    readonly allowMissingSecrets?: boolean;
+}
+
+/**
+ * Validates raw config values (already JSON-decoded) and the state of each secret key.
+ * Throws ConfigError listing every problem found.
+ */
+export function parseConfig(
+    raw: Readonly<Record<string, unknown>>,
+    secretStates: Readonly<Partial<Record<SecretName, SecretState>>> = {},
+    options: ParseOptions = {},
+): ParseResult {
+    const states = Object.fromEntries(secretNames.map((n) => [n, secretStates[n] ?? "missing"])) as Record<SecretName, SecretState>;
+    const result = schema.safeParse(raw);
+    if (!result.success) {
+        const plaintextSecrets = crossChecksForSecretsOnly(states);
+        throw new ConfigError([...result.error.issues.flatMap(describeIssue), ...plaintextSecrets]);
+    }
+    const problems = crossChecks(result.data, states);
+    const requiredSecrets = requiredSecretsFor(result.data);
+    const missingSecrets = requiredSecrets.filter((n) => states[n] === "missing");
+    if (!options.allowMissingSecrets) {
+        for (const name of missingSecrets) {
+            problems.push({
+                key: `${PROJECT}:${name}`,
+                message: `is not set; it is the ${secretSpecs[name].description}. Set it with: ${secretSpecs[name].setCommand}`,
+            });
+        }
+    }
+    if (problems.length > 0) {
+        throw new ConfigError(problems);
+    }
+    const c = result.data;
+    const pullAccountEnabled =
+        c.containerRegistry.requiresAuthForPull || c.pullSecrets.namespaces.length > 0 || c.pullSecrets.flux;
+    return { config: { ...c, pullAccountEnabled }, requiredSecrets, missingSecrets };
+}
+
+function crossChecksForSecretsOnly(states: Readonly<Record<SecretName, SecretState>>): ConfigProblem[] {
+    return secretNames
+        .filter((name) => states[name] === "plaintext")
+        .map((name) => ({
+            key: `${PROJECT}:${name}`,
+            message: `is stored in plaintext in the stack file. Remove it (pulumi config rm ${PROJECT}:${name}) and set it encrypted: ${secretSpecs[name].setCommand}`,
+        }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loading from Pulumi config: the one place config is read
+// ---------------------------------------------------------------------------------------------
+
+export interface LoadOptions extends ParseOptions {
+    /** Called with a warning for each required secret that is missing (synth only). */
+    readonly warn?: (message: string) => void;
+    /** Placeholder used for secrets in synth (never a real value). */
+    readonly secretPlaceholder?: string;
+}
+
+function isSecretKey(fullKey: string): boolean {
+    const check = (runtimeConfig as unknown as { isConfigSecret?: (k: string) => boolean }).isConfigSecret;
+    return typeof check === "function" ? check(fullKey) : false;
+}
+
+/**
+ * Reads every `dso-registry:*` key once, validates it, and resolves the secrets it needs.
+ * Throws ConfigError (nothing is created) when anything is wrong.
+ */
+export function loadStackConfig(options: LoadOptions = {}): StackConfig {
+    const config = new pulumi.Config(PROJECT);
+    const all = pulumi.runtime.allConfig();
+    const raw: Record<string, unknown> = {};
+    const problems: ConfigProblem[] = [];
+    const secretStates: Partial<Record<SecretName, SecretState>> = {};
+    const plainKeys = Object.keys(configShape);
+
+    for (const [fullKey, value] of Object.entries(all)) {
+        if (!fullKey.startsWith(`${PROJECT}:`)) continue;
+        const key = fullKey.slice(PROJECT.length + 1);
+        if ((secretNames as string[]).includes(key)) {
+            secretStates[key as SecretName] = isSecretKey(fullKey) ? "secret" : "plaintext";
+            continue;
+        }
+        if (!plainKeys.includes(key)) {
+            const suggestion = closest(key, [...plainKeys, ...secretNames]);
+            problems.push({
+                key: fullKey,
+                message: `unknown key${suggestion ? `; did you mean "${PROJECT}:${suggestion}"?` : ""} Known keys: ${[...plainKeys, ...secretNames].join(", ")}.`,
+            });
+            continue;
+        }
+        if (isSecretKey(fullKey)) {
+            problems.push({ key: fullKey, message: `holds plain settings but is stored as a secret; set it without --secret` });
+            continue;
+        }
+        try {
+            raw[key] = JSON.parse(value);
+        } catch {
+            raw[key] = value;
+        }
+    }
+    let parsed: ParseResult;
+    try {
+        parsed = parseConfig(raw, secretStates, options);
+    } catch (error) {
+        if (error instanceof ConfigError) throw new ConfigError([...problems, ...error.problems]);
+        throw error;
+    }
+    if (problems.length > 0) throw new ConfigError(problems);
+
+    const secrets: Partial<Record<SecretName, pulumi.Output<string>>> = {};
+    for (const name of parsed.requiredSecrets) {
+        if (parsed.missingSecrets.includes(name)) {
+            options.warn?.(
+                `${PROJECT}:${name} (${secretSpecs[name].description}) is not set; \`pulumi up\` will require it. Set it with: ${secretSpecs[name].setCommand}`,
+            );
+            secrets[name] = pulumi.secret(options.secretPlaceholder ?? "[secret]");
+        } else {
+            secrets[name] = config.requireSecret(name);
+        }
+    }
+    return { ...parsed.config, secrets };
+}

@@ -1,0 +1,194 @@
+/**
+ * Running scripts and placing files on machines, over SSH (@pulumi/command remote) or locally when
+ * Pulumi runs on the machine itself. Every component that touches a host goes through here, so file
+ * placement is written once, is idempotent, keeps bodies and secrets on stdin, and is visible to the
+ * offline synth (through the marker line `placeFileScript` writes).
+ */
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+
+/** How to reach a machine. */
+export type HostConnection =
+    | {
+          readonly kind: "ssh";
+          /** Label used in resource names and in the synth's `hosts/<name>/` tree. */
+          readonly name: string;
+          readonly host: string;
+          readonly port: number;
+          readonly user: string;
+          readonly privateKey: pulumi.Input<string>;
+          /** Pinned public key ("ssh-ed25519 AAAA…"); undefined only when the stack opted out. */
+          readonly hostKey?: string;
+          /** Prefix privileged steps with `sudo -n`. */
+          readonly sudo: boolean;
+      }
+    | {
+          readonly kind: "local";
+          readonly name: string;
+          readonly sudo: boolean;
+      };
+
+/** Quotes a string for POSIX sh. */
+export function shQuote(value: string): string {
+    return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Wraps a script so that it runs as root when the connection needs sudo. */
+export function privileged(script: string, sudo: boolean): string {
+    return sudo ? `sudo -n sh -c ${shQuote(script)}` : `sh -c ${shQuote(script)}`;
+}
+
+/** A file to place on a host. */
+export interface HostFileSpec {
+    /** Absolute path on the host. */
+    readonly path: string;
+    /** Octal mode, e.g. "0644"; secrets "0600". */
+    readonly mode: string;
+    /** "user:group" to chown to; left to the writer (root) when unset. */
+    readonly owner?: string;
+}
+
+const MARKER = "# dso-registry place-file";
+
+/**
+ * The script that places stdin at `spec.path` atomically. It writes only when the content differs
+ * (prints "changed" or "unchanged"), creates parent directories, and honours $DSO_ROOT (a prefix that
+ * tests use to keep a private root; empty in real runs). The first line is a marker comment that the
+ * offline synth reads; the shell ignores it.
+ */
+export function placeFileScript(target: string, spec: HostFileSpec, sudo: boolean): string {
+    if (!spec.path.startsWith("/")) throw new Error(`placeFileScript: path must be absolute, got "${spec.path}"`);
+    if (!/^0[0-7]{3}$/.test(spec.mode)) throw new Error(`placeFileScript: mode must be octal like 0644, got "${spec.mode}"`);
+    const body = [
+        "set -eu",
+        `target="\${DSO_ROOT:-}"${shQuote(spec.path)}`,
+        `dir=$(dirname "$target")`,
+        `mkdir -p "$dir"`,
+        `tmp=$(mktemp "$dir/.dso-place.XXXXXX")`,
+        `trap 'rm -f "$tmp"' EXIT`,
+        `cat > "$tmp"`,
+        `chmod ${spec.mode} "$tmp"`,
+        ...(spec.owner ? [`chown ${shQuote(spec.owner)} "$tmp"`] : []),
+        `if [ -f "$target" ] && cmp -s "$tmp" "$target"; then`,
+        `  chmod ${spec.mode} "$target"`,
+        `  echo "unchanged $target"`,
+        `else`,
+        `  mv "$tmp" "$target"`,
+        `  echo "changed $target"`,
+        `fi`,
+    ].join("\n");
+    return `${MARKER} target=${target} path=${spec.path} mode=${spec.mode}\n${privileged(body, sudo)}`;
+}
+
+/** The script that removes a placed file (and nothing else). */
+export function removeFileScript(spec: HostFileSpec, sudo: boolean): string {
+    return privileged(`set -eu\nrm -f "\${DSO_ROOT:-}"${shQuote(spec.path)}`, sudo);
+}
+
+/** Reads the marker line of a place-file script; undefined for any other script. */
+export function parsePlaceFileScript(script: string): { target: string; path: string; mode: string } | undefined {
+    const first = script.split("\n", 1)[0] ?? "";
+    const match = /^# dso-registry place-file target=(\S+) path=(\/\S*) mode=(0[0-7]{3})$/.exec(first);
+    return match ? { target: match[1]!, path: match[2]!, mode: match[3]! } : undefined;
+}
+
+export interface HostCommandArgs {
+    readonly connection: HostConnection;
+    /** Script run on create (and on update when `update` is unset). */
+    readonly create: pulumi.Input<string>;
+    /** Script run when inputs change; defaults to `create`. */
+    readonly update?: pulumi.Input<string>;
+    /** Script run on destroy, with the state of the last run. */
+    readonly delete?: pulumi.Input<string>;
+    /** Data on stdin: file bodies and secrets, never on the command line. */
+    readonly stdin?: pulumi.Input<string>;
+    /** Values whose change forces a replacement (delete, then create again). */
+    readonly triggers?: pulumi.Input<unknown[]>;
+    /** Output may carry secrets: do not log it, and keep stdout/stderr secret in state. */
+    readonly sensitiveOutput?: boolean;
+}
+
+/**
+ * One command on a host: `command.remote.Command` over SSH, or `command.local.Command` when Pulumi
+ * runs on the machine itself. Both get the same scripts.
+ */
+export function hostCommand(
+    name: string,
+    args: HostCommandArgs,
+    opts: pulumi.CustomResourceOptions,
+): command.remote.Command | command.local.Command {
+    const logging = args.sensitiveOutput ? "none" : "stdoutAndStderr";
+    const secretOutputs = args.sensitiveOutput ? { additionalSecretOutputs: ["stdout", "stderr"] } : {};
+    const c = args.connection;
+    if (c.kind === "local") {
+        return new command.local.Command(
+            name,
+            {
+                create: args.create,
+                update: args.update,
+                delete: args.delete,
+                stdin: args.stdin,
+                triggers: args.triggers,
+                logging,
+                interpreter: ["/bin/sh", "-c"],
+            },
+            { ...opts, ...secretOutputs },
+        );
+    }
+    return new command.remote.Command(
+        name,
+        {
+            connection: {
+                host: c.host,
+                port: c.port,
+                user: c.user,
+                privateKey: c.privateKey,
+                hostKey: c.hostKey,
+            },
+            create: args.create,
+            update: args.update,
+            delete: args.delete,
+            stdin: args.stdin,
+            triggers: args.triggers,
+            logging,
+        },
+        { ...opts, ...secretOutputs },
+    );
+}
+
+export interface HostFileArgs extends HostFileSpec {
+    readonly connection: HostConnection;
+    /** The file's content; travels on stdin. */
+    readonly content: pulumi.Input<string>;
+    /** The content is a secret (the file gets mode 0600 or tighter and output is not logged). */
+    readonly secret?: boolean;
+    /** Keep the file on destroy (for files other tools go on to own). */
+    readonly retainOnDelete?: boolean;
+}
+
+/** One file on one host: written when its content changes, removed on destroy. */
+export class HostFile extends pulumi.ComponentResource {
+    /** "changed …" or "unchanged …" from the last run. */
+    readonly result: pulumi.Output<string>;
+
+    constructor(name: string, args: HostFileArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("dso:host:HostFile", name, {}, opts);
+        if (args.secret && !/^0[0-7]00$/.test(args.mode)) {
+            throw new Error(`HostFile ${name}: a secret file must not be readable by group or others (mode ${args.mode}); use 0600 or 0400`);
+        }
+        const sudo = args.connection.sudo;
+        const cmd = hostCommand(
+            `${name}-write`,
+            {
+                connection: args.connection,
+                create: placeFileScript(args.connection.name, args, sudo),
+                delete: args.retainOnDelete ? undefined : removeFileScript(args, sudo),
+                stdin: args.secret ? pulumi.secret(args.content) : args.content,
+                sensitiveOutput: args.secret,
+            },
+            { parent: this },
+        );
+        this.result = cmd.stdout;
+        this.registerOutputs({ result: this.result });
+    }
+}

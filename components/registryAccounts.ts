@@ -1,0 +1,85 @@
+/**
+ * The registry's accounts: one push account (Jenkins) and an optional pull-only account (nodes, Flux,
+ * pull secrets), with the bcrypt htpasswd that the access policy checks them against.
+ */
+import { createHmac } from "node:crypto";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import * as bcrypt from "bcryptjs";
+
+/** A registry account. `password` and `bcryptHash` are secret Outputs. */
+export interface RegistryAccount {
+    readonly username: string;
+    readonly password: pulumi.Output<string>;
+    readonly bcryptHash: pulumi.Output<string>;
+}
+
+export interface RegistryAccountsArgs {
+    /** Push account. Without `password` the program generates one (and owns it). */
+    readonly push: { readonly username: string; readonly password?: pulumi.Input<string> };
+    /** Pull-only account, always generated; omit when nothing needs pull credentials. */
+    readonly pull?: { readonly username: string };
+    /** Changing this value generates new passwords for every generated account. */
+    readonly rotation: string;
+}
+
+/**
+ * A bcrypt hash of a supplied password whose salt is derived from the user name and password, so the
+ * same password gives the same hash on every run (no false diff in `pulumi preview`), and a new
+ * password a new hash. Uniqueness of the salt per (user, password) is what bcrypt's salt is for.
+ */
+export function deterministicBcrypt(username: string, password: string, cost = 10): string {
+    const digest = createHmac("sha256", "dso-registry htpasswd salt").update(`${username}\0${password}`).digest();
+    const salt = `$2b$${String(cost).padStart(2, "0")}$${bcrypt.encodeBase64(Array.from(digest.subarray(0, 16)), 16)}`;
+    return bcrypt.hashSync(password, salt);
+}
+
+/** htpasswd lines ("user:hash"), sorted by user name so the file is stable. */
+export function renderHtpasswd(entries: readonly { username: string; bcryptHash: string }[]): string {
+    return [...entries]
+        .sort((a, b) => a.username.localeCompare(b.username))
+        .map((e) => `${e.username}:${e.bcryptHash}\n`)
+        .join("");
+}
+
+export class RegistryAccounts extends pulumi.ComponentResource {
+    readonly push: RegistryAccount;
+    readonly pull?: RegistryAccount;
+    /** Every account as htpasswd lines (bcrypt), secret. */
+    readonly htpasswd: pulumi.Output<string>;
+
+    constructor(name: string, args: RegistryAccountsArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("dso:registry:RegistryAccounts", name, {}, opts);
+        if (args.pull && args.pull.username === args.push.username) {
+            throw new Error(`RegistryAccounts ${name}: the pull-only account needs its own user name, not "${args.push.username}"`);
+        }
+        const generated = (role: string, username: string): RegistryAccount => {
+            const password = new random.RandomPassword(
+                `${name}-${role}`,
+                { length: 40, special: false, keepers: { username, rotation: args.rotation } },
+                { parent: this },
+            );
+            return { username, password: pulumi.secret(password.result), bcryptHash: pulumi.secret(password.bcryptHash) };
+        };
+        const supplied = (username: string, password: pulumi.Input<string>): RegistryAccount => {
+            const secretPassword = pulumi.secret(pulumi.output(password));
+            return {
+                username,
+                password: secretPassword,
+                bcryptHash: pulumi.secret(secretPassword.apply((p) => deterministicBcrypt(username, p))),
+            };
+        };
+        this.push =
+            args.push.password === undefined
+                ? generated("push", args.push.username)
+                : supplied(args.push.username, args.push.password);
+        this.pull = args.pull ? generated("pull", args.pull.username) : undefined;
+        const accounts = [this.push, ...(this.pull ? [this.pull] : [])];
+        this.htpasswd = pulumi.secret(
+            pulumi
+                .all(accounts.map((a) => a.bcryptHash))
+                .apply((hashes) => renderHtpasswd(accounts.map((a, i) => ({ username: a.username, bcryptHash: hashes[i]! })))),
+        );
+        this.registerOutputs({});
+    }
+}

@@ -1,0 +1,79 @@
+/**
+ * TLS material for a registry of our own: a CA and server certificate generated with @pulumi/tls, or
+ * the operator's certificate and key. ACME and cert-manager need nothing here.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import * as tls from "@pulumi/tls";
+
+export interface RegistryTlsArgs {
+    /** "generated" makes a CA and a server certificate; "provided" passes the operator's through. */
+    readonly source: "generated" | "provided";
+    /** Names the server certificate is valid for; the first is its common name. */
+    readonly dnsNames: readonly string[];
+    /** IP addresses the server certificate is valid for. */
+    readonly ipAddresses?: readonly string[];
+    readonly caValidityDays: number;
+    readonly serverCertValidityDays: number;
+    /** The operator's certificate chain and key (source "provided"). */
+    readonly provided?: { readonly certificatePem: pulumi.Input<string>; readonly privateKeyPem: pulumi.Input<string> };
+}
+
+export class RegistryTls extends pulumi.ComponentResource {
+    /** CA certificate that nodes and clients must trust; undefined for a provided certificate. */
+    readonly caCertPem?: pulumi.Output<string>;
+    /** Server certificate chain (PEM). */
+    readonly serverCertPem: pulumi.Output<string>;
+    /** Server private key (PEM), secret. */
+    readonly serverKeyPem: pulumi.Output<string>;
+
+    constructor(name: string, args: RegistryTlsArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("dso:registry:RegistryTls", name, {}, opts);
+        if (args.dnsNames.length === 0) throw new Error(`RegistryTls ${name}: at least one DNS name is needed`);
+
+        if (args.source === "provided") {
+            if (!args.provided) throw new Error(`RegistryTls ${name}: source "provided" needs the certificate and key`);
+            this.serverCertPem = pulumi.output(args.provided.certificatePem);
+            this.serverKeyPem = pulumi.secret(args.provided.privateKeyPem);
+        } else {
+            const caKey = new tls.PrivateKey(`${name}-ca-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, { parent: this });
+            const ca = new tls.SelfSignedCert(
+                `${name}-ca`,
+                {
+                    privateKeyPem: caKey.privateKeyPem,
+                    isCaCertificate: true,
+                    subject: { commonName: `${args.dnsNames[0]} registry CA`, organization: "dso-registry" },
+                    validityPeriodHours: args.caValidityDays * 24,
+                    allowedUses: ["cert_signing", "crl_signing", "digital_signature"],
+                },
+                { parent: this },
+            );
+            const serverKey = new tls.PrivateKey(`${name}-server-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, { parent: this });
+            const csr = new tls.CertRequest(
+                `${name}-server-csr`,
+                {
+                    privateKeyPem: serverKey.privateKeyPem,
+                    subject: { commonName: args.dnsNames[0], organization: "dso-registry" },
+                    dnsNames: [...args.dnsNames],
+                    ipAddresses: args.ipAddresses ? [...args.ipAddresses] : undefined,
+                },
+                { parent: this },
+            );
+            const server = new tls.LocallySignedCert(
+                `${name}-server`,
+                {
+                    certRequestPem: csr.certRequestPem,
+                    caPrivateKeyPem: caKey.privateKeyPem,
+                    caCertPem: ca.certPem,
+                    validityPeriodHours: args.serverCertValidityDays * 24,
+                    earlyRenewalHours: 30 * 24,
+                    allowedUses: ["digital_signature", "key_encipherment", "server_auth"],
+                },
+                { parent: this },
+            );
+            this.caCertPem = ca.certPem;
+            this.serverCertPem = server.certPem;
+            this.serverKeyPem = pulumi.secret(serverKey.privateKeyPem);
+        }
+        this.registerOutputs({ caCertPem: this.caCertPem, serverCertPem: this.serverCertPem });
+    }
+}

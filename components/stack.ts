@@ -1,0 +1,85 @@
+/**
+ * The program: turns a validated StackConfig into components and the stack's outputs. `index.ts` and
+ * the offline synth both run this, so what synth shows is what `pulumi up` creates.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import type { StackConfig } from "./config";
+import { RegistryAccounts } from "./registryAccounts";
+import { RegistryTls } from "./registryTls";
+
+/** `host` or `host:port` as clients write it in image references. */
+export function registryAuthority(host: string, port: number): string {
+    return port === 443 ? host : `${host}:${port}`;
+}
+
+/** `host[:port]/pathPrefix`, the prefix every image name starts with. */
+export function imagePrefix(host: string, port: number, pathPrefix: string): string {
+    const authority = registryAuthority(host, port);
+    return pathPrefix ? `${authority}/${pathPrefix}` : authority;
+}
+
+/** What the stack exports; index.ts re-exports each field. */
+export interface StackOutputs {
+    /** https://host[:port] */
+    readonly registryUrl: string;
+    /** host[:port]/pathPrefix */
+    readonly imagePrefix: string;
+    /** CA certificate nodes and clients must trust, where the program made one (or was given one). */
+    readonly caCertPem?: pulumi.Output<string>;
+    /** Jenkins credential IDs pipelines use. */
+    readonly jenkinsCredentialIds: { readonly containerRegistry: string; readonly mavenRegistry?: string };
+    /** A ready example of logging in and pushing, without any secret. */
+    readonly pushExample: string;
+}
+
+export function defineStack(cfg: StackConfig): StackOutputs {
+    const cr = cfg.containerRegistry;
+    const authority = registryAuthority(cr.host, cr.port);
+    const prefix = imagePrefix(cr.host, cr.port, cr.pathPrefix);
+    const ownRegistry = cfg.registry.mode !== "existing";
+
+    const accounts = ownRegistry
+        ? new RegistryAccounts("registry-accounts", {
+              push: {
+                  username: cr.pushUsername,
+                  password: cr.pushPasswordSource === "secret" ? cfg.secrets.containerRegistryPassword : undefined,
+              },
+              pull: cfg.pullAccountEnabled ? { username: cr.pullUsername } : undefined,
+              rotation: cr.rotation,
+          })
+        : undefined;
+
+    const tlsMode = cfg.registry.tls.mode;
+    const tlsMaterial =
+        ownRegistry && (tlsMode === "generated-ca" || tlsMode === "provided")
+            ? new RegistryTls("registry-tls", {
+                  source: tlsMode === "generated-ca" ? "generated" : "provided",
+                  dnsNames: [cr.host],
+                  caValidityDays: cfg.registry.tls.caValidityDays,
+                  serverCertValidityDays: cfg.registry.tls.serverCertValidityDays,
+                  provided:
+                      tlsMode === "provided"
+                          ? { certificatePem: cfg.secrets.tlsCertificate!, privateKeyPem: cfg.secrets.tlsPrivateKey! }
+                          : undefined,
+              })
+            : undefined;
+
+    void accounts;
+
+    const caCertPem =
+        tlsMaterial?.caCertPem ?? (cfg.existing.caCertificate ? pulumi.output(cfg.existing.caCertificate) : undefined);
+
+    const mavenId = cfg.mavenRegistry?.credentialId;
+    return {
+        registryUrl: `https://${authority}`,
+        imagePrefix: prefix,
+        caCertPem,
+        jenkinsCredentialIds: { containerRegistry: cr.credentialId, mavenRegistry: mavenId },
+        pushExample: [
+            `# In Jenkins: withCredentials([usernamePassword(credentialsId: '${cr.credentialId}', usernameVariable: 'REG_USER', passwordVariable: 'REG_PASS')])`,
+            `echo "$REG_PASS" | docker login ${authority} -u "$REG_USER" --password-stdin`,
+            `docker tag app:build ${prefix}/app:1.0.0`,
+            `docker push ${prefix}/app:1.0.0`,
+        ].join("\n"),
+    };
+}

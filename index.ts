@@ -1,0 +1,25 @@
+/**
+ * Entry point for `pulumi up` / `pulumi preview`. Reads and validates the stack's config once, then
+ * builds the stack; invalid config stops here with every problem listed and nothing created.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { ConfigError, loadStackConfig } from "./components/config";
+import { defineStack } from "./components/stack";
+
+function load() {
+    try {
+        return loadStackConfig();
+    } catch (error) {
+        // RunError prints the message without a stack trace: the problems are the operator's to fix.
+        if (error instanceof ConfigError) throw new pulumi.RunError(error.message);
+        throw error;
+    }
+}
+
+const outputs = defineStack(load());
+
+export const registryUrl = outputs.registryUrl;
+export const imagePrefix = outputs.imagePrefix;
+export const caCertPem = outputs.caCertPem;
+export const jenkinsCredentialIds = outputs.jenkinsCredentialIds;
+export const pushExample = outputs.pushExample;
