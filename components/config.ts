@@ -749,7 +749,7 @@ export function parseConfig(
     options: ParseOptions = {},
 ): ParseResult {
     const states = Object.fromEntries(secretNames.map((n) => [n, secretStates[n] ?? "missing"])) as Record<SecretName, SecretState>;
-    const result = schema.safeParse(raw);
+    const result = schema.safeParse(raw, { reportInput: true });
     if (!result.success) {
         const plaintextSecrets = crossChecksForSecretsOnly(states);
         throw new ConfigError([...result.error.issues.flatMap(describeIssue), ...plaintextSecrets]);

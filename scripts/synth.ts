@@ -128,6 +128,11 @@ function hostFiles(resources: readonly RecordedResource[], files: Map<string, st
     }
 }
 
+/** A dynamic provider's serialized code is an implementation detail, not a reviewable input. */
+function withoutProviderCode(inputs: Record<string, unknown>): Record<string, unknown> {
+    return "__provider" in inputs ? { ...inputs, __provider: "[dynamic provider code]" } : inputs;
+}
+
 function resourcesJson(resources: readonly RecordedResource[]): string {
     const nameOf = new Map(resources.map((r) => [r.urn, r.name]));
     const rows = resources
@@ -135,7 +140,7 @@ function resourcesJson(resources: readonly RecordedResource[]): string {
             type: r.type,
             name: r.name,
             parent: r.parentUrn ? nameOf.get(r.parentUrn) ?? r.parentUrn : undefined,
-            inputs: sortKeys(r.inputs),
+            inputs: sortKeys(withoutProviderCode(r.inputs)),
         }))
         .sort((a, b) => (a.type === b.type ? a.name.localeCompare(b.name) : a.type.localeCompare(b.type)));
     return `${JSON.stringify(rows, null, 2)}\n`;
