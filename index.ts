@@ -20,6 +20,7 @@ const outputs = defineStack(load());
 
 export const registryUrl = outputs.registryUrl;
 export const imagePrefix = outputs.imagePrefix;
-export const caCertPem = outputs.caCertPem;
+/** null when the registry's certificate comes from a public CA or from the operator. */
+export const caCertPem = outputs.caCertPem ?? null;
 export const jenkinsCredentialIds = outputs.jenkinsCredentialIds;
 export const pushExample = outputs.pushExample;

@@ -146,13 +146,18 @@ function resourcesJson(resources: readonly RecordedResource[]): string {
     return `${JSON.stringify(rows, null, 2)}\n`;
 }
 
+/** Pulumi warns about undefined stack outputs; an absent value is simply not exported. */
+function withoutUndefined<T extends object>(outputs: T): Partial<T> {
+    return Object.fromEntries(Object.entries(outputs).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
 /** Runs the program for a stack under mocks and returns the files synth writes. */
 export async function synthesize(projectDir: string, stack: string): Promise<SynthFiles> {
     const { config, secretKeys } = readStackConfig(projectDir, stack);
     const warnings: string[] = [];
     const rt = await startMockRuntime({ stack, config, secretKeys });
     const cfg = loadStackConfig({ allowMissingSecrets: true, warn: (m) => warnings.push(m) });
-    const outputs = await pulumi.runtime.runInPulumiStack(async () => defineStack(cfg));
+    const outputs = await pulumi.runtime.runInPulumiStack(async () => withoutUndefined(defineStack(cfg)));
     await settle();
     const files = new Map<string, string>();
     files.set("resources.json", resourcesJson(rt.resources));
@@ -180,24 +185,23 @@ export function writeSynth(outDir: string, stack: string, synth: SynthFiles): vo
     }
 }
 
-function parseArgs(argv: readonly string[]): { stack: string; out?: string } {
-    let stack: string | undefined;
-    let out: string | undefined;
+const USAGE = "Usage: npm run synth -- --stack <name> [--out <dir>] [--project <dir with Pulumi.yaml>]";
+
+function parseArgs(argv: readonly string[]): { stack: string; out?: string; project?: string } {
+    const values: Record<string, string | undefined> = {};
     for (let i = 0; i < argv.length; i++) {
         const arg = argv[i]!;
-        if (arg === "--stack" || arg === "-s") stack = argv[++i];
-        else if (arg.startsWith("--stack=")) stack = arg.slice(8);
-        else if (arg === "--out" || arg === "-o") out = argv[++i];
-        else if (arg.startsWith("--out=")) out = arg.slice(6);
-        else throw new Error(`unknown argument "${arg}". Usage: npm run synth -- --stack <name> [--out <dir>]`);
+        const match = /^--(stack|out|project)(?:=(.*))?$/.exec(arg) ?? (arg === "-s" ? [arg, "stack"] : undefined);
+        if (!match) throw new Error(`unknown argument "${arg}". ${USAGE}`);
+        values[match[1]!] = match[2] ?? argv[++i];
     }
-    if (!stack) throw new Error("missing --stack. Usage: npm run synth -- --stack <name> [--out <dir>]");
-    return { stack, out };
+    if (!values.stack) throw new Error(`missing --stack. ${USAGE}`);
+    return { stack: values.stack, out: values.out, project: values.project };
 }
 
 async function main(): Promise<void> {
-    const projectDir = path.resolve(__dirname, "..");
-    const { stack, out } = parseArgs(process.argv.slice(2));
+    const { stack, out, project } = parseArgs(process.argv.slice(2));
+    const projectDir = path.resolve(project ?? path.join(__dirname, ".."));
     const outDir = path.resolve(out ?? path.join(projectDir, "out", stack));
     const synth = await synthesize(projectDir, stack);
     for (const warning of synth.warnings) console.error(`warning: ${warning}`);
