@@ -4,6 +4,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "./config";
+import { defineNodeTrust } from "./nodeTrust";
 import { RegistryAccounts } from "./registryAccounts";
 import { RegistryTls } from "./registryTls";
 
@@ -68,6 +69,12 @@ export function defineStack(cfg: StackConfig): StackOutputs {
 
     const caCertPem =
         tlsMaterial?.caCertPem ?? (cfg.existing.caCertificate ? pulumi.output(cfg.existing.caCertificate) : undefined);
+
+    defineNodeTrust(cfg, {
+        caCertPem,
+        registryAddress: cfg.nodes.registryAddress,
+        pullAccount: accounts?.pull,
+    });
 
     const mavenId = cfg.mavenRegistry?.credentialId;
     return {
