@@ -1,0 +1,634 @@
+/**
+ * The Kubernetes objects of the in-cluster registry, rendered as plain objects from typed settings.
+ * Every object literal is checked with `satisfies` against @pulumi/kubernetes's input types, so a
+ * misspelt field fails to compile; the tests validate the rendered values against the API schemas.
+ * Nothing here creates resources: `InClusterRegistry` feeds these functions and registers what they
+ * return, and the tests validate the same objects against the Kubernetes API schemas.
+ *
+ * Values that come from other resources (certificates, passwords, checksums) are typed `Value`, so the
+ * component can pass Pulumi Outputs and the tests plain strings.
+ */
+import type * as k8s from "@pulumi/kubernetes";
+import type * as pulumi from "@pulumi/pulumi";
+
+/** A string that may still be an Output when the component renders. */
+export type Value = pulumi.Input<string>;
+
+/** A Kubernetes object as sent to the API server. */
+export interface K8sObject {
+    readonly apiVersion: string;
+    readonly kind: string;
+    readonly metadata: {
+        readonly name: string;
+        readonly namespace?: string;
+        readonly labels?: Record<string, string>;
+        readonly annotations?: Record<string, string>;
+    };
+    readonly [field: string]: unknown;
+}
+
+/** Where Distribution keeps blobs and manifests. */
+export type InClusterStorage =
+    | {
+          readonly kind: "filesystem";
+          /** PVC size, e.g. "20Gi". */
+          readonly size: string;
+          /** Storage class; the cluster default when unset. */
+          readonly storageClass?: string;
+      }
+    | {
+          readonly kind: "s3";
+          readonly accessKeyId: Value;
+          readonly secretAccessKey: Value;
+      };
+
+/** Where the ingress gets its certificate. */
+export type InClusterTls =
+    | {
+          /** A certificate and key we have (generated CA or the operator's), stored in Secret `registry-tls`. */
+          readonly kind: "secret";
+          readonly certPem: Value;
+          readonly keyPem: Value;
+      }
+    | {
+          /** cert-manager's ingress-shim issues the certificate into Secret `registry-tls`. */
+          readonly kind: "cert-manager";
+          readonly issuerKind: "Issuer" | "ClusterIssuer";
+          readonly issuerName: string;
+      };
+
+export interface InClusterSpec {
+    /** Namespace of every namespaced object (except the KEP-1755 ConfigMap, which lives in kube-public). */
+    readonly namespace: string;
+    /** Host name clients use; the Ingress serves it. */
+    readonly host: string;
+    /** IngressClass of the ingress controller (ingress-nginx annotations are written). */
+    readonly ingressClass: string;
+    readonly tls: InClusterTls;
+    readonly images: {
+        readonly registry: string;
+        readonly caddy: string;
+        readonly ui: string;
+        /** Image with `sh` and `kubectl`, for the garbage-collection job. */
+        readonly kubectl: string;
+    };
+    readonly replicas: number;
+    readonly storage: InClusterStorage;
+    /** Client networks allowed through the ingress; everyone when empty. */
+    readonly allowedNetworks: readonly string[];
+    readonly ui: { readonly enabled: boolean; readonly deleteEnabled: boolean };
+    readonly garbageCollection: { readonly enabled: boolean; readonly schedule: string; readonly deleteUntagged: boolean };
+    readonly publishLocalRegistryHosting: boolean;
+    /** The sidecar's Caddyfile (from the shared access-policy renderer; holds no secret). */
+    readonly caddyfile: string;
+    /** Distribution's config.yml (from the shared renderer; holds no secret). */
+    readonly registryConfig: string;
+    /** Caddy users files and the htpasswd view of the same accounts. */
+    readonly users: { readonly push: Value; readonly pull: Value; readonly htpasswd: Value };
+    /** Distribution's `http.secret`, shared by every replica. */
+    readonly httpSecret: Value;
+    /** Digest of everything the pods read at start; a change rolls the pods. */
+    readonly configChecksum: Value;
+}
+
+/** Names and paths shared by the renderers, the access policy and the tests. */
+export const IN_CLUSTER = {
+    name: "registry",
+    uiName: "registry-ui",
+    gcName: "registry-gc",
+    htpasswdSecret: "registry-htpasswd",
+    httpSecret: "registry-http-secret",
+    s3Secret: "registry-s3",
+    tlsSecret: "registry-tls",
+    configMap: "registry-config",
+    dataClaim: "registry-data",
+    /** The Service port (Caddy, plain HTTP behind the ingress). */
+    servicePort: 5000,
+    /** Distribution inside the pod, on loopback only: nothing reaches it except through Caddy. */
+    registryAddr: "127.0.0.1:5001",
+    /** The web UI inside the pod; Caddy sends everything outside /v2/ there. */
+    uiPort: 8081,
+    configDir: "/etc/dso-registry",
+    usersDir: "/etc/dso-registry/users",
+    dataDir: "/var/lib/registry",
+    /** Distribution's environment switch for read-only maintenance mode (verified with Distribution 2.8). */
+    readOnlyEnv: "REGISTRY_STORAGE_MAINTENANCE_READONLY",
+    /** Placeholder tag for a first deploy, before CI has pushed anything. */
+    placeholderTag: "does-not-exist",
+    /** Non-root user the registry and Caddy run as; the PVC is group-owned by it (fsGroup). */
+    uid: 65532,
+    /** The UI image's own `nginx` user, which owns the files its entrypoint rewrites. */
+    uiUid: 101,
+} as const;
+
+/** The default image for the garbage-collection job: Alpine with kubectl. Pin it by digest in production. */
+export const DEFAULT_KUBECTL_IMAGE = "alpine/k8s:1.31.4";
+
+/** Why the settings cannot be rendered, or undefined. Exported for table-driven tests. */
+export function inClusterSpecProblem(spec: Pick<InClusterSpec, "replicas" | "storage" | "host">): string | undefined {
+    if (spec.replicas > 1 && spec.storage.kind !== "s3") {
+        return `${spec.replicas} replicas need shared storage: set registry.storage.kind "s3" (a PVC is mounted by one node only)`;
+    }
+    if (!Number.isInteger(spec.replicas) || spec.replicas < 1) {
+        return `replicas must be a whole number of at least 1, got ${spec.replicas}`;
+    }
+    if (spec.host.includes(":") || spec.host.includes("/")) {
+        return `host "${spec.host}" must be a bare host name: the ingress serves it on port 443`;
+    }
+    return undefined;
+}
+
+function labels(component: string): Record<string, string> {
+    return {
+        "app.kubernetes.io/component": component,
+        "app.kubernetes.io/managed-by": "pulumi",
+        "app.kubernetes.io/name": IN_CLUSTER.name,
+        "app.kubernetes.io/part-of": "dso-registry",
+    };
+}
+
+function selector(component: string): Record<string, string> {
+    return { "app.kubernetes.io/component": component, "app.kubernetes.io/name": IN_CLUSTER.name };
+}
+
+function meta(name: string, namespace: string | undefined, component: string, annotations?: Record<string, string>) {
+    return {
+        name,
+        ...(namespace ? { namespace } : {}),
+        labels: labels(component),
+        ...(annotations && Object.keys(annotations).length > 0 ? { annotations } : {}),
+    };
+}
+
+/** The container settings the "restricted" Pod Security Standard asks for. */
+function restrictedContainer(
+    readOnlyRootFilesystem: boolean,
+    options: { runAsUser?: number; netBindService?: boolean } = {},
+): k8s.types.input.core.v1.SecurityContext {
+    const { runAsUser, netBindService } = options;
+    return {
+        allowPrivilegeEscalation: false,
+        capabilities: { drop: ["ALL"], ...(netBindService ? { add: ["NET_BIND_SERVICE"] } : {}) },
+        privileged: false,
+        readOnlyRootFilesystem,
+        runAsNonRoot: true,
+        ...(runAsUser !== undefined ? { runAsUser, runAsGroup: runAsUser } : {}),
+        seccompProfile: { type: "RuntimeDefault" },
+    };
+}
+
+function restrictedPod(fsGroup?: number): k8s.types.input.core.v1.PodSecurityContext {
+    return {
+        runAsNonRoot: true,
+        runAsUser: IN_CLUSTER.uid,
+        runAsGroup: IN_CLUSTER.uid,
+        ...(fsGroup !== undefined ? { fsGroup, fsGroupChangePolicy: "OnRootMismatch" } : {}),
+        seccompProfile: { type: "RuntimeDefault" },
+    };
+}
+
+export function renderNamespace(spec: InClusterSpec): K8sObject {
+    return {
+        apiVersion: "v1",
+        kind: "Namespace",
+        metadata: {
+            name: spec.namespace,
+            labels: {
+                ...labels("namespace"),
+                // The API server itself refuses pods here that break the restricted standard.
+                "pod-security.kubernetes.io/enforce": "restricted",
+                "pod-security.kubernetes.io/enforce-version": "latest",
+            },
+        },
+    } satisfies k8s.types.input.core.v1.Namespace;
+}
+
+function secret(name: string, spec: InClusterSpec, component: string, stringData: Record<string, Value>, type = "Opaque"): K8sObject {
+    return { apiVersion: "v1", kind: "Secret", metadata: meta(name, spec.namespace, component), type, stringData } satisfies k8s.types.input.core.v1.Secret;
+}
+
+/** Every Secret the registry needs; values stay Outputs (secret) in the component. */
+export function renderSecrets(spec: InClusterSpec): K8sObject[] {
+    const secrets = [
+        secret(IN_CLUSTER.htpasswdSecret, spec, "registry", {
+            htpasswd: spec.users.htpasswd,
+            push: spec.users.push,
+            pull: spec.users.pull,
+        }),
+        secret(IN_CLUSTER.httpSecret, spec, "registry", { secret: spec.httpSecret }),
+    ];
+    if (spec.storage.kind === "s3") {
+        secrets.push(
+            secret(IN_CLUSTER.s3Secret, spec, "registry", {
+                accessKeyId: spec.storage.accessKeyId,
+                secretAccessKey: spec.storage.secretAccessKey,
+            }),
+        );
+    }
+    if (spec.tls.kind === "secret") {
+        secrets.push(
+            secret(IN_CLUSTER.tlsSecret, spec, "ingress", { "tls.crt": spec.tls.certPem, "tls.key": spec.tls.keyPem }, "kubernetes.io/tls"),
+        );
+    }
+    return secrets;
+}
+
+export function renderConfigMap(spec: InClusterSpec): K8sObject {
+    return {
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        metadata: meta(IN_CLUSTER.configMap, spec.namespace, "registry"),
+        data: { Caddyfile: spec.caddyfile, "config.yml": spec.registryConfig },
+    } satisfies k8s.types.input.core.v1.ConfigMap;
+}
+
+export function renderDataClaim(spec: InClusterSpec): K8sObject | undefined {
+    if (spec.storage.kind !== "filesystem") return undefined;
+    return {
+        apiVersion: "v1",
+        kind: "PersistentVolumeClaim",
+        metadata: meta(IN_CLUSTER.dataClaim, spec.namespace, "registry"),
+        spec: {
+            accessModes: ["ReadWriteOnce"],
+            resources: { requests: { storage: spec.storage.size } },
+            ...(spec.storage.storageClass ? { storageClassName: spec.storage.storageClass } : {}),
+        },
+    } satisfies k8s.types.input.core.v1.PersistentVolumeClaim;
+}
+
+export function renderServiceAccount(spec: InClusterSpec): K8sObject {
+    return {
+        apiVersion: "v1",
+        kind: "ServiceAccount",
+        metadata: meta(IN_CLUSTER.name, spec.namespace, "registry"),
+        // The registry never talks to the Kubernetes API.
+        automountServiceAccountToken: false,
+    } satisfies k8s.types.input.core.v1.ServiceAccount;
+}
+
+function secretEnv(name: string, secretName: string, key: string) {
+    return { name, valueFrom: { secretKeyRef: { name: secretName, key } } };
+}
+
+/** Probes that need no credentials: the policy challenges `/v2/`, so they look behind Caddy. */
+function registryProbes(): Pick<k8s.types.input.core.v1.Container, "readinessProbe" | "livenessProbe"> {
+    const check = {
+        exec: { command: ["wget", "-q", "-O", "/dev/null", `http://${IN_CLUSTER.registryAddr}/v2/`] },
+        timeoutSeconds: 5,
+    };
+    return {
+        readinessProbe: { ...check, periodSeconds: 10, failureThreshold: 3 },
+        livenessProbe: { ...check, initialDelaySeconds: 10, periodSeconds: 20, failureThreshold: 6 },
+    };
+}
+
+function caddyProbes(): Pick<k8s.types.input.core.v1.Container, "readinessProbe" | "livenessProbe"> {
+    const check = { tcpSocket: { port: "http" }, timeoutSeconds: 5 };
+    return {
+        readinessProbe: { ...check, periodSeconds: 10, failureThreshold: 3 },
+        livenessProbe: { ...check, initialDelaySeconds: 5, periodSeconds: 20, failureThreshold: 6 },
+    };
+}
+
+export function renderDeployment(spec: InClusterSpec): K8sObject {
+    const volumes: k8s.types.input.core.v1.Volume[] = [
+        { name: "config", configMap: { name: IN_CLUSTER.configMap } },
+        { name: "users", secret: { secretName: IN_CLUSTER.htpasswdSecret, items: [{ key: "push", path: "push" }, { key: "pull", path: "pull" }] } },
+        { name: "caddy-data", emptyDir: {} },
+        { name: "caddy-config", emptyDir: {} },
+        { name: "tmp", emptyDir: {} },
+    ];
+    if (spec.storage.kind === "filesystem") {
+        volumes.push({ name: "data", persistentVolumeClaim: { claimName: IN_CLUSTER.dataClaim } });
+    }
+    const registryEnv: k8s.types.input.core.v1.EnvVar[] = [secretEnv("REGISTRY_HTTP_SECRET", IN_CLUSTER.httpSecret, "secret")];
+    if (spec.storage.kind === "s3") {
+        registryEnv.push(
+            secretEnv("REGISTRY_STORAGE_S3_ACCESSKEY", IN_CLUSTER.s3Secret, "accessKeyId"),
+            secretEnv("REGISTRY_STORAGE_S3_SECRETKEY", IN_CLUSTER.s3Secret, "secretAccessKey"),
+        );
+    }
+    const registry: k8s.types.input.core.v1.Container = {
+        name: "registry",
+        image: spec.images.registry,
+        args: [`${IN_CLUSTER.configDir}/config.yml`],
+        env: registryEnv,
+        volumeMounts: [
+            { name: "config", mountPath: IN_CLUSTER.configDir, readOnly: true },
+            { name: "tmp", mountPath: "/tmp" },
+            ...(spec.storage.kind === "filesystem" ? [{ name: "data", mountPath: IN_CLUSTER.dataDir }] : []),
+        ],
+        resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "2", memory: "1Gi" } },
+        securityContext: restrictedContainer(true),
+        ...registryProbes(),
+    };
+    const caddy: k8s.types.input.core.v1.Container = {
+        name: "caddy",
+        image: spec.images.caddy,
+        args: ["caddy", "run", "--config", `${IN_CLUSTER.configDir}/Caddyfile`, "--adapter", "caddyfile"],
+        ports: [{ name: "http", containerPort: IN_CLUSTER.servicePort, protocol: "TCP" }],
+        env: [
+            { name: "XDG_DATA_HOME", value: "/data" },
+            { name: "XDG_CONFIG_HOME", value: "/config" },
+        ],
+        volumeMounts: [
+            { name: "config", mountPath: IN_CLUSTER.configDir, readOnly: true },
+            { name: "users", mountPath: IN_CLUSTER.usersDir, readOnly: true },
+            { name: "caddy-data", mountPath: "/data" },
+            { name: "caddy-config", mountPath: "/config" },
+        ],
+        resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "2", memory: "512Mi" } },
+        // The caddy image's binary carries the file capability cap_net_bind_service=+ep: the kernel
+        // refuses to exec it (EPERM) when that capability is outside the bounding set, even though
+        // port 5000 does not need it. The restricted standard allows adding exactly this one.
+        securityContext: restrictedContainer(true, { netBindService: true }),
+        ...caddyProbes(),
+    };
+    const containers: k8s.types.input.core.v1.Container[] = [caddy, registry];
+    if (spec.ui.enabled) {
+        containers.push({
+            name: "ui",
+            image: spec.images.ui,
+            env: [
+                { name: "NGINX_LISTEN_PORT", value: String(IN_CLUSTER.uiPort) },
+                { name: "SINGLE_REGISTRY", value: "true" },
+                { name: "REGISTRY_TITLE", value: spec.host },
+                { name: "DELETE_IMAGES", value: String(spec.ui.deleteEnabled) },
+                { name: "SHOW_CONTENT_DIGEST", value: "true" },
+                { name: "SHOW_CATALOG_NB_TAGS", value: "true" },
+            ],
+            resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { cpu: "500m", memory: "128Mi" } },
+            // The image's entrypoint writes its settings into its own files at start: the root
+            // filesystem stays writable for this container only.
+            securityContext: restrictedContainer(false, { runAsUser: IN_CLUSTER.uiUid }),
+            readinessProbe: { tcpSocket: { port: IN_CLUSTER.uiPort }, periodSeconds: 10 },
+            livenessProbe: { tcpSocket: { port: IN_CLUSTER.uiPort }, initialDelaySeconds: 5, periodSeconds: 20 },
+        });
+    }
+    const shared = spec.storage.kind === "s3";
+    return {
+        apiVersion: "apps/v1",
+        kind: "Deployment",
+        metadata: meta(IN_CLUSTER.name, spec.namespace, "registry"),
+        spec: {
+            replicas: spec.replicas,
+            selector: { matchLabels: selector("registry") },
+            // A ReadWriteOnce volume can be mounted by one pod at a time: the old pod goes first.
+            strategy: shared
+                ? { type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } }
+                : { type: "Recreate" },
+            template: {
+                metadata: {
+                    labels: labels("registry"),
+                    annotations: { "dso-registry/config-checksum": spec.configChecksum },
+                },
+                spec: {
+                    serviceAccountName: IN_CLUSTER.name,
+                    automountServiceAccountToken: false,
+                    enableServiceLinks: false,
+                    securityContext: restrictedPod(shared ? undefined : IN_CLUSTER.uid),
+                    containers,
+                    volumes,
+                    // Uploads in flight get time to finish before the pod stops.
+                    terminationGracePeriodSeconds: 60,
+                    ...(spec.replicas > 1
+                        ? {
+                              topologySpreadConstraints: [
+                                  {
+                                      maxSkew: 1,
+                                      topologyKey: "kubernetes.io/hostname",
+                                      whenUnsatisfiable: "ScheduleAnyway",
+                                      labelSelector: { matchLabels: selector("registry") },
+                                  },
+                              ],
+                          }
+                        : {}),
+                },
+            },
+        },
+    } satisfies k8s.types.input.apps.v1.Deployment;
+}
+
+export function renderService(spec: InClusterSpec): K8sObject {
+    return {
+        apiVersion: "v1",
+        kind: "Service",
+        metadata: meta(IN_CLUSTER.name, spec.namespace, "registry"),
+        spec: {
+            type: "ClusterIP",
+            selector: selector("registry"),
+            ports: [{ name: "http", port: IN_CLUSTER.servicePort, targetPort: "http", protocol: "TCP" }],
+        },
+    } satisfies k8s.types.input.core.v1.Service;
+}
+
+/**
+ * ingress-nginx settings for multi-GB layers: no body limit (the default is 1m), long proxy timeouts,
+ * and no request or response buffering, so a layer streams instead of spooling to the controller's disk.
+ */
+export function ingressAnnotations(spec: Pick<InClusterSpec, "tls" | "allowedNetworks">): Record<string, string> {
+    const annotations: Record<string, string> = {
+        "nginx.ingress.kubernetes.io/proxy-body-size": "0",
+        "nginx.ingress.kubernetes.io/proxy-buffering": "off",
+        "nginx.ingress.kubernetes.io/proxy-connect-timeout": "30",
+        "nginx.ingress.kubernetes.io/proxy-http-version": "1.1",
+        "nginx.ingress.kubernetes.io/proxy-read-timeout": "900",
+        "nginx.ingress.kubernetes.io/proxy-request-buffering": "off",
+        "nginx.ingress.kubernetes.io/proxy-send-timeout": "900",
+        "nginx.ingress.kubernetes.io/ssl-redirect": "true",
+    };
+    if (spec.allowedNetworks.length > 0) {
+        // The sidecar sees only the controller's address, so the network allowlist is enforced here.
+        annotations["nginx.ingress.kubernetes.io/whitelist-source-range"] = spec.allowedNetworks.join(",");
+    }
+    if (spec.tls.kind === "cert-manager") {
+        const key = spec.tls.issuerKind === "ClusterIssuer" ? "cert-manager.io/cluster-issuer" : "cert-manager.io/issuer";
+        annotations[key] = spec.tls.issuerName;
+    }
+    return Object.fromEntries(Object.entries(annotations).sort(([a], [b]) => a.localeCompare(b)));
+}
+
+export function renderIngress(spec: InClusterSpec): K8sObject {
+    return {
+        apiVersion: "networking.k8s.io/v1",
+        kind: "Ingress",
+        metadata: meta(IN_CLUSTER.name, spec.namespace, "ingress", ingressAnnotations(spec)),
+        spec: {
+            ingressClassName: spec.ingressClass,
+            tls: [{ hosts: [spec.host], secretName: IN_CLUSTER.tlsSecret }],
+            rules: [
+                {
+                    host: spec.host,
+                    http: {
+                        paths: [
+                            {
+                                path: "/",
+                                pathType: "Prefix",
+                                backend: { service: { name: IN_CLUSTER.name, port: { name: "http" } } },
+                            },
+                        ],
+                    },
+                },
+            ],
+        },
+    } satisfies k8s.types.input.networking.v1.Ingress;
+}
+
+/** Only with several replicas: with one, a budget would block every node drain. */
+export function renderDisruptionBudget(spec: InClusterSpec): K8sObject | undefined {
+    if (spec.replicas < 2) return undefined;
+    return {
+        apiVersion: "policy/v1",
+        kind: "PodDisruptionBudget",
+        metadata: meta(IN_CLUSTER.name, spec.namespace, "registry"),
+        spec: { maxUnavailable: 1, selector: { matchLabels: selector("registry") } },
+    } satisfies k8s.types.input.policy.v1.PodDisruptionBudget;
+}
+
+/** KEP-1755: tells tools (Tilt, ctlptl, Skaffold…) where the local registry is. */
+export function renderLocalRegistryHosting(spec: InClusterSpec): K8sObject | undefined {
+    if (!spec.publishLocalRegistryHosting) return undefined;
+    const body = [
+        `host: ${JSON.stringify(spec.host)}`,
+        `hostFromContainerRuntime: ${JSON.stringify(spec.host)}`,
+        `hostFromClusterNetwork: ${JSON.stringify(`${IN_CLUSTER.name}.${spec.namespace}.svc:${IN_CLUSTER.servicePort}`)}`,
+        "",
+    ].join("\n");
+    return {
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        metadata: meta("local-registry-hosting", "kube-public", "discovery"),
+        data: { "localRegistryHosting.v1": body },
+    } satisfies k8s.types.input.core.v1.ConfigMap;
+}
+
+/**
+ * The garbage-collection script. Collecting while a push is in flight deletes the new layers, and
+ * after a collection the registry's in-memory cache still lists deleted blobs. So: switch the
+ * Deployment to read-only maintenance mode and wait until every pod runs read-only, collect inside a
+ * running pod (which has the volume mounted, whatever node it is on), then switch back. Switching
+ * back replaces the pods, which clears the cache. The trap switches back on every exit, also on failure.
+ */
+export function gcScript(namespace: string, deleteUntagged: boolean): string {
+    const deployment = `deployment/${IN_CLUSTER.name}`;
+    const kubectl = `kubectl --namespace ${namespace}`;
+    return [
+        "set -eu",
+        "restore() {",
+        `  ${kubectl} set env ${deployment} --containers=registry ${IN_CLUSTER.readOnlyEnv}-`,
+        `  ${kubectl} rollout status ${deployment} --timeout=15m`,
+        "}",
+        "trap restore EXIT",
+        `${kubectl} set env ${deployment} --containers=registry '${IN_CLUSTER.readOnlyEnv}={"enabled":true}'`,
+        `${kubectl} rollout status ${deployment} --timeout=15m`,
+        `${kubectl} exec ${deployment} --container=registry -- registry garbage-collect${deleteUntagged ? " --delete-untagged" : ""} ${IN_CLUSTER.configDir}/config.yml`,
+        "",
+    ].join("\n");
+}
+
+/** The job's account may only read and patch the registry Deployment and exec into its pods. */
+export function renderGcRbac(spec: InClusterSpec): K8sObject[] {
+    if (!spec.garbageCollection.enabled) return [];
+    const m = meta(IN_CLUSTER.gcName, spec.namespace, "garbage-collection");
+    return [
+        { apiVersion: "v1", kind: "ServiceAccount", metadata: m, automountServiceAccountToken: false } satisfies k8s.types.input.core.v1.ServiceAccount,
+        {
+            apiVersion: "rbac.authorization.k8s.io/v1",
+            kind: "Role",
+            metadata: m,
+            rules: [
+                {
+                    apiGroups: ["apps"],
+                    resources: ["deployments"],
+                    resourceNames: [IN_CLUSTER.name],
+                    verbs: ["get", "list", "watch", "patch"],
+                },
+                // `kubectl exec deployment/…` and `rollout status` find the pods through their ReplicaSets.
+                { apiGroups: ["apps"], resources: ["replicasets"], verbs: ["get", "list", "watch"] },
+                { apiGroups: [""], resources: ["pods"], verbs: ["get", "list", "watch"] },
+                { apiGroups: [""], resources: ["pods/exec"], verbs: ["create"] },
+            ],
+        } satisfies k8s.types.input.rbac.v1.Role,
+        {
+            apiVersion: "rbac.authorization.k8s.io/v1",
+            kind: "RoleBinding",
+            metadata: m,
+            roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: IN_CLUSTER.gcName },
+            subjects: [{ kind: "ServiceAccount", name: IN_CLUSTER.gcName, namespace: spec.namespace }],
+        } satisfies k8s.types.input.rbac.v1.RoleBinding,
+    ];
+}
+
+export function renderGcCronJob(spec: InClusterSpec): K8sObject | undefined {
+    if (!spec.garbageCollection.enabled) return undefined;
+    return {
+        apiVersion: "batch/v1",
+        kind: "CronJob",
+        metadata: meta(IN_CLUSTER.gcName, spec.namespace, "garbage-collection"),
+        spec: {
+            schedule: spec.garbageCollection.schedule,
+            concurrencyPolicy: "Forbid",
+            startingDeadlineSeconds: 3600,
+            successfulJobsHistoryLimit: 3,
+            failedJobsHistoryLimit: 3,
+            jobTemplate: {
+                spec: {
+                    backoffLimit: 0,
+                    activeDeadlineSeconds: 3 * 3600,
+                    template: {
+                        metadata: { labels: labels("garbage-collection") },
+                        spec: {
+                            serviceAccountName: IN_CLUSTER.gcName,
+                            automountServiceAccountToken: true,
+                            restartPolicy: "Never",
+                            securityContext: restrictedPod(),
+                            containers: [
+                                {
+                                    name: "gc",
+                                    image: spec.images.kubectl,
+                                    command: ["/bin/sh", "-c", gcScript(spec.namespace, spec.garbageCollection.deleteUntagged)],
+                                    env: [{ name: "HOME", value: "/tmp" }],
+                                    volumeMounts: [{ name: "tmp", mountPath: "/tmp" }],
+                                    resources: { requests: { cpu: "20m", memory: "64Mi" }, limits: { cpu: "500m", memory: "256Mi" } },
+                                    securityContext: restrictedContainer(true),
+                                },
+                            ],
+                            volumes: [{ name: "tmp", emptyDir: {} }],
+                        },
+                    },
+                },
+            },
+        },
+    } satisfies k8s.types.input.batch.v1.CronJob;
+}
+
+/** Every object, in the order they are best created (namespace first, workloads after their inputs). */
+export function renderInClusterObjects(spec: InClusterSpec): K8sObject[] {
+    const problem = inClusterSpecProblem(spec);
+    if (problem) throw new Error(`in-cluster registry: ${problem}`);
+    return [
+        renderNamespace(spec),
+        renderServiceAccount(spec),
+        ...renderSecrets(spec),
+        renderConfigMap(spec),
+        renderDataClaim(spec),
+        renderDeployment(spec),
+        renderService(spec),
+        renderIngress(spec),
+        renderDisruptionBudget(spec),
+        renderLocalRegistryHosting(spec),
+        ...renderGcRbac(spec),
+        renderGcCronJob(spec),
+    ].filter((o): o is K8sObject => o !== undefined);
+}
+
+/** Every pod template among the objects (Deployments, DaemonSets, StatefulSets, Jobs, CronJobs). */
+export function podTemplates(objects: readonly K8sObject[]): { owner: string; spec: Record<string, unknown> }[] {
+    const found: { owner: string; spec: Record<string, unknown> }[] = [];
+    for (const o of objects) {
+        const s = o.spec as Record<string, any> | undefined;
+        const template = o.kind === "CronJob" ? s?.jobTemplate?.spec?.template : s?.template;
+        if (template?.spec) found.push({ owner: `${o.kind}/${o.metadata.name}`, spec: template.spec });
+    }
+    return found;
+}
