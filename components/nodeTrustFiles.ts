@@ -407,8 +407,11 @@ export function configPathCheckScript(step: ConfigPathStep, allowRestart: boolea
                   `  if grep -Eq '^[ \\t]*version[ \\t]*=[ \\t]*3' "$conf"; then section=${shQuote(REGISTRY_SECTIONS.v3)}; else section=${shQuote(REGISTRY_SECTIONS.v2)}; fi`,
                   `  printf '\\n%s\\n  config_path = "%s"\\n' "$section" "$want" >> "$tmp"`,
                   `fi`,
+                  // From the DaemonSet, containerd runs in the node's mount namespace: the path loses the /host prefix.
+                  `check="$tmp"`,
+                  `if [ -n "\${DSO_HOST_EXEC:-}" ]; then check="\${tmp#"\${DSO_ROOT:-}"}"; fi`,
                   `if \${DSO_HOST_EXEC:-} sh -c 'command -v containerd' >/dev/null 2>&1; then`,
-                  `  if ! \${DSO_HOST_EXEC:-} containerd --config "\${tmp#"\${DSO_ROOT:-}"}" config dump >/dev/null 2>&1; then`,
+                  `  if ! \${DSO_HOST_EXEC:-} containerd --config "$check" config dump >/dev/null 2>&1; then`,
                   `    echo "WARNING: $problem. Setting it automatically gave a config containerd rejects; nothing was changed. Set it by hand." >&2`,
                   `    exit 0`,
                   `  fi`,
