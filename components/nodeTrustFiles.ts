@@ -366,8 +366,8 @@ const REGISTRY_SECTIONS = {
  * When it does not, it reports what to change; with `allowRestart` it sets config_path itself
  * (keeping a copy of the original and a checksum of what it wrote, so removal can put the original
  * back), validates the result with `containerd config dump` where containerd is installed, and
- * restarts containerd. It never edits a config that still uses the deprecated `registry.mirrors` /
- * `registry.configs` tables, which containerd refuses together with config_path.
+ * restarts containerd. It never edits a config that still has entries in the deprecated
+ * `registry.mirrors` / `registry.configs` tables, which containerd refuses together with config_path.
  */
 export function configPathCheckScript(step: ConfigPathStep, allowRestart: boolean): string {
     const want = step.certsDir;
@@ -385,8 +385,8 @@ export function configPathCheckScript(step: ConfigPathStep, allowRestart: boolea
         `problem="containerd's CRI plugin does not read $want (config_path is \\"$current\\" in ${step.configFile}), so kubelet pulls ignore the registry's hosts.toml"`,
         ...(allowRestart
             ? [
-                  `if [ -f "$conf" ] && grep -Eq '\\.registry\\.(mirrors|configs)' "$conf"; then`,
-                  `  echo "WARNING: $problem. ${step.configFile} still uses registry.mirrors/registry.configs, which containerd refuses together with config_path: move them to hosts.toml files under $want, then run again." >&2`,
+                  `if [ -f "$conf" ] && grep -Eq '\\.registry\\.(mirrors|configs)\\.' "$conf"; then`,
+                  `  echo "WARNING: $problem. ${step.configFile} still has entries under registry.mirrors/registry.configs, which containerd refuses together with config_path: move them to hosts.toml files under $want, then run again." >&2`,
                   `  exit 0`,
                   `fi`,
                   `dir=$(dirname "$conf")`,
