@@ -702,6 +702,9 @@ function crossChecks(c: Parsed, secretStates: Readonly<Record<SecretName, Secret
     if (c.nodes.insecurePlainHttp && mode !== "existing") {
         add(["nodes", "insecurePlainHttp"], `plain HTTP is only allowed for an existing registry; registries of our own always use TLS`);
     }
+    if (mode === "existing" && (c.pullSecrets.namespaces.length > 0 || c.pullSecrets.flux)) {
+        add(["pullSecrets"], `pull secrets hold the pull-only account this program generates for a registry of its own; for an existing registry, create them with the organisation's pull credentials instead`);
+    }
     if (c.jenkins.enabled && !c.jenkins.url) {
         add(["jenkins", "url"], `is required when jenkins.enabled is true`);
     }
@@ -723,7 +726,10 @@ function crossChecks(c: Parsed, secretStates: Readonly<Record<SecretName, Secret
 /** The secrets a valid configuration needs. */
 export function requiredSecretsFor(c: Parsed): SecretName[] {
     const required: SecretName[] = [];
-    if (c.containerRegistry.pushPasswordSource === "secret") required.push("containerRegistryPassword");
+    // An existing registry's push account is the organisation's: Jenkins gets the password the operator supplies.
+    const pushPasswordSupplied =
+        c.containerRegistry.pushPasswordSource === "secret" || (c.registry.mode === "existing" && c.jenkins.enabled);
+    if (pushPasswordSupplied) required.push("containerRegistryPassword");
     if (c.mavenRegistry && !c.mavenRegistry.reuseContainerCredentials) required.push("mavenRegistryPassword");
     if (c.jenkins.enabled) required.push(c.jenkins.auth === "token" ? "jenkinsApiToken" : "jenkinsPassword");
     const sshNeeded =

@@ -5,6 +5,7 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import type { StackConfig } from "./config";
 
 /** One registry as pipelines address it. */
 export interface PipelineRegistry {
@@ -84,4 +85,22 @@ export class PipelineConfig extends pulumi.ComponentResource {
         );
         this.registerOutputs({});
     }
+}
+
+/** The stack's pipeline-config ConfigMap, created with the Jenkins credentials (`jenkins.enabled`). */
+export function definePipelineConfig(cfg: StackConfig, opts?: pulumi.ComponentResourceOptions): PipelineConfig | undefined {
+    if (!cfg.jenkins.enabled) return undefined;
+    return new PipelineConfig(
+        "pipeline-config",
+        {
+            namespace: cfg.jenkins.pipelineConfigNamespace,
+            name: cfg.jenkins.pipelineConfigName,
+            settings: {
+                container: cfg.containerRegistry,
+                maven: cfg.mavenRegistry,
+                registryHostCredentialId: cfg.jenkins.registryHostCredentialId,
+            },
+        },
+        opts,
+    );
 }

@@ -4,7 +4,12 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "./config";
+import { InClusterRegistry } from "./inClusterRegistry";
+import { IN_CLUSTER } from "./inClusterManifests";
+import { defineJenkinsCredentials } from "./jenkinsCredentials";
 import { defineNodeTrust } from "./nodeTrust";
+import { definePipelineConfig } from "./pipelineConfig";
+import { definePullSecrets } from "./pullSecrets";
 import { RegistryAccounts } from "./registryAccounts";
 import { RegistryTls } from "./registryTls";
 
@@ -31,6 +36,11 @@ export interface StackOutputs {
     readonly jenkinsCredentialIds: { readonly containerRegistry: string; readonly mavenRegistry?: string };
     /** A ready example of logging in and pushing, without any secret. */
     readonly pushExample: string;
+    /**
+     * The seed-image strategy: the repository prefix apps' manifests use, and the placeholder tag a
+     * first deploy names before CI has pushed anything (the pod waits in ImagePullBackOff until then).
+     */
+    readonly seedImage: { readonly prefix: string; readonly placeholderTag: string; readonly example: string };
 }
 
 export function defineStack(cfg: StackConfig): StackOutputs {
@@ -67,6 +77,24 @@ export function defineStack(cfg: StackConfig): StackOutputs {
 
     void accounts;
 
+    if (cfg.registry.mode === "in-cluster" && accounts) {
+        const issuer = cfg.registry.tls.certManagerIssuer;
+        new InClusterRegistry("registry", {
+            inCluster: cfg.inCluster,
+            registry: cfg.registry,
+            containerRegistry: cr,
+            accounts,
+            tls:
+                tlsMode === "cert-manager" && issuer
+                    ? { kind: "cert-manager", issuerKind: issuer.kind, issuerName: issuer.name }
+                    : { kind: "secret", certPem: tlsMaterial!.serverCertPem, keyPem: tlsMaterial!.serverKeyPem },
+            s3Credentials:
+                cfg.registry.storage.kind === "s3"
+                    ? { accessKeyId: cfg.secrets.s3AccessKeyId!, secretAccessKey: cfg.secrets.s3SecretAccessKey! }
+                    : undefined,
+        });
+    }
+
     const caCertPem =
         tlsMaterial?.caCertPem ?? (cfg.existing.caCertificate ? pulumi.output(cfg.existing.caCertificate) : undefined);
 
@@ -75,6 +103,10 @@ export function defineStack(cfg: StackConfig): StackOutputs {
         registryAddress: cfg.nodes.registryAddress,
         pullAccount: accounts?.pull,
     });
+
+    defineJenkinsCredentials(cfg, { authority, push: accounts?.push });
+    definePipelineConfig(cfg);
+    definePullSecrets(cfg, { authority, pull: accounts?.pull });
 
     const mavenId = cfg.mavenRegistry?.credentialId;
     return {
@@ -88,5 +120,10 @@ export function defineStack(cfg: StackConfig): StackOutputs {
             `docker tag app:build ${prefix}/app:1.0.0`,
             `docker push ${prefix}/app:1.0.0`,
         ].join("\n"),
+        seedImage: {
+            prefix,
+            placeholderTag: IN_CLUSTER.placeholderTag,
+            example: `${prefix}/app:${IN_CLUSTER.placeholderTag}`,
+        },
     };
 }
