@@ -1,0 +1,338 @@
+/**
+ * The registry's access policy, rendered as text: the Caddyfile that fronts Docker Distribution, the
+ * users files that Caddyfile imports, and Distribution's own config.yml. Every variant (the external
+ * host, the in-cluster sidecar) renders through here, so the policy that was proven against real
+ * clients is the one that ships.
+ *
+ * The policy (see docs/access-policy.md for why each rule exists):
+ *   - `GET/HEAD /v2/` (the "ping") answers with a Basic challenge unless valid credentials come with
+ *     it. Ping-first clients (docker, skopeo, buildah) only send credentials after a challenge; with
+ *     an open ping they push anonymously and fail.
+ *   - Every other GET/HEAD passes without credentials, unless pulls require authentication.
+ *   - Every other method (push, delete) needs a push account. Pull-only accounts never write.
+ *
+ * Everything here is pure: no Pulumi, no I/O.
+ */
+
+/** How the Caddy site gets its certificate. */
+export type CaddyTls =
+    | {
+          /** Caddy obtains a publicly trusted certificate over ACME (HTTP-01 needs port 80 reachable). */
+          readonly kind: "acme";
+          /** Contact address for the ACME account. */
+          readonly email: string;
+          /** ACME directory URL; Let's Encrypt production when unset. */
+          readonly directory?: string;
+      }
+    | {
+          /** A certificate chain and key already on disk (generated CA or the operator's). */
+          readonly kind: "files";
+          readonly certFile: string;
+          readonly keyFile: string;
+      }
+    | {
+          /** Plain HTTP: only behind something that terminates TLS (the ingress, for the sidecar). */
+          readonly kind: "plain-http";
+      };
+
+export interface AccessPolicy {
+    /** Host name clients use (the Caddy site address), e.g. "registry.example.com" or "127.0.0.1". */
+    readonly siteAddress: string;
+    /** Port Caddy listens on: 443 on the host, the container port for the sidecar. */
+    readonly port: number;
+    readonly tls: CaddyTls;
+    /** Distribution's address as Caddy reaches it, e.g. "127.0.0.1:5000". */
+    readonly upstream: string;
+    /** When true, every request needs a valid account; otherwise reads (except the ping) are anonymous. */
+    readonly requiresAuthForPull: boolean;
+    /** File with the push accounts' basicauth lines (see `renderUsersFile`). */
+    readonly pushUsersFile: string;
+    /** File with the pull-only accounts' basicauth lines; it must exist (it may hold only a comment). */
+    readonly pullUsersFile: string;
+    /**
+     * Client networks (CIDR) that may reach the registry at all; everyone when empty. Matched against
+     * the direct peer: behind an ingress or load balancer, enforce the allowlist there instead.
+     */
+    readonly allowedNetworks: readonly string[];
+    /** Same-origin web UI: everything outside /v2/ goes to this upstream (e.g. "127.0.0.1:8081"). */
+    readonly uiUpstream?: string;
+    /** Let push accounts delete manifests and blobs; otherwise DELETE is refused here (405). */
+    readonly deletesEnabled: boolean;
+    /** Address to bind to (e.g. "127.0.0.1"); all interfaces when unset. */
+    readonly bindAddress?: string;
+    /**
+     * Caddy's admin endpoint: "off", or an address such as "localhost:2019". Caddy's default (which
+     * `caddy reload` and the Debian service use) when unset.
+     */
+    readonly admin?: string;
+}
+
+/** Realm of the Basic challenge; clients show it in their prompts and errors. */
+export const REALM = "dso-registry";
+
+const CIDR = /^[0-9a-fA-F:.]+\/\d{1,3}$/;
+const UPSTREAM = /^[A-Za-z0-9.-]+:\d{1,5}$|^unix\/\S+$/;
+
+/** Why a policy cannot be rendered, or undefined when it can. Exported for table-driven tests. */
+export function accessPolicyProblem(policy: AccessPolicy): string | undefined {
+    if (!/^[A-Za-z0-9.-]+$/.test(policy.siteAddress)) {
+        return `siteAddress "${policy.siteAddress}" must be a bare host name or IPv4 address (no scheme, port or path)`;
+    }
+    if (!Number.isInteger(policy.port) || policy.port < 1 || policy.port > 65535) {
+        return `port ${policy.port} must be a whole number from 1 to 65535`;
+    }
+    if (!UPSTREAM.test(policy.upstream)) {
+        return `upstream "${policy.upstream}" must be "host:port" (e.g. "127.0.0.1:5000")`;
+    }
+    if (policy.uiUpstream !== undefined && !UPSTREAM.test(policy.uiUpstream)) {
+        return `uiUpstream "${policy.uiUpstream}" must be "host:port" (e.g. "127.0.0.1:8081")`;
+    }
+    const badNetwork = policy.allowedNetworks.find((n) => !CIDR.test(n));
+    if (badNetwork !== undefined) {
+        return `allowedNetworks entry "${badNetwork}" is not a network in CIDR form such as "10.0.0.0/8"`;
+    }
+    for (const [key, file] of [
+        ["pushUsersFile", policy.pushUsersFile],
+        ["pullUsersFile", policy.pullUsersFile],
+    ] as const) {
+        if (!file.startsWith("/") || /\s/.test(file)) return `${key} "${file}" must be an absolute path without spaces`;
+    }
+    if (policy.tls.kind === "files") {
+        for (const file of [policy.tls.certFile, policy.tls.keyFile]) {
+            if (!file.startsWith("/") || /\s/.test(file)) return `TLS file "${file}" must be an absolute path without spaces`;
+        }
+    }
+    if (policy.tls.kind === "acme") {
+        if (!/^[^\s@]+@[^\s@]+$/.test(policy.tls.email)) return `ACME email "${policy.tls.email}" is not an e-mail address`;
+        if (policy.tls.directory !== undefined && !/^https:\/\/\S+$/.test(policy.tls.directory)) {
+            return `ACME directory "${policy.tls.directory}" must be an https URL`;
+        }
+        if (/^\d+\.\d+\.\d+\.\d+$/.test(policy.siteAddress)) {
+            return `ACME cannot issue a certificate for the IP address ${policy.siteAddress}; use a DNS name`;
+        }
+    }
+    if (policy.admin !== undefined && policy.admin !== "off" && !/^[A-Za-z0-9.-]*:\d{1,5}$/.test(policy.admin)) {
+        return `admin "${policy.admin}" must be "off" or an address such as "localhost:2019"`;
+    }
+    return undefined;
+}
+
+function globalOptions(policy: AccessPolicy): string[] {
+    const lines: string[] = [];
+    if (policy.admin !== undefined) lines.push(`\tadmin ${policy.admin}`);
+    switch (policy.tls.kind) {
+        case "acme":
+            lines.push(`\temail ${policy.tls.email}`);
+            if (policy.tls.directory) lines.push(`\tacme_ca ${policy.tls.directory}`);
+            break;
+        case "files":
+            // The certificate is ours: no ACME, and no second listener on port 80 for redirects.
+            lines.push("\tauto_https disable_redirects");
+            break;
+        case "plain-http":
+            lines.push("\tauto_https off");
+            break;
+    }
+    lines.push(
+        "\tservers {",
+        // Layers can take a long time to upload and download: no read or write deadline on bodies,
+        // only on the request header and on idle keep-alive connections.
+        "\t\ttimeouts {",
+        "\t\t\tread_header 30s",
+        "\t\t\tidle 5m",
+        "\t\t}",
+        // HTTP/3 is not used by registry clients; without it there is no UDP listener to firewall.
+        "\t\tprotocols h1 h2",
+        "\t}",
+    );
+    return ["{", ...lines, "}"];
+}
+
+function siteLabel(policy: AccessPolicy): string {
+    return policy.tls.kind === "plain-http"
+        ? `http://${policy.siteAddress}:${policy.port}`
+        : `${policy.siteAddress}:${policy.port}`;
+}
+
+function basicauth(matcher: string, files: readonly string[]): string[] {
+    return [`\t\tbasicauth ${matcher} bcrypt ${REALM} {`, ...files.map((f) => `\t\t\timport ${f}`), "\t\t}"];
+}
+
+/**
+ * Distribution behind the proxy: responses stream to the client as they arrive, with large socket
+ * buffers so a 256 MiB layer is copied in few, large reads (see docs/access-policy.md, Performance).
+ */
+function registryProxy(upstream: string): string[] {
+    return [
+        `\t\treverse_proxy ${upstream} {`,
+        "\t\t\tflush_interval -1",
+        "\t\t\ttransport http {",
+        "\t\t\t\tcompression off",
+        "\t\t\t\tread_buffer 256KiB",
+        "\t\t\t\twrite_buffer 256KiB",
+        "\t\t\t\tkeepalive 5m",
+        "\t\t\t}",
+        "\t\t}",
+    ];
+}
+
+/** The Caddyfile for a policy. It holds no secret: accounts come from the imported users files. */
+export function renderCaddyfile(policy: AccessPolicy): string {
+    const problem = accessPolicyProblem(policy);
+    if (problem) throw new Error(`renderCaddyfile: ${problem}`);
+    const everyone = [policy.pushUsersFile, policy.pullUsersFile];
+    const site: string[] = [`${siteLabel(policy)} {`];
+    if (policy.bindAddress) site.push(`\tbind ${policy.bindAddress}`);
+    if (policy.tls.kind === "files") site.push(`\ttls ${policy.tls.certFile} ${policy.tls.keyFile}`);
+    site.push(
+        "\t@ping path /v2 /v2/",
+        "\t@write not method GET HEAD",
+        ...(policy.requiresAuthForPull ? ["\t@read method GET HEAD"] : []),
+        ...(policy.deletesEnabled ? [] : ["\t@delete method DELETE"]),
+        ...(policy.allowedNetworks.length > 0 ? [`\t@outside not remote_ip ${policy.allowedNetworks.join(" ")}`] : []),
+        ...(policy.uiUpstream ? ["\t@api path /v2 /v2/*"] : []),
+        "",
+        // `route` keeps the order below exactly as written.
+        "\troute {",
+        ...(policy.allowedNetworks.length > 0 ? ['\t\trespond @outside "Forbidden: your network may not use this registry" 403'] : []),
+        ...(policy.deletesEnabled ? [] : ['\t\trespond @delete "Deleting is disabled on this registry" 405']),
+        ...basicauth("@write", [policy.pushUsersFile]),
+        ...basicauth("@ping", everyone),
+        ...(policy.requiresAuthForPull ? basicauth("@read", everyone) : []),
+    );
+    if (policy.uiUpstream) {
+        site.push(
+            "\t\thandle @api {",
+            ...registryProxy(policy.upstream).map((l) => `\t${l}`),
+            "\t\t}",
+            "\t\thandle {",
+            `\t\t\treverse_proxy ${policy.uiUpstream}`,
+            "\t\t}",
+        );
+    } else {
+        site.push(...registryProxy(policy.upstream));
+    }
+    site.push("\t}", "}");
+    return [
+        "# Managed by dso-registry: changes here are overwritten. See docs/access-policy.md.",
+        ...globalOptions(policy),
+        "",
+        ...site,
+        "",
+    ].join("\n");
+}
+
+/** An account as the users files need it. */
+export interface PolicyAccount {
+    readonly username: string;
+    /** bcrypt hash ("$2a$…", "$2b$…" or "$2y$…"). */
+    readonly bcryptHash: string;
+}
+
+/**
+ * A users file for Caddy's basicauth (imported inside the block): one "user hash" line per
+ * account, sorted so the file is stable between runs. A file without accounts holds only the
+ * comment, which Caddy accepts.
+ */
+export function renderUsersFile(role: "push" | "pull", accounts: readonly PolicyAccount[]): string {
+    for (const a of accounts) {
+        if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(a.username)) {
+            throw new Error(`renderUsersFile: user name "${a.username}" is not allowed (letters, digits, ".", "_", "-")`);
+        }
+        if (!/^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$/.test(a.bcryptHash)) {
+            throw new Error(`renderUsersFile: the hash of "${a.username}" is not a bcrypt hash`);
+        }
+    }
+    const lines = [...accounts]
+        .sort((a, b) => a.username.localeCompare(b.username))
+        .map((a) => `${a.username} ${a.bcryptHash}`);
+    return [`# ${role} accounts, managed by dso-registry`, ...lines, ""].join("\n");
+}
+
+/** Distribution's storage backend. Credentials never go into config.yml: pass them as environment. */
+export type RegistryStorage =
+    | { readonly kind: "filesystem"; readonly rootDirectory: string }
+    | {
+          readonly kind: "s3";
+          readonly bucket: string;
+          readonly region: string;
+          readonly endpoint?: string;
+          readonly forcePathStyle: boolean;
+          readonly rootDirectory: string;
+      };
+
+export interface RegistryConfigOptions {
+    /** Listen address inside the registry's network namespace, e.g. "127.0.0.1:5000" or ":5000". */
+    readonly addr: string;
+    readonly storage: RegistryStorage;
+    /** Allow DELETE of manifests and blobs (needed for garbage collection to free space). */
+    readonly deletesEnabled: boolean;
+    /** Maintenance mode: refuse every write (used while garbage collection runs). */
+    readonly readOnly?: boolean;
+    /**
+     * Serve TLS directly (only for measurements and tests: in production Caddy terminates TLS).
+     * Paths as seen by the registry process.
+     */
+    readonly tls?: { readonly certificate: string; readonly key: string };
+    /** Log level; "info" unless set. */
+    readonly logLevel?: "error" | "warn" | "info" | "debug";
+}
+
+/**
+ * Distribution's config.yml. Without auth of its own: it listens on loopback (or inside the pod) and
+ * Caddy enforces the policy in front of it. Keys are written in a fixed order so the text is stable.
+ */
+export function renderRegistryConfig(options: RegistryConfigOptions): string {
+    const lines: string[] = [
+        "# Managed by dso-registry: changes here are overwritten. See docs/access-policy.md.",
+        "version: 0.1",
+        "log:",
+        `  level: ${options.logLevel ?? "info"}`,
+        "  formatter: text",
+        "storage:",
+    ];
+    if (options.storage.kind === "filesystem") {
+        lines.push("  filesystem:", `    rootdirectory: ${JSON.stringify(options.storage.rootDirectory)}`);
+    } else {
+        const s3 = options.storage;
+        lines.push(
+            "  s3:",
+            `    bucket: ${JSON.stringify(s3.bucket)}`,
+            `    region: ${JSON.stringify(s3.region)}`,
+            ...(s3.endpoint ? [`    regionendpoint: ${JSON.stringify(s3.endpoint)}`] : []),
+            `    forcepathstyle: ${s3.forcePathStyle}`,
+            `    rootdirectory: ${JSON.stringify(s3.rootDirectory)}`,
+        );
+    }
+    lines.push(
+        "  delete:",
+        `    enabled: ${options.deletesEnabled}`,
+        "  cache:",
+        "    blobdescriptor: inmemory",
+        "  maintenance:",
+        "    uploadpurging:",
+        "      enabled: true",
+        "      age: 168h",
+        "      interval: 24h",
+        "      dryrun: false",
+        "    readonly:",
+        `      enabled: ${options.readOnly ?? false}`,
+        "http:",
+        `  addr: ${JSON.stringify(options.addr)}`,
+        // Upload locations relative to the request: correct behind any proxy, whatever scheme and
+        // host it forwards.
+        "  relativeurls: true",
+        ...(options.tls
+            ? ["  tls:", `    certificate: ${JSON.stringify(options.tls.certificate)}`, `    key: ${JSON.stringify(options.tls.key)}`]
+            : []),
+        "  headers:",
+        "    X-Content-Type-Options: [nosniff]",
+        "health:",
+        "  storagedriver:",
+        "    enabled: true",
+        "    interval: 10s",
+        "    threshold: 3",
+        "",
+    );
+    return lines.join("\n");
+}

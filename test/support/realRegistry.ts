@@ -1,0 +1,420 @@
+/**
+ * Real registry software for tests, on loopback only: Docker Distribution (`docker-registry`) with the
+ * config.yml the program renders, Caddy in front of it with the rendered Caddyfile and users files,
+ * TLS from a test CA made with openssl at test time, a private containerd, and helpers to drive
+ * skopeo, ctr and curl against them. Nothing here is committed material: keys, certificates and
+ * passwords are generated per run and removed on stop.
+ *
+ * Usage:
+ *   const reg = await startRealRegistry({ requiresAuthForPull: false });
+ *   const image = makeOciImage(dir);                              // a small valid image
+ *   skopeoCopy(image.ref, `docker://${reg.authority}/team/app:1`, { certDir: reg.certDir, creds: reg.push });
+ *   const ctrd = await startContainerd();
+ *   ctrd.pull(`${reg.authority}/team/app:1`, writeHostsDir(dir, reg));
+ *   await ctrd.stop(); await reg.stop();                          // always, e.g. in afterAll
+ */
+import { randomBytes } from "node:crypto";
+import { mkdirSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import * as bcrypt from "bcryptjs";
+import {
+    type AccessPolicy,
+    renderCaddyfile,
+    renderRegistryConfig,
+    renderUsersFile,
+} from "../../components/accessPolicy";
+import { freePort, privateDir, removeDir, run, runOk, type RunResult, type ServerProcess, startServer, waitForPort } from "./serverProcess";
+
+// ---------------------------------------------------------------------------------------------
+// Test CA
+// ---------------------------------------------------------------------------------------------
+
+/** A CA and a server certificate for 127.0.0.1 (and any extra names), made with openssl. */
+export interface TestCa {
+    /** CA certificate (PEM file); what clients trust. */
+    readonly caCertFile: string;
+    readonly caCertPem: string;
+    /** Server certificate chain and key (PEM files). */
+    readonly serverCertFile: string;
+    readonly serverKeyFile: string;
+}
+
+/** Makes a P-256 CA and a server certificate valid for 127.0.0.1, localhost and `dnsNames`, in `dir`. */
+export function makeTestCa(dir: string, dnsNames: readonly string[] = []): TestCa {
+    mkdirSync(dir, { recursive: true });
+    const f = (name: string) => path.join(dir, name);
+    const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+    runOk("openssl", ["req", "-x509", ...ec, "-keyout", f("ca.key"), "-out", f("ca.crt"), "-days", "2", "-subj", "/CN=dso-registry test CA",
+        "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
+    runOk("openssl", ["req", ...ec, "-keyout", f("server.key"), "-out", f("server.csr"), "-subj", "/CN=127.0.0.1"]);
+    const san = ["IP:127.0.0.1", "DNS:localhost", ...dnsNames.map((n) => `DNS:${n}`)].join(",");
+    writeFileSync(f("server.ext"), `subjectAltName=${san}\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature\n`);
+    runOk("openssl", ["x509", "-req", "-in", f("server.csr"), "-CA", f("ca.crt"), "-CAkey", f("ca.key"), "-CAcreateserial",
+        "-out", f("server.crt"), "-days", "2", "-extfile", f("server.ext")]);
+    return {
+        caCertFile: f("ca.crt"),
+        caCertPem: runOk("cat", [f("ca.crt")]).stdout,
+        serverCertFile: f("server.crt"),
+        serverKeyFile: f("server.key"),
+    };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Accounts
+// ---------------------------------------------------------------------------------------------
+
+/** A registry account with its password in the clear (tests only) and its bcrypt hash. */
+export interface TestAccount {
+    readonly username: string;
+    readonly password: string;
+    readonly bcryptHash: string;
+}
+
+/** A fresh account with a random password (bcrypt cost 10, like @pulumi/random's bcryptHash). */
+export function makeAccount(username: string): TestAccount {
+    const password = randomBytes(18).toString("base64url");
+    return { username, password, bcryptHash: bcrypt.hashSync(password, 10) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Distribution + Caddy
+// ---------------------------------------------------------------------------------------------
+
+export interface RealRegistryOptions {
+    /** Policy fields to use instead of the defaults (anonymous pull, deletes enabled, no allowlist). */
+    readonly policy?: Partial<Pick<AccessPolicy, "requiresAuthForPull" | "allowedNetworks" | "deletesEnabled" | "uiUpstream">>;
+    /** Start Caddy in front (default true). Without it, only Distribution runs. */
+    readonly caddy?: boolean;
+    /** Let Distribution serve TLS itself with the test certificate (the benchmark's baseline). */
+    readonly registryTls?: boolean;
+    /** Start Distribution in read-only maintenance mode. */
+    readonly readOnly?: boolean;
+    /** Extra DNS names for the server certificate. */
+    readonly dnsNames?: readonly string[];
+}
+
+export interface RealRegistry {
+    /** "127.0.0.1:<caddy port>": what image references start with (Caddy, the policy in force). */
+    readonly authority: string;
+    /** https://127.0.0.1:<caddy port> */
+    readonly url: string;
+    /** Distribution's own port on 127.0.0.1 (plain HTTP unless `registryTls`). */
+    readonly registryPort: number;
+    readonly caddyPort?: number;
+    readonly ca: TestCa;
+    /** Directory with ca.crt only, for skopeo's --cert-dir options. */
+    readonly certDir: string;
+    /** Push account (in the push users file). */
+    readonly push: TestAccount;
+    /** Pull-only account (in the pull users file). */
+    readonly pull: TestAccount;
+    /** The rendered Caddyfile and registry config that are running. */
+    readonly caddyfile?: string;
+    readonly registryConfig: string;
+    /** Registry data directory (filesystem storage root). */
+    readonly dataDir: string;
+    /** Scratch directory of this instance (removed on stop). */
+    readonly dir: string;
+    /** Logs so far. */
+    logs(): { registry: string; caddy: string };
+    /** Stops Caddy and Distribution and removes every file. Safe to call twice. */
+    stop(): Promise<void>;
+}
+
+/** Environment that keeps Caddy's state (autosave, locks) inside the scratch directory. */
+function caddyEnv(dir: string): NodeJS.ProcessEnv {
+    return { ...process.env, HOME: dir, XDG_DATA_HOME: path.join(dir, "data"), XDG_CONFIG_HOME: path.join(dir, "config") };
+}
+
+/** Starts Distribution (and Caddy in front) with rendered files on free loopback ports. */
+export async function startRealRegistry(options: RealRegistryOptions = {}): Promise<RealRegistry> {
+    const dir = privateDir("registry");
+    const servers: ServerProcess[] = [];
+    const stopAll = async () => {
+        for (const s of servers.reverse()) await s.stop();
+        removeDir(dir);
+    };
+    try {
+        const ca = makeTestCa(path.join(dir, "tls"), options.dnsNames);
+        const certDir = path.join(dir, "certs");
+        mkdirSync(certDir);
+        writeFileSync(path.join(certDir, "ca.crt"), ca.caCertPem);
+        const push = makeAccount("ci-push");
+        const pull = makeAccount("cluster-pull");
+        const dataDir = path.join(dir, "data-registry");
+        const registryPort = await freePort();
+        const registryConfig = renderRegistryConfig({
+            addr: `127.0.0.1:${registryPort}`,
+            storage: { kind: "filesystem", rootDirectory: dataDir },
+            deletesEnabled: options.policy?.deletesEnabled ?? true,
+            readOnly: options.readOnly,
+            tls: options.registryTls ? { certificate: ca.serverCertFile, key: ca.serverKeyFile } : undefined,
+            logLevel: "warn",
+        });
+        const registryConfigFile = path.join(dir, "config.yml");
+        writeFileSync(registryConfigFile, registryConfig);
+        const registry = startServer("/usr/bin/docker-registry", ["serve", registryConfigFile]);
+        servers.push(registry);
+        await waitForPort(registryPort, 30_000, "docker-registry").catch((e: Error) => {
+            throw new Error(`${e.message}\n${registry.output()}`);
+        });
+
+        let caddyfile: string | undefined;
+        let caddyPort: number | undefined;
+        let caddy: ServerProcess | undefined;
+        if (options.caddy !== false) {
+            caddyPort = await freePort();
+            const pushUsersFile = path.join(dir, "users-push");
+            const pullUsersFile = path.join(dir, "users-pull");
+            writeFileSync(pushUsersFile, renderUsersFile("push", [push]), { mode: 0o600 });
+            writeFileSync(pullUsersFile, renderUsersFile("pull", [pull]), { mode: 0o600 });
+            caddyfile = renderCaddyfile({
+                siteAddress: "127.0.0.1",
+                port: caddyPort,
+                bindAddress: "127.0.0.1",
+                admin: "off",
+                tls: { kind: "files", certFile: ca.serverCertFile, keyFile: ca.serverKeyFile },
+                upstream: `127.0.0.1:${registryPort}`,
+                requiresAuthForPull: options.policy?.requiresAuthForPull ?? false,
+                pushUsersFile,
+                pullUsersFile,
+                allowedNetworks: options.policy?.allowedNetworks ?? [],
+                deletesEnabled: options.policy?.deletesEnabled ?? true,
+                uiUpstream: options.policy?.uiUpstream,
+            });
+            const caddyfilePath = path.join(dir, "Caddyfile");
+            writeFileSync(caddyfilePath, caddyfile);
+            caddy = startServer("/usr/bin/caddy", ["run", "--adapter", "caddyfile", "--config", caddyfilePath], caddyEnv(dir));
+            servers.push(caddy);
+            await waitForPort(caddyPort, 30_000, "caddy").catch((e: Error) => {
+                throw new Error(`${e.message}\n${caddy!.output()}`);
+            });
+        }
+        const authority = `127.0.0.1:${caddyPort ?? registryPort}`;
+        let stopped = false;
+        return {
+            authority,
+            url: `https://${authority}`,
+            registryPort,
+            caddyPort,
+            ca,
+            certDir,
+            push,
+            pull,
+            caddyfile,
+            registryConfig,
+            dataDir,
+            dir,
+            logs: () => ({ registry: registry.output(), caddy: caddy?.output() ?? "" }),
+            async stop() {
+                if (stopped) return;
+                stopped = true;
+                await stopAll();
+            },
+        };
+    } catch (error) {
+        await stopAll();
+        throw error;
+    }
+}
+
+/** Checks a Caddyfile with the real `caddy validate`; returns its result (code 0 when valid). */
+export function caddyValidate(caddyfile: string): RunResult {
+    const dir = privateDir("caddy-validate");
+    try {
+        const file = path.join(dir, "Caddyfile");
+        writeFileSync(file, caddyfile);
+        return run("/usr/bin/caddy", ["validate", "--adapter", "caddyfile", "--config", file], { env: caddyEnv(dir) });
+    } finally {
+        removeDir(dir);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Images and clients
+// ---------------------------------------------------------------------------------------------
+
+/** A small, valid OCI image in an OCI layout directory. */
+export interface OciImage {
+    /** skopeo source reference, "oci:<dir>:<tag>". */
+    readonly ref: string;
+    readonly dir: string;
+}
+
+/**
+ * Writes an OCI image layout with one gzip'd tar layer holding `payloadBytes` random bytes in
+ * /payload (random so that each image is new to the registry). Uses umoci, tar and gzip.
+ */
+export function makeOciImage(dir: string, payloadBytes = 4096, tag = "latest"): OciImage {
+    mkdirSync(dir, { recursive: true });
+    const layout = path.join(dir, "layout");
+    const rootfs = path.join(dir, "bundle");
+    runOk("umoci", ["init", "--layout", layout]);
+    runOk("umoci", ["new", "--image", `${layout}:${tag}`]);
+    runOk("umoci", ["unpack", "--rootless", "--image", `${layout}:${tag}`, rootfs]);
+    writeFileSync(path.join(rootfs, "rootfs", "payload"), randomBytes(payloadBytes));
+    runOk("umoci", ["repack", "--image", `${layout}:${tag}`, rootfs]);
+    removeDir(rootfs);
+    return { ref: `oci:${layout}:${tag}`, dir: layout };
+}
+
+/** Writes a containers auth file for one registry and account; returns its path. */
+export function writeAuthFile(dir: string, authority: string, account: { username: string; password: string }): string {
+    mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, `auth-${account.username}-${randomBytes(4).toString("hex")}.json`);
+    const auth = Buffer.from(`${account.username}:${account.password}`).toString("base64");
+    writeFileSync(file, JSON.stringify({ auths: { [authority]: { auth } } }), { mode: 0o600 });
+    return file;
+}
+
+export interface SkopeoOptions {
+    /** Directory holding ca.crt for the registry side. */
+    readonly certDir: string;
+    /** Account for the registry side; anonymous when unset. */
+    readonly creds?: { username: string; password: string };
+    /** Scratch directory for the auth file. */
+    readonly scratch?: string;
+}
+
+/**
+ * `skopeo copy src dest` where one side is the registry (docker://…). Credentials travel in an auth
+ * file, never on the command line. Returns the result; never throws on a refusal.
+ */
+export function skopeoCopy(src: string, dest: string, options: SkopeoOptions): RunResult {
+    const scratch = options.scratch ?? privateDir("skopeo");
+    try {
+        const registrySide = dest.startsWith("docker://") ? "dest" : "src";
+        const authority = (registrySide === "dest" ? dest : src).slice("docker://".length).split("/")[0]!;
+        const args = ["--insecure-policy", "copy", "--retry-times", "0", `--${registrySide}-cert-dir`, options.certDir];
+        if (options.creds) args.push(`--${registrySide}-authfile`, writeAuthFile(scratch, authority, options.creds));
+        else args.push(`--${registrySide}-no-creds`);
+        return run("skopeo", [...args, src, dest], { env: { ...process.env, REGISTRY_AUTH_FILE: path.join(scratch, "none.json") } });
+    } finally {
+        if (!options.scratch) removeDir(scratch);
+    }
+}
+
+/** `skopeo delete docker://…` with an optional account. */
+export function skopeoDelete(ref: string, options: SkopeoOptions): RunResult {
+    const scratch = options.scratch ?? privateDir("skopeo");
+    try {
+        const authority = ref.slice("docker://".length).split("/")[0]!;
+        const args = ["--insecure-policy", "delete", "--cert-dir", options.certDir];
+        if (options.creds) args.push("--authfile", writeAuthFile(scratch, authority, options.creds));
+        else args.push("--no-creds");
+        return run("skopeo", [...args, ref], { env: { ...process.env, REGISTRY_AUTH_FILE: path.join(scratch, "none.json") } });
+    } finally {
+        if (!options.scratch) removeDir(scratch);
+    }
+}
+
+/** Manifest types a client accepts; Distribution answers 404 for an OCI manifest nobody accepts. */
+const MANIFEST_TYPES = [
+    "application/vnd.oci.image.manifest.v1+json",
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+];
+
+/**
+ * An HTTP status from curl against the registry (TLS verified with the test CA). The account, when
+ * given, travels in a curl config on stdin.
+ */
+export function curlStatus(
+    url: string,
+    options: { caCertFile: string; method?: string; account?: { username: string; password: string }; http2?: boolean },
+): number {
+    const config = options.account ? `user = "${options.account.username}:${options.account.password}"\n` : "";
+    const result = runOk("curl", [
+        "-sS", "-o", "/dev/null", "-w", "%{http_code}",
+        "--cacert", options.caCertFile,
+        options.http2 ? "--http2" : "--http1.1",
+        "--max-time", "60",
+        "-H", `Accept: ${MANIFEST_TYPES.join(", ")}`,
+        // curl waits for a body after "-X HEAD"; --head is the real HEAD request.
+        ...(options.method === "HEAD" ? ["--head"] : ["-X", options.method ?? "GET"]),
+        "-K", "-",
+        url,
+    ], { input: config });
+    return Number(result.stdout.trim());
+}
+
+/** Writes `<dir>/<authority>/hosts.toml` trusting the registry's test CA; returns the hosts dir. */
+export function writeHostsDir(dir: string, registry: Pick<RealRegistry, "authority" | "ca">, capabilities = ["pull", "resolve"]): string {
+    const hostDir = path.join(dir, registry.authority);
+    mkdirSync(hostDir, { recursive: true });
+    writeFileSync(
+        path.join(hostDir, "hosts.toml"),
+        [
+            `server = "https://${registry.authority}"`,
+            "",
+            `[host."https://${registry.authority}"]`,
+            `  capabilities = [${capabilities.map((c) => `"${c}"`).join(", ")}]`,
+            `  ca = "${registry.ca.caCertFile}"`,
+            "",
+        ].join("\n"),
+    );
+    return dir;
+}
+
+/** A private containerd (root, state and socket in a scratch directory). */
+export interface PrivateContainerd {
+    readonly address: string;
+    /** `ctr images pull --hosts-dir <hostsDir> <ref>`: containerd's own resolver, as the kubelet uses it. */
+    pull(ref: string, hostsDir: string): RunResult;
+    /** `ctr` with any arguments against this containerd. */
+    ctr(args: readonly string[]): RunResult;
+    log(): string;
+    /** Stops containerd and removes its directories. Safe to call twice. */
+    stop(): Promise<void>;
+}
+
+/** Starts containerd as root with everything private; the CRI plugin is disabled (not needed). */
+export async function startContainerd(): Promise<PrivateContainerd> {
+    const dir = privateDir("containerd");
+    const address = path.join(dir, "containerd.sock");
+    const config = path.join(dir, "config.toml");
+    writeFileSync(
+        config,
+        [
+            "version = 2",
+            `root = "${path.join(dir, "root")}"`,
+            `state = "${path.join(dir, "state")}"`,
+            'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
+            "[grpc]",
+            `  address = "${address}"`,
+            "[ttrpc]",
+            `  address = "${address}.ttrpc"`,
+            "[debug]",
+            `  address = "${address}.debug"`,
+            "[metrics]",
+            '  address = ""',
+            "",
+        ].join("\n"),
+    );
+    const server = startServer("/usr/bin/containerd", ["--config", config]);
+    const deadline = Date.now() + 30_000;
+    while (run("ctr", ["--address", address, "version"]).code !== 0) {
+        if (Date.now() > deadline || server.child.exitCode !== null) {
+            await server.stop();
+            removeDir(dir);
+            throw new Error(`containerd did not start\n${server.output()}`);
+        }
+        await new Promise((r) => setTimeout(r, 200));
+    }
+    let stopped = false;
+    const ctr = (args: readonly string[]) => run("ctr", ["--address", address, ...args]);
+    return {
+        address,
+        ctr,
+        pull: (ref, hostsDir) => ctr(["images", "pull", "--hosts-dir", hostsDir, ref]),
+        log: () => server.output(),
+        async stop() {
+            if (stopped) return;
+            stopped = true;
+            await server.stop();
+            run("umount", ["-R", path.join(dir, "root")]);
+            removeDir(dir);
+        },
+    };
+}

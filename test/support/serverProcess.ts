@@ -1,0 +1,111 @@
+/**
+ * Small process and network helpers shared by the test harnesses: free loopback ports, waiting for a
+ * port, starting a server and stopping it for sure (also when a test fails or the process exits).
+ */
+import { type ChildProcess, spawn, spawnSync, type SpawnSyncOptions } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createConnection, createServer } from "node:net";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+
+/** A TCP port on 127.0.0.1 that was free a moment ago. */
+export function freePort(): Promise<number> {
+    return new Promise((resolve, reject) => {
+        const server = createServer();
+        server.once("error", reject);
+        server.listen(0, "127.0.0.1", () => {
+            const address = server.address();
+            const port = typeof address === "object" && address ? address.port : 0;
+            server.close(() => resolve(port));
+        });
+    });
+}
+
+/** Resolves once 127.0.0.1:port accepts connections; rejects after `timeoutMs`. */
+export async function waitForPort(port: number, timeoutMs = 30_000, what = `port ${port}`): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+        const open = await new Promise<boolean>((resolve) => {
+            const socket = createConnection({ host: "127.0.0.1", port });
+            socket.once("connect", () => {
+                socket.destroy();
+                resolve(true);
+            });
+            socket.once("error", () => resolve(false));
+        });
+        if (open) return;
+        if (Date.now() > deadline) throw new Error(`${what} did not open on 127.0.0.1:${port} within ${timeoutMs} ms`);
+        await new Promise((r) => setTimeout(r, 100));
+    }
+}
+
+/** A private temporary directory (mode 0700), removed by `removeDir`. */
+export function privateDir(prefix: string): string {
+    return mkdtempSync(path.join(tmpdir(), `dso-${prefix}-`));
+}
+
+export function removeDir(dir: string): void {
+    rmSync(dir, { recursive: true, force: true });
+}
+
+const running = new Set<ChildProcess>();
+process.once("exit", () => {
+    for (const child of running) child.kill("SIGKILL");
+});
+
+/** A server process started by a test; its output is kept for error messages. */
+export interface ServerProcess {
+    readonly child: ChildProcess;
+    /** stdout and stderr so far. */
+    output(): string;
+    /** SIGTERM, then SIGKILL after 5 s; resolves when the process is gone. Safe to call twice. */
+    stop(): Promise<void>;
+}
+
+export function startServer(command: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): ServerProcess {
+    const child = spawn(command, [...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+    running.add(child);
+    let out = "";
+    const keep = (chunk: Buffer) => {
+        out += chunk.toString();
+        if (out.length > 200_000) out = out.slice(-100_000);
+    };
+    child.stdout?.on("data", keep);
+    child.stderr?.on("data", keep);
+    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    child.once("exit", () => running.delete(child));
+    return {
+        child,
+        output: () => out,
+        async stop() {
+            if (child.exitCode !== null || child.signalCode !== null) return;
+            child.kill("SIGTERM");
+            const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
+            await exited;
+            clearTimeout(timer);
+        },
+    };
+}
+
+/** Result of a finished command. */
+export interface RunResult {
+    readonly code: number;
+    readonly stdout: string;
+    readonly stderr: string;
+}
+
+/** Runs a command to completion (no shell); `input` goes to stdin. Never throws on a non-zero exit. */
+export function run(command: string, args: readonly string[], options: SpawnSyncOptions & { input?: string } = {}): RunResult {
+    const result = spawnSync(command, [...args], { encoding: "utf8", timeout: 120_000, maxBuffer: 64 * 1024 * 1024, ...options });
+    if (result.error) throw result.error;
+    return { code: result.status ?? -1, stdout: String(result.stdout ?? ""), stderr: String(result.stderr ?? "") };
+}
+
+/** Like `run`, but throws with the command's output when it fails. */
+export function runOk(command: string, args: readonly string[], options: SpawnSyncOptions & { input?: string } = {}): RunResult {
+    const result = run(command, args, options);
+    if (result.code !== 0) {
+        throw new Error(`${command} ${args.join(" ")} exited ${result.code}\n${result.stdout}\n${result.stderr}`);
+    }
+    return result;
+}

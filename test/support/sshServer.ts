@@ -1,0 +1,175 @@
+/**
+ * A real OpenSSH server on 127.0.0.1:<free port> for tests, started as root with a host key and a
+ * client key made at test time. Scripts run through it exactly as `@pulumi/command`'s remote.Command
+ * would run them (the command string goes to the user's shell, stdin carries the data), with two
+ * differences that the server sets, not the script: `DSO_ROOT` points at a private root directory
+ * (every path the scripts write is prefixed with it), and PATH may start with a directory of
+ * stand-in programs (for the Docker engine, which does not run on these machines).
+ *
+ * Usage:
+ *   const ssh = await startSshServer();                  // root login
+ *   const r = ssh.runScript("sh -c 'echo hi'", "stdin"); // { code, stdout, stderr }
+ *   ssh.connection                                       // HostConnection fields for components
+ *   await ssh.stop();                                    // always, e.g. in afterAll
+ */
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import { freePort, privateDir, removeDir, run, runOk, type RunResult, type ServerProcess, startServer, waitForPort } from "./serverProcess";
+
+export interface SshServerOptions {
+    /**
+     * "root" logs in as root (default). "unprivileged" creates a throwaway user (removed on stop) for
+     * tests of what a non-root user can and cannot do.
+     */
+    readonly login?: "root" | "unprivileged";
+    /**
+     * Directory put first on PATH for every session, e.g. one holding a stand-in `docker`
+     * executable. Tests that use it must say what it stands in for.
+     */
+    readonly pathPrefix?: string;
+    /** Extra environment for every session (sshd `SetEnv`); values must not contain spaces or quotes. */
+    readonly env?: Readonly<Record<string, string>>;
+}
+
+export interface SshServer {
+    readonly host: "127.0.0.1";
+    readonly port: number;
+    /** User name scripts run as. */
+    readonly user: string;
+    /** The client's private key (OpenSSH PEM), as a stack would hold it in `sshPrivateKey`. */
+    readonly privateKey: string;
+    /** The server's public host key line ("ssh-ed25519 AAAA…"), for pinning. */
+    readonly hostKey: string;
+    /** Private root that DSO_ROOT points at; files a script places at /etc/x land at `${root}/etc/x`. */
+    readonly root: string;
+    /** Fields for a `HostConnection` of kind "ssh" (sudo false: the session is root or needs none). */
+    readonly connection: {
+        readonly kind: "ssh";
+        readonly name: string;
+        readonly host: string;
+        readonly port: number;
+        readonly user: string;
+        readonly privateKey: string;
+        readonly hostKey: string;
+        readonly sudo: false;
+    };
+    /** Runs `script` through the server (as remote.Command would), with `stdin` as input. */
+    runScript(script: string, stdin?: string): RunResult;
+    /** The file at `absolutePath` under the private root, or undefined when it does not exist. */
+    readFile(absolutePath: string): string | undefined;
+    /** sshd's log so far. */
+    log(): string;
+    /** Stops sshd, removes the throwaway user and every temporary file. Safe to call twice. */
+    stop(): Promise<void>;
+}
+
+/** Starts sshd on a free loopback port. Needs root (as in CI). */
+export async function startSshServer(options: SshServerOptions = {}): Promise<SshServer> {
+    const dir = privateDir("sshd");
+    const root = path.join(dir, "root");
+    mkdirSync(root, { recursive: true });
+    mkdirSync("/run/sshd", { recursive: true, mode: 0o755 });
+    const hostKeyFile = path.join(dir, "ssh_host_ed25519_key");
+    const clientKeyFile = path.join(dir, "client_ed25519");
+    runOk("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "dso-test-host", "-f", hostKeyFile]);
+    runOk("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "dso-test-client", "-f", clientKeyFile]);
+
+    let user = "root";
+    let createdUser: string | undefined;
+    if (options.login === "unprivileged") {
+        user = `dso${Math.random().toString(36).slice(2, 10)}`;
+        runOk("useradd", ["--password", "*", "--no-create-home", "--home-dir", root, "--shell", "/bin/sh", user]);
+        createdUser = user;
+        runOk("chown", ["-R", `${user}:`, root]);
+    }
+    const authorizedKeys = path.join(dir, "authorized_keys");
+    writeFileSync(authorizedKeys, readFileSync(`${clientKeyFile}.pub`), { mode: 0o644 });
+    chmodSync(dir, 0o755);
+
+    const env: Record<string, string> = { DSO_ROOT: root, ...(options.env ?? {}) };
+    if (options.pathPrefix) env.PATH = `${options.pathPrefix}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`;
+    for (const [k, v] of Object.entries(env)) {
+        if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) || /[\s"'\\]/.test(v)) throw new Error(`startSshServer: env ${k} cannot be passed through sshd`);
+    }
+    const port = await freePort();
+    const config = path.join(dir, "sshd_config");
+    writeFileSync(
+        config,
+        [
+            `ListenAddress 127.0.0.1:${port}`,
+            `HostKey ${hostKeyFile}`,
+            `PidFile ${path.join(dir, "sshd.pid")}`,
+            `AuthorizedKeysFile ${authorizedKeys}`,
+            "PermitRootLogin prohibit-password",
+            "PasswordAuthentication no",
+            "KbdInteractiveAuthentication no",
+            "UsePAM no",
+            "StrictModes no",
+            `AllowUsers ${user}`,
+            `SetEnv ${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(" ")}`,
+            "LogLevel VERBOSE",
+            "",
+        ].join("\n"),
+    );
+    const knownHosts = path.join(dir, "known_hosts");
+    const hostKey = readFileSync(`${hostKeyFile}.pub`, "utf8").trim().split(" ").slice(0, 2).join(" ");
+    writeFileSync(knownHosts, `[127.0.0.1]:${port} ${hostKey}\n`);
+
+    const sshd: ServerProcess = startServer("/usr/sbin/sshd", ["-D", "-e", "-f", config]);
+    try {
+        await waitForPort(port, 30_000, "sshd");
+    } catch (error) {
+        await sshd.stop();
+        throw new Error(`${(error as Error).message}\n${sshd.output()}`);
+    }
+    let stopped = false;
+    const sshArgs = [
+        "-i", clientKeyFile,
+        "-p", String(port),
+        "-o", "BatchMode=yes",
+        "-o", "IdentitiesOnly=yes",
+        "-o", `UserKnownHostsFile=${knownHosts}`,
+        "-o", "StrictHostKeyChecking=yes",
+        "-o", "LogLevel=ERROR",
+        "-F", "/dev/null",
+        `${user}@127.0.0.1`,
+    ];
+    return {
+        host: "127.0.0.1",
+        port,
+        user,
+        privateKey: readFileSync(clientKeyFile, "utf8"),
+        hostKey,
+        root,
+        connection: {
+            kind: "ssh",
+            name: "127.0.0.1",
+            host: "127.0.0.1",
+            port,
+            user,
+            privateKey: readFileSync(clientKeyFile, "utf8"),
+            hostKey,
+            sudo: false,
+        },
+        runScript: (script, stdin = "") => run("ssh", [...sshArgs, script], { input: stdin }),
+        readFile(absolutePath) {
+            try {
+                return readFileSync(path.join(root, absolutePath), "utf8");
+            } catch {
+                return undefined;
+            }
+        },
+        log: () => sshd.output(),
+        async stop() {
+            if (stopped) return;
+            stopped = true;
+            await sshd.stop();
+            // The last session's processes may still be exiting; userdel refuses while they run.
+            for (let attempt = 0; createdUser && attempt < 20; attempt++) {
+                if (run("userdel", [createdUser]).code === 0) break;
+                await new Promise((r) => setTimeout(r, 250));
+            }
+            removeDir(dir);
+        },
+    };
+}
