@@ -60,6 +60,12 @@ export type InClusterTls =
 export interface InClusterSpec {
     /** Namespace of every namespaced object (except the KEP-1755 ConfigMap, which lives in kube-public). */
     readonly namespace: string;
+    /**
+     * Let the API server enforce the restricted Pod Security Standard on the whole namespace. Off when
+     * a deliberately privileged pod shares it (the node-trust DaemonSet): then violations are only
+     * recorded in the audit log, and this program's own pods are held to the standard by its tests.
+     */
+    readonly enforceRestricted: boolean;
     /** Host name clients use; the Ingress serves it. */
     readonly host: string;
     /** IngressClass of the ingress controller (ingress-nginx annotations are written). */
@@ -195,9 +201,8 @@ export function renderNamespace(spec: InClusterSpec): K8sObject {
             name: spec.namespace,
             labels: {
                 ...labels("namespace"),
-                // The API server itself refuses pods here that break the restricted standard.
-                "pod-security.kubernetes.io/enforce": "restricted",
-                "pod-security.kubernetes.io/enforce-version": "latest",
+                "pod-security.kubernetes.io/audit": "restricted",
+                "pod-security.kubernetes.io/enforce": spec.enforceRestricted ? "restricted" : "privileged",
             },
         },
     } satisfies k8s.types.input.core.v1.Namespace;
@@ -247,7 +252,9 @@ export function renderDataClaim(spec: InClusterSpec): K8sObject | undefined {
     return {
         apiVersion: "v1",
         kind: "PersistentVolumeClaim",
-        metadata: meta(IN_CLUSTER.dataClaim, spec.namespace, "registry"),
+        // With a WaitForFirstConsumer storage class (microk8s's hostpath) the claim stays Pending until
+        // the registry pod uses it: waiting for "Bound" before creating that pod would never end.
+        metadata: meta(IN_CLUSTER.dataClaim, spec.namespace, "registry", { "pulumi.com/skipAwait": "true" }),
         spec: {
             accessModes: ["ReadWriteOnce"],
             resources: { requests: { storage: spec.storage.size } },

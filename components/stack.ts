@@ -92,6 +92,8 @@ export function defineStack(cfg: StackConfig): StackOutputs {
                 cfg.registry.storage.kind === "s3"
                     ? { accessKeyId: cfg.secrets.s3AccessKeyId!, secretAccessKey: cfg.secrets.s3SecretAccessKey! }
                     : undefined,
+            // The node-trust DaemonSet runs privileged in the same namespace.
+            privilegedPodsInNamespace: cfg.nodes.delivery === "daemonset",
         });
     }
 

@@ -18,6 +18,7 @@ import { restrictedPodProblems, schemaProblems } from "./support/k8sValidate";
 function baseSpec(overrides: Partial<InClusterSpec> = {}): InClusterSpec {
     return {
         namespace: "dso",
+        enforceRestricted: true,
         host: "registry-dso.jmann.local",
         ingressClass: "public",
         tls: { kind: "secret", certPem: "CERT-PEM", keyPem: "KEY-PEM-VALUE" },
@@ -198,9 +199,13 @@ describe("settings", () => {
 });
 
 describe("objects", () => {
-    test("the namespace enforces the restricted Pod Security Standard", () => {
-        const ns = get(renderInClusterObjects(baseSpec()), "Namespace", "dso");
-        expect(ns.metadata.labels["pod-security.kubernetes.io/enforce"]).toBe("restricted");
+    test.each([
+        [true, "restricted"],
+        [false, "privileged"],
+    ])("enforceRestricted %s: the namespace enforces %s and always audits restricted", (enforceRestricted, level) => {
+        const ns = get(renderInClusterObjects(baseSpec({ enforceRestricted })), "Namespace", "dso");
+        expect(ns.metadata.labels["pod-security.kubernetes.io/enforce"]).toBe(level);
+        expect(ns.metadata.labels["pod-security.kubernetes.io/audit"]).toBe("restricted");
     });
 
     test("namespaced objects go into the configured namespace", () => {
