@@ -132,7 +132,9 @@ export class JenkinsCredential extends pulumi.dynamic.Resource {
             const value = args[field];
             if (value !== undefined) secretArgs[field] = pulumi.secret(value);
         }
-        super(jenkinsCredentialProvider, name, secretArgs, { ...opts, additionalSecretOutputs: [...SECRET_FIELDS] }, "jenkins", "Credential");
+        // One ID can exist only once in a Jenkins store: a replacement must delete before it creates.
+        const options = { deleteBeforeReplace: true, ...opts, additionalSecretOutputs: [...SECRET_FIELDS] };
+        super(jenkinsCredentialProvider, name, secretArgs, options, "jenkins", "Credential");
     }
 }
 

@@ -18,9 +18,21 @@ const pushPassword = `push-${randomBytes(12).toString("hex")}`;
 const mavenPassword = `mvn-${randomBytes(12).toString("hex")}`;
 
 let rt: MockRuntime;
+const deleteBeforeReplace = new Map<string, boolean>();
+
+interface RegisterRequest {
+    getName(): string;
+    getDeletebeforereplace(): boolean;
+}
 
 beforeAll(async () => {
     rt = await startMockRuntime({ stack: "test" });
+    const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource(req: RegisterRequest, cb: unknown): unknown };
+    const register = monitor.registerResource.bind(monitor);
+    monitor.registerResource = (req, cb) => {
+        deleteBeforeReplace.set(req.getName(), req.getDeletebeforereplace());
+        return register(req, cb);
+    };
     const { JenkinsCredentials, planJenkinsCredentials } = await import("../components/jenkinsCredentials");
     new JenkinsCredentials("jenkins", {
         url: "https://jenkins.example.com/ci/",
@@ -55,6 +67,10 @@ describe("JenkinsCredentials under mocks", () => {
             ["jenkins-maven-registry", component.urn],
             ["jenkins-registry-host", component.urn],
         ]);
+    });
+
+    it("deletes before it creates on replacement, since an ID exists only once in Jenkins", () => {
+        expect(rt.ofType(credentialType).map((r) => deleteBeforeReplace.get(r.name))).toEqual([true, true, true]);
     });
 
     it("passes the non-secret fields in the clear, with the URL normalized", () => {
