@@ -130,6 +130,23 @@ describe("/etc/hosts managed block", () => {
         expect(spawnSync("stat", ["-c", "%a", path.join(root, "etc/hosts")], { encoding: "utf8" }).stdout.trim()).toBe("644");
     });
 
+    it("updates a bind-mounted /etc/hosts (containers, the DaemonSet's mount) in place", () => {
+        // A bind-mounted file cannot be renamed over; the script then copies the new content into it.
+        const outside = path.join(stubs, "node-hosts");
+        writeFileSync(outside, ORIGINAL_HOSTS);
+        put("/etc/hosts", "");
+        const target = path.join(root, "etc/hosts");
+        expect(spawnSync("mount", ["--bind", outside, target]).status).toBe(0);
+        try {
+            expect(sh(etcHostsScript(HOST, "10.0.0.5")).code).toBe(0);
+            expect(readFileSync(outside, "utf8")).toBe(ORIGINAL_HOSTS + block("10.0.0.5"));
+            expect(sh(etcHostsScript(HOST, undefined)).code).toBe(0);
+            expect(readFileSync(outside, "utf8")).toBe(ORIGINAL_HOSTS);
+        } finally {
+            spawnSync("umount", [target]);
+        }
+    });
+
     it("removal without a hosts file creates none", () => {
         expect(sh(etcHostsScript(HOST, undefined)).code).toBe(0);
         expect(file("/etc/hosts")).toBeUndefined();
