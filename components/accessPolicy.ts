@@ -225,7 +225,7 @@ export function renderCaddyfile(policy: AccessPolicy): string {
 /** An account as the users files need it. */
 export interface PolicyAccount {
     readonly username: string;
-    /** bcrypt hash ("$2a$…", "$2b$…" or "$2y$…"). */
+    /** bcrypt hash ("$2a$…", "$2b$…" or "$2y$…"); Caddy and Distribution accept nothing else. */
     readonly bcryptHash: string;
 }
 
@@ -239,7 +239,10 @@ export function renderUsersFile(role: "push" | "pull", accounts: readonly Policy
         if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(a.username)) {
             throw new Error(`renderUsersFile: user name "${a.username}" is not allowed (letters, digits, ".", "_", "-")`);
         }
-        if (!/^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$/.test(a.bcryptHash)) {
+        // Another scheme (MD5-crypt, SHA, …) is refused; anything not shaped like a hash at all is a
+        // placeholder (the offline synth never sees real hashes) and passes through.
+        const otherScheme = /^[$({]/.test(a.bcryptHash) && !/^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$/.test(a.bcryptHash);
+        if (otherScheme || /\s/.test(a.bcryptHash) || a.bcryptHash === "") {
             throw new Error(`renderUsersFile: the hash of "${a.username}" is not a bcrypt hash`);
         }
     }

@@ -7,6 +7,7 @@ import type { StackConfig } from "./config";
 import { InClusterRegistry } from "./inClusterRegistry";
 import { IN_CLUSTER } from "./inClusterManifests";
 import { defineJenkinsCredentials } from "./jenkinsCredentials";
+import { ExternalRegistryHost } from "./externalRegistryHost";
 import { defineNodeTrust } from "./nodeTrust";
 import { definePipelineConfig } from "./pipelineConfig";
 import { definePullSecrets } from "./pullSecrets";
@@ -41,6 +42,8 @@ export interface StackOutputs {
      * first deploy names before CI has pushed anything (the pod waits in ImagePullBackOff until then).
      */
     readonly seedImage: { readonly prefix: string; readonly placeholderTag: string; readonly example: string };
+    /** Commands to inspect and maintain the external registry host (registry.mode "external-host"). */
+    readonly registryHostOps?: Record<string, string>;
 }
 
 export function defineStack(cfg: StackConfig): StackOutputs {
@@ -97,6 +100,47 @@ export function defineStack(cfg: StackConfig): StackOutputs {
         });
     }
 
+    let registryHostOps: Record<string, string> | undefined;
+    if (cfg.registry.mode === "external-host" && accounts && cfg.externalHost) {
+        const eh = cfg.externalHost;
+        const host = new ExternalRegistryHost("registry-host", {
+            connection: {
+                kind: "ssh",
+                name: eh.ssh.host,
+                host: eh.ssh.host,
+                port: eh.ssh.port,
+                user: eh.ssh.user,
+                privateKey: cfg.secrets.sshPrivateKey!,
+                hostKey: eh.ssh.hostKey,
+                sudo: eh.ssh.sudo ?? eh.ssh.user !== "root",
+            },
+            registryHost: cr.host,
+            port: cr.port,
+            pathPrefix: cr.pathPrefix,
+            image: cfg.registry.image,
+            dataDir: eh.dataDir,
+            purgeDataOnDestroy: eh.purgeDataOnDestroy,
+            installPackages: eh.installPackages,
+            tls:
+                tlsMode === "acme"
+                    ? { kind: "acme", email: cfg.registry.tls.acmeEmail!, directory: cfg.registry.tls.acmeDirectory }
+                    : {
+                          kind: "files",
+                          certificatePem: tlsMaterial!.serverCertPem,
+                          privateKeyPem: tlsMaterial!.serverKeyPem,
+                          caCertPem: tlsMaterial!.caCertPem,
+                      },
+            pushAccounts: [accounts.push],
+            pullAccounts: accounts.pull ? [accounts.pull] : [],
+            requiresAuthForPull: cr.requiresAuthForPull,
+            allowedNetworks: cfg.registry.allowedNetworks,
+            deletesEnabled: cfg.registry.ui.deleteEnabled || cfg.registry.maintenance.garbageCollection.enabled,
+            ui: cfg.registry.ui.enabled ? { image: cfg.registry.ui.image } : undefined,
+            maintenance: cfg.registry.maintenance,
+        });
+        registryHostOps = host.opsCommands;
+    }
+
     const caCertPem =
         tlsMaterial?.caCertPem ?? (cfg.existing.caCertificate ? pulumi.output(cfg.existing.caCertificate) : undefined);
 
@@ -122,6 +166,7 @@ export function defineStack(cfg: StackConfig): StackOutputs {
             `docker tag app:build ${prefix}/app:1.0.0`,
             `docker push ${prefix}/app:1.0.0`,
         ].join("\n"),
+        registryHostOps,
         seedImage: {
             prefix,
             placeholderTag: IN_CLUSTER.placeholderTag,
