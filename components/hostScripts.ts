@@ -185,7 +185,7 @@ export function caddyApplyScript(layout: HostLayout, reloadFingerprint: string):
         '  echo "caddy validate rejected $f; the running Caddy config was not changed" >&2',
         "  exit 1",
         "fi",
-        'if caddy reload --adapter caddyfile --config "$f" >/dev/null 2>&1; then',
+        'if timeout 50 caddy reload --adapter caddyfile --config "$f" >/dev/null 2>&1; then',
         '  echo "reloaded caddy"',
         "elif command -v systemctl >/dev/null 2>&1; then",
         "  systemctl enable caddy >/dev/null 2>&1 || true",
@@ -208,7 +208,7 @@ export function caddyRemoveScript(layout: HostLayout, admin?: string): string {
         "set -eu",
         `f="\${DSO_ROOT:-}"${shQuote(layout.caddyfile)}`,
         `printf '%s' ${shQuote(empty)} > "$f"`,
-        'caddy reload --adapter caddyfile --config "$f" >/dev/null 2>&1 || (command -v systemctl >/dev/null 2>&1 && systemctl reload caddy) || true',
+        'timeout 50 caddy reload --adapter caddyfile --config "$f" >/dev/null 2>&1 || (command -v systemctl >/dev/null 2>&1 && systemctl reload caddy) || true',
         'echo "removed caddy site"',
     ].join("\n");
 }
@@ -322,7 +322,8 @@ export function postDeployCheckScript(e: CheckExpectations): string {
     const expectWrite = e.loopbackRefused ? 403 : 401;
     return [
         "set -eu",
-        `ask() { curl -sS -o /dev/null -w '%{http_code}' --max-time 20 ${tlsArg} --resolve ${shQuote(`${e.host}:${e.port}:127.0.0.1`)} -X "$1" ${shQuote(base)}"$2" 2>/dev/null || echo 000; }`,
+        // curl prints 000 itself when it gets no answer.
+        `ask() { curl -sS -o /dev/null -w '%{http_code}' --max-time 20 ${tlsArg} --resolve ${shQuote(`${e.host}:${e.port}:127.0.0.1`)} -X "$1" ${shQuote(base)}"$2" 2>/dev/null || true; }`,
         `deadline=$(( $(date +%s) + ${e.waitSeconds} ))`,
         'while [ "$(ask GET /v2/)" = 000 ]; do',
         '  if [ "$(date +%s)" -ge "$deadline" ]; then',

@@ -3,7 +3,7 @@
  * port, starting a server and stopping it for sure (also when a test fails or the process exits).
  */
 import { type ChildProcess, spawn, spawnSync, type SpawnSyncOptions } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { createConnection, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
@@ -63,26 +63,35 @@ export interface ServerProcess {
 }
 
 export function startServer(command: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): ServerProcess {
-    const child = spawn(command, [...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+    // Output goes to a file, not a pipe: while a test blocks in spawnSync nobody drains a pipe, and a
+    // server whose pipe is full stops answering.
+    const logDir = privateDir("log");
+    const logFile = path.join(logDir, "output.log");
+    const fd = openSync(logFile, "a");
+    const child = spawn(command, [...args], { env, stdio: ["ignore", fd, fd] });
+    closeSync(fd);
     running.add(child);
-    let out = "";
-    const keep = (chunk: Buffer) => {
-        out += chunk.toString();
-        if (out.length > 200_000) out = out.slice(-100_000);
-    };
-    child.stdout?.on("data", keep);
-    child.stderr?.on("data", keep);
     const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
     child.once("exit", () => running.delete(child));
+    const output = () => {
+        try {
+            const text = readFileSync(logFile, "utf8");
+            return text.length > 100_000 ? text.slice(-100_000) : text;
+        } catch {
+            return "";
+        }
+    };
     return {
         child,
-        output: () => out,
+        output,
         async stop() {
-            if (child.exitCode !== null || child.signalCode !== null) return;
-            child.kill("SIGTERM");
-            const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
-            await exited;
-            clearTimeout(timer);
+            if (child.exitCode === null && child.signalCode === null) {
+                child.kill("SIGTERM");
+                const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
+                await exited;
+                clearTimeout(timer);
+            }
+            removeDir(logDir);
         },
     };
 }

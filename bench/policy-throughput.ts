@@ -1,0 +1,92 @@
+/**
+ * Throughput of the access policy's Caddy front: GET of a 256 MiB blob on loopback through the
+ * rendered Caddyfile (TLS in Caddy, Distribution behind it) against Distribution serving TLS itself,
+ * over HTTP/1.1 and HTTP/2, median of 5 each, both measured in the same run (interleaved).
+ *
+ *   npx tsx bench/policy-throughput.ts [--size-mib 256] [--runs 5]
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { writeFileSync } from "node:fs";
+import * as path from "node:path";
+import { type RealRegistry, startRealRegistry } from "../test/support/realRegistry";
+import { privateDir, removeDir, runOk } from "../test/support/serverProcess";
+
+function arg(name: string, fallback: number): number {
+    const i = process.argv.indexOf(`--${name}`);
+    return i > 0 ? Number(process.argv[i + 1]) : fallback;
+}
+
+function curl(args: readonly string[], input = ""): string {
+    return runOk("curl", ["-sS", "--fail", ...args], { input }).stdout;
+}
+
+/** Uploads the blob (POST, then PUT with the digest) and returns its digest. */
+function upload(reg: RealRegistry, file: string, digest: string, withAuth: boolean): void {
+    const auth = withAuth ? `user = "${reg.push.username}:${reg.push.password}"\n` : "";
+    const headers = curl(["-K", "-", "--cacert", reg.ca.caCertFile, "-D", "-", "-o", "/dev/null", "-X", "POST", `${reg.url}/v2/bench/blob/blobs/uploads/`], auth);
+    const location = /^location:\s*(\S+)/im.exec(headers)?.[1];
+    if (!location) throw new Error(`no upload location in:\n${headers}`);
+    const target = `${location.startsWith("/") ? reg.url + location : location}${location.includes("?") ? "&" : "?"}digest=${digest}`;
+    curl(["-K", "-", "--cacert", reg.ca.caCertFile, "-o", "/dev/null", "-X", "PUT", "-H", "Content-Type: application/octet-stream", "--data-binary", `@${file}`, target], auth);
+}
+
+/** Bytes per second of one download. */
+function download(reg: RealRegistry, digest: string, http: "1.1" | "2"): number {
+    const out = curl([
+        "--cacert", reg.ca.caCertFile,
+        http === "2" ? "--http2" : "--http1.1",
+        "-o", "/dev/null",
+        "-w", "%{speed_download} %{http_version}",
+        `${reg.url}/v2/bench/blob/blobs/${digest}`,
+    ]);
+    const [speed, version] = out.trim().split(" ");
+    if (version !== (http === "2" ? "2" : "1.1")) throw new Error(`asked for HTTP/${http}, got HTTP/${version}`);
+    return Number(speed);
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+const mib = (bytesPerSecond: number) => (bytesPerSecond / 1024 / 1024).toFixed(0);
+
+async function main(): Promise<void> {
+    const sizeMib = arg("size-mib", 256);
+    const runs = arg("runs", 5);
+    const scratch = privateDir("bench");
+    const direct = await startRealRegistry({ caddy: false, registryTls: true });
+    const fronted = await startRealRegistry();
+    try {
+        const file = path.join(scratch, "blob");
+        const data = randomBytes(sizeMib * 1024 * 1024);
+        writeFileSync(file, data);
+        const digest = `sha256:${createHash("sha256").update(data).digest("hex")}`;
+        upload(direct, file, digest, false);
+        upload(fronted, file, digest, true);
+        // One warm-up each, so the page cache holds both copies.
+        download(direct, digest, "1.1");
+        download(fronted, digest, "1.1");
+
+        console.log(`blob ${sizeMib} MiB, ${runs} runs each, median MiB/s (loopback, ${require("node:os").cpus().length} cores)`);
+        console.log("protocol  registry-TLS  through-Caddy  ratio");
+        for (const http of ["1.1", "2"] as const) {
+            const a: number[] = [];
+            const b: number[] = [];
+            for (let i = 0; i < runs; i++) {
+                a.push(download(direct, digest, http));
+                b.push(download(fronted, digest, http));
+            }
+            const ratio = median(b) / median(a);
+            console.log(`HTTP/${http.padEnd(6)} ${mib(median(a)).padStart(10)}  ${mib(median(b)).padStart(13)}  ${ratio.toFixed(2)}x`);
+        }
+    } finally {
+        await fronted.stop();
+        await direct.stop();
+        removeDir(scratch);
+    }
+}
+
+main().then(
+    () => process.exit(0),
+    (error: unknown) => {
+        console.error(error instanceof Error ? error.message : String(error));
+        process.exit(1);
+    },
+);
