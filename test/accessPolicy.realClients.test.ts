@@ -4,6 +4,7 @@
  * containerd (ctr) and curl as the clients.
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { renderCaddyfile } from "../components/accessPolicy";
 import {
     curlStatus,
     makeOciImage,
@@ -165,6 +166,22 @@ describe("client network allowlist", () => {
         const reg = await startRealRegistry({ policy: { allowedNetworks: [...allowedNetworks] } });
         try {
             expect(curlStatus(`${reg.url}/v2/`, { caCertFile: reg.ca.caCertFile })).toBe(expected);
+        } finally {
+            await reg.stop();
+        }
+    });
+});
+
+describe("why the ping is challenged", () => {
+    test("with auth only for writes (open ping), skopeo never sends credentials and the push fails even with the right password", async () => {
+        const writesOnly = (policy: Parameters<typeof renderCaddyfile>[0]) =>
+            renderCaddyfile(policy).replace(/\t\tbasicauth @ping[\s\S]*?\n\t\t}\n/, "");
+        const reg = await startRealRegistry({ caddyfileFor: writesOnly });
+        try {
+            expect(reg.caddyfile).not.toContain("basicauth @ping");
+            const result = skopeoCopy(freshImage().ref, `docker://${reg.authority}/team/app:open-ping`, { certDir: reg.certDir, creds: reg.push });
+            expect(result.code).not.toBe(0);
+            expect(result.stderr).toMatch(/unauthorized|authentication required|401/i);
         } finally {
             await reg.stop();
         }

@@ -91,6 +91,11 @@ export interface RealRegistryOptions {
     readonly readOnly?: boolean;
     /** Extra DNS names for the server certificate. */
     readonly dnsNames?: readonly string[];
+    /**
+     * Turns the policy into the Caddyfile that runs; `renderCaddyfile` unless set. For tests that
+     * prove why a rule exists by running a Caddyfile without it.
+     */
+    readonly caddyfileFor?: (policy: AccessPolicy) => string;
 }
 
 export interface RealRegistry {
@@ -168,7 +173,7 @@ export async function startRealRegistry(options: RealRegistryOptions = {}): Prom
             const pullUsersFile = path.join(dir, "users-pull");
             writeFileSync(pushUsersFile, renderUsersFile("push", [push]), { mode: 0o600 });
             writeFileSync(pullUsersFile, renderUsersFile("pull", [pull]), { mode: 0o600 });
-            caddyfile = renderCaddyfile({
+            caddyfile = (options.caddyfileFor ?? renderCaddyfile)({
                 siteAddress: "127.0.0.1",
                 port: caddyPort,
                 bindAddress: "127.0.0.1",
