@@ -24,3 +24,6 @@ export const imagePrefix = outputs.imagePrefix;
 export const caCertPem = outputs.caCertPem ?? null;
 export const jenkinsCredentialIds = outputs.jenkinsCredentialIds;
 export const pushExample = outputs.pushExample;
+export const seedImage = outputs.seedImage;
+/** null unless registry.mode is "external-host". */
+export const registryHostOps = outputs.registryHostOps ?? null;

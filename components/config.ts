@@ -143,252 +143,174 @@ const username = z
 // ---------------------------------------------------------------------------------------------
 
 const containerRegistry = z.strictObject({
-    /** Host name clients use for images (no scheme, no port). */
-    host: hostName,
-    /** HTTPS port clients use; 443 unless the registry is published elsewhere. */
-    port: port.default(443),
-    /** Repository path under the host that images go to, e.g. "docker-internal/p2c". May be "". */
+    host: hostName.describe("Host name clients use for images (no scheme, no port)."),
+    port: port.default(443).describe("HTTPS port clients use; 443 unless the registry is published elsewhere."),
     pathPrefix: z.string().superRefine((value, ctx) => {
         const problem = repositoryPrefixProblem(value);
         if (problem) ctx.addIssue({ code: "custom", message: problem });
-    }),
-    /** Jenkins credential ID that holds the push account. */
-    credentialId: credentialId.default("container-registry"),
-    requiresAuthForPush: z.boolean().default(true),
-    requiresAuthForPull: z.boolean().default(false),
-    /** Push account user name (the account Jenkins pushes with). */
-    pushUsername: username.default("ci-push"),
-    /**
-     * Where the push password comes from: "generated" (@pulumi/random, owned by this program) or
-     * "secret" (the operator's `dso-registry:containerRegistryPassword`).
-     */
-    pushPasswordSource: z.enum(["generated", "secret"]).default("generated"),
-    /**
-     * Pull-only account user name. The account exists when pulls need credentials or a pull secret is
-     * configured; its password is always generated.
-     */
-    pullUsername: username.default("cluster-pull"),
-    /** Bump to rotate every generated registry password in one `pulumi up`. */
-    rotation: z.string().default("1"),
+    }).describe("Repository path under the host that images go to, e.g. \"docker-internal/p2c\". May be \"\"."),
+    credentialId: credentialId.default("container-registry").describe("Jenkins credential ID that holds the push account."),
+    requiresAuthForPush: z.boolean().default(true).describe("Pushes need the push account; always true for a registry of our own."),
+    requiresAuthForPull: z.boolean().default(false).describe("Pulls need credentials too (the pull-only account); false keeps pulls anonymous for the kubelet."),
+    pushUsername: username.default("ci-push").describe("Push account user name (the account Jenkins pushes with)."),
+    pushPasswordSource: z.enum(["generated", "secret"]).default("generated").describe("Where the push password comes from: \"generated\" (@pulumi/random, owned by this program) or \"secret\" (the operator's `dso-registry:containerRegistryPassword`)."),
+    pullUsername: username.default("cluster-pull").describe("Pull-only account user name. The account exists when pulls need credentials or a pull secret is configured; its password is always generated."),
+    rotation: z.string().default("1").describe("Bump to rotate every generated registry password in one `pulumi up`."),
 });
 
 const mavenRegistry = z.strictObject({
-    host: hostName,
-    port: port.default(443),
+    host: hostName.describe("Host of the Maven repository (may equal containerRegistry.host)."),
+    port: port.default(443).describe("HTTPS port of the Maven repository."),
     pathPrefix: z.string().superRefine((value, ctx) => {
         const problem = mavenPathProblem(value);
         if (problem) ctx.addIssue({ code: "custom", message: problem });
-    }),
-    credentialId: credentialId.default("maven-registry"),
-    requiresAuthForPush: z.boolean().default(true),
-    requiresAuthForPull: z.boolean().default(false),
-    /** Deploy account user name; ignored when the container registry's credentials are reused. */
-    username: username.default("ci-deploy"),
-    /**
-     * Reuse the container registry's push credentials (the old bootstrap's skip logic). Allowed only
-     * when both registries have the same host. With the same credentialId, Jenkins holds one credential.
-     */
-    reuseContainerCredentials: z.boolean().default(false),
+    }).describe("Repository path, e.g. \"maven-releases\"."),
+    credentialId: credentialId.default("maven-registry").describe("Jenkins credential ID for `mvn deploy`."),
+    requiresAuthForPush: z.boolean().default(true).describe("Deploys need credentials."),
+    requiresAuthForPull: z.boolean().default(false).describe("Downloads need credentials."),
+    username: username.default("ci-deploy").describe("Deploy account user name; ignored when the container registry's credentials are reused."),
+    reuseContainerCredentials: z.boolean().default(false).describe("Reuse the container registry's push credentials (the old bootstrap's skip logic). Allowed only when both registries have the same host. With the same credentialId, Jenkins holds one credential."),
 });
 
 const tls = z.strictObject({
-    /**
-     * "generated-ca": a CA and server certificate made by @pulumi/tls (nodes are given the CA);
-     * "acme": Caddy obtains a public certificate (external host only);
-     * "provided": the operator's certificate (`tlsCertificate`) and key (`tlsPrivateKey`, secret);
-     * "cert-manager": an issuer in the cluster (in-cluster only);
-     * "public": the registry already has a publicly trusted certificate (existing registries only).
-     */
-    mode: z.enum(["generated-ca", "acme", "provided", "cert-manager", "public"]).default("generated-ca"),
-    /** Contact address for ACME (Let's Encrypt); required with mode "acme". */
-    acmeEmail: z.email({ error: "must be an e-mail address" }).optional(),
-    /** ACME directory; Let's Encrypt production unless set (use the staging URL while testing). */
-    acmeDirectory: z.url({ error: "must be an https URL" }).optional(),
-    /** cert-manager issuer for mode "cert-manager". */
+    mode: z.enum(["generated-ca", "acme", "provided", "cert-manager", "public"]).default("generated-ca").describe("\"generated-ca\": a CA and server certificate made by @pulumi/tls (nodes are given the CA); \"acme\": Caddy obtains a public certificate (external host only); \"provided\": the operator's certificate (`tlsCertificate`) and key (`tlsPrivateKey`, secret); \"cert-manager\": an issuer in the cluster (in-cluster only); \"public\": the registry already has a publicly trusted certificate (existing registries only)."),
+    acmeEmail: z.email({ error: "must be an e-mail address" }).optional().describe("Contact address for ACME (Let's Encrypt); required with mode \"acme\"."),
+    acmeDirectory: z.url({ error: "must be an https URL" }).optional().describe("ACME directory; Let's Encrypt production unless set (use the staging URL while testing)."),
     certManagerIssuer: z
-        .strictObject({ kind: z.enum(["Issuer", "ClusterIssuer"]).default("ClusterIssuer"), name: k8sName })
-        .optional(),
-    /** Lifetime of the generated CA, in days. */
-    caValidityDays: z.number().int().min(30).max(36500).default(3650),
-    /** Lifetime of the generated server certificate, in days. */
-    serverCertValidityDays: z.number().int().min(7).max(3650).default(825),
+        .strictObject({
+            kind: z.enum(["Issuer", "ClusterIssuer"]).default("ClusterIssuer").describe("Issuer kind."),
+            name: k8sName.describe("Issuer name."),
+        })
+        .optional().describe("cert-manager issuer for mode \"cert-manager\"."),
+    caValidityDays: z.number().int().min(30).max(36500).default(3650).describe("Lifetime of the generated CA, in days."),
+    serverCertValidityDays: z.number().int().min(7).max(3650).default(825).describe("Lifetime of the generated server certificate, in days."),
 });
 
 const storage = z.strictObject({
-    /** "filesystem" (a PersistentVolumeClaim or the host's data dir) or "s3" (S3-compatible object storage). */
-    kind: z.enum(["filesystem", "s3"]).default("filesystem"),
-    /** PVC size (in-cluster, filesystem). */
-    size: quantity.default("20Gi"),
-    /** PVC storage class; the cluster default when unset. */
-    storageClass: k8sName.optional(),
-    /** S3 settings; credentials come from the secrets `s3AccessKeyId` and `s3SecretAccessKey`. */
+    kind: z.enum(["filesystem", "s3"]).default("filesystem").describe("\"filesystem\" (a PersistentVolumeClaim or the host's data dir) or \"s3\" (S3-compatible object storage)."),
+    size: quantity.default("20Gi").describe("PVC size (in-cluster, filesystem)."),
+    storageClass: k8sName.optional().describe("PVC storage class; the cluster default when unset."),
     s3: z
         .strictObject({
-            bucket: z.string().min(3).max(63),
-            region: z.string().default("us-east-1"),
-            /** Endpoint for MinIO, Ceph RGW and other S3-compatible stores; AWS when unset. */
-            endpoint: z.url({ error: "must be a URL such as https://minio.example.com" }).optional(),
-            forcePathStyle: z.boolean().default(true),
-            rootDirectory: z.string().default("/registry"),
+            bucket: z.string().min(3).max(63).describe("Bucket name."),
+            region: z.string().default("us-east-1").describe("Bucket region (any value for MinIO)."),
+            endpoint: z.url({ error: "must be a URL such as https://minio.example.com" }).optional().describe("Endpoint of MinIO, Ceph RGW or another S3-compatible store; AWS when unset."),
+            forcePathStyle: z.boolean().default(true).describe("Path-style bucket URLs (MinIO, Ceph RGW)."),
+            rootDirectory: z.string().default("/registry").describe("Key prefix inside the bucket."),
         })
-        .optional(),
+        .optional().describe("S3 settings; credentials come from the secrets `s3AccessKeyId` and `s3SecretAccessKey`."),
 });
 
 const maintenance = z.strictObject({
     garbageCollection: z
         .strictObject({
-            enabled: z.boolean().default(false),
-            schedule: cronSchedule.default("30 3 * * 0"),
-            /** Also delete manifests no tag points to. */
-            deleteUntagged: z.boolean().default(false),
+            enabled: z.boolean().default(false).describe("Run garbage collection on a schedule."),
+            schedule: cronSchedule.default("30 3 * * 0").describe("Cron schedule."),
+            deleteUntagged: z.boolean().default(false).describe("Also delete manifests no tag points to."),
         })
-        .prefault({}),
+        .prefault({})
+        .describe("Scheduled garbage collection in a read-only window, cache cleared after."),
     backup: z
         .strictObject({
-            enabled: z.boolean().default(false),
-            schedule: cronSchedule.default("0 2 * * *"),
-            /** Directory on the registry host that dated archives are written to. */
-            destination: z.string().startsWith("/", { error: "must be an absolute path" }).default("/srv/backup/registry"),
-            /** How many archives to keep. */
-            keep: z.number().int().min(1).max(365).default(7),
+            enabled: z.boolean().default(false).describe("Archive the data dir on a schedule."),
+            schedule: cronSchedule.default("0 2 * * *").describe("Cron schedule."),
+            destination: z.string().startsWith("/", { error: "must be an absolute path" }).default("/srv/backup/registry").describe("Directory on the registry host that dated archives are written to."),
+            keep: z.number().int().min(1).max(365).default(7).describe("How many archives to keep."),
         })
-        .prefault({}),
+        .prefault({})
+        .describe("Scheduled archive of the data dir (external host)."),
 });
 
 const ui = z.strictObject({
-    enabled: z.boolean().default(false),
-    image: imageRef.default("joxit/docker-registry-ui:2.5.7"),
-    /** Allow deleting images from the UI (and the API); needs push credentials in the browser. */
-    deleteEnabled: z.boolean().default(false),
+    enabled: z.boolean().default(false).describe("Serve the web UI (joxit/docker-registry-ui) from the registry's own origin."),
+    image: imageRef.default("joxit/docker-registry-ui:2.5.7").describe("Web UI image; pin by digest for production."),
+    deleteEnabled: z.boolean().default(false).describe("Allow deleting images from the UI (and the API); needs push credentials in the browser."),
 });
 
 const sshConnection = {
-    /** Address or name Pulumi connects to. */
-    host: z.string().min(1),
-    port: port.default(22),
-    user: z.string().min(1).default("root"),
-    /**
-     * The host's public key as in known_hosts, e.g. "ssh-ed25519 AAAA…". Required unless
-     * `allowUnpinnedHostKey` is true.
-     */
-    hostKey: z.string().regex(/^(ssh-|ecdsa-)\S+ \S+/, { error: 'must be a public key line such as "ssh-ed25519 AAAA..."' }).optional(),
-    /** Accept any host key. Only for throwaway labs: a man in the middle gets the private key's session. */
-    allowUnpinnedHostKey: z.boolean().default(false),
-    /** Run privileged steps with `sudo -n` (needed when user is not root). */
-    sudo: z.boolean().optional(),
+    host: z.string().min(1).describe("Address or name Pulumi connects to."),
+    port: port.default(22).describe("SSH port."),
+    user: z.string().min(1).default("root").describe("SSH user; other than root, privileged steps run with `sudo -n` unless sudo is false."),
+    hostKey: z.string().regex(/^(ssh-|ecdsa-)\S+ \S+/, { error: 'must be a public key line such as "ssh-ed25519 AAAA..."' }).optional().describe("The host's public key as in known_hosts, e.g. \"ssh-ed25519 AAAA\u2026\". Required unless `allowUnpinnedHostKey` is true."),
+    allowUnpinnedHostKey: z.boolean().default(false).describe("Accept any host key. Only for throwaway labs: a man in the middle gets the private key's session."),
+    sudo: z.boolean().optional().describe("Run privileged steps with `sudo -n` (needed when user is not root)."),
 };
 
 const registry = z.strictObject({
-    /** Where the registry runs: "in-cluster", "external-host" (over SSH) or "existing" (not ours). */
-    mode: z.enum(["in-cluster", "external-host", "existing"]),
-    /** Distribution image; pin by digest with "registry@sha256:…". */
-    image: imageRef.default("registry:2.8.3"),
-    /** Caddy image for the in-cluster sidecar. */
-    caddyImage: imageRef.default("caddy:2.8.4"),
-    tls: tls.prefault({}),
-    /** Client networks allowed to reach the registry at all; everyone when empty. */
-    allowedNetworks: z.array(cidr).default([]),
-    storage: storage.prefault({}),
-    maintenance: maintenance.prefault({}),
-    ui: ui.prefault({}),
-    /** Registry replicas (in-cluster). More than one needs s3 storage. */
-    replicas: z.number().int().min(1).max(20).default(1),
+    mode: z.enum(["in-cluster", "external-host", "existing"]).describe("Where the registry runs: \"in-cluster\", \"external-host\" (over SSH) or \"existing\" (not ours)."),
+    image: imageRef.default("registry:2.8.3").describe("Distribution image; pin by digest with \"registry@sha256:\u2026\"."),
+    caddyImage: imageRef.default("caddy:2.8.4").describe("Caddy image for the in-cluster sidecar."),
+    tls: tls.prefault({}).describe("How the registry gets its certificate."),
+    allowedNetworks: z.array(cidr).default([]).describe("Client networks allowed to reach the registry at all; everyone when empty."),
+    storage: storage.prefault({}).describe("Where image data lives."),
+    maintenance: maintenance.prefault({}).describe("Garbage collection and backups."),
+    ui: ui.prefault({}).describe("Optional web UI."),
+    replicas: z.number().int().min(1).max(20).default(1).describe("Registry replicas (in-cluster). More than one needs s3 storage."),
 });
 
 const inCluster = z.strictObject({
-    namespace: k8sName.default("dso"),
-    /** IngressClass of the ingress controller; microk8s's ingress addon registers "public" and "nginx". */
-    ingressClass: z.string().min(1).default("nginx"),
-    /** Publish the KEP-1755 `local-registry-hosting` ConfigMap in kube-public. */
-    publishLocalRegistryHosting: z.boolean().default(true),
+    namespace: k8sName.default("dso").describe("Namespace of the in-cluster registry (and of the node-trust DaemonSet)."),
+    ingressClass: z.string().min(1).default("nginx").describe("IngressClass of the ingress controller; microk8s's ingress addon registers \"public\" and \"nginx\"."),
+    publishLocalRegistryHosting: z.boolean().default(true).describe("Publish the KEP-1755 `local-registry-hosting` ConfigMap in kube-public."),
 });
 
 const externalHost = z.strictObject({
-    ssh: z.strictObject(sshConnection),
-    /** Registry data directory on the host. */
-    dataDir: z.string().startsWith("/", { error: "must be an absolute path" }).default("/srv/data/registry"),
-    /** Delete the registry data on `pulumi destroy`. Off: images survive a destroy. */
-    purgeDataOnDestroy: z.boolean().default(false),
-    /** Install Docker and Caddy from the distribution's packages when missing; otherwise only check. */
-    installPackages: z.boolean().default(true),
+    ssh: z.strictObject(sshConnection).describe("SSH connection to the registry host; the key is the secret `sshPrivateKey`."),
+    dataDir: z.string().startsWith("/", { error: "must be an absolute path" }).default("/srv/data/registry").describe("Registry data directory on the host."),
+    purgeDataOnDestroy: z.boolean().default(false).describe("Delete the registry data on `pulumi destroy`. Off: images survive a destroy."),
+    installPackages: z.boolean().default(true).describe("Install Docker and Caddy from the distribution's packages when missing; otherwise only check."),
 });
 
 const existing = z.strictObject({
-    /** CA certificate (PEM) that signs the existing registry's certificate, when it is not public. */
-    caCertificate: z.string().includes("BEGIN CERTIFICATE", { error: "must be a PEM certificate" }).optional(),
+    caCertificate: z.string().includes("BEGIN CERTIFICATE", { error: "must be a PEM certificate" }).optional().describe("CA certificate (PEM) that signs the existing registry's certificate, when it is not public."),
 });
 
 const node = z.strictObject({
-    /** Name used in resource names and synth output. */
-    name: k8sName,
+    name: k8sName.describe("Name used in resource names and synth output."),
     ...sshConnection,
-    /** Override the group's runtime for this node. */
-    runtime: z.enum(["microk8s", "containerd", "k3s", "rke2", "kind", "docker"]).optional(),
-    /** Pulumi runs on this node itself: use local commands instead of SSH. */
-    local: z.boolean().default(false),
+    runtime: z.enum(["microk8s", "containerd", "k3s", "rke2", "kind", "docker"]).optional().describe("Override the group's runtime for this node."),
+    local: z.boolean().default(false).describe("Pulumi runs on this node itself: use local commands instead of SSH."),
 });
 
 const nodes = z.strictObject({
-    /** "ssh": one set of remote commands per node; "daemonset": a privileged DaemonSet; "none". */
-    delivery: z.enum(["ssh", "daemonset", "none"]).default("none"),
-    /** Container runtime flavour of the nodes. */
-    runtime: z.enum(["microk8s", "containerd", "k3s", "rke2", "kind", "docker"]).default("containerd"),
-    /** Address that the registry host name resolves to on nodes (managed /etc/hosts block); DNS when unset. */
-    registryAddress: z.string().regex(IPV4, { error: "must be an IPv4 address" }).optional(),
-    /** Allow restarting containerd to set the CRI plugin's config_path (containerd flavour). */
-    allowContainerdRestart: z.boolean().default(false),
-    /** Allow restarting k3s / rke2 when registries.yaml changes. */
-    allowServiceRestart: z.boolean().default(true),
-    /** Plain-HTTP registry (no TLS). Dangerous: images can be swapped in transit. */
-    insecurePlainHttp: z.boolean().default(false),
-    /** Nodes reached over SSH (delivery "ssh"). */
-    list: z.array(node).default([]),
+    delivery: z.enum(["ssh", "daemonset", "none"]).default("none").describe("\"ssh\": one set of remote commands per node; \"daemonset\": a privileged DaemonSet; \"none\"."),
+    runtime: z.enum(["microk8s", "containerd", "k3s", "rke2", "kind", "docker"]).default("containerd").describe("Container runtime flavour of the nodes."),
+    registryAddress: z.string().regex(IPV4, { error: "must be an IPv4 address" }).optional().describe("Address that the registry host name resolves to on nodes (managed /etc/hosts block); DNS when unset."),
+    allowContainerdRestart: z.boolean().default(false).describe("Allow restarting containerd to set the CRI plugin's config_path (containerd flavour)."),
+    allowServiceRestart: z.boolean().default(true).describe("Allow restarting k3s / rke2 when registries.yaml changes."),
+    insecurePlainHttp: z.boolean().default(false).describe("Plain-HTTP registry (no TLS). Dangerous: images can be swapped in transit."),
+    list: z.array(node).default([]).describe("Nodes reached over SSH (delivery \"ssh\")."),
 });
 
 const jenkins = z.strictObject({
-    enabled: z.boolean().default(false),
-    /** Jenkins base URL, e.g. "https://jenkins.example.com". */
-    url: z.url({ error: "must be a URL such as https://jenkins.example.com" }).optional(),
-    user: z.string().min(1).default("admin"),
-    /** "token": API token (`jenkinsApiToken`, no crumb needed); "password" (`jenkinsPassword`, crumb + session). */
-    auth: z.enum(["token", "password"]).default("token"),
-    /** CA certificate (PEM) for Jenkins's TLS when it is not publicly trusted. */
-    caCertificate: z.string().includes("BEGIN CERTIFICATE", { error: "must be a PEM certificate" }).optional(),
-    /** Credential ID of a secret-text credential holding the registry host, for pipelines that want it. */
-    registryHostCredentialId: credentialId.optional(),
-    /** Namespace of the pipeline-config ConfigMap. */
-    pipelineConfigNamespace: k8sName.default("jenkins"),
-    pipelineConfigName: k8sName.default("pipeline-config"),
-    /** Request timeout in seconds. */
-    timeoutSeconds: z.number().int().min(1).max(300).default(30),
+    enabled: z.boolean().default(false).describe("Manage the Jenkins credentials and the pipeline-config ConfigMap."),
+    url: z.url({ error: "must be a URL such as https://jenkins.example.com" }).optional().describe("Jenkins base URL, e.g. \"https://jenkins.example.com\"."),
+    user: z.string().min(1).default("admin").describe("Jenkins user the API calls are made as."),
+    auth: z.enum(["token", "password"]).default("token").describe("\"token\": API token (`jenkinsApiToken`, no crumb needed); \"password\" (`jenkinsPassword`, crumb + session)."),
+    caCertificate: z.string().includes("BEGIN CERTIFICATE", { error: "must be a PEM certificate" }).optional().describe("CA certificate (PEM) for Jenkins's TLS when it is not publicly trusted."),
+    registryHostCredentialId: credentialId.optional().describe("Credential ID of a secret-text credential holding the registry host, for pipelines that want it."),
+    pipelineConfigNamespace: k8sName.default("jenkins").describe("Namespace of the pipeline-config ConfigMap."),
+    pipelineConfigName: k8sName.default("pipeline-config").describe("Name of the pipeline-config ConfigMap."),
+    timeoutSeconds: z.number().int().min(1).max(300).default(30).describe("Request timeout in seconds."),
 });
 
 const pullSecrets = z.strictObject({
-    /** Namespaces that get a `kubernetes.io/dockerconfigjson` Secret for the pull-only account. */
-    namespaces: z.array(k8sName).default([]),
-    /** Name of those Secrets. */
-    secretName: k8sName.default("registry-pull"),
-    /** Create the Flux `registry-credentials` Secret in flux-system. */
-    flux: z.boolean().default(false),
-});
-
-const kubernetes = z.strictObject({
-    /** kubeconfig context; the current context when unset. */
-    context: z.string().min(1).optional(),
+    namespaces: z.array(k8sName).default([]).describe("Namespaces that get a `kubernetes.io/dockerconfigjson` Secret for the pull-only account."),
+    secretName: k8sName.default("registry-pull").describe("Name of those Secrets."),
+    flux: z.boolean().default(false).describe("Create the Flux `registry-credentials` Secret in flux-system."),
 });
 
 /** Every key of the `dso-registry` namespace that holds plain (non-secret) configuration. */
 export const configShape = {
-    containerRegistry,
-    mavenRegistry: mavenRegistry.optional(),
-    registry,
-    inCluster: inCluster.prefault({}),
-    externalHost: externalHost.optional(),
-    existing: existing.prefault({}),
-    nodes: nodes.prefault({}),
-    jenkins: jenkins.prefault({}),
-    pullSecrets: pullSecrets.prefault({}),
-    kubernetes: kubernetes.prefault({}),
+    containerRegistry: containerRegistry.describe("The container registry as clients see it (was CONTAINER_REGISTRY_*)."),
+    mavenRegistry: mavenRegistry.optional().describe("The Maven repository CI deploys to (was MAVEN_REGISTRY_*)."),
+    registry: registry.describe("How and where the registry runs."),
+    inCluster: inCluster.prefault({}).describe('Settings of registry.mode "in-cluster".'),
+    externalHost: externalHost.optional().describe('Settings of registry.mode "external-host".'),
+    existing: existing.prefault({}).describe('Settings of registry.mode "existing".'),
+    nodes: nodes.prefault({}).describe("Node trust: how the nodes' container runtimes trust and resolve the registry."),
+    jenkins: jenkins.prefault({}).describe("Jenkins credentials and the pipeline-config ConfigMap."),
+    pullSecrets: pullSecrets.prefault({}).describe("Pull secrets built from the pull-only account."),
 } as const;
 
 // ---------------------------------------------------------------------------------------------
