@@ -2,6 +2,7 @@
  * The program: turns a validated StackConfig into components and the stack's outputs. `index.ts` and
  * the offline synth both run this, so what synth shows is what `pulumi up` creates.
  */
+import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "./config";
 import { InClusterRegistry } from "./inClusterRegistry";
@@ -78,11 +79,10 @@ export function defineStack(cfg: StackConfig): StackOutputs {
               })
             : undefined;
 
-    void accounts;
-
+    let inClusterRegistry: InClusterRegistry | undefined;
     if (cfg.registry.mode === "in-cluster" && accounts) {
         const issuer = cfg.registry.tls.certManagerIssuer;
-        new InClusterRegistry("registry", {
+        inClusterRegistry = new InClusterRegistry("registry", {
             inCluster: cfg.inCluster,
             registry: cfg.registry,
             containerRegistry: cr,
@@ -144,11 +144,22 @@ export function defineStack(cfg: StackConfig): StackOutputs {
     const caCertPem =
         tlsMaterial?.caCertPem ?? (cfg.existing.caCertificate ? pulumi.output(cfg.existing.caCertificate) : undefined);
 
-    defineNodeTrust(cfg, {
-        caCertPem,
-        registryAddress: cfg.nodes.registryAddress,
-        pullAccount: accounts?.pull,
-    });
+    // The node-trust DaemonSet lives in the registry's namespace: the in-cluster registry creates it;
+    // otherwise it is created here, open to the DaemonSet's privileged pods.
+    const trustNamespace =
+        cfg.nodes.delivery === "daemonset" && !inClusterRegistry
+            ? new k8s.core.v1.Namespace("node-trust-namespace", {
+                  metadata: {
+                      name: cfg.inCluster.namespace,
+                      labels: { "pod-security.kubernetes.io/enforce": "privileged", "app.kubernetes.io/part-of": "dso-registry" },
+                  },
+              })
+            : undefined;
+    defineNodeTrust(
+        cfg,
+        { caCertPem, registryAddress: cfg.nodes.registryAddress, pullAccount: accounts?.pull },
+        { dependsOn: [inClusterRegistry ?? trustNamespace].filter((r) => r !== undefined) },
+    );
 
     defineJenkinsCredentials(cfg, { authority, push: accounts?.push });
     definePipelineConfig(cfg);
