@@ -117,43 +117,21 @@ export function hostCommand(
     args: HostCommandArgs,
     opts: pulumi.CustomResourceOptions,
 ): command.remote.Command | command.local.Command {
-    const logging = args.sensitiveOutput ? "none" : "stdoutAndStderr";
-    const secretOutputs = args.sensitiveOutput ? { additionalSecretOutputs: ["stdout", "stderr"] } : {};
+    const scripts = {
+        create: args.create,
+        update: args.update,
+        delete: args.delete,
+        stdin: args.stdin,
+        triggers: args.triggers,
+        logging: args.sensitiveOutput ? ("none" as const) : ("stdoutAndStderr" as const),
+    };
+    const options = args.sensitiveOutput ? { ...opts, additionalSecretOutputs: ["stdout", "stderr"] } : opts;
     const c = args.connection;
     if (c.kind === "local") {
-        return new command.local.Command(
-            name,
-            {
-                create: args.create,
-                update: args.update,
-                delete: args.delete,
-                stdin: args.stdin,
-                triggers: args.triggers,
-                logging,
-                interpreter: ["/bin/sh", "-c"],
-            },
-            { ...opts, ...secretOutputs },
-        );
+        return new command.local.Command(name, { ...scripts, interpreter: ["/bin/sh", "-c"] }, options);
     }
-    return new command.remote.Command(
-        name,
-        {
-            connection: {
-                host: c.host,
-                port: c.port,
-                user: c.user,
-                privateKey: c.privateKey,
-                hostKey: c.hostKey,
-            },
-            create: args.create,
-            update: args.update,
-            delete: args.delete,
-            stdin: args.stdin,
-            triggers: args.triggers,
-            logging,
-        },
-        { ...opts, ...secretOutputs },
-    );
+    const connection = { host: c.host, port: c.port, user: c.user, privateKey: c.privateKey, hostKey: c.hostKey };
+    return new command.remote.Command(name, { ...scripts, connection }, options);
 }
 
 export interface HostFileArgs extends HostFileSpec {

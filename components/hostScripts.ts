@@ -225,13 +225,13 @@ export interface MaintenanceOptions {
  * also starts it with an empty blob-descriptor cache (distribution#3743). The writable registry
  * comes back even when the collection fails.
  */
-export function gcScript(spec: ContainerSpec, specFingerprint: string, deleteUntagged: boolean): string {
+/**
+ * Lines that restart the registry read-only for the rest of the script and bring it back writable
+ * (with its normal spec, hence an empty cache) when the script exits, also on failure.
+ */
+function readOnlyWindow(spec: ContainerSpec, specFingerprint: string): string[] {
     const name = shQuote(spec.name);
     return [
-        "#!/bin/sh",
-        "# Managed by dso-registry: registry garbage collection in read-only mode. See docs/external-host.md.",
-        "set -eu",
-        ...LOCK(spec.layout),
         "restore() {",
         `  docker rm -f ${name} >/dev/null 2>&1 || true`,
         `  docker run --label dso-registry.spec=${shQuote(specFingerprint)} ${dockerRunArgs(spec, "config.yml")} >/dev/null`,
@@ -239,6 +239,17 @@ export function gcScript(spec: ContainerSpec, specFingerprint: string, deleteUnt
         "trap restore EXIT",
         `docker rm -f ${name} >/dev/null`,
         `docker run --label dso-registry.spec=read-only ${dockerRunArgs(spec, "config-readonly.yml")} >/dev/null`,
+    ];
+}
+
+export function gcScript(spec: ContainerSpec, specFingerprint: string, deleteUntagged: boolean): string {
+    const name = shQuote(spec.name);
+    return [
+        "#!/bin/sh",
+        "# Managed by dso-registry: registry garbage collection in read-only mode. See docs/external-host.md.",
+        "set -eu",
+        ...LOCK(spec.layout),
+        ...readOnlyWindow(spec, specFingerprint),
         'echo "registry is read-only; collecting garbage"',
         `docker exec ${name} registry garbage-collect${deleteUntagged ? " --delete-untagged" : ""} ${CONTAINER_CONFIG_DIR}/config.yml`,
         'echo "garbage collection done; registry back to writable with an empty cache"',
@@ -251,7 +262,6 @@ export function gcScript(spec: ContainerSpec, specFingerprint: string, deleteUnt
  * consistent, and writable again afterwards (also on failure).
  */
 export function backupScript(spec: ContainerSpec, specFingerprint: string, destination: string, keep: number): string {
-    const name = shQuote(spec.name);
     return [
         "#!/bin/sh",
         "# Managed by dso-registry: backup of the registry data directory. See docs/external-host.md.",
@@ -261,13 +271,7 @@ export function backupScript(spec: ContainerSpec, specFingerprint: string, desti
         `data="\${DSO_ROOT:-}"${shQuote(spec.layout.dataDir)}`,
         'mkdir -p "$dest"',
         'chmod 0700 "$dest"',
-        "restore() {",
-        `  docker rm -f ${name} >/dev/null 2>&1 || true`,
-        `  docker run --label dso-registry.spec=${shQuote(specFingerprint)} ${dockerRunArgs(spec, "config.yml")} >/dev/null`,
-        "}",
-        "trap restore EXIT",
-        `docker rm -f ${name} >/dev/null`,
-        `docker run --label dso-registry.spec=read-only ${dockerRunArgs(spec, "config-readonly.yml")} >/dev/null`,
+        ...readOnlyWindow(spec, specFingerprint),
         'stamp=$(date -u +%Y%m%dT%H%M%SZ)',
         'tmp="$dest/.registry-$stamp.tar.gz.part"',
         'tar -C "$data" -czf "$tmp" .',
