@@ -169,15 +169,16 @@ export function defineStack(cfg: StackConfig): StackOutputs {
     return {
         registryUrl: `https://${authority}`,
         imagePrefix: prefix,
-        caCertPem,
-        jenkinsCredentialIds: { containerRegistry: cr.credentialId, mavenRegistry: mavenId },
+        // Absent values are left out: Pulumi warns about undefined stack outputs.
+        ...(caCertPem ? { caCertPem } : {}),
+        jenkinsCredentialIds: { containerRegistry: cr.credentialId, ...(mavenId ? { mavenRegistry: mavenId } : {}) },
         pushExample: [
             `# In Jenkins: withCredentials([usernamePassword(credentialsId: '${cr.credentialId}', usernameVariable: 'REG_USER', passwordVariable: 'REG_PASS')])`,
             `echo "$REG_PASS" | docker login ${authority} -u "$REG_USER" --password-stdin`,
             `docker tag app:build ${prefix}/app:1.0.0`,
             `docker push ${prefix}/app:1.0.0`,
         ].join("\n"),
-        registryHostOps,
+        ...(registryHostOps ? { registryHostOps } : {}),
         seedImage: {
             prefix,
             placeholderTag: IN_CLUSTER.placeholderTag,

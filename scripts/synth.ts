@@ -146,18 +146,13 @@ function resourcesJson(resources: readonly RecordedResource[]): string {
     return `${JSON.stringify(rows, null, 2)}\n`;
 }
 
-/** Pulumi warns about undefined stack outputs; an absent value is simply not exported. */
-function withoutUndefined<T extends object>(outputs: T): Partial<T> {
-    return Object.fromEntries(Object.entries(outputs).filter(([, v]) => v !== undefined)) as Partial<T>;
-}
-
 /** Runs the program for a stack under mocks and returns the files synth writes. */
 export async function synthesize(projectDir: string, stack: string): Promise<SynthFiles> {
     const { config, secretKeys } = readStackConfig(projectDir, stack);
     const warnings: string[] = [];
     const rt = await startMockRuntime({ stack, config, secretKeys });
     const cfg = loadStackConfig({ allowMissingSecrets: true, warn: (m) => warnings.push(m) });
-    const outputs = await pulumi.runtime.runInPulumiStack(async () => withoutUndefined(defineStack(cfg)));
+    const outputs = await pulumi.runtime.runInPulumiStack(async () => defineStack(cfg));
     await settle();
     const files = new Map<string, string>();
     files.set("resources.json", resourcesJson(rt.resources));
