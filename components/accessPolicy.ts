@@ -11,6 +11,9 @@
  *   - Every other GET/HEAD passes without credentials, unless pulls require authentication.
  *   - Every other method (push, delete) needs a push account. Pull-only accounts never write.
  *
+ * With `blobFiles` set, a blob GET/HEAD that has passed every rule above is answered by Caddy from
+ * Distribution's filesystem storage instead of through the proxy hop (see `blobShortcut`).
+ *
  * Everything here is pure: no Pulumi, no I/O.
  */
 
@@ -65,6 +68,13 @@ export interface AccessPolicy {
      * `caddy reload` and the Debian service use) when unset.
      */
     readonly admin?: string;
+    /**
+     * Distribution's filesystem storage root (its `rootdirectory`) as Caddy sees it, readable by
+     * Caddy. When set, GET/HEAD of `/v2/<name>/blobs/sha256:<hex>` that passed the policy is served
+     * by Caddy from the blob's file when the repository links that blob, and proxied otherwise.
+     * Unset for storage Caddy cannot read (s3).
+     */
+    readonly blobFiles?: string;
 }
 
 /** Realm of the Basic challenge; clients show it in their prompts and errors. */
@@ -113,6 +123,9 @@ export function accessPolicyProblem(policy: AccessPolicy): string | undefined {
     }
     if (policy.admin !== undefined && policy.admin !== "off" && !/^[A-Za-z0-9.-]*:\d{1,5}$/.test(policy.admin)) {
         return `admin "${policy.admin}" must be "off" or an address such as "localhost:2019"`;
+    }
+    if (policy.blobFiles !== undefined && !/^\/[A-Za-z0-9._/-]*$/.test(policy.blobFiles)) {
+        return `blobFiles "${policy.blobFiles}" must be an absolute path of letters, digits, ".", "_", "-" and "/"`;
     }
     return undefined;
 }
@@ -176,6 +189,61 @@ function registryProxy(upstream: string): string[] {
     ];
 }
 
+/**
+ * A repository name as Distribution's reference grammar spells it: lower-case components joined by
+ * "/", separators ".", "_", "__" or dashes between alphanumerics. No component can be "." or "..",
+ * so a name never leaves the repositories directory.
+ */
+const REPOSITORY_NAME = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*";
+
+/**
+ * A blob GET/HEAD: capture 1 is the repository, 2 the 64 hex digits of the digest, 3 their first two
+ * (Distribution's directory fan-out). Anything else (other algorithms, upper case, names outside the
+ * grammar) does not match and goes through the proxy.
+ */
+export const BLOB_PATH = `^/v2/(${REPOSITORY_NAME})/blobs/sha256:(([0-9a-f]{2})[0-9a-f]{62})$`;
+
+/**
+ * Blob downloads served by Caddy from Distribution's filesystem storage: the same CPU path as
+ * Distribution serving TLS itself, without the proxy hop (see docs/access-policy.md, Performance).
+ * Placed after every policy rule, so it only sees requests the policy let through.
+ *
+ * It answers like Distribution only where Distribution would serve the file: the repository's layer
+ * link must exist (`repositories/<name>/_layers/sha256/<hex>/link`, removed when the blob is
+ * deleted from that repository) and so must the data (`blobs/sha256/<2 hex>/<hex>/data`, removed by
+ * garbage collection; Distribution moves it into place only once an upload is complete). When
+ * either is missing the request falls through to the proxy and Distribution gives its own answer.
+ * The placeholders come from the path matcher of the enclosing route: the file matchers sit in
+ * nested routes because the matchers of one set are evaluated in no defined order.
+ */
+function blobShortcut(storageRoot: string): string[] {
+    const v2 = `${storageRoot.replace(/\/+$/, "")}/docker/registry/v2`;
+    const fileMatcher = (name: string, file: string) => [`@${name} file {`, `\troot ${v2}`, `\ttry_files ${file}`, "}"];
+    return [
+        "route @blob {",
+        ...fileMatcher("linked", "/repositories/{re.blob.1}/_layers/sha256/{re.blob.2}/link").map((l) => `\t${l}`),
+        "\troute @linked {",
+        ...fileMatcher("stored", "/blobs/sha256/{re.blob.3}/{re.blob.2}/data").map((l) => `\t\t${l}`),
+        "\t\troute @stored {",
+        // The headers Distribution sends with a blob; file_server keeps a Content-Type already set
+        // and adds Content-Length, Accept-Ranges, ETag and Last-Modified, and answers Range requests.
+        "\t\t\theader {",
+        "\t\t\t\tDocker-Content-Digest sha256:{re.blob.2}",
+        "\t\t\t\tDocker-Distribution-Api-Version registry/2.0",
+        "\t\t\t\tContent-Type application/octet-stream",
+        "\t\t\t\tCache-Control max-age=31536000",
+        "\t\t\t\tX-Content-Type-Options nosniff",
+        "\t\t\t}",
+        "\t\t\trewrite * {file_match.relative}",
+        "\t\t\tfile_server {",
+        `\t\t\t\troot ${v2}`,
+        "\t\t\t}",
+        "\t\t}",
+        "\t}",
+        "}",
+    ].map((l) => `\t\t${l}`);
+}
+
 /** The Caddyfile for a policy. It holds no secret: accounts come from the imported users files. */
 export function renderCaddyfile(policy: AccessPolicy): string {
     const problem = accessPolicyProblem(policy);
@@ -191,6 +259,7 @@ export function renderCaddyfile(policy: AccessPolicy): string {
         ...(policy.deletesEnabled ? [] : ["\t@delete method DELETE"]),
         ...(policy.allowedNetworks.length > 0 ? [`\t@outside not remote_ip ${policy.allowedNetworks.join(" ")}`] : []),
         ...(policy.uiUpstream ? ["\t@api path /v2 /v2/*"] : []),
+        ...(policy.blobFiles ? ["\t@blob {", "\t\tmethod GET HEAD", `\t\tpath_regexp blob ${BLOB_PATH}`, "\t}"] : []),
         "",
         // `route` keeps the order below exactly as written.
         "\troute {",
@@ -199,6 +268,7 @@ export function renderCaddyfile(policy: AccessPolicy): string {
         ...basicauth("@write", [policy.pushUsersFile]),
         ...basicauth("@ping", everyone),
         ...(policy.requiresAuthForPull ? basicauth("@read", everyone) : []),
+        ...(policy.blobFiles ? blobShortcut(policy.blobFiles) : []),
     );
     if (policy.uiUpstream) {
         site.push(

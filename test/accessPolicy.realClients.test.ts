@@ -49,6 +49,10 @@ describe("anonymous pull, authenticated push (requiresAuthForPull: false)", () =
         await reg?.stop();
     });
 
+    test("the matrix runs with the blob shortcut on (Caddy serves blob downloads from the data directory)", () => {
+        expect(reg.caddyfile).toContain("route @blob");
+    });
+
     test("skopeo pushes with the push account's password", () => {
         const result = skopeoCopy(freshImage().ref, `docker://${reg.authority}/team/app:pushed`, { certDir: reg.certDir, creds: reg.push });
         expect(result.stderr).toBe("");
@@ -116,6 +120,10 @@ describe("every request needs credentials (requiresAuthForPull: true)", () => {
     });
     afterAll(async () => {
         await reg?.stop();
+    });
+
+    test("the blob shortcut is on here too", () => {
+        expect(reg.caddyfile).toContain("route @blob");
     });
 
     test("skopeo cannot pull anonymously", () => {

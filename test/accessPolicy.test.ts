@@ -9,6 +9,7 @@ import * as YAML from "yaml";
 import {
     type AccessPolicy,
     accessPolicyProblem,
+    BLOB_PATH,
     renderCaddyfile,
     renderRegistryConfig,
     renderUsersFile,
@@ -36,6 +37,9 @@ const variants: [string, Partial<AccessPolicy>][] = [
     ["plain HTTP sidecar behind an ingress", { tls: { kind: "plain-http" }, port: 8080, admin: "off" }],
     ["same-origin UI", { uiUpstream: "127.0.0.1:8081", deletesEnabled: true }],
     ["bound to loopback, admin off", { bindAddress: "127.0.0.1", admin: "off", port: 8443 }],
+    ["blob shortcut, anonymous pull", { blobFiles: "/srv/data/registry" }],
+    ["blob shortcut, auth for pull, allowlist", { blobFiles: "/srv/data/registry", requiresAuthForPull: true, allowedNetworks: ["10.0.0.0/8"] }],
+    ["blob shortcut in the plain HTTP sidecar with the UI", { blobFiles: "/var/lib/registry", tls: { kind: "plain-http" }, port: 5000, admin: "off", uiUpstream: "127.0.0.1:8081" }],
 ];
 
 describe("renderCaddyfile passes caddy validate", () => {
@@ -122,6 +126,86 @@ describe("renderCaddyfile rules", () => {
     });
 });
 
+describe("renderCaddyfile blob shortcut", () => {
+    const withShortcut: AccessPolicy = { ...base, blobFiles: "/srv/data/registry", requiresAuthForPull: true, allowedNetworks: ["10.0.0.0/8"] };
+
+    test("is absent unless blobFiles is set", () => {
+        expect(renderCaddyfile(base)).not.toMatch(/@blob|file_server|try_files/);
+    });
+
+    test.each([
+        ["the allowlist", "respond @outside"],
+        ["the delete refusal", "respond @delete"],
+        ["the write rule", "basicauth @write"],
+        ["the ping challenge", "basicauth @ping"],
+        ["the read rule", "basicauth @read"],
+    ])("comes after %s", (_name, rule) => {
+        const text = renderCaddyfile(withShortcut);
+        expect(text.indexOf(rule)).toBeGreaterThan(0);
+        expect(text.indexOf(rule)).toBeLessThan(text.indexOf("route @blob"));
+    });
+
+    test.each([
+        ["without the UI", {}],
+        ["with the UI", { uiUpstream: "127.0.0.1:8081" }],
+    ])("comes before the proxy to Distribution %s", (_name, overrides) => {
+        const text = renderCaddyfile({ ...withShortcut, ...overrides });
+        expect(text.indexOf("route @blob")).toBeGreaterThan(0);
+        expect(text.indexOf("route @blob")).toBeLessThan(text.indexOf("reverse_proxy 127.0.0.1:5000"));
+    });
+
+    test("is a route, not a handle, so a request it does not serve falls through to the proxy", () => {
+        const text = renderCaddyfile({ ...withShortcut, uiUpstream: "127.0.0.1:8081" });
+        expect(text).not.toMatch(/handle @(blob|linked|stored)/);
+        expect(text).toMatch(/route @blob \{[\s\S]*route @linked \{[\s\S]*route @stored \{/);
+    });
+
+    test("only GET and HEAD take it", () => {
+        const text = renderCaddyfile(withShortcut);
+        const matcher = text.slice(text.indexOf("@blob {"), text.indexOf("}", text.indexOf("@blob {")));
+        expect(matcher).toContain("method GET HEAD");
+    });
+
+    test("the files are looked up under Distribution's layout below blobFiles", () => {
+        const text = renderCaddyfile(withShortcut);
+        expect(text).toContain("root /srv/data/registry/docker/registry/v2");
+        expect(text).toContain("try_files /repositories/{re.blob.1}/_layers/sha256/{re.blob.2}/link");
+        expect(text).toContain("try_files /blobs/sha256/{re.blob.3}/{re.blob.2}/data");
+    });
+
+    test.each([
+        ["Docker-Content-Digest", "sha256:{re.blob.2}"],
+        ["Content-Type", "application/octet-stream"],
+        ["Cache-Control", "max-age=31536000"],
+    ])("sets %s as Distribution does", (header, value) => {
+        expect(renderCaddyfile(withShortcut)).toContain(`${header} ${value}`);
+    });
+});
+
+describe("BLOB_PATH", () => {
+    const hex = "0123456789abcdef".repeat(4);
+    test.each([
+        ["a one-part name", `/v2/app/blobs/sha256:${hex}`, ["app", hex, "01"]],
+        ["a nested name with separators", `/v2/team-a/my_app.x/sub__b/blobs/sha256:${hex}`, ["team-a/my_app.x/sub__b", hex, "01"]],
+    ])("matches %s", (_name, urlPath, groups) => {
+        expect(new RegExp(BLOB_PATH).exec(urlPath)?.slice(1)).toEqual(groups);
+    });
+
+    test.each([
+        ["a parent-directory component", `/v2/team/../x/blobs/sha256:${hex}`],
+        ["a dot component", `/v2/./x/blobs/sha256:${hex}`],
+        ["upper case in the name", `/v2/Team/x/blobs/sha256:${hex}`],
+        ["upper-case hex", `/v2/x/blobs/sha256:${hex.toUpperCase()}`],
+        ["a short digest", `/v2/x/blobs/sha256:${hex.slice(1)}`],
+        ["another algorithm", `/v2/x/blobs/sha512:${hex}${hex}`],
+        ["an upload", `/v2/x/blobs/uploads/${hex}`],
+        ["a manifest", `/v2/x/manifests/sha256:${hex}`],
+        ["a trailing slash", `/v2/x/blobs/sha256:${hex}/`],
+    ])("does not match %s", (_name, urlPath) => {
+        expect(new RegExp(BLOB_PATH).test(urlPath)).toBe(false);
+    });
+});
+
 describe("accessPolicyProblem", () => {
     test.each([
         ["a scheme in the site address", { siteAddress: "https://registry.example.com" }, /bare host name/],
@@ -132,6 +216,8 @@ describe("accessPolicyProblem", () => {
         ["ACME without an e-mail address", { tls: { kind: "acme", email: "ops" } as const }, /e-mail/],
         ["ACME for an IP address", { siteAddress: "10.1.2.3", tls: { kind: "acme", email: "ops@example.com" } as const }, /DNS name/],
         ["an admin address that is not one", { admin: "yes" }, /localhost:2019/],
+        ["a relative blobFiles", { blobFiles: "srv/registry" }, /absolute path/],
+        ["a blobFiles with a placeholder", { blobFiles: "/srv/{env.X}" }, /absolute path/],
     ] as [string, Partial<AccessPolicy>, RegExp][])("%s is refused", (_name, overrides, message) => {
         expect(accessPolicyProblem({ ...base, ...overrides })).toMatch(message);
         expect(() => renderCaddyfile({ ...base, ...overrides })).toThrow(message);

@@ -96,6 +96,11 @@ export interface RealRegistryOptions {
      * prove why a rule exists by running a Caddyfile without it.
      */
     readonly caddyfileFor?: (policy: AccessPolicy) => string;
+    /**
+     * Let Caddy serve blob downloads from Distribution's data directory (`blobFiles`), as the
+     * external host and the in-cluster sidecar with filesystem storage do. Default true.
+     */
+    readonly blobShortcut?: boolean;
 }
 
 export interface RealRegistry {
@@ -122,6 +127,11 @@ export interface RealRegistry {
     readonly dir: string;
     /** Logs so far. */
     logs(): { registry: string; caddy: string };
+    /**
+     * Stops Distribution only; Caddy keeps running. For tests that prove what Caddy answers on its
+     * own (a proxied request then fails with 502).
+     */
+    stopDistribution(): Promise<void>;
     /** Stops Caddy and Distribution and removes every file. Safe to call twice. */
     stop(): Promise<void>;
 }
@@ -186,6 +196,7 @@ export async function startRealRegistry(options: RealRegistryOptions = {}): Prom
                 allowedNetworks: options.policy?.allowedNetworks ?? [],
                 deletesEnabled: options.policy?.deletesEnabled ?? true,
                 uiUpstream: options.policy?.uiUpstream,
+                blobFiles: options.blobShortcut === false ? undefined : dataDir,
             });
             const caddyfilePath = path.join(dir, "Caddyfile");
             writeFileSync(caddyfilePath, caddyfile);
@@ -211,6 +222,7 @@ export async function startRealRegistry(options: RealRegistryOptions = {}): Prom
             dataDir,
             dir,
             logs: () => ({ registry: registry.output(), caddy: caddy?.output() ?? "" }),
+            stopDistribution: () => registry.stop(),
             async stop() {
                 if (stopped) return;
                 stopped = true;
