@@ -216,6 +216,9 @@ export class ExternalRegistryHost extends pulumi.ComponentResource {
             uiUpstream: args.ui ? `127.0.0.1:${UI_PORT}` : undefined,
             deletesEnabled: args.deletesEnabled,
             admin: args.caddyAdmin,
+            // Caddy reads the data directory (group caddy, see dataDirScript) and serves blob
+            // downloads from it; the container's /var/lib/registry is this directory.
+            blobFiles: layout.dataDir,
         });
         caddyFiles.push(file("caddyfile", layout.caddyfile, "0644", caddyfileText, { retainOnDelete: true, dependsOn: [packages] }));
         // Reload whenever a file Caddy reads changes: the fingerprint of every body is part of the

@@ -130,12 +130,23 @@ export function packagesScript(install: boolean): string {
     ].join("\n");
 }
 
-/** Creates the data directory (mode 0750); the registry container runs as root and owns its content. */
+/**
+ * Creates the data directory (mode 0750) and gives it to Caddy's group. The registry container runs
+ * as root and writes with umask 022 (directories 0755, files 0644), so Caddy (user `caddy` in the
+ * Debian and Fedora packages) can then read the blobs and serve downloads itself (see
+ * docs/access-policy.md, Performance). Others get nothing. Without a `caddy` group the directory
+ * stays root's and every download goes through Distribution.
+ */
 export function dataDirScript(layout: HostLayout): string {
     return [
         "set -eu",
         `d="\${DSO_ROOT:-}"${shQuote(layout.dataDir)}`,
-        'if [ -d "$d" ]; then echo "unchanged $d"; else mkdir -p "$d"; chmod 0750 "$d"; echo "changed $d"; fi',
+        "state=unchanged",
+        'if [ ! -d "$d" ]; then mkdir -p "$d"; chmod 0750 "$d"; state=changed; fi',
+        'if getent group caddy >/dev/null 2>&1 && [ "$(stat -c %G:%A "$d")" != "caddy:drwxr-x---" ]; then',
+        '  chgrp caddy "$d"; chmod u+rwx,g+rx,g-w,o-rwx "$d"; state=changed',
+        "fi",
+        'echo "$state $d"',
     ].join("\n");
 }
 

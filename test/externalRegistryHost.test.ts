@@ -129,6 +129,16 @@ describe("ExternalRegistryHost", () => {
         expect(caddyfile).toContain("tls /etc/caddy/dso-registry/registry.crt /etc/caddy/dso-registry/registry.key");
     });
 
+    test("Caddy serves blob downloads from the host's data directory", () => {
+        const caddyfile = String(command("registry-host-caddyfile-write").inputs.stdin);
+        expect(caddyfile).toContain("route @blob");
+        expect(caddyfile).toContain("root /srv/data/registry/docker/registry/v2");
+    });
+
+    test("the data directory is given to Caddy's group", () => {
+        expect(String(command("registry-host-data-dir").inputs.create)).toContain("chgrp caddy");
+    });
+
     test("the check expects 403 when loopback is outside the allowlist", () => {
         expect(String(command("registry-host-check").inputs.create)).toContain("GET /v2/ 403");
     });
