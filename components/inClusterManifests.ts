@@ -343,6 +343,10 @@ export function renderDeployment(spec: InClusterSpec): K8sObject {
             { name: "users", mountPath: IN_CLUSTER.usersDir, readOnly: true },
             { name: "caddy-data", mountPath: "/data" },
             { name: "caddy-config", mountPath: "/config" },
+            // Caddy serves blob downloads from the registry's files (same path as in the registry
+            // container, where the sidecar's Caddyfile looks); it never writes there. Same user as the
+            // registry, so it can read everything the registry writes.
+            ...(spec.storage.kind === "filesystem" ? [{ name: "data", mountPath: IN_CLUSTER.dataDir, readOnly: true }] : []),
         ],
         resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "2", memory: "512Mi" } },
         // The caddy image's binary carries the file capability cap_net_bind_service=+ep: the kernel

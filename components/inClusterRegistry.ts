@@ -53,6 +53,8 @@ export function sidecarPolicy(args: {
     readonly requiresAuthForPull: boolean;
     readonly uiEnabled: boolean;
     readonly deletesEnabled: boolean;
+    /** With filesystem storage the PVC is mounted read-only into Caddy, which serves blob downloads from it. */
+    readonly storage: "filesystem" | "s3";
 }): AccessPolicy {
     return {
         siteAddress: args.host,
@@ -68,6 +70,7 @@ export function sidecarPolicy(args: {
         deletesEnabled: args.deletesEnabled,
         // Pods are replaced on every change; nothing needs Caddy's admin API.
         admin: "off",
+        ...(args.storage === "filesystem" ? { blobFiles: IN_CLUSTER.dataDir } : {}),
     };
 }
 
@@ -155,6 +158,7 @@ export class InClusterRegistry extends pulumi.ComponentResource {
             requiresAuthForPull: cr.requiresAuthForPull,
             uiEnabled: registry.ui.enabled,
             deletesEnabled: registry.ui.deleteEnabled,
+            storage: registry.storage.kind,
         });
         const caddyfile = renderSidecarCaddyfile(policy);
         const registryConfig = renderRegistryConfig({

@@ -271,6 +271,23 @@ describe("storage", () => {
         expect(get(objects, "Deployment", "registry").spec.template.spec.securityContext.fsGroup).toBe(IN_CLUSTER.uid);
     });
 
+    test.each([
+        ["filesystem: the PVC is mounted read-only into Caddy at the registry's path", "filesystem", [{ name: "data", mountPath: "/var/lib/registry", readOnly: true }]],
+        ["s3: Caddy gets no data volume", "s3", []],
+    ] as const)("%s", (_name, kind, mounts) => {
+        const objects = renderInClusterObjects(baseSpec(kind === "s3" ? { storage: s3 } : {}));
+        expect(container(objects, "caddy").volumeMounts.filter((m: any) => m.name === "data")).toEqual(mounts);
+    });
+
+    test("filesystem: Caddy runs as the registry's user, so it can read what the registry writes", () => {
+        const objects = renderInClusterObjects(baseSpec());
+        const pod = get(objects, "Deployment", "registry").spec.template.spec;
+        expect(container(objects, "caddy").securityContext.runAsUser).toBeUndefined();
+        expect(container(objects, "registry").securityContext.runAsUser).toBeUndefined();
+        expect(pod.securityContext.runAsUser).toBe(IN_CLUSTER.uid);
+        expect(pod.securityContext.fsGroup).toBe(IN_CLUSTER.uid);
+    });
+
     test("filesystem without a class leaves the cluster default", () => {
         const pvc = get(renderInClusterObjects(baseSpec()), "PersistentVolumeClaim", "registry-data");
         expect(pvc.spec.storageClassName).toBeUndefined();

@@ -108,8 +108,11 @@ async function startInClusterStack(options: StackOptions = {}): Promise<Stack> {
             requiresAuthForPull: options.requiresAuthForPull ?? false,
             uiEnabled: options.uiPort !== undefined,
             deletesEnabled: options.deletesEnabled ?? false,
+            storage: "filesystem",
         });
-        // The pod's fixed addresses are replaced by free loopback ports; the policy is unchanged.
+        if (policy.blobFiles !== IN_CLUSTER.dataDir) throw new Error(`the sidecar policy with filesystem storage has no blob shortcut`);
+        // The pod's fixed addresses and paths are replaced by free loopback ports and the test's data
+        // directory; the policy is unchanged.
         const caddyfile = renderSidecarCaddyfile({
             ...policy,
             port: caddyPort,
@@ -118,6 +121,7 @@ async function startInClusterStack(options: StackOptions = {}): Promise<Stack> {
             uiUpstream: options.uiPort !== undefined ? `127.0.0.1:${options.uiPort}` : undefined,
             pushUsersFile: path.join(usersDir, "push"),
             pullUsersFile: path.join(usersDir, "pull"),
+            blobFiles: path.join(dir, "data"),
         });
         const caddyfilePath = path.join(dir, "Caddyfile");
         writeFileSync(caddyfilePath, caddyfile);

@@ -164,6 +164,14 @@ describe("default objects (PVC, generated CA, no UI, no GC)", () => {
         expect(caddyfile).not.toContain("@read");
     });
 
+    test.each([
+        ["plain", true],
+        ["s3", false],
+    ])("the %s variant's Caddyfile serves blob downloads from the PVC: %s", (variant, expected) => {
+        const caddyfile: string = raw(variant, "ConfigMap", "registry-config").data.Caddyfile;
+        expect(caddyfile.includes("root /var/lib/registry/docker/registry/v2")).toBe(expected);
+    });
+
     test("Distribution listens on loopback inside the pod and stores on the PVC", () => {
         const config: string = raw("plain", "ConfigMap", "registry-config").data["config.yml"];
         expect(config).toContain('addr: "127.0.0.1:5001"');
@@ -256,8 +264,17 @@ describe("validation", () => {
         ).toThrow(/pulumi config set --secret/);
     });
 
+    test.each([
+        ["filesystem", "/var/lib/registry"],
+        ["s3", undefined],
+    ] as const)("with %s storage the sidecar's blob shortcut reads %s", (storage, blobFiles) => {
+        const policy = sidecarPolicy({ host: "registry-dso.jmann.local", requiresAuthForPull: false, uiEnabled: false, deletesEnabled: false, storage });
+        expect(policy.blobFiles).toBe(blobFiles);
+        expect(renderSidecarCaddyfile(policy).includes("route @blob")).toBe(blobFiles !== undefined);
+    });
+
     test("the sidecar's site line is found in the shared renderer's output", () => {
-        const policy = sidecarPolicy({ host: "registry-dso.jmann.local", requiresAuthForPull: false, uiEnabled: false, deletesEnabled: false });
+        const policy = sidecarPolicy({ host: "registry-dso.jmann.local", requiresAuthForPull: false, uiEnabled: false, deletesEnabled: false, storage: "filesystem" });
         expect(renderSidecarCaddyfile(policy).split("\n")).toContain("http://:5000 {");
     });
 });
