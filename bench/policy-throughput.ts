@@ -1,7 +1,9 @@
 /**
  * Throughput of the access policy's Caddy front: GET of a 256 MiB blob on loopback through the
- * rendered Caddyfile (TLS in Caddy, Distribution behind it) against Distribution serving TLS itself,
- * over HTTP/1.1 and HTTP/2, median of 5 each, both measured in the same run (interleaved).
+ * rendered Caddyfile (TLS in Caddy) against Distribution serving TLS itself, over HTTP/1.1 and
+ * HTTP/2, median of 5 each, all measured in the same run (interleaved). Two fronts: the shipped one,
+ * where Caddy serves blob downloads from Distribution's files, and the proxy-only one (no
+ * `blobFiles`, as with s3 storage), where every byte goes through Distribution behind Caddy.
  *
  *   npx tsx bench/policy-throughput.ts [--size-mib 256] [--runs 5]
  */
@@ -44,6 +46,12 @@ function download(reg: RealRegistry, digest: string, http: "1.1" | "2"): number 
     return Number(speed);
 }
 
+/** Who answered a blob GET: Distribution's ETag is the quoted digest, Caddy's file server's is not. */
+function servedBy(reg: RealRegistry, digest: string): "Distribution" | "file" {
+    const headers = curl(["--cacert", reg.ca.caCertFile, "--head", `${reg.url}/v2/bench/blob/blobs/${digest}`]);
+    return new RegExp(`^etag:\\s*"${digest}"`, "im").test(headers) ? "Distribution" : "file";
+}
+
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 const mib = (bytesPerSecond: number) => (bytesPerSecond / 1024 / 1024).toFixed(0);
 
@@ -52,6 +60,7 @@ async function main(): Promise<void> {
     const runs = arg("runs", 5);
     const scratch = privateDir("bench");
     const direct = await startRealRegistry({ caddy: false, registryTls: true });
+    const proxied = await startRealRegistry({ blobShortcut: false });
     const fronted = await startRealRegistry();
     try {
         const file = path.join(scratch, "blob");
@@ -59,25 +68,33 @@ async function main(): Promise<void> {
         writeFileSync(file, data);
         const digest = `sha256:${createHash("sha256").update(data).digest("hex")}`;
         upload(direct, file, digest, false);
+        upload(proxied, file, digest, true);
         upload(fronted, file, digest, true);
-        // One warm-up each, so the page cache holds both copies.
-        download(direct, digest, "1.1");
-        download(fronted, digest, "1.1");
+        if (servedBy(proxied, digest) !== "Distribution" || servedBy(fronted, digest) !== "file") {
+            throw new Error("the fronts do not answer as intended: the proxy-only front must proxy, the shipped front must serve the file");
+        }
+        // One warm-up each, so the page cache holds every copy.
+        for (const reg of [direct, proxied, fronted]) download(reg, digest, "1.1");
 
-        console.log(`blob ${sizeMib} MiB, ${runs} runs each, median MiB/s (loopback, ${require("node:os").cpus().length} cores)`);
-        console.log("protocol  registry-TLS  through-Caddy  ratio");
+        console.log(`blob ${sizeMib} MiB, ${runs} runs each, median MiB/s (loopback, ${require("node:os").cpus().length} cores, load ${require("node:os").loadavg()[0].toFixed(2)})`);
+        console.log("protocol  registry-TLS  Caddy-file  ratio  Caddy-proxy  ratio");
         for (const http of ["1.1", "2"] as const) {
             const a: number[] = [];
             const b: number[] = [];
+            const c: number[] = [];
             for (let i = 0; i < runs; i++) {
                 a.push(download(direct, digest, http));
                 b.push(download(fronted, digest, http));
+                c.push(download(proxied, digest, http));
             }
-            const ratio = median(b) / median(a);
-            console.log(`HTTP/${http.padEnd(6)} ${mib(median(a)).padStart(10)}  ${mib(median(b)).padStart(13)}  ${ratio.toFixed(2)}x`);
+            const ratio = (x: number[]) => `${(median(x) / median(a)).toFixed(2)}x`;
+            console.log(
+                `HTTP/${http.padEnd(6)} ${mib(median(a)).padStart(10)}  ${mib(median(b)).padStart(10)}  ${ratio(b).padStart(5)}  ${mib(median(c)).padStart(11)}  ${ratio(c).padStart(5)}`,
+            );
         }
     } finally {
         await fronted.stop();
+        await proxied.stop();
         await direct.stop();
         removeDir(scratch);
     }
