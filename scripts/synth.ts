@@ -152,8 +152,17 @@ export async function synthesize(projectDir: string, stack: string): Promise<Syn
     const warnings: string[] = [];
     const rt = await startMockRuntime({ stack, config, secretKeys });
     const cfg = loadStackConfig({ allowMissingSecrets: true, warn: (m) => warnings.push(m) });
-    const outputs = await pulumi.runtime.runInPulumiStack(async () => defineStack(cfg));
-    await settle();
+    // Pulumi records a stack trace for every promise it creates (for leak reports and source
+    // positions); synth never shows them, and with source maps they dominate the time of large stacks.
+    const stackTraceLimit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 3;
+    let outputs: Record<string, unknown> | undefined;
+    try {
+        outputs = await pulumi.runtime.runInPulumiStack(async () => defineStack(cfg));
+        await settle();
+    } finally {
+        Error.stackTraceLimit = stackTraceLimit;
+    }
     const files = new Map<string, string>();
     files.set("resources.json", resourcesJson(rt.resources));
     files.set("outputs.json", `${JSON.stringify(sortKeys(outputs ?? {}), null, 2)}\n`);
@@ -173,9 +182,14 @@ export function writeSynth(outDir: string, stack: string, synth: SynthFiles): vo
     }
     mkdirSync(outDir, { recursive: true });
     writeFileSync(path.join(outDir, MARKER_FILE), `stack ${stack}\n`);
+    const made = new Set<string>();
     for (const [relative, content] of [...synth.files].sort(([a], [b]) => a.localeCompare(b))) {
         const target = path.join(outDir, relative);
-        mkdirSync(path.dirname(target), { recursive: true });
+        const dir = path.dirname(target);
+        if (!made.has(dir)) {
+            mkdirSync(dir, { recursive: true });
+            made.add(dir);
+        }
         writeFileSync(target, content);
     }
 }
