@@ -153,7 +153,7 @@ const containerRegistry = z.strictObject({
     requiresAuthForPush: z.boolean().default(true).describe("Pushes need the push account; always true for a registry of our own."),
     requiresAuthForPull: z.boolean().default(false).describe("Pulls need credentials too (the pull-only account); false keeps pulls anonymous for the kubelet."),
     pushUsername: username.default("ci-push").describe("Push account user name (the account Jenkins pushes with)."),
-    pushPasswordSource: z.enum(["generated", "secret"]).default("generated").describe("Where the push password comes from: \"generated\" (@pulumi/random, owned by this program) or \"secret\" (the operator's `dso-registry:containerRegistryPassword`)."),
+    pushCredentials: z.enum(["generated", "operator"]).default("generated").describe("Who owns the push password: \"generated\" (@pulumi/random, owned by this program) or \"operator\" (the secret `dso-registry:containerRegistryPassword`)."),
     pullUsername: username.default("cluster-pull").describe("Pull-only account user name. The account exists when pulls need credentials or a pull secret is configured; its password is always generated."),
     rotation: z.string().default("1").describe("Bump to rotate every generated registry password in one `pulumi up`."),
 });
@@ -332,7 +332,7 @@ export interface SecretSpec {
 
 export const secretSpecs = {
     containerRegistryPassword: {
-        description: "push password of the container registry (containerRegistry.pushPasswordSource: secret)",
+        description: "push password of the container registry (containerRegistry.pushCredentials: operator)",
         setCommand: fromFileOrPrompt("containerRegistryPassword"),
     },
     mavenRegistryPassword: {
@@ -650,7 +650,7 @@ export function requiredSecretsFor(c: Parsed): SecretName[] {
     const required: SecretName[] = [];
     // An existing registry's push account is the organisation's: Jenkins gets the password the operator supplies.
     const pushPasswordSupplied =
-        c.containerRegistry.pushPasswordSource === "secret" || (c.registry.mode === "existing" && c.jenkins.enabled);
+        c.containerRegistry.pushCredentials === "operator" || (c.registry.mode === "existing" && c.jenkins.enabled);
     if (pushPasswordSupplied) required.push("containerRegistryPassword");
     if (c.mavenRegistry && !c.mavenRegistry.reuseContainerCredentials) required.push("mavenRegistryPassword");
     if (c.jenkins.enabled) required.push(c.jenkins.auth === "token" ? "jenkinsApiToken" : "jenkinsPassword");

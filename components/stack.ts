@@ -57,7 +57,7 @@ export function defineStack(cfg: StackConfig): StackOutputs {
         ? new RegistryAccounts("registry-accounts", {
               push: {
                   username: cr.pushUsername,
-                  password: cr.pushPasswordSource === "secret" ? cfg.secrets.containerRegistryPassword : undefined,
+                  password: cr.pushCredentials === "operator" ? cfg.secrets.containerRegistryPassword : undefined,
               },
               pull: cfg.pullAccountEnabled ? { username: cr.pullUsername } : undefined,
               rotation: cr.rotation,

@@ -19,7 +19,7 @@ function base(): Record<string, any> {
 /** A valid external-host configuration. */
 function external(): Record<string, any> {
     return {
-        containerRegistry: { host: "registry.example.com", pathPrefix: "team/app", pushPasswordSource: "secret" },
+        containerRegistry: { host: "registry.example.com", pathPrefix: "team/app", pushCredentials: "operator" },
         registry: { mode: "external-host", tls: { mode: "acme", acmeEmail: "ops@example.com" } },
         externalHost: { ssh: { host: "10.0.0.5", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample" } },
     };
@@ -57,7 +57,7 @@ describe("parseConfig: valid stacks", () => {
             credentialId: "container-registry",
             requiresAuthForPush: true,
             requiresAuthForPull: false,
-            pushPasswordSource: "generated",
+            pushCredentials: "generated",
         });
         expect(config.registry.image).toBe("registry:2.8.3");
         expect(config.registry.tls.mode).toBe("generated-ca");
@@ -96,7 +96,7 @@ describe("parseConfig: valid stacks", () => {
     });
 
     it("tolerates missing secrets only when asked to (synth)", () => {
-        const raw = set(base(), "containerRegistry.pushPasswordSource", "secret");
+        const raw = set(base(), "containerRegistry.pushCredentials", "operator");
         expect(() => parseConfig(raw)).toThrow(ConfigError);
         const result = parseConfig(raw, {}, { allowMissingSecrets: true });
         expect(result.missingSecrets).toEqual(["containerRegistryPassword"]);
@@ -139,7 +139,7 @@ describe("parseConfig: bad config names the key, says what is wrong and what is 
         { name: "bad CIDR", raw: () => set(base(), "registry.allowedNetworks", ["10.0.0.0/33"]), key: "dso-registry:registry.allowedNetworks[0]", says: /CIDR/ },
         { name: "a password in plain config", raw: () => set(base(), "containerRegistry.password", "hunter2"), key: "dso-registry:containerRegistry.password", says: /never part of plain stack config.*pulumi config set --secret dso-registry:containerRegistryPassword/ },
         { name: "a secret key stored in plaintext", raw: () => base(), secrets: { sshPrivateKey: "plaintext" }, key: "dso-registry:sshPrivateKey", says: /stored in plaintext.*pulumi config set --secret dso-registry:sshPrivateKey/ },
-        { name: "a missing secret", raw: () => set(base(), "containerRegistry.pushPasswordSource", "secret"), key: "dso-registry:containerRegistryPassword", says: /is not set.*pulumi config set --secret dso-registry:containerRegistryPassword/ },
+        { name: "a missing secret", raw: () => set(base(), "containerRegistry.pushCredentials", "operator"), key: "dso-registry:containerRegistryPassword", says: /is not set.*pulumi config set --secret dso-registry:containerRegistryPassword/ },
     ];
 
     it.each(cases)("$name", ({ raw, secrets, key, says }) => {

@@ -34,7 +34,7 @@ function stackConfig(overrides: { rotation?: string; pushPassword?: string }): R
             pathPrefix: "team/app",
             requiresAuthForPull: true,
             rotation: overrides.rotation ?? "1",
-            pushPasswordSource: supplied ? "secret" : "generated",
+            pushCredentials: supplied ? "operator" : "generated",
         }),
         "dso-registry:mavenRegistry": JSON.stringify({ host: "registry.example.com", pathPrefix: "maven-releases", reuseContainerCredentials: true }),
         "dso-registry:registry": JSON.stringify({ mode: "in-cluster" }),

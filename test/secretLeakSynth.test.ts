@@ -25,7 +25,7 @@ beforeAll(async () => {
     copyFileSync(path.join(__dirname, "..", "Pulumi.yaml"), path.join(dir, "Pulumi.yaml"));
     const stack = {
         config: {
-            "dso-registry:containerRegistry": { host: "registry.example.com", pathPrefix: "team/app", pushPasswordSource: "secret" },
+            "dso-registry:containerRegistry": { host: "registry.example.com", pathPrefix: "team/app", pushCredentials: "operator" },
             "dso-registry:mavenRegistry": { host: "maven.example.com", pathPrefix: "releases" },
             "dso-registry:registry": { mode: "in-cluster" },
             "dso-registry:jenkins": { enabled: true, url: "https://jenkins.example.com", registryHostCredentialId: "registry-host" },

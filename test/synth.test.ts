@@ -104,7 +104,7 @@ describe("synth redaction", () => {
             "planted",
             YAML.stringify({
                 config: {
-                    "dso-registry:containerRegistry": { host: "registry.example.com", pathPrefix: "apps", pushPasswordSource: "secret", requiresAuthForPull: true },
+                    "dso-registry:containerRegistry": { host: "registry.example.com", pathPrefix: "apps", pushCredentials: "operator", requiresAuthForPull: true },
                     "dso-registry:registry": { mode: "in-cluster", tls: { mode: "provided" } },
                     "dso-registry:containerRegistryPassword": { secure: `v1:${planted}-password` },
                     "dso-registry:tlsCertificate": { secure: `v1:${planted}-cert` },
