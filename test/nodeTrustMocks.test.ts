@@ -40,22 +40,20 @@ beforeAll(async () => {
     rt = await startMockRuntime({ stack: "test" });
     mod = await import("../components/nodeTrust");
     for (const flavour of runtimeFlavours) {
-        new mod.NodeTrust(`ssh-${flavour}`, {
+        const registry = {
             host: "registry.example.test",
             port: 5000,
             flavour,
             caCertPem: CA,
             registryAddress: "10.0.0.5",
             pullAccount: flavour === "k3s" || flavour === "rke2" ? { username: "cluster-pull", password: PASSWORD } : undefined,
+        };
+        new mod.NodeTrust(`ssh-${flavour}`, {
+            ...registry,
             connection: ssh(`node-${flavour}`),
         });
         new mod.NodeTrustDaemonSet(`ds-${flavour}`, {
-            host: "registry.example.test",
-            port: 5000,
-            flavour,
-            caCertPem: CA,
-            registryAddress: "10.0.0.5",
-            pullAccount: flavour === "k3s" || flavour === "rke2" ? { username: "cluster-pull", password: PASSWORD } : undefined,
+            ...registry,
             namespace: "dso",
             objectName: `trust-${flavour}`,
         });
