@@ -6,7 +6,7 @@
  *
  * The stack is the committed local stack with pulls that need credentials and its nodes replaced by
  * `count` k3s nodes reached over SSH; it is written to a temp project
- * directory. Each run is a fresh Node process running `scripts/synth.ts --project <temp dir>`, so
+ * directory. Each run is a fresh Node process running `tools/synth.ts --project <temp dir>`, so
  * start-up and module loading count, as for a user running `npm run synth`. Peak memory is the
  * process's own maximum resident set size. Figures are printed, not asserted. Target: 200 nodes in
  * under 3× the 1-node time and under 10 s.
@@ -74,7 +74,7 @@ try {
             const started = process.hrtime.bigint();
             const result = spawnSync(
                 process.execPath,
-                ["--import", "tsx", "--require", probe, path.join(projectDir, "scripts/synth.ts"), "--stack", "bench", "--project", project, "--out", out],
+                ["--import", "tsx", "--require", probe, path.join(projectDir, "tools/synth.ts"), "--stack", "bench", "--project", project, "--out", out],
                 { cwd: projectDir, encoding: "utf8", env: process.env, input: "" },
             );
             const seconds = Number(process.hrtime.bigint() - started) / 1e9;

@@ -3,7 +3,7 @@
  *
  *   npx tsx bench/synth.ts [--runs 5]
  *
- * Each run is a fresh Node process (`node --import tsx scripts/synth.ts`), so start-up and module
+ * Each run is a fresh Node process (`node --import tsx tools/synth.ts`), so start-up and module
  * loading are counted, as a user running `npm run synth` pays them. Peak memory is the process's own
  * maximum resident set size. Figures are printed, not asserted: targets are 5 s and 400 MB per stack.
  */
@@ -40,7 +40,7 @@ try {
             const started = process.hrtime.bigint();
             const result = spawnSync(
                 process.execPath,
-                ["--import", "tsx", "--require", probe, path.join(projectDir, "scripts/synth.ts"), "--stack", stack, "--out", out],
+                ["--import", "tsx", "--require", probe, path.join(projectDir, "tools/synth.ts"), "--stack", stack, "--out", out],
                 { cwd: projectDir, encoding: "utf8", env: process.env, input: "" },
             );
             const seconds = Number(process.hrtime.bigint() - started) / 1e9;

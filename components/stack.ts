@@ -5,15 +5,15 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "./config";
-import { InClusterRegistry } from "./inClusterRegistry";
-import { IN_CLUSTER } from "./inClusterManifests";
-import { defineJenkinsCredentials } from "./jenkinsCredentials";
-import { ExternalRegistryHost } from "./externalRegistryHost";
-import { defineNodeTrust } from "./nodeTrust";
-import { definePipelineConfig } from "./pipelineConfig";
-import { definePullSecrets } from "./pullSecrets";
-import { RegistryAccounts } from "./registryAccounts";
-import { RegistryTls } from "./registryTls";
+import { InClusterRegistry } from "./inCluster/inClusterRegistry";
+import { IN_CLUSTER } from "./inCluster/manifests";
+import { defineJenkinsCredentials } from "./jenkins/jenkinsCredentials";
+import { ExternalRegistryHost } from "./externalHost/externalRegistryHost";
+import { defineNodeTrust } from "./nodeTrust/nodeTrust";
+import { definePipelineConfig } from "./jenkins/pipelineConfig";
+import { definePullSecrets } from "./accounts/pullSecrets";
+import { RegistryAccounts } from "./accounts/registryAccounts";
+import { RegistryTls } from "./accounts/registryTls";
 
 /** `host` or `host:port` as clients write it in image references. */
 export function registryAuthority(host: string, port: number): string {

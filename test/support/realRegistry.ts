@@ -22,7 +22,7 @@ import {
     renderCaddyfile,
     renderRegistryConfig,
     renderUsersFile,
-} from "../../components/accessPolicy";
+} from "../../components/accessPolicy/accessPolicy";
 import { freePort, privateDir, removeDir, run, runOk, type RunResult, type ServerProcess, startServer, waitForPort } from "./serverProcess";
 
 // ---------------------------------------------------------------------------------------------

@@ -1,0 +1,104 @@
+/**
+ * Pull secrets for the pull-only account: `kubernetes.io/dockerconfigjson` Secrets in the namespaces the
+ * stack names (for `imagePullSecrets` when pulls need credentials), and Flux's `registry-credentials`
+ * in `flux-system` (so the image reflector can list tags).
+ */
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import type { StackConfig } from "../config";
+import type { RegistryAccount } from "./registryAccounts";
+
+export const FLUX_NAMESPACE = "flux-system";
+export const FLUX_SECRET_NAME = "registry-credentials";
+
+/** The `.dockerconfigjson` document for one registry, keys sorted so the text is stable. */
+export function renderDockerConfigJson(authority: string, username: string, password: string): string {
+    const auth = Buffer.from(`${username}:${password}`, "utf8").toString("base64");
+    return JSON.stringify({ auths: { [authority]: { auth, password, username } } });
+}
+
+/** Where the Secrets go: one per namespace, plus Flux's. Throws on a namespace listed twice. */
+export function pullSecretTargets(namespaces: readonly string[], secretName: string, flux: boolean): { namespace: string; name: string }[] {
+    const targets = namespaces.map((namespace) => ({ namespace, name: secretName }));
+    if (flux) targets.push({ namespace: FLUX_NAMESPACE, name: FLUX_SECRET_NAME });
+    const keys = targets.map((t) => `${t.namespace}/${t.name}`);
+    const duplicate = keys.find((k, i) => keys.indexOf(k) !== i);
+    if (duplicate) {
+        throw new Error(`two pull secrets would be written to ${duplicate}: list each namespace once in pullSecrets.namespaces`);
+    }
+    return targets;
+}
+
+export interface PullSecretsArgs {
+    /** `host` or `host:port` of the registry, as in image references. */
+    readonly authority: string;
+    /** The pull-only account. */
+    readonly username: string;
+    /** Its password (secret). */
+    readonly password: pulumi.Input<string>;
+    /** Namespaces that get a Secret named `secretName`; they must exist. */
+    readonly namespaces: readonly string[];
+    readonly secretName: string;
+    /** Also create `registry-credentials` in flux-system. */
+    readonly flux: boolean;
+}
+
+export class PullSecrets extends pulumi.ComponentResource {
+    /** "namespace/name" of every Secret created. */
+    readonly secretRefs: string[];
+
+    constructor(name: string, args: PullSecretsArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("dso:registry:PullSecrets", name, {}, opts);
+        const dockerConfig = pulumi.secret(
+            pulumi.output(args.password).apply((password) => renderDockerConfigJson(args.authority, args.username, password)),
+        );
+        const targets = pullSecretTargets(args.namespaces, args.secretName, args.flux);
+        for (const target of targets) {
+            new k8s.core.v1.Secret(
+                `${name}-${target.namespace}`,
+                {
+                    metadata: {
+                        name: target.name,
+                        namespace: target.namespace,
+                        labels: { "app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": "dso-registry" },
+                    },
+                    type: "kubernetes.io/dockerconfigjson",
+                    stringData: { ".dockerconfigjson": dockerConfig },
+                },
+                { parent: this },
+            );
+        }
+        this.secretRefs = targets.map((t) => `${t.namespace}/${t.name}`);
+        this.registerOutputs({});
+    }
+}
+
+/**
+ * The stack's pull secrets, when `pullSecrets` names namespaces or Flux. They hold the pull-only
+ * account, which the program generates for a registry of its own.
+ */
+export function definePullSecrets(
+    cfg: StackConfig,
+    registry: { readonly authority: string; readonly pull?: RegistryAccount },
+    opts?: pulumi.ComponentResourceOptions,
+): PullSecrets | undefined {
+    const p = cfg.pullSecrets;
+    if (p.namespaces.length === 0 && !p.flux) return undefined;
+    if (!registry.pull) {
+        throw new Error(
+            `pullSecrets needs the pull-only account, which this program only has for a registry of its own (registry.mode "in-cluster" or "external-host")`,
+        );
+    }
+    return new PullSecrets(
+        "pull-secrets",
+        {
+            authority: registry.authority,
+            username: registry.pull.username,
+            password: registry.pull.password,
+            namespaces: p.namespaces,
+            secretName: p.secretName,
+            flux: p.flux,
+        },
+        opts,
+    );
+}

@@ -1,0 +1,372 @@
+/**
+ * The scripts and files the external registry host gets, as pure functions of a typed plan: the
+ * package check, the data directory, the registry container, Caddy's reload, garbage collection,
+ * backups, their cron file and the post-deploy check. The component only places and runs them; the
+ * tests run the very same text over a real SSH session.
+ *
+ * Every script honours $DSO_ROOT (a prefix for every path it touches; empty on a real host), is
+ * idempotent (prints "unchanged" when there is nothing to do) and reads secrets only from files or
+ * stdin.
+ */
+import { createHash } from "node:crypto";
+import { shQuote } from "../shared/hostAccess";
+
+/** Where things live on the host. Absolute paths; production defaults from `defaultHostLayout`. */
+export interface HostLayout {
+    /** Registry data (filesystem storage root), bind-mounted into the container. */
+    readonly dataDir: string;
+    /** Distribution's config directory on the host, mounted read-only into the container. */
+    readonly registryConfigDir: string;
+    /** Caddy's main config file (Debian's service reads /etc/caddy/Caddyfile). */
+    readonly caddyfile: string;
+    /** Directory for the users files and TLS files Caddy reads. */
+    readonly caddyDir: string;
+    /** Directory for the maintenance scripts. */
+    readonly binDir: string;
+    /** cron file for the maintenance schedules. */
+    readonly cronFile: string;
+    /** Lock file that serialises maintenance runs and container changes. */
+    readonly lockFile: string;
+}
+
+export function defaultHostLayout(dataDir: string): HostLayout {
+    return {
+        dataDir,
+        registryConfigDir: "/etc/dso-registry",
+        caddyfile: "/etc/caddy/Caddyfile",
+        caddyDir: "/etc/caddy/dso-registry",
+        binDir: "/usr/local/sbin",
+        cronFile: "/etc/cron.d/dso-registry",
+        lockFile: "/run/lock/dso-registry.lock",
+    };
+}
+
+/** Paths derived from the layout, used by both the component and the scripts. */
+export function hostPaths(layout: HostLayout) {
+    return {
+        registryConfig: `${layout.registryConfigDir}/config.yml`,
+        registryConfigReadOnly: `${layout.registryConfigDir}/config-readonly.yml`,
+        caCert: `${layout.registryConfigDir}/ca.crt`,
+        pushUsers: `${layout.caddyDir}/users-push`,
+        pullUsers: `${layout.caddyDir}/users-pull`,
+        tlsCert: `${layout.caddyDir}/registry.crt`,
+        tlsKey: `${layout.caddyDir}/registry.key`,
+        gcScript: `${layout.binDir}/dso-registry-gc`,
+        backupScript: `${layout.binDir}/dso-registry-backup`,
+        statusScript: `${layout.binDir}/dso-registry-status`,
+    };
+}
+
+/** The registry container as `docker run` creates it. */
+export interface ContainerSpec {
+    /** Container name. */
+    readonly name: string;
+    /** Image reference, tag or digest. */
+    readonly image: string;
+    /** Loopback port Distribution is published on (Caddy's upstream). */
+    readonly hostPort: number;
+    readonly layout: HostLayout;
+}
+
+/** Mount point of the config directory inside the container. */
+const CONTAINER_CONFIG_DIR = "/etc/dso-registry";
+
+/** `docker run` arguments (without "docker run") for the registry with the given config file name. */
+export function dockerRunArgs(spec: ContainerSpec, configFileName: "config.yml" | "config-readonly.yml"): string {
+    return [
+        "-d",
+        `--name ${shQuote(spec.name)}`,
+        "--restart unless-stopped",
+        `-p 127.0.0.1:${spec.hostPort}:5000`,
+        `-v "\${DSO_ROOT:-}"${shQuote(spec.layout.dataDir)}:/var/lib/registry`,
+        `-v "\${DSO_ROOT:-}"${shQuote(spec.layout.registryConfigDir)}:${CONTAINER_CONFIG_DIR}:ro`,
+        shQuote(spec.image),
+        `${CONTAINER_CONFIG_DIR}/${configFileName}`,
+    ].join(" ");
+}
+
+/** A short, stable fingerprint; the container is recreated when it changes. */
+export function fingerprint(...parts: readonly string[]): string {
+    return createHash("sha256").update(parts.join("\0")).digest("hex").slice(0, 16);
+}
+
+const LOCK = (layout: HostLayout) =>
+    [`lock="\${DSO_ROOT:-}"${shQuote(layout.lockFile)}`, `mkdir -p "$(dirname "$lock")"`, `exec 9>"$lock"`, "flock 9"];
+
+/**
+ * Installs Docker, Caddy and cron from the distribution's packages when they are missing (apt or
+ * dnf), or, with `install` false, only reports what is missing and fails.
+ */
+export function packagesScript(install: boolean): string {
+    return [
+        "set -eu",
+        "missing=''",
+        "command -v docker >/dev/null 2>&1 || missing=\"$missing docker\"",
+        "command -v caddy >/dev/null 2>&1 || missing=\"$missing caddy\"",
+        "command -v crontab >/dev/null 2>&1 || [ -d \"${DSO_ROOT:-}/etc/cron.d\" ] || missing=\"$missing cron\"",
+        "command -v curl >/dev/null 2>&1 || missing=\"$missing curl\"",
+        "command -v flock >/dev/null 2>&1 || missing=\"$missing flock\"",
+        'if [ -z "$missing" ]; then echo "unchanged packages"; exit 0; fi',
+        ...(install
+            ? [
+                  "pkgs=''",
+                  "for m in $missing; do case $m in",
+                  "  docker) pkgs=\"$pkgs docker.io\" ;; flock) pkgs=\"$pkgs util-linux\" ;; *) pkgs=\"$pkgs $m\" ;;",
+                  "esac; done",
+                  "if command -v apt-get >/dev/null 2>&1; then",
+                  "  export DEBIAN_FRONTEND=noninteractive",
+                  "  apt-get update -qq && apt-get install -y -qq $pkgs",
+                  "elif command -v dnf >/dev/null 2>&1; then",
+                  "  dnf install -y $(echo $pkgs | sed 's/docker.io/docker/')",
+                  "else",
+                  '  echo "missing:$missing, and neither apt-get nor dnf is available: install them by hand" >&2; exit 1',
+                  "fi",
+                  'echo "changed packages:$pkgs"',
+              ]
+            : [
+                  'echo "missing on the registry host:$missing. Install them (Debian: apt-get install docker.io caddy cron curl util-linux), or set externalHost.installPackages: true" >&2',
+                  "exit 1",
+              ]),
+    ].join("\n");
+}
+
+/**
+ * Creates the data directory (mode 0750) and gives it to Caddy's group. The registry container runs
+ * as root and writes with umask 022 (directories 0755, files 0644), so Caddy (user `caddy` in the
+ * Debian and Fedora packages) can then read the blobs and serve downloads itself (see
+ * docs/access-policy.md, Performance). Others get nothing. Without a `caddy` group the directory
+ * stays root's and every download goes through Distribution.
+ */
+export function dataDirScript(layout: HostLayout): string {
+    return [
+        "set -eu",
+        `d="\${DSO_ROOT:-}"${shQuote(layout.dataDir)}`,
+        "state=unchanged",
+        'if [ ! -d "$d" ]; then mkdir -p "$d"; chmod 0750 "$d"; state=changed; fi',
+        'if getent group caddy >/dev/null 2>&1 && [ "$(stat -c %G:%A "$d")" != "caddy:drwxr-x---" ]; then',
+        '  chgrp caddy "$d"; chmod u+rwx,g+rx,g-w,o-rwx "$d"; state=changed',
+        "fi",
+        'echo "$state $d"',
+    ].join("\n");
+}
+
+/** On destroy: keeps the data unless `purge`, and says so. */
+export function dataDirDeleteScript(layout: HostLayout, purge: boolean): string {
+    return purge
+        ? ["set -eu", `rm -rf "\${DSO_ROOT:-}"${shQuote(layout.dataDir)}`, `echo "removed ${layout.dataDir}"`].join("\n")
+        : `echo "kept registry data in ${layout.dataDir} (externalHost.purgeDataOnDestroy is false)"`;
+}
+
+/**
+ * Runs the registry container when it is missing, stopped, or was created from another spec
+ * (image, ports, mounts or config: `specFingerprint`). Otherwise changes nothing.
+ */
+export function containerScript(spec: ContainerSpec, specFingerprint: string): string {
+    const name = shQuote(spec.name);
+    return [
+        "set -eu",
+        ...LOCK(spec.layout),
+        `want=${shQuote(specFingerprint)}`,
+        `have=$(docker inspect -f '{{index .Config.Labels "dso-registry.spec"}} {{.State.Running}}' ${name} 2>/dev/null || true)`,
+        'if [ "$have" = "$want true" ]; then echo "unchanged container"; exit 0; fi',
+        `docker rm -f ${name} >/dev/null 2>&1 || true`,
+        `docker run --label dso-registry.spec="$want" ${dockerRunArgs(spec, "config.yml")} >/dev/null`,
+        'echo "changed container"',
+    ].join("\n");
+}
+
+/** Removes the registry container (its data stays in the data directory). */
+export function containerDeleteScript(spec: ContainerSpec): string {
+    return ["set -eu", `docker rm -f ${shQuote(spec.name)} >/dev/null 2>&1 || true`, `echo "removed container ${spec.name}"`].join("\n");
+}
+
+/**
+ * Validates the Caddyfile with Caddy itself, then applies it: `caddy reload` when Caddy is running
+ * (its admin endpoint answers), otherwise starts the caddy service. An invalid Caddyfile fails the
+ * update and leaves the running config alone. `reloadFingerprint` makes the script's text change
+ * (and so re-run) whenever a file Caddy reads changes.
+ */
+export function caddyApplyScript(layout: HostLayout, reloadFingerprint: string): string {
+    return [
+        "set -eu",
+        `# files: ${reloadFingerprint}`,
+        `f="\${DSO_ROOT:-}"${shQuote(layout.caddyfile)}`,
+        'if ! out=$(caddy validate --adapter caddyfile --config "$f" 2>&1); then',
+        '  echo "$out" | grep -v \'"level":"info"\' >&2',
+        '  echo "caddy validate rejected $f; the running Caddy config was not changed" >&2',
+        "  exit 1",
+        "fi",
+        'if timeout 50 caddy reload --adapter caddyfile --config "$f" >/dev/null 2>&1; then',
+        '  echo "reloaded caddy"',
+        "elif command -v systemctl >/dev/null 2>&1; then",
+        "  systemctl enable caddy >/dev/null 2>&1 || true",
+        "  systemctl restart caddy",
+        '  echo "restarted caddy"',
+        "else",
+        '  echo "Caddy is not running and there is no systemd to start it: start it with caddy start --config $f" >&2',
+        "  exit 1",
+        "fi",
+    ].join("\n");
+}
+
+/**
+ * On destroy: replaces the registry's Caddyfile with one that serves no site (so Caddy keeps
+ * running for anything else the operator adds later) and reloads.
+ */
+export function caddyRemoveScript(layout: HostLayout, admin?: string): string {
+    const empty = `# The dso-registry site was removed by pulumi destroy.\n${admin ? `{\n\tadmin ${admin}\n}\n` : ""}`;
+    return [
+        "set -eu",
+        `f="\${DSO_ROOT:-}"${shQuote(layout.caddyfile)}`,
+        `printf '%s' ${shQuote(empty)} > "$f"`,
+        'timeout 50 caddy reload --adapter caddyfile --config "$f" >/dev/null 2>&1 || (command -v systemctl >/dev/null 2>&1 && systemctl reload caddy) || true',
+        'echo "removed caddy site"',
+    ].join("\n");
+}
+
+export interface MaintenanceOptions {
+    readonly garbageCollection: { readonly enabled: boolean; readonly schedule: string; readonly deleteUntagged: boolean };
+    readonly backup: { readonly enabled: boolean; readonly schedule: string; readonly destination: string; readonly keep: number };
+}
+
+/**
+ * The garbage-collection script (a file on the host). Safe by construction: the registry is
+ * recreated read-only (pulls keep working, pushes are refused with 503 instead of being half
+ * deleted, distribution#3045), the collection runs, and the registry is recreated writable, which
+ * also starts it with an empty blob-descriptor cache (distribution#3743). The writable registry
+ * comes back even when the collection fails.
+ */
+/**
+ * Lines that restart the registry read-only for the rest of the script and bring it back writable
+ * (with its normal spec, hence an empty cache) when the script exits, also on failure.
+ */
+function readOnlyWindow(spec: ContainerSpec, specFingerprint: string): string[] {
+    const name = shQuote(spec.name);
+    return [
+        "restore() {",
+        `  docker rm -f ${name} >/dev/null 2>&1 || true`,
+        `  docker run --label dso-registry.spec=${shQuote(specFingerprint)} ${dockerRunArgs(spec, "config.yml")} >/dev/null`,
+        "}",
+        "trap restore EXIT",
+        `docker rm -f ${name} >/dev/null`,
+        `docker run --label dso-registry.spec=read-only ${dockerRunArgs(spec, "config-readonly.yml")} >/dev/null`,
+    ];
+}
+
+export function gcScript(spec: ContainerSpec, specFingerprint: string, deleteUntagged: boolean): string {
+    const name = shQuote(spec.name);
+    return [
+        "#!/bin/sh",
+        "# Managed by dso-registry: registry garbage collection in read-only mode. See docs/external-host.md.",
+        "set -eu",
+        ...LOCK(spec.layout),
+        ...readOnlyWindow(spec, specFingerprint),
+        'echo "registry is read-only; collecting garbage"',
+        `docker exec ${name} registry garbage-collect${deleteUntagged ? " --delete-untagged" : ""} ${CONTAINER_CONFIG_DIR}/config.yml`,
+        'echo "garbage collection done; registry back to writable with an empty cache"',
+    ].join("\n") + "\n";
+}
+
+/**
+ * The backup script (a file on the host): a dated, compressed archive of the data directory,
+ * keeping the newest `keep`. The registry is read-only while the archive is made, so it is
+ * consistent, and writable again afterwards (also on failure).
+ */
+export function backupScript(spec: ContainerSpec, specFingerprint: string, destination: string, keep: number): string {
+    return [
+        "#!/bin/sh",
+        "# Managed by dso-registry: backup of the registry data directory. See docs/external-host.md.",
+        "set -eu",
+        ...LOCK(spec.layout),
+        `dest="\${DSO_ROOT:-}"${shQuote(destination)}`,
+        `data="\${DSO_ROOT:-}"${shQuote(spec.layout.dataDir)}`,
+        'mkdir -p "$dest"',
+        'chmod 0700 "$dest"',
+        ...readOnlyWindow(spec, specFingerprint),
+        'stamp=$(date -u +%Y%m%dT%H%M%SZ)',
+        'tmp="$dest/.registry-$stamp.tar.gz.part"',
+        'tar -C "$data" -czf "$tmp" .',
+        'mv "$tmp" "$dest/registry-$stamp.tar.gz"',
+        `ls -1 "$dest" | grep '^registry-.*\\.tar\\.gz$' | sort -r | tail -n +${keep + 1} | while read -r old; do rm -f "$dest/$old"; done`,
+        'echo "backup written: $dest/registry-$stamp.tar.gz"',
+    ].join("\n") + "\n";
+}
+
+/** /etc/cron.d file for the enabled maintenance jobs (root, logs to syslog through logger). */
+export function cronFile(layout: HostLayout, maintenance: MaintenanceOptions): string {
+    const paths = hostPaths(layout);
+    const lines = [
+        "# Managed by dso-registry. See docs/external-host.md.",
+        "SHELL=/bin/sh",
+        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    ];
+    if (maintenance.garbageCollection.enabled) {
+        lines.push(`${maintenance.garbageCollection.schedule} root ${paths.gcScript} 2>&1 | logger -t dso-registry-gc`);
+    }
+    if (maintenance.backup.enabled) {
+        lines.push(`${maintenance.backup.schedule} root ${paths.backupScript} 2>&1 | logger -t dso-registry-backup`);
+    }
+    return `${lines.join("\n")}\n`;
+}
+
+/** What the post-deploy check expects through Caddy. */
+export interface CheckExpectations {
+    /** Host name clients use, and the HTTPS port Caddy listens on. */
+    readonly host: string;
+    readonly port: number;
+    /** CA file to verify with; the system trust store when unset; "insecure" skips verification. */
+    readonly caFile?: string | "insecure";
+    readonly requiresAuthForPull: boolean;
+    /** Loopback is outside the allowlist: every answer is 403. */
+    readonly loopbackRefused: boolean;
+    /** How long to wait for Caddy (and an ACME certificate) before failing. */
+    readonly waitSeconds: number;
+}
+
+/**
+ * Asks the registry through Caddy, from the host itself (name resolved to 127.0.0.1), whether the
+ * policy holds: the ping is challenged, an anonymous read is allowed or challenged as configured,
+ * and an anonymous upload is refused. Fails the update (non-zero) when any answer is wrong.
+ */
+export function postDeployCheckScript(e: CheckExpectations): string {
+    const base = `https://${e.host}:${e.port}`;
+    const tlsArg =
+        e.caFile === "insecure" ? "--insecure" : e.caFile ? `--cacert "\${DSO_ROOT:-}"${shQuote(e.caFile)}` : "";
+    const expectPing = e.loopbackRefused ? 403 : 401;
+    const expectRead = e.loopbackRefused ? 403 : e.requiresAuthForPull ? 401 : 200;
+    const expectWrite = e.loopbackRefused ? 403 : 401;
+    return [
+        "set -eu",
+        // curl prints 000 itself when it gets no answer.
+        `ask() { curl -sS -o /dev/null -w '%{http_code}' --max-time 20 ${tlsArg} --resolve ${shQuote(`${e.host}:${e.port}:127.0.0.1`)} -X "$1" ${shQuote(base)}"$2" 2>/dev/null || true; }`,
+        `deadline=$(( $(date +%s) + ${e.waitSeconds} ))`,
+        'while [ "$(ask GET /v2/)" = 000 ]; do',
+        '  if [ "$(date +%s)" -ge "$deadline" ]; then',
+        `    echo "the registry does not answer on ${base} (through Caddy on this host); see: journalctl -u caddy" >&2; exit 1`,
+        "  fi",
+        "  sleep 2",
+        "done",
+        "fail=0",
+        "check() {",
+        '  got=$(ask "$2" "$3")',
+        '  if [ "$got" = "$4" ]; then echo "ok   $1: $2 $3 -> $got"; else echo "FAIL $1: $2 $3 -> $got, expected $4" >&2; fail=1; fi',
+        "}",
+        `check "ping is challenged" GET /v2/ ${expectPing}`,
+        `check "anonymous read" GET /v2/_catalog ${expectRead}`,
+        `check "anonymous upload is refused" POST /v2/dso-check/blobs/uploads/ ${expectWrite}`,
+        'if [ "$fail" != 0 ]; then echo "the registry does not enforce the expected access policy; the update failed" >&2; exit 1; fi',
+    ].join("\n");
+}
+
+/** A script operators run on the host to see the registry's state (placed as dso-registry-status). */
+export function statusScript(spec: ContainerSpec): string {
+    return [
+        "#!/bin/sh",
+        "# Managed by dso-registry: the registry's state at a glance.",
+        `echo "== container"; docker ps -a --filter name=^/${spec.name}$ --format '{{.Names}} {{.Image}} {{.Status}} {{.Labels}}'`,
+        `echo "== last log lines"; docker logs --tail 20 ${shQuote(spec.name)} 2>&1`,
+        'echo "== caddy"; systemctl --no-pager --lines=5 status caddy 2>&1 || true',
+        `echo "== data"; du -sh ${shQuote(spec.layout.dataDir)} 2>/dev/null || true`,
+        "",
+    ].join("\n");
+}

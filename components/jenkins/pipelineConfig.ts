@@ -1,0 +1,106 @@
+/**
+ * The pipeline-config ConfigMap: the non-secret registry settings pipelines read (`CONTAINER_REGISTRY_*`,
+ * `MAVEN_REGISTRY_*`), in the namespace Jenkins's agents run in. The secrets stay in Jenkins; this map
+ * only names the credential IDs that hold them.
+ */
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import type { StackConfig } from "../config";
+
+/** One registry as pipelines address it. */
+export interface PipelineRegistry {
+    readonly host: string;
+    readonly port: number;
+    readonly pathPrefix: string;
+    readonly credentialId: string;
+    readonly requiresAuthForPush: boolean;
+    readonly requiresAuthForPull: boolean;
+}
+
+export interface PipelineSettings {
+    readonly container: PipelineRegistry;
+    readonly maven?: PipelineRegistry;
+    /** ID of the secret-text credential holding the registry host, when the stack creates one. */
+    readonly registryHostCredentialId?: string;
+}
+
+/** `host`, or `host:port` when the port is not 443, as clients write it. */
+function authorityOf(r: PipelineRegistry): string {
+    return r.port === 443 ? r.host : `${r.host}:${r.port}`;
+}
+
+/** The ConfigMap's data, keys sorted so previews show no false diffs. */
+export function renderPipelineConfig(s: PipelineSettings): Record<string, string> {
+    const c = s.container;
+    const containerAuthority = authorityOf(c);
+    const data: Record<string, string> = {
+        CONTAINER_REGISTRY_HOST: containerAuthority,
+        CONTAINER_REGISTRY_PATH_PREFIX: c.pathPrefix,
+        CONTAINER_REGISTRY_IMAGE_PREFIX: c.pathPrefix ? `${containerAuthority}/${c.pathPrefix}` : containerAuthority,
+        CONTAINER_REGISTRY_CREDENTIAL_ID: c.credentialId,
+        CONTAINER_REGISTRY_REQUIRES_AUTH_FOR_PUSH: String(c.requiresAuthForPush),
+        CONTAINER_REGISTRY_REQUIRES_AUTH_FOR_PULL: String(c.requiresAuthForPull),
+    };
+    if (s.registryHostCredentialId) data.CONTAINER_REGISTRY_HOST_CREDENTIAL_ID = s.registryHostCredentialId;
+    const m = s.maven;
+    if (m) {
+        const mavenAuthority = authorityOf(m);
+        data.MAVEN_REGISTRY_HOST = mavenAuthority;
+        data.MAVEN_REGISTRY_PATH_PREFIX = m.pathPrefix;
+        data.MAVEN_REGISTRY_URL = `https://${mavenAuthority}/${m.pathPrefix}`;
+        data.MAVEN_REGISTRY_CREDENTIAL_ID = m.credentialId;
+        data.MAVEN_REGISTRY_REQUIRES_AUTH_FOR_PUSH = String(m.requiresAuthForPush);
+        data.MAVEN_REGISTRY_REQUIRES_AUTH_FOR_PULL = String(m.requiresAuthForPull);
+    }
+    return Object.fromEntries(Object.keys(data).sort().map((k) => [k, data[k]!]));
+}
+
+export interface PipelineConfigArgs {
+    /** Namespace the ConfigMap goes to (Jenkins's); it must exist. */
+    readonly namespace: string;
+    /** ConfigMap name. */
+    readonly name: string;
+    readonly settings: PipelineSettings;
+}
+
+/** The ConfigMap pipelines read their registry settings from. */
+export class PipelineConfig extends pulumi.ComponentResource {
+    /** The rendered settings (no secrets). */
+    readonly data: Record<string, string>;
+
+    constructor(name: string, args: PipelineConfigArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("dso:jenkins:PipelineConfig", name, {}, opts);
+        this.data = renderPipelineConfig(args.settings);
+        new k8s.core.v1.ConfigMap(
+            `${name}-configmap`,
+            {
+                metadata: {
+                    name: args.name,
+                    namespace: args.namespace,
+                    labels: { "app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": "dso-registry" },
+                },
+                data: this.data,
+            },
+            { parent: this },
+        );
+        this.registerOutputs({});
+    }
+}
+
+/** The stack's pipeline-config ConfigMap, created with the Jenkins credentials (`jenkins.enabled`). */
+export function definePipelineConfig(cfg: StackConfig, opts?: pulumi.ComponentResourceOptions): PipelineConfig | undefined {
+    if (!cfg.jenkins.enabled) return undefined;
+    return new PipelineConfig(
+        "pipeline-config",
+        {
+            namespace: cfg.jenkins.pipelineConfigNamespace,
+            name: cfg.jenkins.pipelineConfigName,
+            settings: {
+                container: cfg.containerRegistry,
+                maven: cfg.mavenRegistry,
+                registryHostCredentialId: cfg.jenkins.registryHostCredentialId,
+            },
+        },
+        opts,
+    );
+}

@@ -1,0 +1,471 @@
+import { execFileSync, spawnSync } from "node:child_process";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { afterAll, describe, expect, test } from "vitest";
+import * as YAML from "yaml";
+import {
+    gcScript,
+    IN_CLUSTER,
+    inClusterSpecProblem,
+    type InClusterSpec,
+    type K8sObject,
+    podTemplates,
+    renderInClusterObjects,
+} from "../../components/inCluster/manifests";
+import { restrictedPodProblems, schemaProblems } from "../support/k8sValidate";
+
+function baseSpec(overrides: Partial<InClusterSpec> = {}): InClusterSpec {
+    return {
+        namespace: "dso",
+        enforceRestricted: true,
+        host: "registry-dso.jmann.local",
+        ingressClass: "public",
+        tls: { kind: "secret", certPem: "CERT-PEM", keyPem: "KEY-PEM-VALUE" },
+        images: { registry: "registry:2.8.3", caddy: "caddy:2.8.4", ui: "joxit/docker-registry-ui:2.5.7", kubectl: "alpine/k8s:1.31.4" },
+        replicas: 1,
+        storage: { kind: "filesystem", size: "20Gi" },
+        allowedNetworks: [],
+        ui: { enabled: false, deleteEnabled: false },
+        garbageCollection: { enabled: false, schedule: "30 3 * * 0", deleteUntagged: false },
+        publishLocalRegistryHosting: true,
+        caddyfile: "# caddyfile\n",
+        registryConfig: "version: 0.1\n",
+        users: { push: "ci-push $2b$HASH-PUSH\n", pull: "# pull\n", htpasswd: "ci-push:$2b$HASH-PUSH\n" },
+        httpSecret: "HTTP-SECRET-VALUE",
+        configChecksum: "abc123",
+        ...overrides,
+    };
+}
+
+const s3: InClusterSpec["storage"] = { kind: "s3", accessKeyId: "AKID-VALUE", secretAccessKey: "S3-SECRET-VALUE" };
+const certManager: InClusterSpec["tls"] = { kind: "cert-manager", issuerKind: "ClusterIssuer", issuerName: "letsencrypt" };
+
+/** Every option, alone and all together. */
+const variants: [string, InClusterSpec][] = [
+    ["defaults (PVC, generated CA)", baseSpec()],
+    ["UI with deletes", baseSpec({ ui: { enabled: true, deleteEnabled: true } })],
+    ["garbage collection", baseSpec({ garbageCollection: { enabled: true, schedule: "0 4 * * 6", deleteUntagged: true } })],
+    ["s3 with 3 replicas", baseSpec({ storage: s3, replicas: 3 })],
+    ["cert-manager issuer", baseSpec({ tls: certManager })],
+    ["no local-registry-hosting", baseSpec({ publishLocalRegistryHosting: false })],
+    [
+        "everything on",
+        baseSpec({
+            storage: s3,
+            replicas: 2,
+            tls: certManager,
+            ui: { enabled: true, deleteEnabled: true },
+            garbageCollection: { enabled: true, schedule: "0 4 * * 6", deleteUntagged: false },
+            allowedNetworks: ["10.0.0.0/8"],
+        }),
+    ],
+];
+
+function find(objects: K8sObject[], kind: string, name: string): K8sObject | undefined {
+    return objects.find((o) => o.kind === kind && o.metadata.name === name);
+}
+
+function get(objects: K8sObject[], kind: string, name: string): any {
+    const o = find(objects, kind, name);
+    if (!o) throw new Error(`no ${kind}/${name} among ${objects.map((x) => `${x.kind}/${x.metadata.name}`).join(", ")}`);
+    return o;
+}
+
+function container(objects: K8sObject[], name: string): any {
+    const c = get(objects, "Deployment", "registry").spec.template.spec.containers.find((x: any) => x.name === name);
+    if (!c) throw new Error(`no container ${name}`);
+    return c;
+}
+
+describe.each(variants)("%s", (_label, spec) => {
+    const objects = renderInClusterObjects(spec);
+
+    test("every object is valid against the Kubernetes API schema", async () => {
+        const problems = (await Promise.all(objects.map((o) => schemaProblems(o)))).flat();
+        expect(problems).toEqual([]);
+    });
+
+    test("every pod template meets the restricted Pod Security Standard", () => {
+        const templates = podTemplates(objects);
+        expect(templates.length).toBeGreaterThan(0);
+        expect(templates.flatMap((t) => restrictedPodProblems(t.spec).map((p) => `${t.owner}: ${p}`))).toEqual([]);
+    });
+
+    test("every container has resource requests and limits", () => {
+        const missing = podTemplates(objects).flatMap((t) =>
+            (t.spec.containers as any[])
+                .filter((c) => !c.resources?.requests?.cpu || !c.resources?.requests?.memory || !c.resources?.limits?.memory)
+                .map((c) => `${t.owner}/${c.name}`),
+        );
+        expect(missing).toEqual([]);
+    });
+
+    test("every long-running container has readiness and liveness probes", () => {
+        const containers = get(objects, "Deployment", "registry").spec.template.spec.containers as any[];
+        expect(containers.filter((c) => !c.readinessProbe || !c.livenessProbe).map((c) => c.name)).toEqual([]);
+    });
+
+    test("no two objects share kind, namespace and name", () => {
+        const keys = objects.map((o) => `${o.kind}/${o.metadata.namespace ?? ""}/${o.metadata.name}`);
+        expect(new Set(keys).size).toBe(keys.length);
+    });
+
+    test("secret values appear only in Secrets", () => {
+        const secretValues = ["KEY-PEM-VALUE", "HTTP-SECRET-VALUE", "S3-SECRET-VALUE", "AKID-VALUE", "HASH-PUSH"];
+        const leaks = objects
+            .filter((o) => o.kind !== "Secret")
+            .flatMap((o) => secretValues.filter((v) => JSON.stringify(o).includes(v)).map((v) => `${o.kind}/${o.metadata.name}: ${v}`));
+        expect(leaks).toEqual([]);
+    });
+});
+
+describe("schema and Pod Security checks can fail", () => {
+    test("the schema validator reports a wrongly typed field", async () => {
+        const deployment = get(renderInClusterObjects(baseSpec()), "Deployment", "registry");
+        const broken = structuredClone(deployment);
+        broken.spec.template.spec.containers[0].ports[0].containerPort = "five thousand";
+        expect((await schemaProblems(broken)).join("\n")).toMatch(/containerPort must be integer/);
+    });
+
+    test("the schema validator reports a missing required field", async () => {
+        const service = structuredClone(get(renderInClusterObjects(baseSpec()), "Service", "registry"));
+        delete service.spec.ports[0].port;
+        expect((await schemaProblems(service)).join("\n")).toMatch(/port/);
+    });
+
+    test("an unknown kind is a problem, not a pass", async () => {
+        expect(await schemaProblems({ apiVersion: "example.com/v1", kind: "Widget", metadata: { name: "w" } })).toHaveLength(1);
+    });
+
+    const compliant = () => structuredClone(get(renderInClusterObjects(baseSpec()), "Deployment", "registry").spec.template.spec);
+    const cases: [string, (pod: any) => void, RegExp][] = [
+        ["hostNetwork", (p) => (p.hostNetwork = true), /hostNetwork is true/],
+        ["hostPID", (p) => (p.hostPID = true), /hostPID is true/],
+        ["hostIPC", (p) => (p.hostIPC = true), /hostIPC is true/],
+        ["hostPath volume", (p) => p.volumes.push({ name: "h", hostPath: { path: "/" } }), /hostPath is forbidden/],
+        ["nfs volume", (p) => p.volumes.push({ name: "n", nfs: { server: "x", path: "/" } }), /type nfs is not allowed/],
+        ["privileged", (p) => (p.containers[0].securityContext.privileged = true), /privileged is true/],
+        ["privilege escalation", (p) => delete p.containers[0].securityContext.allowPrivilegeEscalation, /allowPrivilegeEscalation/],
+        [
+            "root allowed",
+            (p) => {
+                delete p.securityContext.runAsNonRoot;
+                delete p.containers[0].securityContext.runAsNonRoot;
+            },
+            /runAsNonRoot must be true/,
+        ],
+        ["runAsUser 0", (p) => (p.containers[1].securityContext.runAsUser = 0), /runAsUser is 0/],
+        [
+            "no seccomp profile",
+            (p) => {
+                delete p.securityContext.seccompProfile;
+                delete p.containers[0].securityContext.seccompProfile;
+            },
+            /seccompProfile must be RuntimeDefault/,
+        ],
+        ["seccomp unconfined", (p) => (p.securityContext.seccompProfile = { type: "Unconfined" }), /Unconfined/],
+        ["capabilities kept", (p) => (p.containers[1].securityContext.capabilities = {}), /must drop ALL/],
+        ["capability added", (p) => (p.containers[0].securityContext.capabilities.add = ["SYS_ADMIN"]), /SYS_ADMIN may not be added/],
+        ["hostPort", (p) => (p.containers[0].ports[0].hostPort = 5000), /hostPort 5000/],
+        ["unsafe sysctl", (p) => (p.securityContext.sysctls = [{ name: "kernel.msgmax", value: "1" }]), /sysctl kernel.msgmax/],
+        ["procMount", (p) => (p.containers[0].securityContext.procMount = "Unmasked"), /procMount/],
+    ];
+
+    test("the rendered registry pod is the compliant starting point", () => {
+        expect(restrictedPodProblems(compliant())).toEqual([]);
+    });
+
+    test.each(cases)("%s is reported", (_name, mutate, message) => {
+        const pod = compliant();
+        mutate(pod);
+        expect(restrictedPodProblems(pod).join("\n")).toMatch(message);
+    });
+});
+
+describe("settings", () => {
+    test.each([
+        ["2 replicas on a PVC", { replicas: 2, storage: { kind: "filesystem" as const, size: "1Gi" } }, /shared storage/],
+        ["host with port", { host: "registry.local:5000" }, /bare host name/],
+        ["0 replicas", { replicas: 0, storage: s3 }, /at least 1/],
+    ])("%s is refused", (_label, overrides, message) => {
+        expect(inClusterSpecProblem(baseSpec(overrides))).toMatch(message);
+        expect(() => renderInClusterObjects(baseSpec(overrides))).toThrow(message);
+    });
+
+    test("3 replicas on s3 are accepted", () => {
+        expect(inClusterSpecProblem(baseSpec({ replicas: 3, storage: s3 }))).toBeUndefined();
+    });
+});
+
+describe("objects", () => {
+    test.each([
+        [true, "restricted"],
+        [false, "privileged"],
+    ])("enforceRestricted %s: the namespace enforces %s and always audits restricted", (enforceRestricted, level) => {
+        const ns = get(renderInClusterObjects(baseSpec({ enforceRestricted })), "Namespace", "dso");
+        expect(ns.metadata.labels["pod-security.kubernetes.io/enforce"]).toBe(level);
+        expect(ns.metadata.labels["pod-security.kubernetes.io/audit"]).toBe("restricted");
+    });
+
+    test("namespaced objects go into the configured namespace", () => {
+        const objects = renderInClusterObjects(baseSpec({ namespace: "registry-lab", garbageCollection: { enabled: true, schedule: "0 1 * * *", deleteUntagged: false } }));
+        const namespaces = new Set(objects.filter((o) => o.kind !== "Namespace").map((o) => o.metadata.namespace));
+        expect([...namespaces].sort()).toEqual(["kube-public", "registry-lab"]);
+    });
+
+    test("Distribution listens on loopback only and Caddy is the only port of the pod", () => {
+        const objects = renderInClusterObjects(baseSpec());
+        const ports = (get(objects, "Deployment", "registry").spec.template.spec.containers as any[]).flatMap((c) => c.ports ?? []);
+        expect(ports).toEqual([{ name: "http", containerPort: 5000, protocol: "TCP" }]);
+        expect(IN_CLUSTER.registryAddr.startsWith("127.0.0.1:")).toBe(true);
+    });
+
+    test("the Service is ClusterIP on port 5000 and targets Caddy", () => {
+        const svc = get(renderInClusterObjects(baseSpec()), "Service", "registry");
+        expect(svc.spec.type).toBe("ClusterIP");
+        expect(svc.spec.ports).toEqual([{ name: "http", port: 5000, targetPort: "http", protocol: "TCP" }]);
+    });
+
+    test("the Caddy container reads the users files from the htpasswd Secret", () => {
+        const objects = renderInClusterObjects(baseSpec());
+        const volume = get(objects, "Deployment", "registry").spec.template.spec.volumes.find((v: any) => v.name === "users");
+        expect(volume.secret.secretName).toBe("registry-htpasswd");
+        expect(container(objects, "caddy").volumeMounts).toContainEqual({ name: "users", mountPath: IN_CLUSTER.usersDir, readOnly: true });
+    });
+
+    test("the htpasswd Secret holds the htpasswd and both users files", () => {
+        const secret = get(renderInClusterObjects(baseSpec()), "Secret", "registry-htpasswd");
+        expect(Object.keys(secret.stringData).sort()).toEqual(["htpasswd", "pull", "push"]);
+    });
+
+    test("every replica gets the same http.secret from a Secret", () => {
+        const env = container(renderInClusterObjects(baseSpec({ storage: s3, replicas: 3 })), "registry").env;
+        expect(env).toContainEqual({ name: "REGISTRY_HTTP_SECRET", valueFrom: { secretKeyRef: { name: "registry-http-secret", key: "secret" } } });
+    });
+
+    test("the pod template carries the config checksum, so a config change rolls the pods", () => {
+        const d = get(renderInClusterObjects(baseSpec({ configChecksum: "c0ffee" })), "Deployment", "registry");
+        expect(d.spec.template.metadata.annotations["dso-registry/config-checksum"]).toBe("c0ffee");
+    });
+
+    test("probes need no credentials (they never go through the policy's /v2/ challenge)", () => {
+        const objects = renderInClusterObjects(baseSpec());
+        const probes = (get(objects, "Deployment", "registry").spec.template.spec.containers as any[]).flatMap((c) => [c.readinessProbe, c.livenessProbe]);
+        expect(probes.filter((p) => p.httpGet)).toEqual([]);
+        expect(container(objects, "registry").readinessProbe.exec.command.join(" ")).toContain(`http://${IN_CLUSTER.registryAddr}/v2/`);
+    });
+
+    test("Caddy keeps NET_BIND_SERVICE in its bounding set (the image's binary has it as a file capability)", () => {
+        expect(container(renderInClusterObjects(baseSpec()), "caddy").securityContext.capabilities).toEqual({ drop: ["ALL"], add: ["NET_BIND_SERVICE"] });
+    });
+});
+
+describe("storage", () => {
+    test("filesystem: a PVC of the configured size and class, mounted at the data dir, pods replaced one at a time", () => {
+        const objects = renderInClusterObjects(baseSpec({ storage: { kind: "filesystem", size: "50Gi", storageClass: "microk8s-hostpath" } }));
+        const pvc = get(objects, "PersistentVolumeClaim", "registry-data");
+        expect(pvc.spec).toEqual({ accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "50Gi" } }, storageClassName: "microk8s-hostpath" });
+        expect(container(objects, "registry").volumeMounts).toContainEqual({ name: "data", mountPath: "/var/lib/registry" });
+        expect(get(objects, "Deployment", "registry").spec.strategy).toEqual({ type: "Recreate" });
+        expect(get(objects, "Deployment", "registry").spec.template.spec.securityContext.fsGroup).toBe(IN_CLUSTER.uid);
+    });
+
+    test.each([
+        ["filesystem: the PVC is mounted read-only into Caddy at the registry's path", "filesystem", [{ name: "data", mountPath: "/var/lib/registry", readOnly: true }]],
+        ["s3: Caddy gets no data volume", "s3", []],
+    ] as const)("%s", (_name, kind, mounts) => {
+        const objects = renderInClusterObjects(baseSpec(kind === "s3" ? { storage: s3 } : {}));
+        expect(container(objects, "caddy").volumeMounts.filter((m: any) => m.name === "data")).toEqual(mounts);
+    });
+
+    test("filesystem: Caddy runs as the registry's user, so it can read what the registry writes", () => {
+        const objects = renderInClusterObjects(baseSpec());
+        const pod = get(objects, "Deployment", "registry").spec.template.spec;
+        expect(container(objects, "caddy").securityContext.runAsUser).toBeUndefined();
+        expect(container(objects, "registry").securityContext.runAsUser).toBeUndefined();
+        expect(pod.securityContext.runAsUser).toBe(IN_CLUSTER.uid);
+        expect(pod.securityContext.fsGroup).toBe(IN_CLUSTER.uid);
+    });
+
+    test("filesystem without a class leaves the cluster default", () => {
+        const pvc = get(renderInClusterObjects(baseSpec()), "PersistentVolumeClaim", "registry-data");
+        expect(pvc.spec.storageClassName).toBeUndefined();
+    });
+
+    test("s3: no PVC, credentials from the registry-s3 Secret, rolling updates", () => {
+        const objects = renderInClusterObjects(baseSpec({ storage: s3 }));
+        expect(find(objects, "PersistentVolumeClaim", "registry-data")).toBeUndefined();
+        expect(get(objects, "Secret", "registry-s3").stringData).toEqual({ accessKeyId: "AKID-VALUE", secretAccessKey: "S3-SECRET-VALUE" });
+        const env = container(objects, "registry").env;
+        expect(env).toContainEqual({ name: "REGISTRY_STORAGE_S3_ACCESSKEY", valueFrom: { secretKeyRef: { name: "registry-s3", key: "accessKeyId" } } });
+        expect(env).toContainEqual({ name: "REGISTRY_STORAGE_S3_SECRETKEY", valueFrom: { secretKeyRef: { name: "registry-s3", key: "secretAccessKey" } } });
+        expect(get(objects, "Deployment", "registry").spec.strategy.type).toBe("RollingUpdate");
+    });
+
+    test.each([
+        [1, undefined],
+        [2, { maxUnavailable: 1 }],
+        [5, { maxUnavailable: 1 }],
+    ])("%i replicas: disruption budget %j", (replicas, budget) => {
+        const objects = renderInClusterObjects(baseSpec({ storage: s3, replicas }));
+        expect(get(objects, "Deployment", "registry").spec.replicas).toBe(replicas);
+        const pdb = find(objects, "PodDisruptionBudget", "registry") as any;
+        expect(pdb ? { maxUnavailable: pdb.spec.maxUnavailable } : undefined).toEqual(budget);
+    });
+});
+
+describe("ingress", () => {
+    test("serves the host on the configured class, through the registry Service", () => {
+        const ing = get(renderInClusterObjects(baseSpec()), "Ingress", "registry");
+        expect(ing.spec.ingressClassName).toBe("public");
+        expect(ing.spec.rules[0].host).toBe("registry-dso.jmann.local");
+        expect(ing.spec.rules[0].http.paths[0].backend).toEqual({ service: { name: "registry", port: { name: "http" } } });
+        expect(ing.spec.tls).toEqual([{ hosts: ["registry-dso.jmann.local"], secretName: "registry-tls" }]);
+    });
+
+    test.each([
+        ["nginx.ingress.kubernetes.io/proxy-body-size", "0"],
+        ["nginx.ingress.kubernetes.io/proxy-request-buffering", "off"],
+        ["nginx.ingress.kubernetes.io/proxy-buffering", "off"],
+        ["nginx.ingress.kubernetes.io/proxy-read-timeout", "900"],
+        ["nginx.ingress.kubernetes.io/proxy-send-timeout", "900"],
+    ])("lets multi-GB layers through: %s = %s", (key, value) => {
+        expect(get(renderInClusterObjects(baseSpec()), "Ingress", "registry").metadata.annotations[key]).toBe(value);
+    });
+
+    test("generated CA: the certificate and key go into a kubernetes.io/tls Secret", () => {
+        const secret = get(renderInClusterObjects(baseSpec()), "Secret", "registry-tls");
+        expect(secret.type).toBe("kubernetes.io/tls");
+        expect(secret.stringData).toEqual({ "tls.crt": "CERT-PEM", "tls.key": "KEY-PEM-VALUE" });
+    });
+
+    test.each([
+        ["ClusterIssuer", "cert-manager.io/cluster-issuer"],
+        ["Issuer", "cert-manager.io/issuer"],
+    ] as const)("cert-manager %s: annotation %s, and no TLS Secret of ours", (issuerKind, annotation) => {
+        const objects = renderInClusterObjects(baseSpec({ tls: { kind: "cert-manager", issuerKind, issuerName: "lab-ca" } }));
+        expect(get(objects, "Ingress", "registry").metadata.annotations[annotation]).toBe("lab-ca");
+        expect(find(objects, "Secret", "registry-tls")).toBeUndefined();
+    });
+
+    test("allowed networks are enforced by the ingress (the sidecar only sees the controller)", () => {
+        const ing = get(renderInClusterObjects(baseSpec({ allowedNetworks: ["10.0.0.0/8", "192.168.1.0/24"] })), "Ingress", "registry");
+        expect(ing.metadata.annotations["nginx.ingress.kubernetes.io/whitelist-source-range"]).toBe("10.0.0.0/8,192.168.1.0/24");
+    });
+
+    test("no allowlist annotation when every network is allowed", () => {
+        const ing = get(renderInClusterObjects(baseSpec()), "Ingress", "registry");
+        expect(ing.metadata.annotations["nginx.ingress.kubernetes.io/whitelist-source-range"]).toBeUndefined();
+    });
+});
+
+describe("web UI", () => {
+    test("off: the pod runs Caddy and Distribution only", () => {
+        const containers = get(renderInClusterObjects(baseSpec()), "Deployment", "registry").spec.template.spec.containers;
+        expect(containers.map((c: any) => c.name)).toEqual(["caddy", "registry"]);
+    });
+
+    test.each([true, false])("on with deleteEnabled %s: same pod, DELETE_IMAGES follows", (deleteEnabled) => {
+        const ui = container(renderInClusterObjects(baseSpec({ ui: { enabled: true, deleteEnabled } })), "ui");
+        expect(ui.image).toBe("joxit/docker-registry-ui:2.5.7");
+        expect(ui.env).toContainEqual({ name: "DELETE_IMAGES", value: String(deleteEnabled) });
+        expect(ui.env).toContainEqual({ name: "NGINX_LISTEN_PORT", value: String(IN_CLUSTER.uiPort) });
+        // Same origin: the UI talks to the registry at the address it was loaded from.
+        expect(ui.env.map((e: any) => e.name)).not.toContain("REGISTRY_URL");
+    });
+});
+
+describe("KEP-1755 local-registry-hosting", () => {
+    test("published in kube-public with the host for clients and for the cluster network", () => {
+        const cm = get(renderInClusterObjects(baseSpec()), "ConfigMap", "local-registry-hosting");
+        expect(cm.metadata.namespace).toBe("kube-public");
+        expect(YAML.parse(cm.data["localRegistryHosting.v1"])).toEqual({
+            host: "registry-dso.jmann.local",
+            hostFromContainerRuntime: "registry-dso.jmann.local",
+            hostFromClusterNetwork: "registry.dso.svc:5000",
+        });
+    });
+
+    test("not published when turned off", () => {
+        expect(find(renderInClusterObjects(baseSpec({ publishLocalRegistryHosting: false })), "ConfigMap", "local-registry-hosting")).toBeUndefined();
+    });
+});
+
+describe("garbage collection", () => {
+    const gcOn = (deleteUntagged = false) =>
+        renderInClusterObjects(baseSpec({ garbageCollection: { enabled: true, schedule: "15 2 * * 1", deleteUntagged } }));
+
+    test("off by default: no CronJob, no account, no role", () => {
+        const objects = renderInClusterObjects(baseSpec());
+        expect(objects.filter((o) => o.metadata.name === "registry-gc")).toEqual([]);
+    });
+
+    test("on: a CronJob on the configured schedule that never overlaps itself", () => {
+        const cj = get(gcOn(), "CronJob", "registry-gc");
+        expect(cj.spec.schedule).toBe("15 2 * * 1");
+        expect(cj.spec.concurrencyPolicy).toBe("Forbid");
+        expect(cj.spec.jobTemplate.spec.template.spec.serviceAccountName).toBe("registry-gc");
+    });
+
+    test("the role touches only the registry Deployment and exec into pods, in its namespace", () => {
+        const role = get(gcOn(), "Role", "registry-gc");
+        expect(role.rules).toContainEqual({ apiGroups: ["apps"], resources: ["deployments"], resourceNames: ["registry"], verbs: ["get", "list", "watch", "patch"] });
+        const verbsOnOthers = role.rules.filter((r: any) => r.resources[0] !== "deployments").flatMap((r: any) => r.verbs);
+        expect(verbsOnOthers.filter((v: string) => !["get", "list", "watch", "create"].includes(v))).toEqual([]);
+        const binding = get(gcOn(), "RoleBinding", "registry-gc");
+        expect(binding.roleRef).toEqual({ apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "registry-gc" });
+    });
+
+    test.each([
+        [false, "registry garbage-collect /etc/dso-registry/config.yml"],
+        [true, "registry garbage-collect --delete-untagged /etc/dso-registry/config.yml"],
+    ])("deleteUntagged %s runs: %s", (deleteUntagged, command) => {
+        expect(gcScript("dso", deleteUntagged)).toContain(command);
+    });
+});
+
+/**
+ * The GC script run by a real shell against a stand-in kubectl that records its arguments: the order
+ * of the steps, and that the registry is switched back to read-write even when a step fails.
+ */
+describe("garbage collection script under sh", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "dso-gc-"));
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+    const log = path.join(dir, "calls.log");
+    writeFileSync(
+        path.join(dir, "kubectl"),
+        ['#!/bin/sh', `echo "$*" >> "${log}"`, 'case "$*" in *" exec "*) exit "${FAIL_GC:-0}";; esac', "exit 0", ""].join("\n"),
+    );
+    chmodSync(path.join(dir, "kubectl"), 0o755);
+    const run = (failGc: number) => {
+        rmSync(log, { force: true });
+        const result = spawnSync("/bin/sh", ["-c", gcScript("dso", false)], {
+            env: { PATH: `${dir}:/usr/bin:/bin`, FAIL_GC: String(failGc) },
+            encoding: "utf8",
+        });
+        return { status: result.status, calls: readFileSync(log, "utf8").trim().split("\n") };
+    };
+    const steps = (calls: string[]) =>
+        calls.map((c) =>
+            c.includes("READONLY={") ? "read-only" : c.includes("READONLY-") ? "read-write" : c.includes("rollout status") ? "wait" : c.includes(" exec ") ? "collect" : c,
+        );
+
+    test("read-only, wait, collect, read-write, wait", () => {
+        const { status, calls } = run(0);
+        expect(status).toBe(0);
+        expect(steps(calls)).toEqual(["read-only", "wait", "collect", "read-write", "wait"]);
+    });
+
+    test("a failed collection still switches back to read-write, and the job fails", () => {
+        const { status, calls } = run(3);
+        expect(status).not.toBe(0);
+        expect(steps(calls)).toEqual(["read-only", "wait", "collect", "read-write", "wait"]);
+    });
+
+    test("the read-only switch is the value Distribution reads", () => {
+        const { calls } = run(0);
+        expect(calls[0]).toContain(`${IN_CLUSTER.readOnlyEnv}={"enabled":true}`);
+        expect(execFileSync("/bin/sh", ["-n", "-c", gcScript("dso", true)]).toString()).toBe("");
+    });
+});

@@ -1,0 +1,386 @@
+/**
+ * The in-cluster placement of the access policy, run for real on loopback in the pod's topology:
+ *
+ *   client --TLS--> nginx (the ingress, with the Ingress annotations as nginx directives)
+ *          --HTTP--> Caddy (the sidecar's Caddyfile, as the component renders it)
+ *          --HTTP--> Distribution (the component's config.yml, on loopback)
+ *
+ * Clients: skopeo, containerd (ctr, the kubelet's resolver) and curl. Everything is started by the
+ * test on free 127.0.0.1 ports with private directories, and stopped afterwards.
+ */
+import { writeFileSync } from "node:fs";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { renderRegistryConfig, renderUsersFile } from "../../components/accessPolicy/accessPolicy";
+import { ingressAnnotations, IN_CLUSTER } from "../../components/inCluster/manifests";
+import { renderSidecarCaddyfile, sidecarPolicy } from "../../components/inCluster/inClusterRegistry";
+import {
+    curlStatus,
+    makeAccount,
+    makeOciImage,
+    makeTestCa,
+    type PrivateContainerd,
+    skopeoCopy,
+    skopeoDelete,
+    startContainerd,
+    type TestCa,
+    writeHostsDir,
+} from "../support/realRegistry";
+import { freePort, privateDir, removeDir, run, type ServerProcess, startServer, waitForPort } from "../support/serverProcess";
+
+const HOST = "registry-dso.jmann.local";
+
+/** nginx directives for the ingress-nginx annotations the component writes on the Ingress. */
+export function nginxDirectives(annotations: Record<string, string>): string[] {
+    const a = (key: string) => annotations[`nginx.ingress.kubernetes.io/${key}`];
+    const directives: string[] = [];
+    if (a("proxy-body-size") !== undefined) directives.push(`client_max_body_size ${a("proxy-body-size")};`);
+    if (a("proxy-request-buffering")) directives.push(`proxy_request_buffering ${a("proxy-request-buffering")};`);
+    if (a("proxy-buffering")) directives.push(`proxy_buffering ${a("proxy-buffering")};`);
+    if (a("proxy-read-timeout")) directives.push(`proxy_read_timeout ${a("proxy-read-timeout")}s;`);
+    if (a("proxy-send-timeout")) directives.push(`proxy_send_timeout ${a("proxy-send-timeout")}s;`);
+    if (a("proxy-connect-timeout")) directives.push(`proxy_connect_timeout ${a("proxy-connect-timeout")}s;`);
+    if (a("proxy-http-version")) directives.push(`proxy_http_version ${a("proxy-http-version")};`);
+    return directives;
+}
+
+interface Stack {
+    readonly authority: string;
+    readonly ca: TestCa;
+    readonly certDir: string;
+    readonly push: ReturnType<typeof makeAccount>;
+    readonly pull: ReturnType<typeof makeAccount>;
+    readonly registryConfigFile: string;
+    readonly env: NodeJS.ProcessEnv;
+    logs(): string;
+    stop(): Promise<void>;
+}
+
+interface StackOptions {
+    readonly requiresAuthForPull?: boolean;
+    readonly deletesEnabled?: boolean;
+    /** A UI upstream port (the UI container's place in the pod). */
+    readonly uiPort?: number;
+    /** Environment for Distribution, e.g. the read-only switch the GC job sets. */
+    readonly registryEnv?: NodeJS.ProcessEnv;
+    /** Replace the ingress directives (to show that the defaults would refuse large layers). */
+    readonly ingressDirectives?: string[];
+}
+
+/** Starts Distribution, the sidecar Caddy and the nginx "ingress"; stops all on any failure. */
+async function startInClusterStack(options: StackOptions = {}): Promise<Stack> {
+    const dir = privateDir("in-cluster");
+    const servers: ServerProcess[] = [];
+    const stopAll = async () => {
+        for (const s of servers.reverse()) await s.stop();
+        removeDir(dir);
+    };
+    try {
+        const ca = makeTestCa(path.join(dir, "tls"), [HOST]);
+        const certDir = path.join(dir, "certs");
+        run("mkdir", ["-p", certDir]);
+        writeFileSync(path.join(certDir, "ca.crt"), ca.caCertPem);
+        const push = makeAccount("ci-push");
+        const pull = makeAccount("cluster-pull");
+        const [registryPort, caddyPort, ingressPort] = [await freePort(), await freePort(), await freePort()];
+
+        const registryConfigFile = path.join(dir, "config.yml");
+        writeFileSync(
+            registryConfigFile,
+            renderRegistryConfig({
+                addr: `127.0.0.1:${registryPort}`,
+                storage: { kind: "filesystem", rootDirectory: path.join(dir, "data") },
+                deletesEnabled: options.deletesEnabled ?? false,
+                logLevel: "warn",
+            }),
+        );
+        const env = { ...process.env, ...options.registryEnv };
+        const registry = startServer("/usr/bin/docker-registry", ["serve", registryConfigFile], env);
+        servers.push(registry);
+        await waitForPort(registryPort, 30_000, "docker-registry");
+
+        const usersDir = path.join(dir, "users");
+        run("mkdir", ["-p", usersDir]);
+        writeFileSync(path.join(usersDir, "push"), renderUsersFile("push", [push]), { mode: 0o600 });
+        writeFileSync(path.join(usersDir, "pull"), renderUsersFile("pull", [pull]), { mode: 0o600 });
+        const policy = sidecarPolicy({
+            host: HOST,
+            requiresAuthForPull: options.requiresAuthForPull ?? false,
+            uiEnabled: options.uiPort !== undefined,
+            deletesEnabled: options.deletesEnabled ?? false,
+            storage: "filesystem",
+        });
+        if (policy.blobFiles !== IN_CLUSTER.dataDir) throw new Error(`the sidecar policy with filesystem storage has no blob shortcut`);
+        // The pod's fixed addresses and paths are replaced by free loopback ports and the test's data
+        // directory; the policy is unchanged.
+        const caddyfile = renderSidecarCaddyfile({
+            ...policy,
+            port: caddyPort,
+            bindAddress: "127.0.0.1",
+            upstream: `127.0.0.1:${registryPort}`,
+            uiUpstream: options.uiPort !== undefined ? `127.0.0.1:${options.uiPort}` : undefined,
+            pushUsersFile: path.join(usersDir, "push"),
+            pullUsersFile: path.join(usersDir, "pull"),
+            blobFiles: path.join(dir, "data"),
+        });
+        const caddyfilePath = path.join(dir, "Caddyfile");
+        writeFileSync(caddyfilePath, caddyfile);
+        const caddyEnv = { ...process.env, HOME: dir, XDG_DATA_HOME: path.join(dir, "xdg-data"), XDG_CONFIG_HOME: path.join(dir, "xdg-config") };
+        const caddy = startServer("/usr/bin/caddy", ["run", "--adapter", "caddyfile", "--config", caddyfilePath], caddyEnv);
+        servers.push(caddy);
+        await waitForPort(caddyPort, 30_000, "caddy").catch((e: Error) => {
+            throw new Error(`${e.message}\n${caddy.output()}\n${caddyfile}`);
+        });
+
+        const directives = options.ingressDirectives ?? nginxDirectives(ingressAnnotations({ tls: { kind: "secret", certPem: "", keyPem: "" }, allowedNetworks: [] }));
+        const nginxConf = path.join(dir, "nginx.conf");
+        writeFileSync(
+            nginxConf,
+            [
+                "daemon off;",
+                "master_process off;",
+                `pid ${dir}/nginx.pid;`,
+                `error_log ${dir}/nginx-error.log warn;`,
+                "events { worker_connections 256; }",
+                "http {",
+                `  access_log off;`,
+                `  client_body_temp_path ${dir}/nginx-body;`,
+                `  proxy_temp_path ${dir}/nginx-proxy;`,
+                `  fastcgi_temp_path ${dir}/nginx-fastcgi;`,
+                `  uwsgi_temp_path ${dir}/nginx-uwsgi;`,
+                `  scgi_temp_path ${dir}/nginx-scgi;`,
+                "  server {",
+                `    listen 127.0.0.1:${ingressPort} ssl;`,
+                `    server_name ${HOST} 127.0.0.1;`,
+                `    ssl_certificate ${ca.serverCertFile};`,
+                `    ssl_certificate_key ${ca.serverKeyFile};`,
+                "    location / {",
+                ...directives.map((d) => `      ${d}`),
+                `      proxy_pass http://127.0.0.1:${caddyPort};`,
+                "      proxy_set_header Host $host;",
+                "      proxy_set_header X-Forwarded-For $remote_addr;",
+                "      proxy_set_header X-Forwarded-Proto https;",
+                "    }",
+                "  }",
+                "}",
+                "",
+            ].join("\n"),
+        );
+        const nginx = startServer("/usr/sbin/nginx", ["-c", nginxConf, "-p", dir]);
+        servers.push(nginx);
+        await waitForPort(ingressPort, 30_000, "nginx").catch((e: Error) => {
+            throw new Error(`${e.message}\n${nginx.output()}`);
+        });
+
+        let stopped = false;
+        return {
+            authority: `127.0.0.1:${ingressPort}`,
+            ca,
+            certDir,
+            push,
+            pull,
+            registryConfigFile,
+            env,
+            logs: () => `registry:\n${registry.output()}\ncaddy:\n${caddy.output()}\nnginx:\n${nginx.output()}`,
+            async stop() {
+                if (stopped) return;
+                stopped = true;
+                await stopAll();
+            },
+        };
+    } catch (error) {
+        await stopAll();
+        throw error;
+    }
+}
+
+let scratch: string;
+let containerd: PrivateContainerd;
+let imageCount = 0;
+/** A new image each time, so a refused push cannot pass because its blobs already exist. */
+function freshImage(bytes = 8192) {
+    imageCount += 1;
+    return makeOciImage(path.join(scratch, `image-${imageCount}`), bytes);
+}
+
+beforeAll(async () => {
+    scratch = privateDir("in-cluster-clients");
+    containerd = await startContainerd();
+});
+
+afterAll(async () => {
+    await containerd?.stop();
+    if (scratch) removeDir(scratch);
+});
+
+describe("anonymous pull, authenticated push, through ingress and sidecar", () => {
+    let s: Stack;
+    beforeAll(async () => {
+        s = await startInClusterStack();
+        const seeded = skopeoCopy(freshImage().ref, `docker://${s.authority}/docker-internal/p2c/app:seed`, { certDir: s.certDir, creds: s.push });
+        if (seeded.code !== 0) throw new Error(`seeding failed: ${seeded.stderr}\n${s.logs()}`);
+    });
+    afterAll(async () => {
+        await s?.stop();
+    });
+
+    test("skopeo pushes with the push account", () => {
+        const r = skopeoCopy(freshImage().ref, `docker://${s.authority}/docker-internal/p2c/app:1.0.0`, { certDir: s.certDir, creds: s.push });
+        expect(r.stderr).toBe("");
+        expect(r.code).toBe(0);
+    });
+
+    test.each([
+        ["anonymous push", undefined],
+        ["a wrong password", { username: "ci-push", password: "not-the-password" }],
+        ["the pull-only account", "pull" as const],
+    ])("push with %s is refused", (_label, creds) => {
+        const account = creds === "pull" ? s.pull : creds;
+        const r = skopeoCopy(freshImage().ref, `docker://${s.authority}/docker-internal/p2c/app:refused`, { certDir: s.certDir, creds: account });
+        expect(r.code).not.toBe(0);
+        expect(r.stderr).toMatch(/unauthorized|authentication required|401/i);
+    });
+
+    test("skopeo pulls anonymously", () => {
+        const r = skopeoCopy(`docker://${s.authority}/docker-internal/p2c/app:seed`, `oci:${path.join(scratch, "pulled")}:seed`, { certDir: s.certDir });
+        expect(r.stderr).toBe("");
+        expect(r.code).toBe(0);
+    });
+
+    test("containerd (the kubelet's resolver) pulls anonymously, trusting the CA through hosts.toml", () => {
+        const hosts = writeHostsDir(path.join(scratch, "hosts-anon"), { authority: s.authority, ca: s.ca });
+        const r = containerd.pull(`${s.authority}/docker-internal/p2c/app:seed`, hosts);
+        expect(r.stderr).not.toMatch(/x509|unauthorized/);
+        expect(r.code).toBe(0);
+    });
+
+    test("the ping is challenged without credentials and answered with them", () => {
+        expect(curlStatus(`https://${s.authority}/v2/`, { caCertFile: s.ca.caCertFile })).toBe(401);
+        expect(curlStatus(`https://${s.authority}/v2/`, { caCertFile: s.ca.caCertFile, account: s.pull })).toBe(200);
+    });
+
+    test("deletes are refused when they are not enabled, even with the push account", () => {
+        const r = skopeoDelete(`docker://${s.authority}/docker-internal/p2c/app:seed`, { certDir: s.certDir, creds: s.push });
+        expect(r.code).not.toBe(0);
+    });
+
+    test("the readiness probe's request (Distribution's /v2/ on loopback) needs no credentials", () => {
+        const port = /addr: "127\.0\.0\.1:(\d+)"/.exec(run("cat", [s.registryConfigFile]).stdout)![1];
+        expect(run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", `http://127.0.0.1:${port}/v2/`]).stdout).toBe("200");
+    });
+});
+
+describe("requiresAuthForPull", () => {
+    let s: Stack;
+    beforeAll(async () => {
+        s = await startInClusterStack({ requiresAuthForPull: true });
+        const seeded = skopeoCopy(freshImage().ref, `docker://${s.authority}/team/app:seed`, { certDir: s.certDir, creds: s.push });
+        if (seeded.code !== 0) throw new Error(`seeding failed: ${seeded.stderr}\n${s.logs()}`);
+    });
+    afterAll(async () => {
+        await s?.stop();
+    });
+
+    test("anonymous pull is refused", () => {
+        const r = skopeoCopy(`docker://${s.authority}/team/app:seed`, `oci:${path.join(scratch, "anon-refused")}:x`, { certDir: s.certDir });
+        expect(r.code).not.toBe(0);
+    });
+
+    test("the pull-only account pulls", () => {
+        const r = skopeoCopy(`docker://${s.authority}/team/app:seed`, `oci:${path.join(scratch, "pull-account")}:x`, { certDir: s.certDir, creds: s.pull });
+        expect(r.stderr).toBe("");
+        expect(r.code).toBe(0);
+    });
+});
+
+describe("large layers through the ingress settings", () => {
+    const layerBytes = 24 * 1024 * 1024;
+
+    test("a 24 MiB layer is pushed and pulled back with the Ingress annotations", async () => {
+        const s = await startInClusterStack();
+        try {
+            const r = skopeoCopy(freshImage(layerBytes).ref, `docker://${s.authority}/team/big:1`, { certDir: s.certDir, creds: s.push });
+            expect(r.stderr).toBe("");
+            expect(r.code).toBe(0);
+            const back = skopeoCopy(`docker://${s.authority}/team/big:1`, `oci:${path.join(scratch, "big-back")}:1`, { certDir: s.certDir });
+            expect(back.code).toBe(0);
+        } finally {
+            await s.stop();
+        }
+    });
+
+    test("control: with nginx's default body limit (1m) the same push fails, so the annotation matters", async () => {
+        const s = await startInClusterStack({ ingressDirectives: [] });
+        try {
+            const r = skopeoCopy(freshImage(layerBytes).ref, `docker://${s.authority}/team/big:1`, { certDir: s.certDir, creds: s.push });
+            expect(r.code).not.toBe(0);
+            expect(r.stderr).toMatch(/413|too large/i);
+        } finally {
+            await s.stop();
+        }
+    });
+});
+
+describe("garbage-collection window: Distribution with the GC job's read-only switch", () => {
+    test("pushes are refused, pulls work, and garbage-collect runs", async () => {
+        const seedStack = await startInClusterStack({ deletesEnabled: true });
+        let configFile = "";
+        try {
+            const seeded = skopeoCopy(freshImage().ref, `docker://${seedStack.authority}/team/app:1`, { certDir: seedStack.certDir, creds: seedStack.push });
+            expect(seeded.code).toBe(0);
+            configFile = seedStack.registryConfigFile;
+            // The read-only switch, as the job sets it on the Deployment.
+            const readOnlyEnv = { [IN_CLUSTER.readOnlyEnv]: '{"enabled":true}' };
+            const r = run("/usr/bin/docker-registry", ["garbage-collect", "--dry-run", configFile], { env: { ...process.env, ...readOnlyEnv } });
+            expect(r.stderr + r.stdout).not.toMatch(/failed/);
+            expect(r.code).toBe(0);
+        } finally {
+            await seedStack.stop();
+        }
+        const ro = await startInClusterStack({ registryEnv: { [IN_CLUSTER.readOnlyEnv]: '{"enabled":true}' } });
+        try {
+            const r = skopeoCopy(freshImage().ref, `docker://${ro.authority}/team/app:2`, { certDir: ro.certDir, creds: ro.push });
+            expect(r.code).not.toBe(0);
+            expect(curlStatus(`https://${ro.authority}/v2/`, { caCertFile: ro.ca.caCertFile, account: ro.push })).toBe(200);
+        } finally {
+            await ro.stop();
+        }
+    });
+});
+
+describe("web UI on the registry's own origin", () => {
+    let ui: ServerProcess;
+    let s: Stack;
+    beforeAll(async () => {
+        // The UI container's place in the pod, in its own process (the clients here block this one).
+        const uiPort = await freePort();
+        const page = `require("node:http").createServer((q, r) => r.end("<title>registry ui</title>")).listen(${uiPort}, "127.0.0.1")`;
+        ui = startServer(process.execPath, ["-e", page]);
+        await waitForPort(uiPort, 30_000, "ui");
+        s = await startInClusterStack({ uiPort, deletesEnabled: true });
+        const seeded = skopeoCopy(freshImage().ref, `docker://${s.authority}/team/app:del`, { certDir: s.certDir, creds: s.push });
+        if (seeded.code !== 0) throw new Error(`seeding failed: ${seeded.stderr}\n${s.logs()}`);
+    });
+    afterAll(async () => {
+        await s?.stop();
+        await ui?.stop();
+    });
+
+    test("the UI is served at / without credentials", () => {
+        const page = run("curl", ["-sS", "--fail", "--cacert", s.ca.caCertFile, `https://${s.authority}/`]);
+        expect(page.code).toBe(0);
+        expect(page.stdout).toContain("<title>registry ui</title>");
+    });
+
+    test("the catalog the UI reads is on the same origin and anonymous", () => {
+        expect(curlStatus(`https://${s.authority}/v2/_catalog`, { caCertFile: s.ca.caCertFile })).toBe(200);
+    });
+
+    test("with deletes enabled, anonymous delete is refused and the push account deletes", () => {
+        const anon = skopeoDelete(`docker://${s.authority}/team/app:del`, { certDir: s.certDir });
+        expect(anon.code).not.toBe(0);
+        const r = skopeoDelete(`docker://${s.authority}/team/app:del`, { certDir: s.certDir, creds: s.push });
+        expect(r.stderr).toBe("");
+        expect(r.code).toBe(0);
+    });
+});

@@ -1,0 +1,235 @@
+/**
+ * The node-trust scripts on real files: /bin/sh, a private root ($DSO_ROOT), and containerd's own
+ * config loader (`containerd config dump`) to check every config.toml the config_path step writes.
+ * `systemctl` is a stand-in on PATH that records calls (there is no systemd here): units listed in
+ * $DSO_ROOT/active-units count as running.
+ */
+import { spawnSync } from "node:child_process";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import {
+    configPathCheckScript,
+    configPathRemoveScript,
+    type ConfigPathStep,
+    etcHostsMarkers,
+    etcHostsScript,
+} from "../../components/nodeTrust/files";
+import { privateDir, removeDir } from "../support/serverProcess";
+
+const HOST = "registry-dso.example.test";
+const ORIGINAL_HOSTS = "127.0.0.1\tlocalhost\n::1 localhost ip6-localhost\n# a comment the operator wrote\n10.1.1.1 other.example.test\n";
+
+let root: string;
+let stubs: string;
+
+beforeEach(() => {
+    root = privateDir("node-trust-root");
+    stubs = privateDir("node-trust-stubs");
+    writeFileSync(
+        path.join(stubs, "systemctl"),
+        [
+            "#!/bin/sh",
+            'echo "$*" >> "$DSO_ROOT/systemctl.log"',
+            'if [ "$1" = is-active ]; then grep -qx "$3" "$DSO_ROOT/active-units" 2>/dev/null; exit $?; fi',
+            "exit 0",
+            "",
+        ].join("\n"),
+    );
+    chmodSync(path.join(stubs, "systemctl"), 0o755);
+});
+
+afterEach(() => {
+    removeDir(root);
+    removeDir(stubs);
+});
+
+function sh(script: string): { code: number; stdout: string; stderr: string } {
+    const r = spawnSync("/bin/sh", ["-c", script], {
+        env: { ...process.env, DSO_ROOT: root, PATH: `${stubs}:${process.env.PATH}` },
+        encoding: "utf8",
+    });
+    return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+function file(absolute: string): string | undefined {
+    const p = path.join(root, absolute);
+    return existsSync(p) ? readFileSync(p, "utf8") : undefined;
+}
+
+function put(absolute: string, content: string): void {
+    mkdirSync(path.dirname(path.join(root, absolute)), { recursive: true });
+    writeFileSync(path.join(root, absolute), content);
+}
+
+const systemctlLog = () => file("/systemctl.log") ?? "";
+
+describe("/etc/hosts managed block", () => {
+    const { begin, end } = etcHostsMarkers(HOST);
+    const block = (address: string) => `${begin}\n${address} ${HOST}\n${end}\n`;
+
+    it("appends the block and keeps every other byte", () => {
+        put("/etc/hosts", ORIGINAL_HOSTS);
+        const r = sh(etcHostsScript(HOST, "10.0.0.5"));
+        expect(r).toMatchObject({ code: 0, stdout: `changed ${root}/etc/hosts\n` });
+        expect(file("/etc/hosts")).toBe(ORIGINAL_HOSTS + block("10.0.0.5"));
+    });
+
+    it("reports unchanged and writes nothing on a second run", () => {
+        put("/etc/hosts", ORIGINAL_HOSTS + block("10.0.0.5"));
+        expect(sh(etcHostsScript(HOST, "10.0.0.5")).stdout).toBe(`unchanged ${root}/etc/hosts\n`);
+        expect(file("/etc/hosts")).toBe(ORIGINAL_HOSTS + block("10.0.0.5"));
+    });
+
+    it("replaces the block where it stands when the address changes", () => {
+        put("/etc/hosts", `${ORIGINAL_HOSTS}${block("10.0.0.5")}192.168.9.9 later.example.test\n`);
+        sh(etcHostsScript(HOST, "10.0.0.6"));
+        expect(file("/etc/hosts")).toBe(`${ORIGINAL_HOSTS}${block("10.0.0.6")}192.168.9.9 later.example.test\n`);
+    });
+
+    it("removal gives back the original bytes", () => {
+        put("/etc/hosts", ORIGINAL_HOSTS);
+        sh(etcHostsScript(HOST, "10.0.0.5"));
+        sh(etcHostsScript(HOST, undefined));
+        expect(file("/etc/hosts")).toBe(ORIGINAL_HOSTS);
+    });
+
+    it("collapses duplicated blocks into one", () => {
+        put("/etc/hosts", ORIGINAL_HOSTS + block("10.0.0.5") + block("10.0.0.5"));
+        sh(etcHostsScript(HOST, "10.0.0.5"));
+        expect(file("/etc/hosts")).toBe(ORIGINAL_HOSTS + block("10.0.0.5"));
+    });
+
+    it("leaves another registry's block alone", () => {
+        const other = etcHostsMarkers("other-registry.example.test");
+        const theirs = `${other.begin}\n10.9.9.9 other-registry.example.test\n${other.end}\n`;
+        put("/etc/hosts", ORIGINAL_HOSTS + theirs);
+        sh(etcHostsScript(HOST, "10.0.0.5"));
+        sh(etcHostsScript(HOST, undefined));
+        expect(file("/etc/hosts")).toBe(ORIGINAL_HOSTS + theirs);
+    });
+
+    it("refuses a damaged block (BEGIN without END) and changes nothing", () => {
+        const damaged = `${ORIGINAL_HOSTS}${begin}\n10.0.0.5 ${HOST}\n`;
+        put("/etc/hosts", damaged);
+        const r = sh(etcHostsScript(HOST, "10.0.0.6"));
+        expect(r.code).toBe(1);
+        expect(r.stderr).toContain("damaged dso-registry block");
+        expect(file("/etc/hosts")).toBe(damaged);
+    });
+
+    it("notes a mapping of the host outside the block", () => {
+        put("/etc/hosts", `${ORIGINAL_HOSTS}10.7.7.7 ${HOST}\n`);
+        expect(sh(etcHostsScript(HOST, "10.0.0.5")).stdout).toContain("also maps registry-dso.example.test outside the managed block (line 5");
+    });
+
+    it("keeps the file's mode", () => {
+        put("/etc/hosts", ORIGINAL_HOSTS);
+        chmodSync(path.join(root, "etc/hosts"), 0o644);
+        sh(etcHostsScript(HOST, "10.0.0.5"));
+        expect(spawnSync("stat", ["-c", "%a", path.join(root, "etc/hosts")], { encoding: "utf8" }).stdout.trim()).toBe("644");
+    });
+
+    it("updates a bind-mounted /etc/hosts (containers, the DaemonSet's mount) in place", () => {
+        // A bind-mounted file cannot be renamed over; the script then copies the new content into it.
+        const outside = path.join(stubs, "node-hosts");
+        writeFileSync(outside, ORIGINAL_HOSTS);
+        put("/etc/hosts", "");
+        const target = path.join(root, "etc/hosts");
+        expect(spawnSync("mount", ["--bind", outside, target]).status).toBe(0);
+        try {
+            expect(sh(etcHostsScript(HOST, "10.0.0.5")).code).toBe(0);
+            expect(readFileSync(outside, "utf8")).toBe(ORIGINAL_HOSTS + block("10.0.0.5"));
+            expect(sh(etcHostsScript(HOST, undefined)).code).toBe(0);
+            expect(readFileSync(outside, "utf8")).toBe(ORIGINAL_HOSTS);
+        } finally {
+            spawnSync("umount", [target]);
+        }
+    });
+
+    it("removal without a hosts file creates none", () => {
+        expect(sh(etcHostsScript(HOST, undefined)).code).toBe(0);
+        expect(file("/etc/hosts")).toBeUndefined();
+    });
+
+    it("leaves no temp file behind", () => {
+        put("/etc/hosts", ORIGINAL_HOSTS);
+        sh(etcHostsScript(HOST, "10.0.0.5"));
+        expect(spawnSync("ls", ["-A", path.join(root, "etc")], { encoding: "utf8" }).stdout).toBe("hosts\n");
+    });
+});
+
+describe("containerd config_path", () => {
+    const step: ConfigPathStep = { kind: "config-path", configFile: "/etc/containerd/config.toml", certsDir: "/etc/containerd/certs.d" };
+    const conf = "/etc/containerd/config.toml";
+    const defaultConfig = spawnSync("containerd", ["config", "default"], { encoding: "utf8" }).stdout;
+
+    /** config_path of the CRI registry section, as containerd itself reads the file. */
+    function effectiveConfigPath(): string | undefined {
+        const r = spawnSync("containerd", ["--config", path.join(root, conf), "config", "dump"], { encoding: "utf8" });
+        if (r.status !== 0) throw new Error(`containerd rejects the config: ${r.stderr}`);
+        const section = r.stdout.split('[plugins."io.containerd.grpc.v1.cri".registry]')[1] ?? "";
+        return /^\s*config_path = "(.*)"/m.exec(section)?.[1];
+    }
+
+    const configs: [string, string | undefined, string][] = [
+        ["no config.toml", undefined, "/etc/containerd/certs.d"],
+        ["containerd's default config", defaultConfig, "/etc/containerd/certs.d"],
+        ["another config_path", 'version = 2\n[plugins."io.containerd.grpc.v1.cri".registry]\n  config_path = "/etc/docker/certs.d"\n', "/etc/containerd/certs.d:/etc/docker/certs.d"],
+        ["a registry section without config_path", 'version = 2\n[plugins."io.containerd.grpc.v1.cri".registry]\n[plugins."io.containerd.grpc.v1.cri".registry.headers]\n  X-Test = ["a"]\n', "/etc/containerd/certs.d"],
+        ["no registry section", 'version = 2\n[plugins."io.containerd.grpc.v1.cri"]\n  sandbox_image = "registry.k8s.io/pause:3.9"\n', "/etc/containerd/certs.d"],
+    ];
+
+    it.each(configs)("with %s, it sets config_path so that containerd reads it, and restarts containerd", (_, before, expected) => {
+        if (before !== undefined) put(conf, before);
+        put("/active-units", "containerd\n");
+        const r = sh(configPathCheckScript(step, true));
+        expect(r.code).toBe(0);
+        expect(effectiveConfigPath()).toBe(expected);
+        expect(systemctlLog()).toContain("restart containerd");
+    });
+
+    it.each(configs)("with %s, removal puts back the original exactly", (_, before) => {
+        if (before !== undefined) put(conf, before);
+        sh(configPathCheckScript(step, true));
+        expect(sh(configPathRemoveScript(step, true)).code).toBe(0);
+        expect(file(conf)).toBe(before);
+        expect(spawnSync("ls", ["-A", path.join(root, "etc/containerd")], { encoding: "utf8" }).stdout).toBe(before === undefined ? "" : "config.toml\n");
+    });
+
+    it("does nothing and restarts nothing when config_path already includes the directory", () => {
+        const ok = 'version = 2\n[plugins."io.containerd.grpc.v1.cri".registry]\n  config_path = "/etc/docker/certs.d:/etc/containerd/certs.d"\n';
+        put(conf, ok);
+        put("/active-units", "containerd\n");
+        expect(sh(configPathCheckScript(step, true)).stdout).toContain("config_path ok");
+        expect(file(conf)).toBe(ok);
+        expect(systemctlLog()).toBe("");
+    });
+
+    it("without permission to restart, only warns", () => {
+        put(conf, defaultConfig);
+        const r = sh(configPathCheckScript(step, false));
+        expect(r.code).toBe(0);
+        expect(r.stderr).toMatch(/WARNING: containerd's CRI plugin does not read \/etc\/containerd\/certs.d.*allowContainerdRestart/);
+        expect(file(conf)).toBe(defaultConfig);
+        expect(systemctlLog()).toBe("");
+    });
+
+    it("refuses to add config_path next to registry.mirrors entries, which containerd would reject", () => {
+        const mirrors = 'version = 2\n[plugins."io.containerd.grpc.v1.cri".registry.mirrors."docker.io"]\n  endpoint = ["https://mirror.example.test"]\n';
+        put(conf, mirrors);
+        const r = sh(configPathCheckScript(step, true));
+        expect(r.stderr).toContain("registry.mirrors/registry.configs");
+        expect(file(conf)).toBe(mirrors);
+    });
+
+    it("on removal, leaves a config that was edited after it set config_path", () => {
+        put(conf, defaultConfig);
+        sh(configPathCheckScript(step, true));
+        const edited = `${file(conf)}\n# edited by the operator\n`;
+        put(conf, edited);
+        const r = sh(configPathRemoveScript(step, true));
+        expect(r.stderr).toContain("was changed after dso-registry set config_path");
+        expect(file(conf)).toBe(edited);
+    });
+});

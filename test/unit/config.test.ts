@@ -1,0 +1,192 @@
+import { describe, expect, it } from "vitest";
+import {
+    ConfigError,
+    hostNameProblem,
+    parseConfig,
+    repositoryPrefixProblem,
+    type SecretName,
+    type SecretState,
+} from "../../components/config";
+
+/** The smallest valid in-cluster configuration. */
+function base(): Record<string, any> {
+    return {
+        containerRegistry: { host: "registry-dso.jmann.local", pathPrefix: "docker-internal/p2c" },
+        registry: { mode: "in-cluster" },
+    };
+}
+
+/** A valid external-host configuration. */
+function external(): Record<string, any> {
+    return {
+        containerRegistry: { host: "registry.example.com", pathPrefix: "team/app", pushCredentials: "operator" },
+        registry: { mode: "external-host", tls: { mode: "acme", acmeEmail: "ops@example.com" } },
+        externalHost: { ssh: { host: "10.0.0.5", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample" } },
+    };
+}
+
+const present = (...names: SecretName[]): Partial<Record<SecretName, SecretState>> =>
+    Object.fromEntries(names.map((n) => [n, "secret" as const]));
+
+function problemsOf(raw: Record<string, unknown>, secrets: Partial<Record<SecretName, SecretState>> = {}): string[] {
+    try {
+        parseConfig(raw, secrets);
+    } catch (error) {
+        if (error instanceof ConfigError) return error.problems.map((p) => `${p.key}: ${p.message}`);
+        throw error;
+    }
+    return [];
+}
+
+function set(target: Record<string, any>, path: string, value: unknown): Record<string, any> {
+    const parts = path.split(".");
+    let node = target;
+    for (const part of parts.slice(0, -1)) {
+        node[part] ??= {};
+        node = node[part];
+    }
+    node[parts[parts.length - 1]!] = value;
+    return target;
+}
+
+describe("parseConfig: valid stacks", () => {
+    it("fills in documented defaults", () => {
+        const { config } = parseConfig(base());
+        expect(config.containerRegistry).toMatchObject({
+            port: 443,
+            credentialId: "container-registry",
+            requiresAuthForPush: true,
+            requiresAuthForPull: false,
+            pushCredentials: "generated",
+        });
+        expect(config.registry.image).toBe("registry:2.8.3");
+        expect(config.registry.tls.mode).toBe("generated-ca");
+        expect(config.inCluster.namespace).toBe("dso");
+        expect(config.registry.storage).toMatchObject({ kind: "filesystem", size: "20Gi" });
+        expect(config.registry.maintenance.garbageCollection.enabled).toBe(false);
+        expect(config.nodes.delivery).toBe("none");
+        expect(config.jenkins.enabled).toBe(false);
+    });
+
+    it("accepts an external host with its secrets", () => {
+        const result = parseConfig(external(), present("containerRegistryPassword", "sshPrivateKey"));
+        expect(result.requiredSecrets).toEqual(["containerRegistryPassword", "sshPrivateKey"]);
+        expect(result.missingSecrets).toEqual([]);
+    });
+
+    it("enables the pull-only account when pulls need credentials or a pull secret is wanted", () => {
+        expect(parseConfig(base()).config.pullAccountEnabled).toBe(false);
+        expect(parseConfig(set(base(), "containerRegistry.requiresAuthForPull", true)).config.pullAccountEnabled).toBe(true);
+        expect(parseConfig(set(base(), "pullSecrets.flux", true)).config.pullAccountEnabled).toBe(true);
+    });
+
+    it("lets the Maven registry reuse the container credentials on the same host", () => {
+        const raw = set(base(), "mavenRegistry", {
+            host: "registry-dso.jmann.local",
+            pathPrefix: "maven-releases",
+            reuseContainerCredentials: true,
+        });
+        const result = parseConfig(raw);
+        expect(result.requiredSecrets).not.toContain("mavenRegistryPassword");
+    });
+
+    it("accepts a digest-pinned registry image", () => {
+        const digest = `registry@sha256:${"a".repeat(64)}`;
+        expect(parseConfig(set(base(), "registry.image", digest)).config.registry.image).toBe(digest);
+    });
+
+    it("tolerates missing secrets only when asked to (synth)", () => {
+        const raw = set(base(), "containerRegistry.pushCredentials", "operator");
+        expect(() => parseConfig(raw)).toThrow(ConfigError);
+        const result = parseConfig(raw, {}, { allowMissingSecrets: true });
+        expect(result.missingSecrets).toEqual(["containerRegistryPassword"]);
+    });
+});
+
+describe("parseConfig: bad config names the key, says what is wrong and what is allowed", () => {
+    const cases: Array<{ name: string; raw: () => Record<string, any>; secrets?: Partial<Record<SecretName, SecretState>>; key: string; says: RegExp }> = [
+        { name: "missing host", raw: () => ({ ...base(), containerRegistry: { pathPrefix: "a" } }), key: "dso-registry:containerRegistry.host", says: /is required/ },
+        { name: "wrong type", raw: () => set(base(), "containerRegistry.requiresAuthForPull", "yes"), key: "dso-registry:containerRegistry.requiresAuthForPull", says: /must be a boolean, got a string/ },
+        { name: "typo in a key", raw: () => set(base(), "containerRegistry.pathPrefx", "x"), key: "dso-registry:containerRegistry.pathPrefx", says: /unknown key "pathPrefx"; did you mean "pathPrefix"\?/ },
+        { name: "typo lists allowed keys", raw: () => set(base(), "registry.moed", "x"), key: "dso-registry:registry.moed", says: /Allowed here: mode, image/ },
+        { name: "host with scheme", raw: () => set(base(), "containerRegistry.host", "https://registry.example.com"), key: "dso-registry:containerRegistry.host", says: /has a scheme/ },
+        { name: "host with path", raw: () => set(base(), "containerRegistry.host", "registry.example.com/v2"), key: "dso-registry:containerRegistry.host", says: /has a path/ },
+        { name: "host with port", raw: () => set(base(), "containerRegistry.host", "registry.example.com:5000"), key: "dso-registry:containerRegistry.host", says: /set the port in the separate "port" key/ },
+        { name: "host with upper case", raw: () => set(base(), "containerRegistry.host", "Registry.example.com"), key: "dso-registry:containerRegistry.host", says: /upper-case/ },
+        { name: "host with bad label", raw: () => set(base(), "containerRegistry.host", "-bad.example.com"), key: "dso-registry:containerRegistry.host", says: /not a valid DNS name/ },
+        { name: "prefix with upper case", raw: () => set(base(), "containerRegistry.pathPrefix", "Docker-Internal/p2c"), key: "dso-registry:containerRegistry.pathPrefix", says: /segment "Docker-Internal"/ },
+        { name: "prefix with empty segment", raw: () => set(base(), "containerRegistry.pathPrefix", "docker-internal//p2c"), key: "dso-registry:containerRegistry.pathPrefix", says: /empty segment/ },
+        { name: "prefix with leading slash", raw: () => set(base(), "containerRegistry.pathPrefix", "/docker-internal"), key: "dso-registry:containerRegistry.pathPrefix", says: /starts or ends with "\/"/ },
+        { name: "prefix with trailing slash", raw: () => set(base(), "containerRegistry.pathPrefix", "docker-internal/"), key: "dso-registry:containerRegistry.pathPrefix", says: /starts or ends with "\/"/ },
+        { name: "prefix with doubled separator", raw: () => set(base(), "containerRegistry.pathPrefix", "a..b"), key: "dso-registry:containerRegistry.pathPrefix", says: /not a valid repository name component/ },
+        { name: "port zero", raw: () => set(base(), "containerRegistry.port", 0), key: "dso-registry:containerRegistry.port", says: /1 to 65535/ },
+        { name: "port too large", raw: () => set(base(), "containerRegistry.port", 70000), key: "dso-registry:containerRegistry.port", says: /1 to 65535/ },
+        { name: "ssh port out of range", raw: () => set(external(), "externalHost.ssh.port", 65536), secrets: present("containerRegistryPassword", "sshPrivateKey"), key: "dso-registry:externalHost.ssh.port", says: /1 to 65535/ },
+        { name: "unknown mode", raw: () => set(base(), "registry.mode", "cloud"), key: "dso-registry:registry.mode", says: /is "cloud"; allowed: "in-cluster", "external-host", "existing"/ },
+        { name: "acme in the cluster", raw: () => set(base(), "registry.tls", { mode: "acme", acmeEmail: "a@example.com" }), key: "dso-registry:registry.tls.mode", says: /needs registry.mode "external-host"/ },
+        { name: "acme without email", raw: () => set(external(), "registry.tls", { mode: "acme" }), secrets: present("containerRegistryPassword", "sshPrivateKey"), key: "dso-registry:registry.tls.acmeEmail", says: /is required/ },
+        { name: "cert-manager without issuer", raw: () => set(base(), "registry.tls", { mode: "cert-manager" }), key: "dso-registry:registry.tls.certManagerIssuer", says: /is required/ },
+        { name: "replicas on a filesystem", raw: () => set(base(), "registry.replicas", 2), key: "dso-registry:registry.replicas", says: /need shared storage/ },
+        { name: "s3 without settings", raw: () => set(base(), "registry.storage", { kind: "s3" }), secrets: present("s3AccessKeyId", "s3SecretAccessKey"), key: "dso-registry:registry.storage.s3", says: /is required/ },
+        { name: "external host without host settings", raw: () => { const r = external(); delete r.externalHost; return r; }, secrets: present("containerRegistryPassword", "sshPrivateKey"), key: "dso-registry:externalHost", says: /is required/ },
+        { name: "unpinned host key", raw: () => set(external(), "externalHost.ssh", { host: "10.0.0.5" }), secrets: present("containerRegistryPassword", "sshPrivateKey"), key: "dso-registry:externalHost.ssh.hostKey", says: /ssh-keyscan/ },
+        { name: "maven reuse across hosts", raw: () => set(base(), "mavenRegistry", { host: "maven.example.com", pathPrefix: "releases", reuseContainerCredentials: true }), key: "dso-registry:mavenRegistry.reuseContainerCredentials", says: /differs from containerRegistry.host/ },
+        { name: "push without auth", raw: () => set(base(), "containerRegistry.requiresAuthForPush", false), key: "dso-registry:containerRegistry.requiresAuthForPush", says: /always requires credentials for push/ },
+        { name: "ssh delivery without nodes", raw: () => set(base(), "nodes", { delivery: "ssh" }), key: "dso-registry:nodes.list", says: /is empty/ },
+        { name: "duplicate node names", raw: () => set(base(), "nodes", { delivery: "ssh", list: [{ name: "a", host: "10.0.0.1", allowUnpinnedHostKey: true }, { name: "a", host: "10.0.0.2", allowUnpinnedHostKey: true }] }), secrets: present("sshPrivateKey"), key: "dso-registry:nodes.list", says: /two nodes named "a"/ },
+        { name: "plain HTTP for our own registry", raw: () => set(base(), "nodes.insecurePlainHttp", true), key: "dso-registry:nodes.insecurePlainHttp", says: /only allowed for an existing registry/ },
+        { name: "jenkins without url", raw: () => set(base(), "jenkins", { enabled: true }), secrets: present("jenkinsApiToken"), key: "dso-registry:jenkins.url", says: /is required/ },
+        { name: "bad CIDR", raw: () => set(base(), "registry.allowedNetworks", ["10.0.0.0/33"]), key: "dso-registry:registry.allowedNetworks[0]", says: /CIDR/ },
+        { name: "a password in plain config", raw: () => set(base(), "containerRegistry.password", "hunter2"), key: "dso-registry:containerRegistry.password", says: /never part of plain stack config.*pulumi config set --secret dso-registry:containerRegistryPassword/ },
+        { name: "a secret key stored in plaintext", raw: () => base(), secrets: { sshPrivateKey: "plaintext" }, key: "dso-registry:sshPrivateKey", says: /stored in plaintext.*pulumi config set --secret dso-registry:sshPrivateKey/ },
+        { name: "a missing secret", raw: () => set(base(), "containerRegistry.pushCredentials", "operator"), key: "dso-registry:containerRegistryPassword", says: /is not set.*pulumi config set --secret dso-registry:containerRegistryPassword/ },
+    ];
+
+    it.each(cases)("$name", ({ raw, secrets, key, says }) => {
+        const problems = problemsOf(raw(), secrets);
+        const match = problems.find((p) => p.startsWith(`${key}: `));
+        expect(match, `problems were:\n${problems.join("\n")}`).toBeDefined();
+        expect(match).toMatch(says);
+    });
+
+    it("reports every problem at once, not only the first", () => {
+        const raw = set(set(base(), "containerRegistry.port", 0), "registry.mode", "cloud");
+        expect(problemsOf(raw)).toHaveLength(2);
+    });
+
+    it("never repeats a plaintext secret's value in the message", () => {
+        const problems = problemsOf(set(base(), "containerRegistry.password", "hunter2-planted"));
+        expect(problems.join("\n")).not.toContain("hunter2-planted");
+    });
+});
+
+describe("value rules", () => {
+    it.each([
+        ["registry.example.com", undefined],
+        ["10.0.0.5", undefined],
+        ["localhost", undefined],
+        ["http://x", /scheme/],
+        ["x/y", /path/],
+        ["x:1", /port/],
+        ["a..b", /not a valid DNS name/],
+    ])("host %s", (value, problem) => {
+        const found = hostNameProblem(value);
+        if (problem === undefined) expect(found).toBeUndefined();
+        else expect(found).toMatch(problem);
+    });
+
+    it.each([
+        ["", undefined],
+        ["p2c", undefined],
+        ["docker-internal/p2c", undefined],
+        ["a.b_c__d---e/f", undefined],
+        ["UPPER", /not a valid repository name component/],
+        ["a_", /not a valid repository name component/],
+        ["a/-b", /not a valid repository name component/],
+        ["a//b", /empty segment/],
+    ])("repository prefix %j", (value, problem) => {
+        const found = repositoryPrefixProblem(value);
+        if (problem === undefined) expect(found).toBeUndefined();
+        else expect(found).toMatch(problem);
+    });
+});

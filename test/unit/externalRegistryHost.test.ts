@@ -1,0 +1,171 @@
+/**
+ * ExternalRegistryHost under Pulumi's mock runtime: which remote commands and files it creates, with
+ * which inputs, and that secrets stay on stdin and secret in state.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { beforeAll, describe, expect, test } from "vitest";
+import { type MockRuntime, promiseOf, settle, startMockRuntime } from "../../tools/mockRuntime";
+
+let rt: MockRuntime;
+let mod: typeof import("../../components/externalHost/externalRegistryHost");
+let host: import("../../components/externalHost/externalRegistryHost").ExternalRegistryHost;
+
+const HASH = "$2a$10$" + "b".repeat(53);
+
+beforeAll(async () => {
+    rt = await startMockRuntime({ stack: "test" });
+    mod = await import("../../components/externalHost/externalRegistryHost");
+    host = new mod.ExternalRegistryHost("registry-host", {
+        connection: {
+            kind: "ssh",
+            name: "registry-01",
+            host: "10.0.0.5",
+            port: 22,
+            user: "deploy",
+            privateKey: pulumi.secret("PRIVATE-KEY-MATERIAL"),
+            hostKey: "ssh-ed25519 AAAAtest",
+            sudo: true,
+        },
+        registryHost: "registry.example.com",
+        port: 443,
+        pathPrefix: "team/app",
+        image: "registry@sha256:" + "a".repeat(64),
+        dataDir: "/srv/data/registry",
+        purgeDataOnDestroy: false,
+        installPackages: true,
+        tls: { kind: "files", certificatePem: "CERT", privateKeyPem: pulumi.secret("SERVER-KEY-MATERIAL"), caCertPem: "CA" },
+        pushAccounts: [{ username: "ci-push", bcryptHash: pulumi.secret(HASH) }],
+        pullAccounts: [{ username: "cluster-pull", bcryptHash: pulumi.secret(HASH) }],
+        requiresAuthForPull: false,
+        allowedNetworks: ["10.0.0.0/8"],
+        deletesEnabled: true,
+        maintenance: {
+            garbageCollection: { enabled: true, schedule: "30 3 * * 0", deleteUntagged: false },
+            backup: { enabled: true, schedule: "0 2 * * *", destination: "/srv/backup/registry", keep: 7 },
+        },
+    });
+    await settle();
+});
+
+const commands = () => rt.ofType("command:remote:Command");
+const command = (name: string) => rt.byName(name);
+
+describe("ExternalRegistryHost", () => {
+    test("creates one remote command per step and per file", () => {
+        expect(commands().map((c) => c.name).sort()).toEqual(
+            [
+                "registry-host-backup-script-write",
+                "registry-host-ca-cert-write",
+                "registry-host-caddy",
+                "registry-host-caddyfile-write",
+                "registry-host-check",
+                "registry-host-container",
+                "registry-host-cron-write",
+                "registry-host-data-dir",
+                "registry-host-gc-script-write",
+                "registry-host-packages",
+                "registry-host-registry-config-readonly-write",
+                "registry-host-registry-config-write",
+                "registry-host-status-script-write",
+                "registry-host-tls-cert-write",
+                "registry-host-tls-key-write",
+                "registry-host-users-pull-write",
+                "registry-host-users-push-write",
+            ].sort(),
+        );
+    });
+
+    test("every remote step has a delete, except the Caddyfile which is replaced by the site removal", () => {
+        const withoutDelete = commands().filter((c) => typeof c.inputs.delete !== "string").map((c) => c.name);
+        expect(withoutDelete).toEqual(["registry-host-caddyfile-write"]);
+    });
+
+    test("the connection pins the host key", () => {
+        // rawInputs keep the wire form: the secret connection is wrapped as { <sig>: …, value }.
+        const raw = command("registry-host-container").rawInputs.connection as { value: Record<string, unknown> };
+        expect(raw.value.hostKey).toBe("ssh-ed25519 AAAAtest");
+        // The private key makes the whole connection secret in state.
+        expect(command("registry-host-container").inputs.connection).toBe("[secret]");
+    });
+
+    test.each([
+        ["registry-host-users-push-write"],
+        ["registry-host-users-pull-write"],
+        ["registry-host-tls-key-write"],
+    ])("%s carries its body as a secret on stdin, with output kept out of logs", (name) => {
+        const c = command(name);
+        expect(c.inputs.stdin).toBe("[secret]");
+        expect(c.inputs.logging).toBe("none");
+        expect(String(c.inputs.create)).toContain("chmod 0600");
+    });
+
+    test("no command line carries a secret", () => {
+        for (const c of commands()) {
+            const text = JSON.stringify([c.rawInputs.create, c.rawInputs.update, c.rawInputs.delete]);
+            expect(text).not.toContain("SERVER-KEY-MATERIAL");
+            expect(text).not.toContain("PRIVATE-KEY-MATERIAL");
+            expect(text).not.toContain(HASH);
+        }
+    });
+
+    test("privileged steps run through sudo -n", () => {
+        expect(String(command("registry-host-container").inputs.create)).toMatch(/^sudo -n sh -c /);
+    });
+
+    test("the container is pinned by digest and bound to loopback", () => {
+        const create = String(command("registry-host-container").inputs.create);
+        expect(create).toContain("registry@sha256:" + "a".repeat(64));
+        expect(create).toContain("-p 127.0.0.1:5000:5000");
+    });
+
+    test("data is kept on destroy unless the stack says purge", () => {
+        expect(String(command("registry-host-data-dir").inputs.delete)).toContain("kept registry data");
+    });
+
+    test("the Caddyfile is the rendered policy with the allowlist", () => {
+        const caddyfile = String(command("registry-host-caddyfile-write").inputs.stdin);
+        expect(caddyfile).toContain("registry.example.com:443 {");
+        expect(caddyfile).toContain("@outside not remote_ip 10.0.0.0/8");
+        expect(caddyfile).toContain("tls /etc/caddy/dso-registry/registry.crt /etc/caddy/dso-registry/registry.key");
+    });
+
+    test("Caddy serves blob downloads from the host's data directory", () => {
+        const caddyfile = String(command("registry-host-caddyfile-write").inputs.stdin);
+        expect(caddyfile).toContain("route @blob");
+        expect(caddyfile).toContain("root /srv/data/registry/docker/registry/v2");
+    });
+
+    test("the data directory is given to Caddy's group", () => {
+        expect(String(command("registry-host-data-dir").inputs.create)).toContain("chgrp caddy");
+    });
+
+    test("the check expects 403 when loopback is outside the allowlist", () => {
+        expect(String(command("registry-host-check").inputs.create)).toContain("GET /v2/ 403");
+    });
+
+    test("the cron file schedules garbage collection and backups", () => {
+        const cron = String(command("registry-host-cron-write").inputs.stdin);
+        expect(cron).toContain("30 3 * * 0 root /usr/local/sbin/dso-registry-gc");
+        expect(cron).toContain("0 2 * * * root /usr/local/sbin/dso-registry-backup");
+    });
+
+    test("outputs: URL, image prefix, CA and ops commands", async () => {
+        expect(host.registryUrl).toBe("https://registry.example.com");
+        expect(host.imagePrefix).toBe("registry.example.com/team/app");
+        expect(await promiseOf(host.caCertPem!)).toBe("CA");
+        expect(host.opsCommands.status).toBe("ssh -p 22 deploy@10.0.0.5 sudo /usr/local/sbin/dso-registry-status");
+    });
+});
+
+describe("loopbackAllowed", () => {
+    test.each([
+        [[], true],
+        [["127.0.0.0/8"], true],
+        [["127.0.0.1/32"], true],
+        [["10.0.0.0/8"], false],
+        [["0.0.0.0/0"], true],
+        [["fd00::/8"], false],
+    ] as [string[], boolean][])("%j -> %s", (networks, expected) => {
+        expect(mod.loopbackAllowed(networks)).toBe(expected);
+    });
+});

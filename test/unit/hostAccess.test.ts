@@ -1,0 +1,104 @@
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { parsePlaceFileScript, placeFileScript, removeFileScript, shQuote } from "../../components/shared/hostAccess";
+
+const roots: string[] = [];
+afterEach(() => {
+    for (const root of roots.splice(0)) rmSync(root, { recursive: true, force: true });
+});
+
+function privateRoot(): string {
+    const root = mkdtempSync(path.join(tmpdir(), "dso-host-"));
+    roots.push(root);
+    return root;
+}
+
+/** Runs a host script with /bin/sh the way the command provider does, stdin included. */
+function run(script: string, root: string, stdin = ""): string {
+    return execFileSync("/bin/sh", ["-c", script], { input: stdin, env: { ...process.env, DSO_ROOT: root } }).toString();
+}
+
+describe("placeFileScript (run for real with /bin/sh)", () => {
+    const spec = { path: "/etc/caddy/Caddyfile", mode: "0644" };
+
+    it("creates the file with its parents, content and mode", () => {
+        const root = privateRoot();
+        const out = run(placeFileScript("host-1", spec, false), root, "registry.example.com {\n}\n");
+        expect(out).toBe(`changed ${root}/etc/caddy/Caddyfile\n`);
+        const file = path.join(root, "etc/caddy/Caddyfile");
+        expect(readFileSync(file, "utf8")).toBe("registry.example.com {\n}\n");
+        expect(statSync(file).mode & 0o777).toBe(0o644);
+    });
+
+    it("reports unchanged and leaves no temp file when the content is the same", () => {
+        const root = privateRoot();
+        run(placeFileScript("host-1", spec, false), root, "same\n");
+        expect(run(placeFileScript("host-1", spec, false), root, "same\n")).toBe(`unchanged ${root}/etc/caddy/Caddyfile\n`);
+        expect(execFileSync("ls", ["-A", path.join(root, "etc/caddy")]).toString()).toBe("Caddyfile\n");
+    });
+
+    it("replaces the content when it changes", () => {
+        const root = privateRoot();
+        run(placeFileScript("host-1", spec, false), root, "old\n");
+        expect(run(placeFileScript("host-1", spec, false), root, "new\n")).toMatch(/^changed /);
+        expect(readFileSync(path.join(root, "etc/caddy/Caddyfile"), "utf8")).toBe("new\n");
+    });
+
+    it("keeps secret files private", () => {
+        const root = privateRoot();
+        run(placeFileScript("host-1", { path: "/etc/caddy/users", mode: "0600" }, false), root, "u:hash\n");
+        expect(statSync(path.join(root, "etc/caddy/users")).mode & 0o777).toBe(0o600);
+    });
+
+    it("handles paths with spaces and quotes", () => {
+        const root = privateRoot();
+        const odd = { path: "/srv/it's here/a file", mode: "0640" };
+        run(placeFileScript("host-1", odd, false), root, "x");
+        expect(readFileSync(path.join(root, "srv/it's here/a file"), "utf8")).toBe("x");
+    });
+
+    it("removes exactly the placed file on delete", () => {
+        const root = privateRoot();
+        run(placeFileScript("host-1", spec, false), root, "x");
+        writeFileSync(path.join(root, "etc/caddy/other"), "keep");
+        run(removeFileScript(spec, false), root);
+        expect(execFileSync("ls", ["-A", path.join(root, "etc/caddy")]).toString()).toBe("other\n");
+        // Deleting again is not an error.
+        run(removeFileScript(spec, false), root);
+    });
+
+    it("never carries the content on the command line", () => {
+        expect(placeFileScript("host-1", spec, true)).not.toContain("registry.example.com");
+    });
+
+    it("runs the body through sudo when asked", () => {
+        expect(placeFileScript("host-1", spec, true).split("\n")[1]).toMatch(/^sudo -n sh -c '/);
+    });
+
+    it.each([
+        [{ path: "etc/relative", mode: "0644" }, /must be absolute/],
+        [{ path: "/etc/x", mode: "644" }, /must be octal/],
+    ])("refuses %j", (bad, message) => {
+        expect(() => placeFileScript("host-1", bad, false)).toThrow(message);
+    });
+});
+
+describe("parsePlaceFileScript", () => {
+    it("reads back target, path and mode", () => {
+        const script = placeFileScript("node-1", { path: "/etc/rancher/k3s/registries.yaml", mode: "0600" }, true);
+        expect(parsePlaceFileScript(script)).toEqual({ target: "node-1", path: "/etc/rancher/k3s/registries.yaml", mode: "0600" });
+    });
+
+    it("ignores other scripts", () => {
+        expect(parsePlaceFileScript("systemctl restart k3s")).toBeUndefined();
+    });
+});
+
+describe("shQuote", () => {
+    it.each(["plain", "it's", "$(rm -rf /)", "a\nb", "`x`"])("round-trips %j through sh", (value) => {
+        expect(execFileSync("/bin/sh", ["-c", `printf %s ${shQuote(value)}`]).toString()).toBe(value);
+    });
+});

@@ -1,0 +1,280 @@
+/**
+ * The InClusterRegistry component under Pulumi's mocks: one instance per option set, all in one
+ * runtime, each recognised by the prefix of its children's names.
+ */
+import { beforeAll, describe, expect, test } from "vitest";
+import { startMockRuntime, settle, type MockRuntime, type RecordedResource } from "../../tools/mockRuntime";
+import { restrictedPodProblems, schemaProblems } from "../support/k8sValidate";
+
+const rtPromise = startMockRuntime({ stack: "test" });
+
+import { parseConfig } from "../../components/config";
+import { InClusterRegistry, renderSidecarCaddyfile, sidecarPolicy } from "../../components/inCluster/inClusterRegistry";
+import { podTemplates, type K8sObject } from "../../components/inCluster/manifests";
+import * as pulumi from "@pulumi/pulumi";
+import { deterministicBcrypt, RegistryAccounts } from "../../components/accounts/registryAccounts";
+
+type Variant = {
+    /** Stack config overrides of `dso-registry:registry` and `containerRegistry`. */
+    registry?: Record<string, unknown>;
+    containerRegistry?: Record<string, unknown>;
+    certManager?: boolean;
+    pullAccount?: boolean;
+    suppliedPushPassword?: string;
+    privileged?: boolean;
+};
+
+const variants: Record<string, Variant> = {
+    plain: {},
+    ui: { registry: { ui: { enabled: true, deleteEnabled: true } } },
+    gc: { registry: { maintenance: { garbageCollection: { enabled: true, schedule: "0 5 * * 0", deleteUntagged: true } } } },
+    s3: {
+        registry: { replicas: 3, storage: { kind: "s3", s3: { bucket: "dso-images", endpoint: "https://minio.lab.local" } } },
+    },
+    certmgr: { registry: { tls: { mode: "cert-manager", certManagerIssuer: { kind: "ClusterIssuer", name: "lab-ca" } } }, certManager: true },
+    authpull: { containerRegistry: { requiresAuthForPull: true }, pullAccount: true, suppliedPushPassword: "push-password-for-test", privileged: true },
+};
+
+function configFor(v: Variant) {
+    const { config } = parseConfig(
+        {
+            containerRegistry: { host: "registry-dso.jmann.local", pathPrefix: "docker-internal/p2c", ...v.containerRegistry },
+            registry: { mode: "in-cluster", ...v.registry },
+            inCluster: { ingressClass: "public" },
+        },
+        {},
+        { allowMissingSecrets: true },
+    );
+    return config;
+}
+
+let rt: MockRuntime;
+
+beforeAll(async () => {
+    rt = await rtPromise;
+    for (const [name, v] of Object.entries(variants)) {
+        const cfg = configFor(v);
+        const accounts = new RegistryAccounts(`${name}-accounts`, {
+            push: { username: "ci-push", password: v.suppliedPushPassword },
+            pull: v.pullAccount ? { username: "cluster-pull" } : undefined,
+            rotation: "1",
+        });
+        // A generated password's hash is a placeholder under mocks: give the pull account a real one.
+        const pull = v.pullAccount
+            ? { username: "cluster-pull", password: pulumi.secret("pull-password-for-test"), bcryptHash: pulumi.secret(deterministicBcrypt("cluster-pull", "pull-password-for-test")) }
+            : undefined;
+        new InClusterRegistry(name, {
+            inCluster: cfg.inCluster,
+            registry: cfg.registry,
+            containerRegistry: cfg.containerRegistry,
+            accounts: { push: accounts.push, pull, htpasswd: accounts.htpasswd },
+            tls: v.certManager
+                ? { kind: "cert-manager", issuerKind: "ClusterIssuer", issuerName: "lab-ca" }
+                : { kind: "secret", certPem: "CERT-PEM", keyPem: "KEY-PEM-FOR-TEST" },
+            s3Credentials: cfg.registry.storage.kind === "s3" ? { accessKeyId: "AKID-FOR-TEST", secretAccessKey: "S3-SECRET-FOR-TEST" } : undefined,
+            privilegedPodsInNamespace: v.privileged,
+        });
+    }
+    await settle();
+});
+
+/** Pulumi's wire form of a secret value: the value, wrapped with a signature key. */
+const SIG_KEY = "4dabf18193072939515e22adb298388d";
+
+/** Inputs with secret wrappers removed: what the API server would receive. */
+function unwrap(value: unknown): any {
+    if (Array.isArray(value)) return value.map(unwrap);
+    if (value && typeof value === "object") {
+        const record = value as Record<string, unknown>;
+        if (SIG_KEY in record) return unwrap(record.value);
+        return Object.fromEntries(Object.entries(record).map(([k, v]) => [k, unwrap(v)]));
+    }
+    return value;
+}
+
+/** The Kubernetes objects one instance registered, as the API server would receive them. */
+function objectsOf(variant: string): (K8sObject & Record<string, any>)[] {
+    return rt.resources
+        .filter((r) => r.custom && r.type.startsWith("kubernetes:") && r.name.startsWith(`${variant}-`))
+        .map((r) => unwrap(r.rawInputs) as K8sObject & Record<string, any>);
+}
+
+function recorded(variant: string, kind: string, name: string): RecordedResource {
+    return rt.byName(`${variant}-${kind.toLowerCase()}-${name}`);
+}
+
+function raw(variant: string, kind: string, name: string): any {
+    return unwrap(recorded(variant, kind, name).rawInputs);
+}
+
+describe.each(Object.keys(variants))("variant %s", (variant) => {
+    test("every registered object is valid against the Kubernetes API schema", async () => {
+        const objects = objectsOf(variant);
+        expect(objects.length).toBeGreaterThan(8);
+        expect((await Promise.all(objects.map((o) => schemaProblems(o)))).flat()).toEqual([]);
+    });
+
+    test("every pod template meets the restricted Pod Security Standard", () => {
+        const templates = podTemplates(objectsOf(variant));
+        expect(templates.flatMap((t) => restrictedPodProblems(t.spec))).toEqual([]);
+    });
+
+    test("every Secret's data is secret in state", () => {
+        const secrets = rt.resources.filter((r) => r.type === "kubernetes:core/v1:Secret" && r.name.startsWith(`${variant}-`));
+        expect(secrets.length).toBeGreaterThanOrEqual(2);
+        expect(secrets.filter((s) => s.inputs.stringData !== "[secret]").map((s) => s.name)).toEqual([]);
+    });
+
+    test("every child is parented to the component", () => {
+        const component = rt.ofType("dso:registry:InClusterRegistry").find((r) => r.name === variant)!;
+        const children = rt.resources.filter((r) => r.type.startsWith("kubernetes:") && r.name.startsWith(`${variant}-`));
+        expect(children.filter((c) => c.parentUrn !== component.urn).map((c) => c.name)).toEqual([]);
+    });
+});
+
+describe("default objects (PVC, generated CA, no UI, no GC)", () => {
+    test("explicit names, no suffixes", () => {
+        const names = objectsOf("plain").map((o) => `${o.kind}/${o.metadata.namespace ?? ""}/${o.metadata.name}`);
+        expect(names.sort()).toEqual(
+            [
+                "ConfigMap/dso/registry-config",
+                "ConfigMap/kube-public/local-registry-hosting",
+                "Deployment/dso/registry",
+                "Ingress/dso/registry",
+                "Namespace//dso",
+                "PersistentVolumeClaim/dso/registry-data",
+                "Secret/dso/registry-htpasswd",
+                "Secret/dso/registry-http-secret",
+                "Secret/dso/registry-tls",
+                "Service/dso/registry",
+                "ServiceAccount/dso/registry",
+            ].sort(),
+        );
+    });
+
+    test("the TLS Secret carries the server certificate and key", () => {
+        expect(raw("plain", "Secret", "registry-tls").stringData).toEqual({ "tls.crt": "CERT-PEM", "tls.key": "KEY-PEM-FOR-TEST" });
+    });
+
+    test("the Caddyfile is the shared policy, on plain HTTP for any host name, with the users files imported", () => {
+        const caddyfile: string = raw("plain", "ConfigMap", "registry-config").data.Caddyfile;
+        expect(caddyfile).toContain("http://:5000 {");
+        expect(caddyfile).toContain("import /etc/dso-registry/users/push");
+        expect(caddyfile).toContain("reverse_proxy 127.0.0.1:5001");
+        expect(caddyfile).not.toContain("@read");
+    });
+
+    test.each([
+        ["plain", true],
+        ["s3", false],
+    ])("the %s variant's Caddyfile serves blob downloads from the PVC: %s", (variant, expected) => {
+        const caddyfile: string = raw(variant, "ConfigMap", "registry-config").data.Caddyfile;
+        expect(caddyfile.includes("root /var/lib/registry/docker/registry/v2")).toBe(expected);
+    });
+
+    test("Distribution listens on loopback inside the pod and stores on the PVC", () => {
+        const config: string = raw("plain", "ConfigMap", "registry-config").data["config.yml"];
+        expect(config).toContain('addr: "127.0.0.1:5001"');
+        expect(config).toContain('rootdirectory: "/var/lib/registry"');
+    });
+
+    test("the http.secret is generated once for the registry and is secret", () => {
+        expect(rt.byName("plain-http-secret").type).toBe("random:index/randomPassword:RandomPassword");
+        expect(recorded("plain", "Secret", "registry-http-secret").inputs.stringData).toBe("[secret]");
+    });
+
+    test("a change of the users files changes the pod template's checksum", () => {
+        const checksum = (v: string) => raw(v, "Deployment", "registry").spec.template.metadata.annotations["dso-registry/config-checksum"];
+        expect(checksum("plain")).toMatch(/^[0-9a-f]{64}$/);
+        expect(checksum("authpull")).toMatch(/^[0-9a-f]{64}$/);
+        expect(checksum("plain")).not.toBe(checksum("authpull"));
+    });
+
+    test("the namespace enforces the restricted standard when no privileged pod shares it", () => {
+        expect(raw("plain", "Namespace", "dso").metadata.labels["pod-security.kubernetes.io/enforce"]).toBe("restricted");
+        expect(raw("authpull", "Namespace", "dso").metadata.labels["pod-security.kubernetes.io/enforce"]).toBe("privileged");
+    });
+});
+
+describe("options", () => {
+    test("requiresAuthForPull: reads need an account, and the pull-only account is in the pull users file", () => {
+        const caddyfile: string = raw("authpull", "ConfigMap", "registry-config").data.Caddyfile;
+        expect(caddyfile).toContain("@read method GET HEAD");
+        const users = raw("authpull", "Secret", "registry-htpasswd").stringData;
+        expect(users.push).toMatch(/^ci-push \$2[aby]\$\d\d\$/m);
+        expect(users.pull).toMatch(/^cluster-pull \$2[aby]\$\d\d\$/m);
+        expect(users.pull).not.toContain("pull-password-for-test");
+        expect(users.htpasswd).toMatch(/^ci-push:\$2[aby]\$/m);
+        expect(users.push).not.toContain("push-password-for-test");
+    });
+
+    test("UI: in the pod, behind the same Caddy (same origin), deletes allowed in Distribution and the policy", () => {
+        const caddyfile: string = raw("ui", "ConfigMap", "registry-config").data.Caddyfile;
+        expect(caddyfile).toContain("reverse_proxy 127.0.0.1:8081");
+        expect(caddyfile).not.toContain("@delete method DELETE");
+        expect(raw("ui", "ConfigMap", "registry-config").data["config.yml"]).toMatch(/delete:\n\s+enabled: true/);
+        const containers = raw("ui", "Deployment", "registry").spec.template.spec.containers.map((c: any) => c.name);
+        expect(containers).toEqual(["caddy", "registry", "ui"]);
+    });
+
+    test("no UI: deletes refused by the policy and by Distribution", () => {
+        expect(raw("plain", "ConfigMap", "registry-config").data.Caddyfile).toContain("@delete method DELETE");
+        expect(raw("plain", "ConfigMap", "registry-config").data["config.yml"]).toMatch(/delete:\n\s+enabled: false/);
+    });
+
+    test("GC: CronJob, its ServiceAccount, Role and RoleBinding", () => {
+        expect(raw("gc", "CronJob", "registry-gc").spec.schedule).toBe("0 5 * * 0");
+        for (const kind of ["ServiceAccount", "Role", "RoleBinding"]) expect(recorded("gc", kind, "registry-gc")).toBeDefined();
+        expect(objectsOf("plain").filter((o) => o.kind === "CronJob")).toEqual([]);
+    });
+
+    test("s3: bucket settings in config.yml, credentials only in the registry-s3 Secret, no PVC", () => {
+        const config: string = raw("s3", "ConfigMap", "registry-config").data["config.yml"];
+        expect(config).toContain('bucket: "dso-images"');
+        expect(config).toContain('regionendpoint: "https://minio.lab.local"');
+        expect(JSON.stringify(objectsOf("s3").filter((o) => o.kind !== "Secret"))).not.toMatch(/AKID-FOR-TEST|S3-SECRET-FOR-TEST/);
+        expect(raw("s3", "Secret", "registry-s3").stringData).toEqual({ accessKeyId: "AKID-FOR-TEST", secretAccessKey: "S3-SECRET-FOR-TEST" });
+        expect(objectsOf("s3").filter((o) => o.kind === "PersistentVolumeClaim")).toEqual([]);
+    });
+
+    test("replicas: 3 replicas and a disruption budget; one replica has none", () => {
+        expect(raw("s3", "Deployment", "registry").spec.replicas).toBe(3);
+        expect(raw("s3", "PodDisruptionBudget", "registry").spec.maxUnavailable).toBe(1);
+        expect(objectsOf("plain").filter((o) => o.kind === "PodDisruptionBudget")).toEqual([]);
+    });
+
+    test("cert-manager: the ingress names the issuer and no TLS Secret is ours", () => {
+        expect(raw("certmgr", "Ingress", "registry").metadata.annotations["cert-manager.io/cluster-issuer"]).toBe("lab-ca");
+        expect(objectsOf("certmgr").filter((o) => o.kind === "Secret" && o.metadata.name === "registry-tls")).toEqual([]);
+    });
+});
+
+describe("validation", () => {
+    test("s3 without credentials is refused with the command that fixes it", () => {
+        const cfg = configFor(variants.s3!);
+        expect(
+            () =>
+                new InClusterRegistry("no-creds", {
+                    inCluster: cfg.inCluster,
+                    registry: cfg.registry,
+                    containerRegistry: cfg.containerRegistry,
+                    accounts: { push: { username: "u", password: null as any, bcryptHash: null as any }, htpasswd: null as any },
+                    tls: { kind: "secret", certPem: "c", keyPem: "k" },
+                }),
+        ).toThrow(/pulumi config set --secret/);
+    });
+
+    test.each([
+        ["filesystem", "/var/lib/registry"],
+        ["s3", undefined],
+    ] as const)("with %s storage the sidecar's blob shortcut reads %s", (storage, blobFiles) => {
+        const policy = sidecarPolicy({ host: "registry-dso.jmann.local", requiresAuthForPull: false, uiEnabled: false, deletesEnabled: false, storage });
+        expect(policy.blobFiles).toBe(blobFiles);
+        expect(renderSidecarCaddyfile(policy).includes("route @blob")).toBe(blobFiles !== undefined);
+    });
+
+    test("the sidecar's site line is found in the shared renderer's output", () => {
+        const policy = sidecarPolicy({ host: "registry-dso.jmann.local", requiresAuthForPull: false, uiEnabled: false, deletesEnabled: false, storage: "filesystem" });
+        expect(renderSidecarCaddyfile(policy).split("\n")).toContain("http://:5000 {");
+    });
+});

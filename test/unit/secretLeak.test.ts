@@ -1,0 +1,148 @@
+/**
+ * Planted secrets must not show anywhere a person or a file can see them: not in the inputs Pulumi
+ * records (what resources.json is made from), not in the stack's outputs, not in anything printed
+ * while the program runs, not in the Jenkins provider's errors; and the outputs that hold them are
+ * registered as secret so the engine encrypts them in state.
+ *
+ * The program runs under mocks with the planted values as real secret config. Jenkins is the fake of
+ * test/support/fakeJenkins.ts (Jenkins cannot run here).
+ */
+import { randomBytes } from "node:crypto";
+import * as pulumi from "@pulumi/pulumi";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type MockRuntime, promiseOf, settle, startMockRuntime } from "../../tools/mockRuntime";
+import { startFakeJenkins } from "../support/fakeJenkins";
+
+const planted = {
+    containerRegistryPassword: `planted-push-${randomBytes(10).toString("hex")}`,
+    mavenRegistryPassword: `planted-maven-${randomBytes(10).toString("hex")}`,
+    jenkinsPassword: `planted-jenkins-${randomBytes(10).toString("hex")}`,
+};
+const plantedValues = Object.values(planted);
+
+const config: Record<string, string> = {
+    "dso-registry:containerRegistry": JSON.stringify({ host: "registry.example.com", pathPrefix: "team/app", pushCredentials: "operator", requiresAuthForPull: true }),
+    "dso-registry:mavenRegistry": JSON.stringify({ host: "registry.example.com", pathPrefix: "maven-releases" }),
+    "dso-registry:registry": JSON.stringify({ mode: "in-cluster" }),
+    "dso-registry:jenkins": JSON.stringify({ enabled: true, url: "https://jenkins.example.com", user: "pulumi", auth: "password", registryHostCredentialId: "registry-host" }),
+    "dso-registry:pullSecrets": JSON.stringify({ namespaces: ["apps"], flux: true }),
+    ...Object.fromEntries(Object.entries(planted).map(([k, v]) => [`dso-registry:${k}`, v])),
+};
+
+let rt: MockRuntime;
+let outputsJson: string;
+let printed = "";
+const secretOutputsByType = new Map<string, string[]>();
+
+function leaks(text: string): string[] {
+    return plantedValues.filter((value) => text.includes(value));
+}
+
+beforeAll(async () => {
+    const writes = { out: process.stdout.write.bind(process.stdout), err: process.stderr.write.bind(process.stderr) };
+    const capture = (chunk: unknown) => {
+        printed += String(chunk);
+        return true;
+    };
+    process.stdout.write = capture as typeof process.stdout.write;
+    process.stderr.write = capture as typeof process.stderr.write;
+    try {
+        rt = await startMockRuntime({ stack: "test", config, secretKeys: Object.keys(planted).map((k) => `dso-registry:${k}`) });
+        const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource(req: AdditionalSecrets, cb: unknown): unknown };
+        const register = monitor.registerResource.bind(monitor);
+        monitor.registerResource = (req, cb) => {
+            secretOutputsByType.set(`${req.getType()}::${req.getName()}`, req.getAdditionalsecretoutputsList());
+            return register(req, cb);
+        };
+        const { loadStackConfig } = await import("../../components/config");
+        const { defineStack } = await import("../../components/stack");
+        const cfg = loadStackConfig();
+        const outputs = await pulumi.runtime.runInPulumiStack(async () => defineStack(cfg));
+        await settle();
+        outputsJson = JSON.stringify(await promiseOf(pulumi.output(outputs)));
+    } finally {
+        process.stdout.write = writes.out;
+        process.stderr.write = writes.err;
+    }
+});
+
+interface AdditionalSecrets {
+    getType(): string;
+    getName(): string;
+    getAdditionalsecretoutputsList(): string[];
+}
+
+describe("planted secrets", () => {
+    it("reached the resources that need them (the test is not vacuous)", () => {
+        const raw = JSON.stringify(rt.resources.map((r) => r.rawInputs));
+        expect(plantedValues.filter((v) => raw.includes(v))).toEqual(plantedValues);
+    });
+
+    it("are absent from every recorded input (what resources.json shows)", () => {
+        expect(leaks(JSON.stringify(rt.resources.map((r) => r.inputs)))).toEqual([]);
+    });
+
+    it("are absent from the stack outputs", () => {
+        expect(leaks(outputsJson)).toEqual([]);
+    });
+
+    it("are absent from everything printed while the program ran", () => {
+        expect(leaks(printed)).toEqual([]);
+    });
+
+    it("are absent from the dynamic provider's serialized code", () => {
+        const code = rt.ofType("pulumi-nodejs:dynamic/jenkins:Credential").map((r) => String(r.rawInputs.__provider));
+        expect(leaks(code.join("\n"))).toEqual([]);
+    });
+
+    it("live in outputs registered as secret, so state holds them encrypted", () => {
+        const credentials = rt.ofType("pulumi-nodejs:dynamic/jenkins:Credential");
+        expect(credentials.length).toBe(3);
+        for (const c of credentials) {
+            expect(secretOutputsByType.get(`${c.type}::${c.name}`)).toEqual(expect.arrayContaining(["jenkinsSecret", "password", "secret"]));
+        }
+        for (const s of rt.ofType("kubernetes:core/v1:Secret")) {
+            expect(secretOutputsByType.get(`${s.type}::${s.name}`)).toEqual(expect.arrayContaining(["data", "stringData"]));
+        }
+    });
+});
+
+describe("planted secrets in Jenkins errors", () => {
+    const running: Awaited<ReturnType<typeof startFakeJenkins>>[] = [];
+    afterAll(async () => Promise.all(running.map((j) => j.close())));
+
+    it.each([
+        ["a wrong password", 401 as const],
+        ["a server error that echoes the request", 500 as const],
+        ["a conflict", 409 as const],
+    ])("are absent from the message and the console on %s", async (_, status) => {
+        const { jenkinsCredentialProvider } = await import("../../components/jenkins/jenkinsCredentials");
+        const j = await startFakeJenkins({ password: planted.jenkinsPassword, csrf: false });
+        running.push(j);
+        j.plant({ match: /createCredentials/, answer: status, body: `echo: ${plantedValues.join(" ")}` });
+        let message = "";
+        const consoleText: string[] = [];
+        const originalError = console.error;
+        console.error = (...args: unknown[]) => consoleText.push(args.map(String).join(" "));
+        try {
+            await jenkinsCredentialProvider.create({
+                jenkinsUrl: j.url,
+                jenkinsUser: "admin",
+                jenkinsAuth: "password",
+                jenkinsSecret: planted.jenkinsPassword,
+                timeoutSeconds: 10,
+                credentialId: "container-registry",
+                kind: "usernamePassword",
+                description: "d",
+                username: "ci-push",
+                password: planted.containerRegistryPassword,
+            });
+        } catch (error) {
+            message = `${String(error)}\n${(error as Error).stack ?? ""}`;
+        } finally {
+            console.error = originalError;
+        }
+        expect(message).toContain(`HTTP ${status}`);
+        expect(leaks(`${message}\n${consoleText.join("\n")}`)).toEqual([]);
+    });
+});
