@@ -1,30 +1,25 @@
 /**
  * The program: turns a validated StackConfig into components and the stack's outputs. `index.ts` and
  * the offline synth both run this, so what synth shows is what `pulumi up` creates.
+ *
+ * This is the only place that reads the config schema's shape: each `defineX` below picks what one
+ * component needs and hands it over as typed args, and decisions that several components share come
+ * from `decide` (components/decisions.ts), made once.
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { StackConfig } from "./config";
-import { InClusterRegistry } from "./inCluster/inClusterRegistry";
-import { IN_CLUSTER } from "./inCluster/manifests";
-import { defineJenkinsCredentials } from "./jenkins/jenkinsCredentials";
-import { ExternalRegistryHost } from "./externalHost/externalRegistryHost";
-import { defineNodeTrust } from "./nodeTrust/nodeTrust";
-import { definePipelineConfig } from "./jenkins/pipelineConfig";
-import { definePullSecrets } from "./accounts/pullSecrets";
-import { RegistryAccounts } from "./accounts/registryAccounts";
+import { type RegistryAccount, RegistryAccounts } from "./accounts/registryAccounts";
+import { PullSecrets } from "./accounts/pullSecrets";
 import { RegistryTls } from "./accounts/registryTls";
-
-/** `host` or `host:port` as clients write it in image references. */
-export function registryAuthority(host: string, port: number): string {
-    return port === 443 ? host : `${host}:${port}`;
-}
-
-/** `host[:port]/pathPrefix`, the prefix every image name starts with. */
-export function imagePrefix(host: string, port: number, pathPrefix: string): string {
-    const authority = registryAuthority(host, port);
-    return pathPrefix ? `${authority}/${pathPrefix}` : authority;
-}
+import type { SecretName, StackConfig } from "./config";
+import { type Decisions, decide } from "./decisions";
+import { ExternalRegistryHost } from "./externalHost/externalRegistryHost";
+import { InClusterRegistry } from "./inCluster/inClusterRegistry";
+import { JenkinsCredentials, planJenkinsCredentials } from "./jenkins/jenkinsCredentials";
+import { PipelineConfig } from "./jenkins/pipelineConfig";
+import { type NodeTrustCommonArgs, NodeTrust, NodeTrustDaemonSet } from "./nodeTrust/nodeTrust";
+import { needsSudo, PART_OF_LABELS, PLACEHOLDER_TAG, PROJECT, registryAuthority, type RuntimeFlavour } from "./shared/facts";
+import type { HostConnection } from "./shared/hostAccess";
 
 /** What the stack exports; index.ts re-exports each field. */
 export interface StackOutputs {
@@ -48,141 +43,273 @@ export interface StackOutputs {
 }
 
 export function defineStack(cfg: StackConfig): StackOutputs {
+    const d = decide(cfg);
     const cr = cfg.containerRegistry;
-    const authority = registryAuthority(cr.host, cr.port);
-    const prefix = imagePrefix(cr.host, cr.port, cr.pathPrefix);
-    const ownRegistry = cfg.registry.mode !== "existing";
+    const accounts = defineAccounts(cfg, d);
+    const tlsMaterial = defineTlsMaterial(cfg, d);
 
-    const accounts = ownRegistry
-        ? new RegistryAccounts("registry-accounts", {
-              push: {
-                  username: cr.pushUsername,
-                  password: cr.pushCredentials === "operator" ? cfg.secrets.containerRegistryPassword : undefined,
-              },
-              pull: cfg.pullAccountEnabled ? { username: cr.pullUsername } : undefined,
-              rotation: cr.rotation,
-          })
-        : undefined;
-
-    const tlsMode = cfg.registry.tls.mode;
-    const tlsMaterial =
-        ownRegistry && (tlsMode === "generated-ca" || tlsMode === "provided")
-            ? new RegistryTls("registry-tls", {
-                  source: tlsMode === "generated-ca" ? "generated" : "provided",
-                  dnsNames: [cr.host],
-                  caValidityDays: cfg.registry.tls.caValidityDays,
-                  serverCertValidityDays: cfg.registry.tls.serverCertValidityDays,
-                  provided:
-                      tlsMode === "provided"
-                          ? { certificatePem: cfg.secrets.tlsCertificate!, privateKeyPem: cfg.secrets.tlsPrivateKey! }
-                          : undefined,
-              })
-            : undefined;
-
-    let inClusterRegistry: InClusterRegistry | undefined;
-    if (cfg.registry.mode === "in-cluster" && accounts) {
-        const issuer = cfg.registry.tls.certManagerIssuer;
-        inClusterRegistry = new InClusterRegistry("registry", {
-            inCluster: cfg.inCluster,
-            registry: cfg.registry,
-            containerRegistry: cr,
-            accounts,
-            tls:
-                tlsMode === "cert-manager" && issuer
-                    ? { kind: "cert-manager", issuerKind: issuer.kind, issuerName: issuer.name }
-                    : { kind: "secret", certPem: tlsMaterial!.serverCertPem, keyPem: tlsMaterial!.serverKeyPem },
-            s3Credentials:
-                cfg.registry.storage.kind === "s3"
-                    ? { accessKeyId: cfg.secrets.s3AccessKeyId!, secretAccessKey: cfg.secrets.s3SecretAccessKey! }
-                    : undefined,
-            // The node-trust DaemonSet runs privileged in the same namespace.
-            privilegedPodsInNamespace: cfg.nodes.delivery === "daemonset",
-        });
-    }
-
-    let registryHostOps: Record<string, string> | undefined;
-    if (cfg.registry.mode === "external-host" && accounts && cfg.externalHost) {
-        const eh = cfg.externalHost;
-        const host = new ExternalRegistryHost("registry-host", {
-            connection: {
-                kind: "ssh",
-                name: eh.ssh.host,
-                host: eh.ssh.host,
-                port: eh.ssh.port,
-                user: eh.ssh.user,
-                privateKey: cfg.secrets.sshPrivateKey!,
-                hostKey: eh.ssh.hostKey,
-                sudo: eh.ssh.sudo ?? eh.ssh.user !== "root",
-            },
-            registryHost: cr.host,
-            port: cr.port,
-            pathPrefix: cr.pathPrefix,
-            image: cfg.registry.image,
-            dataDir: eh.dataDir,
-            purgeDataOnDestroy: eh.purgeDataOnDestroy,
-            installPackages: eh.installPackages,
-            tls:
-                tlsMode === "acme"
-                    ? { kind: "acme", email: cfg.registry.tls.acmeEmail!, directory: cfg.registry.tls.acmeDirectory }
-                    : {
-                          kind: "files",
-                          certificatePem: tlsMaterial!.serverCertPem,
-                          privateKeyPem: tlsMaterial!.serverKeyPem,
-                          caCertPem: tlsMaterial!.caCertPem,
-                      },
-            pushAccounts: [accounts.push],
-            pullAccounts: accounts.pull ? [accounts.pull] : [],
-            requiresAuthForPull: cr.requiresAuthForPull,
-            allowedNetworks: cfg.registry.allowedNetworks,
-            deletesEnabled: cfg.registry.ui.deleteEnabled || cfg.registry.maintenance.garbageCollection.enabled,
-            ui: cfg.registry.ui.enabled ? { image: cfg.registry.ui.image } : undefined,
-            maintenance: cfg.registry.maintenance,
-        });
-        registryHostOps = host.opsCommands;
-    }
+    const inClusterRegistry = accounts && defineInClusterRegistry(cfg, d, accounts, tlsMaterial);
+    const registryHost = accounts && defineExternalHost(cfg, d, accounts, tlsMaterial);
 
     const caCertPem =
         tlsMaterial?.caCertPem ?? (cfg.existing.caCertificate ? pulumi.output(cfg.existing.caCertificate) : undefined);
-
-    // The node-trust DaemonSet lives in the registry's namespace: the in-cluster registry creates it;
-    // otherwise it is created here, open to the DaemonSet's privileged pods.
-    const trustNamespace =
-        cfg.nodes.delivery === "daemonset" && !inClusterRegistry
-            ? new k8s.core.v1.Namespace("node-trust-namespace", {
-                  metadata: {
-                      name: cfg.inCluster.namespace,
-                      labels: { "pod-security.kubernetes.io/enforce": "privileged", "app.kubernetes.io/part-of": "dso-registry" },
-                  },
-              })
-            : undefined;
-    defineNodeTrust(
-        cfg,
-        { caCertPem, registryAddress: cfg.nodes.registryAddress, pullAccount: accounts?.pull },
-        { dependsOn: [inClusterRegistry ?? trustNamespace].filter((r) => r !== undefined) },
-    );
-
-    defineJenkinsCredentials(cfg, { authority, push: accounts?.push });
+    defineNodeTrust(cfg, d, { caCertPem, pullAccount: accounts?.pull }, inClusterRegistry);
+    defineJenkinsCredentials(cfg, d, accounts?.push);
     definePipelineConfig(cfg);
-    definePullSecrets(cfg, { authority, pull: accounts?.pull });
+    definePullSecrets(cfg, d, accounts?.pull);
 
     const mavenId = cfg.mavenRegistry?.credentialId;
+    const registryHostOps = registryHost?.opsCommands;
     return {
-        registryUrl: `https://${authority}`,
-        imagePrefix: prefix,
+        registryUrl: `https://${d.authority}`,
+        imagePrefix: d.imagePrefix,
         // Absent values are left out: Pulumi warns about undefined stack outputs.
         ...(caCertPem ? { caCertPem } : {}),
         jenkinsCredentialIds: { containerRegistry: cr.credentialId, ...(mavenId ? { mavenRegistry: mavenId } : {}) },
         pushExample: [
             `# In Jenkins: withCredentials([usernamePassword(credentialsId: '${cr.credentialId}', usernameVariable: 'REG_USER', passwordVariable: 'REG_PASS')])`,
-            `echo "$REG_PASS" | docker login ${authority} -u "$REG_USER" --password-stdin`,
-            `docker tag app:build ${prefix}/app:1.0.0`,
-            `docker push ${prefix}/app:1.0.0`,
+            `echo "$REG_PASS" | docker login ${d.authority} -u "$REG_USER" --password-stdin`,
+            `docker tag app:build ${d.imagePrefix}/app:1.0.0`,
+            `docker push ${d.imagePrefix}/app:1.0.0`,
         ].join("\n"),
         ...(registryHostOps ? { registryHostOps } : {}),
-        seedImage: {
-            prefix,
-            placeholderTag: IN_CLUSTER.placeholderTag,
-            example: `${prefix}/app:${IN_CLUSTER.placeholderTag}`,
-        },
+        seedImage: { prefix: d.imagePrefix, placeholderTag: PLACEHOLDER_TAG, example: `${d.imagePrefix}/app:${PLACEHOLDER_TAG}` },
     };
+}
+
+/** A secret the validated config requires; the loader has resolved every one of them. */
+function secret(cfg: StackConfig, name: SecretName): pulumi.Output<string> {
+    const value = cfg.secrets[name];
+    if (value === undefined) {
+        throw new Error(`${PROJECT}:${name} is needed but was not loaded; set it with: pulumi config set --secret ${PROJECT}:${name}`);
+    }
+    return value;
+}
+
+/** The push account and, when something pulls with credentials, the pull-only account (own registries only). */
+function defineAccounts(cfg: StackConfig, d: Decisions): RegistryAccounts | undefined {
+    if (!d.ownRegistry) return undefined;
+    const cr = cfg.containerRegistry;
+    return new RegistryAccounts("registry-accounts", {
+        push: {
+            username: cr.pushUsername,
+            password: cr.pushCredentials === "operator" ? secret(cfg, "containerRegistryPassword") : undefined,
+        },
+        pull: d.pullAccount ? { username: cr.pullUsername } : undefined,
+        rotation: cr.rotation,
+    });
+}
+
+/** The CA and server certificate the program places itself (generated, or the operator's). */
+function defineTlsMaterial(cfg: StackConfig, d: Decisions): RegistryTls | undefined {
+    if (!d.tlsMaterial) return undefined;
+    const tls = cfg.registry.tls;
+    return new RegistryTls("registry-tls", {
+        source: d.tlsMaterial,
+        dnsNames: [cfg.containerRegistry.host],
+        caValidityDays: tls.caValidityDays,
+        serverCertValidityDays: tls.serverCertValidityDays,
+        provided:
+            d.tlsMaterial === "provided"
+                ? { certificatePem: secret(cfg, "tlsCertificate"), privateKeyPem: secret(cfg, "tlsPrivateKey") }
+                : undefined,
+    });
+}
+
+function defineInClusterRegistry(
+    cfg: StackConfig,
+    d: Decisions,
+    accounts: RegistryAccounts,
+    tlsMaterial: RegistryTls | undefined,
+): InClusterRegistry | undefined {
+    if (cfg.registry.mode !== "in-cluster") return undefined;
+    const issuer = cfg.registry.tls.certManagerIssuer;
+    return new InClusterRegistry("registry", {
+        inCluster: cfg.inCluster,
+        registry: cfg.registry,
+        containerRegistry: cfg.containerRegistry,
+        accounts,
+        deletes: { api: d.apiDeletes, ui: d.uiDeletes },
+        tls:
+            cfg.registry.tls.mode === "cert-manager" && issuer
+                ? { kind: "cert-manager", issuerKind: issuer.kind, issuerName: issuer.name }
+                : { kind: "secret", certPem: tlsMaterial!.serverCertPem, keyPem: tlsMaterial!.serverKeyPem },
+        s3Credentials:
+            cfg.registry.storage.kind === "s3"
+                ? { accessKeyId: secret(cfg, "s3AccessKeyId"), secretAccessKey: secret(cfg, "s3SecretAccessKey") }
+                : undefined,
+        // The node-trust DaemonSet runs privileged in the same namespace.
+        privilegedPodsInNamespace: cfg.nodes.delivery === "daemonset",
+    });
+}
+
+function defineExternalHost(
+    cfg: StackConfig,
+    d: Decisions,
+    accounts: RegistryAccounts,
+    tlsMaterial: RegistryTls | undefined,
+): ExternalRegistryHost | undefined {
+    const eh = cfg.externalHost;
+    if (cfg.registry.mode !== "external-host" || !eh) return undefined;
+    const cr = cfg.containerRegistry;
+    const tls = cfg.registry.tls;
+    return new ExternalRegistryHost("registry-host", {
+        connection: {
+            kind: "ssh",
+            name: eh.ssh.host,
+            host: eh.ssh.host,
+            port: eh.ssh.port,
+            user: eh.ssh.user,
+            privateKey: secret(cfg, "sshPrivateKey"),
+            hostKey: eh.ssh.hostKey,
+            sudo: needsSudo(eh.ssh.user, eh.ssh.sudo),
+        },
+        registryHost: cr.host,
+        port: cr.port,
+        pathPrefix: cr.pathPrefix,
+        image: cfg.registry.image,
+        dataDir: eh.dataDir,
+        purgeDataOnDestroy: eh.purgeDataOnDestroy,
+        installPackages: eh.installPackages,
+        tls:
+            tls.mode === "acme"
+                ? { kind: "acme", email: tls.acmeEmail!, directory: tls.acmeDirectory }
+                : {
+                      kind: "files",
+                      certificatePem: tlsMaterial!.serverCertPem,
+                      privateKeyPem: tlsMaterial!.serverKeyPem,
+                      caCertPem: tlsMaterial!.caCertPem,
+                  },
+        pushAccounts: [accounts.push],
+        pullAccounts: accounts.pull ? [accounts.pull] : [],
+        requiresAuthForPull: cr.requiresAuthForPull,
+        allowedNetworks: cfg.registry.allowedNetworks,
+        deletesEnabled: d.apiDeletes,
+        ui: cfg.registry.ui.enabled ? { image: cfg.registry.ui.image, deleteEnabled: d.uiDeletes } : undefined,
+        maintenance: cfg.registry.maintenance,
+    });
+}
+
+/**
+ * Node trust for the stack's `nodes` config: one NodeTrust per listed node (delivery "ssh"; nodes are
+ * independent, so Pulumi works on them in parallel), one DaemonSet (delivery "daemonset"), or nothing.
+ */
+function defineNodeTrust(
+    cfg: StackConfig,
+    d: Decisions,
+    inputs: { readonly caCertPem?: pulumi.Input<string>; readonly pullAccount?: RegistryAccount },
+    inClusterRegistry: InClusterRegistry | undefined,
+): void {
+    const nodes = cfg.nodes;
+    if (nodes.delivery === "none") return;
+    const cr = cfg.containerRegistry;
+    const common = (flavour: RuntimeFlavour): NodeTrustCommonArgs => ({
+        host: cr.host,
+        port: cr.port,
+        flavour,
+        caCertPem: nodes.insecurePlainHttp ? undefined : inputs.caCertPem,
+        registryAddress: nodes.registryAddress,
+        pullAccount: d.nodesHoldPullAccount(flavour) ? inputs.pullAccount : undefined,
+        plainHttp: nodes.insecurePlainHttp,
+        allowContainerdRestart: nodes.allowContainerdRestart,
+        allowServiceRestart: nodes.allowServiceRestart,
+    });
+    if (nodes.delivery === "daemonset") {
+        // The DaemonSet lives in the registry's namespace: the in-cluster registry creates it;
+        // otherwise it is created here, open to the DaemonSet's privileged pods.
+        const namespace =
+            inClusterRegistry ??
+            new k8s.core.v1.Namespace("node-trust-namespace", {
+                metadata: {
+                    name: cfg.inCluster.namespace,
+                    labels: { "pod-security.kubernetes.io/enforce": "privileged", ...PART_OF_LABELS },
+                },
+            });
+        new NodeTrustDaemonSet("node-trust", { ...common(nodes.runtime), namespace: cfg.inCluster.namespace }, { dependsOn: [namespace] });
+        return;
+    }
+    for (const node of nodes.list) {
+        const sudo = needsSudo(node.user, node.sudo);
+        const connection: HostConnection = node.local
+            ? { kind: "local", name: node.name, sudo }
+            : {
+                  kind: "ssh",
+                  name: node.name,
+                  host: node.host,
+                  port: node.port,
+                  user: node.user,
+                  privateKey: secret(cfg, "sshPrivateKey"),
+                  hostKey: node.hostKey,
+                  sudo,
+              };
+        new NodeTrust(`node-trust-${node.name}`, { ...common(node.runtime ?? nodes.runtime), connection });
+    }
+}
+
+/**
+ * The stack's Jenkins credentials, when `jenkins.enabled`. The push account is the registry's own;
+ * for an existing registry it is the operator's (`containerRegistryPassword`).
+ */
+function defineJenkinsCredentials(cfg: StackConfig, d: Decisions, push: RegistryAccount | undefined): void {
+    const j = cfg.jenkins;
+    if (!j.enabled) return;
+    const cr = cfg.containerRegistry;
+    const pushAccount = push ?? { username: cr.pushUsername, password: secret(cfg, "containerRegistryPassword") };
+    const m = cfg.mavenRegistry;
+    const credentials = planJenkinsCredentials({
+        container: { credentialId: cr.credentialId, authority: d.authority, username: pushAccount.username, password: pushAccount.password },
+        maven: m && {
+            credentialId: m.credentialId,
+            location: `${registryAuthority(m.host, m.port)}/${m.pathPrefix}`,
+            reuseContainerCredentials: m.reuseContainerCredentials,
+            username: m.username,
+            password: m.reuseContainerCredentials ? undefined : secret(cfg, "mavenRegistryPassword"),
+        },
+        registryHost: j.registryHostCredentialId ? { credentialId: j.registryHostCredentialId, value: d.authority } : undefined,
+    });
+    new JenkinsCredentials("jenkins-credentials", {
+        url: j.url!,
+        user: j.user,
+        auth: j.auth,
+        secret: secret(cfg, j.auth === "token" ? "jenkinsApiToken" : "jenkinsPassword"),
+        caCertificate: j.caCertificate,
+        timeoutSeconds: j.timeoutSeconds,
+        credentials,
+    });
+}
+
+/** The pipeline-config ConfigMap, created with the Jenkins credentials (`jenkins.enabled`). */
+function definePipelineConfig(cfg: StackConfig): void {
+    if (!cfg.jenkins.enabled) return;
+    new PipelineConfig("pipeline-config", {
+        namespace: cfg.jenkins.pipelineConfigNamespace,
+        name: cfg.jenkins.pipelineConfigName,
+        settings: {
+            container: cfg.containerRegistry,
+            maven: cfg.mavenRegistry,
+            registryHostCredentialId: cfg.jenkins.registryHostCredentialId,
+        },
+    });
+}
+
+/**
+ * The stack's pull secrets, when `pullSecrets` names namespaces or Flux. They hold the pull-only
+ * account, which the program generates for a registry of its own.
+ */
+function definePullSecrets(cfg: StackConfig, d: Decisions, pull: RegistryAccount | undefined): void {
+    const p = cfg.pullSecrets;
+    if (p.namespaces.length === 0 && !p.flux) return;
+    if (!pull) {
+        throw new Error(
+            `pullSecrets needs the pull-only account, which this program only has for a registry of its own (registry.mode "in-cluster" or "external-host")`,
+        );
+    }
+    new PullSecrets("pull-secrets", {
+        authority: d.authority,
+        username: pull.username,
+        password: pull.password,
+        namespaces: p.namespaces,
+        secretName: p.secretName,
+        flux: p.flux,
+    });
 }

@@ -16,6 +16,7 @@
  *
  * Everything here is pure: no Pulumi, no I/O.
  */
+import { ACCOUNT_NAME } from "../shared/facts";
 
 /** How the Caddy site gets its certificate. */
 export type CaddyTls =
@@ -306,7 +307,7 @@ export interface PolicyAccount {
  */
 export function renderUsersFile(role: "push" | "pull", accounts: readonly PolicyAccount[]): string {
     for (const a of accounts) {
-        if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(a.username)) {
+        if (!ACCOUNT_NAME.test(a.username)) {
             throw new Error(`renderUsersFile: user name "${a.username}" is not allowed (letters, digits, ".", "_", "-")`);
         }
         // Another scheme (MD5-crypt, SHA, …) is refused; anything not shaped like a hash at all is a

@@ -5,8 +5,7 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { StackConfig } from "../config";
-import type { RegistryAccount } from "./registryAccounts";
+import { MANAGED_LABELS } from "../shared/facts";
 
 export const FLUX_NAMESPACE = "flux-system";
 export const FLUX_SECRET_NAME = "registry-credentials";
@@ -60,7 +59,7 @@ export class PullSecrets extends pulumi.ComponentResource {
                     metadata: {
                         name: target.name,
                         namespace: target.namespace,
-                        labels: { "app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": "dso-registry" },
+                        labels: MANAGED_LABELS,
                     },
                     type: "kubernetes.io/dockerconfigjson",
                     stringData: { ".dockerconfigjson": dockerConfig },
@@ -71,34 +70,4 @@ export class PullSecrets extends pulumi.ComponentResource {
         this.secretRefs = targets.map((t) => `${t.namespace}/${t.name}`);
         this.registerOutputs({});
     }
-}
-
-/**
- * The stack's pull secrets, when `pullSecrets` names namespaces or Flux. They hold the pull-only
- * account, which the program generates for a registry of its own.
- */
-export function definePullSecrets(
-    cfg: StackConfig,
-    registry: { readonly authority: string; readonly pull?: RegistryAccount },
-    opts?: pulumi.ComponentResourceOptions,
-): PullSecrets | undefined {
-    const p = cfg.pullSecrets;
-    if (p.namespaces.length === 0 && !p.flux) return undefined;
-    if (!registry.pull) {
-        throw new Error(
-            `pullSecrets needs the pull-only account, which this program only has for a registry of its own (registry.mode "in-cluster" or "external-host")`,
-        );
-    }
-    return new PullSecrets(
-        "pull-secrets",
-        {
-            authority: registry.authority,
-            username: registry.pull.username,
-            password: registry.pull.password,
-            namespaces: p.namespaces,
-            secretName: p.secretName,
-            flux: p.flux,
-        },
-        opts,
-    );
 }

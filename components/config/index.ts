@@ -7,15 +7,15 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as runtimeConfig from "@pulumi/pulumi/runtime/config";
 import { z } from "zod";
+import { ACCOUNT_NAME, IPV4, PROJECT, RUNTIME_FLAVOURS } from "../shared/facts";
 
-export const PROJECT = "dso-registry";
+export { PROJECT };
 
 // ---------------------------------------------------------------------------------------------
 // Value rules shared by several keys
 // ---------------------------------------------------------------------------------------------
 
 const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
-const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 /** Distribution's rule for one component of a repository name (distribution/reference). */
 const REPO_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*$/;
 
@@ -134,7 +134,7 @@ const credentialId = z
 
 const username = z
     .string()
-    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, {
+    .regex(ACCOUNT_NAME, {
         error: "must be 1-64 letters, digits, '.', '_' or '-' (no ':' or spaces: htpasswd cannot hold them)",
     });
 
@@ -268,13 +268,13 @@ const existing = z.strictObject({
 const node = z.strictObject({
     name: k8sName.describe("Name used in resource names and synth output."),
     ...sshConnection,
-    runtime: z.enum(["microk8s", "containerd", "k3s", "rke2", "kind", "docker"]).optional().describe("Override the group's runtime for this node."),
+    runtime: z.enum(RUNTIME_FLAVOURS).optional().describe("Override the group's runtime for this node."),
     local: z.boolean().default(false).describe("Pulumi runs on this node itself: use local commands instead of SSH."),
 });
 
 const nodes = z.strictObject({
     delivery: z.enum(["ssh", "daemonset", "none"]).default("none").describe("\"ssh\": one set of remote commands per node; \"daemonset\": a privileged DaemonSet; \"none\"."),
-    runtime: z.enum(["microk8s", "containerd", "k3s", "rke2", "kind", "docker"]).default("containerd").describe("Container runtime flavour of the nodes."),
+    runtime: z.enum(RUNTIME_FLAVOURS).default("containerd").describe("Container runtime flavour of the nodes."),
     registryAddress: z.string().regex(IPV4, { error: "must be an IPv4 address" }).optional().describe("Address that the registry host name resolves to on nodes (managed /etc/hosts block); DNS when unset."),
     allowContainerdRestart: z.boolean().default(false).describe("Allow restarting containerd to set the CRI plugin's config_path (containerd flavour)."),
     allowServiceRestart: z.boolean().default(true).describe("Allow restarting k3s / rke2 when registries.yaml changes."),
@@ -381,6 +381,8 @@ export type SecretState = "secret" | "plaintext" | "missing";
 
 const schema = z.strictObject(configShape);
 type Parsed = z.output<typeof schema>;
+/** The validated configuration, without secrets. */
+export type ParsedConfig = Parsed;
 
 export type ContainerRegistryConfig = Parsed["containerRegistry"];
 export type MavenRegistryConfig = NonNullable<Parsed["mavenRegistry"]>;
@@ -399,8 +401,6 @@ export type PullSecretsConfig = Parsed["pullSecrets"];
 export interface StackConfig extends Parsed {
     /** Secrets required by this configuration and present (or, in synth, placeholders). */
     readonly secrets: Partial<Record<SecretName, pulumi.Output<string>>>;
-    /** Whether the pull-only account exists (pulls need credentials, or a pull secret is configured). */
-    readonly pullAccountEnabled: boolean;
 }
 
 /** A configuration problem a person can act on. */
@@ -421,7 +421,7 @@ export class ConfigError extends Error {
 }
 
 export interface ParseResult {
-    readonly config: Parsed & { readonly pullAccountEnabled: boolean };
+    readonly config: Parsed;
     /** Secrets this configuration needs. */
     readonly requiredSecrets: readonly SecretName[];
     /** Secrets it needs that are not set (allowed only when missing secrets are tolerated). */
@@ -696,10 +696,7 @@ export function parseConfig(
     if (problems.length > 0) {
         throw new ConfigError(problems);
     }
-    const c = result.data;
-    const pullAccountEnabled =
-        c.containerRegistry.requiresAuthForPull || c.pullSecrets.namespaces.length > 0 || c.pullSecrets.flux;
-    return { config: { ...c, pullAccountEnabled }, requiredSecrets, missingSecrets };
+    return { config: result.data, requiredSecrets, missingSecrets };
 }
 
 function crossChecksForSecretsOnly(states: Readonly<Record<SecretName, SecretState>>): ConfigProblem[] {

@@ -6,6 +6,7 @@
  * other step through hostCommand with a delete.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { imagePrefix, registryAuthority } from "../shared/facts";
 import { renderCaddyfile, renderRegistryConfig, renderUsersFile } from "../accessPolicy/accessPolicy";
 import { type HostConnection, HostFile, hostCommand, privileged } from "../shared/hostAccess";
 import {
@@ -72,8 +73,8 @@ export interface ExternalRegistryHostArgs {
     readonly allowedNetworks: readonly string[];
     /** Let push accounts delete (needed for garbage collection to free anything). */
     readonly deletesEnabled: boolean;
-    /** Same-origin web UI container; none when unset. */
-    readonly ui?: { readonly image: string };
+    /** Same-origin web UI container, and whether it offers a delete button; none when unset. */
+    readonly ui?: { readonly image: string; readonly deleteEnabled: boolean };
     readonly maintenance: MaintenanceOptions;
     /** Loopback port Distribution is published on (Caddy's upstream). */
     readonly registryHostPort?: number;
@@ -131,7 +132,7 @@ export class ExternalRegistryHost extends pulumi.ComponentResource {
         const layout = args.layout ?? defaultHostLayout(args.dataDir);
         const paths = hostPaths(layout);
         const registryHostPort = args.registryHostPort ?? 5000;
-        const authority = args.port === 443 ? args.registryHost : `${args.registryHost}:${args.port}`;
+        const authority = registryAuthority(args.registryHost, args.port);
         const spec: ContainerSpec = { name: CONTAINER_NAME, image: args.image, hostPort: registryHostPort, layout };
         const run = (role: string, create: string, del: string | undefined, dependsOn: pulumi.Resource[], extra: { stdin?: pulumi.Input<string> } = {}) =>
             hostCommand(
@@ -169,7 +170,7 @@ export class ExternalRegistryHost extends pulumi.ComponentResource {
             uiDeps.push(
                 run(
                     "ui-container",
-                    uiContainerScript(ui, args.deletesEnabled),
+                    uiContainerScript(ui, args.ui.deleteEnabled),
                     containerDeleteScript(ui),
                     [packages],
                 ),
@@ -271,7 +272,7 @@ export class ExternalRegistryHost extends pulumi.ComponentResource {
         );
 
         this.registryUrl = `https://${authority}`;
-        this.imagePrefix = args.pathPrefix ? `${authority}/${args.pathPrefix}` : authority;
+        this.imagePrefix = imagePrefix(authority, args.pathPrefix);
         this.checkResult = check.stdout;
         const sshTarget = connection.kind === "ssh" ? `ssh -p ${connection.port} ${connection.user}@${connection.host}` : "";
         const root = sudo ? "sudo " : "";

@@ -30,6 +30,8 @@ export interface InClusterRegistryArgs {
     readonly containerRegistry: ContainerRegistryConfig;
     /** The push account and, when it exists, the pull-only account (bcrypt hashes, secret). */
     readonly accounts: { readonly push: RegistryAccount; readonly pull?: RegistryAccount; readonly htpasswd: pulumi.Output<string> };
+    /** Whether push accounts may DELETE through the API, and whether the UI offers a delete button (decided once by the stack). */
+    readonly deletes: { readonly api: boolean; readonly ui: boolean };
     /** The ingress certificate: our own (generated CA or provided), or a cert-manager issuer. */
     readonly tls:
         | { readonly kind: "secret"; readonly certPem: pulumi.Input<string>; readonly keyPem: pulumi.Input<string> }
@@ -157,14 +159,14 @@ export class InClusterRegistry extends pulumi.ComponentResource {
             host: cr.host,
             requiresAuthForPull: cr.requiresAuthForPull,
             uiEnabled: registry.ui.enabled,
-            deletesEnabled: registry.ui.deleteEnabled,
+            deletesEnabled: args.deletes.api,
             storage: registry.storage.kind,
         });
         const caddyfile = renderSidecarCaddyfile(policy);
         const registryConfig = renderRegistryConfig({
             addr: IN_CLUSTER.registryAddr,
             storage: registryStorage(registry),
-            deletesEnabled: registry.ui.deleteEnabled,
+            deletesEnabled: args.deletes.api,
         });
         const push = usersFile("push", [args.accounts.push]);
         const pull = usersFile("pull", args.accounts.pull ? [args.accounts.pull] : []);
@@ -202,7 +204,7 @@ export class InClusterRegistry extends pulumi.ComponentResource {
             replicas: registry.replicas,
             storage,
             allowedNetworks: registry.allowedNetworks,
-            ui: { enabled: registry.ui.enabled, deleteEnabled: registry.ui.deleteEnabled },
+            ui: { enabled: registry.ui.enabled, deleteEnabled: args.deletes.ui },
             garbageCollection: registry.maintenance.garbageCollection,
             publishLocalRegistryHosting: inCluster.publishLocalRegistryHosting,
             caddyfile,

@@ -10,6 +10,7 @@
  */
 import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
+import { DISTRIBUTION, MANAGED_LABELS } from "../shared/facts";
 
 /** A string that may still be an Output when the component renders. */
 export type Value = pulumi.Input<string>;
@@ -114,13 +115,11 @@ export const IN_CLUSTER = {
     registryAddr: "127.0.0.1:5001",
     /** The web UI inside the pod; Caddy sends everything outside /v2/ there. */
     uiPort: 8081,
-    configDir: "/etc/dso-registry",
-    usersDir: "/etc/dso-registry/users",
-    dataDir: "/var/lib/registry",
+    configDir: DISTRIBUTION.configDir,
+    usersDir: `${DISTRIBUTION.configDir}/users`,
+    dataDir: DISTRIBUTION.dataDir,
     /** Distribution's environment switch for read-only maintenance mode (verified with Distribution 2.8). */
     readOnlyEnv: "REGISTRY_STORAGE_MAINTENANCE_READONLY",
-    /** Placeholder tag for a first deploy, before CI has pushed anything. */
-    placeholderTag: "does-not-exist",
     /** Non-root user the registry and Caddy run as; the PVC is group-owned by it (fsGroup). */
     uid: 65532,
     /** The UI image's own `nginx` user, which owns the files its entrypoint rewrites. */
@@ -147,9 +146,8 @@ export function inClusterSpecProblem(spec: Pick<InClusterSpec, "replicas" | "sto
 function labels(component: string): Record<string, string> {
     return {
         "app.kubernetes.io/component": component,
-        "app.kubernetes.io/managed-by": "pulumi",
         "app.kubernetes.io/name": IN_CLUSTER.name,
-        "app.kubernetes.io/part-of": "dso-registry",
+        ...MANAGED_LABELS,
     };
 }
 

@@ -9,7 +9,6 @@
  * in state; the provider's code captures no secret.
  */
 import * as pulumi from "@pulumi/pulumi";
-import type { SecretName, StackConfig } from "../config";
 import * as jenkinsApi from "./jenkinsApi";
 import type { CredentialSpec, JenkinsConnection } from "./jenkinsApi";
 
@@ -278,62 +277,4 @@ export class JenkinsCredentials extends pulumi.ComponentResource {
         });
         this.registerOutputs({});
     }
-}
-
-// ---------------------------------------------------------------------------------------------
-// From stack config
-// ---------------------------------------------------------------------------------------------
-
-/** The push account Jenkins gets: the program's own, or (existing registries) the operator's. */
-export interface PushAccount {
-    readonly username: string;
-    readonly password: pulumi.Input<string>;
-}
-
-/**
- * The stack's Jenkins credentials, when `jenkins.enabled`. `push` is the registry's push account;
- * without one (registry mode "existing") the operator's `containerRegistryPassword` is used.
- */
-export function defineJenkinsCredentials(
-    cfg: StackConfig,
-    registry: { readonly authority: string; readonly push?: PushAccount },
-    opts?: pulumi.ComponentResourceOptions,
-): JenkinsCredentials | undefined {
-    const j = cfg.jenkins;
-    if (!j.enabled) return undefined;
-    const cr = cfg.containerRegistry;
-    const push = registry.push ?? { username: cr.pushUsername, password: required(cfg, "containerRegistryPassword") };
-    const m = cfg.mavenRegistry;
-    const credentials = planJenkinsCredentials({
-        container: { credentialId: cr.credentialId, authority: registry.authority, username: push.username, password: push.password },
-        maven: m && {
-            credentialId: m.credentialId,
-            location: `${m.port === 443 ? m.host : `${m.host}:${m.port}`}/${m.pathPrefix}`,
-            reuseContainerCredentials: m.reuseContainerCredentials,
-            username: m.username,
-            password: m.reuseContainerCredentials ? undefined : required(cfg, "mavenRegistryPassword"),
-        },
-        registryHost: j.registryHostCredentialId ? { credentialId: j.registryHostCredentialId, value: registry.authority } : undefined,
-    });
-    return new JenkinsCredentials(
-        "jenkins-credentials",
-        {
-            url: j.url!,
-            user: j.user,
-            auth: j.auth,
-            secret: required(cfg, j.auth === "token" ? "jenkinsApiToken" : "jenkinsPassword"),
-            caCertificate: j.caCertificate,
-            timeoutSeconds: j.timeoutSeconds,
-            credentials,
-        },
-        opts,
-    );
-}
-
-function required(cfg: StackConfig, name: SecretName): pulumi.Output<string> {
-    const value = cfg.secrets[name];
-    if (value === undefined) {
-        throw new Error(`dso-registry:${name} is needed for the Jenkins credentials but was not loaded; set it with: pulumi config set --secret dso-registry:${name}`);
-    }
-    return value;
 }

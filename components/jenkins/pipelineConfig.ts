@@ -5,7 +5,7 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { StackConfig } from "../config";
+import { MANAGED_LABELS, registryAuthority, imagePrefix } from "../shared/facts";
 
 /** One registry as pipelines address it. */
 export interface PipelineRegistry {
@@ -24,19 +24,14 @@ export interface PipelineSettings {
     readonly registryHostCredentialId?: string;
 }
 
-/** `host`, or `host:port` when the port is not 443, as clients write it. */
-function authorityOf(r: PipelineRegistry): string {
-    return r.port === 443 ? r.host : `${r.host}:${r.port}`;
-}
-
 /** The ConfigMap's data, keys sorted so previews show no false diffs. */
 export function renderPipelineConfig(s: PipelineSettings): Record<string, string> {
     const c = s.container;
-    const containerAuthority = authorityOf(c);
+    const containerAuthority = registryAuthority(c.host, c.port);
     const data: Record<string, string> = {
         CONTAINER_REGISTRY_HOST: containerAuthority,
         CONTAINER_REGISTRY_PATH_PREFIX: c.pathPrefix,
-        CONTAINER_REGISTRY_IMAGE_PREFIX: c.pathPrefix ? `${containerAuthority}/${c.pathPrefix}` : containerAuthority,
+        CONTAINER_REGISTRY_IMAGE_PREFIX: imagePrefix(containerAuthority, c.pathPrefix),
         CONTAINER_REGISTRY_CREDENTIAL_ID: c.credentialId,
         CONTAINER_REGISTRY_REQUIRES_AUTH_FOR_PUSH: String(c.requiresAuthForPush),
         CONTAINER_REGISTRY_REQUIRES_AUTH_FOR_PULL: String(c.requiresAuthForPull),
@@ -44,7 +39,7 @@ export function renderPipelineConfig(s: PipelineSettings): Record<string, string
     if (s.registryHostCredentialId) data.CONTAINER_REGISTRY_HOST_CREDENTIAL_ID = s.registryHostCredentialId;
     const m = s.maven;
     if (m) {
-        const mavenAuthority = authorityOf(m);
+        const mavenAuthority = registryAuthority(m.host, m.port);
         data.MAVEN_REGISTRY_HOST = mavenAuthority;
         data.MAVEN_REGISTRY_PATH_PREFIX = m.pathPrefix;
         data.MAVEN_REGISTRY_URL = `https://${mavenAuthority}/${m.pathPrefix}`;
@@ -77,7 +72,7 @@ export class PipelineConfig extends pulumi.ComponentResource {
                 metadata: {
                     name: args.name,
                     namespace: args.namespace,
-                    labels: { "app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": "dso-registry" },
+                    labels: MANAGED_LABELS,
                 },
                 data: this.data,
             },
@@ -85,22 +80,4 @@ export class PipelineConfig extends pulumi.ComponentResource {
         );
         this.registerOutputs({});
     }
-}
-
-/** The stack's pipeline-config ConfigMap, created with the Jenkins credentials (`jenkins.enabled`). */
-export function definePipelineConfig(cfg: StackConfig, opts?: pulumi.ComponentResourceOptions): PipelineConfig | undefined {
-    if (!cfg.jenkins.enabled) return undefined;
-    return new PipelineConfig(
-        "pipeline-config",
-        {
-            namespace: cfg.jenkins.pipelineConfigNamespace,
-            name: cfg.jenkins.pipelineConfigName,
-            settings: {
-                container: cfg.containerRegistry,
-                maven: cfg.mavenRegistry,
-                registryHostCredentialId: cfg.jenkins.registryHostCredentialId,
-            },
-        },
-        opts,
-    );
 }

@@ -8,19 +8,13 @@
  * a private directory in tests) and $DSO_HOST_EXEC (a prefix for commands that must run in the
  * node's own namespaces: empty over SSH, `nsenter …` in the DaemonSet).
  */
+import { IPV4, registryAuthority, type RuntimeFlavour } from "../shared/facts";
 import { type HostFileSpec, placeFileScript, shQuote } from "../shared/hostAccess";
 
-export type RuntimeFlavour = "microk8s" | "containerd" | "k3s" | "rke2" | "kind" | "docker";
-
-export const runtimeFlavours: readonly RuntimeFlavour[] = ["microk8s", "containerd", "k3s", "rke2", "kind", "docker"];
+export type { RuntimeFlavour };
 
 /** First line of every file this program writes on a node, so it can tell its files from others'. */
 export const MANAGED_HEADER = "# Managed by dso-registry (node trust). Changes here are overwritten.";
-
-/** `host` or `host:port`, as image references and containerd's host directories spell it. */
-export function registryAuthority(host: string, port: number): string {
-    return port === 443 ? host : `${host}:${port}`;
-}
 
 /** What a node needs to know about the registry. Plain values: they decide which steps exist. */
 export interface TrustTarget {
@@ -211,7 +205,6 @@ export function normalizePem(pem: string): string {
     return `${pem.trim()}\n`;
 }
 
-const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 const IPV6 = /^[0-9a-f:.]+$/i;
 
 /** Why an address cannot go into /etc/hosts, or undefined. */

@@ -7,7 +7,7 @@
 import { createHash } from "node:crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { StackConfig } from "../config";
+import { PART_OF_LABELS } from "../shared/facts";
 import { type HostConnection, HostFile, hostCommand, privileged, shQuote } from "../shared/hostAccess";
 import {
     configPathCheckScript,
@@ -320,7 +320,7 @@ export class NodeTrustDaemonSet extends pulumi.ComponentResource {
         const restarts =
             plan.steps.some((s) => s.kind === "file" && s.restartUnits.length > 0 && (args.allowServiceRestart ?? true)) ||
             plan.steps.some((s) => s.kind === "config-path" && (args.allowContainerdRestart ?? false));
-        const labels = { "app.kubernetes.io/name": objectName, "app.kubernetes.io/part-of": "dso-registry" };
+        const labels = { "app.kubernetes.io/name": objectName, ...PART_OF_LABELS };
         const scripts = daemonSetScripts(plan, args, interval);
 
         const configMap = new k8s.core.v1.ConfigMap(
@@ -396,59 +396,4 @@ export class NodeTrustDaemonSet extends pulumi.ComponentResource {
         this.daemonSetName = daemonSet.metadata.name;
         this.registerOutputs({ daemonSetName: this.daemonSetName });
     }
-}
-
-/** What the rest of the stack hands to node trust. */
-export interface NodeTrustInputs {
-    /** CA the nodes must trust (generated, or the existing registry's); none for public CAs. */
-    readonly caCertPem?: pulumi.Input<string>;
-    /** Address for the /etc/hosts block: the deployed registry's, else `nodes.registryAddress`. */
-    readonly registryAddress?: pulumi.Input<string>;
-    /** The pull-only account, used on k3s / RKE2 nodes when pulls need credentials. */
-    readonly pullAccount?: { readonly username: string; readonly password: pulumi.Input<string> };
-}
-
-/**
- * Node trust for the stack's `nodes` config: one NodeTrust per listed node (delivery "ssh"; nodes are
- * independent, so Pulumi works on them in parallel), one DaemonSet (delivery "daemonset"), or nothing.
- */
-export function defineNodeTrust(
-    cfg: StackConfig,
-    inputs: NodeTrustInputs,
-    opts?: pulumi.ComponentResourceOptions,
-): (NodeTrust | NodeTrustDaemonSet)[] {
-    const nodes = cfg.nodes;
-    if (nodes.delivery === "none") return [];
-    const cr = cfg.containerRegistry;
-    const common = (flavour: RuntimeFlavour): NodeTrustCommonArgs => ({
-        host: cr.host,
-        port: cr.port,
-        flavour,
-        caCertPem: nodes.insecurePlainHttp ? undefined : inputs.caCertPem,
-        registryAddress: inputs.registryAddress,
-        // Only k3s / RKE2 hold credentials on the node; other runtimes pull with imagePullSecrets.
-        pullAccount: cr.requiresAuthForPull && (flavour === "k3s" || flavour === "rke2") ? inputs.pullAccount : undefined,
-        plainHttp: nodes.insecurePlainHttp,
-        allowContainerdRestart: nodes.allowContainerdRestart,
-        allowServiceRestart: nodes.allowServiceRestart,
-    });
-    if (nodes.delivery === "daemonset") {
-        return [new NodeTrustDaemonSet("node-trust", { ...common(nodes.runtime), namespace: cfg.inCluster.namespace }, opts)];
-    }
-    return nodes.list.map((node) => {
-        const sudo = node.sudo ?? node.user !== "root";
-        const connection: HostConnection = node.local
-            ? { kind: "local", name: node.name, sudo }
-            : {
-                  kind: "ssh",
-                  name: node.name,
-                  host: node.host,
-                  port: node.port,
-                  user: node.user,
-                  privateKey: cfg.secrets.sshPrivateKey!,
-                  hostKey: node.hostKey,
-                  sudo,
-              };
-        return new NodeTrust(`node-trust-${node.name}`, { ...common(node.runtime ?? nodes.runtime), connection }, opts);
-    });
 }

@@ -74,12 +74,6 @@ describe("parseConfig: valid stacks", () => {
         expect(result.missingSecrets).toEqual([]);
     });
 
-    it("enables the pull-only account when pulls need credentials or a pull secret is wanted", () => {
-        expect(parseConfig(base()).config.pullAccountEnabled).toBe(false);
-        expect(parseConfig(set(base(), "containerRegistry.requiresAuthForPull", true)).config.pullAccountEnabled).toBe(true);
-        expect(parseConfig(set(base(), "pullSecrets.flux", true)).config.pullAccountEnabled).toBe(true);
-    });
-
     it("lets the Maven registry reuse the container credentials on the same host", () => {
         const raw = set(base(), "mavenRegistry", {
             host: "registry-dso.jmann.local",

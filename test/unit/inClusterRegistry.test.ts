@@ -68,6 +68,7 @@ beforeAll(async () => {
             registry: cfg.registry,
             containerRegistry: cfg.containerRegistry,
             accounts: { push: accounts.push, pull, htpasswd: accounts.htpasswd },
+            deletes: { api: cfg.registry.ui.deleteEnabled, ui: cfg.registry.ui.enabled && cfg.registry.ui.deleteEnabled },
             tls: v.certManager
                 ? { kind: "cert-manager", issuerKind: "ClusterIssuer", issuerName: "lab-ca" }
                 : { kind: "secret", certPem: "CERT-PEM", keyPem: "KEY-PEM-FOR-TEST" },
@@ -259,6 +260,7 @@ describe("validation", () => {
                     registry: cfg.registry,
                     containerRegistry: cfg.containerRegistry,
                     accounts: { push: { username: "u", password: null as any, bcryptHash: null as any }, htpasswd: null as any },
+                    deletes: { api: false, ui: false },
                     tls: { kind: "secret", certPem: "c", keyPem: "k" },
                 }),
         ).toThrow(/pulumi config set --secret/);

@@ -3,7 +3,6 @@ import * as YAML from "yaml";
 import {
     hostsAddressProblem,
     MANAGED_HEADER,
-    registryAuthority,
     renderHostsToml,
     renderRegistriesYaml,
     type RuntimeFlavour,
@@ -11,6 +10,7 @@ import {
     trustPlan,
     trustTargetProblem,
 } from "../../components/nodeTrust/files";
+import { registryAuthority } from "../../components/shared/facts";
 
 const target: TrustTarget = { host: "registry.example.com", port: 5000, hasCa: true, hasPullAuth: false, hasAddress: true, plainHttp: false };
 

@@ -3,11 +3,12 @@
  * DaemonSet carries, how the stack's `nodes` config is turned into components, and that secrets stay
  * secret. The scripts themselves run for real in nodeTrustScripts/Ssh/Containerd tests.
  */
+import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { StackConfig } from "../../components/config";
 import { parseConfig } from "../../components/config";
 import { parsePlaceFileScript } from "../../components/shared/hostAccess";
-import { type RuntimeFlavour, runtimeFlavours } from "../../components/nodeTrust/files";
+import { RUNTIME_FLAVOURS as runtimeFlavours, type RuntimeFlavour } from "../../components/shared/facts";
 import { type MockRuntime, type RecordedResource, settle, startMockRuntime } from "../../tools/mockRuntime";
 import { schemaProblems } from "../support/k8sValidate";
 
@@ -15,6 +16,7 @@ const CA = "-----BEGIN CERTIFICATE-----\nMIIBtest\n-----END CERTIFICATE-----";
 const PASSWORD = "pull-password-under-test";
 let rt: MockRuntime;
 let mod: typeof import("../../components/nodeTrust/nodeTrust");
+let stack: typeof import("../../components/stack");
 
 const ssh = (name: string) =>
     ({ kind: "ssh", name, host: "10.0.0.1", port: 22, user: "deploy", privateKey: "[key]", hostKey: "ssh-ed25519 AAAA", sudo: true }) as const;
@@ -39,6 +41,7 @@ const commandNames = (component: string) => children(component).filter((r) => r.
 beforeAll(async () => {
     rt = await startMockRuntime({ stack: "test" });
     mod = await import("../../components/nodeTrust/nodeTrust");
+    stack = await import("../../components/stack");
     for (const flavour of runtimeFlavours) {
         const registry = {
             host: "registry.example.test",
@@ -202,34 +205,44 @@ describe("NodeTrustDaemonSet", () => {
     });
 });
 
-describe("defineNodeTrust from stack config", () => {
+describe("node trust from stack config (defineStack)", () => {
     const base = {
         containerRegistry: { host: "registry.example.test", pathPrefix: "team", requiresAuthForPull: true },
         registry: { mode: "in-cluster" },
     };
     const cfg = (nodes: unknown): StackConfig => {
         const { config } = parseConfig({ ...base, nodes }, {}, { allowMissingSecrets: true });
-        return { ...config, secrets: { sshPrivateKey: undefined } } as unknown as StackConfig;
+        return { ...config, secrets: { sshPrivateKey: pulumi.secret("[key]") } };
     };
-    const inputs = { caCertPem: CA, pullAccount: { username: "cluster-pull", password: PASSWORD } };
     const node = (name: string, extra: object = {}) => ({ name, host: "10.0.0.9", hostKey: "ssh-ed25519 AAAA", ...extra });
+    /** Node-trust components the stack created for nodes whose names start with `prefix`. */
+    const made = (prefix: string) =>
+        rt.resources.filter((r) => !r.custom && r.type.startsWith("dso:nodes:") && r.name.startsWith(prefix)).map((r) => `${r.type} ${r.name}`);
 
-    it("delivery none creates nothing", () => {
-        expect(mod.defineNodeTrust(cfg({ delivery: "none" }), inputs)).toEqual([]);
+    it("delivery none creates nothing", async () => {
+        const before = rt.resources.filter((r) => r.type.startsWith("dso:nodes:")).length;
+        stack.defineStack(cfg({ delivery: "none" }));
+        await settle();
+        expect(rt.resources.filter((r) => r.type.startsWith("dso:nodes:")).length).toBe(before);
     });
 
-    it("delivery ssh creates one NodeTrust per node, with the per-node runtime", () => {
-        const made = mod.defineNodeTrust(cfg({ delivery: "ssh", runtime: "k3s", list: [node("a"), node("b", { runtime: "docker" })] }), inputs);
-        expect(made.map((m) => m.constructor.name)).toEqual(["NodeTrust", "NodeTrust"]);
+    it("delivery ssh creates one NodeTrust per node, with the per-node runtime", async () => {
+        stack.defineStack(cfg({ delivery: "ssh", runtime: "k3s", list: [node("sa"), node("sb", { runtime: "docker" })] }));
+        await settle();
+        expect(made("node-trust-s")).toEqual(["dso:nodes:NodeTrust node-trust-sa", "dso:nodes:NodeTrust node-trust-sb"]);
+        expect(rt.byName("node-trust-sa-registries-yaml").type).toMatch(/^command:/);
+        expect(rt.resources.some((r) => r.name === "node-trust-sb-registries-yaml")).toBe(false);
     });
 
-    it("delivery daemonset creates one DaemonSet", () => {
-        const made = mod.defineNodeTrust(cfg({ delivery: "daemonset", runtime: "containerd" }), inputs);
-        expect(made.map((m) => m.constructor.name)).toEqual(["NodeTrustDaemonSet"]);
+    it("delivery daemonset creates one DaemonSet", async () => {
+        const before = made("node-trust").length;
+        stack.defineStack(cfg({ delivery: "daemonset", runtime: "containerd" }));
+        await settle();
+        expect(made("node-trust").slice(before)).toEqual(["dso:nodes:NodeTrustDaemonSet node-trust"]);
     });
 
     it("pull credentials only reach k3s / RKE2 nodes", async () => {
-        mod.defineNodeTrust(cfg({ delivery: "ssh", runtime: "containerd", list: [node("c1"), node("k1", { runtime: "k3s" })] }), inputs);
+        stack.defineStack(cfg({ delivery: "ssh", runtime: "containerd", list: [node("c1"), node("k1", { runtime: "k3s" })] }));
         await settle();
         expect(rt.byName("node-trust-k1-registries-yaml").inputs.stdin).toBe("[secret]");
         expect(rt.resources.some((r) => r.name.startsWith("node-trust-c1-") && JSON.stringify(r.inputs).includes("auth"))).toBe(false);

@@ -1,0 +1,52 @@
+/**
+ * Facts that more than one feature relies on: names, labels, paths and ports of the registry, the
+ * address clients write in image references, and value patterns. Each is written here once; a
+ * feature that needs one imports it instead of writing it again.
+ */
+
+/** The Pulumi project, the config namespace and the name every managed object carries. */
+export const PROJECT = "dso-registry";
+
+/** Labels every Kubernetes object of the program carries. */
+export const PART_OF_LABELS = { "app.kubernetes.io/part-of": PROJECT } as const;
+
+/** Labels of objects Pulumi manages outright (no controller of ours runs them). */
+export const MANAGED_LABELS = { "app.kubernetes.io/managed-by": "pulumi", ...PART_OF_LABELS } as const;
+
+/** Distribution, the same in every placement. */
+export const DISTRIBUTION = {
+    /** The port Distribution listens on inside its container (the registry:2 image's default). */
+    containerPort: 5000,
+    /** Filesystem storage root inside the container (the registry:2 image's volume). */
+    dataDir: "/var/lib/registry",
+    /** Directory of the program's config files inside the container (and on the external host). */
+    configDir: "/etc/dso-registry",
+} as const;
+
+/** Tag a first deploy names before CI has pushed anything (the pod waits in ImagePullBackOff until then). */
+export const PLACEHOLDER_TAG = "does-not-exist";
+
+/** Container runtime flavours node trust knows how to configure. */
+export const RUNTIME_FLAVOURS = ["microk8s", "containerd", "k3s", "rke2", "kind", "docker"] as const;
+export type RuntimeFlavour = (typeof RUNTIME_FLAVOURS)[number];
+
+/** `host`, or `host:port` when the port is not 443: the registry as image references and logins name it. */
+export function registryAuthority(host: string, port: number): string {
+    return port === 443 ? host : `${host}:${port}`;
+}
+
+/** `authority/pathPrefix`, the prefix every image name starts with (the authority alone when the prefix is ""). */
+export function imagePrefix(authority: string, pathPrefix: string): string {
+    return pathPrefix ? `${authority}/${pathPrefix}` : authority;
+}
+
+/** Whether privileged steps on a machine run with `sudo -n`: as asked, else whenever the user is not root. */
+export function needsSudo(user: string, sudo: boolean | undefined): boolean {
+    return sudo ?? user !== "root";
+}
+
+/** A dotted-quad IPv4 address. */
+export const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
+/** An account name htpasswd, Caddy and Jenkins all accept (no ":" and no spaces). */
+export const ACCOUNT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
