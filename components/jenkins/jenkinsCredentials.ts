@@ -248,13 +248,10 @@ export interface JenkinsCredentialsArgs {
 
 /** The Jenkins credentials of a stack, one dynamic resource each. */
 export class JenkinsCredentials extends pulumi.ComponentResource {
-    /** Credential IDs in Jenkins, in plan order. */
-    readonly credentialIds: string[];
-
     constructor(name: string, args: JenkinsCredentialsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("dso:jenkins:JenkinsCredentials", name, {}, opts);
         const jenkinsUrl = jenkinsApi.normalizeBaseUrl(args.url);
-        this.credentialIds = args.credentials.map((credential) => {
+        for (const credential of args.credentials) {
             new JenkinsCredential(
                 `${name}-${credential.id}`,
                 {
@@ -273,8 +270,7 @@ export class JenkinsCredentials extends pulumi.ComponentResource {
                 },
                 { parent: this },
             );
-            return credential.id;
-        });
+        }
         this.registerOutputs({});
     }
 }

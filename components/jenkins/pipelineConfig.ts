@@ -60,12 +60,8 @@ export interface PipelineConfigArgs {
 
 /** The ConfigMap pipelines read their registry settings from. */
 export class PipelineConfig extends pulumi.ComponentResource {
-    /** The rendered settings (no secrets). */
-    readonly data: Record<string, string>;
-
     constructor(name: string, args: PipelineConfigArgs, opts?: pulumi.ComponentResourceOptions) {
         super("dso:jenkins:PipelineConfig", name, {}, opts);
-        this.data = renderPipelineConfig(args.settings);
         new k8s.core.v1.ConfigMap(
             `${name}-configmap`,
             {
@@ -74,7 +70,7 @@ export class PipelineConfig extends pulumi.ComponentResource {
                     namespace: args.namespace,
                     labels: MANAGED_LABELS,
                 },
-                data: this.data,
+                data: renderPipelineConfig(args.settings),
             },
             { parent: this },
         );
