@@ -1,14 +1,15 @@
 /**
  * The scripts and files the external registry host gets, as pure functions of a typed plan: the
- * package check, the data directory, the registry container, Caddy's reload, garbage collection,
- * backups, their cron file and the post-deploy check. The component only places and runs them; the
- * tests run the very same text over a real SSH session.
+ * package check, the data directory, the registry and UI containers, Caddy's reload, garbage
+ * collection, backups, their cron file and the post-deploy check. The components only place and run
+ * them; the tests run the very same text over a real SSH session.
  *
  * Every script honours $DSO_ROOT (a prefix for every path it touches; empty on a real host), is
  * idempotent (prints "unchanged" when there is nothing to do) and reads secrets only from files or
  * stdin.
  */
 import { createHash } from "node:crypto";
+import { DISTRIBUTION } from "../shared/facts";
 import { shQuote } from "../shared/hostAccess";
 
 /** Where things live on the host. Absolute paths; production defaults from `defaultHostLayout`. */
@@ -29,10 +30,11 @@ export interface HostLayout {
     readonly lockFile: string;
 }
 
+/** The production layout around a registry data directory. */
 export function defaultHostLayout(dataDir: string): HostLayout {
     return {
         dataDir,
-        registryConfigDir: "/etc/dso-registry",
+        registryConfigDir: DISTRIBUTION.configDir,
         caddyfile: "/etc/caddy/Caddyfile",
         caddyDir: "/etc/caddy/dso-registry",
         binDir: "/usr/local/sbin",
@@ -57,31 +59,36 @@ export function hostPaths(layout: HostLayout) {
     };
 }
 
-/** The registry container as `docker run` creates it. */
+/** Name of the registry container. */
+export const REGISTRY_CONTAINER = "dso-registry";
+/** Name of the web UI container. */
+export const UI_CONTAINER = "dso-registry-ui";
+/** Loopback port the web UI container is published on (Caddy's upstream for the UI). */
+export const UI_HOST_PORT = 5080;
+
+/** A container as `docker run` creates it. */
 export interface ContainerSpec {
     /** Container name. */
     readonly name: string;
     /** Image reference, tag or digest. */
     readonly image: string;
-    /** Loopback port Distribution is published on (Caddy's upstream). */
+    /** Loopback port the container is published on (Caddy's upstream). */
     readonly hostPort: number;
+    /** Host paths the container mounts and its scripts use. */
     readonly layout: HostLayout;
 }
 
-/** Mount point of the config directory inside the container. */
-const CONTAINER_CONFIG_DIR = "/etc/dso-registry";
-
 /** `docker run` arguments (without "docker run") for the registry with the given config file name. */
-export function dockerRunArgs(spec: ContainerSpec, configFileName: "config.yml" | "config-readonly.yml"): string {
+function dockerRunArgs(spec: ContainerSpec, configFileName: "config.yml" | "config-readonly.yml"): string {
     return [
         "-d",
         `--name ${shQuote(spec.name)}`,
         "--restart unless-stopped",
-        `-p 127.0.0.1:${spec.hostPort}:5000`,
-        `-v "\${DSO_ROOT:-}"${shQuote(spec.layout.dataDir)}:/var/lib/registry`,
-        `-v "\${DSO_ROOT:-}"${shQuote(spec.layout.registryConfigDir)}:${CONTAINER_CONFIG_DIR}:ro`,
+        `-p 127.0.0.1:${spec.hostPort}:${DISTRIBUTION.containerPort}`,
+        `-v "\${DSO_ROOT:-}"${shQuote(spec.layout.dataDir)}:${DISTRIBUTION.dataDir}`,
+        `-v "\${DSO_ROOT:-}"${shQuote(spec.layout.registryConfigDir)}:${DISTRIBUTION.configDir}:ro`,
         shQuote(spec.image),
-        `${CONTAINER_CONFIG_DIR}/${configFileName}`,
+        `${DISTRIBUTION.configDir}/${configFileName}`,
     ].join(" ");
 }
 
@@ -109,19 +116,23 @@ export function packagesScript(install: boolean): string {
         'if [ -z "$missing" ]; then echo "unchanged packages"; exit 0; fi',
         ...(install
             ? [
-                  "pkgs=''",
-                  "for m in $missing; do case $m in",
-                  "  docker) pkgs=\"$pkgs docker.io\" ;; flock) pkgs=\"$pkgs util-linux\" ;; *) pkgs=\"$pkgs $m\" ;;",
-                  "esac; done",
-                  "if command -v apt-get >/dev/null 2>&1; then",
-                  "  export DEBIAN_FRONTEND=noninteractive",
-                  "  apt-get update -qq && apt-get install -y -qq $pkgs",
-                  "elif command -v dnf >/dev/null 2>&1; then",
-                  "  dnf install -y $(echo $pkgs | sed 's/docker.io/docker/')",
-                  "else",
-                  '  echo "missing:$missing, and neither apt-get nor dnf is available: install them by hand" >&2; exit 1',
+                  // Package names differ by manager only for Docker; the list is built as "$@" so
+                  // that each name stays one word.
+                  "if command -v apt-get >/dev/null 2>&1; then manager=apt-get; docker=docker.io",
+                  "elif command -v dnf >/dev/null 2>&1; then manager=dnf; docker=docker",
+                  'else echo "missing:$missing, and neither apt-get nor dnf is available: install them by hand" >&2; exit 1',
                   "fi",
-                  'echo "changed packages:$pkgs"',
+                  "set --",
+                  "for m in $missing; do case $m in",
+                  '  docker) set -- "$@" "$docker" ;; flock) set -- "$@" util-linux ;; *) set -- "$@" "$m" ;;',
+                  "esac; done",
+                  'if [ "$manager" = apt-get ]; then',
+                  "  export DEBIAN_FRONTEND=noninteractive",
+                  '  apt-get update -qq && apt-get install -y -qq "$@"',
+                  "else",
+                  '  dnf install -y "$@"',
+                  "fi",
+                  'echo "changed packages: $*"',
               ]
             : [
                   'echo "missing on the registry host:$missing. Install them (Debian: apt-get install docker.io caddy cron curl util-linux), or set externalHost.installPackages: true" >&2',
@@ -175,7 +186,30 @@ export function containerScript(spec: ContainerSpec, specFingerprint: string): s
     ].join("\n");
 }
 
-/** Removes the registry container (its data stays in the data directory). */
+/**
+ * The same-origin UI (joxit/docker-registry-ui) on loopback: it talks to the registry through the
+ * page's own origin, so no CORS is involved; deletes only when the registry allows them. Recreated
+ * when its image, port or delete setting changes.
+ */
+export function uiContainerScript(spec: ContainerSpec, deletesEnabled: boolean): string {
+    const fp = fingerprint(spec.image, String(spec.hostPort), String(deletesEnabled));
+    return [
+        "set -eu",
+        `have=$(docker inspect -f '{{index .Config.Labels "dso-registry.spec"}} {{.State.Running}}' ${spec.name} 2>/dev/null || true)`,
+        `if [ "$have" = "${fp} true" ]; then echo "unchanged ui container"; exit 0; fi`,
+        `docker rm -f ${spec.name} >/dev/null 2>&1 || true`,
+        [
+            `docker run -d --name ${spec.name} --restart unless-stopped --label dso-registry.spec=${fp}`,
+            `-p 127.0.0.1:${spec.hostPort}:80`,
+            "-e SINGLE_REGISTRY=true -e REGISTRY_TITLE=dso-registry",
+            `-e DELETE_IMAGES=${deletesEnabled} -e SHOW_CONTENT_DIGEST=true`,
+            `'${spec.image}' >/dev/null`,
+        ].join(" "),
+        'echo "changed ui container"',
+    ].join("\n");
+}
+
+/** Removes a container (the registry's data stays in the data directory). */
 export function containerDeleteScript(spec: ContainerSpec): string {
     return ["set -eu", `docker rm -f ${shQuote(spec.name)} >/dev/null 2>&1 || true`, `echo "removed container ${spec.name}"`].join("\n");
 }
@@ -230,13 +264,6 @@ export interface MaintenanceOptions {
 }
 
 /**
- * The garbage-collection script (a file on the host). Safe by construction: the registry is
- * recreated read-only (pulls keep working, pushes are refused with 503 instead of being half
- * deleted, distribution#3045), the collection runs, and the registry is recreated writable, which
- * also starts it with an empty blob-descriptor cache (distribution#3743). The writable registry
- * comes back even when the collection fails.
- */
-/**
  * Lines that restart the registry read-only for the rest of the script and bring it back writable
  * (with its normal spec, hence an empty cache) when the script exits, also on failure.
  */
@@ -253,6 +280,13 @@ function readOnlyWindow(spec: ContainerSpec, specFingerprint: string): string[] 
     ];
 }
 
+/**
+ * The garbage-collection script (a file on the host). Safe by construction: the registry is
+ * recreated read-only (pulls keep working, pushes are refused with 503 instead of being half
+ * deleted, distribution#3045), the collection runs, and the registry is recreated writable, which
+ * also starts it with an empty blob-descriptor cache (distribution#3743). The writable registry
+ * comes back even when the collection fails.
+ */
 export function gcScript(spec: ContainerSpec, specFingerprint: string, deleteUntagged: boolean): string {
     const name = shQuote(spec.name);
     return [
@@ -262,7 +296,7 @@ export function gcScript(spec: ContainerSpec, specFingerprint: string, deleteUnt
         ...LOCK(spec.layout),
         ...readOnlyWindow(spec, specFingerprint),
         'echo "registry is read-only; collecting garbage"',
-        `docker exec ${name} registry garbage-collect${deleteUntagged ? " --delete-untagged" : ""} ${CONTAINER_CONFIG_DIR}/config.yml`,
+        `docker exec ${name} registry garbage-collect${deleteUntagged ? " --delete-untagged" : ""} ${DISTRIBUTION.configDir}/config.yml`,
         'echo "garbage collection done; registry back to writable with an empty cache"',
     ].join("\n") + "\n";
 }
@@ -287,7 +321,9 @@ export function backupScript(spec: ContainerSpec, specFingerprint: string, desti
         'tmp="$dest/.registry-$stamp.tar.gz.part"',
         'tar -C "$data" -czf "$tmp" .',
         'mv "$tmp" "$dest/registry-$stamp.tar.gz"',
-        `ls -1 "$dest" | grep '^registry-.*\\.tar\\.gz$' | sort -r | tail -n +${keep + 1} | while read -r old; do rm -f "$dest/$old"; done`,
+        // The glob lists archives oldest first (the names are UTC times of one fixed width).
+        'set -- "$dest"/registry-*.tar.gz',
+        `while [ "$#" -gt ${keep} ]; do rm -f "$1"; shift; done`,
         'echo "backup written: $dest/registry-$stamp.tar.gz"',
     ].join("\n") + "\n";
 }

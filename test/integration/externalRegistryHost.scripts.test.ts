@@ -84,7 +84,7 @@ function runOk(script: string, stdin = ""): string {
 }
 
 function place(hostPath: string, body: string, mode = "0644"): string {
-    return runOk(placeFileScript("test-host", { path: hostPath, mode }, false), body);
+    return runOk(placeFileScript({ path: hostPath, mode }, false), body);
 }
 
 function caddyfileFor(requiresAuthForPull: boolean): string {

@@ -24,8 +24,8 @@ describe("the SSH harness", () => {
 
     test("a placed file lands under the private root with its mode, and is removed again", () => {
         const spec = { path: "/etc/dso-test/example.conf", mode: "0640" };
-        const first = ssh.runScript(placeFileScript(ssh.connection.name, spec, false), "a=1\n");
-        const second = ssh.runScript(placeFileScript(ssh.connection.name, spec, false), "a=1\n");
+        const first = ssh.runScript(placeFileScript(spec, false), "a=1\n");
+        const second = ssh.runScript(placeFileScript(spec, false), "a=1\n");
         expect([first.stdout.split(" ")[0], second.stdout.split(" ")[0]]).toEqual(["changed", "unchanged"]);
         expect(ssh.readFile(spec.path)).toBe("a=1\n");
         ssh.runScript(removeFileScript(spec, false));

@@ -8,6 +8,7 @@ import { type MockRuntime, promiseOf, settle, startMockRuntime } from "../../too
 
 let rt: MockRuntime;
 let mod: typeof import("../../components/externalHost/externalRegistryHost");
+let check: typeof import("../../components/externalHost/postDeployCheck");
 let host: import("../../components/externalHost/externalRegistryHost").ExternalRegistryHost;
 
 const HASH = "$2a$10$" + "b".repeat(53);
@@ -15,6 +16,7 @@ const HASH = "$2a$10$" + "b".repeat(53);
 beforeAll(async () => {
     rt = await startMockRuntime({ stack: "test" });
     mod = await import("../../components/externalHost/externalRegistryHost");
+    check = await import("../../components/externalHost/postDeployCheck");
     host = new mod.ExternalRegistryHost("registry-host", {
         connection: {
             kind: "ssh",
@@ -44,54 +46,90 @@ beforeAll(async () => {
             backup: { enabled: true, schedule: "0 2 * * *", destination: "/srv/backup/registry", keep: 7 },
         },
     });
+    // The other flavours: ACME, the web UI (without its delete button), no backups.
+    new mod.ExternalRegistryHost("ui-host", {
+        connection: { kind: "ssh", name: "registry-02", host: "10.0.0.6", port: 22, user: "root", privateKey: pulumi.secret("PRIVATE-KEY-MATERIAL"), sudo: false },
+        registryHost: "registry.example.com",
+        port: 443,
+        pathPrefix: "",
+        image: "registry:2.8.3",
+        dataDir: "/srv/data/registry",
+        purgeDataOnDestroy: true,
+        installPackages: false,
+        tls: { kind: "acme", email: "ops@example.com" },
+        pushAccounts: [{ username: "ci-push", bcryptHash: pulumi.secret(HASH) }],
+        pullAccounts: [],
+        requiresAuthForPull: false,
+        allowedNetworks: [],
+        deletesEnabled: true,
+        ui: { image: "joxit/docker-registry-ui:2.5.7", deleteEnabled: false },
+        maintenance: {
+            garbageCollection: { enabled: true, schedule: "30 3 * * 0", deleteUntagged: false },
+            backup: { enabled: false, schedule: "0 2 * * *", destination: "/srv/backup/registry", keep: 7 },
+        },
+    });
     await settle();
 });
 
-const commands = () => rt.ofType("command:remote:Command");
+const commands = () => rt.ofType("command:remote:Command").filter((c) => c.name.startsWith("registry-host-"));
 const command = (name: string) => rt.byName(name);
 
 describe("ExternalRegistryHost", () => {
+    test("one component per remote job, each a child of the host", () => {
+        const hostUrn = rt.byName("registry-host").urn;
+        const children = rt.resources.filter((r) => r.parentUrn === hostUrn).map((r) => `${r.type} ${r.name}`);
+        expect(children.sort()).toEqual(
+            [
+                "dso:externalHost:CaddySite registry-host-caddy",
+                "dso:externalHost:HostPackages registry-host-packages",
+                "dso:externalHost:Maintenance registry-host-maintenance",
+                "dso:externalHost:PostDeployCheck registry-host-check",
+                "dso:externalHost:RegistryContainer registry-host-container",
+            ].sort(),
+        );
+    });
+
     test("creates one remote command per step and per file", () => {
         expect(commands().map((c) => c.name).sort()).toEqual(
             [
-                "registry-host-backup-script-write",
-                "registry-host-ca-cert-write",
-                "registry-host-caddy",
-                "registry-host-caddyfile-write",
-                "registry-host-check",
-                "registry-host-container",
-                "registry-host-cron-write",
-                "registry-host-data-dir",
-                "registry-host-gc-script-write",
-                "registry-host-packages",
-                "registry-host-registry-config-readonly-write",
-                "registry-host-registry-config-write",
-                "registry-host-status-script-write",
-                "registry-host-tls-cert-write",
-                "registry-host-tls-key-write",
-                "registry-host-users-pull-write",
-                "registry-host-users-push-write",
+                "registry-host-caddy-caddyfile-write",
+                "registry-host-caddy-reload",
+                "registry-host-caddy-tls-cert-write",
+                "registry-host-caddy-tls-key-write",
+                "registry-host-caddy-users-pull-write",
+                "registry-host-caddy-users-push-write",
+                "registry-host-check-ca-cert-write",
+                "registry-host-check-run",
+                "registry-host-container-config-readonly-write",
+                "registry-host-container-config-write",
+                "registry-host-container-run",
+                "registry-host-maintenance-backup-script-write",
+                "registry-host-maintenance-cron-write",
+                "registry-host-maintenance-gc-script-write",
+                "registry-host-maintenance-status-script-write",
+                "registry-host-packages-data-dir",
+                "registry-host-packages-install",
             ].sort(),
         );
     });
 
     test("every remote step has a delete, except the Caddyfile which is replaced by the site removal", () => {
         const withoutDelete = commands().filter((c) => typeof c.inputs.delete !== "string").map((c) => c.name);
-        expect(withoutDelete).toEqual(["registry-host-caddyfile-write"]);
+        expect(withoutDelete).toEqual(["registry-host-caddy-caddyfile-write"]);
     });
 
     test("the connection pins the host key", () => {
         // rawInputs keep the wire form: the secret connection is wrapped as { <sig>: …, value }.
-        const raw = command("registry-host-container").rawInputs.connection as { value: Record<string, unknown> };
+        const raw = command("registry-host-container-run").rawInputs.connection as { value: Record<string, unknown> };
         expect(raw.value.hostKey).toBe("ssh-ed25519 AAAAtest");
         // The private key makes the whole connection secret in state.
-        expect(command("registry-host-container").inputs.connection).toBe("[secret]");
+        expect(command("registry-host-container-run").inputs.connection).toBe("[secret]");
     });
 
     test.each([
-        ["registry-host-users-push-write"],
-        ["registry-host-users-pull-write"],
-        ["registry-host-tls-key-write"],
+        ["registry-host-caddy-users-push-write"],
+        ["registry-host-caddy-users-pull-write"],
+        ["registry-host-caddy-tls-key-write"],
     ])("%s carries its body as a secret on stdin, with output kept out of logs", (name) => {
         const c = command(name);
         expect(c.inputs.stdin).toBe("[secret]");
@@ -109,42 +147,42 @@ describe("ExternalRegistryHost", () => {
     });
 
     test("privileged steps run through sudo -n", () => {
-        expect(String(command("registry-host-container").inputs.create)).toMatch(/^sudo -n sh -c /);
+        expect(String(command("registry-host-container-run").inputs.create)).toMatch(/^sudo -n sh -c /);
     });
 
     test("the container is pinned by digest and bound to loopback", () => {
-        const create = String(command("registry-host-container").inputs.create);
+        const create = String(command("registry-host-container-run").inputs.create);
         expect(create).toContain("registry@sha256:" + "a".repeat(64));
         expect(create).toContain("-p 127.0.0.1:5000:5000");
     });
 
     test("data is kept on destroy unless the stack says purge", () => {
-        expect(String(command("registry-host-data-dir").inputs.delete)).toContain("kept registry data");
+        expect(String(command("registry-host-packages-data-dir").inputs.delete)).toContain("kept registry data");
     });
 
     test("the Caddyfile is the rendered policy with the allowlist", () => {
-        const caddyfile = String(command("registry-host-caddyfile-write").inputs.stdin);
+        const caddyfile = String(command("registry-host-caddy-caddyfile-write").inputs.stdin);
         expect(caddyfile).toContain("registry.example.com:443 {");
         expect(caddyfile).toContain("@outside not remote_ip 10.0.0.0/8");
         expect(caddyfile).toContain("tls /etc/caddy/dso-registry/registry.crt /etc/caddy/dso-registry/registry.key");
     });
 
     test("Caddy serves blob downloads from the host's data directory", () => {
-        const caddyfile = String(command("registry-host-caddyfile-write").inputs.stdin);
+        const caddyfile = String(command("registry-host-caddy-caddyfile-write").inputs.stdin);
         expect(caddyfile).toContain("route @blob");
         expect(caddyfile).toContain("root /srv/data/registry/docker/registry/v2");
     });
 
     test("the data directory is given to Caddy's group", () => {
-        expect(String(command("registry-host-data-dir").inputs.create)).toContain("chgrp caddy");
+        expect(String(command("registry-host-packages-data-dir").inputs.create)).toContain("chgrp caddy");
     });
 
     test("the check expects 403 when loopback is outside the allowlist", () => {
-        expect(String(command("registry-host-check").inputs.create)).toContain("GET /v2/ 403");
+        expect(String(command("registry-host-check-run").inputs.create)).toContain("GET /v2/ 403");
     });
 
     test("the cron file schedules garbage collection and backups", () => {
-        const cron = String(command("registry-host-cron-write").inputs.stdin);
+        const cron = String(command("registry-host-maintenance-cron-write").inputs.stdin);
         expect(cron).toContain("30 3 * * 0 root /usr/local/sbin/dso-registry-gc");
         expect(cron).toContain("0 2 * * * root /usr/local/sbin/dso-registry-backup");
     });
@@ -166,6 +204,46 @@ describe("loopbackAllowed", () => {
         [["0.0.0.0/0"], true],
         [["fd00::/8"], false],
     ] as [string[], boolean][])("%j -> %s", (networks, expected) => {
-        expect(mod.loopbackAllowed(networks)).toBe(expected);
+        expect(check.loopbackAllowed(networks)).toBe(expected);
+    });
+});
+
+describe("externalRegistryHostProblem", () => {
+    test.each([
+        [[{ username: "ci-push", bcryptHash: HASH }], "/srv/data/registry", undefined],
+        [[], "/srv/data/registry", "at least one push account is needed"],
+        [[{ username: "ci-push", bcryptHash: HASH }], "srv/data", 'dataDir "srv/data" must be an absolute path below /'],
+        [[{ username: "ci-push", bcryptHash: HASH }], "/", 'dataDir "/" must be an absolute path below /'],
+    ] as const)("push accounts %j, dataDir %s -> %s", (pushAccounts, dataDir, expected) => {
+        expect(mod.externalRegistryHostProblem({ pushAccounts, dataDir })).toBe(expected);
+    });
+});
+
+describe("ExternalRegistryHost with ACME and the web UI", () => {
+    test("the UI container runs on loopback with the delete button as configured", () => {
+        expect(rt.byName("ui-host-ui").type).toBe("dso:externalHost:UiContainer");
+        const create = String(command("ui-host-ui-run").inputs.create);
+        expect(create).toContain("-p 127.0.0.1:5080:80");
+        expect(create).toContain("-e DELETE_IMAGES=false");
+        const del = String(command("ui-host-ui-run").inputs.delete);
+        expect(del).toContain("docker rm -f");
+        expect(del).toContain("removed container dso-registry-ui");
+    });
+
+    test("Caddy serves the UI same-origin", () => {
+        expect(String(command("ui-host-caddy-caddyfile-write").inputs.stdin)).toContain("127.0.0.1:5080");
+    });
+
+    test("no TLS or CA files are placed, and the check trusts the system store and waits for ACME", () => {
+        const names = rt.ofType("command:remote:Command").map((c) => c.name).filter((n) => n.startsWith("ui-host-"));
+        expect(names.filter((n) => /tls|ca-cert|backup/.test(n))).toEqual([]);
+        const check = String(command("ui-host-check-run").inputs.create);
+        expect(check).not.toMatch(/--cacert|--insecure/);
+        expect(check).toContain("+ 180 ))");
+    });
+
+    test("without sudo, steps run through sh -c; purge removes the data on destroy", () => {
+        expect(String(command("ui-host-container-run").inputs.create)).toMatch(/^sh -c /);
+        expect(String(command("ui-host-packages-data-dir").inputs.delete)).toContain("rm -rf");
     });
 });

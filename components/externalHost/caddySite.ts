@@ -1,0 +1,129 @@
+/**
+ * The registry's site in Caddy on the external host: the users files, the TLS files, the Caddyfile
+ * carrying the access policy, then `caddy validate` and a reload.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { renderCaddyfile, renderUsersFile } from "../accessPolicy/accessPolicy";
+import { type HostConnection, HostFile, hostCommand, privileged } from "../shared/hostAccess";
+import { caddyApplyScript, caddyRemoveScript, fingerprint, type HostLayout, hostPaths } from "./scripts";
+
+/** An account the policy knows: its name and bcrypt hash (secret). */
+export interface HostAccount {
+    readonly username: string;
+    readonly bcryptHash: pulumi.Input<string>;
+}
+
+/** TLS for the Caddy site. */
+export type HostTls =
+    | { readonly kind: "acme"; readonly email: string; readonly directory?: string }
+    | {
+          readonly kind: "files";
+          readonly certificatePem: pulumi.Input<string>;
+          readonly privateKeyPem: pulumi.Input<string>;
+          /** CA that signs the certificate when the program generated it; exported and used by the check. */
+          readonly caCertPem?: pulumi.Input<string>;
+      };
+
+export interface CaddySiteArgs {
+    /** The host Caddy runs on. */
+    readonly connection: HostConnection;
+    /** Where the Caddyfile, users and TLS files go, and the data directory blobs are served from. */
+    readonly layout: HostLayout;
+    /** Host name clients use, and the HTTPS port Caddy listens on. */
+    readonly registryHost: string;
+    readonly port: number;
+    readonly tls: HostTls;
+    /** Accounts that may push (and pull). */
+    readonly pushAccounts: readonly HostAccount[];
+    /** Pull-only accounts. */
+    readonly pullAccounts: readonly HostAccount[];
+    readonly requiresAuthForPull: boolean;
+    /** Client networks allowed to reach the registry; everyone when empty. */
+    readonly allowedNetworks: readonly string[];
+    /** Let push accounts delete. */
+    readonly deletesEnabled: boolean;
+    /** Distribution on loopback ("127.0.0.1:port"). */
+    readonly upstream: string;
+    /** The web UI on loopback, served same-origin; no UI when unset. */
+    readonly uiUpstream?: string;
+}
+
+/** Caddy's files and the reload; on destroy the Caddyfile is replaced by one without the site. */
+export class CaddySite extends pulumi.ComponentResource {
+    /**
+     * Fingerprint of every file Caddy reads (a truncated SHA-256: computed from secret values, it
+     * reveals nothing); the post-deploy check re-runs when it changes.
+     */
+    readonly filesFingerprint: pulumi.Output<string>;
+
+    constructor(name: string, args: CaddySiteArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("dso:externalHost:CaddySite", name, {}, opts);
+        const { connection, layout } = args;
+        const paths = hostPaths(layout);
+        const file = (
+            role: string,
+            path: string,
+            mode: string,
+            content: pulumi.Input<string>,
+            more: { secret?: boolean; owner?: string; retainOnDelete?: boolean } = {},
+        ) => new HostFile(`${name}-${role}`, { connection, path, mode, content, ...more }, { parent: this });
+        // Secret files are Caddy's own: 0600, readable by nobody else.
+        const caddyOnly = { secret: true, owner: "caddy:caddy" };
+
+        const usersFile = (accounts: readonly HostAccount[], role: "push" | "pull") =>
+            pulumi.secret(
+                pulumi
+                    .all(accounts.map((a) => a.bcryptHash))
+                    .apply((hashes) => renderUsersFile(role, accounts.map((a, i) => ({ username: a.username, bcryptHash: hashes[i]! })))),
+            );
+        const pushUsers = usersFile(args.pushAccounts, "push");
+        const pullUsers = usersFile(args.pullAccounts, "pull");
+        const files = [
+            file("users-push", paths.pushUsers, "0600", pushUsers, caddyOnly),
+            file("users-pull", paths.pullUsers, "0600", pullUsers, caddyOnly),
+        ];
+        const tlsInputs: pulumi.Input<string>[] = [];
+        if (args.tls.kind === "files") {
+            files.push(
+                file("tls-cert", paths.tlsCert, "0644", args.tls.certificatePem),
+                file("tls-key", paths.tlsKey, "0600", args.tls.privateKeyPem, caddyOnly),
+            );
+            tlsInputs.push(args.tls.certificatePem, args.tls.privateKeyPem);
+        }
+        const caddyfileText = renderCaddyfile({
+            siteAddress: args.registryHost,
+            port: args.port,
+            tls:
+                args.tls.kind === "acme"
+                    ? { kind: "acme", email: args.tls.email, directory: args.tls.directory }
+                    : { kind: "files", certFile: paths.tlsCert, keyFile: paths.tlsKey },
+            upstream: args.upstream,
+            requiresAuthForPull: args.requiresAuthForPull,
+            pushUsersFile: paths.pushUsers,
+            pullUsersFile: paths.pullUsers,
+            allowedNetworks: args.allowedNetworks,
+            uiUpstream: args.uiUpstream,
+            deletesEnabled: args.deletesEnabled,
+            // Caddy reads the data directory (group caddy, see dataDirScript) and serves blob
+            // downloads from it; the container's registry storage is this directory.
+            blobFiles: layout.dataDir,
+        });
+        // Kept on destroy: the reload's delete replaces it with a Caddyfile without the site.
+        files.push(file("caddyfile", layout.caddyfile, "0644", caddyfileText, { retainOnDelete: true }));
+
+        // Reload whenever a file Caddy reads changes: the fingerprint of every body is part of the script.
+        this.filesFingerprint = pulumi.unsecret(
+            pulumi.all([caddyfileText, pushUsers, pullUsers, ...tlsInputs]).apply((bodies) => fingerprint(...bodies)),
+        );
+        hostCommand(
+            `${name}-reload`,
+            {
+                connection,
+                create: this.filesFingerprint.apply((fp) => privileged(caddyApplyScript(layout, fp), connection.sudo)),
+                delete: privileged(caddyRemoveScript(layout), connection.sudo),
+            },
+            { parent: this, dependsOn: files },
+        );
+        this.registerOutputs({});
+    }
+}

@@ -1,0 +1,47 @@
+/**
+ * What the external host needs before anything else: Docker, Caddy, cron, curl and flock (installed
+ * or only reported), and the registry's data directory.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { type HostConnection, hostCommand, privileged } from "../shared/hostAccess";
+import { dataDirDeleteScript, dataDirScript, type HostLayout, packagesScript } from "./scripts";
+
+export interface HostPackagesArgs {
+    /** The host to set up. */
+    readonly connection: HostConnection;
+    /** Where the data directory is. */
+    readonly layout: HostLayout;
+    /** Install missing packages instead of only reporting them. */
+    readonly installPackages: boolean;
+    /** Delete the data directory on destroy. */
+    readonly purgeDataOnDestroy: boolean;
+}
+
+/** The packages (left installed on destroy) and the data directory (kept on destroy unless purged). */
+export class HostPackages extends pulumi.ComponentResource {
+    constructor(name: string, args: HostPackagesArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("dso:externalHost:HostPackages", name, {}, opts);
+        const { connection, layout } = args;
+        const sudo = connection.sudo;
+        const install = hostCommand(
+            `${name}-install`,
+            {
+                connection,
+                create: privileged(packagesScript(args.installPackages), sudo),
+                delete: privileged('echo "packages are left installed"', sudo),
+            },
+            { parent: this },
+        );
+        // After the packages: the directory goes to the group the Caddy package creates.
+        hostCommand(
+            `${name}-data-dir`,
+            {
+                connection,
+                create: privileged(dataDirScript(layout), sudo),
+                delete: privileged(dataDirDeleteScript(layout, args.purgeDataOnDestroy), sudo),
+            },
+            { parent: this, dependsOn: [install] },
+        );
+        this.registerOutputs({});
+    }
+}

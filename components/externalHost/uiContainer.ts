@@ -1,0 +1,31 @@
+/** The optional web UI on the external host: a container on loopback that Caddy serves same-origin. */
+import * as pulumi from "@pulumi/pulumi";
+import { type HostConnection, hostCommand, privileged } from "../shared/hostAccess";
+import { type ContainerSpec, containerDeleteScript, uiContainerScript } from "./scripts";
+
+export interface UiContainerArgs {
+    /** The host to run it on. */
+    readonly connection: HostConnection;
+    /** The container: image and loopback port. */
+    readonly spec: ContainerSpec;
+    /** Offer a delete button (only when the registry accepts DELETE). */
+    readonly deleteEnabled: boolean;
+}
+
+/** The UI container, removed on destroy. */
+export class UiContainer extends pulumi.ComponentResource {
+    constructor(name: string, args: UiContainerArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("dso:externalHost:UiContainer", name, {}, opts);
+        const { connection, spec } = args;
+        hostCommand(
+            `${name}-run`,
+            {
+                connection,
+                create: privileged(uiContainerScript(spec, args.deleteEnabled), connection.sudo),
+                delete: privileged(containerDeleteScript(spec), connection.sudo),
+            },
+            { parent: this },
+        );
+        this.registerOutputs({});
+    }
+}
