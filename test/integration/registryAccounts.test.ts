@@ -1,87 +1,24 @@
+/**
+ * The registry's htpasswd as Apache's own htpasswd (Debian's apache2-utils) reads it: the deterministic
+ * bcrypt hash verifies the password and refuses a wrong one.
+ */
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import * as path from "node:path";
-import * as bcrypt from "bcryptjs";
-import { beforeAll, describe, expect, it } from "vitest";
-import { isSecret, type MockRuntime, promiseOf, settle, startMockRuntime } from "../../tools/mockRuntime";
+import { expect, it } from "vitest";
+import { deterministicBcrypt, renderHtpasswd } from "../../components/accounts/registryAccounts";
+import { privateDir, removeDir } from "../support/serverProcess";
 
-let rt: MockRuntime;
-let accountsModule: typeof import("../../components/accounts/registryAccounts");
-
-beforeAll(async () => {
-    rt = await startMockRuntime({ stack: "test" });
-    accountsModule = await import("../../components/accounts/registryAccounts");
-});
-
-describe("deterministicBcrypt", () => {
-    it("gives the same hash for the same user and password (no diff on a second run)", () => {
-        const { deterministicBcrypt } = accountsModule;
-        expect(deterministicBcrypt("jenkins", "s3cret-pass")).toBe(deterministicBcrypt("jenkins", "s3cret-pass"));
-    });
-
-    it("gives a new hash for a new password or user", () => {
-        const { deterministicBcrypt } = accountsModule;
-        const first = deterministicBcrypt("jenkins", "s3cret-pass");
-        expect(deterministicBcrypt("jenkins", "other-pass")).not.toBe(first);
-        expect(deterministicBcrypt("jenkins2", "s3cret-pass")).not.toBe(first);
-    });
-
-    it("verifies with bcrypt and with Apache's htpasswd", () => {
-        const { deterministicBcrypt, renderHtpasswd } = accountsModule;
-        const password = `pw-${Date.now()}`;
-        const hash = deterministicBcrypt("jenkins", password);
-        expect(bcrypt.compareSync(password, hash)).toBe(true);
-        expect(bcrypt.compareSync("wrong", hash)).toBe(false);
-        const dir = mkdtempSync(path.join(tmpdir(), "dso-htpasswd-"));
-        try {
-            const file = path.join(dir, "htpasswd");
-            writeFileSync(file, renderHtpasswd([{ username: "jenkins", bcryptHash: hash }]));
-            // -i reads the password from stdin, so it never appears on a command line.
-            execFileSync("htpasswd", ["-v", "-i", file, "jenkins"], { input: password, stdio: ["pipe", "ignore", "ignore"] });
-            expect(() =>
-                execFileSync("htpasswd", ["-v", "-i", file, "jenkins"], { input: "wrong", stdio: ["pipe", "ignore", "ignore"] }),
-            ).toThrow();
-        } finally {
-            rmSync(dir, { recursive: true, force: true });
-        }
-    });
-});
-
-describe("renderHtpasswd", () => {
-    it("sorts entries so the file is stable", () => {
-        const { renderHtpasswd } = accountsModule;
-        expect(renderHtpasswd([{ username: "b", bcryptHash: "$2b$x" }, { username: "a", bcryptHash: "$2b$y" }])).toBe("a:$2b$y\nb:$2b$x\n");
-    });
-});
-
-describe("RegistryAccounts under mocks", () => {
-    it("generates the push and pull passwords with keepers that rotate them", async () => {
-        const { RegistryAccounts } = accountsModule;
-        const accounts = new RegistryAccounts("accts", { push: { username: "ci-push" }, pull: { username: "nodes" }, rotation: "7" });
-        await settle();
-        const push = rt.byName("accts-push");
-        expect(push.type).toBe("random:index/randomPassword:RandomPassword");
-        expect(push.inputs.keepers).toEqual({ username: "ci-push", rotation: "7" });
-        expect(rt.byName("accts-pull").inputs.keepers).toEqual({ username: "nodes", rotation: "7" });
-        expect(await isSecret(accounts.push.password)).toBe(true);
-        expect(await isSecret(accounts.htpasswd)).toBe(true);
-        expect(await promiseOf(accounts.htpasswd)).toBe("ci-push:[secret]\nnodes:[secret]\n");
-    });
-
-    it("hashes a supplied password without generating one", async () => {
-        const { RegistryAccounts } = accountsModule;
-        const accounts = new RegistryAccounts("supplied", { push: { username: "jenkins", password: "given-password" }, rotation: "1" });
-        await settle();
-        expect(rt.resources.some((r) => r.name === "supplied-push")).toBe(false);
-        const htpasswd = await promiseOf(accounts.htpasswd);
-        const hash = htpasswd.trim().split(":")[1]!;
-        expect(bcrypt.compareSync("given-password", hash)).toBe(true);
-        expect(await isSecret(accounts.push.bcryptHash)).toBe(true);
-    });
-
-    it("refuses a pull account with the push account's name", () => {
-        const { RegistryAccounts } = accountsModule;
-        expect(() => new RegistryAccounts("same", { push: { username: "x" }, pull: { username: "x" }, rotation: "1" })).toThrow(/its own user name/);
-    });
+it("deterministicBcrypt verifies with Apache's htpasswd", () => {
+    const password = `pw-${Date.now()}`;
+    const dir = privateDir("htpasswd");
+    try {
+        const file = path.join(dir, "htpasswd");
+        writeFileSync(file, renderHtpasswd([{ username: "jenkins", bcryptHash: deterministicBcrypt("jenkins", password) }]));
+        // -i reads the password from stdin, so it never appears on a command line.
+        execFileSync("/usr/bin/htpasswd", ["-v", "-i", file, "jenkins"], { input: password, stdio: ["pipe", "ignore", "ignore"] });
+        expect(() => execFileSync("/usr/bin/htpasswd", ["-v", "-i", file, "jenkins"], { input: "wrong", stdio: ["pipe", "ignore", "ignore"] })).toThrow();
+    } finally {
+        removeDir(dir);
+    }
 });

@@ -1,53 +1,46 @@
-import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, copyFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as YAML from "yaml";
+import { committedSynthRun } from "../support/committedSynth";
+import { COMMITTED_STACKS, type CommittedStack, PROJECT_DIR, readTree, synthCli, type SynthRun } from "../support/synthCli";
 
-const projectDir = path.resolve(__dirname, "../..");
 const work = mkdtempSync(path.join(tmpdir(), "dso-synth-test-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
-
-/** Runs the synth CLI exactly as the README does, in its own process. */
-function synth(args: string[], project = projectDir) {
-    const cli = [path.join(projectDir, "node_modules/tsx/dist/cli.mjs"), path.join(projectDir, "tools/synth.ts")];
-    const result = spawnSync(process.execPath, [...cli, ...args, "--project", project], { cwd: projectDir, encoding: "utf8" });
-    return { status: result.status, stdout: result.stdout, stderr: result.stderr };
-}
-
-/** Every file under a directory, relative path → content. */
-function readTree(dir: string): Map<string, string> {
-    const files = new Map<string, string>();
-    const walk = (d: string) => {
-        for (const entry of readdirSync(d)) {
-            const full = path.join(d, entry);
-            if (statSync(full).isDirectory()) walk(full);
-            else files.set(path.relative(dir, full), readFileSync(full, "utf8"));
-        }
-    };
-    walk(dir);
-    return files;
-}
 
 /** A throwaway project dir with the real Pulumi.yaml and a stack file of the test's own. */
 function projectWith(stack: string, stackYaml: string): string {
     const dir = mkdtempSync(path.join(work, "project-"));
-    copyFileSync(path.join(projectDir, "Pulumi.yaml"), path.join(dir, "Pulumi.yaml"));
+    copyFileSync(path.join(PROJECT_DIR, "Pulumi.yaml"), path.join(dir, "Pulumi.yaml"));
     writeFileSync(path.join(dir, `Pulumi.${stack}.yaml`), stackYaml);
     return dir;
 }
 
-describe.each(["local", "prod"])("synth of the committed %s stack", (stack) => {
-    let out: string;
-    let files: Map<string, string>;
-    let run: ReturnType<typeof synth>;
+/**
+ * The files each committed stack places on machines. The local stack runs everything in the cluster, so
+ * it places none; prod sets up its registry host and its three k3s nodes over SSH.
+ */
+const expectedHostFiles: Record<CommittedStack, string[]> = {
+    local: [],
+    prod: [
+        "hosts/registry-01.dso.example.com/etc/caddy/Caddyfile",
+        "hosts/registry-01.dso.example.com/etc/caddy/dso-registry/users-pull",
+        "hosts/registry-01.dso.example.com/etc/caddy/dso-registry/users-push",
+        "hosts/registry-01.dso.example.com/etc/dso-registry/config.yml",
+        "hosts/registry-01.dso.example.com/etc/cron.d/dso-registry",
+        "hosts/registry-01.dso.example.com/usr/local/sbin/dso-registry-backup",
+        "hosts/registry-01.dso.example.com/usr/local/sbin/dso-registry-gc",
+        "hosts/k3s-server-1/etc/rancher/k3s/registries.yaml",
+        "hosts/k3s-agent-1/etc/rancher/k3s/registries.yaml",
+        "hosts/k3s-agent-2/etc/rancher/k3s/registries.yaml",
+    ],
+};
 
-    beforeAll(() => {
-        out = path.join(work, `${stack}-a`);
-        run = synth(["--stack", stack, "--out", out]);
-        files = run.status === 0 ? readTree(out) : new Map();
-    });
+describe.each(COMMITTED_STACKS)("synth of the committed %s stack", (stack) => {
+    // The run the global setup made for every test file (test/setup/committedSynth.ts).
+    const run = committedSynthRun(stack);
+    const files = run.status === 0 ? readTree(run.dir) : new Map<string, string>();
 
     it("succeeds", () => {
         expect(run.stderr.replace(/^warning: .*\n/gm, "")).toBe("");
@@ -76,18 +69,20 @@ describe.each(["local", "prod"])("synth of the committed %s stack", (stack) => {
     });
 
     it("writes host files under hosts/<target>/<absolute path>", () => {
-        for (const file of files.keys()) {
-            if (file.startsWith("hosts/")) expect(file).toMatch(/^hosts\/[^/]+\/.+/);
-        }
+        const hostFiles = [...files.keys()].filter((file) => file.startsWith("hosts/"));
+        for (const file of hostFiles) expect(file).toMatch(/^hosts\/[^/]+\/.+/);
+        if (expectedHostFiles[stack].length === 0) expect(hostFiles).toEqual([]);
+        else expect(hostFiles).toEqual(expect.arrayContaining(expectedHostFiles[stack]));
     });
 
     it("warns about each operator secret that is not set, with the command that sets it", () => {
         expect(run.stderr).toMatch(/warning: dso-registry:jenkinsApiToken .* is not set; `pulumi up` will require it\. Set it with: pulumi config set --secret dso-registry:jenkinsApiToken/);
     });
 
-    it("gives byte-identical output for the same input", () => {
-        const again = path.join(work, `${stack}-b`);
-        expect(synth(["--stack", stack, "--out", again]).status).toBe(0);
+    // The one extra synth of each committed stack per test run: determinism needs a second run to compare.
+    it("gives byte-identical output for the same input", async () => {
+        const again = path.join(work, `${stack}-again`);
+        expect((await synthCli(["--stack", stack, "--out", again])).status).toBe(0);
         const second = readTree(again);
         expect([...second.keys()].sort()).toEqual([...files.keys()].sort());
         for (const [file, content] of files) expect(second.get(file), file).toBe(content);
@@ -97,9 +92,9 @@ describe.each(["local", "prod"])("synth of the committed %s stack", (stack) => {
 describe("synth redaction", () => {
     const planted = "PLANTED-ciphertext-7f3a9c";
     let files: Map<string, string>;
-    let run: ReturnType<typeof synth>;
+    let run: SynthRun;
 
-    beforeAll(() => {
+    beforeAll(async () => {
         const dir = projectWith(
             "planted",
             YAML.stringify({
@@ -116,7 +111,7 @@ describe("synth redaction", () => {
             }),
         );
         const out = path.join(work, "planted-out");
-        run = synth(["--stack", "planted", "--out", out], dir);
+        run = await synthCli(["--stack", "planted", "--out", out], dir);
         files = run.status === 0 ? readTree(out) : new Map();
     });
 
@@ -137,7 +132,7 @@ describe("synth redaction", () => {
 });
 
 describe("synth with invalid config", () => {
-    it("exits non-zero with the clear error and writes nothing", () => {
+    it("exits non-zero with the clear error and writes nothing", async () => {
         const dir = projectWith(
             "broken",
             YAML.stringify({
@@ -149,7 +144,7 @@ describe("synth with invalid config", () => {
             }),
         );
         const out = path.join(work, "broken-out");
-        const run = synth(["--stack", "broken", "--out", out], dir);
+        const run = await synthCli(["--stack", "broken", "--out", out], dir);
         expect(run.status).toBe(1);
         expect(run.stderr).toContain("nothing was created");
         expect(run.stderr).toMatch(/dso-registry:containerRegistry\.host: .*has a scheme/);
@@ -158,7 +153,7 @@ describe("synth with invalid config", () => {
         expect(existsSync(out)).toBe(false);
     });
 
-    it("refuses a credential stored in plaintext", () => {
+    it("refuses a credential stored in plaintext", async () => {
         const dir = projectWith(
             "plain",
             YAML.stringify({
@@ -169,22 +164,32 @@ describe("synth with invalid config", () => {
                 },
             }),
         );
-        const run = synth(["--stack", "plain", "--out", path.join(work, "plain-out")], dir);
+        const run = await synthCli(["--stack", "plain", "--out", path.join(work, "plain-out")], dir);
         expect(run.status).toBe(1);
         expect(run.stderr).toMatch(/dso-registry:sshPrivateKey: is stored in plaintext .*pulumi config set --secret dso-registry:sshPrivateKey/);
         expect(run.stderr).not.toContain("not-encrypted-planted");
     });
 
-    it("names the stacks there are when the stack file is missing", () => {
-        const run = synth(["--stack", "nope", "--out", path.join(work, "nope-out")]);
+    it("names the stacks there are when the stack file is missing", async () => {
+        const run = await synthCli(["--stack", "nope", "--out", path.join(work, "nope-out")]);
         expect(run.status).toBe(1);
         expect(run.stderr).toMatch(/No stack file Pulumi\.nope\.yaml\. Stacks in this project: .*local.*prod/);
     });
 
-    it("refuses to clear a directory it did not write", () => {
+    it("refuses to clear a directory it did not write", async () => {
         const foreign = mkdtempSync(path.join(work, "foreign-"));
         writeFileSync(path.join(foreign, "keep.txt"), "mine");
-        const run = synth(["--stack", "local", "--out", foreign]);
+        // A stack of its own: the committed ones are synthesized once per run, by the global setup.
+        const dir = projectWith(
+            "small",
+            YAML.stringify({
+                config: {
+                    "dso-registry:containerRegistry": { host: "registry.example.com", pathPrefix: "apps" },
+                    "dso-registry:registry": { mode: "in-cluster" },
+                },
+            }),
+        );
+        const run = await synthCli(["--stack", "small", "--out", foreign], dir);
         expect(run.status).toBe(1);
         expect(readFileSync(path.join(foreign, "keep.txt"), "utf8")).toBe("mine");
     });

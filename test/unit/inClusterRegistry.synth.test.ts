@@ -2,34 +2,18 @@
  * The synth output of both committed stacks: every Kubernetes object (whoever renders it) is valid
  * against the API schema, and the in-cluster registry's own pods meet the restricted standard.
  */
-import { spawnSync } from "node:child_process";
-import { readdirSync, readFileSync, statSync } from "node:fs";
 import * as path from "node:path";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { beforeAll, describe, expect, test } from "vitest";
 import * as YAML from "yaml";
 import { podTemplates, type K8sObject } from "../../components/inCluster/manifests";
+import { committedSynthDir } from "../support/committedSynth";
 import { restrictedPodProblems, schemaProblems } from "../support/k8sValidate";
-import { privateDir, removeDir } from "../support/serverProcess";
+import { COMMITTED_STACKS, type CommittedStack, readTree } from "../support/synthCli";
 
-const projectDir = path.resolve(__dirname, "../..");
-const work = privateDir("in-cluster-synth");
-afterAll(() => removeDir(work));
-
-function synthObjects(stack: string): K8sObject[] {
-    const out = path.join(work, stack);
-    const cli = [path.join(projectDir, "node_modules/tsx/dist/cli.mjs"), path.join(projectDir, "tools/synth.ts")];
-    const result = spawnSync(process.execPath, [...cli, "--stack", stack, "--out", out], { cwd: projectDir, encoding: "utf8" });
-    if (result.status !== 0) throw new Error(`synth of ${stack} failed: ${result.stderr}`);
-    const files: string[] = [];
-    const walk = (d: string) => {
-        for (const entry of readdirSync(d)) {
-            const full = path.join(d, entry);
-            if (statSync(full).isDirectory()) walk(full);
-            else if (full.endsWith(".yaml")) files.push(full);
-        }
-    };
-    walk(path.join(out, "k8s"));
-    return files.map((f) => YAML.parse(readFileSync(f, "utf8")) as K8sObject);
+/** The Kubernetes objects of a committed stack, from the synth the global setup made once for the run. */
+function synthObjects(stack: CommittedStack): K8sObject[] {
+    const files = readTree(path.join(committedSynthDir(stack), "k8s"));
+    return [...files].filter(([file]) => file.endsWith(".yaml")).map(([, content]) => YAML.parse(content) as K8sObject);
 }
 
 /**
@@ -42,7 +26,7 @@ function withoutPlaceholders(object: K8sObject): Record<string, unknown> {
     return copy;
 }
 
-describe.each(["local", "prod"])("synth of the %s stack", (stack) => {
+describe.each(COMMITTED_STACKS)("synth of the %s stack", (stack) => {
     let objects: K8sObject[];
     beforeAll(() => {
         objects = synthObjects(stack);

@@ -1,0 +1,66 @@
+/**
+ * The synth CLI as the README runs it (`npm run synth -- …`), each run in its own process, and a reader
+ * for what it writes. Used by the global setup that synthesizes the committed stacks once per test run,
+ * and by the tests that need a variant config of their own.
+ */
+import { spawn } from "node:child_process";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import * as path from "node:path";
+
+export const PROJECT_DIR = path.resolve(__dirname, "../..");
+
+/** The stacks committed to the repository; each is synthesized once per test run (test/setup/committedSynth.ts). */
+export const COMMITTED_STACKS = ["local", "prod"] as const;
+export type CommittedStack = (typeof COMMITTED_STACKS)[number];
+
+/** One finished synth run. */
+export interface SynthRun {
+    /** Exit status (null when killed by a signal). */
+    readonly status: number | null;
+    readonly stdout: string;
+    readonly stderr: string;
+}
+
+/** A synth of a committed stack, written by the global setup: its output directory and how the run went. */
+export interface CommittedSynth extends SynthRun {
+    /** The --out directory (it exists only when status is 0). */
+    readonly dir: string;
+}
+
+declare module "vitest" {
+    export interface ProvidedContext {
+        /** Synth of every committed stack, made once per run by test/setup/committedSynth.ts. */
+        committedSynth: Record<CommittedStack, CommittedSynth>;
+    }
+}
+
+/**
+ * Runs `tools/synth.ts` with `args` (plus `--project`) in a child process. Asynchronous, so that
+ * several synths run side by side.
+ */
+export function synthCli(args: readonly string[], project = PROJECT_DIR): Promise<SynthRun> {
+    const cli = [path.join(PROJECT_DIR, "node_modules/tsx/dist/cli.mjs"), path.join(PROJECT_DIR, "tools/synth.ts")];
+    const child = spawn(process.execPath, [...cli, ...args, "--project", project], { cwd: PROJECT_DIR, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+    return new Promise((resolve, reject) => {
+        child.once("error", reject);
+        child.once("close", (status) => resolve({ status, stdout, stderr }));
+    });
+}
+
+/** Every file under a directory, relative path → content. */
+export function readTree(dir: string): Map<string, string> {
+    const files = new Map<string, string>();
+    const walk = (d: string) => {
+        for (const entry of readdirSync(d)) {
+            const full = path.join(d, entry);
+            if (statSync(full).isDirectory()) walk(full);
+            else files.set(path.relative(dir, full), readFileSync(full, "utf8"));
+        }
+    };
+    walk(dir);
+    return files;
+}

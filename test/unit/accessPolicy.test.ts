@@ -1,0 +1,217 @@
+/**
+ * The access policy renderer: the rules appear in the order that makes them work, and bad input is
+ * refused with a message that says what to change. (Every Caddyfile variant against the real
+ * `caddy validate`: test/integration/accessPolicy.test.ts.)
+ */
+import { describe, expect, test } from "vitest";
+import * as YAML from "yaml";
+import {
+    type AccessPolicy,
+    accessPolicyProblem,
+    BLOB_PATH,
+    renderCaddyfile,
+    renderRegistryConfig,
+    renderUsersFile,
+} from "../../components/accessPolicy/accessPolicy";
+import { BASE_POLICY as base } from "../support/accessPolicy";
+
+describe("renderCaddyfile rules", () => {
+    const order = (text: string, ...needles: string[]) => needles.map((n) => text.indexOf(n));
+
+    test("writes are checked against push accounts only", () => {
+        const text = renderCaddyfile(base);
+        const write = text.slice(text.indexOf("basicauth @write"), text.indexOf("}", text.indexOf("basicauth @write")));
+        expect(write).toContain(base.pushUsersFile);
+        expect(write).not.toContain(base.pullUsersFile);
+    });
+
+    test("the ping accepts push and pull accounts", () => {
+        const text = renderCaddyfile(base);
+        const ping = text.slice(text.indexOf("basicauth @ping"), text.indexOf("}", text.indexOf("basicauth @ping")));
+        expect(ping).toContain(base.pushUsersFile);
+        expect(ping).toContain(base.pullUsersFile);
+    });
+
+    test("anonymous pull has no read rule; authenticated pull has one", () => {
+        expect(renderCaddyfile(base)).not.toContain("basicauth @read");
+        expect(renderCaddyfile({ ...base, requiresAuthForPull: true })).toContain("basicauth @read");
+    });
+
+    test("the allowlist answers before any authentication", () => {
+        const text = renderCaddyfile({ ...base, allowedNetworks: ["10.0.0.0/8"] });
+        const [refuse, auth] = order(text, "respond @outside", "basicauth");
+        expect(refuse).toBeGreaterThan(0);
+        expect(refuse).toBeLessThan(auth!);
+    });
+
+    test("with deletes disabled, DELETE is refused before authentication", () => {
+        const text = renderCaddyfile(base);
+        const [refuse, auth] = order(text, "respond @delete", "basicauth");
+        expect(refuse).toBeGreaterThan(0);
+        expect(refuse).toBeLessThan(auth!);
+        expect(renderCaddyfile({ ...base, deletesEnabled: true })).not.toContain("@delete");
+    });
+
+    test("the Caddyfile holds no hash and no password", () => {
+        expect(renderCaddyfile(base)).not.toMatch(/\$2[aby]\$/);
+    });
+
+    test("no body size limit and no body timeouts", () => {
+        const text = renderCaddyfile(base);
+        expect(text).not.toMatch(/max_size|request_body|read_body|^\s*write\s/m);
+    });
+
+    test("the same policy renders the same bytes", () => {
+        expect(renderCaddyfile({ ...base, allowedNetworks: ["10.0.0.0/8"] })).toBe(renderCaddyfile({ ...base, allowedNetworks: ["10.0.0.0/8"] }));
+    });
+
+    test("uses basicauth, the spelling Caddy 2.6 knows", () => {
+        expect(renderCaddyfile(base)).not.toContain("basic_auth");
+    });
+});
+
+describe("renderCaddyfile blob shortcut", () => {
+    const withShortcut: AccessPolicy = { ...base, blobFiles: "/srv/data/registry", requiresAuthForPull: true, allowedNetworks: ["10.0.0.0/8"] };
+
+    test("is absent unless blobFiles is set", () => {
+        expect(renderCaddyfile(base)).not.toMatch(/@blob|file_server|try_files/);
+    });
+
+    test.each([
+        ["the allowlist", "respond @outside"],
+        ["the delete refusal", "respond @delete"],
+        ["the write rule", "basicauth @write"],
+        ["the ping challenge", "basicauth @ping"],
+        ["the read rule", "basicauth @read"],
+    ])("comes after %s", (_name, rule) => {
+        const text = renderCaddyfile(withShortcut);
+        expect(text.indexOf(rule)).toBeGreaterThan(0);
+        expect(text.indexOf(rule)).toBeLessThan(text.indexOf("route @blob"));
+    });
+
+    test.each([
+        ["without the UI", {}],
+        ["with the UI", { uiUpstream: "127.0.0.1:8081" }],
+    ])("comes before the proxy to Distribution %s", (_name, overrides) => {
+        const text = renderCaddyfile({ ...withShortcut, ...overrides });
+        expect(text.indexOf("route @blob")).toBeGreaterThan(0);
+        expect(text.indexOf("route @blob")).toBeLessThan(text.indexOf("reverse_proxy 127.0.0.1:5000"));
+    });
+
+    test("is a route, not a handle, so a request it does not serve falls through to the proxy", () => {
+        const text = renderCaddyfile({ ...withShortcut, uiUpstream: "127.0.0.1:8081" });
+        expect(text).not.toMatch(/handle @(blob|linked|stored)/);
+        expect(text).toMatch(/route @blob \{[\s\S]*route @linked \{[\s\S]*route @stored \{/);
+    });
+
+    test("only GET and HEAD take it", () => {
+        const text = renderCaddyfile(withShortcut);
+        const matcher = text.slice(text.indexOf("@blob {"), text.indexOf("}", text.indexOf("@blob {")));
+        expect(matcher).toContain("method GET HEAD");
+    });
+
+    test("the files are looked up under Distribution's layout below blobFiles", () => {
+        const text = renderCaddyfile(withShortcut);
+        expect(text).toContain("root /srv/data/registry/docker/registry/v2");
+        expect(text).toContain("try_files /repositories/{re.blob.1}/_layers/sha256/{re.blob.2}/link");
+        expect(text).toContain("try_files /blobs/sha256/{re.blob.3}/{re.blob.2}/data");
+    });
+
+    test.each([
+        ["Docker-Content-Digest", "sha256:{re.blob.2}"],
+        ["Content-Type", "application/octet-stream"],
+        ["Cache-Control", "max-age=31536000"],
+    ])("sets %s as Distribution does", (header, value) => {
+        expect(renderCaddyfile(withShortcut)).toContain(`${header} ${value}`);
+    });
+});
+
+describe("BLOB_PATH", () => {
+    const hex = "0123456789abcdef".repeat(4);
+    test.each([
+        ["a one-part name", `/v2/app/blobs/sha256:${hex}`, ["app", hex, "01"]],
+        ["a nested name with separators", `/v2/team-a/my_app.x/sub__b/blobs/sha256:${hex}`, ["team-a/my_app.x/sub__b", hex, "01"]],
+    ])("matches %s", (_name, urlPath, groups) => {
+        expect(new RegExp(BLOB_PATH).exec(urlPath)?.slice(1)).toEqual(groups);
+    });
+
+    test.each([
+        ["a parent-directory component", `/v2/team/../x/blobs/sha256:${hex}`],
+        ["a dot component", `/v2/./x/blobs/sha256:${hex}`],
+        ["upper case in the name", `/v2/Team/x/blobs/sha256:${hex}`],
+        ["upper-case hex", `/v2/x/blobs/sha256:${hex.toUpperCase()}`],
+        ["a short digest", `/v2/x/blobs/sha256:${hex.slice(1)}`],
+        ["another algorithm", `/v2/x/blobs/sha512:${hex}${hex}`],
+        ["an upload", `/v2/x/blobs/uploads/${hex}`],
+        ["a manifest", `/v2/x/manifests/sha256:${hex}`],
+        ["a trailing slash", `/v2/x/blobs/sha256:${hex}/`],
+    ])("does not match %s", (_name, urlPath) => {
+        expect(new RegExp(BLOB_PATH).test(urlPath)).toBe(false);
+    });
+});
+
+describe("accessPolicyProblem", () => {
+    test.each([
+        ["a scheme in the site address", { siteAddress: "https://registry.example.com" }, /bare host name/],
+        ["a port out of range", { port: 70000 }, /1 to 65535/],
+        ["an upstream with a scheme", { upstream: "http://127.0.0.1:5000" }, /host:port/],
+        ["a network without prefix length", { allowedNetworks: ["10.0.0.0"] }, /CIDR/],
+        ["a relative users file", { pushUsersFile: "users" }, /absolute path/],
+        ["ACME without an e-mail address", { tls: { kind: "acme", email: "ops" } as const }, /e-mail/],
+        ["ACME for an IP address", { siteAddress: "10.1.2.3", tls: { kind: "acme", email: "ops@example.com" } as const }, /DNS name/],
+        ["an admin address that is not one", { admin: "yes" }, /localhost:2019/],
+        ["a relative blobFiles", { blobFiles: "srv/registry" }, /absolute path/],
+        ["a blobFiles with a placeholder", { blobFiles: "/srv/{env.X}" }, /absolute path/],
+    ] as [string, Partial<AccessPolicy>, RegExp][])("%s is refused", (_name, overrides, message) => {
+        expect(accessPolicyProblem({ ...base, ...overrides })).toMatch(message);
+        expect(() => renderCaddyfile({ ...base, ...overrides })).toThrow(message);
+    });
+
+    test("the base policy is accepted", () => {
+        expect(accessPolicyProblem(base)).toBeUndefined();
+    });
+});
+
+describe("renderUsersFile", () => {
+    const hash = "$2a$10$" + "a".repeat(53);
+
+    test("sorts accounts and writes one 'user hash' line each", () => {
+        const text = renderUsersFile("push", [
+            { username: "zed", bcryptHash: hash },
+            { username: "amy", bcryptHash: hash },
+        ]);
+        expect(text.split("\n").slice(1, 3)).toEqual([`amy ${hash}`, `zed ${hash}`]);
+    });
+
+    test.each([
+        ["a non-bcrypt hash", { username: "amy", bcryptHash: "{SHA}abc" }, /not a bcrypt hash/],
+        ["a user name with a space", { username: "a b", bcryptHash: hash }, /not allowed/],
+    ])("refuses %s", (_name, account, message) => {
+        expect(() => renderUsersFile("pull", [account])).toThrow(message);
+    });
+});
+
+describe("renderRegistryConfig", () => {
+    test("is valid YAML with the settings given", () => {
+        const doc = YAML.parse(
+            renderRegistryConfig({ addr: ":5000", storage: { kind: "filesystem", rootDirectory: "/var/lib/registry" }, deletesEnabled: true, readOnly: true }),
+        );
+        expect(doc.storage.filesystem.rootdirectory).toBe("/var/lib/registry");
+        expect(doc.storage.delete.enabled).toBe(true);
+        expect(doc.storage.maintenance.readonly.enabled).toBe(true);
+        expect(doc.http.addr).toBe(":5000");
+        expect(doc.http.relativeurls).toBe(true);
+        expect(doc.auth).toBeUndefined();
+    });
+
+    test("s3 storage carries no credentials", () => {
+        const text = renderRegistryConfig({
+            addr: ":5000",
+            storage: { kind: "s3", bucket: "images", region: "eu-west-1", endpoint: "https://minio.example.com", forcePathStyle: true, rootDirectory: "/registry" },
+            deletesEnabled: false,
+        });
+        const doc = YAML.parse(text);
+        expect(doc.storage.s3).toEqual({ bucket: "images", region: "eu-west-1", regionendpoint: "https://minio.example.com", forcepathstyle: true, rootdirectory: "/registry" });
+        expect(text).not.toMatch(/accesskey|secretkey/i);
+    });
+});

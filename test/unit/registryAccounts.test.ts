@@ -1,0 +1,71 @@
+import * as bcrypt from "bcryptjs";
+import { beforeAll, describe, expect, it } from "vitest";
+import { isSecret, type MockRuntime, promiseOf, settle, startMockRuntime } from "../../tools/mockRuntime";
+
+let rt: MockRuntime;
+let accountsModule: typeof import("../../components/accounts/registryAccounts");
+
+beforeAll(async () => {
+    rt = await startMockRuntime({ stack: "test" });
+    accountsModule = await import("../../components/accounts/registryAccounts");
+});
+
+describe("deterministicBcrypt", () => {
+    it("gives the same hash for the same user and password (no diff on a second run)", () => {
+        const { deterministicBcrypt } = accountsModule;
+        expect(deterministicBcrypt("jenkins", "s3cret-pass")).toBe(deterministicBcrypt("jenkins", "s3cret-pass"));
+    });
+
+    it("gives a new hash for a new password or user", () => {
+        const { deterministicBcrypt } = accountsModule;
+        const first = deterministicBcrypt("jenkins", "s3cret-pass");
+        expect(deterministicBcrypt("jenkins", "other-pass")).not.toBe(first);
+        expect(deterministicBcrypt("jenkins2", "s3cret-pass")).not.toBe(first);
+    });
+
+    it("verifies with bcrypt", () => {
+        const { deterministicBcrypt } = accountsModule;
+        const password = `pw-${Date.now()}`;
+        const hash = deterministicBcrypt("jenkins", password);
+        expect(bcrypt.compareSync(password, hash)).toBe(true);
+        expect(bcrypt.compareSync("wrong", hash)).toBe(false);
+    });
+});
+
+describe("renderHtpasswd", () => {
+    it("sorts entries so the file is stable", () => {
+        const { renderHtpasswd } = accountsModule;
+        expect(renderHtpasswd([{ username: "b", bcryptHash: "$2b$x" }, { username: "a", bcryptHash: "$2b$y" }])).toBe("a:$2b$y\nb:$2b$x\n");
+    });
+});
+
+describe("RegistryAccounts under mocks", () => {
+    it("generates the push and pull passwords with keepers that rotate them", async () => {
+        const { RegistryAccounts } = accountsModule;
+        const accounts = new RegistryAccounts("accts", { push: { username: "ci-push" }, pull: { username: "nodes" }, rotation: "7" });
+        await settle();
+        const push = rt.byName("accts-push");
+        expect(push.type).toBe("random:index/randomPassword:RandomPassword");
+        expect(push.inputs.keepers).toEqual({ username: "ci-push", rotation: "7" });
+        expect(rt.byName("accts-pull").inputs.keepers).toEqual({ username: "nodes", rotation: "7" });
+        expect(await isSecret(accounts.push.password)).toBe(true);
+        expect(await isSecret(accounts.htpasswd)).toBe(true);
+        expect(await promiseOf(accounts.htpasswd)).toBe("ci-push:[secret]\nnodes:[secret]\n");
+    });
+
+    it("hashes a supplied password without generating one", async () => {
+        const { RegistryAccounts } = accountsModule;
+        const accounts = new RegistryAccounts("supplied", { push: { username: "jenkins", password: "given-password" }, rotation: "1" });
+        await settle();
+        expect(rt.resources.some((r) => r.name === "supplied-push")).toBe(false);
+        const htpasswd = await promiseOf(accounts.htpasswd);
+        const hash = htpasswd.trim().split(":")[1]!;
+        expect(bcrypt.compareSync("given-password", hash)).toBe(true);
+        expect(await isSecret(accounts.push.bcryptHash)).toBe(true);
+    });
+
+    it("refuses a pull account with the push account's name", () => {
+        const { RegistryAccounts } = accountsModule;
+        expect(() => new RegistryAccounts("same", { push: { username: "x" }, pull: { username: "x" }, rotation: "1" })).toThrow(/its own user name/);
+    });
+});
