@@ -9,6 +9,9 @@ import { COMMITTED_STACKS, type CommittedStack, PROJECT_DIR, readTree, synthCli,
 const work = mkdtempSync(path.join(tmpdir(), "dso-synth-test-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
+// Every synth this file runs starts when the file is collected, each in a process of its own, so they
+// run side by side; a test awaits the one it checks.
+
 /** A throwaway project dir with the real Pulumi.yaml and a stack file of the test's own. */
 function projectWith(stack: string, stackYaml: string): string {
     const dir = mkdtempSync(path.join(work, "project-"));
@@ -41,6 +44,9 @@ describe.each(COMMITTED_STACKS)("synth of the committed %s stack", (stack) => {
     // The run the global setup made for every test file (test/setup/committedSynth.ts).
     const run = committedSynthRun(stack);
     const files = run.status === 0 ? readTree(run.dir) : new Map<string, string>();
+    // The one extra synth of each committed stack per test run: determinism needs a second run to compare.
+    const again = path.join(work, `${stack}-again`);
+    const secondRun = synthCli(["--stack", stack, "--out", again]);
 
     it("succeeds", () => {
         expect(run.stderr.replace(/^warning: .*\n/gm, "")).toBe("");
@@ -79,10 +85,8 @@ describe.each(COMMITTED_STACKS)("synth of the committed %s stack", (stack) => {
         expect(run.stderr).toMatch(/warning: dso-registry:jenkinsApiToken .* is not set; `pulumi up` will require it\. Set it with: pulumi config set --secret dso-registry:jenkinsApiToken/);
     });
 
-    // The one extra synth of each committed stack per test run: determinism needs a second run to compare.
     it("gives byte-identical output for the same input", async () => {
-        const again = path.join(work, `${stack}-again`);
-        expect((await synthCli(["--stack", stack, "--out", again])).status).toBe(0);
+        expect((await secondRun).status).toBe(0);
         const second = readTree(again);
         expect([...second.keys()].sort()).toEqual([...files.keys()].sort());
         for (const [file, content] of files) expect(second.get(file), file).toBe(content);
@@ -93,9 +97,10 @@ describe("synth redaction", () => {
     const planted = "PLANTED-ciphertext-7f3a9c";
     let files: Map<string, string>;
     let run: SynthRun;
-
-    beforeAll(async () => {
-        const dir = projectWith(
+    const out = path.join(work, "planted-out");
+    const plantedRun = synthCli(
+        ["--stack", "planted", "--out", out],
+        projectWith(
             "planted",
             YAML.stringify({
                 config: {
@@ -109,9 +114,11 @@ describe("synth redaction", () => {
                     "dso-registry:pullSecrets": { namespaces: ["apps"], flux: true },
                 },
             }),
-        );
-        const out = path.join(work, "planted-out");
-        run = await synthCli(["--stack", "planted", "--out", out], dir);
+        ),
+    );
+
+    beforeAll(async () => {
+        run = await plantedRun;
         files = run.status === 0 ? readTree(out) : new Map();
     });
 
@@ -132,8 +139,10 @@ describe("synth redaction", () => {
 });
 
 describe("synth with invalid config", () => {
-    it("exits non-zero with the clear error and writes nothing", async () => {
-        const dir = projectWith(
+    const brokenOut = path.join(work, "broken-out");
+    const broken = synthCli(
+        ["--stack", "broken", "--out", brokenOut],
+        projectWith(
             "broken",
             YAML.stringify({
                 config: {
@@ -142,19 +151,11 @@ describe("synth with invalid config", () => {
                     "dso-registry:registyr": { mode: "in-cluster" },
                 },
             }),
-        );
-        const out = path.join(work, "broken-out");
-        const run = await synthCli(["--stack", "broken", "--out", out], dir);
-        expect(run.status).toBe(1);
-        expect(run.stderr).toContain("nothing was created");
-        expect(run.stderr).toMatch(/dso-registry:containerRegistry\.host: .*has a scheme/);
-        expect(run.stderr).toMatch(/dso-registry:containerRegistry\.pathPrefix: /);
-        expect(run.stderr).toMatch(/dso-registry:registyr: unknown key; did you mean "dso-registry:registry"\?/);
-        expect(existsSync(out)).toBe(false);
-    });
-
-    it("refuses a credential stored in plaintext", async () => {
-        const dir = projectWith(
+        ),
+    );
+    const plain = synthCli(
+        ["--stack", "plain", "--out", path.join(work, "plain-out")],
+        projectWith(
             "plain",
             YAML.stringify({
                 config: {
@@ -163,24 +164,15 @@ describe("synth with invalid config", () => {
                     "dso-registry:sshPrivateKey": "not-encrypted-planted",
                 },
             }),
-        );
-        const run = await synthCli(["--stack", "plain", "--out", path.join(work, "plain-out")], dir);
-        expect(run.status).toBe(1);
-        expect(run.stderr).toMatch(/dso-registry:sshPrivateKey: is stored in plaintext .*pulumi config set --secret dso-registry:sshPrivateKey/);
-        expect(run.stderr).not.toContain("not-encrypted-planted");
-    });
-
-    it("names the stacks there are when the stack file is missing", async () => {
-        const run = await synthCli(["--stack", "nope", "--out", path.join(work, "nope-out")]);
-        expect(run.status).toBe(1);
-        expect(run.stderr).toMatch(/No stack file Pulumi\.nope\.yaml\. Stacks in this project: .*local.*prod/);
-    });
-
-    it("refuses to clear a directory it did not write", async () => {
-        const foreign = mkdtempSync(path.join(work, "foreign-"));
-        writeFileSync(path.join(foreign, "keep.txt"), "mine");
-        // A stack of its own: the committed ones are synthesized once per run, by the global setup.
-        const dir = projectWith(
+        ),
+    );
+    const missingStack = synthCli(["--stack", "nope", "--out", path.join(work, "nope-out")]);
+    const foreign = mkdtempSync(path.join(work, "foreign-"));
+    writeFileSync(path.join(foreign, "keep.txt"), "mine");
+    // A stack of its own: the committed ones are synthesized once per run, by the global setup.
+    const intoForeign = synthCli(
+        ["--stack", "small", "--out", foreign],
+        projectWith(
             "small",
             YAML.stringify({
                 config: {
@@ -188,8 +180,34 @@ describe("synth with invalid config", () => {
                     "dso-registry:registry": { mode: "in-cluster" },
                 },
             }),
-        );
-        const run = await synthCli(["--stack", "small", "--out", foreign], dir);
+        ),
+    );
+
+    it("exits non-zero with the clear error and writes nothing", async () => {
+        const run = await broken;
+        expect(run.status).toBe(1);
+        expect(run.stderr).toContain("nothing was created");
+        expect(run.stderr).toMatch(/dso-registry:containerRegistry\.host: .*has a scheme/);
+        expect(run.stderr).toMatch(/dso-registry:containerRegistry\.pathPrefix: /);
+        expect(run.stderr).toMatch(/dso-registry:registyr: unknown key; did you mean "dso-registry:registry"\?/);
+        expect(existsSync(brokenOut)).toBe(false);
+    });
+
+    it("refuses a credential stored in plaintext", async () => {
+        const run = await plain;
+        expect(run.status).toBe(1);
+        expect(run.stderr).toMatch(/dso-registry:sshPrivateKey: is stored in plaintext .*pulumi config set --secret dso-registry:sshPrivateKey/);
+        expect(run.stderr).not.toContain("not-encrypted-planted");
+    });
+
+    it("names the stacks there are when the stack file is missing", async () => {
+        const run = await missingStack;
+        expect(run.status).toBe(1);
+        expect(run.stderr).toMatch(/No stack file Pulumi\.nope\.yaml\. Stacks in this project: .*local.*prod/);
+    });
+
+    it("refuses to clear a directory it did not write", async () => {
+        const run = await intoForeign;
         expect(run.status).toBe(1);
         expect(readFileSync(path.join(foreign, "keep.txt"), "utf8")).toBe("mine");
     });
