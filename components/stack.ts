@@ -17,7 +17,9 @@ import { ExternalRegistryHost } from "./externalHost/externalRegistryHost";
 import { InClusterRegistry } from "./inCluster/inClusterRegistry";
 import { JenkinsCredentials, planJenkinsCredentials } from "./jenkins/jenkinsCredentials";
 import { PipelineConfig } from "./jenkins/pipelineConfig";
-import { type NodeTrustCommonArgs, NodeTrust, NodeTrustDaemonSet } from "./nodeTrust/nodeTrust";
+import type { NodeTrustCommonArgs } from "./nodeTrust/common";
+import { NodeTrustDaemonSet } from "./nodeTrust/nodeTrustDaemonSet";
+import { NodeTrust } from "./nodeTrust/nodeTrustSsh";
 import { needsSudo, PART_OF_LABELS, PLACEHOLDER_TAG, PROJECT, registryAuthority, type RuntimeFlavour } from "./shared/facts";
 import type { HostConnection } from "./shared/hostAccess";
 

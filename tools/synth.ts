@@ -3,15 +3,16 @@
  *
  * Runs the real program under Pulumi's mock runtime with the stack's config read from Pulumi.yaml and
  * Pulumi.<stack>.yaml (secure values are never decrypted: they stay "[secret]"), and writes what the
- * stack would create: resources.json, one YAML file per Kubernetes object under k8s/, and every file
- * placed on a machine under hosts/<target>/<absolute path>. The same input gives the same bytes.
+ * stack would create: resources.json, one YAML file per Kubernetes object under k8s/, every file
+ * placed on a machine under hosts/<target>/<absolute path>, and every command run on a machine as
+ * hosts/<target>/commands/<resource name>.{create,update,delete}.sh. The same input gives the same bytes.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as YAML from "yaml";
 import { ConfigError, loadStackConfig, PROJECT } from "../components/config";
-import { parsePlaceFileScript } from "../components/shared/hostAccess";
+import type { HostTarget, PlacedFile } from "../components/shared/hostAccess";
 import { defineStack } from "../components/stack";
 import { type RecordedResource, SECRET, settle, startMockRuntime, UNKNOWN } from "./mockRuntime";
 
@@ -108,23 +109,82 @@ function kubernetesFiles(resources: readonly RecordedResource[], files: Map<stri
         const namespace = typeof meta.namespace === "string" ? meta.namespace : "_cluster";
         const object = { apiVersion, kind, metadata: sortKeys(meta), ...(sortKeys(rest) as object) };
         const file = `k8s/${namespace}/${String(kind)}-${String(meta.name)}.yaml`;
-        if (files.has(file)) throw new Error(`two Kubernetes objects would be written to ${file}`);
-        files.set(file, YAML.stringify(object, { lineWidth: 0 }));
+        setOnce(files, file, YAML.stringify(object, { lineWidth: 0 }), `${String(kind)} ${String(meta.name)}`);
     }
 }
 
+const COMMAND_TYPES = new Set(["command:remote:Command", "command:local:Command"]);
+
+/** A synth file's text: placeholders for secret or unknown values on a line of their own. */
+function fileText(value: unknown): string {
+    const text = typeof value === "string" ? value : UNKNOWN;
+    if (text === SECRET || text === UNKNOWN) return `${text}\n`;
+    return text;
+}
+
+function setOnce(files: Map<string, string>, file: string, content: string, what: string): void {
+    if (files.has(file)) throw new Error(`two resources would be written to ${file} (${what})`);
+    files.set(file, content);
+}
+
+/** The host a component acts on, where it registers one (see HostTarget in hostAccess.ts). */
+function targetOf(r: RecordedResource): string | undefined {
+    const target = (r.inputs as Partial<HostTarget>).target;
+    return !r.custom && typeof target === "string" ? target : undefined;
+}
+
+/** The file a component places, where it registered one (see PlacedFile in hostAccess.ts). */
+function placedFileOf(r: RecordedResource): PlacedFile | undefined {
+    const { target, path: filePath, mode } = r.inputs as Partial<Record<keyof PlacedFile, unknown>>;
+    if (r.custom || typeof target !== "string" || typeof filePath !== "string" || typeof mode !== "string") return undefined;
+    return { target, path: filePath, mode };
+}
+
+/**
+ * Every file placed on a machine, under hosts/<target>/<absolute path>: the component that places it
+ * registered target, path and mode; its command's stdin is the content.
+ */
 function hostFiles(resources: readonly RecordedResource[], files: Map<string, string>): void {
+    const writersOf = new Map<string, RecordedResource[]>();
+    for (const c of resources) {
+        if (c.parentUrn && COMMAND_TYPES.has(c.type) && "stdin" in c.inputs) writersOf.set(c.parentUrn, [...(writersOf.get(c.parentUrn) ?? []), c]);
+    }
     for (const r of resources) {
-        if (r.type !== "command:remote:Command" && r.type !== "command:local:Command") continue;
-        const create = r.inputs.create;
-        if (typeof create !== "string") continue;
-        const placed = parsePlaceFileScript(create);
+        const placed = placedFileOf(r);
         if (!placed) continue;
-        const content = r.inputs.stdin;
-        const text = typeof content === "string" ? content : UNKNOWN;
-        const file = `hosts/${placed.target}${placed.path}`;
-        if (files.has(file)) throw new Error(`two resources place ${placed.path} on ${placed.target}`);
-        files.set(file, text === SECRET || text === UNKNOWN ? `${text}\n` : text);
+        const writers = writersOf.get(r.urn) ?? [];
+        if (writers.length !== 1) throw new Error(`${r.type} ${r.name} places ${placed.path} but has ${writers.length} commands with stdin, not one`);
+        setOnce(files, `hosts/${placed.target}${placed.path}`, fileText(writers[0]!.inputs.stdin), `${placed.path} on ${placed.target}`);
+    }
+}
+
+/**
+ * Every command's scripts, so that a review sees what changes on a machine: create, update (where it
+ * differs from create) and delete, under hosts/<target>/commands/ for the nearest enclosing component
+ * that names its host, or under commands/ for a command whose components name none.
+ */
+function commandFiles(resources: readonly RecordedResource[], files: Map<string, string>): void {
+    const byUrn = new Map(resources.map((r) => [r.urn, r]));
+    for (const r of resources) {
+        if (!COMMAND_TYPES.has(r.type)) continue;
+        let target: string | undefined;
+        let ancestor = r.parentUrn ? byUrn.get(r.parentUrn) : undefined;
+        while (ancestor && target === undefined) {
+            target = targetOf(ancestor);
+            ancestor = ancestor.parentUrn ? byUrn.get(ancestor.parentUrn) : undefined;
+        }
+        const dir = target === undefined ? "commands" : `hosts/${target}/commands`;
+        const { create, update, delete: del } = r.inputs;
+        const scripts: [string, unknown][] = [
+            ["create", create],
+            ["update", update !== undefined && update !== create ? update : undefined],
+            ["delete", del],
+        ];
+        for (const [phase, script] of scripts) {
+            if (script === undefined) continue;
+            const text = fileText(script);
+            setOnce(files, `${dir}/${r.name}.${phase}.sh`, text.endsWith("\n") ? text : `${text}\n`, `the ${phase} script of ${r.name}`);
+        }
     }
 }
 
@@ -168,6 +228,7 @@ export async function synthesize(projectDir: string, stack: string): Promise<Syn
     files.set("outputs.json", `${JSON.stringify(sortKeys(outputs ?? {}), null, 2)}\n`);
     kubernetesFiles(rt.resources, files);
     hostFiles(rt.resources, files);
+    commandFiles(rt.resources, files);
     return { files, warnings };
 }
 

@@ -1,15 +1,15 @@
 /**
  * Node trust, pure part: which files and steps each container runtime flavour needs so that a node
  * trusts and resolves the registry, the text of those files, and the shell scripts that apply and
- * remove each step. The SSH delivery and the DaemonSet delivery both run these same scripts; the
- * component (nodeTrust.ts) only feeds values in and places the results.
+ * remove each step. The SSH delivery (nodeTrustSsh.ts) and the DaemonSet delivery (nodeTrustDaemonSet.ts)
+ * both run these same scripts; the components only feed values in and place the results.
  *
  * Every script honours $DSO_ROOT (a path prefix, empty on real nodes; "/host" in the DaemonSet;
  * a private directory in tests) and $DSO_HOST_EXEC (a prefix for commands that must run in the
  * node's own namespaces: empty over SSH, `nsenter …` in the DaemonSet).
  */
 import { IPV4, registryAuthority, type RuntimeFlavour } from "../shared/facts";
-import { type HostFileSpec, placeFileScript, shQuote } from "../shared/hostAccess";
+import { type HostFileSpec, placeFileBody, removeFileBody, shQuote } from "../shared/hostAccess";
 
 export type { RuntimeFlavour };
 
@@ -280,25 +280,21 @@ export function dirRemoveScript(path: string): string {
     return `set -eu\nrmdir "\${DSO_ROOT:-}"${shQuote(path)} 2>/dev/null || true`;
 }
 
-/** Restarts those of `units` that are running. $DSO_HOST_EXEC reaches the node's systemd from a pod. */
-export function restartUnitsScript(units: readonly string[], reason: string): string {
+/**
+ * Restarts those of `units` that are running. $DSO_HOST_EXEC reaches the node's systemd from a pod.
+ * One `if` per unit rather than a loop: the unit names are fixed, and a loop over one word is a lint finding.
+ */
+function restartUnitsScript(units: readonly string[], reason: string): string {
     return [
         `restarted=""`,
-        `for unit in ${units.map(shQuote).join(" ")}; do`,
-        `  if \${DSO_HOST_EXEC:-} systemctl is-active --quiet "$unit"; then`,
-        `    \${DSO_HOST_EXEC:-} systemctl restart "$unit"`,
-        `    restarted="$restarted $unit"`,
-        `  fi`,
-        `done`,
+        ...units.flatMap((unit) => [
+            `if \${DSO_HOST_EXEC:-} systemctl is-active --quiet ${shQuote(unit)}; then`,
+            `  \${DSO_HOST_EXEC:-} systemctl restart ${shQuote(unit)}`,
+            `  restarted="$restarted ${unit}"`,
+            `fi`,
+        ]),
         `if [ -n "$restarted" ]; then echo "restarted$restarted (${reason})"; else echo "none of ${units.join(", ")} is running; it reads the change when it starts"; fi`,
     ].join("\n");
-}
-
-/** The marker line and the placing command of `placeFileScript`, split so other steps can wrap it. */
-export function splitPlaceFileScript(target: string, spec: HostFileSpec): { marker: string; place: string } {
-    const script = placeFileScript(target, spec, false);
-    const newline = script.indexOf("\n");
-    return { marker: script.slice(0, newline), place: script.slice(newline + 1) };
 }
 
 /**
@@ -306,7 +302,7 @@ export function splitPlaceFileScript(target: string, spec: HostFileSpec): { mark
  * overwrite a file that this program did not write, places it (stdin) and restarts the running
  * units only when the content changed. Without `allowRestart` it says which command to run.
  */
-export function placeWithRestartBody(place: string, step: FileStep, allowRestart: boolean): string {
+function placeWithRestartBody(step: FileStep, allowRestart: boolean): string {
     const reason = `${step.path} changed`;
     return [
         "set -eu",
@@ -316,7 +312,10 @@ export function placeWithRestartBody(place: string, step: FileStep, allowRestart
         `  echo "Merge its entries elsewhere or move it away (mv ${step.path} ${step.path}.orig), then run again." >&2`,
         `  exit 1`,
         `fi`,
-        `out=$(${place})`,
+        // The placement runs in the command substitution's subshell, whose EXIT trap removes its temp file.
+        `out=$(`,
+        ...placeFileBody(step).split("\n").map((l) => `  ${l}`),
+        `)`,
         `echo "$out"`,
         `case "$out" in`,
         `  changed*)`,
@@ -329,7 +328,7 @@ export function placeWithRestartBody(place: string, step: FileStep, allowRestart
 }
 
 /** Removes such a file (when it is still this program's) and restarts the running units. */
-export function removeWithRestartBody(step: FileStep, allowRestart: boolean): string {
+function removeWithRestartBody(step: FileStep, allowRestart: boolean): string {
     const reason = `${step.path} removed`;
     return [
         "set -eu",
@@ -343,9 +342,18 @@ export function removeWithRestartBody(step: FileStep, allowRestart: boolean): st
     ].join("\n");
 }
 
-/** The body of removeFileScript, without its privilege wrapper. */
-export function removeFileBody(spec: HostFileSpec): string {
-    return `set -eu\nrm -f "\${DSO_ROOT:-}"${shQuote(spec.path)}`;
+/**
+ * The body that places a file step's content (stdin) on the node: the shared file placement, wrapped
+ * in the overwrite guard and restart where the step names units to restart.
+ */
+export function placeFileStepBody(step: FileStep, allowServiceRestart: boolean): string {
+    if (step.restartUnits.length > 0) return placeWithRestartBody(step, allowServiceRestart);
+    return placeFileBody(step);
+}
+
+/** The body that removes a file step's file again (and restarts where the step names units). */
+export function removeFileStepBody(step: FileStep, allowServiceRestart: boolean): string {
+    return step.restartUnits.length > 0 ? removeWithRestartBody(step, allowServiceRestart) : removeFileBody(step);
 }
 
 /** containerd 1.x (config version 2) and 2.x (version 3) spell the CRI registry section differently. */
@@ -353,6 +361,11 @@ const REGISTRY_SECTIONS = {
     v2: `[plugins."io.containerd.grpc.v1.cri".registry]`,
     v3: `[plugins."io.containerd.cri.v1.images".registry]`,
 };
+
+/** Text for use inside a double-quoted shell string: `"`, `\\`, `$` and backquotes escaped. */
+function inDoubleQuotes(text: string): string {
+    return text.replace(/["\\$`]/g, "\\$&");
+}
 
 /**
  * Checks that containerd's CRI plugin reads hosts.toml files from `certsDir` (its `config_path`).
@@ -422,7 +435,7 @@ export function configPathCheckScript(step: ConfigPathStep, allowRestart: boolea
                   ...restartUnitsScript(["containerd"], "config_path changed").split("\n"),
               ]
             : [
-                  `echo "WARNING: $problem. Add config_path = \\"$want\\" under ${REGISTRY_SECTIONS.v2} (containerd 1.x) or ${REGISTRY_SECTIONS.v3} (2.x) and restart containerd, or set dso-registry:nodes.allowContainerdRestart true to let this program do it." >&2`,
+                  `echo "WARNING: $problem. Add config_path = \\"$want\\" under ${inDoubleQuotes(REGISTRY_SECTIONS.v2)} (containerd 1.x) or ${inDoubleQuotes(REGISTRY_SECTIONS.v3)} (2.x) and restart containerd, or set dso-registry:nodes.allowContainerdRestart true to let this program do it." >&2`,
                   `echo "config_path missing"`,
               ]),
     ].join("\n");

@@ -1,8 +1,9 @@
 /**
  * Running scripts and placing files on machines, over SSH (@pulumi/command remote) or locally when
  * Pulumi runs on the machine itself. Every component that touches a host goes through here, so file
- * placement is written once, is idempotent, keeps bodies and secrets on stdin, and is visible to the
- * offline synth (through the marker line `placeFileScript` writes).
+ * placement is written once, is idempotent and keeps bodies and secrets on stdin. Components that act
+ * on one host register its name as data (`HostTarget`), and file placers also the file's path and mode
+ * (`PlacedFile`), so the offline synth can show every script and every placed file per host.
  */
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
@@ -48,18 +49,28 @@ export interface HostFileSpec {
     readonly owner?: string;
 }
 
-const MARKER = "# dso-registry place-file";
+/** The inputs a component acting on one host registers: the host's label (`HostConnection.name`). */
+export interface HostTarget {
+    readonly target: string;
+}
+
+/** The inputs a component placing one file registers; its command's stdin is the file's content. */
+export interface PlacedFile extends HostTarget {
+    /** Absolute path on the host. */
+    readonly path: string;
+    /** Octal mode, e.g. "0644". */
+    readonly mode: string;
+}
 
 /**
- * The script that places stdin at `spec.path` atomically. It writes only when the content differs
- * (prints "changed" or "unchanged"), creates parent directories, and honours $DSO_ROOT (a prefix that
- * tests use to keep a private root; empty in real runs). The first line is a marker comment that the
- * offline synth reads; the shell ignores it.
+ * The script body (run as root) that places stdin at `spec.path` atomically. It writes only when the
+ * content differs (prints "changed" or "unchanged"), creates parent directories, and honours
+ * $DSO_ROOT (a prefix that tests use to keep a private root; empty in real runs).
  */
-export function placeFileScript(target: string, spec: HostFileSpec, sudo: boolean): string {
-    if (!spec.path.startsWith("/")) throw new Error(`placeFileScript: path must be absolute, got "${spec.path}"`);
-    if (!/^0[0-7]{3}$/.test(spec.mode)) throw new Error(`placeFileScript: mode must be octal like 0644, got "${spec.mode}"`);
-    const body = [
+export function placeFileBody(spec: HostFileSpec): string {
+    if (!spec.path.startsWith("/")) throw new Error(`file to place: path must be absolute, got "${spec.path}"`);
+    if (!/^0[0-7]{3}$/.test(spec.mode)) throw new Error(`file to place: mode must be octal like 0644, got "${spec.mode}"`);
+    return [
         "set -eu",
         `target="\${DSO_ROOT:-}"${shQuote(spec.path)}`,
         `dir=$(dirname "$target")`,
@@ -77,19 +88,21 @@ export function placeFileScript(target: string, spec: HostFileSpec, sudo: boolea
         `  echo "changed $target"`,
         `fi`,
     ].join("\n");
-    return `${MARKER} target=${target} path=${spec.path} mode=${spec.mode}\n${privileged(body, sudo)}`;
 }
 
-/** The script that removes a placed file (and nothing else). */
+/** placeFileBody, with sudo when the connection needs it. */
+export function placeFileScript(spec: HostFileSpec, sudo: boolean): string {
+    return privileged(placeFileBody(spec), sudo);
+}
+
+/** The script body that removes a placed file (and nothing else). */
+export function removeFileBody(spec: HostFileSpec): string {
+    return `set -eu\nrm -f "\${DSO_ROOT:-}"${shQuote(spec.path)}`;
+}
+
+/** removeFileBody, with sudo when the connection needs it. */
 export function removeFileScript(spec: HostFileSpec, sudo: boolean): string {
-    return privileged(`set -eu\nrm -f "\${DSO_ROOT:-}"${shQuote(spec.path)}`, sudo);
-}
-
-/** Reads the marker line of a place-file script; undefined for any other script. */
-export function parsePlaceFileScript(script: string): { target: string; path: string; mode: string } | undefined {
-    const first = script.split("\n", 1)[0] ?? "";
-    const match = /^# dso-registry place-file target=(\S+) path=(\/\S*) mode=(0[0-7]{3})$/.exec(first);
-    return match ? { target: match[1]!, path: match[2]!, mode: match[3]! } : undefined;
+    return privileged(removeFileBody(spec), sudo);
 }
 
 export interface HostCommandArgs {
@@ -146,27 +159,24 @@ export interface HostFileArgs extends HostFileSpec {
 
 /** One file on one host: written when its content changes, removed on destroy. */
 export class HostFile extends pulumi.ComponentResource {
-    /** "changed …" or "unchanged …" from the last run. */
-    readonly result: pulumi.Output<string>;
-
     constructor(name: string, args: HostFileArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("dso:host:HostFile", name, {}, opts);
+        const placed: PlacedFile = { target: args.connection.name, path: args.path, mode: args.mode };
+        super("dso:host:HostFile", name, placed, opts);
         if (args.secret && !/^0[0-7]00$/.test(args.mode)) {
             throw new Error(`HostFile ${name}: a secret file must not be readable by group or others (mode ${args.mode}); use 0600 or 0400`);
         }
         const sudo = args.connection.sudo;
-        const cmd = hostCommand(
+        hostCommand(
             `${name}-write`,
             {
                 connection: args.connection,
-                create: placeFileScript(args.connection.name, args, sudo),
+                create: placeFileScript(args, sudo),
                 delete: args.retainOnDelete ? undefined : removeFileScript(args, sudo),
                 stdin: args.secret ? pulumi.secret(args.content) : args.content,
                 sensitiveOutput: args.secret,
             },
             { parent: this },
         );
-        this.result = cmd.stdout;
-        this.registerOutputs({ result: this.result });
+        this.registerOutputs({});
     }
 }

@@ -38,7 +38,7 @@ beforeAll(async () => {
     if (pushed.code !== 0) throw new Error(`push failed: ${pushed.stderr}`);
 
     const rt = await startMockRuntime({ stack: "test" });
-    const { NodeTrust } = await import("../../components/nodeTrust/nodeTrust");
+    const { NodeTrust } = await import("../../components/nodeTrust/nodeTrustSsh");
     const [host, port] = registry.authority.split(":");
     new NodeTrust("node-1", {
         host: host!,

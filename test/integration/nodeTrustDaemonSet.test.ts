@@ -39,7 +39,7 @@ beforeAll(async () => {
     caPem = makeTestCa(path.join(scratch, "ca")).caCertPem;
 
     const rt = await startMockRuntime({ stack: "test" });
-    const { NodeTrustDaemonSet } = await import("../../components/nodeTrust/nodeTrust");
+    const { NodeTrustDaemonSet } = await import("../../components/nodeTrust/nodeTrustDaemonSet");
     new NodeTrustDaemonSet("trust", { host: HOST, port: 443, flavour: "microk8s", caCertPem: caPem, registryAddress: "127.0.0.1", namespace: "dso" });
     await settle();
     const data = rt.byName("trust-config").inputs.data as Record<string, string>;

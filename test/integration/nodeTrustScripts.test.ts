@@ -215,6 +215,13 @@ describe("containerd config_path", () => {
         expect(systemctlLog()).toBe("");
     });
 
+    it("without permission to restart, names the TOML tables with their quotes", () => {
+        put(conf, defaultConfig);
+        const { stderr } = sh(configPathCheckScript(step, false));
+        expect(stderr).toContain(`under [plugins."io.containerd.grpc.v1.cri".registry] (containerd 1.x)`);
+        expect(stderr).toContain(`or [plugins."io.containerd.cri.v1.images".registry] (2.x)`);
+    });
+
     it("refuses to add config_path next to registry.mirrors entries, which containerd would reject", () => {
         const mirrors = 'version = 2\n[plugins."io.containerd.grpc.v1.cri".registry.mirrors."docker.io"]\n  endpoint = ["https://mirror.example.test"]\n';
         put(conf, mirrors);

@@ -75,7 +75,7 @@ beforeAll(async () => {
     removeDir(caDir);
 
     rt = await startMockRuntime({ stack: "test" });
-    const { NodeTrust } = await import("../../components/nodeTrust/nodeTrust");
+    const { NodeTrust } = await import("../../components/nodeTrust/nodeTrustSsh");
     const connection = { ...ssh.connection, name: "k3s-server-1" };
     const common = { host: HOST, port: 443, flavour: "k3s" as const, caCertPem: caPem, connection };
     new NodeTrust("first", { ...common, registryAddress: "10.0.0.5", pullAccount: { username: "cluster-pull", password: "first-password" } });
@@ -132,7 +132,7 @@ describe("k3s node trust over SSH", () => {
     it("refuses to overwrite a registries.yaml that it did not write", () => {
         const theirs = 'mirrors:\n  "docker.io":\n    endpoint: ["https://mirror.example.test"]\n';
         writeFileSync(path.join(ssh.root, REGISTRIES), theirs);
-        const c = scriptsOf("first").find((r) => r.name === "first-registries-yaml")!;
+        const c = scriptsOf("first").find((r) => r.name === "first-registries-yaml-write")!;
         const r = ssh.runScript(String(c.rawInputs.create), plain(c.rawInputs.stdin));
         expect(r.code).not.toBe(0);
         expect(r.stderr).toContain("exists and was not written by dso-registry");
@@ -140,7 +140,7 @@ describe("k3s node trust over SSH", () => {
     });
 
     it("destroy leaves a registries.yaml that it did not write", () => {
-        const c = scriptsOf("first").find((r) => r.name === "first-registries-yaml")!;
+        const c = scriptsOf("first").find((r) => r.name === "first-registries-yaml-write")!;
         expect(ssh.runScript(String(c.rawInputs.delete)).code).toBe(0);
         expect(ssh.readFile(REGISTRIES)?.startsWith(MANAGED_HEADER)).toBe(false);
         expect(ssh.readFile(REGISTRIES)).toBeDefined();
@@ -150,6 +150,6 @@ describe("k3s node trust over SSH", () => {
         for (const c of scriptsOf("first")) {
             expect(`${c.rawInputs.create}\n${c.rawInputs.delete}`).not.toContain("first-password");
         }
-        expect(scriptsOf("first").find((r) => r.name === "first-registries-yaml")!.inputs.stdin).toBe("[secret]");
+        expect(scriptsOf("first").find((r) => r.name === "first-registries-yaml-write")!.inputs.stdin).toBe("[secret]");
     });
 });

@@ -3,7 +3,8 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { parsePlaceFileScript, placeFileScript, removeFileScript, shQuote } from "../../components/shared/hostAccess";
+import { placeFileScript, removeFileScript, shQuote } from "../../components/shared/hostAccess";
+import { settle, startMockRuntime } from "../../tools/mockRuntime";
 
 const roots: string[] = [];
 afterEach(() => {
@@ -26,7 +27,7 @@ describe("placeFileScript (run for real with /bin/sh)", () => {
 
     it("creates the file with its parents, content and mode", () => {
         const root = privateRoot();
-        const out = run(placeFileScript("host-1", spec, false), root, "registry.example.com {\n}\n");
+        const out = run(placeFileScript(spec, false), root, "registry.example.com {\n}\n");
         expect(out).toBe(`changed ${root}/etc/caddy/Caddyfile\n`);
         const file = path.join(root, "etc/caddy/Caddyfile");
         expect(readFileSync(file, "utf8")).toBe("registry.example.com {\n}\n");
@@ -35,34 +36,34 @@ describe("placeFileScript (run for real with /bin/sh)", () => {
 
     it("reports unchanged and leaves no temp file when the content is the same", () => {
         const root = privateRoot();
-        run(placeFileScript("host-1", spec, false), root, "same\n");
-        expect(run(placeFileScript("host-1", spec, false), root, "same\n")).toBe(`unchanged ${root}/etc/caddy/Caddyfile\n`);
+        run(placeFileScript(spec, false), root, "same\n");
+        expect(run(placeFileScript(spec, false), root, "same\n")).toBe(`unchanged ${root}/etc/caddy/Caddyfile\n`);
         expect(execFileSync("ls", ["-A", path.join(root, "etc/caddy")]).toString()).toBe("Caddyfile\n");
     });
 
     it("replaces the content when it changes", () => {
         const root = privateRoot();
-        run(placeFileScript("host-1", spec, false), root, "old\n");
-        expect(run(placeFileScript("host-1", spec, false), root, "new\n")).toMatch(/^changed /);
+        run(placeFileScript(spec, false), root, "old\n");
+        expect(run(placeFileScript(spec, false), root, "new\n")).toMatch(/^changed /);
         expect(readFileSync(path.join(root, "etc/caddy/Caddyfile"), "utf8")).toBe("new\n");
     });
 
     it("keeps secret files private", () => {
         const root = privateRoot();
-        run(placeFileScript("host-1", { path: "/etc/caddy/users", mode: "0600" }, false), root, "u:hash\n");
+        run(placeFileScript({ path: "/etc/caddy/users", mode: "0600" }, false), root, "u:hash\n");
         expect(statSync(path.join(root, "etc/caddy/users")).mode & 0o777).toBe(0o600);
     });
 
     it("handles paths with spaces and quotes", () => {
         const root = privateRoot();
         const odd = { path: "/srv/it's here/a file", mode: "0640" };
-        run(placeFileScript("host-1", odd, false), root, "x");
+        run(placeFileScript(odd, false), root, "x");
         expect(readFileSync(path.join(root, "srv/it's here/a file"), "utf8")).toBe("x");
     });
 
     it("removes exactly the placed file on delete", () => {
         const root = privateRoot();
-        run(placeFileScript("host-1", spec, false), root, "x");
+        run(placeFileScript(spec, false), root, "x");
         writeFileSync(path.join(root, "etc/caddy/other"), "keep");
         run(removeFileScript(spec, false), root);
         expect(execFileSync("ls", ["-A", path.join(root, "etc/caddy")]).toString()).toBe("other\n");
@@ -71,29 +72,36 @@ describe("placeFileScript (run for real with /bin/sh)", () => {
     });
 
     it("never carries the content on the command line", () => {
-        expect(placeFileScript("host-1", spec, true)).not.toContain("registry.example.com");
+        expect(placeFileScript(spec, true)).not.toContain("registry.example.com");
     });
 
     it("runs the body through sudo when asked", () => {
-        expect(placeFileScript("host-1", spec, true).split("\n")[1]).toMatch(/^sudo -n sh -c '/);
+        expect(placeFileScript(spec, true)).toMatch(/^sudo -n sh -c '/);
     });
 
     it.each([
         [{ path: "etc/relative", mode: "0644" }, /must be absolute/],
         [{ path: "/etc/x", mode: "644" }, /must be octal/],
     ])("refuses %j", (bad, message) => {
-        expect(() => placeFileScript("host-1", bad, false)).toThrow(message);
+        expect(() => placeFileScript(bad, false)).toThrow(message);
     });
 });
 
-describe("parsePlaceFileScript", () => {
-    it("reads back target, path and mode", () => {
-        const script = placeFileScript("node-1", { path: "/etc/rancher/k3s/registries.yaml", mode: "0600" }, true);
-        expect(parsePlaceFileScript(script)).toEqual({ target: "node-1", path: "/etc/rancher/k3s/registries.yaml", mode: "0600" });
-    });
-
-    it("ignores other scripts", () => {
-        expect(parsePlaceFileScript("systemctl restart k3s")).toBeUndefined();
+describe("HostFile under mocks", () => {
+    it("registers target, path and mode as its inputs, and carries the content on its command's stdin", async () => {
+        const rt = await startMockRuntime({ stack: "test" });
+        const { HostFile } = await import("../../components/shared/hostAccess");
+        new HostFile("users", {
+            connection: { kind: "local", name: "node-1", sudo: true },
+            path: "/etc/rancher/k3s/registries.yaml",
+            mode: "0600",
+            content: "mirrors: {}\n",
+        });
+        await settle();
+        expect(rt.byName("users").inputs).toEqual({ target: "node-1", path: "/etc/rancher/k3s/registries.yaml", mode: "0600" });
+        const write = rt.byName("users-write");
+        expect(write.parentUrn).toBe(rt.byName("users").urn);
+        expect(write.inputs.stdin).toBe("mirrors: {}\n");
     });
 });
 

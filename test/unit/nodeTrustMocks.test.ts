@@ -7,7 +7,6 @@ import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { StackConfig } from "../../components/config";
 import { parseConfig } from "../../components/config";
-import { parsePlaceFileScript } from "../../components/shared/hostAccess";
 import { RUNTIME_FLAVOURS as runtimeFlavours, type RuntimeFlavour } from "../../components/shared/facts";
 import { type MockRuntime, type RecordedResource, settle, startMockRuntime } from "../../tools/mockRuntime";
 import { schemaProblems } from "../support/k8sValidate";
@@ -15,7 +14,8 @@ import { schemaProblems } from "../support/k8sValidate";
 const CA = "-----BEGIN CERTIFICATE-----\nMIIBtest\n-----END CERTIFICATE-----";
 const PASSWORD = "pull-password-under-test";
 let rt: MockRuntime;
-let mod: typeof import("../../components/nodeTrust/nodeTrust");
+let nodeTrustSsh: typeof import("../../components/nodeTrust/nodeTrustSsh");
+let nodeTrustDaemonSet: typeof import("../../components/nodeTrust/nodeTrustDaemonSet");
 let stack: typeof import("../../components/stack");
 
 const ssh = (name: string) =>
@@ -27,12 +27,11 @@ function children(component: string): RecordedResource[] {
     return direct.flatMap((r) => (r.custom ? [r] : [r, ...children(r.name)]));
 }
 
+/** Files placed under a component, from the target, path and mode each file component registers. */
 function placedPaths(component: string): string[] {
     return children(component)
-        .flatMap((r) => {
-            const placed = typeof r.inputs.create === "string" ? parsePlaceFileScript(r.inputs.create) : undefined;
-            return placed ? [`${placed.target}:${placed.path} ${placed.mode}`] : [];
-        })
+        .filter((r) => !r.custom && typeof r.inputs.path === "string")
+        .map((r) => `${String(r.inputs.target)}:${String(r.inputs.path)} ${String(r.inputs.mode)}`)
         .sort();
 }
 
@@ -40,7 +39,8 @@ const commandNames = (component: string) => children(component).filter((r) => r.
 
 beforeAll(async () => {
     rt = await startMockRuntime({ stack: "test" });
-    mod = await import("../../components/nodeTrust/nodeTrust");
+    nodeTrustSsh = await import("../../components/nodeTrust/nodeTrustSsh");
+    nodeTrustDaemonSet = await import("../../components/nodeTrust/nodeTrustDaemonSet");
     stack = await import("../../components/stack");
     for (const flavour of runtimeFlavours) {
         const registry = {
@@ -51,18 +51,18 @@ beforeAll(async () => {
             registryAddress: "10.0.0.5",
             pullAccount: flavour === "k3s" || flavour === "rke2" ? { username: "cluster-pull", password: PASSWORD } : undefined,
         };
-        new mod.NodeTrust(`ssh-${flavour}`, {
+        new nodeTrustSsh.NodeTrust(`ssh-${flavour}`, {
             ...registry,
             connection: ssh(`node-${flavour}`),
         });
-        new mod.NodeTrustDaemonSet(`ds-${flavour}`, {
+        new nodeTrustDaemonSet.NodeTrustDaemonSet(`ds-${flavour}`, {
             ...registry,
             namespace: "dso",
             objectName: `trust-${flavour}`,
         });
     }
-    new mod.NodeTrust("public-ca", { host: "registry.example.test", port: 443, flavour: "containerd", connection: ssh("node-public") });
-    new mod.NodeTrust("local-node", {
+    new nodeTrustSsh.NodeTrust("public-ca", { host: "registry.example.test", port: 443, flavour: "containerd", connection: ssh("node-public") });
+    new nodeTrustSsh.NodeTrust("local-node", {
         host: "registry.example.test",
         port: 443,
         flavour: "microk8s",
@@ -117,8 +117,8 @@ describe("NodeTrust over SSH: the files of each flavour", () => {
     });
 
     it("kind writes inside the node container with docker exec", () => {
-        const create = String(rt.byName("ssh-kind-hosts-toml").inputs.create);
-        expect(create.split("\n")[1]).toMatch(/^sudo -n docker exec -i 'node-kind' sh -c /);
+        const create = String(rt.byName("ssh-kind-hosts-toml-write").inputs.create);
+        expect(create).toMatch(/^sudo -n docker exec -i 'node-kind' sh -c /);
     });
 
     it("every command has a delete that undoes it", () => {
@@ -127,7 +127,7 @@ describe("NodeTrust over SSH: the files of each flavour", () => {
     });
 
     it("the pull password is secret on stdin and nowhere else", () => {
-        const registries = rt.byName("ssh-k3s-registries-yaml");
+        const registries = rt.byName("ssh-k3s-registries-yaml-write");
         expect(registries.inputs.stdin).toBe("[secret]");
         const leaks = rt.resources.filter((r) => JSON.stringify(r.inputs).includes(PASSWORD)).map((r) => r.name);
         expect(leaks).toEqual([]);
@@ -217,7 +217,7 @@ describe("node trust from stack config (defineStack)", () => {
     const node = (name: string, extra: object = {}) => ({ name, host: "10.0.0.9", hostKey: "ssh-ed25519 AAAA", ...extra });
     /** Node-trust components the stack created for nodes whose names start with `prefix`. */
     const made = (prefix: string) =>
-        rt.resources.filter((r) => !r.custom && r.type.startsWith("dso:nodes:") && r.name.startsWith(prefix)).map((r) => `${r.type} ${r.name}`);
+        rt.resources.filter((r) => !r.custom && r.type.startsWith("dso:nodes:NodeTrust") && r.name.startsWith(prefix)).map((r) => `${r.type} ${r.name}`);
 
     it("delivery none creates nothing", async () => {
         const before = rt.resources.filter((r) => r.type.startsWith("dso:nodes:")).length;
@@ -230,7 +230,7 @@ describe("node trust from stack config (defineStack)", () => {
         stack.defineStack(cfg({ delivery: "ssh", runtime: "k3s", list: [node("sa"), node("sb", { runtime: "docker" })] }));
         await settle();
         expect(made("node-trust-s")).toEqual(["dso:nodes:NodeTrust node-trust-sa", "dso:nodes:NodeTrust node-trust-sb"]);
-        expect(rt.byName("node-trust-sa-registries-yaml").type).toMatch(/^command:/);
+        expect(rt.byName("node-trust-sa-registries-yaml-write").type).toMatch(/^command:/);
         expect(rt.resources.some((r) => r.name === "node-trust-sb-registries-yaml")).toBe(false);
     });
 
@@ -244,7 +244,7 @@ describe("node trust from stack config (defineStack)", () => {
     it("pull credentials only reach k3s / RKE2 nodes", async () => {
         stack.defineStack(cfg({ delivery: "ssh", runtime: "containerd", list: [node("c1"), node("k1", { runtime: "k3s" })] }));
         await settle();
-        expect(rt.byName("node-trust-k1-registries-yaml").inputs.stdin).toBe("[secret]");
+        expect(rt.byName("node-trust-k1-registries-yaml-write").inputs.stdin).toBe("[secret]");
         expect(rt.resources.some((r) => r.name.startsWith("node-trust-c1-") && JSON.stringify(r.inputs).includes("auth"))).toBe(false);
     });
 });

@@ -1,0 +1,82 @@
+/**
+ * What both node-trust deliveries share: the registry facts they take (`NodeTrustCommonArgs`), the
+ * content of each file step, and how a root script reaches a node over SSH or locally.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { type HostConnection, privileged, shQuote } from "../shared/hostAccess";
+import {
+    type FileStep,
+    normalizePem,
+    renderHostsToml,
+    renderRegistriesYaml,
+    type RuntimeFlavour,
+    type TrustPlan,
+    type TrustTarget,
+} from "./files";
+
+/** What every delivery needs to know about the registry. */
+export interface NodeTrustCommonArgs {
+    /** Registry host name as in image references (no scheme, no port). */
+    readonly host: string;
+    /** Registry port; 443 means none in image references. */
+    readonly port: number;
+    /** Container runtime flavour of the node(s). */
+    readonly flavour: RuntimeFlavour;
+    /** CA certificate (PEM) nodes must trust; omit for publicly trusted certificates (ACME). */
+    readonly caCertPem?: pulumi.Input<string>;
+    /**
+     * Address the registry host resolves to on nodes, written as a managed /etc/hosts block; omit
+     * when DNS resolves the name. May come from the deployed registry (an Output).
+     */
+    readonly registryAddress?: pulumi.Input<string>;
+    /** Pull-only account for k3s / RKE2 registries.yaml, when pulls need credentials. */
+    readonly pullAccount?: { readonly username: string; readonly password: pulumi.Input<string> };
+    /** Plain HTTP instead of TLS. Images can be swapped in transit: existing lab registries only. */
+    readonly plainHttp?: boolean;
+    /** Let the program set containerd's config_path and restart containerd (containerd flavour). */
+    readonly allowContainerdRestart?: boolean;
+    /** Let the program restart k3s / RKE2 after registries.yaml changed. */
+    readonly allowServiceRestart?: boolean;
+}
+
+/** The plain facts that decide which steps exist. */
+export function trustTargetOf(args: NodeTrustCommonArgs): TrustTarget {
+    return {
+        host: args.host,
+        port: args.port,
+        hasCa: args.caCertPem !== undefined,
+        hasPullAuth: args.pullAccount !== undefined,
+        hasAddress: args.registryAddress !== undefined,
+        plainHttp: args.plainHttp ?? false,
+    };
+}
+
+/** The content of a file step, secret where it carries the pull password. */
+export function fileContent(step: FileStep, plan: TrustPlan, args: NodeTrustCommonArgs): pulumi.Output<string> {
+    const target = trustTargetOf(args);
+    switch (step.role) {
+        case "ca":
+            return pulumi.output(args.caCertPem!).apply(normalizePem);
+        case "hosts-toml":
+            return pulumi.output(renderHostsToml(target));
+        case "registries-yaml": {
+            const caFile = plan.steps.find((s): s is FileStep => s.kind === "file" && s.role === "ca")?.path;
+            const base = { host: args.host, port: args.port, plainHttp: target.plainHttp, caFile };
+            if (!args.pullAccount) return pulumi.output(renderRegistriesYaml(base));
+            const { username } = args.pullAccount;
+            return pulumi.secret(
+                pulumi.output(args.pullAccount.password).apply((password) => renderRegistriesYaml({ ...base, auth: { username, password } })),
+            );
+        }
+    }
+}
+
+/**
+ * Runs a root script on the node: with sudo where needed; for kind inside the node container, which
+ * has the connection's name (kind names its node containers after the nodes).
+ */
+export function nodeRunner(flavour: RuntimeFlavour, connection: HostConnection): (body: string) => string {
+    if (flavour !== "kind") return (body) => privileged(body, connection.sudo);
+    const sudo = connection.sudo ? "sudo -n " : "";
+    return (body) => `${sudo}docker exec -i ${shQuote(connection.name)} sh -c ${shQuote(body)}`;
+}

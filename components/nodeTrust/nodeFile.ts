@@ -1,0 +1,45 @@
+/**
+ * One node-trust file that the shared HostFile cannot place: a file whose change restarts a service
+ * (k3s / RKE2 registries.yaml), or any file inside a kind node container (through `docker exec`).
+ * Like HostFile it registers the host, path and mode as its inputs, and its command carries the
+ * content on stdin.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { type HostConnection, hostCommand, type PlacedFile } from "../shared/hostAccess";
+import { type FileStep, placeFileStepBody, removeFileStepBody } from "./files";
+
+export interface NodeFileArgs {
+    /** How to reach the node. */
+    readonly connection: HostConnection;
+    /** Wraps a root script so that it runs where the file lives (sudo, or `docker exec` for kind). */
+    readonly run: (body: string) => string;
+    /** The file step of the trust plan. */
+    readonly step: FileStep;
+    /** The file's content; travels on stdin, secret where the step is. */
+    readonly content: pulumi.Input<string>;
+    /** Restart the step's units after the file changed or was removed. */
+    readonly allowServiceRestart: boolean;
+}
+
+/** A node-trust file placed by its own scripts: written when its content changes, removed on destroy. */
+export class NodeFile extends pulumi.ComponentResource {
+    constructor(name: string, args: NodeFileArgs, opts?: pulumi.ComponentResourceOptions) {
+        const placed: PlacedFile = { target: args.connection.name, path: args.step.path, mode: args.step.mode };
+        super("dso:nodes:NodeFile", name, placed, opts);
+        const { step, run } = args;
+        hostCommand(
+            `${name}-write`,
+            {
+                connection: args.connection,
+                create: run(placeFileStepBody(step, args.allowServiceRestart)),
+                delete: run(removeFileStepBody(step, args.allowServiceRestart)),
+                stdin: args.content,
+                sensitiveOutput: step.secret,
+            },
+            // Earlier versions made this command a direct child of NodeTrust, named like this component:
+            // the alias keeps it the same resource, so updating does not run its delete (which removes the file).
+            { parent: this, aliases: [{ name, parent: opts?.parent }] },
+        );
+        this.registerOutputs({});
+    }
+}

@@ -1,0 +1,215 @@
+/**
+ * Node trust as a privileged DaemonSet: every node, also nodes that join later, applies the same
+ * steps and scripts as the SSH delivery (files.ts) from a ConfigMap (and a Secret for the pull
+ * password), and repairs drift every interval.
+ */
+import { createHash } from "node:crypto";
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { PART_OF_LABELS } from "../shared/facts";
+import { shQuote } from "../shared/hostAccess";
+import {
+    configPathCheckScript,
+    configPathRemoveScript,
+    dirCreateScript,
+    dirRemoveScript,
+    etcHostsScript,
+    placeFileStepBody,
+    removeFileStepBody,
+    type TrustPlan,
+    trustPlan,
+} from "./files";
+import { fileContent, type NodeTrustCommonArgs, trustTargetOf } from "./common";
+
+/** Image of the DaemonSet: busybox has sh, awk, cmp, mktemp, sha256sum and nsenter. */
+const NODE_TRUST_IMAGE = "busybox:1.36.1";
+/** Seconds between two runs of the apply script on each node (it converges drift). */
+const INTERVAL_SECONDS = 300;
+
+export interface NodeTrustDaemonSetArgs extends NodeTrustCommonArgs {
+    /** Namespace of the DaemonSet, its ConfigMap and Secret (must exist). */
+    readonly namespace: string;
+    /** Name of the Kubernetes objects. */
+    readonly objectName?: string;
+}
+
+/** Where the DaemonSet finds its files. */
+const CONFIG_DIR = "/dso/config";
+const SECRET_DIR = "/dso/secret";
+/** Prefix under which the node's directories are mounted in the pod. */
+const HOST_ROOT = "/host";
+/** Runs a command in the node's namespaces (needs hostPID): restarts and containerd's own checks. */
+const HOST_EXEC = "nsenter -t 1 -m -u -i -n -p --";
+const OWNER_FILE = ".dso-registry-node-trust-owner";
+
+/** The scripts and files the DaemonSet runs, as ConfigMap (and Secret) keys. Pure apart from Outputs. */
+interface DaemonSetScripts {
+    /** Non-secret keys (scripts, CA, hosts.toml, registries.yaml without credentials). */
+    readonly config: Record<string, pulumi.Output<string>>;
+    /** Secret keys (registries.yaml with the pull password), if any. */
+    readonly secret: Record<string, pulumi.Output<string>>;
+}
+
+/**
+ * Renders apply.sh (every step, in order), remove.sh (every step reversed; run by the pod's preStop
+ * hook only while the pod still owns the node's trust, so a rolling update's new pod is not undone by
+ * the old one) and run.sh (applies, then re-applies every interval to repair drift).
+ */
+function daemonSetScripts(plan: TrustPlan, args: NodeTrustCommonArgs): DaemonSetScripts {
+    const config: Record<string, pulumi.Output<string>> = {};
+    const secret: Record<string, pulumi.Output<string>> = {};
+    const apply: string[] = ["set -eu"];
+    const remove: string[] = [];
+    const marker = `"\${DSO_ROOT:-}"${shQuote(`${plan.markerDir}/${OWNER_FILE}`)}`;
+    const allowServiceRestart = args.allowServiceRestart ?? true;
+    const allowContainerdRestart = args.allowContainerdRestart ?? false;
+    const script = (key: string, body: string) => {
+        config[key] = pulumi.output(body);
+        return `${CONFIG_DIR}/${key}`;
+    };
+
+    for (const step of plan.steps) {
+        switch (step.kind) {
+            case "dir":
+                apply.push(`sh ${script("dir-create.sh", dirCreateScript(step.path))}`);
+                remove.unshift(`sh ${script("dir-remove.sh", dirRemoveScript(step.path))}`);
+                break;
+            case "file": {
+                const dataKey = step.path.split("/").pop()!;
+                const content = fileContent(step, plan, args);
+                const source = step.secret ? `${SECRET_DIR}/${dataKey}` : `${CONFIG_DIR}/${dataKey}`;
+                (step.secret ? secret : config)[dataKey] = content;
+                apply.push(`sh ${script(`place-${step.role}.sh`, placeFileStepBody(step, allowServiceRestart))} < ${source}`);
+                remove.unshift(`sh ${script(`remove-${step.role}.sh`, removeFileStepBody(step, allowServiceRestart))}`);
+                break;
+            }
+            case "config-path":
+                apply.push(`sh ${script("config-path.sh", configPathCheckScript(step, allowContainerdRestart))}`);
+                remove.unshift(`sh ${script("config-path-remove.sh", configPathRemoveScript(step, allowContainerdRestart))}`);
+                break;
+            case "etc-hosts":
+                config["etc-hosts.sh"] = pulumi.output(args.registryAddress!).apply((address) => etcHostsScript(args.host, address));
+                apply.push(`sh ${CONFIG_DIR}/etc-hosts.sh`);
+                remove.unshift(`sh ${script("etc-hosts-remove.sh", etcHostsScript(args.host, undefined))}`);
+                break;
+        }
+    }
+    apply.push(`printf '%s\\n' "$POD_UID" > ${marker}`);
+    config["apply.sh"] = pulumi.output(`${apply.join("\n")}\n`);
+    config["remove.sh"] = pulumi.output(
+        [
+            "set -eu",
+            `if [ "$(cat ${marker} 2>/dev/null || true)" != "$POD_UID" ]; then`,
+            `  echo "node trust now belongs to another pod of the DaemonSet; nothing removed"`,
+            `  exit 0`,
+            `fi`,
+            `rm -f ${marker}`,
+            ...remove,
+            "",
+        ].join("\n"),
+    );
+    config["run.sh"] = pulumi.output(
+        [
+            "set -u",
+            `trap 'exit 0' TERM INT`,
+            `while :; do`,
+            `  if sh ${CONFIG_DIR}/apply.sh; then touch /tmp/applied; else echo "node trust: applying failed; trying again in ${INTERVAL_SECONDS}s" >&2; fi`,
+            `  sleep ${INTERVAL_SECONDS} &`,
+            `  wait $!`,
+            `done`,
+            "",
+        ].join("\n"),
+    );
+    return { config, secret };
+}
+
+/** Volume name for a host path: lower-case letters, digits and "-". */
+function volumeName(path: string): string {
+    return `host${path.replace(/[^a-z0-9]+/gi, "-").toLowerCase()}`.replace(/-+$/, "");
+}
+
+/** A privileged DaemonSet that applies node trust on every node, also on nodes that join later. */
+export class NodeTrustDaemonSet extends pulumi.ComponentResource {
+    constructor(name: string, args: NodeTrustDaemonSetArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("dso:nodes:NodeTrustDaemonSet", name, {}, opts);
+        const plan = trustPlan(args.flavour, trustTargetOf(args));
+        const objectName = args.objectName ?? "dso-node-trust";
+        const restarts =
+            plan.steps.some((s) => s.kind === "file" && s.restartUnits.length > 0 && (args.allowServiceRestart ?? true)) ||
+            plan.steps.some((s) => s.kind === "config-path" && (args.allowContainerdRestart ?? false));
+        const labels = { "app.kubernetes.io/name": objectName, ...PART_OF_LABELS };
+        const scripts = daemonSetScripts(plan, args);
+
+        const configMap = new k8s.core.v1.ConfigMap(
+            `${name}-config`,
+            { metadata: { name: objectName, namespace: args.namespace, labels }, data: scripts.config },
+            { parent: this },
+        );
+        const hasSecret = Object.keys(scripts.secret).length > 0;
+        const secret = hasSecret
+            ? new k8s.core.v1.Secret(
+                  `${name}-secret`,
+                  { metadata: { name: objectName, namespace: args.namespace, labels }, stringData: scripts.secret },
+                  { parent: this },
+              )
+            : undefined;
+
+        // A new hash rolls the pods at once; Secret changes reach the mounted files and the next run.
+        const configHash = pulumi
+            .all(scripts.config)
+            .apply((data) => createHash("sha256").update(JSON.stringify(Object.entries(data).sort())).digest("hex"));
+
+        const hostVolumes = plan.hostMounts.map((m) => ({
+            name: volumeName(m.path),
+            hostPath: { path: m.path, type: m.type },
+        }));
+        new k8s.apps.v1.DaemonSet(
+            `${name}-daemonset`,
+            {
+                metadata: { name: objectName, namespace: args.namespace, labels },
+                spec: {
+                    selector: { matchLabels: labels },
+                    // The new pod applies before the old one goes, so nodes never lose trust on an update.
+                    updateStrategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
+                    template: {
+                        metadata: { labels, annotations: { "dso-registry/config-hash": configHash } },
+                        spec: {
+                            automountServiceAccountToken: false,
+                            hostPID: restarts || undefined,
+                            tolerations: [{ operator: "Exists" }],
+                            terminationGracePeriodSeconds: 60,
+                            containers: [
+                                {
+                                    name: "node-trust",
+                                    image: NODE_TRUST_IMAGE,
+                                    command: ["sh", `${CONFIG_DIR}/run.sh`],
+                                    env: [
+                                        { name: "DSO_ROOT", value: HOST_ROOT },
+                                        ...(restarts ? [{ name: "DSO_HOST_EXEC", value: HOST_EXEC }] : []),
+                                        { name: "POD_UID", valueFrom: { fieldRef: { fieldPath: "metadata.uid" } } },
+                                    ],
+                                    lifecycle: { preStop: { exec: { command: ["sh", `${CONFIG_DIR}/remove.sh`] } } },
+                                    readinessProbe: { exec: { command: ["test", "-f", "/tmp/applied"] }, periodSeconds: 5 },
+                                    securityContext: { privileged: true },
+                                    resources: { requests: { cpu: "5m", memory: "16Mi" }, limits: { memory: "64Mi" } },
+                                    volumeMounts: [
+                                        { name: "config", mountPath: CONFIG_DIR, readOnly: true },
+                                        ...(hasSecret ? [{ name: "secret", mountPath: SECRET_DIR, readOnly: true }] : []),
+                                        ...plan.hostMounts.map((m) => ({ name: volumeName(m.path), mountPath: `${HOST_ROOT}${m.path}` })),
+                                    ],
+                                },
+                            ],
+                            volumes: [
+                                { name: "config", configMap: { name: configMap.metadata.name } },
+                                ...(secret ? [{ name: "secret", secret: { secretName: secret.metadata.name, defaultMode: 0o400 } }] : []),
+                                ...hostVolumes,
+                            ],
+                        },
+                    },
+                },
+            },
+            { parent: this },
+        );
+        this.registerOutputs({});
+    }
+}

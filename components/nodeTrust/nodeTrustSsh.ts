@@ -1,0 +1,86 @@
+/**
+ * Node trust on one node over SSH (or with local commands when Pulumi runs on the node): the node's
+ * container runtime trusts the registry's CA, resolves its host name, and (k3s / RKE2 with pull
+ * credentials) knows the pull-only account. Runs the steps and scripts rendered in files.ts.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { type HostConnection, HostFile, type HostTarget, hostCommand } from "../shared/hostAccess";
+import { configPathCheckScript, configPathRemoveScript, dirCreateScript, dirRemoveScript, etcHostsScript, trustPlan } from "./files";
+import { fileContent, type NodeTrustCommonArgs, nodeRunner, trustTargetOf } from "./common";
+import { NodeFile } from "./nodeFile";
+
+export interface NodeTrustArgs extends NodeTrustCommonArgs {
+    /** How to reach the node (SSH, or local when Pulumi runs on it); for kind, its name is the node container's. */
+    readonly connection: HostConnection;
+}
+
+/** Node trust on one node, over SSH or with local commands. */
+export class NodeTrust extends pulumi.ComponentResource {
+    constructor(name: string, args: NodeTrustArgs, opts?: pulumi.ComponentResourceOptions) {
+        const target: HostTarget = { target: args.connection.name };
+        super("dso:nodes:NodeTrust", name, target, opts);
+        const plan = trustPlan(args.flavour, trustTargetOf(args));
+        const connection = args.connection;
+        const run = nodeRunner(args.flavour, connection);
+        const allowServiceRestart = args.allowServiceRestart ?? true;
+
+        let dir: pulumi.Resource | undefined;
+        const placed: pulumi.Resource[] = [];
+        for (const step of plan.steps) {
+            const after = { parent: this, dependsOn: dir ? [dir] : [] };
+            switch (step.kind) {
+                case "dir":
+                    dir = hostCommand(
+                        `${name}-dir`,
+                        { connection, create: run(dirCreateScript(step.path)), delete: run(dirRemoveScript(step.path)) },
+                        { parent: this },
+                    );
+                    break;
+                case "file": {
+                    const content = fileContent(step, plan, args);
+                    if (step.restartUnits.length > 0 || args.flavour === "kind") {
+                        // A restart comes after every earlier file (the CA that registries.yaml names), so the service reads them together.
+                        const dependsOn = step.restartUnits.length > 0 ? [...after.dependsOn, ...placed] : after.dependsOn;
+                        placed.push(
+                            new NodeFile(`${name}-${step.role}`, { connection, run, step, content, allowServiceRestart }, { ...after, dependsOn }),
+                        );
+                    } else {
+                        placed.push(
+                            new HostFile(
+                                `${name}-${step.role}`,
+                                { connection, path: step.path, mode: step.mode, content, secret: step.secret },
+                                after,
+                            ),
+                        );
+                    }
+                    break;
+                }
+                case "config-path": {
+                    const allow = args.allowContainerdRestart ?? false;
+                    hostCommand(
+                        `${name}-config-path`,
+                        {
+                            connection,
+                            create: run(configPathCheckScript(step, allow)),
+                            delete: run(configPathRemoveScript(step, allow)),
+                        },
+                        { parent: this, dependsOn: placed },
+                    );
+                    break;
+                }
+                case "etc-hosts":
+                    hostCommand(
+                        `${name}-etc-hosts`,
+                        {
+                            connection,
+                            create: pulumi.output(args.registryAddress!).apply((address) => run(etcHostsScript(args.host, address))),
+                            delete: run(etcHostsScript(args.host, undefined)),
+                        },
+                        { parent: this },
+                    );
+                    break;
+            }
+        }
+        this.registerOutputs({});
+    }
+}
