@@ -126,20 +126,33 @@ function defineInClusterRegistry(
 ): InClusterRegistry | undefined {
     if (cfg.registry.mode !== "in-cluster") return undefined;
     const issuer = cfg.registry.tls.certManagerIssuer;
+    const { registry: r, containerRegistry: cr, inCluster } = cfg;
+    // The config allows S3 settings exactly when registry.storage.kind is "s3".
+    const { s3 } = r.storage;
     return new InClusterRegistry("registry", {
-        inCluster: cfg.inCluster,
-        registry: cfg.registry,
-        containerRegistry: cfg.containerRegistry,
+        host: cr.host,
+        requiresAuthForPull: cr.requiresAuthForPull,
+        namespace: inCluster.namespace,
+        ingressClass: inCluster.ingressClass,
+        images: { registry: r.image, caddy: r.caddyImage, ui: r.ui.image },
+        storage: s3
+            ? {
+                  kind: "s3",
+                  ...s3,
+                  credentials: { accessKeyId: secret(cfg, "s3AccessKeyId"), secretAccessKey: secret(cfg, "s3SecretAccessKey") },
+              }
+            : { kind: "filesystem", size: r.storage.size, storageClass: r.storage.storageClass },
+        allowedNetworks: r.allowedNetworks,
+        ui: { enabled: r.ui.enabled },
+        garbageCollection: r.maintenance.garbageCollection,
+        replicas: r.replicas,
+        publishLocalRegistryHosting: inCluster.publishLocalRegistryHosting,
         accounts,
         deletes: { api: d.apiDeletes, ui: d.uiDeletes },
         tls:
             cfg.registry.tls.mode === "cert-manager" && issuer
                 ? { kind: "cert-manager", issuerKind: issuer.kind, issuerName: issuer.name }
                 : { kind: "secret", certPem: tlsMaterial!.serverCertPem, keyPem: tlsMaterial!.serverKeyPem },
-        s3Credentials:
-            cfg.registry.storage.kind === "s3"
-                ? { accessKeyId: secret(cfg, "s3AccessKeyId"), secretAccessKey: secret(cfg, "s3SecretAccessKey") }
-                : undefined,
         // The node-trust DaemonSet runs privileged in the same namespace.
         privilegedPodsInNamespace: cfg.nodes.delivery === "daemonset",
     });

@@ -1,11 +1,16 @@
 /**
  * Pulumi's mock runtime, set up the way the offline synth and the tests need it: stack config given
  * as in a stack file (secure values as placeholders, never decrypted), provider outputs replaced by
- * readable placeholders, and every registration recorded with its parent and with secret inputs
- * redacted.
+ * realistic values or readable placeholders, and every registration recorded with its parent and
+ * with secret inputs redacted. The program under it is the real one: nothing in components/ knows
+ * it runs under mocks.
  */
+import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
+import type { RegisterResourceRequest, RegisterResourceResponse } from "@pulumi/pulumi/proto/resource_pb";
 import * as runtimeConfig from "@pulumi/pulumi/runtime/config";
+import { MockMonitor, type Mocks } from "@pulumi/pulumi/runtime/mocks";
+import * as bcrypt from "bcryptjs";
 
 export const SECRET = "[secret]";
 export const UNKNOWN = "[unknown]";
@@ -24,24 +29,42 @@ export interface RecordedResource {
     readonly custom: boolean;
     /** Inputs as registered; secret values replaced by "[secret]", unknown ones by "[unknown]". */
     readonly inputs: Record<string, unknown>;
-    /** Inputs as the mock saw them (secrets unwrapped: placeholders in synth, test values in tests). */
+    /**
+     * Inputs as the mock saw them: values in plain text (placeholders in synth, test values in tests),
+     * a property holding a secret wrapped as `{ <sig>: …, value }`.
+     */
     readonly rawInputs: Record<string, unknown>;
     /** What the mock returned as the resource's state. */
     readonly state: Record<string, unknown>;
+    /** Output names the resource asks the engine to keep secret in state. */
+    readonly additionalSecretOutputs: readonly string[];
+}
+
+/** The password the mock gives every generated password: fixed per resource, so synth output is stable. */
+export function mockPassword(name: string): string {
+    return `mock-password-of-${name}`;
 }
 
 /**
- * Provider outputs that only exist after deployment, as placeholders. Secret outputs (keys, passwords,
- * hashes) are "[secret]"; the rest "[unknown]". Everything else echoes the inputs.
+ * A real bcrypt hash of the mock password, with the salt derived from the resource name so the same
+ * program gives the same bytes on every run. Cost 4: the renderers check the format, not the cost, and
+ * a higher one only slows every synth and test.
+ */
+export function mockBcryptHash(name: string): string {
+    const digest = createHash("sha256").update(name).digest();
+    return bcrypt.hashSync(mockPassword(name), `$2b$04$${bcrypt.encodeBase64(Array.from(digest.subarray(0, 16)), 16)}`);
+}
+
+/**
+ * Provider outputs that only exist after deployment. Generated passwords get a fixed password and a
+ * real bcrypt hash of it, so the program validates them as strictly as real ones. Outputs nothing in
+ * the program parses stay readable placeholders: "[secret]" for keys and secret bytes, "[unknown]"
+ * for the rest. Everything else echoes the inputs.
  */
 export function mockState(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
     switch (type) {
         case "random:index/randomPassword:RandomPassword":
-            return { ...inputs, result: SECRET, bcryptHash: SECRET };
-        case "random:index/randomBytes:RandomBytes":
-            return { ...inputs, base64: SECRET, hex: SECRET };
-        case "random:index/randomId:RandomId":
-            return { ...inputs, hex: UNKNOWN, b64Url: UNKNOWN, b64Std: UNKNOWN, dec: UNKNOWN };
+            return { ...inputs, result: mockPassword(name), bcryptHash: mockBcryptHash(name) };
         case "tls:index/privateKey:PrivateKey":
             return {
                 ...inputs,
@@ -99,6 +122,49 @@ export interface MockRuntime {
     byName(name: string): RecordedResource;
 }
 
+/** Features Pulumi's own `setMocks` turns off: mocks see plain values, and run no transform callbacks. */
+const UNSUPPORTED_FEATURES = new Set(["outputValues", "transforms", "invokeTransforms"]);
+
+type Callback<T> = (error: unknown, response: T | undefined) => void;
+
+/** Pulumi's mock monitor that also records each registration as the engine would receive it. */
+class RecordingMonitor extends MockMonitor {
+    constructor(
+        mocks: Mocks,
+        private readonly record: (resource: RecordedResource) => void,
+    ) {
+        super(mocks);
+    }
+
+    override async registerResource(req: RegisterResourceRequest, callback: Callback<RegisterResourceResponse>): Promise<void> {
+        const object = req.getObject();
+        // The wire form keeps secrets marked where they are; the mock only sees them unwrapped.
+        const wire = object?.toJavaScript() ?? {};
+        await super.registerResource(req, (error, response) => {
+            if (!error && response) {
+                const state = response.getObject();
+                this.record({
+                    urn: response.getUrn(),
+                    type: req.getType(),
+                    name: req.getName(),
+                    parentUrn: req.getParent() || undefined,
+                    custom: req.getCustom(),
+                    inputs: redactWireValue(wire) as Record<string, unknown>,
+                    rawInputs: object ? pulumi.runtime.deserializeProperties(object) : {},
+                    state: state ? pulumi.runtime.deserializeProperties(state) : {},
+                    additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
+                });
+            }
+            callback(error, response);
+        });
+    }
+
+    override supportsFeature(req: { getId(): string }, callback: Callback<{ getHassupport(): boolean }>): void {
+        const supported = !UNSUPPORTED_FEATURES.has(req.getId());
+        callback(null, { getHassupport: () => supported });
+    }
+}
+
 /**
  * Installs the mock runtime. Call before any resource is created (in tests: before importing the
  * code under test's module-level resources, if any).
@@ -106,53 +172,16 @@ export interface MockRuntime {
 export async function startMockRuntime(options: MockRuntimeOptions): Promise<MockRuntime> {
     const resources: RecordedResource[] = [];
     const project = options.project ?? "dso-registry";
-    const secretKeys = options.secretKeys ?? [];
-    runtimeConfig.setAllConfig({ ...(options.config ?? {}) }, [...secretKeys]);
-
-    const pending = new Map<string, { parentUrn?: string; inputs: Record<string, unknown> }>();
-    await pulumi.runtime.setMocks(
-        {
-            newResource(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, unknown> } {
-                const state = mockState(args.type, args.name, args.inputs);
-                const key = `${args.type}::${args.name}`;
-                const seen = pending.get(key);
-                const urn = seen?.parentUrn
-                    ? `${seen.parentUrn.split("::")[0]}::${seen.parentUrn.split("::")[1]}::${seen.parentUrn.split("::")[2]!.split("$").pop()}$${args.type}::${args.name}`
-                    : `urn:pulumi:${options.stack}::${project}::${args.type}::${args.name}`;
-                resources.push({
-                    urn,
-                    type: args.type,
-                    name: args.name,
-                    parentUrn: seen?.parentUrn,
-                    custom: args.custom ?? true,
-                    inputs: (seen?.inputs ?? args.inputs) as Record<string, unknown>,
-                    rawInputs: args.inputs,
-                    state,
-                });
-                return { id: args.custom === false ? "" : `${args.name}-id`, state };
-            },
-            call(args: pulumi.runtime.MockCallArgs): Record<string, unknown> {
-                return args.inputs;
-            },
-        },
-        project,
-        options.stack,
-        false,
-    );
-
-    // Record the parent and the secret-marked inputs, which the mock callback does not see.
-    const monitor = pulumi.runtime.getMonitor() as unknown as {
-        registerResource(req: RegisterRequest, callback: unknown): unknown;
+    runtimeConfig.setAllConfig({ ...(options.config ?? {}) }, [...(options.secretKeys ?? [])]);
+    const mocks: Mocks = {
+        newResource: (args) => ({ id: args.custom === false ? "" : `${args.name}-id`, state: mockState(args.type, args.name, args.inputs) }),
+        call: (args) => args.inputs,
     };
-    const registerResource = monitor.registerResource.bind(monitor);
-    monitor.registerResource = (req: RegisterRequest, callback: unknown) => {
-        const raw = req.getObject()?.toJavaScript() ?? {};
-        pending.set(`${req.getType()}::${req.getName()}`, {
-            parentUrn: req.getParent() || undefined,
-            inputs: redactWireValue(raw) as Record<string, unknown>,
-        });
-        return registerResource(req, callback);
-    };
+    pulumi.runtime.setMockOptions(new RecordingMonitor(mocks, (r) => resources.push(r)), project, options.stack, false);
+    // The runtime asks its monitor what it supports (secrets above all) when a root resource is set;
+    // under mocks that is all it does, as there is no engine to tell. Components created outside a
+    // stack, as in most tests, need the answer too.
+    await pulumi.runtime.setRootResource(undefined as unknown as pulumi.ComponentResource);
 
     return {
         resources,
@@ -165,13 +194,6 @@ export async function startMockRuntime(options: MockRuntimeOptions): Promise<Moc
             return found[0]!;
         },
     };
-}
-
-interface RegisterRequest {
-    getType(): string;
-    getName(): string;
-    getParent(): string;
-    getObject(): { toJavaScript(): Record<string, unknown> } | undefined;
 }
 
 /** The value of an Output, for tests and the synth (never inside `apply`). */

@@ -293,6 +293,9 @@ export function renderCaddyfile(policy: AccessPolicy): string {
     ].join("\n");
 }
 
+/** A bcrypt hash as Caddy and Distribution accept it: "$2a$", "$2b$" or "$2y$", a two-digit cost, salt and hash. */
+const BCRYPT_HASH = /^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$/;
+
 /** An account as the users files need it. */
 export interface PolicyAccount {
     readonly username: string;
@@ -310,11 +313,10 @@ export function renderUsersFile(role: "push" | "pull", accounts: readonly Policy
         if (!ACCOUNT_NAME.test(a.username)) {
             throw new Error(`renderUsersFile: user name "${a.username}" is not allowed (letters, digits, ".", "_", "-")`);
         }
-        // Another scheme (MD5-crypt, SHA, …) is refused; anything not shaped like a hash at all is a
-        // placeholder (the offline synth never sees real hashes) and passes through.
-        const otherScheme = /^[$({]/.test(a.bcryptHash) && !/^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$/.test(a.bcryptHash);
-        if (otherScheme || /\s/.test(a.bcryptHash) || a.bcryptHash === "") {
-            throw new Error(`renderUsersFile: the hash of "${a.username}" is not a bcrypt hash`);
+        // Caddy's basicauth checks bcrypt only: a hash of another scheme (MD5-crypt, SHA, …), or any
+        // other text, would never match a password and lock the account out.
+        if (!BCRYPT_HASH.test(a.bcryptHash)) {
+            throw new Error(`renderUsersFile: the hash of "${a.username}" is not a bcrypt hash ("$2a$", "$2b$" or "$2y$", cost, 53 characters)`);
         }
     }
     const lines = [...accounts]

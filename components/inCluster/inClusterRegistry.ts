@@ -1,7 +1,7 @@
 /**
  * The registry inside the cluster (microk8s, lab clusters): Distribution with Caddy as a sidecar that
  * enforces the same access policy as the external host, behind the cluster's ingress. The objects are
- * rendered by `inClusterManifests.ts`; the policy text by `accessPolicy.ts`. This component only feeds
+ * rendered by `manifests.ts`; the policy text by `../accessPolicy/accessPolicy.ts`. This component only feeds
  * them and registers what they return.
  */
 import { createHash } from "node:crypto";
@@ -9,7 +9,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { type AccessPolicy, renderCaddyfile, renderRegistryConfig, renderUsersFile, type RegistryStorage } from "../accessPolicy/accessPolicy";
-import type { ContainerRegistryConfig, InClusterConfig, RegistryConfig } from "../config";
+import type { RegistryAccount } from "../accounts/registryAccounts";
 import {
     DEFAULT_KUBECTL_IMAGE,
     IN_CLUSTER,
@@ -19,32 +19,57 @@ import {
     type K8sObject,
     renderInClusterObjects,
 } from "./manifests";
-import type { RegistryAccount } from "../accounts/registryAccounts";
+
+/** Where Distribution keeps images: a PVC, or an S3 bucket with the credentials to reach it. */
+export type InClusterRegistryStorage =
+    | {
+          readonly kind: "filesystem";
+          /** PVC size, e.g. "20Gi". */
+          readonly size: string;
+          /** Storage class; the cluster default when unset. */
+          readonly storageClass?: string;
+      }
+    | (Omit<Extract<RegistryStorage, { kind: "s3" }>, "kind"> & {
+          readonly kind: "s3";
+          /** Secret; passed to Distribution as environment from Secret `registry-s3`, never in config.yml. */
+          readonly credentials: { readonly accessKeyId: pulumi.Input<string>; readonly secretAccessKey: pulumi.Input<string> };
+      });
 
 export interface InClusterRegistryArgs {
-    /** `dso-registry:inCluster`: namespace, ingress class, KEP-1755 publication. */
-    readonly inCluster: InClusterConfig;
-    /** `dso-registry:registry`: images, storage, UI, maintenance, replicas. */
-    readonly registry: RegistryConfig;
-    /** `dso-registry:containerRegistry`: host name and whether pulls need credentials. */
-    readonly containerRegistry: ContainerRegistryConfig;
-    /** The push account and, when it exists, the pull-only account (bcrypt hashes, secret). */
-    readonly accounts: { readonly push: RegistryAccount; readonly pull?: RegistryAccount; readonly htpasswd: pulumi.Output<string> };
+    /** Host name clients use (no port: the ingress serves 443). */
+    readonly host: string;
+    /** Every read needs an account (push or pull-only); otherwise reads are open. */
+    readonly requiresAuthForPull: boolean;
+    /** Namespace of the registry's objects; created by the component. */
+    readonly namespace: string;
+    /** IngressClass of the ingress controller (ingress-nginx annotations are written). */
+    readonly ingressClass: string;
+    /** Images of Distribution, the Caddy sidecar and the web UI. */
+    readonly images: { readonly registry: string; readonly caddy: string; readonly ui: string };
+    readonly storage: InClusterRegistryStorage;
+    /** Client networks (CIDR) allowed through the ingress; everyone when empty. */
+    readonly allowedNetworks: readonly string[];
+    /** Whether the web UI runs in the registry pod, behind the same Caddy. */
+    readonly ui: { readonly enabled: boolean };
     /** Whether push accounts may DELETE through the API, and whether the UI offers a delete button (decided once by the stack). */
     readonly deletes: { readonly api: boolean; readonly ui: boolean };
+    /** The garbage-collection CronJob: whether it runs, when (cron), and whether it also removes untagged manifests. */
+    readonly garbageCollection: { readonly enabled: boolean; readonly schedule: string; readonly deleteUntagged: boolean };
+    /** Registry pods; more than one needs s3 storage. */
+    readonly replicas: number;
+    /** Publish the KEP-1755 `local-registry-hosting` ConfigMap in kube-public. */
+    readonly publishLocalRegistryHosting: boolean;
+    /** The push account and, when it exists, the pull-only account (bcrypt hashes, secret). */
+    readonly accounts: { readonly push: RegistryAccount; readonly pull?: RegistryAccount; readonly htpasswd: pulumi.Output<string> };
     /** The ingress certificate: our own (generated CA or provided), or a cert-manager issuer. */
     readonly tls:
         | { readonly kind: "secret"; readonly certPem: pulumi.Input<string>; readonly keyPem: pulumi.Input<string> }
         | { readonly kind: "cert-manager"; readonly issuerKind: "Issuer" | "ClusterIssuer"; readonly issuerName: string };
-    /** S3 credentials, required with `registry.storage.kind: s3` (secrets `s3AccessKeyId`, `s3SecretAccessKey`). */
-    readonly s3Credentials?: { readonly accessKeyId: pulumi.Input<string>; readonly secretAccessKey: pulumi.Input<string> };
-    /** Image with `sh` and `kubectl` for the garbage-collection job. */
-    readonly kubectlImage?: string;
     /**
      * Other pods in the namespace must run privileged (the node-trust DaemonSet): the namespace then
      * does not enforce the restricted Pod Security Standard (it still audits it).
      */
-    readonly privilegedPodsInNamespace?: boolean;
+    readonly privilegedPodsInNamespace: boolean;
     /** Kubernetes provider (a kubeconfig context); the ambient one when unset. */
     readonly provider?: k8s.Provider;
 }
@@ -91,33 +116,18 @@ export function renderSidecarCaddyfile(policy: AccessPolicy): string {
     return lines.join("\n");
 }
 
-/** Distribution's storage as the shared config renderer takes it. */
-export function registryStorage(registry: RegistryConfig): RegistryStorage {
-    const s3 = registry.storage.s3;
-    if (registry.storage.kind === "s3") {
-        if (!s3) throw new Error(`registry.storage.kind is "s3" but registry.storage.s3 is not set (at least bucket)`);
-        return {
-            kind: "s3",
-            bucket: s3.bucket,
-            region: s3.region,
-            endpoint: s3.endpoint,
-            forcePathStyle: s3.forcePathStyle,
-            rootDirectory: s3.rootDirectory,
-        };
-    }
-    return { kind: "filesystem", rootDirectory: IN_CLUSTER.dataDir };
+/** Distribution's storage as the shared config renderer takes it (credentials stay out of config.yml). */
+function registryStorage(storage: InClusterRegistryStorage): RegistryStorage {
+    if (storage.kind === "filesystem") return { kind: "filesystem", rootDirectory: IN_CLUSTER.dataDir };
+    const { credentials: _credentials, ...settings } = storage;
+    return settings;
 }
-
-/** Under Pulumi's mocks (synth, tests) generated hashes are placeholders, not bcrypt. */
-const MOCK_PLACEHOLDER = /^\[(secret|unknown)\]$/;
 
 function usersFile(role: "push" | "pull", accounts: readonly RegistryAccount[]): pulumi.Output<string> {
     return pulumi.secret(
-        pulumi.all(accounts.map((a) => a.bcryptHash)).apply((hashes) =>
-            hashes.some((h) => MOCK_PLACEHOLDER.test(h))
-                ? "[secret]"
-                : renderUsersFile(role, accounts.map((a, i) => ({ username: a.username, bcryptHash: hashes[i]! }))),
-        ),
+        pulumi
+            .all(accounts.map((a) => a.bcryptHash))
+            .apply((hashes) => renderUsersFile(role, accounts.map((a, i) => ({ username: a.username, bcryptHash: hashes[i]! })))),
     );
 }
 
@@ -139,33 +149,19 @@ const KINDS: Record<string, Constructor> = {
 };
 
 export class InClusterRegistry extends pulumi.ComponentResource {
-    /** Namespace the registry runs in. */
-    readonly namespace: string;
-    /** `registry.<namespace>.svc:5000`: the plain-HTTP address for pods inside the cluster. */
-    readonly clusterAddress: string;
-
     constructor(name: string, args: InClusterRegistryArgs, opts?: pulumi.ComponentResourceOptions) {
         super("dso:registry:InClusterRegistry", name, {}, opts);
-        const { inCluster, registry, containerRegistry: cr } = args;
-        if (registry.storage.kind === "s3" && !args.s3Credentials) {
-            throw new Error(
-                `InClusterRegistry ${name}: s3 storage needs credentials; set dso-registry:s3AccessKeyId and dso-registry:s3SecretAccessKey with pulumi config set --secret`,
-            );
-        }
-        this.namespace = inCluster.namespace;
-        this.clusterAddress = `${IN_CLUSTER.name}.${inCluster.namespace}.svc:${IN_CLUSTER.servicePort}`;
-
         const policy = sidecarPolicy({
-            host: cr.host,
-            requiresAuthForPull: cr.requiresAuthForPull,
-            uiEnabled: registry.ui.enabled,
+            host: args.host,
+            requiresAuthForPull: args.requiresAuthForPull,
+            uiEnabled: args.ui.enabled,
             deletesEnabled: args.deletes.api,
-            storage: registry.storage.kind,
+            storage: args.storage.kind,
         });
         const caddyfile = renderSidecarCaddyfile(policy);
         const registryConfig = renderRegistryConfig({
             addr: IN_CLUSTER.registryAddr,
-            storage: registryStorage(registry),
+            storage: registryStorage(args.storage),
             deletesEnabled: args.deletes.api,
         });
         const push = usersFile("push", [args.accounts.push]);
@@ -180,33 +176,28 @@ export class InClusterRegistry extends pulumi.ComponentResource {
         const httpSecret = new random.RandomPassword(`${name}-http-secret`, { length: 48, special: false }, { parent: this });
 
         const storage: InClusterStorage =
-            registry.storage.kind === "s3"
+            args.storage.kind === "s3"
                 ? {
                       kind: "s3",
-                      accessKeyId: pulumi.secret(args.s3Credentials!.accessKeyId),
-                      secretAccessKey: pulumi.secret(args.s3Credentials!.secretAccessKey),
+                      accessKeyId: pulumi.secret(args.storage.credentials.accessKeyId),
+                      secretAccessKey: pulumi.secret(args.storage.credentials.secretAccessKey),
                   }
-                : { kind: "filesystem", size: registry.storage.size, storageClass: registry.storage.storageClass };
+                : { kind: "filesystem", size: args.storage.size, storageClass: args.storage.storageClass };
         const tls: InClusterTls = args.tls.kind === "secret" ? { ...args.tls, keyPem: pulumi.secret(args.tls.keyPem) } : args.tls;
 
         const spec: InClusterSpec = {
-            namespace: inCluster.namespace,
+            namespace: args.namespace,
             enforceRestricted: !args.privilegedPodsInNamespace,
-            host: cr.host,
-            ingressClass: inCluster.ingressClass,
+            host: args.host,
+            ingressClass: args.ingressClass,
             tls,
-            images: {
-                registry: registry.image,
-                caddy: registry.caddyImage,
-                ui: registry.ui.image,
-                kubectl: args.kubectlImage ?? DEFAULT_KUBECTL_IMAGE,
-            },
-            replicas: registry.replicas,
+            images: { ...args.images, kubectl: DEFAULT_KUBECTL_IMAGE },
+            replicas: args.replicas,
             storage,
-            allowedNetworks: registry.allowedNetworks,
-            ui: { enabled: registry.ui.enabled, deleteEnabled: args.deletes.ui },
-            garbageCollection: registry.maintenance.garbageCollection,
-            publishLocalRegistryHosting: inCluster.publishLocalRegistryHosting,
+            allowedNetworks: args.allowedNetworks,
+            ui: { enabled: args.ui.enabled, deleteEnabled: args.deletes.ui },
+            garbageCollection: args.garbageCollection,
+            publishLocalRegistryHosting: args.publishLocalRegistryHosting,
             caddyfile,
             registryConfig,
             users: { push, pull, htpasswd: pulumi.secret(args.accounts.htpasswd) },
@@ -214,7 +205,7 @@ export class InClusterRegistry extends pulumi.ComponentResource {
             configChecksum,
         };
         registerObjects(name, renderInClusterObjects(spec), { parent: this, provider: args.provider });
-        this.registerOutputs({ namespace: this.namespace, clusterAddress: this.clusterAddress });
+        this.registerOutputs({});
     }
 }
 

@@ -3,16 +3,16 @@
  * runtime, each recognised by the prefix of its children's names.
  */
 import { beforeAll, describe, expect, test } from "vitest";
-import { startMockRuntime, settle, type MockRuntime, type RecordedResource } from "../../tools/mockRuntime";
+import { mockPassword, startMockRuntime, settle, type MockRuntime, type RecordedResource } from "../../tools/mockRuntime";
 import { restrictedPodProblems, schemaProblems } from "../support/k8sValidate";
 
 const rtPromise = startMockRuntime({ stack: "test" });
 
+import { renderUsersFile } from "../../components/accessPolicy/accessPolicy";
 import { parseConfig } from "../../components/config";
-import { InClusterRegistry, renderSidecarCaddyfile, sidecarPolicy } from "../../components/inCluster/inClusterRegistry";
+import { InClusterRegistry, type InClusterRegistryArgs, renderSidecarCaddyfile, sidecarPolicy } from "../../components/inCluster/inClusterRegistry";
 import { podTemplates, type K8sObject } from "../../components/inCluster/manifests";
-import * as pulumi from "@pulumi/pulumi";
-import { deterministicBcrypt, RegistryAccounts } from "../../components/accounts/registryAccounts";
+import { RegistryAccounts } from "../../components/accounts/registryAccounts";
 
 type Variant = {
     /** Stack config overrides of `dso-registry:registry` and `containerRegistry`. */
@@ -35,7 +35,7 @@ const variants: Record<string, Variant> = {
     authpull: { containerRegistry: { requiresAuthForPull: true }, pullAccount: true, suppliedPushPassword: "push-password-for-test", privileged: true },
 };
 
-function configFor(v: Variant) {
+function configFor(v: Variant, options = { allowMissingSecrets: true }) {
     const { config } = parseConfig(
         {
             containerRegistry: { host: "registry-dso.jmann.local", pathPrefix: "docker-internal/p2c", ...v.containerRegistry },
@@ -43,9 +43,35 @@ function configFor(v: Variant) {
             inCluster: { ingressClass: "public" },
         },
         {},
-        { allowMissingSecrets: true },
+        options,
     );
     return config;
+}
+
+/** The component's args for a variant, picked from its config the way the stack picks them. */
+function argsFor(v: Variant, accounts: InClusterRegistryArgs["accounts"]): InClusterRegistryArgs {
+    const { registry: r, containerRegistry: cr, inCluster } = configFor(v);
+    return {
+        host: cr.host,
+        requiresAuthForPull: cr.requiresAuthForPull,
+        namespace: inCluster.namespace,
+        ingressClass: inCluster.ingressClass,
+        images: { registry: r.image, caddy: r.caddyImage, ui: r.ui.image },
+        storage: r.storage.s3
+            ? { kind: "s3", ...r.storage.s3, credentials: { accessKeyId: "AKID-FOR-TEST", secretAccessKey: "S3-SECRET-FOR-TEST" } }
+            : { kind: "filesystem", size: r.storage.size, storageClass: r.storage.storageClass },
+        allowedNetworks: r.allowedNetworks,
+        ui: { enabled: r.ui.enabled },
+        garbageCollection: r.maintenance.garbageCollection,
+        replicas: r.replicas,
+        publishLocalRegistryHosting: inCluster.publishLocalRegistryHosting,
+        accounts,
+        deletes: { api: r.ui.deleteEnabled, ui: r.ui.enabled && r.ui.deleteEnabled },
+        tls: v.certManager
+            ? { kind: "cert-manager", issuerKind: "ClusterIssuer", issuerName: "lab-ca" }
+            : { kind: "secret", certPem: "CERT-PEM", keyPem: "KEY-PEM-FOR-TEST" },
+        privilegedPodsInNamespace: v.privileged ?? false,
+    };
 }
 
 let rt: MockRuntime;
@@ -53,28 +79,12 @@ let rt: MockRuntime;
 beforeAll(async () => {
     rt = await rtPromise;
     for (const [name, v] of Object.entries(variants)) {
-        const cfg = configFor(v);
         const accounts = new RegistryAccounts(`${name}-accounts`, {
             push: { username: "ci-push", password: v.suppliedPushPassword },
             pull: v.pullAccount ? { username: "cluster-pull" } : undefined,
             rotation: "1",
         });
-        // A generated password's hash is a placeholder under mocks: give the pull account a real one.
-        const pull = v.pullAccount
-            ? { username: "cluster-pull", password: pulumi.secret("pull-password-for-test"), bcryptHash: pulumi.secret(deterministicBcrypt("cluster-pull", "pull-password-for-test")) }
-            : undefined;
-        new InClusterRegistry(name, {
-            inCluster: cfg.inCluster,
-            registry: cfg.registry,
-            containerRegistry: cfg.containerRegistry,
-            accounts: { push: accounts.push, pull, htpasswd: accounts.htpasswd },
-            deletes: { api: cfg.registry.ui.deleteEnabled, ui: cfg.registry.ui.enabled && cfg.registry.ui.deleteEnabled },
-            tls: v.certManager
-                ? { kind: "cert-manager", issuerKind: "ClusterIssuer", issuerName: "lab-ca" }
-                : { kind: "secret", certPem: "CERT-PEM", keyPem: "KEY-PEM-FOR-TEST" },
-            s3Credentials: cfg.registry.storage.kind === "s3" ? { accessKeyId: "AKID-FOR-TEST", secretAccessKey: "S3-SECRET-FOR-TEST" } : undefined,
-            privilegedPodsInNamespace: v.privileged,
-        });
+        new InClusterRegistry(name, argsFor(v, accounts));
     }
     await settle();
 });
@@ -204,7 +214,7 @@ describe("options", () => {
         const users = raw("authpull", "Secret", "registry-htpasswd").stringData;
         expect(users.push).toMatch(/^ci-push \$2[aby]\$\d\d\$/m);
         expect(users.pull).toMatch(/^cluster-pull \$2[aby]\$\d\d\$/m);
-        expect(users.pull).not.toContain("pull-password-for-test");
+        expect(users.pull).not.toContain(mockPassword("authpull-accounts-pull"));
         expect(users.htpasswd).toMatch(/^ci-push:\$2[aby]\$/m);
         expect(users.push).not.toContain("push-password-for-test");
     });
@@ -252,18 +262,11 @@ describe("options", () => {
 
 describe("validation", () => {
     test("s3 without credentials is refused with the command that fixes it", () => {
-        const cfg = configFor(variants.s3!);
-        expect(
-            () =>
-                new InClusterRegistry("no-creds", {
-                    inCluster: cfg.inCluster,
-                    registry: cfg.registry,
-                    containerRegistry: cfg.containerRegistry,
-                    accounts: { push: { username: "u", password: null as any, bcryptHash: null as any }, htpasswd: null as any },
-                    deletes: { api: false, ui: false },
-                    tls: { kind: "secret", certPem: "c", keyPem: "k" },
-                }),
-        ).toThrow(/pulumi config set --secret/);
+        expect(() => configFor(variants.s3!, { allowMissingSecrets: false })).toThrow(/pulumi config set --secret dso-registry:s3AccessKeyId/);
+    });
+
+    test.each(["[secret]", "[unknown]", "{SHA}abc", ""])("the users files refuse %j where a bcrypt hash belongs, under mocks as for real", (hash) => {
+        expect(() => renderUsersFile("push", [{ username: "ci-push", bcryptHash: hash }])).toThrow(/not a bcrypt hash/);
     });
 
     test.each([

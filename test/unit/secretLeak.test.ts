@@ -10,7 +10,7 @@
 import { randomBytes } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type MockRuntime, promiseOf, settle, startMockRuntime } from "../../tools/mockRuntime";
+import { type MockRuntime, mockBcryptHash, mockPassword, promiseOf, settle, startMockRuntime } from "../../tools/mockRuntime";
 import { startFakeJenkins } from "../support/fakeJenkins";
 
 const planted = {
@@ -32,7 +32,6 @@ const config: Record<string, string> = {
 let rt: MockRuntime;
 let outputsJson: string;
 let printed = "";
-const secretOutputsByType = new Map<string, string[]>();
 
 function leaks(text: string): string[] {
     return plantedValues.filter((value) => text.includes(value));
@@ -48,12 +47,6 @@ beforeAll(async () => {
     process.stderr.write = capture as typeof process.stderr.write;
     try {
         rt = await startMockRuntime({ stack: "test", config, secretKeys: Object.keys(planted).map((k) => `dso-registry:${k}`) });
-        const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource(req: AdditionalSecrets, cb: unknown): unknown };
-        const register = monitor.registerResource.bind(monitor);
-        monitor.registerResource = (req, cb) => {
-            secretOutputsByType.set(`${req.getType()}::${req.getName()}`, req.getAdditionalsecretoutputsList());
-            return register(req, cb);
-        };
         const { loadStackConfig } = await import("../../components/config");
         const { defineStack } = await import("../../components/stack");
         const cfg = loadStackConfig();
@@ -66,12 +59,6 @@ beforeAll(async () => {
     }
 });
 
-interface AdditionalSecrets {
-    getType(): string;
-    getName(): string;
-    getAdditionalsecretoutputsList(): string[];
-}
-
 describe("planted secrets", () => {
     it("reached the resources that need them (the test is not vacuous)", () => {
         const raw = JSON.stringify(rt.resources.map((r) => r.rawInputs));
@@ -80,6 +67,19 @@ describe("planted secrets", () => {
 
     it("are absent from every recorded input (what resources.json shows)", () => {
         expect(leaks(JSON.stringify(rt.resources.map((r) => r.inputs)))).toEqual([]);
+    });
+
+    it("as are the generated passwords and the accounts' hashes, which the program used (the check is not vacuous)", () => {
+        // Every generated password is used; the pull account's hash goes into the users files (the
+        // push password is the operator's here).
+        const passwords = rt.ofType("random:index/randomPassword:RandomPassword").map((r) => r.name);
+        const accounts = passwords.filter((name) => name.startsWith("registry-accounts-"));
+        expect(accounts).toEqual(["registry-accounts-pull"]);
+        const generated = [...passwords.map(mockPassword), ...accounts.map(mockBcryptHash)];
+        const raw = JSON.stringify(rt.resources.map((r) => r.rawInputs));
+        expect(generated.filter((v) => !raw.includes(v))).toEqual([]);
+        const shown = JSON.stringify(rt.resources.map((r) => r.inputs));
+        expect(generated.filter((v) => shown.includes(v))).toEqual([]);
     });
 
     it("are absent from the stack outputs", () => {
@@ -99,10 +99,10 @@ describe("planted secrets", () => {
         const credentials = rt.ofType("pulumi-nodejs:dynamic/jenkins:Credential");
         expect(credentials.length).toBe(3);
         for (const c of credentials) {
-            expect(secretOutputsByType.get(`${c.type}::${c.name}`)).toEqual(expect.arrayContaining(["jenkinsSecret", "password", "secret"]));
+            expect(c.additionalSecretOutputs).toEqual(expect.arrayContaining(["jenkinsSecret", "password", "secret"]));
         }
         for (const s of rt.ofType("kubernetes:core/v1:Secret")) {
-            expect(secretOutputsByType.get(`${s.type}::${s.name}`)).toEqual(expect.arrayContaining(["data", "stringData"]));
+            expect(s.additionalSecretOutputs).toEqual(expect.arrayContaining(["data", "stringData"]));
         }
     });
 });
