@@ -43,16 +43,12 @@ export interface PullSecretsArgs {
 }
 
 export class PullSecrets extends pulumi.ComponentResource {
-    /** "namespace/name" of every Secret created. */
-    readonly secretRefs: string[];
-
     constructor(name: string, args: PullSecretsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("dso:registry:PullSecrets", name, {}, opts);
         const dockerConfig = pulumi.secret(
             pulumi.output(args.password).apply((password) => renderDockerConfigJson(args.authority, args.username, password)),
         );
-        const targets = pullSecretTargets(args.namespaces, args.secretName, args.flux);
-        for (const target of targets) {
+        for (const target of pullSecretTargets(args.namespaces, args.secretName, args.flux)) {
             new k8s.core.v1.Secret(
                 `${name}-${target.namespace}`,
                 {
@@ -67,7 +63,6 @@ export class PullSecrets extends pulumi.ComponentResource {
                 { parent: this },
             );
         }
-        this.secretRefs = targets.map((t) => `${t.namespace}/${t.name}`);
         this.registerOutputs({});
     }
 }

@@ -6,6 +6,7 @@ import { createHmac } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as bcrypt from "bcryptjs";
+import { PROJECT } from "../shared/facts";
 
 /** A registry account. `password` and `bcryptHash` are secret Outputs. */
 export interface RegistryAccount {
@@ -29,7 +30,7 @@ export interface RegistryAccountsArgs {
  * password a new hash. Uniqueness of the salt per (user, password) is what bcrypt's salt is for.
  */
 export function deterministicBcrypt(username: string, password: string, cost = 10): string {
-    const digest = createHmac("sha256", "dso-registry htpasswd salt").update(`${username}\0${password}`).digest();
+    const digest = createHmac("sha256", `${PROJECT} htpasswd salt`).update(`${username}\0${password}`).digest();
     const salt = `$2b$${String(cost).padStart(2, "0")}$${bcrypt.encodeBase64(Array.from(digest.subarray(0, 16)), 16)}`;
     return bcrypt.hashSync(password, salt);
 }

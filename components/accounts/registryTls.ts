@@ -4,14 +4,13 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
+import { PROJECT } from "../shared/facts";
 
 export interface RegistryTlsArgs {
     /** "generated" makes a CA and a server certificate; "provided" passes the operator's through. */
     readonly source: "generated" | "provided";
     /** Names the server certificate is valid for; the first is its common name. */
     readonly dnsNames: readonly string[];
-    /** IP addresses the server certificate is valid for. */
-    readonly ipAddresses?: readonly string[];
     readonly caValidityDays: number;
     readonly serverCertValidityDays: number;
     /** The operator's certificate chain and key (source "provided"). */
@@ -41,7 +40,7 @@ export class RegistryTls extends pulumi.ComponentResource {
                 {
                     privateKeyPem: caKey.privateKeyPem,
                     isCaCertificate: true,
-                    subject: { commonName: `${args.dnsNames[0]} registry CA`, organization: "dso-registry" },
+                    subject: { commonName: `${args.dnsNames[0]} registry CA`, organization: PROJECT },
                     validityPeriodHours: args.caValidityDays * 24,
                     allowedUses: ["cert_signing", "crl_signing", "digital_signature"],
                 },
@@ -52,9 +51,8 @@ export class RegistryTls extends pulumi.ComponentResource {
                 `${name}-server-csr`,
                 {
                     privateKeyPem: serverKey.privateKeyPem,
-                    subject: { commonName: args.dnsNames[0], organization: "dso-registry" },
+                    subject: { commonName: args.dnsNames[0], organization: PROJECT },
                     dnsNames: [...args.dnsNames],
-                    ipAddresses: args.ipAddresses ? [...args.ipAddresses] : undefined,
                 },
                 { parent: this },
             );
