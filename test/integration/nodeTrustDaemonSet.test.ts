@@ -2,12 +2,12 @@
  * The DaemonSet's scripts on real files: the ConfigMap that NodeTrustDaemonSet renders (under
  * Pulumi's mocks) is written to a directory, its mount path rewritten to that directory, and
  * apply.sh / remove.sh run with /bin/sh against a private root ($DSO_ROOT), as the pod would run
- * them against the node's directories mounted under /host.
+ * them against the node's directories mounted under /host. Every test starts from a fresh root.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { etcHostsMarkers } from "../../components/nodeTrust/files";
 import { settle, startMockRuntime } from "../../tools/mockRuntime";
 import { makeTestCa } from "../support/realRegistry";
@@ -32,10 +32,6 @@ const read = (p: string) => (existsSync(path.join(root, p)) ? readFileSync(path.
 
 beforeAll(async () => {
     scratch = privateDir("node-trust-ds");
-    root = path.join(scratch, "root");
-    mkdirSync(path.join(root, "etc"), { recursive: true });
-    mkdirSync(path.join(root, "var/snap/microk8s/current/args/certs.d"), { recursive: true });
-    writeFileSync(path.join(root, "etc/hosts"), ORIGINAL_HOSTS);
     caPem = makeTestCa(path.join(scratch, "ca")).caCertPem;
 
     const rt = await startMockRuntime({ stack: "test" });
@@ -50,9 +46,23 @@ beforeAll(async () => {
     }
 });
 
+/** A node as it was before any pod ran: the original /etc/hosts and an empty certs.d. */
+beforeEach(() => {
+    root = mkdtempSync(path.join(scratch, "root-"));
+    mkdirSync(path.join(root, "etc"), { recursive: true });
+    mkdirSync(path.join(root, "var/snap/microk8s/current/args/certs.d"), { recursive: true });
+    writeFileSync(path.join(root, "etc/hosts"), ORIGINAL_HOSTS);
+});
+
 afterAll(() => {
     if (scratch) removeDir(scratch);
 });
+
+/** Pod A applied, then pod B (a newer pod on the same node, as in a rolling update) took over. */
+function podBTookOver(): void {
+    expect(run("apply.sh", "pod-a").code).toBe(0);
+    expect(run("apply.sh", "pod-b").code).toBe(0);
+}
 
 describe("DaemonSet scripts", () => {
     it("apply.sh places the CA, hosts.toml and the /etc/hosts block", () => {
@@ -64,13 +74,15 @@ describe("DaemonSet scripts", () => {
     });
 
     it("a newer pod takes over; the old pod's preStop then removes nothing", () => {
-        expect(run("apply.sh", "pod-b").code).toBe(0);
+        podBTookOver();
         const r = run("remove.sh", "pod-a");
         expect(r.stdout).toContain("belongs to another pod");
         expect(existsSync(path.join(root, CERTS, "hosts.toml"))).toBe(true);
     });
 
     it("the owning pod's preStop removes exactly what was added", () => {
+        podBTookOver();
+        expect(run("remove.sh", "pod-a").stdout).toContain("belongs to another pod");
         expect(run("remove.sh", "pod-b").code).toBe(0);
         expect(existsSync(path.join(root, CERTS))).toBe(false);
         expect(read("/etc/hosts")).toBe(ORIGINAL_HOSTS);
