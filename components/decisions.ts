@@ -26,8 +26,6 @@ export interface Decisions {
     readonly apiDeletes: boolean;
     /** The web UI shows a delete button (only when the UI runs and the operator asked for it). */
     readonly uiDeletes: boolean;
-    /** Where the registry's TLS material comes from, when the program places it itself. */
-    readonly tlsMaterial: "generated" | "provided" | undefined;
     /** Whether nodes of a runtime flavour hold the pull account themselves (k3s / RKE2 registries.yaml). */
     nodesHoldPullAccount(flavour: RuntimeFlavour): boolean;
 }
@@ -36,7 +34,6 @@ export function decide(cfg: ParsedConfig): Decisions {
     const cr = cfg.containerRegistry;
     const authority = registryAuthority(cr.host, cr.port);
     const ownRegistry = cfg.registry.mode !== "existing";
-    const tlsMode = cfg.registry.tls.mode;
     const apiDeletes = ownRegistry && (cfg.registry.ui.deleteEnabled || cfg.registry.maintenance.garbageCollection.enabled);
     return {
         authority,
@@ -45,7 +42,6 @@ export function decide(cfg: ParsedConfig): Decisions {
         pullAccount: ownRegistry && (cr.requiresAuthForPull || cfg.pullSecrets.namespaces.length > 0 || cfg.pullSecrets.flux),
         apiDeletes,
         uiDeletes: cfg.registry.ui.enabled && cfg.registry.ui.deleteEnabled && apiDeletes,
-        tlsMaterial: !ownRegistry ? undefined : tlsMode === "generated-ca" ? "generated" : tlsMode === "provided" ? "provided" : undefined,
         // Other runtimes have no place for credentials on the node: pods pull with imagePullSecrets.
         nodesHoldPullAccount: (flavour) => cr.requiresAuthForPull && (flavour === "k3s" || flavour === "rke2"),
     };

@@ -11,10 +11,10 @@ import * as pulumi from "@pulumi/pulumi";
 import { type RegistryAccount, RegistryAccounts } from "./accounts/registryAccounts";
 import { PullSecrets } from "./accounts/pullSecrets";
 import { RegistryTls } from "./accounts/registryTls";
-import type { SecretName, StackConfig } from "./config";
+import type { ExternalHostRegistrySettings, InClusterRegistrySettings, OwnTls, SecretName, StackConfig } from "./config";
 import { type Decisions, decide } from "./decisions";
-import { ExternalRegistryHost } from "./externalHost/externalRegistryHost";
-import { InClusterRegistry } from "./inCluster/inClusterRegistry";
+import { ExternalRegistryHost, type ExternalRegistryHostArgs } from "./externalHost/externalRegistryHost";
+import { InClusterRegistry, type InClusterRegistryArgs } from "./inCluster/inClusterRegistry";
 import { JenkinsCredentials, planJenkinsCredentials } from "./jenkins/jenkinsCredentials";
 import { PipelineConfig } from "./jenkins/pipelineConfig";
 import type { NodeTrustCommonArgs } from "./nodeTrust/common";
@@ -48,13 +48,15 @@ export function defineStack(cfg: StackConfig): StackOutputs {
     const d = decide(cfg);
     const cr = cfg.containerRegistry;
     const accounts = defineAccounts(cfg, d);
-    const tlsMaterial = defineTlsMaterial(cfg, d);
 
-    const inClusterRegistry = accounts && defineInClusterRegistry(cfg, d, accounts, tlsMaterial);
-    const registryHost = accounts && defineExternalHost(cfg, d, accounts, tlsMaterial);
+    const inCluster = accounts && defineInClusterRegistry(cfg, d, accounts);
+    const external = accounts && defineExternalHost(cfg, d, accounts);
+    const inClusterRegistry = inCluster?.component;
+    const registryHost = external?.component;
 
-    const caCertPem =
-        tlsMaterial?.caCertPem ?? (cfg.existing.caCertificate ? pulumi.output(cfg.existing.caCertificate) : undefined);
+    const tlsMaterial = inCluster?.tlsMaterial ?? external?.tlsMaterial;
+    const existingCa = cfg.registry.mode === "existing" ? cfg.registry.existing.caCertificate : undefined;
+    const caCertPem = tlsMaterial?.caCertPem ?? (existingCa ? pulumi.output(existingCa) : undefined);
     defineNodeTrust(cfg, d, { caCertPem, pullAccount: accounts?.pull }, inClusterRegistry);
     defineJenkinsCredentials(cfg, d, accounts?.push);
     definePipelineConfig(cfg);
@@ -102,34 +104,63 @@ function defineAccounts(cfg: StackConfig, d: Decisions): RegistryAccounts | unde
     });
 }
 
+/** A placement of the registry, with the certificate material it serves when the program made it. */
+interface Placement<T> {
+    readonly component: T;
+    /** The CA and server certificate the program placed (generated, or the operator's); absent with ACME or cert-manager. */
+    readonly tlsMaterial?: RegistryTls;
+}
+
 /** The CA and server certificate the program places itself (generated, or the operator's). */
-function defineTlsMaterial(cfg: StackConfig, d: Decisions): RegistryTls | undefined {
-    if (!d.tlsMaterial) return undefined;
-    const tls = cfg.registry.tls;
+function defineTlsMaterial(cfg: StackConfig, tls: OwnTls): RegistryTls {
     return new RegistryTls("registry-tls", {
-        source: d.tlsMaterial,
+        source: tls.mode === "generated-ca" ? "generated" : "provided",
         dnsNames: [cfg.containerRegistry.host],
         caValidityDays: tls.caValidityDays,
         serverCertValidityDays: tls.serverCertValidityDays,
         provided:
-            d.tlsMaterial === "provided"
+            tls.mode === "provided"
                 ? { certificatePem: secret(cfg, "tlsCertificate"), privateKeyPem: secret(cfg, "tlsPrivateKey") }
                 : undefined,
     });
+}
+
+/** The in-cluster ingress certificate: from a cert-manager issuer, or the program's own material in a Secret. */
+function inClusterTls(
+    cfg: StackConfig,
+    tls: InClusterRegistrySettings["tls"],
+): { readonly args: InClusterRegistryArgs["tls"]; readonly material?: RegistryTls } {
+    if (tls.mode === "cert-manager") {
+        return { args: { kind: "cert-manager", issuerKind: tls.certManagerIssuer.kind, issuerName: tls.certManagerIssuer.name } };
+    }
+    const material = defineTlsMaterial(cfg, tls);
+    return { args: { kind: "secret", certPem: material.serverCertPem, keyPem: material.serverKeyPem }, material };
+}
+
+/** The external host's certificate: obtained by Caddy over ACME, or the program's own material placed as files. */
+function externalHostTls(
+    cfg: StackConfig,
+    tls: ExternalHostRegistrySettings["tls"],
+): { readonly args: ExternalRegistryHostArgs["tls"]; readonly material?: RegistryTls } {
+    if (tls.mode === "acme") return { args: { kind: "acme", email: tls.acmeEmail, directory: tls.acmeDirectory } };
+    const material = defineTlsMaterial(cfg, tls);
+    return {
+        args: { kind: "files", certificatePem: material.serverCertPem, privateKeyPem: material.serverKeyPem, caCertPem: material.caCertPem },
+        material,
+    };
 }
 
 function defineInClusterRegistry(
     cfg: StackConfig,
     d: Decisions,
     accounts: RegistryAccounts,
-    tlsMaterial: RegistryTls | undefined,
-): InClusterRegistry | undefined {
+): Placement<InClusterRegistry> | undefined {
     if (cfg.registry.mode !== "in-cluster") return undefined;
-    const issuer = cfg.registry.tls.certManagerIssuer;
+    const tls = inClusterTls(cfg, cfg.registry.tls);
     const { registry: r, containerRegistry: cr, inCluster } = cfg;
     // The config allows S3 settings exactly when registry.storage.kind is "s3".
     const { s3 } = r.storage;
-    return new InClusterRegistry("registry", {
+    const component = new InClusterRegistry("registry", {
         host: cr.host,
         requiresAuthForPull: cr.requiresAuthForPull,
         namespace: inCluster.namespace,
@@ -149,26 +180,23 @@ function defineInClusterRegistry(
         publishLocalRegistryHosting: inCluster.publishLocalRegistryHosting,
         accounts,
         deletes: { api: d.apiDeletes, ui: d.uiDeletes },
-        tls:
-            cfg.registry.tls.mode === "cert-manager" && issuer
-                ? { kind: "cert-manager", issuerKind: issuer.kind, issuerName: issuer.name }
-                : { kind: "secret", certPem: tlsMaterial!.serverCertPem, keyPem: tlsMaterial!.serverKeyPem },
+        tls: tls.args,
         // The node-trust DaemonSet runs privileged in the same namespace.
         privilegedPodsInNamespace: cfg.nodes.delivery === "daemonset",
     });
+    return { component, tlsMaterial: tls.material };
 }
 
 function defineExternalHost(
     cfg: StackConfig,
     d: Decisions,
     accounts: RegistryAccounts,
-    tlsMaterial: RegistryTls | undefined,
-): ExternalRegistryHost | undefined {
-    const eh = cfg.externalHost;
-    if (cfg.registry.mode !== "external-host" || !eh) return undefined;
+): Placement<ExternalRegistryHost> | undefined {
+    if (cfg.registry.mode !== "external-host") return undefined;
+    const eh = cfg.registry.externalHost;
     const cr = cfg.containerRegistry;
-    const tls = cfg.registry.tls;
-    return new ExternalRegistryHost("registry-host", {
+    const tls = externalHostTls(cfg, cfg.registry.tls);
+    const component = new ExternalRegistryHost("registry-host", {
         connection: {
             kind: "ssh",
             name: eh.ssh.host,
@@ -186,15 +214,7 @@ function defineExternalHost(
         dataDir: eh.dataDir,
         purgeDataOnDestroy: eh.purgeDataOnDestroy,
         installPackages: eh.installPackages,
-        tls:
-            tls.mode === "acme"
-                ? { kind: "acme", email: tls.acmeEmail!, directory: tls.acmeDirectory }
-                : {
-                      kind: "files",
-                      certificatePem: tlsMaterial!.serverCertPem,
-                      privateKeyPem: tlsMaterial!.serverKeyPem,
-                      caCertPem: tlsMaterial!.caCertPem,
-                  },
+        tls: tls.args,
         pushAccounts: [accounts.push],
         pullAccounts: accounts.pull ? [accounts.pull] : [],
         requiresAuthForPull: cr.requiresAuthForPull,
@@ -203,6 +223,7 @@ function defineExternalHost(
         ui: cfg.registry.ui.enabled ? { image: cfg.registry.ui.image, deleteEnabled: d.uiDeletes } : undefined,
         maintenance: cfg.registry.maintenance,
     });
+    return { component, tlsMaterial: tls.material };
 }
 
 /**
@@ -283,7 +304,7 @@ function defineJenkinsCredentials(cfg: StackConfig, d: Decisions, push: Registry
         registryHost: j.registryHostCredentialId ? { credentialId: j.registryHostCredentialId, value: d.authority } : undefined,
     });
     new JenkinsCredentials("jenkins-credentials", {
-        url: j.url!,
+        url: j.url,
         user: j.user,
         auth: j.auth,
         secret: secret(cfg, j.auth === "token" ? "jenkinsApiToken" : "jenkinsPassword"),

@@ -2,11 +2,16 @@ import { describe, expect, it } from "vitest";
 import {
     ConfigError,
     hostNameProblem,
+    mavenPathProblem,
     parseConfig,
     repositoryPrefixProblem,
+    type ParsedConfig,
     type SecretName,
+    secretNames,
     type SecretState,
 } from "../../components/config";
+import { schema } from "../../components/config/schema";
+import { toSettings } from "../../components/config/settings";
 
 /** The smallest valid in-cluster configuration. */
 function base(): Record<string, any> {
@@ -182,5 +187,73 @@ describe("value rules", () => {
         const found = repositoryPrefixProblem(value);
         if (problem === undefined) expect(found).toBeUndefined();
         else expect(found).toMatch(problem);
+    });
+
+    it.each([
+        ["maven-releases", undefined],
+        ["repository/maven-releases", undefined],
+        ["/maven-releases", /starts or ends with "\/"/],
+        ["maven-releases/", /starts or ends with "\/"/],
+        ["a//b", /empty segment/],
+        ["maven releases", /need escaping in a URL/],
+    ])("Maven path %j", (value, problem) => {
+        const found = mavenPathProblem(value);
+        if (problem === undefined) expect(found).toBeUndefined();
+        else expect(found).toMatch(problem);
+    });
+});
+
+describe("toSettings: each mode carries exactly the settings it needs", () => {
+    const existing = () => ({
+        containerRegistry: { host: "registry.corp.example", pathPrefix: "team" },
+        registry: { mode: "existing", tls: { mode: "public" } },
+        existing: { caCertificate: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n" },
+    });
+    const node = { name: "n1", host: "10.0.0.9", hostKey: "ssh-ed25519 AAAA" };
+    const cases: Array<{ name: string; raw: () => Record<string, any>; pick: (s: ParsedConfig) => unknown; equals: unknown }> = [
+        { name: "generated CA", raw: base, pick: (s) => s.registry.tls, equals: { mode: "generated-ca", caValidityDays: 3650, serverCertValidityDays: 825 } },
+        { name: "provided certificate", raw: () => set(base(), "registry.tls", { mode: "provided", caValidityDays: 100 }), pick: (s) => s.registry.tls, equals: { mode: "provided", caValidityDays: 100, serverCertValidityDays: 825 } },
+        { name: "ACME carries its contact address", raw: external, pick: (s) => s.registry.tls, equals: { mode: "acme", acmeEmail: "ops@example.com", acmeDirectory: undefined } },
+        { name: "ACME with a directory", raw: () => set(external(), "registry.tls.acmeDirectory", "https://acme-staging-v02.api.letsencrypt.org/directory"), pick: (s) => s.registry.tls.mode === "acme" && s.registry.tls.acmeDirectory, equals: "https://acme-staging-v02.api.letsencrypt.org/directory" },
+        { name: "cert-manager carries its issuer", raw: () => set(base(), "registry.tls", { mode: "cert-manager", certManagerIssuer: { name: "lab-ca" } }), pick: (s) => s.registry.tls, equals: { mode: "cert-manager", certManagerIssuer: { kind: "ClusterIssuer", name: "lab-ca" } } },
+        { name: "public certificate of an existing registry", raw: existing, pick: (s) => s.registry.tls, equals: { mode: "public" } },
+        { name: "external host carries its host settings", raw: external, pick: (s) => s.registry.mode === "external-host" && s.registry.externalHost, equals: { ssh: { host: "10.0.0.5", port: 22, user: "root", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample", allowUnpinnedHostKey: false }, dataDir: "/srv/data/registry", purgeDataOnDestroy: false, installPackages: true } },
+        { name: "existing registry carries its CA", raw: existing, pick: (s) => s.registry.mode === "existing" && s.registry.existing.caCertificate, equals: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n" },
+        { name: "in-cluster has neither host nor existing settings", raw: base, pick: (s) => Object.keys(s.registry).filter((k) => k === "externalHost" || k === "existing"), equals: [] },
+        { name: "filesystem storage has no S3 settings", raw: base, pick: (s) => s.registry.storage, equals: { kind: "filesystem", size: "20Gi" } },
+        { name: "S3 storage carries its bucket", raw: () => set(base(), "registry.storage", { kind: "s3", s3: { bucket: "images" } }), pick: (s) => s.registry.storage, equals: { kind: "s3", size: "20Gi", s3: { bucket: "images", region: "us-east-1", forcePathStyle: true, rootDirectory: "/registry" } } },
+        { name: "SSH delivery carries its nodes", raw: () => set(base(), "nodes", { delivery: "ssh", list: [node] }), pick: (s) => s.nodes.delivery === "ssh" && s.nodes.list.map((n) => n.name), equals: ["n1"] },
+        { name: "DaemonSet delivery has no node list", raw: () => set(base(), "nodes", { delivery: "daemonset" }), pick: (s) => [s.nodes.delivery, "list" in s.nodes], equals: ["daemonset", false] },
+        { name: "Jenkins enabled carries its URL", raw: () => set(base(), "jenkins", { enabled: true, url: "https://jenkins.example.com" }), pick: (s) => s.jenkins.enabled && s.jenkins.url, equals: "https://jenkins.example.com" },
+        { name: "Jenkins disabled carries nothing", raw: () => set(base(), "jenkins", { url: "https://jenkins.example.com" }), pick: (s) => s.jenkins, equals: { enabled: false } },
+        { name: "no Maven registry, no key", raw: base, pick: (s) => "mavenRegistry" in s, equals: false },
+    ];
+
+    it.each(cases)("$name", ({ raw, pick, equals }) => {
+        const settings = toSettings(schema.parse(raw()));
+        expect(pick(settings)).toStrictEqual(equals);
+    });
+
+    it("is what parseConfig returns once every rule passes", () => {
+        const raw = external();
+        expect(parseConfig(raw, present("containerRegistryPassword", "sshPrivateKey")).config).toStrictEqual(toSettings(schema.parse(raw)));
+    });
+
+    // The rules refuse each of these first; the mapping refuses them too rather than invent a value.
+    const contradictions: Array<{ name: string; raw: () => Record<string, any>; says: RegExp }> = [
+        { name: "ACME in the cluster", raw: () => set(base(), "registry.tls", { mode: "acme", acmeEmail: "a@example.com" }), says: /^dso-registry:registry\.tls\.mode "acme" does not serve registry\.mode "in-cluster"/ },
+        { name: "cert-manager on a host", raw: () => set(external(), "registry.tls", { mode: "cert-manager", certManagerIssuer: { name: "x" } }), says: /^dso-registry:registry\.tls\.mode "cert-manager" does not serve registry\.mode "external-host"/ },
+        { name: "an existing registry with a generated CA", raw: () => set(existing(), "registry.tls", { mode: "generated-ca" }), says: /^dso-registry:registry\.tls\.mode "generated-ca" does not describe registry\.mode "existing"/ },
+        { name: "ACME without its address", raw: () => set(external(), "registry.tls", { mode: "acme" }), says: /^dso-registry:registry\.tls\.acmeEmail is not set/ },
+        { name: "cert-manager without its issuer", raw: () => set(base(), "registry.tls", { mode: "cert-manager" }), says: /^dso-registry:registry\.tls\.certManagerIssuer is not set/ },
+        { name: "an external host without host settings", raw: () => { const r = external(); delete r.externalHost; return r; }, says: /^dso-registry:externalHost is not set/ },
+        { name: "S3 without its settings", raw: () => set(base(), "registry.storage", { kind: "s3" }), says: /^dso-registry:registry\.storage\.s3 is not set/ },
+        { name: "Jenkins without its URL", raw: () => set(base(), "jenkins", { enabled: true }), says: /^dso-registry:jenkins\.url is not set/ },
+    ];
+
+    it.each(contradictions)("refuses $name", ({ raw, says }) => {
+        const flat = schema.parse(raw());
+        expect(() => toSettings(flat)).toThrow(says);
+        expect(() => parseConfig(raw(), present(...secretNames), { allowMissingSecrets: true })).toThrow(ConfigError);
     });
 });

@@ -1,0 +1,90 @@
+/**
+ * Loading from Pulumi config: the one place config is read. Every `dso-registry:*` key is read once,
+ * validated by `parseConfig`, and the secrets the configuration needs are resolved to Outputs.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import * as runtimeConfig from "@pulumi/pulumi/runtime/config";
+import { PROJECT } from "../shared/facts";
+import { type ParseOptions, type ParseResult, parseConfig } from "./parse";
+import { closest, type ConfigProblem, ConfigError } from "./problems";
+import { configShape } from "./schema";
+import { type SecretName, secretNames, secretSpecs, type SecretState } from "./secrets";
+import type { ParsedConfig } from "./settings";
+
+/** The validated stack configuration, with the secrets it needs resolved to Outputs by the loader. */
+export interface StackConfig extends ParsedConfig {
+    /** Secrets required by this configuration and present (or, in synth, placeholders). */
+    readonly secrets: Partial<Record<SecretName, pulumi.Output<string>>>;
+}
+
+export interface LoadOptions extends ParseOptions {
+    /** Called with a warning for each required secret that is missing (synth only). */
+    readonly warn?: (message: string) => void;
+    /** Placeholder used for secrets in synth (never a real value). */
+    readonly secretPlaceholder?: string;
+}
+
+function isSecretKey(fullKey: string): boolean {
+    const check = (runtimeConfig as unknown as { isConfigSecret?: (k: string) => boolean }).isConfigSecret;
+    return typeof check === "function" ? check(fullKey) : false;
+}
+
+/**
+ * Reads every `dso-registry:*` key once, validates it, and resolves the secrets it needs.
+ * Throws ConfigError (nothing is created) when anything is wrong.
+ */
+export function loadStackConfig(options: LoadOptions = {}): StackConfig {
+    const config = new pulumi.Config(PROJECT);
+    const all = pulumi.runtime.allConfig();
+    const raw: Record<string, unknown> = {};
+    const problems: ConfigProblem[] = [];
+    const secretStates: Partial<Record<SecretName, SecretState>> = {};
+    const plainKeys = Object.keys(configShape);
+
+    for (const [fullKey, value] of Object.entries(all)) {
+        if (!fullKey.startsWith(`${PROJECT}:`)) continue;
+        const key = fullKey.slice(PROJECT.length + 1);
+        if ((secretNames as string[]).includes(key)) {
+            secretStates[key as SecretName] = isSecretKey(fullKey) ? "secret" : "plaintext";
+            continue;
+        }
+        if (!plainKeys.includes(key)) {
+            const suggestion = closest(key, [...plainKeys, ...secretNames]);
+            problems.push({
+                key: fullKey,
+                message: `unknown key${suggestion ? `; did you mean "${PROJECT}:${suggestion}"?` : ""} Known keys: ${[...plainKeys, ...secretNames].join(", ")}.`,
+            });
+            continue;
+        }
+        if (isSecretKey(fullKey)) {
+            problems.push({ key: fullKey, message: `holds plain settings but is stored as a secret; set it without --secret` });
+            continue;
+        }
+        try {
+            raw[key] = JSON.parse(value);
+        } catch {
+            raw[key] = value;
+        }
+    }
+    let parsed: ParseResult;
+    try {
+        parsed = parseConfig(raw, secretStates, options);
+    } catch (error) {
+        if (error instanceof ConfigError) throw new ConfigError([...problems, ...error.problems]);
+        throw error;
+    }
+    if (problems.length > 0) throw new ConfigError(problems);
+
+    const secrets: Partial<Record<SecretName, pulumi.Output<string>>> = {};
+    for (const name of parsed.requiredSecrets) {
+        if (parsed.missingSecrets.includes(name)) {
+            options.warn?.(
+                `${PROJECT}:${name} (${secretSpecs[name].description}) is not set; \`pulumi up\` will require it. Set it with: ${secretSpecs[name].setCommand}`,
+            );
+            secrets[name] = pulumi.secret(options.secretPlaceholder ?? "[secret]");
+        } else {
+            secrets[name] = config.requireSecret(name);
+        }
+    }
+    return { ...parsed.config, secrets };
+}

@@ -1,0 +1,56 @@
+/**
+ * Validation without Pulumi: raw values (already JSON-decoded) and the state of each secret key in,
+ * the typed configuration out, or a ConfigError listing every problem at once.
+ */
+import { type ConfigProblem, ConfigError, describeIssue } from "./problems";
+import { crossChecks } from "./rules";
+import { schema } from "./schema";
+import {
+    missingSecretProblem,
+    plaintextSecretProblems,
+    requiredSecretsFor,
+    type SecretName,
+    secretNames,
+    type SecretState,
+} from "./secrets";
+import { type ParsedConfig, toSettings } from "./settings";
+
+export interface ParseOptions {
+    /** Tolerate required secrets that are not set (synth); `pulumi up` never does. */
+    readonly allowMissingSecrets?: boolean;
+}
+
+export interface ParseResult {
+    readonly config: ParsedConfig;
+    /** Secrets this configuration needs. */
+    readonly requiredSecrets: readonly SecretName[];
+    /** Secrets it needs that are not set (allowed only when missing secrets are tolerated). */
+    readonly missingSecrets: readonly SecretName[];
+}
+
+/**
+ * Validates raw config values (already JSON-decoded) and the state of each secret key.
+ * Throws ConfigError listing every problem found.
+ */
+export function parseConfig(
+    raw: Readonly<Record<string, unknown>>,
+    secretStates: Readonly<Partial<Record<SecretName, SecretState>>> = {},
+    options: ParseOptions = {},
+): ParseResult {
+    const states = Object.fromEntries(secretNames.map((n) => [n, secretStates[n] ?? "missing"])) as Record<SecretName, SecretState>;
+    const result = schema.safeParse(raw, { reportInput: true });
+    if (!result.success) {
+        throw new ConfigError([...result.error.issues.flatMap(describeIssue), ...plaintextSecretProblems(states)]);
+    }
+    const requiredSecrets = requiredSecretsFor(result.data);
+    const missingSecrets = requiredSecrets.filter((n) => states[n] === "missing");
+    const problems: ConfigProblem[] = [
+        ...crossChecks(result.data),
+        ...plaintextSecretProblems(states),
+        ...(options.allowMissingSecrets ? [] : missingSecrets.map(missingSecretProblem)),
+    ];
+    if (problems.length > 0) {
+        throw new ConfigError(problems);
+    }
+    return { config: toSettings(result.data), requiredSecrets, missingSecrets };
+}

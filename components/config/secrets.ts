@@ -1,0 +1,102 @@
+/**
+ * The secrets the operator supplies: what each one is, the command that sets it without leaving it in
+ * the shell history, which ones a configuration needs, and the problems a person is told about them.
+ */
+import { PROJECT } from "../shared/facts";
+import type { ConfigProblem } from "./problems";
+import type { FlatConfig } from "./schema";
+
+/** How to give a secret without leaving it in the shell history. */
+const fromFileOrPrompt = (key: string, file?: string) =>
+    file
+        ? `pulumi config set --secret ${PROJECT}:${key} < ${file}`
+        : `pulumi config set --secret ${PROJECT}:${key}   (prompts for the value; or pipe it in on stdin)`;
+
+export interface SecretSpec {
+    /** What the secret is, for error messages and the README. */
+    readonly description: string;
+    /** The command that sets it. */
+    readonly setCommand: string;
+}
+
+/** Every secret key of the `dso-registry` namespace, in the order the README lists them. */
+export const secretSpecs = {
+    containerRegistryPassword: {
+        description: "push password of the container registry (containerRegistry.pushCredentials: operator)",
+        setCommand: fromFileOrPrompt("containerRegistryPassword"),
+    },
+    mavenRegistryPassword: {
+        description: "deploy password of the Maven registry (unless mavenRegistry.reuseContainerCredentials)",
+        setCommand: fromFileOrPrompt("mavenRegistryPassword"),
+    },
+    jenkinsApiToken: {
+        description: "API token of jenkins.user (jenkins.auth: token)",
+        setCommand: fromFileOrPrompt("jenkinsApiToken"),
+    },
+    jenkinsPassword: {
+        description: "password of jenkins.user (jenkins.auth: password)",
+        setCommand: fromFileOrPrompt("jenkinsPassword"),
+    },
+    sshPrivateKey: {
+        description: "SSH private key for the registry host and the nodes",
+        setCommand: fromFileOrPrompt("sshPrivateKey", "~/.ssh/id_ed25519"),
+    },
+    tlsCertificate: {
+        description: "server certificate chain, PEM (registry.tls.mode: provided)",
+        setCommand: fromFileOrPrompt("tlsCertificate", "registry.crt"),
+    },
+    tlsPrivateKey: {
+        description: "server private key, PEM (registry.tls.mode: provided)",
+        setCommand: fromFileOrPrompt("tlsPrivateKey", "registry.key"),
+    },
+    s3AccessKeyId: {
+        description: "S3 access key ID (registry.storage.kind: s3)",
+        setCommand: fromFileOrPrompt("s3AccessKeyId"),
+    },
+    s3SecretAccessKey: {
+        description: "S3 secret access key (registry.storage.kind: s3)",
+        setCommand: fromFileOrPrompt("s3SecretAccessKey"),
+    },
+} as const satisfies Record<string, SecretSpec>;
+
+export type SecretName = keyof typeof secretSpecs;
+/** The secret keys' names. */
+export const secretNames = Object.keys(secretSpecs) as SecretName[];
+
+/** What the loader found for a secret key. */
+export type SecretState = "secret" | "plaintext" | "missing";
+
+/** The secrets a valid configuration needs. */
+export function requiredSecretsFor(c: FlatConfig): SecretName[] {
+    const required: SecretName[] = [];
+    // An existing registry's push account is the organisation's: Jenkins gets the password the operator supplies.
+    const pushPasswordSupplied =
+        c.containerRegistry.pushCredentials === "operator" || (c.registry.mode === "existing" && c.jenkins.enabled);
+    if (pushPasswordSupplied) required.push("containerRegistryPassword");
+    if (c.mavenRegistry && !c.mavenRegistry.reuseContainerCredentials) required.push("mavenRegistryPassword");
+    if (c.jenkins.enabled) required.push(c.jenkins.auth === "token" ? "jenkinsApiToken" : "jenkinsPassword");
+    const sshNeeded =
+        c.registry.mode === "external-host" || (c.nodes.delivery === "ssh" && c.nodes.list.some((n) => !n.local));
+    if (sshNeeded) required.push("sshPrivateKey");
+    if (c.registry.tls.mode === "provided") required.push("tlsCertificate", "tlsPrivateKey");
+    if (c.registry.storage.kind === "s3") required.push("s3AccessKeyId", "s3SecretAccessKey");
+    return required;
+}
+
+/** Secret keys found stored in plaintext, each with the commands that put it right. */
+export function plaintextSecretProblems(states: Readonly<Record<SecretName, SecretState>>): ConfigProblem[] {
+    return secretNames
+        .filter((name) => states[name] === "plaintext")
+        .map((name) => ({
+            key: `${PROJECT}:${name}`,
+            message: `is stored in plaintext in the stack file. Remove it (pulumi config rm ${PROJECT}:${name}) and set it encrypted: ${secretSpecs[name].setCommand}`,
+        }));
+}
+
+/** A required secret that is not set. */
+export function missingSecretProblem(name: SecretName): ConfigProblem {
+    return {
+        key: `${PROJECT}:${name}`,
+        message: `is not set; it is the ${secretSpecs[name].description}. Set it with: ${secretSpecs[name].setCommand}`,
+    };
+}
