@@ -8,7 +8,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { DISTRIBUTION, imagePrefix, registryAuthority } from "../shared/facts";
-import type { HostConnection } from "../shared/hostAccess";
+import type { HostConnection, HostTarget } from "../shared/hostAccess";
 import { CaddySite, type HostAccount, type HostTls } from "./caddySite";
 import { HostPackages } from "./hostPackages";
 import { Maintenance } from "./maintenance";
@@ -74,7 +74,7 @@ export class ExternalRegistryHost extends pulumi.ComponentResource {
     readonly opsCommands: Record<string, string>;
 
     constructor(name: string, args: ExternalRegistryHostArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("dso:registry:ExternalRegistryHost", name, {}, opts);
+        super("dso:registry:ExternalRegistryHost", name, { target: args.connection.name } satisfies HostTarget, opts);
         const problem = externalRegistryHostProblem(args);
         if (problem) throw new Error(`ExternalRegistryHost ${name}: ${problem}`);
 
