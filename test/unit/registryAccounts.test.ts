@@ -1,6 +1,6 @@
 import * as bcrypt from "bcryptjs";
 import { beforeAll, describe, expect, it } from "vitest";
-import { isSecret, type MockRuntime, promiseOf, settle, startMockRuntime } from "../../tools/mockRuntime";
+import { isSecret, type MockRuntime, mockBcryptHash, promiseOf, settle, startMockRuntime } from "../../tools/mockRuntime";
 
 let rt: MockRuntime;
 let accountsModule: typeof import("../../components/accounts/registryAccounts");
@@ -50,7 +50,7 @@ describe("RegistryAccounts under mocks", () => {
         expect(rt.byName("accts-pull").inputs.keepers).toEqual({ username: "nodes", rotation: "7" });
         expect(await isSecret(accounts.push.password)).toBe(true);
         expect(await isSecret(accounts.htpasswd)).toBe(true);
-        expect(await promiseOf(accounts.htpasswd)).toBe("ci-push:[secret]\nnodes:[secret]\n");
+        expect(await promiseOf(accounts.htpasswd)).toBe(`ci-push:${mockBcryptHash("accts-push")}\nnodes:${mockBcryptHash("accts-pull")}\n`);
     });
 
     it("hashes a supplied password without generating one", async () => {
