@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as YAML from "yaml";
-import { ConfigError, loadStackConfig, PROJECT } from "../components/config";
+import { ConfigError, loadStackConfig, PROJECT, parseConfig, type SecretName, secretNames, secretSpecs, type SecretState } from "../components/config";
 import type { HostTarget, PlacedFile } from "../components/shared/hostAccess";
 import { defineStack } from "../components/stack";
 import { type RecordedResource, SECRET, settle, startMockRuntime, UNKNOWN } from "./mockRuntime";
@@ -206,12 +206,49 @@ function resourcesJson(resources: readonly RecordedResource[]): string {
     return `${JSON.stringify(rows, null, 2)}\n`;
 }
 
+/**
+ * The secrets the stack's config needs that its stack file does not set. An invalid config yields none:
+ * loading it then reports every problem, as `pulumi up` would.
+ */
+function missingSecrets(config: Readonly<Record<string, string>>, secretKeys: readonly string[]): SecretName[] {
+    const raw: Record<string, unknown> = {};
+    const states: Partial<Record<SecretName, SecretState>> = {};
+    for (const [fullKey, value] of Object.entries(config)) {
+        if (!fullKey.startsWith(`${PROJECT}:`)) continue;
+        const key = fullKey.slice(PROJECT.length + 1);
+        if ((secretNames as readonly string[]).includes(key)) {
+            states[key as SecretName] = secretKeys.includes(fullKey) ? "secret" : "plaintext";
+            continue;
+        }
+        try {
+            raw[key] = JSON.parse(value);
+        } catch {
+            raw[key] = value;
+        }
+    }
+    try {
+        return [...parseConfig(raw, states, { allowMissingSecrets: true }).missingSecrets];
+    } catch (error) {
+        if (error instanceof ConfigError) return [];
+        throw error;
+    }
+}
+
 /** Runs the program for a stack under mocks and returns the files synth writes. */
 export async function synthesize(projectDir: string, stack: string): Promise<SynthFiles> {
     const { config, secretKeys } = readStackConfig(projectDir, stack);
     const warnings: string[] = [];
+    // A secret the stack needs but does not set yet gets a placeholder, as an encrypted value would:
+    // the program then loads its config exactly as `pulumi up` does, and the synth warns.
+    for (const name of missingSecrets(config, secretKeys)) {
+        warnings.push(
+            `${PROJECT}:${name} (${secretSpecs[name].description}) is not set; \`pulumi up\` will require it. Set it with: ${secretSpecs[name].setCommand}`,
+        );
+        config[`${PROJECT}:${name}`] = SECRET;
+        secretKeys.push(`${PROJECT}:${name}`);
+    }
     const rt = await startMockRuntime({ stack, config, secretKeys });
-    const cfg = loadStackConfig({ allowMissingSecrets: true, warn: (m) => warnings.push(m) });
+    const cfg = loadStackConfig();
     // Pulumi records a stack trace for every promise it creates (for leak reports and source
     // positions); synth never shows them, and with source maps they dominate the time of large stacks.
     const stackTraceLimit = Error.stackTraceLimit;

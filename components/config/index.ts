@@ -10,7 +10,7 @@
  *   load.ts      loadStackConfig: the one place Pulumi config is read
  */
 export { PROJECT } from "../shared/facts";
-export { type LoadOptions, loadStackConfig, type StackConfig } from "./load";
+export { loadStackConfig, type StackConfig } from "./load";
 export { type ParseOptions, type ParseResult, parseConfig } from "./parse";
 export { type ConfigProblem, ConfigError } from "./problems";
 export { configShape, hostNameProblem, mavenPathProblem, repositoryPrefixProblem } from "./schema";

@@ -5,23 +5,16 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as runtimeConfig from "@pulumi/pulumi/runtime/config";
 import { PROJECT } from "../shared/facts";
-import { type ParseOptions, type ParseResult, parseConfig } from "./parse";
+import { type ParseResult, parseConfig } from "./parse";
 import { closest, type ConfigProblem, ConfigError } from "./problems";
 import { configShape } from "./schema";
-import { type SecretName, secretNames, secretSpecs, type SecretState } from "./secrets";
+import { type SecretName, secretNames, type SecretState } from "./secrets";
 import type { ParsedConfig } from "./settings";
 
 /** The validated stack configuration, with the secrets it needs resolved to Outputs by the loader. */
 export interface StackConfig extends ParsedConfig {
-    /** Secrets required by this configuration and present (or, in synth, placeholders). */
+    /** Secrets required by this configuration, each one set in the stack (`pulumi config set --secret`). */
     readonly secrets: Partial<Record<SecretName, pulumi.Output<string>>>;
-}
-
-export interface LoadOptions extends ParseOptions {
-    /** Called with a warning for each required secret that is missing (synth only). */
-    readonly warn?: (message: string) => void;
-    /** Placeholder used for secrets in synth (never a real value). */
-    readonly secretPlaceholder?: string;
 }
 
 function isSecretKey(fullKey: string): boolean {
@@ -33,7 +26,7 @@ function isSecretKey(fullKey: string): boolean {
  * Reads every `dso-registry:*` key once, validates it, and resolves the secrets it needs.
  * Throws ConfigError (nothing is created) when anything is wrong.
  */
-export function loadStackConfig(options: LoadOptions = {}): StackConfig {
+export function loadStackConfig(): StackConfig {
     const config = new pulumi.Config(PROJECT);
     const all = pulumi.runtime.allConfig();
     const raw: Record<string, unknown> = {};
@@ -68,7 +61,7 @@ export function loadStackConfig(options: LoadOptions = {}): StackConfig {
     }
     let parsed: ParseResult;
     try {
-        parsed = parseConfig(raw, secretStates, options);
+        parsed = parseConfig(raw, secretStates);
     } catch (error) {
         if (error instanceof ConfigError) throw new ConfigError([...problems, ...error.problems]);
         throw error;
@@ -77,14 +70,7 @@ export function loadStackConfig(options: LoadOptions = {}): StackConfig {
 
     const secrets: Partial<Record<SecretName, pulumi.Output<string>>> = {};
     for (const name of parsed.requiredSecrets) {
-        if (parsed.missingSecrets.includes(name)) {
-            options.warn?.(
-                `${PROJECT}:${name} (${secretSpecs[name].description}) is not set; \`pulumi up\` will require it. Set it with: ${secretSpecs[name].setCommand}`,
-            );
-            secrets[name] = pulumi.secret(options.secretPlaceholder ?? "[secret]");
-        } else {
-            secrets[name] = config.requireSecret(name);
-        }
+        secrets[name] = config.requireSecret(name);
     }
     return { ...parsed.config, secrets };
 }
