@@ -4,56 +4,11 @@
  * machine; the fake behaves like the Credentials plugin's documented REST API, so these tests prove
  * the protocol handling, not compatibility with a particular Jenkins release.
  */
-import { execFileSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import * as path from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { USERNAME_PASSWORD_CLASS } from "../../components/jenkins/jenkinsApi";
 import { type JenkinsCredentialState, jenkinsCredentialProvider as provider } from "../../components/jenkins/jenkinsCredentials";
-import { type FakeJenkins, type FakeJenkinsOptions, startFakeJenkins } from "../support/fakeJenkins";
-
-const token = randomBytes(16).toString("hex");
-const jenkinsPassword = `pw-${randomBytes(12).toString("hex")}`;
-const pushPassword = `push-${randomBytes(12).toString("hex")}`;
-
-const running: FakeJenkins[] = [];
-afterEach(async () => {
-    await Promise.all(running.splice(0).map((j) => j.close()));
-});
-
-async function jenkins(options: FakeJenkinsOptions = {}): Promise<FakeJenkins> {
-    const j = await startFakeJenkins({ apiToken: token, password: jenkinsPassword, ...options });
-    running.push(j);
-    return j;
-}
-
-function state(j: FakeJenkins, overrides: Partial<JenkinsCredentialState> = {}): JenkinsCredentialState {
-    return {
-        jenkinsUrl: j.url,
-        jenkinsUser: "admin",
-        jenkinsAuth: "token",
-        jenkinsSecret: token,
-        timeoutSeconds: 10,
-        credentialId: "container-registry",
-        kind: "usernamePassword",
-        description: "Push to registry.example.com",
-        username: "ci-push",
-        password: pushPassword,
-        ...overrides,
-    };
-}
-
-/** Runs a provider call that must fail and returns its message. */
-async function failure(call: Promise<unknown>): Promise<string> {
-    try {
-        await call;
-    } catch (error) {
-        return (error as Error).message;
-    }
-    throw new Error("the call succeeded but was expected to fail");
-}
+import type { FakeJenkins, FakeJenkinsOptions } from "../support/fakeJenkins";
+import { failure, jenkins, jenkinsPassword, pushPassword, state, token } from "../support/jenkinsProvider";
 
 describe("create", () => {
     it("stores a username/password credential with the API token and no crumb", async () => {
@@ -257,35 +212,5 @@ describe("errors name the credential and the URL, give a fix, and never contain 
         const message = await failure(provider.create(state(j, { jenkinsAuth: "password", jenkinsSecret: jenkinsPassword })));
         expect(message).toContain("fetching a CSRF crumb");
         expect(message).toContain("HTTP 403");
-    });
-});
-
-describe("TLS with a private CA", () => {
-    let dir: string;
-    afterEach(() => rmSync(dir, { recursive: true, force: true }));
-
-    function makeCa(): { ca: string; key: string; cert: string } {
-        dir = mkdtempSync(path.join(tmpdir(), "jenkins-tls-"));
-        const run = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
-        run("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=Test Jenkins CA");
-        run("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1");
-        writeFileSync(path.join(dir, "san.ext"), "subjectAltName=IP:127.0.0.1\n");
-        run("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.crt", "-days", "2", "-extfile", "san.ext");
-        return { ca: readFileSync(path.join(dir, "ca.crt"), "utf8"), key: readFileSync(path.join(dir, "server.key"), "utf8"), cert: readFileSync(path.join(dir, "server.crt"), "utf8") };
-    }
-
-    it("connects when the CA is given", async () => {
-        const { ca, key, cert } = makeCa();
-        const j = await jenkins({ tls: { key, cert } });
-        await provider.create(state(j, { caCertificate: ca }));
-        expect(j.credentials.has("container-registry")).toBe(true);
-    });
-
-    it("refuses an untrusted certificate and points at jenkins.caCertificate", async () => {
-        const { key, cert } = makeCa();
-        const j = await jenkins({ tls: { key, cert } });
-        const message = await failure(provider.create(state(j)));
-        expect(message).toContain("jenkins.caCertificate");
-        expect(j.credentials.size).toBe(0);
     });
 });
