@@ -20,7 +20,12 @@ export default defineConfig({
             },
             {
                 // Real Caddy, Distribution, containerd, skopeo, OpenSSH, shellcheck: installed or asked for first.
-                test: { ...shared, name: "integration", include: ["test/integration/**/*.test.ts"], globalSetup: ["test/setup/debianTools.ts"] },
+                test: {
+                    ...shared,
+                    name: "integration",
+                    include: ["test/integration/**/*.test.ts"],
+                    globalSetup: ["test/setup/debianTools.ts"],
+                },
             },
         ],
     },

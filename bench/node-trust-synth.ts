@@ -74,7 +74,19 @@ try {
             const started = process.hrtime.bigint();
             const result = spawnSync(
                 process.execPath,
-                ["--import", "tsx", "--require", probe, path.join(projectDir, "tools/synth.ts"), "--stack", "bench", "--project", project, "--out", out],
+                [
+                    "--import",
+                    "tsx",
+                    "--require",
+                    probe,
+                    path.join(projectDir, "tools/synth.ts"),
+                    "--stack",
+                    "bench",
+                    "--project",
+                    project,
+                    "--out",
+                    out,
+                ],
                 { cwd: projectDir, encoding: "utf8", env: process.env, input: "" },
             );
             const seconds = Number(process.hrtime.bigint() - started) / 1e9;
@@ -87,7 +99,11 @@ try {
         const m = median(times);
         if (size === sizes[0]) baseline = m;
         console.log(
-            `${String(size).padStart(5)}   ${String(files).padStart(5)}   ${m.toFixed(2).padStart(8)}   ${Math.max(...times).toFixed(2).padStart(5)}   ${Math.max(...rss).toFixed(0).padStart(18)}   ${(m / baseline).toFixed(2).padStart(13)}`,
+            `${String(size).padStart(5)}   ${String(files).padStart(5)}   ${m.toFixed(2).padStart(8)}   ${Math.max(...times)
+                .toFixed(2)
+                .padStart(5)}   ${Math.max(...rss)
+                .toFixed(0)
+                .padStart(18)}   ${(m / baseline).toFixed(2).padStart(13)}`,
         );
     }
 } finally {

@@ -25,20 +25,43 @@ function curl(args: readonly string[], input = ""): string {
 /** Uploads the blob (POST, then PUT with the digest) and returns its digest. */
 function upload(reg: RealRegistry, file: string, digest: string, withAuth: boolean): void {
     const auth = withAuth ? `user = "${reg.push.username}:${reg.push.password}"\n` : "";
-    const headers = curl(["-K", "-", "--cacert", reg.ca.caCertFile, "-D", "-", "-o", "/dev/null", "-X", "POST", `${reg.url}/v2/bench/blob/blobs/uploads/`], auth);
+    const headers = curl(
+        ["-K", "-", "--cacert", reg.ca.caCertFile, "-D", "-", "-o", "/dev/null", "-X", "POST", `${reg.url}/v2/bench/blob/blobs/uploads/`],
+        auth,
+    );
     const location = /^location:\s*(\S+)/im.exec(headers)?.[1];
     if (!location) throw new Error(`no upload location in:\n${headers}`);
     const target = `${location.startsWith("/") ? reg.url + location : location}${location.includes("?") ? "&" : "?"}digest=${digest}`;
-    curl(["-K", "-", "--cacert", reg.ca.caCertFile, "-o", "/dev/null", "-X", "PUT", "-H", "Content-Type: application/octet-stream", "--data-binary", `@${file}`, target], auth);
+    curl(
+        [
+            "-K",
+            "-",
+            "--cacert",
+            reg.ca.caCertFile,
+            "-o",
+            "/dev/null",
+            "-X",
+            "PUT",
+            "-H",
+            "Content-Type: application/octet-stream",
+            "--data-binary",
+            `@${file}`,
+            target,
+        ],
+        auth,
+    );
 }
 
 /** Bytes per second of one download. */
 function download(reg: RealRegistry, digest: string, http: "1.1" | "2"): number {
     const out = curl([
-        "--cacert", reg.ca.caCertFile,
+        "--cacert",
+        reg.ca.caCertFile,
         http === "2" ? "--http2" : "--http1.1",
-        "-o", "/dev/null",
-        "-w", "%{speed_download} %{http_version}",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{speed_download} %{http_version}",
         `${reg.url}/v2/bench/blob/blobs/${digest}`,
     ]);
     const [speed, version] = out.trim().split(" ");
@@ -76,7 +99,9 @@ async function main(): Promise<void> {
         // One warm-up each, so the page cache holds every copy.
         for (const reg of [direct, proxied, fronted]) download(reg, digest, "1.1");
 
-        console.log(`blob ${sizeMib} MiB, ${runs} runs each, median MiB/s (loopback, ${require("node:os").cpus().length} cores, load ${require("node:os").loadavg()[0].toFixed(2)})`);
+        console.log(
+            `blob ${sizeMib} MiB, ${runs} runs each, median MiB/s (loopback, ${require("node:os").cpus().length} cores, load ${require("node:os").loadavg()[0].toFixed(2)})`,
+        );
         console.log("protocol  registry-TLS  Caddy-file  ratio  Caddy-proxy  ratio");
         for (const http of ["1.1", "2"] as const) {
             const a: number[] = [];

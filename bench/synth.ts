@@ -49,7 +49,13 @@ try {
             times.push(seconds);
             rss.push(kib / 1024);
         }
-        console.log(`${stack.padEnd(7)} ${median(times).toFixed(2).padStart(8)}   ${Math.max(...times).toFixed(2).padStart(5)}   ${Math.max(...rss).toFixed(0).padStart(12)}`);
+        console.log(
+            `${stack.padEnd(7)} ${median(times).toFixed(2).padStart(8)}   ${Math.max(...times)
+                .toFixed(2)
+                .padStart(5)}   ${Math.max(...rss)
+                .toFixed(0)
+                .padStart(12)}`,
+        );
     }
 } finally {
     rmSync(work, { recursive: true, force: true });

@@ -4,7 +4,7 @@
  * placements (in-cluster, external host) and node trust always agree.
  */
 import type { ParsedConfig } from "./config";
-import { imagePrefix, registryAuthority, type RuntimeFlavour } from "./shared/facts";
+import { imagePrefix, type RuntimeFlavour, registryAuthority } from "./shared/facts";
 
 export interface Decisions {
     /** `host[:port]` of the container registry, as image references and logins name it. */

@@ -8,8 +8,8 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { type RegistryAccount, RegistryAccounts } from "./accounts/registryAccounts";
 import { PullSecrets } from "./accounts/pullSecrets";
+import { type RegistryAccount, RegistryAccounts } from "./accounts/registryAccounts";
 import { RegistryTls } from "./accounts/registryTls";
 import type { ExternalHostRegistrySettings, InClusterRegistrySettings, OwnTls, SecretName, StackConfig } from "./config";
 import { type Decisions, decide } from "./decisions";
@@ -20,7 +20,7 @@ import { PipelineConfig } from "./jenkins/pipelineConfig";
 import type { NodeTrustCommonArgs } from "./nodeTrust/common";
 import { NodeTrustDaemonSet } from "./nodeTrust/nodeTrustDaemonSet";
 import { NodeTrust } from "./nodeTrust/nodeTrustSsh";
-import { needsSudo, PART_OF_LABELS, PLACEHOLDER_TAG, PROJECT, registryAuthority, type RuntimeFlavour } from "./shared/facts";
+import { needsSudo, PART_OF_LABELS, PLACEHOLDER_TAG, PROJECT, type RuntimeFlavour, registryAuthority } from "./shared/facts";
 import type { HostConnection } from "./shared/hostAccess";
 
 /** What the stack exports; index.ts re-exports each field. */
@@ -145,16 +145,17 @@ function externalHostTls(
     if (tls.mode === "acme") return { args: { kind: "acme", email: tls.acmeEmail, directory: tls.acmeDirectory } };
     const material = defineTlsMaterial(cfg, tls);
     return {
-        args: { kind: "files", certificatePem: material.serverCertPem, privateKeyPem: material.serverKeyPem, caCertPem: material.caCertPem },
+        args: {
+            kind: "files",
+            certificatePem: material.serverCertPem,
+            privateKeyPem: material.serverKeyPem,
+            caCertPem: material.caCertPem,
+        },
         material,
     };
 }
 
-function defineInClusterRegistry(
-    cfg: StackConfig,
-    d: Decisions,
-    accounts: RegistryAccounts,
-): Placement<InClusterRegistry> | undefined {
+function defineInClusterRegistry(cfg: StackConfig, d: Decisions, accounts: RegistryAccounts): Placement<InClusterRegistry> | undefined {
     if (cfg.registry.mode !== "in-cluster") return undefined;
     const tls = inClusterTls(cfg, cfg.registry.tls);
     const { registry: r, containerRegistry: cr, inCluster } = cfg;
@@ -187,11 +188,7 @@ function defineInClusterRegistry(
     return { component, tlsMaterial: tls.material };
 }
 
-function defineExternalHost(
-    cfg: StackConfig,
-    d: Decisions,
-    accounts: RegistryAccounts,
-): Placement<ExternalRegistryHost> | undefined {
+function defineExternalHost(cfg: StackConfig, d: Decisions, accounts: RegistryAccounts): Placement<ExternalRegistryHost> | undefined {
     if (cfg.registry.mode !== "external-host") return undefined;
     const eh = cfg.registry.externalHost;
     const cr = cfg.containerRegistry;
@@ -293,7 +290,12 @@ function defineJenkinsCredentials(cfg: StackConfig, d: Decisions, push: Registry
     const pushAccount = push ?? { username: cr.pushUsername, password: secret(cfg, "containerRegistryPassword") };
     const m = cfg.mavenRegistry;
     const credentials = planJenkinsCredentials({
-        container: { credentialId: cr.credentialId, authority: d.authority, username: pushAccount.username, password: pushAccount.password },
+        container: {
+            credentialId: cr.credentialId,
+            authority: d.authority,
+            username: pushAccount.username,
+            password: pushAccount.password,
+        },
         maven: m && {
             credentialId: m.credentialId,
             location: `${registryAuthority(m.host, m.port)}/${m.pathPrefix}`,

@@ -20,7 +20,15 @@ interface Row {
     readonly description: string;
 }
 
-type Def = { type: string; innerType?: z.ZodType; in?: z.ZodType; defaultValue?: unknown; entries?: Record<string, string>; element?: z.ZodType; shape?: Record<string, z.ZodType> };
+type Def = {
+    type: string;
+    innerType?: z.ZodType;
+    in?: z.ZodType;
+    defaultValue?: unknown;
+    entries?: Record<string, string>;
+    element?: z.ZodType;
+    shape?: Record<string, z.ZodType>;
+};
 
 const defOf = (schema: z.ZodType): Def => (schema as unknown as { def: Def }).def;
 
@@ -53,7 +61,9 @@ function typeName(schema: z.ZodType): string {
     const def = defOf(schema);
     switch (def.type) {
         case "enum":
-            return Object.values(def.entries ?? {}).map((v) => `\`${v}\``).join(" \\| ");
+            return Object.values(def.entries ?? {})
+                .map((v) => `\`${v}\``)
+                .join(" \\| ");
         case "array":
             return `list of ${typeName(peel(def.element!).core)}`;
         case "object":
@@ -101,7 +111,9 @@ export function renderConfigReference(): string {
         "",
         "| key | needed for | how to set it |",
         "| --- | --- | --- |",
-        ...Object.entries(secretSpecs).map(([name, spec]) => `| \`${PROJECT}:${name}\` | ${cell(spec.description)} | \`${cell(spec.setCommand)}\` |`),
+        ...Object.entries(secretSpecs).map(
+            ([name, spec]) => `| \`${PROJECT}:${name}\` | ${cell(spec.description)} | \`${cell(spec.setCommand)}\` |`,
+        ),
         "",
         END,
     ];

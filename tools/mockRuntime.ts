@@ -174,7 +174,10 @@ export async function startMockRuntime(options: MockRuntimeOptions): Promise<Moc
     const project = options.project ?? "dso-registry";
     runtimeConfig.setAllConfig({ ...(options.config ?? {}) }, [...(options.secretKeys ?? [])]);
     const mocks: Mocks = {
-        newResource: (args) => ({ id: args.custom === false ? "" : `${args.name}-id`, state: mockState(args.type, args.name, args.inputs) }),
+        newResource: (args) => ({
+            id: args.custom === false ? "" : `${args.name}-id`,
+            state: mockState(args.type, args.name, args.inputs),
+        }),
         call: (args) => args.inputs,
     };
     pulumi.runtime.setMockOptions(new RecordingMonitor(mocks, (r) => resources.push(r)), project, options.stack, false);

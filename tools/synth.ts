@@ -11,7 +11,16 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import * as YAML from "yaml";
-import { ConfigError, loadStackConfig, PROJECT, parseConfig, type SecretName, secretNames, secretSpecs, type SecretState } from "../components/config";
+import {
+    ConfigError,
+    loadStackConfig,
+    PROJECT,
+    parseConfig,
+    type SecretName,
+    type SecretState,
+    secretNames,
+    secretSpecs,
+} from "../components/config";
 import type { HostTarget, PlacedFile } from "../components/shared/hostAccess";
 import { defineStack } from "../components/stack";
 import { type RecordedResource, SECRET, settle, startMockRuntime, UNKNOWN } from "./mockRuntime";
@@ -147,13 +156,15 @@ function placedFileOf(r: RecordedResource): PlacedFile | undefined {
 function hostFiles(resources: readonly RecordedResource[], files: Map<string, string>): void {
     const writersOf = new Map<string, RecordedResource[]>();
     for (const c of resources) {
-        if (c.parentUrn && COMMAND_TYPES.has(c.type) && "stdin" in c.inputs) writersOf.set(c.parentUrn, [...(writersOf.get(c.parentUrn) ?? []), c]);
+        if (c.parentUrn && COMMAND_TYPES.has(c.type) && "stdin" in c.inputs)
+            writersOf.set(c.parentUrn, [...(writersOf.get(c.parentUrn) ?? []), c]);
     }
     for (const r of resources) {
         const placed = placedFileOf(r);
         if (!placed) continue;
         const writers = writersOf.get(r.urn) ?? [];
-        if (writers.length !== 1) throw new Error(`${r.type} ${r.name} places ${placed.path} but has ${writers.length} commands with stdin, not one`);
+        if (writers.length !== 1)
+            throw new Error(`${r.type} ${r.name} places ${placed.path} but has ${writers.length} commands with stdin, not one`);
         setOnce(files, `hosts/${placed.target}${placed.path}`, fileText(writers[0]!.inputs.stdin), `${placed.path} on ${placed.target}`);
     }
 }
@@ -199,7 +210,7 @@ function resourcesJson(resources: readonly RecordedResource[]): string {
         .map((r) => ({
             type: r.type,
             name: r.name,
-            parent: r.parentUrn ? nameOf.get(r.parentUrn) ?? r.parentUrn : undefined,
+            parent: r.parentUrn ? (nameOf.get(r.parentUrn) ?? r.parentUrn) : undefined,
             inputs: sortKeys(withoutProviderCode(r.inputs)),
         }))
         .sort((a, b) => (a.type === b.type ? a.name.localeCompare(b.name) : a.type.localeCompare(b.type)));

@@ -163,9 +163,7 @@ function globalOptions(policy: AccessPolicy): string[] {
 }
 
 function siteLabel(policy: AccessPolicy): string {
-    return policy.tls.kind === "plain-http"
-        ? `http://${policy.siteAddress}:${policy.port}`
-        : `${policy.siteAddress}:${policy.port}`;
+    return policy.tls.kind === "plain-http" ? `http://${policy.siteAddress}:${policy.port}` : `${policy.siteAddress}:${policy.port}`;
 }
 
 function basicauth(matcher: string, files: readonly string[]): string[] {
@@ -316,12 +314,12 @@ export function renderUsersFile(role: "push" | "pull", accounts: readonly Policy
         // Caddy's basicauth checks bcrypt only: a hash of another scheme (MD5-crypt, SHA, …), or any
         // other text, would never match a password and lock the account out.
         if (!BCRYPT_HASH.test(a.bcryptHash)) {
-            throw new Error(`renderUsersFile: the hash of "${a.username}" is not a bcrypt hash ("$2a$", "$2b$" or "$2y$", cost, 53 characters)`);
+            throw new Error(
+                `renderUsersFile: the hash of "${a.username}" is not a bcrypt hash ("$2a$", "$2b$" or "$2y$", cost, 53 characters)`,
+            );
         }
     }
-    const lines = [...accounts]
-        .sort((a, b) => a.username.localeCompare(b.username))
-        .map((a) => `${a.username} ${a.bcryptHash}`);
+    const lines = [...accounts].sort((a, b) => a.username.localeCompare(b.username)).map((a) => `${a.username} ${a.bcryptHash}`);
     return [`# ${role} accounts, managed by dso-registry`, ...lines, ""].join("\n");
 }
 

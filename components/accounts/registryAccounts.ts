@@ -71,9 +71,7 @@ export class RegistryAccounts extends pulumi.ComponentResource {
             };
         };
         this.push =
-            args.push.password === undefined
-                ? generated("push", args.push.username)
-                : supplied(args.push.username, args.push.password);
+            args.push.password === undefined ? generated("push", args.push.username) : supplied(args.push.username, args.push.password);
         this.pull = args.pull ? generated("pull", args.pull.username) : undefined;
         const accounts = [this.push, ...(this.pull ? [this.pull] : [])];
         this.htpasswd = pulumi.secret(

@@ -12,9 +12,9 @@
 export { PROJECT } from "../shared/facts";
 export { loadStackConfig, type StackConfig } from "./load";
 export { type ParseOptions, type ParseResult, parseConfig } from "./parse";
-export { type ConfigProblem, ConfigError } from "./problems";
+export { ConfigError, type ConfigProblem } from "./problems";
 export { configShape, hostNameProblem, mavenPathProblem, repositoryPrefixProblem } from "./schema";
-export { type SecretName, secretNames, type SecretSpec, secretSpecs, type SecretState } from "./secrets";
+export { type SecretName, type SecretSpec, type SecretState, secretNames, secretSpecs } from "./secrets";
 export type {
     AcmeTls,
     CertManagerTls,

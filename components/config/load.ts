@@ -6,9 +6,9 @@ import * as pulumi from "@pulumi/pulumi";
 import * as runtimeConfig from "@pulumi/pulumi/runtime/config";
 import { PROJECT } from "../shared/facts";
 import { type ParseResult, parseConfig } from "./parse";
-import { closest, type ConfigProblem, ConfigError } from "./problems";
+import { ConfigError, type ConfigProblem, closest } from "./problems";
 import { configShape } from "./schema";
-import { type SecretName, secretNames, type SecretState } from "./secrets";
+import { type SecretName, type SecretState, secretNames } from "./secrets";
 import type { ParsedConfig } from "./settings";
 
 /** The validated stack configuration, with the secrets it needs resolved to Outputs by the loader. */

@@ -2,7 +2,7 @@
  * Validation without Pulumi: raw values (already JSON-decoded) and the state of each secret key in,
  * the typed configuration out, or a ConfigError listing every problem at once.
  */
-import { type ConfigProblem, ConfigError, describeIssue } from "./problems";
+import { ConfigError, type ConfigProblem, describeIssue } from "./problems";
 import { crossChecks } from "./rules";
 import { schema } from "./schema";
 import {
@@ -10,8 +10,8 @@ import {
     plaintextSecretProblems,
     requiredSecretsFor,
     type SecretName,
-    secretNames,
     type SecretState,
+    secretNames,
 } from "./secrets";
 import { type ParsedConfig, toSettings } from "./settings";
 

@@ -19,8 +19,7 @@ export interface ConfigProblem {
 export class ConfigError extends Error {
     constructor(readonly problems: readonly ConfigProblem[]) {
         super(
-            `The stack configuration is invalid; nothing was created.\n` +
-                problems.map((p) => `  - ${p.key}: ${p.message}`).join("\n"),
+            ["The stack configuration is invalid; nothing was created.", ...problems.map((p) => `  - ${p.key}: ${p.message}`)].join("\n"),
         );
         this.name = "ConfigError";
     }

@@ -14,7 +14,10 @@ export function crossChecks(c: FlatConfig): ConfigProblem[] {
     const tlsMode = c.registry.tls.mode;
 
     if (tlsMode === "acme" && mode !== "external-host") {
-        add(["registry", "tls", "mode"], `"acme" needs registry.mode "external-host" (Caddy on the host answers the ACME challenge); in-cluster, use "cert-manager"`);
+        add(
+            ["registry", "tls", "mode"],
+            `"acme" needs registry.mode "external-host" (Caddy on the host answers the ACME challenge); in-cluster, use "cert-manager"`,
+        );
     }
     if (tlsMode === "acme" && !c.registry.tls.acmeEmail) {
         add(["registry", "tls", "acmeEmail"], `is required with registry.tls.mode "acme" (Let's Encrypt sends expiry notices there)`);
@@ -23,16 +26,25 @@ export function crossChecks(c: FlatConfig): ConfigProblem[] {
         add(["registry", "tls", "mode"], `"cert-manager" needs registry.mode "in-cluster"`);
     }
     if (tlsMode === "cert-manager" && !c.registry.tls.certManagerIssuer) {
-        add(["registry", "tls", "certManagerIssuer"], `is required with registry.tls.mode "cert-manager" (for example {kind: ClusterIssuer, name: letsencrypt})`);
+        add(
+            ["registry", "tls", "certManagerIssuer"],
+            `is required with registry.tls.mode "cert-manager" (for example {kind: ClusterIssuer, name: letsencrypt})`,
+        );
     }
     if (tlsMode !== "cert-manager" && c.registry.tls.certManagerIssuer) {
         add(["registry", "tls", "certManagerIssuer"], `is only used with registry.tls.mode "cert-manager"; remove it or change the mode`);
     }
     if (tlsMode === "public" && mode !== "existing") {
-        add(["registry", "tls", "mode"], `"public" describes an existing registry; a registry of our own uses "generated-ca", "acme", "provided" or "cert-manager"`);
+        add(
+            ["registry", "tls", "mode"],
+            `"public" describes an existing registry; a registry of our own uses "generated-ca", "acme", "provided" or "cert-manager"`,
+        );
     }
     if (mode === "existing" && tlsMode !== "public") {
-        add(["registry", "tls", "mode"], `an existing registry is described with "public"; when a private CA signs its certificate, give existing.caCertificate`);
+        add(
+            ["registry", "tls", "mode"],
+            `an existing registry is described with "public"; when a private CA signs its certificate, give existing.caCertificate`,
+        );
     }
     if (mode === "external-host" && !c.externalHost) {
         add(["externalHost"], `is required with registry.mode "external-host" (at least externalHost.ssh.host and ssh.hostKey)`);
@@ -41,10 +53,16 @@ export function crossChecks(c: FlatConfig): ConfigProblem[] {
         add(["externalHost"], `is only used with registry.mode "external-host"; remove it or change the mode`);
     }
     if (c.externalHost && !c.externalHost.ssh.hostKey && !c.externalHost.ssh.allowUnpinnedHostKey) {
-        add(["externalHost", "ssh", "hostKey"], `is required: pin the host key (ssh-keyscan -t ed25519 ${c.externalHost.ssh.host}), or set externalHost.ssh.allowUnpinnedHostKey: true for a throwaway lab`);
+        add(
+            ["externalHost", "ssh", "hostKey"],
+            `is required: pin the host key (ssh-keyscan -t ed25519 ${c.externalHost.ssh.host}), or set externalHost.ssh.allowUnpinnedHostKey: true for a throwaway lab`,
+        );
     }
     if (c.registry.replicas > 1 && c.registry.storage.kind !== "s3") {
-        add(["registry", "replicas"], `is ${c.registry.replicas}, but several replicas need shared storage: set registry.storage.kind "s3"`);
+        add(
+            ["registry", "replicas"],
+            `is ${c.registry.replicas}, but several replicas need shared storage: set registry.storage.kind "s3"`,
+        );
     }
     if (c.registry.replicas > 1 && mode !== "in-cluster") {
         add(["registry", "replicas"], `replicas apply to the in-cluster registry only`);
@@ -55,20 +73,39 @@ export function crossChecks(c: FlatConfig): ConfigProblem[] {
     if (c.registry.storage.kind !== "s3" && c.registry.storage.s3) {
         add(["registry", "storage", "s3"], `is only used with registry.storage.kind "s3"`);
     }
-    if (mode === "existing" && (c.registry.ui.enabled || c.registry.maintenance.garbageCollection.enabled || c.registry.maintenance.backup.enabled)) {
+    if (
+        mode === "existing" &&
+        (c.registry.ui.enabled || c.registry.maintenance.garbageCollection.enabled || c.registry.maintenance.backup.enabled)
+    ) {
         add(["registry", "mode"], `"existing" registries are not ours to run: turn off registry.ui and registry.maintenance`);
     }
     if (c.registry.maintenance.backup.enabled && mode !== "external-host") {
-        add(["registry", "maintenance", "backup", "enabled"], `backups of the data dir apply to registry.mode "external-host"; back up the in-cluster PVC or bucket with the cluster's own tooling`);
+        add(
+            ["registry", "maintenance", "backup", "enabled"],
+            `backups of the data dir apply to registry.mode "external-host"; back up the in-cluster PVC or bucket with the cluster's own tooling`,
+        );
     }
     if (!c.containerRegistry.requiresAuthForPush && mode !== "existing") {
-        add(["containerRegistry", "requiresAuthForPush"], `is false: anyone who reaches the registry could overwrite images. This program always requires credentials for push; set it to true`);
+        add(
+            ["containerRegistry", "requiresAuthForPush"],
+            `is false: anyone who reaches the registry could overwrite images. This program always requires credentials for push; set it to true`,
+        );
     }
     if (c.mavenRegistry?.reuseContainerCredentials && c.mavenRegistry.host !== c.containerRegistry.host) {
-        add(["mavenRegistry", "reuseContainerCredentials"], `is true but mavenRegistry.host (${c.mavenRegistry.host}) differs from containerRegistry.host (${c.containerRegistry.host}); credentials are only reused on the same host`);
+        add(
+            ["mavenRegistry", "reuseContainerCredentials"],
+            `is true but mavenRegistry.host (${c.mavenRegistry.host}) differs from containerRegistry.host (${c.containerRegistry.host}); credentials are only reused on the same host`,
+        );
     }
-    if (c.mavenRegistry && !c.mavenRegistry.reuseContainerCredentials && c.mavenRegistry.credentialId === c.containerRegistry.credentialId) {
-        add(["mavenRegistry", "credentialId"], `equals containerRegistry.credentialId; one Jenkins credential can only hold both when mavenRegistry.reuseContainerCredentials is true`);
+    if (
+        c.mavenRegistry &&
+        !c.mavenRegistry.reuseContainerCredentials &&
+        c.mavenRegistry.credentialId === c.containerRegistry.credentialId
+    ) {
+        add(
+            ["mavenRegistry", "credentialId"],
+            `equals containerRegistry.credentialId; one Jenkins credential can only hold both when mavenRegistry.reuseContainerCredentials is true`,
+        );
     }
     if (c.nodes.delivery === "ssh" && c.nodes.list.length === 0) {
         add(["nodes", "list"], `is empty but nodes.delivery is "ssh": list the nodes, or use delivery "daemonset"`);
@@ -78,7 +115,10 @@ export function crossChecks(c: FlatConfig): ConfigProblem[] {
     }
     c.nodes.list.forEach((n, i) => {
         if (!n.local && !n.hostKey && !n.allowUnpinnedHostKey) {
-            add(["nodes", "list", i, "hostKey"], `is required for node "${n.name}": pin it (ssh-keyscan -t ed25519 ${n.host}), or set allowUnpinnedHostKey: true for a throwaway lab`);
+            add(
+                ["nodes", "list", i, "hostKey"],
+                `is required for node "${n.name}": pin it (ssh-keyscan -t ed25519 ${n.host}), or set allowUnpinnedHostKey: true for a throwaway lab`,
+            );
         }
     });
     const names = c.nodes.list.map((n) => n.name);
@@ -90,7 +130,10 @@ export function crossChecks(c: FlatConfig): ConfigProblem[] {
         add(["nodes", "insecurePlainHttp"], `plain HTTP is only allowed for an existing registry; registries of our own always use TLS`);
     }
     if (mode === "existing" && (c.pullSecrets.namespaces.length > 0 || c.pullSecrets.flux)) {
-        add(["pullSecrets"], `pull secrets hold the pull-only account this program generates for a registry of its own; for an existing registry, create them with the organisation's pull credentials instead`);
+        add(
+            ["pullSecrets"],
+            `pull secrets hold the pull-only account this program generates for a registry of its own; for an existing registry, create them with the organisation's pull credentials instead`,
+        );
     }
     if (c.jenkins.enabled && !c.jenkins.url) {
         add(["jenkins", "url"], `is required when jenkins.enabled is true`);

@@ -101,37 +101,27 @@ const cidr = z.string().superRefine((value, ctx) => {
 /** An OCI image reference: name[:tag][@sha256:digest]. */
 const imageRef = z
     .string()
-    .regex(/^[a-z0-9][a-z0-9._\/:-]*(@sha256:[a-f0-9]{64})?$/, {
+    .regex(/^[a-z0-9][a-z0-9._/:-]*(@sha256:[a-f0-9]{64})?$/, {
         error: 'must be an image reference such as "registry:2.8.3" or "registry@sha256:<64 hex digits>"',
     })
     .refine((value) => !/^[a-z]+:\/\//.test(value), { error: "an image reference has no scheme" });
 
 /** A five-field cron schedule. */
-const cronSchedule = z
-    .string()
-    .regex(/^(\S+\s+){4}\S+$/, { error: 'must be a five-field cron schedule such as "0 3 * * 0"' });
+const cronSchedule = z.string().regex(/^(\S+\s+){4}\S+$/, { error: 'must be a five-field cron schedule such as "0 3 * * 0"' });
 
-const quantity = z
-    .string()
-    .regex(/^\d+(\.\d+)?(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$/, { error: 'must be a Kubernetes quantity such as "20Gi"' });
+const quantity = z.string().regex(/^\d+(\.\d+)?(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$/, { error: 'must be a Kubernetes quantity such as "20Gi"' });
 
-const k8sName = z
-    .string()
-    .regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, {
-        error: "must be a Kubernetes name: lower-case letters, digits and '-', at most 63 characters",
-    });
+const k8sName = z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, {
+    error: "must be a Kubernetes name: lower-case letters, digits and '-', at most 63 characters",
+});
 
-const credentialId = z
-    .string()
-    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, {
-        error: "must be a Jenkins credential ID: letters, digits, '.', '_' and '-'",
-    });
+const credentialId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, {
+    error: "must be a Jenkins credential ID: letters, digits, '.', '_' and '-'",
+});
 
-const username = z
-    .string()
-    .regex(ACCOUNT_NAME, {
-        error: "must be 1-64 letters, digits, '.', '_' or '-' (no ':' or spaces: htpasswd cannot hold them)",
-    });
+const username = z.string().regex(ACCOUNT_NAME, {
+    error: "must be 1-64 letters, digits, '.', '_' or '-' (no ':' or spaces: htpasswd cannot hold them)",
+});
 
 // ---------------------------------------------------------------------------------------------
 // The schema, one entry per top-level key of the `dso-registry` namespace
@@ -140,60 +130,110 @@ const username = z
 const containerRegistry = z.strictObject({
     host: hostName.describe("Host name clients use for images (no scheme, no port)."),
     port: port.default(443).describe("HTTPS port clients use; 443 unless the registry is published elsewhere."),
-    pathPrefix: z.string().superRefine((value, ctx) => {
-        const problem = repositoryPrefixProblem(value);
-        if (problem) ctx.addIssue({ code: "custom", message: problem });
-    }).describe("Repository path under the host that images go to, e.g. \"docker-internal/p2c\". May be \"\"."),
+    pathPrefix: z
+        .string()
+        .superRefine((value, ctx) => {
+            const problem = repositoryPrefixProblem(value);
+            if (problem) ctx.addIssue({ code: "custom", message: problem });
+        })
+        .describe('Repository path under the host that images go to, e.g. "docker-internal/p2c". May be "".'),
     credentialId: credentialId.default("container-registry").describe("Jenkins credential ID that holds the push account."),
     requiresAuthForPush: z.boolean().default(true).describe("Pushes need the push account; always true for a registry of our own."),
-    requiresAuthForPull: z.boolean().default(false).describe("Pulls need credentials too (the pull-only account); false keeps pulls anonymous for the kubelet."),
+    requiresAuthForPull: z
+        .boolean()
+        .default(false)
+        .describe("Pulls need credentials too (the pull-only account); false keeps pulls anonymous for the kubelet."),
     pushUsername: username.default("ci-push").describe("Push account user name (the account Jenkins pushes with)."),
-    pushCredentials: z.enum(["generated", "operator"]).default("generated").describe("Who owns the push password: \"generated\" (@pulumi/random, owned by this program) or \"operator\" (the secret `dso-registry:containerRegistryPassword`)."),
-    pullUsername: username.default("cluster-pull").describe("Pull-only account user name. The account exists when pulls need credentials or a pull secret is configured; its password is always generated."),
+    pushCredentials: z
+        .enum(["generated", "operator"])
+        .default("generated")
+        .describe(
+            'Who owns the push password: "generated" (@pulumi/random, owned by this program) or "operator" (the secret `dso-registry:containerRegistryPassword`).',
+        ),
+    pullUsername: username
+        .default("cluster-pull")
+        .describe(
+            "Pull-only account user name. The account exists when pulls need credentials or a pull secret is configured; its password is always generated.",
+        ),
     rotation: z.string().default("1").describe("Bump to rotate every generated registry password in one `pulumi up`."),
 });
 
 const mavenRegistry = z.strictObject({
     host: hostName.describe("Host of the Maven repository (may equal containerRegistry.host)."),
     port: port.default(443).describe("HTTPS port of the Maven repository."),
-    pathPrefix: z.string().superRefine((value, ctx) => {
-        const problem = mavenPathProblem(value);
-        if (problem) ctx.addIssue({ code: "custom", message: problem });
-    }).describe("Repository path, e.g. \"maven-releases\"."),
+    pathPrefix: z
+        .string()
+        .superRefine((value, ctx) => {
+            const problem = mavenPathProblem(value);
+            if (problem) ctx.addIssue({ code: "custom", message: problem });
+        })
+        .describe('Repository path, e.g. "maven-releases".'),
     credentialId: credentialId.default("maven-registry").describe("Jenkins credential ID for `mvn deploy`."),
     requiresAuthForPush: z.boolean().default(true).describe("Deploys need credentials."),
     requiresAuthForPull: z.boolean().default(false).describe("Downloads need credentials."),
-    username: username.default("ci-deploy").describe("Deploy account user name; ignored when the container registry's credentials are reused."),
-    reuseContainerCredentials: z.boolean().default(false).describe("Reuse the container registry's push credentials (the old bootstrap's skip logic). Allowed only when both registries have the same host. With the same credentialId, Jenkins holds one credential."),
+    username: username
+        .default("ci-deploy")
+        .describe("Deploy account user name; ignored when the container registry's credentials are reused."),
+    reuseContainerCredentials: z
+        .boolean()
+        .default(false)
+        .describe(
+            "Reuse the container registry's push credentials (the old bootstrap's skip logic). Allowed only when both registries have the same host. With the same credentialId, Jenkins holds one credential.",
+        ),
 });
 
 const tls = z.strictObject({
-    mode: z.enum(["generated-ca", "acme", "provided", "cert-manager", "public"]).default("generated-ca").describe("\"generated-ca\": a CA and server certificate made by @pulumi/tls (nodes are given the CA); \"acme\": Caddy obtains a public certificate (external host only); \"provided\": the operator's certificate (`tlsCertificate`) and key (`tlsPrivateKey`, secret); \"cert-manager\": an issuer in the cluster (in-cluster only); \"public\": the registry already has a publicly trusted certificate (existing registries only)."),
-    acmeEmail: z.email({ error: "must be an e-mail address" }).optional().describe("Contact address for ACME (Let's Encrypt); required with mode \"acme\"."),
-    acmeDirectory: z.url({ error: "must be an https URL" }).optional().describe("ACME directory; Let's Encrypt production unless set (use the staging URL while testing)."),
+    mode: z
+        .enum(["generated-ca", "acme", "provided", "cert-manager", "public"])
+        .default("generated-ca")
+        .describe(
+            '"generated-ca": a CA and server certificate made by @pulumi/tls (nodes are given the CA); "acme": Caddy obtains a public certificate (external host only); "provided": the operator\'s certificate (`tlsCertificate`) and key (`tlsPrivateKey`, secret); "cert-manager": an issuer in the cluster (in-cluster only); "public": the registry already has a publicly trusted certificate (existing registries only).',
+        ),
+    acmeEmail: z
+        .email({ error: "must be an e-mail address" })
+        .optional()
+        .describe('Contact address for ACME (Let\'s Encrypt); required with mode "acme".'),
+    acmeDirectory: z
+        .url({ error: "must be an https URL" })
+        .optional()
+        .describe("ACME directory; Let's Encrypt production unless set (use the staging URL while testing)."),
     certManagerIssuer: z
         .strictObject({
             kind: z.enum(["Issuer", "ClusterIssuer"]).default("ClusterIssuer").describe("Issuer kind."),
             name: k8sName.describe("Issuer name."),
         })
-        .optional().describe("cert-manager issuer for mode \"cert-manager\"."),
+        .optional()
+        .describe('cert-manager issuer for mode "cert-manager".'),
     caValidityDays: z.number().int().min(30).max(36500).default(3650).describe("Lifetime of the generated CA, in days."),
-    serverCertValidityDays: z.number().int().min(7).max(3650).default(825).describe("Lifetime of the generated server certificate, in days."),
+    serverCertValidityDays: z
+        .number()
+        .int()
+        .min(7)
+        .max(3650)
+        .default(825)
+        .describe("Lifetime of the generated server certificate, in days."),
 });
 
 const storage = z.strictObject({
-    kind: z.enum(["filesystem", "s3"]).default("filesystem").describe("\"filesystem\" (a PersistentVolumeClaim or the host's data dir) or \"s3\" (S3-compatible object storage)."),
+    kind: z
+        .enum(["filesystem", "s3"])
+        .default("filesystem")
+        .describe('"filesystem" (a PersistentVolumeClaim or the host\'s data dir) or "s3" (S3-compatible object storage).'),
     size: quantity.default("20Gi").describe("PVC size (in-cluster, filesystem)."),
     storageClass: k8sName.optional().describe("PVC storage class; the cluster default when unset."),
     s3: z
         .strictObject({
             bucket: z.string().min(3).max(63).describe("Bucket name."),
             region: z.string().default("us-east-1").describe("Bucket region (any value for MinIO)."),
-            endpoint: z.url({ error: "must be a URL such as https://minio.example.com" }).optional().describe("Endpoint of MinIO, Ceph RGW or another S3-compatible store; AWS when unset."),
+            endpoint: z
+                .url({ error: "must be a URL such as https://minio.example.com" })
+                .optional()
+                .describe("Endpoint of MinIO, Ceph RGW or another S3-compatible store; AWS when unset."),
             forcePathStyle: z.boolean().default(true).describe("Path-style bucket URLs (MinIO, Ceph RGW)."),
             rootDirectory: z.string().default("/registry").describe("Key prefix inside the bucket."),
         })
-        .optional().describe("S3 settings; credentials come from the secrets `s3AccessKeyId` and `s3SecretAccessKey`."),
+        .optional()
+        .describe("S3 settings; credentials come from the secrets `s3AccessKeyId` and `s3SecretAccessKey`."),
 });
 
 const maintenance = z.strictObject({
@@ -209,7 +249,11 @@ const maintenance = z.strictObject({
         .strictObject({
             enabled: z.boolean().default(false).describe("Archive the data dir on a schedule."),
             schedule: cronSchedule.default("0 2 * * *").describe("Cron schedule."),
-            destination: z.string().startsWith("/", { error: "must be an absolute path" }).default("/srv/backup/registry").describe("Directory on the registry host that dated archives are written to."),
+            destination: z
+                .string()
+                .startsWith("/", { error: "must be an absolute path" })
+                .default("/srv/backup/registry")
+                .describe("Directory on the registry host that dated archives are written to."),
             keep: z.number().int().min(1).max(365).default(7).describe("How many archives to keep."),
         })
         .prefault({})
@@ -219,21 +263,39 @@ const maintenance = z.strictObject({
 const ui = z.strictObject({
     enabled: z.boolean().default(false).describe("Serve the web UI (joxit/docker-registry-ui) from the registry's own origin."),
     image: imageRef.default("joxit/docker-registry-ui:2.5.7").describe("Web UI image; pin by digest for production."),
-    deleteEnabled: z.boolean().default(false).describe("Allow deleting images from the UI (and the API); needs push credentials in the browser."),
+    deleteEnabled: z
+        .boolean()
+        .default(false)
+        .describe("Allow deleting images from the UI (and the API); needs push credentials in the browser."),
 });
 
 const sshConnection = {
     host: z.string().min(1).describe("Address or name Pulumi connects to."),
     port: port.default(22).describe("SSH port."),
-    user: z.string().min(1).default("root").describe("SSH user; other than root, privileged steps run with `sudo -n` unless sudo is false."),
-    hostKey: z.string().regex(/^(ssh-|ecdsa-)\S+ \S+/, { error: 'must be a public key line such as "ssh-ed25519 AAAA..."' }).optional().describe("The host's public key as in known_hosts, e.g. \"ssh-ed25519 AAAA\u2026\". Required unless `allowUnpinnedHostKey` is true."),
-    allowUnpinnedHostKey: z.boolean().default(false).describe("Accept any host key. Only for throwaway labs: a man in the middle gets the private key's session."),
+    user: z
+        .string()
+        .min(1)
+        .default("root")
+        .describe("SSH user; other than root, privileged steps run with `sudo -n` unless sudo is false."),
+    hostKey: z
+        .string()
+        .regex(/^(ssh-|ecdsa-)\S+ \S+/, { error: 'must be a public key line such as "ssh-ed25519 AAAA..."' })
+        .optional()
+        .describe(
+            'The host\'s public key as in known_hosts, e.g. "ssh-ed25519 AAAA\u2026". Required unless `allowUnpinnedHostKey` is true.',
+        ),
+    allowUnpinnedHostKey: z
+        .boolean()
+        .default(false)
+        .describe("Accept any host key. Only for throwaway labs: a man in the middle gets the private key's session."),
     sudo: z.boolean().optional().describe("Run privileged steps with `sudo -n` (needed when user is not root)."),
 };
 
 const registry = z.strictObject({
-    mode: z.enum(["in-cluster", "external-host", "existing"]).describe("Where the registry runs: \"in-cluster\", \"external-host\" (over SSH) or \"existing\" (not ours)."),
-    image: imageRef.default("registry:2.8.3").describe("Distribution image; pin by digest with \"registry@sha256:\u2026\"."),
+    mode: z
+        .enum(["in-cluster", "external-host", "existing"])
+        .describe('Where the registry runs: "in-cluster", "external-host" (over SSH) or "existing" (not ours).'),
+    image: imageRef.default("registry:2.8.3").describe('Distribution image; pin by digest with "registry@sha256:\u2026".'),
     caddyImage: imageRef.default("caddy:2.8.4").describe("Caddy image for the in-cluster sidecar."),
     tls: tls.prefault({}).describe("How the registry gets its certificate."),
     allowedNetworks: z.array(cidr).default([]).describe("Client networks allowed to reach the registry at all; everyone when empty."),
@@ -245,19 +307,37 @@ const registry = z.strictObject({
 
 const inCluster = z.strictObject({
     namespace: k8sName.default("dso").describe("Namespace of the in-cluster registry (and of the node-trust DaemonSet)."),
-    ingressClass: z.string().min(1).default("nginx").describe("IngressClass of the ingress controller; microk8s's ingress addon registers \"public\" and \"nginx\"."),
-    publishLocalRegistryHosting: z.boolean().default(true).describe("Publish the KEP-1755 `local-registry-hosting` ConfigMap in kube-public."),
+    ingressClass: z
+        .string()
+        .min(1)
+        .default("nginx")
+        .describe('IngressClass of the ingress controller; microk8s\'s ingress addon registers "public" and "nginx".'),
+    publishLocalRegistryHosting: z
+        .boolean()
+        .default(true)
+        .describe("Publish the KEP-1755 `local-registry-hosting` ConfigMap in kube-public."),
 });
 
 const externalHost = z.strictObject({
     ssh: z.strictObject(sshConnection).describe("SSH connection to the registry host; the key is the secret `sshPrivateKey`."),
-    dataDir: z.string().startsWith("/", { error: "must be an absolute path" }).default("/srv/data/registry").describe("Registry data directory on the host."),
+    dataDir: z
+        .string()
+        .startsWith("/", { error: "must be an absolute path" })
+        .default("/srv/data/registry")
+        .describe("Registry data directory on the host."),
     purgeDataOnDestroy: z.boolean().default(false).describe("Delete the registry data on `pulumi destroy`. Off: images survive a destroy."),
-    installPackages: z.boolean().default(true).describe("Install Docker and Caddy from the distribution's packages when missing; otherwise only check."),
+    installPackages: z
+        .boolean()
+        .default(true)
+        .describe("Install Docker and Caddy from the distribution's packages when missing; otherwise only check."),
 });
 
 const existing = z.strictObject({
-    caCertificate: z.string().includes("BEGIN CERTIFICATE", { error: "must be a PEM certificate" }).optional().describe("CA certificate (PEM) that signs the existing registry's certificate, when it is not public."),
+    caCertificate: z
+        .string()
+        .includes("BEGIN CERTIFICATE", { error: "must be a PEM certificate" })
+        .optional()
+        .describe("CA certificate (PEM) that signs the existing registry's certificate, when it is not public."),
 });
 
 const node = z.strictObject({
@@ -268,29 +348,54 @@ const node = z.strictObject({
 });
 
 const nodes = z.strictObject({
-    delivery: z.enum(["ssh", "daemonset", "none"]).default("none").describe("\"ssh\": one set of remote commands per node; \"daemonset\": a privileged DaemonSet; \"none\"."),
+    delivery: z
+        .enum(["ssh", "daemonset", "none"])
+        .default("none")
+        .describe('"ssh": one set of remote commands per node; "daemonset": a privileged DaemonSet; "none".'),
     runtime: z.enum(RUNTIME_FLAVOURS).default("containerd").describe("Container runtime flavour of the nodes."),
-    registryAddress: z.string().regex(IPV4, { error: "must be an IPv4 address" }).optional().describe("Address that the registry host name resolves to on nodes (managed /etc/hosts block); DNS when unset."),
-    allowContainerdRestart: z.boolean().default(false).describe("Allow restarting containerd to set the CRI plugin's config_path (containerd flavour)."),
+    registryAddress: z
+        .string()
+        .regex(IPV4, { error: "must be an IPv4 address" })
+        .optional()
+        .describe("Address that the registry host name resolves to on nodes (managed /etc/hosts block); DNS when unset."),
+    allowContainerdRestart: z
+        .boolean()
+        .default(false)
+        .describe("Allow restarting containerd to set the CRI plugin's config_path (containerd flavour)."),
     allowServiceRestart: z.boolean().default(true).describe("Allow restarting k3s / rke2 when registries.yaml changes."),
     insecurePlainHttp: z.boolean().default(false).describe("Plain-HTTP registry (no TLS). Dangerous: images can be swapped in transit."),
-    list: z.array(node).default([]).describe("Nodes reached over SSH (delivery \"ssh\")."),
+    list: z.array(node).default([]).describe('Nodes reached over SSH (delivery "ssh").'),
 });
 
 const jenkins = z.strictObject({
     enabled: z.boolean().default(false).describe("Manage the Jenkins credentials and the pipeline-config ConfigMap."),
-    url: z.url({ error: "must be a URL such as https://jenkins.example.com" }).optional().describe("Jenkins base URL, e.g. \"https://jenkins.example.com\"."),
+    url: z
+        .url({ error: "must be a URL such as https://jenkins.example.com" })
+        .optional()
+        .describe('Jenkins base URL, e.g. "https://jenkins.example.com".'),
     user: z.string().min(1).default("admin").describe("Jenkins user the API calls are made as."),
-    auth: z.enum(["token", "password"]).default("token").describe("\"token\": API token (`jenkinsApiToken`, no crumb needed); \"password\" (`jenkinsPassword`, crumb + session)."),
-    caCertificate: z.string().includes("BEGIN CERTIFICATE", { error: "must be a PEM certificate" }).optional().describe("CA certificate (PEM) for Jenkins's TLS when it is not publicly trusted."),
-    registryHostCredentialId: credentialId.optional().describe("Credential ID of a secret-text credential holding the registry host, for pipelines that want it."),
+    auth: z
+        .enum(["token", "password"])
+        .default("token")
+        .describe('"token": API token (`jenkinsApiToken`, no crumb needed); "password" (`jenkinsPassword`, crumb + session).'),
+    caCertificate: z
+        .string()
+        .includes("BEGIN CERTIFICATE", { error: "must be a PEM certificate" })
+        .optional()
+        .describe("CA certificate (PEM) for Jenkins's TLS when it is not publicly trusted."),
+    registryHostCredentialId: credentialId
+        .optional()
+        .describe("Credential ID of a secret-text credential holding the registry host, for pipelines that want it."),
     pipelineConfigNamespace: k8sName.default("jenkins").describe("Namespace of the pipeline-config ConfigMap."),
     pipelineConfigName: k8sName.default("pipeline-config").describe("Name of the pipeline-config ConfigMap."),
     timeoutSeconds: z.number().int().min(1).max(300).default(30).describe("Request timeout in seconds."),
 });
 
 const pullSecrets = z.strictObject({
-    namespaces: z.array(k8sName).default([]).describe("Namespaces that get a `kubernetes.io/dockerconfigjson` Secret for the pull-only account."),
+    namespaces: z
+        .array(k8sName)
+        .default([])
+        .describe("Namespaces that get a `kubernetes.io/dockerconfigjson` Secret for the pull-only account."),
     secretName: k8sName.default("registry-pull").describe("Name of those Secrets."),
     flux: z.boolean().default(false).describe("Create the Flux `registry-credentials` Secret in flux-system."),
 });

@@ -75,8 +75,7 @@ export function requiredSecretsFor(c: FlatConfig): SecretName[] {
     if (pushPasswordSupplied) required.push("containerRegistryPassword");
     if (c.mavenRegistry && !c.mavenRegistry.reuseContainerCredentials) required.push("mavenRegistryPassword");
     if (c.jenkins.enabled) required.push(c.jenkins.auth === "token" ? "jenkinsApiToken" : "jenkinsPassword");
-    const sshNeeded =
-        c.registry.mode === "external-host" || (c.nodes.delivery === "ssh" && c.nodes.list.some((n) => !n.local));
+    const sshNeeded = c.registry.mode === "external-host" || (c.nodes.delivery === "ssh" && c.nodes.list.some((n) => !n.local));
     if (sshNeeded) required.push("sshPrivateKey");
     if (c.registry.tls.mode === "provided") required.push("tlsCertificate", "tlsPrivateKey");
     if (c.registry.storage.kind === "s3") required.push("s3AccessKeyId", "s3SecretAccessKey");

@@ -201,13 +201,19 @@ function registrySettings(c: FlatConfig): RegistrySettings {
     const tls = tlsSettings(flatTls);
     switch (mode) {
         case "in-cluster":
-            if (tls.mode === "acme" || tls.mode === "public") return unmapped("registry.tls.mode", `"${tls.mode}" does not serve registry.mode "in-cluster"`);
+            if (tls.mode === "acme" || tls.mode === "public")
+                return unmapped("registry.tls.mode", `"${tls.mode}" does not serve registry.mode "in-cluster"`);
             return { ...common, mode, tls };
         case "external-host":
             if (tls.mode === "cert-manager" || tls.mode === "public") {
                 return unmapped("registry.tls.mode", `"${tls.mode}" does not serve registry.mode "external-host"`);
             }
-            return { ...common, mode, tls, externalHost: c.externalHost ?? unmapped("externalHost", `is not set with registry.mode "external-host"`) };
+            return {
+                ...common,
+                mode,
+                tls,
+                externalHost: c.externalHost ?? unmapped("externalHost", `is not set with registry.mode "external-host"`),
+            };
         case "existing":
             if (tls.mode !== "public") return unmapped("registry.tls.mode", `"${tls.mode}" does not describe registry.mode "existing"`);
             return { ...common, mode, tls, existing: c.existing };
@@ -228,7 +234,8 @@ function tlsSettings(t: FlatTls): TlsSettings {
         case "cert-manager":
             return {
                 mode: t.mode,
-                certManagerIssuer: t.certManagerIssuer ?? unmapped("registry.tls.certManagerIssuer", `is not set with registry.tls.mode "cert-manager"`),
+                certManagerIssuer:
+                    t.certManagerIssuer ?? unmapped("registry.tls.certManagerIssuer", `is not set with registry.tls.mode "cert-manager"`),
             };
         case "public":
             return { mode: t.mode };

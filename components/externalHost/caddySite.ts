@@ -72,9 +72,12 @@ export class CaddySite extends pulumi.ComponentResource {
 
         const usersFile = (accounts: readonly HostAccount[], role: "push" | "pull") =>
             pulumi.secret(
-                pulumi
-                    .all(accounts.map((a) => a.bcryptHash))
-                    .apply((hashes) => renderUsersFile(role, accounts.map((a, i) => ({ username: a.username, bcryptHash: hashes[i]! })))),
+                pulumi.all(accounts.map((a) => a.bcryptHash)).apply((hashes) =>
+                    renderUsersFile(
+                        role,
+                        accounts.map((a, i) => ({ username: a.username, bcryptHash: hashes[i]! })),
+                    ),
+                ),
             );
         const pushUsers = usersFile(args.pushAccounts, "push");
         const pullUsers = usersFile(args.pullAccounts, "pull");

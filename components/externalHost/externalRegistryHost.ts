@@ -97,7 +97,11 @@ export class ExternalRegistryHost extends pulumi.ComponentResource {
             args.ui &&
             new UiContainer(
                 `${name}-ui`,
-                { connection, spec: { name: UI_CONTAINER, image: args.ui.image, hostPort: UI_HOST_PORT, layout }, deleteEnabled: args.ui.deleteEnabled },
+                {
+                    connection,
+                    spec: { name: UI_CONTAINER, image: args.ui.image, hostPort: UI_HOST_PORT, layout },
+                    deleteEnabled: args.ui.deleteEnabled,
+                },
                 { parent: this, dependsOn: [packages] },
             );
         // The site goes live only once what it proxies to runs.
@@ -153,6 +157,11 @@ export class ExternalRegistryHost extends pulumi.ComponentResource {
             garbageCollect: `${sshTarget} ${root}${paths.gcScript}`.trim(),
             ...(args.maintenance.backup.enabled ? { backup: `${sshTarget} ${root}${paths.backupScript}`.trim() } : {}),
         };
-        this.registerOutputs({ registryUrl: this.registryUrl, imagePrefix: this.imagePrefix, caCertPem: this.caCertPem, opsCommands: this.opsCommands });
+        this.registerOutputs({
+            registryUrl: this.registryUrl,
+            imagePrefix: this.imagePrefix,
+            caCertPem: this.caCertPem,
+            opsCommands: this.opsCommands,
+        });
     }
 }

@@ -45,7 +45,9 @@ export class PostDeployCheck extends pulumi.ComponentResource {
         const paths = hostPaths(args.layout);
         const caFiles: HostFile[] = [];
         if (tls.kind === "files" && tls.caCertPem) {
-            caFiles.push(new HostFile(`${name}-ca-cert`, { connection, path: paths.caCert, mode: "0644", content: tls.caCertPem }, { parent: this }));
+            caFiles.push(
+                new HostFile(`${name}-ca-cert`, { connection, path: paths.caCert, mode: "0644", content: tls.caCertPem }, { parent: this }),
+            );
         }
         // A provided certificate's issuer may not be in the host's trust store: the check then
         // skips verification and still checks the policy.

@@ -97,8 +97,12 @@ export function fingerprint(...parts: readonly string[]): string {
     return createHash("sha256").update(parts.join("\0")).digest("hex").slice(0, 16);
 }
 
-const LOCK = (layout: HostLayout) =>
-    [`lock="\${DSO_ROOT:-}"${shQuote(layout.lockFile)}`, `mkdir -p "$(dirname "$lock")"`, `exec 9>"$lock"`, "flock 9"];
+const LOCK = (layout: HostLayout) => [
+    `lock="\${DSO_ROOT:-}"${shQuote(layout.lockFile)}`,
+    `mkdir -p "$(dirname "$lock")"`,
+    `exec 9>"$lock"`,
+    "flock 9",
+];
 
 /**
  * Installs Docker, Caddy and cron from the distribution's packages when they are missing (apt or
@@ -108,11 +112,11 @@ export function packagesScript(install: boolean): string {
     return [
         "set -eu",
         "missing=''",
-        "command -v docker >/dev/null 2>&1 || missing=\"$missing docker\"",
-        "command -v caddy >/dev/null 2>&1 || missing=\"$missing caddy\"",
-        "command -v crontab >/dev/null 2>&1 || [ -d \"${DSO_ROOT:-}/etc/cron.d\" ] || missing=\"$missing cron\"",
-        "command -v curl >/dev/null 2>&1 || missing=\"$missing curl\"",
-        "command -v flock >/dev/null 2>&1 || missing=\"$missing flock\"",
+        'command -v docker >/dev/null 2>&1 || missing="$missing docker"',
+        'command -v caddy >/dev/null 2>&1 || missing="$missing caddy"',
+        'command -v crontab >/dev/null 2>&1 || [ -d "${DSO_ROOT:-}/etc/cron.d" ] || missing="$missing cron"',
+        'command -v curl >/dev/null 2>&1 || missing="$missing curl"',
+        'command -v flock >/dev/null 2>&1 || missing="$missing flock"',
         'if [ -z "$missing" ]; then echo "unchanged packages"; exit 0; fi',
         ...(install
             ? [
@@ -298,7 +302,8 @@ export function gcScript(spec: ContainerSpec, specFingerprint: string, deleteUnt
         'echo "registry is read-only; collecting garbage"',
         `docker exec ${name} registry garbage-collect${deleteUntagged ? " --delete-untagged" : ""} ${DISTRIBUTION.configDir}/config.yml`,
         'echo "garbage collection done; registry back to writable with an empty cache"',
-    ].join("\n") + "\n";
+        "",
+    ].join("\n");
 }
 
 /**
@@ -317,7 +322,7 @@ export function backupScript(spec: ContainerSpec, specFingerprint: string, desti
         'mkdir -p "$dest"',
         'chmod 0700 "$dest"',
         ...readOnlyWindow(spec, specFingerprint),
-        'stamp=$(date -u +%Y%m%dT%H%M%SZ)',
+        "stamp=$(date -u +%Y%m%dT%H%M%SZ)",
         'tmp="$dest/.registry-$stamp.tar.gz.part"',
         'tar -C "$data" -czf "$tmp" .',
         'mv "$tmp" "$dest/registry-$stamp.tar.gz"',
@@ -325,7 +330,8 @@ export function backupScript(spec: ContainerSpec, specFingerprint: string, desti
         'set -- "$dest"/registry-*.tar.gz',
         `while [ "$#" -gt ${keep} ]; do rm -f "$1"; shift; done`,
         'echo "backup written: $dest/registry-$stamp.tar.gz"',
-    ].join("\n") + "\n";
+        "",
+    ].join("\n");
 }
 
 /** /etc/cron.d file for the enabled maintenance jobs (root, logs to syslog through logger). */
@@ -366,8 +372,7 @@ export interface CheckExpectations {
  */
 export function postDeployCheckScript(e: CheckExpectations): string {
     const base = `https://${e.host}:${e.port}`;
-    const tlsArg =
-        e.caFile === "insecure" ? "--insecure" : e.caFile ? `--cacert "\${DSO_ROOT:-}"${shQuote(e.caFile)}` : "";
+    const tlsArg = e.caFile === "insecure" ? "--insecure" : e.caFile ? `--cacert "\${DSO_ROOT:-}"${shQuote(e.caFile)}` : "";
     const expectPing = e.loopbackRefused ? 403 : 401;
     const expectRead = e.loopbackRefused ? 403 : e.requiresAuthForPull ? 401 : 200;
     const expectWrite = e.loopbackRefused ? 403 : 401;

@@ -8,7 +8,13 @@ import { createHash } from "node:crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import { type AccessPolicy, renderCaddyfile, renderRegistryConfig, renderUsersFile, type RegistryStorage } from "../accessPolicy/accessPolicy";
+import {
+    type AccessPolicy,
+    type RegistryStorage,
+    renderCaddyfile,
+    renderRegistryConfig,
+    renderUsersFile,
+} from "../accessPolicy/accessPolicy";
 import type { RegistryAccount } from "../accounts/registryAccounts";
 import {
     DEFAULT_KUBECTL_IMAGE,
@@ -125,12 +131,16 @@ function registryStorage(storage: InClusterRegistryStorage): RegistryStorage {
 
 function usersFile(role: "push" | "pull", accounts: readonly RegistryAccount[]): pulumi.Output<string> {
     return pulumi.secret(
-        pulumi
-            .all(accounts.map((a) => a.bcryptHash))
-            .apply((hashes) => renderUsersFile(role, accounts.map((a, i) => ({ username: a.username, bcryptHash: hashes[i]! })))),
+        pulumi.all(accounts.map((a) => a.bcryptHash)).apply((hashes) =>
+            renderUsersFile(
+                role,
+                accounts.map((a, i) => ({ username: a.username, bcryptHash: hashes[i]! })),
+            ),
+        ),
     );
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: each kind's constructor takes its own args type; the objects were checked against it when rendered (manifests.ts).
 type Constructor = new (name: string, args: any, opts?: pulumi.CustomResourceOptions) => pulumi.CustomResource;
 
 const KINDS: Record<string, Constructor> = {
@@ -169,9 +179,19 @@ export class InClusterRegistry extends pulumi.ComponentResource {
         // A digest of bcrypt hashes of long random passwords reveals nothing; keeping it plain keeps the
         // pod template readable in previews.
         const configChecksum = pulumi.unsecret(
-            pulumi.all([push, pull]).apply(([p, q]) =>
-                createHash("sha256").update(caddyfile).update("\0").update(registryConfig).update("\0").update(p).update("\0").update(q).digest("hex"),
-            ),
+            pulumi
+                .all([push, pull])
+                .apply(([p, q]) =>
+                    createHash("sha256")
+                        .update(caddyfile)
+                        .update("\0")
+                        .update(registryConfig)
+                        .update("\0")
+                        .update(p)
+                        .update("\0")
+                        .update(q)
+                        .digest("hex"),
+                ),
         );
         const httpSecret = new random.RandomPassword(`${name}-http-secret`, { length: 48, special: false }, { parent: this });
 
@@ -222,7 +242,11 @@ function registerObjects(name: string, objects: readonly K8sObject[], opts: pulu
         if (!ctor) throw new Error(`InClusterRegistry ${name}: no resource type for ${key}`);
         const { apiVersion: _apiVersion, kind: _kind, ...body } = object;
         const workload = object.kind === "Deployment" || object.kind === "CronJob";
-        const dependsOn = workload ? [...(namespace ? [namespace] : []), ...inputs] : namespace && object.kind !== "Namespace" ? [namespace] : [];
+        const dependsOn = workload
+            ? [...(namespace ? [namespace] : []), ...inputs]
+            : namespace && object.kind !== "Namespace"
+              ? [namespace]
+              : [];
         const resource = new ctor(`${name}-${object.kind.toLowerCase()}-${object.metadata.name}`, body, { ...opts, dependsOn });
         if (object.kind === "Namespace") namespace = resource;
         if (object.kind === "Secret" || object.kind === "ConfigMap" || object.kind === "ServiceAccount") inputs.push(resource);

@@ -207,7 +207,13 @@ export function renderNamespace(spec: InClusterSpec): K8sObject {
 }
 
 function secret(name: string, spec: InClusterSpec, component: string, stringData: Record<string, Value>, type = "Opaque"): K8sObject {
-    return { apiVersion: "v1", kind: "Secret", metadata: meta(name, spec.namespace, component), type, stringData } satisfies k8s.types.input.core.v1.Secret;
+    return {
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: meta(name, spec.namespace, component),
+        type,
+        stringData,
+    } satisfies k8s.types.input.core.v1.Secret;
 }
 
 /** Every Secret the registry needs; values stay Outputs (secret) in the component. */
@@ -298,7 +304,16 @@ function caddyProbes(): Pick<k8s.types.input.core.v1.Container, "readinessProbe"
 export function renderDeployment(spec: InClusterSpec): K8sObject {
     const volumes: k8s.types.input.core.v1.Volume[] = [
         { name: "config", configMap: { name: IN_CLUSTER.configMap } },
-        { name: "users", secret: { secretName: IN_CLUSTER.htpasswdSecret, items: [{ key: "push", path: "push" }, { key: "pull", path: "pull" }] } },
+        {
+            name: "users",
+            secret: {
+                secretName: IN_CLUSTER.htpasswdSecret,
+                items: [
+                    { key: "push", path: "push" },
+                    { key: "pull", path: "pull" },
+                ],
+            },
+        },
         { name: "caddy-data", emptyDir: {} },
         { name: "caddy-config", emptyDir: {} },
         { name: "tmp", emptyDir: {} },
@@ -383,9 +398,7 @@ export function renderDeployment(spec: InClusterSpec): K8sObject {
             replicas: spec.replicas,
             selector: { matchLabels: selector("registry") },
             // A ReadWriteOnce volume can be mounted by one pod at a time: the old pod goes first.
-            strategy: shared
-                ? { type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } }
-                : { type: "Recreate" },
+            strategy: shared ? { type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } } : { type: "Recreate" },
             template: {
                 metadata: {
                     labels: labels("registry"),
@@ -540,7 +553,12 @@ export function renderGcRbac(spec: InClusterSpec): K8sObject[] {
     if (!spec.garbageCollection.enabled) return [];
     const m = meta(IN_CLUSTER.gcName, spec.namespace, "garbage-collection");
     return [
-        { apiVersion: "v1", kind: "ServiceAccount", metadata: m, automountServiceAccountToken: false } satisfies k8s.types.input.core.v1.ServiceAccount,
+        {
+            apiVersion: "v1",
+            kind: "ServiceAccount",
+            metadata: m,
+            automountServiceAccountToken: false,
+        } satisfies k8s.types.input.core.v1.ServiceAccount,
         {
             apiVersion: "rbac.authorization.k8s.io/v1",
             kind: "Role",
@@ -629,15 +647,4 @@ export function renderInClusterObjects(spec: InClusterSpec): K8sObject[] {
         ...renderGcRbac(spec),
         renderGcCronJob(spec),
     ].filter((o): o is K8sObject => o !== undefined);
-}
-
-/** Every pod template among the objects (Deployments, DaemonSets, StatefulSets, Jobs, CronJobs). */
-export function podTemplates(objects: readonly K8sObject[]): { owner: string; spec: Record<string, unknown> }[] {
-    const found: { owner: string; spec: Record<string, unknown> }[] = [];
-    for (const o of objects) {
-        const s = o.spec as Record<string, any> | undefined;
-        const template = o.kind === "CronJob" ? s?.jobTemplate?.spec?.template : s?.template;
-        if (template?.spec) found.push({ owner: `${o.kind}/${o.metadata.name}`, spec: template.spec });
-    }
-    return found;
 }

@@ -54,12 +54,7 @@ export const STRING_CLASS = "org.jenkinsci.plugins.plaincredentials.impl.StringC
 
 /** Escapes text for an XML element body. */
 export function xmlEscape(value: string): string {
-    return value
-        .replace(/&/g, "&amp;")
-        .replace(/</g, "&lt;")
-        .replace(/>/g, "&gt;")
-        .replace(/"/g, "&quot;")
-        .replace(/'/g, "&apos;");
+    return value.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;").replace(/'/g, "&apos;");
 }
 
 /** Reverses xmlEscape (and numeric references), for values read back from Jenkins. */
@@ -243,7 +238,15 @@ function statusText(status: number): string {
 }
 
 /** Builds the error for a failed step; `what` names the credential. */
-function apiError(conn: JenkinsConnection, what: string, action: string, url: string, detail: string, status?: number, secrets: readonly string[] = []): JenkinsApiError {
+function apiError(
+    conn: JenkinsConnection,
+    what: string,
+    action: string,
+    url: string,
+    detail: string,
+    status?: number,
+    secrets: readonly string[] = [],
+): JenkinsApiError {
     const message = scrubSecrets(`Jenkins ${what}: ${action} at ${url} failed: ${detail}`, [conn.secret, ...secrets]);
     const error = new Error(message) as Error & { status?: number };
     error.name = "JenkinsApiError";
@@ -256,7 +259,14 @@ function networkDetail(conn: JenkinsConnection, error: unknown): string {
     if (e.code === "DSO_TIMEOUT") {
         return `no answer within ${conn.timeoutSeconds} s. Check jenkins.url and the network path, or raise jenkins.timeoutSeconds`;
     }
-    const tlsCodes = ["SELF_SIGNED_CERT_IN_CHAIN", "DEPTH_ZERO_SELF_SIGNED_CERT", "UNABLE_TO_VERIFY_LEAF_SIGNATURE", "UNABLE_TO_GET_ISSUER_CERT_LOCALLY", "CERT_HAS_EXPIRED", "ERR_TLS_CERT_ALTNAME_INVALID"];
+    const tlsCodes = [
+        "SELF_SIGNED_CERT_IN_CHAIN",
+        "DEPTH_ZERO_SELF_SIGNED_CERT",
+        "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+        "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+        "CERT_HAS_EXPIRED",
+        "ERR_TLS_CERT_ALTNAME_INVALID",
+    ];
     if (e.code && tlsCodes.includes(e.code)) {
         return `Jenkins's TLS certificate is not trusted (${e.code}). Give the CA that signs it in jenkins.caCertificate`;
     }
@@ -276,7 +286,13 @@ function basicAuth(conn: JenkinsConnection): string {
 }
 
 /** Sends one request, turning network failures into safe errors. */
-async function send(conn: JenkinsConnection, what: string, action: string, call: HttpCall, secrets: readonly string[] = []): Promise<HttpAnswer> {
+async function send(
+    conn: JenkinsConnection,
+    what: string,
+    action: string,
+    call: HttpCall,
+    secrets: readonly string[] = [],
+): Promise<HttpAnswer> {
     try {
         return await httpCall(conn, call);
     } catch (error) {
@@ -296,7 +312,14 @@ export async function openSession(conn: JenkinsConnection, what: string): Promis
     const answer = await send(conn, what, "fetching a CSRF crumb", { method: "GET", url, headers });
     if (answer.status === 404) return { headers }; // CSRF protection is off: no crumb to send.
     if (answer.status !== 200) {
-        throw apiError(conn, what, "fetching a CSRF crumb", url, `${statusText(answer.status)}. ${statusHint(conn, answer.status, "read")}`, answer.status);
+        throw apiError(
+            conn,
+            what,
+            "fetching a CSRF crumb",
+            url,
+            `${statusText(answer.status)}. ${statusHint(conn, answer.status, "read")}`,
+            answer.status,
+        );
     }
     let crumb: { crumb?: string; crumbRequestField?: string };
     try {
@@ -308,7 +331,9 @@ export async function openSession(conn: JenkinsConnection, what: string): Promis
         throw apiError(conn, what, "fetching a CSRF crumb", url, `the answer has no crumb; check that jenkins.url points at Jenkins`);
     }
     const setCookie = answer.headers["set-cookie"];
-    const cookies = (Array.isArray(setCookie) ? setCookie : setCookie ? [setCookie] : []).map((c) => c.split(";")[0]!.trim()).filter(Boolean);
+    const cookies = (Array.isArray(setCookie) ? setCookie : setCookie ? [setCookie] : [])
+        .map((c) => c.split(";")[0]!.trim())
+        .filter(Boolean);
     return {
         headers: {
             ...headers,
@@ -334,7 +359,14 @@ export async function readCredential(conn: JenkinsConnection, id: string): Promi
     const answer = await send(conn, describe(id), "reading", { method: "GET", url, headers: { Authorization: basicAuth(conn) } });
     if (answer.status === 404) return undefined;
     if (answer.status !== 200) {
-        throw apiError(conn, describe(id), "reading", url, `${statusText(answer.status)}. ${statusHint(conn, answer.status, "read")}`, answer.status);
+        throw apiError(
+            conn,
+            describe(id),
+            "reading",
+            url,
+            `${statusText(answer.status)}. ${statusHint(conn, answer.status, "read")}`,
+            answer.status,
+        );
     }
     return parseCredentialXml(answer.body);
 }
@@ -352,7 +384,15 @@ export async function createCredential(conn: JenkinsConnection, spec: Credential
         secrets,
     );
     if (answer.status !== 200) {
-        throw apiError(conn, describe(spec.id), "creating", url, `${statusText(answer.status)}. ${statusHint(conn, answer.status, "create")}`, answer.status, secrets);
+        throw apiError(
+            conn,
+            describe(spec.id),
+            "creating",
+            url,
+            `${statusText(answer.status)}. ${statusHint(conn, answer.status, "create")}`,
+            answer.status,
+            secrets,
+        );
     }
 }
 
@@ -376,7 +416,15 @@ export async function updateCredential(conn: JenkinsConnection, spec: Credential
         await createCredential(conn, spec);
         return "recreated";
     }
-    throw apiError(conn, describe(spec.id), "updating", url, `${statusText(answer.status)}. ${statusHint(conn, answer.status, "update")}`, answer.status, secrets);
+    throw apiError(
+        conn,
+        describe(spec.id),
+        "updating",
+        url,
+        `${statusText(answer.status)}. ${statusHint(conn, answer.status, "update")}`,
+        answer.status,
+        secrets,
+    );
 }
 
 /** Deletes a credential; one that is already gone counts as deleted. */
@@ -393,7 +441,21 @@ export async function deleteCredential(conn: JenkinsConnection, id: string): Pro
         const location = String(form.headers.location ?? "");
         if ((form.status === 200 || form.status === 302) && !/login/i.test(location)) return "deleted";
         if (form.status === 404) return "absent";
-        throw apiError(conn, describe(id), "deleting", doDelete, `${statusText(form.status)}. ${statusHint(conn, form.status, "delete")}`, form.status);
+        throw apiError(
+            conn,
+            describe(id),
+            "deleting",
+            doDelete,
+            `${statusText(form.status)}. ${statusHint(conn, form.status, "delete")}`,
+            form.status,
+        );
     }
-    throw apiError(conn, describe(id), "deleting", url, `${statusText(answer.status)}. ${statusHint(conn, answer.status, "delete")}`, answer.status);
+    throw apiError(
+        conn,
+        describe(id),
+        "deleting",
+        url,
+        `${statusText(answer.status)}. ${statusHint(conn, answer.status, "delete")}`,
+        answer.status,
+    );
 }

@@ -9,8 +9,8 @@
  * in state; the provider's code captures no secret.
  */
 import * as pulumi from "@pulumi/pulumi";
-import * as jenkinsApi from "./jenkinsApi";
 import type { CredentialSpec, JenkinsConnection } from "./jenkinsApi";
+import * as jenkinsApi from "./jenkinsApi";
 
 /** What the dynamic resource stores: the connection and the credential, secrets marked secret. */
 export interface JenkinsCredentialState {
@@ -47,7 +47,13 @@ export function connectionOf(state: JenkinsCredentialState): JenkinsConnection {
 
 export function specOf(state: JenkinsCredentialState): CredentialSpec {
     return state.kind === "usernamePassword"
-        ? { kind: "usernamePassword", id: state.credentialId, description: state.description, username: state.username ?? "", password: state.password ?? "" }
+        ? {
+              kind: "usernamePassword",
+              id: state.credentialId,
+              description: state.description,
+              username: state.username ?? "",
+              password: state.password ?? "",
+          }
         : { kind: "secretText", id: state.credentialId, description: state.description, secret: state.secret ?? "" };
 }
 
@@ -105,7 +111,10 @@ export const jenkinsCredentialProvider: pulumi.dynamic.ResourceProvider = {
     async read(id: string, props: JenkinsCredentialState): Promise<pulumi.dynamic.ReadResult> {
         const live = await jenkinsApi.readCredential(connectionOf(props), id);
         if (live === undefined) return {};
-        return { id, props: { ...props, ...(props.kind === "usernamePassword" && live.username !== undefined ? { username: live.username } : {}) } };
+        return {
+            id,
+            props: { ...props, ...(props.kind === "usernamePassword" && live.username !== undefined ? { username: live.username } : {}) },
+        };
     },
 
     async update(_id: string, _olds: JenkinsCredentialState, news: JenkinsCredentialState): Promise<pulumi.dynamic.UpdateResult> {
@@ -197,7 +206,9 @@ export function planJenkinsCredentials(input: CredentialPlanInput): PlannedCrede
     ];
     if (m && !sharedWithMaven) {
         if (!m.reuseContainerCredentials && m.password === undefined) {
-            throw new Error(`the Maven credential "${m.credentialId}" needs a password: set dso-registry:mavenRegistryPassword, or mavenRegistry.reuseContainerCredentials: true`);
+            throw new Error(
+                `the Maven credential "${m.credentialId}" needs a password: set dso-registry:mavenRegistryPassword, or mavenRegistry.reuseContainerCredentials: true`,
+            );
         }
         planned.push({
             kind: "usernamePassword",

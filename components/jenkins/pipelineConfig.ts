@@ -5,7 +5,7 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { MANAGED_LABELS, registryAuthority, imagePrefix } from "../shared/facts";
+import { imagePrefix, MANAGED_LABELS, registryAuthority } from "../shared/facts";
 
 /** One registry as pipelines address it. */
 export interface PipelineRegistry {
@@ -47,7 +47,11 @@ export function renderPipelineConfig(s: PipelineSettings): Record<string, string
         data.MAVEN_REGISTRY_REQUIRES_AUTH_FOR_PUSH = String(m.requiresAuthForPush);
         data.MAVEN_REGISTRY_REQUIRES_AUTH_FOR_PULL = String(m.requiresAuthForPull);
     }
-    return Object.fromEntries(Object.keys(data).sort().map((k) => [k, data[k]!]));
+    return Object.fromEntries(
+        Object.keys(data)
+            .sort()
+            .map((k) => [k, data[k]!]),
+    );
 }
 
 export interface PipelineConfigArgs {

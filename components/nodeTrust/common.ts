@@ -7,9 +7,9 @@ import { type HostConnection, privileged, shQuote } from "../shared/hostAccess";
 import {
     type FileStep,
     normalizePem,
+    type RuntimeFlavour,
     renderHostsToml,
     renderRegistriesYaml,
-    type RuntimeFlavour,
     type TrustPlan,
     type TrustTarget,
 } from "./files";
@@ -65,7 +65,9 @@ export function fileContent(step: FileStep, plan: TrustPlan, args: NodeTrustComm
             if (!args.pullAccount) return pulumi.output(renderRegistriesYaml(base));
             const { username } = args.pullAccount;
             return pulumi.secret(
-                pulumi.output(args.pullAccount.password).apply((password) => renderRegistriesYaml({ ...base, auth: { username, password } })),
+                pulumi
+                    .output(args.pullAccount.password)
+                    .apply((password) => renderRegistriesYaml({ ...base, auth: { username, password } })),
             );
         }
     }

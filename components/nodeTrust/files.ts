@@ -8,7 +8,7 @@
  * a private directory in tests) and $DSO_HOST_EXEC (a prefix for commands that must run in the
  * node's own namespaces: empty over SSH, `nsenter …` in the DaemonSet).
  */
-import { IPV4, registryAuthority, type RuntimeFlavour } from "../shared/facts";
+import { IPV4, type RuntimeFlavour, registryAuthority } from "../shared/facts";
 import { type HostFileSpec, placeFileBody, removeFileBody, shQuote } from "../shared/hostAccess";
 
 export type { RuntimeFlavour };
@@ -112,7 +112,14 @@ export function trustPlan(flavour: RuntimeFlavour, target: TrustTarget): TrustPl
         const base = `/etc/rancher/${flavour}`;
         const units = flavour === "k3s" ? ["k3s", "k3s-agent"] : ["rke2-server", "rke2-agent"];
         if (target.hasCa) {
-            steps.push({ kind: "file", role: "ca", path: `${base}/dso-registry-ca-${authority}.crt`, mode: "0644", secret: false, restartUnits: [] });
+            steps.push({
+                kind: "file",
+                role: "ca",
+                path: `${base}/dso-registry-ca-${authority}.crt`,
+                mode: "0644",
+                secret: false,
+                restartUnits: [],
+            });
         }
         steps.push({
             kind: "file",
@@ -314,14 +321,20 @@ function placeWithRestartBody(step: FileStep, allowRestart: boolean): string {
         `fi`,
         // The placement runs in the command substitution's subshell, whose EXIT trap removes its temp file.
         `out=$(`,
-        ...placeFileBody(step).split("\n").map((l) => `  ${l}`),
+        ...placeFileBody(step)
+            .split("\n")
+            .map((l) => `  ${l}`),
         `)`,
         `echo "$out"`,
         `case "$out" in`,
         `  changed*)`,
         ...(allowRestart
-            ? restartUnitsScript(step.restartUnits, reason).split("\n").map((l) => `    ${l}`)
-            : [`    echo "${reason}: restart ${step.restartUnits.join(" or ")} to apply it (dso-registry:nodes.allowServiceRestart is false)"`]),
+            ? restartUnitsScript(step.restartUnits, reason)
+                  .split("\n")
+                  .map((l) => `    ${l}`)
+            : [
+                  `    echo "${reason}: restart ${step.restartUnits.join(" or ")} to apply it (dso-registry:nodes.allowServiceRestart is false)"`,
+              ]),
         `    ;;`,
         `esac`,
     ].join("\n");
@@ -455,7 +468,9 @@ export function configPathRemoveScript(step: ConfigPathStep, allowRestart: boole
         `  rm -f "$conf.dso-registry.sha256"`,
         `  echo "restored ${step.configFile} as it was before dso-registry set config_path"`,
         ...(allowRestart
-            ? restartUnitsScript(["containerd"], "config_path restored").split("\n").map((l) => `  ${l}`)
+            ? restartUnitsScript(["containerd"], "config_path restored")
+                  .split("\n")
+                  .map((l) => `  ${l}`)
             : [`  echo "restart containerd to apply it"`]),
         `else`,
         `  rm -f "$conf.dso-registry.sha256" "$conf.created-by-dso-registry"`,
@@ -463,4 +478,3 @@ export function configPathRemoveScript(step: ConfigPathStep, allowRestart: boole
         `fi`,
     ].join("\n");
 }
-

@@ -8,6 +8,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { PART_OF_LABELS } from "../shared/facts";
 import { shQuote } from "../shared/hostAccess";
+import { fileContent, type NodeTrustCommonArgs, trustTargetOf } from "./common";
 import {
     configPathCheckScript,
     configPathRemoveScript,
@@ -19,7 +20,6 @@ import {
     type TrustPlan,
     trustPlan,
 } from "./files";
-import { fileContent, type NodeTrustCommonArgs, trustTargetOf } from "./common";
 
 /** Image of the DaemonSet: busybox has sh, awk, cmp, mktemp, sha256sum and nsenter. */
 const NODE_TRUST_IMAGE = "busybox:1.36.1";
@@ -155,9 +155,11 @@ export class NodeTrustDaemonSet extends pulumi.ComponentResource {
             : undefined;
 
         // A new hash rolls the pods at once; Secret changes reach the mounted files and the next run.
-        const configHash = pulumi
-            .all(scripts.config)
-            .apply((data) => createHash("sha256").update(JSON.stringify(Object.entries(data).sort())).digest("hex"));
+        const configHash = pulumi.all(scripts.config).apply((data) =>
+            createHash("sha256")
+                .update(JSON.stringify(Object.entries(data).sort()))
+                .digest("hex"),
+        );
 
         const hostVolumes = plan.hostMounts.map((m) => ({
             name: volumeName(m.path),

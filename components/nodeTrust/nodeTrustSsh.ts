@@ -5,8 +5,8 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { type HostConnection, HostFile, type HostTarget, hostCommand } from "../shared/hostAccess";
-import { configPathCheckScript, configPathRemoveScript, dirCreateScript, dirRemoveScript, etcHostsScript, trustPlan } from "./files";
 import { fileContent, type NodeTrustCommonArgs, nodeRunner, trustTargetOf } from "./common";
+import { configPathCheckScript, configPathRemoveScript, dirCreateScript, dirRemoveScript, etcHostsScript, trustPlan } from "./files";
 import { NodeFile } from "./nodeFile";
 
 export interface NodeTrustArgs extends NodeTrustCommonArgs {
@@ -42,7 +42,11 @@ export class NodeTrust extends pulumi.ComponentResource {
                         // A restart comes after every earlier file (the CA that registries.yaml names), so the service reads them together.
                         const dependsOn = step.restartUnits.length > 0 ? [...after.dependsOn, ...placed] : after.dependsOn;
                         placed.push(
-                            new NodeFile(`${name}-${step.role}`, { connection, run, step, content, allowServiceRestart }, { ...after, dependsOn }),
+                            new NodeFile(
+                                `${name}-${step.role}`,
+                                { connection, run, step, content, allowServiceRestart },
+                                { ...after, dependsOn },
+                            ),
                         );
                     } else {
                         placed.push(

@@ -163,7 +163,9 @@ export class HostFile extends pulumi.ComponentResource {
         const placed: PlacedFile = { target: args.connection.name, path: args.path, mode: args.mode };
         super("dso:host:HostFile", name, placed, opts);
         if (args.secret && !/^0[0-7]00$/.test(args.mode)) {
-            throw new Error(`HostFile ${name}: a secret file must not be readable by group or others (mode ${args.mode}); use 0600 or 0400`);
+            throw new Error(
+                `HostFile ${name}: a secret file must not be readable by group or others (mode ${args.mode}); use 0600 or 0400`,
+            );
         }
         const sudo = args.connection.sudo;
         hostCommand(

@@ -40,14 +40,26 @@ function fetch(url: string, options: FetchOptions = {}): Answer {
     fetchCount += 1;
     const bodyFile = path.join(scratch, `body-${fetchCount}`);
     const config = options.account ? `user = "${options.account.username}:${options.account.password}"\n` : "";
-    const result = run("curl", [
-        "-sS", "-D", "-", "-o", bodyFile, "--max-time", "60", "--http1.1",
-        ...(options.caCertFile ? ["--cacert", options.caCertFile] : []),
-        ...(options.range ? ["-H", `Range: ${options.range}`] : []),
-        ...(options.method === "HEAD" ? ["--head"] : ["-X", options.method ?? "GET"]),
-        "-K", "-",
-        url,
-    ], { input: config });
+    const result = run(
+        "curl",
+        [
+            "-sS",
+            "-D",
+            "-",
+            "-o",
+            bodyFile,
+            "--max-time",
+            "60",
+            "--http1.1",
+            ...(options.caCertFile ? ["--cacert", options.caCertFile] : []),
+            ...(options.range ? ["-H", `Range: ${options.range}`] : []),
+            ...(options.method === "HEAD" ? ["--head"] : ["-X", options.method ?? "GET"]),
+            "-K",
+            "-",
+            url,
+        ],
+        { input: config },
+    );
     if (result.code !== 0 && result.code !== 18) throw new Error(`curl ${url} exited ${result.code}: ${result.stderr}`);
     const lines = result.stdout.split(/\r?\n/);
     const status = Number(/^HTTP\/\S+ (\d{3})/.exec(lines[0] ?? "")?.[1]);
@@ -98,8 +110,10 @@ describe("with Distribution running, the shortcut answers as Distribution does",
     let reg: RealRegistry;
     let blobs: { layer: string; config: string };
     let other: { layer: string; config: string };
-    const viaCaddy = (urlPath: string, options: FetchOptions = {}): Answer => fetch(`${reg.url}${urlPath}`, { ...options, caCertFile: reg.ca.caCertFile });
-    const direct = (urlPath: string, options: FetchOptions = {}): Answer => fetch(`http://127.0.0.1:${reg.registryPort}${urlPath}`, options);
+    const viaCaddy = (urlPath: string, options: FetchOptions = {}): Answer =>
+        fetch(`${reg.url}${urlPath}`, { ...options, caCertFile: reg.ca.caCertFile });
+    const direct = (urlPath: string, options: FetchOptions = {}): Answer =>
+        fetch(`http://127.0.0.1:${reg.registryPort}${urlPath}`, options);
 
     beforeAll(async () => {
         reg = await startRealRegistry();

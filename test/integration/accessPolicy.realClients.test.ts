@@ -91,7 +91,10 @@ describe("anonymous pull, authenticated push (requiresAuthForPull: false)", () =
     });
 
     test("containerd refuses the registry without the CA", () => {
-        const hosts = writeHostsDir(`${scratch}/hosts-noca`, { authority: reg.authority, ca: { ...reg.ca, caCertFile: "/nonexistent-ca.crt" } });
+        const hosts = writeHostsDir(`${scratch}/hosts-noca`, {
+            authority: reg.authority,
+            ca: { ...reg.ca, caCertFile: "/nonexistent-ca.crt" },
+        });
         const result = containerd.pull(`${reg.authority}/team/app:seed`, hosts);
         expect(result.code).not.toBe(0);
     });
@@ -139,24 +142,37 @@ describe("every request needs credentials (requiresAuthForPull: true)", () => {
     });
 
     test("the pull account pulls", () => {
-        const result = skopeoCopy(`docker://${reg.authority}/team/app:seed`, `oci:${scratch}/pulled-auth:x`, { certDir: reg.certDir, creds: reg.pull });
+        const result = skopeoCopy(`docker://${reg.authority}/team/app:seed`, `oci:${scratch}/pulled-auth:x`, {
+            certDir: reg.certDir,
+            creds: reg.pull,
+        });
         expect(result.stderr).toBe("");
         expect(result.code).toBe(0);
     });
 
     test("the pull account cannot push", () => {
-        const result = skopeoCopy(freshImage().ref, `docker://${reg.authority}/team/app:by-pull`, { certDir: reg.certDir, creds: reg.pull });
+        const result = skopeoCopy(freshImage().ref, `docker://${reg.authority}/team/app:by-pull`, {
+            certDir: reg.certDir,
+            creds: reg.pull,
+        });
         expect(result.code).not.toBe(0);
         expect(result.stderr).toMatch(/unauthorized|authentication required|401/i);
     });
 
     test("the push account pushes", () => {
-        const result = skopeoCopy(freshImage().ref, `docker://${reg.authority}/team/app:by-push`, { certDir: reg.certDir, creds: reg.push });
+        const result = skopeoCopy(freshImage().ref, `docker://${reg.authority}/team/app:by-push`, {
+            certDir: reg.certDir,
+            creds: reg.push,
+        });
         expect(result.code).toBe(0);
     });
 
     test("deleting is refused even for the push account when deletes are disabled", () => {
-        const status = curlStatus(`${reg.url}/v2/team/app/manifests/seed`, { caCertFile: reg.ca.caCertFile, method: "DELETE", account: reg.push });
+        const status = curlStatus(`${reg.url}/v2/team/app/manifests/seed`, {
+            caCertFile: reg.ca.caCertFile,
+            method: "DELETE",
+            account: reg.push,
+        });
         expect(status).toBe(405);
     });
 
@@ -187,7 +203,10 @@ describe("why the ping is challenged", () => {
         const reg = await startRealRegistry({ caddyfileFor: writesOnly });
         try {
             expect(reg.caddyfile).not.toContain("basicauth @ping");
-            const result = skopeoCopy(freshImage().ref, `docker://${reg.authority}/team/app:open-ping`, { certDir: reg.certDir, creds: reg.push });
+            const result = skopeoCopy(freshImage().ref, `docker://${reg.authority}/team/app:open-ping`, {
+                certDir: reg.certDir,
+                creds: reg.push,
+            });
             expect(result.code).not.toBe(0);
             expect(result.stderr).toMatch(/unauthorized|authentication required|401/i);
         } finally {

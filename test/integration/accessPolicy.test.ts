@@ -11,15 +11,27 @@ import { privateDir, removeDir } from "../support/serverProcess";
 
 const variants: [string, Partial<AccessPolicy>][] = [
     ["files TLS, anonymous pull", {}],
-    ["files TLS, auth for pull, deletes, allowlist", { requiresAuthForPull: true, deletesEnabled: true, allowedNetworks: ["10.0.0.0/8", "fd00::/8"] }],
-    ["ACME with the staging directory", { tls: { kind: "acme", email: "ops@example.com", directory: "https://acme-staging-v02.api.letsencrypt.org/directory" } }],
+    [
+        "files TLS, auth for pull, deletes, allowlist",
+        { requiresAuthForPull: true, deletesEnabled: true, allowedNetworks: ["10.0.0.0/8", "fd00::/8"] },
+    ],
+    [
+        "ACME with the staging directory",
+        { tls: { kind: "acme", email: "ops@example.com", directory: "https://acme-staging-v02.api.letsencrypt.org/directory" } },
+    ],
     ["ACME, Let's Encrypt production", { tls: { kind: "acme", email: "ops@example.com" } }],
     ["plain HTTP sidecar behind an ingress", { tls: { kind: "plain-http" }, port: 8080, admin: "off" }],
     ["same-origin UI", { uiUpstream: "127.0.0.1:8081", deletesEnabled: true }],
     ["bound to loopback, admin off", { bindAddress: "127.0.0.1", admin: "off", port: 8443 }],
     ["blob shortcut, anonymous pull", { blobFiles: "/srv/data/registry" }],
-    ["blob shortcut, auth for pull, allowlist", { blobFiles: "/srv/data/registry", requiresAuthForPull: true, allowedNetworks: ["10.0.0.0/8"] }],
-    ["blob shortcut in the plain HTTP sidecar with the UI", { blobFiles: "/var/lib/registry", tls: { kind: "plain-http" }, port: 5000, admin: "off", uiUpstream: "127.0.0.1:8081" }],
+    [
+        "blob shortcut, auth for pull, allowlist",
+        { blobFiles: "/srv/data/registry", requiresAuthForPull: true, allowedNetworks: ["10.0.0.0/8"] },
+    ],
+    [
+        "blob shortcut in the plain HTTP sidecar with the UI",
+        { blobFiles: "/var/lib/registry", tls: { kind: "plain-http" }, port: 5000, admin: "off", uiUpstream: "127.0.0.1:8081" },
+    ],
 ];
 
 describe("renderCaddyfile passes caddy validate", () => {

@@ -30,7 +30,16 @@ const placeDataDir = () => runOk("sh", ["-c", dataDirScript(layout)], { env: { .
 
 function download(): { status: number; body: Buffer } {
     const bodyFile = path.join(scratch, `body-${randomBytes(4).toString("hex")}`);
-    const out = runOk("curl", ["-sS", "-o", bodyFile, "-w", "%{http_code}", "--max-time", "60", `http://127.0.0.1:${caddyPort}/v2/team/app/blobs/${digest}`]);
+    const out = runOk("curl", [
+        "-sS",
+        "-o",
+        bodyFile,
+        "-w",
+        "%{http_code}",
+        "--max-time",
+        "60",
+        `http://127.0.0.1:${caddyPort}/v2/team/app/blobs/${digest}`,
+    ]);
     const status = Number(out.stdout.trim());
     return { status, body: status === 200 ? readFileSync(bodyFile) : Buffer.alloc(0) };
 }
@@ -46,7 +55,15 @@ beforeAll(async () => {
     // Distribution as the container runs it: root, umask 022, filesystem storage in the data directory.
     const registryPort = await freePort();
     const configFile = path.join(scratch, "config.yml");
-    writeFileSync(configFile, renderRegistryConfig({ addr: `127.0.0.1:${registryPort}`, storage: { kind: "filesystem", rootDirectory: dataDir }, deletesEnabled: false, logLevel: "warn" }));
+    writeFileSync(
+        configFile,
+        renderRegistryConfig({
+            addr: `127.0.0.1:${registryPort}`,
+            storage: { kind: "filesystem", rootDirectory: dataDir },
+            deletesEnabled: false,
+            logLevel: "warn",
+        }),
+    );
     const registry = startServer("/bin/sh", ["-c", `umask 022; exec /usr/bin/docker-registry serve '${configFile}'`]);
     try {
         await waitForPort(registryPort, 30_000, "docker-registry");
@@ -55,11 +72,33 @@ beforeAll(async () => {
         const blobFile = path.join(scratch, "blob");
         writeFileSync(blobFile, blob);
         const base = `http://127.0.0.1:${registryPort}`;
-        const started = runOk("curl", ["-sS", "--fail", "-D", "-", "-o", "/dev/null", "-X", "POST", `${base}/v2/team/app/blobs/uploads/`]).stdout;
+        const started = runOk("curl", [
+            "-sS",
+            "--fail",
+            "-D",
+            "-",
+            "-o",
+            "/dev/null",
+            "-X",
+            "POST",
+            `${base}/v2/team/app/blobs/uploads/`,
+        ]).stdout;
         const location = /^location:\s*(\S+)/im.exec(started)?.[1];
         if (!location) throw new Error(`no upload location in:\n${started}`);
         const target = `${location.startsWith("/") ? base + location : location}${location.includes("?") ? "&" : "?"}digest=${digest}`;
-        runOk("curl", ["-sS", "--fail", "-o", "/dev/null", "-X", "PUT", "-H", "Content-Type: application/octet-stream", "--data-binary", `@${blobFile}`, target]);
+        runOk("curl", [
+            "-sS",
+            "--fail",
+            "-o",
+            "/dev/null",
+            "-X",
+            "PUT",
+            "-H",
+            "Content-Type: application/octet-stream",
+            "--data-binary",
+            `@${blobFile}`,
+            target,
+        ]);
     } finally {
         await registry.stop();
     }
@@ -73,20 +112,23 @@ beforeAll(async () => {
     writeFileSync(pullUsersFile, renderUsersFile("pull", []), { mode: 0o600 });
     caddyPort = await freePort();
     const caddyfile = path.join(caddyHome, "Caddyfile");
-    writeFileSync(caddyfile, renderCaddyfile({
-        siteAddress: "127.0.0.1",
-        port: caddyPort,
-        bindAddress: "127.0.0.1",
-        admin: "off",
-        tls: { kind: "plain-http" },
-        upstream: `127.0.0.1:${registryPort}`,
-        requiresAuthForPull: false,
-        pushUsersFile,
-        pullUsersFile,
-        allowedNetworks: [],
-        deletesEnabled: false,
-        blobFiles: dataDir,
-    }));
+    writeFileSync(
+        caddyfile,
+        renderCaddyfile({
+            siteAddress: "127.0.0.1",
+            port: caddyPort,
+            bindAddress: "127.0.0.1",
+            admin: "off",
+            tls: { kind: "plain-http" },
+            upstream: `127.0.0.1:${registryPort}`,
+            requiresAuthForPull: false,
+            pushUsersFile,
+            pullUsersFile,
+            allowedNetworks: [],
+            deletesEnabled: false,
+            blobFiles: dataDir,
+        }),
+    );
     for (const file of [caddyHome, pushUsersFile, pullUsersFile, caddyfile]) chownSync(file, caddyUid(), caddyGid());
     caddy = startServer(
         "/usr/bin/setpriv",

@@ -13,23 +13,23 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "n
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { renderCaddyfile, renderRegistryConfig, renderUsersFile } from "../../components/accessPolicy/accessPolicy";
-import { placeFileScript } from "../../components/shared/hostAccess";
 import {
+    backupScript,
+    type ContainerSpec,
     caddyApplyScript,
     caddyRemoveScript,
-    type ContainerSpec,
     containerDeleteScript,
     containerScript,
     dataDirDeleteScript,
     dataDirScript,
     defaultHostLayout,
     gcScript,
-    backupScript,
     hostPaths,
     packagesScript,
     postDeployCheckScript,
 } from "../../components/externalHost/scripts";
-import { makeTestCa, type RealRegistry, startRealRegistry, type TestAccount, makeAccount } from "../support/realRegistry";
+import { placeFileScript } from "../../components/shared/hostAccess";
+import { makeAccount, makeTestCa, type RealRegistry, startRealRegistry, type TestAccount } from "../support/realRegistry";
 import { freePort, privateDir, removeDir, type ServerProcess, startServer, waitForPort } from "../support/serverProcess";
 import { type SshServer, startSshServer } from "../support/sshServer";
 
@@ -74,8 +74,12 @@ const layout = defaultHostLayout("/srv/data/registry");
 const paths = hostPaths(layout);
 /** Where a host path really is on this machine (under the SSH server's private root). */
 const onDisk = (p: string) => path.join(ssh.root, p);
-const dockerCalls = () => (existsSync(onDisk("/var/log/docker-calls")) ? readFileSync(onDisk("/var/log/docker-calls"), "utf8").trim().split("\n") : []);
-const containerLabel = (name: string) => (existsSync(onDisk(`/var/lib/stand-in-docker/${name}`)) ? readFileSync(onDisk(`/var/lib/stand-in-docker/${name}`), "utf8").trim() : undefined);
+const dockerCalls = () =>
+    existsSync(onDisk("/var/log/docker-calls")) ? readFileSync(onDisk("/var/log/docker-calls"), "utf8").trim().split("\n") : [];
+const containerLabel = (name: string) =>
+    existsSync(onDisk(`/var/lib/stand-in-docker/${name}`))
+        ? readFileSync(onDisk(`/var/lib/stand-in-docker/${name}`), "utf8").trim()
+        : undefined;
 
 function runOk(script: string, stdin = ""): string {
     const result = ssh.runScript(script, stdin);
@@ -141,7 +145,9 @@ describe("external host scripts over SSH", () => {
     });
 
     test("the package check names what is missing and how to fix it", () => {
-        const result = ssh.runScript(`PATH=/nonexistent; export PATH; ${packagesScript(false).replace("set -eu", "set -eu; command() { return 1; }")}`);
+        const result = ssh.runScript(
+            `PATH=/nonexistent; export PATH; ${packagesScript(false).replace("set -eu", "set -eu; command() { return 1; }")}`,
+        );
         expect(result.code).not.toBe(0);
         expect(result.stderr).toMatch(/missing on the registry host: docker caddy.*installPackages: true/);
     });
@@ -153,7 +159,14 @@ describe("external host scripts over SSH", () => {
 
     test("first run: files, container and Caddy; the post-deploy check passes through Caddy", () => {
         const ca = makeTestCa(path.join(scratch, "tls"));
-        place(paths.registryConfig, renderRegistryConfig({ addr: ":5000", storage: { kind: "filesystem", rootDirectory: "/var/lib/registry" }, deletesEnabled: false }));
+        place(
+            paths.registryConfig,
+            renderRegistryConfig({
+                addr: ":5000",
+                storage: { kind: "filesystem", rootDirectory: "/var/lib/registry" },
+                deletesEnabled: false,
+            }),
+        );
         place(paths.tlsCert, readFileSync(ca.serverCertFile, "utf8"));
         place(paths.tlsKey, readFileSync(ca.serverKeyFile, "utf8"), "0600");
         place(paths.caCert, ca.caCertPem);
@@ -164,29 +177,64 @@ describe("external host scripts over SSH", () => {
         expect(runOk(containerScript(spec(), "spec-1"))).toBe("changed container");
         expect(containerLabel("dso-registry")).toBe("spec-1");
         expect(runOk(caddyApplyScript(layout, "files-1"))).toBe("reloaded caddy");
-        const check = runOk(postDeployCheckScript({ host: "127.0.0.1", port: caddyPort, caFile: paths.caCert, requiresAuthForPull: false, loopbackRefused: false, waitSeconds: 30 }));
+        const check = runOk(
+            postDeployCheckScript({
+                host: "127.0.0.1",
+                port: caddyPort,
+                caFile: paths.caCert,
+                requiresAuthForPull: false,
+                loopbackRefused: false,
+                waitSeconds: 30,
+            }),
+        );
         expect(check.split("\n").filter((l) => l.startsWith("ok"))).toHaveLength(3);
     });
 
     test("second run changes nothing", () => {
         const callsBefore = dockerCalls().length;
         expect(runOk(containerScript(spec(), "spec-1"))).toBe("unchanged container");
-        expect(dockerCalls().slice(callsBefore).every((c) => c.startsWith("inspect"))).toBe(true);
+        expect(
+            dockerCalls()
+                .slice(callsBefore)
+                .every((c) => c.startsWith("inspect")),
+        ).toBe(true);
         expect(place(layout.caddyfile, caddyfileFor(false))).toMatch(/^unchanged/);
     });
 
     test("the check fails the update when the policy is not the expected one", () => {
-        const result = ssh.runScript(postDeployCheckScript({ host: "127.0.0.1", port: caddyPort, caFile: paths.caCert, requiresAuthForPull: true, loopbackRefused: false, waitSeconds: 30 }));
+        const result = ssh.runScript(
+            postDeployCheckScript({
+                host: "127.0.0.1",
+                port: caddyPort,
+                caFile: paths.caCert,
+                requiresAuthForPull: true,
+                loopbackRefused: false,
+                waitSeconds: 30,
+            }),
+        );
         expect(result.code).not.toBe(0);
         expect(result.stderr).toContain("FAIL anonymous read: GET /v2/_catalog -> 200, expected 401");
     });
 
     test("a config change recreates the container and reloads Caddy with the new policy", () => {
         expect(runOk(containerScript(spec(), "spec-2"))).toBe("changed container");
-        expect(dockerCalls().slice(-2).map((c) => c.split(" ")[0])).toEqual(["rm", "run"]);
+        expect(
+            dockerCalls()
+                .slice(-2)
+                .map((c) => c.split(" ")[0]),
+        ).toEqual(["rm", "run"]);
         expect(place(layout.caddyfile, caddyfileFor(true))).toMatch(/^changed/);
         expect(runOk(caddyApplyScript(layout, "files-2"))).toBe("reloaded caddy");
-        const check = ssh.runScript(postDeployCheckScript({ host: "127.0.0.1", port: caddyPort, caFile: paths.caCert, requiresAuthForPull: true, loopbackRefused: false, waitSeconds: 30 }));
+        const check = ssh.runScript(
+            postDeployCheckScript({
+                host: "127.0.0.1",
+                port: caddyPort,
+                caFile: paths.caCert,
+                requiresAuthForPull: true,
+                loopbackRefused: false,
+                waitSeconds: 30,
+            }),
+        );
         expect(check.stderr).toBe("");
         expect(check.code).toBe(0);
     });
@@ -197,7 +245,16 @@ describe("external host scripts over SSH", () => {
         expect(result.code).not.toBe(0);
         expect(result.stderr).toContain("the running Caddy config was not changed");
         place(layout.caddyfile, caddyfileFor(true));
-        const check = ssh.runScript(postDeployCheckScript({ host: "127.0.0.1", port: caddyPort, caFile: paths.caCert, requiresAuthForPull: true, loopbackRefused: false, waitSeconds: 30 }));
+        const check = ssh.runScript(
+            postDeployCheckScript({
+                host: "127.0.0.1",
+                port: caddyPort,
+                caFile: paths.caCert,
+                requiresAuthForPull: true,
+                loopbackRefused: false,
+                waitSeconds: 30,
+            }),
+        );
         expect(check.code).toBe(0);
     });
 
@@ -247,7 +304,16 @@ describe("external host scripts over SSH", () => {
         expect(containerLabel("dso-registry")).toBeUndefined();
         expect(runOk(containerDeleteScript(spec()))).toBe("removed container dso-registry");
         runOk(caddyRemoveScript(layout, adminAddress));
-        const check = ssh.runScript(postDeployCheckScript({ host: "127.0.0.1", port: caddyPort, caFile: paths.caCert, requiresAuthForPull: true, loopbackRefused: false, waitSeconds: 2 }));
+        const check = ssh.runScript(
+            postDeployCheckScript({
+                host: "127.0.0.1",
+                port: caddyPort,
+                caFile: paths.caCert,
+                requiresAuthForPull: true,
+                loopbackRefused: false,
+                waitSeconds: 2,
+            }),
+        );
         expect(check.code).not.toBe(0);
         runOk(dataDirDeleteScript(layout, false));
         expect(existsSync(onDisk(`${layout.dataDir}/marker`))).toBe(true);

@@ -12,8 +12,8 @@ import { writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { renderRegistryConfig, renderUsersFile } from "../../components/accessPolicy/accessPolicy";
-import { ingressAnnotations, IN_CLUSTER } from "../../components/inCluster/manifests";
 import { renderSidecarCaddyfile, sidecarPolicy } from "../../components/inCluster/inClusterRegistry";
+import { IN_CLUSTER, ingressAnnotations } from "../../components/inCluster/manifests";
 import {
     curlStatus,
     makeAccount,
@@ -31,7 +31,7 @@ import { freePort, privateDir, removeDir, run, type ServerProcess, startServer, 
 const HOST = "registry-dso.jmann.local";
 
 /** nginx directives for the ingress-nginx annotations the component writes on the Ingress. */
-export function nginxDirectives(annotations: Record<string, string>): string[] {
+function nginxDirectives(annotations: Record<string, string>): string[] {
     const a = (key: string) => annotations[`nginx.ingress.kubernetes.io/${key}`];
     const directives: string[] = [];
     if (a("proxy-body-size") !== undefined) directives.push(`client_max_body_size ${a("proxy-body-size")};`);
@@ -125,14 +125,21 @@ async function startInClusterStack(options: StackOptions = {}): Promise<Stack> {
         });
         const caddyfilePath = path.join(dir, "Caddyfile");
         writeFileSync(caddyfilePath, caddyfile);
-        const caddyEnv = { ...process.env, HOME: dir, XDG_DATA_HOME: path.join(dir, "xdg-data"), XDG_CONFIG_HOME: path.join(dir, "xdg-config") };
+        const caddyEnv = {
+            ...process.env,
+            HOME: dir,
+            XDG_DATA_HOME: path.join(dir, "xdg-data"),
+            XDG_CONFIG_HOME: path.join(dir, "xdg-config"),
+        };
         const caddy = startServer("/usr/bin/caddy", ["run", "--adapter", "caddyfile", "--config", caddyfilePath], caddyEnv);
         servers.push(caddy);
         await waitForPort(caddyPort, 30_000, "caddy").catch((e: Error) => {
             throw new Error(`${e.message}\n${caddy.output()}\n${caddyfile}`);
         });
 
-        const directives = options.ingressDirectives ?? nginxDirectives(ingressAnnotations({ tls: { kind: "secret", certPem: "", keyPem: "" }, allowedNetworks: [] }));
+        const directives =
+            options.ingressDirectives ??
+            nginxDirectives(ingressAnnotations({ tls: { kind: "secret", certPem: "", keyPem: "" }, allowedNetworks: [] }));
         const nginxConf = path.join(dir, "nginx.conf");
         writeFileSync(
             nginxConf,
@@ -217,7 +224,10 @@ describe("anonymous pull, authenticated push, through ingress and sidecar", () =
     let s: Stack;
     beforeAll(async () => {
         s = await startInClusterStack();
-        const seeded = skopeoCopy(freshImage().ref, `docker://${s.authority}/docker-internal/p2c/app:seed`, { certDir: s.certDir, creds: s.push });
+        const seeded = skopeoCopy(freshImage().ref, `docker://${s.authority}/docker-internal/p2c/app:seed`, {
+            certDir: s.certDir,
+            creds: s.push,
+        });
         if (seeded.code !== 0) throw new Error(`seeding failed: ${seeded.stderr}\n${s.logs()}`);
     });
     afterAll(async () => {
@@ -225,7 +235,10 @@ describe("anonymous pull, authenticated push, through ingress and sidecar", () =
     });
 
     test("skopeo pushes with the push account", () => {
-        const r = skopeoCopy(freshImage().ref, `docker://${s.authority}/docker-internal/p2c/app:1.0.0`, { certDir: s.certDir, creds: s.push });
+        const r = skopeoCopy(freshImage().ref, `docker://${s.authority}/docker-internal/p2c/app:1.0.0`, {
+            certDir: s.certDir,
+            creds: s.push,
+        });
         expect(r.stderr).toBe("");
         expect(r.code).toBe(0);
     });
@@ -236,13 +249,18 @@ describe("anonymous pull, authenticated push, through ingress and sidecar", () =
         ["the pull-only account", "pull" as const],
     ])("push with %s is refused", (_label, creds) => {
         const account = creds === "pull" ? s.pull : creds;
-        const r = skopeoCopy(freshImage().ref, `docker://${s.authority}/docker-internal/p2c/app:refused`, { certDir: s.certDir, creds: account });
+        const r = skopeoCopy(freshImage().ref, `docker://${s.authority}/docker-internal/p2c/app:refused`, {
+            certDir: s.certDir,
+            creds: account,
+        });
         expect(r.code).not.toBe(0);
         expect(r.stderr).toMatch(/unauthorized|authentication required|401/i);
     });
 
     test("skopeo pulls anonymously", () => {
-        const r = skopeoCopy(`docker://${s.authority}/docker-internal/p2c/app:seed`, `oci:${path.join(scratch, "pulled")}:seed`, { certDir: s.certDir });
+        const r = skopeoCopy(`docker://${s.authority}/docker-internal/p2c/app:seed`, `oci:${path.join(scratch, "pulled")}:seed`, {
+            certDir: s.certDir,
+        });
         expect(r.stderr).toBe("");
         expect(r.code).toBe(0);
     });
@@ -282,12 +300,17 @@ describe("requiresAuthForPull", () => {
     });
 
     test("anonymous pull is refused", () => {
-        const r = skopeoCopy(`docker://${s.authority}/team/app:seed`, `oci:${path.join(scratch, "anon-refused")}:x`, { certDir: s.certDir });
+        const r = skopeoCopy(`docker://${s.authority}/team/app:seed`, `oci:${path.join(scratch, "anon-refused")}:x`, {
+            certDir: s.certDir,
+        });
         expect(r.code).not.toBe(0);
     });
 
     test("the pull-only account pulls", () => {
-        const r = skopeoCopy(`docker://${s.authority}/team/app:seed`, `oci:${path.join(scratch, "pull-account")}:x`, { certDir: s.certDir, creds: s.pull });
+        const r = skopeoCopy(`docker://${s.authority}/team/app:seed`, `oci:${path.join(scratch, "pull-account")}:x`, {
+            certDir: s.certDir,
+            creds: s.pull,
+        });
         expect(r.stderr).toBe("");
         expect(r.code).toBe(0);
     });
@@ -302,7 +325,9 @@ describe("large layers through the ingress settings", () => {
             const r = skopeoCopy(freshImage(layerBytes).ref, `docker://${s.authority}/team/big:1`, { certDir: s.certDir, creds: s.push });
             expect(r.stderr).toBe("");
             expect(r.code).toBe(0);
-            const back = skopeoCopy(`docker://${s.authority}/team/big:1`, `oci:${path.join(scratch, "big-back")}:1`, { certDir: s.certDir });
+            const back = skopeoCopy(`docker://${s.authority}/team/big:1`, `oci:${path.join(scratch, "big-back")}:1`, {
+                certDir: s.certDir,
+            });
             expect(back.code).toBe(0);
         } finally {
             await s.stop();
@@ -326,12 +351,17 @@ describe("garbage-collection window: Distribution with the GC job's read-only sw
         const seedStack = await startInClusterStack({ deletesEnabled: true });
         let configFile = "";
         try {
-            const seeded = skopeoCopy(freshImage().ref, `docker://${seedStack.authority}/team/app:1`, { certDir: seedStack.certDir, creds: seedStack.push });
+            const seeded = skopeoCopy(freshImage().ref, `docker://${seedStack.authority}/team/app:1`, {
+                certDir: seedStack.certDir,
+                creds: seedStack.push,
+            });
             expect(seeded.code).toBe(0);
             configFile = seedStack.registryConfigFile;
             // The read-only switch, as the job sets it on the Deployment.
             const readOnlyEnv = { [IN_CLUSTER.readOnlyEnv]: '{"enabled":true}' };
-            const r = run("/usr/bin/docker-registry", ["garbage-collect", "--dry-run", configFile], { env: { ...process.env, ...readOnlyEnv } });
+            const r = run("/usr/bin/docker-registry", ["garbage-collect", "--dry-run", configFile], {
+                env: { ...process.env, ...readOnlyEnv },
+            });
             expect(r.stderr + r.stdout).not.toMatch(/failed/);
             expect(r.code).toBe(0);
         } finally {

@@ -11,7 +11,14 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { renderHostsToml } from "../../components/nodeTrust/files";
 import { type RecordedResource, settle, startMockRuntime } from "../../tools/mockRuntime";
-import { makeOciImage, type PrivateContainerd, type RealRegistry, skopeoCopy, startContainerd, startRealRegistry } from "../support/realRegistry";
+import {
+    makeOciImage,
+    type PrivateContainerd,
+    type RealRegistry,
+    skopeoCopy,
+    startContainerd,
+    startRealRegistry,
+} from "../support/realRegistry";
 import { privateDir, removeDir } from "../support/serverProcess";
 
 let registry: RealRegistry;

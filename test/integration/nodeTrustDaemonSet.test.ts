@@ -36,7 +36,14 @@ beforeAll(async () => {
 
     const rt = await startMockRuntime({ stack: "test" });
     const { NodeTrustDaemonSet } = await import("../../components/nodeTrust/nodeTrustDaemonSet");
-    new NodeTrustDaemonSet("trust", { host: HOST, port: 443, flavour: "microk8s", caCertPem: caPem, registryAddress: "127.0.0.1", namespace: "dso" });
+    new NodeTrustDaemonSet("trust", {
+        host: HOST,
+        port: 443,
+        flavour: "microk8s",
+        caCertPem: caPem,
+        registryAddress: "127.0.0.1",
+        namespace: "dso",
+    });
     await settle();
     const data = rt.byName("trust-config").inputs.data as Record<string, string>;
     const configDir = path.join(scratch, "config");
@@ -67,7 +74,7 @@ function podBTookOver(): void {
 describe("DaemonSet scripts", () => {
     it("apply.sh places the CA, hosts.toml and the /etc/hosts block", () => {
         expect(run("apply.sh", "pod-a").code).toBe(0);
-        expect(read(`${CERTS}/ca.crt`)).toBe(caPem.trim() + "\n");
+        expect(read(`${CERTS}/ca.crt`)).toBe(`${caPem.trim()}\n`);
         expect(read(`${CERTS}/hosts.toml`)).toContain('ca = "ca.crt"');
         const { begin, end } = etcHostsMarkers(HOST);
         expect(read("/etc/hosts")).toBe(`${ORIGINAL_HOSTS}${begin}\n127.0.0.1 ${HOST}\n${end}\n`);

@@ -9,9 +9,9 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "n
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
+    type ConfigPathStep,
     configPathCheckScript,
     configPathRemoveScript,
-    type ConfigPathStep,
     etcHostsMarkers,
     etcHostsScript,
 } from "../../components/nodeTrust/files";
@@ -120,7 +120,9 @@ describe("/etc/hosts managed block", () => {
 
     it("notes a mapping of the host outside the block", () => {
         put("/etc/hosts", `${ORIGINAL_HOSTS}10.7.7.7 ${HOST}\n`);
-        expect(sh(etcHostsScript(HOST, "10.0.0.5")).stdout).toContain("also maps registry-dso.example.test outside the managed block (line 5");
+        expect(sh(etcHostsScript(HOST, "10.0.0.5")).stdout).toContain(
+            "also maps registry-dso.example.test outside the managed block (line 5",
+        );
     });
 
     it("keeps the file's mode", () => {
@@ -175,9 +177,21 @@ describe("containerd config_path", () => {
     const configs: [string, string | undefined, string][] = [
         ["no config.toml", undefined, "/etc/containerd/certs.d"],
         ["containerd's default config", defaultConfig, "/etc/containerd/certs.d"],
-        ["another config_path", 'version = 2\n[plugins."io.containerd.grpc.v1.cri".registry]\n  config_path = "/etc/docker/certs.d"\n', "/etc/containerd/certs.d:/etc/docker/certs.d"],
-        ["a registry section without config_path", 'version = 2\n[plugins."io.containerd.grpc.v1.cri".registry]\n[plugins."io.containerd.grpc.v1.cri".registry.headers]\n  X-Test = ["a"]\n', "/etc/containerd/certs.d"],
-        ["no registry section", 'version = 2\n[plugins."io.containerd.grpc.v1.cri"]\n  sandbox_image = "registry.k8s.io/pause:3.9"\n', "/etc/containerd/certs.d"],
+        [
+            "another config_path",
+            'version = 2\n[plugins."io.containerd.grpc.v1.cri".registry]\n  config_path = "/etc/docker/certs.d"\n',
+            "/etc/containerd/certs.d:/etc/docker/certs.d",
+        ],
+        [
+            "a registry section without config_path",
+            'version = 2\n[plugins."io.containerd.grpc.v1.cri".registry]\n[plugins."io.containerd.grpc.v1.cri".registry.headers]\n  X-Test = ["a"]\n',
+            "/etc/containerd/certs.d",
+        ],
+        [
+            "no registry section",
+            'version = 2\n[plugins."io.containerd.grpc.v1.cri"]\n  sandbox_image = "registry.k8s.io/pause:3.9"\n',
+            "/etc/containerd/certs.d",
+        ],
     ];
 
     it.each(configs)("with %s, it sets config_path so that containerd reads it, and restarts containerd", (_, before, expected) => {
@@ -194,11 +208,14 @@ describe("containerd config_path", () => {
         sh(configPathCheckScript(step, true));
         expect(sh(configPathRemoveScript(step, true)).code).toBe(0);
         expect(file(conf)).toBe(before);
-        expect(spawnSync("ls", ["-A", path.join(root, "etc/containerd")], { encoding: "utf8" }).stdout).toBe(before === undefined ? "" : "config.toml\n");
+        expect(spawnSync("ls", ["-A", path.join(root, "etc/containerd")], { encoding: "utf8" }).stdout).toBe(
+            before === undefined ? "" : "config.toml\n",
+        );
     });
 
     it("does nothing and restarts nothing when config_path already includes the directory", () => {
-        const ok = 'version = 2\n[plugins."io.containerd.grpc.v1.cri".registry]\n  config_path = "/etc/docker/certs.d:/etc/containerd/certs.d"\n';
+        const ok =
+            'version = 2\n[plugins."io.containerd.grpc.v1.cri".registry]\n  config_path = "/etc/docker/certs.d:/etc/containerd/certs.d"\n';
         put(conf, ok);
         put("/active-units", "containerd\n");
         expect(sh(configPathCheckScript(step, true)).stdout).toContain("config_path ok");
@@ -223,7 +240,8 @@ describe("containerd config_path", () => {
     });
 
     it("refuses to add config_path next to registry.mirrors entries, which containerd would reject", () => {
-        const mirrors = 'version = 2\n[plugins."io.containerd.grpc.v1.cri".registry.mirrors."docker.io"]\n  endpoint = ["https://mirror.example.test"]\n';
+        const mirrors =
+            'version = 2\n[plugins."io.containerd.grpc.v1.cri".registry.mirrors."docker.io"]\n  endpoint = ["https://mirror.example.test"]\n';
         put(conf, mirrors);
         const r = sh(configPathCheckScript(step, true));
         expect(r.stderr).toContain("registry.mirrors/registry.configs");

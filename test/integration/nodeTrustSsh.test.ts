@@ -62,7 +62,13 @@ beforeAll(async () => {
     stubs = privateDir("node-trust-stubs");
     writeFileSync(
         path.join(stubs, "systemctl"),
-        ["#!/bin/sh", 'echo "$*" >> "$DSO_ROOT/systemctl.log"', 'if [ "$1" = is-active ]; then grep -qx "$3" "$DSO_ROOT/active-units" 2>/dev/null; exit $?; fi', "exit 0", ""].join("\n"),
+        [
+            "#!/bin/sh",
+            'echo "$*" >> "$DSO_ROOT/systemctl.log"',
+            'if [ "$1" = is-active ]; then grep -qx "$3" "$DSO_ROOT/active-units" 2>/dev/null; exit $?; fi',
+            "exit 0",
+            "",
+        ].join("\n"),
     );
     chmodSync(stubs, 0o755);
     chmodSync(path.join(stubs, "systemctl"), 0o755);
@@ -78,8 +84,16 @@ beforeAll(async () => {
     const { NodeTrust } = await import("../../components/nodeTrust/nodeTrustSsh");
     const connection = { ...ssh.connection, name: "k3s-server-1" };
     const common = { host: HOST, port: 443, flavour: "k3s" as const, caCertPem: caPem, connection };
-    new NodeTrust("first", { ...common, registryAddress: "10.0.0.5", pullAccount: { username: "cluster-pull", password: "first-password" } });
-    new NodeTrust("changed", { ...common, registryAddress: "10.0.0.6", pullAccount: { username: "cluster-pull", password: "second-password" } });
+    new NodeTrust("first", {
+        ...common,
+        registryAddress: "10.0.0.5",
+        pullAccount: { username: "cluster-pull", password: "first-password" },
+    });
+    new NodeTrust("changed", {
+        ...common,
+        registryAddress: "10.0.0.6",
+        pullAccount: { username: "cluster-pull", password: "second-password" },
+    });
     await settle();
 }, 120_000);
 
@@ -91,7 +105,7 @@ afterAll(async () => {
 describe("k3s node trust over SSH", () => {
     it("first run writes the CA, registries.yaml and the /etc/hosts block, and restarts k3s once", () => {
         apply("first");
-        expect(ssh.readFile(CA_FILE)).toBe(caPem.trim() + "\n");
+        expect(ssh.readFile(CA_FILE)).toBe(`${caPem.trim()}\n`);
         expect(YAML.parse(ssh.readFile(REGISTRIES)!)).toEqual({
             mirrors: { [HOST]: { endpoint: [`https://${HOST}`] } },
             configs: { [HOST]: { tls: { ca_file: CA_FILE }, auth: { username: "cluster-pull", password: "first-password" } } },

@@ -17,7 +17,9 @@ it("deterministicBcrypt verifies with Apache's htpasswd", () => {
         writeFileSync(file, renderHtpasswd([{ username: "jenkins", bcryptHash: deterministicBcrypt("jenkins", password) }]));
         // -i reads the password from stdin, so it never appears on a command line.
         execFileSync("/usr/bin/htpasswd", ["-v", "-i", file, "jenkins"], { input: password, stdio: ["pipe", "ignore", "ignore"] });
-        expect(() => execFileSync("/usr/bin/htpasswd", ["-v", "-i", file, "jenkins"], { input: "wrong", stdio: ["pipe", "ignore", "ignore"] })).toThrow();
+        expect(() =>
+            execFileSync("/usr/bin/htpasswd", ["-v", "-i", file, "jenkins"], { input: "wrong", stdio: ["pipe", "ignore", "ignore"] }),
+        ).toThrow();
     } finally {
         removeDir(dir);
     }

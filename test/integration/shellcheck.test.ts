@@ -36,7 +36,14 @@ const variants: Record<string, Record<string, unknown>> = {
             registryAddress: "10.20.0.5",
             allowContainerdRestart: true,
             list: [
-                ...RUNTIME_FLAVOURS.map((runtime) => ({ name: `node-${runtime}`, host: `node-${runtime}.example.test`, user: "deploy", sudo: true, hostKey: HOST_KEY, runtime })),
+                ...RUNTIME_FLAVOURS.map((runtime) => ({
+                    name: `node-${runtime}`,
+                    host: `node-${runtime}.example.test`,
+                    user: "deploy",
+                    sudo: true,
+                    hostKey: HOST_KEY,
+                    runtime,
+                })),
                 { name: "node-local", host: "127.0.0.1", user: "root", local: true, hostKey: HOST_KEY, runtime: "k3s" },
             ],
         },
@@ -51,7 +58,10 @@ const variants: Record<string, Record<string, unknown>> = {
             maintenance: { garbageCollection: { enabled: true, deleteUntagged: true }, backup: { enabled: true } },
             ui: { enabled: true, deleteEnabled: true },
         },
-        "dso-registry:externalHost": { ssh: { host: "registry-host.example.test", user: "root", hostKey: HOST_KEY }, purgeDataOnDestroy: true },
+        "dso-registry:externalHost": {
+            ssh: { host: "registry-host.example.test", user: "root", hostKey: HOST_KEY },
+            purgeDataOnDestroy: true,
+        },
         "dso-registry:nodes": { delivery: "daemonset", runtime: "containerd", registryAddress: "10.20.0.5", allowContainerdRestart: true },
     },
     // An existing plain-HTTP registry, trusted by the DaemonSet on k3s nodes.
@@ -63,7 +73,10 @@ const variants: Record<string, Record<string, unknown>> = {
     ...Object.fromEntries(
         RUNTIME_FLAVOURS.filter((runtime) => !["microk8s", "containerd", "k3s"].includes(runtime)).map((runtime) => [
             `daemonset-${runtime}`,
-            { "dso-registry:registry": { mode: "in-cluster" }, "dso-registry:nodes": { delivery: "daemonset", runtime, registryAddress: "10.20.0.5" } },
+            {
+                "dso-registry:registry": { mode: "in-cluster" },
+                "dso-registry:nodes": { delivery: "daemonset", runtime, registryAddress: "10.20.0.5" },
+            },
         ]),
     ),
 };
@@ -138,9 +151,14 @@ function scriptsOf(label: string, dir: string): Script[] {
 }
 
 describe("shellcheck -s sh", async () => {
-    const outputs = new Map<string, string>([...COMMITTED_STACKS.map((stack): [string, string] => [`stack ${stack}`, committedSynthDir(stack)]), ...(await synthVariants())]);
+    const outputs = new Map<string, string>([
+        ...COMMITTED_STACKS.map((stack): [string, string] => [`stack ${stack}`, committedSynthDir(stack)]),
+        ...(await synthVariants()),
+    ]);
     const seen = new Set<string>();
-    const scripts = [...outputs].flatMap(([label, dir]) => scriptsOf(label, dir)).filter((script) => !seen.has(script.text) && seen.add(script.text));
+    const scripts = [...outputs]
+        .flatMap(([label, dir]) => scriptsOf(label, dir))
+        .filter((script) => !seen.has(script.text) && seen.add(script.text));
 
     test("finds the scripts of every kind", () => {
         const names = scripts.map((s) => s.name).join("\n");

@@ -4,8 +4,9 @@
  * on Debian or Ubuntu, and the services those packages start are stopped again (the tests start private
  * instances on loopback). Anywhere else the run stops at once with the command that installs them.
  */
-import { accessSync, constants } from "node:fs";
+
 import { spawnSync } from "node:child_process";
+import { accessSync, constants } from "node:fs";
 import { type DebianPackage, debianPackages } from "../support/debianPackages";
 
 const APT_GET = "/usr/bin/apt-get";
@@ -19,7 +20,8 @@ function isExecutable(file: string): boolean {
     }
 }
 
-const missingPrograms = (packages: readonly DebianPackage[]) => packages.flatMap((p) => p.programs.filter((program) => !isExecutable(program)));
+const missingPrograms = (packages: readonly DebianPackage[]) =>
+    packages.flatMap((p) => p.programs.filter((program) => !isExecutable(program)));
 
 /** An error that vitest shows as the message alone: the stack trace of a setup file helps nobody here. */
 function stop(message: string): Error {
@@ -43,7 +45,9 @@ export default function setup(): void {
     const what = `The integration tests run programs that are not installed: ${missingPrograms(missing).join(", ")}.`;
     const unitOnly = "(`npm run test:unit` needs none of them.)";
     if (!isExecutable(APT_GET)) {
-        throw stop(`${what}\nThis machine has no apt-get: install them with its package manager (Debian package names: ${names}), then run the tests again. ${unitOnly}`);
+        throw stop(
+            `${what}\nThis machine has no apt-get: install them with its package manager (Debian package names: ${names}), then run the tests again. ${unitOnly}`,
+        );
     }
     if (process.getuid?.() !== 0) {
         throw stop(`${what}\nInstall them with:\n\n    sudo apt-get install -y ${names}\n\nthen run the tests again. ${unitOnly}`);

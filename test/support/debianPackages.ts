@@ -23,7 +23,8 @@ export function debianPackages(): DebianPackage[] {
         .filter((line) => line && !line.startsWith("#"))
         .map((line) => {
             const [name, service, ...programs] = line.split(/\s+/);
-            if (!name || !service || programs.length === 0) throw new Error(`${DEBIAN_PACKAGES_FILE}: "${line}" is not "package service program…"`);
+            if (!name || !service || programs.length === 0)
+                throw new Error(`${DEBIAN_PACKAGES_FILE}: "${line}" is not "package service program…"`);
             return { name, service: service === "-" ? undefined : service, programs };
         });
 }

@@ -73,7 +73,7 @@ function xmlText(value: string): string {
         .replace(/&amp;/g, "&");
 }
 
-function escape(value: string): string {
+function escapeXml(value: string): string {
     return value.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
 
@@ -90,7 +90,7 @@ const SECRET_FIELDS = new Set(["password", "secret"]);
 
 function redactedXml(c: StoredCredential): string {
     const body = Object.entries(c.fields)
-        .map(([k, v]) => (SECRET_FIELDS.has(k) ? `  <${k}>\n    <secret-redacted/>\n  </${k}>\n` : `  <${k}>${escape(v)}</${k}>\n`))
+        .map(([k, v]) => (SECRET_FIELDS.has(k) ? `  <${k}>\n    <secret-redacted/>\n  </${k}>\n` : `  <${k}>${escapeXml(v)}</${k}>\n`))
         .join("");
     return `<?xml version="1.1" encoding="UTF-8"?>\n<${c.className} plugin="credentials@1337.v60b_d7b_c7b_c9f">\n${body}</${c.className}>`;
 }
@@ -172,7 +172,7 @@ export async function startFakeJenkins(options: FakeJenkinsOptions = {}): Promis
                 const type = String(req.headers["content-type"] ?? "");
                 if (type.startsWith("application/xml")) {
                     const parsed = parseCredential(body);
-                    if (!parsed || !parsed.fields.id) return answer(400, "Bad Request");
+                    if (!parsed?.fields.id) return answer(400, "Bad Request");
                     if (credentials.has(parsed.fields.id)) return answer(409, "Conflict");
                     credentials.set(parsed.fields.id, parsed);
                     return answer(200);
@@ -195,7 +195,9 @@ export async function startFakeJenkins(options: FakeJenkinsOptions = {}): Promis
                 if (!existing) return answer(404, "Not Found");
                 if (what === "api/json" && req.method === "GET") {
                     const { password: _p, secret: _s, ...visible } = existing.fields;
-                    return answer(200, JSON.stringify({ id, typeName: existing.className, ...visible }), { "Content-Type": "application/json" });
+                    return answer(200, JSON.stringify({ id, typeName: existing.className, ...visible }), {
+                        "Content-Type": "application/json",
+                    });
                 }
                 if (what === "config.xml" && req.method === "GET") {
                     return answer(200, redactedXml(existing), { "Content-Type": "application/xml" });

@@ -3,8 +3,10 @@
  *  - `schemaProblems`: validation against the Kubernetes API's OpenAPI schemas, with the validators
  *    that the kubernetes-models package generates from them (offline, from npm);
  *  - `restrictedPodProblems`: the "restricted" Pod Security Standard, as the API server's
- *    PodSecurity admission applies it, for one pod spec.
+ *    PodSecurity admission applies it, for one pod spec;
+ *  - `podTemplates`: every pod template among the objects, to run the pod checks on.
  */
+import type { K8sObject } from "../../components/inCluster/manifests";
 
 /** The module of kubernetes-models that holds a kind, e.g. "kubernetes-models/apps/v1/Deployment". */
 export function modelModule(apiVersion: string, kind: string): string {
@@ -66,11 +68,7 @@ const SAFE_SYSCTLS = [
 export function restrictedPodProblems(pod: Obj): string[] {
     const problems: string[] = [];
     const podSc: Obj = pod.securityContext ?? {};
-    const containers: Obj[] = [
-        ...(pod.initContainers ?? []),
-        ...(pod.containers ?? []),
-        ...(pod.ephemeralContainers ?? []),
-    ];
+    const containers: Obj[] = [...(pod.initContainers ?? []), ...(pod.containers ?? []), ...(pod.ephemeralContainers ?? [])];
 
     for (const field of ["hostNetwork", "hostPID", "hostIPC"]) {
         if (pod[field] === true) problems.push(`pod: ${field} is true`);
@@ -114,4 +112,17 @@ export function restrictedPodProblems(pod: Obj): string[] {
         if (sc.windowsOptions?.hostProcess === true) problems.push(`${where}: windowsOptions.hostProcess is true`);
     }
     return problems;
+}
+
+/** Every pod template among the objects (Deployments, DaemonSets, StatefulSets, Jobs, CronJobs). */
+export function podTemplates(objects: readonly K8sObject[]): { owner: string; spec: Record<string, unknown> }[] {
+    const found: { owner: string; spec: Record<string, unknown> }[] = [];
+    for (const o of objects) {
+        const s = o.spec as
+            | { template?: { spec?: Record<string, unknown> }; jobTemplate?: { spec?: { template?: { spec?: Record<string, unknown> } } } }
+            | undefined;
+        const template = o.kind === "CronJob" ? s?.jobTemplate?.spec?.template : s?.template;
+        if (template?.spec) found.push({ owner: `${o.kind}/${o.metadata.name}`, spec: template.spec });
+    }
+    return found;
 }

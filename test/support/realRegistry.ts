@@ -17,13 +17,8 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import * as bcrypt from "bcryptjs";
-import {
-    type AccessPolicy,
-    renderCaddyfile,
-    renderRegistryConfig,
-    renderUsersFile,
-} from "../../components/accessPolicy/accessPolicy";
-import { freePort, privateDir, removeDir, run, runOk, type RunResult, type ServerProcess, startServer, waitForPort } from "./serverProcess";
+import { type AccessPolicy, renderCaddyfile, renderRegistryConfig, renderUsersFile } from "../../components/accessPolicy/accessPolicy";
+import { freePort, privateDir, type RunResult, removeDir, run, runOk, type ServerProcess, startServer, waitForPort } from "./serverProcess";
 
 // ---------------------------------------------------------------------------------------------
 // Test CA
@@ -44,13 +39,43 @@ export function makeTestCa(dir: string, dnsNames: readonly string[] = []): TestC
     mkdirSync(dir, { recursive: true });
     const f = (name: string) => path.join(dir, name);
     const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
-    runOk("openssl", ["req", "-x509", ...ec, "-keyout", f("ca.key"), "-out", f("ca.crt"), "-days", "2", "-subj", "/CN=dso-registry test CA",
-        "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
+    runOk("openssl", [
+        "req",
+        "-x509",
+        ...ec,
+        "-keyout",
+        f("ca.key"),
+        "-out",
+        f("ca.crt"),
+        "-days",
+        "2",
+        "-subj",
+        "/CN=dso-registry test CA",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+    ]);
     runOk("openssl", ["req", ...ec, "-keyout", f("server.key"), "-out", f("server.csr"), "-subj", "/CN=127.0.0.1"]);
     const san = ["IP:127.0.0.1", "DNS:localhost", ...dnsNames.map((n) => `DNS:${n}`)].join(",");
     writeFileSync(f("server.ext"), `subjectAltName=${san}\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature\n`);
-    runOk("openssl", ["x509", "-req", "-in", f("server.csr"), "-CA", f("ca.crt"), "-CAkey", f("ca.key"), "-CAcreateserial",
-        "-out", f("server.crt"), "-days", "2", "-extfile", f("server.ext")]);
+    runOk("openssl", [
+        "x509",
+        "-req",
+        "-in",
+        f("server.csr"),
+        "-CA",
+        f("ca.crt"),
+        "-CAkey",
+        f("ca.key"),
+        "-CAcreateserial",
+        "-out",
+        f("server.crt"),
+        "-days",
+        "2",
+        "-extfile",
+        f("server.ext"),
+    ]);
     return {
         caCertFile: f("ca.crt"),
         caCertPem: runOk("cat", [f("ca.crt")]).stdout,
@@ -342,17 +367,29 @@ export function curlStatus(
     options: { caCertFile: string; method?: string; account?: { username: string; password: string }; http2?: boolean },
 ): number {
     const config = options.account ? `user = "${options.account.username}:${options.account.password}"\n` : "";
-    const result = runOk("curl", [
-        "-sS", "-o", "/dev/null", "-w", "%{http_code}",
-        "--cacert", options.caCertFile,
-        options.http2 ? "--http2" : "--http1.1",
-        "--max-time", "60",
-        "-H", `Accept: ${MANIFEST_TYPES.join(", ")}`,
-        // curl waits for a body after "-X HEAD"; --head is the real HEAD request.
-        ...(options.method === "HEAD" ? ["--head"] : ["-X", options.method ?? "GET"]),
-        "-K", "-",
-        url,
-    ], { input: config });
+    const result = runOk(
+        "curl",
+        [
+            "-sS",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--cacert",
+            options.caCertFile,
+            options.http2 ? "--http2" : "--http1.1",
+            "--max-time",
+            "60",
+            "-H",
+            `Accept: ${MANIFEST_TYPES.join(", ")}`,
+            // curl waits for a body after "-X HEAD"; --head is the real HEAD request.
+            ...(options.method === "HEAD" ? ["--head"] : ["-X", options.method ?? "GET"]),
+            "-K",
+            "-",
+            url,
+        ],
+        { input: config },
+    );
     return Number(result.stdout.trim());
 }
 

@@ -2,7 +2,7 @@
  * Small process and network helpers shared by the test harnesses: free loopback ports, waiting for a
  * port, starting a server and stopping it for sure (also when a test fails or the process exits).
  */
-import { type ChildProcess, spawn, spawnSync, type SpawnSyncOptions } from "node:child_process";
+import { type ChildProcess, type SpawnSyncOptions, spawn, spawnSync } from "node:child_process";
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { createConnection, createServer } from "node:net";
 import { tmpdir } from "node:os";

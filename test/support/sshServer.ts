@@ -14,7 +14,7 @@
  */
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { freePort, privateDir, removeDir, run, runOk, type RunResult, type ServerProcess, startServer, waitForPort } from "./serverProcess";
+import { freePort, privateDir, type RunResult, removeDir, run, runOk, type ServerProcess, startServer, waitForPort } from "./serverProcess";
 
 export interface SshServerOptions {
     /**
@@ -89,7 +89,8 @@ export async function startSshServer(options: SshServerOptions = {}): Promise<Ss
     const env: Record<string, string> = { DSO_ROOT: root, ...(options.env ?? {}) };
     if (options.pathPrefix) env.PATH = `${options.pathPrefix}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`;
     for (const [k, v] of Object.entries(env)) {
-        if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) || /[\s"'\\]/.test(v)) throw new Error(`startSshServer: env ${k} cannot be passed through sshd`);
+        if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) || /[\s"'\\]/.test(v))
+            throw new Error(`startSshServer: env ${k} cannot be passed through sshd`);
     }
     const port = await freePort();
     const config = path.join(dir, "sshd_config");
@@ -106,7 +107,9 @@ export async function startSshServer(options: SshServerOptions = {}): Promise<Ss
             "UsePAM no",
             "StrictModes no",
             `AllowUsers ${user}`,
-            `SetEnv ${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(" ")}`,
+            `SetEnv ${Object.entries(env)
+                .map(([k, v]) => `${k}=${v}`)
+                .join(" ")}`,
             "LogLevel VERBOSE",
             "",
         ].join("\n"),
@@ -124,14 +127,22 @@ export async function startSshServer(options: SshServerOptions = {}): Promise<Ss
     }
     let stopped = false;
     const sshArgs = [
-        "-i", clientKeyFile,
-        "-p", String(port),
-        "-o", "BatchMode=yes",
-        "-o", "IdentitiesOnly=yes",
-        "-o", `UserKnownHostsFile=${knownHosts}`,
-        "-o", "StrictHostKeyChecking=yes",
-        "-o", "LogLevel=ERROR",
-        "-F", "/dev/null",
+        "-i",
+        clientKeyFile,
+        "-p",
+        String(port),
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "IdentitiesOnly=yes",
+        "-o",
+        `UserKnownHostsFile=${knownHosts}`,
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-o",
+        "LogLevel=ERROR",
+        "-F",
+        "/dev/null",
         `${user}@127.0.0.1`,
     ];
     return {

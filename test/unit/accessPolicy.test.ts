@@ -62,7 +62,9 @@ describe("renderCaddyfile rules", () => {
     });
 
     test("the same policy renders the same bytes", () => {
-        expect(renderCaddyfile({ ...base, allowedNetworks: ["10.0.0.0/8"] })).toBe(renderCaddyfile({ ...base, allowedNetworks: ["10.0.0.0/8"] }));
+        expect(renderCaddyfile({ ...base, allowedNetworks: ["10.0.0.0/8"] })).toBe(
+            renderCaddyfile({ ...base, allowedNetworks: ["10.0.0.0/8"] }),
+        );
     });
 
     test("uses basicauth, the spelling Caddy 2.6 knows", () => {
@@ -71,7 +73,12 @@ describe("renderCaddyfile rules", () => {
 });
 
 describe("renderCaddyfile blob shortcut", () => {
-    const withShortcut: AccessPolicy = { ...base, blobFiles: "/srv/data/registry", requiresAuthForPull: true, allowedNetworks: ["10.0.0.0/8"] };
+    const withShortcut: AccessPolicy = {
+        ...base,
+        blobFiles: "/srv/data/registry",
+        requiresAuthForPull: true,
+        allowedNetworks: ["10.0.0.0/8"],
+    };
 
     test("is absent unless blobFiles is set", () => {
         expect(renderCaddyfile(base)).not.toMatch(/@blob|file_server|try_files/);
@@ -173,7 +180,7 @@ describe("accessPolicyProblem", () => {
 });
 
 describe("renderUsersFile", () => {
-    const hash = "$2a$10$" + "a".repeat(53);
+    const hash = `$2a$10$${"a".repeat(53)}`;
 
     test("sorts accounts and writes one 'user hash' line each", () => {
         const text = renderUsersFile("push", [
@@ -194,7 +201,12 @@ describe("renderUsersFile", () => {
 describe("renderRegistryConfig", () => {
     test("is valid YAML with the settings given", () => {
         const doc = YAML.parse(
-            renderRegistryConfig({ addr: ":5000", storage: { kind: "filesystem", rootDirectory: "/var/lib/registry" }, deletesEnabled: true, readOnly: true }),
+            renderRegistryConfig({
+                addr: ":5000",
+                storage: { kind: "filesystem", rootDirectory: "/var/lib/registry" },
+                deletesEnabled: true,
+                readOnly: true,
+            }),
         );
         expect(doc.storage.filesystem.rootdirectory).toBe("/var/lib/registry");
         expect(doc.storage.delete.enabled).toBe(true);
@@ -207,11 +219,24 @@ describe("renderRegistryConfig", () => {
     test("s3 storage carries no credentials", () => {
         const text = renderRegistryConfig({
             addr: ":5000",
-            storage: { kind: "s3", bucket: "images", region: "eu-west-1", endpoint: "https://minio.example.com", forcePathStyle: true, rootDirectory: "/registry" },
+            storage: {
+                kind: "s3",
+                bucket: "images",
+                region: "eu-west-1",
+                endpoint: "https://minio.example.com",
+                forcePathStyle: true,
+                rootDirectory: "/registry",
+            },
             deletesEnabled: false,
         });
         const doc = YAML.parse(text);
-        expect(doc.storage.s3).toEqual({ bucket: "images", region: "eu-west-1", regionendpoint: "https://minio.example.com", forcepathstyle: true, rootdirectory: "/registry" });
+        expect(doc.storage.s3).toEqual({
+            bucket: "images",
+            region: "eu-west-1",
+            regionendpoint: "https://minio.example.com",
+            forcepathstyle: true,
+            rootdirectory: "/registry",
+        });
         expect(text).not.toMatch(/accesskey|secretkey/i);
     });
 });

@@ -3,12 +3,12 @@ import {
     ConfigError,
     hostNameProblem,
     mavenPathProblem,
+    type ParsedConfig,
     parseConfig,
     repositoryPrefixProblem,
-    type ParsedConfig,
     type SecretName,
-    secretNames,
     type SecretState,
+    secretNames,
 } from "../../components/config";
 import { schema } from "../../components/config/schema";
 import { toSettings } from "../../components/config/settings";
@@ -103,42 +103,242 @@ describe("parseConfig: valid stacks", () => {
 });
 
 describe("parseConfig: bad config names the key, says what is wrong and what is allowed", () => {
-    const cases: Array<{ name: string; raw: () => Record<string, any>; secrets?: Partial<Record<SecretName, SecretState>>; key: string; says: RegExp }> = [
-        { name: "missing host", raw: () => ({ ...base(), containerRegistry: { pathPrefix: "a" } }), key: "dso-registry:containerRegistry.host", says: /is required/ },
-        { name: "wrong type", raw: () => set(base(), "containerRegistry.requiresAuthForPull", "yes"), key: "dso-registry:containerRegistry.requiresAuthForPull", says: /must be a boolean, got a string/ },
-        { name: "typo in a key", raw: () => set(base(), "containerRegistry.pathPrefx", "x"), key: "dso-registry:containerRegistry.pathPrefx", says: /unknown key "pathPrefx"; did you mean "pathPrefix"\?/ },
-        { name: "typo lists allowed keys", raw: () => set(base(), "registry.moed", "x"), key: "dso-registry:registry.moed", says: /Allowed here: mode, image/ },
-        { name: "host with scheme", raw: () => set(base(), "containerRegistry.host", "https://registry.example.com"), key: "dso-registry:containerRegistry.host", says: /has a scheme/ },
-        { name: "host with path", raw: () => set(base(), "containerRegistry.host", "registry.example.com/v2"), key: "dso-registry:containerRegistry.host", says: /has a path/ },
-        { name: "host with port", raw: () => set(base(), "containerRegistry.host", "registry.example.com:5000"), key: "dso-registry:containerRegistry.host", says: /set the port in the separate "port" key/ },
-        { name: "host with upper case", raw: () => set(base(), "containerRegistry.host", "Registry.example.com"), key: "dso-registry:containerRegistry.host", says: /upper-case/ },
-        { name: "host with bad label", raw: () => set(base(), "containerRegistry.host", "-bad.example.com"), key: "dso-registry:containerRegistry.host", says: /not a valid DNS name/ },
-        { name: "prefix with upper case", raw: () => set(base(), "containerRegistry.pathPrefix", "Docker-Internal/p2c"), key: "dso-registry:containerRegistry.pathPrefix", says: /segment "Docker-Internal"/ },
-        { name: "prefix with empty segment", raw: () => set(base(), "containerRegistry.pathPrefix", "docker-internal//p2c"), key: "dso-registry:containerRegistry.pathPrefix", says: /empty segment/ },
-        { name: "prefix with leading slash", raw: () => set(base(), "containerRegistry.pathPrefix", "/docker-internal"), key: "dso-registry:containerRegistry.pathPrefix", says: /starts or ends with "\/"/ },
-        { name: "prefix with trailing slash", raw: () => set(base(), "containerRegistry.pathPrefix", "docker-internal/"), key: "dso-registry:containerRegistry.pathPrefix", says: /starts or ends with "\/"/ },
-        { name: "prefix with doubled separator", raw: () => set(base(), "containerRegistry.pathPrefix", "a..b"), key: "dso-registry:containerRegistry.pathPrefix", says: /not a valid repository name component/ },
-        { name: "port zero", raw: () => set(base(), "containerRegistry.port", 0), key: "dso-registry:containerRegistry.port", says: /1 to 65535/ },
-        { name: "port too large", raw: () => set(base(), "containerRegistry.port", 70000), key: "dso-registry:containerRegistry.port", says: /1 to 65535/ },
-        { name: "ssh port out of range", raw: () => set(external(), "externalHost.ssh.port", 65536), secrets: present("containerRegistryPassword", "sshPrivateKey"), key: "dso-registry:externalHost.ssh.port", says: /1 to 65535/ },
-        { name: "unknown mode", raw: () => set(base(), "registry.mode", "cloud"), key: "dso-registry:registry.mode", says: /is "cloud"; allowed: "in-cluster", "external-host", "existing"/ },
-        { name: "acme in the cluster", raw: () => set(base(), "registry.tls", { mode: "acme", acmeEmail: "a@example.com" }), key: "dso-registry:registry.tls.mode", says: /needs registry.mode "external-host"/ },
-        { name: "acme without email", raw: () => set(external(), "registry.tls", { mode: "acme" }), secrets: present("containerRegistryPassword", "sshPrivateKey"), key: "dso-registry:registry.tls.acmeEmail", says: /is required/ },
-        { name: "cert-manager without issuer", raw: () => set(base(), "registry.tls", { mode: "cert-manager" }), key: "dso-registry:registry.tls.certManagerIssuer", says: /is required/ },
-        { name: "replicas on a filesystem", raw: () => set(base(), "registry.replicas", 2), key: "dso-registry:registry.replicas", says: /need shared storage/ },
-        { name: "s3 without settings", raw: () => set(base(), "registry.storage", { kind: "s3" }), secrets: present("s3AccessKeyId", "s3SecretAccessKey"), key: "dso-registry:registry.storage.s3", says: /is required/ },
-        { name: "external host without host settings", raw: () => { const r = external(); delete r.externalHost; return r; }, secrets: present("containerRegistryPassword", "sshPrivateKey"), key: "dso-registry:externalHost", says: /is required/ },
-        { name: "unpinned host key", raw: () => set(external(), "externalHost.ssh", { host: "10.0.0.5" }), secrets: present("containerRegistryPassword", "sshPrivateKey"), key: "dso-registry:externalHost.ssh.hostKey", says: /ssh-keyscan/ },
-        { name: "maven reuse across hosts", raw: () => set(base(), "mavenRegistry", { host: "maven.example.com", pathPrefix: "releases", reuseContainerCredentials: true }), key: "dso-registry:mavenRegistry.reuseContainerCredentials", says: /differs from containerRegistry.host/ },
-        { name: "push without auth", raw: () => set(base(), "containerRegistry.requiresAuthForPush", false), key: "dso-registry:containerRegistry.requiresAuthForPush", says: /always requires credentials for push/ },
-        { name: "ssh delivery without nodes", raw: () => set(base(), "nodes", { delivery: "ssh" }), key: "dso-registry:nodes.list", says: /is empty/ },
-        { name: "duplicate node names", raw: () => set(base(), "nodes", { delivery: "ssh", list: [{ name: "a", host: "10.0.0.1", allowUnpinnedHostKey: true }, { name: "a", host: "10.0.0.2", allowUnpinnedHostKey: true }] }), secrets: present("sshPrivateKey"), key: "dso-registry:nodes.list", says: /two nodes named "a"/ },
-        { name: "plain HTTP for our own registry", raw: () => set(base(), "nodes.insecurePlainHttp", true), key: "dso-registry:nodes.insecurePlainHttp", says: /only allowed for an existing registry/ },
-        { name: "jenkins without url", raw: () => set(base(), "jenkins", { enabled: true }), secrets: present("jenkinsApiToken"), key: "dso-registry:jenkins.url", says: /is required/ },
-        { name: "bad CIDR", raw: () => set(base(), "registry.allowedNetworks", ["10.0.0.0/33"]), key: "dso-registry:registry.allowedNetworks[0]", says: /CIDR/ },
-        { name: "a password in plain config", raw: () => set(base(), "containerRegistry.password", "hunter2"), key: "dso-registry:containerRegistry.password", says: /never part of plain stack config.*pulumi config set --secret dso-registry:containerRegistryPassword/ },
-        { name: "a secret key stored in plaintext", raw: () => base(), secrets: { sshPrivateKey: "plaintext" }, key: "dso-registry:sshPrivateKey", says: /stored in plaintext.*pulumi config set --secret dso-registry:sshPrivateKey/ },
-        { name: "a missing secret", raw: () => set(base(), "containerRegistry.pushCredentials", "operator"), key: "dso-registry:containerRegistryPassword", says: /is not set.*pulumi config set --secret dso-registry:containerRegistryPassword/ },
+    const cases: Array<{
+        name: string;
+        raw: () => Record<string, any>;
+        secrets?: Partial<Record<SecretName, SecretState>>;
+        key: string;
+        says: RegExp;
+    }> = [
+        {
+            name: "missing host",
+            raw: () => ({ ...base(), containerRegistry: { pathPrefix: "a" } }),
+            key: "dso-registry:containerRegistry.host",
+            says: /is required/,
+        },
+        {
+            name: "wrong type",
+            raw: () => set(base(), "containerRegistry.requiresAuthForPull", "yes"),
+            key: "dso-registry:containerRegistry.requiresAuthForPull",
+            says: /must be a boolean, got a string/,
+        },
+        {
+            name: "typo in a key",
+            raw: () => set(base(), "containerRegistry.pathPrefx", "x"),
+            key: "dso-registry:containerRegistry.pathPrefx",
+            says: /unknown key "pathPrefx"; did you mean "pathPrefix"\?/,
+        },
+        {
+            name: "typo lists allowed keys",
+            raw: () => set(base(), "registry.moed", "x"),
+            key: "dso-registry:registry.moed",
+            says: /Allowed here: mode, image/,
+        },
+        {
+            name: "host with scheme",
+            raw: () => set(base(), "containerRegistry.host", "https://registry.example.com"),
+            key: "dso-registry:containerRegistry.host",
+            says: /has a scheme/,
+        },
+        {
+            name: "host with path",
+            raw: () => set(base(), "containerRegistry.host", "registry.example.com/v2"),
+            key: "dso-registry:containerRegistry.host",
+            says: /has a path/,
+        },
+        {
+            name: "host with port",
+            raw: () => set(base(), "containerRegistry.host", "registry.example.com:5000"),
+            key: "dso-registry:containerRegistry.host",
+            says: /set the port in the separate "port" key/,
+        },
+        {
+            name: "host with upper case",
+            raw: () => set(base(), "containerRegistry.host", "Registry.example.com"),
+            key: "dso-registry:containerRegistry.host",
+            says: /upper-case/,
+        },
+        {
+            name: "host with bad label",
+            raw: () => set(base(), "containerRegistry.host", "-bad.example.com"),
+            key: "dso-registry:containerRegistry.host",
+            says: /not a valid DNS name/,
+        },
+        {
+            name: "prefix with upper case",
+            raw: () => set(base(), "containerRegistry.pathPrefix", "Docker-Internal/p2c"),
+            key: "dso-registry:containerRegistry.pathPrefix",
+            says: /segment "Docker-Internal"/,
+        },
+        {
+            name: "prefix with empty segment",
+            raw: () => set(base(), "containerRegistry.pathPrefix", "docker-internal//p2c"),
+            key: "dso-registry:containerRegistry.pathPrefix",
+            says: /empty segment/,
+        },
+        {
+            name: "prefix with leading slash",
+            raw: () => set(base(), "containerRegistry.pathPrefix", "/docker-internal"),
+            key: "dso-registry:containerRegistry.pathPrefix",
+            says: /starts or ends with "\/"/,
+        },
+        {
+            name: "prefix with trailing slash",
+            raw: () => set(base(), "containerRegistry.pathPrefix", "docker-internal/"),
+            key: "dso-registry:containerRegistry.pathPrefix",
+            says: /starts or ends with "\/"/,
+        },
+        {
+            name: "prefix with doubled separator",
+            raw: () => set(base(), "containerRegistry.pathPrefix", "a..b"),
+            key: "dso-registry:containerRegistry.pathPrefix",
+            says: /not a valid repository name component/,
+        },
+        {
+            name: "port zero",
+            raw: () => set(base(), "containerRegistry.port", 0),
+            key: "dso-registry:containerRegistry.port",
+            says: /1 to 65535/,
+        },
+        {
+            name: "port too large",
+            raw: () => set(base(), "containerRegistry.port", 70000),
+            key: "dso-registry:containerRegistry.port",
+            says: /1 to 65535/,
+        },
+        {
+            name: "ssh port out of range",
+            raw: () => set(external(), "externalHost.ssh.port", 65536),
+            secrets: present("containerRegistryPassword", "sshPrivateKey"),
+            key: "dso-registry:externalHost.ssh.port",
+            says: /1 to 65535/,
+        },
+        {
+            name: "unknown mode",
+            raw: () => set(base(), "registry.mode", "cloud"),
+            key: "dso-registry:registry.mode",
+            says: /is "cloud"; allowed: "in-cluster", "external-host", "existing"/,
+        },
+        {
+            name: "acme in the cluster",
+            raw: () => set(base(), "registry.tls", { mode: "acme", acmeEmail: "a@example.com" }),
+            key: "dso-registry:registry.tls.mode",
+            says: /needs registry.mode "external-host"/,
+        },
+        {
+            name: "acme without email",
+            raw: () => set(external(), "registry.tls", { mode: "acme" }),
+            secrets: present("containerRegistryPassword", "sshPrivateKey"),
+            key: "dso-registry:registry.tls.acmeEmail",
+            says: /is required/,
+        },
+        {
+            name: "cert-manager without issuer",
+            raw: () => set(base(), "registry.tls", { mode: "cert-manager" }),
+            key: "dso-registry:registry.tls.certManagerIssuer",
+            says: /is required/,
+        },
+        {
+            name: "replicas on a filesystem",
+            raw: () => set(base(), "registry.replicas", 2),
+            key: "dso-registry:registry.replicas",
+            says: /need shared storage/,
+        },
+        {
+            name: "s3 without settings",
+            raw: () => set(base(), "registry.storage", { kind: "s3" }),
+            secrets: present("s3AccessKeyId", "s3SecretAccessKey"),
+            key: "dso-registry:registry.storage.s3",
+            says: /is required/,
+        },
+        {
+            name: "external host without host settings",
+            raw: () => {
+                const r = external();
+                delete r.externalHost;
+                return r;
+            },
+            secrets: present("containerRegistryPassword", "sshPrivateKey"),
+            key: "dso-registry:externalHost",
+            says: /is required/,
+        },
+        {
+            name: "unpinned host key",
+            raw: () => set(external(), "externalHost.ssh", { host: "10.0.0.5" }),
+            secrets: present("containerRegistryPassword", "sshPrivateKey"),
+            key: "dso-registry:externalHost.ssh.hostKey",
+            says: /ssh-keyscan/,
+        },
+        {
+            name: "maven reuse across hosts",
+            raw: () => set(base(), "mavenRegistry", { host: "maven.example.com", pathPrefix: "releases", reuseContainerCredentials: true }),
+            key: "dso-registry:mavenRegistry.reuseContainerCredentials",
+            says: /differs from containerRegistry.host/,
+        },
+        {
+            name: "push without auth",
+            raw: () => set(base(), "containerRegistry.requiresAuthForPush", false),
+            key: "dso-registry:containerRegistry.requiresAuthForPush",
+            says: /always requires credentials for push/,
+        },
+        {
+            name: "ssh delivery without nodes",
+            raw: () => set(base(), "nodes", { delivery: "ssh" }),
+            key: "dso-registry:nodes.list",
+            says: /is empty/,
+        },
+        {
+            name: "duplicate node names",
+            raw: () =>
+                set(base(), "nodes", {
+                    delivery: "ssh",
+                    list: [
+                        { name: "a", host: "10.0.0.1", allowUnpinnedHostKey: true },
+                        { name: "a", host: "10.0.0.2", allowUnpinnedHostKey: true },
+                    ],
+                }),
+            secrets: present("sshPrivateKey"),
+            key: "dso-registry:nodes.list",
+            says: /two nodes named "a"/,
+        },
+        {
+            name: "plain HTTP for our own registry",
+            raw: () => set(base(), "nodes.insecurePlainHttp", true),
+            key: "dso-registry:nodes.insecurePlainHttp",
+            says: /only allowed for an existing registry/,
+        },
+        {
+            name: "jenkins without url",
+            raw: () => set(base(), "jenkins", { enabled: true }),
+            secrets: present("jenkinsApiToken"),
+            key: "dso-registry:jenkins.url",
+            says: /is required/,
+        },
+        {
+            name: "bad CIDR",
+            raw: () => set(base(), "registry.allowedNetworks", ["10.0.0.0/33"]),
+            key: "dso-registry:registry.allowedNetworks[0]",
+            says: /CIDR/,
+        },
+        {
+            name: "a password in plain config",
+            raw: () => set(base(), "containerRegistry.password", "hunter2"),
+            key: "dso-registry:containerRegistry.password",
+            says: /never part of plain stack config.*pulumi config set --secret dso-registry:containerRegistryPassword/,
+        },
+        {
+            name: "a secret key stored in plaintext",
+            raw: () => base(),
+            secrets: { sshPrivateKey: "plaintext" },
+            key: "dso-registry:sshPrivateKey",
+            says: /stored in plaintext.*pulumi config set --secret dso-registry:sshPrivateKey/,
+        },
+        {
+            name: "a missing secret",
+            raw: () => set(base(), "containerRegistry.pushCredentials", "operator"),
+            key: "dso-registry:containerRegistryPassword",
+            says: /is not set.*pulumi config set --secret dso-registry:containerRegistryPassword/,
+        },
     ];
 
     it.each(cases)("$name", ({ raw, secrets, key, says }) => {
@@ -211,21 +411,106 @@ describe("toSettings: each mode carries exactly the settings it needs", () => {
     });
     const node = { name: "n1", host: "10.0.0.9", hostKey: "ssh-ed25519 AAAA" };
     const cases: Array<{ name: string; raw: () => Record<string, any>; pick: (s: ParsedConfig) => unknown; equals: unknown }> = [
-        { name: "generated CA", raw: base, pick: (s) => s.registry.tls, equals: { mode: "generated-ca", caValidityDays: 3650, serverCertValidityDays: 825 } },
-        { name: "provided certificate", raw: () => set(base(), "registry.tls", { mode: "provided", caValidityDays: 100 }), pick: (s) => s.registry.tls, equals: { mode: "provided", caValidityDays: 100, serverCertValidityDays: 825 } },
-        { name: "ACME carries its contact address", raw: external, pick: (s) => s.registry.tls, equals: { mode: "acme", acmeEmail: "ops@example.com", acmeDirectory: undefined } },
-        { name: "ACME with a directory", raw: () => set(external(), "registry.tls.acmeDirectory", "https://acme-staging-v02.api.letsencrypt.org/directory"), pick: (s) => s.registry.tls.mode === "acme" && s.registry.tls.acmeDirectory, equals: "https://acme-staging-v02.api.letsencrypt.org/directory" },
-        { name: "cert-manager carries its issuer", raw: () => set(base(), "registry.tls", { mode: "cert-manager", certManagerIssuer: { name: "lab-ca" } }), pick: (s) => s.registry.tls, equals: { mode: "cert-manager", certManagerIssuer: { kind: "ClusterIssuer", name: "lab-ca" } } },
+        {
+            name: "generated CA",
+            raw: base,
+            pick: (s) => s.registry.tls,
+            equals: { mode: "generated-ca", caValidityDays: 3650, serverCertValidityDays: 825 },
+        },
+        {
+            name: "provided certificate",
+            raw: () => set(base(), "registry.tls", { mode: "provided", caValidityDays: 100 }),
+            pick: (s) => s.registry.tls,
+            equals: { mode: "provided", caValidityDays: 100, serverCertValidityDays: 825 },
+        },
+        {
+            name: "ACME carries its contact address",
+            raw: external,
+            pick: (s) => s.registry.tls,
+            equals: { mode: "acme", acmeEmail: "ops@example.com", acmeDirectory: undefined },
+        },
+        {
+            name: "ACME with a directory",
+            raw: () => set(external(), "registry.tls.acmeDirectory", "https://acme-staging-v02.api.letsencrypt.org/directory"),
+            pick: (s) => s.registry.tls.mode === "acme" && s.registry.tls.acmeDirectory,
+            equals: "https://acme-staging-v02.api.letsencrypt.org/directory",
+        },
+        {
+            name: "cert-manager carries its issuer",
+            raw: () => set(base(), "registry.tls", { mode: "cert-manager", certManagerIssuer: { name: "lab-ca" } }),
+            pick: (s) => s.registry.tls,
+            equals: { mode: "cert-manager", certManagerIssuer: { kind: "ClusterIssuer", name: "lab-ca" } },
+        },
         { name: "public certificate of an existing registry", raw: existing, pick: (s) => s.registry.tls, equals: { mode: "public" } },
-        { name: "external host carries its host settings", raw: external, pick: (s) => s.registry.mode === "external-host" && s.registry.externalHost, equals: { ssh: { host: "10.0.0.5", port: 22, user: "root", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample", allowUnpinnedHostKey: false }, dataDir: "/srv/data/registry", purgeDataOnDestroy: false, installPackages: true } },
-        { name: "existing registry carries its CA", raw: existing, pick: (s) => s.registry.mode === "existing" && s.registry.existing.caCertificate, equals: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n" },
-        { name: "in-cluster has neither host nor existing settings", raw: base, pick: (s) => Object.keys(s.registry).filter((k) => k === "externalHost" || k === "existing"), equals: [] },
-        { name: "filesystem storage has no S3 settings", raw: base, pick: (s) => s.registry.storage, equals: { kind: "filesystem", size: "20Gi" } },
-        { name: "S3 storage carries its bucket", raw: () => set(base(), "registry.storage", { kind: "s3", s3: { bucket: "images" } }), pick: (s) => s.registry.storage, equals: { kind: "s3", size: "20Gi", s3: { bucket: "images", region: "us-east-1", forcePathStyle: true, rootDirectory: "/registry" } } },
-        { name: "SSH delivery carries its nodes", raw: () => set(base(), "nodes", { delivery: "ssh", list: [node] }), pick: (s) => s.nodes.delivery === "ssh" && s.nodes.list.map((n) => n.name), equals: ["n1"] },
-        { name: "DaemonSet delivery has no node list", raw: () => set(base(), "nodes", { delivery: "daemonset" }), pick: (s) => [s.nodes.delivery, "list" in s.nodes], equals: ["daemonset", false] },
-        { name: "Jenkins enabled carries its URL", raw: () => set(base(), "jenkins", { enabled: true, url: "https://jenkins.example.com" }), pick: (s) => s.jenkins.enabled && s.jenkins.url, equals: "https://jenkins.example.com" },
-        { name: "Jenkins disabled carries nothing", raw: () => set(base(), "jenkins", { url: "https://jenkins.example.com" }), pick: (s) => s.jenkins, equals: { enabled: false } },
+        {
+            name: "external host carries its host settings",
+            raw: external,
+            pick: (s) => s.registry.mode === "external-host" && s.registry.externalHost,
+            equals: {
+                ssh: {
+                    host: "10.0.0.5",
+                    port: 22,
+                    user: "root",
+                    hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample",
+                    allowUnpinnedHostKey: false,
+                },
+                dataDir: "/srv/data/registry",
+                purgeDataOnDestroy: false,
+                installPackages: true,
+            },
+        },
+        {
+            name: "existing registry carries its CA",
+            raw: existing,
+            pick: (s) => s.registry.mode === "existing" && s.registry.existing.caCertificate,
+            equals: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+        },
+        {
+            name: "in-cluster has neither host nor existing settings",
+            raw: base,
+            pick: (s) => Object.keys(s.registry).filter((k) => k === "externalHost" || k === "existing"),
+            equals: [],
+        },
+        {
+            name: "filesystem storage has no S3 settings",
+            raw: base,
+            pick: (s) => s.registry.storage,
+            equals: { kind: "filesystem", size: "20Gi" },
+        },
+        {
+            name: "S3 storage carries its bucket",
+            raw: () => set(base(), "registry.storage", { kind: "s3", s3: { bucket: "images" } }),
+            pick: (s) => s.registry.storage,
+            equals: {
+                kind: "s3",
+                size: "20Gi",
+                s3: { bucket: "images", region: "us-east-1", forcePathStyle: true, rootDirectory: "/registry" },
+            },
+        },
+        {
+            name: "SSH delivery carries its nodes",
+            raw: () => set(base(), "nodes", { delivery: "ssh", list: [node] }),
+            pick: (s) => s.nodes.delivery === "ssh" && s.nodes.list.map((n) => n.name),
+            equals: ["n1"],
+        },
+        {
+            name: "DaemonSet delivery has no node list",
+            raw: () => set(base(), "nodes", { delivery: "daemonset" }),
+            pick: (s) => [s.nodes.delivery, "list" in s.nodes],
+            equals: ["daemonset", false],
+        },
+        {
+            name: "Jenkins enabled carries its URL",
+            raw: () => set(base(), "jenkins", { enabled: true, url: "https://jenkins.example.com" }),
+            pick: (s) => s.jenkins.enabled && s.jenkins.url,
+            equals: "https://jenkins.example.com",
+        },
+        {
+            name: "Jenkins disabled carries nothing",
+            raw: () => set(base(), "jenkins", { url: "https://jenkins.example.com" }),
+            pick: (s) => s.jenkins,
+            equals: { enabled: false },
+        },
         { name: "no Maven registry, no key", raw: base, pick: (s) => "mavenRegistry" in s, equals: false },
     ];
 
@@ -241,14 +526,50 @@ describe("toSettings: each mode carries exactly the settings it needs", () => {
 
     // The rules refuse each of these first; the mapping refuses them too rather than invent a value.
     const contradictions: Array<{ name: string; raw: () => Record<string, any>; says: RegExp }> = [
-        { name: "ACME in the cluster", raw: () => set(base(), "registry.tls", { mode: "acme", acmeEmail: "a@example.com" }), says: /^dso-registry:registry\.tls\.mode "acme" does not serve registry\.mode "in-cluster"/ },
-        { name: "cert-manager on a host", raw: () => set(external(), "registry.tls", { mode: "cert-manager", certManagerIssuer: { name: "x" } }), says: /^dso-registry:registry\.tls\.mode "cert-manager" does not serve registry\.mode "external-host"/ },
-        { name: "an existing registry with a generated CA", raw: () => set(existing(), "registry.tls", { mode: "generated-ca" }), says: /^dso-registry:registry\.tls\.mode "generated-ca" does not describe registry\.mode "existing"/ },
-        { name: "ACME without its address", raw: () => set(external(), "registry.tls", { mode: "acme" }), says: /^dso-registry:registry\.tls\.acmeEmail is not set/ },
-        { name: "cert-manager without its issuer", raw: () => set(base(), "registry.tls", { mode: "cert-manager" }), says: /^dso-registry:registry\.tls\.certManagerIssuer is not set/ },
-        { name: "an external host without host settings", raw: () => { const r = external(); delete r.externalHost; return r; }, says: /^dso-registry:externalHost is not set/ },
-        { name: "S3 without its settings", raw: () => set(base(), "registry.storage", { kind: "s3" }), says: /^dso-registry:registry\.storage\.s3 is not set/ },
-        { name: "Jenkins without its URL", raw: () => set(base(), "jenkins", { enabled: true }), says: /^dso-registry:jenkins\.url is not set/ },
+        {
+            name: "ACME in the cluster",
+            raw: () => set(base(), "registry.tls", { mode: "acme", acmeEmail: "a@example.com" }),
+            says: /^dso-registry:registry\.tls\.mode "acme" does not serve registry\.mode "in-cluster"/,
+        },
+        {
+            name: "cert-manager on a host",
+            raw: () => set(external(), "registry.tls", { mode: "cert-manager", certManagerIssuer: { name: "x" } }),
+            says: /^dso-registry:registry\.tls\.mode "cert-manager" does not serve registry\.mode "external-host"/,
+        },
+        {
+            name: "an existing registry with a generated CA",
+            raw: () => set(existing(), "registry.tls", { mode: "generated-ca" }),
+            says: /^dso-registry:registry\.tls\.mode "generated-ca" does not describe registry\.mode "existing"/,
+        },
+        {
+            name: "ACME without its address",
+            raw: () => set(external(), "registry.tls", { mode: "acme" }),
+            says: /^dso-registry:registry\.tls\.acmeEmail is not set/,
+        },
+        {
+            name: "cert-manager without its issuer",
+            raw: () => set(base(), "registry.tls", { mode: "cert-manager" }),
+            says: /^dso-registry:registry\.tls\.certManagerIssuer is not set/,
+        },
+        {
+            name: "an external host without host settings",
+            raw: () => {
+                const r = external();
+                delete r.externalHost;
+                return r;
+            },
+            says: /^dso-registry:externalHost is not set/,
+        },
+        {
+            name: "S3 without its settings",
+            raw: () => set(base(), "registry.storage", { kind: "s3" }),
+            says: /^dso-registry:registry\.storage\.s3 is not set/,
+        },
+        {
+            name: "Jenkins without its URL",
+            raw: () => set(base(), "jenkins", { enabled: true }),
+            says: /^dso-registry:jenkins\.url is not set/,
+        },
     ];
 
     it.each(contradictions)("refuses $name", ({ raw, says }) => {

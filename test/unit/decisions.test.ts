@@ -46,7 +46,17 @@ describe("decide", () => {
     it("lets only k3s and RKE2 nodes hold the pull account, and only when pulls need it", () => {
         const open = decisionsFor();
         const closed = decisionsFor({ containerRegistry: { requiresAuthForPull: true } });
-        expect(["k3s", "rke2", "containerd", "microk8s"].map((f) => open.nodesHoldPullAccount(f as "k3s"))).toEqual([false, false, false, false]);
-        expect(["k3s", "rke2", "containerd", "microk8s"].map((f) => closed.nodesHoldPullAccount(f as "k3s"))).toEqual([true, true, false, false]);
+        expect(["k3s", "rke2", "containerd", "microk8s"].map((f) => open.nodesHoldPullAccount(f as "k3s"))).toEqual([
+            false,
+            false,
+            false,
+            false,
+        ]);
+        expect(["k3s", "rke2", "containerd", "microk8s"].map((f) => closed.nodesHoldPullAccount(f as "k3s"))).toEqual([
+            true,
+            true,
+            false,
+            false,
+        ]);
     });
 });

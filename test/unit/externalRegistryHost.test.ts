@@ -11,7 +11,7 @@ let mod: typeof import("../../components/externalHost/externalRegistryHost");
 let check: typeof import("../../components/externalHost/postDeployCheck");
 let host: import("../../components/externalHost/externalRegistryHost").ExternalRegistryHost;
 
-const HASH = "$2a$10$" + "b".repeat(53);
+const HASH = `$2a$10$${"b".repeat(53)}`;
 
 beforeAll(async () => {
     rt = await startMockRuntime({ stack: "test" });
@@ -31,7 +31,7 @@ beforeAll(async () => {
         registryHost: "registry.example.com",
         port: 443,
         pathPrefix: "team/app",
-        image: "registry@sha256:" + "a".repeat(64),
+        image: `registry@sha256:${"a".repeat(64)}`,
         dataDir: "/srv/data/registry",
         purgeDataOnDestroy: false,
         installPackages: true,
@@ -48,7 +48,15 @@ beforeAll(async () => {
     });
     // The other flavours: ACME, the web UI (without its delete button), no backups.
     new mod.ExternalRegistryHost("ui-host", {
-        connection: { kind: "ssh", name: "registry-02", host: "10.0.0.6", port: 22, user: "root", privateKey: pulumi.secret("PRIVATE-KEY-MATERIAL"), sudo: false },
+        connection: {
+            kind: "ssh",
+            name: "registry-02",
+            host: "10.0.0.6",
+            port: 22,
+            user: "root",
+            privateKey: pulumi.secret("PRIVATE-KEY-MATERIAL"),
+            sudo: false,
+        },
         registryHost: "registry.example.com",
         port: 443,
         pathPrefix: "",
@@ -90,7 +98,11 @@ describe("ExternalRegistryHost", () => {
     });
 
     test("creates one remote command per step and per file", () => {
-        expect(commands().map((c) => c.name).sort()).toEqual(
+        expect(
+            commands()
+                .map((c) => c.name)
+                .sort(),
+        ).toEqual(
             [
                 "registry-host-caddy-caddyfile-write",
                 "registry-host-caddy-reload",
@@ -114,7 +126,9 @@ describe("ExternalRegistryHost", () => {
     });
 
     test("every remote step has a delete, except the Caddyfile which is replaced by the site removal", () => {
-        const withoutDelete = commands().filter((c) => typeof c.inputs.delete !== "string").map((c) => c.name);
+        const withoutDelete = commands()
+            .filter((c) => typeof c.inputs.delete !== "string")
+            .map((c) => c.name);
         expect(withoutDelete).toEqual(["registry-host-caddy-caddyfile-write"]);
     });
 
@@ -126,16 +140,15 @@ describe("ExternalRegistryHost", () => {
         expect(command("registry-host-container-run").inputs.connection).toBe("[secret]");
     });
 
-    test.each([
-        ["registry-host-caddy-users-push-write"],
-        ["registry-host-caddy-users-pull-write"],
-        ["registry-host-caddy-tls-key-write"],
-    ])("%s carries its body as a secret on stdin, with output kept out of logs", (name) => {
-        const c = command(name);
-        expect(c.inputs.stdin).toBe("[secret]");
-        expect(c.inputs.logging).toBe("none");
-        expect(String(c.inputs.create)).toContain("chmod 0600");
-    });
+    test.each([["registry-host-caddy-users-push-write"], ["registry-host-caddy-users-pull-write"], ["registry-host-caddy-tls-key-write"]])(
+        "%s carries its body as a secret on stdin, with output kept out of logs",
+        (name) => {
+            const c = command(name);
+            expect(c.inputs.stdin).toBe("[secret]");
+            expect(c.inputs.logging).toBe("none");
+            expect(String(c.inputs.create)).toContain("chmod 0600");
+        },
+    );
 
     test("no command line carries a secret", () => {
         for (const c of commands()) {
@@ -152,7 +165,7 @@ describe("ExternalRegistryHost", () => {
 
     test("the container is pinned by digest and bound to loopback", () => {
         const create = String(command("registry-host-container-run").inputs.create);
-        expect(create).toContain("registry@sha256:" + "a".repeat(64));
+        expect(create).toContain(`registry@sha256:${"a".repeat(64)}`);
         expect(create).toContain("-p 127.0.0.1:5000:5000");
     });
 
@@ -235,7 +248,10 @@ describe("ExternalRegistryHost with ACME and the web UI", () => {
     });
 
     test("no TLS or CA files are placed, and the check trusts the system store and waits for ACME", () => {
-        const names = rt.ofType("command:remote:Command").map((c) => c.name).filter((n) => n.startsWith("ui-host-"));
+        const names = rt
+            .ofType("command:remote:Command")
+            .map((c) => c.name)
+            .filter((n) => n.startsWith("ui-host-"));
         expect(names.filter((n) => /tls|ca-cert|backup/.test(n))).toEqual([]);
         const check = String(command("ui-host-check-run").inputs.create);
         expect(check).not.toMatch(/--cacert|--insecure/);

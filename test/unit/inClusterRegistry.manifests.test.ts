@@ -7,13 +7,12 @@ import * as YAML from "yaml";
 import {
     gcScript,
     IN_CLUSTER,
-    inClusterSpecProblem,
     type InClusterSpec,
+    inClusterSpecProblem,
     type K8sObject,
-    podTemplates,
     renderInClusterObjects,
 } from "../../components/inCluster/manifests";
-import { restrictedPodProblems, schemaProblems } from "../support/k8sValidate";
+import { podTemplates, restrictedPodProblems, schemaProblems } from "../support/k8sValidate";
 
 function baseSpec(overrides: Partial<InClusterSpec> = {}): InClusterSpec {
     return {
@@ -209,7 +208,9 @@ describe("objects", () => {
     });
 
     test("namespaced objects go into the configured namespace", () => {
-        const objects = renderInClusterObjects(baseSpec({ namespace: "registry-lab", garbageCollection: { enabled: true, schedule: "0 1 * * *", deleteUntagged: false } }));
+        const objects = renderInClusterObjects(
+            baseSpec({ namespace: "registry-lab", garbageCollection: { enabled: true, schedule: "0 1 * * *", deleteUntagged: false } }),
+        );
         const namespaces = new Set(objects.filter((o) => o.kind !== "Namespace").map((o) => o.metadata.namespace));
         expect([...namespaces].sort()).toEqual(["kube-public", "registry-lab"]);
     });
@@ -241,7 +242,10 @@ describe("objects", () => {
 
     test("every replica gets the same http.secret from a Secret", () => {
         const env = container(renderInClusterObjects(baseSpec({ storage: s3, replicas: 3 })), "registry").env;
-        expect(env).toContainEqual({ name: "REGISTRY_HTTP_SECRET", valueFrom: { secretKeyRef: { name: "registry-http-secret", key: "secret" } } });
+        expect(env).toContainEqual({
+            name: "REGISTRY_HTTP_SECRET",
+            valueFrom: { secretKeyRef: { name: "registry-http-secret", key: "secret" } },
+        });
     });
 
     test("the pod template carries the config checksum, so a config change rolls the pods", () => {
@@ -251,28 +255,44 @@ describe("objects", () => {
 
     test("probes need no credentials (they never go through the policy's /v2/ challenge)", () => {
         const objects = renderInClusterObjects(baseSpec());
-        const probes = (get(objects, "Deployment", "registry").spec.template.spec.containers as any[]).flatMap((c) => [c.readinessProbe, c.livenessProbe]);
+        const probes = (get(objects, "Deployment", "registry").spec.template.spec.containers as any[]).flatMap((c) => [
+            c.readinessProbe,
+            c.livenessProbe,
+        ]);
         expect(probes.filter((p) => p.httpGet)).toEqual([]);
         expect(container(objects, "registry").readinessProbe.exec.command.join(" ")).toContain(`http://${IN_CLUSTER.registryAddr}/v2/`);
     });
 
     test("Caddy keeps NET_BIND_SERVICE in its bounding set (the image's binary has it as a file capability)", () => {
-        expect(container(renderInClusterObjects(baseSpec()), "caddy").securityContext.capabilities).toEqual({ drop: ["ALL"], add: ["NET_BIND_SERVICE"] });
+        expect(container(renderInClusterObjects(baseSpec()), "caddy").securityContext.capabilities).toEqual({
+            drop: ["ALL"],
+            add: ["NET_BIND_SERVICE"],
+        });
     });
 });
 
 describe("storage", () => {
     test("filesystem: a PVC of the configured size and class, mounted at the data dir, pods replaced one at a time", () => {
-        const objects = renderInClusterObjects(baseSpec({ storage: { kind: "filesystem", size: "50Gi", storageClass: "microk8s-hostpath" } }));
+        const objects = renderInClusterObjects(
+            baseSpec({ storage: { kind: "filesystem", size: "50Gi", storageClass: "microk8s-hostpath" } }),
+        );
         const pvc = get(objects, "PersistentVolumeClaim", "registry-data");
-        expect(pvc.spec).toEqual({ accessModes: ["ReadWriteOnce"], resources: { requests: { storage: "50Gi" } }, storageClassName: "microk8s-hostpath" });
+        expect(pvc.spec).toEqual({
+            accessModes: ["ReadWriteOnce"],
+            resources: { requests: { storage: "50Gi" } },
+            storageClassName: "microk8s-hostpath",
+        });
         expect(container(objects, "registry").volumeMounts).toContainEqual({ name: "data", mountPath: "/var/lib/registry" });
         expect(get(objects, "Deployment", "registry").spec.strategy).toEqual({ type: "Recreate" });
         expect(get(objects, "Deployment", "registry").spec.template.spec.securityContext.fsGroup).toBe(IN_CLUSTER.uid);
     });
 
     test.each([
-        ["filesystem: the PVC is mounted read-only into Caddy at the registry's path", "filesystem", [{ name: "data", mountPath: "/var/lib/registry", readOnly: true }]],
+        [
+            "filesystem: the PVC is mounted read-only into Caddy at the registry's path",
+            "filesystem",
+            [{ name: "data", mountPath: "/var/lib/registry", readOnly: true }],
+        ],
         ["s3: Caddy gets no data volume", "s3", []],
     ] as const)("%s", (_name, kind, mounts) => {
         const objects = renderInClusterObjects(baseSpec(kind === "s3" ? { storage: s3 } : {}));
@@ -298,8 +318,14 @@ describe("storage", () => {
         expect(find(objects, "PersistentVolumeClaim", "registry-data")).toBeUndefined();
         expect(get(objects, "Secret", "registry-s3").stringData).toEqual({ accessKeyId: "AKID-VALUE", secretAccessKey: "S3-SECRET-VALUE" });
         const env = container(objects, "registry").env;
-        expect(env).toContainEqual({ name: "REGISTRY_STORAGE_S3_ACCESSKEY", valueFrom: { secretKeyRef: { name: "registry-s3", key: "accessKeyId" } } });
-        expect(env).toContainEqual({ name: "REGISTRY_STORAGE_S3_SECRETKEY", valueFrom: { secretKeyRef: { name: "registry-s3", key: "secretAccessKey" } } });
+        expect(env).toContainEqual({
+            name: "REGISTRY_STORAGE_S3_ACCESSKEY",
+            valueFrom: { secretKeyRef: { name: "registry-s3", key: "accessKeyId" } },
+        });
+        expect(env).toContainEqual({
+            name: "REGISTRY_STORAGE_S3_SECRETKEY",
+            valueFrom: { secretKeyRef: { name: "registry-s3", key: "secretAccessKey" } },
+        });
         expect(get(objects, "Deployment", "registry").spec.strategy.type).toBe("RollingUpdate");
     });
 
@@ -388,7 +414,9 @@ describe("KEP-1755 local-registry-hosting", () => {
     });
 
     test("not published when turned off", () => {
-        expect(find(renderInClusterObjects(baseSpec({ publishLocalRegistryHosting: false })), "ConfigMap", "local-registry-hosting")).toBeUndefined();
+        expect(
+            find(renderInClusterObjects(baseSpec({ publishLocalRegistryHosting: false })), "ConfigMap", "local-registry-hosting"),
+        ).toBeUndefined();
     });
 });
 
@@ -410,7 +438,12 @@ describe("garbage collection", () => {
 
     test("the role touches only the registry Deployment and exec into pods, in its namespace", () => {
         const role = get(gcOn(), "Role", "registry-gc");
-        expect(role.rules).toContainEqual({ apiGroups: ["apps"], resources: ["deployments"], resourceNames: ["registry"], verbs: ["get", "list", "watch", "patch"] });
+        expect(role.rules).toContainEqual({
+            apiGroups: ["apps"],
+            resources: ["deployments"],
+            resourceNames: ["registry"],
+            verbs: ["get", "list", "watch", "patch"],
+        });
         const verbsOnOthers = role.rules.filter((r: any) => r.resources[0] !== "deployments").flatMap((r: any) => r.verbs);
         expect(verbsOnOthers.filter((v: string) => !["get", "list", "watch", "create"].includes(v))).toEqual([]);
         const binding = get(gcOn(), "RoleBinding", "registry-gc");
@@ -435,7 +468,7 @@ describe("garbage collection script under sh", () => {
     const log = path.join(dir, "calls.log");
     writeFileSync(
         path.join(dir, "kubectl"),
-        ['#!/bin/sh', `echo "$*" >> "${log}"`, 'case "$*" in *" exec "*) exit "${FAIL_GC:-0}";; esac', "exit 0", ""].join("\n"),
+        ["#!/bin/sh", `echo "$*" >> "${log}"`, 'case "$*" in *" exec "*) exit "${FAIL_GC:-0}";; esac', "exit 0", ""].join("\n"),
     );
     chmodSync(path.join(dir, "kubectl"), 0o755);
     const run = (failGc: number) => {
@@ -448,7 +481,15 @@ describe("garbage collection script under sh", () => {
     };
     const steps = (calls: string[]) =>
         calls.map((c) =>
-            c.includes("READONLY={") ? "read-only" : c.includes("READONLY-") ? "read-write" : c.includes("rollout status") ? "wait" : c.includes(" exec ") ? "collect" : c,
+            c.includes("READONLY={")
+                ? "read-only"
+                : c.includes("READONLY-")
+                  ? "read-write"
+                  : c.includes("rollout status")
+                    ? "wait"
+                    : c.includes(" exec ")
+                      ? "collect"
+                      : c,
         );
 
     test("read-only, wait, collect, read-write, wait", () => {

@@ -5,9 +5,9 @@
 import * as path from "node:path";
 import { beforeAll, describe, expect, test } from "vitest";
 import * as YAML from "yaml";
-import { podTemplates, type K8sObject } from "../../components/inCluster/manifests";
+import type { K8sObject } from "../../components/inCluster/manifests";
 import { committedSynthDir } from "../support/committedSynth";
-import { restrictedPodProblems, schemaProblems } from "../support/k8sValidate";
+import { podTemplates, restrictedPodProblems, schemaProblems } from "../support/k8sValidate";
 import { COMMITTED_STACKS, type CommittedStack, readTree } from "../support/synthCli";
 
 /** The Kubernetes objects of a committed stack, from the synth the global setup made once for the run. */
@@ -34,7 +34,9 @@ describe.each(COMMITTED_STACKS)("synth of the %s stack", (stack) => {
 
     test("every Kubernetes object is valid against the API schema", async () => {
         expect(objects.length).toBeGreaterThan(0);
-        const problems = await Promise.all(objects.map(async (o) => (await schemaProblems(withoutPlaceholders(o))).map((p) => `${o.metadata.name}: ${p}`)));
+        const problems = await Promise.all(
+            objects.map(async (o) => (await schemaProblems(withoutPlaceholders(o))).map((p) => `${o.metadata.name}: ${p}`)),
+        );
         expect(problems.flat()).toEqual([]);
     });
 
@@ -47,5 +49,15 @@ describe.each(COMMITTED_STACKS)("synth of the %s stack", (stack) => {
 
 test("the local stack runs the registry in the cluster, one object per file", () => {
     const names = synthObjects("local").map((o) => `${o.kind}/${o.metadata.name}`);
-    expect(names).toEqual(expect.arrayContaining(["Namespace/dso", "Deployment/registry", "Service/registry", "Ingress/registry", "Secret/registry-htpasswd", "PersistentVolumeClaim/registry-data", "ConfigMap/local-registry-hosting"]));
+    expect(names).toEqual(
+        expect.arrayContaining([
+            "Namespace/dso",
+            "Deployment/registry",
+            "Service/registry",
+            "Ingress/registry",
+            "Secret/registry-htpasswd",
+            "PersistentVolumeClaim/registry-data",
+            "ConfigMap/local-registry-hosting",
+        ]),
+    );
 });

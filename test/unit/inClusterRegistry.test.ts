@@ -3,16 +3,21 @@
  * runtime, each recognised by the prefix of its children's names.
  */
 import { beforeAll, describe, expect, test } from "vitest";
-import { mockPassword, startMockRuntime, settle, type MockRuntime, type RecordedResource } from "../../tools/mockRuntime";
-import { restrictedPodProblems, schemaProblems } from "../support/k8sValidate";
+import { type MockRuntime, mockPassword, type RecordedResource, settle, startMockRuntime } from "../../tools/mockRuntime";
 
 const rtPromise = startMockRuntime({ stack: "test" });
 
 import { renderUsersFile } from "../../components/accessPolicy/accessPolicy";
-import { parseConfig } from "../../components/config";
-import { InClusterRegistry, type InClusterRegistryArgs, renderSidecarCaddyfile, sidecarPolicy } from "../../components/inCluster/inClusterRegistry";
-import { podTemplates, type K8sObject } from "../../components/inCluster/manifests";
 import { RegistryAccounts } from "../../components/accounts/registryAccounts";
+import { parseConfig } from "../../components/config";
+import {
+    InClusterRegistry,
+    type InClusterRegistryArgs,
+    renderSidecarCaddyfile,
+    sidecarPolicy,
+} from "../../components/inCluster/inClusterRegistry";
+import type { K8sObject } from "../../components/inCluster/manifests";
+import { podTemplates, restrictedPodProblems, schemaProblems } from "../support/k8sValidate";
 
 type Variant = {
     /** Stack config overrides of `dso-registry:registry` and `containerRegistry`. */
@@ -31,8 +36,16 @@ const variants: Record<string, Variant> = {
     s3: {
         registry: { replicas: 3, storage: { kind: "s3", s3: { bucket: "dso-images", endpoint: "https://minio.lab.local" } } },
     },
-    certmgr: { registry: { tls: { mode: "cert-manager", certManagerIssuer: { kind: "ClusterIssuer", name: "lab-ca" } } }, certManager: true },
-    authpull: { containerRegistry: { requiresAuthForPull: true }, pullAccount: true, suppliedPushPassword: "push-password-for-test", privileged: true },
+    certmgr: {
+        registry: { tls: { mode: "cert-manager", certManagerIssuer: { kind: "ClusterIssuer", name: "lab-ca" } } },
+        certManager: true,
+    },
+    authpull: {
+        containerRegistry: { requiresAuthForPull: true },
+        pullAccount: true,
+        suppliedPushPassword: "push-password-for-test",
+        privileged: true,
+    },
 };
 
 function configFor(v: Variant, options = { allowMissingSecrets: true }) {
@@ -244,7 +257,10 @@ describe("options", () => {
         expect(config).toContain('bucket: "dso-images"');
         expect(config).toContain('regionendpoint: "https://minio.lab.local"');
         expect(JSON.stringify(objectsOf("s3").filter((o) => o.kind !== "Secret"))).not.toMatch(/AKID-FOR-TEST|S3-SECRET-FOR-TEST/);
-        expect(raw("s3", "Secret", "registry-s3").stringData).toEqual({ accessKeyId: "AKID-FOR-TEST", secretAccessKey: "S3-SECRET-FOR-TEST" });
+        expect(raw("s3", "Secret", "registry-s3").stringData).toEqual({
+            accessKeyId: "AKID-FOR-TEST",
+            secretAccessKey: "S3-SECRET-FOR-TEST",
+        });
         expect(objectsOf("s3").filter((o) => o.kind === "PersistentVolumeClaim")).toEqual([]);
     });
 
@@ -262,24 +278,41 @@ describe("options", () => {
 
 describe("validation", () => {
     test("s3 without credentials is refused with the command that fixes it", () => {
-        expect(() => configFor(variants.s3!, { allowMissingSecrets: false })).toThrow(/pulumi config set --secret dso-registry:s3AccessKeyId/);
+        expect(() => configFor(variants.s3!, { allowMissingSecrets: false })).toThrow(
+            /pulumi config set --secret dso-registry:s3AccessKeyId/,
+        );
     });
 
-    test.each(["[secret]", "[unknown]", "{SHA}abc", ""])("the users files refuse %j where a bcrypt hash belongs, under mocks as for real", (hash) => {
-        expect(() => renderUsersFile("push", [{ username: "ci-push", bcryptHash: hash }])).toThrow(/not a bcrypt hash/);
-    });
+    test.each(["[secret]", "[unknown]", "{SHA}abc", ""])(
+        "the users files refuse %j where a bcrypt hash belongs, under mocks as for real",
+        (hash) => {
+            expect(() => renderUsersFile("push", [{ username: "ci-push", bcryptHash: hash }])).toThrow(/not a bcrypt hash/);
+        },
+    );
 
     test.each([
         ["filesystem", "/var/lib/registry"],
         ["s3", undefined],
     ] as const)("with %s storage the sidecar's blob shortcut reads %s", (storage, blobFiles) => {
-        const policy = sidecarPolicy({ host: "registry-dso.jmann.local", requiresAuthForPull: false, uiEnabled: false, deletesEnabled: false, storage });
+        const policy = sidecarPolicy({
+            host: "registry-dso.jmann.local",
+            requiresAuthForPull: false,
+            uiEnabled: false,
+            deletesEnabled: false,
+            storage,
+        });
         expect(policy.blobFiles).toBe(blobFiles);
         expect(renderSidecarCaddyfile(policy).includes("route @blob")).toBe(blobFiles !== undefined);
     });
 
     test("the sidecar's site line is found in the shared renderer's output", () => {
-        const policy = sidecarPolicy({ host: "registry-dso.jmann.local", requiresAuthForPull: false, uiEnabled: false, deletesEnabled: false, storage: "filesystem" });
+        const policy = sidecarPolicy({
+            host: "registry-dso.jmann.local",
+            requiresAuthForPull: false,
+            uiEnabled: false,
+            deletesEnabled: false,
+            storage: "filesystem",
+        });
         expect(renderSidecarCaddyfile(policy).split("\n")).toContain("http://:5000 {");
     });
 });

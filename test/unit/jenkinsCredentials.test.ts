@@ -41,7 +41,12 @@ beforeAll(async () => {
         secret: pulumi.secret(token),
         timeoutSeconds: 20,
         credentials: planJenkinsCredentials({
-            container: { credentialId: "container-registry", authority: "registry.example.com", username: "ci-push", password: pulumi.secret(pushPassword) },
+            container: {
+                credentialId: "container-registry",
+                authority: "registry.example.com",
+                username: "ci-push",
+                password: pulumi.secret(pushPassword),
+            },
             maven: {
                 credentialId: "maven-registry",
                 location: "maven.example.com/releases",

@@ -5,11 +5,16 @@ import {
     normalizeBaseUrl,
     parseCredentialXml,
     renderCredentialXml,
-    scrubSecrets,
     STRING_CLASS,
+    scrubSecrets,
     USERNAME_PASSWORD_CLASS,
 } from "../../components/jenkins/jenkinsApi";
-import { type CredentialPlanInput, diffStates, type JenkinsCredentialState, planJenkinsCredentials } from "../../components/jenkins/jenkinsCredentials";
+import {
+    type CredentialPlanInput,
+    diffStates,
+    type JenkinsCredentialState,
+    planJenkinsCredentials,
+} from "../../components/jenkins/jenkinsCredentials";
 
 describe("renderCredentialXml", () => {
     it("renders a username/password credential with escaped values", () => {
@@ -51,12 +56,16 @@ describe("normalizeBaseUrl", () => {
     });
 
     it("never repeats the password of a URL with user info", () => {
-        expect(() => normalizeBaseUrl("https://admin:hunter2@jenkins.example.com")).toThrow(expect.objectContaining({ message: expect.not.stringContaining("hunter2") }));
+        expect(() => normalizeBaseUrl("https://admin:hunter2@jenkins.example.com")).toThrow(
+            expect.objectContaining({ message: expect.not.stringContaining("hunter2") }),
+        );
     });
 });
 
 it("builds credential URLs with the ID escaped", () => {
-    expect(credentialUrl("https://j.example.com/ci/", "a b")).toBe("https://j.example.com/ci/credentials/store/system/domain/_/credential/a%20b/config.xml");
+    expect(credentialUrl("https://j.example.com/ci/", "a b")).toBe(
+        "https://j.example.com/ci/credentials/store/system/domain/_/credential/a%20b/config.xml",
+    );
 });
 
 it("scrubs every secret from a text", () => {
@@ -69,11 +78,17 @@ describe("planJenkinsCredentials", () => {
     const container = { credentialId: "container-registry", authority: "r.example.com", username: "ci-push", password: "P" };
     const maven = { credentialId: "maven-registry", location: "m.example.com/releases", username: "ci-deploy", password: "M" };
     const summary = (input: CredentialPlanInput) =>
-        planJenkinsCredentials(input).map((c) => (c.kind === "usernamePassword" ? `${c.id}=${c.username}:${String(c.password)}` : `${c.id}=${String(c.secret)}`));
+        planJenkinsCredentials(input).map((c) =>
+            c.kind === "usernamePassword" ? `${c.id}=${c.username}:${String(c.password)}` : `${c.id}=${String(c.secret)}`,
+        );
 
     it.each<[string, CredentialPlanInput, string[]]>([
         ["container only", { container }, ["container-registry=ci-push:P"]],
-        ["own Maven account", { container, maven: { ...maven, reuseContainerCredentials: false } }, ["container-registry=ci-push:P", "maven-registry=ci-deploy:M"]],
+        [
+            "own Maven account",
+            { container, maven: { ...maven, reuseContainerCredentials: false } },
+            ["container-registry=ci-push:P", "maven-registry=ci-deploy:M"],
+        ],
         [
             "Maven reuses the push account under its own ID",
             { container, maven: { ...maven, password: undefined, reuseContainerCredentials: true } },
@@ -84,19 +99,34 @@ describe("planJenkinsCredentials", () => {
             { container, maven: { ...maven, credentialId: "container-registry", password: undefined, reuseContainerCredentials: true } },
             ["container-registry=ci-push:P"],
         ],
-        ["registry host as secret text", { container, registryHost: { credentialId: "registry-host", value: "r.example.com" } }, ["container-registry=ci-push:P", "registry-host=r.example.com"]],
+        [
+            "registry host as secret text",
+            { container, registryHost: { credentialId: "registry-host", value: "r.example.com" } },
+            ["container-registry=ci-push:P", "registry-host=r.example.com"],
+        ],
     ])("%s", (_, input, expected) => {
         expect(summary(input)).toEqual(expected);
     });
 
     it("describes a shared credential as serving both", () => {
-        const [shared] = planJenkinsCredentials({ container, maven: { ...maven, credentialId: "container-registry", reuseContainerCredentials: true } });
+        const [shared] = planJenkinsCredentials({
+            container,
+            maven: { ...maven, credentialId: "container-registry", reuseContainerCredentials: true },
+        });
         expect(shared!.description).toBe("Push to r.example.com and deploy to m.example.com/releases (managed by Pulumi, dso-registry)");
     });
 
     it.each<[string, CredentialPlanInput, string]>([
-        ["Maven without a password", { container, maven: { ...maven, password: undefined, reuseContainerCredentials: false } }, "dso-registry:mavenRegistryPassword"],
-        ["duplicate IDs", { container, registryHost: { credentialId: "container-registry", value: "x" } }, `two Jenkins credentials would have the ID "container-registry"`],
+        [
+            "Maven without a password",
+            { container, maven: { ...maven, password: undefined, reuseContainerCredentials: false } },
+            "dso-registry:mavenRegistryPassword",
+        ],
+        [
+            "duplicate IDs",
+            { container, registryHost: { credentialId: "container-registry", value: "x" } },
+            `two Jenkins credentials would have the ID "container-registry"`,
+        ],
     ])("rejects %s", (_, input, message) => {
         expect(() => planJenkinsCredentials(input)).toThrow(message);
     });

@@ -17,7 +17,13 @@ describe("create", () => {
         expect(result.id).toBe("container-registry");
         expect(j.credentials.get("container-registry")).toEqual({
             className: USERNAME_PASSWORD_CLASS,
-            fields: { scope: "GLOBAL", id: "container-registry", description: "Push to registry.example.com", username: "ci-push", password: pushPassword },
+            fields: {
+                scope: "GLOBAL",
+                id: "container-registry",
+                description: "Push to registry.example.com",
+                username: "ci-push",
+                password: pushPassword,
+            },
         });
         expect(j.requests.some((r) => r.path.includes("crumbIssuer"))).toBe(false);
     });
@@ -39,7 +45,15 @@ describe("create", () => {
 
     it("stores a secret-text credential", async () => {
         const j = await jenkins();
-        await provider.create(state(j, { credentialId: "registry-host", kind: "secretText", username: undefined, password: undefined, secret: "registry.example.com" }));
+        await provider.create(
+            state(j, {
+                credentialId: "registry-host",
+                kind: "secretText",
+                username: undefined,
+                password: undefined,
+                secret: "registry.example.com",
+            }),
+        );
         expect(j.credentials.get("registry-host")?.fields.secret).toBe("registry.example.com");
     });
 
@@ -176,21 +190,39 @@ describe("errors name the credential and the URL, give a fix, and never contain 
         readonly expected: readonly string[];
     };
     const cases: Case[] = [
-        { name: "401 wrong token", overrides: () => ({ jenkinsSecret: `wrong-${token}` }), expected: ["HTTP 401", `user "admin"`, "dso-registry:jenkinsApiToken"] },
+        {
+            name: "401 wrong token",
+            overrides: () => ({ jenkinsSecret: `wrong-${token}` }),
+            expected: ["HTTP 401", `user "admin"`, "dso-registry:jenkinsApiToken"],
+        },
         {
             name: "401 wrong password",
             overrides: () => ({ jenkinsAuth: "password", jenkinsSecret: `wrong-${jenkinsPassword}` }),
             expected: ["HTTP 401", "crumb", "dso-registry:jenkinsPassword"],
         },
         { name: "403 missing permission", options: { readOnlyUsers: ["admin"] }, expected: ["HTTP 403", "Credentials/Create"] },
-        { name: "404 wrong context path", overrides: (j) => ({ jenkinsUrl: `${j.url}/not-jenkins` }), expected: ["HTTP 404", "jenkins.url"] },
+        {
+            name: "404 wrong context path",
+            overrides: (j) => ({ jenkinsUrl: `${j.url}/not-jenkins` }),
+            expected: ["HTTP 404", "jenkins.url"],
+        },
         {
             name: "500 server error echoing the request",
-            plant: (j) => j.plant({ match: /createCredentials/, answer: 500, body: `failed on <password>${pushPassword}</password> for ${token}` }),
+            plant: (j) =>
+                j.plant({ match: /createCredentials/, answer: 500, body: `failed on <password>${pushPassword}</password> for ${token}` }),
             expected: ["HTTP 500", "System Log"],
         },
-        { name: "503 unavailable", plant: (j) => j.plant({ match: /createCredentials/, answer: 503 }), expected: ["HTTP 503", "server error"] },
-        { name: "timeout", overrides: () => ({ timeoutSeconds: 1 }), plant: (j) => j.plant({ match: /createCredentials/, answer: "hang" }), expected: ["no answer within 1 s", "jenkins.timeoutSeconds"] },
+        {
+            name: "503 unavailable",
+            plant: (j) => j.plant({ match: /createCredentials/, answer: 503 }),
+            expected: ["HTTP 503", "server error"],
+        },
+        {
+            name: "timeout",
+            overrides: () => ({ timeoutSeconds: 1 }),
+            plant: (j) => j.plant({ match: /createCredentials/, answer: "hang" }),
+            expected: ["no answer within 1 s", "jenkins.timeoutSeconds"],
+        },
         { name: "connection refused", overrides: () => ({ jenkinsUrl: "http://127.0.0.1:1" }), expected: ["ECONNREFUSED", "jenkins.url"] },
     ];
 

@@ -3,16 +3,23 @@ import * as YAML from "yaml";
 import {
     hostsAddressProblem,
     MANAGED_HEADER,
+    type RuntimeFlavour,
     renderHostsToml,
     renderRegistriesYaml,
-    type RuntimeFlavour,
     type TrustTarget,
     trustPlan,
     trustTargetProblem,
 } from "../../components/nodeTrust/files";
 import { registryAuthority } from "../../components/shared/facts";
 
-const target: TrustTarget = { host: "registry.example.com", port: 5000, hasCa: true, hasPullAuth: false, hasAddress: true, plainHttp: false };
+const target: TrustTarget = {
+    host: "registry.example.com",
+    port: 5000,
+    hasCa: true,
+    hasPullAuth: false,
+    hasAddress: true,
+    plainHttp: false,
+};
 
 describe("registryAuthority", () => {
     it.each([
@@ -61,8 +68,22 @@ describe("trustPlan: the files each flavour gets", () => {
                 "etc-hosts /etc/hosts",
             ],
         ],
-        ["k3s", ["file /etc/rancher/k3s/dso-registry-ca-registry.example.com:5000.crt", "file /etc/rancher/k3s/registries.yaml", "etc-hosts /etc/hosts"]],
-        ["rke2", ["file /etc/rancher/rke2/dso-registry-ca-registry.example.com:5000.crt", "file /etc/rancher/rke2/registries.yaml", "etc-hosts /etc/hosts"]],
+        [
+            "k3s",
+            [
+                "file /etc/rancher/k3s/dso-registry-ca-registry.example.com:5000.crt",
+                "file /etc/rancher/k3s/registries.yaml",
+                "etc-hosts /etc/hosts",
+            ],
+        ],
+        [
+            "rke2",
+            [
+                "file /etc/rancher/rke2/dso-registry-ca-registry.example.com:5000.crt",
+                "file /etc/rancher/rke2/registries.yaml",
+                "etc-hosts /etc/hosts",
+            ],
+        ],
     ];
     it.each(cases)("%s", (flavour, expected) => {
         const steps = trustPlan(flavour, target).steps.map((s) => `${s.kind} ${s.kind === "config-path" ? s.configFile : s.path}`);
@@ -88,7 +109,9 @@ describe("trustPlan: the files each flavour gets", () => {
     });
 
     it("registries.yaml with pull credentials is a secret file with mode 0600", () => {
-        const registries = trustPlan("k3s", { ...target, hasPullAuth: true }).steps.find((s) => s.kind === "file" && s.role === "registries-yaml");
+        const registries = trustPlan("k3s", { ...target, hasPullAuth: true }).steps.find(
+            (s) => s.kind === "file" && s.role === "registries-yaml",
+        );
         expect(registries).toMatchObject({ secret: true, mode: "0600" });
     });
 });

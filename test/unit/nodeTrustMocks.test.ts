@@ -7,7 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { StackConfig } from "../../components/config";
 import { parseConfig } from "../../components/config";
-import { RUNTIME_FLAVOURS as runtimeFlavours, type RuntimeFlavour } from "../../components/shared/facts";
+import { type RuntimeFlavour, RUNTIME_FLAVOURS as runtimeFlavours } from "../../components/shared/facts";
 import { type MockRuntime, type RecordedResource, settle, startMockRuntime } from "../../tools/mockRuntime";
 import { schemaProblems } from "../support/k8sValidate";
 
@@ -19,7 +19,16 @@ let nodeTrustDaemonSet: typeof import("../../components/nodeTrust/nodeTrustDaemo
 let stack: typeof import("../../components/stack");
 
 const ssh = (name: string) =>
-    ({ kind: "ssh", name, host: "10.0.0.1", port: 22, user: "deploy", privateKey: "[key]", hostKey: "ssh-ed25519 AAAA", sudo: true }) as const;
+    ({
+        kind: "ssh",
+        name,
+        host: "10.0.0.1",
+        port: 22,
+        user: "deploy",
+        privateKey: "[key]",
+        hostKey: "ssh-ed25519 AAAA",
+        sudo: true,
+    }) as const;
 
 function children(component: string): RecordedResource[] {
     const parent = rt.resources.find((r) => r.name === component && !r.custom)!;
@@ -35,7 +44,10 @@ function placedPaths(component: string): string[] {
         .sort();
 }
 
-const commandNames = (component: string) => children(component).filter((r) => r.type.startsWith("command:")).map((r) => r.name);
+const commandNames = (component: string) =>
+    children(component)
+        .filter((r) => r.type.startsWith("command:"))
+        .map((r) => r.name);
 
 beforeAll(async () => {
     rt = await startMockRuntime({ stack: "test" });
@@ -61,7 +73,12 @@ beforeAll(async () => {
             objectName: `trust-${flavour}`,
         });
     }
-    new nodeTrustSsh.NodeTrust("public-ca", { host: "registry.example.test", port: 443, flavour: "containerd", connection: ssh("node-public") });
+    new nodeTrustSsh.NodeTrust("public-ca", {
+        host: "registry.example.test",
+        port: 443,
+        flavour: "containerd",
+        connection: ssh("node-public"),
+    });
     new nodeTrustSsh.NodeTrust("local-node", {
         host: "registry.example.test",
         port: 443,
@@ -87,8 +104,14 @@ describe("NodeTrust over SSH: the files of each flavour", () => {
             "node-kind:/etc/containerd/certs.d/registry.example.test:5000/hosts.toml 0644",
         ],
         docker: ["node-docker:/etc/docker/certs.d/registry.example.test:5000/ca.crt 0644"],
-        k3s: ["node-k3s:/etc/rancher/k3s/dso-registry-ca-registry.example.test:5000.crt 0644", "node-k3s:/etc/rancher/k3s/registries.yaml 0600"],
-        rke2: ["node-rke2:/etc/rancher/rke2/dso-registry-ca-registry.example.test:5000.crt 0644", "node-rke2:/etc/rancher/rke2/registries.yaml 0600"],
+        k3s: [
+            "node-k3s:/etc/rancher/k3s/dso-registry-ca-registry.example.test:5000.crt 0644",
+            "node-k3s:/etc/rancher/k3s/registries.yaml 0600",
+        ],
+        rke2: [
+            "node-rke2:/etc/rancher/rke2/dso-registry-ca-registry.example.test:5000.crt 0644",
+            "node-rke2:/etc/rancher/rke2/registries.yaml 0600",
+        ],
     };
     it.each(runtimeFlavours.map((f) => [f, expected[f]] as const))("%s", (flavour, files) => {
         expect(placedPaths(`ssh-${flavour}`)).toEqual(files);
@@ -122,7 +145,10 @@ describe("NodeTrust over SSH: the files of each flavour", () => {
     });
 
     it("every command has a delete that undoes it", () => {
-        const missing = rt.ofType("command:remote:Command").filter((r) => typeof r.inputs.delete !== "string").map((r) => r.name);
+        const missing = rt
+            .ofType("command:remote:Command")
+            .filter((r) => typeof r.inputs.delete !== "string")
+            .map((r) => r.name);
         expect(missing).toEqual([]);
     });
 
@@ -138,7 +164,13 @@ describe("NodeTrust over SSH: the files of each flavour", () => {
     });
 
     it("a local node uses local commands", () => {
-        expect(new Set(children("local-node").filter((r) => r.custom).map((r) => r.type))).toEqual(new Set(["command:local:Command"]));
+        expect(
+            new Set(
+                children("local-node")
+                    .filter((r) => r.custom)
+                    .map((r) => r.type),
+            ),
+        ).toEqual(new Set(["command:local:Command"]));
     });
 });
 
@@ -160,7 +192,9 @@ describe("NodeTrustDaemonSet", () => {
         ["k3s", ["/etc/rancher/k3s", "/etc/hosts"]],
         ["rke2", ["/etc/rancher/rke2", "/etc/hosts"]],
     ] as const)("%s mounts only %j from the node", (flavour, paths) => {
-        const hostPaths = podSpec(flavour).volumes.filter((v: any) => v.hostPath).map((v: any) => v.hostPath.path);
+        const hostPaths = podSpec(flavour)
+            .volumes.filter((v: any) => v.hostPath)
+            .map((v: any) => v.hostPath.path);
         expect(hostPaths).toEqual(paths);
     });
 
@@ -185,7 +219,9 @@ describe("NodeTrustDaemonSet", () => {
         const apply = String(configMap("microk8s").data["apply.sh"]);
         expect(apply).toContain("sh /dso/config/place-ca.sh < /dso/config/ca.crt");
         expect(apply).toContain("sh /dso/config/place-hosts-toml.sh < /dso/config/hosts.toml");
-        expect(String(configMap("microk8s").data["place-hosts-toml.sh"])).toContain("/var/snap/microk8s/current/args/certs.d/registry.example.test:5000/hosts.toml");
+        expect(String(configMap("microk8s").data["place-hosts-toml.sh"])).toContain(
+            "/var/snap/microk8s/current/args/certs.d/registry.example.test:5000/hosts.toml",
+        );
     });
 
     it("removal runs from preStop, only while the pod still owns the node's trust", () => {
@@ -217,7 +253,9 @@ describe("node trust from stack config (defineStack)", () => {
     const node = (name: string, extra: object = {}) => ({ name, host: "10.0.0.9", hostKey: "ssh-ed25519 AAAA", ...extra });
     /** Node-trust components the stack created for nodes whose names start with `prefix`. */
     const made = (prefix: string) =>
-        rt.resources.filter((r) => !r.custom && r.type.startsWith("dso:nodes:NodeTrust") && r.name.startsWith(prefix)).map((r) => `${r.type} ${r.name}`);
+        rt.resources
+            .filter((r) => !r.custom && r.type.startsWith("dso:nodes:NodeTrust") && r.name.startsWith(prefix))
+            .map((r) => `${r.type} ${r.name}`);
 
     it("delivery none creates nothing", async () => {
         const before = rt.resources.filter((r) => r.type.startsWith("dso:nodes:")).length;

@@ -35,7 +35,12 @@ describe("renderPipelineConfig", () => {
 
     it.each<[string, Partial<PipelineRegistry>, string, string]>([
         ["a non-default port", { port: 5443 }, "CONTAINER_REGISTRY_HOST", "registry.example.com:5443"],
-        ["a non-default port in the image prefix", { port: 5443 }, "CONTAINER_REGISTRY_IMAGE_PREFIX", "registry.example.com:5443/docker-internal/p2c"],
+        [
+            "a non-default port in the image prefix",
+            { port: 5443 },
+            "CONTAINER_REGISTRY_IMAGE_PREFIX",
+            "registry.example.com:5443/docker-internal/p2c",
+        ],
         ["an empty path prefix", { pathPrefix: "" }, "CONTAINER_REGISTRY_IMAGE_PREFIX", "registry.example.com"],
     ])("handles %s", (_, change, key, expected) => {
         expect(renderPipelineConfig({ container: { ...container, ...change } })[key]).toBe(expected);

@@ -8,7 +8,13 @@ import { type MockRuntime, SECRET, settle, startMockRuntime } from "../../tools/
 describe("renderDockerConfigJson", () => {
     it("renders auths with user, password and their base64 pair", () => {
         expect(JSON.parse(renderDockerConfigJson("registry.example.com:5443", "cluster-pull", "p:w"))).toEqual({
-            auths: { "registry.example.com:5443": { auth: Buffer.from("cluster-pull:p:w").toString("base64"), password: "p:w", username: "cluster-pull" } },
+            auths: {
+                "registry.example.com:5443": {
+                    auth: Buffer.from("cluster-pull:p:w").toString("base64"),
+                    password: "p:w",
+                    username: "cluster-pull",
+                },
+            },
         });
     });
 });
@@ -23,7 +29,9 @@ describe("pullSecretTargets", () => {
     });
 
     it("rejects a namespace listed twice", () => {
-        expect(() => pullSecretTargets(["apps", "apps"], "registry-pull", false)).toThrow("two pull secrets would be written to apps/registry-pull");
+        expect(() => pullSecretTargets(["apps", "apps"], "registry-pull", false)).toThrow(
+            "two pull secrets would be written to apps/registry-pull",
+        );
     });
 });
 
@@ -53,8 +61,18 @@ describe("PullSecrets under mocks", () => {
         }));
         const parent = rt.byName("pull-secrets").urn;
         expect(secrets.sort((a, b) => a.name.localeCompare(b.name))).toMatchObject([
-            { name: "pull-secrets-apps", parent, metadata: { name: "registry-pull", namespace: "apps" }, type: "kubernetes.io/dockerconfigjson" },
-            { name: "pull-secrets-flux-system", parent, metadata: { name: "registry-credentials", namespace: "flux-system" }, type: "kubernetes.io/dockerconfigjson" },
+            {
+                name: "pull-secrets-apps",
+                parent,
+                metadata: { name: "registry-pull", namespace: "apps" },
+                type: "kubernetes.io/dockerconfigjson",
+            },
+            {
+                name: "pull-secrets-flux-system",
+                parent,
+                metadata: { name: "registry-credentials", namespace: "flux-system" },
+                type: "kubernetes.io/dockerconfigjson",
+            },
         ]);
     });
 

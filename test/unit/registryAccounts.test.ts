@@ -35,7 +35,12 @@ describe("deterministicBcrypt", () => {
 describe("renderHtpasswd", () => {
     it("sorts entries so the file is stable", () => {
         const { renderHtpasswd } = accountsModule;
-        expect(renderHtpasswd([{ username: "b", bcryptHash: "$2b$x" }, { username: "a", bcryptHash: "$2b$y" }])).toBe("a:$2b$y\nb:$2b$x\n");
+        expect(
+            renderHtpasswd([
+                { username: "b", bcryptHash: "$2b$x" },
+                { username: "a", bcryptHash: "$2b$y" },
+            ]),
+        ).toBe("a:$2b$y\nb:$2b$x\n");
     });
 });
 
@@ -66,6 +71,8 @@ describe("RegistryAccounts under mocks", () => {
 
     it("refuses a pull account with the push account's name", () => {
         const { RegistryAccounts } = accountsModule;
-        expect(() => new RegistryAccounts("same", { push: { username: "x" }, pull: { username: "x" }, rotation: "1" })).toThrow(/its own user name/);
+        expect(() => new RegistryAccounts("same", { push: { username: "x" }, pull: { username: "x" }, rotation: "1" })).toThrow(
+            /its own user name/,
+        );
     });
 });

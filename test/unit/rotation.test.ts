@@ -12,8 +12,8 @@ import * as pulumi from "@pulumi/pulumi";
 import * as runtimeConfig from "@pulumi/pulumi/runtime/config";
 import * as bcrypt from "bcryptjs";
 import { describe, expect, it } from "vitest";
-import { loadStackConfig } from "../../components/config";
 import { deterministicBcrypt } from "../../components/accounts/registryAccounts";
+import { loadStackConfig } from "../../components/config";
 import { defineStack } from "../../components/stack";
 import { mockState, settle } from "../../tools/mockRuntime";
 
@@ -36,7 +36,11 @@ function stackConfig(overrides: { rotation?: string; pushPassword?: string }): R
             rotation: overrides.rotation ?? "1",
             pushCredentials: supplied ? "operator" : "generated",
         }),
-        "dso-registry:mavenRegistry": JSON.stringify({ host: "registry.example.com", pathPrefix: "maven-releases", reuseContainerCredentials: true }),
+        "dso-registry:mavenRegistry": JSON.stringify({
+            host: "registry.example.com",
+            pathPrefix: "maven-releases",
+            reuseContainerCredentials: true,
+        }),
         "dso-registry:registry": JSON.stringify({ mode: "in-cluster" }),
         "dso-registry:nodes": JSON.stringify({
             delivery: "ssh",
@@ -59,7 +63,10 @@ async function runStack(overrides: { rotation?: string; pushPassword?: string })
             newResource(args: pulumi.runtime.MockResourceArgs) {
                 let state = mockState(args.type, args.name, args.inputs);
                 if (args.type === "random:index/randomPassword:RandomPassword") {
-                    const result = createHash("sha256").update(`${args.name}\0${JSON.stringify(args.inputs.keepers)}`).digest("hex").slice(0, 40);
+                    const result = createHash("sha256")
+                        .update(`${args.name}\0${JSON.stringify(args.inputs.keepers)}`)
+                        .digest("hex")
+                        .slice(0, 40);
                     const bcryptHash = bcrypt.hashSync(result, 4);
                     generated.set(args.name, { result, bcryptHash });
                     state = { ...args.inputs, result, bcryptHash };
@@ -74,7 +81,10 @@ async function runStack(overrides: { rotation?: string; pushPassword?: string })
         false,
     );
     const config = stackConfig(overrides);
-    runtimeConfig.setAllConfig(config, SECRET_KEYS.filter((k) => k in config));
+    runtimeConfig.setAllConfig(
+        config,
+        SECRET_KEYS.filter((k) => k in config),
+    );
     const cfg = loadStackConfig();
     await pulumi.runtime.runInPulumiStack(async () => defineStack(cfg));
     await settle();
@@ -83,7 +93,10 @@ async function runStack(overrides: { rotation?: string; pushPassword?: string })
 
 /** Names of the resources whose inputs contain any of the values. */
 function holders(run: Run, values: readonly string[]): string[] {
-    return [...run.inputs].filter(([, text]) => values.some((v) => text.includes(v))).map(([name]) => name).sort();
+    return [...run.inputs]
+        .filter(([, text]) => values.some((v) => text.includes(v)))
+        .map(([name]) => name)
+        .sort();
 }
 
 /** Every form a password takes in resources: itself, its bcrypt hash, and base64 "user:password". */
@@ -135,7 +148,9 @@ describe("rotation in one step", () => {
         const oldForms = forms("ci-push", "supplied-password-one", deterministicBcrypt("ci-push", "supplied-password-one"));
         const newForms = forms("ci-push", "supplied-password-two", deterministicBcrypt("ci-push", "supplied-password-two"));
         const oldHolders = holders(before, oldForms);
-        expect(oldHolders).toEqual(expect.arrayContaining(["jenkins-credentials-container-registry", "jenkins-credentials-maven-registry"]));
+        expect(oldHolders).toEqual(
+            expect.arrayContaining(["jenkins-credentials-container-registry", "jenkins-credentials-maven-registry"]),
+        );
         expect(holders(after, newForms)).toEqual(oldHolders);
         expect(holders(after, oldForms)).toEqual([]);
     });

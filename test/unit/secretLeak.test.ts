@@ -21,10 +21,21 @@ const planted = {
 const plantedValues = Object.values(planted);
 
 const config: Record<string, string> = {
-    "dso-registry:containerRegistry": JSON.stringify({ host: "registry.example.com", pathPrefix: "team/app", pushCredentials: "operator", requiresAuthForPull: true }),
+    "dso-registry:containerRegistry": JSON.stringify({
+        host: "registry.example.com",
+        pathPrefix: "team/app",
+        pushCredentials: "operator",
+        requiresAuthForPull: true,
+    }),
     "dso-registry:mavenRegistry": JSON.stringify({ host: "registry.example.com", pathPrefix: "maven-releases" }),
     "dso-registry:registry": JSON.stringify({ mode: "in-cluster" }),
-    "dso-registry:jenkins": JSON.stringify({ enabled: true, url: "https://jenkins.example.com", user: "pulumi", auth: "password", registryHostCredentialId: "registry-host" }),
+    "dso-registry:jenkins": JSON.stringify({
+        enabled: true,
+        url: "https://jenkins.example.com",
+        user: "pulumi",
+        auth: "password",
+        registryHostCredentialId: "registry-host",
+    }),
     "dso-registry:pullSecrets": JSON.stringify({ namespaces: ["apps"], flux: true }),
     ...Object.fromEntries(Object.entries(planted).map(([k, v]) => [`dso-registry:${k}`, v])),
 };

@@ -41,7 +41,10 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 it("produced the Jenkins credentials and pull secrets the check is about", () => {
     const resources = synth.files.get("resources.json") ?? "";
-    expect([resources.includes("jenkins-credentials-maven-registry"), synth.files.has("k8s/flux-system/Secret-registry-credentials.yaml")]).toEqual([true, true]);
+    expect([
+        resources.includes("jenkins-credentials-maven-registry"),
+        synth.files.has("k8s/flux-system/Secret-registry-credentials.yaml"),
+    ]).toEqual([true, true]);
 });
 
 it("writes none of the planted values into any synth file or warning", () => {

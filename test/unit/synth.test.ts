@@ -4,7 +4,7 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as YAML from "yaml";
 import { committedSynthRun } from "../support/committedSynth";
-import { COMMITTED_STACKS, type CommittedStack, PROJECT_DIR, readTree, synthCli, type SynthRun } from "../support/synthCli";
+import { COMMITTED_STACKS, type CommittedStack, PROJECT_DIR, readTree, type SynthRun, synthCli } from "../support/synthCli";
 
 const work = mkdtempSync(path.join(tmpdir(), "dso-synth-test-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -59,7 +59,9 @@ describe.each(COMMITTED_STACKS)("synth of the committed %s stack", (stack) => {
         expect(resources.some((r) => r.type === "pulumi:pulumi:Stack")).toBe(true);
         expect(resources.some((r) => String(r.type).startsWith("dso:"))).toBe(true);
         for (const r of resources) {
-            expect(Object.keys(r).sort()).toEqual(r.type === "pulumi:pulumi:Stack" ? ["inputs", "name", "type"] : ["inputs", "name", "parent", "type"]);
+            expect(Object.keys(r).sort()).toEqual(
+                r.type === "pulumi:pulumi:Stack" ? ["inputs", "name", "type"] : ["inputs", "name", "parent", "type"],
+            );
         }
         const names = new Set(resources.map((r) => r.name));
         for (const r of resources) if (r.parent) expect(names.has(r.parent as string)).toBe(true);
@@ -82,7 +84,9 @@ describe.each(COMMITTED_STACKS)("synth of the committed %s stack", (stack) => {
     });
 
     it("warns about each operator secret that is not set, with the command that sets it", () => {
-        expect(run.stderr).toMatch(/warning: dso-registry:jenkinsApiToken .* is not set; `pulumi up` will require it\. Set it with: pulumi config set --secret dso-registry:jenkinsApiToken/);
+        expect(run.stderr).toMatch(
+            /warning: dso-registry:jenkinsApiToken .* is not set; `pulumi up` will require it\. Set it with: pulumi config set --secret dso-registry:jenkinsApiToken/,
+        );
     });
 
     it("gives byte-identical output for the same input", async () => {
@@ -104,7 +108,12 @@ describe("synth redaction", () => {
             "planted",
             YAML.stringify({
                 config: {
-                    "dso-registry:containerRegistry": { host: "registry.example.com", pathPrefix: "apps", pushCredentials: "operator", requiresAuthForPull: true },
+                    "dso-registry:containerRegistry": {
+                        host: "registry.example.com",
+                        pathPrefix: "apps",
+                        pushCredentials: "operator",
+                        requiresAuthForPull: true,
+                    },
                     "dso-registry:registry": { mode: "in-cluster", tls: { mode: "provided" } },
                     "dso-registry:containerRegistryPassword": { secure: `v1:${planted}-password` },
                     "dso-registry:tlsCertificate": { secure: `v1:${planted}-cert` },
@@ -196,7 +205,9 @@ describe("synth with invalid config", () => {
     it("refuses a credential stored in plaintext", async () => {
         const run = await plain;
         expect(run.status).toBe(1);
-        expect(run.stderr).toMatch(/dso-registry:sshPrivateKey: is stored in plaintext .*pulumi config set --secret dso-registry:sshPrivateKey/);
+        expect(run.stderr).toMatch(
+            /dso-registry:sshPrivateKey: is stored in plaintext .*pulumi config set --secret dso-registry:sshPrivateKey/,
+        );
         expect(run.stderr).not.toContain("not-encrypted-planted");
     });
 
