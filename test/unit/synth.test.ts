@@ -83,6 +83,20 @@ describe.each(COMMITTED_STACKS)("synth of the committed %s stack", (stack) => {
         else expect(hostFiles).toEqual(expect.arrayContaining(expectedHostFiles[stack]));
     });
 
+    it("writes every command a machine runs under the machine it runs on, never at the top level", () => {
+        expect([...files.keys()].filter((file) => file.startsWith("commands/"))).toEqual([]);
+        const scripts = [...files.keys()].filter((file) => /^hosts\/[^/]+\/commands\//.test(file));
+        if (stack === "local") {
+            expect(scripts).toEqual([]);
+            return;
+        }
+        for (const file of scripts) expect(file).toMatch(/^hosts\/[^/]+\/commands\/[^/]+\.(create|update|delete)\.sh$/);
+        const registriesYaml = files.get("hosts/k3s-agent-1/commands/node-trust-k3s-agent-1-registries-yaml-write.create.sh");
+        expect(registriesYaml).toMatch(/^sudo -n sh -c /);
+        expect(files.get("hosts/registry-01.dso.example.com/commands/registry-host-container-run.create.sh")).toContain("docker run");
+        expect(files.has("hosts/registry-01.dso.example.com/commands/registry-host-container-run.delete.sh")).toBe(true);
+    });
+
     it("warns about each operator secret that is not set, with the command that sets it", () => {
         expect(run.stderr).toMatch(
             /warning: dso-registry:jenkinsApiToken .* is not set; `pulumi up` will require it\. Set it with: pulumi config set --secret dso-registry:jenkinsApiToken/,
