@@ -162,7 +162,7 @@ export interface RealRegistry {
 }
 
 /** Environment that keeps Caddy's state (autosave, locks) inside the scratch directory. */
-function caddyEnv(dir: string): NodeJS.ProcessEnv {
+export function caddyEnv(dir: string): NodeJS.ProcessEnv {
     return { ...process.env, HOME: dir, XDG_DATA_HOME: path.join(dir, "data"), XDG_CONFIG_HOME: path.join(dir, "config") };
 }
 

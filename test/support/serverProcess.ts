@@ -21,12 +21,12 @@ export function freePort(): Promise<number> {
     });
 }
 
-/** Resolves once 127.0.0.1:port accepts connections; rejects after `timeoutMs`. */
-export async function waitForPort(port: number, timeoutMs = 30_000, what = `port ${port}`): Promise<void> {
+/** Resolves once host:port (127.0.0.1 unless given) accepts connections; rejects after `timeoutMs`. */
+export async function waitForPort(port: number, timeoutMs = 30_000, what = `port ${port}`, host = "127.0.0.1"): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
         const open = await new Promise<boolean>((resolve) => {
-            const socket = createConnection({ host: "127.0.0.1", port });
+            const socket = createConnection({ host, port });
             socket.once("connect", () => {
                 socket.destroy();
                 resolve(true);
@@ -34,7 +34,7 @@ export async function waitForPort(port: number, timeoutMs = 30_000, what = `port
             socket.once("error", () => resolve(false));
         });
         if (open) return;
-        if (Date.now() > deadline) throw new Error(`${what} did not open on 127.0.0.1:${port} within ${timeoutMs} ms`);
+        if (Date.now() > deadline) throw new Error(`${what} did not open on ${host}:${port} within ${timeoutMs} ms`);
         await new Promise((r) => setTimeout(r, 100));
     }
 }

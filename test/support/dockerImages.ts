@@ -1,0 +1,165 @@
+/**
+ * Images for a test Docker engine, built here because no registry can be pulled from: each is a root
+ * filesystem assembled from Debian files and `docker import`ed.
+ *
+ * - `registryImage`: Docker Distribution as the official `registry:2` image lays it out, from Debian's
+ *   `docker-registry` binary (it links only libc) and busybox-static for a shell.
+ * - `uiStandInImage`: a stand-in for joxit/docker-registry-ui (busybox httpd serving one page on :80).
+ * - `payloadImage`: a busybox image with a random payload (a new image each call; large on request).
+ *
+ * Usage:
+ *   const ref = registryImage(engine);                    // "registry:2.8.3", imported once per data root
+ *   payloadImage(engine, "registry.test/team/app:1", { payloadBytes: 200 * 2 ** 20 });
+ */
+import { randomBytes } from "node:crypto";
+import { chmodSync, closeSync, copyFileSync, mkdirSync, openSync, symlinkSync, writeFileSync, writeSync } from "node:fs";
+import * as path from "node:path";
+import type { DockerClient } from "./dockerEngine";
+import { privateDir, removeDir, runOk } from "./serverProcess";
+
+const BUSYBOX = "/bin/busybox";
+
+/**
+ * The official image's entrypoint behaviour that the host scripts rely on: a config file as the only
+ * argument means `registry serve <file>`; `registry …` (as in `docker exec <c> registry
+ * garbage-collect …`) finds the binary on PATH.
+ */
+const REGISTRY_ENTRYPOINT = `#!/bin/sh
+set -e
+case "$1" in
+  *.yaml|*.yml) set -- registry serve "$@" ;;
+  serve|garbage-collect|help|-*) set -- registry "$@" ;;
+esac
+exec "$@"
+`;
+
+/** The official image's default config: filesystem storage in its volume, port 5000. */
+const REGISTRY_DEFAULT_CONFIG = `version: 0.1
+log:
+  fields:
+    service: registry
+storage:
+  cache:
+    blobdescriptor: inmemory
+  filesystem:
+    rootdirectory: /var/lib/registry
+http:
+  addr: :5000
+  headers:
+    X-Content-Type-Options: [nosniff]
+health:
+  storagedriver:
+    enabled: true
+    interval: 10s
+    threshold: 3
+`;
+
+/** A root filesystem with busybox-static as /bin/busybox and a link for each of its applets. */
+function busyboxRootfs(root: string): void {
+    mkdirSync(path.join(root, "bin"), { recursive: true });
+    for (const d of ["etc", "tmp", "root", "proc", "sys", "dev"]) mkdirSync(path.join(root, d), { recursive: true });
+    chmodSync(path.join(root, "tmp"), 0o1777);
+    copyFileSync(BUSYBOX, path.join(root, "bin", "busybox"));
+    chmodSync(path.join(root, "bin", "busybox"), 0o755);
+    const applets = runOk(BUSYBOX, ["--list"])
+        .stdout.split("\n")
+        .filter((a) => /^[a-z0-9_.[-]+$/.test(a) && a !== "busybox");
+    for (const applet of applets) symlinkSync("busybox", path.join(root, "bin", applet));
+}
+
+/** Copies a dynamically linked program and the libraries `ldd` lists into `root`. */
+function copyWithLibraries(program: string, root: string, target: string): void {
+    copyFileSync(program, path.join(root, target));
+    chmodSync(path.join(root, target), 0o755);
+    const libs = runOk("ldd", [program])
+        .stdout.split("\n")
+        .map((line) => /(\/\S+) \(0x/.exec(line)?.[1])
+        .filter((lib): lib is string => lib !== undefined);
+    for (const lib of libs) {
+        mkdirSync(path.join(root, path.dirname(lib)), { recursive: true });
+        copyFileSync(lib, path.join(root, lib));
+    }
+}
+
+/** `docker import` of `root` as `ref` with Dockerfile-style `changes`. */
+function importRootfs(client: DockerClient, root: string, ref: string, changes: readonly string[]): void {
+    const tarball = `${root}.tar`;
+    runOk("tar", ["--numeric-owner", "--owner=0", "--group=0", "-C", root, "-cf", tarball, "."]);
+    client.dockerOk(["import", ...changes.flatMap((c) => ["--change", c]), tarball, ref]);
+}
+
+function imageExists(client: DockerClient, ref: string): boolean {
+    return client.docker(["image", "inspect", ref]).code === 0;
+}
+
+/**
+ * `registry:<tag>` in the engine, laid out as the official image: /bin/registry (Debian's
+ * Distribution 2.8), /entrypoint.sh, /etc/docker/registry/config.yml, the /var/lib/registry volume,
+ * port 5000. Imported once per data root; returns the reference.
+ */
+export function registryImage(client: DockerClient, tag = "2.8.3"): string {
+    const ref = `registry:${tag}`;
+    if (imageExists(client, ref)) return ref;
+    const scratch = privateDir("registry-image");
+    try {
+        const root = path.join(scratch, "rootfs");
+        busyboxRootfs(root);
+        copyWithLibraries("/usr/bin/docker-registry", root, "bin/registry");
+        mkdirSync(path.join(root, "etc/docker/registry"), { recursive: true });
+        writeFileSync(path.join(root, "etc/docker/registry/config.yml"), REGISTRY_DEFAULT_CONFIG);
+        mkdirSync(path.join(root, "var/lib/registry"), { recursive: true });
+        writeFileSync(path.join(root, "entrypoint.sh"), REGISTRY_ENTRYPOINT, { mode: 0o755 });
+        importRootfs(client, root, ref, [
+            "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            'VOLUME ["/var/lib/registry"]',
+            "EXPOSE 5000",
+            'ENTRYPOINT ["/entrypoint.sh"]',
+            'CMD ["/etc/docker/registry/config.yml"]',
+        ]);
+        return ref;
+    } finally {
+        removeDir(scratch);
+    }
+}
+
+/**
+ * A stand-in for the web UI image (joxit/docker-registry-ui cannot be pulled here): busybox httpd
+ * serving a page that names the image on port 80, as the real UI's nginx does. Imported once per
+ * data root; returns `ref`.
+ */
+export function uiStandInImage(client: DockerClient, ref = "dso-test/registry-ui:stand-in"): string {
+    if (imageExists(client, ref)) return ref;
+    const scratch = privateDir("ui-image");
+    try {
+        const root = path.join(scratch, "rootfs");
+        busyboxRootfs(root);
+        mkdirSync(path.join(root, "www"));
+        writeFileSync(path.join(root, "www", "index.html"), `<!doctype html><title>registry UI stand-in</title><p>${ref}</p>\n`);
+        importRootfs(client, root, ref, ["EXPOSE 80", 'ENTRYPOINT ["/bin/httpd", "-f", "-p", "80", "-h", "/www"]']);
+        return ref;
+    } finally {
+        removeDir(scratch);
+    }
+}
+
+/**
+ * A busybox image `ref` with `payloadBytes` random bytes in /payload: one layer, new to every
+ * registry (so a push really uploads). Returns `ref`.
+ */
+export function payloadImage(client: DockerClient, ref: string, options: { readonly payloadBytes?: number } = {}): string {
+    const scratch = privateDir("payload-image");
+    try {
+        const root = path.join(scratch, "rootfs");
+        busyboxRootfs(root);
+        const fd = openSync(path.join(root, "payload"), "w");
+        try {
+            for (let left = options.payloadBytes ?? 4096; left > 0; left -= 2 ** 20) writeSync(fd, randomBytes(Math.min(left, 2 ** 20)));
+        } finally {
+            closeSync(fd);
+        }
+        importRootfs(client, root, ref, ['CMD ["/bin/sh"]']);
+        return ref;
+    } finally {
+        removeDir(scratch);
+    }
+}
