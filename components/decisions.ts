@@ -6,6 +6,41 @@
 import type { ParsedConfig } from "./config";
 import { imagePrefix, type RuntimeFlavour, registryAuthority } from "./shared/facts";
 
+/**
+ * Runtime flavours whose nodes can hold registry credentials themselves, so that every pod on them
+ * pulls without an imagePullSecret: k3s and RKE2 read `configs.<host>.auth` from registries.yaml.
+ * containerd's hosts.toml has no place for credentials; pods on the other flavours pull with the
+ * pull secrets of `pullSecrets.namespaces`. The config rules refuse reads that need credentials when
+ * some node gets none this way and no namespace gets a pull secret.
+ */
+export const NODE_HELD_CREDENTIAL_FLAVOURS: ReadonlySet<RuntimeFlavour> = new Set<RuntimeFlavour>(["k3s", "rke2"]);
+
+/**
+ * Who is given pull credentials, and whose account they are. Node trust (registries.yaml auth) and the
+ * pull secrets both read this one decision.
+ */
+export interface PullCredentials {
+    /**
+     * Whose account: "generated", the pull-only account the program generates for a registry of its
+     * own; "organisation", an existing registry's account (secrets `existingPullUsername` and
+     * `existingPullPassword`).
+     */
+    readonly account: "generated" | "organisation";
+    /** Reads need credentials (`containerRegistry.requiresAuthForPull`). */
+    readonly readsNeedCredentials: boolean;
+    /**
+     * Namespaces whose pods pull with a pull secret: each gets a `kubernetes.io/dockerconfigjson`
+     * Secret named `secretName`, and its `default` ServiceAccount lists it in `imagePullSecrets`.
+     */
+    readonly namespaces: readonly string[];
+    /** Name of those Secrets. */
+    readonly secretName: string;
+    /** Flux's `registry-credentials` Secret in flux-system (the image reflector lists tags with it). */
+    readonly flux: boolean;
+    /** Whether nodes of a runtime flavour hold the account themselves (only when reads need credentials). */
+    onNodes(flavour: RuntimeFlavour): boolean;
+}
+
 export interface Decisions {
     /** `host[:port]` of the container registry, as image references and logins name it. */
     readonly authority: string;
@@ -14,10 +49,10 @@ export interface Decisions {
     /** The program runs the registry (in-cluster or on its host); false for an existing registry. */
     readonly ownRegistry: boolean;
     /**
-     * The pull-only account exists: pulls need credentials, or a pull secret is configured. It exists
-     * only for a registry of our own (an existing registry's accounts are the organisation's).
+     * Pull credentials, when anything needs them: reads need credentials, or a pull secret is
+     * configured. Undefined otherwise (then no pull-only account exists).
      */
-    readonly pullAccount: boolean;
+    readonly pullCredentials?: PullCredentials;
     /**
      * DELETE through the API, for push accounts. Garbage collection frees only what no manifest
      * references, so it needs deletable manifests (the seed workflow: delete a manifest, then collect);
@@ -26,8 +61,20 @@ export interface Decisions {
     readonly apiDeletes: boolean;
     /** The web UI shows a delete button (only when the UI runs and the operator asked for it). */
     readonly uiDeletes: boolean;
-    /** Whether nodes of a runtime flavour hold the pull account themselves (k3s / RKE2 registries.yaml). */
-    nodesHoldPullAccount(flavour: RuntimeFlavour): boolean;
+}
+
+function decidePullCredentials(cfg: ParsedConfig, ownRegistry: boolean): PullCredentials | undefined {
+    const readsNeedCredentials = cfg.containerRegistry.requiresAuthForPull;
+    const p = cfg.pullSecrets;
+    if (!readsNeedCredentials && p.namespaces.length === 0 && !p.flux) return undefined;
+    return {
+        account: ownRegistry ? "generated" : "organisation",
+        readsNeedCredentials,
+        namespaces: p.namespaces,
+        secretName: p.secretName,
+        flux: p.flux,
+        onNodes: (flavour) => readsNeedCredentials && NODE_HELD_CREDENTIAL_FLAVOURS.has(flavour),
+    };
 }
 
 export function decide(cfg: ParsedConfig): Decisions {
@@ -35,14 +82,13 @@ export function decide(cfg: ParsedConfig): Decisions {
     const authority = registryAuthority(cr.host, cr.port);
     const ownRegistry = cfg.registry.mode !== "existing";
     const apiDeletes = ownRegistry && (cfg.registry.ui.deleteEnabled || cfg.registry.maintenance.garbageCollection.enabled);
+    const pullCredentials = decidePullCredentials(cfg, ownRegistry);
     return {
         authority,
         imagePrefix: imagePrefix(authority, cr.pathPrefix),
         ownRegistry,
-        pullAccount: ownRegistry && (cr.requiresAuthForPull || cfg.pullSecrets.namespaces.length > 0 || cfg.pullSecrets.flux),
+        ...(pullCredentials ? { pullCredentials } : {}),
         apiDeletes,
         uiDeletes: cfg.registry.ui.enabled && cfg.registry.ui.deleteEnabled && apiDeletes,
-        // Other runtimes have no place for credentials on the node: pods pull with imagePullSecrets.
-        nodesHoldPullAccount: (flavour) => cr.requiresAuthForPull && (flavour === "k3s" || flavour === "rke2"),
     };
 }

@@ -57,10 +57,11 @@ export function defineStack(cfg: StackConfig): StackOutputs {
     const tlsMaterial = inCluster?.tlsMaterial ?? external?.tlsMaterial;
     const existingCa = cfg.registry.mode === "existing" ? cfg.registry.existing.caCertificate : undefined;
     const caCertPem = tlsMaterial?.caCertPem ?? (existingCa ? pulumi.output(existingCa) : undefined);
-    defineNodeTrust(cfg, d, { caCertPem, pullAccount: accounts?.pull }, inClusterRegistry);
+    const pullAccount = pullAccountOf(cfg, d, accounts);
+    defineNodeTrust(cfg, d, { caCertPem, pullAccount }, inClusterRegistry);
     defineJenkinsCredentials(cfg, d, accounts?.push);
     definePipelineConfig(cfg);
-    definePullSecrets(cfg, d, accounts?.pull);
+    definePullSecrets(d, pullAccount);
 
     const mavenId = cfg.mavenRegistry?.credentialId;
     const registryHostOps = registryHost?.opsCommands;
@@ -99,9 +100,29 @@ function defineAccounts(cfg: StackConfig, d: Decisions): RegistryAccounts | unde
             username: cr.pushUsername,
             password: cr.pushCredentials === "operator" ? secret(cfg, "containerRegistryPassword") : undefined,
         },
-        pull: d.pullAccount ? { username: cr.pullUsername } : undefined,
+        pull: d.pullCredentials?.account === "generated" ? { username: cr.pullUsername } : undefined,
         rotation: cr.rotation,
     });
+}
+
+/** The account whatever pulls with credentials is given; the user name is a secret for an existing registry's account. */
+interface PullAccount {
+    readonly username: pulumi.Input<string>;
+    readonly password: pulumi.Output<string>;
+}
+
+/**
+ * The pull account of `d.pullCredentials`: the generated pull-only account of a registry of our own,
+ * or the organisation's account of an existing registry (its secrets).
+ */
+function pullAccountOf(cfg: StackConfig, d: Decisions, accounts: RegistryAccounts | undefined): PullAccount | undefined {
+    const pc = d.pullCredentials;
+    if (!pc) return undefined;
+    if (pc.account === "organisation") {
+        return { username: secret(cfg, "existingPullUsername"), password: secret(cfg, "existingPullPassword") };
+    }
+    if (!accounts?.pull) throw new Error(`the pull-only account was decided on but not created; the program is at fault`);
+    return accounts.pull;
 }
 
 /** A placement of the registry, with the certificate material it serves when the program made it. */
@@ -230,7 +251,7 @@ function defineExternalHost(cfg: StackConfig, d: Decisions, accounts: RegistryAc
 function defineNodeTrust(
     cfg: StackConfig,
     d: Decisions,
-    inputs: { readonly caCertPem?: pulumi.Input<string>; readonly pullAccount?: RegistryAccount },
+    inputs: { readonly caCertPem?: pulumi.Input<string>; readonly pullAccount?: PullAccount },
     inClusterRegistry: InClusterRegistry | undefined,
 ): void {
     const nodes = cfg.nodes;
@@ -242,7 +263,7 @@ function defineNodeTrust(
         flavour,
         caCertPem: nodes.insecurePlainHttp ? undefined : inputs.caCertPem,
         registryAddress: nodes.registryAddress,
-        pullAccount: d.nodesHoldPullAccount(flavour) ? inputs.pullAccount : undefined,
+        pullAccount: d.pullCredentials?.onNodes(flavour) ? inputs.pullAccount : undefined,
         plainHttp: nodes.insecurePlainHttp,
         allowContainerdRestart: nodes.allowContainerdRestart,
         allowServiceRestart: nodes.allowServiceRestart,
@@ -331,23 +352,20 @@ function definePipelineConfig(cfg: StackConfig): void {
 }
 
 /**
- * The stack's pull secrets, when `pullSecrets` names namespaces or Flux. They hold the pull-only
- * account, which the program generates for a registry of its own.
+ * The stack's pull secrets (`d.pullCredentials`): one per listed namespace, which that namespace's
+ * default ServiceAccount uses, and Flux's. They hold the pull account: the generated pull-only account,
+ * or an existing registry's.
  */
-function definePullSecrets(cfg: StackConfig, d: Decisions, pull: RegistryAccount | undefined): void {
-    const p = cfg.pullSecrets;
-    if (p.namespaces.length === 0 && !p.flux) return;
-    if (!pull) {
-        throw new Error(
-            `pullSecrets needs the pull-only account, which this program only has for a registry of its own (registry.mode "in-cluster" or "external-host")`,
-        );
-    }
+function definePullSecrets(d: Decisions, pull: PullAccount | undefined): void {
+    const pc = d.pullCredentials;
+    if (!pc || (pc.namespaces.length === 0 && !pc.flux)) return;
+    if (!pull) throw new Error(`pull secrets were decided on without a pull account; the program is at fault`);
     new PullSecrets("pull-secrets", {
         authority: d.authority,
         username: pull.username,
         password: pull.password,
-        namespaces: p.namespaces,
-        secretName: p.secretName,
-        flux: p.flux,
+        namespaces: pc.namespaces,
+        secretName: pc.secretName,
+        flux: pc.flux,
     });
 }

@@ -1,7 +1,8 @@
 /**
- * Pull secrets for the pull-only account: `kubernetes.io/dockerconfigjson` Secrets in the namespaces the
- * stack names (for `imagePullSecrets` when pulls need credentials), and Flux's `registry-credentials`
- * in `flux-system` (so the image reflector can list tags).
+ * Pull secrets for the pull account: a `kubernetes.io/dockerconfigjson` Secret in every namespace the
+ * stack names, with that namespace's `default` ServiceAccount patched to list it in `imagePullSecrets`
+ * (so pods that name no service account pull with it), and Flux's `registry-credentials` in
+ * `flux-system` (so the image reflector can list tags).
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
@@ -9,6 +10,8 @@ import { MANAGED_LABELS } from "../shared/facts";
 
 export const FLUX_NAMESPACE = "flux-system";
 export const FLUX_SECRET_NAME = "registry-credentials";
+/** The service account pods run as when they name none. */
+export const DEFAULT_SERVICE_ACCOUNT = "default";
 
 /** The `.dockerconfigjson` document for one registry, keys sorted so the text is stable. */
 export function renderDockerConfigJson(authority: string, username: string, password: string): string {
@@ -16,10 +19,18 @@ export function renderDockerConfigJson(authority: string, username: string, pass
     return JSON.stringify({ auths: { [authority]: { auth, password, username } } });
 }
 
+/** One pull secret: where it goes, and whether the namespace's default ServiceAccount uses it. */
+export interface PullSecretTarget {
+    readonly namespace: string;
+    readonly name: string;
+    /** The namespace's `default` ServiceAccount lists the Secret in `imagePullSecrets`. */
+    readonly defaultServiceAccount: boolean;
+}
+
 /** Where the Secrets go: one per namespace, plus Flux's. Throws on a namespace listed twice. */
-export function pullSecretTargets(namespaces: readonly string[], secretName: string, flux: boolean): { namespace: string; name: string }[] {
-    const targets = namespaces.map((namespace) => ({ namespace, name: secretName }));
-    if (flux) targets.push({ namespace: FLUX_NAMESPACE, name: FLUX_SECRET_NAME });
+export function pullSecretTargets(namespaces: readonly string[], secretName: string, flux: boolean): PullSecretTarget[] {
+    const targets = namespaces.map((namespace) => ({ namespace, name: secretName, defaultServiceAccount: true }));
+    if (flux) targets.push({ namespace: FLUX_NAMESPACE, name: FLUX_SECRET_NAME, defaultServiceAccount: false });
     const keys = targets.map((t) => `${t.namespace}/${t.name}`);
     const duplicate = keys.find((k, i) => keys.indexOf(k) !== i);
     if (duplicate) {
@@ -31,11 +42,11 @@ export function pullSecretTargets(namespaces: readonly string[], secretName: str
 export interface PullSecretsArgs {
     /** `host` or `host:port` of the registry, as in image references. */
     readonly authority: string;
-    /** The pull-only account. */
-    readonly username: string;
+    /** The pull account's user name (a secret for an existing registry's account). */
+    readonly username: pulumi.Input<string>;
     /** Its password (secret). */
     readonly password: pulumi.Input<string>;
-    /** Namespaces that get a Secret named `secretName`; they must exist. */
+    /** Namespaces that get a Secret named `secretName` and whose default ServiceAccount uses it; they must exist. */
     readonly namespaces: readonly string[];
     readonly secretName: string;
     /** Also create `registry-credentials` in flux-system. */
@@ -46,10 +57,12 @@ export class PullSecrets extends pulumi.ComponentResource {
     constructor(name: string, args: PullSecretsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("dso:registry:PullSecrets", name, {}, opts);
         const dockerConfig = pulumi.secret(
-            pulumi.output(args.password).apply((password) => renderDockerConfigJson(args.authority, args.username, password)),
+            pulumi
+                .all([args.username, args.password])
+                .apply(([username, password]) => renderDockerConfigJson(args.authority, username, password)),
         );
         for (const target of pullSecretTargets(args.namespaces, args.secretName, args.flux)) {
-            new k8s.core.v1.Secret(
+            const secret = new k8s.core.v1.Secret(
                 `${name}-${target.namespace}`,
                 {
                     metadata: {
@@ -61,6 +74,18 @@ export class PullSecrets extends pulumi.ComponentResource {
                     stringData: { ".dockerconfigjson": dockerConfig },
                 },
                 { parent: this },
+            );
+            if (!target.defaultServiceAccount) continue;
+            // Server-side apply of this one field: the ServiceAccount stays Kubernetes's, and `pulumi
+            // destroy` gives the field back. The kubelet pulls with the Secret for every pod that names
+            // no service account of its own.
+            new k8s.core.v1.ServiceAccountPatch(
+                `${name}-${target.namespace}-default-sa`,
+                {
+                    metadata: { name: DEFAULT_SERVICE_ACCOUNT, namespace: target.namespace },
+                    imagePullSecrets: [{ name: target.name }],
+                },
+                { parent: this, dependsOn: [secret] },
             );
         }
         this.registerOutputs({});

@@ -3,8 +3,28 @@
  * that does not fit the registry's placement, settings of a mode that is not chosen, ...). Once they
  * all pass, `settings.ts` can give every mode exactly the settings it needs.
  */
+import { NODE_HELD_CREDENTIAL_FLAVOURS } from "../decisions";
+import type { RuntimeFlavour } from "../shared/facts";
 import { type ConfigProblem, keyPath } from "./problems";
 import type { FlatConfig } from "./schema";
+
+/**
+ * Why some nodes would keep no registry credentials of their own, or undefined when every node holds
+ * them (see NODE_HELD_CREDENTIAL_FLAVOURS): pods on the others can only pull with a pull secret.
+ */
+function nodesWithoutPullCredentials(c: FlatConfig): string | undefined {
+    const held = [...NODE_HELD_CREDENTIAL_FLAVOURS].join(", ");
+    if (c.nodes.delivery === "none") return `nodes.delivery is "none", so no node is given credentials`;
+    const flavours: { flavour: RuntimeFlavour; node?: string }[] =
+        c.nodes.delivery === "ssh"
+            ? c.nodes.list.map((n) => ({ flavour: n.runtime ?? c.nodes.runtime, node: n.name }))
+            : [{ flavour: c.nodes.runtime }];
+    const bare = flavours.filter((f) => !NODE_HELD_CREDENTIAL_FLAVOURS.has(f.flavour));
+    if (bare.length === 0) return undefined;
+    const which = [...new Set(bare.map((f) => f.flavour))].map((f) => `"${f}"`).join(", ");
+    const names = bare.flatMap((f) => (f.node ? [f.node] : []));
+    return `nodes of runtime ${which}${names.length ? ` (${names.join(", ")})` : ""} keep no registry credentials (only ${held} nodes hold them, in registries.yaml)`;
+}
 
 /** Rules that span several keys. Returns every contradiction found. */
 export function crossChecks(c: FlatConfig): ConfigProblem[] {
@@ -129,10 +149,12 @@ export function crossChecks(c: FlatConfig): ConfigProblem[] {
     if (c.nodes.insecurePlainHttp && mode !== "existing") {
         add(["nodes", "insecurePlainHttp"], `plain HTTP is only allowed for an existing registry; registries of our own always use TLS`);
     }
-    if (mode === "existing" && (c.pullSecrets.namespaces.length > 0 || c.pullSecrets.flux)) {
+    const uncovered = nodesWithoutPullCredentials(c);
+    if (c.containerRegistry.requiresAuthForPull && uncovered && c.pullSecrets.namespaces.length === 0) {
         add(
-            ["pullSecrets"],
-            `pull secrets hold the pull-only account this program generates for a registry of its own; for an existing registry, create them with the organisation's pull credentials instead`,
+            ["containerRegistry", "requiresAuthForPull"],
+            `is true, but nothing that pulls would get credentials: ${uncovered}. List the namespaces your workloads run in under ` +
+                `pullSecrets.namespaces (each gets a pull secret, and its default ServiceAccount uses it), or set requiresAuthForPull to false`,
         );
     }
     if (c.jenkins.enabled && !c.jenkins.url) {

@@ -57,6 +57,15 @@ export const secretSpecs = {
         description: "S3 secret access key (registry.storage.kind: s3)",
         setCommand: fromFileOrPrompt("s3SecretAccessKey"),
     },
+    existingPullUsername: {
+        description:
+            "user name of the organisation's pull account for an existing registry (registry.mode: existing, when reads need credentials or pullSecrets is set)",
+        setCommand: fromFileOrPrompt("existingPullUsername"),
+    },
+    existingPullPassword: {
+        description: "password of the organisation's pull account for an existing registry (with existingPullUsername)",
+        setCommand: fromFileOrPrompt("existingPullPassword"),
+    },
 } as const satisfies Record<string, SecretSpec>;
 
 export type SecretName = keyof typeof secretSpecs;
@@ -79,6 +88,9 @@ export function requiredSecretsFor(c: FlatConfig): SecretName[] {
     if (sshNeeded) required.push("sshPrivateKey");
     if (c.registry.tls.mode === "provided") required.push("tlsCertificate", "tlsPrivateKey");
     if (c.registry.storage.kind === "s3") required.push("s3AccessKeyId", "s3SecretAccessKey");
+    // An existing registry's pull account is the organisation's: whatever pulls with credentials gets it from these.
+    const pullCredentialsWanted = c.containerRegistry.requiresAuthForPull || c.pullSecrets.namespaces.length > 0 || c.pullSecrets.flux;
+    if (c.registry.mode === "existing" && pullCredentialsWanted) required.push("existingPullUsername", "existingPullPassword");
     return required;
 }
 

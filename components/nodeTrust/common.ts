@@ -29,8 +29,11 @@ export interface NodeTrustCommonArgs {
      * when DNS resolves the name. May come from the deployed registry (an Output).
      */
     readonly registryAddress?: pulumi.Input<string>;
-    /** Pull-only account for k3s / RKE2 registries.yaml, when pulls need credentials. */
-    readonly pullAccount?: { readonly username: string; readonly password: pulumi.Input<string> };
+    /**
+     * Pull account for k3s / RKE2 registries.yaml, when pulls need credentials: the generated pull-only
+     * account, or an existing registry's (whose user name is a secret too).
+     */
+    readonly pullAccount?: { readonly username: pulumi.Input<string>; readonly password: pulumi.Input<string> };
     /** Plain HTTP instead of TLS. Images can be swapped in transit: existing lab registries only. */
     readonly plainHttp?: boolean;
     /** Let the program set containerd's config_path and restart containerd (containerd flavour). */
@@ -63,11 +66,10 @@ export function fileContent(step: FileStep, plan: TrustPlan, args: NodeTrustComm
             const caFile = plan.steps.find((s): s is FileStep => s.kind === "file" && s.role === "ca")?.path;
             const base = { host: args.host, port: args.port, plainHttp: target.plainHttp, caFile };
             if (!args.pullAccount) return pulumi.output(renderRegistriesYaml(base));
-            const { username } = args.pullAccount;
             return pulumi.secret(
                 pulumi
-                    .output(args.pullAccount.password)
-                    .apply((password) => renderRegistriesYaml({ ...base, auth: { username, password } })),
+                    .all([args.pullAccount.username, args.pullAccount.password])
+                    .apply(([username, password]) => renderRegistriesYaml({ ...base, auth: { username, password } })),
             );
         }
     }

@@ -22,6 +22,8 @@ const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKeyOfTheShellcheckVariant
 const base = {
     "dso-registry:containerRegistry": { host: "registry.example.test", pathPrefix: "team/apps", requiresAuthForPull: true },
     "dso-registry:jenkins": { enabled: true, url: "https://jenkins.example.test" },
+    // Pods on nodes that hold no registry credentials pull with this namespace's pull secret.
+    "dso-registry:pullSecrets": { namespaces: ["apps"] },
 };
 
 /** What the committed stacks leave off, switched on: each variant is synthesized once per run. */

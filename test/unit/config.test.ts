@@ -578,3 +578,75 @@ describe("toSettings: each mode carries exactly the settings it needs", () => {
         expect(() => parseConfig(raw(), present(...secretNames), { allowMissingSecrets: true })).toThrow(ConfigError);
     });
 });
+
+describe("requiresAuthForPull: whatever pulls gets credentials, or the config is refused with the fix", () => {
+    const readsClosed = () => set(base(), "containerRegistry.requiresAuthForPull", true);
+    const sshNodes = (...runtimes: (string | undefined)[]) =>
+        runtimes.map((runtime, i) => ({
+            name: `n${i}`,
+            host: `10.0.0.${i + 1}`,
+            allowUnpinnedHostKey: true,
+            ...(runtime ? { runtime } : {}),
+        }));
+    const cases: { name: string; raw: () => Record<string, any>; refused: RegExp | undefined }[] = [
+        { name: "nodes untouched, no namespace", raw: readsClosed, refused: /nodes\.delivery is "none"/ },
+        {
+            name: "microk8s by DaemonSet, no namespace",
+            raw: () => set(readsClosed(), "nodes", { delivery: "daemonset", runtime: "microk8s" }),
+            refused: /nodes of runtime "microk8s" keep no registry credentials/,
+        },
+        {
+            name: "containerd nodes over SSH, no namespace",
+            raw: () => set(readsClosed(), "nodes", { delivery: "ssh", runtime: "containerd", list: sshNodes(undefined) }),
+            refused: /nodes of runtime "containerd" \(n0\)/,
+        },
+        {
+            name: "k3s nodes but one docker node, no namespace",
+            raw: () => set(readsClosed(), "nodes", { delivery: "ssh", runtime: "k3s", list: sshNodes(undefined, "docker") }),
+            refused: /nodes of runtime "docker" \(n1\)/,
+        },
+        {
+            name: "k3s nodes over SSH",
+            raw: () => set(readsClosed(), "nodes", { delivery: "ssh", runtime: "k3s", list: sshNodes(undefined, "rke2") }),
+            refused: undefined,
+        },
+        {
+            name: "RKE2 by DaemonSet",
+            raw: () => set(readsClosed(), "nodes", { delivery: "daemonset", runtime: "rke2" }),
+            refused: undefined,
+        },
+        {
+            name: "microk8s with namespaces that get pull secrets",
+            raw: () => set(set(readsClosed(), "nodes", { delivery: "daemonset", runtime: "microk8s" }), "pullSecrets.namespaces", ["apps"]),
+            refused: undefined,
+        },
+    ];
+
+    it.each(cases)("$name", ({ raw, refused }) => {
+        const problems = problemsOf(raw(), present("sshPrivateKey"));
+        const guard = problems.find((p) => p.startsWith("dso-registry:containerRegistry.requiresAuthForPull: "));
+        if (refused === undefined) {
+            expect(guard).toBeUndefined();
+        } else {
+            expect(guard).toMatch(refused);
+            expect(guard).toMatch(/under pullSecrets\.namespaces/);
+        }
+    });
+
+    it("asks an existing registry for the organisation's pull account, as secrets", () => {
+        const existing = {
+            containerRegistry: { host: "registry.example.com", pathPrefix: "team", requiresAuthForPull: true },
+            registry: { mode: "existing", tls: { mode: "public" } },
+            pullSecrets: { namespaces: ["apps"] },
+        };
+        expect(problemsOf(existing)).toEqual([
+            expect.stringMatching(
+                /^dso-registry:existingPullUsername: is not set.*pulumi config set --secret dso-registry:existingPullUsername/,
+            ),
+            expect.stringMatching(
+                /^dso-registry:existingPullPassword: is not set.*pulumi config set --secret dso-registry:existingPullPassword/,
+            ),
+        ]);
+        expect(problemsOf(existing, present("existingPullUsername", "existingPullPassword"))).toEqual([]);
+    });
+});

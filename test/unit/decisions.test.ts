@@ -9,15 +9,36 @@ function decisionsFor(changes: Record<string, Record<string, unknown>> = {}) {
         registry: { mode: "in-cluster" },
     };
     for (const [key, value] of Object.entries(changes)) raw[key] = { ...(raw[key] ?? {}), ...value };
-    return decide(parseConfig(raw).config);
+    return decide(parseConfig(raw, {}, { allowMissingSecrets: true }).config);
 }
 
 describe("decide", () => {
-    it("enables the pull-only account when pulls need credentials or a pull secret is wanted", () => {
-        expect(decisionsFor().pullAccount).toBe(false);
-        expect(decisionsFor({ containerRegistry: { requiresAuthForPull: true } }).pullAccount).toBe(true);
-        expect(decisionsFor({ pullSecrets: { flux: true } }).pullAccount).toBe(true);
-        expect(decisionsFor({ pullSecrets: { namespaces: ["apps"] } }).pullAccount).toBe(true);
+    it.each([
+        ["nothing pulls with credentials", {}, undefined],
+        [
+            "reads need credentials",
+            { containerRegistry: { requiresAuthForPull: true }, pullSecrets: { namespaces: ["apps"] } },
+            "generated",
+        ],
+        ["a Flux secret is wanted", { pullSecrets: { flux: true } }, "generated"],
+        ["a namespace's pull secret is wanted", { pullSecrets: { namespaces: ["apps"] } }, "generated"],
+    ])("pull credentials when %s", (_name, changes, account) => {
+        expect(decisionsFor(changes).pullCredentials?.account).toBe(account);
+    });
+
+    it("gives an existing registry's pull credentials from the organisation's account", () => {
+        const d = decisionsFor({
+            containerRegistry: { requiresAuthForPull: true },
+            registry: { mode: "existing", tls: { mode: "public" } },
+            pullSecrets: { namespaces: ["apps", "web"], secretName: "org-pull" },
+        });
+        expect(d.pullCredentials).toMatchObject({
+            account: "organisation",
+            readsNeedCredentials: true,
+            namespaces: ["apps", "web"],
+            secretName: "org-pull",
+            flux: false,
+        });
     });
 
     it.each([
@@ -43,20 +64,14 @@ describe("decide", () => {
         expect(d.imagePrefix).toBe("registry-dso.jmann.local:5443");
     });
 
-    it("lets only k3s and RKE2 nodes hold the pull account, and only when pulls need it", () => {
-        const open = decisionsFor();
-        const closed = decisionsFor({ containerRegistry: { requiresAuthForPull: true } });
-        expect(["k3s", "rke2", "containerd", "microk8s"].map((f) => open.nodesHoldPullAccount(f as "k3s"))).toEqual([
-            false,
-            false,
-            false,
-            false,
-        ]);
-        expect(["k3s", "rke2", "containerd", "microk8s"].map((f) => closed.nodesHoldPullAccount(f as "k3s"))).toEqual([
-            true,
-            true,
-            false,
-            false,
-        ]);
+    it("lets only k3s and RKE2 nodes hold the pull account, and only when reads need it", () => {
+        const flavours = ["k3s", "rke2", "containerd", "microk8s", "kind", "docker"] as const;
+        const wanted = decisionsFor({ pullSecrets: { namespaces: ["apps"] } }).pullCredentials;
+        const needed = decisionsFor({
+            containerRegistry: { requiresAuthForPull: true },
+            pullSecrets: { namespaces: ["apps"] },
+        }).pullCredentials;
+        expect(flavours.map((f) => wanted?.onNodes(f))).toEqual([false, false, false, false, false, false]);
+        expect(flavours.map((f) => needed?.onNodes(f))).toEqual([true, true, false, false, false, false]);
     });
 });

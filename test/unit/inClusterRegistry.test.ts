@@ -54,6 +54,8 @@ function configFor(v: Variant, options = { allowMissingSecrets: true }) {
             containerRegistry: { host: "registry-dso.jmann.local", pathPrefix: "docker-internal/p2c", ...v.containerRegistry },
             registry: { mode: "in-cluster", ...v.registry },
             inCluster: { ingressClass: "public" },
+            // Reads that need credentials are refused unless something that pulls gets them.
+            ...(v.pullAccount ? { pullSecrets: { namespaces: ["apps"] } } : {}),
         },
         {},
         options,

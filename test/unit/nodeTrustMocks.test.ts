@@ -245,6 +245,8 @@ describe("node trust from stack config (defineStack)", () => {
     const base = {
         containerRegistry: { host: "registry.example.test", pathPrefix: "team", requiresAuthForPull: true },
         registry: { mode: "in-cluster" },
+        // Pods on nodes that hold no credentials pull with this namespace's pull secret.
+        pullSecrets: { namespaces: ["apps"] },
     };
     const cfg = (nodes: unknown): StackConfig => {
         const { config } = parseConfig({ ...base, nodes }, {}, { allowMissingSecrets: true });

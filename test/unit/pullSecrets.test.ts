@@ -21,11 +21,15 @@ describe("renderDockerConfigJson", () => {
 
 describe("pullSecretTargets", () => {
     it.each<[string, string[], boolean, string[]]>([
-        ["namespaces only", ["apps", "web"], false, ["apps/registry-pull", "web/registry-pull"]],
+        ["namespaces only", ["apps", "web"], false, ["apps/registry-pull +sa", "web/registry-pull +sa"]],
         ["Flux only", [], true, ["flux-system/registry-credentials"]],
-        ["both", ["apps"], true, ["apps/registry-pull", "flux-system/registry-credentials"]],
+        ["both", ["apps"], true, ["apps/registry-pull +sa", "flux-system/registry-credentials"]],
     ])("%s", (_, namespaces, flux, expected) => {
-        expect(pullSecretTargets(namespaces, "registry-pull", flux).map((t) => `${t.namespace}/${t.name}`)).toEqual(expected);
+        expect(
+            pullSecretTargets(namespaces, "registry-pull", flux).map(
+                (t) => `${t.namespace}/${t.name}${t.defaultServiceAccount ? " +sa" : ""}`,
+            ),
+        ).toEqual(expected);
     });
 
     it("rejects a namespace listed twice", () => {
@@ -84,5 +88,22 @@ describe("PullSecrets under mocks", () => {
         const raw = rt.byName("pull-secrets-apps").rawInputs.stringData as Record<string, unknown>;
         const text = JSON.stringify(raw);
         expect(text).toContain(Buffer.from(`cluster-pull:${password}`).toString("base64"));
+    });
+
+    it("makes each listed namespace's default ServiceAccount pull with its Secret, and leaves flux-system's alone", () => {
+        const patches = rt.ofType("kubernetes:core/v1:ServiceAccountPatch").map((p) => ({
+            name: p.name,
+            parent: p.parentUrn,
+            metadata: p.inputs.metadata,
+            imagePullSecrets: p.inputs.imagePullSecrets,
+        }));
+        expect(patches).toEqual([
+            {
+                name: "pull-secrets-apps-default-sa",
+                parent: rt.byName("pull-secrets").urn,
+                metadata: { name: "default", namespace: "apps" },
+                imagePullSecrets: [{ name: "registry-pull" }],
+            },
+        ]);
     });
 });
