@@ -333,6 +333,7 @@ function defineJenkinsCredentials(cfg: StackConfig, d: Decisions, push: Registry
         secret: secret(cfg, j.auth === "token" ? "jenkinsApiToken" : "jenkinsPassword"),
         caCertificate: j.caCertificate,
         timeoutSeconds: j.timeoutSeconds,
+        usernameSecret: j.usernameSecret,
         credentials,
     });
 }

@@ -389,6 +389,12 @@ const jenkins = z.strictObject({
     pipelineConfigNamespace: k8sName.default("jenkins").describe("Namespace of the pipeline-config ConfigMap."),
     pipelineConfigName: k8sName.default("pipeline-config").describe("Name of the pipeline-config ConfigMap."),
     timeoutSeconds: z.number().int().min(1).max(300).default(30).describe("Request timeout in seconds."),
+    usernameSecret: z
+        .boolean()
+        .default(false)
+        .describe(
+            'Mask the user names of the username/password credentials in build logs (Jenkins\'s "Treat username as secret"). Written on every update; a change made in Jenkins shows up as drift after a refresh.',
+        ),
 });
 
 const pullSecrets = z.strictObject({

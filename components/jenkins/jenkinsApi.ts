@@ -34,6 +34,8 @@ export type CredentialSpec =
           readonly description: string;
           readonly username: string;
           readonly password: string;
+          /** Whether Jenkins masks the user name in build logs, as its "Treat username as secret" box. */
+          readonly usernameSecret: boolean;
       }
     | {
           readonly kind: "secretText";
@@ -47,10 +49,19 @@ export interface LiveCredential {
     readonly className?: string;
     readonly username?: string;
     readonly description?: string;
+    /** As written in config.xml; absent there means true for a username/password credential. */
+    readonly usernameSecret?: boolean;
 }
 
 export const USERNAME_PASSWORD_CLASS = "com.cloudbees.plugins.credentials.impl.UsernamePasswordCredentialsImpl";
 export const STRING_CLASS = "org.jenkinsci.plugins.plaincredentials.impl.StringCredentialsImpl";
+
+/**
+ * The Content-Type of every XML body. Jenkins reads an XML body with the charset named here and, when
+ * none is named, as ISO-8859-1 (its UTF-8 filter leaves XML alone): without it a non-ASCII password
+ * would be stored garbled, with a 200.
+ */
+export const XML_CONTENT_TYPE = "application/xml; charset=utf-8";
 
 /** Escapes text for an XML element body. */
 export function xmlEscape(value: string): string {
@@ -79,6 +90,8 @@ export function renderCredentialXml(spec: CredentialSpec): string {
                   ["description", spec.description],
                   ["username", spec.username],
                   ["password", spec.password],
+                  // Absent means true to Jenkins: always write the setting, so an update never flips it.
+                  ["usernameSecret", String(spec.usernameSecret)],
               ]
             : [
                   ["scope", "GLOBAL"],
@@ -98,7 +111,13 @@ export function parseCredentialXml(xml: string): LiveCredential {
         const match = new RegExp(`<${tag}>([\\s\\S]*?)</${tag}>`).exec(xml);
         return match ? xmlUnescape(match[1]!) : undefined;
     };
-    return { className: root?.[1], username: field("username"), description: field("description") };
+    const usernameSecret = field("usernameSecret")?.trim();
+    return {
+        className: root?.[1],
+        username: field("username"),
+        description: field("description"),
+        ...(usernameSecret === undefined ? {} : { usernameSecret: usernameSecret === "true" }),
+    };
 }
 
 /** The base URL without a trailing slash, and never with user info (which would leak into messages). */
@@ -154,6 +173,22 @@ interface HttpCall {
     readonly body?: string;
 }
 
+/**
+ * A response body as text: in the charset its Content-Type names; without one, UTF-8 when the bytes are
+ * valid UTF-8 and ISO-8859-1 otherwise (a servlet container's default), so a user name read back is the
+ * one Jenkins holds rather than a mis-decoded one that would show as drift.
+ */
+export function decodeBody(bytes: Uint8Array, contentType: string | undefined): string {
+    const named = /;\s*charset="?([^";\s]+)"?/i.exec(contentType ?? "")?.[1]?.toLowerCase();
+    if (named === "iso-8859-1" || named === "latin1" || named === "us-ascii") return Buffer.from(bytes).toString("latin1");
+    if (named !== undefined) return new TextDecoder("utf-8").decode(bytes);
+    try {
+        return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    } catch {
+        return Buffer.from(bytes).toString("latin1");
+    }
+}
+
 function httpCall(conn: JenkinsConnection, call: HttpCall): Promise<HttpAnswer> {
     const target = new URL(call.url);
     const transport = target.protocol === "https:" ? require("node:https") : require("node:http");
@@ -170,7 +205,11 @@ function httpCall(conn: JenkinsConnection, call: HttpCall): Promise<HttpAnswer> 
                 const chunks: Buffer[] = [];
                 res.on("data", (chunk: Buffer) => chunks.push(chunk));
                 res.on("end", () =>
-                    resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString("utf8") }),
+                    resolve({
+                        status: res.statusCode ?? 0,
+                        headers: res.headers,
+                        body: decodeBody(Buffer.concat(chunks), res.headers["content-type"]),
+                    }),
                 );
                 res.on("error", reject);
             },
@@ -186,8 +225,11 @@ function httpCall(conn: JenkinsConnection, call: HttpCall): Promise<HttpAnswer> 
     });
 }
 
+/** The step a request belongs to, which decides what a status means. */
+type Action = "read" | "create" | "update" | "delete";
+
 /** What an operator should do about an HTTP status, for the action attempted. */
-function statusHint(conn: JenkinsConnection, status: number, action: string): string {
+function statusHint(conn: JenkinsConnection, status: number, action: Action): string {
     const secretKey = conn.auth === "token" ? "jenkinsApiToken" : "jenkinsPassword";
     if (status === 401) {
         return (
@@ -196,14 +238,23 @@ function statusHint(conn: JenkinsConnection, status: number, action: string): st
         );
     }
     if (status === 403) {
+        const permission = { read: "View", create: "Create", update: "Update", delete: "Delete" }[action];
         return (
-            `user "${conn.user}" may not ${action} credentials (it needs Credentials/${action === "read" ? "View" : "Create, Update and Delete"} ` +
-            `on the system store)` +
-            (conn.auth === "password" ? `, or Jenkins refused the CSRF crumb; an API token (jenkins.auth: token) avoids crumbs` : "")
+            `user "${conn.user}" may not ${action} credentials: it needs Overall/Read and Credentials/${permission} on the system store ` +
+            `(this program needs View, Create, Update and Delete); give them in Manage Jenkins > Security, or use the API token of a user that has them` +
+            (conn.auth === "password"
+                ? `. With a password, Jenkins may also have refused the CSRF crumb; an API token (jenkins.auth: token) needs none`
+                : "")
         );
     }
     if (status === 404) {
         return `nothing at this URL: check jenkins.url (including any context path such as /jenkins) and that the Credentials plugin is installed`;
+    }
+    if (status === 409 && action === "delete") {
+        return (
+            `Jenkins found the credential but did not remove it (the store changed while the request ran, or it cannot be changed). ` +
+            `Check it in Manage Jenkins > Credentials > System > Global credentials and run the command again`
+        );
     }
     if (status === 409) {
         return (
@@ -351,24 +402,78 @@ function credentialSecrets(spec: CredentialSpec): string[] {
     return spec.kind === "usernamePassword" ? [spec.password] : [spec.secret];
 }
 
+/** The error for an answer that is not one the step expects. */
+function statusError(
+    conn: JenkinsConnection,
+    what: string,
+    action: Action,
+    verb: string,
+    url: string,
+    status: number,
+    secrets: readonly string[] = [],
+): JenkinsApiError {
+    return apiError(conn, what, verb, url, `${statusText(status)}. ${statusHint(conn, status, action)}`, status, secrets);
+}
+
 /**
- * Reads a credential's non-secret fields; undefined when Jenkins has no credential with this ID.
+ * Why a store URL answered 404. Jenkins answers 404 for every URL of a store the user may not view, so
+ * a 404 for a credential means "absent" only when the store itself answers. When it does not, the
+ * credentials root (which lists only the stores the user may view) tells a missing permission apart
+ * from a wrong jenkins.url or a missing Credentials plugin.
+ */
+async function storeVisibility(conn: JenkinsConnection, what: string, verb: string): Promise<"visible" | "hidden" | "unreachable"> {
+    const headers = { Authorization: basicAuth(conn) };
+    const store = `${storeUrl(conn.url)}/api/json`;
+    const answer = await send(conn, what, verb, { method: "GET", url: store, headers });
+    if (answer.status === 200) return "visible";
+    if (answer.status !== 404) throw statusError(conn, what, "read", verb, store, answer.status);
+    const root = `${normalizeBaseUrl(conn.url)}/credentials/api/json`;
+    const rootAnswer = await send(conn, what, verb, { method: "GET", url: root, headers });
+    if (rootAnswer.status !== 200) return "unreachable";
+    try {
+        const stores = (JSON.parse(rootAnswer.body) as { stores?: Record<string, unknown> }).stores ?? {};
+        return "system" in stores ? "unreachable" : "hidden";
+    } catch {
+        return "unreachable";
+    }
+}
+
+/** The error for a 404 whose store is not visible (a missing permission or a wrong URL). */
+function notFoundError(
+    conn: JenkinsConnection,
+    what: string,
+    verb: string,
+    url: string,
+    visibility: "hidden" | "unreachable",
+): JenkinsApiError {
+    if (visibility === "unreachable") return statusError(conn, what, "read", verb, url, 404);
+    const secretKey = conn.auth === "token" ? "jenkinsApiToken" : "jenkinsPassword";
+    return apiError(
+        conn,
+        what,
+        verb,
+        url,
+        `${statusText(404)}. The Jenkins user "${conn.user}" cannot see the system credential store: it lacks Credentials/View ` +
+            `(or Overall/Read), and Jenkins answers 404 for every URL of a store a user may not view, so whether the credential exists ` +
+            `is unknown. Give "${conn.user}" Credentials/View, Create, Update and Delete in Manage Jenkins > Security, or set jenkins.user ` +
+            `and dso-registry:${secretKey} to a user that has them`,
+        404,
+    );
+}
+
+/**
+ * Reads a credential's non-secret fields; undefined when Jenkins has no credential with this ID (its
+ * store answers, the credential does not). Fails, rather than reading "absent", when the user cannot
+ * see the store.
  */
 export async function readCredential(conn: JenkinsConnection, id: string): Promise<LiveCredential | undefined> {
     const url = credentialUrl(conn.url, id);
     const answer = await send(conn, describe(id), "reading", { method: "GET", url, headers: { Authorization: basicAuth(conn) } });
-    if (answer.status === 404) return undefined;
-    if (answer.status !== 200) {
-        throw apiError(
-            conn,
-            describe(id),
-            "reading",
-            url,
-            `${statusText(answer.status)}. ${statusHint(conn, answer.status, "read")}`,
-            answer.status,
-        );
-    }
-    return parseCredentialXml(answer.body);
+    if (answer.status === 200) return parseCredentialXml(answer.body);
+    if (answer.status !== 404) throw statusError(conn, describe(id), "read", "reading", url, answer.status);
+    const visibility = await storeVisibility(conn, describe(id), "reading");
+    if (visibility === "visible") return undefined;
+    throw notFoundError(conn, describe(id), "reading", url, visibility);
 }
 
 /** Creates a credential; fails (409) when the ID is taken. */
@@ -380,20 +485,15 @@ export async function createCredential(conn: JenkinsConnection, spec: Credential
         conn,
         describe(spec.id),
         "creating",
-        { method: "POST", url, headers: { ...session.headers, "Content-Type": "application/xml" }, body: renderCredentialXml(spec) },
+        { method: "POST", url, headers: { ...session.headers, "Content-Type": XML_CONTENT_TYPE }, body: renderCredentialXml(spec) },
         secrets,
     );
-    if (answer.status !== 200) {
-        throw apiError(
-            conn,
-            describe(spec.id),
-            "creating",
-            url,
-            `${statusText(answer.status)}. ${statusHint(conn, answer.status, "create")}`,
-            answer.status,
-            secrets,
-        );
+    if (answer.status === 200) return;
+    if (answer.status === 404) {
+        const visibility = await storeVisibility(conn, describe(spec.id), "creating");
+        if (visibility !== "visible") throw notFoundError(conn, describe(spec.id), "creating", url, visibility);
     }
+    throw statusError(conn, describe(spec.id), "create", "creating", url, answer.status, secrets);
 }
 
 /**
@@ -408,54 +508,29 @@ export async function updateCredential(conn: JenkinsConnection, spec: Credential
         conn,
         describe(spec.id),
         "updating",
-        { method: "POST", url, headers: { ...session.headers, "Content-Type": "application/xml" }, body: renderCredentialXml(spec) },
+        { method: "POST", url, headers: { ...session.headers, "Content-Type": XML_CONTENT_TYPE }, body: renderCredentialXml(spec) },
         secrets,
     );
     if (answer.status === 200) return "updated";
-    if (answer.status === 404) {
-        await createCredential(conn, spec);
-        return "recreated";
-    }
-    throw apiError(
-        conn,
-        describe(spec.id),
-        "updating",
-        url,
-        `${statusText(answer.status)}. ${statusHint(conn, answer.status, "update")}`,
-        answer.status,
-        secrets,
-    );
+    if (answer.status !== 404) throw statusError(conn, describe(spec.id), "update", "updating", url, answer.status, secrets);
+    const visibility = await storeVisibility(conn, describe(spec.id), "updating");
+    if (visibility !== "visible") throw notFoundError(conn, describe(spec.id), "updating", url, visibility);
+    await createCredential(conn, spec);
+    return "recreated";
 }
 
-/** Deletes a credential; one that is already gone counts as deleted. */
+/**
+ * Deletes a credential with `DELETE …/config.xml` (Credentials plugin 2.1.1 and later): 200 when
+ * removed, 404 when already gone (counts as deleted, once the store is known to be visible), 409 when
+ * Jenkins found it but did not remove it.
+ */
 export async function deleteCredential(conn: JenkinsConnection, id: string): Promise<"deleted" | "absent"> {
     const session = await openSession(conn, describe(id));
     const url = credentialUrl(conn.url, id);
     const answer = await send(conn, describe(id), "deleting", { method: "DELETE", url, headers: session.headers });
     if (answer.status === 200 || answer.status === 204) return "deleted";
-    if (answer.status === 404) return "absent";
-    if (answer.status === 405) {
-        // Older Credentials plugins only offer the form action, which answers with a redirect.
-        const doDelete = `${storeUrl(conn.url)}/credential/${encodeURIComponent(id)}/doDelete`;
-        const form = await send(conn, describe(id), "deleting", { method: "POST", url: doDelete, headers: session.headers });
-        const location = String(form.headers.location ?? "");
-        if ((form.status === 200 || form.status === 302) && !/login/i.test(location)) return "deleted";
-        if (form.status === 404) return "absent";
-        throw apiError(
-            conn,
-            describe(id),
-            "deleting",
-            doDelete,
-            `${statusText(form.status)}. ${statusHint(conn, form.status, "delete")}`,
-            form.status,
-        );
-    }
-    throw apiError(
-        conn,
-        describe(id),
-        "deleting",
-        url,
-        `${statusText(answer.status)}. ${statusHint(conn, answer.status, "delete")}`,
-        answer.status,
-    );
+    if (answer.status !== 404) throw statusError(conn, describe(id), "delete", "deleting", url, answer.status);
+    const visibility = await storeVisibility(conn, describe(id), "deleting");
+    if (visibility === "visible") return "absent";
+    throw notFoundError(conn, describe(id), "deleting", url, visibility);
 }

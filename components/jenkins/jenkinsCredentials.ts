@@ -2,7 +2,8 @@
  * Jenkins credentials as Pulumi resources: the push credential for `docker push`, the deploy
  * credential for `mvn deploy`, and an optional secret-text credential with the registry host. They
  * live only in Jenkins's credential store; Pulumi creates them, updates them in place when a password
- * rotates, recreates one deleted by hand, and deletes them on destroy.
+ * rotates, puts back what was changed or deleted by hand once a refresh has seen it, and deletes them
+ * on destroy.
  *
  * A dynamic provider does the work through the Credentials plugin's REST API (jenkinsApi.ts). The
  * Jenkins token and the credential values reach it as secret inputs, so Pulumi keeps them encrypted
@@ -25,6 +26,8 @@ export interface JenkinsCredentialState {
     readonly kind: "usernamePassword" | "secretText";
     readonly description: string;
     readonly username?: string;
+    /** Whether Jenkins masks the user name in build logs (username/password credentials). */
+    readonly usernameSecret?: boolean;
     /** Password of a username/password credential (secret). */
     readonly password?: string;
     /** Value of a secret-text credential (secret). */
@@ -53,6 +56,7 @@ export function specOf(state: JenkinsCredentialState): CredentialSpec {
               description: state.description,
               username: state.username ?? "",
               password: state.password ?? "",
+              usernameSecret: state.usernameSecret ?? false,
           }
         : { kind: "secretText", id: state.credentialId, description: state.description, secret: state.secret ?? "" };
 }
@@ -63,6 +67,7 @@ const REPLACING_FIELDS = ["credentialId", "jenkinsUrl", "kind"] as const;
 const UPDATING_FIELDS = [
     "description",
     "username",
+    "usernameSecret",
     "password",
     "secret",
     "jenkinsUser",
@@ -81,10 +86,37 @@ export function diffStates(olds: JenkinsCredentialState, news: JenkinsCredential
     return { replaces: REPLACING_FIELDS.filter(differs), updates: UPDATING_FIELDS.filter(differs) };
 }
 
+/** The credential kind of a Jenkins class; any other class is kept by name, so that it differs from both. */
+function kindOfClass(className: string): string {
+    if (className === jenkinsApi.USERNAME_PASSWORD_CLASS) return "usernamePassword";
+    if (className === jenkinsApi.STRING_CLASS) return "secretText";
+    return className;
+}
+
 /**
- * The provider. It compares with what Jenkins holds on every preview and update, so a credential that
- * was deleted or whose user name was changed by hand is put back by the next `pulumi up`. Jenkins
- * never shows a stored password, so a password changed by hand in Jenkins cannot be detected.
+ * The state after a look at Jenkins: what Jenkins shows (class, description, user name and whether it
+ * is masked) replaces what the state says, so that the next diff shows what changed by hand. Jenkins
+ * never shows a stored password or secret text, so those stay as the state has them.
+ */
+export function withLiveValues(props: JenkinsCredentialState, live: jenkinsApi.LiveCredential): JenkinsCredentialState {
+    const kind = live.className === undefined ? props.kind : kindOfClass(live.className);
+    const usernamePassword = live.className === jenkinsApi.USERNAME_PASSWORD_CLASS;
+    return {
+        ...props,
+        // Another class under this ID: the diff then replaces it (delete, then create).
+        kind: kind as JenkinsCredentialState["kind"],
+        ...(live.description !== undefined ? { description: live.description } : {}),
+        ...(usernamePassword && live.username !== undefined ? { username: live.username } : {}),
+        // Absent from config.xml means true to Jenkins.
+        ...(usernamePassword ? { usernameSecret: live.usernameSecret ?? true } : {}),
+    };
+}
+
+/**
+ * The provider. `diff` compares the state with the inputs and nothing else: the engine calls it on
+ * every preview, and a preview must work where Jenkins cannot be reached. What changed in Jenkins by
+ * hand is seen by `read` (`pulumi refresh`, `pulumi preview --refresh`, `pulumi up --refresh`), which
+ * writes it into the state, and the next diff puts it back.
  */
 export const jenkinsCredentialProvider: pulumi.dynamic.ResourceProvider = {
     async diff(_id: string, olds: JenkinsCredentialState, news: JenkinsCredentialState): Promise<pulumi.dynamic.DiffResult> {
@@ -94,13 +126,7 @@ export const jenkinsCredentialProvider: pulumi.dynamic.ResourceProvider = {
             const sameSlot = olds.credentialId === news.credentialId && olds.jenkinsUrl === news.jenkinsUrl;
             return { changes: true, replaces, deleteBeforeReplace: sameSlot };
         }
-        const live = await jenkinsApi.readCredential(connectionOf(news), news.credentialId);
-        const expectedClass = news.kind === "usernamePassword" ? jenkinsApi.USERNAME_PASSWORD_CLASS : jenkinsApi.STRING_CLASS;
-        const drifted =
-            live === undefined ||
-            (live.className !== undefined && live.className !== expectedClass) ||
-            (news.kind === "usernamePassword" && live.username !== undefined && live.username !== news.username);
-        return { changes: updates.length > 0 || drifted, replaces: [], stables: [...REPLACING_FIELDS] };
+        return { changes: updates.length > 0, replaces: [], stables: [...REPLACING_FIELDS] };
     },
 
     async create(inputs: JenkinsCredentialState): Promise<pulumi.dynamic.CreateResult> {
@@ -110,11 +136,9 @@ export const jenkinsCredentialProvider: pulumi.dynamic.ResourceProvider = {
 
     async read(id: string, props: JenkinsCredentialState): Promise<pulumi.dynamic.ReadResult> {
         const live = await jenkinsApi.readCredential(connectionOf(props), id);
+        // Gone from Jenkins: the refresh drops it from the state and the next up creates it again.
         if (live === undefined) return {};
-        return {
-            id,
-            props: { ...props, ...(props.kind === "usernamePassword" && live.username !== undefined ? { username: live.username } : {}) },
-        };
+        return { id, props: withLiveValues(props, live) };
     },
 
     async update(_id: string, _olds: JenkinsCredentialState, news: JenkinsCredentialState): Promise<pulumi.dynamic.UpdateResult> {
@@ -253,6 +277,11 @@ export interface JenkinsCredentialsArgs {
     readonly caCertificate?: string;
     /** Per-request timeout in seconds. */
     readonly timeoutSeconds: number;
+    /**
+     * Whether Jenkins masks the user names of the username/password credentials in build logs
+     * (`jenkins.usernameSecret`). Always written, since Jenkins reads a missing value as true.
+     */
+    readonly usernameSecret: boolean;
     /** The credentials to manage (planJenkinsCredentials). */
     readonly credentials: readonly PlannedCredential[];
 }
@@ -276,6 +305,7 @@ export class JenkinsCredentials extends pulumi.ComponentResource {
                     kind: credential.kind,
                     description: credential.description,
                     username: credential.kind === "usernamePassword" ? credential.username : undefined,
+                    usernameSecret: credential.kind === "usernamePassword" ? args.usernameSecret : undefined,
                     password: credential.kind === "usernamePassword" ? credential.password : undefined,
                     secret: credential.kind === "secretText" ? credential.secret : undefined,
                 },

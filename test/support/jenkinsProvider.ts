@@ -33,6 +33,7 @@ export function state(j: FakeJenkins, overrides: Partial<JenkinsCredentialState>
         kind: "usernamePassword",
         description: "Push to registry.example.com",
         username: "ci-push",
+        usernameSecret: false,
         password: pushPassword,
         ...overrides,
     };

@@ -40,6 +40,7 @@ beforeAll(async () => {
         auth: "token",
         secret: pulumi.secret(token),
         timeoutSeconds: 20,
+        usernameSecret: false,
         credentials: planJenkinsCredentials({
             container: {
                 credentialId: "container-registry",
@@ -87,7 +88,12 @@ describe("JenkinsCredentials under mocks", () => {
             credentialId: "maven-registry",
             kind: "usernamePassword",
             username: "ci-deploy",
+            usernameSecret: false,
         });
+    });
+
+    it("gives a secret-text credential no usernameSecret", () => {
+        expect(rt.byName("jenkins-registry-host").inputs).not.toHaveProperty("usernameSecret");
     });
 
     it.each([

@@ -2,6 +2,7 @@
 import { describe, expect, it } from "vitest";
 import {
     credentialUrl,
+    decodeBody,
     normalizeBaseUrl,
     parseCredentialXml,
     renderCredentialXml,
@@ -18,10 +19,23 @@ import {
 
 describe("renderCredentialXml", () => {
     it("renders a username/password credential with escaped values", () => {
-        expect(renderCredentialXml({ kind: "usernamePassword", id: "c", description: "a & b", username: "u", password: "<p>" })).toBe(
+        const spec = {
+            kind: "usernamePassword",
+            id: "c",
+            description: "a & b",
+            username: "u",
+            password: "<p>",
+            usernameSecret: false,
+        } as const;
+        expect(renderCredentialXml(spec)).toBe(
             `<${USERNAME_PASSWORD_CLASS}>\n  <scope>GLOBAL</scope>\n  <id>c</id>\n  <description>a &amp; b</description>\n` +
-                `  <username>u</username>\n  <password>&lt;p&gt;</password>\n</${USERNAME_PASSWORD_CLASS}>\n`,
+                `  <username>u</username>\n  <password>&lt;p&gt;</password>\n  <usernameSecret>false</usernameSecret>\n</${USERNAME_PASSWORD_CLASS}>\n`,
         );
+    });
+
+    it("writes usernameSecret true when asked (Jenkins reads a missing one as true too, so it is always written)", () => {
+        const spec = { kind: "usernamePassword", id: "c", description: "", username: "u", password: "p", usernameSecret: true } as const;
+        expect(renderCredentialXml(spec)).toContain("  <usernameSecret>true</usernameSecret>\n");
     });
 
     it("renders a secret-text credential", () => {
@@ -35,6 +49,28 @@ describe("parseCredentialXml", () => {
     it("reads class, user name and description from Jenkins's redacted config.xml", () => {
         const xml = `<?xml version="1.1" encoding="UTF-8"?>\n<${USERNAME_PASSWORD_CLASS} plugin="credentials@1">\n  <id>c</id>\n  <description>x &amp; y</description>\n  <username>ci&#45;push</username>\n  <password>\n    <secret-redacted/>\n  </password>\n</${USERNAME_PASSWORD_CLASS}>`;
         expect(parseCredentialXml(xml)).toEqual({ className: USERNAME_PASSWORD_CLASS, username: "ci-push", description: "x & y" });
+    });
+
+    it.each([
+        ["true", true],
+        ["false", false],
+    ])("reads usernameSecret %s", (text, expected) => {
+        const xml = `<${USERNAME_PASSWORD_CLASS}>\n  <id>c</id>\n  <usernameSecret>${text}</usernameSecret>\n</${USERNAME_PASSWORD_CLASS}>`;
+        expect(parseCredentialXml(xml).usernameSecret).toBe(expected);
+    });
+});
+
+describe("decodeBody", () => {
+    const utf8 = Buffer.from("<username>Zoë 🚀</username>", "utf8");
+    const latin1 = Buffer.from("<username>Zoë</username>", "latin1");
+    it.each<[string, Buffer, string | undefined, string]>([
+        ["UTF-8 named", utf8, "application/xml;charset=UTF-8", "<username>Zoë 🚀</username>"],
+        ["ISO-8859-1 named", latin1, "application/xml; charset=ISO-8859-1", "<username>Zoë</username>"],
+        ["no charset, valid UTF-8", utf8, "application/xml", "<username>Zoë 🚀</username>"],
+        ["no charset, not UTF-8: ISO-8859-1", latin1, "application/xml", "<username>Zoë</username>"],
+        ["no Content-Type", utf8, undefined, "<username>Zoë 🚀</username>"],
+    ])("%s", (_, bytes, contentType, expected) => {
+        expect(decodeBody(bytes, contentType)).toBe(expected);
     });
 });
 
@@ -143,11 +179,13 @@ describe("diffStates", () => {
         kind: "usernamePassword",
         description: "d",
         username: "ci",
+        usernameSecret: false,
         password: "p",
     };
     it.each<[string, Partial<JenkinsCredentialState>, { replaces: string[]; updates: string[] }]>([
         ["nothing", {}, { replaces: [], updates: [] }],
         ["password", { password: "p2" }, { replaces: [], updates: ["password"] }],
+        ["usernameSecret", { usernameSecret: true }, { replaces: [], updates: ["usernameSecret"] }],
         ["CA added", { caCertificate: "pem" }, { replaces: [], updates: ["caCertificate"] }],
         ["ID and user", { credentialId: "c2", username: "ci2" }, { replaces: ["credentialId"], updates: ["username"] }],
         ["Jenkins URL", { jenkinsUrl: "https://k" }, { replaces: ["jenkinsUrl"], updates: [] }],
