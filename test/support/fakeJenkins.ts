@@ -2,12 +2,20 @@
  * A stand-in for Jenkins's Credentials plugin, started by the tests on 127.0.0.1.
  *
  * Jenkins itself cannot run on the machines these tests run on, so this HTTP server plays the part of
- * the REST API the provider uses, as documented for the Credentials plugin: the system store's global
- * domain, XML create (200, or 409 for a taken ID), form create (302, duplicates silently ignored),
- * config.xml read (secrets redacted) / update / DELETE, doDelete (302), basic auth with a user's API
- * token (no crumb needed) or password (crumb from /crumbIssuer, valid only with the session cookie it
- * was issued with), and a context path such as "/jenkins". It can also answer with planted failures.
- * Passing against it shows the client speaks that protocol; it is not proof against a real Jenkins.
+ * the REST API the provider uses, as the plugin's own source behaves (CredentialsStoreAction,
+ * ViewCredentialsAction) and no more leniently:
+ * - the system store's global domain; a store the user may not view answers 404 on every URL of it,
+ *   and the credentials root (`/credentials/api/json`) lists only the stores the user may view;
+ * - XML bodies are read in the charset their Content-Type names, and as ISO-8859-1 when it names none
+ *   (a servlet's default; Jenkins's UTF-8 filter leaves XML alone); malformed XML is a 500;
+ * - XML create: 200, 409 for a taken ID; form create: 302 whatever happens, a duplicate ID ignored;
+ * - config.xml: GET with secrets redacted, POST replaces (500 when the body's ID is not the URL's),
+ *   DELETE removes (200; 409 only when planted);
+ * - `…/credential/ID/api/json` with the fields Jenkins exports and its `typeName` display names;
+ * - basic auth with a user's API token (no crumb needed) or password (crumb from /crumbIssuer, valid
+ *   only with the session cookie it was issued with), and a context path such as "/jenkins".
+ * It can also answer with planted failures. Passing against it shows the client speaks that protocol;
+ * it is not proof against a real Jenkins.
  */
 import { randomBytes } from "node:crypto";
 import * as http from "node:http";
@@ -16,7 +24,7 @@ import type { AddressInfo } from "node:net";
 
 export interface StoredCredential {
     readonly className: string;
-    /** Every field as sent, including secrets (as Jenkins's store holds them). */
+    /** Every field as Jenkins decoded it, including secrets (as Jenkins's store holds them). */
     readonly fields: Record<string, string>;
 }
 
@@ -24,13 +32,15 @@ export interface RecordedRequest {
     readonly method: string;
     readonly path: string;
     readonly headers: http.IncomingHttpHeaders;
+    /** The body as the fake decoded it (see the charset rule above). */
     readonly body: string;
     readonly status: number;
 }
 
-/** A planted failure for the next request whose path matches. */
+/** A planted failure for the next request whose path (and method, when given) matches. */
 export interface PlantedFailure {
     readonly match: RegExp;
+    readonly method?: string;
     /** HTTP status to answer with, or "hang" to never answer (for timeouts). */
     readonly answer: number | "hang";
     /** Body to answer with. */
@@ -45,10 +55,10 @@ export interface FakeJenkinsOptions {
     readonly password?: string;
     /** CSRF protection (crumbs) on; off makes /crumbIssuer a 404 as in Jenkins. */
     readonly csrf?: boolean;
-    /** Users whose permission on the store is only "View" (answers 403 to changes). */
+    /** Users whose permission on the store is only Credentials/View (changes answer 403). */
     readonly readOnlyUsers?: readonly string[];
-    /** Whether DELETE on config.xml is supported (older plugins answer 405). */
-    readonly deleteVerb?: boolean;
+    /** Users without Credentials/View on the system store (every URL of the store answers 404). */
+    readonly usersWithoutView?: readonly string[];
     /** Serve HTTPS with this key and certificate. */
     readonly tls?: { readonly key: string; readonly cert: string };
 }
@@ -63,27 +73,131 @@ export interface FakeJenkins {
 }
 
 const STORE = "/credentials/store/system/domain/_";
+const USERNAME_PASSWORD = "com.cloudbees.plugins.credentials.impl.UsernamePasswordCredentialsImpl";
+const SECRET_TEXT = "org.jenkinsci.plugins.plaincredentials.impl.StringCredentialsImpl";
+/** The display names Jenkins exports as `typeName` (the descriptors' display names). */
+const TYPE_NAMES: Record<string, string> = { [USERNAME_PASSWORD]: "Username with password", [SECRET_TEXT]: "Secret text" };
 
-function xmlText(value: string): string {
-    return value
-        .replace(/&lt;/g, "<")
-        .replace(/&gt;/g, ">")
-        .replace(/&quot;/g, '"')
-        .replace(/&apos;/g, "'")
-        .replace(/&amp;/g, "&");
+/** An element of a parsed XML document: its name and its children (elements and text). */
+interface XmlElement {
+    readonly name: string;
+    readonly children: (XmlElement | string)[];
+}
+
+const NAME = /^[A-Za-z_][\w.$-]*/;
+const ENTITIES: Record<string, string> = { lt: "<", gt: ">", amp: "&", quot: '"', apos: "'" };
+
+/** Decodes character data, refusing a bare "&" or an unknown entity as an XML parser does. */
+function decodeText(text: string): string {
+    if (text.includes("<")) throw new Error("'<' in character data");
+    return text.replace(/&([^;]*);?/g, (whole, ref: string) => {
+        if (!whole.endsWith(";")) throw new Error("unterminated reference");
+        if (ENTITIES[ref] !== undefined) return ENTITIES[ref];
+        const numeric = /^#(?:x([0-9a-fA-F]+)|(\d+))$/.exec(ref);
+        if (!numeric) throw new Error(`unknown entity &${ref};`);
+        return String.fromCodePoint(numeric[1] ? parseInt(numeric[1], 16) : parseInt(numeric[2]!, 10));
+    });
+}
+
+/**
+ * A strict parser for the XML the fake takes: one root element, matching end tags, quoted attributes,
+ * known entities only, comments, CDATA and an XML declaration. Throws on anything malformed, where
+ * Jenkins's XML transform fails the request with a 500.
+ */
+export function parseXml(xml: string): XmlElement {
+    let at = 0;
+    const rest = () => xml.slice(at);
+    const skipMisc = () => {
+        for (;;) {
+            const space = /^\s*/.exec(rest())![0];
+            at += space.length;
+            if (rest().startsWith("<!--")) {
+                const end = xml.indexOf("-->", at + 4);
+                if (end < 0) throw new Error("unterminated comment");
+                at = end + 3;
+            } else return;
+        }
+    };
+    const element = (): XmlElement => {
+        if (xml[at] !== "<") throw new Error(`expected an element at ${at}`);
+        at += 1;
+        const name = NAME.exec(rest())?.[0];
+        if (!name) throw new Error(`bad element name at ${at}`);
+        at += name.length;
+        for (;;) {
+            const attr = /^\s+([A-Za-z_][\w.:-]*)\s*=\s*("[^"<]*"|'[^'<]*')/.exec(rest());
+            if (!attr) break;
+            decodeText(attr[2]!.slice(1, -1));
+            at += attr[0].length;
+        }
+        at += /^\s*/.exec(rest())![0].length;
+        if (rest().startsWith("/>")) {
+            at += 2;
+            return { name, children: [] };
+        }
+        if (xml[at] !== ">") throw new Error(`malformed start tag <${name}>`);
+        at += 1;
+        const children: (XmlElement | string)[] = [];
+        for (;;) {
+            if (at >= xml.length) throw new Error(`<${name}> is not closed`);
+            if (rest().startsWith("</")) {
+                const end = new RegExp(`^</${name.replace(/[.$]/g, "\\$&")}\\s*>`).exec(rest());
+                if (!end) throw new Error(`end tag does not match <${name}>`);
+                at += end[0].length;
+                return { name, children };
+            }
+            if (rest().startsWith("<!--")) {
+                skipMisc();
+                continue;
+            }
+            if (rest().startsWith("<![CDATA[")) {
+                const end = xml.indexOf("]]>", at);
+                if (end < 0) throw new Error("unterminated CDATA");
+                children.push(xml.slice(at + 9, end));
+                at = end + 3;
+                continue;
+            }
+            if (xml[at] === "<") {
+                children.push(element());
+                continue;
+            }
+            const next = xml.indexOf("<", at);
+            const text = xml.slice(at, next < 0 ? xml.length : next);
+            children.push(decodeText(text));
+            at += text.length;
+        }
+    };
+    if (xml.startsWith("\uFEFF")) at = 1;
+    if (rest().startsWith("<?xml")) {
+        const end = xml.indexOf("?>", at);
+        if (end < 0) throw new Error("unterminated XML declaration");
+        at = end + 2;
+    }
+    skipMisc();
+    const root = element();
+    skipMisc();
+    if (at !== xml.length) throw new Error("content after the root element");
+    return root;
+}
+
+/** Reads a credential the way Jenkins's XStream would, for the fields used here; throws where Jenkins fails. */
+function parseCredential(xml: string): StoredCredential {
+    const root = parseXml(xml);
+    if (TYPE_NAMES[root.name] === undefined) throw new Error(`unknown credential class ${root.name}`);
+    const fields: Record<string, string> = {};
+    for (const child of root.children) {
+        if (typeof child === "string") {
+            if (child.trim() !== "") throw new Error("text directly inside the credential");
+            continue;
+        }
+        if (child.children.some((c) => typeof c !== "string")) continue;
+        fields[child.name] = child.children.join("");
+    }
+    return { className: root.name, fields };
 }
 
 function escapeXml(value: string): string {
     return value.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
-}
-
-/** Parses a credential XML document the way Jenkins's XStream would, for the fields we use. */
-function parseCredential(xml: string): StoredCredential | undefined {
-    const root = /^\s*(?:<\?xml[^>]*\?>\s*)?<([\w.$-]+)>([\s\S]*)<\/\1>\s*$/.exec(xml);
-    if (!root) return undefined;
-    const fields: Record<string, string> = {};
-    for (const m of root[2]!.matchAll(/<(\w+)>([\s\S]*?)<\/\1>/g)) fields[m[1]!] = xmlText(m[2]!);
-    return { className: root[1]!, fields };
 }
 
 const SECRET_FIELDS = new Set(["password", "secret"]);
@@ -93,6 +207,12 @@ function redactedXml(c: StoredCredential): string {
         .map(([k, v]) => (SECRET_FIELDS.has(k) ? `  <${k}>\n    <secret-redacted/>\n  </${k}>\n` : `  <${k}>${escapeXml(v)}</${k}>\n`))
         .join("");
     return `<?xml version="1.1" encoding="UTF-8"?>\n<${c.className} plugin="credentials@1337.v60b_d7b_c7b_c9f">\n${body}</${c.className}>`;
+}
+
+/** The charset a request body is read in: the one its Content-Type names, else ISO-8859-1. */
+function requestCharset(contentType: string | undefined): BufferEncoding {
+    const named = /;\s*charset="?([^";\s]+)"?/i.exec(contentType ?? "")?.[1]?.toLowerCase();
+    return named === "utf-8" || named === "utf8" ? "utf8" : "latin1";
 }
 
 export async function startFakeJenkins(options: FakeJenkinsOptions = {}): Promise<FakeJenkins> {
@@ -112,14 +232,15 @@ export async function startFakeJenkins(options: FakeJenkinsOptions = {}): Promis
         const chunks: Buffer[] = [];
         req.on("data", (c: Buffer) => chunks.push(c));
         req.on("end", () => {
-            const body = Buffer.concat(chunks).toString("utf8");
+            const body = Buffer.concat(chunks).toString(requestCharset(req.headers["content-type"]));
             const path = new URL(req.url ?? "/", "http://x").pathname;
             const answer = (status: number, text = "", headers: Record<string, string | string[]> = {}) => {
                 requests.push({ method: req.method ?? "", path, headers: req.headers, body, status });
                 res.writeHead(status, { "Content-Type": "text/plain;charset=utf-8", ...headers });
                 res.end(text);
             };
-            const failure = planted.findIndex((p) => p.match.test(path));
+            const json = (value: unknown) => answer(200, JSON.stringify(value), { "Content-Type": "application/json;charset=utf-8" });
+            const failure = planted.findIndex((p) => p.match.test(path) && (p.method === undefined || p.method === req.method));
             if (failure >= 0) {
                 const [p] = planted.splice(failure, 1);
                 if (p!.answer === "hang") {
@@ -164,60 +285,93 @@ export async function startFakeJenkins(options: FakeJenkinsOptions = {}): Promis
                     return answer(403, "No valid crumb was included in the request");
                 }
             }
+
+            const canView = !(options.usersWithoutView ?? []).includes(who);
+            if (route === "/credentials/api/json" && req.method === "GET") {
+                // The root lists only the stores the user may view.
+                const stores = canView
+                    ? { system: { _class: "com.cloudbees.plugins.credentials.SystemCredentialsProvider$UserFacingAction" } }
+                    : {};
+                return json({ _class: "com.cloudbees.plugins.credentials.ViewCredentialsAction$RootActionImpl", stores });
+            }
+            if (route.startsWith("/credentials/store/system/") && !canView) return answer(404, "Not Found");
+
             if (changes && (options.readOnlyUsers ?? []).includes(who)) {
-                return answer(403, `${who} is missing the Credentials/Create permission`);
+                const permission = route.endsWith("/createCredentials") ? "Create" : req.method === "DELETE" ? "Delete" : "Update";
+                return answer(403, `${who} is missing the Credentials/${permission} permission`);
+            }
+
+            if (route === `${STORE}/api/json` && req.method === "GET") {
+                return json({
+                    _class: "com.cloudbees.plugins.credentials.CredentialsStoreAction$DomainWrapper",
+                    credentials: [...credentials.keys()].map((id) => ({ id })),
+                    displayName: "Global credentials (unrestricted)",
+                    fullName: "system/_",
+                    global: true,
+                    urlName: "_",
+                });
             }
 
             if (route === `${STORE}/createCredentials` && req.method === "POST") {
                 const type = String(req.headers["content-type"] ?? "");
-                if (type.startsWith("application/xml")) {
-                    const parsed = parseCredential(body);
-                    if (!parsed?.fields.id) return answer(400, "Bad Request");
+                if (type.startsWith("application/xml") || type.startsWith("text/xml")) {
+                    let parsed: StoredCredential;
+                    try {
+                        parsed = parseCredential(body);
+                    } catch (error) {
+                        return answer(500, `Failed to parse credential: ${(error as Error).message}`);
+                    }
+                    if (!parsed.fields.id) return answer(500, "A credential without an ID");
                     if (credentials.has(parsed.fields.id)) return answer(409, "Conflict");
                     credentials.set(parsed.fields.id, parsed);
                     return answer(200);
                 }
                 // The form variant redirects whatever happens, and ignores a duplicate ID.
-                const json = new URLSearchParams(body).get("json");
-                if (json) {
-                    const c = (JSON.parse(json) as { credentials: Record<string, string> & { $class: string } }).credentials;
+                const form = new URLSearchParams(body).get("json");
+                if (form) {
+                    const c = (JSON.parse(form) as { credentials: Record<string, string> & { $class: string } }).credentials;
                     const { $class, ...fields } = c;
                     if (!credentials.has(fields.id!)) credentials.set(fields.id!, { className: $class, fields });
                 }
                 return answer(302, "", { Location: `${context}${STORE}/` });
             }
 
-            const match = new RegExp(`^${STORE}/credential/([^/]+)/(config\\.xml|api/json|doDelete)$`).exec(route);
+            const match = new RegExp(`^${STORE}/credential/([^/]+)/(config\\.xml|api/json)$`).exec(route);
             if (match) {
                 const id = decodeURIComponent(match[1]!);
                 const existing = credentials.get(id);
                 const what = match[2];
                 if (!existing) return answer(404, "Not Found");
                 if (what === "api/json" && req.method === "GET") {
-                    const { password: _p, secret: _s, ...visible } = existing.fields;
-                    return answer(200, JSON.stringify({ id, typeName: existing.className, ...visible }), {
-                        "Content-Type": "application/json",
+                    return json({
+                        _class: "com.cloudbees.plugins.credentials.CredentialsStoreAction$CredentialsWrapper",
+                        description: existing.fields.description ?? "",
+                        fingerprint: null,
+                        fullName: `system/_/${id}`,
+                        id,
+                        typeName: TYPE_NAMES[existing.className],
                     });
                 }
                 if (what === "config.xml" && req.method === "GET") {
-                    return answer(200, redactedXml(existing), { "Content-Type": "application/xml" });
+                    return answer(200, redactedXml(existing), { "Content-Type": "application/xml;charset=UTF-8" });
                 }
                 if (what === "config.xml" && req.method === "POST") {
-                    const parsed = parseCredential(body);
-                    if (!parsed) return answer(400, "Bad Request");
-                    credentials.set(id, { className: parsed.className, fields: { ...parsed.fields, id } });
+                    let parsed: StoredCredential;
+                    try {
+                        parsed = parseCredential(body);
+                    } catch (error) {
+                        return answer(500, `Failed to parse credential: ${(error as Error).message}`);
+                    }
+                    // Jenkins's store refuses a replacement with another ID (IllegalArgumentException: a 500).
+                    if (parsed.fields.id !== id) return answer(500, "Credentials' IDs do not match, will not update.");
+                    credentials.set(id, parsed);
                     return answer(200);
                 }
                 if (what === "config.xml" && req.method === "DELETE") {
-                    if (options.deleteVerb === false) return answer(405, "Method Not Allowed");
                     credentials.delete(id);
                     return answer(200);
                 }
-                if (what === "doDelete" && req.method === "POST") {
-                    credentials.delete(id);
-                    return answer(302, "", { Location: `${context}${STORE}/` });
-                }
-                return answer(405, "Method Not Allowed");
+                return answer(400, "Bad Request");
             }
             return answer(404, "Not Found");
         });
