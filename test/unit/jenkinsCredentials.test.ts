@@ -124,7 +124,7 @@ describe("the serialized provider, loaded as the dynamic-provider host loads it"
     });
     afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-    it("creates, updates and deletes a credential", async () => {
+    it("creates, updates, reads and deletes a credential", async () => {
         const file = path.join(dir, "provider.js");
         writeFileSync(file, String(rt.byName("jenkins-container-registry").rawInputs.__provider));
         const provider = (require(file) as { handler(): pulumi.dynamic.ResourceProvider }).handler();
@@ -145,8 +145,9 @@ describe("the serialized provider, loaded as the dynamic-provider host loads it"
             await provider.create(props);
             await provider.update!("container-registry", props, { ...props, password: "rotated" });
             const afterUpdate = jenkins.credentials.get("container-registry")?.fields.password;
+            const read = await provider.read!("container-registry", props);
             await provider.delete!("container-registry", props);
-            expect([afterUpdate, jenkins.credentials.size]).toEqual(["rotated", 0]);
+            expect([afterUpdate, read.props?.usernameSecret, jenkins.credentials.size]).toEqual(["rotated", false, 0]);
         } finally {
             await jenkins.close();
         }
