@@ -1,85 +1,74 @@
 /**
- * The external host's remote scripts, run for real over SSH (OpenSSH on 127.0.0.1, started here,
- * files under a private root through DSO_ROOT): first run, a second run that changes nothing, a run
- * after a config change, and delete. Caddy (validate, reload, serving the policy), Distribution, curl,
- * flock, tar and the scripts' own logic are real.
+ * The external host's scripts, as the prod stack's synth renders them (hosts/<host>/commands/*.sh and
+ * the placed maintenance scripts), run for real over SSH against a real Docker engine: a test network
+ * namespace plays the registry host, with OpenSSH, dockerd (Debian's docker.io, the locally built
+ * `registry:2.8.3` image), Caddy (started as the host's service would be, then reloaded by the
+ * scripts) and curl all inside it, so `-p 127.0.0.1:5000:5000` and Caddy's default admin endpoint are
+ * the namespace's own. Files land under a private root (DSO_ROOT) that dockerd bind-mounts from.
+ * Results are checked with `docker inspect`, real pushes and pulls through Caddy, and the data
+ * directory.
  *
- * STAND-IN: no Docker engine runs on these machines, so a `docker` executable first on the session's
- * PATH stands in for it. It records every call and keeps container state (name, label, running) in
- * files; it runs nothing. Distribution itself runs for real next to it, started by the test, on the
- * port the container would publish.
+ * What differs from production, and why: the prod stack gets its certificate from ACME, which cannot
+ * run here, so Caddy serves a test CA's certificate from a Caddyfile rendered by the same function
+ * for the same policy, and the namespace's CA bundle (/etc/ssl) holds that test CA, so the synth's
+ * post-deploy check (which trusts the system store) runs unchanged. The users files are the synth's
+ * secrets, so the test places its own. The UI is off in the prod stack: its script runs from the
+ * renderer with a stand-in image (busybox httpd; joxit/docker-registry-ui cannot be pulled here).
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { renderCaddyfile, renderRegistryConfig, renderUsersFile } from "../../components/accessPolicy/accessPolicy";
+import { renderCaddyfile, renderUsersFile } from "../../components/accessPolicy/accessPolicy";
 import {
-    backupScript,
     type ContainerSpec,
-    caddyApplyScript,
-    caddyRemoveScript,
-    containerDeleteScript,
     containerScript,
     dataDirDeleteScript,
-    dataDirScript,
     defaultHostLayout,
-    gcScript,
     hostPaths,
     packagesScript,
     postDeployCheckScript,
+    UI_CONTAINER,
+    UI_HOST_PORT,
+    uiContainerScript,
 } from "../../components/externalHost/scripts";
 import { placeFileScript } from "../../components/shared/hostAccess";
-import { makeAccount, makeTestCa, type RealRegistry, startRealRegistry, type TestAccount } from "../support/realRegistry";
-import { freePort, privateDir, removeDir, type ServerProcess, startServer, waitForPort } from "../support/serverProcess";
+import { committedSynthDir } from "../support/committedSynth";
+import { type DockerClient, type DockerEngine, startDockerEngine } from "../support/dockerEngine";
+import { payloadImage, registryImage, uiStandInImage } from "../support/dockerImages";
+import { createNetns, type TestNetns } from "../support/netns";
+import { caddyEnv, makeAccount, makeTestCa, type TestAccount } from "../support/realRegistry";
+import { privateDir, removeDir, type ServerProcess } from "../support/serverProcess";
 import { type SshServer, startSshServer } from "../support/sshServer";
 
-const STAND_IN_DOCKER = `#!/bin/sh
-# Stand-in for the Docker engine (tests only): records calls, keeps container state in files.
-state="$DSO_ROOT/var/lib/stand-in-docker"; mkdir -p "$state"
-echo "$*" >> "$DSO_ROOT/var/log/docker-calls"
-cmd=$1; shift
-case $cmd in
-  inspect)
-    name=$(eval echo \\$$#)
-    [ -f "$state/$name" ] || { echo "Error: No such object: $name" >&2; exit 1; }
-    echo "$(cat "$state/$name") true" ;;
-  rm)
-    name=$(eval echo \\$$#)
-    [ -f "$state/$name" ] || { echo "Error: No such container: $name" >&2; exit 1; }
-    rm -f "$state/$name" ;;
-  run)
-    name=''; label=''
-    while [ $# -gt 0 ]; do
-      case $1 in --name) name=$2; shift ;; --label) label=\${2#dso-registry.spec=}; shift ;; --label=*) label=\${1#--label=dso-registry.spec=} ;; esac
-      shift
-    done
-    [ ! -f "$state/$name" ] || { echo "Conflict: $name exists" >&2; exit 1; }
-    echo "$label" > "$state/$name"; echo "id-$name" ;;
-  exec)
-    [ ! -f "$DSO_ROOT/var/lib/stand-in-docker-exec-fails" ] || { echo "exec failed" >&2; exit 1; } ;;
-  *) ;;
-esac
-`;
-
-let ssh: SshServer;
-let scratch: string;
-let registry: RealRegistry;
-let caddy: ServerProcess;
-let caddyPort: number;
-let adminAddress: string;
-let push: TestAccount;
-let pull: TestAccount;
-
+/** The prod stack's registry host name and data directory (Pulumi.prod.yaml). */
+const HOST = "registry.dso.example.com";
 const layout = defaultHostLayout("/srv/data/registry");
 const paths = hostPaths(layout);
-/** Where a host path really is on this machine (under the SSH server's private root). */
+const CONTAINER = "dso-registry";
+
+let ns: TestNetns;
+let engine: DockerEngine;
+let ssh: SshServer;
+let caddy: ServerProcess;
+let scratch: string;
+let hostDir: string;
+let push: TestAccount;
+let pusher: DockerClient;
+
+/** Where a host path really is (under the SSH server's private root). */
 const onDisk = (p: string) => path.join(ssh.root, p);
-const dockerCalls = () =>
-    existsSync(onDisk("/var/log/docker-calls")) ? readFileSync(onDisk("/var/log/docker-calls"), "utf8").trim().split("\n") : [];
-const containerLabel = (name: string) =>
-    existsSync(onDisk(`/var/lib/stand-in-docker/${name}`))
-        ? readFileSync(onDisk(`/var/lib/stand-in-docker/${name}`), "utf8").trim()
-        : undefined;
+/**
+ * A command script the synth wrote for the registry host, e.g. "registry-host-container-run.create".
+ * The prod stack logs in as a sudo user, so privileged steps start with `sudo -n `; the test session
+ * is root already (and sudo would drop DSO_ROOT), so that prefix is removed: what remains is exactly
+ * what a root login runs.
+ */
+function synthCommand(name: string): string {
+    const text = readFileSync(path.join(hostDir, "commands", `${name}.sh`), "utf8");
+    return text.startsWith("sudo -n sh -c ") ? text.slice("sudo -n ".length) : text;
+}
+/** A file the synth places on the registry host, by its absolute path there. */
+const synthFile = (hostPath: string) => readFileSync(path.join(hostDir, hostPath), "utf8");
 
 function runOk(script: string, stdin = ""): string {
     const result = ssh.runScript(script, stdin);
@@ -87,61 +76,96 @@ function runOk(script: string, stdin = ""): string {
     return result.stdout.trim();
 }
 
-function place(hostPath: string, body: string, mode = "0644"): string {
-    return runOk(placeFileScript({ path: hostPath, mode }, false), body);
+/** Places a file the way the synth's own write command does (stdin carries the body). */
+const placeAsSynth = (resource: string, body: string) => runOk(synthCommand(`registry-host-${resource}-write.create`), body);
+const place = (hostPath: string, body: string, mode = "0644") => runOk(placeFileScript({ path: hostPath, mode }, false), body);
+
+/** `docker inspect` of the registry container as JSON, or undefined when there is none. */
+function inspect(name = CONTAINER): Record<string, any> | undefined {
+    const result = engine.docker(["inspect", name]);
+    return result.code === 0 ? JSON.parse(result.stdout)[0] : undefined;
 }
 
-function caddyfileFor(requiresAuthForPull: boolean): string {
+/** The label the synth's container script gives the container it creates. */
+function synthFingerprint(): string {
+    const want = /want='\\''([0-9a-f]+)'\\''/.exec(synthCommand("registry-host-container-run.create"))?.[1];
+    if (!want) throw new Error("the synth's container script has no fingerprint");
+    return want;
+}
+
+const checkScript = () => synthCommand("registry-host-check-run.create");
+
+function caddyfile(): string {
     return renderCaddyfile({
-        siteAddress: "127.0.0.1",
-        port: caddyPort,
-        bindAddress: "127.0.0.1",
-        admin: adminAddress,
+        siteAddress: HOST,
+        port: 443,
         tls: { kind: "files", certFile: onDisk(paths.tlsCert), keyFile: onDisk(paths.tlsKey) },
-        upstream: `127.0.0.1:${registry.registryPort}`,
-        requiresAuthForPull,
+        upstream: "127.0.0.1:5000",
+        requiresAuthForPull: false,
         pushUsersFile: onDisk(paths.pushUsers),
         pullUsersFile: onDisk(paths.pullUsers),
         allowedNetworks: [],
-        deletesEnabled: false,
+        deletesEnabled: true,
+        blobFiles: onDisk(layout.dataDir),
     });
 }
 
-const spec = (): ContainerSpec => ({ name: "dso-registry", image: "registry:2.8.3", hostPort: registry.registryPort, layout });
+/** Pushes a new image as the push account; returns its reference. */
+function pushImage(repository: string, tag: string): string {
+    const ref = payloadImage(pusher, `${HOST}/${repository}:${tag}`, { payloadBytes: 32 * 1024 });
+    pusher.dockerOk(["push", ref]);
+    return ref;
+}
 
 beforeAll(async () => {
+    const synthHosts = path.join(committedSynthDir("prod"), "hosts");
+    const target = readdirSync(synthHosts).find((d) =>
+        existsSync(path.join(synthHosts, d, "commands", "registry-host-container-run.create.sh")),
+    );
+    if (!target) throw new Error("the prod synth has no registry host");
+    hostDir = path.join(synthHosts, target);
+
     scratch = privateDir("host-scripts");
-    const bin = path.join(scratch, "bin");
-    mkdirSync(bin);
-    writeFileSync(path.join(bin, "docker"), STAND_IN_DOCKER);
-    chmodSync(path.join(bin, "docker"), 0o755);
-    chmodSync(scratch, 0o755);
-    ssh = await startSshServer({ pathPrefix: bin });
-    mkdirSync(onDisk("/var/log"), { recursive: true });
+    const ca = makeTestCa(path.join(scratch, "tls"), [HOST]);
+    ns = await createNetns({ prefix: "dk", subnet: "198.18.16.0/20" });
+    ns.writeEtcFile("hosts", `127.0.0.1 localhost\n${ns.address} ${HOST}\n`);
+    // The host's system trust store holds the test CA, as it would hold the ACME CA's root.
+    ns.writeEtcFile("ssl/certs/ca-certificates.crt", ca.caCertPem);
+    engine = await startDockerEngine(ns);
+    registryImage(engine);
+    uiStandInImage(engine);
+    ssh = await startSshServer({
+        netns: ns,
+        env: { DOCKER_HOST: engine.host, PATH: "/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin" },
+    });
     mkdirSync(onDisk("/etc/cron.d"), { recursive: true });
-    registry = await startRealRegistry({ caddy: false });
-    push = makeAccount("ci-push");
-    pull = makeAccount("cluster-pull");
-    // Caddy as the host's service would run it: started once with an empty config, then reloaded.
-    caddyPort = await freePort();
-    adminAddress = `127.0.0.1:${await freePort()}`;
+    place(paths.tlsCert, readFileSync(ca.serverCertFile, "utf8"));
+    place(paths.tlsKey, readFileSync(ca.serverKeyFile, "utf8"), "0600");
+    // Caddy as the host's service runs it: started with an empty config (admin on its default address), then reloaded.
     const bootstrap = path.join(scratch, "Caddyfile.boot");
-    writeFileSync(bootstrap, `{\n\tadmin ${adminAddress}\n}\n`);
-    const env = { ...process.env, HOME: scratch, XDG_DATA_HOME: path.join(scratch, "data"), XDG_CONFIG_HOME: path.join(scratch, "config") };
-    caddy = startServer("/usr/bin/caddy", ["run", "--adapter", "caddyfile", "--config", bootstrap], env);
-    await waitForPort(Number(adminAddress.split(":")[1]), 30_000, "caddy admin");
+    writeFileSync(bootstrap, "# empty\n");
+    caddy = ns.startServer("/usr/bin/caddy", ["run", "--adapter", "caddyfile", "--config", bootstrap], caddyEnv(scratch));
+    // The admin endpoint listens on the namespace's loopback only: ask from inside.
+    const deadline = Date.now() + 30_000;
+    while (ns.run("curl", ["-s", "-o", "/dev/null", "http://localhost:2019/config/"]).code !== 0) {
+        if (Date.now() > deadline) throw new Error(`Caddy's admin endpoint did not answer\n${caddy.output()}`);
+        await new Promise((r) => setTimeout(r, 200));
+    }
+    push = makeAccount("jenkins-push");
+    pusher = engine.client();
 });
 
 afterAll(async () => {
     await caddy?.stop();
-    await registry?.stop();
     await ssh?.stop();
+    await engine?.stop();
+    await ns?.destroy();
     if (scratch) removeDir(scratch);
 });
 
-describe("external host scripts over SSH", () => {
+describe("the external host's scripts over SSH, against a real Docker engine", () => {
     test("the package check finds everything present and changes nothing", () => {
-        expect(runOk(packagesScript(false))).toBe("unchanged packages");
+        expect(runOk(synthCommand("registry-host-packages-install.create"))).toBe("unchanged packages");
     });
 
     test("the package check names what is missing and how to fix it", () => {
@@ -153,170 +177,216 @@ describe("external host scripts over SSH", () => {
     });
 
     test("the data directory is created once", () => {
-        expect(runOk(dataDirScript(layout))).toBe(`changed ${onDisk(layout.dataDir)}`);
-        expect(runOk(dataDirScript(layout))).toBe(`unchanged ${onDisk(layout.dataDir)}`);
+        const script = synthCommand("registry-host-packages-data-dir.create");
+        expect(runOk(script)).toBe(`changed ${onDisk(layout.dataDir)}`);
+        expect(runOk(script)).toBe(`unchanged ${onDisk(layout.dataDir)}`);
     });
 
-    test("first run: files, container and Caddy; the post-deploy check passes through Caddy", () => {
-        const ca = makeTestCa(path.join(scratch, "tls"));
-        place(
-            paths.registryConfig,
-            renderRegistryConfig({
-                addr: ":5000",
-                storage: { kind: "filesystem", rootDirectory: "/var/lib/registry" },
-                deletesEnabled: false,
-            }),
-        );
-        place(paths.tlsCert, readFileSync(ca.serverCertFile, "utf8"));
-        place(paths.tlsKey, readFileSync(ca.serverKeyFile, "utf8"), "0600");
-        place(paths.caCert, ca.caCertPem);
-        place(paths.pushUsers, renderUsersFile("push", [push]), "0600");
-        place(paths.pullUsers, renderUsersFile("pull", [pull]), "0600");
-        place(layout.caddyfile, caddyfileFor(false));
+    test("first run: the container runs as specified, Caddy is reloaded, and the post-deploy check passes", () => {
+        for (const [resource, hostPath] of [
+            ["container-config", paths.registryConfig],
+            ["container-config-readonly", paths.registryConfigReadOnly],
+        ] as const) {
+            expect(placeAsSynth(resource, synthFile(hostPath))).toMatch(/^changed /);
+        }
+        placeAsSynth("caddy-users-push", renderUsersFile("push", [push]));
+        placeAsSynth("caddy-users-pull", renderUsersFile("pull", [makeAccount("cluster-pull")]));
+        placeAsSynth("caddy-caddyfile", caddyfile());
 
-        expect(runOk(containerScript(spec(), "spec-1"))).toBe("changed container");
-        expect(containerLabel("dso-registry")).toBe("spec-1");
-        expect(runOk(caddyApplyScript(layout, "files-1"))).toBe("reloaded caddy");
-        const check = runOk(
-            postDeployCheckScript({
-                host: "127.0.0.1",
-                port: caddyPort,
-                caFile: paths.caCert,
-                requiresAuthForPull: false,
-                loopbackRefused: false,
-                waitSeconds: 30,
-            }),
-        );
+        expect(runOk(synthCommand("registry-host-container-run.create"))).toBe("changed container");
+        const c = inspect();
+        expect({
+            running: c?.State.Running,
+            image: c?.Config.Image,
+            args: c?.Args,
+            restart: c?.HostConfig.RestartPolicy.Name,
+            ports: c?.HostConfig.PortBindings,
+            label: c?.Config.Labels["dso-registry.spec"],
+            mounts: c?.Mounts.map((m: any) => [m.Source, m.Destination, m.RW]).sort(),
+        }).toEqual({
+            running: true,
+            image: "registry:2.8.3",
+            args: ["/etc/dso-registry/config.yml"],
+            restart: "unless-stopped",
+            ports: { "5000/tcp": [{ HostIp: "127.0.0.1", HostPort: "5000" }] },
+            label: synthFingerprint(),
+            mounts: [
+                [onDisk("/etc/dso-registry"), "/etc/dso-registry", false],
+                [onDisk(layout.dataDir), "/var/lib/registry", true],
+            ],
+        });
+        expect(runOk(synthCommand("registry-host-caddy-reload.create"))).toBe("reloaded caddy");
+        const check = runOk(checkScript());
         expect(check.split("\n").filter((l) => l.startsWith("ok"))).toHaveLength(3);
     });
 
-    test("second run changes nothing", () => {
-        const callsBefore = dockerCalls().length;
-        expect(runOk(containerScript(spec(), "spec-1"))).toBe("unchanged container");
-        expect(
-            dockerCalls()
-                .slice(callsBefore)
-                .every((c) => c.startsWith("inspect")),
-        ).toBe(true);
-        expect(place(layout.caddyfile, caddyfileFor(false))).toMatch(/^unchanged/);
+    test("an image pushed through Caddy with the push account lands in the data directory and pulls back", () => {
+        expect(pusher.login(HOST, push).code).toBe(0);
+        const ref = pushImage("team/app", "1");
+        expect(existsSync(onDisk(`${layout.dataDir}/docker/registry/v2/repositories/team/app/_manifests/tags/1`))).toBe(true);
+        pusher.dockerOk(["rmi", ref]);
+        const pulled = pusher.docker(["pull", ref]);
+        expect(pulled.code).toBe(0);
+        expect(pulled.stdout).toContain(`Downloaded newer image for ${ref}`);
+    });
+
+    test("a second run changes nothing: the same container keeps running", () => {
+        const before = inspect()?.Id;
+        expect(runOk(synthCommand("registry-host-container-run.create"))).toBe("unchanged container");
+        expect(inspect()?.Id).toBe(before);
+        expect(placeAsSynth("caddy-caddyfile", caddyfile())).toMatch(/^unchanged/);
+    });
+
+    test("a stopped container is started again by the next run", () => {
+        engine.dockerOk(["stop", CONTAINER]);
+        expect(runOk(synthCommand("registry-host-container-run.create"))).toBe("changed container");
+        expect(inspect()?.State.Running).toBe(true);
+    });
+
+    test("a changed spec recreates the container, with the images kept in the data directory", () => {
+        const spec: ContainerSpec = { name: CONTAINER, image: "registry:2.8.3", hostPort: 5000, layout };
+        const before = inspect()?.Id;
+        expect(runOk(containerScript(spec, "another-spec"))).toBe("changed container");
+        const after = inspect();
+        expect(after?.Id).not.toBe(before);
+        expect(after?.Config.Labels["dso-registry.spec"]).toBe("another-spec");
+        expect(runOk(synthCommand("registry-host-container-run.create"))).toBe("changed container");
+        expect(runOk(checkScript())).toContain("ok   anonymous read");
+        expect(pusher.docker(["pull", `${HOST}/team/app:1`]).code).toBe(0);
     });
 
     test("the check fails the update when the policy is not the expected one", () => {
         const result = ssh.runScript(
-            postDeployCheckScript({
-                host: "127.0.0.1",
-                port: caddyPort,
-                caFile: paths.caCert,
-                requiresAuthForPull: true,
-                loopbackRefused: false,
-                waitSeconds: 30,
-            }),
+            postDeployCheckScript({ host: HOST, port: 443, requiresAuthForPull: true, loopbackRefused: false, waitSeconds: 30 }),
         );
         expect(result.code).not.toBe(0);
         expect(result.stderr).toContain("FAIL anonymous read: GET /v2/_catalog -> 200, expected 401");
     });
 
-    test("a config change recreates the container and reloads Caddy with the new policy", () => {
-        expect(runOk(containerScript(spec(), "spec-2"))).toBe("changed container");
-        expect(
-            dockerCalls()
-                .slice(-2)
-                .map((c) => c.split(" ")[0]),
-        ).toEqual(["rm", "run"]);
-        expect(place(layout.caddyfile, caddyfileFor(true))).toMatch(/^changed/);
-        expect(runOk(caddyApplyScript(layout, "files-2"))).toBe("reloaded caddy");
-        const check = ssh.runScript(
-            postDeployCheckScript({
-                host: "127.0.0.1",
-                port: caddyPort,
-                caFile: paths.caCert,
-                requiresAuthForPull: true,
-                loopbackRefused: false,
-                waitSeconds: 30,
-            }),
-        );
-        expect(check.stderr).toBe("");
-        expect(check.code).toBe(0);
-    });
-
     test("an invalid Caddyfile is refused and the running config is kept", () => {
-        place(layout.caddyfile, "127.0.0.1:1 {\n\tno_such_directive\n}\n");
-        const result = ssh.runScript(caddyApplyScript(layout, "files-bad"));
+        place(layout.caddyfile, "registry.dso.example.com:443 {\n\tno_such_directive\n}\n");
+        const result = ssh.runScript(synthCommand("registry-host-caddy-reload.create"));
         expect(result.code).not.toBe(0);
         expect(result.stderr).toContain("the running Caddy config was not changed");
-        place(layout.caddyfile, caddyfileFor(true));
-        const check = ssh.runScript(
-            postDeployCheckScript({
-                host: "127.0.0.1",
-                port: caddyPort,
-                caFile: paths.caCert,
-                requiresAuthForPull: true,
-                loopbackRefused: false,
-                waitSeconds: 30,
-            }),
-        );
-        expect(check.code).toBe(0);
+        placeAsSynth("caddy-caddyfile", caddyfile());
+        expect(ssh.runScript(checkScript()).code).toBe(0);
     });
 
-    test("garbage collection runs with the registry read-only, then brings it back writable", () => {
-        place(paths.gcScript, gcScript(spec(), "spec-2", true), "0755");
-        const before = dockerCalls().length;
-        runOk(`sh "$DSO_ROOT"${paths.gcScript}`);
-        const calls = dockerCalls().slice(before);
-        expect(calls.map((c) => c.split(" ")[0])).toEqual(["rm", "run", "exec", "rm", "run"]);
-        expect(calls[1]).toMatch(/dso-registry\.spec=read-only .*config-readonly\.yml$/);
-        expect(calls[2]).toBe("exec dso-registry registry garbage-collect --delete-untagged /etc/dso-registry/config.yml");
-        expect(calls[4]).toMatch(/config\.yml$/);
-        expect(containerLabel("dso-registry")).toBe("spec-2");
+    test("the status script shows the container, its log and the data size", () => {
+        placeAsSynth("maintenance-status-script", synthFile(paths.statusScript));
+        const out = runOk(`sh "$DSO_ROOT"${paths.statusScript}`);
+        expect(out).toMatch(/== container\ndso-registry registry:2\.8\.3 Up /);
+        expect(out).toContain("listening on [::]:5000");
+    });
+
+    test("garbage collection runs read-only, frees the blobs of deleted manifests, and brings the registry back writable", () => {
+        placeAsSynth("maintenance-gc-script", synthFile(paths.gcScript));
+        const ref = pushImage("team/gc", "old");
+        const digest = pusher.dockerOk(["inspect", "-f", "{{index .RepoDigests 0}}", ref]).split("@")[1]!;
+        const manifest = ns.run("curl", [
+            "-sS",
+            "-H",
+            "Accept: application/vnd.docker.distribution.manifest.v2+json",
+            `https://${HOST}/v2/team/gc/manifests/${digest}`,
+        ]);
+        const layer: string = JSON.parse(manifest.stdout).layers[0].digest;
+        const blob = onDisk(`${layout.dataDir}/docker/registry/v2/blobs/sha256/${layer.slice(7, 9)}/${layer.slice(7)}/data`);
+        expect(existsSync(blob)).toBe(true);
+        const removed = ns.run(
+            "curl",
+            ["-sS", "-o", "/dev/null", "-w", "%{http_code}", "-X", "DELETE", "-K", "-", `https://${HOST}/v2/team/gc/manifests/${digest}`],
+            { input: `user = "${push.username}:${push.password}"\n` },
+        );
+        expect(removed.stdout).toBe("202");
+        const before = inspect()?.Id;
+
+        const out = runOk(`sh "$DSO_ROOT"${paths.gcScript}`);
+        expect(out).toContain("registry is read-only; collecting garbage");
+        expect(out).toContain(`blob eligible for deletion: sha256:${layer.slice(7)}`);
+        expect(existsSync(blob)).toBe(false);
+        const after = inspect();
+        expect([after?.Id === before, after?.State.Running, after?.Config.Labels["dso-registry.spec"]]).toEqual([
+            false,
+            true,
+            synthFingerprint(),
+        ]);
+        expect(after?.Args).toEqual(["/etc/dso-registry/config.yml"]);
+        pushImage("team/app", "after-gc");
     });
 
     test("a failed garbage collection still brings the writable registry back, and reports the failure", () => {
-        writeFileSync(onDisk("/var/lib/stand-in-docker-exec-fails"), "");
+        // A repository whose manifest is not JSON makes Distribution's collector stop with an error.
+        const v2 = onDisk(`${layout.dataDir}/docker/registry/v2`);
+        const bogus = "1".repeat(64);
+        const repository = `${v2}/repositories/team/broken`;
+        const blobDir = `${v2}/blobs/sha256/11/${bogus}`;
+        mkdirSync(`${repository}/_manifests/revisions/sha256/${bogus}`, { recursive: true });
+        mkdirSync(`${repository}/_layers`, { recursive: true });
+        writeFileSync(`${repository}/_manifests/revisions/sha256/${bogus}/link`, `sha256:${bogus}`);
+        mkdirSync(blobDir, { recursive: true });
+        writeFileSync(`${blobDir}/data`, "not a manifest");
         try {
+            const before = inspect()?.Id;
             const result = ssh.runScript(`sh "$DSO_ROOT"${paths.gcScript}`);
             expect(result.code).not.toBe(0);
-            expect(containerLabel("dso-registry")).toBe("spec-2");
+            expect(result.stderr).toContain("failed to garbage collect");
+            const after = inspect();
+            expect([after?.Id === before, after?.State.Running, after?.Config.Labels["dso-registry.spec"]]).toEqual([
+                false,
+                true,
+                synthFingerprint(),
+            ]);
         } finally {
-            removeDir(onDisk("/var/lib/stand-in-docker-exec-fails"));
+            removeDir(repository);
+            removeDir(blobDir);
         }
+        pushImage("team/app", "after-failed-gc");
     });
 
-    test("backups are dated archives of the data dir, the oldest pruned beyond keep", () => {
-        writeFileSync(onDisk(`${layout.dataDir}/marker`), "registry data");
-        place(paths.backupScript, backupScript(spec(), "spec-2", "/srv/backup/registry", 2), "0755");
-        for (const stamp of ["20200101T000000Z", "20200102T000000Z"]) {
-            mkdirSync(onDisk("/srv/backup/registry"), { recursive: true });
-            writeFileSync(onDisk(`/srv/backup/registry/registry-${stamp}.tar.gz`), "old");
-        }
+    test("backups are dated archives of the data dir, the oldest pruned beyond keep, and the registry stays writable", () => {
+        const script = synthFile(paths.backupScript);
+        const destination = /dest="\$\{DSO_ROOT:-\}"'([^']+)'/.exec(script)?.[1];
+        const keep = Number(/-gt (\d+) \]/.exec(script)?.[1]);
+        expect(destination).toBeDefined();
+        placeAsSynth("maintenance-backup-script", script);
+        mkdirSync(onDisk(destination!), { recursive: true });
+        const old = Array.from({ length: keep }, (_, i) => `registry-202001${String(i + 1).padStart(2, "0")}T000000Z.tar.gz`);
+        for (const name of old) writeFileSync(onDisk(`${destination}/${name}`), "old");
+
         const out = runOk(`sh "$DSO_ROOT"${paths.backupScript}`);
         const archive = /backup written: (\S+)/.exec(out)?.[1];
         expect(archive).toBeDefined();
-        const listing = ssh.runScript(`tar -tzf ${archive}`).stdout;
-        expect(listing).toContain("./marker");
-        const kept = ssh.runScript(`ls "$DSO_ROOT"/srv/backup/registry`).stdout.trim().split("\n");
-        expect(kept).toHaveLength(2);
-        expect(kept).not.toContain("registry-20200101T000000Z.tar.gz");
-        expect(containerLabel("dso-registry")).toBe("spec-2");
+        expect(ssh.runScript(`tar -tzf ${archive}`).stdout).toContain("./docker/registry/v2/repositories/team/app/_manifests/tags/1/");
+        const kept = readdirSync(onDisk(destination!));
+        expect(kept).toHaveLength(keep);
+        expect(kept).not.toContain(old[0]);
+        expect(inspect()?.Config.Labels["dso-registry.spec"]).toBe(synthFingerprint());
+        pushImage("team/app", "after-backup");
+    });
+
+    test("the UI container runs on loopback with its settings, once", () => {
+        const spec: ContainerSpec = { name: UI_CONTAINER, image: "dso-test/registry-ui:stand-in", hostPort: UI_HOST_PORT, layout };
+        expect(runOk(uiContainerScript(spec, true))).toBe("changed ui container");
+        expect(runOk(uiContainerScript(spec, true))).toBe("unchanged ui container");
+        const c = inspect(UI_CONTAINER);
+        expect(c?.HostConfig.PortBindings).toEqual({ "80/tcp": [{ HostIp: "127.0.0.1", HostPort: String(UI_HOST_PORT) }] });
+        expect(c?.HostConfig.RestartPolicy.Name).toBe("unless-stopped");
+        expect(c?.Config.Env).toEqual(expect.arrayContaining(["SINGLE_REGISTRY=true", "DELETE_IMAGES=true", "SHOW_CONTENT_DIGEST=true"]));
+        expect(ns.run("curl", ["-sS", `http://127.0.0.1:${UI_HOST_PORT}/`]).stdout).toContain("registry UI stand-in");
+        expect(runOk(uiContainerScript(spec, false))).toBe("changed ui container");
+        expect(inspect(UI_CONTAINER)?.Config.Env).toContain("DELETE_IMAGES=false");
     });
 
     test("delete removes the container and the Caddy site, and keeps the data", () => {
-        runOk(containerDeleteScript(spec()));
-        expect(containerLabel("dso-registry")).toBeUndefined();
-        expect(runOk(containerDeleteScript(spec()))).toBe("removed container dso-registry");
-        runOk(caddyRemoveScript(layout, adminAddress));
-        const check = ssh.runScript(
-            postDeployCheckScript({
-                host: "127.0.0.1",
-                port: caddyPort,
-                caFile: paths.caCert,
-                requiresAuthForPull: true,
-                loopbackRefused: false,
-                waitSeconds: 2,
-            }),
-        );
+        const remove = synthCommand("registry-host-container-run.delete");
+        expect(runOk(remove)).toBe("removed container dso-registry");
+        expect(inspect()).toBeUndefined();
+        expect(runOk(remove)).toBe("removed container dso-registry");
+        expect(runOk(synthCommand("registry-host-caddy-reload.delete"))).toBe("removed caddy site");
+        const check = ssh.runScript(checkScript().replace("+ 180 ))", "+ 2 ))"));
         expect(check.code).not.toBe(0);
-        runOk(dataDirDeleteScript(layout, false));
-        expect(existsSync(onDisk(`${layout.dataDir}/marker`))).toBe(true);
+        expect(runOk(synthCommand("registry-host-packages-data-dir.delete"))).toContain("kept registry data in /srv/data/registry");
+        expect(existsSync(onDisk(`${layout.dataDir}/docker/registry/v2/repositories/team/app`))).toBe(true);
     });
 
     test("delete with purge removes the data", () => {

@@ -1,10 +1,11 @@
 /**
- * A real OpenSSH server on 127.0.0.1:<free port> for tests, started as root with a host key and a
- * client key made at test time. Scripts run through it exactly as `@pulumi/command`'s remote.Command
+ * A real OpenSSH server for tests, on 127.0.0.1:<free port> or inside a test network namespace (port
+ * 22 at the namespace's address, so sessions see what runs there: its loopback, its /etc/netns
+ * files), started as root with a host key and a client key made at test time. Scripts run through it exactly as `@pulumi/command`'s remote.Command
  * would run them (the command string goes to the user's shell, stdin carries the data), with two
  * differences that the server sets, not the script: `DSO_ROOT` points at a private root directory
  * (every path the scripts write is prefixed with it), and PATH may start with a directory of
- * stand-in programs (for the Docker engine, which does not run on these machines).
+ * stand-in programs.
  *
  * Usage:
  *   const ssh = await startSshServer();                  // root login
@@ -14,6 +15,7 @@
  */
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
+import type { TestNetns } from "./netns";
 import { freePort, privateDir, type RunResult, removeDir, run, runOk, type ServerProcess, startServer, waitForPort } from "./serverProcess";
 
 export interface SshServerOptions {
@@ -23,16 +25,19 @@ export interface SshServerOptions {
      */
     readonly login?: "root" | "unprivileged";
     /**
-     * Directory put first on PATH for every session, e.g. one holding a stand-in `docker`
+     * Directory put first on PATH for every session, e.g. one holding a stand-in `systemctl`
      * executable. Tests that use it must say what it stands in for.
      */
     readonly pathPrefix?: string;
     /** Extra environment for every session (sshd `SetEnv`); values must not contain spaces or quotes. */
     readonly env?: Readonly<Record<string, string>>;
+    /** Run sshd inside this namespace, listening on its address, port 22. */
+    readonly netns?: TestNetns;
 }
 
 export interface SshServer {
-    readonly host: "127.0.0.1";
+    /** 127.0.0.1, or the namespace's address. */
+    readonly host: string;
     readonly port: number;
     /** User name scripts run as. */
     readonly user: string;
@@ -92,12 +97,13 @@ export async function startSshServer(options: SshServerOptions = {}): Promise<Ss
         if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) || /[\s"'\\]/.test(v))
             throw new Error(`startSshServer: env ${k} cannot be passed through sshd`);
     }
-    const port = await freePort();
+    const host = options.netns?.address ?? "127.0.0.1";
+    const port = options.netns ? 22 : await freePort();
     const config = path.join(dir, "sshd_config");
     writeFileSync(
         config,
         [
-            `ListenAddress 127.0.0.1:${port}`,
+            `ListenAddress ${host}:${port}`,
             `HostKey ${hostKeyFile}`,
             `PidFile ${path.join(dir, "sshd.pid")}`,
             `AuthorizedKeysFile ${authorizedKeys}`,
@@ -116,11 +122,15 @@ export async function startSshServer(options: SshServerOptions = {}): Promise<Ss
     );
     const knownHosts = path.join(dir, "known_hosts");
     const hostKey = readFileSync(`${hostKeyFile}.pub`, "utf8").trim().split(" ").slice(0, 2).join(" ");
-    writeFileSync(knownHosts, `[127.0.0.1]:${port} ${hostKey}\n`);
+    // known_hosts names a host on port 22 without brackets or port.
+    writeFileSync(knownHosts, `${port === 22 ? host : `[${host}]:${port}`} ${hostKey}\n`);
 
-    const sshd: ServerProcess = startServer("/usr/sbin/sshd", ["-D", "-e", "-f", config]);
+    const sshdArgs = ["-D", "-e", "-f", config];
+    const sshd: ServerProcess = options.netns
+        ? options.netns.startServer("/usr/sbin/sshd", sshdArgs)
+        : startServer("/usr/sbin/sshd", sshdArgs);
     try {
-        await waitForPort(port, 30_000, "sshd");
+        await (options.netns ? options.netns.waitForPort(port, 30_000, "sshd") : waitForPort(port, 30_000, "sshd"));
     } catch (error) {
         await sshd.stop();
         throw new Error(`${(error as Error).message}\n${sshd.output()}`);
@@ -143,10 +153,10 @@ export async function startSshServer(options: SshServerOptions = {}): Promise<Ss
         "LogLevel=ERROR",
         "-F",
         "/dev/null",
-        `${user}@127.0.0.1`,
+        `${user}@${host}`,
     ];
     return {
-        host: "127.0.0.1",
+        host,
         port,
         user,
         privateKey: readFileSync(clientKeyFile, "utf8"),
@@ -154,8 +164,8 @@ export async function startSshServer(options: SshServerOptions = {}): Promise<Ss
         root,
         connection: {
             kind: "ssh",
-            name: "127.0.0.1",
-            host: "127.0.0.1",
+            name: host,
+            host,
             port,
             user,
             privateKey: readFileSync(clientKeyFile, "utf8"),
