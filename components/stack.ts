@@ -20,6 +20,7 @@ import { PipelineConfig } from "./jenkins/pipelineConfig";
 import type { NodeTrustCommonArgs } from "./nodeTrust/common";
 import { NodeTrustDaemonSet } from "./nodeTrust/nodeTrustDaemonSet";
 import { NodeTrust } from "./nodeTrust/nodeTrustSsh";
+import { planRollingRestarts } from "./nodeTrust/restarts";
 import { needsSudo, PART_OF_LABELS, PLACEHOLDER_TAG, PROJECT, type RuntimeFlavour, registryAuthority } from "./shared/facts";
 import type { HostConnection } from "./shared/hostAccess";
 
@@ -51,14 +52,13 @@ export function defineStack(cfg: StackConfig): StackOutputs {
 
     const inCluster = accounts && defineInClusterRegistry(cfg, d, accounts);
     const external = accounts && defineExternalHost(cfg, d, accounts);
-    const inClusterRegistry = inCluster?.component;
     const registryHost = external?.component;
 
     const tlsMaterial = inCluster?.tlsMaterial ?? external?.tlsMaterial;
     const existingCa = cfg.registry.mode === "existing" ? cfg.registry.existing.caCertificate : undefined;
     const caCertPem = tlsMaterial?.caCertPem ?? (existingCa ? pulumi.output(existingCa) : undefined);
     const pullAccount = pullAccountOf(cfg, d, accounts);
-    defineNodeTrust(cfg, d, { caCertPem, pullAccount }, inClusterRegistry);
+    defineNodeTrust(cfg, d, { caCertPem, pullAccount });
     defineJenkinsCredentials(cfg, d, accounts?.push);
     definePipelineConfig(cfg);
     definePullSecrets(d, pullAccount);
@@ -203,8 +203,6 @@ function defineInClusterRegistry(cfg: StackConfig, d: Decisions, accounts: Regis
         accounts,
         deletes: { api: d.apiDeletes, ui: d.uiDeletes },
         tls: tls.args,
-        // The node-trust DaemonSet runs privileged in the same namespace.
-        privilegedPodsInNamespace: cfg.nodes.delivery === "daemonset",
     });
     return { component, tlsMaterial: tls.material };
 }
@@ -245,14 +243,14 @@ function defineExternalHost(cfg: StackConfig, d: Decisions, accounts: RegistryAc
 }
 
 /**
- * Node trust for the stack's `nodes` config: one NodeTrust per listed node (delivery "ssh"; nodes are
- * independent, so Pulumi works on them in parallel), one DaemonSet (delivery "daemonset"), or nothing.
+ * Node trust for the stack's `nodes` config: one NodeTrust per listed node (delivery "ssh"), one
+ * DaemonSet in a namespace of its own (delivery "daemonset"), or nothing. Over SSH, nodes work in
+ * parallel except where k3s / RKE2 restart: those commands take turns (`planRollingRestarts`).
  */
 function defineNodeTrust(
     cfg: StackConfig,
     d: Decisions,
     inputs: { readonly caCertPem?: pulumi.Input<string>; readonly pullAccount?: PullAccount },
-    inClusterRegistry: InClusterRegistry | undefined,
 ): void {
     const nodes = cfg.nodes;
     if (nodes.delivery === "none") return;
@@ -267,22 +265,33 @@ function defineNodeTrust(
         plainHttp: nodes.insecurePlainHttp,
         allowContainerdRestart: nodes.allowContainerdRestart,
         allowServiceRestart: nodes.allowServiceRestart,
+        restartTimeoutSeconds: nodes.restartTimeoutSeconds,
     });
     if (nodes.delivery === "daemonset") {
-        // The DaemonSet lives in the registry's namespace: the in-cluster registry creates it;
-        // otherwise it is created here, open to the DaemonSet's privileged pods.
-        const namespace =
-            inClusterRegistry ??
-            new k8s.core.v1.Namespace("node-trust-namespace", {
-                metadata: {
-                    name: cfg.inCluster.namespace,
-                    labels: { "pod-security.kubernetes.io/enforce": "privileged", ...PART_OF_LABELS },
+        // Its pods are privileged: they get a namespace of their own, so the registry's namespace can
+        // enforce the restricted standard.
+        const namespace = new k8s.core.v1.Namespace("node-trust-namespace", {
+            metadata: {
+                name: nodes.namespace,
+                labels: {
+                    "pod-security.kubernetes.io/enforce": "privileged",
+                    "pod-security.kubernetes.io/audit": "privileged",
+                    "pod-security.kubernetes.io/warn": "privileged",
+                    ...PART_OF_LABELS,
                 },
-            });
-        new NodeTrustDaemonSet("node-trust", { ...common(nodes.runtime), namespace: cfg.inCluster.namespace }, { dependsOn: [namespace] });
+            },
+        });
+        new NodeTrustDaemonSet("node-trust", { ...common(nodes.runtime), namespace: nodes.namespace }, { dependsOn: [namespace] });
         return;
     }
-    for (const node of nodes.list) {
+    const runtimeOf = (node: (typeof nodes.list)[number]) => node.runtime ?? nodes.runtime;
+    const restarting = nodes.list.filter((node) => ["k3s", "rke2"].includes(runtimeOf(node)));
+    const turns = new Map(planRollingRestarts(restarting, nodes.restartBatchSize).map((t) => [t.name, t]));
+    const restartSteps = new Map<string, pulumi.Resource>();
+    // In turn order (each node after the nodes it waits for, whose steps must exist first), then the rest.
+    const turnIndex = (name: string) => [...turns.keys()].indexOf(name);
+    const ordered = [...restarting].sort((a, b) => turnIndex(a.name) - turnIndex(b.name));
+    for (const node of [...ordered, ...nodes.list.filter((n) => !turns.has(n.name))]) {
         const sudo = needsSudo(node.user, node.sudo);
         const connection: HostConnection = node.local
             ? { kind: "local", name: node.name, sudo }
@@ -296,7 +305,20 @@ function defineNodeTrust(
                   hostKey: node.hostKey,
                   sudo,
               };
-        new NodeTrust(`node-trust-${node.name}`, { ...common(node.runtime ?? nodes.runtime), connection });
+        const turn = turns.get(node.name);
+        const trust = new NodeTrust(`node-trust-${node.name}`, {
+            ...common(runtimeOf(node)),
+            connection,
+            kubernetesNodeName: node.kubernetesNodeName,
+            restartTurn: turn && {
+                turn: turn.turn,
+                after: turn.after.flatMap((name) => {
+                    const step = restartSteps.get(name);
+                    return step ? [step] : [];
+                }),
+            },
+        });
+        if (trust.restartStep) restartSteps.set(node.name, trust.restartStep);
     }
 }
 

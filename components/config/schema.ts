@@ -115,6 +115,11 @@ const k8sName = z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, {
     error: "must be a Kubernetes name: lower-case letters, digits and '-', at most 63 characters",
 });
 
+/** A Node's name: a DNS subdomain (lower-case labels joined by dots), as kubelet registers it. */
+const k8sNodeName = z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, {
+    error: "must be a Kubernetes node name: lower-case letters, digits, '-' and '.', as `kubectl get nodes` shows it",
+});
+
 const credentialId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, {
     error: "must be a Jenkins credential ID: letters, digits, '.', '_' and '-'",
 });
@@ -306,7 +311,7 @@ const registry = z.strictObject({
 });
 
 const inCluster = z.strictObject({
-    namespace: k8sName.default("dso").describe("Namespace of the in-cluster registry (and of the node-trust DaemonSet)."),
+    namespace: k8sName.default("dso").describe("Namespace of the in-cluster registry; it enforces the restricted Pod Security level."),
     ingressClass: z
         .string()
         .min(1)
@@ -345,6 +350,15 @@ const node = z.strictObject({
     ...sshConnection,
     runtime: z.enum(RUNTIME_FLAVOURS).optional().describe("Override the group's runtime for this node."),
     local: z.boolean().default(false).describe("Pulumi runs on this node itself: use local commands instead of SSH."),
+    role: z
+        .enum(["server", "agent"])
+        .default("server")
+        .describe(
+            'k3s / RKE2: "server" nodes (control plane, etcd) restart one at a time after registries.yaml changes; "agent" nodes restart after them, `nodes.restartBatchSize` at a time.',
+        ),
+    kubernetesNodeName: k8sNodeName
+        .optional()
+        .describe("The node's name in Kubernetes, for the Ready check after a restart; the machine's host name (lower case) when unset."),
 });
 
 const nodes = z.strictObject({
@@ -363,6 +377,23 @@ const nodes = z.strictObject({
         .default(false)
         .describe("Allow restarting containerd to set the CRI plugin's config_path (containerd flavour)."),
     allowServiceRestart: z.boolean().default(true).describe("Allow restarting k3s / rke2 when registries.yaml changes."),
+    restartBatchSize: z
+        .number()
+        .int()
+        .min(1)
+        .max(100)
+        .default(1)
+        .describe("k3s / RKE2 agents restarted at the same time after registries.yaml changes (servers always restart one at a time)."),
+    restartTimeoutSeconds: z
+        .number()
+        .int()
+        .min(10)
+        .max(3600)
+        .default(300)
+        .describe("Seconds a restarted k3s / RKE2 node has to be active and Ready again; otherwise the run stops before the next node."),
+    namespace: k8sName
+        .default("dso-node-trust")
+        .describe('Namespace of the node-trust DaemonSet (delivery "daemonset"), created with the privileged Pod Security level.'),
     insecurePlainHttp: z.boolean().default(false).describe("Plain-HTTP registry (no TLS). Dangerous: images can be swapped in transit."),
     list: z.array(node).default([]).describe('Nodes reached over SSH (delivery "ssh").'),
 });

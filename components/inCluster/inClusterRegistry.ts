@@ -71,11 +71,6 @@ export interface InClusterRegistryArgs {
     readonly tls:
         | { readonly kind: "secret"; readonly certPem: pulumi.Input<string>; readonly keyPem: pulumi.Input<string> }
         | { readonly kind: "cert-manager"; readonly issuerKind: "Issuer" | "ClusterIssuer"; readonly issuerName: string };
-    /**
-     * Other pods in the namespace must run privileged (the node-trust DaemonSet): the namespace then
-     * does not enforce the restricted Pod Security Standard (it still audits it).
-     */
-    readonly privilegedPodsInNamespace: boolean;
     /** Kubernetes provider (a kubeconfig context); the ambient one when unset. */
     readonly provider?: k8s.Provider;
 }
@@ -207,7 +202,6 @@ export class InClusterRegistry extends pulumi.ComponentResource {
 
         const spec: InClusterSpec = {
             namespace: args.namespace,
-            enforceRestricted: !args.privilegedPodsInNamespace,
             host: args.host,
             ingressClass: args.ingressClass,
             tls,

@@ -61,12 +61,6 @@ export type InClusterTls =
 export interface InClusterSpec {
     /** Namespace of every namespaced object (except the KEP-1755 ConfigMap, which lives in kube-public). */
     readonly namespace: string;
-    /**
-     * Let the API server enforce the restricted Pod Security Standard on the whole namespace. Off when
-     * a deliberately privileged pod shares it (the node-trust DaemonSet): then violations are only
-     * recorded in the audit log, and this program's own pods are held to the standard by its tests.
-     */
-    readonly enforceRestricted: boolean;
     /** Host name clients use; the Ingress serves it. */
     readonly host: string;
     /** IngressClass of the ingress controller (ingress-nginx annotations are written). */
@@ -200,7 +194,7 @@ export function renderNamespace(spec: InClusterSpec): K8sObject {
             labels: {
                 ...labels("namespace"),
                 "pod-security.kubernetes.io/audit": "restricted",
-                "pod-security.kubernetes.io/enforce": spec.enforceRestricted ? "restricted" : "privileged",
+                "pod-security.kubernetes.io/enforce": "restricted",
             },
         },
     } satisfies k8s.types.input.core.v1.Namespace;

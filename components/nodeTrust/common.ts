@@ -4,15 +4,9 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { type HostConnection, privileged, shQuote } from "../shared/hostAccess";
-import {
-    type FileStep,
-    normalizePem,
-    type RuntimeFlavour,
-    renderHostsToml,
-    renderRegistriesYaml,
-    type TrustPlan,
-    type TrustTarget,
-} from "./files";
+import { type FileStep, normalizePem, type RuntimeFlavour, renderHostsToml, type TrustPlan, type TrustTarget } from "./files";
+import { renderRegistriesEntries } from "./registriesYaml";
+import { DEFAULT_RESTART_TIMEOUT_SECONDS, type RestartSettings } from "./restarts";
 
 /** What every delivery needs to know about the registry. */
 export interface NodeTrustCommonArgs {
@@ -30,8 +24,9 @@ export interface NodeTrustCommonArgs {
      */
     readonly registryAddress?: pulumi.Input<string>;
     /**
-     * Pull account for k3s / RKE2 registries.yaml, when pulls need credentials: the generated pull-only
-     * account, or an existing registry's (whose user name is a secret too).
+     * Pull account the node's runtime pulls with, when pulls need credentials: k3s / RKE2
+     * registries.yaml `auth`, containerd (microk8s, kind) hosts.toml's `Authorization` header. The
+     * generated pull-only account, or an existing registry's (whose user name is a secret too).
      */
     readonly pullAccount?: { readonly username: pulumi.Input<string>; readonly password: pulumi.Input<string> };
     /** Plain HTTP instead of TLS. Images can be swapped in transit: existing lab registries only. */
@@ -40,6 +35,17 @@ export interface NodeTrustCommonArgs {
     readonly allowContainerdRestart?: boolean;
     /** Let the program restart k3s / RKE2 after registries.yaml changed. */
     readonly allowServiceRestart?: boolean;
+    /** Seconds a restarted k3s / RKE2 node has to be active and Ready again before the run fails. */
+    readonly restartTimeoutSeconds?: number;
+}
+
+/** The restart settings of the args, for a node's turn (SSH) or the DaemonSet's pods (no turn). */
+export function restartSettingsOf(args: NodeTrustCommonArgs, extra: Pick<RestartSettings, "nodeName" | "turn"> = {}): RestartSettings {
+    return {
+        allow: args.allowServiceRestart ?? true,
+        timeoutSeconds: args.restartTimeoutSeconds ?? DEFAULT_RESTART_TIMEOUT_SECONDS,
+        ...extra,
+    };
 }
 
 /** The plain facts that decide which steps exist. */
@@ -60,16 +66,22 @@ export function fileContent(step: FileStep, plan: TrustPlan, args: NodeTrustComm
     switch (step.role) {
         case "ca":
             return pulumi.output(args.caCertPem!).apply(normalizePem);
-        case "hosts-toml":
-            return pulumi.output(renderHostsToml(target));
-        case "registries-yaml": {
-            const caFile = plan.steps.find((s): s is FileStep => s.kind === "file" && s.role === "ca")?.path;
-            const base = { host: args.host, port: args.port, plainHttp: target.plainHttp, caFile };
-            if (!args.pullAccount) return pulumi.output(renderRegistriesYaml(base));
+        case "hosts-toml": {
+            if (!args.pullAccount) return pulumi.output(renderHostsToml(target));
             return pulumi.secret(
                 pulumi
                     .all([args.pullAccount.username, args.pullAccount.password])
-                    .apply(([username, password]) => renderRegistriesYaml({ ...base, auth: { username, password } })),
+                    .apply(([username, password]) => renderHostsToml({ ...target, auth: { username, password } })),
+            );
+        }
+        case "registries-yaml": {
+            const caFile = plan.steps.find((s): s is FileStep => s.kind === "file" && s.role === "ca")?.path;
+            const base = { host: args.host, port: args.port, plainHttp: target.plainHttp, caFile };
+            if (!args.pullAccount) return pulumi.output(renderRegistriesEntries(base));
+            return pulumi.secret(
+                pulumi
+                    .all([args.pullAccount.username, args.pullAccount.password])
+                    .apply(([username, password]) => renderRegistriesEntries({ ...base, auth: { username, password } })),
             );
         }
     }

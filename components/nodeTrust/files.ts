@@ -10,6 +10,8 @@
  */
 import { IPV4, type RuntimeFlavour, registryAuthority } from "../shared/facts";
 import { type HostFileSpec, placeFileBody, removeFileBody, shQuote } from "../shared/hostAccess";
+import { registriesYamlMergeBody } from "./registriesYaml";
+import { type RestartSettings, restartAfterChange } from "./restarts";
 
 export type { RuntimeFlavour };
 
@@ -22,7 +24,10 @@ export interface TrustTarget {
     readonly port: number;
     /** A CA file is placed (the registry's certificate is not publicly trusted). */
     readonly hasCa: boolean;
-    /** Pulls need the pull-only account (k3s / RKE2 `configs.<host>.auth`). */
+    /**
+     * Pulls need the pull-only account on the node: k3s / RKE2 `configs.<host>.auth` in registries.yaml,
+     * containerd (microk8s, kind) an `Authorization` header in hosts.toml.
+     */
     readonly hasPullAuth: boolean;
     /** A managed /etc/hosts block maps the host to an address. */
     readonly hasAddress: boolean;
@@ -38,6 +43,11 @@ export interface FileStep extends HostFileSpec {
     readonly secret: boolean;
     /** systemd units restarted (when running and allowed) after the content changed or was removed. */
     readonly restartUnits: readonly string[];
+    /**
+     * The file is shared with the operator (k3s / RKE2 registries.yaml): the program merges its own
+     * entries, keyed by this authority, into it instead of owning the whole file.
+     */
+    readonly mergeKey?: string;
 }
 
 /** A directory that belongs to this registry alone: created first, removed (when empty) last. */
@@ -90,10 +100,10 @@ export function trustTargetProblem(flavour: RuntimeFlavour, target: TrustTarget)
             "/etc/docker/daemon.json, which this program does not manage: use TLS, or set that list yourself"
         );
     }
-    if (target.hasPullAuth && flavour !== "k3s" && flavour !== "rke2") {
+    if (target.hasPullAuth && flavour === "docker") {
         return (
-            `pull credentials on the node are only written for k3s and RKE2 (registries.yaml); for ${flavour}, ` +
-            "give workloads an imagePullSecret (dso-registry:pullSecrets.namespaces) instead"
+            "the Docker engine has no node-wide registry credentials that kubelet's pulls use (cri-dockerd passes only " +
+            "the pod's imagePullSecrets): give workloads an imagePullSecret (dso-registry:pullSecrets.namespaces) instead"
         );
     }
     return undefined;
@@ -128,6 +138,7 @@ export function trustPlan(flavour: RuntimeFlavour, target: TrustTarget): TrustPl
             mode: target.hasPullAuth ? "0600" : "0644",
             secret: target.hasPullAuth,
             restartUnits: units,
+            mergeKey: authority,
         });
         hostMounts.push({ path: base, type: "DirectoryOrCreate" });
         markerDir = base;
@@ -139,7 +150,16 @@ export function trustPlan(flavour: RuntimeFlavour, target: TrustTarget): TrustPl
             steps.push({ kind: "file", role: "ca", path: `${dir}/ca.crt`, mode: "0644", secret: false, restartUnits: [] });
         }
         if (flavour !== "docker") {
-            steps.push({ kind: "file", role: "hosts-toml", path: `${dir}/hosts.toml`, mode: "0644", secret: false, restartUnits: [] });
+            // With pull credentials hosts.toml carries them (an Authorization header): root only.
+            const secret = target.hasPullAuth;
+            steps.push({
+                kind: "file",
+                role: "hosts-toml",
+                path: `${dir}/hosts.toml`,
+                mode: secret ? "0600" : "0644",
+                secret,
+                restartUnits: [],
+            });
         }
         if (flavour === "containerd") {
             steps.push({ kind: "config-path", configFile: "/etc/containerd/config.toml", certsDir });
@@ -168,10 +188,20 @@ function quoted(value: string): string {
 /**
  * containerd's hosts.toml for the registry. `ca` is relative to the file's directory, so the same
  * text works under microk8s's snap path, /etc/containerd and inside kind node containers.
+ *
+ * With `auth`, every request containerd sends to the registry carries the pull-only account as a
+ * Basic `Authorization` header (hosts.toml's `header` table, containerd 1.5+ and 2.x): containerd's
+ * resolver reads it for the CRI plugin (kubelet's pulls) as for `ctr --hosts-dir`, and Go's HTTP
+ * client drops the header when a redirect leaves the registry's host. The file is then root-only.
  */
-export function renderHostsToml(target: Pick<TrustTarget, "host" | "port" | "hasCa" | "plainHttp">): string {
+export function renderHostsToml(
+    target: Pick<TrustTarget, "host" | "port" | "hasCa" | "plainHttp"> & {
+        readonly auth?: { readonly username: string; readonly password: string };
+    },
+): string {
     const authority = registryAuthority(target.host, target.port);
     const url = `${target.plainHttp ? "http" : "https"}://${authority}`;
+    const basic = target.auth && Buffer.from(`${target.auth.username}:${target.auth.password}`, "utf8").toString("base64");
     return [
         MANAGED_HEADER,
         `server = ${quoted(url)}`,
@@ -179,32 +209,9 @@ export function renderHostsToml(target: Pick<TrustTarget, "host" | "port" | "has
         `[host.${quoted(url)}]`,
         `  capabilities = ["pull", "resolve"]`,
         ...(target.hasCa ? [`  ca = "ca.crt"`] : []),
+        ...(basic ? [``, `[host.${quoted(url)}.header]`, `  Authorization = ${quoted(`Basic ${basic}`)}`] : []),
         ``,
     ].join("\n");
-}
-
-export interface RegistriesYamlInput {
-    readonly host: string;
-    readonly port: number;
-    readonly plainHttp: boolean;
-    /** Absolute path of the CA file on the node, when there is one. */
-    readonly caFile?: string;
-    readonly auth?: { readonly username: string; readonly password: string };
-}
-
-/** k3s / RKE2 registries.yaml: the mirror for the registry, its CA and the pull-only account. */
-export function renderRegistriesYaml(input: RegistriesYamlInput): string {
-    const authority = registryAuthority(input.host, input.port);
-    const url = `${input.plainHttp ? "http" : "https"}://${authority}`;
-    const lines = [MANAGED_HEADER, "mirrors:", `  ${quoted(authority)}:`, "    endpoint:", `      - ${quoted(url)}`];
-    if (input.caFile || input.auth) {
-        lines.push("configs:", `  ${quoted(authority)}:`);
-        if (input.caFile) lines.push("    tls:", `      ca_file: ${quoted(input.caFile)}`);
-        if (input.auth) {
-            lines.push("    auth:", `      username: ${quoted(input.auth.username)}`, `      password: ${quoted(input.auth.password)}`);
-        }
-    }
-    return `${lines.join("\n")}\n`;
 }
 
 /** A PEM bundle with exactly one trailing newline (the config schema has checked that it is PEM). */
@@ -288,8 +295,9 @@ export function dirRemoveScript(path: string): string {
 }
 
 /**
- * Restarts those of `units` that are running. $DSO_HOST_EXEC reaches the node's systemd from a pod.
- * One `if` per unit rather than a loop: the unit names are fixed, and a loop over one word is a lint finding.
+ * Restarts those of `units` that are running (containerd after its config_path changed; containerd
+ * comes back by itself and running containers keep running). $DSO_HOST_EXEC reaches the node's
+ * systemd from a pod. One `if` per unit rather than a loop: a loop over one word is a lint finding.
  */
 function restartUnitsScript(units: readonly string[], reason: string): string {
     return [
@@ -304,69 +312,29 @@ function restartUnitsScript(units: readonly string[], reason: string): string {
     ].join("\n");
 }
 
-/**
- * Places a file whose change needs a service restart (k3s / RKE2 registries.yaml): refuses to
- * overwrite a file that this program did not write, places it (stdin) and restarts the running
- * units only when the content changed. Without `allowRestart` it says which command to run.
- */
-function placeWithRestartBody(step: FileStep, allowRestart: boolean): string {
-    const reason = `${step.path} changed`;
+/** Places a file that is shared with the operator (registries.yaml): merges the entries on stdin, then restarts. */
+function mergeWithRestartBody(step: FileStep, authority: string, restart: RestartSettings, action: "apply" | "remove"): string {
+    const flavour = step.path.startsWith("/etc/rancher/rke2/") ? "rke2" : "k3s";
     return [
         "set -eu",
-        `file="\${DSO_ROOT:-}"${shQuote(step.path)}`,
-        `if [ -f "$file" ] && [ "$(head -n 1 "$file")" != ${shQuote(MANAGED_HEADER)} ]; then`,
-        `  echo "${step.path} exists and was not written by dso-registry; it is left as it is." >&2`,
-        `  echo "Merge its entries elsewhere or move it away (mv ${step.path} ${step.path}.orig), then run again." >&2`,
-        `  exit 1`,
-        `fi`,
-        // The placement runs in the command substitution's subshell, whose EXIT trap removes its temp file.
-        `out=$(`,
-        ...placeFileBody(step)
-            .split("\n")
-            .map((l) => `  ${l}`),
-        `)`,
-        `echo "$out"`,
-        `case "$out" in`,
-        `  changed*)`,
-        ...(allowRestart
-            ? restartUnitsScript(step.restartUnits, reason)
-                  .split("\n")
-                  .map((l) => `    ${l}`)
-            : [
-                  `    echo "${reason}: restart ${step.restartUnits.join(" or ")} to apply it (dso-registry:nodes.allowServiceRestart is false)"`,
-              ]),
-        `    ;;`,
-        `esac`,
-    ].join("\n");
-}
-
-/** Removes such a file (when it is still this program's) and restarts the running units. */
-function removeWithRestartBody(step: FileStep, allowRestart: boolean): string {
-    const reason = `${step.path} removed`;
-    return [
-        "set -eu",
-        `file="\${DSO_ROOT:-}"${shQuote(step.path)}`,
-        `if [ ! -e "$file" ]; then exit 0; fi`,
-        `if [ "$(head -n 1 "$file")" != ${shQuote(MANAGED_HEADER)} ]; then echo "${step.path} was not written by dso-registry; left as it is"; exit 0; fi`,
-        `rm -f "$file"`,
-        ...(allowRestart
-            ? restartUnitsScript(step.restartUnits, reason).split("\n")
-            : [`echo "${reason}: restart ${step.restartUnits.join(" or ")} to apply it"`]),
+        registriesYamlMergeBody({ path: step.path, authority, secret: step.secret }, action),
+        restartAfterChange(flavour, step.path, step.restartUnits, restart, action),
     ].join("\n");
 }
 
 /**
- * The body that places a file step's content (stdin) on the node: the shared file placement, wrapped
- * in the overwrite guard and restart where the step names units to restart.
+ * The body that places a file step's content (stdin) on the node: the shared file placement, or for
+ * a shared file (registries.yaml) the merge of the program's entries and the restart that follows.
  */
-export function placeFileStepBody(step: FileStep, allowServiceRestart: boolean): string {
-    if (step.restartUnits.length > 0) return placeWithRestartBody(step, allowServiceRestart);
+export function placeFileStepBody(step: FileStep, restart: RestartSettings): string {
+    if (step.mergeKey !== undefined) return mergeWithRestartBody(step, step.mergeKey, restart, "apply");
     return placeFileBody(step);
 }
 
-/** The body that removes a file step's file again (and restarts where the step names units). */
-export function removeFileStepBody(step: FileStep, allowServiceRestart: boolean): string {
-    return step.restartUnits.length > 0 ? removeWithRestartBody(step, allowServiceRestart) : removeFileBody(step);
+/** The body that removes a file step's file again (for a shared file, only the program's entries, and restarts). */
+export function removeFileStepBody(step: FileStep, restart: RestartSettings): string {
+    if (step.mergeKey !== undefined) return mergeWithRestartBody(step, step.mergeKey, restart, "remove");
+    return removeFileBody(step);
 }
 
 /** containerd 1.x (config version 2) and 2.x (version 3) spell the CRI registry section differently. */

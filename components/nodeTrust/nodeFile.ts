@@ -7,6 +7,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { type HostConnection, hostCommand, type PlacedFile } from "../shared/hostAccess";
 import { type FileStep, placeFileStepBody, removeFileStepBody } from "./files";
+import type { RestartSettings } from "./restarts";
 
 export interface NodeFileArgs {
     /** How to reach the node. */
@@ -17,28 +18,33 @@ export interface NodeFileArgs {
     readonly step: FileStep;
     /** The file's content; travels on stdin, secret where the step is. */
     readonly content: pulumi.Input<string>;
-    /** Restart the step's units after the file changed or was removed. */
-    readonly allowServiceRestart: boolean;
+    /** Whether and how the step's units restart after the file changed (its turn in a rolling restart). */
+    readonly restart: RestartSettings;
+    /** Resources the command waits for (a rolling restart's earlier nodes, the files it names). */
+    readonly after?: readonly pulumi.Resource[];
 }
 
 /** A node-trust file placed by its own scripts: written when its content changes, removed on destroy. */
 export class NodeFile extends pulumi.ComponentResource {
+    /** The command that places the file (and restarts): what a later node's restart waits for. */
+    readonly command: pulumi.Resource;
+
     constructor(name: string, args: NodeFileArgs, opts?: pulumi.ComponentResourceOptions) {
         const placed: PlacedFile = { target: args.connection.name, path: args.step.path, mode: args.step.mode };
         super("dso:nodes:NodeFile", name, placed, opts);
         const { step, run } = args;
-        hostCommand(
+        this.command = hostCommand(
             `${name}-write`,
             {
                 connection: args.connection,
-                create: run(placeFileStepBody(step, args.allowServiceRestart)),
-                delete: run(removeFileStepBody(step, args.allowServiceRestart)),
+                create: run(placeFileStepBody(step, args.restart)),
+                delete: run(removeFileStepBody(step, args.restart)),
                 stdin: args.content,
                 sensitiveOutput: step.secret,
             },
             // Earlier versions made this command a direct child of NodeTrust, named like this component:
             // the alias keeps it the same resource, so updating does not run its delete (which removes the file).
-            { parent: this, aliases: [{ name, parent: opts?.parent }] },
+            { parent: this, aliases: [{ name, parent: opts?.parent }], dependsOn: [...(args.after ?? [])] },
         );
         this.registerOutputs({});
     }

@@ -8,7 +8,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { PART_OF_LABELS } from "../shared/facts";
 import { shQuote } from "../shared/hostAccess";
-import { fileContent, type NodeTrustCommonArgs, trustTargetOf } from "./common";
+import { fileContent, type NodeTrustCommonArgs, restartSettingsOf, trustTargetOf } from "./common";
 import {
     configPathCheckScript,
     configPathRemoveScript,
@@ -61,7 +61,7 @@ function daemonSetScripts(plan: TrustPlan, args: NodeTrustCommonArgs): DaemonSet
     const apply: string[] = ["set -eu"];
     const remove: string[] = [];
     const marker = `"\${DSO_ROOT:-}"${shQuote(`${plan.markerDir}/${OWNER_FILE}`)}`;
-    const allowServiceRestart = args.allowServiceRestart ?? true;
+    const restart = restartSettingsOf(args);
     const allowContainerdRestart = args.allowContainerdRestart ?? false;
     const script = (key: string, body: string) => {
         config[key] = pulumi.output(body);
@@ -79,8 +79,8 @@ function daemonSetScripts(plan: TrustPlan, args: NodeTrustCommonArgs): DaemonSet
                 const content = fileContent(step, plan, args);
                 const source = step.secret ? `${SECRET_DIR}/${dataKey}` : `${CONFIG_DIR}/${dataKey}`;
                 (step.secret ? secret : config)[dataKey] = content;
-                apply.push(`sh ${script(`place-${step.role}.sh`, placeFileStepBody(step, allowServiceRestart))} < ${source}`);
-                remove.unshift(`sh ${script(`remove-${step.role}.sh`, removeFileStepBody(step, allowServiceRestart))}`);
+                apply.push(`sh ${script(`place-${step.role}.sh`, placeFileStepBody(step, restart))} < ${source}`);
+                remove.unshift(`sh ${script(`remove-${step.role}.sh`, removeFileStepBody(step, restart))}`);
                 break;
             }
             case "config-path":
@@ -99,6 +99,9 @@ function daemonSetScripts(plan: TrustPlan, args: NodeTrustCommonArgs): DaemonSet
     config["remove.sh"] = pulumi.output(
         [
             "set -eu",
+            // A pod that goes away never restarts the node's service: pods of a deleted DaemonSet all stop at once.
+            "DSO_DEFER_RESTART=1",
+            "export DSO_DEFER_RESTART",
             `if [ "$(cat ${marker} 2>/dev/null || true)" != "$POD_UID" ]; then`,
             `  echo "node trust now belongs to another pod of the DaemonSet; nothing removed"`,
             `  exit 0`,
@@ -112,8 +115,21 @@ function daemonSetScripts(plan: TrustPlan, args: NodeTrustCommonArgs): DaemonSet
         [
             "set -u",
             `trap 'exit 0' TERM INT`,
+            `first=1`,
             `while :; do`,
-            `  if sh ${CONFIG_DIR}/apply.sh; then touch /tmp/applied; else echo "node trust: applying failed; trying again in ${INTERVAL_SECONDS}s" >&2; fi`,
+            // A DaemonSet cannot order restarts across nodes, except in a rolling update: the controller
+            // starts the new pod on one node at a time (maxSurge 1, maxUnavailable 0) and moves on only once
+            // it is Ready, which it is after its first apply, restart and wait. So a pod restarts the node's
+            // service only while it takes over from the previous pod of the DaemonSet on its node (the owner
+            // file holds another pod's UID). Pods of a new DaemonSet, on a new node, and every later run
+            // write the files and leave the restart pending (said in the log).
+            `  if [ "$first" = 1 ] && [ -s ${marker} ] && [ "$(cat ${marker})" != "$POD_UID" ]; then`,
+            `    unset DSO_DEFER_RESTART`,
+            `  else`,
+            `    DSO_DEFER_RESTART=1`,
+            `    export DSO_DEFER_RESTART`,
+            `  fi`,
+            `  if sh ${CONFIG_DIR}/apply.sh; then touch /tmp/applied; first=0; else echo "node trust: applying failed; trying again in ${INTERVAL_SECONDS}s" >&2; fi`,
             `  sleep ${INTERVAL_SECONDS} &`,
             `  wait $!`,
             `done`,
@@ -154,12 +170,14 @@ export class NodeTrustDaemonSet extends pulumi.ComponentResource {
               )
             : undefined;
 
-        // A new hash rolls the pods at once; Secret changes reach the mounted files and the next run.
-        const configHash = pulumi.all(scripts.config).apply((data) =>
+        // A new hash rolls the pods, one node at a time; so does a new Secret (a rotated pull password), whose
+        // hash is kept secret like the Secret itself.
+        const hashOf = (data: Record<string, string>) =>
             createHash("sha256")
                 .update(JSON.stringify(Object.entries(data).sort()))
-                .digest("hex"),
-        );
+                .digest("hex");
+        const configHash = pulumi.all(scripts.config).apply(hashOf);
+        const secretHash = hasSecret ? pulumi.secret(pulumi.all(scripts.secret).apply(hashOf)) : undefined;
 
         const hostVolumes = plan.hostMounts.map((m) => ({
             name: volumeName(m.path),
@@ -174,7 +192,13 @@ export class NodeTrustDaemonSet extends pulumi.ComponentResource {
                     // The new pod applies before the old one goes, so nodes never lose trust on an update.
                     updateStrategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
                     template: {
-                        metadata: { labels, annotations: { "dso-registry/config-hash": configHash } },
+                        metadata: {
+                            labels,
+                            annotations: {
+                                "dso-registry/config-hash": configHash,
+                                ...(secretHash ? { "dso-registry/secret-hash": secretHash } : {}),
+                            },
+                        },
                         spec: {
                             automountServiceAccountToken: false,
                             hostPID: restarts || undefined,
@@ -187,7 +211,12 @@ export class NodeTrustDaemonSet extends pulumi.ComponentResource {
                                     command: ["sh", `${CONFIG_DIR}/run.sh`],
                                     env: [
                                         { name: "DSO_ROOT", value: HOST_ROOT },
-                                        ...(restarts ? [{ name: "DSO_HOST_EXEC", value: HOST_EXEC }] : []),
+                                        ...(restarts
+                                            ? [
+                                                  { name: "DSO_HOST_EXEC", value: HOST_EXEC },
+                                                  { name: "DSO_NODE_NAME", valueFrom: { fieldRef: { fieldPath: "spec.nodeName" } } },
+                                              ]
+                                            : []),
                                         { name: "POD_UID", valueFrom: { fieldRef: { fieldPath: "metadata.uid" } } },
                                     ],
                                     lifecycle: { preStop: { exec: { command: ["sh", `${CONFIG_DIR}/remove.sh`] } } },

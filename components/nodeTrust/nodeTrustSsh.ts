@@ -5,24 +5,34 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { type HostConnection, HostFile, type HostTarget, hostCommand } from "../shared/hostAccess";
-import { fileContent, type NodeTrustCommonArgs, nodeRunner, trustTargetOf } from "./common";
+import { fileContent, type NodeTrustCommonArgs, nodeRunner, restartSettingsOf, trustTargetOf } from "./common";
 import { configPathCheckScript, configPathRemoveScript, dirCreateScript, dirRemoveScript, etcHostsScript, trustPlan } from "./files";
 import { NodeFile } from "./nodeFile";
 
 export interface NodeTrustArgs extends NodeTrustCommonArgs {
     /** How to reach the node (SSH, or local when Pulumi runs on it); for kind, its name is the node container's. */
     readonly connection: HostConnection;
+    /** The node's Kubernetes name, for the Ready check after a restart (default: its host name in lower case). */
+    readonly kubernetesNodeName?: string;
+    /**
+     * This node's turn in a rolling restart (k3s / RKE2): the restarting command waits for these
+     * resources (earlier nodes' `restartStep`), and the turn is said in its script.
+     */
+    readonly restartTurn?: { readonly after: readonly pulumi.Resource[]; readonly turn: string };
 }
 
 /** Node trust on one node, over SSH or with local commands. */
 export class NodeTrust extends pulumi.ComponentResource {
+    /** The command after which this node's runtime has restarted and is Ready (k3s / RKE2), for later nodes to wait for. */
+    readonly restartStep?: pulumi.Resource;
+
     constructor(name: string, args: NodeTrustArgs, opts?: pulumi.ComponentResourceOptions) {
         const target: HostTarget = { target: args.connection.name };
         super("dso:nodes:NodeTrust", name, target, opts);
         const plan = trustPlan(args.flavour, trustTargetOf(args));
         const connection = args.connection;
         const run = nodeRunner(args.flavour, connection);
-        const allowServiceRestart = args.allowServiceRestart ?? true;
+        const restart = restartSettingsOf(args, { nodeName: args.kubernetesNodeName, turn: args.restartTurn?.turn });
 
         let dir: pulumi.Resource | undefined;
         const placed: pulumi.Resource[] = [];
@@ -39,15 +49,17 @@ export class NodeTrust extends pulumi.ComponentResource {
                 case "file": {
                     const content = fileContent(step, plan, args);
                     if (step.restartUnits.length > 0 || args.flavour === "kind") {
-                        // A restart comes after every earlier file (the CA that registries.yaml names), so the service reads them together.
-                        const dependsOn = step.restartUnits.length > 0 ? [...after.dependsOn, ...placed] : after.dependsOn;
-                        placed.push(
-                            new NodeFile(
-                                `${name}-${step.role}`,
-                                { connection, run, step, content, allowServiceRestart },
-                                { ...after, dependsOn },
-                            ),
+                        // A restart comes after every earlier file (the CA that registries.yaml names), so the service
+                        // reads them together, and after the nodes whose turn comes before this one's.
+                        const restarts = step.restartUnits.length > 0;
+                        const dependsOn = restarts ? [...after.dependsOn, ...placed] : after.dependsOn;
+                        const file = new NodeFile(
+                            `${name}-${step.role}`,
+                            { connection, run, step, content, restart, after: restarts ? args.restartTurn?.after : undefined },
+                            { ...after, dependsOn },
                         );
+                        if (restarts) this.restartStep = file.command;
+                        placed.push(file);
                     } else {
                         placed.push(
                             new HostFile(

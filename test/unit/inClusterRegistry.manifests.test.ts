@@ -17,7 +17,6 @@ import { podTemplates, restrictedPodProblems, schemaProblems } from "../support/
 function baseSpec(overrides: Partial<InClusterSpec> = {}): InClusterSpec {
     return {
         namespace: "dso",
-        enforceRestricted: true,
         host: "registry-dso.jmann.local",
         ingressClass: "public",
         tls: { kind: "secret", certPem: "CERT-PEM", keyPem: "KEY-PEM-VALUE" },
@@ -198,12 +197,9 @@ describe("settings", () => {
 });
 
 describe("objects", () => {
-    test.each([
-        [true, "restricted"],
-        [false, "privileged"],
-    ])("enforceRestricted %s: the namespace enforces %s and always audits restricted", (enforceRestricted, level) => {
-        const ns = get(renderInClusterObjects(baseSpec({ enforceRestricted })), "Namespace", "dso");
-        expect(ns.metadata.labels["pod-security.kubernetes.io/enforce"]).toBe(level);
+    test("the namespace enforces and audits the restricted Pod Security Standard", () => {
+        const ns = get(renderInClusterObjects(baseSpec()), "Namespace", "dso");
+        expect(ns.metadata.labels["pod-security.kubernetes.io/enforce"]).toBe("restricted");
         expect(ns.metadata.labels["pod-security.kubernetes.io/audit"]).toBe("restricted");
     });
 

@@ -5,11 +5,11 @@ import {
     MANAGED_HEADER,
     type RuntimeFlavour,
     renderHostsToml,
-    renderRegistriesYaml,
     type TrustTarget,
     trustPlan,
     trustTargetProblem,
 } from "../../components/nodeTrust/files";
+import { renderRegistriesEntries } from "../../components/nodeTrust/registriesYaml";
 import { registryAuthority } from "../../components/shared/facts";
 
 const target: TrustTarget = {
@@ -114,14 +114,33 @@ describe("trustPlan: the files each flavour gets", () => {
         );
         expect(registries).toMatchObject({ secret: true, mode: "0600" });
     });
+
+    it.each(["k3s", "rke2"] as const)("%s registries.yaml is merged (keyed by the authority), not owned whole", (flavour) => {
+        const registries = trustPlan(flavour, target).steps.find((s) => s.kind === "file" && s.role === "registries-yaml");
+        expect(registries).toMatchObject({ mergeKey: "registry.example.com:5000" });
+    });
+
+    it.each(["containerd", "microk8s", "kind"] as const)(
+        "%s hosts.toml with pull credentials is a secret file with mode 0600",
+        (flavour) => {
+            const hostsToml = trustPlan(flavour, { ...target, hasPullAuth: true }).steps.find(
+                (s) => s.kind === "file" && s.role === "hosts-toml",
+            );
+            expect(hostsToml).toMatchObject({ secret: true, mode: "0600" });
+        },
+    );
+
+    it("hosts.toml without pull credentials is world-readable", () => {
+        const hostsToml = trustPlan("containerd", target).steps.find((s) => s.kind === "file" && s.role === "hosts-toml");
+        expect(hostsToml).toMatchObject({ secret: false, mode: "0644" });
+    });
 });
 
 describe("trustTargetProblem", () => {
     it.each([
         ["containerd", { plainHttp: true, hasCa: true }, /plain-HTTP registry has no certificate/],
         ["docker", { plainHttp: true, hasCa: false }, /insecure-registries/],
-        ["containerd", { hasPullAuth: true }, /imagePullSecret/],
-        ["microk8s", { hasPullAuth: true }, /imagePullSecret/],
+        ["docker", { hasPullAuth: true }, /imagePullSecret/],
     ] as const)("%s with %j is refused", (flavour, change, message) => {
         expect(trustTargetProblem(flavour, { ...target, ...change })).toMatch(message);
     });
@@ -129,6 +148,9 @@ describe("trustTargetProblem", () => {
     it.each([
         ["k3s", { hasPullAuth: true }],
         ["rke2", { hasPullAuth: true }],
+        ["containerd", { hasPullAuth: true }],
+        ["microk8s", { hasPullAuth: true }],
+        ["kind", { hasPullAuth: true }],
         ["containerd", { plainHttp: true, hasCa: false }],
         ["microk8s", {}],
     ] as const)("%s with %j is accepted", (flavour, change) => {
@@ -166,11 +188,22 @@ describe("renderHostsToml", () => {
     it("leaves the port out for 443", () => {
         expect(renderHostsToml({ ...target, port: 443 })).toContain('[host."https://registry.example.com"]');
     });
+
+    it("carries the pull account as a Basic Authorization header of the host", () => {
+        const text = renderHostsToml({ ...target, auth: { username: "cluster-pull", password: 'p"a:ss\\wörd' } });
+        const basic = Buffer.from('cluster-pull:p"a:ss\\wörd', "utf8").toString("base64");
+        expect(text.split("\n").slice(-4)).toEqual([
+            "",
+            '[host."https://registry.example.com:5000".header]',
+            `  Authorization = "Basic ${basic}"`,
+            "",
+        ]);
+    });
 });
 
-describe("renderRegistriesYaml", () => {
+describe("renderRegistriesEntries", () => {
     it("has the mirror, the CA file and the pull account, as k3s reads them", () => {
-        const text = renderRegistriesYaml({
+        const text = renderRegistriesEntries({
             host: "registry.example.com",
             port: 443,
             plainHttp: false,
@@ -188,12 +221,8 @@ describe("renderRegistriesYaml", () => {
         });
     });
 
-    it("starts with the managed header, which the placing script checks", () => {
-        expect(renderRegistriesYaml({ host: "r.example.com", port: 443, plainHttp: false }).split("\n")[0]).toBe(MANAGED_HEADER);
-    });
-
     it("has only the mirror without CA and credentials", () => {
-        expect(YAML.parse(renderRegistriesYaml({ host: "r.example.com", port: 5000, plainHttp: false }))).toEqual({
+        expect(YAML.parse(renderRegistriesEntries({ host: "r.example.com", port: 5000, plainHttp: false }))).toEqual({
             mirrors: { "r.example.com:5000": { endpoint: ["https://r.example.com:5000"] } },
         });
     });
