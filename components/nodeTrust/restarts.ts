@@ -29,11 +29,11 @@ const POLL_SECONDS = 2;
 const NODE_KUBECTL: Record<"k3s" | "rke2", { readonly probe: string; readonly get: string }> = {
     k3s: {
         probe: "command -v k3s",
-        get: `k3s kubectl --kubeconfig /var/lib/rancher/k3s/agent/kubelet.kubeconfig get node "$1" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}'`,
+        get: `k3s kubectl --kubeconfig /var/lib/rancher/k3s/agent/kubelet.kubeconfig get node "$1" -o "jsonpath={.status.conditions[?(@.type==\\"Ready\\")].status}"`,
     },
     rke2: {
         probe: `PATH="$PATH:/var/lib/rancher/rke2/bin"; command -v kubectl`,
-        get: `PATH="$PATH:/var/lib/rancher/rke2/bin"; kubectl --kubeconfig /var/lib/rancher/rke2/agent/kubelet.kubeconfig get node "$1" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}'`,
+        get: `PATH="$PATH:/var/lib/rancher/rke2/bin"; kubectl --kubeconfig /var/lib/rancher/rke2/agent/kubelet.kubeconfig get node "$1" -o "jsonpath={.status.conditions[?(@.type==\\"Ready\\")].status}"`,
     },
 };
 
@@ -101,13 +101,15 @@ export function restartAfterChange(
         `    node="\${DSO_NODE_NAME:-}"`,
         ...(settings.nodeName ? [`    node=${shQuote(settings.nodeName)}`] : []),
         `    if [ -z "$node" ]; then node=$(\${DSO_HOST_EXEC:-} hostname | tr '[:upper:]' '[:lower:]'); fi`,
+        // The kubectl commands run in the node's namespaces ($DSO_HOST_EXEC): their $PATH and $1 are meant for that shell.
+        `    # shellcheck disable=SC2016`,
         `    if \${DSO_HOST_EXEC:-} sh -c ${shQuote(kubectl.probe)} >/dev/null 2>&1; then`,
         `      status=""`,
         `      until [ "$status" = True ]; do`,
         `        status=$(\${DSO_HOST_EXEC:-} sh -c ${shQuote(kubectl.get)} sh "$node" 2>/dev/null || true)`,
         `        if [ "$status" = True ]; then break; fi`,
         `        if [ "$(date +%s)" -ge "$deadline" ]; then`,
-        `          echo "node $node was not Ready within ${timeout}s after the restart (Ready: \${status:-unknown}). Nodes after this one were not restarted. See: kubectl describe node $node; journalctl -u $restarted -n 100. If the Kubernetes node has another name, set dso-registry:nodes.list[].kubernetesNodeName." >&2`,
+        `          echo "node $node was not Ready within ${timeout}s after the restart (Ready: \${status:-unknown}). Nodes after this one were not restarted. See: kubectl describe node $node; journalctl -u \${restarted# } -n 100. If the Kubernetes node has another name, set dso-registry:nodes.list[].kubernetesNodeName." >&2`,
         `          exit 1`,
         `        fi`,
         `        sleep ${POLL_SECONDS}`,

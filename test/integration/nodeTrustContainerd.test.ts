@@ -6,7 +6,7 @@
  * fails with an x509 error; after removal it fails again.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { renderHostsToml } from "../../components/nodeTrust/files";
@@ -18,6 +18,7 @@ import {
     skopeoCopy,
     startContainerd,
     startRealRegistry,
+    writeHostsDir,
 } from "../support/realRegistry";
 import { privateDir, removeDir } from "../support/serverProcess";
 
@@ -103,5 +104,77 @@ describe("containerd pulls through the placed trust", () => {
         containerd.ctr(["images", "rm", imageRef]);
         containerd.ctr(["content", "prune", "references"]);
         expect(containerd.pull(imageRef, hostsDir()).code).not.toBe(0);
+    });
+});
+
+/**
+ * A registry whose reads need credentials (requiresAuthForPull): the pull-only account reaches
+ * containerd through hosts.toml's Authorization header, which the component's scripts place with
+ * mode 0600 (the password travels on stdin). The same pull without it is refused with a 401.
+ */
+describe("containerd pulls with the node's pull credentials", () => {
+    let authRegistry: RealRegistry;
+    let authRoot: string;
+    let authCommands: RecordedResource[];
+    let authRef: string;
+    const authHostsDir = () => path.join(authRoot, "etc/containerd/certs.d");
+
+    beforeAll(async () => {
+        authRoot = path.join(scratch, "auth-root");
+        mkdirSync(authRoot);
+        authRegistry = await startRealRegistry({ policy: { requiresAuthForPull: true } });
+        authRef = `${authRegistry.authority}/team/private:1`;
+        const image = makeOciImage(path.join(scratch, "private-image"));
+        const pushed = skopeoCopy(image.ref, `docker://${authRef}`, { certDir: authRegistry.certDir, creds: authRegistry.push });
+        if (pushed.code !== 0) throw new Error(`push failed: ${pushed.stderr}`);
+        const rt = await startMockRuntime({ stack: "test" });
+        const { NodeTrust } = await import("../../components/nodeTrust/nodeTrustSsh");
+        const [host, port] = authRegistry.authority.split(":");
+        new NodeTrust("auth-node", {
+            host: host!,
+            port: Number(port),
+            flavour: "containerd",
+            caCertPem: authRegistry.ca.caCertPem,
+            pullAccount: { username: authRegistry.pull.username, password: authRegistry.pull.password },
+            connection: { kind: "local", name: "auth-node", sudo: false },
+        });
+        await settle();
+        authCommands = rt.ofType("command:local:Command").filter((c) => c.name.startsWith("auth-node-"));
+    }, 180_000);
+
+    afterAll(async () => {
+        await authRegistry?.stop();
+    });
+
+    const plain = (v: unknown) =>
+        v && typeof v === "object" && "value" in v ? String((v as { value: unknown }).value) : typeof v === "string" ? v : "";
+
+    it("without credentials the pull is refused with 401", () => {
+        const pull = containerd.pull(authRef, writeHostsDir(path.join(scratch, "anonymous"), authRegistry));
+        expect(pull.code).not.toBe(0);
+        expect(pull.stderr).toMatch(/401 Unauthorized/);
+    });
+
+    it("the password is on stdin only, never in a script", () => {
+        for (const c of authCommands) expect(`${c.rawInputs.create}\n${c.rawInputs.delete}`).not.toContain(authRegistry.pull.password);
+    });
+
+    it("places hosts.toml with the credentials readable by root only", () => {
+        for (const c of authCommands) {
+            const r = spawnSync("/bin/sh", ["-c", String(c.rawInputs.create)], {
+                env: { ...process.env, DSO_ROOT: authRoot },
+                input: plain(c.rawInputs.stdin),
+                encoding: "utf8",
+            });
+            expect(r.status, `${c.name}: ${r.stderr}`).toBe(0);
+        }
+        const file = path.join(authHostsDir(), authRegistry.authority, "hosts.toml");
+        expect((statSync(file).mode & 0o777).toString(8)).toBe("600");
+    });
+
+    it("pulls with the placed credentials", () => {
+        const pull = containerd.pull(authRef, authHostsDir());
+        expect(pull.stderr).not.toMatch(/401|x509/);
+        expect(pull.code).toBe(0);
     });
 });

@@ -5,10 +5,12 @@
  * them against the node's directories mounted under /host. Every test starts from a fresh root.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import * as YAML from "yaml";
 import { etcHostsMarkers } from "../../components/nodeTrust/files";
+import { registriesYamlMarkers } from "../../components/nodeTrust/registriesYaml";
 import { settle, startMockRuntime } from "../../tools/mockRuntime";
 import { makeTestCa } from "../support/realRegistry";
 import { privateDir, removeDir } from "../support/serverProcess";
@@ -93,5 +95,121 @@ describe("DaemonSet scripts", () => {
         expect(run("remove.sh", "pod-b").code).toBe(0);
         expect(existsSync(path.join(root, CERTS))).toBe(false);
         expect(read("/etc/hosts")).toBe(ORIGINAL_HOSTS);
+    });
+});
+
+/**
+ * k3s through the DaemonSet: the same merge script as over SSH, run from the pod's ConfigMap and Secret.
+ * A DaemonSet cannot order restarts across nodes, so a pod restarts k3s only while it takes over from
+ * the previous pod on its node (a rolling update, one node at a time); other runs leave it pending.
+ * `systemctl` is a stand-in on PATH that records calls ($K3S_ROOT/active-units lists running units).
+ */
+describe("DaemonSet scripts for k3s", () => {
+    const THEIRS = 'mirrors:\n  # the company cache\n  docker.io:\n    endpoint: ["https://mirror.example.test"]\n';
+    const REGISTRIES = "etc/rancher/k3s/registries.yaml";
+    let k3sDir: string;
+    let k3sRoot: string;
+
+    beforeAll(async () => {
+        k3sDir = path.join(scratch, "k3s");
+        const stubs = path.join(k3sDir, "stubs");
+        mkdirSync(stubs, { recursive: true });
+        writeFileSync(
+            path.join(stubs, "systemctl"),
+            '#!/bin/sh\necho "$*" >> "$DSO_ROOT/systemctl.log"\nif [ "$1" = is-active ]; then grep -qx "$3" "$DSO_ROOT/active-units"; exit $?; fi\n',
+        );
+        chmodSync(path.join(stubs, "systemctl"), 0o755);
+        const rt = await startMockRuntime({ stack: "test" });
+        const { NodeTrustDaemonSet } = await import("../../components/nodeTrust/nodeTrustDaemonSet");
+        new NodeTrustDaemonSet("trust-k3s", {
+            host: HOST,
+            port: 443,
+            flavour: "k3s",
+            caCertPem: caPem,
+            pullAccount: { username: "cluster-pull", password: "pull-password" },
+            namespace: "dso-node-trust",
+        });
+        await settle();
+        /** An input as the mock saw it: a secret arrives wrapped as {<sig>: …, value}. */
+        const plain = (v: unknown): unknown => (v && typeof v === "object" && "value" in v ? (v as { value: unknown }).value : v);
+        for (const [dir, data] of [
+            ["config", rt.byName("trust-k3s-config").rawInputs.data],
+            ["secret", rt.byName("trust-k3s-secret").rawInputs.stringData],
+        ] as const) {
+            mkdirSync(path.join(k3sDir, dir));
+            for (const [key, value] of Object.entries(plain(data) as Record<string, unknown>)) {
+                const text = String(plain(value));
+                writeFileSync(
+                    path.join(k3sDir, dir, key),
+                    text.replaceAll("/dso/config/", `${k3sDir}/config/`).replaceAll("/dso/secret/", `${k3sDir}/secret/`),
+                );
+            }
+        }
+    });
+
+    beforeEach(() => {
+        k3sRoot = mkdtempSync(path.join(k3sDir, "root-"));
+        mkdirSync(path.join(k3sRoot, "etc/rancher/k3s"), { recursive: true });
+        writeFileSync(path.join(k3sRoot, REGISTRIES), THEIRS);
+        writeFileSync(path.join(k3sRoot, "active-units"), "k3s\n");
+    });
+
+    function k3s(script: string, podUid: string, defer: boolean) {
+        const r = spawnSync("/bin/sh", [path.join(k3sDir, "config", script)], {
+            env: {
+                ...process.env,
+                PATH: `${path.join(k3sDir, "stubs")}:${process.env.PATH}`,
+                DSO_ROOT: k3sRoot,
+                POD_UID: podUid,
+                DSO_NODE_NAME: "node-a",
+                ...(defer ? { DSO_DEFER_RESTART: "1" } : {}),
+            },
+            encoding: "utf8",
+        });
+        return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+    }
+    const restarts = () =>
+        (existsSync(path.join(k3sRoot, "systemctl.log")) ? readFileSync(path.join(k3sRoot, "systemctl.log"), "utf8") : "")
+            .split("\n")
+            .filter((l) => l.startsWith("restart"));
+    const registries = () => readFileSync(path.join(k3sRoot, REGISTRIES), "utf8");
+
+    it("a pod of a new DaemonSet merges the entries and leaves the restart pending", () => {
+        const r = k3s("apply.sh", "pod-a", true);
+        expect(r.code, r.stderr).toBe(0);
+        expect(YAML.parse(registries()).mirrors).toEqual({
+            "docker.io": { endpoint: ["https://mirror.example.test"] },
+            [HOST]: { endpoint: [`https://${HOST}`] },
+        });
+        expect(YAML.parse(registries()).configs[HOST].auth).toEqual({ username: "cluster-pull", password: "pull-password" });
+        expect(r.stdout).toContain("restart pending");
+        expect(restarts()).toEqual([]);
+    });
+
+    it("the pod that takes over in a rolling update restarts k3s for the pending change", () => {
+        expect(k3s("apply.sh", "pod-a", true).code).toBe(0);
+        const r = k3s("apply.sh", "pod-b", false);
+        expect(r.code, r.stderr).toBe(0);
+        expect(r.stdout).toMatch(/^unchanged .*registries\.yaml$/m);
+        expect(restarts()).toEqual(["restart k3s"]);
+        expect(k3s("apply.sh", "pod-b", false).code).toBe(0);
+        expect(restarts()).toEqual(["restart k3s"]);
+    });
+
+    it("run.sh restarts only on a pod's first run while another pod's UID is in the owner file", () => {
+        const runSh = readFileSync(path.join(k3sDir, "config", "run.sh"), "utf8");
+        expect(runSh).toMatch(
+            /if \[ "\$first" = 1 \] && \[ -s [^\n]+ \] && \[ "\$\(cat [^\n]+\)" != "\$POD_UID" \]; then\n\s+unset DSO_DEFER_RESTART\n\s+else\n\s+DSO_DEFER_RESTART=1/,
+        );
+    });
+
+    it("the owning pod's preStop takes out only the program's entries and restarts nothing", () => {
+        expect(k3s("apply.sh", "pod-a", false).code).toBe(0);
+        expect(restarts()).toEqual(["restart k3s"]);
+        const r = k3s("remove.sh", "pod-a", false);
+        expect(r.code, r.stderr).toBe(0);
+        expect(registries()).toBe(THEIRS);
+        expect(registries()).not.toContain(registriesYamlMarkers(HOST).begin);
+        expect(restarts()).toEqual(["restart k3s"]);
     });
 });

@@ -167,7 +167,7 @@ describe("shellcheck -s sh", async () => {
         expect(names).toMatch(/^stack prod: hosts\/.*\/usr\/local\/sbin\/dso-registry-gc$/m);
         expect(names).toMatch(/^stack prod: hosts\/[^/]+\/commands\/.+\.create\.sh$/m);
         expect(names).toMatch(/^variant ssh-nodes: hosts\/node-kind\/commands\/.+\.sh$/m);
-        expect(names).toMatch(/^stack local: k8s\/dso\/ConfigMap-dso-node-trust\.yaml data\.apply\.sh$/m);
+        expect(names).toMatch(/^stack local: k8s\/dso-node-trust\/ConfigMap-dso-node-trust\.yaml data\.apply\.sh$/m);
         expect(names).toMatch(/CronJob-registry-gc\.yaml container /);
     });
 

@@ -281,6 +281,49 @@ describe("node trust from stack config (defineStack)", () => {
         expect(made("node-trust").slice(before)).toEqual(["dso:nodes:NodeTrustDaemonSet node-trust"]);
     });
 
+    it("k3s nodes take turns: each node's restart script says its turn (servers, then agents in batches)", async () => {
+        stack.defineStack(
+            cfg({
+                delivery: "ssh",
+                runtime: "k3s",
+                restartBatchSize: 2,
+                list: [
+                    node("ra1", { role: "agent" }),
+                    node("rs1"),
+                    node("ra2", { role: "agent" }),
+                    node("rs2"),
+                    node("ra3", { role: "agent" }),
+                ],
+            }),
+        );
+        await settle();
+        const turnOf = (name: string) =>
+            String(rt.byName(`node-trust-${name}-registries-yaml-write`).inputs.create).match(/rolling restart \(([^)]*)\)/)?.[1];
+        expect(["rs1", "rs2", "ra1", "ra2", "ra3"].map(turnOf)).toEqual([
+            "server 1 of 2",
+            "server 2 of 2, after rs1",
+            "agent batch 1 of 2, after rs2",
+            "agent batch 1 of 2, after rs2",
+            "agent batch 2 of 2, after ra1, ra2",
+        ]);
+    });
+
+    it("delivery daemonset: the DaemonSet in nodes.namespace, created privileged; the registry's namespace enforces restricted", async () => {
+        stack.defineStack(cfg({ delivery: "daemonset", runtime: "k3s", namespace: "trust-ns" }));
+        await settle();
+        const ns = rt.resources.filter((r) => r.type === "kubernetes:core/v1:Namespace").map((r) => r.inputs as Record<string, any>);
+        const trustNs = ns.find((n) => n.metadata.name === "trust-ns")!;
+        expect(trustNs.metadata.labels["pod-security.kubernetes.io/enforce"]).toBe("privileged");
+        expect(await schemaProblems(trustNs)).toEqual([]);
+        const daemonSets = rt.resources
+            .filter((r) => r.type === "kubernetes:apps/v1:DaemonSet")
+            .map((r) => r.inputs as Record<string, any>);
+        expect(daemonSets.at(-1)!.metadata.namespace).toBe("trust-ns");
+        const dso = ns.filter((n) => n.metadata.name === "dso");
+        expect(dso.length).toBeGreaterThan(0);
+        for (const n of dso) expect(n.metadata.labels["pod-security.kubernetes.io/enforce"]).toBe("restricted");
+    });
+
     it("pull credentials only reach k3s / RKE2 nodes", async () => {
         stack.defineStack(cfg({ delivery: "ssh", runtime: "containerd", list: [node("c1"), node("k1", { runtime: "k3s" })] }));
         await settle();
