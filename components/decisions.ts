@@ -8,12 +8,19 @@ import { imagePrefix, type RuntimeFlavour, registryAuthority } from "./shared/fa
 
 /**
  * Runtime flavours whose nodes can hold registry credentials themselves, so that every pod on them
- * pulls without an imagePullSecret: k3s and RKE2 read `configs.<host>.auth` from registries.yaml.
- * containerd's hosts.toml has no place for credentials; pods on the other flavours pull with the
- * pull secrets of `pullSecrets.namespaces`. The config rules refuse reads that need credentials when
- * some node gets none this way and no namespace gets a pull secret.
+ * pulls without an imagePullSecret: k3s and RKE2 read `configs.<host>.auth` from registries.yaml;
+ * containerd (also microk8s's and kind's) sends hosts.toml's `header` table (an `Authorization: Basic`
+ * header) with every request to the registry. The Docker engine has nothing kubelet's pulls use, so
+ * pods on docker nodes pull with the pull secrets of `pullSecrets.namespaces`. The config rules refuse
+ * reads that need credentials when some node gets none this way and no namespace gets a pull secret.
  */
-export const NODE_HELD_CREDENTIAL_FLAVOURS: ReadonlySet<RuntimeFlavour> = new Set<RuntimeFlavour>(["k3s", "rke2"]);
+export const NODE_HELD_CREDENTIAL_FLAVOURS: ReadonlySet<RuntimeFlavour> = new Set<RuntimeFlavour>([
+    "k3s",
+    "rke2",
+    "containerd",
+    "microk8s",
+    "kind",
+]);
 
 /**
  * Who is given pull credentials, and whose account they are. Node trust (registries.yaml auth) and the

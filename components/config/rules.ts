@@ -23,7 +23,7 @@ function nodesWithoutPullCredentials(c: FlatConfig): string | undefined {
     if (bare.length === 0) return undefined;
     const which = [...new Set(bare.map((f) => f.flavour))].map((f) => `"${f}"`).join(", ");
     const names = bare.flatMap((f) => (f.node ? [f.node] : []));
-    return `nodes of runtime ${which}${names.length ? ` (${names.join(", ")})` : ""} keep no registry credentials (only ${held} nodes hold them, in registries.yaml)`;
+    return `nodes of runtime ${which}${names.length ? ` (${names.join(", ")})` : ""} keep no registry credentials (only ${held} nodes hold them, in registries.yaml or hosts.toml)`;
 }
 
 /** Rules that span several keys. Returns every contradiction found. */

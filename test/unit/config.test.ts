@@ -591,14 +591,19 @@ describe("requiresAuthForPull: whatever pulls gets credentials, or the config is
     const cases: { name: string; raw: () => Record<string, any>; refused: RegExp | undefined }[] = [
         { name: "nodes untouched, no namespace", raw: readsClosed, refused: /nodes\.delivery is "none"/ },
         {
-            name: "microk8s by DaemonSet, no namespace",
-            raw: () => set(readsClosed(), "nodes", { delivery: "daemonset", runtime: "microk8s" }),
-            refused: /nodes of runtime "microk8s" keep no registry credentials/,
+            name: "docker by DaemonSet, no namespace",
+            raw: () => set(readsClosed(), "nodes", { delivery: "daemonset", runtime: "docker" }),
+            refused: /nodes of runtime "docker" keep no registry credentials/,
         },
         {
-            name: "containerd nodes over SSH, no namespace",
-            raw: () => set(readsClosed(), "nodes", { delivery: "ssh", runtime: "containerd", list: sshNodes(undefined) }),
-            refused: /nodes of runtime "containerd" \(n0\)/,
+            name: "microk8s by DaemonSet (hosts.toml credentials), no namespace",
+            raw: () => set(readsClosed(), "nodes", { delivery: "daemonset", runtime: "microk8s" }),
+            refused: undefined,
+        },
+        {
+            name: "containerd and kind nodes over SSH (hosts.toml credentials), no namespace",
+            raw: () => set(readsClosed(), "nodes", { delivery: "ssh", runtime: "containerd", list: sshNodes(undefined, "kind") }),
+            refused: undefined,
         },
         {
             name: "k3s nodes but one docker node, no namespace",

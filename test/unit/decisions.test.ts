@@ -64,7 +64,7 @@ describe("decide", () => {
         expect(d.imagePrefix).toBe("registry-dso.jmann.local:5443");
     });
 
-    it("lets only k3s and RKE2 nodes hold the pull account, and only when reads need it", () => {
+    it("lets every node runtime but the Docker engine hold the pull account, and only when reads need it", () => {
         const flavours = ["k3s", "rke2", "containerd", "microk8s", "kind", "docker"] as const;
         const wanted = decisionsFor({ pullSecrets: { namespaces: ["apps"] } }).pullCredentials;
         const needed = decisionsFor({
@@ -72,6 +72,6 @@ describe("decide", () => {
             pullSecrets: { namespaces: ["apps"] },
         }).pullCredentials;
         expect(flavours.map((f) => wanted?.onNodes(f))).toEqual([false, false, false, false, false, false]);
-        expect(flavours.map((f) => needed?.onNodes(f))).toEqual([true, true, false, false, false, false]);
+        expect(flavours.map((f) => needed?.onNodes(f))).toEqual([true, true, true, true, true, false]);
     });
 });

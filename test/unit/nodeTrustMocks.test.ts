@@ -324,10 +324,12 @@ describe("node trust from stack config (defineStack)", () => {
         for (const n of dso) expect(n.metadata.labels["pod-security.kubernetes.io/enforce"]).toBe("restricted");
     });
 
-    it("pull credentials only reach k3s / RKE2 nodes", async () => {
+    it("pull credentials reach every node but docker ones: registries.yaml on k3s, hosts.toml on containerd, both secret", async () => {
         stack.defineStack(cfg({ delivery: "ssh", runtime: "containerd", list: [node("c1"), node("k1", { runtime: "k3s" })] }));
         await settle();
         expect(rt.byName("node-trust-k1-registries-yaml-write").inputs.stdin).toBe("[secret]");
-        expect(rt.resources.some((r) => r.name.startsWith("node-trust-c1-") && JSON.stringify(r.inputs).includes("auth"))).toBe(false);
+        expect(rt.byName("node-trust-c1-hosts-toml-write").inputs.stdin).toBe("[secret]");
+        // The secret as the mock received it (JSON-quoted): the pull account as hosts.toml's Authorization header.
+        expect(JSON.stringify(rt.byName("node-trust-c1-hosts-toml-write").rawInputs.stdin)).toContain('Authorization = \\"Basic ');
     });
 });
