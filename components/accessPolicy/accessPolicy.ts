@@ -4,12 +4,18 @@
  * host, the in-cluster sidecar) renders through here, so the policy that was proven against real
  * clients is the one that ships.
  *
- * The policy (see docs/access-policy.md for why each rule exists):
- *   - `GET/HEAD /v2/` (the "ping") answers with a Basic challenge unless valid credentials come with
- *     it. Ping-first clients (docker, skopeo, buildah) only send credentials after a challenge; with
- *     an open ping they push anonymously and fail.
+ * The policy (see docs/access-policy.md for why each rule exists and why the tokens are safe):
+ *   - `GET/HEAD /v2/` (the "ping") answers 401 with a Bearer challenge unless valid credentials come
+ *     with it. Ping-first clients (docker, skopeo, buildah) only send credentials after a challenge;
+ *     with an open ping they push anonymously and fail.
+ *   - The challenge's realm is served here (`TOKEN_PATH`): a client with valid Basic credentials gets
+ *     them back as its token; a client without credentials gets the anonymous token, which grants
+ *     what no credentials grant (reads, unless pulls require authentication). A Bearer token is
+ *     turned back into the Basic credentials it carries and checked like them, so no secret or
+ *     signing key exists beyond the accounts.
  *   - Every other GET/HEAD passes without credentials, unless pulls require authentication.
  *   - Every other method (push, delete) needs a push account. Pull-only accounts never write.
+ *   - During the read-only maintenance window, writes get 503 with Retry-After and a registry error.
  *
  * With `blobFiles` set, a blob GET/HEAD that has passed every rule above is answered by Caddy from
  * Distribution's filesystem storage instead of through the proxy hop (see `blobShortcut`).
@@ -76,10 +82,43 @@ export interface AccessPolicy {
      * Unset for storage Caddy cannot read (s3).
      */
     readonly blobFiles?: string;
+    /**
+     * How the front learns that Distribution is in its read-only maintenance window, so that writes
+     * get 503 with Retry-After instead of Distribution's bare 405: a file that exists only during the
+     * window (the external host's maintenance scripts create and remove it), or an environment
+     * variable of Caddy's process that is set (non-empty) only during the window (the in-cluster
+     * job sets it on every container of the pod). Writes simply reach Distribution when unset.
+     */
+    readonly readOnlySignal?: ReadOnlySignal;
 }
 
-/** Realm of the Basic challenge; clients show it in their prompts and errors. */
+/** See `AccessPolicy.readOnlySignal`. */
+export type ReadOnlySignal =
+    | { readonly kind: "file" /** Absolute path of the marker file. */; readonly path: string }
+    | { readonly kind: "env" /** Name of the environment variable. */; readonly name: string };
+
+/** Realm of the Basic check and the Bearer challenge's `service`; clients show it in their prompts and errors. */
 export const REALM = "dso-registry";
+
+/** Where the front serves the Bearer challenge's realm (the token endpoint), on the registry's own origin. */
+export const TOKEN_PATH = "/v2/token";
+
+/**
+ * The token every client without credentials gets from the realm. It is not a secret and grants
+ * nothing: the front removes it from the request, which then counts as anonymous. Its "-" is outside
+ * the base64 alphabet, so it can never be taken for credentials.
+ */
+export const ANONYMOUS_TOKEN = "anonymous-read-only";
+
+/**
+ * Seconds a client may keep a token before asking the realm again. A token is the client's own
+ * credentials (or the anonymous token), so this is only how often clients ask, not how long a
+ * credential stays valid: that is exactly as long as the account's password.
+ */
+export const TOKEN_LIFETIME_SECONDS = 300;
+
+/** Seconds the maintenance window's 503 asks clients to wait before they try a write again. */
+export const READ_ONLY_RETRY_AFTER_SECONDS = 300;
 
 const CIDR = /^[0-9a-fA-F:.]+\/\d{1,3}$/;
 const UPSTREAM = /^[A-Za-z0-9.-]+:\d{1,5}$|^unix\/\S+$/;
@@ -124,6 +163,12 @@ export function accessPolicyProblem(policy: AccessPolicy): string | undefined {
     }
     if (policy.admin !== undefined && policy.admin !== "off" && !/^[A-Za-z0-9.-]*:\d{1,5}$/.test(policy.admin)) {
         return `admin "${policy.admin}" must be "off" or an address such as "localhost:2019"`;
+    }
+    if (policy.readOnlySignal?.kind === "file" && !/^\/[A-Za-z0-9._/-]+$/.test(policy.readOnlySignal.path)) {
+        return `readOnlySignal file "${policy.readOnlySignal.path}" must be an absolute path of letters, digits, ".", "_", "-" and "/"`;
+    }
+    if (policy.readOnlySignal?.kind === "env" && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(policy.readOnlySignal.name)) {
+        return `readOnlySignal environment variable "${policy.readOnlySignal.name}" must be letters, digits and "_", not starting with a digit`;
     }
     if (policy.blobFiles !== undefined && !/^\/[A-Za-z0-9._/-]*$/.test(policy.blobFiles)) {
         return `blobFiles "${policy.blobFiles}" must be an absolute path of letters, digits, ".", "_", "-" and "/"`;
@@ -243,6 +288,94 @@ function blobShortcut(storageRoot: string): string[] {
     ].map((l) => `\t\t${l}`);
 }
 
+/** A registry error body (the Distribution API's `errors` array) with one error. */
+function registryError(code: string, message: string): string {
+    return JSON.stringify({ errors: [{ code, message, detail: null }] });
+}
+
+/**
+ * The token endpoint (the Bearer challenge's realm). A client that sends Basic credentials gets them
+ * checked like every other request and, when valid, gets them back as its token: the base64 text it
+ * sent, which it then sends as `Bearer <token>` and the front turns back into `Basic <token>`. A
+ * client without credentials gets the anonymous token, or a 401 when pulls require authentication.
+ * Tokens are never cached (`no-store`) and carry no CORS header, so no other origin can read one.
+ */
+function tokenEndpoint(policy: AccessPolicy, everyone: readonly string[]): string[] {
+    const json = (token: string) =>
+        `\`${escapeBraces(JSON.stringify({ token, access_token: token, expires_in: TOKEN_LIFETIME_SECONDS }))}\``;
+    return [
+        '\t\trespond @tokenWrite "Tokens are issued on GET" 405',
+        "\t\troute @token {",
+        ...basicauth("@withCredentials", everyone).map((l) => `\t${l}`),
+        "\t\t\theader {",
+        "\t\t\t\tCache-Control no-store",
+        "\t\t\t\tContent-Type application/json",
+        "\t\t\t\tX-Content-Type-Options nosniff",
+        "\t\t\t}",
+        `\t\t\trespond @basicCredentials ${json("{re.basic.1}")} 200`,
+        policy.requiresAuthForPull ? "\t\t\terror 401" : `\t\t\trespond ${json(ANONYMOUS_TOKEN)} 200`,
+        "\t\t}",
+    ];
+}
+
+/**
+ * Every 401 (a failed or missing credential anywhere in the route) carries the Bearer challenge
+ * whose realm is this origin's token endpoint, and a registry error that docker and skopeo print.
+ * The realm's origin is the one the client used: behind a proxy that terminates TLS (the sidecar)
+ * the scheme comes from X-Forwarded-Proto, and the Host header names the host the client asked for.
+ */
+function unauthorizedAnswer(policy: AccessPolicy): string[] {
+    const scheme = policy.tls.kind === "plain-http" ? "{dso_client_scheme}" : "https";
+    const realm = `Bearer realm="${scheme}://{http.request.hostport}${TOKEN_PATH}",service="${REALM}"`;
+    const message = "authentication required: log in to this registry (docker login {http.request.hostport}); pushes need a push account";
+    return [
+        "\thandle_errors {",
+        "\t\t@unauthorized expression {err.status_code} == 401",
+        "\t\thandle @unauthorized {",
+        "\t\t\theader {",
+        `\t\t\t\tWWW-Authenticate \`${realm}\``,
+        "\t\t\t\tContent-Type application/json",
+        "\t\t\t\tDocker-Distribution-Api-Version registry/2.0",
+        "\t\t\t}",
+        `\t\t\trespond \`${escapeBraces(registryError("UNAUTHORIZED", message))}\` 401`,
+        "\t\t}",
+        "\t}",
+    ];
+}
+
+/** JSON braces escaped for Caddy's placeholder syntax; placeholders (`{http.…}`, `{re.…}`) are kept. */
+function escapeBraces(text: string): string {
+    return text.replace(/[{}]/g, (c) => `\\${c}`).replace(/\\\{((?:http|re)\.[a-z0-9.]+)\\\}/g, "{$1}");
+}
+
+/**
+ * Writes during the read-only maintenance window: 503, Retry-After and a registry error that says
+ * what is going on, instead of Distribution's 405 (which docker prints as "error parsing HTTP 405
+ * response body"). Checked before authentication, so nobody sends a layer that cannot be stored.
+ */
+function readOnlyAnswer(): string[] {
+    const message =
+        "the registry is in its read-only maintenance window (garbage collection or backup): pulls work, pushes do not; retry the push in a few minutes";
+    return [
+        "\t\troute @maintenance {",
+        "\t\t\theader {",
+        `\t\t\t\tRetry-After ${READ_ONLY_RETRY_AFTER_SECONDS}`,
+        "\t\t\t\tContent-Type application/json",
+        "\t\t\t\tDocker-Distribution-Api-Version registry/2.0",
+        "\t\t\t}",
+        `\t\t\trespond \`${escapeBraces(registryError("UNAVAILABLE", message))}\` 503`,
+        "\t\t}",
+    ];
+}
+
+function readOnlyMatcher(signal: ReadOnlySignal): string[] {
+    const test =
+        signal.kind === "file"
+            ? ["\t\tfile {", "\t\t\troot /", `\t\t\ttry_files ${signal.path}`, "\t\t}"]
+            : [`\t\texpression \`{env.${signal.name}} != ""\``];
+    return ["\t@maintenance {", "\t\tnot method GET HEAD", ...test, "\t}"];
+}
+
 /** The Caddyfile for a policy. It holds no secret: accounts come from the imported users files. */
 export function renderCaddyfile(policy: AccessPolicy): string {
     const problem = accessPolicyProblem(policy);
@@ -253,17 +386,35 @@ export function renderCaddyfile(policy: AccessPolicy): string {
     if (policy.tls.kind === "files") site.push(`\ttls ${policy.tls.certFile} ${policy.tls.keyFile}`);
     site.push(
         "\t@ping path /v2 /v2/",
+        `\t@token path ${TOKEN_PATH}`,
+        `\t@tokenWrite {`,
+        `\t\tpath ${TOKEN_PATH}`,
+        "\t\tnot method GET HEAD",
+        "\t}",
+        "\t@withCredentials header Authorization *",
+        "\t@basicCredentials header_regexp basic Authorization ^(?i:basic)\\s+([A-Za-z0-9+/]+=*)$",
+        `\t@anonymousToken header Authorization "Bearer ${ANONYMOUS_TOKEN}"`,
+        "\t@bearerCredentials header_regexp bearer Authorization ^(?i:bearer)\\s+([A-Za-z0-9+/]+=*)$",
         "\t@write not method GET HEAD",
         ...(policy.requiresAuthForPull ? ["\t@read method GET HEAD"] : []),
         ...(policy.deletesEnabled ? [] : ["\t@delete method DELETE"]),
+        ...(policy.readOnlySignal ? readOnlyMatcher(policy.readOnlySignal) : []),
         ...(policy.allowedNetworks.length > 0 ? [`\t@outside not remote_ip ${policy.allowedNetworks.join(" ")}`] : []),
         ...(policy.uiUpstream ? ["\t@api path /v2 /v2/*"] : []),
         ...(policy.blobFiles ? ["\t@blob {", "\t\tmethod GET HEAD", `\t\tpath_regexp blob ${BLOB_PATH}`, "\t}"] : []),
+        ...(policy.tls.kind === "plain-http"
+            ? ["\tmap {http.request.header.X-Forwarded-Proto} {dso_client_scheme} {", "\t\thttps https", "\t\tdefault http", "\t}"]
+            : []),
         "",
         // `route` keeps the order below exactly as written.
         "\troute {",
         ...(policy.allowedNetworks.length > 0 ? ['\t\trespond @outside "Forbidden: your network may not use this registry" 403'] : []),
         ...(policy.deletesEnabled ? [] : ['\t\trespond @delete "Deleting is disabled on this registry" 405']),
+        // Tokens: the anonymous one counts as no credentials; any other is the Basic credentials it carries.
+        "\t\trequest_header @anonymousToken -Authorization",
+        '\t\trequest_header @bearerCredentials Authorization "Basic {re.bearer.1}"',
+        ...tokenEndpoint(policy, everyone),
+        ...(policy.readOnlySignal ? readOnlyAnswer() : []),
         ...basicauth("@write", [policy.pushUsersFile]),
         ...basicauth("@ping", everyone),
         ...(policy.requiresAuthForPull ? basicauth("@read", everyone) : []),
@@ -281,7 +432,7 @@ export function renderCaddyfile(policy: AccessPolicy): string {
     } else {
         site.push(...registryProxy(policy.upstream));
     }
-    site.push("\t}", "}");
+    site.push("\t}", ...unauthorizedAnswer(policy), "}");
     return [
         "# Managed by dso-registry: changes here are overwritten. See docs/access-policy.md.",
         ...globalOptions(policy),

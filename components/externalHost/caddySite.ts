@@ -110,6 +110,8 @@ export class CaddySite extends pulumi.ComponentResource {
             // Caddy reads the data directory (group caddy, see dataDirScript) and serves blob
             // downloads from it; the container's registry storage is this directory.
             blobFiles: layout.dataDir,
+            // The maintenance scripts create the marker for their read-only window.
+            readOnlySignal: { kind: "file", path: paths.readOnlyMarker },
         });
         // Kept on destroy: the reload's delete replaces it with a Caddyfile without the site.
         files.push(file("caddyfile", layout.caddyfile, "0644", caddyfileText, { retainOnDelete: true }));

@@ -51,6 +51,8 @@ export function hostPaths(layout: HostLayout) {
         caCert: `${layout.registryConfigDir}/ca.crt`,
         pushUsers: `${layout.caddyDir}/users-push`,
         pullUsers: `${layout.caddyDir}/users-pull`,
+        /** Exists only during the read-only window; Caddy answers writes with 503 while it does. */
+        readOnlyMarker: `${layout.caddyDir}/read-only`,
         tlsCert: `${layout.caddyDir}/registry.crt`,
         tlsKey: `${layout.caddyDir}/registry.key`,
         gcScript: `${layout.binDir}/dso-registry-gc`,
@@ -269,16 +271,21 @@ export interface MaintenanceOptions {
 
 /**
  * Lines that restart the registry read-only for the rest of the script and bring it back writable
- * (with its normal spec, hence an empty cache) when the script exits, also on failure.
+ * (with its normal spec, hence an empty cache) when the script exits, also on failure. The marker
+ * file tells Caddy the window is open: from before the writable registry stops until it is back,
+ * writes get 503 with Retry-After and a message instead of Distribution's 405 or a failed connection.
  */
 function readOnlyWindow(spec: ContainerSpec, specFingerprint: string): string[] {
     const name = shQuote(spec.name);
     return [
+        `marker="\${DSO_ROOT:-}"${shQuote(hostPaths(spec.layout).readOnlyMarker)}`,
         "restore() {",
         `  docker rm -f ${name} >/dev/null 2>&1 || true`,
         `  docker run --label dso-registry.spec=${shQuote(specFingerprint)} ${dockerRunArgs(spec, "config.yml")} >/dev/null`,
+        '  rm -f "$marker"',
         "}",
         "trap restore EXIT",
+        ': > "$marker"',
         `docker rm -f ${name} >/dev/null`,
         `docker run --label dso-registry.spec=read-only ${dockerRunArgs(spec, "config-readonly.yml")} >/dev/null`,
     ];
@@ -286,8 +293,8 @@ function readOnlyWindow(spec: ContainerSpec, specFingerprint: string): string[] 
 
 /**
  * The garbage-collection script (a file on the host). Safe by construction: the registry is
- * recreated read-only (pulls keep working, pushes are refused with 503 instead of being half
- * deleted, distribution#3045), the collection runs, and the registry is recreated writable, which
+ * recreated read-only (pulls keep working, pushes are refused instead of being half deleted,
+ * distribution#3045: Caddy answers them 503 with Retry-After while the window's marker exists), the collection runs, and the registry is recreated writable, which
  * also starts it with an empty blob-descriptor cache (distribution#3743). The writable registry
  * comes back even when the collection fails.
  */

@@ -99,6 +99,8 @@ export function sidecarPolicy(args: {
         // Pods are replaced on every change; nothing needs Caddy's admin API.
         admin: "off",
         ...(args.storage === "filesystem" ? { blobFiles: IN_CLUSTER.dataDir } : {}),
+        // The GC job sets Distribution's read-only switch on every container of the pod.
+        readOnlySignal: { kind: "env", name: IN_CLUSTER.readOnlyEnv },
     };
 }
 

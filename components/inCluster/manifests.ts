@@ -112,7 +112,10 @@ export const IN_CLUSTER = {
     configDir: DISTRIBUTION.configDir,
     usersDir: `${DISTRIBUTION.configDir}/users`,
     dataDir: DISTRIBUTION.dataDir,
-    /** Distribution's environment switch for read-only maintenance mode (verified with Distribution 2.8). */
+    /**
+     * Distribution's environment switch for read-only maintenance mode (verified with Distribution 2.8);
+     * the GC job sets it on every container, and the Caddy sidecar reads it too.
+     */
     readOnlyEnv: "REGISTRY_STORAGE_MAINTENANCE_READONLY",
     /** Non-root user the registry and Caddy run as; the PVC is group-owned by it (fsGroup). */
     uid: 65532,
@@ -524,6 +527,8 @@ export function renderLocalRegistryHosting(spec: InClusterSpec): K8sObject | und
  * Deployment to read-only maintenance mode and wait until every pod runs read-only, collect inside a
  * running pod (which has the volume mounted, whatever node it is on), then switch back. Switching
  * back replaces the pods, which clears the cache. The trap switches back on every exit, also on failure.
+ * The switch is set on every container of the pod: Distribution reads it, and the Caddy sidecar
+ * answers writes with 503 and Retry-After while it is set (the policy's `readOnlySignal`).
  */
 export function gcScript(namespace: string, deleteUntagged: boolean): string {
     const deployment = `deployment/${IN_CLUSTER.name}`;
@@ -531,11 +536,11 @@ export function gcScript(namespace: string, deleteUntagged: boolean): string {
     return [
         "set -eu",
         "restore() {",
-        `  ${kubectl} set env ${deployment} --containers=registry ${IN_CLUSTER.readOnlyEnv}-`,
+        `  ${kubectl} set env ${deployment} ${IN_CLUSTER.readOnlyEnv}-`,
         `  ${kubectl} rollout status ${deployment} --timeout=15m`,
         "}",
         "trap restore EXIT",
-        `${kubectl} set env ${deployment} --containers=registry '${IN_CLUSTER.readOnlyEnv}={"enabled":true}'`,
+        `${kubectl} set env ${deployment} '${IN_CLUSTER.readOnlyEnv}={"enabled":true}'`,
         `${kubectl} rollout status ${deployment} --timeout=15m`,
         `${kubectl} exec ${deployment} --container=registry -- registry garbage-collect${deleteUntagged ? " --delete-untagged" : ""} ${IN_CLUSTER.configDir}/config.yml`,
         "",

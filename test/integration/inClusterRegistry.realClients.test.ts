@@ -61,7 +61,7 @@ interface StackOptions {
     readonly deletesEnabled?: boolean;
     /** A UI upstream port (the UI container's place in the pod). */
     readonly uiPort?: number;
-    /** Environment for Distribution, e.g. the read-only switch the GC job sets. */
+    /** Environment of the pod's containers (Distribution and Caddy), e.g. the read-only switch the GC job sets. */
     readonly registryEnv?: NodeJS.ProcessEnv;
     /** Replace the ingress directives (to show that the defaults would refuse large layers). */
     readonly ingressDirectives?: string[];
@@ -126,7 +126,7 @@ async function startInClusterStack(options: StackOptions = {}): Promise<Stack> {
         const caddyfilePath = path.join(dir, "Caddyfile");
         writeFileSync(caddyfilePath, caddyfile);
         const caddyEnv = {
-            ...process.env,
+            ...env,
             HOME: dir,
             XDG_DATA_HOME: path.join(dir, "xdg-data"),
             XDG_CONFIG_HOME: path.join(dir, "xdg-config"),
@@ -164,7 +164,8 @@ async function startInClusterStack(options: StackOptions = {}): Promise<Stack> {
                 "    location / {",
                 ...directives.map((d) => `      ${d}`),
                 `      proxy_pass http://127.0.0.1:${caddyPort};`,
-                "      proxy_set_header Host $host;",
+                // ingress-nginx forwards the Host header as the client sent it (with its port).
+                "      proxy_set_header Host $http_host;",
                 "      proxy_set_header X-Forwarded-For $remote_addr;",
                 "      proxy_set_header X-Forwarded-Proto https;",
                 "    }",
@@ -371,6 +372,9 @@ describe("garbage-collection window: Distribution with the GC job's read-only sw
         try {
             const r = skopeoCopy(freshImage().ref, `docker://${ro.authority}/team/app:2`, { certDir: ro.certDir, creds: ro.push });
             expect(r.code).not.toBe(0);
+            // The sidecar sees the same switch and answers the write itself (503, not Distribution's
+            // 405); skopeo 1.9 prints the status, not the body.
+            expect(r.stderr).toContain("received unexpected HTTP status: 503 Service Unavailable");
             expect(curlStatus(`https://${ro.authority}/v2/`, { caCertFile: ro.ca.caCertFile, account: ro.push })).toBe(200);
         } finally {
             await ro.stop();

@@ -107,7 +107,7 @@ export function makeAccount(username: string): TestAccount {
 
 export interface RealRegistryOptions {
     /** Policy fields to use instead of the defaults (anonymous pull, deletes enabled, no allowlist). */
-    readonly policy?: Partial<Pick<AccessPolicy, "requiresAuthForPull" | "allowedNetworks" | "deletesEnabled" | "uiUpstream">>;
+    readonly policy?: Partial<Pick<AccessPolicy, "requiresAuthForPull" | "allowedNetworks" | "deletesEnabled" | "uiUpstream" | "readOnlySignal">>;
     /** Start Caddy in front (default true). Without it, only Distribution runs. */
     readonly caddy?: boolean;
     /** Let Distribution serve TLS itself with the test certificate (the benchmark's baseline). */
@@ -221,6 +221,7 @@ export async function startRealRegistry(options: RealRegistryOptions = {}): Prom
                 allowedNetworks: options.policy?.allowedNetworks ?? [],
                 deletesEnabled: options.policy?.deletesEnabled ?? true,
                 uiUpstream: options.policy?.uiUpstream,
+                readOnlySignal: options.policy?.readOnlySignal,
                 blobFiles: options.blobShortcut === false ? undefined : dataDir,
             });
             const caddyfilePath = path.join(dir, "Caddyfile");

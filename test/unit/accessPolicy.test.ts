@@ -7,11 +7,14 @@ import { describe, expect, test } from "vitest";
 import * as YAML from "yaml";
 import {
     type AccessPolicy,
+    ANONYMOUS_TOKEN,
     accessPolicyProblem,
     BLOB_PATH,
+    READ_ONLY_RETRY_AFTER_SECONDS,
     renderCaddyfile,
     renderRegistryConfig,
     renderUsersFile,
+    TOKEN_PATH,
 } from "../../components/accessPolicy/accessPolicy";
 import { BASE_POLICY as base } from "../support/accessPolicy";
 
@@ -69,6 +72,139 @@ describe("renderCaddyfile rules", () => {
 
     test("uses basicauth, the spelling Caddy 2.6 knows", () => {
         expect(renderCaddyfile(base)).not.toContain("basic_auth");
+    });
+});
+
+describe("renderCaddyfile tokens (the Bearer challenge's realm)", () => {
+    const order = (text: string, ...needles: string[]) => needles.map((n) => text.indexOf(n));
+    /** The text of the block that starts at `needle`, up to its closing brace at the same indent. */
+    const block = (text: string, needle: string) => {
+        const start = text.indexOf(needle);
+        const indent = /^\t*/.exec(text.slice(text.lastIndexOf("\n", start) + 1))![0];
+        return text.slice(start, text.indexOf(`\n${indent}}`, start));
+    };
+
+    test.each([
+        ["a TLS site names https", base, 'Bearer realm="https://{http.request.hostport}/v2/token",service="dso-registry"'],
+        [
+            "a plain-HTTP site (behind the ingress) takes the scheme the client used",
+            { ...base, tls: { kind: "plain-http" } } as AccessPolicy,
+            'Bearer realm="{dso_client_scheme}://{http.request.hostport}/v2/token"',
+        ],
+    ])("every 401 carries the Bearer challenge: %s", (_name, policy, challenge) => {
+        const errors = block(renderCaddyfile(policy), "handle_errors");
+        expect(errors).toContain("@unauthorized expression {err.status_code} == 401");
+        expect(errors).toContain(`WWW-Authenticate \`${challenge}`);
+        expect(errors).toContain('"code":"UNAUTHORIZED"');
+    });
+
+    test("behind the ingress, only X-Forwarded-Proto https makes the realm https", () => {
+        const text = renderCaddyfile({ ...base, tls: { kind: "plain-http" } });
+        expect(block(text, "map {http.request.header.X-Forwarded-Proto} {dso_client_scheme}")).toMatch(/https https\n\t*default http$/);
+        expect(renderCaddyfile(base)).not.toContain("dso_client_scheme");
+    });
+
+    test("the realm checks credentials against push and pull accounts before it answers", () => {
+        const token = block(renderCaddyfile(base), "route @token");
+        const [check, issue] = order(token, "basicauth @withCredentials", "respond @basicCredentials");
+        expect(check).toBeGreaterThan(0);
+        expect(issue).toBeGreaterThan(check!);
+        const check_ = block(token, "basicauth @withCredentials");
+        expect(check_).toContain(base.pushUsersFile);
+        expect(check_).toContain(base.pullUsersFile);
+    });
+
+    test("a verified client's token is the base64 credentials it sent", () => {
+        expect(renderCaddyfile(base)).toContain('respond @basicCredentials `\\{"token":"{re.basic.1}","access_token":"{re.basic.1}"');
+    });
+
+    test.each([
+        ["anonymous pull: clients without credentials get the anonymous token", false, `respond \`\\{"token":"${ANONYMOUS_TOKEN}"`],
+        ["requiresAuthForPull: clients without credentials get a 401", true, "error 401"],
+    ])("%s", (_name, requiresAuthForPull, expected) => {
+        const token = block(renderCaddyfile({ ...base, requiresAuthForPull }), "route @token");
+        expect(token).toContain(expected);
+        expect(token).not.toContain(requiresAuthForPull ? ANONYMOUS_TOKEN : "error 401");
+    });
+
+    test("tokens are never cached", () => {
+        expect(block(renderCaddyfile(base), "route @token")).toContain("Cache-Control no-store");
+    });
+
+    test("the realm refuses POST (containerd's OAuth form) with 405, so clients fall back to GET", () => {
+        const text = renderCaddyfile(base);
+        expect(block(text, "@tokenWrite {")).toContain("not method GET HEAD");
+        expect(text).toContain('respond @tokenWrite "Tokens are issued on GET" 405');
+    });
+
+    test("the anonymous token is removed and other Bearer tokens become Basic credentials, before any check", () => {
+        const text = renderCaddyfile({ ...base, requiresAuthForPull: true });
+        const [strip, convert, token, write, ping, read] = order(
+            text,
+            "request_header @anonymousToken -Authorization",
+            'request_header @bearerCredentials Authorization "Basic {re.bearer.1}"',
+            "route @token",
+            "basicauth @write",
+            "basicauth @ping",
+            "basicauth @read",
+        );
+        expect(strip).toBeGreaterThan(0);
+        expect([strip, convert, token, write, ping, read]).toEqual([...[strip, convert, token, write, ping, read]].sort((a, b) => a! - b!));
+        expect(text).toContain(`@anonymousToken header Authorization "Bearer ${ANONYMOUS_TOKEN}"`);
+    });
+
+    test.each([
+        ["the anonymous token", `Bearer ${ANONYMOUS_TOKEN}`, false],
+        ["base64 credentials", "Bearer Y2ktcHVzaDpzZWNyZXQ=", true],
+        ["base64 credentials, lower-case scheme", "bearer Y2ktcHVzaDpzZWNyZXQ=", true],
+        ["text outside the base64 alphabet", "Bearer a.b.c", false],
+    ])("the Bearer conversion takes %s: %s", (_name, header, converted) => {
+        const pattern = /@bearerCredentials header_regexp bearer Authorization (\S+)/.exec(renderCaddyfile(base))![1]!;
+        const goPattern = pattern.replace("(?i:bearer)", "[Bb][Ee][Aa][Rr][Ee][Rr]");
+        expect(new RegExp(goPattern).test(header)).toBe(converted);
+    });
+
+    test("the anonymous token cannot be read as base64 credentials", () => {
+        expect(ANONYMOUS_TOKEN).toMatch(/[^A-Za-z0-9+/=]/);
+    });
+
+    test("the realm lives under /v2/, so the same-origin UI never takes it", () => {
+        expect(TOKEN_PATH.startsWith("/v2/")).toBe(true);
+        const text = renderCaddyfile({ ...base, uiUpstream: "127.0.0.1:8081" });
+        expect(text.indexOf("route @token")).toBeLessThan(text.indexOf("handle @api"));
+    });
+});
+
+describe("renderCaddyfile read-only maintenance window", () => {
+    test("no window without a signal", () => {
+        expect(renderCaddyfile(base)).not.toContain("@maintenance");
+    });
+
+    test.each([
+        [
+            "a marker file",
+            { kind: "file", path: "/etc/caddy/dso-registry/read-only" } as const,
+            "try_files /etc/caddy/dso-registry/read-only",
+        ],
+        [
+            "an environment variable",
+            { kind: "env", name: "REGISTRY_STORAGE_MAINTENANCE_READONLY" } as const,
+            'expression `{env.REGISTRY_STORAGE_MAINTENANCE_READONLY} != ""`',
+        ],
+    ])("writes only, signalled by %s", (_name, readOnlySignal, test_) => {
+        const text = renderCaddyfile({ ...base, readOnlySignal });
+        const matcher = text.slice(text.indexOf("@maintenance {"), text.indexOf("\n\t}", text.indexOf("@maintenance {")));
+        expect(matcher).toContain("not method GET HEAD");
+        expect(matcher).toContain(test_);
+    });
+
+    test("answers 503 with Retry-After and a registry error, before any credential check", () => {
+        const text = renderCaddyfile({ ...base, readOnlySignal: { kind: "file", path: "/run/ro" } });
+        const route = text.slice(text.indexOf("route @maintenance"), text.indexOf("basicauth @write"));
+        expect(route).toContain(`Retry-After ${READ_ONLY_RETRY_AFTER_SECONDS}`);
+        expect(route).toMatch(/"code":"UNAVAILABLE","message":"[^"]*read-only maintenance[^"]*retry[^"]*"/);
+        expect(route).toMatch(/` 503$/m);
+        expect(text.indexOf("route @maintenance")).toBeLessThan(text.indexOf("basicauth @write"));
     });
 });
 
@@ -169,6 +305,9 @@ describe("accessPolicyProblem", () => {
         ["an admin address that is not one", { admin: "yes" }, /localhost:2019/],
         ["a relative blobFiles", { blobFiles: "srv/registry" }, /absolute path/],
         ["a blobFiles with a placeholder", { blobFiles: "/srv/{env.X}" }, /absolute path/],
+        ["a relative read-only marker", { readOnlySignal: { kind: "file", path: "run/ro" } as const }, /absolute path/],
+        ["a read-only marker with a space", { readOnlySignal: { kind: "file", path: "/run/read only" } as const }, /absolute path/],
+        ["a read-only variable with a brace", { readOnlySignal: { kind: "env", name: "X}" } as const }, /environment variable/],
     ] as [string, Partial<AccessPolicy>, RegExp][])("%s is refused", (_name, overrides, message) => {
         expect(accessPolicyProblem({ ...base, ...overrides })).toMatch(message);
         expect(() => renderCaddyfile({ ...base, ...overrides })).toThrow(message);
