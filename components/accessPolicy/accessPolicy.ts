@@ -327,7 +327,8 @@ function tokenEndpoint(policy: AccessPolicy, everyone: readonly string[]): strin
 function unauthorizedAnswer(policy: AccessPolicy): string[] {
     const scheme = policy.tls.kind === "plain-http" ? "{dso_client_scheme}" : "https";
     const realm = `Bearer realm="${scheme}://{http.request.hostport}${TOKEN_PATH}",service="${REALM}"`;
-    const message = "authentication required: log in to this registry (docker login {http.request.hostport}); pushes need a push account";
+    const message =
+        "authentication required: no valid credentials came with this request; log in with an account of this registry (docker login {http.request.hostport}), and push with a push account";
     return [
         "\thandle_errors {",
         "\t\t@unauthorized expression {err.status_code} == 401",

@@ -3,7 +3,7 @@
  * carrying the access policy, then `caddy validate` and a reload.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { renderCaddyfile, renderUsersFile } from "../accessPolicy/accessPolicy";
+import { type AccessPolicy, renderCaddyfile, renderUsersFile } from "../accessPolicy/accessPolicy";
 import { type HostConnection, HostFile, hostCommand, privileged } from "../shared/hostAccess";
 import { caddyApplyScript, caddyRemoveScript, fingerprint, type HostLayout, hostPaths } from "./scripts";
 
@@ -46,6 +46,31 @@ export interface CaddySiteArgs {
     readonly upstream: string;
     /** The web UI on loopback, served same-origin; no UI when unset. */
     readonly uiUpstream?: string;
+}
+
+/** The access policy of the host's Caddy site: its files under the layout, blob downloads from the data directory. */
+export function caddySitePolicy(args: Omit<CaddySiteArgs, "connection" | "pushAccounts" | "pullAccounts">): AccessPolicy {
+    const paths = hostPaths(args.layout);
+    return {
+        siteAddress: args.registryHost,
+        port: args.port,
+        tls:
+            args.tls.kind === "acme"
+                ? { kind: "acme", email: args.tls.email, directory: args.tls.directory }
+                : { kind: "files", certFile: paths.tlsCert, keyFile: paths.tlsKey },
+        upstream: args.upstream,
+        requiresAuthForPull: args.requiresAuthForPull,
+        pushUsersFile: paths.pushUsers,
+        pullUsersFile: paths.pullUsers,
+        allowedNetworks: args.allowedNetworks,
+        uiUpstream: args.uiUpstream,
+        deletesEnabled: args.deletesEnabled,
+        // Caddy reads the data directory (group caddy, see dataDirScript) and serves blob
+        // downloads from it; the container's registry storage is this directory.
+        blobFiles: args.layout.dataDir,
+        // The maintenance scripts create the marker for their read-only window.
+        readOnlySignal: { kind: "file", path: paths.readOnlyMarker },
+    };
 }
 
 /** Caddy's files and the reload; on destroy the Caddyfile is replaced by one without the site. */
@@ -93,26 +118,7 @@ export class CaddySite extends pulumi.ComponentResource {
             );
             tlsInputs.push(args.tls.certificatePem, args.tls.privateKeyPem);
         }
-        const caddyfileText = renderCaddyfile({
-            siteAddress: args.registryHost,
-            port: args.port,
-            tls:
-                args.tls.kind === "acme"
-                    ? { kind: "acme", email: args.tls.email, directory: args.tls.directory }
-                    : { kind: "files", certFile: paths.tlsCert, keyFile: paths.tlsKey },
-            upstream: args.upstream,
-            requiresAuthForPull: args.requiresAuthForPull,
-            pushUsersFile: paths.pushUsers,
-            pullUsersFile: paths.pullUsers,
-            allowedNetworks: args.allowedNetworks,
-            uiUpstream: args.uiUpstream,
-            deletesEnabled: args.deletesEnabled,
-            // Caddy reads the data directory (group caddy, see dataDirScript) and serves blob
-            // downloads from it; the container's registry storage is this directory.
-            blobFiles: layout.dataDir,
-            // The maintenance scripts create the marker for their read-only window.
-            readOnlySignal: { kind: "file", path: paths.readOnlyMarker },
-        });
+        const caddyfileText = renderCaddyfile(caddySitePolicy(args));
         // Kept on destroy: the reload's delete replaces it with a Caddyfile without the site.
         files.push(file("caddyfile", layout.caddyfile, "0644", caddyfileText, { retainOnDelete: true }));
 

@@ -285,6 +285,7 @@ function readOnlyWindow(spec: ContainerSpec, specFingerprint: string): string[] 
         '  rm -f "$marker"',
         "}",
         "trap restore EXIT",
+        'mkdir -p "$(dirname "$marker")"',
         ': > "$marker"',
         `docker rm -f ${name} >/dev/null`,
         `docker run --label dso-registry.spec=read-only ${dockerRunArgs(spec, "config-readonly.yml")} >/dev/null`,

@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { renderRegistryConfig, renderUsersFile } from "../../components/accessPolicy/accessPolicy";
 import { renderSidecarCaddyfile, sidecarPolicy } from "../../components/inCluster/inClusterRegistry";
 import { IN_CLUSTER, ingressAnnotations } from "../../components/inCluster/manifests";
+import { ingressNginxConf, nginxDirectives } from "../support/ingress";
 import {
     curlStatus,
     makeAccount,
@@ -29,20 +30,6 @@ import {
 import { freePort, privateDir, removeDir, run, type ServerProcess, startServer, waitForPort } from "../support/serverProcess";
 
 const HOST = "registry-dso.jmann.local";
-
-/** nginx directives for the ingress-nginx annotations the component writes on the Ingress. */
-function nginxDirectives(annotations: Record<string, string>): string[] {
-    const a = (key: string) => annotations[`nginx.ingress.kubernetes.io/${key}`];
-    const directives: string[] = [];
-    if (a("proxy-body-size") !== undefined) directives.push(`client_max_body_size ${a("proxy-body-size")};`);
-    if (a("proxy-request-buffering")) directives.push(`proxy_request_buffering ${a("proxy-request-buffering")};`);
-    if (a("proxy-buffering")) directives.push(`proxy_buffering ${a("proxy-buffering")};`);
-    if (a("proxy-read-timeout")) directives.push(`proxy_read_timeout ${a("proxy-read-timeout")}s;`);
-    if (a("proxy-send-timeout")) directives.push(`proxy_send_timeout ${a("proxy-send-timeout")}s;`);
-    if (a("proxy-connect-timeout")) directives.push(`proxy_connect_timeout ${a("proxy-connect-timeout")}s;`);
-    if (a("proxy-http-version")) directives.push(`proxy_http_version ${a("proxy-http-version")};`);
-    return directives;
-}
 
 interface Stack {
     readonly authority: string;
@@ -143,36 +130,15 @@ async function startInClusterStack(options: StackOptions = {}): Promise<Stack> {
         const nginxConf = path.join(dir, "nginx.conf");
         writeFileSync(
             nginxConf,
-            [
-                "daemon off;",
-                "master_process off;",
-                `pid ${dir}/nginx.pid;`,
-                `error_log ${dir}/nginx-error.log warn;`,
-                "events { worker_connections 256; }",
-                "http {",
-                `  access_log off;`,
-                `  client_body_temp_path ${dir}/nginx-body;`,
-                `  proxy_temp_path ${dir}/nginx-proxy;`,
-                `  fastcgi_temp_path ${dir}/nginx-fastcgi;`,
-                `  uwsgi_temp_path ${dir}/nginx-uwsgi;`,
-                `  scgi_temp_path ${dir}/nginx-scgi;`,
-                "  server {",
-                `    listen 127.0.0.1:${ingressPort} ssl;`,
-                `    server_name ${HOST} 127.0.0.1;`,
-                `    ssl_certificate ${ca.serverCertFile};`,
-                `    ssl_certificate_key ${ca.serverKeyFile};`,
-                "    location / {",
-                ...directives.map((d) => `      ${d}`),
-                `      proxy_pass http://127.0.0.1:${caddyPort};`,
-                // ingress-nginx forwards the Host header as the client sent it (with its port).
-                "      proxy_set_header Host $http_host;",
-                "      proxy_set_header X-Forwarded-For $remote_addr;",
-                "      proxy_set_header X-Forwarded-Proto https;",
-                "    }",
-                "  }",
-                "}",
-                "",
-            ].join("\n"),
+            ingressNginxConf({
+                dir,
+                listen: `127.0.0.1:${ingressPort}`,
+                serverNames: [HOST, "127.0.0.1"],
+                certFile: ca.serverCertFile,
+                keyFile: ca.serverKeyFile,
+                upstream: `127.0.0.1:${caddyPort}`,
+                directives,
+            }),
         );
         const nginx = startServer("/usr/sbin/nginx", ["-c", nginxConf, "-p", dir]);
         servers.push(nginx);

@@ -1,0 +1,80 @@
+/**
+ * The external host's read-only window tells Caddy it is open: the maintenance scripts create the
+ * marker the Caddyfile's `@maintenance` matcher looks for before the writable registry stops, and
+ * remove it only once the writable registry runs again, also when the job fails. Run under sh with
+ * a `docker` stand-in that records, at each call, whether the marker exists.
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { afterEach, beforeEach, expect, test } from "vitest";
+import { caddySitePolicy } from "../../components/externalHost/caddySite";
+import { backupScript, type ContainerSpec, defaultHostLayout, gcScript, hostPaths } from "../../components/externalHost/scripts";
+
+const layout = defaultHostLayout("/srv/data/registry");
+const spec: ContainerSpec = { name: "dso-registry", image: "registry:2.8.3", hostPort: 5000, layout };
+const marker = hostPaths(layout).readOnlyMarker;
+let root: string;
+
+beforeEach(() => {
+    root = mkdtempSync(path.join(tmpdir(), "dso-window-"));
+    mkdirSync(path.join(root, "bin"));
+    mkdirSync(path.join(root, layout.dataDir), { recursive: true });
+    // Each call is logged with "marker" or "no-marker"; `docker exec` fails when asked to.
+    writeFileSync(
+        path.join(root, "bin", "docker"),
+        [
+            "#!/bin/sh",
+            `if [ -e "$DSO_ROOT${marker}" ]; then m=marker; else m=no-marker; fi`,
+            'echo "$1 $m" >> "$DSO_ROOT/calls"',
+            '[ "$1" = exec ] && [ -e "$DSO_ROOT/exec-fails" ] && exit 1',
+            "exit 0",
+            "",
+        ].join("\n"),
+    );
+    chmodSync(path.join(root, "bin", "docker"), 0o755);
+});
+
+afterEach(() => {
+    rmSync(root, { recursive: true, force: true });
+});
+
+function runScript(script: string) {
+    const env = { ...process.env, DSO_ROOT: root, PATH: `${path.join(root, "bin")}:${process.env.PATH}` };
+    const result = spawnSync("/bin/sh", ["-c", script], { env, encoding: "utf8" });
+    return { code: result.status, calls: readFileSync(path.join(root, "calls"), "utf8").trim().split("\n") };
+}
+
+test.each([
+    ["garbage collection", () => gcScript(spec, "spec-1", false), ["rm marker", "run marker", "exec marker", "rm marker", "run marker"]],
+    ["backup", () => backupScript(spec, "spec-1", "/srv/backup", 2), ["rm marker", "run marker", "rm marker", "run marker"]],
+])("%s: the marker exists from before the writable registry stops until it runs again", (_name, script, expected) => {
+    const { code, calls } = runScript(script());
+    expect(code).toBe(0);
+    expect(calls).toEqual(expected);
+    expect(existsSync(path.join(root, marker))).toBe(false);
+});
+
+test("a failed garbage collection removes the marker too, after the writable registry is back", () => {
+    writeFileSync(path.join(root, "exec-fails"), "");
+    const { code, calls } = runScript(gcScript(spec, "spec-1", false));
+    expect(code).not.toBe(0);
+    expect(calls.at(-1)).toBe("run marker");
+    expect(existsSync(path.join(root, marker))).toBe(false);
+});
+
+test("the host's Caddyfile watches the marker the scripts write", () => {
+    const policy = caddySitePolicy({
+        layout,
+        registryHost: "registry.example.com",
+        port: 443,
+        tls: { kind: "files", certificatePem: "", privateKeyPem: "" },
+        requiresAuthForPull: false,
+        allowedNetworks: [],
+        deletesEnabled: false,
+        upstream: "127.0.0.1:5000",
+    });
+    expect(policy.readOnlySignal).toEqual({ kind: "file", path: marker });
+    expect(execFileSync("/bin/sh", ["-n", "-c", gcScript(spec, "spec-1", true)]).toString()).toBe("");
+});
