@@ -222,6 +222,8 @@ function basicauth(matcher: string, files: readonly string[]): string[] {
 function registryProxy(upstream: string): string[] {
     return [
         `\t\treverse_proxy ${upstream} {`,
+        // Distribution runs without auth of its own: it never needs the client's credentials.
+        "\t\t\theader_up -Authorization",
         "\t\t\tflush_interval -1",
         "\t\t\ttransport http {",
         "\t\t\t\tcompression off",

@@ -483,6 +483,14 @@ describe.each(PLACEMENTS)("$placement, anonymous pull", ({ start }) => {
         }
     });
 
+    test("no password and no token reaches the servers' output", () => {
+        const logs = env.front.logs();
+        for (const account of [env.front.push, env.front.pull]) {
+            expect(logs).not.toContain(account.password);
+            expect(logs).not.toContain(Buffer.from(`${account.username}:${account.password}`).toString("base64"));
+        }
+    });
+
     test("containerd pulls anonymously through hosts.toml", () => {
         const hosts = writeHostsToml(path.join(env.dir, "hosts-anon"), env.ca.caCertFile);
         const pulled = ctrPull(env.ns, containerd, hosts, ref("app:small"));

@@ -107,7 +107,9 @@ export function makeAccount(username: string): TestAccount {
 
 export interface RealRegistryOptions {
     /** Policy fields to use instead of the defaults (anonymous pull, deletes enabled, no allowlist). */
-    readonly policy?: Partial<Pick<AccessPolicy, "requiresAuthForPull" | "allowedNetworks" | "deletesEnabled" | "uiUpstream" | "readOnlySignal">>;
+    readonly policy?: Partial<
+        Pick<AccessPolicy, "requiresAuthForPull" | "allowedNetworks" | "deletesEnabled" | "uiUpstream" | "readOnlySignal">
+    >;
     /** Start Caddy in front (default true). Without it, only Distribution runs. */
     readonly caddy?: boolean;
     /** Let Distribution serve TLS itself with the test certificate (the benchmark's baseline). */

@@ -127,6 +127,11 @@ describe("renderCaddyfile tokens (the Bearer challenge's realm)", () => {
         expect(token).not.toContain(requiresAuthForPull ? ANONYMOUS_TOKEN : "error 401");
     });
 
+    test("credentials are not forwarded to Distribution", () => {
+        const proxy = block(renderCaddyfile(base), "reverse_proxy 127.0.0.1:5000");
+        expect(proxy).toContain("header_up -Authorization");
+    });
+
     test("tokens are never cached", () => {
         expect(block(renderCaddyfile(base), "route @token")).toContain("Cache-Control no-store");
     });
