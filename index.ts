@@ -3,12 +3,12 @@
  * builds the stack; invalid config stops here with every problem listed and nothing created.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigError, loadStackConfig } from "./components/config";
+import { ConfigError, loadDeployableConfig } from "./components/config";
 import { defineStack } from "./components/stack";
 
 function load() {
     try {
-        return loadStackConfig();
+        return loadDeployableConfig();
     } catch (error) {
         // RunError prints the message without a stack trace: the problems are the operator's to fix.
         if (error instanceof ConfigError) throw new pulumi.RunError(error.message);
@@ -16,7 +16,9 @@ function load() {
     }
 }
 
-const outputs = defineStack(load());
+const config = load();
+for (const warning of config.warnings) pulumi.log.warn(`${warning.key}: ${warning.message}`);
+const outputs = defineStack(config);
 
 export const registryUrl = outputs.registryUrl;
 export const imagePrefix = outputs.imagePrefix;

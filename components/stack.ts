@@ -187,6 +187,7 @@ function defineInClusterRegistry(cfg: StackConfig, d: Decisions, accounts: Regis
         requiresAuthForPull: cr.requiresAuthForPull,
         namespace: inCluster.namespace,
         ingressClass: inCluster.ingressClass,
+        ingressController: inCluster.ingressController,
         images: { registry: r.image, caddy: r.caddyImage, ui: r.ui.image },
         storage: s3
             ? {

@@ -204,6 +204,23 @@ function withoutProviderCode(inputs: Record<string, unknown>): Record<string, un
     return "__provider" in inputs ? { ...inputs, __provider: "[dynamic provider code]" } : inputs;
 }
 
+/** Fields of an SSH connection a review may see; the rest (the private key, passwords) stays "[secret]". */
+const PLAIN_CONNECTION_FIELDS = new Set(["host", "port", "user", "hostKey", "dialErrorLimit", "perDialTimeout"]);
+
+/**
+ * A command's connection holds the private key, so Pulumi marks all of it secret; a review still needs
+ * to see which machine, port, user and pinned host key a command uses. Only the private key and
+ * passwords stay hidden.
+ */
+function withReviewableConnection(r: RecordedResource, inputs: Record<string, unknown>): Record<string, unknown> {
+    if (!COMMAND_TYPES.has(r.type) || inputs.connection !== SECRET) return inputs;
+    const raw = r.rawInputs.connection as Record<string, unknown> | undefined;
+    const connection = (raw && typeof raw.value === "object" ? raw.value : raw) as Record<string, unknown> | undefined;
+    if (!connection) return inputs;
+    const shown = Object.fromEntries(Object.entries(connection).map(([k, v]) => [k, PLAIN_CONNECTION_FIELDS.has(k) ? v : SECRET]));
+    return { ...inputs, connection: shown };
+}
+
 function resourcesJson(resources: readonly RecordedResource[]): string {
     const nameOf = new Map(resources.map((r) => [r.urn, r.name]));
     const rows = resources
@@ -211,7 +228,7 @@ function resourcesJson(resources: readonly RecordedResource[]): string {
             type: r.type,
             name: r.name,
             parent: r.parentUrn ? (nameOf.get(r.parentUrn) ?? r.parentUrn) : undefined,
-            inputs: sortKeys(withoutProviderCode(r.inputs)),
+            inputs: sortKeys(withReviewableConnection(r, withoutProviderCode(r.inputs))),
         }))
         .sort((a, b) => (a.type === b.type ? a.name.localeCompare(b.name) : a.type.localeCompare(b.type)));
     return `${JSON.stringify(rows, null, 2)}\n`;
@@ -247,7 +264,17 @@ function missingSecrets(config: Readonly<Record<string, string>>, secretKeys: re
 
 /** Runs the program for a stack under mocks and returns the files synth writes. */
 export async function synthesize(projectDir: string, stack: string): Promise<SynthFiles> {
-    const { config, secretKeys } = readStackConfig(projectDir, stack);
+    return synthesizeConfig(stack, readStackConfig(projectDir, stack));
+}
+
+/**
+ * Runs the program under mocks with the config given as a stack file gives it, and returns the files
+ * synth writes. Each run installs a fresh mock runtime, so one process can synthesize many configs
+ * one after another (never side by side: Pulumi's runtime is process-global).
+ */
+export async function synthesizeConfig(stack: string, stackConfig: StackFileConfig): Promise<SynthFiles> {
+    const config = { ...stackConfig.config };
+    const secretKeys = [...stackConfig.secretKeys];
     const warnings: string[] = [];
     // A secret the stack needs but does not set yet gets a placeholder, as an encrypted value would:
     // the program then loads its config exactly as `pulumi up` does, and the synth warns.
@@ -260,10 +287,15 @@ export async function synthesize(projectDir: string, stack: string): Promise<Syn
     }
     const rt = await startMockRuntime({ stack, config, secretKeys });
     const cfg = loadStackConfig();
+    // `pulumi up` and `preview` refuse placeholders (loadDeployableConfig); the synth shows what the
+    // stack would do once they are filled in.
+    for (const p of cfg.placeholders)
+        warnings.push(`${p.key} ${p.message}; \`pulumi up\` and \`pulumi preview\` refuse the stack until then`);
+    for (const w of cfg.warnings) warnings.push(`${w.key}: ${w.message}`);
     // Pulumi records a stack trace for every promise it creates (for leak reports and source
     // positions); synth never shows them, and with source maps they dominate the time of large stacks.
     const stackTraceLimit = Error.stackTraceLimit;
-    Error.stackTraceLimit = 3;
+    Error.stackTraceLimit = 0;
     let outputs: Record<string, unknown> | undefined;
     try {
         outputs = await pulumi.runtime.runInPulumiStack(async () => defineStack(cfg));

@@ -32,8 +32,17 @@ export interface RegistryAccountsArgs {
 export function deterministicBcrypt(username: string, password: string, cost = 10): string {
     const digest = createHmac("sha256", `${PROJECT} htpasswd salt`).update(`${username}\0${password}`).digest();
     const salt = `$2b$${String(cost).padStart(2, "0")}$${bcrypt.encodeBase64(Array.from(digest.subarray(0, 16)), 16)}`;
-    return bcrypt.hashSync(password, salt);
+    // The same inputs always give the same hash: one process (a preview, a synth of many configs)
+    // computes each once. Keyed by the salt, which is derived from the password, never by the password.
+    let hash = bcryptBySalt.get(salt);
+    if (hash === undefined) {
+        hash = bcrypt.hashSync(password, salt);
+        bcryptBySalt.set(salt, hash);
+    }
+    return hash;
 }
+
+const bcryptBySalt = new Map<string, string>();
 
 /** htpasswd lines ("user:hash"), sorted by user name so the file is stable. */
 export function renderHtpasswd(entries: readonly { username: string; bcryptHash: string }[]): string {

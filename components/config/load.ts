@@ -15,6 +15,10 @@ import type { ParsedConfig } from "./settings";
 export interface StackConfig extends ParsedConfig {
     /** Secrets required by this configuration, each one set in the stack (`pulumi config set --secret`). */
     readonly secrets: Partial<Record<SecretName, pulumi.Output<string>>>;
+    /** Settings that have no effect with the rest of the configuration, and advice: told, not refused. */
+    readonly warnings: readonly ConfigProblem[];
+    /** Values still holding a `REPLACE-WITH-…` placeholder (see `loadDeployableConfig`). */
+    readonly placeholders: readonly ConfigProblem[];
 }
 
 function isSecretKey(fullKey: string): boolean {
@@ -72,5 +76,17 @@ export function loadStackConfig(): StackConfig {
     for (const name of parsed.requiredSecrets) {
         secrets[name] = config.requireSecret(name);
     }
-    return { ...parsed.config, secrets };
+    return { ...parsed.config, secrets, warnings: parsed.warnings, placeholders: parsed.placeholders };
+}
+
+/**
+ * The configuration `pulumi up` and `pulumi preview` deploy: `loadStackConfig`, refused with a
+ * ConfigError while any value still holds a placeholder (a host key from the example stack file
+ * would only fail at SSH time, after other changes were made). The synth loads with
+ * `loadStackConfig` and warns about placeholders instead.
+ */
+export function loadDeployableConfig(): StackConfig {
+    const config = loadStackConfig();
+    if (config.placeholders.length > 0) throw new ConfigError(config.placeholders);
+    return config;
 }

@@ -2,6 +2,7 @@
  * Validation without Pulumi: raw values (already JSON-decoded) and the state of each secret key in,
  * the typed configuration out, or a ConfigError listing every problem at once.
  */
+import { adviceWarnings, mootSettingWarnings, placeholderProblems } from "./notices";
 import { ConfigError, type ConfigProblem, describeIssue } from "./problems";
 import { crossChecks } from "./rules";
 import { schema } from "./schema";
@@ -26,6 +27,10 @@ export interface ParseResult {
     readonly requiredSecrets: readonly SecretName[];
     /** Secrets it needs that are not set (allowed only when missing secrets are tolerated). */
     readonly missingSecrets: readonly SecretName[];
+    /** Settings that have no effect with the rest of the configuration, and advice; told, not refused. */
+    readonly warnings: readonly ConfigProblem[];
+    /** Values still holding a `REPLACE-WITH-…` placeholder: a deployment refuses them, the synth warns. */
+    readonly placeholders: readonly ConfigProblem[];
 }
 
 /**
@@ -52,5 +57,11 @@ export function parseConfig(
     if (problems.length > 0) {
         throw new ConfigError(problems);
     }
-    return { config: toSettings(result.data), requiredSecrets, missingSecrets };
+    return {
+        config: toSettings(result.data),
+        requiredSecrets,
+        missingSecrets,
+        warnings: [...mootSettingWarnings(raw, result.data), ...adviceWarnings(result.data)],
+        placeholders: placeholderProblems(raw),
+    };
 }

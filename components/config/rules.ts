@@ -7,6 +7,7 @@ import { NODE_HELD_CREDENTIAL_FLAVOURS } from "../decisions";
 import type { RuntimeFlavour } from "../shared/facts";
 import { type ConfigProblem, keyPath } from "./problems";
 import type { FlatConfig } from "./schema";
+import { ingressControllerOf } from "./settings";
 
 /**
  * Why some nodes would keep no registry credentials of their own, or undefined when every node holds
@@ -57,13 +58,13 @@ export function crossChecks(c: FlatConfig): ConfigProblem[] {
     if (tlsMode === "public" && mode !== "existing") {
         add(
             ["registry", "tls", "mode"],
-            `"public" describes an existing registry; a registry of our own uses "generated-ca", "acme", "provided" or "cert-manager"`,
+            `"public" describes an existing registry (registry.mode "existing"); a registry of our own (registry.mode "${mode}") uses "generated-ca", "acme", "provided" or "cert-manager"`,
         );
     }
     if (mode === "existing" && tlsMode !== "public") {
         add(
             ["registry", "tls", "mode"],
-            `an existing registry is described with "public"; when a private CA signs its certificate, give existing.caCertificate`,
+            `an existing registry (registry.mode "existing") is described with "public"; when a private CA signs its certificate, give existing.caCertificate`,
         );
     }
     if (mode === "external-host" && !c.externalHost) {
@@ -93,11 +94,15 @@ export function crossChecks(c: FlatConfig): ConfigProblem[] {
     if (c.registry.storage.kind !== "s3" && c.registry.storage.s3) {
         add(["registry", "storage", "s3"], `is only used with registry.storage.kind "s3"`);
     }
-    if (
-        mode === "existing" &&
-        (c.registry.ui.enabled || c.registry.maintenance.garbageCollection.enabled || c.registry.maintenance.backup.enabled)
-    ) {
-        add(["registry", "mode"], `"existing" registries are not ours to run: turn off registry.ui and registry.maintenance`);
+    if (mode === "existing") {
+        const running: [PropertyKey[], boolean][] = [
+            [["registry", "ui", "enabled"], c.registry.ui.enabled],
+            [["registry", "maintenance", "garbageCollection", "enabled"], c.registry.maintenance.garbageCollection.enabled],
+            [["registry", "maintenance", "backup", "enabled"], c.registry.maintenance.backup.enabled],
+        ];
+        for (const [path, on] of running) {
+            if (on) add(path, `is true, but registry.mode "existing" is not ours to run: set it to false (or remove it)`);
+        }
     }
     if (c.registry.maintenance.backup.enabled && mode !== "external-host") {
         add(
@@ -159,6 +164,15 @@ export function crossChecks(c: FlatConfig): ConfigProblem[] {
     }
     if (c.jenkins.enabled && !c.jenkins.url) {
         add(["jenkins", "url"], `is required when jenkins.enabled is true`);
+    }
+    if (c.registry.allowedNetworks.length > 0 && mode === "in-cluster" && !ingressControllerOf(c.inCluster)) {
+        add(
+            ["registry", "allowedNetworks"],
+            `cannot be enforced behind inCluster.ingressClass "${c.inCluster.ingressClass}": the registry's Caddy sidecar sees only the ` +
+                `ingress controller's address, so the controller must enforce it, and this program knows how to tell ingress-nginx ` +
+                `(an annotation) and Traefik (an ipAllowList Middleware) only. If the class belongs to one of them, set ` +
+                `inCluster.ingressController to "nginx" or "traefik"; otherwise enforce the allowlist in your controller or firewall and remove it here`,
+        );
     }
     if (c.registry.allowedNetworks.length > 0 && mode === "existing") {
         add(["registry", "allowedNetworks"], `cannot be enforced on an existing registry`);

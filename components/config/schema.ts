@@ -4,7 +4,7 @@
  * `rules.ts`; the shape the rest of the program reads is made in `settings.ts`.
  */
 import { z } from "zod";
-import { ACCOUNT_NAME, IPV4, RUNTIME_FLAVOURS } from "../shared/facts";
+import { ACCOUNT_NAME, INGRESS_CONTROLLERS, IPV4, RUNTIME_FLAVOURS } from "../shared/facts";
 
 // ---------------------------------------------------------------------------------------------
 // Value rules shared by several keys
@@ -316,7 +316,15 @@ const inCluster = z.strictObject({
         .string()
         .min(1)
         .default("nginx")
-        .describe('IngressClass of the ingress controller; microk8s\'s ingress addon registers "public" and "nginx".'),
+        .describe(
+            'IngressClass of the ingress controller; microk8s\'s ingress addon registers "public" and "nginx", k3s\'s Traefik "traefik".',
+        ),
+    ingressController: z
+        .enum(INGRESS_CONTROLLERS)
+        .optional()
+        .describe(
+            'The controller behind ingressClass, when its name does not say: "nginx" (ingress-nginx; known classes "nginx", "public") or "traefik" (Traefik v3; known class "traefik"). It decides the Ingress annotations and how registry.allowedNetworks is enforced.',
+        ),
     publishLocalRegistryHosting: z
         .boolean()
         .default(true)

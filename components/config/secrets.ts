@@ -82,7 +82,8 @@ export function requiredSecretsFor(c: FlatConfig): SecretName[] {
     const pushPasswordSupplied =
         c.containerRegistry.pushCredentials === "operator" || (c.registry.mode === "existing" && c.jenkins.enabled);
     if (pushPasswordSupplied) required.push("containerRegistryPassword");
-    if (c.mavenRegistry && !c.mavenRegistry.reuseContainerCredentials) required.push("mavenRegistryPassword");
+    // Only Jenkins's Maven credential holds the deploy password.
+    if (c.jenkins.enabled && c.mavenRegistry && !c.mavenRegistry.reuseContainerCredentials) required.push("mavenRegistryPassword");
     if (c.jenkins.enabled) required.push(c.jenkins.auth === "token" ? "jenkinsApiToken" : "jenkinsPassword");
     const sshNeeded = c.registry.mode === "external-host" || (c.nodes.delivery === "ssh" && c.nodes.list.some((n) => !n.local));
     if (sshNeeded) required.push("sshPrivateKey");

@@ -5,7 +5,7 @@
  * nodes, an external host its SSH connection), so the wiring narrows on the mode and never asserts
  * that a setting is there.
  */
-import { PROJECT } from "../shared/facts";
+import { INGRESS_CONTROLLER_OF_CLASS, type IngressController, PROJECT } from "../shared/facts";
 import type { FlatConfig } from "./schema";
 
 type FlatRegistry = FlatConfig["registry"];
@@ -180,11 +180,16 @@ export function toSettings(c: FlatConfig): ParsedConfig {
         containerRegistry: c.containerRegistry,
         ...(c.mavenRegistry ? { mavenRegistry: c.mavenRegistry } : {}),
         registry: registrySettings(c),
-        inCluster: c.inCluster,
+        inCluster: { ...c.inCluster, ingressController: ingressControllerOf(c.inCluster) },
         nodes: nodesSettings(c.nodes),
         jenkins: jenkinsSettings(c.jenkins),
         pullSecrets: c.pullSecrets,
     };
+}
+
+/** The ingress controller: as the stack says, or known from the class name; undefined for another class. */
+export function ingressControllerOf(i: FlatConfig["inCluster"]): IngressController | undefined {
+    return i.ingressController ?? INGRESS_CONTROLLER_OF_CLASS[i.ingressClass];
 }
 
 /**

@@ -16,6 +16,7 @@ import {
     renderUsersFile,
 } from "../accessPolicy/accessPolicy";
 import type { RegistryAccount } from "../accounts/registryAccounts";
+import type { IngressController } from "../shared/facts";
 import {
     DEFAULT_KUBECTL_IMAGE,
     IN_CLUSTER,
@@ -48,8 +49,10 @@ export interface InClusterRegistryArgs {
     readonly requiresAuthForPull: boolean;
     /** Namespace of the registry's objects; created by the component. */
     readonly namespace: string;
-    /** IngressClass of the ingress controller (ingress-nginx annotations are written). */
+    /** IngressClass of the ingress controller. */
     readonly ingressClass: string;
+    /** The controller behind it (annotations, allowlist); undefined for one this program does not know. */
+    readonly ingressController?: IngressController;
     /** Images of Distribution, the Caddy sidecar and the web UI. */
     readonly images: { readonly registry: string; readonly caddy: string; readonly ui: string };
     readonly storage: InClusterRegistryStorage;
@@ -140,6 +143,17 @@ function usersFile(role: "push" | "pull", accounts: readonly RegistryAccount[]):
 // biome-ignore lint/suspicious/noExplicitAny: each kind's constructor takes its own args type; the objects were checked against it when rendered (manifests.ts).
 type Constructor = new (name: string, args: any, opts?: pulumi.CustomResourceOptions) => pulumi.CustomResource;
 
+/** Traefik's Middleware, a custom resource: its apiVersion and kind travel with the object. */
+class TraefikMiddleware extends k8s.apiextensions.CustomResource {
+    constructor(
+        name: string,
+        args: Omit<k8s.apiextensions.CustomResourceArgs, "apiVersion" | "kind">,
+        opts?: pulumi.CustomResourceOptions,
+    ) {
+        super(name, { apiVersion: "traefik.io/v1alpha1", kind: "Middleware", ...args }, opts);
+    }
+}
+
 const KINDS: Record<string, Constructor> = {
     "v1/Namespace": k8s.core.v1.Namespace,
     "v1/ServiceAccount": k8s.core.v1.ServiceAccount,
@@ -153,6 +167,7 @@ const KINDS: Record<string, Constructor> = {
     "rbac.authorization.k8s.io/v1/Role": k8s.rbac.v1.Role,
     "rbac.authorization.k8s.io/v1/RoleBinding": k8s.rbac.v1.RoleBinding,
     "batch/v1/CronJob": k8s.batch.v1.CronJob,
+    "traefik.io/v1alpha1/Middleware": TraefikMiddleware,
 };
 
 export class InClusterRegistry extends pulumi.ComponentResource {
@@ -206,6 +221,7 @@ export class InClusterRegistry extends pulumi.ComponentResource {
             namespace: args.namespace,
             host: args.host,
             ingressClass: args.ingressClass,
+            ingressController: args.ingressController,
             tls,
             images: { ...args.images, kubectl: DEFAULT_KUBECTL_IMAGE },
             replicas: args.replicas,

@@ -10,7 +10,7 @@
  */
 import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
-import { DISTRIBUTION, MANAGED_LABELS } from "../shared/facts";
+import { DISTRIBUTION, type IngressController, MANAGED_LABELS } from "../shared/facts";
 
 /** A string that may still be an Output when the component renders. */
 export type Value = pulumi.Input<string>;
@@ -63,8 +63,13 @@ export interface InClusterSpec {
     readonly namespace: string;
     /** Host name clients use; the Ingress serves it. */
     readonly host: string;
-    /** IngressClass of the ingress controller (ingress-nginx annotations are written). */
+    /** IngressClass of the ingress controller. */
     readonly ingressClass: string;
+    /**
+     * The controller behind it, which decides the Ingress annotations and how `allowedNetworks` is
+     * enforced; undefined for a controller this program does not know (then no allowlist is allowed).
+     */
+    readonly ingressController?: IngressController;
     readonly tls: InClusterTls;
     readonly images: {
         readonly registry: string;
@@ -102,6 +107,8 @@ export const IN_CLUSTER = {
     s3Secret: "registry-s3",
     tlsSecret: "registry-tls",
     configMap: "registry-config",
+    /** Traefik's Middleware that enforces the client-network allowlist. */
+    allowlistMiddleware: "registry-allowlist",
     dataClaim: "registry-data",
     /** The Service port (Caddy, plain HTTP behind the ingress). */
     servicePort: 5000,
@@ -444,27 +451,57 @@ export function renderService(spec: InClusterSpec): K8sObject {
 /**
  * ingress-nginx settings for multi-GB layers: no body limit (the default is 1m), long proxy timeouts,
  * and no request or response buffering, so a layer streams instead of spooling to the controller's disk.
+ * Traefik streams bodies without a limit by default and takes no per-Ingress timeouts.
  */
-export function ingressAnnotations(spec: Pick<InClusterSpec, "tls" | "allowedNetworks">): Record<string, string> {
-    const annotations: Record<string, string> = {
-        "nginx.ingress.kubernetes.io/proxy-body-size": "0",
-        "nginx.ingress.kubernetes.io/proxy-buffering": "off",
-        "nginx.ingress.kubernetes.io/proxy-connect-timeout": "30",
-        "nginx.ingress.kubernetes.io/proxy-http-version": "1.1",
-        "nginx.ingress.kubernetes.io/proxy-read-timeout": "900",
-        "nginx.ingress.kubernetes.io/proxy-request-buffering": "off",
-        "nginx.ingress.kubernetes.io/proxy-send-timeout": "900",
-        "nginx.ingress.kubernetes.io/ssl-redirect": "true",
-    };
-    if (spec.allowedNetworks.length > 0) {
-        // The sidecar sees only the controller's address, so the network allowlist is enforced here.
+const NGINX_ANNOTATIONS: Readonly<Record<string, string>> = {
+    "nginx.ingress.kubernetes.io/proxy-body-size": "0",
+    "nginx.ingress.kubernetes.io/proxy-buffering": "off",
+    "nginx.ingress.kubernetes.io/proxy-connect-timeout": "30",
+    "nginx.ingress.kubernetes.io/proxy-http-version": "1.1",
+    "nginx.ingress.kubernetes.io/proxy-read-timeout": "900",
+    "nginx.ingress.kubernetes.io/proxy-request-buffering": "off",
+    "nginx.ingress.kubernetes.io/proxy-send-timeout": "900",
+    "nginx.ingress.kubernetes.io/ssl-redirect": "true",
+};
+
+/**
+ * The Ingress's annotations for its controller. The Caddy sidecar sees only the controller's address,
+ * so the client-network allowlist is enforced by the controller: ingress-nginx with an annotation,
+ * Traefik with the Middleware of `renderAllowlistMiddleware`, referenced here. With a controller this
+ * program does not know, the ingress-nginx settings are written as before and no allowlist is allowed.
+ */
+export function ingressAnnotations(
+    spec: Pick<InClusterSpec, "tls" | "allowedNetworks" | "ingressController" | "namespace">,
+): Record<string, string> {
+    const allowlist = spec.allowedNetworks.length > 0;
+    if (allowlist && spec.ingressController === undefined) {
+        throw new Error("in-cluster registry: an allowlist needs a known ingress controller (the config rules refuse this first)");
+    }
+    const annotations: Record<string, string> = spec.ingressController === "traefik" ? {} : { ...NGINX_ANNOTATIONS };
+    if (allowlist && spec.ingressController === "nginx") {
         annotations["nginx.ingress.kubernetes.io/whitelist-source-range"] = spec.allowedNetworks.join(",");
+    }
+    if (allowlist && spec.ingressController === "traefik") {
+        // Traefik names a Middleware from Kubernetes as <namespace>-<name>@kubernetescrd.
+        annotations["traefik.ingress.kubernetes.io/router.middlewares"] =
+            `${spec.namespace}-${IN_CLUSTER.allowlistMiddleware}@kubernetescrd`;
     }
     if (spec.tls.kind === "cert-manager") {
         const key = spec.tls.issuerKind === "ClusterIssuer" ? "cert-manager.io/cluster-issuer" : "cert-manager.io/issuer";
         annotations[key] = spec.tls.issuerName;
     }
     return Object.fromEntries(Object.entries(annotations).sort(([a], [b]) => a.localeCompare(b)));
+}
+
+/** Traefik's ipAllowList Middleware (traefik.io/v1alpha1, Traefik v3) for the allowlist; none otherwise. */
+export function renderAllowlistMiddleware(spec: InClusterSpec): K8sObject | undefined {
+    if (spec.ingressController !== "traefik" || spec.allowedNetworks.length === 0) return undefined;
+    return {
+        apiVersion: "traefik.io/v1alpha1",
+        kind: "Middleware",
+        metadata: meta(IN_CLUSTER.allowlistMiddleware, spec.namespace, "ingress"),
+        spec: { ipAllowList: { sourceRange: [...spec.allowedNetworks] } },
+    };
 }
 
 export function renderIngress(spec: InClusterSpec): K8sObject {
@@ -640,6 +677,7 @@ export function renderInClusterObjects(spec: InClusterSpec): K8sObject[] {
         renderDataClaim(spec),
         renderDeployment(spec),
         renderService(spec),
+        renderAllowlistMiddleware(spec),
         renderIngress(spec),
         renderDisruptionBudget(spec),
         renderLocalRegistryHosting(spec),

@@ -30,6 +30,20 @@ export const PLACEHOLDER_TAG = "does-not-exist";
 export const RUNTIME_FLAVOURS = ["microk8s", "containerd", "k3s", "rke2", "kind", "docker"] as const;
 export type RuntimeFlavour = (typeof RUNTIME_FLAVOURS)[number];
 
+/** Ingress controllers whose client-network allowlist the in-cluster registry knows how to set. */
+export const INGRESS_CONTROLLERS = ["nginx", "traefik"] as const;
+export type IngressController = (typeof INGRESS_CONTROLLERS)[number];
+
+/**
+ * The controller behind the IngressClass names their installers register: ingress-nginx ("nginx";
+ * microk8s's addon also registers "public") and Traefik (k3s's default, "traefik").
+ */
+export const INGRESS_CONTROLLER_OF_CLASS: Readonly<Record<string, IngressController>> = {
+    nginx: "nginx",
+    public: "nginx",
+    traefik: "traefik",
+};
+
 /** `host`, or `host:port` when the port is not 443: the registry as image references and logins name it. */
 export function registryAuthority(host: string, port: number): string {
     return port === 443 ? host : `${host}:${port}`;

@@ -202,7 +202,14 @@ async function startInCluster(ns: TestNetns, dir: string, caPair: { cert: string
             certFile: path.join(tlsDir, "tls.crt"),
             keyFile: path.join(tlsDir, "tls.key"),
             upstream: `127.0.0.1:${sidecarPort}`,
-            directives: nginxDirectives(ingressAnnotations({ tls: { kind: "secret", certPem: "", keyPem: "" }, allowedNetworks: [] })),
+            directives: nginxDirectives(
+                ingressAnnotations({
+                    tls: { kind: "secret", certPem: "", keyPem: "" },
+                    allowedNetworks: [],
+                    ingressController: "nginx",
+                    namespace: "dso",
+                }),
+            ),
         }),
     );
 

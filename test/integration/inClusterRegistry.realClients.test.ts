@@ -126,7 +126,14 @@ async function startInClusterStack(options: StackOptions = {}): Promise<Stack> {
 
         const directives =
             options.ingressDirectives ??
-            nginxDirectives(ingressAnnotations({ tls: { kind: "secret", certPem: "", keyPem: "" }, allowedNetworks: [] }));
+            nginxDirectives(
+                ingressAnnotations({
+                    tls: { kind: "secret", certPem: "", keyPem: "" },
+                    allowedNetworks: [],
+                    ingressController: "nginx",
+                    namespace: "dso",
+                }),
+            );
         const nginxConf = path.join(dir, "nginx.conf");
         writeFileSync(
             nginxConf,

@@ -655,3 +655,32 @@ describe("requiresAuthForPull: whatever pulls gets credentials, or the config is
         expect(problemsOf(existing, present("existingPullUsername", "existingPullPassword"))).toEqual([]);
     });
 });
+
+describe("registry.allowedNetworks in the cluster: enforced by the ingress controller in use, or refused", () => {
+    it.each([
+        ["ingress-nginx's class", { ingressClass: "nginx" }, undefined],
+        ["microk8s's class", { ingressClass: "public" }, undefined],
+        ["Traefik's class", { ingressClass: "traefik" }, undefined],
+        ["a class of ingress-nginx under another name", { ingressClass: "nginx-internal", ingressController: "nginx" }, undefined],
+        [
+            "a class this program does not know",
+            { ingressClass: "haproxy" },
+            /cannot be enforced behind inCluster\.ingressClass "haproxy".*inCluster\.ingressController/,
+        ],
+    ])("%s", (_name, inCluster, refused) => {
+        const raw = set(set(base(), "registry.allowedNetworks", ["10.0.0.0/8"]), "inCluster", inCluster);
+        const problem = problemsOf(raw).find((p) => p.startsWith("dso-registry:registry.allowedNetworks: "));
+        if (refused) expect(problem).toMatch(refused);
+        else expect(problem).toBeUndefined();
+    });
+
+    it("resolves the controller from the class name unless the stack names it", () => {
+        const controller = (inCluster: object) => parseConfig(set(base(), "inCluster", inCluster)).config.inCluster.ingressController;
+        expect([
+            controller({ ingressClass: "public" }),
+            controller({ ingressClass: "traefik" }),
+            controller({ ingressClass: "haproxy" }),
+        ]).toEqual(["nginx", "traefik", undefined]);
+        expect(controller({ ingressClass: "edge", ingressController: "traefik" })).toBe("traefik");
+    });
+});

@@ -19,6 +19,7 @@ function baseSpec(overrides: Partial<InClusterSpec> = {}): InClusterSpec {
         namespace: "dso",
         host: "registry-dso.jmann.local",
         ingressClass: "public",
+        ingressController: "nginx",
         tls: { kind: "secret", certPem: "CERT-PEM", keyPem: "KEY-PEM-VALUE" },
         images: { registry: "registry:2.8.3", caddy: "caddy:2.8.4", ui: "joxit/docker-registry-ui:2.5.7", kubectl: "alpine/k8s:1.31.4" },
         replicas: 1,
@@ -371,14 +372,52 @@ describe("ingress", () => {
         expect(find(objects, "Secret", "registry-tls")).toBeUndefined();
     });
 
-    test("allowed networks are enforced by the ingress (the sidecar only sees the controller)", () => {
-        const ing = get(renderInClusterObjects(baseSpec({ allowedNetworks: ["10.0.0.0/8", "192.168.1.0/24"] })), "Ingress", "registry");
+    test("ingress-nginx enforces the allowed networks with its annotation (the sidecar only sees the controller)", () => {
+        const objects = renderInClusterObjects(baseSpec({ allowedNetworks: ["10.0.0.0/8", "192.168.1.0/24"] }));
+        const ing = get(objects, "Ingress", "registry");
         expect(ing.metadata.annotations["nginx.ingress.kubernetes.io/whitelist-source-range"]).toBe("10.0.0.0/8,192.168.1.0/24");
+        expect(objects.filter((o) => o.kind === "Middleware")).toEqual([]);
     });
 
-    test("no allowlist annotation when every network is allowed", () => {
-        const ing = get(renderInClusterObjects(baseSpec()), "Ingress", "registry");
-        expect(ing.metadata.annotations["nginx.ingress.kubernetes.io/whitelist-source-range"]).toBeUndefined();
+    test("Traefik enforces them with an ipAllowList Middleware that the Ingress's router uses", () => {
+        const objects = renderInClusterObjects(
+            baseSpec({ ingressClass: "traefik", ingressController: "traefik", allowedNetworks: ["10.0.0.0/8", "fd00::/8"] }),
+        );
+        const middleware = get(objects, "Middleware", "registry-allowlist");
+        expect(middleware).toMatchObject({
+            apiVersion: "traefik.io/v1alpha1",
+            metadata: { name: "registry-allowlist", namespace: "dso" },
+            spec: { ipAllowList: { sourceRange: ["10.0.0.0/8", "fd00::/8"] } },
+        });
+        const annotations = get(objects, "Ingress", "registry").metadata.annotations;
+        expect(annotations["traefik.ingress.kubernetes.io/router.middlewares"]).toBe("dso-registry-allowlist@kubernetescrd");
+        expect(Object.keys(annotations).filter((k) => k.startsWith("nginx."))).toEqual([]);
+    });
+
+    test("the Middleware comes before the Ingress that names it", () => {
+        const kinds = renderInClusterObjects(baseSpec({ ingressController: "traefik", allowedNetworks: ["10.0.0.0/8"] })).map(
+            (o) => o.kind,
+        );
+        expect(kinds.indexOf("Middleware")).toBeGreaterThanOrEqual(0);
+        expect(kinds.indexOf("Middleware")).toBeLessThan(kinds.indexOf("Ingress"));
+    });
+
+    test.each(["nginx", "traefik"] as const)("%s: nothing about an allowlist when every network is allowed", (ingressController) => {
+        const objects = renderInClusterObjects(baseSpec({ ingressController }));
+        const annotations = get(objects, "Ingress", "registry").metadata.annotations ?? {};
+        expect(Object.keys(annotations).filter((k) => /whitelist|middlewares/.test(k))).toEqual([]);
+        expect(objects.filter((o) => o.kind === "Middleware")).toEqual([]);
+    });
+
+    test("Traefik's Ingress is a valid networking.k8s.io/v1 Ingress", async () => {
+        const objects = renderInClusterObjects(baseSpec({ ingressController: "traefik", allowedNetworks: ["10.0.0.0/8"] }));
+        expect(await schemaProblems(get(objects, "Ingress", "registry"))).toEqual([]);
+    });
+
+    test("an allowlist behind a controller the program does not know is a fault, not a silent gap", () => {
+        expect(() => renderInClusterObjects(baseSpec({ ingressController: undefined, allowedNetworks: ["10.0.0.0/8"] }))).toThrow(
+            /allowlist needs a known ingress controller/,
+        );
     });
 });
 

@@ -250,7 +250,7 @@ describe("node trust from stack config (defineStack)", () => {
     };
     const cfg = (nodes: unknown): StackConfig => {
         const { config } = parseConfig({ ...base, nodes }, {}, { allowMissingSecrets: true });
-        return { ...config, secrets: { sshPrivateKey: pulumi.secret("[key]") } };
+        return { ...config, secrets: { sshPrivateKey: pulumi.secret("[key]") }, warnings: [], placeholders: [] };
     };
     const node = (name: string, extra: object = {}) => ({ name, host: "10.0.0.9", hostKey: "ssh-ed25519 AAAA", ...extra });
     /** Node-trust components the stack created for nodes whose names start with `prefix`. */

@@ -1,0 +1,280 @@
+/**
+ * What the config layer tells without refusing: settings that have no effect in the chosen modes
+ * (one table, `MOOT_SETTINGS`), advice about a combination that works with a known limit, and
+ * placeholders a stack file still holds (`REPLACE-WITH-…`), which `pulumi up` and `preview` refuse
+ * before anything changes and the synth only warns about.
+ */
+import { INGRESS_CONTROLLER_OF_CLASS } from "../shared/facts";
+import { type ConfigProblem, keyPath } from "./problems";
+import type { FlatConfig } from "./schema";
+
+/** What a value the operator still has to fill in starts with, e.g. "ssh-ed25519 REPLACE-WITH-ssh-keyscan-OUTPUT". */
+export const PLACEHOLDER_MARK = "REPLACE-WITH-";
+
+/**
+ * Docker nodes and anonymous reads. Worded to stay true whichever challenge the registry's ping
+ * answers (docs/access-policy.md says which one it does).
+ */
+const DOCKER_CLASSIC_STORE_ADVICE =
+    'is "docker": the Docker engine\'s classic image store pulls anonymously only from a registry whose ping (GET /v2/) ' +
+    'answers without a challenge or with a Bearer token challenge, and gives up on a Basic challenge with "no basic auth credentials". ' +
+    "docs/access-policy.md says which challenge this registry answers; where an anonymous `docker pull` fails, log each node in " +
+    "with the pull-only account (`docker login`), or switch the engine to its containerd image store";
+
+/**
+ * One row of the table: the keys it covers (dotted, `[]` for any list item; a key covers every key
+ * below it) and, for a configuration, the setting that makes them moot, or undefined where they act.
+ */
+interface MootRule {
+    readonly keys: readonly string[];
+    /** `at` is the key's path, for rules about one item of a list (one SSH connection, one node). */
+    readonly mootWith: (c: FlatConfig, at: readonly PropertyKey[]) => string | undefined;
+}
+
+const mode = (c: FlatConfig) => `registry.mode "${c.registry.mode}"`;
+const unless = (applies: boolean, reason: string): string | undefined => (applies ? undefined : reason);
+/** The runtime flavours of the nodes node trust configures (none with delivery "none"). */
+const nodeFlavours = (c: FlatConfig): string[] =>
+    c.nodes.delivery === "none"
+        ? []
+        : c.nodes.delivery === "daemonset"
+          ? [c.nodes.runtime]
+          : c.nodes.list.map((n) => n.runtime ?? c.nodes.runtime);
+
+/** The object that holds the key at `at` (an SSH connection, a node), with its defaults filled in. */
+const holder = (c: FlatConfig, at: readonly PropertyKey[]): Record<string, unknown> =>
+    at.slice(0, -1).reduce<unknown>((node, part) => (node as Record<PropertyKey, unknown> | undefined)?.[part], c) as Record<
+        string,
+        unknown
+    >;
+
+/**
+ * Settings that do nothing in some modes. Ordered: the first row whose keys cover a key and that
+ * names a reason gives its warning. Keys that are refused outside their mode (see rules.ts) need no
+ * row here.
+ */
+export const MOOT_SETTINGS: readonly MootRule[] = [
+    {
+        keys: ["inCluster.ingressClass", "inCluster.ingressController", "inCluster.publishLocalRegistryHosting", "registry.caddyImage"],
+        mootWith: (c) => unless(c.registry.mode === "in-cluster", mode(c)),
+    },
+    {
+        keys: ["inCluster.ingressController"],
+        mootWith: (c) => {
+            const known = INGRESS_CONTROLLER_OF_CLASS[c.inCluster.ingressClass];
+            return unless(
+                known !== c.inCluster.ingressController,
+                `inCluster.ingressClass "${c.inCluster.ingressClass}" (its controller is known)`,
+            );
+        },
+    },
+    {
+        keys: ["inCluster.namespace"],
+        mootWith: (c) =>
+            unless(
+                c.registry.mode === "in-cluster" || c.nodes.delivery === "daemonset",
+                `${mode(c)} and nodes.delivery "${c.nodes.delivery}"`,
+            ),
+    },
+    { keys: ["existing"], mootWith: (c) => unless(c.registry.mode === "existing", mode(c)) },
+    {
+        // An existing registry's image, storage, UI and accounts are the organisation's.
+        keys: [
+            "registry.image",
+            "registry.storage",
+            "registry.ui.deleteEnabled",
+            "registry.ui.image",
+            "containerRegistry.rotation",
+            "containerRegistry.pushCredentials",
+            "containerRegistry.pullUsername",
+        ],
+        mootWith: (c) => unless(c.registry.mode !== "existing", mode(c)),
+    },
+    {
+        keys: ["registry.storage.size", "registry.storage.storageClass"],
+        mootWith: (c) =>
+            c.registry.mode !== "in-cluster"
+                ? mode(c)
+                : unless(c.registry.storage.kind === "filesystem", `registry.storage.kind "${c.registry.storage.kind}"`),
+    },
+    {
+        keys: ["registry.tls.caValidityDays", "registry.tls.serverCertValidityDays"],
+        mootWith: (c) => unless(c.registry.tls.mode === "generated-ca", `registry.tls.mode "${c.registry.tls.mode}"`),
+    },
+    {
+        keys: ["registry.tls.acmeEmail", "registry.tls.acmeDirectory"],
+        mootWith: (c) => unless(c.registry.tls.mode === "acme", `registry.tls.mode "${c.registry.tls.mode}"`),
+    },
+    {
+        keys: ["registry.maintenance.garbageCollection.schedule"],
+        mootWith: (c) => unless(c.registry.maintenance.garbageCollection.enabled, "registry.maintenance.garbageCollection.enabled false"),
+    },
+    {
+        // The external host always has the collection script, for a run by hand (see registryHostOps).
+        keys: ["registry.maintenance.garbageCollection.deleteUntagged"],
+        mootWith: (c) =>
+            unless(
+                c.registry.maintenance.garbageCollection.enabled || c.registry.mode === "external-host",
+                `registry.maintenance.garbageCollection.enabled false and ${mode(c)}`,
+            ),
+    },
+    {
+        keys: ["registry.maintenance.backup.schedule", "registry.maintenance.backup.destination", "registry.maintenance.backup.keep"],
+        mootWith: (c) => unless(c.registry.maintenance.backup.enabled, "registry.maintenance.backup.enabled false"),
+    },
+    { keys: ["registry.ui.image"], mootWith: (c) => unless(c.registry.ui.enabled, "registry.ui.enabled false") },
+    {
+        // Deletes are allowed when the UI's delete button or garbage collection needs them (decisions.ts).
+        keys: ["registry.ui.deleteEnabled"],
+        mootWith: (c) =>
+            unless(
+                c.registry.ui.enabled || !c.registry.maintenance.garbageCollection.enabled,
+                "registry.ui.enabled false and registry.maintenance.garbageCollection.enabled true (garbage collection already allows deletes)",
+            ),
+    },
+    {
+        keys: ["containerRegistry.pullUsername"],
+        mootWith: (c) =>
+            unless(
+                c.containerRegistry.requiresAuthForPull || c.pullSecrets.namespaces.length > 0 || c.pullSecrets.flux,
+                "containerRegistry.requiresAuthForPull false and no pull secrets",
+            ),
+    },
+    { keys: ["pullSecrets.secretName"], mootWith: (c) => unless(c.pullSecrets.namespaces.length > 0, "pullSecrets.namespaces empty") },
+    {
+        // Only Jenkins's Maven credential and the pipeline-config ConfigMap carry the Maven repository.
+        keys: [
+            "mavenRegistry.host",
+            "mavenRegistry.port",
+            "mavenRegistry.pathPrefix",
+            "mavenRegistry.requiresAuthForPush",
+            "mavenRegistry.requiresAuthForPull",
+            "mavenRegistry.username",
+            "mavenRegistry.reuseContainerCredentials",
+        ],
+        mootWith: (c) => unless(c.jenkins.enabled, "jenkins.enabled false"),
+    },
+    {
+        keys: ["mavenRegistry.username"],
+        mootWith: (c) => unless(!c.mavenRegistry?.reuseContainerCredentials, "mavenRegistry.reuseContainerCredentials true"),
+    },
+    {
+        keys: [
+            "jenkins.url",
+            "jenkins.user",
+            "jenkins.auth",
+            "jenkins.caCertificate",
+            "jenkins.registryHostCredentialId",
+            "jenkins.pipelineConfigNamespace",
+            "jenkins.pipelineConfigName",
+            "jenkins.timeoutSeconds",
+        ],
+        mootWith: (c) => unless(c.jenkins.enabled, "jenkins.enabled false"),
+    },
+    {
+        keys: ["nodes.runtime", "nodes.registryAddress", "nodes.allowContainerdRestart", "nodes.allowServiceRestart"],
+        mootWith: (c) => unless(c.nodes.delivery !== "none", 'nodes.delivery "none"'),
+    },
+    {
+        keys: ["nodes.allowContainerdRestart"],
+        mootWith: (c) => unless(nodeFlavours(c).includes("containerd"), 'no node of runtime "containerd"'),
+    },
+    {
+        keys: ["nodes.allowServiceRestart"],
+        mootWith: (c) =>
+            unless(
+                nodeFlavours(c).some((f) => f === "k3s" || f === "rke2"),
+                'no node of runtime "k3s" or "rke2"',
+            ),
+    },
+    {
+        keys: ["nodes.list[].runtime"],
+        mootWith: (c, at) => unless(holder(c, at).runtime !== c.nodes.runtime, `nodes.runtime "${c.nodes.runtime}" (the same runtime)`),
+    },
+    {
+        keys: ["nodes.list[].host", "nodes.list[].port", "nodes.list[].hostKey", "nodes.list[].allowUnpinnedHostKey"],
+        mootWith: (c, at) => unless(!holder(c, at).local, "local true (the node's commands run where Pulumi runs, without SSH)"),
+    },
+    {
+        keys: ["externalHost.ssh.allowUnpinnedHostKey", "nodes.list[].allowUnpinnedHostKey"],
+        mootWith: (c, at) => unless(holder(c, at).hostKey === undefined, "hostKey set (the pinned key is checked)"),
+    },
+    {
+        keys: ["externalHost.ssh.sudo", "nodes.list[].sudo"],
+        mootWith: (c, at) => {
+            const { user, sudo } = holder(c, at);
+            return unless(
+                sudo !== (user !== "root"),
+                `user "${String(user)}" (privileged steps use \`sudo -n\` exactly when the user is not root)`,
+            );
+        },
+    },
+];
+
+/** Whether a rule's key covers a key path written the same way ("nodes.list[].runtime"). */
+function covers(ruleKey: string, key: string): boolean {
+    return key === ruleKey || key.startsWith(`${ruleKey}.`) || key.startsWith(`${ruleKey}[]`);
+}
+
+/** Every value the operator set, with its path: objects are walked, a list of objects item by item. */
+function setLeaves(value: unknown, path: PropertyKey[] = []): { path: PropertyKey[]; value: unknown }[] {
+    if (Array.isArray(value) && value.some((v) => v !== null && typeof v === "object")) {
+        return value.flatMap((item, i) => setLeaves(item, [...path, i]));
+    }
+    if (value !== null && typeof value === "object" && !Array.isArray(value)) {
+        return Object.entries(value).flatMap(([k, v]) => setLeaves(v, [...path, k]));
+    }
+    return path.length > 0 ? [{ path, value }] : [];
+}
+
+/** "nodes.list[].runtime" for ["nodes", "list", 0, "runtime"]. */
+function pattern(path: readonly PropertyKey[]): string {
+    return path.map((p, i) => (typeof p === "number" ? "[]" : `${i > 0 ? "." : ""}${String(p)}`)).join("");
+}
+
+/** A warning for every key the stack file sets that has no effect with the rest of the configuration. */
+export function mootSettingWarnings(raw: Readonly<Record<string, unknown>>, c: FlatConfig): ConfigProblem[] {
+    const warnings: ConfigProblem[] = [];
+    for (const leaf of setLeaves(raw)) {
+        const key = pattern(leaf.path);
+        for (const rule of MOOT_SETTINGS) {
+            if (!rule.keys.some((k) => covers(k, key))) continue;
+            const reason = rule.mootWith(c, leaf.path);
+            if (reason === undefined) continue;
+            warnings.push({ key: keyPath(leaf.path), message: `has no effect with ${reason}; remove it from the stack file` });
+            break;
+        }
+    }
+    return warnings;
+}
+
+/** Advice about combinations that work with a known limit. */
+export function adviceWarnings(c: FlatConfig): ConfigProblem[] {
+    const warnings: ConfigProblem[] = [];
+    const dockerNodes = c.nodes.delivery !== "none" && nodeFlavours(c).includes("docker");
+    if (dockerNodes && !c.containerRegistry.requiresAuthForPull) {
+        warnings.push({ key: keyPath(["nodes", "runtime"]), message: DOCKER_CLASSIC_STORE_ADVICE });
+    }
+    return warnings;
+}
+
+/**
+ * Values the stack file still holds as a placeholder (`REPLACE-WITH-…`), each with what to put in its
+ * place. `pulumi up` and `preview` refuse them before anything changes; the synth warns.
+ */
+export function placeholderProblems(raw: Readonly<Record<string, unknown>>): ConfigProblem[] {
+    return setLeaves(raw)
+        .filter((leaf) => typeof leaf.value === "string" && leaf.value.includes(PLACEHOLDER_MARK))
+        .map((leaf) => {
+            const last = leaf.path[leaf.path.length - 1];
+            const parent = leaf.path.slice(0, -1).reduce<unknown>((node, p) => (node as Record<PropertyKey, unknown>)?.[p], raw) as
+                | Record<string, unknown>
+                | undefined;
+            const host = typeof parent?.host === "string" ? parent.host : "<host>";
+            const fix =
+                last === "hostKey"
+                    ? `run \`ssh-keyscan -t ed25519 ${host}\`, check the key it prints out of band (for example against the host's console), and put that line here`
+                    : "replace it with the real value";
+            return { key: keyPath(leaf.path), message: `still holds the placeholder ${JSON.stringify(leaf.value)}: ${fix}` };
+        });
+}

@@ -1,0 +1,127 @@
+/**
+ * What the config layer tells without refusing, and the placeholders a deployment refuses: the
+ * example host keys of the committed prod stack stop `pulumi up` and `preview` at config load (before
+ * any resource is registered), naming each key and the ssh-keyscan command; the synth warns instead.
+ */
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadDeployableConfig, PLACEHOLDER_MARK, parseConfig } from "../../components/config";
+import { startMockRuntime } from "../../tools/mockRuntime";
+import { readStackConfig, synthesizeConfig } from "../../tools/synth";
+
+const PROJECT_DIR = `${__dirname}/../..`;
+
+/** The committed prod stack's config with every secret it needs set, as an operator would have it. */
+function prodWithSecrets(): { config: Record<string, string>; secretKeys: string[] } {
+    const { config, secretKeys } = readStackConfig(PROJECT_DIR, "prod");
+    for (const name of ["containerRegistryPassword", "mavenRegistryPassword", "jenkinsApiToken", "sshPrivateKey"]) {
+        config[`dso-registry:${name}`] = "[secret]";
+        secretKeys.push(`dso-registry:${name}`);
+    }
+    return { config, secretKeys };
+}
+
+const PLACEHOLDER_KEYS = [
+    ["dso-registry:externalHost.ssh.hostKey", "registry-01.dso.example.com"],
+    ["dso-registry:nodes.list[0].hostKey", "10.20.0.11"],
+    ["dso-registry:nodes.list[1].hostKey", "10.20.0.21"],
+    ["dso-registry:nodes.list[2].hostKey", "10.20.0.22"],
+] as const;
+
+describe("placeholders", () => {
+    it("the committed prod stack still holds them (what the tests below rely on)", () => {
+        expect(readStackConfig(PROJECT_DIR, "prod").config["dso-registry:externalHost"]).toContain(PLACEHOLDER_MARK);
+    });
+
+    it("stop a deployment at config load, naming every key and the ssh-keyscan command for its host", async () => {
+        const rt = await startMockRuntime({ stack: "prod", ...prodWithSecrets() });
+        let error: unknown;
+        try {
+            loadDeployableConfig();
+        } catch (e) {
+            error = e;
+        }
+        expect(error).toBeInstanceOf(ConfigError);
+        const problems = (error as ConfigError).problems;
+        expect(problems.map((p) => p.key)).toEqual(PLACEHOLDER_KEYS.map(([key]) => key));
+        for (const [key, host] of PLACEHOLDER_KEYS) {
+            expect(problems.find((p) => p.key === key)?.message).toContain(`ssh-keyscan -t ed25519 ${host}`);
+        }
+        expect(rt.resources).toEqual([]);
+    });
+
+    it("are only warned about by the synth, which still writes the stack", async () => {
+        const synth = await synthesizeConfig("prod", prodWithSecrets());
+        for (const [key, host] of PLACEHOLDER_KEYS) {
+            expect(synth.warnings).toContainEqual(
+                expect.stringMatching(
+                    new RegExp(`^${key.replace(/[.[\]]/g, "\\$&")} still holds the placeholder .*ssh-keyscan -t ed25519 ${host}.*refuse`),
+                ),
+            );
+        }
+        expect(synth.files.has("hosts/registry-01.dso.example.com/etc/caddy/Caddyfile")).toBe(true);
+    });
+
+    it.each([
+        [
+            "a host key",
+            { ssh: { host: "10.0.0.5", hostKey: "ssh-ed25519 REPLACE-WITH-ssh-keyscan-OUTPUT" } },
+            /ssh-keyscan -t ed25519 10\.0\.0\.5/,
+        ],
+        [
+            "any other value",
+            { ssh: { host: "10.0.0.5", allowUnpinnedHostKey: true }, dataDir: "/srv/REPLACE-WITH-data-dir" },
+            /replace it with the real value/,
+        ],
+    ])("are found in %s", (_name, externalHost, fix) => {
+        const raw = {
+            containerRegistry: { host: "registry.example.test", pathPrefix: "" },
+            registry: { mode: "external-host" },
+            externalHost,
+        };
+        const { placeholders } = parseConfig(raw, {}, { allowMissingSecrets: true });
+        expect(placeholders).toHaveLength(1);
+        expect(placeholders[0]!.message).toMatch(fix);
+    });
+
+    it("leave a configuration without them alone", () => {
+        const raw = { containerRegistry: { host: "registry.example.test", pathPrefix: "" }, registry: { mode: "in-cluster" } };
+        expect(parseConfig(raw).placeholders).toEqual([]);
+    });
+});
+
+describe("warnings", () => {
+    const base = { containerRegistry: { host: "registry.example.test", pathPrefix: "" }, registry: { mode: "in-cluster" } };
+
+    it("name a setting that has no effect, and the setting that makes it moot", () => {
+        const { warnings } = parseConfig({
+            ...base,
+            existing: { caCertificate: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n" },
+        });
+        expect(warnings).toEqual([
+            {
+                key: "dso-registry:existing.caCertificate",
+                message: 'has no effect with registry.mode "in-cluster"; remove it from the stack file',
+            },
+        ]);
+    });
+
+    it("only for keys the stack file sets, not for defaults", () => {
+        expect(parseConfig(base).warnings).toEqual([]);
+    });
+
+    it.each([
+        ["nodes of runtime docker with anonymous reads", { delivery: "daemonset", runtime: "docker" }, false, 1],
+        ["docker nodes when reads need credentials (pods pull with pull secrets)", { delivery: "daemonset", runtime: "docker" }, true, 0],
+        ["containerd nodes", { delivery: "daemonset", runtime: "containerd" }, false, 0],
+    ])("about the docker pull limit: %s", (_name, nodes, requiresAuthForPull, count) => {
+        const raw = {
+            ...base,
+            containerRegistry: { ...base.containerRegistry, requiresAuthForPull },
+            nodes,
+            pullSecrets: { namespaces: ["apps"] },
+        };
+        const docker = parseConfig(raw).warnings.filter((w) => w.key === "dso-registry:nodes.runtime");
+        expect(docker).toHaveLength(count);
+        for (const w of docker) expect(w.message).toMatch(/classic image store.*docs\/access-policy\.md/);
+    });
+});
