@@ -41,6 +41,9 @@ const nodeFlavours = (c: FlatConfig): string[] =>
           ? [c.nodes.runtime]
           : c.nodes.list.map((n) => n.runtime ?? c.nodes.runtime);
 
+/** k3s and RKE2 read registries.yaml only when they start. */
+const restartsOnChange = (runtime: string) => runtime === "k3s" || runtime === "rke2";
+
 /** The object that holds the key at `at` (an SSH connection, a node), with its defaults filled in. */
 const holder = (c: FlatConfig, at: readonly PropertyKey[]): Record<string, unknown> =>
     at.slice(0, -1).reduce<unknown>((node, part) => (node as Record<PropertyKey, unknown> | undefined)?.[part], c) as Record<
@@ -55,7 +58,13 @@ const holder = (c: FlatConfig, at: readonly PropertyKey[]): Record<string, unkno
  */
 export const MOOT_SETTINGS: readonly MootRule[] = [
     {
-        keys: ["inCluster.ingressClass", "inCluster.ingressController", "inCluster.publishLocalRegistryHosting", "registry.caddyImage"],
+        keys: [
+            "inCluster.namespace",
+            "inCluster.ingressClass",
+            "inCluster.ingressController",
+            "inCluster.publishLocalRegistryHosting",
+            "registry.caddyImage",
+        ],
         mootWith: (c) => unless(c.registry.mode === "in-cluster", mode(c)),
     },
     {
@@ -67,14 +76,6 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
                 `inCluster.ingressClass "${c.inCluster.ingressClass}" (its controller is known)`,
             );
         },
-    },
-    {
-        keys: ["inCluster.namespace"],
-        mootWith: (c) =>
-            unless(
-                c.registry.mode === "in-cluster" || c.nodes.delivery === "daemonset",
-                `${mode(c)} and nodes.delivery "${c.nodes.delivery}"`,
-            ),
     },
     { keys: ["existing"], mootWith: (c) => unless(c.registry.mode === "existing", mode(c)) },
     {
@@ -168,6 +169,7 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
             "jenkins.pipelineConfigNamespace",
             "jenkins.pipelineConfigName",
             "jenkins.timeoutSeconds",
+            "jenkins.usernameSecret",
         ],
         mootWith: (c) => unless(c.jenkins.enabled, "jenkins.enabled false"),
     },
@@ -181,11 +183,30 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
     },
     {
         keys: ["nodes.allowServiceRestart"],
+        mootWith: (c) => unless(nodeFlavours(c).some(restartsOnChange), 'no node of runtime "k3s" or "rke2"'),
+    },
+    { keys: ["nodes.namespace"], mootWith: (c) => unless(c.nodes.delivery === "daemonset", `nodes.delivery "${c.nodes.delivery}"`) },
+    {
+        keys: ["nodes.restartTimeoutSeconds"],
+        mootWith: (c) => unless(nodeFlavours(c).some(restartsOnChange), 'no node of runtime "k3s" or "rke2"'),
+    },
+    {
+        // Only agents restart in batches, and only nodes reached over SSH are ordered.
+        keys: ["nodes.restartBatchSize"],
         mootWith: (c) =>
-            unless(
-                nodeFlavours(c).some((f) => f === "k3s" || f === "rke2"),
-                'no node of runtime "k3s" or "rke2"',
-            ),
+            c.nodes.delivery !== "ssh"
+                ? `nodes.delivery "${c.nodes.delivery}"`
+                : unless(
+                      c.nodes.list.some((n) => n.role === "agent" && restartsOnChange(n.runtime ?? c.nodes.runtime)),
+                      'no node in nodes.list of runtime "k3s" or "rke2" with role "agent"',
+                  ),
+    },
+    {
+        keys: ["nodes.list[].role", "nodes.list[].kubernetesNodeName"],
+        mootWith: (c, at) => {
+            const runtime = (holder(c, at).runtime as string | undefined) ?? c.nodes.runtime;
+            return unless(restartsOnChange(runtime), `runtime "${runtime}" (only k3s and RKE2 nodes restart when registries.yaml changes)`);
+        },
     },
     {
         keys: ["nodes.list[].runtime"],

@@ -147,6 +147,7 @@ const ALTERNATIVES: Record<string, unknown[]> = {
     "jenkins.caCertificate": [PEM],
     "jenkins.registryHostCredentialId": ["registry-host-2"],
     "nodes.registryAddress": ["10.0.0.99"],
+    "nodes.list[].kubernetesNodeName": ["node-a-k8s"],
     "pullSecrets.namespaces": [["web"]],
 };
 
