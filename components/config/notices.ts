@@ -12,14 +12,16 @@ import type { FlatConfig } from "./schema";
 export const PLACEHOLDER_MARK = "REPLACE-WITH-";
 
 /**
- * Docker nodes and anonymous reads. Worded to stay true whichever challenge the registry's ping
- * answers (docs/access-policy.md says which one it does).
+ * Docker nodes, anonymous reads and a registry that is not ours. The front of our own registries answers
+ * the ping with a Bearer challenge, which docker's classic image store follows anonymously
+ * (docs/access-policy.md, verified with a real engine); an existing registry's answer is unknown here.
  */
 const DOCKER_CLASSIC_STORE_ADVICE =
-    'is "docker": the Docker engine\'s classic image store pulls anonymously only from a registry whose ping (GET /v2/) ' +
-    'answers without a challenge or with a Bearer token challenge, and gives up on a Basic challenge with "no basic auth credentials". ' +
-    "docs/access-policy.md says which challenge this registry answers; where an anonymous `docker pull` fails, log each node in " +
-    "with the pull-only account (`docker login`), or switch the engine to its containerd image store";
+    'is "docker" with registry.mode "existing": the Docker engine\'s classic image store gives up on an anonymous pull ' +
+    'when a registry answers its ping (GET /v2/) with a Basic challenge ("no basic auth credentials"); it follows a Bearer ' +
+    "challenge, as the registries this program runs answer. Check on a node that never ran `docker login`: " +
+    "`docker pull <an image of the registry>`; if it fails, set containerRegistry.requiresAuthForPull: true with pull secrets " +
+    "(pullSecrets.namespaces), or switch the engine to its containerd image store";
 
 /**
  * One row of the table: the keys it covers (dotted, `[]` for any list item; a key covers every key
@@ -273,7 +275,7 @@ export function mootSettingWarnings(raw: Readonly<Record<string, unknown>>, c: F
 export function adviceWarnings(c: FlatConfig): ConfigProblem[] {
     const warnings: ConfigProblem[] = [];
     const dockerNodes = c.nodes.delivery !== "none" && nodeFlavours(c).includes("docker");
-    if (dockerNodes && !c.containerRegistry.requiresAuthForPull) {
+    if (dockerNodes && c.registry.mode === "existing" && !c.containerRegistry.requiresAuthForPull) {
         warnings.push({ key: keyPath(["nodes", "runtime"]), message: DOCKER_CLASSIC_STORE_ADVICE });
     }
     return warnings;

@@ -109,19 +109,27 @@ describe("warnings", () => {
         expect(parseConfig(base).warnings).toEqual([]);
     });
 
+    const existing = { containerRegistry: base.containerRegistry, registry: { mode: "existing", tls: { mode: "public" } } };
     it.each([
-        ["nodes of runtime docker with anonymous reads", { delivery: "daemonset", runtime: "docker" }, false, 1],
-        ["docker nodes when reads need credentials (pods pull with pull secrets)", { delivery: "daemonset", runtime: "docker" }, true, 0],
-        ["containerd nodes", { delivery: "daemonset", runtime: "containerd" }, false, 0],
-    ])("about the docker pull limit: %s", (_name, nodes, requiresAuthForPull, count) => {
+        ["docker nodes, an existing registry, anonymous reads", existing, { delivery: "daemonset", runtime: "docker" }, false, 1],
+        [
+            "docker nodes when reads need credentials (pods pull with pull secrets)",
+            existing,
+            { delivery: "daemonset", runtime: "docker" },
+            true,
+            0,
+        ],
+        ["docker nodes and a registry of our own, whose ping docker follows", base, { delivery: "daemonset", runtime: "docker" }, false, 0],
+        ["containerd nodes and an existing registry", existing, { delivery: "daemonset", runtime: "containerd" }, false, 0],
+    ])("about the docker pull limit: %s", (_name, registry, nodes, requiresAuthForPull, count) => {
         const raw = {
-            ...base,
-            containerRegistry: { ...base.containerRegistry, requiresAuthForPull },
+            ...registry,
+            containerRegistry: { ...registry.containerRegistry, requiresAuthForPull },
             nodes,
             pullSecrets: { namespaces: ["apps"] },
         };
-        const docker = parseConfig(raw).warnings.filter((w) => w.key === "dso-registry:nodes.runtime");
+        const docker = parseConfig(raw, {}, { allowMissingSecrets: true }).warnings.filter((w) => w.key === "dso-registry:nodes.runtime");
         expect(docker).toHaveLength(count);
-        for (const w of docker) expect(w.message).toMatch(/classic image store.*docs\/access-policy\.md/);
+        for (const w of docker) expect(w.message).toMatch(/classic image store.*Basic challenge.*docker pull/);
     });
 });
