@@ -14,6 +14,7 @@ import { RegistryTls } from "./accounts/registryTls";
 import type { ExternalHostRegistrySettings, InClusterRegistrySettings, OwnTls, SecretName, StackConfig } from "./config";
 import { type Decisions, decide } from "./decisions";
 import { ExternalRegistryHost, type ExternalRegistryHostArgs } from "./externalHost/externalRegistryHost";
+import type { HostBackupArgs } from "./externalHost/maintenance";
 import { InClusterRegistry, type InClusterRegistryArgs } from "./inCluster/inClusterRegistry";
 import { JenkinsCredentials, planJenkinsCredentials } from "./jenkins/jenkinsCredentials";
 import { PipelineConfig } from "./jenkins/pipelineConfig";
@@ -238,9 +239,37 @@ function defineExternalHost(cfg: StackConfig, d: Decisions, accounts: RegistryAc
         allowedNetworks: cfg.registry.allowedNetworks,
         deletesEnabled: d.apiDeletes,
         ui: cfg.registry.ui.enabled ? { image: cfg.registry.ui.image, deleteEnabled: d.uiDeletes } : undefined,
-        maintenance: cfg.registry.maintenance,
+        garbageCollection: cfg.registry.maintenance.garbageCollection,
+        backup: hostBackup(cfg),
     });
     return { component, tlsMaterial: tls.material };
+}
+
+/** The external host's backups from `registry.maintenance.backup` (validated by the config rules), or none. */
+function hostBackup(cfg: StackConfig): HostBackupArgs | undefined {
+    const b = cfg.registry.maintenance.backup;
+    const d = b.destination;
+    if (!b.enabled || !d) return undefined;
+    const common = { schedule: b.schedule, keep: b.keep, repositoryPassword: secret(cfg, "backupRepositoryPassword") };
+    if (d.kind === "sftp" && d.host && d.path && d.hostKey) {
+        return {
+            ...common,
+            destination: { kind: "sftp", host: d.host, port: d.port, user: d.user, path: d.path, hostKey: d.hostKey },
+            credentials: { kind: "sftp", privateKey: secret(cfg, "backupSshPrivateKey") },
+        };
+    }
+    if (d.kind === "s3" && d.bucket) {
+        return {
+            ...common,
+            destination: { kind: "s3", endpoint: d.endpoint, bucket: d.bucket, prefix: d.prefix, region: d.region },
+            credentials: {
+                kind: "s3",
+                accessKeyId: secret(cfg, "backupS3AccessKeyId"),
+                secretAccessKey: secret(cfg, "backupS3SecretAccessKey"),
+            },
+        };
+    }
+    throw new Error(`registry.maintenance.backup.destination of kind "${d.kind}" does not apply to the external host`);
 }
 
 /**

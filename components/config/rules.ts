@@ -104,12 +104,7 @@ export function crossChecks(c: FlatConfig): ConfigProblem[] {
             if (on) add(path, `is true, but registry.mode "existing" is not ours to run: set it to false (or remove it)`);
         }
     }
-    if (c.registry.maintenance.backup.enabled && mode !== "external-host") {
-        add(
-            ["registry", "maintenance", "backup", "enabled"],
-            `backups of the data dir apply to registry.mode "external-host"; back up the in-cluster PVC or bucket with the cluster's own tooling`,
-        );
-    }
+    problems.push(...backupProblems(c));
     if (!c.containerRegistry.requiresAuthForPush && mode !== "existing") {
         add(
             ["containerRegistry", "requiresAuthForPush"],
@@ -176,6 +171,54 @@ export function crossChecks(c: FlatConfig): ConfigProblem[] {
     }
     if (c.registry.allowedNetworks.length > 0 && mode === "existing") {
         add(["registry", "allowedNetworks"], `cannot be enforced on an existing registry`);
+    }
+    return problems;
+}
+
+/** The backup settings: a destination that fits the registry's mode, with what that destination needs. */
+function backupProblems(c: FlatConfig): ConfigProblem[] {
+    const backup = c.registry.maintenance.backup;
+    if (!backup.enabled) return [];
+    const key = (...rest: string[]) => keyPath(["registry", "maintenance", "backup", ...rest]);
+    const mode = c.registry.mode;
+    const dest = backup.destination;
+    if (c.registry.storage.kind === "s3") {
+        return [
+            {
+                key: key("enabled"),
+                message: `backs up a data directory or volume; with registry.storage.kind "s3" use the bucket's own versioning or replication instead, and set it to false`,
+            },
+        ];
+    }
+    if (!dest) {
+        const example = mode === "in-cluster" ? "kind: volume" : "kind: sftp, host, path, hostKey";
+        return [
+            {
+                key: key("destination"),
+                message: `is required when backups are enabled: set it (${example}); see docs/${mode === "in-cluster" ? "in-cluster" : "external-host"}.md, Backups`,
+            },
+        ];
+    }
+    const problems: ConfigProblem[] = [];
+    if (dest.kind === "sftp" && mode !== "external-host") {
+        problems.push({ key: key("destination", "kind"), message: `"sftp" is for the external host; in the cluster use "s3" or "volume"` });
+    }
+    if (dest.kind === "volume" && mode !== "in-cluster") {
+        problems.push({
+            key: key("destination", "kind"),
+            message: `"volume" is for the in-cluster registry; the external host backs up off the host with "sftp" or "s3"`,
+        });
+    }
+    if (dest.kind === "sftp") {
+        for (const field of ["host", "path", "hostKey"] as const) {
+            if (!dest[field]) {
+                const hint = field === "hostKey" ? ` (ssh-keyscan -t ed25519 ${dest.host ?? "<host>"})` : "";
+                problems.push({ key: key("destination", field), message: `is required with destination kind "sftp"${hint}` });
+            }
+        }
+    }
+    if (dest.kind === "s3" && !dest.bucket) {
+        problems.push({ key: key("destination", "bucket"), message: `is required with destination kind "s3"` });
     }
     return problems;
 }

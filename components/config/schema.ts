@@ -252,17 +252,55 @@ const maintenance = z.strictObject({
         .describe("Scheduled garbage collection in a read-only window, cache cleared after."),
     backup: z
         .strictObject({
-            enabled: z.boolean().default(false).describe("Archive the data dir on a schedule."),
+            enabled: z
+                .boolean()
+                .default(false)
+                .describe(
+                    "Back up the registry on a schedule with restic, off the host (external host) or to S3 or a second volume (in-cluster).",
+                ),
             schedule: cronSchedule.default("0 2 * * *").describe("Cron schedule."),
+            keep: z
+                .number()
+                .int()
+                .min(1)
+                .max(365)
+                .default(7)
+                .describe("How many snapshots the destination keeps (restic forget --keep-last); older ones are pruned there."),
             destination: z
-                .string()
-                .startsWith("/", { error: "must be an absolute path" })
-                .default("/srv/backup/registry")
-                .describe("Directory on the registry host that dated archives are written to."),
-            keep: z.number().int().min(1).max(365).default(7).describe("How many archives to keep."),
+                .strictObject({
+                    kind: z
+                        .enum(["sftp", "s3", "volume"])
+                        .describe(
+                            '"sftp": a restic repository on another machine over SSH (external host); "s3": a bucket; "volume": a second PersistentVolumeClaim (in-cluster).',
+                        ),
+                    host: z.string().min(1).optional().describe("sftp: the backup machine's address."),
+                    port: port.default(22).describe("sftp: its SSH port."),
+                    user: z.string().min(1).default("dso-backup").describe("sftp: the user the backup logs in as."),
+                    path: z
+                        .string()
+                        .startsWith("/", { error: "must be an absolute path" })
+                        .optional()
+                        .describe("sftp: the repository's directory on the backup machine."),
+                    hostKey: z
+                        .string()
+                        .regex(/^(ssh-|ecdsa-)\S+ \S+/, { error: 'must be a public key line such as "ssh-ed25519 AAAA..."' })
+                        .optional()
+                        .describe("sftp: the backup machine's host key (ssh-keyscan -t ed25519 <host>), pinned."),
+                    endpoint: z
+                        .url({ error: "must be a URL such as https://minio.example.com" })
+                        .optional()
+                        .describe("s3: endpoint of MinIO, Ceph RGW or another S3-compatible store; AWS when unset."),
+                    bucket: z.string().min(3).max(63).optional().describe("s3: bucket name."),
+                    prefix: z.string().min(1).default("dso-registry-backup").describe("s3: key prefix of the repository."),
+                    region: z.string().default("us-east-1").describe("s3: bucket region."),
+                    size: quantity.default("20Gi").describe("volume: size of the backup PVC (in-cluster)."),
+                    storageClass: k8sName.optional().describe("volume: its storage class; the cluster default when unset."),
+                })
+                .optional()
+                .describe("Where the backups go; the repository password is the secret backupRepositoryPassword."),
         })
         .prefault({})
-        .describe("Scheduled archive of the data dir (external host)."),
+        .describe("Scheduled backups with a read-only window of seconds, and the restore command."),
 });
 
 const ui = z.strictObject({

@@ -57,6 +57,24 @@ export const secretSpecs = {
         description: "S3 secret access key (registry.storage.kind: s3)",
         setCommand: fromFileOrPrompt("s3SecretAccessKey"),
     },
+    backupRepositoryPassword: {
+        description:
+            "password of the backup repository (registry.maintenance.backup); without it the backups cannot be read: keep a copy outside the stack",
+        setCommand: fromFileOrPrompt("backupRepositoryPassword"),
+    },
+    backupSshPrivateKey: {
+        description:
+            "SSH private key the registry host logs in to the backup machine with (registry.maintenance.backup.destination.kind: sftp)",
+        setCommand: fromFileOrPrompt("backupSshPrivateKey", "backup_ed25519"),
+    },
+    backupS3AccessKeyId: {
+        description: "S3 access key ID for the backup bucket (registry.maintenance.backup.destination.kind: s3)",
+        setCommand: fromFileOrPrompt("backupS3AccessKeyId"),
+    },
+    backupS3SecretAccessKey: {
+        description: "S3 secret access key for the backup bucket (registry.maintenance.backup.destination.kind: s3)",
+        setCommand: fromFileOrPrompt("backupS3SecretAccessKey"),
+    },
     existingPullUsername: {
         description:
             "user name of the organisation's pull account for an existing registry (registry.mode: existing, when reads need credentials or pullSecrets is set)",
@@ -89,6 +107,12 @@ export function requiredSecretsFor(c: FlatConfig): SecretName[] {
     if (sshNeeded) required.push("sshPrivateKey");
     if (c.registry.tls.mode === "provided") required.push("tlsCertificate", "tlsPrivateKey");
     if (c.registry.storage.kind === "s3") required.push("s3AccessKeyId", "s3SecretAccessKey");
+    const backup = c.registry.maintenance.backup;
+    if (backup.enabled && backup.destination) {
+        required.push("backupRepositoryPassword");
+        if (backup.destination.kind === "sftp") required.push("backupSshPrivateKey");
+        if (backup.destination.kind === "s3") required.push("backupS3AccessKeyId", "backupS3SecretAccessKey");
+    }
     // An existing registry's pull account is the organisation's: whatever pulls with credentials gets it from these.
     const pullCredentialsWanted = c.containerRegistry.requiresAuthForPull || c.pullSecrets.namespaces.length > 0 || c.pullSecrets.flux;
     if (c.registry.mode === "existing" && pullCredentialsWanted) required.push("existingPullUsername", "existingPullPassword");

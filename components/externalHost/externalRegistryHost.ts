@@ -11,7 +11,7 @@ import { DISTRIBUTION, imagePrefix, registryAuthority } from "../shared/facts";
 import type { HostConnection, HostTarget } from "../shared/hostAccess";
 import { CaddySite, type HostAccount, type HostTls } from "./caddySite";
 import { HostPackages } from "./hostPackages";
-import { Maintenance } from "./maintenance";
+import { type HostBackupArgs, Maintenance } from "./maintenance";
 import { PostDeployCheck } from "./postDeployCheck";
 import { RegistryContainer } from "./registryContainer";
 import {
@@ -53,7 +53,10 @@ export interface ExternalRegistryHostArgs {
     readonly deletesEnabled: boolean;
     /** Same-origin web UI container, and whether it offers a delete button; none when unset. */
     readonly ui?: { readonly image: string; readonly deleteEnabled: boolean };
-    readonly maintenance: MaintenanceOptions;
+    /** Scheduled garbage collection (in a read-only window, checked afterwards). */
+    readonly garbageCollection: MaintenanceOptions["garbageCollection"];
+    /** Scheduled backups off the host, and the restore command; none when unset. */
+    readonly backup?: HostBackupArgs;
 }
 
 /** Why the args cannot work, or undefined. Exported for table-driven tests. */
@@ -85,7 +88,13 @@ export class ExternalRegistryHost extends pulumi.ComponentResource {
 
         const packages = new HostPackages(
             `${name}-packages`,
-            { connection, layout, installPackages: args.installPackages, purgeDataOnDestroy: args.purgeDataOnDestroy },
+            {
+                connection,
+                layout,
+                installPackages: args.installPackages,
+                purgeDataOnDestroy: args.purgeDataOnDestroy,
+                restic: args.backup !== undefined,
+            },
             { parent: this },
         );
         const container = new RegistryContainer(
@@ -125,7 +134,13 @@ export class ExternalRegistryHost extends pulumi.ComponentResource {
         );
         new Maintenance(
             `${name}-maintenance`,
-            { connection, spec: registry, specFingerprint: container.specFingerprint, maintenance: args.maintenance },
+            {
+                connection,
+                spec: registry,
+                specFingerprint: container.specFingerprint,
+                garbageCollection: args.garbageCollection,
+                backup: args.backup,
+            },
             { parent: this, dependsOn: [packages] },
         );
         new PostDeployCheck(
@@ -155,7 +170,13 @@ export class ExternalRegistryHost extends pulumi.ComponentResource {
             logs: `${sshTarget} ${root}docker logs --tail 100 -f ${REGISTRY_CONTAINER}`.trim(),
             caddyLogs: `${sshTarget} ${root}journalctl -u caddy -n 100 -f`.trim(),
             garbageCollect: `${sshTarget} ${root}${paths.gcScript}`.trim(),
-            ...(args.maintenance.backup.enabled ? { backup: `${sshTarget} ${root}${paths.backupScript}`.trim() } : {}),
+            verify: `${sshTarget} ${root}${paths.verifyScript}`.trim(),
+            ...(args.backup
+                ? {
+                      backup: `${sshTarget} ${root}${paths.backupScript}`.trim(),
+                      restore: `${sshTarget} ${root}${paths.restoreScript}`.trim(),
+                  }
+                : {}),
         };
         this.registerOutputs({
             registryUrl: this.registryUrl,

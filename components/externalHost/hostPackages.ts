@@ -15,6 +15,8 @@ export interface HostPackagesArgs {
     readonly installPackages: boolean;
     /** Delete the data directory on destroy. */
     readonly purgeDataOnDestroy: boolean;
+    /** Backups are enabled: restic is needed too. */
+    readonly restic?: boolean;
 }
 
 /** The packages (left installed on destroy) and the data directory (kept on destroy unless purged). */
@@ -27,7 +29,7 @@ export class HostPackages extends pulumi.ComponentResource {
             `${name}-install`,
             {
                 connection,
-                create: privileged(packagesScript(args.installPackages), sudo),
+                create: privileged(packagesScript(args.installPackages, args.restic ?? false), sudo),
                 delete: privileged('echo "packages are left installed"', sudo),
             },
             { parent: this },

@@ -1,10 +1,34 @@
 /**
- * Maintenance on the external host: the garbage-collection, backup and status scripts, and the cron
- * file that schedules the enabled jobs.
+ * Maintenance on the external host: the garbage-collection, verify, backup, restore and status
+ * scripts, the backup's secret files, and the cron file that schedules the enabled jobs.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { type HostConnection, HostFile } from "../shared/hostAccess";
-import { backupScript, type ContainerSpec, cronFile, gcScript, hostPaths, type MaintenanceOptions, statusScript } from "./scripts";
+import {
+    type BackupDestination,
+    backupKnownHosts,
+    backupPaths,
+    backupS3EnvFile,
+    backupScript,
+    registryBaseUrl,
+    restoreScript,
+    verifyScript,
+} from "./backupScripts";
+import { type ContainerSpec, cronFile, gcScript, hostPaths, type MaintenanceOptions, statusScript } from "./scripts";
+
+/** Backups of the host with restic: where to, how many to keep, and the secrets for the destination. */
+export interface HostBackupArgs {
+    readonly schedule: string;
+    /** Snapshots the destination keeps. */
+    readonly keep: number;
+    readonly destination: BackupDestination;
+    /** restic's repository password (a stack secret). */
+    readonly repositoryPassword: pulumi.Input<string>;
+    /** The destination's credentials: the SSH key for the backup machine, or the bucket's keys. */
+    readonly credentials:
+        | { readonly kind: "sftp"; readonly privateKey: pulumi.Input<string> }
+        | { readonly kind: "s3"; readonly accessKeyId: pulumi.Input<string>; readonly secretAccessKey: pulumi.Input<string> };
+}
 
 export interface MaintenanceArgs {
     /** The host the jobs run on. */
@@ -13,35 +37,62 @@ export interface MaintenanceArgs {
     readonly spec: ContainerSpec;
     /** The container's normal spec fingerprint, so that the jobs restore exactly that container. */
     readonly specFingerprint: string;
-    /** Which jobs run, when, and how. */
-    readonly maintenance: MaintenanceOptions;
+    /** Which jobs run and when. */
+    readonly garbageCollection: MaintenanceOptions["garbageCollection"];
+    /** Backups; none when unset. */
+    readonly backup?: HostBackupArgs;
 }
 
 /** The maintenance scripts and their schedule; every file is removed on destroy. */
 export class Maintenance extends pulumi.ComponentResource {
     constructor(name: string, args: MaintenanceArgs, opts?: pulumi.ComponentResourceOptions) {
         super("dso:externalHost:Maintenance", name, {}, opts);
-        const { connection, spec, specFingerprint, maintenance } = args;
+        const { connection, spec, specFingerprint, garbageCollection, backup } = args;
         const paths = hostPaths(spec.layout);
-        const script = (role: string, path: string, content: string) =>
-            new HostFile(`${name}-${role}`, { connection, path, mode: "0755", content }, { parent: this });
+        const file = (role: string, path: string, mode: string, content: pulumi.Input<string>, secret = false) =>
+            new HostFile(`${name}-${role}`, { connection, path, mode, content, secret }, { parent: this });
+        const script = (role: string, path: string, content: string) => file(role, path, "0755", content);
 
-        const scripts = [
-            script("gc-script", paths.gcScript, gcScript(spec, specFingerprint, maintenance.garbageCollection.deleteUntagged)),
+        const files = [
+            script("verify-script", paths.verifyScript, verifyScript(registryBaseUrl(spec))),
+            script("gc-script", paths.gcScript, gcScript(spec, specFingerprint, garbageCollection.deleteUntagged)),
             script("status-script", paths.statusScript, statusScript(spec)),
         ];
-        if (maintenance.backup.enabled) {
-            const { destination, keep } = maintenance.backup;
-            scripts.push(script("backup-script", paths.backupScript, backupScript(spec, specFingerprint, destination, keep)));
+        if (backup) {
+            const bp = backupPaths();
+            const { destination, credentials } = backup;
+            files.push(
+                file("backup-password", bp.passwordFile, "0600", backup.repositoryPassword, true),
+                script("backup-script", paths.backupScript, backupScript(spec, specFingerprint, destination, backup.keep)),
+                script("restore-script", paths.restoreScript, restoreScript(spec, specFingerprint, destination)),
+            );
+            if (destination.kind === "sftp" && credentials.kind === "sftp") {
+                files.push(
+                    file("backup-ssh-key", bp.sshKey, "0600", pulumi.output(credentials.privateKey).apply(withFinalNewline), true),
+                    file("backup-known-hosts", bp.knownHosts, "0644", backupKnownHosts(destination)),
+                );
+            }
+            if (destination.kind === "s3" && credentials.kind === "s3") {
+                const env = pulumi
+                    .all([credentials.accessKeyId, credentials.secretAccessKey])
+                    .apply(([id, key]) => backupS3EnvFile(id, key, destination.region));
+                files.push(file("backup-s3-env", bp.s3Env, "0600", env, true));
+            }
         }
         // The schedule goes last: cron must never find an entry whose script is not there yet.
-        if (maintenance.garbageCollection.enabled || maintenance.backup.enabled) {
+        const maintenance: MaintenanceOptions = { garbageCollection, ...(backup ? { backup: { schedule: backup.schedule } } : {}) };
+        if (garbageCollection.enabled || backup) {
             new HostFile(
                 `${name}-cron`,
                 { connection, path: spec.layout.cronFile, mode: "0644", content: cronFile(spec.layout, maintenance) },
-                { parent: this, dependsOn: scripts },
+                { parent: this, dependsOn: files },
             );
         }
         this.registerOutputs({});
     }
+}
+
+/** OpenSSH refuses a private key file whose last line has no newline. */
+function withFinalNewline(text: string): string {
+    return text.endsWith("\n") ? text : `${text}\n`;
 }

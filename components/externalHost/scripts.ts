@@ -28,6 +28,8 @@ export interface HostLayout {
     readonly cronFile: string;
     /** Lock file that serialises maintenance runs and container changes. */
     readonly lockFile: string;
+    /** Caddy's data directory (certificates, ACME account); backed up, never written by the program. */
+    readonly caddyDataDir: string;
 }
 
 /** The production layout around a registry data directory. */
@@ -40,6 +42,8 @@ export function defaultHostLayout(dataDir: string): HostLayout {
         binDir: "/usr/local/sbin",
         cronFile: "/etc/cron.d/dso-registry",
         lockFile: "/run/lock/dso-registry.lock",
+        // Debian's and Fedora's caddy service runs as user caddy with HOME=/var/lib/caddy.
+        caddyDataDir: "/var/lib/caddy/.local/share/caddy",
     };
 }
 
@@ -58,6 +62,8 @@ export function hostPaths(layout: HostLayout) {
         gcScript: `${layout.binDir}/dso-registry-gc`,
         backupScript: `${layout.binDir}/dso-registry-backup`,
         statusScript: `${layout.binDir}/dso-registry-status`,
+        verifyScript: `${layout.binDir}/dso-registry-verify`,
+        restoreScript: `${layout.binDir}/dso-registry-restore`,
     };
 }
 
@@ -81,7 +87,7 @@ export interface ContainerSpec {
 }
 
 /** `docker run` arguments (without "docker run") for the registry with the given config file name. */
-function dockerRunArgs(spec: ContainerSpec, configFileName: "config.yml" | "config-readonly.yml"): string {
+export function dockerRunArgs(spec: ContainerSpec, configFileName: "config.yml" | "config-readonly.yml"): string {
     return [
         "-d",
         `--name ${shQuote(spec.name)}`,
@@ -99,7 +105,8 @@ export function fingerprint(...parts: readonly string[]): string {
     return createHash("sha256").update(parts.join("\0")).digest("hex").slice(0, 16);
 }
 
-const LOCK = (layout: HostLayout) => [
+/** Lines that take the maintenance lock (fd 9) for the rest of the script. */
+export const LOCK = (layout: HostLayout) => [
     `lock="\${DSO_ROOT:-}"${shQuote(layout.lockFile)}`,
     `mkdir -p "$(dirname "$lock")"`,
     `exec 9>"$lock"`,
@@ -107,10 +114,10 @@ const LOCK = (layout: HostLayout) => [
 ];
 
 /**
- * Installs Docker, Caddy and cron from the distribution's packages when they are missing (apt or
- * dnf), or, with `install` false, only reports what is missing and fails.
+ * Installs Docker, Caddy and cron (and restic, for backups) from the distribution's packages when
+ * they are missing (apt or dnf), or, with `install` false, only reports what is missing and fails.
  */
-export function packagesScript(install: boolean): string {
+export function packagesScript(install: boolean, restic = false): string {
     return [
         "set -eu",
         "missing=''",
@@ -119,6 +126,7 @@ export function packagesScript(install: boolean): string {
         'command -v crontab >/dev/null 2>&1 || [ -d "${DSO_ROOT:-}/etc/cron.d" ] || missing="$missing cron"',
         'command -v curl >/dev/null 2>&1 || missing="$missing curl"',
         'command -v flock >/dev/null 2>&1 || missing="$missing flock"',
+        ...(restic ? ['command -v restic >/dev/null 2>&1 || missing="$missing restic"'] : []),
         'if [ -z "$missing" ]; then echo "unchanged packages"; exit 0; fi',
         ...(install
             ? [
@@ -141,7 +149,7 @@ export function packagesScript(install: boolean): string {
                   'echo "changed packages: $*"',
               ]
             : [
-                  'echo "missing on the registry host:$missing. Install them (Debian: apt-get install docker.io caddy cron curl util-linux), or set externalHost.installPackages: true" >&2',
+                  `echo "missing on the registry host:$missing. Install them (Debian: apt-get install docker.io caddy cron curl util-linux${restic ? " restic" : ""}), or set externalHost.installPackages: true" >&2`,
                   "exit 1",
               ]),
     ].join("\n");
@@ -266,7 +274,8 @@ export function caddyRemoveScript(layout: HostLayout, admin?: string): string {
 
 export interface MaintenanceOptions {
     readonly garbageCollection: { readonly enabled: boolean; readonly schedule: string; readonly deleteUntagged: boolean };
-    readonly backup: { readonly enabled: boolean; readonly schedule: string; readonly destination: string; readonly keep: number };
+    /** Scheduled backups; none when unset. */
+    readonly backup?: { readonly schedule: string };
 }
 
 /**
@@ -275,7 +284,7 @@ export interface MaintenanceOptions {
  * file tells Caddy the window is open: from before the writable registry stops until it is back,
  * writes get 503 with Retry-After and a message instead of Distribution's 405 or a failed connection.
  */
-function readOnlyWindow(spec: ContainerSpec, specFingerprint: string): string[] {
+export function readOnlyWindow(spec: ContainerSpec, specFingerprint: string): string[] {
     const name = shQuote(spec.name);
     return [
         `marker="\${DSO_ROOT:-}"${shQuote(hostPaths(spec.layout).readOnlyMarker)}`,
@@ -292,12 +301,16 @@ function readOnlyWindow(spec: ContainerSpec, specFingerprint: string): string[] 
     ];
 }
 
+/** Lines that end the read-only window before the script ends: the writable registry is back. */
+export const END_READ_ONLY_WINDOW = ["restore", "trap - EXIT"];
+
 /**
  * The garbage-collection script (a file on the host). Safe by construction: the registry is
  * recreated read-only (pulls keep working, pushes are refused instead of being half deleted,
  * distribution#3045: Caddy answers them 503 with Retry-After while the window's marker exists), the collection runs, and the registry is recreated writable, which
  * also starts it with an empty blob-descriptor cache (distribution#3743). The writable registry
- * comes back even when the collection fails.
+ * comes back even when the collection fails. Then dso-registry-verify HEADs every tagged image's
+ * blobs through that fresh registry and fails the run, naming the images, when any is missing.
  */
 export function gcScript(spec: ContainerSpec, specFingerprint: string, deleteUntagged: boolean): string {
     const name = shQuote(spec.name);
@@ -309,35 +322,9 @@ export function gcScript(spec: ContainerSpec, specFingerprint: string, deleteUnt
         ...readOnlyWindow(spec, specFingerprint),
         'echo "registry is read-only; collecting garbage"',
         `docker exec ${name} registry garbage-collect${deleteUntagged ? " --delete-untagged" : ""} ${DISTRIBUTION.configDir}/config.yml`,
-        'echo "garbage collection done; registry back to writable with an empty cache"',
-        "",
-    ].join("\n");
-}
-
-/**
- * The backup script (a file on the host): a dated, compressed archive of the data directory,
- * keeping the newest `keep`. The registry is read-only while the archive is made, so it is
- * consistent, and writable again afterwards (also on failure).
- */
-export function backupScript(spec: ContainerSpec, specFingerprint: string, destination: string, keep: number): string {
-    return [
-        "#!/bin/sh",
-        "# Managed by dso-registry: backup of the registry data directory. See docs/external-host.md.",
-        "set -eu",
-        ...LOCK(spec.layout),
-        `dest="\${DSO_ROOT:-}"${shQuote(destination)}`,
-        `data="\${DSO_ROOT:-}"${shQuote(spec.layout.dataDir)}`,
-        'mkdir -p "$dest"',
-        'chmod 0700 "$dest"',
-        ...readOnlyWindow(spec, specFingerprint),
-        "stamp=$(date -u +%Y%m%dT%H%M%SZ)",
-        'tmp="$dest/.registry-$stamp.tar.gz.part"',
-        'tar -C "$data" -czf "$tmp" .',
-        'mv "$tmp" "$dest/registry-$stamp.tar.gz"',
-        // The glob lists archives oldest first (the names are UTC times of one fixed width).
-        'set -- "$dest"/registry-*.tar.gz',
-        `while [ "$#" -gt ${keep} ]; do rm -f "$1"; shift; done`,
-        'echo "backup written: $dest/registry-$stamp.tar.gz"',
+        ...END_READ_ONLY_WINDOW,
+        'echo "garbage collection done; registry back to writable with an empty cache; checking every tagged image"',
+        `"\${DSO_ROOT:-}"${shQuote(hostPaths(spec.layout).verifyScript)}`,
         "",
     ].join("\n");
 }
@@ -353,7 +340,7 @@ export function cronFile(layout: HostLayout, maintenance: MaintenanceOptions): s
     if (maintenance.garbageCollection.enabled) {
         lines.push(`${maintenance.garbageCollection.schedule} root ${paths.gcScript} 2>&1 | logger -t dso-registry-gc`);
     }
-    if (maintenance.backup.enabled) {
+    if (maintenance.backup) {
         lines.push(`${maintenance.backup.schedule} root ${paths.backupScript} 2>&1 | logger -t dso-registry-backup`);
     }
     return `${lines.join("\n")}\n`;

@@ -41,9 +41,20 @@ beforeAll(async () => {
         requiresAuthForPull: false,
         allowedNetworks: ["10.0.0.0/8"],
         deletesEnabled: true,
-        maintenance: {
-            garbageCollection: { enabled: true, schedule: "30 3 * * 0", deleteUntagged: false },
-            backup: { enabled: true, schedule: "0 2 * * *", destination: "/srv/backup/registry", keep: 7 },
+        garbageCollection: { enabled: true, schedule: "30 3 * * 0", deleteUntagged: false },
+        backup: {
+            schedule: "0 2 * * *",
+            keep: 7,
+            destination: {
+                kind: "sftp",
+                host: "backup-01",
+                port: 22,
+                user: "dso-backup",
+                path: "/srv/restic/registry",
+                hostKey: "ssh-ed25519 AAAAbackup",
+            },
+            repositoryPassword: pulumi.secret("REPOSITORY-PASSWORD-MATERIAL"),
+            credentials: { kind: "sftp", privateKey: pulumi.secret("BACKUP-KEY-MATERIAL") },
         },
     });
     // The other flavours: ACME, the web UI (without its delete button), no backups.
@@ -71,10 +82,7 @@ beforeAll(async () => {
         allowedNetworks: [],
         deletesEnabled: true,
         ui: { image: "joxit/docker-registry-ui:2.5.7", deleteEnabled: false },
-        maintenance: {
-            garbageCollection: { enabled: true, schedule: "30 3 * * 0", deleteUntagged: false },
-            backup: { enabled: false, schedule: "0 2 * * *", destination: "/srv/backup/registry", keep: 7 },
-        },
+        garbageCollection: { enabled: true, schedule: "30 3 * * 0", deleteUntagged: false },
     });
     await settle();
 });
@@ -115,10 +123,15 @@ describe("ExternalRegistryHost", () => {
                 "registry-host-container-config-readonly-write",
                 "registry-host-container-config-write",
                 "registry-host-container-run",
+                "registry-host-maintenance-backup-known-hosts-write",
+                "registry-host-maintenance-backup-password-write",
                 "registry-host-maintenance-backup-script-write",
+                "registry-host-maintenance-backup-ssh-key-write",
                 "registry-host-maintenance-cron-write",
                 "registry-host-maintenance-gc-script-write",
+                "registry-host-maintenance-restore-script-write",
                 "registry-host-maintenance-status-script-write",
+                "registry-host-maintenance-verify-script-write",
                 "registry-host-packages-data-dir",
                 "registry-host-packages-install",
             ].sort(),
@@ -140,21 +153,26 @@ describe("ExternalRegistryHost", () => {
         expect(command("registry-host-container-run").inputs.connection).toBe("[secret]");
     });
 
-    test.each([["registry-host-caddy-users-push-write"], ["registry-host-caddy-users-pull-write"], ["registry-host-caddy-tls-key-write"]])(
-        "%s carries its body as a secret on stdin, with output kept out of logs",
-        (name) => {
-            const c = command(name);
-            expect(c.inputs.stdin).toBe("[secret]");
-            expect(c.inputs.logging).toBe("none");
-            expect(String(c.inputs.create)).toContain("chmod 0600");
-        },
-    );
+    test.each([
+        ["registry-host-caddy-users-push-write"],
+        ["registry-host-caddy-users-pull-write"],
+        ["registry-host-caddy-tls-key-write"],
+        ["registry-host-maintenance-backup-password-write"],
+        ["registry-host-maintenance-backup-ssh-key-write"],
+    ])("%s carries its body as a secret on stdin, with output kept out of logs", (name) => {
+        const c = command(name);
+        expect(c.inputs.stdin).toBe("[secret]");
+        expect(c.inputs.logging).toBe("none");
+        expect(String(c.inputs.create)).toContain("chmod 0600");
+    });
 
     test("no command line carries a secret", () => {
         for (const c of commands()) {
             const text = JSON.stringify([c.rawInputs.create, c.rawInputs.update, c.rawInputs.delete]);
             expect(text).not.toContain("SERVER-KEY-MATERIAL");
             expect(text).not.toContain("PRIVATE-KEY-MATERIAL");
+            expect(text).not.toContain("REPOSITORY-PASSWORD-MATERIAL");
+            expect(text).not.toContain("BACKUP-KEY-MATERIAL");
             expect(text).not.toContain(HASH);
         }
     });
@@ -200,11 +218,26 @@ describe("ExternalRegistryHost", () => {
         expect(cron).toContain("0 2 * * * root /usr/local/sbin/dso-registry-backup");
     });
 
+    test("the backup machine's host key is pinned for the backup's SSH session", () => {
+        expect(String(command("registry-host-maintenance-backup-known-hosts-write").inputs.stdin)).toBe(
+            "backup-01 ssh-ed25519 AAAAbackup\n",
+        );
+        const backup = String(command("registry-host-maintenance-backup-script-write").inputs.stdin);
+        expect(backup).toContain("-o StrictHostKeyChecking=yes");
+        expect(backup).toContain("repo='sftp:dso-backup@backup-01:/srv/restic/registry'");
+    });
+
+    test("restic is installed with the other packages when backups are on", () => {
+        expect(String(command("registry-host-packages-install").inputs.create)).toContain("command -v restic");
+        expect(String(command("ui-host-packages-install").inputs.create)).not.toContain("restic");
+    });
+
     test("outputs: URL, image prefix, CA and ops commands", async () => {
         expect(host.registryUrl).toBe("https://registry.example.com");
         expect(host.imagePrefix).toBe("registry.example.com/team/app");
         expect(await promiseOf(host.caCertPem!)).toBe("CA");
         expect(host.opsCommands.status).toBe("ssh -p 22 deploy@10.0.0.5 sudo /usr/local/sbin/dso-registry-status");
+        expect(host.opsCommands.restore).toBe("ssh -p 22 deploy@10.0.0.5 sudo /usr/local/sbin/dso-registry-restore");
     });
 });
 
