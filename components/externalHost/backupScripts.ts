@@ -105,6 +105,7 @@ function resticLines(dest: BackupDestination): string[] {
     } else {
         lines.push(
             "set -a",
+            "# shellcheck source=/dev/null",
             '. "$conf/s3.env"',
             "set +a",
             'restic_() { restic --repo "$repo" --password-file "$conf/repository-password" --cache-dir "$cache" "$@"; }',

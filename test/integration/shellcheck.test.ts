@@ -57,7 +57,10 @@ const variants: Record<string, Record<string, unknown>> = {
             mode: "external-host",
             tls: { mode: "acme", acmeEmail: "ops@example.test" },
             allowedNetworks: ["10.0.0.0/8"],
-            maintenance: { garbageCollection: { enabled: true, deleteUntagged: true }, backup: { enabled: true } },
+            maintenance: {
+                garbageCollection: { enabled: true, deleteUntagged: true },
+                backup: { enabled: true, destination: { kind: "s3", endpoint: "https://minio.example.com", bucket: "registry-backup" } },
+            },
             ui: { enabled: true, deleteEnabled: true },
         },
         "dso-registry:externalHost": {
