@@ -2,15 +2,17 @@
  * The external host's read-only window tells Caddy it is open: the maintenance scripts create the
  * marker the Caddyfile's `@maintenance` matcher looks for before the writable registry stops, and
  * remove it only once the writable registry runs again, also when the job fails. Run under sh with
- * a `docker` stand-in that records, at each call, whether the marker exists.
+ * `docker`, `restic` and dso-registry-verify stand-ins that record, at each call, whether the marker
+ * exists.
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, expect, test } from "vitest";
+import { backupScript } from "../../components/externalHost/backupScripts";
 import { caddySitePolicy } from "../../components/externalHost/caddySite";
-import { backupScript, type ContainerSpec, defaultHostLayout, gcScript, hostPaths } from "../../components/externalHost/scripts";
+import { type ContainerSpec, defaultHostLayout, gcScript, hostPaths } from "../../components/externalHost/scripts";
 
 const layout = defaultHostLayout("/srv/data/registry");
 const spec: ContainerSpec = { name: "dso-registry", image: "registry:2.8.3", hostPort: 5000, layout };
@@ -34,6 +36,31 @@ beforeEach(() => {
         ].join("\n"),
     );
     chmodSync(path.join(root, "bin", "docker"), 0o755);
+    writeFileSync(
+        path.join(root, "bin", "restic"),
+        [
+            "#!/bin/sh",
+            `if [ -e "$DSO_ROOT${marker}" ]; then m=marker; else m=no-marker; fi`,
+            "for a; do case $a in backup|forget|init|cat) sub=$a; break ;; esac; done",
+            'echo "restic-$sub $m" >> "$DSO_ROOT/calls"',
+            'if [ "$sub" = backup ]; then echo "snapshot 0123abcd saved"; fi',
+            "exit 0",
+            "",
+        ].join("\n"),
+        { mode: 0o755 },
+    );
+    const verify = path.join(root, hostPaths(layout).verifyScript);
+    mkdirSync(path.dirname(verify), { recursive: true });
+    writeFileSync(
+        verify,
+        [
+            "#!/bin/sh",
+            `if [ -e "$DSO_ROOT${marker}" ]; then m=marker; else m=no-marker; fi`,
+            'echo "verify $m" >> "$DSO_ROOT/calls"',
+            "",
+        ].join("\n"),
+        { mode: 0o755 },
+    );
 });
 
 afterEach(() => {
@@ -47,8 +74,32 @@ function runScript(script: string) {
 }
 
 test.each([
-    ["garbage collection", () => gcScript(spec, "spec-1", false), ["rm marker", "run marker", "exec marker", "rm marker", "run marker"]],
-    ["backup", () => backupScript(spec, "spec-1", "/srv/backup", 2), ["rm marker", "run marker", "rm marker", "run marker"]],
+    [
+        "garbage collection",
+        () => gcScript(spec, "spec-1", false),
+        ["rm marker", "run marker", "exec marker", "rm marker", "run marker", "verify no-marker"],
+    ],
+    [
+        "backup",
+        () =>
+            backupScript(
+                spec,
+                "spec-1",
+                { kind: "sftp", host: "backup-01", port: 22, user: "b", path: "/r", hostKey: "ssh-ed25519 AAAA" },
+                2,
+            ),
+        [
+            "restic-cat no-marker",
+            "restic-backup no-marker",
+            "rm marker",
+            "run marker",
+            "restic-backup marker",
+            "rm marker",
+            "run marker",
+            "restic-forget no-marker",
+            "restic-forget no-marker",
+        ],
+    ],
 ])("%s: the marker exists from before the writable registry stops until it runs again", (_name, script, expected) => {
     const { code, calls } = runScript(script());
     expect(code).toBe(0);
