@@ -125,6 +125,27 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
         keys: ["registry.maintenance.backup.schedule", "registry.maintenance.backup.destination", "registry.maintenance.backup.keep"],
         mootWith: (c) => unless(c.registry.maintenance.backup.enabled, "registry.maintenance.backup.enabled false"),
     },
+    {
+        keys: [
+            "registry.maintenance.backup.destination.host",
+            "registry.maintenance.backup.destination.port",
+            "registry.maintenance.backup.destination.user",
+            "registry.maintenance.backup.destination.path",
+            "registry.maintenance.backup.destination.hostKey",
+        ],
+        mootWith: (c) =>
+            unless(c.registry.maintenance.backup.destination?.kind === "sftp", 'registry.maintenance.backup.destination.kind not "sftp"'),
+    },
+    {
+        keys: [
+            "registry.maintenance.backup.destination.endpoint",
+            "registry.maintenance.backup.destination.bucket",
+            "registry.maintenance.backup.destination.prefix",
+            "registry.maintenance.backup.destination.region",
+        ],
+        mootWith: (c) =>
+            unless(c.registry.maintenance.backup.destination?.kind === "s3", 'registry.maintenance.backup.destination.kind not "s3"'),
+    },
     { keys: ["registry.ui.image"], mootWith: (c) => unless(c.registry.ui.enabled, "registry.ui.enabled false") },
     {
         // Deletes are allowed when the UI's delete button or garbage collection needs them (decisions.ts).

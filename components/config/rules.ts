@@ -175,50 +175,45 @@ export function crossChecks(c: FlatConfig): ConfigProblem[] {
     return problems;
 }
 
-/** The backup settings: a destination that fits the registry's mode, with what that destination needs. */
+/** The backup settings: the external host's, with what the chosen destination needs. */
 function backupProblems(c: FlatConfig): ConfigProblem[] {
     const backup = c.registry.maintenance.backup;
     if (!backup.enabled) return [];
     const key = (...rest: string[]) => keyPath(["registry", "maintenance", "backup", ...rest]);
-    const mode = c.registry.mode;
-    const dest = backup.destination;
+    const enabled = key("enabled");
+    if (c.registry.mode === "in-cluster") {
+        return [
+            {
+                key: enabled,
+                message: `backs up the external host only; for the in-cluster registry, back up its PersistentVolumeClaim with the cluster's own tooling (docs/in-cluster.md, Backups), and set it to false`,
+            },
+        ];
+    }
     if (c.registry.storage.kind === "s3") {
         return [
             {
-                key: key("enabled"),
-                message: `backs up a data directory or volume; with registry.storage.kind "s3" use the bucket's own versioning or replication instead, and set it to false`,
+                key: enabled,
+                message: `backs up a data directory; with registry.storage.kind "s3" use the bucket's own versioning or replication instead, and set it to false`,
             },
         ];
     }
+    const dest = backup.destination;
     if (!dest) {
-        const example = mode === "in-cluster" ? "kind: volume" : "kind: sftp, host, path, hostKey";
         return [
             {
-                key: key("destination"),
-                message: `is required when backups are enabled: set it (${example}); see docs/${mode === "in-cluster" ? "in-cluster" : "external-host"}.md, Backups`,
+                key: enabled,
+                message: `is true but registry.maintenance.backup.destination is not set: give it (kind: sftp with host, path and hostKey, or kind: s3 with bucket); see docs/external-host.md, Backups`,
             },
         ];
     }
-    const problems: ConfigProblem[] = [];
-    if (dest.kind === "sftp" && mode !== "external-host") {
-        problems.push({ key: key("destination", "kind"), message: `"sftp" is for the external host; in the cluster use "s3" or "volume"` });
-    }
-    if (dest.kind === "volume" && mode !== "in-cluster") {
-        problems.push({
+    const needed = dest.kind === "sftp" ? (["host", "path", "hostKey"] as const) : (["bucket"] as const);
+    const missing = needed.filter((field) => !(dest as Record<string, unknown>)[field]);
+    if (missing.length === 0) return [];
+    const hint = missing.includes("hostKey" as never) ? ` (the host key: ssh-keyscan -t ed25519 ${dest.host ?? "<host>"})` : "";
+    return [
+        {
             key: key("destination", "kind"),
-            message: `"volume" is for the in-cluster registry; the external host backs up off the host with "sftp" or "s3"`,
-        });
-    }
-    if (dest.kind === "sftp") {
-        for (const field of ["host", "path", "hostKey"] as const) {
-            if (!dest[field]) {
-                const hint = field === "hostKey" ? ` (ssh-keyscan -t ed25519 ${dest.host ?? "<host>"})` : "";
-                problems.push({ key: key("destination", field), message: `is required with destination kind "sftp"${hint}` });
-            }
-        }
-    }
-    if (dest.kind === "s3" && !dest.bucket) {
-        problems.push({ key: key("destination", "bucket"), message: `is required with destination kind "s3"` });
-    }
-    return problems;
+            message: `is "${dest.kind}", which needs destination.${missing.join(", destination.")} too${hint}`,
+        },
+    ];
 }

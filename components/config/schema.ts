@@ -269,9 +269,9 @@ const maintenance = z.strictObject({
             destination: z
                 .strictObject({
                     kind: z
-                        .enum(["sftp", "s3", "volume"])
+                        .enum(["sftp", "s3"])
                         .describe(
-                            '"sftp": a restic repository on another machine over SSH (external host); "s3": a bucket; "volume": a second PersistentVolumeClaim (in-cluster).',
+                            '"sftp": a restic repository on another machine over SSH; "s3": a restic repository in an S3-compatible bucket.',
                         ),
                     host: z.string().min(1).optional().describe("sftp: the backup machine's address."),
                     port: port.default(22).describe("sftp: its SSH port."),
@@ -293,8 +293,6 @@ const maintenance = z.strictObject({
                     bucket: z.string().min(3).max(63).optional().describe("s3: bucket name."),
                     prefix: z.string().min(1).default("dso-registry-backup").describe("s3: key prefix of the repository."),
                     region: z.string().default("us-east-1").describe("s3: bucket region."),
-                    size: quantity.default("20Gi").describe("volume: size of the backup PVC (in-cluster)."),
-                    storageClass: k8sName.optional().describe("volume: its storage class; the cluster default when unset."),
                 })
                 .optional()
                 .describe("Where the backups go; the repository password is the secret backupRepositoryPassword."),

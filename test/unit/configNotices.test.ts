@@ -13,7 +13,14 @@ const PROJECT_DIR = `${__dirname}/../..`;
 /** The committed prod stack's config with every secret it needs set, as an operator would have it. */
 function prodWithSecrets(): { config: Record<string, string>; secretKeys: string[] } {
     const { config, secretKeys } = readStackConfig(PROJECT_DIR, "prod");
-    for (const name of ["containerRegistryPassword", "mavenRegistryPassword", "jenkinsApiToken", "sshPrivateKey"]) {
+    for (const name of [
+        "containerRegistryPassword",
+        "mavenRegistryPassword",
+        "jenkinsApiToken",
+        "sshPrivateKey",
+        "backupRepositoryPassword",
+        "backupSshPrivateKey",
+    ]) {
         config[`dso-registry:${name}`] = "[secret]";
         secretKeys.push(`dso-registry:${name}`);
     }
@@ -21,6 +28,7 @@ function prodWithSecrets(): { config: Record<string, string>; secretKeys: string
 }
 
 const PLACEHOLDER_KEYS = [
+    ["dso-registry:registry.maintenance.backup.destination.hostKey", "backup-01.dso.example.com"],
     ["dso-registry:externalHost.ssh.hostKey", "registry-01.dso.example.com"],
     ["dso-registry:nodes.list[0].hostKey", "10.20.0.11"],
     ["dso-registry:nodes.list[1].hostKey", "10.20.0.21"],

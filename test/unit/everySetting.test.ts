@@ -149,6 +149,8 @@ const ALTERNATIVES: Record<string, unknown[]> = {
     "nodes.registryAddress": ["10.0.0.99"],
     "nodes.list[].kubernetesNodeName": ["node-a-k8s"],
     "pullSecrets.namespaces": [["web"]],
+    "registry.maintenance.backup.destination.endpoint": ["https://minio.example.test"],
+    "registry.maintenance.backup.destination.bucket": ["registry-backup"],
 };
 
 /** Value at a path, or undefined. */
