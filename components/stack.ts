@@ -209,6 +209,17 @@ function defineInClusterRegistry(cfg: StackConfig, d: Decisions, accounts: Regis
     return { component, tlsMaterial: tls.material };
 }
 
+/** The external host's storage: its data directory, or the S3 bucket with the stack's S3 secrets. */
+function externalHostStorage(cfg: StackConfig): ExternalRegistryHostArgs["storage"] {
+    const { s3 } = cfg.registry.storage;
+    if (!s3) return { kind: "filesystem" };
+    return {
+        kind: "s3",
+        ...s3,
+        credentials: { accessKeyId: secret(cfg, "s3AccessKeyId"), secretAccessKey: secret(cfg, "s3SecretAccessKey") },
+    };
+}
+
 function defineExternalHost(cfg: StackConfig, d: Decisions, accounts: RegistryAccounts): Placement<ExternalRegistryHost> | undefined {
     if (cfg.registry.mode !== "external-host") return undefined;
     const eh = cfg.registry.externalHost;
@@ -230,6 +241,7 @@ function defineExternalHost(cfg: StackConfig, d: Decisions, accounts: RegistryAc
         pathPrefix: cr.pathPrefix,
         image: cfg.registry.image,
         dataDir: eh.dataDir,
+        storage: externalHostStorage(cfg),
         purgeDataOnDestroy: eh.purgeDataOnDestroy,
         installPackages: eh.installPackages,
         tls: tls.args,

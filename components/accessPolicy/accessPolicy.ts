@@ -487,6 +487,11 @@ export type RegistryStorage =
           readonly endpoint?: string;
           readonly forcePathStyle: boolean;
           readonly rootDirectory: string;
+          /**
+           * Let Distribution answer blob GETs with a 307 to a presigned object-store URL (its default
+           * with s3). Every client must then reach the endpoint itself; when false, blobs are proxied.
+           */
+          readonly redirect: boolean;
       };
 
 export interface RegistryConfigOptions {
@@ -530,6 +535,8 @@ export function renderRegistryConfig(options: RegistryConfigOptions): string {
             ...(s3.endpoint ? [`    regionendpoint: ${JSON.stringify(s3.endpoint)}`] : []),
             `    forcepathstyle: ${s3.forcePathStyle}`,
             `    rootdirectory: ${JSON.stringify(s3.rootDirectory)}`,
+            "  redirect:",
+            `    disable: ${!s3.redirect}`,
         );
     }
     lines.push(

@@ -236,6 +236,12 @@ const storage = z.strictObject({
                 .describe("Endpoint of MinIO, Ceph RGW or another S3-compatible store; AWS when unset."),
             forcePathStyle: z.boolean().default(true).describe("Path-style bucket URLs (MinIO, Ceph RGW)."),
             rootDirectory: z.string().default("/registry").describe("Key prefix inside the bucket."),
+            redirect: z
+                .boolean()
+                .default(false)
+                .describe(
+                    "Answer blob downloads with a redirect to a presigned URL of the object store. false: the registry fetches each blob from the store and sends it itself, so every client that reaches the registry gets it. true only when every client (the nodes' container runtimes, CI) reaches `endpoint` itself: a MinIO Service inside the cluster is out of the nodes' reach.",
+                ),
         })
         .optional()
         .describe("S3 settings; credentials come from the secrets `s3AccessKeyId` and `s3SecretAccessKey`."),

@@ -11,7 +11,16 @@
  * inode changed: that makes the read-only pass short.
  */
 import { shQuote } from "../shared/hostAccess";
-import { type ContainerSpec, dockerRunArgs, END_READ_ONLY_WINDOW, type HostLayout, hostPaths, LOCK, readOnlyWindow } from "./scripts";
+import {
+    type ContainerSpec,
+    dockerRunArgs,
+    END_READ_ONLY_WINDOW,
+    type HostLayout,
+    hostPaths,
+    LOCK,
+    readOnlyWindow,
+    wantedLabel,
+} from "./scripts";
 
 /** Where backups go: another machine over SFTP, or an S3-compatible bucket. */
 export type BackupDestination =
@@ -190,7 +199,8 @@ export function restoreScript(spec: ContainerSpec, specFingerprint: string, dest
         '  echo "the data directory was not empty: kept as $aside (remove it once the restore is checked)"',
         "fi",
         `restic_ restore "$snapshot" --host ${BACKUP_SNAPSHOT_HOST} --tag ${BACKUP_TAG} --target /`,
-        `docker run --label dso-registry.spec=${shQuote(specFingerprint)} ${dockerRunArgs(spec, "config.yml")} >/dev/null`,
+        ...wantedLabel(spec, specFingerprint),
+        `docker run --label dso-registry.spec="$want" ${dockerRunArgs(spec, "config.yml")} >/dev/null`,
         'echo "registry restored from snapshot $snapshot and running writable"',
         `caddyfile="\${DSO_ROOT:-}"${shQuote(spec.layout.caddyfile)}`,
         'if [ -f "$caddyfile" ] && timeout 50 caddy reload --adapter caddyfile --config "$caddyfile" >/dev/null 2>&1; then',

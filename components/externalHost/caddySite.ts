@@ -42,13 +42,15 @@ export interface CaddySiteArgs {
     readonly allowedNetworks: readonly string[];
     /** Let push accounts delete. */
     readonly deletesEnabled: boolean;
+    /** Serve blob downloads from the data directory (filesystem storage); with s3 every download is proxied. */
+    readonly blobFiles: boolean;
     /** Distribution on loopback ("127.0.0.1:port"). */
     readonly upstream: string;
     /** The web UI on loopback, served same-origin; no UI when unset. */
     readonly uiUpstream?: string;
 }
 
-/** The access policy of the host's Caddy site: its files under the layout, blob downloads from the data directory. */
+/** The access policy of the host's Caddy site: its files under the layout, blob downloads from the data directory (filesystem storage). */
 export function caddySitePolicy(args: Omit<CaddySiteArgs, "connection" | "pushAccounts" | "pullAccounts">): AccessPolicy {
     const paths = hostPaths(args.layout);
     return {
@@ -66,8 +68,8 @@ export function caddySitePolicy(args: Omit<CaddySiteArgs, "connection" | "pushAc
         uiUpstream: args.uiUpstream,
         deletesEnabled: args.deletesEnabled,
         // Caddy reads the data directory (group caddy, see dataDirScript) and serves blob
-        // downloads from it; the container's registry storage is this directory.
-        blobFiles: args.layout.dataDir,
+        // downloads from it when it is the container's registry storage; with s3 every download is proxied.
+        ...(args.blobFiles ? { blobFiles: args.layout.dataDir } : {}),
         // The maintenance scripts create the marker for their read-only window.
         readOnlySignal: { kind: "file", path: paths.readOnlyMarker },
     };

@@ -13,7 +13,7 @@ import { CaddySite, type HostAccount, type HostTls } from "./caddySite";
 import { HostPackages } from "./hostPackages";
 import { type HostBackupArgs, Maintenance } from "./maintenance";
 import { PostDeployCheck } from "./postDeployCheck";
-import { RegistryContainer } from "./registryContainer";
+import { containerStorage, type HostRegistryStorage, RegistryContainer } from "./registryContainer";
 import {
     type ContainerSpec,
     defaultHostLayout,
@@ -35,8 +35,10 @@ export interface ExternalRegistryHostArgs {
     readonly pathPrefix: string;
     /** Distribution image, e.g. "registry:2.8.3" or "registry@sha256:…". */
     readonly image: string;
-    /** Registry data directory on the host. */
+    /** Registry data directory on the host (filesystem storage). */
     readonly dataDir: string;
+    /** Where the registry keeps images: the data directory, or an S3 bucket with its credentials. */
+    readonly storage: HostRegistryStorage;
     /** Delete the data directory on destroy. */
     readonly purgeDataOnDestroy: boolean;
     /** Install missing packages (Docker, Caddy, cron, curl) instead of only reporting them. */
@@ -83,14 +85,22 @@ export class ExternalRegistryHost extends pulumi.ComponentResource {
 
         const { connection } = args;
         const layout = defaultHostLayout(args.dataDir);
+        const s3 = args.storage.kind === "s3";
         // Published on loopback under the same port number it has inside the container.
-        const registry: ContainerSpec = { name: REGISTRY_CONTAINER, image: args.image, hostPort: DISTRIBUTION.containerPort, layout };
+        const registry: ContainerSpec = {
+            name: REGISTRY_CONTAINER,
+            image: args.image,
+            hostPort: DISTRIBUTION.containerPort,
+            layout,
+            storage: containerStorage(args.storage),
+        };
 
         const packages = new HostPackages(
             `${name}-packages`,
             {
                 connection,
                 layout,
+                dataDir: !s3,
                 installPackages: args.installPackages,
                 purgeDataOnDestroy: args.purgeDataOnDestroy,
                 restic: args.backup !== undefined,
@@ -99,7 +109,7 @@ export class ExternalRegistryHost extends pulumi.ComponentResource {
         );
         const container = new RegistryContainer(
             `${name}-container`,
-            { connection, spec: registry, deletesEnabled: args.deletesEnabled },
+            { connection, spec: registry, storage: args.storage, deletesEnabled: args.deletesEnabled },
             { parent: this, dependsOn: [packages] },
         );
         const uiContainer =
@@ -127,6 +137,7 @@ export class ExternalRegistryHost extends pulumi.ComponentResource {
                 requiresAuthForPull: args.requiresAuthForPull,
                 allowedNetworks: args.allowedNetworks,
                 deletesEnabled: args.deletesEnabled,
+                blobFiles: !s3,
                 upstream: `127.0.0.1:${registry.hostPort}`,
                 uiUpstream: args.ui && `127.0.0.1:${UI_HOST_PORT}`,
             },

@@ -11,6 +11,8 @@ export interface HostPackagesArgs {
     readonly connection: HostConnection;
     /** Where the data directory is. */
     readonly layout: HostLayout;
+    /** Make the data directory (filesystem storage); with s3 storage the host keeps no images. */
+    readonly dataDir: boolean;
     /** Install missing packages instead of only reporting them. */
     readonly installPackages: boolean;
     /** Delete the data directory on destroy. */
@@ -35,15 +37,17 @@ export class HostPackages extends pulumi.ComponentResource {
             { parent: this },
         );
         // After the packages: the directory goes to the group the Caddy package creates.
-        hostCommand(
-            `${name}-data-dir`,
-            {
-                connection,
-                create: privileged(dataDirScript(layout), sudo),
-                delete: privileged(dataDirDeleteScript(layout, args.purgeDataOnDestroy), sudo),
-            },
-            { parent: this, dependsOn: [install] },
-        );
+        if (args.dataDir) {
+            hostCommand(
+                `${name}-data-dir`,
+                {
+                    connection,
+                    create: privileged(dataDirScript(layout), sudo),
+                    delete: privileged(dataDirDeleteScript(layout, args.purgeDataOnDestroy), sudo),
+                },
+                { parent: this, dependsOn: [install] },
+            );
+        }
         this.registerOutputs({});
     }
 }

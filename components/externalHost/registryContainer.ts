@@ -1,20 +1,54 @@
 /**
  * Docker Distribution on the external host: its config (and the read-only variant maintenance
- * switches to), then the container, bound to loopback behind Caddy.
+ * switches to), the S3 credentials when images live in a bucket, then the container, bound to
+ * loopback behind Caddy.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { renderRegistryConfig } from "../accessPolicy/accessPolicy";
+import { type RegistryStorage, renderRegistryConfig } from "../accessPolicy/accessPolicy";
 import { DISTRIBUTION } from "../shared/facts";
 import { type HostConnection, HostFile, hostCommand, privileged } from "../shared/hostAccess";
-import { type ContainerSpec, containerDeleteScript, containerScript, fingerprint, hostPaths } from "./scripts";
+import {
+    type ContainerSpec,
+    type ContainerStorage,
+    containerDeleteScript,
+    containerScript,
+    fingerprint,
+    hostPaths,
+    renderStorageEnvFile,
+} from "./scripts";
+
+/**
+ * Where the registry on the host keeps images: the host's data directory, or an S3 bucket (settings
+ * in config.yml, credentials in a 0600 environment file, never in config.yml or a command line).
+ */
+export type HostRegistryStorage =
+    | { readonly kind: "filesystem" }
+    | (Extract<RegistryStorage, { kind: "s3" }> & {
+          /** Secret; written to `hostPaths(layout).storageEnv` through stdin. */
+          readonly credentials: { readonly accessKeyId: pulumi.Input<string>; readonly secretAccessKey: pulumi.Input<string> };
+      });
 
 export interface RegistryContainerArgs {
     /** The host to run it on. */
     readonly connection: HostConnection;
-    /** The container: image, loopback port and the host paths it mounts. */
+    /** The container: image, loopback port, the host paths it mounts; its storage is `containerStorage(storage)`. */
     readonly spec: ContainerSpec;
+    /** Where the images live, with the credentials of a bucket. */
+    readonly storage: HostRegistryStorage;
     /** Let the registry accept DELETE (needed for garbage collection to free anything). */
     readonly deletesEnabled: boolean;
+}
+
+/** The storage as the container's scripts see it (what to mount, which bucket), without credentials. */
+export function containerStorage(storage: HostRegistryStorage): ContainerStorage {
+    return storage.kind === "s3" ? { kind: "s3", bucket: storage.bucket, endpoint: storage.endpoint } : { kind: "filesystem" };
+}
+
+/** Distribution's storage as config.yml names it, without credentials. */
+function configStorage(storage: HostRegistryStorage): RegistryStorage {
+    if (storage.kind === "filesystem") return { kind: "filesystem", rootDirectory: DISTRIBUTION.dataDir };
+    const { credentials: _credentials, ...settings } = storage;
+    return settings;
 }
 
 /** The registry's config files and container; the container is removed on destroy, its data stays. */
@@ -27,12 +61,12 @@ export class RegistryContainer extends pulumi.ComponentResource {
 
     constructor(name: string, args: RegistryContainerArgs, opts?: pulumi.ComponentResourceOptions) {
         super("dso:externalHost:RegistryContainer", name, {}, opts);
-        const { connection, spec } = args;
+        const { connection, spec, storage } = args;
         const paths = hostPaths(spec.layout);
         const configText = (readOnly: boolean) =>
             renderRegistryConfig({
                 addr: `:${DISTRIBUTION.containerPort}`,
-                storage: { kind: "filesystem", rootDirectory: DISTRIBUTION.dataDir },
+                storage: configStorage(storage),
                 deletesEnabled: args.deletesEnabled,
                 readOnly,
             });
@@ -45,13 +79,33 @@ export class RegistryContainer extends pulumi.ComponentResource {
                 { parent: this },
             ),
         ];
-        this.specFingerprint = fingerprint(spec.image, String(spec.hostPort), spec.layout.dataDir, spec.layout.registryConfigDir, writable);
+        let storageEnv: pulumi.Output<string> | undefined;
+        if (storage.kind === "s3") {
+            storageEnv = pulumi.secret(
+                pulumi
+                    .all([storage.credentials.accessKeyId, storage.credentials.secretAccessKey])
+                    .apply(([accessKeyId, secretAccessKey]) => renderStorageEnvFile({ accessKeyId, secretAccessKey })),
+            );
+            configFiles.push(
+                new HostFile(
+                    `${name}-storage-env`,
+                    { connection, path: paths.storageEnv, mode: "0600", content: storageEnv, secret: true },
+                    { parent: this },
+                ),
+            );
+        }
+        const mounts = storage.kind === "s3" ? "s3" : spec.layout.dataDir;
+        this.specFingerprint = fingerprint(spec.image, String(spec.hostPort), mounts, spec.layout.registryConfigDir, writable);
         hostCommand(
             `${name}-run`,
             {
                 connection,
                 create: privileged(containerScript(spec, this.specFingerprint), connection.sudo),
                 delete: privileged(containerDeleteScript(spec), connection.sudo),
+                // The script reads the credentials from the placed file, not from here: they are on
+                // stdin (secret in state) only so that new credentials re-run this step, which then
+                // recreates the container because the file's digest no longer matches its label.
+                ...(storageEnv ? { stdin: storageEnv } : {}),
             },
             { parent: this, dependsOn: configFiles },
         );

@@ -53,6 +53,8 @@ export function hostPaths(layout: HostLayout) {
         registryConfig: `${layout.registryConfigDir}/config.yml`,
         registryConfigReadOnly: `${layout.registryConfigDir}/config-readonly.yml`,
         caCert: `${layout.registryConfigDir}/ca.crt`,
+        /** The registry container's environment file with the S3 credentials (s3 storage only), mode 0600. */
+        storageEnv: `${layout.registryConfigDir}/storage.env`,
         pushUsers: `${layout.caddyDir}/users-push`,
         pullUsers: `${layout.caddyDir}/users-pull`,
         /** Exists only during the read-only window; Caddy answers writes with 503 while it does. */
@@ -84,20 +86,79 @@ export interface ContainerSpec {
     readonly hostPort: number;
     /** Host paths the container mounts and its scripts use. */
     readonly layout: HostLayout;
+    /** Where the registry keeps images; the layout's data directory when unset. */
+    readonly storage?: ContainerStorage;
+}
+
+/**
+ * Where the registry container keeps images: the layout's data directory, bind-mounted; or an S3
+ * bucket, with nothing mounted and the credentials read by docker from `hostPaths(layout).storageEnv`.
+ */
+export type ContainerStorage =
+    | { readonly kind: "filesystem" }
+    | {
+          readonly kind: "s3";
+          readonly bucket: string;
+          /** The object store's endpoint; AWS when unset. */
+          readonly endpoint?: string;
+      };
+
+/** The S3 credentials as Distribution reads them from its environment. */
+export interface S3Credentials {
+    readonly accessKeyId: string;
+    readonly secretAccessKey: string;
+}
+
+/**
+ * The registry container's environment file (`docker run --env-file`) with the S3 credentials:
+ * one `NAME=value` per line, the value taken literally to the end of the line, so a value may hold
+ * any character but a line break.
+ */
+export function renderStorageEnvFile(credentials: S3Credentials): string {
+    const entries = [
+        ["REGISTRY_STORAGE_S3_ACCESSKEY", credentials.accessKeyId, "s3AccessKeyId"],
+        ["REGISTRY_STORAGE_S3_SECRETKEY", credentials.secretAccessKey, "s3SecretAccessKey"],
+    ] as const;
+    for (const [, value, secret] of entries) {
+        if (value === "" || /[\r\n]/.test(value)) {
+            throw new Error(
+                `the secret dso-registry:${secret} is empty or holds a line break; an S3 key is one line. Set it again with: pulumi config set --secret dso-registry:${secret} < file-with-the-key`,
+            );
+        }
+    }
+    return entries.map(([name, value]) => `${name}=${value}\n`).join("");
 }
 
 /** `docker run` arguments (without "docker run") for the registry with the given config file name. */
 export function dockerRunArgs(spec: ContainerSpec, configFileName: "config.yml" | "config-readonly.yml"): string {
+    const storage =
+        spec.storage?.kind === "s3"
+            ? `--env-file "\${DSO_ROOT:-}"${shQuote(hostPaths(spec.layout).storageEnv)}`
+            : `-v "\${DSO_ROOT:-}"${shQuote(spec.layout.dataDir)}:${DISTRIBUTION.dataDir}`;
     return [
         "-d",
         `--name ${shQuote(spec.name)}`,
         "--restart unless-stopped",
         `-p 127.0.0.1:${spec.hostPort}:${DISTRIBUTION.containerPort}`,
-        `-v "\${DSO_ROOT:-}"${shQuote(spec.layout.dataDir)}:${DISTRIBUTION.dataDir}`,
+        storage,
         `-v "\${DSO_ROOT:-}"${shQuote(spec.layout.registryConfigDir)}:${DISTRIBUTION.configDir}:ro`,
         shQuote(spec.image),
         `${DISTRIBUTION.configDir}/${configFileName}`,
     ].join(" ");
+}
+
+/**
+ * Sets `want`, the label the registry container carries: the spec's fingerprint and, with s3
+ * storage, a digest of the environment file, so that new credentials recreate the container. The
+ * digest is computed on the host: the credentials never appear in a script.
+ */
+export function wantedLabel(spec: ContainerSpec, specFingerprint: string): string[] {
+    return [
+        `want=${shQuote(specFingerprint)}`,
+        ...(spec.storage?.kind === "s3"
+            ? [`want="$want env:$(sha256sum < "\${DSO_ROOT:-}"${shQuote(hostPaths(spec.layout).storageEnv)} | cut -c1-16)"`]
+            : []),
+    ];
 }
 
 /** A short, stable fingerprint; the container is recreated when it changes. */
@@ -191,7 +252,7 @@ export function containerScript(spec: ContainerSpec, specFingerprint: string): s
     return [
         "set -eu",
         ...LOCK(spec.layout),
-        `want=${shQuote(specFingerprint)}`,
+        ...wantedLabel(spec, specFingerprint),
         `have=$(docker inspect -f '{{index .Config.Labels "dso-registry.spec"}} {{.State.Running}}' ${name} 2>/dev/null || true)`,
         'if [ "$have" = "$want true" ]; then echo "unchanged container"; exit 0; fi',
         `docker rm -f ${name} >/dev/null 2>&1 || true`,
@@ -288,9 +349,10 @@ export function readOnlyWindow(spec: ContainerSpec, specFingerprint: string): st
     const name = shQuote(spec.name);
     return [
         `marker="\${DSO_ROOT:-}"${shQuote(hostPaths(spec.layout).readOnlyMarker)}`,
+        ...wantedLabel(spec, specFingerprint),
         "restore() {",
         `  docker rm -f ${name} >/dev/null 2>&1 || true`,
-        `  docker run --label dso-registry.spec=${shQuote(specFingerprint)} ${dockerRunArgs(spec, "config.yml")} >/dev/null`,
+        `  docker run --label dso-registry.spec="$want" ${dockerRunArgs(spec, "config.yml")} >/dev/null`,
         '  rm -f "$marker"',
         "}",
         "trap restore EXIT",
@@ -311,6 +373,8 @@ export const END_READ_ONLY_WINDOW = ["restore", "trap - EXIT"];
  * also starts it with an empty blob-descriptor cache (distribution#3743). The writable registry
  * comes back even when the collection fails. Then dso-registry-verify HEADs every tagged image's
  * blobs through that fresh registry and fails the run, naming the images, when any is missing.
+ * With s3 storage the collection runs against the bucket (the container has the credentials in its
+ * environment, `docker exec` inherits them).
  */
 export function gcScript(spec: ContainerSpec, specFingerprint: string, deleteUntagged: boolean): string {
     const name = shQuote(spec.name);
@@ -402,7 +466,9 @@ export function statusScript(spec: ContainerSpec): string {
         `echo "== container"; docker ps -a --filter name=^/${spec.name}$ --format '{{.Names}} {{.Image}} {{.Status}} {{.Labels}}'`,
         `echo "== last log lines"; docker logs --tail 20 ${shQuote(spec.name)} 2>&1`,
         'echo "== caddy"; systemctl --no-pager --lines=5 status caddy 2>&1 || true',
-        `echo "== data"; du -sh ${shQuote(spec.layout.dataDir)} 2>/dev/null || true`,
+        spec.storage?.kind === "s3"
+            ? `echo "== data"; echo ${shQuote(`s3 bucket ${spec.storage.bucket} at ${spec.storage.endpoint ?? "AWS"}`)}`
+            : `echo "== data"; du -sh ${shQuote(spec.layout.dataDir)} 2>/dev/null || true`,
         "",
     ].join("\n");
 }

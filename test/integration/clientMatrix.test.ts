@@ -121,6 +121,7 @@ async function startExternalHost(ns: TestNetns, dir: string, caPair: { cert: str
             requiresAuthForPull: options.requiresAuthForPull,
             allowedNetworks: [],
             deletesEnabled: false,
+            blobFiles: true,
             upstream: REGISTRY_ADDR,
         }),
     );

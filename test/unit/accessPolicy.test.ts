@@ -370,6 +370,7 @@ describe("renderRegistryConfig", () => {
                 endpoint: "https://minio.example.com",
                 forcePathStyle: true,
                 rootDirectory: "/registry",
+                redirect: false,
             },
             deletesEnabled: false,
         });
@@ -382,5 +383,30 @@ describe("renderRegistryConfig", () => {
             rootdirectory: "/registry",
         });
         expect(text).not.toMatch(/accesskey|secretkey/i);
+    });
+
+    test.each([
+        [false, true],
+        [true, false],
+    ])("s3 redirect %s renders storage.redirect.disable %s", (redirect, disable) => {
+        const doc = YAML.parse(
+            renderRegistryConfig({
+                addr: ":5000",
+                storage: { kind: "s3", bucket: "images", region: "us-east-1", forcePathStyle: true, rootDirectory: "/", redirect },
+                deletesEnabled: false,
+            }),
+        );
+        expect(doc.storage.redirect).toEqual({ disable });
+    });
+
+    test("filesystem storage has no redirect setting (the driver cannot redirect)", () => {
+        const doc = YAML.parse(
+            renderRegistryConfig({
+                addr: ":5000",
+                storage: { kind: "filesystem", rootDirectory: "/var/lib/registry" },
+                deletesEnabled: false,
+            }),
+        );
+        expect(doc.storage.redirect).toBeUndefined();
     });
 });

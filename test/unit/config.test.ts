@@ -484,7 +484,7 @@ describe("toSettings: each mode carries exactly the settings it needs", () => {
             equals: {
                 kind: "s3",
                 size: "20Gi",
-                s3: { bucket: "images", region: "us-east-1", forcePathStyle: true, rootDirectory: "/registry" },
+                s3: { bucket: "images", region: "us-east-1", forcePathStyle: true, rootDirectory: "/registry", redirect: false },
             },
         },
         {

@@ -4,6 +4,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, test } from "vitest";
+import * as YAML from "yaml";
 import { type MockRuntime, promiseOf, settle, startMockRuntime } from "../../tools/mockRuntime";
 
 let rt: MockRuntime;
@@ -33,6 +34,7 @@ beforeAll(async () => {
         pathPrefix: "team/app",
         image: `registry@sha256:${"a".repeat(64)}`,
         dataDir: "/srv/data/registry",
+        storage: { kind: "filesystem" },
         purgeDataOnDestroy: false,
         installPackages: true,
         tls: { kind: "files", certificatePem: "CERT", privateKeyPem: pulumi.secret("SERVER-KEY-MATERIAL"), caCertPem: "CA" },
@@ -73,6 +75,7 @@ beforeAll(async () => {
         pathPrefix: "",
         image: "registry:2.8.3",
         dataDir: "/srv/data/registry",
+        storage: { kind: "filesystem" },
         purgeDataOnDestroy: true,
         installPackages: false,
         tls: { kind: "acme", email: "ops@example.com" },
@@ -82,6 +85,42 @@ beforeAll(async () => {
         allowedNetworks: [],
         deletesEnabled: true,
         ui: { image: "joxit/docker-registry-ui:2.5.7", deleteEnabled: false },
+        garbageCollection: { enabled: true, schedule: "30 3 * * 0", deleteUntagged: false },
+    });
+    // S3 storage.
+    new mod.ExternalRegistryHost("s3-host", {
+        connection: {
+            kind: "ssh",
+            name: "registry-03",
+            host: "10.0.0.7",
+            port: 22,
+            user: "root",
+            privateKey: pulumi.secret("PRIVATE-KEY-MATERIAL"),
+            sudo: false,
+        },
+        registryHost: "registry.example.com",
+        port: 443,
+        pathPrefix: "",
+        image: "registry:2.8.3",
+        dataDir: "/srv/data/registry",
+        storage: {
+            kind: "s3",
+            bucket: "dso-images",
+            region: "eu-central-1",
+            endpoint: "https://minio.example.com:9000",
+            forcePathStyle: true,
+            rootDirectory: "/registry",
+            redirect: false,
+            credentials: { accessKeyId: pulumi.secret("S3-ACCESS-KEY-ID"), secretAccessKey: pulumi.secret("S3-SECRET-KEY-VALUE") },
+        },
+        purgeDataOnDestroy: true,
+        installPackages: false,
+        tls: { kind: "acme", email: "ops@example.com" },
+        pushAccounts: [{ username: "ci-push", bcryptHash: pulumi.secret(HASH) }],
+        pullAccounts: [],
+        requiresAuthForPull: false,
+        allowedNetworks: [],
+        deletesEnabled: true,
         garbageCollection: { enabled: true, schedule: "30 3 * * 0", deleteUntagged: false },
     });
     await settle();
@@ -294,5 +333,70 @@ describe("ExternalRegistryHost with ACME and the web UI", () => {
     test("without sudo, steps run through sh -c; purge removes the data on destroy", () => {
         expect(String(command("ui-host-container-run").inputs.create)).toMatch(/^sh -c /);
         expect(String(command("ui-host-packages-data-dir").inputs.delete)).toContain("rm -rf");
+    });
+});
+
+describe("ExternalRegistryHost with s3 storage", () => {
+    const s3Commands = () =>
+        rt
+            .ofType("command:remote:Command")
+            .map((c) => c.name)
+            .filter((n) => n.startsWith("s3-host-"));
+
+    test("config.yml names the bucket and proxies blob downloads (redirect off)", () => {
+        const doc = YAML.parse(String(command("s3-host-container-config-write").inputs.stdin));
+        expect(doc.storage.s3).toEqual({
+            bucket: "dso-images",
+            region: "eu-central-1",
+            regionendpoint: "https://minio.example.com:9000",
+            forcepathstyle: true,
+            rootdirectory: "/registry",
+        });
+        expect(doc.storage.redirect).toEqual({ disable: true });
+        expect(doc.storage.filesystem).toBeUndefined();
+    });
+
+    test("the credentials go to a 0600 environment file, as a secret on stdin", () => {
+        const write = command("s3-host-container-storage-env-write");
+        expect(write.inputs.stdin).toBe("[secret]");
+        expect(write.inputs.logging).toBe("none");
+        expect(String(write.inputs.create)).toContain("chmod 0600");
+        expect(String(write.inputs.create)).toContain("'/etc/dso-registry/storage.env'");
+    });
+
+    test("the container reads the environment file and mounts no data directory", () => {
+        const create = String(command("s3-host-container-run").inputs.create);
+        expect(create).toContain("--env-file");
+        expect(create).toContain("storage.env");
+        expect(create).not.toContain("/var/lib/registry");
+    });
+
+    test("new credentials re-run the container step: they are its stdin, secret", () => {
+        expect(command("s3-host-container-run").inputs.stdin).toBe("[secret]");
+    });
+
+    test("no command line and no file in the clear carries the credentials", () => {
+        for (const c of rt.ofType("command:remote:Command").filter((r) => r.name.startsWith("s3-host-"))) {
+            const text = JSON.stringify([c.rawInputs.create, c.rawInputs.update, c.rawInputs.delete, c.inputs.stdin]);
+            expect(text).not.toContain("S3-ACCESS-KEY-ID");
+            expect(text).not.toContain("S3-SECRET-KEY-VALUE");
+        }
+    });
+
+    test("no data directory is made; garbage collection is scheduled", () => {
+        const names = s3Commands();
+        expect(names).not.toContain("s3-host-packages-data-dir");
+        expect(names).toContain("s3-host-maintenance-gc-script-write");
+        expect(String(command("s3-host-maintenance-cron-write").inputs.stdin)).toContain("/usr/local/sbin/dso-registry-gc");
+    });
+
+    test("Caddy proxies every blob download (it has no files to serve)", () => {
+        expect(String(command("s3-host-caddy-caddyfile-write").inputs.stdin)).not.toContain("route @blob");
+    });
+
+    test("the status script names the bucket", () => {
+        expect(String(command("s3-host-maintenance-status-script-write").inputs.stdin)).toContain(
+            "s3 bucket dso-images at https://minio.example.com:9000",
+        );
     });
 });

@@ -124,6 +124,7 @@ test("the host's Caddyfile watches the marker the scripts write", () => {
         requiresAuthForPull: false,
         allowedNetworks: [],
         deletesEnabled: false,
+        blobFiles: true,
         upstream: "127.0.0.1:5000",
     });
     expect(policy.readOnlySignal).toEqual({ kind: "file", path: marker });
