@@ -69,6 +69,16 @@ const variants: Record<string, Record<string, unknown>> = {
         },
         "dso-registry:nodes": { delivery: "daemonset", runtime: "containerd", registryAddress: "10.20.0.5", allowContainerdRestart: true },
     },
+    // The external host with s3 storage: credentials from an env file, GC against the bucket, no data dir.
+    "external-s3": {
+        "dso-registry:registry": {
+            mode: "external-host",
+            tls: { mode: "acme", acmeEmail: "ops@example.test" },
+            storage: { kind: "s3", s3: { bucket: "dso-images", endpoint: "https://minio.example.test" } },
+            maintenance: { garbageCollection: { enabled: true } },
+        },
+        "dso-registry:externalHost": { ssh: { host: "registry-s3.example.test", user: "deploy", sudo: true, hostKey: HOST_KEY } },
+    },
     // An existing plain-HTTP registry, trusted by the DaemonSet on k3s nodes.
     "existing-plain-http": {
         "dso-registry:registry": { mode: "existing", tls: { mode: "public" } },
