@@ -262,7 +262,7 @@ const maintenance = z.strictObject({
                 .boolean()
                 .default(false)
                 .describe(
-                    "Back up the registry on a schedule with restic, off the host (external host) or to S3 or a second volume (in-cluster).",
+                    "Back up the external host on a schedule with restic, to another machine over SFTP or to S3, with a read-only window of seconds.",
                 ),
             schedule: cronSchedule.default("0 2 * * *").describe("Cron schedule."),
             keep: z

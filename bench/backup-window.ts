@@ -1,0 +1,164 @@
+/**
+ * The external host's backup: how long pushes are refused (the read-only window) and how long the
+ * whole backup takes, the previous script (a gzip tar of the data directory while read-only, kept on
+ * the same host) against the restic script (a writable pass, then a read-only pass for what changed,
+ * to another machine over SFTP), in the same run, on the same data, at two sizes.
+ *
+ * Real software: a private dockerd in a network namespace running the registry container, the
+ * scripts as rendered, restic to a real OpenSSH server. The window is read from the engine's own
+ * events: from the writable container's removal to the start of the writable one that follows.
+ * Data: files of 105 KiB of random bytes laid out as registry blobs (already-compressed layers are
+ * what a registry holds), 2,500 files (256 MiB) and 10,000 files (1 GiB).
+ *
+ * Run as root: npx tsx bench/backup-window.ts
+ */
+import { randomBytes } from "node:crypto";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import { renderRegistryConfig } from "../components/accessPolicy/accessPolicy";
+import { backupKnownHosts, backupPaths, backupScript } from "../components/externalHost/backupScripts";
+import {
+    type ContainerSpec,
+    containerScript,
+    defaultHostLayout,
+    hostPaths,
+    LOCK,
+    readOnlyWindow,
+} from "../components/externalHost/scripts";
+import { DISTRIBUTION } from "../components/shared/facts";
+import { shQuote } from "../components/shared/hostAccess";
+import { startDockerEngine } from "../test/support/dockerEngine";
+import { registryImage } from "../test/support/dockerImages";
+import { createNetns } from "../test/support/netns";
+import { privateDir, removeDir } from "../test/support/serverProcess";
+import { startSftpTarget } from "../test/support/sftpTarget";
+
+/** The backup script as it was before restic: a gzip tar made while read-only, 7 kept on the host. */
+function previousBackupScript(spec: ContainerSpec, fingerprint: string, destination: string, keep: number): string {
+    return [
+        "#!/bin/sh",
+        "set -eu",
+        ...LOCK(spec.layout),
+        `dest="\${DSO_ROOT:-}"${shQuote(destination)}`,
+        `data="\${DSO_ROOT:-}"${shQuote(spec.layout.dataDir)}`,
+        'mkdir -p "$dest"',
+        ...readOnlyWindow(spec, fingerprint),
+        "stamp=$(date -u +%Y%m%dT%H%M%SZ)",
+        'tar -C "$data" -czf "$dest/.registry-$stamp.tar.gz.part" .',
+        'mv "$dest/.registry-$stamp.tar.gz.part" "$dest/registry-$stamp.tar.gz"',
+        'set -- "$dest"/registry-*.tar.gz',
+        `while [ "$#" -gt ${keep} ]; do rm -f "$1"; shift; done`,
+        "",
+    ].join("\n");
+}
+
+const FILE_BYTES = 105 * 1024;
+
+async function main(): Promise<void> {
+    const root = privateDir("bench-backup");
+    const ns = await createNetns({ prefix: "bk", subnet: "198.18.80.0/20" });
+    const engine = await startDockerEngine(ns);
+    const target = await startSftpTarget(ns.hostAddress);
+    try {
+        const layout = defaultHostLayout("/srv/data/registry");
+        const paths = hostPaths(layout);
+        const bp = backupPaths();
+        const spec: ContainerSpec = { name: "dso-registry", image: registryImage(engine), hostPort: 5000, layout };
+        const place = (p: string, body: string, mode: number) => {
+            mkdirSync(path.dirname(path.join(root, p)), { recursive: true });
+            writeFileSync(path.join(root, p), body, { mode });
+        };
+        const config = (readOnly: boolean) =>
+            renderRegistryConfig({
+                addr: `:${DISTRIBUTION.containerPort}`,
+                storage: { kind: "filesystem", rootDirectory: DISTRIBUTION.dataDir },
+                deletesEnabled: true,
+                readOnly,
+            });
+        place(paths.registryConfig, config(false), 0o644);
+        place(paths.registryConfigReadOnly, config(true), 0o644);
+        const destination = {
+            kind: "sftp" as const,
+            host: target.host,
+            port: target.port,
+            user: target.user,
+            path: "",
+            hostKey: target.hostKey,
+        };
+        place(bp.passwordFile, randomBytes(24).toString("base64"), 0o600);
+        place(bp.sshKey, target.privateKey, 0o600);
+        place(bp.knownHosts, backupKnownHosts(destination), 0o644);
+        place("/usr/local/sbin/start-registry", containerScript(spec, "bench"), 0o755);
+        const env = { ...engine.env, DSO_ROOT: root };
+        const sh = (script: string) => {
+            const r = ns.run("sh", [path.join(root, script)], { env });
+            if (r.code !== 0) throw new Error(`${script} exited ${r.code}\n${r.stdout}\n${r.stderr}`);
+            return r.stdout;
+        };
+        sh("/usr/local/sbin/start-registry");
+
+        /** The read-only window of the run that began at `since` (seconds), from the engine's events. */
+        const windowOf = (since: number, until: number): number => {
+            const out = engine.dockerOk([
+                "events",
+                "--since",
+                String(since),
+                "--until",
+                String(until),
+                "--filter",
+                "container=dso-registry",
+                "--format",
+                '{{.TimeNano}} {{.Action}} {{index .Actor.Attributes "dso-registry.spec"}}',
+            ]);
+            const events = out.split("\n").map((l) => l.split(" "));
+            const first = events.find((e) => e[1] === "destroy");
+            const last = events.filter((e) => e[1] === "start" && e[2] === "bench").at(-1);
+            if (!first || !last) throw new Error(`no window in the engine's events:\n${out}`);
+            return (Number(last[0]) - Number(first[0])) / 1e9;
+        };
+
+        const rows: string[] = [];
+        let files = 0;
+        for (const target_files of [2_500, 10_000]) {
+            // Grow the data to the size, as blobs: docker/registry/v2/blobs/sha256/<2>/<64>/data.
+            for (; files < target_files; files++) {
+                const id = randomBytes(32).toString("hex");
+                const dir = path.join(root, layout.dataDir, "docker/registry/v2/blobs/sha256", id.slice(0, 2), id);
+                mkdirSync(dir, { recursive: true });
+                writeFileSync(path.join(dir, "data"), randomBytes(FILE_BYTES));
+            }
+            const mib = Math.round((files * FILE_BYTES) / 2 ** 20);
+            const runs: [string, string][] = [
+                ["previous (tar.gz on the host, read-only throughout)", previousBackupScript(spec, "bench", "/srv/backup/registry", 7)],
+                ["restic over SFTP, first backup", backupScript(spec, "bench", { ...destination, path: `${target.dir}/repo-${files}` }, 7)],
+                [
+                    "restic over SFTP, next night (nothing new)",
+                    backupScript(spec, "bench", { ...destination, path: `${target.dir}/repo-${files}` }, 7),
+                ],
+            ];
+            for (const [name, script] of runs) {
+                place(paths.backupScript, script, 0o755);
+                const since = Math.floor(Date.now() / 1000) - 1;
+                const t0 = process.hrtime.bigint();
+                sh(paths.backupScript);
+                const total = Number(process.hrtime.bigint() - t0) / 1e9;
+                const window = windowOf(since, Math.ceil(Date.now() / 1000) + 1);
+                const row = `| ${files} files, ${mib} MiB | ${name} | ${window.toFixed(1)} s | ${total.toFixed(1)} s |`;
+                console.log(row);
+                rows.push(row);
+            }
+            rmSync(path.join(root, "srv/backup"), { recursive: true, force: true });
+        }
+        console.log(["", "| data | script | read-only window | total |", "|---|---|---|---|", ...rows].join("\n"));
+    } finally {
+        await target.stop();
+        await engine.stop();
+        await ns.destroy();
+        removeDir(root);
+    }
+}
+
+main().catch((error) => {
+    console.error(error);
+    process.exit(1);
+});
