@@ -189,14 +189,6 @@ function backupProblems(c: FlatConfig): ConfigProblem[] {
             },
         ];
     }
-    if (c.registry.storage.kind === "s3") {
-        return [
-            {
-                key: enabled,
-                message: `backs up a data directory; with registry.storage.kind "s3" use the bucket's own versioning or replication instead, and set it to false`,
-            },
-        ];
-    }
     const dest = backup.destination;
     if (!dest) {
         return [
