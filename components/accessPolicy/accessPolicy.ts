@@ -90,6 +90,26 @@ export interface AccessPolicy {
      * job sets it on every container of the pod). Writes simply reach Distribution when unset.
      */
     readonly readOnlySignal?: ReadOnlySignal;
+    /**
+     * A Maven repository on the same origin (the "converged case": `mavenRegistry.host` is this
+     * registry): requests under `/<pathPrefix>/` go to its backend instead of Distribution.
+     */
+    readonly maven?: MavenRoute;
+}
+
+/** See `AccessPolicy.maven`. */
+export interface MavenRoute {
+    /** The repository's path, as in `mavenRegistry.pathPrefix` (e.g. "maven-releases"). */
+    readonly pathPrefix: string;
+    /** The backend's address as Caddy reaches it (nginx with WebDAV PUT), e.g. "127.0.0.1:5002". */
+    readonly upstream: string;
+    /** File with the Maven deploy account's basicauth line: the only account that may PUT. */
+    readonly deployUsersFile: string;
+    /**
+     * Downloads need an account too (`mavenRegistry.requiresAuthForPull`): the deploy account or any
+     * account of the registry (push or pull-only). Otherwise downloads are anonymous.
+     */
+    readonly requiresAuthForPull: boolean;
 }
 
 /** See `AccessPolicy.readOnlySignal`. */
@@ -169,6 +189,18 @@ export function accessPolicyProblem(policy: AccessPolicy): string | undefined {
     }
     if (policy.readOnlySignal?.kind === "env" && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(policy.readOnlySignal.name)) {
         return `readOnlySignal environment variable "${policy.readOnlySignal.name}" must be letters, digits and "_", not starting with a digit`;
+    }
+    if (policy.maven) {
+        const m = policy.maven;
+        if (!/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/.test(m.pathPrefix) || m.pathPrefix.split("/").some((s) => s === "." || s === "..")) {
+            return `maven.pathPrefix "${m.pathPrefix}" must be path segments of letters, digits, ".", "_" and "-" (e.g. "maven-releases")`;
+        }
+        if (m.pathPrefix === "v2" || m.pathPrefix.startsWith("v2/"))
+            return `maven.pathPrefix "${m.pathPrefix}" would hide the registry API (/v2/)`;
+        if (!UPSTREAM.test(m.upstream)) return `maven.upstream "${m.upstream}" must be "host:port" (e.g. "127.0.0.1:5002")`;
+        if (!m.deployUsersFile.startsWith("/") || /\s/.test(m.deployUsersFile)) {
+            return `maven.deployUsersFile "${m.deployUsersFile}" must be an absolute path without spaces`;
+        }
     }
     if (policy.blobFiles !== undefined && !/^\/[A-Za-z0-9._/-]*$/.test(policy.blobFiles)) {
         return `blobFiles "${policy.blobFiles}" must be an absolute path of letters, digits, ".", "_", "-" and "/"`;
@@ -333,6 +365,7 @@ function unauthorizedAnswer(policy: AccessPolicy): string[] {
         "authentication required: no valid credentials came with this request; log in with an account of this registry (docker login {http.request.hostport}), and push with a push account";
     return [
         "\thandle_errors {",
+        ...(policy.maven ? mavenUnauthorized(policy.maven) : []),
         "\t\t@unauthorized expression {err.status_code} == 401",
         "\t\thandle @unauthorized {",
         "\t\t\theader {",
@@ -379,6 +412,55 @@ function readOnlyMatcher(signal: ReadOnlySignal): string[] {
     return ["\t@maintenance {", "\t\tnot method GET HEAD", ...test, "\t}"];
 }
 
+function mavenMatchers(maven: MavenRoute): string[] {
+    return [
+        `\t@maven path /${maven.pathPrefix} /${maven.pathPrefix}/*`,
+        "\t@mavenOther not method GET HEAD PUT",
+        "\t@mavenRead method GET HEAD",
+    ];
+}
+
+/**
+ * The Maven repository's route, ahead of every registry rule: Maven clients know nothing of the
+ * registry's tokens or maintenance window. Only GET, HEAD and PUT exist there; PUT needs the Maven
+ * deploy account; reads are anonymous unless `requiresAuthForPull`, and then any account may read.
+ * Credentials stop here: the backend never sees them.
+ */
+function mavenRoute(policy: AccessPolicy, maven: MavenRoute): string[] {
+    const readers = [maven.deployUsersFile, policy.pushUsersFile, policy.pullUsersFile];
+    return [
+        "\t\troute @maven {",
+        '\t\t\trespond @mavenOther "Only GET, HEAD and PUT are allowed on the Maven repository" 405',
+        ...basicauth("@write", [maven.deployUsersFile]).map((l) => `\t${l}`),
+        ...(maven.requiresAuthForPull ? basicauth("@mavenRead", readers).map((l) => `\t${l}`) : []),
+        "\t\t\trequest_header -Authorization",
+        `\t\t\treverse_proxy ${maven.upstream} {`,
+        "\t\t\t\tflush_interval -1",
+        "\t\t\t\ttransport http {",
+        "\t\t\t\t\tcompression off",
+        "\t\t\t\t}",
+        "\t\t\t}",
+        "\t\t}",
+    ];
+}
+
+/**
+ * A 401 from the Maven route keeps a Basic challenge: Maven (and curl) answer Basic, not the
+ * registry's Bearer realm. Listed before the registry's own 401 answer, which would replace it.
+ */
+function mavenUnauthorized(maven: MavenRoute): string[] {
+    return [
+        "\t\t@mavenUnauthorized {",
+        "\t\t\texpression {err.status_code} == 401",
+        `\t\t\tpath /${maven.pathPrefix} /${maven.pathPrefix}/*`,
+        "\t\t}",
+        "\t\thandle @mavenUnauthorized {",
+        `\t\t\theader WWW-Authenticate \`Basic realm="${REALM}"\``,
+        '\t\t\trespond "authentication required: deploy with the Maven account whose credential Jenkins holds (mavenRegistry.credentialId)" 401',
+        "\t\t}",
+    ];
+}
+
 /** The Caddyfile for a policy. It holds no secret: accounts come from the imported users files. */
 export function renderCaddyfile(policy: AccessPolicy): string {
     const problem = accessPolicyProblem(policy);
@@ -403,6 +485,7 @@ export function renderCaddyfile(policy: AccessPolicy): string {
         ...(policy.deletesEnabled ? [] : ["\t@delete method DELETE"]),
         ...(policy.readOnlySignal ? readOnlyMatcher(policy.readOnlySignal) : []),
         ...(policy.allowedNetworks.length > 0 ? [`\t@outside not remote_ip ${policy.allowedNetworks.join(" ")}`] : []),
+        ...(policy.maven ? mavenMatchers(policy.maven) : []),
         ...(policy.uiUpstream ? ["\t@api path /v2 /v2/*"] : []),
         ...(policy.blobFiles ? ["\t@blob {", "\t\tmethod GET HEAD", `\t\tpath_regexp blob ${BLOB_PATH}`, "\t}"] : []),
         ...(policy.tls.kind === "plain-http"
@@ -412,6 +495,7 @@ export function renderCaddyfile(policy: AccessPolicy): string {
         // `route` keeps the order below exactly as written.
         "\troute {",
         ...(policy.allowedNetworks.length > 0 ? ['\t\trespond @outside "Forbidden: your network may not use this registry" 403'] : []),
+        ...(policy.maven ? mavenRoute(policy, policy.maven) : []),
         ...(policy.deletesEnabled ? [] : ['\t\trespond @delete "Deleting is disabled on this registry" 405']),
         // Tokens: the anonymous one counts as no credentials; any other is the Basic credentials it carries.
         "\t\trequest_header @anonymousToken -Authorization",
