@@ -3,7 +3,7 @@
  * The stack hands the results to the components; no component derives them again, so both registry
  * placements (in-cluster, external host) and node trust always agree.
  */
-import type { ParsedConfig } from "./config";
+import { mavenServedByRegistry, type ParsedConfig } from "./config";
 import { imagePrefix, type RuntimeFlavour, registryAuthority } from "./shared/facts";
 
 /**
@@ -68,6 +68,11 @@ export interface Decisions {
     readonly apiDeletes: boolean;
     /** The web UI shows a delete button (only when the UI runs and the operator asked for it). */
     readonly uiDeletes: boolean;
+    /**
+     * The registry's front serves the Maven repository too (`mavenRegistry.host` and port are the
+     * registry's own). Otherwise nothing Maven is served and pipelines point at `mavenRegistry.host`.
+     */
+    readonly mavenServed: boolean;
 }
 
 function decidePullCredentials(cfg: ParsedConfig, ownRegistry: boolean): PullCredentials | undefined {
@@ -97,5 +102,6 @@ export function decide(cfg: ParsedConfig): Decisions {
         ...(pullCredentials ? { pullCredentials } : {}),
         apiDeletes,
         uiDeletes: cfg.registry.ui.enabled && cfg.registry.ui.deleteEnabled && apiDeletes,
+        mavenServed: mavenServedByRegistry(cfg),
     };
 }

@@ -9,13 +9,13 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { PullSecrets } from "./accounts/pullSecrets";
-import { type RegistryAccount, RegistryAccounts } from "./accounts/registryAccounts";
+import { deterministicBcrypt, type RegistryAccount, RegistryAccounts } from "./accounts/registryAccounts";
 import { RegistryTls } from "./accounts/registryTls";
 import type { ExternalHostRegistrySettings, InClusterRegistrySettings, OwnTls, SecretName, StackConfig } from "./config";
 import { type Decisions, decide } from "./decisions";
 import { ExternalRegistryHost, type ExternalRegistryHostArgs } from "./externalHost/externalRegistryHost";
 import type { HostBackupArgs } from "./externalHost/maintenance";
-import { InClusterRegistry, type InClusterRegistryArgs } from "./inCluster/inClusterRegistry";
+import { type InClusterMavenArgs, InClusterRegistry, type InClusterRegistryArgs } from "./inCluster/inClusterRegistry";
 import { JenkinsCredentials, planJenkinsCredentials } from "./jenkins/jenkinsCredentials";
 import { PipelineConfig } from "./jenkins/pipelineConfig";
 import type { NodeTrustCommonArgs } from "./nodeTrust/common";
@@ -205,6 +205,7 @@ function defineInClusterRegistry(cfg: StackConfig, d: Decisions, accounts: Regis
         accounts,
         deletes: { api: d.apiDeletes, ui: d.uiDeletes },
         tls: tls.args,
+        maven: d.mavenServed ? inClusterMaven(cfg, accounts) : undefined,
     });
     return { component, tlsMaterial: tls.material };
 }
@@ -217,6 +218,30 @@ function externalHostStorage(cfg: StackConfig): ExternalRegistryHostArgs["storag
         kind: "s3",
         ...s3,
         credentials: { accessKeyId: secret(cfg, "s3AccessKeyId"), secretAccessKey: secret(cfg, "s3SecretAccessKey") },
+    };
+}
+
+/**
+ * The converged case in-cluster: the Maven repository behind the registry's front. The deploy account
+ * is the registry's push account when `mavenRegistry.reuseContainerCredentials`, else the Maven
+ * account (`mavenRegistry.username`, secret `mavenRegistryPassword`): the one Jenkins holds.
+ */
+function inClusterMaven(cfg: StackConfig, accounts: RegistryAccounts): InClusterMavenArgs {
+    const m = cfg.mavenRegistry;
+    if (!m) throw new Error(`the Maven repository was decided on without mavenRegistry; the program is at fault`);
+    const deployAccount = m.reuseContainerCredentials
+        ? accounts.push
+        : {
+              username: m.username,
+              bcryptHash: pulumi.secret(secret(cfg, "mavenRegistryPassword").apply((p) => deterministicBcrypt(m.username, p))),
+          };
+    return {
+        pathPrefix: m.pathPrefix,
+        requiresAuthForPull: m.requiresAuthForPull,
+        deployAccount,
+        image: m.nginxImage,
+        size: m.storageSize,
+        storageClass: cfg.registry.storage.storageClass,
     };
 }
 

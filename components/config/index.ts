@@ -15,6 +15,7 @@ export { loadDeployableConfig, loadStackConfig, type StackConfig } from "./load"
 export { MOOT_SETTINGS, PLACEHOLDER_MARK } from "./notices";
 export { type ParseOptions, type ParseResult, parseConfig } from "./parse";
 export { ConfigError, type ConfigProblem } from "./problems";
+export { mavenServedByRegistry } from "./rules";
 export { configShape, hostNameProblem, mavenPathProblem, repositoryPrefixProblem } from "./schema";
 export { type SecretName, type SecretSpec, type SecretState, secretNames, secretSpecs } from "./secrets";
 export type {

@@ -27,6 +27,19 @@ function nodesWithoutPullCredentials(c: FlatConfig): string | undefined {
     return `nodes of runtime ${which}${names.length ? ` (${names.join(", ")})` : ""} keep no registry credentials (only ${held} nodes hold them, in registries.yaml or hosts.toml)`;
 }
 
+/**
+ * The converged case: the Maven repository is on the registry this program runs (same host and
+ * port), so the registry's front serves it too. Otherwise the Maven repository is someone else's.
+ */
+export function mavenServedByRegistry(c: {
+    readonly mavenRegistry?: { readonly host: string; readonly port: number };
+    readonly containerRegistry: { readonly host: string; readonly port: number };
+    readonly registry: { readonly mode: string };
+}): boolean {
+    const m = c.mavenRegistry;
+    return m !== undefined && c.registry.mode !== "existing" && m.host === c.containerRegistry.host && m.port === c.containerRegistry.port;
+}
+
 /** Rules that span several keys. Returns every contradiction found. */
 export function crossChecks(c: FlatConfig): ConfigProblem[] {
     const problems: ConfigProblem[] = [];
@@ -125,6 +138,18 @@ export function crossChecks(c: FlatConfig): ConfigProblem[] {
         add(
             ["mavenRegistry", "credentialId"],
             `equals containerRegistry.credentialId; one Jenkins credential can only hold both when mavenRegistry.reuseContainerCredentials is true`,
+        );
+    }
+    if (mavenServedByRegistry(c) && !c.mavenRegistry?.requiresAuthForPush) {
+        add(
+            ["mavenRegistry", "requiresAuthForPush"],
+            `is false, but this program serves the Maven repository (mavenRegistry.host is containerRegistry.host) and always requires the Maven account for deploys; set it to true`,
+        );
+    }
+    if (mavenServedByRegistry(c) && mode === "external-host") {
+        add(
+            ["mavenRegistry", "host"],
+            `is the external registry host (${c.containerRegistry.host}), which does not serve a Maven repository yet (only the in-cluster registry does); point mavenRegistry.host at a Maven repository of its own`,
         );
     }
     if (c.nodes.delivery === "ssh" && c.nodes.list.length === 0) {

@@ -179,6 +179,18 @@ const mavenRegistry = z.strictObject({
     username: username
         .default("ci-deploy")
         .describe("Deploy account user name; ignored when the container registry's credentials are reused."),
+    storageSize: quantity
+        .default("10Gi")
+        .describe(
+            "PVC size of the repository's files, when this program serves it (mavenRegistry.host is the in-cluster registry's host).",
+        ),
+    nginxImage: z
+        .string()
+        .min(1)
+        .default("nginx:1.27-alpine")
+        .describe(
+            "Image of the Maven backend (nginx with its WebDAV module; the official image has it), when this program serves the repository in-cluster. Pin it by digest in production.",
+        ),
     reuseContainerCredentials: z
         .boolean()
         .default(false)

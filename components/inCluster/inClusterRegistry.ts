@@ -16,6 +16,7 @@ import {
     renderUsersFile,
 } from "../accessPolicy/accessPolicy";
 import type { RegistryAccount } from "../accounts/registryAccounts";
+import { MAVEN_BACKEND, renderMavenNginxConfig } from "../maven/nginxConfig";
 import type { IngressController } from "../shared/facts";
 import {
     DEFAULT_KUBECTL_IMAGE,
@@ -74,8 +75,25 @@ export interface InClusterRegistryArgs {
     readonly tls:
         | { readonly kind: "secret"; readonly certPem: pulumi.Input<string>; readonly keyPem: pulumi.Input<string> }
         | { readonly kind: "cert-manager"; readonly issuerKind: "Issuer" | "ClusterIssuer"; readonly issuerName: string };
+    /** The Maven repository this front serves too (the converged case); none when unset. */
+    readonly maven?: InClusterMavenArgs;
     /** Kubernetes provider (a kubeconfig context); the ambient one when unset. */
     readonly provider?: k8s.Provider;
+}
+
+/** The Maven repository on the registry's front: an nginx sidecar with its own PVC. */
+export interface InClusterMavenArgs {
+    /** `mavenRegistry.pathPrefix`, e.g. "maven-releases". */
+    readonly pathPrefix: string;
+    /** Downloads need an account (`mavenRegistry.requiresAuthForPull`). */
+    readonly requiresAuthForPull: boolean;
+    /** The only account that may deploy (the one Jenkins holds under `mavenRegistry.credentialId`). */
+    readonly deployAccount: { readonly username: string; readonly bcryptHash: pulumi.Output<string> };
+    /** nginx image (with the WebDAV module; the official image has it). */
+    readonly image: string;
+    /** PVC size and storage class of the repository's files. */
+    readonly size: string;
+    readonly storageClass?: string;
 }
 
 /** The sidecar's policy: the shared policy, placed behind the ingress on plain HTTP inside the pod. */
@@ -86,6 +104,8 @@ export function sidecarPolicy(args: {
     readonly deletesEnabled: boolean;
     /** With filesystem storage the PVC is mounted read-only into Caddy, which serves blob downloads from it. */
     readonly storage: "filesystem" | "s3";
+    /** The Maven route, when the front serves the Maven repository too. */
+    readonly maven?: { readonly pathPrefix: string; readonly requiresAuthForPull: boolean };
 }): AccessPolicy {
     return {
         siteAddress: args.host,
@@ -104,6 +124,16 @@ export function sidecarPolicy(args: {
         ...(args.storage === "filesystem" ? { blobFiles: IN_CLUSTER.dataDir } : {}),
         // The GC job sets Distribution's read-only switch on every container of the pod.
         readOnlySignal: { kind: "env", name: IN_CLUSTER.readOnlyEnv },
+        ...(args.maven
+            ? {
+                  maven: {
+                      pathPrefix: args.maven.pathPrefix,
+                      requiresAuthForPull: args.maven.requiresAuthForPull,
+                      upstream: `127.0.0.1:${MAVEN_BACKEND.port}`,
+                      deployUsersFile: `${IN_CLUSTER.usersDir}/maven-deploy`,
+                  },
+              }
+            : {}),
     };
 }
 
@@ -129,7 +159,7 @@ function registryStorage(storage: InClusterRegistryStorage): RegistryStorage {
     return settings;
 }
 
-function usersFile(role: "push" | "pull", accounts: readonly RegistryAccount[]): pulumi.Output<string> {
+function usersFile(role: "push" | "pull", accounts: readonly Pick<RegistryAccount, "username" | "bcryptHash">[]): pulumi.Output<string> {
     return pulumi.secret(
         pulumi.all(accounts.map((a) => a.bcryptHash)).apply((hashes) =>
             renderUsersFile(
@@ -179,6 +209,7 @@ export class InClusterRegistry extends pulumi.ComponentResource {
             uiEnabled: args.ui.enabled,
             deletesEnabled: args.deletes.api,
             storage: args.storage.kind,
+            maven: args.maven,
         });
         const caddyfile = renderSidecarCaddyfile(policy);
         const registryConfig = renderRegistryConfig({
@@ -188,12 +219,21 @@ export class InClusterRegistry extends pulumi.ComponentResource {
         });
         const push = usersFile("push", [args.accounts.push]);
         const pull = usersFile("pull", args.accounts.pull ? [args.accounts.pull] : []);
+        const mavenDeploy = args.maven ? usersFile("push", [args.maven.deployAccount]) : pulumi.output("");
+        const mavenNginxConfig = args.maven
+            ? renderMavenNginxConfig({
+                  listen: `127.0.0.1:${MAVEN_BACKEND.port}`,
+                  pathPrefix: args.maven.pathPrefix,
+                  dataDir: MAVEN_BACKEND.dataDir,
+                  runDir: MAVEN_BACKEND.runDir,
+              })
+            : "";
         // A digest of bcrypt hashes of long random passwords reveals nothing; keeping it plain keeps the
         // pod template readable in previews.
         const configChecksum = pulumi.unsecret(
             pulumi
-                .all([push, pull])
-                .apply(([p, q]) =>
+                .all([push, pull, mavenDeploy])
+                .apply(([p, q, m]) =>
                     createHash("sha256")
                         .update(caddyfile)
                         .update("\0")
@@ -202,6 +242,10 @@ export class InClusterRegistry extends pulumi.ComponentResource {
                         .update(p)
                         .update("\0")
                         .update(q)
+                        .update("\0")
+                        .update(m)
+                        .update("\0")
+                        .update(mavenNginxConfig)
                         .digest("hex"),
                 ),
         );
@@ -235,6 +279,17 @@ export class InClusterRegistry extends pulumi.ComponentResource {
             users: { push, pull, htpasswd: pulumi.secret(args.accounts.htpasswd) },
             httpSecret: pulumi.secret(httpSecret.result),
             configChecksum,
+            ...(args.maven
+                ? {
+                      maven: {
+                          image: args.maven.image,
+                          nginxConfig: mavenNginxConfig,
+                          deployUsers: mavenDeploy,
+                          size: args.maven.size,
+                          storageClass: args.maven.storageClass,
+                      },
+                  }
+                : {}),
         };
         registerObjects(name, renderInClusterObjects(spec), { parent: this, provider: args.provider });
         this.registerOutputs({});

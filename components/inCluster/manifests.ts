@@ -10,6 +10,7 @@
  */
 import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
+import { MAVEN_BACKEND } from "../maven/nginxConfig";
 import { DISTRIBUTION, type IngressController, MANAGED_LABELS } from "../shared/facts";
 
 /** A string that may still be an Output when the component renders. */
@@ -95,6 +96,24 @@ export interface InClusterSpec {
     readonly httpSecret: Value;
     /** Digest of everything the pods read at start; a change rolls the pods. */
     readonly configChecksum: Value;
+    /**
+     * The Maven repository served by the same front (the converged case): an nginx sidecar with its
+     * own PVC. Its deploy account's users file rides in the htpasswd Secret.
+     */
+    readonly maven?: InClusterMaven;
+}
+
+/** See `InClusterSpec.maven`. */
+export interface InClusterMaven {
+    /** nginx image with the WebDAV module (the official image has it). */
+    readonly image: string;
+    /** The backend's nginx.conf (from `renderMavenNginxConfig`). */
+    readonly nginxConfig: string;
+    /** The Maven deploy account's users file for Caddy (secret). */
+    readonly deployUsers: Value;
+    /** PVC size of the repository's files, e.g. "10Gi", and its storage class (the cluster default when unset). */
+    readonly size: string;
+    readonly storageClass?: string;
 }
 
 /** Names and paths shared by the renderers, the access policy and the tests. */
@@ -110,6 +129,7 @@ export const IN_CLUSTER = {
     /** Traefik's Middleware that enforces the client-network allowlist. */
     allowlistMiddleware: "registry-allowlist",
     dataClaim: "registry-data",
+    mavenClaim: "maven-data",
     /** The Service port (Caddy, plain HTTP behind the ingress). */
     servicePort: 5000,
     /** Distribution inside the pod, on loopback only: nothing reaches it except through Caddy. */
@@ -134,12 +154,15 @@ export const IN_CLUSTER = {
 export const DEFAULT_KUBECTL_IMAGE = "alpine/k8s:1.31.4";
 
 /** Why the settings cannot be rendered, or undefined. Exported for table-driven tests. */
-export function inClusterSpecProblem(spec: Pick<InClusterSpec, "replicas" | "storage" | "host">): string | undefined {
+export function inClusterSpecProblem(spec: Pick<InClusterSpec, "replicas" | "storage" | "host" | "maven">): string | undefined {
     if (spec.replicas > 1 && spec.storage.kind !== "s3") {
         return `${spec.replicas} replicas need shared storage: set registry.storage.kind "s3" (a PVC is mounted by one node only)`;
     }
     if (!Number.isInteger(spec.replicas) || spec.replicas < 1) {
         return `replicas must be a whole number of at least 1, got ${spec.replicas}`;
+    }
+    if (spec.maven && spec.replicas > 1) {
+        return `the Maven repository keeps its files on one volume, which ${spec.replicas} registry replicas cannot share: serve Maven from its own host (mavenRegistry.host) or run one replica`;
     }
     if (spec.host.includes(":") || spec.host.includes("/")) {
         return `host "${spec.host}" must be a bare host name: the ingress serves it on port 443`;
@@ -227,6 +250,7 @@ export function renderSecrets(spec: InClusterSpec): K8sObject[] {
             htpasswd: spec.users.htpasswd,
             push: spec.users.push,
             pull: spec.users.pull,
+            ...(spec.maven ? { "maven-deploy": spec.maven.deployUsers } : {}),
         }),
         secret(IN_CLUSTER.httpSecret, spec, "registry", { secret: spec.httpSecret }),
     ];
@@ -251,7 +275,11 @@ export function renderConfigMap(spec: InClusterSpec): K8sObject {
         apiVersion: "v1",
         kind: "ConfigMap",
         metadata: meta(IN_CLUSTER.configMap, spec.namespace, "registry"),
-        data: { Caddyfile: spec.caddyfile, "config.yml": spec.registryConfig },
+        data: {
+            Caddyfile: spec.caddyfile,
+            "config.yml": spec.registryConfig,
+            ...(spec.maven ? { "maven-nginx.conf": spec.maven.nginxConfig } : {}),
+        },
     } satisfies k8s.types.input.core.v1.ConfigMap;
 }
 
@@ -267,6 +295,21 @@ export function renderDataClaim(spec: InClusterSpec): K8sObject | undefined {
             accessModes: ["ReadWriteOnce"],
             resources: { requests: { storage: spec.storage.size } },
             ...(spec.storage.storageClass ? { storageClassName: spec.storage.storageClass } : {}),
+        },
+    } satisfies k8s.types.input.core.v1.PersistentVolumeClaim;
+}
+
+/** The Maven repository's files: kept like the registry's (a PVC that outlives the pods). */
+export function renderMavenClaim(spec: InClusterSpec): K8sObject | undefined {
+    if (!spec.maven) return undefined;
+    return {
+        apiVersion: "v1",
+        kind: "PersistentVolumeClaim",
+        metadata: meta(IN_CLUSTER.mavenClaim, spec.namespace, "maven", { "pulumi.com/skipAwait": "true" }),
+        spec: {
+            accessModes: ["ReadWriteOnce"],
+            resources: { requests: { storage: spec.maven.size } },
+            ...(spec.maven.storageClass ? { storageClassName: spec.maven.storageClass } : {}),
         },
     } satisfies k8s.types.input.core.v1.PersistentVolumeClaim;
 }
@@ -315,6 +358,7 @@ export function renderDeployment(spec: InClusterSpec): K8sObject {
                 items: [
                     { key: "push", path: "push" },
                     { key: "pull", path: "pull" },
+                    ...(spec.maven ? [{ key: "maven-deploy", path: "maven-deploy" }] : []),
                 ],
             },
         },
@@ -393,7 +437,30 @@ export function renderDeployment(spec: InClusterSpec): K8sObject {
             livenessProbe: { tcpSocket: { port: IN_CLUSTER.uiPort }, initialDelaySeconds: 5, periodSeconds: 20 },
         });
     }
-    const shared = spec.storage.kind === "s3";
+    if (spec.maven) {
+        volumes.push(
+            { name: "maven-data", persistentVolumeClaim: { claimName: IN_CLUSTER.mavenClaim } },
+            { name: "maven-run", emptyDir: {} },
+        );
+        containers.push({
+            name: "maven",
+            image: spec.maven.image,
+            // -e: the error log nginx opens before it reads its config goes to stderr too.
+            args: ["nginx", "-e", "stderr", "-c", `${IN_CLUSTER.configDir}/maven-nginx.conf`],
+            ports: [{ name: "maven", containerPort: MAVEN_BACKEND.port, protocol: "TCP" }],
+            volumeMounts: [
+                { name: "config", mountPath: IN_CLUSTER.configDir, readOnly: true },
+                { name: "maven-data", mountPath: MAVEN_BACKEND.dataDir },
+                { name: "maven-run", mountPath: MAVEN_BACKEND.runDir },
+            ],
+            resources: { requests: { cpu: "10m", memory: "16Mi" }, limits: { cpu: "1", memory: "128Mi" } },
+            securityContext: restrictedContainer(true),
+            readinessProbe: { tcpSocket: { port: "maven" }, periodSeconds: 10 },
+            livenessProbe: { tcpSocket: { port: "maven" }, initialDelaySeconds: 5, periodSeconds: 20 },
+        });
+    }
+    // Without a ReadWriteOnce volume in the pod (s3 storage and no Maven files), pods may overlap in a rollout.
+    const shared = spec.storage.kind === "s3" && !spec.maven;
     return {
         apiVersion: "apps/v1",
         kind: "Deployment",
@@ -675,6 +742,7 @@ export function renderInClusterObjects(spec: InClusterSpec): K8sObject[] {
         ...renderSecrets(spec),
         renderConfigMap(spec),
         renderDataClaim(spec),
+        renderMavenClaim(spec),
         renderDeployment(spec),
         renderService(spec),
         renderAllowlistMiddleware(spec),

@@ -276,6 +276,26 @@ describe("parseConfig: bad config names the key, says what is wrong and what is 
             says: /differs from containerRegistry.host/,
         },
         {
+            name: "anonymous Maven deploys on the repository this program serves",
+            raw: () =>
+                set(base(), "mavenRegistry", {
+                    host: "registry-dso.jmann.local",
+                    pathPrefix: "releases",
+                    reuseContainerCredentials: true,
+                    requiresAuthForPush: false,
+                }),
+            key: "dso-registry:mavenRegistry.requiresAuthForPush",
+            says: /always requires the Maven account/,
+        },
+        {
+            name: "a Maven repository on the external registry host",
+            raw: () =>
+                set(external(), "mavenRegistry", { host: "registry.example.com", pathPrefix: "releases", reuseContainerCredentials: true }),
+            secrets: present("containerRegistryPassword", "sshPrivateKey"),
+            key: "dso-registry:mavenRegistry.host",
+            says: /does not serve a Maven repository yet/,
+        },
+        {
             name: "push without auth",
             raw: () => set(base(), "containerRegistry.requiresAuthForPush", false),
             key: "dso-registry:containerRegistry.requiresAuthForPush",

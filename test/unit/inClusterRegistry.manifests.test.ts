@@ -40,6 +40,13 @@ function baseSpec(overrides: Partial<InClusterSpec> = {}): InClusterSpec {
 const s3: InClusterSpec["storage"] = { kind: "s3", accessKeyId: "AKID-VALUE", secretAccessKey: "S3-SECRET-VALUE" };
 const certManager: InClusterSpec["tls"] = { kind: "cert-manager", issuerKind: "ClusterIssuer", issuerName: "letsencrypt" };
 
+const maven: NonNullable<InClusterSpec["maven"]> = {
+    image: "nginx:1.27-alpine",
+    nginxConfig: "# nginx\n",
+    deployUsers: "ci-deploy $2b$HASH-DEPLOY\n",
+    size: "10Gi",
+};
+
 /** Every option, alone and all together. */
 const variants: [string, InClusterSpec][] = [
     ["defaults (PVC, generated CA)", baseSpec()],
@@ -48,6 +55,8 @@ const variants: [string, InClusterSpec][] = [
     ["s3 with 3 replicas", baseSpec({ storage: s3, replicas: 3 })],
     ["cert-manager issuer", baseSpec({ tls: certManager })],
     ["no local-registry-hosting", baseSpec({ publishLocalRegistryHosting: false })],
+    ["Maven repository on the same front", baseSpec({ maven })],
+    ["Maven repository with s3 image storage", baseSpec({ maven, storage: s3 })],
     [
         "everything on",
         baseSpec({
@@ -543,5 +552,33 @@ describe("garbage collection script under sh", () => {
         const { calls } = run(0);
         expect(calls[0]).toContain(`${IN_CLUSTER.readOnlyEnv}={"enabled":true}`);
         expect(execFileSync("/bin/sh", ["-n", "-c", gcScript("dso", true)]).toString()).toBe("");
+    });
+});
+
+describe("the Maven repository in the registry pod", () => {
+    test("keeps its files on a PVC of its own, mounted into the nginx sidecar", () => {
+        const objects = renderInClusterObjects(baseSpec({ maven }));
+        expect(get(objects, "PersistentVolumeClaim", "maven-data").spec.resources.requests.storage).toBe("10Gi");
+        expect(container(objects, "maven").volumeMounts).toContainEqual({ name: "maven-data", mountPath: "/var/lib/maven" });
+    });
+
+    test("its deploy account reaches Caddy in the users Secret", () => {
+        const objects = renderInClusterObjects(baseSpec({ maven }));
+        expect(get(objects, "Secret", "registry-htpasswd").stringData["maven-deploy"]).toBe(maven.deployUsers);
+    });
+
+    test("with s3 image storage the pod still replaces itself (Recreate) and owns its volume group", () => {
+        const deployment = get(renderInClusterObjects(baseSpec({ maven, storage: s3 })), "Deployment", "registry");
+        expect(deployment.spec.strategy.type).toBe("Recreate");
+        expect(deployment.spec.template.spec.securityContext.fsGroup).toBe(65532);
+    });
+
+    test("is refused with several replicas, naming what to change", () => {
+        expect(() => renderInClusterObjects(baseSpec({ maven, storage: s3, replicas: 2 }))).toThrow(/mavenRegistry.host/);
+    });
+
+    test("no Maven objects without it", () => {
+        const objects = renderInClusterObjects(baseSpec());
+        expect(find(objects, "PersistentVolumeClaim", "maven-data")).toBeUndefined();
     });
 });
