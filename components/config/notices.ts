@@ -6,6 +6,7 @@
  */
 import { INGRESS_CONTROLLER_OF_CLASS } from "../shared/facts";
 import { type ConfigProblem, keyPath } from "./problems";
+import { mavenServedByRegistry } from "./rules";
 import type { FlatConfig } from "./schema";
 
 /** What a value the operator still has to fill in starts with, e.g. "ssh-ed25519 REPLACE-WITH-ssh-keyscan-OUTPUT". */
@@ -166,15 +167,26 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
     },
     { keys: ["pullSecrets.secretName"], mootWith: (c) => unless(c.pullSecrets.namespaces.length > 0, "pullSecrets.namespaces empty") },
     {
-        // Only Jenkins's Maven credential and the pipeline-config ConfigMap carry the Maven repository.
+        // The repository this program serves (the in-cluster registry's front).
+        keys: ["mavenRegistry.storageSize", "mavenRegistry.nginxImage"],
+        mootWith: (c) =>
+            unless(
+                mavenServedByRegistry(c) && c.registry.mode === "in-cluster",
+                "mavenRegistry.host and port other than the in-cluster registry's",
+            ),
+    },
+    {
+        // What the served repository's front uses even without Jenkins.
+        keys: ["mavenRegistry.pathPrefix", "mavenRegistry.requiresAuthForPull", "mavenRegistry.reuseContainerCredentials"],
+        mootWith: (c) => unless(c.jenkins.enabled || mavenServedByRegistry(c), "jenkins.enabled false"),
+    },
+    {
+        // Otherwise only Jenkins's Maven credential and the pipeline-config ConfigMap carry the Maven repository.
         keys: [
             "mavenRegistry.host",
             "mavenRegistry.port",
-            "mavenRegistry.pathPrefix",
             "mavenRegistry.requiresAuthForPush",
-            "mavenRegistry.requiresAuthForPull",
             "mavenRegistry.username",
-            "mavenRegistry.reuseContainerCredentials",
         ],
         mootWith: (c) => unless(c.jenkins.enabled, "jenkins.enabled false"),
     },
