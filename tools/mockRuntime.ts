@@ -83,6 +83,17 @@ export function mockState(type: string, name: string, inputs: Record<string, unk
         case "command:remote:Command":
         case "command:local:Command":
             return { ...inputs, stdout: UNKNOWN, stderr: UNKNOWN };
+        case "kubernetes:core/v1:Service": {
+            // The API server assigns a ClusterIP: a fixed address per resource in microk8s's service range.
+            const metadata = (inputs.metadata ?? {}) as Record<string, unknown>;
+            const spec = (inputs.spec ?? {}) as Record<string, unknown>;
+            const octet = (createHash("sha256").update(name).digest()[0]! % 254) + 1;
+            return {
+                ...inputs,
+                metadata: { ...metadata, name: metadata.name ?? name },
+                spec: { ...spec, clusterIP: spec.clusterIP ?? `10.152.183.${octet}` },
+            };
+        }
         default:
             if (type.startsWith("kubernetes:")) {
                 const metadata = (inputs.metadata ?? {}) as Record<string, unknown>;

@@ -137,19 +137,49 @@ export function sidecarPolicy(args: {
     };
 }
 
+/** The sidecar's TLS listener: where it listens in the pod and where the certificate and key are mounted. */
+export interface SidecarTlsListener {
+    readonly port: number;
+    readonly certFile: string;
+    readonly keyFile: string;
+}
+
+/** The pod's TLS listener: the registry TLS Secret (the ingress's certificate) mounted into the Caddy container. */
+export const SIDECAR_TLS: SidecarTlsListener = {
+    port: IN_CLUSTER.tlsPort,
+    certFile: `${IN_CLUSTER.tlsDir}/tls.crt`,
+    keyFile: `${IN_CLUSTER.tlsDir}/tls.key`,
+};
+
 /**
- * The sidecar's Caddyfile. The site answers whatever host name the request carries: the ingress
- * forwards the public name, and pods in the cluster use the Service name (KEP-1755
+ * The sidecar's Caddyfile. The plain-HTTP site answers whatever host name the request carries: the
+ * ingress forwards the public name, and pods in the cluster use the Service name (KEP-1755
  * `hostFromClusterNetwork`), so the site label must not become a host matcher.
+ *
+ * With `tls`, a second site serves the same policy over TLS with the ingress's certificate, for pods
+ * that reach the registry by its public name through Service `registry-tls` (CoreDNS points the name
+ * at that Service). Its label keeps the host name: the certificate is for that name, and Caddy picks
+ * the certificate by the name the client asks for.
  */
-export function renderSidecarCaddyfile(policy: AccessPolicy): string {
+export function renderSidecarCaddyfile(policy: AccessPolicy, tls?: SidecarTlsListener): string {
     const text = renderCaddyfile(policy);
     const label = `http://${policy.siteAddress}:${policy.port} {`;
     const lines = text.split("\n");
     const index = lines.indexOf(label);
     if (index < 0) throw new Error(`renderSidecarCaddyfile: the rendered Caddyfile has no site line "${label}"`);
     lines[index] = `http://:${policy.port} {`;
-    return lines.join("\n");
+    if (!tls) return lines.join("\n");
+    // The TLS site is the same policy rendered for a certificate on disk; its global options (no ACME,
+    // no redirect listener) apply to the whole file, and the plain-HTTP site keeps its explicit scheme.
+    const secure = renderCaddyfile({ ...policy, port: tls.port, tls: { kind: "files", certFile: tls.certFile, keyFile: tls.keyFile } });
+    const secureLines = secure.split("\n");
+    const secureLabel = `${policy.siteAddress}:${tls.port} {`;
+    const secureIndex = secureLines.indexOf(secureLabel);
+    if (secureIndex < 0) throw new Error(`renderSidecarCaddyfile: the rendered TLS site has no site line "${secureLabel}"`);
+    const globalEnd = (all: string[]) => all.indexOf("}");
+    const plainGlobals = lines.slice(0, globalEnd(lines) + 1);
+    const secureGlobals = secureLines.slice(0, globalEnd(secureLines) + 1);
+    return [...secureGlobals, ...lines.slice(plainGlobals.length), ...secureLines.slice(secureIndex)].join("\n");
 }
 
 /** Distribution's storage as the shared config renderer takes it (credentials stay out of config.yml). */
@@ -201,6 +231,12 @@ const KINDS: Record<string, Constructor> = {
 };
 
 export class InClusterRegistry extends pulumi.ComponentResource {
+    /**
+     * ClusterIP of Service `registry-tls` (port 443, the sidecar's TLS listener): the address the
+     * registry's public name resolves to inside the cluster.
+     */
+    readonly tlsServiceClusterIp: pulumi.Output<string>;
+
     constructor(name: string, args: InClusterRegistryArgs, opts?: pulumi.ComponentResourceOptions) {
         super("dso:registry:InClusterRegistry", name, {}, opts);
         const policy = sidecarPolicy({
@@ -211,7 +247,7 @@ export class InClusterRegistry extends pulumi.ComponentResource {
             storage: args.storage.kind,
             maven: args.maven,
         });
-        const caddyfile = renderSidecarCaddyfile(policy);
+        const caddyfile = renderSidecarCaddyfile(policy, SIDECAR_TLS);
         const registryConfig = renderRegistryConfig({
             addr: IN_CLUSTER.registryAddr,
             storage: registryStorage(args.storage),
@@ -230,10 +266,12 @@ export class InClusterRegistry extends pulumi.ComponentResource {
             : "";
         // A digest of bcrypt hashes of long random passwords reveals nothing; keeping it plain keeps the
         // pod template readable in previews.
+        // Our certificate is in it too (public): Caddy reads it at start, so a renewed certificate rolls the pods.
+        const servedCert = args.tls.kind === "secret" ? args.tls.certPem : "";
         const configChecksum = pulumi.unsecret(
             pulumi
-                .all([push, pull, mavenDeploy])
-                .apply(([p, q, m]) =>
+                .all([push, pull, mavenDeploy, servedCert])
+                .apply(([p, q, m, c]) =>
                     createHash("sha256")
                         .update(caddyfile)
                         .update("\0")
@@ -246,6 +284,8 @@ export class InClusterRegistry extends pulumi.ComponentResource {
                         .update(m)
                         .update("\0")
                         .update(mavenNginxConfig)
+                        .update("\0")
+                        .update(c)
                         .digest("hex"),
                 ),
         );
@@ -291,8 +331,12 @@ export class InClusterRegistry extends pulumi.ComponentResource {
                   }
                 : {}),
         };
-        registerObjects(name, renderInClusterObjects(spec), { parent: this, provider: args.provider });
-        this.registerOutputs({});
+        const resources = registerObjects(name, renderInClusterObjects(spec), { parent: this, provider: args.provider });
+        const tlsService = resources.find((r) => r.kind === "Service" && r.name === IN_CLUSTER.tlsService)?.resource;
+        if (!(tlsService instanceof k8s.core.v1.Service))
+            throw new Error(`InClusterRegistry ${name}: Service ${IN_CLUSTER.tlsService} was not rendered`);
+        this.tlsServiceClusterIp = tlsService.spec.clusterIP;
+        this.registerOutputs({ tlsServiceClusterIp: this.tlsServiceClusterIp });
     }
 }
 
@@ -300,7 +344,12 @@ export class InClusterRegistry extends pulumi.ComponentResource {
  * Registers each object with an explicit `metadata.name` (no suffixes). The namespace comes first;
  * the workloads wait for the Secrets and ConfigMaps they mount.
  */
-function registerObjects(name: string, objects: readonly K8sObject[], opts: pulumi.CustomResourceOptions): void {
+function registerObjects(
+    name: string,
+    objects: readonly K8sObject[],
+    opts: pulumi.CustomResourceOptions,
+): { readonly kind: string; readonly name: string; readonly resource: pulumi.CustomResource }[] {
+    const registered: { readonly kind: string; readonly name: string; readonly resource: pulumi.CustomResource }[] = [];
     let namespace: pulumi.CustomResource | undefined;
     const inputs: pulumi.CustomResource[] = [];
     for (const object of objects) {
@@ -317,5 +366,7 @@ function registerObjects(name: string, objects: readonly K8sObject[], opts: pulu
         const resource = new ctor(`${name}-${object.kind.toLowerCase()}-${object.metadata.name}`, body, { ...opts, dependsOn });
         if (object.kind === "Namespace") namespace = resource;
         if (object.kind === "Secret" || object.kind === "ConfigMap" || object.kind === "ServiceAccount") inputs.push(resource);
+        registered.push({ kind: object.kind, name: object.metadata.name, resource });
     }
+    return registered;
 }

@@ -125,6 +125,14 @@ export const IN_CLUSTER = {
     httpSecret: "registry-http-secret",
     s3Secret: "registry-s3",
     tlsSecret: "registry-tls",
+    /** Service in front of the sidecar's TLS listener: pods reach the registry by its public name through it. */
+    tlsService: "registry-tls",
+    /** The Service port of `tlsService`: clients use the host name without a port, as through the ingress. */
+    tlsServicePort: 443,
+    /** The Caddy sidecar's TLS listener in the pod (non-root: above 1024). */
+    tlsPort: 8443,
+    /** Where the Caddy container mounts Secret `registry-tls` (the ingress's certificate and key). */
+    tlsDir: "/etc/caddy-tls",
     configMap: "registry-config",
     /** Traefik's Middleware that enforces the client-network allowlist. */
     allowlistMiddleware: "registry-allowlist",
@@ -365,6 +373,19 @@ export function renderDeployment(spec: InClusterSpec): K8sObject {
         { name: "caddy-data", emptyDir: {} },
         { name: "caddy-config", emptyDir: {} },
         { name: "tmp", emptyDir: {} },
+        // The ingress's certificate and key (ours, or the one cert-manager issues into the same Secret),
+        // for the TLS listener that pods reach through Service `registry-tls`. Readable by the pod's user only.
+        {
+            name: "tls",
+            secret: {
+                secretName: IN_CLUSTER.tlsSecret,
+                items: [
+                    { key: "tls.crt", path: "tls.crt" },
+                    { key: "tls.key", path: "tls.key" },
+                ],
+                defaultMode: 0o400,
+            },
+        },
     ];
     if (spec.storage.kind === "filesystem") {
         volumes.push({ name: "data", persistentVolumeClaim: { claimName: IN_CLUSTER.dataClaim } });
@@ -394,7 +415,10 @@ export function renderDeployment(spec: InClusterSpec): K8sObject {
         name: "caddy",
         image: spec.images.caddy,
         args: ["caddy", "run", "--config", `${IN_CLUSTER.configDir}/Caddyfile`, "--adapter", "caddyfile"],
-        ports: [{ name: "http", containerPort: IN_CLUSTER.servicePort, protocol: "TCP" }],
+        ports: [
+            { name: "http", containerPort: IN_CLUSTER.servicePort, protocol: "TCP" },
+            { name: "https", containerPort: IN_CLUSTER.tlsPort, protocol: "TCP" },
+        ],
         env: [
             { name: "XDG_DATA_HOME", value: "/data" },
             { name: "XDG_CONFIG_HOME", value: "/config" },
@@ -402,6 +426,7 @@ export function renderDeployment(spec: InClusterSpec): K8sObject {
         volumeMounts: [
             { name: "config", mountPath: IN_CLUSTER.configDir, readOnly: true },
             { name: "users", mountPath: IN_CLUSTER.usersDir, readOnly: true },
+            { name: "tls", mountPath: IN_CLUSTER.tlsDir, readOnly: true },
             { name: "caddy-data", mountPath: "/data" },
             { name: "caddy-config", mountPath: "/config" },
             // Caddy serves blob downloads from the registry's files (same path as in the registry
@@ -511,6 +536,23 @@ export function renderService(spec: InClusterSpec): K8sObject {
             type: "ClusterIP",
             selector: selector("registry"),
             ports: [{ name: "http", port: IN_CLUSTER.servicePort, targetPort: "http", protocol: "TCP" }],
+        },
+    } satisfies k8s.types.input.core.v1.Service;
+}
+
+/**
+ * The sidecar's TLS listener as a Service: pods that resolve the registry's public name to this
+ * Service's ClusterIP (CoreDNS) reach the same policy and certificate as through the ingress, on 443.
+ */
+export function renderTlsService(spec: InClusterSpec): K8sObject {
+    return {
+        apiVersion: "v1",
+        kind: "Service",
+        metadata: meta(IN_CLUSTER.tlsService, spec.namespace, "registry"),
+        spec: {
+            type: "ClusterIP",
+            selector: selector("registry"),
+            ports: [{ name: "https", port: IN_CLUSTER.tlsServicePort, targetPort: "https", protocol: "TCP" }],
         },
     } satisfies k8s.types.input.core.v1.Service;
 }
@@ -745,6 +787,7 @@ export function renderInClusterObjects(spec: InClusterSpec): K8sObject[] {
         renderMavenClaim(spec),
         renderDeployment(spec),
         renderService(spec),
+        renderTlsService(spec),
         renderAllowlistMiddleware(spec),
         renderIngress(spec),
         renderDisruptionBudget(spec),

@@ -221,11 +221,38 @@ describe("objects", () => {
         expect([...namespaces].sort()).toEqual(["kube-public", "registry-lab"]);
     });
 
-    test("Distribution listens on loopback only and Caddy is the only port of the pod", () => {
+    test("Distribution listens on loopback only and Caddy's two listeners are the only ports of the pod", () => {
         const objects = renderInClusterObjects(baseSpec());
         const ports = (get(objects, "Deployment", "registry").spec.template.spec.containers as any[]).flatMap((c) => c.ports ?? []);
-        expect(ports).toEqual([{ name: "http", containerPort: 5000, protocol: "TCP" }]);
+        expect(ports).toEqual([
+            { name: "http", containerPort: 5000, protocol: "TCP" },
+            { name: "https", containerPort: 8443, protocol: "TCP" },
+        ]);
+        expect(container(objects, "caddy").ports).toEqual(ports);
         expect(IN_CLUSTER.registryAddr.startsWith("127.0.0.1:")).toBe(true);
+    });
+
+    test.each(variants)("Service registry-tls serves 443 from Caddy's TLS listener (%s)", (_name, spec) => {
+        const svc = get(renderInClusterObjects(spec), "Service", "registry-tls");
+        expect(svc.metadata.namespace).toBe(spec.namespace);
+        expect(svc.spec.type).toBe("ClusterIP");
+        expect(svc.spec.selector).toEqual(get(renderInClusterObjects(spec), "Service", "registry").spec.selector);
+        expect(svc.spec.ports).toEqual([{ name: "https", port: 443, targetPort: "https", protocol: "TCP" }]);
+    });
+
+    test.each(variants)("the Caddy container mounts the ingress's TLS Secret read-only, readable by its user only (%s)", (_name, spec) => {
+        const objects = renderInClusterObjects(spec);
+        const volume = get(objects, "Deployment", "registry").spec.template.spec.volumes.find((v: any) => v.name === "tls");
+        expect(volume.secret).toEqual({
+            secretName: "registry-tls",
+            items: [
+                { key: "tls.crt", path: "tls.crt" },
+                { key: "tls.key", path: "tls.key" },
+            ],
+            defaultMode: 0o400,
+        });
+        expect(container(objects, "caddy").volumeMounts).toContainEqual({ name: "tls", mountPath: IN_CLUSTER.tlsDir, readOnly: true });
+        expect(container(objects, "registry").volumeMounts.map((m: any) => m.name)).not.toContain("tls");
     });
 
     test("the Service is ClusterIP on port 5000 and targets Caddy", () => {

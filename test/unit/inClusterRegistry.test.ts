@@ -3,7 +3,7 @@
  * runtime, each recognised by the prefix of its children's names.
  */
 import { beforeAll, describe, expect, test } from "vitest";
-import { type MockRuntime, mockPassword, type RecordedResource, settle, startMockRuntime } from "../../tools/mockRuntime";
+import { type MockRuntime, mockPassword, promiseOf, type RecordedResource, settle, startMockRuntime } from "../../tools/mockRuntime";
 
 const rtPromise = startMockRuntime({ stack: "test" });
 
@@ -87,6 +87,7 @@ function argsFor(v: Variant, accounts: InClusterRegistryArgs["accounts"]): InClu
 }
 
 let rt: MockRuntime;
+const components = new Map<string, InClusterRegistry>();
 
 beforeAll(async () => {
     rt = await rtPromise;
@@ -96,7 +97,7 @@ beforeAll(async () => {
             pull: v.pullAccount ? { username: "cluster-pull" } : undefined,
             rotation: "1",
         });
-        new InClusterRegistry(name, argsFor(v, accounts));
+        components.set(name, new InClusterRegistry(name, argsFor(v, accounts)));
     }
     await settle();
 });
@@ -148,6 +149,13 @@ describe.each(Object.keys(variants))("variant %s", (variant) => {
         expect(secrets.filter((s) => s.inputs.stringData !== "[secret]").map((s) => s.name)).toEqual([]);
     });
 
+    test("tlsServiceClusterIp is the ClusterIP of Service registry-tls", async () => {
+        const service = recorded(variant, "Service", "registry-tls");
+        const clusterIp = (service.state.spec as Record<string, unknown>).clusterIP;
+        expect(clusterIp).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+        expect(await promiseOf(components.get(variant)!.tlsServiceClusterIp)).toBe(clusterIp);
+    });
+
     test("every child is parented to the component", () => {
         const component = rt.ofType("dso:registry:InClusterRegistry").find((r) => r.name === variant)!;
         const children = rt.resources.filter((r) => r.type.startsWith("kubernetes:") && r.name.startsWith(`${variant}-`));
@@ -170,6 +178,7 @@ describe("default objects (PVC, generated CA, no UI, no GC)", () => {
                 "Secret/dso/registry-http-secret",
                 "Secret/dso/registry-tls",
                 "Service/dso/registry",
+                "Service/dso/registry-tls",
                 "ServiceAccount/dso/registry",
             ].sort(),
         );
@@ -301,6 +310,26 @@ describe("validation", () => {
         });
         expect(policy.blobFiles).toBe(blobFiles);
         expect(renderSidecarCaddyfile(policy).includes("route @blob")).toBe(blobFiles !== undefined);
+    });
+
+    test("with a TLS listener the sidecar serves the same policy on a second, TLS site with the given certificate", () => {
+        const policy = sidecarPolicy({
+            host: "registry-dso.jmann.local",
+            requiresAuthForPull: true,
+            uiEnabled: false,
+            deletesEnabled: false,
+            storage: "filesystem",
+        });
+        const text = renderSidecarCaddyfile(policy, { port: 8443, certFile: "/c/tls.crt", keyFile: "/c/tls.key" });
+        const sites = text.split("\n").filter((l) => /^\S.* \{$/.test(l));
+        expect(sites).toEqual(["http://:5000 {", "registry-dso.jmann.local:8443 {"]);
+        const [plain, secure] = text.split("\nregistry-dso.jmann.local:8443 {\n");
+        expect(secure).toContain("\ttls /c/tls.crt /c/tls.key\n");
+        expect(plain).not.toContain("\ttls ");
+        // The same rules in both: every basicauth line of one is in the other.
+        const rules = (s: string) => s.split("\n").filter((l) => l.includes("basicauth") || l.includes("respond @"));
+        expect(rules(secure!)).toEqual(rules(plain!.slice(plain!.indexOf("http://:5000 {"))));
+        expect(text.match(/^\tauto_https .*/gm)).toEqual(["\tauto_https disable_redirects"]);
     });
 
     test("the sidecar's site line is found in the shared renderer's output", () => {
