@@ -15,6 +15,7 @@ import type { ExternalHostRegistrySettings, InClusterRegistrySettings, OwnTls, S
 import { type Decisions, decide } from "./decisions";
 import { ExternalRegistryHost, type ExternalRegistryHostArgs } from "./externalHost/externalRegistryHost";
 import type { HostBackupArgs } from "./externalHost/maintenance";
+import { caNamespaces, RegistryCaConfigMaps } from "./inCluster/caConfigMaps";
 import { type InClusterMavenArgs, InClusterRegistry, type InClusterRegistryArgs } from "./inCluster/inClusterRegistry";
 import { JenkinsCredentials, planJenkinsCredentials } from "./jenkins/jenkinsCredentials";
 import { PipelineConfig } from "./jenkins/pipelineConfig";
@@ -63,6 +64,7 @@ export function defineStack(cfg: StackConfig): StackOutputs {
     defineJenkinsCredentials(cfg, d, accounts?.push);
     definePipelineConfig(cfg);
     definePullSecrets(d, pullAccount);
+    defineCaConfigMaps(cfg, caCertPem);
 
     const mavenId = cfg.mavenRegistry?.credentialId;
     const registryHostOps = registryHost?.opsCommands;
@@ -458,4 +460,19 @@ function definePullSecrets(d: Decisions, pull: PullAccount | undefined): void {
         secretName: pc.secretName,
         flux: pc.flux,
     });
+}
+
+/**
+ * ConfigMap `dso-registry-ca` with the CA the nodes trust, in Jenkins's namespace and every pull-secret
+ * namespace, so agents and pods can trust the registry too. None when no CA is known (a publicly
+ * trusted certificate, cert-manager, or a provided certificate: see docs/in-cluster.md).
+ */
+function defineCaConfigMaps(cfg: StackConfig, caCertPem: pulumi.Output<string> | undefined): void {
+    if (!caCertPem) return;
+    const namespaces = caNamespaces({
+        jenkinsNamespace: cfg.jenkins.enabled ? cfg.jenkins.pipelineConfigNamespace : undefined,
+        pullSecretNamespaces: cfg.pullSecrets.namespaces,
+    });
+    if (namespaces.length === 0) return;
+    new RegistryCaConfigMaps("registry-ca", { namespaces, caCertPem });
 }
