@@ -61,3 +61,16 @@ test("the local stack runs the registry in the cluster, one object per file", ()
         ]),
     );
 });
+
+test("the local stack (generated CA, Jenkins) gives Jenkins's namespace the CA ConfigMap and the registry a TLS Service", () => {
+    const objects = synthObjects("local");
+    const ca = objects.filter((o) => o.kind === "ConfigMap" && o.metadata.name === "dso-registry-ca");
+    expect(ca.map((o) => o.metadata.namespace)).toEqual(["jenkins"]);
+    expect(Object.keys(ca[0]!.data as Record<string, unknown>)).toEqual(["ca.crt"]);
+    const tls = objects.find((o) => o.kind === "Service" && o.metadata.name === "registry-tls");
+    expect(tls?.metadata.namespace).toBe("dso");
+});
+
+test("the prod stack (ACME: a public certificate) publishes no CA ConfigMap", () => {
+    expect(synthObjects("prod").filter((o) => o.metadata.name === "dso-registry-ca")).toEqual([]);
+});
