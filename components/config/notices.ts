@@ -182,12 +182,7 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
     },
     {
         // Otherwise only Jenkins's Maven credential and the pipeline-config ConfigMap carry the Maven repository.
-        keys: [
-            "mavenRegistry.host",
-            "mavenRegistry.port",
-            "mavenRegistry.requiresAuthForPush",
-            "mavenRegistry.username",
-        ],
+        keys: ["mavenRegistry.host", "mavenRegistry.port", "mavenRegistry.requiresAuthForPush", "mavenRegistry.username"],
         mootWith: (c) => unless(c.jenkins.enabled, "jenkins.enabled false"),
     },
     {
