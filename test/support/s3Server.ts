@@ -17,7 +17,7 @@ import { freePort, privateDir, removeDir, startServer, waitForPort } from "./ser
 import { PROJECT_DIR } from "./synthCli";
 
 export interface S3Server {
-    /** "http://127.0.0.1:<port>": what a registry's `regionendpoint` names. */
+    /** "http://<address>:<port>": what a registry's `regionendpoint` or restic's s3 repository names. */
     readonly endpoint: string;
     readonly port: number;
     /** The access key s3rver knows, generated for this run. */
@@ -28,8 +28,11 @@ export interface S3Server {
     stop(): Promise<void>;
 }
 
-/** Starts s3rver on a free loopback port with the given buckets and a generated access key. */
-export async function startS3Server(buckets: readonly string[]): Promise<S3Server> {
+/**
+ * Starts s3rver on a free port of `address` (loopback unless given; a test namespace's host end
+ * makes it reachable from inside the namespace) with the given buckets and a generated access key.
+ */
+export async function startS3Server(buckets: readonly string[], address = "127.0.0.1"): Promise<S3Server> {
     const dir = privateDir("s3rver");
     const port = await freePort();
     const credentials = {
@@ -37,7 +40,7 @@ export async function startS3Server(buckets: readonly string[]): Promise<S3Serve
         secretAccessKey: randomBytes(30).toString("base64"),
     };
     const optionsFile = path.join(dir, "options.json");
-    const options: S3rverOptions = { port, directory: path.join(dir, "objects"), buckets, ...credentials };
+    const options: S3rverOptions = { port, address, directory: path.join(dir, "objects"), buckets, ...credentials };
     writeFileSync(optionsFile, JSON.stringify(options), { mode: 0o600 });
     const server = startServer(process.execPath, [
         path.join(PROJECT_DIR, "node_modules/tsx/dist/cli.mjs"),
@@ -45,14 +48,14 @@ export async function startS3Server(buckets: readonly string[]): Promise<S3Serve
         optionsFile,
     ]);
     try {
-        await waitForPort(port, 60_000, "s3rver");
+        await waitForPort(port, 60_000, "s3rver", address);
     } catch (error) {
         const output = server.output();
         await server.stop();
         removeDir(dir);
         throw new Error(`${(error as Error).message}\n${output}`);
     }
-    const endpoint = `http://127.0.0.1:${port}`;
+    const endpoint = `http://${address}:${port}`;
     let stopped = false;
     return {
         endpoint,

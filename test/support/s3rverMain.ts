@@ -17,10 +17,18 @@
  * own complete listing of the prefix, split at the delimiter as S3 does.
  * FIX of another: ListObjectsV2's KeyCount leaves out the common prefixes (S3 counts them), and
  * Distribution takes a count of 0 for "path not found"; the count is corrected on the way out.
+ * FIX of a third: s3rver stores a body sent with the streaming V4 signature
+ * (`x-amz-content-sha256: STREAMING-AWS4-HMAC-SHA256-PAYLOAD`, `Content-Encoding: aws-chunked`) as
+ * it arrives, chunk headers and signatures included. restic's S3 client (minio-go) sends every
+ * upload that way over plain HTTP, and then cannot read its own repository back ("Unmarshal: invalid
+ * character 'b' after top-level value" on the key file). Such bodies are decoded to their payload
+ * (chunk signatures are not checked, as s3rver checks no V4 signature) before s3rver stores them.
  */
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import type { IncomingMessage } from "node:http";
 import { createRequire } from "node:module";
 import * as path from "node:path";
+import { Transform } from "node:stream";
 
 /** The parts of s3rver (a Koa application) used here; the package ships no types. */
 interface S3rverApp {
@@ -30,6 +38,7 @@ interface S3rverApp {
     close(): Promise<void>;
 }
 interface KoaContext {
+    req: IncomingMessage;
     method: string;
     path: string;
     query: Record<string, string | string[] | undefined>;
@@ -137,9 +146,69 @@ async function keyCountWithPrefixes(ctx: KoaContext, next: () => Promise<void>):
     ctx.body = ctx.body.replace(/<KeyCount>(\d+)<\/KeyCount>/, (_, n: string) => `<KeyCount>${Number(n) + prefixes}</KeyCount>`);
 }
 
+/** The payload of an aws-chunked body: "<hex size>;chunk-signature=<sig>\r\n<data>\r\n", ending with a size of 0. */
+function awsChunkedDecoder(): Transform {
+    let pending = Buffer.alloc(0);
+    let dataLeft = 0;
+    let crlfLeft = 0;
+    let finished = false;
+    return new Transform({
+        transform(chunk: Buffer, _encoding, callback) {
+            pending = Buffer.concat([pending, chunk]);
+            while (!finished) {
+                if (dataLeft > 0) {
+                    const take = Math.min(dataLeft, pending.length);
+                    if (take === 0) break;
+                    this.push(pending.subarray(0, take));
+                    pending = pending.subarray(take);
+                    dataLeft -= take;
+                    if (dataLeft === 0) crlfLeft = 2;
+                } else if (crlfLeft > 0) {
+                    if (pending.length < crlfLeft) break;
+                    pending = pending.subarray(crlfLeft);
+                    crlfLeft = 0;
+                } else {
+                    const eol = pending.indexOf("\r\n");
+                    if (eol === -1) break;
+                    const size = Number.parseInt(pending.subarray(0, eol).toString("latin1").split(";")[0] ?? "", 16);
+                    if (Number.isNaN(size)) return callback(new Error("malformed aws-chunked body"));
+                    pending = pending.subarray(eol + 2);
+                    if (size === 0) finished = true;
+                    else dataLeft = size;
+                }
+            }
+            if (finished) pending = Buffer.alloc(0);
+            callback();
+        },
+    });
+}
+
+/** Hands s3rver the decoded payload of a streaming-signed upload, with its real length. */
+async function decodeAwsChunked(ctx: KoaContext, next: () => Promise<void>): Promise<void> {
+    const headers = ctx.req.headers;
+    if (!String(headers["x-amz-content-sha256"] ?? "").startsWith("STREAMING-")) return next();
+    const decodedLength = headers["x-amz-decoded-content-length"];
+    if (decodedLength !== undefined) headers["content-length"] = String(decodedLength);
+    const encoding = String(headers["content-encoding"] ?? "")
+        .split(",")
+        .map((e) => e.trim())
+        .filter((e) => e && e !== "aws-chunked")
+        .join(",");
+    if (encoding) headers["content-encoding"] = encoding;
+    else delete headers["content-encoding"];
+    const raw = ctx.req;
+    const decoded = raw.pipe(awsChunkedDecoder());
+    raw.on("error", (error) => decoded.destroy(error));
+    // s3rver reads bodies from ctx.req (object.js putObject/uploadPart) and headers from it as well.
+    ctx.req = Object.assign(decoded, { headers: raw.headers }) as unknown as IncomingMessage;
+    return next();
+}
+
 /** What the parent hands over in the options file. */
 export interface S3rverOptions {
     readonly port: number;
+    /** The address to listen on (127.0.0.1, or a test namespace's host end for clients inside it). */
+    readonly address: string;
     readonly directory: string;
     readonly buckets: readonly string[];
     readonly accessKeyId: string;
@@ -152,7 +221,7 @@ async function main(optionsFile: string): Promise<void> {
     const AWSAccount = load("s3rver/lib/models/account") as new (id: string, name: string) => AwsAccount;
     new AWSAccount("123456789012", "dso-registry tests").createKeyPair(options.accessKeyId, options.secretAccessKey);
     const server = new S3rver({
-        address: "127.0.0.1",
+        address: options.address,
         port: options.port,
         directory: options.directory,
         silent: true,
@@ -160,7 +229,7 @@ async function main(optionsFile: string): Promise<void> {
         vhostBuckets: false,
         configureBuckets: options.buckets.map((name) => ({ name })),
     });
-    server.middleware.unshift(multipartListings(options.directory), keyCountWithPrefixes);
+    server.middleware.unshift(decodeAwsChunked, multipartListings(options.directory), keyCountWithPrefixes);
     const listAll = server.store.listObjects.bind(server.store);
     server.store.listObjects = async (bucket, list) => {
         const { delimiter, prefix = "", maxKeys = Number.POSITIVE_INFINITY } = list;
