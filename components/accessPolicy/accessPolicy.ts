@@ -247,9 +247,15 @@ function basicauth(matcher: string, files: readonly string[]): string[] {
     return [`\t\tbasicauth ${matcher} bcrypt ${REALM} {`, ...files.map((f) => `\t\t\timport ${f}`), "\t\t}"];
 }
 
+/** How long the front keeps trying to reach a registry that does not accept connections (a restart). */
+export const UPSTREAM_TRY_SECONDS = 20;
+
 /**
  * Distribution behind the proxy: responses stream to the client as they arrive, with large socket
  * buffers so a 256 MiB layer is copied in few, large reads (see docs/access-policy.md, Performance).
+ * A request that finds no registry listening (the maintenance window swaps the container, a pod
+ * restarts) is held and retried for UPSTREAM_TRY_SECONDS instead of failing at once with 502; reads
+ * are retried also when the connection was dropped before an answer.
  */
 function registryProxy(upstream: string): string[] {
     return [
@@ -257,6 +263,13 @@ function registryProxy(upstream: string): string[] {
         // Distribution runs without auth of its own: it never needs the client's credentials.
         "\t\t\theader_up -Authorization",
         "\t\t\tflush_interval -1",
+        `\t\t\tlb_try_duration ${UPSTREAM_TRY_SECONDS}s`,
+        "\t\t\tlb_try_interval 250ms",
+        // Reads are retried also when the connection was accepted and then dropped (docker's port
+        // proxy accepts before the container's registry listens); writes only when none was made.
+        "\t\t\tlb_retry_match {",
+        "\t\t\t\tmethod GET HEAD",
+        "\t\t\t}",
         "\t\t\ttransport http {",
         "\t\t\t\tcompression off",
         "\t\t\t\tread_buffer 256KiB",
@@ -595,6 +608,9 @@ export interface RegistryConfigOptions {
     readonly logLevel?: "error" | "warn" | "info" | "debug";
 }
 
+/** Seconds Distribution lets requests under way finish after SIGTERM (`http.draintimeout`). */
+export const REGISTRY_DRAIN_SECONDS = 20;
+
 /**
  * Distribution's config.yml. Without auth of its own: it listens on loopback (or inside the pod) and
  * Caddy enforces the policy in front of it. Keys are written in a fixed order so the text is stable.
@@ -641,6 +657,8 @@ export function renderRegistryConfig(options: RegistryConfigOptions): string {
         // Upload locations relative to the request: correct behind any proxy, whatever scheme and
         // host it forwards.
         "  relativeurls: true",
+        // On SIGTERM (docker stop, a pod's end) requests under way finish before the registry exits.
+        `  draintimeout: ${REGISTRY_DRAIN_SECONDS}s`,
         ...(options.tls
             ? ["  tls:", `    certificate: ${JSON.stringify(options.tls.certificate)}`, `    key: ${JSON.stringify(options.tls.key)}`]
             : []),

@@ -9,6 +9,7 @@
  * stdin.
  */
 import { createHash } from "node:crypto";
+import { REGISTRY_DRAIN_SECONDS } from "../accessPolicy/accessPolicy";
 import { DISTRIBUTION } from "../shared/facts";
 import { shQuote } from "../shared/hostAccess";
 
@@ -347,10 +348,14 @@ export interface MaintenanceOptions {
  */
 export function readOnlyWindow(spec: ContainerSpec, specFingerprint: string): string[] {
     const name = shQuote(spec.name);
+    // docker stop: SIGTERM, and Distribution lets the requests under way finish (http.draintimeout)
+    // so that an upload already past the front completes instead of being cut.
+    const stop = `docker stop -t ${REGISTRY_DRAIN_SECONDS + 5} ${name} >/dev/null 2>&1 || true`;
     return [
         `marker="\${DSO_ROOT:-}"${shQuote(hostPaths(spec.layout).readOnlyMarker)}`,
         ...wantedLabel(spec, specFingerprint),
         "restore() {",
+        `  ${stop}`,
         `  docker rm -f ${name} >/dev/null 2>&1 || true`,
         `  docker run --label dso-registry.spec="$want" ${dockerRunArgs(spec, "config.yml")} >/dev/null`,
         '  rm -f "$marker"',
@@ -358,6 +363,7 @@ export function readOnlyWindow(spec: ContainerSpec, specFingerprint: string): st
         "trap restore EXIT",
         'mkdir -p "$(dirname "$marker")"',
         ': > "$marker"',
+        stop,
         `docker rm -f ${name} >/dev/null`,
         `docker run --label dso-registry.spec=read-only ${dockerRunArgs(spec, "config-readonly.yml")} >/dev/null`,
     ];
