@@ -2,117 +2,263 @@
  * Backups, restore and the post-GC check of the external host, with the real software: a test network
  * namespace plays the registry host (a private dockerd running the locally built registry:2.8.3 image,
  * the scripts run there exactly as rendered, with $DSO_ROOT as their root), restic (Debian) writes to
- * a real OpenSSH server offering SFTP on this machine's end of the veth pair (the backup machine), and
- * the docker CLI pushes and pulls.
+ * to each destination the program offers, on this machine's end of the veth pair (the backup machine):
+ * a real OpenSSH server offering SFTP, and s3rver as an S3 API. The docker CLI pushes and pulls; Caddy
+ * runs the host's rendered Caddyfile in front of the registry (TLS, the access policy, the 503 of the
+ * read-only window) for skopeo.
  *
- * The story runs in order: push images, back up, wipe the host (data, configs, Caddy's files and
- * certificates, restic's cache), restore, pull every image by digest after removing it locally and
- * compare its content; then garbage collection checks its own work, passing, and failing with the
- * image's name once a blob file is removed behind the registry's back.
+ * The story runs in order, once per destination: push images, back up, wipe the host (data, configs,
+ * Caddy's files and certificates, restic's cache), restore, pull every image by digest after removing
+ * it locally and compare its content; then garbage collection checks its own work; then skopeo pushes
+ * in a loop through the front while garbage collection and a backup run, and every push either lands
+ * (and pulls back intact by digest) or is refused with the window's 503; last, garbage collection
+ * fails with the image's name once a blob file is removed behind the registry's back.
  */
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { renderRegistryConfig } from "../../components/accessPolicy/accessPolicy";
+import { renderCaddyfile, renderRegistryConfig, renderUsersFile } from "../../components/accessPolicy/accessPolicy";
 import {
+    type BackupDestination,
     backupKnownHosts,
     backupPaths,
+    backupS3EnvFile,
     backupScript,
     registryBaseUrl,
     restoreScript,
     verifyScript,
 } from "../../components/externalHost/backupScripts";
-import { type ContainerSpec, containerScript, defaultHostLayout, gcScript, hostPaths } from "../../components/externalHost/scripts";
+import { caddySitePolicy } from "../../components/externalHost/caddySite";
+import {
+    type ContainerSpec,
+    containerScript,
+    defaultHostLayout,
+    gcScript,
+    type HostLayout,
+    hostPaths,
+} from "../../components/externalHost/scripts";
 import { DISTRIBUTION } from "../../components/shared/facts";
 import { type DockerEngine, startDockerEngine } from "../support/dockerEngine";
 import { payloadImage, registryImage } from "../support/dockerImages";
 import { createNetns, type TestNetns } from "../support/netns";
-import type { RunResult } from "../support/serverProcess";
+import { caddyEnv, makeAccount, makeOciImage, makeTestCa, type TestAccount, writeAuthFile } from "../support/realRegistry";
+import { startS3Server } from "../support/s3Server";
+import type { RunResult, ServerProcess } from "../support/serverProcess";
 import { privateDir, removeDir } from "../support/serverProcess";
-import { type SftpTarget, startSftpTarget } from "../support/sftpTarget";
+import { startSftpTarget } from "../support/sftpTarget";
 
 const layout = defaultHostLayout("/srv/data/registry");
 const paths = hostPaths(layout);
 const bp = backupPaths();
 const FINGERPRINT = "spec-under-test";
 const IMAGES = ["team/app-1:1", "team/app-2:1", "other/tool:2.0"];
+/** The name clients use for the front, resolved inside the namespace to its own address. */
+const HOST = "registry.test";
+const S3_BUCKET = "backups";
 
-let ns: TestNetns;
-let engine: DockerEngine;
-let target: SftpTarget;
-let root: string;
-let spec: ContainerSpec;
-/** Each image's reference by digest and the sha256 of its payload, recorded after the push. */
-const pushed: { name: string; byDigest: string; payload: string }[] = [];
-const caddyCertificate = "/var/lib/caddy/.local/share/caddy/certificates/acme/registry.test/registry.test.crt";
-let caddyCertificateText: string;
+/** A backup machine of one kind, running, and what the registry host needs to reach it. */
+interface BackupMachine {
+    readonly destination: BackupDestination;
+    /** The destination's secrets as the host holds them: [path on the host, content]. */
+    readonly secrets: readonly (readonly [string, string])[];
+    /** Names at the top of the restic repository, as the backup machine stores them. */
+    repositoryEntries(): Promise<string[]>;
+    stop(): Promise<void>;
+}
 
-const onHost = (p: string) => path.join(root, p);
-function place(p: string, body: string, mode: number): void {
-    mkdirSync(path.dirname(onHost(p)), { recursive: true });
-    writeFileSync(onHost(p), body, { mode });
-    chmodSync(onHost(p), mode);
-}
-/** Runs a placed script on the "registry host" (inside the namespace, next to its dockerd). */
-function onRegistryHost(script: string, args: readonly string[] = []): RunResult {
-    return ns.run("sh", [onHost(script), ...args], { env: { ...engine.env, DSO_ROOT: root } });
-}
-function mustRun(script: string, args: readonly string[] = []): string {
-    const r = onRegistryHost(script, args);
-    if (r.code !== 0) throw new Error(`${script} exited ${r.code}\n${r.stdout}\n${r.stderr}`);
-    return r.stdout;
-}
-const registryLabel = () => engine.docker(["inspect", "-f", '{{index .Config.Labels "dso-registry.spec"}}', "dso-registry"]).stdout.trim();
+const DESTINATIONS: readonly { kind: BackupDestination["kind"]; start: (ns: TestNetns) => Promise<BackupMachine> }[] = [
+    {
+        kind: "sftp",
+        async start(ns) {
+            const target = await startSftpTarget(ns.hostAddress);
+            const destination = {
+                kind: "sftp" as const,
+                host: target.host,
+                port: target.port,
+                user: target.user,
+                path: `${target.dir}/dso-registry`,
+                hostKey: target.hostKey,
+            };
+            return {
+                destination,
+                secrets: [
+                    [bp.sshKey, target.privateKey],
+                    [bp.knownHosts, backupKnownHosts(destination)],
+                ],
+                repositoryEntries: async () => readdirSync(`${target.dir}/dso-registry`),
+                stop: () => target.stop(),
+            };
+        },
+    },
+    {
+        kind: "s3",
+        async start(ns) {
+            // On this machine's end of the veth pair: restic runs inside the namespace, as on the registry host.
+            const s3 = await startS3Server([S3_BUCKET], ns.hostAddress);
+            const destination = {
+                kind: "s3" as const,
+                endpoint: s3.endpoint,
+                bucket: S3_BUCKET,
+                prefix: "dso-registry",
+                region: "us-east-1",
+            };
+            return {
+                destination,
+                secrets: [[bp.s3Env, backupS3EnvFile(s3.credentials.accessKeyId, s3.credentials.secretAccessKey, destination.region)]],
+                repositoryEntries: async () =>
+                    [...new Set((await s3.listKeys(S3_BUCKET, "dso-registry/")).map((k) => k.split("/")[1] ?? ""))].filter(Boolean),
+                stop: () => s3.stop(),
+            };
+        },
+    },
+];
 
-beforeAll(async () => {
-    root = privateDir("backup-host");
-    ns = await createNetns({ prefix: "bk", subnet: "198.18.80.0/20" });
-    engine = await startDockerEngine(ns);
-    target = await startSftpTarget(ns.hostAddress);
-    spec = { name: "dso-registry", image: registryImage(engine), hostPort: 5000, layout };
-    const config = (readOnly: boolean) =>
-        renderRegistryConfig({
-            addr: `:${DISTRIBUTION.containerPort}`,
-            storage: { kind: "filesystem", rootDirectory: DISTRIBUTION.dataDir },
-            deletesEnabled: true,
-            readOnly,
+/** A layout whose paths are under `root`: what Caddy, which does not know $DSO_ROOT, reads. */
+function rootedLayout(layout: HostLayout, root: string): HostLayout {
+    return Object.fromEntries(Object.entries(layout).map(([k, v]) => [k, path.join(root, v)])) as unknown as HostLayout;
+}
+
+/** sha256 of every blob of an OCI layout, by file name. */
+function blobHashes(ociLayout: string): Map<string, string> {
+    const dir = path.join(ociLayout, "blobs", "sha256");
+    return new Map(
+        readdirSync(dir).map((name) => [
+            name,
+            createHash("sha256")
+                .update(readFileSync(path.join(dir, name)))
+                .digest("hex"),
+        ]),
+    );
+}
+
+/**
+ * The push loop, run inside the namespace: skopeo pushes the images in turn, each to a new tag, with
+ * no retries, until the stop file exists; each push leaves N.ref, N.code, N.out and (on success)
+ * N.digest in the results directory.
+ */
+const PUSH_LOOP = `#!/bin/sh
+set -u
+images=$1 count=$2 auth=$3 certs=$4 results=$5 stop=$6
+i=0
+while [ ! -e "$stop" ]; do
+  i=$((i + 1))
+  k=$(( (i - 1) % count + 1 ))
+  ref="${HOST}/loop/image-$k:push-$i"
+  printf '%s\\n%s\\n' "$k" "$ref" > "$results/$i.ref"
+  skopeo --insecure-policy copy --retry-times 0 --dest-cert-dir "$certs" --dest-authfile "$auth" \\
+    --digestfile "$results/$i.digest" "oci:$images/$k/layout:latest" "docker://$ref" > "$results/$i.out" 2>&1
+  echo $? > "$results/$i.code"
+done
+`;
+
+describe.each(DESTINATIONS)("external host backup and restore with restic to $kind, real Docker engine", ({ start }) => {
+    let ns: TestNetns;
+    let engine: DockerEngine;
+    let machine: BackupMachine;
+    let root: string;
+    let scratch: string;
+    let spec: ContainerSpec;
+    let caddy: ServerProcess;
+    let pusher: TestAccount;
+    let certDir: string;
+    /** Each image's reference by digest and the sha256 of its payload, recorded after the push. */
+    const pushed: { name: string; byDigest: string; payload: string }[] = [];
+    const caddyCertificate = "/var/lib/caddy/.local/share/caddy/certificates/acme/registry.test/registry.test.crt";
+    let caddyCertificateText: string;
+
+    const onHost = (p: string) => path.join(root, p);
+    function place(p: string, body: string, mode: number): void {
+        mkdirSync(path.dirname(onHost(p)), { recursive: true });
+        writeFileSync(onHost(p), body, { mode });
+        chmodSync(onHost(p), mode);
+    }
+    /** Runs a placed script on the "registry host" (inside the namespace, next to its dockerd). */
+    function onRegistryHost(script: string, args: readonly string[] = []): RunResult {
+        return ns.run("sh", [onHost(script), ...args], { env: { ...engine.env, DSO_ROOT: root } });
+    }
+    function mustRun(script: string, args: readonly string[] = []): string {
+        const r = onRegistryHost(script, args);
+        if (r.code !== 0) throw new Error(`${script} exited ${r.code}\n${r.stdout}\n${r.stderr}`);
+        return r.stdout;
+    }
+    const registryLabel = () =>
+        engine.docker(["inspect", "-f", '{{index .Config.Labels "dso-registry.spec"}}', "dso-registry"]).stdout.trim();
+
+    beforeAll(async () => {
+        root = privateDir("backup-host");
+        scratch = privateDir("backup-clients");
+        ns = await createNetns({ prefix: "bk", subnet: "198.18.80.0/20" });
+        engine = await startDockerEngine(ns);
+        machine = await start(ns);
+        spec = { name: "dso-registry", image: registryImage(engine), hostPort: 5000, layout };
+        const config = (readOnly: boolean) =>
+            renderRegistryConfig({
+                addr: `:${DISTRIBUTION.containerPort}`,
+                storage: { kind: "filesystem", rootDirectory: DISTRIBUTION.dataDir },
+                deletesEnabled: true,
+                readOnly,
+            });
+        place(paths.registryConfig, config(false), 0o644);
+        place(paths.registryConfigReadOnly, config(true), 0o644);
+
+        // The front: the host's Caddyfile as the program renders it, TLS with a test CA, the push account.
+        const ca = makeTestCa(path.join(scratch, "ca"), [HOST]);
+        certDir = path.join(scratch, "certs");
+        mkdirSync(certDir);
+        writeFileSync(path.join(certDir, "ca.crt"), ca.caCertPem);
+        ns.writeEtcFile("hosts", `127.0.0.1 localhost\n${ns.address} ${HOST}\n`);
+        pusher = makeAccount("ci-push");
+        place(paths.pushUsers, renderUsersFile("push", [pusher]), 0o600);
+        place(paths.pullUsers, renderUsersFile("pull", [makeAccount("cluster-pull")]), 0o600);
+        place(paths.tlsCert, readFileSync(ca.serverCertFile, "utf8"), 0o644);
+        place(paths.tlsKey, readFileSync(ca.serverKeyFile, "utf8"), 0o600);
+        const caddyfile = renderCaddyfile(
+            caddySitePolicy({
+                layout: rootedLayout(layout, root),
+                registryHost: HOST,
+                port: 443,
+                tls: { kind: "files", certificatePem: "", privateKeyPem: "" },
+                requiresAuthForPull: false,
+                allowedNetworks: [],
+                deletesEnabled: true,
+                blobFiles: true,
+                upstream: "127.0.0.1:5000",
+            }),
+        );
+        place(layout.caddyfile, caddyfile, 0o644);
+        caddyCertificateText = `certificate ${randomBytes(16).toString("hex")}\n`;
+        place(caddyCertificate, caddyCertificateText, 0o600);
+        mkdirSync(onHost(layout.dataDir), { recursive: true });
+
+        place(bp.passwordFile, randomBytes(24).toString("base64"), 0o600);
+        for (const [file, body] of machine.secrets) place(file, body, file === bp.knownHosts ? 0o644 : 0o600);
+        place(paths.backupScript, backupScript(spec, FINGERPRINT, machine.destination, 3), 0o755);
+        place(paths.restoreScript, restoreScript(spec, FINGERPRINT, machine.destination), 0o755);
+        place(paths.verifyScript, verifyScript(registryBaseUrl(spec)), 0o755);
+        place(paths.gcScript, gcScript(spec, FINGERPRINT, false), 0o755);
+        place("/usr/local/sbin/start-registry", containerScript(spec, FINGERPRINT), 0o755);
+        mustRun("/usr/local/sbin/start-registry");
+        mkdirSync(path.join(scratch, "caddy-home"));
+        caddy = ns.startServer(
+            "caddy",
+            ["run", "--adapter", "caddyfile", "--config", onHost(layout.caddyfile)],
+            caddyEnv(path.join(scratch, "caddy-home")),
+        );
+        await ns.waitForPort(443, 30_000, "caddy").catch((e: Error) => {
+            throw new Error(`${e.message}\n${caddy.output()}`);
         });
-    place(paths.registryConfig, config(false), 0o644);
-    place(paths.registryConfigReadOnly, config(true), 0o644);
-    place(layout.caddyfile, "registry.test {\n\treverse_proxy 127.0.0.1:5000\n}\n", 0o644);
-    place(paths.pushUsers, "ci-push $2a$10$placeholderplaceholderplaceholderplaceholderplacehold\n", 0o600);
-    caddyCertificateText = `certificate ${randomBytes(16).toString("hex")}\n`;
-    place(caddyCertificate, caddyCertificateText, 0o600);
-    mkdirSync(onHost(layout.dataDir), { recursive: true });
+    }, 300_000);
 
-    const destination = {
-        kind: "sftp" as const,
-        host: target.host,
-        port: target.port,
-        user: target.user,
-        path: `${target.dir}/dso-registry`,
-        hostKey: target.hostKey,
-    };
-    place(bp.passwordFile, randomBytes(24).toString("base64"), 0o600);
-    place(bp.sshKey, target.privateKey, 0o600);
-    place(bp.knownHosts, backupKnownHosts(destination), 0o644);
-    place(paths.backupScript, backupScript(spec, FINGERPRINT, destination, 3), 0o755);
-    place(paths.restoreScript, restoreScript(spec, FINGERPRINT, destination), 0o755);
-    place(paths.verifyScript, verifyScript(registryBaseUrl(spec)), 0o755);
-    place(paths.gcScript, gcScript(spec, FINGERPRINT, false), 0o755);
-    place("/usr/local/sbin/start-registry", containerScript(spec, FINGERPRINT), 0o755);
-    mustRun("/usr/local/sbin/start-registry");
-}, 300_000);
+    afterAll(async () => {
+        await caddy?.stop();
+        await engine?.stop();
+        await machine?.stop();
+        await ns?.destroy();
+        if (root) removeDir(root);
+        if (scratch) removeDir(scratch);
+    });
 
-afterAll(async () => {
-    await engine?.stop();
-    await target?.stop();
-    await ns?.destroy();
-    if (root) removeDir(root);
-});
-
-describe("external host backup and restore with restic over SFTP, real Docker engine", () => {
     test("docker pushes the images to the registry host", () => {
         const client = engine;
         // dockerd in the namespace reaches the registry on its own loopback (plain HTTP: loopback registries are insecure to dockerd).
@@ -127,7 +273,7 @@ describe("external host backup and restore with restic over SFTP, real Docker en
         expect(pushed).toHaveLength(IMAGES.length);
     });
 
-    test("the backup copies while writable, then a read-only pass, and leaves the registry writable", () => {
+    test("the backup copies while writable, then a read-only pass, and leaves the registry writable", async () => {
         const out = mustRun(paths.backupScript);
         expect(out).toContain("pass 1, registry writable");
         expect(out).toContain("pass 2, registry read-only");
@@ -138,7 +284,7 @@ describe("external host backup and restore with restic over SFTP, real Docker en
         const list = mustRun(paths.restoreScript, ["--list"]);
         expect(list).toMatch(/1 snapshots/);
         // The repository is on the backup machine, nothing of it on the registry host.
-        expect(readdirSync(`${target.dir}/dso-registry`)).toContain("config");
+        expect(await machine.repositoryEntries()).toContain("config");
     });
 
     test("a wiped host is restored by dso-registry-restore: data, configs, Caddy's files and certificates", () => {
@@ -155,6 +301,7 @@ describe("external host backup and restore with restic over SFTP, real Docker en
         expect(readFileSync(onHost(caddyCertificate), "utf8")).toBe(caddyCertificateText);
         expect(readFileSync(onHost(layout.caddyfile), "utf8")).toContain("reverse_proxy 127.0.0.1:5000");
         expect(existsSync(onHost(paths.pushUsers))).toBe(true);
+        expect(existsSync(onHost(paths.tlsKey))).toBe(true);
         expect(existsSync(onHost(paths.registryConfigReadOnly))).toBe(true);
     });
 
@@ -173,6 +320,85 @@ describe("external host backup and restore with restic over SFTP, real Docker en
         expect(out).toContain(`verified: ${IMAGES.length} tagged images`);
         expect(registryLabel()).toBe(FINGERPRINT);
     });
+
+    test("pushes in a loop while garbage collection and a backup run: each lands whole or is refused with the window's 503", async () => {
+        const images = path.join(scratch, "loop-images");
+        const results = path.join(scratch, "loop-results");
+        const stopFile = path.join(scratch, "loop-stop");
+        const count = 6;
+        for (let k = 1; k <= count; k++) makeOciImage(path.join(images, String(k)), 64 * 1024 + k);
+        mkdirSync(results);
+        writeFileSync(path.join(scratch, "push-loop.sh"), PUSH_LOOP, { mode: 0o755 });
+        const auth = writeAuthFile(path.join(scratch, "auth"), HOST, pusher);
+        const loop = ns.startServer("sh", [path.join(scratch, "push-loop.sh"), images, String(count), auth, certDir, results, stopFile]);
+        let gc: RunResult;
+        let backup: RunResult;
+        try {
+            // The loop is under way (one push has finished) before maintenance starts.
+            while (!existsSync(path.join(results, "1.code"))) await new Promise((r) => setTimeout(r, 100));
+            gc = onRegistryHost(paths.gcScript);
+            backup = onRegistryHost(paths.backupScript);
+        } finally {
+            writeFileSync(stopFile, "");
+            while (loop.child.exitCode === null && loop.child.signalCode === null) await new Promise((r) => setTimeout(r, 100));
+            await loop.stop();
+        }
+        expect(gc.code, `${gc.stdout}\n${gc.stderr}`).toBe(0);
+        expect(backup.code, `${backup.stdout}\n${backup.stderr}`).toBe(0);
+
+        const pushes = readdirSync(results)
+            .filter((f) => f.endsWith(".code"))
+            .map((f) => {
+                const n = f.replace(".code", "");
+                const [k, ref] = readFileSync(path.join(results, `${n}.ref`), "utf8")
+                    .trim()
+                    .split("\n");
+                const code = Number(readFileSync(path.join(results, f), "utf8").trim());
+                const out = readFileSync(path.join(results, `${n}.out`), "utf8");
+                const digest = code === 0 ? readFileSync(path.join(results, `${n}.digest`), "utf8").trim() : "";
+                return { n: Number(n), image: Number(k), ref: ref ?? "", code, out, digest };
+            })
+            .sort((a, b) => a.n - b.n);
+        const landed = pushes.filter((p) => p.code === 0);
+        const refused = pushes.filter((p) => p.code !== 0);
+        // What skopeo printed for each refusal, in the test's output for the record.
+        console.log(
+            `push loop: ${pushes.length} pushes, ${landed.length} landed, ${refused.length} refused\n${refused.map((p) => `#${p.n}: ${p.out.trim()}`).join("\n")}`,
+        );
+        for (const p of refused) {
+            expect(p.out, `push #${p.n}; the front's log:\n${caddy.output().slice(-3000)}`).toMatch(
+                /received unexpected HTTP status: 503 Service Unavailable/,
+            );
+        }
+        // The loop ran across both windows: some pushes landed, and some met the window.
+        expect(landed.length).toBeGreaterThan(0);
+        expect(refused.length).toBeGreaterThan(0);
+
+        // Every push that landed pulls back by digest, anonymously through the front, blob for blob.
+        for (const p of landed) {
+            const dest = path.join(scratch, "pulled", String(p.n));
+            mkdirSync(dest, { recursive: true });
+            const repo = p.ref.split(":")[0];
+            const pull = ns.run("skopeo", [
+                "--insecure-policy",
+                "copy",
+                "--retry-times",
+                "0",
+                "--src-cert-dir",
+                certDir,
+                "--src-no-creds",
+                `docker://${repo}@${p.digest}`,
+                `oci:${dest}:pulled`,
+            ]);
+            expect(pull.code, `${pull.stdout}\n${pull.stderr}`).toBe(0);
+            const source = blobHashes(path.join(images, String(p.image), "layout"));
+            const back = blobHashes(dest);
+            expect(back.get(p.digest.replace("sha256:", ""))).toBe(p.digest.replace("sha256:", ""));
+            for (const [name, hash] of back) expect(source.get(name), `blob ${name} of push #${p.n}`).toBe(hash);
+        }
+        const verify = mustRun(paths.verifyScript);
+        expect(verify).toContain(`verified: ${IMAGES.length + new Set(landed.map((p) => p.ref)).size} tagged images`);
+    }, 600_000);
 
     test("garbage collection fails loudly, naming the image, when a blob file is gone behind the registry's back", () => {
         const victim = pushed[1];
