@@ -77,7 +77,7 @@ test.each([
     [
         "garbage collection",
         () => gcScript(spec, "spec-1", false),
-        ["rm marker", "run marker", "exec marker", "rm marker", "run marker", "verify no-marker"],
+        ["stop marker", "rm marker", "run marker", "exec marker", "stop marker", "rm marker", "run marker", "verify no-marker"],
     ],
     [
         "backup",
@@ -91,9 +91,11 @@ test.each([
         [
             "restic-cat no-marker",
             "restic-backup no-marker",
+            "stop marker",
             "rm marker",
             "run marker",
             "restic-backup marker",
+            "stop marker",
             "rm marker",
             "run marker",
             "restic-forget no-marker",
