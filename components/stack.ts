@@ -58,7 +58,9 @@ export function defineStack(cfg: StackConfig): StackOutputs {
 
     const tlsMaterial = inCluster?.tlsMaterial ?? external?.tlsMaterial;
     const existingCa = cfg.registry.mode === "existing" ? cfg.registry.existing.caCertificate : undefined;
-    const caCertPem = tlsMaterial?.caCertPem ?? (existingCa ? pulumi.output(existingCa) : undefined);
+    const issuerCa = cfg.registry.tls.mode === "cert-manager" ? cfg.registry.tls.caCertificate : undefined;
+    const configuredCa = existingCa ?? issuerCa;
+    const caCertPem = tlsMaterial?.caCertPem ?? (configuredCa ? pulumi.output(configuredCa) : undefined);
     const pullAccount = pullAccountOf(cfg, d, accounts);
     defineNodeTrust(cfg, d, { caCertPem, pullAccount });
     defineJenkinsCredentials(cfg, d, accounts?.push);

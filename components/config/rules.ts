@@ -65,6 +65,12 @@ export function crossChecks(c: FlatConfig): ConfigProblem[] {
             `is required with registry.tls.mode "cert-manager" (for example {kind: ClusterIssuer, name: letsencrypt})`,
         );
     }
+    if (tlsMode !== "cert-manager" && c.registry.tls.certManagerCaCertificate) {
+        add(
+            ["registry", "tls", "certManagerCaCertificate"],
+            `is only used with registry.tls.mode "cert-manager" (the generated CA is known to the program; an existing registry's CA goes in existing.caCertificate); remove it or change the mode`,
+        );
+    }
     if (tlsMode !== "cert-manager" && c.registry.tls.certManagerIssuer) {
         add(["registry", "tls", "certManagerIssuer"], `is only used with registry.tls.mode "cert-manager"; remove it or change the mode`);
     }

@@ -221,6 +221,13 @@ const tls = z.strictObject({
         })
         .optional()
         .describe('cert-manager issuer for mode "cert-manager".'),
+    certManagerCaCertificate: z
+        .string()
+        .includes("BEGIN CERTIFICATE", { error: "must be a PEM certificate" })
+        .optional()
+        .describe(
+            'CA certificate (PEM) of the cert-manager issuer (mode "cert-manager"), when it is a private CA: the nodes and the `dso-registry-ca` ConfigMaps get it. Leave unset for a publicly trusted issuer.',
+        ),
     caValidityDays: z.number().int().min(30).max(36500).default(3650).describe("Lifetime of the generated CA, in days."),
     serverCertValidityDays: z
         .number()

@@ -62,6 +62,8 @@ export interface AcmeTls {
 export interface CertManagerTls {
     readonly mode: "cert-manager";
     readonly certManagerIssuer: CertManagerIssuer;
+    /** The issuer's CA (PEM) when it is private; unknown to the program otherwise. */
+    readonly caCertificate?: string;
 }
 
 /** `registry.tls.mode` "public": an existing registry with a publicly trusted certificate. */
@@ -241,6 +243,7 @@ function tlsSettings(t: FlatTls): TlsSettings {
                 mode: t.mode,
                 certManagerIssuer:
                     t.certManagerIssuer ?? unmapped("registry.tls.certManagerIssuer", `is not set with registry.tls.mode "cert-manager"`),
+                ...(t.certManagerCaCertificate ? { caCertificate: t.certManagerCaCertificate } : {}),
             };
         case "public":
             return { mode: t.mode };

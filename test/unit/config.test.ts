@@ -239,6 +239,12 @@ describe("parseConfig: bad config names the key, says what is wrong and what is 
             says: /is required/,
         },
         {
+            name: "an issuer CA without cert-manager",
+            raw: () => set(base(), "registry.tls.certManagerCaCertificate", "-----BEGIN CERTIFICATE-----\nX\n-----END CERTIFICATE-----\n"),
+            key: "dso-registry:registry.tls.certManagerCaCertificate",
+            says: /is only used with registry.tls.mode "cert-manager"/,
+        },
+        {
             name: "replicas on a filesystem",
             raw: () => set(base(), "registry.replicas", 2),
             key: "dso-registry:registry.replicas",
@@ -460,6 +466,17 @@ describe("toSettings: each mode carries exactly the settings it needs", () => {
             raw: () => set(base(), "registry.tls", { mode: "cert-manager", certManagerIssuer: { name: "lab-ca" } }),
             pick: (s) => s.registry.tls,
             equals: { mode: "cert-manager", certManagerIssuer: { kind: "ClusterIssuer", name: "lab-ca" } },
+        },
+        {
+            name: "cert-manager carries its issuer's CA",
+            raw: () =>
+                set(base(), "registry.tls", {
+                    mode: "cert-manager",
+                    certManagerIssuer: { name: "lab-ca" },
+                    certManagerCaCertificate: "-----BEGIN CERTIFICATE-----\nX\n-----END CERTIFICATE-----\n",
+                }),
+            pick: (s) => s.registry.tls.mode === "cert-manager" && s.registry.tls.caCertificate,
+            equals: "-----BEGIN CERTIFICATE-----\nX\n-----END CERTIFICATE-----\n",
         },
         { name: "public certificate of an existing registry", raw: existing, pick: (s) => s.registry.tls, equals: { mode: "public" } },
         {
