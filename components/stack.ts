@@ -16,6 +16,7 @@ import { type Decisions, decide } from "./decisions";
 import { ExternalRegistryHost, type ExternalRegistryHostArgs } from "./externalHost/externalRegistryHost";
 import type { HostBackupArgs } from "./externalHost/maintenance";
 import { caNamespaces, RegistryCaConfigMaps } from "./inCluster/caConfigMaps";
+import { ClusterDns } from "./inCluster/clusterDns";
 import { type InClusterMavenArgs, InClusterRegistry, type InClusterRegistryArgs } from "./inCluster/inClusterRegistry";
 import { JenkinsCredentials, planJenkinsCredentials } from "./jenkins/jenkinsCredentials";
 import { PipelineConfig } from "./jenkins/pipelineConfig";
@@ -53,6 +54,7 @@ export function defineStack(cfg: StackConfig): StackOutputs {
     const accounts = defineAccounts(cfg, d);
 
     const inCluster = accounts && defineInClusterRegistry(cfg, d, accounts);
+    if (inCluster) defineClusterDns(cfg, inCluster.component);
     const external = accounts && defineExternalHost(cfg, d, accounts);
     const registryHost = external?.component;
 
@@ -212,6 +214,21 @@ function defineInClusterRegistry(cfg: StackConfig, d: Decisions, accounts: Regis
         maven: d.mavenServed ? inClusterMaven(cfg, accounts) : undefined,
     });
     return { component, tlsMaterial: tls.material };
+}
+
+/**
+ * The registry's host name inside pods (`inCluster.clusterDns`): the cluster's CoreDNS answers it with
+ * the TLS Service's ClusterIP, so pods reach the same front, with the same certificate, as nodes.
+ */
+function defineClusterDns(cfg: StackConfig, registry: InClusterRegistry): void {
+    const dns = cfg.inCluster.clusterDns;
+    if (dns.flavour === "none") return;
+    new ClusterDns("cluster-dns", {
+        flavour: dns.flavour,
+        host: cfg.containerRegistry.host,
+        clusterIp: registry.tlsServiceClusterIp,
+        kubectlContext: dns.kubectlContext,
+    });
 }
 
 /** The external host's storage: its data directory, or the S3 bucket with the stack's S3 secrets. */

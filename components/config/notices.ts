@@ -66,9 +66,15 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
             "inCluster.ingressClass",
             "inCluster.ingressController",
             "inCluster.publishLocalRegistryHosting",
+            "inCluster.clusterDns",
             "registry.caddyImage",
         ],
         mootWith: (c) => unless(c.registry.mode === "in-cluster", mode(c)),
+    },
+    {
+        keys: ["inCluster.clusterDns.kubectlContext"],
+        mootWith: (c) =>
+            unless(c.inCluster.clusterDns.flavour === "microk8s", `inCluster.clusterDns.flavour "${c.inCluster.clusterDns.flavour}"`),
     },
     {
         keys: ["inCluster.ingressController"],

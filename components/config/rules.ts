@@ -200,6 +200,15 @@ export function crossChecks(c: FlatConfig): ConfigProblem[] {
                 `inCluster.ingressController to "nginx" or "traefik"; otherwise enforce the allowlist in your controller or firewall and remove it here`,
         );
     }
+    const dns = c.inCluster.clusterDns.flavour;
+    if (dns !== "none" && mode === "in-cluster" && c.containerRegistry.port !== 443) {
+        add(
+            ["inCluster", "clusterDns", "flavour"],
+            `is "${dns}", but containerRegistry.port is ${c.containerRegistry.port}: inside pods the name resolves to the registry's TLS ` +
+                `Service, which listens on 443 only, so https://${c.containerRegistry.host}:${c.containerRegistry.port} would reach nothing there. ` +
+                `Publish the registry on 443 (remove containerRegistry.port), or set inCluster.clusterDns.flavour to "none"`,
+        );
+    }
     if (c.registry.allowedNetworks.length > 0 && mode === "existing") {
         add(["registry", "allowedNetworks"], `cannot be enforced on an existing registry`);
     }

@@ -390,6 +390,24 @@ const inCluster = z.strictObject({
         .boolean()
         .default(true)
         .describe("Publish the KEP-1755 `local-registry-hosting` ConfigMap in kube-public."),
+    clusterDns: z
+        .strictObject({
+            flavour: z
+                .enum(["none", "microk8s", "k3s"])
+                .default("none")
+                .describe(
+                    'How pods resolve the registry\'s host name to its TLS Service: "microk8s" (a marked server block in the Corefile of ConfigMap kube-system/coredns, put in and taken out with kubectl), "k3s" (key dso-registry.server of ConfigMap kube-system/coredns-custom), or "none" (pods do not resolve it).',
+                ),
+            kubectlContext: z
+                .string()
+                .min(1)
+                .optional()
+                .describe(
+                    'kubectl context the "microk8s" commands use (set it to the same context as kubernetes:context); the current context when unset.',
+                ),
+        })
+        .prefault({})
+        .describe("The registry's host name inside pods, through the cluster's CoreDNS (docs/in-cluster.md, Cluster DNS)."),
 });
 
 const externalHost = z.strictObject({

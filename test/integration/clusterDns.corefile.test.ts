@@ -235,3 +235,27 @@ describe("the script with kubectl", () => {
         expect(readFileSync(state, "utf8")).toBe(`${MICROK8S_COREFILE}# written by someone else\n`);
     });
 });
+
+describe("the script without CoreDNS", () => {
+    it("stops before writing anything and says how to get CoreDNS", () => {
+        const bin = privateDir("dn-kubectl");
+        try {
+            writeFileSync(
+                path.join(bin, "kubectl"),
+                '#!/bin/sh\necho "$*" >> "$STATE.calls"\necho \'Error from server (NotFound): configmaps "coredns" not found\' >&2\nexit 1\n',
+            );
+            chmodSync(path.join(bin, "kubectl"), 0o755);
+            const body = corefileScriptBody({ host: HOST, kubectl: "kubectl" }, "apply");
+            const r = spawnSync("/bin/sh", ["-c", body], {
+                input: BLOCK,
+                encoding: "utf8",
+                env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, STATE: path.join(work, "state") },
+            });
+            expect(r.status).toBe(1);
+            expect(r.stderr).toContain("microk8s enable dns");
+            expect(readFileSync(path.join(work, "state.calls"), "utf8")).not.toContain("patch");
+        } finally {
+            removeDir(bin);
+        }
+    });
+});

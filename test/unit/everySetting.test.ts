@@ -148,6 +148,7 @@ const ALTERNATIVES: Record<string, unknown[]> = {
     "jenkins.caCertificate": [PEM],
     "jenkins.registryHostCredentialId": ["registry-host-2"],
     "nodes.registryAddress": ["10.0.0.99"],
+    "inCluster.clusterDns.kubectlContext": ["lab-cluster"],
     "nodes.list[].kubernetesNodeName": ["node-a-k8s"],
     "pullSecrets.namespaces": [["web"]],
     "registry.maintenance.backup.destination.endpoint": ["https://minio.example.test"],
