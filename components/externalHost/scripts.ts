@@ -346,6 +346,9 @@ export interface MaintenanceOptions {
  * file tells Caddy the window is open: from before the writable registry stops until it is back,
  * writes get 503 with Retry-After and a message instead of Distribution's 405 or a failed connection.
  */
+/** Seconds between opening the window at the front and stopping the writable registry. */
+const FRONT_SETTLE_SECONDS = 2;
+
 export function readOnlyWindow(spec: ContainerSpec, specFingerprint: string): string[] {
     const name = shQuote(spec.name);
     // docker stop: SIGTERM, and Distribution lets the requests under way finish (http.draintimeout)
@@ -363,6 +366,10 @@ export function readOnlyWindow(spec: ContainerSpec, specFingerprint: string): st
         "trap restore EXIT",
         'mkdir -p "$(dirname "$marker")"',
         ': > "$marker"',
+        // A write that passed the front just before the marker appeared is still on its way to the
+        // registry: let it arrive before the stop closes the front's idle connections, or the front
+        // answers it 502 (a PUT is not retried on a dropped connection).
+        `sleep ${FRONT_SETTLE_SECONDS}`,
         stop,
         `docker rm -f ${name} >/dev/null`,
         `docker run --label dso-registry.spec=read-only ${dockerRunArgs(spec, "config-readonly.yml")} >/dev/null`,
