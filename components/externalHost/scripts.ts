@@ -361,6 +361,12 @@ export function readOnlyWindow(spec: ContainerSpec, specFingerprint: string): st
         `  ${stop}`,
         `  docker rm -f ${name} >/dev/null 2>&1 || true`,
         `  docker run --label dso-registry.spec="$want" ${dockerRunArgs(spec, "config.yml")} >/dev/null`,
+        // docker-proxy accepts connections before Distribution listens and then drops them, which the
+        // front cannot retry for a PUT (502): close the window only once the registry answers.
+        "  tries=0",
+        `  until curl -s -o /dev/null --max-time 2 http://127.0.0.1:${spec.hostPort}/v2/; do`,
+        '    tries=$((tries + 1)); [ "$tries" -ge 30 ] && break; sleep 1',
+        "  done",
         '  rm -f "$marker"',
         "}",
         "trap restore EXIT",
