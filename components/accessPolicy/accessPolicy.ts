@@ -22,6 +22,7 @@
  *
  * Everything here is pure: no Pulumi, no I/O.
  */
+import { type MirrorRoute, renderMirrorRoutes } from "../mirrors/mirrors";
 import { ACCOUNT_NAME } from "../shared/facts";
 
 /** How the Caddy site gets its certificate. */
@@ -95,6 +96,11 @@ export interface AccessPolicy {
      * registry): requests under `/<pathPrefix>/` go to its backend instead of Distribution.
      */
     readonly maven?: MavenRoute;
+    /**
+     * Pull-through caches served under `/v2/mirrors/<pathName>/` (see components/mirrors/mirrors.ts):
+     * read-only, after every credential check, each proxied to its own Distribution.
+     */
+    readonly mirrors?: readonly MirrorRoute[];
 }
 
 /** See `AccessPolicy.maven`. */
@@ -156,6 +162,10 @@ export function accessPolicyProblem(policy: AccessPolicy): string | undefined {
     }
     if (policy.uiUpstream !== undefined && !UPSTREAM.test(policy.uiUpstream)) {
         return `uiUpstream "${policy.uiUpstream}" must be "host:port" (e.g. "127.0.0.1:8081")`;
+    }
+    const badMirror = policy.mirrors?.find((m) => !UPSTREAM.test(m.upstream) || !/^[a-z0-9]+(?:[.-][a-z0-9]+)*$/.test(m.pathName));
+    if (badMirror !== undefined) {
+        return `mirror "${badMirror.pathName}" needs a path name of lower-case letters, digits, "." and "-", and an upstream "host:port" (got "${badMirror.upstream}")`;
     }
     const badNetwork = policy.allowedNetworks.find((n) => !CIDR.test(n));
     if (badNetwork !== undefined) {
@@ -518,6 +528,7 @@ export function renderCaddyfile(policy: AccessPolicy): string {
         ...basicauth("@write", [policy.pushUsersFile]),
         ...basicauth("@ping", everyone),
         ...(policy.requiresAuthForPull ? basicauth("@read", everyone) : []),
+        ...renderMirrorRoutes(policy.mirrors ?? [], (upstream) => registryProxy(upstream).map((l) => l.slice(2))),
         ...(policy.blobFiles ? blobShortcut(policy.blobFiles) : []),
     );
     if (policy.uiUpstream) {

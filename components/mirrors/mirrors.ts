@@ -1,0 +1,444 @@
+/**
+ * Pull-through caches (`registry.mirrors`), pure part: for each upstream registry the program runs
+ * one Docker Distribution in proxy mode (Distribution takes one `proxy.remoteurl` per instance), with
+ * storage of its own, behind the registry's own front at `/v2/mirrors/<upstream>/…`, read-only to
+ * every client. This file renders what every placement and every node needs for that: the proxy's
+ * config.yml and environment, the front's routes, the external host's container, prune and cron
+ * scripts, and the nodes' containerd hosts.toml and k3s / RKE2 registries.yaml entries.
+ *
+ * Routing by path, not by host name: one certificate, one DNS name, one ingress rule and one
+ * `/etc/hosts` line serve every mirror. Clients never see the path: containerd reaches it through a
+ * hosts.toml `[host]` with `override_path`, k3s / RKE2 through a `rewrite` of the repository name.
+ *
+ * Everything here is pure: no Pulumi, no I/O.
+ */
+import { DISTRIBUTION, registryAuthority } from "../shared/facts";
+import { shQuote } from "../shared/hostAccess";
+
+/** Repository namespace the front reserves for mirrors: `/v2/mirrors/<upstream>/<repository>/…`. */
+export const MIRRORS_NAMESPACE = "mirrors";
+
+/** Docker Hub's registry name in image references, and where its registry API really is. */
+export const DOCKER_HUB = { name: "docker.io", remoteUrl: "https://registry-1.docker.io" } as const;
+
+/**
+ * Age after which Distribution 2.8 drops cached content: fixed in 2.8 (its `proxy` section has no
+ * `ttl`, and the key is ignored there), configurable with `proxy.ttl` from Distribution 3.0.
+ */
+export const DISTRIBUTION_2_PROXY_TTL = "168h";
+
+/** One pull-through cache, as every placement and node needs it. Plain values. */
+export interface MirrorSpec {
+    /** The registry name images use, e.g. "docker.io", "ghcr.io", "registry.example.com:5000". */
+    readonly upstream: string;
+    /**
+     * The upstream name as one repository-path component (":" becomes "-"): the path
+     * `/v2/mirrors/<pathName>/` on the front, and part of container, object and directory names.
+     */
+    readonly pathName: string;
+    /** The upstream's registry API, e.g. "https://registry-1.docker.io". */
+    readonly remoteUrl: string;
+    /** Distribution's `proxy.ttl`: cached content older than this is removed (Distribution 3; 2.8 keeps 168h). */
+    readonly ttl: string;
+    /** Storage limit, as a Kubernetes quantity ("20Gi"): the PVC size, or the prune limit on the external host. */
+    readonly maxSize: string;
+    /** The proxy logs in to the upstream with an account from the secret `mirrorCredentials`. */
+    readonly hasCredentials: boolean;
+}
+
+/** `host[:port]` of an upstream, as a path component: ":" is not allowed in repository names. */
+export function mirrorPathName(upstream: string): string {
+    return upstream.replace(":", "-");
+}
+
+/** The upstream's registry API when the config does not name one. */
+export function defaultRemoteUrl(upstream: string): string {
+    return upstream === DOCKER_HUB.name ? DOCKER_HUB.remoteUrl : `https://${upstream}`;
+}
+
+/**
+ * Where containerd (and every other client) falls back to when the mirror fails: the registry's own
+ * endpoint as containerd derives it for the name (Docker Hub's is registry-1.docker.io).
+ */
+export function upstreamServerUrl(upstream: string): string {
+    return defaultRemoteUrl(upstream);
+}
+
+/** The path prefix the front routes to this mirror (no trailing slash). */
+export function mirrorApiPath(spec: Pick<MirrorSpec, "pathName">): string {
+    return `/v2/${MIRRORS_NAMESPACE}/${spec.pathName}`;
+}
+
+/** Why a list of mirrors cannot be served, or undefined. Exported for table-driven tests. */
+export function mirrorSpecsProblem(specs: readonly MirrorSpec[]): string | undefined {
+    const names = specs.map((s) => s.pathName);
+    const duplicate = names.find((n, i) => names.indexOf(n) !== i);
+    if (duplicate) return `two mirrors share the path name "${duplicate}"`;
+    for (const s of specs) {
+        if (!/^[a-z0-9]+(?:[.-][a-z0-9]+)*$/.test(s.pathName)) {
+            return `mirror path name "${s.pathName}" must be lower-case letters and digits separated by "." or "-"`;
+        }
+        if (!/^https:\/\/[^\s/]+(\/\S*)?$/.test(s.remoteUrl)) return `remote URL "${s.remoteUrl}" of ${s.upstream} must be an https URL`;
+        if (!/^\d+[smh]$/.test(s.ttl)) return `ttl "${s.ttl}" of ${s.upstream} must be a duration such as "168h"`;
+        if (quantityBytes(s.maxSize) === undefined) return `maxSize "${s.maxSize}" of ${s.upstream} must be a quantity such as "20Gi"`;
+    }
+    return undefined;
+}
+
+const UNITS: Record<string, number> = {
+    "": 1,
+    k: 1e3,
+    M: 1e6,
+    G: 1e9,
+    T: 1e12,
+    P: 1e15,
+    Ki: 2 ** 10,
+    Mi: 2 ** 20,
+    Gi: 2 ** 30,
+    Ti: 2 ** 40,
+    Pi: 2 ** 50,
+};
+
+/** Bytes of a Kubernetes quantity ("20Gi", "500M", "1073741824"), or undefined when it is not one. */
+export function quantityBytes(quantity: string): number | undefined {
+    const match = /^(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$/.exec(quantity);
+    if (!match) return undefined;
+    return Math.floor(Number(match[1]) * UNITS[match[2] ?? ""]!);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Distribution in proxy mode
+// ---------------------------------------------------------------------------------------------
+
+export interface MirrorConfigOptions {
+    /** Listen address, e.g. ":5000". */
+    readonly addr: string;
+    /** Filesystem storage root as the process sees it. */
+    readonly rootDirectory: string;
+    readonly remoteUrl: string;
+    readonly ttl: string;
+    /** Log level; "info" unless set. */
+    readonly logLevel?: "error" | "warn" | "info" | "debug";
+}
+
+/**
+ * Distribution's config.yml for a pull-through cache. The upstream account never goes in here:
+ * Distribution reads it from REGISTRY_PROXY_USERNAME / REGISTRY_PROXY_PASSWORD (`renderMirrorEnvFile`).
+ * No `delete` and no maintenance window: nothing is pushed to a cache, and expiry deletes by itself.
+ */
+export function renderMirrorConfig(options: MirrorConfigOptions): string {
+    return [
+        "# Managed by dso-registry: a pull-through cache. See docs/mirrors.md.",
+        "version: 0.1",
+        "log:",
+        `  level: ${options.logLevel ?? "info"}`,
+        "  formatter: text",
+        "storage:",
+        "  filesystem:",
+        `    rootdirectory: ${JSON.stringify(options.rootDirectory)}`,
+        "  cache:",
+        "    blobdescriptor: inmemory",
+        "proxy:",
+        `  remoteurl: ${JSON.stringify(options.remoteUrl)}`,
+        // Distribution 3 reads it; 2.8 ignores it and keeps everything 168h (DISTRIBUTION_2_PROXY_TTL).
+        `  ttl: ${options.ttl}`,
+        "http:",
+        `  addr: ${JSON.stringify(options.addr)}`,
+        "  relativeurls: true",
+        "  headers:",
+        "    X-Content-Type-Options: [nosniff]",
+        "health:",
+        "  storagedriver:",
+        "    enabled: true",
+        "    interval: 10s",
+        "    threshold: 3",
+        "",
+    ].join("\n");
+}
+
+/** An upstream account for a cache. */
+export interface UpstreamAccount {
+    readonly username: string;
+    readonly password: string;
+}
+
+/**
+ * The cache's environment file (`docker run --env-file`, or a Secret's keys) with the upstream
+ * account: `NAME=value` lines, each value taken literally to the end of its line.
+ */
+export function renderMirrorEnvFile(account: UpstreamAccount): string {
+    for (const [what, value] of [
+        ["user name", account.username],
+        ["password", account.password],
+    ] as const) {
+        if (value === "" || /[\r\n]/.test(value)) {
+            throw new Error(`the upstream ${what} in the secret dso-registry:mirrorCredentials is empty or holds a line break`);
+        }
+    }
+    return `REGISTRY_PROXY_USERNAME=${account.username}\nREGISTRY_PROXY_PASSWORD=${account.password}\n`;
+}
+
+/**
+ * The accounts in the secret `mirrorCredentials`: a JSON object keyed by upstream name, e.g.
+ * `{"docker.io": {"username": "me", "password": "dckr_pat_…"}}`. Throws, naming the secret and what to
+ * fix, when it is not that or lacks an upstream that needs one.
+ */
+export function parseMirrorCredentials(json: string, needed: readonly string[]): Record<string, UpstreamAccount> {
+    const fix =
+        'Set it as a JSON object keyed by upstream, e.g. {"docker.io": {"username": "…", "password": "…"}}: pulumi config set --secret dso-registry:mirrorCredentials < mirror-credentials.json';
+    let parsed: unknown;
+    try {
+        parsed = JSON.parse(json);
+    } catch {
+        throw new Error(`dso-registry:mirrorCredentials is not JSON. ${fix}`);
+    }
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+        throw new Error(`dso-registry:mirrorCredentials is not a JSON object. ${fix}`);
+    }
+    const result: Record<string, UpstreamAccount> = {};
+    for (const upstream of needed) {
+        const entry = (parsed as Record<string, unknown>)[upstream] as Partial<UpstreamAccount> | undefined;
+        if (!entry || typeof entry.username !== "string" || typeof entry.password !== "string") {
+            throw new Error(
+                `dso-registry:mirrorCredentials has no "username" and "password" for "${upstream}" (registry.mirrors lists it with credentials: true). ${fix}`,
+            );
+        }
+        result[upstream] = { username: entry.username, password: entry.password };
+    }
+    return result;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The front: routes inside the access policy's `route` block
+// ---------------------------------------------------------------------------------------------
+
+/** A mirror as the front routes to it. */
+export interface MirrorRoute {
+    /** The path component under /v2/mirrors/. */
+    readonly pathName: string;
+    /** The cache's Distribution as the front reaches it ("127.0.0.1:5101", "svc.ns.svc:5000"). */
+    readonly upstream: string;
+}
+
+/**
+ * Lines for the front's `route` block (after the credential checks, before the registry itself):
+ * everything under /v2/mirrors/ is read-only (405 for any other method), each mirror's prefix is cut
+ * back to /v2/ and proxied to its cache, and an unknown mirror is a registry 404. `proxy` gives the
+ * front's `reverse_proxy` block for an upstream, without indentation.
+ */
+export function renderMirrorRoutes(routes: readonly MirrorRoute[], proxy: (upstream: string) => readonly string[]): string[] {
+    if (routes.length === 0) return [];
+    const notFound = JSON.stringify({
+        errors: [{ code: "NAME_UNKNOWN", message: "no mirror of that registry here; see docs/mirrors.md", detail: null }],
+    }).replace(/[{}]/g, (c) => `\\${c}`);
+    const lines = [
+        `route /v2/${MIRRORS_NAMESPACE}/* {`,
+        "\t@mirrorWrite not method GET HEAD",
+        '\trespond @mirrorWrite "Mirrors are read-only: push to the registry itself, not under /mirrors/" 405',
+        ...routes.flatMap((r) => {
+            const prefix = `${mirrorApiPath(r)}/`;
+            return [`\troute ${prefix}* {`, `\t\turi replace ${prefix} /v2/ 1`, ...proxy(r.upstream).map((l) => `\t\t${l}`), "\t}"];
+        }),
+        "\theader Content-Type application/json",
+        `\trespond \`${notFound}\` 404`,
+        "}",
+    ];
+    return lines.map((l) => `\t\t${l}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The external host
+// ---------------------------------------------------------------------------------------------
+
+/** Loopback port of the first cache on the external host; the n-th listed mirror gets base + n. */
+export const MIRROR_HOST_PORT_BASE = 5100;
+
+/** Where one cache lives on the external host. */
+export interface HostMirrorPaths {
+    /** Container name. */
+    readonly container: string;
+    /** Loopback port it is published on. */
+    readonly hostPort: number;
+    /** Its storage (bind-mounted as Distribution's data directory): outside the registry's data directory. */
+    readonly dataDir: string;
+    /** Its config directory (config.yml, and env with the upstream account). */
+    readonly configDir: string;
+}
+
+/** The host layout of the `index`-th mirror; `mirrorsDir` holds one directory per mirror. */
+export function hostMirrorPaths(
+    spec: Pick<MirrorSpec, "pathName">,
+    index: number,
+    mirrorsDir: string,
+    configRoot: string,
+): HostMirrorPaths {
+    return {
+        container: `dso-registry-mirror-${spec.pathName}`,
+        hostPort: MIRROR_HOST_PORT_BASE + index + 1,
+        dataDir: `${mirrorsDir}/${spec.pathName}`,
+        configDir: `${configRoot}/mirrors/${spec.pathName}`,
+    };
+}
+
+/**
+ * Runs a cache's container when it is missing, stopped, or made from another spec (`fingerprint`,
+ * which covers image, port, paths and config; a digest of the env file is added on the host, so new
+ * upstream credentials recreate it without ever appearing in the script).
+ */
+export function mirrorContainerScript(paths: HostMirrorPaths, image: string, fingerprint: string, hasCredentials: boolean): string {
+    const name = shQuote(paths.container);
+    const env = `"\${DSO_ROOT:-}"${shQuote(`${paths.configDir}/env`)}`;
+    return [
+        "set -eu",
+        `data="\${DSO_ROOT:-}"${shQuote(paths.dataDir)}`,
+        'mkdir -p "$data"',
+        'chmod 0700 "$data"',
+        `want=${shQuote(fingerprint)}`,
+        ...(hasCredentials ? [`want="$want env:$(sha256sum < ${env} | cut -c1-16)"`] : []),
+        `have=$(docker inspect -f '{{index .Config.Labels "dso-registry.spec"}} {{.State.Running}}' ${name} 2>/dev/null || true)`,
+        'if [ "$have" = "$want true" ]; then echo "unchanged mirror container"; exit 0; fi',
+        `docker rm -f ${name} >/dev/null 2>&1 || true`,
+        [
+            'docker run --label dso-registry.spec="$want" -d',
+            `--name ${name}`,
+            "--restart unless-stopped",
+            `-p 127.0.0.1:${paths.hostPort}:${DISTRIBUTION.containerPort}`,
+            ...(hasCredentials ? [`--env-file ${env}`] : []),
+            `-v "$data":${DISTRIBUTION.dataDir}`,
+            `-v "\${DSO_ROOT:-}"${shQuote(paths.configDir)}/config.yml:${DISTRIBUTION.configDir}/config.yml:ro`,
+            shQuote(image),
+            `${DISTRIBUTION.configDir}/config.yml >/dev/null`,
+        ].join(" "),
+        `echo "changed mirror container ${paths.container}"`,
+    ].join("\n");
+}
+
+/** Removes a cache's container; with `purge` also its cached content (it can always be fetched again). */
+export function mirrorContainerDeleteScript(paths: HostMirrorPaths): string {
+    return [
+        "set -eu",
+        `docker rm -f ${shQuote(paths.container)} >/dev/null 2>&1 || true`,
+        `rm -rf "\${DSO_ROOT:-}"${shQuote(paths.dataDir)}`,
+        `echo "removed mirror container ${paths.container} and its cache"`,
+    ].join("\n");
+}
+
+/** A cache as the prune script checks it. */
+export interface PrunedMirror {
+    readonly paths: HostMirrorPaths;
+    readonly maxSize: string;
+}
+
+/**
+ * The size limit on the external host. Distribution cannot evict by size (only by age), so this
+ * script, run by cron, measures each cache and, when one has grown past its `maxSize`, stops that
+ * cache, empties its storage and starts it again: everything in a cache can be fetched again, and the
+ * registry's own data directory, which the caches never share, is never touched. Nodes fall back to
+ * the upstream during the seconds the cache is down. Prints one line per cache.
+ */
+export function mirrorPruneScript(mirrors: readonly PrunedMirror[]): string {
+    const checks = mirrors.flatMap((m) => {
+        const bytes = quantityBytes(m.maxSize);
+        if (bytes === undefined) throw new Error(`mirrorPruneScript: maxSize "${m.maxSize}" is not a quantity such as "20Gi"`);
+        return [`check ${shQuote(m.paths.container)} "\${DSO_ROOT:-}"${shQuote(m.paths.dataDir)} ${Math.ceil(bytes / 1024)}`];
+    });
+    return [
+        "#!/bin/sh",
+        "# Managed by dso-registry: empties a pull-through cache that outgrew its maxSize. See docs/mirrors.md.",
+        "set -eu",
+        "check() {",
+        "  name=$1 dir=$2 limit=$3",
+        '  [ -d "$dir" ] || { echo "$name: no cache yet"; return 0; }',
+        '  used=$(du -sk "$dir" | cut -f1)',
+        '  if [ "$used" -le "$limit" ]; then echo "$name: ${used} KiB of ${limit} KiB"; return 0; fi',
+        '  docker stop "$name" >/dev/null',
+        '  find "$dir" -mindepth 1 -delete',
+        '  docker start "$name" >/dev/null',
+        '  echo "$name: ${used} KiB exceeded ${limit} KiB; emptied, it fills again from the upstream"',
+        "}",
+        ...checks,
+        "",
+    ].join("\n");
+}
+
+/** /etc/cron.d file that runs the prune script every hour (root, output to syslog). */
+export function mirrorCronFile(pruneScript: string): string {
+    return [
+        "# Managed by dso-registry: size limit of the pull-through caches. See docs/mirrors.md.",
+        "SHELL=/bin/sh",
+        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        `17 * * * * root ${pruneScript} 2>&1 | logger -t dso-registry-mirrors`,
+        "",
+    ].join("\n");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Nodes
+// ---------------------------------------------------------------------------------------------
+
+/** What a node needs to pull an upstream's images through its cache. */
+export interface NodeMirror {
+    readonly upstream: string;
+    readonly pathName: string;
+}
+
+/**
+ * The registry's CA as a mirror's hosts.toml names it: relative to that file's directory
+ * (`<certs.d>/<upstream>/`), the CA node trust places in the registry's own directory next to it.
+ */
+export function mirrorCaFile(registryAuthorityText: string): string {
+    return `../${registryAuthorityText}/ca.crt`;
+}
+
+/**
+ * containerd's hosts.toml for an upstream (`<certs.d>/<upstream>/hosts.toml`): the cache first, at
+ * the front's mirror path (`override_path`: the path is the whole API root, containerd adds no
+ * `/v2`), for pull and resolve only; `server` is the upstream itself, which containerd tries when the
+ * cache fails. `caFile` is relative to this file's directory (the registry's own directory next to it).
+ */
+export function renderMirrorHostsToml(input: {
+    readonly mirror: NodeMirror;
+    readonly registryHost: string;
+    readonly registryPort: number;
+    readonly caFile?: string;
+    /** An `Authorization` header value for the cache (pulls that need credentials). */
+    readonly authorization?: string;
+    readonly header: string;
+}): string {
+    const endpoint = `https://${registryAuthority(input.registryHost, input.registryPort)}${mirrorApiPath(input.mirror)}`;
+    const q = JSON.stringify;
+    return [
+        input.header,
+        `server = ${q(upstreamServerUrl(input.mirror.upstream))}`,
+        "",
+        `[host.${q(endpoint)}]`,
+        `  capabilities = ["pull", "resolve"]`,
+        "  override_path = true",
+        ...(input.caFile ? [`  ca = ${q(input.caFile)}`] : []),
+        ...(input.authorization ? ["", `[host.${q(endpoint)}.header]`, `  Authorization = ${q(input.authorization)}`] : []),
+        "",
+    ].join("\n");
+}
+
+/**
+ * k3s / RKE2 `mirrors` entries (as the lines under `mirrors:`, two-space indented): the registry's
+ * own endpoint for each upstream, with a `rewrite` that puts the repository under the cache's path
+ * (`mirrors/<upstream>/<repository>`). k3s applies rewrites only to the listed endpoints and always
+ * tries the upstream itself last, without the rewrite: that is the fallback. The registry's `configs`
+ * entry (CA, pull account) covers these requests, which go to the same host.
+ */
+export function renderMirrorRegistriesEntries(input: {
+    readonly mirrors: readonly NodeMirror[];
+    readonly registryHost: string;
+    readonly registryPort: number;
+}): string[] {
+    const q = JSON.stringify;
+    const endpoint = `https://${registryAuthority(input.registryHost, input.registryPort)}`;
+    return input.mirrors.flatMap((m) => [
+        `  ${q(m.upstream)}:`,
+        "    endpoint:",
+        `      - ${q(endpoint)}`,
+        "    rewrite:",
+        `      ${q("^(.*)$")}: ${q(`${MIRRORS_NAMESPACE}/${m.pathName}/$1`)}`,
+    ]);
+}
