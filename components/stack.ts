@@ -20,6 +20,14 @@ import { ClusterDns } from "./inCluster/clusterDns";
 import { type InClusterMavenArgs, InClusterRegistry, type InClusterRegistryArgs } from "./inCluster/inClusterRegistry";
 import { JenkinsCredentials, planJenkinsCredentials } from "./jenkins/jenkinsCredentials";
 import { PipelineConfig } from "./jenkins/pipelineConfig";
+import {
+    defaultRemoteUrl,
+    type MirrorSpec,
+    mirrorPathName,
+    parseMirrorCredentials,
+    renderMirrorEnvFile,
+    type UpstreamAccount,
+} from "./mirrors/mirrors";
 import type { NodeTrustCommonArgs } from "./nodeTrust/common";
 import { NodeTrustDaemonSet } from "./nodeTrust/nodeTrustDaemonSet";
 import { NodeTrust } from "./nodeTrust/nodeTrustSsh";
@@ -96,6 +104,23 @@ function secret(cfg: StackConfig, name: SecretName): pulumi.Output<string> {
         throw new Error(`${PROJECT}:${name} is needed but was not loaded; set it with: pulumi config set --secret ${PROJECT}:${name}`);
     }
     return value;
+}
+
+/** The pull-through caches of `registry.mirrors`, as every placement and node takes them. */
+function mirrorSpecs(cfg: StackConfig): MirrorSpec[] {
+    return cfg.registry.mirrors.map((m) => ({
+        upstream: m.upstream,
+        pathName: mirrorPathName(m.upstream),
+        remoteUrl: m.remoteUrl ?? defaultRemoteUrl(m.upstream),
+        ttl: m.maxAge,
+        maxSize: m.maxSize,
+        hasCredentials: m.credentials,
+    }));
+}
+
+/** A cache's upstream account, from the secret `mirrorCredentials` (secret, checked when it resolves). */
+function mirrorAccount(cfg: StackConfig, spec: MirrorSpec): pulumi.Output<UpstreamAccount> {
+    return pulumi.secret(secret(cfg, "mirrorCredentials").apply((json) => parseMirrorCredentials(json, [spec.upstream])[spec.upstream]!));
 }
 
 /** The push account and, when something pulls with credentials, the pull-only account (own registries only). */
@@ -212,6 +237,11 @@ function defineInClusterRegistry(cfg: StackConfig, d: Decisions, accounts: Regis
         deletes: { api: d.apiDeletes, ui: d.uiDeletes },
         tls: tls.args,
         maven: d.mavenServed ? inClusterMaven(cfg, accounts) : undefined,
+        mirrors: mirrorSpecs(cfg).map((spec) => {
+            if (!spec.hasCredentials) return { spec };
+            const account = mirrorAccount(cfg, spec);
+            return { spec, account: { username: account.apply((a) => a.username), password: account.apply((a) => a.password) } };
+        }),
     });
     return { component, tlsMaterial: tls.material };
 }
@@ -299,6 +329,9 @@ function defineExternalHost(cfg: StackConfig, d: Decisions, accounts: RegistryAc
         ui: cfg.registry.ui.enabled ? { image: cfg.registry.ui.image, deleteEnabled: d.uiDeletes } : undefined,
         garbageCollection: cfg.registry.maintenance.garbageCollection,
         backup: hostBackup(cfg),
+        mirrors: mirrorSpecs(cfg).map((spec) =>
+            spec.hasCredentials ? { spec, envFile: mirrorAccount(cfg, spec).apply(renderMirrorEnvFile) } : { spec },
+        ),
     });
     return { component, tlsMaterial: tls.material };
 }

@@ -209,6 +209,29 @@ export function crossChecks(c: FlatConfig): ConfigProblem[] {
                 `Publish the registry on 443 (remove containerRegistry.port), or set inCluster.clusterDns.flavour to "none"`,
         );
     }
+    const mirrors = c.registry.mirrors;
+    if (mirrors.length > 0 && mode === "existing") {
+        add(
+            ["registry", "mirrors"],
+            `runs pull-through caches beside a registry of our own; an existing registry is not ours to add them to`,
+        );
+    }
+    const upstreams = mirrors.map((m) => m.upstream.replace(":", "-"));
+    mirrors.forEach((m, i) => {
+        if (upstreams.indexOf(upstreams[i]!) !== i) {
+            add(
+                ["registry", "mirrors", i, "upstream"],
+                `"${m.upstream}" is listed twice (or clashes with another entry's name); list each upstream once`,
+            );
+        }
+        const own = c.containerRegistry.port === 443 ? c.containerRegistry.host : `${c.containerRegistry.host}:${c.containerRegistry.port}`;
+        if (m.upstream === own) {
+            add(
+                ["registry", "mirrors", i, "upstream"],
+                `"${m.upstream}" is this registry itself (containerRegistry.host); a cache of it would only loop`,
+            );
+        }
+    });
     if (c.registry.allowedNetworks.length > 0 && mode === "existing") {
         add(["registry", "allowedNetworks"], `cannot be enforced on an existing registry`);
     }

@@ -357,6 +357,51 @@ const sshConnection = {
     sudo: z.boolean().optional().describe("Run privileged steps with `sudo -n` (needed when user is not root)."),
 };
 
+/** Why a mirrored registry's name is not acceptable, or undefined. Exported for table-driven tests. */
+export function mirrorUpstreamProblem(value: string): string | undefined {
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) {
+        return `"${value}" has a scheme: give the registry name as images use it (for example "docker.io"), and its API in remoteUrl`;
+    }
+    const [host = "", port, ...rest] = value.split(":");
+    if (rest.length > 0 || (port !== undefined && !/^\d{1,5}$/.test(port)))
+        return `"${value}" must be a host name with an optional ":port"`;
+    return hostNameProblem(host);
+}
+
+const mirror = z.strictObject({
+    upstream: z
+        .string()
+        .superRefine((value, ctx) => {
+            const problem = mirrorUpstreamProblem(value);
+            if (problem) ctx.addIssue({ code: "custom", message: problem });
+        })
+        .describe('The registry as image names write it: "docker.io", "ghcr.io", "quay.io", "registry.k8s.io", or any host[:port].'),
+    remoteUrl: z
+        .url({ protocol: /^https$/, error: "must be an https URL such as https://registry-1.docker.io" })
+        .optional()
+        .describe(
+            'The upstream\'s registry API; "https://registry-1.docker.io" for docker.io and "https://<upstream>" for the others when unset.',
+        ),
+    credentials: z
+        .boolean()
+        .default(false)
+        .describe(
+            "The cache logs in to the upstream with this upstream's account from the secret `mirrorCredentials` (Docker Hub's pull limits are per account).",
+        ),
+    maxAge: z
+        .string()
+        .regex(/^\d+[smh]$/, { error: 'must be a duration such as "168h"' })
+        .default("168h")
+        .describe(
+            "Cached content is dropped this long after it was fetched (Distribution's `proxy.ttl`, read by Distribution 3; 2.8 always keeps 168h).",
+        ),
+    maxSize: quantity
+        .default("20Gi")
+        .describe(
+            "Storage limit of this cache: the size of its own PVC in the cluster; on the external host an hourly job empties the cache when it has grown past it.",
+        ),
+});
+
 const registry = z.strictObject({
     mode: z
         .enum(["in-cluster", "external-host", "existing"])
@@ -369,6 +414,13 @@ const registry = z.strictObject({
     maintenance: maintenance.prefault({}).describe("Garbage collection and backups."),
     ui: ui.prefault({}).describe("Optional web UI."),
     replicas: z.number().int().min(1).max(20).default(1).describe("Registry replicas (in-cluster). More than one needs s3 storage."),
+    mirrors: z
+        .array(mirror)
+        .max(20)
+        .default([])
+        .describe(
+            "Pull-through caches, one per upstream registry, behind the registry's own front at /v2/mirrors/<upstream>/; nodes pull those upstreams' images through them and fall back to the upstream (docs/mirrors.md).",
+        ),
 });
 
 const inCluster = z.strictObject({

@@ -84,6 +84,11 @@ export const secretSpecs = {
         description: "password of the organisation's pull account for an existing registry (with existingPullUsername)",
         setCommand: fromFileOrPrompt("existingPullPassword"),
     },
+    mirrorCredentials: {
+        description:
+            'upstream accounts of the pull-through caches, a JSON object keyed by upstream such as {"docker.io": {"username": "…", "password": "…"}} (registry.mirrors with credentials: true)',
+        setCommand: fromFileOrPrompt("mirrorCredentials", "mirror-credentials.json"),
+    },
 } as const satisfies Record<string, SecretSpec>;
 
 export type SecretName = keyof typeof secretSpecs;
@@ -116,6 +121,7 @@ export function requiredSecretsFor(c: FlatConfig): SecretName[] {
     // An existing registry's pull account is the organisation's: whatever pulls with credentials gets it from these.
     const pullCredentialsWanted = c.containerRegistry.requiresAuthForPull || c.pullSecrets.namespaces.length > 0 || c.pullSecrets.flux;
     if (c.registry.mode === "existing" && pullCredentialsWanted) required.push("existingPullUsername", "existingPullPassword");
+    if (c.registry.mirrors.some((m) => m.credentials)) required.push("mirrorCredentials");
     return required;
 }
 

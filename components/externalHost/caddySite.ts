@@ -4,6 +4,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { type AccessPolicy, renderCaddyfile, renderUsersFile } from "../accessPolicy/accessPolicy";
+import type { MirrorRoute } from "../mirrors/mirrors";
 import { type HostConnection, HostFile, hostCommand, privileged } from "../shared/hostAccess";
 import { caddyApplyScript, caddyRemoveScript, fingerprint, type HostLayout, hostPaths } from "./scripts";
 
@@ -48,6 +49,8 @@ export interface CaddySiteArgs {
     readonly upstream: string;
     /** The web UI on loopback, served same-origin; no UI when unset. */
     readonly uiUpstream?: string;
+    /** Pull-through caches on loopback, served read-only under /v2/mirrors/. */
+    readonly mirrors?: readonly MirrorRoute[];
 }
 
 /** The access policy of the host's Caddy site: its files under the layout, blob downloads from the data directory (filesystem storage). */
@@ -72,6 +75,7 @@ export function caddySitePolicy(args: Omit<CaddySiteArgs, "connection" | "pushAc
         ...(args.blobFiles ? { blobFiles: args.layout.dataDir } : {}),
         // The maintenance scripts create the marker for their read-only window.
         readOnlySignal: { kind: "file", path: paths.readOnlyMarker },
+        ...(args.mirrors && args.mirrors.length > 0 ? { mirrors: args.mirrors } : {}),
     };
 }
 

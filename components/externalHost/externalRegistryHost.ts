@@ -7,6 +7,7 @@
  * through hostCommand with a delete.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { type HostMirror, MirrorCachesOnHost } from "../mirrors/mirrorCachesOnHost";
 import { DISTRIBUTION, imagePrefix, registryAuthority } from "../shared/facts";
 import type { HostConnection, HostTarget } from "../shared/hostAccess";
 import { CaddySite, type HostAccount, type HostTls } from "./caddySite";
@@ -59,6 +60,8 @@ export interface ExternalRegistryHostArgs {
     readonly garbageCollection: MaintenanceOptions["garbageCollection"];
     /** Scheduled backups off the host, and the restore command; none when unset. */
     readonly backup?: HostBackupArgs;
+    /** Pull-through caches (`registry.mirrors`): containers of their own beside the registry; none when unset. */
+    readonly mirrors?: readonly HostMirror[];
 }
 
 /** Why the args cannot work, or undefined. Exported for table-driven tests. */
@@ -123,6 +126,23 @@ export class ExternalRegistryHost extends pulumi.ComponentResource {
                 },
                 { parent: this, dependsOn: [packages] },
             );
+        const mirrors =
+            args.mirrors && args.mirrors.length > 0
+                ? new MirrorCachesOnHost(
+                      `${name}-mirrors`,
+                      {
+                          connection,
+                          image: args.image,
+                          mirrors: args.mirrors,
+                          // Beside the registry's data directory, never inside it: backups and GC never see a cache.
+                          mirrorsDir: `${args.dataDir.replace(/\/+$/, "")}-mirrors`,
+                          configRoot: layout.registryConfigDir,
+                          pruneScriptPath: `${layout.binDir}/dso-registry-mirror-prune`,
+                          cronFilePath: `${layout.cronFile}-mirrors`,
+                      },
+                      { parent: this, dependsOn: [packages] },
+                  )
+                : undefined;
         // The site goes live only once what it proxies to runs.
         const caddy = new CaddySite(
             `${name}-caddy`,
@@ -140,8 +160,9 @@ export class ExternalRegistryHost extends pulumi.ComponentResource {
                 blobFiles: !s3,
                 upstream: `127.0.0.1:${registry.hostPort}`,
                 uiUpstream: args.ui && `127.0.0.1:${UI_HOST_PORT}`,
+                mirrors: mirrors?.routes,
             },
-            { parent: this, dependsOn: [packages, container, ...(uiContainer ? [uiContainer] : [])] },
+            { parent: this, dependsOn: [packages, container, ...(uiContainer ? [uiContainer] : []), ...(mirrors ? [mirrors] : [])] },
         );
         new Maintenance(
             `${name}-maintenance`,

@@ -17,6 +17,8 @@ import {
 } from "../accessPolicy/accessPolicy";
 import type { RegistryAccount } from "../accounts/registryAccounts";
 import { MAVEN_BACKEND, renderMavenNginxConfig } from "../maven/nginxConfig";
+import { type ClusterMirror, clusterMirrorRoutes, renderClusterMirrors } from "../mirrors/mirrorManifests";
+import type { MirrorRoute } from "../mirrors/mirrors";
 import type { IngressController } from "../shared/facts";
 import {
     DEFAULT_KUBECTL_IMAGE,
@@ -77,6 +79,8 @@ export interface InClusterRegistryArgs {
         | { readonly kind: "cert-manager"; readonly issuerKind: "Issuer" | "ClusterIssuer"; readonly issuerName: string };
     /** The Maven repository this front serves too (the converged case); none when unset. */
     readonly maven?: InClusterMavenArgs;
+    /** Pull-through caches (`registry.mirrors`), each a Deployment of its own behind the sidecar; none when unset. */
+    readonly mirrors?: readonly ClusterMirror[];
     /** Kubernetes provider (a kubeconfig context); the ambient one when unset. */
     readonly provider?: k8s.Provider;
 }
@@ -106,6 +110,8 @@ export function sidecarPolicy(args: {
     readonly storage: "filesystem" | "s3";
     /** The Maven route, when the front serves the Maven repository too. */
     readonly maven?: { readonly pathPrefix: string; readonly requiresAuthForPull: boolean };
+    /** Where the sidecar sends each mirror's requests. */
+    readonly mirrors?: readonly MirrorRoute[];
 }): AccessPolicy {
     return {
         siteAddress: args.host,
@@ -134,6 +140,7 @@ export function sidecarPolicy(args: {
                   },
               }
             : {}),
+        ...(args.mirrors && args.mirrors.length > 0 ? { mirrors: args.mirrors } : {}),
     };
 }
 
@@ -246,6 +253,7 @@ export class InClusterRegistry extends pulumi.ComponentResource {
             deletesEnabled: args.deletes.api,
             storage: args.storage.kind,
             maven: args.maven,
+            mirrors: clusterMirrorRoutes({ namespace: args.namespace, mirrors: args.mirrors ?? [] }),
         });
         const caddyfile = renderSidecarCaddyfile(policy, SIDECAR_TLS);
         const registryConfig = renderRegistryConfig({
@@ -331,7 +339,13 @@ export class InClusterRegistry extends pulumi.ComponentResource {
                   }
                 : {}),
         };
-        const resources = registerObjects(name, renderInClusterObjects(spec), { parent: this, provider: args.provider });
+        const mirrors = renderClusterMirrors({
+            namespace: args.namespace,
+            image: args.images.registry,
+            storageClass: args.storage.kind === "filesystem" ? args.storage.storageClass : undefined,
+            mirrors: args.mirrors ?? [],
+        });
+        const resources = registerObjects(name, [...renderInClusterObjects(spec), ...mirrors], { parent: this, provider: args.provider });
         const tlsService = resources.find((r) => r.kind === "Service" && r.name === IN_CLUSTER.tlsService)?.resource;
         if (!(tlsService instanceof k8s.core.v1.Service))
             throw new Error(`InClusterRegistry ${name}: Service ${IN_CLUSTER.tlsService} was not rendered`);

@@ -1,0 +1,104 @@
+/**
+ * The pull-through caches on the external registry host: per upstream a Distribution container in
+ * proxy mode on its own loopback port, with its own storage directory beside (never inside) the
+ * registry's data directory, and the hourly prune job that holds each cache to its `maxSize`. The
+ * front (CaddySite) routes `/v2/mirrors/<upstream>/` to the `routes` this component exposes.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { fingerprint } from "../externalHost/scripts";
+import { DISTRIBUTION } from "../shared/facts";
+import { type HostConnection, HostFile, hostCommand, privileged } from "../shared/hostAccess";
+import {
+    hostMirrorPaths,
+    type MirrorRoute,
+    type MirrorSpec,
+    mirrorContainerDeleteScript,
+    mirrorContainerScript,
+    mirrorCronFile,
+    mirrorPruneScript,
+    renderMirrorConfig,
+} from "./mirrors";
+
+/** A cache to run, with its upstream account's env file when it has one (secret). */
+export interface HostMirror {
+    readonly spec: MirrorSpec;
+    /** `renderMirrorEnvFile` of the upstream account; only with `spec.hasCredentials`. */
+    readonly envFile?: pulumi.Input<string>;
+}
+
+export interface MirrorCachesOnHostArgs {
+    readonly connection: HostConnection;
+    /** Distribution image (the registry's own). */
+    readonly image: string;
+    readonly mirrors: readonly HostMirror[];
+    /** Directory holding one storage directory per cache, e.g. "/srv/data/registry-mirrors". */
+    readonly mirrorsDir: string;
+    /** Directory of the program's config files on the host (the caches' configs go under mirrors/). */
+    readonly configRoot: string;
+    /** Where the prune script and the cron file go. */
+    readonly pruneScriptPath: string;
+    readonly cronFilePath: string;
+}
+
+export class MirrorCachesOnHost extends pulumi.ComponentResource {
+    /** Where the front sends each mirror's requests. */
+    readonly routes: readonly MirrorRoute[];
+
+    constructor(name: string, args: MirrorCachesOnHostArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("dso:mirrors:MirrorCachesOnHost", name, {}, opts);
+        const { connection } = args;
+        const pruned = args.mirrors.map(({ spec, envFile }, index) => {
+            const paths = hostMirrorPaths(spec, index, args.mirrorsDir, args.configRoot);
+            const config = renderMirrorConfig({
+                addr: `:${DISTRIBUTION.containerPort}`,
+                rootDirectory: DISTRIBUTION.dataDir,
+                remoteUrl: spec.remoteUrl,
+                ttl: spec.ttl,
+            });
+            const role = `${name}-${spec.pathName.replace(/\./g, "-")}`;
+            const files = [
+                new HostFile(
+                    `${role}-config`,
+                    { connection, path: `${paths.configDir}/config.yml`, mode: "0644", content: config },
+                    { parent: this },
+                ),
+            ];
+            if (spec.hasCredentials) {
+                if (envFile === undefined)
+                    throw new Error(`MirrorCachesOnHost ${name}: ${spec.upstream} needs its upstream account's env file`);
+                files.push(
+                    new HostFile(
+                        `${role}-env`,
+                        { connection, path: `${paths.configDir}/env`, mode: "0600", content: envFile, secret: true },
+                        { parent: this },
+                    ),
+                );
+            }
+            const fp = fingerprint(args.image, String(paths.hostPort), paths.dataDir, paths.configDir, config);
+            hostCommand(
+                `${role}-run`,
+                {
+                    connection,
+                    create: privileged(mirrorContainerScript(paths, args.image, fp, spec.hasCredentials), connection.sudo),
+                    delete: privileged(mirrorContainerDeleteScript(paths), connection.sudo),
+                },
+                { parent: this, dependsOn: files },
+            );
+            return { paths, maxSize: spec.maxSize };
+        });
+        this.routes = pruned.map(({ paths }, i) => ({ pathName: args.mirrors[i]!.spec.pathName, upstream: `127.0.0.1:${paths.hostPort}` }));
+        if (pruned.length > 0) {
+            const script = new HostFile(
+                `${name}-prune-script`,
+                { connection, path: args.pruneScriptPath, mode: "0755", content: mirrorPruneScript(pruned) },
+                { parent: this },
+            );
+            new HostFile(
+                `${name}-cron`,
+                { connection, path: args.cronFilePath, mode: "0644", content: mirrorCronFile(args.pruneScriptPath) },
+                { parent: this, dependsOn: [script] },
+            );
+        }
+        this.registerOutputs({});
+    }
+}

@@ -1,0 +1,174 @@
+/**
+ * The pull-through caches in the cluster, rendered as plain objects: per upstream a ConfigMap (its
+ * config.yml), a Secret with the upstream account when it has one, a PersistentVolumeClaim of
+ * `maxSize` (the cache's own storage, and its hard size limit), a one-pod Deployment of Distribution
+ * in proxy mode held to the restricted Pod Security Standard, and a ClusterIP Service the registry's
+ * Caddy sidecar proxies `/v2/mirrors/<upstream>/` to. Nothing here creates resources.
+ */
+import type * as k8s from "@pulumi/kubernetes";
+import type { K8sObject, Value } from "../inCluster/manifests";
+import { DISTRIBUTION, MANAGED_LABELS } from "../shared/facts";
+import { type MirrorRoute, type MirrorSpec, renderMirrorConfig } from "./mirrors";
+
+/** A cache in the cluster, with its upstream account's env values when it has one (secret). */
+export interface ClusterMirror {
+    readonly spec: MirrorSpec;
+    readonly account?: { readonly username: Value; readonly password: Value };
+}
+
+export interface ClusterMirrorsSpec {
+    readonly namespace: string;
+    /** Distribution image (the registry's own). */
+    readonly image: string;
+    /** Storage class of the caches' claims; the cluster default when unset. */
+    readonly storageClass?: string;
+    readonly mirrors: readonly ClusterMirror[];
+}
+
+/** User the caches run as; their claims are group-owned by it (fsGroup). */
+const UID = 65532;
+
+/** Kubernetes name of a cache's objects, e.g. "registry-mirror-docker-io". */
+export function clusterMirrorName(spec: Pick<MirrorSpec, "pathName">): string {
+    const name = `registry-mirror-${spec.pathName.replace(/\./g, "-")}`;
+    if (name.length > 63) throw new Error(`mirror "${spec.pathName}": "${name}" is longer than Kubernetes's 63 characters`);
+    return name;
+}
+
+/** Where the sidecar reaches each cache: its Service, by the namespace's DNS name. */
+export function clusterMirrorRoutes(spec: Pick<ClusterMirrorsSpec, "namespace" | "mirrors">): MirrorRoute[] {
+    return spec.mirrors.map((m) => ({
+        pathName: m.spec.pathName,
+        upstream: `${clusterMirrorName(m.spec)}.${spec.namespace}.svc:${DISTRIBUTION.containerPort}`,
+    }));
+}
+
+function meta(name: string, namespace: string, upstream: string, annotations?: Record<string, string>) {
+    return {
+        name,
+        namespace,
+        labels: { "app.kubernetes.io/name": "registry-mirror", "app.kubernetes.io/instance": name, ...MANAGED_LABELS },
+        annotations: { "dso-registry/upstream": upstream, ...annotations },
+    };
+}
+
+/** Every object of every cache. */
+export function renderClusterMirrors(spec: ClusterMirrorsSpec): K8sObject[] {
+    return spec.mirrors.flatMap((m) => renderClusterMirror(spec, m));
+}
+
+function renderClusterMirror(spec: ClusterMirrorsSpec, mirror: ClusterMirror): K8sObject[] {
+    const s = mirror.spec;
+    const name = clusterMirrorName(s);
+    const secretName = `${name}-upstream`;
+    const objects: K8sObject[] = [
+        {
+            apiVersion: "v1",
+            kind: "ConfigMap",
+            metadata: meta(name, spec.namespace, s.upstream),
+            data: {
+                "config.yml": renderMirrorConfig({
+                    addr: `:${DISTRIBUTION.containerPort}`,
+                    rootDirectory: DISTRIBUTION.dataDir,
+                    remoteUrl: s.remoteUrl,
+                    ttl: s.ttl,
+                }),
+            },
+        } satisfies k8s.types.input.core.v1.ConfigMap,
+    ];
+    if (s.hasCredentials) {
+        if (!mirror.account) throw new Error(`mirror ${s.upstream}: its upstream account is missing`);
+        objects.push({
+            apiVersion: "v1",
+            kind: "Secret",
+            metadata: meta(secretName, spec.namespace, s.upstream),
+            type: "Opaque",
+            stringData: { REGISTRY_PROXY_USERNAME: mirror.account.username, REGISTRY_PROXY_PASSWORD: mirror.account.password },
+        } satisfies k8s.types.input.core.v1.Secret);
+    }
+    objects.push(
+        {
+            apiVersion: "v1",
+            kind: "PersistentVolumeClaim",
+            // As the registry's own claim: with WaitForFirstConsumer it stays Pending until the pod uses it.
+            metadata: meta(name, spec.namespace, s.upstream, { "pulumi.com/skipAwait": "true" }),
+            spec: {
+                accessModes: ["ReadWriteOnce"],
+                resources: { requests: { storage: s.maxSize } },
+                ...(spec.storageClass ? { storageClassName: spec.storageClass } : {}),
+            },
+        } satisfies k8s.types.input.core.v1.PersistentVolumeClaim,
+        {
+            apiVersion: "apps/v1",
+            kind: "Deployment",
+            metadata: meta(name, spec.namespace, s.upstream),
+            spec: {
+                replicas: 1,
+                selector: { matchLabels: { "app.kubernetes.io/name": "registry-mirror", "app.kubernetes.io/instance": name } },
+                // One ReadWriteOnce claim: the old pod goes first.
+                strategy: { type: "Recreate" },
+                template: {
+                    metadata: { labels: meta(name, spec.namespace, s.upstream).labels },
+                    spec: {
+                        automountServiceAccountToken: false,
+                        enableServiceLinks: false,
+                        securityContext: {
+                            runAsNonRoot: true,
+                            runAsUser: UID,
+                            runAsGroup: UID,
+                            fsGroup: UID,
+                            fsGroupChangePolicy: "OnRootMismatch",
+                            seccompProfile: { type: "RuntimeDefault" },
+                        },
+                        containers: [
+                            {
+                                name: "registry",
+                                image: spec.image,
+                                args: [`${DISTRIBUTION.configDir}/config.yml`],
+                                ports: [{ name: "registry", containerPort: DISTRIBUTION.containerPort, protocol: "TCP" }],
+                                ...(s.hasCredentials ? { envFrom: [{ secretRef: { name: secretName } }] } : {}),
+                                volumeMounts: [
+                                    { name: "config", mountPath: DISTRIBUTION.configDir, readOnly: true },
+                                    { name: "data", mountPath: DISTRIBUTION.dataDir },
+                                    { name: "tmp", mountPath: "/tmp" },
+                                ],
+                                resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "1", memory: "512Mi" } },
+                                securityContext: {
+                                    allowPrivilegeEscalation: false,
+                                    capabilities: { drop: ["ALL"] },
+                                    privileged: false,
+                                    readOnlyRootFilesystem: true,
+                                    runAsNonRoot: true,
+                                    seccompProfile: { type: "RuntimeDefault" },
+                                },
+                                readinessProbe: { tcpSocket: { port: "registry" }, periodSeconds: 10 },
+                                livenessProbe: {
+                                    tcpSocket: { port: "registry" },
+                                    initialDelaySeconds: 10,
+                                    periodSeconds: 20,
+                                    failureThreshold: 6,
+                                },
+                            },
+                        ],
+                        volumes: [
+                            { name: "config", configMap: { name } },
+                            { name: "data", persistentVolumeClaim: { claimName: name } },
+                            { name: "tmp", emptyDir: {} },
+                        ],
+                    },
+                },
+            },
+        } satisfies k8s.types.input.apps.v1.Deployment,
+        {
+            apiVersion: "v1",
+            kind: "Service",
+            metadata: meta(name, spec.namespace, s.upstream),
+            spec: {
+                type: "ClusterIP",
+                selector: { "app.kubernetes.io/name": "registry-mirror", "app.kubernetes.io/instance": name },
+                ports: [{ name: "registry", port: DISTRIBUTION.containerPort, targetPort: "registry", protocol: "TCP" }],
+            },
+        } satisfies k8s.types.input.core.v1.Service,
+    );
+    return objects;
+}
