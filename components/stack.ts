@@ -387,6 +387,7 @@ function defineNodeTrust(
         allowContainerdRestart: nodes.allowContainerdRestart,
         allowServiceRestart: nodes.allowServiceRestart,
         restartTimeoutSeconds: nodes.restartTimeoutSeconds,
+        mirrors: mirrorSpecs(cfg).map(({ upstream, pathName }) => ({ upstream, pathName })),
     });
     if (nodes.delivery === "daemonset") {
         // Its pods are privileged: they get a namespace of their own, so the registry's namespace can

@@ -3,8 +3,18 @@
  * content of each file step, and how a root script reaches a node over SSH or locally.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { mirrorCaFile, type NodeMirror, renderMirrorHostsToml } from "../mirrors/mirrors";
+import { registryAuthority } from "../shared/facts";
 import { type HostConnection, privileged, shQuote } from "../shared/hostAccess";
-import { type FileStep, normalizePem, type RuntimeFlavour, renderHostsToml, type TrustPlan, type TrustTarget } from "./files";
+import {
+    type FileStep,
+    MANAGED_HEADER,
+    normalizePem,
+    type RuntimeFlavour,
+    renderHostsToml,
+    type TrustPlan,
+    type TrustTarget,
+} from "./files";
 import { renderRegistriesEntries } from "./registriesYaml";
 import { DEFAULT_RESTART_TIMEOUT_SECONDS, type RestartSettings } from "./restarts";
 
@@ -37,6 +47,8 @@ export interface NodeTrustCommonArgs {
     readonly allowServiceRestart?: boolean;
     /** Seconds a restarted k3s / RKE2 node has to be active and Ready again before the run fails. */
     readonly restartTimeoutSeconds?: number;
+    /** Upstreams the node pulls through the registry's pull-through caches, falling back to each upstream. */
+    readonly mirrors?: readonly NodeMirror[];
 }
 
 /** The restart settings of the args, for a node's turn (SSH) or the DaemonSet's pods (no turn). */
@@ -57,6 +69,7 @@ export function trustTargetOf(args: NodeTrustCommonArgs): TrustTarget {
         hasPullAuth: args.pullAccount !== undefined,
         hasAddress: args.registryAddress !== undefined,
         plainHttp: args.plainHttp ?? false,
+        mirrors: args.mirrors ?? [],
     };
 }
 
@@ -74,9 +87,29 @@ export function fileContent(step: FileStep, plan: TrustPlan, args: NodeTrustComm
                     .apply(([username, password]) => renderHostsToml({ ...target, auth: { username, password } })),
             );
         }
+        case "mirror-hosts-toml": {
+            const mirrorFile = (authorization?: string) =>
+                renderMirrorHostsToml({
+                    mirror: step.mirror!,
+                    registryHost: args.host,
+                    registryPort: args.port,
+                    caFile: target.hasCa ? mirrorCaFile(registryAuthority(args.host, args.port)) : undefined,
+                    authorization,
+                    header: MANAGED_HEADER,
+                });
+            if (!args.pullAccount) return pulumi.output(mirrorFile());
+            // The caches sit behind the same front: pulls that need credentials there need them here too.
+            return pulumi.secret(
+                pulumi
+                    .all([args.pullAccount.username, args.pullAccount.password])
+                    .apply(([username, password]) =>
+                        mirrorFile(`Basic ${Buffer.from(`${username}:${password}`, "utf8").toString("base64")}`),
+                    ),
+            );
+        }
         case "registries-yaml": {
             const caFile = plan.steps.find((s): s is FileStep => s.kind === "file" && s.role === "ca")?.path;
-            const base = { host: args.host, port: args.port, plainHttp: target.plainHttp, caFile };
+            const base = { host: args.host, port: args.port, plainHttp: target.plainHttp, caFile, mirrors: target.mirrors };
             if (!args.pullAccount) return pulumi.output(renderRegistriesEntries(base));
             return pulumi.secret(
                 pulumi

@@ -8,6 +8,7 @@
  * a private directory in tests) and $DSO_HOST_EXEC (a prefix for commands that must run in the
  * node's own namespaces: empty over SSH, `nsenter …` in the DaemonSet).
  */
+import type { NodeMirror } from "../mirrors/mirrors";
 import { IPV4, type RuntimeFlavour, registryAuthority } from "../shared/facts";
 import { type HostFileSpec, placeFileBody, removeFileBody, shQuote } from "../shared/hostAccess";
 import { registriesYamlMergeBody } from "./registriesYaml";
@@ -33,12 +34,18 @@ export interface TrustTarget {
     readonly hasAddress: boolean;
     /** Plain HTTP instead of TLS (explicit opt-in only). */
     readonly plainHttp: boolean;
+    /** Upstreams the node pulls through the registry's pull-through caches (`registry.mirrors`). */
+    readonly mirrors?: readonly NodeMirror[];
 }
 
 /** One file on the node. */
 export interface FileStep extends HostFileSpec {
     readonly kind: "file";
-    readonly role: "ca" | "hosts-toml" | "registries-yaml";
+    readonly role: "ca" | "hosts-toml" | "registries-yaml" | "mirror-hosts-toml";
+    /** Tells steps of one role apart in names (a mirror's upstream); unset for the registry's own steps. */
+    readonly id?: string;
+    /** The upstream a "mirror-hosts-toml" step is for. */
+    readonly mirror?: NodeMirror;
     /** The content carries a secret (pull password). */
     readonly secret: boolean;
     /** systemd units restarted (when running and allowed) after the content changed or was removed. */
@@ -54,6 +61,8 @@ export interface FileStep extends HostFileSpec {
 export interface DirStep {
     readonly kind: "dir";
     readonly path: string;
+    /** Tells directories apart in names (a mirror's upstream); unset for the registry's own. */
+    readonly id?: string;
 }
 
 /** The managed /etc/hosts block. */
@@ -160,6 +169,25 @@ export function trustPlan(flavour: RuntimeFlavour, target: TrustTarget): TrustPl
                 secret,
                 restartUnits: [],
             });
+            // Each mirrored upstream gets its own hosts.toml: the cache first, the upstream as the fallback.
+            // The Docker engine has no per-upstream mirror setting (only registry-mirrors for Docker Hub, in daemon.json).
+            for (const mirror of target.mirrors ?? []) {
+                const id = `mirror-${mirror.pathName.replace(/\./g, "-")}`;
+                const mirrorDir = `${certsDir}/${mirror.upstream}`;
+                steps.push(
+                    { kind: "dir", path: mirrorDir, id },
+                    {
+                        kind: "file",
+                        role: "mirror-hosts-toml",
+                        id,
+                        mirror,
+                        path: `${mirrorDir}/hosts.toml`,
+                        mode: secret ? "0600" : "0644",
+                        secret,
+                        restartUnits: [],
+                    },
+                );
+            }
         }
         if (flavour === "containerd") {
             steps.push({ kind: "config-path", configFile: "/etc/containerd/config.toml", certsDir });

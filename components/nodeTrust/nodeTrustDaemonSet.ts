@@ -71,16 +71,16 @@ function daemonSetScripts(plan: TrustPlan, args: NodeTrustCommonArgs): DaemonSet
     for (const step of plan.steps) {
         switch (step.kind) {
             case "dir":
-                apply.push(`sh ${script("dir-create.sh", dirCreateScript(step.path))}`);
-                remove.unshift(`sh ${script("dir-remove.sh", dirRemoveScript(step.path))}`);
+                apply.push(`sh ${script(`dir-create${step.id ? `-${step.id}` : ""}.sh`, dirCreateScript(step.path))}`);
+                remove.unshift(`sh ${script(`dir-remove${step.id ? `-${step.id}` : ""}.sh`, dirRemoveScript(step.path))}`);
                 break;
             case "file": {
-                const dataKey = step.path.split("/").pop()!;
+                const dataKey = `${step.id ? `${step.id}-` : ""}${step.path.split("/").pop()!}`;
                 const content = fileContent(step, plan, args);
                 const source = step.secret ? `${SECRET_DIR}/${dataKey}` : `${CONFIG_DIR}/${dataKey}`;
                 (step.secret ? secret : config)[dataKey] = content;
-                apply.push(`sh ${script(`place-${step.role}.sh`, placeFileStepBody(step, restart))} < ${source}`);
-                remove.unshift(`sh ${script(`remove-${step.role}.sh`, removeFileStepBody(step, restart))}`);
+                apply.push(`sh ${script(`place-${step.id ?? step.role}.sh`, placeFileStepBody(step, restart))} < ${source}`);
+                remove.unshift(`sh ${script(`remove-${step.id ?? step.role}.sh`, removeFileStepBody(step, restart))}`);
                 break;
             }
             case "config-path":

@@ -41,7 +41,7 @@ export class NodeTrust extends pulumi.ComponentResource {
             switch (step.kind) {
                 case "dir":
                     dir = hostCommand(
-                        `${name}-dir`,
+                        `${name}-dir${step.id ? `-${step.id}` : ""}`,
                         { connection, create: run(dirCreateScript(step.path)), delete: run(dirRemoveScript(step.path)) },
                         { parent: this },
                     );
@@ -54,7 +54,7 @@ export class NodeTrust extends pulumi.ComponentResource {
                         const restarts = step.restartUnits.length > 0;
                         const dependsOn = restarts ? [...after.dependsOn, ...placed] : after.dependsOn;
                         const file = new NodeFile(
-                            `${name}-${step.role}`,
+                            `${name}-${step.id ?? step.role}`,
                             { connection, run, step, content, restart, after: restarts ? args.restartTurn?.after : undefined },
                             { ...after, dependsOn },
                         );
@@ -63,7 +63,7 @@ export class NodeTrust extends pulumi.ComponentResource {
                     } else {
                         placed.push(
                             new HostFile(
-                                `${name}-${step.role}`,
+                                `${name}-${step.id ?? step.role}`,
                                 { connection, path: step.path, mode: step.mode, content, secret: step.secret },
                                 after,
                             ),

@@ -12,6 +12,7 @@
  * Whatever the merge cannot read safely (flow style, several documents, an unmarked entry for the
  * same registry, which would be a duplicate key) stops the run with nothing changed.
  */
+import { type NodeMirror, renderMirrorRegistriesEntries } from "../mirrors/mirrors";
 import { registryAuthority } from "../shared/facts";
 import { shQuote } from "../shared/hostAccess";
 
@@ -37,6 +38,8 @@ export interface RegistriesYamlInput {
     readonly host: string;
     readonly port: number;
     readonly plainHttp: boolean;
+    /** Upstreams pulled through the registry's caches (a rewrite each onto `mirrors/<upstream>/`). */
+    readonly mirrors?: readonly NodeMirror[];
     /** Absolute path of the CA file on the node, when there is one. */
     readonly caFile?: string;
     readonly auth?: { readonly username: string; readonly password: string };
@@ -55,7 +58,13 @@ function quoted(value: string): string {
 export function renderRegistriesEntries(input: RegistriesYamlInput): string {
     const authority = registryAuthority(input.host, input.port);
     const url = `${input.plainHttp ? "http" : "https"}://${authority}`;
-    const lines = ["mirrors:", `  ${quoted(authority)}:`, "    endpoint:", `      - ${quoted(url)}`];
+    const lines = [
+        "mirrors:",
+        `  ${quoted(authority)}:`,
+        "    endpoint:",
+        `      - ${quoted(url)}`,
+        ...renderMirrorRegistriesEntries({ mirrors: input.mirrors ?? [], registryHost: input.host, registryPort: input.port }),
+    ];
     if (input.caFile || input.auth) {
         lines.push("configs:", `  ${quoted(authority)}:`);
         if (input.caFile) lines.push("    tls:", `      ca_file: ${quoted(input.caFile)}`);
@@ -95,7 +104,11 @@ function keyOf(s,   body, pad, k, i, rest) {
 function fail(msg) { print file ": " msg > "/dev/stderr"; print "Nothing was changed." > "/dev/stderr"; failed = 1; exit 1 }
 FILENAME == entries {
   if ($0 ~ /^[a-z]+:[ \t]*$/) { ek = substr($0, 1, index($0, ":") - 1); next }
-  if (ek != "") { nent[ek]++; ent[ek, nent[ek]] = substr($0, 3) }
+  if (ek != "") {
+    nent[ek]++; ent[ek, nent[ek]] = substr($0, 3)
+    # The keys of the program's entries (the registry, and each upstream it mirrors).
+    if (ent[ek, nent[ek]] ~ /^[^ \t]/) { kk = keyOf(ent[ek, nent[ek]]); if (kk != "") own[ek, kk] = 1 }
+  }
   next
 }
 {
@@ -134,6 +147,8 @@ END {
       kids++
       if (indentOf(s) == ind && keyOf(s) == authority)
         fail("line " src[i] ": " k "." authority " exists and was not written by dso-registry; remove that entry (the program writes its own) and run again")
+      if (indentOf(s) == ind && ((k, keyOf(s)) in own))
+        fail("line " src[i] ": " k "." keyOf(s) " exists and was not written by dso-registry, which writes its own for its pull-through cache (registry.mirrors); remove that entry, or the upstream from registry.mirrors, and run again")
     }
     children[k] = kids; indent[k] = ind
   }

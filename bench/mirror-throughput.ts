@@ -1,0 +1,175 @@
+/**
+ * Fleet scale: N concurrent downloads (default 64, like 64 nodes pulling at once) of one blob
+ * (default 64 MiB) on loopback, all in the same run:
+ *   - Distribution serving TLS itself (the baseline),
+ *   - through the front (the rendered Caddyfile, Caddy serving the blob from Distribution's files),
+ *   - through the front's mirror path (`/v2/mirrors/docker.io/…`, the rendered proxy Distribution, with
+ *     the baseline Distribution as its upstream): cold (empty cache) and warm (the cache holds the blob).
+ * Each scenario prints failures (a curl that failed or fetched the wrong size) and the aggregate
+ * throughput (bytes of all downloads / wall time); the front's and the mirror's as a ratio of the
+ * baseline. Median of `--runs` rounds for baseline, front and warm mirror (interleaved); cold runs once.
+ *
+ *   npx tsx bench/mirror-throughput.ts [--clients 64] [--size-mib 64] [--runs 3]
+ */
+import { spawn } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync, writeFileSync } from "node:fs";
+import { cpus, loadavg } from "node:os";
+import * as path from "node:path";
+import { renderCaddyfile } from "../components/accessPolicy/accessPolicy";
+import { DOCKER_HUB, renderMirrorConfig } from "../components/mirrors/mirrors";
+import { type RealRegistry, startRealRegistry } from "../test/support/realRegistry";
+import { freePort, privateDir, removeDir, runOk, type ServerProcess, startServer, waitForPort } from "../test/support/serverProcess";
+
+function arg(name: string, fallback: number): number {
+    const i = process.argv.indexOf(`--${name}`);
+    return i > 0 ? Number(process.argv[i + 1]) : fallback;
+}
+
+function curl(args: readonly string[], input = ""): string {
+    return runOk("curl", ["-sS", "--fail", ...args], { input }).stdout;
+}
+
+/** Uploads the blob to `bench/blob` with the push account (or anonymously) and checks its digest. */
+function upload(reg: RealRegistry, file: string, digest: string, withAuth: boolean): void {
+    const auth = withAuth ? `user = "${reg.push.username}:${reg.push.password}"\n` : "";
+    const headers = curl(
+        ["-K", "-", "--cacert", reg.ca.caCertFile, "-D", "-", "-o", "/dev/null", "-X", "POST", `${reg.url}/v2/bench/blob/blobs/uploads/`],
+        auth,
+    );
+    const location = /^location:\s*(\S+)/im.exec(headers)?.[1];
+    if (!location) throw new Error(`no upload location in:\n${headers}`);
+    const target = `${location.startsWith("/") ? reg.url + location : location}${location.includes("?") ? "&" : "?"}digest=${digest}`;
+    curl(
+        ["-K", "-", "--cacert", reg.ca.caCertFile, "-o", "/dev/null", "-X", "PUT", "-H", "Content-Type: application/octet-stream"].concat([
+            "--data-binary",
+            `@${file}`,
+            target,
+        ]),
+        auth,
+    );
+}
+
+interface Round {
+    readonly failures: number;
+    /** Bytes of all successful downloads per second of wall time. */
+    readonly bytesPerSecond: number;
+}
+
+/** `clients` downloads of `url` at once; each must fetch exactly `size` bytes. */
+async function round(url: string, caCertFile: string, clients: number, size: number): Promise<Round> {
+    const one = () =>
+        new Promise<boolean>((resolve) => {
+            const child = spawn(
+                "curl",
+                ["-sS", "--fail", "--http1.1", "--cacert", caCertFile, "-o", "/dev/null", "-w", "%{size_download}", url],
+                {
+                    stdio: ["ignore", "pipe", "ignore"],
+                },
+            );
+            let out = "";
+            child.stdout.on("data", (d: Buffer) => {
+                out += d.toString();
+            });
+            child.on("close", (code) => resolve(code === 0 && Number(out.trim()) === size));
+        });
+    const start = process.hrtime.bigint();
+    const results = await Promise.all(Array.from({ length: clients }, one));
+    const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+    const ok = results.filter(Boolean).length;
+    return { failures: clients - ok, bytesPerSecond: (ok * size) / seconds };
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+const mib = (bytesPerSecond: number) => (bytesPerSecond / 1024 / 1024).toFixed(0);
+
+async function main(): Promise<void> {
+    const clients = arg("clients", 64);
+    const sizeMib = arg("size-mib", 64);
+    const runs = arg("runs", 3);
+    const size = sizeMib * 1024 * 1024;
+    const scratch = privateDir("bench-mirror");
+    const servers: ServerProcess[] = [];
+    const direct = await startRealRegistry({ caddy: false, registryTls: true });
+    let fronted: RealRegistry | undefined;
+    try {
+        // The cache, with the baseline Distribution as its upstream (trusted through SSL_CERT_FILE).
+        const mirrorPort = await freePort();
+        const mirrorData = path.join(scratch, "cache");
+        const mirrorConfig = path.join(scratch, "mirror.yml");
+        writeFileSync(
+            mirrorConfig,
+            renderMirrorConfig({
+                addr: `127.0.0.1:${mirrorPort}`,
+                rootDirectory: mirrorData,
+                remoteUrl: direct.url,
+                ttl: "168h",
+                logLevel: "warn",
+            }),
+        );
+        const mirror = startServer("/usr/bin/docker-registry", ["serve", mirrorConfig], {
+            ...process.env,
+            SSL_CERT_FILE: direct.ca.caCertFile,
+        });
+        servers.push(mirror);
+        await waitForPort(mirrorPort, 30_000, "mirror");
+        // The shipped front, with the mirror route.
+        fronted = await startRealRegistry({
+            caddyfileFor: (policy) =>
+                renderCaddyfile({ ...policy, mirrors: [{ pathName: DOCKER_HUB.name, upstream: `127.0.0.1:${mirrorPort}` }] }),
+        });
+
+        const file = path.join(scratch, "blob");
+        const data = randomBytes(size);
+        writeFileSync(file, data);
+        const hex = createHash("sha256").update(data).digest("hex");
+        const digest = `sha256:${hex}`;
+        upload(direct, file, digest, false);
+        upload(fronted, file, digest, true);
+        const urls = {
+            direct: `${direct.url}/v2/bench/blob/blobs/${digest}`,
+            front: `${fronted.url}/v2/bench/blob/blobs/${digest}`,
+            mirror: `${fronted.url}/v2/mirrors/${DOCKER_HUB.name}/bench/blob/blobs/${digest}`,
+        };
+
+        console.log(
+            `${clients} concurrent downloads of a ${sizeMib} MiB blob, HTTP/1.1, loopback, ${cpus().length} cores, load ${loadavg()[0]!.toFixed(2)}`,
+        );
+        const cold = await round(urls.mirror, fronted.ca.caCertFile, clients, size);
+        const cached = path.join(mirrorData, "docker/registry/v2/blobs/sha256", hex.slice(0, 2), hex, "data");
+        for (let i = 0; i < 600 && !existsSync(cached); i++) await new Promise((r) => setTimeout(r, 100));
+        if (!existsSync(cached)) throw new Error("the cache did not store the blob after the cold round");
+
+        const rounds: Record<"direct" | "front" | "mirror", Round[]> = { direct: [], front: [], mirror: [] };
+        for (let i = 0; i < runs; i++) {
+            rounds.direct.push(await round(urls.direct, direct.ca.caCertFile, clients, size));
+            rounds.front.push(await round(urls.front, fronted.ca.caCertFile, clients, size));
+            rounds.mirror.push(await round(urls.mirror, fronted.ca.caCertFile, clients, size));
+        }
+        const base = median(rounds.direct.map((r) => r.bytesPerSecond));
+        const line = (what: string, rs: Round[]) => {
+            const speed = median(rs.map((r) => r.bytesPerSecond));
+            const failures = rs.reduce((n, r) => n + r.failures, 0);
+            console.log(
+                `${what.padEnd(34)} failures ${String(failures).padStart(3)} of ${clients * rs.length}   ${mib(speed).padStart(6)} MiB/s   ${(speed / base).toFixed(2)}x`,
+            );
+        };
+        line("Distribution serving TLS itself", rounds.direct);
+        line("through the front", rounds.front);
+        line("mirror path, cold (empty cache)", [cold]);
+        line("mirror path, warm (cached)", rounds.mirror);
+    } finally {
+        await fronted?.stop();
+        for (const s of servers) await s.stop();
+        await direct.stop();
+        removeDir(scratch);
+    }
+}
+
+main().then(
+    () => process.exit(0),
+    (error: unknown) => {
+        console.error(error instanceof Error ? error.message : String(error));
+        process.exit(1);
+    },
+);

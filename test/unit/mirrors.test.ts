@@ -1,0 +1,191 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, parseConfig } from "../../components/config";
+import {
+    defaultRemoteUrl,
+    mirrorCaFile,
+    mirrorPathName,
+    mirrorPruneScript,
+    parseMirrorCredentials,
+    quantityBytes,
+    renderMirrorConfig,
+    renderMirrorEnvFile,
+    renderMirrorHostsToml,
+} from "../../components/mirrors/mirrors";
+import { trustPlan } from "../../components/nodeTrust/files";
+import { renderRegistriesEntries } from "../../components/nodeTrust/registriesYaml";
+
+const base = (mirrors: unknown[], mode = "in-cluster"): Record<string, unknown> => ({
+    containerRegistry: { host: "registry.example.com", pathPrefix: "team" },
+    registry: { mode, mirrors, ...(mode === "existing" ? { tls: { mode: "public" } } : {}) },
+});
+
+function problemsOf(raw: Record<string, unknown>): string[] {
+    try {
+        parseConfig(raw, {}, { allowMissingSecrets: true });
+    } catch (error) {
+        if (error instanceof ConfigError) return error.problems.map((p) => `${p.key}: ${p.message}`);
+        throw error;
+    }
+    return [];
+}
+
+describe("mirror names and URLs", () => {
+    it.each([
+        ["docker.io", "https://registry-1.docker.io", "docker.io"],
+        ["ghcr.io", "https://ghcr.io", "ghcr.io"],
+        ["registry.example.com:5000", "https://registry.example.com:5000", "registry.example.com-5000"],
+    ])("%s: API %s, path name %s", (upstream, url, pathName) => {
+        expect(defaultRemoteUrl(upstream)).toBe(url);
+        expect(mirrorPathName(upstream)).toBe(pathName);
+    });
+
+    it.each([
+        ["20Gi", 20 * 2 ** 30],
+        ["500M", 500e6],
+        ["1024", 1024],
+        ["1.5Ki", 1536],
+        ["20GB", undefined],
+        ["", undefined],
+    ])("quantity %s is %s bytes", (quantity, bytes) => {
+        expect(quantityBytes(quantity)).toBe(bytes);
+    });
+});
+
+describe("the cache's config and upstream account", () => {
+    it("is Distribution in proxy mode with the upstream and the ttl, and no account in it", () => {
+        const text = renderMirrorConfig({ addr: ":5000", rootDirectory: "/var/lib/registry", remoteUrl: "https://ghcr.io", ttl: "24h" });
+        expect(text).toContain('proxy:\n  remoteurl: "https://ghcr.io"\n  ttl: 24h\n');
+        expect(text).not.toMatch(/username|password/);
+    });
+
+    it("puts the account in Distribution's environment names", () => {
+        expect(renderMirrorEnvFile({ username: "bot", password: "p=w d" })).toBe(
+            "REGISTRY_PROXY_USERNAME=bot\nREGISTRY_PROXY_PASSWORD=p=w d\n",
+        );
+    });
+
+    it.each([[{ username: "bot", password: "a\nb" }], [{ username: "", password: "x" }]])(
+        "refuses an account an env file cannot hold: %j",
+        (account) => {
+            expect(() => renderMirrorEnvFile(account)).toThrow(/mirrorCredentials/);
+        },
+    );
+
+    it("reads the accounts from the secret, keyed by upstream", () => {
+        const json = JSON.stringify({ "docker.io": { username: "me", password: "tok" }, "quay.io": { username: "q", password: "r" } });
+        expect(parseMirrorCredentials(json, ["docker.io"])).toEqual({ "docker.io": { username: "me", password: "tok" } });
+    });
+
+    it.each([
+        ["not json", /is not JSON/],
+        ["[]", /not a JSON object/],
+        ['{"ghcr.io": {"username": "a", "password": "b"}}', /no "username" and "password" for "docker.io"/],
+        ['{"docker.io": {"username": "a"}}', /for "docker.io"/],
+    ])("refuses the secret %s, naming what to set", (json, message) => {
+        expect(() => parseMirrorCredentials(json, ["docker.io"])).toThrow(message);
+    });
+});
+
+describe("nodes", () => {
+    const mirror = { upstream: "docker.io", pathName: "docker.io" };
+    const target = {
+        host: "registry.example.com",
+        port: 443,
+        hasCa: true,
+        hasPullAuth: false,
+        hasAddress: false,
+        plainHttp: false,
+        mirrors: [mirror],
+    };
+
+    it("containerd's hosts.toml lists the cache first at its path, and the upstream as the server", () => {
+        const text = renderMirrorHostsToml({
+            mirror,
+            registryHost: "registry.example.com",
+            registryPort: 443,
+            caFile: mirrorCaFile("registry.example.com"),
+            header: "# h",
+        });
+        expect(text).toBe(
+            [
+                "# h",
+                'server = "https://registry-1.docker.io"',
+                "",
+                '[host."https://registry.example.com/v2/mirrors/docker.io"]',
+                '  capabilities = ["pull", "resolve"]',
+                "  override_path = true",
+                '  ca = "../registry.example.com/ca.crt"',
+                "",
+            ].join("\n"),
+        );
+    });
+
+    it.each(["containerd", "microk8s", "kind"] as const)(
+        "a %s node gets a hosts.toml per upstream next to the registry's directory",
+        (flavour) => {
+            const plan = trustPlan(flavour, target);
+            const file = plan.steps.find((s) => s.kind === "file" && s.role === "mirror-hosts-toml");
+            expect(file?.kind === "file" && file.path).toMatch(/\/certs\.d\/docker\.io\/hosts\.toml$/);
+            expect(plan.steps.some((s) => s.kind === "dir" && s.path.endsWith("/docker.io"))).toBe(true);
+        },
+    );
+
+    it("a Docker engine node gets no mirror file (dockerd has no per-upstream mirror setting)", () => {
+        expect(trustPlan("docker", target).steps.some((s) => s.kind === "file" && s.role === "mirror-hosts-toml")).toBe(false);
+    });
+
+    it("k3s / RKE2 registries.yaml points the upstream at the registry and rewrites onto the cache's path", () => {
+        const text = renderRegistriesEntries({ host: "registry.example.com", port: 443, plainHttp: false, mirrors: [mirror] });
+        expect(text).toContain(
+            '  "docker.io":\n    endpoint:\n      - "https://registry.example.com"\n    rewrite:\n      "^(.*)$": "mirrors/docker.io/$1"\n',
+        );
+    });
+});
+
+describe("the external host's size limit", () => {
+    it("checks each cache against its maxSize in KiB", () => {
+        const paths = { container: "dso-registry-mirror-docker.io", hostPort: 5101, dataDir: "/srv/m/docker.io", configDir: "/etc/x" };
+        expect(mirrorPruneScript([{ paths, maxSize: "1Gi" }])).toContain(
+            `check 'dso-registry-mirror-docker.io' "\${DSO_ROOT:-}"'/srv/m/docker.io' 1048576`,
+        );
+    });
+});
+
+describe("registry.mirrors config", () => {
+    it("is accepted with defaults: 168h, 20Gi, no credentials", () => {
+        const { config, requiredSecrets } = parseConfig(base([{ upstream: "docker.io" }]));
+        expect(config.registry.mirrors).toEqual([{ upstream: "docker.io", credentials: false, maxAge: "168h", maxSize: "20Gi" }]);
+        expect(requiredSecrets).not.toContain("mirrorCredentials");
+    });
+
+    it("needs the secret mirrorCredentials when an upstream has credentials", () => {
+        expect(
+            parseConfig(base([{ upstream: "docker.io", credentials: true }]), {}, { allowMissingSecrets: true }).requiredSecrets,
+        ).toContain("mirrorCredentials");
+        let problems: string[] = [];
+        try {
+            parseConfig(base([{ upstream: "docker.io", credentials: true }]));
+        } catch (error) {
+            if (error instanceof ConfigError) problems = error.problems.map((p) => `${p.key}: ${p.message}`);
+        }
+        expect(problems.join("\n")).toMatch(
+            /dso-registry:mirrorCredentials: is not set.*pulumi config set --secret dso-registry:mirrorCredentials/,
+        );
+    });
+
+    it.each([
+        [[{ upstream: "https://docker.io" }], /registry\.mirrors\[0\]\.upstream.*has a scheme/],
+        [[{ upstream: "Docker.io" }], /registry\.mirrors\[0\]\.upstream.*upper-case/],
+        [[{ upstream: "docker.io" }, { upstream: "docker.io" }], /registry\.mirrors\[1\]\.upstream.*listed twice/],
+        [[{ upstream: "registry.example.com" }], /registry\.mirrors\[0\]\.upstream.*this registry itself/],
+        [[{ upstream: "quay.io", remoteUrl: "http://quay.io" }], /registry\.mirrors\[0\]\.remoteUrl.*https URL/],
+        [[{ upstream: "quay.io", maxAge: "7d" }], /registry\.mirrors\[0\]\.maxAge.*duration/],
+        [[{ upstream: "quay.io", maxSize: "lots" }], /registry\.mirrors\[0\]\.maxSize.*quantity/],
+    ])("refuses %j, naming the key", (mirrors, message) => {
+        expect(problemsOf(base(mirrors)).join("\n")).toMatch(message);
+    });
+
+    it("refuses mirrors beside an existing registry", () => {
+        expect(problemsOf(base([{ upstream: "docker.io" }], "existing")).join("\n")).toMatch(/registry\.mirrors.*existing registry/);
+    });
+});
