@@ -1,3 +1,7 @@
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { ConfigError, parseConfig } from "../../components/config";
 import {
@@ -12,7 +16,7 @@ import {
     renderMirrorHostsToml,
 } from "../../components/mirrors/mirrors";
 import { trustPlan } from "../../components/nodeTrust/files";
-import { renderRegistriesEntries } from "../../components/nodeTrust/registriesYaml";
+import { registriesYamlMergeBody, renderRegistriesEntries } from "../../components/nodeTrust/registriesYaml";
 
 const base = (mirrors: unknown[], mode = "in-cluster"): Record<string, unknown> => ({
     containerRegistry: { host: "registry.example.com", pathPrefix: "team" },
@@ -139,6 +143,45 @@ describe("nodes", () => {
         expect(text).toContain(
             '  "docker.io":\n    endpoint:\n      - "https://registry.example.com"\n    rewrite:\n      "^(.*)$": "mirrors/docker.io/$1"\n',
         );
+    });
+});
+
+describe("the registries.yaml merge with mirror entries (sh and awk)", () => {
+    const file = "/etc/rancher/k3s/registries.yaml";
+    const merge = (existing: string) => {
+        const root = mkdtempSync(path.join(tmpdir(), "dso-mirrors-merge-"));
+        try {
+            mkdirSync(path.join(root, "etc/rancher/k3s"), { recursive: true });
+            writeFileSync(path.join(root, file), existing);
+            const entries = renderRegistriesEntries({
+                host: "registry.example.com",
+                port: 443,
+                plainHttp: false,
+                mirrors: [{ upstream: "docker.io", pathName: "docker.io" }],
+            });
+            const body = `set -eu\n${registriesYamlMergeBody({ path: file, authority: "registry.example.com", secret: false }, "apply")}`;
+            const r = spawnSync("sh", ["-c", body], { input: entries, env: { ...process.env, DSO_ROOT: root }, encoding: "utf8" });
+            return { code: r.status, stderr: r.stderr, text: readFileSync(path.join(root, file), "utf8") };
+        } finally {
+            rmSync(root, { recursive: true, force: true });
+        }
+    };
+
+    it("adds the upstream's entry inside the program's block and keeps the operator's other entries", () => {
+        const r = merge("mirrors:\n  quay.io:\n    endpoint:\n      - https://q.example\n");
+        expect(r.code, r.stderr).toBe(0);
+        expect(r.text).toMatch(
+            /# BEGIN dso-registry registry\.example\.com[^\n]*\n(?:.*\n)* {2}"docker\.io":\n(?:.*\n)* {2}# END dso-registry/,
+        );
+        expect(r.text).toContain("  quay.io:\n    endpoint:\n      - https://q.example\n");
+    });
+
+    it("refuses, changing nothing, when the operator has an entry of its own for that upstream", () => {
+        const existing = "mirrors:\n  docker.io:\n    endpoint:\n      - https://other.example\n";
+        const r = merge(existing);
+        expect(r.code).not.toBe(0);
+        expect(r.stderr).toMatch(/mirrors\.docker\.io exists and was not written by dso-registry/);
+        expect(r.text).toBe(existing);
     });
 });
 
