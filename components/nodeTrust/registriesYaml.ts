@@ -106,7 +106,7 @@ FILENAME == entries {
   if ($0 ~ /^[a-z]+:[ \t]*$/) { ek = substr($0, 1, index($0, ":") - 1); next }
   if (ek != "") {
     nent[ek]++; ent[ek, nent[ek]] = substr($0, 3)
-    # The keys of the program's entries (the registry, and each upstream it mirrors).
+    # Keys of the entries this program writes (the registry, and each upstream it mirrors).
     if (ent[ek, nent[ek]] ~ /^[^ \t]/) { kk = keyOf(ent[ek, nent[ek]]); if (kk != "") own[ek, kk] = 1 }
   }
   next
