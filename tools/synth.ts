@@ -268,6 +268,29 @@ export async function synthesize(projectDir: string, stack: string): Promise<Syn
 }
 
 /**
+ * Secrets the program reads as structured text get a placeholder of that structure, so the program
+ * takes it apart as it would the real value: `mirrorCredentials` (JSON keyed by upstream) holds an
+ * account of placeholders for each mirror with `credentials: true`. Values are never decrypted.
+ */
+function structuredSecretPlaceholders(config: Record<string, string>): void {
+    const key = `${PROJECT}:mirrorCredentials`;
+    if (config[key] !== SECRET) return;
+    let mirrors: { upstream?: unknown; credentials?: unknown }[] = [];
+    try {
+        const registry = JSON.parse(config[`${PROJECT}:registry`] ?? "{}") as { mirrors?: typeof mirrors };
+        mirrors = Array.isArray(registry.mirrors) ? registry.mirrors : [];
+    } catch {
+        return;
+    }
+    const accounts = Object.fromEntries(
+        mirrors
+            .filter((m) => m.credentials === true && typeof m.upstream === "string")
+            .map((m) => [m.upstream, { username: SECRET, password: SECRET }]),
+    );
+    config[key] = JSON.stringify(accounts);
+}
+
+/**
  * Runs the program under mocks with the config given as a stack file gives it, and returns the files
  * synth writes. Each run installs a fresh mock runtime, so one process can synthesize many configs
  * one after another (never side by side: Pulumi's runtime is process-global).
@@ -285,6 +308,7 @@ export async function synthesizeConfig(stack: string, stackConfig: StackFileConf
         config[`${PROJECT}:${name}`] = SECRET;
         secretKeys.push(`${PROJECT}:${name}`);
     }
+    structuredSecretPlaceholders(config);
     const rt = await startMockRuntime({ stack, config, secretKeys });
     const cfg = loadStackConfig();
     // `pulumi up` and `preview` refuse placeholders (loadDeployableConfig); the synth shows what the

@@ -133,6 +133,7 @@ const PARENT_SAMPLES: Record<string, unknown> = {
     "registry.storage.s3": { bucket: "dso-images" },
     "registry.tls.certManagerIssuer": { name: "lab-ca" },
     "nodes.list[]": { name: "node-z", host: "10.0.0.9", hostKey: HOST_KEY },
+    "registry.mirrors[]": { upstream: "quay.io" },
 };
 
 /** Values for keys a generic change cannot make: optional keys without a default, and values in a fixed format. */
@@ -145,6 +146,7 @@ const ALTERNATIVES: Record<string, unknown[]> = {
     "existing.caCertificate": [PEM],
     "registry.tls.certManagerCaCertificate": [PEM],
     "jenkins.url": ["https://jenkins.other.example.test"],
+    "registry.mirrors[].remoteUrl": ["https://mirror-api.example.test"],
     "jenkins.caCertificate": [PEM],
     "jenkins.registryHostCredentialId": ["registry-host-2"],
     "nodes.registryAddress": ["10.0.0.99"],
