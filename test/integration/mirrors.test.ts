@@ -8,11 +8,19 @@
  * The upstreams' CA is trusted through SSL_CERT_FILE (it stands in for the public CAs a node trusts);
  * the registry's CA only through hosts.toml's `ca`.
  */
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { renderCaddyfile, renderRegistryConfig, renderUsersFile } from "../../components/accessPolicy/accessPolicy";
-import { DOCKER_HUB, type MirrorSpec, mirrorCaFile, renderMirrorConfig, renderMirrorHostsToml } from "../../components/mirrors/mirrors";
+import {
+    DOCKER_HUB,
+    type MirrorSpec,
+    mirrorCaFile,
+    renderMirrorConfig,
+    renderMirrorEnvFile,
+    renderMirrorHostsToml,
+    type UpstreamAccount,
+} from "../../components/mirrors/mirrors";
 import { createNetns, type TestNetns } from "../support/netns";
 import {
     caddyEnv,
@@ -30,6 +38,9 @@ const REGISTRY = "registry.mr.test";
 const HEADER = "# test";
 /** Addresses inside the namespace (its own loopback): nothing leaves it. */
 const DOCKER_HUB_ADDRESS = "127.0.0.2";
+/** An upstream that needs an account for every pull: the rendered front (token realm) with its Distribution. */
+const PRIVATE_UPSTREAM = "private.mr.test";
+const PRIVATE_ADDRESS = "127.0.0.3";
 
 let ns: TestNetns;
 let scratch: string;
@@ -39,6 +50,11 @@ const servers: Record<string, ServerProcess> = {};
 const containerds: PrivateContainerd[] = [];
 let image: { ref: string };
 let pushAccount: TestAccount;
+/** The private upstream's pull account: what the secret mirrorCredentials holds for it. */
+let upstreamAccount: TestAccount;
+
+/** Ports of the caches inside the namespace. */
+const CACHE_PORT = { dockerHub: 5101, private: 5102 } as const;
 
 const dockerHub: MirrorSpec = {
     upstream: DOCKER_HUB.name,
@@ -47,6 +63,15 @@ const dockerHub: MirrorSpec = {
     ttl: "168h",
     maxSize: "1Gi",
     hasCredentials: false,
+};
+
+const privateUpstream: MirrorSpec = {
+    upstream: PRIVATE_UPSTREAM,
+    pathName: PRIVATE_UPSTREAM,
+    remoteUrl: `https://${PRIVATE_UPSTREAM}`,
+    ttl: "168h",
+    maxSize: "1Gi",
+    hasCredentials: true,
 };
 
 /** Polls until `url` answers inside the namespace (any HTTP status). */
@@ -77,18 +102,36 @@ function mirrorDataDir(spec: MirrorSpec): string {
     return path.join(scratch, `cache-${spec.pathName}`);
 }
 
-function startMirror(spec: MirrorSpec, port: number): Promise<void> {
+/**
+ * Starts a cache as the program runs it: the rendered config.yml, and the upstream account only as
+ * the environment `renderMirrorEnvFile` renders (what `docker run --env-file` or the Secret passes).
+ */
+function startMirror(spec: MirrorSpec, port: number, account?: UpstreamAccount, dataDir = mirrorDataDir(spec)): Promise<void> {
+    launchMirror(spec, port, account, dataDir);
+    return waitInside(`http://127.0.0.1:${port}/v2/`, `mirror-${spec.pathName}`);
+}
+
+/** Starts a cache's process without waiting for it to answer. */
+function launchMirror(spec: MirrorSpec, port: number, account: UpstreamAccount | undefined, dataDir: string): void {
     const file = path.join(scratch, `mirror-${spec.pathName}.yml`);
     writeFileSync(
         file,
-        renderMirrorConfig({ addr: `127.0.0.1:${port}`, rootDirectory: mirrorDataDir(spec), remoteUrl: spec.remoteUrl, ttl: spec.ttl }),
+        renderMirrorConfig({ addr: `127.0.0.1:${port}`, rootDirectory: dataDir, remoteUrl: spec.remoteUrl, ttl: spec.ttl }),
     );
+    const accountEnv = account
+        ? Object.fromEntries(
+              renderMirrorEnvFile(account)
+                  .split("\n")
+                  .filter(Boolean)
+                  .map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)]),
+          )
+        : {};
     const name = `mirror-${spec.pathName}`;
     servers[name] = ns.startServer("/usr/bin/docker-registry", ["serve", file], {
         ...process.env,
         SSL_CERT_FILE: upstreamCa.caCertFile,
+        ...accountEnv,
     });
-    return waitInside(`http://127.0.0.1:${port}/v2/`, name);
 }
 
 /** A certs.d directory as node trust lays it out: the registry's CA, and one hosts.toml per mirrored upstream. */
@@ -96,7 +139,7 @@ function hostsDir(): string {
     const dir = path.join(scratch, "certs.d");
     mkdirSync(path.join(dir, REGISTRY), { recursive: true });
     writeFileSync(path.join(dir, REGISTRY, "ca.crt"), registryCa.caCertPem);
-    for (const spec of [dockerHub]) {
+    for (const spec of [dockerHub, privateUpstream]) {
         mkdirSync(path.join(dir, spec.upstream), { recursive: true });
         writeFileSync(
             path.join(dir, spec.upstream, "hosts.toml"),
@@ -158,18 +201,90 @@ function skopeoPush(destination: string): void {
     if (r.code !== 0) throw new Error(`skopeo copy to ${destination} failed\n${r.stderr}`);
 }
 
+/** The private upstream's Distribution (behind its front), reached over plain HTTP inside the namespace. */
+const PRIVATE_BACKEND = "127.0.0.1:5200";
+
+/**
+ * The private upstream's front: the rendered Caddyfile with requiresAuthForPull, so every pull needs
+ * an account and the ping answers a Bearer challenge whose realm is its /v2/token.
+ */
+function startPrivateFront(): Promise<void> {
+    const dir = path.join(scratch, "private-front");
+    mkdirSync(dir, { recursive: true });
+    const pushUsers = path.join(dir, "users-push");
+    const pullUsers = path.join(dir, "users-pull");
+    writeFileSync(pushUsers, renderUsersFile("push", []), { mode: 0o600 });
+    writeFileSync(pullUsers, renderUsersFile("pull", [upstreamAccount]), { mode: 0o600 });
+    const caddyfile = path.join(dir, "Caddyfile");
+    writeFileSync(
+        caddyfile,
+        renderCaddyfile({
+            siteAddress: PRIVATE_UPSTREAM,
+            port: 443,
+            bindAddress: PRIVATE_ADDRESS,
+            admin: "off",
+            tls: { kind: "files", certFile: upstreamCa.serverCertFile, keyFile: upstreamCa.serverKeyFile },
+            upstream: PRIVATE_BACKEND,
+            requiresAuthForPull: true,
+            pushUsersFile: pushUsers,
+            pullUsersFile: pullUsers,
+            allowedNetworks: [],
+            deletesEnabled: false,
+        }),
+    );
+    servers["private-front"] = ns.startServer("/usr/bin/caddy", ["run", "--adapter", "caddyfile", "--config", caddyfile], caddyEnv(dir));
+    return waitInside(`https://${PRIVATE_UPSTREAM}/v2/`, "private-front");
+}
+
+/** Waits until a server process has exited; returns its exit code (null when it is still running after ~30 s). */
+async function exitCodeOf(name: string): Promise<number | null> {
+    const child = servers[name]!.child;
+    for (let i = 0; i < 300 && child.exitCode === null && child.signalCode === null; i++) await new Promise((r) => setTimeout(r, 100));
+    return child.exitCode;
+}
+
 beforeAll(async () => {
     scratch = privateDir("mirrors");
     ns = await createNetns({ prefix: "mr", subnet: "198.18.96.0/20" });
-    ns.writeEtcFile("hosts", `127.0.0.1 localhost\n${ns.address} ${REGISTRY}\n${DOCKER_HUB_ADDRESS} registry-1.docker.io\n`);
-    upstreamCa = makeTestCa(path.join(scratch, "upstream-tls"), ["registry-1.docker.io"]);
+    ns.writeEtcFile(
+        "hosts",
+        `127.0.0.1 localhost\n${ns.address} ${REGISTRY}\n${DOCKER_HUB_ADDRESS} registry-1.docker.io\n${PRIVATE_ADDRESS} ${PRIVATE_UPSTREAM}\n`,
+    );
+    upstreamCa = makeTestCa(path.join(scratch, "upstream-tls"), ["registry-1.docker.io", PRIVATE_UPSTREAM]);
     registryCa = makeTestCa(path.join(scratch, "registry-tls"), [REGISTRY]);
     image = makeOciImage(path.join(scratch, "image"), 256 * 1024);
 
     await startUpstream("docker-hub", DOCKER_HUB_ADDRESS);
     skopeoPush("docker://registry-1.docker.io/library/mrtest:1");
 
-    await startMirror(dockerHub, 5101);
+    await startMirror(dockerHub, CACHE_PORT.dockerHub);
+
+    // The private upstream: its Distribution gets the image straight (the test is its only pusher), its front needs an account.
+    const privateConfig = path.join(scratch, "private-registry.yml");
+    writeFileSync(
+        privateConfig,
+        renderRegistryConfig({
+            addr: PRIVATE_BACKEND,
+            storage: { kind: "filesystem", rootDirectory: path.join(scratch, "private-data") },
+            deletesEnabled: false,
+        }),
+    );
+    servers["private-registry"] = ns.startServer("/usr/bin/docker-registry", ["serve", privateConfig]);
+    await waitInside(`http://${PRIVATE_BACKEND}/v2/`, "private-registry");
+    const pushed = ns.run("skopeo", [
+        "--insecure-policy",
+        "copy",
+        "--retry-times",
+        "0",
+        "--dest-tls-verify=false",
+        image.ref,
+        `docker://${PRIVATE_BACKEND}/team/app:1`,
+    ]);
+    if (pushed.code !== 0) throw new Error(`skopeo copy to the private upstream failed\n${pushed.stderr}`);
+    upstreamAccount = makeAccount("cache-pull");
+    await startPrivateFront();
+    await startMirror(privateUpstream, CACHE_PORT.private, upstreamAccount);
+
     // The registry itself, so that the front is the whole front.
     const registryConfig = path.join(scratch, "registry.yml");
     writeFileSync(
@@ -203,7 +318,10 @@ beforeAll(async () => {
             pullUsersFile: pullUsers,
             allowedNetworks: [],
             deletesEnabled: false,
-            mirrors: [{ pathName: dockerHub.pathName, upstream: "127.0.0.1:5101" }],
+            mirrors: [
+                { pathName: dockerHub.pathName, upstream: `127.0.0.1:${CACHE_PORT.dockerHub}` },
+                { pathName: privateUpstream.pathName, upstream: `127.0.0.1:${CACHE_PORT.private}` },
+            ],
         }),
     );
     servers.caddy = ns.startServer("/usr/bin/caddy", ["run", "--adapter", "caddyfile", "--config", caddyfile], caddyEnv(scratch));
@@ -248,7 +366,7 @@ describe("pull-through cache with real containerd, Caddy and Distribution", () =
             expect(result.code, result.output).toBe(0);
             expect(upstreamManifestRequests("docker-hub", "library/mrtest")).toBeGreaterThan(before);
         } finally {
-            await startMirror(dockerHub, 5101);
+            await startMirror(dockerHub, CACHE_PORT.dockerHub);
         }
     });
 
@@ -298,5 +416,98 @@ describe("pull-through cache with real containerd, Caddy and Distribution", () =
             { input: `user = "${pushAccount.username}:${pushAccount.password}"\n` },
         );
         expect(r.stdout).toBe("202");
+    });
+});
+
+describe("an upstream that needs an account (token challenge), with real containerd, Caddy and Distribution", () => {
+    const privateRef = `${PRIVATE_UPSTREAM}/team/app:1`;
+    const cacheName = `mirror-${PRIVATE_UPSTREAM}`;
+
+    test("the upstream refuses an anonymous pull: only an account gets the image there", async () => {
+        const anonymous = ns.run("curl", [
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--cacert",
+            upstreamCa.caCertFile,
+            `https://${PRIVATE_UPSTREAM}/v2/team/app/manifests/1`,
+        ]);
+        expect(anonymous.stdout).toBe("401");
+    });
+
+    test("with the account from mirrorCredentials, containerd pulls through the cache, which logged in and stored the image", async () => {
+        const before = upstreamManifestRequests("private-registry", "team/app");
+        const result = await pull(privateRef);
+        expect(result.code, result.output).toBe(0);
+        expect(upstreamManifestRequests("private-registry", "team/app")).toBeGreaterThan(before);
+        // The node sent no credentials anywhere: the upstream gave the image to the cache only.
+        expect((await waitForCachedBlobs(privateUpstream, 2)).length).toBeGreaterThanOrEqual(2);
+    });
+
+    test("the upstream password is on no command line and in no log", async () => {
+        await pull(privateRef);
+        const pid = servers[cacheName]!.child.pid!;
+        const commandLine = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+        expect(commandLine).toContain("serve");
+        // The account reached the process as its environment, the only way the program passes it.
+        expect(readFileSync(`/proc/${pid}/environ`, "utf8")).toContain(`REGISTRY_PROXY_PASSWORD=${upstreamAccount.password}`);
+        expect(commandLine).not.toContain(upstreamAccount.password);
+        expect(readFileSync(path.join(scratch, `mirror-${PRIVATE_UPSTREAM}.yml`), "utf8")).not.toContain(upstreamAccount.password);
+        for (const [name, server] of Object.entries(servers)) expect(server.output(), name).not.toContain(upstreamAccount.password);
+    });
+
+    test("with a wrong account the upstream refuses the cache, and the node's fallback to the upstream needs an account too", async () => {
+        await servers[cacheName]!.stop();
+        const emptyCache = path.join(scratch, "cache-wrong-account");
+        try {
+            await startMirror(
+                privateUpstream,
+                CACHE_PORT.private,
+                { username: upstreamAccount.username, password: "not-the-password" },
+                emptyCache,
+            );
+            const before = upstreamManifestRequests("private-registry", "team/app");
+            // Distribution 2.8 does not pass the upstream's 401 on: it answers "manifest unknown".
+            const body = ns.run("curl", [
+                "-s",
+                "-w",
+                "\n%{http_code}",
+                "--cacert",
+                registryCa.caCertFile,
+                `https://${REGISTRY}/v2/mirrors/${PRIVATE_UPSTREAM}/team/app/manifests/1`,
+            ]).stdout;
+            expect(body).toMatch(/"code":"MANIFEST_UNKNOWN".*\n404$/s);
+            expect(servers[cacheName]!.output()).toContain(`Discovered token authentication URL: https://${PRIVATE_UPSTREAM}/v2/token`);
+            // The token realm refused the account, so the request never reached the upstream's registry.
+            expect(upstreamManifestRequests("private-registry", "team/app")).toBe(before);
+            const result = await pull(privateRef);
+            expect(result.code).not.toBe(0);
+            // containerd moved on to the upstream itself, which wants an account the node does not have.
+            expect(result.output).toMatch(/401 Unauthorized/);
+            expect(servers[cacheName]!.output()).not.toContain("not-the-password");
+        } finally {
+            await servers[cacheName]!.stop();
+            removeDir(emptyCache);
+            await startMirror(privateUpstream, CACHE_PORT.private, upstreamAccount);
+        }
+    });
+
+    test("a cache cannot start while its upstream is down (it learns the token realm at start), and starts once it is back", async () => {
+        await servers[cacheName]!.stop();
+        await servers["private-front"]!.stop();
+        try {
+            launchMirror(privateUpstream, CACHE_PORT.private, upstreamAccount, mirrorDataDir(privateUpstream));
+            const code = await exitCodeOf(cacheName);
+            expect(code, servers[cacheName]!.output().slice(-2000)).not.toBeNull();
+            expect(code).not.toBe(0);
+        } finally {
+            await servers[cacheName]!.stop();
+            await startPrivateFront();
+            await startMirror(privateUpstream, CACHE_PORT.private, upstreamAccount);
+        }
+        const result = await pull(privateRef);
+        expect(result.code, result.output).toBe(0);
     });
 });

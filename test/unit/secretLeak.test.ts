@@ -18,7 +18,13 @@ const planted = {
     mavenRegistryPassword: `planted-maven-${randomBytes(10).toString("hex")}`,
     jenkinsPassword: `planted-jenkins-${randomBytes(10).toString("hex")}`,
 };
-const plantedValues = Object.values(planted);
+/** A pull-through cache's upstream password, inside the secret mirrorCredentials. */
+const plantedMirrorPassword = `planted-mirror-${randomBytes(10).toString("hex")}`;
+const plantedValues = [...Object.values(planted), plantedMirrorPassword];
+const secretConfig: Record<string, string> = {
+    ...Object.fromEntries(Object.entries(planted).map(([k, v]) => [`dso-registry:${k}`, v])),
+    "dso-registry:mirrorCredentials": JSON.stringify({ "docker.io": { username: "cache", password: plantedMirrorPassword } }),
+};
 
 const config: Record<string, string> = {
     "dso-registry:containerRegistry": JSON.stringify({
@@ -28,7 +34,7 @@ const config: Record<string, string> = {
         requiresAuthForPull: true,
     }),
     "dso-registry:mavenRegistry": JSON.stringify({ host: "registry.example.com", pathPrefix: "maven-releases" }),
-    "dso-registry:registry": JSON.stringify({ mode: "in-cluster" }),
+    "dso-registry:registry": JSON.stringify({ mode: "in-cluster", mirrors: [{ upstream: "docker.io", credentials: true }] }),
     "dso-registry:jenkins": JSON.stringify({
         enabled: true,
         url: "https://jenkins.example.com",
@@ -37,7 +43,7 @@ const config: Record<string, string> = {
         registryHostCredentialId: "registry-host",
     }),
     "dso-registry:pullSecrets": JSON.stringify({ namespaces: ["apps"], flux: true }),
-    ...Object.fromEntries(Object.entries(planted).map(([k, v]) => [`dso-registry:${k}`, v])),
+    ...secretConfig,
 };
 
 let rt: MockRuntime;
@@ -57,7 +63,7 @@ beforeAll(async () => {
     process.stdout.write = capture as typeof process.stdout.write;
     process.stderr.write = capture as typeof process.stderr.write;
     try {
-        rt = await startMockRuntime({ stack: "test", config, secretKeys: Object.keys(planted).map((k) => `dso-registry:${k}`) });
+        rt = await startMockRuntime({ stack: "test", config, secretKeys: Object.keys(secretConfig) });
         const { loadStackConfig } = await import("../../components/config");
         const { defineStack } = await import("../../components/stack");
         const cfg = loadStackConfig();
