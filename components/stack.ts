@@ -15,9 +15,10 @@ import type { ExternalHostRegistrySettings, InClusterRegistrySettings, OwnTls, S
 import { type Decisions, decide } from "./decisions";
 import { ExternalRegistryHost, type ExternalRegistryHostArgs } from "./externalHost/externalRegistryHost";
 import type { HostBackupArgs } from "./externalHost/maintenance";
-import { caNamespaces, RegistryCaConfigMaps } from "./inCluster/caConfigMaps";
+import { CA_CONFIG_MAP, caNamespaces, RegistryCaConfigMaps } from "./inCluster/caConfigMaps";
 import { ClusterDns } from "./inCluster/clusterDns";
 import { type InClusterMavenArgs, InClusterRegistry, type InClusterRegistryArgs } from "./inCluster/inClusterRegistry";
+import { AgentPodTemplates } from "./jenkins/agentPods";
 import { JenkinsCredentials, planJenkinsCredentials } from "./jenkins/jenkinsCredentials";
 import { PipelineConfig } from "./jenkins/pipelineConfig";
 import {
@@ -77,6 +78,7 @@ export function defineStack(cfg: StackConfig): StackOutputs {
     definePipelineConfig(cfg);
     definePullSecrets(d, pullAccount);
     defineCaConfigMaps(cfg, caCertPem);
+    defineAgentPodTemplates(cfg, d, caCertPem !== undefined);
 
     const mavenId = cfg.mavenRegistry?.credentialId;
     const registryHostOps = registryHost?.opsCommands;
@@ -528,4 +530,22 @@ function defineCaConfigMaps(cfg: StackConfig, caCertPem: pulumi.Output<string> |
     });
     if (namespaces.length === 0) return;
     new RegistryCaConfigMaps("registry-ca", { namespaces, caCertPem });
+}
+
+/**
+ * The agent pod templates (docs/ci-agents.md) in Jenkins's namespace, with the stack's registry name,
+ * push credential and, when the stack knows a CA, its `dso-registry-ca` ConfigMap (created there by
+ * `defineCaConfigMaps`).
+ */
+function defineAgentPodTemplates(cfg: StackConfig, d: Decisions, caKnown: boolean): void {
+    const j = cfg.jenkins;
+    if (!j.enabled) return;
+    new AgentPodTemplates("agent-pods", {
+        namespace: j.pipelineConfigNamespace,
+        authority: d.authority,
+        imagePrefix: d.imagePrefix,
+        credentialId: cfg.containerRegistry.credentialId,
+        ca: caKnown ? { configMap: CA_CONFIG_MAP.name, key: CA_CONFIG_MAP.key } : undefined,
+        images: j.agentImages,
+    });
 }

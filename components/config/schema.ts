@@ -559,6 +559,19 @@ const jenkins = z.strictObject({
     pipelineConfigNamespace: k8sName.default("jenkins").describe("Namespace of the pipeline-config ConfigMap."),
     pipelineConfigName: k8sName.default("pipeline-config").describe("Name of the pipeline-config ConfigMap."),
     timeoutSeconds: z.number().int().min(1).max(300).default(30).describe("Request timeout in seconds."),
+    agentImages: z
+        .strictObject({
+            dockerCli: imageRef.default("docker:27.3.1-cli").describe("Docker CLI of the docker-in-docker agent template."),
+            dockerDaemon: imageRef.default("docker:27.3.1-dind").describe("Docker engine sidecar of the docker-in-docker agent template."),
+            kaniko: imageRef
+                .default("gcr.io/kaniko-project/executor:v1.23.2-debug")
+                .describe("kaniko executor of the kaniko agent template; a `-debug` tag, which has the shell `sh` steps need."),
+            buildah: imageRef.default("quay.io/buildah/stable:v1.37.0").describe("buildah of the buildah agent template."),
+        })
+        .prefault({})
+        .describe(
+            "Images of the agent pod templates in ConfigMap `dso-registry-agent-pods` (docs/ci-agents.md); mirror them for clusters without internet access.",
+        ),
     usernameSecret: z
         .boolean()
         .default(false)

@@ -7,22 +7,24 @@
  *                          and key of the rendered Secret `registry-tls`) --HTTP--> Distribution
  *
  * The engine trusts the registry only through the CA taken from the rendered `dso-registry-ca`
- * ConfigMap's `ca.crt`, placed in its certs.d as an agent would place it. The TLS listener listens on
+ * ConfigMap's `ca.crt`, laid out as the kubelet lays out the ConfigMap volume, where the docker-in-docker
+ * agent template mounts it in the engine's container (its certs.d). The TLS listener listens on
  * 443 itself here: the Service's port mapping (443 to the container's 8443) is kube-proxy's, not ours.
  */
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { renderRegistryConfig, renderUsersFile } from "../../components/accessPolicy/accessPolicy";
 import { CA_CONFIG_MAP, renderCaConfigMaps } from "../../components/inCluster/caConfigMaps";
-import { renderSidecarCaddyfile, SIDECAR_TLS, sidecarPolicy } from "../../components/inCluster/inClusterRegistry";
-import { IN_CLUSTER, renderSecrets } from "../../components/inCluster/manifests";
+import { SIDECAR_TLS } from "../../components/inCluster/inClusterRegistry";
+import { IN_CLUSTER } from "../../components/inCluster/manifests";
+import { AGENT_CA_VOLUME, renderAgentPod } from "../../components/jenkins/agentPods";
+import { writeConfigMapVolume } from "../support/configMapVolume";
 import { type DockerEngine, startDockerEngine } from "../support/dockerEngine";
 import { payloadImage } from "../support/dockerImages";
+import { type InClusterTlsFront, startInClusterTlsFront } from "../support/inClusterTlsFront";
 import { schemaProblems } from "../support/k8sValidate";
 import { createNetns, type TestNetns } from "../support/netns";
-import { caddyEnv, makeAccount, makeTestCa, type TestAccount } from "../support/realRegistry";
-import { privateDir, type RunResult, removeDir, type ServerProcess } from "../support/serverProcess";
+import { makeAccount, makeTestCa, type TestAccount } from "../support/realRegistry";
+import { privateDir, type RunResult, removeDir } from "../support/serverProcess";
 
 const HOST = "registry-dso.jmann.local";
 const said = (r: RunResult) => `${r.stdout}\n${r.stderr}`;
@@ -30,81 +32,55 @@ const said = (r: RunResult) => `${r.stdout}\n${r.stderr}`;
 let dir: string;
 let ns: TestNetns;
 let engine: DockerEngine;
-const servers: ServerProcess[] = [];
+let front: InClusterTlsFront | undefined;
 let push: TestAccount;
 let pull: TestAccount;
 let caddyfile: string;
 let configMapCa: string;
-let otherCa: string;
+let configMapData: Record<string, string>;
+let otherCaData: Record<string, string>;
 const ref = (name: string) => `${HOST}/team/${name}`;
+
+/**
+ * The CA directory where the docker-in-docker agent template mounts the ConfigMap in the engine's
+ * container, and the volume's items (the engine here sees the namespace's /etc).
+ */
+const DIND_CA = (() => {
+    const pod = renderAgentPod("docker-in-docker", {
+        authority: HOST,
+        imagePrefix: `${HOST}/team`,
+        credentialId: "container-registry",
+        ca: { configMap: CA_CONFIG_MAP.name, key: CA_CONFIG_MAP.key },
+        images: { dockerCli: "docker:cli", dockerDaemon: "docker:dind", kaniko: "kaniko:debug", buildah: "buildah:stable" },
+    });
+    const mount = pod.spec.containers
+        .flatMap((c) => (c.volumeMounts ?? []) as { name: string; mountPath: string }[])
+        .find((m) => m.name === AGENT_CA_VOLUME)!;
+    const volume = pod.spec.volumes!.find((v) => v.name === AGENT_CA_VOLUME) as { configMap: { items: { key: string; path: string }[] } };
+    return { dir: mount.mountPath, items: volume.configMap.items };
+})();
+const caVolumeDir = () => path.join(ns.etcDir, path.posix.relative("/etc", DIND_CA.dir));
 
 beforeAll(async () => {
     dir = privateDir("tc-in-cluster-tls");
     ns = await createNetns({ prefix: "tc", subnet: "198.18.144.0/20" });
     try {
         const ca = makeTestCa(path.join(dir, "ca"), [HOST]);
-        otherCa = makeTestCa(path.join(dir, "other-ca"), [HOST]).caCertPem;
         // The objects as the program renders them from the CA and the certificate.
-        const [configMap] = renderCaConfigMaps({ namespaces: ["jenkins"], caCertPem: ca.caCertPem });
-        configMapCa = (configMap!.data as Record<string, string>)[CA_CONFIG_MAP.key]!;
-        const tlsSecret = renderSecrets({
-            namespace: "dso",
-            tls: { kind: "secret", certPem: readFileSync(ca.serverCertFile, "utf8"), keyPem: readFileSync(ca.serverKeyFile, "utf8") },
-            users: { push: "", pull: "", htpasswd: "" },
-            httpSecret: "unused",
-            storage: { kind: "filesystem", size: "1Gi" },
-        } as Parameters<typeof renderSecrets>[0]).find((s) => s.metadata.name === IN_CLUSTER.tlsSecret)!;
-        const tlsData = tlsSecret.stringData as Record<string, string>;
-
+        const dataOf = (pem: string) => renderCaConfigMaps({ namespaces: ["jenkins"], caCertPem: pem })[0]!.data as Record<string, string>;
+        configMapData = dataOf(ca.caCertPem);
+        otherCaData = dataOf(makeTestCa(path.join(dir, "other-ca"), [HOST]).caCertPem);
+        configMapCa = configMapData[CA_CONFIG_MAP.key]!;
         ns.writeEtcFile("hosts", `127.0.0.1 localhost\n${ns.address} ${HOST}\n`);
-        ns.writeEtcFile(`docker/certs.d/${HOST}/ca.crt`, configMapCa);
+        writeConfigMapVolume(caVolumeDir(), configMapData, DIND_CA.items);
 
         push = makeAccount("ci-push");
         pull = makeAccount("cluster-pull");
-        const usersDir = path.join(dir, "users");
-        const dataDir = path.join(dir, "data");
-        const tlsDir = path.join(dir, "tls");
-        for (const d of [usersDir, dataDir, tlsDir]) mkdirSync(d, { recursive: true });
-        writeFileSync(path.join(usersDir, "push"), renderUsersFile("push", [push]), { mode: 0o600 });
-        writeFileSync(path.join(usersDir, "pull"), renderUsersFile("pull", [pull]), { mode: 0o600 });
-        // As the Secret volume mounts them: the two keys, mode 0400.
-        for (const key of ["tls.crt", "tls.key"]) {
-            writeFileSync(path.join(tlsDir, key), tlsData[key]!, { mode: 0o400 });
-            chmodSync(path.join(tlsDir, key), 0o400);
-        }
-        const registryConfig = path.join(dir, "config.yml");
-        writeFileSync(
-            registryConfig,
-            renderRegistryConfig({
-                addr: IN_CLUSTER.registryAddr,
-                storage: { kind: "filesystem", rootDirectory: dataDir },
-                deletesEnabled: false,
-                logLevel: "warn",
-            }),
-        );
-        const policy = sidecarPolicy({
-            host: HOST,
-            requiresAuthForPull: false,
-            uiEnabled: false,
-            deletesEnabled: false,
-            storage: "filesystem",
-        });
-        // The pod's paths become the test's; the policy and the listeners' shape are the rendered ones.
-        caddyfile = renderSidecarCaddyfile(
-            { ...policy, pushUsersFile: path.join(usersDir, "push"), pullUsersFile: path.join(usersDir, "pull"), blobFiles: dataDir },
-            { port: 443, certFile: path.join(tlsDir, "tls.crt"), keyFile: path.join(tlsDir, "tls.key") },
-        );
-        const caddyfilePath = path.join(dir, "Caddyfile");
-        writeFileSync(caddyfilePath, caddyfile);
-
-        servers.push(ns.startServer("/usr/bin/docker-registry", ["serve", registryConfig], process.env));
-        servers.push(ns.startServer("/usr/bin/caddy", ["run", "--adapter", "caddyfile", "--config", caddyfilePath], caddyEnv(dir)));
-        await ns.waitForPort(443, 30_000, "caddy").catch((e: Error) => {
-            throw new Error(`${e.message}\n${servers.map((s) => s.output()).join("\n")}`);
-        });
+        front = await startInClusterTlsFront({ ns, dir: path.join(dir, "front"), host: HOST, ca, push, pull });
+        caddyfile = front.caddyfile;
         engine = await startDockerEngine(ns);
     } catch (error) {
-        for (const s of servers.reverse()) await s.stop();
+        await front?.stop();
         await ns.destroy();
         removeDir(dir);
         throw error;
@@ -113,7 +89,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
     await engine?.stop();
-    for (const s of servers.reverse()) await s.stop();
+    await front?.stop();
     await ns?.destroy();
     if (dir) removeDir(dir);
 });
@@ -160,14 +136,14 @@ describe("the sidecar's TLS listener with the ingress's certificate, trusted thr
         expect(said(pushed)).toContain(`log in with an account of this registry (docker login ${HOST})`);
     });
 
-    test("with another CA in certs.d the engine refuses the certificate", () => {
-        ns.writeEtcFile(`docker/certs.d/${HOST}/ca.crt`, otherCa);
+    test("with another CA swapped into the mounted volume the engine refuses the certificate", () => {
+        writeConfigMapVolume(caVolumeDir(), otherCaData, DIND_CA.items);
         try {
             const login = engine.client().login(HOST, push);
             expect(login.code).not.toBe(0);
             expect(said(login)).toContain("x509: certificate signed by unknown authority");
         } finally {
-            ns.writeEtcFile(`docker/certs.d/${HOST}/ca.crt`, configMapCa);
+            writeConfigMapVolume(caVolumeDir(), configMapData, DIND_CA.items);
         }
     });
 });
