@@ -25,6 +25,18 @@ const DOCKER_CLASSIC_STORE_ADVICE =
     "(pullSecrets.namespaces), or switch the engine to its containerd image store";
 
 /**
+ * cert-manager without the issuer's CA: the program cannot read the CA from the issuer, so nodes and
+ * agents get none. Right for a publicly trusted issuer, wrong for a private one; only the operator knows.
+ */
+const certManagerCaAdvice = (namespace: string) =>
+    'is not set with registry.tls.mode "cert-manager", so the nodes (node trust) and CI agents (ConfigMap dso-registry-ca) ' +
+    "get no CA. That is right only when the issuer's certificates are publicly trusted (for example Let's Encrypt); with a " +
+    'private issuer (CA, self-signed, Vault) pulls and pushes fail with "x509: certificate signed by unknown authority". ' +
+    "Give the program the issuer's CA once the certificate is issued: " +
+    `kubectl -n ${namespace} get secret registry-tls -o jsonpath='{.data.ca\\.crt}' | base64 -d > issuer-ca.crt && ` +
+    `pulumi config set --path 'dso-registry:registry.tls.certManagerCaCertificate' "$(cat issuer-ca.crt)"`;
+
+/**
  * One row of the table: the keys it covers (dotted, `[]` for any list item; a key covers every key
  * below it) and, for a configuration, the setting that makes them moot, or undefined where they act.
  */
@@ -315,6 +327,13 @@ export function adviceWarnings(c: FlatConfig): ConfigProblem[] {
     const dockerNodes = c.nodes.delivery !== "none" && nodeFlavours(c).includes("docker");
     if (dockerNodes && c.registry.mode === "existing" && !c.containerRegistry.requiresAuthForPull) {
         warnings.push({ key: keyPath(["nodes", "runtime"]), message: DOCKER_CLASSIC_STORE_ADVICE });
+    }
+    const caTakers = c.nodes.delivery !== "none" || c.jenkins.enabled || c.pullSecrets.namespaces.length > 0;
+    if (c.registry.tls.mode === "cert-manager" && !c.registry.tls.certManagerCaCertificate && caTakers) {
+        warnings.push({
+            key: keyPath(["registry", "tls", "certManagerCaCertificate"]),
+            message: certManagerCaAdvice(c.inCluster.namespace),
+        });
     }
     return warnings;
 }

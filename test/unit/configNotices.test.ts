@@ -140,4 +140,37 @@ describe("warnings", () => {
         expect(docker).toHaveLength(count);
         for (const w of docker) expect(w.message).toMatch(/classic image store.*Basic challenge.*docker pull/);
     });
+
+    const certManager = (certManagerCaCertificate?: string) => ({
+        mode: "in-cluster",
+        tls: {
+            mode: "cert-manager",
+            certManagerIssuer: { name: "lab-ca" },
+            ...(certManagerCaCertificate ? { certManagerCaCertificate } : {}),
+        },
+    });
+    const PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+    it.each([
+        ["nodes get trust files", certManager(), { nodes: { delivery: "daemonset", runtime: "containerd" } }, 1],
+        [
+            "Jenkins's namespace gets the CA ConfigMap",
+            certManager(),
+            { jenkins: { enabled: true, url: "https://jenkins.example.test" } },
+            1,
+        ],
+        ["pull-secret namespaces get the CA ConfigMap", certManager(), { pullSecrets: { namespaces: ["apps"] } }, 1],
+        ["the issuer's CA is given", certManager(PEM), { nodes: { delivery: "daemonset", runtime: "containerd" } }, 0],
+        ["nothing takes a CA", certManager(), {}, 0],
+    ])("about cert-manager without the issuer's CA: %s", (_name, registry, rest, count) => {
+        const raw = { containerRegistry: base.containerRegistry, registry, ...rest };
+        const advice = parseConfig(raw, {}, { allowMissingSecrets: true }).warnings.filter(
+            (w) => w.key === "dso-registry:registry.tls.certManagerCaCertificate",
+        );
+        expect(advice).toHaveLength(count);
+        for (const w of advice) {
+            expect(w.message).toMatch(/no CA.*publicly trusted.*x509: certificate signed by unknown authority/);
+            expect(w.message).toContain("kubectl -n dso get secret registry-tls");
+            expect(w.message).toContain("pulumi config set --path 'dso-registry:registry.tls.certManagerCaCertificate'");
+        }
+    });
 });
