@@ -15,6 +15,7 @@ import type { ExternalHostRegistrySettings, InClusterRegistrySettings, OwnTls, S
 import { type Decisions, decide } from "./decisions";
 import { ExternalRegistryHost, type ExternalRegistryHostArgs } from "./externalHost/externalRegistryHost";
 import type { HostBackupArgs } from "./externalHost/maintenance";
+import type { InClusterBackup } from "./inCluster/backup";
 import { CA_CONFIG_MAP, caNamespaces, RegistryCaConfigMaps } from "./inCluster/caConfigMaps";
 import { ClusterDns } from "./inCluster/clusterDns";
 import { type InClusterMavenArgs, InClusterRegistry, type InClusterRegistryArgs } from "./inCluster/inClusterRegistry";
@@ -244,8 +245,24 @@ function defineInClusterRegistry(cfg: StackConfig, d: Decisions, accounts: Regis
             const account = mirrorAccount(cfg, spec);
             return { spec, account: { username: account.apply((a) => a.username), password: account.apply((a) => a.password) } };
         }),
+        backup: inClusterBackup(cfg),
     });
     return { component, tlsMaterial: tls.material };
+}
+
+/** The in-cluster registry's backups from `registry.maintenance.backup` (S3 only, validated by the config rules), or none. */
+function inClusterBackup(cfg: StackConfig): InClusterBackup | undefined {
+    const b = cfg.registry.maintenance.backup;
+    const d = b.destination;
+    if (!b.enabled || d?.kind !== "s3" || !d.bucket) return undefined;
+    return {
+        image: b.image,
+        schedule: b.schedule,
+        keep: b.keep,
+        destination: { kind: "s3", endpoint: d.endpoint, bucket: d.bucket, prefix: d.prefix, region: d.region },
+        repositoryPassword: secret(cfg, "backupRepositoryPassword"),
+        s3: { accessKeyId: secret(cfg, "backupS3AccessKeyId"), secretAccessKey: secret(cfg, "backupS3SecretAccessKey") },
+    };
 }
 
 /**

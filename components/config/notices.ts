@@ -145,6 +145,14 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
         mootWith: (c) => unless(c.registry.maintenance.backup.enabled, "registry.maintenance.backup.enabled false"),
     },
     {
+        keys: ["registry.maintenance.backup.image"],
+        mootWith: (c) =>
+            unless(
+                c.registry.maintenance.backup.enabled && c.registry.mode === "in-cluster",
+                `registry.maintenance.backup.enabled false or ${mode(c)}`,
+            ),
+    },
+    {
         keys: [
             "registry.maintenance.backup.destination.host",
             "registry.maintenance.backup.destination.port",

@@ -244,15 +244,23 @@ function backupProblems(c: FlatConfig): ConfigProblem[] {
     if (!backup.enabled) return [];
     const key = (...rest: string[]) => keyPath(["registry", "maintenance", "backup", ...rest]);
     const enabled = key("enabled");
-    if (c.registry.mode === "in-cluster") {
+    const dest = backup.destination;
+    if (c.registry.mode === "in-cluster" && c.registry.storage.kind === "s3") {
         return [
             {
                 key: enabled,
-                message: `backs up the external host only; for the in-cluster registry, back up its PersistentVolumeClaim with the cluster's own tooling (docs/in-cluster.md, Backups), and set it to false`,
+                message: `backs up the registry's volume, and with registry.storage.kind "s3" the images live in the bucket instead: keep the bucket's own versions or replication, and set it to false (docs/in-cluster.md, Backups)`,
             },
         ];
     }
-    const dest = backup.destination;
+    if (c.registry.mode === "in-cluster" && dest?.kind === "sftp") {
+        return [
+            {
+                key: key("destination", "kind"),
+                message: `is "sftp", but the in-cluster registry backs up to S3-compatible storage only: set kind "s3" with bucket (and endpoint for MinIO, Ceph RGW…); see docs/in-cluster.md, Backups`,
+            },
+        ];
+    }
     if (!dest) {
         return [
             {

@@ -4,7 +4,7 @@
  * `rules.ts`; the shape the rest of the program reads is made in `settings.ts`.
  */
 import { z } from "zod";
-import { ACCOUNT_NAME, INGRESS_CONTROLLERS, IPV4, RUNTIME_FLAVOURS } from "../shared/facts";
+import { ACCOUNT_NAME, DEFAULT_RESTIC_IMAGE, INGRESS_CONTROLLERS, IPV4, RUNTIME_FLAVOURS } from "../shared/facts";
 
 // ---------------------------------------------------------------------------------------------
 // Value rules shared by several keys
@@ -281,8 +281,11 @@ const maintenance = z.strictObject({
                 .boolean()
                 .default(false)
                 .describe(
-                    "Back up the external host on a schedule with restic, to another machine over SFTP or to S3, with a read-only window of seconds.",
+                    "Back up on a schedule with restic, with a short read-only window: the external host to another machine over SFTP or to S3; the in-cluster registry (its volume, and Maven's) to S3.",
                 ),
+            image: imageRef
+                .default(DEFAULT_RESTIC_IMAGE)
+                .describe("In-cluster: the image with restic and a shell that backs up and restores; pin it by digest in production."),
             schedule: cronSchedule.default("0 2 * * *").describe("Cron schedule."),
             keep: z
                 .number()

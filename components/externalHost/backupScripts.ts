@@ -124,7 +124,7 @@ function resticLines(dest: BackupDestination): string[] {
 }
 
 /** `restic backup` of the paths in "$@", printing its summary; the snapshot's id lands in `$1`'s variable. */
-function backupPass(variable: string, tag: string, parent?: string): string[] {
+export function backupPass(variable: string, tag: string, parent?: string): string[] {
     return [
         `out=$(restic_ backup --host ${BACKUP_SNAPSHOT_HOST} --tag ${tag}${parent ? ` --parent "$${parent}"` : ""} "$@")`,
         'printf "%s\\n" "$out" | grep -E "^(Files|Dirs|Added|processed|snapshot)" || true',

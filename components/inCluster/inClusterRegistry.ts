@@ -20,6 +20,7 @@ import { MAVEN_BACKEND, renderMavenNginxConfig } from "../maven/nginxConfig";
 import { type ClusterMirror, clusterMirrorRoutes, renderClusterMirrors } from "../mirrors/mirrorManifests";
 import type { MirrorRoute } from "../mirrors/mirrors";
 import type { IngressController } from "../shared/facts";
+import type { InClusterBackup } from "./backup";
 import {
     DEFAULT_KUBECTL_IMAGE,
     IN_CLUSTER,
@@ -81,6 +82,8 @@ export interface InClusterRegistryArgs {
     readonly maven?: InClusterMavenArgs;
     /** Pull-through caches (`registry.mirrors`), each a Deployment of its own behind the sidecar; none when unset. */
     readonly mirrors?: readonly ClusterMirror[];
+    /** Scheduled backups of the registry's volume (and Maven's) to S3 with restic; none when unset. */
+    readonly backup?: InClusterBackup;
     /** Kubernetes provider (a kubeconfig context); the ambient one when unset. */
     readonly provider?: k8s.Provider;
 }
@@ -335,6 +338,18 @@ export class InClusterRegistry extends pulumi.ComponentResource {
                           deployUsers: mavenDeploy,
                           size: args.maven.size,
                           storageClass: args.maven.storageClass,
+                      },
+                  }
+                : {}),
+            ...(args.backup
+                ? {
+                      backup: {
+                          ...args.backup,
+                          repositoryPassword: pulumi.secret(args.backup.repositoryPassword),
+                          s3: {
+                              accessKeyId: pulumi.secret(args.backup.s3.accessKeyId),
+                              secretAccessKey: pulumi.secret(args.backup.s3.secretAccessKey),
+                          },
                       },
                   }
                 : {}),

@@ -12,6 +12,7 @@ import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
 import { MAVEN_BACKEND } from "../maven/nginxConfig";
 import { DISTRIBUTION, type IngressController, MANAGED_LABELS } from "../shared/facts";
+import { backupSidecar, type InClusterBackup, renderBackupObjects } from "./backup";
 
 /** A string that may still be an Output when the component renders. */
 export type Value = pulumi.Input<string>;
@@ -101,6 +102,8 @@ export interface InClusterSpec {
      * own PVC. Its deploy account's users file rides in the htpasswd Secret.
      */
     readonly maven?: InClusterMaven;
+    /** Scheduled backups of the registry's volume (and Maven's) with restic; none when unset. See ./backup.ts. */
+    readonly backup?: InClusterBackup;
 }
 
 /** See `InClusterSpec.maven`. */
@@ -162,7 +165,12 @@ export const IN_CLUSTER = {
 export const DEFAULT_KUBECTL_IMAGE = "alpine/k8s:1.31.4";
 
 /** Why the settings cannot be rendered, or undefined. Exported for table-driven tests. */
-export function inClusterSpecProblem(spec: Pick<InClusterSpec, "replicas" | "storage" | "host" | "maven">): string | undefined {
+export function inClusterSpecProblem(
+    spec: Pick<InClusterSpec, "replicas" | "storage" | "host" | "maven"> & Partial<Pick<InClusterSpec, "backup">>,
+): string | undefined {
+    if (spec.backup && spec.storage.kind !== "filesystem") {
+        return "backups copy the registry's volume, and with s3 storage there is none: keep the bucket's own versions or replication instead";
+    }
     if (spec.replicas > 1 && spec.storage.kind !== "s3") {
         return `${spec.replicas} replicas need shared storage: set registry.storage.kind "s3" (a PVC is mounted by one node only)`;
     }
@@ -178,7 +186,7 @@ export function inClusterSpecProblem(spec: Pick<InClusterSpec, "replicas" | "sto
     return undefined;
 }
 
-function labels(component: string): Record<string, string> {
+export function labels(component: string): Record<string, string> {
     return {
         "app.kubernetes.io/component": component,
         "app.kubernetes.io/name": IN_CLUSTER.name,
@@ -190,7 +198,7 @@ function selector(component: string): Record<string, string> {
     return { "app.kubernetes.io/component": component, "app.kubernetes.io/name": IN_CLUSTER.name };
 }
 
-function meta(name: string, namespace: string | undefined, component: string, annotations?: Record<string, string>) {
+export function meta(name: string, namespace: string | undefined, component: string, annotations?: Record<string, string>) {
     return {
         name,
         ...(namespace ? { namespace } : {}),
@@ -200,7 +208,7 @@ function meta(name: string, namespace: string | undefined, component: string, an
 }
 
 /** The container settings the "restricted" Pod Security Standard asks for. */
-function restrictedContainer(
+export function restrictedContainer(
     readOnlyRootFilesystem: boolean,
     options: { runAsUser?: number; netBindService?: boolean } = {},
 ): k8s.types.input.core.v1.SecurityContext {
@@ -216,7 +224,7 @@ function restrictedContainer(
     };
 }
 
-function restrictedPod(fsGroup?: number): k8s.types.input.core.v1.PodSecurityContext {
+export function restrictedPod(fsGroup?: number): k8s.types.input.core.v1.PodSecurityContext {
     return {
         runAsNonRoot: true,
         runAsUser: IN_CLUSTER.uid,
@@ -241,7 +249,13 @@ export function renderNamespace(spec: InClusterSpec): K8sObject {
     } satisfies k8s.types.input.core.v1.Namespace;
 }
 
-function secret(name: string, spec: InClusterSpec, component: string, stringData: Record<string, Value>, type = "Opaque"): K8sObject {
+export function secret(
+    name: string,
+    spec: InClusterSpec,
+    component: string,
+    stringData: Record<string, Value>,
+    type = "Opaque",
+): K8sObject {
     return {
         apiVersion: "v1",
         kind: "Secret",
@@ -484,6 +498,11 @@ export function renderDeployment(spec: InClusterSpec): K8sObject {
             livenessProbe: { tcpSocket: { port: "maven" }, initialDelaySeconds: 5, periodSeconds: 20 },
         });
     }
+    const backup = backupSidecar(spec);
+    if (backup) {
+        containers.push(backup.container);
+        volumes.push(...backup.volumes);
+    }
     // Without a ReadWriteOnce volume in the pod (s3 storage and no Maven files), pods may overlap in a rollout.
     const shared = spec.storage.kind === "s3" && !spec.maven;
     return {
@@ -677,10 +696,23 @@ export function renderLocalRegistryHosting(spec: InClusterSpec): K8sObject | und
  * answers writes with 503 and Retry-After while it is set (the policy's `readOnlySignal`).
  */
 export function gcScript(namespace: string, deleteUntagged: boolean): string {
+    return [
+        "set -eu",
+        ...readOnlyRollout(namespace),
+        `kubectl --namespace ${namespace} exec deployment/${IN_CLUSTER.name} --container=registry -- registry garbage-collect${deleteUntagged ? " --delete-untagged" : ""} ${IN_CLUSTER.configDir}/config.yml`,
+        "",
+    ].join("\n");
+}
+
+/**
+ * Lines that switch the registry Deployment to read-only maintenance mode for the rest of the script
+ * and wait until its pods run that way; `restore`, called by the trap on every exit (also on failure),
+ * switches it back and waits for the writable pods. Shared by the garbage-collection and backup jobs.
+ */
+export function readOnlyRollout(namespace: string): string[] {
     const deployment = `deployment/${IN_CLUSTER.name}`;
     const kubectl = `kubectl --namespace ${namespace}`;
     return [
-        "set -eu",
         "restore() {",
         `  ${kubectl} set env ${deployment} ${IN_CLUSTER.readOnlyEnv}-`,
         `  ${kubectl} rollout status ${deployment} --timeout=15m`,
@@ -688,15 +720,18 @@ export function gcScript(namespace: string, deleteUntagged: boolean): string {
         "trap restore EXIT",
         `${kubectl} set env ${deployment} '${IN_CLUSTER.readOnlyEnv}={"enabled":true}'`,
         `${kubectl} rollout status ${deployment} --timeout=15m`,
-        `${kubectl} exec ${deployment} --container=registry -- registry garbage-collect${deleteUntagged ? " --delete-untagged" : ""} ${IN_CLUSTER.configDir}/config.yml`,
-        "",
-    ].join("\n");
+    ];
 }
 
 /** The job's account may only read and patch the registry Deployment and exec into its pods. */
 export function renderGcRbac(spec: InClusterSpec): K8sObject[] {
     if (!spec.garbageCollection.enabled) return [];
-    const m = meta(IN_CLUSTER.gcName, spec.namespace, "garbage-collection");
+    return renderMaintenanceRbac(spec, IN_CLUSTER.gcName, "garbage-collection");
+}
+
+/** A maintenance job's account: read and patch the registry Deployment, exec into its pods (GC, backup). */
+export function renderMaintenanceRbac(spec: InClusterSpec, name: string, component: string): K8sObject[] {
+    const m = meta(name, spec.namespace, component);
     return [
         {
             apiVersion: "v1",
@@ -725,8 +760,8 @@ export function renderGcRbac(spec: InClusterSpec): K8sObject[] {
             apiVersion: "rbac.authorization.k8s.io/v1",
             kind: "RoleBinding",
             metadata: m,
-            roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: IN_CLUSTER.gcName },
-            subjects: [{ kind: "ServiceAccount", name: IN_CLUSTER.gcName, namespace: spec.namespace }],
+            roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "Role", name },
+            subjects: [{ kind: "ServiceAccount", name, namespace: spec.namespace }],
         } satisfies k8s.types.input.rbac.v1.RoleBinding,
     ];
 }
@@ -785,6 +820,8 @@ export function renderInClusterObjects(spec: InClusterSpec): K8sObject[] {
         renderConfigMap(spec),
         renderDataClaim(spec),
         renderMavenClaim(spec),
+        // Before the Deployment: its backup container mounts the scripts and the credentials.
+        ...renderBackupObjects(spec),
         renderDeployment(spec),
         renderService(spec),
         renderTlsService(spec),

@@ -64,3 +64,12 @@ export const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\
 
 /** An account name htpasswd, Caddy and Jenkins all accept (no ":" and no spaces). */
 export const ACCOUNT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/**
+ * The image of the in-cluster backup container and restore job: restic's own (Alpine-based, so it
+ * has a POSIX sh), pinned by release tag; `registry.maintenance.backup.image` overrides it (pin it by
+ * digest in production). The scripts use only what restic has offered since 0.14 (Debian bookworm's
+ * restic, which the tests run): backup --host --tag --parent --exclude, forget --keep-last --prune,
+ * restore --include --target, snapshots, init, cat config.
+ */
+export const DEFAULT_RESTIC_IMAGE = "restic/restic:0.17.3";

@@ -721,3 +721,47 @@ describe("registry.allowedNetworks in the cluster: enforced by the ingress contr
         expect(controller({ ingressClass: "edge", ingressController: "traefik" })).toBe("traefik");
     });
 });
+
+describe("registry.maintenance.backup in the cluster: to S3, of the registry's volume", () => {
+    const backupSecrets = present("backupRepositoryPassword", "backupS3AccessKeyId", "backupS3SecretAccessKey");
+    const s3Destination = { kind: "s3", bucket: "registry-backup", endpoint: "https://minio.example.test" };
+    const cases: { name: string; raw: () => Record<string, any>; refused: RegExp | undefined }[] = [
+        {
+            name: "S3 destination on the registry's volume",
+            raw: () => set(base(), "registry.maintenance.backup", { enabled: true, destination: s3Destination }),
+            refused: undefined,
+        },
+        {
+            name: "SFTP destination",
+            raw: () =>
+                set(base(), "registry.maintenance.backup", {
+                    enabled: true,
+                    destination: { kind: "sftp", host: "backup-01", path: "/srv/restic", hostKey: "ssh-ed25519 AAAAC3Nza" },
+                }),
+            refused:
+                /^dso-registry:registry\.maintenance\.backup\.destination\.kind: is "sftp", but the in-cluster registry backs up to S3-compatible storage only/,
+        },
+        {
+            name: "images in an S3 bucket (no volume to back up)",
+            raw: () =>
+                set(set(base(), "registry.storage", { kind: "s3", s3: { bucket: "images" } }), "registry.maintenance.backup", {
+                    enabled: true,
+                    destination: s3Destination,
+                }),
+            refused:
+                /^dso-registry:registry\.maintenance\.backup\.enabled: backs up the registry's volume, and with registry\.storage\.kind "s3"/,
+        },
+        {
+            name: "S3 destination without its bucket",
+            raw: () => set(base(), "registry.maintenance.backup", { enabled: true, destination: { kind: "s3" } }),
+            refused: /destination\.bucket/,
+        },
+    ];
+    it.each(cases)("$name", ({ raw, refused }) => {
+        const secrets =
+            raw().registry.storage?.kind === "s3" ? { ...backupSecrets, ...present("s3AccessKeyId", "s3SecretAccessKey") } : backupSecrets;
+        const problems = problemsOf(raw(), secrets);
+        if (refused) expect(problems.join("\n")).toMatch(refused);
+        else expect(problems).toEqual([]);
+    });
+});

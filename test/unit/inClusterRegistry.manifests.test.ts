@@ -47,6 +47,15 @@ const maven: NonNullable<InClusterSpec["maven"]> = {
     size: "10Gi",
 };
 
+const backup: NonNullable<InClusterSpec["backup"]> = {
+    image: "restic/restic:0.17.3",
+    schedule: "0 2 * * *",
+    keep: 7,
+    destination: { kind: "s3", endpoint: "https://minio.example.test", bucket: "registry-backup", prefix: "dso", region: "us-east-1" },
+    repositoryPassword: "BACKUP-PASSWORD-VALUE",
+    s3: { accessKeyId: "BACKUP-AKID-VALUE", secretAccessKey: "BACKUP-S3-SECRET-VALUE" },
+};
+
 /** Every option, alone and all together. */
 const variants: [string, InClusterSpec][] = [
     ["defaults (PVC, generated CA)", baseSpec()],
@@ -57,6 +66,11 @@ const variants: [string, InClusterSpec][] = [
     ["no local-registry-hosting", baseSpec({ publishLocalRegistryHosting: false })],
     ["Maven repository on the same front", baseSpec({ maven })],
     ["Maven repository with s3 image storage", baseSpec({ maven, storage: s3 })],
+    ["backups to S3", baseSpec({ backup })],
+    [
+        "backups of the registry and Maven, with garbage collection",
+        baseSpec({ backup, maven, garbageCollection: { enabled: true, schedule: "0 4 * * 6", deleteUntagged: false } }),
+    ],
     [
         "everything on",
         baseSpec({
@@ -120,7 +134,16 @@ describe.each(variants)("%s", (_label, spec) => {
     });
 
     test("secret values appear only in Secrets", () => {
-        const secretValues = ["KEY-PEM-VALUE", "HTTP-SECRET-VALUE", "S3-SECRET-VALUE", "AKID-VALUE", "HASH-PUSH"];
+        const secretValues = [
+            "KEY-PEM-VALUE",
+            "HTTP-SECRET-VALUE",
+            "S3-SECRET-VALUE",
+            "AKID-VALUE",
+            "HASH-PUSH",
+            "BACKUP-PASSWORD-VALUE",
+            "BACKUP-AKID-VALUE",
+            "BACKUP-S3-SECRET-VALUE",
+        ];
         const leaks = objects
             .filter((o) => o.kind !== "Secret")
             .flatMap((o) => secretValues.filter((v) => JSON.stringify(o).includes(v)).map((v) => `${o.kind}/${o.metadata.name}: ${v}`));
@@ -196,6 +219,7 @@ describe("settings", () => {
         ["2 replicas on a PVC", { replicas: 2, storage: { kind: "filesystem" as const, size: "1Gi" } }, /shared storage/],
         ["host with port", { host: "registry.local:5000" }, /bare host name/],
         ["0 replicas", { replicas: 0, storage: s3 }, /at least 1/],
+        ["backups with s3 image storage", { backup, storage: s3 }, /with s3 storage there is none/],
     ])("%s is refused", (_label, overrides, message) => {
         expect(inClusterSpecProblem(baseSpec(overrides))).toMatch(message);
         expect(() => renderInClusterObjects(baseSpec(overrides))).toThrow(message);
@@ -607,5 +631,74 @@ describe("the Maven repository in the registry pod", () => {
     test("no Maven objects without it", () => {
         const objects = renderInClusterObjects(baseSpec());
         expect(find(objects, "PersistentVolumeClaim", "maven-data")).toBeUndefined();
+    });
+});
+
+describe("backups", () => {
+    const objects = renderInClusterObjects(baseSpec({ backup, maven }));
+    const backupContainer = () => container(objects, "backup");
+
+    test("the registry pod's backup container mounts the registry's and Maven's volumes read-only", () => {
+        const mounts = backupContainer().volumeMounts as any[];
+        expect(mounts.filter((m) => ["data", "maven-data"].includes(m.name))).toEqual([
+            { name: "data", mountPath: IN_CLUSTER.dataDir, readOnly: true },
+            { name: "maven-data", mountPath: "/var/lib/maven", readOnly: true },
+        ]);
+        expect(backupContainer().image).toBe(backup.image);
+    });
+
+    test("the credentials reach the pod as a Secret volume, never as environment or in a script", () => {
+        const volumes = get(objects, "Deployment", "registry").spec.template.spec.volumes as any[];
+        expect(volumes.find((v) => v.name === "backup-secret")).toEqual({
+            name: "backup-secret",
+            secret: { secretName: "registry-backup", defaultMode: 0o400 },
+        });
+        expect(get(objects, "Secret", "registry-backup").stringData).toEqual({
+            "repository-password": "BACKUP-PASSWORD-VALUE",
+            "s3-access-key-id": "BACKUP-AKID-VALUE",
+            "s3-secret-access-key": "BACKUP-S3-SECRET-VALUE",
+        });
+    });
+
+    test("the CronJob runs on the schedule, one at a time, with the maintenance account", () => {
+        const job = get(objects, "CronJob", "registry-backup");
+        expect(job.spec.schedule).toBe("0 2 * * *");
+        expect(job.spec.concurrencyPolicy).toBe("Forbid");
+        expect(job.spec.jobTemplate.spec.template.spec.serviceAccountName).toBe("registry-backup");
+        expect(get(objects, "RoleBinding", "registry-backup").roleRef.name).toBe("registry-backup");
+    });
+
+    test("the job switches read-only between the two passes and back, also on failure (the trap)", () => {
+        const script: string = get(objects, "CronJob", "registry-backup").spec.jobTemplate.spec.template.spec.containers[0].command[2];
+        const at = (text: string) => {
+            const i = script.indexOf(text);
+            expect(i, text).toBeGreaterThanOrEqual(0);
+            return i;
+        };
+        expect(at("step writable")).toBeLessThan(at("trap restore EXIT"));
+        expect(at("trap restore EXIT")).toBeLessThan(at(`'${IN_CLUSTER.readOnlyEnv}={"enabled":true}'`));
+        expect(at(`'${IN_CLUSTER.readOnlyEnv}={"enabled":true}'`)).toBeLessThan(at('step read-only "$warm"'));
+        expect(at('step read-only "$warm"')).toBeLessThan(at("trap - EXIT"));
+        expect(at("trap - EXIT")).toBeLessThan(at('step retention "$warm"'));
+    });
+
+    test("the restore CronJob is suspended and mounts the volumes writable", () => {
+        const restore = get(objects, "CronJob", "registry-restore");
+        expect(restore.spec.suspend).toBe(true);
+        const mounts = restore.spec.jobTemplate.spec.template.spec.containers[0].volumeMounts as any[];
+        expect(mounts.filter((m) => ["data", "maven-data"].includes(m.name)).map((m) => m.readOnly)).toEqual([false, false]);
+    });
+
+    test("the scripts back up Maven's files only when Maven is served in-cluster", () => {
+        const without = get(renderInClusterObjects(baseSpec({ backup })), "ConfigMap", "registry-backup").data["backup.sh"];
+        expect(without).not.toContain("/var/lib/maven");
+        expect(get(objects, "ConfigMap", "registry-backup").data["backup.sh"]).toContain("'/var/lib/maven'");
+    });
+
+    test("no backup objects or container without backups", () => {
+        const plain = renderInClusterObjects(baseSpec());
+        expect(plain.filter((o) => o.metadata.name.startsWith("registry-backup") || o.metadata.name === "registry-restore")).toEqual([]);
+        const names = (get(plain, "Deployment", "registry").spec.template.spec.containers as any[]).map((c) => c.name);
+        expect(names).not.toContain("backup");
     });
 });

@@ -1,0 +1,367 @@
+/**
+ * Backups of the in-cluster registry with restic, to an S3-compatible bucket: the same scheme as the
+ * external host (components/externalHost/backupScripts.ts), the same snapshot host name and tags, so
+ * the two read each other's repositories the same way.
+ *
+ * Where restic runs: in a `backup` container of the registry pod itself, which mounts the registry's
+ * volume (and Maven's, when Maven is served in-cluster) read-only. A ReadWriteOnce volume is mounted
+ * on one node only; a second pod that mounts it must land on that node, and while it holds the volume
+ * the registry pod that the read-only switch recreates may be scheduled elsewhere and never start.
+ * Inside the pod none of that can happen, whatever the access mode (ReadWriteOncePod included), and
+ * the pods that the switch recreates carry the container along. CronJob `registry-backup` (kubectl
+ * only, like the GC job) drives it with `kubectl exec`:
+ *
+ *   1. pass 1, registry writable: restic copies everything new (the long part);
+ *   2. the Deployment switches to read-only maintenance mode (the GC job's switch, `readOnlyRollout`):
+ *      Distribution refuses writes and the Caddy sidecar answers them 503 with Retry-After;
+ *   3. pass 2, read-only: restic reads only what changed since pass 1 (its parent), a consistent snapshot;
+ *   4. writable again; the pass-1 snapshot is forgotten and retention (`forget --keep-last --prune`)
+ *      runs on the destination, never on the cluster's disks.
+ *
+ * Restore: CronJob `registry-restore` is suspended and never runs on its own; `kubectl create job
+ * --from=cronjob/registry-restore` runs it once the registry is scaled to 0 (docs/in-cluster.md).
+ */
+import type * as k8s from "@pulumi/kubernetes";
+import {
+    BACKUP_SNAPSHOT_HOST,
+    BACKUP_TAG,
+    BACKUP_WARM_TAG,
+    type BackupDestination,
+    backupPass,
+    resticRepository,
+} from "../externalHost/backupScripts";
+import { MAVEN_BACKEND } from "../maven/nginxConfig";
+import { shQuote } from "../shared/hostAccess";
+import {
+    IN_CLUSTER,
+    type InClusterSpec,
+    type K8sObject,
+    labels,
+    meta,
+    readOnlyRollout,
+    renderMaintenanceRbac,
+    restrictedContainer,
+    restrictedPod,
+    secret,
+    type Value,
+} from "./manifests";
+
+/** `InClusterSpec.backup`: scheduled backups to an S3-compatible bucket. */
+export interface InClusterBackup {
+    /** Image with restic and a POSIX shell (restic/restic is Alpine-based). */
+    readonly image: string;
+    /** Cron schedule of CronJob `registry-backup`. */
+    readonly schedule: string;
+    /** Snapshots kept on the destination (restic forget --keep-last). */
+    readonly keep: number;
+    readonly destination: Extract<BackupDestination, { kind: "s3" }>;
+    /** restic's repository password (secret). */
+    readonly repositoryPassword: Value;
+    /** The bucket's credentials (secret). */
+    readonly s3: { readonly accessKeyId: Value; readonly secretAccessKey: Value };
+}
+
+/** Names and paths of the in-cluster backup, shared by the renderers, the docs and the tests. */
+export const IN_CLUSTER_BACKUP = {
+    /** CronJob, its ServiceAccount/Role, the scripts' ConfigMap and the credentials' Secret. */
+    name: "registry-backup",
+    /** The suspended CronJob that restores (run with kubectl create job --from). */
+    restoreName: "registry-restore",
+    /** The container in the registry pod that runs restic. */
+    container: "backup",
+    /** Where the scripts (ConfigMap `registry-backup`) are mounted. */
+    scriptsDir: "/etc/dso-registry-backup/scripts",
+    /** Where the credentials (Secret `registry-backup`) are mounted. */
+    secretDir: "/etc/dso-registry-backup/secret",
+    /** restic's metadata cache (index and trees only), on the pod's emptyDir. */
+    cacheDir: "/tmp/restic-cache",
+    /** Left by a restore in each volume it restored into: the files that were there before. */
+    asidePrefix: ".before-restore-",
+    /** Keys of Secret `registry-backup`. */
+    keys: {
+        password: "repository-password",
+        accessKeyId: "s3-access-key-id",
+        secretAccessKey: "s3-secret-access-key",
+    },
+} as const;
+
+/** The directories a backup holds, as mounted in the pod: the registry's data and, when served in-cluster, Maven's. */
+export function backedUpDirs(spec: Pick<InClusterSpec, "maven">): string[] {
+    return [IN_CLUSTER.dataDir, ...(spec.maven ? [MAVEN_BACKEND.dataDir] : [])];
+}
+
+/** Lines that define `restic_` with the repository, the mounted password and S3 credentials, and the cache. */
+function resticLines(backup: InClusterBackup): string[] {
+    const b = IN_CLUSTER_BACKUP;
+    return [
+        `secret="\${DSO_ROOT:-}"${shQuote(b.secretDir)}`,
+        `repo=${shQuote(resticRepository(backup.destination))}`,
+        `cache="\${DSO_ROOT:-}"${shQuote(b.cacheDir)}`,
+        // Read from the mounted Secret into restic's environment: never on a command line.
+        `AWS_ACCESS_KEY_ID=$(cat "$secret/${b.keys.accessKeyId}")`,
+        `AWS_SECRET_ACCESS_KEY=$(cat "$secret/${b.keys.secretAccessKey}")`,
+        `AWS_DEFAULT_REGION=${shQuote(backup.destination.region)}`,
+        "export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_DEFAULT_REGION",
+        `restic_() { restic --repo "$repo" --password-file "$secret/${b.keys.password}" --cache-dir "$cache" "$@"; }`,
+        'mkdir -p "$cache"',
+    ];
+}
+
+/**
+ * `backup.sh STEP [WARM-SNAPSHOT]`, run in the pod's backup container by the CronJob: `writable`
+ * (pass 1; creates the repository the first time), `read-only` (pass 2, with pass 1's snapshot as
+ * parent, so only changed files are read) and `retention`. restic's report goes to stderr (the job's
+ * log); stdout carries only the snapshot's id, for the CronJob to pass on.
+ */
+export function inClusterBackupStepScript(spec: Pick<InClusterSpec, "maven">, backup: InClusterBackup): string {
+    return [
+        "#!/bin/sh",
+        `# Managed by dso-registry: one step of the in-cluster backup to ${resticRepository(backup.destination)}, run by CronJob ${IN_CLUSTER_BACKUP.name}. See docs/in-cluster.md.`,
+        "set -eu",
+        'step="${1:-}"',
+        'warm="${2:-}"',
+        ...resticLines(backup),
+        "exec 3>&1 1>&2",
+        `set -- --exclude ${shQuote(`${IN_CLUSTER_BACKUP.asidePrefix}*`)}`,
+        `for p in ${backedUpDirs(spec).map(shQuote).join(" ")}; do`,
+        '  if [ -d "${DSO_ROOT:-}$p" ]; then set -- "$@" "${DSO_ROOT:-}$p"; fi',
+        "done",
+        'case "$step" in',
+        "  writable)",
+        "    if ! restic_ cat config >/dev/null 2>&1; then restic_ init; fi",
+        ...backupPass("snapshot", BACKUP_WARM_TAG).map((l) => `    ${l}`),
+        "    ;;",
+        "  read-only)",
+        '    if [ -z "$warm" ]; then echo "read-only needs the snapshot of the writable pass" >&2; exit 2; fi',
+        ...backupPass("snapshot", BACKUP_TAG, "warm").map((l) => `    ${l}`),
+        "    ;;",
+        "  retention)",
+        '    if [ -n "$warm" ]; then restic_ forget --quiet "$warm"; fi',
+        `    restic_ forget --quiet --host ${BACKUP_SNAPSHOT_HOST} --tag ${BACKUP_TAG} --keep-last ${backup.keep} --prune`,
+        "    snapshot=''",
+        "    ;;",
+        '  *) echo "usage: backup.sh writable | read-only WARM-SNAPSHOT | retention [WARM-SNAPSHOT]" >&2; exit 2 ;;',
+        "esac",
+        'echo "$snapshot" >&3',
+        "",
+    ].join("\n");
+}
+
+/**
+ * `restore.sh`, run by a Job made from CronJob `registry-restore` while the registry is scaled to 0:
+ * restores `$SNAPSHOT` (the newest when unset) into the volumes. Whatever a volume held is kept in
+ * `.before-restore-<time>` on the same volume. restic restores into a directory on the volume first
+ * and the files are then moved in place: the volume's root belongs to the cluster, and a non-root
+ * restic may not change its owner, mode or times.
+ */
+export function inClusterRestoreScript(spec: Pick<InClusterSpec, "maven" | "namespace">, backup: InClusterBackup): string {
+    const b = IN_CLUSTER_BACKUP;
+    return [
+        "#!/bin/sh",
+        `# Managed by dso-registry: restores a snapshot of ${resticRepository(backup.destination)} into the registry's volumes. See docs/in-cluster.md.`,
+        "set -eu",
+        ...resticLines(backup),
+        'snapshot="${SNAPSHOT:-latest}"',
+        `if ! restic_ snapshots --host ${BACKUP_SNAPSHOT_HOST} --tag ${BACKUP_TAG} "$snapshot" >/dev/null 2>&1; then`,
+        `  echo "no snapshot \\"$snapshot\\" in $repo; the snapshots are:" >&2`,
+        `  restic_ snapshots --host ${BACKUP_SNAPSHOT_HOST} --tag ${BACKUP_TAG} >&2 || true`,
+        "  exit 1",
+        "fi",
+        "stamp=$(date -u +%Y%m%dT%H%M%SZ)",
+        `for p in ${backedUpDirs(spec).map(shQuote).join(" ")}; do`,
+        '  dir="${DSO_ROOT:-}$p"',
+        `  aside="$dir/${b.asidePrefix}$stamp"`,
+        '  staging="$dir/.restore-$stamp"',
+        `  if [ -n "$(find "$dir" -mindepth 1 -maxdepth 1 ! -name '${b.asidePrefix}*')" ]; then`,
+        '    mkdir "$aside"',
+        `    find "$dir" -mindepth 1 -maxdepth 1 ! -name '${b.asidePrefix}*' -exec mv {} "$aside"/ \\;`,
+        '    echo "$dir was not empty: its files are kept in $aside (remove it once the restore is checked)"',
+        "  fi",
+        `  restic_ restore "$snapshot" --host ${BACKUP_SNAPSHOT_HOST} --tag ${BACKUP_TAG} --include "$dir" --target "$staging"`,
+        '  if [ -d "$staging$dir" ]; then',
+        '    find "$staging$dir" -mindepth 1 -maxdepth 1 -exec mv {} "$dir"/ \\;',
+        '    echo "restored $p from snapshot $snapshot"',
+        "  else",
+        '    echo "snapshot $snapshot holds nothing of $p: left empty"',
+        "  fi",
+        '  rm -rf "$staging"',
+        "done",
+        `echo "done; start the registry again: kubectl --namespace ${spec.namespace} scale deployment/${IN_CLUSTER.name} --replicas=1"`,
+        "",
+    ].join("\n");
+}
+
+/**
+ * The CronJob's script (kubectl only): pass 1 while writable, the read-only switch, pass 2, writable
+ * again (also when a step fails: the trap), then retention. Prints how long writes were refused.
+ */
+export function inClusterBackupJobScript(namespace: string, backup: InClusterBackup): string {
+    const step = `${IN_CLUSTER_BACKUP.scriptsDir}/backup.sh`;
+    return [
+        "set -eu",
+        `step() { kubectl --namespace ${namespace} exec deployment/${IN_CLUSTER.name} --container=${IN_CLUSTER_BACKUP.container} -- /bin/sh ${step} "$@"; }`,
+        'echo "pass 1, registry writable: copying what is new"',
+        "warm=$(step writable)",
+        "window_start=$(date +%s)",
+        ...readOnlyRollout(namespace),
+        'echo "pass 2, registry read-only: copying what changed since pass 1"',
+        'snapshot=$(step read-only "$warm")',
+        "restore",
+        "trap - EXIT",
+        'echo "registry writable again after $(( $(date +%s) - window_start )) s read-only"',
+        'step retention "$warm" >/dev/null',
+        `echo "backup done: snapshot $snapshot in ${resticRepository(backup.destination)}"`,
+        "",
+    ].join("\n");
+}
+
+/** The volumes the backup and restore containers need besides the registry's own. */
+function backupVolumes(): k8s.types.input.core.v1.Volume[] {
+    return [
+        { name: "backup-scripts", configMap: { name: IN_CLUSTER_BACKUP.name } },
+        // Readable by the pod's user only (with fsGroup the kubelet adds group read).
+        { name: "backup-secret", secret: { secretName: IN_CLUSTER_BACKUP.name, defaultMode: 0o400 } },
+    ];
+}
+
+function backupMounts(spec: Pick<InClusterSpec, "maven">, readOnlyData: boolean): k8s.types.input.core.v1.VolumeMount[] {
+    return [
+        { name: "backup-scripts", mountPath: IN_CLUSTER_BACKUP.scriptsDir, readOnly: true },
+        { name: "backup-secret", mountPath: IN_CLUSTER_BACKUP.secretDir, readOnly: true },
+        { name: "data", mountPath: IN_CLUSTER.dataDir, readOnly: readOnlyData },
+        ...(spec.maven ? [{ name: "maven-data", mountPath: MAVEN_BACKEND.dataDir, readOnly: readOnlyData }] : []),
+    ];
+}
+
+/** The idle shell the backup container runs between `kubectl exec`s: it ends at once on SIGTERM. */
+const IDLE = "trap 'exit 0' TERM INT\nwhile :; do sleep 3600 & wait $!; done\n";
+
+/** The registry pod's backup container (and the volumes it adds), or none without backups. */
+export function backupSidecar(
+    spec: InClusterSpec,
+): { container: k8s.types.input.core.v1.Container; volumes: k8s.types.input.core.v1.Volume[] } | undefined {
+    if (!spec.backup) return undefined;
+    return {
+        container: {
+            name: IN_CLUSTER_BACKUP.container,
+            image: spec.backup.image,
+            command: ["/bin/sh", "-c", IDLE],
+            env: [{ name: "HOME", value: "/tmp" }],
+            volumeMounts: [...backupMounts(spec, true), { name: "tmp", mountPath: "/tmp" }],
+            resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { cpu: "1", memory: "1Gi" } },
+            securityContext: restrictedContainer(true),
+            // restic starts (its binary and libraries are whole); the job's exec needs nothing more.
+            readinessProbe: { exec: { command: ["restic", "version"] }, periodSeconds: 60, timeoutSeconds: 10 },
+            livenessProbe: { exec: { command: ["restic", "version"] }, initialDelaySeconds: 10, periodSeconds: 300, timeoutSeconds: 10 },
+        },
+        volumes: backupVolumes(),
+    };
+}
+
+/** Scripts ConfigMap, credentials Secret, the CronJob with its account, and the suspended restore CronJob. */
+export function renderBackupObjects(spec: InClusterSpec): K8sObject[] {
+    const backup = spec.backup;
+    if (!backup) return [];
+    const b = IN_CLUSTER_BACKUP;
+    const component = "backup";
+    const configMap = {
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        metadata: meta(b.name, spec.namespace, component),
+        data: {
+            "backup.sh": inClusterBackupStepScript(spec, backup),
+            "restore.sh": inClusterRestoreScript(spec, backup),
+        },
+    } satisfies k8s.types.input.core.v1.ConfigMap;
+    const credentials = secret(b.name, spec, component, {
+        [b.keys.password]: backup.repositoryPassword,
+        [b.keys.accessKeyId]: backup.s3.accessKeyId,
+        [b.keys.secretAccessKey]: backup.s3.secretAccessKey,
+    });
+    const job = {
+        apiVersion: "batch/v1",
+        kind: "CronJob",
+        metadata: meta(b.name, spec.namespace, component),
+        spec: {
+            schedule: backup.schedule,
+            concurrencyPolicy: "Forbid",
+            startingDeadlineSeconds: 3600,
+            successfulJobsHistoryLimit: 3,
+            failedJobsHistoryLimit: 3,
+            jobTemplate: {
+                spec: {
+                    backoffLimit: 0,
+                    activeDeadlineSeconds: 6 * 3600,
+                    template: {
+                        metadata: { labels: labels(component) },
+                        spec: {
+                            serviceAccountName: b.name,
+                            automountServiceAccountToken: true,
+                            restartPolicy: "Never",
+                            securityContext: restrictedPod(),
+                            containers: [
+                                {
+                                    name: "backup",
+                                    image: spec.images.kubectl,
+                                    command: ["/bin/sh", "-c", inClusterBackupJobScript(spec.namespace, backup)],
+                                    env: [{ name: "HOME", value: "/tmp" }],
+                                    volumeMounts: [{ name: "tmp", mountPath: "/tmp" }],
+                                    resources: { requests: { cpu: "20m", memory: "64Mi" }, limits: { cpu: "500m", memory: "256Mi" } },
+                                    securityContext: restrictedContainer(true),
+                                },
+                            ],
+                            volumes: [{ name: "tmp", emptyDir: {} }],
+                        },
+                    },
+                },
+            },
+        },
+    } satisfies k8s.types.input.batch.v1.CronJob;
+    const restore = {
+        apiVersion: "batch/v1",
+        kind: "CronJob",
+        metadata: meta(b.restoreName, spec.namespace, "restore"),
+        spec: {
+            // Never runs on its own: a template for `kubectl create job --from=cronjob/registry-restore`.
+            suspend: true,
+            schedule: "0 0 1 1 *",
+            jobTemplate: {
+                spec: {
+                    backoffLimit: 0,
+                    template: {
+                        metadata: { labels: labels("restore") },
+                        spec: {
+                            automountServiceAccountToken: false,
+                            restartPolicy: "Never",
+                            securityContext: restrictedPod(IN_CLUSTER.uid),
+                            containers: [
+                                {
+                                    name: "restore",
+                                    image: backup.image,
+                                    command: ["/bin/sh", `${b.scriptsDir}/restore.sh`],
+                                    env: [
+                                        { name: "HOME", value: "/tmp" },
+                                        // The newest when empty; set it to a snapshot id to restore an older one.
+                                        { name: "SNAPSHOT", value: "" },
+                                    ],
+                                    volumeMounts: [...backupMounts(spec, false), { name: "tmp", mountPath: "/tmp" }],
+                                    resources: { requests: { cpu: "100m", memory: "64Mi" }, limits: { cpu: "2", memory: "1Gi" } },
+                                    securityContext: restrictedContainer(true),
+                                },
+                            ],
+                            volumes: [
+                                ...backupVolumes(),
+                                { name: "data", persistentVolumeClaim: { claimName: IN_CLUSTER.dataClaim } },
+                                ...(spec.maven
+                                    ? [{ name: "maven-data", persistentVolumeClaim: { claimName: IN_CLUSTER.mavenClaim } }]
+                                    : []),
+                                { name: "tmp", emptyDir: {} },
+                            ],
+                        },
+                    },
+                },
+            },
+        },
+    } satisfies k8s.types.input.batch.v1.CronJob;
+    return [configMap, credentials, ...renderMaintenanceRbac(spec, b.name, component), job, restore];
+}

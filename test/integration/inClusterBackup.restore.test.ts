@@ -1,0 +1,295 @@
+/**
+ * The in-cluster backup and its restore, with the real software against the rendered objects:
+ * Distribution (`docker-registry`) with the rendered config.yml and Caddy with the rendered sidecar
+ * Caddyfile (test/support/registryPodStandIn.ts plays the pod), Debian's restic running the rendered
+ * scripts of ConfigMap `registry-backup` with the credentials of Secret `registry-backup`, and s3rver
+ * as the S3-compatible bucket. The CronJob's own script (its inline `sh -c`) runs as rendered; only
+ * kubectl is a stand-in (a shell script: set env, rollout status, exec), because nothing here runs
+ * an API server. skopeo pushes and pulls through the sidecar's TLS site.
+ *
+ * The story, in order: push images; the CronJob's script backs up, and a write inside its read-only
+ * pass gets 503 with Retry-After while a pull works; a second run keeps the configured number of
+ * snapshots; the registry is scaled to 0, its volume wiped, the restore script (the restore Job's
+ * command, run as the pod's non-root user on a volume root it does not own) restores it, and every
+ * image pulls back by digest with every blob's content checked against its digest.
+ */
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { renderRegistryConfig, renderUsersFile } from "../../components/accessPolicy/accessPolicy";
+import { BACKUP_TAG, BACKUP_WARM_TAG } from "../../components/externalHost/backupScripts";
+import { IN_CLUSTER_BACKUP, type InClusterBackup } from "../../components/inCluster/backup";
+import { renderSidecarCaddyfile, SIDECAR_TLS, sidecarPolicy } from "../../components/inCluster/inClusterRegistry";
+import { IN_CLUSTER, type InClusterSpec, type K8sObject, renderInClusterObjects } from "../../components/inCluster/manifests";
+import { makeAccount, makeOciImage, skopeoCopy, type TestAccount } from "../support/realRegistry";
+import { type RegistryPodStandIn, startRegistryPodStandIn } from "../support/registryPodStandIn";
+import { type S3Server, startS3Server } from "../support/s3Server";
+import { privateDir, removeDir, run, runOk } from "../support/serverProcess";
+
+const HOST = "localhost";
+const BUCKET = "registry-backups";
+const KEEP = 2;
+const IMAGES = ["team/app-1:1", "team/app-2:1", "other/tool:2.0"];
+
+/** The objects as InClusterRegistry renders them, with plain values where it passes secrets. */
+function renderObjects(push: TestAccount, pull: TestAccount, backup: InClusterBackup): K8sObject[] {
+    const policy = sidecarPolicy({
+        host: HOST,
+        requiresAuthForPull: false,
+        uiEnabled: false,
+        deletesEnabled: false,
+        storage: "filesystem",
+    });
+    const pushUsers = renderUsersFile("push", [push]);
+    const spec: InClusterSpec = {
+        namespace: "dso",
+        host: HOST,
+        ingressClass: "public",
+        ingressController: "nginx",
+        tls: { kind: "secret", certPem: "unused", keyPem: "unused" },
+        images: { registry: "registry:2.8.3", caddy: "caddy:2.8.4", ui: "ui", kubectl: "alpine/k8s:1.31.4" },
+        replicas: 1,
+        storage: { kind: "filesystem", size: "20Gi" },
+        allowedNetworks: [],
+        ui: { enabled: false, deleteEnabled: false },
+        garbageCollection: { enabled: false, schedule: "30 3 * * 0", deleteUntagged: false },
+        publishLocalRegistryHosting: false,
+        caddyfile: renderSidecarCaddyfile(policy, SIDECAR_TLS),
+        registryConfig: renderRegistryConfig({
+            addr: IN_CLUSTER.registryAddr,
+            storage: { kind: "filesystem", rootDirectory: IN_CLUSTER.dataDir },
+            deletesEnabled: false,
+        }),
+        users: { push: pushUsers, pull: renderUsersFile("pull", [pull]), htpasswd: "" },
+        httpSecret: randomBytes(24).toString("hex"),
+        configChecksum: "test",
+        backup,
+    };
+    return renderInClusterObjects(spec);
+}
+
+/** The CronJob's inline script, as rendered. */
+function jobScript(objects: readonly K8sObject[]): string {
+    const job = objects.find((o) => o.kind === "CronJob" && o.metadata.name === IN_CLUSTER_BACKUP.name) as any;
+    const command = job.spec.jobTemplate.spec.template.spec.containers[0].command as string[];
+    expect(command.slice(0, 2)).toEqual(["/bin/sh", "-c"]);
+    return command[2]!;
+}
+
+let s3: S3Server;
+let pod: RegistryPodStandIn;
+let objects: K8sObject[];
+let work: string;
+const push = makeAccount("ci-push");
+const pull = makeAccount("cluster-pull");
+/** image → manifest digest, as pushed. */
+const pushed = new Map<string, string>();
+
+/** restic against the bucket, with the repository password from the rendered Secret (for the test's own checks). */
+function restic(...args: string[]) {
+    const secretDir = `${pod.root}${IN_CLUSTER_BACKUP.secretDir}`;
+    return runOk(
+        "restic",
+        [
+            "--repo",
+            `s3:${s3.endpoint}/${BUCKET}/dso-registry`,
+            "--password-file",
+            `${secretDir}/${IN_CLUSTER_BACKUP.keys.password}`,
+            "--no-cache",
+            ...args,
+        ],
+        {
+            env: {
+                ...process.env,
+                AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId,
+                AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
+            },
+        },
+    );
+}
+
+function snapshotsTagged(tag: string): unknown[] {
+    return JSON.parse(restic("snapshots", "--json", "--tag", tag).stdout) as unknown[];
+}
+
+/** Runs the CronJob's script as rendered, with the stand-in kubectl; resolves with its exit and output. */
+function runJob(): Promise<{ code: number | null; output: string }> {
+    const child = spawn("/bin/sh", ["-c", jobScript(objects)], { env: pod.env, stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    child.stdout.on("data", (d: Buffer) => (output += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (output += d.toString()));
+    return new Promise((resolve) => child.once("close", (code) => resolve({ code, output })));
+}
+
+async function waitFor(file: string, what: string): Promise<void> {
+    for (let i = 0; i < 1200; i++) {
+        if (existsSync(file)) return;
+        await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`timed out waiting for ${what}`);
+}
+
+beforeAll(async () => {
+    work = privateDir("cb-backup-test");
+    s3 = await startS3Server([BUCKET]);
+    objects = renderObjects(push, pull, {
+        image: "restic/restic:0.17.3",
+        schedule: "0 2 * * *",
+        keep: KEEP,
+        destination: { kind: "s3", endpoint: s3.endpoint, bucket: BUCKET, prefix: "dso-registry", region: "us-east-1" },
+        repositoryPassword: randomBytes(24).toString("base64"),
+        s3: { accessKeyId: s3.credentials.accessKeyId, secretAccessKey: s3.credentials.secretAccessKey },
+    });
+    pod = await startRegistryPodStandIn(objects, HOST);
+}, 120_000);
+
+afterAll(async () => {
+    pod?.stop();
+    await s3?.stop();
+    if (work) removeDir(work);
+});
+
+describe("in-cluster backup and restore", () => {
+    test("images pushed through the sidecar", () => {
+        for (const image of IMAGES) {
+            const oci = makeOciImage(path.join(work, "src", image.replace(/[/:]/g, "_")), 64 * 1024);
+            const r = skopeoCopy(oci.ref, `docker://${pod.authority}/${image}`, { certDir: pod.certDir, creds: push, scratch: work });
+            expect(r.stderr).toBe("");
+            expect(r.code).toBe(0);
+            const inspect = runOk("skopeo", [
+                "inspect",
+                "--cert-dir",
+                pod.certDir,
+                "--no-creds",
+                "--format",
+                "{{.Digest}}",
+                `docker://${pod.authority}/${image}`,
+            ]);
+            pushed.set(image, inspect.stdout.trim());
+        }
+        expect([...pushed.values()].every((d) => /^sha256:[0-9a-f]{64}$/.test(d))).toBe(true);
+    });
+
+    test("a write in the backup's read-only pass gets 503 with Retry-After, a pull still works, and the job succeeds", async () => {
+        const hold = path.join(pod.podDir, "hold-read-only");
+        writeFileSync(hold, "");
+        const job = runJob();
+        try {
+            await waitFor(path.join(pod.podDir, "holding-read-only"), "the job's read-only pass");
+            const write = run("curl", [
+                "-sS",
+                "-o",
+                "/dev/null",
+                "-D",
+                "-",
+                "--cacert",
+                pod.ca.caCertFile,
+                "-u",
+                `${push.username}:${push.password}`,
+                "-X",
+                "POST",
+                `https://${pod.authority}/v2/team/app-1/blobs/uploads/`,
+            ]);
+            expect(write.stdout).toMatch(/^HTTP\/\S+ 503/m);
+            expect(write.stdout).toMatch(/^retry-after: \d+/im);
+            const read = run("curl", [
+                "-sS",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "--cacert",
+                pod.ca.caCertFile,
+                "-H",
+                "Accept: application/vnd.oci.image.manifest.v1+json",
+                `https://${pod.authority}/v2/team/app-1/manifests/1`,
+            ]);
+            expect(read.stdout).toBe("200");
+        } finally {
+            unlinkSync(hold);
+        }
+        const { code, output } = await job;
+        expect(output + pod.logs()).toMatch(/registry writable again after \d+ s read-only/);
+        expect(code).toBe(0);
+        const calls = pod.kubectlCalls().map((c) => c.replace(/^--namespace dso /, ""));
+        expect(calls).toEqual([
+            expect.stringMatching(/^exec deployment\/registry --container=backup -- \/bin\/sh \S+\/backup\.sh writable$/),
+            `set env deployment/registry ${IN_CLUSTER.readOnlyEnv}={"enabled":true}`,
+            "rollout status deployment/registry --timeout=15m",
+            expect.stringMatching(/^exec .*\/backup\.sh read-only [0-9a-f]{8,64}$/),
+            `set env deployment/registry ${IN_CLUSTER.readOnlyEnv}-`,
+            "rollout status deployment/registry --timeout=15m",
+            expect.stringMatching(/^exec .*\/backup\.sh retention [0-9a-f]{8,64}$/),
+        ]);
+    }, 300_000);
+
+    test("after the job the registry takes writes again", () => {
+        const oci = makeOciImage(path.join(work, "src", "after"), 1024);
+        const r = skopeoCopy(oci.ref, `docker://${pod.authority}/team/after:1`, { certDir: pod.certDir, creds: push, scratch: work });
+        expect(r.stderr).toBe("");
+        expect(r.code).toBe(0);
+    });
+
+    test(`retention keeps ${KEEP} snapshots and no snapshot of a writable pass`, async () => {
+        for (let i = 0; i < 2; i++) {
+            const { code, output } = await runJob();
+            expect(output).toContain("backup done");
+            expect(code).toBe(0);
+        }
+        expect(snapshotsTagged(BACKUP_TAG)).toHaveLength(KEEP);
+        expect(snapshotsTagged(BACKUP_WARM_TAG)).toHaveLength(0);
+    }, 300_000);
+
+    test("restored into a wiped volume by the restore script as the pod's user, every image pulls back by digest, whole", () => {
+        pod.scaleToZero();
+        const data = `${pod.root}${IN_CLUSTER.dataDir}`;
+        rmSync(data, { recursive: true, force: true });
+        // The volume's root as the cluster mounts it: root's, group-writable for the pod's fsGroup.
+        mkdirSync(data, { recursive: true, mode: 0o2775 });
+        chownSync(data, 0, IN_CLUSTER.uid);
+        runOk("chmod", ["2775", data]);
+        // The restore Job's own pod: a fresh /tmp, the Secret readable by the pod's user.
+        rmSync(`${pod.root}/tmp`, { recursive: true, force: true });
+        mkdirSync(`${pod.root}/tmp`, { mode: 0o1777 });
+        runOk("chmod", ["1777", `${pod.root}/tmp`]);
+        runOk("chown", ["-R", String(IN_CLUSTER.uid), `${pod.root}${IN_CLUSTER_BACKUP.secretDir}`]);
+        const restore = run(
+            "setpriv",
+            [
+                `--reuid=${IN_CLUSTER.uid}`,
+                `--regid=${IN_CLUSTER.uid}`,
+                "--clear-groups",
+                "sh",
+                `${pod.root}${IN_CLUSTER_BACKUP.scriptsDir}/restore.sh`,
+            ],
+            { env: { ...pod.env, HOME: "/tmp" }, timeout: 300_000 },
+        );
+        expect(restore.stdout + restore.stderr).toContain(`restored ${IN_CLUSTER.dataDir}`);
+        expect(restore.code).toBe(0);
+        expect(readdirSync(data)).toEqual(["docker"]);
+        pod.rollout();
+        for (const [image, digest] of [...pushed, ["team/after:1", ""] as const]) {
+            const name = image.split(":")[0]!;
+            const ref = digest ? `${name}@${digest}` : image;
+            const dest = path.join(work, "pulled", image.replace(/[/:]/g, "_"));
+            rmSync(dest, { recursive: true, force: true });
+            mkdirSync(path.dirname(dest), { recursive: true });
+            const r = skopeoCopy(`docker://${pod.authority}/${ref}`, `oci:${dest}:x`, { certDir: pod.certDir, scratch: work });
+            expect(r.stderr).toBe("");
+            expect(r.code).toBe(0);
+            // Every blob of the pulled image, checked against its digest.
+            const blobs = readdirSync(path.join(dest, "blobs", "sha256"));
+            expect(blobs.length).toBeGreaterThanOrEqual(3);
+            for (const blob of blobs) {
+                const sum = runOk("sha256sum", [path.join(dest, "blobs", "sha256", blob)]).stdout.split(" ")[0];
+                expect(sum).toBe(blob);
+            }
+            if (digest) {
+                const manifest = readFileSync(path.join(dest, "blobs", "sha256", digest.slice("sha256:".length)));
+                expect(manifest.length).toBeGreaterThan(0);
+            }
+        }
+    }, 300_000);
+});

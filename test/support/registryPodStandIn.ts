@@ -1,0 +1,207 @@
+/**
+ * The in-cluster registry pod, played on this machine by its real programs: Distribution
+ * (`docker-registry`) with the rendered config.yml and Caddy with the rendered sidecar Caddyfile, the
+ * pod's paths under a private root (`DSO_ROOT`, which the backup scripts honour), and the backup
+ * container's scripts and credentials from the rendered ConfigMap and Secret `registry-backup`, run
+ * by Debian's restic.
+ *
+ * Only what needs an API server is a stand-in: a `kubectl` shell script first on PATH. It understands
+ * the four calls the maintenance jobs make — `set env deployment/registry VAR=…|VAR-` (remembered),
+ * `rollout status` (the Recreate rollout: both programs stop, then start again with the remembered
+ * environment, and it returns once both answer), `exec … -- /bin/sh SCRIPT ARGS` (runs the script
+ * under the root) — and refuses everything else. It logs every call. One test hook: while a file
+ * `hold-<step>` exists in the pod directory, an exec of that backup step waits (after writing
+ * `holding-<step>`), so a test can act inside the read-only window.
+ *
+ * What the rendered text names inside the pod is mapped to this machine: the pod's absolute paths
+ * get the root in front, and the listen ports become free loopback ports (bound to 127.0.0.1).
+ */
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import { IN_CLUSTER_BACKUP } from "../../components/inCluster/backup";
+import { IN_CLUSTER, type K8sObject } from "../../components/inCluster/manifests";
+import { MAVEN_BACKEND } from "../../components/maven/nginxConfig";
+import { makeTestCa, type TestCa } from "./realRegistry";
+import { freePort, privateDir, removeDir, run } from "./serverProcess";
+
+export interface RegistryPodStandIn {
+    /** The pod's filesystem root (DSO_ROOT). */
+    readonly root: string;
+    /** The pod directory: the stand-in's state, pid files and the programs' logs. */
+    readonly podDir: string;
+    /** `localhost:<port>`: the sidecar's TLS site, as clients name it. */
+    readonly authority: string;
+    /** Directory with ca.crt for clients. */
+    readonly certDir: string;
+    readonly ca: TestCa;
+    /** Environment for the jobs' scripts: the stand-in kubectl first on PATH, DSO_ROOT. */
+    readonly env: NodeJS.ProcessEnv;
+    /** Every kubectl call so far, one a line. */
+    kubectlCalls(): string[];
+    /** Starts (or restarts) the pod, as a rollout does. */
+    rollout(): void;
+    /** Stops the pod's programs (the Deployment scaled to 0). */
+    scaleToZero(): void;
+    /** Logs of Distribution and Caddy, for failure messages. */
+    logs(): string;
+    /** Stops everything started and removes the directories. */
+    stop(): void;
+}
+
+/** The `stringData` of a rendered object, or its `data`. */
+function dataOf(objects: readonly K8sObject[], kind: string, name: string): Record<string, string> {
+    const object = objects.find((o) => o.kind === kind && o.metadata.name === name);
+    if (!object) throw new Error(`no ${kind}/${name} among the rendered objects`);
+    return ((object as Record<string, unknown>).stringData ?? (object as Record<string, unknown>).data) as Record<string, string>;
+}
+
+const POD_PATHS = [IN_CLUSTER.configDir, IN_CLUSTER.dataDir, IN_CLUSTER.tlsDir, MAVEN_BACKEND.dataDir, "/etc/dso-registry-backup"];
+
+/** Puts the root in front of every pod path the text names. */
+function rooted(text: string, root: string): string {
+    return POD_PATHS.reduce((t, p) => t.split(p).join(`${root}${p}`), text);
+}
+
+const KUBECTL = `#!/bin/sh
+# Stand-in for kubectl (tests only): the calls the registry's maintenance jobs make, against the pod
+# played by local processes. Anything else is refused.
+set -eu
+pod="$POD_DIR"
+echo "$*" >> "$pod/kubectl.log"
+while [ "$#" -gt 0 ]; do
+  case "$1" in
+    --namespace) shift 2 ;;
+    --namespace=*) shift ;;
+    *) break ;;
+  esac
+done
+case "$1 \${2:-}" in
+  "set env")
+    case "$4" in
+      *=*) printf '%s' "\${4#*=}" > "$pod/read-only" ;;
+      *-) rm -f "$pod/read-only" ;;
+    esac ;;
+  "rollout status") sh "$pod/restart" ;;
+  "exec "*)
+    while [ "$1" != -- ]; do shift; done
+    shift
+    shell="$1"; script="$2"; shift 2
+    if [ -e "$pod/hold-\${1:-}" ]; then
+      : > "$pod/holding-$1"
+      while [ -e "$pod/hold-$1" ]; do sleep 0.1; done
+    fi
+    exec "$shell" "$DSO_ROOT$script" "$@" ;;
+  *) echo "kubectl stand-in: not a call the jobs make: $*" >&2; exit 1 ;;
+esac
+`;
+
+/** Stops the pod's programs by their pid files, then (unless "stop") starts them with the remembered environment. */
+function restartScript(pod: string, root: string, registryPort: number, frontPort: number): string {
+    return `#!/bin/sh
+set -eu
+pod=${JSON.stringify(pod)}
+for name in caddy registry; do
+  if [ -f "$pod/$name.pid" ]; then
+    pid=$(cat "$pod/$name.pid")
+    kill -TERM "$pid" 2>/dev/null || true
+    while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+    rm -f "$pod/$name.pid"
+  fi
+done
+[ "\${1:-}" = stop ] && exit 0
+if [ -f "$pod/read-only" ]; then
+  ${IN_CLUSTER.readOnlyEnv}=$(cat "$pod/read-only")
+  export ${IN_CLUSTER.readOnlyEnv}
+fi
+docker-registry serve ${JSON.stringify(`${root}${IN_CLUSTER.configDir}/config.yml`)} </dev/null >>"$pod/registry.log" 2>&1 &
+echo $! > "$pod/registry.pid"
+XDG_DATA_HOME="$pod/caddy-data" XDG_CONFIG_HOME="$pod/caddy-config" caddy run --config "$pod/Caddyfile" --adapter caddyfile </dev/null >>"$pod/caddy.log" 2>&1 &
+echo $! > "$pod/caddy.pid"
+tries=0
+until curl -s -o /dev/null --max-time 2 http://127.0.0.1:${registryPort}/v2/ && curl -s -o /dev/null --max-time 2 http://127.0.0.1:${frontPort}/v2/; do
+  tries=$((tries + 1))
+  if [ "$tries" -ge 300 ]; then echo "the pod did not start; see $pod/*.log" >&2; exit 1; fi
+  sleep 0.1
+done
+`;
+}
+
+/**
+ * Lays out the pod from the rendered objects (ConfigMaps and Secrets with plain values) and starts it.
+ * `host` must be the spec's host name; it is served as localhost by the TLS site, so it must be "localhost".
+ */
+export async function startRegistryPodStandIn(objects: readonly K8sObject[], host: string): Promise<RegistryPodStandIn> {
+    if (host !== "localhost") throw new Error('render the spec with host "localhost": the TLS site is reached by that name');
+    const root = privateDir("cb-pod-root");
+    const podDir = privateDir("cb-pod");
+    const bin = path.join(podDir, "bin");
+    const [registryPort, frontPort, tlsPort] = [await freePort(), await freePort(), await freePort()];
+    const place = (file: string, body: string, mode = 0o644) => {
+        mkdirSync(path.dirname(file), { recursive: true });
+        writeFileSync(file, body, { mode });
+    };
+    const config = dataOf(objects, "ConfigMap", IN_CLUSTER.configMap);
+    const users = dataOf(objects, "Secret", IN_CLUSTER.htpasswdSecret);
+    const ca = makeTestCa(path.join(podDir, "tls"), [host]);
+    const certDir = path.join(podDir, "client-certs");
+    place(path.join(certDir, "ca.crt"), ca.caCertPem);
+    place(`${root}${IN_CLUSTER.tlsDir}/tls.crt`, readFileSync(ca.serverCertFile, "utf8"));
+    place(`${root}${IN_CLUSTER.tlsDir}/tls.key`, readFileSync(ca.serverKeyFile, "utf8"), 0o600);
+    for (const key of ["push", "pull"]) place(`${root}${IN_CLUSTER.usersDir}/${key}`, users[key] ?? "");
+
+    const registryConfig = rooted(config["config.yml"] ?? "", root).replace(IN_CLUSTER.registryAddr, `127.0.0.1:${registryPort}`);
+    place(`${root}${IN_CLUSTER.configDir}/config.yml`, registryConfig);
+    const caddyfile = rooted(config.Caddyfile ?? "", root)
+        .split(IN_CLUSTER.registryAddr)
+        .join(`127.0.0.1:${registryPort}`)
+        .replace(`http://:${IN_CLUSTER.servicePort} {`, `http://:${frontPort} {\n\tbind 127.0.0.1`)
+        .replace(`${host}:${IN_CLUSTER.tlsPort} {`, `${host}:${tlsPort} {\n\tbind 127.0.0.1`);
+    place(path.join(podDir, "Caddyfile"), caddyfile);
+    mkdirSync(`${root}${IN_CLUSTER.dataDir}`, { recursive: true });
+
+    if (objects.some((o) => o.kind === "ConfigMap" && o.metadata.name === IN_CLUSTER_BACKUP.name)) {
+        for (const [key, text] of Object.entries(dataOf(objects, "ConfigMap", IN_CLUSTER_BACKUP.name))) {
+            place(`${root}${IN_CLUSTER_BACKUP.scriptsDir}/${key}`, text);
+        }
+        for (const [key, text] of Object.entries(dataOf(objects, "Secret", IN_CLUSTER_BACKUP.name))) {
+            place(`${root}${IN_CLUSTER_BACKUP.secretDir}/${key}`, text, 0o600);
+        }
+    }
+    place(path.join(bin, "kubectl"), KUBECTL, 0o755);
+    place(path.join(podDir, "restart"), restartScript(podDir, root, registryPort, frontPort), 0o755);
+    const env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, DSO_ROOT: root, POD_DIR: podDir };
+    const sh = (...args: string[]) => {
+        const r = run("sh", args, { env, timeout: 120_000 });
+        if (r.code !== 0) throw new Error(`${args.join(" ")} exited ${r.code}\n${r.stdout}\n${r.stderr}`);
+    };
+    const readLog = (name: string) => (existsSync(path.join(podDir, name)) ? readFileSync(path.join(podDir, name), "utf8") : "");
+    const pod: RegistryPodStandIn = {
+        root,
+        podDir,
+        authority: `${host}:${tlsPort}`,
+        certDir,
+        ca,
+        env,
+        kubectlCalls: () => readLog("kubectl.log").split("\n").filter(Boolean),
+        rollout: () => sh(path.join(podDir, "restart")),
+        scaleToZero: () => sh(path.join(podDir, "restart"), "stop"),
+        logs: () => `--- registry\n${readLog("registry.log").slice(-20_000)}\n--- caddy\n${readLog("caddy.log").slice(-20_000)}`,
+        stop: () => {
+            try {
+                pod.scaleToZero();
+            } finally {
+                removeDir(root);
+                removeDir(podDir);
+            }
+        },
+    };
+    try {
+        pod.rollout();
+    } catch (error) {
+        const logs = pod.logs();
+        pod.stop();
+        throw new Error(`${(error as Error).message}\n${logs}`);
+    }
+    chmodSync(root, 0o755);
+    return pod;
+}
