@@ -11,6 +11,14 @@
  * what a registry holds), 2,500 files (256 MiB) and 10,000 files (1 GiB).
  *
  * Run as root: npx tsx bench/backup-window.ts
+ *
+ * `npx tsx bench/backup-window.ts in-cluster` measures the in-cluster backup instead, with the same
+ * data: the CronJob's script as rendered, the registry pod played by Distribution and Caddy with the
+ * rendered configs (test/support/registryPodStandIn.ts: a kubectl stand-in restarts them for the
+ * read-only switch, as the Deployment's rollouts do), restic running the rendered step scripts to
+ * s3rver on loopback. From the stand-in's timestamps: the window (the read-only switch called until
+ * the writable rollout returned) and pass 2 alone (the part that is the backup's own; on a cluster the
+ * two rollouts add the pod restarts).
  */
 import { randomBytes } from "node:crypto";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
@@ -25,12 +33,17 @@ import {
     LOCK,
     readOnlyWindow,
 } from "../components/externalHost/scripts";
+import { IN_CLUSTER_BACKUP } from "../components/inCluster/backup";
+import { IN_CLUSTER, type K8sObject } from "../components/inCluster/manifests";
 import { DISTRIBUTION } from "../components/shared/facts";
 import { shQuote } from "../components/shared/hostAccess";
 import { startDockerEngine } from "../test/support/dockerEngine";
 import { registryImage } from "../test/support/dockerImages";
 import { createNetns } from "../test/support/netns";
-import { privateDir, removeDir } from "../test/support/serverProcess";
+import { makeAccount } from "../test/support/realRegistry";
+import { renderPodObjects, startRegistryPodStandIn } from "../test/support/registryPodStandIn";
+import { startS3Server } from "../test/support/s3Server";
+import { privateDir, removeDir, run } from "../test/support/serverProcess";
 import { startSftpTarget } from "../test/support/sftpTarget";
 
 /** The backup script as it was before restic: a gzip tar made while read-only, 7 kept on the host. */
@@ -53,6 +66,74 @@ function previousBackupScript(spec: ContainerSpec, fingerprint: string, destinat
 }
 
 const FILE_BYTES = 105 * 1024;
+
+/** Adds blob files of FILE_BYTES random bytes under `dataDir` until it holds `until` of them; returns the count. */
+function growBlobs(dataDir: string, from: number, until: number): number {
+    let files = from;
+    for (; files < until; files++) {
+        const id = randomBytes(32).toString("hex");
+        const dir = path.join(dataDir, "docker/registry/v2/blobs/sha256", id.slice(0, 2), id);
+        mkdirSync(dir, { recursive: true });
+        writeFileSync(path.join(dir, "data"), randomBytes(FILE_BYTES));
+    }
+    return files;
+}
+
+async function inClusterMain(): Promise<void> {
+    const bucket = "bench-backups";
+    const s3 = await startS3Server([bucket]);
+    let pod: Awaited<ReturnType<typeof startRegistryPodStandIn>> | undefined;
+    try {
+        const rows: string[] = [];
+        let files = 0;
+        for (const targetFiles of [2_500, 10_000]) {
+            const objects: K8sObject[] = renderPodObjects("localhost", makeAccount("ci-push"), makeAccount("cluster-pull"), {
+                image: "restic/restic",
+                schedule: "0 2 * * *",
+                keep: 7,
+                destination: { kind: "s3", endpoint: s3.endpoint, bucket, prefix: `repo-${targetFiles}`, region: "us-east-1" },
+                repositoryPassword: randomBytes(24).toString("base64"),
+                s3: { accessKeyId: s3.credentials.accessKeyId, secretAccessKey: s3.credentials.secretAccessKey },
+            });
+            if (!pod) pod = await startRegistryPodStandIn(objects, "localhost");
+            else {
+                // The same pod and data; a new repository for this size: the rendered scripts again.
+                const scripts = objects.find((o) => o.kind === "ConfigMap" && o.metadata.name === IN_CLUSTER_BACKUP.name) as unknown as {
+                    data: Record<string, string>;
+                };
+                for (const [key, text] of Object.entries(scripts.data)) {
+                    writeFileSync(`${pod.root}${IN_CLUSTER_BACKUP.scriptsDir}/${key}`, text);
+                }
+            }
+            files = growBlobs(`${pod.root}${IN_CLUSTER.dataDir}`, files, targetFiles);
+            const mib = Math.round((files * FILE_BYTES) / 2 ** 20);
+            const job = (objects.find((o) => o.kind === "CronJob" && o.metadata.name === IN_CLUSTER_BACKUP.name) as any).spec.jobTemplate
+                .spec.template.spec.containers[0].command[2] as string;
+            for (const name of ["first backup", "next night (nothing new)"]) {
+                const before = pod.kubectlTimes().length;
+                const t0 = process.hrtime.bigint();
+                const r = run("/bin/sh", ["-c", job], { env: pod.env, timeout: 3_600_000 });
+                if (r.code !== 0) throw new Error(`the backup job exited ${r.code}\n${r.stdout}\n${r.stderr}`);
+                const total = Number(process.hrtime.bigint() - t0) / 1e9;
+                const times = pod.kubectlTimes().slice(before);
+                const opened = times.find((t) => t.edge === "start" && t.call.includes(`${IN_CLUSTER.readOnlyEnv}={`));
+                const closed = times.filter((t) => t.edge === "end" && t.call.includes("rollout status")).at(-1);
+                const pass2 = times.filter((t) => t.call.includes("backup.sh read-only"));
+                if (!opened || !closed || pass2.length !== 2)
+                    throw new Error(`no window in the stand-in's timestamps:\n${JSON.stringify(times)}`);
+                const window = closed.at - opened.at;
+                const pass2Seconds = pass2[1]!.at - pass2[0]!.at;
+                const row = `| ${files} files, ${mib} MiB | in-cluster, restic to S3, ${name} | ${window.toFixed(1)} s | ${pass2Seconds.toFixed(1)} s | ${total.toFixed(1)} s |`;
+                console.log(row);
+                rows.push(row);
+            }
+        }
+        console.log(["", "| data | script | read-only window | of which pass 2 | total |", "|---|---|---|---|---|", ...rows].join("\n"));
+    } finally {
+        pod?.stop();
+        await s3.stop();
+    }
+}
 
 async function main(): Promise<void> {
     const root = privateDir("bench-backup");
@@ -121,12 +202,7 @@ async function main(): Promise<void> {
         let files = 0;
         for (const target_files of [2_500, 10_000]) {
             // Grow the data to the size, as blobs: docker/registry/v2/blobs/sha256/<2>/<64>/data.
-            for (; files < target_files; files++) {
-                const id = randomBytes(32).toString("hex");
-                const dir = path.join(root, layout.dataDir, "docker/registry/v2/blobs/sha256", id.slice(0, 2), id);
-                mkdirSync(dir, { recursive: true });
-                writeFileSync(path.join(dir, "data"), randomBytes(FILE_BYTES));
-            }
+            files = growBlobs(path.join(root, layout.dataDir), files, target_files);
             const mib = Math.round((files * FILE_BYTES) / 2 ** 20);
             const runs: [string, string][] = [
                 ["previous (tar.gz on the host, read-only throughout)", previousBackupScript(spec, "bench", "/srv/backup/registry", 7)],
@@ -158,7 +234,7 @@ async function main(): Promise<void> {
     }
 }
 
-main().catch((error) => {
+(process.argv[2] === "in-cluster" ? inClusterMain() : main()).catch((error) => {
     console.error(error);
     process.exit(1);
 });

@@ -18,13 +18,11 @@ import { randomBytes } from "node:crypto";
 import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { renderRegistryConfig, renderUsersFile } from "../../components/accessPolicy/accessPolicy";
 import { BACKUP_TAG, BACKUP_WARM_TAG } from "../../components/externalHost/backupScripts";
-import { IN_CLUSTER_BACKUP, type InClusterBackup } from "../../components/inCluster/backup";
-import { renderSidecarCaddyfile, SIDECAR_TLS, sidecarPolicy } from "../../components/inCluster/inClusterRegistry";
-import { IN_CLUSTER, type InClusterSpec, type K8sObject, renderInClusterObjects } from "../../components/inCluster/manifests";
-import { makeAccount, makeOciImage, skopeoCopy, type TestAccount } from "../support/realRegistry";
-import { type RegistryPodStandIn, startRegistryPodStandIn } from "../support/registryPodStandIn";
+import { IN_CLUSTER_BACKUP } from "../../components/inCluster/backup";
+import { IN_CLUSTER, type K8sObject } from "../../components/inCluster/manifests";
+import { makeAccount, makeOciImage, skopeoCopy } from "../support/realRegistry";
+import { type RegistryPodStandIn, renderPodObjects, startRegistryPodStandIn } from "../support/registryPodStandIn";
 import { type S3Server, startS3Server } from "../support/s3Server";
 import { privateDir, removeDir, run, runOk } from "../support/serverProcess";
 
@@ -32,43 +30,6 @@ const HOST = "localhost";
 const BUCKET = "registry-backups";
 const KEEP = 2;
 const IMAGES = ["team/app-1:1", "team/app-2:1", "other/tool:2.0"];
-
-/** The objects as InClusterRegistry renders them, with plain values where it passes secrets. */
-function renderObjects(push: TestAccount, pull: TestAccount, backup: InClusterBackup): K8sObject[] {
-    const policy = sidecarPolicy({
-        host: HOST,
-        requiresAuthForPull: false,
-        uiEnabled: false,
-        deletesEnabled: false,
-        storage: "filesystem",
-    });
-    const pushUsers = renderUsersFile("push", [push]);
-    const spec: InClusterSpec = {
-        namespace: "dso",
-        host: HOST,
-        ingressClass: "public",
-        ingressController: "nginx",
-        tls: { kind: "secret", certPem: "unused", keyPem: "unused" },
-        images: { registry: "registry:2.8.3", caddy: "caddy:2.8.4", ui: "ui", kubectl: "alpine/k8s:1.31.4" },
-        replicas: 1,
-        storage: { kind: "filesystem", size: "20Gi" },
-        allowedNetworks: [],
-        ui: { enabled: false, deleteEnabled: false },
-        garbageCollection: { enabled: false, schedule: "30 3 * * 0", deleteUntagged: false },
-        publishLocalRegistryHosting: false,
-        caddyfile: renderSidecarCaddyfile(policy, SIDECAR_TLS),
-        registryConfig: renderRegistryConfig({
-            addr: IN_CLUSTER.registryAddr,
-            storage: { kind: "filesystem", rootDirectory: IN_CLUSTER.dataDir },
-            deletesEnabled: false,
-        }),
-        users: { push: pushUsers, pull: renderUsersFile("pull", [pull]), htpasswd: "" },
-        httpSecret: randomBytes(24).toString("hex"),
-        configChecksum: "test",
-        backup,
-    };
-    return renderInClusterObjects(spec);
-}
 
 /** The CronJob's inline script, as rendered. */
 function jobScript(objects: readonly K8sObject[]): string {
@@ -134,7 +95,7 @@ async function waitFor(file: string, what: string): Promise<void> {
 beforeAll(async () => {
     work = privateDir("cb-backup-test");
     s3 = await startS3Server([BUCKET]);
-    objects = renderObjects(push, pull, {
+    objects = renderPodObjects(HOST, push, pull, {
         image: "restic/restic:0.17.3",
         schedule: "0 2 * * *",
         keep: KEEP,

@@ -79,6 +79,16 @@ const variants: Record<string, Record<string, unknown>> = {
         },
         "dso-registry:externalHost": { ssh: { host: "registry-s3.example.test", user: "deploy", sudo: true, hostKey: HOST_KEY } },
     },
+    // The in-cluster registry backed up to S3, with the Maven repository on the same front (its volume is backed up too).
+    "in-cluster-backup": {
+        "dso-registry:registry": {
+            mode: "in-cluster",
+            maintenance: {
+                backup: { enabled: true, destination: { kind: "s3", endpoint: "https://minio.example.test", bucket: "registry-backup" } },
+            },
+        },
+        "dso-registry:mavenRegistry": { host: "registry.example.test", pathPrefix: "maven-releases" },
+    },
     // An existing plain-HTTP registry, trusted by the DaemonSet on k3s nodes.
     "existing-plain-http": {
         "dso-registry:registry": { mode: "existing", tls: { mode: "public" } },
@@ -182,6 +192,10 @@ describe("shellcheck -s sh", async () => {
         expect(names).toMatch(/^variant ssh-nodes: hosts\/node-kind\/commands\/.+\.sh$/m);
         expect(names).toMatch(/^stack local: k8s\/dso-node-trust\/ConfigMap-dso-node-trust\.yaml data\.apply\.sh$/m);
         expect(names).toMatch(/CronJob-registry-gc\.yaml container /);
+        expect(names).toMatch(/^variant in-cluster-backup: k8s\/.*CronJob-registry-backup\.yaml container backup$/m);
+        expect(names).toMatch(/^variant in-cluster-backup: k8s\/.*ConfigMap-registry-backup\.yaml data\.backup\.sh$/m);
+        expect(names).toMatch(/^variant in-cluster-backup: k8s\/.*ConfigMap-registry-backup\.yaml data\.restore\.sh$/m);
+        expect(names).toMatch(/^variant in-cluster-backup: k8s\/.*Deployment-registry\.yaml container backup$/m);
     });
 
     test.each(scripts.map((script) => [script.name, script.text]))("%s", (_name, text) => {

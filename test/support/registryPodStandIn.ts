@@ -16,12 +16,16 @@
  * What the rendered text names inside the pod is mapped to this machine: the pod's absolute paths
  * get the root in front, and the listen ports become free loopback ports (bound to 127.0.0.1).
  */
+
+import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { IN_CLUSTER_BACKUP } from "../../components/inCluster/backup";
-import { IN_CLUSTER, type K8sObject } from "../../components/inCluster/manifests";
+import { renderRegistryConfig, renderUsersFile } from "../../components/accessPolicy/accessPolicy";
+import { IN_CLUSTER_BACKUP, type InClusterBackup } from "../../components/inCluster/backup";
+import { renderSidecarCaddyfile, SIDECAR_TLS, sidecarPolicy } from "../../components/inCluster/inClusterRegistry";
+import { IN_CLUSTER, type InClusterSpec, type K8sObject, renderInClusterObjects } from "../../components/inCluster/manifests";
 import { MAVEN_BACKEND } from "../../components/maven/nginxConfig";
-import { makeTestCa, type TestCa } from "./realRegistry";
+import { makeTestCa, type TestAccount, type TestCa } from "./realRegistry";
 import { freePort, privateDir, removeDir, run } from "./serverProcess";
 
 export interface RegistryPodStandIn {
@@ -38,6 +42,8 @@ export interface RegistryPodStandIn {
     readonly env: NodeJS.ProcessEnv;
     /** Every kubectl call so far, one a line. */
     kubectlCalls(): string[];
+    /** When each kubectl call started and ended (seconds since the epoch), in order. */
+    kubectlTimes(): { readonly at: number; readonly edge: "start" | "end"; readonly call: string }[];
     /** Starts (or restarts) the pod, as a rollout does. */
     rollout(): void;
     /** Stops the pod's programs (the Deployment scaled to 0). */
@@ -46,6 +52,43 @@ export interface RegistryPodStandIn {
     logs(): string;
     /** Stops everything started and removes the directories. */
     stop(): void;
+}
+
+/** The objects as InClusterRegistry renders them, with plain values where it passes secrets. */
+export function renderPodObjects(host: string, push: TestAccount, pull: TestAccount, backup: InClusterBackup): K8sObject[] {
+    const policy = sidecarPolicy({
+        host,
+        requiresAuthForPull: false,
+        uiEnabled: false,
+        deletesEnabled: false,
+        storage: "filesystem",
+    });
+    const pushUsers = renderUsersFile("push", [push]);
+    const spec: InClusterSpec = {
+        namespace: "dso",
+        host,
+        ingressClass: "public",
+        ingressController: "nginx",
+        tls: { kind: "secret", certPem: "unused", keyPem: "unused" },
+        images: { registry: "registry:2.8.3", caddy: "caddy:2.8.4", ui: "ui", kubectl: "alpine/k8s:1.31.4" },
+        replicas: 1,
+        storage: { kind: "filesystem", size: "20Gi" },
+        allowedNetworks: [],
+        ui: { enabled: false, deleteEnabled: false },
+        garbageCollection: { enabled: false, schedule: "30 3 * * 0", deleteUntagged: false },
+        publishLocalRegistryHosting: false,
+        caddyfile: renderSidecarCaddyfile(policy, SIDECAR_TLS),
+        registryConfig: renderRegistryConfig({
+            addr: IN_CLUSTER.registryAddr,
+            storage: { kind: "filesystem", rootDirectory: IN_CLUSTER.dataDir },
+            deletesEnabled: false,
+        }),
+        users: { push: pushUsers, pull: renderUsersFile("pull", [pull]), htpasswd: "" },
+        httpSecret: randomBytes(24).toString("hex"),
+        configChecksum: "test",
+        backup,
+    };
+    return renderInClusterObjects(spec);
 }
 
 /** The `stringData` of a rendered object, or its `data`. */
@@ -68,6 +111,9 @@ const KUBECTL = `#!/bin/sh
 set -eu
 pod="$POD_DIR"
 echo "$*" >> "$pod/kubectl.log"
+printf '%s start %s\n' "$(date +%s.%N)" "$*" >> "$pod/kubectl.times"
+call="$*"
+status=0
 while [ "$#" -gt 0 ]; do
   case "$1" in
     --namespace) shift 2 ;;
@@ -81,7 +127,7 @@ case "$1 \${2:-}" in
       *=*) printf '%s' "\${4#*=}" > "$pod/read-only" ;;
       *-) rm -f "$pod/read-only" ;;
     esac ;;
-  "rollout status") sh "$pod/restart" ;;
+  "rollout status") sh "$pod/restart" || status=$? ;;
   "exec "*)
     while [ "$1" != -- ]; do shift; done
     shift
@@ -90,9 +136,11 @@ case "$1 \${2:-}" in
       : > "$pod/holding-$1"
       while [ -e "$pod/hold-$1" ]; do sleep 0.1; done
     fi
-    exec "$shell" "$DSO_ROOT$script" "$@" ;;
+    "$shell" "$DSO_ROOT$script" "$@" || status=$? ;;
   *) echo "kubectl stand-in: not a call the jobs make: $*" >&2; exit 1 ;;
 esac
+printf '%s end %s\n' "$(date +%s.%N)" "$call" >> "$pod/kubectl.times"
+exit "$status"
 `;
 
 /** Stops the pod's programs by their pid files, then (unless "stop") starts them with the remembered environment. */
@@ -183,6 +231,14 @@ export async function startRegistryPodStandIn(objects: readonly K8sObject[], hos
         ca,
         env,
         kubectlCalls: () => readLog("kubectl.log").split("\n").filter(Boolean),
+        kubectlTimes: () =>
+            readLog("kubectl.times")
+                .split("\n")
+                .filter(Boolean)
+                .map((line) => {
+                    const [at, edge, ...call] = line.split(" ");
+                    return { at: Number(at), edge: edge as "start" | "end", call: call.join(" ") };
+                }),
         rollout: () => sh(path.join(podDir, "restart")),
         scaleToZero: () => sh(path.join(podDir, "restart"), "stop"),
         logs: () => `--- registry\n${readLog("registry.log").slice(-20_000)}\n--- caddy\n${readLog("caddy.log").slice(-20_000)}`,
