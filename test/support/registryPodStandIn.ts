@@ -13,7 +13,8 @@
  * `hold-<step>` exists in the pod directory, an exec of that backup step waits (after writing
  * `holding-<step>`), so a test can act inside the read-only window.
  *
- * What the rendered text names inside the pod is mapped to this machine: the pod's absolute paths
+ * Each start is a new pod: its emptyDir (/tmp under the root, where restic keeps its cache) starts
+ * empty, as on a cluster. What the rendered text names inside the pod is mapped to this machine: the pod's absolute paths
  * get the root in front, and the listen ports become free loopback ports (bound to 127.0.0.1).
  */
 
@@ -157,6 +158,9 @@ for name in caddy registry; do
   fi
 done
 [ "\${1:-}" = stop ] && exit 0
+# A new pod gets new emptyDirs: /tmp (restic's cache and temporary files among them) starts empty.
+rm -rf ${JSON.stringify(`${root}/tmp`)}
+mkdir -m 1777 ${JSON.stringify(`${root}/tmp`)}
 if [ -f "$pod/read-only" ]; then
   ${IN_CLUSTER.readOnlyEnv}=$(cat "$pod/read-only")
   export ${IN_CLUSTER.readOnlyEnv}

@@ -118,6 +118,20 @@ const BASES: Record<string, Raw> = {
         jenkins: { ...jenkins, auth: "password", registryHostCredentialId: "registry-host" },
         pullSecrets: { namespaces: ["apps"] },
     },
+    // In-cluster backups (S3) of the registry's volume and Maven's, which the committed stacks leave off.
+    "in-cluster-backup": {
+        containerRegistry: { host: "registry.lab.example.test", pathPrefix: "lab" },
+        mavenRegistry: { host: "registry.lab.example.test", pathPrefix: "maven-releases" },
+        registry: {
+            mode: "in-cluster",
+            maintenance: {
+                backup: {
+                    enabled: true,
+                    destination: { kind: "s3", endpoint: "https://minio.lab.example.test", bucket: "registry-backup" },
+                },
+            },
+        },
+    },
     "external-generated-ca": {
         containerRegistry: { host: "registry.example.test", pathPrefix: "" },
         registry: { mode: "external-host", tls: { mode: "generated-ca" }, ui: { enabled: true } },
