@@ -118,10 +118,9 @@ const BASES: Record<string, Raw> = {
         jenkins: { ...jenkins, auth: "password", registryHostCredentialId: "registry-host" },
         pullSecrets: { namespaces: ["apps"] },
     },
-    // In-cluster backups (S3) of the registry's volume and Maven's, which the committed stacks leave off.
+    // In-cluster backups (S3) of the registry's volume, which the committed stacks leave off.
     "in-cluster-backup": {
         containerRegistry: { host: "registry.lab.example.test", pathPrefix: "lab" },
-        mavenRegistry: { host: "registry.lab.example.test", pathPrefix: "maven-releases" },
         registry: {
             mode: "in-cluster",
             maintenance: {
@@ -169,6 +168,9 @@ const ALTERNATIVES: Record<string, unknown[]> = {
     "pullSecrets.namespaces": [["web"]],
     "registry.maintenance.backup.destination.endpoint": ["https://minio.example.test"],
     "registry.maintenance.backup.destination.bucket": ["registry-backup"],
+    "registry.maintenance.backup.destination.host": ["backup-01.example.test"],
+    "registry.maintenance.backup.destination.path": ["/srv/restic/registry"],
+    "registry.maintenance.backup.destination.hostKey": [HOST_KEY],
 };
 
 /** Value at a path, or undefined. */
