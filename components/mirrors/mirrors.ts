@@ -327,34 +327,63 @@ export function mirrorContainerDeleteScript(paths: HostMirrorPaths): string {
 export interface PrunedMirror {
     readonly paths: HostMirrorPaths;
     readonly maxSize: string;
+    /** `maxAge`: blobs fetched longer ago than this are removed ("168h"). */
+    readonly maxAge: string;
+}
+
+/** Seconds of a duration such as "168h", "90m", "30s", or undefined when it is not one. */
+export function durationSeconds(duration: string): number | undefined {
+    const match = /^(\d+)([smh])$/.exec(duration);
+    if (!match) return undefined;
+    return Number(match[1]) * { s: 1, m: 60, h: 3600 }[match[2] as "s" | "m" | "h"];
 }
 
 /**
- * The size limit on the external host. Distribution cannot evict by size (only by age), so this
- * script, run by cron, measures each cache and, when one has grown past its `maxSize`, stops that
- * cache, empties its storage and starts it again: everything in a cache can be fetched again, and the
- * registry's own data directory, which the caches never share, is never touched. Nodes fall back to
- * the upstream during the seconds the cache is down. Prints one line per cache.
+ * The size and age limits on the external host, run hourly by cron; Distribution cannot evict by
+ * size, and 2.8 keeps every cached blob 168 hours whatever `maxAge` says. For each cache:
+ * - past its `maxSize` (KiB, `du`), the cache is stopped, its storage emptied, and started again;
+ * - otherwise, blobs whose file is older than `maxAge` (minutes, by the time the cache stored them)
+ *   are removed with the cache stopped: a restarted cache forgets what it knew about them and fetches
+ *   them from the upstream again at the next pull (a running one would keep answering from memory
+ *   and fail on the missing file), and the tags and manifests that point at them stay valid.
+ * Everything in a cache can be fetched again; the registry's own data directory, which the caches
+ * never share, is never touched. Nodes use the upstream during the seconds a cache is down. Prints
+ * one line per cache, and one more for each cache it changed.
  */
 export function mirrorPruneScript(mirrors: readonly PrunedMirror[]): string {
     const checks = mirrors.flatMap((m) => {
         const bytes = quantityBytes(m.maxSize);
         if (bytes === undefined) throw new Error(`mirrorPruneScript: maxSize "${m.maxSize}" is not a quantity such as "20Gi"`);
-        return [`check ${shQuote(m.paths.container)} "\${DSO_ROOT:-}"${shQuote(m.paths.dataDir)} ${Math.ceil(bytes / 1024)}`];
+        const seconds = durationSeconds(m.maxAge);
+        if (seconds === undefined) throw new Error(`mirrorPruneScript: maxAge "${m.maxAge}" is not a duration such as "168h"`);
+        return [
+            `check ${shQuote(m.paths.container)} "\${DSO_ROOT:-}"${shQuote(m.paths.dataDir)} ${Math.ceil(bytes / 1024)} ${Math.ceil(seconds / 60)}`,
+        ];
     });
     return [
         "#!/bin/sh",
-        "# Managed by dso-registry: empties a pull-through cache that outgrew its maxSize. See docs/mirrors.md.",
+        "# Managed by dso-registry: holds the pull-through caches to their maxSize and maxAge. See docs/mirrors.md.",
         "set -eu",
         "check() {",
-        "  name=$1 dir=$2 limit=$3",
+        "  name=$1 dir=$2 limit=$3 minutes=$4",
         '  [ -d "$dir" ] || { echo "$name: no cache yet"; return 0; }',
         '  used=$(du -sk "$dir" | cut -f1)',
-        '  if [ "$used" -le "$limit" ]; then echo "$name: ${used} KiB of ${limit} KiB"; return 0; fi',
+        '  if [ "$used" -gt "$limit" ]; then',
+        '    docker stop "$name" >/dev/null',
+        '    find "$dir" -mindepth 1 -delete',
+        '    docker start "$name" >/dev/null',
+        '    echo "$name: ${used} KiB exceeded ${limit} KiB; emptied, it fills again from the upstream"',
+        "    return 0",
+        "  fi",
+        '  echo "$name: ${used} KiB of ${limit} KiB"',
+        '  blobs="$dir/docker/registry/v2/blobs"',
+        '  [ -d "$blobs" ] || return 0',
+        '  old=$(find "$blobs" -type f -name data -mmin "+$minutes" | wc -l)',
+        '  [ "$old" -gt 0 ] || return 0',
         '  docker stop "$name" >/dev/null',
-        '  find "$dir" -mindepth 1 -delete',
+        '  find "$blobs" -type f -name data -mmin "+$minutes" | while read -r file; do rm -rf "${file%/data}"; done',
         '  docker start "$name" >/dev/null',
-        '  echo "$name: ${used} KiB exceeded ${limit} KiB; emptied, it fills again from the upstream"',
+        '  echo "$name: removed $old blobs stored more than $minutes minutes ago; they are fetched again from the upstream"',
         "}",
         ...checks,
         "",

@@ -185,12 +185,24 @@ describe("the registries.yaml merge with mirror entries (sh and awk)", () => {
     });
 });
 
-describe("the external host's size limit", () => {
-    it("checks each cache against its maxSize in KiB", () => {
-        const paths = { container: "dso-registry-mirror-docker.io", hostPort: 5101, dataDir: "/srv/m/docker.io", configDir: "/etc/x" };
-        expect(mirrorPruneScript([{ paths, maxSize: "1Gi" }])).toContain(
-            `check 'dso-registry-mirror-docker.io' "\${DSO_ROOT:-}"'/srv/m/docker.io' 1048576`,
+describe("the external host's size and age limits", () => {
+    const paths = { container: "dso-registry-mirror-docker.io", hostPort: 5101, dataDir: "/srv/m/docker.io", configDir: "/etc/x" };
+
+    it.each([
+        ["1Gi", "168h", "1048576 10080"],
+        ["500M", "90m", "488282 90"],
+        ["1Ki", "30s", "1 1"],
+    ])("checks a cache of maxSize %s and maxAge %s in KiB and minutes", (maxSize, maxAge, limits) => {
+        expect(mirrorPruneScript([{ paths, maxSize, maxAge }])).toContain(
+            `check 'dso-registry-mirror-docker.io' "\${DSO_ROOT:-}"'/srv/m/docker.io' ${limits}\n`,
         );
+    });
+
+    it.each([
+        ["20 Gi", "168h"],
+        ["1Gi", "7d"],
+    ])("refuses maxSize %s / maxAge %s", (maxSize, maxAge) => {
+        expect(() => mirrorPruneScript([{ paths, maxSize, maxAge }])).toThrow(/is not a (quantity|duration)/);
     });
 });
 

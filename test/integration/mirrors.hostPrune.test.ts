@@ -1,0 +1,276 @@
+/**
+ * The external host's pull-through cache and its prune job, as the prod stack's synth renders them,
+ * run for real over SSH against a real Docker engine (Debian's docker.io, the locally built
+ * `registry:2.8.3` image) inside a test network namespace that plays the registry host. The engine
+ * pulls through the cache container; the prune script empties the cache past a tiny `maxSize` and
+ * removes blobs older than `maxAge`, and the cache still serves pulls afterwards, fetching again from
+ * its upstream, while the registry's own data directory is left as it was.
+ *
+ * What differs from production, and why: the upstream is a plain-HTTP Distribution on the
+ * namespace's address (containers here have neither public DNS nor public CAs), so the cache's
+ * config.yml is the same renderer's output with that remote URL, placed by the synth's own write
+ * command. The limits under test are made tiny by changing the two numbers of the synth's prune line.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { renderRegistryConfig } from "../../components/accessPolicy/accessPolicy";
+import { defaultHostLayout } from "../../components/externalHost/scripts";
+import { DOCKER_HUB, hostMirrorPaths, renderMirrorConfig } from "../../components/mirrors/mirrors";
+import { committedSynthDir } from "../support/committedSynth";
+import { type DockerEngine, startDockerEngine } from "../support/dockerEngine";
+import { registryImage } from "../support/dockerImages";
+import { createNetns, type TestNetns } from "../support/netns";
+import { makeOciImage } from "../support/realRegistry";
+import { privateDir, removeDir, type ServerProcess } from "../support/serverProcess";
+import { type SshServer, startSshServer } from "../support/sshServer";
+
+/** The prod stack's layout (Pulumi.prod.yaml: dataDir /srv/data/registry, docker.io listed first). */
+const layout = defaultHostLayout("/srv/data/registry");
+const cache = hostMirrorPaths({ pathName: DOCKER_HUB.name }, 0, `${layout.dataDir}-mirrors`, layout.registryConfigDir);
+const PRUNE_SCRIPT = "/usr/local/sbin/dso-registry-mirror-prune";
+const UPSTREAM_PORT = 5300;
+const REPOSITORY = "library/m2app";
+
+let ns: TestNetns;
+let engine: DockerEngine;
+let ssh: SshServer;
+let upstream: ServerProcess;
+let scratch: string;
+let hostDir: string;
+/** What the engine pulls: the cache on the host's loopback. */
+let imageRef: string;
+
+const onDisk = (p: string) => path.join(ssh.root, p);
+
+/** A command the synth wrote for the registry host, without the `sudo -n ` a root session does not need. */
+function synthCommand(name: string): string {
+    const text = readFileSync(path.join(hostDir, "commands", `${name}.sh`), "utf8");
+    return text.replace(/^sudo -n /, "");
+}
+
+function runRemote(script: string, stdin = ""): string {
+    const result = ssh.runScript(script, stdin);
+    if (result.code !== 0) throw new Error(`script failed (${result.code}):\n${result.stdout}\n${result.stderr}`);
+    return result.stdout.trim();
+}
+
+/** The synth's prune script with other limits for the docker.io cache (KiB, minutes). */
+function pruneScriptWith(limitKiB: number, maxAgeMinutes: number): string {
+    const script = readFileSync(path.join(hostDir, PRUNE_SCRIPT), "utf8");
+    const line = new RegExp(`^(check '${cache.container.replace(/\./g, "\\.")}' \\S+) \\d+ \\d+$`, "m");
+    if (!line.test(script)) throw new Error(`the synth's prune script has no check line for ${cache.container}:\n${script}`);
+    return script.replace(line, `$1 ${limitKiB} ${maxAgeMinutes}`);
+}
+
+const runPrune = (script: string): string => runRemote(script);
+
+/** Blob data files in the cache's storage. */
+function cachedBlobFiles(): string[] {
+    const root = onDisk(`${cache.dataDir}/docker/registry/v2/blobs/sha256`);
+    if (!existsSync(root)) return [];
+    return readdirSync(root).flatMap((fan) =>
+        readdirSync(path.join(root, fan))
+            .map((d) => path.join(root, fan, d, "data"))
+            .filter((f) => existsSync(f)),
+    );
+}
+
+/** Waits until the cache has stored `count` blobs (it stores behind the response). */
+async function waitForCachedBlobs(count: number): Promise<string[]> {
+    for (let i = 0; i < 600 && cachedBlobFiles().length < count; i++) await new Promise((r) => setTimeout(r, 100));
+    return cachedBlobFiles();
+}
+
+/** Blob GETs the upstream has logged for the repository so far. */
+function upstreamBlobFetches(): number {
+    return upstream
+        .output()
+        .split("\n")
+        .filter((l) => l.includes(`"GET /v2/${REPOSITORY}/blobs/sha256:`)).length;
+}
+
+/** A pull by the engine with nothing of the image on it. */
+function freshPull(): { code: number; output: string } {
+    engine.docker(["rmi", imageRef]);
+    const r = engine.docker(["pull", imageRef]);
+    return { code: r.code, output: `${r.stdout}\n${r.stderr}` };
+}
+
+/** Every file under the registry's own data directory with its content, to compare before and after. */
+function registryDataSnapshot(): Record<string, string> {
+    const root = onDisk(layout.dataDir);
+    const walk = (dir: string): [string, string][] =>
+        readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+            const p = path.join(dir, e.name);
+            return e.isDirectory() ? walk(p) : [[path.relative(root, p), readFileSync(p, "utf8")] as [string, string]];
+        });
+    return Object.fromEntries(walk(root));
+}
+
+function containerState(): { running: boolean; startedAt: string } {
+    const [running, startedAt] = engine.dockerOk(["inspect", "-f", "{{.State.Running}} {{.State.StartedAt}}", cache.container]).split(" ");
+    return { running: running === "true", startedAt: startedAt ?? "" };
+}
+
+beforeAll(async () => {
+    const synthHosts = path.join(committedSynthDir("prod"), "hosts");
+    const target = readdirSync(synthHosts).find((d) => existsSync(path.join(synthHosts, d, PRUNE_SCRIPT)));
+    if (!target) throw new Error("the prod synth has no registry host with a mirror prune script");
+    hostDir = path.join(synthHosts, target);
+
+    scratch = privateDir("m2-prune");
+    ns = await createNetns({ prefix: "mtwo", subnet: "198.18.160.0/20" });
+    engine = await startDockerEngine(ns);
+    registryImage(engine);
+    ssh = await startSshServer({ netns: ns, env: { DOCKER_HOST: engine.host, PATH: "/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin" } });
+
+    // The upstream, on the namespace's address so that the cache container reaches it over docker0.
+    const upstreamConfig = path.join(scratch, "upstream.yml");
+    writeFileSync(
+        upstreamConfig,
+        renderRegistryConfig({
+            addr: `${ns.address}:${UPSTREAM_PORT}`,
+            storage: { kind: "filesystem", rootDirectory: path.join(scratch, "upstream-data") },
+            deletesEnabled: false,
+        }),
+    );
+    upstream = ns.startServer("/usr/bin/docker-registry", ["serve", upstreamConfig]);
+    await ns.waitForPort(UPSTREAM_PORT, 30_000, "upstream");
+    const image = makeOciImage(path.join(scratch, "image"), 512 * 1024);
+    const pushed = ns.run("skopeo", [
+        "--insecure-policy",
+        "copy",
+        "--retry-times",
+        "0",
+        "--dest-tls-verify=false",
+        image.ref,
+        `docker://${ns.address}:${UPSTREAM_PORT}/${REPOSITORY}:1`,
+    ]);
+    if (pushed.code !== 0) throw new Error(`skopeo copy to the upstream failed\n${pushed.stderr}`);
+    imageRef = `127.0.0.1:${cache.hostPort}/${REPOSITORY}:1`;
+
+    // The registry's own data, which no cache step may touch.
+    mkdirSync(onDisk(`${layout.dataDir}/docker/registry/v2/repositories/team/app`), { recursive: true });
+    writeFileSync(onDisk(`${layout.dataDir}/docker/registry/v2/repositories/team/app/marker`), "the registry's own data\n");
+}, 300_000);
+
+afterAll(async () => {
+    await ssh?.stop();
+    await engine?.stop();
+    await upstream?.stop();
+    await ns?.destroy();
+    if (scratch) removeDir(scratch);
+}, 120_000);
+
+describe("the external host's pull-through cache and its prune job, over SSH against a real Docker engine", () => {
+    test("the synth's script runs the cache container on loopback with its own storage beside the registry's data", () => {
+        const config = renderMirrorConfig({
+            addr: ":5000",
+            rootDirectory: "/var/lib/registry",
+            remoteUrl: `http://${ns.address}:${UPSTREAM_PORT}`,
+            ttl: "168h",
+        });
+        expect(runRemote(synthCommand("registry-host-mirrors-docker-io-config-write.create"), config)).toMatch(/^changed /);
+        expect(runRemote(synthCommand("registry-host-mirrors-docker-io-run.create"))).toBe(`changed mirror container ${cache.container}`);
+        const c = JSON.parse(engine.dockerOk(["inspect", cache.container]))[0];
+        expect({
+            running: c.State.Running,
+            restart: c.HostConfig.RestartPolicy.Name,
+            ports: c.HostConfig.PortBindings,
+            mounts: c.Mounts.map((m: { Source: string; Destination: string }) => [m.Source, m.Destination]).sort(),
+        }).toEqual({
+            running: true,
+            restart: "unless-stopped",
+            ports: { "5000/tcp": [{ HostIp: "127.0.0.1", HostPort: String(cache.hostPort) }] },
+            mounts: [
+                [onDisk(`${cache.configDir}/config.yml`), "/etc/dso-registry/config.yml"],
+                [onDisk(cache.dataDir), "/var/lib/registry"],
+            ],
+        });
+    });
+
+    test("the engine pulls through the cache, which fetched from the upstream and stored the image", async () => {
+        for (let i = 0; i < 100 && ns.run("curl", ["-s", "-o", "/dev/null", `http://127.0.0.1:${cache.hostPort}/v2/`]).code !== 0; i++) {
+            await new Promise((r) => setTimeout(r, 100));
+        }
+        const before = upstreamBlobFetches();
+        const pulled = freshPull();
+        expect(pulled.code, pulled.output).toBe(0);
+        expect(upstreamBlobFetches()).toBeGreaterThan(before);
+        expect((await waitForCachedBlobs(2)).length).toBeGreaterThanOrEqual(2);
+    });
+
+    test("the synth's prune job (50Gi, 168h) reports the cache within its limits and leaves it running as it was", () => {
+        const before = containerState();
+        const blobs = cachedBlobFiles();
+        const out = runPrune(readFileSync(path.join(hostDir, PRUNE_SCRIPT), "utf8"));
+        expect(out).toMatch(new RegExp(`^${cache.container.replace(/\./g, "\\.")}: \\d+ KiB of 52428800 KiB$`, "m"));
+        expect(out).toContain("dso-registry-mirror-ghcr.io: no cache yet");
+        expect(containerState()).toEqual(before);
+        expect(cachedBlobFiles()).toEqual(blobs);
+    });
+
+    test("past a tiny maxSize the job empties the cache, which still serves the image, fetched again from the upstream", async () => {
+        const registryData = registryDataSnapshot();
+        expect(cachedBlobFiles().length).toBeGreaterThanOrEqual(2);
+        const out = runPrune(pruneScriptWith(64, 10080));
+        expect(out).toMatch(/dso-registry-mirror-docker\.io: \d+ KiB exceeded 64 KiB; emptied/);
+        expect(cachedBlobFiles()).toEqual([]);
+        expect(containerState().running).toBe(true);
+
+        const before = upstreamBlobFetches();
+        const pulled = freshPull();
+        expect(pulled.code, pulled.output).toBe(0);
+        expect(upstreamBlobFetches()).toBeGreaterThan(before);
+        expect((await waitForCachedBlobs(2)).length).toBeGreaterThanOrEqual(2);
+        expect(registryDataSnapshot()).toEqual(registryData);
+    });
+
+    test("blobs older than maxAge are removed; the cache fetches them again at the next pull and stores them anew", async () => {
+        const registryData = registryDataSnapshot();
+        const blobs = await waitForCachedBlobs(2);
+        // Stored two hours ago, as far as the file times tell; the limit is one hour.
+        const twoHoursAgo = new Date(Date.now() - 2 * 3600 * 1000);
+        for (const f of blobs) utimesSync(f, twoHoursAgo, twoHoursAgo);
+        const out = runPrune(pruneScriptWith(52428800, 60));
+        expect(out).toContain(`dso-registry-mirror-docker.io: removed ${blobs.length} blobs stored more than 60 minutes ago`);
+        expect(cachedBlobFiles()).toEqual([]);
+        expect(containerState().running).toBe(true);
+
+        const before = upstreamBlobFetches();
+        const pulled = freshPull();
+        expect(pulled.code, pulled.output).toBe(0);
+        expect(upstreamBlobFetches()).toBeGreaterThan(before);
+        const again = await waitForCachedBlobs(blobs.length);
+        expect(again.length).toBe(blobs.length);
+        for (const f of again) expect(statSync(f).mtimeMs).toBeGreaterThan(twoHoursAgo.getTime() + 3600 * 1000);
+        expect(registryDataSnapshot()).toEqual(registryData);
+    });
+
+    test("blobs younger than maxAge stay, and the cache is not restarted", () => {
+        const before = containerState();
+        const blobs = cachedBlobFiles();
+        const out = runPrune(pruneScriptWith(52428800, 60));
+        expect(out).not.toContain("removed");
+        expect(containerState()).toEqual(before);
+        expect(cachedBlobFiles()).toEqual(blobs);
+    });
+
+    test("the backup copies the registry's data and config but no cache", () => {
+        const backup = readFileSync(path.join(hostDir, "usr/local/sbin/dso-registry-backup"), "utf8");
+        const paths = [...(/^for p in (.*); do$/m.exec(backup)?.[1] ?? "").matchAll(/'([^']+)'/g)].map((m) => m[1]!);
+        expect(paths).toContain(layout.dataDir);
+        const holdsCache = paths.filter((p) => cache.dataDir === p || cache.dataDir.startsWith(`${p}/`));
+        expect(holdsCache).toEqual([]);
+    });
+
+    test("delete removes the cache container and its storage", () => {
+        expect(runRemote(synthCommand("registry-host-mirrors-docker-io-run.delete"))).toBe(
+            `removed mirror container ${cache.container} and its cache`,
+        );
+        expect(engine.docker(["inspect", cache.container]).code).not.toBe(0);
+        expect(existsSync(onDisk(cache.dataDir))).toBe(false);
+        expect(existsSync(onDisk(`${layout.dataDir}/docker/registry/v2/repositories/team/app/marker`))).toBe(true);
+    });
+});
