@@ -25,6 +25,7 @@ import { PipelineConfig } from "./jenkins/pipelineConfig";
 import {
     defaultRemoteUrl,
     type MirrorSpec,
+    mirrorAge,
     mirrorPathName,
     parseMirrorCredentials,
     renderMirrorEnvFile,
@@ -34,7 +35,15 @@ import type { NodeTrustCommonArgs } from "./nodeTrust/common";
 import { NodeTrustDaemonSet } from "./nodeTrust/nodeTrustDaemonSet";
 import { NodeTrust } from "./nodeTrust/nodeTrustSsh";
 import { planRollingRestarts } from "./nodeTrust/restarts";
-import { needsSudo, PART_OF_LABELS, PLACEHOLDER_TAG, PROJECT, type RuntimeFlavour, registryAuthority } from "./shared/facts";
+import {
+    isDistribution3Image,
+    needsSudo,
+    PART_OF_LABELS,
+    PLACEHOLDER_TAG,
+    PROJECT,
+    type RuntimeFlavour,
+    registryAuthority,
+} from "./shared/facts";
 import type { HostConnection } from "./shared/hostAccess";
 
 /** What the stack exports; index.ts re-exports each field. */
@@ -115,7 +124,8 @@ function mirrorSpecs(cfg: StackConfig): MirrorSpec[] {
         upstream: m.upstream,
         pathName: mirrorPathName(m.upstream),
         remoteUrl: m.remoteUrl ?? defaultRemoteUrl(m.upstream),
-        ttl: m.maxAge,
+        ttl: mirrorAge(m.maxAge, cfg.registry.image),
+        proxyTtl: isDistribution3Image(cfg.registry.image),
         maxSize: m.maxSize,
         hasCredentials: m.credentials,
     }));

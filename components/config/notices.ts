@@ -4,7 +4,7 @@
  * placeholders a stack file still holds (`REPLACE-WITH-…`), which `pulumi up` and `preview` refuse
  * before anything changes and the synth only warns about.
  */
-import { INGRESS_CONTROLLER_OF_CLASS } from "../shared/facts";
+import { DISTRIBUTION_2_PROXY_TTL_HOURS, durationSeconds, INGRESS_CONTROLLER_OF_CLASS, isDistribution3Image } from "../shared/facts";
 import { type ConfigProblem, keyPath } from "./problems";
 import { mavenServedByRegistry } from "./rules";
 import type { FlatConfig } from "./schema";
@@ -329,9 +329,44 @@ export function mootSettingWarnings(raw: Readonly<Record<string, unknown>>, c: F
     return warnings;
 }
 
+/**
+ * `maxAge` values that Distribution 2.x (the default image) cannot honour. It drops a cache's content
+ * 168h after it was fetched and reads no `proxy.ttl`: on the external host the prune job removes
+ * older content for shorter ages, so only longer ones are cut short; in the cluster nothing does,
+ * so any other age is.
+ */
+function mirrorAgeWarnings(c: FlatConfig): ConfigProblem[] {
+    if (c.registry.mode === "existing" || isDistribution3Image(c.registry.image)) return [];
+    const image = `registry.image "${c.registry.image}"`;
+    return c.registry.mirrors.flatMap((m, i) => {
+        const seconds = durationSeconds(m.maxAge);
+        if (seconds === undefined) return [];
+        const hours = seconds / 3600;
+        const key = keyPath(["registry", "mirrors", i, "maxAge"]);
+        const fix = `or set registry.image to a Distribution 3 image (for example "registry:3.0.0"), which reads it`;
+        if (c.registry.mode === "external-host" && hours > DISTRIBUTION_2_PROXY_TTL_HOURS) {
+            return [
+                {
+                    key,
+                    message: `"${m.maxAge}" has no effect with Distribution 2 (${image}) beyond ${DISTRIBUTION_2_PROXY_TTL_HOURS}h: it drops cached content ${DISTRIBUTION_2_PROXY_TTL_HOURS}h after it was fetched whatever maxAge says; set ${DISTRIBUTION_2_PROXY_TTL_HOURS}h or less, ${fix}`,
+                },
+            ];
+        }
+        if (c.registry.mode === "in-cluster" && hours !== DISTRIBUTION_2_PROXY_TTL_HOURS) {
+            return [
+                {
+                    key,
+                    message: `has no effect with registry.mode "in-cluster" and Distribution 2 (${image}), which drops cached content ${DISTRIBUTION_2_PROXY_TTL_HOURS}h after it was fetched whatever maxAge says (only the external host's prune job removes older content); remove it, ${fix}`,
+                },
+            ];
+        }
+        return [];
+    });
+}
+
 /** Advice about combinations that work with a known limit. */
 export function adviceWarnings(c: FlatConfig): ConfigProblem[] {
-    const warnings: ConfigProblem[] = [];
+    const warnings: ConfigProblem[] = [...mirrorAgeWarnings(c)];
     const dockerNodes = c.nodes.delivery !== "none" && nodeFlavours(c).includes("docker");
     if (dockerNodes && c.registry.mode === "existing" && !c.containerRegistry.requiresAuthForPull) {
         warnings.push({ key: keyPath(["nodes", "runtime"]), message: DOCKER_CLASSIC_STORE_ADVICE });

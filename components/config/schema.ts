@@ -396,7 +396,7 @@ const mirror = z.strictObject({
         .regex(/^\d+[smh]$/, { error: 'must be a duration such as "168h"' })
         .default("168h")
         .describe(
-            "Cached content is dropped this long after it was fetched (Distribution's `proxy.ttl`, read by Distribution 3; 2.8 always keeps 168h).",
+            "Cached content is dropped this long after it was fetched. External host: the hourly prune job removes older blobs; in-cluster: only with a Distribution 3 registry.image (`proxy.ttl`). Distribution 2 drops content after 168h whatever this says, so a longer age or an in-cluster one warns.",
         ),
     maxSize: quantity
         .default("20Gi")

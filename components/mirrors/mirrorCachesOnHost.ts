@@ -53,7 +53,7 @@ export class MirrorCachesOnHost extends pulumi.ComponentResource {
                 addr: `:${DISTRIBUTION.containerPort}`,
                 rootDirectory: DISTRIBUTION.dataDir,
                 remoteUrl: spec.remoteUrl,
-                ttl: spec.ttl,
+                ttl: spec.proxyTtl ? spec.ttl : undefined,
             });
             const role = `${name}-${spec.pathName.replace(/\./g, "-")}`;
             const files = [

@@ -71,7 +71,7 @@ function renderClusterMirror(spec: ClusterMirrorsSpec, mirror: ClusterMirror): K
                     addr: `:${DISTRIBUTION.containerPort}`,
                     rootDirectory: DISTRIBUTION.dataDir,
                     remoteUrl: s.remoteUrl,
-                    ttl: s.ttl,
+                    ttl: s.proxyTtl ? s.ttl : undefined,
                 }),
             },
         } satisfies k8s.types.input.core.v1.ConfigMap,

@@ -12,7 +12,7 @@
  *
  * Everything here is pure: no Pulumi, no I/O.
  */
-import { DISTRIBUTION, registryAuthority } from "../shared/facts";
+import { DISTRIBUTION, DISTRIBUTION_2_PROXY_TTL_HOURS, durationSeconds, isDistribution3Image, registryAuthority } from "../shared/facts";
 import { shQuote } from "../shared/hostAccess";
 
 /** Repository namespace the front reserves for mirrors: `/v2/mirrors/<upstream>/<repository>/…`. */
@@ -20,12 +20,6 @@ export const MIRRORS_NAMESPACE = "mirrors";
 
 /** Docker Hub's registry name in image references, and where its registry API really is. */
 export const DOCKER_HUB = { name: "docker.io", remoteUrl: "https://registry-1.docker.io" } as const;
-
-/**
- * Age after which Distribution 2.8 drops cached content: fixed in 2.8 (its `proxy` section has no
- * `ttl`, and the key is ignored there), configurable with `proxy.ttl` from Distribution 3.0.
- */
-export const DISTRIBUTION_2_PROXY_TTL = "168h";
 
 /** One pull-through cache, as every placement and node needs it. Plain values. */
 export interface MirrorSpec {
@@ -38,12 +32,30 @@ export interface MirrorSpec {
     readonly pathName: string;
     /** The upstream's registry API, e.g. "https://registry-1.docker.io". */
     readonly remoteUrl: string;
-    /** Distribution's `proxy.ttl`: cached content older than this is removed (Distribution 3; 2.8 keeps 168h). */
+    /**
+     * How long cached content is kept (`mirrorAge`): the prune job's age on the external host, and
+     * Distribution's `proxy.ttl` when the image reads it.
+     */
     readonly ttl: string;
+    /**
+     * The image reads `proxy.ttl` (Distribution 3). Distribution 2 keeps content 168h whatever its
+     * config says, so its config gets no `ttl` line.
+     */
+    readonly proxyTtl?: boolean;
     /** Storage limit, as a Kubernetes quantity ("20Gi"): the PVC size, or the prune limit on the external host. */
     readonly maxSize: string;
     /** The proxy logs in to the upstream with an account from the secret `mirrorCredentials`. */
     readonly hasCredentials: boolean;
+}
+
+/**
+ * How long a cache keeps content: `maxAge` for a Distribution 3 image; for Distribution 2 no longer
+ * than the 168h after which it drops content itself.
+ */
+export function mirrorAge(maxAge: string, image: string): string {
+    const seconds = durationSeconds(maxAge);
+    if (isDistribution3Image(image) || seconds === undefined || seconds <= DISTRIBUTION_2_PROXY_TTL_HOURS * 3600) return maxAge;
+    return `${DISTRIBUTION_2_PROXY_TTL_HOURS}h`;
 }
 
 /** `host[:port]` of an upstream, as a path component: ":" is not allowed in repository names. */
@@ -116,7 +128,8 @@ export interface MirrorConfigOptions {
     /** Filesystem storage root as the process sees it. */
     readonly rootDirectory: string;
     readonly remoteUrl: string;
-    readonly ttl: string;
+    /** Distribution 3's `proxy.ttl`; left out for Distribution 2, which has no such key. */
+    readonly ttl?: string;
     /** Log level; "info" unless set. */
     readonly logLevel?: "error" | "warn" | "info" | "debug";
 }
@@ -140,8 +153,7 @@ export function renderMirrorConfig(options: MirrorConfigOptions): string {
         "    blobdescriptor: inmemory",
         "proxy:",
         `  remoteurl: ${JSON.stringify(options.remoteUrl)}`,
-        // Distribution 3 reads it; 2.8 ignores it and keeps everything 168h (DISTRIBUTION_2_PROXY_TTL).
-        `  ttl: ${options.ttl}`,
+        ...(options.ttl === undefined ? [] : [`  ttl: ${options.ttl}`]),
         "http:",
         `  addr: ${JSON.stringify(options.addr)}`,
         "  relativeurls: true",
@@ -329,13 +341,6 @@ export interface PrunedMirror {
     readonly maxSize: string;
     /** `maxAge`: blobs fetched longer ago than this are removed ("168h"). */
     readonly maxAge: string;
-}
-
-/** Seconds of a duration such as "168h", "90m", "30s", or undefined when it is not one. */
-export function durationSeconds(duration: string): number | undefined {
-    const match = /^(\d+)([smh])$/.exec(duration);
-    if (!match) return undefined;
-    return Number(match[1]) * { s: 1, m: 60, h: 3600 }[match[2] as "s" | "m" | "h"];
 }
 
 /**

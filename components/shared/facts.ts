@@ -23,6 +23,24 @@ export const DISTRIBUTION = {
     configDir: "/etc/dso-registry",
 } as const;
 
+/**
+ * Hours after which Distribution 2.x drops a pull-through cache's content: fixed in 2.x (its `proxy`
+ * section has no `ttl`, and the key is ignored there), configurable with `proxy.ttl` from 3.0.
+ */
+export const DISTRIBUTION_2_PROXY_TTL_HOURS = 168;
+
+/** Whether an image reference names Distribution 3 by its tag ("registry:3", "…/distribution:3.0.0"), which reads `proxy.ttl`. */
+export function isDistribution3Image(image: string): boolean {
+    return /:3(?:[.-][^/:@]*)?(?:@sha256:[0-9a-f]{64})?$/.test(image);
+}
+
+/** Seconds of a duration such as "168h", "90m", "30s", or undefined when it is not one. */
+export function durationSeconds(duration: string): number | undefined {
+    const match = /^(\d+)([smh])$/.exec(duration);
+    if (!match) return undefined;
+    return Number(match[1]) * { s: 1, m: 60, h: 3600 }[match[2] as "s" | "m" | "h"];
+}
+
 /** Tag a first deploy names before CI has pushed anything (the pod waits in ImagePullBackOff until then). */
 export const PLACEHOLDER_TAG = "does-not-exist";
 

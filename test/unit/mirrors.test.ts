@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import { ConfigError, parseConfig } from "../../components/config";
 import {
     defaultRemoteUrl,
+    mirrorAge,
     mirrorCaFile,
     mirrorPathName,
     mirrorPruneScript,
@@ -17,6 +18,7 @@ import {
 } from "../../components/mirrors/mirrors";
 import { trustPlan } from "../../components/nodeTrust/files";
 import { registriesYamlMergeBody, renderRegistriesEntries } from "../../components/nodeTrust/registriesYaml";
+import { isDistribution3Image } from "../../components/shared/facts";
 
 const base = (mirrors: unknown[], mode = "in-cluster"): Record<string, unknown> => ({
     containerRegistry: { host: "registry.example.com", pathPrefix: "team" },
@@ -203,6 +205,78 @@ describe("the external host's size and age limits", () => {
         ["1Gi", "7d"],
     ])("refuses maxSize %s / maxAge %s", (maxSize, maxAge) => {
         expect(() => mirrorPruneScript([{ paths, maxSize, maxAge }])).toThrow(/is not a (quantity|duration)/);
+    });
+});
+
+describe("how long a cache keeps content", () => {
+    it.each([
+        ["72h", "registry:2.8.3", "72h"],
+        ["168h", "registry:2.8.3", "168h"],
+        ["720h", "registry:2.8.3", "168h"],
+        ["720h", "registry:3.0.0", "720h"],
+        ["30m", "registry:3", "30m"],
+    ])("maxAge %s with %s keeps it %s", (maxAge, image, kept) => {
+        expect(mirrorAge(maxAge, image)).toBe(kept);
+    });
+
+    it("gives Distribution 2 no proxy.ttl, which it has not", () => {
+        const text = renderMirrorConfig({ addr: ":5000", rootDirectory: "/var/lib/registry", remoteUrl: "https://ghcr.io" });
+        expect(text).toContain('proxy:\n  remoteurl: "https://ghcr.io"\nhttp:\n');
+    });
+});
+
+describe("maxAge that Distribution 2 cannot honour", () => {
+    const raw = (mode: string, maxAge: string, image?: string): Record<string, unknown> => ({
+        containerRegistry: { host: "registry.example.com", pathPrefix: "team" },
+        registry: { mode, mirrors: [{ upstream: "quay.io", maxAge }], ...(image ? { image } : {}) },
+        ...(mode === "external-host" ? { externalHost: { ssh: { host: "10.0.0.5", allowUnpinnedHostKey: true } } } : {}),
+    });
+    const ageWarnings = (r: Record<string, unknown>) =>
+        parseConfig(r, {}, { allowMissingSecrets: true })
+            .warnings.filter((w) => w.key.endsWith(".maxAge"))
+            .map((w) => `${w.key}: ${w.message}`);
+
+    it.each([
+        [
+            "in-cluster",
+            "72h",
+            undefined,
+            /^dso-registry:registry\.mirrors\[0\]\.maxAge: has no effect with registry\.mode "in-cluster" and Distribution 2 \(registry\.image "registry:2\.8\.3"\).*registry:3\.0\.0/,
+        ],
+        ["in-cluster", "720h", undefined, /maxAge: has no effect/],
+        [
+            "external-host",
+            "720h",
+            undefined,
+            /^dso-registry:registry\.mirrors\[0\]\.maxAge: "720h" has no effect with Distribution 2 \(registry\.image "registry:2\.8\.3"\) beyond 168h.*set 168h or less/,
+        ],
+    ])("warns with registry.mode %s and maxAge %s, naming the key and the fix", (mode, maxAge, image, message) => {
+        const warnings = ageWarnings(raw(mode, maxAge, image));
+        expect(warnings).toHaveLength(1);
+        expect(warnings[0]).toMatch(message);
+    });
+
+    it.each([
+        ["in-cluster", "168h", undefined],
+        ["in-cluster", "72h", "registry:3.0.0"],
+        ["external-host", "72h", undefined],
+        ["external-host", "168h", undefined],
+        ["external-host", "720h", "registry:3"],
+    ])("is quiet with registry.mode %s, maxAge %s and image %s: the age is honoured", (mode, maxAge, image) => {
+        expect(ageWarnings(raw(mode, maxAge, image))).toEqual([]);
+    });
+
+    it.each([
+        ["registry:3", true],
+        ["registry:3.0.0", true],
+        ["ghcr.io/distribution/distribution:3.0.0-rc.1", true],
+        [`registry:3.0.0@sha256:${"a".repeat(64)}`, true],
+        ["registry:2.8.3", false],
+        ["registry:30", false],
+        ["mirror.example.com:3000/registry:2.8.3", false],
+        [`registry@sha256:${"a".repeat(64)}`, false],
+    ])("%s is Distribution 3 by its tag: %s", (image, expected) => {
+        expect(isDistribution3Image(image)).toBe(expected);
     });
 });
 
