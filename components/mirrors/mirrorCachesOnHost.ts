@@ -84,7 +84,7 @@ export class MirrorCachesOnHost extends pulumi.ComponentResource {
                 },
                 { parent: this, dependsOn: files },
             );
-            return { paths, maxSize: spec.maxSize, maxAge: spec.ttl };
+            return { paths, maxSize: spec.maxSize, maxAge: spec.ttl, remoteUrl: spec.remoteUrl };
         });
         this.routes = pruned.map(({ paths }, i) => ({ pathName: args.mirrors[i]!.spec.pathName, upstream: `127.0.0.1:${paths.hostPort}` }));
         if (pruned.length > 0) {

@@ -341,6 +341,8 @@ export interface PrunedMirror {
     readonly maxSize: string;
     /** `maxAge`: blobs fetched longer ago than this are removed ("168h"). */
     readonly maxAge: string;
+    /** The upstream's registry API: a cache is only restarted while it answers. */
+    readonly remoteUrl: string;
 }
 
 /**
@@ -352,8 +354,10 @@ export interface PrunedMirror {
  *   them from the upstream again at the next pull (a running one would keep answering from memory
  *   and fail on the missing file), and the tags and manifests that point at them stay valid.
  * Everything in a cache can be fetched again; the registry's own data directory, which the caches
- * never share, is never touched. Nodes use the upstream during the seconds a cache is down. Prints
- * one line per cache, and one more for each cache it changed.
+ * never share, is never touched. Nodes use the upstream during the seconds a cache is down. A cache
+ * is only restarted while its upstream answers: Distribution 2.8 does not start without it, so a
+ * restart during an upstream outage would take the cache, and what it holds, away for the outage.
+ * Prints one line per cache, and one more for each cache it changed or left for that reason.
  */
 export function mirrorPruneScript(mirrors: readonly PrunedMirror[]): string {
     const checks = mirrors.flatMap((m) => {
@@ -362,18 +366,29 @@ export function mirrorPruneScript(mirrors: readonly PrunedMirror[]): string {
         const seconds = durationSeconds(m.maxAge);
         if (seconds === undefined) throw new Error(`mirrorPruneScript: maxAge "${m.maxAge}" is not a duration such as "168h"`);
         return [
-            `check ${shQuote(m.paths.container)} "\${DSO_ROOT:-}"${shQuote(m.paths.dataDir)} ${Math.ceil(bytes / 1024)} ${Math.ceil(seconds / 60)}`,
+            `check ${shQuote(m.paths.container)} "\${DSO_ROOT:-}"${shQuote(m.paths.dataDir)} ${Math.ceil(bytes / 1024)} ${Math.ceil(seconds / 60)} ${shQuote(m.remoteUrl)}`,
         ];
     });
     return [
         "#!/bin/sh",
         "# Managed by dso-registry: holds the pull-through caches to their maxSize and maxAge. See docs/mirrors.md.",
         "set -eu",
+        "# Any HTTP answer from the upstream's API counts; nothing is sent, so its certificate is not checked here.",
+        'upstream_answers() { curl -s -k -o /dev/null --max-time 20 "$1/v2/"; }',
         "check() {",
-        "  name=$1 dir=$2 limit=$3 minutes=$4",
+        "  name=$1 dir=$2 limit=$3 minutes=$4 remote=$5",
         '  [ -d "$dir" ] || { echo "$name: no cache yet"; return 0; }',
         '  used=$(du -sk "$dir" | cut -f1)',
-        '  if [ "$used" -gt "$limit" ]; then',
+        '  over=""',
+        '  if [ "$used" -gt "$limit" ]; then over=1; fi',
+        "  old=0",
+        '  blobs="$dir/docker/registry/v2/blobs"',
+        '  [ -n "$over" ] || [ ! -d "$blobs" ] || old=$(find "$blobs" -type f -name data -mmin "+$minutes" | wc -l)',
+        '  if { [ -n "$over" ] || [ "$old" -gt 0 ]; } && ! upstream_answers "$remote"; then',
+        '    echo "$name: ${used} KiB of ${limit} KiB; $remote does not answer, so the cache is left running as it is (a cache does not start without its upstream)"',
+        "    return 0",
+        "  fi",
+        '  if [ -n "$over" ]; then',
         '    docker stop "$name" >/dev/null',
         '    find "$dir" -mindepth 1 -delete',
         '    docker start "$name" >/dev/null',
@@ -381,9 +396,6 @@ export function mirrorPruneScript(mirrors: readonly PrunedMirror[]): string {
         "    return 0",
         "  fi",
         '  echo "$name: ${used} KiB of ${limit} KiB"',
-        '  blobs="$dir/docker/registry/v2/blobs"',
-        '  [ -d "$blobs" ] || return 0',
-        '  old=$(find "$blobs" -type f -name data -mmin "+$minutes" | wc -l)',
         '  [ "$old" -gt 0 ] || return 0',
         '  docker stop "$name" >/dev/null',
         '  find "$blobs" -type f -name data -mmin "+$minutes" | while read -r file; do rm -rf "${file%/data}"; done',

@@ -55,12 +55,36 @@ function runRemote(script: string, stdin = ""): string {
     return result.stdout.trim();
 }
 
-/** The synth's prune script with other limits for the docker.io cache (KiB, minutes). */
+/** The synth's prune script with other limits (KiB, minutes) and the test's upstream for the docker.io cache. */
 function pruneScriptWith(limitKiB: number, maxAgeMinutes: number): string {
     const script = readFileSync(path.join(hostDir, PRUNE_SCRIPT), "utf8");
-    const line = new RegExp(`^(check '${cache.container.replace(/\./g, "\\.")}' \\S+) \\d+ \\d+$`, "m");
+    const line = new RegExp(`^(check '${cache.container.replace(/\./g, "\\.")}' \\S+) \\d+ \\d+ '${DOCKER_HUB.remoteUrl}'$`, "m");
     if (!line.test(script)) throw new Error(`the synth's prune script has no check line for ${cache.container}:\n${script}`);
-    return script.replace(line, `$1 ${limitKiB} ${maxAgeMinutes}`);
+    return script.replace(line, `$1 ${limitKiB} ${maxAgeMinutes} '${upstreamUrl()}'`);
+}
+
+const upstreamUrl = () => `http://${ns.address}:${UPSTREAM_PORT}`;
+
+/** The upstream Distribution, on the namespace's address so that the cache container reaches it over docker0. */
+async function startUpstream(): Promise<void> {
+    const config = path.join(scratch, "upstream.yml");
+    writeFileSync(
+        config,
+        renderRegistryConfig({
+            addr: `${ns.address}:${UPSTREAM_PORT}`,
+            storage: { kind: "filesystem", rootDirectory: path.join(scratch, "upstream-data") },
+            deletesEnabled: false,
+        }),
+    );
+    upstream = ns.startServer("/usr/bin/docker-registry", ["serve", config]);
+    await ns.waitForPort(UPSTREAM_PORT, 30_000, "upstream");
+}
+
+/** Sets the file times of the cached blobs two hours back; returns that time. */
+function ageCachedBlobs(blobs: readonly string[]): Date {
+    const twoHoursAgo = new Date(Date.now() - 2 * 3600 * 1000);
+    for (const f of blobs) utimesSync(f, twoHoursAgo, twoHoursAgo);
+    return twoHoursAgo;
 }
 
 const runPrune = (script: string): string => runRemote(script);
@@ -125,18 +149,7 @@ beforeAll(async () => {
     registryImage(engine);
     ssh = await startSshServer({ netns: ns, env: { DOCKER_HOST: engine.host, PATH: "/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin" } });
 
-    // The upstream, on the namespace's address so that the cache container reaches it over docker0.
-    const upstreamConfig = path.join(scratch, "upstream.yml");
-    writeFileSync(
-        upstreamConfig,
-        renderRegistryConfig({
-            addr: `${ns.address}:${UPSTREAM_PORT}`,
-            storage: { kind: "filesystem", rootDirectory: path.join(scratch, "upstream-data") },
-            deletesEnabled: false,
-        }),
-    );
-    upstream = ns.startServer("/usr/bin/docker-registry", ["serve", upstreamConfig]);
-    await ns.waitForPort(UPSTREAM_PORT, 30_000, "upstream");
+    await startUpstream();
     const image = makeOciImage(path.join(scratch, "image"), 512 * 1024);
     const pushed = ns.run("skopeo", [
         "--insecure-policy",
@@ -168,7 +181,7 @@ describe("the external host's pull-through cache and its prune job, over SSH aga
         const config = renderMirrorConfig({
             addr: ":5000",
             rootDirectory: "/var/lib/registry",
-            remoteUrl: `http://${ns.address}:${UPSTREAM_PORT}`,
+            remoteUrl: upstreamUrl(),
             ttl: "168h",
         });
         expect(runRemote(synthCommand("registry-host-mirrors-docker-io-config-write.create"), config)).toMatch(/^changed /);
@@ -231,8 +244,7 @@ describe("the external host's pull-through cache and its prune job, over SSH aga
         const registryData = registryDataSnapshot();
         const blobs = await waitForCachedBlobs(2);
         // Stored two hours ago, as far as the file times tell; the limit is one hour.
-        const twoHoursAgo = new Date(Date.now() - 2 * 3600 * 1000);
-        for (const f of blobs) utimesSync(f, twoHoursAgo, twoHoursAgo);
+        const twoHoursAgo = ageCachedBlobs(blobs);
         const out = runPrune(pruneScriptWith(52428800, 60));
         expect(out).toContain(`dso-registry-mirror-docker.io: removed ${blobs.length} blobs stored more than 60 minutes ago`);
         expect(cachedBlobFiles()).toEqual([]);
@@ -255,6 +267,29 @@ describe("the external host's pull-through cache and its prune job, over SSH aga
         expect(out).not.toContain("removed");
         expect(containerState()).toEqual(before);
         expect(cachedBlobFiles()).toEqual(blobs);
+    });
+
+    test("while the upstream does not answer, the job leaves the cache running with what it holds", async () => {
+        const before = containerState();
+        const blobs = cachedBlobFiles();
+        ageCachedBlobs(blobs);
+        await upstream.stop();
+        try {
+            for (const [limit, what] of [
+                [64, "too large"],
+                [52428800, "too old"],
+            ] as const) {
+                const out = runPrune(pruneScriptWith(limit, 60));
+                expect(out, what).toContain(`${upstreamUrl()} does not answer, so the cache is left running as it is`);
+                expect(containerState(), what).toEqual(before);
+                expect(cachedBlobFiles(), what).toEqual(blobs);
+            }
+            // It still serves what it holds to the nodes.
+            const pulled = freshPull();
+            expect(pulled.code, pulled.output).toBe(0);
+        } finally {
+            await startUpstream();
+        }
     });
 
     test("the backup copies the registry's data and config but no cache", () => {

@@ -189,14 +189,15 @@ describe("the registries.yaml merge with mirror entries (sh and awk)", () => {
 
 describe("the external host's size and age limits", () => {
     const paths = { container: "dso-registry-mirror-docker.io", hostPort: 5101, dataDir: "/srv/m/docker.io", configDir: "/etc/x" };
+    const remoteUrl = "https://registry-1.docker.io";
 
     it.each([
         ["1Gi", "168h", "1048576 10080"],
         ["500M", "90m", "488282 90"],
         ["1Ki", "30s", "1 1"],
     ])("checks a cache of maxSize %s and maxAge %s in KiB and minutes", (maxSize, maxAge, limits) => {
-        expect(mirrorPruneScript([{ paths, maxSize, maxAge }])).toContain(
-            `check 'dso-registry-mirror-docker.io' "\${DSO_ROOT:-}"'/srv/m/docker.io' ${limits}\n`,
+        expect(mirrorPruneScript([{ paths, maxSize, maxAge, remoteUrl }])).toContain(
+            `check 'dso-registry-mirror-docker.io' "\${DSO_ROOT:-}"'/srv/m/docker.io' ${limits} 'https://registry-1.docker.io'\n`,
         );
     });
 
@@ -204,7 +205,7 @@ describe("the external host's size and age limits", () => {
         ["20 Gi", "168h"],
         ["1Gi", "7d"],
     ])("refuses maxSize %s / maxAge %s", (maxSize, maxAge) => {
-        expect(() => mirrorPruneScript([{ paths, maxSize, maxAge }])).toThrow(/is not a (quantity|duration)/);
+        expect(() => mirrorPruneScript([{ paths, maxSize, maxAge, remoteUrl }])).toThrow(/is not a (quantity|duration)/);
     });
 });
 
