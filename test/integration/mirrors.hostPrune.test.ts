@@ -21,7 +21,7 @@ import { committedSynthDir } from "../support/committedSynth";
 import { type DockerEngine, startDockerEngine } from "../support/dockerEngine";
 import { registryImage } from "../support/dockerImages";
 import { createNetns, type TestNetns } from "../support/netns";
-import { makeOciImage } from "../support/realRegistry";
+import { makeOciImage, skopeoPushPlainHttp } from "../support/realRegistry";
 import { privateDir, removeDir, type ServerProcess } from "../support/serverProcess";
 import { type SshServer, startSshServer } from "../support/sshServer";
 
@@ -151,16 +151,7 @@ beforeAll(async () => {
 
     await startUpstream();
     const image = makeOciImage(path.join(scratch, "image"), 512 * 1024);
-    const pushed = ns.run("skopeo", [
-        "--insecure-policy",
-        "copy",
-        "--retry-times",
-        "0",
-        "--dest-tls-verify=false",
-        image.ref,
-        `docker://${ns.address}:${UPSTREAM_PORT}/${REPOSITORY}:1`,
-    ]);
-    if (pushed.code !== 0) throw new Error(`skopeo copy to the upstream failed\n${pushed.stderr}`);
+    skopeoPushPlainHttp(ns, image.ref, `docker://${ns.address}:${UPSTREAM_PORT}/${REPOSITORY}:1`);
     imageRef = `127.0.0.1:${cache.hostPort}/${REPOSITORY}:1`;
 
     // The registry's own data, which no cache step may touch.

@@ -28,6 +28,7 @@ import {
     makeOciImage,
     makeTestCa,
     type PrivateContainerd,
+    skopeoPushPlainHttp,
     startContainerd,
     type TestAccount,
     type TestCa,
@@ -271,16 +272,7 @@ beforeAll(async () => {
     );
     servers["private-registry"] = ns.startServer("/usr/bin/docker-registry", ["serve", privateConfig]);
     await waitInside(`http://${PRIVATE_BACKEND}/v2/`, "private-registry");
-    const pushed = ns.run("skopeo", [
-        "--insecure-policy",
-        "copy",
-        "--retry-times",
-        "0",
-        "--dest-tls-verify=false",
-        image.ref,
-        `docker://${PRIVATE_BACKEND}/team/app:1`,
-    ]);
-    if (pushed.code !== 0) throw new Error(`skopeo copy to the private upstream failed\n${pushed.stderr}`);
+    skopeoPushPlainHttp(ns, image.ref, `docker://${PRIVATE_BACKEND}/team/app:1`);
     upstreamAccount = makeAccount("cache-pull");
     await startPrivateFront();
     await startMirror(privateUpstream, CACHE_PORT.private, upstreamAccount);

@@ -18,6 +18,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import * as bcrypt from "bcryptjs";
 import { type AccessPolicy, renderCaddyfile, renderRegistryConfig, renderUsersFile } from "../../components/accessPolicy/accessPolicy";
+import type { TestNetns } from "./netns";
 import { freePort, privateDir, type RunResult, removeDir, run, runOk, type ServerProcess, startServer, waitForPort } from "./serverProcess";
 
 // ---------------------------------------------------------------------------------------------
@@ -337,6 +338,15 @@ export function skopeoCopy(src: string, dest: string, options: SkopeoOptions): R
     } finally {
         if (!options.scratch) removeDir(scratch);
     }
+}
+
+/**
+ * Pushes `src` (e.g. an `oci:` layout) to `dest` on a plain-HTTP registry, from inside a test
+ * namespace (a stand-in upstream without TLS, the test its only pusher). Throws with skopeo's output.
+ */
+export function skopeoPushPlainHttp(ns: Pick<TestNetns, "run">, src: string, dest: string): void {
+    const r = ns.run("skopeo", ["--insecure-policy", "copy", "--retry-times", "0", "--dest-tls-verify=false", src, dest]);
+    if (r.code !== 0) throw new Error(`skopeo copy to ${dest} failed\n${r.stderr}`);
 }
 
 /** `skopeo delete docker://…` with an optional account. */
