@@ -260,17 +260,17 @@ function defineInClusterRegistry(cfg: StackConfig, d: Decisions, accounts: Regis
     return { component, tlsMaterial: tls.material };
 }
 
-/** The in-cluster registry's backups from `registry.maintenance.backup` (S3 only, validated by the config rules), or none. */
+/** The in-cluster registry's backups from `registry.maintenance.backup` (S3 or a volume, validated by the config rules), or none. */
 function inClusterBackup(cfg: StackConfig): InClusterBackup | undefined {
     const b = cfg.registry.maintenance.backup;
     const d = b.destination;
-    if (!b.enabled || d?.kind !== "s3" || !d.bucket) return undefined;
+    if (!b.enabled || !d) return undefined;
+    const common = { image: b.image, schedule: b.schedule, keep: b.keep, repositoryPassword: secret(cfg, "backupRepositoryPassword") };
+    if (d.kind === "volume") return { ...common, destination: { kind: "volume", size: d.size, storageClass: d.storageClass } };
+    if (d.kind !== "s3" || !d.bucket) return undefined;
     return {
-        image: b.image,
-        schedule: b.schedule,
-        keep: b.keep,
+        ...common,
         destination: { kind: "s3", endpoint: d.endpoint, bucket: d.bucket, prefix: d.prefix, region: d.region },
-        repositoryPassword: secret(cfg, "backupRepositoryPassword"),
         s3: { accessKeyId: secret(cfg, "backupS3AccessKeyId"), secretAccessKey: secret(cfg, "backupS3SecretAccessKey") },
     };
 }

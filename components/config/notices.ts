@@ -173,6 +173,14 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
         mootWith: (c) =>
             unless(c.registry.maintenance.backup.destination?.kind === "s3", 'registry.maintenance.backup.destination.kind not "s3"'),
     },
+    {
+        keys: ["registry.maintenance.backup.destination.size", "registry.maintenance.backup.destination.storageClass"],
+        mootWith: (c) =>
+            unless(
+                c.registry.maintenance.backup.destination?.kind === "volume",
+                'registry.maintenance.backup.destination.kind not "volume"',
+            ),
+    },
     { keys: ["registry.ui.image"], mootWith: (c) => unless(c.registry.ui.enabled, "registry.ui.enabled false") },
     {
         // Deletes are allowed when the UI's delete button or garbage collection needs them (decisions.ts).

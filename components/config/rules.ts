@@ -253,11 +253,19 @@ function backupProblems(c: FlatConfig): ConfigProblem[] {
             },
         ];
     }
+    if (c.registry.mode !== "in-cluster" && dest?.kind === "volume") {
+        return [
+            {
+                key: key("destination", "kind"),
+                message: `is "volume", which backs up the in-cluster registry only (to a PersistentVolumeClaim): for the external host set kind "sftp" (another machine) or "s3"; see docs/external-host.md, Backups`,
+            },
+        ];
+    }
     if (c.registry.mode === "in-cluster" && dest?.kind === "sftp") {
         return [
             {
                 key: key("destination", "kind"),
-                message: `is "sftp", but the in-cluster registry backs up to S3-compatible storage only: set kind "s3" with bucket (and endpoint for MinIO, Ceph RGW…); see docs/in-cluster.md, Backups`,
+                message: `is "sftp", but the in-cluster registry backs up to S3-compatible storage or a volume of its own: set kind "s3" with bucket (and endpoint for MinIO, Ceph RGW…), or kind "volume"; see docs/in-cluster.md, Backups`,
             },
         ];
     }
@@ -269,7 +277,7 @@ function backupProblems(c: FlatConfig): ConfigProblem[] {
             },
         ];
     }
-    const needed = dest.kind === "sftp" ? (["host", "path", "hostKey"] as const) : (["bucket"] as const);
+    const needed = dest.kind === "sftp" ? (["host", "path", "hostKey"] as const) : dest.kind === "s3" ? (["bucket"] as const) : [];
     const missing = needed.filter((field) => !(dest as Record<string, unknown>)[field]);
     if (missing.length === 0) return [];
     const hint = missing.includes("hostKey" as never) ? ` (the host key: ssh-keyscan -t ed25519 ${dest.host ?? "<host>"})` : "";

@@ -297,9 +297,9 @@ const maintenance = z.strictObject({
             destination: z
                 .strictObject({
                     kind: z
-                        .enum(["sftp", "s3"])
+                        .enum(["sftp", "s3", "volume"])
                         .describe(
-                            '"sftp": a restic repository on another machine over SSH; "s3": a restic repository in an S3-compatible bucket.',
+                            '"sftp": a restic repository on another machine over SSH; "s3": a restic repository in an S3-compatible bucket; "volume" (in-cluster only): a restic repository on a PersistentVolumeClaim of its own.',
                         ),
                     host: z.string().min(1).optional().describe("sftp: the backup machine's address."),
                     port: port.default(22).describe("sftp: its SSH port."),
@@ -321,6 +321,20 @@ const maintenance = z.strictObject({
                     bucket: z.string().min(3).max(63).optional().describe("s3: bucket name."),
                     prefix: z.string().min(1).default("dso-registry-backup").describe("s3: key prefix of the repository."),
                     region: z.string().default("us-east-1").describe("s3: bucket region."),
+                    size: z
+                        .string()
+                        .regex(/^[1-9][0-9]*(Mi|Gi|Ti)$/, { error: 'must be a Kubernetes quantity such as "100Gi"' })
+                        .default("50Gi")
+                        .describe(
+                            "volume: size of PVC registry-backup (restic deduplicates: plan the data's size plus what the kept snapshots add).",
+                        ),
+                    storageClass: z
+                        .string()
+                        .min(1)
+                        .optional()
+                        .describe(
+                            "volume: storage class of PVC registry-backup (the cluster default when unset); best one on other disks than the registry's.",
+                        ),
                 })
                 .optional()
                 .describe("Where the backups go; the repository password is the secret backupRepositoryPassword."),

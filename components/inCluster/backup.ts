@@ -1,5 +1,5 @@
 /**
- * Backups of the in-cluster registry with restic, to an S3-compatible bucket: the same scheme as the
+ * Backups of the in-cluster registry with restic, to an S3-compatible bucket or a volume of its own: the same scheme as the
  * external host (components/externalHost/backupScripts.ts), the same snapshot host name and tags, so
  * the two read each other's repositories the same way.
  *
@@ -54,12 +54,21 @@ export interface InClusterBackup {
     readonly schedule: string;
     /** Snapshots kept on the destination (restic forget --keep-last). */
     readonly keep: number;
-    readonly destination: Extract<BackupDestination, { kind: "s3" }>;
+    readonly destination: InClusterBackupDestination;
     /** restic's repository password (secret). */
     readonly repositoryPassword: Value;
-    /** The bucket's credentials (secret). */
-    readonly s3: { readonly accessKeyId: Value; readonly secretAccessKey: Value };
+    /** The bucket's credentials (secret); with an S3 destination only. */
+    readonly s3?: { readonly accessKeyId: Value; readonly secretAccessKey: Value };
 }
+
+/**
+ * An S3-compatible bucket, or a PersistentVolumeClaim of its own (`registry-backup`, mounted in the
+ * registry pod beside the registry's): the second protects against deletes and a broken registry
+ * volume, not against losing the cluster's storage.
+ */
+export type InClusterBackupDestination =
+    | Extract<BackupDestination, { kind: "s3" }>
+    | { readonly kind: "volume"; readonly size: string; readonly storageClass?: string };
 
 /** Names and paths of the in-cluster backup, shared by the renderers, the docs and the tests. */
 export const IN_CLUSTER_BACKUP = {
@@ -73,6 +82,8 @@ export const IN_CLUSTER_BACKUP = {
     scriptsDir: "/etc/dso-registry-backup/scripts",
     /** Where the credentials (Secret `registry-backup`) are mounted. */
     secretDir: "/etc/dso-registry-backup/secret",
+    /** Where PVC `registry-backup` is mounted (volume destination); the repository is a directory in it. */
+    volumeDir: "/var/backups/dso-registry",
     /** restic's metadata cache (index and trees only), on the pod's emptyDir. */
     cacheDir: "/tmp/restic-cache",
     /** Left by a restore in each volume it restored into: the files that were there before. */
@@ -90,18 +101,30 @@ export function backedUpDirs(spec: Pick<InClusterSpec, "maven">): string[] {
     return [IN_CLUSTER.dataDir, ...(spec.maven ? [MAVEN_BACKEND.dataDir] : [])];
 }
 
-/** Lines that define `restic_` with the repository, the mounted password and S3 credentials, and the cache. */
+/** The repository as people read it: restic's S3 address, or the volume's. */
+export function repositoryName(destination: InClusterBackupDestination): string {
+    return destination.kind === "s3"
+        ? resticRepository(destination)
+        : `PVC ${IN_CLUSTER_BACKUP.name} (${IN_CLUSTER_BACKUP.volumeDir}/repository)`;
+}
+
+/** Lines that define `restic_` with the repository, the mounted password (and S3 credentials), and the cache. */
 function resticLines(backup: InClusterBackup): string[] {
     const b = IN_CLUSTER_BACKUP;
+    const dest = backup.destination;
     return [
         `secret="\${DSO_ROOT:-}"${shQuote(b.secretDir)}`,
-        `repo=${shQuote(resticRepository(backup.destination))}`,
+        dest.kind === "s3" ? `repo=${shQuote(resticRepository(dest))}` : `repo="\${DSO_ROOT:-}"${shQuote(`${b.volumeDir}/repository`)}`,
         `cache="\${DSO_ROOT:-}"${shQuote(b.cacheDir)}`,
         // Read from the mounted Secret into restic's environment: never on a command line.
-        `AWS_ACCESS_KEY_ID=$(cat "$secret/${b.keys.accessKeyId}")`,
-        `AWS_SECRET_ACCESS_KEY=$(cat "$secret/${b.keys.secretAccessKey}")`,
-        `AWS_DEFAULT_REGION=${shQuote(backup.destination.region)}`,
-        "export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_DEFAULT_REGION",
+        ...(dest.kind === "s3"
+            ? [
+                  `AWS_ACCESS_KEY_ID=$(cat "$secret/${b.keys.accessKeyId}")`,
+                  `AWS_SECRET_ACCESS_KEY=$(cat "$secret/${b.keys.secretAccessKey}")`,
+                  `AWS_DEFAULT_REGION=${shQuote(dest.region)}`,
+                  "export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_DEFAULT_REGION",
+              ]
+            : []),
         `restic_() { restic --repo "$repo" --password-file "$secret/${b.keys.password}" --cache-dir "$cache" "$@"; }`,
         'mkdir -p "$cache"',
     ];
@@ -116,7 +139,7 @@ function resticLines(backup: InClusterBackup): string[] {
 export function inClusterBackupStepScript(spec: Pick<InClusterSpec, "maven">, backup: InClusterBackup): string {
     return [
         "#!/bin/sh",
-        `# Managed by dso-registry: one step of the in-cluster backup to ${resticRepository(backup.destination)}, run by CronJob ${IN_CLUSTER_BACKUP.name}. See docs/in-cluster.md.`,
+        `# Managed by dso-registry: one step of the in-cluster backup to ${repositoryName(backup.destination)}, run by CronJob ${IN_CLUSTER_BACKUP.name}. See docs/in-cluster.md.`,
         "set -eu",
         'step="${1:-}"',
         'warm="${2:-}"',
@@ -158,7 +181,7 @@ export function inClusterRestoreScript(spec: Pick<InClusterSpec, "maven" | "name
     const b = IN_CLUSTER_BACKUP;
     return [
         "#!/bin/sh",
-        `# Managed by dso-registry: restores a snapshot of ${resticRepository(backup.destination)} into the registry's volumes. See docs/in-cluster.md.`,
+        `# Managed by dso-registry: restores a snapshot of ${repositoryName(backup.destination)} into the registry's volumes. See docs/in-cluster.md.`,
         "set -eu",
         ...resticLines(backup),
         'snapshot="${SNAPSHOT:-latest}"',
@@ -210,24 +233,33 @@ export function inClusterBackupJobScript(namespace: string, backup: InClusterBac
         "trap - EXIT",
         'echo "registry writable again after $(( $(date +%s) - window_start )) s read-only"',
         'step retention "$warm" >/dev/null',
-        `echo "backup done: snapshot $snapshot in ${resticRepository(backup.destination)}"`,
+        `echo "backup done: snapshot $snapshot in ${repositoryName(backup.destination)}"`,
         "",
     ].join("\n");
 }
 
 /** The volumes the backup and restore containers need besides the registry's own. */
-function backupVolumes(): k8s.types.input.core.v1.Volume[] {
+function backupVolumes(backup: InClusterBackup): k8s.types.input.core.v1.Volume[] {
     return [
         { name: "backup-scripts", configMap: { name: IN_CLUSTER_BACKUP.name } },
         // Readable by the pod's user only (with fsGroup the kubelet adds group read).
         { name: "backup-secret", secret: { secretName: IN_CLUSTER_BACKUP.name, defaultMode: 0o400 } },
+        ...(backup.destination.kind === "volume"
+            ? [{ name: "backup-repository", persistentVolumeClaim: { claimName: IN_CLUSTER_BACKUP.name } }]
+            : []),
     ];
 }
 
-function backupMounts(spec: Pick<InClusterSpec, "maven">, readOnlyData: boolean): k8s.types.input.core.v1.VolumeMount[] {
+function backupMounts(
+    spec: Pick<InClusterSpec, "maven">,
+    backup: InClusterBackup,
+    readOnlyData: boolean,
+): k8s.types.input.core.v1.VolumeMount[] {
     return [
         { name: "backup-scripts", mountPath: IN_CLUSTER_BACKUP.scriptsDir, readOnly: true },
         { name: "backup-secret", mountPath: IN_CLUSTER_BACKUP.secretDir, readOnly: true },
+        // restic writes its locks also when it restores: writable in both containers.
+        ...(backup.destination.kind === "volume" ? [{ name: "backup-repository", mountPath: IN_CLUSTER_BACKUP.volumeDir }] : []),
         { name: "data", mountPath: IN_CLUSTER.dataDir, readOnly: readOnlyData },
         ...(spec.maven ? [{ name: "maven-data", mountPath: MAVEN_BACKEND.dataDir, readOnly: readOnlyData }] : []),
     ];
@@ -247,14 +279,14 @@ export function backupSidecar(
             image: spec.backup.image,
             command: ["/bin/sh", "-c", IDLE],
             env: [{ name: "HOME", value: "/tmp" }],
-            volumeMounts: [...backupMounts(spec, true), { name: "tmp", mountPath: "/tmp" }],
+            volumeMounts: [...backupMounts(spec, spec.backup, true), { name: "tmp", mountPath: "/tmp" }],
             resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { cpu: "1", memory: "1Gi" } },
             securityContext: restrictedContainer(true),
             // restic starts (its binary and libraries are whole); the job's exec needs nothing more.
             readinessProbe: { exec: { command: ["restic", "version"] }, periodSeconds: 60, timeoutSeconds: 10 },
             livenessProbe: { exec: { command: ["restic", "version"] }, initialDelaySeconds: 10, periodSeconds: 300, timeoutSeconds: 10 },
         },
-        volumes: backupVolumes(),
+        volumes: backupVolumes(spec.backup),
     };
 }
 
@@ -275,9 +307,25 @@ export function renderBackupObjects(spec: InClusterSpec): K8sObject[] {
     } satisfies k8s.types.input.core.v1.ConfigMap;
     const credentials = secret(b.name, spec, component, {
         [b.keys.password]: backup.repositoryPassword,
-        [b.keys.accessKeyId]: backup.s3.accessKeyId,
-        [b.keys.secretAccessKey]: backup.s3.secretAccessKey,
+        ...(backup.s3 ? { [b.keys.accessKeyId]: backup.s3.accessKeyId, [b.keys.secretAccessKey]: backup.s3.secretAccessKey } : {}),
     });
+    const dest = backup.destination;
+    const claim =
+        dest.kind === "volume"
+            ? [
+                  {
+                      apiVersion: "v1",
+                      kind: "PersistentVolumeClaim",
+                      // Bound when the registry pod first mounts it (WaitForFirstConsumer classes).
+                      metadata: meta(b.name, spec.namespace, component, { "pulumi.com/skipAwait": "true" }),
+                      spec: {
+                          accessModes: ["ReadWriteOnce"],
+                          resources: { requests: { storage: dest.size } },
+                          ...(dest.storageClass ? { storageClassName: dest.storageClass } : {}),
+                      },
+                  } satisfies k8s.types.input.core.v1.PersistentVolumeClaim,
+              ]
+            : [];
     const job = {
         apiVersion: "batch/v1",
         kind: "CronJob",
@@ -344,13 +392,13 @@ export function renderBackupObjects(spec: InClusterSpec): K8sObject[] {
                                         // The newest when empty; set it to a snapshot id to restore an older one.
                                         { name: "SNAPSHOT", value: "" },
                                     ],
-                                    volumeMounts: [...backupMounts(spec, false), { name: "tmp", mountPath: "/tmp" }],
+                                    volumeMounts: [...backupMounts(spec, backup, false), { name: "tmp", mountPath: "/tmp" }],
                                     resources: { requests: { cpu: "100m", memory: "64Mi" }, limits: { cpu: "2", memory: "1Gi" } },
                                     securityContext: restrictedContainer(true),
                                 },
                             ],
                             volumes: [
-                                ...backupVolumes(),
+                                ...backupVolumes(backup),
                                 { name: "data", persistentVolumeClaim: { claimName: IN_CLUSTER.dataClaim } },
                                 ...(spec.maven
                                     ? [{ name: "maven-data", persistentVolumeClaim: { claimName: IN_CLUSTER.mavenClaim } }]
@@ -363,5 +411,5 @@ export function renderBackupObjects(spec: InClusterSpec): K8sObject[] {
             },
         },
     } satisfies k8s.types.input.batch.v1.CronJob;
-    return [configMap, credentials, ...renderMaintenanceRbac(spec, b.name, component), job, restore];
+    return [configMap, credentials, ...claim, ...renderMaintenanceRbac(spec, b.name, component), job, restore];
 }

@@ -346,7 +346,7 @@ export class InClusterRegistry extends pulumi.ComponentResource {
                       backup: {
                           ...args.backup,
                           repositoryPassword: pulumi.secret(args.backup.repositoryPassword),
-                          s3: {
+                          s3: args.backup.s3 && {
                               accessKeyId: pulumi.secret(args.backup.s3.accessKeyId),
                               secretAccessKey: pulumi.secret(args.backup.s3.secretAccessKey),
                           },

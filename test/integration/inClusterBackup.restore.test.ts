@@ -2,8 +2,9 @@
  * The in-cluster backup and its restore, with the real software against the rendered objects:
  * Distribution (`docker-registry`) with the rendered config.yml and Caddy with the rendered sidecar
  * Caddyfile (test/support/registryPodStandIn.ts plays the pod), Debian's restic running the rendered
- * scripts of ConfigMap `registry-backup` with the credentials of Secret `registry-backup`, and s3rver
- * as the S3-compatible bucket. The CronJob's own script (its inline `sh -c`) runs as rendered; only
+ * scripts of ConfigMap `registry-backup` with the credentials of Secret `registry-backup`, once per
+ * destination: s3rver as the S3-compatible bucket, and the backup volume (PVC `registry-backup`,
+ * here a directory under the pod's root). The CronJob's own script (its inline `sh -c`) runs as rendered; only
  * kubectl is a stand-in (a shell script: set env, rollout status, exec), because nothing here runs
  * an API server. skopeo pushes and pulls through the sidecar's TLS site.
  *
@@ -39,7 +40,7 @@ function jobScript(objects: readonly K8sObject[]): string {
     return command[2]!;
 }
 
-let s3: S3Server;
+let s3: S3Server | undefined;
 let pod: RegistryPodStandIn;
 let objects: K8sObject[];
 let work: string;
@@ -48,27 +49,16 @@ const pull = makeAccount("cluster-pull");
 /** image → manifest digest, as pushed. */
 const pushed = new Map<string, string>();
 
-/** restic against the bucket, with the repository password from the rendered Secret (for the test's own checks). */
+/** restic against the repository, with the password from the rendered Secret (for the test's own checks). */
 function restic(...args: string[]) {
     const secretDir = `${pod.root}${IN_CLUSTER_BACKUP.secretDir}`;
-    return runOk(
-        "restic",
-        [
-            "--repo",
-            `s3:${s3.endpoint}/${BUCKET}/dso-registry`,
-            "--password-file",
-            `${secretDir}/${IN_CLUSTER_BACKUP.keys.password}`,
-            "--no-cache",
-            ...args,
-        ],
-        {
-            env: {
-                ...process.env,
-                AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId,
-                AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
-            },
-        },
-    );
+    const repo = s3 ? `s3:${s3.endpoint}/${BUCKET}/dso-registry` : `${pod.root}${IN_CLUSTER_BACKUP.volumeDir}/repository`;
+    const env = s3
+        ? { ...process.env, AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey }
+        : process.env;
+    return runOk("restic", ["--repo", repo, "--password-file", `${secretDir}/${IN_CLUSTER_BACKUP.keys.password}`, "--no-cache", ...args], {
+        env,
+    });
 }
 
 function snapshotsTagged(tag: string): unknown[] {
@@ -92,27 +82,30 @@ async function waitFor(file: string, what: string): Promise<void> {
     throw new Error(`timed out waiting for ${what}`);
 }
 
-beforeAll(async () => {
-    work = privateDir("cb-backup-test");
-    s3 = await startS3Server([BUCKET]);
-    objects = renderPodObjects(HOST, push, pull, {
-        image: "restic/restic:0.17.3",
-        schedule: "0 2 * * *",
-        keep: KEEP,
-        destination: { kind: "s3", endpoint: s3.endpoint, bucket: BUCKET, prefix: "dso-registry", region: "us-east-1" },
-        repositoryPassword: randomBytes(24).toString("base64"),
-        s3: { accessKeyId: s3.credentials.accessKeyId, secretAccessKey: s3.credentials.secretAccessKey },
+describe.each(["s3", "volume"] as const)("in-cluster backup to %s and restore", (kind) => {
+    beforeAll(async () => {
+        work = privateDir("cb-backup-test");
+        pushed.clear();
+        s3 = kind === "s3" ? await startS3Server([BUCKET]) : undefined;
+        objects = renderPodObjects(HOST, push, pull, {
+            image: "restic/restic:0.17.3",
+            schedule: "0 2 * * *",
+            keep: KEEP,
+            destination: s3
+                ? { kind: "s3", endpoint: s3.endpoint, bucket: BUCKET, prefix: "dso-registry", region: "us-east-1" }
+                : { kind: "volume", size: "1Gi" },
+            repositoryPassword: randomBytes(24).toString("base64"),
+            ...(s3 ? { s3: { accessKeyId: s3.credentials.accessKeyId, secretAccessKey: s3.credentials.secretAccessKey } } : {}),
+        });
+        pod = await startRegistryPodStandIn(objects, HOST);
+    }, 120_000);
+
+    afterAll(async () => {
+        pod?.stop();
+        await s3?.stop();
+        if (work) removeDir(work);
     });
-    pod = await startRegistryPodStandIn(objects, HOST);
-}, 120_000);
 
-afterAll(async () => {
-    pod?.stop();
-    await s3?.stop();
-    if (work) removeDir(work);
-});
-
-describe("in-cluster backup and restore", () => {
     test("images pushed through the sidecar", () => {
         for (const image of IMAGES) {
             const oci = makeOciImage(path.join(work, "src", image.replace(/[/:]/g, "_")), 64 * 1024);
@@ -216,6 +209,8 @@ describe("in-cluster backup and restore", () => {
         mkdirSync(`${pod.root}/tmp`, { mode: 0o1777 });
         runOk("chmod", ["1777", `${pod.root}/tmp`]);
         runOk("chown", ["-R", String(IN_CLUSTER.uid), `${pod.root}${IN_CLUSTER_BACKUP.secretDir}`]);
+        // On a cluster the backup container wrote the repository as the pod's user; here it ran as root.
+        if (kind === "volume") runOk("chown", ["-R", String(IN_CLUSTER.uid), `${pod.root}${IN_CLUSTER_BACKUP.volumeDir}`]);
         const restore = run(
             "setpriv",
             [

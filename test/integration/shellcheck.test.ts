@@ -89,6 +89,10 @@ const variants: Record<string, Record<string, unknown>> = {
         },
         "dso-registry:mavenRegistry": { host: "registry.example.test", pathPrefix: "maven-releases" },
     },
+    // The in-cluster registry backed up to a volume of its own.
+    "in-cluster-backup-volume": {
+        "dso-registry:registry": { mode: "in-cluster", maintenance: { backup: { enabled: true, destination: { kind: "volume" } } } },
+    },
     // An existing plain-HTTP registry, trusted by the DaemonSet on k3s nodes.
     "existing-plain-http": {
         "dso-registry:registry": { mode: "existing", tls: { mode: "public" } },

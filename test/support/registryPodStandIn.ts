@@ -218,6 +218,10 @@ export async function startRegistryPodStandIn(objects: readonly K8sObject[], hos
         for (const [key, text] of Object.entries(dataOf(objects, "Secret", IN_CLUSTER_BACKUP.name))) {
             place(`${root}${IN_CLUSTER_BACKUP.secretDir}/${key}`, text, 0o600);
         }
+        // The mount point of PVC registry-backup (volume destination), as the image's directories are.
+        if (objects.some((o) => o.kind === "PersistentVolumeClaim" && o.metadata.name === IN_CLUSTER_BACKUP.name)) {
+            mkdirSync(`${root}${IN_CLUSTER_BACKUP.volumeDir}`, { recursive: true, mode: 0o755 });
+        }
     }
     place(path.join(bin, "kubectl"), KUBECTL, 0o755);
     place(path.join(podDir, "restart"), restartScript(podDir, root, registryPort, frontPort), 0o755);

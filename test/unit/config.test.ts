@@ -739,7 +739,7 @@ describe("registry.maintenance.backup in the cluster: to S3, of the registry's v
                     destination: { kind: "sftp", host: "backup-01", path: "/srv/restic", hostKey: "ssh-ed25519 AAAAC3Nza" },
                 }),
             refused:
-                /^dso-registry:registry\.maintenance\.backup\.destination\.kind: is "sftp", but the in-cluster registry backs up to S3-compatible storage only/,
+                /^dso-registry:registry\.maintenance\.backup\.destination\.kind: is "sftp", but the in-cluster registry backs up to S3-compatible storage or a volume of its own/,
         },
         {
             name: "images in an S3 bucket (no volume to back up)",
@@ -750,6 +750,17 @@ describe("registry.maintenance.backup in the cluster: to S3, of the registry's v
                 }),
             refused:
                 /^dso-registry:registry\.maintenance\.backup\.enabled: backs up the registry's volume, and with registry\.storage\.kind "s3"/,
+        },
+        {
+            name: "a volume of its own",
+            raw: () => set(base(), "registry.maintenance.backup", { enabled: true, destination: { kind: "volume", size: "200Gi" } }),
+            refused: undefined,
+        },
+        {
+            name: "a volume for the external host",
+            raw: () => set(external(), "registry.maintenance.backup", { enabled: true, destination: { kind: "volume" } }),
+            refused:
+                /^dso-registry:registry\.maintenance\.backup\.destination\.kind: is "volume", which backs up the in-cluster registry only/,
         },
         {
             name: "S3 destination without its bucket",

@@ -56,6 +56,14 @@ const backup: NonNullable<InClusterSpec["backup"]> = {
     s3: { accessKeyId: "BACKUP-AKID-VALUE", secretAccessKey: "BACKUP-S3-SECRET-VALUE" },
 };
 
+const volumeBackup: NonNullable<InClusterSpec["backup"]> = {
+    image: "restic/restic:0.17.3",
+    schedule: "0 2 * * *",
+    keep: 7,
+    destination: { kind: "volume", size: "100Gi", storageClass: "other-disks" },
+    repositoryPassword: "BACKUP-PASSWORD-VALUE",
+};
+
 /** Every option, alone and all together. */
 const variants: [string, InClusterSpec][] = [
     ["defaults (PVC, generated CA)", baseSpec()],
@@ -67,6 +75,7 @@ const variants: [string, InClusterSpec][] = [
     ["Maven repository on the same front", baseSpec({ maven })],
     ["Maven repository with s3 image storage", baseSpec({ maven, storage: s3 })],
     ["backups to S3", baseSpec({ backup })],
+    ["backups to a volume of their own", baseSpec({ backup: { ...volumeBackup } })],
     [
         "backups of the registry and Maven, with garbage collection",
         baseSpec({ backup, maven, garbageCollection: { enabled: true, schedule: "0 4 * * 6", deleteUntagged: false } }),
@@ -693,6 +702,22 @@ describe("backups", () => {
         const without = get(renderInClusterObjects(baseSpec({ backup })), "ConfigMap", "registry-backup").data["backup.sh"];
         expect(without).not.toContain("/var/lib/maven");
         expect(get(objects, "ConfigMap", "registry-backup").data["backup.sh"]).toContain("'/var/lib/maven'");
+    });
+
+    test("a volume destination: PVC registry-backup of the configured size and class, mounted writable in the backup container only", () => {
+        const withVolume = renderInClusterObjects(baseSpec({ backup: volumeBackup }));
+        expect(get(withVolume, "PersistentVolumeClaim", "registry-backup").spec).toEqual({
+            accessModes: ["ReadWriteOnce"],
+            resources: { requests: { storage: "100Gi" } },
+            storageClassName: "other-disks",
+        });
+        const containers = get(withVolume, "Deployment", "registry").spec.template.spec.containers as any[];
+        const mounting = containers.filter((c) => (c.volumeMounts as any[]).some((m) => m.name === "backup-repository"));
+        expect(mounting.map((c) => c.name)).toEqual(["backup"]);
+        expect(get(withVolume, "Secret", "registry-backup").stringData).toEqual({ "repository-password": "BACKUP-PASSWORD-VALUE" });
+        expect(get(withVolume, "ConfigMap", "registry-backup").data["backup.sh"]).toContain(
+            `repo="\${DSO_ROOT:-}"'/var/backups/dso-registry/repository'`,
+        );
     });
 
     test("no backup objects or container without backups", () => {
