@@ -171,6 +171,7 @@ const ALTERNATIVES: Record<string, unknown[]> = {
     "registry.maintenance.backup.destination.host": ["backup-01.example.test"],
     "registry.maintenance.backup.destination.path": ["/srv/restic/registry"],
     "registry.maintenance.backup.destination.hostKey": [HOST_KEY],
+    "registry.maintenance.backup.destination.storageClass": ["other-disks"],
 };
 
 /** Value at a path, or undefined. */
