@@ -146,7 +146,9 @@ export function inClusterBackupStepScript(spec: Pick<InClusterSpec, "maven">, ba
         ...resticLines(backup),
         "exec 3>&1 1>&2",
         `set -- --exclude ${shQuote(`${IN_CLUSTER_BACKUP.asidePrefix}*`)}`,
-        `for p in ${backedUpDirs(spec).map(shQuote).join(" ")}; do`,
+        // One word per directory (the paths hold no blanks); a list variable, so one directory is no literal loop.
+        `dirs=${shQuote(backedUpDirs(spec).join(" "))}`,
+        "for p in $dirs; do",
         '  if [ -d "${DSO_ROOT:-}$p" ]; then set -- "$@" "${DSO_ROOT:-}$p"; fi',
         "done",
         'case "$step" in',
@@ -191,7 +193,9 @@ export function inClusterRestoreScript(spec: Pick<InClusterSpec, "maven" | "name
         "  exit 1",
         "fi",
         "stamp=$(date -u +%Y%m%dT%H%M%SZ)",
-        `for p in ${backedUpDirs(spec).map(shQuote).join(" ")}; do`,
+        // One word per directory (the paths hold no blanks); a list variable, so one directory is no literal loop.
+        `dirs=${shQuote(backedUpDirs(spec).join(" "))}`,
+        "for p in $dirs; do",
         '  dir="${DSO_ROOT:-}$p"',
         `  aside="$dir/${b.asidePrefix}$stamp"`,
         '  staging="$dir/.restore-$stamp"',

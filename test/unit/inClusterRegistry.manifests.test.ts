@@ -700,8 +700,9 @@ describe("backups", () => {
 
     test("the scripts back up Maven's files only when Maven is served in-cluster", () => {
         const without = get(renderInClusterObjects(baseSpec({ backup })), "ConfigMap", "registry-backup").data["backup.sh"];
+        expect(without).toContain("dirs='/var/lib/registry'\n");
         expect(without).not.toContain("/var/lib/maven");
-        expect(get(objects, "ConfigMap", "registry-backup").data["backup.sh"]).toContain("'/var/lib/maven'");
+        expect(get(objects, "ConfigMap", "registry-backup").data["backup.sh"]).toContain("dirs='/var/lib/registry /var/lib/maven'\n");
     });
 
     test("a volume destination: PVC registry-backup of the configured size and class, mounted writable in the backup container only", () => {
