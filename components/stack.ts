@@ -13,7 +13,7 @@ import { deterministicBcrypt, type RegistryAccount, RegistryAccounts } from "./a
 import { RegistryTls } from "./accounts/registryTls";
 import type { ExternalHostRegistrySettings, InClusterRegistrySettings, OwnTls, SecretName, StackConfig } from "./config";
 import { type Decisions, decide } from "./decisions";
-import { ExternalRegistryHost, type ExternalRegistryHostArgs } from "./externalHost/externalRegistryHost";
+import { ExternalRegistryHost, type ExternalRegistryHostArgs, type HostMavenArgs } from "./externalHost/externalRegistryHost";
 import type { HostBackupArgs } from "./externalHost/maintenance";
 import type { InClusterBackup } from "./inCluster/backup";
 import { CA_CONFIG_MAP, caNamespaces, RegistryCaConfigMaps } from "./inCluster/caConfigMaps";
@@ -307,21 +307,43 @@ function externalHostStorage(cfg: StackConfig): ExternalRegistryHostArgs["storag
  * account (`mavenRegistry.username`, secret `mavenRegistryPassword`): the one Jenkins holds.
  */
 function inClusterMaven(cfg: StackConfig, accounts: RegistryAccounts): InClusterMavenArgs {
+    const m = servedMaven(cfg);
+    return {
+        pathPrefix: m.pathPrefix,
+        requiresAuthForPull: m.requiresAuthForPull,
+        deployAccount: mavenDeployAccount(cfg, accounts),
+        image: m.nginxImage,
+        size: m.storageSize,
+        storageClass: cfg.registry.storage.storageClass,
+    };
+}
+
+function servedMaven(cfg: StackConfig): NonNullable<StackConfig["mavenRegistry"]> {
     const m = cfg.mavenRegistry;
     if (!m) throw new Error(`the Maven repository was decided on without mavenRegistry; the program is at fault`);
-    const deployAccount = m.reuseContainerCredentials
+    return m;
+}
+
+/** The only account that may deploy: the one Jenkins holds under `mavenRegistry.credentialId`. */
+function mavenDeployAccount(cfg: StackConfig, accounts: RegistryAccounts) {
+    const m = servedMaven(cfg);
+    return m.reuseContainerCredentials
         ? accounts.push
         : {
               username: m.username,
               bcryptHash: pulumi.secret(secret(cfg, "mavenRegistryPassword").apply((p) => deterministicBcrypt(m.username, p))),
           };
+}
+
+/** The converged case on the external host: nginx in a container behind the host's Caddy site. */
+function externalHostMaven(cfg: StackConfig, accounts: RegistryAccounts): HostMavenArgs {
+    const m = servedMaven(cfg);
     return {
         pathPrefix: m.pathPrefix,
         requiresAuthForPull: m.requiresAuthForPull,
-        deployAccount,
+        deployAccount: mavenDeployAccount(cfg, accounts),
         image: m.nginxImage,
-        size: m.storageSize,
-        storageClass: cfg.registry.storage.storageClass,
+        snapshotBuildsToKeep: m.snapshotBuildsToKeep,
     };
 }
 
@@ -346,6 +368,7 @@ function defineExternalHost(cfg: StackConfig, d: Decisions, accounts: RegistryAc
         pathPrefix: cr.pathPrefix,
         image: cfg.registry.image,
         dataDir: eh.dataDir,
+        mavenDataDir: eh.mavenDataDir,
         storage: externalHostStorage(cfg),
         purgeDataOnDestroy: eh.purgeDataOnDestroy,
         installPackages: eh.installPackages,
@@ -361,6 +384,7 @@ function defineExternalHost(cfg: StackConfig, d: Decisions, accounts: RegistryAc
         mirrors: mirrorSpecs(cfg).map((spec) =>
             spec.hasCredentials ? { spec, envFile: mirrorAccount(cfg, spec).apply(renderMirrorEnvFile) } : { spec },
         ),
+        maven: d.mavenServed ? externalHostMaven(cfg, accounts) : undefined,
     });
     return { component, tlsMaterial: tls.material };
 }

@@ -445,7 +445,8 @@ function mavenMatchers(maven: MavenRoute): string[] {
 
 /**
  * The Maven repository's route, ahead of every registry rule: Maven clients know nothing of the
- * registry's tokens or maintenance window. Only GET, HEAD and PUT exist there; PUT needs the Maven
+ * registry's tokens. Only GET, HEAD and PUT exist there; during the maintenance window a PUT gets 503
+ * with Retry-After (plain text, before authentication, as for the registry); PUT needs the Maven
  * deploy account; reads are anonymous unless `requiresAuthForPull`, and then any account may read.
  * Credentials stop here: the backend never sees them.
  */
@@ -454,6 +455,15 @@ function mavenRoute(policy: AccessPolicy, maven: MavenRoute): string[] {
     return [
         "\t\troute @maven {",
         '\t\t\trespond @mavenOther "Only GET, HEAD and PUT are allowed on the Maven repository" 405',
+        // Deploys wait out the maintenance window like pushes: a backup or a clean-up must not see half a deploy.
+        ...(policy.readOnlySignal
+            ? [
+                  "\t\t\troute @maintenance {",
+                  `\t\t\t\theader Retry-After ${READ_ONLY_RETRY_AFTER_SECONDS}`,
+                  '\t\t\t\trespond "the Maven repository is in its read-only maintenance window (garbage collection or backup): downloads work, deploys do not; retry the deploy in a few minutes" 503',
+                  "\t\t\t}",
+              ]
+            : []),
         ...basicauth("@write", [maven.deployUsersFile]).map((l) => `\t${l}`),
         ...(maven.requiresAuthForPull ? basicauth("@mavenRead", readers).map((l) => `\t${l}`) : []),
         "\t\t\trequest_header -Authorization",

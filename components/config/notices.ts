@@ -201,12 +201,35 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
     },
     { keys: ["pullSecrets.secretName"], mootWith: (c) => unless(c.pullSecrets.namespaces.length > 0, "pullSecrets.namespaces empty") },
     {
-        // The repository this program serves (the in-cluster registry's front).
-        keys: ["mavenRegistry.storageSize", "mavenRegistry.nginxImage"],
+        // The repository this program serves: its volume in the cluster.
+        keys: ["mavenRegistry.storageSize"],
         mootWith: (c) =>
             unless(
                 mavenServedByRegistry(c) && c.registry.mode === "in-cluster",
                 "mavenRegistry.host and port other than the in-cluster registry's",
+            ),
+    },
+    {
+        // The repository this program serves, in either placement.
+        keys: ["mavenRegistry.nginxImage"],
+        mootWith: (c) => unless(mavenServedByRegistry(c), "mavenRegistry.host and port other than the registry's"),
+    },
+    {
+        // The repository this program serves on the external host.
+        keys: ["externalHost.mavenDataDir"],
+        mootWith: (c) =>
+            unless(
+                mavenServedByRegistry(c) && c.registry.mode === "external-host",
+                "mavenRegistry.host and port other than the external registry host's",
+            ),
+    },
+    {
+        // Old snapshot builds are removed by the external host's garbage-collection job.
+        keys: ["mavenRegistry.snapshotBuildsToKeep"],
+        mootWith: (c) =>
+            unless(
+                mavenServedByRegistry(c) && c.registry.mode === "external-host" && c.registry.maintenance.garbageCollection.enabled,
+                "a Maven repository other than the external registry host's, or registry.maintenance.garbageCollection.enabled false",
             ),
     },
     {
@@ -216,8 +239,18 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
     },
     {
         // Otherwise only Jenkins's Maven credential and the pipeline-config ConfigMap carry the Maven repository.
-        keys: ["mavenRegistry.host", "mavenRegistry.port", "mavenRegistry.requiresAuthForPush", "mavenRegistry.username"],
+        keys: ["mavenRegistry.requiresAuthForPush"],
         mootWith: (c) => unless(c.jenkins.enabled, "jenkins.enabled false"),
+    },
+    {
+        // Host and port also decide whether the registry's front serves the repository (a registry of ours).
+        keys: ["mavenRegistry.host", "mavenRegistry.port"],
+        mootWith: (c) => unless(c.jenkins.enabled || c.registry.mode !== "existing", 'jenkins.enabled false and registry.mode "existing"'),
+    },
+    {
+        // The deploy account of the repository this program serves, and of Jenkins's Maven credential.
+        keys: ["mavenRegistry.username"],
+        mootWith: (c) => unless(c.jenkins.enabled || mavenServedByRegistry(c), "jenkins.enabled false"),
     },
     {
         keys: ["mavenRegistry.username"],

@@ -7,7 +7,9 @@ import { NODE_HELD_CREDENTIAL_FLAVOURS } from "../decisions";
 import type { RuntimeFlavour } from "../shared/facts";
 import { type ConfigProblem, keyPath } from "./problems";
 import type { FlatConfig } from "./schema";
-import { ingressControllerOf } from "./settings";
+import { ingressControllerOf, mavenServedByRegistry } from "./settings";
+
+export { mavenServedByRegistry };
 
 /**
  * Why some nodes would keep no registry credentials of their own, or undefined when every node holds
@@ -25,19 +27,6 @@ function nodesWithoutPullCredentials(c: FlatConfig): string | undefined {
     const which = [...new Set(bare.map((f) => f.flavour))].map((f) => `"${f}"`).join(", ");
     const names = bare.flatMap((f) => (f.node ? [f.node] : []));
     return `nodes of runtime ${which}${names.length ? ` (${names.join(", ")})` : ""} keep no registry credentials (only ${held} nodes hold them, in registries.yaml or hosts.toml)`;
-}
-
-/**
- * The converged case: the Maven repository is on the registry this program runs (same host and
- * port), so the registry's front serves it too. Otherwise the Maven repository is someone else's.
- */
-export function mavenServedByRegistry(c: {
-    readonly mavenRegistry?: { readonly host: string; readonly port: number };
-    readonly containerRegistry: { readonly host: string; readonly port: number };
-    readonly registry: { readonly mode: string };
-}): boolean {
-    const m = c.mavenRegistry;
-    return m !== undefined && c.registry.mode !== "existing" && m.host === c.containerRegistry.host && m.port === c.containerRegistry.port;
 }
 
 /** Rules that span several keys. Returns every contradiction found. */
@@ -150,12 +139,6 @@ export function crossChecks(c: FlatConfig): ConfigProblem[] {
         add(
             ["mavenRegistry", "requiresAuthForPush"],
             `is false, but this program serves the Maven repository (mavenRegistry.host is containerRegistry.host) and always requires the Maven account for deploys; set it to true`,
-        );
-    }
-    if (mavenServedByRegistry(c) && mode === "external-host") {
-        add(
-            ["mavenRegistry", "host"],
-            `is the external registry host (${c.containerRegistry.host}), which does not serve a Maven repository yet (only the in-cluster registry does); point mavenRegistry.host at a Maven repository of its own`,
         );
     }
     if (c.nodes.delivery === "ssh" && c.nodes.list.length === 0) {

@@ -189,7 +189,14 @@ const mavenRegistry = z.strictObject({
         .min(1)
         .default("nginx:1.27-alpine")
         .describe(
-            "Image of the Maven backend (nginx with its WebDAV module; the official image has it), when this program serves the repository in-cluster. Pin it by digest in production.",
+            "Image of the Maven backend (nginx with its WebDAV module; the official image has it), when this program serves the repository (the registry pod's sidecar, or a container on the external host). Pin it by digest in production.",
+        ),
+    snapshotBuildsToKeep: z
+        .int()
+        .min(1)
+        .default(3)
+        .describe(
+            "Timestamped builds kept per SNAPSHOT version when this program serves the repository on the external host: the garbage-collection job (registry.maintenance.garbageCollection) deletes older builds; the latest one, which maven-metadata.xml names, always stays. Releases are never deleted.",
         ),
     reuseContainerCredentials: z
         .boolean()
@@ -486,7 +493,15 @@ const externalHost = z.strictObject({
         .startsWith("/", { error: "must be an absolute path" })
         .default("/srv/data/registry")
         .describe("Registry data directory on the host."),
-    purgeDataOnDestroy: z.boolean().default(false).describe("Delete the registry data on `pulumi destroy`. Off: images survive a destroy."),
+    mavenDataDir: z
+        .string()
+        .startsWith("/", { error: "must be an absolute path" })
+        .default("/srv/data/maven")
+        .describe("The Maven repository's files on the host, when the host serves it (mavenRegistry.host is containerRegistry.host)."),
+    purgeDataOnDestroy: z
+        .boolean()
+        .default(false)
+        .describe("Delete the registry data (and the Maven files) on `pulumi destroy`. Off: they survive a destroy."),
     installPackages: z
         .boolean()
         .default(true)

@@ -5,6 +5,7 @@
 import { PROJECT } from "../shared/facts";
 import type { ConfigProblem } from "./problems";
 import type { FlatConfig } from "./schema";
+import { mavenServedByRegistry } from "./settings";
 
 /** How to give a secret without leaving it in the shell history. */
 const fromFileOrPrompt = (key: string, file?: string) =>
@@ -105,8 +106,10 @@ export function requiredSecretsFor(c: FlatConfig): SecretName[] {
     const pushPasswordSupplied =
         c.containerRegistry.pushCredentials === "operator" || (c.registry.mode === "existing" && c.jenkins.enabled);
     if (pushPasswordSupplied) required.push("containerRegistryPassword");
-    // Only Jenkins's Maven credential holds the deploy password.
-    if (c.jenkins.enabled && c.mavenRegistry && !c.mavenRegistry.reuseContainerCredentials) required.push("mavenRegistryPassword");
+    // Jenkins's Maven credential holds the deploy password, and the repository this program serves checks it.
+    if ((c.jenkins.enabled || mavenServedByRegistry(c)) && c.mavenRegistry && !c.mavenRegistry.reuseContainerCredentials) {
+        required.push("mavenRegistryPassword");
+    }
     if (c.jenkins.enabled) required.push(c.jenkins.auth === "token" ? "jenkinsApiToken" : "jenkinsPassword");
     const sshNeeded = c.registry.mode === "external-host" || (c.nodes.delivery === "ssh" && c.nodes.list.some((n) => !n.local));
     if (sshNeeded) required.push("sshPrivateKey");

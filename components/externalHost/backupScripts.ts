@@ -11,6 +11,7 @@
  * inode changed: that makes the read-only pass short.
  */
 import { shQuote } from "../shared/hostAccess";
+import { MAVEN_CONTAINER, type MavenHostSpec, mavenRunLines } from "./mavenScripts";
 import {
     type ContainerSpec,
     dockerRunArgs,
@@ -67,9 +68,25 @@ export function backupPaths() {
     };
 }
 
-/** What a rebuilt host needs, in the order restic lists them: data, configs, Caddy's files and its certificates. */
-export function backedUpPaths(layout: HostLayout): string[] {
-    return [layout.dataDir, layout.registryConfigDir, layout.caddyfile, layout.caddyDir, layout.caddyDataDir];
+/**
+ * What a rebuilt host needs, in the order restic lists them: data, configs, Caddy's files and its
+ * certificates, and the Maven repository's files when the host serves Maven.
+ */
+export function backedUpPaths(layout: HostLayout, maven = false): string[] {
+    return [
+        layout.dataDir,
+        layout.registryConfigDir,
+        layout.caddyfile,
+        layout.caddyDir,
+        layout.caddyDataDir,
+        ...(maven ? [layout.mavenDataDir] : []),
+    ];
+}
+
+/** The Maven backend the backup covers and the restore brings back: its spec and the label its container carries. */
+export interface BackedUpMaven {
+    readonly spec: MavenHostSpec;
+    readonly fingerprint: string;
 }
 
 /** restic's repository string for the destination. */
@@ -126,7 +143,7 @@ function resticLines(dest: BackupDestination): string[] {
 /** `restic backup` of the paths in "$@", printing its summary; the snapshot's id lands in `$1`'s variable. */
 export function backupPass(variable: string, tag: string, parent?: string): string[] {
     return [
-        `out=$(restic_ backup --host ${BACKUP_SNAPSHOT_HOST} --tag ${tag}${parent ? ` --parent "$${parent}"` : ""} "$@")`,
+        `out=$(restic_ backup --host ${BACKUP_SNAPSHOT_HOST} --tag ${tag}${parent ? ` --parent "$${parent}"` : ""} --exclude "$marker" "$@")`,
         'printf "%s\\n" "$out" | grep -E "^(Files|Dirs|Added|processed|snapshot)" || true',
         `${variable}=$(printf "%s\\n" "$out" | sed -n 's/^snapshot \\([0-9a-f]*\\) saved$/\\1/p')`,
         `if [ -z "$${variable}" ]; then echo "restic saved no snapshot; its output:" >&2; printf "%s\\n" "$out" >&2; exit 1; fi`,
@@ -140,8 +157,14 @@ export function backupPass(variable: string, tag: string, parent?: string): stri
  * Then the registry is writable again and retention runs on the destination. Fails before the window
  * opens when the destination cannot be reached.
  */
-export function backupScript(spec: ContainerSpec, specFingerprint: string, dest: BackupDestination, keep: number): string {
-    const paths = backedUpPaths(spec.layout);
+export function backupScript(
+    spec: ContainerSpec,
+    specFingerprint: string,
+    dest: BackupDestination,
+    keep: number,
+    maven?: BackedUpMaven,
+): string {
+    const paths = backedUpPaths(spec.layout, maven !== undefined);
     return [
         "#!/bin/sh",
         `# Managed by dso-registry: backup to ${resticRepository(dest)} with restic. See docs/external-host.md.`,
@@ -154,6 +177,8 @@ export function backupScript(spec: ContainerSpec, specFingerprint: string, dest:
         '  if [ -e "${DSO_ROOT:-}$p" ]; then set -- "$@" "${DSO_ROOT:-}$p"; fi',
         "done",
         "if ! restic_ cat config >/dev/null 2>&1; then restic_ init; fi",
+        // The read-only window's marker is never part of a snapshot (see restoreScript).
+        `marker="\${DSO_ROOT:-}"${shQuote(hostPaths(spec.layout).readOnlyMarker)}`,
         'echo "pass 1, registry writable: copying what is new"',
         ...backupPass("warm", BACKUP_WARM_TAG),
         "window_start=$(date +%s)",
@@ -175,7 +200,8 @@ export function backupScript(spec: ContainerSpec, specFingerprint: string, dest:
  * restores the data, the registry's and Caddy's configs and Caddy's certificates in place, starts
  * the writable registry, reloads Caddy when it runs, and checks every tagged image.
  */
-export function restoreScript(spec: ContainerSpec, specFingerprint: string, dest: BackupDestination): string {
+export function restoreScript(spec: ContainerSpec, specFingerprint: string, dest: BackupDestination, maven?: BackedUpMaven): string {
+    const asideDirs = [spec.layout.dataDir, ...(maven ? [spec.layout.mavenDataDir] : [])];
     return [
         "#!/bin/sh",
         `# Managed by dso-registry: restores a snapshot made by dso-registry-backup from ${resticRepository(dest)}. See docs/external-host.md.`,
@@ -191,17 +217,25 @@ export function restoreScript(spec: ContainerSpec, specFingerprint: string, dest
         `if ! restic_ snapshots --host ${BACKUP_SNAPSHOT_HOST} --tag ${BACKUP_TAG} "$snapshot" >/dev/null 2>&1; then`,
         `  echo "no snapshot \\"$snapshot\\" in $repo; list them with: dso-registry-restore --list" >&2; exit 1`,
         "fi",
-        `data="\${DSO_ROOT:-}"${shQuote(spec.layout.dataDir)}`,
         `docker rm -f ${shQuote(spec.name)} >/dev/null 2>&1 || true`,
-        'if [ -d "$data" ] && [ -n "$(ls -A "$data")" ]; then',
-        '  aside="$data.before-restore-$(date -u +%Y%m%dT%H%M%SZ)"',
-        '  mv "$data" "$aside"',
-        '  echo "the data directory was not empty: kept as $aside (remove it once the restore is checked)"',
-        "fi",
+        ...(maven ? [`docker rm -f ${MAVEN_CONTAINER} >/dev/null 2>&1 || true`] : []),
+        "# A data directory that is not empty is kept aside, not overwritten.",
+        "set_aside() {",
+        '  if [ -d "$1" ] && [ -n "$(ls -A "$1")" ]; then',
+        '    aside="$1.before-restore-$(date -u +%Y%m%dT%H%M%SZ)"',
+        '    mv "$1" "$aside"',
+        '    echo "$1 was not empty: kept as $aside (remove it once the restore is checked)"',
+        "  fi",
+        "}",
+        ...asideDirs.map((d) => `set_aside "\${DSO_ROOT:-}"${shQuote(d)}`),
         `restic_ restore "$snapshot" --host ${BACKUP_SNAPSHOT_HOST} --tag ${BACKUP_TAG} --target /`,
+        // Pass 2 ran inside the read-only window: a snapshot made before the marker was excluded holds
+        // it, and a restored marker would make the front refuse every push and deploy.
+        `rm -f "\${DSO_ROOT:-}"${shQuote(hostPaths(spec.layout).readOnlyMarker)}`,
         ...wantedLabel(spec, specFingerprint),
         `docker run --label dso-registry.spec="$want" ${dockerRunArgs(spec, "config.yml")} >/dev/null`,
         'echo "registry restored from snapshot $snapshot and running writable"',
+        ...(maven ? [...mavenRunLines(maven.spec, maven.fingerprint), 'echo "Maven repository restored and served again"'] : []),
         `caddyfile="\${DSO_ROOT:-}"${shQuote(spec.layout.caddyfile)}`,
         'if [ -f "$caddyfile" ] && timeout 50 caddy reload --adapter caddyfile --config "$caddyfile" >/dev/null 2>&1; then',
         '  echo "caddy reloaded with the restored Caddyfile"',

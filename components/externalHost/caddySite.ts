@@ -4,6 +4,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { type AccessPolicy, renderCaddyfile, renderUsersFile } from "../accessPolicy/accessPolicy";
+import { MAVEN_BACKEND } from "../maven/nginxConfig";
 import type { MirrorRoute } from "../mirrors/mirrors";
 import { type HostConnection, HostFile, hostCommand, privileged } from "../shared/hostAccess";
 import { caddyApplyScript, caddyRemoveScript, fingerprint, type HostLayout, hostPaths } from "./scripts";
@@ -51,10 +52,26 @@ export interface CaddySiteArgs {
     readonly uiUpstream?: string;
     /** Pull-through caches on loopback, served read-only under /v2/mirrors/. */
     readonly mirrors?: readonly MirrorRoute[];
+    /** The Maven repository served by the same site (the converged case); none when unset. */
+    readonly maven?: CaddyMaven;
+}
+
+/** The Maven route of the host's site: the repository's path, who may read, and the only account that may deploy. */
+export interface CaddyMaven {
+    /** `mavenRegistry.pathPrefix`, e.g. "maven-releases". */
+    readonly pathPrefix: string;
+    /** Downloads need an account (`mavenRegistry.requiresAuthForPull`). */
+    readonly requiresAuthForPull: boolean;
+    /** The account Jenkins holds under `mavenRegistry.credentialId`. */
+    readonly deployAccount: HostAccount;
 }
 
 /** The access policy of the host's Caddy site: its files under the layout, blob downloads from the data directory (filesystem storage). */
-export function caddySitePolicy(args: Omit<CaddySiteArgs, "connection" | "pushAccounts" | "pullAccounts">): AccessPolicy {
+export function caddySitePolicy(
+    args: Omit<CaddySiteArgs, "connection" | "pushAccounts" | "pullAccounts" | "maven"> & {
+        readonly maven?: Omit<CaddyMaven, "deployAccount">;
+    },
+): AccessPolicy {
     const paths = hostPaths(args.layout);
     return {
         siteAddress: args.registryHost,
@@ -76,6 +93,17 @@ export function caddySitePolicy(args: Omit<CaddySiteArgs, "connection" | "pushAc
         // The maintenance scripts create the marker for their read-only window.
         readOnlySignal: { kind: "file", path: paths.readOnlyMarker },
         ...(args.mirrors && args.mirrors.length > 0 ? { mirrors: args.mirrors } : {}),
+        // nginx in its container, published on loopback (see mavenScripts.ts).
+        ...(args.maven
+            ? {
+                  maven: {
+                      pathPrefix: args.maven.pathPrefix,
+                      requiresAuthForPull: args.maven.requiresAuthForPull,
+                      upstream: `127.0.0.1:${MAVEN_BACKEND.port}`,
+                      deployUsersFile: paths.mavenDeployUsers,
+                  },
+              }
+            : {}),
     };
 }
 
@@ -116,6 +144,8 @@ export class CaddySite extends pulumi.ComponentResource {
             file("users-push", paths.pushUsers, "0600", pushUsers, caddyOnly),
             file("users-pull", paths.pullUsers, "0600", pullUsers, caddyOnly),
         ];
+        const mavenUsers = args.maven ? usersFile([args.maven.deployAccount], "push") : pulumi.output("");
+        if (args.maven) files.push(file("users-maven-deploy", paths.mavenDeployUsers, "0600", mavenUsers, caddyOnly));
         const tlsInputs: pulumi.Input<string>[] = [];
         if (args.tls.kind === "files") {
             files.push(
@@ -130,7 +160,7 @@ export class CaddySite extends pulumi.ComponentResource {
 
         // Reload whenever a file Caddy reads changes: the fingerprint of every body is part of the script.
         this.filesFingerprint = pulumi.unsecret(
-            pulumi.all([caddyfileText, pushUsers, pullUsers, ...tlsInputs]).apply((bodies) => fingerprint(...bodies)),
+            pulumi.all([caddyfileText, pushUsers, pullUsers, mavenUsers, ...tlsInputs]).apply((bodies) => fingerprint(...bodies)),
         );
         hostCommand(
             `${name}-reload`,

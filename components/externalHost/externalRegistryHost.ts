@@ -10,9 +10,11 @@ import * as pulumi from "@pulumi/pulumi";
 import { type HostMirror, MirrorCachesOnHost } from "../mirrors/mirrorCachesOnHost";
 import { DISTRIBUTION, imagePrefix, registryAuthority } from "../shared/facts";
 import type { HostConnection, HostTarget } from "../shared/hostAccess";
-import { CaddySite, type HostAccount, type HostTls } from "./caddySite";
+import { type CaddyMaven, CaddySite, type HostAccount, type HostTls } from "./caddySite";
 import { HostPackages } from "./hostPackages";
 import { type HostBackupArgs, Maintenance } from "./maintenance";
+import { MavenContainer } from "./mavenContainer";
+import { MAVEN_CONTAINER } from "./mavenScripts";
 import { PostDeployCheck } from "./postDeployCheck";
 import { containerStorage, type HostRegistryStorage, RegistryContainer } from "./registryContainer";
 import {
@@ -38,6 +40,8 @@ export interface ExternalRegistryHostArgs {
     readonly image: string;
     /** Registry data directory on the host (filesystem storage). */
     readonly dataDir: string;
+    /** The Maven repository's data directory on the host (used when `maven` is set). */
+    readonly mavenDataDir?: string;
     /** Where the registry keeps images: the data directory, or an S3 bucket with its credentials. */
     readonly storage: HostRegistryStorage;
     /** Delete the data directory on destroy. */
@@ -62,6 +66,16 @@ export interface ExternalRegistryHostArgs {
     readonly backup?: HostBackupArgs;
     /** Pull-through caches (`registry.mirrors`): containers of their own beside the registry; none when unset. */
     readonly mirrors?: readonly HostMirror[];
+    /** The Maven repository served by the same site (the converged case); none when unset. */
+    readonly maven?: HostMavenArgs;
+}
+
+/** The Maven repository on the host: nginx's WebDAV behind the registry's Caddy site (docs/maven.md). */
+export interface HostMavenArgs extends CaddyMaven {
+    /** nginx image with its WebDAV module (`mavenRegistry.nginxImage`). */
+    readonly image: string;
+    /** Timestamped builds kept per SNAPSHOT version by the garbage-collection job. */
+    readonly snapshotBuildsToKeep: number;
 }
 
 /** Why the args cannot work, or undefined. Exported for table-driven tests. */
@@ -87,7 +101,7 @@ export class ExternalRegistryHost extends pulumi.ComponentResource {
         if (problem) throw new Error(`ExternalRegistryHost ${name}: ${problem}`);
 
         const { connection } = args;
-        const layout = defaultHostLayout(args.dataDir);
+        const layout = defaultHostLayout(args.dataDir, args.mavenDataDir);
         const s3 = args.storage.kind === "s3";
         // Published on loopback under the same port number it has inside the container.
         const registry: ContainerSpec = {
@@ -143,6 +157,14 @@ export class ExternalRegistryHost extends pulumi.ComponentResource {
                       { parent: this, dependsOn: [packages] },
                   )
                 : undefined;
+        const mavenSpec = args.maven && { image: args.maven.image, pathPrefix: args.maven.pathPrefix, layout };
+        const mavenContainer =
+            mavenSpec &&
+            new MavenContainer(
+                `${name}-maven`,
+                { connection, spec: mavenSpec, purgeDataOnDestroy: args.purgeDataOnDestroy },
+                { parent: this, dependsOn: [packages] },
+            );
         // The site goes live only once what it proxies to runs.
         const caddy = new CaddySite(
             `${name}-caddy`,
@@ -161,8 +183,22 @@ export class ExternalRegistryHost extends pulumi.ComponentResource {
                 upstream: `127.0.0.1:${registry.hostPort}`,
                 uiUpstream: args.ui && `127.0.0.1:${UI_HOST_PORT}`,
                 mirrors: mirrors?.routes,
+                maven: args.maven && {
+                    pathPrefix: args.maven.pathPrefix,
+                    requiresAuthForPull: args.maven.requiresAuthForPull,
+                    deployAccount: args.maven.deployAccount,
+                },
             },
-            { parent: this, dependsOn: [packages, container, ...(uiContainer ? [uiContainer] : []), ...(mirrors ? [mirrors] : [])] },
+            {
+                parent: this,
+                dependsOn: [
+                    packages,
+                    container,
+                    ...(uiContainer ? [uiContainer] : []),
+                    ...(mirrors ? [mirrors] : []),
+                    ...(mavenContainer ? [mavenContainer] : []),
+                ],
+            },
         );
         new Maintenance(
             `${name}-maintenance`,
@@ -172,6 +208,14 @@ export class ExternalRegistryHost extends pulumi.ComponentResource {
                 specFingerprint: container.specFingerprint,
                 garbageCollection: args.garbageCollection,
                 backup: args.backup,
+                maven:
+                    mavenSpec && mavenContainer && args.maven
+                        ? {
+                              spec: mavenSpec,
+                              fingerprint: mavenContainer.specFingerprint,
+                              snapshotBuildsToKeep: args.maven.snapshotBuildsToKeep,
+                          }
+                        : undefined,
             },
             { parent: this, dependsOn: [packages] },
         );
@@ -200,6 +244,7 @@ export class ExternalRegistryHost extends pulumi.ComponentResource {
         this.opsCommands = {
             status: `${sshTarget} ${root}${paths.statusScript}`.trim(),
             logs: `${sshTarget} ${root}docker logs --tail 100 -f ${REGISTRY_CONTAINER}`.trim(),
+            ...(args.maven ? { mavenLogs: `${sshTarget} ${root}docker logs --tail 100 -f ${MAVEN_CONTAINER}`.trim() } : {}),
             caddyLogs: `${sshTarget} ${root}journalctl -u caddy -n 100 -f`.trim(),
             garbageCollect: `${sshTarget} ${root}${paths.gcScript}`.trim(),
             verify: `${sshTarget} ${root}${paths.verifyScript}`.trim(),

@@ -5,6 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { type HostConnection, HostFile } from "../shared/hostAccess";
 import {
+    type BackedUpMaven,
     type BackupDestination,
     backupKnownHosts,
     backupPaths,
@@ -14,6 +15,7 @@ import {
     restoreScript,
     verifyScript,
 } from "./backupScripts";
+import { mavenCleanupLines } from "./mavenScripts";
 import { type ContainerSpec, cronFile, gcScript, hostPaths, type MaintenanceOptions, statusScript } from "./scripts";
 
 /** Backups of the host with restic: where to, how many to keep, and the secrets for the destination. */
@@ -41,13 +43,22 @@ export interface MaintenanceArgs {
     readonly garbageCollection: MaintenanceOptions["garbageCollection"];
     /** Backups; none when unset. */
     readonly backup?: HostBackupArgs;
+    /** The Maven repository the host serves: backed up and restored with the rest, cleaned by the GC job. */
+    readonly maven?: BackedUpMaven & { readonly snapshotBuildsToKeep: number };
 }
 
 /** The maintenance scripts and their schedule; every file is removed on destroy. */
 export class Maintenance extends pulumi.ComponentResource {
     constructor(name: string, args: MaintenanceArgs, opts?: pulumi.ComponentResourceOptions) {
         super("dso:externalHost:Maintenance", name, {}, opts);
-        const { connection, spec, specFingerprint, garbageCollection, backup } = args;
+        const { connection, spec, specFingerprint, garbageCollection, backup, maven } = args;
+        const mavenCleanup = maven
+            ? mavenCleanupLines({
+                  layout: spec.layout,
+                  pathPrefix: maven.spec.pathPrefix,
+                  snapshotBuildsToKeep: maven.snapshotBuildsToKeep,
+              })
+            : [];
         const paths = hostPaths(spec.layout);
         const file = (role: string, path: string, mode: string, content: pulumi.Input<string>, secret = false) =>
             new HostFile(`${name}-${role}`, { connection, path, mode, content, secret }, { parent: this });
@@ -55,7 +66,7 @@ export class Maintenance extends pulumi.ComponentResource {
 
         const files = [
             script("verify-script", paths.verifyScript, verifyScript(registryBaseUrl(spec))),
-            script("gc-script", paths.gcScript, gcScript(spec, specFingerprint, garbageCollection.deleteUntagged)),
+            script("gc-script", paths.gcScript, gcScript(spec, specFingerprint, garbageCollection.deleteUntagged, mavenCleanup)),
             script("status-script", paths.statusScript, statusScript(spec)),
         ];
         if (backup) {
@@ -63,8 +74,8 @@ export class Maintenance extends pulumi.ComponentResource {
             const { destination, credentials } = backup;
             files.push(
                 file("backup-password", bp.passwordFile, "0600", backup.repositoryPassword, true),
-                script("backup-script", paths.backupScript, backupScript(spec, specFingerprint, destination, backup.keep)),
-                script("restore-script", paths.restoreScript, restoreScript(spec, specFingerprint, destination)),
+                script("backup-script", paths.backupScript, backupScript(spec, specFingerprint, destination, backup.keep, maven)),
+                script("restore-script", paths.restoreScript, restoreScript(spec, specFingerprint, destination, maven)),
             );
             if (destination.kind === "sftp" && credentials.kind === "sftp") {
                 files.push(

@@ -31,12 +31,15 @@ export interface HostLayout {
     readonly lockFile: string;
     /** Caddy's data directory (certificates, ACME account); backed up, never written by the program. */
     readonly caddyDataDir: string;
+    /** The Maven repository's files (when the host serves Maven), bind-mounted into the nginx container. */
+    readonly mavenDataDir: string;
 }
 
-/** The production layout around a registry data directory. */
-export function defaultHostLayout(dataDir: string): HostLayout {
+/** The production layout around a registry data directory (and the Maven repository's, `externalHost.mavenDataDir`). */
+export function defaultHostLayout(dataDir: string, mavenDataDir = "/srv/data/maven"): HostLayout {
     return {
         dataDir,
+        mavenDataDir,
         registryConfigDir: DISTRIBUTION.configDir,
         caddyfile: "/etc/caddy/Caddyfile",
         caddyDir: "/etc/caddy/dso-registry",
@@ -58,6 +61,10 @@ export function hostPaths(layout: HostLayout) {
         storageEnv: `${layout.registryConfigDir}/storage.env`,
         pushUsers: `${layout.caddyDir}/users-push`,
         pullUsers: `${layout.caddyDir}/users-pull`,
+        /** The Maven deploy account's users file (the only account that may PUT to the Maven repository). */
+        mavenDeployUsers: `${layout.caddyDir}/users-maven-deploy`,
+        /** The Maven backend's nginx.conf, in a directory mounted read-only into the nginx container. */
+        mavenConfigDir: `${layout.registryConfigDir}/maven`,
         /** Exists only during the read-only window; Caddy answers writes with 503 while it does. */
         readOnlyMarker: `${layout.caddyDir}/read-only`,
         tlsCert: `${layout.caddyDir}/registry.crt`,
@@ -395,8 +402,15 @@ export const END_READ_ONLY_WINDOW = ["restore", "trap - EXIT"];
  * With s3 storage the collection runs against the bucket (the container has the credentials in its
  * environment, `docker exec` inherits them).
  */
-export function gcScript(spec: ContainerSpec, specFingerprint: string, deleteUntagged: boolean): string {
+export function gcScript(
+    spec: ContainerSpec,
+    specFingerprint: string,
+    deleteUntagged: boolean,
+    /** More collection run in the same window (the Maven repository's, `mavenCleanupLines`). */
+    alsoInWindow: readonly string[] = [],
+): string {
     const name = shQuote(spec.name);
+    const collect = `docker exec ${name} registry garbage-collect${deleteUntagged ? " --delete-untagged" : ""} ${DISTRIBUTION.configDir}/config.yml`;
     return [
         "#!/bin/sh",
         "# Managed by dso-registry: registry garbage collection in read-only mode. See docs/external-host.md.",
@@ -404,7 +418,17 @@ export function gcScript(spec: ContainerSpec, specFingerprint: string, deleteUnt
         ...LOCK(spec.layout),
         ...readOnlyWindow(spec, specFingerprint),
         'echo "registry is read-only; collecting garbage"',
-        `docker exec ${name} registry garbage-collect${deleteUntagged ? " --delete-untagged" : ""} ${DISTRIBUTION.configDir}/config.yml`,
+        // Distribution's collector fails on a registry nobody has pushed to yet (no repositories folder).
+        ...(spec.storage?.kind === "s3"
+            ? [collect]
+            : [
+                  `if [ -d "\${DSO_ROOT:-}"${shQuote(`${spec.layout.dataDir}/docker/registry/v2/repositories`)} ]; then`,
+                  `  ${collect}`,
+                  "else",
+                  '  echo "the registry holds no repository yet: nothing to collect"',
+                  "fi",
+              ]),
+        ...alsoInWindow,
         ...END_READ_ONLY_WINDOW,
         'echo "garbage collection done; registry back to writable with an empty cache; checking every tagged image"',
         `"\${DSO_ROOT:-}"${shQuote(hostPaths(spec.layout).verifyScript)}`,

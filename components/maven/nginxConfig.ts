@@ -29,6 +29,11 @@ export interface MavenBackendConfig {
     readonly dataDir: string;
     /** Writable directory for the pid file and temporary request bodies. */
     readonly runDir: string;
+    /**
+     * Where uploads are spooled before nginx moves them into place; `runDir/client-body` when unset.
+     * On the data's own filesystem the move is a rename, not a copy (the external host does that).
+     */
+    readonly uploadTempDir?: string;
 }
 
 const PATH_SEGMENTS = /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/;
@@ -42,6 +47,7 @@ export function mavenBackendProblem(c: MavenBackendConfig): string | undefined {
     for (const [key, dir] of [
         ["dataDir", c.dataDir],
         ["runDir", c.runDir],
+        ["uploadTempDir", c.uploadTempDir ?? c.runDir],
     ] as const) {
         if (!/^\/[A-Za-z0-9._/-]*$/.test(dir)) return `${key} "${dir}" must be an absolute path of letters, digits, ".", "_", "-" and "/"`;
     }
@@ -72,7 +78,7 @@ export function renderMavenNginxConfig(c: MavenBackendConfig): string {
         "    server_tokens off;",
         "    sendfile on;",
         // Every temporary path nginx may use, so a non-root nginx with a read-only root filesystem starts.
-        `    client_body_temp_path ${run}/client-body;`,
+        `    client_body_temp_path ${c.uploadTempDir?.replace(/\/+$/, "") ?? `${run}/client-body`};`,
         `    proxy_temp_path ${run}/proxy;`,
         `    fastcgi_temp_path ${run}/fastcgi;`,
         `    uwsgi_temp_path ${run}/uwsgi;`,

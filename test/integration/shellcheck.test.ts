@@ -50,9 +50,10 @@ const variants: Record<string, Record<string, unknown>> = {
             ],
         },
     },
-    // The external host as root (no sudo) with backups, garbage collection and the UI with deletes;
-    // the nodes through the DaemonSet (containerd, allowed to restart it).
+    // The external host as root (no sudo) with backups, garbage collection, the UI with deletes and the
+    // Maven repository (the converged case); the nodes through the DaemonSet (containerd, allowed to restart it).
     "external-all": {
+        "dso-registry:mavenRegistry": { host: "registry.example.test", pathPrefix: "maven-releases" },
         "dso-registry:registry": {
             mode: "external-host",
             tls: { mode: "acme", acmeEmail: "ops@example.test" },

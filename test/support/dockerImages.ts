@@ -5,6 +5,7 @@
  * - `registryImage`: Docker Distribution as the official `registry:2` image lays it out, from Debian's
  *   `docker-registry` binary (it links only libc) and busybox-static for a shell.
  * - `uiStandInImage`: a stand-in for joxit/docker-registry-ui (busybox httpd serving one page on :80).
+ * - `nginxImage`: the official `nginx` image's layout for the Maven backend, from Debian's nginx.
  * - `payloadImage`: a busybox image with a random payload (a new image each call; large on request).
  *
  * Usage:
@@ -136,6 +137,31 @@ export function uiStandInImage(client: DockerClient, ref = "dso-test/registry-ui
         mkdirSync(path.join(root, "www"));
         writeFileSync(path.join(root, "www", "index.html"), `<!doctype html><title>registry UI stand-in</title><p>${ref}</p>\n`);
         importRootfs(client, root, ref, ["EXPOSE 80", 'ENTRYPOINT ["/bin/httpd", "-f", "-p", "80", "-h", "/www"]']);
+        return ref;
+    } finally {
+        removeDir(scratch);
+    }
+}
+
+/**
+ * A stand-in for the official `nginx` image (which cannot be pulled here): Debian's nginx (built with
+ * its WebDAV module, like the official one) with its libraries, busybox for a shell, and the binary at
+ * /usr/sbin/nginx on PATH, so that `docker run <image> nginx -e stderr -c <conf>` runs as it would with
+ * the official image. Imported once per data root; returns `ref`.
+ */
+export function nginxImage(client: DockerClient, ref = "nginx:1.27-alpine"): string {
+    if (imageExists(client, ref)) return ref;
+    const scratch = privateDir("nginx-image");
+    try {
+        const root = path.join(scratch, "rootfs");
+        busyboxRootfs(root);
+        mkdirSync(path.join(root, "usr/sbin"), { recursive: true });
+        copyWithLibraries("/usr/sbin/nginx", root, "usr/sbin/nginx");
+        importRootfs(client, root, ref, [
+            "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "EXPOSE 80",
+            'CMD ["nginx", "-g", "daemon off;"]',
+        ]);
         return ref;
     } finally {
         removeDir(scratch);

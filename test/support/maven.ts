@@ -109,6 +109,8 @@ export function mavenClient(
     dir: string,
     trustStore: { readonly file: string; readonly password: string },
     account?: { readonly username: string; readonly password: string },
+    /** More JVM system properties, e.g. `-Djdk.net.hosts.file=…` to resolve a test host name. */
+    javaOptions: readonly string[] = [],
 ): MavenClient {
     mkdirSync(dir, { recursive: true });
     const settings = path.join(dir, "settings.xml");
@@ -143,7 +145,7 @@ export function mavenClient(
     const env = {
         ...process.env,
         // The trust store password is a throwaway of this run; the JVM reads these as system properties.
-        MAVEN_OPTS: `-Djavax.net.ssl.trustStore=${trustStore.file} -Djavax.net.ssl.trustStorePassword=${trustStore.password} -Djavax.net.ssl.trustStoreType=PKCS12`,
+        MAVEN_OPTS: `-Djavax.net.ssl.trustStore=${trustStore.file} -Djavax.net.ssl.trustStorePassword=${trustStore.password} -Djavax.net.ssl.trustStoreType=PKCS12${javaOptions.map((o) => ` ${o}`).join("")}`,
         HOME: dir,
     };
     let runs = 0;

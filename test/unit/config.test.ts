@@ -294,14 +294,6 @@ describe("parseConfig: bad config names the key, says what is wrong and what is 
             says: /always requires the Maven account/,
         },
         {
-            name: "a Maven repository on the external registry host",
-            raw: () =>
-                set(external(), "mavenRegistry", { host: "registry.example.com", pathPrefix: "releases", reuseContainerCredentials: true }),
-            secrets: present("containerRegistryPassword", "sshPrivateKey"),
-            key: "dso-registry:mavenRegistry.host",
-            says: /does not serve a Maven repository yet/,
-        },
-        {
             name: "push without auth",
             raw: () => set(base(), "containerRegistry.requiresAuthForPush", false),
             key: "dso-registry:containerRegistry.requiresAuthForPush",
@@ -492,6 +484,7 @@ describe("toSettings: each mode carries exactly the settings it needs", () => {
                     allowUnpinnedHostKey: false,
                 },
                 dataDir: "/srv/data/registry",
+                mavenDataDir: "/srv/data/maven",
                 purgeDataOnDestroy: false,
                 installPackages: true,
             },

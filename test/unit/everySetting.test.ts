@@ -133,7 +133,14 @@ const BASES: Record<string, Raw> = {
     },
     "external-generated-ca": {
         containerRegistry: { host: "registry.example.test", pathPrefix: "" },
-        registry: { mode: "external-host", tls: { mode: "generated-ca" }, ui: { enabled: true } },
+        // The converged case on the host: the same site serves the Maven repository.
+        mavenRegistry: { host: "registry.example.test", pathPrefix: "maven-releases" },
+        registry: {
+            mode: "external-host",
+            tls: { mode: "generated-ca" },
+            ui: { enabled: true },
+            maintenance: { garbageCollection: { enabled: true } },
+        },
         externalHost: { ssh: { host: "10.0.0.5", hostKey: HOST_KEY } },
         nodes: { delivery: "daemonset", runtime: "containerd", registryAddress: "10.0.0.5" },
     },

@@ -1,0 +1,63 @@
+/**
+ * The Maven repository's backend on the external host: its data directory (kept across updates and,
+ * unless purged, a destroy), the rendered nginx.conf, and nginx in a container on loopback behind
+ * the same Caddy site as the registry.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { type HostConnection, HostFile, hostCommand, privileged } from "../shared/hostAccess";
+import {
+    hostMavenNginxConfig,
+    type MavenHostSpec,
+    mavenContainerDeleteScript,
+    mavenContainerScript,
+    mavenDataDirDeleteScript,
+    mavenDataDirScript,
+} from "./mavenScripts";
+import { fingerprint, hostPaths } from "./scripts";
+
+export interface MavenContainerArgs {
+    /** The host to run it on. */
+    readonly connection: HostConnection;
+    /** The image, the repository's path and the host paths. */
+    readonly spec: MavenHostSpec;
+    /** Delete the Maven files on destroy. */
+    readonly purgeDataOnDestroy: boolean;
+}
+
+/** The Maven backend; the container is removed on destroy, its files stay unless purged. */
+export class MavenContainer extends pulumi.ComponentResource {
+    /** Fingerprint of everything the container is created from; the restore recreates it with this label. */
+    readonly specFingerprint: string;
+
+    constructor(name: string, args: MavenContainerArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("dso:externalHost:MavenContainer", name, {}, opts);
+        const { connection, spec } = args;
+        const sudo = connection.sudo;
+        const config = hostMavenNginxConfig(spec);
+        const dataDir = hostCommand(
+            `${name}-data-dir`,
+            {
+                connection,
+                create: privileged(mavenDataDirScript(spec.layout), sudo),
+                delete: privileged(mavenDataDirDeleteScript(spec.layout, args.purgeDataOnDestroy), sudo),
+            },
+            { parent: this },
+        );
+        const configFile = new HostFile(
+            `${name}-config`,
+            { connection, path: `${hostPaths(spec.layout).mavenConfigDir}/nginx.conf`, mode: "0644", content: config },
+            { parent: this },
+        );
+        this.specFingerprint = fingerprint(spec.image, spec.layout.mavenDataDir, hostPaths(spec.layout).mavenConfigDir, config);
+        hostCommand(
+            `${name}-run`,
+            {
+                connection,
+                create: privileged(mavenContainerScript(spec, this.specFingerprint), sudo),
+                delete: privileged(mavenContainerDeleteScript(), sudo),
+            },
+            { parent: this, dependsOn: [dataDir, configFile] },
+        );
+        this.registerOutputs({});
+    }
+}
