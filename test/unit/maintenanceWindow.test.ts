@@ -22,7 +22,8 @@ let root: string;
 beforeEach(() => {
     root = mkdtempSync(path.join(tmpdir(), "dso-window-"));
     mkdirSync(path.join(root, "bin"));
-    mkdirSync(path.join(root, layout.dataDir), { recursive: true });
+    // A registry something was pushed to: Distribution's collector has repositories to walk.
+    mkdirSync(path.join(root, layout.dataDir, "docker/registry/v2/repositories"), { recursive: true });
     // Each call is logged with "marker" or "no-marker"; `docker exec` fails when asked to.
     writeFileSync(
         path.join(root, "bin", "docker"),
@@ -115,6 +116,16 @@ test("a failed garbage collection removes the marker too, after the writable reg
     expect(code).not.toBe(0);
     expect(calls.at(-1)).toBe("run marker");
     expect(existsSync(path.join(root, marker))).toBe(false);
+});
+
+test("garbage collection on a registry nobody has pushed to yet collects nothing and succeeds", () => {
+    rmSync(path.join(root, layout.dataDir, "docker"), { recursive: true });
+    writeFileSync(path.join(root, "exec-fails"), "");
+    const env = { ...process.env, DSO_ROOT: root, PATH: `${path.join(root, "bin")}:${process.env.PATH}` };
+    const result = spawnSync("/bin/sh", ["-c", gcScript(spec, "spec-1", false)], { env, encoding: "utf8" });
+    expect(result.status).toBe(0);
+    expect(result.stdout).toContain("the registry holds no repository yet: nothing to collect");
+    expect(readFileSync(path.join(root, "calls"), "utf8")).not.toContain("exec");
 });
 
 test("the host's Caddyfile watches the marker the scripts write", () => {
