@@ -245,7 +245,11 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
     {
         // Host and port also decide whether the registry's front serves the repository (a registry of ours).
         keys: ["mavenRegistry.host", "mavenRegistry.port"],
-        mootWith: (c) => unless(c.jenkins.enabled || c.registry.mode !== "existing", 'jenkins.enabled false and registry.mode "existing"'),
+        mootWith: (c) =>
+            unless(
+                c.jenkins.enabled || mavenServedByRegistry(c),
+                "jenkins.enabled false and a Maven repository this program does not serve",
+            ),
     },
     {
         // The deploy account of the repository this program serves, and of Jenkins's Maven credential.

@@ -133,8 +133,10 @@ const BASES: Record<string, Raw> = {
     },
     "external-generated-ca": {
         containerRegistry: { host: "registry.example.test", pathPrefix: "" },
-        // The converged case on the host: the same site serves the Maven repository.
+        // The converged case on the host: the same site serves the Maven repository (and Jenkins holds
+        // its credential, so changing mavenRegistry.host away from the registry still has an effect).
         mavenRegistry: { host: "registry.example.test", pathPrefix: "maven-releases" },
+        jenkins,
         registry: {
             mode: "external-host",
             tls: { mode: "generated-ca" },
