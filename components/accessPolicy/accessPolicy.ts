@@ -84,13 +84,15 @@ export interface AccessPolicy {
      */
     readonly blobFiles?: string;
     /**
-     * How the front learns that Distribution is in its read-only maintenance window, so that writes
-     * get 503 with Retry-After instead of Distribution's bare 405: a file that exists only during the
-     * window (the external host's maintenance scripts create and remove it), or an environment
-     * variable of Caddy's process that is set (non-empty) only during the window (the in-cluster
-     * job sets it on every container of the pod). Writes simply reach Distribution when unset.
+     * How the front learns that the registry is in a read-only maintenance window, so that writes get
+     * 503 with Retry-After instead of Distribution's bare 405 (or, during a backup that keeps
+     * Distribution writable, instead of reaching it at all). The window is open while ANY signal is:
+     * a file that exists only during the window (the external host's maintenance scripts, the
+     * in-cluster backup), or an environment variable of Caddy's process that is set (non-empty) only
+     * during the window (the in-cluster GC job sets it on every container of the pod). At most one
+     * signal of each kind. Writes simply reach Distribution when there is none.
      */
-    readonly readOnlySignal?: ReadOnlySignal;
+    readonly readOnlySignals?: readonly ReadOnlySignal[];
     /**
      * A Maven repository on the same origin (the "converged case": `mavenRegistry.host` is this
      * registry): requests under `/<pathPrefix>/` go to its backend instead of Distribution.
@@ -118,7 +120,7 @@ export interface MavenRoute {
     readonly requiresAuthForPull: boolean;
 }
 
-/** See `AccessPolicy.readOnlySignal`. */
+/** See `AccessPolicy.readOnlySignals`. */
 export type ReadOnlySignal =
     | { readonly kind: "file" /** Absolute path of the marker file. */; readonly path: string }
     | { readonly kind: "env" /** Name of the environment variable. */; readonly name: string };
@@ -194,11 +196,18 @@ export function accessPolicyProblem(policy: AccessPolicy): string | undefined {
     if (policy.admin !== undefined && policy.admin !== "off" && !/^[A-Za-z0-9.-]*:\d{1,5}$/.test(policy.admin)) {
         return `admin "${policy.admin}" must be "off" or an address such as "localhost:2019"`;
     }
-    if (policy.readOnlySignal?.kind === "file" && !/^\/[A-Za-z0-9._/-]+$/.test(policy.readOnlySignal.path)) {
-        return `readOnlySignal file "${policy.readOnlySignal.path}" must be an absolute path of letters, digits, ".", "_", "-" and "/"`;
+    const signals = policy.readOnlySignals ?? [];
+    for (const kind of ["file", "env"] as const) {
+        if (signals.filter((s) => s.kind === kind).length > 1)
+            return `readOnlySignals holds more than one "${kind}" signal; one of each kind at most`;
     }
-    if (policy.readOnlySignal?.kind === "env" && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(policy.readOnlySignal.name)) {
-        return `readOnlySignal environment variable "${policy.readOnlySignal.name}" must be letters, digits and "_", not starting with a digit`;
+    for (const signal of signals) {
+        if (signal.kind === "file" && !/^\/[A-Za-z0-9._/-]+$/.test(signal.path)) {
+            return `readOnlySignal file "${signal.path}" must be an absolute path of letters, digits, ".", "_", "-" and "/"`;
+        }
+        if (signal.kind === "env" && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(signal.name)) {
+            return `readOnlySignal environment variable "${signal.name}" must be letters, digits and "_", not starting with a digit`;
+        }
     }
     if (policy.maven) {
         const m = policy.maven;
@@ -407,16 +416,22 @@ function escapeBraces(text: string): string {
     return text.replace(/[{}]/g, (c) => `\\${c}`).replace(/\\\{((?:http|re)\.[a-z0-9.]+)\\\}/g, "{$1}");
 }
 
+/** The name of a signal's matcher: one matcher per signal, since a named matcher's conditions all have to hold. */
+function maintenanceMatcherName(signal: ReadOnlySignal): string {
+    return `@maintenance-${signal.kind}`;
+}
+
 /**
  * Writes during the read-only maintenance window: 503, Retry-After and a registry error that says
  * what is going on, instead of Distribution's 405 (which docker prints as "error parsing HTTP 405
  * response body"). Checked before authentication, so nobody sends a layer that cannot be stored.
+ * One route per signal, with the same answer: the window is open while any signal is.
  */
-function readOnlyAnswer(): string[] {
+function readOnlyAnswer(signals: readonly ReadOnlySignal[]): string[] {
     const message =
         "the registry is in its read-only maintenance window (garbage collection or backup): pulls work, pushes do not; retry the push in a few minutes";
-    return [
-        "\t\troute @maintenance {",
+    return signals.flatMap((signal) => [
+        `\t\troute ${maintenanceMatcherName(signal)} {`,
         "\t\t\theader {",
         `\t\t\t\tRetry-After ${READ_ONLY_RETRY_AFTER_SECONDS}`,
         "\t\t\t\tContent-Type application/json",
@@ -424,15 +439,17 @@ function readOnlyAnswer(): string[] {
         "\t\t\t}",
         `\t\t\trespond \`${escapeBraces(registryError("UNAVAILABLE", message))}\` 503`,
         "\t\t}",
-    ];
+    ]);
 }
 
-function readOnlyMatcher(signal: ReadOnlySignal): string[] {
-    const test =
-        signal.kind === "file"
-            ? ["\t\tfile {", "\t\t\troot /", `\t\t\ttry_files ${signal.path}`, "\t\t}"]
-            : [`\t\texpression \`{env.${signal.name}} != ""\``];
-    return ["\t@maintenance {", "\t\tnot method GET HEAD", ...test, "\t}"];
+function readOnlyMatchers(signals: readonly ReadOnlySignal[]): string[] {
+    return signals.flatMap((signal) => {
+        const test =
+            signal.kind === "file"
+                ? ["\t\tfile {", "\t\t\troot /", `\t\t\ttry_files ${signal.path}`, "\t\t}"]
+                : [`\t\texpression \`{env.${signal.name}} != ""\``];
+        return [`\t${maintenanceMatcherName(signal)} {`, "\t\tnot method GET HEAD", ...test, "\t}"];
+    });
 }
 
 function mavenMatchers(maven: MavenRoute): string[] {
@@ -516,7 +533,7 @@ export function renderCaddyfile(policy: AccessPolicy): string {
         "\t@write not method GET HEAD",
         ...(policy.requiresAuthForPull ? ["\t@read method GET HEAD"] : []),
         ...(policy.deletesEnabled ? [] : ["\t@delete method DELETE"]),
-        ...(policy.readOnlySignal ? readOnlyMatcher(policy.readOnlySignal) : []),
+        ...readOnlyMatchers(policy.readOnlySignals ?? []),
         ...(policy.allowedNetworks.length > 0 ? [`\t@outside not remote_ip ${policy.allowedNetworks.join(" ")}`] : []),
         ...(policy.maven ? mavenMatchers(policy.maven) : []),
         ...(policy.uiUpstream ? ["\t@api path /v2 /v2/*"] : []),
@@ -534,7 +551,7 @@ export function renderCaddyfile(policy: AccessPolicy): string {
         "\t\trequest_header @anonymousToken -Authorization",
         '\t\trequest_header @bearerCredentials Authorization "Basic {re.bearer.1}"',
         ...tokenEndpoint(policy, everyone),
-        ...(policy.readOnlySignal ? readOnlyAnswer() : []),
+        ...readOnlyAnswer(policy.readOnlySignals ?? []),
         ...basicauth("@write", [policy.pushUsersFile]),
         ...basicauth("@ping", everyone),
         ...(policy.requiresAuthForPull ? basicauth("@read", everyone) : []),

@@ -91,7 +91,7 @@ export function caddySitePolicy(
         // downloads from it when it is the container's registry storage; with s3 every download is proxied.
         ...(args.blobFiles ? { blobFiles: args.layout.dataDir } : {}),
         // The maintenance scripts create the marker for their read-only window.
-        readOnlySignal: { kind: "file", path: paths.readOnlyMarker },
+        readOnlySignals: [{ kind: "file", path: paths.readOnlyMarker }],
         ...(args.mirrors && args.mirrors.length > 0 ? { mirrors: args.mirrors } : {}),
         // nginx in its container, published on loopback (see mavenScripts.ts).
         ...(args.maven

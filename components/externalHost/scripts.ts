@@ -354,7 +354,7 @@ export interface MaintenanceOptions {
  * writes get 503 with Retry-After and a message instead of Distribution's 405 or a failed connection.
  */
 /** Seconds between opening the window at the front and stopping the writable registry. */
-const FRONT_SETTLE_SECONDS = 2;
+export const FRONT_SETTLE_SECONDS = 2;
 
 export function readOnlyWindow(spec: ContainerSpec, specFingerprint: string): string[] {
     const name = shQuote(spec.name);

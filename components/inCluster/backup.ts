@@ -5,18 +5,30 @@
  *
  * Where restic runs: in a `backup` container of the registry pod itself, which mounts the registry's
  * volume (and Maven's, when Maven is served in-cluster) read-only. A ReadWriteOnce volume is mounted
- * on one node only; a second pod that mounts it must land on that node, and while it holds the volume
- * the registry pod that the read-only switch recreates may be scheduled elsewhere and never start.
- * Inside the pod none of that can happen, whatever the access mode (ReadWriteOncePod included), and
- * the pods that the switch recreates carry the container along. CronJob `registry-backup` (kubectl
- * only, like the GC job) drives it with `kubectl exec`:
+ * on one node only; a second pod that mounts it must land on that node, and the registry pod, when it
+ * is recreated, may be scheduled elsewhere and never start. Inside the pod none of that can happen,
+ * whatever the access mode (ReadWriteOncePod included). CronJob `registry-backup` (kubectl only, like
+ * the GC job) drives it with `kubectl exec`:
  *
  *   1. pass 1, registry writable: restic copies everything new (the long part);
- *   2. the Deployment switches to read-only maintenance mode (the GC job's switch, `readOnlyRollout`):
- *      Distribution refuses writes and the Caddy sidecar answers them 503 with Retry-After;
- *   3. pass 2, read-only: restic reads only what changed since pass 1 (its parent), a consistent snapshot;
- *   4. writable again; the pass-1 snapshot is forgotten and retention (`forget --keep-last --prune`)
- *      runs on the destination, never on the cluster's disks.
+ *   2. pass 2, read-only: the step creates the marker file on the emptyDir it shares with the Caddy
+ *      sidecar (the policy's file signal), so the front answers writes 503 with Retry-After while
+ *      pulls go on; after FRONT_SETTLE_SECONDS (writes that passed the front just before reach
+ *      Distribution) restic reads only what changed since pass 1 (its parent), a consistent
+ *      snapshot; the marker goes away when the step ends, also when it fails (the step's trap, and
+ *      the job's own trap as a second line). Nothing restarts: the window is the marker's lifetime.
+ *   3. the pass-1 snapshots are forgotten (also those of failed runs) and retention (`forget --keep-last --prune`) runs on the
+ *      destination, never on the cluster's disks.
+ *
+ * Why the marker holds every write of the registry back: Distribution listens on the pod's loopback
+ * only (IN_CLUSTER.registryAddr), so nothing outside the pod reaches it; both Services (`registry`,
+ * `registry-tls`) and the Ingress target the sidecar's ports (`http`, `https`); the UI is served
+ * through the sidecar too. The Maven nginx sidecar is no way around it: it writes Maven's own volume,
+ * never Distribution's, and Maven deploys are not held back by the window (nginx stores a PUT in a
+ * temporary file and renames it into place, so a snapshot holds a deployed file whole or not at all).
+ * The GC job keeps its own switch (the environment variable and two rollouts): Distribution must
+ * restart after a collection to forget the blobs it removed (distribution#3743), so the front honours
+ * both signals.
  *
  * Restore: CronJob `registry-restore` is suspended and never runs on its own; `kubectl create job
  * --from=cronjob/registry-restore` runs it once the registry is scaled to 0 (docs/in-cluster.md).
@@ -30,6 +42,7 @@ import {
     backupPass,
     resticRepository,
 } from "../externalHost/backupScripts";
+import { FRONT_SETTLE_SECONDS } from "../externalHost/scripts";
 import { MAVEN_BACKEND } from "../maven/nginxConfig";
 import { shQuote } from "../shared/hostAccess";
 import {
@@ -38,7 +51,6 @@ import {
     type K8sObject,
     labels,
     meta,
-    readOnlyRollout,
     renderMaintenanceRbac,
     restrictedContainer,
     restrictedPod,
@@ -84,6 +96,10 @@ export const IN_CLUSTER_BACKUP = {
     secretDir: "/etc/dso-registry-backup/secret",
     /** Where PVC `registry-backup` is mounted (volume destination); the repository is a directory in it. */
     volumeDir: "/var/backups/dso-registry",
+    /** The emptyDir the backup container shares with the Caddy sidecar (read-only there): where the marker lives. */
+    signalDir: "/run/dso-registry",
+    /** The read-only marker: while it exists, the sidecar answers writes 503 (the policy's file signal). */
+    marker: "/run/dso-registry/read-only",
     /** restic's metadata cache (index and trees only), on the pod's emptyDir. */
     cacheDir: "/tmp/restic-cache",
     /** Left by a restore in each volume it restored into: the files that were there before. */
@@ -132,9 +148,11 @@ function resticLines(backup: InClusterBackup): string[] {
 
 /**
  * `backup.sh STEP [WARM-SNAPSHOT]`, run in the pod's backup container by the CronJob: `writable`
- * (pass 1; creates the repository the first time), `read-only` (pass 2, with pass 1's snapshot as
- * parent, so only changed files are read) and `retention`. restic's report goes to stderr (the job's
- * log); stdout carries only the snapshot's id, for the CronJob to pass on.
+ * (pass 1; creates the repository the first time), `read-only` (pass 2 inside the marker's window,
+ * with pass 1's snapshot as parent, so only changed files are read), `end-read-only` (removes the
+ * marker: the job's trap, when the read-only step could not) and `retention` (forgets every pass-1
+ * snapshot, also those of failed runs, and applies `keep`). restic's report goes to
+ * stderr (the job's log); stdout carries only the snapshot's id, for the CronJob to pass on.
  */
 export function inClusterBackupStepScript(spec: Pick<InClusterSpec, "maven">, backup: InClusterBackup): string {
     return [
@@ -143,6 +161,7 @@ export function inClusterBackupStepScript(spec: Pick<InClusterSpec, "maven">, ba
         "set -eu",
         'step="${1:-}"',
         'warm="${2:-}"',
+        `marker="\${DSO_ROOT:-}"${shQuote(IN_CLUSTER_BACKUP.marker)}`,
         ...resticLines(backup),
         "exec 3>&1 1>&2",
         `set -- --exclude ${shQuote(`${IN_CLUSTER_BACKUP.asidePrefix}*`)}`,
@@ -158,14 +177,28 @@ export function inClusterBackupStepScript(spec: Pick<InClusterSpec, "maven">, ba
         "    ;;",
         "  read-only)",
         '    if [ -z "$warm" ]; then echo "read-only needs the snapshot of the writable pass" >&2; exit 2; fi',
+        // The window closes on every exit; a signal becomes an exit, so the trap runs then too.
+        "    trap 'rm -f \"$marker\"' EXIT",
+        "    trap 'exit 143' HUP INT TERM",
+        '    : > "$marker"',
+        // A write that passed the front just before the marker appeared is still on its way to
+        // Distribution: let it land before restic reads.
+        `    sleep ${FRONT_SETTLE_SECONDS}`,
         ...backupPass("snapshot", BACKUP_TAG, "warm").map((l) => `    ${l}`),
+        '    rm -f "$marker"',
+        "    ;;",
+        "  end-read-only)",
+        '    rm -f "$marker"',
+        "    snapshot=''",
         "    ;;",
         "  retention)",
-        '    if [ -n "$warm" ]; then restic_ forget --quiet "$warm"; fi',
+        // Every pass-1 snapshot goes: this run's and any a failed run left (restic needs a policy that
+        // keeps something; none of them carries the complete backup's tag, so none is kept).
+        `    restic_ forget --quiet --host ${BACKUP_SNAPSHOT_HOST} --tag ${BACKUP_WARM_TAG} --keep-tag ${BACKUP_TAG}`,
         `    restic_ forget --quiet --host ${BACKUP_SNAPSHOT_HOST} --tag ${BACKUP_TAG} --keep-last ${backup.keep} --prune`,
         "    snapshot=''",
         "    ;;",
-        '  *) echo "usage: backup.sh writable | read-only WARM-SNAPSHOT | retention [WARM-SNAPSHOT]" >&2; exit 2 ;;',
+        '  *) echo "usage: backup.sh writable | read-only WARM-SNAPSHOT | end-read-only | retention" >&2; exit 2 ;;',
         "esac",
         'echo "$snapshot" >&3',
         "",
@@ -219,8 +252,10 @@ export function inClusterRestoreScript(spec: Pick<InClusterSpec, "maven" | "name
 }
 
 /**
- * The CronJob's script (kubectl only): pass 1 while writable, the read-only switch, pass 2, writable
- * again (also when a step fails: the trap), then retention. Prints how long writes were refused.
+ * The CronJob's script (kubectl only): pass 1 while writable, pass 2 inside the marker's window, then
+ * retention. When the read-only step fails or its exec is cut, the trap removes the marker itself
+ * (the marker also disappears with the pod: an emptyDir). Prints how long writes were refused (an
+ * upper bound: the read-only step's exec, from its call to its return).
  */
 export function inClusterBackupJobScript(namespace: string, backup: InClusterBackup): string {
     const step = `${IN_CLUSTER_BACKUP.scriptsDir}/backup.sh`;
@@ -229,14 +264,14 @@ export function inClusterBackupJobScript(namespace: string, backup: InClusterBac
         `step() { kubectl --namespace ${namespace} exec deployment/${IN_CLUSTER.name} --container=${IN_CLUSTER_BACKUP.container} -- /bin/sh ${step} "$@"; }`,
         'echo "pass 1, registry writable: copying what is new"',
         "warm=$(step writable)",
+        'echo "pass 2, registry read-only (writes get 503, pulls go on, nothing restarts): copying what changed since pass 1"',
+        "trap 'step end-read-only >/dev/null || echo \"could not remove the read-only marker; the next backup or a restart of the registry pod removes it\" >&2' EXIT",
+        "trap 'exit 143' HUP INT TERM",
         "window_start=$(date +%s)",
-        ...readOnlyRollout(namespace),
-        'echo "pass 2, registry read-only: copying what changed since pass 1"',
         'snapshot=$(step read-only "$warm")',
-        "restore",
         "trap - EXIT",
         'echo "registry writable again after $(( $(date +%s) - window_start )) s read-only"',
-        'step retention "$warm" >/dev/null',
+        "step retention >/dev/null",
         `echo "backup done: snapshot $snapshot in ${repositoryName(backup.destination)}"`,
         "",
     ].join("\n");
@@ -272,10 +307,20 @@ function backupMounts(
 /** The idle shell the backup container runs between `kubectl exec`s: it ends at once on SIGTERM. */
 const IDLE = "trap 'exit 0' TERM INT\nwhile :; do sleep 3600 & wait $!; done\n";
 
-/** The registry pod's backup container (and the volumes it adds), or none without backups. */
-export function backupSidecar(
-    spec: InClusterSpec,
-): { container: k8s.types.input.core.v1.Container; volumes: k8s.types.input.core.v1.Volume[] } | undefined {
+/** The emptyDir that holds the read-only marker: written by the backup container, read by the Caddy sidecar. */
+const SIGNAL_VOLUME = "read-only-signal";
+
+/**
+ * The registry pod's backup container, the volumes it adds, and the Caddy sidecar's read-only mount
+ * of the marker's directory; none without backups.
+ */
+export function backupSidecar(spec: InClusterSpec):
+    | {
+          container: k8s.types.input.core.v1.Container;
+          volumes: k8s.types.input.core.v1.Volume[];
+          frontMount: k8s.types.input.core.v1.VolumeMount;
+      }
+    | undefined {
     if (!spec.backup) return undefined;
     return {
         container: {
@@ -283,14 +328,20 @@ export function backupSidecar(
             image: spec.backup.image,
             command: ["/bin/sh", "-c", IDLE],
             env: [{ name: "HOME", value: "/tmp" }],
-            volumeMounts: [...backupMounts(spec, spec.backup, true), { name: "tmp", mountPath: "/tmp" }],
+            volumeMounts: [
+                ...backupMounts(spec, spec.backup, true),
+                { name: "tmp", mountPath: "/tmp" },
+                { name: SIGNAL_VOLUME, mountPath: IN_CLUSTER_BACKUP.signalDir },
+            ],
             resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { cpu: "1", memory: "1Gi" } },
             securityContext: restrictedContainer(true),
             // restic starts (its binary and libraries are whole); the job's exec needs nothing more.
             readinessProbe: { exec: { command: ["restic", "version"] }, periodSeconds: 60, timeoutSeconds: 10 },
             livenessProbe: { exec: { command: ["restic", "version"] }, initialDelaySeconds: 10, periodSeconds: 300, timeoutSeconds: 10 },
         },
-        volumes: backupVolumes(spec.backup),
+        // A new pod starts without a marker: a window cut short by a pod's end does not outlive it.
+        volumes: [...backupVolumes(spec.backup), { name: SIGNAL_VOLUME, emptyDir: { medium: "Memory", sizeLimit: "1Mi" } }],
+        frontMount: { name: SIGNAL_VOLUME, mountPath: IN_CLUSTER_BACKUP.signalDir, readOnly: true },
     };
 }
 
@@ -415,5 +466,5 @@ export function renderBackupObjects(spec: InClusterSpec): K8sObject[] {
             },
         },
     } satisfies k8s.types.input.batch.v1.CronJob;
-    return [configMap, credentials, ...claim, ...renderMaintenanceRbac(spec, b.name, component), job, restore];
+    return [configMap, credentials, ...claim, ...renderMaintenanceRbac(spec, b.name, component, false), job, restore];
 }

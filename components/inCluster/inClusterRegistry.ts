@@ -20,7 +20,7 @@ import { MAVEN_BACKEND, renderMavenNginxConfig } from "../maven/nginxConfig";
 import { type ClusterMirror, clusterMirrorRoutes, renderClusterMirrors } from "../mirrors/mirrorManifests";
 import type { MirrorRoute } from "../mirrors/mirrors";
 import type { IngressController } from "../shared/facts";
-import type { InClusterBackup } from "./backup";
+import { IN_CLUSTER_BACKUP, type InClusterBackup } from "./backup";
 import {
     DEFAULT_KUBECTL_IMAGE,
     IN_CLUSTER,
@@ -115,6 +115,8 @@ export function sidecarPolicy(args: {
     readonly maven?: { readonly pathPrefix: string; readonly requiresAuthForPull: boolean };
     /** Where the sidecar sends each mirror's requests. */
     readonly mirrors?: readonly MirrorRoute[];
+    /** Scheduled backups: their read-only pass opens the window with a marker file instead of a restart. */
+    readonly backup?: boolean;
 }): AccessPolicy {
     return {
         siteAddress: args.host,
@@ -131,8 +133,12 @@ export function sidecarPolicy(args: {
         // Pods are replaced on every change; nothing needs Caddy's admin API.
         admin: "off",
         ...(args.storage === "filesystem" ? { blobFiles: IN_CLUSTER.dataDir } : {}),
-        // The GC job sets Distribution's read-only switch on every container of the pod.
-        readOnlySignal: { kind: "env", name: IN_CLUSTER.readOnlyEnv },
+        // The GC job sets Distribution's read-only switch on every container of the pod (and restarts
+        // it); the backup creates a marker on the emptyDir it shares with the sidecar (no restart).
+        readOnlySignals: [
+            { kind: "env", name: IN_CLUSTER.readOnlyEnv },
+            ...(args.backup ? [{ kind: "file", path: IN_CLUSTER_BACKUP.marker } as const] : []),
+        ],
         ...(args.maven
             ? {
                   maven: {
@@ -257,6 +263,7 @@ export class InClusterRegistry extends pulumi.ComponentResource {
             storage: args.storage.kind,
             maven: args.maven,
             mirrors: clusterMirrorRoutes({ namespace: args.namespace, mirrors: args.mirrors ?? [] }),
+            backup: args.backup !== undefined,
         });
         const caddyfile = renderSidecarCaddyfile(policy, SIDECAR_TLS);
         const registryConfig = renderRegistryConfig({

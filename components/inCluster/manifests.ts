@@ -425,6 +425,7 @@ export function renderDeployment(spec: InClusterSpec): K8sObject {
         securityContext: restrictedContainer(true),
         ...registryProbes(),
     };
+    const backup = backupSidecar(spec);
     const caddy: k8s.types.input.core.v1.Container = {
         name: "caddy",
         image: spec.images.caddy,
@@ -447,6 +448,8 @@ export function renderDeployment(spec: InClusterSpec): K8sObject {
             // container, where the sidecar's Caddyfile looks); it never writes there. Same user as the
             // registry, so it can read everything the registry writes.
             ...(spec.storage.kind === "filesystem" ? [{ name: "data", mountPath: IN_CLUSTER.dataDir, readOnly: true }] : []),
+            // The backup's read-only marker (the policy's file signal); only the backup container writes it.
+            ...(backup ? [backup.frontMount] : []),
         ],
         resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "2", memory: "512Mi" } },
         // The caddy image's binary carries the file capability cap_net_bind_service=+ep: the kernel
@@ -498,7 +501,6 @@ export function renderDeployment(spec: InClusterSpec): K8sObject {
             livenessProbe: { tcpSocket: { port: "maven" }, initialDelaySeconds: 5, periodSeconds: 20 },
         });
     }
-    const backup = backupSidecar(spec);
     if (backup) {
         containers.push(backup.container);
         volumes.push(...backup.volumes);
@@ -693,7 +695,8 @@ export function renderLocalRegistryHosting(spec: InClusterSpec): K8sObject | und
  * running pod (which has the volume mounted, whatever node it is on), then switch back. Switching
  * back replaces the pods, which clears the cache. The trap switches back on every exit, also on failure.
  * The switch is set on every container of the pod: Distribution reads it, and the Caddy sidecar
- * answers writes with 503 and Retry-After while it is set (the policy's `readOnlySignal`).
+ * answers writes with 503 and Retry-After while it is set (the policy's env signal). The backup needs
+ * no restart and opens its window with a marker file instead (./backup.ts).
  */
 export function gcScript(namespace: string, deleteUntagged: boolean): string {
     return [
@@ -707,7 +710,7 @@ export function gcScript(namespace: string, deleteUntagged: boolean): string {
 /**
  * Lines that switch the registry Deployment to read-only maintenance mode for the rest of the script
  * and wait until its pods run that way; `restore`, called by the trap on every exit (also on failure),
- * switches it back and waits for the writable pods. Shared by the garbage-collection and backup jobs.
+ * switches it back and waits for the writable pods. The garbage-collection job's switch.
  */
 export function readOnlyRollout(namespace: string): string[] {
     const deployment = `deployment/${IN_CLUSTER.name}`;
@@ -726,11 +729,14 @@ export function readOnlyRollout(namespace: string): string[] {
 /** The job's account may only read and patch the registry Deployment and exec into its pods. */
 export function renderGcRbac(spec: InClusterSpec): K8sObject[] {
     if (!spec.garbageCollection.enabled) return [];
-    return renderMaintenanceRbac(spec, IN_CLUSTER.gcName, "garbage-collection");
+    return renderMaintenanceRbac(spec, IN_CLUSTER.gcName, "garbage-collection", true);
 }
 
-/** A maintenance job's account: read and patch the registry Deployment, exec into its pods (GC, backup). */
-export function renderMaintenanceRbac(spec: InClusterSpec, name: string, component: string): K8sObject[] {
+/**
+ * A maintenance job's account: read the registry Deployment and exec into its pods; patch it too only
+ * for a job that switches it (GC's `kubectl set env`; the backup switches with a marker file instead).
+ */
+export function renderMaintenanceRbac(spec: InClusterSpec, name: string, component: string, patchesDeployment: boolean): K8sObject[] {
     const m = meta(name, spec.namespace, component);
     return [
         {
@@ -748,7 +754,7 @@ export function renderMaintenanceRbac(spec: InClusterSpec, name: string, compone
                     apiGroups: ["apps"],
                     resources: ["deployments"],
                     resourceNames: [IN_CLUSTER.name],
-                    verbs: ["get", "list", "watch", "patch"],
+                    verbs: ["get", "list", "watch", ...(patchesDeployment ? ["patch"] : [])],
                 },
                 // `kubectl exec deployment/…` and `rollout status` find the pods through their ReplicaSets.
                 { apiGroups: ["apps"], resources: ["replicasets"], verbs: ["get", "list", "watch"] },

@@ -6,10 +6,11 @@
  * destination: s3rver as the S3-compatible bucket, and the backup volume (PVC `registry-backup`,
  * here a directory under the pod's root). The CronJob's own script (its inline `sh -c`) runs as rendered; only
  * kubectl is a stand-in (a shell script: set env, rollout status, exec), because nothing here runs
- * an API server. skopeo pushes and pulls through the sidecar's TLS site.
+ * an API server, and restic gets a wrapper with two test hooks (hold or fail pass 2). skopeo pushes and pulls through the sidecar's TLS site.
  *
  * The story, in order: push images; the CronJob's script backs up, and a write inside its read-only
- * pass gets 503 with Retry-After while a pull works; a second run keeps the configured number of
+ * pass gets 503 with Retry-After while a pull works, and neither Distribution nor Caddy restarts (the
+ * window is the marker file the front watches); a failing pass 2 leaves no marker behind; a second run keeps the configured number of
  * snapshots; the registry is scaled to 0, its volume wiped, the restore script (the restore Job's
  * command, run as the pod's non-root user on a volume root it does not own) restores it, and every
  * image pulls back by digest with every blob's content checked against its digest.
@@ -126,26 +127,37 @@ describe.each(["s3", "volume"] as const)("in-cluster backup to %s and restore", 
         expect([...pushed.values()].every((d) => /^sha256:[0-9a-f]{64}$/.test(d))).toBe(true);
     });
 
-    test("a write in the backup's read-only pass gets 503 with Retry-After, a pull still works, and the job succeeds", async () => {
-        const hold = path.join(pod.podDir, "hold-read-only");
+    /** A blob upload's start as the push account sends it: the write every push begins with. */
+    function startUpload() {
+        return run("curl", [
+            "-sS",
+            "-o",
+            "/dev/null",
+            "-D",
+            "-",
+            "--cacert",
+            pod.ca.caCertFile,
+            "-u",
+            `${push.username}:${push.password}`,
+            "-X",
+            "POST",
+            `https://${pod.authority}/v2/team/app-1/blobs/uploads/`,
+        ]);
+    }
+
+    const marker = () => `${pod.root}${IN_CLUSTER_BACKUP.marker}`;
+
+    test("inside the backup's pass 2 a write gets 503 with Retry-After, a pull gets 200, nothing restarts, and the job succeeds", async () => {
+        const startsBefore = pod.starts();
+        const pidsBefore = pod.pids();
+        const callsBefore = pod.kubectlCalls().length;
+        const hold = path.join(pod.podDir, "hold-pass-2");
         writeFileSync(hold, "");
         const job = runJob();
         try {
-            await waitFor(path.join(pod.podDir, "holding-read-only"), "the job's read-only pass");
-            const write = run("curl", [
-                "-sS",
-                "-o",
-                "/dev/null",
-                "-D",
-                "-",
-                "--cacert",
-                pod.ca.caCertFile,
-                "-u",
-                `${push.username}:${push.password}`,
-                "-X",
-                "POST",
-                `https://${pod.authority}/v2/team/app-1/blobs/uploads/`,
-            ]);
+            await waitFor(path.join(pod.podDir, "holding-pass-2"), "the job's pass 2");
+            expect(existsSync(marker())).toBe(true);
+            const write = startUpload();
             expect(write.stdout).toMatch(/^HTTP\/\S+ 503/m);
             expect(write.stdout).toMatch(/^retry-after: \d+/im);
             const read = run("curl", [
@@ -163,20 +175,39 @@ describe.each(["s3", "volume"] as const)("in-cluster backup to %s and restore", 
             expect(read.stdout).toBe("200");
         } finally {
             unlinkSync(hold);
+            rmSync(path.join(pod.podDir, "holding-pass-2"), { force: true });
         }
         const { code, output } = await job;
         expect(output + pod.logs()).toMatch(/registry writable again after \d+ s read-only/);
         expect(code).toBe(0);
-        const calls = pod.kubectlCalls().map((c) => c.replace(/^--namespace dso /, ""));
+        expect(existsSync(marker())).toBe(false);
+        expect({ starts: pod.starts(), pids: pod.pids() }).toEqual({ starts: startsBefore, pids: pidsBefore });
+        const calls = pod
+            .kubectlCalls()
+            .slice(callsBefore)
+            .map((c) => c.replace(/^--namespace dso /, ""));
         expect(calls).toEqual([
             expect.stringMatching(/^exec deployment\/registry --container=backup -- \/bin\/sh \S+\/backup\.sh writable$/),
-            `set env deployment/registry ${IN_CLUSTER.readOnlyEnv}={"enabled":true}`,
-            "rollout status deployment/registry --timeout=15m",
-            expect.stringMatching(/^exec .*\/backup\.sh read-only [0-9a-f]{8,64}$/),
-            `set env deployment/registry ${IN_CLUSTER.readOnlyEnv}-`,
-            "rollout status deployment/registry --timeout=15m",
-            expect.stringMatching(/^exec .*\/backup\.sh retention [0-9a-f]{8,64}$/),
+            expect.stringMatching(/^exec deployment\/registry --container=backup -- \/bin\/sh \S+\/backup\.sh read-only [0-9a-f]{8,64}$/),
+            expect.stringMatching(/^exec .*\/backup\.sh retention$/),
         ]);
+    }, 300_000);
+
+    test("when pass 2 fails the job fails, the marker is gone and writes pass again, without a restart", async () => {
+        const startsBefore = pod.starts();
+        const fail = path.join(pod.podDir, "fail-pass-2");
+        writeFileSync(fail, "");
+        let result: { code: number | null; output: string };
+        try {
+            result = await runJob();
+        } finally {
+            unlinkSync(fail);
+        }
+        expect(result.output).toContain("pass 2 fails (test hook)");
+        expect(result.code).not.toBe(0);
+        expect(existsSync(marker())).toBe(false);
+        expect(startUpload().stdout).toMatch(/^HTTP\/\S+ 202/m);
+        expect(pod.starts()).toBe(startsBefore);
     }, 300_000);
 
     test("after the job the registry takes writes again", () => {

@@ -109,7 +109,7 @@ export function makeAccount(username: string): TestAccount {
 export interface RealRegistryOptions {
     /** Policy fields to use instead of the defaults (anonymous pull, deletes enabled, no allowlist). */
     readonly policy?: Partial<
-        Pick<AccessPolicy, "requiresAuthForPull" | "allowedNetworks" | "deletesEnabled" | "uiUpstream" | "readOnlySignal">
+        Pick<AccessPolicy, "requiresAuthForPull" | "allowedNetworks" | "deletesEnabled" | "uiUpstream" | "readOnlySignals">
     >;
     /** Start Caddy in front (default true). Without it, only Distribution runs. */
     readonly caddy?: boolean;
@@ -224,7 +224,7 @@ export async function startRealRegistry(options: RealRegistryOptions = {}): Prom
                 allowedNetworks: options.policy?.allowedNetworks ?? [],
                 deletesEnabled: options.policy?.deletesEnabled ?? true,
                 uiUpstream: options.policy?.uiUpstream,
-                readOnlySignal: options.policy?.readOnlySignal,
+                readOnlySignals: options.policy?.readOnlySignals,
                 blobFiles: options.blobShortcut === false ? undefined : dataDir,
             });
             const caddyfilePath = path.join(dir, "Caddyfile");

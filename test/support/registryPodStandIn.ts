@@ -9,12 +9,14 @@
  * the four calls the maintenance jobs make — `set env deployment/registry VAR=…|VAR-` (remembered),
  * `rollout status` (the Recreate rollout: both programs stop, then start again with the remembered
  * environment, and it returns once both answer), `exec … -- /bin/sh SCRIPT ARGS` (runs the script
- * under the root) — and refuses everything else. It logs every call. One test hook: while a file
- * `hold-<step>` exists in the pod directory, an exec of that backup step waits (after writing
- * `holding-<step>`), so a test can act inside the read-only window.
+ * under the root) — and refuses everything else. It logs every call. Test hooks, in a `restic`
+ * wrapper first on PATH that runs Debian's restic: while a file `hold-pass-2` exists in the pod
+ * directory, restic's pass-2 backup (the one with `--parent`) waits before it starts (after writing
+ * `holding-pass-2`), so a test can act inside the read-only window; with `fail-pass-2`, that backup
+ * fails instead.
  *
- * Each start is a new pod: its emptyDir (/tmp under the root, where restic keeps its cache) starts
- * empty, as on a cluster. What the rendered text names inside the pod is mapped to this machine: the pod's absolute paths
+ * Each start is a new pod (recorded, see `starts`): its emptyDirs (/tmp under the root, where restic
+ * keeps its cache, and the read-only marker's directory) start empty, as on a cluster. What the rendered text names inside the pod is mapped to this machine: the pod's absolute paths
  * get the root in front, and the listen ports become free loopback ports (bound to 127.0.0.1).
  */
 
@@ -45,6 +47,10 @@ export interface RegistryPodStandIn {
     kubectlCalls(): string[];
     /** When each kubectl call started and ended (seconds since the epoch), in order. */
     kubectlTimes(): { readonly at: number; readonly edge: "start" | "end"; readonly call: string }[];
+    /** How many times the pod's programs were started (each start restarts Distribution and Caddy). */
+    starts(): number;
+    /** The running programs' process ids, to show that nothing restarted in between. */
+    pids(): { readonly registry: string; readonly caddy: string };
     /** Starts (or restarts) the pod, as a rollout does. */
     rollout(): void;
     /** Stops the pod's programs (the Deployment scaled to 0). */
@@ -63,6 +69,7 @@ export function renderPodObjects(host: string, push: TestAccount, pull: TestAcco
         uiEnabled: false,
         deletesEnabled: false,
         storage: "filesystem",
+        backup: true,
     });
     const pushUsers = renderUsersFile("push", [push]);
     const spec: InClusterSpec = {
@@ -99,7 +106,14 @@ function dataOf(objects: readonly K8sObject[], kind: string, name: string): Reco
     return ((object as Record<string, unknown>).stringData ?? (object as Record<string, unknown>).data) as Record<string, string>;
 }
 
-const POD_PATHS = [IN_CLUSTER.configDir, IN_CLUSTER.dataDir, IN_CLUSTER.tlsDir, MAVEN_BACKEND.dataDir, "/etc/dso-registry-backup"];
+const POD_PATHS = [
+    IN_CLUSTER.configDir,
+    IN_CLUSTER.dataDir,
+    IN_CLUSTER.tlsDir,
+    MAVEN_BACKEND.dataDir,
+    "/etc/dso-registry-backup",
+    IN_CLUSTER_BACKUP.signalDir,
+];
 
 /** Puts the root in front of every pod path the text names. */
 function rooted(text: string, root: string): string {
@@ -133,15 +147,26 @@ case "$1 \${2:-}" in
     while [ "$1" != -- ]; do shift; done
     shift
     shell="$1"; script="$2"; shift 2
-    if [ -e "$pod/hold-\${1:-}" ]; then
-      : > "$pod/holding-$1"
-      while [ -e "$pod/hold-$1" ]; do sleep 0.1; done
-    fi
     "$shell" "$DSO_ROOT$script" "$@" || status=$? ;;
   *) echo "kubectl stand-in: not a call the jobs make: $*" >&2; exit 1 ;;
 esac
 printf '%s end %s\n' "$(date +%s.%N)" "$call" >> "$pod/kubectl.times"
 exit "$status"
+`;
+
+/** restic with the tests' hooks on pass 2 (see the header); every other call goes straight through. */
+const RESTIC = `#!/bin/sh
+set -eu
+pod="$POD_DIR"
+case " $* " in
+  *" backup "*" --parent "*)
+    if [ -e "$pod/fail-pass-2" ]; then echo "restic stand-in: pass 2 fails (test hook)" >&2; exit 1; fi
+    if [ -e "$pod/hold-pass-2" ]; then
+      : > "$pod/holding-pass-2"
+      while [ -e "$pod/hold-pass-2" ]; do sleep 0.1; done
+    fi ;;
+esac
+exec /usr/bin/restic "$@"
 `;
 
 /** Stops the pod's programs by their pid files, then (unless "stop") starts them with the remembered environment. */
@@ -158,9 +183,12 @@ for name in caddy registry; do
   fi
 done
 [ "\${1:-}" = stop ] && exit 0
-# A new pod gets new emptyDirs: /tmp (restic's cache and temporary files among them) starts empty.
-rm -rf ${JSON.stringify(`${root}/tmp`)}
+# A new pod gets new emptyDirs: /tmp (restic's cache and temporary files among them) and the
+# read-only marker's directory start empty.
+rm -rf ${JSON.stringify(`${root}/tmp`)} ${JSON.stringify(`${root}${IN_CLUSTER_BACKUP.signalDir}`)}
 mkdir -m 1777 ${JSON.stringify(`${root}/tmp`)}
+mkdir -p ${JSON.stringify(`${root}${IN_CLUSTER_BACKUP.signalDir}`)}
+date +%s.%N >> "$pod/starts"
 if [ -f "$pod/read-only" ]; then
   ${IN_CLUSTER.readOnlyEnv}=$(cat "$pod/read-only")
   export ${IN_CLUSTER.readOnlyEnv}
@@ -224,6 +252,7 @@ export async function startRegistryPodStandIn(objects: readonly K8sObject[], hos
         }
     }
     place(path.join(bin, "kubectl"), KUBECTL, 0o755);
+    place(path.join(bin, "restic"), RESTIC, 0o755);
     place(path.join(podDir, "restart"), restartScript(podDir, root, registryPort, frontPort), 0o755);
     const env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, DSO_ROOT: root, POD_DIR: podDir };
     const sh = (...args: string[]) => {
@@ -247,6 +276,8 @@ export async function startRegistryPodStandIn(objects: readonly K8sObject[], hos
                     const [at, edge, ...call] = line.split(" ");
                     return { at: Number(at), edge: edge as "start" | "end", call: call.join(" ") };
                 }),
+        starts: () => readLog("starts").split("\n").filter(Boolean).length,
+        pids: () => ({ registry: readLog("registry.pid").trim(), caddy: readLog("caddy.pid").trim() }),
         rollout: () => sh(path.join(podDir, "restart")),
         scaleToZero: () => sh(path.join(podDir, "restart"), "stop"),
         logs: () => `--- registry\n${readLog("registry.log").slice(-20_000)}\n--- caddy\n${readLog("caddy.log").slice(-20_000)}`,

@@ -196,20 +196,37 @@ describe("renderCaddyfile read-only maintenance window", () => {
             { kind: "env", name: "REGISTRY_STORAGE_MAINTENANCE_READONLY" } as const,
             'expression `{env.REGISTRY_STORAGE_MAINTENANCE_READONLY} != ""`',
         ],
-    ])("writes only, signalled by %s", (_name, readOnlySignal, test_) => {
-        const text = renderCaddyfile({ ...base, readOnlySignal });
-        const matcher = text.slice(text.indexOf("@maintenance {"), text.indexOf("\n\t}", text.indexOf("@maintenance {")));
+    ])("writes only, signalled by %s", (_name, signal, test_) => {
+        const text = renderCaddyfile({ ...base, readOnlySignals: [signal] });
+        const name = `@maintenance-${signal.kind} {`;
+        const matcher = text.slice(text.indexOf(name), text.indexOf("\n\t}", text.indexOf(name)));
         expect(matcher).toContain("not method GET HEAD");
         expect(matcher).toContain(test_);
     });
 
     test("answers 503 with Retry-After and a registry error, before any credential check", () => {
-        const text = renderCaddyfile({ ...base, readOnlySignal: { kind: "file", path: "/run/ro" } });
-        const route = text.slice(text.indexOf("route @maintenance"), text.indexOf("basicauth @write"));
+        const text = renderCaddyfile({ ...base, readOnlySignals: [{ kind: "file", path: "/run/ro" }] });
+        const route = text.slice(text.indexOf("route @maintenance-file"), text.indexOf("basicauth @write"));
         expect(route).toContain(`Retry-After ${READ_ONLY_RETRY_AFTER_SECONDS}`);
         expect(route).toMatch(/"code":"UNAVAILABLE","message":"[^"]*read-only maintenance[^"]*retry[^"]*"/);
         expect(route).toMatch(/` 503$/m);
-        expect(text.indexOf("route @maintenance")).toBeLessThan(text.indexOf("basicauth @write"));
+        expect(text.indexOf("route @maintenance-file")).toBeLessThan(text.indexOf("basicauth @write"));
+    });
+
+    test("with a file and a variable, either one opens the window: a 503 route for each, both before any credential check", () => {
+        const text = renderCaddyfile({
+            ...base,
+            readOnlySignals: [
+                { kind: "env", name: "REGISTRY_STORAGE_MAINTENANCE_READONLY" },
+                { kind: "file", path: "/run/dso-registry/read-only" },
+            ],
+        });
+        for (const kind of ["env", "file"]) {
+            const at = text.indexOf(`route @maintenance-${kind} {`);
+            expect(at).toBeGreaterThan(-1);
+            expect(at).toBeLessThan(text.indexOf("basicauth @write"));
+            expect(text.slice(at, text.indexOf("\n\t\t}", at))).toMatch(/` 503$/m);
+        }
     });
 });
 
@@ -310,9 +327,14 @@ describe("accessPolicyProblem", () => {
         ["an admin address that is not one", { admin: "yes" }, /localhost:2019/],
         ["a relative blobFiles", { blobFiles: "srv/registry" }, /absolute path/],
         ["a blobFiles with a placeholder", { blobFiles: "/srv/{env.X}" }, /absolute path/],
-        ["a relative read-only marker", { readOnlySignal: { kind: "file", path: "run/ro" } as const }, /absolute path/],
-        ["a read-only marker with a space", { readOnlySignal: { kind: "file", path: "/run/read only" } as const }, /absolute path/],
-        ["a read-only variable with a brace", { readOnlySignal: { kind: "env", name: "X}" } as const }, /environment variable/],
+        ["a relative read-only marker", { readOnlySignals: [{ kind: "file", path: "run/ro" } as const] }, /absolute path/],
+        ["a read-only marker with a space", { readOnlySignals: [{ kind: "file", path: "/run/read only" } as const] }, /absolute path/],
+        ["a read-only variable with a brace", { readOnlySignals: [{ kind: "env", name: "X}" } as const] }, /environment variable/],
+        [
+            "two read-only markers",
+            { readOnlySignals: [{ kind: "file", path: "/run/a" } as const, { kind: "file", path: "/run/b" } as const] },
+            /one of each kind/,
+        ],
     ] as [string, Partial<AccessPolicy>, RegExp][])("%s is refused", (_name, overrides, message) => {
         expect(accessPolicyProblem({ ...base, ...overrides })).toMatch(message);
         expect(() => renderCaddyfile({ ...base, ...overrides })).toThrow(message);

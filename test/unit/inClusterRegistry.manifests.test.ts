@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
 import * as YAML from "yaml";
+import { IN_CLUSTER_BACKUP } from "../../components/inCluster/backup";
 import {
     gcScript,
     IN_CLUSTER,
@@ -677,18 +678,50 @@ describe("backups", () => {
         expect(get(objects, "RoleBinding", "registry-backup").roleRef.name).toBe("registry-backup");
     });
 
-    test("the job switches read-only between the two passes and back, also on failure (the trap)", () => {
+    test("the job opens the window between the two passes with the read-only step, and closes it also on failure (the trap)", () => {
         const script: string = get(objects, "CronJob", "registry-backup").spec.jobTemplate.spec.template.spec.containers[0].command[2];
         const at = (text: string) => {
             const i = script.indexOf(text);
             expect(i, text).toBeGreaterThanOrEqual(0);
             return i;
         };
-        expect(at("step writable")).toBeLessThan(at("trap restore EXIT"));
-        expect(at("trap restore EXIT")).toBeLessThan(at(`'${IN_CLUSTER.readOnlyEnv}={"enabled":true}'`));
-        expect(at(`'${IN_CLUSTER.readOnlyEnv}={"enabled":true}'`)).toBeLessThan(at('step read-only "$warm"'));
+        expect(at("step writable")).toBeLessThan(at("trap 'step end-read-only"));
+        expect(at("trap 'step end-read-only")).toBeLessThan(at('step read-only "$warm"'));
         expect(at('step read-only "$warm"')).toBeLessThan(at("trap - EXIT"));
-        expect(at("trap - EXIT")).toBeLessThan(at('step retention "$warm"'));
+        expect(at("trap - EXIT")).toBeLessThan(at("step retention"));
+    });
+
+    test("the job restarts nothing: no set env, no rollout, and its account may not patch the Deployment", () => {
+        const script: string = get(objects, "CronJob", "registry-backup").spec.jobTemplate.spec.template.spec.containers[0].command[2];
+        expect(script).not.toMatch(/set env|rollout/);
+        const verbs = (get(objects, "Role", "registry-backup").rules as any[]).flatMap((r) => r.verbs as string[]);
+        expect(verbs).not.toContain("patch");
+    });
+
+    test("the read-only step creates the marker, removes it on every exit, and lets writes under way land before restic reads", () => {
+        const step: string = get(objects, "ConfigMap", "registry-backup").data["backup.sh"];
+        const body = step.slice(step.indexOf("  read-only)"), step.indexOf("  end-read-only)"));
+        const at = (text: string) => {
+            const i = body.indexOf(text);
+            expect(i, text).toBeGreaterThanOrEqual(0);
+            return i;
+        };
+        expect(step).toContain(`marker="\${DSO_ROOT:-}"'${IN_CLUSTER_BACKUP.marker}'`);
+        expect(at(`trap 'rm -f "$marker"' EXIT`)).toBeLessThan(at(': > "$marker"'));
+        expect(at(': > "$marker"')).toBeLessThan(at("sleep "));
+        expect(at("sleep ")).toBeLessThan(at("restic_ backup"));
+        expect(at("restic_ backup")).toBeLessThan(at('rm -f "$marker"\n'));
+    });
+
+    test("the marker's emptyDir: written by the backup container, read-only in the Caddy sidecar, whose Caddyfile watches it", () => {
+        const deployment = get(objects, "Deployment", "registry");
+        const signal = (deployment.spec.template.spec.volumes as any[]).find((v) => v.emptyDir && v.name === "read-only-signal");
+        expect(signal).toBeDefined();
+        const mountOf = (name: string) => (container(objects, name).volumeMounts as any[]).find((m) => m.name === "read-only-signal");
+        expect(mountOf("backup")).toEqual({ name: "read-only-signal", mountPath: IN_CLUSTER_BACKUP.signalDir });
+        expect(mountOf("caddy")).toEqual({ name: "read-only-signal", mountPath: IN_CLUSTER_BACKUP.signalDir, readOnly: true });
+        expect(IN_CLUSTER_BACKUP.marker.startsWith(`${IN_CLUSTER_BACKUP.signalDir}/`)).toBe(true);
+        expect(mountOf("registry")).toBeUndefined();
     });
 
     test("the restore CronJob is suspended and mounts the volumes writable", () => {

@@ -10,13 +10,14 @@ const rtPromise = startMockRuntime({ stack: "test" });
 import { renderUsersFile } from "../../components/accessPolicy/accessPolicy";
 import { RegistryAccounts } from "../../components/accounts/registryAccounts";
 import { parseConfig } from "../../components/config";
+import { IN_CLUSTER_BACKUP } from "../../components/inCluster/backup";
 import {
     InClusterRegistry,
     type InClusterRegistryArgs,
     renderSidecarCaddyfile,
     sidecarPolicy,
 } from "../../components/inCluster/inClusterRegistry";
-import type { K8sObject } from "../../components/inCluster/manifests";
+import { IN_CLUSTER, type K8sObject } from "../../components/inCluster/manifests";
 import { podTemplates, restrictedPodProblems, schemaProblems } from "../support/k8sValidate";
 
 type Variant = {
@@ -330,6 +331,29 @@ describe("validation", () => {
         const rules = (s: string) => s.split("\n").filter((l) => l.includes("basicauth") || l.includes("respond @"));
         expect(rules(secure!)).toEqual(rules(plain!.slice(plain!.indexOf("http://:5000 {"))));
         expect(text.match(/^\tauto_https .*/gm)).toEqual(["\tauto_https disable_redirects"]);
+    });
+
+    test.each([
+        ["without backups, the GC switch only", false, [{ kind: "env", name: IN_CLUSTER.readOnlyEnv }]],
+        [
+            "with backups, the GC switch and the backup's marker",
+            true,
+            [
+                { kind: "env", name: IN_CLUSTER.readOnlyEnv },
+                { kind: "file", path: IN_CLUSTER_BACKUP.marker },
+            ],
+        ],
+    ] as const)("the sidecar's read-only signals: %s", (_name, backup, signals) => {
+        const policy = sidecarPolicy({
+            host: "registry-dso.jmann.local",
+            requiresAuthForPull: false,
+            uiEnabled: false,
+            deletesEnabled: false,
+            storage: "filesystem",
+            backup,
+        });
+        expect(policy.readOnlySignals).toEqual(signals);
+        expect(renderSidecarCaddyfile(policy).includes(`try_files ${IN_CLUSTER_BACKUP.marker}`)).toBe(backup);
     });
 
     test("the sidecar's site line is found in the shared renderer's output", () => {

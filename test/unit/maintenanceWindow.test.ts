@@ -140,6 +140,6 @@ test("the host's Caddyfile watches the marker the scripts write", () => {
         blobFiles: true,
         upstream: "127.0.0.1:5000",
     });
-    expect(policy.readOnlySignal).toEqual({ kind: "file", path: marker });
+    expect(policy.readOnlySignals).toEqual([{ kind: "file", path: marker }]);
     expect(execFileSync("/bin/sh", ["-n", "-c", gcScript(spec, "spec-1", true)]).toString()).toBe("");
 });
