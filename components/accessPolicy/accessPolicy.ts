@@ -473,14 +473,12 @@ function mavenRoute(policy: AccessPolicy, maven: MavenRoute): string[] {
         "\t\troute @maven {",
         '\t\t\trespond @mavenOther "Only GET, HEAD and PUT are allowed on the Maven repository" 405',
         // Deploys wait out the maintenance window like pushes: a backup or a clean-up must not see half a deploy.
-        ...(policy.readOnlySignal
-            ? [
-                  "\t\t\troute @maintenance {",
-                  `\t\t\t\theader Retry-After ${READ_ONLY_RETRY_AFTER_SECONDS}`,
-                  '\t\t\t\trespond "the Maven repository is in its read-only maintenance window (garbage collection or backup): downloads work, deploys do not; retry the deploy in a few minutes" 503',
-                  "\t\t\t}",
-              ]
-            : []),
+        ...(policy.readOnlySignals ?? []).flatMap((signal) => [
+            `\t\t\troute ${maintenanceMatcherName(signal)} {`,
+            `\t\t\t\theader Retry-After ${READ_ONLY_RETRY_AFTER_SECONDS}`,
+            '\t\t\t\trespond "the Maven repository is in its read-only maintenance window (garbage collection or backup): downloads work, deploys do not; retry the deploy in a few minutes" 503',
+            "\t\t\t}",
+        ]),
         ...basicauth("@write", [maven.deployUsersFile]).map((l) => `\t${l}`),
         ...(maven.requiresAuthForPull ? basicauth("@mavenRead", readers).map((l) => `\t${l}`) : []),
         "\t\t\trequest_header -Authorization",

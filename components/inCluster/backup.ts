@@ -23,9 +23,9 @@
  * Why the marker holds every write of the registry back: Distribution listens on the pod's loopback
  * only (IN_CLUSTER.registryAddr), so nothing outside the pod reaches it; both Services (`registry`,
  * `registry-tls`) and the Ingress target the sidecar's ports (`http`, `https`); the UI is served
- * through the sidecar too. The Maven nginx sidecar is no way around it: it writes Maven's own volume,
- * never Distribution's, and Maven deploys are not held back by the window (nginx stores a PUT in a
- * temporary file and renames it into place, so a snapshot holds a deployed file whole or not at all).
+ * through the sidecar too. The Maven nginx sidecar is no way around it: it listens on the loopback, writes Maven's own volume,
+ * never Distribution's, and only through the sidecar's Maven route, which answers deploys 503 during
+ * the window as well.
  * The GC job keeps its own switch (the environment variable and two rollouts): Distribution must
  * restart after a collection to forget the blobs it removed (distribution#3743), so the front honours
  * both signals.
