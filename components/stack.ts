@@ -315,6 +315,7 @@ function inClusterMaven(cfg: StackConfig, accounts: RegistryAccounts): InCluster
         image: m.nginxImage,
         size: m.storageSize,
         storageClass: cfg.registry.storage.storageClass,
+        snapshotBuildsToKeep: m.snapshotBuildsToKeep,
     };
 }
 

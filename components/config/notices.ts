@@ -224,12 +224,12 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
             ),
     },
     {
-        // Old snapshot builds are removed by the external host's garbage-collection job.
+        // Old snapshot builds are removed by the garbage-collection job, on the external host or in the cluster.
         keys: ["mavenRegistry.snapshotBuildsToKeep"],
         mootWith: (c) =>
             unless(
-                mavenServedByRegistry(c) && c.registry.mode === "external-host" && c.registry.maintenance.garbageCollection.enabled,
-                "a Maven repository other than the external registry host's, or registry.maintenance.garbageCollection.enabled false",
+                mavenServedByRegistry(c) && c.registry.maintenance.garbageCollection.enabled,
+                "a Maven repository this program does not serve, or registry.maintenance.garbageCollection.enabled false",
             ),
     },
     {

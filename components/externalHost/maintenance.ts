@@ -3,6 +3,7 @@
  * scripts, the backup's secret files, and the cron file that schedules the enabled jobs.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { mavenCleanupLines } from "../maven/cleanup";
 import { type HostConnection, HostFile } from "../shared/hostAccess";
 import {
     type BackedUpMaven,
@@ -15,7 +16,6 @@ import {
     restoreScript,
     verifyScript,
 } from "./backupScripts";
-import { mavenCleanupLines } from "./mavenScripts";
 import { type ContainerSpec, cronFile, gcScript, hostPaths, type MaintenanceOptions, statusScript } from "./scripts";
 
 /** Backups of the host with restic: where to, how many to keep, and the secrets for the destination. */
@@ -54,7 +54,7 @@ export class Maintenance extends pulumi.ComponentResource {
         const { connection, spec, specFingerprint, garbageCollection, backup, maven } = args;
         const mavenCleanup = maven
             ? mavenCleanupLines({
-                  layout: spec.layout,
+                  dataDir: spec.layout.mavenDataDir,
                   pathPrefix: maven.spec.pathPrefix,
                   snapshotBuildsToKeep: maven.snapshotBuildsToKeep,
               })

@@ -1,7 +1,7 @@
 /**
  * The Maven repository on the external host, as pure functions: its data directory, the nginx
  * container that serves it (the same rendered nginx.conf as the in-cluster sidecar), and the garbage
- * the maintenance job removes from it. Every script honours $DSO_ROOT, like scripts.ts.
+ * the maintenance job removes from it (../maven/cleanup.ts, shared with the in-cluster GC job). Every script honours $DSO_ROOT, like scripts.ts.
  *
  * Why a container: the registry already runs as one (pinned image, `--restart unless-stopped`, a
  * label with the spec's fingerprint that recreates it on change), so nginx is run, updated, inspected
@@ -9,6 +9,7 @@
  * Debian's nginx package would bring a second service manager story (its default site on port 80, its
  * own config tree and logrotate) for no gain.
  */
+import { MAVEN_UPLOADS } from "../maven/cleanup";
 import { MAVEN_BACKEND, renderMavenNginxConfig } from "../maven/nginxConfig";
 import { shQuote } from "../shared/hostAccess";
 import { type HostLayout, hostPaths, LOCK } from "./scripts";
@@ -17,10 +18,8 @@ import { type HostLayout, hostPaths, LOCK } from "./scripts";
 export const MAVEN_CONTAINER = "dso-registry-maven";
 /** The non-root uid (and gid) nginx runs as and the data directory belongs to: the same as in the registry pod. */
 export const MAVEN_UID = 65532;
-/** Folder of nginx's upload spool inside the data directory (same filesystem: a finished upload is renamed into place). */
-export const MAVEN_UPLOADS = ".uploads";
-/** Minutes after which a spooled upload nobody writes to any more is a leftover (nginx was killed mid-upload). */
-export const MAVEN_UPLOAD_LEFTOVER_MINUTES = 60;
+/** Re-exported: where the host spools uploads (see ../maven/cleanup.ts). */
+export { MAVEN_UPLOADS };
 
 /** The Maven backend on the host. */
 export interface MavenHostSpec {
@@ -103,58 +102,4 @@ export function mavenContainerScript(spec: MavenHostSpec, fingerprint: string): 
 /** Removes the Maven container (its files stay in the data directory). */
 export function mavenContainerDeleteScript(): string {
     return ["set -eu", `docker rm -f ${MAVEN_CONTAINER} >/dev/null 2>&1 || true`, `echo "removed container ${MAVEN_CONTAINER}"`].join("\n");
-}
-
-/** What the maintenance job removes from the Maven repository. */
-export interface MavenCleanup {
-    /** Host paths (`mavenDataDir`). */
-    readonly layout: HostLayout;
-    /** The repository's path (`mavenRegistry.pathPrefix`). */
-    readonly pathPrefix: string;
-    /** Timestamped builds kept per SNAPSHOT version (`mavenRegistry.snapshotBuildsToKeep`), at least 1. */
-    readonly snapshotBuildsToKeep: number;
-}
-
-/**
- * Lines of the garbage-collection job (run inside its read-only window, where the front refuses
- * deploys with 503, so no deploy is half-way through a version directory) that remove the Maven
- * repository's garbage:
- * - upload spool files nobody has written to for an hour: what nginx leaves when it is killed in the
- *   middle of an upload (a finished or aborted upload removes its own);
- * - timestamped builds of a SNAPSHOT version beyond the newest `snapshotBuildsToKeep` (by build
- *   number), every file of the build (jar, pom, classifiers, checksums). Safe because the version's
- *   maven-metadata.xml names only the latest build, which is always kept; a version directory whose
- *   metadata names no build is left alone. Releases are never touched.
- */
-export function mavenCleanupLines(c: MavenCleanup): string[] {
-    if (!Number.isInteger(c.snapshotBuildsToKeep) || c.snapshotBuildsToKeep < 1) {
-        throw new Error(`mavenCleanupLines: snapshotBuildsToKeep must be a whole number of at least 1, not ${c.snapshotBuildsToKeep}`);
-    }
-    return [
-        `maven="\${DSO_ROOT:-}"${shQuote(c.layout.mavenDataDir)}`,
-        `if [ -d "$maven/${MAVEN_UPLOADS}" ]; then`,
-        `  leftovers=$(find "$maven/${MAVEN_UPLOADS}" -type f -mmin +${MAVEN_UPLOAD_LEFTOVER_MINUTES} -print -exec rm -f {} + | wc -l)`,
-        `  echo "maven: removed $leftovers leftover upload files"`,
-        "fi",
-        "# The build (timestamp-buildNumber) a file of the version directory belongs to, or nothing.",
-        'build_of() { name=${1##*/}; rest=${name#"$prefix"}; [ "$rest" != "$name" ] || return 0; printf "%s\\n" "$rest" | sed -n \'s/^\\([0-9]\\{8\\}\\.[0-9]\\{6\\}-[0-9]\\{1,\\}\\)[.-].*/\\1/p\'; }',
-        "pruned=0",
-        "snapshots=$(mktemp)",
-        `find "$maven"/${shQuote(c.pathPrefix)} -type d -name '*-SNAPSHOT' 2>/dev/null > "$snapshots" || true`,
-        "while IFS= read -r dir; do",
-        '  [ -f "$dir/maven-metadata.xml" ] || continue',
-        '  version=${dir##*/}; parent=${dir%/*}; prefix="${parent##*/}-${version%-SNAPSHOT}-"',
-        "  latest=$(tr -d ' \\t\\r\\n' < \"$dir/maven-metadata.xml\" | sed -n 's|.*<snapshot><timestamp>\\([0-9.]*\\)</timestamp><buildNumber>\\([0-9]*\\)</buildNumber>.*|\\1-\\2|p')",
-        '  [ -n "$latest" ] || continue',
-        `  kept=" $latest $(for f in "$dir"/*; do build_of "$f"; done | sort -u | sort -t- -k2,2nr | head -n ${c.snapshotBuildsToKeep} | tr '\\n' ' ')"`,
-        '  for f in "$dir"/*; do',
-        '    b=$(build_of "$f")',
-        '    [ -n "$b" ] || continue',
-        '    case "$kept" in *" $b "*) continue ;; esac',
-        '    rm -f "$f"; pruned=$((pruned + 1))',
-        "  done",
-        'done < "$snapshots"',
-        'rm -f "$snapshots"',
-        `echo "maven: removed $pruned files of snapshot builds older than the newest ${c.snapshotBuildsToKeep} of each version"`,
-    ];
 }

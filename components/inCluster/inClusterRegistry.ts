@@ -101,6 +101,8 @@ export interface InClusterMavenArgs {
     /** PVC size and storage class of the repository's files. */
     readonly size: string;
     readonly storageClass?: string;
+    /** Timestamped builds the GC job keeps per SNAPSHOT version (`mavenRegistry.snapshotBuildsToKeep`). */
+    readonly snapshotBuildsToKeep: number;
 }
 
 /** The sidecar's policy: the shared policy, placed behind the ingress on plain HTTP inside the pod. */
@@ -345,6 +347,8 @@ export class InClusterRegistry extends pulumi.ComponentResource {
                           deployUsers: mavenDeploy,
                           size: args.maven.size,
                           storageClass: args.maven.storageClass,
+                          pathPrefix: args.maven.pathPrefix,
+                          snapshotBuildsToKeep: args.maven.snapshotBuildsToKeep,
                       },
                   }
                 : {}),

@@ -10,6 +10,7 @@
  */
 import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
+import { mavenCleanupLines } from "../maven/cleanup";
 import { MAVEN_BACKEND } from "../maven/nginxConfig";
 import { DISTRIBUTION, type IngressController, MANAGED_LABELS } from "../shared/facts";
 import { backupSidecar, type InClusterBackup, renderBackupObjects } from "./backup";
@@ -117,6 +118,10 @@ export interface InClusterMaven {
     /** PVC size of the repository's files, e.g. "10Gi", and its storage class (the cluster default when unset). */
     readonly size: string;
     readonly storageClass?: string;
+    /** `mavenRegistry.pathPrefix`: the folder of the data volume the GC job cleans. */
+    readonly pathPrefix: string;
+    /** Timestamped builds the GC job keeps per SNAPSHOT version (`mavenRegistry.snapshotBuildsToKeep`). */
+    readonly snapshotBuildsToKeep: number;
 }
 
 /** Names and paths shared by the renderers, the access policy and the tests. */
@@ -141,6 +146,10 @@ export const IN_CLUSTER = {
     allowlistMiddleware: "registry-allowlist",
     dataClaim: "registry-data",
     mavenClaim: "maven-data",
+    /** The nginx sidecar that serves the Maven repository. */
+    mavenContainer: "maven",
+    /** ConfigMap key (and file in configDir) of the Maven cleanup the GC job runs in the Maven container. */
+    mavenGcScript: "maven-gc.sh",
     /** The Service port (Caddy, plain HTTP behind the ingress). */
     servicePort: 5000,
     /** Distribution inside the pod, on loopback only: nothing reaches it except through Caddy. */
@@ -301,6 +310,7 @@ export function renderConfigMap(spec: InClusterSpec): K8sObject {
             Caddyfile: spec.caddyfile,
             "config.yml": spec.registryConfig,
             ...(spec.maven ? { "maven-nginx.conf": spec.maven.nginxConfig } : {}),
+            ...(spec.maven && spec.garbageCollection.enabled ? { [IN_CLUSTER.mavenGcScript]: mavenGcScript(spec.maven) } : {}),
         },
     } satisfies k8s.types.input.core.v1.ConfigMap;
 }
@@ -485,7 +495,7 @@ export function renderDeployment(spec: InClusterSpec): K8sObject {
             { name: "maven-run", emptyDir: {} },
         );
         containers.push({
-            name: "maven",
+            name: IN_CLUSTER.mavenContainer,
             image: spec.maven.image,
             // -e: the error log nginx opens before it reads its config goes to stderr too.
             args: ["nginx", "-e", "stderr", "-c", `${IN_CLUSTER.configDir}/maven-nginx.conf`],
@@ -698,11 +708,35 @@ export function renderLocalRegistryHosting(spec: InClusterSpec): K8sObject | und
  * answers writes with 503 and Retry-After while it is set (the policy's env signal). The backup needs
  * no restart and opens its window with a marker file instead (./backup.ts).
  */
-export function gcScript(namespace: string, deleteUntagged: boolean): string {
+export function gcScript(namespace: string, deleteUntagged: boolean, maven = false): string {
+    const exec = `kubectl --namespace ${namespace} exec deployment/${IN_CLUSTER.name}`;
     return [
         "set -eu",
         ...readOnlyRollout(namespace),
-        `kubectl --namespace ${namespace} exec deployment/${IN_CLUSTER.name} --container=registry -- registry garbage-collect${deleteUntagged ? " --delete-untagged" : ""} ${IN_CLUSTER.configDir}/config.yml`,
+        `${exec} --container=registry -- registry garbage-collect${deleteUntagged ? " --delete-untagged" : ""} ${IN_CLUSTER.configDir}/config.yml`,
+        // Old snapshot builds, from inside the Maven container (the only one with maven-data mounted).
+        ...(maven
+            ? [`${exec} --container=${IN_CLUSTER.mavenContainer} -- /bin/sh ${IN_CLUSTER.configDir}/${IN_CLUSTER.mavenGcScript}`]
+            : []),
+        "",
+    ].join("\n");
+}
+
+/**
+ * The Maven cleanup the GC job runs in the Maven container, within the read-only window (deploys get
+ * 503 from the front): the external host's renderer over the container's mount of `maven-data`. The
+ * container's root filesystem is read-only, so mktemp writes to its run directory (an emptyDir).
+ */
+export function mavenGcScript(maven: Pick<InClusterMaven, "pathPrefix" | "snapshotBuildsToKeep">): string {
+    return [
+        "set -eu",
+        `TMPDIR="\${DSO_ROOT:-}"${MAVEN_BACKEND.runDir}`,
+        "export TMPDIR",
+        ...mavenCleanupLines({
+            dataDir: MAVEN_BACKEND.dataDir,
+            pathPrefix: maven.pathPrefix,
+            snapshotBuildsToKeep: maven.snapshotBuildsToKeep,
+        }),
         "",
     ].join("\n");
 }
@@ -799,7 +833,11 @@ export function renderGcCronJob(spec: InClusterSpec): K8sObject | undefined {
                                 {
                                     name: "gc",
                                     image: spec.images.kubectl,
-                                    command: ["/bin/sh", "-c", gcScript(spec.namespace, spec.garbageCollection.deleteUntagged)],
+                                    command: [
+                                        "/bin/sh",
+                                        "-c",
+                                        gcScript(spec.namespace, spec.garbageCollection.deleteUntagged, spec.maven !== undefined),
+                                    ],
                                     env: [{ name: "HOME", value: "/tmp" }],
                                     volumeMounts: [{ name: "tmp", mountPath: "/tmp" }],
                                     resources: { requests: { cpu: "20m", memory: "64Mi" }, limits: { cpu: "500m", memory: "256Mi" } },

@@ -33,7 +33,6 @@ import {
     MAVEN_UID,
     MAVEN_UPLOADS,
     type MavenHostSpec,
-    mavenCleanupLines,
     mavenContainerScript,
     mavenDataDirScript,
 } from "../../components/externalHost/mavenScripts";
@@ -45,6 +44,7 @@ import {
     type HostLayout,
     hostPaths,
 } from "../../components/externalHost/scripts";
+import { mavenCleanupLines } from "../../components/maven/cleanup";
 import { DISTRIBUTION } from "../../components/shared/facts";
 import { placeFileScript } from "../../components/shared/hostAccess";
 import { type DockerEngine, startDockerEngine } from "../support/dockerEngine";
@@ -185,7 +185,7 @@ describe("Maven on the external registry host: nginx container behind the host's
         place(bp.sshKey, sftp.privateKey, "0600");
         place(bp.knownHosts, backupKnownHosts(destination));
         const maven = { spec: mavenSpec, fingerprint: MAVEN_FINGERPRINT };
-        const cleanup = mavenCleanupLines({ layout, pathPrefix: PREFIX, snapshotBuildsToKeep: KEEP });
+        const cleanup = mavenCleanupLines({ dataDir: layout.mavenDataDir, pathPrefix: PREFIX, snapshotBuildsToKeep: KEEP });
         place(paths.gcScript, gcScript(spec, FINGERPRINT, false, cleanup), "0755");
         place(paths.verifyScript, verifyScript(registryBaseUrl(spec)), "0755");
         place(paths.backupScript, backupScript(spec, FINGERPRINT, destination, 3, maven), "0755");

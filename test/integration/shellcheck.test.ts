@@ -80,11 +80,13 @@ const variants: Record<string, Record<string, unknown>> = {
         },
         "dso-registry:externalHost": { ssh: { host: "registry-s3.example.test", user: "deploy", sudo: true, hostKey: HOST_KEY } },
     },
-    // The in-cluster registry backed up to S3, with the Maven repository on the same front (its volume is backed up too).
+    // The in-cluster registry backed up to S3, with the Maven repository on the same front (its volume is
+    // backed up too) and garbage collection (which cleans old snapshot builds in the Maven container).
     "in-cluster-backup": {
         "dso-registry:registry": {
             mode: "in-cluster",
             maintenance: {
+                garbageCollection: { enabled: true },
                 backup: { enabled: true, destination: { kind: "s3", endpoint: "https://minio.example.test", bucket: "registry-backup" } },
             },
         },

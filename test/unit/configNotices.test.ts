@@ -113,6 +113,32 @@ describe("warnings", () => {
         ]);
     });
 
+    it.each([
+        ["in-cluster, Maven served, garbage collection on", "in-cluster", "registry.example.test", true, 0],
+        ["external host, Maven served, garbage collection on", "external-host", "registry.example.test", true, 0],
+        ["in-cluster, garbage collection off", "in-cluster", "registry.example.test", false, 1],
+        ["in-cluster, a Maven repository of another host", "in-cluster", "maven.example.test", true, 1],
+    ])("about mavenRegistry.snapshotBuildsToKeep: %s", (_name, mode, mavenHost, gc, count) => {
+        const raw = {
+            containerRegistry: base.containerRegistry,
+            registry: {
+                mode,
+                ...(mode === "external-host" ? { tls: { mode: "acme", acmeEmail: "ops@example.test" } } : {}),
+                maintenance: { garbageCollection: { enabled: gc } },
+            },
+            ...(mode === "external-host"
+                ? {
+                      externalHost: {
+                          ssh: { host: "10.0.0.5", user: "root", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKeyOfTheNoticeTest" },
+                      },
+                  }
+                : {}),
+            mavenRegistry: { host: mavenHost, pathPrefix: "maven-releases", snapshotBuildsToKeep: 2 },
+        };
+        const warnings = parseConfig(raw, {}, { allowMissingSecrets: true }).warnings;
+        expect(warnings.filter((w) => w.key === "dso-registry:mavenRegistry.snapshotBuildsToKeep")).toHaveLength(count);
+    });
+
     it("only for keys the stack file sets, not for defaults", () => {
         expect(parseConfig(base).warnings).toEqual([]);
     });

@@ -7,8 +7,8 @@
 import { describe, expect, it } from "vitest";
 import * as YAML from "yaml";
 import { PROJECT } from "../../components/config";
-import { hostMavenNginxConfig, mavenCleanupLines } from "../../components/externalHost/mavenScripts";
-import { defaultHostLayout } from "../../components/externalHost/scripts";
+import { hostMavenNginxConfig } from "../../components/externalHost/mavenScripts";
+import { mavenCleanupLines } from "../../components/maven/cleanup";
 import { synthesizeConfig } from "../../tools/synth";
 
 const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKeyOfTheHostMavenTest";
@@ -96,8 +96,6 @@ describe("host Maven pieces", () => {
     });
 
     it.each([0, -1, 1.5])("refuses to keep %s snapshot builds", (keep) => {
-        expect(() =>
-            mavenCleanupLines({ layout: defaultHostLayout("/srv/data/registry"), pathPrefix: "m", snapshotBuildsToKeep: keep }),
-        ).toThrow(/at least 1/);
+        expect(() => mavenCleanupLines({ dataDir: "/srv/data/maven", pathPrefix: "m", snapshotBuildsToKeep: keep })).toThrow(/at least 1/);
     });
 });

@@ -46,6 +46,8 @@ const maven: NonNullable<InClusterSpec["maven"]> = {
     nginxConfig: "# nginx\n",
     deployUsers: "ci-deploy $2b$HASH-DEPLOY\n",
     size: "10Gi",
+    pathPrefix: "maven-releases",
+    snapshotBuildsToKeep: 4,
 };
 
 const backup: NonNullable<InClusterSpec["backup"]> = {
@@ -603,6 +605,18 @@ describe("garbage collection script under sh", () => {
         expect(steps(calls)).toEqual(["read-only", "wait", "collect", "read-write", "wait"]);
     });
 
+    test("with Maven: read-only, wait, collect, Maven cleanup, read-write, wait", () => {
+        rmSync(log, { force: true });
+        const result = spawnSync("/bin/sh", ["-c", gcScript("dso", false, true)], {
+            env: { PATH: `${dir}:/usr/bin:/bin`, FAIL_GC: "0" },
+            encoding: "utf8",
+        });
+        expect(result.status).toBe(0);
+        const calls = readFileSync(log, "utf8").trim().split("\n");
+        expect(steps(calls)).toEqual(["read-only", "wait", "collect", "collect", "read-write", "wait"]);
+        expect(calls[3]).toContain("--container=maven -- /bin/sh /etc/dso-registry/maven-gc.sh");
+    });
+
     test("a failed collection still switches back to read-write, and the job fails", () => {
         const { status, calls } = run(3);
         expect(status).not.toBe(0);
@@ -636,6 +650,28 @@ describe("the Maven repository in the registry pod", () => {
 
     test("is refused with several replicas, naming what to change", () => {
         expect(() => renderInClusterObjects(baseSpec({ maven, storage: s3, replicas: 2 }))).toThrow(/mavenRegistry.host/);
+    });
+
+    const gcOn = { enabled: true, schedule: "0 4 * * 6", deleteUntagged: false };
+    const gcCommand = (objects: K8sObject[]) =>
+        get(objects, "CronJob", "registry-gc").spec.jobTemplate.spec.template.spec.containers[0].command[2] as string;
+
+    test("the GC job cleans old snapshot builds in the Maven container with the script the ConfigMap carries", () => {
+        const objects = renderInClusterObjects(baseSpec({ maven, garbageCollection: gcOn }));
+        const script = get(objects, "ConfigMap", IN_CLUSTER.configMap).data["maven-gc.sh"];
+        expect(script).toContain(`maven="\${DSO_ROOT:-}"'/var/lib/maven'`);
+        expect(script).toContain("head -n 4");
+        expect(gcCommand(objects)).toContain("exec deployment/registry --container=maven -- /bin/sh /etc/dso-registry/maven-gc.sh");
+        expect(container(objects, "maven").volumeMounts).toContainEqual({ name: "config", mountPath: "/etc/dso-registry", readOnly: true });
+    });
+
+    test.each([
+        ["Maven without garbage collection", baseSpec({ maven })],
+        ["garbage collection without Maven", baseSpec({ garbageCollection: gcOn })],
+    ])("%s: no Maven cleanup", (_name, spec) => {
+        const objects = renderInClusterObjects(spec);
+        expect(get(objects, "ConfigMap", IN_CLUSTER.configMap).data["maven-gc.sh"]).toBeUndefined();
+        expect(find(objects, "CronJob", "registry-gc") ? gcCommand(objects) : "").not.toContain("--container=maven");
     });
 
     test("no Maven objects without it", () => {
