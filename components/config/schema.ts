@@ -196,7 +196,7 @@ const mavenRegistry = z.strictObject({
         .min(1)
         .default(3)
         .describe(
-            "Timestamped builds kept per SNAPSHOT version when this program serves the repository on the external host: the garbage-collection job (registry.maintenance.garbageCollection) deletes older builds; the latest one, which maven-metadata.xml names, always stays. Releases are never deleted.",
+            "Timestamped builds kept per SNAPSHOT version when this program serves the repository (on the external host or in the cluster): the garbage-collection job (registry.maintenance.garbageCollection) deletes older builds; the latest one, which maven-metadata.xml names, always stays. Releases are never deleted.",
         ),
     reuseContainerCredentials: z
         .boolean()

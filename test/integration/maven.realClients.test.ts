@@ -3,14 +3,20 @@
  * rendered front (the access policy with its Maven route) to real nginx running the rendered Maven
  * backend config, next to real Distribution. Maven deploys with the Maven account, resolves the
  * artifact anonymously, and is refused an anonymous deploy and a deploy with the registry's push
- * account; the registry's API keeps its own rules on the same origin.
+ * account; the registry's API keeps its own rules on the same origin. Last, the in-cluster
+ * garbage-collection job, rendered, runs against the registry pod's stand-in (real Distribution and
+ * Caddy, a stand-in kubectl) with that nginx's data directory as the pod's `maven-data`: it removes
+ * the old snapshot builds real mvn deployed, and the latest still resolves.
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { renderCaddyfile, renderUsersFile } from "../../components/accessPolicy/accessPolicy";
+import { gcScript, IN_CLUSTER, mavenGcScript } from "../../components/inCluster/manifests";
+import { MAVEN_BACKEND } from "../../components/maven/nginxConfig";
 import { type MavenBackend, makeJar, makeTrustStore, mavenClient, startMavenBackend } from "../support/maven";
-import { makeAccount, type RealRegistry, startRealRegistry, type TestAccount } from "../support/realRegistry";
+import { makeAccount, makeOciImage, type RealRegistry, skopeoCopy, startRealRegistry, type TestAccount } from "../support/realRegistry";
+import { type RegistryPodStandIn, renderPodObjects, startRegistryPodStandIn } from "../support/registryPodStandIn";
 import { privateDir, removeDir, run } from "../support/serverProcess";
 
 const PREFIX = "maven-releases";
@@ -175,5 +181,103 @@ describe("Maven through the front, downloads need an account (mavenRegistry.requ
     test("the registry's pull-only account resolves the jar", () => {
         const result = mavenClient(path.join(dir, "puller"), front.trustStore, front.registry.pull).get(front.repositoryUrl, app);
         expect(result.stdout, result.stderr).toContain("BUILD SUCCESS");
+    });
+});
+
+describe("the in-cluster garbage-collection job and the Maven repository's old snapshot builds", () => {
+    const KEEP = 2;
+    const BUILDS = 4;
+    const snapshot = { groupId: "com.example.dso", artifactId: "gc-app", version: "2.0-SNAPSHOT" };
+    const release = { groupId: "com.example.dso", artifactId: "gc-app", version: "1.0.0" };
+    const appDir = "com/example/dso/gc-app";
+    let dir: string;
+    let front: Front;
+    let pod: RegistryPodStandIn;
+    let jars: { readonly file: string; readonly marker: string }[];
+    let releaseBefore: Buffer;
+    let gc: ReturnType<typeof run>;
+    const builds = () =>
+        [
+            ...new Set(
+                readdirSync(path.join(front.backend.dataDir, PREFIX, appDir, snapshot.version)).flatMap(
+                    (f) => f.match(/-(\d{8}\.\d{6}-\d+)[.-]/)?.[1] ?? [],
+                ),
+            ),
+        ].sort();
+
+    beforeAll(async () => {
+        dir = privateDir("mg-maven-gc");
+        front = await startFront(dir, false);
+        const deployer = mavenClient(path.join(dir, "deployer"), front.trustStore, front.deploy);
+        const releaseJar = makeJar(path.join(dir, "release"));
+        const r = deployer.deployFile(front.repositoryUrl, release, releaseJar.file);
+        if (r.code !== 0) throw new Error(r.stdout);
+        jars = [];
+        for (let i = 1; i <= BUILDS; i += 1) {
+            const jar = makeJar(path.join(dir, `build-${i}`));
+            const d = deployer.deployFile(front.repositoryUrl, snapshot, jar.file);
+            if (d.code !== 0) throw new Error(d.stdout);
+            jars.push(jar);
+        }
+        releaseBefore = readFileSync(path.join(front.backend.dataDir, PREFIX, appDir, "1.0.0", "gc-app-1.0.0.jar"));
+
+        // The registry pod: Distribution has a repository (garbage-collect needs one), and the nginx
+        // data directory above is its maven-data mount; the cleanup script is where the ConfigMap puts it.
+        const push = makeAccount("pod-push");
+        pod = await startRegistryPodStandIn(renderPodObjects("localhost", push, makeAccount("pod-pull")), "localhost");
+        const oci = makeOciImage(path.join(dir, "oci"), 1024);
+        const copied = skopeoCopy(oci.ref, `docker://${pod.authority}/team/app:1`, { certDir: pod.certDir, creds: push, scratch: dir });
+        if (copied.code !== 0) throw new Error(copied.stderr);
+        symlinkSync(front.backend.dataDir, `${pod.root}${MAVEN_BACKEND.dataDir}`);
+        mkdirSync(`${pod.root}${MAVEN_BACKEND.runDir}`, { recursive: true });
+        writeFileSync(
+            `${pod.root}${IN_CLUSTER.configDir}/${IN_CLUSTER.mavenGcScript}`,
+            mavenGcScript({ pathPrefix: PREFIX, snapshotBuildsToKeep: KEEP }),
+        );
+        gc = run("/bin/sh", ["-c", gcScript("dso", false, true)], { env: pod.env, timeout: 300_000 });
+    }, 900_000);
+    afterAll(async () => {
+        pod?.stop();
+        await front?.registry.stop();
+        await front?.backend.stop();
+        removeDir(dir);
+    });
+
+    test("the job succeeds and cleans Maven inside the read-only window, after the registry's collection", () => {
+        expect(gc.code, `${gc.stdout}\n${gc.stderr}\n${pod.logs()}`).toBe(0);
+        expect(gc.stdout).toMatch(/maven: removed [1-9]\d* files of snapshot builds older than the newest 2 of each version/);
+        const calls = pod
+            .kubectlCalls()
+            .map((c) =>
+                c.includes("set env")
+                    ? c.endsWith("-")
+                        ? "read-write"
+                        : "read-only"
+                    : c.includes("--container=maven")
+                      ? "maven"
+                      : c.split(" ")[2],
+            );
+        expect(calls).toEqual(["read-only", "rollout", "exec", "maven", "read-write", "rollout"]);
+    });
+
+    test(`only the newest ${KEEP} snapshot builds are left, the one maven-metadata.xml names among them`, () => {
+        const left = builds();
+        expect(left.map((b) => Number(b.split("-")[1]))).toEqual([BUILDS - 1, BUILDS]);
+        const metadata = readFileSync(path.join(front.backend.dataDir, PREFIX, appDir, snapshot.version, "maven-metadata.xml"), "utf8");
+        const named = metadata.match(/<timestamp>([\d.]+)<\/timestamp>\s*<buildNumber>(\d+)<\/buildNumber>/);
+        expect(left).toContain(`${named?.[1]}-${named?.[2]}`);
+    });
+
+    test("the latest snapshot still resolves with real mvn, with the last build's bytes", () => {
+        const got = mavenClient(path.join(dir, "reader"), front.trustStore).get(front.repositoryUrl, snapshot);
+        expect(got.code, got.stdout).toBe(0);
+        const resolved = readFileSync(path.join(got.localRepository, appDir, snapshot.version, `gc-app-${snapshot.version}.jar`));
+        expect(resolved.equals(readFileSync(jars[BUILDS - 1]!.file))).toBe(true);
+    });
+
+    test("the release is untouched", () => {
+        expect(readFileSync(path.join(front.backend.dataDir, PREFIX, appDir, "1.0.0", "gc-app-1.0.0.jar")).equals(releaseBefore)).toBe(
+            true,
+        );
     });
 });

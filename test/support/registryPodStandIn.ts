@@ -6,10 +6,11 @@
  * by Debian's restic.
  *
  * Only what needs an API server is a stand-in: a `kubectl` shell script first on PATH. It understands
- * the four calls the maintenance jobs make — `set env deployment/registry VAR=…|VAR-` (remembered),
+ * the calls the maintenance jobs make — `set env deployment/registry VAR=…|VAR-` (remembered),
  * `rollout status` (the Recreate rollout: both programs stop, then start again with the remembered
  * environment, and it returns once both answer), `exec … -- /bin/sh SCRIPT ARGS` (runs the script
- * under the root) — and refuses everything else. It logs every call. Test hooks, in a `restic`
+ * under the root, whichever container is named), `exec … -- registry garbage-collect … CONFIG` (runs
+ * Debian's docker-registry on the rooted config) — and refuses everything else. It logs every call. Test hooks, in a `restic`
  * wrapper first on PATH that runs Debian's restic: while a file `hold-pass-2` exists in the pod
  * directory, restic's pass-2 backup (the one with `--parent`) waits before it starts (after writing
  * `holding-pass-2`), so a test can act inside the read-only window; with `fail-pass-2`, that backup
@@ -62,7 +63,7 @@ export interface RegistryPodStandIn {
 }
 
 /** The objects as InClusterRegistry renders them, with plain values where it passes secrets. */
-export function renderPodObjects(host: string, push: TestAccount, pull: TestAccount, backup: InClusterBackup): K8sObject[] {
+export function renderPodObjects(host: string, push: TestAccount, pull: TestAccount, backup?: InClusterBackup): K8sObject[] {
     const policy = sidecarPolicy({
         host,
         requiresAuthForPull: false,
@@ -94,7 +95,7 @@ export function renderPodObjects(host: string, push: TestAccount, pull: TestAcco
         users: { push: pushUsers, pull: renderUsersFile("pull", [pull]), htpasswd: "" },
         httpSecret: randomBytes(24).toString("hex"),
         configChecksum: "test",
-        backup,
+        ...(backup ? { backup } : {}),
     };
     return renderInClusterObjects(spec);
 }
@@ -146,8 +147,18 @@ case "$1 \${2:-}" in
   "exec "*)
     while [ "$1" != -- ]; do shift; done
     shift
-    shell="$1"; script="$2"; shift 2
-    "$shell" "$DSO_ROOT$script" "$@" || status=$? ;;
+    if [ "$1" = registry ]; then
+      # Distribution's own command (the GC job's collection) is Debian's docker-registry here; the
+      # pod's absolute paths get the root in front (the pod's paths hold no spaces).
+      shift
+      args=""
+      for a in "$@"; do case "$a" in /*) args="$args $DSO_ROOT$a" ;; *) args="$args $a" ;; esac; done
+      # shellcheck disable=SC2086
+      docker-registry $args || status=$?
+    else
+      shell="$1"; script="$2"; shift 2
+      "$shell" "$DSO_ROOT$script" "$@" || status=$?
+    fi ;;
   *) echo "kubectl stand-in: not a call the jobs make: $*" >&2; exit 1 ;;
 esac
 printf '%s end %s\n' "$(date +%s.%N)" "$call" >> "$pod/kubectl.times"

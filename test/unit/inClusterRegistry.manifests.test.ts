@@ -11,6 +11,7 @@ import {
     type InClusterSpec,
     inClusterSpecProblem,
     type K8sObject,
+    mavenGcScript,
     renderInClusterObjects,
 } from "../../components/inCluster/manifests";
 import { podTemplates, restrictedPodProblems, schemaProblems } from "../support/k8sValidate";
@@ -659,6 +660,7 @@ describe("the Maven repository in the registry pod", () => {
     test("the GC job cleans old snapshot builds in the Maven container with the script the ConfigMap carries", () => {
         const objects = renderInClusterObjects(baseSpec({ maven, garbageCollection: gcOn }));
         const script = get(objects, "ConfigMap", IN_CLUSTER.configMap).data["maven-gc.sh"];
+        expect(script).toBe(mavenGcScript(maven));
         expect(script).toContain(`maven="\${DSO_ROOT:-}"'/var/lib/maven'`);
         expect(script).toContain("head -n 4");
         expect(gcCommand(objects)).toContain("exec deployment/registry --container=maven -- /bin/sh /etc/dso-registry/maven-gc.sh");
