@@ -409,9 +409,82 @@ function mirrorAgeWarnings(c: FlatConfig): ConfigProblem[] {
     });
 }
 
+/**
+ * Caches no node is pointed at. Node trust writes a cache's entry (hosts.toml, or registries.yaml for
+ * k3s and RKE2) for every runtime but the Docker engine, which has no per-upstream mirror setting, and
+ * for no node at all with delivery "none" (components/nodeTrust/files.ts). The caches still run and take
+ * disk; an image named through one (`<registry>/mirrors/<upstream>/…`) still pulls, so this warns.
+ */
+function unusedMirrorWarnings(c: FlatConfig): ConfigProblem[] {
+    if (c.registry.mirrors.length === 0 || c.registry.mode === "existing") return [];
+    const key = keyPath(["registry", "mirrors"]);
+    const direct = `only an image named through a cache (${c.containerRegistry.host}/mirrors/<upstream>/<repository>) uses one`;
+    const pointAt = 'a runtime node trust points at the caches (containerd, microk8s, kind, k3s or rke2: docs/mirrors.md, "Nodes")';
+    if (c.nodes.delivery === "none") {
+        return [
+            {
+                key,
+                message:
+                    `runs a pull-through cache per upstream, but nodes.delivery is "none", so no node is pointed at them: the caches run ` +
+                    `and take disk while the nodes pull from the upstreams directly (${direct}). Set nodes.delivery to "daemonset" or ` +
+                    `"ssh" with ${pointAt}, write those entries on the nodes yourself, or remove registry.mirrors`,
+            },
+        ];
+    }
+    const nodes: { runtime: string; name?: string }[] =
+        c.nodes.delivery === "ssh"
+            ? c.nodes.list.map((n) => ({ runtime: n.runtime ?? c.nodes.runtime, name: n.name }))
+            : [{ runtime: c.nodes.runtime }];
+    const docker = nodes.filter((n) => n.runtime === "docker");
+    if (docker.length === 0) return [];
+    const engine = "the Docker engine has no per-upstream mirror setting (only registry-mirrors in daemon.json, for Docker Hub alone)";
+    if (docker.length === nodes.length) {
+        return [
+            {
+                key,
+                message:
+                    `runs a pull-through cache per upstream, but every node's runtime is "docker" and ${engine}, so no node is pointed ` +
+                    `at them: the caches run and take disk while the nodes pull from the upstreams directly (${direct}). Move the nodes ` +
+                    `to ${pointAt}, or remove registry.mirrors`,
+            },
+        ];
+    }
+    const names = docker.map((n) => n.name).join(", ");
+    return [
+        {
+            key,
+            message:
+                `is not used by the nodes of runtime "docker" (${names}): ${engine}, so they pull from the upstreams directly. ` +
+                `Move them to ${pointAt}, or accept that only the other nodes use the caches`,
+        },
+    ];
+}
+
+/**
+ * The external host's backup with images in a bucket. Unlike the in-cluster backup (refused in
+ * rules.ts: it copies volumes only, and the images are not on one), it still holds what a rebuilt host
+ * needs (backedUpPaths in components/externalHost/backupScripts.ts), so it warns instead.
+ */
+function bucketBackupWarnings(c: FlatConfig): ConfigProblem[] {
+    const backup = c.registry.maintenance.backup;
+    if (!backup.enabled || c.registry.mode !== "external-host" || c.registry.storage.kind !== "s3") return [];
+    const maven = mavenServedByRegistry(c) ? ", and the Maven repository's files" : "";
+    return [
+        {
+            key: keyPath(["registry", "maintenance", "backup", "enabled"]),
+            message:
+                `is true with registry.storage.kind "s3": the nightly backup holds the host's own files (the registry's configs with ` +
+                `storage.env, Caddy's Caddyfile, users and TLS files, its certificates and ACME account${maven}) and no images, ` +
+                `which are in bucket "${c.registry.storage.s3?.bucket ?? "<bucket>"}", yet every run still opens its read-only window ` +
+                `(pushes refused for seconds). Protect the images with the bucket's own versioning or replication (or copy it elsewhere with ` +
+                "`mc mirror` or `aws s3 sync`), and keep this backup for the host's files or set it to false (docs/external-host.md, Backups)",
+        },
+    ];
+}
+
 /** Advice about combinations that work with a known limit. */
 export function adviceWarnings(c: FlatConfig): ConfigProblem[] {
-    const warnings: ConfigProblem[] = [...mirrorAgeWarnings(c)];
+    const warnings: ConfigProblem[] = [...mirrorAgeWarnings(c), ...unusedMirrorWarnings(c), ...bucketBackupWarnings(c)];
     const dockerNodes = c.nodes.delivery !== "none" && nodeFlavours(c).includes("docker");
     if (dockerNodes && c.registry.mode === "existing" && !c.containerRegistry.requiresAuthForPull) {
         warnings.push({ key: keyPath(["nodes", "runtime"]), message: DOCKER_CLASSIC_STORE_ADVICE });
