@@ -288,7 +288,7 @@ const maintenance = z.strictObject({
                 .boolean()
                 .default(false)
                 .describe(
-                    "Back up on a schedule with restic, with a short read-only window: the external host to another machine over SFTP or to S3; the in-cluster registry (its volume, and Maven's) to S3.",
+                    "Back up on a schedule with restic, with a short read-only window: the external host (its data, configs and Caddy's certificates) to another machine over SFTP or to S3; the in-cluster registry (its volume, and Maven's) to S3 or to a volume of its own. Images kept in a bucket (registry.storage.kind: s3) are in neither: refused in-cluster, warned on the external host.",
                 ),
             image: imageRef
                 .default(DEFAULT_RESTIC_IMAGE)
@@ -422,7 +422,7 @@ const mirror = z.strictObject({
     maxSize: quantity
         .default("20Gi")
         .describe(
-            "Storage limit of this cache: the size of its own PVC in the cluster; on the external host an hourly job empties the cache when it has grown past it.",
+            "Storage limit of this cache: in the cluster the size of its own PVC, a hard limit only where the storage class enforces claim sizes; on the external host an hourly job empties the cache when it has grown past it (docs/mirrors.md, Age and size limits).",
         ),
 });
 
