@@ -11,6 +11,7 @@
  * inode changed: that makes the read-only pass short.
  */
 import { shQuote } from "../shared/hostAccess";
+import { renderVerifyScript } from "../shared/verifyScript";
 import { MAVEN_CONTAINER, type MavenHostSpec, mavenRunLines } from "./mavenScripts";
 import {
     type ContainerSpec,
@@ -247,86 +248,19 @@ export function restoreScript(spec: ContainerSpec, specFingerprint: string, dest
     ].join("\n");
 }
 
-/** The manifest types the check asks for (every type Distribution 2.8 stores). */
-const MANIFEST_TYPES = [
-    "application/vnd.oci.image.index.v1+json",
-    "application/vnd.oci.image.manifest.v1+json",
-    "application/vnd.docker.distribution.manifest.list.v2+json",
-    "application/vnd.docker.distribution.manifest.v2+json",
-    "application/vnd.docker.distribution.manifest.v1+prettyjws",
-];
-
 /**
- * The check (placed as dso-registry-verify, run by GC after the registry is back and by restore):
- * asks the registry itself (`base`, no Caddy in between) for every repository, tag and manifest and
- * HEADs every blob and child manifest they name. Run against a freshly started registry, whose
- * blob-descriptor cache is empty, a 200 means the file is there (distribution#3743). Prints each
- * missing piece with its image name and fails with the list.
+ * The check (placed as dso-registry-verify, run by GC after the registry is back and by restore),
+ * with curl against Distribution on the host's loopback; the check itself is the one both placements
+ * run (components/shared/verifyScript.ts).
  */
 export function verifyScript(base: string): string {
-    return [
-        "#!/bin/sh",
-        "# Managed by dso-registry: checks that the registry serves every tagged image whole. See docs/external-host.md.",
-        "set -eu",
-        `base=${shQuote(base)}`,
-        `accept=${shQuote(MANIFEST_TYPES.join(","))}`,
-        "tries=0",
-        'until curl -fsS -o /dev/null --max-time 5 "$base/v2/" 2>/dev/null; do',
-        "  tries=$((tries + 1))",
-        '  if [ "$tries" -ge 60 ]; then echo "the registry does not answer on $base/v2/; see: docker logs dso-registry" >&2; exit 1; fi',
-        "  sleep 1",
-        "done",
-        "tmp=$(mktemp -d); trap 'rm -rf \"$tmp\"' EXIT",
-        "images=0; blobs=0; bad=''",
-        "# The values of a JSON array field of $1, one a line (names and tags hold no quotes or commas).",
-        "array() { tr -d '\\n' < \"$2\" | sed -n \"s/.*\\\"$1\\\"[[:space:]]*:[[:space:]]*\\[\\([^]]*\\)\\].*/\\1/p\" | tr ',' '\\n' | sed 's/^[[:space:]]*\"//; s/\"[[:space:]]*$//' | grep -v '^$' || true; }",
-        'missing() { echo "MISSING $1: $2" >&2; case " $bad " in *" $1 "*) ;; *) bad="$bad $1" ;; esac; }',
-        "# check_manifest IMAGE REPO REFERENCE: the manifest, then every blob or child manifest it names.",
-        "check_manifest() {",
-        '  if ! curl -fsS -H "Accept: $accept" -D "$tmp/headers" -o "$tmp/manifest" "$base/v2/$2/manifests/$3" 2>/dev/null; then',
-        '    missing "$1" "manifest $3"; return 0',
-        "  fi",
-        "  type=$(sed -n 's/^[Cc]ontent-[Tt]ype:[[:space:]]*\\([^;[:space:]]*\\).*/\\1/p' \"$tmp/headers\" | tail -n 1)",
-        '  digests=$(grep -oE \'"(digest|blobSum)"[[:space:]]*:[[:space:]]*"[^"]+"\' "$tmp/manifest" | sed \'s/.*"\\([^"]*\\)"$/\\1/\' | sort -u)',
-        '  case "$type" in',
-        '    *index*|*manifest.list*) for d in $digests; do check_manifest "$1" "$2" "$d"; done ;;',
-        "    *)",
-        "      for d in $digests; do",
-        "        blobs=$((blobs + 1))",
-        '        code=$(curl -sS -o /dev/null -w "%{http_code}" -I "$base/v2/$2/blobs/$d" 2>/dev/null || true)',
-        '        if [ "$code" != 200 ]; then missing "$1" "blob $d (HTTP $code)"; fi',
-        "      done ;;",
-        "  esac",
-        "}",
-        "last=''",
-        "while :; do",
-        '  curl -fsS -o "$tmp/catalog" "$base/v2/_catalog?n=1000${last:+&last=$last}"',
-        '  repos=$(array repositories "$tmp/catalog")',
-        '  [ -n "$repos" ] || break',
-        "  for repo in $repos; do",
-        '    last="$repo"',
-        "    # 404: a repository without tags (a push under way or refused before its manifest, or every tag deleted).",
-        '    code=$(curl -sS -o "$tmp/tags" -w "%{http_code}" "$base/v2/$repo/tags/list" 2>/dev/null || true)',
-        '    case "$code" in',
-        "      200) ;;",
-        "      404) continue ;;",
-        '      *) echo "listing the tags of $repo answered HTTP $code; see: docker logs dso-registry" >&2; exit 1 ;;',
-        "    esac",
-        '    for tag in $(array tags "$tmp/tags"); do',
-        "      images=$((images + 1))",
-        '      check_manifest "$repo:$tag" "$repo" "$tag"',
-        "    done",
-        "  done",
-        '  [ "$(printf "%s\\n" "$repos" | wc -l)" -ge 1000 ] || break',
-        "done",
-        'if [ -n "$bad" ]; then',
-        '  echo "FAILED: these tagged images are not served whole:$bad" >&2',
-        '  echo "Push them again from their builds, or restore the last good backup (dso-registry-restore --list)." >&2',
-        "  exit 1",
-        "fi",
-        'echo "verified: $images tagged images, $blobs blobs, all served"',
-        "",
-    ].join("\n");
+    return renderVerifyScript({
+        base,
+        client: "curl",
+        docs: "docs/external-host.md",
+        registryLogs: "docker logs dso-registry",
+        remedy: "Push them again from their builds, or restore the last good backup (dso-registry-restore --list).",
+    });
 }
 
 /** The registry's own address on the host, for the check. */

@@ -13,6 +13,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import { mavenCleanupLines } from "../maven/cleanup";
 import { MAVEN_BACKEND } from "../maven/nginxConfig";
 import { DISTRIBUTION, type IngressController, MANAGED_LABELS } from "../shared/facts";
+import { renderVerifyScript } from "../shared/verifyScript";
 import { backupSidecar, type InClusterBackup, renderBackupObjects } from "./backup";
 
 /** A string that may still be an Output when the component renders. */
@@ -150,6 +151,8 @@ export const IN_CLUSTER = {
     mavenContainer: "maven",
     /** ConfigMap key (and file in configDir) of the Maven cleanup the GC job runs in the Maven container. */
     mavenGcScript: "maven-gc.sh",
+    /** ConfigMap key (and file in configDir) of the check the GC job runs in the registry container afterwards. */
+    verifyScript: "verify.sh",
     /** The Service port (Caddy, plain HTTP behind the ingress). */
     servicePort: 5000,
     /** Distribution inside the pod, on loopback only: nothing reaches it except through Caddy. */
@@ -311,6 +314,7 @@ export function renderConfigMap(spec: InClusterSpec): K8sObject {
             "config.yml": spec.registryConfig,
             ...(spec.maven ? { "maven-nginx.conf": spec.maven.nginxConfig } : {}),
             ...(spec.maven && spec.garbageCollection.enabled ? { [IN_CLUSTER.mavenGcScript]: mavenGcScript(spec.maven) } : {}),
+            ...(spec.garbageCollection.enabled ? { [IN_CLUSTER.verifyScript]: inClusterVerifyScript(spec.namespace) } : {}),
         },
     } satisfies k8s.types.input.core.v1.ConfigMap;
 }
@@ -707,19 +711,43 @@ export function renderLocalRegistryHosting(spec: InClusterSpec): K8sObject | und
  * The switch is set on every container of the pod: Distribution reads it, and the Caddy sidecar
  * answers writes with 503 and Retry-After while it is set (the policy's env signal). The backup needs
  * no restart and opens its window with a marker file instead (./backup.ts).
+ *
+ * Then the job checks its own work: once the writable pods run (a fresh Distribution, whose cache
+ * knows nothing yet), `verify.sh` from the ConfigMap runs in the registry container, the only place
+ * that reaches Distribution on the pod's loopback, and fails the job naming every tagged image that
+ * is not served whole (distribution#3743, #3045).
  */
 export function gcScript(namespace: string, deleteUntagged: boolean, maven = false): string {
     const exec = `kubectl --namespace ${namespace} exec deployment/${IN_CLUSTER.name}`;
     return [
         "set -eu",
         ...readOnlyRollout(namespace),
+        'echo "registry is read-only; collecting garbage"',
         `${exec} --container=registry -- registry garbage-collect${deleteUntagged ? " --delete-untagged" : ""} ${IN_CLUSTER.configDir}/config.yml`,
         // Old snapshot builds, from inside the Maven container (the only one with maven-data mounted).
         ...(maven
             ? [`${exec} --container=${IN_CLUSTER.mavenContainer} -- /bin/sh ${IN_CLUSTER.configDir}/${IN_CLUSTER.mavenGcScript}`]
             : []),
+        ...END_READ_ONLY_ROLLOUT,
+        'echo "garbage collection done; registry writable again with an empty cache; checking every tagged image"',
+        `${exec} --container=registry -- /bin/sh ${IN_CLUSTER.configDir}/${IN_CLUSTER.verifyScript}`,
         "",
     ].join("\n");
+}
+
+/**
+ * The check the GC job runs in the registry container (`verify.sh` in the ConfigMap): the external
+ * host's check (components/shared/verifyScript.ts), with busybox's wget (the registry:2 image is
+ * Alpine, without curl) against Distribution on the pod's loopback.
+ */
+export function inClusterVerifyScript(namespace: string): string {
+    return renderVerifyScript({
+        base: `http://${IN_CLUSTER.registryAddr}`,
+        client: "busybox-wget",
+        docs: "docs/in-cluster.md",
+        registryLogs: `kubectl --namespace ${namespace} logs deployment/${IN_CLUSTER.name} --container=registry`,
+        remedy: "Push them again from their builds, or restore the last good backup (docs/in-cluster.md, Restore).",
+    });
 }
 
 /**
@@ -744,7 +772,8 @@ export function mavenGcScript(maven: Pick<InClusterMaven, "pathPrefix" | "snapsh
 /**
  * Lines that switch the registry Deployment to read-only maintenance mode for the rest of the script
  * and wait until its pods run that way; `restore`, called by the trap on every exit (also on failure),
- * switches it back and waits for the writable pods. The garbage-collection job's switch.
+ * switches it back and waits for the writable pods (`END_READ_ONLY_ROLLOUT` does it before the
+ * script ends). The garbage-collection job's switch.
  */
 export function readOnlyRollout(namespace: string): string[] {
     const deployment = `deployment/${IN_CLUSTER.name}`;
@@ -759,6 +788,9 @@ export function readOnlyRollout(namespace: string): string[] {
         `${kubectl} rollout status ${deployment} --timeout=15m`,
     ];
 }
+
+/** Lines that end `readOnlyRollout`'s window before the script ends: the writable pods run again. */
+export const END_READ_ONLY_ROLLOUT: readonly string[] = ["restore", "trap - EXIT"];
 
 /** The job's account may only read and patch the registry Deployment and exec into its pods. */
 export function renderGcRbac(spec: InClusterSpec): K8sObject[] {

@@ -257,7 +257,7 @@ describe("the in-cluster garbage-collection job and the Maven repository's old s
                       ? "maven"
                       : c.split(" ")[2],
             );
-        expect(calls).toEqual(["read-only", "rollout", "exec", "maven", "read-write", "rollout"]);
+        expect(calls).toEqual(["read-only", "rollout", "exec", "maven", "read-write", "rollout", "exec"]);
     });
 
     test(`only the newest ${KEEP} snapshot builds are left, the one maven-metadata.xml names among them`, () => {

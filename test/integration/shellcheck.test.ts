@@ -29,7 +29,8 @@ const base = {
 /** What the committed stacks leave off, switched on: each variant is synthesized once per run. */
 const variants: Record<string, Record<string, unknown>> = {
     // Node trust over SSH in every runtime flavour (one node each, one of them local), with the
-    // containerd restart and the /etc/hosts block; the in-cluster registry with garbage collection.
+    // containerd restart and the /etc/hosts block; the in-cluster registry with garbage collection (the
+    // CronJob's inline script and the check it runs in the registry container, ConfigMap key verify.sh).
     "ssh-nodes": {
         "dso-registry:registry": { mode: "in-cluster", maintenance: { garbageCollection: { enabled: true, deleteUntagged: true } } },
         "dso-registry:nodes": {
@@ -199,6 +200,7 @@ describe("shellcheck -s sh", async () => {
         expect(names).toMatch(/^variant ssh-nodes: hosts\/node-kind\/commands\/.+\.sh$/m);
         expect(names).toMatch(/^stack local: k8s\/dso-node-trust\/ConfigMap-dso-node-trust\.yaml data\.apply\.sh$/m);
         expect(names).toMatch(/CronJob-registry-gc\.yaml container /);
+        expect(names).toMatch(/^variant ssh-nodes: k8s\/.*ConfigMap-registry-config\.yaml data\.verify\.sh$/m);
         expect(names).toMatch(/^variant in-cluster-backup: k8s\/.*CronJob-registry-backup\.yaml container backup$/m);
         expect(names).toMatch(/^variant in-cluster-backup: k8s\/.*ConfigMap-registry-backup\.yaml data\.backup\.sh$/m);
         expect(names).toMatch(/^variant in-cluster-backup: k8s\/.*ConfigMap-registry-backup\.yaml data\.restore\.sh$/m);

@@ -9,8 +9,11 @@
  * the calls the maintenance jobs make — `set env deployment/registry VAR=…|VAR-` (remembered),
  * `rollout status` (the Recreate rollout: both programs stop, then start again with the remembered
  * environment, and it returns once both answer), `exec … -- /bin/sh SCRIPT ARGS` (runs the script
- * under the root, whichever container is named), `exec … -- registry garbage-collect … CONFIG` (runs
- * Debian's docker-registry on the rooted config) — and refuses everything else. It logs every call. Test hooks, in a `restic`
+ * under the root; in the `registry` container with busybox's sh and only busybox's applets on PATH,
+ * as the registry:2 image, Alpine without curl, has them), `exec … -- registry garbage-collect …
+ * CONFIG` (runs Debian's docker-registry on the rooted config) — and refuses everything else. It
+ * logs every call. The scripts of ConfigMap `registry-config` (the GC job's `verify.sh`, …) are placed
+ * in the config directory with the same mapping as config.yml. Test hooks, in a `restic`
  * wrapper first on PATH that runs Debian's restic: while a file `hold-pass-2` exists in the pod
  * directory, restic's pass-2 backup (the one with `--parent`) waits before it starts (after writing
  * `holding-pass-2`), so a test can act inside the read-only window; with `fail-pass-2`, that backup
@@ -30,7 +33,7 @@ import { renderSidecarCaddyfile, SIDECAR_TLS, sidecarPolicy } from "../../compon
 import { IN_CLUSTER, type InClusterSpec, type K8sObject, renderInClusterObjects } from "../../components/inCluster/manifests";
 import { MAVEN_BACKEND } from "../../components/maven/nginxConfig";
 import { makeTestCa, type TestAccount, type TestCa } from "./realRegistry";
-import { freePort, privateDir, removeDir, run } from "./serverProcess";
+import { freePort, privateDir, removeDir, run, runOk } from "./serverProcess";
 
 export interface RegistryPodStandIn {
     /** The pod's filesystem root (DSO_ROOT). */
@@ -84,7 +87,7 @@ export function renderPodObjects(host: string, push: TestAccount, pull: TestAcco
         storage: { kind: "filesystem", size: "20Gi" },
         allowedNetworks: [],
         ui: { enabled: false, deleteEnabled: false },
-        garbageCollection: { enabled: false, schedule: "30 3 * * 0", deleteUntagged: false },
+        garbageCollection: { enabled: true, schedule: "30 3 * * 0", deleteUntagged: false },
         publishLocalRegistryHosting: false,
         caddyfile: renderSidecarCaddyfile(policy, SIDECAR_TLS),
         registryConfig: renderRegistryConfig({
@@ -145,7 +148,11 @@ case "$1 \${2:-}" in
     esac ;;
   "rollout status") sh "$pod/restart" || status=$? ;;
   "exec "*)
-    while [ "$1" != -- ]; do shift; done
+    container=""
+    while [ "$1" != -- ]; do
+      case "$1" in --container=*) container="\${1#--container=}" ;; esac
+      shift
+    done
     shift
     if [ "$1" = registry ]; then
       # Distribution's own command (the GC job's collection) is Debian's docker-registry here; the
@@ -155,6 +162,10 @@ case "$1 \${2:-}" in
       for a in "$@"; do case "$a" in /*) args="$args $DSO_ROOT$a" ;; *) args="$args $a" ;; esac; done
       # shellcheck disable=SC2086
       docker-registry $args || status=$?
+    elif [ "$container" = registry ]; then
+      # The registry:2 image is Alpine: busybox's sh and applets, no curl.
+      script="$2"; shift 2
+      PATH="$pod/busybox" "$pod/busybox/sh" "$DSO_ROOT$script" "$@" || status=$?
     else
       shell="$1"; script="$2"; shift 2
       "$shell" "$DSO_ROOT$script" "$@" || status=$?
@@ -248,6 +259,10 @@ export async function startRegistryPodStandIn(objects: readonly K8sObject[], hos
         .replace(`http://:${IN_CLUSTER.servicePort} {`, `http://:${frontPort} {\n\tbind 127.0.0.1`)
         .replace(`${host}:${IN_CLUSTER.tlsPort} {`, `${host}:${tlsPort} {\n\tbind 127.0.0.1`);
     place(path.join(podDir, "Caddyfile"), caddyfile);
+    for (const [key, text] of Object.entries(config)) {
+        if (key === "config.yml" || key === "Caddyfile") continue;
+        place(`${root}${IN_CLUSTER.configDir}/${key}`, rooted(text, root).split(IN_CLUSTER.registryAddr).join(`127.0.0.1:${registryPort}`));
+    }
     mkdirSync(`${root}${IN_CLUSTER.dataDir}`, { recursive: true });
 
     if (objects.some((o) => o.kind === "ConfigMap" && o.metadata.name === IN_CLUSTER_BACKUP.name)) {
@@ -264,6 +279,8 @@ export async function startRegistryPodStandIn(objects: readonly K8sObject[], hos
     }
     place(path.join(bin, "kubectl"), KUBECTL, 0o755);
     place(path.join(bin, "restic"), RESTIC, 0o755);
+    mkdirSync(path.join(podDir, "busybox"));
+    runOk("busybox", ["--install", "-s", path.join(podDir, "busybox")]);
     place(path.join(podDir, "restart"), restartScript(podDir, root, registryPort, frontPort), 0o755);
     const env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, DSO_ROOT: root, POD_DIR: podDir };
     const sh = (...args: string[]) => {

@@ -564,6 +564,16 @@ describe("garbage collection", () => {
     ])("deleteUntagged %s runs: %s", (deleteUntagged, command) => {
         expect(gcScript("dso", deleteUntagged)).toContain(command);
     });
+
+    test("the ConfigMap carries the check the job runs in the registry container (busybox wget against Distribution on the pod's loopback), only with GC on", () => {
+        const script: string = get(gcOn(), "ConfigMap", IN_CLUSTER.configMap).data[IN_CLUSTER.verifyScript];
+        expect(script).toContain(`base='http://${IN_CLUSTER.registryAddr}'`);
+        expect(script).toContain("wget -S -q --spider");
+        expect(script).not.toContain("curl");
+        expect(script).toContain("kubectl --namespace dso logs deployment/registry --container=registry");
+        const off = get(renderInClusterObjects(baseSpec()), "ConfigMap", IN_CLUSTER.configMap).data;
+        expect(off[IN_CLUSTER.verifyScript]).toBeUndefined();
+    });
 });
 
 /**
@@ -595,18 +605,21 @@ describe("garbage collection script under sh", () => {
                   ? "read-write"
                   : c.includes("rollout status")
                     ? "wait"
-                    : c.includes(" exec ")
-                      ? "collect"
-                      : c,
+                    : c.includes("verify.sh")
+                      ? "verify"
+                      : c.includes(" exec ")
+                        ? "collect"
+                        : c,
         );
 
-    test("read-only, wait, collect, read-write, wait", () => {
+    test("read-only, wait, collect, read-write, wait, then the check of every tagged image", () => {
         const { status, calls } = run(0);
         expect(status).toBe(0);
-        expect(steps(calls)).toEqual(["read-only", "wait", "collect", "read-write", "wait"]);
+        expect(steps(calls)).toEqual(["read-only", "wait", "collect", "read-write", "wait", "verify"]);
+        expect(calls[5]).toContain("exec deployment/registry --container=registry -- /bin/sh /etc/dso-registry/verify.sh");
     });
 
-    test("with Maven: read-only, wait, collect, Maven cleanup, read-write, wait", () => {
+    test("with Maven: read-only, wait, collect, Maven cleanup, read-write, wait, check", () => {
         rmSync(log, { force: true });
         const result = spawnSync("/bin/sh", ["-c", gcScript("dso", false, true)], {
             env: { PATH: `${dir}:/usr/bin:/bin`, FAIL_GC: "0" },
@@ -614,7 +627,7 @@ describe("garbage collection script under sh", () => {
         });
         expect(result.status).toBe(0);
         const calls = readFileSync(log, "utf8").trim().split("\n");
-        expect(steps(calls)).toEqual(["read-only", "wait", "collect", "collect", "read-write", "wait"]);
+        expect(steps(calls)).toEqual(["read-only", "wait", "collect", "collect", "read-write", "wait", "verify"]);
         expect(calls[3]).toContain("--container=maven -- /bin/sh /etc/dso-registry/maven-gc.sh");
     });
 

@@ -1,0 +1,342 @@
+/**
+ * The in-cluster garbage-collection job checks its own work, and pushes during the cluster's
+ * maintenance either land or get the clear refusal — with the real software against the rendered
+ * objects: Distribution (`docker-registry`) with the rendered config.yml and Caddy with the rendered
+ * sidecar Caddyfile (test/support/registryPodStandIn.ts plays the pod; the registry container's
+ * scripts run under busybox, as in the registry:2 image), the CronJobs' inline scripts as rendered,
+ * the ConfigMaps' scripts (`verify.sh`, `backup.sh`) as rendered, Debian's restic for the backup to
+ * its volume. Only kubectl is a stand-in. skopeo pushes and pulls through the sidecar's TLS site.
+ *
+ * The story, in order: images pushed, and a repository without tags (a blob, no manifest); the GC
+ * job passes and reports the tagged images it checked; skopeo pushes in a loop while the GC job and
+ * then the backup job run, every push lands or is refused with a 503, and every landed push pulls
+ * back by digest, blob for blob; a blob file removed behind the registry's back makes the job fail,
+ * naming that image and no other, with the registry writable again.
+ */
+import { spawn } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { IN_CLUSTER_BACKUP } from "../../components/inCluster/backup";
+import { IN_CLUSTER, type K8sObject } from "../../components/inCluster/manifests";
+import { makeAccount, makeOciImage, skopeoCopy, writeAuthFile } from "../support/realRegistry";
+import { type RegistryPodStandIn, renderPodObjects, startRegistryPodStandIn } from "../support/registryPodStandIn";
+import { privateDir, removeDir, runOk, type ServerProcess, startServer } from "../support/serverProcess";
+
+const HOST = "localhost";
+const IMAGES = ["team/app-1:1", "team/app-2:1", "other/tool:2.0"];
+const UNTAGGED = "team/untagged";
+
+/** A CronJob's inline script, as rendered. */
+function jobScript(objects: readonly K8sObject[], name: string): string {
+    const job = objects.find((o) => o.kind === "CronJob" && o.metadata.name === name) as any;
+    const command = job.spec.jobTemplate.spec.template.spec.containers[0].command as string[];
+    expect(command.slice(0, 2)).toEqual(["/bin/sh", "-c"]);
+    return command[2]!;
+}
+
+/** sha256 of every blob of an OCI layout, by file name. */
+function blobHashes(ociLayout: string): Map<string, string> {
+    const dir = path.join(ociLayout, "blobs", "sha256");
+    return new Map(
+        readdirSync(dir).map((name) => [
+            name,
+            createHash("sha256")
+                .update(readFileSync(path.join(dir, name)))
+                .digest("hex"),
+        ]),
+    );
+}
+
+/**
+ * Pushes one of `count` images after another, each to a tag of its own, until the stop file exists;
+ * for push i: `i.ref` (image number and reference), `i.code`, `i.out` (skopeo's output), `i.digest`.
+ */
+const PUSH_LOOP = `#!/bin/sh
+set -u
+authority=$1 images=$2 count=$3 auth=$4 certs=$5 results=$6 stop=$7
+i=0
+while [ ! -e "$stop" ]; do
+  i=$((i + 1))
+  k=$(( (i - 1) % count + 1 ))
+  ref="$authority/loop/image-$k:push-$i"
+  printf '%s\\n%s\\n' "$k" "$ref" > "$results/$i.ref"
+  skopeo --insecure-policy copy --retry-times 0 --dest-cert-dir "$certs" --dest-authfile "$auth" \\
+    --digestfile "$results/$i.digest" "oci:$images/$k/layout:latest" "docker://$ref" > "$results/$i.out" 2>&1
+  echo $? > "$results/$i.code"
+done
+`;
+
+interface JobResult {
+    readonly code: number | null;
+    readonly stdout: string;
+    readonly stderr: string;
+}
+
+describe("the in-cluster GC job checks every tagged image; pushes during GC and backup land or get 503", () => {
+    let pod: RegistryPodStandIn;
+    let objects: K8sObject[];
+    let work: string;
+    const push = makeAccount("ci-push");
+    const pull = makeAccount("cluster-pull");
+    /** image → manifest digest, as pushed. */
+    const pushed = new Map<string, string>();
+
+    beforeAll(async () => {
+        work = privateDir("cg-gc-test");
+        objects = renderPodObjects(HOST, push, pull, {
+            image: "restic/restic:0.17.3",
+            schedule: "0 2 * * *",
+            keep: 2,
+            destination: { kind: "volume", size: "1Gi" },
+            repositoryPassword: randomBytes(24).toString("base64"),
+        });
+        pod = await startRegistryPodStandIn(objects, HOST);
+    }, 120_000);
+
+    afterAll(() => {
+        pod?.stop();
+        if (work) removeDir(work);
+    });
+
+    /** Runs a CronJob's script as rendered, with the stand-in kubectl; resolves with its exit and output. */
+    function runJob(name: string): Promise<JobResult> {
+        const child = spawn("/bin/sh", ["-c", jobScript(objects, name)], { env: pod.env, stdio: ["ignore", "pipe", "pipe"] });
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+        child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+        return new Promise((resolve) => child.once("close", (code) => resolve({ code, stdout, stderr })));
+    }
+
+    function inspectDigest(image: string): string {
+        return runOk("skopeo", [
+            "inspect",
+            "--cert-dir",
+            pod.certDir,
+            "--no-creds",
+            "--format",
+            "{{.Digest}}",
+            `docker://${pod.authority}/${image}`,
+        ]).stdout.trim();
+    }
+
+    test("images pushed through the sidecar, and a repository that holds a blob and no tag", () => {
+        for (const image of IMAGES) {
+            const oci = makeOciImage(path.join(work, "src", image.replace(/[/:]/g, "_")), 64 * 1024);
+            const r = skopeoCopy(oci.ref, `docker://${pod.authority}/${image}`, { certDir: pod.certDir, creds: push, scratch: work });
+            expect(r.stderr).toBe("");
+            expect(r.code).toBe(0);
+            pushed.set(image, inspectDigest(image));
+        }
+        expect([...pushed.values()].every((d) => /^sha256:[0-9a-f]{64}$/.test(d))).toBe(true);
+        // A blob uploaded whole, its manifest never pushed: the repository is listed, its tags are not (404).
+        const blob = randomBytes(1024);
+        const digest = `sha256:${createHash("sha256").update(blob).digest("hex")}`;
+        const curl = (...args: string[]) =>
+            runOk("curl", ["-sS", "--cacert", pod.ca.caCertFile, "-u", `${push.username}:${push.password}`, ...args]);
+        const started = curl("-o", "/dev/null", "-D", "-", "-X", "POST", `https://${pod.authority}/v2/${UNTAGGED}/blobs/uploads/`);
+        const location = started.stdout.match(/^location: (\S+)/im)?.[1];
+        expect(location).toBeDefined();
+        const url = new URL(location!, `https://${pod.authority}`);
+        url.searchParams.set("digest", digest);
+        writeFileSync(path.join(work, "untagged-blob"), blob);
+        const stored = curl(
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "-X",
+            "PUT",
+            "-H",
+            "Content-Type: application/octet-stream",
+            "--data-binary",
+            `@${path.join(work, "untagged-blob")}`,
+            url.href,
+        );
+        expect(stored.stdout).toBe("201");
+        const catalog = runOk("curl", ["-sS", "--cacert", pod.ca.caCertFile, `https://${pod.authority}/v2/_catalog`]);
+        expect(JSON.parse(catalog.stdout).repositories).toContain(UNTAGGED);
+    });
+
+    test("the GC job collects, makes the registry writable again, then checks every tagged image in the registry container, and passes", async () => {
+        const callsBefore = pod.kubectlCalls().length;
+        const gc = await runJob(IN_CLUSTER.gcName);
+        expect(gc.code, `${gc.stdout}\n${gc.stderr}\n${pod.logs()}`).toBe(0);
+        // The untagged repository is skipped; every tagged image and each of its blobs (config and layer) is counted.
+        expect(gc.stdout).toContain(`verified: ${IMAGES.length} tagged images, ${IMAGES.length * 2} blobs, all served`);
+        expect(gc.stderr).not.toContain("MISSING");
+        const steps = pod
+            .kubectlCalls()
+            .slice(callsBefore)
+            .map((c) => c.replace(/^--namespace dso /, ""));
+        expect(steps).toEqual([
+            `set env deployment/registry ${IN_CLUSTER.readOnlyEnv}={"enabled":true}`,
+            "rollout status deployment/registry --timeout=15m",
+            expect.stringMatching(/^exec deployment\/registry --container=registry -- registry garbage-collect /),
+            `set env deployment/registry ${IN_CLUSTER.readOnlyEnv}-`,
+            "rollout status deployment/registry --timeout=15m",
+            `exec deployment/registry --container=registry -- /bin/sh ${IN_CLUSTER.configDir}/${IN_CLUSTER.verifyScript}`,
+        ]);
+        expect(existsSync(path.join(pod.podDir, "read-only"))).toBe(false);
+    }, 300_000);
+
+    interface Push {
+        readonly n: number;
+        /** Which of the loop's images (1…LOOP_IMAGES). */
+        readonly image: number;
+        readonly ref: string;
+        readonly code: number;
+        readonly out: string;
+        readonly digest: string;
+    }
+    const LOOP_IMAGES = 4;
+    let loopImages: string;
+
+    /** skopeo pushes in a loop, each to a tag of its own, while `job` runs; the job's result and every push's. */
+    async function pushLoopDuring(label: string, job: () => Promise<JobResult>): Promise<{ job: JobResult; pushes: Push[] }> {
+        if (!loopImages) {
+            loopImages = path.join(work, "loop-images");
+            for (let k = 1; k <= LOOP_IMAGES; k++) makeOciImage(path.join(loopImages, String(k)), 64 * 1024 + k);
+            writeFileSync(path.join(work, "push-loop.sh"), PUSH_LOOP, { mode: 0o755 });
+        }
+        const results = path.join(work, `loop-${label}`);
+        const stopFile = path.join(work, `loop-${label}-stop`);
+        mkdirSync(results);
+        const auth = writeAuthFile(path.join(work, "auth"), pod.authority, push);
+        const loop: ServerProcess = startServer("sh", [
+            path.join(work, "push-loop.sh"),
+            `${pod.authority}/${label}`,
+            loopImages,
+            String(LOOP_IMAGES),
+            auth,
+            pod.certDir,
+            results,
+            stopFile,
+        ]);
+        let result: JobResult;
+        try {
+            // The loop is under way (one push has finished) before the job starts.
+            while (!existsSync(path.join(results, "1.code"))) await new Promise((r) => setTimeout(r, 100));
+            result = await job();
+        } finally {
+            writeFileSync(stopFile, "");
+            while (loop.child.exitCode === null && loop.child.signalCode === null) await new Promise((r) => setTimeout(r, 100));
+            await loop.stop();
+        }
+        const pushes = readdirSync(results)
+            .filter((f) => f.endsWith(".code"))
+            .map((f) => {
+                const n = f.replace(".code", "");
+                const [k, ref] = readFileSync(path.join(results, `${n}.ref`), "utf8")
+                    .trim()
+                    .split("\n");
+                const code = Number(readFileSync(path.join(results, f), "utf8").trim());
+                const out = readFileSync(path.join(results, `${n}.out`), "utf8");
+                const digest = code === 0 ? readFileSync(path.join(results, `${n}.digest`), "utf8").trim() : "";
+                return { n: Number(n), image: Number(k), ref: ref ?? "", code, out, digest };
+            })
+            .sort((x, y) => x.n - y.n);
+        const refused = pushes.filter((p) => p.code !== 0);
+        // What skopeo printed for each kind of refusal, in the test's output for the record.
+        const kinds = new Map<string, number>();
+        for (const p of refused) {
+            const kind = (p.out.match(/level=fatal msg="(.*)"/)?.[1] ?? p.out.trim())
+                .replace(/sha256:[0-9a-f]{64}/g, "sha256:…")
+                .replace(/push-\d+|image-\d|localhost:\d+|127\.0\.0\.1:\d+/g, "…");
+            kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
+        }
+        console.log(
+            `push loop during ${label}: ${pushes.length} pushes, ${pushes.length - refused.length} landed, ${refused.length} refused\n${[...kinds].map(([k, c]) => `${c}× ${k}`).join("\n")}`,
+        );
+        return { job: result, pushes };
+    }
+
+    /** Every push that landed pulls back by digest, anonymously through the front, blob for blob. */
+    function expectLandedPullBackWhole(pushes: readonly Push[]): void {
+        const landed = pushes.filter((p) => p.code === 0);
+        expect(landed.length).toBeGreaterThan(0);
+        for (const p of landed) {
+            const dest = path.join(work, "pulled", p.ref.replace(/[/:]/g, "_"));
+            mkdirSync(path.dirname(dest), { recursive: true });
+            const repo = p.ref.slice(0, p.ref.lastIndexOf(":"));
+            const r = skopeoCopy(`docker://${repo}@${p.digest}`, `oci:${dest}:pulled`, { certDir: pod.certDir, scratch: work });
+            expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+            const source = blobHashes(path.join(loopImages, String(p.image), "layout"));
+            const back = blobHashes(dest);
+            expect(back.get(p.digest.replace("sha256:", ""))).toBe(p.digest.replace("sha256:", ""));
+            for (const [name, hash] of back) expect(source.get(name), `blob ${name} of ${p.ref}`).toBe(hash);
+        }
+    }
+
+    /** The pushes refused with anything but the front's 503. */
+    const notA503 = (pushes: readonly Push[]) =>
+        pushes
+            .filter((p) => p.code !== 0 && !/received unexpected HTTP status: 503 Service Unavailable/.test(p.out))
+            .map((p) => p.out.trim());
+
+    let duringGc: { job: JobResult; pushes: Push[] };
+
+    test("pushes in a loop while the GC job runs: the job passes its check, and every push that landed pulls back by digest, whole", async () => {
+        duringGc = await pushLoopDuring("gc", () => runJob(IN_CLUSTER.gcName));
+        expect(duringGc.job.code, `${duringGc.job.stdout}\n${duringGc.job.stderr}`).toBe(0);
+        expect(duringGc.job.stdout).toMatch(/verified: \d+ tagged images, \d+ blobs, all served/);
+        // The loop met the job's read-only window.
+        expect(duringGc.pushes.filter((p) => p.code !== 0).length).toBeGreaterThan(0);
+        expectLandedPullBackWhole(duringGc.pushes);
+    }, 600_000);
+
+    // Known gap (issue 13): the GC job switches the Deployment with two rollouts, and with one pod on a
+    // ReadWriteOnce volume (strategy Recreate) each replaces the pod, sidecar included. While no pod
+    // runs, a push through Service registry-tls meets a closed port ("connection refused"; through
+    // the Ingress, the controller's own 502/503) instead of the front's 503 with Retry-After. Marked
+    // `fails` until the job keeps the front up; vitest reports it as soon as it passes.
+    test.fails("pushes while the GC job runs land or get the front's 503, nothing else", () => {
+        expect(duringGc, "the loop during GC did not run").toBeDefined();
+        expect(notA503(duringGc.pushes)).toEqual([]);
+    });
+
+    test("pushes in a loop while the backup job runs: each lands or gets the front's 503, and every push that landed pulls back by digest, whole", async () => {
+        const { job, pushes } = await pushLoopDuring("backup", () => runJob(IN_CLUSTER_BACKUP.name));
+        expect(job.code, `${job.stdout}\n${job.stderr}`).toBe(0);
+        expect(job.stdout).toContain("backup done");
+        expect(notA503(pushes)).toEqual([]);
+        // The loop met the read-only window.
+        expect(pushes.filter((p) => p.code !== 0).length).toBeGreaterThan(0);
+        expectLandedPullBackWhole(pushes);
+    }, 600_000);
+
+    test("a blob file gone behind the registry's back: the job fails naming that image and no other, and the registry is writable again", async () => {
+        const victim = IMAGES[1]!;
+        const [repo] = victim.split(":");
+        const manifest = JSON.parse(
+            runOk("curl", [
+                "-sS",
+                "--cacert",
+                pod.ca.caCertFile,
+                "-H",
+                "Accept: application/vnd.oci.image.manifest.v1+json",
+                `https://${pod.authority}/v2/${repo}/manifests/${pushed.get(victim)}`,
+            ]).stdout,
+        ) as { layers: { digest: string }[] };
+        const layer = String(manifest.layers[0]?.digest).replace("sha256:", "");
+        const blobDir = `${pod.root}${IN_CLUSTER.dataDir}/docker/registry/v2/blobs/sha256/${layer.slice(0, 2)}/${layer}`;
+        expect(existsSync(path.join(blobDir, "data"))).toBe(true);
+        rmSync(blobDir, { recursive: true });
+
+        const gc = await runJob(IN_CLUSTER.gcName);
+        expect(gc.code).not.toBe(0);
+        expect(gc.stderr).toContain(`MISSING ${victim}: blob sha256:${layer} (HTTP 404)`);
+        expect(gc.stderr).toMatch(new RegExp(`^FAILED: these tagged images are not served whole: ${victim.replace(/[.]/g, "\\.")}$`, "m"));
+        expect(gc.stderr).toContain("docs/in-cluster.md");
+        for (const other of IMAGES.filter((i) => i !== victim)) expect(gc.stderr).not.toContain(other);
+        expect(gc.stderr).not.toMatch(/MISSING (gc|backup)\//);
+        // Writable again: the switch is off and a push lands.
+        expect(existsSync(path.join(pod.podDir, "read-only"))).toBe(false);
+        const oci = makeOciImage(path.join(work, "src", "after"), 1024);
+        const r = skopeoCopy(oci.ref, `docker://${pod.authority}/team/after:1`, { certDir: pod.certDir, creds: push, scratch: work });
+        expect(r.stderr).toBe("");
+        expect(r.code).toBe(0);
+    }, 300_000);
+});
