@@ -10,19 +10,11 @@
  * registry's own disk. A second run right after a first one only reads files whose size, mtime or
  * inode changed: that makes the read-only pass short.
  */
+import { END_MARKER_ONLY_WINDOW, MARKER_ONLY_WINDOW } from "../shared/frontWindow";
 import { shQuote } from "../shared/hostAccess";
 import { renderVerifyScript } from "../shared/verifyScript";
 import { MAVEN_CONTAINER, type MavenHostSpec, mavenRunLines } from "./mavenScripts";
-import {
-    type ContainerSpec,
-    dockerRunArgs,
-    END_READ_ONLY_WINDOW,
-    type HostLayout,
-    hostPaths,
-    LOCK,
-    readOnlyWindow,
-    wantedLabel,
-} from "./scripts";
+import { type ContainerSpec, dockerRunArgs, type HostLayout, hostPaths, LOCK, wantedLabel } from "./scripts";
 
 /** Where backups go: another machine over SFTP, or an S3-compatible bucket. */
 export type BackupDestination =
@@ -155,16 +147,13 @@ export function backupPass(variable: string, tag: string, parent?: string): stri
  * The backup script (a file on the host). Two passes: the first copies everything new while the
  * registry stays writable (the long part), the second runs in the read-only window and only reads
  * what changed since the first, so pushes are refused for seconds, whatever the amount of data.
- * Then the registry is writable again and retention runs on the destination. Fails before the window
- * opens when the destination cannot be reached.
+ * The window is the front's marker alone, as in the cluster (`MARKER_ONLY_WINDOW`): writes get 503
+ * with Retry-After, Distribution keeps running and serving pulls, nothing restarts (clients reach it
+ * only through Caddy: the container is published on the host's loopback). Then retention runs on the
+ * destination.
+ * Fails before the window opens when the destination cannot be reached.
  */
-export function backupScript(
-    spec: ContainerSpec,
-    specFingerprint: string,
-    dest: BackupDestination,
-    keep: number,
-    maven?: BackedUpMaven,
-): string {
+export function backupScript(spec: ContainerSpec, dest: BackupDestination, keep: number, maven?: BackedUpMaven): string {
     const paths = backedUpPaths(spec.layout, maven !== undefined);
     return [
         "#!/bin/sh",
@@ -183,10 +172,10 @@ export function backupScript(
         'echo "pass 1, registry writable: copying what is new"',
         ...backupPass("warm", BACKUP_WARM_TAG),
         "window_start=$(date +%s)",
-        ...readOnlyWindow(spec, specFingerprint),
-        'echo "pass 2, registry read-only: copying what changed since pass 1"',
+        ...MARKER_ONLY_WINDOW,
+        'echo "pass 2, registry read-only (writes get 503 at the front, pulls go on, nothing restarts): copying what changed since pass 1"',
         ...backupPass("snapshot", BACKUP_TAG, "warm"),
-        ...END_READ_ONLY_WINDOW,
+        ...END_MARKER_ONLY_WINDOW,
         'echo "registry writable again after $(( $(date +%s) - window_start )) s read-only"',
         'restic_ forget --quiet "$warm"',
         `restic_ forget --quiet --host ${BACKUP_SNAPSHOT_HOST} --tag ${BACKUP_TAG} --keep-last ${keep} --prune`,

@@ -35,7 +35,7 @@ export interface HostBackupArgs {
 export interface MaintenanceArgs {
     /** The host the jobs run on. */
     readonly connection: HostConnection;
-    /** The registry container the jobs switch to read-only and back. */
+    /** The registry container: garbage collection restarts it read-only and back, restore starts it; the backup leaves it running. */
     readonly spec: ContainerSpec;
     /** The container's normal spec fingerprint, so that the jobs restore exactly that container. */
     readonly specFingerprint: string;
@@ -74,7 +74,7 @@ export class Maintenance extends pulumi.ComponentResource {
             const { destination, credentials } = backup;
             files.push(
                 file("backup-password", bp.passwordFile, "0600", backup.repositoryPassword, true),
-                script("backup-script", paths.backupScript, backupScript(spec, specFingerprint, destination, backup.keep, maven)),
+                script("backup-script", paths.backupScript, backupScript(spec, destination, backup.keep, maven)),
                 script("restore-script", paths.restoreScript, restoreScript(spec, specFingerprint, destination, maven)),
             );
             if (destination.kind === "sftp" && credentials.kind === "sftp") {

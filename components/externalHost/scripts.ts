@@ -11,6 +11,7 @@
 import { createHash } from "node:crypto";
 import { REGISTRY_DRAIN_SECONDS } from "../accessPolicy/accessPolicy";
 import { DISTRIBUTION } from "../shared/facts";
+import { OPEN_FRONT_WINDOW } from "../shared/frontWindow";
 import { shQuote } from "../shared/hostAccess";
 
 /** Where things live on the host. Absolute paths; production defaults from `defaultHostLayout`. */
@@ -349,13 +350,11 @@ export interface MaintenanceOptions {
 
 /**
  * Lines that restart the registry read-only for the rest of the script and bring it back writable
- * (with its normal spec, hence an empty cache) when the script exits, also on failure. The marker
- * file tells Caddy the window is open: from before the writable registry stops until it is back,
- * writes get 503 with Retry-After and a message instead of Distribution's 405 or a failed connection.
+ * (with its normal spec, hence an empty cache) when the script exits, also on failure: garbage
+ * collection's window. The marker file tells Caddy the window is open: from before the writable
+ * registry stops until it is back, writes get 503 with Retry-After and a message instead of
+ * Distribution's 405 or a failed connection. (The backup needs no restart: `MARKER_ONLY_WINDOW`.)
  */
-/** Seconds between opening the window at the front and stopping the writable registry. */
-export const FRONT_SETTLE_SECONDS = 2;
-
 export function readOnlyWindow(spec: ContainerSpec, specFingerprint: string): string[] {
     const name = shQuote(spec.name);
     // docker stop: SIGTERM, and Distribution lets the requests under way finish (http.draintimeout)
@@ -377,12 +376,10 @@ export function readOnlyWindow(spec: ContainerSpec, specFingerprint: string): st
         '  rm -f "$marker"',
         "}",
         "trap restore EXIT",
-        'mkdir -p "$(dirname "$marker")"',
-        ': > "$marker"',
-        // A write that passed the front just before the marker appeared is still on its way to the
-        // registry: let it arrive before the stop closes the front's idle connections, or the front
-        // answers it 502 (a PUT is not retried on a dropped connection).
-        `sleep ${FRONT_SETTLE_SECONDS}`,
+        // The settle wait lets a write that passed the front just before the marker arrive before the
+        // stop closes the front's idle connections, or the front answers it 502 (a PUT is not retried
+        // on a dropped connection).
+        ...OPEN_FRONT_WINDOW,
         stop,
         `docker rm -f ${name} >/dev/null`,
         `docker run --label dso-registry.spec=read-only ${dockerRunArgs(spec, "config-readonly.yml")} >/dev/null`,

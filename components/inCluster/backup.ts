@@ -13,10 +13,11 @@
  *   1. pass 1, registry writable: restic copies everything new (the long part);
  *   2. pass 2, read-only: the step creates the marker file on the emptyDir it shares with the Caddy
  *      sidecar (the policy's file signal), so the front answers writes 503 with Retry-After while
- *      pulls go on; after FRONT_SETTLE_SECONDS (writes that passed the front just before reach
- *      Distribution) restic reads only what changed since pass 1 (its parent), a consistent
- *      snapshot; the marker goes away when the step ends, also when it fails (the step's trap, and
- *      the job's own trap as a second line). Nothing restarts: the window is the marker's lifetime.
+ *      pulls go on (MARKER_ONLY_WINDOW, shared with the external host's backup); after
+ *      FRONT_SETTLE_SECONDS (writes that passed the front just before reach Distribution) restic
+ *      reads only what changed since pass 1 (its parent), a consistent snapshot; the marker goes
+ *      away when the step ends, also when it fails (the step's trap, and the job's own trap as a
+ *      second line). Nothing restarts: the window is the marker's lifetime.
  *   3. the pass-1 snapshots are forgotten (also those of failed runs) and retention (`forget --keep-last --prune`) runs on the
  *      destination, never on the cluster's disks.
  *
@@ -42,8 +43,8 @@ import {
     backupPass,
     resticRepository,
 } from "../externalHost/backupScripts";
-import { FRONT_SETTLE_SECONDS } from "../externalHost/scripts";
 import { MAVEN_BACKEND } from "../maven/nginxConfig";
+import { END_MARKER_ONLY_WINDOW, MARKER_ONLY_WINDOW } from "../shared/frontWindow";
 import { shQuote } from "../shared/hostAccess";
 import {
     IN_CLUSTER,
@@ -177,15 +178,9 @@ export function inClusterBackupStepScript(spec: Pick<InClusterSpec, "maven">, ba
         "    ;;",
         "  read-only)",
         '    if [ -z "$warm" ]; then echo "read-only needs the snapshot of the writable pass" >&2; exit 2; fi',
-        // The window closes on every exit; a signal becomes an exit, so the trap runs then too.
-        "    trap 'rm -f \"$marker\"' EXIT",
-        "    trap 'exit 143' HUP INT TERM",
-        '    : > "$marker"',
-        // A write that passed the front just before the marker appeared is still on its way to
-        // Distribution: let it land before restic reads.
-        `    sleep ${FRONT_SETTLE_SECONDS}`,
+        ...MARKER_ONLY_WINDOW.map((l) => `    ${l}`),
         ...backupPass("snapshot", BACKUP_TAG, "warm").map((l) => `    ${l}`),
-        '    rm -f "$marker"',
+        ...END_MARKER_ONLY_WINDOW.map((l) => `    ${l}`),
         "    ;;",
         "  end-read-only)",
         '    rm -f "$marker"',

@@ -233,7 +233,7 @@ describe.each(DESTINATIONS)("external host backup and restore with restic to $ki
 
         place(bp.passwordFile, randomBytes(24).toString("base64"), 0o600);
         for (const [file, body] of machine.secrets) place(file, body, file === bp.knownHosts ? 0o644 : 0o600);
-        place(paths.backupScript, backupScript(spec, FINGERPRINT, machine.destination, 3), 0o755);
+        place(paths.backupScript, backupScript(spec, machine.destination, 3), 0o755);
         place(paths.restoreScript, restoreScript(spec, FINGERPRINT, machine.destination), 0o755);
         place(paths.verifyScript, verifyScript(registryBaseUrl(spec)), 0o755);
         place(paths.gcScript, gcScript(spec, FINGERPRINT, false), 0o755);

@@ -188,7 +188,7 @@ describe("Maven on the external registry host: nginx container behind the host's
         const cleanup = mavenCleanupLines({ dataDir: layout.mavenDataDir, pathPrefix: PREFIX, snapshotBuildsToKeep: KEEP });
         place(paths.gcScript, gcScript(spec, FINGERPRINT, false, cleanup), "0755");
         place(paths.verifyScript, verifyScript(registryBaseUrl(spec)), "0755");
-        place(paths.backupScript, backupScript(spec, FINGERPRINT, destination, 3, maven), "0755");
+        place(paths.backupScript, backupScript(spec, destination, 3, maven), "0755");
         place(paths.restoreScript, restoreScript(spec, FINGERPRINT, destination, maven), "0755");
 
         caddy = ns.startServer(

@@ -1,7 +1,8 @@
 /**
- * The external host's read-only window tells Caddy it is open: the maintenance scripts create the
- * marker the Caddyfile's `@maintenance` matcher looks for before the writable registry stops, and
- * remove it only once the writable registry runs again, also when the job fails. Run under sh with
+ * The external host's read-only window tells Caddy it is open: garbage collection creates the marker
+ * the Caddyfile's `@maintenance` matcher looks for before the writable registry stops, and removes it
+ * only once the writable registry runs again, also when the job fails; the backup's window is the
+ * marker alone, around its second pass, and never touches the registry container. Run under sh with
  * `docker`, `restic` and dso-registry-verify stand-ins that record, at each call, whether the marker
  * exists.
  */
@@ -44,6 +45,7 @@ beforeEach(() => {
             `if [ -e "$DSO_ROOT${marker}" ]; then m=marker; else m=no-marker; fi`,
             "for a; do case $a in backup|forget|init|cat) sub=$a; break ;; esac; done",
             'echo "restic-$sub $m" >> "$DSO_ROOT/calls"',
+            '[ "$sub" = backup ] && [ "$m" = marker ] && [ -e "$DSO_ROOT/backup-fails" ] && exit 1',
             'if [ "$sub" = backup ]; then echo "snapshot 0123abcd saved"; fi',
             "exit 0",
             "",
@@ -74,39 +76,43 @@ function runScript(script: string) {
     return { code: result.status, calls: readFileSync(path.join(root, "calls"), "utf8").trim().split("\n") };
 }
 
-test.each([
-    [
-        "garbage collection",
-        () => gcScript(spec, "spec-1", false),
-        ["stop marker", "rm marker", "run marker", "exec marker", "stop marker", "rm marker", "run marker", "verify no-marker"],
-    ],
-    [
-        "backup",
-        () =>
-            backupScript(
-                spec,
-                "spec-1",
-                { kind: "sftp", host: "backup-01", port: 22, user: "b", path: "/r", hostKey: "ssh-ed25519 AAAA" },
-                2,
-            ),
-        [
-            "restic-cat no-marker",
-            "restic-backup no-marker",
-            "stop marker",
-            "rm marker",
-            "run marker",
-            "restic-backup marker",
-            "stop marker",
-            "rm marker",
-            "run marker",
-            "restic-forget no-marker",
-            "restic-forget no-marker",
-        ],
-    ],
-])("%s: the marker exists from before the writable registry stops until it runs again", (_name, script, expected) => {
-    const { code, calls } = runScript(script());
+test("garbage collection: the marker exists from before the writable registry stops until it runs again", () => {
+    const { code, calls } = runScript(gcScript(spec, "spec-1", false));
     expect(code).toBe(0);
-    expect(calls).toEqual(expected);
+    expect(calls).toEqual([
+        "stop marker",
+        "rm marker",
+        "run marker",
+        "exec marker",
+        "stop marker",
+        "rm marker",
+        "run marker",
+        "verify no-marker",
+    ]);
+    expect(existsSync(path.join(root, marker))).toBe(false);
+});
+
+const backup = () =>
+    backupScript(spec, { kind: "sftp", host: "backup-01", port: 22, user: "b", path: "/r", hostKey: "ssh-ed25519 AAAA" }, 2);
+
+test("backup: the marker exists only around the second pass, and the registry container is never stopped or replaced", () => {
+    const { code, calls } = runScript(backup());
+    expect(code).toBe(0);
+    expect(calls).toEqual([
+        "restic-cat no-marker",
+        "restic-backup no-marker",
+        "restic-backup marker",
+        "restic-forget no-marker",
+        "restic-forget no-marker",
+    ]);
+    expect(existsSync(path.join(root, marker))).toBe(false);
+});
+
+test("a failed second pass of the backup removes the marker too", () => {
+    writeFileSync(path.join(root, "backup-fails"), "");
+    const { code, calls } = runScript(backup());
+    expect(code).not.toBe(0);
+    expect(calls).toEqual(["restic-cat no-marker", "restic-backup no-marker", "restic-backup marker"]);
     expect(existsSync(path.join(root, marker))).toBe(false);
 });
 
