@@ -8,10 +8,12 @@
  * its volume. Only kubectl is a stand-in. skopeo pushes and pulls through the sidecar's TLS site.
  *
  * The story, in order: images pushed, and a repository without tags (a blob, no manifest); the GC
- * job passes and reports the tagged images it checked; skopeo pushes in a loop while the GC job and
- * then the backup job run, every push lands or is refused with a 503, and every landed push pulls
- * back by digest, blob for blob; a blob file removed behind the registry's back makes the job fail,
- * naming that image and no other, with the registry writable again.
+ * job passes and reports the tagged images it checked; skopeo pushes in a loop while the GC job runs
+ * (the job passes, every landed push pulls back by digest, blob for blob; that every refusal is the
+ * front's 503 does not hold yet: while the GC job's rollouts replace the pod, pushes meet a closed
+ * port, see the `fails` test), then while the backup job runs (every push lands or gets the front's
+ * 503, every landed push pulls back whole); a blob file removed behind the registry's back makes the
+ * job fail, naming that image and no other, with the registry writable again.
  */
 import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
