@@ -1,12 +1,20 @@
 /**
  * The external host's backup: how long pushes are refused (the read-only window) and how long the
  * whole backup takes, the previous script (a gzip tar of the data directory while read-only, kept on
- * the same host) against the restic script (a writable pass, then a read-only pass for what changed,
- * to another machine over SFTP), in the same run, on the same data, at two sizes.
+ * the same host) against the restic script (a writable pass, then a second pass for what changed,
+ * to another machine over SFTP, while the front refuses writes), in the same run, on the same data,
+ * at two sizes.
  *
  * Real software: a private dockerd in a network namespace running the registry container, the
- * scripts as rendered, restic to a real OpenSSH server. The window is read from the engine's own
- * events: from the writable container's removal to the start of the writable one that follows.
+ * scripts as rendered, restic to a real OpenSSH server. The window is what pushes see: the lifetime
+ * of the front's read-only marker (Caddy answers every write 503 while it exists), timed by an
+ * inotify watch (fs.watch) on its directory. The previous script is the tar script as it last
+ * shipped (commit 6f0157a, before restic): it too created the marker before the writable container
+ * went and removed it once the writable one was started again, so both are timed by the marker.
+ * For the previous script the engine's own events are printed beside it (the writable container's
+ * removal to the next writable start: the figure published before, which leaves out the marker's
+ * time before and after the swap). The restic script must cause no container event at all: the
+ * bench fails if it stops, replaces or restarts the registry.
  * Data: files of 105 KiB of random bytes laid out as registry blobs (already-compressed layers are
  * what a registry holds), 2,500 files (256 MiB) and 10,000 files (1 GiB).
  *
@@ -19,23 +27,17 @@
  * marker's lifetime; from the stand-in's timestamps it is bounded by the read-only step's exec (its
  * call to its return), which includes the front's settle wait. Nothing restarts: the bench checks it.
  */
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync, watch, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { renderRegistryConfig } from "../components/accessPolicy/accessPolicy";
 import { backupKnownHosts, backupPaths, backupScript } from "../components/externalHost/backupScripts";
-import {
-    type ContainerSpec,
-    containerScript,
-    defaultHostLayout,
-    FRONT_SETTLE_SECONDS,
-    hostPaths,
-    LOCK,
-    readOnlyWindow,
-} from "../components/externalHost/scripts";
+import { type ContainerSpec, containerScript, defaultHostLayout, dockerRunArgs, hostPaths, LOCK } from "../components/externalHost/scripts";
 import { IN_CLUSTER_BACKUP } from "../components/inCluster/backup";
 import { IN_CLUSTER, type K8sObject } from "../components/inCluster/manifests";
 import { DISTRIBUTION } from "../components/shared/facts";
+import { FRONT_SETTLE_SECONDS } from "../components/shared/frontWindow";
 import { shQuote } from "../components/shared/hostAccess";
 import { startDockerEngine } from "../test/support/dockerEngine";
 import { registryImage } from "../test/support/dockerImages";
@@ -46,8 +48,13 @@ import { startS3Server } from "../test/support/s3Server";
 import { privateDir, removeDir, run } from "../test/support/serverProcess";
 import { startSftpTarget } from "../test/support/sftpTarget";
 
-/** The backup script as it was before restic: a gzip tar made while read-only, 7 kept on the host. */
+/**
+ * The backup script as it last shipped before restic (commit 6f0157a): a gzip tar made while the
+ * registry runs read-only, 7 kept on the host, and that commit's read-only window (marker, the
+ * container swapped with docker rm -f, swapped back and the marker removed on exit).
+ */
 function previousBackupScript(spec: ContainerSpec, fingerprint: string, destination: string, keep: number): string {
+    const name = shQuote(spec.name);
     return [
         "#!/bin/sh",
         "set -eu",
@@ -55,14 +62,46 @@ function previousBackupScript(spec: ContainerSpec, fingerprint: string, destinat
         `dest="\${DSO_ROOT:-}"${shQuote(destination)}`,
         `data="\${DSO_ROOT:-}"${shQuote(spec.layout.dataDir)}`,
         'mkdir -p "$dest"',
-        ...readOnlyWindow(spec, fingerprint),
+        'chmod 0700 "$dest"',
+        `marker="\${DSO_ROOT:-}"${shQuote(hostPaths(spec.layout).readOnlyMarker)}`,
+        "restore() {",
+        `  docker rm -f ${name} >/dev/null 2>&1 || true`,
+        `  docker run --label dso-registry.spec=${shQuote(fingerprint)} ${dockerRunArgs(spec, "config.yml")} >/dev/null`,
+        '  rm -f "$marker"',
+        "}",
+        "trap restore EXIT",
+        'mkdir -p "$(dirname "$marker")"',
+        ': > "$marker"',
+        `docker rm -f ${name} >/dev/null`,
+        `docker run --label dso-registry.spec=read-only ${dockerRunArgs(spec, "config-readonly.yml")} >/dev/null`,
         "stamp=$(date -u +%Y%m%dT%H%M%SZ)",
-        'tar -C "$data" -czf "$dest/.registry-$stamp.tar.gz.part" .',
-        'mv "$dest/.registry-$stamp.tar.gz.part" "$dest/registry-$stamp.tar.gz"',
+        'tmp="$dest/.registry-$stamp.tar.gz.part"',
+        'tar -C "$data" -czf "$tmp" .',
+        'mv "$tmp" "$dest/registry-$stamp.tar.gz"',
         'set -- "$dest"/registry-*.tar.gz',
         `while [ "$#" -gt ${keep} ]; do rm -f "$1"; shift; done`,
+        'echo "backup written: $dest/registry-$stamp.tar.gz"',
         "",
     ].join("\n");
+}
+
+/**
+ * Watches `file` (inotify on its directory) and records each time it appears and disappears, in
+ * seconds on this process's monotonic clock. The bench's event loop is idle while a script runs, so
+ * each change is seen within milliseconds.
+ */
+function watchMarker(file: string): { spans(): { open: number; close?: number }[]; stop(): void } {
+    const spans: { open: number; close?: number }[] = [];
+    let present = existsSync(file);
+    const watcher = watch(path.dirname(file), () => {
+        const now = Number(process.hrtime.bigint()) / 1e9;
+        const exists = existsSync(file);
+        if (exists && !present) spans.push({ open: now });
+        const last = spans.at(-1);
+        if (!exists && present && last) last.close = now;
+        present = exists;
+    });
+    return { spans: () => spans, stop: () => watcher.close() };
 }
 
 const FILE_BYTES = 105 * 1024;
@@ -175,31 +214,53 @@ async function main(): Promise<void> {
         place(bp.sshKey, target.privateKey, 0o600);
         place(bp.knownHosts, backupKnownHosts(destination), 0o644);
         place("/usr/local/sbin/start-registry", containerScript(spec, "bench"), 0o755);
+        mkdirSync(path.join(root, layout.caddyDir), { recursive: true });
         const env = { ...engine.env, DSO_ROOT: root };
         const sh = (script: string) => {
             const r = ns.run("sh", [path.join(root, script)], { env });
             if (r.code !== 0) throw new Error(`${script} exited ${r.code}\n${r.stdout}\n${r.stderr}`);
             return r.stdout;
         };
+        /** Runs a placed script inside the namespace without blocking the event loop (the marker's watch needs it). */
+        const shAsync = (script: string) =>
+            new Promise<void>((resolve, reject) => {
+                const [command, args] = ns.wrap("sh", [path.join(root, script)]);
+                const child = spawn(command, args, { env, stdio: ["ignore", "pipe", "pipe"] });
+                let output = "";
+                child.stdout.on("data", (d: Buffer) => {
+                    output += d;
+                });
+                child.stderr.on("data", (d: Buffer) => {
+                    output += d;
+                });
+                child.on("error", reject);
+                child.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`${script} exited ${code}\n${output}`))));
+            });
         sh("/usr/local/sbin/start-registry");
 
-        /** The read-only window of the run that began at `since` (seconds), from the engine's events. */
-        const windowOf = (since: number, until: number): number => {
+        /** The registry container's events between two times (seconds since the epoch): "<ns> <action> <spec label>" each. */
+        const eventsBetween = (since: number, until: number): string[][] => {
             const out = engine.dockerOk([
                 "events",
                 "--since",
-                String(since),
+                since.toFixed(3),
                 "--until",
-                String(until),
+                until.toFixed(3),
                 "--filter",
                 "container=dso-registry",
                 "--format",
                 '{{.TimeNano}} {{.Action}} {{index .Actor.Attributes "dso-registry.spec"}}',
             ]);
-            const events = out.split("\n").map((l) => l.split(" "));
+            return out
+                .split("\n")
+                .filter(Boolean)
+                .map((l) => l.split(" "));
+        };
+        /** From the writable container's removal to the next writable start, in the engine's events. */
+        const containerWindow = (events: string[][]): number => {
             const first = events.find((e) => e[1] === "destroy");
             const last = events.filter((e) => e[1] === "start" && e[2] === "bench").at(-1);
-            if (!first || !last) throw new Error(`no window in the engine's events:\n${out}`);
+            if (!first || !last) throw new Error(`no container swap in the engine's events:\n${events.map((e) => e.join(" ")).join("\n")}`);
             return (Number(last[0]) - Number(first[0])) / 1e9;
         };
 
@@ -209,28 +270,59 @@ async function main(): Promise<void> {
             // Grow the data to the size, as blobs: docker/registry/v2/blobs/sha256/<2>/<64>/data.
             files = growBlobs(path.join(root, layout.dataDir), files, target_files);
             const mib = Math.round((files * FILE_BYTES) / 2 ** 20);
-            const runs: [string, string][] = [
-                ["previous (tar.gz on the host, read-only throughout)", previousBackupScript(spec, "bench", "/srv/backup/registry", 7)],
-                ["restic over SFTP, first backup", backupScript(spec, "bench", { ...destination, path: `${target.dir}/repo-${files}` }, 7)],
+            const repo = { ...destination, path: `${target.dir}/repo-${files}` };
+            const runs: [string, string, boolean][] = [
                 [
-                    "restic over SFTP, next night (nothing new)",
-                    backupScript(spec, "bench", { ...destination, path: `${target.dir}/repo-${files}` }, 7),
+                    "previous (tar.gz on the host, read-only throughout)",
+                    previousBackupScript(spec, "bench", "/srv/backup/registry", 7),
+                    true,
                 ],
+                ["restic over SFTP, first backup", backupScript(spec, repo, 7), false],
+                ["restic over SFTP, next night (nothing new)", backupScript(spec, repo, 7), false],
             ];
-            for (const [name, script] of runs) {
+            for (const [name, script, swapsContainer] of runs) {
                 place(paths.backupScript, script, 0o755);
-                const since = Math.floor(Date.now() / 1000) - 1;
+                const marker = watchMarker(path.join(root, paths.readOnlyMarker));
+                const since = Date.now() / 1000;
                 const t0 = process.hrtime.bigint();
-                sh(paths.backupScript);
+                try {
+                    await shAsync(paths.backupScript);
+                } finally {
+                    marker.stop();
+                }
                 const total = Number(process.hrtime.bigint() - t0) / 1e9;
-                const window = windowOf(since, Math.ceil(Date.now() / 1000) + 1);
-                const row = `| ${files} files, ${mib} MiB | ${name} | ${window.toFixed(1)} s | ${total.toFixed(1)} s |`;
+                const spans = marker.spans();
+                const span = spans[0];
+                if (spans.length !== 1 || span?.close === undefined) {
+                    throw new Error(`expected the marker to appear and go exactly once, saw ${JSON.stringify(spans)}`);
+                }
+                const window = span.close - span.open;
+                // Events reach the engine's log at once; the second's margin keeps the last one in.
+                await new Promise((r) => setTimeout(r, 1000));
+                const events = eventsBetween(since, Date.now() / 1000);
+                let engineColumn: string;
+                if (swapsContainer) engineColumn = `${containerWindow(events).toFixed(1)} s`;
+                else if (events.length > 0) {
+                    throw new Error(`the restic backup touched the registry container:\n${events.map((e) => e.join(" ")).join("\n")}`);
+                } else engineColumn = "none (no container event)";
+                const row = `| ${files} files, ${mib} MiB | ${name} | ${window.toFixed(1)} s | ${engineColumn} | ${total.toFixed(1)} s |`;
                 console.log(row);
                 rows.push(row);
             }
             rmSync(path.join(root, "srv/backup"), { recursive: true, force: true });
         }
-        console.log(["", "| data | script | read-only window | total |", "|---|---|---|---|", ...rows].join("\n"));
+        console.log(
+            [
+                "",
+                "| data | script | read-only window: the marker's lifetime (writes refused at the front) | registry container swap (engine events: writable container removed → writable started) | total |",
+                "|---|---|---|---|---|",
+                ...rows,
+                "",
+                "The window is what pushes see: from the read-only marker's appearance to its removal (Caddy answers writes 503 meanwhile).",
+                "The previous tar script (as of commit 6f0157a) created the marker too; its engine column is the container swap alone.",
+                `The restic script's window includes the front's settle wait (${FRONT_SETTLE_SECONDS} s) and restic's second pass; it restarts nothing.`,
+            ].join("\n"),
+        );
     } finally {
         await target.stop();
         await engine.stop();
