@@ -122,6 +122,11 @@ export interface MockRuntimeOptions {
     readonly config?: Readonly<Record<string, string>>;
     /** Config keys that are secret. */
     readonly secretKeys?: readonly string[];
+    /**
+     * Provider outputs of a resource in place of `mockState`'s, where it returns some: a test that
+     * deploys the stack onto real software gives generated material real values (undefined: mockState).
+     */
+    readonly providerState?: (type: string, name: string, inputs: Record<string, unknown>) => Record<string, unknown> | undefined;
 }
 
 export interface MockRuntime {
@@ -187,7 +192,7 @@ export async function startMockRuntime(options: MockRuntimeOptions): Promise<Moc
     const mocks: Mocks = {
         newResource: (args) => ({
             id: args.custom === false ? "" : `${args.name}-id`,
-            state: mockState(args.type, args.name, args.inputs),
+            state: options.providerState?.(args.type, args.name, args.inputs) ?? mockState(args.type, args.name, args.inputs),
         }),
         call: (args) => args.inputs,
     };

@@ -23,7 +23,7 @@ import {
 } from "../components/config";
 import type { HostTarget, PlacedFile } from "../components/shared/hostAccess";
 import { defineStack } from "../components/stack";
-import { type RecordedResource, SECRET, settle, startMockRuntime, UNKNOWN } from "./mockRuntime";
+import { type MockRuntimeOptions, type RecordedResource, SECRET, settle, startMockRuntime, UNKNOWN } from "./mockRuntime";
 
 const MARKER_FILE = ".dso-synth";
 
@@ -290,12 +290,24 @@ function structuredSecretPlaceholders(config: Record<string, string>): void {
     config[key] = JSON.stringify(accounts);
 }
 
+/** What one run of the program under mocks registered and returned, with the warnings a synth prints. */
+export interface ProgramRun {
+    readonly resources: readonly RecordedResource[];
+    readonly outputs: Record<string, unknown>;
+    readonly warnings: string[];
+}
+
 /**
- * Runs the program under mocks with the config given as a stack file gives it, and returns the files
- * synth writes. Each run installs a fresh mock runtime, so one process can synthesize many configs
- * one after another (never side by side: Pulumi's runtime is process-global).
+ * Runs the program under mocks with the config given as a stack file gives it. Each run installs a
+ * fresh mock runtime, so one process can run many configs one after another (never side by side:
+ * Pulumi's runtime is process-global). `providerState` stands in for providers' outputs where it
+ * answers (see MockRuntimeOptions).
  */
-export async function synthesizeConfig(stack: string, stackConfig: StackFileConfig): Promise<SynthFiles> {
+export async function runProgram(
+    stack: string,
+    stackConfig: StackFileConfig,
+    providerState?: MockRuntimeOptions["providerState"],
+): Promise<ProgramRun> {
     const config = { ...stackConfig.config };
     const secretKeys = [...stackConfig.secretKeys];
     const warnings: string[] = [];
@@ -309,7 +321,7 @@ export async function synthesizeConfig(stack: string, stackConfig: StackFileConf
         secretKeys.push(`${PROJECT}:${name}`);
     }
     structuredSecretPlaceholders(config);
-    const rt = await startMockRuntime({ stack, config, secretKeys });
+    const rt = await startMockRuntime({ stack, config, secretKeys, providerState });
     const cfg = loadStackConfig();
     // `pulumi up` and `preview` refuse placeholders (loadDeployableConfig); the synth shows what the
     // stack would do once they are filled in.
@@ -327,12 +339,18 @@ export async function synthesizeConfig(stack: string, stackConfig: StackFileConf
     } finally {
         Error.stackTraceLimit = stackTraceLimit;
     }
+    return { resources: rt.resources, outputs: outputs ?? {}, warnings };
+}
+
+/** Runs the program under mocks with the config given as a stack file gives it, and returns the files synth writes. */
+export async function synthesizeConfig(stack: string, stackConfig: StackFileConfig): Promise<SynthFiles> {
+    const { resources, outputs, warnings } = await runProgram(stack, stackConfig);
     const files = new Map<string, string>();
-    files.set("resources.json", resourcesJson(rt.resources));
-    files.set("outputs.json", `${JSON.stringify(sortKeys(outputs ?? {}), null, 2)}\n`);
-    kubernetesFiles(rt.resources, files);
-    hostFiles(rt.resources, files);
-    commandFiles(rt.resources, files);
+    files.set("resources.json", resourcesJson(resources));
+    files.set("outputs.json", `${JSON.stringify(sortKeys(outputs), null, 2)}\n`);
+    kubernetesFiles(resources, files);
+    hostFiles(resources, files);
+    commandFiles(resources, files);
     return { files, warnings };
 }
 
