@@ -1,0 +1,319 @@
+/**
+ * A pod of a rendered Deployment, run for real on this machine: every container's program (Debian's
+ * build of what its image runs, see PROGRAMS) in a root filesystem of its own, inside one network
+ * namespace for the whole pod (the pod's address is the namespace's), with:
+ *   - the pod's volumes mounted at each container's mountPaths as the kubelet mounts them: configMap
+ *     and secret volumes as files (items, defaultMode), persistentVolumeClaims and emptyDirs as
+ *     directories; fsGroup gives the group and group access to them, as the kubelet does;
+ *   - the container's env (values, and secretKeyRef read from the applied Secret);
+ *   - the securityContext: user, group, fsGroup as a supplementary group, no_new_privs when privilege
+ *     escalation is off, the capability bounding set (ALL dropped, the added ones kept), and a
+ *     read-only root filesystem.
+ * A root filesystem is this machine's /usr (read-only), /dev, /proc and an /etc with the pod's hosts
+ * file and passwd/group; each runs in a private mount namespace, so nothing is mounted on this
+ * machine. So a volume mounted where the config does not look, a file the user cannot read, or a
+ * write to the read-only root fails here as it would in the cluster.
+ *
+ * Not modelled: hostPath volumes, subPath, init containers, resource limits; the container image's
+ * own files (only its program, from Debian).
+ */
+import { chmodSync, chownSync, copyFileSync, mkdirSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import type { AppliedObject, DeployedStack } from "./deployedStack";
+import type { TestNetns } from "./netns";
+import { privateDir, removeDir, run, type ServerProcess } from "./serverProcess";
+
+/**
+ * Image (repository, without registry or tag) → how its entrypoint runs the container's args, with
+ * Debian's program for the image's. registry:2's entrypoint runs `registry serve` on a config file
+ * argument; Debian ships that program as docker-registry.
+ */
+const PROGRAMS: Record<string, (args: readonly string[]) => string[]> = {
+    caddy: (args) => [...args],
+    nginx: (args) => [...args],
+    registry: (args) => (/\.ya?ml$/.test(args[0] ?? "") ? ["docker-registry", "serve", ...args] : [...args]),
+};
+/** The PATH container runtimes give a container whose image sets none. */
+const RUNTIME_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+const PROGRAM_NAMES: Record<string, string> = { registry: "docker-registry" };
+
+interface Volume {
+    readonly name: string;
+    readonly configMap?: { name: string; items?: { key: string; path: string }[]; defaultMode?: number };
+    readonly secret?: { secretName: string; items?: { key: string; path: string }[]; defaultMode?: number };
+    readonly persistentVolumeClaim?: { claimName: string };
+    readonly emptyDir?: Record<string, unknown>;
+}
+interface SecurityContext {
+    readonly runAsUser?: number;
+    readonly runAsGroup?: number;
+    readonly fsGroup?: number;
+    readonly allowPrivilegeEscalation?: boolean;
+    readonly readOnlyRootFilesystem?: boolean;
+    readonly capabilities?: { drop?: string[]; add?: string[] };
+}
+interface Container {
+    readonly name: string;
+    readonly image: string;
+    readonly command?: string[];
+    readonly args?: string[];
+    readonly env?: { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }[];
+    readonly ports?: { name?: string; containerPort: number }[];
+    readonly volumeMounts?: { name: string; mountPath: string; readOnly?: boolean; subPath?: string }[];
+    readonly securityContext?: SecurityContext;
+    readonly readinessProbe?: { tcpSocket?: { port: number | string }; exec?: { command: string[] } };
+}
+interface PodSpec {
+    readonly containers: Container[];
+    readonly volumes?: Volume[];
+    readonly securityContext?: SecurityContext;
+    readonly initContainers?: unknown[];
+}
+
+export interface RunningPod {
+    /** The pod's address (its network namespace's). */
+    readonly address: string;
+    /** The directory that holds a persistentVolumeClaim's data (shared by the pod's mounts of it). */
+    claimDir(claimName: string): string;
+    /** A container's port by its name. */
+    port(name: string): number;
+    /** The containers' output, for failure messages. */
+    logs(): string;
+    /** Stops every container (SIGTERM by PID) and removes the pod's directories. Safe to call twice. */
+    stop(): Promise<void>;
+}
+
+const imageRepository = (image: string) =>
+    image
+        .replace(/[:@].*$/, "")
+        .split("/")
+        .pop()!;
+
+/** The kubelet's ownership for fsGroup: group fsGroup, group read (read-only volumes) or read-write, setgid directories. */
+function applyFsGroup(target: string, fsGroup: number | undefined, readOnly: boolean, isDir: boolean, mode: number): void {
+    if (fsGroup === undefined) {
+        chmodSync(target, mode);
+        return;
+    }
+    chownSync(target, 0, fsGroup);
+    let mask = readOnly ? 0o440 : 0o660;
+    if (isDir) mask |= 0o2110;
+    chmodSync(target, mode | mask);
+}
+
+/** Files of a configMap or secret volume: the data keys, or the items, with defaultMode. */
+function writeDataVolume(
+    dir: string,
+    data: Record<string, string>,
+    items: { key: string; path: string }[] | undefined,
+    mode: number,
+    fsGroup?: number,
+) {
+    mkdirSync(dir, { recursive: true });
+    applyFsGroup(dir, fsGroup, true, true, 0o755);
+    const chosen = items ?? Object.keys(data).map((key) => ({ key, path: key }));
+    for (const item of chosen) {
+        if (!(item.key in data))
+            throw new Error(`volume item ${item.key} is not a key of the object (keys: ${Object.keys(data).join(", ")})`);
+        const file = path.join(dir, item.path);
+        mkdirSync(path.dirname(file), { recursive: true });
+        writeFileSync(file, data[item.key]!);
+        applyFsGroup(file, fsGroup, true, false, mode);
+    }
+}
+
+const shq = (s: string) => `'${s.replaceAll("'", `'"'"'`)}'`;
+
+/** The script that builds the container's mounts in its private mount namespace and execs its program. */
+function containerScript(
+    root: string,
+    mounts: { source: string; target: string; readOnly: boolean }[],
+    exec: string[],
+    readOnlyRoot: boolean,
+): string {
+    const lines = [
+        "set -eu",
+        `root=${shq(root)}`,
+        'mount --bind "$root" "$root"',
+        'mount --rbind /usr "$root/usr"',
+        'mount -o remount,bind,ro "$root/usr"',
+        'mount --bind /dev "$root/dev"',
+        'mount -t proc proc "$root/proc"',
+    ];
+    for (const m of mounts) {
+        lines.push(`mount --bind ${shq(m.source)} "$root"${shq(m.target)}`);
+        if (m.readOnly) lines.push(`mount -o remount,bind,ro "$root"${shq(m.target)}`);
+    }
+    if (readOnlyRoot) lines.push('mount -o remount,bind,ro "$root"');
+    lines.push(`exec chroot "$root" ${exec.map(shq).join(" ")}`);
+    return lines.join("\n");
+}
+
+/** Starts the pod of `deployment` inside `ns`, with its objects taken from `stack`; resolves once every container is ready. */
+export async function startPod(options: {
+    readonly ns: TestNetns;
+    readonly deployment: AppliedObject;
+    readonly stack: DeployedStack;
+}): Promise<RunningPod> {
+    const { ns, deployment, stack } = options;
+    const namespace = deployment.metadata.namespace!;
+    const spec = (deployment.spec as { template: { spec: PodSpec } }).template.spec;
+    if (spec.initContainers?.length) throw new Error("podRunner: init containers are not modelled");
+    const dir = privateDir(`pod-${deployment.metadata.name}`);
+    chmodSync(dir, 0o755);
+    const podSecurity = spec.securityContext ?? {};
+    const fsGroup = podSecurity.fsGroup;
+
+    // Volumes: one directory each, shared by every container that mounts it.
+    const volumeDirs = new Map<string, string>();
+    const claimDirs = new Map<string, string>();
+    for (const v of spec.volumes ?? []) {
+        const vdir = path.join(dir, "volumes", v.name);
+        if (v.configMap) {
+            writeDataVolume(
+                vdir,
+                stack.dataOf("ConfigMap", v.configMap.name, namespace),
+                v.configMap.items,
+                v.configMap.defaultMode ?? 0o644,
+                fsGroup,
+            );
+        } else if (v.secret) {
+            writeDataVolume(
+                vdir,
+                stack.dataOf("Secret", v.secret.secretName, namespace),
+                v.secret.items,
+                v.secret.defaultMode ?? 0o644,
+                fsGroup,
+            );
+        } else if (v.persistentVolumeClaim) {
+            stack.object("PersistentVolumeClaim", v.persistentVolumeClaim.claimName, namespace);
+            mkdirSync(vdir, { recursive: true });
+            applyFsGroup(vdir, fsGroup, false, true, 0o755);
+            claimDirs.set(v.persistentVolumeClaim.claimName, vdir);
+        } else if (v.emptyDir) {
+            mkdirSync(vdir, { recursive: true });
+            applyFsGroup(vdir, fsGroup, false, true, 0o777);
+        } else {
+            throw new Error(`podRunner: volume ${v.name} is of a kind not modelled`);
+        }
+        volumeDirs.set(v.name, vdir);
+    }
+
+    const ports = new Map<string, number>();
+    for (const c of spec.containers) for (const p of c.ports ?? []) if (p.name) ports.set(p.name, p.containerPort);
+
+    const servers: { name: string; server: ServerProcess }[] = [];
+    const logs = () => servers.map(({ name, server }) => `--- ${name}\n${server.output().slice(-6000)}`).join("\n");
+    let stopped = false;
+    const stop = async () => {
+        if (stopped) return;
+        stopped = true;
+        for (const { server } of servers.splice(0).reverse()) await server.stop();
+        removeDir(dir);
+    };
+
+    try {
+        for (const c of spec.containers) {
+            const entry = PROGRAMS[imageRepository(c.image)];
+            if (!entry) throw new Error(`podRunner: no program for image ${c.image}`);
+            const argv = entry([...(c.command ?? []), ...(c.args ?? [])]);
+            argv[0] = PROGRAM_NAMES[argv[0]!] ?? argv[0]!;
+            const security = { ...podSecurity, ...(c.securityContext ?? {}) };
+
+            // The container's root filesystem: this machine's programs, the pod's /etc files.
+            const root = path.join(dir, "rootfs", c.name);
+            for (const d of ["usr", "dev", "proc", "etc", "tmp", "run"]) mkdirSync(path.join(root, d), { recursive: true });
+            for (const link of ["bin", "lib", "lib64", "sbin"]) run("ln", ["-s", `usr/${link}`, path.join(root, link)]);
+            for (const file of ["passwd", "group", "nsswitch.conf"]) copyFileSync(`/etc/${file}`, path.join(root, "etc", file));
+            writeFileSync(path.join(root, "etc", "hosts"), `127.0.0.1 localhost\n${ns.address} ${deployment.metadata.name}\n`);
+            for (const d of ["", "etc", "tmp", "run"]) chmodSync(path.join(root, d), 0o755);
+
+            const mounts = [...(c.volumeMounts ?? [])]
+                .sort((a, b) => a.mountPath.split("/").length - b.mountPath.split("/").length)
+                .map((m) => {
+                    if (m.subPath) throw new Error(`podRunner: subPath (${c.name} ${m.mountPath}) is not modelled`);
+                    const source = volumeDirs.get(m.name);
+                    if (!source) throw new Error(`container ${c.name} mounts volume ${m.name}, which the pod does not have`);
+                    return { source, target: m.mountPath, readOnly: m.readOnly === true };
+                });
+            // Mount points exist in the root, or inside the volume mounted above them (as the runtime makes them).
+            for (const m of mounts) {
+                const parent = mounts.filter((p) => p !== m && m.target.startsWith(`${p.target}/`)).pop();
+                const where = parent ? path.join(parent.source, path.relative(parent.target, m.target)) : path.join(root, m.target);
+                mkdirSync(where, { recursive: true });
+            }
+
+            const env: Record<string, string> = {};
+            for (const e of c.env ?? []) {
+                const ref = e.valueFrom?.secretKeyRef;
+                env[e.name] = ref ? stack.dataOf("Secret", ref.name, namespace)[ref.key]! : (e.value ?? "");
+            }
+            const user = security.runAsUser ?? 0;
+            const group = security.runAsGroup ?? user;
+            const dropsAll = security.capabilities?.drop?.includes("ALL") ?? false;
+            const added = (security.capabilities?.add ?? []).map((cap) => `+${cap.toLowerCase()}`);
+            const setpriv = [
+                "setpriv",
+                `--reuid=${user}`,
+                `--regid=${group}`,
+                fsGroup === undefined ? "--clear-groups" : `--groups=${fsGroup}`,
+                ...(dropsAll ? [`--bounding-set=-all${added.map((a) => `,${a}`).join("")}`] : []),
+                // A non-root user keeps the added capabilities across exec, as the runtime grants them.
+                ...(added.length && user !== 0 ? [`--inh-caps=-all,${added.join(",")}`, `--ambient-caps=-all,${added.join(",")}`] : []),
+                ...(security.allowPrivilegeEscalation === false ? ["--no-new-privs"] : []),
+            ];
+            // The runtime's environment: its default PATH, HOME=/ for a user without a passwd entry.
+            const exec = [
+                ...setpriv,
+                "env",
+                "-i",
+                `PATH=${RUNTIME_PATH}`,
+                "HOME=/",
+                ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
+                ...argv,
+            ];
+            const script = containerScript(root, mounts, exec, security.readOnlyRootFilesystem === true);
+            servers.push({
+                name: c.name,
+                server: ns.startServer("unshare", ["--mount", "--propagation", "private", "sh", "-c", script], process.env),
+            });
+        }
+        // Ready when every readiness probe passes (tcpSocket: the port answers; exec: the command, busybox's tools).
+        const deadline = Date.now() + 60_000;
+        for (const c of spec.containers) {
+            const probe = c.readinessProbe;
+            if (!probe) continue;
+            const check = () => {
+                if (probe.tcpSocket) {
+                    const port = typeof probe.tcpSocket.port === "number" ? probe.tcpSocket.port : ports.get(probe.tcpSocket.port);
+                    return ns.run("bash", ["-c", `exec 3<>/dev/tcp/127.0.0.1/${port}`]).code === 0;
+                }
+                const [program, ...args] = probe.exec!.command;
+                return ns.run("busybox", [program!, ...args]).code === 0;
+            };
+            while (!check()) {
+                if (Date.now() > deadline)
+                    throw new Error(`container ${c.name} of ${deployment.metadata.name} did not become ready\n${logs()}`);
+                await new Promise((r) => setTimeout(r, 200));
+            }
+        }
+    } catch (error) {
+        await stop();
+        throw error;
+    }
+    return {
+        address: ns.address,
+        claimDir(claimName) {
+            const found = claimDirs.get(claimName);
+            if (!found) throw new Error(`the pod mounts no claim ${claimName}`);
+            return found;
+        },
+        port(name) {
+            const found = ports.get(name);
+            if (found === undefined) throw new Error(`the pod has no port named ${name}`);
+            return found;
+        },
+        logs,
+        stop,
+    };
+}
