@@ -14,13 +14,18 @@
  *   nodes pull:   containerd with the files the node-trust DaemonSet's apply.sh writes on the node
  *                 (hosts.toml, the CA, the /etc/hosts block) --TLS--> the node's ingress (nginx with the
  *                 Ingress's annotations and TLS Secret) --> Service registry --> Caddy --> Distribution
+ *   nodes pull docker.io through the cache: containerd with the DaemonSet's docker.io hosts.toml
+ *                 --> the ingress --> Caddy's /v2/mirrors/docker.io/ route --> Service
+ *                 registry-mirror-docker-io --> the cache pod (its rendered Deployment) --TLS--> Docker
+ *                 Hub, played by Distribution with a test CA (the cache pod's CA bundle) at the name the
+ *                 cache's config proxies to; and again with Docker Hub unreachable
  *
  * The registry pod runs from the rendered Deployment (test/support/podRunner.ts: each container's
  * program with the pod's volumes at their mount paths, its user, groups and read-only root). What
  * needs an API server is played: a Service is a forwarder from an address this test owns to the pod's
  * targetPort (kube-proxy's part), and CoreDNS's answer for the name is a hosts entry for that address
  * (the Corefile block itself is tested in clusterDns.corefile.test.ts). The cluster (pod and node) is
- * one network namespace, the agent pod another.
+ * one network namespace, the agent pod another, the cache pod a third.
  */
 import { randomBytes } from "node:crypto";
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -34,9 +39,18 @@ import { ingressNginxConf, nginxDirectives } from "../support/ingress";
 import { makeJar, makeTrustStore, mavenClient } from "../support/maven";
 import { createNetns, type TestNetns } from "../support/netns";
 import { type RunningPod, startPod } from "../support/podRunner";
-import { type PrivateContainerd, startContainerd } from "../support/realRegistry";
-import { privateDir, type RunResult, removeDir, run, type ServerProcess } from "../support/serverProcess";
-import { type ServiceProxy, startServiceProxy } from "../support/serviceProxy";
+import { makeOciImage, makeTestCa, type PrivateContainerd, startContainerd } from "../support/realRegistry";
+import {
+    freePort,
+    privateDir,
+    type RunResult,
+    removeDir,
+    run,
+    type ServerProcess,
+    startServer,
+    waitForPort,
+} from "../support/serverProcess";
+import { type ServiceProxy, startForwarder, startServiceProxy } from "../support/serviceProxy";
 
 const said = (r: RunResult) => `${r.stdout}\n${r.stderr}`;
 const CREDENTIAL = "pulumi-nodejs:dynamic/jenkins:Credential";
@@ -54,6 +68,13 @@ let engine: DockerEngine | undefined;
 let nodeRoot: string;
 let certsDir: string;
 let caFile: string;
+let mirrorNs: TestNetns;
+let mirrorPod: RunningPod | undefined;
+let mirrorService: ServiceProxy | undefined;
+let dockerHub: ServerProcess | undefined;
+let dockerHubRoute: { stop(): Promise<void> } | undefined;
+const MIRROR = "registry-mirror-docker-io";
+const HUB_IMAGE = "library/journey:1";
 
 /** The account Jenkins holds under `credentialId`, as the stack hands it to Jenkins. */
 function jenkinsAccount(credentialId: string): { username: string; password: string } {
@@ -84,8 +105,64 @@ beforeAll(async () => {
     cluster = await createNetns({ prefix: "lj", subnet: "198.18.224.0/20" });
     agentNs = await createNetns({ prefix: "lj", subnet: "198.18.224.0/20" });
 
+    mirrorNs = await createNetns({ prefix: "lj", subnet: "198.18.224.0/20" });
+
+    // Docker Hub, played by Distribution with TLS from a test CA on this machine's loopback, reached
+    // by the cache pod at the name its config proxies to (a route from the cache pod's side).
+    const hubHost = /remoteurl: "https:\/\/([^"/]+)"/.exec(stack.dataOf("ConfigMap", MIRROR, "dso")["config.yml"]!)?.[1];
+    if (!hubHost) throw new Error(`no https remoteurl in ConfigMap ${MIRROR}`);
+    const hubCa = makeTestCa(path.join(dir, "hub-ca"), [hubHost]);
+    const hubPort = await freePort();
+    const hubConfig = path.join(dir, "hub.yml");
+    writeFileSync(
+        hubConfig,
+        [
+            "version: 0.1",
+            "log:",
+            "  level: warn",
+            "storage:",
+            "  filesystem:",
+            `    rootdirectory: ${path.join(dir, "hub-data")}`,
+            "http:",
+            `  addr: 127.0.0.1:${hubPort}`,
+            "  tls:",
+            `    certificate: ${hubCa.serverCertFile}`,
+            `    key: ${hubCa.serverKeyFile}`,
+            "",
+        ].join("\n"),
+    );
+    dockerHub = startServer("/usr/bin/docker-registry", ["serve", hubConfig]);
+    await waitForPort(hubPort, 30_000, "Docker Hub stand-in");
+    const seeded = run("skopeo", [
+        "--insecure-policy",
+        "copy",
+        "--dest-tls-verify=false",
+        makeOciImage(path.join(dir, "hub-image"), 256 * 1024).ref,
+        `docker://127.0.0.1:${hubPort}/${HUB_IMAGE}`,
+    ]);
+    if (seeded.code !== 0) throw new Error(`seeding Docker Hub's stand-in failed\n${said(seeded)}`);
+    dockerHubRoute = await startForwarder(mirrorNs.hostAddress, 443, "127.0.0.1", hubPort, "Docker Hub's route from the cache pod");
+    mirrorPod = await startPod({
+        ns: mirrorNs,
+        deployment: stack.object("Deployment", MIRROR, "dso"),
+        stack,
+        dnsAnswers: [`${mirrorNs.hostAddress} ${hubHost}`],
+        caBundle: hubCa.caCertPem,
+    });
+    mirrorService = await startServiceProxy({
+        service: stack.object("Service", MIRROR, "dso"),
+        listenAddress: cluster.hostAddress,
+        podAddress: mirrorPod.address,
+        podPort: (name) => mirrorPod!.port(name),
+    });
+
     // The registry pod, and Service registry-tls at the address the agent resolves the name to.
-    pod = await startPod({ ns: cluster, deployment: stack.object("Deployment", "registry", "dso"), stack });
+    pod = await startPod({
+        ns: cluster,
+        deployment: stack.object("Deployment", "registry", "dso"),
+        stack,
+        dnsAnswers: [`${cluster.hostAddress} ${MIRROR}.dso.svc`],
+    });
     tlsService = await startServiceProxy({
         service: stack.object("Service", "registry-tls", "dso"),
         listenAddress: agentNs.hostAddress,
@@ -172,6 +249,11 @@ afterAll(async () => {
     await ingress?.stop();
     await tlsService?.stop();
     await pod?.stop();
+    await mirrorService?.stop();
+    await mirrorPod?.stop();
+    await dockerHubRoute?.stop();
+    await dockerHub?.stop();
+    await mirrorNs?.destroy();
     await agentNs?.destroy();
     await cluster?.destroy();
     if (dir) removeDir(dir);
@@ -295,5 +377,34 @@ describe("Maven deploys on the same name", () => {
                 path.join(pod!.claimDir("maven-data"), pipeline.MAVEN_REGISTRY_PATH_PREFIX!, "com/example/journey/journey-lib/6.6.6"),
             ),
         ).toBe(false);
+    });
+});
+
+describe("nodes pull docker.io through the registry's cache", () => {
+    const ref = `docker.io/${HUB_IMAGE}`;
+    const cachedBlobs = () => {
+        const listed = run("find", [path.join(mirrorPod!.claimDir(MIRROR), "docker/registry/v2/blobs"), "-name", "data", "-type", "f"]);
+        return listed.stdout.split("\n").filter(Boolean);
+    };
+
+    test("a node pulls docker.io/library/… with the DaemonSet's hosts.toml, and the cache pod keeps the blobs", () => {
+        expect(existsSync(path.join(certsDir, "docker.io", "hosts.toml"))).toBe(true);
+        const pull = cluster.run("ctr", ["--address", containerd!.address, "images", "pull", "--hosts-dir", certsDir, ref]);
+        expect(pull.code, `${said(pull)}\n${mirrorPod!.logs()}`).toBe(0);
+        // Config and layer: what the node pulled is now on the cache's volume.
+        expect(cachedBlobs().length).toBeGreaterThanOrEqual(2);
+    });
+
+    test("with Docker Hub unreachable, a fresh node still pulls the cached image", async () => {
+        await dockerHubRoute!.stop();
+        dockerHubRoute = undefined;
+        const freshNode = await startContainerd();
+        try {
+            const pull = cluster.run("ctr", ["--address", freshNode.address, "images", "pull", "--hosts-dir", certsDir, ref]);
+            expect(pull.code, `${said(pull)}\n${mirrorPod!.logs()}`).toBe(0);
+            expect(freshNode.ctr(["images", "ls", "--quiet"]).stdout).toContain(ref);
+        } finally {
+            await freshNode.stop();
+        }
     });
 });

@@ -10,7 +10,8 @@
  *     escalation is off, the capability bounding set (ALL dropped, the added ones kept), and a
  *     read-only root filesystem.
  * A root filesystem is this machine's /usr (read-only), /dev, /proc and an /etc with the pod's hosts
- * file and passwd/group; each runs in a private mount namespace, so nothing is mounted on this
+ * file (with the names the cluster's DNS would answer, given by the test), passwd/group and, where the
+ * test gives one, the image's CA bundle; each runs in a private mount namespace, so nothing is mounted on this
  * machine. So a volume mounted where the config does not look, a file the user cannot read, or a
  * write to the read-only root fails here as it would in the cluster.
  *
@@ -154,6 +155,10 @@ export async function startPod(options: {
     readonly ns: TestNetns;
     readonly deployment: AppliedObject;
     readonly stack: DeployedStack;
+    /** Names the cluster's DNS answers for the pod ("<address> <name>" lines of its /etc/hosts). */
+    readonly dnsAnswers?: readonly string[];
+    /** The image's CA bundle (/etc/ssl/certs/ca-certificates.crt), for a container that calls out over TLS. */
+    readonly caBundle?: string;
 }): Promise<RunningPod> {
     const { ns, deployment, stack } = options;
     const namespace = deployment.metadata.namespace!;
@@ -225,7 +230,14 @@ export async function startPod(options: {
             for (const d of ["usr", "dev", "proc", "etc", "tmp", "run"]) mkdirSync(path.join(root, d), { recursive: true });
             for (const link of ["bin", "lib", "lib64", "sbin"]) run("ln", ["-s", `usr/${link}`, path.join(root, link)]);
             for (const file of ["passwd", "group", "nsswitch.conf"]) copyFileSync(`/etc/${file}`, path.join(root, "etc", file));
-            writeFileSync(path.join(root, "etc", "hosts"), `127.0.0.1 localhost\n${ns.address} ${deployment.metadata.name}\n`);
+            writeFileSync(
+                path.join(root, "etc", "hosts"),
+                [`127.0.0.1 localhost`, `${ns.address} ${deployment.metadata.name}`, ...(options.dnsAnswers ?? []), ""].join("\n"),
+            );
+            if (options.caBundle) {
+                mkdirSync(path.join(root, "etc", "ssl", "certs"), { recursive: true });
+                writeFileSync(path.join(root, "etc", "ssl", "certs", "ca-certificates.crt"), options.caBundle);
+            }
             for (const d of ["", "etc", "tmp", "run"]) chmodSync(path.join(root, d), 0o755);
 
             const mounts = [...(c.volumeMounts ?? [])]

@@ -30,20 +30,38 @@ export async function startServiceProxy(options: {
     if (ports.length !== 1) throw new Error(`Service ${options.service.metadata.name} has ${ports.length} ports; name the one to forward`);
     const { port, targetPort: rendered = port } = ports[0]!;
     const targetPort = typeof rendered === "number" ? rendered : options.podPort(rendered);
+    const forwarder = await startForwarder(
+        options.listenAddress,
+        port,
+        options.podAddress,
+        targetPort,
+        `Service ${options.service.metadata.name}`,
+    );
+    return { port, targetPort, stop: forwarder.stop };
+}
+
+/** Forwards connections to `listenAddress`:`port` to `targetAddress`:`targetPort`; resolves once it listens. */
+export async function startForwarder(
+    listenAddress: string,
+    port: number,
+    targetAddress: string,
+    targetPort: number,
+    what: string,
+): Promise<{ stop(): Promise<void> }> {
     const forwarder = startServer(process.execPath, [
         path.join(PROJECT_DIR, "node_modules/tsx/dist/cli.mjs"),
         path.join(__dirname, "serviceProxyMain.ts"),
-        options.listenAddress,
+        listenAddress,
         String(port),
-        options.podAddress,
+        targetAddress,
         String(targetPort),
     ]);
     try {
-        await waitForPort(port, 60_000, `Service ${options.service.metadata.name}`, options.listenAddress);
+        await waitForPort(port, 60_000, what, listenAddress);
     } catch (error) {
         const output = forwarder.output();
         await forwarder.stop();
         throw new Error(`${(error as Error).message}\n${output}`);
     }
-    return { port, targetPort, stop: () => forwarder.stop() };
+    return { stop: () => forwarder.stop() };
 }
