@@ -16,6 +16,7 @@ import { type Decisions, decide } from "./decisions";
 import { ExternalRegistryHost, type ExternalRegistryHostArgs, type HostMavenArgs } from "./externalHost/externalRegistryHost";
 import type { HostBackupArgs } from "./externalHost/maintenance";
 import type { InClusterBackup } from "./inCluster/backup";
+import { RegistryCaBundle } from "./inCluster/caBundle";
 import { CA_CONFIG_MAP, caNamespaces, RegistryCaConfigMaps } from "./inCluster/caConfigMaps";
 import { ClusterDns } from "./inCluster/clusterDns";
 import { type InClusterMavenArgs, InClusterRegistry, type InClusterRegistryArgs } from "./inCluster/inClusterRegistry";
@@ -571,8 +572,9 @@ function definePullSecrets(d: Decisions, pull: PullAccount | undefined): void {
 
 /**
  * ConfigMap `dso-registry-ca` with the CA the nodes trust, in Jenkins's namespace and every pull-secret
- * namespace, so agents and pods can trust the registry too. None when no CA is known (a publicly
- * trusted certificate, cert-manager, or a provided certificate: see docs/in-cluster.md).
+ * namespace, so agents and pods can trust the registry too: written by the program, or by trust-manager
+ * from a Bundle (`caConfigMap.delivery`), under the same name and key. None when no CA is known (a
+ * publicly trusted certificate, cert-manager, or a provided certificate: see docs/in-cluster.md).
  */
 function defineCaConfigMaps(cfg: StackConfig, caCertPem: pulumi.Output<string> | undefined): void {
     if (!caCertPem) return;
@@ -581,6 +583,10 @@ function defineCaConfigMaps(cfg: StackConfig, caCertPem: pulumi.Output<string> |
         pullSecretNamespaces: cfg.pullSecrets.namespaces,
     });
     if (namespaces.length === 0) return;
+    if (cfg.caConfigMap.delivery === "trust-manager") {
+        new RegistryCaBundle("registry-ca", { namespaces, caCertPem, trustNamespace: cfg.caConfigMap.trustNamespace });
+        return;
+    }
     new RegistryCaConfigMaps("registry-ca", { namespaces, caCertPem });
 }
 

@@ -6,7 +6,7 @@
  */
 import { DISTRIBUTION_2_PROXY_TTL_HOURS, durationSeconds, INGRESS_CONTROLLER_OF_CLASS, isDistribution3Image } from "../shared/facts";
 import { type ConfigProblem, keyPath } from "./problems";
-import { mavenServedByRegistry } from "./rules";
+import { mavenServedByRegistry, noPublishedCa } from "./rules";
 import type { FlatConfig } from "./schema";
 
 /** What a value the operator still has to fill in starts with, e.g. "ssh-ed25519 REPLACE-WITH-ssh-keyscan-OUTPUT". */
@@ -200,6 +200,17 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
             ),
     },
     { keys: ["pullSecrets.secretName"], mootWith: (c) => unless(c.pullSecrets.namespaces.length > 0, "pullSecrets.namespaces empty") },
+    {
+        // The CA goes where pods talk to the registry themselves, and only when the program publishes one (components/stack.ts).
+        keys: ["caConfigMap"],
+        mootWith: (c) =>
+            noPublishedCa(c)?.reason ??
+            unless(c.jenkins.enabled || c.pullSecrets.namespaces.length > 0, "jenkins.enabled false and pullSecrets.namespaces empty"),
+    },
+    {
+        keys: ["caConfigMap.trustNamespace"],
+        mootWith: (c) => unless(c.caConfigMap.delivery === "trust-manager", `caConfigMap.delivery "${c.caConfigMap.delivery}"`),
+    },
     {
         // The repository this program serves: its volume in the cluster.
         keys: ["mavenRegistry.storageSize"],

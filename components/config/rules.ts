@@ -29,6 +29,45 @@ function nodesWithoutPullCredentials(c: FlatConfig): string | undefined {
     return `nodes of runtime ${which}${names.length ? ` (${names.join(", ")})` : ""} keep no registry credentials (only ${held} nodes hold them, in registries.yaml or hosts.toml)`;
 }
 
+/**
+ * Why the program publishes no CA to clients (nodes, the `dso-registry-ca` ConfigMaps), with what would
+ * give it one; undefined when it publishes one. The same choice as `caCertPem` in components/stack.ts:
+ * the generated CA, the issuer's CA given with cert-manager, or an existing registry's CA.
+ */
+export function noPublishedCa(c: FlatConfig): { readonly reason: string; readonly fix: string } | undefined {
+    const tls = c.registry.tls;
+    if (c.registry.mode === "existing") {
+        return c.existing.caCertificate
+            ? undefined
+            : {
+                  reason: `registry.mode "existing" without existing.caCertificate (a publicly trusted certificate)`,
+                  fix: "give existing.caCertificate when a private CA signs the registry's certificate",
+              };
+    }
+    switch (tls.mode) {
+        case "generated-ca":
+            return undefined;
+        case "cert-manager":
+            return tls.certManagerCaCertificate
+                ? undefined
+                : {
+                      reason: `registry.tls.mode "cert-manager" without registry.tls.certManagerCaCertificate`,
+                      fix: "give the issuer's CA in registry.tls.certManagerCaCertificate when the issuer is private",
+                  };
+        case "acme":
+        case "public":
+            return {
+                reason: `registry.tls.mode "${tls.mode}" (a publicly trusted certificate)`,
+                fix: "clients need no CA from the program",
+            };
+        case "provided":
+            return {
+                reason: `registry.tls.mode "provided" (the program is given the certificate and key, not the CA)`,
+                fix: 'use registry.tls.mode "generated-ca" for a CA the program publishes, or give clients your CA yourself',
+            };
+    }
+}
+
 /** Rules that span several keys. Returns every contradiction found. */
 export function crossChecks(c: FlatConfig): ConfigProblem[] {
     const problems: ConfigProblem[] = [];
@@ -190,6 +229,14 @@ export function crossChecks(c: FlatConfig): ConfigProblem[] {
             `is "${dns}", but containerRegistry.port is ${c.containerRegistry.port}: inside pods the name resolves to the registry's TLS ` +
                 `Service, which listens on 443 only, so https://${c.containerRegistry.host}:${c.containerRegistry.port} would reach nothing there. ` +
                 `Publish the registry on 443 (remove containerRegistry.port), or set inCluster.clusterDns.flavour to "none"`,
+        );
+    }
+    const unpublished = noPublishedCa(c);
+    if (c.caConfigMap.delivery === "trust-manager" && unpublished) {
+        add(
+            ["caConfigMap", "delivery"],
+            `is "trust-manager", but the stack publishes no CA (${unpublished.reason}), so a trust-manager Bundle would have ` +
+                `nothing to hand out: ${unpublished.fix}, or remove caConfigMap.delivery (the default "program" writes no ConfigMap without a CA)`,
         );
     }
     const mirrors = c.registry.mirrors;

@@ -621,6 +621,20 @@ const pullSecrets = z.strictObject({
     flux: z.boolean().default(false).describe("Create the Flux `registry-credentials` Secret in flux-system."),
 });
 
+const caConfigMap = z.strictObject({
+    delivery: z
+        .enum(["program", "trust-manager"])
+        .default("program")
+        .describe(
+            'Who writes ConfigMap `dso-registry-ca` (key `ca.crt`) into Jenkins\'s namespace and every pullSecrets.namespaces entry: "program" writes one ConfigMap per namespace; "trust-manager" creates a cert-manager trust-manager Bundle `dso-registry-ca`, and trust-manager (installed in the cluster) writes and keeps the copies. Needs a CA the program publishes; with several namespaces, a trust-manager that reads `namespaceSelector.matchExpressions` (docs/in-cluster.md, CA copies through trust-manager).',
+        ),
+    trustNamespace: k8sName
+        .default("cert-manager")
+        .describe(
+            "trust-manager's trust namespace (its Helm value `app.trust.namespace`), where the Bundle's source ConfigMap `dso-registry-ca-source` is written; trust-manager reads sources only there.",
+        ),
+});
+
 /** Every key of the `dso-registry` namespace that holds plain (non-secret) configuration. */
 export const configShape = {
     containerRegistry: containerRegistry.describe("The container registry as clients see it (was CONTAINER_REGISTRY_*)."),
@@ -632,6 +646,9 @@ export const configShape = {
     nodes: nodes.prefault({}).describe("Node trust: how the nodes' container runtimes trust and resolve the registry."),
     jenkins: jenkins.prefault({}).describe("Jenkins credentials and the pipeline-config ConfigMap."),
     pullSecrets: pullSecrets.prefault({}).describe("Pull secrets built from the pull-only account."),
+    caConfigMap: caConfigMap
+        .prefault({})
+        .describe("How the registry's CA reaches the namespaces whose pods talk to the registry themselves (ConfigMap `dso-registry-ca`)."),
 } as const;
 
 /** The whole plain configuration: every key above, and nothing else. */

@@ -28,6 +28,8 @@ export type ExistingConfig = FlatConfig["existing"];
 export type NodeConfig = FlatNodes["list"][number];
 /** `dso-registry:pullSecrets`. */
 export type PullSecretsConfig = FlatConfig["pullSecrets"];
+/** `dso-registry:caConfigMap`: who writes ConfigMap `dso-registry-ca`, and trust-manager's trust namespace. */
+export type CaConfigMapConfig = FlatConfig["caConfigMap"];
 /** `registry.storage.s3`: bucket, region, endpoint. */
 export type S3Config = NonNullable<FlatStorage["s3"]>;
 /** `registry.tls.certManagerIssuer`. */
@@ -171,6 +173,7 @@ export interface ParsedConfig {
     readonly nodes: NodesSettings;
     readonly jenkins: JenkinsSettings;
     readonly pullSecrets: PullSecretsConfig;
+    readonly caConfigMap: CaConfigMapConfig;
 }
 
 /**
@@ -186,6 +189,7 @@ export function toSettings(c: FlatConfig): ParsedConfig {
         nodes: nodesSettings(c.nodes),
         jenkins: jenkinsSettings(c.jenkins),
         pullSecrets: c.pullSecrets,
+        caConfigMap: c.caConfigMap,
     };
 }
 
