@@ -5,7 +5,8 @@
  *   - through the front (the rendered Caddyfile, Caddy serving the blob from Distribution's files),
  *   - through the front's mirror path (`/v2/mirrors/docker.io/…`, the rendered proxy Distribution, with
  *     the baseline Distribution as its upstream): cold (empty cache) and warm (the cache holds the blob).
- * Each scenario prints failures (a curl that failed or fetched the wrong size) and the aggregate
+ * Each scenario prints failures (a curl that failed or fetched the wrong size; in every round one of the
+ * clients also hashes what it fetched, and a wrong sha256 is a failure too) and the aggregate
  * throughput (bytes of all downloads / wall time); the front's and the mirror's as a ratio of the
  * baseline. Median of `--runs` rounds for baseline, front and warm mirror (interleaved); cold runs once.
  *
@@ -56,22 +57,32 @@ interface Round {
     readonly bytesPerSecond: number;
 }
 
-/** `clients` downloads of `url` at once; each must fetch exactly `size` bytes. */
-async function round(url: string, caCertFile: string, clients: number, size: number): Promise<Round> {
-    const one = () =>
+/**
+ * `clients` downloads of `url` at once; each must fetch exactly `size` bytes, and the first one's body
+ * must also hash to `sha256Hex` (the others count bytes only, so that hashing does not load the machine).
+ */
+async function round(url: string, caCertFile: string, clients: number, size: number, sha256Hex: string): Promise<Round> {
+    const one = (_: unknown, index: number) =>
         new Promise<boolean>((resolve) => {
-            const child = spawn(
-                "curl",
-                ["-sS", "--fail", "--http1.1", "--cacert", caCertFile, "-o", "/dev/null", "-w", "%{size_download}", url],
-                {
-                    stdio: ["ignore", "pipe", "ignore"],
-                },
-            );
+            const hashed = index === 0;
+            const output = hashed ? ["-o", "-"] : ["-o", "/dev/null", "-w", "%{size_download}"];
+            const child = spawn("curl", ["-sS", "--fail", "--http1.1", "--cacert", caCertFile, ...output, url], {
+                stdio: ["ignore", "pipe", "ignore"],
+            });
+            const hash = createHash("sha256");
+            let bytes = 0;
             let out = "";
             child.stdout.on("data", (d: Buffer) => {
-                out += d.toString();
+                if (hashed) {
+                    hash.update(d);
+                    bytes += d.length;
+                } else {
+                    out += d.toString();
+                }
             });
-            child.on("close", (code) => resolve(code === 0 && Number(out.trim()) === size));
+            child.on("close", (code) =>
+                resolve(code === 0 && (hashed ? bytes === size && hash.digest("hex") === sha256Hex : Number(out.trim()) === size)),
+            );
         });
     const start = process.hrtime.bigint();
     const results = await Promise.all(Array.from({ length: clients }, one));
@@ -103,7 +114,6 @@ async function main(): Promise<void> {
                 addr: `127.0.0.1:${mirrorPort}`,
                 rootDirectory: mirrorData,
                 remoteUrl: direct.url,
-                ttl: "168h",
                 logLevel: "warn",
             }),
         );
@@ -135,16 +145,16 @@ async function main(): Promise<void> {
         console.log(
             `${clients} concurrent downloads of a ${sizeMib} MiB blob, HTTP/1.1, loopback, ${cpus().length} cores, load ${loadavg()[0]!.toFixed(2)}`,
         );
-        const cold = await round(urls.mirror, fronted.ca.caCertFile, clients, size);
+        const cold = await round(urls.mirror, fronted.ca.caCertFile, clients, size, hex);
         const cached = path.join(mirrorData, "docker/registry/v2/blobs/sha256", hex.slice(0, 2), hex, "data");
         for (let i = 0; i < 600 && !existsSync(cached); i++) await new Promise((r) => setTimeout(r, 100));
         if (!existsSync(cached)) throw new Error("the cache did not store the blob after the cold round");
 
         const rounds: Record<"direct" | "front" | "mirror", Round[]> = { direct: [], front: [], mirror: [] };
         for (let i = 0; i < runs; i++) {
-            rounds.direct.push(await round(urls.direct, direct.ca.caCertFile, clients, size));
-            rounds.front.push(await round(urls.front, fronted.ca.caCertFile, clients, size));
-            rounds.mirror.push(await round(urls.mirror, fronted.ca.caCertFile, clients, size));
+            rounds.direct.push(await round(urls.direct, direct.ca.caCertFile, clients, size, hex));
+            rounds.front.push(await round(urls.front, fronted.ca.caCertFile, clients, size, hex));
+            rounds.mirror.push(await round(urls.mirror, fronted.ca.caCertFile, clients, size, hex));
         }
         const base = median(rounds.direct.map((r) => r.bytesPerSecond));
         const line = (what: string, rs: Round[]) => {
