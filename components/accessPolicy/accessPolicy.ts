@@ -88,9 +88,11 @@ export interface AccessPolicy {
      * 503 with Retry-After instead of Distribution's bare 405 (or, during a backup that keeps
      * Distribution writable, instead of reaching it at all). The window is open while ANY signal is:
      * a file that exists only during the window (the external host's maintenance scripts, the
-     * in-cluster backup), or an environment variable of Caddy's process that is set (non-empty) only
-     * during the window (the in-cluster GC job sets it on every container of the pod). At most one
-     * signal of each kind. Writes simply reach Distribution when there is none.
+     * in-cluster backup and GC jobs, each with a file of its own so that neither ends the other's
+     * window), or an environment variable of Caddy's process that is set (non-empty) only during the
+     * window (the in-cluster GC job sets it on every container of the pods when they may overlap).
+     * Any number of files (one matcher: the window is open while any of them exists), at most one
+     * variable. Writes simply reach Distribution when there is none.
      */
     readonly readOnlySignals?: readonly ReadOnlySignal[];
     /**
@@ -197,10 +199,9 @@ export function accessPolicyProblem(policy: AccessPolicy): string | undefined {
         return `admin "${policy.admin}" must be "off" or an address such as "localhost:2019"`;
     }
     const signals = policy.readOnlySignals ?? [];
-    for (const kind of ["file", "env"] as const) {
-        if (signals.filter((s) => s.kind === kind).length > 1)
-            return `readOnlySignals holds more than one "${kind}" signal; one of each kind at most`;
-    }
+    if (signals.filter((s) => s.kind === "env").length > 1) return `readOnlySignals holds more than one "env" signal; one at most`;
+    const files = signals.flatMap((s) => (s.kind === "file" ? [s.path] : []));
+    if (new Set(files).size !== files.length) return "readOnlySignals names the same file twice";
     for (const signal of signals) {
         if (signal.kind === "file" && !/^\/[A-Za-z0-9._/-]+$/.test(signal.path)) {
             return `readOnlySignal file "${signal.path}" must be an absolute path of letters, digits, ".", "_", "-" and "/"`;
@@ -416,22 +417,27 @@ function escapeBraces(text: string): string {
     return text.replace(/[{}]/g, (c) => `\\${c}`).replace(/\\\{((?:http|re)\.[a-z0-9.]+)\\\}/g, "{$1}");
 }
 
-/** The name of a signal's matcher: one matcher per signal, since a named matcher's conditions all have to hold. */
-function maintenanceMatcherName(signal: ReadOnlySignal): string {
-    return `@maintenance-${signal.kind}`;
+/** The name of a signal's matcher: one matcher per kind, since a named matcher's conditions all have to hold. */
+function maintenanceMatcherName(kind: ReadOnlySignal["kind"]): string {
+    return `@maintenance-${kind}`;
+}
+
+/** The kinds of signal present, in order: each gets one matcher and one 503 route. */
+function signalKinds(signals: readonly ReadOnlySignal[]): ReadOnlySignal["kind"][] {
+    return [...new Set(signals.map((s) => s.kind))];
 }
 
 /**
  * Writes during the read-only maintenance window: 503, Retry-After and a registry error that says
  * what is going on, instead of Distribution's 405 (which docker prints as "error parsing HTTP 405
  * response body"). Checked before authentication, so nobody sends a layer that cannot be stored.
- * One route per signal, with the same answer: the window is open while any signal is.
+ * One route per kind of signal, with the same answer: the window is open while any signal is.
  */
 function readOnlyAnswer(signals: readonly ReadOnlySignal[]): string[] {
     const message =
         "the registry is in its read-only maintenance window (garbage collection or backup): pulls work, pushes do not; retry the push in a few minutes";
-    return signals.flatMap((signal) => [
-        `\t\troute ${maintenanceMatcherName(signal)} {`,
+    return signalKinds(signals).flatMap((kind) => [
+        `\t\troute ${maintenanceMatcherName(kind)} {`,
         "\t\t\theader {",
         `\t\t\t\tRetry-After ${READ_ONLY_RETRY_AFTER_SECONDS}`,
         "\t\t\t\tContent-Type application/json",
@@ -442,13 +448,16 @@ function readOnlyAnswer(signals: readonly ReadOnlySignal[]): string[] {
     ]);
 }
 
+/** One matcher per kind: the files' matcher holds when any of its files exists (try_files, first_exist). */
 function readOnlyMatchers(signals: readonly ReadOnlySignal[]): string[] {
-    return signals.flatMap((signal) => {
+    return signalKinds(signals).flatMap((kind) => {
+        const files = signals.flatMap((s) => (s.kind === "file" ? [s.path] : []));
+        const names = signals.flatMap((s) => (s.kind === "env" ? [s.name] : []));
         const test =
-            signal.kind === "file"
-                ? ["\t\tfile {", "\t\t\troot /", `\t\t\ttry_files ${signal.path}`, "\t\t}"]
-                : [`\t\texpression \`{env.${signal.name}} != ""\``];
-        return [`\t${maintenanceMatcherName(signal)} {`, "\t\tnot method GET HEAD", ...test, "\t}"];
+            kind === "file"
+                ? ["\t\tfile {", "\t\t\troot /", `\t\t\ttry_files ${files.join(" ")}`, "\t\t}"]
+                : [`\t\texpression \`{env.${names[0]}} != ""\``];
+        return [`\t${maintenanceMatcherName(kind)} {`, "\t\tnot method GET HEAD", ...test, "\t}"];
     });
 }
 
@@ -473,8 +482,8 @@ function mavenRoute(policy: AccessPolicy, maven: MavenRoute): string[] {
         "\t\troute @maven {",
         '\t\t\trespond @mavenOther "Only GET, HEAD and PUT are allowed on the Maven repository" 405',
         // Deploys wait out the maintenance window like pushes: a backup or a clean-up must not see half a deploy.
-        ...(policy.readOnlySignals ?? []).flatMap((signal) => [
-            `\t\t\troute ${maintenanceMatcherName(signal)} {`,
+        ...signalKinds(policy.readOnlySignals ?? []).flatMap((kind) => [
+            `\t\t\troute ${maintenanceMatcherName(kind)} {`,
             `\t\t\t\theader Retry-After ${READ_ONLY_RETRY_AFTER_SECONDS}`,
             '\t\t\t\trespond "the Maven repository is in its read-only maintenance window (garbage collection or backup): downloads work, deploys do not; retry the deploy in a few minutes" 503',
             "\t\t\t}",
@@ -636,6 +645,14 @@ export interface RegistryConfigOptions {
     /** Maintenance mode: refuse every write (used while garbage collection runs). */
     readonly readOnly?: boolean;
     /**
+     * Distribution's in-memory blob-descriptor cache (`storage.cache.blobdescriptor: inmemory`); on
+     * unless false. It keeps answering for blobs a garbage collection removed until the process
+     * restarts (distribution#3743), so a registry that is collected without a restart runs without it:
+     * with no `storage.cache` section Distribution 2.8 builds its storage without any cache, and each
+     * blob lookup reads the repository's link file and stats the blob in storage.
+     */
+    readonly blobDescriptorCache?: boolean;
+    /**
      * Serve TLS directly (only for measurements and tests: in production Caddy terminates TLS).
      * Paths as seen by the registry process.
      */
@@ -678,8 +695,7 @@ export function renderRegistryConfig(options: RegistryConfigOptions): string {
     lines.push(
         "  delete:",
         `    enabled: ${options.deletesEnabled}`,
-        "  cache:",
-        "    blobdescriptor: inmemory",
+        ...(options.blobDescriptorCache === false ? [] : ["  cache:", "    blobdescriptor: inmemory"]),
         "  maintenance:",
         "    uploadpurging:",
         "      enabled: true",

@@ -27,9 +27,9 @@
  * through the sidecar too. The Maven nginx sidecar is no way around it: it listens on the loopback, writes Maven's own volume,
  * never Distribution's, and only through the sidecar's Maven route, which answers deploys 503 during
  * the window as well.
- * The GC job keeps its own switch (the environment variable and two rollouts): Distribution must
- * restart after a collection to forget the blobs it removed (distribution#3743), so the front honours
- * both signals.
+ * The GC job holds writes back the same way, with a marker of its own (./readOnlySignal.ts), so
+ * neither job ends the other's window; only when the registry's pods may overlap does it switch the
+ * Deployment instead (manifests.ts, `gcWindow`).
  *
  * Restore: CronJob `registry-restore` is suspended and never runs on its own; `kubectl create job
  * --from=cronjob/registry-restore` runs it once the registry is scaled to 0 (docs/in-cluster.md).
@@ -58,6 +58,7 @@ import {
     secret,
     type Value,
 } from "./manifests";
+import { READ_ONLY_SIGNAL, signalMount } from "./readOnlySignal";
 
 /** `InClusterSpec.backup`: scheduled backups to an S3-compatible bucket. */
 export interface InClusterBackup {
@@ -98,9 +99,9 @@ export const IN_CLUSTER_BACKUP = {
     /** Where PVC `registry-backup` is mounted (volume destination); the repository is a directory in it. */
     volumeDir: "/var/backups/dso-registry",
     /** The emptyDir the backup container shares with the Caddy sidecar (read-only there): where the marker lives. */
-    signalDir: "/run/dso-registry",
+    signalDir: READ_ONLY_SIGNAL.dir,
     /** The read-only marker: while it exists, the sidecar answers writes 503 (the policy's file signal). */
-    marker: "/run/dso-registry/read-only",
+    marker: READ_ONLY_SIGNAL.backupMarker,
     /** restic's metadata cache (index and trees only), on the pod's emptyDir. */
     cacheDir: "/tmp/restic-cache",
     /** Left by a restore in each volume it restored into: the files that were there before. */
@@ -302,20 +303,13 @@ function backupMounts(
 /** The idle shell the backup container runs between `kubectl exec`s: it ends at once on SIGTERM. */
 const IDLE = "trap 'exit 0' TERM INT\nwhile :; do sleep 3600 & wait $!; done\n";
 
-/** The emptyDir that holds the read-only marker: written by the backup container, read by the Caddy sidecar. */
-const SIGNAL_VOLUME = "read-only-signal";
-
 /**
- * The registry pod's backup container, the volumes it adds, and the Caddy sidecar's read-only mount
- * of the marker's directory; none without backups.
+ * The registry pod's backup container and the volumes it adds; none without backups. The marker's
+ * emptyDir, which it writes, is the pod's (./readOnlySignal.ts, added by the Deployment's renderer).
  */
-export function backupSidecar(spec: InClusterSpec):
-    | {
-          container: k8s.types.input.core.v1.Container;
-          volumes: k8s.types.input.core.v1.Volume[];
-          frontMount: k8s.types.input.core.v1.VolumeMount;
-      }
-    | undefined {
+export function backupSidecar(
+    spec: InClusterSpec,
+): { container: k8s.types.input.core.v1.Container; volumes: k8s.types.input.core.v1.Volume[] } | undefined {
     if (!spec.backup) return undefined;
     return {
         container: {
@@ -323,20 +317,14 @@ export function backupSidecar(spec: InClusterSpec):
             image: spec.backup.image,
             command: ["/bin/sh", "-c", IDLE],
             env: [{ name: "HOME", value: "/tmp" }],
-            volumeMounts: [
-                ...backupMounts(spec, spec.backup, true),
-                { name: "tmp", mountPath: "/tmp" },
-                { name: SIGNAL_VOLUME, mountPath: IN_CLUSTER_BACKUP.signalDir },
-            ],
+            volumeMounts: [...backupMounts(spec, spec.backup, true), { name: "tmp", mountPath: "/tmp" }, signalMount(true)],
             resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { cpu: "1", memory: "1Gi" } },
             securityContext: restrictedContainer(true),
             // restic starts (its binary and libraries are whole); the job's exec needs nothing more.
             readinessProbe: { exec: { command: ["restic", "version"] }, periodSeconds: 60, timeoutSeconds: 10 },
             livenessProbe: { exec: { command: ["restic", "version"] }, initialDelaySeconds: 10, periodSeconds: 300, timeoutSeconds: 10 },
         },
-        // A new pod starts without a marker: a window cut short by a pod's end does not outlive it.
-        volumes: [...backupVolumes(spec.backup), { name: SIGNAL_VOLUME, emptyDir: { medium: "Memory", sizeLimit: "1Mi" } }],
-        frontMount: { name: SIGNAL_VOLUME, mountPath: IN_CLUSTER_BACKUP.signalDir, readOnly: true },
+        volumes: backupVolumes(spec.backup),
     };
 }
 

@@ -23,6 +23,9 @@ import type { IngressController } from "../shared/facts";
 import { IN_CLUSTER_BACKUP, type InClusterBackup } from "./backup";
 import {
     DEFAULT_KUBECTL_IMAGE,
+    distributionCachesBlobs,
+    type GcWindow,
+    gcWindow,
     IN_CLUSTER,
     type InClusterSpec,
     type InClusterStorage,
@@ -30,6 +33,7 @@ import {
     type K8sObject,
     renderInClusterObjects,
 } from "./manifests";
+import { READ_ONLY_SIGNAL } from "./readOnlySignal";
 
 /** Where Distribution keeps images: a PVC, or an S3 bucket with the credentials to reach it. */
 export type InClusterRegistryStorage =
@@ -119,6 +123,8 @@ export function sidecarPolicy(args: {
     readonly mirrors?: readonly MirrorRoute[];
     /** Scheduled backups: their read-only pass opens the window with a marker file instead of a restart. */
     readonly backup?: boolean;
+    /** How the GC job holds writes back (`gcWindow`); none without garbage collection. */
+    readonly gcWindow?: GcWindow;
 }): AccessPolicy {
     return {
         siteAddress: args.host,
@@ -135,10 +141,12 @@ export function sidecarPolicy(args: {
         // Pods are replaced on every change; nothing needs Caddy's admin API.
         admin: "off",
         ...(args.storage === "filesystem" ? { blobFiles: IN_CLUSTER.dataDir } : {}),
-        // The GC job sets Distribution's read-only switch on every container of the pod (and restarts
-        // it); the backup creates a marker on the emptyDir it shares with the sidecar (no restart).
+        // Distribution's read-only switch, which the GC job sets on every container (and rolls the
+        // pods) when they may overlap; the markers the GC job (one pod) and the backup create on the
+        // pod's emptyDir, each its own, without a restart (./readOnlySignal.ts).
         readOnlySignals: [
             { kind: "env", name: IN_CLUSTER.readOnlyEnv },
+            ...(args.gcWindow === "marker" ? [{ kind: "file", path: READ_ONLY_SIGNAL.gcMarker } as const] : []),
             ...(args.backup ? [{ kind: "file", path: IN_CLUSTER_BACKUP.marker } as const] : []),
         ],
         ...(args.maven
@@ -266,12 +274,14 @@ export class InClusterRegistry extends pulumi.ComponentResource {
             maven: args.maven,
             mirrors: clusterMirrorRoutes({ namespace: args.namespace, mirrors: args.mirrors ?? [] }),
             backup: args.backup !== undefined,
+            gcWindow: gcWindow(args),
         });
         const caddyfile = renderSidecarCaddyfile(policy, SIDECAR_TLS);
         const registryConfig = renderRegistryConfig({
             addr: IN_CLUSTER.registryAddr,
             storage: registryStorage(args.storage),
             deletesEnabled: args.deletes.api,
+            blobDescriptorCache: distributionCachesBlobs(args),
         });
         const push = usersFile("push", [args.accounts.push]);
         const pull = usersFile("pull", args.accounts.pull ? [args.accounts.pull] : []);

@@ -13,8 +13,11 @@ import type * as pulumi from "@pulumi/pulumi";
 import { mavenCleanupLines } from "../maven/cleanup";
 import { MAVEN_BACKEND } from "../maven/nginxConfig";
 import { DISTRIBUTION, type IngressController, MANAGED_LABELS } from "../shared/facts";
+import { END_MARKER_ONLY_WINDOW, MARKER_ONLY_WINDOW } from "../shared/frontWindow";
+import { shQuote } from "../shared/hostAccess";
 import { renderVerifyScript } from "../shared/verifyScript";
 import { backupSidecar, type InClusterBackup, renderBackupObjects } from "./backup";
+import { READ_ONLY_SIGNAL, signalMount, signalVolume } from "./readOnlySignal";
 
 /** A string that may still be an Output when the component renders. */
 export type Value = pulumi.Input<string>;
@@ -151,6 +154,8 @@ export const IN_CLUSTER = {
     mavenContainer: "maven",
     /** ConfigMap key (and file in configDir) of the Maven cleanup the GC job runs in the Maven container. */
     mavenGcScript: "maven-gc.sh",
+    /** ConfigMap key (and file in configDir) of the collection the GC job runs in the registry container, inside the front's window. */
+    gcStepScript: "gc.sh",
     /** ConfigMap key (and file in configDir) of the check the GC job runs in the registry container afterwards. */
     verifyScript: "verify.sh",
     /** The Service port (Caddy, plain HTTP behind the ingress). */
@@ -164,7 +169,8 @@ export const IN_CLUSTER = {
     dataDir: DISTRIBUTION.dataDir,
     /**
      * Distribution's environment switch for read-only maintenance mode (verified with Distribution 2.8);
-     * the GC job sets it on every container, and the Caddy sidecar reads it too.
+     * the GC job sets it on every container when the pods may overlap (`gcWindow` "rollout"), and the
+     * Caddy sidecar reads it too.
      */
     readOnlyEnv: "REGISTRY_STORAGE_MAINTENANCE_READONLY",
     /** Non-root user the registry and Caddy run as; the PVC is group-owned by it (fsGroup). */
@@ -175,6 +181,53 @@ export const IN_CLUSTER = {
 
 /** The default image for the garbage-collection job: Alpine with kubectl. Pin it by digest in production. */
 export const DEFAULT_KUBECTL_IMAGE = "alpine/k8s:1.31.4";
+
+/**
+ * Whether two registry pods may run at once: with s3 storage and no Maven volume the pod mounts
+ * nothing ReadWriteOnce, so the Deployment rolls (RollingUpdate) instead of replacing its one pod
+ * (Recreate), and may run several replicas. Decides the strategy and the GC job's window.
+ */
+export function podsMayOverlap(spec: { readonly storage: { readonly kind: InClusterStorage["kind"] }; readonly maven?: unknown }): boolean {
+    return spec.storage.kind === "s3" && !spec.maven;
+}
+
+/**
+ * How the GC job holds writes back while it collects (distribution#3045: a push during a collection
+ * loses its new layers); undefined without garbage collection.
+ *
+ * - "marker": the front's window, as the backup's (./readOnlySignal.ts): a marker in the pod's
+ *   emptyDir, no restart. Only when exactly one pod runs and the collection runs in it: a pod that
+ *   replaces it during the window (a drain, an eviction) starts without a marker, but the collector
+ *   ends with the old pod's containers (at the latest after Distribution's drain time). Distribution
+ *   then runs without its in-memory blob-descriptor cache (`distributionCachesBlobs`), which would
+ *   otherwise answer for blobs the collection removed until a restart (distribution#3743).
+ * - "rollout": Distribution's read-only switch on the Deployment's template and two rollouts, when the
+ *   pods may overlap (`podsMayOverlap`). A marker lives in one pod; a pod that starts during the window
+ *   would take writes while the collector sweeps the shared bucket. The template is the one switch
+ *   every pod obeys, also those started later, and RollingUpdate keeps the replicas running through
+ *   both rollouts, so pushes meet a front that answers. The restarts also empty the cache.
+ */
+export type GcWindow = "marker" | "rollout";
+
+export function gcWindow(spec: {
+    readonly storage: { readonly kind: InClusterStorage["kind"] };
+    readonly maven?: unknown;
+    readonly garbageCollection: { readonly enabled: boolean };
+}): GcWindow | undefined {
+    if (!spec.garbageCollection.enabled) return undefined;
+    return podsMayOverlap(spec) ? "rollout" : "marker";
+}
+
+/**
+ * Whether Distribution keeps its in-memory blob-descriptor cache: not when the GC job collects
+ * without restarting it (`gcWindow` "marker"). The cost: each blob lookup that reaches Distribution
+ * reads the repository's link file and stats the blob on the volume instead of a map lookup; the
+ * Caddy sidecar serves linked blobs' downloads from the files itself, so mostly manifests and
+ * uploads' existence checks reach it.
+ */
+export function distributionCachesBlobs(spec: Parameters<typeof gcWindow>[0]): boolean {
+    return gcWindow(spec) !== "marker";
+}
 
 /** Why the settings cannot be rendered, or undefined. Exported for table-driven tests. */
 export function inClusterSpecProblem(
@@ -314,6 +367,9 @@ export function renderConfigMap(spec: InClusterSpec): K8sObject {
             "config.yml": spec.registryConfig,
             ...(spec.maven ? { "maven-nginx.conf": spec.maven.nginxConfig } : {}),
             ...(spec.maven && spec.garbageCollection.enabled ? { [IN_CLUSTER.mavenGcScript]: mavenGcScript(spec.maven) } : {}),
+            ...(gcWindow(spec) === "marker"
+                ? { [IN_CLUSTER.gcStepScript]: inClusterGcStepScript(spec.garbageCollection.deleteUntagged) }
+                : {}),
             ...(spec.garbageCollection.enabled ? { [IN_CLUSTER.verifyScript]: inClusterVerifyScript(spec.namespace) } : {}),
         },
     } satisfies k8s.types.input.core.v1.ConfigMap;
@@ -418,6 +474,10 @@ export function renderDeployment(spec: InClusterSpec): K8sObject {
     if (spec.storage.kind === "filesystem") {
         volumes.push({ name: "data", persistentVolumeClaim: { claimName: IN_CLUSTER.dataClaim } });
     }
+    // The front's read-only markers (./readOnlySignal.ts): the GC job's, written from the registry and
+    // Maven containers when it collects without a restart, and the backup's, written by its container.
+    const gcMarker = gcWindow(spec) === "marker";
+    const backup = backupSidecar(spec);
     const registryEnv: k8s.types.input.core.v1.EnvVar[] = [secretEnv("REGISTRY_HTTP_SECRET", IN_CLUSTER.httpSecret, "secret")];
     if (spec.storage.kind === "s3") {
         registryEnv.push(
@@ -434,12 +494,12 @@ export function renderDeployment(spec: InClusterSpec): K8sObject {
             { name: "config", mountPath: IN_CLUSTER.configDir, readOnly: true },
             { name: "tmp", mountPath: "/tmp" },
             ...(spec.storage.kind === "filesystem" ? [{ name: "data", mountPath: IN_CLUSTER.dataDir }] : []),
+            ...(gcMarker ? [signalMount(true)] : []),
         ],
         resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "2", memory: "1Gi" } },
         securityContext: restrictedContainer(true),
         ...registryProbes(),
     };
-    const backup = backupSidecar(spec);
     const caddy: k8s.types.input.core.v1.Container = {
         name: "caddy",
         image: spec.images.caddy,
@@ -462,8 +522,8 @@ export function renderDeployment(spec: InClusterSpec): K8sObject {
             // container, where the sidecar's Caddyfile looks); it never writes there. Same user as the
             // registry, so it can read everything the registry writes.
             ...(spec.storage.kind === "filesystem" ? [{ name: "data", mountPath: IN_CLUSTER.dataDir, readOnly: true }] : []),
-            // The backup's read-only marker (the policy's file signal); only the backup container writes it.
-            ...(backup ? [backup.frontMount] : []),
+            // The maintenance jobs' read-only markers (the policy's file signals); the sidecar only reads them.
+            ...(gcMarker || backup ? [signalMount(false)] : []),
         ],
         resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "2", memory: "512Mi" } },
         // The caddy image's binary carries the file capability cap_net_bind_service=+ep: the kernel
@@ -508,6 +568,7 @@ export function renderDeployment(spec: InClusterSpec): K8sObject {
                 { name: "config", mountPath: IN_CLUSTER.configDir, readOnly: true },
                 { name: "maven-data", mountPath: MAVEN_BACKEND.dataDir },
                 { name: "maven-run", mountPath: MAVEN_BACKEND.runDir },
+                ...(gcMarker ? [signalMount(true)] : []),
             ],
             resources: { requests: { cpu: "10m", memory: "16Mi" }, limits: { cpu: "1", memory: "128Mi" } },
             securityContext: restrictedContainer(true),
@@ -519,8 +580,9 @@ export function renderDeployment(spec: InClusterSpec): K8sObject {
         containers.push(backup.container);
         volumes.push(...backup.volumes);
     }
+    if (gcMarker || backup) volumes.push(signalVolume());
     // Without a ReadWriteOnce volume in the pod (s3 storage and no Maven files), pods may overlap in a rollout.
-    const shared = spec.storage.kind === "s3" && !spec.maven;
+    const shared = podsMayOverlap(spec);
     return {
         apiVersion: "apps/v1",
         kind: "Deployment",
@@ -703,34 +765,76 @@ export function renderLocalRegistryHosting(spec: InClusterSpec): K8sObject | und
 }
 
 /**
- * The garbage-collection script. Collecting while a push is in flight deletes the new layers, and
- * after a collection the registry's in-memory cache still lists deleted blobs. So: switch the
- * Deployment to read-only maintenance mode and wait until every pod runs read-only, collect inside a
- * running pod (which has the volume mounted, whatever node it is on), then switch back. Switching
- * back replaces the pods, which clears the cache. The trap switches back on every exit, also on failure.
- * The switch is set on every container of the pod: Distribution reads it, and the Caddy sidecar
- * answers writes with 503 and Retry-After while it is set (the policy's env signal). The backup needs
- * no restart and opens its window with a marker file instead (./backup.ts).
+ * The garbage-collection job's script (kubectl only). Collecting while a push is in flight deletes the
+ * new layers (distribution#3045), and a registry that has seen a blob answers for it after a
+ * collection removed it while its in-memory cache remembers it (distribution#3743). How writes are
+ * held back is `gcWindow`'s decision:
  *
- * Then the job checks its own work: once the writable pods run (a fresh Distribution, whose cache
- * knows nothing yet), `verify.sh` from the ConfigMap runs in the registry container, the only place
- * that reaches Distribution on the pod's loopback, and fails the job naming every tagged image that
- * is not served whole (distribution#3743, #3045).
+ * - "marker" (one pod): `gc.sh` from the ConfigMap runs in the registry container: it creates the
+ *   GC's marker (the front answers writes 503 with Retry-After, pulls go on), waits for writes already
+ *   past the front to land, runs `registry garbage-collect` and removes the marker when it ends, also
+ *   when it fails; then, with Maven, `maven-gc.sh` does the same around the snapshot clean-up in the
+ *   Maven container. Nothing restarts; Distribution runs without the blob-descriptor cache
+ *   (`distributionCachesBlobs`), so it has nothing to forget. The window's steps run in the pod: a
+ *   cut `kubectl exec` does not end a window while its work goes on.
+ * - "rollout" (pods that may overlap): Distribution's read-only switch on the Deployment's template,
+ *   the collection in one running pod (the bucket is shared), the switch removed again; each change
+ *   rolls the pods, which empties their caches. The trap switches back on every exit, also on failure.
+ *
+ * Then the job checks its own work: `verify.sh` from the ConfigMap runs in the registry container,
+ * the only place that reaches Distribution on the pod's loopback, and fails the job naming every
+ * tagged image that is not served whole.
  */
-export function gcScript(namespace: string, deleteUntagged: boolean, maven = false): string {
+export function gcScript(namespace: string, deleteUntagged: boolean, maven: boolean, window: GcWindow): string {
     const exec = `kubectl --namespace ${namespace} exec deployment/${IN_CLUSTER.name}`;
+    const script = (name: string) => `${IN_CLUSTER.configDir}/${name}`;
+    // Old snapshot builds, from inside the Maven container (the only one with maven-data mounted).
+    const mavenCleanup = maven ? [`${exec} --container=${IN_CLUSTER.mavenContainer} -- /bin/sh ${script(IN_CLUSTER.mavenGcScript)}`] : [];
+    const verify = `${exec} --container=registry -- /bin/sh ${script(IN_CLUSTER.verifyScript)}`;
+    if (window === "marker") {
+        return [
+            "set -eu",
+            'echo "collecting garbage inside the front\'s read-only window: writes get 503, pulls go on, nothing restarts"',
+            `${exec} --container=registry -- /bin/sh ${script(IN_CLUSTER.gcStepScript)}`,
+            ...mavenCleanup,
+            'echo "garbage collection done; registry writable again; checking every tagged image"',
+            verify,
+            "",
+        ].join("\n");
+    }
     return [
         "set -eu",
         ...readOnlyRollout(namespace),
         'echo "registry is read-only; collecting garbage"',
-        `${exec} --container=registry -- registry garbage-collect${deleteUntagged ? " --delete-untagged" : ""} ${IN_CLUSTER.configDir}/config.yml`,
-        // Old snapshot builds, from inside the Maven container (the only one with maven-data mounted).
-        ...(maven
-            ? [`${exec} --container=${IN_CLUSTER.mavenContainer} -- /bin/sh ${IN_CLUSTER.configDir}/${IN_CLUSTER.mavenGcScript}`]
-            : []),
+        `${exec} --container=registry -- ${collectCommand(deleteUntagged, IN_CLUSTER.configDir)}`,
+        ...mavenCleanup,
         ...END_READ_ONLY_ROLLOUT,
         'echo "garbage collection done; registry writable again with an empty cache; checking every tagged image"',
-        `${exec} --container=registry -- /bin/sh ${IN_CLUSTER.configDir}/${IN_CLUSTER.verifyScript}`,
+        verify,
+        "",
+    ].join("\n");
+}
+
+/** Distribution's collector on the registry's config (in `dir`). */
+function collectCommand(deleteUntagged: boolean, dir: string): string {
+    return `registry garbage-collect${deleteUntagged ? " --delete-untagged" : ""} ${dir}/config.yml`;
+}
+
+/**
+ * `gc.sh`, run in the registry container by the GC job (`gcWindow` "marker"): the collection inside
+ * the front's window, with the GC's own marker and the lines the backups open and close theirs with.
+ */
+export function inClusterGcStepScript(deleteUntagged: boolean): string {
+    return [
+        "#!/bin/sh",
+        `# Managed by dso-registry: garbage collection inside the front's read-only window, run in the registry container by CronJob ${IN_CLUSTER.gcName}. See docs/in-cluster.md.`,
+        "set -eu",
+        `marker="\${DSO_ROOT:-}"${shQuote(READ_ONLY_SIGNAL.gcMarker)}`,
+        ...MARKER_ONLY_WINDOW,
+        'echo "front read-only (writes get 503, pulls go on); collecting garbage"',
+        collectCommand(deleteUntagged, `"\${DSO_ROOT:-}"${IN_CLUSTER.configDir}`),
+        ...END_MARKER_ONLY_WINDOW,
+        'echo "collection done; front writable again"',
         "",
     ].join("\n");
 }
@@ -751,8 +855,9 @@ export function inClusterVerifyScript(namespace: string): string {
 }
 
 /**
- * The Maven cleanup the GC job runs in the Maven container, within the read-only window (deploys get
- * 503 from the front): the external host's renderer over the container's mount of `maven-data`. The
+ * The Maven cleanup the GC job runs in the Maven container, inside the front's window with the GC's
+ * marker (deploys get 503 from the front; Maven is served in-cluster only with one pod, so always
+ * `gcWindow` "marker"): the external host's renderer over the container's mount of `maven-data`. The
  * container's root filesystem is read-only, so mktemp writes to its run directory (an emptyDir).
  */
 export function mavenGcScript(maven: Pick<InClusterMaven, "pathPrefix" | "snapshotBuildsToKeep">): string {
@@ -760,11 +865,14 @@ export function mavenGcScript(maven: Pick<InClusterMaven, "pathPrefix" | "snapsh
         "set -eu",
         `TMPDIR="\${DSO_ROOT:-}"${MAVEN_BACKEND.runDir}`,
         "export TMPDIR",
+        `marker="\${DSO_ROOT:-}"${shQuote(READ_ONLY_SIGNAL.gcMarker)}`,
+        ...MARKER_ONLY_WINDOW,
         ...mavenCleanupLines({
             dataDir: MAVEN_BACKEND.dataDir,
             pathPrefix: maven.pathPrefix,
             snapshotBuildsToKeep: maven.snapshotBuildsToKeep,
         }),
+        ...END_MARKER_ONLY_WINDOW,
         "",
     ].join("\n");
 }
@@ -773,7 +881,7 @@ export function mavenGcScript(maven: Pick<InClusterMaven, "pathPrefix" | "snapsh
  * Lines that switch the registry Deployment to read-only maintenance mode for the rest of the script
  * and wait until its pods run that way; `restore`, called by the trap on every exit (also on failure),
  * switches it back and waits for the writable pods (`END_READ_ONLY_ROLLOUT` does it before the
- * script ends). The garbage-collection job's switch.
+ * script ends). The garbage-collection job's switch when the pods may overlap (`gcWindow` "rollout").
  */
 export function readOnlyRollout(namespace: string): string[] {
     const deployment = `deployment/${IN_CLUSTER.name}`;
@@ -792,15 +900,16 @@ export function readOnlyRollout(namespace: string): string[] {
 /** Lines that end `readOnlyRollout`'s window before the script ends: the writable pods run again. */
 export const END_READ_ONLY_ROLLOUT: readonly string[] = ["restore", "trap - EXIT"];
 
-/** The job's account may only read and patch the registry Deployment and exec into its pods. */
+/** The job's account may only read the registry Deployment (and patch it, for a rollout window) and exec into its pods. */
 export function renderGcRbac(spec: InClusterSpec): K8sObject[] {
-    if (!spec.garbageCollection.enabled) return [];
-    return renderMaintenanceRbac(spec, IN_CLUSTER.gcName, "garbage-collection", true);
+    const window = gcWindow(spec);
+    if (!window) return [];
+    return renderMaintenanceRbac(spec, IN_CLUSTER.gcName, "garbage-collection", window === "rollout");
 }
 
 /**
  * A maintenance job's account: read the registry Deployment and exec into its pods; patch it too only
- * for a job that switches it (GC's `kubectl set env`; the backup switches with a marker file instead).
+ * for a job that switches it (GC's `kubectl set env` when the pods may overlap; the marker windows need no patch).
  */
 export function renderMaintenanceRbac(spec: InClusterSpec, name: string, component: string, patchesDeployment: boolean): K8sObject[] {
     const m = meta(name, spec.namespace, component);
@@ -839,7 +948,8 @@ export function renderMaintenanceRbac(spec: InClusterSpec, name: string, compone
 }
 
 export function renderGcCronJob(spec: InClusterSpec): K8sObject | undefined {
-    if (!spec.garbageCollection.enabled) return undefined;
+    const window = gcWindow(spec);
+    if (!window) return undefined;
     return {
         apiVersion: "batch/v1",
         kind: "CronJob",
@@ -868,7 +978,7 @@ export function renderGcCronJob(spec: InClusterSpec): K8sObject | undefined {
                                     command: [
                                         "/bin/sh",
                                         "-c",
-                                        gcScript(spec.namespace, spec.garbageCollection.deleteUntagged, spec.maven !== undefined),
+                                        gcScript(spec.namespace, spec.garbageCollection.deleteUntagged, spec.maven !== undefined, window),
                                     ],
                                     env: [{ name: "HOME", value: "/tmp" }],
                                     volumeMounts: [{ name: "tmp", mountPath: "/tmp" }],

@@ -8,12 +8,14 @@
  * its volume. Only kubectl is a stand-in. skopeo pushes and pulls through the sidecar's TLS site.
  *
  * The story, in order: images pushed, and a repository without tags (a blob, no manifest); the GC
- * job passes and reports the tagged images it checked; skopeo pushes in a loop while the GC job runs
- * (the job passes, every landed push pulls back by digest, blob for blob; that every refusal is the
- * front's 503 does not hold yet: while the GC job's rollouts replace the pod, pushes meet a closed
- * port, see the `fails` test), then while the backup job runs (every push lands or gets the front's
- * 503, every landed push pulls back whole); a blob file removed behind the registry's back makes the
- * job fail, naming that image and no other, with the registry writable again.
+ * job passes and reports the tagged images it checked, inside the front's window (its marker) with
+ * nothing restarted; skopeo pushes in a loop while the GC job runs (every push lands or gets the
+ * front's 503, every landed push pulls back by digest, blob for blob, the pod's programs are the same
+ * processes before and after), then while the backup job runs (the same); a blob the collection
+ * removed is answered 404 through the front afterwards, although Distribution saw it pushed and was
+ * not restarted (no blob-descriptor cache to answer for it, distribution#3743); a blob file removed
+ * behind the registry's back makes the job fail, naming that image and no other, with the registry
+ * writable again.
  */
 import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
@@ -22,6 +24,7 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { IN_CLUSTER_BACKUP } from "../../components/inCluster/backup";
 import { IN_CLUSTER, type K8sObject } from "../../components/inCluster/manifests";
+import { READ_ONLY_SIGNAL } from "../../components/inCluster/readOnlySignal";
 import { makeAccount, makeOciImage, skopeoCopy, writeAuthFile } from "../support/realRegistry";
 import { type RegistryPodStandIn, renderPodObjects, startRegistryPodStandIn } from "../support/registryPodStandIn";
 import { privateDir, removeDir, runOk, type ServerProcess, startServer } from "../support/serverProcess";
@@ -162,8 +165,9 @@ describe("the in-cluster GC job checks every tagged image; pushes during GC and 
         expect(JSON.parse(catalog.stdout).repositories).toContain(UNTAGGED);
     });
 
-    test("the GC job collects, makes the registry writable again, then checks every tagged image in the registry container, and passes", async () => {
+    test("the GC job collects inside the front's window in the registry container, restarting nothing, then checks every tagged image there, and passes", async () => {
         const callsBefore = pod.kubectlCalls().length;
+        const startsBefore = pod.starts();
         const gc = await runJob(IN_CLUSTER.gcName);
         expect(gc.code, `${gc.stdout}\n${gc.stderr}\n${pod.logs()}`).toBe(0);
         // The untagged repository is skipped; every tagged image and each of its blobs (config and layer) is counted.
@@ -174,13 +178,12 @@ describe("the in-cluster GC job checks every tagged image; pushes during GC and 
             .slice(callsBefore)
             .map((c) => c.replace(/^--namespace dso /, ""));
         expect(steps).toEqual([
-            `set env deployment/registry ${IN_CLUSTER.readOnlyEnv}={"enabled":true}`,
-            "rollout status deployment/registry --timeout=15m",
-            expect.stringMatching(/^exec deployment\/registry --container=registry -- registry garbage-collect /),
-            `set env deployment/registry ${IN_CLUSTER.readOnlyEnv}-`,
-            "rollout status deployment/registry --timeout=15m",
+            `exec deployment/registry --container=registry -- /bin/sh ${IN_CLUSTER.configDir}/${IN_CLUSTER.gcStepScript}`,
             `exec deployment/registry --container=registry -- /bin/sh ${IN_CLUSTER.configDir}/${IN_CLUSTER.verifyScript}`,
         ]);
+        expect(gc.stdout).toContain("front read-only (writes get 503, pulls go on); collecting garbage");
+        expect(pod.starts()).toBe(startsBefore);
+        expect(existsSync(`${pod.root}${READ_ONLY_SIGNAL.gcMarker}`)).toBe(false);
         expect(existsSync(path.join(pod.podDir, "read-only"))).toBe(false);
     }, 300_000);
 
@@ -278,26 +281,19 @@ describe("the in-cluster GC job checks every tagged image; pushes during GC and 
             .filter((p) => p.code !== 0 && !/received unexpected HTTP status: 503 Service Unavailable/.test(p.out))
             .map((p) => p.out.trim());
 
-    let duringGc: { job: JobResult; pushes: Push[] };
-
-    test("pushes in a loop while the GC job runs: the job passes its check, and every push that landed pulls back by digest, whole", async () => {
-        duringGc = await pushLoopDuring("gc", () => runJob(IN_CLUSTER.gcName));
-        expect(duringGc.job.code, `${duringGc.job.stdout}\n${duringGc.job.stderr}`).toBe(0);
-        expect(duringGc.job.stdout).toMatch(/verified: \d+ tagged images, \d+ blobs, all served/);
+    test("pushes in a loop while the GC job runs: each lands or gets the front's 503, every push that landed pulls back by digest, whole, and nothing restarted", async () => {
+        const startsBefore = pod.starts();
+        const pidsBefore = pod.pids();
+        const { job, pushes } = await pushLoopDuring("gc", () => runJob(IN_CLUSTER.gcName));
+        expect(job.code, `${job.stdout}\n${job.stderr}`).toBe(0);
+        expect(job.stdout).toMatch(/verified: \d+ tagged images, \d+ blobs, all served/);
+        expect(notA503(pushes)).toEqual([]);
         // The loop met the job's read-only window.
-        expect(duringGc.pushes.filter((p) => p.code !== 0).length).toBeGreaterThan(0);
-        expectLandedPullBackWhole(duringGc.pushes);
+        expect(pushes.filter((p) => p.code !== 0).length).toBeGreaterThan(0);
+        expect(pod.starts()).toBe(startsBefore);
+        expect(pod.pids()).toEqual(pidsBefore);
+        expectLandedPullBackWhole(pushes);
     }, 600_000);
-
-    // Known gap (issue 13): the GC job switches the Deployment with two rollouts, and with one pod on a
-    // ReadWriteOnce volume (strategy Recreate) each replaces the pod, sidecar included. While no pod
-    // runs, a push through Service registry-tls meets a closed port ("connection refused"; through
-    // the Ingress, the controller's own 502/503) instead of the front's 503 with Retry-After. Marked
-    // `fails` until the job keeps the front up; vitest reports it as soon as it passes.
-    test.fails("pushes while the GC job runs land or get the front's 503, nothing else", () => {
-        expect(duringGc, "the loop during GC did not run").toBeDefined();
-        expect(notA503(duringGc.pushes)).toEqual([]);
-    });
 
     test("pushes in a loop while the backup job runs: each lands or gets the front's 503, and every push that landed pulls back by digest, whole", async () => {
         const { job, pushes } = await pushLoopDuring("backup", () => runJob(IN_CLUSTER_BACKUP.name));
@@ -308,6 +304,66 @@ describe("the in-cluster GC job checks every tagged image; pushes during GC and 
         expect(pushes.filter((p) => p.code !== 0).length).toBeGreaterThan(0);
         expectLandedPullBackWhole(pushes);
     }, 600_000);
+
+    test("a blob the collection removed is answered 404 through the front afterwards, by the Distribution that saw it pushed (no cache answers for it)", async () => {
+        const startsBefore = pod.starts();
+        const pidsBefore = pod.pids();
+        // Two images that share nothing: a layer of random bytes each, and configs of their own.
+        const keep = { image: "gc/keep:1", oci: makeOciImage(path.join(work, "src", "gc-keep"), 32 * 1024) };
+        const drop = { image: "gc/drop:1", oci: makeOciImage(path.join(work, "src", "gc-drop"), 32 * 1024 + 1) };
+        for (const { image, oci } of [keep, drop]) {
+            const r = skopeoCopy(oci.ref, `docker://${pod.authority}/${image}`, { certDir: pod.certDir, creds: push, scratch: work });
+            expect(r.code, r.stderr).toBe(0);
+        }
+        const keepDigest = inspectDigest(keep.image);
+        const dropDigest = inspectDigest(drop.image);
+        const curl = (...args: string[]) => runOk("curl", ["-sS", "--cacert", pod.ca.caCertFile, ...args]).stdout;
+        const manifest = JSON.parse(
+            curl("-H", "Accept: application/vnd.oci.image.manifest.v1+json", `https://${pod.authority}/v2/gc/drop/manifests/${dropDigest}`),
+        ) as { config: { digest: string }; layers: { digest: string }[] };
+        const dropBlobs = [manifest.config.digest, ...manifest.layers.map((l) => l.digest)];
+        const head = (digest: string) =>
+            curl("-o", "/dev/null", "-w", "%{http_code}", "-I", `https://${pod.authority}/v2/gc/drop/blobs/${digest}`);
+        expect(dropBlobs.map(head)).toEqual(dropBlobs.map(() => "200"));
+        // docs/deletes-and-gc.md: delete the manifest by digest (its tag goes with it); its blobs are garbage now.
+        const deleted = curl(
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "-u",
+            `${push.username}:${push.password}`,
+            "-X",
+            "DELETE",
+            `https://${pod.authority}/v2/gc/drop/manifests/${dropDigest}`,
+        );
+        expect(deleted).toBe("202");
+
+        const gc = await runJob(IN_CLUSTER.gcName);
+        expect(gc.code, `${gc.stdout}\n${gc.stderr}`).toBe(0);
+        for (const digest of dropBlobs) {
+            const hex = digest.replace("sha256:", "");
+            expect(existsSync(`${pod.root}${IN_CLUSTER.dataDir}/docker/registry/v2/blobs/sha256/${hex.slice(0, 2)}/${hex}`), digest).toBe(
+                false,
+            );
+        }
+        // The repository still links them and Distribution saw them pushed; without a restart, only the
+        // missing cache keeps it from answering 200 for data the collection removed.
+        expect(dropBlobs.map(head)).toEqual(dropBlobs.map(() => "404"));
+        expect(pod.starts()).toBe(startsBefore);
+        expect(pod.pids()).toEqual(pidsBefore);
+        // The other image is whole.
+        const dest = path.join(work, "pulled", "gc-keep");
+        const r = skopeoCopy(`docker://${pod.authority}/gc/keep@${keepDigest}`, `oci:${dest}:pulled`, {
+            certDir: pod.certDir,
+            scratch: work,
+        });
+        expect(r.code, r.stderr).toBe(0);
+        const source = blobHashes(keep.oci.dir);
+        const back = blobHashes(dest);
+        expect(back.get(keepDigest.replace("sha256:", ""))).toBe(keepDigest.replace("sha256:", ""));
+        for (const [name, hash] of back) expect(source.get(name), `blob ${name}`).toBe(hash);
+    }, 300_000);
 
     test("a blob file gone behind the registry's back: the job fails naming that image and no other, and the registry is writable again", async () => {
         const victim = IMAGES[1]!;

@@ -8,11 +8,12 @@
  * Caddy, a stand-in kubectl) with that nginx's data directory as the pod's `maven-data`: it removes
  * the old snapshot builds real mvn deployed, and the latest still resolves.
  */
-import { mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { renderCaddyfile, renderUsersFile } from "../../components/accessPolicy/accessPolicy";
 import { gcScript, IN_CLUSTER, mavenGcScript } from "../../components/inCluster/manifests";
+import { READ_ONLY_SIGNAL } from "../../components/inCluster/readOnlySignal";
 import { MAVEN_BACKEND } from "../../components/maven/nginxConfig";
 import { type MavenBackend, makeJar, makeTrustStore, mavenClient, startMavenBackend } from "../support/maven";
 import { makeAccount, makeOciImage, type RealRegistry, skopeoCopy, startRealRegistry, type TestAccount } from "../support/realRegistry";
@@ -234,7 +235,7 @@ describe("the in-cluster garbage-collection job and the Maven repository's old s
             `${pod.root}${IN_CLUSTER.configDir}/${IN_CLUSTER.mavenGcScript}`,
             mavenGcScript({ pathPrefix: PREFIX, snapshotBuildsToKeep: KEEP }),
         );
-        gc = run("/bin/sh", ["-c", gcScript("dso", false, true)], { env: pod.env, timeout: 300_000 });
+        gc = run("/bin/sh", ["-c", gcScript("dso", false, true, "marker")], { env: pod.env, timeout: 300_000 });
     }, 900_000);
     afterAll(async () => {
         pod?.stop();
@@ -243,21 +244,23 @@ describe("the in-cluster garbage-collection job and the Maven repository's old s
         removeDir(dir);
     });
 
-    test("the job succeeds and cleans Maven inside the read-only window, after the registry's collection", () => {
+    test("the job succeeds and cleans Maven inside the front's read-only window, after the registry's collection, restarting nothing", () => {
         expect(gc.code, `${gc.stdout}\n${gc.stderr}\n${pod.logs()}`).toBe(0);
         expect(gc.stdout).toMatch(/maven: removed [1-9]\d* files of snapshot builds older than the newest 2 of each version/);
         const calls = pod
             .kubectlCalls()
             .map((c) =>
-                c.includes("set env")
-                    ? c.endsWith("-")
-                        ? "read-write"
-                        : "read-only"
-                    : c.includes("--container=maven")
+                c.endsWith(`/${IN_CLUSTER.gcStepScript}`)
+                    ? "collect"
+                    : c.endsWith(`/${IN_CLUSTER.mavenGcScript}`)
                       ? "maven"
-                      : c.split(" ")[2],
+                      : c.endsWith(`/${IN_CLUSTER.verifyScript}`)
+                        ? "verify"
+                        : c,
             );
-        expect(calls).toEqual(["read-only", "rollout", "exec", "maven", "read-write", "rollout", "exec"]);
+        expect(calls).toEqual(["collect", "maven", "verify"]);
+        expect(pod.starts()).toBe(1);
+        expect(existsSync(`${pod.root}${READ_ONLY_SIGNAL.gcMarker}`)).toBe(false);
     });
 
     test(`only the newest ${KEEP} snapshot builds are left, the one maven-metadata.xml names among them`, () => {

@@ -3,8 +3,8 @@
  * script the program can render, in every flavour: the scripts in the synth output of both committed
  * stacks and of variant stacks that switch on what the committed ones leave off — every `*.sh` file,
  * every placed script under hosts/, every ConfigMap key ending in .sh, and every inline `sh -c` script of
- * a pod (the in-cluster GC CronJob). One test case per script, named by its file; a script that several
- * stacks render byte for byte the same is checked once, under the first name.
+ * a pod (the in-cluster GC CronJob, in both of its windows). One test case per script, named by its
+ * file; a script that several stacks render byte for byte the same is checked once, under the first name.
  */
 import { copyFileSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -30,7 +30,8 @@ const base = {
 const variants: Record<string, Record<string, unknown>> = {
     // Node trust over SSH in every runtime flavour (one node each, one of them local), with the
     // containerd restart and the /etc/hosts block; the in-cluster registry with garbage collection (the
-    // CronJob's inline script and the check it runs in the registry container, ConfigMap key verify.sh).
+    // CronJob's inline script, the collection and the check it runs in the registry container,
+    // ConfigMap keys gc.sh and verify.sh).
     "ssh-nodes": {
         "dso-registry:registry": { mode: "in-cluster", maintenance: { garbageCollection: { enabled: true, deleteUntagged: true } } },
         "dso-registry:nodes": {
@@ -92,6 +93,16 @@ const variants: Record<string, Record<string, unknown>> = {
             },
         },
         "dso-registry:mavenRegistry": { host: "registry.example.test", pathPrefix: "maven-releases" },
+    },
+    // The in-cluster registry on s3 with two replicas and garbage collection: the GC job's rollout
+    // window (pods that may overlap), where one pod gets the front's marker window instead.
+    "in-cluster-s3-gc": {
+        "dso-registry:registry": {
+            mode: "in-cluster",
+            replicas: 2,
+            storage: { kind: "s3", s3: { bucket: "dso-images", endpoint: "https://minio.example.test" } },
+            maintenance: { garbageCollection: { enabled: true } },
+        },
     },
     // The in-cluster registry backed up to a volume of its own.
     "in-cluster-backup-volume": {
@@ -201,6 +212,8 @@ describe("shellcheck -s sh", async () => {
         expect(names).toMatch(/^stack local: k8s\/dso-node-trust\/ConfigMap-dso-node-trust\.yaml data\.apply\.sh$/m);
         expect(names).toMatch(/CronJob-registry-gc\.yaml container /);
         expect(names).toMatch(/^variant ssh-nodes: k8s\/.*ConfigMap-registry-config\.yaml data\.verify\.sh$/m);
+        expect(names).toMatch(/^variant ssh-nodes: k8s\/.*ConfigMap-registry-config\.yaml data\.gc\.sh$/m);
+        expect(names).toMatch(/^variant in-cluster-s3-gc: k8s\/.*CronJob-registry-gc\.yaml container gc$/m);
         expect(names).toMatch(/^variant in-cluster-backup: k8s\/.*CronJob-registry-backup\.yaml container backup$/m);
         expect(names).toMatch(/^variant in-cluster-backup: k8s\/.*ConfigMap-registry-backup\.yaml data\.backup\.sh$/m);
         expect(names).toMatch(/^variant in-cluster-backup: k8s\/.*ConfigMap-registry-backup\.yaml data\.restore\.sh$/m);

@@ -10,17 +10,20 @@
  * `rollout status` (the Recreate rollout: both programs stop, then start again with the remembered
  * environment, and it returns once both answer), `exec … -- /bin/sh SCRIPT ARGS` (runs the script
  * under the root; in the `registry` container with busybox's sh and only busybox's applets on PATH,
- * as the registry:2 image, Alpine without curl, has them), `exec … -- registry garbage-collect …
- * CONFIG` (runs Debian's docker-registry on the rooted config) — and refuses everything else. It
- * logs every call. The scripts of ConfigMap `registry-config` (the GC job's `verify.sh`, …) are placed
- * in the config directory with the same mapping as config.yml. Test hooks, in a `restic`
+ * as the registry:2 image, Alpine without curl, has them, plus the image's `registry`, which is
+ * Debian's docker-registry), `exec … -- registry garbage-collect … CONFIG` (runs Debian's
+ * docker-registry on the rooted config) — and refuses everything else. It logs every call. The
+ * scripts of ConfigMap `registry-config` (the GC job's `gc.sh` and `verify.sh`, …) are placed in the
+ * config directory with Distribution's address mapped; they honour DSO_ROOT, as the backup's scripts
+ * do. Test hooks, in a `restic`
  * wrapper first on PATH that runs Debian's restic: while a file `hold-pass-2` exists in the pod
  * directory, restic's pass-2 backup (the one with `--parent`) waits before it starts (after writing
  * `holding-pass-2`), so a test can act inside the read-only window; with `fail-pass-2`, that backup
  * fails instead.
  *
  * Each start is a new pod (recorded, see `starts`): its emptyDirs (/tmp under the root, where restic
- * keeps its cache, and the read-only marker's directory) start empty, as on a cluster. What the rendered text names inside the pod is mapped to this machine: the pod's absolute paths
+ * keeps its cache, and the read-only markers' directory) start empty, as on a cluster. What the
+ * rendered text names inside the pod is mapped to this machine: the pod's absolute paths
  * get the root in front, and the listen ports become free loopback ports (bound to 127.0.0.1).
  */
 
@@ -30,7 +33,14 @@ import * as path from "node:path";
 import { renderRegistryConfig, renderUsersFile } from "../../components/accessPolicy/accessPolicy";
 import { IN_CLUSTER_BACKUP, type InClusterBackup } from "../../components/inCluster/backup";
 import { renderSidecarCaddyfile, SIDECAR_TLS, sidecarPolicy } from "../../components/inCluster/inClusterRegistry";
-import { IN_CLUSTER, type InClusterSpec, type K8sObject, renderInClusterObjects } from "../../components/inCluster/manifests";
+import {
+    distributionCachesBlobs,
+    gcWindow,
+    IN_CLUSTER,
+    type InClusterSpec,
+    type K8sObject,
+    renderInClusterObjects,
+} from "../../components/inCluster/manifests";
 import { MAVEN_BACKEND } from "../../components/maven/nginxConfig";
 import { makeTestCa, type TestAccount, type TestCa } from "./realRegistry";
 import { freePort, privateDir, removeDir, run, runOk } from "./serverProcess";
@@ -65,15 +75,22 @@ export interface RegistryPodStandIn {
     stop(): void;
 }
 
-/** The objects as InClusterRegistry renders them, with plain values where it passes secrets. */
+/**
+ * The objects as InClusterRegistry renders them, with plain values where it passes secrets: filesystem
+ * storage with garbage collection on, hence deletes through the API allowed (the stack's `apiDeletes`)
+ * and the GC job's window and Distribution's cache as `gcWindow` decides for one pod.
+ */
 export function renderPodObjects(host: string, push: TestAccount, pull: TestAccount, backup?: InClusterBackup): K8sObject[] {
+    const storage = { kind: "filesystem", size: "20Gi" } as const;
+    const garbageCollection = { enabled: true, schedule: "30 3 * * 0", deleteUntagged: false };
     const policy = sidecarPolicy({
         host,
         requiresAuthForPull: false,
         uiEnabled: false,
-        deletesEnabled: false,
+        deletesEnabled: true,
         storage: "filesystem",
         backup: true,
+        gcWindow: gcWindow({ storage, garbageCollection }),
     });
     const pushUsers = renderUsersFile("push", [push]);
     const spec: InClusterSpec = {
@@ -84,16 +101,17 @@ export function renderPodObjects(host: string, push: TestAccount, pull: TestAcco
         tls: { kind: "secret", certPem: "unused", keyPem: "unused" },
         images: { registry: "registry:2.8.3", caddy: "caddy:2.8.4", ui: "ui", kubectl: "alpine/k8s:1.31.4" },
         replicas: 1,
-        storage: { kind: "filesystem", size: "20Gi" },
+        storage,
         allowedNetworks: [],
         ui: { enabled: false, deleteEnabled: false },
-        garbageCollection: { enabled: true, schedule: "30 3 * * 0", deleteUntagged: false },
+        garbageCollection,
         publishLocalRegistryHosting: false,
         caddyfile: renderSidecarCaddyfile(policy, SIDECAR_TLS),
         registryConfig: renderRegistryConfig({
             addr: IN_CLUSTER.registryAddr,
             storage: { kind: "filesystem", rootDirectory: IN_CLUSTER.dataDir },
-            deletesEnabled: false,
+            deletesEnabled: true,
+            blobDescriptorCache: distributionCachesBlobs({ storage, garbageCollection }),
         }),
         users: { push: pushUsers, pull: renderUsersFile("pull", [pull]), htpasswd: "" },
         httpSecret: randomBytes(24).toString("hex"),
@@ -206,7 +224,7 @@ for name in caddy registry; do
 done
 [ "\${1:-}" = stop ] && exit 0
 # A new pod gets new emptyDirs: /tmp (restic's cache and temporary files among them) and the
-# read-only marker's directory start empty.
+# read-only markers' directory start empty.
 rm -rf ${JSON.stringify(`${root}/tmp`)} ${JSON.stringify(`${root}${IN_CLUSTER_BACKUP.signalDir}`)}
 mkdir -m 1777 ${JSON.stringify(`${root}/tmp`)}
 mkdir -p ${JSON.stringify(`${root}${IN_CLUSTER_BACKUP.signalDir}`)}
@@ -261,7 +279,9 @@ export async function startRegistryPodStandIn(objects: readonly K8sObject[], hos
     place(path.join(podDir, "Caddyfile"), caddyfile);
     for (const [key, text] of Object.entries(config)) {
         if (key === "config.yml" || key === "Caddyfile") continue;
-        place(`${root}${IN_CLUSTER.configDir}/${key}`, rooted(text, root).split(IN_CLUSTER.registryAddr).join(`127.0.0.1:${registryPort}`));
+        // Scripts put the root in front of the pod's paths themselves (DSO_ROOT), as the backup's do.
+        const mapped = key.endsWith(".sh") ? text : rooted(text, root);
+        place(`${root}${IN_CLUSTER.configDir}/${key}`, mapped.split(IN_CLUSTER.registryAddr).join(`127.0.0.1:${registryPort}`));
     }
     mkdirSync(`${root}${IN_CLUSTER.dataDir}`, { recursive: true });
 
@@ -281,6 +301,8 @@ export async function startRegistryPodStandIn(objects: readonly K8sObject[], hos
     place(path.join(bin, "restic"), RESTIC, 0o755);
     mkdirSync(path.join(podDir, "busybox"));
     runOk("busybox", ["--install", "-s", path.join(podDir, "busybox")]);
+    // The image's own command beside busybox's applets: Distribution is Debian's docker-registry here.
+    place(path.join(podDir, "busybox", "registry"), '#!/bin/sh\nexec /usr/bin/docker-registry "$@"\n', 0o755);
     place(path.join(podDir, "restart"), restartScript(podDir, root, registryPort, frontPort), 0o755);
     const env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, DSO_ROOT: root, POD_DIR: podDir };
     const sh = (...args: string[]) => {

@@ -230,6 +230,34 @@ describe("renderCaddyfile read-only maintenance window", () => {
     });
 });
 
+describe("renderCaddyfile read-only window with several marker files", () => {
+    const text = renderCaddyfile({
+        ...base,
+        maven: {
+            pathPrefix: "maven-releases",
+            upstream: "127.0.0.1:5002",
+            deployUsersFile: "/etc/caddy/maven",
+            requiresAuthForPull: false,
+        },
+        readOnlySignals: [
+            { kind: "env", name: "REGISTRY_STORAGE_MAINTENANCE_READONLY" },
+            { kind: "file", path: "/run/dso-registry/gc" },
+            { kind: "file", path: "/run/dso-registry/read-only" },
+        ],
+    });
+
+    test("one file matcher, open while any of the files exists", () => {
+        expect(text.match(/^\t@maintenance-file \{$/gm)).toHaveLength(1);
+        expect(text).toContain("\t\t\ttry_files /run/dso-registry/gc /run/dso-registry/read-only\n");
+    });
+
+    test("one 503 route per kind, for the registry and for Maven", () => {
+        expect(text.match(/^\t\troute @maintenance-file \{$/gm)).toHaveLength(1);
+        expect(text.match(/^\t\t\troute @maintenance-file \{$/gm)).toHaveLength(1);
+        expect(text.match(/^\t\troute @maintenance-env \{$/gm)).toHaveLength(1);
+    });
+});
+
 describe("renderCaddyfile blob shortcut", () => {
     const withShortcut: AccessPolicy = {
         ...base,
@@ -331,9 +359,14 @@ describe("accessPolicyProblem", () => {
         ["a read-only marker with a space", { readOnlySignals: [{ kind: "file", path: "/run/read only" } as const] }, /absolute path/],
         ["a read-only variable with a brace", { readOnlySignals: [{ kind: "env", name: "X}" } as const] }, /environment variable/],
         [
-            "two read-only markers",
-            { readOnlySignals: [{ kind: "file", path: "/run/a" } as const, { kind: "file", path: "/run/b" } as const] },
-            /one of each kind/,
+            "the same read-only marker twice",
+            { readOnlySignals: [{ kind: "file", path: "/run/a" } as const, { kind: "file", path: "/run/a" } as const] },
+            /same file twice/,
+        ],
+        [
+            "two read-only variables",
+            { readOnlySignals: [{ kind: "env", name: "A" } as const, { kind: "env", name: "B" } as const] },
+            /more than one "env" signal/,
         ],
     ] as [string, Partial<AccessPolicy>, RegExp][])("%s is refused", (_name, overrides, message) => {
         expect(accessPolicyProblem({ ...base, ...overrides })).toMatch(message);
@@ -430,5 +463,21 @@ describe("renderRegistryConfig", () => {
             }),
         );
         expect(doc.storage.redirect).toBeUndefined();
+    });
+
+    test.each([
+        [undefined, { blobdescriptor: "inmemory" }],
+        [true, { blobdescriptor: "inmemory" }],
+        [false, undefined],
+    ])("blobDescriptorCache %s: storage.cache is %o (no section: Distribution 2.8 runs without a cache)", (blobDescriptorCache, cache) => {
+        const doc = YAML.parse(
+            renderRegistryConfig({
+                addr: ":5000",
+                storage: { kind: "filesystem", rootDirectory: "/var/lib/registry" },
+                deletesEnabled: true,
+                ...(blobDescriptorCache === undefined ? {} : { blobDescriptorCache }),
+            }),
+        );
+        expect(doc.storage.cache).toEqual(cache);
     });
 });

@@ -1,19 +1,24 @@
 import { execFileSync, spawnSync } from "node:child_process";
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
 import * as YAML from "yaml";
 import { IN_CLUSTER_BACKUP } from "../../components/inCluster/backup";
 import {
+    distributionCachesBlobs,
     gcScript,
+    gcWindow,
     IN_CLUSTER,
     type InClusterSpec,
+    inClusterGcStepScript,
     inClusterSpecProblem,
     type K8sObject,
     mavenGcScript,
     renderInClusterObjects,
 } from "../../components/inCluster/manifests";
+import { READ_ONLY_SIGNAL } from "../../components/inCluster/readOnlySignal";
+import { FRONT_SETTLE_SECONDS } from "../../components/shared/frontWindow";
 import { podTemplates, restrictedPodProblems, schemaProblems } from "../support/k8sValidate";
 
 function baseSpec(overrides: Partial<InClusterSpec> = {}): InClusterSpec {
@@ -544,25 +549,82 @@ describe("garbage collection", () => {
         expect(cj.spec.jobTemplate.spec.template.spec.serviceAccountName).toBe("registry-gc");
     });
 
-    test("the role touches only the registry Deployment and exec into pods, in its namespace", () => {
-        const role = get(gcOn(), "Role", "registry-gc");
+    test.each([
+        ["one pod (the marker window): no patch", gcOn(), ["get", "list", "watch"]],
+        [
+            "pods that may overlap (the rollout window): patch too",
+            renderInClusterObjects(
+                baseSpec({ storage: s3, replicas: 2, garbageCollection: { enabled: true, schedule: "15 2 * * 1", deleteUntagged: false } }),
+            ),
+            ["get", "list", "watch", "patch"],
+        ],
+    ])("the role touches only the registry Deployment and exec into pods, in its namespace; %s", (_name, objects, deploymentVerbs) => {
+        const role = get(objects, "Role", "registry-gc");
         expect(role.rules).toContainEqual({
             apiGroups: ["apps"],
             resources: ["deployments"],
             resourceNames: ["registry"],
-            verbs: ["get", "list", "watch", "patch"],
+            verbs: deploymentVerbs,
         });
         const verbsOnOthers = role.rules.filter((r: any) => r.resources[0] !== "deployments").flatMap((r: any) => r.verbs);
         expect(verbsOnOthers.filter((v: string) => !["get", "list", "watch", "create"].includes(v))).toEqual([]);
-        const binding = get(gcOn(), "RoleBinding", "registry-gc");
+        const binding = get(objects, "RoleBinding", "registry-gc");
         expect(binding.roleRef).toEqual({ apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "registry-gc" });
     });
 
     test.each([
-        [false, "registry garbage-collect /etc/dso-registry/config.yml"],
-        [true, "registry garbage-collect --delete-untagged /etc/dso-registry/config.yml"],
-    ])("deleteUntagged %s runs: %s", (deleteUntagged, command) => {
-        expect(gcScript("dso", deleteUntagged)).toContain(command);
+        [
+            false,
+            'registry garbage-collect "${DSO_ROOT:-}"/etc/dso-registry/config.yml',
+            "registry garbage-collect /etc/dso-registry/config.yml",
+        ],
+        [
+            true,
+            'registry garbage-collect --delete-untagged "${DSO_ROOT:-}"/etc/dso-registry/config.yml',
+            "registry garbage-collect --delete-untagged /etc/dso-registry/config.yml",
+        ],
+    ])("deleteUntagged %s: gc.sh runs %s (marker window), the job itself %s (rollout window)", (deleteUntagged, inPod, inJob) => {
+        expect(get(gcOn(deleteUntagged), "ConfigMap", IN_CLUSTER.configMap).data[IN_CLUSTER.gcStepScript]).toContain(inPod);
+        expect(gcScript("dso", deleteUntagged, false, "rollout")).toContain(inJob);
+        expect(gcScript("dso", deleteUntagged, false, "marker")).not.toContain("garbage-collect");
+    });
+
+    test.each([
+        ["filesystem storage", baseSpec(), "marker", "Recreate", false],
+        ["s3 storage with Maven's volume", baseSpec({ storage: s3, maven }), "marker", "Recreate", false],
+        ["s3 storage, one replica", baseSpec({ storage: s3 }), "rollout", "RollingUpdate", true],
+        ["s3 storage, 3 replicas", baseSpec({ storage: s3, replicas: 3 }), "rollout", "RollingUpdate", true],
+    ] as const)("%s: the GC window is %s, the strategy %s, Distribution's blob cache kept: %s", (_name, spec, window, strategy, cached) => {
+        const withGc = { ...spec, garbageCollection: { enabled: true, schedule: "15 2 * * 1", deleteUntagged: false } };
+        expect(gcWindow(withGc)).toBe(window);
+        expect(gcWindow(spec)).toBeUndefined();
+        expect(get(renderInClusterObjects(withGc), "Deployment", "registry").spec.strategy.type).toBe(strategy);
+        expect(distributionCachesBlobs(withGc)).toBe(cached);
+        // Without garbage collection nothing is collected behind the cache's back.
+        expect(distributionCachesBlobs(spec)).toBe(true);
+        const command = get(renderInClusterObjects(withGc), "CronJob", "registry-gc").spec.jobTemplate.spec.template.spec.containers[0]
+            .command[2] as string;
+        expect(command.includes("set env") && command.includes("rollout status")).toBe(window === "rollout");
+        expect(command.includes(`/${IN_CLUSTER.gcStepScript}`)).toBe(window === "marker");
+    });
+
+    test("the marker window: the registry container writes the pod's marker directory, the Caddy sidecar only reads it; gc.sh only then", () => {
+        const mountOf = (objects: K8sObject[], name: string) =>
+            (container(objects, name).volumeMounts as any[]).find((m) => m.name === READ_ONLY_SIGNAL.volume);
+        const objects = gcOn();
+        const volumes = get(objects, "Deployment", "registry").spec.template.spec.volumes as any[];
+        expect(volumes).toContainEqual({ name: READ_ONLY_SIGNAL.volume, emptyDir: { medium: "Memory", sizeLimit: "1Mi" } });
+        expect(mountOf(objects, "registry")).toEqual({ name: READ_ONLY_SIGNAL.volume, mountPath: READ_ONLY_SIGNAL.dir });
+        expect(mountOf(objects, "caddy")).toEqual({ name: READ_ONLY_SIGNAL.volume, mountPath: READ_ONLY_SIGNAL.dir, readOnly: true });
+        expect(READ_ONLY_SIGNAL.gcMarker.startsWith(`${READ_ONLY_SIGNAL.dir}/`)).toBe(true);
+        expect(READ_ONLY_SIGNAL.gcMarker).not.toBe(READ_ONLY_SIGNAL.backupMarker);
+        const rollout = renderInClusterObjects(
+            baseSpec({ storage: s3, garbageCollection: { enabled: true, schedule: "15 2 * * 1", deleteUntagged: false } }),
+        );
+        expect(mountOf(rollout, "registry")).toBeUndefined();
+        expect(mountOf(rollout, "caddy")).toBeUndefined();
+        expect(get(rollout, "ConfigMap", IN_CLUSTER.configMap).data[IN_CLUSTER.gcStepScript]).toBeUndefined();
+        expect(mountOf(renderInClusterObjects(baseSpec()), "caddy")).toBeUndefined();
     });
 
     test("the ConfigMap carries the check the job runs in the registry container (busybox wget against Distribution on the pod's loopback), only with GC on", () => {
@@ -577,10 +639,11 @@ describe("garbage collection", () => {
 });
 
 /**
- * The GC script run by a real shell against a stand-in kubectl that records its arguments: the order
- * of the steps, and that the registry is switched back to read-write even when a step fails.
+ * The GC scripts run by a real shell: the job's script against a stand-in kubectl that records its
+ * arguments (the order of the steps; the rollout window switches back even when a step fails), and
+ * the marker window's gc.sh against a stand-in `registry` that records whether the marker exists.
  */
-describe("garbage collection script under sh", () => {
+describe("garbage collection scripts under sh", () => {
     const dir = mkdtempSync(path.join(tmpdir(), "dso-gc-"));
     afterAll(() => rmSync(dir, { recursive: true, force: true }));
     const log = path.join(dir, "calls.log");
@@ -589,9 +652,9 @@ describe("garbage collection script under sh", () => {
         ["#!/bin/sh", `echo "$*" >> "${log}"`, 'case "$*" in *" exec "*) exit "${FAIL_GC:-0}";; esac', "exit 0", ""].join("\n"),
     );
     chmodSync(path.join(dir, "kubectl"), 0o755);
-    const run = (failGc: number) => {
+    const run = (script: string, failGc: number) => {
         rmSync(log, { force: true });
-        const result = spawnSync("/bin/sh", ["-c", gcScript("dso", false)], {
+        const result = spawnSync("/bin/sh", ["-c", script], {
             env: { PATH: `${dir}:/usr/bin:/bin`, FAIL_GC: String(failGc) },
             encoding: "utf8",
         });
@@ -607,40 +670,102 @@ describe("garbage collection script under sh", () => {
                     ? "wait"
                     : c.includes("verify.sh")
                       ? "verify"
-                      : c.includes(" exec ")
-                        ? "collect"
-                        : c,
+                      : c.includes("maven-gc.sh")
+                        ? "maven"
+                        : c.includes(" exec ")
+                          ? "collect"
+                          : c,
         );
 
-    test("read-only, wait, collect, read-write, wait, then the check of every tagged image", () => {
-        const { status, calls } = run(0);
+    test("one pod (the marker window): the collection in the window, then the check of every tagged image; nothing switched, nothing rolled", () => {
+        const { status, calls } = run(gcScript("dso", false, false, "marker"), 0);
+        expect(status).toBe(0);
+        expect(steps(calls)).toEqual(["collect", "verify"]);
+        expect(calls[0]).toBe("--namespace dso exec deployment/registry --container=registry -- /bin/sh /etc/dso-registry/gc.sh");
+        expect(calls[1]).toContain("exec deployment/registry --container=registry -- /bin/sh /etc/dso-registry/verify.sh");
+    });
+
+    test("with Maven: collection, Maven cleanup (its own window in the Maven container), check", () => {
+        const { status, calls } = run(gcScript("dso", false, true, "marker"), 0);
+        expect(status).toBe(0);
+        expect(steps(calls)).toEqual(["collect", "maven", "verify"]);
+        expect(calls[1]).toContain("--container=maven -- /bin/sh /etc/dso-registry/maven-gc.sh");
+    });
+
+    test("one pod: a failed collection fails the job, and nothing is checked", () => {
+        const { status, calls } = run(gcScript("dso", false, true, "marker"), 3);
+        expect(status).not.toBe(0);
+        expect(steps(calls)).toEqual(["collect"]);
+    });
+
+    test("pods that may overlap (the rollout window): read-only, wait, collect, read-write, wait, then the check", () => {
+        const { status, calls } = run(gcScript("dso", false, false, "rollout"), 0);
         expect(status).toBe(0);
         expect(steps(calls)).toEqual(["read-only", "wait", "collect", "read-write", "wait", "verify"]);
-        expect(calls[5]).toContain("exec deployment/registry --container=registry -- /bin/sh /etc/dso-registry/verify.sh");
+        expect(calls[0]).toContain(`${IN_CLUSTER.readOnlyEnv}={"enabled":true}`);
     });
 
-    test("with Maven: read-only, wait, collect, Maven cleanup, read-write, wait, check", () => {
-        rmSync(log, { force: true });
-        const result = spawnSync("/bin/sh", ["-c", gcScript("dso", false, true)], {
-            env: { PATH: `${dir}:/usr/bin:/bin`, FAIL_GC: "0" },
-            encoding: "utf8",
-        });
-        expect(result.status).toBe(0);
-        const calls = readFileSync(log, "utf8").trim().split("\n");
-        expect(steps(calls)).toEqual(["read-only", "wait", "collect", "collect", "read-write", "wait", "verify"]);
-        expect(calls[3]).toContain("--container=maven -- /bin/sh /etc/dso-registry/maven-gc.sh");
-    });
-
-    test("a failed collection still switches back to read-write, and the job fails", () => {
-        const { status, calls } = run(3);
+    test("the rollout window: a failed collection still switches back to read-write, and the job fails", () => {
+        const { status, calls } = run(gcScript("dso", false, false, "rollout"), 3);
         expect(status).not.toBe(0);
         expect(steps(calls)).toEqual(["read-only", "wait", "collect", "read-write", "wait"]);
     });
 
-    test("the read-only switch is the value Distribution reads", () => {
-        const { calls } = run(0);
-        expect(calls[0]).toContain(`${IN_CLUSTER.readOnlyEnv}={"enabled":true}`);
-        expect(execFileSync("/bin/sh", ["-n", "-c", gcScript("dso", true)]).toString()).toBe("");
+    test.each(["marker", "rollout"] as const)("the %s window's job script parses", (window) => {
+        expect(execFileSync("/bin/sh", ["-n", "-c", gcScript("dso", true, true, window)]).toString()).toBe("");
+    });
+
+    describe("gc.sh in the registry container", () => {
+        const root = path.join(dir, "root");
+        const marker = `${root}${READ_ONLY_SIGNAL.gcMarker}`;
+        const seen = path.join(dir, "registry.log");
+        writeFileSync(
+            path.join(dir, "registry"),
+            [
+                "#!/bin/sh",
+                `if [ -e "${marker}" ]; then echo "marker $*" >> "${seen}"; else echo "no marker $*" >> "${seen}"; fi`,
+                'exit "${FAIL_GC:-0}"',
+                "",
+            ].join("\n"),
+        );
+        chmodSync(path.join(dir, "registry"), 0o755);
+        const collect = (failGc: number) => {
+            rmSync(seen, { force: true });
+            const result = spawnSync("/bin/sh", ["-c", inClusterGcStepScript(false)], {
+                env: { PATH: `${dir}:/usr/bin:/bin`, FAIL_GC: String(failGc), DSO_ROOT: root },
+                encoding: "utf8",
+            });
+            return { status: result.status, seen: readFileSync(seen, "utf8").trim(), markerLeft: existsSync(marker) };
+        };
+
+        test("Distribution collects while the GC's marker exists, and the marker is gone afterwards", () => {
+            expect(collect(0)).toEqual({
+                status: 0,
+                seen: `marker garbage-collect ${root}/etc/dso-registry/config.yml`,
+                markerLeft: false,
+            });
+        });
+
+        test("a failed collection removes the marker too, and fails", () => {
+            expect(collect(3)).toEqual({
+                status: 3,
+                seen: `marker garbage-collect ${root}/etc/dso-registry/config.yml`,
+                markerLeft: false,
+            });
+        });
+
+        test("writes that passed the front just before the marker get the settle wait before the collection starts", () => {
+            const script = inClusterGcStepScript(true);
+            const at = (text: string) => {
+                const i = script.indexOf(text);
+                expect(i, text).toBeGreaterThanOrEqual(0);
+                return i;
+            };
+            expect(at(`trap 'rm -f "$marker"' EXIT`)).toBeLessThan(at(': > "$marker"'));
+            expect(at(': > "$marker"')).toBeLessThan(at(`sleep ${FRONT_SETTLE_SECONDS}`));
+            expect(at(`sleep ${FRONT_SETTLE_SECONDS}`)).toBeLessThan(at("registry garbage-collect --delete-untagged"));
+            expect(at("registry garbage-collect")).toBeLessThan(at('rm -f "$marker"\n'));
+        });
     });
 });
 
@@ -678,6 +803,23 @@ describe("the Maven repository in the registry pod", () => {
         expect(script).toContain("head -n 4");
         expect(gcCommand(objects)).toContain("exec deployment/registry --container=maven -- /bin/sh /etc/dso-registry/maven-gc.sh");
         expect(container(objects, "maven").volumeMounts).toContainEqual({ name: "config", mountPath: "/etc/dso-registry", readOnly: true });
+    });
+
+    test("the Maven cleanup holds deploys back with the GC's marker, which the Maven container may write", () => {
+        const objects = renderInClusterObjects(baseSpec({ maven, garbageCollection: gcOn }));
+        const script: string = get(objects, "ConfigMap", IN_CLUSTER.configMap).data["maven-gc.sh"];
+        const at = (text: string) => {
+            const i = script.indexOf(text);
+            expect(i, text).toBeGreaterThanOrEqual(0);
+            return i;
+        };
+        expect(script).toContain(`marker="\${DSO_ROOT:-}"'${READ_ONLY_SIGNAL.gcMarker}'`);
+        expect(at(': > "$marker"')).toBeLessThan(at("head -n 4"));
+        expect(at("head -n 4")).toBeLessThan(at('rm -f "$marker"\n'));
+        expect(container(objects, "maven").volumeMounts).toContainEqual({ name: READ_ONLY_SIGNAL.volume, mountPath: READ_ONLY_SIGNAL.dir });
+        expect(container(renderInClusterObjects(baseSpec({ maven })), "maven").volumeMounts).not.toContainEqual(
+            expect.objectContaining({ name: READ_ONLY_SIGNAL.volume }),
+        );
     });
 
     test.each([

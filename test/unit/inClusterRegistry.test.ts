@@ -3,6 +3,7 @@
  * runtime, each recognised by the prefix of its children's names.
  */
 import { beforeAll, describe, expect, test } from "vitest";
+import * as YAML from "yaml";
 import { type MockRuntime, mockPassword, promiseOf, type RecordedResource, settle, startMockRuntime } from "../../tools/mockRuntime";
 
 const rtPromise = startMockRuntime({ stack: "test" });
@@ -18,6 +19,7 @@ import {
     sidecarPolicy,
 } from "../../components/inCluster/inClusterRegistry";
 import { IN_CLUSTER, type K8sObject } from "../../components/inCluster/manifests";
+import { READ_ONLY_SIGNAL } from "../../components/inCluster/readOnlySignal";
 import { podTemplates, restrictedPodProblems, schemaProblems } from "../support/k8sValidate";
 
 type Variant = {
@@ -35,6 +37,13 @@ const variants: Record<string, Variant> = {
     gc: { registry: { maintenance: { garbageCollection: { enabled: true, schedule: "0 5 * * 0", deleteUntagged: true } } } },
     s3: {
         registry: { replicas: 3, storage: { kind: "s3", s3: { bucket: "dso-images", endpoint: "https://minio.lab.local" } } },
+    },
+    s3gc: {
+        registry: {
+            replicas: 2,
+            storage: { kind: "s3", s3: { bucket: "dso-images", endpoint: "https://minio.lab.local" } },
+            maintenance: { garbageCollection: { enabled: true } },
+        },
     },
     certmgr: {
         registry: { tls: { mode: "cert-manager", certManagerIssuer: { kind: "ClusterIssuer", name: "lab-ca" } } },
@@ -260,6 +269,16 @@ describe("options", () => {
         expect(objectsOf("plain").filter((o) => o.kind === "CronJob")).toEqual([]);
     });
 
+    test.each([
+        ["plain", "no GC: Distribution keeps its blob cache, no GC marker", true, false],
+        ["gc", "GC in the front's window (one pod): no blob cache (nothing restarts to empty it), the GC's marker watched", false, true],
+        ["s3gc", "GC that rolls the pods (s3, two replicas): the cache stays (the rollouts empty it), no marker", true, false],
+    ])("%s: %s", (variant, _name, cached, marker) => {
+        const data = raw(variant, "ConfigMap", "registry-config").data;
+        expect(YAML.parse(data["config.yml"]).storage.cache).toEqual(cached ? { blobdescriptor: "inmemory" } : undefined);
+        expect(data.Caddyfile.includes(`try_files ${READ_ONLY_SIGNAL.gcMarker}`)).toBe(marker);
+    });
+
     test("s3: bucket settings in config.yml, credentials only in the registry-s3 Secret, no PVC", () => {
         const config: string = raw("s3", "ConfigMap", "registry-config").data["config.yml"];
         expect(config).toContain('bucket: "dso-images"');
@@ -333,17 +352,22 @@ describe("validation", () => {
         expect(text.match(/^\tauto_https .*/gm)).toEqual(["\tauto_https disable_redirects"]);
     });
 
+    const env = { kind: "env", name: IN_CLUSTER.readOnlyEnv } as const;
+    const gcMarker = { kind: "file", path: READ_ONLY_SIGNAL.gcMarker } as const;
+    const backupMarker = { kind: "file", path: IN_CLUSTER_BACKUP.marker } as const;
     test.each([
-        ["without backups, the GC switch only", false, [{ kind: "env", name: IN_CLUSTER.readOnlyEnv }]],
+        ["no GC, no backups: the switch only", undefined, false, [env], ""],
+        ["GC that rolls the pods, no backups: the switch only", "rollout", false, [env], ""],
+        ["GC in the front's window: the switch and the GC's marker", "marker", false, [env, gcMarker], READ_ONLY_SIGNAL.gcMarker],
+        ["backups: the switch and the backup's marker", undefined, true, [env, backupMarker], IN_CLUSTER_BACKUP.marker],
         [
-            "with backups, the GC switch and the backup's marker",
+            "GC in the front's window and backups: the switch and both markers, in one matcher",
+            "marker",
             true,
-            [
-                { kind: "env", name: IN_CLUSTER.readOnlyEnv },
-                { kind: "file", path: IN_CLUSTER_BACKUP.marker },
-            ],
+            [env, gcMarker, backupMarker],
+            `${READ_ONLY_SIGNAL.gcMarker} ${IN_CLUSTER_BACKUP.marker}`,
         ],
-    ] as const)("the sidecar's read-only signals: %s", (_name, backup, signals) => {
+    ] as const)("the sidecar's read-only signals: %s", (_name, gcWindow, backup, signals, files) => {
         const policy = sidecarPolicy({
             host: "registry-dso.jmann.local",
             requiresAuthForPull: false,
@@ -351,9 +375,11 @@ describe("validation", () => {
             deletesEnabled: false,
             storage: "filesystem",
             backup,
+            ...(gcWindow ? { gcWindow } : {}),
         });
         expect(policy.readOnlySignals).toEqual(signals);
-        expect(renderSidecarCaddyfile(policy).includes(`try_files ${IN_CLUSTER_BACKUP.marker}`)).toBe(backup);
+        const tryFiles = renderSidecarCaddyfile(policy).match(/try_files (\/run\/\S.*)$/m)?.[1] ?? "";
+        expect(tryFiles).toBe(files);
     });
 
     test("the sidecar's site line is found in the shared renderer's output", () => {
