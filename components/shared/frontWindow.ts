@@ -7,8 +7,10 @@
  * Two kinds of window use them. The external host's garbage collection opens the front's window and
  * then restarts Distribution read-only (it must be read-only or stopped while it collects, and
  * restart afterwards to forget what it removed: distribution#3045, #3743). The backups of both
- * placements (`markerOnlyWindow`) only hold writes at the front while restic's second pass reads:
- * Distribution keeps running, writable and serving reads, because the front is the only way in.
+ * placements and the in-cluster garbage collection with one pod (`MARKER_ONLY_WINDOW`) only hold
+ * writes at the front while restic's second pass reads or the collector runs: Distribution keeps
+ * running, writable and serving reads, because the front is the only way in (in the cluster it runs
+ * without the cache that would remember removed blobs, components/inCluster/manifests.ts `gcWindow`).
  */
 
 /** Seconds between the marker's appearance and whatever the window is for (a stop, a read of the data). */
