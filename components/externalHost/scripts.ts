@@ -10,7 +10,7 @@
  */
 import { createHash } from "node:crypto";
 import { REGISTRY_DRAIN_SECONDS } from "../accessPolicy/accessPolicy";
-import { DISTRIBUTION } from "../shared/facts";
+import { collectUnlessEmpty, DISTRIBUTION } from "../shared/facts";
 import { OPEN_FRONT_WINDOW } from "../shared/frontWindow";
 import { shQuote } from "../shared/hostAccess";
 
@@ -415,16 +415,7 @@ export function gcScript(
         ...LOCK(spec.layout),
         ...readOnlyWindow(spec, specFingerprint),
         'echo "registry is read-only; collecting garbage"',
-        // Distribution's collector fails on a registry nobody has pushed to yet (no repositories folder).
-        ...(spec.storage?.kind === "s3"
-            ? [collect]
-            : [
-                  `if [ -d "\${DSO_ROOT:-}"${shQuote(`${spec.layout.dataDir}/docker/registry/v2/repositories`)} ]; then`,
-                  `  ${collect}`,
-                  "else",
-                  '  echo "the registry holds no repository yet: nothing to collect"',
-                  "fi",
-              ]),
+        ...(spec.storage?.kind === "s3" ? [collect] : collectUnlessEmpty(collect, `"\${DSO_ROOT:-}"${shQuote(spec.layout.dataDir)}`)),
         ...alsoInWindow,
         ...END_READ_ONLY_WINDOW,
         'echo "garbage collection done; registry back to writable with an empty cache; checking every tagged image"',

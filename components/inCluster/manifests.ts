@@ -12,7 +12,7 @@ import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
 import { mavenCleanupLines } from "../maven/cleanup";
 import { MAVEN_BACKEND } from "../maven/nginxConfig";
-import { DISTRIBUTION, type IngressController, MANAGED_LABELS } from "../shared/facts";
+import { collectUnlessEmpty, DISTRIBUTION, type IngressController, MANAGED_LABELS } from "../shared/facts";
 import { END_MARKER_ONLY_WINDOW, MARKER_ONLY_WINDOW } from "../shared/frontWindow";
 import { shQuote } from "../shared/hostAccess";
 import { renderVerifyScript } from "../shared/verifyScript";
@@ -368,7 +368,7 @@ export function renderConfigMap(spec: InClusterSpec): K8sObject {
             ...(spec.maven ? { "maven-nginx.conf": spec.maven.nginxConfig } : {}),
             ...(spec.maven && spec.garbageCollection.enabled ? { [IN_CLUSTER.mavenGcScript]: mavenGcScript(spec.maven) } : {}),
             ...(gcWindow(spec) === "marker"
-                ? { [IN_CLUSTER.gcStepScript]: inClusterGcStepScript(spec.garbageCollection.deleteUntagged) }
+                ? { [IN_CLUSTER.gcStepScript]: inClusterGcStepScript(spec.garbageCollection.deleteUntagged, spec.storage.kind) }
                 : {}),
             ...(spec.garbageCollection.enabled ? { [IN_CLUSTER.verifyScript]: inClusterVerifyScript(spec.namespace) } : {}),
         },
@@ -824,7 +824,8 @@ function collectCommand(deleteUntagged: boolean, dir: string): string {
  * `gc.sh`, run in the registry container by the GC job (`gcWindow` "marker"): the collection inside
  * the front's window, with the GC's own marker and the lines the backups open and close theirs with.
  */
-export function inClusterGcStepScript(deleteUntagged: boolean): string {
+export function inClusterGcStepScript(deleteUntagged: boolean, storage: InClusterStorage["kind"]): string {
+    const collect = collectCommand(deleteUntagged, `"\${DSO_ROOT:-}"${IN_CLUSTER.configDir}`);
     return [
         "#!/bin/sh",
         `# Managed by dso-registry: garbage collection inside the front's read-only window, run in the registry container by CronJob ${IN_CLUSTER.gcName}. See docs/in-cluster.md.`,
@@ -832,7 +833,7 @@ export function inClusterGcStepScript(deleteUntagged: boolean): string {
         `marker="\${DSO_ROOT:-}"${shQuote(READ_ONLY_SIGNAL.gcMarker)}`,
         ...MARKER_ONLY_WINDOW,
         'echo "front read-only (writes get 503, pulls go on); collecting garbage"',
-        collectCommand(deleteUntagged, `"\${DSO_ROOT:-}"${IN_CLUSTER.configDir}`),
+        ...(storage === "filesystem" ? collectUnlessEmpty(collect, `"\${DSO_ROOT:-}"${IN_CLUSTER.dataDir}`) : [collect]),
         ...END_MARKER_ONLY_WINDOW,
         'echo "collection done; front writable again"',
         "",

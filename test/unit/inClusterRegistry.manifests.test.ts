@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
@@ -729,17 +729,25 @@ describe("garbage collection scripts under sh", () => {
             ].join("\n"),
         );
         chmodSync(path.join(dir, "registry"), 0o755);
-        const collect = (failGc: number) => {
+        const repositories = `${root}${IN_CLUSTER.dataDir}/docker/registry/v2/repositories`;
+        const collect = (failGc: number, pushedTo = true) => {
             rmSync(seen, { force: true });
-            const result = spawnSync("/bin/sh", ["-c", inClusterGcStepScript(false)], {
+            if (pushedTo) mkdirSync(repositories, { recursive: true });
+            else rmSync(repositories, { recursive: true, force: true });
+            const result = spawnSync("/bin/sh", ["-c", inClusterGcStepScript(false, "filesystem")], {
                 env: { PATH: `${dir}:/usr/bin:/bin`, FAIL_GC: String(failGc), DSO_ROOT: root },
                 encoding: "utf8",
             });
-            return { status: result.status, seen: readFileSync(seen, "utf8").trim(), markerLeft: existsSync(marker) };
+            return {
+                status: result.status,
+                seen: existsSync(seen) ? readFileSync(seen, "utf8").trim() : "",
+                markerLeft: existsSync(marker),
+                stdout: result.stdout,
+            };
         };
 
         test("Distribution collects while the GC's marker exists, and the marker is gone afterwards", () => {
-            expect(collect(0)).toEqual({
+            expect(collect(0)).toMatchObject({
                 status: 0,
                 seen: `marker garbage-collect ${root}/etc/dso-registry/config.yml`,
                 markerLeft: false,
@@ -747,15 +755,26 @@ describe("garbage collection scripts under sh", () => {
         });
 
         test("a failed collection removes the marker too, and fails", () => {
-            expect(collect(3)).toEqual({
+            expect(collect(3)).toMatchObject({
                 status: 3,
                 seen: `marker garbage-collect ${root}/etc/dso-registry/config.yml`,
                 markerLeft: false,
             });
         });
 
+        test("on a registry nobody has pushed to, there is nothing to collect and the job goes on", () => {
+            const result = collect(3, false);
+            expect(result).toMatchObject({ status: 0, seen: "", markerLeft: false });
+            expect(result.stdout).toContain("the registry holds no repository yet: nothing to collect");
+        });
+
+        test("with s3 storage the collector always runs (the bucket has no folder to look for)", () => {
+            expect(inClusterGcStepScript(false, "s3")).not.toContain("nothing to collect");
+            expect(inClusterGcStepScript(false, "filesystem")).toContain("nothing to collect");
+        });
+
         test("writes that passed the front just before the marker get the settle wait before the collection starts", () => {
-            const script = inClusterGcStepScript(true);
+            const script = inClusterGcStepScript(true, "filesystem");
             const at = (text: string) => {
                 const i = script.indexOf(text);
                 expect(i, text).toBeGreaterThanOrEqual(0);
