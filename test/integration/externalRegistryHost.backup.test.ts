@@ -14,7 +14,7 @@
  * (and pulls back intact by digest) or is refused with the window's 503; last, garbage collection
  * fails with the image's name once a blob file is removed behind the registry's back.
  */
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -42,7 +42,8 @@ import { DISTRIBUTION } from "../../components/shared/facts";
 import { type DockerEngine, startDockerEngine } from "../support/dockerEngine";
 import { payloadImage, registryImage } from "../support/dockerImages";
 import { createNetns, type TestNetns } from "../support/netns";
-import { caddyEnv, makeAccount, makeOciImage, makeTestCa, type TestAccount, writeAuthFile } from "../support/realRegistry";
+import { expectLandedPullBackWhole, makePushLoop } from "../support/pushLoop";
+import { caddyEnv, makeAccount, makeTestCa, type TestAccount, writeAuthFile } from "../support/realRegistry";
 import { startS3Server } from "../support/s3Server";
 import type { RunResult, ServerProcess } from "../support/serverProcess";
 import { privateDir, removeDir } from "../support/serverProcess";
@@ -118,39 +119,6 @@ const DESTINATIONS: readonly { kind: BackupDestination["kind"]; start: (ns: Test
 function rootedLayout(layout: HostLayout, root: string): HostLayout {
     return Object.fromEntries(Object.entries(layout).map(([k, v]) => [k, path.join(root, v)])) as unknown as HostLayout;
 }
-
-/** sha256 of every blob of an OCI layout, by file name. */
-function blobHashes(ociLayout: string): Map<string, string> {
-    const dir = path.join(ociLayout, "blobs", "sha256");
-    return new Map(
-        readdirSync(dir).map((name) => [
-            name,
-            createHash("sha256")
-                .update(readFileSync(path.join(dir, name)))
-                .digest("hex"),
-        ]),
-    );
-}
-
-/**
- * The push loop, run inside the namespace: skopeo pushes the images in turn, each to a new tag, with
- * no retries, until the stop file exists; each push leaves N.ref, N.code, N.out and (on success)
- * N.digest in the results directory.
- */
-const PUSH_LOOP = `#!/bin/sh
-set -u
-images=$1 count=$2 auth=$3 certs=$4 results=$5 stop=$6
-i=0
-while [ ! -e "$stop" ]; do
-  i=$((i + 1))
-  k=$(( (i - 1) % count + 1 ))
-  ref="${HOST}/loop/image-$k:push-$i"
-  printf '%s\\n%s\\n' "$k" "$ref" > "$results/$i.ref"
-  skopeo --insecure-policy copy --retry-times 0 --dest-cert-dir "$certs" --dest-authfile "$auth" \\
-    --digestfile "$results/$i.digest" "oci:$images/$k/layout:latest" "docker://$ref" > "$results/$i.out" 2>&1
-  echo $? > "$results/$i.code"
-done
-`;
 
 describe.each(DESTINATIONS)("external host backup and restore with restic to $kind, real Docker engine", ({ start }) => {
     let ns: TestNetns;
@@ -322,49 +290,24 @@ describe.each(DESTINATIONS)("external host backup and restore with restic to $ki
     });
 
     test("pushes in a loop while garbage collection and a backup run: each lands whole or is refused with the window's 503", async () => {
-        const images = path.join(scratch, "loop-images");
-        const results = path.join(scratch, "loop-results");
-        const stopFile = path.join(scratch, "loop-stop");
-        const count = 6;
-        for (let k = 1; k <= count; k++) makeOciImage(path.join(images, String(k)), 64 * 1024 + k);
-        mkdirSync(results);
-        writeFileSync(path.join(scratch, "push-loop.sh"), PUSH_LOOP, { mode: 0o755 });
-        const auth = writeAuthFile(path.join(scratch, "auth"), HOST, pusher);
-        const loop = ns.startServer("sh", [path.join(scratch, "push-loop.sh"), images, String(count), auth, certDir, results, stopFile]);
-        let gc: RunResult;
-        let backup: RunResult;
-        try {
-            // The loop is under way (one push has finished) before maintenance starts.
-            while (!existsSync(path.join(results, "1.code"))) await new Promise((r) => setTimeout(r, 100));
-            gc = onRegistryHost(paths.gcScript);
-            backup = onRegistryHost(paths.backupScript);
-        } finally {
-            writeFileSync(stopFile, "");
-            while (loop.child.exitCode === null && loop.child.signalCode === null) await new Promise((r) => setTimeout(r, 100));
-            await loop.stop();
-        }
+        const loop = makePushLoop({
+            work: scratch,
+            prefix: HOST,
+            authFile: writeAuthFile(path.join(scratch, "auth"), HOST, pusher),
+            certDir,
+            count: 6,
+            start: (command, args) => ns.startServer(command, args),
+        });
+        const { result, pushes } = await loop.during("maintenance", () => ({
+            gc: onRegistryHost(paths.gcScript),
+            backup: onRegistryHost(paths.backupScript),
+        }));
+        const { gc, backup } = result;
         expect(gc.code, `${gc.stdout}\n${gc.stderr}`).toBe(0);
         expect(backup.code, `${backup.stdout}\n${backup.stderr}`).toBe(0);
 
-        const pushes = readdirSync(results)
-            .filter((f) => f.endsWith(".code"))
-            .map((f) => {
-                const n = f.replace(".code", "");
-                const [k, ref] = readFileSync(path.join(results, `${n}.ref`), "utf8")
-                    .trim()
-                    .split("\n");
-                const code = Number(readFileSync(path.join(results, f), "utf8").trim());
-                const out = readFileSync(path.join(results, `${n}.out`), "utf8");
-                const digest = code === 0 ? readFileSync(path.join(results, `${n}.digest`), "utf8").trim() : "";
-                return { n: Number(n), image: Number(k), ref: ref ?? "", code, out, digest };
-            })
-            .sort((a, b) => a.n - b.n);
         const landed = pushes.filter((p) => p.code === 0);
         const refused = pushes.filter((p) => p.code !== 0);
-        // What skopeo printed for each refusal, in the test's output for the record.
-        console.log(
-            `push loop: ${pushes.length} pushes, ${landed.length} landed, ${refused.length} refused\n${refused.map((p) => `#${p.n}: ${p.out.trim()}`).join("\n")}`,
-        );
         for (const p of refused) {
             expect(p.out, `push #${p.n}; the front's log:\n${caddy.output().slice(-3000)}`).toMatch(
                 /received unexpected HTTP status: 503 Service Unavailable/,
@@ -375,27 +318,9 @@ describe.each(DESTINATIONS)("external host backup and restore with restic to $ki
         expect(refused.length).toBeGreaterThan(0);
 
         // Every push that landed pulls back by digest, anonymously through the front, blob for blob.
-        for (const p of landed) {
-            const dest = path.join(scratch, "pulled", String(p.n));
-            mkdirSync(dest, { recursive: true });
-            const repo = p.ref.split(":")[0];
-            const pull = ns.run("skopeo", [
-                "--insecure-policy",
-                "copy",
-                "--retry-times",
-                "0",
-                "--src-cert-dir",
-                certDir,
-                "--src-no-creds",
-                `docker://${repo}@${p.digest}`,
-                `oci:${dest}:pulled`,
-            ]);
-            expect(pull.code, `${pull.stdout}\n${pull.stderr}`).toBe(0);
-            const source = blobHashes(path.join(images, String(p.image), "layout"));
-            const back = blobHashes(dest);
-            expect(back.get(p.digest.replace("sha256:", ""))).toBe(p.digest.replace("sha256:", ""));
-            for (const [name, hash] of back) expect(source.get(name), `blob ${name} of push #${p.n}`).toBe(hash);
-        }
+        expectLandedPullBackWhole(loop, pushes, path.join(scratch, "pulled"), (src, dest) =>
+            ns.run("skopeo", ["--insecure-policy", "copy", "--retry-times", "0", "--src-cert-dir", certDir, "--src-no-creds", src, dest]),
+        );
         const verify = mustRun(paths.verifyScript);
         expect(verify).toContain(`verified: ${IMAGES.length + new Set(landed.map((p) => p.ref)).size} tagged images`);
     }, 600_000);

@@ -19,15 +19,16 @@
  */
 import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { IN_CLUSTER_BACKUP } from "../../components/inCluster/backup";
 import { IN_CLUSTER, type K8sObject } from "../../components/inCluster/manifests";
 import { READ_ONLY_SIGNAL } from "../../components/inCluster/readOnlySignal";
+import { blobHashes, expectLandedPullBackWhole, makePushLoop, type Push, type PushLoop, refusalsOtherThan503 } from "../support/pushLoop";
 import { makeAccount, makeOciImage, skopeoCopy, writeAuthFile } from "../support/realRegistry";
 import { type RegistryPodStandIn, renderPodObjects, startRegistryPodStandIn } from "../support/registryPodStandIn";
-import { privateDir, removeDir, runOk, type ServerProcess, startServer } from "../support/serverProcess";
+import { privateDir, removeDir, runOk, startServer } from "../support/serverProcess";
 
 const HOST = "localhost";
 const IMAGES = ["team/app-1:1", "team/app-2:1", "other/tool:2.0"];
@@ -40,38 +41,6 @@ function jobScript(objects: readonly K8sObject[], name: string): string {
     expect(command.slice(0, 2)).toEqual(["/bin/sh", "-c"]);
     return command[2]!;
 }
-
-/** sha256 of every blob of an OCI layout, by file name. */
-function blobHashes(ociLayout: string): Map<string, string> {
-    const dir = path.join(ociLayout, "blobs", "sha256");
-    return new Map(
-        readdirSync(dir).map((name) => [
-            name,
-            createHash("sha256")
-                .update(readFileSync(path.join(dir, name)))
-                .digest("hex"),
-        ]),
-    );
-}
-
-/**
- * Pushes one of `count` images after another, each to a tag of its own, until the stop file exists;
- * for push i: `i.ref` (image number and reference), `i.code`, `i.out` (skopeo's output), `i.digest`.
- */
-const PUSH_LOOP = `#!/bin/sh
-set -u
-authority=$1 images=$2 count=$3 auth=$4 certs=$5 results=$6 stop=$7
-i=0
-while [ ! -e "$stop" ]; do
-  i=$((i + 1))
-  k=$(( (i - 1) % count + 1 ))
-  ref="$authority/loop/image-$k:push-$i"
-  printf '%s\\n%s\\n' "$k" "$ref" > "$results/$i.ref"
-  skopeo --insecure-policy copy --retry-times 0 --dest-cert-dir "$certs" --dest-authfile "$auth" \\
-    --digestfile "$results/$i.digest" "oci:$images/$k/layout:latest" "docker://$ref" > "$results/$i.out" 2>&1
-  echo $? > "$results/$i.code"
-done
-`;
 
 interface JobResult {
     readonly code: number | null;
@@ -187,122 +156,49 @@ describe("the in-cluster GC job checks every tagged image; pushes during GC and 
         expect(existsSync(path.join(pod.podDir, "read-only"))).toBe(false);
     }, 300_000);
 
-    interface Push {
-        readonly n: number;
-        /** Which of the loop's images (1…LOOP_IMAGES). */
-        readonly image: number;
-        readonly ref: string;
-        readonly code: number;
-        readonly out: string;
-        readonly digest: string;
-    }
-    const LOOP_IMAGES = 4;
-    let loopImages: string;
+    let pushLoop: PushLoop | undefined;
 
     /** skopeo pushes in a loop, each to a tag of its own, while `job` runs; the job's result and every push's. */
-    async function pushLoopDuring(label: string, job: () => Promise<JobResult>): Promise<{ job: JobResult; pushes: Push[] }> {
-        if (!loopImages) {
-            loopImages = path.join(work, "loop-images");
-            for (let k = 1; k <= LOOP_IMAGES; k++) makeOciImage(path.join(loopImages, String(k)), 64 * 1024 + k);
-            writeFileSync(path.join(work, "push-loop.sh"), PUSH_LOOP, { mode: 0o755 });
-        }
-        const results = path.join(work, `loop-${label}`);
-        const stopFile = path.join(work, `loop-${label}-stop`);
-        mkdirSync(results);
-        const auth = writeAuthFile(path.join(work, "auth"), pod.authority, push);
-        const loop: ServerProcess = startServer("sh", [
-            path.join(work, "push-loop.sh"),
-            `${pod.authority}/${label}`,
-            loopImages,
-            String(LOOP_IMAGES),
-            auth,
-            pod.certDir,
-            results,
-            stopFile,
-        ]);
-        let result: JobResult;
-        try {
-            // The loop is under way (one push has finished) before the job starts.
-            while (!existsSync(path.join(results, "1.code"))) await new Promise((r) => setTimeout(r, 100));
-            result = await job();
-        } finally {
-            writeFileSync(stopFile, "");
-            while (loop.child.exitCode === null && loop.child.signalCode === null) await new Promise((r) => setTimeout(r, 100));
-            await loop.stop();
-        }
-        const pushes = readdirSync(results)
-            .filter((f) => f.endsWith(".code"))
-            .map((f) => {
-                const n = f.replace(".code", "");
-                const [k, ref] = readFileSync(path.join(results, `${n}.ref`), "utf8")
-                    .trim()
-                    .split("\n");
-                const code = Number(readFileSync(path.join(results, f), "utf8").trim());
-                const out = readFileSync(path.join(results, `${n}.out`), "utf8");
-                const digest = code === 0 ? readFileSync(path.join(results, `${n}.digest`), "utf8").trim() : "";
-                return { n: Number(n), image: Number(k), ref: ref ?? "", code, out, digest };
-            })
-            .sort((x, y) => x.n - y.n);
-        const refused = pushes.filter((p) => p.code !== 0);
-        // What skopeo printed for each kind of refusal, in the test's output for the record.
-        const kinds = new Map<string, number>();
-        for (const p of refused) {
-            const kind = (p.out.match(/level=fatal msg="(.*)"/)?.[1] ?? p.out.trim())
-                .replace(/sha256:[0-9a-f]{64}/g, "sha256:…")
-                .replace(/push-\d+|image-\d|localhost:\d+|127\.0\.0\.1:\d+/g, "…");
-            kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
-        }
-        console.log(
-            `push loop during ${label}: ${pushes.length} pushes, ${pushes.length - refused.length} landed, ${refused.length} refused\n${[...kinds].map(([k, c]) => `${c}× ${k}`).join("\n")}`,
-        );
-        return { job: result, pushes };
+    function pushLoopDuring(label: string, job: () => Promise<JobResult>): Promise<{ result: JobResult; pushes: Push[] }> {
+        pushLoop ??= makePushLoop({
+            work,
+            prefix: pod.authority,
+            authFile: writeAuthFile(path.join(work, "auth"), pod.authority, push),
+            certDir: pod.certDir,
+            count: 4,
+            start: startServer,
+        });
+        return pushLoop.during(label, job);
     }
 
     /** Every push that landed pulls back by digest, anonymously through the front, blob for blob. */
-    function expectLandedPullBackWhole(pushes: readonly Push[]): void {
-        const landed = pushes.filter((p) => p.code === 0);
-        expect(landed.length).toBeGreaterThan(0);
-        for (const p of landed) {
-            const dest = path.join(work, "pulled", p.ref.replace(/[/:]/g, "_"));
-            mkdirSync(path.dirname(dest), { recursive: true });
-            const repo = p.ref.slice(0, p.ref.lastIndexOf(":"));
-            const r = skopeoCopy(`docker://${repo}@${p.digest}`, `oci:${dest}:pulled`, { certDir: pod.certDir, scratch: work });
-            expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
-            const source = blobHashes(path.join(loopImages, String(p.image), "layout"));
-            const back = blobHashes(dest);
-            expect(back.get(p.digest.replace("sha256:", ""))).toBe(p.digest.replace("sha256:", ""));
-            for (const [name, hash] of back) expect(source.get(name), `blob ${name} of ${p.ref}`).toBe(hash);
-        }
-    }
-
-    /** The pushes refused with anything but the front's 503. */
-    const notA503 = (pushes: readonly Push[]) =>
-        pushes
-            .filter((p) => p.code !== 0 && !/received unexpected HTTP status: 503 Service Unavailable/.test(p.out))
-            .map((p) => p.out.trim());
+    const expectPulledBack = (pushes: readonly Push[]) =>
+        expectLandedPullBackWhole(pushLoop!, pushes, path.join(work, "pulled"), (src, dest) =>
+            skopeoCopy(src, dest, { certDir: pod.certDir, scratch: work }),
+        );
 
     test("pushes in a loop while the GC job runs: each lands or gets the front's 503, every push that landed pulls back by digest, whole, and nothing restarted", async () => {
         const startsBefore = pod.starts();
         const pidsBefore = pod.pids();
-        const { job, pushes } = await pushLoopDuring("gc", () => runJob(IN_CLUSTER.gcName));
+        const { result: job, pushes } = await pushLoopDuring("gc", () => runJob(IN_CLUSTER.gcName));
         expect(job.code, `${job.stdout}\n${job.stderr}`).toBe(0);
         expect(job.stdout).toMatch(/verified: \d+ tagged images, \d+ blobs, all served/);
-        expect(notA503(pushes)).toEqual([]);
+        expect(refusalsOtherThan503(pushes)).toEqual([]);
         // The loop met the job's read-only window.
         expect(pushes.filter((p) => p.code !== 0).length).toBeGreaterThan(0);
         expect(pod.starts()).toBe(startsBefore);
         expect(pod.pids()).toEqual(pidsBefore);
-        expectLandedPullBackWhole(pushes);
+        expectPulledBack(pushes);
     }, 600_000);
 
     test("pushes in a loop while the backup job runs: each lands or gets the front's 503, and every push that landed pulls back by digest, whole", async () => {
-        const { job, pushes } = await pushLoopDuring("backup", () => runJob(IN_CLUSTER_BACKUP.name));
+        const { result: job, pushes } = await pushLoopDuring("backup", () => runJob(IN_CLUSTER_BACKUP.name));
         expect(job.code, `${job.stdout}\n${job.stderr}`).toBe(0);
         expect(job.stdout).toContain("backup done");
-        expect(notA503(pushes)).toEqual([]);
+        expect(refusalsOtherThan503(pushes)).toEqual([]);
         // The loop met the read-only window.
         expect(pushes.filter((p) => p.code !== 0).length).toBeGreaterThan(0);
-        expectLandedPullBackWhole(pushes);
+        expectPulledBack(pushes);
     }, 600_000);
 
     test("a blob the collection removed is answered 404 through the front afterwards, by the Distribution that saw it pushed (no cache answers for it)", async () => {
