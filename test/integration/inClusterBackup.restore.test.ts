@@ -1,21 +1,3 @@
-/**
- * The in-cluster backup and its restore, with the real software against the rendered objects:
- * Distribution (`docker-registry`) with the rendered config.yml and Caddy with the rendered sidecar
- * Caddyfile (test/support/registryPodStandIn.ts plays the pod), Debian's restic running the rendered
- * scripts of ConfigMap `registry-backup` with the credentials of Secret `registry-backup`, once per
- * destination: s3rver as the S3-compatible bucket, and the backup volume (PVC `registry-backup`,
- * here a directory under the pod's root). The CronJob's own script (its inline `sh -c`) runs as rendered; only
- * kubectl is a stand-in (a shell script: set env, rollout status, exec), because nothing here runs
- * an API server, and restic gets a wrapper with two test hooks (hold or fail pass 2). skopeo pushes and pulls through the sidecar's TLS site.
- *
- * The story, in order: push images; the CronJob's script backs up, and a write inside its read-only
- * pass gets 503 with Retry-After while a pull works, and neither Distribution nor Caddy restarts (the
- * window is the marker file the front watches); a failing pass 2 leaves no marker behind; a second run keeps the configured number of
- * snapshots; the registry is scaled to 0, its volume wiped, the restore script (the restore Job's
- * command, run as the pod's non-root user on a volume root it does not own) restores it, and every
- * image pulls back by digest with every blob's content checked against its digest.
- */
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
@@ -24,7 +6,7 @@ import { BACKUP_TAG, BACKUP_WARM_TAG } from "../../components/externalHost/backu
 import { IN_CLUSTER_BACKUP } from "../../components/inCluster/backup";
 import { IN_CLUSTER, type K8sObject } from "../../components/inCluster/manifests";
 import { makeAccount, makeOciImage, skopeoCopy } from "../support/realRegistry";
-import { type RegistryPodStandIn, renderPodObjects, startRegistryPodStandIn } from "../support/registryPodStandIn";
+import { type RegistryPodStandIn, renderPodObjects, runCronJob, startRegistryPodStandIn } from "../support/registryPodStandIn";
 import { type S3Server, startS3Server } from "../support/s3Server";
 import { privateDir, removeDir, run, runOk } from "../support/serverProcess";
 
@@ -32,14 +14,6 @@ const HOST = "localhost";
 const BUCKET = "registry-backups";
 const KEEP = 2;
 const IMAGES = ["team/app-1:1", "team/app-2:1", "other/tool:2.0"];
-
-/** The CronJob's inline script, as rendered. */
-function jobScript(objects: readonly K8sObject[]): string {
-    const job = objects.find((o) => o.kind === "CronJob" && o.metadata.name === IN_CLUSTER_BACKUP.name) as any;
-    const command = job.spec.jobTemplate.spec.template.spec.containers[0].command as string[];
-    expect(command.slice(0, 2)).toEqual(["/bin/sh", "-c"]);
-    return command[2]!;
-}
 
 let s3: S3Server | undefined;
 let pod: RegistryPodStandIn;
@@ -66,14 +40,8 @@ function snapshotsTagged(tag: string): unknown[] {
     return JSON.parse(restic("snapshots", "--json", "--tag", tag).stdout) as unknown[];
 }
 
-/** Runs the CronJob's script as rendered, with the stand-in kubectl; resolves with its exit and output. */
-function runJob(): Promise<{ code: number | null; output: string }> {
-    const child = spawn("/bin/sh", ["-c", jobScript(objects)], { env: pod.env, stdio: ["ignore", "pipe", "pipe"] });
-    let output = "";
-    child.stdout.on("data", (d: Buffer) => (output += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (output += d.toString()));
-    return new Promise((resolve) => child.once("close", (code) => resolve({ code, output })));
-}
+/** Runs the backup CronJob's script as rendered, with the stand-in kubectl. */
+const runJob = () => runCronJob(pod, objects, IN_CLUSTER_BACKUP.name);
 
 async function waitFor(file: string, what: string): Promise<void> {
     for (let i = 0; i < 1200; i++) {

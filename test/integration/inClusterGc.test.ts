@@ -1,23 +1,3 @@
-/**
- * The in-cluster garbage-collection job checks its own work, and pushes during the cluster's
- * maintenance either land or get the clear refusal — with the real software against the rendered
- * objects: Distribution (`docker-registry`) with the rendered config.yml and Caddy with the rendered
- * sidecar Caddyfile (test/support/registryPodStandIn.ts plays the pod; the registry container's
- * scripts run under busybox, as in the registry:2 image), the CronJobs' inline scripts as rendered,
- * the ConfigMaps' scripts (`verify.sh`, `backup.sh`) as rendered, Debian's restic for the backup to
- * its volume. Only kubectl is a stand-in. skopeo pushes and pulls through the sidecar's TLS site.
- *
- * The story, in order: images pushed, and a repository without tags (a blob, no manifest); the GC
- * job passes and reports the tagged images it checked, inside the front's window (its marker) with
- * nothing restarted; skopeo pushes in a loop while the GC job runs (every push lands or gets the
- * front's 503, every landed push pulls back by digest, blob for blob, the pod's programs are the same
- * processes before and after), then while the backup job runs (the same); a blob the collection
- * removed is answered 404 through the front afterwards, although Distribution saw it pushed and was
- * not restarted (no blob-descriptor cache to answer for it, distribution#3743); a blob file removed
- * behind the registry's back makes the job fail, naming that image and no other, with the registry
- * writable again.
- */
-import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
@@ -27,26 +7,12 @@ import { IN_CLUSTER, type K8sObject } from "../../components/inCluster/manifests
 import { READ_ONLY_SIGNAL } from "../../components/inCluster/readOnlySignal";
 import { blobHashes, expectLandedPullBackWhole, makePushLoop, type Push, type PushLoop, refusalsOtherThan503 } from "../support/pushLoop";
 import { makeAccount, makeOciImage, skopeoCopy, writeAuthFile } from "../support/realRegistry";
-import { type RegistryPodStandIn, renderPodObjects, startRegistryPodStandIn } from "../support/registryPodStandIn";
+import { type JobRun, type RegistryPodStandIn, renderPodObjects, runCronJob, startRegistryPodStandIn } from "../support/registryPodStandIn";
 import { privateDir, removeDir, runOk, startServer } from "../support/serverProcess";
 
 const HOST = "localhost";
 const IMAGES = ["team/app-1:1", "team/app-2:1", "other/tool:2.0"];
 const UNTAGGED = "team/untagged";
-
-/** A CronJob's inline script, as rendered. */
-function jobScript(objects: readonly K8sObject[], name: string): string {
-    const job = objects.find((o) => o.kind === "CronJob" && o.metadata.name === name) as any;
-    const command = job.spec.jobTemplate.spec.template.spec.containers[0].command as string[];
-    expect(command.slice(0, 2)).toEqual(["/bin/sh", "-c"]);
-    return command[2]!;
-}
-
-interface JobResult {
-    readonly code: number | null;
-    readonly stdout: string;
-    readonly stderr: string;
-}
 
 describe("the in-cluster GC job checks every tagged image; pushes during GC and backup land or get 503", () => {
     let pod: RegistryPodStandIn;
@@ -75,14 +41,7 @@ describe("the in-cluster GC job checks every tagged image; pushes during GC and 
     });
 
     /** Runs a CronJob's script as rendered, with the stand-in kubectl; resolves with its exit and output. */
-    function runJob(name: string): Promise<JobResult> {
-        const child = spawn("/bin/sh", ["-c", jobScript(objects, name)], { env: pod.env, stdio: ["ignore", "pipe", "pipe"] });
-        let stdout = "";
-        let stderr = "";
-        child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-        child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-        return new Promise((resolve) => child.once("close", (code) => resolve({ code, stdout, stderr })));
-    }
+    const runJob = (name: string) => runCronJob(pod, objects, name);
 
     function inspectDigest(image: string): string {
         return runOk("skopeo", [
@@ -159,7 +118,7 @@ describe("the in-cluster GC job checks every tagged image; pushes during GC and 
     let pushLoop: PushLoop | undefined;
 
     /** skopeo pushes in a loop, each to a tag of its own, while `job` runs; the job's result and every push's. */
-    function pushLoopDuring(label: string, job: () => Promise<JobResult>): Promise<{ result: JobResult; pushes: Push[] }> {
+    function pushLoopDuring(label: string, job: () => Promise<JobRun>): Promise<{ result: JobRun; pushes: Push[] }> {
         pushLoop ??= makePushLoop({
             work,
             prefix: pod.authority,

@@ -27,6 +27,7 @@
  * get the root in front, and the listen ports become free loopback ports (bound to 127.0.0.1).
  */
 
+import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
@@ -44,6 +45,43 @@ import {
 import { MAVEN_BACKEND } from "../../components/maven/nginxConfig";
 import { makeTestCa, type TestAccount, type TestCa } from "./realRegistry";
 import { freePort, privateDir, removeDir, run, runOk } from "./serverProcess";
+
+/** A rendered CronJob's inline script: its container runs `/bin/sh -c SCRIPT`. */
+export function cronJobScript(objects: readonly K8sObject[], name: string): string {
+    const job = objects.find((o) => o.kind === "CronJob" && o.metadata.name === name) as
+        | { spec: { jobTemplate: { spec: { template: { spec: { containers: { command: string[] }[] } } } } } }
+        | undefined;
+    if (!job) throw new Error(`no CronJob ${name} among the rendered objects`);
+    const command = job.spec.jobTemplate.spec.template.spec.containers[0]!.command;
+    if (command.length !== 3 || command[0] !== "/bin/sh" || command[1] !== "-c")
+        throw new Error(`CronJob ${name} does not run /bin/sh -c SCRIPT: ${JSON.stringify(command)}`);
+    return command[2]!;
+}
+
+/** What a job printed and how it ended; `output` is stdout and stderr in the order they came. */
+export interface JobRun {
+    readonly code: number | null;
+    readonly stdout: string;
+    readonly stderr: string;
+    readonly output: string;
+}
+
+/** Runs the CronJob's script as rendered, as its pod would, with the stand-in kubectl against `pod`. */
+export function runCronJob(pod: Pick<RegistryPodStandIn, "env">, objects: readonly K8sObject[], name: string): Promise<JobRun> {
+    const child = spawn("/bin/sh", ["-c", cronJobScript(objects, name)], { env: pod.env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    let output = "";
+    child.stdout.on("data", (d: Buffer) => {
+        stdout += d.toString();
+        output += d.toString();
+    });
+    child.stderr.on("data", (d: Buffer) => {
+        stderr += d.toString();
+        output += d.toString();
+    });
+    return new Promise((resolve) => child.once("close", (code) => resolve({ code, stdout, stderr, output })));
+}
 
 export interface RegistryPodStandIn {
     /** The pod's filesystem root (DSO_ROOT). */
