@@ -15,7 +15,8 @@
  *     signing key exists beyond the accounts.
  *   - Every other GET/HEAD passes without credentials, unless pulls require authentication.
  *   - Every other method (push, delete) needs a push account. Pull-only accounts never write.
- *   - During the read-only maintenance window, writes get 503 with Retry-After and a registry error.
+ *   - During the read-only maintenance window, writes (and pushers' blob checks, HEAD on a blob) get 503
+ *     with Retry-After and a registry error.
  *
  * With `blobFiles` set, a blob GET/HEAD that has passed every rule above is answered by Caddy from
  * Distribution's filesystem storage instead of through the proxy hop (see `blobShortcut`).
@@ -422,7 +423,21 @@ function maintenanceMatcherName(kind: ReadOnlySignal["kind"]): string {
     return `@maintenance-${kind}`;
 }
 
-/** The kinds of signal present, in order: each gets one matcher and one 503 route. */
+/**
+ * A pusher's check whether a blob exists (HEAD on a blob) during the window. The garbage collection
+ * may be removing that very blob (one a refused push left behind): a client told "it exists" skips
+ * the upload, and its manifest, sent after the window, is refused with "blob unknown" (seen with
+ * skopeo in the push loop, distribution#3045's race by another road). So the check gets the window's
+ * 503 too, and the push fails with the clear, retryable refusal. Pulls fetch blobs with GET.
+ */
+function blobCheckMatcherName(kind: ReadOnlySignal["kind"]): string {
+    return `@maintenance-${kind}-blob-check`;
+}
+
+/** Any blob of any repository, by digest (the blob check's path). */
+const BLOB_CHECK_PATH = "^/v2/.+/blobs/sha256:[0-9a-f]{64}$";
+
+/** The kinds of signal present, in order: each gets its matchers and their 503 routes. */
 function signalKinds(signals: readonly ReadOnlySignal[]): ReadOnlySignal["kind"][] {
     return [...new Set(signals.map((s) => s.kind))];
 }
@@ -436,8 +451,9 @@ function signalKinds(signals: readonly ReadOnlySignal[]): ReadOnlySignal["kind"]
 function readOnlyAnswer(signals: readonly ReadOnlySignal[]): string[] {
     const message =
         "the registry is in its read-only maintenance window (garbage collection or backup): pulls work, pushes do not; retry the push in a few minutes";
-    return signalKinds(signals).flatMap((kind) => [
-        `\t\troute ${maintenanceMatcherName(kind)} {`,
+    const matchers = signalKinds(signals).flatMap((kind) => [maintenanceMatcherName(kind), blobCheckMatcherName(kind)]);
+    return matchers.flatMap((matcher) => [
+        `\t\troute ${matcher} {`,
         "\t\t\theader {",
         `\t\t\t\tRetry-After ${READ_ONLY_RETRY_AFTER_SECONDS}`,
         "\t\t\t\tContent-Type application/json",
@@ -457,7 +473,17 @@ function readOnlyMatchers(signals: readonly ReadOnlySignal[]): string[] {
             kind === "file"
                 ? ["\t\tfile {", "\t\t\troot /", `\t\t\ttry_files ${files.join(" ")}`, "\t\t}"]
                 : [`\t\texpression \`{env.${names[0]}} != ""\``];
-        return [`\t${maintenanceMatcherName(kind)} {`, "\t\tnot method GET HEAD", ...test, "\t}"];
+        return [
+            `\t${maintenanceMatcherName(kind)} {`,
+            "\t\tnot method GET HEAD",
+            ...test,
+            "\t}",
+            `\t${blobCheckMatcherName(kind)} {`,
+            "\t\tmethod HEAD",
+            `\t\tpath_regexp ${BLOB_CHECK_PATH}`,
+            ...test,
+            "\t}",
+        ];
     });
 }
 

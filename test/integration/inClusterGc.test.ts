@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { IN_CLUSTER_BACKUP } from "../../components/inCluster/backup";
@@ -208,7 +208,8 @@ describe("the in-cluster GC job checks every tagged image; pushes during GC and 
         expect(pod.starts()).toBe(startsBefore);
         expect(pod.pids()).toEqual(pidsBefore);
         // The other image is whole.
-        const dest = path.join(work, "pulled", "gc-keep");
+        const dest = path.join(work, "pulled-after-gc", "gc-keep");
+        mkdirSync(path.dirname(dest), { recursive: true });
         const r = skopeoCopy(`docker://${pod.authority}/gc/keep@${keepDigest}`, `oci:${dest}:pulled`, {
             certDir: pod.certDir,
             scratch: work,

@@ -134,11 +134,16 @@ export function pushLoopSummary(label: string, pushes: readonly Push[]): string 
     return `push loop during ${label}: ${counts}\n${[...kinds].map(([k, c]) => `${c}× ${k}`).join("\n")}`;
 }
 
+/**
+ * The window's 503 as skopeo prints it: for an upload or a manifest ("received unexpected HTTP status:
+ * 503 Service Unavailable"), or for its check whether a blob is there already ("… 503 (Service
+ * Unavailable)").
+ */
+export const WINDOW_503 = /received unexpected HTTP status: 503 Service Unavailable|: 503 \(Service Unavailable\)/;
+
 /** What skopeo printed for every refused push that was not the front's maintenance 503. */
 export function refusalsOtherThan503(pushes: readonly Push[]): string[] {
-    return pushes
-        .filter((p) => p.code !== 0 && !/received unexpected HTTP status: 503 Service Unavailable/.test(p.out))
-        .map((p) => p.out.trim());
+    return pushes.filter((p) => p.code !== 0 && !WINDOW_503.test(p.out)).map((p) => p.out.trim());
 }
 
 /** sha256 of every blob of an OCI layout, by file name. */

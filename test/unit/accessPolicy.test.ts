@@ -204,6 +204,16 @@ describe("renderCaddyfile read-only maintenance window", () => {
         expect(matcher).toContain(test_);
     });
 
+    test("a pusher's blob check (HEAD on a blob) gets the window's 503 too, under the same signal; GET stays open", () => {
+        const text = renderCaddyfile({ ...base, readOnlySignals: [{ kind: "file", path: "/run/ro" }] });
+        const name = "@maintenance-file-blob-check {";
+        const matcher = text.slice(text.indexOf(name), text.indexOf("\n\t}", text.indexOf(name)));
+        expect(matcher).toContain("\t\tmethod HEAD\n");
+        expect(matcher).toContain("path_regexp ^/v2/.+/blobs/sha256:[0-9a-f]{64}$");
+        expect(matcher).toContain("try_files /run/ro");
+        expect(text.indexOf("route @maintenance-file-blob-check")).toBeLessThan(text.indexOf("basicauth @write"));
+    });
+
     test("answers 503 with Retry-After and a registry error, before any credential check", () => {
         const text = renderCaddyfile({ ...base, readOnlySignals: [{ kind: "file", path: "/run/ro" }] });
         const route = text.slice(text.indexOf("route @maintenance-file"), text.indexOf("basicauth @write"));
