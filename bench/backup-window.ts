@@ -38,7 +38,7 @@ import { IN_CLUSTER_BACKUP } from "../components/inCluster/backup";
 import { IN_CLUSTER, type K8sObject } from "../components/inCluster/manifests";
 import { DISTRIBUTION } from "../components/shared/facts";
 import { FRONT_SETTLE_SECONDS } from "../components/shared/frontWindow";
-import { shQuote } from "../components/shared/hostAccess";
+import { shQuote } from "../components/shared/shQuote";
 import { startDockerEngine } from "../test/support/dockerEngine";
 import { registryImage } from "../test/support/dockerImages";
 import { createNetns } from "../test/support/netns";

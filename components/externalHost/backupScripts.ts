@@ -11,7 +11,7 @@
  * inode changed: that makes the read-only pass short.
  */
 import { END_MARKER_ONLY_WINDOW, MARKER_ONLY_WINDOW } from "../shared/frontWindow";
-import { shQuote } from "../shared/hostAccess";
+import { shQuote } from "../shared/shQuote";
 import { renderVerifyScript } from "../shared/verifyScript";
 import { MAVEN_CONTAINER, type MavenHostSpec, mavenRunLines } from "./mavenScripts";
 import { type ContainerSpec, dockerRunArgs, type HostLayout, hostPaths, LOCK, wantedLabel } from "./scripts";

@@ -11,7 +11,7 @@
  */
 import { MAVEN_UPLOADS } from "../maven/cleanup";
 import { MAVEN_BACKEND, renderMavenNginxConfig } from "../maven/nginxConfig";
-import { shQuote } from "../shared/hostAccess";
+import { shQuote } from "../shared/shQuote";
 import { type HostLayout, hostPaths, LOCK } from "./scripts";
 
 /** Name of the Maven backend's container. */

@@ -12,7 +12,7 @@ import { createHash } from "node:crypto";
 import { REGISTRY_DRAIN_SECONDS } from "../accessPolicy/accessPolicy";
 import { collectUnlessEmpty, DISTRIBUTION } from "../shared/facts";
 import { OPEN_FRONT_WINDOW } from "../shared/frontWindow";
-import { shQuote } from "../shared/hostAccess";
+import { shQuote } from "../shared/shQuote";
 
 /** Where things live on the host. Absolute paths; production defaults from `defaultHostLayout`. */
 export interface HostLayout {

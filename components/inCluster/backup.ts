@@ -45,7 +45,7 @@ import {
 } from "../externalHost/backupScripts";
 import { MAVEN_BACKEND } from "../maven/nginxConfig";
 import { END_MARKER_ONLY_WINDOW, MARKER_ONLY_WINDOW } from "../shared/frontWindow";
-import { shQuote } from "../shared/hostAccess";
+import { shQuote } from "../shared/shQuote";
 import {
     IN_CLUSTER,
     type InClusterSpec,

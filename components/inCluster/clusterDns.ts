@@ -15,7 +15,8 @@
 import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { type HostTarget, shQuote } from "../shared/hostAccess";
+import type { HostTarget } from "../shared/hostAccess";
+import { shQuote } from "../shared/shQuote";
 import { corefileScriptBody, renderRegistryServerBlock } from "./corefile";
 
 /** Where the cluster's CoreDNS takes extra configuration from. */

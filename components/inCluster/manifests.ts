@@ -14,7 +14,7 @@ import { mavenCleanupLines } from "../maven/cleanup";
 import { MAVEN_BACKEND } from "../maven/nginxConfig";
 import { collectUnlessEmpty, DISTRIBUTION, type IngressController, MANAGED_LABELS } from "../shared/facts";
 import { END_MARKER_ONLY_WINDOW, MARKER_ONLY_WINDOW } from "../shared/frontWindow";
-import { shQuote } from "../shared/hostAccess";
+import { shQuote } from "../shared/shQuote";
 import { renderVerifyScript } from "../shared/verifyScript";
 import { backupSidecar, type InClusterBackup, renderBackupObjects } from "./backup";
 import { READ_ONLY_SIGNAL, signalMount, signalVolume } from "./readOnlySignal";

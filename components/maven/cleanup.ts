@@ -4,7 +4,7 @@
  * one inside the nginx sidecar over the `maven-data` volume). Pure: no Pulumi, no I/O. The lines use
  * only POSIX sh, find, sed, sort, tr, head, mktemp, wc and rm, which Debian and the nginx image carry.
  */
-import { shQuote } from "../shared/hostAccess";
+import { shQuote } from "../shared/shQuote";
 
 /**
  * Folder of the upload spool inside the data directory where nginx spools there (the external host:

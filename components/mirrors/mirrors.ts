@@ -13,7 +13,7 @@
  * Everything here is pure: no Pulumi, no I/O.
  */
 import { DISTRIBUTION, DISTRIBUTION_2_PROXY_TTL_HOURS, durationSeconds, isDistribution3Image, registryAuthority } from "../shared/facts";
-import { shQuote } from "../shared/hostAccess";
+import { shQuote } from "../shared/shQuote";
 
 /** Repository namespace the front reserves for mirrors: `/v2/mirrors/<upstream>/<repository>/…`. */
 export const MIRRORS_NAMESPACE = "mirrors";

@@ -5,7 +5,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { mirrorCaFile, type NodeMirror, renderMirrorHostsToml } from "../mirrors/mirrors";
 import { registryAuthority } from "../shared/facts";
-import { type HostConnection, privileged, shQuote } from "../shared/hostAccess";
+import { type HostConnection, privileged } from "../shared/hostAccess";
+import { shQuote } from "../shared/shQuote";
 import {
     type FileStep,
     MANAGED_HEADER,

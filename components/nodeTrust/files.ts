@@ -10,7 +10,8 @@
  */
 import type { NodeMirror } from "../mirrors/mirrors";
 import { IPV4, type RuntimeFlavour, registryAuthority } from "../shared/facts";
-import { type HostFileSpec, placeFileBody, removeFileBody, shQuote } from "../shared/hostAccess";
+import { type HostFileSpec, placeFileBody, removeFileBody } from "../shared/hostAccess";
+import { shQuote } from "../shared/shQuote";
 import { registriesYamlMergeBody } from "./registriesYaml";
 import { type RestartSettings, restartAfterChange } from "./restarts";
 

@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { PART_OF_LABELS } from "../shared/facts";
-import { shQuote } from "../shared/hostAccess";
+import { shQuote } from "../shared/shQuote";
 import { fileContent, type NodeTrustCommonArgs, restartSettingsOf, trustTargetOf } from "./common";
 import {
     configPathCheckScript,

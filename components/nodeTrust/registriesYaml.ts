@@ -14,7 +14,7 @@
  */
 import { type NodeMirror, renderMirrorRegistriesEntries } from "../mirrors/mirrors";
 import { registryAuthority } from "../shared/facts";
-import { shQuote } from "../shared/hostAccess";
+import { shQuote } from "../shared/shQuote";
 
 /** First line of a registries.yaml that this program created (the file goes when nothing else is left). */
 export const REGISTRIES_CREATED_HEADER =

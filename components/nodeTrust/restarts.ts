@@ -5,7 +5,7 @@
  * bounded batches. The turns are Pulumi dependencies between the nodes' commands (planned here,
  * wired in the stack); the waiting is in each node's script.
  */
-import { shQuote } from "../shared/hostAccess";
+import { shQuote } from "../shared/shQuote";
 
 /** What a node's restart step may do and how long it waits. */
 export interface RestartSettings {

@@ -7,6 +7,7 @@
  */
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
+import { shQuote } from "./shQuote";
 
 /** How to reach a machine. */
 export type HostConnection =
@@ -28,11 +29,6 @@ export type HostConnection =
           readonly name: string;
           readonly sudo: boolean;
       };
-
-/** Quotes a string for POSIX sh. */
-export function shQuote(value: string): string {
-    return `'${value.replace(/'/g, `'\\''`)}'`;
-}
 
 /** Wraps a script so that it runs as root when the connection needs sudo. */
 export function privileged(script: string, sudo: boolean): string {

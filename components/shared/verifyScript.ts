@@ -11,7 +11,7 @@
  *   loopback; the registry:2 image is Alpine with busybox and no curl, so it uses busybox's wget
  *   (components/inCluster/manifests.ts `inClusterVerifyScript`).
  */
-import { shQuote } from "./hostAccess";
+import { shQuote } from "./shQuote";
 
 /** The manifest types the check asks for (every type Distribution 2.8 stores). */
 const MANIFEST_TYPES = [

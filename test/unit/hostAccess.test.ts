@@ -3,7 +3,8 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { placeFileScript, removeFileScript, shQuote } from "../../components/shared/hostAccess";
+import { placeFileScript, removeFileScript } from "../../components/shared/hostAccess";
+import { shQuote } from "../../components/shared/shQuote";
 import { settle, startMockRuntime } from "../../tools/mockRuntime";
 
 const roots: string[] = [];

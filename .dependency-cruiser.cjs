@@ -1,0 +1,65 @@
+/**
+ * Import rules checked by `npm run lint` (dependency-cruiser): no circle between files, none between
+ * folders, and layers that only look down (docs/architecture.md):
+ *
+ *   stack.ts → placements → features → config, decisions.ts → shared
+ *
+ * Placements (where things run) never import each other: what two of them use lives in a feature
+ * folder (the access policy, accounts, Maven, the mirrors, the upkeep jobs) or in shared/.
+ */
+const PLACEMENTS = "(externalHost|inCluster|nodeTrust|jenkins)";
+const FEATURES = "(accessPolicy|accounts|maven|mirrors|upkeep)";
+
+module.exports = {
+    forbidden: [
+        {
+            name: "no-circular",
+            severity: "error",
+            comment: "Files import each other in a circle: move what both need into a file of its own.",
+            from: {},
+            to: { circular: true },
+        },
+        {
+            name: "no-circular-folders",
+            severity: "error",
+            scope: "folder",
+            comment: "Folders import each other in a circle: move what both need into a shared folder.",
+            from: {},
+            to: { circular: true },
+        },
+        {
+            name: "placements-stay-apart",
+            severity: "error",
+            comment: "A placement imports another placement: move the shared piece to components/shared or components/upkeep.",
+            from: { path: `^components/${PLACEMENTS}/` },
+            to: { path: `^components/${PLACEMENTS}/`, pathNot: "^components/$1/" },
+        },
+        {
+            name: "features-below-placements",
+            severity: "error",
+            comment: "A feature imports a placement: the placement should import the feature, not the other way round.",
+            from: { path: `^components/${FEATURES}/` },
+            to: { path: `^components/${PLACEMENTS}/` },
+        },
+        {
+            name: "shared-and-config-at-the-bottom",
+            severity: "error",
+            comment: "shared/ and config/ are the bottom layers: they import nothing of the features, placements or the wiring.",
+            from: { path: "^components/(shared|config)/" },
+            to: { path: `^components/(${PLACEMENTS.slice(1, -1)}|${FEATURES.slice(1, -1)}|stack\\.ts|decisions\\.ts)` },
+        },
+        {
+            name: "components-stay-out-of-tools-and-tests",
+            severity: "error",
+            comment: "The program must not depend on the synth, the mocks or the tests.",
+            from: { path: "^(components/|index\\.ts)" },
+            to: { path: "^(tools|test|bench)/" },
+        },
+    ],
+    options: {
+        tsPreCompilationDeps: true,
+        tsConfig: { fileName: "tsconfig.json" },
+        doNotFollow: { path: "node_modules" },
+        exclude: { path: "node_modules" },
+    },
+};
