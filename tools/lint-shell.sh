@@ -1,5 +1,5 @@
 #!/bin/sh
-# shellcheck over every shell script kept in the repository (components/**/*.sh, tools, .ci). Part of
+# Runs shellcheck over every shell script kept in the repository (components/**/*.sh, tools, .ci). Part of
 # `npm run lint` wherever shellcheck is installed; the integration tests run it always
 # (test/integration/shellcheck.test.ts), together with the scripts as the program renders them.
 set -eu
