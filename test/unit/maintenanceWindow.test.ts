@@ -3,11 +3,13 @@
  * the Caddyfile's `@maintenance` matcher looks for before the writable registry stops, and removes it
  * only once the writable registry runs again, also when the job fails; the backup's window is the
  * marker alone, around its second pass, and never touches the registry container. Run under sh with
- * `docker`, `restic` and dso-registry-verify stand-ins that record, at each call, whether the marker
- * exists.
+ * `docker`, `restic`, `curl` (Distribution answering at once) and dso-registry-verify stand-ins that
+ * record, at each call, whether the marker exists, and `flock` and `sleep` stand-ins that return at
+ * once: the lock and the settle wait are not what these tests are about, and the run needs nothing
+ * but sh and coreutils.
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, expect, test } from "vitest";
@@ -20,50 +22,34 @@ const spec: ContainerSpec = { name: "dso-registry", image: "registry:2.8.3", hos
 const marker = hostPaths(layout).readOnlyMarker;
 let root: string;
 
+/** An executable stand-in at `file` whose `body` knows, as $m, whether the marker exists. */
+function standIn(file: string, ...body: string[]): void {
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, ["#!/bin/sh", `if [ -e "$DSO_ROOT${marker}" ]; then m=marker; else m=no-marker; fi`, ...body, ""].join("\n"), {
+        mode: 0o755,
+    });
+}
+
 beforeEach(() => {
     root = mkdtempSync(path.join(tmpdir(), "dso-window-"));
-    mkdirSync(path.join(root, "bin"));
+    const bin = (name: string) => path.join(root, "bin", name);
     // A registry something was pushed to: Distribution's collector has repositories to walk.
     mkdirSync(path.join(root, layout.dataDir, "docker/registry/v2/repositories"), { recursive: true });
     // Each call is logged with "marker" or "no-marker"; `docker exec` fails when asked to.
-    writeFileSync(
-        path.join(root, "bin", "docker"),
-        [
-            "#!/bin/sh",
-            `if [ -e "$DSO_ROOT${marker}" ]; then m=marker; else m=no-marker; fi`,
-            'echo "$1 $m" >> "$DSO_ROOT/calls"',
-            '[ "$1" = exec ] && [ -e "$DSO_ROOT/exec-fails" ] && exit 1',
-            "exit 0",
-            "",
-        ].join("\n"),
+    standIn(bin("docker"), 'echo "$1 $m" >> "$DSO_ROOT/calls"', '[ "$1" = exec ] && [ -e "$DSO_ROOT/exec-fails" ] && exit 1', "exit 0");
+    standIn(
+        bin("restic"),
+        "for a; do case $a in backup|forget|init|cat) sub=$a; break ;; esac; done",
+        'echo "restic-$sub $m" >> "$DSO_ROOT/calls"',
+        '[ "$sub" = backup ] && [ "$m" = marker ] && [ -e "$DSO_ROOT/backup-fails" ] && exit 1',
+        'if [ "$sub" = backup ]; then echo "snapshot 0123abcd saved"; fi',
+        "exit 0",
     );
-    chmodSync(path.join(root, "bin", "docker"), 0o755);
-    writeFileSync(
-        path.join(root, "bin", "restic"),
-        [
-            "#!/bin/sh",
-            `if [ -e "$DSO_ROOT${marker}" ]; then m=marker; else m=no-marker; fi`,
-            "for a; do case $a in backup|forget|init|cat) sub=$a; break ;; esac; done",
-            'echo "restic-$sub $m" >> "$DSO_ROOT/calls"',
-            '[ "$sub" = backup ] && [ "$m" = marker ] && [ -e "$DSO_ROOT/backup-fails" ] && exit 1',
-            'if [ "$sub" = backup ]; then echo "snapshot 0123abcd saved"; fi',
-            "exit 0",
-            "",
-        ].join("\n"),
-        { mode: 0o755 },
-    );
-    const verify = path.join(root, hostPaths(layout).verifyScript);
-    mkdirSync(path.dirname(verify), { recursive: true });
-    writeFileSync(
-        verify,
-        [
-            "#!/bin/sh",
-            `if [ -e "$DSO_ROOT${marker}" ]; then m=marker; else m=no-marker; fi`,
-            'echo "verify $m" >> "$DSO_ROOT/calls"',
-            "",
-        ].join("\n"),
-        { mode: 0o755 },
-    );
+    // The writable registry's wait for Distribution: answered at the first try.
+    standIn(bin("curl"), 'echo "curl $m" >> "$DSO_ROOT/calls"');
+    standIn(bin("flock"));
+    standIn(bin("sleep"));
+    standIn(path.join(root, hostPaths(layout).verifyScript), 'echo "verify $m" >> "$DSO_ROOT/calls"');
 });
 
 afterEach(() => {
@@ -87,6 +73,7 @@ test("garbage collection: the marker exists from before the writable registry st
         "stop marker",
         "rm marker",
         "run marker",
+        "curl marker",
         "verify no-marker",
     ]);
     expect(existsSync(path.join(root, marker))).toBe(false);
@@ -120,7 +107,7 @@ test("a failed garbage collection removes the marker too, after the writable reg
     writeFileSync(path.join(root, "exec-fails"), "");
     const { code, calls } = runScript(gcScript(spec, "spec-1", false));
     expect(code).not.toBe(0);
-    expect(calls.at(-1)).toBe("run marker");
+    expect(calls.slice(-2)).toEqual(["run marker", "curl marker"]);
     expect(existsSync(path.join(root, marker))).toBe(false);
 });
 
