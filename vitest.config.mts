@@ -1,8 +1,8 @@
+import { availableParallelism } from "node:os";
 import { defineConfig } from "vitest/config";
 
 /** Settings both projects share. */
 const shared = {
-    // Pulumi's runtime is process-global (mocks, config): one process per test file.
     pool: "forks",
     // Integration tests start real servers (Caddy, Distribution, containerd, sshd) on loopback.
     testTimeout: 120_000,
@@ -15,8 +15,21 @@ export default defineConfig({
         globalSetup: ["test/setup/committedSynth.ts"],
         projects: [
             {
-                // Pure renderers, the program under mocks, the synth: no Debian tools needed.
-                test: { ...shared, name: "unit", include: ["test/unit/**/*.test.ts"] },
+                // Pure renderers, the program under mocks, the synth, scripts against stand-ins: Node and sh.
+                test: {
+                    ...shared,
+                    name: "unit",
+                    include: ["test/unit/**/*.test.ts"],
+                    // The files of a worker share its process, so Pulumi and the program are loaded once
+                    // per worker, not once per file. Pulumi's runtime is process-global, but every file
+                    // that uses it installs its own mocks and config first (tools/mockRuntime.ts
+                    // startMockRuntime, through runProgram or directly, or setMocks), so none sees another's.
+                    isolate: false,
+                    // Every core: vitest leaves one to itself by default, which the unit files do not need.
+                    maxWorkers: availableParallelism(),
+                    // Projects with different worker counts run one after the other: the fast one first.
+                    sequence: { groupOrder: 0 },
+                },
             },
             {
                 // Real Caddy, Distribution, containerd, skopeo, OpenSSH, shellcheck: installed or asked for first.
@@ -25,6 +38,7 @@ export default defineConfig({
                     name: "integration",
                     include: ["test/integration/**/*.test.ts"],
                     globalSetup: ["test/setup/debianTools.ts"],
+                    sequence: { groupOrder: 1 },
                 },
             },
         ],

@@ -1,0 +1,399 @@
+/**
+ * No setting is silently ignored. Every leaf key of the config schema, found by walking the zod schema
+ * (so a new key is covered the day it is added), is changed from several base configurations (each
+ * committed stack, and one base per mode a key may apply in), and the change must do one of three
+ * things:
+ *
+ * - change what the synth writes (resources, outputs, Kubernetes objects, files and scripts on
+ *   machines), with no warning that the key has no effect;
+ * - be refused, by a problem that names the key;
+ * - leave the synth as it was and warn that the key "has no effect with" the setting that makes it moot.
+ *
+ * Synths run in this process, one after another (Pulumi's runtime is process-global), each config once.
+ * The keys are checked by three test files (test/unit/everySetting*.test.ts), by top-level key, so that
+ * they run side by side; each calls `describeEverySetting` with its part.
+ */
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { z } from "zod";
+import { ConfigError, type ConfigProblem, PROJECT, parseConfig } from "../../components/config";
+import { schema } from "../../components/config/schema";
+import { readStackConfig, synthesizeConfig } from "../../tools/synth";
+
+type Path = (string | number)[];
+type Raw = Record<string, unknown>;
+
+const PROJECT_DIR = path.resolve(__dirname, "../..");
+const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKeyOfTheEverySettingTest";
+const PEM = "-----BEGIN CERTIFICATE-----\nMIIBeverySettingTest\n-----END CERTIFICATE-----\n";
+
+// ---------------------------------------------------------------------------------------------
+// The schema's leaves
+// ---------------------------------------------------------------------------------------------
+
+interface Leaf {
+    /** Path with 0 for "an item of this list", e.g. ["nodes", "list", 0, "runtime"]. */
+    readonly path: Path;
+    /** The leaf's schema with its default and optionality, to tell valid values and the default. */
+    readonly schema: z.ZodType;
+    /** The leaf's type without wrappers. */
+    readonly inner: z.ZodType;
+}
+
+function unwrap(node: z.ZodType): z.ZodType {
+    let current = node;
+    while (current instanceof z.ZodOptional || current instanceof z.ZodDefault || current instanceof z.ZodPrefault) {
+        current = current.def.innerType as z.ZodType;
+    }
+    return current;
+}
+
+/** Every leaf of the schema: objects are walked, a list of objects through its item. */
+function leavesOf(node: z.ZodType, at: Path = []): Leaf[] {
+    const inner = unwrap(node);
+    if (inner instanceof z.ZodObject) {
+        return Object.entries(inner.shape as Record<string, z.ZodType>).flatMap(([key, child]) => leavesOf(child, [...at, key]));
+    }
+    if (inner instanceof z.ZodArray && unwrap(inner.element as z.ZodType) instanceof z.ZodObject) {
+        return leavesOf(inner.element as z.ZodType, [...at, 0]);
+    }
+    return [{ path: at, schema: node, inner }];
+}
+
+/** "nodes.list[0].runtime", as problems and warnings name it after the namespace. */
+const dotted = (p: Path) => p.map((part, i) => (typeof part === "number" ? `[${part}]` : `${i > 0 ? "." : ""}${part}`)).join("");
+/** "nodes.list[].runtime": the key whatever the item. */
+const keyPattern = (p: Path) => p.map((part, i) => (typeof part === "number" ? "[]" : `${i > 0 ? "." : ""}${part}`)).join("");
+
+// ---------------------------------------------------------------------------------------------
+// Base configurations, and what an absent parent or value is set to
+// ---------------------------------------------------------------------------------------------
+
+/** The `dso-registry:*` keys of a committed stack, decoded. */
+function committed(stack: string): Raw {
+    const { config } = readStackConfig(PROJECT_DIR, stack);
+    const raw: Raw = {};
+    for (const [fullKey, value] of Object.entries(config)) {
+        if (!fullKey.startsWith(`${PROJECT}:`)) continue;
+        try {
+            raw[fullKey.slice(PROJECT.length + 1)] = JSON.parse(value);
+        } catch {
+            raw[fullKey.slice(PROJECT.length + 1)] = value;
+        }
+    }
+    return raw;
+}
+
+const jenkins = { enabled: true, url: "https://jenkins.example.test" };
+
+/** The committed stacks, and one base per mode that they leave out. */
+const BASES: Record<string, Raw> = {
+    local: committed("local"),
+    prod: committed("prod"),
+    existing: {
+        containerRegistry: { host: "registry.corp.example.test", pathPrefix: "platform", requiresAuthForPull: true },
+        registry: { mode: "existing", tls: { mode: "public" } },
+        existing: { caCertificate: PEM },
+        nodes: { delivery: "daemonset", runtime: "k3s" },
+        jenkins,
+        pullSecrets: { namespaces: ["apps"], flux: true },
+    },
+    "in-cluster-s3": {
+        containerRegistry: { host: "registry.lab.example.test", pathPrefix: "lab", requiresAuthForPull: true, port: 5443 },
+        mavenRegistry: { host: "maven.lab.example.test", pathPrefix: "releases" },
+        registry: {
+            mode: "in-cluster",
+            replicas: 2,
+            tls: { mode: "cert-manager", certManagerIssuer: { name: "lab-ca" } },
+            storage: { kind: "s3", s3: { bucket: "dso-images", endpoint: "https://minio.lab.example.test" } },
+            allowedNetworks: ["10.0.0.0/8"],
+            maintenance: { garbageCollection: { enabled: true } },
+            ui: { enabled: true, deleteEnabled: true },
+        },
+        inCluster: { ingressClass: "nginx" },
+        nodes: {
+            delivery: "ssh",
+            runtime: "containerd",
+            allowContainerdRestart: true,
+            list: [{ name: "node-a", host: "10.0.0.7", hostKey: HOST_KEY, user: "deploy" }],
+        },
+        jenkins: { ...jenkins, auth: "password", registryHostCredentialId: "registry-host" },
+        pullSecrets: { namespaces: ["apps"] },
+    },
+    // In-cluster backups (S3) of the registry's volume, which the committed stacks leave off.
+    "in-cluster-backup": {
+        containerRegistry: { host: "registry.lab.example.test", pathPrefix: "lab" },
+        registry: {
+            mode: "in-cluster",
+            maintenance: {
+                backup: {
+                    enabled: true,
+                    destination: { kind: "s3", endpoint: "https://minio.lab.example.test", bucket: "registry-backup" },
+                },
+            },
+        },
+    },
+    "external-generated-ca": {
+        containerRegistry: { host: "registry.example.test", pathPrefix: "" },
+        // The converged case on the host: the same site serves the Maven repository (and Jenkins holds
+        // its credential, so changing mavenRegistry.host away from the registry still has an effect).
+        mavenRegistry: { host: "registry.example.test", pathPrefix: "maven-releases" },
+        jenkins,
+        registry: {
+            mode: "external-host",
+            tls: { mode: "generated-ca" },
+            ui: { enabled: true },
+            maintenance: { garbageCollection: { enabled: true } },
+        },
+        externalHost: { ssh: { host: "10.0.0.5", hostKey: HOST_KEY } },
+        nodes: { delivery: "daemonset", runtime: "containerd", registryAddress: "10.0.0.5" },
+    },
+};
+
+/** What an optional object is given when a base lacks it and a key below it is to be changed. */
+const PARENT_SAMPLES: Record<string, unknown> = {
+    mavenRegistry: { host: "maven.example.test", pathPrefix: "releases" },
+    externalHost: { ssh: { host: "10.0.0.6", hostKey: HOST_KEY } },
+    "registry.storage.s3": { bucket: "dso-images" },
+    "registry.tls.certManagerIssuer": { name: "lab-ca" },
+    "nodes.list[]": { name: "node-z", host: "10.0.0.9", hostKey: HOST_KEY },
+    "registry.mirrors[]": { upstream: "quay.io" },
+};
+
+/** Values for keys a generic change cannot make: optional keys without a default, and values in a fixed format. */
+const ALTERNATIVES: Record<string, unknown[]> = {
+    "registry.tls.acmeEmail": ["ops@example.test"],
+    "registry.tls.acmeDirectory": ["https://acme-staging-v02.api.letsencrypt.org/directory"],
+    "registry.storage.storageClass": ["fast-ssd"],
+    "registry.storage.s3.endpoint": ["https://minio.example.test"],
+    "registry.allowedNetworks": [["192.168.0.0/16"]],
+    "existing.caCertificate": [PEM],
+    "registry.tls.certManagerCaCertificate": [PEM],
+    "jenkins.url": ["https://jenkins.other.example.test"],
+    "registry.mirrors[].remoteUrl": ["https://mirror-api.example.test"],
+    "jenkins.caCertificate": [PEM],
+    "jenkins.registryHostCredentialId": ["registry-host-2"],
+    "nodes.registryAddress": ["10.0.0.99"],
+    "inCluster.clusterDns.kubectlContext": ["lab-cluster"],
+    "nodes.list[].kubernetesNodeName": ["node-a-k8s"],
+    "pullSecrets.namespaces": [["web"]],
+    "registry.maintenance.backup.destination.endpoint": ["https://minio.example.test"],
+    "registry.maintenance.backup.destination.bucket": ["registry-backup"],
+    "registry.maintenance.backup.destination.host": ["backup-01.example.test"],
+    "registry.maintenance.backup.destination.path": ["/srv/restic/registry"],
+    "registry.maintenance.backup.destination.hostKey": [HOST_KEY],
+    "registry.maintenance.backup.destination.storageClass": ["other-disks"],
+};
+
+/** Value at a path, or undefined. */
+function get(raw: unknown, at: Path): unknown {
+    return at.reduce<unknown>((node, part) => (node === undefined || node === null ? undefined : (node as Raw)[part as string]), raw);
+}
+
+/** A copy of `raw` in which every object and list on the way to `at` exists (from PARENT_SAMPLES when absent). */
+function withParents(raw: Raw, at: Path): Raw {
+    const copy = structuredClone(raw);
+    let node: Record<string | number, unknown> = copy;
+    for (let i = 0; i < at.length - 1; i++) {
+        const part = at[i]!;
+        const next = at[i + 1]!;
+        if (node[part] === undefined || (Array.isArray(node[part]) && (node[part] as unknown[]).length === 0)) {
+            const sample = PARENT_SAMPLES[keyPattern(at.slice(0, typeof next === "number" ? i + 2 : i + 1))];
+            node[part] = typeof next === "number" ? [structuredClone(sample ?? {})] : structuredClone(sample ?? {});
+        }
+        node = node[part] as Record<string | number, unknown>;
+    }
+    return copy;
+}
+
+function withValue(raw: Raw, at: Path, value: unknown): Raw {
+    const copy = structuredClone(raw);
+    const parent = get(copy, at.slice(0, -1)) as Record<string | number, unknown>;
+    parent[at[at.length - 1]!] = value;
+    return copy;
+}
+
+/** "registry:2.8.3" → "registry:3.8.3": the first number, one higher. */
+const bumpNumber = (text: string) => text.replace(/\d+/, (n) => String(Number(n) + 1));
+
+/** Values the leaf may be changed to from `current`: each valid for the leaf's own schema and different. */
+function changedValues(leaf: Leaf, current: unknown): unknown[] {
+    const { inner } = leaf;
+    let candidates: unknown[];
+    if (inner instanceof z.ZodBoolean) candidates = current === undefined ? [true, false] : [!current];
+    else if (inner instanceof z.ZodEnum) candidates = (inner.options as unknown[]).filter((o) => o !== current);
+    else if (inner instanceof z.ZodNumber) candidates = typeof current === "number" ? [current + 1, current - 1] : [];
+    else if (typeof current === "string") candidates = [bumpNumber(current), `${current}x`];
+    else candidates = [];
+    candidates = [...(ALTERNATIVES[keyPattern(leaf.path)] ?? []), ...candidates];
+    const valid = candidates.filter((v) => JSON.stringify(v) !== JSON.stringify(current) && leaf.schema.safeParse(v).success);
+    // Every option of an enum is tried; for other kinds one valid change is enough.
+    return inner instanceof z.ZodEnum ? valid : valid.slice(0, 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parsing and synthesizing, each config once
+// ---------------------------------------------------------------------------------------------
+
+type Parsed = { ok: true; warnings: readonly ConfigProblem[] } | { ok: false; problems: readonly ConfigProblem[] };
+
+function parse(raw: Raw): Parsed {
+    try {
+        return { ok: true, warnings: parseConfig(raw, {}, { allowMissingSecrets: true }).warnings };
+    } catch (error) {
+        if (error instanceof ConfigError) return { ok: false, problems: error.problems };
+        throw error;
+    }
+}
+
+const synths = new Map<string, Promise<Map<string, string>>>();
+let queue: Promise<unknown> = Promise.resolve();
+
+/** The synth's files for a config; the same config is synthesized once, and one synth runs at a time. */
+function synth(raw: Raw): Promise<Map<string, string>> {
+    const id = JSON.stringify(raw);
+    let result = synths.get(id);
+    if (!result) {
+        const config = Object.fromEntries(
+            Object.entries(raw).map(([k, v]) => [`${PROJECT}:${k}`, typeof v === "string" ? v : JSON.stringify(v)]),
+        );
+        result = queue.then(async () => (await synthesizeConfig("every-setting", { config, secretKeys: [] })).files);
+        queue = result.catch(() => undefined);
+        synths.set(id, result);
+    }
+    return result;
+}
+
+/** Names of the files that differ between two synths. */
+function differences(a: Map<string, string>, b: Map<string, string>): string[] {
+    return [...new Set([...a.keys(), ...b.keys()])].filter((f) => a.get(f) !== b.get(f));
+}
+
+/** Whether a problem is about the key: it names the key, or a key below it, or speaks of it. */
+function names(problem: ConfigProblem, leaf: Leaf): boolean {
+    const key = `${PROJECT}:${dotted(leaf.path)}`;
+    return (
+        problem.key === key ||
+        problem.key.startsWith(`${key}.`) ||
+        problem.key.startsWith(`${key}[`) ||
+        problem.message.includes(dotted(leaf.path))
+    );
+}
+
+const isMootWarning = (w: ConfigProblem, leaf: Leaf) =>
+    w.key === `${PROJECT}:${dotted(leaf.path)}` && /has no effect with /.test(w.message);
+
+/** What changing one leaf of one base did; `problem` says why it is none of the three. */
+interface Outcome {
+    readonly base: string;
+    readonly value: unknown;
+    readonly result: "changes the synth" | "refused" | "warns" | "base does not take the key" | "no base value";
+    readonly problem?: string;
+}
+
+async function outcomes(leaf: Leaf, baseName: string): Promise<Outcome[]> {
+    const before = withParents(BASES[baseName]!, leaf.path);
+    const parsedBefore = parse(before);
+    if (!parsedBefore.ok) {
+        // The key's parent is refused in this base (e.g. externalHost in mode in-cluster): it has its own outcome.
+        return [{ base: baseName, value: undefined, result: "base does not take the key" }];
+    }
+    const explicit = get(before, leaf.path);
+    const current = explicit ?? (leaf.schema.safeParse(undefined).success ? leaf.schema.parse(undefined) : undefined);
+    const values = changedValues(leaf, current);
+    if (values.length === 0) {
+        return [
+            {
+                base: baseName,
+                value: current,
+                result: "no base value",
+                problem: `no valid changed value for ${dotted(leaf.path)} (now ${JSON.stringify(current)}): add one to ALTERNATIVES`,
+            },
+        ];
+    }
+    const results: Outcome[] = [];
+    for (const value of values) {
+        const after = withValue(before, leaf.path, value);
+        const parsedAfter = parse(after);
+        if (!parsedAfter.ok) {
+            const named = parsedAfter.problems.some((p) => names(p, leaf));
+            results.push({
+                base: baseName,
+                value,
+                result: "refused",
+                problem: named
+                    ? undefined
+                    : `refused without naming the key: ${parsedAfter.problems.map((p) => `${p.key}: ${p.message}`).join(" | ")}`,
+            });
+            continue;
+        }
+        const changed = differences(await synth(before), await synth(after));
+        const mootWarning = parsedAfter.warnings.find((w) => isMootWarning(w, leaf));
+        if (changed.length > 0) {
+            results.push({
+                base: baseName,
+                value,
+                result: "changes the synth",
+                problem: mootWarning ? `changes ${changed.join(", ")} but warns "${mootWarning.message}"` : undefined,
+            });
+        } else {
+            results.push({
+                base: baseName,
+                value,
+                result: "warns",
+                problem: mootWarning ? undefined : "changes nothing the synth writes, is not refused, and no warning says it has no effect",
+            });
+        }
+    }
+    return results;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The tests, in parts
+// ---------------------------------------------------------------------------------------------
+
+const LEAVES = leavesOf(schema);
+
+/** The top-level keys of each part but the rest, which takes every other key (a new one the day it is added). */
+const PARTS = { "registry and externalHost": ["registry", "externalHost"], "nodes and jenkins": ["nodes", "jenkins"] } as const;
+const NAMED = Object.values(PARTS).flat() as readonly string[];
+
+/** A part of the schema's keys: one of PARTS, or "the rest". */
+export type EverySettingPart = keyof typeof PARTS | "the rest";
+
+const inPart = (leaf: Leaf, part: EverySettingPart) =>
+    part === "the rest" ? !NAMED.includes(String(leaf.path[0])) : (PARTS[part] as readonly string[]).includes(String(leaf.path[0]));
+
+/** Every leaf of the part changed from every base; "the rest" also checks the walk and the bases themselves. */
+export function describeEverySetting(part: EverySettingPart): void {
+    describe(`every setting (${part}) does something, is refused, or warns that it has no effect`, () => {
+        if (part === "the rest") {
+            it("finds the schema's keys, list items included", () => {
+                const keys = LEAVES.map((l) => keyPattern(l.path));
+                expect(keys).toEqual(
+                    expect.arrayContaining(["containerRegistry.host", "registry.storage.s3.bucket", "nodes.list[].hostKey"]),
+                );
+                expect(new Set(keys).size).toBe(keys.length);
+            });
+
+            it.each(Object.keys(PARTS))("part %s has keys to check", (name) => {
+                expect(LEAVES.filter((leaf) => inPart(leaf, name as EverySettingPart))).not.toEqual([]);
+            });
+
+            it.each(Object.keys(BASES))("base %s is a valid configuration", (name) => {
+                expect(parse(BASES[name]!)).toMatchObject({ ok: true });
+            });
+        }
+
+        it.each(LEAVES.filter((leaf) => inPart(leaf, part)).map((leaf) => [dotted(leaf.path), leaf] as const))("%s", async (_key, leaf) => {
+            const all: Outcome[] = [];
+            for (const base of Object.keys(BASES)) all.push(...(await outcomes(leaf, base)));
+            const failures = all.filter((o) => o.problem).map((o) => `${o.base}, value ${JSON.stringify(o.value)}: ${o.problem}`);
+            expect(failures).toEqual([]);
+            expect(
+                all.some((o) => o.result !== "base does not take the key"),
+                "no base takes this key: add a base or a PARENT_SAMPLES entry",
+            ).toBe(true);
+        });
+    });
+}
