@@ -5,8 +5,8 @@
  * marker alone, around its second pass, and never touches the registry container. Run under sh with
  * `docker`, `restic`, `curl` (Distribution answering at once) and dso-registry-verify stand-ins that
  * record, at each call, whether the marker exists, and `flock` and `sleep` stand-ins that return at
- * once: the lock and the settle wait are not what these tests are about, and the run needs nothing
- * but sh and coreutils.
+ * once: the lock and the settle wait are not what these tests are about, and the run needs no program
+ * beyond sh's standard tools.
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
