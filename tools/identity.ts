@@ -222,7 +222,7 @@ export function driftLines(recorded: readonly RecordedIdentity[], current: reado
     const lines: string[] = [];
     for (const urn of gone) {
         const to = movedTo.get(urn);
-        lines.push(to ? `- ${urn} (moves to ${to})` : `- ${urn} (pulumi up deletes it: no resource has an alias naming it)`);
+        lines.push(to ? `- ${urn} (its state moves by an alias)` : `- ${urn} (pulumi up deletes it: no resource has an alias naming it)`);
     }
     for (const r of current) {
         const before = recordedAliases.get(r.urn);

@@ -5,6 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import { PROJECT } from "../shared/facts";
+import { withFormerType } from "../shared/formerType";
 
 export interface RegistryTlsArgs {
     /** "generated" makes a CA and a server certificate; "provided" passes the operator's through. */
@@ -26,7 +27,7 @@ export class RegistryTls extends pulumi.ComponentResource {
     readonly serverKeyPem: pulumi.Output<string>;
 
     constructor(name: string, args: RegistryTlsArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("dso:registry:RegistryTls", name, {}, opts);
+        super("dso-registry:accounts:RegistryTls", name, {}, withFormerType(opts, "dso:registry:RegistryTls"));
         if (args.dnsNames.length === 0) throw new Error(`RegistryTls ${name}: at least one DNS name is needed`);
 
         if (args.source === "provided") {

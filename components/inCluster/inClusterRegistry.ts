@@ -20,6 +20,7 @@ import { MAVEN_BACKEND, renderMavenNginxConfig } from "../maven/nginxConfig";
 import { type ClusterMirror, clusterMirrorRoutes, renderClusterMirrors } from "../mirrors/mirrorManifests";
 import type { MirrorRoute } from "../mirrors/mirrors";
 import type { IngressController } from "../shared/facts";
+import { withFormerType } from "../shared/formerType";
 import { IN_CLUSTER_BACKUP, type InClusterBackup } from "./backup";
 import {
     DEFAULT_KUBECTL_IMAGE,
@@ -264,7 +265,7 @@ export class InClusterRegistry extends pulumi.ComponentResource {
     readonly tlsServiceClusterIp: pulumi.Output<string>;
 
     constructor(name: string, args: InClusterRegistryArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("dso:registry:InClusterRegistry", name, {}, opts);
+        super("dso-registry:inCluster:InClusterRegistry", name, {}, withFormerType(opts, "dso:registry:InClusterRegistry"));
         const policy = sidecarPolicy({
             host: args.host,
             requiresAuthForPull: args.requiresAuthForPull,

@@ -10,6 +10,7 @@
  * in state; the provider's code captures no secret.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { withFormerType } from "../shared/formerType";
 import type { CredentialSpec, JenkinsConnection } from "./jenkinsApi";
 import * as jenkinsApi from "./jenkinsApi";
 
@@ -289,7 +290,7 @@ export interface JenkinsCredentialsArgs {
 /** The Jenkins credentials of a stack, one dynamic resource each. */
 export class JenkinsCredentials extends pulumi.ComponentResource {
     constructor(name: string, args: JenkinsCredentialsArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("dso:jenkins:JenkinsCredentials", name, {}, opts);
+        super("dso-registry:jenkins:JenkinsCredentials", name, {}, withFormerType(opts, "dso:jenkins:JenkinsCredentials"));
         const jenkinsUrl = jenkinsApi.normalizeBaseUrl(args.url);
         for (const credential of args.credentials) {
             new JenkinsCredential(

@@ -7,6 +7,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { fingerprint } from "../externalHost/scripts";
 import { DISTRIBUTION } from "../shared/facts";
+import { withFormerType } from "../shared/formerType";
 import { type HostConnection, HostFile, hostCommand, privileged } from "../shared/hostAccess";
 import {
     hostMirrorPaths,
@@ -45,7 +46,7 @@ export class MirrorCachesOnHost extends pulumi.ComponentResource {
     readonly routes: readonly MirrorRoute[];
 
     constructor(name: string, args: MirrorCachesOnHostArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("dso:mirrors:MirrorCachesOnHost", name, {}, opts);
+        super("dso-registry:mirrors:MirrorCachesOnHost", name, {}, withFormerType(opts, "dso:mirrors:MirrorCachesOnHost"));
         const { connection } = args;
         const pruned = args.mirrors.map(({ spec, envFile }, index) => {
             const paths = hostMirrorPaths(spec, index, args.mirrorsDir, args.configRoot);

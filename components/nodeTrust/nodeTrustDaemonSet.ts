@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { PART_OF_LABELS } from "../shared/facts";
+import { withFormerType } from "../shared/formerType";
 import { shQuote } from "../shared/shQuote";
 import { fileContent, type NodeTrustCommonArgs, restartSettingsOf, trustTargetOf } from "./common";
 import {
@@ -147,7 +148,7 @@ function volumeName(path: string): string {
 /** A privileged DaemonSet that applies node trust on every node, also on nodes that join later. */
 export class NodeTrustDaemonSet extends pulumi.ComponentResource {
     constructor(name: string, args: NodeTrustDaemonSetArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("dso:nodes:NodeTrustDaemonSet", name, {}, opts);
+        super("dso-registry:nodeTrust:NodeTrustDaemonSet", name, {}, withFormerType(opts, "dso:nodes:NodeTrustDaemonSet"));
         const plan = trustPlan(args.flavour, trustTargetOf(args));
         const objectName = args.objectName ?? "dso-node-trust";
         const restarts =

@@ -7,6 +7,7 @@
  */
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
+import { withFormerType } from "./formerType";
 import { shQuote } from "./shQuote";
 
 /** How to reach a machine. */
@@ -157,7 +158,7 @@ export interface HostFileArgs extends HostFileSpec {
 export class HostFile extends pulumi.ComponentResource {
     constructor(name: string, args: HostFileArgs, opts?: pulumi.ComponentResourceOptions) {
         const placed: PlacedFile = { target: args.connection.name, path: args.path, mode: args.mode };
-        super("dso:host:HostFile", name, placed, opts);
+        super("dso-registry:shared:HostFile", name, placed, withFormerType(opts, "dso:host:HostFile"));
         if (args.secret && !/^0[0-7]00$/.test(args.mode)) {
             throw new Error(
                 `HostFile ${name}: a secret file must not be readable by group or others (mode ${args.mode}); use 0600 or 0400`,

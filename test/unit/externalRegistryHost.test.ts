@@ -135,11 +135,11 @@ describe("ExternalRegistryHost", () => {
         const children = rt.resources.filter((r) => r.parentUrn === hostUrn).map((r) => `${r.type} ${r.name}`);
         expect(children.sort()).toEqual(
             [
-                "dso:externalHost:CaddySite registry-host-caddy",
-                "dso:externalHost:HostPackages registry-host-packages",
-                "dso:externalHost:Maintenance registry-host-maintenance",
-                "dso:externalHost:PostDeployCheck registry-host-check",
-                "dso:externalHost:RegistryContainer registry-host-container",
+                "dso-registry:externalHost:CaddySite registry-host-caddy",
+                "dso-registry:externalHost:HostPackages registry-host-packages",
+                "dso-registry:externalHost:Maintenance registry-host-maintenance",
+                "dso-registry:externalHost:PostDeployCheck registry-host-check",
+                "dso-registry:externalHost:RegistryContainer registry-host-container",
             ].sort(),
         );
     });
@@ -306,7 +306,7 @@ describe("externalRegistryHostProblem", () => {
 
 describe("ExternalRegistryHost with ACME and the web UI", () => {
     test("the UI container runs on loopback with the delete button as configured", () => {
-        expect(rt.byName("ui-host-ui").type).toBe("dso:externalHost:UiContainer");
+        expect(rt.byName("ui-host-ui").type).toBe("dso-registry:externalHost:UiContainer");
         const create = String(command("ui-host-ui-run").inputs.create);
         expect(create).toContain("-p 127.0.0.1:5080:80");
         expect(create).toContain("-e DELETE_IMAGES=false");

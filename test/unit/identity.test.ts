@@ -33,6 +33,24 @@ describe.each(COMMITTED_STACKS)("resource identities of the committed %s stack",
     });
 });
 
+describe("the committed prod stack from an older state", () => {
+    it("keeps each node's registries.yaml command of a state from before NodeFile (its delete removes the file)", () => {
+        const rows = JSON.parse(readFileSync(path.join(committedSynthDir("prod"), "resources.json"), "utf8"));
+        const prod = (qualifiedType: string, name: string) => `urn:pulumi:prod::dso-registry::${qualifiedType}::${name}`;
+        const former = new Set([
+            prod("dso:nodes:NodeTrust", "node-trust-k3s-agent-1"),
+            prod("dso:nodes:NodeTrust$command:remote:Command", "node-trust-k3s-agent-1-registries-yaml"),
+        ]);
+        expect(Object.fromEntries(takeOvers(identitiesOf(rows), former))).toEqual({
+            [prod("dso:nodes:NodeTrust", "node-trust-k3s-agent-1")]: prod("dso-registry:nodeTrust:NodeTrust", "node-trust-k3s-agent-1"),
+            [prod("dso:nodes:NodeTrust$command:remote:Command", "node-trust-k3s-agent-1-registries-yaml")]: prod(
+                "dso-registry:nodeTrust:NodeTrust$dso-registry:nodeTrust:NodeFile$command:remote:Command",
+                "node-trust-k3s-agent-1-registries-yaml-write",
+            ),
+        });
+    });
+});
+
 const urn = (qualifiedType: string, name: string) => `urn:pulumi:t::p::${qualifiedType}::${name}`;
 const STACK = urn("pulumi:pulumi:Stack", "p-t");
 
@@ -55,7 +73,7 @@ describe("urnOf", () => {
     it.each([
         ["a resource of the stack: the stack's type left out", STACK, urn("dso:registry:Host", "host")],
         ["a child: every parent's type before its own", urn("a:b:C$d:e:F", "f"), urn("a:b:C$d:e:F$dso:registry:Host", "host")],
-        ["the stack itself", undefined, urn("dso:registry:Host", "host")],
+        ["a resource without parent", undefined, urn("dso:registry:Host", "host")],
     ])("%s", (_, parentUrn, expected) => {
         expect(urnOf("t", "p", parentUrn, "dso:registry:Host", "host")).toBe(expected);
     });
@@ -133,7 +151,10 @@ describe("identityDrift (the message of a failed identity test)", () => {
         const after = hostStack("dso-registry:externalHost:Host", "dso:host:File", { host: [urn("dso:registry:Host", "host")] });
         const lines = identityDrift("test/identity/t.txt", recordedBefore, after).split("\n");
         expect(lines[1]).toBe(
-            `- ${urn("dso:registry:Host$dso:host:File$command:remote:Command", "host-config-write")} (moves to ${after[3]!.urn})`,
+            `- ${urn("dso:registry:Host$dso:host:File$command:remote:Command", "host-config-write")} (its state moves by an alias)`,
+        );
+        expect(lines).toContain(
+            `+ ${after[3]!.urn} (takes over ${urn("dso:registry:Host$dso:host:File$command:remote:Command", "host-config-write")})`,
         );
         expect(lines).toContain(`+ ${urn("dso-registry:externalHost:Host", "host")} (takes over ${urn("dso:registry:Host", "host")})`);
         expect(lines.at(-1)).toBe("If the change is intended, record it with: npm run identity:record");

@@ -167,7 +167,7 @@ describe.each(Object.keys(variants))("variant %s", (variant) => {
     });
 
     test("every child is parented to the component", () => {
-        const component = rt.ofType("dso:registry:InClusterRegistry").find((r) => r.name === variant)!;
+        const component = rt.ofType("dso-registry:inCluster:InClusterRegistry").find((r) => r.name === variant)!;
         const children = rt.resources.filter((r) => r.type.startsWith("kubernetes:") && r.name.startsWith(`${variant}-`));
         expect(children.filter((c) => c.parentUrn !== component.urn).map((c) => c.name)).toEqual([]);
     });

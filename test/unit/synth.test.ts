@@ -57,7 +57,7 @@ describe.each(COMMITTED_STACKS)("synth of the committed %s stack", (stack) => {
     it("writes resources.json with type, name, URN, parent, options where set, and inputs of every resource", () => {
         const resources = JSON.parse(files.get("resources.json")!) as Array<Record<string, unknown>>;
         expect(resources.some((r) => r.type === "pulumi:pulumi:Stack")).toBe(true);
-        expect(resources.some((r) => String(r.type).startsWith("dso:"))).toBe(true);
+        expect(resources.some((r) => String(r.type).startsWith("dso-registry:"))).toBe(true);
         for (const r of resources) {
             const keys = r.type === "pulumi:pulumi:Stack" ? ["inputs", "name", "type", "urn"] : ["inputs", "name", "parent", "type", "urn"];
             expect(Object.keys(r).sort()).toEqual((r.options ? [...keys, "options"] : keys).sort());
