@@ -62,7 +62,10 @@ export class RegistryAccounts extends pulumi.ComponentResource {
     constructor(name: string, args: RegistryAccountsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("dso-registry:accounts:RegistryAccounts", name, {}, withFormerType(opts, "dso:registry:RegistryAccounts"));
         if (args.pull && args.pull.username === args.push.username) {
-            throw new Error(`RegistryAccounts ${name}: the pull-only account needs its own user name, not "${args.push.username}"`);
+            throw new pulumi.ResourceError(
+                `RegistryAccounts ${name}: the pull-only account needs its own user name, not "${args.push.username}"`,
+                this,
+            );
         }
         const generated = (role: string, username: string): RegistryAccount => {
             const password = new random.RandomPassword(

@@ -28,10 +28,11 @@ export class RegistryTls extends pulumi.ComponentResource {
 
     constructor(name: string, args: RegistryTlsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("dso-registry:accounts:RegistryTls", name, {}, withFormerType(opts, "dso:registry:RegistryTls"));
-        if (args.dnsNames.length === 0) throw new Error(`RegistryTls ${name}: at least one DNS name is needed`);
+        if (args.dnsNames.length === 0) throw new pulumi.ResourceError(`RegistryTls ${name}: at least one DNS name is needed`, this);
 
         if (args.source === "provided") {
-            if (!args.provided) throw new Error(`RegistryTls ${name}: source "provided" needs the certificate and key`);
+            if (!args.provided)
+                throw new pulumi.ResourceError(`RegistryTls ${name}: source "provided" needs the certificate and key`, this);
             this.serverCertPem = pulumi.output(args.provided.certificatePem);
             this.serverKeyPem = pulumi.secret(args.provided.privateKeyPem);
         } else {

@@ -100,7 +100,7 @@ export class ExternalRegistryHost extends pulumi.ComponentResource {
         const target: HostTarget = { target: args.connection.name };
         super("dso-registry:externalHost:ExternalRegistryHost", name, target, withFormerType(opts, "dso:registry:ExternalRegistryHost"));
         const problem = externalRegistryHostProblem(args);
-        if (problem) throw new Error(`ExternalRegistryHost ${name}: ${problem}`);
+        if (problem) throw new pulumi.ResourceError(`ExternalRegistryHost ${name}: ${problem}`, this);
 
         const { connection } = args;
         const layout = defaultHostLayout(args.dataDir, args.mavenDataDir);

@@ -385,7 +385,7 @@ export class InClusterRegistry extends pulumi.ComponentResource {
         const resources = registerObjects(name, [...renderInClusterObjects(spec), ...mirrors], { parent: this, provider: args.provider });
         const tlsService = resources.find((r) => r.kind === "Service" && r.name === IN_CLUSTER.tlsService)?.resource;
         if (!(tlsService instanceof k8s.core.v1.Service))
-            throw new Error(`InClusterRegistry ${name}: Service ${IN_CLUSTER.tlsService} was not rendered`);
+            throw new pulumi.ResourceError(`InClusterRegistry ${name}: Service ${IN_CLUSTER.tlsService} was not rendered`, this);
         this.tlsServiceClusterIp = tlsService.spec.clusterIP;
         this.registerOutputs({ tlsServiceClusterIp: this.tlsServiceClusterIp });
     }

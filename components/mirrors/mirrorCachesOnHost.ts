@@ -66,7 +66,10 @@ export class MirrorCachesOnHost extends pulumi.ComponentResource {
             ];
             if (spec.hasCredentials) {
                 if (envFile === undefined)
-                    throw new Error(`MirrorCachesOnHost ${name}: ${spec.upstream} needs its upstream account's env file`);
+                    throw new pulumi.ResourceError(
+                        `MirrorCachesOnHost ${name}: ${spec.upstream} needs its upstream account's env file`,
+                        this,
+                    );
                 files.push(
                     new HostFile(
                         `${role}-env`,

@@ -160,8 +160,9 @@ export class HostFile extends pulumi.ComponentResource {
         const placed: PlacedFile = { target: args.connection.name, path: args.path, mode: args.mode };
         super("dso-registry:shared:HostFile", name, placed, withFormerType(opts, "dso:host:HostFile"));
         if (args.secret && !/^0[0-7]00$/.test(args.mode)) {
-            throw new Error(
+            throw new pulumi.ResourceError(
                 `HostFile ${name}: a secret file must not be readable by group or others (mode ${args.mode}); use 0600 or 0400`,
+                this,
             );
         }
         const sudo = args.connection.sudo;
