@@ -11,7 +11,8 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { renderCaddyfile, renderUsersFile } from "../../components/accessPolicy/accessPolicy";
+import { renderCaddyfile } from "../../components/accessPolicy/caddyfile";
+import { renderUsersFile } from "../../components/accessPolicy/usersFile";
 import { gcScript, IN_CLUSTER, mavenGcScript } from "../../components/inCluster/manifests";
 import { READ_ONLY_SIGNAL } from "../../components/inCluster/readOnlySignal";
 import { MAVEN_BACKEND } from "../../components/maven/nginxConfig";

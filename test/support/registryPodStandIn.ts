@@ -31,7 +31,8 @@ import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { renderRegistryConfig, renderUsersFile } from "../../components/accessPolicy/accessPolicy";
+import { renderUsersFile } from "../../components/accessPolicy/usersFile";
+import { renderRegistryConfig } from "../../components/distribution/registryConfig";
 import { IN_CLUSTER_BACKUP, type InClusterBackup } from "../../components/inCluster/backup";
 import { renderSidecarCaddyfile, SIDECAR_TLS, sidecarPolicy } from "../../components/inCluster/inClusterRegistry";
 import {
