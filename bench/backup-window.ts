@@ -35,9 +35,10 @@ import { renderRegistryConfig } from "../components/distribution/registryConfig"
 import { backupKnownHosts, backupPaths, backupScript } from "../components/externalHost/backupScripts";
 import { type ContainerSpec, containerScript, defaultHostLayout, dockerRunArgs, hostPaths, LOCK } from "../components/externalHost/scripts";
 import { IN_CLUSTER_BACKUP } from "../components/inCluster/backup";
-import { IN_CLUSTER, type K8sObject } from "../components/inCluster/manifests";
+import { IN_CLUSTER } from "../components/inCluster/spec";
 import { DISTRIBUTION } from "../components/shared/facts";
 import { FRONT_SETTLE_SECONDS } from "../components/shared/frontWindow";
+import type { K8sObject } from "../components/shared/k8sObject";
 import { shQuote } from "../components/shared/shQuote";
 import { startDockerEngine } from "../test/support/dockerEngine";
 import { registryImage } from "../test/support/dockerImages";
