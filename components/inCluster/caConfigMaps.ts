@@ -9,7 +9,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { MANAGED_LABELS } from "../shared/facts";
 import { withFormerType } from "../shared/formerType";
-import type { K8sObject, Value } from "./manifests";
+import type { K8sObject, Value } from "../shared/k8sObject";
 
 export const CA_CONFIG_MAP = { name: "dso-registry-ca", key: "ca.crt" } as const;
 
