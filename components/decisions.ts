@@ -48,6 +48,7 @@ export interface SshNode {
     readonly restartsOnChange: boolean;
 }
 
+/** Every decision several components read, made once by `decide`. */
 export interface Decisions {
     /** `host[:port]` of the container registry, as image references and logins name it. */
     readonly authority: string;

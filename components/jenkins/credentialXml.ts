@@ -34,7 +34,9 @@ export interface LiveCredential {
     readonly usernameSecret?: boolean;
 }
 
+/** The class (and XML root) of a username/password credential. */
 export const USERNAME_PASSWORD_CLASS = "com.cloudbees.plugins.credentials.impl.UsernamePasswordCredentialsImpl";
+/** The class (and XML root) of a secret-text credential. */
 export const STRING_CLASS = "org.jenkinsci.plugins.plaincredentials.impl.StringCredentialsImpl";
 
 /**
