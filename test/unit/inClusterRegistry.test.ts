@@ -8,7 +8,7 @@ import { type MockRuntime, mockPassword, promiseOf, type RecordedResource, settl
 
 const rtPromise = startMockRuntime({ stack: "test" });
 
-import { renderUsersFile } from "../../components/accessPolicy/accessPolicy";
+import { renderUsersFile } from "../../components/accessPolicy/usersFile";
 import { RegistryAccounts } from "../../components/accounts/registryAccounts";
 import { parseConfig } from "../../components/config";
 import { IN_CLUSTER_BACKUP } from "../../components/inCluster/backup";
