@@ -9,7 +9,7 @@
  * node's own namespaces: empty over SSH, `nsenter …` in the DaemonSet).
  */
 import type { NodeMirror } from "../mirrors/mirrors";
-import { IPV4, type RuntimeFlavour, registryAuthority } from "../shared/facts";
+import { IPV4, type RuntimeFlavour, registryAuthority, restartsOnRegistriesChange } from "../shared/facts";
 import { type HostFileSpec, placeFileBody, removeFileBody } from "../shared/hostAccess";
 import { shQuote } from "../shared/shQuote";
 import { registriesYamlMergeBody } from "./registriesYaml";
@@ -128,7 +128,7 @@ export function trustPlan(flavour: RuntimeFlavour, target: TrustTarget): TrustPl
     const hostMounts: { path: string; type: "Directory" | "DirectoryOrCreate" | "File" }[] = [];
     let markerDir: string;
 
-    if (flavour === "k3s" || flavour === "rke2") {
+    if (restartsOnRegistriesChange(flavour)) {
         const base = `/etc/rancher/${flavour}`;
         const units = flavour === "k3s" ? ["k3s", "k3s-agent"] : ["rke2-server", "rke2-agent"];
         if (target.hasCa) {
