@@ -65,7 +65,7 @@ function scriptFile(name: string): string {
 function daemonSetScripts(plan: TrustPlan, args: NodeTrustCommonArgs): DaemonSetScripts {
     const config: Record<string, pulumi.Output<string>> = {};
     const secret: Record<string, pulumi.Output<string>> = {};
-    /** apply.sh's steps: a script's key, and the file it reads on stdin where it places one. */
+    /** apply.sh's steps: a script's path, and the file it reads on stdin where it places one. */
     const apply: string[] = [];
     /** remove.sh's steps, in the order they run. */
     const remove: string[] = [];
@@ -74,7 +74,7 @@ function daemonSetScripts(plan: TrustPlan, args: NodeTrustCommonArgs): DaemonSet
     const allowContainerdRestart = args.allowContainerdRestart ?? false;
     const script = (key: string, body: pulumi.Input<string>) => {
         config[key] = pulumi.output(body);
-        return key;
+        return `${CONFIG_DIR}/${key}`;
     };
 
     for (const step of plan.steps) {
@@ -107,14 +107,14 @@ function daemonSetScripts(plan: TrustPlan, args: NodeTrustCommonArgs): DaemonSet
                 break;
         }
     }
-    config["apply.sh"] = pulumi.output(
-        renderShellScript(scriptFile("daemonset-apply.sh"), { CONFIG_DIR, STEPS: apply, OWNER_FILE: ownerFile }),
-    );
-    config["remove.sh"] = pulumi.output(
-        renderShellScript(scriptFile("daemonset-remove.sh"), { CONFIG_DIR, STEPS: remove, OWNER_FILE: ownerFile }),
-    );
+    config["apply.sh"] = pulumi.output(renderShellScript(scriptFile("daemonset-apply.sh"), { STEPS: apply, OWNER_FILE: ownerFile }));
+    config["remove.sh"] = pulumi.output(renderShellScript(scriptFile("daemonset-remove.sh"), { STEPS: remove, OWNER_FILE: ownerFile }));
     config["run.sh"] = pulumi.output(
-        renderShellScript(scriptFile("daemonset-run.sh"), { CONFIG_DIR, OWNER_FILE: ownerFile, INTERVAL_SECONDS }),
+        renderShellScript(scriptFile("daemonset-run.sh"), {
+            APPLY_SCRIPT: `${CONFIG_DIR}/apply.sh`,
+            OWNER_FILE: ownerFile,
+            INTERVAL_SECONDS,
+        }),
     );
     return { config, secret };
 }

@@ -217,9 +217,9 @@ describe("NodeTrustDaemonSet", () => {
 
     it("the apply script places the same files as the SSH delivery", () => {
         const apply = String(configMap("microk8s").data["apply.sh"]);
-        // One step a line of its STEPS: the script's key, and the file it places from stdin.
-        expect(apply).toMatch(/^place-ca\.sh \/dso\/config\/ca\.crt$/m);
-        expect(apply).toMatch(/^place-hosts-toml\.sh \/dso\/config\/hosts\.toml$/m);
+        // One step a line of its STEPS: the script, and the file it places from stdin.
+        expect(apply).toMatch(/^\/dso\/config\/place-ca\.sh \/dso\/config\/ca\.crt$/m);
+        expect(apply).toMatch(/^\/dso\/config\/place-hosts-toml\.sh \/dso\/config\/hosts\.toml$/m);
         expect(String(configMap("microk8s").data["place-hosts-toml.sh"])).toContain(
             "/var/snap/microk8s/current/args/certs.d/registry.example.test:5000/hosts.toml",
         );

@@ -1,9 +1,9 @@
 #!/bin/sh
 # remove.sh of the node-trust DaemonSet, run by the pod's preStop hook: runs every removal step (the
-# scripts named in $STEPS, one a line, in $CONFIG_DIR; the plan's steps in reverse), but only while
-# this pod ($POD_UID) still owns the node's trust ($OWNER_FILE, under $DSO_ROOT), so a rolling update's
-# new pod is not undone by the old one.
-: "${CONFIG_DIR:?}" "${STEPS:?}" "${OWNER_FILE:?}"
+# scripts in $STEPS, one path a line; the plan's steps in reverse), but only while this pod ($POD_UID)
+# still owns the node's trust ($OWNER_FILE, under $DSO_ROOT), so a rolling update's new pod is not
+# undone by the old one.
+: "${STEPS:?}" "${OWNER_FILE:?}"
 set -eu
 # A pod that goes away never restarts the node's service: pods of a deleted DaemonSet all stop at once.
 DSO_DEFER_RESTART=1
@@ -14,6 +14,6 @@ if [ "$(cat "$owner" 2>/dev/null || true)" != "$POD_UID" ]; then
   exit 0
 fi
 rm -f "$owner"
-for step in $STEPS; do
-  sh "$CONFIG_DIR/$step"
+for script in $STEPS; do
+  sh "$script"
 done

@@ -1,7 +1,7 @@
 #!/bin/sh
-# run.sh, the node-trust DaemonSet's container: applies node trust ($CONFIG_DIR/apply.sh), then again
-# every $INTERVAL_SECONDS to repair drift. The pod is Ready (/tmp/applied) after its first apply.
-: "${CONFIG_DIR:?}" "${OWNER_FILE:?}" "${INTERVAL_SECONDS:?}"
+# run.sh, the node-trust DaemonSet's container: applies node trust ($APPLY_SCRIPT), then again every
+# $INTERVAL_SECONDS to repair drift. The pod is Ready (/tmp/applied) after its first apply.
+: "${APPLY_SCRIPT:?}" "${OWNER_FILE:?}" "${INTERVAL_SECONDS:?}"
 set -u
 trap 'exit 0' TERM INT
 owner="${DSO_ROOT:-}$OWNER_FILE"
@@ -19,7 +19,7 @@ while :; do
     DSO_DEFER_RESTART=1
     export DSO_DEFER_RESTART
   fi
-  if sh "$CONFIG_DIR/apply.sh"; then touch /tmp/applied; first=0; else echo "node trust: applying failed; trying again in ${INTERVAL_SECONDS}s" >&2; fi
+  if sh "$APPLY_SCRIPT"; then touch /tmp/applied; first=0; else echo "node trust: applying failed; trying again in ${INTERVAL_SECONDS}s" >&2; fi
   sleep "$INTERVAL_SECONDS" &
   wait $!
 done
