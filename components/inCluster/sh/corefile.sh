@@ -8,6 +8,8 @@
 # operation makes the API server refuse the write when someone changed the Corefile in between (run
 # again then). kubectl uses the context $KUBECTL_CONTEXT, or its current context when that is empty.
 # Prints "changed Corefile" or "unchanged Corefile".
+# Parameters hold awk programs: literal text, "$" and all.
+# shellcheck disable=SC2016
 : "${ACTION:?}" "${HOST:?}" "${KUBECTL_CONTEXT?}" "${BEGIN_MARKER:?}" "${END_MARKER:?}" "${JOINED_MARKER:?}"
 : "${TRANSFORM_AWK:?}" "${JSON_STRING_AWK:?}"
 set -eu

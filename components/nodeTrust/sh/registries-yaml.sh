@@ -19,6 +19,8 @@
 # removal, a deferred restart is left to the operator instead. $TURN names the node's turn in a
 # rolling restart. $DSO_HOST_EXEC prefixes the commands that must run in the node's own namespaces
 # (empty over SSH, nsenter in the DaemonSet).
+# Parameters hold an awk program and commands for another shell: literal text, "$" and all.
+# shellcheck disable=SC2016
 : "${ACTION:?}" "${FILE:?}" "${AUTHORITY:?}" "${SECRET:?}" "${BEGIN_MARKER:?}" "${END_MARKER:?}"
 : "${CREATED_HEADER:?}" "${LEGACY_HEADER:?}" "${ADDED_KEY_COMMENT:?}" "${MERGE_AWK:?}"
 : "${FLAVOUR:?}" "${UNITS:?}" "${ALLOW_RESTART:?}" "${RESTART_TIMEOUT_SECONDS:?}" "${NODE_NAME?}" "${TURN?}"
