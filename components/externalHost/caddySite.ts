@@ -3,9 +3,10 @@
  * carrying the access policy, then `caddy validate` and a reload.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { type AccessPolicy, renderCaddyfile, renderUsersFile } from "../accessPolicy/accessPolicy";
+import { renderCaddyfile } from "../accessPolicy/caddyfile";
+import type { AccessPolicy, MirrorRoute } from "../accessPolicy/policy";
+import { renderUsersFile } from "../accessPolicy/usersFile";
 import { MAVEN_BACKEND } from "../maven/nginxConfig";
-import type { MirrorRoute } from "../mirrors/mirrors";
 import { type HostConnection, HostFile, hostCommand, privileged } from "../shared/hostAccess";
 import { caddyApplyScript, caddyRemoveScript, fingerprint, type HostLayout, hostPaths } from "./scripts";
 

@@ -4,7 +4,7 @@
  * loopback behind Caddy.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { type RegistryStorage, renderRegistryConfig } from "../accessPolicy/accessPolicy";
+import { type RegistryStorage, renderRegistryConfig } from "../distribution/registryConfig";
 import { DISTRIBUTION } from "../shared/facts";
 import { type HostConnection, HostFile, hostCommand, privileged } from "../shared/hostAccess";
 import {
