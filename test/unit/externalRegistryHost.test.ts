@@ -128,6 +128,8 @@ beforeAll(async () => {
 
 const commands = () => rt.ofType("command:remote:Command").filter((c) => c.name.startsWith("registry-host-"));
 const command = (name: string) => rt.byName(name);
+/** The file-placement script's MODE parameter of 0600 (its quotes quoted again inside `sudo -n sh -c '…'`). */
+const PLACED_0600 = /^MODE='(?:\\'')?0600'/m;
 
 describe("ExternalRegistryHost", () => {
     test("one component per remote job, each a child of the host", () => {
@@ -202,7 +204,7 @@ describe("ExternalRegistryHost", () => {
         const c = command(name);
         expect(c.inputs.stdin).toBe("[secret]");
         expect(c.inputs.logging).toBe("none");
-        expect(String(c.inputs.create)).toContain("chmod 0600");
+        expect(String(c.inputs.create)).toMatch(PLACED_0600);
     });
 
     test("no command line carries a secret", () => {
@@ -360,7 +362,7 @@ describe("ExternalRegistryHost with s3 storage", () => {
         const write = command("s3-host-container-storage-env-write");
         expect(write.inputs.stdin).toBe("[secret]");
         expect(write.inputs.logging).toBe("none");
-        expect(String(write.inputs.create)).toContain("chmod 0600");
+        expect(String(write.inputs.create)).toMatch(PLACED_0600);
         expect(String(write.inputs.create)).toContain("'/etc/dso-registry/storage.env'");
     });
 

@@ -217,8 +217,9 @@ describe("NodeTrustDaemonSet", () => {
 
     it("the apply script places the same files as the SSH delivery", () => {
         const apply = String(configMap("microk8s").data["apply.sh"]);
-        expect(apply).toContain("sh /dso/config/place-ca.sh < /dso/config/ca.crt");
-        expect(apply).toContain("sh /dso/config/place-hosts-toml.sh < /dso/config/hosts.toml");
+        // One step a line of its STEPS: the script, and the file it places from stdin.
+        expect(apply).toMatch(/^\/dso\/config\/place-ca\.sh \/dso\/config\/ca\.crt$/m);
+        expect(apply).toMatch(/^\/dso\/config\/place-hosts-toml\.sh \/dso\/config\/hosts\.toml$/m);
         expect(String(configMap("microk8s").data["place-hosts-toml.sh"])).toContain(
             "/var/snap/microk8s/current/args/certs.d/registry.example.test:5000/hosts.toml",
         );
@@ -301,7 +302,8 @@ describe("node trust from stack config (defineStack)", () => {
         );
         await settle();
         const turnOf = (name: string) =>
-            String(rt.byName(`node-trust-${name}-registries-yaml-write`).inputs.create).match(/rolling restart \(([^)]*)\)/)?.[1];
+            // The script's TURN parameter, in the single quotes of `sudo -n sh -c '…'`.
+            String(rt.byName(`node-trust-${name}-registries-yaml-write`).inputs.create).match(/\nTURN='\\''([^']*)'\\''\n/)?.[1];
         expect(["rs1", "rs2", "ra1", "ra2", "ra3"].map(turnOf)).toEqual([
             "server 1 of 2",
             "server 2 of 2, after rs1",
