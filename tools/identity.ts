@@ -13,10 +13,10 @@
 import * as path from "node:path";
 
 /** The type of the stack's root resource; the engine leaves it out of its children's URNs. */
-export const ROOT_STACK_TYPE = "pulumi:pulumi:Stack";
+const ROOT_STACK_TYPE = "pulumi:pulumi:Stack";
 
 /** The parts of a URN: `urn:pulumi:<stack>::<project>::<qualified type>::<name>`. */
-export interface UrnParts {
+interface UrnParts {
     readonly stack: string;
     readonly project: string;
     /** The type tokens of the parents (not the stack's) and the resource's own, joined with `$`. */
@@ -25,7 +25,7 @@ export interface UrnParts {
 }
 
 /** Splits a URN into its parts; type tokens never hold `::`, a name may. */
-export function urnParts(urn: string): UrnParts {
+function urnParts(urn: string): UrnParts {
     const [head, project, qualifiedType, ...name] = urn.split("::");
     if (!head?.startsWith("urn:pulumi:") || project === undefined || !qualifiedType || name.length === 0) {
         throw new Error(`not a Pulumi URN: ${urn}`);
@@ -34,7 +34,7 @@ export function urnParts(urn: string): UrnParts {
 }
 
 /** The resource's own type token (the last of its qualified type). */
-export function typeOfUrn(urn: string): string {
+function typeOfUrn(urn: string): string {
     return urnParts(urn).qualifiedType.split("$").pop()!;
 }
 

@@ -11,12 +11,21 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { ConfigError } from "../components/config";
-import { driftLines, identitiesOf, parseRecord, type ResourceRow, recordPath, recordText, unmovedRemovals } from "./identity";
+import {
+    driftLines,
+    identitiesOf,
+    parseRecord,
+    RECORD_COMMAND,
+    type ResourceRow,
+    recordPath,
+    recordText,
+    unmovedRemovals,
+} from "./identity";
 import { synthesize } from "./synth";
 
 const PROJECT_DIR = path.resolve(__dirname, "..");
 
-const USAGE = "Usage: npm run identity:record [-- --stack <name> ...] [--allow-removals]";
+const USAGE = `Usage: ${RECORD_COMMAND} [-- --stack <name> ...] [--allow-removals]`;
 
 function parseArgs(argv: readonly string[]): { stacks: string[]; allowRemovals: boolean } {
     const stacks: string[] = [];
@@ -62,7 +71,7 @@ async function main(): Promise<void> {
                 "These recorded resources are gone and no resource has an alias naming them, so `pulumi up` would delete them:",
                 ...refused.map((line) => `  ${line}`),
                 'If a resource was renamed, retyped or moved, give the new one `aliases: [{ type: "<former type>" }]` (or `name`, `parent`) and run this again.',
-                "If it really goes away, run: npm run identity:record -- --allow-removals",
+                `If it really goes away, run: ${RECORD_COMMAND} -- --allow-removals`,
             ].join("\n"),
         );
     }
