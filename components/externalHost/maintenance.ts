@@ -4,6 +4,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { mavenCleanupLines } from "../maven/cleanup";
+import { withFormerType } from "../shared/formerType";
 import { type HostConnection, HostFile } from "../shared/hostAccess";
 import {
     type BackedUpMaven,
@@ -50,7 +51,7 @@ export interface MaintenanceArgs {
 /** The maintenance scripts and their schedule; every file is removed on destroy. */
 export class Maintenance extends pulumi.ComponentResource {
     constructor(name: string, args: MaintenanceArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("dso:externalHost:Maintenance", name, {}, opts);
+        super("dso-registry:externalHost:Maintenance", name, {}, withFormerType(opts, "dso:externalHost:Maintenance"));
         const { connection, spec, specFingerprint, garbageCollection, backup, maven } = args;
         const mavenCleanup = maven
             ? mavenCleanupLines({

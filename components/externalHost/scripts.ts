@@ -9,7 +9,7 @@
  * stdin.
  */
 import { createHash } from "node:crypto";
-import { REGISTRY_DRAIN_SECONDS } from "../accessPolicy/accessPolicy";
+import { REGISTRY_DRAIN_SECONDS } from "../distribution/registryConfig";
 import { collectUnlessEmpty, DISTRIBUTION } from "../shared/facts";
 import { OPEN_FRONT_WINDOW } from "../shared/frontWindow";
 import { shQuote } from "../shared/shQuote";

@@ -7,6 +7,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { fingerprint } from "../externalHost/scripts";
 import { DISTRIBUTION } from "../shared/facts";
+import { withFormerType } from "../shared/formerType";
 import { type HostConnection, HostFile, hostCommand, privileged } from "../shared/hostAccess";
 import {
     hostMirrorPaths,
@@ -45,7 +46,7 @@ export class MirrorCachesOnHost extends pulumi.ComponentResource {
     readonly routes: readonly MirrorRoute[];
 
     constructor(name: string, args: MirrorCachesOnHostArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("dso:mirrors:MirrorCachesOnHost", name, {}, opts);
+        super("dso-registry:mirrors:MirrorCachesOnHost", name, {}, withFormerType(opts, "dso:mirrors:MirrorCachesOnHost"));
         const { connection } = args;
         const pruned = args.mirrors.map(({ spec, envFile }, index) => {
             const paths = hostMirrorPaths(spec, index, args.mirrorsDir, args.configRoot);
@@ -65,7 +66,10 @@ export class MirrorCachesOnHost extends pulumi.ComponentResource {
             ];
             if (spec.hasCredentials) {
                 if (envFile === undefined)
-                    throw new Error(`MirrorCachesOnHost ${name}: ${spec.upstream} needs its upstream account's env file`);
+                    throw new pulumi.ResourceError(
+                        `MirrorCachesOnHost ${name}: ${spec.upstream} needs its upstream account's env file`,
+                        this,
+                    );
                 files.push(
                     new HostFile(
                         `${role}-env`,

@@ -10,7 +10,7 @@
  * placements and the in-cluster garbage collection with one pod (`MARKER_ONLY_WINDOW`) only hold
  * writes at the front while restic's second pass reads or the collector runs: Distribution keeps
  * running, writable and serving reads, because the front is the only way in (in the cluster it runs
- * without the cache that would remember removed blobs, components/inCluster/manifests.ts `gcWindow`).
+ * without the cache that would remember removed blobs, components/inCluster/gcWindow.ts `gcWindow`).
  */
 
 /** Seconds between the marker's appearance and whatever the window is for (a stop, a read of the data). */

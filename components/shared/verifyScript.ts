@@ -9,7 +9,7 @@
  * - the in-cluster registry: `verify.sh` in ConfigMap `registry-config`, run by the GC job inside the
  *   registry container (`kubectl exec`), the only place that reaches Distribution on the pod's
  *   loopback; the registry:2 image is Alpine with busybox and no curl, so it uses busybox's wget
- *   (components/inCluster/manifests.ts `inClusterVerifyScript`).
+ *   (components/inCluster/gcJob.ts `inClusterVerifyScript`).
  */
 import { shQuote } from "./shQuote";
 

@@ -14,11 +14,14 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { renderCaddyfile, renderRegistryConfig, renderUsersFile } from "../../components/accessPolicy/accessPolicy";
+import { renderCaddyfile } from "../../components/accessPolicy/caddyfile";
+import { renderUsersFile } from "../../components/accessPolicy/usersFile";
+import { renderRegistryConfig } from "../../components/distribution/registryConfig";
 import { caddySitePolicy } from "../../components/externalHost/caddySite";
 import { defaultHostLayout, hostPaths } from "../../components/externalHost/scripts";
 import { renderSidecarCaddyfile, sidecarPolicy } from "../../components/inCluster/inClusterRegistry";
-import { IN_CLUSTER, ingressAnnotations } from "../../components/inCluster/manifests";
+import { ingressAnnotations } from "../../components/inCluster/network";
+import { IN_CLUSTER } from "../../components/inCluster/spec";
 import { type DockerClient, type DockerEngine, startDockerEngine } from "../support/dockerEngine";
 import { payloadImage } from "../support/dockerImages";
 import { ingressNginxConf, nginxDirectives } from "../support/ingress";

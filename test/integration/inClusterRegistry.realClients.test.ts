@@ -11,9 +11,11 @@
 import { writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { renderRegistryConfig, renderUsersFile } from "../../components/accessPolicy/accessPolicy";
+import { renderUsersFile } from "../../components/accessPolicy/usersFile";
+import { renderRegistryConfig } from "../../components/distribution/registryConfig";
 import { renderSidecarCaddyfile, sidecarPolicy } from "../../components/inCluster/inClusterRegistry";
-import { IN_CLUSTER, ingressAnnotations } from "../../components/inCluster/manifests";
+import { ingressAnnotations } from "../../components/inCluster/network";
+import { IN_CLUSTER } from "../../components/inCluster/spec";
 import { ingressNginxConf, nginxDirectives } from "../support/ingress";
 import { WINDOW_503 } from "../support/pushLoop";
 import {

@@ -128,6 +128,8 @@ beforeAll(async () => {
 
 const commands = () => rt.ofType("command:remote:Command").filter((c) => c.name.startsWith("registry-host-"));
 const command = (name: string) => rt.byName(name);
+/** The file-placement script's MODE parameter of 0600 (its quotes quoted again inside `sudo -n sh -c '…'`). */
+const PLACED_0600 = /^MODE='(?:\\'')?0600'/m;
 
 describe("ExternalRegistryHost", () => {
     test("one component per remote job, each a child of the host", () => {
@@ -135,11 +137,11 @@ describe("ExternalRegistryHost", () => {
         const children = rt.resources.filter((r) => r.parentUrn === hostUrn).map((r) => `${r.type} ${r.name}`);
         expect(children.sort()).toEqual(
             [
-                "dso:externalHost:CaddySite registry-host-caddy",
-                "dso:externalHost:HostPackages registry-host-packages",
-                "dso:externalHost:Maintenance registry-host-maintenance",
-                "dso:externalHost:PostDeployCheck registry-host-check",
-                "dso:externalHost:RegistryContainer registry-host-container",
+                "dso-registry:externalHost:CaddySite registry-host-caddy",
+                "dso-registry:externalHost:HostPackages registry-host-packages",
+                "dso-registry:externalHost:Maintenance registry-host-maintenance",
+                "dso-registry:externalHost:PostDeployCheck registry-host-check",
+                "dso-registry:externalHost:RegistryContainer registry-host-container",
             ].sort(),
         );
     });
@@ -202,7 +204,7 @@ describe("ExternalRegistryHost", () => {
         const c = command(name);
         expect(c.inputs.stdin).toBe("[secret]");
         expect(c.inputs.logging).toBe("none");
-        expect(String(c.inputs.create)).toContain("chmod 0600");
+        expect(String(c.inputs.create)).toMatch(PLACED_0600);
     });
 
     test("no command line carries a secret", () => {
@@ -306,7 +308,7 @@ describe("externalRegistryHostProblem", () => {
 
 describe("ExternalRegistryHost with ACME and the web UI", () => {
     test("the UI container runs on loopback with the delete button as configured", () => {
-        expect(rt.byName("ui-host-ui").type).toBe("dso:externalHost:UiContainer");
+        expect(rt.byName("ui-host-ui").type).toBe("dso-registry:externalHost:UiContainer");
         const create = String(command("ui-host-ui-run").inputs.create);
         expect(create).toContain("-p 127.0.0.1:5080:80");
         expect(create).toContain("-e DELETE_IMAGES=false");
@@ -360,7 +362,7 @@ describe("ExternalRegistryHost with s3 storage", () => {
         const write = command("s3-host-container-storage-env-write");
         expect(write.inputs.stdin).toBe("[secret]");
         expect(write.inputs.logging).toBe("none");
-        expect(String(write.inputs.create)).toContain("chmod 0600");
+        expect(String(write.inputs.create)).toMatch(PLACED_0600);
         expect(String(write.inputs.create)).toContain("'/etc/dso-registry/storage.env'");
     });
 

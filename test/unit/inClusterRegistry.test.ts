@@ -8,7 +8,7 @@ import { type MockRuntime, mockPassword, promiseOf, type RecordedResource, settl
 
 const rtPromise = startMockRuntime({ stack: "test" });
 
-import { renderUsersFile } from "../../components/accessPolicy/accessPolicy";
+import { renderUsersFile } from "../../components/accessPolicy/usersFile";
 import { RegistryAccounts } from "../../components/accounts/registryAccounts";
 import { parseConfig } from "../../components/config";
 import { IN_CLUSTER_BACKUP } from "../../components/inCluster/backup";
@@ -18,8 +18,9 @@ import {
     renderSidecarCaddyfile,
     sidecarPolicy,
 } from "../../components/inCluster/inClusterRegistry";
-import { IN_CLUSTER, type K8sObject } from "../../components/inCluster/manifests";
 import { READ_ONLY_SIGNAL } from "../../components/inCluster/readOnlySignal";
+import { IN_CLUSTER } from "../../components/inCluster/spec";
+import type { K8sObject } from "../../components/shared/k8sObject";
 import { podTemplates, restrictedPodProblems, schemaProblems } from "../support/k8sValidate";
 
 type Variant = {
@@ -167,7 +168,7 @@ describe.each(Object.keys(variants))("variant %s", (variant) => {
     });
 
     test("every child is parented to the component", () => {
-        const component = rt.ofType("dso:registry:InClusterRegistry").find((r) => r.name === variant)!;
+        const component = rt.ofType("dso-registry:inCluster:InClusterRegistry").find((r) => r.name === variant)!;
         const children = rt.resources.filter((r) => r.type.startsWith("kubernetes:") && r.name.startsWith(`${variant}-`));
         expect(children.filter((c) => c.parentUrn !== component.urn).map((c) => c.name)).toEqual([]);
     });
