@@ -6,8 +6,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { type AccessPolicy, renderCaddyfile, renderUsersFile } from "../accessPolicy/accessPolicy";
 import { MAVEN_BACKEND } from "../maven/nginxConfig";
 import type { MirrorRoute } from "../mirrors/mirrors";
+import { fingerprint } from "../shared/fingerprint";
 import { type HostConnection, HostFile, hostCommand, privileged } from "../shared/hostAccess";
-import { caddyApplyScript, caddyRemoveScript, fingerprint, type HostLayout, hostPaths } from "./scripts";
+import { caddyApplyScript, caddyRemoveScript, type HostLayout, hostPaths } from "./scripts";
 
 /** An account the policy knows: its name and bcrypt hash (secret). */
 export interface HostAccount {

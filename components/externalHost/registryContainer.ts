@@ -6,13 +6,13 @@
 import * as pulumi from "@pulumi/pulumi";
 import { type RegistryStorage, renderRegistryConfig } from "../accessPolicy/accessPolicy";
 import { DISTRIBUTION } from "../shared/facts";
+import { fingerprint } from "../shared/fingerprint";
 import { type HostConnection, HostFile, hostCommand, privileged } from "../shared/hostAccess";
 import {
     type ContainerSpec,
     type ContainerStorage,
     containerDeleteScript,
     containerScript,
-    fingerprint,
     hostPaths,
     renderStorageEnvFile,
 } from "./scripts";

@@ -8,9 +8,9 @@
  * idempotent (prints "unchanged" when there is nothing to do) and reads secrets only from files or
  * stdin.
  */
-import { createHash } from "node:crypto";
 import { REGISTRY_DRAIN_SECONDS } from "../accessPolicy/accessPolicy";
 import { collectUnlessEmpty, DISTRIBUTION } from "../shared/facts";
+import { fingerprint } from "../shared/fingerprint";
 import { OPEN_FRONT_WINDOW } from "../shared/frontWindow";
 import { shQuote } from "../shared/shQuote";
 
@@ -168,11 +168,6 @@ export function wantedLabel(spec: ContainerSpec, specFingerprint: string): strin
             ? [`want="$want env:$(sha256sum < "\${DSO_ROOT:-}"${shQuote(hostPaths(spec.layout).storageEnv)} | cut -c1-16)"`]
             : []),
     ];
-}
-
-/** A short, stable fingerprint; the container is recreated when it changes. */
-export function fingerprint(...parts: readonly string[]): string {
-    return createHash("sha256").update(parts.join("\0")).digest("hex").slice(0, 16);
 }
 
 /** Lines that take the maintenance lock (fd 9) for the rest of the script. */

@@ -5,8 +5,8 @@
  * front (CaddySite) routes `/v2/mirrors/<upstream>/` to the `routes` this component exposes.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { fingerprint } from "../externalHost/scripts";
 import { DISTRIBUTION } from "../shared/facts";
+import { fingerprint } from "../shared/fingerprint";
 import { type HostConnection, HostFile, hostCommand, privileged } from "../shared/hostAccess";
 import {
     hostMirrorPaths,
