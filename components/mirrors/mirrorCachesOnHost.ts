@@ -8,16 +8,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { DISTRIBUTION } from "../shared/facts";
 import { fingerprint } from "../shared/fingerprint";
 import { type HostConnection, HostFile, hostCommand, privileged } from "../shared/hostAccess";
-import {
-    hostMirrorPaths,
-    type MirrorRoute,
-    type MirrorSpec,
-    mirrorContainerDeleteScript,
-    mirrorContainerScript,
-    mirrorCronFile,
-    mirrorPruneScript,
-    renderMirrorConfig,
-} from "./mirrors";
+import { hostMirrorPaths, mirrorContainerDeleteScript, mirrorContainerScript, mirrorCronFile, mirrorPruneScript } from "./hostCaches";
+import { type MirrorRoute, type MirrorSpec, renderMirrorConfig } from "./mirrors";
 
 /** A cache to run, with its upstream account's env file when it has one (secret). */
 export interface HostMirror {
