@@ -42,8 +42,9 @@ import {
     registryParams,
 } from "../components/externalHost/scripts";
 import { IN_CLUSTER_BACKUP } from "../components/inCluster/backup";
-import { IN_CLUSTER, type K8sObject } from "../components/inCluster/manifests";
+import { IN_CLUSTER } from "../components/inCluster/spec";
 import { DISTRIBUTION } from "../components/shared/facts";
+import type { K8sObject } from "../components/shared/k8sObject";
 import { renderShellScript } from "../components/shared/shellScript";
 import { FRONT_SETTLE_SECONDS } from "../components/upkeep/frontWindow";
 import { startDockerEngine } from "../test/support/dockerEngine";

@@ -15,11 +15,11 @@ import type { ExternalHostRegistrySettings, InClusterRegistrySettings, OwnTls, S
 import { type Decisions, decide } from "./decisions";
 import { ExternalRegistryHost, type ExternalRegistryHostArgs, type HostMavenArgs } from "./externalHost/externalRegistryHost";
 import type { HostBackupArgs } from "./externalHost/maintenance";
-import type { InClusterBackup } from "./inCluster/backup";
 import { RegistryCaBundle } from "./inCluster/caBundle";
 import { CA_CONFIG_MAP, caNamespaces, RegistryCaConfigMaps } from "./inCluster/caConfigMaps";
 import { ClusterDns } from "./inCluster/clusterDns";
 import { type InClusterMavenArgs, InClusterRegistry, type InClusterRegistryArgs } from "./inCluster/inClusterRegistry";
+import type { InClusterBackup } from "./inCluster/spec";
 import { AgentPodTemplates } from "./jenkins/agentPods";
 import { JenkinsCredentials, planJenkinsCredentials } from "./jenkins/jenkinsCredentials";
 import { PipelineConfig } from "./jenkins/pipelineConfig";

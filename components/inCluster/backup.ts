@@ -29,60 +29,21 @@
  * the window as well.
  * The GC job holds writes back the same way, with a marker of its own (./readOnlySignal.ts), so
  * neither job ends the other's window; only when the registry's pods may overlap does it switch the
- * Deployment instead (manifests.ts, `gcWindow`).
+ * Deployment instead (gcWindow.ts).
  *
  * Restore: CronJob `registry-restore` is suspended and never runs on its own; `kubectl create job
  * --from=cronjob/registry-restore` runs it once the registry is scaled to 0 (docs/in-cluster.md).
  */
 import type * as k8s from "@pulumi/kubernetes";
-import {
-    BACKUP_SNAPSHOT_HOST,
-    BACKUP_TAG,
-    BACKUP_WARM_TAG,
-    type BackupDestination,
-    backupPass,
-    resticRepository,
-} from "../externalHost/backupScripts";
+import { BACKUP_SNAPSHOT_HOST, BACKUP_TAG, BACKUP_WARM_TAG, backupPass, resticRepository } from "../externalHost/backupScripts";
 import { MAVEN_BACKEND } from "../maven/nginxConfig";
 import { END_MARKER_ONLY_WINDOW, MARKER_ONLY_WINDOW } from "../shared/frontWindow";
+import type { K8sObject } from "../shared/k8sObject";
 import { shQuote } from "../shared/shQuote";
-import {
-    IN_CLUSTER,
-    type InClusterSpec,
-    type K8sObject,
-    labels,
-    meta,
-    renderMaintenanceRbac,
-    restrictedContainer,
-    restrictedPod,
-    secret,
-    type Value,
-} from "./manifests";
+import { renderMaintenanceRbac } from "./gcJob";
+import { labels, meta, restrictedContainer, restrictedPod, secret } from "./k8sHelpers";
 import { READ_ONLY_SIGNAL, signalMount } from "./readOnlySignal";
-
-/** `InClusterSpec.backup`: scheduled backups to an S3-compatible bucket. */
-export interface InClusterBackup {
-    /** Image with restic and a POSIX shell (restic/restic is Alpine-based). */
-    readonly image: string;
-    /** Cron schedule of CronJob `registry-backup`. */
-    readonly schedule: string;
-    /** Snapshots kept on the destination (restic forget --keep-last). */
-    readonly keep: number;
-    readonly destination: InClusterBackupDestination;
-    /** restic's repository password (secret). */
-    readonly repositoryPassword: Value;
-    /** The bucket's credentials (secret); with an S3 destination only. */
-    readonly s3?: { readonly accessKeyId: Value; readonly secretAccessKey: Value };
-}
-
-/**
- * An S3-compatible bucket, or a PersistentVolumeClaim of its own (`registry-backup`, mounted in the
- * registry pod beside the registry's): the second protects against deletes and a broken registry
- * volume, not against losing the cluster's storage.
- */
-export type InClusterBackupDestination =
-    | Extract<BackupDestination, { kind: "s3" }>
-    | { readonly kind: "volume"; readonly size: string; readonly storageClass?: string };
+import { IN_CLUSTER, type InClusterBackup, type InClusterBackupDestination, type InClusterSpec } from "./spec";
 
 /** Names and paths of the in-cluster backup, shared by the renderers, the docs and the tests. */
 export const IN_CLUSTER_BACKUP = {

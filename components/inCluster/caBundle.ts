@@ -17,8 +17,8 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { MANAGED_LABELS } from "../shared/facts";
+import type { K8sObject, Value } from "../shared/k8sObject";
 import { CA_CONFIG_MAP, caNamespaces } from "./caConfigMaps";
-import type { K8sObject, Value } from "./manifests";
 
 /** trust-manager's API group and version of Bundle (cluster-scoped). */
 export const BUNDLE_API_VERSION = "trust.cert-manager.io/v1alpha1";

@@ -8,7 +8,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { MANAGED_LABELS } from "../shared/facts";
-import type { K8sObject, Value } from "./manifests";
+import type { K8sObject, Value } from "../shared/k8sObject";
 
 export const CA_CONFIG_MAP = { name: "dso-registry-ca", key: "ca.crt" } as const;
 

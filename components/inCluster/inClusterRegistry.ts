@@ -20,20 +20,19 @@ import { MAVEN_BACKEND, renderMavenNginxConfig } from "../maven/nginxConfig";
 import { type ClusterMirror, clusterMirrorRoutes, renderClusterMirrors } from "../mirrors/mirrorManifests";
 import type { MirrorRoute } from "../mirrors/mirrors";
 import type { IngressController } from "../shared/facts";
-import { IN_CLUSTER_BACKUP, type InClusterBackup } from "./backup";
+import type { K8sObject } from "../shared/k8sObject";
+import { IN_CLUSTER_BACKUP } from "./backup";
+import { distributionCachesBlobs, type GcWindow, gcWindow } from "./gcWindow";
+import { renderInClusterObjects } from "./manifests";
+import { READ_ONLY_SIGNAL } from "./readOnlySignal";
 import {
     DEFAULT_KUBECTL_IMAGE,
-    distributionCachesBlobs,
-    type GcWindow,
-    gcWindow,
     IN_CLUSTER,
+    type InClusterBackup,
     type InClusterSpec,
     type InClusterStorage,
     type InClusterTls,
-    type K8sObject,
-    renderInClusterObjects,
-} from "./manifests";
-import { READ_ONLY_SIGNAL } from "./readOnlySignal";
+} from "./spec";
 
 /** Where Distribution keeps images: a PVC, or an S3 bucket with the credentials to reach it. */
 export type InClusterRegistryStorage =

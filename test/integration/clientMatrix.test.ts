@@ -18,7 +18,8 @@ import { renderCaddyfile, renderRegistryConfig, renderUsersFile } from "../../co
 import { caddySitePolicy } from "../../components/externalHost/caddySite";
 import { defaultHostLayout, hostPaths } from "../../components/externalHost/scripts";
 import { renderSidecarCaddyfile, sidecarPolicy } from "../../components/inCluster/inClusterRegistry";
-import { IN_CLUSTER, ingressAnnotations } from "../../components/inCluster/manifests";
+import { ingressAnnotations } from "../../components/inCluster/network";
+import { IN_CLUSTER } from "../../components/inCluster/spec";
 import { type DockerClient, type DockerEngine, startDockerEngine } from "../support/dockerEngine";
 import { payloadImage } from "../support/dockerImages";
 import { ingressNginxConf, nginxDirectives } from "../support/ingress";

@@ -13,7 +13,8 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { renderRegistryConfig, renderUsersFile } from "../../components/accessPolicy/accessPolicy";
 import { renderSidecarCaddyfile, sidecarPolicy } from "../../components/inCluster/inClusterRegistry";
-import { IN_CLUSTER, ingressAnnotations } from "../../components/inCluster/manifests";
+import { ingressAnnotations } from "../../components/inCluster/network";
+import { IN_CLUSTER } from "../../components/inCluster/spec";
 import { ingressNginxConf, nginxDirectives } from "../support/ingress";
 import { WINDOW_503 } from "../support/pushLoop";
 import {

@@ -12,8 +12,9 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFil
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { renderCaddyfile, renderUsersFile } from "../../components/accessPolicy/accessPolicy";
-import { gcScript, IN_CLUSTER, mavenGcScript } from "../../components/inCluster/manifests";
+import { gcScript, mavenGcScript } from "../../components/inCluster/gcJob";
 import { READ_ONLY_SIGNAL } from "../../components/inCluster/readOnlySignal";
+import { IN_CLUSTER } from "../../components/inCluster/spec";
 import { MAVEN_BACKEND } from "../../components/maven/nginxConfig";
 import { type MavenBackend, makeJar, makeTrustStore, mavenClient, startMavenBackend } from "../support/maven";
 import { makeAccount, makeOciImage, type RealRegistry, skopeoCopy, startRealRegistry, type TestAccount } from "../support/realRegistry";

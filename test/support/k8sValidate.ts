@@ -6,7 +6,7 @@
  *    PodSecurity admission applies it, for one pod spec;
  *  - `podTemplates`: every pod template among the objects, to run the pod checks on.
  */
-import type { K8sObject } from "../../components/inCluster/manifests";
+import type { K8sObject } from "../../components/shared/k8sObject";
 
 /** The module of kubernetes-models that holds a kind, e.g. "kubernetes-models/apps/v1/Deployment". */
 export function modelModule(apiVersion: string, kind: string): string {

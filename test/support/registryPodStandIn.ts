@@ -32,17 +32,13 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { renderRegistryConfig, renderUsersFile } from "../../components/accessPolicy/accessPolicy";
-import { IN_CLUSTER_BACKUP, type InClusterBackup } from "../../components/inCluster/backup";
+import { IN_CLUSTER_BACKUP } from "../../components/inCluster/backup";
+import { distributionCachesBlobs, gcWindow } from "../../components/inCluster/gcWindow";
 import { renderSidecarCaddyfile, SIDECAR_TLS, sidecarPolicy } from "../../components/inCluster/inClusterRegistry";
-import {
-    distributionCachesBlobs,
-    gcWindow,
-    IN_CLUSTER,
-    type InClusterSpec,
-    type K8sObject,
-    renderInClusterObjects,
-} from "../../components/inCluster/manifests";
+import { renderInClusterObjects } from "../../components/inCluster/manifests";
+import { IN_CLUSTER, type InClusterBackup, type InClusterSpec } from "../../components/inCluster/spec";
 import { MAVEN_BACKEND } from "../../components/maven/nginxConfig";
+import type { K8sObject } from "../../components/shared/k8sObject";
 import { makeTestCa, type TestAccount, type TestCa } from "./realRegistry";
 import { freePort, privateDir, removeDir, run, runOk } from "./serverProcess";
 

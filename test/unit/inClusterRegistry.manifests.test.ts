@@ -5,20 +5,13 @@ import * as path from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
 import * as YAML from "yaml";
 import { IN_CLUSTER_BACKUP } from "../../components/inCluster/backup";
-import {
-    distributionCachesBlobs,
-    gcScript,
-    gcWindow,
-    IN_CLUSTER,
-    type InClusterSpec,
-    inClusterGcStepScript,
-    inClusterSpecProblem,
-    type K8sObject,
-    mavenGcScript,
-    renderInClusterObjects,
-} from "../../components/inCluster/manifests";
+import { gcScript, inClusterGcStepScript, mavenGcScript } from "../../components/inCluster/gcJob";
+import { distributionCachesBlobs, gcWindow } from "../../components/inCluster/gcWindow";
+import { renderInClusterObjects } from "../../components/inCluster/manifests";
 import { READ_ONLY_SIGNAL } from "../../components/inCluster/readOnlySignal";
+import { IN_CLUSTER, type InClusterSpec, inClusterSpecProblem } from "../../components/inCluster/spec";
 import { FRONT_SETTLE_SECONDS } from "../../components/shared/frontWindow";
+import type { K8sObject } from "../../components/shared/k8sObject";
 import { podTemplates, restrictedPodProblems, schemaProblems } from "../support/k8sValidate";
 
 function baseSpec(overrides: Partial<InClusterSpec> = {}): InClusterSpec {

@@ -5,7 +5,7 @@
 import * as path from "node:path";
 import { beforeAll, describe, expect, test } from "vitest";
 import * as YAML from "yaml";
-import type { K8sObject } from "../../components/inCluster/manifests";
+import type { K8sObject } from "../../components/shared/k8sObject";
 import { committedSynthDir } from "../support/committedSynth";
 import { podTemplates, restrictedPodProblems, schemaProblems } from "../support/k8sValidate";
 import { COMMITTED_STACKS, type CommittedStack, readTree } from "../support/synthCli";

@@ -18,8 +18,9 @@ import {
     renderSidecarCaddyfile,
     sidecarPolicy,
 } from "../../components/inCluster/inClusterRegistry";
-import { IN_CLUSTER, type K8sObject } from "../../components/inCluster/manifests";
 import { READ_ONLY_SIGNAL } from "../../components/inCluster/readOnlySignal";
+import { IN_CLUSTER } from "../../components/inCluster/spec";
+import type { K8sObject } from "../../components/shared/k8sObject";
 import { podTemplates, restrictedPodProblems, schemaProblems } from "../support/k8sValidate";
 
 type Variant = {

@@ -1,0 +1,230 @@
+/**
+ * The registry's Deployment (the Caddy front, Distribution, and the UI, Maven and backup containers
+ * when enabled) and its disruption budget.
+ */
+import type * as k8s from "@pulumi/kubernetes";
+import { MAVEN_BACKEND } from "../maven/nginxConfig";
+import type { K8sObject } from "../shared/k8sObject";
+import { backupSidecar } from "./backup";
+import { gcWindow, podsMayOverlap } from "./gcWindow";
+import { labels, meta, restrictedContainer, restrictedPod, selector } from "./k8sHelpers";
+import { signalMount, signalVolume } from "./readOnlySignal";
+import { IN_CLUSTER, type InClusterSpec } from "./spec";
+
+function secretEnv(name: string, secretName: string, key: string) {
+    return { name, valueFrom: { secretKeyRef: { name: secretName, key } } };
+}
+
+/** Probes that need no credentials: the policy challenges `/v2/`, so they look behind Caddy. */
+function registryProbes(): Pick<k8s.types.input.core.v1.Container, "readinessProbe" | "livenessProbe"> {
+    const check = {
+        exec: { command: ["wget", "-q", "-O", "/dev/null", `http://${IN_CLUSTER.registryAddr}/v2/`] },
+        timeoutSeconds: 5,
+    };
+    return {
+        readinessProbe: { ...check, periodSeconds: 10, failureThreshold: 3 },
+        livenessProbe: { ...check, initialDelaySeconds: 10, periodSeconds: 20, failureThreshold: 6 },
+    };
+}
+
+function caddyProbes(): Pick<k8s.types.input.core.v1.Container, "readinessProbe" | "livenessProbe"> {
+    const check = { tcpSocket: { port: "http" }, timeoutSeconds: 5 };
+    return {
+        readinessProbe: { ...check, periodSeconds: 10, failureThreshold: 3 },
+        livenessProbe: { ...check, initialDelaySeconds: 5, periodSeconds: 20, failureThreshold: 6 },
+    };
+}
+
+export function renderDeployment(spec: InClusterSpec): K8sObject {
+    const volumes: k8s.types.input.core.v1.Volume[] = [
+        { name: "config", configMap: { name: IN_CLUSTER.configMap } },
+        {
+            name: "users",
+            secret: {
+                secretName: IN_CLUSTER.htpasswdSecret,
+                items: [
+                    { key: "push", path: "push" },
+                    { key: "pull", path: "pull" },
+                    ...(spec.maven ? [{ key: "maven-deploy", path: "maven-deploy" }] : []),
+                ],
+            },
+        },
+        { name: "caddy-data", emptyDir: {} },
+        { name: "caddy-config", emptyDir: {} },
+        { name: "tmp", emptyDir: {} },
+        // The ingress's certificate and key (ours, or the one cert-manager issues into the same Secret),
+        // for the TLS listener that pods reach through Service `registry-tls`. Readable by the pod's user only.
+        {
+            name: "tls",
+            secret: {
+                secretName: IN_CLUSTER.tlsSecret,
+                items: [
+                    { key: "tls.crt", path: "tls.crt" },
+                    { key: "tls.key", path: "tls.key" },
+                ],
+                defaultMode: 0o400,
+            },
+        },
+    ];
+    if (spec.storage.kind === "filesystem") {
+        volumes.push({ name: "data", persistentVolumeClaim: { claimName: IN_CLUSTER.dataClaim } });
+    }
+    // The front's read-only markers (./readOnlySignal.ts): the GC job's, written from the registry and
+    // Maven containers when it collects without a restart, and the backup's, written by its container.
+    const gcMarker = gcWindow(spec) === "marker";
+    const backup = backupSidecar(spec);
+    const registryEnv: k8s.types.input.core.v1.EnvVar[] = [secretEnv("REGISTRY_HTTP_SECRET", IN_CLUSTER.httpSecret, "secret")];
+    if (spec.storage.kind === "s3") {
+        registryEnv.push(
+            secretEnv("REGISTRY_STORAGE_S3_ACCESSKEY", IN_CLUSTER.s3Secret, "accessKeyId"),
+            secretEnv("REGISTRY_STORAGE_S3_SECRETKEY", IN_CLUSTER.s3Secret, "secretAccessKey"),
+        );
+    }
+    const registry: k8s.types.input.core.v1.Container = {
+        name: "registry",
+        image: spec.images.registry,
+        args: [`${IN_CLUSTER.configDir}/config.yml`],
+        env: registryEnv,
+        volumeMounts: [
+            { name: "config", mountPath: IN_CLUSTER.configDir, readOnly: true },
+            { name: "tmp", mountPath: "/tmp" },
+            ...(spec.storage.kind === "filesystem" ? [{ name: "data", mountPath: IN_CLUSTER.dataDir }] : []),
+            ...(gcMarker ? [signalMount(true)] : []),
+        ],
+        resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "2", memory: "1Gi" } },
+        securityContext: restrictedContainer(true),
+        ...registryProbes(),
+    };
+    const caddy: k8s.types.input.core.v1.Container = {
+        name: "caddy",
+        image: spec.images.caddy,
+        args: ["caddy", "run", "--config", `${IN_CLUSTER.configDir}/Caddyfile`, "--adapter", "caddyfile"],
+        ports: [
+            { name: "http", containerPort: IN_CLUSTER.servicePort, protocol: "TCP" },
+            { name: "https", containerPort: IN_CLUSTER.tlsPort, protocol: "TCP" },
+        ],
+        env: [
+            { name: "XDG_DATA_HOME", value: "/data" },
+            { name: "XDG_CONFIG_HOME", value: "/config" },
+        ],
+        volumeMounts: [
+            { name: "config", mountPath: IN_CLUSTER.configDir, readOnly: true },
+            { name: "users", mountPath: IN_CLUSTER.usersDir, readOnly: true },
+            { name: "tls", mountPath: IN_CLUSTER.tlsDir, readOnly: true },
+            { name: "caddy-data", mountPath: "/data" },
+            { name: "caddy-config", mountPath: "/config" },
+            // Caddy serves blob downloads from the registry's files (same path as in the registry
+            // container, where the sidecar's Caddyfile looks); it never writes there. Same user as the
+            // registry, so it can read everything the registry writes.
+            ...(spec.storage.kind === "filesystem" ? [{ name: "data", mountPath: IN_CLUSTER.dataDir, readOnly: true }] : []),
+            // The maintenance jobs' read-only markers (the policy's file signals); the sidecar only reads them.
+            ...(gcMarker || backup ? [signalMount(false)] : []),
+        ],
+        resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "2", memory: "512Mi" } },
+        // The caddy image's binary carries the file capability cap_net_bind_service=+ep: the kernel
+        // refuses to exec it (EPERM) when that capability is outside the bounding set, even though
+        // port 5000 does not need it. The restricted standard allows adding exactly this one.
+        securityContext: restrictedContainer(true, { netBindService: true }),
+        ...caddyProbes(),
+    };
+    const containers: k8s.types.input.core.v1.Container[] = [caddy, registry];
+    if (spec.ui.enabled) {
+        containers.push({
+            name: "ui",
+            image: spec.images.ui,
+            env: [
+                { name: "NGINX_LISTEN_PORT", value: String(IN_CLUSTER.uiPort) },
+                { name: "SINGLE_REGISTRY", value: "true" },
+                { name: "REGISTRY_TITLE", value: spec.host },
+                { name: "DELETE_IMAGES", value: String(spec.ui.deleteEnabled) },
+                { name: "SHOW_CONTENT_DIGEST", value: "true" },
+                { name: "SHOW_CATALOG_NB_TAGS", value: "true" },
+            ],
+            resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { cpu: "500m", memory: "128Mi" } },
+            // The image's entrypoint writes its settings into its own files at start: the root
+            // filesystem stays writable for this container only.
+            securityContext: restrictedContainer(false, { runAsUser: IN_CLUSTER.uiUid }),
+            readinessProbe: { tcpSocket: { port: IN_CLUSTER.uiPort }, periodSeconds: 10 },
+            livenessProbe: { tcpSocket: { port: IN_CLUSTER.uiPort }, initialDelaySeconds: 5, periodSeconds: 20 },
+        });
+    }
+    if (spec.maven) {
+        volumes.push(
+            { name: "maven-data", persistentVolumeClaim: { claimName: IN_CLUSTER.mavenClaim } },
+            { name: "maven-run", emptyDir: {} },
+        );
+        containers.push({
+            name: IN_CLUSTER.mavenContainer,
+            image: spec.maven.image,
+            // -e: the error log nginx opens before it reads its config goes to stderr too.
+            args: ["nginx", "-e", "stderr", "-c", `${IN_CLUSTER.configDir}/maven-nginx.conf`],
+            ports: [{ name: "maven", containerPort: MAVEN_BACKEND.port, protocol: "TCP" }],
+            volumeMounts: [
+                { name: "config", mountPath: IN_CLUSTER.configDir, readOnly: true },
+                { name: "maven-data", mountPath: MAVEN_BACKEND.dataDir },
+                { name: "maven-run", mountPath: MAVEN_BACKEND.runDir },
+                ...(gcMarker ? [signalMount(true)] : []),
+            ],
+            resources: { requests: { cpu: "10m", memory: "16Mi" }, limits: { cpu: "1", memory: "128Mi" } },
+            securityContext: restrictedContainer(true),
+            readinessProbe: { tcpSocket: { port: "maven" }, periodSeconds: 10 },
+            livenessProbe: { tcpSocket: { port: "maven" }, initialDelaySeconds: 5, periodSeconds: 20 },
+        });
+    }
+    if (backup) {
+        containers.push(backup.container);
+        volumes.push(...backup.volumes);
+    }
+    if (gcMarker || backup) volumes.push(signalVolume());
+    // Without a ReadWriteOnce volume in the pod (s3 storage and no Maven files), pods may overlap in a rollout.
+    const shared = podsMayOverlap(spec);
+    return {
+        apiVersion: "apps/v1",
+        kind: "Deployment",
+        metadata: meta(IN_CLUSTER.name, spec.namespace, "registry"),
+        spec: {
+            replicas: spec.replicas,
+            selector: { matchLabels: selector("registry") },
+            // A ReadWriteOnce volume can be mounted by one pod at a time: the old pod goes first.
+            strategy: shared ? { type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } } : { type: "Recreate" },
+            template: {
+                metadata: {
+                    labels: labels("registry"),
+                    annotations: { "dso-registry/config-checksum": spec.configChecksum },
+                },
+                spec: {
+                    serviceAccountName: IN_CLUSTER.name,
+                    automountServiceAccountToken: false,
+                    enableServiceLinks: false,
+                    securityContext: restrictedPod(shared ? undefined : IN_CLUSTER.uid),
+                    containers,
+                    volumes,
+                    // Uploads in flight get time to finish before the pod stops.
+                    terminationGracePeriodSeconds: 60,
+                    ...(spec.replicas > 1
+                        ? {
+                              topologySpreadConstraints: [
+                                  {
+                                      maxSkew: 1,
+                                      topologyKey: "kubernetes.io/hostname",
+                                      whenUnsatisfiable: "ScheduleAnyway",
+                                      labelSelector: { matchLabels: selector("registry") },
+                                  },
+                              ],
+                          }
+                        : {}),
+                },
+            },
+        },
+    } satisfies k8s.types.input.apps.v1.Deployment;
+}
+/** Only with several replicas: with one, a budget would block every node drain. */
+export function renderDisruptionBudget(spec: InClusterSpec): K8sObject | undefined {
+    if (spec.replicas < 2) return undefined;
+    return {
+        apiVersion: "policy/v1",
+        kind: "PodDisruptionBudget",
+        metadata: meta(IN_CLUSTER.name, spec.namespace, "registry"),
+        spec: { maxUnavailable: 1, selector: { matchLabels: selector("registry") } },
+    } satisfies k8s.types.input.policy.v1.PodDisruptionBudget;
+}

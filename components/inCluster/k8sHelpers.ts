@@ -1,0 +1,71 @@
+/**
+ * Pieces every in-cluster object is built from: the labels and metadata each carries, the security
+ * settings the "restricted" Pod Security Standard asks for, and a Secret of the registry's namespace.
+ */
+import type * as k8s from "@pulumi/kubernetes";
+import { MANAGED_LABELS } from "../shared/facts";
+import type { K8sObject, Value } from "../shared/k8sObject";
+import { IN_CLUSTER, type InClusterSpec } from "./spec";
+
+export function labels(component: string): Record<string, string> {
+    return {
+        "app.kubernetes.io/component": component,
+        "app.kubernetes.io/name": IN_CLUSTER.name,
+        ...MANAGED_LABELS,
+    };
+}
+
+export function selector(component: string): Record<string, string> {
+    return { "app.kubernetes.io/component": component, "app.kubernetes.io/name": IN_CLUSTER.name };
+}
+
+export function meta(name: string, namespace: string | undefined, component: string, annotations?: Record<string, string>) {
+    return {
+        name,
+        ...(namespace ? { namespace } : {}),
+        labels: labels(component),
+        ...(annotations && Object.keys(annotations).length > 0 ? { annotations } : {}),
+    };
+}
+
+/** The container settings the "restricted" Pod Security Standard asks for. */
+export function restrictedContainer(
+    readOnlyRootFilesystem: boolean,
+    options: { runAsUser?: number; netBindService?: boolean } = {},
+): k8s.types.input.core.v1.SecurityContext {
+    const { runAsUser, netBindService } = options;
+    return {
+        allowPrivilegeEscalation: false,
+        capabilities: { drop: ["ALL"], ...(netBindService ? { add: ["NET_BIND_SERVICE"] } : {}) },
+        privileged: false,
+        readOnlyRootFilesystem,
+        runAsNonRoot: true,
+        ...(runAsUser !== undefined ? { runAsUser, runAsGroup: runAsUser } : {}),
+        seccompProfile: { type: "RuntimeDefault" },
+    };
+}
+
+export function restrictedPod(fsGroup?: number): k8s.types.input.core.v1.PodSecurityContext {
+    return {
+        runAsNonRoot: true,
+        runAsUser: IN_CLUSTER.uid,
+        runAsGroup: IN_CLUSTER.uid,
+        ...(fsGroup !== undefined ? { fsGroup, fsGroupChangePolicy: "OnRootMismatch" } : {}),
+        seccompProfile: { type: "RuntimeDefault" },
+    };
+}
+export function secret(
+    name: string,
+    spec: InClusterSpec,
+    component: string,
+    stringData: Record<string, Value>,
+    type = "Opaque",
+): K8sObject {
+    return {
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: meta(name, spec.namespace, component),
+        type,
+        stringData,
+    } satisfies k8s.types.input.core.v1.Secret;
+}

@@ -1,0 +1,136 @@
+/**
+ * How clients reach the registry: its Services, the Ingress with its controller's annotations, the
+ * Traefik allowlist Middleware, and the KEP-1755 ConfigMap that tells local tools where it is.
+ */
+import type * as k8s from "@pulumi/kubernetes";
+import type { K8sObject } from "../shared/k8sObject";
+import { meta, selector } from "./k8sHelpers";
+import { IN_CLUSTER, type InClusterSpec } from "./spec";
+
+export function renderService(spec: InClusterSpec): K8sObject {
+    return {
+        apiVersion: "v1",
+        kind: "Service",
+        metadata: meta(IN_CLUSTER.name, spec.namespace, "registry"),
+        spec: {
+            type: "ClusterIP",
+            selector: selector("registry"),
+            ports: [{ name: "http", port: IN_CLUSTER.servicePort, targetPort: "http", protocol: "TCP" }],
+        },
+    } satisfies k8s.types.input.core.v1.Service;
+}
+
+/**
+ * The sidecar's TLS listener as a Service: pods that resolve the registry's public name to this
+ * Service's ClusterIP (CoreDNS) reach the same policy and certificate as through the ingress, on 443.
+ */
+export function renderTlsService(spec: InClusterSpec): K8sObject {
+    return {
+        apiVersion: "v1",
+        kind: "Service",
+        metadata: meta(IN_CLUSTER.tlsService, spec.namespace, "registry"),
+        spec: {
+            type: "ClusterIP",
+            selector: selector("registry"),
+            ports: [{ name: "https", port: IN_CLUSTER.tlsServicePort, targetPort: "https", protocol: "TCP" }],
+        },
+    } satisfies k8s.types.input.core.v1.Service;
+}
+
+/**
+ * ingress-nginx settings for multi-GB layers: no body limit (the default is 1m), long proxy timeouts,
+ * and no request or response buffering, so a layer streams instead of spooling to the controller's disk.
+ * Traefik streams bodies without a limit by default and takes no per-Ingress timeouts.
+ */
+const NGINX_ANNOTATIONS: Readonly<Record<string, string>> = {
+    "nginx.ingress.kubernetes.io/proxy-body-size": "0",
+    "nginx.ingress.kubernetes.io/proxy-buffering": "off",
+    "nginx.ingress.kubernetes.io/proxy-connect-timeout": "30",
+    "nginx.ingress.kubernetes.io/proxy-http-version": "1.1",
+    "nginx.ingress.kubernetes.io/proxy-read-timeout": "900",
+    "nginx.ingress.kubernetes.io/proxy-request-buffering": "off",
+    "nginx.ingress.kubernetes.io/proxy-send-timeout": "900",
+    "nginx.ingress.kubernetes.io/ssl-redirect": "true",
+};
+
+/**
+ * The Ingress's annotations for its controller. The Caddy sidecar sees only the controller's address,
+ * so the client-network allowlist is enforced by the controller: ingress-nginx with an annotation,
+ * Traefik with the Middleware of `renderAllowlistMiddleware`, referenced here. With a controller this
+ * program does not know, the ingress-nginx settings are written as before and no allowlist is allowed.
+ */
+export function ingressAnnotations(
+    spec: Pick<InClusterSpec, "tls" | "allowedNetworks" | "ingressController" | "namespace">,
+): Record<string, string> {
+    const allowlist = spec.allowedNetworks.length > 0;
+    if (allowlist && spec.ingressController === undefined) {
+        throw new Error("in-cluster registry: an allowlist needs a known ingress controller (the config rules refuse this first)");
+    }
+    const annotations: Record<string, string> = spec.ingressController === "traefik" ? {} : { ...NGINX_ANNOTATIONS };
+    if (allowlist && spec.ingressController === "nginx") {
+        annotations["nginx.ingress.kubernetes.io/whitelist-source-range"] = spec.allowedNetworks.join(",");
+    }
+    if (allowlist && spec.ingressController === "traefik") {
+        // Traefik names a Middleware from Kubernetes as <namespace>-<name>@kubernetescrd.
+        annotations["traefik.ingress.kubernetes.io/router.middlewares"] =
+            `${spec.namespace}-${IN_CLUSTER.allowlistMiddleware}@kubernetescrd`;
+    }
+    if (spec.tls.kind === "cert-manager") {
+        const key = spec.tls.issuerKind === "ClusterIssuer" ? "cert-manager.io/cluster-issuer" : "cert-manager.io/issuer";
+        annotations[key] = spec.tls.issuerName;
+    }
+    return Object.fromEntries(Object.entries(annotations).sort(([a], [b]) => a.localeCompare(b)));
+}
+
+/** Traefik's ipAllowList Middleware (traefik.io/v1alpha1, Traefik v3) for the allowlist; none otherwise. */
+export function renderAllowlistMiddleware(spec: InClusterSpec): K8sObject | undefined {
+    if (spec.ingressController !== "traefik" || spec.allowedNetworks.length === 0) return undefined;
+    return {
+        apiVersion: "traefik.io/v1alpha1",
+        kind: "Middleware",
+        metadata: meta(IN_CLUSTER.allowlistMiddleware, spec.namespace, "ingress"),
+        spec: { ipAllowList: { sourceRange: [...spec.allowedNetworks] } },
+    };
+}
+
+export function renderIngress(spec: InClusterSpec): K8sObject {
+    return {
+        apiVersion: "networking.k8s.io/v1",
+        kind: "Ingress",
+        metadata: meta(IN_CLUSTER.name, spec.namespace, "ingress", ingressAnnotations(spec)),
+        spec: {
+            ingressClassName: spec.ingressClass,
+            tls: [{ hosts: [spec.host], secretName: IN_CLUSTER.tlsSecret }],
+            rules: [
+                {
+                    host: spec.host,
+                    http: {
+                        paths: [
+                            {
+                                path: "/",
+                                pathType: "Prefix",
+                                backend: { service: { name: IN_CLUSTER.name, port: { name: "http" } } },
+                            },
+                        ],
+                    },
+                },
+            ],
+        },
+    } satisfies k8s.types.input.networking.v1.Ingress;
+}
+/** KEP-1755: tells tools (Tilt, ctlptl, Skaffold…) where the local registry is. */
+export function renderLocalRegistryHosting(spec: InClusterSpec): K8sObject | undefined {
+    if (!spec.publishLocalRegistryHosting) return undefined;
+    const body = [
+        `host: ${JSON.stringify(spec.host)}`,
+        `hostFromContainerRuntime: ${JSON.stringify(spec.host)}`,
+        `hostFromClusterNetwork: ${JSON.stringify(`${IN_CLUSTER.name}.${spec.namespace}.svc:${IN_CLUSTER.servicePort}`)}`,
+        "",
+    ].join("\n");
+    return {
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        metadata: meta("local-registry-hosting", "kube-public", "discovery"),
+        data: { "localRegistryHosting.v1": body },
+    } satisfies k8s.types.input.core.v1.ConfigMap;
+}

@@ -1,0 +1,200 @@
+/**
+ * The in-cluster registry's settings as the renderers read them (`InClusterSpec`), the names and
+ * paths every renderer shares (`IN_CLUSTER`), and the check that refuses settings no rendering can
+ * serve (`inClusterSpecProblem`).
+ */
+import type { BackupDestination } from "../externalHost/backupScripts";
+import { DISTRIBUTION, type IngressController } from "../shared/facts";
+import type { Value } from "../shared/k8sObject";
+
+/** Where Distribution keeps blobs and manifests. */
+export type InClusterStorage =
+    | {
+          readonly kind: "filesystem";
+          /** PVC size, e.g. "20Gi". */
+          readonly size: string;
+          /** Storage class; the cluster default when unset. */
+          readonly storageClass?: string;
+      }
+    | {
+          readonly kind: "s3";
+          readonly accessKeyId: Value;
+          readonly secretAccessKey: Value;
+      };
+
+/** Where the ingress gets its certificate. */
+export type InClusterTls =
+    | {
+          /** A certificate and key we have (generated CA or the operator's), stored in Secret `registry-tls`. */
+          readonly kind: "secret";
+          readonly certPem: Value;
+          readonly keyPem: Value;
+      }
+    | {
+          /** cert-manager's ingress-shim issues the certificate into Secret `registry-tls`. */
+          readonly kind: "cert-manager";
+          readonly issuerKind: "Issuer" | "ClusterIssuer";
+          readonly issuerName: string;
+      };
+
+export interface InClusterSpec {
+    /** Namespace of every namespaced object (except the KEP-1755 ConfigMap, which lives in kube-public). */
+    readonly namespace: string;
+    /** Host name clients use; the Ingress serves it. */
+    readonly host: string;
+    /** IngressClass of the ingress controller. */
+    readonly ingressClass: string;
+    /**
+     * The controller behind it, which decides the Ingress annotations and how `allowedNetworks` is
+     * enforced; undefined for a controller this program does not know (then no allowlist is allowed).
+     */
+    readonly ingressController?: IngressController;
+    readonly tls: InClusterTls;
+    readonly images: {
+        readonly registry: string;
+        readonly caddy: string;
+        readonly ui: string;
+        /** Image with `sh` and `kubectl`, for the garbage-collection job. */
+        readonly kubectl: string;
+    };
+    readonly replicas: number;
+    readonly storage: InClusterStorage;
+    /** Client networks allowed through the ingress; everyone when empty. */
+    readonly allowedNetworks: readonly string[];
+    readonly ui: { readonly enabled: boolean; readonly deleteEnabled: boolean };
+    readonly garbageCollection: { readonly enabled: boolean; readonly schedule: string; readonly deleteUntagged: boolean };
+    readonly publishLocalRegistryHosting: boolean;
+    /** The sidecar's Caddyfile (from the shared access-policy renderer; holds no secret). */
+    readonly caddyfile: string;
+    /** Distribution's config.yml (from the shared renderer; holds no secret). */
+    readonly registryConfig: string;
+    /** Caddy users files and the htpasswd view of the same accounts. */
+    readonly users: { readonly push: Value; readonly pull: Value; readonly htpasswd: Value };
+    /** Distribution's `http.secret`, shared by every replica. */
+    readonly httpSecret: Value;
+    /** Digest of everything the pods read at start; a change rolls the pods. */
+    readonly configChecksum: Value;
+    /**
+     * The Maven repository served by the same front (the converged case): an nginx sidecar with its
+     * own PVC. Its deploy account's users file rides in the htpasswd Secret.
+     */
+    readonly maven?: InClusterMaven;
+    /** Scheduled backups of the registry's volume (and Maven's) with restic; none when unset. See ./backup.ts. */
+    readonly backup?: InClusterBackup;
+}
+
+/** See `InClusterSpec.maven`. */
+export interface InClusterMaven {
+    /** nginx image with the WebDAV module (the official image has it). */
+    readonly image: string;
+    /** The backend's nginx.conf (from `renderMavenNginxConfig`). */
+    readonly nginxConfig: string;
+    /** The Maven deploy account's users file for Caddy (secret). */
+    readonly deployUsers: Value;
+    /** PVC size of the repository's files, e.g. "10Gi", and its storage class (the cluster default when unset). */
+    readonly size: string;
+    readonly storageClass?: string;
+    /** `mavenRegistry.pathPrefix`: the folder of the data volume the GC job cleans. */
+    readonly pathPrefix: string;
+    /** Timestamped builds the GC job keeps per SNAPSHOT version (`mavenRegistry.snapshotBuildsToKeep`). */
+    readonly snapshotBuildsToKeep: number;
+}
+
+/** `InClusterSpec.backup`: scheduled backups to an S3-compatible bucket. */
+export interface InClusterBackup {
+    /** Image with restic and a POSIX shell (restic/restic is Alpine-based). */
+    readonly image: string;
+    /** Cron schedule of CronJob `registry-backup`. */
+    readonly schedule: string;
+    /** Snapshots kept on the destination (restic forget --keep-last). */
+    readonly keep: number;
+    readonly destination: InClusterBackupDestination;
+    /** restic's repository password (secret). */
+    readonly repositoryPassword: Value;
+    /** The bucket's credentials (secret); with an S3 destination only. */
+    readonly s3?: { readonly accessKeyId: Value; readonly secretAccessKey: Value };
+}
+
+/**
+ * An S3-compatible bucket, or a PersistentVolumeClaim of its own (`registry-backup`, mounted in the
+ * registry pod beside the registry's): the second protects against deletes and a broken registry
+ * volume, not against losing the cluster's storage.
+ */
+export type InClusterBackupDestination =
+    | Extract<BackupDestination, { kind: "s3" }>
+    | { readonly kind: "volume"; readonly size: string; readonly storageClass?: string };
+
+/** Names and paths shared by the renderers, the access policy and the tests. */
+export const IN_CLUSTER = {
+    name: "registry",
+    uiName: "registry-ui",
+    gcName: "registry-gc",
+    htpasswdSecret: "registry-htpasswd",
+    httpSecret: "registry-http-secret",
+    s3Secret: "registry-s3",
+    tlsSecret: "registry-tls",
+    /** Service in front of the sidecar's TLS listener: pods reach the registry by its public name through it. */
+    tlsService: "registry-tls",
+    /** The Service port of `tlsService`: clients use the host name without a port, as through the ingress. */
+    tlsServicePort: 443,
+    /** The Caddy sidecar's TLS listener in the pod (non-root: above 1024). */
+    tlsPort: 8443,
+    /** Where the Caddy container mounts Secret `registry-tls` (the ingress's certificate and key). */
+    tlsDir: "/etc/caddy-tls",
+    configMap: "registry-config",
+    /** Traefik's Middleware that enforces the client-network allowlist. */
+    allowlistMiddleware: "registry-allowlist",
+    dataClaim: "registry-data",
+    mavenClaim: "maven-data",
+    /** The nginx sidecar that serves the Maven repository. */
+    mavenContainer: "maven",
+    /** ConfigMap key (and file in configDir) of the Maven cleanup the GC job runs in the Maven container. */
+    mavenGcScript: "maven-gc.sh",
+    /** ConfigMap key (and file in configDir) of the collection the GC job runs in the registry container, inside the front's window. */
+    gcStepScript: "gc.sh",
+    /** ConfigMap key (and file in configDir) of the check the GC job runs in the registry container afterwards. */
+    verifyScript: "verify.sh",
+    /** The Service port (Caddy, plain HTTP behind the ingress). */
+    servicePort: 5000,
+    /** Distribution inside the pod, on loopback only: nothing reaches it except through Caddy. */
+    registryAddr: "127.0.0.1:5001",
+    /** The web UI inside the pod; Caddy sends everything outside /v2/ there. */
+    uiPort: 8081,
+    configDir: DISTRIBUTION.configDir,
+    usersDir: `${DISTRIBUTION.configDir}/users`,
+    dataDir: DISTRIBUTION.dataDir,
+    /**
+     * Distribution's environment switch for read-only maintenance mode (verified with Distribution 2.8);
+     * the GC job sets it on every container when the pods may overlap (`gcWindow` "rollout"), and the
+     * Caddy sidecar reads it too.
+     */
+    readOnlyEnv: "REGISTRY_STORAGE_MAINTENANCE_READONLY",
+    /** Non-root user the registry and Caddy run as; the PVC is group-owned by it (fsGroup). */
+    uid: 65532,
+    /** The UI image's own `nginx` user, which owns the files its entrypoint rewrites. */
+    uiUid: 101,
+} as const;
+
+/** The default image for the garbage-collection job: Alpine with kubectl. Pin it by digest in production. */
+export const DEFAULT_KUBECTL_IMAGE = "alpine/k8s:1.31.4";
+/** Why the settings cannot be rendered, or undefined. Exported for table-driven tests. */
+export function inClusterSpecProblem(
+    spec: Pick<InClusterSpec, "replicas" | "storage" | "host" | "maven"> & Partial<Pick<InClusterSpec, "backup">>,
+): string | undefined {
+    if (spec.backup && spec.storage.kind !== "filesystem") {
+        return "backups copy the registry's volume, and with s3 storage there is none: keep the bucket's own versions or replication instead";
+    }
+    if (spec.replicas > 1 && spec.storage.kind !== "s3") {
+        return `${spec.replicas} replicas need shared storage: set registry.storage.kind "s3" (a PVC is mounted by one node only)`;
+    }
+    if (!Number.isInteger(spec.replicas) || spec.replicas < 1) {
+        return `replicas must be a whole number of at least 1, got ${spec.replicas}`;
+    }
+    if (spec.maven && spec.replicas > 1) {
+        return `the Maven repository keeps its files on one volume, which ${spec.replicas} registry replicas cannot share: serve Maven from its own host (mavenRegistry.host) or run one replica`;
+    }
+    if (spec.host.includes(":") || spec.host.includes("/")) {
+        return `host "${spec.host}" must be a bare host name: the ingress serves it on port 443`;
+    }
+    return undefined;
+}

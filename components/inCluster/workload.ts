@@ -1,0 +1,110 @@
+/**
+ * The registry pod's namespace and what the pod reads: its ServiceAccount, Secrets, ConfigMap and
+ * the claims of its volumes.
+ */
+import type * as k8s from "@pulumi/kubernetes";
+import type { K8sObject } from "../shared/k8sObject";
+import { inClusterGcStepScript, inClusterVerifyScript, mavenGcScript } from "./gcJob";
+import { gcWindow } from "./gcWindow";
+import { labels, meta, secret } from "./k8sHelpers";
+import { IN_CLUSTER, type InClusterSpec } from "./spec";
+
+export function renderNamespace(spec: InClusterSpec): K8sObject {
+    return {
+        apiVersion: "v1",
+        kind: "Namespace",
+        metadata: {
+            name: spec.namespace,
+            labels: {
+                ...labels("namespace"),
+                "pod-security.kubernetes.io/audit": "restricted",
+                "pod-security.kubernetes.io/enforce": "restricted",
+            },
+        },
+    } satisfies k8s.types.input.core.v1.Namespace;
+}
+/** Every Secret the registry needs; values stay Outputs (secret) in the component. */
+export function renderSecrets(spec: InClusterSpec): K8sObject[] {
+    const secrets = [
+        secret(IN_CLUSTER.htpasswdSecret, spec, "registry", {
+            htpasswd: spec.users.htpasswd,
+            push: spec.users.push,
+            pull: spec.users.pull,
+            ...(spec.maven ? { "maven-deploy": spec.maven.deployUsers } : {}),
+        }),
+        secret(IN_CLUSTER.httpSecret, spec, "registry", { secret: spec.httpSecret }),
+    ];
+    if (spec.storage.kind === "s3") {
+        secrets.push(
+            secret(IN_CLUSTER.s3Secret, spec, "registry", {
+                accessKeyId: spec.storage.accessKeyId,
+                secretAccessKey: spec.storage.secretAccessKey,
+            }),
+        );
+    }
+    if (spec.tls.kind === "secret") {
+        secrets.push(
+            secret(IN_CLUSTER.tlsSecret, spec, "ingress", { "tls.crt": spec.tls.certPem, "tls.key": spec.tls.keyPem }, "kubernetes.io/tls"),
+        );
+    }
+    return secrets;
+}
+
+export function renderConfigMap(spec: InClusterSpec): K8sObject {
+    return {
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        metadata: meta(IN_CLUSTER.configMap, spec.namespace, "registry"),
+        data: {
+            Caddyfile: spec.caddyfile,
+            "config.yml": spec.registryConfig,
+            ...(spec.maven ? { "maven-nginx.conf": spec.maven.nginxConfig } : {}),
+            ...(spec.maven && spec.garbageCollection.enabled ? { [IN_CLUSTER.mavenGcScript]: mavenGcScript(spec.maven) } : {}),
+            ...(gcWindow(spec) === "marker"
+                ? { [IN_CLUSTER.gcStepScript]: inClusterGcStepScript(spec.garbageCollection.deleteUntagged, spec.storage.kind) }
+                : {}),
+            ...(spec.garbageCollection.enabled ? { [IN_CLUSTER.verifyScript]: inClusterVerifyScript(spec.namespace) } : {}),
+        },
+    } satisfies k8s.types.input.core.v1.ConfigMap;
+}
+
+export function renderDataClaim(spec: InClusterSpec): K8sObject | undefined {
+    if (spec.storage.kind !== "filesystem") return undefined;
+    return {
+        apiVersion: "v1",
+        kind: "PersistentVolumeClaim",
+        // With a WaitForFirstConsumer storage class (microk8s's hostpath) the claim stays Pending until
+        // the registry pod uses it: waiting for "Bound" before creating that pod would never end.
+        metadata: meta(IN_CLUSTER.dataClaim, spec.namespace, "registry", { "pulumi.com/skipAwait": "true" }),
+        spec: {
+            accessModes: ["ReadWriteOnce"],
+            resources: { requests: { storage: spec.storage.size } },
+            ...(spec.storage.storageClass ? { storageClassName: spec.storage.storageClass } : {}),
+        },
+    } satisfies k8s.types.input.core.v1.PersistentVolumeClaim;
+}
+
+/** The Maven repository's files: kept like the registry's (a PVC that outlives the pods). */
+export function renderMavenClaim(spec: InClusterSpec): K8sObject | undefined {
+    if (!spec.maven) return undefined;
+    return {
+        apiVersion: "v1",
+        kind: "PersistentVolumeClaim",
+        metadata: meta(IN_CLUSTER.mavenClaim, spec.namespace, "maven", { "pulumi.com/skipAwait": "true" }),
+        spec: {
+            accessModes: ["ReadWriteOnce"],
+            resources: { requests: { storage: spec.maven.size } },
+            ...(spec.maven.storageClass ? { storageClassName: spec.maven.storageClass } : {}),
+        },
+    } satisfies k8s.types.input.core.v1.PersistentVolumeClaim;
+}
+
+export function renderServiceAccount(spec: InClusterSpec): K8sObject {
+    return {
+        apiVersion: "v1",
+        kind: "ServiceAccount",
+        metadata: meta(IN_CLUSTER.name, spec.namespace, "registry"),
+        // The registry never talks to the Kubernetes API.
+        automountServiceAccountToken: false,
+    } satisfies k8s.types.input.core.v1.ServiceAccount;
+}
