@@ -20,7 +20,6 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { renderCaddyfile, renderRegistryConfig, renderUsersFile } from "../../components/accessPolicy/accessPolicy";
 import {
-    type BackupDestination,
     backupKnownHosts,
     backupPaths,
     backupS3EnvFile,
@@ -39,6 +38,7 @@ import {
     hostPaths,
 } from "../../components/externalHost/scripts";
 import { DISTRIBUTION } from "../../components/shared/facts";
+import type { BackupDestination } from "../../components/upkeep/backup";
 import { type DockerEngine, startDockerEngine } from "../support/dockerEngine";
 import { payloadImage, registryImage } from "../support/dockerImages";
 import { createNetns, type TestNetns } from "../support/netns";
