@@ -1,9 +1,8 @@
 /**
  * The check that every tagged image is still served whole, for both placements: after garbage
- * collection (distribution#3743: a registry answers 200 from its cache for data GC removed;
- * distribution#3045: GC during a push deletes the new layers) and after a restore. One script,
- * `verify.sh` beside this file; the places it runs differ only in the HTTP client they have and in
- * what the messages point to:
+ * collection (what can go wrong there: docs/decisions/maintenance-window.md) and after a restore.
+ * One script, `verify.sh` beside this file; the places it runs differ only in the HTTP client they
+ * have and in what the messages point to:
  *
  * - the external host: `dso-registry-verify` with curl, against Distribution on the host's loopback
  *   (components/externalHost/backupScripts.ts `verifyScript`);
