@@ -34,8 +34,9 @@
  * Restore: CronJob `registry-restore` is suspended and never runs on its own; `kubectl create job
  * --from=cronjob/registry-restore` runs it once the registry is scaled to 0 (docs/in-cluster.md).
  */
-import type * as k8s from "@pulumi/kubernetes";
+
 import * as path from "node:path";
+import type * as k8s from "@pulumi/kubernetes";
 import { MAVEN_BACKEND } from "../maven/nginxConfig";
 import type { K8sObject } from "../shared/k8sObject";
 import { renderShellScript } from "../shared/shellScript";
