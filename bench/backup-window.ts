@@ -31,7 +31,7 @@ import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, rmSync, watch, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { renderRegistryConfig } from "../components/accessPolicy/accessPolicy";
+import { renderRegistryConfig } from "../components/distribution/registryConfig";
 import { backupKnownHosts, backupPaths, backupScript } from "../components/externalHost/backupScripts";
 import {
     type ContainerSpec,

@@ -17,7 +17,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { existsSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import * as path from "node:path";
-import { renderCaddyfile } from "../components/accessPolicy/accessPolicy";
+import { renderCaddyfile } from "../components/accessPolicy/caddyfile";
 import { DOCKER_HUB, renderMirrorConfig } from "../components/mirrors/mirrors";
 import { type RealRegistry, startRealRegistry } from "../test/support/realRegistry";
 import { freePort, privateDir, removeDir, runOk, type ServerProcess, startServer, waitForPort } from "../test/support/serverProcess";

@@ -3,24 +3,14 @@
  * The stack hands the results to the components; no component derives them again, so both registry
  * placements (in-cluster, external host) and node trust always agree.
  */
-import { mavenServedByRegistry, type ParsedConfig } from "./config";
-import { imagePrefix, type RuntimeFlavour, registryAuthority } from "./shared/facts";
-
-/**
- * Runtime flavours whose nodes can hold registry credentials themselves, so that every pod on them
- * pulls without an imagePullSecret: k3s and RKE2 read `configs.<host>.auth` from registries.yaml;
- * containerd (also microk8s's and kind's) sends hosts.toml's `header` table (an `Authorization: Basic`
- * header) with every request to the registry. The Docker engine has nothing kubelet's pulls use, so
- * pods on docker nodes pull with the pull secrets of `pullSecrets.namespaces`. The config rules refuse
- * reads that need credentials when some node gets none this way and no namespace gets a pull secret.
- */
-export const NODE_HELD_CREDENTIAL_FLAVOURS: ReadonlySet<RuntimeFlavour> = new Set<RuntimeFlavour>([
-    "k3s",
-    "rke2",
-    "containerd",
-    "microk8s",
-    "kind",
-]);
+import { mavenServedByRegistry, type NodeConfig, nodeRuntime, type ParsedConfig, pullCredentialsWanted } from "./config";
+import {
+    imagePrefix,
+    NODE_HELD_CREDENTIAL_FLAVOURS,
+    type RuntimeFlavour,
+    registryAuthority,
+    restartsOnRegistriesChange,
+} from "./shared/facts";
 
 /**
  * Who is given pull credentials, and whose account they are. Node trust (registries.yaml auth) and the
@@ -48,6 +38,17 @@ export interface PullCredentials {
     onNodes(flavour: RuntimeFlavour): boolean;
 }
 
+/** A node of `nodes.list` (delivery "ssh") as node trust takes it. */
+export interface SshNode {
+    /** Its entry in `nodes.list`. */
+    readonly node: NodeConfig;
+    /** Its runtime flavour: its own, else `nodes.runtime`. */
+    readonly runtime: RuntimeFlavour;
+    /** Its runtime reads registries.yaml only when it starts (k3s, RKE2): a change restarts it, in turns. */
+    readonly restartsOnChange: boolean;
+}
+
+/** Every decision several components read, made once by `decide`. */
 export interface Decisions {
     /** `host[:port]` of the container registry, as image references and logins name it. */
     readonly authority: string;
@@ -73,12 +74,19 @@ export interface Decisions {
      * registry's own). Otherwise nothing Maven is served and pipelines point at `mavenRegistry.host`.
      */
     readonly mavenServed: boolean;
+    /**
+     * The CA the configuration names, for the program to publish when it makes none itself: an existing
+     * registry's (`existing.caCertificate`) or a cert-manager issuer's (`registry.tls.certManagerCaCertificate`).
+     */
+    readonly configuredCa?: string;
+    /** The nodes node trust reaches over SSH (`nodes.delivery` "ssh"); empty with another delivery. */
+    readonly sshNodes: readonly SshNode[];
 }
 
 function decidePullCredentials(cfg: ParsedConfig, ownRegistry: boolean): PullCredentials | undefined {
+    if (!pullCredentialsWanted(cfg)) return undefined;
     const readsNeedCredentials = cfg.containerRegistry.requiresAuthForPull;
     const p = cfg.pullSecrets;
-    if (!readsNeedCredentials && p.namespaces.length === 0 && !p.flux) return undefined;
     return {
         account: ownRegistry ? "generated" : "organisation",
         readsNeedCredentials,
@@ -89,12 +97,24 @@ function decidePullCredentials(cfg: ParsedConfig, ownRegistry: boolean): PullCre
     };
 }
 
+function decideSshNodes(nodes: ParsedConfig["nodes"]): SshNode[] {
+    if (nodes.delivery !== "ssh") return [];
+    return nodes.list.map((node) => {
+        const runtime = nodeRuntime(node, nodes);
+        return { node, runtime, restartsOnChange: restartsOnRegistriesChange(runtime) };
+    });
+}
+
+/** Every decision, from the validated configuration. */
 export function decide(cfg: ParsedConfig): Decisions {
     const cr = cfg.containerRegistry;
     const authority = registryAuthority(cr.host, cr.port);
     const ownRegistry = cfg.registry.mode !== "existing";
     const apiDeletes = ownRegistry && (cfg.registry.ui.deleteEnabled || cfg.registry.maintenance.garbageCollection.enabled);
     const pullCredentials = decidePullCredentials(cfg, ownRegistry);
+    const existingCa = cfg.registry.mode === "existing" ? cfg.registry.existing.caCertificate : undefined;
+    const issuerCa = cfg.registry.tls.mode === "cert-manager" ? cfg.registry.tls.caCertificate : undefined;
+    const configuredCa = existingCa ?? issuerCa;
     return {
         authority,
         imagePrefix: imagePrefix(authority, cr.pathPrefix),
@@ -103,5 +123,7 @@ export function decide(cfg: ParsedConfig): Decisions {
         apiDeletes,
         uiDeletes: cfg.registry.ui.enabled && cfg.registry.ui.deleteEnabled && apiDeletes,
         mavenServed: mavenServedByRegistry(cfg),
+        ...(configuredCa ? { configuredCa } : {}),
+        sshNodes: decideSshNodes(cfg.nodes),
     };
 }

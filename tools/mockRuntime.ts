@@ -1,16 +1,18 @@
 /**
  * Pulumi's mock runtime, set up the way the offline synth and the tests need it: stack config given
  * as in a stack file (secure values as placeholders, never decrypted), provider outputs replaced by
- * realistic values or readable placeholders, and every registration recorded with its parent and
- * with secret inputs redacted. The program under it is the real one: nothing in components/ knows
+ * realistic values or readable placeholders, and every registration recorded with its parent, the
+ * URN the engine would give it, its options and its inputs with secrets redacted. The program under it is the real one: nothing in components/ knows
  * it runs under mocks.
  */
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
+import type { Alias } from "@pulumi/pulumi/proto/alias_pb";
 import type { RegisterResourceRequest, RegisterResourceResponse } from "@pulumi/pulumi/proto/resource_pb";
 import * as runtimeConfig from "@pulumi/pulumi/runtime/config";
 import { MockMonitor, type Mocks } from "@pulumi/pulumi/runtime/mocks";
 import * as bcrypt from "bcryptjs";
+import { type AliasSpec, aliasUrn, urnOf } from "./identity";
 
 export const SECRET = "[secret]";
 export const UNKNOWN = "[unknown]";
@@ -20,7 +22,24 @@ const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
 const SIG_KEY = "4dabf18193072939515e22adb298388d";
 const UNKNOWN_VALUE = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
+/** The options of a registration that change what the engine does, as the engine receives them. */
+export interface RecordedOptions {
+    readonly protect: boolean;
+    readonly retainOnDelete: boolean;
+    readonly deleteBeforeReplace: boolean;
+    readonly replaceOnChanges: readonly string[];
+    readonly ignoreChanges: readonly string[];
+    /**
+     * URNs the resource waits for although none of its inputs refers to them: its `dependsOn`, where one
+     * on a component stands for every custom resource inside it (the SDK sends it so).
+     */
+    readonly dependsOn: readonly string[];
+    /** The URNs its own aliases name (aliases inherited from a parent are the engine's to derive). */
+    readonly aliases: readonly string[];
+}
+
 export interface RecordedResource {
+    /** The URN the engine gives the resource (tools/identity.ts). */
     readonly urn: string;
     readonly type: string;
     readonly name: string;
@@ -38,6 +57,7 @@ export interface RecordedResource {
     readonly state: Record<string, unknown>;
     /** Output names the resource asks the engine to keep secret in state. */
     readonly additionalSecretOutputs: readonly string[];
+    readonly options: RecordedOptions;
 }
 
 /** The password the mock gives every generated password: fixed per resource, so synth output is stable. */
@@ -143,7 +163,44 @@ const UNSUPPORTED_FEATURES = new Set(["outputValues", "transforms", "invokeTrans
 
 type Callback<T> = (error: unknown, response: T | undefined) => void;
 
-/** Pulumi's mock monitor that also records each registration as the engine would receive it. */
+/** An alias as the SDK sends it: a URN, or a spec whose empty fields mean "as the resource's own". */
+function aliasSpecOf(alias: Alias): AliasSpec {
+    const spec = alias.getSpec();
+    if (!spec) return { urn: alias.getUrn() };
+    return {
+        name: spec.getName() || undefined,
+        type: spec.getType() || undefined,
+        stack: spec.getStack() || undefined,
+        project: spec.getProject() || undefined,
+        parentUrn: spec.getParenturn() || undefined,
+        noParent: spec.getNoparent(),
+    };
+}
+
+/** The options of a registration that change what the engine does (see RecordedOptions). */
+function optionsOf(req: RegisterResourceRequest, urn: string): RecordedOptions {
+    const fromInputs = new Set<string>();
+    req.getPropertydependenciesMap().forEach((deps) => {
+        for (const dependency of deps.getUrnsList()) fromInputs.add(dependency);
+    });
+    const owner = { urn, parentUrn: req.getParent() || undefined };
+    return {
+        protect: req.getProtect() === true,
+        retainOnDelete: req.getRetainondelete() === true,
+        deleteBeforeReplace: req.getDeletebeforereplace(),
+        replaceOnChanges: req.getReplaceonchangesList(),
+        ignoreChanges: req.getIgnorechangesList(),
+        dependsOn: req.getDependenciesList().filter((dependency) => !fromInputs.has(dependency)),
+        aliases: req.getAliasesList().map((alias) => aliasUrn(owner, aliasSpecOf(alias))),
+    };
+}
+
+/**
+ * Pulumi's mock monitor that also records each registration as the engine would receive it. The mock
+ * builds a URN from the parent's last type token only and keeps the stack's type in it; this monitor
+ * answers with the URN the engine gives (every parent's type, the stack's left out), so that parents,
+ * aliases and recorded identities are the ones a deployment has.
+ */
 class RecordingMonitor extends MockMonitor {
     constructor(
         mocks: Mocks,
@@ -156,11 +213,18 @@ class RecordingMonitor extends MockMonitor {
         const object = req.getObject();
         // The wire form keeps secrets marked where they are; the mock only sees them unwrapped.
         const wire = object?.toJavaScript() ?? {};
+        const urn = urnOf(pulumi.getStack(), pulumi.getProject(), req.getParent() || undefined, req.getType(), req.getName());
         await super.registerResource(req, (error, response) => {
             if (!error && response) {
+                const registered = this.resources.get(response.getUrn());
+                if (registered) {
+                    this.resources.delete(response.getUrn());
+                    this.resources.set(urn, { ...registered, urn });
+                }
+                response.setUrn(urn);
                 const state = response.getObject();
                 this.record({
-                    urn: response.getUrn(),
+                    urn,
                     type: req.getType(),
                     name: req.getName(),
                     parentUrn: req.getParent() || undefined,
@@ -169,6 +233,7 @@ class RecordingMonitor extends MockMonitor {
                     rawInputs: object ? pulumi.runtime.deserializeProperties(object) : {},
                     state: state ? pulumi.runtime.deserializeProperties(state) : {},
                     additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
+                    options: optionsOf(req, urn),
                 });
             }
             callback(error, response);

@@ -221,16 +221,41 @@ function withReviewableConnection(r: RecordedResource, inputs: Record<string, un
     return { ...inputs, connection: shown };
 }
 
+/**
+ * The options of a resource that change what the engine does, only those set (undefined: none): the
+ * resources it waits for by name (sorted: the SDK gathers them in no fixed order), aliases as the URNs
+ * they name, lists otherwise as the program gives them.
+ */
+function optionsJson(r: RecordedResource, nameOf: ReadonlyMap<string, string>): Record<string, unknown> | undefined {
+    const { protect, retainOnDelete, deleteBeforeReplace, replaceOnChanges, ignoreChanges, dependsOn, aliases } = r.options;
+    const lists: [string, readonly string[]][] = [
+        ["replaceOnChanges", replaceOnChanges],
+        ["ignoreChanges", ignoreChanges],
+        ["dependsOn", [...new Set(dependsOn.map((urn) => nameOf.get(urn) ?? urn))].sort()],
+        ["aliases", aliases],
+        ["additionalSecretOutputs", r.additionalSecretOutputs],
+    ];
+    const options: Record<string, unknown> = {
+        ...(protect ? { protect } : {}),
+        ...(retainOnDelete ? { retainOnDelete } : {}),
+        ...(deleteBeforeReplace ? { deleteBeforeReplace } : {}),
+        ...Object.fromEntries(lists.filter(([, list]) => list.length > 0)),
+    };
+    return Object.keys(options).length > 0 ? (sortKeys(options) as Record<string, unknown>) : undefined;
+}
+
 function resourcesJson(resources: readonly RecordedResource[]): string {
     const nameOf = new Map(resources.map((r) => [r.urn, r.name]));
     const rows = resources
         .map((r) => ({
             type: r.type,
             name: r.name,
+            urn: r.urn,
             parent: r.parentUrn ? (nameOf.get(r.parentUrn) ?? r.parentUrn) : undefined,
+            options: optionsJson(r, nameOf),
             inputs: sortKeys(withReviewableConnection(r, withoutProviderCode(r.inputs))),
         }))
-        .sort((a, b) => (a.type === b.type ? a.name.localeCompare(b.name) : a.type.localeCompare(b.type)));
+        .sort((a, b) => a.type.localeCompare(b.type) || a.name.localeCompare(b.name) || a.urn.localeCompare(b.urn));
     return `${JSON.stringify(rows, null, 2)}\n`;
 }
 

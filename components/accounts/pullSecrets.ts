@@ -7,6 +7,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { MANAGED_LABELS } from "../shared/facts";
+import { withFormerType } from "../shared/formerType";
 
 export const FLUX_NAMESPACE = "flux-system";
 export const FLUX_SECRET_NAME = "registry-credentials";
@@ -55,7 +56,7 @@ export interface PullSecretsArgs {
 
 export class PullSecrets extends pulumi.ComponentResource {
     constructor(name: string, args: PullSecretsArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("dso:registry:PullSecrets", name, {}, opts);
+        super("dso-registry:accounts:PullSecrets", name, {}, withFormerType(opts, "dso:registry:PullSecrets"));
         const dockerConfig = pulumi.secret(
             pulumi
                 .all([args.username, args.password])

@@ -7,6 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as bcrypt from "bcryptjs";
 import { PROJECT } from "../shared/facts";
+import { withFormerType } from "../shared/formerType";
 
 /** A registry account. `password` and `bcryptHash` are secret Outputs. */
 export interface RegistryAccount {
@@ -59,9 +60,12 @@ export class RegistryAccounts extends pulumi.ComponentResource {
     readonly htpasswd: pulumi.Output<string>;
 
     constructor(name: string, args: RegistryAccountsArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("dso:registry:RegistryAccounts", name, {}, opts);
+        super("dso-registry:accounts:RegistryAccounts", name, {}, withFormerType(opts, "dso:registry:RegistryAccounts"));
         if (args.pull && args.pull.username === args.push.username) {
-            throw new Error(`RegistryAccounts ${name}: the pull-only account needs its own user name, not "${args.push.username}"`);
+            throw new pulumi.ResourceError(
+                `RegistryAccounts ${name}: the pull-only account needs its own user name, not "${args.push.username}"`,
+                this,
+            );
         }
         const generated = (role: string, username: string): RegistryAccount => {
             const password = new random.RandomPassword(

@@ -5,6 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import { PROJECT } from "../shared/facts";
+import { withFormerType } from "../shared/formerType";
 
 export interface RegistryTlsArgs {
     /** "generated" makes a CA and a server certificate; "provided" passes the operator's through. */
@@ -26,11 +27,12 @@ export class RegistryTls extends pulumi.ComponentResource {
     readonly serverKeyPem: pulumi.Output<string>;
 
     constructor(name: string, args: RegistryTlsArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("dso:registry:RegistryTls", name, {}, opts);
-        if (args.dnsNames.length === 0) throw new Error(`RegistryTls ${name}: at least one DNS name is needed`);
+        super("dso-registry:accounts:RegistryTls", name, {}, withFormerType(opts, "dso:registry:RegistryTls"));
+        if (args.dnsNames.length === 0) throw new pulumi.ResourceError(`RegistryTls ${name}: at least one DNS name is needed`, this);
 
         if (args.source === "provided") {
-            if (!args.provided) throw new Error(`RegistryTls ${name}: source "provided" needs the certificate and key`);
+            if (!args.provided)
+                throw new pulumi.ResourceError(`RegistryTls ${name}: source "provided" needs the certificate and key`, this);
             this.serverCertPem = pulumi.output(args.provided.certificatePem);
             this.serverKeyPem = pulumi.secret(args.provided.privateKeyPem);
         } else {

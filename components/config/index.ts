@@ -1,21 +1,27 @@
 /**
  * Stack configuration: every key of the `dso-registry` namespace, checked and typed.
  *
- *   schema.ts    the zod schema: one entry per key, its description and its value rules
- *   rules.ts     rules that span several keys
- *   secrets.ts   the secret keys, the commands that set them, which ones a configuration needs
- *   problems.ts  ConfigError and the wording of every problem
- *   notices.ts   what is told without refusing: settings with no effect (one table), advice, placeholders
- *   settings.ts  the typed shape the program reads: one variant per mode
- *   parse.ts     parseConfig: schema, rules and secrets together, without Pulumi
- *   load.ts      loadStackConfig: the one place Pulumi config is read
+ *   schema.ts           the zod schema: one entry per key, its description and its value rules
+ *   rules.ts            rules that span several keys
+ *   derived.ts          facts derived from several keys, read by the rules, the notices and the decisions
+ *   secrets.ts          the secret keys, the commands that set them, which ones a configuration needs
+ *   problems.ts         ConfigError, how a problem names its key, the nearest allowed word
+ *   schemaIssues.ts     the schema's issues reworded as problems
+ *   mootSettings.ts     settings with no effect in the chosen modes (one table): told, not refused
+ *   advice.ts           combinations that work with a known limit: told, not refused
+ *   placeholders.ts     `REPLACE-WITH-…` values a deployment refuses and the synth warns about
+ *   stackFileLeaves.ts  the values a stack file sets, with their paths, for the notices
+ *   settings.ts         the typed shape the program reads: one variant per mode
+ *   parse.ts            parseConfig: schema, rules and secrets together, without Pulumi
+ *   load.ts             loadStackConfig: the one place Pulumi config is read
  */
 export { PROJECT } from "../shared/facts";
+export { mavenServedByRegistry, nodeRuntime, pullCredentialsWanted, trustedNodes } from "./derived";
 export { loadDeployableConfig, loadStackConfig, type StackConfig } from "./load";
-export { MOOT_SETTINGS, PLACEHOLDER_MARK } from "./notices";
+export { MOOT_SETTINGS } from "./mootSettings";
 export { type ParseOptions, type ParseResult, parseConfig } from "./parse";
+export { PLACEHOLDER_MARK } from "./placeholders";
 export { ConfigError, type ConfigProblem } from "./problems";
-export { mavenServedByRegistry } from "./rules";
 export { configShape, hostNameProblem, mavenPathProblem, repositoryPrefixProblem } from "./schema";
 export { type SecretName, type SecretSpec, type SecretState, secretNames, secretSpecs } from "./secrets";
 export type {

@@ -2,10 +2,13 @@
  * Validation without Pulumi: raw values (already JSON-decoded) and the state of each secret key in,
  * the typed configuration out, or a ConfigError listing every problem at once.
  */
-import { adviceWarnings, mootSettingWarnings, placeholderProblems } from "./notices";
-import { ConfigError, type ConfigProblem, describeIssue } from "./problems";
+import { adviceWarnings } from "./advice";
+import { mootSettingWarnings } from "./mootSettings";
+import { placeholderProblems } from "./placeholders";
+import { ConfigError, type ConfigProblem } from "./problems";
 import { crossChecks } from "./rules";
 import { schema } from "./schema";
+import { describeIssue } from "./schemaIssues";
 import {
     missingSecretProblem,
     plaintextSecretProblems,

@@ -3,13 +3,11 @@
  * that does not fit the registry's placement, settings of a mode that is not chosen, ...). Once they
  * all pass, `settings.ts` can give every mode exactly the settings it needs.
  */
-import { NODE_HELD_CREDENTIAL_FLAVOURS } from "../decisions";
-import type { RuntimeFlavour } from "../shared/facts";
+import { NODE_HELD_CREDENTIAL_FLAVOURS, registryAuthority } from "../shared/facts";
+import { mavenServedByRegistry, trustedNodes } from "./derived";
 import { type ConfigProblem, keyPath } from "./problems";
 import type { FlatConfig } from "./schema";
-import { ingressControllerOf, mavenServedByRegistry } from "./settings";
-
-export { mavenServedByRegistry };
+import { ingressControllerOf } from "./settings";
 
 /**
  * Why some nodes would keep no registry credentials of their own, or undefined when every node holds
@@ -18,21 +16,18 @@ export { mavenServedByRegistry };
 function nodesWithoutPullCredentials(c: FlatConfig): string | undefined {
     const held = [...NODE_HELD_CREDENTIAL_FLAVOURS].join(", ");
     if (c.nodes.delivery === "none") return `nodes.delivery is "none", so no node is given credentials`;
-    const flavours: { flavour: RuntimeFlavour; node?: string }[] =
-        c.nodes.delivery === "ssh"
-            ? c.nodes.list.map((n) => ({ flavour: n.runtime ?? c.nodes.runtime, node: n.name }))
-            : [{ flavour: c.nodes.runtime }];
-    const bare = flavours.filter((f) => !NODE_HELD_CREDENTIAL_FLAVOURS.has(f.flavour));
+    const bare = trustedNodes(c.nodes).filter((n) => !NODE_HELD_CREDENTIAL_FLAVOURS.has(n.runtime));
     if (bare.length === 0) return undefined;
-    const which = [...new Set(bare.map((f) => f.flavour))].map((f) => `"${f}"`).join(", ");
-    const names = bare.flatMap((f) => (f.node ? [f.node] : []));
+    const which = [...new Set(bare.map((n) => n.runtime))].map((f) => `"${f}"`).join(", ");
+    const names = bare.flatMap((n) => (n.name ? [n.name] : []));
     return `nodes of runtime ${which}${names.length ? ` (${names.join(", ")})` : ""} keep no registry credentials (only ${held} nodes hold them, in registries.yaml or hosts.toml)`;
 }
 
 /**
  * Why the program publishes no CA to clients (nodes, the `dso-registry-ca` ConfigMaps), with what would
- * give it one; undefined when it publishes one. The same choice as `caCertPem` in components/stack.ts:
- * the generated CA, the issuer's CA given with cert-manager, or an existing registry's CA.
+ * give it one; undefined when it publishes one. The same choice as `caCertPem` in components/stack.ts
+ * (with `configuredCa` in components/decisions.ts): the generated CA, the issuer's CA given with
+ * cert-manager, or an existing registry's CA.
  */
 export function noPublishedCa(c: FlatConfig): { readonly reason: string; readonly fix: string } | undefined {
     const tls = c.registry.tls;
@@ -254,8 +249,7 @@ export function crossChecks(c: FlatConfig): ConfigProblem[] {
                 `"${m.upstream}" is listed twice (or clashes with another entry's name); list each upstream once`,
             );
         }
-        const own = c.containerRegistry.port === 443 ? c.containerRegistry.host : `${c.containerRegistry.host}:${c.containerRegistry.port}`;
-        if (m.upstream === own) {
+        if (m.upstream === registryAuthority(c.containerRegistry.host, c.containerRegistry.port)) {
             add(
                 ["registry", "mirrors", i, "upstream"],
                 `"${m.upstream}" is this registry itself (containerRegistry.host); a cache of it would only loop`,

@@ -3,9 +3,9 @@
  * the shell history, which ones a configuration needs, and the problems a person is told about them.
  */
 import { PROJECT } from "../shared/facts";
+import { mavenServedByRegistry, pullCredentialsWanted } from "./derived";
 import type { ConfigProblem } from "./problems";
 import type { FlatConfig } from "./schema";
-import { mavenServedByRegistry } from "./settings";
 
 /** How to give a secret without leaving it in the shell history. */
 const fromFileOrPrompt = (key: string, file?: string) =>
@@ -122,8 +122,7 @@ export function requiredSecretsFor(c: FlatConfig): SecretName[] {
         if (backup.destination.kind === "s3") required.push("backupS3AccessKeyId", "backupS3SecretAccessKey");
     }
     // An existing registry's pull account is the organisation's: whatever pulls with credentials gets it from these.
-    const pullCredentialsWanted = c.containerRegistry.requiresAuthForPull || c.pullSecrets.namespaces.length > 0 || c.pullSecrets.flux;
-    if (c.registry.mode === "existing" && pullCredentialsWanted) required.push("existingPullUsername", "existingPullPassword");
+    if (c.registry.mode === "existing" && pullCredentialsWanted(c)) required.push("existingPullUsername", "existingPullPassword");
     if (c.registry.mirrors.some((m) => m.credentials)) required.push("mirrorCredentials");
     return required;
 }

@@ -270,16 +270,3 @@ function jenkinsSettings(j: FlatJenkins): JenkinsSettings {
     if (!enabled) return { enabled };
     return { ...rest, enabled, url: url ?? unmapped("jenkins.url", `is not set with jenkins.enabled true`) };
 }
-
-/**
- * The converged case: the Maven repository is on the registry this program runs (same host and
- * port), so the registry's front serves it too. Otherwise the Maven repository is someone else's.
- */
-export function mavenServedByRegistry(c: {
-    readonly mavenRegistry?: { readonly host: string; readonly port: number };
-    readonly containerRegistry: { readonly host: string; readonly port: number };
-    readonly registry: { readonly mode: string };
-}): boolean {
-    const m = c.mavenRegistry;
-    return m !== undefined && c.registry.mode !== "existing" && m.host === c.containerRegistry.host && m.port === c.containerRegistry.port;
-}

@@ -3,10 +3,12 @@
  * carrying the access policy, then `caddy validate` and a reload.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { type AccessPolicy, renderCaddyfile, renderUsersFile } from "../accessPolicy/accessPolicy";
+import { renderCaddyfile } from "../accessPolicy/caddyfile";
+import type { AccessPolicy, MirrorRoute } from "../accessPolicy/policy";
+import { renderUsersFile } from "../accessPolicy/usersFile";
 import { MAVEN_BACKEND } from "../maven/nginxConfig";
-import type { MirrorRoute } from "../mirrors/mirrors";
 import { fingerprint } from "../shared/fingerprint";
+import { withFormerType } from "../shared/formerType";
 import { type HostConnection, HostFile, hostCommand, privileged } from "../shared/hostAccess";
 import { caddyApplyScript, caddyRemoveScript, type HostLayout, hostPaths } from "./scripts";
 
@@ -117,7 +119,7 @@ export class CaddySite extends pulumi.ComponentResource {
     readonly filesFingerprint: pulumi.Output<string>;
 
     constructor(name: string, args: CaddySiteArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("dso:externalHost:CaddySite", name, {}, opts);
+        super("dso-registry:externalHost:CaddySite", name, {}, withFormerType(opts, "dso:externalHost:CaddySite"));
         const { connection, layout } = args;
         const paths = hostPaths(layout);
         const file = (

@@ -9,6 +9,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { type HostMirror, MirrorCachesOnHost } from "../mirrors/mirrorCachesOnHost";
 import { DISTRIBUTION, imagePrefix, registryAuthority } from "../shared/facts";
+import { withFormerType } from "../shared/formerType";
 import type { HostConnection, HostTarget } from "../shared/hostAccess";
 import { type CaddyMaven, CaddySite, type HostAccount, type HostTls } from "./caddySite";
 import { HostPackages } from "./hostPackages";
@@ -96,9 +97,10 @@ export class ExternalRegistryHost extends pulumi.ComponentResource {
     readonly opsCommands: Record<string, string>;
 
     constructor(name: string, args: ExternalRegistryHostArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("dso:registry:ExternalRegistryHost", name, { target: args.connection.name } satisfies HostTarget, opts);
+        const target: HostTarget = { target: args.connection.name };
+        super("dso-registry:externalHost:ExternalRegistryHost", name, target, withFormerType(opts, "dso:registry:ExternalRegistryHost"));
         const problem = externalRegistryHostProblem(args);
-        if (problem) throw new Error(`ExternalRegistryHost ${name}: ${problem}`);
+        if (problem) throw new pulumi.ResourceError(`ExternalRegistryHost ${name}: ${problem}`, this);
 
         const { connection } = args;
         const layout = defaultHostLayout(args.dataDir, args.mavenDataDir);

@@ -3,6 +3,7 @@
  * or only reported), and the registry's data directory.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { withFormerType } from "../shared/formerType";
 import { type HostConnection, hostCommand, privileged } from "../shared/hostAccess";
 import { dataDirDeleteScript, dataDirScript, type HostLayout, packagesScript } from "./scripts";
 
@@ -24,7 +25,7 @@ export interface HostPackagesArgs {
 /** The packages (left installed on destroy) and the data directory (kept on destroy unless purged). */
 export class HostPackages extends pulumi.ComponentResource {
     constructor(name: string, args: HostPackagesArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("dso:externalHost:HostPackages", name, {}, opts);
+        super("dso-registry:externalHost:HostPackages", name, {}, withFormerType(opts, "dso:externalHost:HostPackages"));
         const { connection, layout } = args;
         const sudo = connection.sudo;
         const install = hostCommand(

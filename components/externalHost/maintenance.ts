@@ -3,6 +3,7 @@
  * scripts, the backup's secret files, and the cron file that schedules the enabled jobs.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { withFormerType } from "../shared/formerType";
 import { type HostConnection, HostFile } from "../shared/hostAccess";
 import type { BackupDestination } from "../upkeep/backup";
 import {
@@ -49,7 +50,7 @@ export interface MaintenanceArgs {
 /** The maintenance scripts and their schedule; every file is removed on destroy. */
 export class Maintenance extends pulumi.ComponentResource {
     constructor(name: string, args: MaintenanceArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("dso:externalHost:Maintenance", name, {}, opts);
+        super("dso-registry:externalHost:Maintenance", name, {}, withFormerType(opts, "dso:externalHost:Maintenance"));
         const { connection, spec, specFingerprint, garbageCollection, backup, maven } = args;
         const mavenCleanup = maven && {
             dataDir: spec.layout.mavenDataDir,

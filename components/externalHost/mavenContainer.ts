@@ -5,6 +5,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { fingerprint } from "../shared/fingerprint";
+import { withFormerType } from "../shared/formerType";
 import { type HostConnection, HostFile, hostCommand, privileged } from "../shared/hostAccess";
 import {
     hostMavenNginxConfig,
@@ -31,7 +32,7 @@ export class MavenContainer extends pulumi.ComponentResource {
     readonly specFingerprint: string;
 
     constructor(name: string, args: MavenContainerArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("dso:externalHost:MavenContainer", name, {}, opts);
+        super("dso-registry:externalHost:MavenContainer", name, {}, withFormerType(opts, "dso:externalHost:MavenContainer"));
         const { connection, spec } = args;
         const sudo = connection.sudo;
         const config = hostMavenNginxConfig(spec);

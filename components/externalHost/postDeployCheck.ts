@@ -3,6 +3,7 @@
  * policy holds and fails the update when it does not. Places the generated CA it verifies with.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { withFormerType } from "../shared/formerType";
 import { type HostConnection, HostFile, hostCommand, privileged } from "../shared/hostAccess";
 import type { HostTls } from "./caddySite";
 import { type HostLayout, hostPaths, postDeployCheckScript } from "./scripts";
@@ -40,7 +41,7 @@ export function loopbackAllowed(networks: readonly string[]): boolean {
 /** The check; it re-runs whenever a trigger changes and has nothing to undo on destroy. */
 export class PostDeployCheck extends pulumi.ComponentResource {
     constructor(name: string, args: PostDeployCheckArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("dso:externalHost:PostDeployCheck", name, {}, opts);
+        super("dso-registry:externalHost:PostDeployCheck", name, {}, withFormerType(opts, "dso:externalHost:PostDeployCheck"));
         const { connection, tls } = args;
         const paths = hostPaths(args.layout);
         const caFiles: HostFile[] = [];

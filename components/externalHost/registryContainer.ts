@@ -4,9 +4,10 @@
  * loopback behind Caddy.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { type RegistryStorage, renderRegistryConfig } from "../accessPolicy/accessPolicy";
+import { type RegistryStorage, renderRegistryConfig } from "../distribution/registryConfig";
 import { DISTRIBUTION } from "../shared/facts";
 import { fingerprint } from "../shared/fingerprint";
+import { withFormerType } from "../shared/formerType";
 import { type HostConnection, HostFile, hostCommand, privileged } from "../shared/hostAccess";
 import {
     type ContainerSpec,
@@ -60,7 +61,7 @@ export class RegistryContainer extends pulumi.ComponentResource {
     readonly specFingerprint: string;
 
     constructor(name: string, args: RegistryContainerArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("dso:externalHost:RegistryContainer", name, {}, opts);
+        super("dso-registry:externalHost:RegistryContainer", name, {}, withFormerType(opts, "dso:externalHost:RegistryContainer"));
         const { connection, spec, storage } = args;
         const paths = hostPaths(spec.layout);
         const configText = (readOnly: boolean) =>

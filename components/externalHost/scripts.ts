@@ -11,7 +11,7 @@
  * stdin.
  */
 import * as path from "node:path";
-import { REGISTRY_DRAIN_SECONDS } from "../accessPolicy/accessPolicy";
+import { REGISTRY_DRAIN_SECONDS } from "../distribution/registryConfig";
 import { DISTRIBUTION } from "../shared/facts";
 import { fingerprint } from "../shared/fingerprint";
 import { renderShellScript, type ShellParams } from "../shared/shellScript";

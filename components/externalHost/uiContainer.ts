@@ -1,5 +1,6 @@
 /** The optional web UI on the external host: a container on loopback that Caddy serves same-origin. */
 import * as pulumi from "@pulumi/pulumi";
+import { withFormerType } from "../shared/formerType";
 import { type HostConnection, hostCommand, privileged } from "../shared/hostAccess";
 import { type ContainerSpec, containerDeleteScript, uiContainerScript } from "./scripts";
 
@@ -17,7 +18,7 @@ export interface UiContainerArgs {
 /** The UI container, removed on destroy. */
 export class UiContainer extends pulumi.ComponentResource {
     constructor(name: string, args: UiContainerArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("dso:externalHost:UiContainer", name, {}, opts);
+        super("dso-registry:externalHost:UiContainer", name, {}, withFormerType(opts, "dso:externalHost:UiContainer"));
         const { connection, spec } = args;
         hostCommand(
             `${name}-run`,

@@ -8,6 +8,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { MANAGED_LABELS } from "../shared/facts";
+import { withFormerType } from "../shared/formerType";
 import type { K8sObject, Value } from "../shared/k8sObject";
 
 export const CA_CONFIG_MAP = { name: "dso-registry-ca", key: "ca.crt" } as const;
@@ -44,7 +45,7 @@ export function renderCaConfigMaps(spec: CaConfigMapsSpec): K8sObject[] {
 /** Registers `renderCaConfigMaps`'s objects; the namespaces must exist. */
 export class RegistryCaConfigMaps extends pulumi.ComponentResource {
     constructor(name: string, spec: CaConfigMapsSpec, opts?: pulumi.ComponentResourceOptions) {
-        super("dso:registry:RegistryCaConfigMaps", name, {}, opts);
+        super("dso-registry:inCluster:RegistryCaConfigMaps", name, {}, withFormerType(opts, "dso:registry:RegistryCaConfigMaps"));
         for (const object of renderCaConfigMaps(spec)) {
             const { apiVersion: _apiVersion, kind: _kind, ...body } = object;
             new k8s.core.v1.ConfigMap(`${name}-${object.metadata.namespace}`, body as k8s.core.v1.ConfigMapArgs, { parent: this });

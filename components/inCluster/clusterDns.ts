@@ -16,7 +16,6 @@ import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { HostTarget } from "../shared/hostAccess";
-import { shQuote } from "../shared/shQuote";
 import { corefileScriptBody, renderRegistryServerBlock } from "./corefile";
 
 /** Where the cluster's CoreDNS takes extra configuration from. */
@@ -39,11 +38,6 @@ export interface ClusterDnsArgs {
     readonly kubectlContext?: string;
 }
 
-/** The kubectl command line of the microk8s scripts. */
-export function kubectlCommand(context: string | undefined): string {
-    return context ? `kubectl --context ${shQuote(context)}` : "kubectl";
-}
-
 export class ClusterDns extends pulumi.ComponentResource {
     constructor(name: string, args: ClusterDnsArgs, opts?: pulumi.ComponentResourceOptions) {
         const target: HostTarget | Record<string, never> = args.flavour === "microk8s" ? { target: OPERATOR_MACHINE } : {};
@@ -56,7 +50,7 @@ export class ClusterDns extends pulumi.ComponentResource {
                 { parent: this },
             );
         } else {
-            const script = { host: args.host, kubectl: kubectlCommand(args.kubectlContext) };
+            const script = { host: args.host, kubectlContext: args.kubectlContext };
             new command.local.Command(
                 `${name}-corefile`,
                 {

@@ -36,6 +36,10 @@ function caddyProbes(): Pick<k8s.types.input.core.v1.Container, "readinessProbe"
     };
 }
 
+/**
+ * The registry's pods: the Caddy front and Distribution, and the UI, the Maven backend and the backup
+ * container when enabled, with the volumes they share.
+ */
 export function renderDeployment(spec: InClusterSpec): K8sObject {
     const volumes: k8s.types.input.core.v1.Volume[] = [
         { name: "config", configMap: { name: IN_CLUSTER.configMap } },

@@ -31,6 +31,7 @@ export function podsMayOverlap(spec: { readonly storage: { readonly kind: InClus
  */
 export type GcWindow = "marker" | "rollout";
 
+/** The GC job's window for these settings (see `GcWindow`); undefined without garbage collection. */
 export function gcWindow(spec: {
     readonly storage: { readonly kind: InClusterStorage["kind"] };
     readonly maven?: unknown;

@@ -1,25 +1,22 @@
 /**
  * The registry inside the cluster (microk8s, lab clusters): Distribution with Caddy as a sidecar that
  * enforces the same access policy as the external host, behind the cluster's ingress. The objects are
- * rendered by `manifests.ts`; the policy text by `../accessPolicy/accessPolicy.ts`. This component only feeds
+ * rendered by `manifests.ts`; the policy text by `../accessPolicy/`. This component only feeds
  * them and registers what they return.
  */
 import { createHash } from "node:crypto";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import {
-    type AccessPolicy,
-    type RegistryStorage,
-    renderCaddyfile,
-    renderRegistryConfig,
-    renderUsersFile,
-} from "../accessPolicy/accessPolicy";
+import { renderCaddyfile } from "../accessPolicy/caddyfile";
+import type { AccessPolicy, MirrorRoute } from "../accessPolicy/policy";
+import { renderUsersFile } from "../accessPolicy/usersFile";
 import type { RegistryAccount } from "../accounts/registryAccounts";
+import { type RegistryStorage, renderRegistryConfig } from "../distribution/registryConfig";
 import { MAVEN_BACKEND, renderMavenNginxConfig } from "../maven/nginxConfig";
 import { type ClusterMirror, clusterMirrorRoutes, renderClusterMirrors } from "../mirrors/mirrorManifests";
-import type { MirrorRoute } from "../mirrors/mirrors";
 import type { IngressController } from "../shared/facts";
+import { withFormerType } from "../shared/formerType";
 import type { K8sObject } from "../shared/k8sObject";
 import { IN_CLUSTER_BACKUP } from "./backup";
 import { distributionCachesBlobs, type GcWindow, gcWindow } from "./gcWindow";
@@ -263,7 +260,7 @@ export class InClusterRegistry extends pulumi.ComponentResource {
     readonly tlsServiceClusterIp: pulumi.Output<string>;
 
     constructor(name: string, args: InClusterRegistryArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("dso:registry:InClusterRegistry", name, {}, opts);
+        super("dso-registry:inCluster:InClusterRegistry", name, {}, withFormerType(opts, "dso:registry:InClusterRegistry"));
         const policy = sidecarPolicy({
             host: args.host,
             requiresAuthForPull: args.requiresAuthForPull,
@@ -383,7 +380,7 @@ export class InClusterRegistry extends pulumi.ComponentResource {
         const resources = registerObjects(name, [...renderInClusterObjects(spec), ...mirrors], { parent: this, provider: args.provider });
         const tlsService = resources.find((r) => r.kind === "Service" && r.name === IN_CLUSTER.tlsService)?.resource;
         if (!(tlsService instanceof k8s.core.v1.Service))
-            throw new Error(`InClusterRegistry ${name}: Service ${IN_CLUSTER.tlsService} was not rendered`);
+            throw new pulumi.ResourceError(`InClusterRegistry ${name}: Service ${IN_CLUSTER.tlsService} was not rendered`, this);
         this.tlsServiceClusterIp = tlsService.spec.clusterIP;
         this.registerOutputs({ tlsServiceClusterIp: this.tlsServiceClusterIp });
     }

@@ -7,6 +7,7 @@ import { MANAGED_LABELS } from "../shared/facts";
 import type { K8sObject, Value } from "../shared/k8sObject";
 import { IN_CLUSTER, type InClusterSpec } from "./spec";
 
+/** The labels of an in-cluster object: its component, the registry's name, and the program's own. */
 export function labels(component: string): Record<string, string> {
     return {
         "app.kubernetes.io/component": component,
@@ -15,10 +16,12 @@ export function labels(component: string): Record<string, string> {
     };
 }
 
+/** The labels a Service, Deployment or budget selects a component's pods by: its component and the registry's name. */
 export function selector(component: string): Record<string, string> {
     return { "app.kubernetes.io/component": component, "app.kubernetes.io/name": IN_CLUSTER.name };
 }
 
+/** An object's metadata: its name, namespace (none for cluster-wide objects), labels and annotations (left out when empty). */
 export function meta(name: string, namespace: string | undefined, component: string, annotations?: Record<string, string>) {
     return {
         name,
@@ -45,6 +48,7 @@ export function restrictedContainer(
     };
 }
 
+/** The pod settings the "restricted" Pod Security Standard asks for; with `fsGroup`, the pod's volumes are group-owned by it. */
 export function restrictedPod(fsGroup?: number): k8s.types.input.core.v1.PodSecurityContext {
     return {
         runAsNonRoot: true,
@@ -54,6 +58,7 @@ export function restrictedPod(fsGroup?: number): k8s.types.input.core.v1.PodSecu
         seccompProfile: { type: "RuntimeDefault" },
     };
 }
+/** A Secret in the registry's namespace; its values stay Outputs (secret) in the component. */
 export function secret(
     name: string,
     spec: InClusterSpec,

@@ -7,6 +7,7 @@ import type { K8sObject } from "../shared/k8sObject";
 import { meta, selector } from "./k8sHelpers";
 import { IN_CLUSTER, type InClusterSpec } from "./spec";
 
+/** The Service the ingress sends to: Caddy's plain-HTTP listener. */
 export function renderService(spec: InClusterSpec): K8sObject {
     return {
         apiVersion: "v1",
@@ -93,6 +94,7 @@ export function renderAllowlistMiddleware(spec: InClusterSpec): K8sObject | unde
     };
 }
 
+/** The Ingress that serves the registry's host name over TLS, with its certificate in Secret `registry-tls`. */
 export function renderIngress(spec: InClusterSpec): K8sObject {
     return {
         apiVersion: "networking.k8s.io/v1",

@@ -37,6 +37,7 @@ export type InClusterTls =
           readonly issuerName: string;
       };
 
+/** Everything the in-cluster renderers read: the settings, and the values other resources give them. */
 export interface InClusterSpec {
     /** Namespace of every namespaced object (except the KEP-1755 ConfigMap, which lives in kube-public). */
     readonly namespace: string;

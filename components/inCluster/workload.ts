@@ -9,6 +9,7 @@ import { gcWindow } from "./gcWindow";
 import { labels, meta, secret } from "./k8sHelpers";
 import { IN_CLUSTER, type InClusterSpec } from "./spec";
 
+/** The registry's namespace, which enforces the "restricted" Pod Security Standard. */
 export function renderNamespace(spec: InClusterSpec): K8sObject {
     return {
         apiVersion: "v1",
@@ -50,6 +51,7 @@ export function renderSecrets(spec: InClusterSpec): K8sObject[] {
     return secrets;
 }
 
+/** The files the pod reads (Caddyfile, Distribution's config, Maven's nginx.conf) and the scripts the GC job runs in it. */
 export function renderConfigMap(spec: InClusterSpec): K8sObject {
     return {
         apiVersion: "v1",
@@ -68,6 +70,7 @@ export function renderConfigMap(spec: InClusterSpec): K8sObject {
     } satisfies k8s.types.input.core.v1.ConfigMap;
 }
 
+/** The registry's volume (filesystem storage only): a PVC that outlives the pods. */
 export function renderDataClaim(spec: InClusterSpec): K8sObject | undefined {
     if (spec.storage.kind !== "filesystem") return undefined;
     return {
@@ -99,6 +102,7 @@ export function renderMavenClaim(spec: InClusterSpec): K8sObject | undefined {
     } satisfies k8s.types.input.core.v1.PersistentVolumeClaim;
 }
 
+/** The pod's ServiceAccount, without an API token. */
 export function renderServiceAccount(spec: InClusterSpec): K8sObject {
     return {
         apiVersion: "v1",

@@ -18,6 +18,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as YAML from "yaml";
 import { MANAGED_LABELS, PART_OF_LABELS } from "../shared/facts";
+import { withFormerType } from "../shared/formerType";
 
 export const AGENT_PODS_CONFIG_MAP = "dso-registry-agent-pods";
 
@@ -241,7 +242,7 @@ export interface AgentPodTemplatesArgs extends AgentPodsSpec {
 /** ConfigMap `dso-registry-agent-pods` with `renderAgentPodsData`'s templates, in Jenkins's namespace. */
 export class AgentPodTemplates extends pulumi.ComponentResource {
     constructor(name: string, args: AgentPodTemplatesArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("dso:jenkins:AgentPodTemplates", name, {}, opts);
+        super("dso-registry:jenkins:AgentPodTemplates", name, {}, withFormerType(opts, "dso:jenkins:AgentPodTemplates"));
         const { namespace, ...spec } = args;
         new k8s.core.v1.ConfigMap(
             `${name}-configmap`,

@@ -5,13 +5,17 @@
  * rotates, puts back what was changed or deleted by hand once a refresh has seen it, and deletes them
  * on destroy.
  *
- * A dynamic provider does the work through the Credentials plugin's REST API (jenkinsApi.ts). The
+ * A dynamic provider does the work through the Credentials plugin's REST API (jenkinsApi.ts, over jenkinsHttp.ts and credentialXml.ts). The
  * Jenkins token and the credential values reach it as secret inputs, so Pulumi keeps them encrypted
  * in state; the provider's code captures no secret.
  */
 import * as pulumi from "@pulumi/pulumi";
-import type { CredentialSpec, JenkinsConnection } from "./jenkinsApi";
+import { withFormerType } from "../shared/formerType";
+import type { CredentialSpec } from "./credentialXml";
+import * as credentialXml from "./credentialXml";
 import * as jenkinsApi from "./jenkinsApi";
+import type { JenkinsConnection } from "./jenkinsHttp";
+import * as jenkinsHttp from "./jenkinsHttp";
 
 /** What the dynamic resource stores: the connection and the credential, secrets marked secret. */
 export interface JenkinsCredentialState {
@@ -88,8 +92,8 @@ export function diffStates(olds: JenkinsCredentialState, news: JenkinsCredential
 
 /** The credential kind of a Jenkins class; any other class is kept by name, so that it differs from both. */
 function kindOfClass(className: string): string {
-    if (className === jenkinsApi.USERNAME_PASSWORD_CLASS) return "usernamePassword";
-    if (className === jenkinsApi.STRING_CLASS) return "secretText";
+    if (className === credentialXml.USERNAME_PASSWORD_CLASS) return "usernamePassword";
+    if (className === credentialXml.STRING_CLASS) return "secretText";
     return className;
 }
 
@@ -98,9 +102,9 @@ function kindOfClass(className: string): string {
  * is masked) replaces what the state says, so that the next diff shows what changed by hand. Jenkins
  * never shows a stored password or secret text, so those stay as the state has them.
  */
-export function withLiveValues(props: JenkinsCredentialState, live: jenkinsApi.LiveCredential): JenkinsCredentialState {
+export function withLiveValues(props: JenkinsCredentialState, live: credentialXml.LiveCredential): JenkinsCredentialState {
     const kind = live.className === undefined ? props.kind : kindOfClass(live.className);
-    const usernamePassword = live.className === jenkinsApi.USERNAME_PASSWORD_CLASS;
+    const usernamePassword = live.className === credentialXml.USERNAME_PASSWORD_CLASS;
     return {
         ...props,
         // Another class under this ID: the diff then replaces it (delete, then create).
@@ -289,8 +293,8 @@ export interface JenkinsCredentialsArgs {
 /** The Jenkins credentials of a stack, one dynamic resource each. */
 export class JenkinsCredentials extends pulumi.ComponentResource {
     constructor(name: string, args: JenkinsCredentialsArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("dso:jenkins:JenkinsCredentials", name, {}, opts);
-        const jenkinsUrl = jenkinsApi.normalizeBaseUrl(args.url);
+        super("dso-registry:jenkins:JenkinsCredentials", name, {}, withFormerType(opts, "dso:jenkins:JenkinsCredentials"));
+        const jenkinsUrl = jenkinsHttp.normalizeBaseUrl(args.url);
         for (const credential of args.credentials) {
             new JenkinsCredential(
                 `${name}-${credential.id}`,

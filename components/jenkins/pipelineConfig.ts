@@ -6,6 +6,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { imagePrefix, MANAGED_LABELS, registryAuthority } from "../shared/facts";
+import { withFormerType } from "../shared/formerType";
 
 /** One registry as pipelines address it. */
 export interface PipelineRegistry {
@@ -65,7 +66,7 @@ export interface PipelineConfigArgs {
 /** The ConfigMap pipelines read their registry settings from. */
 export class PipelineConfig extends pulumi.ComponentResource {
     constructor(name: string, args: PipelineConfigArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("dso:jenkins:PipelineConfig", name, {}, opts);
+        super("dso-registry:jenkins:PipelineConfig", name, {}, withFormerType(opts, "dso:jenkins:PipelineConfig"));
         new k8s.core.v1.ConfigMap(
             `${name}-configmap`,
             {

@@ -7,6 +7,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { DISTRIBUTION } from "../shared/facts";
 import { fingerprint } from "../shared/fingerprint";
+import { withFormerType } from "../shared/formerType";
 import { type HostConnection, HostFile, hostCommand, privileged } from "../shared/hostAccess";
 import { hostMirrorPaths, mirrorContainerDeleteScript, mirrorContainerScript, mirrorCronFile, mirrorPruneScript } from "./hostCaches";
 import { type MirrorRoute, type MirrorSpec, renderMirrorConfig } from "./mirrors";
@@ -37,7 +38,7 @@ export class MirrorCachesOnHost extends pulumi.ComponentResource {
     readonly routes: readonly MirrorRoute[];
 
     constructor(name: string, args: MirrorCachesOnHostArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("dso:mirrors:MirrorCachesOnHost", name, {}, opts);
+        super("dso-registry:mirrors:MirrorCachesOnHost", name, {}, withFormerType(opts, "dso:mirrors:MirrorCachesOnHost"));
         const { connection } = args;
         const pruned = args.mirrors.map(({ spec, envFile }, index) => {
             const paths = hostMirrorPaths(spec, index, args.mirrorsDir, args.configRoot);
@@ -57,7 +58,10 @@ export class MirrorCachesOnHost extends pulumi.ComponentResource {
             ];
             if (spec.hasCredentials) {
                 if (envFile === undefined)
-                    throw new Error(`MirrorCachesOnHost ${name}: ${spec.upstream} needs its upstream account's env file`);
+                    throw new pulumi.ResourceError(
+                        `MirrorCachesOnHost ${name}: ${spec.upstream} needs its upstream account's env file`,
+                        this,
+                    );
                 files.push(
                     new HostFile(
                         `${role}-env`,

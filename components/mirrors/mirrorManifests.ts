@@ -6,9 +6,10 @@
  * Caddy sidecar proxies `/v2/mirrors/<upstream>/` to. Nothing here creates resources.
  */
 import type * as k8s from "@pulumi/kubernetes";
+import type { MirrorRoute } from "../accessPolicy/policy";
 import { DISTRIBUTION, MANAGED_LABELS } from "../shared/facts";
 import type { K8sObject, Value } from "../shared/k8sObject";
-import { type MirrorRoute, type MirrorSpec, renderMirrorConfig } from "./mirrors";
+import { type MirrorSpec, renderMirrorConfig } from "./mirrors";
 
 /** A cache in the cluster, with its upstream account's env values when it has one (secret). */
 export interface ClusterMirror {

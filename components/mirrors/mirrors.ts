@@ -3,8 +3,9 @@
  * one Docker Distribution in proxy mode (Distribution takes one `proxy.remoteurl` per instance), with
  * storage of its own, behind the registry's own front at `/v2/mirrors/<upstream>/…`, read-only to
  * every client. This file renders what every placement and every node needs for that: the proxy's
- * config.yml and environment, the front's routes, and the nodes' containerd hosts.toml and k3s / RKE2
- * registries.yaml entries (the external host's containers and prune job: ./hostCaches.ts).
+ * config.yml and environment, and the nodes' containerd hosts.toml and k3s / RKE2 registries.yaml
+ * entries (the external host's containers and prune job: ./hostCaches.ts). The front's routes are
+ * part of the access policy (`AccessPolicy.mirrors`, rendered by accessPolicy/caddyfile.ts).
  *
  * Routing by path, not by host name: one certificate, one DNS name, one ingress rule and one
  * `/etc/hosts` line serve every mirror. Clients never see the path: containerd reaches it through a
@@ -12,10 +13,12 @@
  *
  * Everything here is pure: no Pulumi, no I/O.
  */
+import { MIRRORS_NAMESPACE } from "../accessPolicy/policy";
+import { renderRegistryConfig } from "../distribution/registryConfig";
 import { DISTRIBUTION_2_PROXY_TTL_HOURS, durationSeconds, isDistribution3Image, registryAuthority } from "../shared/facts";
 
-/** Repository namespace the front reserves for mirrors: `/v2/mirrors/<upstream>/<repository>/…`. */
-export const MIRRORS_NAMESPACE = "mirrors";
+/** A mirror as the front routes to it: the access policy's own type, which `MirrorCachesOnHost` exposes. */
+export type { MirrorRoute } from "../accessPolicy/policy";
 
 /** Docker Hub's registry name in image references, and where its registry API really is. */
 export const DOCKER_HUB = { name: "docker.io", remoteUrl: "https://registry-1.docker.io" } as const;
@@ -134,37 +137,17 @@ export interface MirrorConfigOptions {
 }
 
 /**
- * Distribution's config.yml for a pull-through cache. The upstream account never goes in here:
- * Distribution reads it from REGISTRY_PROXY_USERNAME / REGISTRY_PROXY_PASSWORD (`renderMirrorEnvFile`).
- * No `delete` and no maintenance window: nothing is pushed to a cache, and expiry deletes by itself.
+ * Distribution's config.yml for a pull-through cache: the one Distribution config, in proxy mode, on
+ * filesystem storage. The upstream account never goes in here: Distribution reads it from
+ * REGISTRY_PROXY_USERNAME / REGISTRY_PROXY_PASSWORD (`renderMirrorEnvFile`).
  */
 export function renderMirrorConfig(options: MirrorConfigOptions): string {
-    return [
-        "# Managed by dso-registry: a pull-through cache. See docs/mirrors.md.",
-        "version: 0.1",
-        "log:",
-        `  level: ${options.logLevel ?? "info"}`,
-        "  formatter: text",
-        "storage:",
-        "  filesystem:",
-        `    rootdirectory: ${JSON.stringify(options.rootDirectory)}`,
-        "  cache:",
-        "    blobdescriptor: inmemory",
-        "proxy:",
-        `  remoteurl: ${JSON.stringify(options.remoteUrl)}`,
-        ...(options.ttl === undefined ? [] : [`  ttl: ${options.ttl}`]),
-        "http:",
-        `  addr: ${JSON.stringify(options.addr)}`,
-        "  relativeurls: true",
-        "  headers:",
-        "    X-Content-Type-Options: [nosniff]",
-        "health:",
-        "  storagedriver:",
-        "    enabled: true",
-        "    interval: 10s",
-        "    threshold: 3",
-        "",
-    ].join("\n");
+    return renderRegistryConfig({
+        addr: options.addr,
+        storage: { kind: "filesystem", rootDirectory: options.rootDirectory },
+        proxy: { remoteUrl: options.remoteUrl, ttl: options.ttl },
+        logLevel: options.logLevel,
+    });
 }
 
 /** An upstream account for a cache. */
@@ -217,44 +200,6 @@ export function parseMirrorCredentials(json: string, needed: readonly string[]):
         result[upstream] = { username: entry.username, password: entry.password };
     }
     return result;
-}
-
-// ---------------------------------------------------------------------------------------------
-// The front: routes inside the access policy's `route` block
-// ---------------------------------------------------------------------------------------------
-
-/** A mirror as the front routes to it. */
-export interface MirrorRoute {
-    /** The path component under /v2/mirrors/. */
-    readonly pathName: string;
-    /** The cache's Distribution as the front reaches it ("127.0.0.1:5101", "svc.ns.svc:5000"). */
-    readonly upstream: string;
-}
-
-/**
- * Lines for the front's `route` block (after the credential checks, before the registry itself):
- * everything under /v2/mirrors/ is read-only (405 for any other method), each mirror's prefix is cut
- * back to /v2/ and proxied to its cache, and an unknown mirror is a registry 404. `proxy` gives the
- * front's `reverse_proxy` block for an upstream, without indentation.
- */
-export function renderMirrorRoutes(routes: readonly MirrorRoute[], proxy: (upstream: string) => readonly string[]): string[] {
-    if (routes.length === 0) return [];
-    const notFound = JSON.stringify({
-        errors: [{ code: "NAME_UNKNOWN", message: "no mirror of that registry here; see docs/mirrors.md", detail: null }],
-    }).replace(/[{}]/g, (c) => `\\${c}`);
-    const lines = [
-        `route /v2/${MIRRORS_NAMESPACE}/* {`,
-        "\t@mirrorWrite not method GET HEAD",
-        '\trespond @mirrorWrite "Mirrors are read-only: push to the registry itself, not under /mirrors/" 405',
-        ...routes.flatMap((r) => {
-            const prefix = `${mirrorApiPath(r)}/`;
-            return [`\troute ${prefix}* {`, `\t\turi replace ${prefix} /v2/ 1`, ...proxy(r.upstream).map((l) => `\t\t${l}`), "\t}"];
-        }),
-        "\theader Content-Type application/json",
-        `\trespond \`${notFound}\` 404`,
-        "}",
-    ];
-    return lines.map((l) => `\t\t${l}`);
 }
 
 // ---------------------------------------------------------------------------------------------

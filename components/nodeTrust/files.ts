@@ -1,19 +1,20 @@
 /**
  * Node trust, pure part: which files and steps each container runtime flavour needs so that a node
  * trusts and resolves the registry, the text of those files, and the shell scripts that apply and
- * remove each step. The SSH delivery (nodeTrustSsh.ts) and the DaemonSet delivery (nodeTrustDaemonSet.ts)
+ * remove each step (the scripts are files in `sh/`, filled in here). The SSH delivery (nodeTrustSsh.ts) and the DaemonSet delivery (nodeTrustDaemonSet.ts)
  * both run these same scripts; the components only feed values in and place the results.
  *
  * Every script honours $DSO_ROOT (a path prefix, empty on real nodes; "/host" in the DaemonSet;
  * a private directory in tests) and $DSO_HOST_EXEC (a prefix for commands that must run in the
  * node's own namespaces: empty over SSH, `nsenter …` in the DaemonSet).
  */
+import * as path from "node:path";
 import type { NodeMirror } from "../mirrors/mirrors";
-import { IPV4, type RuntimeFlavour, registryAuthority } from "../shared/facts";
+import { IPV4, type RuntimeFlavour, registryAuthority, restartsOnRegistriesChange } from "../shared/facts";
 import { type HostFileSpec, placeFileBody, removeFileBody } from "../shared/hostAccess";
-import { shQuote } from "../shared/shQuote";
-import { registriesYamlMergeBody } from "./registriesYaml";
-import { type RestartSettings, restartAfterChange } from "./restarts";
+import { renderShellScript } from "../shared/shellScript";
+import { registriesYamlScript } from "./registriesYaml";
+import type { RestartSettings } from "./restarts";
 
 export type { RuntimeFlavour };
 
@@ -128,7 +129,7 @@ export function trustPlan(flavour: RuntimeFlavour, target: TrustTarget): TrustPl
     const hostMounts: { path: string; type: "Directory" | "DirectoryOrCreate" | "File" }[] = [];
     let markerDir: string;
 
-    if (flavour === "k3s" || flavour === "rke2") {
+    if (restartsOnRegistriesChange(flavour)) {
         const base = `/etc/rancher/${flavour}`;
         const units = flavour === "k3s" ? ["k3s", "k3s-agent"] : ["rke2-server", "rke2-agent"];
         if (target.hasCa) {
@@ -260,6 +261,11 @@ export function hostsAddressProblem(address: string): string | undefined {
 // Scripts (bodies run as root; the caller adds sudo, docker exec or the DaemonSet's environment)
 // ---------------------------------------------------------------------------------------------
 
+/** A script of node trust, in `sh/` beside this file. */
+function script(name: string): string {
+    return path.join(__dirname, "sh", name);
+}
+
 /** Marker lines of the managed /etc/hosts block for `host`. */
 export function etcHostsMarkers(host: string): { begin: string; end: string } {
     return {
@@ -270,11 +276,10 @@ export function etcHostsMarkers(host: string): { begin: string; end: string } {
 
 /**
  * Puts the managed block mapping `host` to `address` into /etc/hosts, or removes it when `address`
- * is undefined. Lines outside the block stay as they are; a block already present is replaced where
- * it stands; a damaged block (BEGIN without END) stops the script without writing. The new content
- * goes to a temp file next to the original and replaces it with a rename, or by copying over the
- * original where it is a bind mount (containers, kind nodes, the DaemonSet) and cannot be renamed.
- * Prints "changed <path>" or "unchanged <path>".
+ * is undefined (`sh/etc-hosts.sh`). Lines outside the block stay as they are; a block already present
+ * is replaced where it stands; a damaged block (BEGIN without END) stops the script without writing.
+ * The new content replaces the file with a rename, or by copying over it where it is a bind mount
+ * (containers, kind nodes, the DaemonSet). Prints "changed <path>" or "unchanged <path>".
  */
 export function etcHostsScript(host: string, address: string | undefined): string {
     if (address !== undefined) {
@@ -282,73 +287,27 @@ export function etcHostsScript(host: string, address: string | undefined): strin
         if (problem) throw new Error(`node trust: ${problem}`);
     }
     const { begin, end } = etcHostsMarkers(host);
-    const entry = address === undefined ? "" : `${address} ${host}`;
-    return [
-        "set -eu",
-        `hosts="\${DSO_ROOT:-}/etc/hosts"`,
-        `begin=${shQuote(begin)}`,
-        `end=${shQuote(end)}`,
-        `entry=${shQuote(entry)}`,
-        `if [ ! -e "$hosts" ]; then`,
-        `  if [ -z "$entry" ]; then echo "unchanged $hosts"; exit 0; fi`,
-        `  : > "$hosts"`,
-        `fi`,
-        `if ! awk -v b="$begin" -v e="$end" '$0==b{if(open)bad=1;open=1;next} $0==e{if(!open)bad=1;open=0;next} END{exit (open||bad)?1:0}' "$hosts"; then`,
-        `  echo "$hosts has a damaged dso-registry block for ${host} (a BEGIN line without its END line, or the reverse)." >&2`,
-        `  echo "Nothing was changed. Remove the lines between and including the markers by hand, then run again." >&2`,
-        `  exit 1`,
-        `fi`,
-        `others=$(awk -v b="$begin" -v e="$end" -v h=${shQuote(host)} '$0==b{s=1;next} s{if($0==e)s=0;next} $1 !~ /^#/ {for(i=2;i<=NF;i++) if($i==h) printf "%s ", NR}' "$hosts")`,
-        `if [ -n "$others" ]; then`,
-        `  echo "note: $hosts also maps ${host} outside the managed block (line $others); the first line for a name wins"`,
-        `fi`,
-        `dir=$(dirname "$hosts")`,
-        `tmp=$(mktemp "$dir/.dso-hosts.XXXXXX")`,
-        `trap 'rm -f "$tmp"' EXIT`,
-        `awk -v b="$begin" -v e="$end" -v l="$entry" 'function block(){ if (l != "") { print b; print l; print e } } $0==b { if (!done) block(); done=1; skip=1; next } skip { if ($0==e) skip=0; next } { print } END { if (!done) block() }' "$hosts" > "$tmp"`,
-        `if cmp -s "$tmp" "$hosts"; then echo "unchanged $hosts"; exit 0; fi`,
-        `chmod "$(stat -c %a "$hosts")" "$tmp"`,
-        `if ! mv -f "$tmp" "$hosts" 2>/dev/null; then cat "$tmp" > "$hosts"; fi`,
-        `echo "changed $hosts"`,
-    ].join("\n");
+    return renderShellScript(script("etc-hosts.sh"), { HOST: host, ADDRESS: address ?? "", BEGIN_MARKER: begin, END_MARKER: end });
 }
 
-/** Creates a directory that belongs to the registry alone. */
-export function dirCreateScript(path: string): string {
-    return `set -eu\nmkdir -p "\${DSO_ROOT:-}"${shQuote(path)}`;
+/** Creates a directory that belongs to the registry alone (`sh/dir-create.sh`). */
+export function dirCreateScript(dir: string): string {
+    return renderShellScript(script("dir-create.sh"), { DIR: dir });
 }
 
-/** Removes that directory if nothing else was put into it. */
-export function dirRemoveScript(path: string): string {
-    return `set -eu\nrmdir "\${DSO_ROOT:-}"${shQuote(path)} 2>/dev/null || true`;
-}
-
-/**
- * Restarts those of `units` that are running (containerd after its config_path changed; containerd
- * comes back by itself and running containers keep running). $DSO_HOST_EXEC reaches the node's
- * systemd from a pod. One `if` per unit rather than a loop: a loop over one word is a lint finding.
- */
-function restartUnitsScript(units: readonly string[], reason: string): string {
-    return [
-        `restarted=""`,
-        ...units.flatMap((unit) => [
-            `if \${DSO_HOST_EXEC:-} systemctl is-active --quiet ${shQuote(unit)}; then`,
-            `  \${DSO_HOST_EXEC:-} systemctl restart ${shQuote(unit)}`,
-            `  restarted="$restarted ${unit}"`,
-            `fi`,
-        ]),
-        `if [ -n "$restarted" ]; then echo "restarted$restarted (${reason})"; else echo "none of ${units.join(", ")} is running; it reads the change when it starts"; fi`,
-    ].join("\n");
+/** Removes that directory if nothing else was put into it (`sh/dir-remove.sh`). */
+export function dirRemoveScript(dir: string): string {
+    return renderShellScript(script("dir-remove.sh"), { DIR: dir });
 }
 
 /** Places a file that is shared with the operator (registries.yaml): merges the entries on stdin, then restarts. */
 function mergeWithRestartBody(step: FileStep, authority: string, restart: RestartSettings, action: "apply" | "remove"): string {
     const flavour = step.path.startsWith("/etc/rancher/rke2/") ? "rke2" : "k3s";
-    return [
-        "set -eu",
-        registriesYamlMergeBody({ path: step.path, authority, secret: step.secret }, action),
-        restartAfterChange(flavour, step.path, step.restartUnits, restart, action),
-    ].join("\n");
+    return registriesYamlScript(
+        { path: step.path, authority, secret: step.secret },
+        { flavour, units: step.restartUnits, settings: restart },
+        action,
+    );
 }
 
 /**
@@ -366,112 +325,33 @@ export function removeFileStepBody(step: FileStep, restart: RestartSettings): st
     return removeFileBody(step);
 }
 
-/** containerd 1.x (config version 2) and 2.x (version 3) spell the CRI registry section differently. */
-const REGISTRY_SECTIONS = {
-    v2: `[plugins."io.containerd.grpc.v1.cri".registry]`,
-    v3: `[plugins."io.containerd.cri.v1.images".registry]`,
-};
-
-/** Text for use inside a double-quoted shell string: `"`, `\\`, `$` and backquotes escaped. */
-function inDoubleQuotes(text: string): string {
-    return text.replace(/["\\$`]/g, "\\$&");
-}
-
 /**
- * Checks that containerd's CRI plugin reads hosts.toml files from `certsDir` (its `config_path`).
- * When it does not, it reports what to change; with `allowRestart` it sets config_path itself
- * (keeping a copy of the original and a checksum of what it wrote, so removal can put the original
- * back), validates the result with `containerd config dump` where containerd is installed, and
- * restarts containerd. It never edits a config that still has entries in the deprecated
- * `registry.mirrors` / `registry.configs` tables, which containerd refuses together with config_path.
+ * Checks that containerd's CRI plugin reads hosts.toml files from `certsDir` (its `config_path`),
+ * and with `allowRestart` sets it (`sh/config-path.sh`, "apply"). When it does not, it reports what to
+ * change; with `allowRestart` it sets config_path itself (keeping a copy of the original and a checksum
+ * of what it wrote, so removal can put the original back), validates the result with `containerd
+ * config dump` where containerd is installed, and restarts containerd. It never edits a config that
+ * still has entries in the deprecated `registry.mirrors` / `registry.configs` tables, which containerd
+ * refuses together with config_path.
  */
 export function configPathCheckScript(step: ConfigPathStep, allowRestart: boolean): string {
-    const want = step.certsDir;
-    return [
-        "set -eu",
-        `conf="\${DSO_ROOT:-}"${shQuote(step.configFile)}`,
-        `want=${shQuote(want)}`,
-        `current=""`,
-        `if [ -f "$conf" ]; then`,
-        `  current=$(awk '/^[ \\t]*\\[/ { s=$0; gsub(/[ \\t]/, "", s); next } s ~ /\\.registry\\]$/ && /^[ \\t]*config_path[ \\t]*=/ { v=$0; sub(/^[^=]*=[ \\t]*["\\047]/, "", v); sub(/["\\047].*$/, "", v); print v; exit }' "$conf")`,
-        `fi`,
-        `case ":$current:" in`,
-        `  *":$want:"*) echo "containerd config_path ok: $current"; exit 0 ;;`,
-        `esac`,
-        `problem="containerd's CRI plugin does not read $want (config_path is \\"$current\\" in ${step.configFile}), so kubelet pulls ignore the registry's hosts.toml"`,
-        ...(allowRestart
-            ? [
-                  `if [ -f "$conf" ] && grep -Eq '\\.registry\\.(mirrors|configs)\\.' "$conf"; then`,
-                  `  echo "WARNING: $problem. ${step.configFile} still has entries under registry.mirrors/registry.configs, which containerd refuses together with config_path: move them to hosts.toml files under $want, then run again." >&2`,
-                  `  exit 0`,
-                  `fi`,
-                  `dir=$(dirname "$conf")`,
-                  `mkdir -p "$dir"`,
-                  `tmp=$(mktemp "$dir/.dso-config.XXXXXX")`,
-                  `trap 'rm -f "$tmp"' EXIT`,
-                  `if [ ! -f "$conf" ]; then`,
-                  `  printf 'version = 2\\n\\n%s\\n  config_path = "%s"\\n' ${shQuote(REGISTRY_SECTIONS.v2)} "$want" > "$tmp"`,
-                  `elif [ -n "$current" ] || awk '/^[ \\t]*\\[/ { s=$0; gsub(/[ \\t]/, "", s); if (s ~ /\\.registry\\]$/) found=1 } END { exit found ? 0 : 1 }' "$conf"; then`,
-                  // A registry section exists: replace its config_path value (keeping other paths) or add the key under it.
-                  `  awk -v want="$want" -v cur="$current" '`,
-                  `    /^[ \\t]*\\[/ { if (insec && !done) { print "  config_path = \\"" want "\\""; done=1 } s=$0; gsub(/[ \\t]/, "", s); insec = (s ~ /\\.registry\\]$/); print; next }`,
-                  `    insec && !done && /^[ \\t]*config_path[ \\t]*=/ { v = (cur == "") ? want : want ":" cur; print "  config_path = \\"" v "\\""; done=1; next }`,
-                  `    { print }`,
-                  `    END { if (insec && !done) print "  config_path = \\"" want "\\"" }' "$conf" > "$tmp"`,
-                  `else`,
-                  `  cat "$conf" > "$tmp"`,
-                  `  if grep -Eq '^[ \\t]*version[ \\t]*=[ \\t]*3' "$conf"; then section=${shQuote(REGISTRY_SECTIONS.v3)}; else section=${shQuote(REGISTRY_SECTIONS.v2)}; fi`,
-                  `  printf '\\n%s\\n  config_path = "%s"\\n' "$section" "$want" >> "$tmp"`,
-                  `fi`,
-                  // From the DaemonSet, containerd runs in the node's mount namespace: the path loses the /host prefix.
-                  `check="$tmp"`,
-                  `if [ -n "\${DSO_HOST_EXEC:-}" ]; then check="\${tmp#"\${DSO_ROOT:-}"}"; fi`,
-                  `if \${DSO_HOST_EXEC:-} sh -c 'command -v containerd' >/dev/null 2>&1; then`,
-                  `  if ! \${DSO_HOST_EXEC:-} containerd --config "$check" config dump >/dev/null 2>&1; then`,
-                  `    echo "WARNING: $problem. Setting it automatically gave a config containerd rejects; nothing was changed. Set it by hand." >&2`,
-                  `    exit 0`,
-                  `  fi`,
-                  `fi`,
-                  `if [ -f "$conf" ]; then`,
-                  `  [ -e "$conf.before-dso-registry" ] || cp -p "$conf" "$conf.before-dso-registry"`,
-                  `  chmod "$(stat -c %a "$conf")" "$tmp"`,
-                  `else`,
-                  `  : > "$conf.created-by-dso-registry"`,
-                  `  chmod 0644 "$tmp"`,
-                  `fi`,
-                  `mv -f "$tmp" "$conf"`,
-                  `sha256sum "$conf" | cut -d " " -f 1 > "$conf.dso-registry.sha256"`,
-                  `echo "containerd config_path set to include $want in ${step.configFile}"`,
-                  ...restartUnitsScript(["containerd"], "config_path changed").split("\n"),
-              ]
-            : [
-                  `echo "WARNING: $problem. Add config_path = \\"$want\\" under ${inDoubleQuotes(REGISTRY_SECTIONS.v2)} (containerd 1.x) or ${inDoubleQuotes(REGISTRY_SECTIONS.v3)} (2.x) and restart containerd, or set dso-registry:nodes.allowContainerdRestart true to let this program do it." >&2`,
-                  `echo "config_path missing"`,
-              ]),
-    ].join("\n");
+    return configPathScript(step, allowRestart, "apply");
 }
 
 /**
- * Undoes configPathCheckScript: puts the original config back when the file is still exactly what
- * this program wrote, and restarts containerd; otherwise says where the original is.
+ * Undoes configPathCheckScript (`sh/config-path.sh`, "remove"): puts the original config back when the
+ * file is still exactly what this program wrote, and restarts containerd; otherwise says where the
+ * original is.
  */
 export function configPathRemoveScript(step: ConfigPathStep, allowRestart: boolean): string {
-    return [
-        "set -eu",
-        `conf="\${DSO_ROOT:-}"${shQuote(step.configFile)}`,
-        `[ -f "$conf.dso-registry.sha256" ] || exit 0`,
-        `if [ -f "$conf" ] && [ "$(sha256sum "$conf" | cut -d " " -f 1)" = "$(cat "$conf.dso-registry.sha256")" ]; then`,
-        `  if [ -e "$conf.created-by-dso-registry" ]; then rm -f "$conf" "$conf.created-by-dso-registry"; else mv -f "$conf.before-dso-registry" "$conf"; fi`,
-        `  rm -f "$conf.dso-registry.sha256"`,
-        `  echo "restored ${step.configFile} as it was before dso-registry set config_path"`,
-        ...(allowRestart
-            ? restartUnitsScript(["containerd"], "config_path restored")
-                  .split("\n")
-                  .map((l) => `  ${l}`)
-            : [`  echo "restart containerd to apply it"`]),
-        `else`,
-        `  rm -f "$conf.dso-registry.sha256" "$conf.created-by-dso-registry"`,
-        `  echo "${step.configFile} was changed after dso-registry set config_path; left as it is (the earlier version is ${step.configFile}.before-dso-registry, if it exists)" >&2`,
-        `fi`,
-    ].join("\n");
+    return configPathScript(step, allowRestart, "remove");
+}
+
+function configPathScript(step: ConfigPathStep, allowRestart: boolean, action: "apply" | "remove"): string {
+    return renderShellScript(script("config-path.sh"), {
+        ACTION: action,
+        CONFIG_FILE: step.configFile,
+        CERTS_DIR: step.certsDir,
+        ALLOW_RESTART: allowRestart,
+    });
 }

@@ -5,6 +5,7 @@
  * content on stdin.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { urnWithFormerType, withFormerType } from "../shared/formerType";
 import { type HostConnection, hostCommand, type PlacedFile } from "../shared/hostAccess";
 import { type FileStep, placeFileStepBody, removeFileStepBody } from "./files";
 import type { RestartSettings } from "./restarts";
@@ -31,7 +32,7 @@ export class NodeFile extends pulumi.ComponentResource {
 
     constructor(name: string, args: NodeFileArgs, opts?: pulumi.ComponentResourceOptions) {
         const placed: PlacedFile = { target: args.connection.name, path: args.step.path, mode: args.step.mode };
-        super("dso:nodes:NodeFile", name, placed, opts);
+        super("dso-registry:nodeTrust:NodeFile", name, placed, withFormerType(opts, "dso:nodes:NodeFile"));
         const { step, run } = args;
         this.command = hostCommand(
             `${name}-write`,
@@ -42,9 +43,14 @@ export class NodeFile extends pulumi.ComponentResource {
                 stdin: args.content,
                 sensitiveOutput: step.secret,
             },
-            // Earlier versions made this command a direct child of NodeTrust, named like this component:
-            // the alias keeps it the same resource, so updating does not run its delete (which removes the file).
-            { parent: this, aliases: [{ name, parent: opts?.parent }], dependsOn: [...(args.after ?? [])] },
+            // Earlier versions made this command a direct child of NodeTrust (then of type dso:nodes:NodeTrust),
+            // named like this component: the alias keeps it the same resource, so updating does not run its
+            // delete (which removes the file).
+            {
+                parent: this,
+                aliases: [{ name, parent: opts?.parent ? urnWithFormerType(opts.parent, "dso:nodes:NodeTrust") : undefined }],
+                dependsOn: [...(args.after ?? [])],
+            },
         );
         this.registerOutputs({});
     }

@@ -4,10 +4,12 @@
  * password), and repairs drift every interval.
  */
 import { createHash } from "node:crypto";
+import * as path from "node:path";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { PART_OF_LABELS } from "../shared/facts";
-import { shQuote } from "../shared/shQuote";
+import { withFormerType } from "../shared/formerType";
+import { renderShellScript } from "../shared/shellScript";
 import { fileContent, type NodeTrustCommonArgs, restartSettingsOf, trustTargetOf } from "./common";
 import {
     configPathCheckScript,
@@ -50,20 +52,28 @@ interface DaemonSetScripts {
     readonly secret: Record<string, pulumi.Output<string>>;
 }
 
+/** A script of node trust, in `sh/` beside this file. */
+function scriptFile(name: string): string {
+    return path.join(__dirname, "sh", name);
+}
+
 /**
  * Renders apply.sh (every step, in order), remove.sh (every step reversed; run by the pod's preStop
  * hook only while the pod still owns the node's trust, so a rolling update's new pod is not undone by
- * the old one) and run.sh (applies, then re-applies every interval to repair drift).
+ * the old one) and run.sh (applies, then re-applies every interval to repair drift), and every step's
+ * script, as ConfigMap keys.
  */
 function daemonSetScripts(plan: TrustPlan, args: NodeTrustCommonArgs): DaemonSetScripts {
     const config: Record<string, pulumi.Output<string>> = {};
     const secret: Record<string, pulumi.Output<string>> = {};
-    const apply: string[] = ["set -eu"];
+    /** apply.sh's steps: a script's path, and the file it reads on stdin where it places one. */
+    const apply: string[] = [];
+    /** remove.sh's steps, in the order they run. */
     const remove: string[] = [];
-    const marker = `"\${DSO_ROOT:-}"${shQuote(`${plan.markerDir}/${OWNER_FILE}`)}`;
+    const ownerFile = `${plan.markerDir}/${OWNER_FILE}`;
     const restart = restartSettingsOf(args);
     const allowContainerdRestart = args.allowContainerdRestart ?? false;
-    const script = (key: string, body: string) => {
+    const script = (key: string, body: pulumi.Input<string>) => {
         config[key] = pulumi.output(body);
         return `${CONFIG_DIR}/${key}`;
     };
@@ -71,83 +81,54 @@ function daemonSetScripts(plan: TrustPlan, args: NodeTrustCommonArgs): DaemonSet
     for (const step of plan.steps) {
         switch (step.kind) {
             case "dir":
-                apply.push(`sh ${script(`dir-create${step.id ? `-${step.id}` : ""}.sh`, dirCreateScript(step.path))}`);
-                remove.unshift(`sh ${script(`dir-remove${step.id ? `-${step.id}` : ""}.sh`, dirRemoveScript(step.path))}`);
+                apply.push(script(`dir-create${step.id ? `-${step.id}` : ""}.sh`, dirCreateScript(step.path)));
+                remove.unshift(script(`dir-remove${step.id ? `-${step.id}` : ""}.sh`, dirRemoveScript(step.path)));
                 break;
             case "file": {
                 const dataKey = `${step.id ? `${step.id}-` : ""}${step.path.split("/").pop()!}`;
                 const content = fileContent(step, plan, args);
                 const source = step.secret ? `${SECRET_DIR}/${dataKey}` : `${CONFIG_DIR}/${dataKey}`;
                 (step.secret ? secret : config)[dataKey] = content;
-                apply.push(`sh ${script(`place-${step.id ?? step.role}.sh`, placeFileStepBody(step, restart))} < ${source}`);
-                remove.unshift(`sh ${script(`remove-${step.id ?? step.role}.sh`, removeFileStepBody(step, restart))}`);
+                apply.push(`${script(`place-${step.id ?? step.role}.sh`, placeFileStepBody(step, restart))} ${source}`);
+                remove.unshift(script(`remove-${step.id ?? step.role}.sh`, removeFileStepBody(step, restart)));
                 break;
             }
             case "config-path":
-                apply.push(`sh ${script("config-path.sh", configPathCheckScript(step, allowContainerdRestart))}`);
-                remove.unshift(`sh ${script("config-path-remove.sh", configPathRemoveScript(step, allowContainerdRestart))}`);
+                apply.push(script("config-path.sh", configPathCheckScript(step, allowContainerdRestart)));
+                remove.unshift(script("config-path-remove.sh", configPathRemoveScript(step, allowContainerdRestart)));
                 break;
             case "etc-hosts":
-                config["etc-hosts.sh"] = pulumi.output(args.registryAddress!).apply((address) => etcHostsScript(args.host, address));
-                apply.push(`sh ${CONFIG_DIR}/etc-hosts.sh`);
-                remove.unshift(`sh ${script("etc-hosts-remove.sh", etcHostsScript(args.host, undefined))}`);
+                apply.push(
+                    script(
+                        "etc-hosts.sh",
+                        pulumi.output(args.registryAddress!).apply((address) => etcHostsScript(args.host, address)),
+                    ),
+                );
+                remove.unshift(script("etc-hosts-remove.sh", etcHostsScript(args.host, undefined)));
                 break;
         }
     }
-    apply.push(`printf '%s\\n' "$POD_UID" > ${marker}`);
-    config["apply.sh"] = pulumi.output(`${apply.join("\n")}\n`);
-    config["remove.sh"] = pulumi.output(
-        [
-            "set -eu",
-            // A pod that goes away never restarts the node's service: pods of a deleted DaemonSet all stop at once.
-            "DSO_DEFER_RESTART=1",
-            "export DSO_DEFER_RESTART",
-            `if [ "$(cat ${marker} 2>/dev/null || true)" != "$POD_UID" ]; then`,
-            `  echo "node trust now belongs to another pod of the DaemonSet; nothing removed"`,
-            `  exit 0`,
-            `fi`,
-            `rm -f ${marker}`,
-            ...remove,
-            "",
-        ].join("\n"),
-    );
+    config["apply.sh"] = pulumi.output(renderShellScript(scriptFile("daemonset-apply.sh"), { STEPS: apply, OWNER_FILE: ownerFile }));
+    config["remove.sh"] = pulumi.output(renderShellScript(scriptFile("daemonset-remove.sh"), { STEPS: remove, OWNER_FILE: ownerFile }));
     config["run.sh"] = pulumi.output(
-        [
-            "set -u",
-            `trap 'exit 0' TERM INT`,
-            `first=1`,
-            `while :; do`,
-            // A DaemonSet cannot order restarts across nodes, except in a rolling update: the controller
-            // starts the new pod on one node at a time (maxSurge 1, maxUnavailable 0) and moves on only once
-            // it is Ready, which it is after its first apply, restart and wait. So a pod restarts the node's
-            // service only while it takes over from the previous pod of the DaemonSet on its node (the owner
-            // file holds another pod's UID). Pods of a new DaemonSet, on a new node, and every later run
-            // write the files and leave the restart pending (said in the log).
-            `  if [ "$first" = 1 ] && [ -s ${marker} ] && [ "$(cat ${marker})" != "$POD_UID" ]; then`,
-            `    unset DSO_DEFER_RESTART`,
-            `  else`,
-            `    DSO_DEFER_RESTART=1`,
-            `    export DSO_DEFER_RESTART`,
-            `  fi`,
-            `  if sh ${CONFIG_DIR}/apply.sh; then touch /tmp/applied; first=0; else echo "node trust: applying failed; trying again in ${INTERVAL_SECONDS}s" >&2; fi`,
-            `  sleep ${INTERVAL_SECONDS} &`,
-            `  wait $!`,
-            `done`,
-            "",
-        ].join("\n"),
+        renderShellScript(scriptFile("daemonset-run.sh"), {
+            APPLY_SCRIPT: `${CONFIG_DIR}/apply.sh`,
+            OWNER_FILE: ownerFile,
+            INTERVAL_SECONDS,
+        }),
     );
     return { config, secret };
 }
 
 /** Volume name for a host path: lower-case letters, digits and "-". */
-function volumeName(path: string): string {
-    return `host${path.replace(/[^a-z0-9]+/gi, "-").toLowerCase()}`.replace(/-+$/, "");
+function volumeName(hostPath: string): string {
+    return `host${hostPath.replace(/[^a-z0-9]+/gi, "-").toLowerCase()}`.replace(/-+$/, "");
 }
 
 /** A privileged DaemonSet that applies node trust on every node, also on nodes that join later. */
 export class NodeTrustDaemonSet extends pulumi.ComponentResource {
     constructor(name: string, args: NodeTrustDaemonSetArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("dso:nodes:NodeTrustDaemonSet", name, {}, opts);
+        super("dso-registry:nodeTrust:NodeTrustDaemonSet", name, {}, withFormerType(opts, "dso:nodes:NodeTrustDaemonSet"));
         const plan = trustPlan(args.flavour, trustTargetOf(args));
         const objectName = args.objectName ?? "dso-node-trust";
         const restarts =

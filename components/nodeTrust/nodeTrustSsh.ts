@@ -4,6 +4,7 @@
  * credentials) knows the pull-only account. Runs the steps and scripts rendered in files.ts.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { withFormerType } from "../shared/formerType";
 import { type HostConnection, HostFile, type HostTarget, hostCommand } from "../shared/hostAccess";
 import { fileContent, type NodeTrustCommonArgs, nodeRunner, restartSettingsOf, trustTargetOf } from "./common";
 import { configPathCheckScript, configPathRemoveScript, dirCreateScript, dirRemoveScript, etcHostsScript, trustPlan } from "./files";
@@ -28,7 +29,7 @@ export class NodeTrust extends pulumi.ComponentResource {
 
     constructor(name: string, args: NodeTrustArgs, opts?: pulumi.ComponentResourceOptions) {
         const target: HostTarget = { target: args.connection.name };
-        super("dso:nodes:NodeTrust", name, target, opts);
+        super("dso-registry:nodeTrust:NodeTrust", name, target, withFormerType(opts, "dso:nodes:NodeTrust"));
         const plan = trustPlan(args.flavour, trustTargetOf(args));
         const connection = args.connection;
         const run = nodeRunner(args.flavour, connection);

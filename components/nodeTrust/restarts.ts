@@ -3,9 +3,9 @@
  * service is active again and its Kubernetes node is Ready (bounded, with a clear failure), and the
  * nodes of a cluster take turns: servers one at a time (etcd keeps its quorum), then agents in
  * bounded batches. The turns are Pulumi dependencies between the nodes' commands (planned here,
- * wired in the stack); the waiting is in each node's script.
+ * wired in the stack); the waiting is in each node's script (`sh/registries-yaml.sh`).
  */
-import { shQuote } from "../shared/shQuote";
+import type { ShellParams } from "../shared/shellScript";
 
 /** What a node's restart step may do and how long it waits. */
 export interface RestartSettings {
@@ -22,9 +22,6 @@ export interface RestartSettings {
 /** Default seconds a restarted node has to come back Ready. */
 export const DEFAULT_RESTART_TIMEOUT_SECONDS = 300;
 
-/** Seconds between two checks while waiting. */
-const POLL_SECONDS = 2;
-
 /** How each flavour's own kubectl reads its node with the kubelet's credentials (present on servers and agents). */
 const NODE_KUBECTL: Record<"k3s" | "rke2", { readonly probe: string; readonly get: string }> = {
     k3s: {
@@ -40,88 +37,31 @@ const NODE_KUBECTL: Record<"k3s" | "rke2", { readonly probe: string; readonly ge
 /** Marker next to registries.yaml: a change is written but its restart has not completed yet. */
 export const RESTART_PENDING_FILE = ".dso-registry-restart-pending";
 
+/** What restarts on one node after its registries.yaml changed. */
+export interface NodeRestart {
+    readonly flavour: "k3s" | "rke2";
+    /** systemd units restarted where they are running. */
+    readonly units: readonly string[];
+    readonly settings: RestartSettings;
+}
+
 /**
- * The part of a script that follows a change of `path` (the script has set `changed=1` or `0`):
- * restarts the running units among `units` and waits for them and the node, or says what to run.
- *
- * A change first leaves a pending marker that only a completed restart removes, so a run that failed
- * while waiting, or a DaemonSet run that was not allowed to restart ($DSO_DEFER_RESTART), restarts on
- * the next run that may. On removal ("remove"), a deferred restart is left to the operator instead.
+ * The restart's parameters of the registries.yaml script (`sh/registries-yaml.sh`, which restarts the
+ * running units after a change and waits for them and the node, or says what to run).
  */
-export function restartAfterChange(
-    flavour: "k3s" | "rke2",
-    path: string,
-    units: readonly string[],
-    settings: RestartSettings,
-    action: "apply" | "remove",
-): string {
-    const what = action === "apply" ? `${path} changed` : `the registry's entries were removed from ${path}`;
-    if (!settings.allow) {
-        return [
-            `if [ "$changed" = 1 ]; then`,
-            `  echo "${what}: restart ${units.join(" or ")} to apply it (dso-registry:nodes.allowServiceRestart is false)"`,
-            `fi`,
-        ].join("\n");
-    }
-    const timeout = settings.timeoutSeconds;
-    const kubectl = NODE_KUBECTL[flavour];
-    const turn = settings.turn ? ` (${settings.turn})` : "";
-    return [
-        `pending="$(dirname "$file")/${RESTART_PENDING_FILE}"`,
-        `if [ "$changed" = 1 ]; then : > "$pending"; fi`,
-        `if [ -e "$pending" ] && [ -n "\${DSO_DEFER_RESTART:-}" ]; then`,
-        ...(action === "apply"
-            ? [
-                  `  echo "${what}: restart pending; ${units.join(" or ")} reads it only after a restart, which a DaemonSet makes only in a rolling update (one node at a time): run kubectl rollout restart on the node-trust DaemonSet, or restart the service on each node in turn"`,
-              ]
-            : [`  rm -f "$pending"`, `  echo "${what}: restart ${units.join(" or ")} on this node when convenient"`]),
-        `elif [ -e "$pending" ]; then`,
-        ...(settings.turn ? [`  # Rolling restart${turn}.`, `  echo "rolling restart${turn}"`] : []),
-        `  restarted=""`,
-        ...units.flatMap((unit) => [
-            `  if \${DSO_HOST_EXEC:-} systemctl is-active --quiet ${shQuote(unit)}; then`,
-            `    \${DSO_HOST_EXEC:-} systemctl restart ${shQuote(unit)}`,
-            `    restarted="$restarted ${unit}"`,
-            `  fi`,
-        ]),
-        `  if [ -z "$restarted" ]; then`,
-        `    echo "none of ${units.join(", ")} is running; it reads the change when it starts"`,
-        `  else`,
-        `    echo "restarted$restarted (${what}); waiting up to ${timeout}s for it to be active and the node Ready"`,
-        `    deadline=$(( $(date +%s) + ${timeout} ))`,
-        `    for unit in $restarted; do`,
-        `      until \${DSO_HOST_EXEC:-} systemctl is-active --quiet "$unit"; do`,
-        `        if [ "$(date +%s)" -ge "$deadline" ]; then`,
-        `          echo "$unit did not become active within ${timeout}s after its restart. Nodes after this one were not restarted. See: journalctl -u $unit -n 100; fix it, then run pulumi up again." >&2`,
-        `          exit 1`,
-        `        fi`,
-        `        sleep ${POLL_SECONDS}`,
-        `      done`,
-        `    done`,
-        `    node="\${DSO_NODE_NAME:-}"`,
-        ...(settings.nodeName ? [`    node=${shQuote(settings.nodeName)}`] : []),
-        `    if [ -z "$node" ]; then node=$(\${DSO_HOST_EXEC:-} hostname | tr '[:upper:]' '[:lower:]'); fi`,
-        // The kubectl commands run in the node's namespaces ($DSO_HOST_EXEC): their $PATH and $1 are meant for that shell.
-        `    # shellcheck disable=SC2016`,
-        `    if \${DSO_HOST_EXEC:-} sh -c ${shQuote(kubectl.probe)} >/dev/null 2>&1; then`,
-        `      status=""`,
-        `      until [ "$status" = True ]; do`,
-        `        status=$(\${DSO_HOST_EXEC:-} sh -c ${shQuote(kubectl.get)} sh "$node" 2>/dev/null || true)`,
-        `        if [ "$status" = True ]; then break; fi`,
-        `        if [ "$(date +%s)" -ge "$deadline" ]; then`,
-        `          echo "node $node was not Ready within ${timeout}s after the restart (Ready: \${status:-unknown}). Nodes after this one were not restarted. See: kubectl describe node $node; journalctl -u \${restarted# } -n 100. If the Kubernetes node has another name, set dso-registry:nodes.list[].kubernetesNodeName." >&2`,
-        `          exit 1`,
-        `        fi`,
-        `        sleep ${POLL_SECONDS}`,
-        `      done`,
-        `      echo "node $node is Ready"`,
-        `    else`,
-        `      echo "no ${flavour} kubectl on this node: waited for the service only"`,
-        `    fi`,
-        `  fi`,
-        `  rm -f "$pending"`,
-        `fi`,
-    ].join("\n");
+export function restartParameters(restart: NodeRestart): ShellParams {
+    const kubectl = NODE_KUBECTL[restart.flavour];
+    return {
+        FLAVOUR: restart.flavour,
+        UNITS: restart.units,
+        ALLOW_RESTART: restart.settings.allow,
+        RESTART_TIMEOUT_SECONDS: restart.settings.timeoutSeconds,
+        NODE_NAME: restart.settings.nodeName ?? "",
+        TURN: restart.settings.turn ?? "",
+        KUBECTL_PROBE: kubectl.probe,
+        KUBECTL_GET: kubectl.get,
+        PENDING_FILE: RESTART_PENDING_FILE,
+    };
 }
 
 /** A node whose runtime restarts after registries.yaml changes. */

@@ -48,6 +48,27 @@ export const PLACEHOLDER_TAG = "does-not-exist";
 export const RUNTIME_FLAVOURS = ["microk8s", "containerd", "k3s", "rke2", "kind", "docker"] as const;
 export type RuntimeFlavour = (typeof RUNTIME_FLAVOURS)[number];
 
+/**
+ * Runtime flavours whose nodes can hold registry credentials themselves, so that every pod on them
+ * pulls without an imagePullSecret: k3s and RKE2 read `configs.<host>.auth` from registries.yaml;
+ * containerd (also microk8s's and kind's) sends hosts.toml's `header` table (an `Authorization: Basic`
+ * header) with every request to the registry. The Docker engine has nothing kubelet's pulls use, so
+ * pods on docker nodes pull with the pull secrets of `pullSecrets.namespaces`. The config rules refuse
+ * reads that need credentials when some node gets none this way and no namespace gets a pull secret.
+ */
+export const NODE_HELD_CREDENTIAL_FLAVOURS: ReadonlySet<RuntimeFlavour> = new Set<RuntimeFlavour>([
+    "k3s",
+    "rke2",
+    "containerd",
+    "microk8s",
+    "kind",
+]);
+
+/** Whether a runtime flavour reads registries.yaml only when it starts (k3s and RKE2), so a change takes a restart. */
+export function restartsOnRegistriesChange(flavour: RuntimeFlavour): flavour is "k3s" | "rke2" {
+    return flavour === "k3s" || flavour === "rke2";
+}
+
 /** Ingress controllers whose client-network allowlist the in-cluster registry knows how to set. */
 export const INGRESS_CONTROLLERS = ["nginx", "traefik"] as const;
 export type IngressController = (typeof INGRESS_CONTROLLERS)[number];

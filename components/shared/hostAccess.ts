@@ -5,9 +5,15 @@
  * on one host register its name as data (`HostTarget`), and file placers also the file's path and mode
  * (`PlacedFile`), so the offline synth can show every script and every placed file per host.
  */
+import * as path from "node:path";
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
+import { withFormerType } from "./formerType";
+import { renderShellScript } from "./shellScript";
 import { shQuote } from "./shQuote";
+
+const PLACE_FILE = path.join(__dirname, "sh", "place-file.sh");
+const REMOVE_FILE = path.join(__dirname, "sh", "remove-file.sh");
 
 /** How to reach a machine. */
 export type HostConnection =
@@ -59,31 +65,14 @@ export interface PlacedFile extends HostTarget {
 }
 
 /**
- * The script body (run as root) that places stdin at `spec.path` atomically. It writes only when the
- * content differs (prints "changed" or "unchanged"), creates parent directories, and honours
- * $DSO_ROOT (a prefix that tests use to keep a private root; empty in real runs).
+ * The script body (run as root) that places stdin at `spec.path` atomically (`sh/place-file.sh`). It
+ * writes only when the content differs (prints "changed" or "unchanged"), creates parent directories,
+ * and honours $DSO_ROOT (a prefix that tests use to keep a private root; empty in real runs).
  */
 export function placeFileBody(spec: HostFileSpec): string {
     if (!spec.path.startsWith("/")) throw new Error(`file to place: path must be absolute, got "${spec.path}"`);
     if (!/^0[0-7]{3}$/.test(spec.mode)) throw new Error(`file to place: mode must be octal like 0644, got "${spec.mode}"`);
-    return [
-        "set -eu",
-        `target="\${DSO_ROOT:-}"${shQuote(spec.path)}`,
-        `dir=$(dirname "$target")`,
-        `mkdir -p "$dir"`,
-        `tmp=$(mktemp "$dir/.dso-place.XXXXXX")`,
-        `trap 'rm -f "$tmp"' EXIT`,
-        `cat > "$tmp"`,
-        `chmod ${spec.mode} "$tmp"`,
-        ...(spec.owner ? [`chown ${shQuote(spec.owner)} "$tmp"`] : []),
-        `if [ -f "$target" ] && cmp -s "$tmp" "$target"; then`,
-        `  chmod ${spec.mode} "$target"`,
-        `  echo "unchanged $target"`,
-        `else`,
-        `  mv "$tmp" "$target"`,
-        `  echo "changed $target"`,
-        `fi`,
-    ].join("\n");
+    return renderShellScript(PLACE_FILE, { TARGET: spec.path, MODE: spec.mode, OWNER: spec.owner ?? "" });
 }
 
 /** placeFileBody, with sudo when the connection needs it. */
@@ -91,9 +80,9 @@ export function placeFileScript(spec: HostFileSpec, sudo: boolean): string {
     return privileged(placeFileBody(spec), sudo);
 }
 
-/** The script body that removes a placed file (and nothing else). */
+/** The script body that removes a placed file, and nothing else (`sh/remove-file.sh`). */
 export function removeFileBody(spec: HostFileSpec): string {
-    return `set -eu\nrm -f "\${DSO_ROOT:-}"${shQuote(spec.path)}`;
+    return renderShellScript(REMOVE_FILE, { TARGET: spec.path });
 }
 
 /** removeFileBody, with sudo when the connection needs it. */
@@ -157,10 +146,11 @@ export interface HostFileArgs extends HostFileSpec {
 export class HostFile extends pulumi.ComponentResource {
     constructor(name: string, args: HostFileArgs, opts?: pulumi.ComponentResourceOptions) {
         const placed: PlacedFile = { target: args.connection.name, path: args.path, mode: args.mode };
-        super("dso:host:HostFile", name, placed, opts);
+        super("dso-registry:shared:HostFile", name, placed, withFormerType(opts, "dso:host:HostFile"));
         if (args.secret && !/^0[0-7]00$/.test(args.mode)) {
-            throw new Error(
+            throw new pulumi.ResourceError(
                 `HostFile ${name}: a secret file must not be readable by group or others (mode ${args.mode}); use 0600 or 0400`,
+                this,
             );
         }
         const sudo = args.connection.sudo;

@@ -4,7 +4,7 @@
  * containerd (ctr) and curl as the clients.
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { renderCaddyfile } from "../../components/accessPolicy/accessPolicy";
+import { renderCaddyfile } from "../../components/accessPolicy/caddyfile";
 import {
     curlStatus,
     makeOciImage,

@@ -4,7 +4,9 @@
  */
 import { writeFileSync } from "node:fs";
 import { describe, expect, test } from "vitest";
-import { type AccessPolicy, renderCaddyfile, renderUsersFile } from "../../components/accessPolicy/accessPolicy";
+import { renderCaddyfile } from "../../components/accessPolicy/caddyfile";
+import type { AccessPolicy } from "../../components/accessPolicy/policy";
+import { renderUsersFile } from "../../components/accessPolicy/usersFile";
 import { BASE_POLICY as base } from "../support/accessPolicy";
 import { caddyValidate, makeTestCa } from "../support/realRegistry";
 import { privateDir, removeDir } from "../support/serverProcess";

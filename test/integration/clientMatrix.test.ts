@@ -14,7 +14,9 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { renderCaddyfile, renderRegistryConfig, renderUsersFile } from "../../components/accessPolicy/accessPolicy";
+import { renderCaddyfile } from "../../components/accessPolicy/caddyfile";
+import { renderUsersFile } from "../../components/accessPolicy/usersFile";
+import { renderRegistryConfig } from "../../components/distribution/registryConfig";
 import { caddySitePolicy } from "../../components/externalHost/caddySite";
 import { defaultHostLayout, hostPaths } from "../../components/externalHost/scripts";
 import { renderSidecarCaddyfile, sidecarPolicy } from "../../components/inCluster/inClusterRegistry";

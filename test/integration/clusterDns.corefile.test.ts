@@ -205,7 +205,7 @@ describe("the script with kubectl", () => {
     afterEach(() => removeDir(bin));
 
     function run(action: "apply" | "remove", env: Record<string, string> = {}) {
-        const body = corefileScriptBody({ host: HOST, kubectl: "kubectl --context 'lab'" }, action);
+        const body = corefileScriptBody({ host: HOST, kubectlContext: "lab" }, action);
         return spawnSync("/bin/sh", ["-c", body], {
             input: BLOCK,
             encoding: "utf8",
@@ -245,7 +245,7 @@ describe("the script without CoreDNS", () => {
                 '#!/bin/sh\necho "$*" >> "$STATE.calls"\necho \'Error from server (NotFound): configmaps "coredns" not found\' >&2\nexit 1\n',
             );
             chmodSync(path.join(bin, "kubectl"), 0o755);
-            const body = corefileScriptBody({ host: HOST, kubectl: "kubectl" }, "apply");
+            const body = corefileScriptBody({ host: HOST }, "apply");
             const r = spawnSync("/bin/sh", ["-c", body], {
                 input: BLOCK,
                 encoding: "utf8",
@@ -253,7 +253,10 @@ describe("the script without CoreDNS", () => {
             });
             expect(r.status).toBe(1);
             expect(r.stderr).toContain("microk8s enable dns");
-            expect(readFileSync(path.join(work, "state.calls"), "utf8")).not.toContain("patch");
+            const calls = readFileSync(path.join(work, "state.calls"), "utf8");
+            expect(calls).not.toContain("patch");
+            // Without a context, kubectl's current one.
+            expect(calls).toBe("-n kube-system get configmap coredns -o jsonpath={.data.Corefile}\n");
         } finally {
             removeDir(bin);
         }

@@ -7,7 +7,8 @@
 import { renameSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { renderCaddyfile, renderUsersFile } from "../../components/accessPolicy/accessPolicy";
+import { renderCaddyfile } from "../../components/accessPolicy/caddyfile";
+import { renderUsersFile } from "../../components/accessPolicy/usersFile";
 import { type DockerEngine, startDockerEngine } from "../support/dockerEngine";
 import { payloadImage, registryImage } from "../support/dockerImages";
 import { createNetns, type TestNetns } from "../support/netns";

@@ -11,7 +11,8 @@
 import { writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { renderRegistryConfig, renderUsersFile } from "../../components/accessPolicy/accessPolicy";
+import { renderUsersFile } from "../../components/accessPolicy/usersFile";
+import { renderRegistryConfig } from "../../components/distribution/registryConfig";
 import { renderSidecarCaddyfile, sidecarPolicy } from "../../components/inCluster/inClusterRegistry";
 import { ingressAnnotations } from "../../components/inCluster/network";
 import { IN_CLUSTER } from "../../components/inCluster/spec";

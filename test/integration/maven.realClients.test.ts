@@ -11,7 +11,8 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { renderCaddyfile, renderUsersFile } from "../../components/accessPolicy/accessPolicy";
+import { renderCaddyfile } from "../../components/accessPolicy/caddyfile";
+import { renderUsersFile } from "../../components/accessPolicy/usersFile";
 import { gcScript, mavenGcScript } from "../../components/inCluster/gcJob";
 import { READ_ONLY_SIGNAL } from "../../components/inCluster/readOnlySignal";
 import { IN_CLUSTER } from "../../components/inCluster/spec";

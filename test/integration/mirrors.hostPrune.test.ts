@@ -14,7 +14,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { renderRegistryConfig } from "../../components/accessPolicy/accessPolicy";
+import { renderRegistryConfig } from "../../components/distribution/registryConfig";
 import { defaultHostLayout } from "../../components/externalHost/scripts";
 import { hostMirrorPaths } from "../../components/mirrors/hostCaches";
 import { DOCKER_HUB, renderMirrorConfig } from "../../components/mirrors/mirrors";

@@ -11,7 +11,9 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { renderCaddyfile, renderRegistryConfig, renderUsersFile } from "../../components/accessPolicy/accessPolicy";
+import { renderCaddyfile } from "../../components/accessPolicy/caddyfile";
+import { renderUsersFile } from "../../components/accessPolicy/usersFile";
+import { renderRegistryConfig } from "../../components/distribution/registryConfig";
 import {
     DOCKER_HUB,
     type MirrorSpec,

@@ -1,5 +1,5 @@
 /** The access policy the access-policy tests start from (unit and integration alike). */
-import type { AccessPolicy } from "../../components/accessPolicy/accessPolicy";
+import type { AccessPolicy } from "../../components/accessPolicy/policy";
 
 export const BASE_POLICY: AccessPolicy = {
     siteAddress: "registry.example.com",

@@ -8,7 +8,8 @@
  */
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { renderRegistryConfig, renderUsersFile } from "../../components/accessPolicy/accessPolicy";
+import { renderUsersFile } from "../../components/accessPolicy/usersFile";
+import { renderRegistryConfig } from "../../components/distribution/registryConfig";
 import { renderSidecarCaddyfile, sidecarPolicy } from "../../components/inCluster/inClusterRegistry";
 import { IN_CLUSTER } from "../../components/inCluster/spec";
 import { renderSecrets } from "../../components/inCluster/workload";

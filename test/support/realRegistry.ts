@@ -17,7 +17,10 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import * as bcrypt from "bcryptjs";
-import { type AccessPolicy, renderCaddyfile, renderRegistryConfig, renderUsersFile } from "../../components/accessPolicy/accessPolicy";
+import { renderCaddyfile } from "../../components/accessPolicy/caddyfile";
+import type { AccessPolicy } from "../../components/accessPolicy/policy";
+import { renderUsersFile } from "../../components/accessPolicy/usersFile";
+import { renderRegistryConfig } from "../../components/distribution/registryConfig";
 import type { TestNetns } from "./netns";
 import { freePort, privateDir, type RunResult, removeDir, run, runOk, type ServerProcess, startServer, waitForPort } from "./serverProcess";
 

@@ -1,21 +1,18 @@
 /**
- * The access policy renderer: the rules appear in the order that makes them work, and bad input is
+ * The access policy renderers: the rules appear in the order that makes them work, and bad input is
  * refused with a message that says what to change. (Every Caddyfile variant against the real
  * `caddy validate`: test/integration/accessPolicy.test.ts.)
  */
 import { describe, expect, test } from "vitest";
-import * as YAML from "yaml";
+import { BLOB_PATH, renderCaddyfile } from "../../components/accessPolicy/caddyfile";
 import {
     type AccessPolicy,
     ANONYMOUS_TOKEN,
     accessPolicyProblem,
-    BLOB_PATH,
     READ_ONLY_RETRY_AFTER_SECONDS,
-    renderCaddyfile,
-    renderRegistryConfig,
-    renderUsersFile,
     TOKEN_PATH,
-} from "../../components/accessPolicy/accessPolicy";
+} from "../../components/accessPolicy/policy";
+import { renderUsersFile } from "../../components/accessPolicy/usersFile";
 import { BASE_POLICY as base } from "../support/accessPolicy";
 
 describe("renderCaddyfile rules", () => {
@@ -329,6 +326,62 @@ describe("renderCaddyfile blob shortcut", () => {
     });
 });
 
+describe("renderCaddyfile mirrors", () => {
+    const withMirrors: AccessPolicy = {
+        ...base,
+        requiresAuthForPull: true,
+        blobFiles: "/srv/data/registry",
+        mirrors: [
+            { pathName: "docker.io", upstream: "127.0.0.1:5101" },
+            { pathName: "registry.example.com-5000", upstream: "registry-mirror.dso.svc:5000" },
+        ],
+    };
+
+    test("are absent without mirrors", () => {
+        expect(renderCaddyfile(base)).not.toContain("/v2/mirrors/");
+    });
+
+    test.each([
+        ["the write rule", "basicauth @write"],
+        ["the ping challenge", "basicauth @ping"],
+        ["the read rule", "basicauth @read"],
+    ])("come after %s", (_name, rule) => {
+        const text = renderCaddyfile(withMirrors);
+        expect(text.indexOf(rule)).toBeGreaterThan(0);
+        expect(text.indexOf(rule)).toBeLessThan(text.indexOf("route /v2/mirrors/* {"));
+    });
+
+    test("come before the blob shortcut and the registry", () => {
+        const text = renderCaddyfile(withMirrors);
+        expect(text.indexOf("route /v2/mirrors/* {")).toBeLessThan(text.indexOf("route @blob"));
+        expect(text.lastIndexOf("route /v2/mirrors/")).toBeLessThan(text.indexOf("reverse_proxy 127.0.0.1:5000"));
+    });
+
+    test("refuse every method but GET and HEAD", () => {
+        const text = renderCaddyfile(withMirrors);
+        expect(text).toContain("@mirrorWrite not method GET HEAD");
+        expect(text).toMatch(/respond @mirrorWrite "[^"]+" 405/);
+    });
+
+    test.each([
+        ["docker.io", "127.0.0.1:5101"],
+        ["registry.example.com-5000", "registry-mirror.dso.svc:5000"],
+    ])("send /v2/mirrors/%s/ to its cache as /v2/", (pathName, upstream) => {
+        const text = renderCaddyfile(withMirrors);
+        const route = text.slice(text.indexOf(`route /v2/mirrors/${pathName}/* {`)).split("\n");
+        expect(route.slice(0, 4).map((l) => l.trim())).toEqual([
+            `route /v2/mirrors/${pathName}/* {`,
+            `uri replace /v2/mirrors/${pathName}/ /v2/ 1`,
+            `reverse_proxy ${upstream} {`,
+            "header_up -Authorization",
+        ]);
+    });
+
+    test("answer an unknown mirror with a registry 404", () => {
+        expect(renderCaddyfile(withMirrors)).toContain('respond `\\{"errors":[\\{"code":"NAME_UNKNOWN"');
+    });
+});
+
 describe("BLOB_PATH", () => {
     const hex = "0123456789abcdef".repeat(4);
     test.each([
@@ -404,90 +457,5 @@ describe("renderUsersFile", () => {
         ["a user name with a space", { username: "a b", bcryptHash: hash }, /not allowed/],
     ])("refuses %s", (_name, account, message) => {
         expect(() => renderUsersFile("pull", [account])).toThrow(message);
-    });
-});
-
-describe("renderRegistryConfig", () => {
-    test("is valid YAML with the settings given", () => {
-        const doc = YAML.parse(
-            renderRegistryConfig({
-                addr: ":5000",
-                storage: { kind: "filesystem", rootDirectory: "/var/lib/registry" },
-                deletesEnabled: true,
-                readOnly: true,
-            }),
-        );
-        expect(doc.storage.filesystem.rootdirectory).toBe("/var/lib/registry");
-        expect(doc.storage.delete.enabled).toBe(true);
-        expect(doc.storage.maintenance.readonly.enabled).toBe(true);
-        expect(doc.http.addr).toBe(":5000");
-        expect(doc.http.relativeurls).toBe(true);
-        expect(doc.auth).toBeUndefined();
-    });
-
-    test("s3 storage carries no credentials", () => {
-        const text = renderRegistryConfig({
-            addr: ":5000",
-            storage: {
-                kind: "s3",
-                bucket: "images",
-                region: "eu-west-1",
-                endpoint: "https://minio.example.com",
-                forcePathStyle: true,
-                rootDirectory: "/registry",
-                redirect: false,
-            },
-            deletesEnabled: false,
-        });
-        const doc = YAML.parse(text);
-        expect(doc.storage.s3).toEqual({
-            bucket: "images",
-            region: "eu-west-1",
-            regionendpoint: "https://minio.example.com",
-            forcepathstyle: true,
-            rootdirectory: "/registry",
-        });
-        expect(text).not.toMatch(/accesskey|secretkey/i);
-    });
-
-    test.each([
-        [false, true],
-        [true, false],
-    ])("s3 redirect %s renders storage.redirect.disable %s", (redirect, disable) => {
-        const doc = YAML.parse(
-            renderRegistryConfig({
-                addr: ":5000",
-                storage: { kind: "s3", bucket: "images", region: "us-east-1", forcePathStyle: true, rootDirectory: "/", redirect },
-                deletesEnabled: false,
-            }),
-        );
-        expect(doc.storage.redirect).toEqual({ disable });
-    });
-
-    test("filesystem storage has no redirect setting (the driver cannot redirect)", () => {
-        const doc = YAML.parse(
-            renderRegistryConfig({
-                addr: ":5000",
-                storage: { kind: "filesystem", rootDirectory: "/var/lib/registry" },
-                deletesEnabled: false,
-            }),
-        );
-        expect(doc.storage.redirect).toBeUndefined();
-    });
-
-    test.each([
-        [undefined, { blobdescriptor: "inmemory" }],
-        [true, { blobdescriptor: "inmemory" }],
-        [false, undefined],
-    ])("blobDescriptorCache %s: storage.cache is %o (no section: Distribution 2.8 runs without a cache)", (blobDescriptorCache, cache) => {
-        const doc = YAML.parse(
-            renderRegistryConfig({
-                addr: ":5000",
-                storage: { kind: "filesystem", rootDirectory: "/var/lib/registry" },
-                deletesEnabled: true,
-                ...(blobDescriptorCache === undefined ? {} : { blobDescriptorCache }),
-            }),
-        );
-        expect(doc.storage.cache).toEqual(cache);
     });
 });

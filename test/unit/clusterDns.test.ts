@@ -9,7 +9,7 @@ import { type MockRuntime, type RecordedResource, settle, startMockRuntime } fro
 const rtPromise = startMockRuntime({ stack: "test" });
 
 import { ConfigError, parseConfig } from "../../components/config";
-import { ClusterDns, K3S_SERVER_KEY, kubectlCommand } from "../../components/inCluster/clusterDns";
+import { ClusterDns, K3S_SERVER_KEY } from "../../components/inCluster/clusterDns";
 import { corefileScriptBody, renderRegistryServerBlock } from "../../components/inCluster/corefile";
 import { schemaProblems } from "../support/k8sValidate";
 
@@ -48,11 +48,11 @@ describe("microk8s", () => {
         const children = childrenOf("mk-dns");
         expect(children.map((c) => c.type)).toEqual(["command:local:Command"]);
         const { inputs } = children[0]!;
-        const script = { host: HOST, kubectl: kubectlCommand("lab's cluster") };
+        const script = { host: HOST, kubectlContext: "lab's cluster" };
         expect(inputs.stdin).toBe(renderRegistryServerBlock(HOST, "10.152.183.56"));
         expect(inputs.create).toBe(corefileScriptBody(script, "apply"));
         expect(inputs.delete).toBe(corefileScriptBody(script, "remove"));
-        expect(String(inputs.create)).toContain(`kubectl --context 'lab'\\''s cluster' -n kube-system get configmap coredns`);
+        expect(String(inputs.create)).toContain(`\nKUBECTL_CONTEXT='lab'\\''s cluster'\n`);
     });
 
     test("keeps the address out of the scripts, so they do not change with it", () => {

@@ -2,6 +2,8 @@ import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../components/config";
 import { decide } from "../../components/decisions";
 
+const pem = (marker: string) => `-----BEGIN CERTIFICATE-----\n${marker}\n-----END CERTIFICATE-----\n`;
+
 /** Decisions for the smallest valid in-cluster config with `changes` merged in (one level deep). */
 function decisionsFor(changes: Record<string, Record<string, unknown>> = {}) {
     const raw: Record<string, Record<string, unknown>> = {
@@ -73,5 +75,50 @@ describe("decide", () => {
         }).pullCredentials;
         expect(flavours.map((f) => wanted?.onNodes(f))).toEqual([false, false, false, false, false, false]);
         expect(flavours.map((f) => needed?.onNodes(f))).toEqual([true, true, true, true, true, false]);
+    });
+
+    it("gives each node reached over SSH its own runtime, else the group's, and restarts only k3s and RKE2", () => {
+        const node = (name: string, extra: object = {}) => ({ name, host: "10.0.0.9", hostKey: "ssh-ed25519 AAAA", ...extra });
+        const d = decisionsFor({
+            nodes: {
+                delivery: "ssh",
+                runtime: "k3s",
+                list: [node("a"), node("b", { runtime: "containerd" }), node("c", { runtime: "rke2" })],
+            },
+        });
+        expect(d.sshNodes.map((n) => [n.node.name, n.runtime, n.restartsOnChange])).toEqual([
+            ["a", "k3s", true],
+            ["b", "containerd", false],
+            ["c", "rke2", true],
+        ]);
+    });
+
+    it("lists no SSH node with another delivery", () => {
+        expect(decisionsFor({ nodes: { delivery: "daemonset", runtime: "k3s" } }).sshNodes).toEqual([]);
+    });
+
+    it.each([
+        ["the generated CA (the program makes it)", {}, undefined],
+        [
+            "an existing registry's CA",
+            { registry: { mode: "existing", tls: { mode: "public" } }, existing: { caCertificate: pem("EXISTING") } },
+            pem("EXISTING"),
+        ],
+        [
+            "a cert-manager issuer's CA",
+            {
+                registry: {
+                    mode: "in-cluster",
+                    tls: {
+                        mode: "cert-manager",
+                        certManagerIssuer: { kind: "ClusterIssuer", name: "ca" },
+                        certManagerCaCertificate: pem("ISSUER"),
+                    },
+                },
+            },
+            pem("ISSUER"),
+        ],
+    ])("names the configured CA: %s", (_name, changes, ca) => {
+        expect(decisionsFor(changes).configuredCa).toBe(ca);
     });
 });

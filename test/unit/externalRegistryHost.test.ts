@@ -133,6 +133,8 @@ beforeAll(async () => {
 
 const commands = () => rt.ofType("command:remote:Command").filter((c) => c.name.startsWith("registry-host-"));
 const command = (name: string) => rt.byName(name);
+/** The file-placement script's MODE parameter of 0600 (its quotes quoted again inside `sudo -n sh -c '…'`). */
+const PLACED_0600 = /^MODE='(?:\\'')?0600'/m;
 
 /** A command's script as the shell runs it: without `sudo -n sh -c '…'` or `sh -c '…'` around it. */
 function script(name: string, phase: "create" | "delete" = "create"): string {
@@ -180,11 +182,11 @@ describe("ExternalRegistryHost", () => {
         const children = rt.resources.filter((r) => r.parentUrn === hostUrn).map((r) => `${r.type} ${r.name}`);
         expect(children.sort()).toEqual(
             [
-                "dso:externalHost:CaddySite registry-host-caddy",
-                "dso:externalHost:HostPackages registry-host-packages",
-                "dso:externalHost:Maintenance registry-host-maintenance",
-                "dso:externalHost:PostDeployCheck registry-host-check",
-                "dso:externalHost:RegistryContainer registry-host-container",
+                "dso-registry:externalHost:CaddySite registry-host-caddy",
+                "dso-registry:externalHost:HostPackages registry-host-packages",
+                "dso-registry:externalHost:Maintenance registry-host-maintenance",
+                "dso-registry:externalHost:PostDeployCheck registry-host-check",
+                "dso-registry:externalHost:RegistryContainer registry-host-container",
             ].sort(),
         );
     });
@@ -247,7 +249,7 @@ describe("ExternalRegistryHost", () => {
         const c = command(name);
         expect(c.inputs.stdin).toBe("[secret]");
         expect(c.inputs.logging).toBe("none");
-        expect(String(c.inputs.create)).toContain("chmod 0600");
+        expect(String(c.inputs.create)).toMatch(PLACED_0600);
     });
 
     test("no command line carries a secret", () => {
@@ -363,7 +365,7 @@ describe("externalRegistryHostProblem", () => {
 
 describe("ExternalRegistryHost with ACME and the web UI", () => {
     test("the UI container runs on loopback with the delete button as configured", () => {
-        expect(rt.byName("ui-host-ui").type).toBe("dso:externalHost:UiContainer");
+        expect(rt.byName("ui-host-ui").type).toBe("dso-registry:externalHost:UiContainer");
         const created = runStubbed(script("ui-host-ui-run"), ["docker"]);
         expect(created.stdout).toBe("changed ui container\n");
         const run = created.calls.find((c) => c.startsWith("docker run "));
@@ -420,7 +422,7 @@ describe("ExternalRegistryHost with s3 storage", () => {
         const write = command("s3-host-container-storage-env-write");
         expect(write.inputs.stdin).toBe("[secret]");
         expect(write.inputs.logging).toBe("none");
-        expect(String(write.inputs.create)).toContain("chmod 0600");
+        expect(String(write.inputs.create)).toMatch(PLACED_0600);
         expect(String(write.inputs.create)).toContain("'/etc/dso-registry/storage.env'");
     });
 

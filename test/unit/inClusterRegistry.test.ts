@@ -8,7 +8,7 @@ import { type MockRuntime, mockPassword, promiseOf, type RecordedResource, settl
 
 const rtPromise = startMockRuntime({ stack: "test" });
 
-import { renderUsersFile } from "../../components/accessPolicy/accessPolicy";
+import { renderUsersFile } from "../../components/accessPolicy/usersFile";
 import { RegistryAccounts } from "../../components/accounts/registryAccounts";
 import { parseConfig } from "../../components/config";
 import { IN_CLUSTER_BACKUP } from "../../components/inCluster/backup";
@@ -168,7 +168,7 @@ describe.each(Object.keys(variants))("variant %s", (variant) => {
     });
 
     test("every child is parented to the component", () => {
-        const component = rt.ofType("dso:registry:InClusterRegistry").find((r) => r.name === variant)!;
+        const component = rt.ofType("dso-registry:inCluster:InClusterRegistry").find((r) => r.name === variant)!;
         const children = rt.resources.filter((r) => r.type.startsWith("kubernetes:") && r.name.startsWith(`${variant}-`));
         expect(children.filter((c) => c.parentUrn !== component.urn).map((c) => c.name)).toEqual([]);
     });

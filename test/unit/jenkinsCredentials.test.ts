@@ -66,7 +66,7 @@ const credentialType = "pulumi-nodejs:dynamic/jenkins:Credential";
 describe("JenkinsCredentials under mocks", () => {
     it("registers one dynamic resource per credential, under the component", () => {
         const component = rt.byName("jenkins");
-        expect(component.type).toBe("dso:jenkins:JenkinsCredentials");
+        expect(component.type).toBe("dso-registry:jenkins:JenkinsCredentials");
         const registered = rt.ofType(credentialType).map((r) => [r.name, r.parentUrn]);
         expect(registered.sort()).toEqual([
             ["jenkins-container-registry", component.urn],

@@ -5,7 +5,7 @@
  * fetch, as a client without this program's care would send them.
  */
 import { describe, expect, it } from "vitest";
-import { STRING_CLASS, USERNAME_PASSWORD_CLASS } from "../../components/jenkins/jenkinsApi";
+import { STRING_CLASS, USERNAME_PASSWORD_CLASS } from "../../components/jenkins/credentialXml";
 import type { FakeJenkins } from "../support/fakeJenkins";
 import { jenkins, token } from "../support/jenkinsProvider";
 

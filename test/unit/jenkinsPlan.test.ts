@@ -1,21 +1,14 @@
 /** Pure parts of the Jenkins support: XML rendering and parsing, URLs, scrubbing, the plan, the diff rules. */
 import { describe, expect, it } from "vitest";
-import {
-    credentialUrl,
-    decodeBody,
-    normalizeBaseUrl,
-    parseCredentialXml,
-    renderCredentialXml,
-    STRING_CLASS,
-    scrubSecrets,
-    USERNAME_PASSWORD_CLASS,
-} from "../../components/jenkins/jenkinsApi";
+import { parseCredentialXml, renderCredentialXml, STRING_CLASS, USERNAME_PASSWORD_CLASS } from "../../components/jenkins/credentialXml";
+import { credentialUrl } from "../../components/jenkins/jenkinsApi";
 import {
     type CredentialPlanInput,
     diffStates,
     type JenkinsCredentialState,
     planJenkinsCredentials,
 } from "../../components/jenkins/jenkinsCredentials";
+import { decodeBody, normalizeBaseUrl, scrubSecrets } from "../../components/jenkins/jenkinsHttp";
 
 describe("renderCredentialXml", () => {
     it("renders a username/password credential with escaped values", () => {

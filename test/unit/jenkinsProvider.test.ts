@@ -5,7 +5,7 @@
  * handling, not compatibility with a particular Jenkins release.
  */
 import { describe, expect, it } from "vitest";
-import { USERNAME_PASSWORD_CLASS } from "../../components/jenkins/jenkinsApi";
+import { USERNAME_PASSWORD_CLASS } from "../../components/jenkins/credentialXml";
 import { type JenkinsCredentialState, jenkinsCredentialProvider as provider } from "../../components/jenkins/jenkinsCredentials";
 import type { FakeJenkins, FakeJenkinsOptions } from "../support/fakeJenkins";
 import { failure, jenkins, jenkinsPassword, pushPassword, state, token } from "../support/jenkinsProvider";

@@ -3,7 +3,8 @@
  * Caddy and Maven: test/integration/maven.realClients.test.ts.
  */
 import { describe, expect, test } from "vitest";
-import { accessPolicyProblem, renderCaddyfile } from "../../components/accessPolicy/accessPolicy";
+import { renderCaddyfile } from "../../components/accessPolicy/caddyfile";
+import { accessPolicyProblem } from "../../components/accessPolicy/policy";
 import { type MavenBackendConfig, mavenBackendProblem, renderMavenNginxConfig } from "../../components/maven/nginxConfig";
 import { BASE_POLICY } from "../support/accessPolicy";
 

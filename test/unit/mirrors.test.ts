@@ -17,7 +17,7 @@ import {
     renderMirrorHostsToml,
 } from "../../components/mirrors/mirrors";
 import { trustPlan } from "../../components/nodeTrust/files";
-import { registriesYamlMergeBody, renderRegistriesEntries } from "../../components/nodeTrust/registriesYaml";
+import { registriesYamlScript, renderRegistriesEntries } from "../../components/nodeTrust/registriesYaml";
 import { isDistribution3Image } from "../../components/shared/facts";
 
 const base = (mirrors: unknown[], mode = "in-cluster"): Record<string, unknown> => ({
@@ -161,7 +161,11 @@ describe("the registries.yaml merge with mirror entries (sh and awk)", () => {
                 plainHttp: false,
                 mirrors: [{ upstream: "docker.io", pathName: "docker.io" }],
             });
-            const body = `set -eu\n${registriesYamlMergeBody({ path: file, authority: "registry.example.com", secret: false }, "apply")}`;
+            const body = registriesYamlScript(
+                { path: file, authority: "registry.example.com", secret: false },
+                { flavour: "k3s", units: ["k3s"], settings: { allow: false, timeoutSeconds: 1 } },
+                "apply",
+            );
             const r = spawnSync("sh", ["-c", body], { input: entries, env: { ...process.env, DSO_ROOT: root }, encoding: "utf8" });
             return { code: r.status, stderr: r.stderr, text: readFileSync(path.join(root, file), "utf8") };
         } finally {

@@ -217,8 +217,9 @@ describe("NodeTrustDaemonSet", () => {
 
     it("the apply script places the same files as the SSH delivery", () => {
         const apply = String(configMap("microk8s").data["apply.sh"]);
-        expect(apply).toContain("sh /dso/config/place-ca.sh < /dso/config/ca.crt");
-        expect(apply).toContain("sh /dso/config/place-hosts-toml.sh < /dso/config/hosts.toml");
+        // One step a line of its STEPS: the script, and the file it places from stdin.
+        expect(apply).toMatch(/^\/dso\/config\/place-ca\.sh \/dso\/config\/ca\.crt$/m);
+        expect(apply).toMatch(/^\/dso\/config\/place-hosts-toml\.sh \/dso\/config\/hosts\.toml$/m);
         expect(String(configMap("microk8s").data["place-hosts-toml.sh"])).toContain(
             "/var/snap/microk8s/current/args/certs.d/registry.example.test:5000/hosts.toml",
         );
@@ -256,20 +257,23 @@ describe("node trust from stack config (defineStack)", () => {
     /** Node-trust components the stack created for nodes whose names start with `prefix`. */
     const made = (prefix: string) =>
         rt.resources
-            .filter((r) => !r.custom && r.type.startsWith("dso:nodes:NodeTrust") && r.name.startsWith(prefix))
+            .filter((r) => !r.custom && r.type.startsWith("dso-registry:nodeTrust:NodeTrust") && r.name.startsWith(prefix))
             .map((r) => `${r.type} ${r.name}`);
 
     it("delivery none creates nothing", async () => {
-        const before = rt.resources.filter((r) => r.type.startsWith("dso:nodes:")).length;
+        const before = rt.resources.filter((r) => r.type.startsWith("dso-registry:nodeTrust:")).length;
         stack.defineStack(cfg({ delivery: "none" }));
         await settle();
-        expect(rt.resources.filter((r) => r.type.startsWith("dso:nodes:")).length).toBe(before);
+        expect(rt.resources.filter((r) => r.type.startsWith("dso-registry:nodeTrust:")).length).toBe(before);
     });
 
     it("delivery ssh creates one NodeTrust per node, with the per-node runtime", async () => {
         stack.defineStack(cfg({ delivery: "ssh", runtime: "k3s", list: [node("sa"), node("sb", { runtime: "docker" })] }));
         await settle();
-        expect(made("node-trust-s")).toEqual(["dso:nodes:NodeTrust node-trust-sa", "dso:nodes:NodeTrust node-trust-sb"]);
+        expect(made("node-trust-s")).toEqual([
+            "dso-registry:nodeTrust:NodeTrust node-trust-sa",
+            "dso-registry:nodeTrust:NodeTrust node-trust-sb",
+        ]);
         expect(rt.byName("node-trust-sa-registries-yaml-write").type).toMatch(/^command:/);
         expect(rt.resources.some((r) => r.name === "node-trust-sb-registries-yaml")).toBe(false);
     });
@@ -278,7 +282,7 @@ describe("node trust from stack config (defineStack)", () => {
         const before = made("node-trust").length;
         stack.defineStack(cfg({ delivery: "daemonset", runtime: "containerd" }));
         await settle();
-        expect(made("node-trust").slice(before)).toEqual(["dso:nodes:NodeTrustDaemonSet node-trust"]);
+        expect(made("node-trust").slice(before)).toEqual(["dso-registry:nodeTrust:NodeTrustDaemonSet node-trust"]);
     });
 
     it("k3s nodes take turns: each node's restart script says its turn (servers, then agents in batches)", async () => {
@@ -298,7 +302,8 @@ describe("node trust from stack config (defineStack)", () => {
         );
         await settle();
         const turnOf = (name: string) =>
-            String(rt.byName(`node-trust-${name}-registries-yaml-write`).inputs.create).match(/rolling restart \(([^)]*)\)/)?.[1];
+            // The script's TURN parameter, in the single quotes of `sudo -n sh -c '…'`.
+            String(rt.byName(`node-trust-${name}-registries-yaml-write`).inputs.create).match(/\nTURN='\\''([^']*)'\\''\n/)?.[1];
         expect(["rs1", "rs2", "ra1", "ra2", "ra3"].map(turnOf)).toEqual([
             "server 1 of 2",
             "server 2 of 2, after rs1",

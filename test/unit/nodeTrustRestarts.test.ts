@@ -1,9 +1,15 @@
 /**
  * The rolling restart of k3s / RKE2 nodes: the order (servers one at a time, agents in batches after
- * them) and the restart step each node's script carries. The steps run for real in nodeTrustSsh.test.ts.
+ * them) and the restart part of each node's registries.yaml script. The restarts run for real in
+ * nodeTrustSsh.test.ts.
  */
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { planRollingRestarts, type RestartingNode, restartAfterChange } from "../../components/nodeTrust/restarts";
+import { registriesYamlScript, renderRegistriesEntries } from "../../components/nodeTrust/registriesYaml";
+import { type NodeRestart, planRollingRestarts, type RestartingNode } from "../../components/nodeTrust/restarts";
 
 const server = (name: string): RestartingNode => ({ name, role: "server" });
 const agent = (name: string): RestartingNode => ({ name, role: "agent" });
@@ -52,35 +58,53 @@ describe("planRollingRestarts", () => {
     });
 });
 
-describe("restartAfterChange", () => {
+describe("the restart part of the registries.yaml script", () => {
     const settings = { allow: true, timeoutSeconds: 120 };
+    const input = { path: "/etc/rancher/k3s/registries.yaml", authority: "registry.example.com", secret: false };
+    const script = (restart: NodeRestart, action: "apply" | "remove" = "apply") => registriesYamlScript(input, restart, action);
 
     it.each([
         ["k3s", "k3s kubectl --kubeconfig /var/lib/rancher/k3s/agent/kubelet.kubeconfig get node"],
         ["rke2", "kubectl --kubeconfig /var/lib/rancher/rke2/agent/kubelet.kubeconfig get node"],
     ] as const)("%s checks the node with its own kubectl and the kubelet's credentials", (flavour, kubectl) => {
-        expect(restartAfterChange(flavour, "/etc/rancher/x/registries.yaml", ["u"], settings, "apply")).toContain(kubectl);
+        const text = script({ flavour, units: ["u"], settings });
+        expect(text).toMatch(new RegExp(`^KUBECTL_GET='[^\\n]*${kubectl.replace(/[.]/g, "\\.")}`, "m"));
+        expect(text).not.toContain(`/var/lib/rancher/${flavour === "k3s" ? "rke2" : "k3s"}/`);
     });
 
     it("waits as long as configured", () => {
-        expect(restartAfterChange("k3s", "/f", ["k3s"], settings, "apply")).toContain("deadline=$(( $(date +%s) + 120 ))");
+        expect(script({ flavour: "k3s", units: ["k3s"], settings })).toContain("\nRESTART_TIMEOUT_SECONDS='120'\n");
     });
 
     it("with a configured node name, checks that node", () => {
-        expect(restartAfterChange("k3s", "/f", ["k3s"], { ...settings, nodeName: "worker-7.lab" }, "apply")).toContain(
-            "node='worker-7.lab'",
+        expect(script({ flavour: "k3s", units: ["k3s"], settings: { ...settings, nodeName: "worker-7.lab" } })).toContain(
+            "\nNODE_NAME='worker-7.lab'\n",
         );
     });
 
     it("without permission restarts nothing and says what to run", () => {
-        const script = restartAfterChange(
-            "rke2",
-            "/etc/rancher/rke2/registries.yaml",
-            ["rke2-server", "rke2-agent"],
-            { ...settings, allow: false },
-            "apply",
-        );
-        expect(script).not.toContain("systemctl restart");
-        expect(script).toContain("restart rke2-server or rke2-agent to apply it (dso-registry:nodes.allowServiceRestart is false)");
+        const root = mkdtempSync(path.join(tmpdir(), "dso-restart-"));
+        try {
+            // A systemctl that says every unit is running and notes every call.
+            mkdirSync(path.join(root, "bin"));
+            writeFileSync(path.join(root, "bin", "systemctl"), `#!/bin/sh\necho "$*" >> "${root}/systemctl.calls"\n`, { mode: 0o755 });
+            const text = script({
+                flavour: "rke2",
+                units: ["rke2-server", "rke2-agent"],
+                settings: { ...settings, allow: false },
+            });
+            const r = spawnSync("sh", ["-c", text], {
+                input: renderRegistriesEntries({ host: "registry.example.com", port: 443, plainHttp: false }),
+                env: { ...process.env, DSO_ROOT: root, PATH: `${path.join(root, "bin")}:${process.env.PATH}` },
+                encoding: "utf8",
+            });
+            expect(r.status, r.stderr).toBe(0);
+            expect(r.stdout).toContain(
+                "/etc/rancher/k3s/registries.yaml changed: restart rke2-server or rke2-agent to apply it (dso-registry:nodes.allowServiceRestart is false)",
+            );
+            expect(existsSync(path.join(root, "systemctl.calls"))).toBe(false);
+        } finally {
+            rmSync(root, { recursive: true, force: true });
+        }
     });
 });

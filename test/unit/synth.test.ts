@@ -54,17 +54,37 @@ describe.each(COMMITTED_STACKS)("synth of the committed %s stack", (stack) => {
         expect(run.stdout).toMatch(new RegExp(`synth: stack ${stack}: \\d+ files`));
     });
 
-    it("writes resources.json with type, name, parent and inputs of every resource", () => {
+    it("writes resources.json with type, name, URN, parent, options where set, and inputs of every resource", () => {
         const resources = JSON.parse(files.get("resources.json")!) as Array<Record<string, unknown>>;
         expect(resources.some((r) => r.type === "pulumi:pulumi:Stack")).toBe(true);
-        expect(resources.some((r) => String(r.type).startsWith("dso:"))).toBe(true);
+        expect(resources.some((r) => String(r.type).startsWith("dso-registry:"))).toBe(true);
         for (const r of resources) {
-            expect(Object.keys(r).sort()).toEqual(
-                r.type === "pulumi:pulumi:Stack" ? ["inputs", "name", "type"] : ["inputs", "name", "parent", "type"],
-            );
+            const keys = r.type === "pulumi:pulumi:Stack" ? ["inputs", "name", "type", "urn"] : ["inputs", "name", "parent", "type", "urn"];
+            expect(Object.keys(r).sort()).toEqual((r.options ? [...keys, "options"] : keys).sort());
+            // The URN the engine gives it: stack, project, the parents' types and its own, its name.
+            expect(String(r.urn).startsWith(`urn:pulumi:${stack}::dso-registry::`), String(r.urn)).toBe(true);
+            expect(String(r.urn).endsWith(`${String(r.type)}::${String(r.name)}`), String(r.urn)).toBe(true);
         }
         const names = new Set(resources.map((r) => r.name));
         for (const r of resources) if (r.parent) expect(names.has(r.parent as string)).toBe(true);
+    });
+
+    it("writes in resources.json the options that change what the engine does, and no others", () => {
+        const resources = JSON.parse(files.get("resources.json")!) as Array<{ options?: Record<string, unknown> }>;
+        const engineOptions = [
+            "additionalSecretOutputs",
+            "aliases",
+            "deleteBeforeReplace",
+            "dependsOn",
+            "ignoreChanges",
+            "protect",
+            "replaceOnChanges",
+            "retainOnDelete",
+        ];
+        const written = new Set(resources.flatMap((r) => Object.keys(r.options ?? {})));
+        expect([...written].filter((option) => !engineOptions.includes(option))).toEqual([]);
+        // Both stacks order resources with dependsOn and keep generated secrets secret in state.
+        expect([...written]).toEqual(expect.arrayContaining(["additionalSecretOutputs", "dependsOn"]));
     });
 
     it("writes each Kubernetes object as its own YAML file named after it", () => {

@@ -1,0 +1,415 @@
+/**
+ * The Caddyfile that fronts Docker Distribution, rendered from an `AccessPolicy` (policy.ts). Every
+ * placement (the external host, the in-cluster sidecar) renders through here, so the policy that was
+ * proven against real clients is the one that ships.
+ *
+ * The rules, in the order the site's `route` block holds them: the allowlist, the Maven route, the
+ * delete refusal, tokens unwrapped, the token endpoint, the read-only window's 503, the write rule,
+ * the ping, the read rule, the mirrors, the blob shortcut, then Distribution (or the UI). Every 401
+ * carries the Bearer challenge. Why each is as it is: docs/decisions/access-policy.md.
+ *
+ * Everything here is pure: no Pulumi, no I/O.
+ */
+import {
+    type AccessPolicy,
+    ANONYMOUS_TOKEN,
+    accessPolicyProblem,
+    type MavenRoute,
+    MIRRORS_NAMESPACE,
+    type MirrorRoute,
+    READ_ONLY_RETRY_AFTER_SECONDS,
+    REALM,
+    type ReadOnlySignal,
+    TOKEN_LIFETIME_SECONDS,
+    TOKEN_PATH,
+    UPSTREAM_TRY_SECONDS,
+} from "./policy";
+
+function globalOptions(policy: AccessPolicy): string[] {
+    const lines: string[] = [];
+    if (policy.admin !== undefined) lines.push(`\tadmin ${policy.admin}`);
+    switch (policy.tls.kind) {
+        case "acme":
+            lines.push(`\temail ${policy.tls.email}`);
+            if (policy.tls.directory) lines.push(`\tacme_ca ${policy.tls.directory}`);
+            break;
+        case "files":
+            // The certificate is ours: no ACME, and no second listener on port 80 for redirects.
+            lines.push("\tauto_https disable_redirects");
+            break;
+        case "plain-http":
+            lines.push("\tauto_https off");
+            break;
+    }
+    lines.push(
+        "\tservers {",
+        // Layers can take a long time to upload and download: no read or write deadline on bodies,
+        // only on the request header and on idle keep-alive connections.
+        "\t\ttimeouts {",
+        "\t\t\tread_header 30s",
+        "\t\t\tidle 5m",
+        "\t\t}",
+        // HTTP/3 is not used by registry clients; without it there is no UDP listener to firewall.
+        "\t\tprotocols h1 h2",
+        "\t}",
+    );
+    return ["{", ...lines, "}"];
+}
+
+function siteLabel(policy: AccessPolicy): string {
+    return policy.tls.kind === "plain-http" ? `http://${policy.siteAddress}:${policy.port}` : `${policy.siteAddress}:${policy.port}`;
+}
+
+function basicauth(matcher: string, files: readonly string[]): string[] {
+    return [`\t\tbasicauth ${matcher} bcrypt ${REALM} {`, ...files.map((f) => `\t\t\timport ${f}`), "\t\t}"];
+}
+
+/**
+ * Distribution (or a cache) behind the proxy: responses stream with large socket buffers, without the
+ * client's credentials, and a request that finds no registry listening is held and retried for
+ * UPSTREAM_TRY_SECONDS. Why: docs/decisions/access-policy.md#the-proxy-to-distribution
+ */
+function registryProxy(upstream: string): string[] {
+    return [
+        `\t\treverse_proxy ${upstream} {`,
+        "\t\t\theader_up -Authorization",
+        "\t\t\tflush_interval -1",
+        `\t\t\tlb_try_duration ${UPSTREAM_TRY_SECONDS}s`,
+        "\t\t\tlb_try_interval 250ms",
+        // Reads are retried also when the connection was accepted and then dropped; writes only when none was made.
+        "\t\t\tlb_retry_match {",
+        "\t\t\t\tmethod GET HEAD",
+        "\t\t\t}",
+        "\t\t\ttransport http {",
+        "\t\t\t\tcompression off",
+        "\t\t\t\tread_buffer 256KiB",
+        "\t\t\t\twrite_buffer 256KiB",
+        "\t\t\t\tkeepalive 5m",
+        "\t\t\t}",
+        "\t\t}",
+    ];
+}
+
+/**
+ * A repository name as Distribution's reference grammar spells it: lower-case components joined by
+ * "/", separators ".", "_", "__" or dashes between alphanumerics. No component can be "." or "..",
+ * so a name never leaves the repositories directory.
+ */
+const REPOSITORY_NAME = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*";
+
+/**
+ * A blob GET/HEAD: capture 1 is the repository, 2 the 64 hex digits of the digest, 3 their first two
+ * (Distribution's directory fan-out). Anything else (other algorithms, upper case, names outside the
+ * grammar) does not match and goes through the proxy.
+ */
+export const BLOB_PATH = `^/v2/(${REPOSITORY_NAME})/blobs/sha256:(([0-9a-f]{2})[0-9a-f]{62})$`;
+
+/**
+ * Blob downloads served by Caddy from Distribution's filesystem storage, placed after every policy
+ * rule. Served only when the repository's layer link (`repositories/<name>/_layers/sha256/<hex>/link`)
+ * and the data (`blobs/sha256/<2 hex>/<hex>/data`) both exist; otherwise the request falls through to
+ * the proxy and Distribution answers. The placeholders come from the path matcher of the enclosing
+ * route: the file matchers sit in nested routes because the matchers of one set are evaluated in no
+ * defined order. Why: docs/decisions/access-policy.md#the-blob-shortcut
+ */
+function blobShortcut(storageRoot: string): string[] {
+    const v2 = `${storageRoot.replace(/\/+$/, "")}/docker/registry/v2`;
+    const fileMatcher = (name: string, file: string) => [`@${name} file {`, `\troot ${v2}`, `\ttry_files ${file}`, "}"];
+    return [
+        "route @blob {",
+        ...fileMatcher("linked", "/repositories/{re.blob.1}/_layers/sha256/{re.blob.2}/link").map((l) => `\t${l}`),
+        "\troute @linked {",
+        ...fileMatcher("stored", "/blobs/sha256/{re.blob.3}/{re.blob.2}/data").map((l) => `\t\t${l}`),
+        "\t\troute @stored {",
+        // The headers Distribution sends with a blob; file_server keeps a Content-Type already set
+        // and adds Content-Length, Accept-Ranges, ETag and Last-Modified, and answers Range requests.
+        "\t\t\theader {",
+        "\t\t\t\tDocker-Content-Digest sha256:{re.blob.2}",
+        "\t\t\t\tDocker-Distribution-Api-Version registry/2.0",
+        "\t\t\t\tContent-Type application/octet-stream",
+        "\t\t\t\tCache-Control max-age=31536000",
+        "\t\t\t\tX-Content-Type-Options nosniff",
+        "\t\t\t}",
+        "\t\t\trewrite * {file_match.relative}",
+        "\t\t\tfile_server {",
+        `\t\t\t\troot ${v2}`,
+        "\t\t\t}",
+        "\t\t}",
+        "\t}",
+        "}",
+    ].map((l) => `\t\t${l}`);
+}
+
+/** A registry error body (the Distribution API's `errors` array) with one error. */
+function registryError(code: string, message: string): string {
+    return JSON.stringify({ errors: [{ code, message, detail: null }] });
+}
+
+/**
+ * The token endpoint (the Bearer challenge's realm): valid Basic credentials come back as the token
+ * (the base64 text the client sent); a client without credentials gets the anonymous token, or a 401
+ * when pulls require authentication. Never cached (`no-store`), no CORS header.
+ * Why: docs/decisions/access-policy.md#tokens
+ */
+function tokenEndpoint(policy: AccessPolicy, everyone: readonly string[]): string[] {
+    const json = (token: string) =>
+        `\`${escapeBraces(JSON.stringify({ token, access_token: token, expires_in: TOKEN_LIFETIME_SECONDS }))}\``;
+    return [
+        '\t\trespond @tokenWrite "Tokens are issued on GET" 405',
+        "\t\troute @token {",
+        ...basicauth("@withCredentials", everyone).map((l) => `\t${l}`),
+        "\t\t\theader {",
+        "\t\t\t\tCache-Control no-store",
+        "\t\t\t\tContent-Type application/json",
+        "\t\t\t\tX-Content-Type-Options nosniff",
+        "\t\t\t}",
+        `\t\t\trespond @basicCredentials ${json("{re.basic.1}")} 200`,
+        policy.requiresAuthForPull ? "\t\t\terror 401" : `\t\t\trespond ${json(ANONYMOUS_TOKEN)} 200`,
+        "\t\t}",
+    ];
+}
+
+/**
+ * Every 401 (a failed or missing credential anywhere in the route) carries the Bearer challenge
+ * whose realm is this origin's token endpoint, and a registry error that docker and skopeo print.
+ * The realm's origin is the one the client used: behind a proxy that terminates TLS (the sidecar)
+ * the scheme comes from X-Forwarded-Proto. Why Bearer: docs/decisions/access-policy.md#a-bearer-challenge-not-basic
+ */
+function unauthorizedAnswer(policy: AccessPolicy): string[] {
+    const scheme = policy.tls.kind === "plain-http" ? "{dso_client_scheme}" : "https";
+    const realm = `Bearer realm="${scheme}://{http.request.hostport}${TOKEN_PATH}",service="${REALM}"`;
+    const message =
+        "authentication required: no valid credentials came with this request; log in with an account of this registry (docker login {http.request.hostport}), and push with a push account";
+    return [
+        "\thandle_errors {",
+        ...(policy.maven ? mavenUnauthorized(policy.maven) : []),
+        "\t\t@unauthorized expression {err.status_code} == 401",
+        "\t\thandle @unauthorized {",
+        "\t\t\theader {",
+        `\t\t\t\tWWW-Authenticate \`${realm}\``,
+        "\t\t\t\tContent-Type application/json",
+        "\t\t\t\tDocker-Distribution-Api-Version registry/2.0",
+        "\t\t\t}",
+        `\t\t\trespond \`${escapeBraces(registryError("UNAUTHORIZED", message))}\` 401`,
+        "\t\t}",
+        "\t}",
+    ];
+}
+
+/** JSON braces escaped for Caddy's placeholder syntax; placeholders (`{http.…}`, `{re.…}`) are kept. */
+function escapeBraces(text: string): string {
+    return text.replace(/[{}]/g, (c) => `\\${c}`).replace(/\\\{((?:http|re)\.[a-z0-9.]+)\\\}/g, "{$1}");
+}
+
+/** The name of a signal's matcher: one matcher per kind, since a named matcher's conditions all have to hold. */
+function maintenanceMatcherName(kind: ReadOnlySignal["kind"]): string {
+    return `@maintenance-${kind}`;
+}
+
+/**
+ * A pusher's check whether a blob exists (HEAD on a blob) during the window: it gets the window's 503
+ * too. Pulls fetch blobs with GET. Why: docs/decisions/access-policy.md#the-blob-check-during-the-window
+ */
+function blobCheckMatcherName(kind: ReadOnlySignal["kind"]): string {
+    return `@maintenance-${kind}-blob-check`;
+}
+
+/** Any blob of any repository, by digest (the blob check's path). */
+const BLOB_CHECK_PATH = "^/v2/.+/blobs/sha256:[0-9a-f]{64}$";
+
+/** The kinds of signal present, in order: each gets its matchers and their 503 routes. */
+function signalKinds(signals: readonly ReadOnlySignal[]): ReadOnlySignal["kind"][] {
+    return [...new Set(signals.map((s) => s.kind))];
+}
+
+/**
+ * Writes during the read-only maintenance window: 503, Retry-After and a registry error that says
+ * what is going on, checked before authentication. One route per kind of signal, with the same
+ * answer: the window is open while any signal is. Why: docs/decisions/access-policy.md#the-read-only-window
+ */
+function readOnlyAnswer(signals: readonly ReadOnlySignal[]): string[] {
+    const message =
+        "the registry is in its read-only maintenance window (garbage collection or backup): pulls work, pushes do not; retry the push in a few minutes";
+    const matchers = signalKinds(signals).flatMap((kind) => [maintenanceMatcherName(kind), blobCheckMatcherName(kind)]);
+    return matchers.flatMap((matcher) => [
+        `\t\troute ${matcher} {`,
+        "\t\t\theader {",
+        `\t\t\t\tRetry-After ${READ_ONLY_RETRY_AFTER_SECONDS}`,
+        "\t\t\t\tContent-Type application/json",
+        "\t\t\t\tDocker-Distribution-Api-Version registry/2.0",
+        "\t\t\t}",
+        `\t\t\trespond \`${escapeBraces(registryError("UNAVAILABLE", message))}\` 503`,
+        "\t\t}",
+    ]);
+}
+
+/** One matcher per kind: the files' matcher holds when any of its files exists (try_files, first_exist). */
+function readOnlyMatchers(signals: readonly ReadOnlySignal[]): string[] {
+    return signalKinds(signals).flatMap((kind) => {
+        const files = signals.flatMap((s) => (s.kind === "file" ? [s.path] : []));
+        const names = signals.flatMap((s) => (s.kind === "env" ? [s.name] : []));
+        const test =
+            kind === "file"
+                ? ["\t\tfile {", "\t\t\troot /", `\t\t\ttry_files ${files.join(" ")}`, "\t\t}"]
+                : [`\t\texpression \`{env.${names[0]}} != ""\``];
+        return [
+            `\t${maintenanceMatcherName(kind)} {`,
+            "\t\tnot method GET HEAD",
+            ...test,
+            "\t}",
+            `\t${blobCheckMatcherName(kind)} {`,
+            "\t\tmethod HEAD",
+            `\t\tpath_regexp ${BLOB_CHECK_PATH}`,
+            ...test,
+            "\t}",
+        ];
+    });
+}
+
+/**
+ * The pull-through caches under /v2/mirrors/: any method but GET and HEAD gets 405, each mirror's
+ * prefix is cut back to /v2/ and proxied to its cache, and an unknown mirror is a registry 404.
+ * After the credential checks, before the registry itself. Why: docs/decisions/access-policy.md#mirrors-are-read-only
+ */
+function mirrorRoutes(routes: readonly MirrorRoute[]): string[] {
+    if (routes.length === 0) return [];
+    const notFound = escapeBraces(registryError("NAME_UNKNOWN", "no mirror of that registry here; see docs/mirrors.md"));
+    const lines = [
+        `route /v2/${MIRRORS_NAMESPACE}/* {`,
+        "\t@mirrorWrite not method GET HEAD",
+        '\trespond @mirrorWrite "Mirrors are read-only: push to the registry itself, not under /mirrors/" 405',
+        ...routes.flatMap((r) => {
+            const prefix = `/v2/${MIRRORS_NAMESPACE}/${r.pathName}/`;
+            return [`\troute ${prefix}* {`, `\t\turi replace ${prefix} /v2/ 1`, ...registryProxy(r.upstream), "\t}"];
+        }),
+        "\theader Content-Type application/json",
+        `\trespond \`${notFound}\` 404`,
+        "}",
+    ];
+    return lines.map((l) => `\t\t${l}`);
+}
+
+function mavenMatchers(maven: MavenRoute): string[] {
+    return [
+        `\t@maven path /${maven.pathPrefix} /${maven.pathPrefix}/*`,
+        "\t@mavenOther not method GET HEAD PUT",
+        "\t@mavenRead method GET HEAD",
+    ];
+}
+
+/**
+ * The Maven repository's route, ahead of every registry rule. Only GET, HEAD and PUT exist there;
+ * during the maintenance window a PUT gets 503 with Retry-After; PUT needs the Maven deploy account;
+ * reads are anonymous unless `requiresAuthForPull`, and then any account may read. Credentials stop
+ * here: the backend never sees them. Why: docs/decisions/access-policy.md#maven-on-the-same-origin
+ */
+function mavenRoute(policy: AccessPolicy, maven: MavenRoute): string[] {
+    const readers = [maven.deployUsersFile, policy.pushUsersFile, policy.pullUsersFile];
+    return [
+        "\t\troute @maven {",
+        '\t\t\trespond @mavenOther "Only GET, HEAD and PUT are allowed on the Maven repository" 405',
+        // Deploys wait out the maintenance window like pushes: a backup or a clean-up must not see half a deploy.
+        ...signalKinds(policy.readOnlySignals ?? []).flatMap((kind) => [
+            `\t\t\troute ${maintenanceMatcherName(kind)} {`,
+            `\t\t\t\theader Retry-After ${READ_ONLY_RETRY_AFTER_SECONDS}`,
+            '\t\t\t\trespond "the Maven repository is in its read-only maintenance window (garbage collection or backup): downloads work, deploys do not; retry the deploy in a few minutes" 503',
+            "\t\t\t}",
+        ]),
+        ...basicauth("@write", [maven.deployUsersFile]).map((l) => `\t${l}`),
+        ...(maven.requiresAuthForPull ? basicauth("@mavenRead", readers).map((l) => `\t${l}`) : []),
+        "\t\t\trequest_header -Authorization",
+        `\t\t\treverse_proxy ${maven.upstream} {`,
+        "\t\t\t\tflush_interval -1",
+        "\t\t\t\ttransport http {",
+        "\t\t\t\t\tcompression off",
+        "\t\t\t\t}",
+        "\t\t\t}",
+        "\t\t}",
+    ];
+}
+
+/**
+ * A 401 from the Maven route keeps a Basic challenge: Maven (and curl) answer Basic, not the
+ * registry's Bearer realm. Listed before the registry's own 401 answer, which would replace it.
+ */
+function mavenUnauthorized(maven: MavenRoute): string[] {
+    return [
+        "\t\t@mavenUnauthorized {",
+        "\t\t\texpression {err.status_code} == 401",
+        `\t\t\tpath /${maven.pathPrefix} /${maven.pathPrefix}/*`,
+        "\t\t}",
+        "\t\thandle @mavenUnauthorized {",
+        `\t\t\theader WWW-Authenticate \`Basic realm="${REALM}"\``,
+        '\t\t\trespond "authentication required: deploy with the Maven account whose credential Jenkins holds (mavenRegistry.credentialId)" 401',
+        "\t\t}",
+    ];
+}
+
+/** The Caddyfile for a policy. It holds no secret: accounts come from the imported users files. */
+export function renderCaddyfile(policy: AccessPolicy): string {
+    const problem = accessPolicyProblem(policy);
+    if (problem) throw new Error(`renderCaddyfile: ${problem}`);
+    const everyone = [policy.pushUsersFile, policy.pullUsersFile];
+    const site: string[] = [`${siteLabel(policy)} {`];
+    if (policy.bindAddress) site.push(`\tbind ${policy.bindAddress}`);
+    if (policy.tls.kind === "files") site.push(`\ttls ${policy.tls.certFile} ${policy.tls.keyFile}`);
+    site.push(
+        "\t@ping path /v2 /v2/",
+        `\t@token path ${TOKEN_PATH}`,
+        `\t@tokenWrite {`,
+        `\t\tpath ${TOKEN_PATH}`,
+        "\t\tnot method GET HEAD",
+        "\t}",
+        "\t@withCredentials header Authorization *",
+        "\t@basicCredentials header_regexp basic Authorization ^(?i:basic)\\s+([A-Za-z0-9+/]+=*)$",
+        `\t@anonymousToken header Authorization "Bearer ${ANONYMOUS_TOKEN}"`,
+        "\t@bearerCredentials header_regexp bearer Authorization ^(?i:bearer)\\s+([A-Za-z0-9+/]+=*)$",
+        "\t@write not method GET HEAD",
+        ...(policy.requiresAuthForPull ? ["\t@read method GET HEAD"] : []),
+        ...(policy.deletesEnabled ? [] : ["\t@delete method DELETE"]),
+        ...readOnlyMatchers(policy.readOnlySignals ?? []),
+        ...(policy.allowedNetworks.length > 0 ? [`\t@outside not remote_ip ${policy.allowedNetworks.join(" ")}`] : []),
+        ...(policy.maven ? mavenMatchers(policy.maven) : []),
+        ...(policy.uiUpstream ? ["\t@api path /v2 /v2/*"] : []),
+        ...(policy.blobFiles ? ["\t@blob {", "\t\tmethod GET HEAD", `\t\tpath_regexp blob ${BLOB_PATH}`, "\t}"] : []),
+        ...(policy.tls.kind === "plain-http"
+            ? ["\tmap {http.request.header.X-Forwarded-Proto} {dso_client_scheme} {", "\t\thttps https", "\t\tdefault http", "\t}"]
+            : []),
+        "",
+        // `route` keeps the order below exactly as written.
+        "\troute {",
+        ...(policy.allowedNetworks.length > 0 ? ['\t\trespond @outside "Forbidden: your network may not use this registry" 403'] : []),
+        ...(policy.maven ? mavenRoute(policy, policy.maven) : []),
+        ...(policy.deletesEnabled ? [] : ['\t\trespond @delete "Deleting is disabled on this registry" 405']),
+        // Tokens: the anonymous one counts as no credentials; any other is the Basic credentials it carries.
+        "\t\trequest_header @anonymousToken -Authorization",
+        '\t\trequest_header @bearerCredentials Authorization "Basic {re.bearer.1}"',
+        ...tokenEndpoint(policy, everyone),
+        ...readOnlyAnswer(policy.readOnlySignals ?? []),
+        ...basicauth("@write", [policy.pushUsersFile]),
+        ...basicauth("@ping", everyone),
+        ...(policy.requiresAuthForPull ? basicauth("@read", everyone) : []),
+        ...mirrorRoutes(policy.mirrors ?? []),
+        ...(policy.blobFiles ? blobShortcut(policy.blobFiles) : []),
+    );
+    if (policy.uiUpstream) {
+        site.push(
+            "\t\thandle @api {",
+            ...registryProxy(policy.upstream).map((l) => `\t${l}`),
+            "\t\t}",
+            "\t\thandle {",
+            `\t\t\treverse_proxy ${policy.uiUpstream}`,
+            "\t\t}",
+        );
+    } else {
+        site.push(...registryProxy(policy.upstream));
+    }
+    site.push("\t}", ...unauthorizedAnswer(policy), "}");
+    return [
+        "# Managed by dso-registry: changes here are overwritten. See docs/access-policy.md.",
+        ...globalOptions(policy),
+        "",
+        ...site,
+        "",
+    ].join("\n");
+}

@@ -1,0 +1,224 @@
+/**
+ * The registry's access policy as data: what the front (Caddy before Docker Distribution) is told, the
+ * names and numbers its rules share, and the check that a policy can be rendered. Both placements
+ * build an `AccessPolicy` and render it with `renderCaddyfile` (caddyfile.ts); the accounts it
+ * imports come from `renderUsersFile` (usersFile.ts).
+ *
+ * The rules, in short: the ping and every write need credentials, reads are anonymous unless pulls
+ * require authentication, pull-only accounts never write, and writes wait out the read-only
+ * maintenance window. Why each rule is as it is: docs/decisions/access-policy.md.
+ *
+ * Everything here is pure: no Pulumi, no I/O.
+ */
+
+/** How the Caddy site gets its certificate. */
+export type CaddyTls =
+    | {
+          /** Caddy obtains a publicly trusted certificate over ACME (HTTP-01 needs port 80 reachable). */
+          readonly kind: "acme";
+          /** Contact address for the ACME account. */
+          readonly email: string;
+          /** ACME directory URL; Let's Encrypt production when unset. */
+          readonly directory?: string;
+      }
+    | {
+          /** A certificate chain and key already on disk (generated CA or the operator's). */
+          readonly kind: "files";
+          readonly certFile: string;
+          readonly keyFile: string;
+      }
+    | {
+          /** Plain HTTP: only behind something that terminates TLS (the ingress, for the sidecar). */
+          readonly kind: "plain-http";
+      };
+
+export interface AccessPolicy {
+    /** Host name clients use (the Caddy site address), e.g. "registry.example.com" or "127.0.0.1". */
+    readonly siteAddress: string;
+    /** Port Caddy listens on: 443 on the host, the container port for the sidecar. */
+    readonly port: number;
+    readonly tls: CaddyTls;
+    /** Distribution's address as Caddy reaches it, e.g. "127.0.0.1:5000". */
+    readonly upstream: string;
+    /** When true, every request needs a valid account; otherwise reads (except the ping) are anonymous. */
+    readonly requiresAuthForPull: boolean;
+    /** File with the push accounts' basicauth lines (see `renderUsersFile`). */
+    readonly pushUsersFile: string;
+    /** File with the pull-only accounts' basicauth lines; it must exist (it may hold only a comment). */
+    readonly pullUsersFile: string;
+    /**
+     * Client networks (CIDR) that may reach the registry at all; everyone when empty. Matched against
+     * the direct peer: behind an ingress or load balancer, enforce the allowlist there instead.
+     */
+    readonly allowedNetworks: readonly string[];
+    /** Same-origin web UI: everything outside /v2/ goes to this upstream (e.g. "127.0.0.1:8081"). */
+    readonly uiUpstream?: string;
+    /** Let push accounts delete manifests and blobs; otherwise DELETE is refused here (405). */
+    readonly deletesEnabled: boolean;
+    /** Address to bind to (e.g. "127.0.0.1"); all interfaces when unset. */
+    readonly bindAddress?: string;
+    /**
+     * Caddy's admin endpoint: "off", or an address such as "localhost:2019". Caddy's default (which
+     * `caddy reload` and the Debian service use) when unset.
+     */
+    readonly admin?: string;
+    /**
+     * Distribution's filesystem storage root (its `rootdirectory`) as Caddy sees it, readable by
+     * Caddy. When set, GET/HEAD of `/v2/<name>/blobs/sha256:<hex>` that passed the policy is served
+     * by Caddy from the blob's file when the repository links that blob, and proxied otherwise.
+     * Unset for storage Caddy cannot read (s3).
+     */
+    readonly blobFiles?: string;
+    /**
+     * How the front learns that the registry is in its read-only maintenance window, so that writes
+     * get 503 with Retry-After. The window is open while ANY signal is: a file that exists only
+     * during the window, or an environment variable of Caddy's process that is non-empty only during
+     * the window. Any number of files, at most one variable; writes simply reach Distribution when
+     * there is none. Which job uses which signal, and why: docs/decisions/access-policy.md#the-read-only-window.
+     */
+    readonly readOnlySignals?: readonly ReadOnlySignal[];
+    /**
+     * A Maven repository on the same origin (the "converged case": `mavenRegistry.host` is this
+     * registry): requests under `/<pathPrefix>/` go to its backend instead of Distribution.
+     */
+    readonly maven?: MavenRoute;
+    /**
+     * Pull-through caches served under `/v2/mirrors/<pathName>/` (docs/mirrors.md): read-only, after
+     * every credential check, each proxied to its own Distribution.
+     */
+    readonly mirrors?: readonly MirrorRoute[];
+}
+
+/** See `AccessPolicy.maven`. */
+export interface MavenRoute {
+    /** The repository's path, as in `mavenRegistry.pathPrefix` (e.g. "maven-releases"). */
+    readonly pathPrefix: string;
+    /** The backend's address as Caddy reaches it (nginx with WebDAV PUT), e.g. "127.0.0.1:5002". */
+    readonly upstream: string;
+    /** File with the Maven deploy account's basicauth line: the only account that may PUT. */
+    readonly deployUsersFile: string;
+    /**
+     * Downloads need an account too (`mavenRegistry.requiresAuthForPull`): the deploy account or any
+     * account of the registry (push or pull-only). Otherwise downloads are anonymous.
+     */
+    readonly requiresAuthForPull: boolean;
+}
+
+/** A pull-through cache as the front routes to it (see `AccessPolicy.mirrors`). */
+export interface MirrorRoute {
+    /** The path component under /v2/mirrors/. */
+    readonly pathName: string;
+    /** The cache's Distribution as the front reaches it ("127.0.0.1:5101", "svc.ns.svc:5000"). */
+    readonly upstream: string;
+}
+
+/** See `AccessPolicy.readOnlySignals`. */
+export type ReadOnlySignal =
+    | { readonly kind: "file" /** Absolute path of the marker file. */; readonly path: string }
+    | { readonly kind: "env" /** Name of the environment variable. */; readonly name: string };
+
+/** Realm of the Basic check and the Bearer challenge's `service`; clients show it in their prompts and errors. */
+export const REALM = "dso-registry";
+
+/** Where the front serves the Bearer challenge's realm (the token endpoint), on the registry's own origin. */
+export const TOKEN_PATH = "/v2/token";
+
+/** Repository namespace the front reserves for mirrors: `/v2/mirrors/<upstream>/<repository>/…`. */
+export const MIRRORS_NAMESPACE = "mirrors";
+
+/**
+ * The token every client without credentials gets from the realm. It is not a secret and grants
+ * nothing: the front removes it from the request, which then counts as anonymous. Its "-" is outside
+ * the base64 alphabet, so it can never be taken for credentials.
+ */
+export const ANONYMOUS_TOKEN = "anonymous-read-only";
+
+/**
+ * Seconds a client may keep a token before asking the realm again: only how often clients ask, not
+ * how long a credential stays valid (docs/decisions/access-policy.md#tokens).
+ */
+export const TOKEN_LIFETIME_SECONDS = 300;
+
+/** Seconds the maintenance window's 503 asks clients to wait before they try a write again. */
+export const READ_ONLY_RETRY_AFTER_SECONDS = 300;
+
+/** How long the front keeps trying to reach a registry that does not accept connections (a restart). */
+export const UPSTREAM_TRY_SECONDS = 20;
+
+const CIDR = /^[0-9a-fA-F:.]+\/\d{1,3}$/;
+const UPSTREAM = /^[A-Za-z0-9.-]+:\d{1,5}$|^unix\/\S+$/;
+
+/** Why a policy cannot be rendered, or undefined when it can. Exported for table-driven tests. */
+export function accessPolicyProblem(policy: AccessPolicy): string | undefined {
+    if (!/^[A-Za-z0-9.-]+$/.test(policy.siteAddress)) {
+        return `siteAddress "${policy.siteAddress}" must be a bare host name or IPv4 address (no scheme, port or path)`;
+    }
+    if (!Number.isInteger(policy.port) || policy.port < 1 || policy.port > 65535) {
+        return `port ${policy.port} must be a whole number from 1 to 65535`;
+    }
+    if (!UPSTREAM.test(policy.upstream)) {
+        return `upstream "${policy.upstream}" must be "host:port" (e.g. "127.0.0.1:5000")`;
+    }
+    if (policy.uiUpstream !== undefined && !UPSTREAM.test(policy.uiUpstream)) {
+        return `uiUpstream "${policy.uiUpstream}" must be "host:port" (e.g. "127.0.0.1:8081")`;
+    }
+    const badMirror = policy.mirrors?.find((m) => !UPSTREAM.test(m.upstream) || !/^[a-z0-9]+(?:[.-][a-z0-9]+)*$/.test(m.pathName));
+    if (badMirror !== undefined) {
+        return `mirror "${badMirror.pathName}" needs a path name of lower-case letters, digits, "." and "-", and an upstream "host:port" (got "${badMirror.upstream}")`;
+    }
+    const badNetwork = policy.allowedNetworks.find((n) => !CIDR.test(n));
+    if (badNetwork !== undefined) {
+        return `allowedNetworks entry "${badNetwork}" is not a network in CIDR form such as "10.0.0.0/8"`;
+    }
+    for (const [key, file] of [
+        ["pushUsersFile", policy.pushUsersFile],
+        ["pullUsersFile", policy.pullUsersFile],
+    ] as const) {
+        if (!file.startsWith("/") || /\s/.test(file)) return `${key} "${file}" must be an absolute path without spaces`;
+    }
+    if (policy.tls.kind === "files") {
+        for (const file of [policy.tls.certFile, policy.tls.keyFile]) {
+            if (!file.startsWith("/") || /\s/.test(file)) return `TLS file "${file}" must be an absolute path without spaces`;
+        }
+    }
+    if (policy.tls.kind === "acme") {
+        if (!/^[^\s@]+@[^\s@]+$/.test(policy.tls.email)) return `ACME email "${policy.tls.email}" is not an e-mail address`;
+        if (policy.tls.directory !== undefined && !/^https:\/\/\S+$/.test(policy.tls.directory)) {
+            return `ACME directory "${policy.tls.directory}" must be an https URL`;
+        }
+        if (/^\d+\.\d+\.\d+\.\d+$/.test(policy.siteAddress)) {
+            return `ACME cannot issue a certificate for the IP address ${policy.siteAddress}; use a DNS name`;
+        }
+    }
+    if (policy.admin !== undefined && policy.admin !== "off" && !/^[A-Za-z0-9.-]*:\d{1,5}$/.test(policy.admin)) {
+        return `admin "${policy.admin}" must be "off" or an address such as "localhost:2019"`;
+    }
+    const signals = policy.readOnlySignals ?? [];
+    if (signals.filter((s) => s.kind === "env").length > 1) return `readOnlySignals holds more than one "env" signal; one at most`;
+    const files = signals.flatMap((s) => (s.kind === "file" ? [s.path] : []));
+    if (new Set(files).size !== files.length) return "readOnlySignals names the same file twice";
+    for (const signal of signals) {
+        if (signal.kind === "file" && !/^\/[A-Za-z0-9._/-]+$/.test(signal.path)) {
+            return `readOnlySignal file "${signal.path}" must be an absolute path of letters, digits, ".", "_", "-" and "/"`;
+        }
+        if (signal.kind === "env" && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(signal.name)) {
+            return `readOnlySignal environment variable "${signal.name}" must be letters, digits and "_", not starting with a digit`;
+        }
+    }
+    if (policy.maven) {
+        const m = policy.maven;
+        if (!/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/.test(m.pathPrefix) || m.pathPrefix.split("/").some((s) => s === "." || s === "..")) {
+            return `maven.pathPrefix "${m.pathPrefix}" must be path segments of letters, digits, ".", "_" and "-" (e.g. "maven-releases")`;
+        }
+        if (m.pathPrefix === "v2" || m.pathPrefix.startsWith("v2/"))
+            return `maven.pathPrefix "${m.pathPrefix}" would hide the registry API (/v2/)`;
+        if (!UPSTREAM.test(m.upstream)) return `maven.upstream "${m.upstream}" must be "host:port" (e.g. "127.0.0.1:5002")`;
+        if (!m.deployUsersFile.startsWith("/") || /\s/.test(m.deployUsersFile)) {
+            return `maven.deployUsersFile "${m.deployUsersFile}" must be an absolute path without spaces`;
+        }
+    }
+    if (policy.blobFiles !== undefined && !/^\/[A-Za-z0-9._/-]*$/.test(policy.blobFiles)) {
+        return `blobFiles "${policy.blobFiles}" must be an absolute path of letters, digits, ".", "_", "-" and "/"`;
+    }
+    return undefined;
+}

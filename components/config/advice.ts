@@ -1,0 +1,153 @@
+/**
+ * Advice about combinations that work with a known limit: told, not refused.
+ */
+import { DISTRIBUTION_2_PROXY_TTL_HOURS, durationSeconds, isDistribution3Image } from "../shared/facts";
+import { mavenServedByRegistry, trustedNodes } from "./derived";
+import { type ConfigProblem, keyPath } from "./problems";
+import type { FlatConfig } from "./schema";
+
+/**
+ * Docker nodes, anonymous reads and a registry that is not ours. The front of our own registries answers
+ * the ping with a Bearer challenge, which docker's classic image store follows anonymously
+ * (docs/access-policy.md, verified with a real engine); an existing registry's answer is unknown here.
+ */
+const DOCKER_CLASSIC_STORE_ADVICE =
+    'is "docker" with registry.mode "existing": the Docker engine\'s classic image store gives up on an anonymous pull ' +
+    'when a registry answers its ping (GET /v2/) with a Basic challenge ("no basic auth credentials"); it follows a Bearer ' +
+    "challenge, as the registries this program runs answer. Check on a node that never ran `docker login`: " +
+    "`docker pull <an image of the registry>`; if it fails, set containerRegistry.requiresAuthForPull: true with pull secrets " +
+    "(pullSecrets.namespaces), or switch the engine to its containerd image store";
+
+/**
+ * cert-manager without the issuer's CA: the program cannot read the CA from the issuer, so nodes and
+ * agents get none. Right for a publicly trusted issuer, wrong for a private one; only the operator knows.
+ */
+const certManagerCaAdvice = (namespace: string) =>
+    'is not set with registry.tls.mode "cert-manager", so the nodes (node trust) and CI agents (ConfigMap dso-registry-ca) ' +
+    "get no CA. That is right only when the issuer's certificates are publicly trusted (for example Let's Encrypt); with a " +
+    'private issuer (CA, self-signed, Vault) pulls and pushes fail with "x509: certificate signed by unknown authority". ' +
+    "Give the program the issuer's CA once the certificate is issued: " +
+    `kubectl -n ${namespace} get secret registry-tls -o jsonpath='{.data.ca\\.crt}' | base64 -d > issuer-ca.crt && ` +
+    `pulumi config set --path 'dso-registry:registry.tls.certManagerCaCertificate' "$(cat issuer-ca.crt)"`;
+
+/**
+ * `maxAge` values that Distribution 2.x (the default image) cannot honour. It drops a cache's content
+ * 168h after it was fetched and reads no `proxy.ttl`: on the external host the prune job removes
+ * older content for shorter ages, so only longer ones are cut short; in the cluster nothing does,
+ * so any other age is.
+ */
+function mirrorAgeWarnings(c: FlatConfig): ConfigProblem[] {
+    if (c.registry.mode === "existing" || isDistribution3Image(c.registry.image)) return [];
+    const image = `registry.image "${c.registry.image}"`;
+    return c.registry.mirrors.flatMap((m, i) => {
+        const seconds = durationSeconds(m.maxAge);
+        if (seconds === undefined) return [];
+        const hours = seconds / 3600;
+        const key = keyPath(["registry", "mirrors", i, "maxAge"]);
+        const fix = `or set registry.image to a Distribution 3 image (for example "registry:3.0.0"), which reads it`;
+        if (c.registry.mode === "external-host" && hours > DISTRIBUTION_2_PROXY_TTL_HOURS) {
+            return [
+                {
+                    key,
+                    message: `"${m.maxAge}" has no effect with Distribution 2 (${image}) beyond ${DISTRIBUTION_2_PROXY_TTL_HOURS}h: it drops cached content ${DISTRIBUTION_2_PROXY_TTL_HOURS}h after it was fetched whatever maxAge says; set ${DISTRIBUTION_2_PROXY_TTL_HOURS}h or less, ${fix}`,
+                },
+            ];
+        }
+        if (c.registry.mode === "in-cluster" && hours !== DISTRIBUTION_2_PROXY_TTL_HOURS) {
+            return [
+                {
+                    key,
+                    message: `has no effect with registry.mode "in-cluster" and Distribution 2 (${image}), which drops cached content ${DISTRIBUTION_2_PROXY_TTL_HOURS}h after it was fetched whatever maxAge says (only the external host's prune job removes older content); remove it, ${fix}`,
+                },
+            ];
+        }
+        return [];
+    });
+}
+
+/**
+ * Caches no node is pointed at. Node trust writes a cache's entry (hosts.toml, or registries.yaml for
+ * k3s and RKE2) for every runtime but the Docker engine, which has no per-upstream mirror setting, and
+ * for no node at all with delivery "none" (components/nodeTrust/files.ts). The caches still run and take
+ * disk; an image named through one (`<registry>/mirrors/<upstream>/…`) still pulls, so this warns.
+ */
+function unusedMirrorWarnings(c: FlatConfig): ConfigProblem[] {
+    if (c.registry.mirrors.length === 0 || c.registry.mode === "existing") return [];
+    const key = keyPath(["registry", "mirrors"]);
+    const direct = `only an image named through a cache (${c.containerRegistry.host}/mirrors/<upstream>/<repository>) uses one`;
+    const pointAt = 'a runtime node trust points at the caches (containerd, microk8s, kind, k3s or rke2: docs/mirrors.md, "Nodes")';
+    if (c.nodes.delivery === "none") {
+        return [
+            {
+                key,
+                message:
+                    `runs a pull-through cache per upstream, but nodes.delivery is "none", so no node is pointed at them: the caches run ` +
+                    `and take disk while the nodes pull from the upstreams directly (${direct}). Set nodes.delivery to "daemonset" or ` +
+                    `"ssh" with ${pointAt}, write those entries on the nodes yourself, or remove registry.mirrors`,
+            },
+        ];
+    }
+    const nodes = trustedNodes(c.nodes);
+    const docker = nodes.filter((n) => n.runtime === "docker");
+    if (docker.length === 0) return [];
+    const engine = "the Docker engine has no per-upstream mirror setting (only registry-mirrors in daemon.json, for Docker Hub alone)";
+    if (docker.length === nodes.length) {
+        return [
+            {
+                key,
+                message:
+                    `runs a pull-through cache per upstream, but every node's runtime is "docker" and ${engine}, so no node is pointed ` +
+                    `at them: the caches run and take disk while the nodes pull from the upstreams directly (${direct}). Move the nodes ` +
+                    `to ${pointAt}, or remove registry.mirrors`,
+            },
+        ];
+    }
+    const names = docker.map((n) => n.name).join(", ");
+    return [
+        {
+            key,
+            message:
+                `is not used by the nodes of runtime "docker" (${names}): ${engine}, so they pull from the upstreams directly. ` +
+                `Move them to ${pointAt}, or accept that only the other nodes use the caches`,
+        },
+    ];
+}
+
+/**
+ * The external host's backup with images in a bucket. Unlike the in-cluster backup (refused in
+ * rules.ts: it copies volumes only, and the images are not on one), it still holds what a rebuilt host
+ * needs (backedUpPaths in components/externalHost/backupScripts.ts), so it warns instead.
+ */
+function bucketBackupWarnings(c: FlatConfig): ConfigProblem[] {
+    const backup = c.registry.maintenance.backup;
+    if (!backup.enabled || c.registry.mode !== "external-host" || c.registry.storage.kind !== "s3") return [];
+    const maven = mavenServedByRegistry(c) ? ", and the Maven repository's files" : "";
+    return [
+        {
+            key: keyPath(["registry", "maintenance", "backup", "enabled"]),
+            message:
+                `is true with registry.storage.kind "s3": the nightly backup holds the host's own files (the registry's configs with ` +
+                `storage.env, Caddy's Caddyfile, users and TLS files, its certificates and ACME account${maven}) and no images, ` +
+                `which are in bucket "${c.registry.storage.s3?.bucket ?? "<bucket>"}", yet every run still opens its read-only window ` +
+                `(pushes refused for seconds). Protect the images with the bucket's own versioning or replication (or copy it elsewhere with ` +
+                "`mc mirror` or `aws s3 sync`), and keep this backup for the host's files or set it to false (docs/external-host.md, Backups)",
+        },
+    ];
+}
+
+/** Advice about combinations that work with a known limit. */
+export function adviceWarnings(c: FlatConfig): ConfigProblem[] {
+    const warnings: ConfigProblem[] = [...mirrorAgeWarnings(c), ...unusedMirrorWarnings(c), ...bucketBackupWarnings(c)];
+    const dockerNodes = trustedNodes(c.nodes).some((n) => n.runtime === "docker");
+    if (dockerNodes && c.registry.mode === "existing" && !c.containerRegistry.requiresAuthForPull) {
+        warnings.push({ key: keyPath(["nodes", "runtime"]), message: DOCKER_CLASSIC_STORE_ADVICE });
+    }
+    const caTakers = c.nodes.delivery !== "none" || c.jenkins.enabled || c.pullSecrets.namespaces.length > 0;
+    if (c.registry.tls.mode === "cert-manager" && !c.registry.tls.certManagerCaCertificate && caTakers) {
+        warnings.push({
+            key: keyPath(["registry", "tls", "certManagerCaCertificate"]),
+            message: certManagerCaAdvice(c.inCluster.namespace),
+        });
+    }
+    return warnings;
+}

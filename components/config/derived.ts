@@ -1,0 +1,54 @@
+/**
+ * Facts derived from the configuration that the config's own checks and components/decisions.ts both
+ * read. Each takes only the keys it needs, so it serves the schema's flat shape (while the rules and
+ * notices run) and the typed settings (in the decisions) alike, and both always agree.
+ */
+import type { RuntimeFlavour } from "../shared/facts";
+
+/**
+ * The converged case: the Maven repository is on the registry this program runs (same host and
+ * port), so the registry's front serves it too. Otherwise the Maven repository is someone else's.
+ */
+export function mavenServedByRegistry(c: {
+    readonly mavenRegistry?: { readonly host: string; readonly port: number };
+    readonly containerRegistry: { readonly host: string; readonly port: number };
+    readonly registry: { readonly mode: string };
+}): boolean {
+    const m = c.mavenRegistry;
+    return m !== undefined && c.registry.mode !== "existing" && m.host === c.containerRegistry.host && m.port === c.containerRegistry.port;
+}
+
+/**
+ * Whether anything pulls with credentials, so that a pull account is needed: reads need them, or a
+ * namespace or Flux is given a pull secret.
+ */
+export function pullCredentialsWanted(c: {
+    readonly containerRegistry: { readonly requiresAuthForPull: boolean };
+    readonly pullSecrets: { readonly namespaces: readonly string[]; readonly flux: boolean };
+}): boolean {
+    return c.containerRegistry.requiresAuthForPull || c.pullSecrets.namespaces.length > 0 || c.pullSecrets.flux;
+}
+
+/** A node's runtime flavour: its own (`nodes.list[].runtime`), else `nodes.runtime`. */
+export function nodeRuntime(node: { readonly runtime?: RuntimeFlavour }, nodes: { readonly runtime: RuntimeFlavour }): RuntimeFlavour {
+    return node.runtime ?? nodes.runtime;
+}
+
+/**
+ * The nodes node trust configures, each with its runtime: every listed node (delivery "ssh", named),
+ * one stand-in for all of them (delivery "daemonset", unnamed), or none (delivery "none").
+ */
+export function trustedNodes(nodes: {
+    readonly delivery: "none" | "daemonset" | "ssh";
+    readonly runtime: RuntimeFlavour;
+    readonly list?: readonly { readonly name: string; readonly runtime?: RuntimeFlavour }[];
+}): { readonly runtime: RuntimeFlavour; readonly name?: string }[] {
+    switch (nodes.delivery) {
+        case "none":
+            return [];
+        case "daemonset":
+            return [{ runtime: nodes.runtime }];
+        case "ssh":
+            return (nodes.list ?? []).map((n) => ({ runtime: nodeRuntime(n, nodes), name: n.name }));
+    }
+}

@@ -1,0 +1,164 @@
+/**
+ * Docker Distribution's `config.yml`, for every instance the program runs: the registry itself (on
+ * the external host, its read-only variant for the maintenance window, in the cluster) and each
+ * pull-through cache (proxy mode). The config is built as one object and written by the YAML
+ * library, keys in a fixed order, so the same options always give the same text: the external host
+ * recreates a container whenever that text changes.
+ *
+ * Distribution runs without auth of its own: it listens on loopback or inside the pod, and the front
+ * (the access policy) decides who may do what. Why each setting: docs/decisions/access-policy.md#distributions-own-config.
+ *
+ * Everything here is pure: no Pulumi, no I/O.
+ */
+import { Document, Scalar, YAMLSeq } from "yaml";
+
+/** Distribution's storage backend. Credentials never go into config.yml: pass them as environment. */
+export type RegistryStorage =
+    | { readonly kind: "filesystem"; readonly rootDirectory: string }
+    | {
+          readonly kind: "s3";
+          readonly bucket: string;
+          readonly region: string;
+          readonly endpoint?: string;
+          readonly forcePathStyle: boolean;
+          readonly rootDirectory: string;
+          /**
+           * Let Distribution answer blob GETs with a 307 to a presigned object-store URL (its default
+           * with s3). Every client must then reach the endpoint itself; when false, blobs are proxied.
+           */
+          readonly redirect: boolean;
+      };
+
+/** What every instance is given. */
+interface CommonOptions {
+    /** Listen address inside the instance's network namespace, e.g. "127.0.0.1:5000" or ":5000". */
+    readonly addr: string;
+    readonly storage: RegistryStorage;
+    /**
+     * Distribution's in-memory blob-descriptor cache (`storage.cache.blobdescriptor: inmemory`); on
+     * unless false. With no `storage.cache` section Distribution 2.8 runs without any cache.
+     * Why a registry collected without a restart turns it off: docs/decisions/access-policy.md#distributions-own-config
+     */
+    readonly blobDescriptorCache?: boolean;
+    /**
+     * Serve TLS directly (only for measurements and tests: in production Caddy terminates TLS).
+     * Paths as seen by the registry process.
+     */
+    readonly tls?: { readonly certificate: string; readonly key: string };
+    /** Log level; "info" unless set. */
+    readonly logLevel?: "error" | "warn" | "info" | "debug";
+}
+
+/** The registry that takes pushes. */
+interface HostedOptions extends CommonOptions {
+    /** Allow DELETE of manifests and blobs (needed for garbage collection to free space). */
+    readonly deletesEnabled: boolean;
+    /** Maintenance mode: refuse every write (used while garbage collection runs). */
+    readonly readOnly?: boolean;
+    readonly proxy?: never;
+}
+
+/**
+ * A pull-through cache of one upstream. Nothing is pushed to it and expiry deletes by itself, so it
+ * has no `delete`, no maintenance section and no drain timeout.
+ */
+interface CacheOptions extends CommonOptions {
+    readonly proxy: {
+        /** The upstream's registry API, e.g. "https://registry-1.docker.io". */
+        readonly remoteUrl: string;
+        /** Distribution 3's `proxy.ttl`; left out for Distribution 2, which has no such key. */
+        readonly ttl?: string;
+    };
+    readonly deletesEnabled?: never;
+    readonly readOnly?: never;
+}
+
+/**
+ * Options of `renderRegistryConfig`: the registry that takes pushes, or (with `proxy`) a pull-through
+ * cache. The upstream account of a cache never goes in here: Distribution reads it from
+ * REGISTRY_PROXY_USERNAME / REGISTRY_PROXY_PASSWORD.
+ */
+export type RegistryConfigOptions = HostedOptions | CacheOptions;
+
+/** Seconds Distribution lets requests under way finish after SIGTERM (`http.draintimeout`). */
+export const REGISTRY_DRAIN_SECONDS = 20;
+
+/**
+ * Free text (addresses, paths, URLs, bucket and region names) is written double-quoted and tokens
+ * (levels, durations) plain, as the instances already run it: a new text would recreate every
+ * registry and cache container on the external host once, for nothing.
+ */
+function quoted(value: string): Scalar<string> {
+    const scalar = new Scalar(value);
+    scalar.type = Scalar.QUOTE_DOUBLE;
+    return scalar;
+}
+
+/** A list on one line (`[nosniff]`), as the instances already run it. */
+function flowList(values: readonly string[]): YAMLSeq<string> {
+    const seq = new YAMLSeq<string>();
+    seq.items.push(...values);
+    seq.flow = true;
+    return seq;
+}
+
+function storageSection(options: RegistryConfigOptions): Record<string, unknown> {
+    const storage = options.storage;
+    const hosted = options.proxy === undefined ? options : undefined;
+    return {
+        ...(storage.kind === "filesystem"
+            ? { filesystem: { rootdirectory: quoted(storage.rootDirectory) } }
+            : {
+                  s3: {
+                      bucket: quoted(storage.bucket),
+                      region: quoted(storage.region),
+                      ...(storage.endpoint ? { regionendpoint: quoted(storage.endpoint) } : {}),
+                      forcepathstyle: storage.forcePathStyle,
+                      rootdirectory: quoted(storage.rootDirectory),
+                  },
+                  redirect: { disable: !storage.redirect },
+              }),
+        ...(hosted ? { delete: { enabled: hosted.deletesEnabled } } : {}),
+        ...(options.blobDescriptorCache === false ? {} : { cache: { blobdescriptor: "inmemory" } }),
+        ...(hosted
+            ? {
+                  maintenance: {
+                      uploadpurging: { enabled: true, age: "168h", interval: "24h", dryrun: false },
+                      readonly: { enabled: hosted.readOnly ?? false },
+                  },
+              }
+            : {}),
+    };
+}
+
+/**
+ * Distribution's config.yml for the registry (`deletesEnabled`, `readOnly`) or for a pull-through
+ * cache (`proxy`). Keys come in a fixed order, so the text is stable between runs.
+ */
+export function renderRegistryConfig(options: RegistryConfigOptions): string {
+    const proxy = options.proxy;
+    const config = {
+        version: 0.1,
+        log: { level: options.logLevel ?? "info", formatter: "text" },
+        storage: storageSection(options),
+        ...(proxy ? { proxy: { remoteurl: quoted(proxy.remoteUrl), ...(proxy.ttl === undefined ? {} : { ttl: proxy.ttl }) } } : {}),
+        http: {
+            addr: quoted(options.addr),
+            // Upload locations relative to the request: correct behind any proxy, whatever scheme and host it forwards.
+            relativeurls: true,
+            // On SIGTERM (docker stop, a pod's end) requests under way finish before the registry exits.
+            ...(proxy ? {} : { draintimeout: `${REGISTRY_DRAIN_SECONDS}s` }),
+            ...(options.tls ? { tls: { certificate: quoted(options.tls.certificate), key: quoted(options.tls.key) } } : {}),
+            headers: { "X-Content-Type-Options": flowList(["nosniff"]) },
+        },
+        health: { storagedriver: { enabled: true, interval: "10s", threshold: 3 } },
+    };
+    const doc = new Document();
+    const contents = doc.createNode(config);
+    contents.commentBefore = proxy
+        ? " Managed by dso-registry: a pull-through cache. See docs/mirrors.md."
+        : " Managed by dso-registry: changes here are overwritten. See docs/access-policy.md.";
+    doc.contents = contents;
+    // No folding: a long path or URL stays on its line.
+    return doc.toString({ lineWidth: 0, flowCollectionPadding: false });
+}

@@ -1,0 +1,97 @@
+/** The registry on a host of its own (`registry.mode` "external-host"), reached over SSH, with its storage and backups. */
+import type { RegistryAccounts } from "../accounts/registryAccounts";
+import type { StackConfig } from "../config";
+import type { Decisions } from "../decisions";
+import { ExternalRegistryHost, type ExternalRegistryHostArgs } from "../externalHost/externalRegistryHost";
+import type { HostBackupArgs } from "../externalHost/maintenance";
+import { renderMirrorEnvFile } from "../mirrors/mirrors";
+import { needsSudo } from "../shared/facts";
+import { externalHostMaven } from "./maven";
+import { mirrorAccount, mirrorSpecs } from "./mirrors";
+import { secret } from "./secret";
+import { externalHostTls, type Placement } from "./tls";
+
+/** The registry on its external host; none in another mode. */
+export function defineExternalHost(
+    cfg: StackConfig,
+    d: Decisions,
+    accounts: RegistryAccounts,
+): Placement<ExternalRegistryHost> | undefined {
+    if (cfg.registry.mode !== "external-host") return undefined;
+    const eh = cfg.registry.externalHost;
+    const cr = cfg.containerRegistry;
+    const tls = externalHostTls(cfg, cfg.registry.tls);
+    const component = new ExternalRegistryHost("registry-host", {
+        connection: {
+            kind: "ssh",
+            name: eh.ssh.host,
+            host: eh.ssh.host,
+            port: eh.ssh.port,
+            user: eh.ssh.user,
+            privateKey: secret(cfg, "sshPrivateKey"),
+            hostKey: eh.ssh.hostKey,
+            sudo: needsSudo(eh.ssh.user, eh.ssh.sudo),
+        },
+        registryHost: cr.host,
+        port: cr.port,
+        pathPrefix: cr.pathPrefix,
+        image: cfg.registry.image,
+        dataDir: eh.dataDir,
+        mavenDataDir: eh.mavenDataDir,
+        storage: externalHostStorage(cfg),
+        purgeDataOnDestroy: eh.purgeDataOnDestroy,
+        installPackages: eh.installPackages,
+        tls: tls.args,
+        pushAccounts: [accounts.push],
+        pullAccounts: accounts.pull ? [accounts.pull] : [],
+        requiresAuthForPull: cr.requiresAuthForPull,
+        allowedNetworks: cfg.registry.allowedNetworks,
+        deletesEnabled: d.apiDeletes,
+        ui: cfg.registry.ui.enabled ? { image: cfg.registry.ui.image, deleteEnabled: d.uiDeletes } : undefined,
+        garbageCollection: cfg.registry.maintenance.garbageCollection,
+        backup: hostBackup(cfg),
+        mirrors: mirrorSpecs(cfg).map((spec) =>
+            spec.hasCredentials ? { spec, envFile: mirrorAccount(cfg, spec).apply(renderMirrorEnvFile) } : { spec },
+        ),
+        maven: d.mavenServed ? externalHostMaven(cfg, accounts) : undefined,
+    });
+    return { component, tlsMaterial: tls.material };
+}
+
+/** The external host's storage: its data directory, or the S3 bucket with the stack's S3 secrets. */
+function externalHostStorage(cfg: StackConfig): ExternalRegistryHostArgs["storage"] {
+    const { s3 } = cfg.registry.storage;
+    if (!s3) return { kind: "filesystem" };
+    return {
+        kind: "s3",
+        ...s3,
+        credentials: { accessKeyId: secret(cfg, "s3AccessKeyId"), secretAccessKey: secret(cfg, "s3SecretAccessKey") },
+    };
+}
+
+/** The external host's backups from `registry.maintenance.backup` (validated by the config rules), or none. */
+function hostBackup(cfg: StackConfig): HostBackupArgs | undefined {
+    const b = cfg.registry.maintenance.backup;
+    const d = b.destination;
+    if (!b.enabled || !d) return undefined;
+    const common = { schedule: b.schedule, keep: b.keep, repositoryPassword: secret(cfg, "backupRepositoryPassword") };
+    if (d.kind === "sftp" && d.host && d.path && d.hostKey) {
+        return {
+            ...common,
+            destination: { kind: "sftp", host: d.host, port: d.port, user: d.user, path: d.path, hostKey: d.hostKey },
+            credentials: { kind: "sftp", privateKey: secret(cfg, "backupSshPrivateKey") },
+        };
+    }
+    if (d.kind === "s3" && d.bucket) {
+        return {
+            ...common,
+            destination: { kind: "s3", endpoint: d.endpoint, bucket: d.bucket, prefix: d.prefix, region: d.region },
+            credentials: {
+                kind: "s3",
+                accessKeyId: secret(cfg, "backupS3AccessKeyId"),
+                secretAccessKey: secret(cfg, "backupS3SecretAccessKey"),
+            },
+        };
+    }
+    throw new Error(`registry.maintenance.backup.destination of kind "${d.kind}" does not apply to the external host`);
+}

@@ -1,0 +1,85 @@
+/** The in-cluster registry (`registry.mode` "in-cluster"), its backups, and its name inside pods. */
+import type { RegistryAccounts } from "../accounts/registryAccounts";
+import type { StackConfig } from "../config";
+import type { Decisions } from "../decisions";
+import { ClusterDns } from "../inCluster/clusterDns";
+import { InClusterRegistry } from "../inCluster/inClusterRegistry";
+import type { InClusterBackup } from "../inCluster/spec";
+import { inClusterMaven } from "./maven";
+import { mirrorAccount, mirrorSpecs } from "./mirrors";
+import { secret } from "./secret";
+import { inClusterTls, type Placement } from "./tls";
+
+/** The registry in the cluster, behind its ingress; none in another mode. */
+export function defineInClusterRegistry(
+    cfg: StackConfig,
+    d: Decisions,
+    accounts: RegistryAccounts,
+): Placement<InClusterRegistry> | undefined {
+    if (cfg.registry.mode !== "in-cluster") return undefined;
+    const tls = inClusterTls(cfg, cfg.registry.tls);
+    const { registry: r, containerRegistry: cr, inCluster } = cfg;
+    // The config allows S3 settings exactly when registry.storage.kind is "s3".
+    const { s3 } = r.storage;
+    const component = new InClusterRegistry("registry", {
+        host: cr.host,
+        requiresAuthForPull: cr.requiresAuthForPull,
+        namespace: inCluster.namespace,
+        ingressClass: inCluster.ingressClass,
+        ingressController: inCluster.ingressController,
+        images: { registry: r.image, caddy: r.caddyImage, ui: r.ui.image },
+        storage: s3
+            ? {
+                  kind: "s3",
+                  ...s3,
+                  credentials: { accessKeyId: secret(cfg, "s3AccessKeyId"), secretAccessKey: secret(cfg, "s3SecretAccessKey") },
+              }
+            : { kind: "filesystem", size: r.storage.size, storageClass: r.storage.storageClass },
+        allowedNetworks: r.allowedNetworks,
+        ui: { enabled: r.ui.enabled },
+        garbageCollection: r.maintenance.garbageCollection,
+        replicas: r.replicas,
+        publishLocalRegistryHosting: inCluster.publishLocalRegistryHosting,
+        accounts,
+        deletes: { api: d.apiDeletes, ui: d.uiDeletes },
+        tls: tls.args,
+        maven: d.mavenServed ? inClusterMaven(cfg, accounts) : undefined,
+        mirrors: mirrorSpecs(cfg).map((spec) => {
+            if (!spec.hasCredentials) return { spec };
+            const account = mirrorAccount(cfg, spec);
+            return { spec, account: { username: account.apply((a) => a.username), password: account.apply((a) => a.password) } };
+        }),
+        backup: inClusterBackup(cfg),
+    });
+    return { component, tlsMaterial: tls.material };
+}
+
+/** The in-cluster registry's backups from `registry.maintenance.backup` (S3 or a volume, validated by the config rules), or none. */
+function inClusterBackup(cfg: StackConfig): InClusterBackup | undefined {
+    const b = cfg.registry.maintenance.backup;
+    const d = b.destination;
+    if (!b.enabled || !d) return undefined;
+    const common = { image: b.image, schedule: b.schedule, keep: b.keep, repositoryPassword: secret(cfg, "backupRepositoryPassword") };
+    if (d.kind === "volume") return { ...common, destination: { kind: "volume", size: d.size, storageClass: d.storageClass } };
+    if (d.kind !== "s3" || !d.bucket) return undefined;
+    return {
+        ...common,
+        destination: { kind: "s3", endpoint: d.endpoint, bucket: d.bucket, prefix: d.prefix, region: d.region },
+        s3: { accessKeyId: secret(cfg, "backupS3AccessKeyId"), secretAccessKey: secret(cfg, "backupS3SecretAccessKey") },
+    };
+}
+
+/**
+ * The registry's host name inside pods (`inCluster.clusterDns`): the cluster's CoreDNS answers it with
+ * the TLS Service's ClusterIP, so pods reach the same front, with the same certificate, as nodes.
+ */
+export function defineClusterDns(cfg: StackConfig, registry: InClusterRegistry): void {
+    const dns = cfg.inCluster.clusterDns;
+    if (dns.flavour === "none") return;
+    new ClusterDns("cluster-dns", {
+        flavour: dns.flavour,
+        host: cfg.containerRegistry.host,
+        clusterIp: registry.tlsServiceClusterIp,
+        kubectlContext: dns.kubectlContext,
+    });
+}

@@ -1,0 +1,60 @@
+/**
+ * The registry's certificate in each placement: the program's own material (a generated CA, or the
+ * operator's certificate), a cert-manager issuer's in the cluster, or Caddy's ACME on the external host.
+ */
+import { RegistryTls } from "../accounts/registryTls";
+import type { ExternalHostRegistrySettings, InClusterRegistrySettings, OwnTls, StackConfig } from "../config";
+import type { ExternalRegistryHostArgs } from "../externalHost/externalRegistryHost";
+import type { InClusterRegistryArgs } from "../inCluster/inClusterRegistry";
+import { secret } from "./secret";
+
+/** A placement of the registry, with the certificate material it serves when the program made it. */
+export interface Placement<T> {
+    readonly component: T;
+    /** The CA and server certificate the program placed (generated, or the operator's); absent with ACME or cert-manager. */
+    readonly tlsMaterial?: RegistryTls;
+}
+
+/** The CA and server certificate the program places itself (generated, or the operator's). */
+function defineTlsMaterial(cfg: StackConfig, tls: OwnTls): RegistryTls {
+    return new RegistryTls("registry-tls", {
+        source: tls.mode === "generated-ca" ? "generated" : "provided",
+        dnsNames: [cfg.containerRegistry.host],
+        caValidityDays: tls.caValidityDays,
+        serverCertValidityDays: tls.serverCertValidityDays,
+        provided:
+            tls.mode === "provided"
+                ? { certificatePem: secret(cfg, "tlsCertificate"), privateKeyPem: secret(cfg, "tlsPrivateKey") }
+                : undefined,
+    });
+}
+
+/** The in-cluster ingress certificate: from a cert-manager issuer, or the program's own material in a Secret. */
+export function inClusterTls(
+    cfg: StackConfig,
+    tls: InClusterRegistrySettings["tls"],
+): { readonly args: InClusterRegistryArgs["tls"]; readonly material?: RegistryTls } {
+    if (tls.mode === "cert-manager") {
+        return { args: { kind: "cert-manager", issuerKind: tls.certManagerIssuer.kind, issuerName: tls.certManagerIssuer.name } };
+    }
+    const material = defineTlsMaterial(cfg, tls);
+    return { args: { kind: "secret", certPem: material.serverCertPem, keyPem: material.serverKeyPem }, material };
+}
+
+/** The external host's certificate: obtained by Caddy over ACME, or the program's own material placed as files. */
+export function externalHostTls(
+    cfg: StackConfig,
+    tls: ExternalHostRegistrySettings["tls"],
+): { readonly args: ExternalRegistryHostArgs["tls"]; readonly material?: RegistryTls } {
+    if (tls.mode === "acme") return { args: { kind: "acme", email: tls.acmeEmail, directory: tls.acmeDirectory } };
+    const material = defineTlsMaterial(cfg, tls);
+    return {
+        args: {
+            kind: "files",
+            certificatePem: material.serverCertPem,
+            privateKeyPem: material.serverKeyPem,
+            caCertPem: material.caCertPem,
+        },
+        material,
+    };
+}
