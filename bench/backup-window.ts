@@ -56,9 +56,9 @@ import { startS3Server } from "../test/support/s3Server";
 import { privateDir, removeDir, run } from "../test/support/serverProcess";
 import { startSftpTarget } from "../test/support/sftpTarget";
 
-/** The backup script as it last shipped before restic (commit 6f0157a), in bench/previousBackup.sh. */
+/** The backup script as it last shipped before restic (commit 6f0157a), in bench/previous-backup.sh. */
 function previousBackupScript(spec: ContainerSpec, fingerprint: string, destination: string, keep: number): string {
-    return renderShellScript(path.join(__dirname, "previousBackup.sh"), {
+    return renderShellScript(path.join(__dirname, "previous-backup.sh"), {
         ...lockParams(spec.layout),
         DEST: destination,
         MARKER: hostPaths(spec.layout).readOnlyMarker,

@@ -61,7 +61,7 @@ export function backupS3EnvFile(accessKeyId: string, secretAccessKey: string, re
     return `AWS_ACCESS_KEY_ID=${shQuote(accessKeyId)}\nAWS_SECRET_ACCESS_KEY=${shQuote(secretAccessKey)}\nAWS_DEFAULT_REGION=${shQuote(region)}\n`;
 }
 
-/** The parameters of a script that runs restic on the host (hostRestic.sh), for the destination. */
+/** The parameters of a script that runs restic on the host (host-restic.sh), for the destination. */
 function resticParams(dest: BackupDestination) {
     const p = backupPaths();
     return {

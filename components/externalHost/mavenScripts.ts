@@ -2,7 +2,7 @@
  * The Maven repository on the external host, as pure functions: its data directory, the nginx
  * container that serves it (the same rendered nginx.conf as the in-cluster sidecar). Its garbage is
  * removed by the host's garbage-collection job (components/upkeep/mavenCleanup.ts, shared with the
- * in-cluster GC job). The scripts are the `.sh` files beside this file; every one honours $DSO_ROOT.
+ * in-cluster GC job). The scripts are in `sh/` beside this file; every one honours $DSO_ROOT.
  *
  * Why a container: the registry already runs as one (pinned image, `--restart unless-stopped`, a
  * label with the spec's fingerprint that recreates it on change), so nginx is run, updated, inspected
@@ -46,16 +46,16 @@ export function hostMavenNginxConfig(spec: Pick<MavenHostSpec, "pathPrefix">): s
  * Prints "changed DIR" or "unchanged DIR".
  */
 export function mavenDataDirScript(layout: HostLayout): string {
-    return hostScript("mavenDataDir.sh", { DATA_DIR: layout.mavenDataDir, OWNER: `${MAVEN_UID}:${MAVEN_UID}` });
+    return hostScript("maven-data-dir.sh", { DATA_DIR: layout.mavenDataDir, OWNER: `${MAVEN_UID}:${MAVEN_UID}` });
 }
 
 /** On destroy: keeps the Maven files unless `purge`, and says so. */
 export function mavenDataDirDeleteScript(layout: HostLayout, purge: boolean): string {
-    return hostScript("dataDirDelete.sh", { DATA_DIR: layout.mavenDataDir, CONTENT: "Maven data", PURGE: purge });
+    return hostScript("data-dir-delete.sh", { DATA_DIR: layout.mavenDataDir, CONTENT: "Maven data", PURGE: purge });
 }
 
 /**
- * The parameters of a script that runs the Maven container (mavenRun.sh) with the label `fingerprint`;
+ * The parameters of a script that runs the Maven container (maven-run.sh) with the label `fingerprint`;
  * without a Maven backend (`spec` undefined) every value is empty.
  */
 export function mavenRunParams(spec: MavenHostSpec | undefined, fingerprint: string | undefined) {
@@ -76,10 +76,10 @@ export function mavenRunParams(spec: MavenHostSpec | undefined, fingerprint: str
 
 /** Runs the Maven container when it is missing, stopped, or was created from another spec. */
 export function mavenContainerScript(spec: MavenHostSpec, fingerprint: string): string {
-    return hostScript("mavenContainer.sh", { ...lockParams(spec.layout), ...mavenRunParams(spec, fingerprint) });
+    return hostScript("maven-container.sh", { ...lockParams(spec.layout), ...mavenRunParams(spec, fingerprint) });
 }
 
 /** Removes the Maven container (its files stay in the data directory). */
 export function mavenContainerDeleteScript(): string {
-    return hostScript("containerDelete.sh", { CONTAINER: MAVEN_CONTAINER });
+    return hostScript("container-delete.sh", { CONTAINER: MAVEN_CONTAINER });
 }

@@ -2,7 +2,7 @@
  * The scripts and files the external registry host gets, as pure functions of a typed plan: the
  * package check, the data directory, the registry and UI containers, Caddy's reload, garbage
  * collection, the cron file of the maintenance jobs, the post-deploy check and the status script.
- * Each script is a `.sh` file beside this one; its function here gives its parameters
+ * Each script is a `.sh` file in `sh/` beside this one; its function here gives its parameters
  * (components/shared/shellScript.ts). The components only place and run them; the tests run the very
  * same text over a real SSH session.
  *
@@ -143,18 +143,18 @@ export function renderStorageEnvFile(credentials: S3Credentials): string {
     return entries.map(([name, value]) => `${name}=${value}\n`).join("");
 }
 
-/** A script of this folder (components/externalHost/<file>), rendered with its parameters. */
+/** A script of this folder (components/externalHost/sh/<file>), rendered with its parameters. */
 export function hostScript(file: string, params: ShellParams): string {
-    return renderShellScript(path.join(__dirname, file), params);
+    return renderShellScript(path.join(__dirname, "sh", file), params);
 }
 
-/** The parameters of a script that takes the maintenance lock (lock.sh). */
+/** The parameters of a script that takes the maintenance lock (sh/lock.sh). */
 export function lockParams(layout: HostLayout) {
     return { LOCK_FILE: layout.lockFile };
 }
 
 /**
- * The parameters of a script that runs the registry container (registryRun.sh): its spec, and
+ * The parameters of a script that runs the registry container (registry-run.sh): its spec, and
  * `specFingerprint`, the label of the writable registry (with s3 storage, a digest of the environment
  * file is added on the host, so that new credentials recreate the container).
  */
@@ -184,12 +184,12 @@ export function packagesScript(install: boolean, restic = false): string {
 
 /** Creates the data directory (mode 0750) and gives it to Caddy's group, so that Caddy serves blob downloads itself. */
 export function dataDirScript(layout: HostLayout): string {
-    return hostScript("dataDir.sh", { DATA_DIR: layout.dataDir });
+    return hostScript("data-dir.sh", { DATA_DIR: layout.dataDir });
 }
 
 /** On destroy: keeps the data unless `purge`, and says so. */
 export function dataDirDeleteScript(layout: HostLayout, purge: boolean): string {
-    return hostScript("dataDirDelete.sh", { DATA_DIR: layout.dataDir, CONTENT: "registry data", PURGE: purge });
+    return hostScript("data-dir-delete.sh", { DATA_DIR: layout.dataDir, CONTENT: "registry data", PURGE: purge });
 }
 
 /**
@@ -197,7 +197,7 @@ export function dataDirDeleteScript(layout: HostLayout, purge: boolean): string 
  * (image, ports, mounts or config: `specFingerprint`). Otherwise changes nothing.
  */
 export function containerScript(spec: ContainerSpec, specFingerprint: string): string {
-    return hostScript("registryContainer.sh", { ...lockParams(spec.layout), ...registryParams(spec, specFingerprint) });
+    return hostScript("registry-container.sh", { ...lockParams(spec.layout), ...registryParams(spec, specFingerprint) });
 }
 
 /**
@@ -208,7 +208,7 @@ export function containerScript(spec: ContainerSpec, specFingerprint: string): s
  */
 export function uiContainerScript(spec: ContainerSpec, deletesEnabled: boolean, registryHost: string): string {
     const environment = uiEnvironment({ registryHost, deleteEnabled: deletesEnabled }).map(({ name, value }) => `${name}=${value}`);
-    return hostScript("uiContainer.sh", {
+    return hostScript("ui-container.sh", {
         CONTAINER: spec.name,
         IMAGE: spec.image,
         PUBLISH: `127.0.0.1:${spec.hostPort}:80`,
@@ -219,7 +219,7 @@ export function uiContainerScript(spec: ContainerSpec, deletesEnabled: boolean, 
 
 /** Removes a container (the registry's data stays in the data directory). */
 export function containerDeleteScript(spec: Pick<ContainerSpec, "name">): string {
-    return hostScript("containerDelete.sh", { CONTAINER: spec.name });
+    return hostScript("container-delete.sh", { CONTAINER: spec.name });
 }
 
 /**
@@ -228,7 +228,7 @@ export function containerDeleteScript(spec: Pick<ContainerSpec, "name">): string
  * re-run) whenever a file Caddy reads changes.
  */
 export function caddyApplyScript(layout: HostLayout, reloadFingerprint: string): string {
-    return hostScript("caddyApply.sh", { CADDYFILE: layout.caddyfile, FILES_FINGERPRINT: reloadFingerprint });
+    return hostScript("caddy-apply.sh", { CADDYFILE: layout.caddyfile, FILES_FINGERPRINT: reloadFingerprint });
 }
 
 /**
@@ -236,7 +236,7 @@ export function caddyApplyScript(layout: HostLayout, reloadFingerprint: string):
  * running for anything else the operator adds later) and reloads.
  */
 export function caddyRemoveScript(layout: HostLayout): string {
-    return hostScript("caddyRemove.sh", { CADDYFILE: layout.caddyfile });
+    return hostScript("caddy-remove.sh", { CADDYFILE: layout.caddyfile });
 }
 
 export interface MaintenanceOptions {
@@ -303,7 +303,7 @@ export interface CheckExpectations {
  * and an anonymous upload is refused. Fails the update (non-zero) when any answer is wrong.
  */
 export function postDeployCheckScript(e: CheckExpectations): string {
-    return hostScript("postDeployCheck.sh", {
+    return hostScript("post-deploy-check.sh", {
         HOST: e.host,
         PORT: e.port,
         CA_FILE: e.caFile ?? "",

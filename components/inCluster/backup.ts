@@ -2,7 +2,7 @@
  * Backups of the in-cluster registry with restic, to an S3-compatible bucket or a volume of its own:
  * the scheme both placements share (components/upkeep/backup.ts: the same passes, retention, snapshot
  * host name and tags, so the two read each other's repositories the same way). The scripts are the
- * `.sh` files beside this file (backupStep.sh, restore.sh, backupJob.sh); this file gives their
+ * scripts in `sh/` beside this file (backup-step.sh, restore.sh, backup-job.sh); this file gives their
  * parameters and the Kubernetes objects that carry and run them.
  *
  * Where restic runs: in a `backup` container of the registry pod itself, which mounts the registry's
@@ -89,7 +89,7 @@ export function repositoryName(destination: InClusterBackupDestination): string 
         : `PVC ${IN_CLUSTER_BACKUP.name} (${IN_CLUSTER_BACKUP.volumeDir}/repository)`;
 }
 
-/** The parameters of a script that runs restic in the pod (clusterRestic.sh). */
+/** The parameters of a script that runs restic in the pod (cluster-restic.sh). */
 function resticParams(backup: InClusterBackup) {
     const b = IN_CLUSTER_BACKUP;
     const dest = backup.destination;
@@ -107,11 +107,11 @@ function resticParams(backup: InClusterBackup) {
 }
 
 /**
- * `backup.sh STEP [WARM-SNAPSHOT]` (backupStep.sh), run in the pod's backup container by the CronJob:
+ * `backup.sh STEP [WARM-SNAPSHOT]` (backup-step.sh), run in the pod's backup container by the CronJob:
  * `writable`, `read-only` (inside the front's window), `end-read-only` and `retention`.
  */
 export function inClusterBackupStepScript(spec: Pick<InClusterSpec, "maven">, backup: InClusterBackup): string {
-    return renderShellScript(path.join(__dirname, "backupStep.sh"), {
+    return renderShellScript(path.join(__dirname, "sh", "backup-step.sh"), {
         REPOSITORY_NAME: repositoryName(backup.destination),
         MARKER: IN_CLUSTER_BACKUP.marker,
         ...FRONT_WINDOW_PARAMS,
@@ -128,7 +128,7 @@ export function inClusterBackupStepScript(spec: Pick<InClusterSpec, "maven">, ba
  * restores `$SNAPSHOT` (the newest when unset) into the volumes, keeping what they held aside.
  */
 export function inClusterRestoreScript(spec: Pick<InClusterSpec, "maven" | "namespace">, backup: InClusterBackup): string {
-    return renderShellScript(path.join(__dirname, "restore.sh"), {
+    return renderShellScript(path.join(__dirname, "sh", "restore.sh"), {
         REPOSITORY_NAME: repositoryName(backup.destination),
         BACKED_UP: backedUpDirs(spec),
         ASIDE_PREFIX: IN_CLUSTER_BACKUP.asidePrefix,
@@ -138,9 +138,9 @@ export function inClusterRestoreScript(spec: Pick<InClusterSpec, "maven" | "name
     });
 }
 
-/** The CronJob's script (backupJob.sh, kubectl only): pass 1, pass 2 inside the window, retention. */
+/** The CronJob's script (backup-job.sh, kubectl only): pass 1, pass 2 inside the window, retention. */
 export function inClusterBackupJobScript(namespace: string, backup: InClusterBackup): string {
-    return renderShellScript(path.join(__dirname, "backupJob.sh"), {
+    return renderShellScript(path.join(__dirname, "sh", "backup-job.sh"), {
         NAMESPACE: namespace,
         DEPLOYMENT: IN_CLUSTER.name,
         CONTAINER: IN_CLUSTER_BACKUP.container,

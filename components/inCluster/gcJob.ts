@@ -1,6 +1,6 @@
 /**
  * The garbage-collection job: the scripts it runs (in its own container and, from the ConfigMap, in
- * the registry and Maven containers: the `.sh` files beside this file), its account, and its CronJob.
+ * the registry and Maven containers: the scripts in `sh/` beside this file), its account, and its CronJob.
  */
 import * as path from "node:path";
 import type * as k8s from "@pulumi/kubernetes";
@@ -19,12 +19,12 @@ import { IN_CLUSTER, type InClusterMaven, type InClusterSpec, type InClusterStor
  * The garbage-collection job's script (kubectl only). How it holds writes back is `gcWindow`'s
  * decision (why a window at all: docs/decisions/maintenance-window.md):
  *
- * - "marker" (one pod, gcJobMarker.sh): `gc.sh` from the ConfigMap runs in the registry container
+ * - "marker" (one pod, gc-job-marker.sh): `gc.sh` from the ConfigMap runs in the registry container
  *   inside the front's window; then, with Maven, `maven-gc.sh` does the same around the snapshot
  *   clean-up in the Maven container. Nothing restarts; Distribution runs without the blob-descriptor
  *   cache (`distributionCachesBlobs`), so it has nothing to forget. The window's steps run in the pod:
  *   a cut `kubectl exec` does not end a window while its work goes on.
- * - "rollout" (pods that may overlap, gcJobRollout.sh): Distribution's read-only switch on the
+ * - "rollout" (pods that may overlap, gc-job-rollout.sh): Distribution's read-only switch on the
  *   Deployment's template, the collection in one running pod (the bucket is shared), the switch
  *   removed again; each change rolls the pods, which empties their caches.
  *
@@ -43,9 +43,12 @@ export function gcScript(namespace: string, deleteUntagged: boolean, maven: bool
         VERIFY_SCRIPT: script(IN_CLUSTER.verifyScript),
     };
     if (window === "marker") {
-        return renderShellScript(path.join(__dirname, "gcJobMarker.sh"), { ...common, GC_STEP_SCRIPT: script(IN_CLUSTER.gcStepScript) });
+        return renderShellScript(path.join(__dirname, "sh", "gc-job-marker.sh"), {
+            ...common,
+            GC_STEP_SCRIPT: script(IN_CLUSTER.gcStepScript),
+        });
     }
-    return renderShellScript(path.join(__dirname, "gcJobRollout.sh"), {
+    return renderShellScript(path.join(__dirname, "sh", "gc-job-rollout.sh"), {
         ...common,
         READ_ONLY_ENV: IN_CLUSTER.readOnlyEnv,
         DELETE_UNTAGGED: deleteUntagged,
@@ -54,11 +57,11 @@ export function gcScript(namespace: string, deleteUntagged: boolean, maven: bool
 }
 
 /**
- * `gc.sh` (gcStep.sh), run in the registry container by the GC job (`gcWindow` "marker"): the
+ * `gc.sh` (gc-step.sh), run in the registry container by the GC job (`gcWindow` "marker"): the
  * collection inside the front's window, with the GC's own marker.
  */
 export function inClusterGcStepScript(deleteUntagged: boolean, storage: InClusterStorage["kind"]): string {
-    return renderShellScript(path.join(__dirname, "gcStep.sh"), {
+    return renderShellScript(path.join(__dirname, "sh", "gc-step.sh"), {
         MARKER: READ_ONLY_SIGNAL.gcMarker,
         ...FRONT_WINDOW_PARAMS,
         DELETE_UNTAGGED: deleteUntagged,
@@ -83,12 +86,12 @@ export function inClusterVerifyScript(namespace: string): string {
 }
 
 /**
- * `maven-gc.sh` (mavenGc.sh), the Maven clean-up the GC job runs in the Maven container, inside the
+ * `maven-gc.sh` (maven-gc.sh), the Maven clean-up the GC job runs in the Maven container, inside the
  * front's window with the GC's marker (Maven is served in-cluster only with one pod, so always
  * `gcWindow` "marker"), over the container's mount of `maven-data`.
  */
 export function mavenGcScript(maven: Pick<InClusterMaven, "pathPrefix" | "snapshotBuildsToKeep">): string {
-    return renderShellScript(path.join(__dirname, "mavenGc.sh"), {
+    return renderShellScript(path.join(__dirname, "sh", "maven-gc.sh"), {
         MARKER: READ_ONLY_SIGNAL.gcMarker,
         ...FRONT_WINDOW_PARAMS,
         RUN_DIR: MAVEN_BACKEND.runDir,

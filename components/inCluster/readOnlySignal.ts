@@ -8,7 +8,7 @@
  *
  * Each job has a marker of its own, so that neither ends the other's window: the backup's step
  * removes its marker when it is done, whether or not a collection is under way. The shell that opens
- * and closes a window is the placements' shared one (../upkeep/frontWindow.sh; why the window:
+ * and closes a window is the placements' shared one (../upkeep/sh/front-window.sh; why the window:
  * docs/decisions/maintenance-window.md); the step that holds a window runs inside the pod, so its
  * marker goes when its work ends (the step's trap), whatever happens to the job's `kubectl exec`
  * connection, and a new pod starts without any marker.

@@ -2,7 +2,7 @@
  * The pull-through caches on the external host, pure part: where each cache lives (its container,
  * loopback port, storage and config directory), the scripts that run and remove its container, the
  * hourly prune job that holds every cache to its size and age limits, and that job's cron file. The
- * scripts are the `.sh` files beside this file; MirrorCachesOnHost places and runs them.
+ * scripts are in `sh/` beside this file; MirrorCachesOnHost places and runs them.
  */
 import * as path from "node:path";
 import { DISTRIBUTION, durationSeconds } from "../shared/facts";
@@ -45,7 +45,7 @@ export function hostMirrorPaths(
  * upstream credentials recreate it without ever appearing in the script).
  */
 export function mirrorContainerScript(paths: HostMirrorPaths, image: string, fingerprint: string, hasCredentials: boolean): string {
-    return renderShellScript(path.join(__dirname, "mirrorContainer.sh"), {
+    return renderShellScript(path.join(__dirname, "sh", "mirror-container.sh"), {
         CONTAINER: paths.container,
         IMAGE: image,
         HOST_PORT: paths.hostPort,
@@ -61,7 +61,10 @@ export function mirrorContainerScript(paths: HostMirrorPaths, image: string, fin
 
 /** Removes a cache's container and its cached content (it can always be fetched again). */
 export function mirrorContainerDeleteScript(paths: HostMirrorPaths): string {
-    return renderShellScript(path.join(__dirname, "mirrorContainerDelete.sh"), { CONTAINER: paths.container, DATA_DIR: paths.dataDir });
+    return renderShellScript(path.join(__dirname, "sh", "mirror-container-delete.sh"), {
+        CONTAINER: paths.container,
+        DATA_DIR: paths.dataDir,
+    });
 }
 
 /** A cache as the prune script checks it. */
@@ -86,9 +89,9 @@ function prunedCacheLine(m: PrunedMirror): string {
     return `${m.paths.container} ${Math.ceil(bytes / 1024)} ${Math.ceil(seconds / 60)} ${m.remoteUrl} ${m.paths.dataDir}`;
 }
 
-/** The size and age limits on the external host (mirrorPrune.sh), run hourly by cron. */
+/** The size and age limits on the external host (mirror-prune.sh), run hourly by cron. */
 export function mirrorPruneScript(mirrors: readonly PrunedMirror[]): string {
-    return renderShellScript(path.join(__dirname, "mirrorPrune.sh"), { CACHES: mirrors.map(prunedCacheLine) });
+    return renderShellScript(path.join(__dirname, "sh", "mirror-prune.sh"), { CACHES: mirrors.map(prunedCacheLine) });
 }
 
 /** /etc/cron.d file that runs the prune script every hour (root, output to syslog). */

@@ -1,6 +1,6 @@
 /**
  * The backup scheme both placements share, with restic: where a repository is (`resticRepository`),
- * the snapshot host name and tags, and in `backup.sh` beside this file the two passes (the first while
+ * the snapshot host name and tags, and in `sh/backup.sh` beside this file the two passes (the first while
  * the registry is writable, the second inside the front's window with the first as its parent, so
  * that writes are held back for seconds whatever the amount of data) and retention. The same host
  * name and tags in both placements, so each reads the other's repositories the same way.

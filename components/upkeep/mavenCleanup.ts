@@ -1,5 +1,5 @@
 /**
- * The garbage of the Maven repository this program serves, in either placement: `mavenCleanup.sh`
+ * The garbage of the Maven repository this program serves, in either placement: `sh/maven-cleanup.sh`
  * beside this file (`clean_maven_repository`) is run by both garbage-collection jobs inside their
  * window, the external host's over its data directory, the in-cluster one inside the nginx sidecar
  * over the `maven-data` volume. This module gives its parameters.
@@ -28,7 +28,7 @@ export interface MavenCleanup {
 }
 
 /**
- * The parameters of a script that sources mavenCleanup.sh. Without a clean-up (a host that serves no
+ * The parameters of a script that sources maven-cleanup.sh. Without a clean-up (a host that serves no
  * Maven) every value is empty, and the script leaves `clean_maven_repository` uncalled.
  */
 export function mavenCleanupParams(c: MavenCleanup | undefined) {

@@ -1,7 +1,7 @@
 /**
  * The check that every tagged image is still served whole, for both placements: after garbage
  * collection (what can go wrong there: docs/decisions/maintenance-window.md) and after a restore.
- * One script, `verify.sh` beside this file; the places it runs differ only in the HTTP client they
+ * One script, `sh/verify.sh` beside this file; the places it runs differ only in the HTTP client they
  * have and in what the messages point to:
  *
  * - the external host: `dso-registry-verify` with curl, against Distribution on the host's loopback
@@ -33,7 +33,7 @@ export interface VerifyScriptOptions {
  * …`); on success prints `verified: N tagged images, M blobs, all served`.
  */
 export function renderVerifyScript(options: VerifyScriptOptions): string {
-    return renderShellScript(path.join(__dirname, "verify.sh"), {
+    return renderShellScript(path.join(__dirname, "sh", "verify.sh"), {
         REGISTRY_URL: options.base,
         HTTP_CLIENT: options.client,
         REGISTRY_LOGS: options.registryLogs,

@@ -1,6 +1,6 @@
 /**
  * The front's read-only window as both placements' maintenance scripts open it
- * (components/upkeep/frontWindow.sh), run under sh: the marker exists before the settle wait and the
+ * (components/upkeep/sh/front-window.sh), run under sh: the marker exists before the settle wait and the
  * window's work, and goes when the window closes, when the work fails and when the script is
  * signalled. `sleep` and the work are stand-ins that record whether the marker exists.
  */
@@ -11,7 +11,7 @@ import * as path from "node:path";
 import { afterEach, beforeEach, expect, test } from "vitest";
 import { FRONT_SETTLE_SECONDS } from "../../components/upkeep/frontWindow";
 
-const FRAGMENT = path.join(__dirname, "../../components/upkeep/frontWindow.sh");
+const FRAGMENT = path.join(__dirname, "../../components/upkeep/sh/front-window.sh");
 let dir: string;
 let marker: string;
 let seen: string;

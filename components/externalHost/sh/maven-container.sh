@@ -7,9 +7,9 @@
 set -eu
 # shellcheck source=./lock.sh
 . "$(dirname "$0")/lock.sh"
-# shellcheck source=../upkeep/containerConverge.sh
-. "$(dirname "$0")/../upkeep/containerConverge.sh"
-# shellcheck source=./mavenRun.sh
-. "$(dirname "$0")/mavenRun.sh"
+# shellcheck source=../../upkeep/sh/container-converge.sh
+. "$(dirname "$0")/../../upkeep/sh/container-converge.sh"
+# shellcheck source=./maven-run.sh
+. "$(dirname "$0")/maven-run.sh"
 take_lock "$LOCK_FILE"
 converge_container "$MAVEN_CONTAINER" "$MAVEN_FINGERPRINT" "maven container" run_maven

@@ -4,8 +4,8 @@
 # registry through the page's own origin, so no CORS is involved. ENVIRONMENT: one NAME=value a line.
 : "${CONTAINER:?}" "${IMAGE:?}" "${PUBLISH:?}" "${ENVIRONMENT:?}" "${FINGERPRINT:?}"
 set -eu
-# shellcheck source=../upkeep/containerConverge.sh
-. "$(dirname "$0")/../upkeep/containerConverge.sh"
+# shellcheck source=../../upkeep/sh/container-converge.sh
+. "$(dirname "$0")/../../upkeep/sh/container-converge.sh"
 run_ui() {
     set --
     while IFS= read -r e; do set -- "$@" -e "$e"; done <<EOF_ENV

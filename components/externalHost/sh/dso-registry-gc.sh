@@ -15,16 +15,16 @@
 set -eu
 # shellcheck source=./lock.sh
 . "$(dirname "$0")/lock.sh"
-# shellcheck source=../upkeep/containerConverge.sh
-. "$(dirname "$0")/../upkeep/containerConverge.sh"
-# shellcheck source=./registryRun.sh
-. "$(dirname "$0")/registryRun.sh"
-# shellcheck source=../upkeep/frontWindow.sh
-. "$(dirname "$0")/../upkeep/frontWindow.sh"
-# shellcheck source=../upkeep/collect.sh
-. "$(dirname "$0")/../upkeep/collect.sh"
-# shellcheck source=../upkeep/mavenCleanup.sh
-. "$(dirname "$0")/../upkeep/mavenCleanup.sh"
+# shellcheck source=../../upkeep/sh/container-converge.sh
+. "$(dirname "$0")/../../upkeep/sh/container-converge.sh"
+# shellcheck source=./registry-run.sh
+. "$(dirname "$0")/registry-run.sh"
+# shellcheck source=../../upkeep/sh/front-window.sh
+. "$(dirname "$0")/../../upkeep/sh/front-window.sh"
+# shellcheck source=../../upkeep/sh/collect.sh
+. "$(dirname "$0")/../../upkeep/sh/collect.sh"
+# shellcheck source=../../upkeep/sh/maven-cleanup.sh
+. "$(dirname "$0")/../../upkeep/sh/maven-cleanup.sh"
 take_lock "$LOCK_FILE"
 marker="${DSO_ROOT:-}$MARKER"
 want=$(registry_spec)

@@ -12,8 +12,8 @@
 : "${ACCESS_KEY_ID_KEY:?}" "${SECRET_ACCESS_KEY_KEY:?}" "${REGION?}"
 : "${SNAPSHOT_HOST:?}" "${SNAPSHOT_TAG:?}"
 set -eu
-# shellcheck source=./clusterRestic.sh
-. "$(dirname "$0")/clusterRestic.sh"
+# shellcheck source=./cluster-restic.sh
+. "$(dirname "$0")/cluster-restic.sh"
 restic_setup
 snapshot="${SNAPSHOT:-latest}"
 if ! restic_ snapshots --host "$SNAPSHOT_HOST" --tag "$SNAPSHOT_TAG" "$snapshot" >/dev/null 2>&1; then

@@ -6,10 +6,10 @@
 : "${MARKER:?}" "${FRONT_SETTLE_SECONDS:?}" "${RUN_DIR:?}"
 : "${MAVEN_DATA_DIR:?}" "${MAVEN_PATH_PREFIX?}" "${MAVEN_SNAPSHOT_BUILDS_TO_KEEP:?}" "${MAVEN_UPLOADS:?}" "${MAVEN_UPLOAD_LEFTOVER_MINUTES:?}"
 set -eu
-# shellcheck source=../upkeep/frontWindow.sh
-. "$(dirname "$0")/../upkeep/frontWindow.sh"
-# shellcheck source=../upkeep/mavenCleanup.sh
-. "$(dirname "$0")/../upkeep/mavenCleanup.sh"
+# shellcheck source=../../upkeep/sh/front-window.sh
+. "$(dirname "$0")/../../upkeep/sh/front-window.sh"
+# shellcheck source=../../upkeep/sh/maven-cleanup.sh
+. "$(dirname "$0")/../../upkeep/sh/maven-cleanup.sh"
 TMPDIR="${DSO_ROOT:-}$RUN_DIR"
 export TMPDIR
 marker="${DSO_ROOT:-}$MARKER"

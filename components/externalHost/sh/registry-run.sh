@@ -1,7 +1,7 @@
 # shellcheck shell=sh
 # The registry's container on the host (components/externalHost/scripts.ts `registryParams`): the spec
 # label the writable registry carries, and how it is run. A script that sources this declares the
-# REGISTRY_ and DISTRIBUTION_ parameters, and sources ../upkeep/containerConverge.sh too.
+# REGISTRY_ and DISTRIBUTION_ parameters, and sources ../../upkeep/sh/container-converge.sh too.
 
 # registry_spec: the writable registry's label: its spec's fingerprint and, with s3 storage, a digest
 # of the environment file with the bucket's credentials, so that new credentials recreate it.

@@ -6,8 +6,8 @@
 : "${CONTAINER:?}" "${IMAGE:?}" "${HOST_PORT:?}" "${DATA_DIR:?}" "${CONFIG_DIR:?}" "${FINGERPRINT:?}" "${CREDENTIALS:?}"
 : "${DISTRIBUTION_PORT:?}" "${DISTRIBUTION_DATA_DIR:?}" "${DISTRIBUTION_CONFIG_DIR:?}"
 set -eu
-# shellcheck source=../upkeep/containerConverge.sh
-. "$(dirname "$0")/../upkeep/containerConverge.sh"
+# shellcheck source=../../upkeep/sh/container-converge.sh
+. "$(dirname "$0")/../../upkeep/sh/container-converge.sh"
 data="${DSO_ROOT:-}$DATA_DIR"
 env="${DSO_ROOT:-}$CONFIG_DIR/env"
 mkdir -p "$data"

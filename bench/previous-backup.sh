@@ -8,12 +8,12 @@
 : "${REGISTRY_CONFIG_DIR:?}" "${REGISTRY_STORAGE_ENV:?}" "${REGISTRY_FINGERPRINT:?}"
 : "${DISTRIBUTION_PORT:?}" "${DISTRIBUTION_DATA_DIR:?}" "${DISTRIBUTION_CONFIG_DIR:?}"
 set -eu
-# shellcheck source=../components/externalHost/lock.sh
-. "$(dirname "$0")/../components/externalHost/lock.sh"
-# shellcheck source=../components/upkeep/containerConverge.sh
-. "$(dirname "$0")/../components/upkeep/containerConverge.sh"
-# shellcheck source=../components/externalHost/registryRun.sh
-. "$(dirname "$0")/../components/externalHost/registryRun.sh"
+# shellcheck source=../components/externalHost/sh/lock.sh
+. "$(dirname "$0")/../components/externalHost/sh/lock.sh"
+# shellcheck source=../components/upkeep/sh/container-converge.sh
+. "$(dirname "$0")/../components/upkeep/sh/container-converge.sh"
+# shellcheck source=../components/externalHost/sh/registry-run.sh
+. "$(dirname "$0")/../components/externalHost/sh/registry-run.sh"
 take_lock "$LOCK_FILE"
 dest="${DSO_ROOT:-}$DEST"
 data="${DSO_ROOT:-}$REGISTRY_DATA_DIR"

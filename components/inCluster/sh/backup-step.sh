@@ -14,12 +14,12 @@
 : "${ACCESS_KEY_ID_KEY:?}" "${SECRET_ACCESS_KEY_KEY:?}" "${REGION?}"
 : "${SNAPSHOT_HOST:?}" "${SNAPSHOT_TAG:?}" "${WRITABLE_PASS_TAG:?}"
 set -eu
-# shellcheck source=./clusterRestic.sh
-. "$(dirname "$0")/clusterRestic.sh"
-# shellcheck source=../upkeep/backup.sh
-. "$(dirname "$0")/../upkeep/backup.sh"
-# shellcheck source=../upkeep/frontWindow.sh
-. "$(dirname "$0")/../upkeep/frontWindow.sh"
+# shellcheck source=./cluster-restic.sh
+. "$(dirname "$0")/cluster-restic.sh"
+# shellcheck source=../../upkeep/sh/backup.sh
+. "$(dirname "$0")/../../upkeep/sh/backup.sh"
+# shellcheck source=../../upkeep/sh/front-window.sh
+. "$(dirname "$0")/../../upkeep/sh/front-window.sh"
 step="${1:-}"
 warm="${2:-}"
 marker="${DSO_ROOT:-}$MARKER"

@@ -5,10 +5,10 @@
 # backup's window; Distribution keeps running without the blob-descriptor cache, so nothing restarts.
 : "${MARKER:?}" "${FRONT_SETTLE_SECONDS:?}" "${DELETE_UNTAGGED:?}" "${CONFIG_DIR:?}" "${STORAGE:?}" "${DATA_DIR:?}"
 set -eu
-# shellcheck source=../upkeep/frontWindow.sh
-. "$(dirname "$0")/../upkeep/frontWindow.sh"
-# shellcheck source=../upkeep/collect.sh
-. "$(dirname "$0")/../upkeep/collect.sh"
+# shellcheck source=../../upkeep/sh/front-window.sh
+. "$(dirname "$0")/../../upkeep/sh/front-window.sh"
+# shellcheck source=../../upkeep/sh/collect.sh
+. "$(dirname "$0")/../../upkeep/sh/collect.sh"
 marker="${DSO_ROOT:-}$MARKER"
 open_marker_window "$marker"
 echo "front read-only (writes get 503, pulls go on); collecting garbage"

@@ -7,8 +7,8 @@
 : "${NAMESPACE:?}" "${DEPLOYMENT:?}" "${READ_ONLY_ENV:?}" "${DELETE_UNTAGGED:?}" "${CONFIG_DIR:?}"
 : "${MAVEN_CONTAINER:?}" "${MAVEN_GC_SCRIPT?}" "${VERIFY_SCRIPT:?}"
 set -eu
-# shellcheck source=../upkeep/collect.sh
-. "$(dirname "$0")/../upkeep/collect.sh"
+# shellcheck source=../../upkeep/sh/collect.sh
+. "$(dirname "$0")/../../upkeep/sh/collect.sh"
 # in_pod CONTAINER COMMAND...: runs COMMAND in a container of the registry's pod.
 in_pod() {
     in_container=$1

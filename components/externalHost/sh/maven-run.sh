@@ -2,7 +2,7 @@
 # The Maven backend's container on the host (components/externalHost/mavenScripts.ts
 # `mavenRunParams`): nginx as the non-root MAVEN_UID, published on loopback only, the data directory
 # read-write, its config read-only, a tmpfs for its pid file. A script that sources this declares the
-# MAVEN_ run parameters and sources ../upkeep/containerConverge.sh too.
+# MAVEN_ run parameters and sources ../../upkeep/sh/container-converge.sh too.
 
 # run_maven: runs the Maven container, labelled MAVEN_FINGERPRINT.
 run_maven() {

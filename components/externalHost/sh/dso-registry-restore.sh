@@ -21,14 +21,14 @@ case "${1:-}" in
 esac
 # shellcheck source=./lock.sh
 . "$(dirname "$0")/lock.sh"
-# shellcheck source=./hostRestic.sh
-. "$(dirname "$0")/hostRestic.sh"
-# shellcheck source=../upkeep/containerConverge.sh
-. "$(dirname "$0")/../upkeep/containerConverge.sh"
-# shellcheck source=./registryRun.sh
-. "$(dirname "$0")/registryRun.sh"
-# shellcheck source=./mavenRun.sh
-. "$(dirname "$0")/mavenRun.sh"
+# shellcheck source=./host-restic.sh
+. "$(dirname "$0")/host-restic.sh"
+# shellcheck source=../../upkeep/sh/container-converge.sh
+. "$(dirname "$0")/../../upkeep/sh/container-converge.sh"
+# shellcheck source=./registry-run.sh
+. "$(dirname "$0")/registry-run.sh"
+# shellcheck source=./maven-run.sh
+. "$(dirname "$0")/maven-run.sh"
 take_lock "$LOCK_FILE"
 restic_setup
 if [ "${1:-}" = --list ]; then restic_ snapshots --host "$SNAPSHOT_HOST" --tag "$SNAPSHOT_TAG"; exit 0; fi

@@ -9,10 +9,10 @@
 set -eu
 # shellcheck source=./lock.sh
 . "$(dirname "$0")/lock.sh"
-# shellcheck source=../upkeep/containerConverge.sh
-. "$(dirname "$0")/../upkeep/containerConverge.sh"
-# shellcheck source=./registryRun.sh
-. "$(dirname "$0")/registryRun.sh"
+# shellcheck source=../../upkeep/sh/container-converge.sh
+. "$(dirname "$0")/../../upkeep/sh/container-converge.sh"
+# shellcheck source=./registry-run.sh
+. "$(dirname "$0")/registry-run.sh"
 take_lock "$LOCK_FILE"
 want=$(registry_spec)
 converge_container "$REGISTRY_NAME" "$want" container run_registry "$want" config.yml

@@ -14,12 +14,12 @@
 set -eu
 # shellcheck source=./lock.sh
 . "$(dirname "$0")/lock.sh"
-# shellcheck source=./hostRestic.sh
-. "$(dirname "$0")/hostRestic.sh"
-# shellcheck source=../upkeep/backup.sh
-. "$(dirname "$0")/../upkeep/backup.sh"
-# shellcheck source=../upkeep/frontWindow.sh
-. "$(dirname "$0")/../upkeep/frontWindow.sh"
+# shellcheck source=./host-restic.sh
+. "$(dirname "$0")/host-restic.sh"
+# shellcheck source=../../upkeep/sh/backup.sh
+. "$(dirname "$0")/../../upkeep/sh/backup.sh"
+# shellcheck source=../../upkeep/sh/front-window.sh
+. "$(dirname "$0")/../../upkeep/sh/front-window.sh"
 take_lock "$LOCK_FILE"
 restic_setup
 set --
