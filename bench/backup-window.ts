@@ -33,13 +33,20 @@ import { existsSync, mkdirSync, rmSync, watch, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { renderRegistryConfig } from "../components/distribution/registryConfig";
 import { backupKnownHosts, backupPaths, backupScript } from "../components/externalHost/backupScripts";
-import { type ContainerSpec, containerScript, defaultHostLayout, dockerRunArgs, hostPaths, LOCK } from "../components/externalHost/scripts";
+import {
+    type ContainerSpec,
+    containerScript,
+    defaultHostLayout,
+    hostPaths,
+    lockParams,
+    registryParams,
+} from "../components/externalHost/scripts";
 import { IN_CLUSTER_BACKUP } from "../components/inCluster/backup";
 import { IN_CLUSTER } from "../components/inCluster/spec";
 import { DISTRIBUTION } from "../components/shared/facts";
-import { FRONT_SETTLE_SECONDS } from "../components/shared/frontWindow";
 import type { K8sObject } from "../components/shared/k8sObject";
-import { shQuote } from "../components/shared/shQuote";
+import { renderShellScript } from "../components/shared/shellScript";
+import { FRONT_SETTLE_SECONDS } from "../components/upkeep/frontWindow";
 import { startDockerEngine } from "../test/support/dockerEngine";
 import { registryImage } from "../test/support/dockerImages";
 import { createNetns } from "../test/support/netns";
@@ -49,41 +56,15 @@ import { startS3Server } from "../test/support/s3Server";
 import { privateDir, removeDir, run } from "../test/support/serverProcess";
 import { startSftpTarget } from "../test/support/sftpTarget";
 
-/**
- * The backup script as it last shipped before restic (commit 6f0157a): a gzip tar made while the
- * registry runs read-only, 7 kept on the host, and that commit's read-only window (marker, the
- * container swapped with docker rm -f, swapped back and the marker removed on exit).
- */
+/** The backup script as it last shipped before restic (commit 6f0157a), in bench/previous-backup.sh. */
 function previousBackupScript(spec: ContainerSpec, fingerprint: string, destination: string, keep: number): string {
-    const name = shQuote(spec.name);
-    return [
-        "#!/bin/sh",
-        "set -eu",
-        ...LOCK(spec.layout),
-        `dest="\${DSO_ROOT:-}"${shQuote(destination)}`,
-        `data="\${DSO_ROOT:-}"${shQuote(spec.layout.dataDir)}`,
-        'mkdir -p "$dest"',
-        'chmod 0700 "$dest"',
-        `marker="\${DSO_ROOT:-}"${shQuote(hostPaths(spec.layout).readOnlyMarker)}`,
-        "restore() {",
-        `  docker rm -f ${name} >/dev/null 2>&1 || true`,
-        `  docker run --label dso-registry.spec=${shQuote(fingerprint)} ${dockerRunArgs(spec, "config.yml")} >/dev/null`,
-        '  rm -f "$marker"',
-        "}",
-        "trap restore EXIT",
-        'mkdir -p "$(dirname "$marker")"',
-        ': > "$marker"',
-        `docker rm -f ${name} >/dev/null`,
-        `docker run --label dso-registry.spec=read-only ${dockerRunArgs(spec, "config-readonly.yml")} >/dev/null`,
-        "stamp=$(date -u +%Y%m%dT%H%M%SZ)",
-        'tmp="$dest/.registry-$stamp.tar.gz.part"',
-        'tar -C "$data" -czf "$tmp" .',
-        'mv "$tmp" "$dest/registry-$stamp.tar.gz"',
-        'set -- "$dest"/registry-*.tar.gz',
-        `while [ "$#" -gt ${keep} ]; do rm -f "$1"; shift; done`,
-        'echo "backup written: $dest/registry-$stamp.tar.gz"',
-        "",
-    ].join("\n");
+    return renderShellScript(path.join(__dirname, "previous-backup.sh"), {
+        ...lockParams(spec.layout),
+        DEST: destination,
+        MARKER: hostPaths(spec.layout).readOnlyMarker,
+        KEEP: keep,
+        ...registryParams(spec, fingerprint),
+    });
 }
 
 /**

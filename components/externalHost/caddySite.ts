@@ -7,9 +7,10 @@ import { renderCaddyfile } from "../accessPolicy/caddyfile";
 import type { AccessPolicy, MirrorRoute } from "../accessPolicy/policy";
 import { renderUsersFile } from "../accessPolicy/usersFile";
 import { MAVEN_BACKEND } from "../maven/nginxConfig";
+import { fingerprint } from "../shared/fingerprint";
 import { withFormerType } from "../shared/formerType";
 import { type HostConnection, HostFile, hostCommand, privileged } from "../shared/hostAccess";
-import { caddyApplyScript, caddyRemoveScript, fingerprint, type HostLayout, hostPaths } from "./scripts";
+import { caddyApplyScript, caddyRemoveScript, type HostLayout, hostPaths } from "./scripts";
 
 /** An account the policy knows: its name and bcrypt hash (secret). */
 export interface HostAccount {

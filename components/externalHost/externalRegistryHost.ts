@@ -139,6 +139,7 @@ export class ExternalRegistryHost extends pulumi.ComponentResource {
                     connection,
                     spec: { name: UI_CONTAINER, image: args.ui.image, hostPort: UI_HOST_PORT, layout },
                     deleteEnabled: args.ui.deleteEnabled,
+                    registryHost: args.registryHost,
                 },
                 { parent: this, dependsOn: [packages] },
             );

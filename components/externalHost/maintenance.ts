@@ -3,12 +3,11 @@
  * scripts, the backup's secret files, and the cron file that schedules the enabled jobs.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { mavenCleanupLines } from "../maven/cleanup";
 import { withFormerType } from "../shared/formerType";
 import { type HostConnection, HostFile } from "../shared/hostAccess";
+import type { BackupDestination } from "../upkeep/backup";
 import {
     type BackedUpMaven,
-    type BackupDestination,
     backupKnownHosts,
     backupPaths,
     backupS3EnvFile,
@@ -53,13 +52,11 @@ export class Maintenance extends pulumi.ComponentResource {
     constructor(name: string, args: MaintenanceArgs, opts?: pulumi.ComponentResourceOptions) {
         super("dso-registry:externalHost:Maintenance", name, {}, withFormerType(opts, "dso:externalHost:Maintenance"));
         const { connection, spec, specFingerprint, garbageCollection, backup, maven } = args;
-        const mavenCleanup = maven
-            ? mavenCleanupLines({
-                  dataDir: spec.layout.mavenDataDir,
-                  pathPrefix: maven.spec.pathPrefix,
-                  snapshotBuildsToKeep: maven.snapshotBuildsToKeep,
-              })
-            : [];
+        const mavenCleanup = maven && {
+            dataDir: spec.layout.mavenDataDir,
+            pathPrefix: maven.spec.pathPrefix,
+            snapshotBuildsToKeep: maven.snapshotBuildsToKeep,
+        };
         const paths = hostPaths(spec.layout);
         const file = (role: string, path: string, mode: string, content: pulumi.Input<string>, secret = false) =>
             new HostFile(`${name}-${role}`, { connection, path, mode, content, secret }, { parent: this });

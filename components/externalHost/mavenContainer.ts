@@ -4,6 +4,7 @@
  * the same Caddy site as the registry.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { fingerprint } from "../shared/fingerprint";
 import { withFormerType } from "../shared/formerType";
 import { type HostConnection, HostFile, hostCommand, privileged } from "../shared/hostAccess";
 import {
@@ -14,7 +15,7 @@ import {
     mavenDataDirDeleteScript,
     mavenDataDirScript,
 } from "./mavenScripts";
-import { fingerprint, hostPaths } from "./scripts";
+import { hostPaths } from "./scripts";
 
 export interface MavenContainerArgs {
     /** The host to run it on. */

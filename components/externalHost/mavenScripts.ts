@@ -1,7 +1,8 @@
 /**
  * The Maven repository on the external host, as pure functions: its data directory, the nginx
- * container that serves it (the same rendered nginx.conf as the in-cluster sidecar), and the garbage
- * the maintenance job removes from it (../maven/cleanup.ts, shared with the in-cluster GC job). Every script honours $DSO_ROOT, like scripts.ts.
+ * container that serves it (the same rendered nginx.conf as the in-cluster sidecar). Its garbage is
+ * removed by the host's garbage-collection job (components/upkeep/mavenCleanup.ts, shared with the
+ * in-cluster GC job). The scripts are in `sh/` beside this file; every one honours $DSO_ROOT.
  *
  * Why a container: the registry already runs as one (pinned image, `--restart unless-stopped`, a
  * label with the spec's fingerprint that recreates it on change), so nginx is run, updated, inspected
@@ -9,17 +10,14 @@
  * Debian's nginx package would bring a second service manager story (its default site on port 80, its
  * own config tree and logrotate) for no gain.
  */
-import { MAVEN_UPLOADS } from "../maven/cleanup";
 import { MAVEN_BACKEND, renderMavenNginxConfig } from "../maven/nginxConfig";
-import { shQuote } from "../shared/shQuote";
-import { type HostLayout, hostPaths, LOCK } from "./scripts";
+import { MAVEN_UPLOADS } from "../upkeep/mavenCleanup";
+import { type HostLayout, hostPaths, hostScript, lockParams } from "./scripts";
 
 /** Name of the Maven backend's container. */
 export const MAVEN_CONTAINER = "dso-registry-maven";
 /** The non-root uid (and gid) nginx runs as and the data directory belongs to: the same as in the registry pod. */
 export const MAVEN_UID = 65532;
-/** Re-exported: where the host spools uploads (see ../maven/cleanup.ts). */
-export { MAVEN_UPLOADS };
 
 /** The Maven backend on the host. */
 export interface MavenHostSpec {
@@ -48,58 +46,40 @@ export function hostMavenNginxConfig(spec: Pick<MavenHostSpec, "pathPrefix">): s
  * Prints "changed DIR" or "unchanged DIR".
  */
 export function mavenDataDirScript(layout: HostLayout): string {
-    return [
-        "set -eu",
-        `d="\${DSO_ROOT:-}"${shQuote(layout.mavenDataDir)}`,
-        "state=unchanged",
-        'if [ ! -d "$d" ]; then mkdir -p "$d"; chmod 0750 "$d"; state=changed; fi',
-        `if [ "$(stat -c %u:%g "$d")" != "${MAVEN_UID}:${MAVEN_UID}" ]; then chown ${MAVEN_UID}:${MAVEN_UID} "$d"; state=changed; fi`,
-        'echo "$state $d"',
-    ].join("\n");
+    return hostScript("maven-data-dir.sh", { DATA_DIR: layout.mavenDataDir, OWNER: `${MAVEN_UID}:${MAVEN_UID}` });
 }
 
 /** On destroy: keeps the Maven files unless `purge`, and says so. */
 export function mavenDataDirDeleteScript(layout: HostLayout, purge: boolean): string {
-    return purge
-        ? ["set -eu", `rm -rf "\${DSO_ROOT:-}"${shQuote(layout.mavenDataDir)}`, `echo "removed ${layout.mavenDataDir}"`].join("\n")
-        : `echo "kept Maven data in ${layout.mavenDataDir} (externalHost.purgeDataOnDestroy is false)"`;
+    return hostScript("data-dir-delete.sh", { DATA_DIR: layout.mavenDataDir, CONTENT: "Maven data", PURGE: purge });
 }
 
 /**
- * Lines that (re)create the Maven container with the label `fingerprint`: nginx as the non-root uid,
- * published on loopback only, the data directory read-write, its config read-only, a tmpfs for its
- * pid file.
+ * The parameters of a script that runs the Maven container (maven-run.sh) with the label `fingerprint`;
+ * without a Maven backend (`spec` undefined) every value is empty.
  */
-export function mavenRunLines(spec: MavenHostSpec, fingerprint: string): string[] {
-    const paths = hostPaths(spec.layout);
-    return [
-        `docker rm -f ${MAVEN_CONTAINER} >/dev/null 2>&1 || true`,
-        [
-            `docker run -d --name ${MAVEN_CONTAINER} --restart unless-stopped --label dso-registry.spec=${fingerprint}`,
-            `--user ${MAVEN_UID}:${MAVEN_UID}`,
-            `-p 127.0.0.1:${MAVEN_BACKEND.port}:${MAVEN_BACKEND.port}`,
-            `-v "\${DSO_ROOT:-}"${shQuote(spec.layout.mavenDataDir)}:${MAVEN_BACKEND.dataDir}`,
-            `-v "\${DSO_ROOT:-}"${shQuote(paths.mavenConfigDir)}:${MAVEN_BACKEND.configDir}:ro`,
-            `--tmpfs ${MAVEN_BACKEND.runDir}`,
-            shQuote(spec.image),
-            `nginx -e stderr -c ${MAVEN_BACKEND.configDir}/nginx.conf >/dev/null`,
-        ].join(" "),
-    ];
+export function mavenRunParams(spec: MavenHostSpec | undefined, fingerprint: string | undefined) {
+    const on = spec !== undefined;
+    return {
+        MAVEN_CONTAINER: on ? MAVEN_CONTAINER : "",
+        MAVEN_IMAGE: spec?.image ?? "",
+        MAVEN_FINGERPRINT: fingerprint ?? "",
+        MAVEN_UID: on ? String(MAVEN_UID) : "",
+        MAVEN_PORT: on ? String(MAVEN_BACKEND.port) : "",
+        MAVEN_DATA_DIR: spec?.layout.mavenDataDir ?? "",
+        MAVEN_CONFIG_DIR: spec ? hostPaths(spec.layout).mavenConfigDir : "",
+        MAVEN_BACKEND_DATA_DIR: on ? MAVEN_BACKEND.dataDir : "",
+        MAVEN_BACKEND_CONFIG_DIR: on ? MAVEN_BACKEND.configDir : "",
+        MAVEN_BACKEND_RUN_DIR: on ? MAVEN_BACKEND.runDir : "",
+    };
 }
 
 /** Runs the Maven container when it is missing, stopped, or was created from another spec. */
 export function mavenContainerScript(spec: MavenHostSpec, fingerprint: string): string {
-    return [
-        "set -eu",
-        ...LOCK(spec.layout),
-        `have=$(docker inspect -f '{{index .Config.Labels "dso-registry.spec"}} {{.State.Running}}' ${MAVEN_CONTAINER} 2>/dev/null || true)`,
-        `if [ "$have" = "${fingerprint} true" ]; then echo "unchanged maven container"; exit 0; fi`,
-        ...mavenRunLines(spec, fingerprint),
-        'echo "changed maven container"',
-    ].join("\n");
+    return hostScript("maven-container.sh", { ...lockParams(spec.layout), ...mavenRunParams(spec, fingerprint) });
 }
 
 /** Removes the Maven container (its files stay in the data directory). */
 export function mavenContainerDeleteScript(): string {
-    return ["set -eu", `docker rm -f ${MAVEN_CONTAINER} >/dev/null 2>&1 || true`, `echo "removed container ${MAVEN_CONTAINER}"`].join("\n");
+    return hostScript("container-delete.sh", { CONTAINER: MAVEN_CONTAINER });
 }

@@ -6,6 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { type RegistryStorage, renderRegistryConfig } from "../distribution/registryConfig";
 import { DISTRIBUTION } from "../shared/facts";
+import { fingerprint } from "../shared/fingerprint";
 import { withFormerType } from "../shared/formerType";
 import { type HostConnection, HostFile, hostCommand, privileged } from "../shared/hostAccess";
 import {
@@ -13,7 +14,6 @@ import {
     type ContainerStorage,
     containerDeleteScript,
     containerScript,
-    fingerprint,
     hostPaths,
     renderStorageEnvFile,
 } from "./scripts";

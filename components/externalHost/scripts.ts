@@ -1,18 +1,23 @@
 /**
  * The scripts and files the external registry host gets, as pure functions of a typed plan: the
  * package check, the data directory, the registry and UI containers, Caddy's reload, garbage
- * collection, backups, their cron file and the post-deploy check. The components only place and run
- * them; the tests run the very same text over a real SSH session.
+ * collection, the cron file of the maintenance jobs, the post-deploy check and the status script.
+ * Each script is a `.sh` file in `sh/` beside this one; its function here gives its parameters
+ * (components/shared/shellScript.ts). The components only place and run them; the tests run the very
+ * same text over a real SSH session.
  *
  * Every script honours $DSO_ROOT (a prefix for every path it touches; empty on a real host), is
  * idempotent (prints "unchanged" when there is nothing to do) and reads secrets only from files or
  * stdin.
  */
-import { createHash } from "node:crypto";
+import * as path from "node:path";
 import { REGISTRY_DRAIN_SECONDS } from "../distribution/registryConfig";
-import { collectUnlessEmpty, DISTRIBUTION } from "../shared/facts";
-import { OPEN_FRONT_WINDOW } from "../shared/frontWindow";
-import { shQuote } from "../shared/shQuote";
+import { DISTRIBUTION } from "../shared/facts";
+import { fingerprint } from "../shared/fingerprint";
+import { renderShellScript, type ShellParams } from "../shared/shellScript";
+import { FRONT_WINDOW_PARAMS } from "../upkeep/frontWindow";
+import { type MavenCleanup, mavenCleanupParams } from "../upkeep/mavenCleanup";
+import { uiEnvironment } from "../upkeep/uiEnvironment";
 
 /** Where things live on the host. Absolute paths; production defaults from `defaultHostLayout`. */
 export interface HostLayout {
@@ -138,118 +143,53 @@ export function renderStorageEnvFile(credentials: S3Credentials): string {
     return entries.map(([name, value]) => `${name}=${value}\n`).join("");
 }
 
-/** `docker run` arguments (without "docker run") for the registry with the given config file name. */
-export function dockerRunArgs(spec: ContainerSpec, configFileName: "config.yml" | "config-readonly.yml"): string {
-    const storage =
-        spec.storage?.kind === "s3"
-            ? `--env-file "\${DSO_ROOT:-}"${shQuote(hostPaths(spec.layout).storageEnv)}`
-            : `-v "\${DSO_ROOT:-}"${shQuote(spec.layout.dataDir)}:${DISTRIBUTION.dataDir}`;
-    return [
-        "-d",
-        `--name ${shQuote(spec.name)}`,
-        "--restart unless-stopped",
-        `-p 127.0.0.1:${spec.hostPort}:${DISTRIBUTION.containerPort}`,
-        storage,
-        `-v "\${DSO_ROOT:-}"${shQuote(spec.layout.registryConfigDir)}:${DISTRIBUTION.configDir}:ro`,
-        shQuote(spec.image),
-        `${DISTRIBUTION.configDir}/${configFileName}`,
-    ].join(" ");
+/** A script of this folder (components/externalHost/sh/<file>), rendered with its parameters. */
+export function hostScript(file: string, params: ShellParams): string {
+    return renderShellScript(path.join(__dirname, "sh", file), params);
+}
+
+/** The parameters of a script that takes the maintenance lock (sh/lock.sh). */
+export function lockParams(layout: HostLayout) {
+    return { LOCK_FILE: layout.lockFile };
 }
 
 /**
- * Sets `want`, the label the registry container carries: the spec's fingerprint and, with s3
- * storage, a digest of the environment file, so that new credentials recreate the container. The
- * digest is computed on the host: the credentials never appear in a script.
+ * The parameters of a script that runs the registry container (registry-run.sh): its spec, and
+ * `specFingerprint`, the label of the writable registry (with s3 storage, a digest of the environment
+ * file is added on the host, so that new credentials recreate the container).
  */
-export function wantedLabel(spec: ContainerSpec, specFingerprint: string): string[] {
-    return [
-        `want=${shQuote(specFingerprint)}`,
-        ...(spec.storage?.kind === "s3"
-            ? [`want="$want env:$(sha256sum < "\${DSO_ROOT:-}"${shQuote(hostPaths(spec.layout).storageEnv)} | cut -c1-16)"`]
-            : []),
-    ];
+export function registryParams(spec: ContainerSpec, specFingerprint: string) {
+    return {
+        REGISTRY_NAME: spec.name,
+        REGISTRY_IMAGE: spec.image,
+        REGISTRY_HOST_PORT: spec.hostPort,
+        REGISTRY_STORAGE: spec.storage?.kind ?? "filesystem",
+        REGISTRY_DATA_DIR: spec.layout.dataDir,
+        REGISTRY_CONFIG_DIR: spec.layout.registryConfigDir,
+        REGISTRY_STORAGE_ENV: hostPaths(spec.layout).storageEnv,
+        REGISTRY_FINGERPRINT: specFingerprint,
+        DISTRIBUTION_PORT: DISTRIBUTION.containerPort,
+        DISTRIBUTION_DATA_DIR: DISTRIBUTION.dataDir,
+        DISTRIBUTION_CONFIG_DIR: DISTRIBUTION.configDir,
+    };
 }
-
-/** A short, stable fingerprint; the container is recreated when it changes. */
-export function fingerprint(...parts: readonly string[]): string {
-    return createHash("sha256").update(parts.join("\0")).digest("hex").slice(0, 16);
-}
-
-/** Lines that take the maintenance lock (fd 9) for the rest of the script. */
-export const LOCK = (layout: HostLayout) => [
-    `lock="\${DSO_ROOT:-}"${shQuote(layout.lockFile)}`,
-    `mkdir -p "$(dirname "$lock")"`,
-    `exec 9>"$lock"`,
-    "flock 9",
-];
 
 /**
  * Installs Docker, Caddy and cron (and restic, for backups) from the distribution's packages when
  * they are missing (apt or dnf), or, with `install` false, only reports what is missing and fails.
  */
 export function packagesScript(install: boolean, restic = false): string {
-    return [
-        "set -eu",
-        "missing=''",
-        'command -v docker >/dev/null 2>&1 || missing="$missing docker"',
-        'command -v caddy >/dev/null 2>&1 || missing="$missing caddy"',
-        'command -v crontab >/dev/null 2>&1 || [ -d "${DSO_ROOT:-}/etc/cron.d" ] || missing="$missing cron"',
-        'command -v curl >/dev/null 2>&1 || missing="$missing curl"',
-        'command -v flock >/dev/null 2>&1 || missing="$missing flock"',
-        ...(restic ? ['command -v restic >/dev/null 2>&1 || missing="$missing restic"'] : []),
-        'if [ -z "$missing" ]; then echo "unchanged packages"; exit 0; fi',
-        ...(install
-            ? [
-                  // Package names differ by manager only for Docker; the list is built as "$@" so
-                  // that each name stays one word.
-                  "if command -v apt-get >/dev/null 2>&1; then manager=apt-get; docker=docker.io",
-                  "elif command -v dnf >/dev/null 2>&1; then manager=dnf; docker=docker",
-                  'else echo "missing:$missing, and neither apt-get nor dnf is available: install them by hand" >&2; exit 1',
-                  "fi",
-                  "set --",
-                  "for m in $missing; do case $m in",
-                  '  docker) set -- "$@" "$docker" ;; flock) set -- "$@" util-linux ;; *) set -- "$@" "$m" ;;',
-                  "esac; done",
-                  'if [ "$manager" = apt-get ]; then',
-                  "  export DEBIAN_FRONTEND=noninteractive",
-                  '  apt-get update -qq && apt-get install -y -qq "$@"',
-                  "else",
-                  '  dnf install -y "$@"',
-                  "fi",
-                  'echo "changed packages: $*"',
-              ]
-            : [
-                  `echo "missing on the registry host:$missing. Install them (Debian: apt-get install docker.io caddy cron curl util-linux${restic ? " restic" : ""}), or set externalHost.installPackages: true" >&2`,
-                  "exit 1",
-              ]),
-    ].join("\n");
+    return hostScript("packages.sh", { INSTALL: install, RESTIC: restic });
 }
 
-/**
- * Creates the data directory (mode 0750) and gives it to Caddy's group. The registry container runs
- * as root and writes with umask 022 (directories 0755, files 0644), so Caddy (user `caddy` in the
- * Debian and Fedora packages) can then read the blobs and serve downloads itself (see
- * docs/access-policy.md, Performance). Others get nothing. Without a `caddy` group the directory
- * stays root's and every download goes through Distribution.
- */
+/** Creates the data directory (mode 0750) and gives it to Caddy's group, so that Caddy serves blob downloads itself. */
 export function dataDirScript(layout: HostLayout): string {
-    return [
-        "set -eu",
-        `d="\${DSO_ROOT:-}"${shQuote(layout.dataDir)}`,
-        "state=unchanged",
-        'if [ ! -d "$d" ]; then mkdir -p "$d"; chmod 0750 "$d"; state=changed; fi',
-        'if getent group caddy >/dev/null 2>&1 && [ "$(stat -c %G:%A "$d")" != "caddy:drwxr-x---" ]; then',
-        '  chgrp caddy "$d"; chmod u+rwx,g+rx,g-w,o-rwx "$d"; state=changed',
-        "fi",
-        'echo "$state $d"',
-    ].join("\n");
+    return hostScript("data-dir.sh", { DATA_DIR: layout.dataDir });
 }
 
 /** On destroy: keeps the data unless `purge`, and says so. */
 export function dataDirDeleteScript(layout: HostLayout, purge: boolean): string {
-    return purge
-        ? ["set -eu", `rm -rf "\${DSO_ROOT:-}"${shQuote(layout.dataDir)}`, `echo "removed ${layout.dataDir}"`].join("\n")
-        : `echo "kept registry data in ${layout.dataDir} (externalHost.purgeDataOnDestroy is false)"`;
+    return hostScript("data-dir-delete.sh", { DATA_DIR: layout.dataDir, CONTENT: "registry data", PURGE: purge });
 }
 
 /**
@@ -257,89 +197,46 @@ export function dataDirDeleteScript(layout: HostLayout, purge: boolean): string 
  * (image, ports, mounts or config: `specFingerprint`). Otherwise changes nothing.
  */
 export function containerScript(spec: ContainerSpec, specFingerprint: string): string {
-    const name = shQuote(spec.name);
-    return [
-        "set -eu",
-        ...LOCK(spec.layout),
-        ...wantedLabel(spec, specFingerprint),
-        `have=$(docker inspect -f '{{index .Config.Labels "dso-registry.spec"}} {{.State.Running}}' ${name} 2>/dev/null || true)`,
-        'if [ "$have" = "$want true" ]; then echo "unchanged container"; exit 0; fi',
-        `docker rm -f ${name} >/dev/null 2>&1 || true`,
-        `docker run --label dso-registry.spec="$want" ${dockerRunArgs(spec, "config.yml")} >/dev/null`,
-        'echo "changed container"',
-    ].join("\n");
+    return hostScript("registry-container.sh", { ...lockParams(spec.layout), ...registryParams(spec, specFingerprint) });
 }
 
 /**
- * The same-origin UI (joxit/docker-registry-ui) on loopback: it talks to the registry through the
- * page's own origin, so no CORS is involved; deletes only when the registry allows them. Recreated
- * when its image, port or delete setting changes.
+ * The same-origin UI (joxit/docker-registry-ui) on loopback, with the environment both placements
+ * give it (components/upkeep/uiEnvironment.ts): it talks to the registry through the page's own
+ * origin, so no CORS is involved; deletes only when the registry allows them. Recreated when its
+ * image, port or environment changes.
  */
-export function uiContainerScript(spec: ContainerSpec, deletesEnabled: boolean): string {
-    const fp = fingerprint(spec.image, String(spec.hostPort), String(deletesEnabled));
-    return [
-        "set -eu",
-        `have=$(docker inspect -f '{{index .Config.Labels "dso-registry.spec"}} {{.State.Running}}' ${spec.name} 2>/dev/null || true)`,
-        `if [ "$have" = "${fp} true" ]; then echo "unchanged ui container"; exit 0; fi`,
-        `docker rm -f ${spec.name} >/dev/null 2>&1 || true`,
-        [
-            `docker run -d --name ${spec.name} --restart unless-stopped --label dso-registry.spec=${fp}`,
-            `-p 127.0.0.1:${spec.hostPort}:80`,
-            "-e SINGLE_REGISTRY=true -e REGISTRY_TITLE=dso-registry",
-            `-e DELETE_IMAGES=${deletesEnabled} -e SHOW_CONTENT_DIGEST=true`,
-            `'${spec.image}' >/dev/null`,
-        ].join(" "),
-        'echo "changed ui container"',
-    ].join("\n");
+export function uiContainerScript(spec: ContainerSpec, deletesEnabled: boolean, registryHost: string): string {
+    const environment = uiEnvironment({ registryHost, deleteEnabled: deletesEnabled }).map(({ name, value }) => `${name}=${value}`);
+    return hostScript("ui-container.sh", {
+        CONTAINER: spec.name,
+        IMAGE: spec.image,
+        PUBLISH: `127.0.0.1:${spec.hostPort}:80`,
+        ENVIRONMENT: environment,
+        FINGERPRINT: fingerprint(spec.image, String(spec.hostPort), ...environment),
+    });
 }
 
 /** Removes a container (the registry's data stays in the data directory). */
-export function containerDeleteScript(spec: ContainerSpec): string {
-    return ["set -eu", `docker rm -f ${shQuote(spec.name)} >/dev/null 2>&1 || true`, `echo "removed container ${spec.name}"`].join("\n");
+export function containerDeleteScript(spec: Pick<ContainerSpec, "name">): string {
+    return hostScript("container-delete.sh", { CONTAINER: spec.name });
 }
 
 /**
- * Validates the Caddyfile with Caddy itself, then applies it: `caddy reload` when Caddy is running
- * (its admin endpoint answers), otherwise starts the caddy service. An invalid Caddyfile fails the
- * update and leaves the running config alone. `reloadFingerprint` makes the script's text change
- * (and so re-run) whenever a file Caddy reads changes.
+ * Validates the Caddyfile with Caddy itself, then applies it: `caddy reload` when Caddy is running,
+ * otherwise starts the caddy service. `reloadFingerprint` makes the script's text change (and so
+ * re-run) whenever a file Caddy reads changes.
  */
 export function caddyApplyScript(layout: HostLayout, reloadFingerprint: string): string {
-    return [
-        "set -eu",
-        `# files: ${reloadFingerprint}`,
-        `f="\${DSO_ROOT:-}"${shQuote(layout.caddyfile)}`,
-        'if ! out=$(caddy validate --adapter caddyfile --config "$f" 2>&1); then',
-        '  echo "$out" | grep -v \'"level":"info"\' >&2',
-        '  echo "caddy validate rejected $f; the running Caddy config was not changed" >&2',
-        "  exit 1",
-        "fi",
-        'if timeout 50 caddy reload --adapter caddyfile --config "$f" >/dev/null 2>&1; then',
-        '  echo "reloaded caddy"',
-        "elif command -v systemctl >/dev/null 2>&1; then",
-        "  systemctl enable caddy >/dev/null 2>&1 || true",
-        "  systemctl restart caddy",
-        '  echo "restarted caddy"',
-        "else",
-        '  echo "Caddy is not running and there is no systemd to start it: start it with caddy start --config $f" >&2',
-        "  exit 1",
-        "fi",
-    ].join("\n");
+    return hostScript("caddy-apply.sh", { CADDYFILE: layout.caddyfile, FILES_FINGERPRINT: reloadFingerprint });
 }
 
 /**
  * On destroy: replaces the registry's Caddyfile with one that serves no site (so Caddy keeps
  * running for anything else the operator adds later) and reloads.
  */
-export function caddyRemoveScript(layout: HostLayout, admin?: string): string {
-    const empty = `# The dso-registry site was removed by pulumi destroy.\n${admin ? `{\n\tadmin ${admin}\n}\n` : ""}`;
-    return [
-        "set -eu",
-        `f="\${DSO_ROOT:-}"${shQuote(layout.caddyfile)}`,
-        `printf '%s' ${shQuote(empty)} > "$f"`,
-        'timeout 50 caddy reload --adapter caddyfile --config "$f" >/dev/null 2>&1 || (command -v systemctl >/dev/null 2>&1 && systemctl reload caddy) || true',
-        'echo "removed caddy site"',
-    ].join("\n");
+export function caddyRemoveScript(layout: HostLayout): string {
+    return hostScript("caddy-remove.sh", { CADDYFILE: layout.caddyfile });
 }
 
 export interface MaintenanceOptions {
@@ -349,79 +246,24 @@ export interface MaintenanceOptions {
 }
 
 /**
- * Lines that restart the registry read-only for the rest of the script and bring it back writable
- * (with its normal spec, hence an empty cache) when the script exits, also on failure: garbage
- * collection's window. The marker file tells Caddy the window is open: from before the writable
- * registry stops until it is back, writes get 503 with Retry-After and a message instead of
- * Distribution's 405 or a failed connection. (The backup needs no restart: `MARKER_ONLY_WINDOW`.)
+ * The garbage-collection script (a file on the host, dso-registry-gc.sh): the registry recreated
+ * read-only inside the front's window, the collection (and the Maven repository's, with `maven`),
+ * the writable registry back with an empty cache, then dso-registry-verify. Why the window:
+ * docs/decisions/maintenance-window.md.
  */
-export function readOnlyWindow(spec: ContainerSpec, specFingerprint: string): string[] {
-    const name = shQuote(spec.name);
-    // docker stop: SIGTERM, and Distribution lets the requests under way finish (http.draintimeout)
-    // so that an upload already past the front completes instead of being cut.
-    const stop = `docker stop -t ${REGISTRY_DRAIN_SECONDS + 5} ${name} >/dev/null 2>&1 || true`;
-    return [
-        `marker="\${DSO_ROOT:-}"${shQuote(hostPaths(spec.layout).readOnlyMarker)}`,
-        ...wantedLabel(spec, specFingerprint),
-        "restore() {",
-        `  ${stop}`,
-        `  docker rm -f ${name} >/dev/null 2>&1 || true`,
-        `  docker run --label dso-registry.spec="$want" ${dockerRunArgs(spec, "config.yml")} >/dev/null`,
-        // docker-proxy accepts connections before Distribution listens and then drops them, which the
-        // front cannot retry for a PUT (502): close the window only once the registry answers.
-        "  tries=0",
-        `  until curl -s -o /dev/null --max-time 2 http://127.0.0.1:${spec.hostPort}/v2/; do`,
-        '    tries=$((tries + 1)); [ "$tries" -ge 30 ] && break; sleep 1',
-        "  done",
-        '  rm -f "$marker"',
-        "}",
-        "trap restore EXIT",
-        // The settle wait lets a write that passed the front just before the marker arrive before the
-        // stop closes the front's idle connections, or the front answers it 502 (a PUT is not retried
-        // on a dropped connection).
-        ...OPEN_FRONT_WINDOW,
-        stop,
-        `docker rm -f ${name} >/dev/null`,
-        `docker run --label dso-registry.spec=read-only ${dockerRunArgs(spec, "config-readonly.yml")} >/dev/null`,
-    ];
-}
-
-/** Lines that end the read-only window before the script ends: the writable registry is back. */
-export const END_READ_ONLY_WINDOW = ["restore", "trap - EXIT"];
-
-/**
- * The garbage-collection script (a file on the host). Safe by construction: the registry is
- * recreated read-only (pulls keep working, pushes are refused instead of being half deleted,
- * distribution#3045: Caddy answers them 503 with Retry-After while the window's marker exists), the collection runs, and the registry is recreated writable, which
- * also starts it with an empty blob-descriptor cache (distribution#3743). The writable registry
- * comes back even when the collection fails. Then dso-registry-verify HEADs every tagged image's
- * blobs through that fresh registry and fails the run, naming the images, when any is missing.
- * With s3 storage the collection runs against the bucket (the container has the credentials in its
- * environment, `docker exec` inherits them).
- */
-export function gcScript(
-    spec: ContainerSpec,
-    specFingerprint: string,
-    deleteUntagged: boolean,
-    /** More collection run in the same window (the Maven repository's, `mavenCleanupLines`). */
-    alsoInWindow: readonly string[] = [],
-): string {
-    const name = shQuote(spec.name);
-    const collect = `docker exec ${name} registry garbage-collect${deleteUntagged ? " --delete-untagged" : ""} ${DISTRIBUTION.configDir}/config.yml`;
-    return [
-        "#!/bin/sh",
-        "# Managed by dso-registry: registry garbage collection in read-only mode. See docs/external-host.md.",
-        "set -eu",
-        ...LOCK(spec.layout),
-        ...readOnlyWindow(spec, specFingerprint),
-        'echo "registry is read-only; collecting garbage"',
-        ...(spec.storage?.kind === "s3" ? [collect] : collectUnlessEmpty(collect, `"\${DSO_ROOT:-}"${shQuote(spec.layout.dataDir)}`)),
-        ...alsoInWindow,
-        ...END_READ_ONLY_WINDOW,
-        'echo "garbage collection done; registry back to writable with an empty cache; checking every tagged image"',
-        `"\${DSO_ROOT:-}"${shQuote(hostPaths(spec.layout).verifyScript)}`,
-        "",
-    ].join("\n");
+export function gcScript(spec: ContainerSpec, specFingerprint: string, deleteUntagged: boolean, maven?: MavenCleanup): string {
+    const paths = hostPaths(spec.layout);
+    return hostScript("dso-registry-gc.sh", {
+        ...lockParams(spec.layout),
+        MARKER: paths.readOnlyMarker,
+        ...FRONT_WINDOW_PARAMS,
+        // docker stop waits this long for Distribution to drain the requests under way (http.draintimeout).
+        STOP_SECONDS: REGISTRY_DRAIN_SECONDS + 5,
+        DELETE_UNTAGGED: deleteUntagged,
+        VERIFY_SCRIPT: paths.verifyScript,
+        ...registryParams(spec, specFingerprint),
+        ...mavenCleanupParams(maven),
+    });
 }
 
 /** /etc/cron.d file for the enabled maintenance jobs (root, logs to syslog through logger). */
@@ -461,45 +303,22 @@ export interface CheckExpectations {
  * and an anonymous upload is refused. Fails the update (non-zero) when any answer is wrong.
  */
 export function postDeployCheckScript(e: CheckExpectations): string {
-    const base = `https://${e.host}:${e.port}`;
-    const tlsArg = e.caFile === "insecure" ? "--insecure" : e.caFile ? `--cacert "\${DSO_ROOT:-}"${shQuote(e.caFile)}` : "";
-    const expectPing = e.loopbackRefused ? 403 : 401;
-    const expectRead = e.loopbackRefused ? 403 : e.requiresAuthForPull ? 401 : 200;
-    const expectWrite = e.loopbackRefused ? 403 : 401;
-    return [
-        "set -eu",
-        // curl prints 000 itself when it gets no answer.
-        `ask() { curl -sS -o /dev/null -w '%{http_code}' --max-time 20 ${tlsArg} --resolve ${shQuote(`${e.host}:${e.port}:127.0.0.1`)} -X "$1" ${shQuote(base)}"$2" 2>/dev/null || true; }`,
-        `deadline=$(( $(date +%s) + ${e.waitSeconds} ))`,
-        'while [ "$(ask GET /v2/)" = 000 ]; do',
-        '  if [ "$(date +%s)" -ge "$deadline" ]; then',
-        `    echo "the registry does not answer on ${base} (through Caddy on this host); see: journalctl -u caddy" >&2; exit 1`,
-        "  fi",
-        "  sleep 2",
-        "done",
-        "fail=0",
-        "check() {",
-        '  got=$(ask "$2" "$3")',
-        '  if [ "$got" = "$4" ]; then echo "ok   $1: $2 $3 -> $got"; else echo "FAIL $1: $2 $3 -> $got, expected $4" >&2; fail=1; fi',
-        "}",
-        `check "ping is challenged" GET /v2/ ${expectPing}`,
-        `check "anonymous read" GET /v2/_catalog ${expectRead}`,
-        `check "anonymous upload is refused" POST /v2/dso-check/blobs/uploads/ ${expectWrite}`,
-        'if [ "$fail" != 0 ]; then echo "the registry does not enforce the expected access policy; the update failed" >&2; exit 1; fi',
-    ].join("\n");
+    return hostScript("post-deploy-check.sh", {
+        HOST: e.host,
+        PORT: e.port,
+        CA_FILE: e.caFile ?? "",
+        EXPECT_PING: e.loopbackRefused ? 403 : 401,
+        EXPECT_READ: e.loopbackRefused ? 403 : e.requiresAuthForPull ? 401 : 200,
+        EXPECT_WRITE: e.loopbackRefused ? 403 : 401,
+        WAIT_SECONDS: e.waitSeconds,
+    });
 }
 
 /** A script operators run on the host to see the registry's state (placed as dso-registry-status). */
 export function statusScript(spec: ContainerSpec): string {
-    return [
-        "#!/bin/sh",
-        "# Managed by dso-registry: the registry's state at a glance.",
-        `echo "== container"; docker ps -a --filter name=^/${spec.name}$ --format '{{.Names}} {{.Image}} {{.Status}} {{.Labels}}'`,
-        `echo "== last log lines"; docker logs --tail 20 ${shQuote(spec.name)} 2>&1`,
-        'echo "== caddy"; systemctl --no-pager --lines=5 status caddy 2>&1 || true',
-        spec.storage?.kind === "s3"
-            ? `echo "== data"; echo ${shQuote(`s3 bucket ${spec.storage.bucket} at ${spec.storage.endpoint ?? "AWS"}`)}`
-            : `echo "== data"; du -sh ${shQuote(spec.layout.dataDir)} 2>/dev/null || true`,
-        "",
-    ].join("\n");
+    return hostScript("dso-registry-status.sh", {
+        CONTAINER: spec.name,
+        DATA_DIR: spec.layout.dataDir,
+        BUCKET: spec.storage?.kind === "s3" ? `s3 bucket ${spec.storage.bucket} at ${spec.storage.endpoint ?? "AWS"}` : "",
+    });
 }

@@ -11,6 +11,8 @@ export interface UiContainerArgs {
     readonly spec: ContainerSpec;
     /** Offer a delete button (only when the registry accepts DELETE). */
     readonly deleteEnabled: boolean;
+    /** The registry's host name as clients write it: the UI's title. */
+    readonly registryHost: string;
 }
 
 /** The UI container, removed on destroy. */
@@ -22,7 +24,7 @@ export class UiContainer extends pulumi.ComponentResource {
             `${name}-run`,
             {
                 connection,
-                create: privileged(uiContainerScript(spec, args.deleteEnabled), connection.sudo),
+                create: privileged(uiContainerScript(spec, args.deleteEnabled, args.registryHost), connection.sudo),
                 delete: privileged(containerDeleteScript(spec), connection.sudo),
             },
             { parent: this },

@@ -1,7 +1,9 @@
 /**
- * Backups of the in-cluster registry with restic, to an S3-compatible bucket or a volume of its own: the same scheme as the
- * external host (components/externalHost/backupScripts.ts), the same snapshot host name and tags, so
- * the two read each other's repositories the same way.
+ * Backups of the in-cluster registry with restic, to an S3-compatible bucket or a volume of its own:
+ * the scheme both placements share (components/upkeep/backup.ts: the same passes, retention, snapshot
+ * host name and tags, so the two read each other's repositories the same way). The scripts are the
+ * scripts in `sh/` beside this file (backup-step.sh, restore.sh, backup-job.sh); this file gives their
+ * parameters and the Kubernetes objects that carry and run them.
  *
  * Where restic runs: in a `backup` container of the registry pod itself, which mounts the registry's
  * volume (and Maven's, when Maven is served in-cluster) read-only. A ReadWriteOnce volume is mounted
@@ -11,13 +13,11 @@
  * the GC job) drives it with `kubectl exec`:
  *
  *   1. pass 1, registry writable: restic copies everything new (the long part);
- *   2. pass 2, read-only: the step creates the marker file on the emptyDir it shares with the Caddy
- *      sidecar (the policy's file signal), so the front answers writes 503 with Retry-After while
- *      pulls go on (MARKER_ONLY_WINDOW, shared with the external host's backup); after
- *      FRONT_SETTLE_SECONDS (writes that passed the front just before reach Distribution) restic
- *      reads only what changed since pass 1 (its parent), a consistent snapshot; the marker goes
- *      away when the step ends, also when it fails (the step's trap, and the job's own trap as a
- *      second line). Nothing restarts: the window is the marker's lifetime.
+ *   2. pass 2, read-only: the step opens the front's window with its marker on the emptyDir it
+ *      shares with the Caddy sidecar (docs/decisions/maintenance-window.md) and restic reads only
+ *      what changed since pass 1 (its parent), a consistent snapshot; the marker goes away when the
+ *      step ends, also when it fails (the step's trap, and the job's own trap as a second line).
+ *      Nothing restarts: the window is the marker's lifetime.
  *   3. the pass-1 snapshots are forgotten (also those of failed runs) and retention (`forget --keep-last --prune`) runs on the
  *      destination, never on the cluster's disks.
  *
@@ -34,12 +34,14 @@
  * Restore: CronJob `registry-restore` is suspended and never runs on its own; `kubectl create job
  * --from=cronjob/registry-restore` runs it once the registry is scaled to 0 (docs/in-cluster.md).
  */
+
+import * as path from "node:path";
 import type * as k8s from "@pulumi/kubernetes";
-import { BACKUP_SNAPSHOT_HOST, BACKUP_TAG, BACKUP_WARM_TAG, backupPass, resticRepository } from "../externalHost/backupScripts";
 import { MAVEN_BACKEND } from "../maven/nginxConfig";
-import { END_MARKER_ONLY_WINDOW, MARKER_ONLY_WINDOW } from "../shared/frontWindow";
 import type { K8sObject } from "../shared/k8sObject";
-import { shQuote } from "../shared/shQuote";
+import { renderShellScript } from "../shared/shellScript";
+import { BACKUP_WARM_TAG, resticRepository, SNAPSHOT_PARAMS } from "../upkeep/backup";
+import { FRONT_WINDOW_PARAMS } from "../upkeep/frontWindow";
 import { renderMaintenanceRbac } from "./gcJob";
 import { labels, meta, restrictedContainer, restrictedPod, secret } from "./k8sHelpers";
 import { READ_ONLY_SIGNAL, signalMount } from "./readOnlySignal";
@@ -87,151 +89,64 @@ export function repositoryName(destination: InClusterBackupDestination): string 
         : `PVC ${IN_CLUSTER_BACKUP.name} (${IN_CLUSTER_BACKUP.volumeDir}/repository)`;
 }
 
-/** Lines that define `restic_` with the repository, the mounted password (and S3 credentials), and the cache. */
-function resticLines(backup: InClusterBackup): string[] {
+/** The parameters of a script that runs restic in the pod (cluster-restic.sh). */
+function resticParams(backup: InClusterBackup) {
     const b = IN_CLUSTER_BACKUP;
     const dest = backup.destination;
-    return [
-        `secret="\${DSO_ROOT:-}"${shQuote(b.secretDir)}`,
-        dest.kind === "s3" ? `repo=${shQuote(resticRepository(dest))}` : `repo="\${DSO_ROOT:-}"${shQuote(`${b.volumeDir}/repository`)}`,
-        `cache="\${DSO_ROOT:-}"${shQuote(b.cacheDir)}`,
-        // Read from the mounted Secret into restic's environment: never on a command line.
-        ...(dest.kind === "s3"
-            ? [
-                  `AWS_ACCESS_KEY_ID=$(cat "$secret/${b.keys.accessKeyId}")`,
-                  `AWS_SECRET_ACCESS_KEY=$(cat "$secret/${b.keys.secretAccessKey}")`,
-                  `AWS_DEFAULT_REGION=${shQuote(dest.region)}`,
-                  "export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_DEFAULT_REGION",
-              ]
-            : []),
-        `restic_() { restic --repo "$repo" --password-file "$secret/${b.keys.password}" --cache-dir "$cache" "$@"; }`,
-        'mkdir -p "$cache"',
-    ];
+    return {
+        DESTINATION: dest.kind,
+        REPOSITORY: dest.kind === "s3" ? resticRepository(dest) : `${b.volumeDir}/repository`,
+        SECRET_DIR: b.secretDir,
+        CACHE_DIR: b.cacheDir,
+        PASSWORD_KEY: b.keys.password,
+        ACCESS_KEY_ID_KEY: b.keys.accessKeyId,
+        SECRET_ACCESS_KEY_KEY: b.keys.secretAccessKey,
+        REGION: dest.kind === "s3" ? dest.region : "",
+        ...SNAPSHOT_PARAMS,
+    };
 }
 
 /**
- * `backup.sh STEP [WARM-SNAPSHOT]`, run in the pod's backup container by the CronJob: `writable`
- * (pass 1; creates the repository the first time), `read-only` (pass 2 inside the marker's window,
- * with pass 1's snapshot as parent, so only changed files are read), `end-read-only` (removes the
- * marker: the job's trap, when the read-only step could not) and `retention` (forgets every pass-1
- * snapshot, also those of failed runs, and applies `keep`). restic's report goes to
- * stderr (the job's log); stdout carries only the snapshot's id, for the CronJob to pass on.
+ * `backup.sh STEP [WARM-SNAPSHOT]` (backup-step.sh), run in the pod's backup container by the CronJob:
+ * `writable`, `read-only` (inside the front's window), `end-read-only` and `retention`.
  */
 export function inClusterBackupStepScript(spec: Pick<InClusterSpec, "maven">, backup: InClusterBackup): string {
-    return [
-        "#!/bin/sh",
-        `# Managed by dso-registry: one step of the in-cluster backup to ${repositoryName(backup.destination)}, run by CronJob ${IN_CLUSTER_BACKUP.name}. See docs/in-cluster.md.`,
-        "set -eu",
-        'step="${1:-}"',
-        'warm="${2:-}"',
-        `marker="\${DSO_ROOT:-}"${shQuote(IN_CLUSTER_BACKUP.marker)}`,
-        ...resticLines(backup),
-        "exec 3>&1 1>&2",
-        `set -- --exclude ${shQuote(`${IN_CLUSTER_BACKUP.asidePrefix}*`)}`,
-        // One word per directory (the paths hold no blanks); a list variable, so one directory is no literal loop.
-        `dirs=${shQuote(backedUpDirs(spec).join(" "))}`,
-        "for p in $dirs; do",
-        '  if [ -d "${DSO_ROOT:-}$p" ]; then set -- "$@" "${DSO_ROOT:-}$p"; fi',
-        "done",
-        'case "$step" in',
-        "  writable)",
-        "    if ! restic_ cat config >/dev/null 2>&1; then restic_ init; fi",
-        ...backupPass("snapshot", BACKUP_WARM_TAG).map((l) => `    ${l}`),
-        "    ;;",
-        "  read-only)",
-        '    if [ -z "$warm" ]; then echo "read-only needs the snapshot of the writable pass" >&2; exit 2; fi',
-        ...MARKER_ONLY_WINDOW.map((l) => `    ${l}`),
-        ...backupPass("snapshot", BACKUP_TAG, "warm").map((l) => `    ${l}`),
-        ...END_MARKER_ONLY_WINDOW.map((l) => `    ${l}`),
-        "    ;;",
-        "  end-read-only)",
-        '    rm -f "$marker"',
-        "    snapshot=''",
-        "    ;;",
-        "  retention)",
-        // Every pass-1 snapshot goes: this run's and any a failed run left (restic needs a policy that
-        // keeps something; none of them carries the complete backup's tag, so none is kept).
-        `    restic_ forget --quiet --host ${BACKUP_SNAPSHOT_HOST} --tag ${BACKUP_WARM_TAG} --keep-tag ${BACKUP_TAG}`,
-        `    restic_ forget --quiet --host ${BACKUP_SNAPSHOT_HOST} --tag ${BACKUP_TAG} --keep-last ${backup.keep} --prune`,
-        "    snapshot=''",
-        "    ;;",
-        '  *) echo "usage: backup.sh writable | read-only WARM-SNAPSHOT | end-read-only | retention" >&2; exit 2 ;;',
-        "esac",
-        'echo "$snapshot" >&3',
-        "",
-    ].join("\n");
+    return renderShellScript(path.join(__dirname, "sh", "backup-step.sh"), {
+        REPOSITORY_NAME: repositoryName(backup.destination),
+        MARKER: IN_CLUSTER_BACKUP.marker,
+        ...FRONT_WINDOW_PARAMS,
+        BACKED_UP: backedUpDirs(spec),
+        ASIDE_PREFIX: IN_CLUSTER_BACKUP.asidePrefix,
+        KEEP: backup.keep,
+        ...resticParams(backup),
+        WRITABLE_PASS_TAG: BACKUP_WARM_TAG,
+    });
 }
 
 /**
  * `restore.sh`, run by a Job made from CronJob `registry-restore` while the registry is scaled to 0:
- * restores `$SNAPSHOT` (the newest when unset) into the volumes. Whatever a volume held is kept in
- * `.before-restore-<time>` on the same volume. restic restores into a directory on the volume first
- * and the files are then moved in place: the volume's root belongs to the cluster, and a non-root
- * restic may not change its owner, mode or times.
+ * restores `$SNAPSHOT` (the newest when unset) into the volumes, keeping what they held aside.
  */
 export function inClusterRestoreScript(spec: Pick<InClusterSpec, "maven" | "namespace">, backup: InClusterBackup): string {
-    const b = IN_CLUSTER_BACKUP;
-    return [
-        "#!/bin/sh",
-        `# Managed by dso-registry: restores a snapshot of ${repositoryName(backup.destination)} into the registry's volumes. See docs/in-cluster.md.`,
-        "set -eu",
-        ...resticLines(backup),
-        'snapshot="${SNAPSHOT:-latest}"',
-        `if ! restic_ snapshots --host ${BACKUP_SNAPSHOT_HOST} --tag ${BACKUP_TAG} "$snapshot" >/dev/null 2>&1; then`,
-        `  echo "no snapshot \\"$snapshot\\" in $repo; the snapshots are:" >&2`,
-        `  restic_ snapshots --host ${BACKUP_SNAPSHOT_HOST} --tag ${BACKUP_TAG} >&2 || true`,
-        "  exit 1",
-        "fi",
-        "stamp=$(date -u +%Y%m%dT%H%M%SZ)",
-        // One word per directory (the paths hold no blanks); a list variable, so one directory is no literal loop.
-        `dirs=${shQuote(backedUpDirs(spec).join(" "))}`,
-        "for p in $dirs; do",
-        '  dir="${DSO_ROOT:-}$p"',
-        `  aside="$dir/${b.asidePrefix}$stamp"`,
-        '  staging="$dir/.restore-$stamp"',
-        `  if [ -n "$(find "$dir" -mindepth 1 -maxdepth 1 ! -name '${b.asidePrefix}*')" ]; then`,
-        '    mkdir "$aside"',
-        `    find "$dir" -mindepth 1 -maxdepth 1 ! -name '${b.asidePrefix}*' -exec mv {} "$aside"/ \\;`,
-        '    echo "$dir was not empty: its files are kept in $aside (remove it once the restore is checked)"',
-        "  fi",
-        `  restic_ restore "$snapshot" --host ${BACKUP_SNAPSHOT_HOST} --tag ${BACKUP_TAG} --include "$dir" --target "$staging"`,
-        '  if [ -d "$staging$dir" ]; then',
-        '    find "$staging$dir" -mindepth 1 -maxdepth 1 -exec mv {} "$dir"/ \\;',
-        '    echo "restored $p from snapshot $snapshot"',
-        "  else",
-        '    echo "snapshot $snapshot holds nothing of $p: left empty"',
-        "  fi",
-        '  rm -rf "$staging"',
-        "done",
-        `echo "done; start the registry again: kubectl --namespace ${spec.namespace} scale deployment/${IN_CLUSTER.name} --replicas=1"`,
-        "",
-    ].join("\n");
+    return renderShellScript(path.join(__dirname, "sh", "restore.sh"), {
+        REPOSITORY_NAME: repositoryName(backup.destination),
+        BACKED_UP: backedUpDirs(spec),
+        ASIDE_PREFIX: IN_CLUSTER_BACKUP.asidePrefix,
+        NAMESPACE: spec.namespace,
+        DEPLOYMENT: IN_CLUSTER.name,
+        ...resticParams(backup),
+    });
 }
 
-/**
- * The CronJob's script (kubectl only): pass 1 while writable, pass 2 inside the marker's window, then
- * retention. When the read-only step fails or its exec is cut, the trap removes the marker itself
- * (the marker also disappears with the pod: an emptyDir). Prints how long writes were refused (an
- * upper bound: the read-only step's exec, from its call to its return).
- */
+/** The CronJob's script (backup-job.sh, kubectl only): pass 1, pass 2 inside the window, retention. */
 export function inClusterBackupJobScript(namespace: string, backup: InClusterBackup): string {
-    const step = `${IN_CLUSTER_BACKUP.scriptsDir}/backup.sh`;
-    return [
-        "set -eu",
-        `step() { kubectl --namespace ${namespace} exec deployment/${IN_CLUSTER.name} --container=${IN_CLUSTER_BACKUP.container} -- /bin/sh ${step} "$@"; }`,
-        'echo "pass 1, registry writable: copying what is new"',
-        "warm=$(step writable)",
-        'echo "pass 2, registry read-only (writes get 503, pulls go on, nothing restarts): copying what changed since pass 1"',
-        "trap 'step end-read-only >/dev/null || echo \"could not remove the read-only marker; the next backup or a restart of the registry pod removes it\" >&2' EXIT",
-        "trap 'exit 143' HUP INT TERM",
-        "window_start=$(date +%s)",
-        'snapshot=$(step read-only "$warm")',
-        "trap - EXIT",
-        'echo "registry writable again after $(( $(date +%s) - window_start )) s read-only"',
-        "step retention >/dev/null",
-        `echo "backup done: snapshot $snapshot in ${repositoryName(backup.destination)}"`,
-        "",
-    ].join("\n");
+    return renderShellScript(path.join(__dirname, "sh", "backup-job.sh"), {
+        NAMESPACE: namespace,
+        DEPLOYMENT: IN_CLUSTER.name,
+        CONTAINER: IN_CLUSTER_BACKUP.container,
+        STEP_SCRIPT: `${IN_CLUSTER_BACKUP.scriptsDir}/backup.sh`,
+        REPOSITORY_NAME: repositoryName(backup.destination),
+    });
 }
 
 /** The volumes the backup and restore containers need besides the registry's own. */

@@ -5,6 +5,7 @@
 import type * as k8s from "@pulumi/kubernetes";
 import { MAVEN_BACKEND } from "../maven/nginxConfig";
 import type { K8sObject } from "../shared/k8sObject";
+import { uiEnvironment } from "../upkeep/uiEnvironment";
 import { backupSidecar } from "./backup";
 import { gcWindow, podsMayOverlap } from "./gcWindow";
 import { labels, meta, restrictedContainer, restrictedPod, selector } from "./k8sHelpers";
@@ -136,14 +137,7 @@ export function renderDeployment(spec: InClusterSpec): K8sObject {
         containers.push({
             name: "ui",
             image: spec.images.ui,
-            env: [
-                { name: "NGINX_LISTEN_PORT", value: String(IN_CLUSTER.uiPort) },
-                { name: "SINGLE_REGISTRY", value: "true" },
-                { name: "REGISTRY_TITLE", value: spec.host },
-                { name: "DELETE_IMAGES", value: String(spec.ui.deleteEnabled) },
-                { name: "SHOW_CONTENT_DIGEST", value: "true" },
-                { name: "SHOW_CATALOG_NB_TAGS", value: "true" },
-            ],
+            env: uiEnvironment({ registryHost: spec.host, deleteEnabled: spec.ui.deleteEnabled, listenPort: IN_CLUSTER.uiPort }),
             resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { cpu: "500m", memory: "128Mi" } },
             // The image's entrypoint writes its settings into its own files at start: the root
             // filesystem stays writable for this container only.

@@ -1,156 +1,107 @@
 /**
  * The garbage-collection job: the scripts it runs (in its own container and, from the ConfigMap, in
- * the registry and Maven containers), its account, and its CronJob.
+ * the registry and Maven containers: the scripts in `sh/` beside this file), its account, and its CronJob.
  */
+import * as path from "node:path";
 import type * as k8s from "@pulumi/kubernetes";
-import { mavenCleanupLines } from "../maven/cleanup";
 import { MAVEN_BACKEND } from "../maven/nginxConfig";
-import { collectUnlessEmpty } from "../shared/facts";
-import { END_MARKER_ONLY_WINDOW, MARKER_ONLY_WINDOW } from "../shared/frontWindow";
 import type { K8sObject } from "../shared/k8sObject";
-import { shQuote } from "../shared/shQuote";
-import { renderVerifyScript } from "../shared/verifyScript";
+import { renderShellScript } from "../shared/shellScript";
+import { FRONT_WINDOW_PARAMS } from "../upkeep/frontWindow";
+import { mavenCleanupParams } from "../upkeep/mavenCleanup";
+import { renderVerifyScript } from "../upkeep/verify";
 import { type GcWindow, gcWindow } from "./gcWindow";
 import { labels, meta, restrictedContainer, restrictedPod } from "./k8sHelpers";
 import { READ_ONLY_SIGNAL } from "./readOnlySignal";
 import { IN_CLUSTER, type InClusterMaven, type InClusterSpec, type InClusterStorage } from "./spec";
 
 /**
- * The garbage-collection job's script (kubectl only). Collecting while a push is in flight deletes the
- * new layers (distribution#3045), and a registry that has seen a blob answers for it after a
- * collection removed it while its in-memory cache remembers it (distribution#3743). How writes are
- * held back is `gcWindow`'s decision:
+ * The garbage-collection job's script (kubectl only). How it holds writes back is `gcWindow`'s
+ * decision (why a window at all: docs/decisions/maintenance-window.md):
  *
- * - "marker" (one pod): `gc.sh` from the ConfigMap runs in the registry container: it creates the
- *   GC's marker (the front answers writes 503 with Retry-After, pulls go on), waits for writes already
- *   past the front to land, runs `registry garbage-collect` and removes the marker when it ends, also
- *   when it fails; then, with Maven, `maven-gc.sh` does the same around the snapshot clean-up in the
- *   Maven container. Nothing restarts; Distribution runs without the blob-descriptor cache
- *   (`distributionCachesBlobs`), so it has nothing to forget. The window's steps run in the pod: a
- *   cut `kubectl exec` does not end a window while its work goes on.
- * - "rollout" (pods that may overlap): Distribution's read-only switch on the Deployment's template,
- *   the collection in one running pod (the bucket is shared), the switch removed again; each change
- *   rolls the pods, which empties their caches. The trap switches back on every exit, also on failure.
+ * - "marker" (one pod, gc-job-marker.sh): `gc.sh` from the ConfigMap runs in the registry container
+ *   inside the front's window; then, with Maven, `maven-gc.sh` does the same around the snapshot
+ *   clean-up in the Maven container. Nothing restarts; Distribution runs without the blob-descriptor
+ *   cache (`distributionCachesBlobs`), so it has nothing to forget. The window's steps run in the pod:
+ *   a cut `kubectl exec` does not end a window while its work goes on.
+ * - "rollout" (pods that may overlap, gc-job-rollout.sh): Distribution's read-only switch on the
+ *   Deployment's template, the collection in one running pod (the bucket is shared), the switch
+ *   removed again; each change rolls the pods, which empties their caches.
  *
  * Then the job checks its own work: `verify.sh` from the ConfigMap runs in the registry container,
  * the only place that reaches Distribution on the pod's loopback, and fails the job naming every
  * tagged image that is not served whole.
  */
 export function gcScript(namespace: string, deleteUntagged: boolean, maven: boolean, window: GcWindow): string {
-    const exec = `kubectl --namespace ${namespace} exec deployment/${IN_CLUSTER.name}`;
     const script = (name: string) => `${IN_CLUSTER.configDir}/${name}`;
-    // Old snapshot builds, from inside the Maven container (the only one with maven-data mounted).
-    const mavenCleanup = maven ? [`${exec} --container=${IN_CLUSTER.mavenContainer} -- /bin/sh ${script(IN_CLUSTER.mavenGcScript)}`] : [];
-    const verify = `${exec} --container=registry -- /bin/sh ${script(IN_CLUSTER.verifyScript)}`;
+    const common = {
+        NAMESPACE: namespace,
+        DEPLOYMENT: IN_CLUSTER.name,
+        // Old snapshot builds, from inside the Maven container (the only one with maven-data mounted).
+        MAVEN_CONTAINER: IN_CLUSTER.mavenContainer,
+        MAVEN_GC_SCRIPT: maven ? script(IN_CLUSTER.mavenGcScript) : "",
+        VERIFY_SCRIPT: script(IN_CLUSTER.verifyScript),
+    };
     if (window === "marker") {
-        return [
-            "set -eu",
-            'echo "collecting garbage inside the front\'s read-only window: writes get 503, pulls go on, nothing restarts"',
-            `${exec} --container=registry -- /bin/sh ${script(IN_CLUSTER.gcStepScript)}`,
-            ...mavenCleanup,
-            'echo "garbage collection done; registry writable again; checking every tagged image"',
-            verify,
-            "",
-        ].join("\n");
+        return renderShellScript(path.join(__dirname, "sh", "gc-job-marker.sh"), {
+            ...common,
+            GC_STEP_SCRIPT: script(IN_CLUSTER.gcStepScript),
+        });
     }
-    return [
-        "set -eu",
-        ...readOnlyRollout(namespace),
-        'echo "registry is read-only; collecting garbage"',
-        `${exec} --container=registry -- ${collectCommand(deleteUntagged, IN_CLUSTER.configDir)}`,
-        ...mavenCleanup,
-        ...END_READ_ONLY_ROLLOUT,
-        'echo "garbage collection done; registry writable again with an empty cache; checking every tagged image"',
-        verify,
-        "",
-    ].join("\n");
-}
-
-/** Distribution's collector on the registry's config (in `dir`). */
-function collectCommand(deleteUntagged: boolean, dir: string): string {
-    return `registry garbage-collect${deleteUntagged ? " --delete-untagged" : ""} ${dir}/config.yml`;
+    return renderShellScript(path.join(__dirname, "sh", "gc-job-rollout.sh"), {
+        ...common,
+        READ_ONLY_ENV: IN_CLUSTER.readOnlyEnv,
+        DELETE_UNTAGGED: deleteUntagged,
+        CONFIG_DIR: IN_CLUSTER.configDir,
+    });
 }
 
 /**
- * `gc.sh`, run in the registry container by the GC job (`gcWindow` "marker"): the collection inside
- * the front's window, with the GC's own marker and the lines the backups open and close theirs with.
+ * `gc.sh` (gc-step.sh), run in the registry container by the GC job (`gcWindow` "marker"): the
+ * collection inside the front's window, with the GC's own marker.
  */
 export function inClusterGcStepScript(deleteUntagged: boolean, storage: InClusterStorage["kind"]): string {
-    const collect = collectCommand(deleteUntagged, `"\${DSO_ROOT:-}"${IN_CLUSTER.configDir}`);
-    return [
-        "#!/bin/sh",
-        `# Managed by dso-registry: garbage collection inside the front's read-only window, run in the registry container by CronJob ${IN_CLUSTER.gcName}. See docs/in-cluster.md.`,
-        "set -eu",
-        `marker="\${DSO_ROOT:-}"${shQuote(READ_ONLY_SIGNAL.gcMarker)}`,
-        ...MARKER_ONLY_WINDOW,
-        'echo "front read-only (writes get 503, pulls go on); collecting garbage"',
-        ...(storage === "filesystem" ? collectUnlessEmpty(collect, `"\${DSO_ROOT:-}"${IN_CLUSTER.dataDir}`) : [collect]),
-        ...END_MARKER_ONLY_WINDOW,
-        'echo "collection done; front writable again"',
-        "",
-    ].join("\n");
+    return renderShellScript(path.join(__dirname, "sh", "gc-step.sh"), {
+        MARKER: READ_ONLY_SIGNAL.gcMarker,
+        ...FRONT_WINDOW_PARAMS,
+        DELETE_UNTAGGED: deleteUntagged,
+        CONFIG_DIR: IN_CLUSTER.configDir,
+        STORAGE: storage,
+        DATA_DIR: IN_CLUSTER.dataDir,
+    });
 }
 
 /**
  * The check the GC job runs in the registry container (`verify.sh` in the ConfigMap): the external
- * host's check (components/shared/verifyScript.ts), with busybox's wget (the registry:2 image is
- * Alpine, without curl) against Distribution on the pod's loopback.
+ * host's check (components/upkeep/verify.ts), with busybox's wget (the registry:2 image is Alpine,
+ * without curl) against Distribution on the pod's loopback.
  */
 export function inClusterVerifyScript(namespace: string): string {
     return renderVerifyScript({
         base: `http://${IN_CLUSTER.registryAddr}`,
         client: "busybox-wget",
-        docs: "docs/in-cluster.md",
         registryLogs: `kubectl --namespace ${namespace} logs deployment/${IN_CLUSTER.name} --container=registry`,
         remedy: "Push them again from their builds, or restore the last good backup (docs/in-cluster.md, Restore).",
     });
 }
 
 /**
- * The Maven cleanup the GC job runs in the Maven container, inside the front's window with the GC's
- * marker (deploys get 503 from the front; Maven is served in-cluster only with one pod, so always
- * `gcWindow` "marker"): the external host's renderer over the container's mount of `maven-data`. The
- * container's root filesystem is read-only, so mktemp writes to its run directory (an emptyDir).
+ * `maven-gc.sh` (maven-gc.sh), the Maven clean-up the GC job runs in the Maven container, inside the
+ * front's window with the GC's marker (Maven is served in-cluster only with one pod, so always
+ * `gcWindow` "marker"), over the container's mount of `maven-data`.
  */
 export function mavenGcScript(maven: Pick<InClusterMaven, "pathPrefix" | "snapshotBuildsToKeep">): string {
-    return [
-        "set -eu",
-        `TMPDIR="\${DSO_ROOT:-}"${MAVEN_BACKEND.runDir}`,
-        "export TMPDIR",
-        `marker="\${DSO_ROOT:-}"${shQuote(READ_ONLY_SIGNAL.gcMarker)}`,
-        ...MARKER_ONLY_WINDOW,
-        ...mavenCleanupLines({
+    return renderShellScript(path.join(__dirname, "sh", "maven-gc.sh"), {
+        MARKER: READ_ONLY_SIGNAL.gcMarker,
+        ...FRONT_WINDOW_PARAMS,
+        RUN_DIR: MAVEN_BACKEND.runDir,
+        ...mavenCleanupParams({
             dataDir: MAVEN_BACKEND.dataDir,
             pathPrefix: maven.pathPrefix,
             snapshotBuildsToKeep: maven.snapshotBuildsToKeep,
         }),
-        ...END_MARKER_ONLY_WINDOW,
-        "",
-    ].join("\n");
+    });
 }
-
-/**
- * Lines that switch the registry Deployment to read-only maintenance mode for the rest of the script
- * and wait until its pods run that way; `restore`, called by the trap on every exit (also on failure),
- * switches it back and waits for the writable pods (`END_READ_ONLY_ROLLOUT` does it before the
- * script ends). The garbage-collection job's switch when the pods may overlap (`gcWindow` "rollout").
- */
-export function readOnlyRollout(namespace: string): string[] {
-    const deployment = `deployment/${IN_CLUSTER.name}`;
-    const kubectl = `kubectl --namespace ${namespace}`;
-    return [
-        "restore() {",
-        `  ${kubectl} set env ${deployment} ${IN_CLUSTER.readOnlyEnv}-`,
-        `  ${kubectl} rollout status ${deployment} --timeout=15m`,
-        "}",
-        "trap restore EXIT",
-        `${kubectl} set env ${deployment} '${IN_CLUSTER.readOnlyEnv}={"enabled":true}'`,
-        `${kubectl} rollout status ${deployment} --timeout=15m`,
-    ];
-}
-
-/** Lines that end `readOnlyRollout`'s window before the script ends: the writable pods run again. */
-export const END_READ_ONLY_ROLLOUT: readonly string[] = ["restore", "trap - EXIT"];
 
 /** The job's account may only read the registry Deployment (and patch it, for a rollout window) and exec into its pods. */
 export function renderGcRbac(spec: InClusterSpec): K8sObject[] {

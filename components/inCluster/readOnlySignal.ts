@@ -7,11 +7,11 @@
  * container (the collection) and the Maven container (the snapshot clean-up).
  *
  * Each job has a marker of its own, so that neither ends the other's window: the backup's step
- * removes its marker when it is done, whether or not a collection is under way. The shell lines that
- * open and close a window are the placements' shared ones (../shared/frontWindow.ts,
- * `MARKER_ONLY_WINDOW`); the step that holds a window runs inside the pod, so its marker goes when its
- * work ends (the step's trap), whatever happens to the job's `kubectl exec` connection, and a new pod
- * starts without any marker.
+ * removes its marker when it is done, whether or not a collection is under way. The shell that opens
+ * and closes a window is the placements' shared one (../upkeep/sh/front-window.sh; why the window:
+ * docs/decisions/maintenance-window.md); the step that holds a window runs inside the pod, so its
+ * marker goes when its work ends (the step's trap), whatever happens to the job's `kubectl exec`
+ * connection, and a new pod starts without any marker.
  */
 import type * as k8s from "@pulumi/kubernetes";
 

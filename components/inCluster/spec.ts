@@ -3,9 +3,9 @@
  * paths every renderer shares (`IN_CLUSTER`), and the check that refuses settings no rendering can
  * serve (`inClusterSpecProblem`).
  */
-import type { BackupDestination } from "../externalHost/backupScripts";
 import { DISTRIBUTION, type IngressController } from "../shared/facts";
 import type { Value } from "../shared/k8sObject";
+import type { BackupDestination } from "../upkeep/backup";
 
 /** Where Distribution keeps blobs and manifests. */
 export type InClusterStorage =

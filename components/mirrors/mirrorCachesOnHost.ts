@@ -5,20 +5,12 @@
  * front (CaddySite) routes `/v2/mirrors/<upstream>/` to the `routes` this component exposes.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { fingerprint } from "../externalHost/scripts";
 import { DISTRIBUTION } from "../shared/facts";
+import { fingerprint } from "../shared/fingerprint";
 import { withFormerType } from "../shared/formerType";
 import { type HostConnection, HostFile, hostCommand, privileged } from "../shared/hostAccess";
-import {
-    hostMirrorPaths,
-    type MirrorRoute,
-    type MirrorSpec,
-    mirrorContainerDeleteScript,
-    mirrorContainerScript,
-    mirrorCronFile,
-    mirrorPruneScript,
-    renderMirrorConfig,
-} from "./mirrors";
+import { hostMirrorPaths, mirrorContainerDeleteScript, mirrorContainerScript, mirrorCronFile, mirrorPruneScript } from "./hostCaches";
+import { type MirrorRoute, type MirrorSpec, renderMirrorConfig } from "./mirrors";
 
 /** A cache to run, with its upstream account's env file when it has one (secret). */
 export interface HostMirror {

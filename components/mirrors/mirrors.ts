@@ -3,9 +3,9 @@
  * one Docker Distribution in proxy mode (Distribution takes one `proxy.remoteurl` per instance), with
  * storage of its own, behind the registry's own front at `/v2/mirrors/<upstream>/…`, read-only to
  * every client. This file renders what every placement and every node needs for that: the proxy's
- * config.yml and environment, the external host's container, prune and cron scripts, and the nodes'
- * containerd hosts.toml and k3s / RKE2 registries.yaml entries. The front's routes are part of the
- * access policy (`AccessPolicy.mirrors`, rendered by accessPolicy/caddyfile.ts).
+ * config.yml and environment, and the nodes' containerd hosts.toml and k3s / RKE2 registries.yaml
+ * entries (the external host's containers and prune job: ./hostCaches.ts). The front's routes are
+ * part of the access policy (`AccessPolicy.mirrors`, rendered by accessPolicy/caddyfile.ts).
  *
  * Routing by path, not by host name: one certificate, one DNS name, one ingress rule and one
  * `/etc/hosts` line serve every mirror. Clients never see the path: containerd reaches it through a
@@ -15,8 +15,7 @@
  */
 import { MIRRORS_NAMESPACE } from "../accessPolicy/policy";
 import { renderRegistryConfig } from "../distribution/registryConfig";
-import { DISTRIBUTION, DISTRIBUTION_2_PROXY_TTL_HOURS, durationSeconds, isDistribution3Image, registryAuthority } from "../shared/facts";
-import { shQuote } from "../shared/shQuote";
+import { DISTRIBUTION_2_PROXY_TTL_HOURS, durationSeconds, isDistribution3Image, registryAuthority } from "../shared/facts";
 
 /** A mirror as the front routes to it: the access policy's own type, which `MirrorCachesOnHost` exposes. */
 export type { MirrorRoute } from "../accessPolicy/policy";
@@ -201,166 +200,6 @@ export function parseMirrorCredentials(json: string, needed: readonly string[]):
         result[upstream] = { username: entry.username, password: entry.password };
     }
     return result;
-}
-
-// ---------------------------------------------------------------------------------------------
-// The external host
-// ---------------------------------------------------------------------------------------------
-
-/** Loopback port of the first cache on the external host; the n-th listed mirror gets base + n. */
-export const MIRROR_HOST_PORT_BASE = 5100;
-
-/** Where one cache lives on the external host. */
-export interface HostMirrorPaths {
-    /** Container name. */
-    readonly container: string;
-    /** Loopback port it is published on. */
-    readonly hostPort: number;
-    /** Its storage (bind-mounted as Distribution's data directory): outside the registry's data directory. */
-    readonly dataDir: string;
-    /** Its config directory (config.yml, and env with the upstream account). */
-    readonly configDir: string;
-}
-
-/** The host layout of the `index`-th mirror; `mirrorsDir` holds one directory per mirror. */
-export function hostMirrorPaths(
-    spec: Pick<MirrorSpec, "pathName">,
-    index: number,
-    mirrorsDir: string,
-    configRoot: string,
-): HostMirrorPaths {
-    return {
-        container: `dso-registry-mirror-${spec.pathName}`,
-        hostPort: MIRROR_HOST_PORT_BASE + index + 1,
-        dataDir: `${mirrorsDir}/${spec.pathName}`,
-        configDir: `${configRoot}/mirrors/${spec.pathName}`,
-    };
-}
-
-/**
- * Runs a cache's container when it is missing, stopped, or made from another spec (`fingerprint`,
- * which covers image, port, paths and config; a digest of the env file is added on the host, so new
- * upstream credentials recreate it without ever appearing in the script).
- */
-export function mirrorContainerScript(paths: HostMirrorPaths, image: string, fingerprint: string, hasCredentials: boolean): string {
-    const name = shQuote(paths.container);
-    const env = `"\${DSO_ROOT:-}"${shQuote(`${paths.configDir}/env`)}`;
-    return [
-        "set -eu",
-        `data="\${DSO_ROOT:-}"${shQuote(paths.dataDir)}`,
-        'mkdir -p "$data"',
-        'chmod 0700 "$data"',
-        `want=${shQuote(fingerprint)}`,
-        ...(hasCredentials ? [`want="$want env:$(sha256sum < ${env} | cut -c1-16)"`] : []),
-        `have=$(docker inspect -f '{{index .Config.Labels "dso-registry.spec"}} {{.State.Running}}' ${name} 2>/dev/null || true)`,
-        'if [ "$have" = "$want true" ]; then echo "unchanged mirror container"; exit 0; fi',
-        `docker rm -f ${name} >/dev/null 2>&1 || true`,
-        [
-            'docker run --label dso-registry.spec="$want" -d',
-            `--name ${name}`,
-            "--restart unless-stopped",
-            `-p 127.0.0.1:${paths.hostPort}:${DISTRIBUTION.containerPort}`,
-            ...(hasCredentials ? [`--env-file ${env}`] : []),
-            `-v "$data":${DISTRIBUTION.dataDir}`,
-            `-v "\${DSO_ROOT:-}"${shQuote(paths.configDir)}/config.yml:${DISTRIBUTION.configDir}/config.yml:ro`,
-            shQuote(image),
-            `${DISTRIBUTION.configDir}/config.yml >/dev/null`,
-        ].join(" "),
-        `echo "changed mirror container ${paths.container}"`,
-    ].join("\n");
-}
-
-/** Removes a cache's container; with `purge` also its cached content (it can always be fetched again). */
-export function mirrorContainerDeleteScript(paths: HostMirrorPaths): string {
-    return [
-        "set -eu",
-        `docker rm -f ${shQuote(paths.container)} >/dev/null 2>&1 || true`,
-        `rm -rf "\${DSO_ROOT:-}"${shQuote(paths.dataDir)}`,
-        `echo "removed mirror container ${paths.container} and its cache"`,
-    ].join("\n");
-}
-
-/** A cache as the prune script checks it. */
-export interface PrunedMirror {
-    readonly paths: HostMirrorPaths;
-    readonly maxSize: string;
-    /** `maxAge`: blobs fetched longer ago than this are removed ("168h"). */
-    readonly maxAge: string;
-    /** The upstream's registry API: a cache is only restarted while it answers. */
-    readonly remoteUrl: string;
-}
-
-/**
- * The size and age limits on the external host, run hourly by cron; Distribution cannot evict by
- * size, and 2.8 keeps every cached blob 168 hours whatever `maxAge` says. For each cache:
- * - past its `maxSize` (KiB, `du`), the cache is stopped, its storage emptied, and started again;
- * - otherwise, blobs whose file is older than `maxAge` (minutes, by the time the cache stored them)
- *   are removed with the cache stopped: a restarted cache forgets what it knew about them and fetches
- *   them from the upstream again at the next pull (a running one would keep answering from memory
- *   and fail on the missing file), and the tags and manifests that point at them stay valid.
- * Everything in a cache can be fetched again; the registry's own data directory, which the caches
- * never share, is never touched. Nodes use the upstream during the seconds a cache is down. A cache
- * is only restarted while its upstream answers: Distribution 2.8 does not start without it, so a
- * restart during an upstream outage would take the cache, and what it holds, away for the outage.
- * Prints one line per cache, and one more for each cache it changed or left for that reason.
- */
-export function mirrorPruneScript(mirrors: readonly PrunedMirror[]): string {
-    const checks = mirrors.flatMap((m) => {
-        const bytes = quantityBytes(m.maxSize);
-        if (bytes === undefined) throw new Error(`mirrorPruneScript: maxSize "${m.maxSize}" is not a quantity such as "20Gi"`);
-        const seconds = durationSeconds(m.maxAge);
-        if (seconds === undefined) throw new Error(`mirrorPruneScript: maxAge "${m.maxAge}" is not a duration such as "168h"`);
-        return [
-            `check ${shQuote(m.paths.container)} "\${DSO_ROOT:-}"${shQuote(m.paths.dataDir)} ${Math.ceil(bytes / 1024)} ${Math.ceil(seconds / 60)} ${shQuote(m.remoteUrl)}`,
-        ];
-    });
-    return [
-        "#!/bin/sh",
-        "# Managed by dso-registry: holds the pull-through caches to their maxSize and maxAge. See docs/mirrors.md.",
-        "set -eu",
-        "# Any HTTP answer from the upstream's API counts; nothing is sent, so its certificate is not checked here.",
-        'upstream_answers() { curl -s -k -o /dev/null --max-time 20 "$1/v2/"; }',
-        "check() {",
-        "  name=$1 dir=$2 limit=$3 minutes=$4 remote=$5",
-        '  [ -d "$dir" ] || { echo "$name: no cache yet"; return 0; }',
-        '  used=$(du -sk "$dir" | cut -f1)',
-        '  over=""',
-        '  if [ "$used" -gt "$limit" ]; then over=1; fi',
-        "  old=0",
-        '  blobs="$dir/docker/registry/v2/blobs"',
-        '  [ -n "$over" ] || [ ! -d "$blobs" ] || old=$(find "$blobs" -type f -name data -mmin "+$minutes" | wc -l)',
-        '  if { [ -n "$over" ] || [ "$old" -gt 0 ]; } && ! upstream_answers "$remote"; then',
-        '    echo "$name: ${used} KiB of ${limit} KiB; $remote does not answer, so the cache is left running as it is (a cache does not start without its upstream)"',
-        "    return 0",
-        "  fi",
-        '  if [ -n "$over" ]; then',
-        '    docker stop "$name" >/dev/null',
-        '    find "$dir" -mindepth 1 -delete',
-        '    docker start "$name" >/dev/null',
-        '    echo "$name: ${used} KiB exceeded ${limit} KiB; emptied, it fills again from the upstream"',
-        "    return 0",
-        "  fi",
-        '  echo "$name: ${used} KiB of ${limit} KiB"',
-        '  [ "$old" -gt 0 ] || return 0',
-        '  docker stop "$name" >/dev/null',
-        '  find "$blobs" -type f -name data -mmin "+$minutes" | while read -r file; do rm -rf "${file%/data}"; done',
-        '  docker start "$name" >/dev/null',
-        '  echo "$name: removed $old blobs stored more than $minutes minutes ago; they are fetched again from the upstream"',
-        "}",
-        ...checks,
-        "",
-    ].join("\n");
-}
-
-/** /etc/cron.d file that runs the prune script every hour (root, output to syslog). */
-export function mirrorCronFile(pruneScript: string): string {
-    return [
-        "# Managed by dso-registry: size limit of the pull-through caches. See docs/mirrors.md.",
-        "SHELL=/bin/sh",
-        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-        `17 * * * * root ${pruneScript} 2>&1 | logger -t dso-registry-mirrors`,
-        "",
-    ].join("\n");
 }
 
 // ---------------------------------------------------------------------------------------------

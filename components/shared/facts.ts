@@ -24,21 +24,6 @@ export const DISTRIBUTION = {
 } as const;
 
 /**
- * Lines that run Distribution's collector `collect` on filesystem storage at `dataDir` (a shell
- * expression), or say there is nothing to collect: the collector fails on a registry nobody has pushed
- * to yet, which has no repositories folder (verified with Distribution 2.8).
- */
-export function collectUnlessEmpty(collect: string, dataDir: string): string[] {
-    return [
-        `if [ -d ${dataDir}/docker/registry/v2/repositories ]; then`,
-        `  ${collect}`,
-        "else",
-        '  echo "the registry holds no repository yet: nothing to collect"',
-        "fi",
-    ];
-}
-
-/**
  * Hours after which Distribution 2.x drops a pull-through cache's content: fixed in 2.x (its `proxy`
  * section has no `ttl`, and the key is ignored there), configurable with `proxy.ttl` from 3.0.
  */

@@ -22,7 +22,6 @@ import { renderCaddyfile } from "../../components/accessPolicy/caddyfile";
 import { renderUsersFile } from "../../components/accessPolicy/usersFile";
 import { renderRegistryConfig } from "../../components/distribution/registryConfig";
 import {
-    type BackupDestination,
     backupKnownHosts,
     backupPaths,
     backupS3EnvFile,
@@ -41,6 +40,7 @@ import {
     hostPaths,
 } from "../../components/externalHost/scripts";
 import { DISTRIBUTION } from "../../components/shared/facts";
+import type { BackupDestination } from "../../components/upkeep/backup";
 import { type DockerEngine, startDockerEngine } from "../support/dockerEngine";
 import { payloadImage, registryImage } from "../support/dockerImages";
 import { createNetns, type TestNetns } from "../support/netns";

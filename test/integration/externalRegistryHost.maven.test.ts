@@ -33,7 +33,6 @@ import {
     hostMavenNginxConfig,
     MAVEN_CONTAINER,
     MAVEN_UID,
-    MAVEN_UPLOADS,
     type MavenHostSpec,
     mavenContainerScript,
     mavenDataDirScript,
@@ -46,9 +45,9 @@ import {
     type HostLayout,
     hostPaths,
 } from "../../components/externalHost/scripts";
-import { mavenCleanupLines } from "../../components/maven/cleanup";
 import { DISTRIBUTION } from "../../components/shared/facts";
 import { placeFileScript } from "../../components/shared/hostAccess";
+import { MAVEN_UPLOADS } from "../../components/upkeep/mavenCleanup";
 import { type DockerEngine, startDockerEngine } from "../support/dockerEngine";
 import { nginxImage, registryImage } from "../support/dockerImages";
 import { type MavenClient, makeJar, makeTrustStore, mavenClient } from "../support/maven";
@@ -187,7 +186,7 @@ describe("Maven on the external registry host: nginx container behind the host's
         place(bp.sshKey, sftp.privateKey, "0600");
         place(bp.knownHosts, backupKnownHosts(destination));
         const maven = { spec: mavenSpec, fingerprint: MAVEN_FINGERPRINT };
-        const cleanup = mavenCleanupLines({ dataDir: layout.mavenDataDir, pathPrefix: PREFIX, snapshotBuildsToKeep: KEEP });
+        const cleanup = { dataDir: layout.mavenDataDir, pathPrefix: PREFIX, snapshotBuildsToKeep: KEEP };
         place(paths.gcScript, gcScript(spec, FINGERPRINT, false, cleanup), "0755");
         place(paths.verifyScript, verifyScript(registryBaseUrl(spec)), "0755");
         place(paths.backupScript, backupScript(spec, destination, 3, maven), "0755");

@@ -89,7 +89,7 @@ function inspect(name = CONTAINER): Record<string, any> | undefined {
 
 /** The label the synth's container script gives the container it creates. */
 function synthFingerprint(): string {
-    const want = /want='\\''([0-9a-f]+)'\\''/.exec(synthCommand("registry-host-container-run.create"))?.[1];
+    const want = /REGISTRY_FINGERPRINT='\\''([0-9a-f]+)'\\''/.exec(synthCommand("registry-host-container-run.create"))?.[1];
     if (!want) throw new Error("the synth's container script has no fingerprint");
     return want;
 }
@@ -349,14 +349,22 @@ describe("the external host's scripts over SSH, against a real Docker engine", (
 
     test("the UI container runs on loopback with its settings, once", () => {
         const spec: ContainerSpec = { name: UI_CONTAINER, image: "dso-test/registry-ui:stand-in", hostPort: UI_HOST_PORT, layout };
-        expect(runOk(uiContainerScript(spec, true))).toBe("changed ui container");
-        expect(runOk(uiContainerScript(spec, true))).toBe("unchanged ui container");
+        expect(runOk(uiContainerScript(spec, true, HOST))).toBe("changed ui container");
+        expect(runOk(uiContainerScript(spec, true, HOST))).toBe("unchanged ui container");
         const c = inspect(UI_CONTAINER);
         expect(c?.HostConfig.PortBindings).toEqual({ "80/tcp": [{ HostIp: "127.0.0.1", HostPort: String(UI_HOST_PORT) }] });
         expect(c?.HostConfig.RestartPolicy.Name).toBe("unless-stopped");
-        expect(c?.Config.Env).toEqual(expect.arrayContaining(["SINGLE_REGISTRY=true", "DELETE_IMAGES=true", "SHOW_CONTENT_DIGEST=true"]));
+        expect(c?.Config.Env).toEqual(
+            expect.arrayContaining([
+                "SINGLE_REGISTRY=true",
+                `REGISTRY_TITLE=${HOST}`,
+                "DELETE_IMAGES=true",
+                "SHOW_CONTENT_DIGEST=true",
+                "SHOW_CATALOG_NB_TAGS=true",
+            ]),
+        );
         expect(ns.run("curl", ["-sS", `http://127.0.0.1:${UI_HOST_PORT}/`]).stdout).toContain("registry UI stand-in");
-        expect(runOk(uiContainerScript(spec, false))).toBe("changed ui container");
+        expect(runOk(uiContainerScript(spec, false, HOST))).toBe("changed ui container");
         expect(inspect(UI_CONTAINER)?.Config.Env).toContain("DELETE_IMAGES=false");
     });
 
@@ -366,7 +374,7 @@ describe("the external host's scripts over SSH, against a real Docker engine", (
         expect(inspect()).toBeUndefined();
         expect(runOk(remove)).toBe("removed container dso-registry");
         expect(runOk(synthCommand("registry-host-caddy-reload.delete"))).toBe("removed caddy site");
-        const check = ssh.runScript(checkScript().replace("+ 180 ))", "+ 2 ))"));
+        const check = ssh.runScript(checkScript().replace("WAIT_SECONDS='\\''180'\\''", "WAIT_SECONDS='\\''2'\\''"));
         expect(check.code).not.toBe(0);
         expect(runOk(synthCommand("registry-host-packages-data-dir.delete"))).toContain("kept registry data in /srv/data/registry");
         expect(existsSync(onDisk(`${layout.dataDir}/docker/registry/v2/repositories/team/app`))).toBe(true);

@@ -16,7 +16,8 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { renderRegistryConfig } from "../../components/distribution/registryConfig";
 import { defaultHostLayout } from "../../components/externalHost/scripts";
-import { DOCKER_HUB, hostMirrorPaths, renderMirrorConfig } from "../../components/mirrors/mirrors";
+import { hostMirrorPaths } from "../../components/mirrors/hostCaches";
+import { DOCKER_HUB, renderMirrorConfig } from "../../components/mirrors/mirrors";
 import { committedSynthDir } from "../support/committedSynth";
 import { type DockerEngine, startDockerEngine } from "../support/dockerEngine";
 import { registryImage } from "../support/dockerImages";
@@ -55,12 +56,15 @@ function runRemote(script: string, stdin = ""): string {
     return result.stdout.trim();
 }
 
-/** The synth's prune script with other limits (KiB, minutes) and the test's upstream for the docker.io cache. */
+/**
+ * The synth's prune script with other limits (KiB, minutes) and the test's upstream for the docker.io
+ * cache: its line in the script's CACHES parameter ("CONTAINER LIMIT MINUTES UPSTREAM DIR").
+ */
 function pruneScriptWith(limitKiB: number, maxAgeMinutes: number): string {
     const script = readFileSync(path.join(hostDir, PRUNE_SCRIPT), "utf8");
-    const line = new RegExp(`^(check '${cache.container.replace(/\./g, "\\.")}' \\S+) \\d+ \\d+ '${DOCKER_HUB.remoteUrl}'$`, "m");
-    if (!line.test(script)) throw new Error(`the synth's prune script has no check line for ${cache.container}:\n${script}`);
-    return script.replace(line, `$1 ${limitKiB} ${maxAgeMinutes} '${upstreamUrl()}'`);
+    const line = new RegExp(`^((?:CACHES=')?${cache.container.replace(/\./g, "\\.")}) \\d+ \\d+ ${DOCKER_HUB.remoteUrl} (\\S+)$`, "m");
+    if (!line.test(script)) throw new Error(`the synth's prune script has no line for ${cache.container} in CACHES:\n${script}`);
+    return script.replace(line, `$1 ${limitKiB} ${maxAgeMinutes} ${upstreamUrl()} $2`);
 }
 
 const upstreamUrl = () => `http://${ns.address}:${UPSTREAM_PORT}`;
@@ -285,7 +289,7 @@ describe("the external host's pull-through cache and its prune job, over SSH aga
 
     test("the backup copies the registry's data and config but no cache", () => {
         const backup = readFileSync(path.join(hostDir, "usr/local/sbin/dso-registry-backup"), "utf8");
-        const paths = [...(/^for p in (.*); do$/m.exec(backup)?.[1] ?? "").matchAll(/'([^']+)'/g)].map((m) => m[1]!);
+        const paths = (/^BACKED_UP='([^']*)'$/m.exec(backup)?.[1] ?? "").split("\n");
         expect(paths).toContain(layout.dataDir);
         const holdsCache = paths.filter((p) => cache.dataDir === p || cache.dataDir.startsWith(`${p}/`));
         expect(holdsCache).toEqual([]);

@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import * as YAML from "yaml";
 import { PROJECT } from "../../components/config";
 import { hostMavenNginxConfig } from "../../components/externalHost/mavenScripts";
-import { mavenCleanupLines } from "../../components/maven/cleanup";
+import { mavenCleanupParams } from "../../components/upkeep/mavenCleanup";
 import { synthesizeConfig } from "../../tools/synth";
 
 const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKeyOfTheHostMavenTest";
@@ -78,7 +78,7 @@ describe.each([
         const { text } = await synth(mavenHost);
         expect(text(on("/usr/local/sbin/dso-registry-backup")).includes("/srv/maven-files")).toBe(served);
         expect(text(on("/usr/local/sbin/dso-registry-restore")).includes("dso-registry-maven")).toBe(served);
-        expect(text(on("/usr/local/sbin/dso-registry-gc")).includes("older than the newest 4 of each version")).toBe(served);
+        expect(text(on("/usr/local/sbin/dso-registry-gc")).includes("\nMAVEN_SNAPSHOT_BUILDS_TO_KEEP='4'\n")).toBe(served);
     });
 
     it("hands pipelines the Maven repository's URL on its own host", async () => {
@@ -96,6 +96,6 @@ describe("host Maven pieces", () => {
     });
 
     it.each([0, -1, 1.5])("refuses to keep %s snapshot builds", (keep) => {
-        expect(() => mavenCleanupLines({ dataDir: "/srv/data/maven", pathPrefix: "m", snapshotBuildsToKeep: keep })).toThrow(/at least 1/);
+        expect(() => mavenCleanupParams({ dataDir: "/srv/data/maven", pathPrefix: "m", snapshotBuildsToKeep: keep })).toThrow(/at least 1/);
     });
 });

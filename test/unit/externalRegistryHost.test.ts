@@ -1,9 +1,14 @@
 /**
  * ExternalRegistryHost under Pulumi's mock runtime: which remote commands and files it creates, with
- * which inputs, and that secrets stay on stdin and secret in state.
+ * which inputs, and that secrets stay on stdin and secret in state. What a command does is checked by
+ * running it under sh with stand-ins for the programs it calls (docker, curl).
  */
+import { spawnSync } from "node:child_process";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { beforeAll, describe, expect, test } from "vitest";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import * as YAML from "yaml";
 import { type MockRuntime, promiseOf, settle, startMockRuntime } from "../../tools/mockRuntime";
 
@@ -131,6 +136,46 @@ const command = (name: string) => rt.byName(name);
 /** The file-placement script's MODE parameter of 0600 (its quotes quoted again inside `sudo -n sh -c '…'`). */
 const PLACED_0600 = /^MODE='(?:\\'')?0600'/m;
 
+/** A command's script as the shell runs it: without `sudo -n sh -c '…'` or `sh -c '…'` around it. */
+function script(name: string, phase: "create" | "delete" = "create"): string {
+    const wrapped = String(command(name).inputs[phase]);
+    const quoted = wrapped.replace(/^(sudo -n )?sh -c /, "");
+    return quoted.slice(1, -1).replaceAll("'\\''", "'");
+}
+
+const scratch = mkdtempSync(path.join(tmpdir(), "dso-host-commands-"));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+/**
+ * Runs a command's script under sh in a private root ($DSO_ROOT), with stand-ins on PATH for
+ * `programs`: each records its arguments in calls.log; `curl` answers `curlAnswer`. With
+ * `onlyStubs`, PATH holds nothing else.
+ */
+function runStubbed(text: string, programs: readonly string[], { curlAnswer = "000", onlyStubs = false } = {}) {
+    const root = mkdtempSync(path.join(scratch, "root-"));
+    const bin = path.join(root, "bin");
+    mkdirSync(bin);
+    const log = path.join(root, "calls.log");
+    writeFileSync(log, "");
+    for (const program of programs) {
+        const answer = program === "curl" ? `printf '%s' '${curlAnswer}'` : ":";
+        writeFileSync(path.join(bin, program), `#!/bin/sh\necho "${program} $*" >> '${log}'\n${answer}\n`);
+        chmodSync(path.join(bin, program), 0o755);
+    }
+    // The shell's own helpers (dirname, flock, sha256sum, …) come after the stand-ins.
+    const result = spawnSync("/bin/sh", ["-c", text], {
+        env: { PATH: onlyStubs ? bin : `${bin}:/usr/bin:/bin`, DSO_ROOT: root },
+        encoding: "utf8",
+    });
+    return {
+        status: result.status,
+        stdout: result.stdout,
+        stderr: result.stderr,
+        root,
+        calls: readFileSync(log, "utf8").trim().split("\n"),
+    };
+}
+
 describe("ExternalRegistryHost", () => {
     test("one component per remote job, each a child of the host", () => {
         const hostUrn = rt.byName("registry-host").urn;
@@ -223,13 +268,17 @@ describe("ExternalRegistryHost", () => {
     });
 
     test("the container is pinned by digest and bound to loopback", () => {
-        const create = String(command("registry-host-container-run").inputs.create);
-        expect(create).toContain(`registry@sha256:${"a".repeat(64)}`);
-        expect(create).toContain("-p 127.0.0.1:5000:5000");
+        const { status, calls } = runStubbed(script("registry-host-container-run"), ["docker"]);
+        expect(status).toBe(0);
+        const run = calls.find((c) => c.startsWith("docker run "));
+        expect(run).toContain(` registry@sha256:${"a".repeat(64)} `);
+        expect(run).toContain(" -p 127.0.0.1:5000:5000 ");
     });
 
     test("data is kept on destroy unless the stack says purge", () => {
-        expect(String(command("registry-host-packages-data-dir").inputs.delete)).toContain("kept registry data");
+        const { status, stdout } = runStubbed(script("registry-host-packages-data-dir", "delete"), []);
+        expect(status).toBe(0);
+        expect(stdout).toBe("kept registry data in /srv/data/registry (externalHost.purgeDataOnDestroy is false)\n");
     });
 
     test("the Caddyfile is the rendered policy with the allowlist", () => {
@@ -250,7 +299,10 @@ describe("ExternalRegistryHost", () => {
     });
 
     test("the check expects 403 when loopback is outside the allowlist", () => {
-        expect(String(command("registry-host-check-run").inputs.create)).toContain("GET /v2/ 403");
+        const { status, stdout } = runStubbed(script("registry-host-check-run"), ["curl"], { curlAnswer: "403" });
+        expect(status).toBe(0);
+        expect(stdout).toContain("ok   ping is challenged: GET /v2/ -> 403");
+        expect(stdout).toContain("ok   anonymous upload is refused: POST /v2/dso-check/blobs/uploads/ -> 403");
     });
 
     test("the cron file schedules garbage collection and backups", () => {
@@ -265,12 +317,17 @@ describe("ExternalRegistryHost", () => {
         );
         const backup = String(command("registry-host-maintenance-backup-script-write").inputs.stdin);
         expect(backup).toContain("-o StrictHostKeyChecking=yes");
-        expect(backup).toContain("repo='sftp:dso-backup@backup-01:/srv/restic/registry'");
+        expect(backup).toContain("REPOSITORY='sftp:dso-backup@backup-01:/srv/restic/registry'");
     });
 
     test("restic is installed with the other packages when backups are on", () => {
-        expect(String(command("registry-host-packages-install").inputs.create)).toContain("command -v restic");
-        expect(String(command("ui-host-packages-install").inputs.create)).not.toContain("restic");
+        // Everything else is there; restic is not (and neither is a package manager).
+        const others = ["docker", "caddy", "crontab", "curl", "flock"];
+        const withBackups = runStubbed(script("registry-host-packages-install"), others, { onlyStubs: true });
+        expect(withBackups.status).not.toBe(0);
+        expect(withBackups.stderr).toContain("missing: restic, and neither apt-get nor dnf is available");
+        const without = runStubbed(script("ui-host-packages-install"), others, { onlyStubs: true });
+        expect(without.stdout).toBe("unchanged packages\n");
     });
 
     test("outputs: URL, image prefix, CA and ops commands", async () => {
@@ -309,12 +366,15 @@ describe("externalRegistryHostProblem", () => {
 describe("ExternalRegistryHost with ACME and the web UI", () => {
     test("the UI container runs on loopback with the delete button as configured", () => {
         expect(rt.byName("ui-host-ui").type).toBe("dso-registry:externalHost:UiContainer");
-        const create = String(command("ui-host-ui-run").inputs.create);
-        expect(create).toContain("-p 127.0.0.1:5080:80");
-        expect(create).toContain("-e DELETE_IMAGES=false");
-        const del = String(command("ui-host-ui-run").inputs.delete);
-        expect(del).toContain("docker rm -f");
-        expect(del).toContain("removed container dso-registry-ui");
+        const created = runStubbed(script("ui-host-ui-run"), ["docker"]);
+        expect(created.stdout).toBe("changed ui container\n");
+        const run = created.calls.find((c) => c.startsWith("docker run "));
+        expect(run).toContain(" -p 127.0.0.1:5080:80 ");
+        expect(run).toContain(" -e DELETE_IMAGES=false ");
+        expect(run).toContain(" -e REGISTRY_TITLE=registry.example.com ");
+        const removed = runStubbed(script("ui-host-ui-run", "delete"), ["docker"]);
+        expect(removed.calls).toEqual(["docker rm -f dso-registry-ui"]);
+        expect(removed.stdout).toBe("removed container dso-registry-ui\n");
     });
 
     test("Caddy serves the UI same-origin", () => {
@@ -327,9 +387,9 @@ describe("ExternalRegistryHost with ACME and the web UI", () => {
             .map((c) => c.name)
             .filter((n) => n.startsWith("ui-host-"));
         expect(names.filter((n) => /tls|ca-cert|backup/.test(n))).toEqual([]);
-        const check = String(command("ui-host-check-run").inputs.create);
-        expect(check).not.toMatch(/--cacert|--insecure/);
-        expect(check).toContain("+ 180 ))");
+        const check = script("ui-host-check-run");
+        expect(check).toContain("\nCA_FILE=''\n");
+        expect(check).toContain("\nWAIT_SECONDS='180'\n");
     });
 
     test("without sudo, steps run through sh -c; purge removes the data on destroy", () => {
@@ -367,10 +427,10 @@ describe("ExternalRegistryHost with s3 storage", () => {
     });
 
     test("the container reads the environment file and mounts no data directory", () => {
-        const create = String(command("s3-host-container-run").inputs.create);
-        expect(create).toContain("--env-file");
-        expect(create).toContain("storage.env");
-        expect(create).not.toContain("/var/lib/registry");
+        const { calls, root } = runStubbed(script("s3-host-container-run"), ["docker"]);
+        const run = calls.find((c) => c.startsWith("docker run "));
+        expect(run).toContain(` --env-file ${root}/etc/dso-registry/storage.env `);
+        expect(run).not.toContain("/var/lib/registry");
     });
 
     test("new credentials re-run the container step: they are its stdin, secret", () => {

@@ -10,8 +10,8 @@ import { distributionCachesBlobs, gcWindow } from "../../components/inCluster/gc
 import { renderInClusterObjects } from "../../components/inCluster/manifests";
 import { READ_ONLY_SIGNAL } from "../../components/inCluster/readOnlySignal";
 import { IN_CLUSTER, type InClusterSpec, inClusterSpecProblem } from "../../components/inCluster/spec";
-import { FRONT_SETTLE_SECONDS } from "../../components/shared/frontWindow";
 import type { K8sObject } from "../../components/shared/k8sObject";
+import { FRONT_SETTLE_SECONDS } from "../../components/upkeep/frontWindow";
 import { podTemplates, restrictedPodProblems, schemaProblems } from "../support/k8sValidate";
 
 function baseSpec(overrides: Partial<InClusterSpec> = {}): InClusterSpec {
@@ -565,22 +565,16 @@ describe("garbage collection", () => {
         expect(binding.roleRef).toEqual({ apiGroup: "rbac.authorization.k8s.io", kind: "Role", name: "registry-gc" });
     });
 
-    test.each([
-        [
-            false,
-            'registry garbage-collect "${DSO_ROOT:-}"/etc/dso-registry/config.yml',
-            "registry garbage-collect /etc/dso-registry/config.yml",
-        ],
-        [
-            true,
-            'registry garbage-collect --delete-untagged "${DSO_ROOT:-}"/etc/dso-registry/config.yml',
-            "registry garbage-collect --delete-untagged /etc/dso-registry/config.yml",
-        ],
-    ])("deleteUntagged %s: gc.sh runs %s (marker window), the job itself %s (rollout window)", (deleteUntagged, inPod, inJob) => {
-        expect(get(gcOn(deleteUntagged), "ConfigMap", IN_CLUSTER.configMap).data[IN_CLUSTER.gcStepScript]).toContain(inPod);
-        expect(gcScript("dso", deleteUntagged, false, "rollout")).toContain(inJob);
-        expect(gcScript("dso", deleteUntagged, false, "marker")).not.toContain("garbage-collect");
-    });
+    test.each([false, true])(
+        "deleteUntagged %s: the ConfigMap's gc.sh collects with it (marker window); the job itself does not",
+        (deleteUntagged) => {
+            // What gc.sh and the rollout window's job pass to the collector: "garbage collection scripts under sh".
+            expect(get(gcOn(deleteUntagged), "ConfigMap", IN_CLUSTER.configMap).data[IN_CLUSTER.gcStepScript]).toBe(
+                inClusterGcStepScript(deleteUntagged, "filesystem"),
+            );
+            expect(gcScript("dso", deleteUntagged, false, "marker")).not.toContain("garbage-collect");
+        },
+    );
 
     test.each([
         ["filesystem storage", baseSpec(), "marker", "Recreate", false],
@@ -622,10 +616,9 @@ describe("garbage collection", () => {
 
     test("the ConfigMap carries the check the job runs in the registry container (busybox wget against Distribution on the pod's loopback), only with GC on", () => {
         const script: string = get(gcOn(), "ConfigMap", IN_CLUSTER.configMap).data[IN_CLUSTER.verifyScript];
-        expect(script).toContain(`base='http://${IN_CLUSTER.registryAddr}'`);
-        expect(script).toContain("wget -S -q --spider");
-        expect(script).not.toContain("curl");
-        expect(script).toContain("kubectl --namespace dso logs deployment/registry --container=registry");
+        expect(script).toContain(`\nREGISTRY_URL='http://${IN_CLUSTER.registryAddr}'\n`);
+        expect(script).toContain("\nHTTP_CLIENT='busybox-wget'\n");
+        expect(script).toContain("\nREGISTRY_LOGS='kubectl --namespace dso logs deployment/registry --container=registry'\n");
         const off = get(renderInClusterObjects(baseSpec()), "ConfigMap", IN_CLUSTER.configMap).data;
         expect(off[IN_CLUSTER.verifyScript]).toBeUndefined();
     });
@@ -700,6 +693,16 @@ describe("garbage collection scripts under sh", () => {
         expect(calls[0]).toContain(`${IN_CLUSTER.readOnlyEnv}={"enabled":true}`);
     });
 
+    test.each([false, true])(
+        "the rollout window with deleteUntagged %s: the collector runs in the registry container with it",
+        (deleteUntagged) => {
+            const { calls } = run(gcScript("dso", deleteUntagged, false, "rollout"), 0);
+            expect(calls[2]).toBe(
+                `--namespace dso exec deployment/registry --container=registry -- registry garbage-collect${deleteUntagged ? " --delete-untagged" : ""} /etc/dso-registry/config.yml`,
+            );
+        },
+    );
+
     test("the rollout window: a failed collection still switches back to read-write, and the job fails", () => {
         const { status, calls } = run(gcScript("dso", false, false, "rollout"), 3);
         expect(status).not.toBe(0);
@@ -714,23 +717,27 @@ describe("garbage collection scripts under sh", () => {
         const root = path.join(dir, "root");
         const marker = `${root}${READ_ONLY_SIGNAL.gcMarker}`;
         const seen = path.join(dir, "registry.log");
-        writeFileSync(
-            path.join(dir, "registry"),
+        // The collector and the settle wait record whether the marker exists when they run.
+        const recorder = (name: string, then: string) =>
             [
                 "#!/bin/sh",
-                `if [ -e "${marker}" ]; then echo "marker $*" >> "${seen}"; else echo "no marker $*" >> "${seen}"; fi`,
-                'exit "${FAIL_GC:-0}"',
+                `if [ -e "${marker}" ]; then echo "marker ${name} $*" >> "${seen}"; else echo "no marker ${name} $*" >> "${seen}"; fi`,
+                then,
                 "",
-            ].join("\n"),
-        );
-        chmodSync(path.join(dir, "registry"), 0o755);
+            ].join("\n");
+        const stepDir = path.join(dir, "step-bin");
+        mkdirSync(stepDir);
+        writeFileSync(path.join(stepDir, "registry"), recorder("registry", 'exit "${FAIL_GC:-0}"'));
+        writeFileSync(path.join(stepDir, "sleep"), recorder("sleep", "exit 0"));
+        chmodSync(path.join(stepDir, "registry"), 0o755);
+        chmodSync(path.join(stepDir, "sleep"), 0o755);
         const repositories = `${root}${IN_CLUSTER.dataDir}/docker/registry/v2/repositories`;
-        const collect = (failGc: number, pushedTo = true) => {
+        const collect = (failGc: number, pushedTo = true, script = inClusterGcStepScript(false, "filesystem")) => {
             rmSync(seen, { force: true });
             if (pushedTo) mkdirSync(repositories, { recursive: true });
             else rmSync(repositories, { recursive: true, force: true });
-            const result = spawnSync("/bin/sh", ["-c", inClusterGcStepScript(false, "filesystem")], {
-                env: { PATH: `${dir}:/usr/bin:/bin`, FAIL_GC: String(failGc), DSO_ROOT: root },
+            const result = spawnSync("/bin/sh", ["-c", script], {
+                env: { PATH: `${stepDir}:/usr/bin:/bin`, FAIL_GC: String(failGc), DSO_ROOT: root },
                 encoding: "utf8",
             });
             return {
@@ -741,44 +748,43 @@ describe("garbage collection scripts under sh", () => {
             };
         };
 
-        test("Distribution collects while the GC's marker exists, and the marker is gone afterwards", () => {
+        // The settle wait lets writes that passed the front just before the marker land before the collection starts.
+        const settled = `marker sleep ${FRONT_SETTLE_SECONDS}`;
+
+        test("Distribution collects while the GC's marker exists, after the settle wait, and the marker is gone afterwards", () => {
             expect(collect(0)).toMatchObject({
                 status: 0,
-                seen: `marker garbage-collect ${root}/etc/dso-registry/config.yml`,
+                seen: `${settled}\nmarker registry garbage-collect ${root}/etc/dso-registry/config.yml`,
                 markerLeft: false,
             });
+        });
+
+        test("deleteUntagged reaches the collector", () => {
+            expect(collect(0, true, inClusterGcStepScript(true, "filesystem")).seen).toBe(
+                `${settled}\nmarker registry garbage-collect --delete-untagged ${root}/etc/dso-registry/config.yml`,
+            );
         });
 
         test("a failed collection removes the marker too, and fails", () => {
             expect(collect(3)).toMatchObject({
                 status: 3,
-                seen: `marker garbage-collect ${root}/etc/dso-registry/config.yml`,
+                seen: `${settled}\nmarker registry garbage-collect ${root}/etc/dso-registry/config.yml`,
                 markerLeft: false,
             });
         });
 
         test("on a registry nobody has pushed to, there is nothing to collect and the job goes on", () => {
             const result = collect(3, false);
-            expect(result).toMatchObject({ status: 0, seen: "", markerLeft: false });
+            expect(result).toMatchObject({ status: 0, seen: settled, markerLeft: false });
             expect(result.stdout).toContain("the registry holds no repository yet: nothing to collect");
         });
 
         test("with s3 storage the collector always runs (the bucket has no folder to look for)", () => {
-            expect(inClusterGcStepScript(false, "s3")).not.toContain("nothing to collect");
-            expect(inClusterGcStepScript(false, "filesystem")).toContain("nothing to collect");
-        });
-
-        test("writes that passed the front just before the marker get the settle wait before the collection starts", () => {
-            const script = inClusterGcStepScript(true, "filesystem");
-            const at = (text: string) => {
-                const i = script.indexOf(text);
-                expect(i, text).toBeGreaterThanOrEqual(0);
-                return i;
-            };
-            expect(at(`trap 'rm -f "$marker"' EXIT`)).toBeLessThan(at(': > "$marker"'));
-            expect(at(': > "$marker"')).toBeLessThan(at(`sleep ${FRONT_SETTLE_SECONDS}`));
-            expect(at(`sleep ${FRONT_SETTLE_SECONDS}`)).toBeLessThan(at("registry garbage-collect --delete-untagged"));
-            expect(at("registry garbage-collect")).toBeLessThan(at('rm -f "$marker"\n'));
+            expect(collect(0, false, inClusterGcStepScript(false, "s3"))).toMatchObject({
+                status: 0,
+                seen: `${settled}\nmarker registry garbage-collect ${root}/etc/dso-registry/config.yml`,
+                markerLeft: false,
+            });
         });
     });
 });
@@ -813,23 +819,38 @@ describe("the Maven repository in the registry pod", () => {
         const objects = renderInClusterObjects(baseSpec({ maven, garbageCollection: gcOn }));
         const script = get(objects, "ConfigMap", IN_CLUSTER.configMap).data["maven-gc.sh"];
         expect(script).toBe(mavenGcScript(maven));
-        expect(script).toContain(`maven="\${DSO_ROOT:-}"'/var/lib/maven'`);
-        expect(script).toContain("head -n 4");
-        expect(gcCommand(objects)).toContain("exec deployment/registry --container=maven -- /bin/sh /etc/dso-registry/maven-gc.sh");
+        expect(script).toContain("\nMAVEN_DATA_DIR='/var/lib/maven'\n");
+        expect(script).toContain("\nMAVEN_SNAPSHOT_BUILDS_TO_KEEP='4'\n");
+        // Run under sh with the Maven cleanup: "garbage collection scripts under sh".
+        expect(gcCommand(objects)).toBe(gcScript("dso", false, true, "marker"));
         expect(container(objects, "maven").volumeMounts).toContainEqual({ name: "config", mountPath: "/etc/dso-registry", readOnly: true });
     });
 
     test("the Maven cleanup holds deploys back with the GC's marker, which the Maven container may write", () => {
         const objects = renderInClusterObjects(baseSpec({ maven, garbageCollection: gcOn }));
         const script: string = get(objects, "ConfigMap", IN_CLUSTER.configMap).data["maven-gc.sh"];
-        const at = (text: string) => {
-            const i = script.indexOf(text);
-            expect(i, text).toBeGreaterThanOrEqual(0);
-            return i;
-        };
-        expect(script).toContain(`marker="\${DSO_ROOT:-}"'${READ_ONLY_SIGNAL.gcMarker}'`);
-        expect(at(': > "$marker"')).toBeLessThan(at("head -n 4"));
-        expect(at("head -n 4")).toBeLessThan(at('rm -f "$marker"\n'));
+        // Run under sh: the settle wait and the clean-up's temporary file record whether the marker exists.
+        const root = mkdtempSync(path.join(tmpdir(), "dso-maven-gc-"));
+        try {
+            const marker = `${root}${READ_ONLY_SIGNAL.gcMarker}`;
+            const seen = path.join(root, "seen");
+            const bin = path.join(root, "bin");
+            mkdirSync(bin);
+            mkdirSync(`${root}/run/dso-maven`, { recursive: true });
+            const recorder = (name: string, then: string) =>
+                `#!/bin/sh\nif [ -e "${marker}" ]; then echo "marker ${name}" >> "${seen}"; else echo "no marker ${name}" >> "${seen}"; fi\n${then}\n`;
+            writeFileSync(path.join(bin, "sleep"), recorder("sleep", "exit 0"), { mode: 0o755 });
+            writeFileSync(path.join(bin, "mktemp"), recorder("mktemp", 'exec /usr/bin/mktemp "$@"'), { mode: 0o755 });
+            const result = spawnSync("/bin/sh", ["-c", script], {
+                env: { PATH: `${bin}:/usr/bin:/bin`, DSO_ROOT: root },
+                encoding: "utf8",
+            });
+            expect(result.status, result.stderr).toBe(0);
+            expect(readFileSync(seen, "utf8")).toBe("marker sleep\nmarker mktemp\n");
+            expect(existsSync(marker)).toBe(false);
+        } finally {
+            rmSync(root, { recursive: true, force: true });
+        }
         expect(container(objects, "maven").volumeMounts).toContainEqual({ name: READ_ONLY_SIGNAL.volume, mountPath: READ_ONLY_SIGNAL.dir });
         expect(container(renderInClusterObjects(baseSpec({ maven })), "maven").volumeMounts).not.toContainEqual(
             expect.objectContaining({ name: READ_ONLY_SIGNAL.volume }),
@@ -842,7 +863,7 @@ describe("the Maven repository in the registry pod", () => {
     ])("%s: no Maven cleanup", (_name, spec) => {
         const objects = renderInClusterObjects(spec);
         expect(get(objects, "ConfigMap", IN_CLUSTER.configMap).data["maven-gc.sh"]).toBeUndefined();
-        expect(find(objects, "CronJob", "registry-gc") ? gcCommand(objects) : "").not.toContain("--container=maven");
+        if (find(objects, "CronJob", "registry-gc")) expect(gcCommand(objects)).toBe(gcScript("dso", false, false, "marker"));
     });
 
     test("no Maven objects without it", () => {
@@ -905,19 +926,18 @@ describe("backups", () => {
         expect(verbs).not.toContain("patch");
     });
 
-    test("the read-only step creates the marker, removes it on every exit, and lets writes under way land before restic reads", () => {
+    test("the read-only step opens the front's window with its marker around restic's second pass", () => {
+        // How the window opens (the marker, then the settle wait) and closes on every exit: test/unit/frontWindow.test.ts.
         const step: string = get(objects, "ConfigMap", "registry-backup").data["backup.sh"];
-        const body = step.slice(step.indexOf("  read-only)"), step.indexOf("  end-read-only)"));
+        const body = step.slice(step.indexOf("\n    read-only)"), step.indexOf("\n    end-read-only)"));
         const at = (text: string) => {
             const i = body.indexOf(text);
             expect(i, text).toBeGreaterThanOrEqual(0);
             return i;
         };
-        expect(step).toContain(`marker="\${DSO_ROOT:-}"'${IN_CLUSTER_BACKUP.marker}'`);
-        expect(at(`trap 'rm -f "$marker"' EXIT`)).toBeLessThan(at(': > "$marker"'));
-        expect(at(': > "$marker"')).toBeLessThan(at("sleep "));
-        expect(at("sleep ")).toBeLessThan(at("restic_ backup"));
-        expect(at("restic_ backup")).toBeLessThan(at('rm -f "$marker"\n'));
+        expect(step).toContain(`\nMARKER='${IN_CLUSTER_BACKUP.marker}'\n`);
+        expect(at('open_marker_window "$marker"')).toBeLessThan(at('backup_pass "$SNAPSHOT_TAG" "$warm"'));
+        expect(at('backup_pass "$SNAPSHOT_TAG" "$warm"')).toBeLessThan(at("close_marker_window"));
     });
 
     test("the marker's emptyDir: written by the backup container, read-only in the Caddy sidecar, whose Caddyfile watches it", () => {
@@ -940,9 +960,11 @@ describe("backups", () => {
 
     test("the scripts back up Maven's files only when Maven is served in-cluster", () => {
         const without = get(renderInClusterObjects(baseSpec({ backup })), "ConfigMap", "registry-backup").data["backup.sh"];
-        expect(without).toContain("dirs='/var/lib/registry'\n");
+        expect(without).toContain("\nBACKED_UP='/var/lib/registry'\n");
         expect(without).not.toContain("/var/lib/maven");
-        expect(get(objects, "ConfigMap", "registry-backup").data["backup.sh"]).toContain("dirs='/var/lib/registry /var/lib/maven'\n");
+        expect(get(objects, "ConfigMap", "registry-backup").data["backup.sh"]).toContain(
+            "\nBACKED_UP='/var/lib/registry\n/var/lib/maven'\n",
+        );
     });
 
     test("a volume destination: PVC registry-backup of the configured size and class, mounted writable in the backup container only", () => {
@@ -956,9 +978,8 @@ describe("backups", () => {
         const mounting = containers.filter((c) => (c.volumeMounts as any[]).some((m) => m.name === "backup-repository"));
         expect(mounting.map((c) => c.name)).toEqual(["backup"]);
         expect(get(withVolume, "Secret", "registry-backup").stringData).toEqual({ "repository-password": "BACKUP-PASSWORD-VALUE" });
-        expect(get(withVolume, "ConfigMap", "registry-backup").data["backup.sh"]).toContain(
-            `repo="\${DSO_ROOT:-}"'/var/backups/dso-registry/repository'`,
-        );
+        const step: string = get(withVolume, "ConfigMap", "registry-backup").data["backup.sh"];
+        expect(step).toContain("\nDESTINATION='volume'\nREPOSITORY='/var/backups/dso-registry/repository'\n");
     });
 
     test("no backup objects or container without backups", () => {

@@ -4,12 +4,12 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { ConfigError, parseConfig } from "../../components/config";
+import { mirrorPruneScript } from "../../components/mirrors/hostCaches";
 import {
     defaultRemoteUrl,
     mirrorAge,
     mirrorCaFile,
     mirrorPathName,
-    mirrorPruneScript,
     parseMirrorCredentials,
     quantityBytes,
     renderMirrorConfig,
@@ -201,7 +201,7 @@ describe("the external host's size and age limits", () => {
         ["1Ki", "30s", "1 1"],
     ])("checks a cache of maxSize %s and maxAge %s in KiB and minutes", (maxSize, maxAge, limits) => {
         expect(mirrorPruneScript([{ paths, maxSize, maxAge, remoteUrl }])).toContain(
-            `check 'dso-registry-mirror-docker.io' "\${DSO_ROOT:-}"'/srv/m/docker.io' ${limits} 'https://registry-1.docker.io'\n`,
+            `\nCACHES='dso-registry-mirror-docker.io ${limits} https://registry-1.docker.io /srv/m/docker.io'\n`,
         );
     });
 

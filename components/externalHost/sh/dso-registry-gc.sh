@@ -1,0 +1,60 @@
+#!/bin/sh
+# Managed by dso-registry: registry garbage collection in the read-only window. See
+# docs/external-host.md; why the window: docs/decisions/maintenance-window.md.
+#
+# The front's marker goes up, the registry is recreated read-only (pulls go on, writes get 503 at the
+# front), the collection runs (and the Maven clean-up, when the host serves Maven), and the registry is
+# recreated writable, which starts it with an empty blob-descriptor cache; the writable registry comes
+# back even when the collection fails. Then dso-registry-verify checks every tagged image through it.
+# With s3 storage the collection runs against the bucket (`docker exec` inherits the credentials).
+: "${LOCK_FILE:?}" "${MARKER:?}" "${FRONT_SETTLE_SECONDS:?}" "${STOP_SECONDS:?}" "${DELETE_UNTAGGED:?}" "${VERIFY_SCRIPT:?}"
+: "${REGISTRY_NAME:?}" "${REGISTRY_IMAGE:?}" "${REGISTRY_HOST_PORT:?}" "${REGISTRY_STORAGE:?}" "${REGISTRY_DATA_DIR:?}"
+: "${REGISTRY_CONFIG_DIR:?}" "${REGISTRY_STORAGE_ENV:?}" "${REGISTRY_FINGERPRINT:?}"
+: "${DISTRIBUTION_PORT:?}" "${DISTRIBUTION_DATA_DIR:?}" "${DISTRIBUTION_CONFIG_DIR:?}"
+: "${MAVEN_DATA_DIR?}" "${MAVEN_PATH_PREFIX?}" "${MAVEN_SNAPSHOT_BUILDS_TO_KEEP?}" "${MAVEN_UPLOADS?}" "${MAVEN_UPLOAD_LEFTOVER_MINUTES?}"
+set -eu
+# shellcheck source=./lock.sh
+. "$(dirname "$0")/lock.sh"
+# shellcheck source=../../upkeep/sh/container-converge.sh
+. "$(dirname "$0")/../../upkeep/sh/container-converge.sh"
+# shellcheck source=./registry-run.sh
+. "$(dirname "$0")/registry-run.sh"
+# shellcheck source=../../upkeep/sh/front-window.sh
+. "$(dirname "$0")/../../upkeep/sh/front-window.sh"
+# shellcheck source=../../upkeep/sh/collect.sh
+. "$(dirname "$0")/../../upkeep/sh/collect.sh"
+# shellcheck source=../../upkeep/sh/maven-cleanup.sh
+. "$(dirname "$0")/../../upkeep/sh/maven-cleanup.sh"
+take_lock "$LOCK_FILE"
+marker="${DSO_ROOT:-}$MARKER"
+want=$(registry_spec)
+# SIGTERM, and Distribution lets the requests under way finish (http.draintimeout), so that an upload
+# already past the front completes instead of being cut.
+stop_registry() { docker stop -t "$STOP_SECONDS" "$REGISTRY_NAME" >/dev/null 2>&1 || true; }
+# Brings the writable registry back (with its normal spec, hence an empty cache) and closes the window:
+# on every exit, also a failed one.
+restore() {
+    stop_registry
+    docker rm -f "$REGISTRY_NAME" >/dev/null 2>&1 || true
+    run_registry "$want" config.yml
+    # docker-proxy accepts connections before Distribution listens and then drops them, which the
+    # front cannot retry for a PUT (502): close the window only once the registry answers.
+    tries=0
+    until curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$REGISTRY_HOST_PORT/v2/"; do
+        tries=$((tries + 1)); [ "$tries" -ge 30 ] && break; sleep 1
+    done
+    rm -f "$marker"
+}
+trap restore EXIT
+open_front_window "$marker"
+stop_registry
+docker rm -f "$REGISTRY_NAME" >/dev/null
+run_registry read-only config-readonly.yml
+echo "registry is read-only; collecting garbage"
+if [ "$REGISTRY_STORAGE" = s3 ]; then data=''; else data="${DSO_ROOT:-}$REGISTRY_DATA_DIR"; fi
+collect_garbage "$data" "$DELETE_UNTAGGED" "$DISTRIBUTION_CONFIG_DIR/config.yml" docker exec "$REGISTRY_NAME"
+if [ -n "$MAVEN_DATA_DIR" ]; then clean_maven_repository; fi
+restore
+trap - EXIT
+echo "garbage collection done; registry back to writable with an empty cache; checking every tagged image"
+"${DSO_ROOT:-}$VERIFY_SCRIPT"

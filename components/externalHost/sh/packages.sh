@@ -1,0 +1,37 @@
+#!/bin/sh
+# Installs Docker, Caddy, cron, curl and flock (and restic, for backups: RESTIC) from the
+# distribution's packages when they are missing (apt or dnf), or, with INSTALL false, only reports
+# what is missing and fails.
+: "${INSTALL:?}" "${RESTIC:?}"
+set -eu
+missing=''
+command -v docker >/dev/null 2>&1 || missing="$missing docker"
+command -v caddy >/dev/null 2>&1 || missing="$missing caddy"
+command -v crontab >/dev/null 2>&1 || [ -d "${DSO_ROOT:-}/etc/cron.d" ] || missing="$missing cron"
+command -v curl >/dev/null 2>&1 || missing="$missing curl"
+command -v flock >/dev/null 2>&1 || missing="$missing flock"
+if [ "$RESTIC" = true ]; then command -v restic >/dev/null 2>&1 || missing="$missing restic"; fi
+if [ -z "$missing" ]; then echo "unchanged packages"; exit 0; fi
+if [ "$INSTALL" != true ]; then
+    debian='docker.io caddy cron curl util-linux'
+    if [ "$RESTIC" = true ]; then debian="$debian restic"; fi
+    echo "missing on the registry host:$missing. Install them (Debian: apt-get install $debian), or set externalHost.installPackages: true" >&2
+    exit 1
+fi
+# Package names differ by manager only for Docker; the list is built as "$@" so that each name stays
+# one word.
+if command -v apt-get >/dev/null 2>&1; then manager=apt-get; docker=docker.io
+elif command -v dnf >/dev/null 2>&1; then manager=dnf; docker=docker
+else echo "missing:$missing, and neither apt-get nor dnf is available: install them by hand" >&2; exit 1
+fi
+set --
+for m in $missing; do case $m in
+    docker) set -- "$@" "$docker" ;; flock) set -- "$@" util-linux ;; *) set -- "$@" "$m" ;;
+esac; done
+if [ "$manager" = apt-get ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq "$@"
+else
+    dnf install -y "$@"
+fi
+echo "changed packages: $*"

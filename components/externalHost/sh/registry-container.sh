@@ -1,0 +1,18 @@
+#!/bin/sh
+# Runs the registry container when it is missing, stopped, or was created from another spec (image,
+# ports, mounts or config: REGISTRY_FINGERPRINT; with s3 storage also the bucket's credentials).
+# Otherwise changes nothing.
+: "${LOCK_FILE:?}"
+: "${REGISTRY_NAME:?}" "${REGISTRY_IMAGE:?}" "${REGISTRY_HOST_PORT:?}" "${REGISTRY_STORAGE:?}" "${REGISTRY_DATA_DIR:?}"
+: "${REGISTRY_CONFIG_DIR:?}" "${REGISTRY_STORAGE_ENV:?}" "${REGISTRY_FINGERPRINT:?}"
+: "${DISTRIBUTION_PORT:?}" "${DISTRIBUTION_DATA_DIR:?}" "${DISTRIBUTION_CONFIG_DIR:?}"
+set -eu
+# shellcheck source=./lock.sh
+. "$(dirname "$0")/lock.sh"
+# shellcheck source=../../upkeep/sh/container-converge.sh
+. "$(dirname "$0")/../../upkeep/sh/container-converge.sh"
+# shellcheck source=./registry-run.sh
+. "$(dirname "$0")/registry-run.sh"
+take_lock "$LOCK_FILE"
+want=$(registry_spec)
+converge_container "$REGISTRY_NAME" "$want" container run_registry "$want" config.yml

@@ -1,0 +1,20 @@
+#!/bin/sh
+# The GC job's script (CronJob registry-gc, kubectl only) when one registry pod runs:
+# the front's window (docs/decisions/maintenance-window.md). GC_STEP_SCRIPT runs in the registry
+# container: it creates the GC's marker, runs the collector and removes the marker when it ends,
+# also when it fails; then, with Maven, MAVEN_GC_SCRIPT does the same around the snapshot clean-up in
+# the Maven container. Nothing restarts. Then VERIFY_SCRIPT checks, in the registry container, every
+# tagged image.
+: "${NAMESPACE:?}" "${DEPLOYMENT:?}" "${GC_STEP_SCRIPT:?}" "${MAVEN_CONTAINER:?}" "${MAVEN_GC_SCRIPT?}" "${VERIFY_SCRIPT:?}"
+set -eu
+# in_pod CONTAINER COMMAND...: runs COMMAND in a container of the registry's pod.
+in_pod() {
+    in_container=$1
+    shift
+    kubectl --namespace "$NAMESPACE" exec "deployment/$DEPLOYMENT" --container="$in_container" -- "$@"
+}
+echo "collecting garbage inside the front's read-only window: writes get 503, pulls go on, nothing restarts"
+in_pod registry /bin/sh "$GC_STEP_SCRIPT"
+if [ -n "$MAVEN_GC_SCRIPT" ]; then in_pod "$MAVEN_CONTAINER" /bin/sh "$MAVEN_GC_SCRIPT"; fi
+echo "garbage collection done; registry writable again; checking every tagged image"
+in_pod registry /bin/sh "$VERIFY_SCRIPT"

@@ -1,0 +1,106 @@
+/**
+ * The pull-through caches on the external host, pure part: where each cache lives (its container,
+ * loopback port, storage and config directory), the scripts that run and remove its container, the
+ * hourly prune job that holds every cache to its size and age limits, and that job's cron file. The
+ * scripts are in `sh/` beside this file; MirrorCachesOnHost places and runs them.
+ */
+import * as path from "node:path";
+import { DISTRIBUTION, durationSeconds } from "../shared/facts";
+import { renderShellScript } from "../shared/shellScript";
+import { type MirrorSpec, quantityBytes } from "./mirrors";
+
+/** Loopback port of the first cache on the external host; the n-th listed mirror gets base + n. */
+export const MIRROR_HOST_PORT_BASE = 5100;
+
+/** Where one cache lives on the external host. */
+export interface HostMirrorPaths {
+    /** Container name. */
+    readonly container: string;
+    /** Loopback port it is published on. */
+    readonly hostPort: number;
+    /** Its storage (bind-mounted as Distribution's data directory): outside the registry's data directory. */
+    readonly dataDir: string;
+    /** Its config directory (config.yml, and env with the upstream account). */
+    readonly configDir: string;
+}
+
+/** The host layout of the `index`-th mirror; `mirrorsDir` holds one directory per mirror. */
+export function hostMirrorPaths(
+    spec: Pick<MirrorSpec, "pathName">,
+    index: number,
+    mirrorsDir: string,
+    configRoot: string,
+): HostMirrorPaths {
+    return {
+        container: `dso-registry-mirror-${spec.pathName}`,
+        hostPort: MIRROR_HOST_PORT_BASE + index + 1,
+        dataDir: `${mirrorsDir}/${spec.pathName}`,
+        configDir: `${configRoot}/mirrors/${spec.pathName}`,
+    };
+}
+
+/**
+ * Runs a cache's container when it is missing, stopped, or made from another spec (`fingerprint`,
+ * which covers image, port, paths and config; a digest of the env file is added on the host, so new
+ * upstream credentials recreate it without ever appearing in the script).
+ */
+export function mirrorContainerScript(paths: HostMirrorPaths, image: string, fingerprint: string, hasCredentials: boolean): string {
+    return renderShellScript(path.join(__dirname, "sh", "mirror-container.sh"), {
+        CONTAINER: paths.container,
+        IMAGE: image,
+        HOST_PORT: paths.hostPort,
+        DATA_DIR: paths.dataDir,
+        CONFIG_DIR: paths.configDir,
+        FINGERPRINT: fingerprint,
+        CREDENTIALS: hasCredentials,
+        DISTRIBUTION_PORT: DISTRIBUTION.containerPort,
+        DISTRIBUTION_DATA_DIR: DISTRIBUTION.dataDir,
+        DISTRIBUTION_CONFIG_DIR: DISTRIBUTION.configDir,
+    });
+}
+
+/** Removes a cache's container and its cached content (it can always be fetched again). */
+export function mirrorContainerDeleteScript(paths: HostMirrorPaths): string {
+    return renderShellScript(path.join(__dirname, "sh", "mirror-container-delete.sh"), {
+        CONTAINER: paths.container,
+        DATA_DIR: paths.dataDir,
+    });
+}
+
+/** A cache as the prune script checks it. */
+export interface PrunedMirror {
+    readonly paths: HostMirrorPaths;
+    readonly maxSize: string;
+    /** `maxAge`: blobs fetched longer ago than this are removed ("168h"). */
+    readonly maxAge: string;
+    /** The upstream's registry API: a cache is only restarted while it answers. */
+    readonly remoteUrl: string;
+}
+
+/**
+ * One line of the prune script's CACHES: the container, the size limit in KiB, the age limit in
+ * minutes, the upstream's API and, last, the storage directory.
+ */
+function prunedCacheLine(m: PrunedMirror): string {
+    const bytes = quantityBytes(m.maxSize);
+    if (bytes === undefined) throw new Error(`mirrorPruneScript: maxSize "${m.maxSize}" is not a quantity such as "20Gi"`);
+    const seconds = durationSeconds(m.maxAge);
+    if (seconds === undefined) throw new Error(`mirrorPruneScript: maxAge "${m.maxAge}" is not a duration such as "168h"`);
+    return `${m.paths.container} ${Math.ceil(bytes / 1024)} ${Math.ceil(seconds / 60)} ${m.remoteUrl} ${m.paths.dataDir}`;
+}
+
+/** The size and age limits on the external host (mirror-prune.sh), run hourly by cron. */
+export function mirrorPruneScript(mirrors: readonly PrunedMirror[]): string {
+    return renderShellScript(path.join(__dirname, "sh", "mirror-prune.sh"), { CACHES: mirrors.map(prunedCacheLine) });
+}
+
+/** /etc/cron.d file that runs the prune script every hour (root, output to syslog). */
+export function mirrorCronFile(pruneScript: string): string {
+    return [
+        "# Managed by dso-registry: size limit of the pull-through caches. See docs/mirrors.md.",
+        "SHELL=/bin/sh",
+        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        `17 * * * * root ${pruneScript} 2>&1 | logger -t dso-registry-mirrors`,
+        "",
+    ].join("\n");
+}

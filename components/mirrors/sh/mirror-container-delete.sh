@@ -1,0 +1,8 @@
+#!/bin/sh
+# Removes a pull-through cache's container CONTAINER and its cached content DATA_DIR (it can always
+# be fetched again).
+: "${CONTAINER:?}" "${DATA_DIR:?}"
+set -eu
+docker rm -f "$CONTAINER" >/dev/null 2>&1 || true
+rm -rf "${DSO_ROOT:-}$DATA_DIR"
+echo "removed mirror container $CONTAINER and its cache"

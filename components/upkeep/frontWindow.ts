@@ -1,0 +1,13 @@
+/**
+ * The front's read-only window, in both placements: while a marker file exists, the Caddy front
+ * answers every write 503 with Retry-After (the policy's file signal, see
+ * `AccessPolicy.readOnlySignals`) and lets reads through. `sh/front-window.sh` beside this file is the
+ * one place that opens and closes such a window; the maintenance scripts of both placements source
+ * it. Why the window exists, and the kinds of window built on it: docs/decisions/maintenance-window.md.
+ */
+
+/** Seconds between the marker's appearance and whatever the window is for (a stop, a read of the data). */
+export const FRONT_SETTLE_SECONDS = 2;
+
+/** The parameters a script that sources front-window.sh declares. */
+export const FRONT_WINDOW_PARAMS = { FRONT_SETTLE_SECONDS } as const;

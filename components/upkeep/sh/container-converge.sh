@@ -1,0 +1,35 @@
+# shellcheck shell=sh
+# Containers on the external host converge to their spec: each carries the label dso-registry.spec
+# with a fingerprint of everything it is made from (image, ports, mounts, config), and is replaced
+# when that label differs or it does not run. The registry, the web UI, the Maven backend and the
+# pull-through caches are run this way.
+
+# run_container NAME SPEC ARGS...: `docker run` of ARGS (options, image, command) as container NAME,
+# detached, restarted unless stopped, labelled with SPEC.
+run_container() {
+    run_name=$1 run_spec=$2
+    shift 2
+    docker run -d --name "$run_name" --restart unless-stopped --label "dso-registry.spec=$run_spec" "$@" >/dev/null
+}
+
+# converge_container NAME SPEC WHAT RUN...: prints "unchanged WHAT" when container NAME runs with the
+# label SPEC; otherwise removes it, runs the command RUN... (which runs the new one) and prints
+# "changed WHAT".
+converge_container() {
+    converge_name=$1 converge_spec=$2 converge_what=$3
+    shift 3
+    have=$(docker inspect -f '{{index .Config.Labels "dso-registry.spec"}} {{.State.Running}}' "$converge_name" 2>/dev/null || true)
+    if [ "$have" = "$converge_spec true" ]; then
+        echo "unchanged $converge_what"
+        return 0
+    fi
+    docker rm -f "$converge_name" >/dev/null 2>&1 || true
+    "$@"
+    echo "changed $converge_what"
+}
+
+# spec_with_env SPEC FILE: SPEC and a digest of the environment file FILE, so that new credentials in
+# it make a new spec. The digest is computed here: the credentials never appear in a script.
+spec_with_env() {
+    printf '%s env:%s\n' "$1" "$(sha256sum <"$2" | cut -c1-16)"
+}

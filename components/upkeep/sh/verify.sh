@@ -1,0 +1,92 @@
+#!/bin/sh
+# Managed by dso-registry: checks that the registry serves every tagged image whole (after garbage
+# collection and after a restore). See docs/deletes-and-gc.md.
+#
+# Asks the registry itself (REGISTRY_URL, Distribution with no front in between) for every repository,
+# tag and manifest and HEADs every blob and child manifest they name. Run against a freshly started
+# registry, or one without a blob-descriptor cache, a 200 means the file is there (distribution#3743).
+# Repositories without tags (404 on tags/list: a push under way or refused before its manifest, or
+# every tag deleted) are skipped. HTTP_CLIENT is what the place it runs has: curl (the external host)
+# or busybox's wget (the registry:2 image, Alpine without curl).
+: "${REGISTRY_URL:?}" "${HTTP_CLIENT:?}" "${REGISTRY_LOGS:?}" "${REMEDY:?}"
+set -eu
+base=$REGISTRY_URL
+# Every manifest type Distribution 2.8 stores.
+accept='application/vnd.oci.image.index.v1+json,application/vnd.oci.image.manifest.v1+json,application/vnd.docker.distribution.manifest.list.v2+json,application/vnd.docker.distribution.manifest.v2+json,application/vnd.docker.distribution.manifest.v1+prettyjws'
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+# http_get URL FILE: a GET that accepts every manifest type; the body goes to FILE, the headers to
+# $tmp/headers. http_head URL. Both print the HTTP status, 000 when nothing answers.
+case $HTTP_CLIENT in
+    curl)
+        http_get() { curl -sS --max-time 60 -H "Accept: $accept" -D "$tmp/headers" -o "$2" -w "%{http_code}" "$1" 2>/dev/null || true; }
+        http_head() { curl -sS --max-time 60 -o /dev/null -w "%{http_code}" -I "$1" 2>/dev/null || true; }
+        ;;
+    busybox-wget)
+        # busybox wget prints the answer's headers (-S) to stderr, indented. The last status line it
+        # wrote to file $1; 000 when there is none (nothing answered).
+        status_of() { sed -n 's/^[[:space:]]*HTTP\/[0-9.]*[[:space:]]*\([0-9][0-9][0-9]\).*/\1/p' "$1" | tail -n 1 | grep . || echo 000; }
+        http_get() { wget -S -q -O "$2" --header "Accept: $accept" "$1" 2>"$tmp/headers" || true; status_of "$tmp/headers"; }
+        # busybox wget sends no HEAD: --spider sends a GET and stops after the headers; Distribution looks
+        # the blob up (the repository's link, the blob's file) exactly as for a HEAD and answers 404
+        # before any byte when it is missing.
+        http_head() { wget -S -q --spider "$1" 2>"$tmp/head" || true; status_of "$tmp/head"; }
+        ;;
+    *)
+        echo "HTTP_CLIENT is curl or busybox-wget, not $HTTP_CLIENT" >&2
+        exit 2
+        ;;
+esac
+tries=0
+until [ "$(http_get "$base/v2/" "$tmp/ping")" = 200 ]; do
+    tries=$((tries + 1))
+    if [ "$tries" -ge 60 ]; then echo "the registry does not answer on $base/v2/; see: $REGISTRY_LOGS" >&2; exit 1; fi
+    sleep 1
+done
+images=0; blobs=0; bad=''
+# The values of a JSON array field of $1, one a line (names and tags hold no quotes or commas).
+array() { tr -d '\n' < "$2" | sed -n "s/.*\"$1\"[[:space:]]*:[[:space:]]*\[\([^]]*\)\].*/\1/p" | tr ',' '\n' | sed 's/^[[:space:]]*"//; s/"[[:space:]]*$//' | grep -v '^$' || true; }
+missing() { echo "MISSING $1: $2" >&2; case " $bad " in *" $1 "*) ;; *) bad="$bad $1" ;; esac; }
+# check_manifest IMAGE REPO REFERENCE: the manifest, then every blob or child manifest it names.
+check_manifest() {
+    code=$(http_get "$base/v2/$2/manifests/$3" "$tmp/manifest")
+    if [ "$code" != 200 ]; then missing "$1" "manifest $3 (HTTP $code)"; return 0; fi
+    type=$(sed -n 's/^[[:space:]]*[Cc]ontent-[Tt]ype:[[:space:]]*\([^;[:space:]]*\).*/\1/p' "$tmp/headers" | tail -n 1)
+    digests=$(grep -oE '"(digest|blobSum)"[[:space:]]*:[[:space:]]*"[^"]+"' "$tmp/manifest" | sed 's/.*"\([^"]*\)"$/\1/' | sort -u)
+    case "$type" in
+        *index*|*manifest.list*) for d in $digests; do check_manifest "$1" "$2" "$d"; done ;;
+        *)
+            for d in $digests; do
+                blobs=$((blobs + 1))
+                code=$(http_head "$base/v2/$2/blobs/$d")
+                if [ "$code" != 200 ]; then missing "$1" "blob $d (HTTP $code)"; fi
+            done ;;
+    esac
+}
+last=''
+while :; do
+    code=$(http_get "$base/v2/_catalog?n=1000${last:+&last=$last}" "$tmp/catalog")
+    if [ "$code" != 200 ]; then echo "listing the repositories answered HTTP $code; see: $REGISTRY_LOGS" >&2; exit 1; fi
+    repos=$(array repositories "$tmp/catalog")
+    [ -n "$repos" ] || break
+    for repo in $repos; do
+        last="$repo"
+        # 404: a repository without tags (a push under way or refused before its manifest, or every tag deleted).
+        code=$(http_get "$base/v2/$repo/tags/list" "$tmp/tags")
+        case "$code" in
+            200) ;;
+            404) continue ;;
+            *) echo "listing the tags of $repo answered HTTP $code; see: $REGISTRY_LOGS" >&2; exit 1 ;;
+        esac
+        for tag in $(array tags "$tmp/tags"); do
+            images=$((images + 1))
+            check_manifest "$repo:$tag" "$repo" "$tag"
+        done
+    done
+    [ "$(printf "%s\n" "$repos" | wc -l)" -ge 1000 ] || break
+done
+if [ -n "$bad" ]; then
+    echo "FAILED: these tagged images are not served whole:$bad" >&2
+    printf '%s\n' "$REMEDY" >&2
+    exit 1
+fi
+echo "verified: $images tagged images, $blobs blobs, all served"

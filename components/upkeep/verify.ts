@@ -1,0 +1,42 @@
+/**
+ * The check that every tagged image is still served whole, for both placements: after garbage
+ * collection (what can go wrong there: docs/decisions/maintenance-window.md) and after a restore.
+ * One script, `sh/verify.sh` beside this file; the places it runs differ only in the HTTP client they
+ * have and in what the messages point to:
+ *
+ * - the external host: `dso-registry-verify` with curl, against Distribution on the host's loopback
+ *   (components/externalHost/backupScripts.ts `verifyScript`);
+ * - the in-cluster registry: `verify.sh` in ConfigMap `registry-config`, run by the GC job inside the
+ *   registry container (`kubectl exec`), the only place that reaches Distribution on the pod's
+ *   loopback; the registry:2 image is Alpine with busybox and no curl, so it uses busybox's wget.
+ */
+import * as path from "node:path";
+import { renderShellScript } from "../shared/shellScript";
+
+/** The HTTP client the check runs with: curl (the external host), busybox's wget (the registry:2 image). */
+export type VerifyHttpClient = "curl" | "busybox-wget";
+
+/** What differs between the places the check runs. */
+export interface VerifyScriptOptions {
+    /** Distribution's own address (`http://…`), no Caddy in between. */
+    readonly base: string;
+    readonly client: VerifyHttpClient;
+    /** The command that shows the registry's log, named when the registry does not answer as it should. */
+    readonly registryLogs: string;
+    /** What to do about images that are not served whole: the failure's last line. */
+    readonly remedy: string;
+}
+
+/**
+ * The check's complete text. Prints each missing piece with its image name (`MISSING repo:tag: blob
+ * sha256:… (HTTP 404)`) and fails with the list (`FAILED: these tagged images are not served whole:
+ * …`); on success prints `verified: N tagged images, M blobs, all served`.
+ */
+export function renderVerifyScript(options: VerifyScriptOptions): string {
+    return renderShellScript(path.join(__dirname, "sh", "verify.sh"), {
+        REGISTRY_URL: options.base,
+        HTTP_CLIENT: options.client,
+        REGISTRY_LOGS: options.registryLogs,
+        REMEDY: options.remedy,
+    });
+}
