@@ -149,7 +149,8 @@ afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 /**
  * Runs a command's script under sh in a private root ($DSO_ROOT), with stand-ins on PATH for
  * `programs`: each records its arguments in calls.log; `curl` answers `curlAnswer`. With
- * `onlyStubs`, PATH holds nothing else.
+ * `onlyStubs`, PATH holds nothing else. The host's lock (util-linux's flock) is a stand-in that takes
+ * it at once, unless `programs` names flock.
  */
 function runStubbed(text: string, programs: readonly string[], { curlAnswer = "000", onlyStubs = false } = {}) {
     const root = mkdtempSync(path.join(scratch, "root-"));
@@ -162,7 +163,8 @@ function runStubbed(text: string, programs: readonly string[], { curlAnswer = "0
         writeFileSync(path.join(bin, program), `#!/bin/sh\necho "${program} $*" >> '${log}'\n${answer}\n`);
         chmodSync(path.join(bin, program), 0o755);
     }
-    // The shell's own helpers (dirname, flock, sha256sum, …) come after the stand-ins.
+    if (!programs.includes("flock")) writeFileSync(path.join(bin, "flock"), "#!/bin/sh\n", { mode: 0o755 });
+    // The shell's own helpers (dirname, sha256sum, …) come after the stand-ins.
     const result = spawnSync("/bin/sh", ["-c", text], {
         env: { PATH: onlyStubs ? bin : `${bin}:/usr/bin:/bin`, DSO_ROOT: root },
         encoding: "utf8",

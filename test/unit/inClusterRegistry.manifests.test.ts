@@ -628,7 +628,6 @@ describe("garbage collection", () => {
  * The GC scripts run by a real shell: the job's script against a stand-in kubectl that records its
  * arguments (the order of the steps; the rollout window switches back even when a step fails), and
  * the marker window's gc.sh against a stand-in `registry` that records whether the marker exists.
- * A stand-in `sleep` returns at once: where the settle wait stands is checked on the script's text.
  */
 describe("garbage collection scripts under sh", () => {
     const dir = mkdtempSync(path.join(tmpdir(), "dso-gc-"));
@@ -639,7 +638,6 @@ describe("garbage collection scripts under sh", () => {
         ["#!/bin/sh", `echo "$*" >> "${log}"`, 'case "$*" in *" exec "*) exit "${FAIL_GC:-0}";; esac', "exit 0", ""].join("\n"),
     );
     chmodSync(path.join(dir, "kubectl"), 0o755);
-    writeFileSync(path.join(dir, "sleep"), "#!/bin/sh\n", { mode: 0o755 });
     const run = (script: string, failGc: number) => {
         rmSync(log, { force: true });
         const result = spawnSync("/bin/sh", ["-c", script], {
