@@ -8,6 +8,6 @@ if ! command -v shellcheck >/dev/null 2>&1; then
     echo "shellcheck is not installed: shell sources not checked here (apt-get install shellcheck; the integration tests check them)"
     exit 0
 fi
-# -x follows the `. "$(dirname "$0")/…/lib.sh"` lines to the library, relative to each script.
+# -x follows each `. "$(dirname "$0")/….sh"` line to the piece it sources, relative to the script.
 git ls-files -z -- '*.sh' .ci/run | xargs -0 shellcheck -x -P SCRIPTDIR
 echo "shellcheck: $(git ls-files -- '*.sh' .ci/run | wc -l) shell sources clean"

@@ -9,10 +9,13 @@
  *   text assigns each one (`NAME='value'`) right under the header, so a reader sees the values beside
  *   the code, and the file itself still runs from a checkout with the values in its environment.
  *   Rendering fails when a declared parameter has no value or a value names no declared parameter.
- * - Shared shell lives in one library, `components/shared/sh/lib.sh`. A file uses it with the line
- *   `. "$(dirname "$0")/<relative path>/lib.sh"` (with a `# shellcheck source=…` line above it); the
- *   rendered text holds the library's functions in place of that line, so the placed script needs
- *   nothing beside it.
+ * - Shared shell lives in sourced files of functions, one per shared piece: `components/upkeep/sh/`
+ *   for what both placements share (the maintenance window, collect, verify, the backup scheme, the
+ *   Maven clean-up, container converge), a placement's own `sh/` folder for what only its scripts share
+ *   (the host's lock, restic on the host). A script uses one with the line
+ *   `. "$(dirname "$0")/<relative path>.sh"` (with a `# shellcheck source=…` line above it, so
+ *   shellcheck follows it); the rendered text holds the sourced file's functions in place of that
+ *   line, so the placed script needs nothing beside it and carries only the shell it uses.
  *
  * Parameters are never secrets: secrets reach scripts on stdin or in files of mode 0600.
  */
@@ -23,9 +26,6 @@ import { shQuote } from "./shQuote";
 /** A parameter's value; a list becomes one value with an item per line (for `for x in $LIST`). */
 export type ShellParam = string | number | boolean | readonly string[];
 export type ShellParams = Readonly<Record<string, ShellParam>>;
-
-/** The library that scripts source, relative to the repository's `components/`. */
-export const SHELL_LIBRARY = path.join(__dirname, "sh", "lib.sh");
 
 const sources = new Map<string, string>();
 
@@ -62,8 +62,8 @@ function paramValue(value: ShellParam): string {
     return value.join("\n");
 }
 
-/** The library's body as it is inlined: without its own `# shellcheck shell=` directive. */
-function libraryBody(file: string): string[] {
+/** A sourced file's body as it is inlined: without its own `# shellcheck shell=` directive. */
+function sourcedBody(file: string): string[] {
     const lines = read(file).replace(/\n+$/, "").split("\n");
     return lines.filter((line) => !/^#\s*shellcheck\s+shell=/.test(line) && !line.startsWith("#!"));
 }
@@ -78,7 +78,7 @@ function headerLength(lines: readonly string[]): number {
 
 /**
  * The complete text of the script in `file` (an absolute path, `path.join(__dirname, "x.sh")` in its
- * renderer) with `params` assigned under its header and the shared library inlined.
+ * renderer) with `params` assigned under its header and the files it sources inlined.
  */
 export function renderShellScript(file: string, params: ShellParams = {}): string {
     const text = read(file);
@@ -101,7 +101,7 @@ export function renderShellScript(file: string, params: ShellParams = {}): strin
         if (SHELLCHECK_SOURCE.test(line)) continue;
         const include = INCLUDE.exec(line);
         if (include) {
-            out.push(...libraryBody(path.resolve(path.dirname(file), include[1] as string)));
+            out.push(...sourcedBody(path.resolve(path.dirname(file), include[1] as string)));
             continue;
         }
         out.push(line);
