@@ -2,6 +2,7 @@
  * Stack configuration: every key of the `dso-registry` namespace, checked and typed.
  *
  *   schema.ts           the zod schema: one entry per key, its description and its value rules
+ *   schema/             its entries: shared value rules, the registry, each mode, node trust, integrations
  *   rules.ts            rules that span several keys
  *   derived.ts          facts derived from several keys, read by the rules, the notices and the decisions
  *   secrets.ts          the secret keys, the commands that set them, which ones a configuration needs
@@ -22,7 +23,8 @@ export { MOOT_SETTINGS } from "./mootSettings";
 export { type ParseOptions, type ParseResult, parseConfig } from "./parse";
 export { PLACEHOLDER_MARK } from "./placeholders";
 export { ConfigError, type ConfigProblem } from "./problems";
-export { configShape, hostNameProblem, mavenPathProblem, repositoryPrefixProblem } from "./schema";
+export { configShape } from "./schema";
+export { hostNameProblem, mavenPathProblem, repositoryPrefixProblem } from "./schema/values";
 export { type SecretName, type SecretSpec, type SecretState, secretNames, secretSpecs } from "./secrets";
 export type {
     AcmeTls,

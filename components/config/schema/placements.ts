@@ -1,0 +1,79 @@
+/**
+ * The settings of each registry.mode: in the cluster, on an external host over SSH, or an existing
+ * registry this program does not run.
+ */
+import { z } from "zod";
+import { INGRESS_CONTROLLERS } from "../../shared/facts";
+import { k8sName, sshConnection } from "./values";
+
+/** Key `inCluster`: settings of registry.mode "in-cluster". */
+export const inCluster = z.strictObject({
+    namespace: k8sName.default("dso").describe("Namespace of the in-cluster registry; it enforces the restricted Pod Security level."),
+    ingressClass: z
+        .string()
+        .min(1)
+        .default("nginx")
+        .describe(
+            'IngressClass of the ingress controller; microk8s\'s ingress addon registers "public" and "nginx", k3s\'s Traefik "traefik".',
+        ),
+    ingressController: z
+        .enum(INGRESS_CONTROLLERS)
+        .optional()
+        .describe(
+            'The controller behind ingressClass, when its name does not say: "nginx" (ingress-nginx; known classes "nginx", "public") or "traefik" (Traefik v3; known class "traefik"). It decides the Ingress annotations and how registry.allowedNetworks is enforced.',
+        ),
+    publishLocalRegistryHosting: z
+        .boolean()
+        .default(true)
+        .describe("Publish the KEP-1755 `local-registry-hosting` ConfigMap in kube-public."),
+    clusterDns: z
+        .strictObject({
+            flavour: z
+                .enum(["none", "microk8s", "k3s"])
+                .default("none")
+                .describe(
+                    'How pods resolve the registry\'s host name to its TLS Service: "microk8s" (a marked server block in the Corefile of ConfigMap kube-system/coredns, put in and taken out with kubectl), "k3s" (key dso-registry.server of ConfigMap kube-system/coredns-custom), or "none" (pods do not resolve it).',
+                ),
+            kubectlContext: z
+                .string()
+                .min(1)
+                .optional()
+                .describe(
+                    'kubectl context the "microk8s" commands use (set it to the same context as kubernetes:context); the current context when unset.',
+                ),
+        })
+        .prefault({})
+        .describe("The registry's host name inside pods, through the cluster's CoreDNS (docs/in-cluster.md, Cluster DNS)."),
+});
+
+/** Key `externalHost`: settings of registry.mode "external-host". */
+export const externalHost = z.strictObject({
+    ssh: z.strictObject(sshConnection).describe("SSH connection to the registry host; the key is the secret `sshPrivateKey`."),
+    dataDir: z
+        .string()
+        .startsWith("/", { error: "must be an absolute path" })
+        .default("/srv/data/registry")
+        .describe("Registry data directory on the host."),
+    mavenDataDir: z
+        .string()
+        .startsWith("/", { error: "must be an absolute path" })
+        .default("/srv/data/maven")
+        .describe("The Maven repository's files on the host, when the host serves it (mavenRegistry.host is containerRegistry.host)."),
+    purgeDataOnDestroy: z
+        .boolean()
+        .default(false)
+        .describe("Delete the registry data (and the Maven files) on `pulumi destroy`. Off: they survive a destroy."),
+    installPackages: z
+        .boolean()
+        .default(true)
+        .describe("Install Docker and Caddy from the distribution's packages when missing; otherwise only check."),
+});
+
+/** Key `existing`: settings of registry.mode "existing". */
+export const existing = z.strictObject({
+    caCertificate: z
+        .string()
+        .includes("BEGIN CERTIFICATE", { error: "must be a PEM certificate" })
+        .optional()
+        .describe("CA certificate (PEM) that signs the existing registry's certificate, when it is not public."),
+});

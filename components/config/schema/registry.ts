@@ -1,0 +1,305 @@
+/**
+ * The registry itself: the container and Maven registries as clients address them, and how the
+ * registry runs (image, certificate, storage, upkeep, web UI, pull-through mirrors).
+ */
+import { z } from "zod";
+import { DEFAULT_RESTIC_IMAGE } from "../../shared/facts";
+import {
+    cidr,
+    credentialId,
+    cronSchedule,
+    hostName,
+    imageRef,
+    k8sName,
+    mavenPathProblem,
+    mirrorUpstreamProblem,
+    port,
+    quantity,
+    repositoryPrefixProblem,
+    username,
+} from "./values";
+
+/** Key `containerRegistry`: the container registry as clients address it. */
+export const containerRegistry = z.strictObject({
+    host: hostName.describe("Host name clients use for images (no scheme, no port)."),
+    port: port.default(443).describe("HTTPS port clients use; 443 unless the registry is published elsewhere."),
+    pathPrefix: z
+        .string()
+        .superRefine((value, ctx) => {
+            const problem = repositoryPrefixProblem(value);
+            if (problem) ctx.addIssue({ code: "custom", message: problem });
+        })
+        .describe('Repository path under the host that images go to, e.g. "docker-internal/p2c". May be "".'),
+    credentialId: credentialId.default("container-registry").describe("Jenkins credential ID that holds the push account."),
+    requiresAuthForPush: z.boolean().default(true).describe("Pushes need the push account; always true for a registry of our own."),
+    requiresAuthForPull: z
+        .boolean()
+        .default(false)
+        .describe("Pulls need credentials too (the pull-only account); false keeps pulls anonymous for the kubelet."),
+    pushUsername: username.default("ci-push").describe("Push account user name (the account Jenkins pushes with)."),
+    pushCredentials: z
+        .enum(["generated", "operator"])
+        .default("generated")
+        .describe(
+            'Who owns the push password: "generated" (@pulumi/random, owned by this program) or "operator" (the secret `dso-registry:containerRegistryPassword`).',
+        ),
+    pullUsername: username
+        .default("cluster-pull")
+        .describe(
+            "Pull-only account user name. The account exists when pulls need credentials or a pull secret is configured; its password is always generated.",
+        ),
+    rotation: z.string().default("1").describe("Bump to rotate every generated registry password in one `pulumi up`."),
+});
+
+/** Key `mavenRegistry`: the Maven repository CI deploys to. */
+export const mavenRegistry = z.strictObject({
+    host: hostName.describe("Host of the Maven repository (may equal containerRegistry.host)."),
+    port: port.default(443).describe("HTTPS port of the Maven repository."),
+    pathPrefix: z
+        .string()
+        .superRefine((value, ctx) => {
+            const problem = mavenPathProblem(value);
+            if (problem) ctx.addIssue({ code: "custom", message: problem });
+        })
+        .describe('Repository path, e.g. "maven-releases".'),
+    credentialId: credentialId.default("maven-registry").describe("Jenkins credential ID for `mvn deploy`."),
+    requiresAuthForPush: z.boolean().default(true).describe("Deploys need credentials."),
+    requiresAuthForPull: z.boolean().default(false).describe("Downloads need credentials."),
+    username: username
+        .default("ci-deploy")
+        .describe("Deploy account user name; ignored when the container registry's credentials are reused."),
+    storageSize: quantity
+        .default("10Gi")
+        .describe(
+            "PVC size of the repository's files, when this program serves it (mavenRegistry.host is the in-cluster registry's host).",
+        ),
+    nginxImage: z
+        .string()
+        .min(1)
+        .default("nginx:1.27-alpine")
+        .describe(
+            "Image of the Maven backend (nginx with its WebDAV module; the official image has it), when this program serves the repository (the registry pod's sidecar, or a container on the external host). Pin it by digest in production.",
+        ),
+    snapshotBuildsToKeep: z
+        .int()
+        .min(1)
+        .default(3)
+        .describe(
+            "Timestamped builds kept per SNAPSHOT version when this program serves the repository (on the external host or in the cluster): the garbage-collection job (registry.maintenance.garbageCollection) deletes older builds; the latest one, which maven-metadata.xml names, always stays. Releases are never deleted.",
+        ),
+    reuseContainerCredentials: z
+        .boolean()
+        .default(false)
+        .describe(
+            "Reuse the container registry's push credentials (the old bootstrap's skip logic). Allowed only when both registries have the same host. With the same credentialId, Jenkins holds one credential.",
+        ),
+});
+
+const tls = z.strictObject({
+    mode: z
+        .enum(["generated-ca", "acme", "provided", "cert-manager", "public"])
+        .default("generated-ca")
+        .describe(
+            '"generated-ca": a CA and server certificate made by @pulumi/tls (nodes are given the CA); "acme": Caddy obtains a public certificate (external host only); "provided": the operator\'s certificate (`tlsCertificate`) and key (`tlsPrivateKey`, secret); "cert-manager": an issuer in the cluster (in-cluster only); "public": the registry already has a publicly trusted certificate (existing registries only).',
+        ),
+    acmeEmail: z
+        .email({ error: "must be an e-mail address" })
+        .optional()
+        .describe('Contact address for ACME (Let\'s Encrypt); required with mode "acme".'),
+    acmeDirectory: z
+        .url({ error: "must be an https URL" })
+        .optional()
+        .describe("ACME directory; Let's Encrypt production unless set (use the staging URL while testing)."),
+    certManagerIssuer: z
+        .strictObject({
+            kind: z.enum(["Issuer", "ClusterIssuer"]).default("ClusterIssuer").describe("Issuer kind."),
+            name: k8sName.describe("Issuer name."),
+        })
+        .optional()
+        .describe('cert-manager issuer for mode "cert-manager".'),
+    certManagerCaCertificate: z
+        .string()
+        .includes("BEGIN CERTIFICATE", { error: "must be a PEM certificate" })
+        .optional()
+        .describe(
+            'CA certificate (PEM) of the cert-manager issuer (mode "cert-manager"), when it is a private CA: the nodes and the `dso-registry-ca` ConfigMaps get it. Leave unset for a publicly trusted issuer.',
+        ),
+    caValidityDays: z.number().int().min(30).max(36500).default(3650).describe("Lifetime of the generated CA, in days."),
+    serverCertValidityDays: z
+        .number()
+        .int()
+        .min(7)
+        .max(3650)
+        .default(825)
+        .describe("Lifetime of the generated server certificate, in days."),
+});
+
+const storage = z.strictObject({
+    kind: z
+        .enum(["filesystem", "s3"])
+        .default("filesystem")
+        .describe('"filesystem" (a PersistentVolumeClaim or the host\'s data dir) or "s3" (S3-compatible object storage).'),
+    size: quantity.default("20Gi").describe("PVC size (in-cluster, filesystem)."),
+    storageClass: k8sName.optional().describe("PVC storage class; the cluster default when unset."),
+    s3: z
+        .strictObject({
+            bucket: z.string().min(3).max(63).describe("Bucket name."),
+            region: z.string().default("us-east-1").describe("Bucket region (any value for MinIO)."),
+            endpoint: z
+                .url({ error: "must be a URL such as https://minio.example.com" })
+                .optional()
+                .describe("Endpoint of MinIO, Ceph RGW or another S3-compatible store; AWS when unset."),
+            forcePathStyle: z.boolean().default(true).describe("Path-style bucket URLs (MinIO, Ceph RGW)."),
+            rootDirectory: z.string().default("/registry").describe("Key prefix inside the bucket."),
+            redirect: z
+                .boolean()
+                .default(false)
+                .describe(
+                    "Answer blob downloads with a redirect to a presigned URL of the object store. false: the registry fetches each blob from the store and sends it itself, so every client that reaches the registry gets it. true only when every client (the nodes' container runtimes, CI) reaches `endpoint` itself: a MinIO Service inside the cluster is out of the nodes' reach.",
+                ),
+        })
+        .optional()
+        .describe("S3 settings; credentials come from the secrets `s3AccessKeyId` and `s3SecretAccessKey`."),
+});
+
+const maintenance = z.strictObject({
+    garbageCollection: z
+        .strictObject({
+            enabled: z.boolean().default(false).describe("Run garbage collection on a schedule."),
+            schedule: cronSchedule.default("30 3 * * 0").describe("Cron schedule."),
+            deleteUntagged: z.boolean().default(false).describe("Also delete manifests no tag points to."),
+        })
+        .prefault({})
+        .describe("Scheduled garbage collection in a read-only window, cache cleared after."),
+    backup: z
+        .strictObject({
+            enabled: z
+                .boolean()
+                .default(false)
+                .describe(
+                    "Back up on a schedule with restic, with a short read-only window: the external host (its data, configs and Caddy's certificates) to another machine over SFTP or to S3; the in-cluster registry (its volume, and Maven's) to S3 or to a volume of its own. Images kept in a bucket (registry.storage.kind: s3) are in neither: refused in-cluster, warned on the external host.",
+                ),
+            image: imageRef
+                .default(DEFAULT_RESTIC_IMAGE)
+                .describe("In-cluster: the image with restic and a shell that backs up and restores; pin it by digest in production."),
+            schedule: cronSchedule.default("0 2 * * *").describe("Cron schedule."),
+            keep: z
+                .number()
+                .int()
+                .min(1)
+                .max(365)
+                .default(7)
+                .describe("How many snapshots the destination keeps (restic forget --keep-last); older ones are pruned there."),
+            destination: z
+                .strictObject({
+                    kind: z
+                        .enum(["sftp", "s3", "volume"])
+                        .describe(
+                            '"sftp": a restic repository on another machine over SSH; "s3": a restic repository in an S3-compatible bucket; "volume" (in-cluster only): a restic repository on a PersistentVolumeClaim of its own.',
+                        ),
+                    host: z.string().min(1).optional().describe("sftp: the backup machine's address."),
+                    port: port.default(22).describe("sftp: its SSH port."),
+                    user: z.string().min(1).default("dso-backup").describe("sftp: the user the backup logs in as."),
+                    path: z
+                        .string()
+                        .startsWith("/", { error: "must be an absolute path" })
+                        .optional()
+                        .describe("sftp: the repository's directory on the backup machine."),
+                    hostKey: z
+                        .string()
+                        .regex(/^(ssh-|ecdsa-)\S+ \S+/, { error: 'must be a public key line such as "ssh-ed25519 AAAA..."' })
+                        .optional()
+                        .describe("sftp: the backup machine's host key (ssh-keyscan -t ed25519 <host>), pinned."),
+                    endpoint: z
+                        .url({ error: "must be a URL such as https://minio.example.com" })
+                        .optional()
+                        .describe("s3: endpoint of MinIO, Ceph RGW or another S3-compatible store; AWS when unset."),
+                    bucket: z.string().min(3).max(63).optional().describe("s3: bucket name."),
+                    prefix: z.string().min(1).default("dso-registry-backup").describe("s3: key prefix of the repository."),
+                    region: z.string().default("us-east-1").describe("s3: bucket region."),
+                    size: z
+                        .string()
+                        .regex(/^[1-9][0-9]*(Mi|Gi|Ti)$/, { error: 'must be a Kubernetes quantity such as "100Gi"' })
+                        .default("50Gi")
+                        .describe(
+                            "volume: size of PVC registry-backup (restic deduplicates: plan the data's size plus what the kept snapshots add).",
+                        ),
+                    storageClass: z
+                        .string()
+                        .min(1)
+                        .optional()
+                        .describe(
+                            "volume: storage class of PVC registry-backup (the cluster default when unset); best one on other disks than the registry's.",
+                        ),
+                })
+                .optional()
+                .describe("Where the backups go; the repository password is the secret backupRepositoryPassword."),
+        })
+        .prefault({})
+        .describe("Scheduled backups with a read-only window of seconds, and the restore command."),
+});
+
+const ui = z.strictObject({
+    enabled: z.boolean().default(false).describe("Serve the web UI (joxit/docker-registry-ui) from the registry's own origin."),
+    image: imageRef.default("joxit/docker-registry-ui:2.5.7").describe("Web UI image; pin by digest for production."),
+    deleteEnabled: z
+        .boolean()
+        .default(false)
+        .describe("Allow deleting images from the UI (and the API); needs push credentials in the browser."),
+});
+
+const mirror = z.strictObject({
+    upstream: z
+        .string()
+        .superRefine((value, ctx) => {
+            const problem = mirrorUpstreamProblem(value);
+            if (problem) ctx.addIssue({ code: "custom", message: problem });
+        })
+        .describe('The registry as image names write it: "docker.io", "ghcr.io", "quay.io", "registry.k8s.io", or any host[:port].'),
+    remoteUrl: z
+        .url({ protocol: /^https$/, error: "must be an https URL such as https://registry-1.docker.io" })
+        .optional()
+        .describe(
+            'The upstream\'s registry API; "https://registry-1.docker.io" for docker.io and "https://<upstream>" for the others when unset.',
+        ),
+    credentials: z
+        .boolean()
+        .default(false)
+        .describe(
+            "The cache logs in to the upstream with this upstream's account from the secret `mirrorCredentials` (Docker Hub's pull limits are per account).",
+        ),
+    maxAge: z
+        .string()
+        .regex(/^\d+[smh]$/, { error: 'must be a duration such as "168h"' })
+        .default("168h")
+        .describe(
+            "Cached content is dropped this long after it was fetched. External host: the hourly prune job removes older blobs; in-cluster: only with a Distribution 3 registry.image (`proxy.ttl`). Distribution 2 drops content after 168h whatever this says, so a longer age or an in-cluster one warns.",
+        ),
+    maxSize: quantity
+        .default("20Gi")
+        .describe(
+            "Storage limit of this cache: in the cluster the size of its own PVC, a hard limit only where the storage class enforces claim sizes; on the external host an hourly job empties the cache when it has grown past it (docs/mirrors.md, Age and size limits).",
+        ),
+});
+
+/** Key `registry`: how and where the registry runs. */
+export const registry = z.strictObject({
+    mode: z
+        .enum(["in-cluster", "external-host", "existing"])
+        .describe('Where the registry runs: "in-cluster", "external-host" (over SSH) or "existing" (not ours).'),
+    image: imageRef.default("registry:2.8.3").describe('Distribution image; pin by digest with "registry@sha256:\u2026".'),
+    caddyImage: imageRef.default("caddy:2.8.4").describe("Caddy image for the in-cluster sidecar."),
+    tls: tls.prefault({}).describe("How the registry gets its certificate."),
+    allowedNetworks: z.array(cidr).default([]).describe("Client networks allowed to reach the registry at all; everyone when empty."),
+    storage: storage.prefault({}).describe("Where image data lives."),
+    maintenance: maintenance.prefault({}).describe("Garbage collection and backups."),
+    ui: ui.prefault({}).describe("Optional web UI."),
+    replicas: z.number().int().min(1).max(20).default(1).describe("Registry replicas (in-cluster). More than one needs s3 storage."),
+    mirrors: z
+        .array(mirror)
+        .max(20)
+        .default([])
+        .describe(
+            "Pull-through caches, one per upstream registry, behind the registry's own front at /v2/mirrors/<upstream>/; nodes pull those upstreams' images through them and fall back to the upstream (docs/mirrors.md).",
+        ),
+});

@@ -1,0 +1,168 @@
+/**
+ * Value rules shared by several keys: why a host name, repository path or mirrored registry name is
+ * refused (plain functions, tested table-driven), and the primitive schemas built on them and on
+ * the facts in `shared/facts.ts` (ports, networks, image references, Kubernetes names, SSH access).
+ */
+import { z } from "zod";
+import { ACCOUNT_NAME, IPV4 } from "../../shared/facts";
+
+const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+/** Distribution's rule for one component of a repository name (distribution/reference). */
+const REPO_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*$/;
+
+/** Why a host name is not acceptable, or undefined when it is. Exported for table-driven tests. */
+export function hostNameProblem(value: string): string | undefined {
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) {
+        return `"${value}" has a scheme: give the bare host name (for example "registry.example.com"), without "https://"`;
+    }
+    if (value.includes("/")) {
+        return `"${value}" has a path: give only the host name; put repository paths in "pathPrefix"`;
+    }
+    if (value.includes(":")) {
+        return `"${value}" has a port: set the port in the separate "port" key`;
+    }
+    if (value !== value.toLowerCase()) {
+        return `"${value}" has upper-case letters: host names are written in lower case`;
+    }
+    if (IPV4.test(value)) {
+        return undefined;
+    }
+    if (value.length > 253 || !value.split(".").every((label) => DNS_LABEL.test(label))) {
+        return `"${value}" is not a valid DNS name (labels of a-z, 0-9 and "-", not starting or ending with "-")`;
+    }
+    return undefined;
+}
+
+/** Why a container repository path prefix would be rejected by Distribution, or undefined. */
+export function repositoryPrefixProblem(value: string): string | undefined {
+    if (value === "") {
+        return undefined;
+    }
+    if (value.startsWith("/") || value.endsWith("/")) {
+        return `"${value}" starts or ends with "/": write it as "team/project", without surrounding slashes`;
+    }
+    const segments = value.split("/");
+    if (segments.some((segment) => segment === "")) {
+        return `"${value}" has an empty segment ("//"): every segment between slashes needs a name`;
+    }
+    const bad = segments.find((segment) => !REPO_COMPONENT.test(segment));
+    if (bad !== undefined) {
+        return (
+            `segment "${bad}" of "${value}" is not a valid repository name component: use lower-case ` +
+            `letters and digits, separated by single ".", "_", "__" or runs of "-"`
+        );
+    }
+    if (value.length > 200) {
+        return `"${value}" is longer than 200 characters, which leaves no room for image names`;
+    }
+    return undefined;
+}
+
+/** Why a Maven repository path is not acceptable, or undefined. */
+export function mavenPathProblem(value: string): string | undefined {
+    if (value.startsWith("/") || value.endsWith("/")) {
+        return `"${value}" starts or ends with "/": write it as "maven-releases", without surrounding slashes`;
+    }
+    if (value.split("/").some((segment) => segment === "")) {
+        return `"${value}" has an empty segment ("//")`;
+    }
+    if (!/^[A-Za-z0-9._~/-]+$/.test(value)) {
+        return `"${value}" has characters that need escaping in a URL: use letters, digits, ".", "_", "~" and "-"`;
+    }
+    return undefined;
+}
+
+/** A bare host name or IPv4 address (see hostNameProblem). */
+export const hostName = z.string().superRefine((value, ctx) => {
+    const problem = hostNameProblem(value);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+});
+
+/** A TCP port. */
+export const port = z
+    .number({ error: "must be a whole number from 1 to 65535" })
+    .int({ error: "must be a whole number from 1 to 65535" })
+    .min(1, { error: "must be a whole number from 1 to 65535" })
+    .max(65535, { error: "must be a whole number from 1 to 65535" });
+
+/** An IPv4 or IPv6 network in CIDR form. */
+export const cidr = z.string().superRefine((value, ctx) => {
+    const [address, bits, ...rest] = value.split("/");
+    const ipv6 = address?.includes(":") ?? false;
+    const maxBits = ipv6 ? 128 : 32;
+    const validAddress = ipv6 ? /^[0-9a-f:]+$/i.test(address ?? "") : IPV4.test(address ?? "");
+    const validBits = bits !== undefined && /^\d+$/.test(bits) && Number(bits) <= maxBits;
+    if (!validAddress || !validBits || rest.length > 0) {
+        ctx.addIssue({ code: "custom", message: `"${value}" is not a network in CIDR form, such as "10.0.0.0/8"` });
+    }
+});
+
+/** An OCI image reference: name[:tag][@sha256:digest]. */
+export const imageRef = z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9._/:-]*(@sha256:[a-f0-9]{64})?$/, {
+        error: 'must be an image reference such as "registry:2.8.3" or "registry@sha256:<64 hex digits>"',
+    })
+    .refine((value) => !/^[a-z]+:\/\//.test(value), { error: "an image reference has no scheme" });
+
+/** A five-field cron schedule. */
+export const cronSchedule = z.string().regex(/^(\S+\s+){4}\S+$/, { error: 'must be a five-field cron schedule such as "0 3 * * 0"' });
+
+/** A Kubernetes quantity, such as a volume size. */
+export const quantity = z
+    .string()
+    .regex(/^\d+(\.\d+)?(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$/, { error: 'must be a Kubernetes quantity such as "20Gi"' });
+
+/** A Kubernetes object name (a DNS label). */
+export const k8sName = z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, {
+    error: "must be a Kubernetes name: lower-case letters, digits and '-', at most 63 characters",
+});
+
+/** A Node's name: a DNS subdomain (lower-case labels joined by dots), as kubelet registers it. */
+export const k8sNodeName = z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, {
+    error: "must be a Kubernetes node name: lower-case letters, digits, '-' and '.', as `kubectl get nodes` shows it",
+});
+
+/** A Jenkins credential ID. */
+export const credentialId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, {
+    error: "must be a Jenkins credential ID: letters, digits, '.', '_' and '-'",
+});
+
+/** A registry account's user name, as htpasswd can hold it. */
+export const username = z.string().regex(ACCOUNT_NAME, {
+    error: "must be 1-64 letters, digits, '.', '_' or '-' (no ':' or spaces: htpasswd cannot hold them)",
+});
+
+/** The fields of an SSH connection: the external host's, and each node's reached over SSH. */
+export const sshConnection = {
+    host: z.string().min(1).describe("Address or name Pulumi connects to."),
+    port: port.default(22).describe("SSH port."),
+    user: z
+        .string()
+        .min(1)
+        .default("root")
+        .describe("SSH user; other than root, privileged steps run with `sudo -n` unless sudo is false."),
+    hostKey: z
+        .string()
+        .regex(/^(ssh-|ecdsa-)\S+ \S+/, { error: 'must be a public key line such as "ssh-ed25519 AAAA..."' })
+        .optional()
+        .describe(
+            'The host\'s public key as in known_hosts, e.g. "ssh-ed25519 AAAA\u2026". Required unless `allowUnpinnedHostKey` is true.',
+        ),
+    allowUnpinnedHostKey: z
+        .boolean()
+        .default(false)
+        .describe("Accept any host key. Only for throwaway labs: a man in the middle gets the private key's session."),
+    sudo: z.boolean().optional().describe("Run privileged steps with `sudo -n` (needed when user is not root)."),
+};
+
+/** Why a mirrored registry's name is not acceptable, or undefined. Exported for table-driven tests. */
+export function mirrorUpstreamProblem(value: string): string | undefined {
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) {
+        return `"${value}" has a scheme: give the registry name as images use it (for example "docker.io"), and its API in remoteUrl`;
+    }
+    const [host = "", port, ...rest] = value.split(":");
+    if (rest.length > 0 || (port !== undefined && !/^\d{1,5}$/.test(port)))
+        return `"${value}" must be a host name with an optional ":port"`;
+    return hostNameProblem(host);
+}
