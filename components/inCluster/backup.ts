@@ -43,7 +43,7 @@ import { renderShellScript } from "../shared/shellScript";
 import { BACKUP_WARM_TAG, resticRepository, SNAPSHOT_PARAMS } from "../upkeep/backup";
 import { FRONT_WINDOW_PARAMS } from "../upkeep/frontWindow";
 import { renderMaintenanceRbac } from "./gcJob";
-import { labels, meta, restrictedContainer, restrictedPod, secret } from "./k8sHelpers";
+import { kubectlJobContainer, labels, meta, restrictedContainer, restrictedPod, secret } from "./k8sHelpers";
 import { READ_ONLY_SIGNAL, signalMount } from "./readOnlySignal";
 import { IN_CLUSTER, type InClusterBackup, type InClusterBackupDestination, type InClusterSpec } from "./spec";
 
@@ -262,15 +262,7 @@ export function renderBackupObjects(spec: InClusterSpec): K8sObject[] {
                             restartPolicy: "Never",
                             securityContext: restrictedPod(),
                             containers: [
-                                {
-                                    name: "backup",
-                                    image: spec.images.kubectl,
-                                    command: ["/bin/sh", "-c", inClusterBackupJobScript(spec.namespace, backup)],
-                                    env: [{ name: "HOME", value: "/tmp" }],
-                                    volumeMounts: [{ name: "tmp", mountPath: "/tmp" }],
-                                    resources: { requests: { cpu: "20m", memory: "64Mi" }, limits: { cpu: "500m", memory: "256Mi" } },
-                                    securityContext: restrictedContainer(true),
-                                },
+                                kubectlJobContainer("backup", spec.images.kubectl, inClusterBackupJobScript(spec.namespace, backup)),
                             ],
                             volumes: [{ name: "tmp", emptyDir: {} }],
                         },

@@ -11,7 +11,7 @@ import { FRONT_WINDOW_PARAMS } from "../upkeep/frontWindow";
 import { mavenCleanupParams } from "../upkeep/mavenCleanup";
 import { renderVerifyScript } from "../upkeep/verify";
 import { type GcWindow, gcWindow } from "./gcWindow";
-import { labels, meta, restrictedContainer, restrictedPod } from "./k8sHelpers";
+import { kubectlJobContainer, labels, meta, restrictedPod } from "./k8sHelpers";
 import { READ_ONLY_SIGNAL } from "./readOnlySignal";
 import { IN_CLUSTER, type InClusterMaven, type InClusterSpec, type InClusterStorage } from "./spec";
 
@@ -175,19 +175,11 @@ export function renderGcCronJob(spec: InClusterSpec): K8sObject | undefined {
                             restartPolicy: "Never",
                             securityContext: restrictedPod(),
                             containers: [
-                                {
-                                    name: "gc",
-                                    image: spec.images.kubectl,
-                                    command: [
-                                        "/bin/sh",
-                                        "-c",
-                                        gcScript(spec.namespace, spec.garbageCollection.deleteUntagged, spec.maven !== undefined, window),
-                                    ],
-                                    env: [{ name: "HOME", value: "/tmp" }],
-                                    volumeMounts: [{ name: "tmp", mountPath: "/tmp" }],
-                                    resources: { requests: { cpu: "20m", memory: "64Mi" }, limits: { cpu: "500m", memory: "256Mi" } },
-                                    securityContext: restrictedContainer(true),
-                                },
+                                kubectlJobContainer(
+                                    "gc",
+                                    spec.images.kubectl,
+                                    gcScript(spec.namespace, spec.garbageCollection.deleteUntagged, spec.maven !== undefined, window),
+                                ),
                             ],
                             volumes: [{ name: "tmp", emptyDir: {} }],
                         },

@@ -74,3 +74,20 @@ export function secret(
         stringData,
     } satisfies k8s.types.input.core.v1.Secret;
 }
+
+/**
+ * The container of a maintenance job that drives the registry with kubectl only (the GC and backup
+ * CronJobs): kubectl's HOME on a writable /tmp (the job's `tmp` emptyDir), small requests, the
+ * restricted settings with a read-only root.
+ */
+export function kubectlJobContainer(name: string, image: Value, script: string): k8s.types.input.core.v1.Container {
+    return {
+        name,
+        image,
+        command: ["/bin/sh", "-c", script],
+        env: [{ name: "HOME", value: "/tmp" }],
+        volumeMounts: [{ name: "tmp", mountPath: "/tmp" }],
+        resources: { requests: { cpu: "20m", memory: "64Mi" }, limits: { cpu: "500m", memory: "256Mi" } },
+        securityContext: restrictedContainer(true),
+    };
+}
