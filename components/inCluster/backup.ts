@@ -39,6 +39,7 @@ import * as path from "node:path";
 import type * as k8s from "@pulumi/kubernetes";
 import { MAVEN_BACKEND } from "../maven/nginxConfig";
 import type { K8sObject } from "../shared/k8sObject";
+import { CLAIM_ANNOTATIONS, persistentClaim } from "../shared/persistentClaim";
 import { renderShellScript } from "../shared/shellScript";
 import { BACKUP_WARM_TAG, resticRepository, SNAPSHOT_PARAMS } from "../upkeep/backup";
 import { FRONT_WINDOW_PARAMS } from "../upkeep/frontWindow";
@@ -226,19 +227,7 @@ export function renderBackupObjects(spec: InClusterSpec): K8sObject[] {
     const dest = backup.destination;
     const claim =
         dest.kind === "volume"
-            ? [
-                  {
-                      apiVersion: "v1",
-                      kind: "PersistentVolumeClaim",
-                      // Bound when the registry pod first mounts it (WaitForFirstConsumer classes).
-                      metadata: meta(b.name, spec.namespace, component, { "pulumi.com/skipAwait": "true" }),
-                      spec: {
-                          accessModes: ["ReadWriteOnce"],
-                          resources: { requests: { storage: dest.size } },
-                          ...(dest.storageClass ? { storageClassName: dest.storageClass } : {}),
-                      },
-                  } satisfies k8s.types.input.core.v1.PersistentVolumeClaim,
-              ]
+            ? [persistentClaim(meta(b.name, spec.namespace, component, CLAIM_ANNOTATIONS), dest.size, dest.storageClass)]
             : [];
     const job = {
         apiVersion: "batch/v1",

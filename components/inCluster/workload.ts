@@ -4,6 +4,7 @@
  */
 import type * as k8s from "@pulumi/kubernetes";
 import type { K8sObject } from "../shared/k8sObject";
+import { CLAIM_ANNOTATIONS, persistentClaim } from "../shared/persistentClaim";
 import { inClusterGcStepScript, inClusterVerifyScript, mavenGcScript } from "./gcJob";
 import { gcWindow } from "./gcWindow";
 import { labels, meta, secret } from "./k8sHelpers";
@@ -73,33 +74,21 @@ export function renderConfigMap(spec: InClusterSpec): K8sObject {
 /** The registry's volume (filesystem storage only): a PVC that outlives the pods. */
 export function renderDataClaim(spec: InClusterSpec): K8sObject | undefined {
     if (spec.storage.kind !== "filesystem") return undefined;
-    return {
-        apiVersion: "v1",
-        kind: "PersistentVolumeClaim",
-        // With a WaitForFirstConsumer storage class (microk8s's hostpath) the claim stays Pending until
-        // the registry pod uses it: waiting for "Bound" before creating that pod would never end.
-        metadata: meta(IN_CLUSTER.dataClaim, spec.namespace, "registry", { "pulumi.com/skipAwait": "true" }),
-        spec: {
-            accessModes: ["ReadWriteOnce"],
-            resources: { requests: { storage: spec.storage.size } },
-            ...(spec.storage.storageClass ? { storageClassName: spec.storage.storageClass } : {}),
-        },
-    } satisfies k8s.types.input.core.v1.PersistentVolumeClaim;
+    return persistentClaim(
+        meta(IN_CLUSTER.dataClaim, spec.namespace, "registry", CLAIM_ANNOTATIONS),
+        spec.storage.size,
+        spec.storage.storageClass,
+    );
 }
 
 /** The Maven repository's files: kept like the registry's (a PVC that outlives the pods). */
 export function renderMavenClaim(spec: InClusterSpec): K8sObject | undefined {
     if (!spec.maven) return undefined;
-    return {
-        apiVersion: "v1",
-        kind: "PersistentVolumeClaim",
-        metadata: meta(IN_CLUSTER.mavenClaim, spec.namespace, "maven", { "pulumi.com/skipAwait": "true" }),
-        spec: {
-            accessModes: ["ReadWriteOnce"],
-            resources: { requests: { storage: spec.maven.size } },
-            ...(spec.maven.storageClass ? { storageClassName: spec.maven.storageClass } : {}),
-        },
-    } satisfies k8s.types.input.core.v1.PersistentVolumeClaim;
+    return persistentClaim(
+        meta(IN_CLUSTER.mavenClaim, spec.namespace, "maven", CLAIM_ANNOTATIONS),
+        spec.maven.size,
+        spec.maven.storageClass,
+    );
 }
 
 /** The pod's ServiceAccount, without an API token. */

@@ -9,6 +9,7 @@ import type * as k8s from "@pulumi/kubernetes";
 import type { MirrorRoute } from "../accessPolicy/policy";
 import { DISTRIBUTION, MANAGED_LABELS } from "../shared/facts";
 import type { K8sObject, Value } from "../shared/k8sObject";
+import { CLAIM_ANNOTATIONS, persistentClaim } from "../shared/persistentClaim";
 import { type MirrorSpec, renderMirrorConfig } from "./mirrors";
 
 /** A cache in the cluster, with its upstream account's env values when it has one (secret). */
@@ -88,17 +89,7 @@ function renderClusterMirror(spec: ClusterMirrorsSpec, mirror: ClusterMirror): K
         } satisfies k8s.types.input.core.v1.Secret);
     }
     objects.push(
-        {
-            apiVersion: "v1",
-            kind: "PersistentVolumeClaim",
-            // As the registry's own claim: with WaitForFirstConsumer it stays Pending until the pod uses it.
-            metadata: meta(name, spec.namespace, s.upstream, { "pulumi.com/skipAwait": "true" }),
-            spec: {
-                accessModes: ["ReadWriteOnce"],
-                resources: { requests: { storage: s.maxSize } },
-                ...(spec.storageClass ? { storageClassName: spec.storageClass } : {}),
-            },
-        } satisfies k8s.types.input.core.v1.PersistentVolumeClaim,
+        persistentClaim(meta(name, spec.namespace, s.upstream, CLAIM_ANNOTATIONS), s.maxSize, spec.storageClass),
         {
             apiVersion: "apps/v1",
             kind: "Deployment",
