@@ -9,8 +9,12 @@ import * as path from "node:path";
 
 export const PROJECT_DIR = path.resolve(__dirname, "../..");
 
-/** The stacks committed to the repository; each is synthesized once per test run (test/setup/committedSynth.ts). */
-export const COMMITTED_STACKS = ["local", "prod"] as const;
+/**
+ * The stacks committed to the repository (`Pulumi.<stack>.yaml`); each is synthesized once per test run
+ * (test/setup/committedSynth.ts), and every test that walks the committed stacks takes them from here.
+ * A new stack file is one more name here (test/unit/synth.test.ts checks the list against the files).
+ */
+export const COMMITTED_STACKS = ["local", "prod", "existing"] as const;
 export type CommittedStack = (typeof COMMITTED_STACKS)[number];
 
 /** One finished synth run. */

@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -22,11 +22,11 @@ function projectWith(stack: string, stackYaml: string): string {
 }
 
 /**
- * The files each committed stack places on machines. The local stack runs everything in the cluster, so
- * it places none; prod sets up its registry host and its three k3s nodes over SSH.
+ * The files each committed stack places on machines (none unless listed here). The local stack runs
+ * everything in the cluster, and the existing-registry stack touches no machine; prod sets up its
+ * registry host and its three k3s nodes over SSH.
  */
-const expectedHostFiles: Record<CommittedStack, string[]> = {
-    local: [],
+const expectedHostFiles: Partial<Record<CommittedStack, string[]>> = {
     prod: [
         "hosts/registry-01.dso.example.com/etc/caddy/Caddyfile",
         "hosts/registry-01.dso.example.com/etc/caddy/dso-registry/users-pull",
@@ -40,6 +40,11 @@ const expectedHostFiles: Record<CommittedStack, string[]> = {
         "hosts/k3s-agent-2/etc/rancher/k3s/registries.yaml",
     ],
 };
+
+it("synthesizes every stack file of the project (a new Pulumi.<stack>.yaml is one more name in COMMITTED_STACKS)", () => {
+    const stackFiles = readdirSync(PROJECT_DIR).flatMap((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1] ?? []);
+    expect([...COMMITTED_STACKS].sort()).toEqual(stackFiles.sort());
+});
 
 describe.each(COMMITTED_STACKS)("synth of the committed %s stack", (stack) => {
     // The run the global setup made for every test file (test/setup/committedSynth.ts).
@@ -85,8 +90,8 @@ describe.each(COMMITTED_STACKS)("synth of the committed %s stack", (stack) => {
         ];
         const written = new Set(resources.flatMap((r) => Object.keys(r.options ?? {})));
         expect([...written].filter((option) => !engineOptions.includes(option))).toEqual([]);
-        // Both stacks order resources with dependsOn and keep generated secrets secret in state.
-        expect([...written]).toEqual(expect.arrayContaining(["additionalSecretOutputs", "dependsOn"]));
+        // A registry of our own orders resources with dependsOn and keeps generated secrets secret in state.
+        if (stack !== "existing") expect([...written]).toEqual(expect.arrayContaining(["additionalSecretOutputs", "dependsOn"]));
     });
 
     it("writes each Kubernetes object as its own YAML file named after it", () => {
@@ -103,13 +108,19 @@ describe.each(COMMITTED_STACKS)("synth of the committed %s stack", (stack) => {
         for (const file of underHosts) expect(file).toMatch(/^hosts\/[^/]+\/.+/);
         // Scripts are the next test's; these are the files placed on machines.
         const hostFiles = underHosts.filter((file) => !/^hosts\/[^/]+\/commands\//.test(file));
-        if (expectedHostFiles[stack].length === 0) expect(hostFiles).toEqual([]);
-        else expect(hostFiles).toEqual(expect.arrayContaining(expectedHostFiles[stack]));
+        const expected = expectedHostFiles[stack] ?? [];
+        if (expected.length === 0) expect(hostFiles).toEqual([]);
+        else expect(hostFiles).toEqual(expect.arrayContaining(expected));
     });
 
     it("writes every command a machine runs under the machine it runs on, never at the top level", () => {
         expect([...files.keys()].filter((file) => file.startsWith("commands/"))).toEqual([]);
         const scripts = [...files.keys()].filter((file) => /^hosts\/[^/]+\/commands\//.test(file));
+        if (stack === "existing") {
+            // Nothing of an existing registry, and no node, is ours to set up.
+            expect(scripts).toEqual([]);
+            return;
+        }
         if (stack === "local") {
             // The cluster-DNS change of the Corefile runs where Pulumi runs; nothing runs on a node over SSH.
             expect(scripts.sort()).toEqual([
