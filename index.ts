@@ -29,3 +29,7 @@ export const pushExample = outputs.pushExample;
 export const seedImage = outputs.seedImage;
 /** null unless registry.mode is "external-host". */
 export const registryHostOps = outputs.registryHostOps ?? null;
+/** The push account of a registry of our own, secret: `pulumi stack output --show-secrets pushCredentials`. null for an existing registry. */
+export const pushCredentials = outputs.pushCredentials ?? null;
+/** The generated pull-only account, secret; null when the stack has none. */
+export const pullCredentials = outputs.pullCredentials ?? null;

@@ -36,6 +36,24 @@ export interface StackOutputs {
     readonly seedImage: { readonly prefix: string; readonly placeholderTag: string; readonly example: string };
     /** Commands to inspect and maintain the external registry host (registry.mode "external-host"). */
     readonly registryHostOps?: Record<string, string>;
+    /**
+     * The push account of a registry of our own, for logging in by hand (`pulumi stack output
+     * --show-secrets pushCredentials`); a secret output, encrypted in state and masked everywhere else.
+     */
+    readonly pushCredentials?: pulumi.Output<AccountCredentials>;
+    /** The generated pull-only account, where one exists (same handling as pushCredentials). */
+    readonly pullCredentials?: pulumi.Output<AccountCredentials>;
+}
+
+/** A registry account as a stack output. */
+export interface AccountCredentials {
+    readonly username: string;
+    readonly password: string;
+}
+
+/** An account as a secret stack output: the password never shows unless asked for with --show-secrets. */
+function credentialsOutput(account: { readonly username: string; readonly password: pulumi.Output<string> }) {
+    return pulumi.secret(account.password.apply((password): AccountCredentials => ({ username: account.username, password })));
 }
 
 /** Every component of the stack, from its validated configuration; returns what the stack exports. */
@@ -74,6 +92,8 @@ export function defineStack(cfg: StackConfig): StackOutputs {
             `docker push ${d.imagePrefix}/app:1.0.0`,
         ].join("\n"),
         ...(registryHostOps ? { registryHostOps } : {}),
+        ...(accounts ? { pushCredentials: credentialsOutput(accounts.push) } : {}),
+        ...(accounts?.pull ? { pullCredentials: credentialsOutput(accounts.pull) } : {}),
         seedImage: { prefix: d.imagePrefix, placeholderTag: PLACEHOLDER_TAG, example: `${d.imagePrefix}/app:${PLACEHOLDER_TAG}` },
     };
 }

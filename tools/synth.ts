@@ -23,7 +23,7 @@ import {
 } from "../components/config";
 import type { HostTarget, PlacedFile } from "../components/shared/hostAccess";
 import { defineStack } from "../components/stack";
-import { type MockRuntimeOptions, type RecordedResource, SECRET, settle, startMockRuntime, UNKNOWN } from "./mockRuntime";
+import { isSecret, type MockRuntimeOptions, type RecordedResource, SECRET, settle, startMockRuntime, UNKNOWN } from "./mockRuntime";
 
 const MARKER_FILE = ".dso-synth";
 
@@ -358,13 +358,32 @@ export async function runProgram(
     const stackTraceLimit = Error.stackTraceLimit;
     Error.stackTraceLimit = 0;
     let outputs: Record<string, unknown> | undefined;
+    let returned: Record<string, unknown> = {};
     try {
-        outputs = await pulumi.runtime.runInPulumiStack(async () => defineStack(cfg));
+        outputs = await pulumi.runtime.runInPulumiStack(async () => {
+            returned = { ...defineStack(cfg) };
+            return returned;
+        });
         await settle();
     } finally {
         Error.stackTraceLimit = stackTraceLimit;
     }
-    return { resources: rt.resources, outputs: outputs ?? {}, warnings };
+    return { resources: rt.resources, outputs: await withSecretOutputsRedacted(outputs ?? {}, returned), warnings };
+}
+
+/**
+ * The stack's outputs with every secret one (`pulumi.secret`, or derived from a secret) shown as the
+ * placeholder, as `pulumi stack output` shows it without --show-secrets.
+ */
+async function withSecretOutputsRedacted(
+    outputs: Record<string, unknown>,
+    returned: Readonly<Record<string, unknown>>,
+): Promise<Record<string, unknown>> {
+    const redacted = { ...outputs };
+    for (const [name, value] of Object.entries(returned)) {
+        if (pulumi.Output.isInstance(value) && (await isSecret(value))) redacted[name] = SECRET;
+    }
+    return redacted;
 }
 
 /** Runs the program under mocks with the config given as a stack file gives it, and returns the files synth writes. */

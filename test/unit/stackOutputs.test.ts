@@ -1,0 +1,74 @@
+/**
+ * The generated credentials reach the operator the Pulumi way: secret stack outputs
+ * (`pulumi stack output --show-secrets pushCredentials`), masked everywhere else.
+ */
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
+import { describe, expect, it } from "vitest";
+import { loadStackConfig } from "../../components/config";
+import { defineStack } from "../../components/stack";
+import { isSecret, mockPassword, promiseOf, SECRET, settle, startMockRuntime } from "../../tools/mockRuntime";
+import { committedSynthDir } from "../support/committedSynth";
+import { PROJECT_DIR } from "../support/synthCli";
+
+async function outputsOf(containerRegistry: Record<string, unknown>, extra: Record<string, string> = {}) {
+    await startMockRuntime({
+        stack: "t",
+        config: {
+            "dso-registry:containerRegistry": JSON.stringify({ host: "registry.example.com", pathPrefix: "team", ...containerRegistry }),
+            "dso-registry:registry": JSON.stringify({ mode: "in-cluster" }),
+            ...extra,
+        },
+        secretKeys: Object.keys(extra).filter((key) => key.endsWith("Password")),
+    });
+    const outputs = defineStack(loadStackConfig());
+    await settle();
+    return outputs;
+}
+
+describe("stack outputs for logging in by hand", () => {
+    it("pushCredentials holds the generated push account, as a secret output", async () => {
+        const outputs = await outputsOf({});
+        expect(outputs.pushCredentials).toBeDefined();
+        expect(await isSecret(outputs.pushCredentials!)).toBe(true);
+        expect(await promiseOf(outputs.pushCredentials!)).toEqual({
+            username: "ci-push",
+            password: mockPassword("registry-accounts-push"),
+        });
+        expect(outputs.pullCredentials).toBeUndefined();
+    });
+
+    it("pushCredentials holds the operator's push password when it is theirs, still secret", async () => {
+        const outputs = await outputsOf(
+            { pushCredentials: "operator", pushUsername: "jenkins-push" },
+            { "dso-registry:containerRegistryPassword": "operator-pw" },
+        );
+        expect(await isSecret(outputs.pushCredentials!)).toBe(true);
+        expect(await promiseOf(outputs.pushCredentials!)).toEqual({ username: "jenkins-push", password: "operator-pw" });
+    });
+
+    it("pullCredentials holds the generated pull-only account where one exists, as a secret output", async () => {
+        const outputs = await outputsOf({}, { "dso-registry:pullSecrets": JSON.stringify({ flux: true }) });
+        expect(await isSecret(outputs.pullCredentials!)).toBe(true);
+        expect(await promiseOf(outputs.pullCredentials!)).toEqual({
+            username: "cluster-pull",
+            password: mockPassword("registry-accounts-pull"),
+        });
+    });
+
+    it("index.ts exports both, so `pulumi stack output` has them", () => {
+        const index = readFileSync(path.join(PROJECT_DIR, "index.ts"), "utf8");
+        expect(index).toMatch(/^export const pushCredentials = outputs\.pushCredentials/m);
+        expect(index).toMatch(/^export const pullCredentials = outputs\.pullCredentials/m);
+    });
+
+    it.each([
+        ["local", SECRET],
+        ["prod", SECRET],
+        ["existing", undefined],
+    ])("the synth of the %s stack shows pushCredentials as %s, never its value", (stack, shown) => {
+        const outputs = JSON.parse(readFileSync(path.join(committedSynthDir(stack as "local"), "outputs.json"), "utf8"));
+        expect(outputs.pushCredentials).toBe(shown);
+        expect(JSON.stringify(outputs)).not.toContain("mock-password");
+    });
+});
