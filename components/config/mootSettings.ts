@@ -235,6 +235,7 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
     {
         keys: [
             "jenkins.url",
+            "jenkins.allowPlainHttp",
             "jenkins.user",
             "jenkins.auth",
             "jenkins.caCertificate",
@@ -249,6 +250,10 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
             "jenkins.agentImages.buildah",
         ],
         mootWith: (c) => unless(c.jenkins.enabled, "jenkins.enabled false"),
+    },
+    {
+        keys: ["jenkins.allowPlainHttp"],
+        mootWith: (c) => unless(!c.jenkins.url?.startsWith("https://"), "an https:// jenkins.url"),
     },
     {
         keys: ["nodes.runtime", "nodes.registryAddress", "nodes.allowContainerdRestart", "nodes.allowServiceRestart"],

@@ -208,6 +208,13 @@ export function crossChecks(c: FlatConfig): ConfigProblem[] {
     if (c.jenkins.enabled && !c.jenkins.url) {
         add(["jenkins", "url"], `is required when jenkins.enabled is true`);
     }
+    if (c.jenkins.enabled && c.jenkins.url?.startsWith("http://") && !c.jenkins.allowPlainHttp) {
+        add(
+            ["jenkins", "url"],
+            `is plain HTTP (${c.jenkins.url}): the Jenkins API token and every credential this program writes to Jenkins would travel in clear. ` +
+                `Use the https:// URL (with jenkins.caCertificate for a private CA), or, for a Jenkins reached on a trusted network only, set jenkins.allowPlainHttp: true`,
+        );
+    }
     if (c.registry.allowedNetworks.length > 0 && mode === "in-cluster" && !ingressControllerOf(c.inCluster)) {
         add(
             ["registry", "allowedNetworks"],

@@ -333,6 +333,13 @@ describe("parseConfig: bad config names the key, says what is wrong and what is 
             says: /is required/,
         },
         {
+            name: "jenkins over plain HTTP without jenkins.allowPlainHttp",
+            raw: () => set(base(), "jenkins", { enabled: true, url: "http://jenkins.lab.example.com" }),
+            secrets: present("jenkinsApiToken"),
+            key: "dso-registry:jenkins.url",
+            says: /plain HTTP .*travel in clear.*jenkins\.allowPlainHttp: true/,
+        },
+        {
             name: "bad CIDR",
             raw: () => set(base(), "registry.allowedNetworks", ["10.0.0.0/33"]),
             key: "dso-registry:registry.allowedNetworks[0]",
@@ -364,6 +371,11 @@ describe("parseConfig: bad config names the key, says what is wrong and what is 
         const match = problems.find((p) => p.startsWith(`${key}: `));
         expect(match, `problems were:\n${problems.join("\n")}`).toBeDefined();
         expect(match).toMatch(says);
+    });
+
+    it("accepts Jenkins over plain HTTP once jenkins.allowPlainHttp says so", () => {
+        const raw = set(base(), "jenkins", { enabled: true, url: "http://jenkins.lab.example.com", allowPlainHttp: true });
+        expect(problemsOf(raw, present("jenkinsApiToken"))).toEqual([]);
     });
 
     it("reports every problem at once, not only the first", () => {

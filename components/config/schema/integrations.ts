@@ -12,6 +12,12 @@ export const jenkins = z.strictObject({
         .url({ error: "must be a URL such as https://jenkins.example.com" })
         .optional()
         .describe('Jenkins base URL, e.g. "https://jenkins.example.com".'),
+    allowPlainHttp: z
+        .boolean()
+        .default(false)
+        .describe(
+            "Allow an http:// jenkins.url. Over plain HTTP the API token (or password) and every credential this program writes to Jenkins travel in clear: only for a Jenkins reached on a trusted network, such as a lab cluster's ingress. Without it an http:// URL is refused.",
+        ),
     user: z.string().min(1).default("admin").describe("Jenkins user the API calls are made as."),
     auth: z
         .enum(["token", "password"])
