@@ -15,7 +15,7 @@
 import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { HostTarget } from "../shared/hostAccess";
+import { COMMAND_DEFAULTS, type HostTarget } from "../shared/hostAccess";
 import { corefileScriptBody, renderRegistryServerBlock } from "./corefile";
 
 /** Where the cluster's CoreDNS takes extra configuration from. */
@@ -59,6 +59,7 @@ export class ClusterDns extends pulumi.ComponentResource {
                     stdin: block,
                     interpreter: ["/bin/sh", "-c"],
                     logging: "stdoutAndStderr",
+                    ...COMMAND_DEFAULTS,
                 },
                 // A replacement must take the old block out before the new one goes in: both carry
                 // the same markers, and removing after creating would leave no block at all.

@@ -90,6 +90,14 @@ export function removeFileScript(spec: HostFileSpec, sudo: boolean): string {
     return privileged(removeFileBody(spec), sudo);
 }
 
+/**
+ * Inputs every command of the program sets, local or remote. Nothing reads the previous run's output,
+ * and passing it (PULUMI_COMMAND_STDOUT/STDERR in the environment of update and delete, the provider's
+ * default) asks sshd for variables its default `AcceptEnv` refuses: a warning per command on every
+ * update and destroy.
+ */
+export const COMMAND_DEFAULTS = { addPreviousOutputInEnv: false } as const;
+
 export interface HostCommandArgs {
     readonly connection: HostConnection;
     /** Script run on create (and on update when `update` is unset). */
@@ -121,6 +129,7 @@ export function hostCommand(
         delete: args.delete,
         stdin: args.stdin,
         triggers: args.triggers,
+        ...COMMAND_DEFAULTS,
         logging: args.sensitiveOutput ? ("none" as const) : ("stdoutAndStderr" as const),
     };
     const options = args.sensitiveOutput ? { ...opts, additionalSecretOutputs: ["stdout", "stderr"] } : opts;

@@ -1,0 +1,36 @@
+/**
+ * What the engine and the providers do with the committed stacks' resources, read from the synth's
+ * resources.json: inputs and options whose provider default would misbehave on the second `up` or on
+ * a destroy (shared/DESIGN.md §6, "What the engine does that the mock runtime hides").
+ */
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
+import { describe, expect, it } from "vitest";
+import { committedSynthDir } from "../support/committedSynth";
+import { COMMITTED_STACKS } from "../support/synthCli";
+
+interface Resource {
+    readonly type: string;
+    readonly name: string;
+    readonly inputs: Record<string, any>;
+    readonly options?: Record<string, any>;
+}
+
+function resourcesOf(stack: (typeof COMMITTED_STACKS)[number]): Resource[] {
+    return JSON.parse(readFileSync(path.join(committedSynthDir(stack), "resources.json"), "utf8")) as Resource[];
+}
+
+describe.each(COMMITTED_STACKS)("the committed %s stack", (stack) => {
+    it("sends no previous output to commands (sshd's default AcceptEnv refuses PULUMI_COMMAND_STDOUT)", () => {
+        const commands = resourcesOf(stack).filter((r) => r.type.startsWith("command:"));
+        const sending = commands.filter((c) => c.inputs.addPreviousOutputInEnv !== false).map((c) => c.name);
+        expect(sending).toEqual([]);
+    });
+});
+
+describe("the prod stack", () => {
+    it("has remote commands to check", () => {
+        expect(resourcesOf("prod").filter((r) => r.type === "command:remote:Command").length).toBeGreaterThan(20);
+    });
+});
+
