@@ -55,6 +55,14 @@ const NGINX_ANNOTATIONS: Readonly<Record<string, string>> = {
 };
 
 /**
+ * Every Ingress's own annotation. pulumi-kubernetes waits until an Ingress's `.status.loadBalancer` has an
+ * address and fails the update after 10 minutes otherwise. A controller that is not set up to publish its
+ * address (ingress-nginx without `--publish-service`, for one) routes requests all the same, so the wait
+ * would fail deploys that work.
+ */
+export const INGRESS_AWAIT_ANNOTATIONS: Readonly<Record<string, string>> = { "pulumi.com/skipAwait": "true" };
+
+/**
  * The Ingress's annotations for its controller. The Caddy sidecar sees only the controller's address,
  * so the client-network allowlist is enforced by the controller: ingress-nginx with an annotation,
  * Traefik with the Middleware of `renderAllowlistMiddleware`, referenced here. With a controller this
@@ -67,7 +75,10 @@ export function ingressAnnotations(
     if (allowlist && spec.ingressController === undefined) {
         throw new Error("in-cluster registry: an allowlist needs a known ingress controller (the config rules refuse this first)");
     }
-    const annotations: Record<string, string> = spec.ingressController === "traefik" ? {} : { ...NGINX_ANNOTATIONS };
+    const annotations: Record<string, string> = {
+        ...INGRESS_AWAIT_ANNOTATIONS,
+        ...(spec.ingressController === "traefik" ? {} : NGINX_ANNOTATIONS),
+    };
     if (allowlist && spec.ingressController === "nginx") {
         annotations["nginx.ingress.kubernetes.io/whitelist-source-range"] = spec.allowedNetworks.join(",");
     }

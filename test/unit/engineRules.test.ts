@@ -28,6 +28,16 @@ describe.each(COMMITTED_STACKS)("the committed %s stack", (stack) => {
     });
 });
 
+describe("the local stack", () => {
+    it("does not wait for its Ingress to get a load balancer address, which some controllers never publish", () => {
+        const ingresses = resourcesOf("local").filter((r) => r.type === "kubernetes:networking.k8s.io/v1:Ingress");
+        expect(ingresses.length).toBeGreaterThan(0);
+        for (const ingress of ingresses) {
+            expect(ingress.inputs.metadata.annotations?.["pulumi.com/skipAwait"], ingress.name).toBe("true");
+        }
+    });
+});
+
 describe("the prod stack", () => {
     it("has remote commands to check", () => {
         expect(resourcesOf("prod").filter((r) => r.type === "command:remote:Command").length).toBeGreaterThan(20);
