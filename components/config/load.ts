@@ -19,7 +19,15 @@ export interface StackConfig extends ParsedConfig {
     readonly warnings: readonly ConfigProblem[];
     /** Values still holding a `REPLACE-WITH-…` placeholder (see `loadDeployableConfig`). */
     readonly placeholders: readonly ConfigProblem[];
+    /**
+     * The Kubernetes provider's `kubernetes:context`, when the stack sets it: the cluster Pulumi deploys
+     * to, which kubectl steps of the program must use too.
+     */
+    readonly kubernetesContext?: string;
 }
+
+/** The stack key that names the Kubernetes provider's kubeconfig context. */
+export const KUBERNETES_CONTEXT_KEY = "kubernetes:context";
 
 function isSecretKey(fullKey: string): boolean {
     const check = (runtimeConfig as unknown as { isConfigSecret?: (k: string) => boolean }).isConfigSecret;
@@ -76,7 +84,8 @@ export function loadStackConfig(): StackConfig {
     for (const name of parsed.requiredSecrets) {
         secrets[name] = config.requireSecret(name);
     }
-    return { ...parsed.config, secrets, warnings: parsed.warnings, placeholders: parsed.placeholders };
+    const kubernetesContext = all[KUBERNETES_CONTEXT_KEY] || undefined;
+    return { ...parsed.config, secrets, warnings: parsed.warnings, placeholders: parsed.placeholders, kubernetesContext };
 }
 
 /**

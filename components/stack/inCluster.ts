@@ -80,6 +80,7 @@ export function defineClusterDns(cfg: StackConfig, registry: InClusterRegistry):
         flavour: dns.flavour,
         host: cfg.containerRegistry.host,
         clusterIp: registry.tlsServiceClusterIp,
-        kubectlContext: dns.kubectlContext,
+        // The cluster Pulumi deploys to: kubectl's own current context may be another one.
+        kubectlContext: dns.kubectlContext ?? cfg.kubernetesContext,
     });
 }

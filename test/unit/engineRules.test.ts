@@ -6,8 +6,9 @@
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
+import { readStackConfig, runProgram } from "../../tools/synth";
 import { committedSynthDir } from "../support/committedSynth";
-import { COMMITTED_STACKS } from "../support/synthCli";
+import { COMMITTED_STACKS, PROJECT_DIR } from "../support/synthCli";
 
 interface Resource {
     readonly type: string;
@@ -44,3 +45,23 @@ describe("the prod stack", () => {
     });
 });
 
+describe("the microk8s Corefile command of the local stack", () => {
+    async function corefileCreate(extra: Record<string, string>): Promise<string> {
+        const stackConfig = readStackConfig(PROJECT_DIR, "local");
+        const run = await runProgram("local", { ...stackConfig, config: { ...stackConfig.config, ...extra } });
+        const corefile = run.resources.filter((r) => r.type === "command:local:Command" && r.name.endsWith("-corefile"));
+        expect(corefile).toHaveLength(1);
+        return String(corefile[0]!.inputs.create);
+    }
+
+    it("uses the context Pulumi deploys with (kubernetes:context), not kubectl's current one", async () => {
+        expect(await corefileCreate({ "kubernetes:context": "lab-cluster" })).toContain("\nKUBECTL_CONTEXT='lab-cluster'\n");
+    });
+
+    it("uses inCluster.clusterDns.kubectlContext when the stack sets it", async () => {
+        const inCluster = JSON.parse(readStackConfig(PROJECT_DIR, "local").config["dso-registry:inCluster"]!);
+        inCluster.clusterDns.kubectlContext = "named";
+        const create = await corefileCreate({ "kubernetes:context": "lab-cluster", "dso-registry:inCluster": JSON.stringify(inCluster) });
+        expect(create).toContain("\nKUBECTL_CONTEXT='named'\n");
+    });
+});

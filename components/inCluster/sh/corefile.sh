@@ -17,7 +17,8 @@ umask 077
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-# kubectl in the context the stack names (inCluster.clusterDns.kubectlContext), else in its current one.
+# kubectl in the context the stack deploys to (inCluster.clusterDns.kubectlContext, else kubernetes:context),
+# else in its current one.
 cluster_kubectl() {
   if [ -n "$KUBECTL_CONTEXT" ]; then kubectl --context "$KUBECTL_CONTEXT" "$@"; else kubectl "$@"; fi
 }
