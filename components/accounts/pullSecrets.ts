@@ -6,10 +6,9 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { MANAGED_LABELS } from "../shared/facts";
+import { FLUX_NAMESPACE, MANAGED_LABELS } from "../shared/facts";
 import { withFormerType } from "../shared/formerType";
 
-export const FLUX_NAMESPACE = "flux-system";
 export const FLUX_SECRET_NAME = "registry-credentials";
 /** The service account pods run as when they name none. */
 export const DEFAULT_SERVICE_ACCOUNT = "default";

@@ -3,7 +3,7 @@
  * that does not fit the registry's placement, settings of a mode that is not chosen, ...). Once they
  * all pass, `settings.ts` can give every mode exactly the settings it needs.
  */
-import { NODE_HELD_CREDENTIAL_FLAVOURS, registryAuthority } from "../shared/facts";
+import { FLUX_NAMESPACE, NODE_HELD_CREDENTIAL_FLAVOURS, registryAuthority } from "../shared/facts";
 import { mavenServedByRegistry, trustedNodes } from "./derived";
 import { type ConfigProblem, keyPath } from "./problems";
 import type { FlatConfig } from "./schema";
@@ -203,6 +203,15 @@ export function crossChecks(c: FlatConfig): ConfigProblem[] {
             ["containerRegistry", "requiresAuthForPull"],
             `is true, but nothing that pulls would get credentials: ${uncovered}. List the namespaces your workloads run in under ` +
                 `pullSecrets.namespaces (each gets a pull secret, and its default ServiceAccount uses it), or set requiresAuthForPull to false`,
+        );
+    }
+    const fluxAt = c.pullSecrets.namespaces.indexOf(FLUX_NAMESPACE);
+    if (c.pullSecrets.flux && fluxAt >= 0) {
+        add(
+            ["pullSecrets", "namespaces", fluxAt],
+            `is "${FLUX_NAMESPACE}", which pullSecrets.flux already serves (Secret registry-credentials). Flux's controllers run ` +
+                `under service accounts of their own, so a pull secret for the namespace's default one gives them nothing: ` +
+                `remove "${FLUX_NAMESPACE}" from pullSecrets.namespaces`,
         );
     }
     if (c.jenkins.enabled && !c.jenkins.url) {

@@ -112,3 +112,6 @@ export const ACCOUNT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
  * restore --include --target, snapshots, init, cat config.
  */
 export const DEFAULT_RESTIC_IMAGE = "restic/restic:0.17.3";
+
+/** Flux's namespace, where `pullSecrets.flux` writes Secret `registry-credentials`. */
+export const FLUX_NAMESPACE = "flux-system";

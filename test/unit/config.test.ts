@@ -111,6 +111,12 @@ describe("parseConfig: bad config names the key, says what is wrong and what is 
         says: RegExp;
     }> = [
         {
+            name: "flux-system listed while pullSecrets.flux writes Flux's own Secret there",
+            raw: () => set(set(base(), "pullSecrets.namespaces", ["apps", "flux-system"]), "pullSecrets.flux", true),
+            key: "dso-registry:pullSecrets.namespaces[1]",
+            says: /which pullSecrets\.flux already serves .*remove "flux-system" from pullSecrets\.namespaces/,
+        },
+        {
             name: "missing host",
             raw: () => ({ ...base(), containerRegistry: { pathPrefix: "a" } }),
             key: "dso-registry:containerRegistry.host",

@@ -39,7 +39,7 @@ export const inCluster = z.strictObject({
                 .min(1)
                 .optional()
                 .describe(
-                    'kubectl context the "microk8s" commands use; when unset, the stack\'s kubernetes:context (the cluster Pulumi deploys to), and kubectl\'s current context only when that is unset too (as the Kubernetes provider does).',
+                    "kubectl context the \"microk8s\" commands use; when unset, the stack's kubernetes:context (the cluster Pulumi deploys to), and kubectl's current context only when that is unset too (as the Kubernetes provider does).",
                 ),
         })
         .prefault({})
