@@ -117,6 +117,22 @@ describe("parseConfig: bad config names the key, says what is wrong and what is 
             says: /which pullSecrets\.flux already serves .*remove "flux-system" from pullSecrets\.namespaces/,
         },
         {
+            name: "an RSA host key, which the command provider pins as SHA-1 ssh-rsa",
+            raw: () => set(external(), "externalHost.ssh.hostKey", "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQExample"),
+            key: "dso-registry:externalHost.ssh.hostKey",
+            says: /is an RSA key \("ssh-rsa"\).*OpenSSH 8\.8 and later refuse: pin the host's ed25519 or ECDSA key instead.*ssh-keyscan -t ed25519/,
+        },
+        {
+            name: "an RSA host key of a node",
+            raw: () =>
+                set(base(), "nodes", {
+                    delivery: "ssh",
+                    list: [{ name: "n1", host: "10.0.0.9", hostKey: "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQExample" }],
+                }),
+            key: "dso-registry:nodes.list[0].hostKey",
+            says: /is an RSA key/,
+        },
+        {
             name: "missing host",
             raw: () => ({ ...base(), containerRegistry: { pathPrefix: "a" } }),
             key: "dso-registry:containerRegistry.host",

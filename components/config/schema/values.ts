@@ -133,6 +133,21 @@ export const username = z.string().regex(ACCOUNT_NAME, {
     error: "must be 1-64 letters, digits, '.', '_' or '-' (no ':' or spaces: htpasswd cannot hold them)",
 });
 
+/**
+ * Why a pinned host key's type cannot be used. Pulumi's command provider offers the server only the
+ * pinned key's own algorithm name (`HostKeyAlgorithms`): for an RSA key that is "ssh-rsa", the SHA-1
+ * signature OpenSSH 8.8 and later no longer makes, so the connection fails at `pulumi up`; DSA keys are
+ * gone from OpenSSH altogether.
+ */
+function sshKeyTypeProblem(issue: { input: unknown }): string {
+    const type = String(issue.input).split(" ")[0];
+    return (
+        `is an ${type === "ssh-rsa" ? "RSA" : "DSA"} key ("${type}"), which Pulumi's SSH connection can only ask for with SHA-1 signatures that ` +
+        `OpenSSH 8.8 and later refuse: pin the host's ed25519 or ECDSA key instead, the line printed by ` +
+        `ssh-keyscan -t ed25519 <host> (or -t ecdsa); a host with only an RSA key gets the others with ssh-keygen -A`
+    );
+}
+
 /** The fields of an SSH connection: the external host's, and each node's reached over SSH. */
 export const sshConnection = {
     host: z.string().min(1).describe("Address or name Pulumi connects to."),
@@ -145,6 +160,7 @@ export const sshConnection = {
     hostKey: z
         .string()
         .regex(/^(ssh-|ecdsa-)\S+ \S+/, { error: 'must be a public key line such as "ssh-ed25519 AAAA..."' })
+        .refine((key) => !/^ssh-(rsa|dss) /.test(key), { error: sshKeyTypeProblem })
         .optional()
         .describe(
             'The host\'s public key as in known_hosts, e.g. "ssh-ed25519 AAAA\u2026". Required unless `allowUnpinnedHostKey` is true.',
