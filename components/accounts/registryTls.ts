@@ -6,6 +6,28 @@ import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import { PROJECT } from "../shared/facts";
 import { withFormerType } from "../shared/formerType";
+import {
+    CA_RENEWAL_CAP_DAYS,
+    type CertificateDates,
+    renewalNotice,
+    renewalWindowHours,
+    SERVER_RENEWAL_CAP_DAYS,
+} from "./certificateRenewal";
+
+/** When the program started: a certificate issued after it was issued by this run. */
+const RUN_START = new Date();
+
+/**
+ * Tells the operator about a certificate's renewal (`renewalNotice`): the only place the program logs
+ * from an `apply`, because only the provider's state knows the certificate's dates, and a renewal
+ * changes what every client trusts.
+ */
+function noticeRenewal(cert: tls.SelfSignedCert | tls.LocallySignedCert, dates: Omit<CertificateDates, "start" | "end">): void {
+    pulumi.all([cert.validityStartTime, cert.validityEndTime]).apply(([start, end]) => {
+        const notice = renewalNotice({ ...dates, start, end }, new Date(), RUN_START);
+        if (notice) pulumi.log.warn(notice, cert);
+    });
+}
 
 export interface RegistryTlsArgs {
     /** "generated" makes a CA and a server certificate; "provided" passes the operator's through. */
@@ -36,6 +58,10 @@ export class RegistryTls extends pulumi.ComponentResource {
             this.serverCertPem = pulumi.output(args.provided.certificatePem);
             this.serverKeyPem = pulumi.secret(args.provided.privateKeyPem);
         } else {
+            const caWindow = renewalWindowHours(args.caValidityDays, CA_RENEWAL_CAP_DAYS);
+            const serverWindow = renewalWindowHours(args.serverCertValidityDays, SERVER_RENEWAL_CAP_DAYS);
+            // The CA keeps its key when it is renewed: a server certificate signed before the renewal
+            // still verifies against the new CA certificate (same subject and key) while nodes switch.
             const caKey = new tls.PrivateKey(`${name}-ca-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, { parent: this });
             const ca = new tls.SelfSignedCert(
                 `${name}-ca`,
@@ -44,6 +70,7 @@ export class RegistryTls extends pulumi.ComponentResource {
                     isCaCertificate: true,
                     subject: { commonName: `${args.dnsNames[0]} registry CA`, organization: PROJECT },
                     validityPeriodHours: args.caValidityDays * 24,
+                    earlyRenewalHours: caWindow,
                     allowedUses: ["cert_signing", "crl_signing", "digital_signature"],
                 },
                 { parent: this },
@@ -65,11 +92,22 @@ export class RegistryTls extends pulumi.ComponentResource {
                     caPrivateKeyPem: caKey.privateKeyPem,
                     caCertPem: ca.certPem,
                     validityPeriodHours: args.serverCertValidityDays * 24,
-                    earlyRenewalHours: 30 * 24,
+                    earlyRenewalHours: serverWindow,
                     allowedUses: ["digital_signature", "key_encipherment", "server_auth"],
                 },
                 { parent: this },
             );
+            noticeRenewal(ca, {
+                what: "the registry's generated CA",
+                windowHours: caWindow,
+                consequence:
+                    "the new CA replaces the old one in every node's trust files and every dso-registry-ca ConfigMap in the same run, and the server certificate is issued again",
+            });
+            noticeRenewal(server, {
+                what: "the registry's server certificate",
+                windowHours: serverWindow,
+                consequence: "the registry serves the new one after this run (the in-cluster pods roll, Caddy on the host reloads)",
+            });
             this.caCertPem = ca.certPem;
             this.serverCertPem = server.certPem;
             this.serverKeyPem = pulumi.secret(serverKey.privateKeyPem);

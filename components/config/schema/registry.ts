@@ -124,14 +124,24 @@ const tls = z.strictObject({
         .describe(
             'CA certificate (PEM) of the cert-manager issuer (mode "cert-manager"), when it is a private CA: the nodes and the `dso-registry-ca` ConfigMaps get it. Leave unset for a publicly trusted issuer.',
         ),
-    caValidityDays: z.number().int().min(30).max(36500).default(3650).describe("Lifetime of the generated CA, in days."),
+    caValidityDays: z
+        .number()
+        .int()
+        .min(30)
+        .max(36500)
+        .default(3650)
+        .describe(
+            "Lifetime of the generated CA, in days. Renewed by the first `pulumi up` in its last third, at most its last 90 days (the same key: certificates it signed keep verifying while nodes switch).",
+        ),
     serverCertValidityDays: z
         .number()
         .int()
         .min(7)
         .max(3650)
         .default(825)
-        .describe("Lifetime of the generated server certificate, in days."),
+        .describe(
+            "Lifetime of the generated server certificate, in days. Renewed by the first `pulumi up` in its last third, at most its last 30 days.",
+        ),
 });
 
 const storage = z.strictObject({
