@@ -387,6 +387,23 @@ export class InClusterRegistry extends pulumi.ComponentResource {
 }
 
 /**
+ * Claims that hold what cannot be fetched again: the registry's images, the Maven repository, the
+ * backups on a volume. (A pull-through cache's claim is not among them: its content comes back from
+ * its upstream.)
+ */
+const DATA_CLAIMS: ReadonlySet<string> = new Set([IN_CLUSTER.dataClaim, IN_CLUSTER.mavenClaim, IN_CLUSTER_BACKUP.name]);
+
+/**
+ * Data is never deleted as a side effect (docs/decisions/retain-cluster-data.md): the namespace and the
+ * data claims are kept in the cluster when Pulumi deletes them, on `pulumi destroy` and on a change
+ * that replaces them (an `inCluster.namespace` rename), and are removed only by hand. Deleting the
+ * namespace would delete every claim in it, whatever the claims' own options say.
+ */
+export function retainedOnDelete(object: Pick<K8sObject, "kind" | "metadata">): boolean {
+    return object.kind === "Namespace" || (object.kind === "PersistentVolumeClaim" && DATA_CLAIMS.has(object.metadata.name));
+}
+
+/**
  * Registers each object with an explicit `metadata.name` (no suffixes). The namespace comes first;
  * the workloads wait for the Secrets and ConfigMaps they mount.
  */
@@ -409,7 +426,11 @@ function registerObjects(
             : namespace && object.kind !== "Namespace"
               ? [namespace]
               : [];
-        const resource = new ctor(`${name}-${object.kind.toLowerCase()}-${object.metadata.name}`, body, { ...opts, dependsOn });
+        const resource = new ctor(`${name}-${object.kind.toLowerCase()}-${object.metadata.name}`, body, {
+            ...opts,
+            dependsOn,
+            ...(retainedOnDelete(object) ? { retainOnDelete: true } : {}),
+        });
         if (object.kind === "Namespace") namespace = resource;
         if (object.kind === "Secret" || object.kind === "ConfigMap" || object.kind === "ServiceAccount") inputs.push(resource);
         registered.push({ kind: object.kind, name: object.metadata.name, resource });

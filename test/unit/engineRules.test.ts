@@ -65,3 +65,27 @@ describe("the microk8s Corefile command of the local stack", () => {
         expect(create).toContain("\nKUBECTL_CONTEXT='named'\n");
     });
 });
+
+describe("data in the cluster is never deleted as a side effect (the local stack)", () => {
+    const options = (type: string, objectName: string) => {
+        const found = resourcesOf("local").filter((r) => r.type === type && r.inputs.metadata?.name === objectName);
+        expect(found, `${type} ${objectName}`).toHaveLength(1);
+        return found[0]!.options ?? {};
+    };
+
+    it.each([
+        ["kubernetes:core/v1:Namespace", "dso"],
+        ["kubernetes:core/v1:PersistentVolumeClaim", "registry-data"],
+        ["kubernetes:core/v1:PersistentVolumeClaim", "maven-data"],
+    ])("%s %s is kept in the cluster when Pulumi deletes it (destroy, or a namespace rename)", (type, objectName) => {
+        expect(options(type, objectName).retainOnDelete).toBe(true);
+    });
+
+    it("a pull-through cache's claim is not kept: its content comes back from the upstream", () => {
+        const caches = resourcesOf("local").filter(
+            (r) => r.type === "kubernetes:core/v1:PersistentVolumeClaim" && String(r.inputs.metadata?.name).startsWith("registry-mirror-"),
+        );
+        expect(caches.length).toBeGreaterThan(0);
+        for (const cache of caches) expect(cache.options?.retainOnDelete, cache.name).toBeUndefined();
+    });
+});
