@@ -4,13 +4,38 @@
  * hourly prune job that holds every cache to its size and age limits, and that job's cron file. The
  * scripts are in `sh/` beside this file; MirrorCachesOnHost places and runs them.
  */
+import { createHash } from "node:crypto";
 import * as path from "node:path";
 import { DISTRIBUTION, durationSeconds } from "../shared/facts";
 import { renderShellScript } from "../shared/shellScript";
 import { type MirrorSpec, quantityBytes } from "./mirrors";
 
-/** Loopback port of the first cache on the external host; the n-th listed mirror gets base + n. */
-export const MIRROR_HOST_PORT_BASE = 5100;
+/**
+ * The loopback ports the caches on the external host may use: 5101–5999, clear of the registry's
+ * (5000), the Maven backend's (5002) and the UI's (5080).
+ */
+export const MIRROR_HOST_PORTS = { first: 5101, count: 899 } as const;
+
+/**
+ * Each cache's loopback port, from its name alone (docs/decisions/stable-mirror-ports.md): a hash of
+ * the path name picks the port, so adding, removing or reordering other mirrors leaves it where it
+ * is. The engine updates the remaining caches before it deletes a removed one, so a port that moved
+ * would still be held by the container about to go. Two names that hash to one port are settled in
+ * the names' sorted order (the later takes the next free port); that moves a port only when a new
+ * name collides, and the container script then takes the port from the cache that held it.
+ */
+export function hostMirrorPorts(pathNames: readonly string[]): ReadonlyMap<string, number> {
+    if (pathNames.length > MIRROR_HOST_PORTS.count) throw new Error(`hostMirrorPorts: at most ${MIRROR_HOST_PORTS.count} mirrors`);
+    const taken = new Set<number>();
+    const ports = new Map<string, number>();
+    for (const name of [...new Set(pathNames)].sort()) {
+        let slot = createHash("sha256").update(name).digest().readUInt32BE(0) % MIRROR_HOST_PORTS.count;
+        while (taken.has(slot)) slot = (slot + 1) % MIRROR_HOST_PORTS.count;
+        taken.add(slot);
+        ports.set(name, MIRROR_HOST_PORTS.first + slot);
+    }
+    return ports;
+}
 
 /** Where one cache lives on the external host. */
 export interface HostMirrorPaths {
@@ -24,20 +49,23 @@ export interface HostMirrorPaths {
     readonly configDir: string;
 }
 
-/** The host layout of the `index`-th mirror; `mirrorsDir` holds one directory per mirror. */
+/** The host layout of a mirror whose port is `hostPort` (`hostMirrorPorts`); `mirrorsDir` holds one directory per mirror. */
 export function hostMirrorPaths(
     spec: Pick<MirrorSpec, "pathName">,
-    index: number,
+    hostPort: number,
     mirrorsDir: string,
     configRoot: string,
 ): HostMirrorPaths {
     return {
-        container: `dso-registry-mirror-${spec.pathName}`,
-        hostPort: MIRROR_HOST_PORT_BASE + index + 1,
+        container: `${MIRROR_CONTAINER_PREFIX}${spec.pathName}`,
+        hostPort,
         dataDir: `${mirrorsDir}/${spec.pathName}`,
         configDir: `${configRoot}/mirrors/${spec.pathName}`,
     };
 }
+
+/** Every cache container's name starts with this: the container script frees its port only from these. */
+export const MIRROR_CONTAINER_PREFIX = "dso-registry-mirror-";
 
 /**
  * Runs a cache's container when it is missing, stopped, or made from another spec (`fingerprint`,
@@ -47,6 +75,7 @@ export function hostMirrorPaths(
 export function mirrorContainerScript(paths: HostMirrorPaths, image: string, fingerprint: string, hasCredentials: boolean): string {
     return renderShellScript(path.join(__dirname, "sh", "mirror-container.sh"), {
         CONTAINER: paths.container,
+        CONTAINER_PREFIX: MIRROR_CONTAINER_PREFIX,
         IMAGE: image,
         HOST_PORT: paths.hostPort,
         DATA_DIR: paths.dataDir,

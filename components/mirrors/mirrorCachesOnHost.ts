@@ -9,7 +9,14 @@ import { DISTRIBUTION } from "../shared/facts";
 import { fingerprint } from "../shared/fingerprint";
 import { withFormerType } from "../shared/formerType";
 import { type HostConnection, HostFile, hostCommand, privileged } from "../shared/hostAccess";
-import { hostMirrorPaths, mirrorContainerDeleteScript, mirrorContainerScript, mirrorCronFile, mirrorPruneScript } from "./hostCaches";
+import {
+    hostMirrorPaths,
+    hostMirrorPorts,
+    mirrorContainerDeleteScript,
+    mirrorContainerScript,
+    mirrorCronFile,
+    mirrorPruneScript,
+} from "./hostCaches";
 import { type MirrorRoute, type MirrorSpec, renderMirrorConfig } from "./mirrors";
 
 /** A cache to run, with its upstream account's env file when it has one (secret). */
@@ -40,8 +47,9 @@ export class MirrorCachesOnHost extends pulumi.ComponentResource {
     constructor(name: string, args: MirrorCachesOnHostArgs, opts?: pulumi.ComponentResourceOptions) {
         super("dso-registry:mirrors:MirrorCachesOnHost", name, {}, withFormerType(opts, "dso:mirrors:MirrorCachesOnHost"));
         const { connection } = args;
-        const pruned = args.mirrors.map(({ spec, envFile }, index) => {
-            const paths = hostMirrorPaths(spec, index, args.mirrorsDir, args.configRoot);
+        const ports = hostMirrorPorts(args.mirrors.map((m) => m.spec.pathName));
+        const pruned = args.mirrors.map(({ spec, envFile }) => {
+            const paths = hostMirrorPaths(spec, ports.get(spec.pathName)!, args.mirrorsDir, args.configRoot);
             const config = renderMirrorConfig({
                 addr: `:${DISTRIBUTION.containerPort}`,
                 rootDirectory: DISTRIBUTION.dataDir,

@@ -16,7 +16,7 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { renderRegistryConfig } from "../../components/distribution/registryConfig";
 import { defaultHostLayout } from "../../components/externalHost/scripts";
-import { hostMirrorPaths } from "../../components/mirrors/hostCaches";
+import { hostMirrorPaths, hostMirrorPorts } from "../../components/mirrors/hostCaches";
 import { DOCKER_HUB, renderMirrorConfig } from "../../components/mirrors/mirrors";
 import { committedSynthDir } from "../support/committedSynth";
 import { type DockerEngine, startDockerEngine } from "../support/dockerEngine";
@@ -26,9 +26,10 @@ import { makeOciImage, skopeoPushPlainHttp } from "../support/realRegistry";
 import { privateDir, removeDir, type ServerProcess } from "../support/serverProcess";
 import { type SshServer, startSshServer } from "../support/sshServer";
 
-/** The prod stack's layout (Pulumi.prod.yaml: dataDir /srv/data/registry, docker.io listed first). */
+/** The prod stack's layout (Pulumi.prod.yaml: dataDir /srv/data/registry, mirrors docker.io, ghcr.io, registry.k8s.io). */
 const layout = defaultHostLayout("/srv/data/registry");
-const cache = hostMirrorPaths({ pathName: DOCKER_HUB.name }, 0, `${layout.dataDir}-mirrors`, layout.registryConfigDir);
+const cachePort = hostMirrorPorts([DOCKER_HUB.name, "ghcr.io", "registry.k8s.io"]).get(DOCKER_HUB.name)!;
+const cache = hostMirrorPaths({ pathName: DOCKER_HUB.name }, cachePort, `${layout.dataDir}-mirrors`, layout.registryConfigDir);
 const PRUNE_SCRIPT = "/usr/local/sbin/dso-registry-mirror-prune";
 const UPSTREAM_PORT = 5300;
 const REPOSITORY = "library/m2app";

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { ConfigError, parseConfig } from "../../components/config";
-import { mirrorPruneScript } from "../../components/mirrors/hostCaches";
+import { hostMirrorPorts, mirrorPruneScript } from "../../components/mirrors/hostCaches";
 import {
     defaultRemoteUrl,
     mirrorAge,
@@ -321,5 +321,22 @@ describe("registry.mirrors config", () => {
 
     it("refuses mirrors beside an existing registry", () => {
         expect(problemsOf(base([{ upstream: "docker.io" }], "existing")).join("\n")).toMatch(/registry\.mirrors.*existing registry/);
+    });
+});
+
+describe("hostMirrorPorts: each cache's loopback port on the external host", () => {
+    it("depends on the cache's name only: adding, removing or reordering others leaves it", () => {
+        const all = hostMirrorPorts(["docker.io", "ghcr.io", "registry.k8s.io", "quay.io"]);
+        for (const list of [["ghcr.io", "registry.k8s.io"], ["registry.k8s.io", "quay.io", "docker.io", "ghcr.io"], ["quay.io"]]) {
+            const ports = hostMirrorPorts(list);
+            for (const name of list) expect(ports.get(name), `${name} in ${list.join(",")}`).toBe(all.get(name));
+        }
+    });
+
+    it("gives names that hash to one port different ports, within 5101-5999", () => {
+        const names = Array.from({ length: 200 }, (_, i) => `r${i}.example.test`);
+        const ports = [...hostMirrorPorts(names).values()];
+        expect(new Set(ports).size).toBe(names.length);
+        for (const p of ports) expect(p >= 5101 && p <= 5999, String(p)).toBe(true);
     });
 });
