@@ -17,6 +17,7 @@ import { type HostBackupArgs, Maintenance } from "./maintenance";
 import { MavenContainer } from "./mavenContainer";
 import { MAVEN_CONTAINER } from "./mavenScripts";
 import { PostDeployCheck } from "./postDeployCheck";
+import { PurgeOnDestroy } from "./purgeOnDestroy";
 import { containerStorage, type HostRegistryStorage, RegistryContainer } from "./registryContainer";
 import {
     type ContainerSpec,
@@ -114,6 +115,17 @@ export class ExternalRegistryHost extends pulumi.ComponentResource {
             storage: containerStorage(args.storage),
         };
 
+        // Everything on the host waits for it (through the packages), so on destroy its delete, which
+        // removes the data when the last `up` asked for it, runs after every container is gone.
+        const purge = new PurgeOnDestroy(
+            `${name}-purge`,
+            {
+                connection,
+                purge: args.purgeDataOnDestroy,
+                directories: [...(s3 ? [] : [layout.dataDir]), ...(args.maven ? [layout.mavenDataDir] : [])],
+            },
+            { parent: this },
+        );
         const packages = new HostPackages(
             `${name}-packages`,
             {
@@ -121,10 +133,9 @@ export class ExternalRegistryHost extends pulumi.ComponentResource {
                 layout,
                 dataDir: !s3,
                 installPackages: args.installPackages,
-                purgeDataOnDestroy: args.purgeDataOnDestroy,
                 restic: args.backup !== undefined,
             },
-            { parent: this },
+            { parent: this, dependsOn: [purge] },
         );
         const container = new RegistryContainer(
             `${name}-container`,
@@ -162,12 +173,7 @@ export class ExternalRegistryHost extends pulumi.ComponentResource {
                 : undefined;
         const mavenSpec = args.maven && { image: args.maven.image, pathPrefix: args.maven.pathPrefix, layout };
         const mavenContainer =
-            mavenSpec &&
-            new MavenContainer(
-                `${name}-maven`,
-                { connection, spec: mavenSpec, purgeDataOnDestroy: args.purgeDataOnDestroy },
-                { parent: this, dependsOn: [packages] },
-            );
+            mavenSpec && new MavenContainer(`${name}-maven`, { connection, spec: mavenSpec }, { parent: this, dependsOn: [packages] });
         // The site goes live only once what it proxies to runs.
         const caddy = new CaddySite(
             `${name}-caddy`,

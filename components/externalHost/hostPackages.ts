@@ -16,13 +16,11 @@ export interface HostPackagesArgs {
     readonly dataDir: boolean;
     /** Install missing packages instead of only reporting them. */
     readonly installPackages: boolean;
-    /** Delete the data directory on destroy. */
-    readonly purgeDataOnDestroy: boolean;
     /** Backups are enabled: restic is needed too. */
     readonly restic?: boolean;
 }
 
-/** The packages (left installed on destroy) and the data directory (kept on destroy unless purged). */
+/** The packages (left installed on destroy) and the data directory (kept on delete; the purge on destroy removes it when asked: purgeOnDestroy.ts). */
 export class HostPackages extends pulumi.ComponentResource {
     constructor(name: string, args: HostPackagesArgs, opts?: pulumi.ComponentResourceOptions) {
         super("dso-registry:externalHost:HostPackages", name, {}, withFormerType(opts, "dso:externalHost:HostPackages"));
@@ -44,7 +42,7 @@ export class HostPackages extends pulumi.ComponentResource {
                 {
                     connection,
                     create: privileged(dataDirScript(layout), sudo),
-                    delete: privileged(dataDirDeleteScript(layout, args.purgeDataOnDestroy), sudo),
+                    delete: privileged(dataDirDeleteScript(layout), sudo),
                 },
                 { parent: this, dependsOn: [install] },
             );

@@ -22,8 +22,6 @@ export interface MavenContainerArgs {
     readonly connection: HostConnection;
     /** The image, the repository's path and the host paths. */
     readonly spec: MavenHostSpec;
-    /** Delete the Maven files on destroy. */
-    readonly purgeDataOnDestroy: boolean;
 }
 
 /** The Maven backend; the container is removed on destroy, its files stay unless purged. */
@@ -41,7 +39,7 @@ export class MavenContainer extends pulumi.ComponentResource {
             {
                 connection,
                 create: privileged(mavenDataDirScript(spec.layout), sudo),
-                delete: privileged(mavenDataDirDeleteScript(spec.layout, args.purgeDataOnDestroy), sudo),
+                delete: privileged(mavenDataDirDeleteScript(spec.layout), sudo),
             },
             { parent: this },
         );

@@ -50,8 +50,8 @@ export function mavenDataDirScript(layout: HostLayout): string {
 }
 
 /** On destroy: keeps the Maven files unless `purge`, and says so. */
-export function mavenDataDirDeleteScript(layout: HostLayout, purge: boolean): string {
-    return hostScript("data-dir-delete.sh", { DATA_DIR: layout.mavenDataDir, CONTENT: "Maven data", PURGE: purge });
+export function mavenDataDirDeleteScript(layout: HostLayout): string {
+    return hostScript("data-dir-delete.sh", { DATA_DIR: layout.mavenDataDir, CONTENT: "Maven data" });
 }
 
 /**

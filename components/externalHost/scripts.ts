@@ -187,9 +187,9 @@ export function dataDirScript(layout: HostLayout): string {
     return hostScript("data-dir.sh", { DATA_DIR: layout.dataDir });
 }
 
-/** On destroy: keeps the data unless `purge`, and says so. */
-export function dataDirDeleteScript(layout: HostLayout, purge: boolean): string {
-    return hostScript("data-dir-delete.sh", { DATA_DIR: layout.dataDir, CONTENT: "registry data", PURGE: purge });
+/** On delete: keeps the data and says so; only the purge on destroy removes it (purgeOnDestroy.ts). */
+export function dataDirDeleteScript(layout: HostLayout): string {
+    return hostScript("data-dir-delete.sh", { DATA_DIR: layout.dataDir, CONTENT: "registry data" });
 }
 
 /**

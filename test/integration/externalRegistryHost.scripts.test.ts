@@ -20,10 +20,10 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { renderCaddyfile } from "../../components/accessPolicy/caddyfile";
 import { renderUsersFile } from "../../components/accessPolicy/usersFile";
+import { purgeMarkerScript, purgeOnDestroyScript } from "../../components/externalHost/purgeOnDestroy";
 import {
     type ContainerSpec,
     containerScript,
-    dataDirDeleteScript,
     defaultHostLayout,
     hostPaths,
     packagesScript,
@@ -380,8 +380,11 @@ describe("the external host's scripts over SSH, against a real Docker engine", (
         expect(existsSync(onDisk(`${layout.dataDir}/docker/registry/v2/repositories/team/app`))).toBe(true);
     });
 
-    test("delete with purge removes the data", () => {
-        runOk(dataDirDeleteScript(layout, true));
+    test("delete with purge removes the data: the marker an `up` wrote, read by the last delete", () => {
+        runOk(purgeMarkerScript([layout.dataDir]));
+        expect(runOk(synthCommand("registry-host-packages-data-dir.delete"))).toContain("kept registry data");
+        expect(existsSync(onDisk(layout.dataDir))).toBe(true);
+        expect(runOk(purgeOnDestroyScript())).toBe(`removed ${layout.dataDir}`);
         expect(existsSync(onDisk(layout.dataDir))).toBe(false);
     });
 });

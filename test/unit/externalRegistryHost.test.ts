@@ -188,6 +188,7 @@ describe("ExternalRegistryHost", () => {
                 "dso-registry:externalHost:HostPackages registry-host-packages",
                 "dso-registry:externalHost:Maintenance registry-host-maintenance",
                 "dso-registry:externalHost:PostDeployCheck registry-host-check",
+                "dso-registry:externalHost:PurgeOnDestroy registry-host-purge",
                 "dso-registry:externalHost:RegistryContainer registry-host-container",
             ].sort(),
         );
@@ -222,6 +223,7 @@ describe("ExternalRegistryHost", () => {
                 "registry-host-maintenance-verify-script-write",
                 "registry-host-packages-data-dir",
                 "registry-host-packages-install",
+                "registry-host-purge-marker",
             ].sort(),
         );
     });
@@ -277,10 +279,14 @@ describe("ExternalRegistryHost", () => {
         expect(run).toContain(" -p 127.0.0.1:5000:5000 ");
     });
 
-    test("data is kept on destroy unless the stack says purge", () => {
+    test("data is kept on delete; the purge marker's delete removes it only when the last up asked for it", () => {
         const { status, stdout } = runStubbed(script("registry-host-packages-data-dir", "delete"), []);
         expect(status).toBe(0);
-        expect(stdout).toBe("kept registry data in /srv/data/registry (externalHost.purgeDataOnDestroy is false)\n");
+        expect(stdout).toBe(
+            "kept registry data in /srv/data/registry (removed on destroy only when externalHost.purgeDataOnDestroy was true at the last pulumi up)\n",
+        );
+        // Inside `sudo -n sh -c '…'`: an empty list, quoted.
+        expect(String(command("registry-host-purge-marker").inputs.create)).toContain("\nDIRECTORIES='\\'''\\''\n");
     });
 
     test("the Caddyfile is the rendered policy with the allowlist", () => {
@@ -394,9 +400,10 @@ describe("ExternalRegistryHost with ACME and the web UI", () => {
         expect(check).toContain("\nWAIT_SECONDS='180'\n");
     });
 
-    test("without sudo, steps run through sh -c; purge removes the data on destroy", () => {
+    test("without sudo, steps run through sh -c; with purge the marker lists the data directory", () => {
         expect(String(command("ui-host-container-run").inputs.create)).toMatch(/^sh -c /);
-        expect(String(command("ui-host-packages-data-dir").inputs.delete)).toContain("rm -rf");
+        expect(String(command("ui-host-packages-data-dir").inputs.delete)).not.toContain("rm -rf");
+        expect(String(command("ui-host-purge-marker").inputs.create)).toMatch(/\nDIRECTORIES='\\''\/srv\//);
     });
 });
 

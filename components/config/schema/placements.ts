@@ -62,7 +62,9 @@ export const externalHost = z.strictObject({
     purgeDataOnDestroy: z
         .boolean()
         .default(false)
-        .describe("Delete the registry data (and the Maven files) on `pulumi destroy`. Off: they survive a destroy."),
+        .describe(
+            "Delete the registry data (and the Maven files) on `pulumi destroy`. Off: they survive a destroy. The last `pulumi up` decides (it writes the decision on the host): change it, `pulumi up`, then destroy.",
+        ),
     installPackages: z
         .boolean()
         .default(true)
