@@ -57,6 +57,9 @@ export class ClusterDns extends pulumi.ComponentResource {
                     create: corefileScriptBody(script, "apply"),
                     delete: corefileScriptBody(script, "remove"),
                     stdin: block,
+                    // The block's markers carry the host name, and the context names the cluster: a change
+                    // of either takes the old block out of the old place (the old delete) before the new goes in.
+                    triggers: [args.host, args.kubectlContext ?? ""],
                     interpreter: ["/bin/sh", "-c"],
                     logging: "stdoutAndStderr",
                     ...COMMAND_DEFAULTS,

@@ -42,6 +42,9 @@ export class NodeFile extends pulumi.ComponentResource {
                 delete: run(removeFileStepBody(step, args.restart)),
                 stdin: args.content,
                 sensitiveOutput: step.secret,
+                // The path (certs.d/<host> in a kind node, the CA named after the host), or the key of the
+                // program's entries in a shared file (registries.yaml), follows the registry's host name.
+                triggers: [step.path, step.mergeKey ?? ""],
             },
             // Earlier versions made this command a direct child of NodeTrust (then of type dso:nodes:NodeTrust),
             // named like this component: the alias keeps it the same resource, so updating does not run its

@@ -43,7 +43,12 @@ export class NodeTrust extends pulumi.ComponentResource {
                 case "dir":
                     dir = hostCommand(
                         `${name}-dir${step.id ? `-${step.id}` : ""}`,
-                        { connection, create: run(dirCreateScript(step.path)), delete: run(dirRemoveScript(step.path)) },
+                        {
+                            connection,
+                            create: run(dirCreateScript(step.path)),
+                            delete: run(dirRemoveScript(step.path)),
+                            triggers: [step.path],
+                        },
                         { parent: this },
                     );
                     break;
@@ -65,7 +70,14 @@ export class NodeTrust extends pulumi.ComponentResource {
                         placed.push(
                             new HostFile(
                                 `${name}-${step.id ?? step.role}`,
-                                { connection, path: step.path, mode: step.mode, content, secret: step.secret },
+                                {
+                                    connection,
+                                    path: step.path,
+                                    mode: step.mode,
+                                    content,
+                                    secret: step.secret,
+                                    replaceOnPathChange: true,
+                                },
                                 after,
                             ),
                         );
@@ -92,6 +104,8 @@ export class NodeTrust extends pulumi.ComponentResource {
                             connection,
                             create: pulumi.output(args.registryAddress!).apply((address) => run(etcHostsScript(args.host, address))),
                             delete: run(etcHostsScript(args.host, undefined)),
+                            // The block's markers carry the host name: a new name is a new block.
+                            triggers: [args.host],
                         },
                         { parent: this },
                     );

@@ -108,7 +108,12 @@ export interface HostCommandArgs {
     readonly delete?: pulumi.Input<string>;
     /** Data on stdin: file bodies and secrets, never on the command line. */
     readonly stdin?: pulumi.Input<string>;
-    /** Values whose change forces a replacement (delete, then create again). */
+    /**
+     * Where the command acts, when config decides it (a path with the registry's host name, a marked
+     * block keyed by it): a change replaces the command, so the old delete runs with the old values
+     * and nothing is left behind. Without triggers a changed script only runs again in place and the
+     * old delete never runs. A replacement runs the old delete first (see `hostCommand`).
+     */
     readonly triggers?: pulumi.Input<unknown[]>;
     /** Output may carry secrets: do not log it, and keep stdout/stderr secret in state. */
     readonly sensitiveOutput?: boolean;
@@ -132,7 +137,16 @@ export function hostCommand(
         ...COMMAND_DEFAULTS,
         logging: args.sensitiveOutput ? ("none" as const) : ("stdoutAndStderr" as const),
     };
-    const options = args.sensitiveOutput ? { ...opts, additionalSecretOutputs: ["stdout", "stderr"] } : opts;
+    // Delete before create when a trigger changes: the new command may act on the same file or block as
+    // the old one (a fixed path whose content is keyed by the host name, or the first `up` that adds
+    // triggers to a command deployed without them), and the old delete run after the new create would
+    // remove what the create just wrote.
+    const replaceOrder = args.triggers === undefined ? {} : { deleteBeforeReplace: true };
+    const options = {
+        ...opts,
+        ...replaceOrder,
+        ...(args.sensitiveOutput ? { additionalSecretOutputs: ["stdout", "stderr"] } : {}),
+    };
     const c = args.connection;
     if (c.kind === "local") {
         return new command.local.Command(name, { ...scripts, interpreter: ["/bin/sh", "-c"] }, options);
@@ -149,6 +163,11 @@ export interface HostFileArgs extends HostFileSpec {
     readonly secret?: boolean;
     /** Keep the file on destroy (for files other tools go on to own). */
     readonly retainOnDelete?: boolean;
+    /**
+     * The file's path depends on config (a directory named after the registry's host): a new path
+     * replaces the file, removing the old one (`HostCommandArgs.triggers`).
+     */
+    readonly replaceOnPathChange?: boolean;
 }
 
 /** One file on one host: written when its content changes, removed on destroy. */
@@ -171,6 +190,7 @@ export class HostFile extends pulumi.ComponentResource {
                 delete: args.retainOnDelete ? undefined : removeFileScript(args, sudo),
                 stdin: args.secret ? pulumi.secret(args.content) : args.content,
                 sensitiveOutput: args.secret,
+                triggers: args.replaceOnPathChange ? [args.path] : undefined,
             },
             { parent: this },
         );

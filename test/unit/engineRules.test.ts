@@ -89,3 +89,78 @@ describe("data in the cluster is never deleted as a side effect (the local stack
         for (const cache of caches) expect(cache.options?.retainOnDelete, cache.name).toBeUndefined();
     });
 });
+
+describe("a config change that moves what a command acts on replaces it, so the old delete runs", () => {
+    /** The commands the program registers for `stack` with `change` applied to its config: URN → inputs. */
+    async function commandsOf(stack: "local" | "prod", change: (config: Record<string, string>) => void): Promise<Map<string, Resource>> {
+        const stackConfig = readStackConfig(PROJECT_DIR, stack);
+        const config = { ...stackConfig.config };
+        change(config);
+        const run = await runProgram(stack, { ...stackConfig, config });
+        return new Map(run.resources.filter((r) => r.type.startsWith("command:")).map((r) => [r.urn, r as unknown as Resource]));
+    }
+    /** The registry's host name changed (and the Maven registry's, where it shares the host). */
+    const renamed = (config: Record<string, string>) => {
+        const registry = JSON.parse(config["dso-registry:containerRegistry"]!);
+        const maven = JSON.parse(config["dso-registry:mavenRegistry"] ?? "{}");
+        if (maven.host === registry.host) config["dso-registry:mavenRegistry"] = JSON.stringify({ ...maven, host: "renamed.example.test" });
+        config["dso-registry:containerRegistry"] = JSON.stringify({ ...registry, host: "renamed.example.test" });
+    };
+
+    /** Commands kept under the same URN whose delete script changed while their triggers did not. */
+    function updatedInPlaceWithNewDelete(before: Map<string, Resource>, after: Map<string, Resource>): string[] {
+        return [...after]
+            .filter(([urn, r]) => {
+                const old = before.get(urn);
+                return (
+                    old &&
+                    old.inputs.delete !== r.inputs.delete &&
+                    JSON.stringify(old.inputs.triggers) === JSON.stringify(r.inputs.triggers)
+                );
+            })
+            .map(([, r]) => r.name);
+    }
+
+    it.each([
+        ["prod", "containerRegistry.host renamed", renamed],
+        [
+            "prod",
+            "containerRegistry.host renamed, with a generated CA on every node",
+            (config: Record<string, string>) => {
+                const registry = JSON.parse(config["dso-registry:registry"]!);
+                config["dso-registry:registry"] = JSON.stringify({ ...registry, tls: { mode: "generated-ca" } });
+                renamed(config);
+            },
+        ],
+        ["local", "containerRegistry.host renamed", renamed],
+        [
+            "local",
+            "kubernetes:context set",
+            (config: Record<string, string>) => {
+                config["kubernetes:context"] = "lab-cluster";
+            },
+        ],
+    ] as const)("%s stack, %s", async (stack, _, change) => {
+        // The same config but for the name, so that only the rename differs.
+        const before = await commandsOf(stack, (config) => {
+            change(config);
+            for (const key of ["dso-registry:containerRegistry", "dso-registry:mavenRegistry"]) {
+                if (config[key])
+                    config[key] = config[key]!.replaceAll(
+                        "renamed.example.test",
+                        JSON.parse(readStackConfig(PROJECT_DIR, stack).config[key]!).host,
+                    );
+            }
+            delete config["kubernetes:context"];
+        });
+        const after = await commandsOf(stack, change);
+        expect(updatedInPlaceWithNewDelete(before, after)).toEqual([]);
+    });
+
+    it("replacements run the old delete first: the new command may act on the same file or block", async () => {
+        const commands = [...(await commandsOf("prod", () => {})).values()];
+        const triggered = commands.filter((c) => c.inputs.triggers !== undefined);
+        expect(triggered.length).toBeGreaterThan(0);
+        for (const c of triggered) expect(c.options?.deleteBeforeReplace, c.name).toBe(true);
+    });
+});
