@@ -34,6 +34,13 @@ const NODE_KUBECTL: Record<"k3s" | "rke2", { readonly probe: string; readonly ge
     },
 };
 
+/**
+ * A node-trust DaemonSet pod outside a rolling update restarts k3s / RKE2 for a pending change only when
+ * the service started less than this long ago: the node has just booted or joined, so the restart is
+ * its own and not one of every node's at once (a new DaemonSet on an established cluster).
+ */
+export const RECENT_START_SECONDS = 900;
+
 /** Marker next to registries.yaml: a change is written but its restart has not completed yet. */
 export const RESTART_PENDING_FILE = ".dso-registry-restart-pending";
 
@@ -61,6 +68,7 @@ export function restartParameters(restart: NodeRestart): ShellParams {
         KUBECTL_PROBE: kubectl.probe,
         KUBECTL_GET: kubectl.get,
         PENDING_FILE: RESTART_PENDING_FILE,
+        RECENT_START_SECONDS,
     };
 }
 

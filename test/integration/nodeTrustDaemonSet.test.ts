@@ -116,7 +116,10 @@ describe("DaemonSet scripts for k3s", () => {
         mkdirSync(stubs, { recursive: true });
         writeFileSync(
             path.join(stubs, "systemctl"),
-            '#!/bin/sh\necho "$*" >> "$DSO_ROOT/systemctl.log"\nif [ "$1" = is-active ]; then grep -qx "$3" "$DSO_ROOT/active-units"; exit $?; fi\n',
+            // `show -p ActiveEnterTimestampMonotonic --value UNIT`: when the unit became active, as systemd
+            // says it (microseconds since boot), from the seconds-ago in $DSO_ROOT/started-ago.
+            '#!/bin/sh\necho "$*" >> "$DSO_ROOT/systemctl.log"\nif [ "$1" = is-active ]; then grep -qx "$3" "$DSO_ROOT/active-units"; exit $?; fi\n' +
+                'if [ "$1" = show ]; then awk -v ago="$(cat "$DSO_ROOT/started-ago")" \'{ printf "%.0f\\n", ($1 - ago) * 1000000 }\' /proc/uptime; fi\n',
         );
         chmodSync(path.join(stubs, "systemctl"), 0o755);
         const rt = await startMockRuntime({ stack: "test" });
@@ -152,6 +155,8 @@ describe("DaemonSet scripts for k3s", () => {
         mkdirSync(path.join(k3sRoot, "etc/rancher/k3s"), { recursive: true });
         writeFileSync(path.join(k3sRoot, REGISTRIES), THEIRS);
         writeFileSync(path.join(k3sRoot, "active-units"), "k3s\n");
+        // An established node: k3s has run for an hour.
+        writeFileSync(path.join(k3sRoot, "started-ago"), "3600\n");
     });
 
     function k3s(script: string, podUid: string, defer: boolean) {
@@ -194,6 +199,30 @@ describe("DaemonSet scripts for k3s", () => {
         expect(restarts()).toEqual(["restart k3s"]);
         expect(k3s("apply.sh", "pod-b", false).code).toBe(0);
         expect(restarts()).toEqual(["restart k3s"]);
+    });
+
+    it("a node that has just booted or joined (k3s started minutes ago) gets the restart from its own pod, outside a rolling update", () => {
+        writeFileSync(path.join(k3sRoot, "started-ago"), "40\n");
+        const r = k3s("apply.sh", "pod-a", true);
+        expect(r.code, r.stderr).toBe(0);
+        expect(r.stdout).toMatch(
+            /k3s or k3s-agent started \d+s ago, before .*registries\.yaml had the registry's entries .*: restarting it now/,
+        );
+        expect(r.stdout).not.toContain("restart pending");
+        expect(restarts()).toEqual(["restart k3s"]);
+        expect(existsSync(path.join(k3sRoot, "etc/rancher/k3s/.dso-registry-restart-pending"))).toBe(false);
+    });
+
+    it("a rebooted node: the entries the shutdown's preStop took out come back, and k3s restarts to read them", () => {
+        expect(k3s("apply.sh", "pod-a", false).code).toBe(0);
+        expect(k3s("remove.sh", "pod-a", false).code).toBe(0);
+        expect(registries()).toBe(THEIRS);
+        // After the reboot k3s has just started, without the entries; the DaemonSet's new pod applies.
+        writeFileSync(path.join(k3sRoot, "started-ago"), "25\n");
+        const r = k3s("apply.sh", "pod-b-after-reboot", true);
+        expect(r.code, r.stderr).toBe(0);
+        expect(YAML.parse(registries()).mirrors[HOST]).toEqual({ endpoint: [`https://${HOST}`] });
+        expect(restarts()).toEqual(["restart k3s", "restart k3s"]);
     });
 
     it("run.sh restarts only on a pod's first run while another pod's UID is in the owner file", () => {

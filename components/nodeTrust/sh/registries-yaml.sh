@@ -16,7 +16,10 @@
 # fails with what to look at otherwise. A change first leaves a pending marker ($PENDING_FILE beside
 # the file) that only a completed restart removes, so a run that failed while waiting, or a DaemonSet
 # run that was not allowed to restart ($DSO_DEFER_RESTART), restarts on the next run that may. On
-# removal, a deferred restart is left to the operator instead. $TURN names the node's turn in a
+# removal, a deferred restart is left to the operator instead. A deferred restart is carried out all
+# the same when the running service started less than $RECENT_START_SECONDS ago: the node has just
+# booted or joined (its service read the file before the pod wrote it), it is not one of many
+# established nodes a new DaemonSet reaches at once, and its workloads are only starting. $TURN names the node's turn in a
 # rolling restart. $DSO_HOST_EXEC prefixes the commands that must run in the node's own namespaces
 # (empty over SSH, nsenter in the DaemonSet).
 # Parameters hold an awk program and commands for another shell: literal text, "$" and all.
@@ -24,7 +27,7 @@
 : "${ACTION:?}" "${FILE:?}" "${AUTHORITY:?}" "${SECRET:?}" "${BEGIN_MARKER:?}" "${END_MARKER:?}"
 : "${CREATED_HEADER:?}" "${LEGACY_HEADER:?}" "${ADDED_KEY_COMMENT:?}" "${MERGE_AWK:?}"
 : "${FLAVOUR:?}" "${UNITS:?}" "${ALLOW_RESTART:?}" "${RESTART_TIMEOUT_SECONDS:?}" "${NODE_NAME?}" "${TURN?}"
-: "${KUBECTL_PROBE:?}" "${KUBECTL_GET:?}" "${PENDING_FILE:?}"
+: "${KUBECTL_PROBE:?}" "${KUBECTL_GET:?}" "${PENDING_FILE:?}" "${RECENT_START_SECONDS:?}"
 set -eu
 file="${DSO_ROOT:-}$FILE"
 # Seconds between two checks while waiting.
@@ -102,6 +105,25 @@ wait_until_ready() {
   fi
 }
 
+# Prints how many seconds ago the longest-running active unit among $UNITS started; nothing when
+# none is active or systemd does not say.
+service_age() {
+  now=$(cut -d ' ' -f 1 /proc/uptime)
+  for unit in $UNITS; do
+    ${DSO_HOST_EXEC:-} systemctl is-active --quiet "$unit" || continue
+    since=$(${DSO_HOST_EXEC:-} systemctl show -p ActiveEnterTimestampMonotonic --value "$unit" 2>/dev/null || true)
+    case "$since" in ''|*[!0-9]*) continue ;; esac
+    [ "$since" -gt 0 ] || continue
+    awk -v now="$now" -v since="$since" 'BEGIN { printf "%d\n", now - since / 1000000 }'
+  done | sort -n | tail -n 1
+}
+
+# Whether the running service started less than $RECENT_START_SECONDS ago (a node just booted or joined).
+started_recently() {
+  age=$(service_age)
+  [ -n "$age" ] && [ "$age" -lt "$RECENT_START_SECONDS" ]
+}
+
 # Restarts after a change (changed=1), or after an earlier change whose restart has not completed.
 restart_after_change() {
   if [ "$ACTION" = apply ]; then what="$FILE changed"; else what="the registry's entries were removed from $FILE"; fi
@@ -113,6 +135,10 @@ restart_after_change() {
   fi
   pending="$(dirname "$file")/$PENDING_FILE"
   if [ "$changed" = 1 ]; then : > "$pending"; fi
+  if [ -e "$pending" ] && [ -n "${DSO_DEFER_RESTART:-}" ] && [ "$ACTION" = apply ] && started_recently; then
+    echo "$(join_units " or " "$UNITS") started ${age}s ago, before $FILE had the registry's entries (the node has just booted or joined): restarting it now"
+    unset DSO_DEFER_RESTART
+  fi
   if [ -e "$pending" ] && [ -n "${DSO_DEFER_RESTART:-}" ]; then
     if [ "$ACTION" = apply ]; then
       echo "$what: restart pending; $(join_units " or " "$UNITS") reads it only after a restart, which a DaemonSet makes only in a rolling update (one node at a time): run kubectl rollout restart on the node-trust DaemonSet, or restart the service on each node in turn"
