@@ -31,6 +31,18 @@ const certManagerCaAdvice = (namespace: string) =>
     `pulumi config set --path 'dso-registry:registry.tls.certManagerCaCertificate' "$(cat issuer-ca.crt)"`;
 
 /**
+ * The in-cluster allowlist is the ingress controller's (the sidecar sees only the controller's address
+ * on that path), so it holds for requests through the Ingress only. Pods reach the registry without
+ * the Ingress: through Service `registry-tls` (where the cluster DNS sends the registry's name) and
+ * Service `registry`.
+ */
+const inClusterAllowlistAdvice = (namespace: string) =>
+    "holds for requests through the Ingress only (the ingress controller enforces it). Pods inside the cluster reach the registry " +
+    `through Services registry-tls and registry in namespace ${namespace} without passing it (the cluster DNS sends the registry's ` +
+    "name to registry-tls); the access policy (push credentials, requiresAuthForPull) still applies there. To limit those paths too, " +
+    `add a NetworkPolicy in ${namespace} that admits only the pods and node networks you want (docs/in-cluster.md, The client-network allowlist)`;
+
+/**
  * `maxAge` values that Distribution 2.x (the default image) cannot honour. It drops a cache's content
  * 168h after it was fetched and reads no `proxy.ttl`: on the external host the prune job removes
  * older content for shorter ages, so only longer ones are cut short; in the cluster nothing does,
@@ -141,6 +153,9 @@ export function adviceWarnings(c: FlatConfig): ConfigProblem[] {
     const dockerNodes = trustedNodes(c.nodes).some((n) => n.runtime === "docker");
     if (dockerNodes && c.registry.mode === "existing" && !c.containerRegistry.requiresAuthForPull) {
         warnings.push({ key: keyPath(["nodes", "runtime"]), message: DOCKER_CLASSIC_STORE_ADVICE });
+    }
+    if (c.registry.mode === "in-cluster" && c.registry.allowedNetworks.length > 0) {
+        warnings.push({ key: keyPath(["registry", "allowedNetworks"]), message: inClusterAllowlistAdvice(c.inCluster.namespace) });
     }
     const caTakers = c.nodes.delivery !== "none" || c.jenkins.enabled || c.pullSecrets.namespaces.length > 0;
     if (c.registry.tls.mode === "cert-manager" && !c.registry.tls.certManagerCaCertificate && caTakers) {

@@ -200,3 +200,20 @@ describe("warnings", () => {
         }
     });
 });
+
+describe("the in-cluster allowlist says which paths it does not cover", () => {
+    it("warns that pods reach the registry through Services registry-tls and registry without it", () => {
+        const raw = {
+            containerRegistry: { host: "registry.example.test", pathPrefix: "team" },
+            registry: { mode: "in-cluster", allowedNetworks: ["10.0.0.0/8"] },
+            inCluster: { ingressClass: "nginx" },
+        };
+        const warnings = parseConfig(raw, {}, { allowMissingSecrets: true }).warnings.filter((w) =>
+            w.key.endsWith("registry.allowedNetworks"),
+        );
+        expect(warnings).toHaveLength(1);
+        expect(warnings[0]!.message).toMatch(
+            /through the Ingress only.*Services registry-tls and registry in namespace dso.*NetworkPolicy/,
+        );
+    });
+});
