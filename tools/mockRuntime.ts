@@ -152,6 +152,11 @@ export interface MockRuntimeOptions {
 export interface MockRuntime {
     /** Every registration so far, in order. */
     readonly resources: RecordedResource[];
+    /**
+     * Registrations the engine would refuse (a duplicate URN), in its words. Pulumi's mock monitor keeps
+     * the last of two silently; the engine fails the whole preview, so a run with any is a failed run.
+     */
+    readonly errors: string[];
     /** Resources of one type token. */
     ofType(type: string): RecordedResource[];
     /** The one resource with this name; throws when there is none or several. */
@@ -195,6 +200,11 @@ function optionsOf(req: RegisterResourceRequest, urn: string): RecordedOptions {
     };
 }
 
+/** The engine's error for a URN registered twice in one program run. */
+export function duplicateUrnMessage(urn: string): string {
+    return `Duplicate resource URN '${urn}'; try giving it a unique name`;
+}
+
 /**
  * Pulumi's mock monitor that also records each registration as the engine would receive it. The mock
  * builds a URN from the parent's last type token only and keeps the stack's type in it; this monitor
@@ -202,9 +212,13 @@ function optionsOf(req: RegisterResourceRequest, urn: string): RecordedOptions {
  * aliases and recorded identities are the ones a deployment has.
  */
 class RecordingMonitor extends MockMonitor {
+    /** URNs registered so far: the engine refuses a second registration of one (step_generator.go). */
+    private readonly registered = new Set<string>();
+
     constructor(
         mocks: Mocks,
         private readonly record: (resource: RecordedResource) => void,
+        private readonly fail: (message: string) => void,
     ) {
         super(mocks);
     }
@@ -214,6 +228,11 @@ class RecordingMonitor extends MockMonitor {
         // The wire form keeps secrets marked where they are; the mock only sees them unwrapped.
         const wire = object?.toJavaScript() ?? {};
         const urn = urnOf(pulumi.getStack(), pulumi.getProject(), req.getParent() || undefined, req.getType(), req.getName());
+        // The engine refuses a second registration of a URN (pkg/diag/errors.go, GetDuplicateResourceURNError)
+        // and `pulumi preview` fails. Answering it with an error here would leave the SDK's promises of the
+        // resource rejected with no one to catch them; the run goes on and the caller fails it on `errors`.
+        if (this.registered.has(urn)) this.fail(duplicateUrnMessage(urn));
+        this.registered.add(urn);
         await super.registerResource(req, (error, response) => {
             if (!error && response) {
                 const registered = this.resources.get(response.getUrn());
@@ -252,6 +271,7 @@ class RecordingMonitor extends MockMonitor {
  */
 export async function startMockRuntime(options: MockRuntimeOptions): Promise<MockRuntime> {
     const resources: RecordedResource[] = [];
+    const errors: string[] = [];
     const project = options.project ?? "dso-registry";
     runtimeConfig.setAllConfig({ ...(options.config ?? {}) }, [...(options.secretKeys ?? [])]);
     const mocks: Mocks = {
@@ -261,7 +281,16 @@ export async function startMockRuntime(options: MockRuntimeOptions): Promise<Moc
         }),
         call: (args) => args.inputs,
     };
-    pulumi.runtime.setMockOptions(new RecordingMonitor(mocks, (r) => resources.push(r)), project, options.stack, false);
+    pulumi.runtime.setMockOptions(
+        new RecordingMonitor(
+            mocks,
+            (r) => resources.push(r),
+            (message) => errors.push(message),
+        ),
+        project,
+        options.stack,
+        false,
+    );
     // The runtime asks its monitor what it supports (secrets above all) when a root resource is set;
     // under mocks that is all it does, as there is no engine to tell. Components created outside a
     // stack, as in most tests, need the answer too.
@@ -269,6 +298,7 @@ export async function startMockRuntime(options: MockRuntimeOptions): Promise<Moc
 
     return {
         resources,
+        errors,
         ofType: (type) => resources.filter((r) => r.type === type),
         byName(name) {
             const found = resources.filter((r) => r.name === name);

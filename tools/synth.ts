@@ -368,6 +368,8 @@ export async function runProgram(
     } finally {
         Error.stackTraceLimit = stackTraceLimit;
     }
+    // What the engine refuses fails the run as `pulumi preview` fails: with the engine's message.
+    if (rt.errors.length > 0) throw new Error(rt.errors.join("\n"));
     return { resources: rt.resources, outputs: await withSecretOutputsRedacted(outputs ?? {}, returned), warnings };
 }
 

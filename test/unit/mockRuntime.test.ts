@@ -5,6 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
 import { type MockRuntime, settle, startMockRuntime } from "../../tools/mockRuntime";
+import { runProgram } from "../../tools/synth";
 
 let rt: MockRuntime;
 
@@ -90,5 +91,42 @@ describe("the mock runtime's record", () => {
             dependsOn: [],
             aliases: [],
         });
+    });
+});
+
+describe("a URN registered twice", () => {
+    it("is refused with the engine's message, as `pulumi preview` refuses it", async () => {
+        const twice = await startMockRuntime({ stack: "s" });
+        await pulumi.runtime.runInPulumiStack(async () => {
+            const outer = new Outer("outer");
+            new Thing("same", {}, { parent: outer });
+            new Thing("same", {}, { parent: outer });
+            // The same name under another parent type is another URN: no error.
+            new Thing("same", {}, { parent: new Outer("outer-2", { parent: outer }) });
+            return {};
+        });
+        await settle();
+        expect(twice.errors).toEqual([
+            `Duplicate resource URN '${urn("test:outer:Outer$test:index:Thing", "same")}'; try giving it a unique name`,
+        ]);
+        expect(twice.resources.filter((r) => r.name === "same")).toHaveLength(3);
+    });
+
+    // Fails until the pull secrets register one Secret per namespace (issue 21, defect 1): the run is
+    // refused with "Duplicate resource URN …::pull-secrets-flux-system", as `pulumi preview` refuses it.
+    it.fails("fails no program run: flux-system listed and `flux: true` give one pull secret", async () => {
+        const config = (pullSecrets: unknown) => ({
+            config: Object.fromEntries(
+                Object.entries({
+                    containerRegistry: { host: "registry.corp.example.test", pathPrefix: "platform", requiresAuthForPull: true },
+                    registry: { mode: "existing", tls: { mode: "public" } },
+                    nodes: { delivery: "daemonset", runtime: "k3s" },
+                    pullSecrets,
+                }).map(([k, v]) => [`dso-registry:${k}`, JSON.stringify(v)]),
+            ),
+            secretKeys: [],
+        });
+        // flux-system listed and `flux: true`: one Secret for the namespace, whichever setting asks for it.
+        await expect(runProgram("s", config({ namespaces: ["apps", "flux-system"], flux: true }))).resolves.toBeDefined();
     });
 });
