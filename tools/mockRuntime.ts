@@ -58,6 +58,13 @@ export interface RecordedResource {
     /** Output names the resource asks the engine to keep secret in state. */
     readonly additionalSecretOutputs: readonly string[];
     readonly options: RecordedOptions;
+    /**
+     * Every URN the resource waits for, as the engine orders its steps: those its inputs refer to and its
+     * `dependsOn` (the parent is not one).
+     */
+    readonly dependencies: readonly string[];
+    /** Per input property, the URNs its value came from (an Output of those resources). */
+    readonly propertyDependencies: Readonly<Record<string, readonly string[]>>;
 }
 
 /** The password the mock gives every generated password: fixed per resource, so synth output is stable. */
@@ -182,6 +189,15 @@ function aliasSpecOf(alias: Alias): AliasSpec {
     };
 }
 
+/** Per input property, the URNs its value came from. */
+function propertyDependenciesOf(req: RegisterResourceRequest): Record<string, string[]> {
+    const out: Record<string, string[]> = {};
+    req.getPropertydependenciesMap().forEach((deps, key) => {
+        out[key] = deps.getUrnsList();
+    });
+    return out;
+}
+
 /** The options of a registration that change what the engine does (see RecordedOptions). */
 function optionsOf(req: RegisterResourceRequest, urn: string): RecordedOptions {
     const fromInputs = new Set<string>();
@@ -253,6 +269,8 @@ class RecordingMonitor extends MockMonitor {
                     state: state ? pulumi.runtime.deserializeProperties(state) : {},
                     additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
                     options: optionsOf(req, urn),
+                    dependencies: req.getDependenciesList(),
+                    propertyDependencies: propertyDependenciesOf(req),
                 });
             }
             callback(error, response);

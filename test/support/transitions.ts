@@ -1,0 +1,179 @@
+/**
+ * The config transitions a registry lives through (issue: "the second `pulumi up` and every one after
+ * it"), each from a committed stack, and the checks every plan must pass whatever the transition:
+ * no data deleted as a side effect, no step that collides with what an old resource still holds, no
+ * old delete script lost to an update. The plan itself comes from test/support/plan.ts.
+ */
+import path from "node:path";
+import { PROJECT } from "../../components/config";
+import type { RecordedResource } from "../../tools/mockRuntime";
+import { type ProgramRun, readStackConfig, runProgram, type StackFileConfig } from "../../tools/synth";
+import type { Plan, PlanOptions, Step } from "./plan";
+
+const PROJECT_DIR = path.resolve(__dirname, "../..");
+
+export type Raw = Record<string, unknown>;
+
+/** A stack's config as decoded values (`registry` → object), and its secret values when set. */
+export interface StackState {
+    readonly raw: Raw;
+    readonly secrets: Readonly<Record<string, string>>;
+}
+
+/** The `dso-registry:*` keys of a committed stack, decoded. */
+export function committedState(stack: string): StackState {
+    const { config } = readStackConfig(PROJECT_DIR, stack);
+    const raw: Raw = {};
+    for (const [fullKey, value] of Object.entries(config)) {
+        if (!fullKey.startsWith(`${PROJECT}:`)) continue;
+        try {
+            raw[fullKey.slice(PROJECT.length + 1)] = JSON.parse(value);
+        } catch {
+            raw[fullKey.slice(PROJECT.length + 1)] = value;
+        }
+    }
+    return { raw, secrets: {} };
+}
+
+/** The config as the CLI hands it to the program: secrets set here are secret keys. */
+export function stackFileConfig(state: StackState): StackFileConfig {
+    const config: Record<string, string> = {};
+    for (const [k, v] of Object.entries(state.raw)) config[`${PROJECT}:${k}`] = typeof v === "string" ? v : JSON.stringify(v);
+    for (const [k, v] of Object.entries(state.secrets)) config[`${PROJECT}:${k}`] = v;
+    return { config, secretKeys: Object.keys(state.secrets).map((k) => `${PROJECT}:${k}`) };
+}
+
+/** One run of the program for a config; runs are sequential (Pulumi's runtime is process-global). */
+const runs = new Map<string, Promise<ProgramRun>>();
+let queue: Promise<unknown> = Promise.resolve();
+export function run(stack: string, state: StackState): Promise<ProgramRun> {
+    const id = JSON.stringify([stack, state]);
+    let result = runs.get(id);
+    if (!result) {
+        result = queue.then(() => runProgram(stack, stackFileConfig(state)));
+        queue = result.catch(() => undefined);
+        runs.set(id, result);
+    }
+    return result;
+}
+
+/** A copy of the state with `edit` applied to a deep copy of its values. */
+export function edited(state: StackState, edit: (raw: Raw, secrets: Record<string, string>) => void): StackState {
+    const raw = structuredClone(state.raw);
+    const secrets = { ...state.secrets };
+    edit(raw, secrets);
+    return { raw, secrets };
+}
+
+export interface Transition {
+    readonly name: string;
+    readonly stack: "local" | "prod";
+    readonly from: StackState;
+    /** The config of the `up`; undefined: `pulumi destroy`. */
+    readonly to?: StackState;
+    /** A destroy meant to delete the registry's data (purge on). */
+    readonly purges?: boolean;
+    readonly options?: PlanOptions;
+}
+
+// ---------------------------------------------------------------------------------------------
+// What a script does, read from the rendered text (parameters are assigned at its top)
+// ---------------------------------------------------------------------------------------------
+
+/** A rendered script's parameter value (`NAME='value'` or `NAME=value` at its top). */
+export function scriptParam(script: unknown, name: string): string | undefined {
+    if (typeof script !== "string") return undefined;
+    // Plain, or quoted once more inside a wrapper (`sudo -n sh -c '…'` writes ' as '\'').
+    const match = new RegExp(`^${name}=(?:'\\\\''([^']*)'\\\\''|'([^']*)'|(\\S*))$`, "m").exec(script);
+    return match ? (match[1] ?? match[2] ?? match[3]) : undefined;
+}
+
+/** The scripts a step runs on a machine, in order, with the inputs each runs with (see plan.ts). */
+export function scriptsOf(step: Step): { script: string; phase: "create" | "update" | "delete" }[] {
+    if (!step.type.startsWith("command:")) return [];
+    const out: { script: string; phase: "create" | "update" | "delete" }[] = [];
+    const push = (value: unknown, phase: "create" | "update" | "delete") => {
+        if (typeof value === "string" && value.length > 0) out.push({ script: value, phase });
+    };
+    if (step.op === "create") push(step.news?.create, "create");
+    if (step.op === "update") push(step.news?.update ?? step.news?.create, "update");
+    if (step.op === "replace") {
+        if (step.deleteBeforeReplace) push(step.olds?.delete, "delete");
+        push(step.news?.create, "create");
+        // Without delete-before-replace the old delete runs with the deletes, at the end (plan.ts).
+    }
+    if (step.op === "delete" && !step.retained) push(step.olds?.delete, "delete");
+    return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The checks every plan must pass
+// ---------------------------------------------------------------------------------------------
+
+const DATA_KINDS = new Set(["kubernetes:core/v1:PersistentVolumeClaim", "kubernetes:core/v1:Namespace"]);
+
+/** Steps that delete registry data: a PVC or its namespace deleted, a host data directory removed. */
+export function dataLosses(plan: Plan): string[] {
+    const losses: string[] = [];
+    for (const step of plan.steps) {
+        if (DATA_KINDS.has(step.type) && (step.op === "delete" || step.op === "replace") && !step.retained) {
+            losses.push(`${step.op} ${step.type} ${step.name}`);
+        }
+        for (const { script } of scriptsOf(step)) {
+            if (scriptParam(script, "PURGE") === "true" && scriptParam(script, "DATA_DIR")) {
+                losses.push(`${step.op} ${step.name} removes ${scriptParam(script, "DATA_DIR")}`);
+            }
+        }
+    }
+    return losses;
+}
+
+/** The loopback port a host command's container publishes (HOST_PORT of its script). */
+const portOf = (inputs: Record<string, unknown> | undefined) => scriptParam(inputs?.create, "HOST_PORT");
+
+/**
+ * Steps that start a container on a host port an old container still holds: the engine runs the
+ * other's delete only after every create and update, so the step fails (`docker run -p` refuses).
+ */
+export function portCollisions(before: readonly RecordedResource[], plan: Plan): string[] {
+    const holders = new Map<string, string>();
+    for (const r of before) {
+        const port = portOf(r.rawInputs as Record<string, unknown>);
+        if (port) holders.set(port, r.urn);
+    }
+    const collisions: string[] = [];
+    for (const step of plan.steps) {
+        const oldPort = portOf(step.olds);
+        const newPort = portOf(step.news);
+        if (step.op === "delete" || (step.op === "replace" && step.deleteBeforeReplace)) {
+            if (oldPort && holders.get(oldPort) === step.urn) holders.delete(oldPort);
+            if (step.op === "delete") continue;
+        }
+        if (step.op === "update" && oldPort && holders.get(oldPort) === step.urn) holders.delete(oldPort);
+        if (!newPort) continue;
+        const holder = holders.get(newPort);
+        if (holder && holder !== step.urn)
+            collisions.push(`${step.op} ${step.name} publishes ${newPort}, still held by ${holder.split("::").pop()}`);
+        holders.set(newPort, step.urn);
+    }
+    return collisions;
+}
+
+/** Paths a script names (absolute, as the delete scripts remove them). */
+const pathsIn = (script: unknown) => new Set(typeof script === "string" ? (script.match(/\/[A-Za-z0-9._/-]*[A-Za-z0-9_-]/g) ?? []) : []);
+
+/**
+ * Updates that change a command's delete script so that it no longer names a path the old one named:
+ * the old delete never runs (an update runs create or update only, and state keeps the new delete),
+ * so whatever it would have removed there stays on the machine.
+ */
+export function lostDeletes(plan: Plan): string[] {
+    const lost: string[] = [];
+    for (const s of plan.steps) {
+        if (s.op !== "update" || !s.type.startsWith("command:")) continue;
+        const kept = pathsIn(s.news?.delete);
+        const gone = [...pathsIn(s.olds?.delete)].filter((p) => !kept.has(p));
+        if (gone.length > 0) lost.push(`update ${s.name}: the old delete of ${gone.join(", ")} never runs`);
+    }
+    return lost;
+}

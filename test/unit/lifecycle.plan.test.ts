@@ -1,0 +1,242 @@
+/**
+ * The plan of every `pulumi up` after the first: for each transition of a committed stack (config A →
+ * config B, or A → destroy) the program runs under the mock for A and for B, and test/support/plan.ts
+ * computes what the engine would do from the providers' own rules. Every plan must keep the registry's
+ * data unless it is a destroy with purge, must not start a container on a port an old one still holds,
+ * and must not lose an old delete script to an update (what it removes would stay on the machine).
+ * The plans' steps are replayed on real software by test/integration/lifecycle.replay.test.ts.
+ */
+import { describe, expect, it } from "vitest";
+import { describePlan, type Plan, planOf } from "../support/plan";
+import { committedState, dataLosses, edited, lostDeletes, portCollisions, type Raw, run, type Transition } from "../support/transitions";
+
+const local = committedState("local");
+const prod = committedState("prod");
+const registryOf = (raw: Raw) => raw.registry as Raw & { mirrors: Raw[]; storage?: Raw; tls: Raw };
+const nodesOf = (raw: Raw) => (raw.nodes as { list: Raw[] }).list;
+const DAY = 86_400_000;
+
+/** The transitions of issue 21, each named as the table in docs/lifecycle.md names it. */
+const TRANSITIONS: Transition[] = [
+    { name: "nothing changed (local)", stack: "local", from: local, to: local },
+    { name: "nothing changed (prod)", stack: "prod", from: prod, to: prod },
+    { name: "a mirror removed", stack: "prod", from: prod, to: edited(prod, (r) => registryOf(r).mirrors.shift()) },
+    { name: "a mirror added", stack: "prod", from: prod, to: edited(prod, (r) => registryOf(r).mirrors.push({ upstream: "quay.io" })) },
+    { name: "mirrors reordered", stack: "prod", from: prod, to: edited(prod, (r) => registryOf(r).mirrors.reverse()) },
+    {
+        name: "registry host renamed",
+        stack: "prod",
+        from: prod,
+        to: edited(prod, (r) => {
+            (r.containerRegistry as Raw).host = "registry-02.dso.example.com";
+        }),
+    },
+    {
+        name: "registry host renamed (containerd nodes)",
+        stack: "prod",
+        from: edited(prod, (r) => {
+            (r.nodes as Raw).runtime = "containerd";
+        }),
+        to: edited(prod, (r) => {
+            (r.nodes as Raw).runtime = "containerd";
+            (r.containerRegistry as Raw).host = "registry-02.dso.example.com";
+        }),
+    },
+    {
+        name: "storage filesystem → s3 (purge on)",
+        stack: "prod",
+        from: edited(prod, (r) => {
+            (r.externalHost as Raw).purgeDataOnDestroy = true;
+        }),
+        to: edited(prod, (r) => {
+            (r.externalHost as Raw).purgeDataOnDestroy = true;
+            registryOf(r).storage = { kind: "s3", s3: { bucket: "dso-images", endpoint: "https://minio.example.com" } };
+        }),
+    },
+    {
+        name: "purge off → on",
+        stack: "prod",
+        from: prod,
+        to: edited(prod, (r) => {
+            (r.externalHost as Raw).purgeDataOnDestroy = true;
+        }),
+    },
+    {
+        name: "purge on → off",
+        stack: "prod",
+        from: edited(prod, (r) => {
+            (r.externalHost as Raw).purgeDataOnDestroy = true;
+        }),
+        to: prod,
+    },
+    {
+        name: "inCluster.namespace renamed",
+        stack: "local",
+        from: local,
+        to: edited(local, (r) => {
+            (r.inCluster as Raw).namespace = "registry";
+        }),
+    },
+    {
+        name: "a node added",
+        stack: "prod",
+        from: prod,
+        to: edited(prod, (r) => {
+            nodesOf(r).push({ ...nodesOf(r)[1]!, name: "k3s-agent-3", host: "10.20.0.23" });
+        }),
+    },
+    { name: "a node removed", stack: "prod", from: prod, to: edited(prod, (r) => nodesOf(r).pop()) },
+    {
+        name: "a node's role changed",
+        stack: "prod",
+        from: prod,
+        to: edited(prod, (r) => {
+            nodesOf(r)[2]!.role = "server";
+        }),
+    },
+    {
+        name: "rotation bumped",
+        stack: "local",
+        from: local,
+        to: edited(local, (r) => {
+            (r.containerRegistry as Raw).rotation = "2";
+        }),
+    },
+    {
+        name: "Jenkins token rotated",
+        stack: "prod",
+        from: edited(prod, (_, s) => {
+            s.jenkinsApiToken = "jenkins-token-1";
+        }),
+        to: edited(prod, (_, s) => {
+            s.jenkinsApiToken = "jenkins-token-2";
+        }),
+    },
+    {
+        name: "TLS generated-ca → provided",
+        stack: "local",
+        from: local,
+        to: edited(local, (r) => {
+            registryOf(r).tls = { mode: "provided" };
+        }),
+    },
+    {
+        name: "registry and Caddy images bumped",
+        stack: "local",
+        from: local,
+        to: edited(local, (r) => {
+            Object.assign(registryOf(r), { image: "registry:2.8.4", caddyImage: "caddy:2.8.5" });
+        }),
+    },
+    {
+        name: "registry image bumped (external host)",
+        stack: "prod",
+        from: prod,
+        to: edited(prod, (r) => Object.assign(registryOf(r), { image: "registry:2.8.4" })),
+    },
+    { name: "destroy (local)", stack: "local", from: local },
+    { name: "destroy (prod, purge off)", stack: "prod", from: prod },
+    {
+        name: "destroy (prod, purge on)",
+        stack: "prod",
+        from: edited(prod, (r) => {
+            (r.externalHost as Raw).purgeDataOnDestroy = true;
+        }),
+        purges: true,
+    },
+];
+
+/** The plan of a transition, from the two program runs. */
+async function plan(t: Transition): Promise<{ plan: Plan; before: Awaited<ReturnType<typeof run>> }> {
+    const before = await run(t.stack, t.from);
+    const after = t.to ? await run(t.stack, t.to) : undefined;
+    return { plan: planOf(before.resources, after?.resources, t.options), before };
+}
+
+type Check = "data" | "ports" | "deletes";
+
+/**
+ * Checks a transition fails today, with the defect of issue 21 that makes it fail; each row turns into
+ * a plain test the day the fix lands (vitest reports an `it.fails` that passes as a failure).
+ */
+const OPEN_DEFECTS: Record<string, Partial<Record<Check, string>>> = {
+    "a mirror removed": { ports: "2: cache ports from the list index" },
+    "mirrors reordered": { ports: "2: cache ports from the list index" },
+    "registry host renamed (containerd nodes)": { deletes: "6: changed paths are updated, not replaced" },
+    "storage filesystem → s3 (purge on)": { data: "3: purge baked into the stored delete" },
+    "inCluster.namespace renamed": { data: "12: no retainOnDelete on the namespace and PVCs" },
+    "destroy (local)": { data: "12: no retainOnDelete on the namespace and PVCs" },
+};
+
+const check = (t: Transition, which: Check) => (OPEN_DEFECTS[t.name]?.[which] ? it.fails : it);
+
+describe.each(TRANSITIONS.map((t) => [t.name, t] as const))("%s", (_, t) => {
+    check(t, "data")("deletes no registry data unless it is a destroy with purge", async () => {
+        const { plan: p } = await plan(t);
+        if (t.purges) expect(dataLosses(p), describePlan(p)).not.toEqual([]);
+        else expect(dataLosses(p), describePlan(p)).toEqual([]);
+    });
+
+    check(t, "ports")("starts no container on a port an old one still holds", async () => {
+        const { plan: p, before } = await plan(t);
+        expect(portCollisions(before.resources, p), describePlan(p)).toEqual([]);
+    });
+
+    check(t, "deletes")("loses no old delete script to an update", async () => {
+        const { plan: p } = await plan(t);
+        expect(lostDeletes(p), describePlan(p)).toEqual([]);
+    });
+});
+
+describe("plans with a known shape", () => {
+    const byName = (name: string) => TRANSITIONS.find((t) => t.name === name)!;
+
+    it.each(["nothing changed (local)", "nothing changed (prod)"])("%s: no step at all", async (name) => {
+        const { plan: p } = await plan(byName(name));
+        expect(p.steps, describePlan(p)).toEqual([]);
+    });
+
+    it("a destroy deletes every resource and creates none", async () => {
+        const { plan: p, before } = await plan(byName("destroy (prod, purge off)"));
+        expect(p.counts).toMatchObject({ create: 0, update: 0, replace: 0, delete: before.resources.filter((r) => r.custom).length });
+    });
+
+    it("rotation replaces every generated password and nothing else of its kind", async () => {
+        const { plan: p } = await plan(byName("rotation bumped"));
+        const passwords = p.steps.filter((s) => s.type === "random:index/randomPassword:RandomPassword" && s.op !== "delete");
+        expect(passwords.length).toBeGreaterThan(0);
+        expect(passwords.every((s) => s.op === "replace")).toBe(true);
+    });
+
+    it("a rotated Jenkins token updates each credential in place (the stored token is the new one before any destroy)", async () => {
+        const { plan: p } = await plan(byName("Jenkins token rotated"));
+        const credentials = p.steps.filter((s) => s.type === "pulumi-nodejs:dynamic/jenkins:Credential");
+        expect(credentials.map((s) => s.op)).toEqual(["update", "update"]);
+    });
+
+    it("the generated CA is replaced once it is inside its renewal window, and not before", async () => {
+        const t = byName("nothing changed (local)");
+        const before = await run(t.stack, t.from);
+        const ca = before.resources.find((r) => r.type === "tls:index/selfSignedCert:SelfSignedCert")!;
+        const now = Date.UTC(2030, 0, 1);
+        const at = (daysLeft: number) =>
+            planOf(before.resources, before.resources, { now, certificates: { [ca.urn]: { end: now + daysLeft * DAY } } });
+        expect(at(3000).steps, "a CA with years left").toEqual([]);
+        const expired = at(-1);
+        expect(expired.steps.find((s) => s.urn === ca.urn)?.op, describePlan(expired)).toBe("replace");
+    });
+});
+
+/** The table the report and docs/lifecycle.md quote: counts per transition. */
+describe("the table of plans", () => {
+    it("prints each transition's counts", async () => {
+        const lines: string[] = [];
+        for (const t of TRANSITIONS) {
+            const { plan: p } = await plan(t);
+            const { create, update, replace, delete: del } = p.counts;
+            lines.push(`${t.name}: create ${create}, update ${update}, replace ${replace}, delete ${del}`);
+        }
+        console.log(lines.join("\n"));
+        expect(lines).toHaveLength(TRANSITIONS.length);
+    });
+});
