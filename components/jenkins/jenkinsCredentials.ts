@@ -90,6 +90,38 @@ export function diffStates(olds: JenkinsCredentialState, news: JenkinsCredential
     return { replaces: REPLACING_FIELDS.filter(differs), updates: UPDATING_FIELDS.filter(differs) };
 }
 
+/** The property in which the engine keeps a dynamic provider's serialized code (@pulumi/pulumi dynamic). */
+export const PROVIDER_CODE_KEY = "__provider";
+/** The value a property has in a preview while the program has not computed it yet. */
+const UNKNOWN_VALUE = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
+/**
+ * Whether the provider's code in state differs from the program's. The engine keeps the code in state
+ * and runs `delete` (and `read`) with the stored code; it stores new code only when `update` runs, and
+ * it runs `update` only when `diff` reports a change. A diff that ignored the code would leave the code
+ * of the first `up` in state for good (issue 21, defect 10): a fix to `delete` would never reach a destroy.
+ */
+function codeChanged(olds: object, news: object): boolean {
+    const before = (olds as Record<string, unknown>)[PROVIDER_CODE_KEY];
+    const after = (news as Record<string, unknown>)[PROVIDER_CODE_KEY];
+    return typeof before === "string" && typeof after === "string" && after !== UNKNOWN_VALUE && before !== after;
+}
+
+/**
+ * The provider's diff, pure (the engine calls it on every preview, where Jenkins may be unreachable):
+ * replace on another ID, Jenkins or class; update on any other field, or when the provider's code
+ * changed, so that the state gets the new code.
+ */
+export function diffCredential(olds: JenkinsCredentialState, news: JenkinsCredentialState): pulumi.dynamic.DiffResult {
+    const { replaces, updates } = diffStates(olds, news);
+    if (replaces.length > 0) {
+        // The same ID in the same Jenkins cannot exist twice: delete first when only the class changes.
+        const sameSlot = olds.credentialId === news.credentialId && olds.jenkinsUrl === news.jenkinsUrl;
+        return { changes: true, replaces, deleteBeforeReplace: sameSlot };
+    }
+    return { changes: updates.length > 0 || codeChanged(olds, news), replaces: [], stables: [...REPLACING_FIELDS] };
+}
+
 /** The credential kind of a Jenkins class; any other class is kept by name, so that it differs from both. */
 function kindOfClass(className: string): string {
     if (className === credentialXml.USERNAME_PASSWORD_CLASS) return "usernamePassword";
@@ -124,13 +156,7 @@ export function withLiveValues(props: JenkinsCredentialState, live: credentialXm
  */
 export const jenkinsCredentialProvider: pulumi.dynamic.ResourceProvider = {
     async diff(_id: string, olds: JenkinsCredentialState, news: JenkinsCredentialState): Promise<pulumi.dynamic.DiffResult> {
-        const { replaces, updates } = diffStates(olds, news);
-        if (replaces.length > 0) {
-            // The same ID in the same Jenkins cannot exist twice: delete first when only the class changes.
-            const sameSlot = olds.credentialId === news.credentialId && olds.jenkinsUrl === news.jenkinsUrl;
-            return { changes: true, replaces, deleteBeforeReplace: sameSlot };
-        }
-        return { changes: updates.length > 0, replaces: [], stables: [...REPLACING_FIELDS] };
+        return diffCredential(olds, news);
     },
 
     async create(inputs: JenkinsCredentialState): Promise<pulumi.dynamic.CreateResult> {

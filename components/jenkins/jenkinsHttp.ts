@@ -129,6 +129,15 @@ export type Action = "read" | "create" | "update" | "delete";
 /** What an operator should do about an HTTP status, for the action attempted. */
 function statusHint(conn: JenkinsConnection, status: number, action: Action): string {
     const secretKey = conn.auth === "token" ? "jenkinsApiToken" : "jenkinsPassword";
+    if (status === 401 && action === "delete") {
+        // A delete runs with the state of the last `up`, never the config: `pulumi destroy` does not run
+        // the program, so a secret set since then is not what it sends.
+        return (
+            `Jenkins rejected user "${conn.user}" with the ${conn.auth === "token" ? "API token" : "password"} stored at the last \`pulumi up\`; ` +
+            `a delete uses that one, not the config. If it was rotated since, set the new one ` +
+            `(pulumi config set --secret dso-registry:${secretKey}), run \`pulumi up\` (it stores it), then delete or destroy again`
+        );
+    }
     if (status === 401) {
         return (
             `Jenkins rejected user "${conn.user}" with the configured ${conn.auth === "token" ? "API token" : "password"}. ` +

@@ -3,6 +3,8 @@
  * secret, and that the provider code Pulumi serializes into state carries no secret and still works
  * when loaded the way the dynamic-provider host loads it (against the fake Jenkins of
  * test/support/fakeJenkins.ts, which stands in for Jenkins because Jenkins cannot run here).
+ * The code here is the module as vitest transforms it; the text the engine stores (the program loaded
+ * through ts-node, as the `pulumi` CLI loads it) is tested by test/integration/jenkinsProvider.engine.test.ts.
  */
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
