@@ -69,15 +69,14 @@ export interface PlanOptions {
     /** Validity of certificates by URN; without one a certificate is taken as freshly issued. */
     readonly certificates?: Readonly<Record<string, CertValidity>>;
     /** Dynamic providers' diff by resource type (the provider's own code). */
-    readonly dynamicDiff?: Readonly<
-        Record<
-            string,
-            (
-                olds: Record<string, unknown>,
-                news: Record<string, unknown>,
-            ) => { replaces: string[]; changes: boolean; deleteBeforeReplace?: boolean }
-        >
-    >;
+    readonly dynamicDiff?: Readonly<Record<string, (olds: Record<string, unknown>, news: Record<string, unknown>) => DynamicDiff>>;
+}
+
+/** A dynamic provider's diff answer (pulumi.dynamic.DiffResult). */
+export interface DynamicDiff {
+    readonly changes?: boolean;
+    readonly replaces?: readonly string[];
+    readonly deleteBeforeReplace?: boolean;
 }
 
 /** pulumi-kubernetes v4 force-new paths per kind beyond metadata name/namespace (properties.go). */
@@ -185,8 +184,10 @@ function diff(old: RecordedResource, now: RecordedResource, unknownInputs: reado
     const dynamic = options.dynamicDiff?.[now.type];
     if (dynamic) {
         const answer = dynamic(olds, news);
-        if (answer.replaces.length > 0) return replaceBy(answer.replaces, answer.deleteBeforeReplace);
-        return { op: answer.changes ? "update" : "same", changed, deleteBeforeReplace: false };
+        if (answer.replaces && answer.replaces.length > 0) return replaceBy([...answer.replaces], answer.deleteBeforeReplace);
+        // changes undefined: the engine falls back to its own comparison of the inputs.
+        const changes = answer.changes ?? changed.length > 0;
+        return { op: changes ? "update" : "same", changed, deleteBeforeReplace: false };
     }
     // command:* and anything else: update on any change, replace only by replaceOnChanges.
     return replaceBy(byOption);

@@ -7,6 +7,7 @@
  * The plans' steps are replayed on real software by test/integration/lifecycle.replay.test.ts.
  */
 import { describe, expect, it } from "vitest";
+import { diffCredential, type JenkinsCredentialState } from "../../components/jenkins/jenkinsCredentials";
 import { describePlan, type Plan, planOf } from "../support/plan";
 import { committedState, dataLosses, edited, lostDeletes, portCollisions, type Raw, run, type Transition } from "../support/transitions";
 
@@ -146,11 +147,17 @@ const TRANSITIONS: Transition[] = [
     },
 ];
 
+/** The program's dynamic providers' own diffs (the engine asks the provider). */
+const DYNAMIC_DIFFS = {
+    "pulumi-nodejs:dynamic/jenkins:Credential": (olds: Record<string, unknown>, news: Record<string, unknown>) =>
+        diffCredential(olds as unknown as JenkinsCredentialState, news as unknown as JenkinsCredentialState),
+};
+
 /** The plan of a transition, from the two program runs. */
 async function plan(t: Transition): Promise<{ plan: Plan; before: Awaited<ReturnType<typeof run>> }> {
     const before = await run(t.stack, t.from);
     const after = t.to ? await run(t.stack, t.to) : undefined;
-    return { plan: planOf(before.resources, after?.resources, t.options), before };
+    return { plan: planOf(before.resources, after?.resources, { dynamicDiff: DYNAMIC_DIFFS, ...t.options }), before };
 }
 
 type Check = "data" | "ports" | "deletes";
