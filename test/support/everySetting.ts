@@ -397,3 +397,30 @@ export function describeEverySetting(part: EverySettingPart): void {
         });
     });
 }
+
+/**
+ * Every config the every-setting tests synthesize: each base, and each base with one leaf changed to
+ * each value the tests try, where the config is valid (a refused config never reaches the engine).
+ */
+export function everySettingConfigs(options: { readonly basesOnly?: boolean } = {}): { readonly name: string; readonly raw: Raw }[] {
+    const configs = new Map<string, { name: string; raw: Raw }>();
+    const add = (name: string, raw: Raw) => {
+        const id = JSON.stringify(raw);
+        if (!configs.has(id) && parse(raw).ok) configs.set(id, { name, raw });
+    };
+    for (const [baseName, base] of Object.entries(BASES)) add(baseName, base);
+    if (options.basesOnly) return [...configs.values()];
+    for (const leaf of LEAVES) {
+        for (const [baseName, base] of Object.entries(BASES)) {
+            const before = withParents(base, leaf.path);
+            if (!parse(before).ok) continue;
+            add(`${baseName} with ${dotted(leaf.path)} given`, before);
+            const explicit = get(before, leaf.path);
+            const current = explicit ?? (leaf.schema.safeParse(undefined).success ? leaf.schema.parse(undefined) : undefined);
+            for (const value of changedValues(leaf, current)) {
+                add(`${baseName}, ${dotted(leaf.path)} = ${JSON.stringify(value)}`, withValue(before, leaf.path, value));
+            }
+        }
+    }
+    return [...configs.values()];
+}
