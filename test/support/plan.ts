@@ -48,7 +48,10 @@ export interface Step {
     readonly changed?: readonly string[];
     /** The delete of the old resource of a replacement (not counted as a delete). */
     readonly ofReplaced?: boolean;
-    /** A delete of a resource with `retainOnDelete`: the engine forgets it and calls no provider. */
+    /**
+     * The old resource has `retainOnDelete` (delete, or the old one of a replace): the engine forgets it
+     * and calls no provider.
+     */
     readonly retained?: boolean;
 }
 
@@ -250,6 +253,7 @@ export function planOf(
                 olds: oldInputs,
                 changed: decision.changed,
                 deleteBeforeReplace: decision.deleteBeforeReplace,
+                retained: old.options.retainOnDelete || undefined,
             });
             if (!decision.deleteBeforeReplace) deferredDeletes.push(old);
             fresh.add(now.urn);

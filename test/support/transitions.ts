@@ -8,7 +8,9 @@ import path from "node:path";
 import { PROJECT } from "../../components/config";
 import type { RecordedResource } from "../../tools/mockRuntime";
 import { type ProgramRun, readStackConfig, runProgram, type StackFileConfig } from "../../tools/synth";
-import type { Plan, PlanOptions, Step } from "./plan";
+import { type Plan, type PlanOptions, plain, type Step } from "./plan";
+
+const plainInputs = (r: RecordedResource) => plain(r.rawInputs) as Record<string, unknown>;
 
 const PROJECT_DIR = path.resolve(__dirname, "../..");
 
@@ -110,18 +112,58 @@ export function scriptsOf(step: Step): { script: string; phase: "create" | "upda
 // The checks every plan must pass
 // ---------------------------------------------------------------------------------------------
 
-const DATA_KINDS = new Set(["kubernetes:core/v1:PersistentVolumeClaim", "kubernetes:core/v1:Namespace"]);
+const PVC = "kubernetes:core/v1:PersistentVolumeClaim";
+const NAMESPACE = "kubernetes:core/v1:Namespace";
 
-/** Steps that delete registry data: a PVC or its namespace deleted, a host data directory removed. */
-export function dataLosses(plan: Plan): string[] {
+/**
+ * Whether a PVC holds registry data: every claim but a pull-through cache's (annotated with its
+ * upstream), whose content is fetched again from the upstream.
+ */
+const holdsData = (inputs: Record<string, unknown> | undefined) => {
+    const metadata = (inputs?.metadata ?? {}) as { annotations?: Record<string, string> };
+    return !metadata.annotations?.["dso-registry/upstream"];
+};
+const namespaceOf = (inputs: Record<string, unknown> | undefined) =>
+    ((inputs?.metadata ?? {}) as { name?: string; namespace?: string }).namespace;
+const nameOf = (inputs: Record<string, unknown> | undefined) => ((inputs?.metadata ?? {}) as { name?: string }).name;
+
+/**
+ * Steps that delete registry data: a PVC or its namespace deleted (not retained), a host data directory
+ * removed. The host's purge is decided on the host at delete time: a marker file (MARKER) that each `up`
+ * writes with the directories a destroy removes (DIRECTORIES, empty: none), read by the delete that
+ * purges; so the marker's content is followed through the steps, starting from the old state's.
+ */
+export function dataLosses(before: readonly RecordedResource[], plan: Plan): string[] {
     const losses: string[] = [];
+    const markers = new Map<string, string>();
+    const writeMarker = (script: unknown) => {
+        const marker = scriptParam(script, "MARKER");
+        const directories = scriptParam(script, "DIRECTORIES");
+        if (marker && directories !== undefined) markers.set(marker, directories);
+    };
+    for (const r of before) writeMarker((r.rawInputs as Record<string, unknown>).create);
+    // Deleting a namespace deletes every claim in it: the namespaces of the old data claims hold data.
+    const dataNamespaces = new Set(
+        before
+            .filter((r) => r.type === PVC && holdsData(plainInputs(r)))
+            .map((r) => namespaceOf(plainInputs(r)))
+            .filter((n): n is string => n !== undefined),
+    );
     for (const step of plan.steps) {
-        if (DATA_KINDS.has(step.type) && (step.op === "delete" || step.op === "replace") && !step.retained) {
-            losses.push(`${step.op} ${step.type} ${step.name}`);
-        }
-        for (const { script } of scriptsOf(step)) {
+        const removes = (step.op === "delete" || step.op === "replace") && !step.retained;
+        const data =
+            (step.type === PVC && holdsData(step.olds)) || (step.type === NAMESPACE && dataNamespaces.has(nameOf(step.olds) ?? ""));
+        if (removes && data) losses.push(`${step.op} ${step.type} ${step.name}`);
+        for (const { script, phase } of scriptsOf(step)) {
             if (scriptParam(script, "PURGE") === "true" && scriptParam(script, "DATA_DIR")) {
                 losses.push(`${step.op} ${step.name} removes ${scriptParam(script, "DATA_DIR")}`);
+            }
+            const marker = scriptParam(script, "MARKER");
+            if (!marker) continue;
+            if (scriptParam(script, "DIRECTORIES") !== undefined) {
+                if (phase !== "delete") writeMarker(script);
+            } else if (phase === "delete" && markers.get(marker)?.trim()) {
+                losses.push(`${step.op} ${step.name} removes ${markers.get(marker)!.trim().split("\n").join(", ")}`);
             }
         }
     }

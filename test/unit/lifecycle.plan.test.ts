@@ -4,7 +4,8 @@
  * computes what the engine would do from the providers' own rules. Every plan must keep the registry's
  * data unless it is a destroy with purge, must not start a container on a port an old one still holds,
  * and must not lose an old delete script to an update (what it removes would stay on the machine).
- * The plans' steps are replayed on real software by test/integration/lifecycle.replay.test.ts.
+ * Each check failed on the program before the fixes of issue 21 it names: data (defects 3 and 12),
+ * ports (defect 2), deletes (defect 6).
  */
 import { describe, expect, it } from "vitest";
 import { diffCredential, type JenkinsCredentialState } from "../../components/jenkins/jenkinsCredentials";
@@ -15,7 +16,6 @@ const local = committedState("local");
 const prod = committedState("prod");
 const registryOf = (raw: Raw) => raw.registry as Raw & { mirrors: Raw[]; storage?: Raw; tls: Raw };
 const nodesOf = (raw: Raw) => (raw.nodes as { list: Raw[] }).list;
-const DAY = 86_400_000;
 
 /** The transitions of issue 21, each named as the table in docs/lifecycle.md names it. */
 const TRANSITIONS: Transition[] = [
@@ -160,36 +160,19 @@ async function plan(t: Transition): Promise<{ plan: Plan; before: Awaited<Return
     return { plan: planOf(before.resources, after?.resources, { dynamicDiff: DYNAMIC_DIFFS, ...t.options }), before };
 }
 
-type Check = "data" | "ports" | "deletes";
-
-/**
- * Checks a transition fails today, with the defect of issue 21 that makes it fail; each row turns into
- * a plain test the day the fix lands (vitest reports an `it.fails` that passes as a failure).
- */
-const OPEN_DEFECTS: Record<string, Partial<Record<Check, string>>> = {
-    "a mirror removed": { ports: "2: cache ports from the list index" },
-    "mirrors reordered": { ports: "2: cache ports from the list index" },
-    "registry host renamed (containerd nodes)": { deletes: "6: changed paths are updated, not replaced" },
-    "storage filesystem → s3 (purge on)": { data: "3: purge baked into the stored delete" },
-    "inCluster.namespace renamed": { data: "12: no retainOnDelete on the namespace and PVCs" },
-    "destroy (local)": { data: "12: no retainOnDelete on the namespace and PVCs" },
-};
-
-const check = (t: Transition, which: Check) => (OPEN_DEFECTS[t.name]?.[which] ? it.fails : it);
-
 describe.each(TRANSITIONS.map((t) => [t.name, t] as const))("%s", (_, t) => {
-    check(t, "data")("deletes no registry data unless it is a destroy with purge", async () => {
-        const { plan: p } = await plan(t);
-        if (t.purges) expect(dataLosses(p), describePlan(p)).not.toEqual([]);
-        else expect(dataLosses(p), describePlan(p)).toEqual([]);
+    it("deletes no registry data unless it is a destroy with purge", async () => {
+        const { plan: p, before } = await plan(t);
+        if (t.purges) expect(dataLosses(before.resources, p), describePlan(p)).not.toEqual([]);
+        else expect(dataLosses(before.resources, p), describePlan(p)).toEqual([]);
     });
 
-    check(t, "ports")("starts no container on a port an old one still holds", async () => {
+    it("starts no container on a port an old one still holds", async () => {
         const { plan: p, before } = await plan(t);
         expect(portCollisions(before.resources, p), describePlan(p)).toEqual([]);
     });
 
-    check(t, "deletes")("loses no old delete script to an update", async () => {
+    it("loses no old delete script to an update", async () => {
         const { plan: p } = await plan(t);
         expect(lostDeletes(p), describePlan(p)).toEqual([]);
     });
@@ -221,16 +204,26 @@ describe("plans with a known shape", () => {
         expect(credentials.map((s) => s.op)).toEqual(["update", "update"]);
     });
 
-    it("the generated CA is replaced once it is inside its renewal window, and not before", async () => {
+    it.each([
+        ["the generated CA", "tls:index/selfSignedCert:SelfSignedCert"],
+        ["the server certificate", "tls:index/locallySignedCert:LocallySignedCert"],
+    ])("%s is replaced inside its renewal window and past expiry, and not before", async (_, type) => {
         const t = byName("nothing changed (local)");
         const before = await run(t.stack, t.from);
-        const ca = before.resources.find((r) => r.type === "tls:index/selfSignedCert:SelfSignedCert")!;
+        const cert = before.resources.find((r) => r.type === type)!;
+        const earlyHours = Number((cert.rawInputs as { earlyRenewalHours?: number }).earlyRenewalHours ?? 0);
+        expect(earlyHours, "a renewal window").toBeGreaterThan(0);
         const now = Date.UTC(2030, 0, 1);
-        const at = (daysLeft: number) =>
-            planOf(before.resources, before.resources, { now, certificates: { [ca.urn]: { end: now + daysLeft * DAY } } });
-        expect(at(3000).steps, "a CA with years left").toEqual([]);
-        const expired = at(-1);
-        expect(expired.steps.find((s) => s.urn === ca.urn)?.op, describePlan(expired)).toBe("replace");
+        const opOf = (hoursLeft: number) => {
+            const p = planOf(before.resources, before.resources, {
+                now,
+                certificates: { [cert.urn]: { end: now + hoursLeft * 3_600_000 } },
+            });
+            return p.steps.find((s) => s.urn === cert.urn && s.op !== "delete")?.op ?? "same";
+        };
+        expect(opOf(earlyHours + 24), "a day before the window").toBe("same");
+        expect(opOf(earlyHours / 2), "inside the window").toBe("replace");
+        expect(opOf(-1), "past expiry").toBe("replace");
     });
 });
 
