@@ -1,0 +1,208 @@
+/**
+ * Plans of test/unit/lifecycle.plan.test.ts replayed on real software: the external host's
+ * pull-through caches of the prod stack, deployed as config A's `up` would (each cache command's
+ * create, in registration order), then config B's plan run step by step in the plan's order (updates
+ * run create with the new inputs, deletes the old delete script, as plan.ts says the engine does),
+ * each script over SSH against a real Docker engine in a test network namespace that plays the host
+ * (as test/integration/mirrors.hostPrune.test.ts). Then: no step failed; every cache of B runs and
+ * answers on the port B's scripts give it; nothing of a removed cache is left (container, storage,
+ * config); the registry's own data is untouched. Each row ends with B's destroy, after which nothing
+ * of any cache is left.
+ *
+ * What differs from production: the caches' upstreams (Docker Hub, ghcr.io, …) cannot be reached from
+ * here, and Distribution's proxy contacts its upstream when it starts, so each cache's config.yml (the
+ * stdin of its write command) names a plain-HTTP Distribution on the namespace's address instead, the
+ * one change made to what the program renders. An image pushed there is pulled through every cache
+ * before the transition and through every cache of B after it.
+ */
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { renderRegistryConfig } from "../../components/distribution/registryConfig";
+import { defaultHostLayout } from "../../components/externalHost/scripts";
+import type { RecordedResource } from "../../tools/mockRuntime";
+import { type DockerEngine, startDockerEngine } from "../support/dockerEngine";
+import { registryImage } from "../support/dockerImages";
+import { createNetns, type TestNetns } from "../support/netns";
+import { describePlan, plain, planOf, type Step } from "../support/plan";
+import { makeOciImage, skopeoPushPlainHttp } from "../support/realRegistry";
+import { privateDir, removeDir, type ServerProcess } from "../support/serverProcess";
+import { type SshServer, startSshServer } from "../support/sshServer";
+import { committedState, edited, type Raw, run, type StackState, scriptParam } from "../support/transitions";
+
+const layout = defaultHostLayout("/srv/data/registry");
+const MARKER = `${layout.dataDir}/docker/registry/v2/repositories/team/app/marker`;
+const isCache = (name: string) => name.startsWith("registry-host-mirrors-");
+
+let ns: TestNetns;
+let engine: DockerEngine;
+let ssh: SshServer;
+let scratch: string;
+let upstream: ServerProcess;
+const UPSTREAM_PORT = 5300;
+const REPOSITORY = "library/replayed";
+const upstreamUrl = () => `http://${ns.address}:${UPSTREAM_PORT}`;
+
+const onDisk = (p: string) => path.join(ssh.root, p);
+
+/** A script as a root session runs it: the prod stack's `sudo -n ` prefix dropped (sudo would drop DSO_ROOT). */
+const asRoot = (script: string) => script.replace(/^sudo -n /, "");
+
+function runStep(what: string, script: string, stdin = ""): void {
+    // The caches' upstream is the test's (see the header).
+    const input = stdin.replace(/^(\s*remoteurl:\s*).*$/m, `$1${upstreamUrl()}`);
+    const result = ssh.runScript(asRoot(script), input);
+    if (result.code !== 0) throw new Error(`${what} failed (${result.code}):\n${result.stdout}\n${result.stderr}`);
+}
+
+/** The scripts of one step with their stdin, in the order the engine runs them (see plan.ts). */
+function scriptsWithInput(step: Step): { what: string; script: string; stdin?: string }[] {
+    const out: { what: string; script: string; stdin?: string }[] = [];
+    const add = (phase: string, script: unknown, stdin?: unknown) => {
+        if (typeof script === "string" && script)
+            out.push({ what: `${phase} ${step.name}`, script, stdin: typeof stdin === "string" ? stdin : undefined });
+    };
+    if (step.op === "create") add("create", step.news?.create, step.news?.stdin);
+    if (step.op === "update") add("update", step.news?.update ?? step.news?.create, step.news?.stdin);
+    if (step.op === "replace") {
+        if (step.deleteBeforeReplace) add("delete", step.olds?.delete);
+        add("create", step.news?.create, step.news?.stdin);
+    }
+    if (step.op === "delete" && !step.retained) add("delete", step.olds?.delete);
+    return out;
+}
+
+/** The caches a program run deploys: container name, port and storage, from its run scripts. */
+function cachesOf(resources: readonly RecordedResource[]): { container: string; port: string; dataDir: string; configDir: string }[] {
+    return resources
+        .filter((r) => r.custom && isCache(r.name))
+        .map((r) => plain(r.rawInputs) as Record<string, unknown>)
+        .filter((i) => scriptParam(i.create, "HOST_PORT"))
+        .map((i) => ({
+            container: scriptParam(i.create, "CONTAINER")!,
+            port: scriptParam(i.create, "HOST_PORT")!,
+            dataDir: scriptParam(i.create, "DATA_DIR")!,
+            configDir: scriptParam(i.create, "CONFIG_DIR")!,
+        }));
+}
+
+/** The cache steps of a plan, in its order. */
+const cacheSteps = (steps: readonly Step[]) => steps.filter((s) => isCache(s.name));
+
+/** Whether a cache's container runs and its API answers on its loopback port. */
+function answers(port: string): boolean {
+    const r = ns.run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", `http://127.0.0.1:${port}/v2/`]);
+    return r.stdout.trim() === "200";
+}
+
+async function waitForAnswer(port: string): Promise<boolean> {
+    for (let i = 0; i < 100; i++) {
+        if (answers(port)) return true;
+        await new Promise((r) => setTimeout(r, 200));
+    }
+    return false;
+}
+
+/** What the engine says of a cache, for a failure message. */
+const diagnose = (container: string, port: string) =>
+    `${container} on ${port}:\n${engine.docker(["ps", "-a"]).stdout}\n${engine.docker(["logs", "--tail", "20", container]).stderr}\n${ns.run("curl", ["-sv", `http://127.0.0.1:${port}/v2/`]).stderr}`;
+
+/** Pulls the upstream's image through a cache with nothing of it on the engine. */
+function pullThrough(port: string): { code: number; output: string } {
+    const ref = `127.0.0.1:${port}/${REPOSITORY}:1`;
+    engine.docker(["rmi", ref]);
+    const r = engine.docker(["pull", ref]);
+    return { code: r.code, output: `${r.stdout}\n${r.stderr}` };
+}
+
+const running = (container: string) => engine.docker(["inspect", "-f", "{{.State.Running}}", container]).stdout.trim() === "true";
+
+beforeAll(async () => {
+    scratch = privateDir("lifecycle-replay");
+    ns = await createNetns({ prefix: "lcr", subnet: "198.19.112.0/20" });
+    engine = await startDockerEngine(ns);
+    registryImage(engine);
+    ssh = await startSshServer({ netns: ns, env: { DOCKER_HOST: engine.host, PATH: "/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin" } });
+    const config = path.join(scratch, "upstream.yml");
+    writeFileSync(
+        config,
+        renderRegistryConfig({
+            addr: `${ns.address}:${UPSTREAM_PORT}`,
+            storage: { kind: "filesystem", rootDirectory: path.join(scratch, "upstream-data") },
+            deletesEnabled: false,
+        }),
+    );
+    upstream = ns.startServer("/usr/bin/docker-registry", ["serve", config]);
+    await ns.waitForPort(UPSTREAM_PORT, 30_000, "upstream");
+    const image = makeOciImage(path.join(scratch, "image"), 64 * 1024);
+    skopeoPushPlainHttp(ns, image.ref, `docker://${ns.address}:${UPSTREAM_PORT}/${REPOSITORY}:1`);
+    // The registry's own data, which no cache step may touch.
+    mkdirSync(path.dirname(onDisk(MARKER)), { recursive: true });
+    writeFileSync(onDisk(MARKER), "the registry's own data\n");
+}, 300_000);
+
+afterAll(async () => {
+    await ssh?.stop();
+    await engine?.stop();
+    await upstream?.stop();
+    await ns?.destroy();
+    if (scratch) removeDir(scratch);
+}, 120_000);
+
+const prod = committedState("prod");
+const mirrorsOf = (raw: Raw) => (raw.registry as { mirrors: Raw[] }).mirrors;
+
+const ROWS: { name: string; to: StackState }[] = [
+    { name: "nothing changed", to: prod },
+    { name: "a mirror removed", to: edited(prod, (r) => mirrorsOf(r).shift()) },
+    { name: "a mirror added", to: edited(prod, (r) => mirrorsOf(r).push({ upstream: "quay.io" })) },
+    { name: "mirrors reordered", to: edited(prod, (r) => mirrorsOf(r).reverse()) },
+];
+
+describe.each(ROWS.map((row) => [row.name, row] as const))(
+    "prod, %s: the caches' plan replayed over SSH on a real Docker engine",
+    (_, row) => {
+        it("runs every step, leaves each cache of the new config answering and nothing of a removed one", async () => {
+            const before = await run("prod", prod);
+            const after = await run("prod", row.to);
+            // Config A deployed: each cache command's create, in registration order.
+            for (const step of cacheSteps(planOf([], before.resources).steps)) {
+                for (const s of scriptsWithInput(step)) runStep(s.what, s.script, s.stdin);
+            }
+            for (const cache of cachesOf(before.resources)) {
+                expect(await waitForAnswer(cache.port), diagnose(cache.container, cache.port)).toBe(true);
+                const pulled = pullThrough(cache.port);
+                expect(pulled.code, pulled.output).toBe(0);
+            }
+
+            const plan = planOf(before.resources, after.resources);
+            for (const step of cacheSteps(plan.steps)) {
+                for (const s of scriptsWithInput(step)) runStep(`${s.what}\n${describePlan(plan)}`, s.script, s.stdin);
+            }
+
+            const kept = cachesOf(after.resources);
+            for (const cache of kept) {
+                expect(running(cache.container), `${cache.container} runs`).toBe(true);
+                expect(await waitForAnswer(cache.port), diagnose(cache.container, cache.port)).toBe(true);
+                const pulled = pullThrough(cache.port);
+                expect(pulled.code, `${cache.container} serves the image: ${pulled.output}`).toBe(0);
+            }
+            const removed = cachesOf(before.resources).filter((c) => !kept.some((k) => k.container === c.container));
+            for (const cache of removed) {
+                expect(engine.docker(["inspect", cache.container]).code, `${cache.container} is gone`).not.toBe(0);
+                expect(existsSync(onDisk(cache.dataDir)), `${cache.dataDir} is gone`).toBe(false);
+            }
+            expect(existsSync(onDisk(MARKER)), "the registry's data").toBe(true);
+
+            // B destroyed: nothing of any cache is left, the registry's data is.
+            for (const step of cacheSteps(planOf(after.resources, undefined).steps)) {
+                for (const s of scriptsWithInput(step)) runStep(s.what, s.script, s.stdin);
+            }
+            for (const cache of [...kept, ...removed]) {
+                expect(engine.docker(["inspect", cache.container]).code, `${cache.container} after destroy`).not.toBe(0);
+                expect(existsSync(onDisk(cache.dataDir)), `${cache.dataDir} after destroy`).toBe(false);
+            }
+            expect(existsSync(onDisk(MARKER)), "the registry's data after destroy").toBe(true);
+        });
+    },
+);
