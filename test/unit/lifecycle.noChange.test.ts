@@ -7,11 +7,12 @@ import { describe, it } from "vitest";
 import { readStackConfig } from "../../tools/synth";
 import { everySettingConfigs } from "../support/everySetting";
 import { expectNoChange, stackConfigOf } from "../support/noChange";
+import { COMMITTED_STACKS } from "../support/synthCli";
 
 const PROJECT_DIR = `${__dirname}/../..`;
 
 describe("the second up of a committed stack plans no change", () => {
-    it.each(["local", "prod"])("%s", async (stack) => {
+    it.each([...COMMITTED_STACKS])("%s", async (stack) => {
         await expectNoChange(stack, readStackConfig(PROJECT_DIR, stack));
     });
 });
