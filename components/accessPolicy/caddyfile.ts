@@ -24,6 +24,7 @@ import {
     TOKEN_PATH,
     UPSTREAM_TRY_SECONDS,
 } from "./policy";
+import { DECOY_ACCOUNT, DECOY_HASH } from "./usersFile";
 
 function globalOptions(policy: AccessPolicy): string[] {
     const lines: string[] = [];
@@ -60,8 +61,13 @@ function siteLabel(policy: AccessPolicy): string {
     return policy.tls.kind === "plain-http" ? `http://${policy.siteAddress}:${policy.port}` : `${policy.siteAddress}:${policy.port}`;
 }
 
-function basicauth(matcher: string, files: readonly string[]): string[] {
-    return [`\t\tbasicauth ${matcher} bcrypt ${REALM} {`, ...files.map((f) => `\t\t\timport ${f}`), "\t\t}"];
+/**
+ * A password check against the accounts of `files`. With `knownUsers` set it holds the decoy account
+ * too (one line in the block: the users files are imported together, and a name may appear once).
+ */
+function basicauth(policy: AccessPolicy, matcher: string, files: readonly string[]): string[] {
+    const decoy = policy.knownUsers ? [`\t\t\t${DECOY_ACCOUNT} ${DECOY_HASH}`] : [];
+    return [`\t\tbasicauth ${matcher} bcrypt ${REALM} {`, ...files.map((f) => `\t\t\timport ${f}`), ...decoy, "\t\t}"];
 }
 
 /**
@@ -99,8 +105,10 @@ const REPOSITORY_NAME = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?
 
 /**
  * A blob GET/HEAD: capture 1 is the repository, 2 the 64 hex digits of the digest, 3 their first two
- * (Distribution's directory fan-out). Anything else (other algorithms, upper case, names outside the
- * grammar) does not match and goes through the proxy.
+ * (Distribution's directory fan-out). Matched against the request's path as sent (decoded, not
+ * cleaned): `//v2//…`, `/v2/./…`, `/v2/x/../…` and encoded slashes do not match and go through the
+ * proxy, where Distribution gives its own answer (a 301 to the clean path). Anything else (other
+ * algorithms, upper case, names outside the grammar) does not match either.
  */
 export const BLOB_PATH = `^/v2/(${REPOSITORY_NAME})/blobs/sha256:(([0-9a-f]{2})[0-9a-f]{62})$`;
 
@@ -108,18 +116,20 @@ export const BLOB_PATH = `^/v2/(${REPOSITORY_NAME})/blobs/sha256:(([0-9a-f]{2})[
  * Blob downloads served by Caddy from Distribution's filesystem storage, placed after every policy
  * rule. Served only when the repository's layer link (`repositories/<name>/_layers/sha256/<hex>/link`)
  * and the data (`blobs/sha256/<2 hex>/<hex>/data`) both exist; otherwise the request falls through to
- * the proxy and Distribution answers. The placeholders come from the path matcher of the enclosing
- * route: the file matchers sit in nested routes because the matchers of one set are evaluated in no
- * defined order. Why: docs/decisions/access-policy.md#the-blob-shortcut
+ * the proxy and Distribution answers. The link is looked up under `repositories/` and the file served
+ * from under `blobs/` only: nothing else of the storage (uploads in progress) can be named. The
+ * placeholders come from the path matcher of the enclosing route: the file matchers sit in nested
+ * routes because the matchers of one set are evaluated in no defined order.
+ * Why: docs/decisions/access-policy.md#the-blob-shortcut
  */
 function blobShortcut(storageRoot: string): string[] {
     const v2 = `${storageRoot.replace(/\/+$/, "")}/docker/registry/v2`;
-    const fileMatcher = (name: string, file: string) => [`@${name} file {`, `\troot ${v2}`, `\ttry_files ${file}`, "}"];
+    const fileMatcher = (name: string, root: string, file: string) => [`@${name} file {`, `\troot ${root}`, `\ttry_files ${file}`, "}"];
     return [
         "route @blob {",
-        ...fileMatcher("linked", "/repositories/{re.blob.1}/_layers/sha256/{re.blob.2}/link").map((l) => `\t${l}`),
+        ...fileMatcher("linked", `${v2}/repositories`, "/{re.blob.1}/_layers/sha256/{re.blob.2}/link").map((l) => `\t${l}`),
         "\troute @linked {",
-        ...fileMatcher("stored", "/blobs/sha256/{re.blob.3}/{re.blob.2}/data").map((l) => `\t\t${l}`),
+        ...fileMatcher("stored", `${v2}/blobs`, "/sha256/{re.blob.3}/{re.blob.2}/data").map((l) => `\t\t${l}`),
         "\t\troute @stored {",
         // The headers Distribution sends with a blob; file_server keeps a Content-Type already set
         // and adds Content-Length, Accept-Ranges, ETag and Last-Modified, and answers Range requests.
@@ -132,13 +142,53 @@ function blobShortcut(storageRoot: string): string[] {
         "\t\t\t}",
         "\t\t\trewrite * {file_match.relative}",
         "\t\t\tfile_server {",
-        `\t\t\t\troot ${v2}`,
+        `\t\t\t\troot ${v2}/blobs`,
         "\t\t\t}",
         "\t\t}",
         "\t}",
         "}",
     ].map((l) => `\t\t${l}`);
 }
+
+const BASE64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/** A regular expression character for one base64 character (`+` and `/` escaped). */
+const base64Char = (index: number) => (BASE64[index] === "+" ? "\\+" : BASE64[index]!);
+
+/**
+ * A regular expression for the base64 text of every string that starts with `prefix`: whole groups of
+ * three bytes are fixed characters; the last one or two bytes fix some bits of the next characters,
+ * which become character classes. Exported for tests.
+ */
+export function base64PrefixPattern(prefix: string): string {
+    const bytes = Buffer.from(prefix, "utf8");
+    const whole = bytes.length - (bytes.length % 3);
+    const fixed = [...Buffer.from(bytes.subarray(0, whole)).toString("base64")].map((c) => (c === "+" ? "\\+" : c)).join("");
+    const rest = bytes.subarray(whole);
+    const range = (from: number, count: number) => `[${Array.from({ length: count }, (_, i) => base64Char(from + i)).join("")}]`;
+    if (rest.length === 0) return fixed;
+    const b0 = rest[0]!;
+    if (rest.length === 1) return `${fixed}${base64Char(b0 >> 2)}${range((b0 & 3) << 4, 16)}`;
+    const b1 = rest[1]!;
+    return `${fixed}${base64Char(b0 >> 2)}${base64Char(((b0 & 3) << 4) | (b1 >> 4))}${range((b1 & 15) << 2, 4)}`;
+}
+
+/**
+ * Basic credentials of a user the front does not know are replaced by the decoy account's, whose
+ * check costs what a known user's costs (`DECOY_ACCOUNT`). Listed before the first password check
+ * and again after tokens are unwrapped. Why: docs/decisions/access-policy.md#login-cost
+ */
+function decoyMatcher(knownUsers: readonly string[]): string[] {
+    const known = knownUsers.map((u) => base64PrefixPattern(`${u}:`)).join("|");
+    return [
+        "\t@unknownUser {",
+        "\t\theader_regexp unknownBasic Authorization ^(?i:basic)\\s+[A-Za-z0-9+/]+=*$",
+        ...(knownUsers.length > 0 ? [`\t\tnot header_regexp knownUser Authorization ^(?i:basic)\\s+(?:${known})[A-Za-z0-9+/]*=*$`] : []),
+        "\t}",
+    ];
+}
+
+const decoyRewrite = `\t\trequest_header @unknownUser Authorization "Basic ${Buffer.from(`${DECOY_ACCOUNT}:-`).toString("base64")}"`;
 
 /** A registry error body (the Distribution API's `errors` array) with one error. */
 function registryError(code: string, message: string): string {
@@ -157,7 +207,7 @@ function tokenEndpoint(policy: AccessPolicy, everyone: readonly string[]): strin
     return [
         '\t\trespond @tokenWrite "Tokens are issued on GET" 405',
         "\t\troute @token {",
-        ...basicauth("@withCredentials", everyone).map((l) => `\t${l}`),
+        ...basicauth(policy, "@withCredentials", everyone).map((l) => `\t${l}`),
         "\t\t\theader {",
         "\t\t\t\tCache-Control no-store",
         "\t\t\t\tContent-Type application/json",
@@ -169,17 +219,23 @@ function tokenEndpoint(policy: AccessPolicy, everyone: readonly string[]): strin
     ];
 }
 
+/** The registry's authority as clients write it: `publicAuthority`, or the site address (with its port unless 443). */
+export function publicAuthority(policy: AccessPolicy): string {
+    return policy.publicAuthority ?? (policy.port === 443 ? policy.siteAddress : `${policy.siteAddress}:${policy.port}`);
+}
+
 /**
  * Every 401 (a failed or missing credential anywhere in the route) carries the Bearer challenge
- * whose realm is this origin's token endpoint, and a registry error that docker and skopeo print.
- * The realm's origin is the one the client used: behind a proxy that terminates TLS (the sidecar)
+ * whose realm is the registry's token endpoint, and a registry error that docker and skopeo print.
+ * The realm's host is the configured one, never the request's Host header (a client would send its
+ * password to whatever host a forged header named); behind a proxy that terminates TLS (the sidecar)
  * the scheme comes from X-Forwarded-Proto. Why Bearer: docs/decisions/access-policy.md#a-bearer-challenge-not-basic
  */
 function unauthorizedAnswer(policy: AccessPolicy): string[] {
     const scheme = policy.tls.kind === "plain-http" ? "{dso_client_scheme}" : "https";
-    const realm = `Bearer realm="${scheme}://{http.request.hostport}${TOKEN_PATH}",service="${REALM}"`;
-    const message =
-        "authentication required: no valid credentials came with this request; log in with an account of this registry (docker login {http.request.hostport}), and push with a push account";
+    const authority = publicAuthority(policy);
+    const realm = `Bearer realm="${scheme}://${authority}${TOKEN_PATH}",service="${REALM}"`;
+    const message = `authentication required: no valid credentials came with this request; log in with an account of this registry (docker login ${authority}), and push with a push account`;
     return [
         "\thandle_errors {",
         ...(policy.maven ? mavenUnauthorized(policy.maven) : []),
@@ -315,8 +371,8 @@ function mavenRoute(policy: AccessPolicy, maven: MavenRoute): string[] {
             '\t\t\t\trespond "the Maven repository is in its read-only maintenance window (garbage collection or backup): downloads work, deploys do not; retry the deploy in a few minutes" 503',
             "\t\t\t}",
         ]),
-        ...basicauth("@write", [maven.deployUsersFile]).map((l) => `\t${l}`),
-        ...(maven.requiresAuthForPull ? basicauth("@mavenRead", readers).map((l) => `\t${l}`) : []),
+        ...basicauth(policy, "@write", [maven.deployUsersFile]).map((l) => `\t${l}`),
+        ...(maven.requiresAuthForPull ? basicauth(policy, "@mavenRead", readers).map((l) => `\t${l}`) : []),
         "\t\t\trequest_header -Authorization",
         `\t\t\treverse_proxy ${maven.upstream} {`,
         "\t\t\t\tflush_interval -1",
@@ -369,9 +425,12 @@ export function renderCaddyfile(policy: AccessPolicy): string {
         ...(policy.deletesEnabled ? [] : ["\t@delete method DELETE"]),
         ...readOnlyMatchers(policy.readOnlySignals ?? []),
         ...(policy.allowedNetworks.length > 0 ? [`\t@outside not remote_ip ${policy.allowedNetworks.join(" ")}`] : []),
+        ...(policy.knownUsers ? decoyMatcher(policy.knownUsers) : []),
         ...(policy.maven ? mavenMatchers(policy.maven) : []),
         ...(policy.uiUpstream ? ["\t@api path /v2 /v2/*"] : []),
-        ...(policy.blobFiles ? ["\t@blob {", "\t\tmethod GET HEAD", `\t\tpath_regexp blob ${BLOB_PATH}`, "\t}"] : []),
+        ...(policy.blobFiles
+            ? ["\t@blob {", "\t\tmethod GET HEAD", `\t\tvars_regexp blob {http.request.uri.path} ${BLOB_PATH}`, "\t}"]
+            : []),
         ...(policy.tls.kind === "plain-http"
             ? ["\tmap {http.request.header.X-Forwarded-Proto} {dso_client_scheme} {", "\t\thttps https", "\t\tdefault http", "\t}"]
             : []),
@@ -379,16 +438,18 @@ export function renderCaddyfile(policy: AccessPolicy): string {
         // `route` keeps the order below exactly as written.
         "\troute {",
         ...(policy.allowedNetworks.length > 0 ? ['\t\trespond @outside "Forbidden: your network may not use this registry" 403'] : []),
+        ...(policy.knownUsers ? [decoyRewrite] : []),
         ...(policy.maven ? mavenRoute(policy, policy.maven) : []),
         ...(policy.deletesEnabled ? [] : ['\t\trespond @delete "Deleting is disabled on this registry" 405']),
         // Tokens: the anonymous one counts as no credentials; any other is the Basic credentials it carries.
         "\t\trequest_header @anonymousToken -Authorization",
         '\t\trequest_header @bearerCredentials Authorization "Basic {re.bearer.1}"',
+        ...(policy.knownUsers ? [decoyRewrite] : []),
         ...tokenEndpoint(policy, everyone),
         ...readOnlyAnswer(policy.readOnlySignals ?? []),
-        ...basicauth("@write", [policy.pushUsersFile]),
-        ...basicauth("@ping", everyone),
-        ...(policy.requiresAuthForPull ? basicauth("@read", everyone) : []),
+        ...basicauth(policy, "@write", [policy.pushUsersFile]),
+        ...basicauth(policy, "@ping", everyone),
+        ...(policy.requiresAuthForPull ? basicauth(policy, "@read", everyone) : []),
         ...mirrorRoutes(policy.mirrors ?? []),
         ...(policy.blobFiles ? blobShortcut(policy.blobFiles) : []),
     );

@@ -37,8 +37,14 @@ export interface AccessPolicy {
     readonly siteAddress: string;
     /** Port Caddy listens on: 443 on the host, the container port for the sidecar. */
     readonly port: number;
+    /**
+     * The registry's authority as clients write it ("registry.example.com", "registry.example.com:8443"):
+     * the Bearer challenge's realm is built from it, never from the request's Host header. Unset: the
+     * site address, with the port unless it is 443.
+     */
+    readonly publicAuthority?: string;
     readonly tls: CaddyTls;
-    /** Distribution's address as Caddy reaches it, e.g. "127.0.0.1:5000". */
+    /** Distribution's address as Caddy reaches it, e.g. "unix//run/dso-registry/registry.sock" or "127.0.0.1:5001". */
     readonly upstream: string;
     /** When true, every request needs a valid account; otherwise reads (except the ping) are anonymous. */
     readonly requiresAuthForPull: boolean;
@@ -46,6 +52,12 @@ export interface AccessPolicy {
     readonly pushUsersFile: string;
     /** File with the pull-only accounts' basicauth lines; it must exist (it may hold only a comment). */
     readonly pullUsersFile: string;
+    /**
+     * The names of every account in the users files (push, pull, Maven deploy). Basic credentials of
+     * any other user are checked against the users files' decoy account instead, at the accounts'
+     * cost (see `DECOY_ACCOUNT`). Unset: Caddy's own decoy (cost 14) answers for unknown users.
+     */
+    readonly knownUsers?: readonly string[];
     /**
      * Client networks (CIDR) that may reach the registry at all; everyone when empty. Matched against
      * the direct peer: behind an ingress or load balancer, enforce the allowlist there instead.
@@ -58,8 +70,9 @@ export interface AccessPolicy {
     /** Address to bind to (e.g. "127.0.0.1"); all interfaces when unset. */
     readonly bindAddress?: string;
     /**
-     * Caddy's admin endpoint: "off", or an address such as "localhost:2019". Caddy's default (which
-     * `caddy reload` and the Debian service use) when unset.
+     * Caddy's admin endpoint: "off", a unix socket ("unix//var/lib/caddy/admin.sock", which only
+     * Caddy's user and root can open), or an address such as "localhost:2019" (any local process can
+     * replace the policy there). Caddy's default, localhost:2019, when unset.
      */
     readonly admin?: string;
     /**
@@ -156,8 +169,11 @@ export function accessPolicyProblem(policy: AccessPolicy): string | undefined {
     if (!Number.isInteger(policy.port) || policy.port < 1 || policy.port > 65535) {
         return `port ${policy.port} must be a whole number from 1 to 65535`;
     }
+    if (policy.publicAuthority !== undefined && !/^[A-Za-z0-9.-]+(?::\d{1,5})?$/.test(policy.publicAuthority)) {
+        return `publicAuthority "${policy.publicAuthority}" must be a host name with an optional port`;
+    }
     if (!UPSTREAM.test(policy.upstream)) {
-        return `upstream "${policy.upstream}" must be "host:port" (e.g. "127.0.0.1:5000")`;
+        return `upstream "${policy.upstream}" must be "host:port" (e.g. "127.0.0.1:5000") or a unix socket ("unix//run/dso-registry/registry.sock")`;
     }
     if (policy.uiUpstream !== undefined && !UPSTREAM.test(policy.uiUpstream)) {
         return `uiUpstream "${policy.uiUpstream}" must be "host:port" (e.g. "127.0.0.1:8081")`;
@@ -166,6 +182,8 @@ export function accessPolicyProblem(policy: AccessPolicy): string | undefined {
     if (badMirror !== undefined) {
         return `mirror "${badMirror.pathName}" needs a path name of lower-case letters, digits, "." and "-", and an upstream "host:port" (got "${badMirror.upstream}")`;
     }
+    const badUser = policy.knownUsers?.find((u) => !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(u));
+    if (badUser !== undefined) return `knownUsers entry "${badUser}" is not an account name`;
     const badNetwork = policy.allowedNetworks.find((n) => !CIDR.test(n));
     if (badNetwork !== undefined) {
         return `allowedNetworks entry "${badNetwork}" is not a network in CIDR form such as "10.0.0.0/8"`;
@@ -190,8 +208,8 @@ export function accessPolicyProblem(policy: AccessPolicy): string | undefined {
             return `ACME cannot issue a certificate for the IP address ${policy.siteAddress}; use a DNS name`;
         }
     }
-    if (policy.admin !== undefined && policy.admin !== "off" && !/^[A-Za-z0-9.-]*:\d{1,5}$/.test(policy.admin)) {
-        return `admin "${policy.admin}" must be "off" or an address such as "localhost:2019"`;
+    if (policy.admin !== undefined && policy.admin !== "off" && !/^[A-Za-z0-9.-]*:\d{1,5}$|^unix\/\/[A-Za-z0-9._/-]+$/.test(policy.admin)) {
+        return `admin "${policy.admin}" must be "off", a unix socket such as "unix//var/lib/caddy/admin.sock" or an address such as "localhost:2019"`;
     }
     const signals = policy.readOnlySignals ?? [];
     if (signals.filter((s) => s.kind === "env").length > 1) return `readOnlySignals holds more than one "env" signal; one at most`;

@@ -31,7 +31,11 @@ export type RegistryStorage =
 
 /** What every instance is given. */
 interface CommonOptions {
-    /** Listen address inside the instance's network namespace, e.g. "127.0.0.1:5000" or ":5000". */
+    /**
+     * Listen address inside the instance's network namespace, e.g. "127.0.0.1:5000" or ":5000", or
+     * the absolute path of a unix socket (`http.net: unix`), which only processes allowed to open the
+     * file can reach. Why the host's registry listens on a socket: docs/decisions/access-policy.md#no-path-around-the-front
+     */
     readonly addr: string;
     readonly storage: RegistryStorage;
     /**
@@ -143,6 +147,7 @@ export function renderRegistryConfig(options: RegistryConfigOptions): string {
         storage: storageSection(options),
         ...(proxy ? { proxy: { remoteurl: quoted(proxy.remoteUrl), ...(proxy.ttl === undefined ? {} : { ttl: proxy.ttl }) } } : {}),
         http: {
+            ...(options.addr.startsWith("/") ? { net: "unix" } : {}),
             addr: quoted(options.addr),
             // Upload locations relative to the request: correct behind any proxy, whatever scheme and host it forwards.
             relativeurls: true,

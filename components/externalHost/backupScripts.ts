@@ -114,19 +114,15 @@ export function restoreScript(spec: ContainerSpec, specFingerprint: string, dest
 
 /**
  * The check (placed as dso-registry-verify, run by GC after the registry is back and by restore),
- * with curl against Distribution on the host's loopback; the check itself is the one both placements
- * run (components/upkeep/verify.ts).
+ * with curl against Distribution's unix socket on the host; the check itself is the one both
+ * placements run (components/upkeep/verify.ts).
  */
-export function verifyScript(base: string): string {
+export function verifyScript(spec: Pick<ContainerSpec, "layout">): string {
     return renderVerifyScript({
-        base,
+        base: "http://localhost",
+        unixSocket: hostPaths(spec.layout).registrySocket,
         client: "curl",
         registryLogs: "docker logs dso-registry",
         remedy: "Push them again from their builds, or restore the last good backup (dso-registry-restore --list).",
     });
-}
-
-/** The registry's own address on the host, for the check. */
-export function registryBaseUrl(spec: ContainerSpec): string {
-    return `http://127.0.0.1:${spec.hostPort}`;
 }

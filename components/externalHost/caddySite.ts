@@ -49,7 +49,7 @@ export interface CaddySiteArgs {
     readonly deletesEnabled: boolean;
     /** Serve blob downloads from the data directory (filesystem storage); with s3 every download is proxied. */
     readonly blobFiles: boolean;
-    /** Distribution on loopback ("127.0.0.1:port"). */
+    /** Distribution as Caddy reaches it: its unix socket ("unix//run/dso-registry/registry.sock"). */
     readonly upstream: string;
     /** The web UI on loopback, served same-origin; no UI when unset. */
     readonly uiUpstream?: string;
@@ -90,6 +90,8 @@ export function caddySitePolicy(
         allowedNetworks: args.allowedNetworks,
         uiUpstream: args.uiUpstream,
         deletesEnabled: args.deletesEnabled,
+        // Off TCP: on 127.0.0.1:2019 any local process could replace the policy.
+        admin: `unix/${args.layout.caddyAdminSocket}`,
         // Caddy reads the data directory (group caddy, see dataDirScript) and serves blob
         // downloads from it when it is the container's registry storage; with s3 every download is proxied.
         ...(args.blobFiles ? { blobFiles: args.layout.dataDir } : {}),
@@ -157,7 +159,11 @@ export class CaddySite extends pulumi.ComponentResource {
             );
             tlsInputs.push(args.tls.certificatePem, args.tls.privateKeyPem);
         }
-        const caddyfileText = renderCaddyfile(caddySitePolicy(args));
+        // Every account by name: credentials of any other user are checked against the decoy account.
+        const knownUsers = [...args.pushAccounts, ...args.pullAccounts, ...(args.maven ? [args.maven.deployAccount] : [])].map(
+            (a) => a.username,
+        );
+        const caddyfileText = renderCaddyfile({ ...caddySitePolicy(args), knownUsers });
         // Kept on destroy: the reload's delete replaces it with a Caddyfile without the site.
         files.push(file("caddyfile", layout.caddyfile, "0644", caddyfileText, { retainOnDelete: true }));
 

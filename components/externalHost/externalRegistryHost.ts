@@ -1,6 +1,6 @@
 /**
- * The registry on its own host, set up over SSH: Docker Distribution in a container bound to
- * 127.0.0.1, Caddy in front on the public port enforcing the access policy and terminating TLS,
+ * The registry on its own host, set up over SSH: Docker Distribution in a container listening on a
+ * unix socket only Caddy can open, Caddy in front on the public port enforcing the access policy and terminating TLS,
  * maintenance jobs (read-only garbage collection, backups) and a post-deploy check that fails the
  * update when the policy does not hold. Each remote job is a component of its own in this folder;
  * this one only orders them. Every file goes through HostFile (stdin, tight modes), every other step
@@ -8,7 +8,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { type HostMirror, MirrorCachesOnHost } from "../mirrors/mirrorCachesOnHost";
-import { DISTRIBUTION, imagePrefix, registryAuthority } from "../shared/facts";
+import { imagePrefix, registryAuthority } from "../shared/facts";
 import { withFormerType } from "../shared/formerType";
 import type { HostConnection, HostTarget } from "../shared/hostAccess";
 import { type CaddyMaven, CaddySite, type HostAccount, type HostTls } from "./caddySite";
@@ -106,11 +106,10 @@ export class ExternalRegistryHost extends pulumi.ComponentResource {
         const { connection } = args;
         const layout = defaultHostLayout(args.dataDir, args.mavenDataDir);
         const s3 = args.storage.kind === "s3";
-        // Published on loopback under the same port number it has inside the container.
+        // No published port: Distribution listens on a unix socket only Caddy and root can open.
         const registry: ContainerSpec = {
             name: REGISTRY_CONTAINER,
             image: args.image,
-            hostPort: DISTRIBUTION.containerPort,
             layout,
             storage: containerStorage(args.storage),
         };
@@ -189,7 +188,7 @@ export class ExternalRegistryHost extends pulumi.ComponentResource {
                 allowedNetworks: args.allowedNetworks,
                 deletesEnabled: args.deletesEnabled,
                 blobFiles: !s3,
-                upstream: `127.0.0.1:${registry.hostPort}`,
+                upstream: `unix/${hostPaths(layout).registrySocket}`,
                 uiUpstream: args.ui && `127.0.0.1:${UI_HOST_PORT}`,
                 mirrors: mirrors?.routes,
                 maven: args.maven && {

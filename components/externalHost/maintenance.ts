@@ -12,7 +12,6 @@ import {
     backupPaths,
     backupS3EnvFile,
     backupScript,
-    registryBaseUrl,
     restoreScript,
     verifyScript,
 } from "./backupScripts";
@@ -63,7 +62,7 @@ export class Maintenance extends pulumi.ComponentResource {
         const script = (role: string, path: string, content: string) => file(role, path, "0755", content);
 
         const files = [
-            script("verify-script", paths.verifyScript, verifyScript(registryBaseUrl(spec))),
+            script("verify-script", paths.verifyScript, verifyScript(spec)),
             script("gc-script", paths.gcScript, gcScript(spec, specFingerprint, garbageCollection.deleteUntagged, mavenCleanup)),
             script("status-script", paths.statusScript, statusScript(spec)),
         ];

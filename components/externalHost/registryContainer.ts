@@ -1,7 +1,7 @@
 /**
  * Docker Distribution on the external host: its config (and the read-only variant maintenance
- * switches to), the S3 credentials when images live in a bucket, then the container, bound to
- * loopback behind Caddy.
+ * switches to), the S3 credentials when images live in a bucket, then the container, listening on a
+ * unix socket only Caddy (and root) can open.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { type RegistryStorage, renderRegistryConfig } from "../distribution/registryConfig";
@@ -32,7 +32,7 @@ export type HostRegistryStorage =
 export interface RegistryContainerArgs {
     /** The host to run it on. */
     readonly connection: HostConnection;
-    /** The container: image, loopback port, the host paths it mounts; its storage is `containerStorage(storage)`. */
+    /** The container: image, the host paths it mounts (its socket's directory among them); its storage is `containerStorage(storage)`. */
     readonly spec: ContainerSpec;
     /** Where the images live, with the credentials of a bucket. */
     readonly storage: HostRegistryStorage;
@@ -66,7 +66,7 @@ export class RegistryContainer extends pulumi.ComponentResource {
         const paths = hostPaths(spec.layout);
         const configText = (readOnly: boolean) =>
             renderRegistryConfig({
-                addr: `:${DISTRIBUTION.containerPort}`,
+                addr: `${DISTRIBUTION.socketDir}/${DISTRIBUTION.socketName}`,
                 storage: configStorage(storage),
                 deletesEnabled: args.deletesEnabled,
                 readOnly,
@@ -96,7 +96,7 @@ export class RegistryContainer extends pulumi.ComponentResource {
             );
         }
         const mounts = storage.kind === "s3" ? "s3" : spec.layout.dataDir;
-        this.specFingerprint = fingerprint(spec.image, String(spec.hostPort), mounts, spec.layout.registryConfigDir, writable);
+        this.specFingerprint = fingerprint(spec.image, spec.layout.socketDir, mounts, spec.layout.registryConfigDir, writable);
         hostCommand(
             `${name}-run`,
             {

@@ -39,6 +39,17 @@ export interface HostLayout {
     readonly caddyDataDir: string;
     /** The Maven repository's files (when the host serves Maven), bind-mounted into the nginx container. */
     readonly mavenDataDir: string;
+    /**
+     * Directory of the registry's unix socket, bind-mounted into its container: Distribution listens
+     * there and nowhere else, and only root and Caddy's group may connect.
+     */
+    readonly socketDir: string;
+    /**
+     * Caddy's admin API: a unix socket in Caddy's home, which Caddy creates (mode 0755 under the
+     * service's umask 022): only Caddy's user and root can connect. `caddy reload` (ours, and the
+     * service's ExecReload) finds it in the Caddyfile. Why not TCP: docs/decisions/access-policy.md#no-path-around-the-front
+     */
+    readonly caddyAdminSocket: string;
 }
 
 /** The production layout around a registry data directory (and the Maven repository's, `externalHost.mavenDataDir`). */
@@ -54,6 +65,8 @@ export function defaultHostLayout(dataDir: string, mavenDataDir = "/srv/data/mav
         lockFile: "/run/lock/dso-registry.lock",
         // Debian's and Fedora's caddy service runs as user caddy with HOME=/var/lib/caddy.
         caddyDataDir: "/var/lib/caddy/.local/share/caddy",
+        socketDir: DISTRIBUTION.socketDir,
+        caddyAdminSocket: "/var/lib/caddy/admin.sock",
     };
 }
 
@@ -80,6 +93,8 @@ export function hostPaths(layout: HostLayout) {
         statusScript: `${layout.binDir}/dso-registry-status`,
         verifyScript: `${layout.binDir}/dso-registry-verify`,
         restoreScript: `${layout.binDir}/dso-registry-restore`,
+        /** Distribution's unix socket on the host: the front's upstream, and the maintenance scripts' way in. */
+        registrySocket: `${layout.socketDir}/${DISTRIBUTION.socketName}`,
     };
 }
 
@@ -96,8 +111,8 @@ export interface ContainerSpec {
     readonly name: string;
     /** Image reference, tag or digest. */
     readonly image: string;
-    /** Loopback port the container is published on (Caddy's upstream). */
-    readonly hostPort: number;
+    /** Loopback port the container is published on (Caddy's upstream); none for the registry, which listens on its unix socket. */
+    readonly hostPort?: number;
     /** Host paths the container mounts and its scripts use. */
     readonly layout: HostLayout;
     /** Where the registry keeps images; the layout's data directory when unset. */
@@ -162,13 +177,14 @@ export function registryParams(spec: ContainerSpec, specFingerprint: string) {
     return {
         REGISTRY_NAME: spec.name,
         REGISTRY_IMAGE: spec.image,
-        REGISTRY_HOST_PORT: spec.hostPort,
+        REGISTRY_SOCKET_DIR: spec.layout.socketDir,
         REGISTRY_STORAGE: spec.storage?.kind ?? "filesystem",
         REGISTRY_DATA_DIR: spec.layout.dataDir,
         REGISTRY_CONFIG_DIR: spec.layout.registryConfigDir,
         REGISTRY_STORAGE_ENV: hostPaths(spec.layout).storageEnv,
         REGISTRY_FINGERPRINT: specFingerprint,
-        DISTRIBUTION_PORT: DISTRIBUTION.containerPort,
+        DISTRIBUTION_SOCKET_DIR: DISTRIBUTION.socketDir,
+        DISTRIBUTION_SOCKET: `${DISTRIBUTION.socketDir}/${DISTRIBUTION.socketName}`,
         DISTRIBUTION_DATA_DIR: DISTRIBUTION.dataDir,
         DISTRIBUTION_CONFIG_DIR: DISTRIBUTION.configDir,
     };
@@ -236,7 +252,7 @@ export function caddyApplyScript(layout: HostLayout, reloadFingerprint: string):
  * running for anything else the operator adds later) and reloads.
  */
 export function caddyRemoveScript(layout: HostLayout): string {
-    return hostScript("caddy-remove.sh", { CADDYFILE: layout.caddyfile });
+    return hostScript("caddy-remove.sh", { CADDYFILE: layout.caddyfile, ADMIN_SOCKET: layout.caddyAdminSocket });
 }
 
 export interface MaintenanceOptions {

@@ -125,6 +125,8 @@ export function sidecarPolicy(args: {
     return {
         siteAddress: args.host,
         port: IN_CLUSTER.servicePort,
+        // Clients reach the sidecar as https://<host> (the ingress, or the TLS Service on 443).
+        publicAuthority: args.host,
         tls: { kind: "plain-http" },
         upstream: IN_CLUSTER.registryAddr,
         requiresAuthForPull: args.requiresAuthForPull,
@@ -272,7 +274,13 @@ export class InClusterRegistry extends pulumi.ComponentResource {
             backup: args.backup !== undefined,
             gcWindow: gcWindow(args),
         });
-        const caddyfile = renderSidecarCaddyfile(policy, SIDECAR_TLS);
+        // Every account by name: credentials of any other user are checked against the decoy account.
+        const knownUsers = [
+            args.accounts.push,
+            ...(args.accounts.pull ? [args.accounts.pull] : []),
+            ...(args.maven ? [args.maven.deployAccount] : []),
+        ].map((a) => a.username);
+        const caddyfile = renderSidecarCaddyfile({ ...policy, knownUsers }, SIDECAR_TLS);
         const registryConfig = renderRegistryConfig({
             addr: IN_CLUSTER.registryAddr,
             storage: registryStorage(args.storage),

@@ -21,6 +21,13 @@ export const DISTRIBUTION = {
     dataDir: "/var/lib/registry",
     /** Directory of the program's config files inside the container (and on the external host). */
     configDir: "/etc/dso-registry",
+    /**
+     * Directory of the unix socket the external host's registry listens on, inside its container and
+     * on the host (bind-mounted): the front reaches it there, nothing else can.
+     */
+    socketDir: "/run/dso-registry",
+    /** The socket's file name in `socketDir`. */
+    socketName: "registry.sock",
 } as const;
 
 /**

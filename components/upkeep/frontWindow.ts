@@ -6,8 +6,17 @@
  * it. Why the window exists, and the kinds of window built on it: docs/decisions/maintenance-window.md.
  */
 
-/** Seconds between the marker's appearance and whatever the window is for (a stop, a read of the data). */
+/**
+ * Seconds between the marker's appearance and whatever the window is for (a stop, a read of the
+ * data), and the quiet time the storage must keep (no file written) before the window's work begins.
+ */
 export const FRONT_SETTLE_SECONDS = 2;
 
+/**
+ * Longest wait for writes that were in flight when the window opened (an upload streaming a large
+ * layer over a slow link); then the window gives up and the job fails, to run again next time.
+ */
+export const FRONT_DRAIN_SECONDS = 600;
+
 /** The parameters a script that sources front-window.sh declares. */
-export const FRONT_WINDOW_PARAMS = { FRONT_SETTLE_SECONDS } as const;
+export const FRONT_WINDOW_PARAMS = { FRONT_SETTLE_SECONDS, FRONT_DRAIN_SECONDS } as const;

@@ -4,7 +4,7 @@
  * One script, `sh/verify.sh` beside this file; the places it runs differ only in the HTTP client they
  * have and in what the messages point to:
  *
- * - the external host: `dso-registry-verify` with curl, against Distribution on the host's loopback
+ * - the external host: `dso-registry-verify` with curl, against Distribution's unix socket
  *   (components/externalHost/backupScripts.ts `verifyScript`);
  * - the in-cluster registry: `verify.sh` in ConfigMap `registry-config`, run by the GC job inside the
  *   registry container (`kubectl exec`), the only place that reaches Distribution on the pod's
@@ -20,6 +20,8 @@ export type VerifyHttpClient = "curl" | "busybox-wget";
 export interface VerifyScriptOptions {
     /** Distribution's own address (`http://…`), no Caddy in between. */
     readonly base: string;
+    /** Distribution's unix socket (curl only): requests go there, `base` only names the URL's host. */
+    readonly unixSocket?: string;
     readonly client: VerifyHttpClient;
     /** The command that shows the registry's log, named when the registry does not answer as it should. */
     readonly registryLogs: string;
@@ -36,6 +38,7 @@ export function renderVerifyScript(options: VerifyScriptOptions): string {
     return renderShellScript(path.join(__dirname, "sh", "verify.sh"), {
         REGISTRY_URL: options.base,
         HTTP_CLIENT: options.client,
+        UNIX_SOCKET: options.unixSocket ?? "",
         REGISTRY_LOGS: options.registryLogs,
         REMEDY: options.remedy,
     });

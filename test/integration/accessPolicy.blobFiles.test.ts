@@ -51,6 +51,8 @@ function fetch(url: string, options: FetchOptions = {}): Answer {
             "--max-time",
             "60",
             "--http1.1",
+            // The path exactly as written: `//`, `.` and `..` segments reach the server.
+            "--path-as-is",
             ...(options.caCertFile ? ["--cacert", options.caCertFile] : []),
             ...(options.range ? ["-H", `Range: ${options.range}`] : []),
             ...(options.method === "HEAD" ? ["--head"] : ["-X", options.method ?? "GET"]),
@@ -126,7 +128,7 @@ describe("with Distribution running, the shortcut answers as Distribution does",
 
     test("the Caddyfile carries the shortcut", () => {
         expect(reg.caddyfile).toContain("route @blob");
-        expect(reg.caddyfile).toContain(`root ${reg.dataDir}/docker/registry/v2`);
+        expect(reg.caddyfile).toContain(`root ${reg.dataDir}/docker/registry/v2/blobs`);
     });
 
     test.each(["GET", "HEAD"] as const)("%s of a linked blob: same status, headers and bytes", (method) => {
@@ -164,6 +166,31 @@ describe("with Distribution running, the shortcut answers as Distribution does",
         expect(mine.status).toBeGreaterThanOrEqual(400);
         expect(mine.body.toString()).toBe(theirs.body.toString());
     });
+
+    /** The same blob of team/app, named by every path form a client (or an attacker) can send. */
+    const PATH_FORMS: readonly (readonly [string, (digest: string) => string])[] = [
+        ["canonical", (d) => `/v2/team/app/blobs/${d}`],
+        ["//v2//", (d) => `//v2//team/app/blobs/${d}`],
+        ["/v2/./", (d) => `/v2/./team/app/blobs/${d}`],
+        ["/v2/x/../", (d) => `/v2/x/../team/app/blobs/${d}`],
+        ["a doubled slash inside the name", (d) => `/v2/team//app/blobs/${d}`],
+        ["a . before the digest", (d) => `/v2/team/app/blobs/./${d}`],
+        ["an encoded slash in the name", (d) => `/v2/team%2Fapp/blobs/${d}`],
+        ["a double-encoded slash in the name", (d) => `/v2/team%252Fapp/blobs/${d}`],
+        ["an encoded letter in the name", (d) => `/v2/te%61m/app/blobs/${d}`],
+        ["a trailing slash", (d) => `/v2/team/app/blobs/${d}/`],
+        ["the uploads directory", (d) => `/v2/team/app/_uploads/${d}`],
+    ];
+
+    test.each(PATH_FORMS.flatMap(([name, form]) => (["GET", "HEAD"] as const).map((method) => [name, method, form] as const)))(
+        "path form %s (%s): the front answers with Distribution's status and Location",
+        (_name, method, form) => {
+            const urlPath = form(blobs.layer);
+            const mine = viaCaddy(urlPath, { method });
+            const theirs = direct(urlPath, { method });
+            expect([mine.status, mine.headers.location]).toEqual([theirs.status, theirs.headers.location]);
+        },
+    );
 
     test("a blob whose data was removed while its link stayed (as after garbage collection) gets Distribution's answer", () => {
         const gone = pushImage(reg, "team/collected");
@@ -226,6 +253,14 @@ describe("with Distribution stopped, only linked blobs are answered, and only af
         const answer = viaCaddy(reg, urlPathOf(), { method, account: reg.push });
         expect(answer.status).toBe(502);
     });
+
+    test.each(["//v2//", "/v2/./", "/v2/x/../", "/v2/team//"])(
+        "a linked blob named through %s is never served from the file (502 while Distribution is down)",
+        (prefix) => {
+            const urlPath = `${prefix}${prefix.endsWith("team//") ? "" : "team/"}app/blobs/${blobs.layer}`;
+            expect(viaCaddy(reg, urlPath).status).toBe(502);
+        },
+    );
 
     test.each([
         ["anonymous", undefined, 401],

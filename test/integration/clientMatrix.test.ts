@@ -3,7 +3,7 @@
  * with real Caddy and real Distribution at the address of a network namespace the test creates (the
  * docker engine treats 127.0.0.0/8 as insecure, so loopback would prove neither trust nor messages):
  *
- *   external host:  client --TLS--> Caddy (the host's Caddyfile, caddySitePolicy) --> Distribution
+ *   external host:  client --TLS--> Caddy (the host's Caddyfile, caddySitePolicy) --unix socket--> Distribution
  *   in-cluster:     client --TLS--> nginx (the Ingress) --HTTP--> Caddy (the sidecar's Caddyfile) --> Distribution
  *
  * Every client runs inside the namespace, where registry.test resolves to the namespace's address and
@@ -48,6 +48,8 @@ interface Front {
     readonly push: TestAccount;
     readonly pull: TestAccount;
     readonly caddyfile: string;
+    /** Distribution's unix socket, when the placement puts it on one (the external host). */
+    readonly registrySocket?: string;
     /** Opens (true) or closes (false) the read-only maintenance window the way the placement does. */
     setReadOnly(on: boolean): Promise<void>;
     logs(): string;
@@ -55,9 +57,10 @@ interface Front {
 }
 
 /** Waits until `url` answers from inside the namespace (servers bound to its loopback). */
-async function waitInside(ns: TestNetns, url: string, what: string, output: () => string): Promise<void> {
+async function waitInside(ns: TestNetns, url: string, what: string, output: () => string, socket?: string): Promise<void> {
     const deadline = Date.now() + 30_000;
-    while (ns.run("curl", ["-sk", "-o", "/dev/null", "--max-time", "2", url]).code !== 0) {
+    const via = socket ? ["--unix-socket", socket] : [];
+    while (ns.run("curl", ["-sk", ...via, "-o", "/dev/null", "--max-time", "2", url]).code !== 0) {
         if (Date.now() > deadline) throw new Error(`${what} did not answer at ${url}\n${output()}`);
         await new Promise((r) => setTimeout(r, 200));
     }
@@ -84,11 +87,11 @@ class Servers {
 }
 
 /** Distribution with the config.yml the program renders (read-only variant: the host's config-readonly.yml). */
-function writeRegistryConfig(file: string, dataDir: string, readOnly: boolean): void {
+function writeRegistryConfig(file: string, dataDir: string, readOnly: boolean, addr = REGISTRY_ADDR): void {
     writeFileSync(
         file,
         renderRegistryConfig({
-            addr: REGISTRY_ADDR,
+            addr,
             storage: { kind: "filesystem", rootDirectory: dataDir },
             deletesEnabled: false,
             readOnly,
@@ -113,8 +116,10 @@ async function startExternalHost(ns: TestNetns, dir: string, caPair: { cert: str
     writeFileSync(paths.pullUsers, renderUsersFile("pull", [pull]), { mode: 0o600 });
     writeFileSync(paths.tlsCert, caPair.cert);
     writeFileSync(paths.tlsKey, caPair.key, { mode: 0o600 });
-    writeRegistryConfig(paths.registryConfig, layout.dataDir, false);
-    writeRegistryConfig(paths.registryConfigReadOnly, layout.dataDir, true);
+    // Distribution on a unix socket, as on the host (its directory stands in for /run/dso-registry).
+    const socket = path.join(dir, "registry.sock");
+    writeRegistryConfig(paths.registryConfig, layout.dataDir, false, socket);
+    writeRegistryConfig(paths.registryConfigReadOnly, layout.dataDir, true, socket);
     const caddyfile = renderCaddyfile(
         caddySitePolicy({
             layout,
@@ -125,7 +130,7 @@ async function startExternalHost(ns: TestNetns, dir: string, caPair: { cert: str
             allowedNetworks: [],
             deletesEnabled: false,
             blobFiles: true,
-            upstream: REGISTRY_ADDR,
+            upstream: `unix/${socket}`,
         }),
     );
     const caddyfilePath = path.join(dir, "Caddyfile");
@@ -134,7 +139,7 @@ async function startExternalHost(ns: TestNetns, dir: string, caPair: { cert: str
     const servers = new Servers(ns);
     try {
         servers.start("registry", "/usr/bin/docker-registry", ["serve", paths.registryConfig], process.env);
-        await waitInside(ns, `http://${REGISTRY_ADDR}/v2/`, "docker-registry", () => servers.logs());
+        await waitInside(ns, "http://localhost/v2/", "docker-registry", () => servers.logs(), socket);
         servers.start("caddy", "/usr/bin/caddy", ["run", "--adapter", "caddyfile", "--config", caddyfilePath], caddyEnv(dir));
         await ns.waitForPort(443, 30_000, "caddy").catch((e: Error) => {
             throw new Error(`${e.message}\n${servers.logs()}`);
@@ -147,11 +152,12 @@ async function startExternalHost(ns: TestNetns, dir: string, caPair: { cert: str
         push,
         pull,
         caddyfile,
+        registrySocket: socket,
         async setReadOnly(on) {
             // As the maintenance scripts do: the marker first, then the registry with the other config.
             if (on) writeFileSync(paths.readOnlyMarker, "");
             await servers.restart("registry", ["serve", on ? paths.registryConfigReadOnly : paths.registryConfig], process.env);
-            await waitInside(ns, `http://${REGISTRY_ADDR}/v2/`, "docker-registry", () => servers.logs());
+            await waitInside(ns, "http://localhost/v2/", "docker-registry", () => servers.logs(), socket);
             if (!on) rmSync(paths.readOnlyMarker, { force: true });
         },
         logs: () => servers.logs(),
@@ -375,6 +381,23 @@ describe.each(PLACEMENTS)("$placement, anonymous pull", ({ start }) => {
 
     test("the front runs the rendered Caddyfile with the Bearer challenge", () => {
         expect(env.front.caddyfile).toContain("route @token");
+    });
+
+    test("on the external host nothing answers on Distribution's former TCP port: it listens on its socket only", () => {
+        if (!env.front.registrySocket) return;
+        const tcp = env.ns.run("curl", ["-sS", "-o", "/dev/null", "--max-time", "5", `http://${REGISTRY_ADDR}/v2/`]);
+        expect(tcp.code).toBe(7); // curl: failed to connect (refused)
+        const socket = env.ns.run("curl", [
+            "-sS",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--unix-socket",
+            env.front.registrySocket,
+            "http://localhost/v2/",
+        ]);
+        expect(socket.stdout).toBe("200");
     });
 
     test("docker logs in with the push account, pushes, and logs out", () => {

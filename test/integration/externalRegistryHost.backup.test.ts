@@ -26,7 +26,6 @@ import {
     backupPaths,
     backupS3EnvFile,
     backupScript,
-    registryBaseUrl,
     restoreScript,
     verifyScript,
 } from "../../components/externalHost/backupScripts";
@@ -161,10 +160,10 @@ describe.each(DESTINATIONS)("external host backup and restore with restic to $ki
         ns = await createNetns({ prefix: "bk", subnet: "198.18.80.0/20" });
         engine = await startDockerEngine(ns);
         machine = await start(ns);
-        spec = { name: "dso-registry", image: registryImage(engine), hostPort: 5000, layout };
+        spec = { name: "dso-registry", image: registryImage(engine), layout };
         const config = (readOnly: boolean) =>
             renderRegistryConfig({
-                addr: `:${DISTRIBUTION.containerPort}`,
+                addr: `${DISTRIBUTION.socketDir}/${DISTRIBUTION.socketName}`,
                 storage: { kind: "filesystem", rootDirectory: DISTRIBUTION.dataDir },
                 deletesEnabled: true,
                 readOnly,
@@ -178,6 +177,8 @@ describe.each(DESTINATIONS)("external host backup and restore with restic to $ki
         mkdirSync(certDir);
         writeFileSync(path.join(certDir, "ca.crt"), ca.caCertPem);
         ns.writeEtcFile("hosts", `127.0.0.1 localhost\n${ns.address} ${HOST}\n`);
+        ns.writeEtcFile(`docker/certs.d/${HOST}/ca.crt`, ca.caCertPem);
+        mkdirSync(onHost(path.dirname(layout.caddyAdminSocket)), { recursive: true });
         pusher = makeAccount("ci-push");
         place(paths.pushUsers, renderUsersFile("push", [pusher]), 0o600);
         place(paths.pullUsers, renderUsersFile("pull", [makeAccount("cluster-pull")]), 0o600);
@@ -193,7 +194,7 @@ describe.each(DESTINATIONS)("external host backup and restore with restic to $ki
                 allowedNetworks: [],
                 deletesEnabled: true,
                 blobFiles: true,
-                upstream: "127.0.0.1:5000",
+                upstream: `unix/${onHost(paths.registrySocket)}`,
             }),
         );
         place(layout.caddyfile, caddyfile, 0o644);
@@ -205,7 +206,7 @@ describe.each(DESTINATIONS)("external host backup and restore with restic to $ki
         for (const [file, body] of machine.secrets) place(file, body, file === bp.knownHosts ? 0o644 : 0o600);
         place(paths.backupScript, backupScript(spec, machine.destination, 3), 0o755);
         place(paths.restoreScript, restoreScript(spec, FINGERPRINT, machine.destination), 0o755);
-        place(paths.verifyScript, verifyScript(registryBaseUrl(spec)), 0o755);
+        place(paths.verifyScript, verifyScript(spec), 0o755);
         place(paths.gcScript, gcScript(spec, FINGERPRINT, false), 0o755);
         place("/usr/local/sbin/start-registry", containerScript(spec, FINGERPRINT), 0o755);
         mustRun("/usr/local/sbin/start-registry");
@@ -231,14 +232,15 @@ describe.each(DESTINATIONS)("external host backup and restore with restic to $ki
 
     test("docker pushes the images to the registry host", () => {
         const client = engine;
-        // dockerd in the namespace reaches the registry on its own loopback (plain HTTP: loopback registries are insecure to dockerd).
+        // Through the front: Distribution listens on its unix socket only.
+        expect(client.login(HOST, pusher).code).toBe(0);
         for (const [i, name] of IMAGES.entries()) {
-            const ref = payloadImage(client, `127.0.0.1:5000/${name}`, { payloadBytes: (i + 1) * 512 * 1024 });
+            const ref = payloadImage(client, `${HOST}/${name}`, { payloadBytes: (i + 1) * 512 * 1024 });
             const payload = client.dockerOk(["run", "--rm", "--network", "none", ref, "sha256sum", "/payload"]).split(" ")[0] ?? "";
             const out = client.dockerOk(["push", ref]);
             const digest = /digest: (sha256:[0-9a-f]{64})/.exec(out)?.[1];
             expect(digest, out).toBeDefined();
-            pushed.push({ name, byDigest: `127.0.0.1:5000/${name.split(":")[0]}@${digest}`, payload });
+            pushed.push({ name, byDigest: `${HOST}/${name.split(":")[0]}@${digest}`, payload });
         }
         expect(pushed).toHaveLength(IMAGES.length);
     });
@@ -269,14 +271,14 @@ describe.each(DESTINATIONS)("external host backup and restore with restic to $ki
         expect(out).toContain(`verified: ${IMAGES.length} tagged images`);
         expect(registryLabel()).toBe(FINGERPRINT);
         expect(readFileSync(onHost(caddyCertificate), "utf8")).toBe(caddyCertificateText);
-        expect(readFileSync(onHost(layout.caddyfile), "utf8")).toContain("reverse_proxy 127.0.0.1:5000");
+        expect(readFileSync(onHost(layout.caddyfile), "utf8")).toContain(`reverse_proxy unix/${onHost(paths.registrySocket)}`);
         expect(existsSync(onHost(paths.pushUsers))).toBe(true);
         expect(existsSync(onHost(paths.tlsKey))).toBe(true);
         expect(existsSync(onHost(paths.registryConfigReadOnly))).toBe(true);
     });
 
     test("every image pulls back by digest, after being removed from the daemon, with its content intact", () => {
-        for (const p of pushed) engine.dockerOk(["rmi", "-f", `127.0.0.1:5000/${p.name}`]);
+        for (const p of pushed) engine.dockerOk(["rmi", "-f", `${HOST}/${p.name}`]);
         for (const p of pushed) {
             expect(engine.docker(["image", "inspect", p.byDigest]).code).not.toBe(0);
             engine.dockerOk(["pull", p.byDigest]);
@@ -326,12 +328,14 @@ describe.each(DESTINATIONS)("external host backup and restore with restic to $ki
     test("garbage collection fails loudly, naming the image, when a blob file is gone behind the registry's back", () => {
         const victim = pushed[1];
         if (!victim) throw new Error("the push test did not run");
-        const [repo, digest] = victim.byDigest.replace("127.0.0.1:5000/", "").split("@");
+        const [repo, digest] = victim.byDigest.replace(`${HOST}/`, "").split("@");
         const fetched = ns.run("curl", [
             "-fsS",
             "-H",
             "Accept: application/vnd.docker.distribution.manifest.v2+json",
-            `http://127.0.0.1:5000/v2/${repo}/manifests/${digest}`,
+            "--cacert",
+            path.join(certDir, "ca.crt"),
+            `https://${HOST}/v2/${repo}/manifests/${digest}`,
         ]);
         const manifest = JSON.parse(fetched.stdout) as { layers: { digest: string }[] };
         const layer = String(manifest.layers[0]?.digest).replace("sha256:", "");

@@ -20,14 +20,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { renderCaddyfile } from "../../components/accessPolicy/caddyfile";
 import { renderUsersFile } from "../../components/accessPolicy/usersFile";
 import { renderRegistryConfig } from "../../components/distribution/registryConfig";
-import {
-    backupKnownHosts,
-    backupPaths,
-    backupScript,
-    registryBaseUrl,
-    restoreScript,
-    verifyScript,
-} from "../../components/externalHost/backupScripts";
+import { backupKnownHosts, backupPaths, backupScript, restoreScript, verifyScript } from "../../components/externalHost/backupScripts";
 import { caddySitePolicy } from "../../components/externalHost/caddySite";
 import {
     hostMavenNginxConfig,
@@ -134,12 +127,12 @@ describe("Maven on the external registry host: nginx container behind the host's
         engine = await startDockerEngine(ns);
         ssh = await startSshServer({ netns: ns, env: { DOCKER_HOST: engine.host, PATH: "/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin" } });
         sftp = await startSftpTarget(ns.hostAddress);
-        spec = { name: "dso-registry", image: registryImage(engine), hostPort: DISTRIBUTION.containerPort, layout };
+        spec = { name: "dso-registry", image: registryImage(engine), layout };
         mavenSpec = { image: nginxImage(engine), pathPrefix: PREFIX, layout };
 
         const config = (readOnly: boolean) =>
             renderRegistryConfig({
-                addr: `:${DISTRIBUTION.containerPort}`,
+                addr: `${DISTRIBUTION.socketDir}/${DISTRIBUTION.socketName}`,
                 storage: { kind: "filesystem", rootDirectory: DISTRIBUTION.dataDir },
                 deletesEnabled: true,
                 readOnly,
@@ -168,11 +161,12 @@ describe("Maven on the external registry host: nginx container behind the host's
                 allowedNetworks: [],
                 deletesEnabled: true,
                 blobFiles: true,
-                upstream: `127.0.0.1:${DISTRIBUTION.containerPort}`,
+                upstream: `unix/${onDisk(paths.registrySocket)}`,
                 maven: { pathPrefix: PREFIX, requiresAuthForPull: false },
             }),
         );
         place(layout.caddyfile, caddyfile);
+        mkdirSync(onDisk(path.dirname(layout.caddyAdminSocket)), { recursive: true });
 
         const destination = {
             kind: "sftp" as const,
@@ -188,7 +182,7 @@ describe("Maven on the external registry host: nginx container behind the host's
         const maven = { spec: mavenSpec, fingerprint: MAVEN_FINGERPRINT };
         const cleanup = { dataDir: layout.mavenDataDir, pathPrefix: PREFIX, snapshotBuildsToKeep: KEEP };
         place(paths.gcScript, gcScript(spec, FINGERPRINT, false, cleanup), "0755");
-        place(paths.verifyScript, verifyScript(registryBaseUrl(spec)), "0755");
+        place(paths.verifyScript, verifyScript(spec), "0755");
         place(paths.backupScript, backupScript(spec, destination, 3, maven), "0755");
         place(paths.restoreScript, restoreScript(spec, FINGERPRINT, destination, maven), "0755");
 

@@ -3,8 +3,8 @@
  * the placed maintenance scripts), run for real over SSH against a real Docker engine: a test network
  * namespace plays the registry host, with OpenSSH, dockerd (Debian's docker.io, the locally built
  * `registry:2.8.3` image), Caddy (started as the host's service would be, then reloaded by the
- * scripts) and curl all inside it, so `-p 127.0.0.1:5000:5000` and Caddy's default admin endpoint are
- * the namespace's own. Files land under a private root (DSO_ROOT) that dockerd bind-mounts from.
+ * scripts) and curl all inside it, so Distribution's former port 127.0.0.1:5000 and Caddy's default
+ * admin endpoint are the namespace's own. Files land under a private root (DSO_ROOT) that dockerd bind-mounts from.
  * Results are checked with `docker inspect`, real pushes and pulls through Caddy, and the data
  * directory.
  *
@@ -101,7 +101,8 @@ function caddyfile(): string {
         siteAddress: HOST,
         port: 443,
         tls: { kind: "files", certFile: onDisk(paths.tlsCert), keyFile: onDisk(paths.tlsKey) },
-        upstream: "127.0.0.1:5000",
+        upstream: `unix/${onDisk(paths.registrySocket)}`,
+        admin: `unix/${onDisk(layout.caddyAdminSocket)}`,
         requiresAuthForPull: false,
         pushUsersFile: onDisk(paths.pushUsers),
         pullUsersFile: onDisk(paths.pullUsers),
@@ -140,6 +141,8 @@ beforeAll(async () => {
         env: { DOCKER_HOST: engine.host, PATH: "/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin" },
     });
     mkdirSync(onDisk("/etc/cron.d"), { recursive: true });
+    // Caddy's home, where the package's service keeps its admin socket.
+    mkdirSync(onDisk(path.dirname(layout.caddyAdminSocket)), { recursive: true });
     place(paths.tlsCert, readFileSync(ca.serverCertFile, "utf8"));
     place(paths.tlsKey, readFileSync(ca.serverKeyFile, "utf8"), "0600");
     // Caddy as the host's service runs it: started with an empty config (admin on its default address), then reloaded.
@@ -207,18 +210,62 @@ describe("the external host's scripts over SSH, against a real Docker engine", (
         }).toEqual({
             running: true,
             image: "registry:2.8.3",
-            args: ["/etc/dso-registry/config.yml"],
+            args: ["-c", 'umask 0007 && exec registry serve "$1"', "registry", "/etc/dso-registry/config.yml"],
             restart: "unless-stopped",
-            ports: { "5000/tcp": [{ HostIp: "127.0.0.1", HostPort: "5000" }] },
+            ports: {},
             label: synthFingerprint(),
             mounts: [
                 [onDisk("/etc/dso-registry"), "/etc/dso-registry", false],
+                [onDisk("/run/dso-registry"), "/run/dso-registry", true],
                 [onDisk(layout.dataDir), "/var/lib/registry", true],
             ],
         });
         expect(runOk(synthCommand("registry-host-caddy-reload.create"))).toBe("reloaded caddy");
         const check = runOk(checkScript());
         expect(check.split("\n").filter((l) => l.startsWith("ok"))).toHaveLength(3);
+    });
+
+    test("no path around the front: Distribution's former port and Caddy's TCP admin endpoint refuse connections", () => {
+        for (const url of ["http://127.0.0.1:5000/v2/", "http://localhost:2019/config/"]) {
+            expect([url, ns.run("curl", ["-sS", "-o", "/dev/null", "--max-time", "5", url]).code]).toEqual([url, 7]);
+        }
+        // The socket is Caddy's group's only; another user of the host cannot connect.
+        const socket = onDisk(paths.registrySocket);
+        expect(ns.run("stat", ["-c", "%A %U %G", socket]).stdout.trim()).toBe("srwxrwx--- root caddy");
+        const asNobody = ns.run("setpriv", [
+            "--reuid=nobody",
+            "--regid=nogroup",
+            "--clear-groups",
+            "curl",
+            "-sS",
+            "-o",
+            "/dev/null",
+            "--unix-socket",
+            socket,
+            "http://localhost/v2/",
+        ]);
+        expect(asNobody.code).toBe(7);
+        const asCaddy = ns.run("setpriv", [
+            "--reuid=caddy",
+            "--regid=caddy",
+            "--clear-groups",
+            "curl",
+            "-sS",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--unix-socket",
+            socket,
+            "http://localhost/v2/",
+        ]);
+        expect(asCaddy.stdout).toBe("200");
+        // The admin API answers on its socket, which only Caddy's user (here: root) and root open.
+        const admin = onDisk(layout.caddyAdminSocket);
+        expect(
+            ns.run("curl", ["-sS", "-o", "/dev/null", "-w", "%{http_code}", "--unix-socket", admin, "http://localhost/config/"]).stdout,
+        ).toBe("200");
+        expect(ns.run("stat", ["-c", "%A", admin]).stdout.trim()).toMatch(/^s.....-..-$/);
     });
 
     test("an image pushed through Caddy with the push account lands in the data directory and pulls back", () => {
@@ -245,7 +292,7 @@ describe("the external host's scripts over SSH, against a real Docker engine", (
     });
 
     test("a changed spec recreates the container, with the images kept in the data directory", () => {
-        const spec: ContainerSpec = { name: CONTAINER, image: "registry:2.8.3", hostPort: 5000, layout };
+        const spec: ContainerSpec = { name: CONTAINER, image: "registry:2.8.3", layout };
         const before = inspect()?.Id;
         expect(runOk(containerScript(spec, "another-spec"))).toBe("changed container");
         const after = inspect();
@@ -277,7 +324,7 @@ describe("the external host's scripts over SSH, against a real Docker engine", (
         placeAsSynth("maintenance-status-script", synthFile(paths.statusScript));
         const out = runOk(`sh "$DSO_ROOT"${paths.statusScript}`);
         expect(out).toMatch(/== container\ndso-registry registry:2\.8\.3 Up /);
-        expect(out).toContain("listening on [::]:5000");
+        expect(out).toContain(`listening on ${paths.registrySocket}`);
     });
 
     test("garbage collection runs read-only, frees the blobs of deleted manifests, and brings the registry back writable", () => {

@@ -224,6 +224,8 @@ export async function startRealRegistry(options: RealRegistryOptions = {}): Prom
                 requiresAuthForPull: options.policy?.requiresAuthForPull ?? false,
                 pushUsersFile,
                 pullUsersFile,
+                // As both placements render it: unknown users are checked against the decoy account.
+                knownUsers: [push.username, pull.username],
                 allowedNetworks: options.policy?.allowedNetworks ?? [],
                 deletesEnabled: options.policy?.deletesEnabled ?? true,
                 uiUpstream: options.policy?.uiUpstream,

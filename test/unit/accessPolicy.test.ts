@@ -82,17 +82,28 @@ describe("renderCaddyfile tokens (the Bearer challenge's realm)", () => {
     };
 
     test.each([
-        ["a TLS site names https", base, 'Bearer realm="https://{http.request.hostport}/v2/token",service="dso-registry"'],
         [
-            "a plain-HTTP site (behind the ingress) takes the scheme the client used",
-            { ...base, tls: { kind: "plain-http" } } as AccessPolicy,
-            'Bearer realm="{dso_client_scheme}://{http.request.hostport}/v2/token"',
+            "a TLS site names https and the configured host",
+            base,
+            'Bearer realm="https://registry.example.com/v2/token",service="dso-registry"',
+        ],
+        [
+            "a TLS site on another port names it",
+            { ...base, port: 8443 } as AccessPolicy,
+            'Bearer realm="https://registry.example.com:8443/v2/token",service="dso-registry"',
+        ],
+        [
+            "a plain-HTTP site (behind the ingress) takes the scheme the client used, and the configured public host",
+            { ...base, tls: { kind: "plain-http" }, port: 5000, publicAuthority: "registry.example.com" } as AccessPolicy,
+            'Bearer realm="{dso_client_scheme}://registry.example.com/v2/token"',
         ],
     ])("every 401 carries the Bearer challenge: %s", (_name, policy, challenge) => {
         const errors = block(renderCaddyfile(policy), "handle_errors");
         expect(errors).toContain("@unauthorized expression {err.status_code} == 401");
         expect(errors).toContain(`WWW-Authenticate \`${challenge}`);
         expect(errors).toContain('"code":"UNAUTHORIZED"');
+        // Never the request's Host header.
+        expect(renderCaddyfile(policy)).not.toContain("{http.request.host");
     });
 
     test("behind the ingress, only X-Forwarded-Proto https makes the realm https", () => {
@@ -312,9 +323,15 @@ describe("renderCaddyfile blob shortcut", () => {
 
     test("the files are looked up under Distribution's layout below blobFiles", () => {
         const text = renderCaddyfile(withShortcut);
-        expect(text).toContain("root /srv/data/registry/docker/registry/v2");
-        expect(text).toContain("try_files /repositories/{re.blob.1}/_layers/sha256/{re.blob.2}/link");
-        expect(text).toContain("try_files /blobs/sha256/{re.blob.3}/{re.blob.2}/data");
+        expect(text).toContain("root /srv/data/registry/docker/registry/v2/repositories");
+        expect(text).toContain("try_files /{re.blob.1}/_layers/sha256/{re.blob.2}/link");
+        // Served from the blob store only: nothing else of the storage (uploads) can be named.
+        expect(text).toContain("root /srv/data/registry/docker/registry/v2/blobs");
+        expect(text).not.toMatch(/root \/srv\/data\/registry\/docker\/registry\/v2$/m);
+        expect(text).toContain("try_files /sha256/{re.blob.3}/{re.blob.2}/data");
+        // Matched on the path as sent, not the cleaned one (path_regexp cleans `//` and `.` segments).
+        expect(text).toContain("vars_regexp blob {http.request.uri.path} ^/v2/");
+        expect(text).not.toContain("path_regexp blob");
     });
 
     test.each([

@@ -271,12 +271,17 @@ describe("ExternalRegistryHost", () => {
         expect(String(command("registry-host-container-run").inputs.create)).toMatch(/^sudo -n sh -c /);
     });
 
-    test("the container is pinned by digest and bound to loopback", () => {
+    test("the container is pinned by digest, publishes no port and listens on its socket", () => {
         const { status, calls } = runStubbed(script("registry-host-container-run"), ["docker"]);
         expect(status).toBe(0);
         const run = calls.find((c) => c.startsWith("docker run "));
         expect(run).toContain(` registry@sha256:${"a".repeat(64)} `);
-        expect(run).toContain(" -p 127.0.0.1:5000:5000 ");
+        expect(run).not.toContain(" -p ");
+        expect(run).toMatch(/ -v \S*\/run\/dso-registry:\/run\/dso-registry /);
+        const caddyfile = String(command("registry-host-caddy-caddyfile-write").inputs.stdin);
+        expect(caddyfile).toContain("reverse_proxy unix//run/dso-registry/registry.sock {");
+        expect(caddyfile).toContain("admin unix//var/lib/caddy/admin.sock");
+        expect(caddyfile).toContain('realm="https://registry.example.com/v2/token"');
     });
 
     test("data is kept on delete; the purge marker's delete removes it only when the last up asked for it", () => {

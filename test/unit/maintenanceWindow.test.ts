@@ -18,7 +18,7 @@ import { caddySitePolicy } from "../../components/externalHost/caddySite";
 import { type ContainerSpec, defaultHostLayout, gcScript, hostPaths } from "../../components/externalHost/scripts";
 
 const layout = defaultHostLayout("/srv/data/registry");
-const spec: ContainerSpec = { name: "dso-registry", image: "registry:2.8.3", hostPort: 5000, layout };
+const spec: ContainerSpec = { name: "dso-registry", image: "registry:2.8.3", layout };
 const marker = hostPaths(layout).readOnlyMarker;
 let root: string;
 

@@ -1,6 +1,9 @@
 #!/bin/sh
 # Validates the Caddyfile CADDYFILE with Caddy itself, then applies it: `caddy reload` when Caddy is
-# running (its admin endpoint answers), otherwise starts the caddy service. An invalid Caddyfile fails
+# running (its admin endpoint answers), otherwise starts the caddy service. `caddy reload` finds the
+# admin endpoint in the Caddyfile (a unix socket only Caddy's user and root can open); a Caddy still
+# running a Caddyfile from before the endpoint moved there listens on Caddy's default,
+# localhost:2019, and is reloaded there once. An invalid Caddyfile fails
 # the update and leaves the running config alone. FILES_FINGERPRINT covers every file Caddy reads: the
 # script's text changes with it, so it runs again whenever one of them changes.
 : "${CADDYFILE:?}" "${FILES_FINGERPRINT:?}"
@@ -12,6 +15,8 @@ if ! out=$(caddy validate --adapter caddyfile --config "$f" 2>&1); then
     exit 1
 fi
 if timeout 50 caddy reload --adapter caddyfile --config "$f" >/dev/null 2>&1; then
+    echo "reloaded caddy"
+elif timeout 50 caddy reload --address localhost:2019 --adapter caddyfile --config "$f" >/dev/null 2>&1; then
     echo "reloaded caddy"
 elif command -v systemctl >/dev/null 2>&1; then
     systemctl enable caddy >/dev/null 2>&1 || true

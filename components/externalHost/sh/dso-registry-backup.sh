@@ -8,7 +8,7 @@
 # running and serving pulls, nothing restarts (clients reach it only through Caddy: the container is
 # published on the host's loopback). Then retention runs on the destination. Fails before the window
 # opens when the destination cannot be reached. BACKED_UP: one path a line.
-: "${LOCK_FILE:?}" "${MARKER:?}" "${FRONT_SETTLE_SECONDS:?}" "${BACKED_UP:?}" "${KEEP:?}"
+: "${LOCK_FILE:?}" "${MARKER:?}" "${FRONT_SETTLE_SECONDS:?}" "${FRONT_DRAIN_SECONDS:?}" "${BACKED_UP:?}" "${KEEP:?}"
 : "${REPOSITORY:?}" "${DESTINATION:?}" "${BACKUP_CONF:?}" "${CACHE_DIR:?}" "${SFTP_HOST?}" "${SFTP_PORT?}" "${SFTP_USER?}"
 : "${SNAPSHOT_HOST:?}" "${SNAPSHOT_TAG:?}" "${WRITABLE_PASS_TAG:?}"
 set -eu
@@ -35,7 +35,7 @@ echo "pass 1, registry writable: copying what is new"
 backup_pass "$WRITABLE_PASS_TAG" "" --exclude "$marker" "$@"
 warm=$pass_snapshot
 window_start=$(date +%s)
-open_marker_window "$marker"
+open_marker_window "$marker" "$@"
 echo "pass 2, registry read-only (writes get 503 at the front, pulls go on, nothing restarts): copying what changed since pass 1"
 backup_pass "$SNAPSHOT_TAG" "$warm" --exclude "$marker" "$@"
 close_marker_window

@@ -7,10 +7,10 @@
 # recreated writable, which starts it with an empty blob-descriptor cache; the writable registry comes
 # back even when the collection fails. Then dso-registry-verify checks every tagged image through it.
 # With s3 storage the collection runs against the bucket (`docker exec` inherits the credentials).
-: "${LOCK_FILE:?}" "${MARKER:?}" "${FRONT_SETTLE_SECONDS:?}" "${STOP_SECONDS:?}" "${DELETE_UNTAGGED:?}" "${VERIFY_SCRIPT:?}"
-: "${REGISTRY_NAME:?}" "${REGISTRY_IMAGE:?}" "${REGISTRY_HOST_PORT:?}" "${REGISTRY_STORAGE:?}" "${REGISTRY_DATA_DIR:?}"
+: "${LOCK_FILE:?}" "${MARKER:?}" "${FRONT_SETTLE_SECONDS:?}" "${FRONT_DRAIN_SECONDS:?}" "${STOP_SECONDS:?}" "${DELETE_UNTAGGED:?}" "${VERIFY_SCRIPT:?}"
+: "${REGISTRY_NAME:?}" "${REGISTRY_IMAGE:?}" "${REGISTRY_SOCKET_DIR:?}" "${REGISTRY_STORAGE:?}" "${REGISTRY_DATA_DIR:?}"
 : "${REGISTRY_CONFIG_DIR:?}" "${REGISTRY_STORAGE_ENV:?}" "${REGISTRY_FINGERPRINT:?}"
-: "${DISTRIBUTION_PORT:?}" "${DISTRIBUTION_DATA_DIR:?}" "${DISTRIBUTION_CONFIG_DIR:?}"
+: "${DISTRIBUTION_SOCKET_DIR:?}" "${DISTRIBUTION_SOCKET:?}" "${DISTRIBUTION_DATA_DIR:?}" "${DISTRIBUTION_CONFIG_DIR:?}"
 : "${MAVEN_DATA_DIR?}" "${MAVEN_PATH_PREFIX?}" "${MAVEN_SNAPSHOT_BUILDS_TO_KEEP?}" "${MAVEN_UPLOADS?}" "${MAVEN_UPLOAD_LEFTOVER_MINUTES?}"
 set -eu
 # shellcheck source=./lock.sh
@@ -37,16 +37,13 @@ restore() {
     stop_registry
     docker rm -f "$REGISTRY_NAME" >/dev/null 2>&1 || true
     run_registry "$want" config.yml
-    # docker-proxy accepts connections before Distribution listens and then drops them, which the
-    # front cannot retry for a PUT (502): close the window only once the registry answers.
-    tries=0
-    until curl -s -o /dev/null --max-time 2 "http://127.0.0.1:$REGISTRY_HOST_PORT/v2/"; do
-        tries=$((tries + 1)); [ "$tries" -ge 30 ] && break; sleep 1
-    done
+    # Close the window only once the registry answers: a PUT that finds no registry is not retried by
+    # the front.
+    wait_for_registry
     rm -f "$marker"
 }
 trap restore EXIT
-open_front_window "$marker"
+if [ "$REGISTRY_STORAGE" = s3 ]; then open_front_window "$marker"; else open_front_window "$marker" "${DSO_ROOT:-}$REGISTRY_DATA_DIR"; fi
 stop_registry
 docker rm -f "$REGISTRY_NAME" >/dev/null
 run_registry read-only config-readonly.yml

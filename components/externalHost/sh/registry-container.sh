@@ -3,9 +3,9 @@
 # ports, mounts or config: REGISTRY_FINGERPRINT; with s3 storage also the bucket's credentials).
 # Otherwise changes nothing.
 : "${LOCK_FILE:?}"
-: "${REGISTRY_NAME:?}" "${REGISTRY_IMAGE:?}" "${REGISTRY_HOST_PORT:?}" "${REGISTRY_STORAGE:?}" "${REGISTRY_DATA_DIR:?}"
+: "${REGISTRY_NAME:?}" "${REGISTRY_IMAGE:?}" "${REGISTRY_SOCKET_DIR:?}" "${REGISTRY_STORAGE:?}" "${REGISTRY_DATA_DIR:?}"
 : "${REGISTRY_CONFIG_DIR:?}" "${REGISTRY_STORAGE_ENV:?}" "${REGISTRY_FINGERPRINT:?}"
-: "${DISTRIBUTION_PORT:?}" "${DISTRIBUTION_DATA_DIR:?}" "${DISTRIBUTION_CONFIG_DIR:?}"
+: "${DISTRIBUTION_SOCKET_DIR:?}" "${DISTRIBUTION_SOCKET:?}" "${DISTRIBUTION_DATA_DIR:?}" "${DISTRIBUTION_CONFIG_DIR:?}"
 set -eu
 # shellcheck source=./lock.sh
 . "$(dirname "$0")/lock.sh"

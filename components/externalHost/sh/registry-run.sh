@@ -13,9 +13,17 @@ registry_spec() {
     fi
 }
 
+# registry_socket: Distribution's unix socket as the host sees it.
+registry_socket() {
+    printf '%s/%s\n' "${DSO_ROOT:-}$REGISTRY_SOCKET_DIR" "${DISTRIBUTION_SOCKET##*/}"
+}
+
 # run_registry SPEC CONFIG: runs the registry, labelled SPEC, with Distribution's config file CONFIG
-# (config.yml, or config-readonly.yml for the read-only window), published on the host's loopback: its
-# data directory bind-mounted, or the bucket's credentials from the environment file.
+# (config.yml, or config-readonly.yml for the read-only window): its data directory bind-mounted, or
+# the bucket's credentials from the environment file. No port is published: Distribution listens on a
+# unix socket in a directory bind-mounted from the host. It runs with Caddy's group and umask 0007, so
+# the socket is srwxrwx--- root:caddy: Caddy connects, no other user of the host does (why:
+# docs/decisions/access-policy.md#no-path-around-the-front). Without a caddy group only root connects.
 run_registry() {
     registry_label=$1 registry_config=$2
     if [ "$REGISTRY_STORAGE" = s3 ]; then
@@ -23,6 +31,26 @@ run_registry() {
     else
         set -- -v "${DSO_ROOT:-}$REGISTRY_DATA_DIR:$DISTRIBUTION_DATA_DIR"
     fi
-    run_container "$REGISTRY_NAME" "$registry_label" -p "127.0.0.1:$REGISTRY_HOST_PORT:$DISTRIBUTION_PORT" "$@" \
-        -v "${DSO_ROOT:-}$REGISTRY_CONFIG_DIR:$DISTRIBUTION_CONFIG_DIR:ro" "$REGISTRY_IMAGE" "$DISTRIBUTION_CONFIG_DIR/$registry_config"
+    socket_dir="${DSO_ROOT:-}$REGISTRY_SOCKET_DIR"
+    mkdir -p "$socket_dir"
+    chmod 0750 "$socket_dir"
+    caddy_gid=$(getent group caddy | cut -d: -f3 || true)
+    if [ -n "$caddy_gid" ]; then
+        chgrp caddy "$socket_dir"
+        set -- "$@" --user "0:$caddy_gid"
+    fi
+    # The image's entrypoint runs a command it does not know as it is: the shell sets the umask and
+    # becomes Distribution, which gets docker stop's SIGTERM and drains (http.draintimeout).
+    # shellcheck disable=SC2016 # expanded by the container's shell
+    run_container "$REGISTRY_NAME" "$registry_label" "$@" -v "$socket_dir:$DISTRIBUTION_SOCKET_DIR" \
+        -v "${DSO_ROOT:-}$REGISTRY_CONFIG_DIR:$DISTRIBUTION_CONFIG_DIR:ro" "$REGISTRY_IMAGE" \
+        sh -c 'umask 0007 && exec registry serve "$1"' registry "$DISTRIBUTION_CONFIG_DIR/$registry_config"
+}
+
+# wait_for_registry: until Distribution answers on its socket (at most 30 s).
+wait_for_registry() {
+    wait_tries=0
+    until curl -s -o /dev/null --max-time 2 --unix-socket "$(registry_socket)" http://localhost/v2/; do
+        wait_tries=$((wait_tries + 1)); [ "$wait_tries" -ge 30 ] && break; sleep 1
+    done
 }

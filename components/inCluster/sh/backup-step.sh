@@ -9,7 +9,7 @@
 # step could not) and `retention` (forgets every pass-1 snapshot, also those of failed runs, and keeps
 # the newest KEEP). restic's report goes to stderr (the job's log); stdout carries only the snapshot's
 # id, for the CronJob to pass on. BACKED_UP: one directory a line.
-: "${REPOSITORY_NAME:?}" "${MARKER:?}" "${FRONT_SETTLE_SECONDS:?}" "${BACKED_UP:?}" "${ASIDE_PREFIX:?}" "${KEEP:?}"
+: "${REPOSITORY_NAME:?}" "${MARKER:?}" "${FRONT_SETTLE_SECONDS:?}" "${FRONT_DRAIN_SECONDS:?}" "${BACKED_UP:?}" "${ASIDE_PREFIX:?}" "${KEEP:?}"
 : "${DESTINATION:?}" "${REPOSITORY:?}" "${SECRET_DIR:?}" "${CACHE_DIR:?}" "${PASSWORD_KEY:?}"
 : "${ACCESS_KEY_ID_KEY:?}" "${SECRET_ACCESS_KEY_KEY:?}" "${REGION?}"
 : "${SNAPSHOT_HOST:?}" "${SNAPSHOT_TAG:?}" "${WRITABLE_PASS_TAG:?}"
@@ -26,8 +26,9 @@ marker="${DSO_ROOT:-}$MARKER"
 restic_setup
 exec 3>&1 1>&2
 set -- --exclude "$ASIDE_PREFIX*"
+watched=''
 while IFS= read -r p; do
-    if [ -d "${DSO_ROOT:-}$p" ]; then set -- "$@" "${DSO_ROOT:-}$p"; fi
+    if [ -d "${DSO_ROOT:-}$p" ]; then set -- "$@" "${DSO_ROOT:-}$p"; watched="$watched ${DSO_ROOT:-}$p"; fi
 done <<EOF_DIRS
 $BACKED_UP
 EOF_DIRS
@@ -39,7 +40,8 @@ case "$step" in
         ;;
     read-only)
         if [ -z "$warm" ]; then echo "read-only needs the snapshot of the writable pass" >&2; exit 2; fi
-        open_marker_window "$marker"
+        # shellcheck disable=SC2086 # the backed-up directories, paths without spaces
+        open_marker_window "$marker" $watched
         backup_pass "$SNAPSHOT_TAG" "$warm" --exclude "$marker" "$@"
         close_marker_window
         snapshot=$pass_snapshot

@@ -3,17 +3,18 @@
 # container by CronJob registry-gc (gc.sh in ConfigMap registry-config). See docs/in-cluster.md; why
 # the window: docs/decisions/maintenance-window.md. The GC's own MARKER, so that it never ends the
 # backup's window; Distribution keeps running without the blob-descriptor cache, so nothing restarts.
-: "${MARKER:?}" "${FRONT_SETTLE_SECONDS:?}" "${DELETE_UNTAGGED:?}" "${CONFIG_DIR:?}" "${STORAGE:?}" "${DATA_DIR:?}"
+: "${MARKER:?}" "${FRONT_SETTLE_SECONDS:?}" "${FRONT_DRAIN_SECONDS:?}" "${DELETE_UNTAGGED:?}" "${CONFIG_DIR:?}" "${STORAGE:?}" "${DATA_DIR:?}"
 set -eu
 # shellcheck source=../../upkeep/sh/front-window.sh
 . "$(dirname "$0")/../../upkeep/sh/front-window.sh"
 # shellcheck source=../../upkeep/sh/collect.sh
 . "$(dirname "$0")/../../upkeep/sh/collect.sh"
 marker="${DSO_ROOT:-}$MARKER"
-open_marker_window "$marker"
-echo "front read-only (writes get 503, pulls go on); collecting garbage"
 # A bucket has no folder to look for: the collector always runs.
 if [ "$STORAGE" = filesystem ]; then data="${DSO_ROOT:-}$DATA_DIR"; else data=''; fi
+# shellcheck disable=SC2086 # no storage folder to watch with a bucket
+open_marker_window "$marker" ${data:+"$data"}
+echo "front read-only (writes get 503, pulls go on, writes in flight have landed); collecting garbage"
 collect_garbage "$data" "$DELETE_UNTAGGED" "${DSO_ROOT:-}$CONFIG_DIR/config.yml"
 close_marker_window
 echo "collection done; front writable again"

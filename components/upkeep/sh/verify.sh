@@ -8,7 +8,7 @@
 # Repositories without tags (404 on tags/list: a push under way or refused before its manifest, or
 # every tag deleted) are skipped. HTTP_CLIENT is what the place it runs has: curl (the external host)
 # or busybox's wget (the registry:2 image, Alpine without curl).
-: "${REGISTRY_URL:?}" "${HTTP_CLIENT:?}" "${REGISTRY_LOGS:?}" "${REMEDY:?}"
+: "${REGISTRY_URL:?}" "${HTTP_CLIENT:?}" "${UNIX_SOCKET?}" "${REGISTRY_LOGS:?}" "${REMEDY:?}"
 set -eu
 base=$REGISTRY_URL
 # Every manifest type Distribution 2.8 stores.
@@ -18,6 +18,8 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 # $tmp/headers. http_head URL. Both print the HTTP status, 000 when nothing answers.
 case $HTTP_CLIENT in
     curl)
+        # UNIX_SOCKET: Distribution's socket (the external host), REGISTRY_URL then names no real host.
+        curl() { if [ -n "$UNIX_SOCKET" ]; then command curl --unix-socket "${DSO_ROOT:-}$UNIX_SOCKET" "$@"; else command curl "$@"; fi; }
         http_get() { curl -sS --max-time 60 -H "Accept: $accept" -D "$tmp/headers" -o "$2" -w "%{http_code}" "$1" 2>/dev/null || true; }
         http_head() { curl -sS --max-time 60 -o /dev/null -w "%{http_code}" -I "$1" 2>/dev/null || true; }
         ;;

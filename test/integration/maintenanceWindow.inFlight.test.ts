@@ -1,0 +1,136 @@
+/**
+ * The maintenance window waits for writes that were already past the front (components/upkeep/sh/
+ * front-window.sh, sourced by every window of both placements), against real Caddy and real
+ * Distribution: a blob upload streaming slowly when the marker appears finishes, and lands whole,
+ * before the window's work begins; what comes after it is refused. Both placements' fronts: the
+ * external host's (TLS, its marker) and the in-cluster sidecar's (plain HTTP behind the ingress, the
+ * GC job's marker). Why: docs/decisions/maintenance-window.md.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import { statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { renderCaddyfile } from "../../components/accessPolicy/caddyfile";
+import type { AccessPolicy } from "../../components/accessPolicy/policy";
+import { renderSidecarCaddyfile } from "../../components/inCluster/inClusterRegistry";
+import { FRONT_WINDOW_PARAMS } from "../../components/upkeep/frontWindow";
+import { type RealRegistry, startRealRegistry } from "../support/realRegistry";
+import { run } from "../support/serverProcess";
+
+const FRONT_WINDOW_SH = path.join(__dirname, "../../components/upkeep/sh/front-window.sh");
+const LAYER_BYTES = 3 * 2 ** 20;
+/** About 10 s for the layer: the window opens 2 s into it. */
+const RATE = "300K";
+
+const PLACEMENTS = [
+    {
+        placement: "external host",
+        scheme: "https",
+        caddyfileFor: (p: AccessPolicy) => renderCaddyfile(p),
+    },
+    {
+        placement: "in-cluster sidecar",
+        scheme: "http",
+        caddyfileFor: (p: AccessPolicy) => renderSidecarCaddyfile({ ...p, tls: { kind: "plain-http" } }),
+    },
+] as const;
+
+/** curl with the push account on stdin and the test CA; prints status, then headers. */
+function curlArgs(reg: RealRegistry, extra: readonly string[]): string[] {
+    return ["-sS", "--cacert", reg.ca.caCertFile, "-K", "-", "-o", "/dev/null", "-D", "-", ...extra];
+}
+
+describe.each(PLACEMENTS)("$placement: the window waits for an upload in flight", ({ scheme, caddyfileFor }) => {
+    let reg: RealRegistry;
+    let marker: string;
+    let base: string;
+    let credentials: string;
+    beforeAll(async () => {
+        const markerDir = path.join(tmpdir(), `window-${randomBytes(4).toString("hex")}`);
+        marker = path.join(markerDir, "read-only");
+        reg = await startRealRegistry({ policy: { readOnlySignals: [{ kind: "file", path: marker }] }, caddyfileFor });
+        base = `${scheme}://${reg.authority}`;
+        credentials = `user = "${reg.push.username}:${reg.push.password}"\n`;
+    }, 120_000);
+    afterAll(async () => {
+        run("rm", ["-rf", path.dirname(marker)]);
+        await reg?.stop();
+    });
+
+    /** Starts an upload session as the push account; returns its location (absolute). */
+    function startUpload(repository: string): string {
+        const r = run("curl", [...curlArgs(reg, ["-X", "POST", `${base}/v2/${repository}/blobs/uploads/`])], { input: credentials });
+        const location = /^location:\s*(\S+)/im.exec(r.stdout)?.[1];
+        if (!location) throw new Error(`no upload location: ${r.stdout}\n${r.stderr}`);
+        return location.startsWith("http") ? location : `${base}${location}`;
+    }
+
+    test("a slow blob PUT started before the marker lands whole before the window's work begins; the next write gets 503", async () => {
+        const layer = randomBytes(LAYER_BYTES);
+        const digest = `sha256:${createHash("sha256").update(layer).digest("hex")}`;
+        const layerFile = path.join(reg.dir, "layer");
+        writeFileSync(layerFile, layer);
+        const slow = startUpload("team/slow");
+        const pending = startUpload("team/pending");
+        const sep = slow.includes("?") ? "&" : "?";
+        // The monolithic PUT streams for about 10 s.
+        const upload: ChildProcess = spawn(
+            "curl",
+            [...curlArgs(reg, ["--limit-rate", RATE, "-X", "PUT", "-T", layerFile, "-w", "%{http_code}", `${slow}${sep}digest=${digest}`])],
+            { stdio: ["pipe", "pipe", "pipe"] },
+        );
+        upload.stdin?.end(credentials);
+        let uploadOut = "";
+        upload.stdout?.on("data", (d) => {
+            uploadOut += d;
+        });
+        const uploadDone = new Promise<number>((resolve) => upload.on("exit", () => resolve(Date.now())));
+        await new Promise((r) => setTimeout(r, 2000));
+
+        // The window, as every maintenance script opens it, watching the registry's storage.
+        const script = [
+            `FRONT_SETTLE_SECONDS=${FRONT_WINDOW_PARAMS.FRONT_SETTLE_SECONDS}`,
+            `FRONT_DRAIN_SECONDS=${FRONT_WINDOW_PARAMS.FRONT_DRAIN_SECONDS}`,
+            `. "${FRONT_WINDOW_SH}"`,
+            `open_front_window "$1" "$2"`,
+        ].join("\n");
+        const window = await new Promise<{ code: number; out: string; began: number }>((resolve) => {
+            const child = spawn("sh", ["-c", script, "window", marker, reg.dataDir], { stdio: ["ignore", "pipe", "pipe"] });
+            let out = "";
+            child.stdout.on("data", (d) => {
+                out += d;
+            });
+            child.stderr.on("data", (d) => {
+                out += d;
+            });
+            child.on("exit", (code) => resolve({ code: code ?? -1, out, began: Date.now() }));
+        });
+        const finished = await uploadDone;
+        expect(window.code, window.out).toBe(0);
+        expect(uploadOut).toMatch(/201$/);
+        // The upload ended before the window's work began, and its files were all in place by then.
+        expect(finished).toBeLessThanOrEqual(window.began);
+        const hex = digest.slice("sha256:".length);
+        const v2 = path.join(reg.dataDir, "docker/registry/v2");
+        for (const file of [
+            path.join(v2, "blobs/sha256", hex.slice(0, 2), hex, "data"),
+            path.join(v2, "repositories/team/slow/_layers/sha256", hex, "link"),
+        ]) {
+            expect(statSync(file).mtimeMs).toBeLessThanOrEqual(window.began);
+        }
+        expect(window.out).toContain("waiting for writes in flight");
+
+        // While the window is open: a PATCH of an upload started before it is refused; a pusher's blob
+        // check is refused; a pull of the blob goes on.
+        const patch = run("curl", [...curlArgs(reg, ["-X", "PATCH", "--data-binary", "x", pending])], { input: credentials });
+        expect(patch.stdout).toMatch(/^HTTP\/\S+ 503/);
+        expect(patch.stdout).toMatch(/^retry-after: \d+/im);
+        const blobUrl = `${base}/v2/team/slow/blobs/${digest}`;
+        const head = run("curl", ["-sS", "--cacert", reg.ca.caCertFile, "-o", "/dev/null", "-w", "%{http_code}", "-I", blobUrl]);
+        expect(head.stdout).toBe("503");
+        const get = run("curl", ["-sS", "--cacert", reg.ca.caCertFile, "-o", "/dev/null", "-w", "%{http_code}", blobUrl]);
+        expect(get.stdout).toBe("200");
+    }, 120_000);
+});
