@@ -182,13 +182,19 @@ function decoyMatcher(knownUsers: readonly string[]): string[] {
     const known = knownUsers.map((u) => base64PrefixPattern(`${u}:`)).join("|");
     return [
         "\t@unknownUser {",
-        "\t\theader_regexp unknownBasic Authorization ^(?i:basic)\\s+[A-Za-z0-9+/]+=*$",
+        "\t\theader_regexp unknownBasic Authorization ^(?i:basic)\\s+([A-Za-z0-9+/]+=*)$",
         ...(knownUsers.length > 0 ? [`\t\tnot header_regexp knownUser Authorization ^(?i:basic)\\s+(?:${known})[A-Za-z0-9+/]*=*$`] : []),
         "\t}",
     ];
 }
 
-const decoyRewrite = `\t\trequest_header @unknownUser Authorization "Basic ${Buffer.from(`${DECOY_ACCOUNT}:-`).toString("base64")}"`;
+/**
+ * The decoy's credentials: its name, and as password the whole text the client sent ("user:password").
+ * `~unknown:` is nine bytes, so its base64 has no padding and the client's base64 can follow it: the
+ * password differs with every guess, so Caddy's cache of recent checks (which remembers failures too)
+ * answers a repeated guess as fast for an unknown user as for a known one, and a new guess as slowly.
+ */
+const decoyRewrite = `\t\trequest_header @unknownUser Authorization "Basic ${Buffer.from(`${DECOY_ACCOUNT}:`).toString("base64")}{re.unknownBasic.1}"`;
 
 /** A registry error body (the Distribution API's `errors` array) with one error. */
 function registryError(code: string, message: string): string {

@@ -17,7 +17,7 @@ const BCRYPT_HASH = /^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$/;
  * way to burn the front's CPU. The name is outside ACCOUNT_NAME, so no account can take it; the hash
  * is of a random password nobody kept, so it never matches. Why: docs/decisions/access-policy.md#login-cost
  */
-export const DECOY_ACCOUNT = "~decoy";
+export const DECOY_ACCOUNT = "~unknown";
 /** bcrypt (cost 10, as `deterministicBcrypt` hashes the accounts) of a random password that was thrown away. */
 export const DECOY_HASH = "$2b$10$JhEdCngCrqRIFHpPHWcrMeRCwra/fniZerAGwj3Lw/ukyCfse3GC.";
 

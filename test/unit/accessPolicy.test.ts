@@ -4,7 +4,7 @@
  * `caddy validate`: test/integration/accessPolicy.test.ts.)
  */
 import { describe, expect, test } from "vitest";
-import { BLOB_PATH, renderCaddyfile } from "../../components/accessPolicy/caddyfile";
+import { BLOB_PATH, base64PrefixPattern, renderCaddyfile } from "../../components/accessPolicy/caddyfile";
 import {
     type AccessPolicy,
     ANONYMOUS_TOKEN,
@@ -12,7 +12,7 @@ import {
     READ_ONLY_RETRY_AFTER_SECONDS,
     TOKEN_PATH,
 } from "../../components/accessPolicy/policy";
-import { renderUsersFile } from "../../components/accessPolicy/usersFile";
+import { DECOY_ACCOUNT, DECOY_HASH, renderUsersFile } from "../../components/accessPolicy/usersFile";
 import { BASE_POLICY as base } from "../support/accessPolicy";
 
 describe("renderCaddyfile rules", () => {
@@ -474,5 +474,31 @@ describe("renderUsersFile", () => {
         ["a user name with a space", { username: "a b", bcryptHash: hash }, /not allowed/],
     ])("refuses %s", (_name, account, message) => {
         expect(() => renderUsersFile("pull", [account])).toThrow(message);
+    });
+});
+
+describe("renderCaddyfile login cost (unknown users checked against the decoy account)", () => {
+    test.each(["ci-push", "ab", "a", "cluster-pull", "x.y_z-1"])(
+        "the known-user pattern of %s matches its credentials and no other name's",
+        (user) => {
+            const known = new RegExp(`^(?:${base64PrefixPattern(`${user}:`)})`);
+            for (const password of ["x", "xy", "xyz", "pässwörd", ":colon"]) {
+                expect(known.test(Buffer.from(`${user}:${password}`).toString("base64"))).toBe(true);
+            }
+            for (const other of [`${user}x`, `x${user}`, user.slice(0, -1)]) {
+                expect([other, known.test(Buffer.from(`${other}:secret`).toString("base64"))]).toEqual([other, false]);
+            }
+        },
+    );
+
+    test("unknown users' credentials become the decoy's, with what they sent as the password, before every check", () => {
+        const text = renderCaddyfile({ ...base, knownUsers: ["ci-push"] });
+        const rewrite = `request_header @unknownUser Authorization "Basic ${Buffer.from(`${DECOY_ACCOUNT}:`).toString("base64")}{re.unknownBasic.1}"`;
+        expect(text.split(rewrite)).toHaveLength(3);
+        // Once before the first check, once after tokens are unwrapped.
+        expect(text.indexOf(rewrite)).toBeLessThan(text.indexOf("basicauth"));
+        expect(text.lastIndexOf(rewrite)).toBeGreaterThan(text.indexOf("request_header @bearerCredentials"));
+        for (const block of text.split("basicauth ").slice(1)) expect(block).toContain(`${DECOY_ACCOUNT} ${DECOY_HASH}`);
+        expect(renderCaddyfile(base)).not.toContain(DECOY_ACCOUNT);
     });
 });
