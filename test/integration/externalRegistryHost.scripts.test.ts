@@ -210,7 +210,7 @@ describe("the external host's scripts over SSH, against a real Docker engine", (
         }).toEqual({
             running: true,
             image: "registry:2.8.3",
-            args: ["-c", 'umask 0007 && exec registry serve "$1"', "registry", "/etc/dso-registry/config.yml"],
+            args: ["sh", "-c", 'umask 0007 && exec registry serve "$1"', "registry", "/etc/dso-registry/config.yml"],
             restart: "unless-stopped",
             ports: {},
             label: synthFingerprint(),
@@ -260,10 +260,21 @@ describe("the external host's scripts over SSH, against a real Docker engine", (
             "http://localhost/v2/",
         ]);
         expect(asCaddy.stdout).toBe("200");
-        // The admin API answers on its socket, which only Caddy's user (here: root) and root open.
+        // The admin API answers on its socket (Caddy allows an empty Host there), which only Caddy's user (here: root) and root open.
         const admin = onDisk(layout.caddyAdminSocket);
         expect(
-            ns.run("curl", ["-sS", "-o", "/dev/null", "-w", "%{http_code}", "--unix-socket", admin, "http://localhost/config/"]).stdout,
+            ns.run("curl", [
+                "-sS",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "-H",
+                "Host: ",
+                "--unix-socket",
+                admin,
+                "http://localhost/config/",
+            ]).stdout,
         ).toBe("200");
         expect(ns.run("stat", ["-c", "%A", admin]).stdout.trim()).toMatch(/^s.....-..-$/);
     });
@@ -359,7 +370,7 @@ describe("the external host's scripts over SSH, against a real Docker engine", (
             true,
             synthFingerprint(),
         ]);
-        expect(after?.Args).toEqual(["/etc/dso-registry/config.yml"]);
+        expect(after?.Args).toEqual(["sh", "-c", 'umask 0007 && exec registry serve "$1"', "registry", "/etc/dso-registry/config.yml"]);
         // The check that follows the collection found every tagged image whole.
         expect(out).toMatch(/verified: \d+ tagged images, \d+ blobs, all served/);
         pushImage("team/app", "after-gc");
