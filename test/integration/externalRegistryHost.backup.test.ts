@@ -158,6 +158,10 @@ describe.each(DESTINATIONS)("external host backup and restore with restic to $ki
         root = privateDir("backup-host");
         scratch = privateDir("backup-clients");
         ns = await createNetns({ prefix: "bk", subnet: "198.18.80.0/20" });
+        // The engine pushes to the front by name: its /etc (hosts, certs.d) must be in place before it starts.
+        const ca = makeTestCa(path.join(scratch, "ca"), [HOST]);
+        ns.writeEtcFile("hosts", `127.0.0.1 localhost\n${ns.address} ${HOST}\n`);
+        ns.writeEtcFile(`docker/certs.d/${HOST}/ca.crt`, ca.caCertPem);
         engine = await startDockerEngine(ns);
         machine = await start(ns);
         spec = { name: "dso-registry", image: registryImage(engine), layout };
@@ -172,12 +176,9 @@ describe.each(DESTINATIONS)("external host backup and restore with restic to $ki
         place(paths.registryConfigReadOnly, config(true), 0o644);
 
         // The front: the host's Caddyfile as the program renders it, TLS with a test CA, the push account.
-        const ca = makeTestCa(path.join(scratch, "ca"), [HOST]);
         certDir = path.join(scratch, "certs");
         mkdirSync(certDir);
         writeFileSync(path.join(certDir, "ca.crt"), ca.caCertPem);
-        ns.writeEtcFile("hosts", `127.0.0.1 localhost\n${ns.address} ${HOST}\n`);
-        ns.writeEtcFile(`docker/certs.d/${HOST}/ca.crt`, ca.caCertPem);
         mkdirSync(onHost(path.dirname(layout.caddyAdminSocket)), { recursive: true });
         pusher = makeAccount("ci-push");
         place(paths.pushUsers, renderUsersFile("push", [pusher]), 0o600);
