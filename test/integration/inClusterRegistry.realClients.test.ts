@@ -102,9 +102,11 @@ async function startInClusterStack(options: StackOptions = {}): Promise<Stack> {
         });
         if (policy.blobFiles !== IN_CLUSTER.dataDir) throw new Error(`the sidecar policy with filesystem storage has no blob shortcut`);
         // The pod's fixed addresses and paths are replaced by free loopback ports and the test's data
-        // directory; the policy is unchanged.
+        // directory, and the registry's public name by the ingress's loopback address (the realm names
+        // it); the policy is unchanged.
         const caddyfile = renderSidecarCaddyfile({
             ...policy,
+            publicAuthority: `127.0.0.1:${ingressPort}`,
             port: caddyPort,
             bindAddress: "127.0.0.1",
             upstream: `127.0.0.1:${registryPort}`,
