@@ -11,10 +11,12 @@
  * Everything here is pure: no Pulumi, no I/O.
  */
 import {
+    type AccessLog,
     type AccessPolicy,
     ANONYMOUS_TOKEN,
     accessPolicyProblem,
     type MavenRoute,
+    type MetricsListener,
     MIRRORS_NAMESPACE,
     type MirrorRoute,
     READ_ONLY_RETRY_AFTER_SECONDS,
@@ -52,6 +54,8 @@ function globalOptions(policy: AccessPolicy): string[] {
         "\t\t}",
         // HTTP/3 is not used by registry clients; without it there is no UDP listener to firewall.
         "\t\tprotocols h1 h2",
+        // Request counts, codes and durations per handler, served on the metrics listener only.
+        ...(policy.metrics ? ["\t\tmetrics"] : []),
         "\t}",
     );
     return ["{", ...lines, "}"];
@@ -407,6 +411,59 @@ function mavenUnauthorized(maven: MavenRoute): string[] {
     ];
 }
 
+/**
+ * The access log: JSON with Caddy's own field names, with the credentials a request or an answer may
+ * carry removed (Authorization, Cookie, Set-Cookie; the user name stays in `user_id`), rotated.
+ * Why: docs/monitoring.md#access-log
+ */
+function accessLog(log: AccessLog): string[] {
+    const output =
+        log.kind === "stdout"
+            ? ["\t\toutput stdout"]
+            : ["\t\toutput file " + log.path + " {", "\t\t\troll_size 100MiB", "\t\t\troll_keep 10", "\t\t\troll_keep_for 720h", "\t\t}"];
+    return [
+        "\tlog {",
+        ...output,
+        "\t\tformat filter {",
+        "\t\t\twrap json",
+        "\t\t\tfields {",
+        ...REDACTED_LOG_FIELDS.map((field) => `\t\t\t\t${field} delete`),
+        "\t\t\t}",
+        "\t\t}",
+        "\t}",
+    ];
+}
+
+/** The access log's fields that could hold a credential: removed before the entry is written. */
+export const REDACTED_LOG_FIELDS = [
+    "request>headers>Authorization",
+    "request>headers>Proxy-Authorization",
+    "request>headers>Cookie",
+    "resp_headers>Set-Cookie",
+] as const;
+
+/**
+ * The metrics listeners: plain HTTP, bound as the policy says, answering /metrics and nothing else
+ * (404). Why not on the site or Caddy's admin API: docs/monitoring.md#metrics
+ */
+function metricsSites(m: MetricsListener): string[] {
+    const bind = m.bindAddress ? [`\tbind ${m.bindAddress}`] : [];
+    const sites = ["", `http://:${m.port} {`, ...bind, "\tmetrics /metrics", "\trespond 404", "}"];
+    if (m.registry) {
+        sites.push(
+            "",
+            `http://:${m.registry.port} {`,
+            ...bind,
+            "\thandle /metrics {",
+            `\t\treverse_proxy ${m.registry.upstream}`,
+            "\t}",
+            "\trespond 404",
+            "}",
+        );
+    }
+    return sites;
+}
+
 /** The Caddyfile for a policy. It holds no secret: accounts come from the imported users files. */
 export function renderCaddyfile(policy: AccessPolicy): string {
     const problem = accessPolicyProblem(policy);
@@ -415,6 +472,7 @@ export function renderCaddyfile(policy: AccessPolicy): string {
     const site: string[] = [`${siteLabel(policy)} {`];
     if (policy.bindAddress) site.push(`\tbind ${policy.bindAddress}`);
     if (policy.tls.kind === "files") site.push(`\ttls ${policy.tls.certFile} ${policy.tls.keyFile}`);
+    if (policy.accessLog) site.push(...accessLog(policy.accessLog));
     site.push(
         "\t@ping path /v2 /v2/",
         `\t@token path ${TOKEN_PATH}`,
@@ -477,6 +535,7 @@ export function renderCaddyfile(policy: AccessPolicy): string {
         ...globalOptions(policy),
         "",
         ...site,
+        ...(policy.metrics ? metricsSites(policy.metrics) : []),
         "",
     ].join("\n");
 }

@@ -100,7 +100,33 @@ export interface AccessPolicy {
      * every credential check, each proxied to its own Distribution.
      */
     readonly mirrors?: readonly MirrorRoute[];
+    /**
+     * Caddy's Prometheus metrics on a listener of their own that serves only /metrics (never on the
+     * site); no metrics when unset. Why a listener of its own: docs/monitoring.md#metrics.
+     */
+    readonly metrics?: MetricsListener;
+    /**
+     * The access log: JSON, Authorization, cookies and Set-Cookie removed, to a rotated file or to
+     * stdout (the kubelet rotates container logs); Caddy's default (none) when unset.
+     */
+    readonly accessLog?: AccessLog;
 }
+
+/** See `AccessPolicy.metrics`. */
+export interface MetricsListener {
+    /** Port of Caddy's own metrics. */
+    readonly port: number;
+    /** Address to bind to ("127.0.0.1" on the host); every address of the pod when unset. */
+    readonly bindAddress?: string;
+    /**
+     * Distribution's metrics relayed on a port of their own (in the pod, where Distribution's debug
+     * listener stays on loopback, so its /debug pages are never reachable): only /metrics is passed on.
+     */
+    readonly registry?: { readonly port: number; readonly upstream: string };
+}
+
+/** See `AccessPolicy.accessLog`. */
+export type AccessLog = { readonly kind: "file"; readonly path: string } | { readonly kind: "stdout" };
 
 /** See `AccessPolicy.maven`. */
 export interface MavenRoute {

@@ -146,6 +146,19 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
                 'registry.maintenance.backup.destination.kind not "volume"',
             ),
     },
+    {
+        // An existing registry is the organisation's: its metrics and alerts too.
+        keys: ["registry.monitoring"],
+        mootWith: (c) => unless(c.registry.mode !== "existing", mode(c)),
+    },
+    {
+        keys: ["registry.monitoring.prometheusOperator", "registry.monitoring.runbookBaseUrl"],
+        mootWith: (c) => unless(c.registry.monitoring.enabled, "registry.monitoring.enabled false"),
+    },
+    {
+        keys: ["registry.monitoring.prometheusOperator"],
+        mootWith: (c) => unless(c.registry.mode === "in-cluster", mode(c)),
+    },
     { keys: ["registry.ui.image"], mootWith: (c) => unless(c.registry.ui.enabled, "registry.ui.enabled false") },
     {
         // Deletes are allowed when the UI's delete button or garbage collection needs them (decisions.ts).

@@ -49,6 +49,11 @@ interface CommonOptions {
      * Paths as seen by the registry process.
      */
     readonly tls?: { readonly certificate: string; readonly key: string };
+    /**
+     * Address of Distribution's debug listener with its Prometheus metrics at /metrics (e.g. ":5091"),
+     * reachable only from the host's loopback or inside the pod; no debug listener when unset.
+     */
+    readonly metricsAddr?: string;
     /** Log level; "info" unless set. */
     readonly logLevel?: "error" | "warn" | "info" | "debug";
 }
@@ -155,6 +160,9 @@ export function renderRegistryConfig(options: RegistryConfigOptions): string {
             ...(proxy ? {} : { draintimeout: `${REGISTRY_DRAIN_SECONDS}s` }),
             ...(options.tls ? { tls: { certificate: quoted(options.tls.certificate), key: quoted(options.tls.key) } } : {}),
             headers: { "X-Content-Type-Options": flowList(["nosniff"]) },
+            ...(options.metricsAddr
+                ? { debug: { addr: quoted(options.metricsAddr), prometheus: { enabled: true, path: "/metrics" } } }
+                : {}),
         },
         health: { storagedriver: { enabled: true, interval: "10s", threshold: 3 } },
     };

@@ -5,9 +5,11 @@
  * this file gives the host's files and the parameters of its scripts, dso-registry-backup.sh and
  * dso-registry-restore.sh beside it. Every script honours $DSO_ROOT.
  */
+
 import { shQuote } from "../shared/shQuote";
 import { BACKUP_WARM_TAG, type BackupDestination, resticRepository, SNAPSHOT_PARAMS } from "../upkeep/backup";
 import { FRONT_WINDOW_PARAMS } from "../upkeep/frontWindow";
+import { type JobReporting, reportingParams } from "../upkeep/reporting";
 import { renderVerifyScript } from "../upkeep/verify";
 import { type MavenHostSpec, mavenRunParams } from "./mavenScripts";
 import { type ContainerSpec, type HostLayout, hostPaths, hostScript, lockParams, registryParams } from "./scripts";
@@ -81,7 +83,13 @@ function resticParams(dest: BackupDestination) {
  * front's window (the marker alone: nothing restarts), then retention on the destination; `keep`
  * snapshots stay.
  */
-export function backupScript(spec: ContainerSpec, dest: BackupDestination, keep: number, maven?: BackedUpMaven): string {
+export function backupScript(
+    spec: ContainerSpec,
+    dest: BackupDestination,
+    keep: number,
+    maven?: BackedUpMaven,
+    reporting?: JobReporting,
+): string {
     return hostScript("dso-registry-backup.sh", {
         ...lockParams(spec.layout),
         MARKER: hostPaths(spec.layout).readOnlyMarker,
@@ -90,6 +98,7 @@ export function backupScript(spec: ContainerSpec, dest: BackupDestination, keep:
         KEEP: keep,
         ...resticParams(dest),
         WRITABLE_PASS_TAG: BACKUP_WARM_TAG,
+        ...reportingParams(reporting, hostPaths(spec.layout).backupScript, measuredDir(spec)),
     });
 }
 
@@ -98,7 +107,13 @@ export function backupScript(spec: ContainerSpec, dest: BackupDestination, keep:
  * none is given; `--list` lists them), the writable registry (and the Maven backend) started again
  * with the labels `specFingerprint` and `maven.fingerprint`.
  */
-export function restoreScript(spec: ContainerSpec, specFingerprint: string, dest: BackupDestination, maven?: BackedUpMaven): string {
+export function restoreScript(
+    spec: ContainerSpec,
+    specFingerprint: string,
+    dest: BackupDestination,
+    maven?: BackedUpMaven,
+    reporting?: JobReporting,
+): string {
     const paths = hostPaths(spec.layout);
     return hostScript("dso-registry-restore.sh", {
         ...lockParams(spec.layout),
@@ -109,6 +124,7 @@ export function restoreScript(spec: ContainerSpec, specFingerprint: string, dest
         ...resticParams(dest),
         ...registryParams(spec, specFingerprint),
         ...mavenRunParams(maven?.spec, maven?.fingerprint),
+        ...reportingParams(reporting, paths.restoreScript, measuredDir(spec)),
     });
 }
 
@@ -117,12 +133,18 @@ export function restoreScript(spec: ContainerSpec, specFingerprint: string, dest
  * with curl against Distribution's unix socket on the host; the check itself is the one both
  * placements run (components/upkeep/verify.ts).
  */
-export function verifyScript(spec: Pick<ContainerSpec, "layout">): string {
+export function verifyScript(spec: Pick<ContainerSpec, "layout">, reporting?: JobReporting & { readonly self: string }): string {
     return renderVerifyScript({
+        ...(reporting ? { reporting } : {}),
         base: "http://localhost",
         unixSocket: hostPaths(spec.layout).registrySocket,
         client: "curl",
         registryLogs: "docker logs dso-registry",
         remedy: "Push them again from their builds, or restore the last good backup (dso-registry-restore --list).",
     });
+}
+
+/** The directory a job's reported size is measured on: the data directory, none with s3 storage. */
+export function measuredDir(spec: ContainerSpec): string {
+    return spec.storage?.kind === "s3" ? "" : spec.layout.dataDir;
 }

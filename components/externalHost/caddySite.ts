@@ -7,6 +7,7 @@ import { renderCaddyfile } from "../accessPolicy/caddyfile";
 import type { AccessPolicy, MirrorRoute } from "../accessPolicy/policy";
 import { renderUsersFile } from "../accessPolicy/usersFile";
 import { MAVEN_BACKEND } from "../maven/nginxConfig";
+import { METRICS_PORTS } from "../shared/facts";
 import { fingerprint } from "../shared/fingerprint";
 import { withFormerType } from "../shared/formerType";
 import { type HostConnection, HostFile, hostCommand, privileged } from "../shared/hostAccess";
@@ -57,7 +58,12 @@ export interface CaddySiteArgs {
     readonly mirrors?: readonly MirrorRoute[];
     /** The Maven repository served by the same site (the converged case); none when unset. */
     readonly maven?: CaddyMaven;
+    /** Caddy's metrics on their loopback listener (monitoring on). */
+    readonly metrics?: boolean;
 }
+
+/** Caddy's access log on the host (the Debian package's log directory belongs to user caddy). */
+export const CADDY_ACCESS_LOG = "/var/log/caddy/dso-registry-access.log";
 
 /** The Maven route of the host's site: the repository's path, who may read, and the only account that may deploy. */
 export interface CaddyMaven {
@@ -95,6 +101,8 @@ export function caddySitePolicy(
         // Caddy reads the data directory (group caddy, see dataDirScript) and serves blob
         // downloads from it when it is the container's registry storage; with s3 every download is proxied.
         ...(args.blobFiles ? { blobFiles: args.layout.dataDir } : {}),
+        accessLog: { kind: "file", path: CADDY_ACCESS_LOG },
+        ...(args.metrics ? { metrics: { port: METRICS_PORTS.caddy, bindAddress: "127.0.0.1" } } : {}),
         // The maintenance scripts create the marker for their read-only window.
         readOnlySignals: [{ kind: "file", path: paths.readOnlyMarker }],
         ...(args.mirrors && args.mirrors.length > 0 ? { mirrors: args.mirrors } : {}),

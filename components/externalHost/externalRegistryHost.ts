@@ -8,10 +8,11 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { type HostMirror, MirrorCachesOnHost } from "../mirrors/mirrorCachesOnHost";
-import { imagePrefix, registryAuthority } from "../shared/facts";
+import { imagePrefix, METRICS_PORTS, registryAuthority } from "../shared/facts";
 import { withFormerType } from "../shared/formerType";
 import type { HostConnection, HostTarget } from "../shared/hostAccess";
-import { type CaddyMaven, CaddySite, type HostAccount, type HostTls } from "./caddySite";
+import { CADDY_ACCESS_LOG, type CaddyMaven, CaddySite, type HostAccount, type HostTls } from "./caddySite";
+import { HostMonitoring, hostReporting, monitoringPaths } from "./hostMonitoring";
 import { HostPackages } from "./hostPackages";
 import { type HostBackupArgs, Maintenance } from "./maintenance";
 import { MavenContainer } from "./mavenContainer";
@@ -24,6 +25,7 @@ import {
     defaultHostLayout,
     hostPaths,
     type MaintenanceOptions,
+    mirrorsDirOf,
     REGISTRY_CONTAINER,
     UI_CONTAINER,
     UI_HOST_PORT,
@@ -70,6 +72,8 @@ export interface ExternalRegistryHostArgs {
     readonly mirrors?: readonly HostMirror[];
     /** The Maven repository served by the same site (the converged case); none when unset. */
     readonly maven?: HostMavenArgs;
+    /** Metrics, job outcomes and alert rules (docs/monitoring.md); none when unset. */
+    readonly monitoring?: { readonly runbookBaseUrl: string };
 }
 
 /** The Maven repository on the host: nginx's WebDAV behind the registry's Caddy site (docs/maven.md). */
@@ -112,6 +116,7 @@ export class ExternalRegistryHost extends pulumi.ComponentResource {
             image: args.image,
             layout,
             storage: containerStorage(args.storage),
+            ...(args.monitoring ? { metricsPort: METRICS_PORTS.distribution } : {}),
         };
 
         // Everything on the host waits for it (through the packages), so on destroy its delete, which
@@ -136,6 +141,28 @@ export class ExternalRegistryHost extends pulumi.ComponentResource {
             },
             { parent: this, dependsOn: [purge] },
         );
+        const monitoring =
+            args.monitoring &&
+            new HostMonitoring(
+                `${name}-monitoring`,
+                {
+                    connection,
+                    layout,
+                    installPackages: args.installPackages,
+                    probe: {
+                        host: args.registryHost,
+                        port: args.port,
+                        certFile: args.tls.kind === "files" ? hostPaths(layout).tlsCert : "",
+                        dataDir: s3 ? "" : layout.dataDir,
+                    },
+                    backup: args.backup !== undefined,
+                    caches: (args.mirrors ?? []).length > 0,
+                    runbookBaseUrl: args.monitoring.runbookBaseUrl,
+                },
+                { parent: this, dependsOn: [packages] },
+            );
+        const reporting = monitoring ? hostReporting(layout) : undefined;
+        const jobsAfter = monitoring ? monitoring.scripts : [];
         const container = new RegistryContainer(
             `${name}-container`,
             { connection, spec: registry, storage: args.storage, deletesEnabled: args.deletesEnabled },
@@ -162,12 +189,13 @@ export class ExternalRegistryHost extends pulumi.ComponentResource {
                           image: args.image,
                           mirrors: args.mirrors,
                           // Beside the registry's data directory, never inside it: backups and GC never see a cache.
-                          mirrorsDir: `${args.dataDir.replace(/\/+$/, "")}-mirrors`,
+                          mirrorsDir: mirrorsDirOf(args.dataDir),
                           configRoot: layout.registryConfigDir,
                           pruneScriptPath: `${layout.binDir}/dso-registry-mirror-prune`,
                           cronFilePath: `${layout.cronFile}-mirrors`,
+                          ...(reporting ? { reporting: { ...reporting, textfileDir: monitoringPaths(layout).textfileDir } } : {}),
                       },
-                      { parent: this, dependsOn: [packages] },
+                      { parent: this, dependsOn: [packages, ...jobsAfter] },
                   )
                 : undefined;
         const mavenSpec = args.maven && { image: args.maven.image, pathPrefix: args.maven.pathPrefix, layout };
@@ -189,6 +217,7 @@ export class ExternalRegistryHost extends pulumi.ComponentResource {
                 deletesEnabled: args.deletesEnabled,
                 blobFiles: !s3,
                 upstream: `unix/${hostPaths(layout).registrySocket}`,
+                metrics: args.monitoring !== undefined,
                 uiUpstream: args.ui && `127.0.0.1:${UI_HOST_PORT}`,
                 mirrors: mirrors?.routes,
                 maven: args.maven && {
@@ -224,8 +253,14 @@ export class ExternalRegistryHost extends pulumi.ComponentResource {
                               snapshotBuildsToKeep: args.maven.snapshotBuildsToKeep,
                           }
                         : undefined,
+                reporting,
+                status: {
+                    host: args.registryHost,
+                    port: args.port,
+                    textfileDir: monitoring ? monitoringPaths(layout).textfileDir : "",
+                },
             },
-            { parent: this, dependsOn: [packages] },
+            { parent: this, dependsOn: [packages, ...jobsAfter] },
         );
         new PostDeployCheck(
             `${name}-check`,
@@ -256,6 +291,7 @@ export class ExternalRegistryHost extends pulumi.ComponentResource {
             caddyLogs: `${sshTarget} ${root}journalctl -u caddy -n 100 -f`.trim(),
             garbageCollect: `${sshTarget} ${root}${paths.gcScript}`.trim(),
             verify: `${sshTarget} ${root}${paths.verifyScript}`.trim(),
+            accessLog: `${sshTarget} ${root}tail -f ${CADDY_ACCESS_LOG}`.trim(),
             ...(args.backup
                 ? {
                       backup: `${sshTarget} ${root}${paths.backupScript}`.trim(),

@@ -6,6 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { withFormerType } from "../shared/formerType";
 import { type HostConnection, HostFile } from "../shared/hostAccess";
 import type { BackupDestination } from "../upkeep/backup";
+import type { JobReporting } from "../upkeep/reporting";
 import {
     type BackedUpMaven,
     backupKnownHosts,
@@ -15,7 +16,7 @@ import {
     restoreScript,
     verifyScript,
 } from "./backupScripts";
-import { type ContainerSpec, cronFile, gcScript, hostPaths, type MaintenanceOptions, statusScript } from "./scripts";
+import { type ContainerSpec, cronFile, gcScript, hostPaths, type MaintenanceOptions, type StatusTargets, statusScript } from "./scripts";
 
 /** Backups of the host with restic: where to, how many to keep, and the secrets for the destination. */
 export interface HostBackupArgs {
@@ -44,13 +45,17 @@ export interface MaintenanceArgs {
     readonly backup?: HostBackupArgs;
     /** The Maven repository the host serves: backed up and restored with the rest, cleaned by the GC job. */
     readonly maven?: BackedUpMaven & { readonly snapshotBuildsToKeep: number };
+    /** What the status script shows of the certificate and the jobs. */
+    readonly status: StatusTargets;
+    /** The job reporter (monitoring on); the jobs report nothing when unset. */
+    readonly reporting?: JobReporting;
 }
 
 /** The maintenance scripts and their schedule; every file is removed on destroy. */
 export class Maintenance extends pulumi.ComponentResource {
     constructor(name: string, args: MaintenanceArgs, opts?: pulumi.ComponentResourceOptions) {
         super("dso-registry:externalHost:Maintenance", name, {}, withFormerType(opts, "dso:externalHost:Maintenance"));
-        const { connection, spec, specFingerprint, garbageCollection, backup, maven } = args;
+        const { connection, spec, specFingerprint, garbageCollection, backup, maven, reporting } = args;
         const mavenCleanup = maven && {
             dataDir: spec.layout.mavenDataDir,
             pathPrefix: maven.spec.pathPrefix,
@@ -62,17 +67,17 @@ export class Maintenance extends pulumi.ComponentResource {
         const script = (role: string, path: string, content: string) => file(role, path, "0755", content);
 
         const files = [
-            script("verify-script", paths.verifyScript, verifyScript(spec)),
-            script("gc-script", paths.gcScript, gcScript(spec, specFingerprint, garbageCollection.deleteUntagged, mavenCleanup)),
-            script("status-script", paths.statusScript, statusScript(spec)),
+            script("verify-script", paths.verifyScript, verifyScript(spec, reporting && { ...reporting, self: paths.verifyScript })),
+            script("gc-script", paths.gcScript, gcScript(spec, specFingerprint, garbageCollection.deleteUntagged, mavenCleanup, reporting)),
+            script("status-script", paths.statusScript, statusScript(spec, args.status)),
         ];
         if (backup) {
             const bp = backupPaths();
             const { destination, credentials } = backup;
             files.push(
                 file("backup-password", bp.passwordFile, "0600", backup.repositoryPassword, true),
-                script("backup-script", paths.backupScript, backupScript(spec, destination, backup.keep, maven)),
-                script("restore-script", paths.restoreScript, restoreScript(spec, specFingerprint, destination, maven)),
+                script("backup-script", paths.backupScript, backupScript(spec, destination, backup.keep, maven, reporting)),
+                script("restore-script", paths.restoreScript, restoreScript(spec, specFingerprint, destination, maven, reporting)),
             );
             if (destination.kind === "sftp" && credentials.kind === "sftp") {
                 files.push(

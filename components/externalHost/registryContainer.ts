@@ -70,6 +70,7 @@ export class RegistryContainer extends pulumi.ComponentResource {
                 storage: configStorage(storage),
                 deletesEnabled: args.deletesEnabled,
                 readOnly,
+                ...(spec.metricsPort ? { metricsAddr: `:${spec.metricsPort}` } : {}),
             });
         const writable = configText(false);
         const configFiles = [

@@ -17,6 +17,7 @@ import { fingerprint } from "../shared/fingerprint";
 import { renderShellScript, type ShellParams } from "../shared/shellScript";
 import { FRONT_WINDOW_PARAMS } from "../upkeep/frontWindow";
 import { type MavenCleanup, mavenCleanupParams } from "../upkeep/mavenCleanup";
+import { type JobReporting, reportingParams } from "../upkeep/reporting";
 import { uiEnvironment } from "../upkeep/uiEnvironment";
 
 /** Where things live on the host. Absolute paths; production defaults from `defaultHostLayout`. */
@@ -117,6 +118,8 @@ export interface ContainerSpec {
     readonly layout: HostLayout;
     /** Where the registry keeps images; the layout's data directory when unset. */
     readonly storage?: ContainerStorage;
+    /** Port of Distribution's metrics listener, the same inside the container and on the host's loopback; none when unset. */
+    readonly metricsPort?: number;
 }
 
 /**
@@ -183,6 +186,7 @@ export function registryParams(spec: ContainerSpec, specFingerprint: string) {
         REGISTRY_CONFIG_DIR: spec.layout.registryConfigDir,
         REGISTRY_STORAGE_ENV: hostPaths(spec.layout).storageEnv,
         REGISTRY_FINGERPRINT: specFingerprint,
+        REGISTRY_METRICS_PORT: spec.metricsPort ?? "",
         DISTRIBUTION_SOCKET_DIR: DISTRIBUTION.socketDir,
         DISTRIBUTION_SOCKET: `${DISTRIBUTION.socketDir}/${DISTRIBUTION.socketName}`,
         DISTRIBUTION_DATA_DIR: DISTRIBUTION.dataDir,
@@ -267,7 +271,13 @@ export interface MaintenanceOptions {
  * the writable registry back with an empty cache, then dso-registry-verify. Why the window:
  * docs/decisions/maintenance-window.md.
  */
-export function gcScript(spec: ContainerSpec, specFingerprint: string, deleteUntagged: boolean, maven?: MavenCleanup): string {
+export function gcScript(
+    spec: ContainerSpec,
+    specFingerprint: string,
+    deleteUntagged: boolean,
+    maven?: MavenCleanup,
+    reporting?: JobReporting,
+): string {
     const paths = hostPaths(spec.layout);
     return hostScript("dso-registry-gc.sh", {
         ...lockParams(spec.layout),
@@ -279,6 +289,7 @@ export function gcScript(spec: ContainerSpec, specFingerprint: string, deleteUnt
         VERIFY_SCRIPT: paths.verifyScript,
         ...registryParams(spec, specFingerprint),
         ...mavenCleanupParams(maven),
+        ...reportingParams(reporting, paths.gcScript, spec.storage?.kind === "s3" ? "" : spec.layout.dataDir),
     });
 }
 
@@ -330,11 +341,37 @@ export function postDeployCheckScript(e: CheckExpectations): string {
     });
 }
 
-/** A script operators run on the host to see the registry's state (placed as dso-registry-status). */
-export function statusScript(spec: ContainerSpec): string {
+/** What the status script shows beside the container: the certificate the front serves, and the jobs' outcomes. */
+export interface StatusTargets {
+    /** The registry's name and HTTPS port (the certificate is asked on loopback). */
+    readonly host: string;
+    readonly port: number;
+    /** node_exporter's textfile directory the jobs report to; "" when monitoring is off. */
+    readonly textfileDir: string;
+}
+
+/** The jobs whose outcome the status script shows, in its order. */
+export const REPORTED_TASKS = ["gc", "verify", "backup", "restore", "cache-prune"] as const;
+
+/**
+ * A script operators run on the host to see the registry's state (placed as dso-registry-status): the
+ * container, Caddy, the certificate's expiry, the last run of each job with its result, the data and
+ * the free disk, the caches' sizes.
+ */
+export function statusScript(spec: ContainerSpec, targets: StatusTargets): string {
     return hostScript("dso-registry-status.sh", {
         CONTAINER: spec.name,
         DATA_DIR: spec.layout.dataDir,
         BUCKET: spec.storage?.kind === "s3" ? `s3 bucket ${spec.storage.bucket} at ${spec.storage.endpoint ?? "AWS"}` : "",
+        HOST: targets.host,
+        PORT: targets.port,
+        TEXTFILE_DIR: targets.textfileDir,
+        CACHES_DIR: mirrorsDirOf(spec.layout.dataDir),
+        TASKS: [...REPORTED_TASKS],
     });
+}
+
+/** The directory of the pull-through caches' storage: beside the registry's data directory, never inside it. */
+export function mirrorsDirOf(dataDir: string): string {
+    return `${dataDir.replace(/\/+$/, "")}-mirrors`;
 }

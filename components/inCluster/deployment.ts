@@ -2,6 +2,7 @@
  * The registry's Deployment (the Caddy front, Distribution, and the UI, Maven and backup containers
  * when enabled) and its disruption budget.
  */
+
 import type * as k8s from "@pulumi/kubernetes";
 import { MAVEN_BACKEND } from "../maven/nginxConfig";
 import type { K8sObject } from "../shared/k8sObject";
@@ -9,6 +10,7 @@ import { uiEnvironment } from "../upkeep/uiEnvironment";
 import { backupSidecar } from "./backup";
 import { gcWindow, podsMayOverlap } from "./gcWindow";
 import { labels, meta, restrictedContainer, restrictedPod, selector } from "./k8sHelpers";
+import { metricsContainerPorts, scrapeAnnotations } from "./monitoring";
 import { signalMount, signalVolume } from "./readOnlySignal";
 import { IN_CLUSTER, type InClusterSpec } from "./spec";
 
@@ -107,6 +109,7 @@ export function renderDeployment(spec: InClusterSpec): K8sObject {
         ports: [
             { name: "http", containerPort: IN_CLUSTER.servicePort, protocol: "TCP" },
             { name: "https", containerPort: IN_CLUSTER.tlsPort, protocol: "TCP" },
+            ...metricsContainerPorts(spec),
         ],
         env: [
             { name: "XDG_DATA_HOME", value: "/data" },
@@ -188,7 +191,7 @@ export function renderDeployment(spec: InClusterSpec): K8sObject {
             template: {
                 metadata: {
                     labels: labels("registry"),
-                    annotations: { "dso-registry/config-checksum": spec.configChecksum },
+                    annotations: { "dso-registry/config-checksum": spec.configChecksum, ...scrapeAnnotations(spec) },
                 },
                 spec: {
                     serviceAccountName: IN_CLUSTER.name,

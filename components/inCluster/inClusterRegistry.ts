@@ -14,13 +14,14 @@ import { renderUsersFile } from "../accessPolicy/usersFile";
 import type { RegistryAccount } from "../accounts/registryAccounts";
 import { type RegistryStorage, renderRegistryConfig } from "../distribution/registryConfig";
 import { MAVEN_BACKEND, renderMavenNginxConfig } from "../maven/nginxConfig";
-import { type ClusterMirror, clusterMirrorRoutes, renderClusterMirrors } from "../mirrors/mirrorManifests";
-import type { IngressController } from "../shared/facts";
+import { type ClusterMirror, clusterMirrorName, clusterMirrorRoutes, renderClusterMirrors } from "../mirrors/mirrorManifests";
+import { type IngressController, METRICS_PORTS } from "../shared/facts";
 import { withFormerType } from "../shared/formerType";
 import type { K8sObject } from "../shared/k8sObject";
 import { IN_CLUSTER_BACKUP } from "./backup";
 import { distributionCachesBlobs, type GcWindow, gcWindow } from "./gcWindow";
 import { renderInClusterObjects } from "./manifests";
+import { REGISTRY_METRICS_ADDR, REGISTRY_METRICS_RELAY_PORT } from "./monitoring";
 import { READ_ONLY_SIGNAL } from "./readOnlySignal";
 import {
     DEFAULT_KUBECTL_IMAGE,
@@ -84,6 +85,8 @@ export interface InClusterRegistryArgs {
     readonly mirrors?: readonly ClusterMirror[];
     /** Scheduled backups of the registry's volume (and Maven's) to S3 with restic; none when unset. */
     readonly backup?: InClusterBackup;
+    /** Metrics and alert rules (docs/monitoring.md); none when unset. */
+    readonly monitoring?: { readonly prometheusOperator: boolean; readonly runbookBaseUrl: string };
     /** Kubernetes provider (a kubeconfig context); the ambient one when unset. */
     readonly provider?: k8s.Provider;
 }
@@ -121,6 +124,8 @@ export function sidecarPolicy(args: {
     readonly backup?: boolean;
     /** How the GC job holds writes back (`gcWindow`); none without garbage collection. */
     readonly gcWindow?: GcWindow;
+    /** Caddy's metrics, and Distribution's relayed from its loopback, on ports of their own. */
+    readonly metrics?: boolean;
 }): AccessPolicy {
     return {
         siteAddress: args.host,
@@ -158,6 +163,16 @@ export function sidecarPolicy(args: {
               }
             : {}),
         ...(args.mirrors && args.mirrors.length > 0 ? { mirrors: args.mirrors } : {}),
+        // The kubelet keeps and rotates what containers write to stdout.
+        accessLog: { kind: "stdout" },
+        ...(args.metrics
+            ? {
+                  metrics: {
+                      port: METRICS_PORTS.caddy,
+                      registry: { port: REGISTRY_METRICS_RELAY_PORT, upstream: REGISTRY_METRICS_ADDR },
+                  },
+              }
+            : {}),
     };
 }
 
@@ -238,6 +253,19 @@ class TraefikMiddleware extends k8s.apiextensions.CustomResource {
     }
 }
 
+/** A resource class for a custom resource kind whose CRD the cluster's operator installs (prometheus-operator). */
+function customResource(apiVersion: string, kind: string): Constructor {
+    return class extends k8s.apiextensions.CustomResource {
+        constructor(
+            name: string,
+            args: Omit<k8s.apiextensions.CustomResourceArgs, "apiVersion" | "kind">,
+            opts?: pulumi.CustomResourceOptions,
+        ) {
+            super(name, { apiVersion, kind, ...args }, opts);
+        }
+    };
+}
+
 const KINDS: Record<string, Constructor> = {
     "v1/Namespace": k8s.core.v1.Namespace,
     "v1/ServiceAccount": k8s.core.v1.ServiceAccount,
@@ -252,6 +280,8 @@ const KINDS: Record<string, Constructor> = {
     "rbac.authorization.k8s.io/v1/RoleBinding": k8s.rbac.v1.RoleBinding,
     "batch/v1/CronJob": k8s.batch.v1.CronJob,
     "traefik.io/v1alpha1/Middleware": TraefikMiddleware,
+    "monitoring.coreos.com/v1/PodMonitor": customResource("monitoring.coreos.com/v1", "PodMonitor"),
+    "monitoring.coreos.com/v1/PrometheusRule": customResource("monitoring.coreos.com/v1", "PrometheusRule"),
 };
 
 export class InClusterRegistry extends pulumi.ComponentResource {
@@ -273,6 +303,7 @@ export class InClusterRegistry extends pulumi.ComponentResource {
             mirrors: clusterMirrorRoutes({ namespace: args.namespace, mirrors: args.mirrors ?? [] }),
             backup: args.backup !== undefined,
             gcWindow: gcWindow(args),
+            metrics: args.monitoring !== undefined,
         });
         // Every account by name: credentials of any other user are checked against the decoy account.
         const knownUsers = [
@@ -286,6 +317,7 @@ export class InClusterRegistry extends pulumi.ComponentResource {
             storage: registryStorage(args.storage),
             deletesEnabled: args.deletes.api,
             blobDescriptorCache: distributionCachesBlobs(args),
+            ...(args.monitoring ? { metricsAddr: REGISTRY_METRICS_ADDR } : {}),
         });
         const push = usersFile("push", [args.accounts.push]);
         const pull = usersFile("pull", args.accounts.pull ? [args.accounts.pull] : []);
@@ -375,6 +407,14 @@ export class InClusterRegistry extends pulumi.ComponentResource {
                               accessKeyId: pulumi.secret(args.backup.s3.accessKeyId),
                               secretAccessKey: pulumi.secret(args.backup.s3.secretAccessKey),
                           },
+                      },
+                  }
+                : {}),
+            ...(args.monitoring
+                ? {
+                      monitoring: {
+                          ...args.monitoring,
+                          cacheClaims: (args.mirrors ?? []).map((m) => clusterMirrorName(m.spec)),
                       },
                   }
                 : {}),

@@ -9,6 +9,7 @@ import type { K8sObject } from "../shared/k8sObject";
 import { renderBackupObjects } from "./backup";
 import { renderDeployment, renderDisruptionBudget } from "./deployment";
 import { renderGcCronJob, renderGcRbac } from "./gcJob";
+import { renderMonitoringObjects } from "./monitoring";
 import { renderAllowlistMiddleware, renderIngress, renderLocalRegistryHosting, renderService, renderTlsService } from "./network";
 import { type InClusterSpec, inClusterSpecProblem } from "./spec";
 import { renderConfigMap, renderDataClaim, renderMavenClaim, renderNamespace, renderSecrets, renderServiceAccount } from "./workload";
@@ -35,5 +36,6 @@ export function renderInClusterObjects(spec: InClusterSpec): K8sObject[] {
         renderLocalRegistryHosting(spec),
         ...renderGcRbac(spec),
         renderGcCronJob(spec),
+        ...renderMonitoringObjects(spec),
     ].filter((o): o is K8sObject => o !== undefined);
 }

@@ -82,6 +82,8 @@ export interface InClusterSpec {
     readonly maven?: InClusterMaven;
     /** Scheduled backups of the registry's volume (and Maven's) with restic; none when unset. See ./backup.ts. */
     readonly backup?: InClusterBackup;
+    /** Metrics and alert rules (docs/monitoring.md); none when unset. */
+    readonly monitoring?: InClusterMonitoring;
 }
 
 /** See `InClusterSpec.maven`. */
@@ -198,4 +200,14 @@ export function inClusterSpecProblem(
         return `host "${spec.host}" must be a bare host name: the ingress serves it on port 443`;
     }
     return undefined;
+}
+
+/** `registry.monitoring` in the cluster. */
+export interface InClusterMonitoring {
+    /** prometheus-operator's CRDs exist: PodMonitor and PrometheusRule instead of annotations and a ConfigMap. */
+    readonly prometheusOperator: boolean;
+    /** docs/runbooks.md as the operators read it. */
+    readonly runbookBaseUrl: string;
+    /** The mirrors' PVCs (their size is their limit). */
+    readonly cacheClaims: readonly string[];
 }

@@ -6,8 +6,10 @@
  */
 import { createHash } from "node:crypto";
 import * as path from "node:path";
+import { JOB_METRICS } from "../monitoring/jobMetrics";
 import { DISTRIBUTION, durationSeconds } from "../shared/facts";
 import { renderShellScript } from "../shared/shellScript";
+import { type JobReporting, reportingParams } from "../upkeep/reporting";
 import { type MirrorSpec, quantityBytes } from "./mirrors";
 
 /**
@@ -118,9 +120,25 @@ function prunedCacheLine(m: PrunedMirror): string {
     return `${m.paths.container} ${Math.ceil(bytes / 1024)} ${Math.ceil(seconds / 60)} ${m.remoteUrl} ${m.paths.dataDir}`;
 }
 
+/** How the prune job reports (monitoring on): its outcome through the reporter, the caches' sizes to a textfile. */
+export interface PruneReporting extends JobReporting {
+    /** The prune script's own path. */
+    readonly self: string;
+    /** The directory of every cache's storage: what the prune frees is measured there. */
+    readonly mirrorsDir: string;
+    /** node_exporter's textfile the caches' sizes and limits go to. */
+    readonly metricsFile: string;
+}
+
 /** The size and age limits on the external host (mirror-prune.sh), run hourly by cron. */
-export function mirrorPruneScript(mirrors: readonly PrunedMirror[]): string {
-    return renderShellScript(path.join(__dirname, "sh", "mirror-prune.sh"), { CACHES: mirrors.map(prunedCacheLine) });
+export function mirrorPruneScript(mirrors: readonly PrunedMirror[], reporting?: PruneReporting): string {
+    return renderShellScript(path.join(__dirname, "sh", "mirror-prune.sh"), {
+        CACHES: mirrors.map(prunedCacheLine),
+        METRICS_FILE: reporting?.metricsFile ?? "",
+        SIZE_METRIC: reporting ? JOB_METRICS.cacheSize : "",
+        LIMIT_METRIC: reporting ? JOB_METRICS.cacheLimit : "",
+        ...reportingParams(reporting, reporting?.self ?? "", reporting?.mirrorsDir ?? ""),
+    });
 }
 
 /** /etc/cron.d file that runs the prune script every hour (root, output to syslog). */

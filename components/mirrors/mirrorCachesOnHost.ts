@@ -38,6 +38,8 @@ export interface MirrorCachesOnHostArgs {
     /** Where the prune script and the cron file go. */
     readonly pruneScriptPath: string;
     readonly cronFilePath: string;
+    /** The job reporter and node_exporter's textfile directory (monitoring on); no reporting when unset. */
+    readonly reporting?: { readonly reporter: string; readonly textfileDir: string };
 }
 
 export class MirrorCachesOnHost extends pulumi.ComponentResource {
@@ -91,10 +93,16 @@ export class MirrorCachesOnHost extends pulumi.ComponentResource {
             return { paths, maxSize: spec.maxSize, maxAge: spec.ttl, remoteUrl: spec.remoteUrl };
         });
         this.routes = pruned.map(({ paths }, i) => ({ pathName: args.mirrors[i]!.spec.pathName, upstream: `127.0.0.1:${paths.hostPort}` }));
+        const pruneReporting = args.reporting && {
+            reporter: args.reporting.reporter,
+            self: args.pruneScriptPath,
+            mirrorsDir: args.mirrorsDir,
+            metricsFile: `${args.reporting.textfileDir}/dso_registry_caches.prom`,
+        };
         if (pruned.length > 0) {
             const script = new HostFile(
                 `${name}-prune-script`,
-                { connection, path: args.pruneScriptPath, mode: "0755", content: mirrorPruneScript(pruned) },
+                { connection, path: args.pruneScriptPath, mode: "0755", content: mirrorPruneScript(pruned, pruneReporting) },
                 { parent: this },
             );
             new HostFile(

@@ -31,6 +31,14 @@ export const DISTRIBUTION = {
 } as const;
 
 /**
+ * The metrics listeners (docs/monitoring.md): each on the host's loopback, or in the pod, never behind
+ * a Service or the front. Distribution's is its `http.debug` listener (inside its container, published
+ * on the host's loopback under the same number); Caddy's is a listener of its own that serves only
+ * /metrics; node_exporter's (external host only) is Debian's default port, moved to loopback.
+ */
+export const METRICS_PORTS = { distribution: 5091, caddy: 5092, nodeExporter: 9100 } as const;
+
+/**
  * Hours after which Distribution 2.x drops a pull-through cache's content: fixed in 2.x (its `proxy`
  * section has no `ttl`, and the key is ignored there), configurable with `proxy.ttl` from 3.0.
  */

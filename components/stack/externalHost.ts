@@ -54,6 +54,7 @@ export function defineExternalHost(
             spec.hasCredentials ? { spec, envFile: mirrorAccount(cfg, spec).apply(renderMirrorEnvFile) } : { spec },
         ),
         maven: d.mavenServed ? externalHostMaven(cfg, accounts) : undefined,
+        monitoring: cfg.registry.monitoring.enabled ? { runbookBaseUrl: cfg.registry.monitoring.runbookBaseUrl } : undefined,
     });
     return { component, tlsMaterial: tls.material };
 }

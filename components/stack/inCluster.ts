@@ -50,6 +50,14 @@ export function defineInClusterRegistry(
             return { spec, account: { username: account.apply((a) => a.username), password: account.apply((a) => a.password) } };
         }),
         backup: inClusterBackup(cfg),
+        ...(cfg.registry.monitoring.enabled
+            ? {
+                  monitoring: {
+                      prometheusOperator: cfg.registry.monitoring.prometheusOperator,
+                      runbookBaseUrl: cfg.registry.monitoring.runbookBaseUrl,
+                  },
+              }
+            : {}),
     });
     return { component, tlsMaterial: tls.material };
 }

@@ -12,6 +12,7 @@
  */
 import * as path from "node:path";
 import { renderShellScript } from "../shared/shellScript";
+import { type JobReporting, reportingParams } from "./reporting";
 
 /** The HTTP client the check runs with: curl (the external host), busybox's wget (the registry:2 image). */
 export type VerifyHttpClient = "curl" | "busybox-wget";
@@ -27,6 +28,8 @@ export interface VerifyScriptOptions {
     readonly registryLogs: string;
     /** What to do about images that are not served whole: the failure's last line. */
     readonly remedy: string;
+    /** The reporter, and this script's path on the host (the external host with monitoring on). */
+    readonly reporting?: JobReporting & { readonly self: string };
 }
 
 /**
@@ -41,5 +44,6 @@ export function renderVerifyScript(options: VerifyScriptOptions): string {
         UNIX_SOCKET: options.unixSocket ?? "",
         REGISTRY_LOGS: options.registryLogs,
         REMEDY: options.remedy,
+        ...reportingParams(options.reporting, options.reporting?.self ?? ""),
     });
 }

@@ -292,6 +292,28 @@ const mirror = z.strictObject({
         ),
 });
 
+const monitoring = z.strictObject({
+    enabled: z
+        .boolean()
+        .default(true)
+        .describe(
+            "Metrics, job outcomes and alert rules (docs/monitoring.md): Distribution's and Caddy's Prometheus metrics on listeners only the host (loopback) or the pod reaches; on the external host, prometheus-node-exporter installed (listening on loopback) with the upkeep jobs' outcomes, the certificate's expiry and the free disk in its textfile collector, plus a rules file and a scrape file for the host's Prometheus; in the cluster, scrape annotations (or PodMonitor and PrometheusRule, see prometheusOperator).",
+        ),
+    prometheusOperator: z
+        .boolean()
+        .default(false)
+        .describe(
+            "In-cluster: the cluster runs prometheus-operator (its CRDs exist): a PodMonitor and a PrometheusRule are created instead of scrape annotations.",
+        ),
+    runbookBaseUrl: z
+        .string()
+        .min(1)
+        .default("docs/runbooks.md")
+        .describe(
+            "Where the alerts' runbook links point: the address of this program's docs/runbooks.md as your people read it (e.g. its page in your Git forge); each alert adds its section's anchor.",
+        ),
+});
+
 /** Key `registry`: how and where the registry runs. */
 export const registry = z.strictObject({
     mode: z
@@ -304,6 +326,7 @@ export const registry = z.strictObject({
     storage: storage.prefault({}).describe("Where image data lives."),
     maintenance: maintenance.prefault({}).describe("Garbage collection and backups."),
     ui: ui.prefault({}).describe("Optional web UI."),
+    monitoring: monitoring.prefault({}).describe("Metrics, alert rules and the upkeep jobs' outcomes as metrics (docs/monitoring.md)."),
     replicas: z.number().int().min(1).max(20).default(1).describe("Registry replicas (in-cluster). More than one needs s3 storage."),
     mirrors: z
         .array(mirror)

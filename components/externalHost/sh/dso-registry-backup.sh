@@ -11,7 +11,11 @@
 : "${LOCK_FILE:?}" "${MARKER:?}" "${FRONT_SETTLE_SECONDS:?}" "${FRONT_DRAIN_SECONDS:?}" "${BACKED_UP:?}" "${KEEP:?}"
 : "${REPOSITORY:?}" "${DESTINATION:?}" "${BACKUP_CONF:?}" "${CACHE_DIR:?}" "${SFTP_HOST?}" "${SFTP_PORT?}" "${SFTP_USER?}"
 : "${SNAPSHOT_HOST:?}" "${SNAPSHOT_TAG:?}" "${WRITABLE_PASS_TAG:?}"
+: "${REPORTER?}" "${REPORT_SELF?}" "${REPORT_MEASURED?}"
 set -eu
+# shellcheck source=../../upkeep/sh/reported.sh
+. "$(dirname "$0")/../../upkeep/sh/reported.sh"
+reported backup "$@"
 # shellcheck source=./lock.sh
 . "$(dirname "$0")/lock.sh"
 # shellcheck source=./host-restic.sh

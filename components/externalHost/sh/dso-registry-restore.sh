@@ -11,11 +11,16 @@
 : "${REPOSITORY:?}" "${DESTINATION:?}" "${BACKUP_CONF:?}" "${CACHE_DIR:?}" "${SFTP_HOST?}" "${SFTP_PORT?}" "${SFTP_USER?}"
 : "${SNAPSHOT_HOST:?}" "${SNAPSHOT_TAG:?}"
 : "${REGISTRY_NAME:?}" "${REGISTRY_IMAGE:?}" "${REGISTRY_SOCKET_DIR:?}" "${REGISTRY_STORAGE:?}" "${REGISTRY_DATA_DIR:?}"
-: "${REGISTRY_CONFIG_DIR:?}" "${REGISTRY_STORAGE_ENV:?}" "${REGISTRY_FINGERPRINT:?}"
+: "${REGISTRY_CONFIG_DIR:?}" "${REGISTRY_STORAGE_ENV:?}" "${REGISTRY_FINGERPRINT:?}" "${REGISTRY_METRICS_PORT?}"
 : "${DISTRIBUTION_SOCKET_DIR:?}" "${DISTRIBUTION_SOCKET:?}" "${DISTRIBUTION_DATA_DIR:?}" "${DISTRIBUTION_CONFIG_DIR:?}"
 : "${MAVEN_CONTAINER?}" "${MAVEN_IMAGE?}" "${MAVEN_FINGERPRINT?}" "${MAVEN_UID?}" "${MAVEN_PORT?}" "${MAVEN_DATA_DIR?}" "${MAVEN_CONFIG_DIR?}"
 : "${MAVEN_BACKEND_DATA_DIR?}" "${MAVEN_BACKEND_CONFIG_DIR?}" "${MAVEN_BACKEND_RUN_DIR?}"
+: "${REPORTER?}" "${REPORT_SELF?}" "${REPORT_MEASURED?}"
 set -eu
+# shellcheck source=../../upkeep/sh/reported.sh
+. "$(dirname "$0")/../../upkeep/sh/reported.sh"
+# Listing snapshots is no restore.
+case "${1:-}" in --list) ;; *) reported restore "$@" ;; esac
 case "${1:-}" in
     -h|--help) echo 'usage: dso-registry-restore [--list | SNAPSHOT-ID]   (default: the newest snapshot)'; exit 0 ;;
 esac

@@ -1,12 +1,49 @@
 #!/bin/sh
-# Managed by dso-registry: the registry's state at a glance. BUCKET names the s3 bucket the registry
-# keeps its images in; empty with filesystem storage at DATA_DIR.
-: "${CONTAINER:?}" "${DATA_DIR:?}" "${BUCKET?}"
+# Managed by dso-registry: the registry's state at a glance. See docs/monitoring.md. BUCKET names the s3
+# bucket the registry keeps its images in; empty with filesystem storage at DATA_DIR. The certificate is
+# the one the front serves on HOST:PORT (asked on loopback); the jobs' outcomes are the files they
+# leave in TEXTFILE_DIR (empty: monitoring is off, they leave none); the caches live under CACHES_DIR.
+: "${CONTAINER:?}" "${DATA_DIR:?}" "${BUCKET?}" "${HOST:?}" "${PORT:?}" "${TEXTFILE_DIR?}" "${CACHES_DIR:?}" "${TASKS:?}"
 echo "== container"; docker ps -a --filter "name=^/$CONTAINER\$" --format '{{.Names}} {{.Image}} {{.Status}} {{.Labels}}'
 echo "== last log lines"; docker logs --tail 20 "$CONTAINER" 2>&1
 echo "== caddy"; systemctl --no-pager --lines=5 status caddy 2>&1 || true
+echo "== certificate"
+end=$(echo | timeout 10 openssl s_client -connect "127.0.0.1:$PORT" -servername "$HOST" 2>/dev/null | openssl x509 -noout -enddate 2>/dev/null | sed -n 's/^notAfter=//p')
+if [ -n "$end" ]; then
+    days=$(( ($(date -u -d "$end" +%s) - $(date +%s)) / 86400 ))
+    echo "served on port $PORT for $HOST: expires $end ($days days left)"
+else
+    echo "could not read the certificate served on 127.0.0.1:$PORT for $HOST (is Caddy running?)"
+fi
+echo "== jobs (last run, result, duration)"
+if [ -z "$TEXTFILE_DIR" ]; then
+    echo "monitoring is off: the jobs leave no outcome (see syslog: journalctl -t dso-registry-gc -t dso-registry-backup)"
+else
+    for task in $TASKS; do
+        file="${DSO_ROOT:-}$TEXTFILE_DIR/dso_registry_$task.prom"
+        if [ ! -f "$file" ]; then echo "$task: never ran"; continue; fi
+        value() { sed -n "s/^$1{task=\"$task\"} //p" "$file" | head -n 1; }
+        last=$(value dso_registry_upkeep_last_run_timestamp_seconds)
+        success=$(value dso_registry_upkeep_last_success_timestamp_seconds)
+        result=FAILED; [ "$(value dso_registry_upkeep_success)" = 1 ] && result=ok
+        line="$task: $result at $(date -u -d "@$last" '+%Y-%m-%d %H:%M UTC') in $(value dso_registry_upkeep_duration_seconds) s"
+        if [ "$result" = FAILED ]; then
+            if [ -n "$success" ]; then line="$line; last success $(date -u -d "@$success" '+%Y-%m-%d %H:%M UTC')"; else line="$line; never succeeded"; fi
+        fi
+        freed=$(value dso_registry_upkeep_bytes_freed)
+        if [ "${freed:-0}" -gt 0 ]; then line="$line; freed $((freed / 1048576)) MiB"; fi
+        echo "$line"
+    done
+fi
 if [ -n "$BUCKET" ]; then
     echo "== data"; echo "$BUCKET"
 else
     echo "== data"; du -sh "$DATA_DIR" 2>/dev/null || true
+    echo "== free disk"; df -h "$DATA_DIR" 2>/dev/null | tail -n 1
+fi
+echo "== caches"
+if [ -d "${DSO_ROOT:-}$CACHES_DIR" ] && [ -n "$(ls -A "${DSO_ROOT:-}$CACHES_DIR" 2>/dev/null)" ]; then
+    du -sh "${DSO_ROOT:-}$CACHES_DIR"/* 2>/dev/null
+else
+    echo "none"
 fi

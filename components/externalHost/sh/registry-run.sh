@@ -24,6 +24,7 @@ registry_socket() {
 # unix socket in a directory bind-mounted from the host. It runs with Caddy's group and umask 0007, so
 # the socket is srwxrwx--- root:caddy: Caddy connects, no other user of the host does (why:
 # docs/decisions/access-policy.md#no-path-around-the-front). Without a caddy group only root connects.
+# Its metrics listener (REGISTRY_METRICS_PORT, empty: none) is published on the host's loopback.
 run_registry() {
     registry_label=$1 registry_config=$2
     if [ "$REGISTRY_STORAGE" = s3 ]; then
@@ -39,6 +40,7 @@ run_registry() {
         chgrp caddy "$socket_dir"
         set -- "$@" --user "0:$caddy_gid"
     fi
+    if [ -n "$REGISTRY_METRICS_PORT" ]; then set -- -p "127.0.0.1:$REGISTRY_METRICS_PORT:$REGISTRY_METRICS_PORT" "$@"; fi
     # The image's entrypoint runs a command it does not know as it is: the shell sets the umask and
     # becomes Distribution, which gets docker stop's SIGTERM and drains (http.draintimeout).
     # shellcheck disable=SC2016 # expanded by the container's shell

@@ -13,15 +13,24 @@
 # only restarted while its upstream answers: Distribution 2.8 does not start without it, so a restart
 # during an upstream outage would take the cache, and what it holds, away for the outage. Prints one
 # line per cache, and one more for each cache it changed or left for that reason.
-# CACHES: one cache a line, "CONTAINER LIMIT-KIB MAX-AGE-MINUTES UPSTREAM-URL STORAGE-DIR".
-: "${CACHES:?}"
+# CACHES: one cache a line, "CONTAINER LIMIT-KIB MAX-AGE-MINUTES UPSTREAM-URL STORAGE-DIR". With
+# METRICS_FILE (empty: none), each cache's size and limit before the prune go there for node_exporter's
+# textfile collector, as SIZE_METRIC and LIMIT_METRIC with label `cache`.
+: "${CACHES:?}" "${METRICS_FILE?}" "${SIZE_METRIC?}" "${LIMIT_METRIC?}"
+: "${REPORTER?}" "${REPORT_SELF?}" "${REPORT_MEASURED?}"
 set -eu
+# shellcheck source=../../upkeep/sh/reported.sh
+. "$(dirname "$0")/../../upkeep/sh/reported.sh"
+reported cache-prune "$@"
 # Any HTTP answer from the upstream's API counts; nothing is sent, so its certificate is not checked here.
 upstream_answers() { curl -s -k -o /dev/null --max-time 20 "$1/v2/"; }
 check() {
     name=$1 dir=$2 limit=$3 minutes=$4 remote=$5
     [ -d "$dir" ] || { echo "$name: no cache yet"; return 0; }
     used=$(du -sk "$dir" | cut -f1)
+    if [ -n "$METRICS_FILE" ]; then
+        printf '%s{cache="%s"} %s\n%s{cache="%s"} %s\n' "$SIZE_METRIC" "$name" "$((used * 1024))" "$LIMIT_METRIC" "$name" "$((limit * 1024))" >>"$metrics_tmp"
+    fi
     over=""
     if [ "$used" -gt "$limit" ]; then over=1; fi
     old=0
@@ -45,9 +54,16 @@ check() {
     docker start "$name" >/dev/null
     echo "$name: removed $old blobs stored more than $minutes minutes ago; they are fetched again from the upstream"
 }
+metrics_tmp=''
+if [ -n "$METRICS_FILE" ]; then
+    mkdir -p "$(dirname "${DSO_ROOT:-}$METRICS_FILE")"
+    metrics_tmp="${DSO_ROOT:-}$METRICS_FILE.$$"
+    printf '# TYPE %s gauge\n# TYPE %s gauge\n' "$SIZE_METRIC" "$LIMIT_METRIC" >"$metrics_tmp"
+fi
 # The storage directory comes last: `read` gives the last name the rest of the line, blanks included.
 while read -r name limit minutes remote dir <&3; do
     check "$name" "${DSO_ROOT:-}$dir" "$limit" "$minutes" "$remote"
 done 3<<EOF_CACHES
 $CACHES
 EOF_CACHES
+if [ -n "$METRICS_FILE" ]; then chmod 0644 "$metrics_tmp"; mv -f "$metrics_tmp" "${DSO_ROOT:-}$METRICS_FILE"; fi

@@ -9,7 +9,11 @@
 # every tag deleted) are skipped. HTTP_CLIENT is what the place it runs has: curl (the external host)
 # or busybox's wget (the registry:2 image, Alpine without curl).
 : "${REGISTRY_URL:?}" "${HTTP_CLIENT:?}" "${UNIX_SOCKET?}" "${REGISTRY_LOGS:?}" "${REMEDY:?}"
+: "${REPORTER?}" "${REPORT_SELF?}" "${REPORT_MEASURED?}"
 set -eu
+# shellcheck source=./reported.sh
+. "$(dirname "$0")/./reported.sh"
+reported verify "$@"
 base=$REGISTRY_URL
 # Every manifest type Distribution 2.8 stores.
 accept='application/vnd.oci.image.index.v1+json,application/vnd.oci.image.manifest.v1+json,application/vnd.docker.distribution.manifest.list.v2+json,application/vnd.docker.distribution.manifest.v2+json,application/vnd.docker.distribution.manifest.v1+prettyjws'

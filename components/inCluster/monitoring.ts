@@ -1,0 +1,90 @@
+/**
+ * Monitoring of the in-cluster registry (docs/monitoring.md): the pod's metrics ports, and how a
+ * Prometheus finds them: a PodMonitor and the alert rules as a PrometheusRule when prometheus-operator
+ * runs (`registry.monitoring.prometheusOperator`), the usual `prometheus.io/*` annotations otherwise
+ * (one port per pod: Caddy's; Distribution's needs the PodMonitor or a scrape job of its own). The
+ * metrics ports are in no Service and behind no ingress: only what reaches the pod's address does.
+ */
+import { stringify } from "yaml";
+import { RULE_GROUP, ruleGroups } from "../monitoring/alertRules";
+import { METRICS_PORTS } from "../shared/facts";
+import type { K8sObject } from "../shared/k8sObject";
+import { IN_CLUSTER_BACKUP } from "./backup";
+import { meta, selector } from "./k8sHelpers";
+import { IN_CLUSTER, type InClusterSpec } from "./spec";
+
+/** Key of the rules file in ConfigMap `dso-registry-alert-rules` (without prometheus-operator). */
+export const RULES_FILE_KEY = "dso-registry.rules.yml";
+
+/** The Caddy sidecar's ports that serve metrics: Caddy's own, and Distribution's relayed from its loopback. */
+export const METRICS_PORT_NAMES = { caddy: "metrics", registry: "registry-metrics" } as const;
+
+/** Distribution's metrics listener in the pod: loopback, so its /debug pages stay inside the pod. */
+export const REGISTRY_METRICS_ADDR = `127.0.0.1:${METRICS_PORTS.distribution}`;
+/** The sidecar's port that relays Distribution's /metrics (and nothing else of its debug listener). */
+export const REGISTRY_METRICS_RELAY_PORT = METRICS_PORTS.caddy + 1;
+
+/** The Caddy container's metrics ports. */
+export function metricsContainerPorts(spec: InClusterSpec) {
+    if (!spec.monitoring) return [];
+    return [
+        { name: METRICS_PORT_NAMES.caddy, containerPort: METRICS_PORTS.caddy, protocol: "TCP" },
+        { name: METRICS_PORT_NAMES.registry, containerPort: REGISTRY_METRICS_RELAY_PORT, protocol: "TCP" },
+    ];
+}
+
+/** The pod's scrape annotations, without prometheus-operator. */
+export function scrapeAnnotations(spec: InClusterSpec): Record<string, string> {
+    if (!spec.monitoring || spec.monitoring.prometheusOperator) return {};
+    return { "prometheus.io/scrape": "true", "prometheus.io/port": String(METRICS_PORTS.caddy), "prometheus.io/path": "/metrics" };
+}
+
+/** The PodMonitor and the PrometheusRule, with prometheus-operator. */
+export function renderMonitoringObjects(spec: InClusterSpec): K8sObject[] {
+    const m = spec.monitoring;
+    if (!m) return [];
+    const rules = ruleGroups({
+        placement: {
+            kind: "in-cluster",
+            namespace: spec.namespace,
+            deployment: IN_CLUSTER.name,
+            dataClaim: IN_CLUSTER.dataClaim,
+            ...(spec.garbageCollection.enabled ? { gcCronJob: IN_CLUSTER.gcName } : {}),
+            ...(spec.backup ? { backupCronJob: IN_CLUSTER_BACKUP.name } : {}),
+            cacheClaims: m.cacheClaims,
+            certManager: spec.tls.kind === "cert-manager",
+        },
+        runbookBaseUrl: m.runbookBaseUrl,
+    });
+    if (!m.prometheusOperator) {
+        // The same rules as a file, for a Prometheus that reads rule files (mount it, or copy it).
+        return [
+            {
+                apiVersion: "v1",
+                kind: "ConfigMap",
+                metadata: meta(`${RULE_GROUP}-alert-rules`, spec.namespace, "registry"),
+                data: { [RULES_FILE_KEY]: stringify(rules, { lineWidth: 0 }) },
+            },
+        ];
+    }
+    return [
+        {
+            apiVersion: "monitoring.coreos.com/v1",
+            kind: "PodMonitor",
+            metadata: meta(IN_CLUSTER.name, spec.namespace, "registry"),
+            spec: {
+                selector: { matchLabels: selector("registry") },
+                podMetricsEndpoints: [
+                    { port: METRICS_PORT_NAMES.caddy, path: "/metrics" },
+                    { port: METRICS_PORT_NAMES.registry, path: "/metrics" },
+                ],
+            },
+        },
+        {
+            apiVersion: "monitoring.coreos.com/v1",
+            kind: "PrometheusRule",
+            metadata: meta(RULE_GROUP, spec.namespace, "registry"),
+            spec: rules,
+        },
+    ];
+}

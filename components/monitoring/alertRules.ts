@@ -1,0 +1,338 @@
+/**
+ * The alerts, as code: one rule set for both placements, rendered as a Prometheus rules file (the
+ * external host) or as the `spec` of a prometheus-operator PrometheusRule (the cluster). Each alert
+ * means the same thing in both; only the series it reads differ: on the host the job outcomes come
+ * from node_exporter's textfile collector (./jobMetrics.ts), in the cluster from kube-state-metrics
+ * and the kubelet's volume stats. Every alert names its runbook section (docs/runbooks.md).
+ *
+ * Everything here is pure: no Pulumi, no I/O.
+ */
+import { stringify } from "yaml";
+import { JOB_METRICS, SCRAPE_JOBS } from "./jobMetrics";
+
+/** Where the rules run, with what each placement needs to name its series. */
+export type RulesPlacement =
+    | {
+          readonly kind: "external-host";
+          /** Backups are scheduled: their alerts are wanted. */
+          readonly backup: boolean;
+          /** Pull-through caches run on the host: their size alert is wanted. */
+          readonly caches: boolean;
+      }
+    | {
+          readonly kind: "in-cluster";
+          /** The registry's namespace. */
+          readonly namespace: string;
+          /** The registry's Deployment, PVC, and the CronJobs of the jobs that are scheduled. */
+          readonly deployment: string;
+          readonly dataClaim: string;
+          readonly gcCronJob?: string;
+          readonly backupCronJob?: string;
+          /** The mirrors' PVCs (their size is their limit). */
+          readonly cacheClaims: readonly string[];
+          /** cert-manager issues the certificate: its metrics tell the expiry. */
+          readonly certManager: boolean;
+      };
+
+export interface AlertRulesOptions {
+    readonly placement: RulesPlacement;
+    /** docs/runbooks.md as the operators read it; each alert adds its section's anchor. */
+    readonly runbookBaseUrl: string;
+}
+
+/** One alerting rule, as Prometheus reads it. */
+export interface AlertRule {
+    readonly alert: string;
+    readonly expr: string;
+    readonly for?: string;
+    readonly labels: { readonly severity: "critical" | "warning" };
+    readonly annotations: { readonly summary: string; readonly description: string; readonly runbook_url: string };
+}
+
+/** The runbook sections the alerts link to (their headings' anchors in docs/runbooks.md). */
+export const RUNBOOK_ANCHORS = {
+    registryDown: "registry-down",
+    errors: "errors-and-failed-logins",
+    diskFull: "disk-full",
+    tls: "tls-renewal-failed",
+    backup: "backup-failing",
+    gc: "garbage-collection-or-verify-failed",
+    cache: "cache-over-its-size",
+} as const;
+
+/** Name of the rule group (and of the PrometheusRule object). */
+export const RULE_GROUP = "dso-registry";
+
+const DAY = 86400;
+
+interface Series {
+    readonly up: string;
+    readonly caddy: string;
+    readonly freeBytes: string;
+    readonly sizeBytes: string;
+}
+
+function seriesOf(p: RulesPlacement): Series {
+    if (p.kind === "external-host") {
+        return {
+            up: `up{job=~"${SCRAPE_JOBS.distribution}|${SCRAPE_JOBS.caddy}"} == 0`,
+            caddy: `job="${SCRAPE_JOBS.caddy}"`,
+            freeBytes: `${JOB_METRICS.dataFree}`,
+            sizeBytes: `${JOB_METRICS.dataSize}`,
+        };
+    }
+    const claim = `namespace="${p.namespace}",persistentvolumeclaim="${p.dataClaim}"`;
+    return {
+        up: `kube_deployment_status_replicas_available{namespace="${p.namespace}",deployment="${p.deployment}"} == 0`,
+        caddy: `namespace="${p.namespace}"`,
+        freeBytes: `kubelet_volume_stats_available_bytes{${claim}}`,
+        sizeBytes: `kubelet_volume_stats_capacity_bytes{${claim}}`,
+    };
+}
+
+/** The rules of the placement, in a fixed order. */
+export function alertRules(options: AlertRulesOptions): AlertRule[] {
+    const p = options.placement;
+    const s = seriesOf(p);
+    const rule = (
+        alert: string,
+        expr: string,
+        forDuration: string | undefined,
+        severity: "critical" | "warning",
+        anchor: string,
+        summary: string,
+        description: string,
+    ): AlertRule => ({
+        alert,
+        expr,
+        ...(forDuration ? { for: forDuration } : {}),
+        labels: { severity },
+        annotations: { summary, description, runbook_url: `${options.runbookBaseUrl}#${anchor}` },
+    });
+    // Requests Caddy passed to Distribution (its own 503s in the read-only window are not errors).
+    const proxied = `caddy_http_request_duration_seconds_count{${s.caddy},handler="reverse_proxy"`;
+    const rules: AlertRule[] = [
+        rule(
+            "DsoRegistryDown",
+            s.up,
+            "5m",
+            "critical",
+            RUNBOOK_ANCHORS.registryDown,
+            "The registry is down",
+            "Distribution or its front (Caddy) has not answered for 5 minutes: pushes and pulls fail.",
+        ),
+        rule(
+            "DsoRegistryErrorRate",
+            `sum(rate(${proxied},code=~"5.."}[5m])) / sum(rate(${proxied}}[5m])) > 0.05`,
+            "10m",
+            "critical",
+            RUNBOOK_ANCHORS.errors,
+            "More than 5% of the registry's answers are server errors",
+            "Over 10 minutes more than 5% of the requests the front passed to Distribution ended in a 5xx.",
+        ),
+        rule(
+            "DsoRegistryFailedLoginSpike",
+            `sum(increase(caddy_http_request_errors_total{${s.caddy},handler="authentication"}[10m])) > 100`,
+            undefined,
+            "warning",
+            RUNBOOK_ANCHORS.errors,
+            "Many refused logins",
+            "More than 100 requests were refused by the registry's basic authentication in 10 minutes (a client with a stale password, or someone guessing).",
+        ),
+        rule(
+            "DsoRegistryDiskFillingUp",
+            `predict_linear(${s.freeBytes}[6h], ${DAY}) < 0`,
+            "30m",
+            "warning",
+            RUNBOOK_ANCHORS.diskFull,
+            "The registry's data volume fills up within a day",
+            "At the rate of the last 6 hours, the registry's data volume is full within 24 hours.",
+        ),
+        rule(
+            "DsoRegistryDiskAlmostFull",
+            `${s.freeBytes} / ${s.sizeBytes} < 0.1`,
+            "5m",
+            "critical",
+            RUNBOOK_ANCHORS.diskFull,
+            "The registry's data volume is almost full",
+            "Less than 10% of the registry's data volume is free; pushes fail when it is full.",
+        ),
+    ];
+    rules.push(...certificateRules(p, rule));
+    rules.push(...jobRules(p, rule));
+    return rules;
+}
+
+type RuleMaker = (
+    alert: string,
+    expr: string,
+    forDuration: string | undefined,
+    severity: "critical" | "warning",
+    anchor: string,
+    summary: string,
+    description: string,
+) => AlertRule;
+
+function certificateRules(p: RulesPlacement, rule: RuleMaker): AlertRule[] {
+    let notAfter: string;
+    let renewalFailing: string;
+    if (p.kind === "external-host") {
+        notAfter = JOB_METRICS.certificateNotAfter;
+        // The hourly probe could not read the certificate the front serves, or it has a week left:
+        // Caddy renews an ACME certificate 30 days before, `pulumi up` a generated one in its last 30.
+        renewalFailing = `${JOB_METRICS.certificateProbe} == 0 or (${notAfter} - time()) < ${7 * DAY}`;
+    } else if (p.certManager) {
+        const cert = `namespace="${p.namespace}"`;
+        notAfter = `certmanager_certificate_expiration_timestamp_seconds{${cert}}`;
+        renewalFailing = `certmanager_certificate_ready_status{${cert},condition="False"} == 1`;
+    } else {
+        // The program's own certificate in the cluster: renewed by `pulumi up` (docs/runbooks.md).
+        return [];
+    }
+    return [
+        rule(
+            "DsoRegistryCertificateExpiring",
+            `(${notAfter} - time()) < ${21 * DAY}`,
+            "1h",
+            "warning",
+            RUNBOOK_ANCHORS.tls,
+            "The registry's certificate expires in less than 21 days",
+            "The certificate clients see expires in less than 21 days and has not been renewed.",
+        ),
+        rule(
+            "DsoRegistryCertificateRenewalFailing",
+            renewalFailing,
+            "1h",
+            "critical",
+            RUNBOOK_ANCHORS.tls,
+            "The registry's certificate is not being renewed",
+            "The certificate could not be read or checked, or renewal has failed and it expires within a week.",
+        ),
+    ];
+}
+
+function jobRules(p: RulesPlacement, rule: RuleMaker): AlertRule[] {
+    const rules: AlertRule[] = [];
+    if (p.kind === "external-host") {
+        const m = JOB_METRICS;
+        const task = (t: string) => `{task="${t}"}`;
+        if (p.backup) {
+            rules.push(
+                rule(
+                    "DsoRegistryBackupStale",
+                    `time() - ${m.lastSuccess}${task("backup")} > ${26 * 3600}`,
+                    undefined,
+                    "critical",
+                    RUNBOOK_ANCHORS.backup,
+                    "No successful backup for more than 26 hours",
+                    "The last successful backup of the registry is older than 26 hours.",
+                ),
+                rule(
+                    "DsoRegistryBackupFailed",
+                    `${m.success}${task("backup")} == 0`,
+                    undefined,
+                    "critical",
+                    RUNBOOK_ANCHORS.backup,
+                    "The last backup failed",
+                    "The last run of dso-registry-backup failed.",
+                ),
+            );
+        }
+        rules.push(
+            rule(
+                "DsoRegistryGarbageCollectionFailed",
+                `${m.success}${task("gc")} == 0`,
+                undefined,
+                "warning",
+                RUNBOOK_ANCHORS.gc,
+                "The last garbage collection failed",
+                "The last run of dso-registry-gc failed; the registry is writable again, but nothing was freed.",
+            ),
+            rule(
+                "DsoRegistryVerifyFailed",
+                `${m.success}${task("verify")} == 0`,
+                undefined,
+                "critical",
+                RUNBOOK_ANCHORS.gc,
+                "Tagged images are not served whole",
+                "dso-registry-verify found tagged images with a missing manifest or blob.",
+            ),
+        );
+        if (p.caches) {
+            rules.push(
+                rule(
+                    "DsoRegistryCacheOverSize",
+                    `${m.cacheSize} > ${m.cacheLimit}`,
+                    "2h",
+                    "warning",
+                    RUNBOOK_ANCHORS.cache,
+                    "A pull-through cache stays over its size",
+                    "A cache has been over its maxSize for 2 hours: the hourly prune does not bring it back.",
+                ),
+            );
+        }
+        return rules;
+    }
+    const ns = `namespace="${p.namespace}"`;
+    if (p.backupCronJob) {
+        rules.push(
+            rule(
+                "DsoRegistryBackupStale",
+                `time() - kube_cronjob_status_last_successful_time{${ns},cronjob="${p.backupCronJob}"} > ${26 * 3600}`,
+                undefined,
+                "critical",
+                RUNBOOK_ANCHORS.backup,
+                "No successful backup for more than 26 hours",
+                "The last successful backup job of the registry is older than 26 hours.",
+            ),
+            rule(
+                "DsoRegistryBackupFailed",
+                `kube_job_status_failed{${ns},job_name=~"${p.backupCronJob}-.*"} > 0`,
+                undefined,
+                "critical",
+                RUNBOOK_ANCHORS.backup,
+                "A backup job failed",
+                "A backup Job of the registry failed.",
+            ),
+        );
+    }
+    if (p.gcCronJob) {
+        // The GC job runs the verify step last: a failed verify fails the job.
+        rules.push(
+            rule(
+                "DsoRegistryGarbageCollectionFailed",
+                `kube_job_status_failed{${ns},job_name=~"${p.gcCronJob}-.*"} > 0`,
+                undefined,
+                "warning",
+                RUNBOOK_ANCHORS.gc,
+                "A garbage-collection job failed",
+                "A garbage-collection Job of the registry failed (the collection or the verify after it).",
+            ),
+        );
+    }
+    if (p.cacheClaims.length > 0) {
+        const claims = `${ns},persistentvolumeclaim=~"${p.cacheClaims.join("|")}"`;
+        rules.push(
+            rule(
+                "DsoRegistryCacheOverSize",
+                `kubelet_volume_stats_used_bytes{${claims}} / kubelet_volume_stats_capacity_bytes{${claims}} > 0.95`,
+                "2h",
+                "warning",
+                RUNBOOK_ANCHORS.cache,
+                "A pull-through cache's volume is full",
+                "A cache's volume has been more than 95% full for 2 hours.",
+            ),
+        );
+    }
+    return rules;
+}
+
+/** The rule groups, as both the rules file and a PrometheusRule's spec hold them. */
+export function ruleGroups(options: AlertRulesOptions): { groups: { name: string; rules: AlertRule[] }[] } {
+    return { groups: [{ name: RULE_GROUP, rules: alertRules(options) }] };
+}
+
+/** The rules file for a Prometheus (the external host's): `promtool check rules` reads it. */
+export function renderRulesFile(options: AlertRulesOptions): string {
+    return `# Managed by dso-registry: the registry's alerts. See docs/monitoring.md and docs/runbooks.md.\n${stringify(ruleGroups(options), { lineWidth: 0 })}`;
+}
