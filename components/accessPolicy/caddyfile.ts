@@ -420,7 +420,7 @@ function accessLog(log: AccessLog): string[] {
     const output =
         log.kind === "stdout"
             ? ["\t\toutput stdout"]
-            : ["\t\toutput file " + log.path + " {", "\t\t\troll_size 100MiB", "\t\t\troll_keep 10", "\t\t\troll_keep_for 720h", "\t\t}"];
+            : [`\t\toutput file ${log.path} {`, "\t\t\troll_size 100MiB", "\t\t\troll_keep 10", "\t\t\troll_keep_for 720h", "\t\t}"];
     return [
         "\tlog {",
         ...output,
@@ -448,16 +448,17 @@ export const REDACTED_LOG_FIELDS = [
  */
 function metricsSites(m: MetricsListener): string[] {
     const bind = m.bindAddress ? [`\tbind ${m.bindAddress}`] : [];
-    const sites = ["", `http://:${m.port} {`, ...bind, "\tmetrics /metrics", "\trespond 404", "}"];
+    // `route` keeps the order as written: Caddy's own order puts `respond` before `metrics`.
+    const sites = ["", `http://:${m.port} {`, ...bind, "\troute {", "\t\tmetrics /metrics", "\t\trespond 404", "\t}", "}"];
     if (m.registry) {
         sites.push(
             "",
             `http://:${m.registry.port} {`,
             ...bind,
-            "\thandle /metrics {",
-            `\t\treverse_proxy ${m.registry.upstream}`,
+            "\troute {",
+            `\t\treverse_proxy /metrics ${m.registry.upstream}`,
+            "\t\trespond 404",
             "\t}",
-            "\trespond 404",
             "}",
         );
     }

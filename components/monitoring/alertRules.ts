@@ -109,8 +109,10 @@ export function alertRules(options: AlertRulesOptions): AlertRule[] {
         labels: { severity },
         annotations: { summary, description, runbook_url: `${options.runbookBaseUrl}#${anchor}` },
     });
-    // Requests Caddy passed to Distribution (its own 503s in the read-only window are not errors).
-    const proxied = `caddy_http_request_duration_seconds_count{${s.caddy},handler="reverse_proxy"`;
+    // Caddy 2.6 labels its request series with the site's outermost handler only ("subroute"), so
+    // the code tells: the read-only window's 503 (the front's, or Distribution's read-only mode) is
+    // not an error, every other 5xx is.
+    const requests = `caddy_http_request_duration_seconds_count{${s.caddy}`;
     const rules: AlertRule[] = [
         rule(
             "DsoRegistryDown",
@@ -123,21 +125,21 @@ export function alertRules(options: AlertRulesOptions): AlertRule[] {
         ),
         rule(
             "DsoRegistryErrorRate",
-            `sum(rate(${proxied},code=~"5.."}[5m])) / sum(rate(${proxied}}[5m])) > 0.05`,
+            `sum(rate(${requests},code=~"5..",code!="503"}[5m])) / sum(rate(${requests}}[5m])) > 0.05`,
             "10m",
             "critical",
             RUNBOOK_ANCHORS.errors,
             "More than 5% of the registry's answers are server errors",
-            "Over 10 minutes more than 5% of the requests the front passed to Distribution ended in a 5xx.",
+            "Over 10 minutes more than 5% of the registry's requests ended in a server error (5xx other than the read-only window's 503).",
         ),
         rule(
             "DsoRegistryFailedLoginSpike",
-            `sum(increase(caddy_http_request_errors_total{${s.caddy},handler="authentication"}[10m])) > 100`,
+            `sum(increase(${requests},code="401"}[10m])) > 100 and sum(increase(${requests},code="401"}[10m])) > 0.25 * sum(increase(${requests}}[10m]))`,
             undefined,
             "warning",
             RUNBOOK_ANCHORS.errors,
             "Many refused logins",
-            "More than 100 requests were refused by the registry's basic authentication in 10 minutes (a client with a stale password, or someone guessing).",
+            "More than 100 requests were refused for want of valid credentials in 10 minutes, and they are over a quarter of all requests (every login starts with one challenge; this many is a client with a stale password, or someone guessing).",
         ),
         rule(
             "DsoRegistryDiskFillingUp",

@@ -50,14 +50,15 @@ export const TEXTFILE_DIR = "/var/lib/prometheus/node-exporter";
  * A `scrape_configs` file for a Prometheus on the host (every listener is on loopback), or for
  * `scrape_config_files`: Distribution, Caddy and node_exporter.
  */
-export function renderHostScrapeConfig(host = "127.0.0.1"): string {
+export function renderHostScrapeConfig(ports: { readonly [K in keyof typeof METRICS_PORTS]: number } = METRICS_PORTS): string {
+    const host = "127.0.0.1";
     const job = (name: string, port: number) => ({ job_name: name, static_configs: [{ targets: [`${host}:${port}`] }] });
     return `# Managed by dso-registry: the registry's metrics on the host's loopback. See docs/monitoring.md.\n${stringify(
         {
             scrape_configs: [
-                job(SCRAPE_JOBS.distribution, METRICS_PORTS.distribution),
-                job(SCRAPE_JOBS.caddy, METRICS_PORTS.caddy),
-                job(SCRAPE_JOBS.node, METRICS_PORTS.nodeExporter),
+                job(SCRAPE_JOBS.distribution, ports.distribution),
+                job(SCRAPE_JOBS.caddy, ports.caddy),
+                job(SCRAPE_JOBS.node, ports.nodeExporter),
             ],
         },
         { lineWidth: 0 },

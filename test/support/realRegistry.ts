@@ -132,6 +132,10 @@ export interface RealRegistryOptions {
      * external host and the in-cluster sidecar with filesystem storage do. Default true.
      */
     readonly blobShortcut?: boolean;
+    /** Distribution's and Caddy's metrics listeners on free loopback ports, as monitoring renders them. */
+    readonly metrics?: boolean;
+    /** Caddy's access log to a file in the scratch directory, as the external host renders it. */
+    readonly accessLog?: boolean;
 }
 
 export interface RealRegistry {
@@ -154,6 +158,10 @@ export interface RealRegistry {
     readonly registryConfig: string;
     /** Registry data directory (filesystem storage root). */
     readonly dataDir: string;
+    /** The metrics listeners' ports on 127.0.0.1 (with `metrics`). */
+    readonly metricsPorts?: { readonly distribution: number; readonly caddy: number };
+    /** Caddy's access log (with `accessLog`). */
+    readonly accessLogFile?: string;
     /** Scratch directory of this instance (removed on stop). */
     readonly dir: string;
     /** Logs so far. */
@@ -189,7 +197,10 @@ export async function startRealRegistry(options: RealRegistryOptions = {}): Prom
         const pull = makeAccount("cluster-pull");
         const dataDir = path.join(dir, "data-registry");
         const registryPort = await freePort();
+        const metricsPorts = options.metrics ? { distribution: await freePort(), caddy: await freePort() } : undefined;
+        const accessLogFile = options.accessLog ? path.join(dir, "access.log") : undefined;
         const registryConfig = renderRegistryConfig({
+            ...(metricsPorts ? { metricsAddr: `127.0.0.1:${metricsPorts.distribution}` } : {}),
             addr: `127.0.0.1:${registryPort}`,
             storage: { kind: "filesystem", rootDirectory: dataDir },
             deletesEnabled: options.policy?.deletesEnabled ?? true,
@@ -231,6 +242,8 @@ export async function startRealRegistry(options: RealRegistryOptions = {}): Prom
                 uiUpstream: options.policy?.uiUpstream,
                 readOnlySignals: options.policy?.readOnlySignals,
                 blobFiles: options.blobShortcut === false ? undefined : dataDir,
+                ...(metricsPorts ? { metrics: { port: metricsPorts.caddy, bindAddress: "127.0.0.1" } } : {}),
+                ...(accessLogFile ? { accessLog: { kind: "file", path: accessLogFile } } : {}),
             });
             const caddyfilePath = path.join(dir, "Caddyfile");
             writeFileSync(caddyfilePath, caddyfile);
@@ -255,6 +268,8 @@ export async function startRealRegistry(options: RealRegistryOptions = {}): Prom
             registryConfig,
             dataDir,
             dir,
+            ...(metricsPorts ? { metricsPorts } : {}),
+            ...(accessLogFile ? { accessLogFile } : {}),
             logs: () => ({ registry: registry.output(), caddy: caddy?.output() ?? "" }),
             stopDistribution: () => registry.stop(),
             async stop() {

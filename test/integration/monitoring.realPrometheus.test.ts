@@ -1,0 +1,208 @@
+/**
+ * Monitoring with the real software: Debian's Prometheus, on loopback with its own data directory,
+ * scrapes the real Distribution and Caddy started with the rendered config.yml and Caddyfile (their
+ * metrics listeners on loopback), and Debian's prometheus-node-exporter, whose textfile collector reads
+ * what the rendered job reporter and probe (dso-registry-report, dso-registry-metrics, run with
+ * $DSO_ROOT) leave. It loads the rendered scrape file and the external host's alert rules. A push and a
+ * pull must show in the scraped series, the job outcomes of a real garbage collection (Distribution's
+ * own `garbage-collect`) and a real restic backup must reach Prometheus, and a failed verify must
+ * fire its alert. The access log: after a push, a login and a failed login, no log holds a password,
+ * plain or base64.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { parse, stringify } from "yaml";
+import { probeScript, reporterScript } from "../../components/externalHost/hostMonitoring";
+import { renderRulesFile } from "../../components/monitoring/alertRules";
+import { renderHostScrapeConfig, TEXTFILE_DIR } from "../../components/monitoring/jobMetrics";
+import { curlStatus, makeOciImage, type RealRegistry, skopeoCopy, skopeoDelete, startRealRegistry } from "../support/realRegistry";
+import { freePort, privateDir, removeDir, run, runOk, type ServerProcess, startServer, waitForPort } from "../support/serverProcess";
+
+let reg: RealRegistry;
+let dir: string;
+let prometheus: ServerProcess | undefined;
+let nodeExporter: ServerProcess | undefined;
+let promUrl: string;
+
+beforeAll(async () => {
+    reg = await startRealRegistry({ metrics: true, accessLog: true, policy: { requiresAuthForPull: true } });
+    dir = privateDir("monitoring");
+    // The scripts run with $DSO_ROOT = the registry's scratch directory: the data directory is
+    // /data-registry below it, node_exporter's textfile directory TEXTFILE_DIR below it.
+    mkdirSync(path.join(reg.dir, TEXTFILE_DIR), { recursive: true });
+    const nodePort = await freePort();
+    nodeExporter = startServer("/usr/bin/prometheus-node-exporter", [
+        `--web.listen-address=127.0.0.1:${nodePort}`,
+        "--collector.disable-defaults",
+        "--collector.textfile",
+        `--collector.textfile.directory=${path.join(reg.dir, TEXTFILE_DIR)}`,
+    ]);
+    await waitForPort(nodePort, 30_000, "node_exporter");
+    const rulesFile = path.join(dir, "dso-registry.rules.yml");
+    writeFileSync(
+        rulesFile,
+        renderRulesFile({ placement: { kind: "external-host", backup: true, caches: false }, runbookBaseUrl: "docs/runbooks.md" }),
+    );
+    const ports = reg.metricsPorts!;
+    const scrape = parse(renderHostScrapeConfig({ distribution: ports.distribution, caddy: ports.caddy, nodeExporter: nodePort }));
+    const configFile = path.join(dir, "prometheus.yml");
+    writeFileSync(
+        configFile,
+        stringify({ global: { scrape_interval: "1s", evaluation_interval: "1s" }, rule_files: [rulesFile], ...scrape }),
+    );
+    const promPort = await freePort();
+    promUrl = `http://127.0.0.1:${promPort}`;
+    prometheus = startServer("/usr/bin/prometheus", [
+        `--config.file=${configFile}`,
+        `--storage.tsdb.path=${path.join(dir, "data")}`,
+        `--web.listen-address=127.0.0.1:${promPort}`,
+    ]);
+    await waitForPort(promPort, 60_000, "prometheus");
+});
+
+afterAll(async () => {
+    await prometheus?.stop();
+    await nodeExporter?.stop();
+    await reg?.stop();
+    if (dir) removeDir(dir);
+});
+
+/** Prometheus's answer to an instant query: each series' labels and value. */
+async function query(expr: string): Promise<{ metric: Record<string, string>; value: number }[]> {
+    const response = await fetch(`${promUrl}/api/v1/query?query=${encodeURIComponent(expr)}`);
+    const body = (await response.json()) as { data: { result: { metric: Record<string, string>; value: [number, string] }[] } };
+    return body.data.result.map((r) => ({ metric: r.metric, value: Number(r.value[1]) }));
+}
+
+/** Polls a query until it returns a series (scrapes run every second); fails with what it last saw. */
+async function eventually(expr: string, timeoutMs = 60_000): Promise<{ metric: Record<string, string>; value: number }[]> {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+        const result = await query(expr);
+        if (result.length > 0) return result;
+        if (Date.now() > until) throw new Error(`no series for ${expr} after ${timeoutMs} ms`);
+        await new Promise((r) => setTimeout(r, 1000));
+    }
+}
+
+/** Runs a rendered host script with $DSO_ROOT = the registry's scratch directory. */
+function hostRun(script: string, args: readonly string[], env: NodeJS.ProcessEnv = {}) {
+    const file = path.join(dir, `script-${randomBytes(4).toString("hex")}.sh`);
+    writeFileSync(file, script, { mode: 0o755 });
+    return run("/bin/sh", [file, ...args], { env: { ...process.env, DSO_ROOT: reg.dir, ...env } });
+}
+
+describe("a real Prometheus scrapes the registry's metrics listeners", () => {
+    test("every target is up", async () => {
+        for (const job of ["dso-registry-distribution", "dso-registry-caddy", "dso-registry-node"]) {
+            const [up] = await eventually(`up{job="${job}"} == 1`);
+            expect(up?.metric.job).toBe(job);
+        }
+    });
+
+    test("a push and a pull show in Distribution's and Caddy's series", async () => {
+        const image = makeOciImage(path.join(dir, "image"));
+        const target = `docker://${reg.authority}/team/app:1`;
+        expect(skopeoCopy(image.ref, target, { certDir: reg.certDir, creds: reg.push }).code).toBe(0);
+        expect(skopeoCopy(target, `oci:${path.join(dir, "pulled")}:1`, { certDir: reg.certDir, creds: reg.pull }).code).toBe(0);
+        const pushed = await eventually(
+            'registry_http_requests_total{job="dso-registry-distribution",handler="manifest",method="put"} > 0',
+        );
+        const pulled = await eventually(
+            'registry_http_requests_total{job="dso-registry-distribution",handler="manifest",method="get"} > 0',
+        );
+        const proxied = await eventually('caddy_http_request_duration_seconds_count{job="dso-registry-caddy",code="201"} > 0');
+        console.log(
+            "scraped:",
+            JSON.stringify({ pushed, pulled, proxied: proxied.map((s) => ({ ...s.metric, value: s.value })) }, undefined, 1),
+        );
+        expect(pushed[0]!.value).toBeGreaterThan(0);
+        expect(pulled[0]!.value).toBeGreaterThan(0);
+    });
+
+    test("the outcome of a real garbage collection and a real backup reaches Prometheus through node_exporter", async () => {
+        // Something for the collection to free: an image whose manifest is deleted.
+        const image = makeOciImage(path.join(dir, "doomed"), 256 * 1024);
+        const doomed = `docker://${reg.authority}/team/doomed:1`;
+        expect(skopeoCopy(image.ref, doomed, { certDir: reg.certDir, creds: reg.push }).code).toBe(0);
+        expect(skopeoDelete(doomed, { certDir: reg.certDir, creds: reg.push }).code).toBe(0);
+        const config = path.join(reg.dir, "config.yml");
+        const gc = hostRun(reporterScript(), ["gc", "/data-registry", "/usr/bin/docker-registry", "garbage-collect", config]);
+        expect(gc.code, gc.stdout + gc.stderr).toBe(0);
+        const repo = path.join(dir, "restic");
+        const backup = hostRun(
+            reporterScript(),
+            ["backup", "/data-registry", "restic", "--repo", repo, "--insecure-no-password", "backup", "--no-cache", reg.dataDir],
+            {},
+        );
+        if (backup.code !== 0) {
+            // restic before 0.17 has no --insecure-no-password: a password from the environment.
+            const password = { RESTIC_PASSWORD: randomBytes(12).toString("hex") };
+            runOk("restic", ["--repo", repo, "init"], { env: { ...process.env, ...password } });
+            const again = hostRun(
+                reporterScript(),
+                ["backup", "/data-registry", "restic", "--repo", repo, "backup", "--no-cache", reg.dataDir],
+                password,
+            );
+            expect(again.code, again.stdout + again.stderr).toBe(0);
+        }
+        const probe = hostRun(probeScript({ host: "127.0.0.1", port: reg.caddyPort!, certFile: "", dataDir: "/data-registry" }), []);
+        expect(probe.code, probe.stdout + probe.stderr).toBe(0);
+
+        const freed = await eventually('dso_registry_upkeep_bytes_freed{task="gc"} > 0');
+        const success = await eventually('dso_registry_upkeep_success{task=~"gc|backup"} == 1');
+        const lastBackup = await eventually('time() - dso_registry_upkeep_last_success_timestamp_seconds{task="backup"} < 600');
+        const notAfter = await eventually("dso_registry_certificate_not_after_timestamp_seconds - time() > 0");
+        const free = await eventually("dso_registry_data_free_bytes > 0");
+        console.log("job series:", JSON.stringify({ freed, success, lastBackup, notAfter, free }, undefined, 1));
+        expect(success.map((s) => s.metric.task).sort()).toEqual(["backup", "gc"]);
+        expect(freed[0]!.value).toBeGreaterThan(256 * 1024);
+    });
+
+    test("a failed verify fires its alert in the real Prometheus", async () => {
+        const verify = hostRun(reporterScript(), ["verify", "", "/bin/false"]);
+        expect(verify.code).not.toBe(0);
+        const until = Date.now() + 60_000;
+        let firing: string[] = [];
+        while (Date.now() < until) {
+            const response = await fetch(`${promUrl}/api/v1/alerts`);
+            const body = (await response.json()) as { data: { alerts: { labels: { alertname: string }; state: string }[] } };
+            firing = body.data.alerts.filter((a) => a.state === "firing").map((a) => a.labels.alertname);
+            if (firing.includes("DsoRegistryVerifyFailed")) break;
+            await new Promise((r) => setTimeout(r, 1000));
+        }
+        expect(firing).toContain("DsoRegistryVerifyFailed");
+        expect(firing).not.toContain("DsoRegistryGarbageCollectionFailed");
+    });
+});
+
+describe("the access log", () => {
+    test("after a push, a login and a failed login, no log holds a password, plain or base64", async () => {
+        const image = makeOciImage(path.join(dir, "logged"));
+        expect(skopeoCopy(image.ref, `docker://${reg.authority}/team/logged:1`, { certDir: reg.certDir, creds: reg.push }).code).toBe(0);
+        const ca = reg.ca.caCertFile;
+        expect(curlStatus(`${reg.url}/v2/`, { caCertFile: ca, account: reg.pull })).toBe(200);
+        const wrong = { username: reg.push.username, password: randomBytes(12).toString("base64url") };
+        expect(curlStatus(`${reg.url}/v2/`, { caCertFile: ca, account: wrong })).toBe(401);
+        // The log is written as requests end; give the last one a moment.
+        await new Promise((r) => setTimeout(r, 500));
+        const accessLog = readFileSync(reg.accessLogFile!, "utf8");
+        const entries = accessLog
+            .trim()
+            .split("\n")
+            .map((line) => JSON.parse(line) as { request: { headers: Record<string, string[]> }; user_id?: string; status: number });
+        expect(entries.some((e) => e.user_id === reg.push.username && e.status === 201)).toBe(true);
+        expect(entries.every((e) => !("Authorization" in e.request.headers))).toBe(true);
+        const logs = { access: accessLog, caddy: reg.logs().caddy, registry: reg.logs().registry };
+        const secrets = [reg.push, reg.pull, wrong].flatMap((a) => [
+            a.password,
+            Buffer.from(a.password).toString("base64"),
+            Buffer.from(`${a.username}:${a.password}`).toString("base64"),
+        ]);
+        for (const [name, text] of Object.entries(logs)) {
+            for (const secret of secrets) expect(text.includes(secret), `${name} log holds a credential`).toBe(false);
+        }
+    });
+});

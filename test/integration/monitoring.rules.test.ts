@@ -1,0 +1,229 @@
+/**
+ * The alert rules (components/monitoring/alertRules.ts) with Debian's promtool: `promtool check rules`
+ * on the rules file of each placement, and `promtool test rules` with, for every alert, series that
+ * make it fire and series that keep it quiet. The expected annotations are the rule's own, so a case
+ * checks the runbook link too. A table of cases that misses an alert fails.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { afterAll, describe, expect, test } from "vitest";
+import { stringify } from "yaml";
+import { type AlertRulesOptions, alertRules, renderRulesFile } from "../../components/monitoring/alertRules";
+import { run } from "../support/serverProcess";
+
+const RUNBOOKS = "https://docs.example.test/runbooks.md";
+const HOST: AlertRulesOptions = { placement: { kind: "external-host", backup: true, caches: true }, runbookBaseUrl: RUNBOOKS };
+const CLUSTER: AlertRulesOptions = {
+    placement: {
+        kind: "in-cluster",
+        namespace: "dso",
+        deployment: "registry",
+        dataClaim: "registry-data",
+        gcCronJob: "registry-gc",
+        backupCronJob: "registry-backup",
+        cacheClaims: ["registry-mirror-docker-io"],
+        certManager: true,
+    },
+    runbookBaseUrl: RUNBOOKS,
+};
+
+/** Series (promtool's expanding notation, one sample a minute), when to look, and the labels of the alert when it fires. */
+interface Case {
+    readonly series: Record<string, string>;
+    readonly at: string;
+    readonly labels: Record<string, string>;
+}
+
+/** For each alert: series that fire it, and series that keep it quiet (same evaluation time). */
+interface AlertCases {
+    readonly fires: Case;
+    readonly quiet: Omit<Case, "labels">;
+}
+
+const DAY = 86400;
+
+function commonCases(where: string, free: string, size: string): Record<string, AlertCases> {
+    const requests = (code: string) => `caddy_http_request_duration_seconds_count{${where},handler="subroute",code="${code}"}`;
+    return {
+        DsoRegistryErrorRate: {
+            fires: { series: { [requests("200")]: "0+10x30", [requests("502")]: "0+10x30" }, at: "25m", labels: {} },
+            // The read-only window's 503s are no errors.
+            quiet: { series: { [requests("200")]: "0+10x30", [requests("503")]: "0+10x30" }, at: "25m" },
+        },
+        DsoRegistryFailedLoginSpike: {
+            fires: { series: { [requests("401")]: "0+20x20", [requests("200")]: "0+20x20" }, at: "15m", labels: {} },
+            // A busy CI: many logins, each with its one challenge, among many more requests.
+            quiet: { series: { [requests("401")]: "0+20x20", [requests("200")]: "0+200x20" }, at: "15m" },
+        },
+        DsoRegistryDiskFillingUp: {
+            fires: { series: { [free]: "100000000000-200000000x420", [size]: "200000000000x420" }, at: "7h", labels: labelsOf(free) },
+            quiet: { series: { [free]: "100000000000x420", [size]: "200000000000x420" }, at: "7h" },
+        },
+        DsoRegistryDiskAlmostFull: {
+            fires: { series: { [free]: "5000000000x20", [size]: "100000000000x20" }, at: "15m", labels: labelsOf(free) },
+            quiet: { series: { [free]: "50000000000x20", [size]: "100000000000x20" }, at: "15m" },
+        },
+    };
+}
+
+/** The labels of a series written as `name{a="b",...}`, without the name. */
+function labelsOf(series: string): Record<string, string> {
+    const inner = /\{(.*)\}/.exec(series)?.[1] ?? "";
+    return Object.fromEntries([...inner.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1]!, m[2]!]));
+}
+
+/** A case whose single series is also the alert's labels (comparisons keep the series' labels). */
+function single(series: string, fires: string, quiet: string, at: string): AlertCases {
+    return { fires: { series: { [series]: fires }, at, labels: labelsOf(series) }, quiet: { series: { [series]: quiet }, at } };
+}
+
+const HOST_CASES: Record<string, AlertCases> = {
+    DsoRegistryDown: single('up{job="dso-registry-distribution",instance="127.0.0.1:5091"}', "0x10", "1x10", "10m"),
+    ...commonCases('job="dso-registry-caddy"', "dso_registry_data_free_bytes", "dso_registry_data_size_bytes"),
+    DsoRegistryCertificateExpiring: single(
+        "dso_registry_certificate_not_after_timestamp_seconds",
+        `${10 * DAY}x180`,
+        `${100 * DAY}x180`,
+        "2h",
+    ),
+    DsoRegistryCertificateRenewalFailing: single("dso_registry_certificate_probe_success", "0x180", "1x180", "2h"),
+    DsoRegistryBackupStale: single('dso_registry_upkeep_last_success_timestamp_seconds{task="backup"}', "0x1700", "0+60x1700", "27h"),
+    DsoRegistryBackupFailed: single('dso_registry_upkeep_success{task="backup"}', "0x5", "1x5", "2m"),
+    DsoRegistryGarbageCollectionFailed: single('dso_registry_upkeep_success{task="gc"}', "0x5", "1x5", "2m"),
+    DsoRegistryVerifyFailed: single('dso_registry_upkeep_success{task="verify"}', "0x5", "1x5", "2m"),
+    DsoRegistryCacheOverSize: {
+        fires: {
+            series: {
+                'dso_registry_cache_size_bytes{cache="dso-registry-mirror-docker-io"}': "30000000000x200",
+                'dso_registry_cache_limit_bytes{cache="dso-registry-mirror-docker-io"}': "20000000000x200",
+            },
+            at: "3h",
+            labels: { cache: "dso-registry-mirror-docker-io" },
+        },
+        quiet: {
+            series: {
+                'dso_registry_cache_size_bytes{cache="dso-registry-mirror-docker-io"}': "10000000000x200",
+                'dso_registry_cache_limit_bytes{cache="dso-registry-mirror-docker-io"}': "20000000000x200",
+            },
+            at: "3h",
+        },
+    },
+};
+
+const claim = (pvc: string) => `namespace="dso",persistentvolumeclaim="${pvc}"`;
+const CLUSTER_CASES: Record<string, AlertCases> = {
+    DsoRegistryDown: single('kube_deployment_status_replicas_available{namespace="dso",deployment="registry"}', "0x10", "1x10", "10m"),
+    ...commonCases(
+        'namespace="dso"',
+        `kubelet_volume_stats_available_bytes{${claim("registry-data")}}`,
+        `kubelet_volume_stats_capacity_bytes{${claim("registry-data")}}`,
+    ),
+    DsoRegistryCertificateExpiring: single(
+        'certmanager_certificate_expiration_timestamp_seconds{namespace="dso",name="registry-tls"}',
+        `${10 * DAY}x180`,
+        `${100 * DAY}x180`,
+        "2h",
+    ),
+    DsoRegistryCertificateRenewalFailing: single(
+        'certmanager_certificate_ready_status{namespace="dso",name="registry-tls",condition="False"}',
+        "1x180",
+        "0x180",
+        "2h",
+    ),
+    DsoRegistryBackupStale: single(
+        'kube_cronjob_status_last_successful_time{namespace="dso",cronjob="registry-backup"}',
+        "0x1700",
+        "0+60x1700",
+        "27h",
+    ),
+    DsoRegistryBackupFailed: single('kube_job_status_failed{namespace="dso",job_name="registry-backup-29000000"}', "1x5", "0x5", "2m"),
+    DsoRegistryGarbageCollectionFailed: single(
+        'kube_job_status_failed{namespace="dso",job_name="registry-gc-29000000"}',
+        "1x5",
+        "0x5",
+        "2m",
+    ),
+    DsoRegistryCacheOverSize: {
+        fires: {
+            series: {
+                [`kubelet_volume_stats_used_bytes{${claim("registry-mirror-docker-io")}}`]: "19900000000x200",
+                [`kubelet_volume_stats_capacity_bytes{${claim("registry-mirror-docker-io")}}`]: "20000000000x200",
+            },
+            at: "3h",
+            labels: { namespace: "dso", persistentvolumeclaim: "registry-mirror-docker-io" },
+        },
+        quiet: {
+            series: {
+                [`kubelet_volume_stats_used_bytes{${claim("registry-mirror-docker-io")}}`]: "10000000000x200",
+                [`kubelet_volume_stats_capacity_bytes{${claim("registry-mirror-docker-io")}}`]: "20000000000x200",
+            },
+            at: "3h",
+        },
+    },
+};
+
+const dir = mkdtempSync(path.join(tmpdir(), "dso-rules-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** promtool's unit-test file: one test per case, each with its own series. */
+function promtoolTests(options: AlertRulesOptions, cases: Record<string, AlertCases>, rulesFile: string): string {
+    const rules = new Map(alertRules(options).map((r) => [r.alert, r]));
+    const tests = Object.entries(cases).flatMap(([alert, c]) => {
+        const rule = rules.get(alert);
+        if (!rule) throw new Error(`no rule ${alert}`);
+        const seriesList = (s: Record<string, string>) => Object.entries(s).map(([series, values]) => ({ series, values }));
+        return [
+            {
+                name: `${alert} fires`,
+                interval: "1m",
+                input_series: seriesList(c.fires.series),
+                alert_rule_test: [
+                    {
+                        eval_time: c.fires.at,
+                        alertname: alert,
+                        exp_alerts: [{ exp_labels: { ...c.fires.labels, ...rule.labels }, exp_annotations: rule.annotations }],
+                    },
+                ],
+            },
+            {
+                name: `${alert} stays quiet`,
+                interval: "1m",
+                input_series: seriesList(c.quiet.series),
+                alert_rule_test: [{ eval_time: c.quiet.at, alertname: alert, exp_alerts: [] }],
+            },
+        ];
+    });
+    return stringify({ rule_files: [rulesFile], evaluation_interval: "1m", tests }, { lineWidth: 0 });
+}
+
+describe.each([
+    ["external host", HOST, HOST_CASES],
+    ["in-cluster", CLUSTER, CLUSTER_CASES],
+] as const)("alert rules (%s)", (placement, options, cases) => {
+    const slug = placement.replace(/\W+/g, "-");
+    const rulesFile = path.join(dir, `${slug}.rules.yml`);
+    writeFileSync(rulesFile, renderRulesFile(options));
+
+    test("promtool check rules accepts the rules file", () => {
+        const result = run("promtool", ["check", "rules", rulesFile]);
+        expect(result.stdout + result.stderr).toContain(`SUCCESS: ${alertRules(options).length} rules found`);
+        expect(result.code).toBe(0);
+    });
+
+    test("every alert has a case that fires it and one that keeps it quiet", () => {
+        expect(Object.keys(cases).sort()).toEqual(
+            alertRules(options)
+                .map((r) => r.alert)
+                .sort(),
+        );
+    });
+
+    test("promtool test rules: each alert fires on its series and stays quiet on the others", () => {
+        const testFile = path.join(dir, `${slug}.test.yml`);
+        writeFileSync(testFile, promtoolTests(options, cases, rulesFile));
+        const result = run("promtool", ["test", "rules", testFile]);
+        expect(result.stdout + result.stderr).toContain("SUCCESS");
+        expect(result.code, result.stdout + result.stderr).toBe(0);
+    });
+});

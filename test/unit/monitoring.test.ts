@@ -1,0 +1,106 @@
+/**
+ * The alert rules' links and placements (components/monitoring/alertRules.ts), and what monitoring
+ * adds to the rendered files: every runbook anchor is a heading of docs/runbooks.md, the metrics
+ * listeners are loopback-only on the host, and the access log drops credentials.
+ */
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
+import { describe, expect, it } from "vitest";
+import { renderCaddyfile } from "../../components/accessPolicy/caddyfile";
+import { type AlertRulesOptions, alertRules, RUNBOOK_ANCHORS } from "../../components/monitoring/alertRules";
+import { renderHostScrapeConfig } from "../../components/monitoring/jobMetrics";
+import { BASE_POLICY } from "../support/accessPolicy";
+
+const RUNBOOKS = path.resolve(__dirname, "../../docs/runbooks.md");
+
+/** GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens. */
+const anchorOf = (heading: string) =>
+    heading
+        .toLowerCase()
+        .replace(/[^\w\- ]/g, "")
+        .replace(/ /g, "-");
+
+const headings = readFileSync(RUNBOOKS, "utf8")
+    .split("\n")
+    .filter((line) => /^#{1,6} /.test(line))
+    .map((line) => anchorOf(line.replace(/^#+ /, "")));
+
+const PLACEMENTS: Record<string, AlertRulesOptions> = {
+    "external host": { placement: { kind: "external-host", backup: true, caches: true }, runbookBaseUrl: "docs/runbooks.md" },
+    "in-cluster": {
+        placement: {
+            kind: "in-cluster",
+            namespace: "dso",
+            deployment: "registry",
+            dataClaim: "registry-data",
+            gcCronJob: "registry-gc",
+            backupCronJob: "registry-backup",
+            cacheClaims: ["registry-mirror-docker-io"],
+            certManager: true,
+        },
+        runbookBaseUrl: "docs/runbooks.md",
+    },
+};
+
+describe("alert rules", () => {
+    it.each(Object.values(RUNBOOK_ANCHORS))("runbook anchor #%s is a heading of docs/runbooks.md", (anchor) => {
+        expect(headings).toContain(anchor);
+    });
+
+    it.each(Object.entries(PLACEMENTS))("every alert of the %s links to a runbook section that exists", (_name, options) => {
+        for (const rule of alertRules(options)) {
+            const [base, anchor] = rule.annotations.runbook_url.split("#");
+            expect(base).toBe("docs/runbooks.md");
+            expect(headings, rule.alert).toContain(anchor);
+        }
+    });
+
+    it("renders the same alerts for both placements, but for the ones a cluster reads from its GC Job", () => {
+        const host = alertRules(PLACEMENTS["external host"]!).map((r) => r.alert);
+        const cluster = alertRules(PLACEMENTS["in-cluster"]!).map((r) => r.alert);
+        expect(host.filter((a) => !cluster.includes(a))).toEqual(["DsoRegistryVerifyFailed"]);
+        expect(cluster.filter((a) => !host.includes(a))).toEqual([]);
+    });
+
+    it("leaves out the backup and cache alerts where nothing is backed up or cached", () => {
+        const alerts = alertRules({ placement: { kind: "external-host", backup: false, caches: false }, runbookBaseUrl: "x" }).map(
+            (r) => r.alert,
+        );
+        expect(alerts).not.toContain("DsoRegistryBackupStale");
+        expect(alerts).not.toContain("DsoRegistryCacheOverSize");
+    });
+});
+
+describe("the host's scrape file", () => {
+    it("names only loopback targets", () => {
+        const targets = [...renderHostScrapeConfig().matchAll(/- (\S+:\d+)/g)].map((m) => m[1]);
+        expect(targets).toEqual(["127.0.0.1:5091", "127.0.0.1:5092", "127.0.0.1:9100"]);
+    });
+});
+
+describe("the Caddyfile with monitoring", () => {
+    const caddyfile = renderCaddyfile({
+        ...BASE_POLICY,
+        metrics: { port: 5092, bindAddress: "127.0.0.1" },
+        accessLog: { kind: "file", path: "/var/log/caddy/access.log" },
+    });
+
+    it("serves Caddy's metrics on a loopback listener of their own, and only /metrics", () => {
+        expect(caddyfile).toContain("http://:5092 {\n\tbind 127.0.0.1\n\troute {\n\t\tmetrics /metrics\n\t\trespond 404\n\t}\n}");
+        expect(caddyfile).toContain("\t\tprotocols h1 h2\n\t\tmetrics\n\t}");
+    });
+
+    it("logs JSON without Authorization, cookies or Set-Cookie, rotated", () => {
+        for (const field of ["request>headers>Authorization", "request>headers>Cookie", "resp_headers>Set-Cookie"]) {
+            expect(caddyfile).toContain(`${field} delete`);
+        }
+        expect(caddyfile).toContain("wrap json");
+        expect(caddyfile).toContain("roll_size 100MiB");
+    });
+
+    it("has no metrics listener or access log unless asked", () => {
+        const plain = renderCaddyfile(BASE_POLICY);
+        expect(plain).not.toContain("metrics");
+        expect(plain).not.toContain("log {");
+    });
+});
