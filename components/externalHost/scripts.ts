@@ -12,6 +12,7 @@
  */
 import * as path from "node:path";
 import { REGISTRY_DRAIN_SECONDS } from "../distribution/registryConfig";
+import { JOB_METRICS } from "../monitoring/jobMetrics";
 import { DISTRIBUTION } from "../shared/facts";
 import { fingerprint } from "../shared/fingerprint";
 import { renderShellScript, type ShellParams } from "../shared/shellScript";
@@ -368,6 +369,11 @@ export function statusScript(spec: ContainerSpec, targets: StatusTargets): strin
         TEXTFILE_DIR: targets.textfileDir,
         CACHES_DIR: mirrorsDirOf(spec.layout.dataDir),
         TASKS: [...REPORTED_TASKS],
+        LAST_RUN: JOB_METRICS.lastRun,
+        LAST_SUCCESS: JOB_METRICS.lastSuccess,
+        SUCCESS: JOB_METRICS.success,
+        DURATION: JOB_METRICS.duration,
+        BYTES_FREED: JOB_METRICS.bytesFreed,
     });
 }
 

@@ -201,7 +201,8 @@ export const SIDECAR_TLS: SidecarTlsListener = {
  * the certificate by the name the client asks for.
  */
 export function renderSidecarCaddyfile(policy: AccessPolicy, tls?: SidecarTlsListener): string {
-    const text = renderCaddyfile(policy);
+    // With the TLS site, the metrics listeners (and their global option) come once, from its render.
+    const text = renderCaddyfile(tls ? { ...policy, metrics: undefined } : policy);
     const label = `http://${policy.siteAddress}:${policy.port} {`;
     const lines = text.split("\n");
     const index = lines.indexOf(label);

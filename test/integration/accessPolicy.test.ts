@@ -34,6 +34,20 @@ const variants: [string, Partial<AccessPolicy>][] = [
         "blob shortcut in the plain HTTP sidecar with the UI",
         { blobFiles: "/var/lib/registry", tls: { kind: "plain-http" }, port: 5000, admin: "off", uiUpstream: "127.0.0.1:8081" },
     ],
+    [
+        "external host with monitoring: loopback metrics listener, rotated JSON access log",
+        { metrics: { port: 5092, bindAddress: "127.0.0.1" }, accessLog: { kind: "file", path: "/tmp/dso-registry-access.log" } },
+    ],
+    [
+        "sidecar with monitoring: metrics and Distribution's relayed, access log on stdout",
+        {
+            tls: { kind: "plain-http" },
+            port: 5000,
+            admin: "off",
+            metrics: { port: 5092, registry: { port: 5093, upstream: "127.0.0.1:5091" } },
+            accessLog: { kind: "stdout" },
+        },
+    ],
 ];
 
 describe("renderCaddyfile passes caddy validate", () => {

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, expect, test } from "vitest";
 import { hostReporting, monitoringPaths, reporterScript } from "../../components/externalHost/hostMonitoring";
-import { type ContainerSpec, defaultHostLayout, gcScript, hostPaths } from "../../components/externalHost/scripts";
+import { type ContainerSpec, defaultHostLayout, gcScript, hostPaths, statusScript } from "../../components/externalHost/scripts";
 
 const layout = defaultHostLayout("/srv/data/registry");
 const spec: ContainerSpec = { name: "dso-registry", image: "registry:2.8.3", hostPort: 5000, layout };
@@ -73,4 +73,19 @@ test("without monitoring the script runs as before and leaves no outcome", () =>
     place(hostPaths(layout).gcScript, gcScript(spec, "spec-1", false));
     expect(runGc().status).toBe(0);
     expect(existsSync(path.join(root, paths.textfileDir))).toBe(false);
+});
+
+test("dso-registry-status shows each job's last run with its result, and the ones that never ran", () => {
+    expect(runGc().status).toBe(0);
+    writeFileSync(path.join(root, "exec-fails"), "");
+    expect(runGc().status).not.toBe(0);
+    place("/bin/systemctl", "#!/bin/sh\necho caddy.service active\n");
+    // Nothing listens on this port: the status says it could not read the certificate.
+    const status = statusScript(spec, { host: "registry.example.test", port: 1, textfileDir: paths.textfileDir });
+    const env = { ...process.env, DSO_ROOT: root, PATH: `${path.join(root, "bin")}:${process.env.PATH}` };
+    const result = spawnSync("/bin/sh", ["-c", status], { env, encoding: "utf8" });
+    expect(result.stdout).toMatch(/^gc: FAILED at \d{4}-\d\d-\d\d \d\d:\d\d UTC in \d+ s; last success \d{4}-\d\d-\d\d \d\d:\d\d UTC$/m);
+    expect(result.stdout).toContain("backup: never ran");
+    expect(result.stdout).toContain("could not read the certificate served on 127.0.0.1:1");
+    expect(result.stdout).toContain("== free disk");
 });

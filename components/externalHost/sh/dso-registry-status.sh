@@ -4,6 +4,7 @@
 # the one the front serves on HOST:PORT (asked on loopback); the jobs' outcomes are the files they
 # leave in TEXTFILE_DIR (empty: monitoring is off, they leave none); the caches live under CACHES_DIR.
 : "${CONTAINER:?}" "${DATA_DIR:?}" "${BUCKET?}" "${HOST:?}" "${PORT:?}" "${TEXTFILE_DIR?}" "${CACHES_DIR:?}" "${TASKS:?}"
+: "${LAST_RUN:?}" "${LAST_SUCCESS:?}" "${SUCCESS:?}" "${DURATION:?}" "${BYTES_FREED:?}"
 echo "== container"; docker ps -a --filter "name=^/$CONTAINER\$" --format '{{.Names}} {{.Image}} {{.Status}} {{.Labels}}'
 echo "== last log lines"; docker logs --tail 20 "$CONTAINER" 2>&1
 echo "== caddy"; systemctl --no-pager --lines=5 status caddy 2>&1 || true
@@ -23,14 +24,14 @@ else
         file="${DSO_ROOT:-}$TEXTFILE_DIR/dso_registry_$task.prom"
         if [ ! -f "$file" ]; then echo "$task: never ran"; continue; fi
         value() { sed -n "s/^$1{task=\"$task\"} //p" "$file" | head -n 1; }
-        last=$(value dso_registry_upkeep_last_run_timestamp_seconds)
-        success=$(value dso_registry_upkeep_last_success_timestamp_seconds)
-        result=FAILED; [ "$(value dso_registry_upkeep_success)" = 1 ] && result=ok
-        line="$task: $result at $(date -u -d "@$last" '+%Y-%m-%d %H:%M UTC') in $(value dso_registry_upkeep_duration_seconds) s"
+        last=$(value "$LAST_RUN")
+        success=$(value "$LAST_SUCCESS")
+        result=FAILED; [ "$(value "$SUCCESS")" = 1 ] && result=ok
+        line="$task: $result at $(date -u -d "@$last" '+%Y-%m-%d %H:%M UTC') in $(value "$DURATION") s"
         if [ "$result" = FAILED ]; then
             if [ -n "$success" ]; then line="$line; last success $(date -u -d "@$success" '+%Y-%m-%d %H:%M UTC')"; else line="$line; never succeeded"; fi
         fi
-        freed=$(value dso_registry_upkeep_bytes_freed)
+        freed=$(value "$BYTES_FREED")
         if [ "${freed:-0}" -gt 0 ]; then line="$line; freed $((freed / 1048576)) MiB"; fi
         echo "$line"
     done
