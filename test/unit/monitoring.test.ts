@@ -3,10 +3,13 @@
  * adds to the rendered files: every runbook anchor is a heading of docs/runbooks.md, the metrics
  * listeners are loopback-only on the host, and the access log drops credentials.
  */
-import { readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { renderCaddyfile } from "../../components/accessPolicy/caddyfile";
+import { nodeExporterScript } from "../../components/externalHost/hostMonitoring";
 import { type AlertRulesOptions, alertRules, RUNBOOK_ANCHORS } from "../../components/monitoring/alertRules";
 import { renderHostScrapeConfig } from "../../components/monitoring/jobMetrics";
 import { BASE_POLICY } from "../support/accessPolicy";
@@ -102,5 +105,28 @@ describe("the Caddyfile with monitoring", () => {
         const plain = renderCaddyfile(BASE_POLICY);
         expect(plain).not.toContain("metrics");
         expect(plain).not.toContain("log {");
+    });
+});
+
+describe("node_exporter on the host", () => {
+    it("is told to listen on loopback before anything else, and a second run changes nothing", () => {
+        const root = mkdtempSync(path.join(tmpdir(), "dso-node-exporter-"));
+        try {
+            // Stand-ins: the exporter is installed, systemd is not running here.
+            const bin = path.join(root, "bin");
+            mkdirSync(bin);
+            writeFileSync(path.join(bin, "prometheus-node-exporter"), "#!/bin/sh\n", { mode: 0o755 });
+            const env = { ...process.env, DSO_ROOT: root, PATH: `${bin}:${process.env.PATH}` };
+            const first = spawnSync("/bin/sh", ["-c", nodeExporterScript(false)], { env, encoding: "utf8" });
+            expect(first.status, first.stderr).toBe(0);
+            expect(first.stdout).toContain("changed node exporter: listening on 127.0.0.1:9100");
+            expect(readFileSync(path.join(root, "etc/default/prometheus-node-exporter"), "utf8")).toContain(
+                'ARGS="--web.listen-address=127.0.0.1:9100 --collector.textfile.directory=/var/lib/prometheus/node-exporter"',
+            );
+            const second = spawnSync("/bin/sh", ["-c", nodeExporterScript(false)], { env, encoding: "utf8" });
+            expect(second.stdout.trim()).toBe("unchanged node exporter");
+        } finally {
+            rmSync(root, { recursive: true, force: true });
+        }
     });
 });

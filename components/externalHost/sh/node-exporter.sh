@@ -28,7 +28,7 @@ if ! command -v prometheus-node-exporter >/dev/null 2>&1; then
     changed=1
 fi
 if [ -z "$changed" ]; then echo "unchanged node exporter"; exit 0; fi
-if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+if command -v systemctl >/dev/null 2>&1 && [ -d "${DSO_ROOT:-}/run/systemd/system" ]; then
     systemctl restart prometheus-node-exporter
 fi
 echo "changed node exporter: listening on $LISTEN, textfile collector in $TEXTFILE_DIR"
