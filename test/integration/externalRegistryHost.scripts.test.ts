@@ -212,7 +212,8 @@ describe("the external host's scripts over SSH, against a real Docker engine", (
             image: "registry:2.8.3",
             args: ["sh", "-c", 'umask 0007 && exec registry serve "$1"', "registry", "/etc/dso-registry/config.yml"],
             restart: "unless-stopped",
-            ports: {},
+            // No API port (Distribution is on a unix socket); only its metrics listener (monitoring, on by default), on loopback.
+            ports: { "5091/tcp": [{ HostIp: "127.0.0.1", HostPort: "5091" }] },
             label: synthFingerprint(),
             mounts: [
                 [onDisk("/etc/dso-registry"), "/etc/dso-registry", false],
