@@ -224,6 +224,11 @@ describe("the external host's scripts over SSH, against a real Docker engine", (
         expect(runOk(synthCommand("registry-host-caddy-reload.create"))).toBe("reloaded caddy");
         const check = runOk(checkScript());
         expect(check.split("\n").filter((l) => l.startsWith("ok"))).toHaveLength(3);
+        // Distribution's metrics answer on the host's loopback, and not on its network address.
+        const metrics = (host: string) =>
+            ns.run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5", `http://${host}:5091/metrics`]).stdout;
+        expect(metrics("127.0.0.1")).toBe("200");
+        expect(metrics(ns.address)).toBe("000");
     });
 
     test("no path around the front: Distribution's former port and Caddy's TCP admin endpoint refuse connections", () => {

@@ -92,7 +92,20 @@ function ageCachedBlobs(blobs: readonly string[]): Date {
     return twoHoursAgo;
 }
 
-const runPrune = (script: string): string => runRemote(script);
+/** The synth's job reporter, which the prune script runs itself through (monitoring, on in the prod stack). */
+const REPORTER = "/usr/local/sbin/dso-registry-report";
+
+/** Places the prune script (and the synth's reporter) where the synth puts them, and runs it as cron does. */
+function runPrune(script: string): string {
+    for (const [hostPath, body] of [
+        [REPORTER, readFileSync(path.join(hostDir, REPORTER), "utf8")],
+        [PRUNE_SCRIPT, script],
+    ] as const) {
+        mkdirSync(path.dirname(onDisk(hostPath)), { recursive: true });
+        writeFileSync(onDisk(hostPath), body, { mode: 0o755 });
+    }
+    return runRemote(`exec "$DSO_ROOT${PRUNE_SCRIPT}"`);
+}
 
 /** Blob data files in the cache's storage. */
 function cachedBlobFiles(): string[] {
@@ -216,6 +229,14 @@ describe("the external host's pull-through cache and its prune job, over SSH aga
         const out = runPrune(readFileSync(path.join(hostDir, PRUNE_SCRIPT), "utf8"));
         expect(out).toMatch(new RegExp(`^${cache.container.replace(/\./g, "\\.")}: \\d+ KiB of 52428800 KiB$`, "m"));
         expect(out).toContain("dso-registry-mirror-ghcr.io: no cache yet");
+        // Its outcome and the caches' sizes, left for node_exporter's textfile collector.
+        const textfiles = onDisk("/var/lib/prometheus/node-exporter");
+        expect(readFileSync(path.join(textfiles, "dso_registry_cache-prune.prom"), "utf8")).toMatch(
+            /^dso_registry_upkeep_success\{task="cache-prune"\} 1$/m,
+        );
+        expect(readFileSync(path.join(textfiles, "dso_registry_caches.prom"), "utf8")).toMatch(
+            new RegExp(`^dso_registry_cache_limit_bytes\\{cache="${cache.container.replace(/\./g, "\\.")}"\\} ${52428800 * 1024}$`, "m"),
+        );
         expect(containerState()).toEqual(before);
         expect(cachedBlobFiles()).toEqual(blobs);
     });
