@@ -96,6 +96,14 @@ function synthFingerprint(): string {
 
 const checkScript = () => synthCommand("registry-host-check-run.create");
 
+/** The job reporter the synth places, and a series of the outcome it left for node_exporter's textfile collector. */
+const REPORTER = "/usr/local/sbin/dso-registry-report";
+function outcome(task: string, series: string): number | undefined {
+    const file = onDisk(`/var/lib/prometheus/node-exporter/dso_registry_${task}.prom`);
+    const value = new RegExp(`^dso_registry_upkeep_${series}\\{task="${task}"\\} (\\d+)$`, "m").exec(readFileSync(file, "utf8"))?.[1];
+    return value === undefined ? undefined : Number(value);
+}
+
 function caddyfile(): string {
     return renderCaddyfile({
         siteAddress: HOST,
@@ -347,6 +355,8 @@ describe("the external host's scripts over SSH, against a real Docker engine", (
     test("garbage collection runs read-only, frees the blobs of deleted manifests, and brings the registry back writable", () => {
         placeAsSynth("maintenance-gc-script", synthFile(paths.gcScript));
         placeAsSynth("maintenance-verify-script", synthFile(paths.verifyScript));
+        // The jobs run themselves through the reporter (monitoring, on in the prod stack).
+        placeAsSynth("monitoring-reporter", synthFile(REPORTER));
         const ref = pushImage("team/gc", "old");
         const digest = pusher.dockerOk(["inspect", "-f", "{{index .RepoDigests 0}}", ref]).split("@")[1]!;
         const manifest = ns.run("curl", [
@@ -379,6 +389,10 @@ describe("the external host's scripts over SSH, against a real Docker engine", (
         expect(after?.Args).toEqual(["sh", "-c", 'umask 0007 && exec registry serve "$1"', "registry", "/etc/dso-registry/config.yml"]);
         // The check that follows the collection found every tagged image whole.
         expect(out).toMatch(/verified: \d+ tagged images, \d+ blobs, all served/);
+        // Both outcomes are left for node_exporter: the collection freed the deleted image's blobs.
+        expect(outcome("gc", "success")).toBe(1);
+        expect(outcome("gc", "bytes_freed")).toBeGreaterThan(0);
+        expect(outcome("verify", "success")).toBe(1);
         pushImage("team/app", "after-gc");
     });
 
@@ -395,9 +409,12 @@ describe("the external host's scripts over SSH, against a real Docker engine", (
         writeFileSync(`${blobDir}/data`, "not a manifest");
         try {
             const before = inspect()?.Id;
+            const lastSuccess = outcome("gc", "last_success_timestamp_seconds");
             const result = ssh.runScript(`sh "$DSO_ROOT"${paths.gcScript}`);
             expect(result.code).not.toBe(0);
             expect(result.stderr).toContain("failed to garbage collect");
+            expect(outcome("gc", "success")).toBe(0);
+            expect(outcome("gc", "last_success_timestamp_seconds")).toBe(lastSuccess);
             const after = inspect();
             expect([after?.Id === before, after?.State.Running, after?.Config.Labels["dso-registry.spec"]]).toEqual([
                 false,
