@@ -152,7 +152,11 @@ describe("a real Prometheus scrapes the registry's metrics listeners", () => {
         expect(probe.code, probe.stdout + probe.stderr).toBe(0);
 
         const freed = await eventually('dso_registry_upkeep_bytes_freed{task="gc"} > 0');
-        const success = await eventually('dso_registry_upkeep_success{task=~"gc|backup"} == 1');
+        // Each file is scraped on its own schedule: wait for both outcomes.
+        await eventually('dso_registry_upkeep_success{task="backup"} == 1');
+        const success = await eventually(
+            'dso_registry_upkeep_success{task=~"gc|backup"} == 1 and on() count(dso_registry_upkeep_success{task=~"gc|backup"} == 1) == 2',
+        );
         const lastBackup = await eventually('time() - dso_registry_upkeep_last_success_timestamp_seconds{task="backup"} < 600');
         const notAfter = await eventually("dso_registry_certificate_not_after_timestamp_seconds - time() > 0");
         const free = await eventually("dso_registry_data_free_bytes > 0");
