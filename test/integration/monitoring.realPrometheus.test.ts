@@ -72,6 +72,8 @@ afterAll(async () => {
 /** Prometheus's answer to an instant query: each series' labels and value. */
 async function query(expr: string): Promise<{ metric: Record<string, string>; value: number }[]> {
     const response = await fetch(`${promUrl}/api/v1/query?query=${encodeURIComponent(expr)}`);
+    // 503 while Prometheus opens its storage after start: no series yet.
+    if (!response.ok) return [];
     const body = (await response.json()) as { data: { result: { metric: Record<string, string>; value: [number, string] }[] } };
     return body.data.result.map((r) => ({ metric: r.metric, value: Number(r.value[1]) }));
 }
