@@ -41,6 +41,8 @@ async function startFront(dir: string, requiresAuthForPull: boolean): Promise<Fr
         caddyfileFor: (policy) =>
             renderCaddyfile({
                 ...policy,
+                // As both placements render it: the Maven deploy account is known, not checked against the decoy.
+                knownUsers: [...(policy.knownUsers ?? []), deploy.username],
                 maven: { pathPrefix: PREFIX, upstream: backend.address, deployUsersFile, requiresAuthForPull },
             }),
     });

@@ -31,6 +31,7 @@ import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
+import { TOKEN_PATH } from "../../components/accessPolicy/policy";
 import { renderUsersFile } from "../../components/accessPolicy/usersFile";
 import { renderRegistryConfig } from "../../components/distribution/registryConfig";
 import { IN_CLUSTER_BACKUP } from "../../components/inCluster/backup";
@@ -310,7 +311,10 @@ export async function startRegistryPodStandIn(objects: readonly K8sObject[], hos
         .split(IN_CLUSTER.registryAddr)
         .join(`127.0.0.1:${registryPort}`)
         .replace(`http://:${IN_CLUSTER.servicePort} {`, `http://:${frontPort} {\n\tbind 127.0.0.1`)
-        .replace(`${host}:${IN_CLUSTER.tlsPort} {`, `${host}:${tlsPort} {\n\tbind 127.0.0.1`);
+        .replace(`${host}:${IN_CLUSTER.tlsPort} {`, `${host}:${tlsPort} {\n\tbind 127.0.0.1`)
+        // The realm names the registry's public host on 443, the ingress's port; here the TLS site's port.
+        .split(`://${host}${TOKEN_PATH}`)
+        .join(`://${host}:${tlsPort}${TOKEN_PATH}`);
     place(path.join(podDir, "Caddyfile"), caddyfile);
     for (const [key, text] of Object.entries(config)) {
         if (key === "config.yml" || key === "Caddyfile") continue;
