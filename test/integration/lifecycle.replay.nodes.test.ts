@@ -1,0 +1,218 @@
+/**
+ * Plans of test/unit/lifecycle.plan.test.ts replayed on a node: the prod stack's node trust for one
+ * node (k3s-server-1), deployed as config A's `up` would (each of its commands' create, in
+ * registration order), then the plan to config B run step by step in the plan's order (an update runs
+ * create with the new inputs, a replacement deletes first when the plan says so, the deletes at the
+ * end run the *old* delete script: test/support/plan.ts), each script through a real OpenSSH server
+ * into a private root ($DSO_ROOT) that plays the node. Then B is destroyed the same way.
+ *
+ * Each row asserts: no step fails; nothing stale is left (no path and no file on the node names
+ * anything of A's that B dropped: the old host's certs.d directory, its CA file, its registries.yaml
+ * entry, its /etc/hosts line); B's files are there and valid (hosts.toml parsed as TOML, registries.yaml
+ * with a parser that refuses duplicate keys, every CA file named is a certificate); after B's destroy
+ * the node holds only what the operator had.
+ *
+ * A is the prod stack with a generated CA (so nodes get a CA file) and nodes.registryAddress (so they
+ * get an /etc/hosts block): prod's own ACME certificate needs neither. The generated CA's PEM exists
+ * only after deployment (the mock gives a placeholder): a CA made at test time takes its place. There is no systemd or k3s
+ * here: `systemctl` and `k3s` are stand-ins on PATH (as in test/integration/nodeTrustSsh.test.ts).
+ */
+import { spawnSync } from "node:child_process";
+import { chmodSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import * as YAML from "yaml";
+import { UNKNOWN } from "../../tools/mockRuntime";
+import { describePlan, planOf, type Step } from "../support/plan";
+import { makeTestCa } from "../support/realRegistry";
+import { privateDir, removeDir } from "../support/serverProcess";
+import { type SshServer, startSshServer } from "../support/sshServer";
+import { committedState, edited, type Raw, run, type StackState } from "../support/transitions";
+
+const NODE = "node-trust-k3s-server-1-";
+const OLD_HOST = "registry.dso.example.com";
+const NEW_HOST = "registry-02.dso.example.com";
+const ADDRESS = "10.20.0.5";
+const ORIGINAL_HOSTS = "127.0.0.1 localhost\n10.1.1.1 other.example.test\n";
+/** Files the stand-ins write; not the node's. */
+const STAND_IN_FILES = new Set(["systemctl.log", "k3s.log", "active-units", "node-ready"]);
+
+let ssh: SshServer;
+let stubs: string;
+/** A real CA certificate, placed where the mock's placeholder for the generated one would go. */
+let caPem: string;
+
+/** A script as a root session runs it: the prod stack's `sudo -n ` prefix dropped (sudo would drop DSO_ROOT). */
+const asRoot = (script: string) => script.replace(/^sudo -n /, "");
+
+/** The scripts of one step with their stdin, in the order the engine runs them (see plan.ts). */
+function scriptsWithInput(step: Step): { what: string; script: string; stdin?: string }[] {
+    const out: { what: string; script: string; stdin?: string }[] = [];
+    const add = (phase: string, script: unknown, stdin?: unknown) => {
+        if (typeof script === "string" && script)
+            out.push({ what: `${phase} ${step.name}`, script, stdin: typeof stdin === "string" ? stdin : undefined });
+    };
+    if (step.op === "create") add("create", step.news?.create, step.news?.stdin);
+    if (step.op === "update") add("update", step.news?.update ?? step.news?.create, step.news?.stdin);
+    if (step.op === "replace") {
+        if (step.deleteBeforeReplace) add("delete", step.olds?.delete);
+        add("create", step.news?.create, step.news?.stdin);
+    }
+    if (step.op === "delete" && !step.retained) add("delete", step.olds?.delete);
+    return out;
+}
+
+/** The node's steps of a plan, in its order. */
+const nodeSteps = (steps: readonly Step[]) => steps.filter((s) => s.name.startsWith(NODE) && s.type === "command:remote:Command");
+
+/** Runs every script of the node's steps; returns the steps run (for the report). */
+function replay(steps: readonly Step[], context: string): void {
+    for (const step of nodeSteps(steps)) {
+        for (const s of scriptsWithInput(step)) {
+            // The generated CA's PEM is known only after deployment: the mock gives a placeholder.
+            const stdin = s.stdin?.trim() === UNKNOWN ? caPem : (s.stdin ?? "");
+            const r = ssh.runScript(asRoot(s.script), stdin);
+            if (r.code !== 0) throw new Error(`${s.what} failed (${r.code}):\n${r.stdout}\n${r.stderr}\n${context}`);
+        }
+    }
+}
+
+/** Every file and directory under the node's root (absolute node paths), stand-ins' files left out. */
+function tree(dir = ssh.root, prefix = ""): string[] {
+    const out: string[] = [];
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+        if (!prefix && STAND_IN_FILES.has(entry.name)) continue;
+        const p = `${prefix}/${entry.name}`;
+        out.push(entry.isDirectory() ? `${p}/` : p);
+        if (entry.isDirectory()) out.push(...tree(path.join(dir, entry.name), p));
+    }
+    return out;
+}
+
+/** Paths on the node that name `text`, or whose content does. */
+const naming = (text: string) => tree().filter((p) => p.includes(text) || (!p.endsWith("/") && (ssh.readFile(p) ?? "").includes(text)));
+
+/** A TOML file as a TOML 1.0 parser reads it (Python's tomllib), or the parser's error. */
+function parseToml(absolute: string): Record<string, unknown> {
+    const r = spawnSync("python3", ["-c", "import json,sys,tomllib; print(json.dumps(tomllib.load(open(sys.argv[1],'rb'))))", absolute], {
+        encoding: "utf8",
+    });
+    if (r.status !== 0) throw new Error(`${absolute} is not TOML: ${r.stderr}`);
+    return JSON.parse(r.stdout) as Record<string, unknown>;
+}
+
+/** Whether a node file holds a PEM certificate openssl reads. */
+const isCertificate = (absolute: string) =>
+    spawnSync("openssl", ["x509", "-noout", "-in", path.join(ssh.root, absolute)], { encoding: "utf8" }).status === 0;
+
+/** A node as the operator left it: their /etc/hosts, the runtime's config directory, k3s running and Ready. */
+function freshNode(): void {
+    rmSync(ssh.root, { recursive: true, force: true });
+    mkdirSync(path.join(ssh.root, "etc/rancher/k3s"), { recursive: true });
+    mkdirSync(path.join(ssh.root, "etc/containerd"), { recursive: true });
+    writeFileSync(path.join(ssh.root, "etc/hosts"), ORIGINAL_HOSTS);
+    writeFileSync(path.join(ssh.root, "active-units"), "k3s\ncontainerd\n");
+    writeFileSync(path.join(ssh.root, "node-ready"), "True");
+}
+
+beforeAll(async () => {
+    stubs = privateDir("lifecycle-node-stubs");
+    writeFileSync(
+        path.join(stubs, "systemctl"),
+        [
+            "#!/bin/sh",
+            'echo "$*" >> "$DSO_ROOT/systemctl.log"',
+            'if [ "$1" = is-active ]; then grep -qx "$3" "$DSO_ROOT/active-units" 2>/dev/null; exit $?; fi',
+            "exit 0",
+            "",
+        ].join("\n"),
+    );
+    writeFileSync(
+        path.join(stubs, "k3s"),
+        ["#!/bin/sh", 'echo "$*" >> "$DSO_ROOT/k3s.log"', 'cat "$DSO_ROOT/node-ready" 2>/dev/null', "exit 0", ""].join("\n"),
+    );
+    chmodSync(stubs, 0o755);
+    chmodSync(path.join(stubs, "systemctl"), 0o755);
+    chmodSync(path.join(stubs, "k3s"), 0o755);
+    ssh = await startSshServer({ pathPrefix: stubs });
+    const caDir = privateDir("lifecycle-node-ca");
+    caPem = makeTestCa(caDir).caCertPem;
+    removeDir(caDir);
+}, 120_000);
+
+afterAll(async () => {
+    await ssh?.stop();
+    if (stubs) removeDir(stubs);
+});
+
+const prod = committedState("prod");
+const withNodes = (runtime: string, host?: string): StackState =>
+    edited(prod, (r) => {
+        Object.assign(r.nodes as Raw, { runtime, registryAddress: ADDRESS });
+        (r.registry as Raw).tls = { mode: "generated-ca" };
+        if (host) (r.containerRegistry as Raw).host = host;
+    });
+
+/** What a valid trust of `host` looks like on the node, per runtime (throws with the reason). */
+const VALID: Record<string, (host: string) => void> = {
+    containerd: (host) => {
+        const dir = `/etc/containerd/certs.d/${host}`;
+        const toml = parseToml(path.join(ssh.root, dir, "hosts.toml"));
+        expect(toml.server, `${dir}/hosts.toml server`).toBe(`https://${host}`);
+        const hostTable = (toml.host as Record<string, { ca?: string }>)[`https://${host}`];
+        expect(hostTable, `${dir}/hosts.toml [host."https://${host}"]`).toBeDefined();
+        expect(hostTable?.ca, "hosts.toml names a CA").toBeTruthy();
+        const ca = path.posix.resolve(dir, hostTable!.ca!);
+        expect(isCertificate(ca), `${ca} is a certificate`).toBe(true);
+    },
+    k3s: (host) => {
+        const yaml = YAML.parse(ssh.readFile("/etc/rancher/k3s/registries.yaml")!, { uniqueKeys: true }) as {
+            mirrors: Record<string, { endpoint: string[] }>;
+            configs: Record<string, { tls?: { ca_file?: string } }>;
+        };
+        expect(yaml.mirrors[host]?.endpoint, `registries.yaml mirror of ${host}`).toEqual([`https://${host}`]);
+        const caFile = yaml.configs[host]?.tls?.ca_file;
+        expect(caFile, `registries.yaml CA of ${host}`).toBeTruthy();
+        expect(isCertificate(caFile!), `${caFile} is a certificate`).toBe(true);
+    },
+};
+
+const ROWS = [
+    { name: "registry host renamed (containerd nodes)", runtime: "containerd" },
+    { name: "registry host renamed (k3s nodes)", runtime: "k3s" },
+];
+
+describe.each(ROWS.map((row) => [row.name, row] as const))("prod, %s: the node's plan replayed over SSH", (_, row) => {
+    it("runs every step, leaves the new host's trust valid and nothing of the old host's", async () => {
+        freshNode();
+        const before = await run("prod", withNodes(row.runtime));
+        const after = await run("prod", withNodes(row.runtime, NEW_HOST));
+
+        replay(planOf([], before.resources).steps, "deploying A");
+        VALID[row.runtime]!(OLD_HOST);
+        expect(ssh.readFile("/etc/hosts"), "A's /etc/hosts block").toContain(`${ADDRESS} ${OLD_HOST}`);
+        expect(naming(OLD_HOST).length, "A's trust names the old host").toBeGreaterThan(0);
+
+        const plan = planOf(before.resources, after.resources);
+        console.log(`${row.name}: ${describePlan(plan)}`);
+        expect(nodeSteps(plan.steps).length, describePlan(plan)).toBeGreaterThan(0);
+        replay(plan.steps, describePlan(plan));
+
+        expect(naming(OLD_HOST), `nothing of ${OLD_HOST} is left\n${describePlan(plan)}`).toEqual([]);
+        VALID[row.runtime]!(NEW_HOST);
+        expect(ssh.readFile("/etc/hosts"), "B's /etc/hosts block").toContain(`${ADDRESS} ${NEW_HOST}`);
+
+        // B destroyed: the node holds what the operator had and nothing of the program's.
+        replay(planOf(after.resources, undefined).steps, "destroying B");
+        expect(naming(NEW_HOST), "nothing of the new host after destroy").toEqual([]);
+        expect(ssh.readFile("/etc/hosts"), "the operator's /etc/hosts").toBe(ORIGINAL_HOSTS);
+        expect(
+            tree().filter((p) => !p.endsWith("/")),
+            "only the operator's files after destroy",
+        ).toEqual(["/etc/hosts"]);
+        expect(
+            tree().filter((p) => p.startsWith("/etc/containerd/certs.d/")),
+            "no certs.d directory after destroy",
+        ).toEqual([]);
+    });
+});
