@@ -295,9 +295,21 @@ export function dirCreateScript(dir: string): string {
     return renderShellScript(script("dir-create.sh"), { DIR: dir });
 }
 
-/** Removes that directory if nothing else was put into it (`sh/dir-remove.sh`). */
-export function dirRemoveScript(dir: string): string {
-    return renderShellScript(script("dir-remove.sh"), { DIR: dir });
+/**
+ * Removes that directory, after the program's own files in it, if nothing else was put into it
+ * (`sh/dir-remove.sh`).
+ * @param dir the directory (absolute).
+ * @param files names of the files the program places directly in it.
+ */
+export function dirRemoveScript(dir: string, files: readonly string[] = []): string {
+    return renderShellScript(script("dir-remove.sh"), { DIR: dir, FILES: files.join(" ") });
+}
+
+/** Names of the files a plan places directly in a directory (what its removal takes first). */
+export function filesPlacedIn(plan: TrustPlan, dir: string): string[] {
+    return plan.steps
+        .filter((s) => s.kind === "file" && path.posix.dirname(s.path) === dir)
+        .map((s) => path.posix.basename((s as FileStep).path));
 }
 
 /** Places a file that is shared with the operator (registries.yaml): merges the entries on stdin, then restarts. */

@@ -7,7 +7,15 @@ import * as pulumi from "@pulumi/pulumi";
 import { withFormerType } from "../shared/formerType";
 import { type HostConnection, HostFile, type HostTarget, hostCommand } from "../shared/hostAccess";
 import { fileContent, type NodeTrustCommonArgs, nodeRunner, restartSettingsOf, trustTargetOf } from "./common";
-import { configPathCheckScript, configPathRemoveScript, dirCreateScript, dirRemoveScript, etcHostsScript, trustPlan } from "./files";
+import {
+    configPathCheckScript,
+    configPathRemoveScript,
+    dirCreateScript,
+    dirRemoveScript,
+    etcHostsScript,
+    filesPlacedIn,
+    trustPlan,
+} from "./files";
 import { NodeFile } from "./nodeFile";
 
 export interface NodeTrustArgs extends NodeTrustCommonArgs {
@@ -46,7 +54,7 @@ export class NodeTrust extends pulumi.ComponentResource {
                         {
                             connection,
                             create: run(dirCreateScript(step.path)),
-                            delete: run(dirRemoveScript(step.path)),
+                            delete: run(dirRemoveScript(step.path, filesPlacedIn(plan, step.path))),
                             triggers: [step.path],
                         },
                         { parent: this },
