@@ -22,8 +22,8 @@ import { chmodSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:f
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as YAML from "yaml";
-import { UNKNOWN } from "../../tools/mockRuntime";
-import { describePlan, planOf, type Step } from "../support/plan";
+import { type RecordedResource, UNKNOWN } from "../../tools/mockRuntime";
+import { describePlan, type PlanOptions, planOf, type Step } from "../support/plan";
 import { makeTestCa } from "../support/realRegistry";
 import { privateDir, removeDir } from "../support/serverProcess";
 import { type SshServer, startSshServer } from "../support/sshServer";
@@ -41,6 +41,8 @@ let ssh: SshServer;
 let stubs: string;
 /** A real CA certificate, placed where the mock's placeholder for the generated one would go. */
 let caPem: string;
+/** Another CA: the generated one after its renewal. */
+let renewedCaPem: string;
 
 /** A script as a root session runs it: the prod stack's `sudo -n ` prefix dropped (sudo would drop DSO_ROOT). */
 const asRoot = (script: string) => script.replace(/^sudo -n /, "");
@@ -65,12 +67,14 @@ function scriptsWithInput(step: Step): { what: string; script: string; stdin?: s
 /** The node's steps of a plan, in its order. */
 const nodeSteps = (steps: readonly Step[]) => steps.filter((s) => s.name.startsWith(NODE) && s.type === "command:remote:Command");
 
-/** Runs every script of the node's steps; returns the steps run (for the report). */
-function replay(steps: readonly Step[], context: string): void {
+/**
+ * Runs every script of the node's steps. The generated CA's PEM is known only after deployment (the
+ * mock gives a placeholder): `ca` takes its place, the CA of the config whose inputs the step runs with.
+ */
+function replay(steps: readonly Step[], context: string, ca = caPem): void {
     for (const step of nodeSteps(steps)) {
         for (const s of scriptsWithInput(step)) {
-            // The generated CA's PEM is known only after deployment: the mock gives a placeholder.
-            const stdin = s.stdin?.trim() === UNKNOWN ? caPem : (s.stdin ?? "");
+            const stdin = s.stdin?.trim() === UNKNOWN ? ca : (s.stdin ?? "");
             const r = ssh.runScript(asRoot(s.script), stdin);
             if (r.code !== 0) throw new Error(`${s.what} failed (${r.code}):\n${r.stdout}\n${r.stderr}\n${context}`);
         }
@@ -136,7 +140,8 @@ beforeAll(async () => {
     chmodSync(path.join(stubs, "k3s"), 0o755);
     ssh = await startSshServer({ pathPrefix: stubs });
     const caDir = privateDir("lifecycle-node-ca");
-    caPem = makeTestCa(caDir).caCertPem;
+    caPem = makeTestCa(path.join(caDir, "first")).caCertPem;
+    renewedCaPem = makeTestCa(path.join(caDir, "renewed")).caCertPem;
     removeDir(caDir);
 }, 120_000);
 
@@ -146,65 +151,142 @@ afterAll(async () => {
 });
 
 const prod = committedState("prod");
-const withNodes = (runtime: string, host?: string): StackState =>
+const withNodes = (runtime: string, edit: (r: Raw) => void = () => undefined): StackState =>
     edited(prod, (r) => {
         Object.assign(r.nodes as Raw, { runtime, registryAddress: ADDRESS });
         (r.registry as Raw).tls = { mode: "generated-ca" };
-        if (host) (r.containerRegistry as Raw).host = host;
+        edit(r);
     });
+const renamed = (r: Raw) => {
+    (r.containerRegistry as Raw).host = NEW_HOST;
+};
+const provided = (r: Raw) => {
+    (r.registry as Raw).tls = { mode: "provided" };
+};
 
-/** What a valid trust of `host` looks like on the node, per runtime (throws with the reason). */
-const VALID: Record<string, (host: string) => void> = {
-    containerd: (host) => {
+/** CA files the program may place on a node (containerd's certs.d/<host>/ca.crt, k3s's named file). */
+const caFiles = () => tree().filter((p) => /\/ca\.crt$|\/dso-registry-ca-[^/]*\.crt$/.test(p));
+
+/**
+ * What a valid trust of `host` looks like on the node, per runtime: hosts.toml (TOML) or registries.yaml
+ * (duplicate keys refused) names the host, and the CA file it names holds `ca`; without a CA, none is
+ * named and none is on the node.
+ */
+const VALID: Record<string, (host: string, ca: string | undefined) => void> = {
+    containerd: (host, ca) => {
         const dir = `/etc/containerd/certs.d/${host}`;
         const toml = parseToml(path.join(ssh.root, dir, "hosts.toml"));
         expect(toml.server, `${dir}/hosts.toml server`).toBe(`https://${host}`);
         const hostTable = (toml.host as Record<string, { ca?: string }>)[`https://${host}`];
         expect(hostTable, `${dir}/hosts.toml [host."https://${host}"]`).toBeDefined();
-        expect(hostTable?.ca, "hosts.toml names a CA").toBeTruthy();
-        const ca = path.posix.resolve(dir, hostTable!.ca!);
-        expect(isCertificate(ca), `${ca} is a certificate`).toBe(true);
+        if (ca === undefined) {
+            expect(hostTable?.ca, "hosts.toml names no CA").toBeUndefined();
+            expect(caFiles(), "no CA file on the node").toEqual([]);
+            return;
+        }
+        const caFile = path.posix.resolve(dir, hostTable?.ca ?? "");
+        expect(isCertificate(caFile), `${caFile} is a certificate`).toBe(true);
+        expect(ssh.readFile(caFile), `${caFile} is the CA of the config`).toBe(ca);
+        expect(caFiles(), "no other CA file").toEqual([caFile]);
     },
-    k3s: (host) => {
+    k3s: (host, ca) => {
         const yaml = YAML.parse(ssh.readFile("/etc/rancher/k3s/registries.yaml")!, { uniqueKeys: true }) as {
             mirrors: Record<string, { endpoint: string[] }>;
-            configs: Record<string, { tls?: { ca_file?: string } }>;
+            configs?: Record<string, { tls?: { ca_file?: string } }>;
         };
         expect(yaml.mirrors[host]?.endpoint, `registries.yaml mirror of ${host}`).toEqual([`https://${host}`]);
-        const caFile = yaml.configs[host]?.tls?.ca_file;
+        const caFile = yaml.configs?.[host]?.tls?.ca_file;
+        if (ca === undefined) {
+            expect(caFile, "registries.yaml names no CA").toBeUndefined();
+            expect(caFiles(), "no CA file on the node").toEqual([]);
+            return;
+        }
         expect(caFile, `registries.yaml CA of ${host}`).toBeTruthy();
         expect(isCertificate(caFile!), `${caFile} is a certificate`).toBe(true);
+        expect(ssh.readFile(caFile!), `${caFile} is the CA of the config`).toBe(ca);
+        expect(caFiles(), "no other CA file").toEqual([caFile]);
     },
 };
 
-const ROWS = [
-    { name: "registry host renamed (containerd nodes)", runtime: "containerd" },
-    { name: "registry host renamed (k3s nodes)", runtime: "k3s" },
-];
+interface Row {
+    readonly name: string;
+    readonly runtime: "containerd" | "k3s";
+    readonly from: StackState;
+    readonly to: StackState;
+    /** B's registry host. */
+    readonly host: string;
+    /** Which CA B's nodes trust: A's, a renewed one, none (a provided certificate from a public CA). */
+    readonly ca: "same" | "renewed" | "none";
+    /** Text nothing on the node may name after the replay (what A had and B dropped). */
+    readonly stale: readonly string[];
+    /** The clock of the `up` with the generated CA inside its renewal window. */
+    readonly renewal?: boolean;
+}
+
+const ROWS: Row[] = (["containerd", "k3s"] as const).flatMap((runtime) => [
+    {
+        name: `registry host renamed (${runtime} nodes)`,
+        runtime,
+        from: withNodes(runtime),
+        to: withNodes(runtime, renamed),
+        host: NEW_HOST,
+        ca: "same" as const,
+        stale: [OLD_HOST],
+    },
+    {
+        name: `TLS generated-ca → provided (${runtime} nodes)`,
+        runtime,
+        from: withNodes(runtime),
+        to: withNodes(runtime, provided),
+        host: OLD_HOST,
+        ca: "none" as const,
+        stale: [runtime === "k3s" ? "dso-registry-ca-" : "ca.crt"],
+    },
+    {
+        name: `the generated CA inside its renewal window (${runtime} nodes)`,
+        runtime,
+        from: withNodes(runtime),
+        to: withNodes(runtime),
+        host: OLD_HOST,
+        ca: "renewed" as const,
+        stale: [],
+        renewal: true,
+    },
+]);
+
+/** Plan options putting the `up` inside the generated CA's renewal window. */
+function insideRenewalWindow(before: readonly RecordedResource[]): PlanOptions {
+    const ca = before.find((r) => r.type === "tls:index/selfSignedCert:SelfSignedCert");
+    if (!ca) throw new Error("no generated CA");
+    const hours = Number((ca.rawInputs as { earlyRenewalHours?: number }).earlyRenewalHours ?? 0);
+    const now = Date.UTC(2030, 0, 1);
+    return { now, certificates: { [ca.urn]: { end: now + (hours / 2) * 3_600_000 } } };
+}
 
 describe.each(ROWS.map((row) => [row.name, row] as const))("prod, %s: the node's plan replayed over SSH", (_, row) => {
-    it("runs every step, leaves the new host's trust valid and nothing of the old host's", async () => {
+    it("runs every step, leaves B's trust valid and nothing of A's that B dropped", async () => {
         freshNode();
-        const before = await run("prod", withNodes(row.runtime));
-        const after = await run("prod", withNodes(row.runtime, NEW_HOST));
+        const before = await run("prod", row.from);
+        const after = await run("prod", row.to);
 
         replay(planOf([], before.resources).steps, "deploying A");
-        VALID[row.runtime]!(OLD_HOST);
+        VALID[row.runtime]!(OLD_HOST, caPem);
         expect(ssh.readFile("/etc/hosts"), "A's /etc/hosts block").toContain(`${ADDRESS} ${OLD_HOST}`);
-        expect(naming(OLD_HOST).length, "A's trust names the old host").toBeGreaterThan(0);
+        for (const text of row.stale) expect(naming(text).length, `A's trust names ${text}`).toBeGreaterThan(0);
 
-        const plan = planOf(before.resources, after.resources);
+        const plan = planOf(before.resources, after.resources, row.renewal ? insideRenewalWindow(before.resources) : {});
         console.log(`${row.name}: ${describePlan(plan)}`);
         expect(nodeSteps(plan.steps).length, describePlan(plan)).toBeGreaterThan(0);
-        replay(plan.steps, describePlan(plan));
+        const caOfB = row.ca === "renewed" ? renewedCaPem : row.ca === "same" ? caPem : undefined;
+        replay(plan.steps, describePlan(plan), caOfB);
 
-        expect(naming(OLD_HOST), `nothing of ${OLD_HOST} is left\n${describePlan(plan)}`).toEqual([]);
-        VALID[row.runtime]!(NEW_HOST);
-        expect(ssh.readFile("/etc/hosts"), "B's /etc/hosts block").toContain(`${ADDRESS} ${NEW_HOST}`);
+        for (const text of row.stale) expect(naming(text), `nothing names ${text}\n${describePlan(plan)}`).toEqual([]);
+        VALID[row.runtime]!(row.host, caOfB);
+        expect(ssh.readFile("/etc/hosts"), "B's /etc/hosts block").toContain(`${ADDRESS} ${row.host}`);
 
         // B destroyed: the node holds what the operator had and nothing of the program's.
         replay(planOf(after.resources, undefined).steps, "destroying B");
-        expect(naming(NEW_HOST), "nothing of the new host after destroy").toEqual([]);
+        expect(naming(row.host), "nothing of the registry after destroy").toEqual([]);
         expect(ssh.readFile("/etc/hosts"), "the operator's /etc/hosts").toBe(ORIGINAL_HOSTS);
         expect(
             tree().filter((p) => !p.endsWith("/")),
