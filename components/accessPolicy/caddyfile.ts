@@ -26,6 +26,7 @@ import {
     TOKEN_PATH,
     UPSTREAM_TRY_SECONDS,
 } from "./policy";
+import { AUTHORIZATION_LOG_MARKER } from "./loginLimit";
 import { DECOY_ACCOUNT, DECOY_HASH } from "./usersFile";
 
 function globalOptions(policy: AccessPolicy): string[] {
@@ -413,7 +414,8 @@ function mavenUnauthorized(maven: MavenRoute): string[] {
 
 /**
  * The access log: JSON with Caddy's own field names, with the credentials a request or an answer may
- * carry removed (Authorization, Cookie, Set-Cookie; the user name stays in `user_id`), rotated.
+ * carry removed (Cookie, Set-Cookie; Authorization's value replaced by a marker; the user name stays in
+ * `user_id`), rotated.
  * Why: docs/monitoring.md#access-log
  */
 function accessLog(log: AccessLog): string[] {
@@ -427,7 +429,11 @@ function accessLog(log: AccessLog): string[] {
         "\t\tformat filter {",
         "\t\t\twrap json",
         "\t\t\tfields {",
-        ...REDACTED_LOG_FIELDS.map((field) => `\t\t\t\t${field} delete`),
+        // Authorization's value is replaced, not the field removed: its presence tells a refused login
+        // from the anonymous challenge (the login limit's filter, loginLimit.ts).
+        ...REDACTED_LOG_FIELDS.map((field) =>
+            field === "request>headers>Authorization" ? `\t\t\t\t${field} replace ${AUTHORIZATION_LOG_MARKER}` : `\t\t\t\t${field} delete`,
+        ),
         "\t\t\t}",
         "\t\t}",
         "\t}",

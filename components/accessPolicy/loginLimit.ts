@@ -1,0 +1,99 @@
+/**
+ * Repeated failed logins from one client are refused before they reach a password check: on the
+ * external host, fail2ban reads the front's JSON access log and bans the address at the firewall
+ * (nftables) for the front's ports; in the cluster, ingress-nginx limits the token endpoint's requests
+ * and connections per client address. Why these and not a limiter inside Caddy:
+ * docs/decisions/access-policy.md#login-cost.
+ *
+ * Everything here is pure: no Pulumi, no I/O.
+ */
+import { TOKEN_PATH } from "./policy";
+
+/** How many failed logins a client address may make, in what time, and how long it is then refused. */
+export interface LoginLimit {
+    /** Failed logins within `findTimeSeconds` that ban the address. */
+    readonly maxRetry: number;
+    /** The window failed logins are counted in. */
+    readonly findTimeSeconds: number;
+    /** How long a banned address is refused. */
+    readonly banTimeSeconds: number;
+}
+
+/**
+ * What the access log writes in place of an Authorization header's value: its presence tells a
+ * failed login (credentials refused) from the anonymous challenge every client gets first, and the
+ * credentials themselves never reach the log.
+ */
+export const AUTHORIZATION_LOG_MARKER = "REDACTED";
+
+/** The fail2ban filter's and jail's name. */
+export const LOGIN_JAIL = "dso-registry-login";
+
+/**
+ * The fail2ban filter: a 401 from the token endpoint, or a 401 to a request that carried credentials
+ * (Authorization present, its value replaced by the marker: Caddy's `replace` writes a string where
+ * the header's values were a list). An anonymous request's 401 (the
+ * challenge a push starts with) does not count. The patterns anchor on Caddy's own field names;
+ * a value a client sends is JSON-escaped (`\"`), so it cannot forge `"status":401` or `"remote_ip"`.
+ */
+export function renderFail2banFilter(): string {
+    const ip = '^.*"request":\\{"remote_ip":"<ADDR>"';
+    const status = '.*"status":401[,}]';
+    return [
+        "# Managed by dso-registry: changes here are overwritten. See docs/access-policy.md.",
+        "# Failed logins in the registry front's JSON access log (Caddy).",
+        "[Definition]",
+        // Caddy's `ts` is seconds since the epoch with a fraction.
+        'datepattern = "ts":{EPOCH}',
+        `failregex = ${ip}.*"uri":"${TOKEN_PATH}[?"]${status}`,
+        `            ${ip}.*"Authorization":"${AUTHORIZATION_LOG_MARKER}"${status}`,
+        "ignoreregex =",
+        "",
+    ].join("\n");
+}
+
+/** What the jail watches and protects. */
+export interface LoginJail {
+    readonly limit: LoginLimit;
+    /** The front's JSON access log. */
+    readonly logPath: string;
+    /** The front's TCP ports: a banned address reaches none of them. */
+    readonly ports: readonly number[];
+    /** Addresses and networks never banned (e.g. CI's); fail2ban always ignores loopback. */
+    readonly ignoreNetworks: readonly string[];
+}
+
+/** The jail (a jail.d file): the filter above on the access log, banning with nftables (reject). */
+export function renderFail2banJail(jail: LoginJail): string {
+    const { limit } = jail;
+    return [
+        "# Managed by dso-registry: changes here are overwritten. See docs/access-policy.md.",
+        `[${LOGIN_JAIL}]`,
+        "enabled = true",
+        `filter = ${LOGIN_JAIL}`,
+        `logpath = ${jail.logPath}`,
+        "backend = auto",
+        `maxretry = ${limit.maxRetry}`,
+        `findtime = ${limit.findTimeSeconds}`,
+        `bantime = ${limit.banTimeSeconds}`,
+        `ignoreip = ${["127.0.0.1/8", "::1", ...jail.ignoreNetworks].join(" ")}`,
+        `action = nftables-multiport[name=${LOGIN_JAIL}, port="${jail.ports.join(",")}", protocol=tcp]`,
+        "",
+    ].join("\n");
+}
+
+/**
+ * The annotations of the Ingress that carries only the token endpoint (ingress-nginx): requests per
+ * second and concurrent connections per client address. ingress-nginx answers 503 past the limits.
+ * `limit-rps` allows bursts of rps × `limit-burst-multiplier`; the rate is maxRetry per findtime,
+ * rounded up to 1 per second (the finest the annotation takes).
+ */
+export function loginIngressAnnotations(limit: LoginLimit, ignoreNetworks: readonly string[]): Record<string, string> {
+    const rps = Math.max(1, Math.ceil(limit.maxRetry / limit.findTimeSeconds));
+    return {
+        "nginx.ingress.kubernetes.io/limit-rps": String(rps),
+        "nginx.ingress.kubernetes.io/limit-burst-multiplier": String(Math.max(1, Math.floor(limit.maxRetry / rps))),
+        "nginx.ingress.kubernetes.io/limit-connections": "2",
+        ...(ignoreNetworks.length > 0 ? { "nginx.ingress.kubernetes.io/limit-whitelist": ignoreNetworks.join(",") } : {}),
+    };
+}

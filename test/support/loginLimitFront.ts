@@ -1,0 +1,229 @@
+/**
+ * The external host's front with its login limit, for real: Distribution and Caddy from the rendered
+ * files and fail2ban-server with the rendered filter and jail, all inside a network namespace with
+ * its own nftables, and three client addresses on this machine (the namespace's peer address and the
+ * peer addresses of two more namespaces, used only for their addresses) that reach the front through
+ * the namespace's default route. fail2ban runs in the foreground with its socket, pid file and
+ * database in the scratch directory; Debian's /etc/fail2ban is copied for its actions (nftables).
+ */
+import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import * as https from "node:https";
+import { hostname } from "node:os";
+import * as path from "node:path";
+import { createHash, randomBytes } from "node:crypto";
+import { renderCaddyfile } from "../../components/accessPolicy/caddyfile";
+import { LOGIN_JAIL, type LoginLimit, renderFail2banFilter, renderFail2banJail } from "../../components/accessPolicy/loginLimit";
+import { renderUsersFile } from "../../components/accessPolicy/usersFile";
+import { renderRegistryConfig } from "../../components/distribution/registryConfig";
+import { createNetns, type TestNetns } from "./netns";
+import { caddyEnv, makeAccount, makeTestCa, type TestAccount, type TestCa } from "./realRegistry";
+import { privateDir, removeDir, type ServerProcess } from "./serverProcess";
+
+export const FRONT_NAME = "registry.test";
+const PORT = 443;
+
+export interface LoginLimitFront {
+    readonly ns: TestNetns;
+    readonly ca: TestCa;
+    readonly push: TestAccount;
+    /** Source addresses on this machine: an attacker, CI, and anonymous pullers. */
+    readonly addresses: { readonly attacker: string; readonly ci: string; readonly puller: string };
+    readonly accessLogFile: string;
+    /** fail2ban-client's view of the jail (banned addresses). */
+    jailStatus(): string;
+    logs(): string;
+    stop(): Promise<void>;
+}
+
+export interface Answer {
+    readonly status: number;
+    readonly ms: number;
+    /** The connection failed (refused, reset, timed out): what a banned address sees. */
+    readonly error?: string;
+    readonly location?: string;
+}
+
+/** One request from `localAddress` to the front; a new agent per caller keeps its connection alive. */
+export function frontRequest(
+    front: Pick<LoginLimitFront, "ns" | "ca">,
+    localAddress: string,
+    urlPath: string,
+    options: { agent?: https.Agent; authorization?: string; method?: string; body?: Buffer; timeoutMs?: number } = {},
+): Promise<Answer> {
+    return new Promise((resolve) => {
+        const start = process.hrtime.bigint();
+        const ms = () => Number(process.hrtime.bigint() - start) / 1e6;
+        const req = https.request(
+            {
+                host: front.ns.address,
+                port: PORT,
+                servername: FRONT_NAME,
+                localAddress,
+                path: urlPath,
+                method: options.method ?? "GET",
+                agent: options.agent ?? false,
+                ca: front.ca.caCertPem,
+                headers: { Host: FRONT_NAME, ...(options.authorization ? { Authorization: options.authorization } : {}) },
+                timeout: options.timeoutMs ?? 5000,
+            },
+            (res) => {
+                res.on("data", () => {});
+                res.on("end", () => resolve({ status: res.statusCode ?? 0, ms: ms(), location: res.headers.location }));
+            },
+        );
+        req.on("timeout", () => req.destroy(new Error("timed out")));
+        req.on("error", (e) => resolve({ status: 0, ms: ms(), error: e.message }));
+        req.end(options.body);
+    });
+}
+
+export const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
+
+/** Uploads one blob with the push account (POST, then one PUT); returns its path for anonymous GETs. */
+export async function pushBlob(front: LoginLimitFront, from: string, bytes = 64 * 1024): Promise<string> {
+    const body = randomBytes(bytes);
+    const digest = `sha256:${createHash("sha256").update(body).digest("hex")}`;
+    const auth = basic(front.push.username, front.push.password);
+    const started = await frontRequest(front, from, "/v2/team/app/blobs/uploads/", { method: "POST", authorization: auth });
+    if (started.status !== 202 || !started.location) throw new Error(`upload start answered ${started.status} ${started.error ?? ""}`);
+    const location = new URL(started.location, `https://${FRONT_NAME}`);
+    location.searchParams.set("digest", digest);
+    const put = await frontRequest(front, from, `${location.pathname}${location.search}`, { method: "PUT", authorization: auth, body });
+    if (put.status !== 201) throw new Error(`blob upload answered ${put.status} ${put.error ?? ""}\n${front.logs()}`);
+    return `/v2/team/app/blobs/${digest}`;
+}
+
+/** Starts the front with `limit`; the CI address is in the jail's ignore list only when `ignoreCi`. */
+export async function startLoginLimitFront(limit: LoginLimit, subnet: string, ignoreCi = false): Promise<LoginLimitFront> {
+    const dir = privateDir("login-limit");
+    const servers: ServerProcess[] = [];
+    const namespaces: TestNetns[] = [];
+    const stop = async () => {
+        for (const s of servers.reverse()) await s.stop();
+        for (const n of namespaces) await n.destroy();
+        removeDir(dir);
+    };
+    try {
+        const ns = await createNetns({ prefix: "fb", subnet });
+        namespaces.push(ns);
+        const second = await createNetns({ prefix: "fb", subnet });
+        namespaces.push(second);
+        const third = await createNetns({ prefix: "fb", subnet });
+        namespaces.push(third);
+        const addresses = { puller: ns.hostAddress, attacker: second.hostAddress, ci: third.hostAddress };
+        // Answers to the other addresses go back through this machine.
+        ns.run("ip", ["route", "add", "default", "via", ns.hostAddress]);
+        // fail2ban looks up this machine's own addresses (ignoreself) by its name: answered from the
+        // namespace's hosts file, and a lookup past it is refused at once (no name server inside)
+        // instead of waiting for this machine's name server, which the namespace cannot reach.
+        ns.writeEtcFile("hosts", `127.0.0.1 localhost\n${ns.address} ${hostname()}\n`);
+        ns.writeEtcFile("resolv.conf", "nameserver 127.0.0.1\n");
+
+        const ca = makeTestCa(path.join(dir, "tls"), [FRONT_NAME]);
+        const push = makeAccount("ci-push");
+        const pull = makeAccount("cluster-pull");
+        const dataDir = path.join(dir, "data");
+        const registryConfigFile = path.join(dir, "config.yml");
+        writeFileSync(
+            registryConfigFile,
+            renderRegistryConfig({
+                addr: "127.0.0.1:5000",
+                storage: { kind: "filesystem", rootDirectory: dataDir },
+                deletesEnabled: false,
+                logLevel: "warn",
+            }),
+        );
+        servers.push(ns.startServer("/usr/bin/docker-registry", ["serve", registryConfigFile]));
+
+        const pushUsersFile = path.join(dir, "users-push");
+        const pullUsersFile = path.join(dir, "users-pull");
+        writeFileSync(pushUsersFile, renderUsersFile("push", [push]), { mode: 0o600 });
+        writeFileSync(pullUsersFile, renderUsersFile("pull", [pull]), { mode: 0o600 });
+        const accessLogFile = path.join(dir, "access.log");
+        const caddyfile = renderCaddyfile({
+            siteAddress: FRONT_NAME,
+            port: PORT,
+            admin: "off",
+            tls: { kind: "files", certFile: ca.serverCertFile, keyFile: ca.serverKeyFile },
+            upstream: "127.0.0.1:5000",
+            requiresAuthForPull: false,
+            pushUsersFile,
+            pullUsersFile,
+            allowedNetworks: [],
+            deletesEnabled: false,
+            blobFiles: dataDir,
+            accessLog: { kind: "file", path: accessLogFile },
+        });
+        const caddyfilePath = path.join(dir, "Caddyfile");
+        writeFileSync(caddyfilePath, caddyfile);
+        const caddy = ns.startServer("/usr/bin/caddy", ["run", "--adapter", "caddyfile", "--config", caddyfilePath], caddyEnv(dir));
+        servers.push(caddy);
+        await ns.waitForPort(PORT).catch((e: Error) => {
+            throw new Error(`${e.message}\n${caddy.output()}`);
+        });
+
+        // fail2ban's configuration: Debian's, without its jails, plus the rendered filter and jail.
+        const conf = path.join(dir, "fail2ban");
+        cpSync("/etc/fail2ban", conf, { recursive: true });
+        for (const f of readdirSync(path.join(conf, "jail.d"))) rmSync(path.join(conf, "jail.d", f), { force: true });
+        rmSync(path.join(conf, "jail.local"), { force: true });
+        writeFileSync(path.join(conf, "filter.d", `${LOGIN_JAIL}.conf`), renderFail2banFilter());
+        writeFileSync(
+            path.join(conf, "jail.d", `${LOGIN_JAIL}.conf`),
+            renderFail2banJail({ limit, logPath: accessLogFile, ports: [PORT], ignoreNetworks: ignoreCi ? [`${addresses.ci}/32`] : [] }),
+        );
+        // fail2ban refuses a jail whose log does not exist yet; Caddy creates it at the first request.
+        if (!existsSync(accessLogFile)) writeFileSync(accessLogFile, "");
+        const run = path.join(dir, "f2b-run");
+        mkdirSync(run);
+        writeFileSync(
+            path.join(conf, "fail2ban.local"),
+            [
+                "[Definition]",
+                "logtarget = STDERR",
+                `socket = ${run}/fail2ban.sock`,
+                `pidfile = ${run}/fail2ban.pid`,
+                `dbfile = ${run}/fail2ban.sqlite3`,
+                "",
+            ].join("\n"),
+        );
+        const f2b = ns.startServer("/usr/bin/fail2ban-server", [
+            "-f",
+            "-x",
+            "-c",
+            conf,
+            "-s",
+            `${run}/fail2ban.sock`,
+            "-p",
+            `${run}/fail2ban.pid`,
+        ]);
+        servers.push(f2b);
+        const client = (...args: string[]) => ns.run("/usr/bin/fail2ban-client", ["-c", conf, "-s", `${run}/fail2ban.sock`, ...args]);
+        for (let i = 0; ; i++) {
+            if (client("status", LOGIN_JAIL).code === 0) break;
+            if (i > 100 || f2b.child.exitCode !== null) throw new Error(`fail2ban did not start its jail\n${f2b.output()}`);
+            await new Promise((r) => setTimeout(r, 200));
+        }
+        let stopped = false;
+        return {
+            ns,
+            ca,
+            push,
+            addresses,
+            accessLogFile,
+            jailStatus: () => {
+                const r = client("status", LOGIN_JAIL);
+                return r.stdout + r.stderr;
+            },
+            logs: () => `caddy:\n${caddy.output()}\nfail2ban:\n${f2b.output()}`,
+            async stop() {
+                if (stopped) return;
+                stopped = true;
+                await stop();
+            },
+        };
+    } catch (error) {
+        await stop();
+        throw error;
+    }
+}
