@@ -153,6 +153,7 @@ export async function startLoginLimitFront(limit: LoginLimit, subnet: string, ig
             deletesEnabled: false,
             blobFiles: dataDir,
             accessLog: { kind: "file", path: accessLogFile },
+            knownUsers: [push.username, pull.username],
         });
         const caddyfilePath = path.join(dir, "Caddyfile");
         writeFileSync(caddyfilePath, caddyfile);
