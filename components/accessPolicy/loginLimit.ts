@@ -83,17 +83,21 @@ export function renderFail2banJail(jail: LoginJail): string {
 }
 
 /**
- * The annotations of the Ingress that carries only the token endpoint (ingress-nginx): requests per
- * second and concurrent connections per client address. ingress-nginx answers 503 past the limits.
- * `limit-rps` allows bursts of rps × `limit-burst-multiplier`; the rate is maxRetry per findtime,
- * rounded up to 1 per second (the finest the annotation takes).
+ * The annotations of an Ingress that carries only the token endpoint (ingress-nginx): requests per
+ * minute and concurrent connections per client address; past them ingress-nginx answers 503 without
+ * passing the request on. The rate is maxRetry per findtime, rounded up to whole requests per minute
+ * (the finest the annotation takes), with a burst of maxRetry (`limit-burst-multiplier` × the rate).
+ * Names and value forms: ingress-nginx's annotations page, "Rate Limiting".
  */
 export function loginIngressAnnotations(limit: LoginLimit, ignoreNetworks: readonly string[]): Record<string, string> {
-    const rps = Math.max(1, Math.ceil(limit.maxRetry / limit.findTimeSeconds));
+    const rpm = Math.max(1, Math.ceil((limit.maxRetry * 60) / limit.findTimeSeconds));
     return {
-        "nginx.ingress.kubernetes.io/limit-rps": String(rps),
-        "nginx.ingress.kubernetes.io/limit-burst-multiplier": String(Math.max(1, Math.floor(limit.maxRetry / rps))),
-        "nginx.ingress.kubernetes.io/limit-connections": "2",
+        "nginx.ingress.kubernetes.io/limit-rpm": String(rpm),
+        "nginx.ingress.kubernetes.io/limit-burst-multiplier": String(Math.max(1, Math.ceil(limit.maxRetry / rpm))),
+        "nginx.ingress.kubernetes.io/limit-connections": String(LOGIN_CONNECTIONS_PER_CLIENT),
         ...(ignoreNetworks.length > 0 ? { "nginx.ingress.kubernetes.io/limit-whitelist": ignoreNetworks.join(",") } : {}),
     };
 }
+
+/** Concurrent token requests one client address may have open (a login is one short request). */
+export const LOGIN_CONNECTIONS_PER_CLIENT = 4;
