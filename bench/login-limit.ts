@@ -76,7 +76,7 @@ async function main(): Promise<void> {
             `anonymous blob GET (256 KiB): idle ${median(idle).toFixed(1)} ms, under 4 brute-force loops ${median(attacked).toFixed(1)} ms (medians of ${idle.length} and ${attacked.length}): ratio ${(median(attacked) / median(idle)).toFixed(2)}`,
         );
         console.log(
-            `attacker (maxRetry ${MAX_RETRY}): ${answered401} password checks answered 401, refused ${refusedAt === undefined ? "never" : `after ${(refusedAt / 1000).toFixed(1)} s`}, then ${refusedConnections} attempts refused in ${ATTACK_SECONDS} s`,
+            `attacker (maxRetry ${MAX_RETRY}): ${guesses} attempts, ${answered401} password checks answered 401, refused ${refusedAt === undefined ? "never" : `after ${(refusedAt / 1000).toFixed(1)} s`}, then ${refusedConnections} attempts refused in ${ATTACK_SECONDS} s`,
         );
         console.log(front.jailStatus().trim());
     } finally {

@@ -10,6 +10,8 @@
  *
  * Everything here is pure: no Pulumi, no I/O.
  */
+
+import { AUTHORIZATION_LOG_MARKER } from "./loginLimit";
 import {
     type AccessLog,
     type AccessPolicy,
@@ -26,7 +28,6 @@ import {
     TOKEN_PATH,
     UPSTREAM_TRY_SECONDS,
 } from "./policy";
-import { AUTHORIZATION_LOG_MARKER } from "./loginLimit";
 import { DECOY_ACCOUNT, DECOY_HASH } from "./usersFile";
 
 function globalOptions(policy: AccessPolicy): string[] {

@@ -6,11 +6,12 @@
  * the namespace's default route. fail2ban runs in the foreground with its socket, pid file and
  * database in the scratch directory; Debian's /etc/fail2ban is copied for its actions (nftables).
  */
+
+import { createHash, randomBytes } from "node:crypto";
 import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import * as https from "node:https";
 import { hostname } from "node:os";
 import * as path from "node:path";
-import { createHash, randomBytes } from "node:crypto";
 import { renderCaddyfile } from "../../components/accessPolicy/caddyfile";
 import { LOGIN_JAIL, type LoginLimit, renderFail2banFilter, renderFail2banJail } from "../../components/accessPolicy/loginLimit";
 import { renderUsersFile } from "../../components/accessPolicy/usersFile";
