@@ -3,7 +3,14 @@
  * The stack hands the results to the components; no component derives them again, so both registry
  * placements (in-cluster, external host) and node trust always agree.
  */
-import { mavenServedByRegistry, type NodeConfig, nodeRuntime, type ParsedConfig, pullCredentialsWanted } from "./config";
+import {
+    mavenServedByRegistry,
+    mirrorsNeedAccount,
+    type NodeConfig,
+    nodeRuntime,
+    type ParsedConfig,
+    pullCredentialsWanted,
+} from "./config";
 import {
     imagePrefix,
     NODE_HELD_CREDENTIAL_FLAVOURS,
@@ -34,7 +41,12 @@ export interface PullCredentials {
     readonly secretName: string;
     /** Flux's `registry-credentials` Secret in flux-system (the image reflector lists tags with it). */
     readonly flux: boolean;
-    /** Whether nodes of a runtime flavour hold the account themselves (only when reads need credentials). */
+    /**
+     * Pulls through the caches need an account (`registry.mirrorPull`, docs/mirrors.md): nodes then hold
+     * the pull account even when the registry's own reads are anonymous.
+     */
+    readonly cachesNeedCredentials: boolean;
+    /** Whether nodes of a runtime flavour hold the account themselves (only when reads or the caches need credentials). */
     onNodes(flavour: RuntimeFlavour): boolean;
 }
 
@@ -86,14 +98,16 @@ export interface Decisions {
 function decidePullCredentials(cfg: ParsedConfig, ownRegistry: boolean): PullCredentials | undefined {
     if (!pullCredentialsWanted(cfg)) return undefined;
     const readsNeedCredentials = cfg.containerRegistry.requiresAuthForPull;
+    const cachesNeedCredentials = mirrorsNeedAccount(cfg);
     const p = cfg.pullSecrets;
     return {
         account: ownRegistry ? "generated" : "organisation",
         readsNeedCredentials,
+        cachesNeedCredentials,
         namespaces: p.namespaces,
         secretName: p.secretName,
         flux: p.flux,
-        onNodes: (flavour) => readsNeedCredentials && NODE_HELD_CREDENTIAL_FLAVOURS.has(flavour),
+        onNodes: (flavour) => (readsNeedCredentials || cachesNeedCredentials) && NODE_HELD_CREDENTIAL_FLAVOURS.has(flavour),
     };
 }
 

@@ -335,17 +335,24 @@ function readOnlyMatchers(signals: readonly ReadOnlySignal[]): string[] {
 }
 
 /**
- * The pull-through caches under /v2/mirrors/: any method but GET and HEAD gets 405, each mirror's
- * prefix is cut back to /v2/ and proxied to its cache, and an unknown mirror is a registry 404.
- * After the credential checks, before the registry itself. Why: docs/decisions/access-policy.md#mirrors-are-read-only
+ * The pull-through caches under /v2/mirrors/: any method but GET and HEAD gets 405, pulls need an
+ * account when `mirrorsRequireAuth` (unless every read needs one already), each mirror's prefix is cut
+ * back to /v2/ and proxied to its cache, and an unknown mirror is a registry 404. After the credential
+ * checks, before the registry itself. Why: docs/decisions/access-policy.md#mirrors-are-read-only and
+ * #who-may-pull-through-the-caches
  */
-function mirrorRoutes(routes: readonly MirrorRoute[]): string[] {
+function mirrorRoutes(policy: AccessPolicy, routes: readonly MirrorRoute[]): string[] {
     if (routes.length === 0) return [];
     const notFound = escapeBraces(registryError("NAME_UNKNOWN", "no mirror of that registry here; see docs/mirrors.md"));
+    const accountCheck =
+        policy.mirrorsRequireAuth && !policy.requiresAuthForPull
+            ? basicauth(policy, "*", [policy.pushUsersFile, policy.pullUsersFile]).map((l) => l.replace(/^\t\t/, "\t"))
+            : [];
     const lines = [
         `route /v2/${MIRRORS_NAMESPACE}/* {`,
         "\t@mirrorWrite not method GET HEAD",
         '\trespond @mirrorWrite "Mirrors are read-only: push to the registry itself, not under /mirrors/" 405',
+        ...accountCheck,
         ...routes.flatMap((r) => {
             const prefix = `/v2/${MIRRORS_NAMESPACE}/${r.pathName}/`;
             return [`\troute ${prefix}* {`, `\t\turi replace ${prefix} /v2/ 1`, ...registryProxy(r.upstream), "\t}"];
@@ -522,7 +529,7 @@ export function renderCaddyfile(policy: AccessPolicy): string {
         ...basicauth(policy, "@write", [policy.pushUsersFile]),
         ...basicauth(policy, "@ping", everyone),
         ...(policy.requiresAuthForPull ? basicauth(policy, "@read", everyone) : []),
-        ...mirrorRoutes(policy.mirrors ?? []),
+        ...mirrorRoutes(policy, policy.mirrors ?? []),
         ...(policy.blobFiles ? blobShortcut(policy.blobFiles) : []),
     );
     if (policy.uiUpstream) {

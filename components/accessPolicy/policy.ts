@@ -110,6 +110,11 @@ export interface AccessPolicy {
      * stdout (the kubelet rotates container logs); Caddy's default (none) when unset.
      */
     readonly accessLog?: AccessLog;
+    /**
+     * Pulls through the caches need an account (push or pull-only) even when the registry's own reads
+     * are anonymous (`registry.mirrorPull` "accounts"). The allowlist applies to the caches either way.
+     */
+    readonly mirrorsRequireAuth?: boolean;
 }
 
 /** See `AccessPolicy.metrics`. */

@@ -18,15 +18,41 @@ export function mavenServedByRegistry(c: {
     return m !== undefined && c.registry.mode !== "existing" && m.host === c.containerRegistry.host && m.port === c.containerRegistry.port;
 }
 
+/** The keys that decide who may pull through the caches. */
+interface MirrorPullKeys {
+    readonly registry: {
+        readonly mode: string;
+        readonly allowedNetworks: readonly string[];
+        readonly mirrors: readonly unknown[];
+        readonly mirrorPull?: "accounts" | "allowlist" | "anonymous";
+    };
+}
+
 /**
- * Whether anything pulls with credentials, so that a pull account is needed: reads need them, or a
- * namespace or Flux is given a pull secret.
+ * Who may pull through the pull-through caches (`registry.mirrorPull`): as set, else the allowlist's
+ * networks when there is an allowlist, else the accounts. Never anonymous unless the operator says so:
+ * an open cache fetches from the upstreams for anyone, on the registry's bandwidth and disk.
  */
-export function pullCredentialsWanted(c: {
-    readonly containerRegistry: { readonly requiresAuthForPull: boolean };
-    readonly pullSecrets: { readonly namespaces: readonly string[]; readonly flux: boolean };
-}): boolean {
-    return c.containerRegistry.requiresAuthForPull || c.pullSecrets.namespaces.length > 0 || c.pullSecrets.flux;
+export function mirrorPullPolicy(c: MirrorPullKeys): "accounts" | "allowlist" | "anonymous" {
+    return c.registry.mirrorPull ?? (c.registry.allowedNetworks.length > 0 ? "allowlist" : "accounts");
+}
+
+/** The registry runs caches that only accounts may pull through (whatever `requiresAuthForPull` says of the rest). */
+export function mirrorsNeedAccount(c: MirrorPullKeys): boolean {
+    return c.registry.mode !== "existing" && c.registry.mirrors.length > 0 && mirrorPullPolicy(c) === "accounts";
+}
+
+/**
+ * Whether anything pulls with credentials, so that a pull account is needed: reads need them, the
+ * caches need them (nodes then pull through them with it), or a namespace or Flux is given a pull secret.
+ */
+export function pullCredentialsWanted(
+    c: MirrorPullKeys & {
+        readonly containerRegistry: { readonly requiresAuthForPull: boolean };
+        readonly pullSecrets: { readonly namespaces: readonly string[]; readonly flux: boolean };
+    },
+): boolean {
+    return c.containerRegistry.requiresAuthForPull || mirrorsNeedAccount(c) || c.pullSecrets.namespaces.length > 0 || c.pullSecrets.flux;
 }
 
 /** A node's runtime flavour: its own (`nodes.list[].runtime`), else `nodes.runtime`. */

@@ -17,7 +17,7 @@
  *   load.ts             loadStackConfig: the one place Pulumi config is read
  */
 export { PROJECT } from "../shared/facts";
-export { mavenServedByRegistry, nodeRuntime, pullCredentialsWanted, trustedNodes } from "./derived";
+export { mavenServedByRegistry, mirrorPullPolicy, mirrorsNeedAccount, nodeRuntime, pullCredentialsWanted, trustedNodes } from "./derived";
 export { loadDeployableConfig, loadStackConfig, type StackConfig } from "./load";
 export { MOOT_SETTINGS } from "./mootSettings";
 export { type ParseOptions, type ParseResult, parseConfig } from "./parse";

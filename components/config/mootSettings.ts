@@ -3,7 +3,7 @@
  * gives for the keys a stack file sets. Told, not refused.
  */
 import { INGRESS_CONTROLLER_OF_CLASS, type RuntimeFlavour, restartsOnRegistriesChange } from "../shared/facts";
-import { mavenServedByRegistry, nodeRuntime, pullCredentialsWanted, trustedNodes } from "./derived";
+import { mavenServedByRegistry, mirrorPullPolicy, nodeRuntime, pullCredentialsWanted, trustedNodes } from "./derived";
 import { type ConfigProblem, keyPath } from "./problems";
 import { noPublishedCa } from "./rules";
 import type { FlatConfig } from "./schema";
@@ -171,7 +171,23 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
     },
     {
         keys: ["containerRegistry.pullUsername"],
-        mootWith: (c) => unless(pullCredentialsWanted(c), "containerRegistry.requiresAuthForPull false and no pull secrets"),
+        mootWith: (c) =>
+            unless(
+                pullCredentialsWanted(c),
+                "containerRegistry.requiresAuthForPull false, no cache that needs an account and no pull secrets",
+            ),
+    },
+    {
+        keys: ["registry.mirrorPull"],
+        mootWith: (c) => {
+            if (c.registry.mirrors.length === 0) return "registry.mirrors empty";
+            // Saying what applies anyway: told, as for a known ingress controller.
+            const unset = mirrorPullPolicy({ registry: { ...c.registry, mirrorPull: undefined } });
+            return unless(
+                c.registry.mirrorPull !== unset,
+                `registry.allowedNetworks ${c.registry.allowedNetworks.length > 0 ? "set" : "empty"} (it is "${unset}" when unset)`,
+            );
+        },
     },
     { keys: ["pullSecrets.secretName"], mootWith: (c) => unless(c.pullSecrets.namespaces.length > 0, "pullSecrets.namespaces empty") },
     {

@@ -257,6 +257,13 @@ export function crossChecks(c: FlatConfig): ConfigProblem[] {
             `runs pull-through caches beside a registry of our own; an existing registry is not ours to add them to`,
         );
     }
+    if (mirrors.length > 0 && c.registry.mirrorPull === "allowlist" && c.registry.allowedNetworks.length === 0) {
+        add(
+            ["registry", "mirrorPull"],
+            `is "allowlist", but registry.allowedNetworks is empty, so anyone could pull through the caches: list the networks ` +
+                `that may use the registry under registry.allowedNetworks, leave mirrorPull unset (accounts), or set it to "anonymous"`,
+        );
+    }
     const upstreams = mirrors.map((m) => m.upstream.replace(":", "-"));
     mirrors.forEach((m, i) => {
         if (upstreams.indexOf(upstreams[i]!) !== i) {

@@ -56,6 +56,8 @@ export interface CaddySiteArgs {
     readonly uiUpstream?: string;
     /** Pull-through caches on loopback, served read-only under /v2/mirrors/. */
     readonly mirrors?: readonly MirrorRoute[];
+    /** Pulls through the caches need an account even when reads are anonymous (`registry.mirrorPull` "accounts"). */
+    readonly mirrorsRequireAuth?: boolean;
     /** The Maven repository served by the same site (the converged case); none when unset. */
     readonly maven?: CaddyMaven;
     /** Caddy's metrics on their loopback listener (monitoring on). */
@@ -105,7 +107,7 @@ export function caddySitePolicy(
         ...(args.metrics ? { metrics: { port: METRICS_PORTS.caddy, bindAddress: "127.0.0.1" } } : {}),
         // The maintenance scripts create the marker for their read-only window.
         readOnlySignals: [{ kind: "file", path: paths.readOnlyMarker }],
-        ...(args.mirrors && args.mirrors.length > 0 ? { mirrors: args.mirrors } : {}),
+        ...(args.mirrors && args.mirrors.length > 0 ? { mirrors: args.mirrors, mirrorsRequireAuth: args.mirrorsRequireAuth ?? false } : {}),
         // nginx in its container, published on loopback (see mavenScripts.ts).
         ...(args.maven
             ? {

@@ -58,6 +58,8 @@ export interface ExternalRegistryHostArgs {
     /** Pull-only accounts. */
     readonly pullAccounts: readonly HostAccount[];
     readonly requiresAuthForPull: boolean;
+    /** Pulls through the caches need an account even when reads are anonymous (`registry.mirrorPull` "accounts"). */
+    readonly mirrorsRequireAuth?: boolean;
     /** Client networks allowed to reach the registry; everyone when empty. */
     readonly allowedNetworks: readonly string[];
     /** Let push accounts delete (needed for garbage collection to free anything). */
@@ -220,6 +222,7 @@ export class ExternalRegistryHost extends pulumi.ComponentResource {
                 metrics: args.monitoring !== undefined,
                 uiUpstream: args.ui && `127.0.0.1:${UI_HOST_PORT}`,
                 mirrors: mirrors?.routes,
+                mirrorsRequireAuth: args.mirrorsRequireAuth,
                 maven: args.maven && {
                     pathPrefix: args.maven.pathPrefix,
                     requiresAuthForPull: args.maven.requiresAuthForPull,

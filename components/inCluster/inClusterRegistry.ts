@@ -52,6 +52,8 @@ export interface InClusterRegistryArgs {
     readonly host: string;
     /** Every read needs an account (push or pull-only); otherwise reads are open. */
     readonly requiresAuthForPull: boolean;
+    /** Pulls through the caches need an account even when reads are anonymous (`registry.mirrorPull` "accounts"). */
+    readonly mirrorsRequireAuth?: boolean;
     /** Namespace of the registry's objects; created by the component. */
     readonly namespace: string;
     /** IngressClass of the ingress controller. */
@@ -120,6 +122,8 @@ export function sidecarPolicy(args: {
     readonly maven?: { readonly pathPrefix: string; readonly requiresAuthForPull: boolean };
     /** Where the sidecar sends each mirror's requests. */
     readonly mirrors?: readonly MirrorRoute[];
+    /** Pulls through the caches need an account even when reads are anonymous (`registry.mirrorPull` "accounts"). */
+    readonly mirrorsRequireAuth?: boolean;
     /** Scheduled backups: their read-only pass opens the window with a marker file instead of a restart. */
     readonly backup?: boolean;
     /** How the GC job holds writes back (`gcWindow`); none without garbage collection. */
@@ -162,7 +166,7 @@ export function sidecarPolicy(args: {
                   },
               }
             : {}),
-        ...(args.mirrors && args.mirrors.length > 0 ? { mirrors: args.mirrors } : {}),
+        ...(args.mirrors && args.mirrors.length > 0 ? { mirrors: args.mirrors, mirrorsRequireAuth: args.mirrorsRequireAuth ?? false } : {}),
         // The kubelet keeps and rotates what containers write to stdout.
         accessLog: { kind: "stdout" },
         ...(args.metrics
@@ -302,6 +306,7 @@ export class InClusterRegistry extends pulumi.ComponentResource {
             storage: args.storage.kind,
             maven: args.maven,
             mirrors: clusterMirrorRoutes({ namespace: args.namespace, mirrors: args.mirrors ?? [] }),
+            mirrorsRequireAuth: args.mirrorsRequireAuth,
             backup: args.backup !== undefined,
             gcWindow: gcWindow(args),
             metrics: args.monitoring !== undefined,

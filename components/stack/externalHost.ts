@@ -45,6 +45,7 @@ export function defineExternalHost(
         pushAccounts: [accounts.push],
         pullAccounts: accounts.pull ? [accounts.pull] : [],
         requiresAuthForPull: cr.requiresAuthForPull,
+        mirrorsRequireAuth: d.pullCredentials?.cachesNeedCredentials ?? false,
         allowedNetworks: cfg.registry.allowedNetworks,
         deletesEnabled: d.apiDeletes,
         ui: cfg.registry.ui.enabled ? { image: cfg.registry.ui.image, deleteEnabled: d.uiDeletes } : undefined,

@@ -24,6 +24,7 @@ export function defineInClusterRegistry(
     const component = new InClusterRegistry("registry", {
         host: cr.host,
         requiresAuthForPull: cr.requiresAuthForPull,
+        mirrorsRequireAuth: d.pullCredentials?.cachesNeedCredentials ?? false,
         namespace: inCluster.namespace,
         ingressClass: inCluster.ingressClass,
         ingressController: inCluster.ingressController,

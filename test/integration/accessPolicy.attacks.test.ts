@@ -41,6 +41,9 @@ describe.each(PLACEMENTS)("$placement: the attacks", ({ scheme, caddyfileFor }) 
     let open: RealRegistry;
     let closed: RealRegistry;
     let fenced: RealRegistry;
+    /** Caches that need an account (the default without an allowlist), and caches opened with `mirrorPull: anonymous`. */
+    let cachesForAccounts: RealRegistry;
+    let cachesForAnyone: RealRegistry;
     let blobOfB = "";
 
     /** One request as sent (path as is, headers as given); the body of a PATCH or PUT is a few bytes. */
@@ -78,11 +81,15 @@ describe.each(PLACEMENTS)("$placement: the attacks", ({ scheme, caddyfileFor }) 
         open = await start({ policy: { deletesEnabled: false } });
         closed = await start({ policy: { requiresAuthForPull: true } });
         fenced = await start({ policy: { allowedNetworks: ["10.0.0.0/8"] } });
+        cachesForAccounts = await start({ policy: { mirrorsRequireAuth: true }, mirrorsToSelf: ["docker.io"] });
+        cachesForAnyone = await start({ policy: { mirrorsRequireAuth: false }, mirrorsToSelf: ["docker.io"] });
         const image = makeOciImage(path.join(scratch, "image"), 8192);
         // The images are placed behind the front (the setup is not under test).
         for (const [reg, ref] of [
             [open, "team/b:1"],
             [closed, "team/app:1"],
+            [cachesForAccounts, "library/app:1"],
+            [cachesForAnyone, "library/app:1"],
         ] as const) {
             const r = run("skopeo", [
                 "--insecure-policy",
@@ -166,6 +173,25 @@ describe.each(PLACEMENTS)("$placement: the attacks", ({ scheme, caddyfileFor }) 
     test("allowlist: a blob GET from outside with X-Forwarded-For set to an allowed address: 403", () => {
         const digest = `sha256:${randomBytes(32).toString("hex")}`;
         expect(send(fenced, "GET", `/v2/team/app/blobs/${digest}`, ["X-Forwarded-For: 10.1.2.3", "X-Real-IP: 10.1.2.3"]).status).toBe(403);
+    });
+
+    test("caches (mirrorPull accounts, the default without an allowlist): anonymous pull through a cache 401, the pull account's 200, the registry's own reads stay anonymous", () => {
+        const accept = "Accept: application/vnd.oci.image.manifest.v1+json";
+        const cached = "/v2/mirrors/docker.io/library/app/manifests/1";
+        const anonymous = send(cachesForAccounts, "GET", cached, [accept]);
+        expect(anonymous.status).toBe(401);
+        expect(anonymous.headers).toMatch(/www-authenticate: Bearer realm=/i);
+        expect(send(cachesForAccounts, "GET", cached, [accept, "Authorization: Bearer anonymous-read-only"]).status).toBe(401);
+        const pull = basic(cachesForAccounts.pull.username, cachesForAccounts.pull.password);
+        expect(send(cachesForAccounts, "GET", cached, [accept, `Authorization: Basic ${pull}`]).status).toBe(200);
+        expect(send(cachesForAccounts, "GET", cached, [accept, `Authorization: Bearer ${pull}`]).status).toBe(200);
+        expect(send(cachesForAccounts, "GET", cached, [accept, `Authorization: Basic ${basic("nobody", "guess")}`]).status).toBe(401);
+        expect(send(cachesForAccounts, "GET", "/v2/library/app/manifests/1", [accept]).status).toBe(200);
+    });
+
+    test("caches (mirrorPull anonymous, as the operator says): anonymous pull through a cache 200", () => {
+        const accept = "Accept: application/vnd.oci.image.manifest.v1+json";
+        expect(send(cachesForAnyone, "GET", "/v2/mirrors/docker.io/library/app/manifests/1", [accept]).status).toBe(200);
     });
 
     test("an unknown user's failed login is answered like a known user's (401 with the challenge)", () => {

@@ -171,6 +171,8 @@ const ALTERNATIVES: Record<string, unknown[]> = {
     "registry.tls.certManagerCaCertificate": [PEM],
     "jenkins.url": ["https://jenkins.other.example.test"],
     "registry.mirrors[].remoteUrl": ["https://mirror-api.example.test"],
+    // Unset means "accounts" where there is no allowlist: "anonymous" is the change that opens the caches.
+    "registry.mirrorPull": ["anonymous"],
     "jenkins.caCertificate": [PEM],
     "jenkins.registryHostCredentialId": ["registry-host-2"],
     "nodes.registryAddress": ["10.0.0.99"],

@@ -112,8 +112,16 @@ export function makeAccount(username: string): TestAccount {
 export interface RealRegistryOptions {
     /** Policy fields to use instead of the defaults (anonymous pull, deletes enabled, no allowlist). */
     readonly policy?: Partial<
-        Pick<AccessPolicy, "requiresAuthForPull" | "allowedNetworks" | "deletesEnabled" | "uiUpstream" | "readOnlySignals">
+        Pick<
+            AccessPolicy,
+            "requiresAuthForPull" | "allowedNetworks" | "deletesEnabled" | "uiUpstream" | "readOnlySignals" | "mirrorsRequireAuth"
+        >
     >;
+    /**
+     * Mirror path names (`/v2/mirrors/<name>/`) whose cache is this registry's own Distribution: a
+     * stand-in for a cache in proxy mode, for tests of the front's mirror route and its checks.
+     */
+    readonly mirrorsToSelf?: readonly string[];
     /** Start Caddy in front (default true). Without it, only Distribution runs. */
     readonly caddy?: boolean;
     /** Let Distribution serve TLS itself with the test certificate (the benchmark's baseline). */
@@ -244,6 +252,12 @@ export async function startRealRegistry(options: RealRegistryOptions = {}): Prom
                 blobFiles: options.blobShortcut === false ? undefined : dataDir,
                 ...(metricsPorts ? { metrics: { port: metricsPorts.caddy, bindAddress: "127.0.0.1" } } : {}),
                 ...(accessLogFile ? { accessLog: { kind: "file", path: accessLogFile } } : {}),
+                ...(options.mirrorsToSelf?.length
+                    ? {
+                          mirrors: options.mirrorsToSelf.map((pathName) => ({ pathName, upstream: `127.0.0.1:${registryPort}` })),
+                          mirrorsRequireAuth: options.policy?.mirrorsRequireAuth ?? false,
+                      }
+                    : {}),
             });
             const caddyfilePath = path.join(dir, "Caddyfile");
             writeFileSync(caddyfilePath, caddyfile);

@@ -335,4 +335,10 @@ export const registry = z.strictObject({
         .describe(
             "Pull-through caches, one per upstream registry, behind the registry's own front at /v2/mirrors/<upstream>/; nodes pull those upstreams' images through them and fall back to the upstream (docs/mirrors.md).",
         ),
+    mirrorPull: z
+        .enum(["accounts", "allowlist", "anonymous"])
+        .optional()
+        .describe(
+            'Who may pull through the caches of registry.mirrors: "accounts" (the push or pull account; nodes are given the pull account), "allowlist" (anyone from registry.allowedNetworks, which must not be empty) or "anonymous" (anyone who reaches the front: the registry then fetches from the upstreams for anyone). Unset: "allowlist" when registry.allowedNetworks is set, "accounts" otherwise (docs/mirrors.md, Who may pull through the caches).',
+        ),
 });
