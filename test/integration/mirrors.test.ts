@@ -53,6 +53,8 @@ const servers: Record<string, ServerProcess> = {};
 const containerds: PrivateContainerd[] = [];
 let image: { ref: string };
 let pushAccount: TestAccount;
+/** The pull-only account nodes hold: the caches need an account (`registry.mirrorPull` unset, no allowlist). */
+let nodeAccount: TestAccount;
 /** The private upstream's pull account: what the secret mirrorCredentials holds for it. */
 let upstreamAccount: TestAccount;
 
@@ -137,9 +139,12 @@ function launchMirror(spec: MirrorSpec, port: number, account: UpstreamAccount |
     });
 }
 
-/** A certs.d directory as node trust lays it out: the registry's CA, and one hosts.toml per mirrored upstream. */
-function hostsDir(): string {
-    const dir = path.join(scratch, "certs.d");
+/**
+ * A certs.d directory as node trust lays it out: the registry's CA, and one hosts.toml per mirrored
+ * upstream, with the node's pull account as node trust writes it (`withAccount` false: a node without it).
+ */
+function hostsDir(withAccount = true): string {
+    const dir = path.join(scratch, withAccount ? "certs.d" : "certs.d-no-account");
     mkdirSync(path.join(dir, REGISTRY), { recursive: true });
     writeFileSync(path.join(dir, REGISTRY, "ca.crt"), registryCa.caCertPem);
     for (const spec of [dockerHub, privateUpstream]) {
@@ -152,6 +157,9 @@ function hostsDir(): string {
                 registryPort: 443,
                 caFile: mirrorCaFile(REGISTRY),
                 header: HEADER,
+                ...(withAccount
+                    ? { authorization: `Basic ${Buffer.from(`${nodeAccount.username}:${nodeAccount.password}`).toString("base64")}` }
+                    : {}),
             }),
         );
     }
@@ -159,10 +167,10 @@ function hostsDir(): string {
 }
 
 /** A pull with a fresh containerd (nothing cached on the "node"), inside the namespace. */
-async function pull(ref: string): Promise<{ code: number; output: string }> {
+async function pull(ref: string, withAccount = true): Promise<{ code: number; output: string }> {
     const ctrd = await startContainerd();
     containerds.push(ctrd);
-    const r = ns.run("ctr", ["--address", ctrd.address, "images", "pull", "--hosts-dir", hostsDir(), ref], {
+    const r = ns.run("ctr", ["--address", ctrd.address, "images", "pull", "--hosts-dir", hostsDir(withAccount), ref], {
         env: { ...process.env, SSL_CERT_FILE: upstreamCa.caCertFile },
     });
     return { code: r.code, output: `${r.stdout}\n${r.stderr}` };
@@ -296,7 +304,8 @@ beforeAll(async () => {
     const pullUsers = path.join(scratch, "users-pull");
     pushAccount = makeAccount("ci-push");
     writeFileSync(pushUsers, renderUsersFile("push", [pushAccount]), { mode: 0o600 });
-    writeFileSync(pullUsers, renderUsersFile("pull", []), { mode: 0o600 });
+    nodeAccount = makeAccount("node-pull");
+    writeFileSync(pullUsers, renderUsersFile("pull", [nodeAccount]), { mode: 0o600 });
     const caddyfile = path.join(scratch, "Caddyfile");
     writeFileSync(
         caddyfile,
@@ -312,6 +321,7 @@ beforeAll(async () => {
             pullUsersFile: pullUsers,
             allowedNetworks: [],
             deletesEnabled: false,
+            mirrorsRequireAuth: true,
             mirrors: [
                 { pathName: dockerHub.pathName, upstream: `127.0.0.1:${CACHE_PORT.dockerHub}` },
                 { pathName: privateUpstream.pathName, upstream: `127.0.0.1:${CACHE_PORT.private}` },
@@ -347,6 +357,30 @@ describe("pull-through cache with real containerd, Caddy and Distribution", () =
             expect(result.code, result.output).toBe(0);
             // Nothing on the cache's side of the namespace answers for docker.io any more: the image came from the cache.
             expect(ns.run("curl", ["-s", "-o", "/dev/null", "--max-time", "2", "https://registry-1.docker.io/v2/"]).code).not.toBe(0);
+        } finally {
+            await startUpstream("docker-hub", DOCKER_HUB_ADDRESS);
+        }
+    });
+
+    test("a node without the pull account gets 401 from the cache: with the upstream stopped its pull fails, with the account it pulls", async () => {
+        await waitForCachedBlobs(dockerHub, 2);
+        await servers["docker-hub"]!.stop();
+        try {
+            const without = await pull("docker.io/library/mrtest:1", false);
+            expect(without.code, without.output).not.toBe(0);
+            const anonymous = ns.run("curl", [
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "--cacert",
+                registryCa.caCertFile,
+                `https://${REGISTRY}/v2/mirrors/docker.io/library/mrtest/manifests/1`,
+            ]);
+            expect(anonymous.stdout).toBe("401");
+            const withAccount = await pull("docker.io/library/mrtest:1");
+            expect(withAccount.code, withAccount.output).toBe(0);
         } finally {
             await startUpstream("docker-hub", DOCKER_HUB_ADDRESS);
         }

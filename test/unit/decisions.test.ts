@@ -77,6 +77,24 @@ describe("decide", () => {
         expect(flavours.map((f) => needed?.onNodes(f))).toEqual([true, true, true, true, true, false]);
     });
 
+    it.each([
+        ["caches without an allowlist (mirrorPull unset)", {}, true],
+        ["caches with an allowlist (mirrorPull unset)", { allowedNetworks: ["10.0.0.0/8"] }, false],
+        ["caches with an allowlist and mirrorPull accounts", { allowedNetworks: ["10.0.0.0/8"], mirrorPull: "accounts" }, true],
+        ["caches opened with mirrorPull anonymous", { mirrorPull: "anonymous" }, false],
+    ])("gives the nodes the pull account for %s: %s", (_name, registry, onNodes) => {
+        const pc = decisionsFor({ registry: { mirrors: [{ upstream: "docker.io" }], ...registry } }).pullCredentials;
+        expect(pc?.cachesNeedCredentials ?? false).toBe(onNodes);
+        expect(["k3s", "containerd", "microk8s", "docker"].map((f) => pc?.onNodes(f as "k3s") ?? false)).toEqual([
+            onNodes,
+            onNodes,
+            onNodes,
+            false,
+        ]);
+        // Reads of the registry itself stay as requiresAuthForPull says.
+        expect(pc?.readsNeedCredentials ?? false).toBe(false);
+    });
+
     it("gives each node reached over SSH its own runtime, else the group's, and restarts only k3s and RKE2", () => {
         const node = (name: string, extra: object = {}) => ({ name, host: "10.0.0.9", hostKey: "ssh-ed25519 AAAA", ...extra });
         const d = decisionsFor({
