@@ -497,15 +497,22 @@ describe("an upstream that needs an account (token challenge), with real contain
                 emptyCache,
             );
             const before = upstreamManifestRequests("private-registry", "team/app");
-            // Distribution 2.8 does not pass the upstream's 401 on: it answers "manifest unknown".
-            const body = ns.run("curl", [
-                "-s",
-                "-w",
-                "\n%{http_code}",
-                "--cacert",
-                registryCa.caCertFile,
-                `https://${REGISTRY}/v2/mirrors/${PRIVATE_UPSTREAM}/team/app/manifests/1`,
-            ]).stdout;
+            // Distribution 2.8 does not pass the upstream's 401 on: it answers "manifest unknown" (asked
+            // with the node's account, which the caches need).
+            const body = ns.run(
+                "curl",
+                [
+                    "-s",
+                    "-w",
+                    "\n%{http_code}",
+                    "--cacert",
+                    registryCa.caCertFile,
+                    "-K",
+                    "-",
+                    `https://${REGISTRY}/v2/mirrors/${PRIVATE_UPSTREAM}/team/app/manifests/1`,
+                ],
+                { input: `user = "${nodeAccount.username}:${nodeAccount.password}"\n` },
+            ).stdout;
             expect(body).toMatch(/"code":"MANIFEST_UNKNOWN".*\n404$/s);
             expect(servers[cacheName]!.output()).toContain(`Discovered token authentication URL: https://${PRIVATE_UPSTREAM}/v2/token`);
             // The token realm refused the account, so the request never reached the upstream's registry.
