@@ -67,19 +67,40 @@ export interface RecordedResource {
     readonly propertyDependencies: Readonly<Record<string, readonly string[]>>;
 }
 
-/** The password the mock gives every generated password: fixed per resource, so synth output is stable. */
-export function mockPassword(name: string): string {
-    return `mock-password-of-${name}`;
+/** Canonical JSON of a value: object keys sorted, so the same inputs give the same text in any order. */
+function canonical(value: unknown): string {
+    if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
+    if (value && typeof value === "object")
+        return `{${Object.keys(value as Record<string, unknown>)
+            .sort()
+            .map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`)
+            .join(",")}}`;
+    return JSON.stringify(value) ?? "null";
 }
 
 /**
- * A real bcrypt hash of the mock password, with the salt derived from the resource name so the same
- * program gives the same bytes on every run. Cost 4: the renderers check the format, not the cost, and
- * a higher one only slows every synth and test.
+ * The value the mock gives a generated password (or any random result). The random provider makes a new
+ * value whenever any input changes (every input forces a replacement, keepers included) and keeps it
+ * otherwise; so does the mock: the value is derived from the resource's name and its inputs. It starts
+ * with `mock-password-of-<name>` so a test can look for it in rendered text by name alone.
  */
-export function mockBcryptHash(name: string): string {
-    const digest = createHash("sha256").update(name).digest();
-    return bcrypt.hashSync(mockPassword(name), `$2b$04$${bcrypt.encodeBase64(Array.from(digest.subarray(0, 16)), 16)}`);
+export function mockPassword(name: string, inputs: Record<string, unknown> = {}): string {
+    const digest = createHash("sha256")
+        .update(`${name}\0${canonical(inputs)}`)
+        .digest("hex");
+    return `mock-password-of-${name}-${digest.slice(0, 12)}`;
+}
+
+/**
+ * A real bcrypt hash of the mock password, with the salt derived from the resource name and inputs so
+ * the same program gives the same bytes on every run. Cost 4: the renderers check the format, not the
+ * cost, and a higher one only slows every synth and test.
+ */
+export function mockBcryptHash(name: string, inputs: Record<string, unknown> = {}): string {
+    const digest = createHash("sha256")
+        .update(`${name}\0${canonical(inputs)}`)
+        .digest();
+    return bcrypt.hashSync(mockPassword(name, inputs), `$2b$04$${bcrypt.encodeBase64(Array.from(digest.subarray(0, 16)), 16)}`);
 }
 
 /**
@@ -91,7 +112,7 @@ export function mockBcryptHash(name: string): string {
 export function mockState(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
     switch (type) {
         case "random:index/randomPassword:RandomPassword":
-            return { ...inputs, result: mockPassword(name), bcryptHash: mockBcryptHash(name) };
+            return { ...inputs, result: mockPassword(name, inputs), bcryptHash: mockBcryptHash(name, inputs) };
         case "tls:index/privateKey:PrivateKey":
             return {
                 ...inputs,
@@ -122,6 +143,8 @@ export function mockState(type: string, name: string, inputs: Record<string, unk
             };
         }
         default:
+            // Other random resources (RandomString, RandomId, …): a result that changes with the inputs too.
+            if (type.startsWith("random:")) return { ...inputs, result: mockPassword(name, inputs) };
             if (type.startsWith("kubernetes:")) {
                 const metadata = (inputs.metadata ?? {}) as Record<string, unknown>;
                 return { ...inputs, metadata: { ...metadata, name: metadata.name ?? name } };

@@ -18,6 +18,7 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { defaultHostLayout } from "../../components/externalHost/scripts";
 import { describePlan, planOf, type Step } from "../support/plan";
+import { asRoot, stepScripts } from "../support/replay";
 import { type SshServer, startSshServer } from "../support/sshServer";
 import { committedState, edited, type Raw, run, type StackState } from "../support/transitions";
 
@@ -28,31 +29,11 @@ const holdsData = (name: string) => /^registry-host-(.*-)?(data-dir|purge-marker
 
 let ssh: SshServer;
 
-/** A script as a root session runs it: the prod stack's `sudo -n ` prefix dropped (sudo would drop DSO_ROOT). */
-const asRoot = (script: string) => script.replace(/^sudo -n /, "");
-
-/** The scripts of one step, in the order the engine runs them (see plan.ts). */
-function scriptsOf(step: Step): { what: string; script: string; stdin?: string }[] {
-    const out: { what: string; script: string; stdin?: string }[] = [];
-    const add = (phase: string, script: unknown, stdin?: unknown) => {
-        if (typeof script === "string" && script)
-            out.push({ what: `${phase} ${step.name}`, script, stdin: typeof stdin === "string" ? stdin : undefined });
-    };
-    if (step.op === "create") add("create", step.news?.create, step.news?.stdin);
-    if (step.op === "update") add("update", step.news?.update ?? step.news?.create, step.news?.stdin);
-    if (step.op === "replace") {
-        if (step.deleteBeforeReplace) add("delete", step.olds?.delete);
-        add("create", step.news?.create, step.news?.stdin);
-    }
-    if (step.op === "delete" && !step.retained) add("delete", step.olds?.delete);
-    return out;
-}
-
 /** Runs the data steps of a plan over SSH; returns how many scripts ran. */
 function replay(steps: readonly Step[], context: string): number {
     let ran = 0;
     for (const step of steps.filter((s) => holdsData(s.name))) {
-        for (const s of scriptsOf(step)) {
+        for (const s of stepScripts(step)) {
             const r = ssh.runScript(asRoot(s.script), s.stdin ?? "");
             if (r.code !== 0) throw new Error(`${s.what} failed (${r.code}):\n${r.stdout}\n${r.stderr}\n${context}`);
             ran++;

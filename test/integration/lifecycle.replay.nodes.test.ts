@@ -25,6 +25,7 @@ import * as YAML from "yaml";
 import { type RecordedResource, UNKNOWN } from "../../tools/mockRuntime";
 import { describePlan, type PlanOptions, planOf, type Step } from "../support/plan";
 import { makeTestCa } from "../support/realRegistry";
+import { asRoot, stepScripts } from "../support/replay";
 import { privateDir, removeDir } from "../support/serverProcess";
 import { type SshServer, startSshServer } from "../support/sshServer";
 import { committedState, edited, type Raw, run, type StackState } from "../support/transitions";
@@ -44,26 +45,6 @@ let caPem: string;
 /** Another CA: the generated one after its renewal. */
 let renewedCaPem: string;
 
-/** A script as a root session runs it: the prod stack's `sudo -n ` prefix dropped (sudo would drop DSO_ROOT). */
-const asRoot = (script: string) => script.replace(/^sudo -n /, "");
-
-/** The scripts of one step with their stdin, in the order the engine runs them (see plan.ts). */
-function scriptsWithInput(step: Step): { what: string; script: string; stdin?: string }[] {
-    const out: { what: string; script: string; stdin?: string }[] = [];
-    const add = (phase: string, script: unknown, stdin?: unknown) => {
-        if (typeof script === "string" && script)
-            out.push({ what: `${phase} ${step.name}`, script, stdin: typeof stdin === "string" ? stdin : undefined });
-    };
-    if (step.op === "create") add("create", step.news?.create, step.news?.stdin);
-    if (step.op === "update") add("update", step.news?.update ?? step.news?.create, step.news?.stdin);
-    if (step.op === "replace") {
-        if (step.deleteBeforeReplace) add("delete", step.olds?.delete);
-        add("create", step.news?.create, step.news?.stdin);
-    }
-    if (step.op === "delete" && !step.retained) add("delete", step.olds?.delete);
-    return out;
-}
-
 /** The node's steps of a plan, in its order. */
 const nodeSteps = (steps: readonly Step[]) => steps.filter((s) => s.name.startsWith(NODE) && s.type === "command:remote:Command");
 
@@ -73,7 +54,7 @@ const nodeSteps = (steps: readonly Step[]) => steps.filter((s) => s.name.startsW
  */
 function replay(steps: readonly Step[], context: string, ca = caPem): void {
     for (const step of nodeSteps(steps)) {
-        for (const s of scriptsWithInput(step)) {
+        for (const s of stepScripts(step)) {
             const stdin = s.stdin?.trim() === UNKNOWN ? ca : (s.stdin ?? "");
             const r = ssh.runScript(asRoot(s.script), stdin);
             if (r.code !== 0) throw new Error(`${s.what} failed (${r.code}):\n${r.stdout}\n${r.stderr}\n${context}`);

@@ -26,6 +26,7 @@ import { registryImage } from "../support/dockerImages";
 import { createNetns, type TestNetns } from "../support/netns";
 import { describePlan, plain, planOf, type Step } from "../support/plan";
 import { makeOciImage, skopeoPushPlainHttp } from "../support/realRegistry";
+import { asRoot, stepScripts } from "../support/replay";
 import { privateDir, removeDir, type ServerProcess } from "../support/serverProcess";
 import { type SshServer, startSshServer } from "../support/sshServer";
 import { committedState, edited, type Raw, run, type StackState, scriptParam } from "../support/transitions";
@@ -45,31 +46,11 @@ const upstreamUrl = () => `http://${ns.address}:${UPSTREAM_PORT}`;
 
 const onDisk = (p: string) => path.join(ssh.root, p);
 
-/** A script as a root session runs it: the prod stack's `sudo -n ` prefix dropped (sudo would drop DSO_ROOT). */
-const asRoot = (script: string) => script.replace(/^sudo -n /, "");
-
 function runStep(what: string, script: string, stdin = ""): void {
     // The caches' upstream is the test's (see the header).
     const input = stdin.replace(/^(\s*remoteurl:\s*).*$/m, `$1${upstreamUrl()}`);
     const result = ssh.runScript(asRoot(script), input);
     if (result.code !== 0) throw new Error(`${what} failed (${result.code}):\n${result.stdout}\n${result.stderr}`);
-}
-
-/** The scripts of one step with their stdin, in the order the engine runs them (see plan.ts). */
-function scriptsWithInput(step: Step): { what: string; script: string; stdin?: string }[] {
-    const out: { what: string; script: string; stdin?: string }[] = [];
-    const add = (phase: string, script: unknown, stdin?: unknown) => {
-        if (typeof script === "string" && script)
-            out.push({ what: `${phase} ${step.name}`, script, stdin: typeof stdin === "string" ? stdin : undefined });
-    };
-    if (step.op === "create") add("create", step.news?.create, step.news?.stdin);
-    if (step.op === "update") add("update", step.news?.update ?? step.news?.create, step.news?.stdin);
-    if (step.op === "replace") {
-        if (step.deleteBeforeReplace) add("delete", step.olds?.delete);
-        add("create", step.news?.create, step.news?.stdin);
-    }
-    if (step.op === "delete" && !step.retained) add("delete", step.olds?.delete);
-    return out;
 }
 
 /** The caches a program run deploys: container name, port and storage, from its run scripts. */
@@ -167,7 +148,7 @@ describe.each(ROWS.map((row) => [row.name, row] as const))(
             const after = await run("prod", row.to);
             // Config A deployed: each cache command's create, in registration order.
             for (const step of cacheSteps(planOf([], before.resources).steps)) {
-                for (const s of scriptsWithInput(step)) runStep(s.what, s.script, s.stdin);
+                for (const s of stepScripts(step)) runStep(s.what, s.script, s.stdin);
             }
             for (const cache of cachesOf(before.resources)) {
                 expect(await waitForAnswer(cache.port), diagnose(cache.container, cache.port)).toBe(true);
@@ -177,7 +158,7 @@ describe.each(ROWS.map((row) => [row.name, row] as const))(
 
             const plan = planOf(before.resources, after.resources);
             for (const step of cacheSteps(plan.steps)) {
-                for (const s of scriptsWithInput(step)) runStep(`${s.what}\n${describePlan(plan)}`, s.script, s.stdin);
+                for (const s of stepScripts(step)) runStep(`${s.what}\n${describePlan(plan)}`, s.script, s.stdin);
             }
 
             const kept = cachesOf(after.resources);
@@ -196,7 +177,7 @@ describe.each(ROWS.map((row) => [row.name, row] as const))(
 
             // B destroyed: nothing of any cache is left, the registry's data is.
             for (const step of cacheSteps(planOf(after.resources, undefined).steps)) {
-                for (const s of scriptsWithInput(step)) runStep(s.what, s.script, s.stdin);
+                for (const s of stepScripts(step)) runStep(s.what, s.script, s.stdin);
             }
             for (const cache of [...kept, ...removed]) {
                 expect(engine.docker(["inspect", cache.container]).code, `${cache.container} after destroy`).not.toBe(0);

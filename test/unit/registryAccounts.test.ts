@@ -55,7 +55,9 @@ describe("RegistryAccounts under mocks", () => {
         expect(rt.byName("accts-pull").inputs.keepers).toEqual({ username: "nodes", rotation: "7" });
         expect(await isSecret(accounts.push.password)).toBe(true);
         expect(await isSecret(accounts.htpasswd)).toBe(true);
-        expect(await promiseOf(accounts.htpasswd)).toBe(`ci-push:${mockBcryptHash("accts-push")}\nnodes:${mockBcryptHash("accts-pull")}\n`);
+        expect(await promiseOf(accounts.htpasswd)).toBe(
+            `ci-push:${mockBcryptHash("accts-push", rt.byName("accts-push").rawInputs)}\nnodes:${mockBcryptHash("accts-pull", rt.byName("accts-pull").rawInputs)}\n`,
+        );
     });
 
     it("hashes a supplied password without generating one", async () => {

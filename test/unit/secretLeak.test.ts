@@ -101,10 +101,13 @@ describe("planted secrets", () => {
     it("as are the generated passwords and the accounts' hashes, which the program used (the check is not vacuous)", () => {
         // Every generated password is used; the pull account's hash goes into the users files (the
         // push password is the operator's here).
-        const passwords = rt.ofType("random:index/randomPassword:RandomPassword").map((r) => r.name);
-        const accounts = passwords.filter((name) => name.startsWith("registry-accounts-"));
-        expect(accounts).toEqual(["registry-accounts-pull"]);
-        const generated = [...passwords.map(mockPassword), ...accounts.map(mockBcryptHash)];
+        const passwords = rt.ofType("random:index/randomPassword:RandomPassword");
+        const accounts = passwords.filter((r) => r.name.startsWith("registry-accounts-"));
+        expect(accounts.map((r) => r.name)).toEqual(["registry-accounts-pull"]);
+        const generated = [
+            ...passwords.map((r) => mockPassword(r.name, r.rawInputs)),
+            ...accounts.map((r) => mockBcryptHash(r.name, r.rawInputs)),
+        ];
         const raw = JSON.stringify(rt.resources.map((r) => r.rawInputs));
         expect(generated.filter((v) => !raw.includes(v))).toEqual([]);
         const shown = JSON.stringify(rt.resources.map((r) => r.inputs));

@@ -7,12 +7,16 @@ import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadStackConfig } from "../../components/config";
 import { defineStack } from "../../components/stack";
-import { isSecret, mockPassword, promiseOf, SECRET, settle, startMockRuntime } from "../../tools/mockRuntime";
+import { isSecret, type MockRuntime, mockPassword, promiseOf, SECRET, settle, startMockRuntime } from "../../tools/mockRuntime";
 import { committedSynthDir } from "../support/committedSynth";
 import { PROJECT_DIR } from "../support/synthCli";
 
+let rt: MockRuntime;
+/** The password the mock generated for a random resource of the last run (it depends on its inputs). */
+const generated = (name: string) => mockPassword(name, rt.byName(name).rawInputs);
+
 async function outputsOf(containerRegistry: Record<string, unknown>, extra: Record<string, string> = {}) {
-    await startMockRuntime({
+    rt = await startMockRuntime({
         stack: "t",
         config: {
             "dso-registry:containerRegistry": JSON.stringify({ host: "registry.example.com", pathPrefix: "team", ...containerRegistry }),
@@ -33,7 +37,7 @@ describe("stack outputs for logging in by hand", () => {
         expect(await isSecret(outputs.pushCredentials!)).toBe(true);
         expect(await promiseOf(outputs.pushCredentials!)).toEqual({
             username: "ci-push",
-            password: mockPassword("registry-accounts-push"),
+            password: generated("registry-accounts-push"),
         });
         expect(outputs.pullCredentials).toBeUndefined();
     });
@@ -52,7 +56,7 @@ describe("stack outputs for logging in by hand", () => {
         expect(await isSecret(outputs.pullCredentials!)).toBe(true);
         expect(await promiseOf(outputs.pullCredentials!)).toEqual({
             username: "cluster-pull",
-            password: mockPassword("registry-accounts-pull"),
+            password: generated("registry-accounts-pull"),
         });
     });
 
