@@ -75,7 +75,7 @@ describe("prod, rotation bumped: the users files' steps replayed over SSH", () =
         const before = await run("prod", prod);
         const after = await run(
             "prod",
-            edited(prod, (r) => void ((r.containerRegistry as Raw).rotation = "2")),
+            edited(prod, (r) => Object.assign(r.containerRegistry as Raw, { rotation: "2" })),
         );
         expect(replay(planOf([], before.resources).steps, "deploying A"), "A's users-file steps").toBeGreaterThan(0);
 
