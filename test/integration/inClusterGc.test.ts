@@ -110,7 +110,7 @@ describe("the in-cluster GC job checks every tagged image; pushes during GC and 
             `exec deployment/registry --container=registry -- /bin/sh ${IN_CLUSTER.configDir}/${IN_CLUSTER.gcStepScript}`,
             `exec deployment/registry --container=registry -- /bin/sh ${IN_CLUSTER.configDir}/${IN_CLUSTER.verifyScript}`,
         ]);
-        expect(gc.stdout).toContain("front read-only (writes get 503, pulls go on); collecting garbage");
+        expect(gc.stdout).toContain("front read-only (writes get 503, pulls go on, writes in flight have landed); collecting garbage");
         expect(pod.starts()).toBe(startsBefore);
         expect(existsSync(`${pod.root}${READ_ONLY_SIGNAL.gcMarker}`)).toBe(false);
         expect(existsSync(path.join(pod.podDir, "read-only"))).toBe(false);
