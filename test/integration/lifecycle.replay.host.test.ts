@@ -18,7 +18,7 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { defaultHostLayout } from "../../components/externalHost/scripts";
 import { describePlan, planOf, type Step } from "../support/plan";
-import { asRoot, stepScripts } from "../support/replay";
+import { replaySteps } from "../support/replay";
 import { type SshServer, startSshServer } from "../support/sshServer";
 import { committedState, edited, type Raw, run, type StackState } from "../support/transitions";
 
@@ -30,17 +30,7 @@ const holdsData = (name: string) => /^registry-host-(.*-)?(data-dir|purge-marker
 let ssh: SshServer;
 
 /** Runs the data steps of a plan over SSH; returns how many scripts ran. */
-function replay(steps: readonly Step[], context: string): number {
-    let ran = 0;
-    for (const step of steps.filter((s) => holdsData(s.name))) {
-        for (const s of stepScripts(step)) {
-            const r = ssh.runScript(asRoot(s.script), s.stdin ?? "");
-            if (r.code !== 0) throw new Error(`${s.what} failed (${r.code}):\n${r.stdout}\n${r.stderr}\n${context}`);
-            ran++;
-        }
-    }
-    return ran;
-}
+const replay = (steps: readonly Step[], context: string) => replaySteps(ssh, steps, holdsData, context);
 
 const onHost = (p: string) => path.join(ssh.root, p);
 

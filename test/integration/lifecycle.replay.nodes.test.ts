@@ -18,11 +18,12 @@
  * here: `systemctl` and `k3s` are stand-ins on PATH (as in test/integration/nodeTrustSsh.test.ts).
  */
 import { spawnSync } from "node:child_process";
-import { chmodSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as YAML from "yaml";
 import { type RecordedResource, UNKNOWN } from "../../tools/mockRuntime";
+import { writeNodeStubs } from "../support/nodeStubs";
 import { describePlan, type PlanOptions, planOf, type Step } from "../support/plan";
 import { makeTestCa } from "../support/realRegistry";
 import { asRoot, stepScripts } from "../support/replay";
@@ -102,23 +103,7 @@ function freshNode(): void {
 
 beforeAll(async () => {
     stubs = privateDir("lifecycle-node-stubs");
-    writeFileSync(
-        path.join(stubs, "systemctl"),
-        [
-            "#!/bin/sh",
-            'echo "$*" >> "$DSO_ROOT/systemctl.log"',
-            'if [ "$1" = is-active ]; then grep -qx "$3" "$DSO_ROOT/active-units" 2>/dev/null; exit $?; fi',
-            "exit 0",
-            "",
-        ].join("\n"),
-    );
-    writeFileSync(
-        path.join(stubs, "k3s"),
-        ["#!/bin/sh", 'echo "$*" >> "$DSO_ROOT/k3s.log"', 'cat "$DSO_ROOT/node-ready" 2>/dev/null', "exit 0", ""].join("\n"),
-    );
-    chmodSync(stubs, 0o755);
-    chmodSync(path.join(stubs, "systemctl"), 0o755);
-    chmodSync(path.join(stubs, "k3s"), 0o755);
+    writeNodeStubs(stubs);
     ssh = await startSshServer({ pathPrefix: stubs });
     const caDir = privateDir("lifecycle-node-ca");
     caPem = makeTestCa(path.join(caDir, "first")).caCertPem;

@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { defaultHostLayout, hostPaths } from "../../components/externalHost/scripts";
 import { mockPassword, type RecordedResource } from "../../tools/mockRuntime";
 import { describePlan, plain, planOf, type Step } from "../support/plan";
-import { asRoot, stepScripts } from "../support/replay";
+import { replaySteps } from "../support/replay";
 import { type SshServer, startSshServer } from "../support/sshServer";
 import { committedState, edited, type Raw, run } from "../support/transitions";
 
@@ -27,17 +27,7 @@ const writesUsers = (name: string) => /^registry-host-.*users-(push|pull)-write$
 let ssh: SshServer;
 
 /** Runs the users-file steps of a plan over SSH; returns how many scripts ran. */
-function replay(steps: readonly Step[], context: string): number {
-    let ran = 0;
-    for (const step of steps.filter((s) => writesUsers(s.name))) {
-        for (const s of stepScripts(step)) {
-            const r = ssh.runScript(asRoot(s.script), s.stdin ?? "");
-            if (r.code !== 0) throw new Error(`${s.what} failed (${r.code}):\n${r.stdout}\n${r.stderr}\n${context}`);
-            ran++;
-        }
-    }
-    return ran;
-}
+const replay = (steps: readonly Step[], context: string) => replaySteps(ssh, steps, writesUsers, context);
 
 /** The generated accounts' passwords of a run, by account resource name, as the mock gave them. */
 function passwordsOf(resources: readonly RecordedResource[]): Map<string, string> {

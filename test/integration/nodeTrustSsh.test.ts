@@ -11,13 +11,14 @@
  * not come back), and `k3s` one that records its arguments and prints
  * the Ready status written to $DSO_ROOT/node-ready (as `k3s kubectl get node … -o jsonpath=…` would).
  */
-import { chmodSync, mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import * as YAML from "yaml";
 import { etcHostsMarkers } from "../../components/nodeTrust/files";
 import { LEGACY_MANAGED_HEADER, REGISTRIES_CREATED_HEADER, registriesYamlMarkers } from "../../components/nodeTrust/registriesYaml";
 import { type MockRuntime, type RecordedResource, settle, startMockRuntime } from "../../tools/mockRuntime";
+import { writeNodeStubs } from "../support/nodeStubs";
 import { makeTestCa } from "../support/realRegistry";
 import { privateDir, removeDir } from "../support/serverProcess";
 import { type SshServer, startSshServer } from "../support/sshServer";
@@ -106,25 +107,7 @@ const parsed = () => YAML.parse(ssh.readFile(REGISTRIES)!, { uniqueKeys: true })
 
 beforeAll(async () => {
     stubs = privateDir("node-trust-stubs");
-    writeFileSync(
-        path.join(stubs, "systemctl"),
-        [
-            "#!/bin/sh",
-            'echo "$*" >> "$DSO_ROOT/systemctl.log"',
-            'if [ "$1" = is-active ]; then grep -qx "$3" "$DSO_ROOT/active-units" 2>/dev/null; exit $?; fi',
-            // A unit that fails to start again after its restart.
-            'if [ "$1" = restart ] && [ -e "$DSO_ROOT/dies-on-restart" ]; then : > "$DSO_ROOT/active-units"; fi',
-            "exit 0",
-            "",
-        ].join("\n"),
-    );
-    writeFileSync(
-        path.join(stubs, "k3s"),
-        ["#!/bin/sh", 'echo "$*" >> "$DSO_ROOT/k3s.log"', 'cat "$DSO_ROOT/node-ready" 2>/dev/null', "exit 0", ""].join("\n"),
-    );
-    chmodSync(stubs, 0o755);
-    chmodSync(path.join(stubs, "systemctl"), 0o755);
-    chmodSync(path.join(stubs, "k3s"), 0o755);
+    writeNodeStubs(stubs);
     ssh = await startSshServer({ pathPrefix: stubs });
     const caDir = privateDir("node-trust-ca");
     caPem = makeTestCa(path.join(caDir, "first")).caCertPem;

@@ -34,3 +34,24 @@ export function stepScripts(step: Step): StepScript[] {
 
 /** A script as a root session runs it: the prod stack's `sudo -n ` prefix dropped (sudo would drop DSO_ROOT). */
 export const asRoot = (script: string) => script.replace(/^sudo -n /, "");
+
+/** Where a replay runs scripts: an SSH session into a root (test/support/sshServer.ts). */
+interface ScriptRunner {
+    runScript(script: string, stdin: string): { code: number | null; stdout: string; stderr: string };
+}
+
+/**
+ * Runs, over `ssh` as root, the scripts of the plan's steps whose resource name `selected` accepts, in
+ * the plan's order; a failing script throws with its output and `context`. Returns how many ran.
+ */
+export function replaySteps(ssh: ScriptRunner, steps: readonly Step[], selected: (name: string) => boolean, context: string): number {
+    let ran = 0;
+    for (const step of steps.filter((s) => selected(s.name))) {
+        for (const s of stepScripts(step)) {
+            const r = ssh.runScript(asRoot(s.script), s.stdin ?? "");
+            if (r.code !== 0) throw new Error(`${s.what} failed (${r.code}):\n${r.stdout}\n${r.stderr}\n${context}`);
+            ran++;
+        }
+    }
+    return ran;
+}
