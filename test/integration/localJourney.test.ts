@@ -204,7 +204,7 @@ beforeAll(async () => {
             template: {
                 spec: {
                     containers: { volumeMounts: { name: string; mountPath: string }[] }[];
-                    volumes: { name: string; configMap?: { name: string }; hostPath?: { path: string } }[];
+                    volumes: { name: string; configMap?: { name: string }; secret?: { secretName: string }; hostPath?: { path: string } }[];
                 };
             };
         };
@@ -214,8 +214,19 @@ beforeAll(async () => {
     const configMount = dsSpec.containers[0]!.volumeMounts.find((m) => m.name === configVolume.name)!.mountPath;
     const configDir = path.join(dir, "node-trust-config");
     mkdirSync(configDir, { recursive: true });
+    // Its Secret (the caches' pull account in hosts.toml), where it is mounted, when the stack has one.
+    const secretVolume = dsSpec.volumes.find((v) => v.secret);
+    const secretMount = secretVolume && dsSpec.containers[0]!.volumeMounts.find((m) => m.name === secretVolume.name)!.mountPath;
+    const secretDir = path.join(dir, "node-trust-secret");
+    if (secretVolume) {
+        mkdirSync(secretDir, { recursive: true, mode: 0o700 });
+        for (const [key, text] of Object.entries(stack.dataOf("Secret", secretVolume.secret!.secretName, "dso-node-trust"))) {
+            writeFileSync(path.join(secretDir, key), text, { mode: 0o400 });
+        }
+    }
     for (const [key, text] of Object.entries(stack.dataOf("ConfigMap", configVolume.configMap!.name, "dso-node-trust"))) {
-        writeFileSync(path.join(configDir, key), text.replaceAll(`${configMount}/`, `${configDir}/`));
+        const mapped = text.replaceAll(`${configMount}/`, `${configDir}/`);
+        writeFileSync(path.join(configDir, key), secretMount ? mapped.replaceAll(`${secretMount}/`, `${secretDir}/`) : mapped);
     }
     nodeRoot = path.join(dir, "node");
     mkdirSync(path.join(nodeRoot, "etc"), { recursive: true });

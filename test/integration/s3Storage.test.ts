@@ -134,7 +134,11 @@ async function startRegistry(dir: string, rendered: Rendered, ca: TestCa): Promi
     const env = {
         PATH: "/usr/sbin:/usr/bin:/sbin:/bin",
         ...rendered.env,
+        // The host's Distribution listens on a unix socket and its debug listener on a fixed port:
+        // here TCP on a free loopback port, and the debug listener on another.
+        REGISTRY_HTTP_NET: "tcp",
         REGISTRY_HTTP_ADDR: `127.0.0.1:${port}`,
+        REGISTRY_HTTP_DEBUG_ADDR: `127.0.0.1:${await freePort()}`,
         REGISTRY_HTTP_TLS_CERTIFICATE: ca.serverCertFile,
         REGISTRY_HTTP_TLS_KEY: ca.serverKeyFile,
     };
