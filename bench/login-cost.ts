@@ -120,7 +120,7 @@ async function main(): Promise<void> {
     );
     const scratch = privateDir("login-cost");
     const withDecoy = await startRealRegistry();
-    const withoutDecoy = await startRealRegistry({ caddyfileFor: (p) => renderCaddyfile({ ...p, knownUsers: undefined }) });
+    const withoutDecoy = await startRealRegistry({ caddyfileFor: (p) => renderCaddyfile({ ...p, decoy: undefined }) });
     try {
         await failedLogins(withoutDecoy, "Caddy's own decoy (before)");
         await failedLogins(withDecoy, "the decoy account (as rendered)");

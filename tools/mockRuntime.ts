@@ -11,7 +11,7 @@ import type { Alias } from "@pulumi/pulumi/proto/alias_pb";
 import type { RegisterResourceRequest, RegisterResourceResponse } from "@pulumi/pulumi/proto/resource_pb";
 import * as runtimeConfig from "@pulumi/pulumi/runtime/config";
 import { MockMonitor, type Mocks } from "@pulumi/pulumi/runtime/mocks";
-import * as bcrypt from "bcryptjs";
+import { deterministicBcrypt } from "../components/accounts/registryAccounts";
 import { type AliasSpec, aliasUrn, urnOf } from "./identity";
 
 export const SECRET = "[secret]";
@@ -92,15 +92,13 @@ export function mockPassword(name: string, inputs: Record<string, unknown> = {})
 }
 
 /**
- * A real bcrypt hash of the mock password, with the salt derived from the resource name and inputs so
- * the same program gives the same bytes on every run. Cost 4: the renderers check the format, not the
- * cost, and a higher one only slows every synth and test.
+ * A real bcrypt hash of the mock password, made as the program hashes supplied passwords
+ * (`deterministicBcrypt`: the salt derived from the name and the password, which is derived from the
+ * inputs), so the same program gives the same bytes on every run. Cost 4: the renderers check the
+ * format, not the cost, and a higher one only slows every synth and test.
  */
 export function mockBcryptHash(name: string, inputs: Record<string, unknown> = {}): string {
-    const digest = createHash("sha256")
-        .update(`${name}\0${canonical(inputs)}`)
-        .digest();
-    return bcrypt.hashSync(mockPassword(name, inputs), `$2b$04$${bcrypt.encodeBase64(Array.from(digest.subarray(0, 16)), 16)}`);
+    return deterministicBcrypt(name, mockPassword(name, inputs), 4);
 }
 
 /**

@@ -28,7 +28,7 @@ import {
     TOKEN_PATH,
     UPSTREAM_TRY_SECONDS,
 } from "./policy";
-import { DECOY_ACCOUNT, DECOY_HASH } from "./usersFile";
+import { DECOY_ACCOUNT } from "./usersFile";
 
 function globalOptions(policy: AccessPolicy): string[] {
     const lines: string[] = [];
@@ -68,11 +68,11 @@ function siteLabel(policy: AccessPolicy): string {
 }
 
 /**
- * A password check against the accounts of `files`. With `knownUsers` set it holds the decoy account
+ * A password check against the accounts of `files`. With a `decoy` it holds the decoy account
  * too (one line in the block: the users files are imported together, and a name may appear once).
  */
 function basicauth(policy: AccessPolicy, matcher: string, files: readonly string[]): string[] {
-    const decoy = policy.knownUsers ? [`\t\t\t${DECOY_ACCOUNT} ${DECOY_HASH}`] : [];
+    const decoy = policy.decoy ? [`\t\t\t${DECOY_ACCOUNT} ${policy.decoy.bcryptHash}`] : [];
     return [`\t\tbasicauth ${matcher} bcrypt ${REALM} {`, ...files.map((f) => `\t\t\timport ${f}`), ...decoy, "\t\t}"];
 }
 
@@ -504,7 +504,7 @@ export function renderCaddyfile(policy: AccessPolicy): string {
         ...(policy.deletesEnabled ? [] : ["\t@delete method DELETE"]),
         ...readOnlyMatchers(policy.readOnlySignals ?? []),
         ...(policy.allowedNetworks.length > 0 ? [`\t@outside not remote_ip ${policy.allowedNetworks.join(" ")}`] : []),
-        ...(policy.knownUsers ? decoyMatcher(policy.knownUsers) : []),
+        ...(policy.decoy ? decoyMatcher(policy.decoy.knownUsers) : []),
         ...(policy.maven ? mavenMatchers(policy.maven) : []),
         ...(policy.uiUpstream ? ["\t@api path /v2 /v2/*"] : []),
         ...(policy.blobFiles
@@ -517,13 +517,13 @@ export function renderCaddyfile(policy: AccessPolicy): string {
         // `route` keeps the order below exactly as written.
         "\troute {",
         ...(policy.allowedNetworks.length > 0 ? ['\t\trespond @outside "Forbidden: your network may not use this registry" 403'] : []),
-        ...(policy.knownUsers ? [decoyRewrite] : []),
+        ...(policy.decoy ? [decoyRewrite] : []),
         ...(policy.maven ? mavenRoute(policy, policy.maven) : []),
         ...(policy.deletesEnabled ? [] : ['\t\trespond @delete "Deleting is disabled on this registry" 405']),
         // Tokens: the anonymous one counts as no credentials; any other is the Basic credentials it carries.
         "\t\trequest_header @anonymousToken -Authorization",
         '\t\trequest_header @bearerCredentials Authorization "Basic {re.bearer.1}"',
-        ...(policy.knownUsers ? [decoyRewrite] : []),
+        ...(policy.decoy ? [decoyRewrite] : []),
         ...tokenEndpoint(policy, everyone),
         ...readOnlyAnswer(policy.readOnlySignals ?? []),
         ...basicauth(policy, "@write", [policy.pushUsersFile]),

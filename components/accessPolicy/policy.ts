@@ -32,6 +32,17 @@ export type CaddyTls =
           readonly kind: "plain-http";
       };
 
+/** The decoy password check of a front: who is known, and the hash everyone else is checked against. */
+export interface DecoyCheck {
+    /** The names of every account in the users files (push, pull, Maven deploy). */
+    readonly knownUsers: readonly string[];
+    /**
+     * bcrypt, at the accounts' cost, of a random password nobody keeps (`decoyHash` in
+     * components/accounts/decoy.ts; at test time any such hash).
+     */
+    readonly bcryptHash: string;
+}
+
 export interface AccessPolicy {
     /** Host name clients use (the Caddy site address), e.g. "registry.example.com" or "127.0.0.1". */
     readonly siteAddress: string;
@@ -53,11 +64,11 @@ export interface AccessPolicy {
     /** File with the pull-only accounts' basicauth lines; it must exist (it may hold only a comment). */
     readonly pullUsersFile: string;
     /**
-     * The names of every account in the users files (push, pull, Maven deploy). Basic credentials of
-     * any other user are checked against the users files' decoy account instead, at the accounts'
-     * cost (see `DECOY_ACCOUNT`). Unset: Caddy's own decoy (cost 14) answers for unknown users.
+     * The decoy password check (see `DECOY_ACCOUNT`): Basic credentials of any user but `knownUsers`
+     * are checked against `bcryptHash` instead, at the accounts' cost. Unset: Caddy's own decoy
+     * (cost 14) answers for unknown users.
      */
-    readonly knownUsers?: readonly string[];
+    readonly decoy?: DecoyCheck;
     /**
      * Client networks (CIDR) that may reach the registry at all; everyone when empty. Matched against
      * the direct peer: behind an ingress or load balancer, enforce the allowlist there instead.
@@ -213,8 +224,11 @@ export function accessPolicyProblem(policy: AccessPolicy): string | undefined {
     if (badMirror !== undefined) {
         return `mirror "${badMirror.pathName}" needs a path name of lower-case letters, digits, "." and "-", and an upstream "host:port" (got "${badMirror.upstream}")`;
     }
-    const badUser = policy.knownUsers?.find((u) => !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(u));
-    if (badUser !== undefined) return `knownUsers entry "${badUser}" is not an account name`;
+    const badUser = policy.decoy?.knownUsers.find((u) => !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(u));
+    if (badUser !== undefined) return `decoy.knownUsers entry "${badUser}" is not an account name`;
+    if (policy.decoy && !/^\$2[aby]\$10\$[./A-Za-z0-9]{53}$/.test(policy.decoy.bcryptHash)) {
+        return "decoy.bcryptHash must be a bcrypt hash of cost 10, the accounts' cost (deterministicBcrypt)";
+    }
     const badNetwork = policy.allowedNetworks.find((n) => !CIDR.test(n));
     if (badNetwork !== undefined) {
         return `allowedNetworks entry "${badNetwork}" is not a network in CIDR form such as "10.0.0.0/8"`;

@@ -1,7 +1,7 @@
 /**
  * The users files the Caddyfile imports inside its `basicauth` blocks: one "user bcrypt-hash" line per
  * account. They hold the accounts' hashes, so they are placed as secrets (mode 0600); the Caddyfile
- * itself holds none (only the decoy's, of a password nobody has).
+ * itself holds none (only the decoy's, of a random password nobody keeps).
  *
  * Everything here is pure: no Pulumi, no I/O.
  */
@@ -12,14 +12,14 @@ const BCRYPT_HASH = /^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$/;
 
 /**
  * The decoy account every password check of the Caddyfile holds (beside the users files it imports): the front hands a password check for a user it does not
- * know to this account, so that it costs one bcrypt check at the accounts' cost (DECOY_HASH's, 10) and
+ * know to this account, so that it costs one bcrypt check at the accounts' cost (10) and
  * not Caddy's own decoy (cost 14, some 15 times as much): no user enumeration by timing, and no cheap
- * way to burn the front's CPU. The name is outside ACCOUNT_NAME, so no account can take it; the hash
- * is of a random password nobody kept, so it never matches. Why: docs/decisions/access-policy.md#login-cost
+ * way to burn the front's CPU. The name is outside ACCOUNT_NAME, so no account can take it. Its hash
+ * (`DecoyCheck.bcryptHash`) is of a random password each stack generates and nobody keeps: a client
+ * chooses the whole password the decoy is checked with, so a password anyone could know would let it in.
+ * Why: docs/decisions/access-policy.md#login-cost
  */
 export const DECOY_ACCOUNT = "~unknown";
-/** bcrypt (cost 10, as `deterministicBcrypt` hashes the accounts) of a random password that was thrown away. */
-export const DECOY_HASH = "$2b$10$JhEdCngCrqRIFHpPHWcrMeRCwra/fniZerAGwj3Lw/ukyCfse3GC.";
 
 /** An account as the users files need it. */
 export interface PolicyAccount {

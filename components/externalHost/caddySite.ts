@@ -6,6 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { renderCaddyfile } from "../accessPolicy/caddyfile";
 import type { AccessPolicy, MirrorRoute } from "../accessPolicy/policy";
 import { renderUsersFile } from "../accessPolicy/usersFile";
+import { decoyHash } from "../accounts/decoy";
 import { MAVEN_BACKEND } from "../maven/nginxConfig";
 import { METRICS_PORTS } from "../shared/facts";
 import { fingerprint } from "../shared/fingerprint";
@@ -173,7 +174,9 @@ export class CaddySite extends pulumi.ComponentResource {
         const knownUsers = [...args.pushAccounts, ...args.pullAccounts, ...(args.maven ? [args.maven.deployAccount] : [])].map(
             (a) => a.username,
         );
-        const caddyfileText = renderCaddyfile({ ...caddySitePolicy(args), knownUsers });
+        const caddyfileText = decoyHash(`${name}-decoy`, this).apply((bcryptHash) =>
+            renderCaddyfile({ ...caddySitePolicy(args), decoy: { knownUsers, bcryptHash } }),
+        );
         // Kept on destroy: the reload's delete replaces it with a Caddyfile without the site.
         files.push(file("caddyfile", layout.caddyfile, "0644", caddyfileText, { retainOnDelete: true }));
 

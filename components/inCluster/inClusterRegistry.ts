@@ -11,6 +11,7 @@ import * as random from "@pulumi/random";
 import { renderCaddyfile } from "../accessPolicy/caddyfile";
 import type { AccessPolicy, MirrorRoute } from "../accessPolicy/policy";
 import { renderUsersFile } from "../accessPolicy/usersFile";
+import { decoyHash } from "../accounts/decoy";
 import type { RegistryAccount } from "../accounts/registryAccounts";
 import { type RegistryStorage, renderRegistryConfig } from "../distribution/registryConfig";
 import { MAVEN_BACKEND, renderMavenNginxConfig } from "../maven/nginxConfig";
@@ -317,7 +318,9 @@ export class InClusterRegistry extends pulumi.ComponentResource {
             ...(args.accounts.pull ? [args.accounts.pull] : []),
             ...(args.maven ? [args.maven.deployAccount] : []),
         ].map((a) => a.username);
-        const caddyfile = renderSidecarCaddyfile({ ...policy, knownUsers }, SIDECAR_TLS);
+        const caddyfile = decoyHash(`${name}-decoy`, this).apply((bcryptHash) =>
+            renderSidecarCaddyfile({ ...policy, decoy: { knownUsers, bcryptHash } }, SIDECAR_TLS),
+        );
         const registryConfig = renderRegistryConfig({
             addr: IN_CLUSTER.registryAddr,
             storage: registryStorage(args.storage),
@@ -342,10 +345,10 @@ export class InClusterRegistry extends pulumi.ComponentResource {
         const servedCert = args.tls.kind === "secret" ? args.tls.certPem : "";
         const configChecksum = pulumi.unsecret(
             pulumi
-                .all([push, pull, mavenDeploy, servedCert])
-                .apply(([p, q, m, c]) =>
+                .all([caddyfile, push, pull, mavenDeploy, servedCert])
+                .apply(([caddy, p, q, m, c]) =>
                     createHash("sha256")
-                        .update(caddyfile)
+                        .update(caddy)
                         .update("\0")
                         .update(registryConfig)
                         .update("\0")

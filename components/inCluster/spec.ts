@@ -66,7 +66,7 @@ export interface InClusterSpec {
     readonly garbageCollection: { readonly enabled: boolean; readonly schedule: string; readonly deleteUntagged: boolean };
     readonly publishLocalRegistryHosting: boolean;
     /** The sidecar's Caddyfile (from the shared access-policy renderer; holds no secret). */
-    readonly caddyfile: string;
+    readonly caddyfile: Value;
     /** Distribution's config.yml (from the shared renderer; holds no secret). */
     readonly registryConfig: string;
     /** Caddy users files and the htpasswd view of the same accounts. */

@@ -17,7 +17,7 @@ import { LOGIN_JAIL, type LoginLimit, renderFail2banFilter, renderFail2banJail }
 import { renderUsersFile } from "../../components/accessPolicy/usersFile";
 import { renderRegistryConfig } from "../../components/distribution/registryConfig";
 import { createNetns, type TestNetns } from "./netns";
-import { caddyEnv, makeAccount, makeTestCa, type TestAccount, type TestCa } from "./realRegistry";
+import { caddyEnv, makeAccount, makeDecoyHash, makeTestCa, type TestAccount, type TestCa } from "./realRegistry";
 import { privateDir, removeDir, type ServerProcess } from "./serverProcess";
 
 export const FRONT_NAME = "registry.test";
@@ -154,7 +154,7 @@ export async function startLoginLimitFront(limit: LoginLimit, subnet: string, ig
             deletesEnabled: false,
             blobFiles: dataDir,
             accessLog: { kind: "file", path: accessLogFile },
-            knownUsers: [push.username, pull.username],
+            decoy: { knownUsers: [push.username, pull.username], bcryptHash: makeDecoyHash() },
         });
         const caddyfilePath = path.join(dir, "Caddyfile");
         writeFileSync(caddyfilePath, caddyfile);

@@ -105,6 +105,14 @@ export function makeAccount(username: string): TestAccount {
     return { username, password, bcryptHash: bcrypt.hashSync(password, 10) };
 }
 
+/**
+ * A decoy check's hash as a stack generates it (components/accounts/decoy.ts): bcrypt at the accounts'
+ * cost of a random password made now and kept by nobody.
+ */
+export function makeDecoyHash(): string {
+    return bcrypt.hashSync(randomBytes(30).toString("base64url"), 10);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Distribution + Caddy
 // ---------------------------------------------------------------------------------------------
@@ -244,7 +252,7 @@ export async function startRealRegistry(options: RealRegistryOptions = {}): Prom
                 pushUsersFile,
                 pullUsersFile,
                 // As both placements render it: unknown users are checked against the decoy account.
-                knownUsers: [push.username, pull.username],
+                decoy: { knownUsers: [push.username, pull.username], bcryptHash: makeDecoyHash() },
                 allowedNetworks: options.policy?.allowedNetworks ?? [],
                 deletesEnabled: options.policy?.deletesEnabled ?? true,
                 uiUpstream: options.policy?.uiUpstream,

@@ -12,8 +12,9 @@ import {
     READ_ONLY_RETRY_AFTER_SECONDS,
     TOKEN_PATH,
 } from "../../components/accessPolicy/policy";
-import { DECOY_ACCOUNT, DECOY_HASH, renderUsersFile } from "../../components/accessPolicy/usersFile";
+import { DECOY_ACCOUNT, renderUsersFile } from "../../components/accessPolicy/usersFile";
 import { BASE_POLICY as base } from "../support/accessPolicy";
+import { makeDecoyHash } from "../support/realRegistry";
 
 describe("renderCaddyfile rules", () => {
     const order = (text: string, ...needles: string[]) => needles.map((n) => text.indexOf(n));
@@ -492,13 +493,14 @@ describe("renderCaddyfile login cost (unknown users checked against the decoy ac
     );
 
     test("unknown users' credentials become the decoy's, with what they sent as the password, before every check", () => {
-        const text = renderCaddyfile({ ...base, knownUsers: ["ci-push"] });
+        const bcryptHash = makeDecoyHash();
+        const text = renderCaddyfile({ ...base, decoy: { knownUsers: ["ci-push"], bcryptHash } });
         const rewrite = `request_header @unknownUser Authorization "Basic ${Buffer.from(`${DECOY_ACCOUNT}:`).toString("base64")}{re.unknownBasic.1}"`;
         expect(text.split(rewrite)).toHaveLength(3);
         // Once before the first check, once after tokens are unwrapped.
         expect(text.indexOf(rewrite)).toBeLessThan(text.indexOf("basicauth"));
         expect(text.lastIndexOf(rewrite)).toBeGreaterThan(text.indexOf("request_header @bearerCredentials"));
-        for (const block of text.split("basicauth ").slice(1)) expect(block).toContain(`${DECOY_ACCOUNT} ${DECOY_HASH}`);
+        for (const block of text.split("basicauth ").slice(1)) expect(block).toContain(`${DECOY_ACCOUNT} ${bcryptHash}`);
         expect(renderCaddyfile(base)).not.toContain(DECOY_ACCOUNT);
     });
 });

@@ -101,7 +101,15 @@ describe("planted secrets", () => {
     it("as are the generated passwords and the accounts' hashes, which the program used (the check is not vacuous)", () => {
         // Every generated password is used; the pull account's hash goes into the users files (the
         // push password is the operator's here).
-        const passwords = rt.ofType("random:index/randomPassword:RandomPassword");
+        // The decoy's password is the exception: only its hash is used (in the Caddyfile, kept plain), and
+        // the password itself goes nowhere.
+        const all = rt.ofType("random:index/randomPassword:RandomPassword");
+        const decoys = all.filter((r) => r.name.endsWith("-decoy"));
+        expect(decoys.map((r) => r.name)).toEqual(["registry-decoy"]);
+        const decoyPasswords = decoys.map((r) => mockPassword(r.name, r.rawInputs));
+        const everything = JSON.stringify(rt.resources.map((r) => [r.rawInputs, r.inputs]));
+        expect(decoyPasswords.filter((v) => everything.includes(v))).toEqual([]);
+        const passwords = all.filter((r) => !decoys.includes(r));
         const accounts = passwords.filter((r) => r.name.startsWith("registry-accounts-"));
         expect(accounts.map((r) => r.name)).toEqual(["registry-accounts-pull"]);
         const generated = [
