@@ -133,9 +133,15 @@ export function restoreScript(
  * with curl against Distribution's unix socket on the host; the check itself is the one both
  * placements run (components/upkeep/verify.ts).
  */
-export function verifyScript(spec: Pick<ContainerSpec, "layout">, reporting?: JobReporting & { readonly self: string }): string {
+export function verifyScript(
+    spec: Pick<ContainerSpec, "layout" | "storage">,
+    reporting?: JobReporting & { readonly self: string },
+): string {
+    const dataDir = measuredDir(spec);
     return renderVerifyScript({
         ...(reporting ? { reporting } : {}),
+        // The blob files Caddy serves from (filesystem storage).
+        ...(dataDir ? { blobStore: dataDir } : {}),
         base: "http://localhost",
         unixSocket: hostPaths(spec.layout).registrySocket,
         client: "curl",
@@ -145,6 +151,6 @@ export function verifyScript(spec: Pick<ContainerSpec, "layout">, reporting?: Jo
 }
 
 /** The directory a job's reported size is measured on: the data directory, none with s3 storage. */
-export function measuredDir(spec: ContainerSpec): string {
+export function measuredDir(spec: Pick<ContainerSpec, "layout" | "storage">): string {
     return spec.storage?.kind === "s3" ? "" : spec.layout.dataDir;
 }

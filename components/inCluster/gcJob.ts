@@ -76,9 +76,11 @@ export function inClusterGcStepScript(deleteUntagged: boolean, storage: InCluste
  * host's check (components/upkeep/verify.ts), with busybox's wget (the registry:2 image is Alpine,
  * without curl) against Distribution on the pod's loopback.
  */
-export function inClusterVerifyScript(namespace: string): string {
+export function inClusterVerifyScript(namespace: string, storage: InClusterStorage["kind"]): string {
     return renderVerifyScript({
         base: `http://${IN_CLUSTER.registryAddr}`,
+        // The blob files the front serves from (filesystem storage), as the registry container mounts them.
+        ...(storage === "filesystem" ? { blobStore: IN_CLUSTER.dataDir } : {}),
         client: "busybox-wget",
         registryLogs: `kubectl --namespace ${namespace} logs deployment/${IN_CLUSTER.name} --container=registry`,
         remedy: "Push them again from their builds, or restore the last good backup (docs/in-cluster.md, Restore).",

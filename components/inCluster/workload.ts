@@ -66,7 +66,9 @@ export function renderConfigMap(spec: InClusterSpec): K8sObject {
             ...(gcWindow(spec) === "marker"
                 ? { [IN_CLUSTER.gcStepScript]: inClusterGcStepScript(spec.garbageCollection.deleteUntagged, spec.storage.kind) }
                 : {}),
-            ...(spec.garbageCollection.enabled ? { [IN_CLUSTER.verifyScript]: inClusterVerifyScript(spec.namespace) } : {}),
+            ...(spec.garbageCollection.enabled
+                ? { [IN_CLUSTER.verifyScript]: inClusterVerifyScript(spec.namespace, spec.storage.kind) }
+                : {}),
         },
     } satisfies k8s.types.input.core.v1.ConfigMap;
 }

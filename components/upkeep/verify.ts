@@ -14,6 +14,9 @@ import * as path from "node:path";
 import { renderShellScript } from "../shared/shellScript";
 import { type JobReporting, reportingParams } from "./reporting";
 
+/** The file, in Distribution's storage root (outside its `docker/` tree), listing the blob files that passed. */
+export const CHECKED_BLOBS_FILE = "dso-checked-blobs";
+
 /** The HTTP client the check runs with: curl (the external host), busybox's wget (the registry:2 image). */
 export type VerifyHttpClient = "curl" | "busybox-wget";
 
@@ -28,6 +31,13 @@ export interface VerifyScriptOptions {
     readonly registryLogs: string;
     /** What to do about images that are not served whole: the failure's last line. */
     readonly remedy: string;
+    /**
+     * With filesystem storage: Distribution's storage root as the check sees it. The blob files are then
+     * checked too (components/upkeep/sh/blob-files.sh): no symbolic link, every file hashing to its
+     * digest; the digests that passed are kept beside Distribution's tree (`CHECKED_BLOBS_FILE`), so a
+     * restore brings back the list that describes its data.
+     */
+    readonly blobStore?: string;
     /** The reporter, and this script's path on the host (the external host with monitoring on). */
     readonly reporting?: JobReporting & { readonly self: string };
 }
@@ -35,7 +45,8 @@ export interface VerifyScriptOptions {
 /**
  * The check's complete text. Prints each missing piece with its image name (`MISSING repo:tag: blob
  * sha256:… (HTTP 404)`) and fails with the list (`FAILED: these tagged images are not served whole:
- * …`); on success prints `verified: N tagged images, M blobs, all served`.
+ * …`); with `blobStore`, also each damaged file (`DAMAGED <path>: …`). On success prints
+ * `verified: N tagged images, M blobs, all served`.
  */
 export function renderVerifyScript(options: VerifyScriptOptions): string {
     return renderShellScript(path.join(__dirname, "sh", "verify.sh"), {
@@ -44,6 +55,8 @@ export function renderVerifyScript(options: VerifyScriptOptions): string {
         UNIX_SOCKET: options.unixSocket ?? "",
         REGISTRY_LOGS: options.registryLogs,
         REMEDY: options.remedy,
+        BLOB_STORE: options.blobStore ?? "",
+        CHECKED_BLOBS: options.blobStore ? `${options.blobStore.replace(/\/+$/, "")}/${CHECKED_BLOBS_FILE}` : "",
         ...reportingParams(options.reporting, options.reporting?.self ?? ""),
     });
 }

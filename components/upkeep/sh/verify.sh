@@ -10,9 +10,14 @@
 # or busybox's wget (the registry:2 image, Alpine without curl).
 : "${REGISTRY_URL:?}" "${HTTP_CLIENT:?}" "${UNIX_SOCKET?}" "${REGISTRY_LOGS:?}" "${REMEDY:?}"
 : "${REPORTER?}" "${REPORT_SELF?}" "${REPORT_MEASURED?}"
+# BLOB_STORE: Distribution's storage root, with filesystem storage (empty: s3, nothing to read here);
+# CHECKED_BLOBS: the list of digests whose files passed (blob-files.sh).
+: "${BLOB_STORE?}" "${CHECKED_BLOBS?}"
 set -eu
 # shellcheck source=./reported.sh
 . "$(dirname "$0")/./reported.sh"
+# shellcheck source=./blob-files.sh
+. "$(dirname "$0")/./blob-files.sh"
 reported verify "$@"
 base=$REGISTRY_URL
 # Every manifest type Distribution 2.8 stores.
@@ -94,5 +99,8 @@ if [ -n "$bad" ]; then
     echo "FAILED: these tagged images are not served whole:$bad" >&2
     printf '%s\n' "$REMEDY" >&2
     exit 1
+fi
+if [ -n "$BLOB_STORE" ]; then
+    check_blob_files "${DSO_ROOT:-}$BLOB_STORE" "${DSO_ROOT:-}$CHECKED_BLOBS" "$tmp"
 fi
 echo "verified: $images tagged images, $blobs blobs, all served"
