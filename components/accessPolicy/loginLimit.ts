@@ -85,15 +85,15 @@ export function renderFail2banJail(jail: LoginJail): string {
 /**
  * The annotations of an Ingress that carries only the token endpoint (ingress-nginx): requests per
  * minute and concurrent connections per client address; past them ingress-nginx answers 503 without
- * passing the request on. The rate is maxRetry per findtime, rounded up to whole requests per minute
- * (the finest the annotation takes), with a burst of maxRetry (`limit-burst-multiplier` × the rate).
- * Names and value forms: ingress-nginx's annotations page, "Rate Limiting".
+ * passing the request on. ingress-nginx counts every token request, good logins and anonymous tokens
+ * too (it cannot see the answer), so the rate is its own setting, sized for the busiest legitimate
+ * client, not fail2ban's failure budget: `requestsPerMinute`, with a burst of as many at once
+ * (`limit-burst-multiplier` 1). Names and value forms: ingress-nginx's annotations page, "Rate Limiting".
  */
-export function loginIngressAnnotations(limit: LoginLimit, ignoreNetworks: readonly string[]): Record<string, string> {
-    const rpm = Math.max(1, Math.ceil((limit.maxRetry * 60) / limit.findTimeSeconds));
+export function loginIngressAnnotations(requestsPerMinute: number, ignoreNetworks: readonly string[]): Record<string, string> {
     return {
-        "nginx.ingress.kubernetes.io/limit-rpm": String(rpm),
-        "nginx.ingress.kubernetes.io/limit-burst-multiplier": String(Math.max(1, Math.ceil(limit.maxRetry / rpm))),
+        "nginx.ingress.kubernetes.io/limit-rpm": String(Math.max(1, Math.floor(requestsPerMinute))),
+        "nginx.ingress.kubernetes.io/limit-burst-multiplier": "1",
         "nginx.ingress.kubernetes.io/limit-connections": String(LOGIN_CONNECTIONS_PER_CLIENT),
         ...(ignoreNetworks.length > 0 ? { "nginx.ingress.kubernetes.io/limit-whitelist": ignoreNetworks.join(",") } : {}),
     };

@@ -147,6 +147,36 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
             ),
     },
     {
+        // An existing registry's front is the organisation's; in the cluster only ingress-nginx takes the limit.
+        keys: ["registry.loginLimit"],
+        mootWith: (c) => {
+            if (c.registry.mode === "existing") return mode(c);
+            const controller = c.inCluster.ingressController ?? INGRESS_CONTROLLER_OF_CLASS[c.inCluster.ingressClass];
+            return c.registry.mode === "in-cluster" && controller !== "nginx"
+                ? `inCluster.ingressClass "${c.inCluster.ingressClass}" (the login limit needs ingress-nginx)`
+                : undefined;
+        },
+    },
+    {
+        keys: [
+            "registry.loginLimit.maxRetry",
+            "registry.loginLimit.findTimeSeconds",
+            "registry.loginLimit.banTimeSeconds",
+            "registry.loginLimit.tokenRequestsPerMinute",
+            "registry.loginLimit.ignoreNetworks",
+        ],
+        mootWith: (c) => unless(c.registry.loginLimit.enabled, "registry.loginLimit.enabled false"),
+    },
+    {
+        // fail2ban on the host counts failures; ingress-nginx in the cluster counts token requests.
+        keys: ["registry.loginLimit.maxRetry", "registry.loginLimit.findTimeSeconds", "registry.loginLimit.banTimeSeconds"],
+        mootWith: (c) => unless(c.registry.mode === "external-host", mode(c)),
+    },
+    {
+        keys: ["registry.loginLimit.tokenRequestsPerMinute"],
+        mootWith: (c) => unless(c.registry.mode === "in-cluster", mode(c)),
+    },
+    {
         // An existing registry is the organisation's: its metrics and alerts too.
         keys: ["registry.monitoring"],
         mootWith: (c) => unless(c.registry.mode !== "existing", mode(c)),

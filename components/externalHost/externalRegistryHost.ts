@@ -7,6 +7,7 @@
  * through hostCommand with a delete.
  */
 import * as pulumi from "@pulumi/pulumi";
+import type { LoginLimit } from "../accessPolicy/loginLimit";
 import { type HostMirror, MirrorCachesOnHost } from "../mirrors/mirrorCachesOnHost";
 import { imagePrefix, METRICS_PORTS, registryAuthority } from "../shared/facts";
 import { withFormerType } from "../shared/formerType";
@@ -14,6 +15,7 @@ import type { HostConnection, HostTarget } from "../shared/hostAccess";
 import { CADDY_ACCESS_LOG, type CaddyMaven, CaddySite, type HostAccount, type HostTls } from "./caddySite";
 import { HostMonitoring, hostReporting, monitoringPaths } from "./hostMonitoring";
 import { HostPackages } from "./hostPackages";
+import { HostLoginLimit } from "./loginLimit";
 import { type HostBackupArgs, Maintenance } from "./maintenance";
 import { MavenContainer } from "./mavenContainer";
 import { MAVEN_CONTAINER } from "./mavenScripts";
@@ -76,6 +78,8 @@ export interface ExternalRegistryHostArgs {
     readonly maven?: HostMavenArgs;
     /** Metrics, job outcomes and alert rules (docs/monitoring.md); none when unset. */
     readonly monitoring?: { readonly runbookBaseUrl: string };
+    /** fail2ban on the front's access log (`registry.loginLimit`); its files are removed when unset. */
+    readonly loginLimit?: { readonly limit: LoginLimit; readonly ignoreNetworks: readonly string[] };
 }
 
 /** The Maven repository on the host: nginx's WebDAV behind the registry's Caddy site (docs/maven.md). */
@@ -163,6 +167,15 @@ export class ExternalRegistryHost extends pulumi.ComponentResource {
                 },
                 { parent: this, dependsOn: [packages] },
             );
+        new HostLoginLimit(
+            `${name}-login-limit`,
+            {
+                connection,
+                installPackages: args.installPackages,
+                jail: args.loginLimit && { ...args.loginLimit, accessLog: CADDY_ACCESS_LOG, port: args.port },
+            },
+            { parent: this, dependsOn: [packages] },
+        );
         const reporting = monitoring ? hostReporting(layout) : undefined;
         const jobsAfter = monitoring ? monitoring.scripts : [];
         const container = new RegistryContainer(

@@ -28,6 +28,7 @@ import {
     DEFAULT_KUBECTL_IMAGE,
     IN_CLUSTER,
     type InClusterBackup,
+    type InClusterLoginLimit,
     type InClusterSpec,
     type InClusterStorage,
     type InClusterTls,
@@ -66,6 +67,8 @@ export interface InClusterRegistryArgs {
     readonly storage: InClusterRegistryStorage;
     /** Client networks (CIDR) allowed through the ingress; everyone when empty. */
     readonly allowedNetworks: readonly string[];
+    /** The token endpoint's limit at the ingress (`registry.loginLimit`; ingress-nginx only); none when unset. */
+    readonly loginLimit?: InClusterLoginLimit;
     /** Whether the web UI runs in the registry pod, behind the same Caddy. */
     readonly ui: { readonly enabled: boolean };
     /** Whether push accounts may DELETE through the API, and whether the UI offers a delete button (decided once by the stack). */
@@ -386,6 +389,7 @@ export class InClusterRegistry extends pulumi.ComponentResource {
             replicas: args.replicas,
             storage,
             allowedNetworks: args.allowedNetworks,
+            ...(args.loginLimit ? { loginLimit: args.loginLimit } : {}),
             ui: { enabled: args.ui.enabled, deleteEnabled: args.deletes.ui },
             garbageCollection: args.garbageCollection,
             publishLocalRegistryHosting: args.publishLocalRegistryHosting,

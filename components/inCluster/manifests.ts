@@ -10,7 +10,14 @@ import { renderBackupObjects } from "./backup";
 import { renderDeployment, renderDisruptionBudget } from "./deployment";
 import { renderGcCronJob, renderGcRbac } from "./gcJob";
 import { renderMonitoringObjects } from "./monitoring";
-import { renderAllowlistMiddleware, renderIngress, renderLocalRegistryHosting, renderService, renderTlsService } from "./network";
+import {
+    renderAllowlistMiddleware,
+    renderIngress,
+    renderLocalRegistryHosting,
+    renderLoginIngress,
+    renderService,
+    renderTlsService,
+} from "./network";
 import { type InClusterSpec, inClusterSpecProblem } from "./spec";
 import { renderConfigMap, renderDataClaim, renderMavenClaim, renderNamespace, renderSecrets, renderServiceAccount } from "./workload";
 
@@ -32,6 +39,7 @@ export function renderInClusterObjects(spec: InClusterSpec): K8sObject[] {
         renderTlsService(spec),
         renderAllowlistMiddleware(spec),
         renderIngress(spec),
+        renderLoginIngress(spec),
         renderDisruptionBudget(spec),
         renderLocalRegistryHosting(spec),
         ...renderGcRbac(spec),

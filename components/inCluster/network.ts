@@ -3,6 +3,8 @@
  * Traefik allowlist Middleware, and the KEP-1755 ConfigMap that tells local tools where it is.
  */
 import type * as k8s from "@pulumi/kubernetes";
+import { loginIngressAnnotations } from "../accessPolicy/loginLimit";
+import { TOKEN_PATH } from "../accessPolicy/policy";
 import type { K8sObject } from "../shared/k8sObject";
 import { meta, selector } from "./k8sHelpers";
 import { IN_CLUSTER, type InClusterSpec } from "./spec";
@@ -105,31 +107,52 @@ export function renderAllowlistMiddleware(spec: InClusterSpec): K8sObject | unde
     };
 }
 
-/** The Ingress that serves the registry's host name over TLS, with its certificate in Secret `registry-tls`. */
-export function renderIngress(spec: InClusterSpec): K8sObject {
+/** An Ingress for the registry's host name over TLS (certificate in Secret `registry-tls`), for one path. */
+function ingressFor(
+    spec: InClusterSpec,
+    name: string,
+    annotations: Record<string, string>,
+    path: { readonly path: string; readonly pathType: "Prefix" | "Exact" },
+): K8sObject {
     return {
         apiVersion: "networking.k8s.io/v1",
         kind: "Ingress",
-        metadata: meta(IN_CLUSTER.name, spec.namespace, "ingress", ingressAnnotations(spec)),
+        metadata: meta(name, spec.namespace, "ingress", annotations),
         spec: {
             ingressClassName: spec.ingressClass,
             tls: [{ hosts: [spec.host], secretName: IN_CLUSTER.tlsSecret }],
             rules: [
                 {
                     host: spec.host,
-                    http: {
-                        paths: [
-                            {
-                                path: "/",
-                                pathType: "Prefix",
-                                backend: { service: { name: IN_CLUSTER.name, port: { name: "http" } } },
-                            },
-                        ],
-                    },
+                    http: { paths: [{ ...path, backend: { service: { name: IN_CLUSTER.name, port: { name: "http" } } } }] },
                 },
             ],
         },
     } satisfies k8s.types.input.networking.v1.Ingress;
+}
+
+/** The Ingress that serves the registry's host name over TLS, with its certificate in Secret `registry-tls`. */
+export function renderIngress(spec: InClusterSpec): K8sObject {
+    return ingressFor(spec, IN_CLUSTER.name, ingressAnnotations(spec), { path: "/", pathType: "Prefix" });
+}
+
+/**
+ * The token endpoint's own Ingress, with ingress-nginx's per-address limits (docs/access-policy.md,
+ * Failed logins are limited): ingress-nginx merges it with the main Ingress for the same host, and an
+ * Exact path wins over the Prefix "/", so every request for the token goes through the limit and no
+ * other request does. Only for ingress-nginx: Traefik and unknown controllers get none (the config
+ * warns that the setting has no effect there). Its certificate comes from the main Ingress (no
+ * cert-manager annotation here: one Certificate per Secret).
+ */
+export function renderLoginIngress(spec: InClusterSpec): K8sObject | undefined {
+    if (!spec.loginLimit || spec.ingressController !== "nginx") return undefined;
+    const { "cert-manager.io/cluster-issuer": _cluster, "cert-manager.io/issuer": _issuer, ...annotations } = ingressAnnotations(spec);
+    const limits = loginIngressAnnotations(spec.loginLimit.tokenRequestsPerMinute, spec.loginLimit.ignoreNetworks);
+    const all = { ...annotations, ...limits };
+    return ingressFor(spec, IN_CLUSTER.loginIngress, Object.fromEntries(Object.entries(all).sort(([a], [b]) => a.localeCompare(b))), {
+        path: TOKEN_PATH,
+        pathType: "Exact",
+    });
 }
 /** KEP-1755: tells tools (Tilt, ctlptl, Skaffold…) where the local registry is. */
 export function renderLocalRegistryHosting(spec: InClusterSpec): K8sObject | undefined {

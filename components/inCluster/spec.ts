@@ -37,6 +37,14 @@ export type InClusterTls =
           readonly issuerName: string;
       };
 
+/** The token endpoint's limit at the ingress (ingress-nginx only). */
+export interface InClusterLoginLimit {
+    /** Token requests per minute per client address, with a burst of as many. */
+    readonly tokenRequestsPerMinute: number;
+    /** Client networks never limited. */
+    readonly ignoreNetworks: readonly string[];
+}
+
 /** Everything the in-cluster renderers read: the settings, and the values other resources give them. */
 export interface InClusterSpec {
     /** Namespace of every namespaced object (except the KEP-1755 ConfigMap, which lives in kube-public). */
@@ -62,6 +70,8 @@ export interface InClusterSpec {
     readonly storage: InClusterStorage;
     /** Client networks allowed through the ingress; everyone when empty. */
     readonly allowedNetworks: readonly string[];
+    /** Token requests limited per client address at the ingress (`registry.loginLimit`); none when unset. */
+    readonly loginLimit?: InClusterLoginLimit;
     readonly ui: { readonly enabled: boolean; readonly deleteEnabled: boolean };
     readonly garbageCollection: { readonly enabled: boolean; readonly schedule: string; readonly deleteUntagged: boolean };
     readonly publishLocalRegistryHosting: boolean;
@@ -145,6 +155,8 @@ export const IN_CLUSTER = {
     /** Where the Caddy container mounts Secret `registry-tls` (the ingress's certificate and key). */
     tlsDir: "/etc/caddy-tls",
     configMap: "registry-config",
+    /** The token endpoint's own Ingress, with ingress-nginx's login limits. */
+    loginIngress: "registry-login",
     /** Traefik's Middleware that enforces the client-network allowlist. */
     allowlistMiddleware: "registry-allowlist",
     dataClaim: "registry-data",

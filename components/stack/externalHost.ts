@@ -56,6 +56,7 @@ export function defineExternalHost(
         ),
         maven: d.mavenServed ? externalHostMaven(cfg, accounts) : undefined,
         monitoring: cfg.registry.monitoring.enabled ? { runbookBaseUrl: cfg.registry.monitoring.runbookBaseUrl } : undefined,
+        loginLimit: hostLoginLimit(cfg),
     });
     return { component, tlsMaterial: tls.material };
 }
@@ -96,4 +97,14 @@ function hostBackup(cfg: StackConfig): HostBackupArgs | undefined {
         };
     }
     throw new Error(`registry.maintenance.backup.destination of kind "${d.kind}" does not apply to the external host`);
+}
+
+/** fail2ban's limit from `registry.loginLimit`, or none when it is off. */
+function hostLoginLimit(cfg: StackConfig): ExternalRegistryHostArgs["loginLimit"] {
+    const l = cfg.registry.loginLimit;
+    if (!l.enabled) return undefined;
+    return {
+        limit: { maxRetry: l.maxRetry, findTimeSeconds: l.findTimeSeconds, banTimeSeconds: l.banTimeSeconds },
+        ignoreNetworks: l.ignoreNetworks,
+    };
 }

@@ -167,6 +167,7 @@ const ALTERNATIVES: Record<string, unknown[]> = {
     "registry.storage.storageClass": ["fast-ssd"],
     "registry.storage.s3.endpoint": ["https://minio.example.test"],
     "registry.allowedNetworks": [["192.168.0.0/16"]],
+    "registry.loginLimit.ignoreNetworks": [["192.168.0.0/16"]],
     "existing.caCertificate": [PEM],
     "registry.tls.certManagerCaCertificate": [PEM],
     "jenkins.url": ["https://jenkins.other.example.test"],

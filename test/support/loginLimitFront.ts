@@ -18,7 +18,7 @@ import { renderUsersFile } from "../../components/accessPolicy/usersFile";
 import { renderRegistryConfig } from "../../components/distribution/registryConfig";
 import { createNetns, type TestNetns } from "./netns";
 import { caddyEnv, makeAccount, makeDecoyHash, makeTestCa, type TestAccount, type TestCa } from "./realRegistry";
-import { privateDir, removeDir, type ServerProcess } from "./serverProcess";
+import { privateDir, type RunResult, removeDir, type ServerProcess } from "./serverProcess";
 
 export const FRONT_NAME = "registry.test";
 const PORT = 443;
@@ -32,6 +32,8 @@ export interface LoginLimitFront {
     readonly accessLogFile: string;
     /** fail2ban-client's view of the jail (banned addresses). */
     jailStatus(): string;
+    /** fail2ban-client with the front's configuration and socket. */
+    fail2banClient(...args: string[]): RunResult;
     logs(): string;
     stop(): Promise<void>;
 }
@@ -94,8 +96,34 @@ export async function pushBlob(front: LoginLimitFront, from: string, bytes = 64 
     return `/v2/team/app/blobs/${digest}`;
 }
 
-/** Starts the front with `limit`; the CI address is in the jail's ignore list only when `ignoreCi`. */
-export async function startLoginLimitFront(limit: LoginLimit, subnet: string, ignoreCi = false): Promise<LoginLimitFront> {
+/** What a test that installs the jail itself (the host's script) is given, before Caddy starts. */
+export interface JailInstall {
+    /** fail2ban's configuration directory (Debian's, without its jails; the server already runs on it). */
+    readonly conf: string;
+    /** The access log Caddy will write; it does not exist yet. */
+    readonly accessLogFile: string;
+    readonly port: number;
+    /** Runs a shell script inside the namespace. */
+    run(script: string): RunResult;
+}
+
+export interface LoginLimitFrontOptions {
+    /** Put the CI address in the jail's ignore list (the built-in jail only). */
+    readonly ignoreCi?: boolean;
+    /**
+     * Installs the filter and jail instead of the support code, with fail2ban-server already running and
+     * before Caddy starts (so before the access log exists); the front then waits for the jail.
+     */
+    readonly installJail?: (install: JailInstall) => void;
+}
+
+/** Starts the front with `limit` (used by the built-in jail; an `installJail` brings its own). */
+export async function startLoginLimitFront(
+    limit: LoginLimit,
+    subnet: string,
+    options: LoginLimitFrontOptions = {},
+): Promise<LoginLimitFront> {
+    const ignoreCi = options.ignoreCi ?? false;
     const dir = privateDir("login-limit");
     const servers: ServerProcess[] = [];
     const namespaces: TestNetns[] = [];
@@ -158,24 +186,26 @@ export async function startLoginLimitFront(limit: LoginLimit, subnet: string, ig
         });
         const caddyfilePath = path.join(dir, "Caddyfile");
         writeFileSync(caddyfilePath, caddyfile);
-        const caddy = ns.startServer("/usr/bin/caddy", ["run", "--adapter", "caddyfile", "--config", caddyfilePath], caddyEnv(dir));
-        servers.push(caddy);
-        await ns.waitForPort(PORT).catch((e: Error) => {
-            throw new Error(`${e.message}\n${caddy.output()}`);
-        });
 
         // fail2ban's configuration: Debian's, without its jails, plus the rendered filter and jail.
         const conf = path.join(dir, "fail2ban");
         cpSync("/etc/fail2ban", conf, { recursive: true });
         for (const f of readdirSync(path.join(conf, "jail.d"))) rmSync(path.join(conf, "jail.d", f), { force: true });
         rmSync(path.join(conf, "jail.local"), { force: true });
-        writeFileSync(path.join(conf, "filter.d", `${LOGIN_JAIL}.conf`), renderFail2banFilter());
-        writeFileSync(
-            path.join(conf, "jail.d", `${LOGIN_JAIL}.conf`),
-            renderFail2banJail({ limit, logPath: accessLogFile, ports: [PORT], ignoreNetworks: ignoreCi ? [`${addresses.ci}/32`] : [] }),
-        );
-        // fail2ban refuses a jail whose log does not exist yet; Caddy creates it at the first request.
-        if (!existsSync(accessLogFile)) writeFileSync(accessLogFile, "");
+        if (!options.installJail) {
+            writeFileSync(path.join(conf, "filter.d", `${LOGIN_JAIL}.conf`), renderFail2banFilter());
+            writeFileSync(
+                path.join(conf, "jail.d", `${LOGIN_JAIL}.conf`),
+                renderFail2banJail({
+                    limit,
+                    logPath: accessLogFile,
+                    ports: [PORT],
+                    ignoreNetworks: ignoreCi ? [`${addresses.ci}/32`] : [],
+                }),
+            );
+            // fail2ban refuses a jail whose log does not exist yet; Caddy creates it at the first request.
+            if (!existsSync(accessLogFile)) writeFileSync(accessLogFile, "");
+        }
         const run = path.join(dir, "f2b-run");
         mkdirSync(run);
         writeFileSync(
@@ -201,11 +231,29 @@ export async function startLoginLimitFront(limit: LoginLimit, subnet: string, ig
         ]);
         servers.push(f2b);
         const client = (...args: string[]) => ns.run("/usr/bin/fail2ban-client", ["-c", conf, "-s", `${run}/fail2ban.sock`, ...args]);
-        for (let i = 0; ; i++) {
-            if (client("status", LOGIN_JAIL).code === 0) break;
-            if (i > 100 || f2b.child.exitCode !== null) throw new Error(`fail2ban did not start its jail\n${f2b.output()}`);
-            await new Promise((r) => setTimeout(r, 200));
+        const waitFor = async (what: string, ...args: string[]) => {
+            for (let i = 0; ; i++) {
+                if (client(...args).code === 0) return;
+                if (i > 100 || f2b.child.exitCode !== null) throw new Error(`fail2ban: ${what}\n${f2b.output()}`);
+                await new Promise((r) => setTimeout(r, 200));
+            }
+        };
+        if (options.installJail) {
+            await waitFor("the server did not answer", "ping");
+            options.installJail({
+                conf,
+                accessLogFile,
+                port: PORT,
+                run: (script) => ns.run("/bin/sh", ["-c", script]),
+            });
         }
+        await waitFor(`the jail ${LOGIN_JAIL} did not start`, "status", LOGIN_JAIL);
+
+        const caddy = ns.startServer("/usr/bin/caddy", ["run", "--adapter", "caddyfile", "--config", caddyfilePath], caddyEnv(dir));
+        servers.push(caddy);
+        await ns.waitForPort(PORT).catch((e: Error) => {
+            throw new Error(`${e.message}\n${caddy.output()}`);
+        });
         let stopped = false;
         return {
             ns,
@@ -217,6 +265,7 @@ export async function startLoginLimitFront(limit: LoginLimit, subnet: string, ig
                 const r = client("status", LOGIN_JAIL);
                 return r.stdout + r.stderr;
             },
+            fail2banClient: client,
             logs: () => `caddy:\n${caddy.output()}\nfail2ban:\n${f2b.output()}`,
             async stop() {
                 if (stopped) return;

@@ -126,7 +126,7 @@ describe("ingress-nginx's login limit", () => {
     ]);
 
     test("only documented annotations, whole numbers above zero, a CIDR list", () => {
-        const a = loginIngressAnnotations(LIMIT, ["10.0.0.0/8", "192.168.1.0/24"]);
+        const a = loginIngressAnnotations(60, ["10.0.0.0/8", "192.168.1.0/24"]);
         for (const key of Object.keys(a)) expect(DOCUMENTED, key).toContain(key);
         for (const key of ["limit-connections", "limit-rpm", "limit-burst-multiplier"]) {
             expect(a[`nginx.ingress.kubernetes.io/${key}`]).toMatch(/^[1-9][0-9]*$/);
@@ -134,14 +134,13 @@ describe("ingress-nginx's login limit", () => {
         expect(a["nginx.ingress.kubernetes.io/limit-whitelist"]).toBe("10.0.0.0/8,192.168.1.0/24");
     });
 
-    test("the rate is maxRetry per findtime, at least one a minute, with a burst of maxRetry", () => {
-        expect(loginIngressAnnotations(LIMIT, [])).toEqual({
-            "nginx.ingress.kubernetes.io/limit-rpm": "1",
-            "nginx.ingress.kubernetes.io/limit-burst-multiplier": "10",
+    test("the rate is the token-request setting, with a burst of one minute's worth, whole numbers only", () => {
+        expect(loginIngressAnnotations(60, [])).toEqual({
+            "nginx.ingress.kubernetes.io/limit-rpm": "60",
+            "nginx.ingress.kubernetes.io/limit-burst-multiplier": "1",
             "nginx.ingress.kubernetes.io/limit-connections": "4",
         });
-        const fast = loginIngressAnnotations({ maxRetry: 30, findTimeSeconds: 60, banTimeSeconds: 60 }, []);
-        expect(fast["nginx.ingress.kubernetes.io/limit-rpm"]).toBe("30");
-        expect(fast["nginx.ingress.kubernetes.io/limit-burst-multiplier"]).toBe("1");
+        expect(loginIngressAnnotations(2.7, [])["nginx.ingress.kubernetes.io/limit-rpm"]).toBe("2");
+        expect(loginIngressAnnotations(0, [])["nginx.ingress.kubernetes.io/limit-rpm"]).toBe("1");
     });
 });

@@ -314,6 +314,40 @@ const monitoring = z.strictObject({
         ),
 });
 
+const loginLimit = z.strictObject({
+    enabled: z
+        .boolean()
+        .default(true)
+        .describe(
+            "Refuse clients that keep failing to log in (docs/access-policy.md, Failed logins are limited): on the external host fail2ban bans the address at the firewall; in the cluster (ingress-nginx) the token endpoint is rate-limited per client address. CI's challenge and good logins never count.",
+        ),
+    maxRetry: z
+        .number()
+        .int()
+        .min(3)
+        .max(1000)
+        .default(10)
+        .describe("External host: failed logins (wrong or unknown credentials) from one address within findTimeSeconds that ban it."),
+    findTimeSeconds: z.number().int().min(10).max(86400).default(600).describe("External host: the window failed logins are counted in."),
+    banTimeSeconds: z
+        .number()
+        .int()
+        .min(10)
+        .max(604800)
+        .default(3600)
+        .describe("External host: how long a banned address is refused (every connection to the registry's port)."),
+    tokenRequestsPerMinute: z
+        .number()
+        .int()
+        .min(1)
+        .max(6000)
+        .default(60)
+        .describe(
+            "In-cluster (ingress-nginx): token requests per minute one client address may make, good or bad (ingress-nginx cannot tell them apart), with a burst of as many at once; past it, 503. Every login and every docker pull asks for a token: size it for the busiest CI agent or node.",
+        ),
+    ignoreNetworks: z.array(cidr).default([]).describe("Client networks never banned or limited (e.g. CI's); loopback never is."),
+});
+
 /** Key `registry`: how and where the registry runs. */
 export const registry = z.strictObject({
     mode: z
@@ -327,6 +361,9 @@ export const registry = z.strictObject({
     maintenance: maintenance.prefault({}).describe("Garbage collection and backups."),
     ui: ui.prefault({}).describe("Optional web UI."),
     monitoring: monitoring.prefault({}).describe("Metrics, alert rules and the upkeep jobs' outcomes as metrics (docs/monitoring.md)."),
+    loginLimit: loginLimit
+        .prefault({})
+        .describe("Repeated failed logins refused before they cost a password check (docs/access-policy.md)."),
     replicas: z.number().int().min(1).max(20).default(1).describe("Registry replicas (in-cluster). More than one needs s3 storage."),
     mirrors: z
         .array(mirror)
