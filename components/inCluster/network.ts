@@ -107,9 +107,15 @@ export function renderAllowlistMiddleware(spec: InClusterSpec): K8sObject | unde
     };
 }
 
+/** What the Ingresses are rendered from. */
+export type IngressSpec = Pick<
+    InClusterSpec,
+    "namespace" | "host" | "ingressClass" | "ingressController" | "tls" | "allowedNetworks" | "loginLimit"
+>;
+
 /** An Ingress for the registry's host name over TLS (certificate in Secret `registry-tls`), for one path. */
 function ingressFor(
-    spec: InClusterSpec,
+    spec: IngressSpec,
     name: string,
     annotations: Record<string, string>,
     path: { readonly path: string; readonly pathType: "Prefix" | "Exact" },
@@ -132,7 +138,7 @@ function ingressFor(
 }
 
 /** The Ingress that serves the registry's host name over TLS, with its certificate in Secret `registry-tls`. */
-export function renderIngress(spec: InClusterSpec): K8sObject {
+export function renderIngress(spec: IngressSpec): K8sObject {
     return ingressFor(spec, IN_CLUSTER.name, ingressAnnotations(spec), { path: "/", pathType: "Prefix" });
 }
 
@@ -144,7 +150,7 @@ export function renderIngress(spec: InClusterSpec): K8sObject {
  * warns that the setting has no effect there). Its certificate comes from the main Ingress (no
  * cert-manager annotation here: one Certificate per Secret).
  */
-export function renderLoginIngress(spec: InClusterSpec): K8sObject | undefined {
+export function renderLoginIngress(spec: IngressSpec): K8sObject | undefined {
     if (!spec.loginLimit || spec.ingressController !== "nginx") return undefined;
     const { "cert-manager.io/cluster-issuer": _cluster, "cert-manager.io/issuer": _issuer, ...annotations } = ingressAnnotations(spec);
     const limits = loginIngressAnnotations(spec.loginLimit.tokenRequestsPerMinute, spec.loginLimit.ignoreNetworks);

@@ -1,4 +1,5 @@
 /** The in-cluster Ingress as nginx runs it in tests (ingress-nginx is nginx with directives from annotations). */
+import type { K8sObject } from "../../components/shared/k8sObject";
 
 /** nginx directives for the ingress-nginx annotations the component writes on the Ingress. */
 export function nginxDirectives(annotations: Record<string, string>): string[] {
@@ -14,6 +15,69 @@ export function nginxDirectives(annotations: Record<string, string>): string[] {
     return directives;
 }
 
+/** One location of the "ingress": how ingress-nginx matches an Ingress path, and the directives of its annotations. */
+export interface IngressLocation {
+    /** "= /v2/token" for an Exact path, "/" for the Prefix "/". */
+    readonly match: string;
+    readonly directives: readonly string[];
+}
+
+/**
+ * ingress-nginx's rate-limit annotations as its template writes them: a `geo`/`map` pair that gives
+ * the networks of `limit-whitelist` an empty key (nginx does not count an empty key), one zone per
+ * limit keyed by the client address, and in the location `limit_conn` and `limit_req` with a burst of
+ * the rate × `limit-burst-multiplier` (default 5), `nodelay`. Past a limit nginx answers with
+ * ingress-nginx's default `limit-req-status-code` / `limit-conn-status-code`, 503.
+ */
+export function nginxRateLimits(id: string, annotations: Record<string, string>): { http: string[]; location: string[] } {
+    const a = (key: string) => annotations[`nginx.ingress.kubernetes.io/${key}`];
+    const [rpm, rps, conn] = ["limit-rpm", "limit-rps", "limit-connections"].map((k) => Number(a(k) ?? 0));
+    if (!rpm && !rps && !conn) return { http: [], location: [] };
+    const multiplier = Number(a("limit-burst-multiplier") ?? 5);
+    const whitelist = (a("limit-whitelist") ?? "").split(",").filter((c) => c !== "");
+    const http = [
+        `geo $remote_addr $whitelist_${id} { default 0; ${whitelist.map((c) => `${c} 1; `).join("")}}`,
+        `map $whitelist_${id} $limit_${id} { 0 $binary_remote_addr; 1 ""; }`,
+        "limit_req_status 503;",
+        "limit_conn_status 503;",
+    ];
+    const location: string[] = [];
+    if (conn) {
+        http.push(`limit_conn_zone $limit_${id} zone=${id}_conn:5m;`);
+        location.push(`limit_conn ${id}_conn ${conn};`);
+    }
+    if (rps) {
+        http.push(`limit_req_zone $limit_${id} zone=${id}_rps:5m rate=${rps}r/s;`);
+        location.push(`limit_req zone=${id}_rps burst=${rps * multiplier} nodelay;`);
+    }
+    if (rpm) {
+        http.push(`limit_req_zone $limit_${id} zone=${id}_rpm:5m rate=${rpm}r/m;`);
+        location.push(`limit_req zone=${id}_rpm burst=${rpm * multiplier} nodelay;`);
+    }
+    return { http, location };
+}
+
+/** The locations (and http-level zones) of rendered Ingresses for one host, as ingress-nginx merges them. */
+export function ingressLocations(ingresses: readonly K8sObject[]): { http: string[]; locations: IngressLocation[] } {
+    const http: string[] = [];
+    const locations: IngressLocation[] = [];
+    for (const ingress of ingresses) {
+        const annotations = (ingress.metadata as { annotations?: Record<string, string> }).annotations ?? {};
+        const name = String((ingress.metadata as { name: string }).name).replace(/[^a-z0-9]/g, "_");
+        const limits = nginxRateLimits(name, annotations);
+        http.push(...limits.http.filter((d) => !http.includes(d)));
+        const spec = ingress.spec as { rules: { http: { paths: { path: string; pathType: string }[] } }[] };
+        for (const p of spec.rules.flatMap((r) => r.http.paths)) {
+            if (p.pathType === "Prefix" && p.path !== "/") throw new Error(`only the Prefix "/" is translated, not ${p.path}`);
+            locations.push({
+                match: p.pathType === "Exact" ? `= ${p.path}` : "/",
+                directives: [...limits.location, ...nginxDirectives(annotations)],
+            });
+        }
+    }
+    return { http, locations };
+}
+
 /**
  * An nginx.conf for a TLS "ingress" at `listen` that forwards everything to `upstream` as
  * ingress-nginx does: the Host header as the client sent it (with its port), X-Forwarded-Proto https.
@@ -26,9 +90,14 @@ export function ingressNginxConf(options: {
     readonly certFile: string;
     readonly keyFile: string;
     readonly upstream: string;
-    readonly directives: readonly string[];
+    /** The directives of the one location "/" (when `locations` is not given). */
+    readonly directives?: readonly string[];
+    /** Locations of several Ingresses (`ingressLocations`), and their http-level zones. */
+    readonly locations?: readonly IngressLocation[];
+    readonly http?: readonly string[];
 }): string {
     const { dir } = options;
+    const locations = options.locations ?? [{ match: "/", directives: options.directives ?? [] }];
     return [
         "daemon off;",
         "master_process off;",
@@ -42,18 +111,21 @@ export function ingressNginxConf(options: {
         `  fastcgi_temp_path ${dir}/nginx-fastcgi;`,
         `  uwsgi_temp_path ${dir}/nginx-uwsgi;`,
         `  scgi_temp_path ${dir}/nginx-scgi;`,
+        ...(options.http ?? []).map((d) => `  ${d}`),
         "  server {",
         `    listen ${options.listen} ssl;`,
         `    server_name ${options.serverNames.join(" ")};`,
         `    ssl_certificate ${options.certFile};`,
         `    ssl_certificate_key ${options.keyFile};`,
-        "    location / {",
-        ...options.directives.map((d) => `      ${d}`),
-        `      proxy_pass http://${options.upstream};`,
-        "      proxy_set_header Host $http_host;",
-        "      proxy_set_header X-Forwarded-For $remote_addr;",
-        "      proxy_set_header X-Forwarded-Proto https;",
-        "    }",
+        ...locations.flatMap((l) => [
+            `    location ${l.match} {`,
+            ...l.directives.map((d) => `      ${d}`),
+            `      proxy_pass http://${options.upstream};`,
+            "      proxy_set_header Host $http_host;",
+            "      proxy_set_header X-Forwarded-For $remote_addr;",
+            "      proxy_set_header X-Forwarded-Proto https;",
+            "    }",
+        ]),
         "  }",
         "}",
         "",
