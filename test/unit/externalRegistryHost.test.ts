@@ -185,6 +185,7 @@ describe("ExternalRegistryHost", () => {
         expect(children.sort()).toEqual(
             [
                 "dso-registry:externalHost:CaddySite registry-host-caddy",
+                "dso-registry:externalHost:HostLoginLimit registry-host-login-limit",
                 "dso-registry:externalHost:HostPackages registry-host-packages",
                 "dso-registry:externalHost:Maintenance registry-host-maintenance",
                 "dso-registry:externalHost:PostDeployCheck registry-host-check",
@@ -212,6 +213,7 @@ describe("ExternalRegistryHost", () => {
                 "registry-host-container-config-readonly-write",
                 "registry-host-container-config-write",
                 "registry-host-container-run",
+                "registry-host-login-limit-fail2ban",
                 "registry-host-maintenance-backup-known-hosts-write",
                 "registry-host-maintenance-backup-password-write",
                 "registry-host-maintenance-backup-script-write",

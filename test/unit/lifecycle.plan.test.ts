@@ -135,6 +135,30 @@ const TRANSITIONS: Transition[] = [
         from: prod,
         to: edited(prod, (r) => Object.assign(registryOf(r), { image: "registry:2.8.4" })),
     },
+    {
+        name: "login limit changed (external host)",
+        stack: "prod",
+        from: prod,
+        to: edited(prod, (r) => {
+            registryOf(r).loginLimit = { maxRetry: 20, findTimeSeconds: 300, banTimeSeconds: 600, ignoreNetworks: ["10.0.0.0/8"] };
+        }),
+    },
+    {
+        name: "login limit turned off (external host)",
+        stack: "prod",
+        from: prod,
+        to: edited(prod, (r) => {
+            registryOf(r).loginLimit = { enabled: false };
+        }),
+    },
+    {
+        name: "login limit changed (in-cluster)",
+        stack: "local",
+        from: local,
+        to: edited(local, (r) => {
+            registryOf(r).loginLimit = { tokenRequestsPerMinute: 120 };
+        }),
+    },
     { name: "destroy (local)", stack: "local", from: local },
     { name: "destroy (prod, purge off)", stack: "prod", from: prod },
     {
@@ -184,6 +208,18 @@ describe("plans with a known shape", () => {
     it.each(["nothing changed (local)", "nothing changed (prod)"])("%s: no step at all", async (name) => {
         const { plan: p } = await plan(byName(name));
         expect(p.steps, describePlan(p)).toEqual([]);
+    });
+
+    it.each([
+        ["login limit changed (external host)", "registry-host-login-limit-fail2ban"],
+        ["login limit turned off (external host)", "registry-host-login-limit-fail2ban"],
+        ["login limit changed (in-cluster)", "registry-ingress-registry-login"],
+    ])("%s: one update, of %s, and nothing else", async (name, resource) => {
+        const { plan: p } = await plan(byName(name));
+        expect(
+            p.steps.map((s) => `${s.op} ${s.urn.split("::").pop()}`),
+            describePlan(p),
+        ).toEqual([`update ${resource}`]);
     });
 
     it("a destroy deletes every resource and creates none", async () => {
