@@ -41,7 +41,7 @@ export function renderFail2banFilter(): string {
     const status = '.*"status":401[,}]';
     return [
         "# Managed by dso-registry: changes here are overwritten. See docs/access-policy.md.",
-        "# Failed logins in the registry front's JSON access log (Caddy).",
+        "# Failed logins in the JSON access log of the registry front (Caddy).",
         "[Definition]",
         // Caddy's `ts` is seconds since the epoch with a fraction.
         'datepattern = "ts":{EPOCH}',
