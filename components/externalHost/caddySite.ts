@@ -7,7 +7,6 @@ import { renderCaddyfile } from "../accessPolicy/caddyfile";
 import type { AccessPolicy, MirrorRoute } from "../accessPolicy/policy";
 import { renderUsersFile } from "../accessPolicy/usersFile";
 import { decoyHash } from "../accounts/decoy";
-import { MAVEN_BACKEND } from "../maven/nginxConfig";
 import { METRICS_PORTS } from "../shared/facts";
 import { fingerprint } from "../shared/fingerprint";
 import { withFormerType } from "../shared/formerType";
@@ -55,7 +54,7 @@ export interface CaddySiteArgs {
     readonly upstream: string;
     /** The web UI on loopback, served same-origin; no UI when unset. */
     readonly uiUpstream?: string;
-    /** Pull-through caches on loopback, served read-only under /v2/mirrors/. */
+    /** Pull-through caches on their unix sockets, served read-only under /v2/mirrors/. */
     readonly mirrors?: readonly MirrorRoute[];
     /** Pulls through the caches need an account even when reads are anonymous (`registry.mirrorPull` "accounts"). */
     readonly mirrorsRequireAuth?: boolean;
@@ -109,13 +108,13 @@ export function caddySitePolicy(
         // The maintenance scripts create the marker for their read-only window.
         readOnlySignals: [{ kind: "file", path: paths.readOnlyMarker }],
         ...(args.mirrors && args.mirrors.length > 0 ? { mirrors: args.mirrors, mirrorsRequireAuth: args.mirrorsRequireAuth ?? false } : {}),
-        // nginx in its container, published on loopback (see mavenScripts.ts).
+        // nginx in its container, on its unix socket (see mavenScripts.ts).
         ...(args.maven
             ? {
                   maven: {
                       pathPrefix: args.maven.pathPrefix,
                       requiresAuthForPull: args.maven.requiresAuthForPull,
-                      upstream: `127.0.0.1:${MAVEN_BACKEND.port}`,
+                      upstream: `unix/${paths.mavenSocket}`,
                       deployUsersFile: paths.mavenDeployUsers,
                   },
               }

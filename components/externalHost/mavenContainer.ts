@@ -54,7 +54,7 @@ export class MavenContainer extends pulumi.ComponentResource {
             {
                 connection,
                 create: privileged(mavenContainerScript(spec, this.specFingerprint), sudo),
-                delete: privileged(mavenContainerDeleteScript(), sudo),
+                delete: privileged(mavenContainerDeleteScript(spec.layout), sudo),
             },
             { parent: this, dependsOn: [dataDir, configFile] },
         );

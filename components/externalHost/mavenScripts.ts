@@ -16,6 +16,11 @@ import { type HostLayout, hostPaths, hostScript, lockParams } from "./scripts";
 
 /** Name of the Maven backend's container. */
 export const MAVEN_CONTAINER = "dso-registry-maven";
+/**
+ * systemd-tmpfiles entry that recreates the socket's directory (under /run, emptied at boot) with its
+ * owner before Docker restarts the container: nginx runs as MAVEN_UID and cannot create it itself.
+ */
+export const MAVEN_TMPFILES_ENTRY = "/etc/tmpfiles.d/dso-registry-maven.conf";
 /** The non-root uid (and gid) nginx runs as and the data directory belongs to: the same as in the registry pod. */
 export const MAVEN_UID = 65532;
 
@@ -32,8 +37,9 @@ export interface MavenHostSpec {
 /** nginx.conf of the host's Maven backend: the in-cluster renderer, with the uploads spooled beside the data. */
 export function hostMavenNginxConfig(spec: Pick<MavenHostSpec, "pathPrefix">): string {
     return renderMavenNginxConfig({
-        // Inside the container; docker publishes the port on the host's loopback only.
-        listen: `0.0.0.0:${MAVEN_BACKEND.port}`,
+        // A unix socket in a directory bind-mounted from the host, which only root and Caddy's group
+        // can open; no port is published (docs/decisions/access-policy.md#no-path-around-the-front).
+        listen: `unix:${MAVEN_BACKEND.socketDir}/${MAVEN_BACKEND.socketName}`,
         pathPrefix: spec.pathPrefix,
         dataDir: MAVEN_BACKEND.dataDir,
         runDir: MAVEN_BACKEND.runDir,
@@ -65,12 +71,15 @@ export function mavenRunParams(spec: MavenHostSpec | undefined, fingerprint: str
         MAVEN_IMAGE: spec?.image ?? "",
         MAVEN_FINGERPRINT: fingerprint ?? "",
         MAVEN_UID: on ? String(MAVEN_UID) : "",
-        MAVEN_PORT: on ? String(MAVEN_BACKEND.port) : "",
+        MAVEN_SOCKET_DIR: spec?.layout.mavenSocketDir ?? "",
+        MAVEN_TMPFILES_ENTRY: on ? MAVEN_TMPFILES_ENTRY : "",
         MAVEN_DATA_DIR: spec?.layout.mavenDataDir ?? "",
         MAVEN_CONFIG_DIR: spec ? hostPaths(spec.layout).mavenConfigDir : "",
         MAVEN_BACKEND_DATA_DIR: on ? MAVEN_BACKEND.dataDir : "",
         MAVEN_BACKEND_CONFIG_DIR: on ? MAVEN_BACKEND.configDir : "",
         MAVEN_BACKEND_RUN_DIR: on ? MAVEN_BACKEND.runDir : "",
+        MAVEN_BACKEND_SOCKET_DIR: on ? MAVEN_BACKEND.socketDir : "",
+        MAVEN_BACKEND_SOCKET: on ? `${MAVEN_BACKEND.socketDir}/${MAVEN_BACKEND.socketName}` : "",
     };
 }
 
@@ -79,7 +88,14 @@ export function mavenContainerScript(spec: MavenHostSpec, fingerprint: string): 
     return hostScript("maven-container.sh", { ...lockParams(spec.layout), ...mavenRunParams(spec, fingerprint) });
 }
 
-/** Removes the Maven container (its files stay in the data directory). */
-export function mavenContainerDeleteScript(): string {
-    return hostScript("container-delete.sh", { CONTAINER: MAVEN_CONTAINER });
+/**
+ * Removes the Maven container, its socket's directory and the boot-time entry that recreates it (its
+ * files stay in the data directory).
+ */
+export function mavenContainerDeleteScript(layout: HostLayout): string {
+    return hostScript("maven-container-delete.sh", {
+        CONTAINER: MAVEN_CONTAINER,
+        SOCKET_DIR: layout.mavenSocketDir,
+        TMPFILES_ENTRY: MAVEN_TMPFILES_ENTRY,
+    });
 }

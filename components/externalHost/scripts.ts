@@ -12,6 +12,7 @@
  */
 import * as path from "node:path";
 import { REGISTRY_DRAIN_SECONDS } from "../distribution/registryConfig";
+import { MAVEN_BACKEND } from "../maven/nginxConfig";
 import { JOB_METRICS } from "../monitoring/jobMetrics";
 import { DISTRIBUTION } from "../shared/facts";
 import { fingerprint } from "../shared/fingerprint";
@@ -47,6 +48,16 @@ export interface HostLayout {
      */
     readonly socketDir: string;
     /**
+     * Directory of the Maven backend's unix socket, bind-mounted into the nginx container: nginx
+     * listens there and nowhere else, and only root and Caddy's group may connect.
+     */
+    readonly mavenSocketDir: string;
+    /**
+     * Directory holding one directory per pull-through cache (named after it), each bind-mounted into
+     * that cache's container for its unix socket: only root and Caddy's group may connect.
+     */
+    readonly mirrorSocketsDir: string;
+    /**
      * Caddy's admin API: a unix socket in Caddy's home, which Caddy creates (mode 0755 under the
      * service's umask 022): only Caddy's user and root can connect. `caddy reload` (ours, and the
      * service's ExecReload) finds it in the Caddyfile. Why not TCP: docs/decisions/access-policy.md#no-path-around-the-front
@@ -68,6 +79,8 @@ export function defaultHostLayout(dataDir: string, mavenDataDir = "/srv/data/mav
         // Debian's and Fedora's caddy service runs as user caddy with HOME=/var/lib/caddy.
         caddyDataDir: "/var/lib/caddy/.local/share/caddy",
         socketDir: DISTRIBUTION.socketDir,
+        mavenSocketDir: "/run/dso-registry-maven",
+        mirrorSocketsDir: "/run/dso-registry-mirrors",
         caddyAdminSocket: "/var/lib/caddy/admin.sock",
     };
 }
@@ -97,6 +110,8 @@ export function hostPaths(layout: HostLayout) {
         restoreScript: `${layout.binDir}/dso-registry-restore`,
         /** Distribution's unix socket on the host: the front's upstream, and the maintenance scripts' way in. */
         registrySocket: `${layout.socketDir}/${DISTRIBUTION.socketName}`,
+        /** The Maven backend's unix socket on the host: the front's upstream for the Maven repository. */
+        mavenSocket: `${layout.mavenSocketDir}/${MAVEN_BACKEND.socketName}`,
     };
 }
 

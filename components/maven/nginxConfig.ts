@@ -10,8 +10,15 @@
 
 /** Facts of the Maven backend shared by both placements, the policy and the tests. */
 export const MAVEN_BACKEND = {
-    /** Port nginx listens on, on loopback (the host) or inside the registry pod. */
+    /** Port nginx listens on inside the registry pod. */
     port: 5002,
+    /**
+     * Directory of the unix socket nginx listens on inside its container on the external host
+     * (bind-mounted from the host's `mavenSocketDir`): the front reaches it there, nothing else can.
+     */
+    socketDir: "/run/dso-maven-socket",
+    /** The socket's file name in `socketDir`. */
+    socketName: "maven.sock",
     /** Directory that holds the repositories (one folder per path prefix) inside the nginx container. */
     dataDir: "/var/lib/maven",
     /** Directory of the rendered nginx.conf inside the nginx container. */
@@ -21,7 +28,7 @@ export const MAVEN_BACKEND = {
 } as const;
 
 export interface MavenBackendConfig {
-    /** `host:port` nginx listens on, e.g. "127.0.0.1:5002". */
+    /** `host:port` nginx listens on ("127.0.0.1:5002"), or `unix:` and a socket's absolute path ("unix:/run/dso-maven-socket/maven.sock"). */
     readonly listen: string;
     /** The repository's path, as in `mavenRegistry.pathPrefix` (e.g. "maven-releases"). */
     readonly pathPrefix: string;
@@ -40,7 +47,9 @@ const PATH_SEGMENTS = /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/;
 
 /** Why a backend config cannot be rendered, or undefined. Exported for table-driven tests. */
 export function mavenBackendProblem(c: MavenBackendConfig): string | undefined {
-    if (!/^[A-Za-z0-9.-]+:\d{1,5}$/.test(c.listen)) return `listen "${c.listen}" must be "host:port" (e.g. "127.0.0.1:5002")`;
+    if (!/^[A-Za-z0-9.-]+:\d{1,5}$/.test(c.listen) && !/^unix:\/[A-Za-z0-9._/-]*[A-Za-z0-9._-]$/.test(c.listen)) {
+        return `listen "${c.listen}" must be "host:port" (e.g. "127.0.0.1:5002") or "unix:" and an absolute path (e.g. "unix:/run/dso-maven-socket/maven.sock")`;
+    }
     if (!PATH_SEGMENTS.test(c.pathPrefix) || c.pathPrefix.split("/").some((s) => s === "." || s === "..")) {
         return `pathPrefix "${c.pathPrefix}" must be path segments of letters, digits, ".", "_" and "-" (e.g. "maven-releases")`;
     }

@@ -25,6 +25,7 @@ import { caddySitePolicy } from "../../components/externalHost/caddySite";
 import {
     hostMavenNginxConfig,
     MAVEN_CONTAINER,
+    MAVEN_TMPFILES_ENTRY,
     MAVEN_UID,
     type MavenHostSpec,
     mavenContainerScript,
@@ -38,6 +39,7 @@ import {
     type HostLayout,
     hostPaths,
 } from "../../components/externalHost/scripts";
+import { MAVEN_BACKEND } from "../../components/maven/nginxConfig";
 import { DISTRIBUTION } from "../../components/shared/facts";
 import { placeFileScript } from "../../components/shared/hostAccess";
 import { MAVEN_UPLOADS } from "../../components/upkeep/mavenCleanup";
@@ -222,6 +224,7 @@ describe("Maven on the external registry host: nginx container behind the host's
         expect(runOk(mavenContainerScript(mavenSpec, MAVEN_FINGERPRINT))).toBe("changed maven container");
         expect(runOk(mavenContainerScript(mavenSpec, MAVEN_FINGERPRINT))).toBe("unchanged maven container");
         const c = JSON.parse(engine.dockerOk(["inspect", MAVEN_CONTAINER]))[0];
+        const caddyGid = ns.run("getent", ["group", "caddy"]).stdout.split(":")[2];
         expect({
             running: c.State.Running,
             user: c.Config.User,
@@ -230,9 +233,59 @@ describe("Maven on the external registry host: nginx container behind the host's
         }).toEqual({
             running: true,
             user: `${MAVEN_UID}:${MAVEN_UID}`,
-            ports: { "5002/tcp": [{ HostIp: "127.0.0.1", HostPort: "5002" }] },
+            ports: {},
             restart: "unless-stopped",
         });
+        // After a boot /run is empty: systemd-tmpfiles recreates the socket's directory with its owner.
+        expect(readFileSync(onDisk(MAVEN_TMPFILES_ENTRY), "utf8")).toContain(
+            `\nd ${layout.mavenSocketDir} 0750 ${MAVEN_UID} ${caddyGid} -\n`,
+        );
+    });
+
+    test("no path around the front: the former loopback port refuses, only Caddy's group opens nginx's socket", async () => {
+        expect(ns.run("curl", ["-sS", "-o", "/dev/null", "--max-time", "5", `http://127.0.0.1:${MAVEN_BACKEND.port}/`]).code).toBe(7);
+        const socket = onDisk(paths.mavenSocket);
+        for (let i = 0; i < 100 && !existsSync(socket); i++) await new Promise((r) => setTimeout(r, 100));
+        // nginx makes its socket writable for everyone: the directory is the guard.
+        expect(ns.run("stat", ["-c", "%A %u", socket]).stdout.trim()).toBe(`srw-rw-rw- ${MAVEN_UID}`);
+        expect(ns.run("stat", ["-c", "%a %u %G", onDisk(layout.mavenSocketDir)]).stdout.trim()).toBe(`750 ${MAVEN_UID} caddy`);
+        const as = (user: string, group: string) =>
+            ns.run("setpriv", [
+                `--reuid=${user}`,
+                `--regid=${group}`,
+                "--clear-groups",
+                "curl",
+                "-sS",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "-X",
+                "PUT",
+                "--data-binary",
+                "x",
+                "--unix-socket",
+                socket,
+                `http://localhost/${PREFIX}/com/example/around/1/around-1.pom`,
+            ]);
+        const asNobody = as("nobody", "nogroup");
+        expect([asNobody.code, asNobody.stdout]).toEqual([7, "000"]);
+        // Caddy's user reaches nginx (here with a harmless 404 for a GET of nothing, so the story's data stays as it is).
+        const asCaddy = ns.run("setpriv", [
+            "--reuid=caddy",
+            "--regid=caddy",
+            "--clear-groups",
+            "curl",
+            "-sS",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--unix-socket",
+            socket,
+            `http://localhost/${PREFIX}/no-such-file`,
+        ]);
+        expect(asCaddy.stdout).toBe("404");
     });
 
     test("mvn deploy with the Maven account through Caddy stores the release in the Maven data directory", () => {

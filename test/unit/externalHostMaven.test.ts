@@ -91,7 +91,9 @@ describe("host Maven pieces", () => {
     it("nginx spools uploads beside the data, outside the served path", () => {
         const conf = hostMavenNginxConfig({ pathPrefix: "maven-releases" });
         expect(conf).toContain("client_body_temp_path /var/lib/maven/.uploads;");
-        expect(conf).toContain("listen 0.0.0.0:5002;");
+        // A unix socket only Caddy reaches; no TCP listener (docs/decisions/access-policy.md#no-path-around-the-front).
+        expect(conf).toContain("listen unix:/run/dso-maven-socket/maven.sock;");
+        expect(conf).not.toMatch(/listen [^u]/);
         expect(conf).toContain("location /maven-releases/ {");
     });
 

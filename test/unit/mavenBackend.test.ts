@@ -13,6 +13,8 @@ const backend: MavenBackendConfig = { listen: "127.0.0.1:5002", pathPrefix: "mav
 describe("mavenBackendProblem", () => {
     test.each([
         ["listen without a port", { listen: "127.0.0.1" }, "listen"],
+        ["a relative unix socket", { listen: "unix:run/maven.sock" }, "listen"],
+        ["a unix socket path ending in a slash", { listen: "unix:/run/maven/" }, "listen"],
         ["a path prefix with a leading slash", { pathPrefix: "/maven" }, "pathPrefix"],
         ["a path prefix that climbs", { pathPrefix: "a/../b" }, "pathPrefix"],
         ["a relative data directory", { dataDir: "data" }, "dataDir"],
@@ -23,6 +25,7 @@ describe("mavenBackendProblem", () => {
 
     test("accepts the placements' settings", () => {
         expect(mavenBackendProblem(backend)).toBeUndefined();
+        expect(mavenBackendProblem({ ...backend, listen: "unix:/run/dso-maven-socket/maven.sock" })).toBeUndefined();
     });
 });
 

@@ -2,8 +2,8 @@
 # Runs the Maven backend's container (nginx with its WebDAV module) when it is missing, stopped, or was
 # created from another spec (MAVEN_FINGERPRINT).
 : "${LOCK_FILE:?}"
-: "${MAVEN_CONTAINER:?}" "${MAVEN_IMAGE:?}" "${MAVEN_FINGERPRINT:?}" "${MAVEN_UID:?}" "${MAVEN_PORT:?}" "${MAVEN_DATA_DIR:?}" "${MAVEN_CONFIG_DIR:?}"
-: "${MAVEN_BACKEND_DATA_DIR:?}" "${MAVEN_BACKEND_CONFIG_DIR:?}" "${MAVEN_BACKEND_RUN_DIR:?}"
+: "${MAVEN_CONTAINER:?}" "${MAVEN_IMAGE:?}" "${MAVEN_FINGERPRINT:?}" "${MAVEN_UID:?}" "${MAVEN_SOCKET_DIR:?}" "${MAVEN_TMPFILES_ENTRY:?}" "${MAVEN_DATA_DIR:?}" "${MAVEN_CONFIG_DIR:?}"
+: "${MAVEN_BACKEND_DATA_DIR:?}" "${MAVEN_BACKEND_CONFIG_DIR:?}" "${MAVEN_BACKEND_RUN_DIR:?}" "${MAVEN_BACKEND_SOCKET_DIR:?}" "${MAVEN_BACKEND_SOCKET:?}"
 set -eu
 # shellcheck source=./lock.sh
 . "$(dirname "$0")/lock.sh"

@@ -1,0 +1,10 @@
+#!/bin/sh
+# Removes the Maven backend's container CONTAINER, its socket's directory SOCKET_DIR and the
+# systemd-tmpfiles entry TMPFILES_ENTRY that recreates that directory at boot (the repository's files
+# stay in their data directory).
+: "${CONTAINER:?}" "${SOCKET_DIR:?}" "${TMPFILES_ENTRY:?}"
+set -eu
+docker rm -f "$CONTAINER" >/dev/null 2>&1 || true
+rm -rf "${DSO_ROOT:-}$SOCKET_DIR"
+rm -f "${DSO_ROOT:-}$TMPFILES_ENTRY"
+echo "removed container $CONTAINER and its socket"
