@@ -206,6 +206,7 @@ export class ExternalRegistryHost extends pulumi.ComponentResource {
                           // Beside the registry's data directory, never inside it: backups and GC never see a cache.
                           mirrorsDir: mirrorsDirOf(args.dataDir),
                           configRoot: layout.registryConfigDir,
+                          socketsDir: layout.mirrorSocketsDir,
                           pruneScriptPath: `${layout.binDir}/dso-registry-mirror-prune`,
                           cronFilePath: `${layout.cronFile}-mirrors`,
                           ...(reporting ? { reporting: { ...reporting, textfileDir: monitoringPaths(layout).textfileDir } } : {}),

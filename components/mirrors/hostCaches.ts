@@ -1,99 +1,92 @@
 /**
  * The pull-through caches on the external host, pure part: where each cache lives (its container,
- * loopback port, storage and config directory), the scripts that run and remove its container, the
+ * unix socket, storage and config directory), the scripts that run and remove its container, the
  * hourly prune job that holds every cache to its size and age limits, and that job's cron file. The
  * scripts are in `sh/` beside this file; MirrorCachesOnHost places and runs them.
  */
-import { createHash } from "node:crypto";
 import * as path from "node:path";
 import { JOB_METRICS } from "../monitoring/jobMetrics";
 import { DISTRIBUTION, durationSeconds } from "../shared/facts";
 import { renderShellScript } from "../shared/shellScript";
 import { type JobReporting, reportingParams } from "../upkeep/reporting";
-import { type MirrorSpec, quantityBytes } from "./mirrors";
-
-/**
- * The loopback ports the caches on the external host may use: 5101–5999, clear of the registry's
- * (5000), the Maven backend's (5002) and the UI's (5080).
- */
-export const MIRROR_HOST_PORTS = { first: 5101, count: 899 } as const;
-
-/**
- * Each cache's loopback port, from its name alone (docs/decisions/stable-mirror-ports.md): a hash of
- * the path name picks the port, so adding, removing or reordering other mirrors leaves it where it
- * is. The engine updates the remaining caches before it deletes a removed one, so a port that moved
- * would still be held by the container about to go. Two names that hash to one port are settled in
- * the names' sorted order (the later takes the next free port); that moves a port only when a new
- * name collides, and the container script then takes the port from the cache that held it.
- */
-export function hostMirrorPorts(pathNames: readonly string[]): ReadonlyMap<string, number> {
-    if (pathNames.length > MIRROR_HOST_PORTS.count) throw new Error(`hostMirrorPorts: at most ${MIRROR_HOST_PORTS.count} mirrors`);
-    const taken = new Set<number>();
-    const ports = new Map<string, number>();
-    for (const name of [...new Set(pathNames)].sort()) {
-        let slot = createHash("sha256").update(name).digest().readUInt32BE(0) % MIRROR_HOST_PORTS.count;
-        while (taken.has(slot)) slot = (slot + 1) % MIRROR_HOST_PORTS.count;
-        taken.add(slot);
-        ports.set(name, MIRROR_HOST_PORTS.first + slot);
-    }
-    return ports;
-}
+import { type MirrorSpec, quantityBytes, renderMirrorConfig } from "./mirrors";
 
 /** Where one cache lives on the external host. */
 export interface HostMirrorPaths {
     /** Container name. */
     readonly container: string;
-    /** Loopback port it is published on. */
-    readonly hostPort: number;
+    /**
+     * Directory of its unix socket on the host, named after the cache and bind-mounted into its
+     * container as Distribution's socket directory: nothing else's name can take it, whatever else
+     * is added, removed or reordered (docs/decisions/stable-mirror-ports.md).
+     */
+    readonly socketDir: string;
+    /** Its unix socket on the host: the front's upstream. */
+    readonly socket: string;
     /** Its storage (bind-mounted as Distribution's data directory): outside the registry's data directory. */
     readonly dataDir: string;
     /** Its config directory (config.yml, and env with the upstream account). */
     readonly configDir: string;
 }
 
-/** The host layout of a mirror whose port is `hostPort` (`hostMirrorPorts`); `mirrorsDir` holds one directory per mirror. */
+/**
+ * The host layout of a mirror: `mirrorsDir` holds one storage directory per mirror, `socketsDir` one
+ * socket directory per mirror.
+ */
 export function hostMirrorPaths(
     spec: Pick<MirrorSpec, "pathName">,
-    hostPort: number,
     mirrorsDir: string,
     configRoot: string,
+    socketsDir: string,
 ): HostMirrorPaths {
+    const socketDir = `${socketsDir}/${spec.pathName}`;
     return {
         container: `${MIRROR_CONTAINER_PREFIX}${spec.pathName}`,
-        hostPort,
+        socketDir,
+        socket: `${socketDir}/${DISTRIBUTION.socketName}`,
         dataDir: `${mirrorsDir}/${spec.pathName}`,
         configDir: `${configRoot}/mirrors/${spec.pathName}`,
     };
 }
 
-/** Every cache container's name starts with this: the container script frees its port only from these. */
+/** A cache's config.yml on the host: Distribution in proxy mode on its unix socket, inside its container. */
+export function hostMirrorConfig(spec: Pick<MirrorSpec, "remoteUrl" | "proxyTtl" | "ttl">): string {
+    return renderMirrorConfig({
+        addr: `${DISTRIBUTION.socketDir}/${DISTRIBUTION.socketName}`,
+        rootDirectory: DISTRIBUTION.dataDir,
+        remoteUrl: spec.remoteUrl,
+        ttl: spec.proxyTtl ? spec.ttl : undefined,
+    });
+}
+
+/** Every cache container's name starts with this. */
 export const MIRROR_CONTAINER_PREFIX = "dso-registry-mirror-";
 
 /**
  * Runs a cache's container when it is missing, stopped, or made from another spec (`fingerprint`,
- * which covers image, port, paths and config; a digest of the env file is added on the host, so new
+ * which covers image, paths and config; a digest of the env file is added on the host, so new
  * upstream credentials recreate it without ever appearing in the script).
  */
 export function mirrorContainerScript(paths: HostMirrorPaths, image: string, fingerprint: string, hasCredentials: boolean): string {
     return renderShellScript(path.join(__dirname, "sh", "mirror-container.sh"), {
         CONTAINER: paths.container,
-        CONTAINER_PREFIX: MIRROR_CONTAINER_PREFIX,
         IMAGE: image,
-        HOST_PORT: paths.hostPort,
+        SOCKET_DIR: paths.socketDir,
         DATA_DIR: paths.dataDir,
         CONFIG_DIR: paths.configDir,
         FINGERPRINT: fingerprint,
         CREDENTIALS: hasCredentials,
-        DISTRIBUTION_PORT: DISTRIBUTION.containerPort,
+        DISTRIBUTION_SOCKET_DIR: DISTRIBUTION.socketDir,
         DISTRIBUTION_DATA_DIR: DISTRIBUTION.dataDir,
         DISTRIBUTION_CONFIG_DIR: DISTRIBUTION.configDir,
     });
 }
 
-/** Removes a cache's container and its cached content (it can always be fetched again). */
+/** Removes a cache's container, its socket's directory and its cached content (it can always be fetched again). */
 export function mirrorContainerDeleteScript(paths: HostMirrorPaths): string {
     return renderShellScript(path.join(__dirname, "sh", "mirror-container-delete.sh"), {
         CONTAINER: paths.container,
+        SOCKET_DIR: paths.socketDir,
         DATA_DIR: paths.dataDir,
     });
 }

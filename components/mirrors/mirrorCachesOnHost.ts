@@ -1,23 +1,22 @@
 /**
  * The pull-through caches on the external registry host: per upstream a Distribution container in
- * proxy mode on its own loopback port, with its own storage directory beside (never inside) the
+ * proxy mode on its own unix socket (which only root and Caddy's group can open), with its own storage directory beside (never inside) the
  * registry's data directory, and the hourly prune job that holds each cache to its `maxSize`. The
  * front (CaddySite) routes `/v2/mirrors/<upstream>/` to the `routes` this component exposes.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { DISTRIBUTION } from "../shared/facts";
 import { fingerprint } from "../shared/fingerprint";
 import { withFormerType } from "../shared/formerType";
 import { type HostConnection, HostFile, hostCommand, privileged } from "../shared/hostAccess";
 import {
+    hostMirrorConfig,
     hostMirrorPaths,
-    hostMirrorPorts,
     mirrorContainerDeleteScript,
     mirrorContainerScript,
     mirrorCronFile,
     mirrorPruneScript,
 } from "./hostCaches";
-import { type MirrorRoute, type MirrorSpec, renderMirrorConfig } from "./mirrors";
+import type { MirrorRoute, MirrorSpec } from "./mirrors";
 
 /** A cache to run, with its upstream account's env file when it has one (secret). */
 export interface HostMirror {
@@ -35,6 +34,8 @@ export interface MirrorCachesOnHostArgs {
     readonly mirrorsDir: string;
     /** Directory of the program's config files on the host (the caches' configs go under mirrors/). */
     readonly configRoot: string;
+    /** Directory holding one socket directory per cache, e.g. "/run/dso-registry-mirrors". */
+    readonly socketsDir: string;
     /** Where the prune script and the cron file go. */
     readonly pruneScriptPath: string;
     readonly cronFilePath: string;
@@ -49,15 +50,9 @@ export class MirrorCachesOnHost extends pulumi.ComponentResource {
     constructor(name: string, args: MirrorCachesOnHostArgs, opts?: pulumi.ComponentResourceOptions) {
         super("dso-registry:mirrors:MirrorCachesOnHost", name, {}, withFormerType(opts, "dso:mirrors:MirrorCachesOnHost"));
         const { connection } = args;
-        const ports = hostMirrorPorts(args.mirrors.map((m) => m.spec.pathName));
         const pruned = args.mirrors.map(({ spec, envFile }) => {
-            const paths = hostMirrorPaths(spec, ports.get(spec.pathName)!, args.mirrorsDir, args.configRoot);
-            const config = renderMirrorConfig({
-                addr: `:${DISTRIBUTION.containerPort}`,
-                rootDirectory: DISTRIBUTION.dataDir,
-                remoteUrl: spec.remoteUrl,
-                ttl: spec.proxyTtl ? spec.ttl : undefined,
-            });
+            const paths = hostMirrorPaths(spec, args.mirrorsDir, args.configRoot, args.socketsDir);
+            const config = hostMirrorConfig(spec);
             const role = `${name}-${spec.pathName.replace(/\./g, "-")}`;
             const files = [
                 new HostFile(
@@ -80,7 +75,7 @@ export class MirrorCachesOnHost extends pulumi.ComponentResource {
                     ),
                 );
             }
-            const fp = fingerprint(args.image, String(paths.hostPort), paths.dataDir, paths.configDir, config);
+            const fp = fingerprint(args.image, paths.socketDir, paths.dataDir, paths.configDir, config);
             hostCommand(
                 `${role}-run`,
                 {
@@ -92,7 +87,7 @@ export class MirrorCachesOnHost extends pulumi.ComponentResource {
             );
             return { paths, maxSize: spec.maxSize, maxAge: spec.ttl, remoteUrl: spec.remoteUrl };
         });
-        this.routes = pruned.map(({ paths }, i) => ({ pathName: args.mirrors[i]!.spec.pathName, upstream: `127.0.0.1:${paths.hostPort}` }));
+        this.routes = pruned.map(({ paths }, i) => ({ pathName: args.mirrors[i]!.spec.pathName, upstream: `unix/${paths.socket}` }));
         const pruneReporting = args.reporting && {
             reporter: args.reporting.reporter,
             self: args.pruneScriptPath,

@@ -5,8 +5,9 @@
  * run create with the new inputs, deletes the old delete script, as plan.ts says the engine does),
  * each script over SSH against a real Docker engine in a test network namespace that plays the host
  * (as test/integration/mirrors.hostPrune.test.ts). Then: no step failed; every cache of B runs and
- * answers on the port B's scripts give it; nothing of a removed cache is left (container, storage,
- * config); the registry's own data is untouched. Each row ends with B's destroy, after which nothing
+ * answers on the unix socket B's scripts give it (as Caddy's user; pulls go through a Caddy that
+ * proxies to that socket); nothing of a removed cache is left (container, socket directory, storage);
+ * the registry's own data is untouched. Each row ends with B's destroy, after which nothing
  * of any cache is left.
  *
  * What differs from production: the caches' upstreams (Docker Hub, ghcr.io, …) cannot be reached from
@@ -20,6 +21,7 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { renderRegistryConfig } from "../../components/distribution/registryConfig";
 import { defaultHostLayout } from "../../components/externalHost/scripts";
+import { DISTRIBUTION } from "../../components/shared/facts";
 import type { RecordedResource } from "../../tools/mockRuntime";
 import { type DockerEngine, startDockerEngine } from "../support/dockerEngine";
 import { registryImage } from "../support/dockerImages";
@@ -28,6 +30,7 @@ import { describePlan, plain, planOf, type Step } from "../support/plan";
 import { makeOciImage, skopeoPushPlainHttp } from "../support/realRegistry";
 import { asRoot, stepScripts } from "../support/replay";
 import { privateDir, removeDir, type ServerProcess } from "../support/serverProcess";
+import { startSocketFront } from "../support/socketFront";
 import { type SshServer, startSshServer } from "../support/sshServer";
 import { committedState, edited, type Raw, run, type StackState, scriptParam } from "../support/transitions";
 
@@ -53,47 +56,77 @@ function runStep(what: string, script: string, stdin = ""): void {
     if (result.code !== 0) throw new Error(`${what} failed (${result.code}):\n${result.stdout}\n${result.stderr}`);
 }
 
-/** The caches a program run deploys: container name, port and storage, from its run scripts. */
-function cachesOf(resources: readonly RecordedResource[]): { container: string; port: string; dataDir: string; configDir: string }[] {
+/** A cache as a program run deploys it, from its run script's parameters. */
+interface Cache {
+    readonly container: string;
+    /** Its unix socket on the host (without the test's root). */
+    readonly socket: string;
+    readonly socketDir: string;
+    readonly dataDir: string;
+}
+
+/** The caches a program run deploys: container name, socket and storage, from its run scripts. */
+function cachesOf(resources: readonly RecordedResource[]): Cache[] {
     return resources
         .filter((r) => r.custom && isCache(r.name))
         .map((r) => plain(r.rawInputs) as Record<string, unknown>)
-        .filter((i) => scriptParam(i.create, "HOST_PORT"))
+        .filter((i) => scriptParam(i.create, "SOCKET_DIR"))
         .map((i) => ({
             container: scriptParam(i.create, "CONTAINER")!,
-            port: scriptParam(i.create, "HOST_PORT")!,
+            socketDir: scriptParam(i.create, "SOCKET_DIR")!,
+            socket: `${scriptParam(i.create, "SOCKET_DIR")!}/${DISTRIBUTION.socketName}`,
             dataDir: scriptParam(i.create, "DATA_DIR")!,
-            configDir: scriptParam(i.create, "CONFIG_DIR")!,
         }));
 }
 
 /** The cache steps of a plan, in its order. */
 const cacheSteps = (steps: readonly Step[]) => steps.filter((s) => isCache(s.name));
 
-/** Whether a cache's container runs and its API answers on its loopback port. */
-function answers(port: string): boolean {
-    const r = ns.run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", `http://127.0.0.1:${port}/v2/`]);
+/** Whether a cache's container runs and its API answers on its socket, to Caddy's user. */
+function answers(cache: Cache): boolean {
+    const r = ns.run("setpriv", [
+        "--reuid=caddy",
+        "--regid=caddy",
+        "--clear-groups",
+        "curl",
+        "-s",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "--unix-socket",
+        onDisk(cache.socket),
+        "http://localhost/v2/",
+    ]);
     return r.stdout.trim() === "200";
 }
 
-async function waitForAnswer(port: string): Promise<boolean> {
+async function waitForAnswer(cache: Cache): Promise<boolean> {
     for (let i = 0; i < 100; i++) {
-        if (answers(port)) return true;
+        if (answers(cache)) return true;
         await new Promise((r) => setTimeout(r, 200));
     }
     return false;
 }
 
 /** What the engine says of a cache, for a failure message. */
-const diagnose = (container: string, port: string) =>
-    `${container} on ${port}:\n${engine.docker(["ps", "-a"]).stdout}\n${engine.docker(["logs", "--tail", "20", container]).stderr}\n${ns.run("curl", ["-sv", `http://127.0.0.1:${port}/v2/`]).stderr}`;
+const diagnose = (cache: Cache) =>
+    `${cache.container} on ${cache.socket}:\n${engine.docker(["ps", "-a"]).stdout}\n${engine.docker(["logs", "--tail", "20", cache.container]).stderr}\n${ns.run("curl", ["-sv", "--unix-socket", onDisk(cache.socket), "http://localhost/v2/"]).stderr}`;
 
-/** Pulls the upstream's image through a cache with nothing of it on the engine. */
-function pullThrough(port: string): { code: number; output: string } {
-    const ref = `127.0.0.1:${port}/${REPOSITORY}:1`;
-    engine.docker(["rmi", ref]);
-    const r = engine.docker(["pull", ref]);
-    return { code: r.code, output: `${r.stdout}\n${r.stderr}` };
+/** Where the front for the engine's pulls listens. */
+const FRONT_PORT = 5400;
+
+/** Pulls the upstream's image through a cache, via Caddy on its socket, with nothing of it on the engine. */
+async function pullThrough(cache: Cache): Promise<{ code: number; output: string }> {
+    const front = await startSocketFront(ns, FRONT_PORT, onDisk(cache.socket));
+    try {
+        const ref = `127.0.0.1:${FRONT_PORT}/${REPOSITORY}:1`;
+        engine.docker(["rmi", ref]);
+        const r = engine.docker(["pull", ref]);
+        return { code: r.code, output: `${r.stdout}\n${r.stderr}` };
+    } finally {
+        await front.stop();
+    }
 }
 
 const running = (container: string) => engine.docker(["inspect", "-f", "{{.State.Running}}", container]).stdout.trim() === "true";
@@ -151,8 +184,8 @@ describe.each(ROWS.map((row) => [row.name, row] as const))(
                 for (const s of stepScripts(step)) runStep(s.what, s.script, s.stdin);
             }
             for (const cache of cachesOf(before.resources)) {
-                expect(await waitForAnswer(cache.port), diagnose(cache.container, cache.port)).toBe(true);
-                const pulled = pullThrough(cache.port);
+                expect(await waitForAnswer(cache), diagnose(cache)).toBe(true);
+                const pulled = await pullThrough(cache);
                 expect(pulled.code, pulled.output).toBe(0);
             }
 
@@ -164,14 +197,15 @@ describe.each(ROWS.map((row) => [row.name, row] as const))(
             const kept = cachesOf(after.resources);
             for (const cache of kept) {
                 expect(running(cache.container), `${cache.container} runs`).toBe(true);
-                expect(await waitForAnswer(cache.port), diagnose(cache.container, cache.port)).toBe(true);
-                const pulled = pullThrough(cache.port);
+                expect(await waitForAnswer(cache), diagnose(cache)).toBe(true);
+                const pulled = await pullThrough(cache);
                 expect(pulled.code, `${cache.container} serves the image: ${pulled.output}`).toBe(0);
             }
             const removed = cachesOf(before.resources).filter((c) => !kept.some((k) => k.container === c.container));
             for (const cache of removed) {
                 expect(engine.docker(["inspect", cache.container]).code, `${cache.container} is gone`).not.toBe(0);
                 expect(existsSync(onDisk(cache.dataDir)), `${cache.dataDir} is gone`).toBe(false);
+                expect(existsSync(onDisk(cache.socketDir)), `${cache.socketDir} is gone`).toBe(false);
             }
             expect(existsSync(onDisk(MARKER)), "the registry's data").toBe(true);
 
@@ -182,6 +216,7 @@ describe.each(ROWS.map((row) => [row.name, row] as const))(
             for (const cache of [...kept, ...removed]) {
                 expect(engine.docker(["inspect", cache.container]).code, `${cache.container} after destroy`).not.toBe(0);
                 expect(existsSync(onDisk(cache.dataDir)), `${cache.dataDir} after destroy`).toBe(false);
+                expect(existsSync(onDisk(cache.socketDir)), `${cache.socketDir} after destroy`).toBe(false);
             }
             expect(existsSync(onDisk(MARKER)), "the registry's data after destroy").toBe(true);
         });

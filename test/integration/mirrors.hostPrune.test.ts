@@ -10,26 +10,38 @@
  * namespace's address (containers here have neither public DNS nor public CAs), so the cache's
  * config.yml is the same renderer's output with that remote URL, placed by the synth's own write
  * command. The limits under test are made tiny by changing the two numbers of the synth's prune line.
+ * The cache listens on its unix socket only; the engine pulls through Caddy on the namespace's
+ * loopback, with nothing but the front's `reverse_proxy` to that socket (the rendered front's routes
+ * are proven in mirrors.test.ts).
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { renderRegistryConfig } from "../../components/distribution/registryConfig";
 import { defaultHostLayout } from "../../components/externalHost/scripts";
-import { hostMirrorPaths, hostMirrorPorts } from "../../components/mirrors/hostCaches";
-import { DOCKER_HUB, renderMirrorConfig } from "../../components/mirrors/mirrors";
+import { hostMirrorConfig, hostMirrorPaths } from "../../components/mirrors/hostCaches";
+import { DOCKER_HUB } from "../../components/mirrors/mirrors";
 import { committedSynthDir } from "../support/committedSynth";
 import { type DockerEngine, startDockerEngine } from "../support/dockerEngine";
 import { registryImage } from "../support/dockerImages";
 import { createNetns, type TestNetns } from "../support/netns";
 import { makeOciImage, skopeoPushPlainHttp } from "../support/realRegistry";
 import { privateDir, removeDir, type ServerProcess } from "../support/serverProcess";
+import { type SocketFront, startSocketFront } from "../support/socketFront";
 import { type SshServer, startSshServer } from "../support/sshServer";
 
 /** The prod stack's layout (Pulumi.prod.yaml: dataDir /srv/data/registry, mirrors docker.io, ghcr.io, registry.k8s.io). */
 const layout = defaultHostLayout("/srv/data/registry");
-const cachePort = hostMirrorPorts([DOCKER_HUB.name, "ghcr.io", "registry.k8s.io"]).get(DOCKER_HUB.name)!;
-const cache = hostMirrorPaths({ pathName: DOCKER_HUB.name }, cachePort, `${layout.dataDir}-mirrors`, layout.registryConfigDir);
+const cache = hostMirrorPaths(
+    { pathName: DOCKER_HUB.name },
+    `${layout.dataDir}-mirrors`,
+    layout.registryConfigDir,
+    layout.mirrorSocketsDir,
+);
+/** The loopback port the docker.io cache was published on before it listened on its socket (hash of its name onto 5101–5999). */
+const FORMER_CACHE_PORT = 5663;
+/** Where the test's Caddy listens for the engine's pulls. */
+const FRONT_PORT = 5400;
 const PRUNE_SCRIPT = "/usr/local/sbin/dso-registry-mirror-prune";
 const UPSTREAM_PORT = 5300;
 const REPOSITORY = "library/m2app";
@@ -38,6 +50,7 @@ let ns: TestNetns;
 let engine: DockerEngine;
 let ssh: SshServer;
 let upstream: ServerProcess;
+let front: SocketFront;
 let scratch: string;
 let hostDir: string;
 /** What the engine pulls: the cache on the host's loopback. */
@@ -170,7 +183,8 @@ beforeAll(async () => {
     await startUpstream();
     const image = makeOciImage(path.join(scratch, "image"), 512 * 1024);
     skopeoPushPlainHttp(ns, image.ref, `docker://${ns.address}:${UPSTREAM_PORT}/${REPOSITORY}:1`);
-    imageRef = `127.0.0.1:${cache.hostPort}/${REPOSITORY}:1`;
+    imageRef = `127.0.0.1:${FRONT_PORT}/${REPOSITORY}:1`;
+    front = await startSocketFront(ns, FRONT_PORT, onDisk(cache.socket));
 
     // The registry's own data, which no cache step may touch.
     mkdirSync(onDisk(`${layout.dataDir}/docker/registry/v2/repositories/team/app`), { recursive: true });
@@ -178,6 +192,7 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
+    await front?.stop();
     await ssh?.stop();
     await engine?.stop();
     await upstream?.stop();
@@ -186,34 +201,61 @@ afterAll(async () => {
 }, 120_000);
 
 describe("the external host's pull-through cache and its prune job, over SSH against a real Docker engine", () => {
-    test("the synth's script runs the cache container on loopback with its own storage beside the registry's data", () => {
-        const config = renderMirrorConfig({
-            addr: ":5000",
-            rootDirectory: "/var/lib/registry",
-            remoteUrl: upstreamUrl(),
-            ttl: "168h",
-        });
+    test("the synth's script runs the cache container on its unix socket with its own storage beside the registry's data", () => {
+        const config = hostMirrorConfig({ remoteUrl: upstreamUrl(), ttl: "168h" });
         expect(runRemote(synthCommand("registry-host-mirrors-docker-io-config-write.create"), config)).toMatch(/^changed /);
         expect(runRemote(synthCommand("registry-host-mirrors-docker-io-run.create"))).toBe(`changed mirror container ${cache.container}`);
         const c = JSON.parse(engine.dockerOk(["inspect", cache.container]))[0];
+        const caddyGid = ns.run("getent", ["group", "caddy"]).stdout.split(":")[2];
         expect({
             running: c.State.Running,
             restart: c.HostConfig.RestartPolicy.Name,
+            user: c.Config.User,
             ports: c.HostConfig.PortBindings,
             mounts: c.Mounts.map((m: { Source: string; Destination: string }) => [m.Source, m.Destination]).sort(),
         }).toEqual({
             running: true,
             restart: "unless-stopped",
-            ports: { "5000/tcp": [{ HostIp: "127.0.0.1", HostPort: String(cache.hostPort) }] },
+            user: `0:${caddyGid}`,
+            ports: {},
             mounts: [
                 [onDisk(`${cache.configDir}/config.yml`), "/etc/dso-registry/config.yml"],
+                [onDisk(cache.socketDir), "/run/dso-registry"],
                 [onDisk(cache.dataDir), "/var/lib/registry"],
             ],
         });
     });
 
+    test("no path around the front: the former loopback port refuses, only Caddy's group opens the cache's socket", async () => {
+        const socket = onDisk(cache.socket);
+        for (let i = 0; i < 100 && !existsSync(socket); i++) await new Promise((r) => setTimeout(r, 100));
+        expect(ns.run("curl", ["-sS", "-o", "/dev/null", "--max-time", "5", `http://127.0.0.1:${FORMER_CACHE_PORT}/v2/`]).code).toBe(7);
+        expect(ns.run("stat", ["-c", "%A %U %G", socket]).stdout.trim()).toBe("srwxrwx--- root caddy");
+        for (const dir of [cache.socketDir, layout.mirrorSocketsDir]) {
+            expect(ns.run("stat", ["-c", "%a %U %G", onDisk(dir)]).stdout.trim(), dir).toBe("750 root caddy");
+        }
+        const as = (user: string, group: string) =>
+            ns.run("setpriv", [
+                `--reuid=${user}`,
+                `--regid=${group}`,
+                "--clear-groups",
+                "curl",
+                "-sS",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "--unix-socket",
+                socket,
+                "http://localhost/v2/",
+            ]);
+        expect(as("nobody", "nogroup").code).toBe(7);
+        expect(as("caddy", "caddy").stdout).toBe("200");
+    });
+
     test("the engine pulls through the cache, which fetched from the upstream and stored the image", async () => {
-        for (let i = 0; i < 100 && ns.run("curl", ["-s", "-o", "/dev/null", `http://127.0.0.1:${cache.hostPort}/v2/`]).code !== 0; i++) {
+        const status = () => ns.run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", `http://127.0.0.1:${FRONT_PORT}/v2/`]).stdout;
+        for (let i = 0; i < 100 && status() !== "200"; i++) {
             await new Promise((r) => setTimeout(r, 100));
         }
         const before = upstreamBlobFetches();
@@ -317,12 +359,13 @@ describe("the external host's pull-through cache and its prune job, over SSH aga
         expect(holdsCache).toEqual([]);
     });
 
-    test("delete removes the cache container and its storage", () => {
+    test("delete removes the cache container, its socket and its storage", () => {
         expect(runRemote(synthCommand("registry-host-mirrors-docker-io-run.delete"))).toBe(
             `removed mirror container ${cache.container} and its cache`,
         );
         expect(engine.docker(["inspect", cache.container]).code).not.toBe(0);
         expect(existsSync(onDisk(cache.dataDir))).toBe(false);
+        expect(existsSync(onDisk(cache.socketDir))).toBe(false);
         expect(existsSync(onDisk(`${layout.dataDir}/docker/registry/v2/repositories/team/app/marker`))).toBe(true);
     });
 });

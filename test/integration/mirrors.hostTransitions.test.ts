@@ -6,18 +6,21 @@
  * them the commands of removed mirrors run their delete with their old script. Everything runs over
  * SSH against a real Docker engine in a test network namespace that plays the registry host.
  *
- * Checked after each transition: no step failed, and every listed cache runs on the loopback port the
- * program gave it, while removed caches are gone.
+ * Checked after each transition: no step failed, every listed cache runs and answers on the unix socket
+ * the program named after it (as Caddy's user), and nothing of a removed cache is left: no container,
+ * no socket directory, no storage.
  */
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { hostMirrorPorts } from "../../components/mirrors/hostCaches";
+import { renderRegistryConfig } from "../../components/distribution/registryConfig";
+import { defaultHostLayout, mirrorsDirOf } from "../../components/externalHost/scripts";
+import { hostMirrorConfig, hostMirrorPaths } from "../../components/mirrors/hostCaches";
 import { readStackConfig, runProgram } from "../../tools/synth";
 import { type DockerEngine, startDockerEngine } from "../support/dockerEngine";
 import { registryImage } from "../support/dockerImages";
 import { createNetns, type TestNetns } from "../support/netns";
-import { privateDir, removeDir } from "../support/serverProcess";
+import { privateDir, removeDir, type ServerProcess } from "../support/serverProcess";
 import { type SshServer, startSshServer } from "../support/sshServer";
 import { PROJECT_DIR } from "../support/synthCli";
 
@@ -31,6 +34,13 @@ let ns: TestNetns;
 let engine: DockerEngine;
 let ssh: SshServer;
 let scratch: string;
+let upstream: ServerProcess;
+
+/** The prod stack's layout (Pulumi.prod.yaml: dataDir /srv/data/registry). */
+const layout = defaultHostLayout("/srv/data/registry");
+const pathsOf = (name: string) =>
+    hostMirrorPaths({ pathName: name }, mirrorsDirOf(layout.dataDir), layout.registryConfigDir, layout.mirrorSocketsDir);
+const UPSTREAM_PORT = 5300;
 
 /** The cache commands (`…-mirrors-<name>-run`) the program registers for the prod stack with `upstreams` as its mirrors. */
 async function cacheCommands(upstreams: readonly string[]): Promise<Map<string, CacheCommand>> {
@@ -68,42 +78,66 @@ function up(before: Map<string, CacheCommand>, after: Map<string, CacheCommand>)
     }
 }
 
-/** The cache containers and the loopback port each is published on. */
+/** The cache containers and the socket directory each has mounted as Distribution's. */
 function runningCaches(): Record<string, string> {
     const names = engine
         .dockerOk(["ps", "--format", "{{.Names}}"])
         .split("\n")
         .filter((n) => n.startsWith("dso-registry-mirror-"));
     return Object.fromEntries(
-        names.map((n) => [n, engine.dockerOk(["inspect", "-f", '{{(index (index .HostConfig.PortBindings "5000/tcp") 0).HostPort}}', n])]),
+        names.map((n) => [
+            n,
+            engine.dockerOk(["inspect", "-f", '{{range .Mounts}}{{if eq .Destination "/run/dso-registry"}}{{.Source}}{{end}}{{end}}', n]),
+        ]),
     );
 }
 
-/** What `runningCaches` must show for `upstreams`: each on the port the program derives from its name. */
+/** What `runningCaches` must show for `upstreams`: each on the socket directory the program names after it. */
 function expectedCaches(upstreams: readonly string[]): Record<string, string> {
-    const names = upstreams.map((u) => u.replace(":", "-"));
-    const ports = hostMirrorPorts(names);
-    return Object.fromEntries(names.map((n) => [`dso-registry-mirror-${n}`, String(ports.get(n))]));
+    return Object.fromEntries(
+        upstreams.map((u) => u.replace(":", "-")).map((n) => [`dso-registry-mirror-${n}`, path.join(ssh.root, pathsOf(n).socketDir)]),
+    );
 }
 
-/** Each cache's config.yml, as the synth's config write places it (the container mounts it). */
+/** Waits until each cache of `upstreams` answers on its socket as Caddy's user; returns each one's status. */
+async function answers(upstreams: readonly string[]): Promise<Record<string, string>> {
+    const status = (n: string) =>
+        ns.run("setpriv", [
+            "--reuid=caddy",
+            "--regid=caddy",
+            "--clear-groups",
+            "curl",
+            "-sS",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--max-time",
+            "5",
+            "--unix-socket",
+            path.join(ssh.root, pathsOf(n).socket),
+            "http://localhost/v2/",
+        ]).stdout;
+    const names = upstreams.map((u) => u.replace(":", "-"));
+    for (let i = 0; i < 100 && names.some((n) => status(n) !== "200"); i++) await new Promise((r) => setTimeout(r, 100));
+    return Object.fromEntries(names.map((n) => [n, status(n)]));
+}
+
+/** What is left on the host of the cache of `upstream`: its container, socket directory, storage. */
+function leftOf(upstream: string): string[] {
+    const p = pathsOf(upstream.replace(":", "-"));
+    return [
+        ...(engine.docker(["inspect", p.container]).code === 0 ? [p.container] : []),
+        ...[p.socketDir, p.dataDir].filter((d) => existsSync(path.join(ssh.root, d))),
+    ];
+}
+
+/** Each cache's config.yml, as the program renders it and the synth's config write places it (the container mounts it). */
 function placeConfigs(upstreams: readonly string[]): void {
     for (const upstream of upstreams) {
-        const dir = path.join(ssh.root, "etc/dso-registry/mirrors", upstream.replace(":", "-"));
+        const dir = path.join(ssh.root, pathsOf(upstream.replace(":", "-")).configDir);
         mkdirSync(dir, { recursive: true });
-        step(
-            `config of ${upstream}`,
-            `cat > '${dir}/config.yml' <<'EOF'\nversion: 0.1\nstorage:\n  filesystem:\n    rootdirectory: /var/lib/registry\nhttp:\n  addr: :5000\nproxy:\n  remoteurl: http://127.0.0.1:9\nEOF`,
-        );
-    }
-}
-
-/** A registry name whose cache gets the same derived port as `name` (a hash collision, found by trying). */
-function collidingWith(name: string): string {
-    const want = hostMirrorPorts([name]).get(name);
-    for (let i = 0; ; i++) {
-        const candidate = `c${i}.example.test`;
-        if (hostMirrorPorts([candidate]).get(candidate) === want) return candidate;
+        writeFileSync(path.join(dir, "config.yml"), hostMirrorConfig({ remoteUrl: `http://${ns.address}:${UPSTREAM_PORT}`, ttl: "168h" }));
     }
 }
 
@@ -112,49 +146,68 @@ beforeAll(async () => {
     ns = await createNetns({ prefix: "mtr", subnet: "198.18.240.0/20" });
     engine = await startDockerEngine(ns);
     registryImage(engine);
+    // The caches' upstream, on the namespace's address so that the cache containers reach it over docker0.
+    const upstreamConfig = path.join(scratch, "upstream.yml");
+    writeFileSync(
+        upstreamConfig,
+        renderRegistryConfig({
+            addr: `${ns.address}:${UPSTREAM_PORT}`,
+            storage: { kind: "filesystem", rootDirectory: path.join(scratch, "upstream-data") },
+            deletesEnabled: false,
+        }),
+    );
+    upstream = ns.startServer("/usr/bin/docker-registry", ["serve", upstreamConfig]);
+    await ns.waitForPort(UPSTREAM_PORT, 30_000, "upstream");
     ssh = await startSshServer({ netns: ns, env: { DOCKER_HOST: engine.host, PATH: "/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin" } });
 }, 300_000);
 
 afterAll(async () => {
     await ssh?.stop();
     await engine?.stop();
+    await upstream?.stop();
     await ns?.destroy();
     if (scratch) removeDir(scratch);
 }, 120_000);
 
 describe("external-host caches across `pulumi up`s that change registry.mirrors, in the engine's order, on a real Docker engine", () => {
     const first = ["docker.io", "ghcr.io", "registry.k8s.io"];
-    const collider = collidingWith("docker.io");
+    const reordered = ["registry.k8s.io", "ghcr.io", "docker.io"];
+    const swapped = ["ghcr.io", "quay.io"];
     const configs: Record<string, Map<string, CacheCommand>> = {};
 
     beforeAll(async () => {
-        for (const list of [first, first.slice(1), ["registry.k8s.io", "ghcr.io", "docker.io"], ["ghcr.io", collider]]) {
+        for (const list of [first, first.slice(1), reordered, swapped]) {
             configs[list.join(",")] = await cacheCommands(list);
         }
-        placeConfigs([...first, collider]);
+        placeConfigs([...first, "quay.io"]);
     }, 180_000);
 
     const commandsOf = (list: readonly string[]) => configs[list.join(",")]!;
+    const serving = (list: readonly string[]) => Object.fromEntries(list.map((u) => [u.replace(":", "-"), "200"]));
 
-    test("first up: every cache runs on its own port", () => {
+    test("first up: every cache runs and answers on its own socket", async () => {
         up(new Map(), commandsOf(first));
         expect(runningCaches()).toEqual(expectedCaches(first));
+        expect(await answers(first)).toEqual(serving(first));
     });
 
-    test("the first mirror removed: the others keep running, the removed cache is gone", () => {
+    test("the first mirror removed: the others keep running and answering, nothing of the removed cache is left", async () => {
         up(commandsOf(first), commandsOf(first.slice(1)));
         expect(runningCaches()).toEqual(expectedCaches(first.slice(1)));
+        expect(await answers(first.slice(1))).toEqual(serving(first.slice(1)));
+        expect(leftOf("docker.io")).toEqual([]);
     });
 
-    test("added back and reordered: every cache runs, none collides", () => {
-        const reordered = ["registry.k8s.io", "ghcr.io", "docker.io"];
+    test("added back and reordered: every cache runs and answers on its own socket", async () => {
         up(commandsOf(first.slice(1)), commandsOf(reordered));
         expect(runningCaches()).toEqual(expectedCaches(reordered));
+        expect(await answers(reordered)).toEqual(serving(reordered));
     });
 
-    test("a removed cache's port taken by a new mirror in the same up: the new cache gets it", () => {
-        expect(hostMirrorPorts([collider]).get(collider)).toBe(hostMirrorPorts(["docker.io"]).get("docker.io"));
-        up(commandsOf(["registry.k8s.io", "ghcr.io", "docker.io"]), commandsOf(["ghcr.io", collider]));
-        expect(runningCaches()).toEqual(expectedCaches(["ghcr.io", collider]));
+    test("caches removed and one added in the same up: the new one answers, the kept one too, nothing of the removed ones is left", async () => {
+        up(commandsOf(reordered), commandsOf(swapped));
+        expect(runningCaches()).toEqual(expectedCaches(swapped));
+        expect(await answers(swapped)).toEqual(serving(swapped));
+        expect([...leftOf("docker.io"), ...leftOf("registry.k8s.io")]).toEqual([]);
     });
 });

@@ -170,12 +170,20 @@ export function dataLosses(before: readonly RecordedResource[], plan: Plan): str
     return losses;
 }
 
-/** The loopback port a host command's container publishes (HOST_PORT of its script). */
-const portOf = (inputs: Record<string, unknown> | undefined) => scriptParam(inputs?.create, "HOST_PORT");
+/**
+ * Where a host command's container listens: the loopback port it publishes (HOST_PORT of its script)
+ * or the directory of its unix socket (SOCKET_DIR of a cache's, MAVEN_SOCKET_DIR of the Maven
+ * backend's script).
+ */
+const portOf = (inputs: Record<string, unknown> | undefined) =>
+    scriptParam(inputs?.create, "HOST_PORT") ??
+    scriptParam(inputs?.create, "SOCKET_DIR") ??
+    (scriptParam(inputs?.create, "MAVEN_SOCKET_DIR") || undefined);
 
 /**
- * Steps that start a container on a host port an old container still holds: the engine runs the
- * other's delete only after every create and update, so the step fails (`docker run -p` refuses).
+ * Steps that start a container on a host port or socket directory an old container still holds: the
+ * engine runs the other's delete only after every create and update, so the step fails (`docker run
+ * -p` refuses a port) or the old delete, run last, removes the new container's socket directory.
  */
 export function portCollisions(before: readonly RecordedResource[], plan: Plan): string[] {
     const holders = new Map<string, string>();

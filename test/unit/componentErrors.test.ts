@@ -99,6 +99,7 @@ describe("components refusing their args", () => {
                     ],
                     mirrorsDir: "/srv/data/registry-mirrors",
                     configRoot: "/etc/dso-registry",
+                    socketsDir: "/run/dso-registry-mirrors",
                     pruneScriptPath: "/usr/local/sbin/dso-registry-mirror-prune",
                     cronFilePath: "/etc/cron.d/dso-registry-mirrors",
                 }),

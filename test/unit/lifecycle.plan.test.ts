@@ -2,7 +2,8 @@
  * The plan of every `pulumi up` after the first: for each transition of a committed stack (config A →
  * config B, or A → destroy) the program runs under the mock for A and for B, and test/support/plan.ts
  * computes what the engine would do from the providers' own rules. Every plan must keep the registry's
- * data unless it is a destroy with purge, must not start a container on a port an old one still holds,
+ * data unless it is a destroy with purge, must not start a container on a port or socket directory an
+ * old one still holds,
  * and must not lose an old delete script to an update (what it removes would stay on the machine).
  * Each check failed on the program before the fixes of issue 21 it names: data (defects 3 and 12),
  * ports (defect 2), deletes (defect 6).
@@ -191,7 +192,7 @@ describe.each(TRANSITIONS.map((t) => [t.name, t] as const))("%s", (_, t) => {
         else expect(dataLosses(before.resources, p), describePlan(p)).toEqual([]);
     });
 
-    it("starts no container on a port an old one still holds", async () => {
+    it("starts no container on a port or socket directory an old one still holds", async () => {
         const { plan: p, before } = await plan(t);
         expect(portCollisions(before.resources, p), describePlan(p)).toEqual([]);
     });

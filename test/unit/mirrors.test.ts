@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { ConfigError, parseConfig } from "../../components/config";
-import { hostMirrorPorts, mirrorPruneScript } from "../../components/mirrors/hostCaches";
+import { hostMirrorConfig, hostMirrorPaths, mirrorPruneScript } from "../../components/mirrors/hostCaches";
 import {
     defaultRemoteUrl,
     mirrorAge,
@@ -192,7 +192,7 @@ describe("the registries.yaml merge with mirror entries (sh and awk)", () => {
 });
 
 describe("the external host's size and age limits", () => {
-    const paths = { container: "dso-registry-mirror-docker.io", hostPort: 5101, dataDir: "/srv/m/docker.io", configDir: "/etc/x" };
+    const paths = hostMirrorPaths({ pathName: "docker.io" }, "/srv/m", "/etc/x", "/run/s");
     const remoteUrl = "https://registry-1.docker.io";
 
     it.each([
@@ -324,19 +324,20 @@ describe("registry.mirrors config", () => {
     });
 });
 
-describe("hostMirrorPorts: each cache's loopback port on the external host", () => {
-    it("depends on the cache's name only: adding, removing or reordering others leaves it", () => {
-        const all = hostMirrorPorts(["docker.io", "ghcr.io", "registry.k8s.io", "quay.io"]);
-        for (const list of [["ghcr.io", "registry.k8s.io"], ["registry.k8s.io", "quay.io", "docker.io", "ghcr.io"], ["quay.io"]]) {
-            const ports = hostMirrorPorts(list);
-            for (const name of list) expect(ports.get(name), `${name} in ${list.join(",")}`).toBe(all.get(name));
-        }
+describe("hostMirrorPaths: each cache's unix socket on the external host", () => {
+    const socketOf = (name: string) =>
+        hostMirrorPaths({ pathName: name }, "/srv/m", "/etc/dso-registry", "/run/dso-registry-mirrors").socket;
+
+    it("is named after the cache alone: adding, removing or reordering others cannot move or take it", () => {
+        expect(socketOf("docker.io")).toBe("/run/dso-registry-mirrors/docker.io/registry.sock");
+        const names = Array.from({ length: 200 }, (_, i) => `r${i}.example.test`);
+        expect(new Set(names.map(socketOf)).size).toBe(names.length);
     });
 
-    it("gives names that hash to one port different ports, within 5101-5999", () => {
-        const names = Array.from({ length: 200 }, (_, i) => `r${i}.example.test`);
-        const ports = [...hostMirrorPorts(names).values()];
-        expect(new Set(ports).size).toBe(names.length);
-        for (const p of ports) expect(p >= 5101 && p <= 5999, String(p)).toBe(true);
+    it("is where the cache's Distribution listens, with no TCP listener", () => {
+        const config = hostMirrorConfig({ remoteUrl: "https://registry-1.docker.io", ttl: "168h" });
+        expect(config).toMatch(/\n {2}net: unix\n/);
+        expect(config).toContain('\n  addr: "/run/dso-registry/registry.sock"\n');
+        expect(config).not.toMatch(/debug:/);
     });
 });

@@ -1,15 +1,18 @@
 #!/bin/sh
 # Runs a pull-through cache's container on the external host when it is missing, stopped, or made from
-# another spec (FINGERPRINT covers image, port, paths and config; with the upstream account's
-# environment file, CREDENTIALS, a digest of that file is added here, so new upstream credentials
-# recreate it without ever appearing in the script). Its storage DATA_DIR is the cache's own.
-# HOST_PORT is the cache's own too (derived from its name), but a cache removed in the same
-# `pulumi up` may still hold it: the engine deletes removed resources only after every create and
-# update. So another cache container (name starting CONTAINER_PREFIX) bound to HOST_PORT is removed
-# first: a removed cache's delete, later in the run, finds it gone and removes its storage; a cache
-# whose port moved runs again in its own update.
-: "${CONTAINER:?}" "${CONTAINER_PREFIX:?}" "${IMAGE:?}" "${HOST_PORT:?}" "${DATA_DIR:?}" "${CONFIG_DIR:?}" "${FINGERPRINT:?}" "${CREDENTIALS:?}"
-: "${DISTRIBUTION_PORT:?}" "${DISTRIBUTION_DATA_DIR:?}" "${DISTRIBUTION_CONFIG_DIR:?}"
+# another spec (FINGERPRINT covers image, paths and config; with the upstream account's environment
+# file, CREDENTIALS, a digest of that file is added here, so new upstream credentials recreate it
+# without ever appearing in the script). Its storage DATA_DIR is the cache's own, and so is its socket's
+# directory SOCKET_DIR (named after the cache): no other cache, added or removed in the same
+# `pulumi up`, can hold it.
+#
+# No port is published: Distribution listens on a unix socket in SOCKET_DIR, bind-mounted from the
+# host, as the registry does (../../externalHost/sh/registry-run.sh): it runs with Caddy's group and
+# umask 0007, so the socket is srwxrwx--- root:caddy in directories of mode 0750 root:caddy. Caddy
+# connects, no other user of the host does (docs/decisions/access-policy.md#no-path-around-the-front).
+# Without a caddy group only root connects.
+: "${CONTAINER:?}" "${IMAGE:?}" "${SOCKET_DIR:?}" "${DATA_DIR:?}" "${CONFIG_DIR:?}" "${FINGERPRINT:?}" "${CREDENTIALS:?}"
+: "${DISTRIBUTION_SOCKET_DIR:?}" "${DISTRIBUTION_DATA_DIR:?}" "${DISTRIBUTION_CONFIG_DIR:?}"
 set -eu
 # shellcheck source=../../upkeep/sh/container-converge.sh
 . "$(dirname "$0")/../../upkeep/sh/container-converge.sh"
@@ -19,22 +22,21 @@ mkdir -p "$data"
 chmod 0700 "$data"
 want=$FINGERPRINT
 if [ "$CREDENTIALS" = true ]; then want=$(spec_with_env "$want" "$env"); fi
-# Removes every other cache container whose published ports include HOST_PORT.
-free_port() {
-    docker ps -a --format '{{.Names}}' | while read -r other; do
-        case "$other" in "$CONTAINER_PREFIX"*) ;; *) continue ;; esac
-        [ "$other" = "$CONTAINER" ] && continue
-        ports=$(docker inspect -f '{{range $p, $b := .HostConfig.PortBindings}}{{range $b}} {{.HostPort}}{{end}}{{end}}' "$other" 2>/dev/null || true)
-        case " $ports " in *" $HOST_PORT "*)
-            docker rm -f "$other" >/dev/null
-            echo "removed $other, which held port $HOST_PORT" >&2 ;;
-        esac
-    done
-}
 run_cache() {
-    free_port
+    socket_dir="${DSO_ROOT:-}$SOCKET_DIR"
+    mkdir -p "$socket_dir"
+    chmod 0750 "$socket_dir" "${socket_dir%/*}"
     if [ "$CREDENTIALS" = true ]; then set -- --env-file "$env"; else set --; fi
-    run_container "$CONTAINER" "$want" -p "127.0.0.1:$HOST_PORT:$DISTRIBUTION_PORT" "$@" -v "$data:$DISTRIBUTION_DATA_DIR" \
-        -v "${DSO_ROOT:-}$CONFIG_DIR/config.yml:$DISTRIBUTION_CONFIG_DIR/config.yml:ro" "$IMAGE" "$DISTRIBUTION_CONFIG_DIR/config.yml"
+    caddy_gid=$(getent group caddy | cut -d: -f3 || true)
+    if [ -n "$caddy_gid" ]; then
+        chgrp caddy "$socket_dir" "${socket_dir%/*}"
+        set -- "$@" --user "0:$caddy_gid"
+    fi
+    # The image's entrypoint runs a command it does not know as it is: the shell sets the umask and
+    # becomes Distribution (which removes a socket left by a killed predecessor before it listens).
+    # shellcheck disable=SC2016 # expanded by the container's shell
+    run_container "$CONTAINER" "$want" "$@" -v "$data:$DISTRIBUTION_DATA_DIR" -v "$socket_dir:$DISTRIBUTION_SOCKET_DIR" \
+        -v "${DSO_ROOT:-}$CONFIG_DIR/config.yml:$DISTRIBUTION_CONFIG_DIR/config.yml:ro" "$IMAGE" \
+        sh -c 'umask 0007 && exec registry serve "$1"' registry "$DISTRIBUTION_CONFIG_DIR/config.yml"
 }
 converge_container "$CONTAINER" "$want" "mirror container $CONTAINER" run_cache
