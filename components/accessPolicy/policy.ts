@@ -148,7 +148,7 @@ export type AccessLog = { readonly kind: "file"; readonly path: string } | { rea
 export interface MavenRoute {
     /** The repository's path, as in `mavenRegistry.pathPrefix` (e.g. "maven-releases"). */
     readonly pathPrefix: string;
-    /** The backend's address as Caddy reaches it (nginx with WebDAV PUT), e.g. "127.0.0.1:5002". */
+    /** The backend's address as Caddy reaches it (nginx with WebDAV PUT): "127.0.0.1:5002" in the pod, "unix//run/dso-registry-maven/maven.sock" on the host. */
     readonly upstream: string;
     /** File with the Maven deploy account's basicauth line: the only account that may PUT. */
     readonly deployUsersFile: string;
@@ -163,7 +163,7 @@ export interface MavenRoute {
 export interface MirrorRoute {
     /** The path component under /v2/mirrors/. */
     readonly pathName: string;
-    /** The cache's Distribution as the front reaches it ("127.0.0.1:5101", "svc.ns.svc:5000"). */
+    /** The cache's Distribution as the front reaches it ("unix//run/dso-registry-mirrors/docker.io/registry.sock", "svc.ns.svc:5000"). */
     readonly upstream: string;
 }
 
@@ -275,7 +275,8 @@ export function accessPolicyProblem(policy: AccessPolicy): string | undefined {
         }
         if (m.pathPrefix === "v2" || m.pathPrefix.startsWith("v2/"))
             return `maven.pathPrefix "${m.pathPrefix}" would hide the registry API (/v2/)`;
-        if (!UPSTREAM.test(m.upstream)) return `maven.upstream "${m.upstream}" must be "host:port" (e.g. "127.0.0.1:5002")`;
+        if (!UPSTREAM.test(m.upstream))
+            return `maven.upstream "${m.upstream}" must be "host:port" (e.g. "127.0.0.1:5002") or "unix/" and a socket's path`;
         if (!m.deployUsersFile.startsWith("/") || /\s/.test(m.deployUsersFile)) {
             return `maven.deployUsersFile "${m.deployUsersFile}" must be an absolute path without spaces`;
         }
