@@ -15,6 +15,12 @@
  * stdin of its write command) names a plain-HTTP Distribution on the namespace's address instead, the
  * one change made to what the program renders. An image pushed there is pulled through every cache
  * before the transition and through every cache of B after it.
+ *
+ * The rows "upgrade from ports to sockets" start from what the program rendered before the caches
+ * moved from loopback ports to unix sockets (test/support/portsEraCaches.prod.json): A's containers
+ * publish their ports; after B's plan (each cache's command updated in place, a removed one deleted
+ * last with its old script) every cache answers on its socket, no container publishes a port and
+ * the former ports refuse connections.
  */
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
@@ -27,6 +33,7 @@ import { type DockerEngine, startDockerEngine } from "../support/dockerEngine";
 import { registryImage } from "../support/dockerImages";
 import { createNetns, type TestNetns } from "../support/netns";
 import { describePlan, plain, planOf, type Step } from "../support/plan";
+import { portsEra } from "../support/portsEra";
 import { makeOciImage, skopeoPushPlainHttp } from "../support/realRegistry";
 import { asRoot, stepScripts } from "../support/replay";
 import { privateDir, removeDir, type ServerProcess } from "../support/serverProcess";
@@ -59,25 +66,34 @@ function runStep(what: string, script: string, stdin = ""): void {
 /** A cache as a program run deploys it, from its run script's parameters. */
 interface Cache {
     readonly container: string;
-    /** Its unix socket on the host (without the test's root). */
+    /** Its unix socket on the host (without the test's root); none for a cache of the ports era. */
     readonly socket: string;
     readonly socketDir: string;
+    /** The loopback port a cache of the ports era was published on; empty otherwise. */
+    readonly port: string;
     readonly dataDir: string;
 }
 
-/** The caches a program run deploys: container name, socket and storage, from its run scripts. */
+/** The caches a program run deploys: container name, socket (or former port) and storage, from its run scripts. */
 function cachesOf(resources: readonly RecordedResource[]): Cache[] {
     return resources
-        .filter((r) => r.custom && isCache(r.name))
+        .filter((r) => r.custom && isCache(r.name) && r.name.endsWith("-run"))
         .map((r) => plain(r.rawInputs) as Record<string, unknown>)
-        .filter((i) => scriptParam(i.create, "SOCKET_DIR"))
         .map((i) => ({
             container: scriptParam(i.create, "CONTAINER")!,
-            socketDir: scriptParam(i.create, "SOCKET_DIR")!,
-            socket: `${scriptParam(i.create, "SOCKET_DIR")!}/${DISTRIBUTION.socketName}`,
+            socketDir: scriptParam(i.create, "SOCKET_DIR") ?? "",
+            socket: scriptParam(i.create, "SOCKET_DIR") ? `${scriptParam(i.create, "SOCKET_DIR")}/${DISTRIBUTION.socketName}` : "",
+            port: scriptParam(i.create, "HOST_PORT") ?? "",
             dataDir: scriptParam(i.create, "DATA_DIR")!,
         }));
 }
+
+/** Host ports the engine's containers publish. */
+const publishedPorts = () =>
+    engine
+        .dockerOk(["ps", "-a", "--format", "{{.Names}} {{.Ports}}"])
+        .split("\n")
+        .filter((l) => /\d+->/.test(l));
 
 /** The cache steps of a plan, in its order. */
 const cacheSteps = (steps: readonly Step[]) => steps.filter((s) => isCache(s.name));
@@ -166,24 +182,33 @@ afterAll(async () => {
 const prod = committedState("prod");
 const mirrorsOf = (raw: Raw) => (raw.registry as { mirrors: Raw[] }).mirrors;
 
-const ROWS: { name: string; to: StackState }[] = [
+const ROWS: { name: string; to: StackState; fromPortsEra?: boolean }[] = [
     { name: "nothing changed", to: prod },
     { name: "a mirror removed", to: edited(prod, (r) => mirrorsOf(r).shift()) },
     { name: "a mirror added", to: edited(prod, (r) => mirrorsOf(r).push({ upstream: "quay.io" })) },
     { name: "mirrors reordered", to: edited(prod, (r) => mirrorsOf(r).reverse()) },
+    // The first `up` after the caches moved to sockets: A is what the program rendered before.
+    { name: "upgrade from ports to sockets", to: prod, fromPortsEra: true },
+    { name: "upgrade from ports to sockets, a mirror removed", to: edited(prod, (r) => mirrorsOf(r).shift()), fromPortsEra: true },
 ];
 
 describe.each(ROWS.map((row) => [row.name, row] as const))(
     "prod, %s: the caches' plan replayed over SSH on a real Docker engine",
     (_, row) => {
         it("runs every step, leaves each cache of the new config answering and nothing of a removed one", async () => {
-            const before = await run("prod", prod);
+            const current = await run("prod", prod);
+            const before = { resources: row.fromPortsEra ? portsEra(current.resources) : current.resources };
             const after = await run("prod", row.to);
             // Config A deployed: each cache command's create, in registration order.
             for (const step of cacheSteps(planOf([], before.resources).steps)) {
                 for (const s of stepScripts(step)) runStep(s.what, s.script, s.stdin);
             }
             for (const cache of cachesOf(before.resources)) {
+                if (row.fromPortsEra) {
+                    // A cache of the ports era: published on its loopback port (its proxy may still be starting).
+                    expect(publishedPorts().join("\n")).toContain(`127.0.0.1:${cache.port}->5000/tcp`);
+                    continue;
+                }
                 expect(await waitForAnswer(cache), diagnose(cache)).toBe(true);
                 const pulled = await pullThrough(cache);
                 expect(pulled.code, pulled.output).toBe(0);
@@ -205,9 +230,17 @@ describe.each(ROWS.map((row) => [row.name, row] as const))(
             for (const cache of removed) {
                 expect(engine.docker(["inspect", cache.container]).code, `${cache.container} is gone`).not.toBe(0);
                 expect(existsSync(onDisk(cache.dataDir)), `${cache.dataDir} is gone`).toBe(false);
-                expect(existsSync(onDisk(cache.socketDir)), `${cache.socketDir} is gone`).toBe(false);
+                if (cache.socketDir) expect(existsSync(onDisk(cache.socketDir)), `${cache.socketDir} is gone`).toBe(false);
             }
             expect(existsSync(onDisk(MARKER)), "the registry's data").toBe(true);
+            // No cache publishes a port any more; the former ones refuse connections.
+            expect(publishedPorts()).toEqual([]);
+            for (const cache of cachesOf(before.resources).filter((c) => c.port)) {
+                expect(
+                    ns.run("curl", ["-sS", "-o", "/dev/null", "--max-time", "5", `http://127.0.0.1:${cache.port}/v2/`]).code,
+                    cache.port,
+                ).toBe(7);
+            }
 
             // B destroyed: nothing of any cache is left, the registry's data is.
             for (const step of cacheSteps(planOf(after.resources, undefined).steps)) {
@@ -216,7 +249,7 @@ describe.each(ROWS.map((row) => [row.name, row] as const))(
             for (const cache of [...kept, ...removed]) {
                 expect(engine.docker(["inspect", cache.container]).code, `${cache.container} after destroy`).not.toBe(0);
                 expect(existsSync(onDisk(cache.dataDir)), `${cache.dataDir} after destroy`).toBe(false);
-                expect(existsSync(onDisk(cache.socketDir)), `${cache.socketDir} after destroy`).toBe(false);
+                if (cache.socketDir) expect(existsSync(onDisk(cache.socketDir)), `${cache.socketDir} after destroy`).toBe(false);
             }
             expect(existsSync(onDisk(MARKER)), "the registry's data after destroy").toBe(true);
         });

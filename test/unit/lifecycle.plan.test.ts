@@ -11,6 +11,7 @@
 import { describe, expect, it } from "vitest";
 import { diffCredential, type JenkinsCredentialState } from "../../components/jenkins/jenkinsCredentials";
 import { describePlan, type Plan, planOf } from "../support/plan";
+import { portsEra } from "../support/portsEra";
 import { committedState, dataLosses, edited, lostDeletes, portCollisions, type Raw, run, type Transition } from "../support/transitions";
 
 const local = committedState("local");
@@ -199,6 +200,22 @@ describe.each(TRANSITIONS.map((t) => [t.name, t] as const))("%s", (_, t) => {
 
     it("loses no old delete script to an update", async () => {
         const { plan: p } = await plan(t);
+        expect(lostDeletes(p), describePlan(p)).toEqual([]);
+    });
+});
+
+describe("upgrade from ports to sockets (the external host's caches, prod)", () => {
+    it("updates each cache's commands in place, replaces none, and nothing collides or loses a delete", async () => {
+        const now = await run("prod", prod);
+        const p = planOf(portsEra(now.resources), now.resources, { dynamicDiff: DYNAMIC_DIFFS });
+        const caches = p.steps.filter((s) => s.name.startsWith("registry-host-mirrors-"));
+        expect(caches.map((s) => `${s.op} ${s.name}`).sort(), describePlan(p)).toEqual(
+            ["docker-io", "ghcr-io", "registry-k8s-io"].flatMap((n) => [
+                `update registry-host-mirrors-${n}-config-write`,
+                `update registry-host-mirrors-${n}-run`,
+            ]),
+        );
+        expect(portCollisions(portsEra(now.resources), p), describePlan(p)).toEqual([]);
         expect(lostDeletes(p), describePlan(p)).toEqual([]);
     });
 });
