@@ -8,7 +8,7 @@
  * folder (the access policy, accounts, Maven, the mirrors, the upkeep jobs) or in shared/.
  */
 const PLACEMENTS = "(externalHost|inCluster|nodeTrust|jenkins)";
-const FEATURES = "(accessPolicy|accounts|distribution|maven|mirrors|monitoring|upkeep)";
+const FEATURES = "(accessPolicy|accounts|distribution|maven|mirrors|monitoring|registryUi|upkeep)";
 
 module.exports = {
     forbidden: [

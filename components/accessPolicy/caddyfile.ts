@@ -11,6 +11,7 @@
  * Everything here is pure: no Pulumi, no I/O.
  */
 
+import { UI_PATH } from "../registryUi/environment";
 import { AUTHORIZATION_LOG_MARKER } from "./loginLimit";
 import {
     type AccessLog,
@@ -208,10 +209,21 @@ function registryError(code: string, message: string): string {
 }
 
 /**
+ * A token request's query asks for more than pulling: a `registry:` resource (the catalog), or a
+ * repository scope whose actions (after its last `:`) hold `push`, `delete` or `*`. Several `scope`
+ * parameters, space-separated scopes and percent-encoded `:`, `,`, `*` and spaces are all read. A
+ * repository whose name merely contains "push" is not matched: its name is followed by `:`.
+ */
+const BEYOND_PULL_SCOPE =
+    "(?i)(?:^|&)scope=(?:registry(?::|%3A)|[^&]*?(?::|%3A)(?:[^&:%+ ]|%[0-24-9A-F]|%3[0-9B-F])*?(?:push|delete|\\*|%2A)(?:[^&:%+ ]|%[0-24-9A-F]|%3[0-9B-F])*?(?:&|$|\\+|%20))";
+
+/**
  * The token endpoint (the Bearer challenge's realm): valid Basic credentials come back as the token
- * (the base64 text the client sent); a client without credentials gets the anonymous token, or a 401
- * when pulls require authentication. Never cached (`no-store`), no CORS header.
- * Why: docs/decisions/access-policy.md#tokens
+ * (the base64 text the client sent); a client without credentials gets the anonymous token when it
+ * asks for pulls only, and a 401 when it asks for more (push, delete, the catalog) or when pulls
+ * require authentication. That 401 carries a Basic challenge (`unauthorizedAnswer`): a browser then
+ * asks its user for an account. Never cached (`no-store`), no CORS header.
+ * Why: docs/decisions/access-policy.md#tokens and #a-browser-logs-in-at-the-token-endpoint
  */
 function tokenEndpoint(policy: AccessPolicy, everyone: readonly string[]): string[] {
     const json = (token: string) =>
@@ -226,7 +238,9 @@ function tokenEndpoint(policy: AccessPolicy, everyone: readonly string[]): strin
         "\t\t\t\tX-Content-Type-Options nosniff",
         "\t\t\t}",
         `\t\t\trespond @basicCredentials ${json("{re.basic.1}")} 200`,
-        policy.requiresAuthForPull ? "\t\t\terror 401" : `\t\t\trespond ${json(ANONYMOUS_TOKEN)} 200`,
+        ...(policy.requiresAuthForPull
+            ? ["\t\t\terror 401"]
+            : ["\t\t\terror @beyondPull 401", `\t\t\trespond ${json(ANONYMOUS_TOKEN)} 200`]),
         "\t\t}",
     ];
 }
@@ -237,30 +251,71 @@ export function publicAuthority(policy: AccessPolicy): string {
 }
 
 /**
- * Every 401 (a failed or missing credential anywhere in the route) carries the Bearer challenge
- * whose realm is the registry's token endpoint, and a registry error that docker and skopeo print.
- * The realm's host is the configured one, never the request's Host header (a client would send its
- * password to whatever host a forged header named); behind a proxy that terminates TLS (the sidecar)
- * the scheme comes from X-Forwarded-Proto. Why Bearer: docs/decisions/access-policy.md#a-bearer-challenge-not-basic
+ * Every 401 of the registry's API carries the Bearer challenge whose realm is the registry's token
+ * endpoint, and a registry error that docker and skopeo print. The challenge names the scope the
+ * request needed, as Distribution's token auth does (`repository:<name>:pull`, `…:pull,push`,
+ * `…:delete`, `registry:catalog:*`; none for the ping): a browser UI asks the realm for exactly that
+ * scope. A 401 of the token endpoint itself carries a Basic challenge instead: a browser answers it by
+ * asking its user for an account (CLI clients read only the error). The realm's host is the configured
+ * one, never the request's Host header (a client would send its password to whatever host a forged
+ * header named); behind a proxy that terminates TLS (the sidecar) the scheme comes from
+ * X-Forwarded-Proto. Why: docs/decisions/access-policy.md#a-bearer-challenge-not-basic and
+ * #a-browser-logs-in-at-the-token-endpoint
  */
 function unauthorizedAnswer(policy: AccessPolicy): string[] {
     const scheme = policy.tls.kind === "plain-http" ? "{dso_client_scheme}" : "https";
     const authority = publicAuthority(policy);
     const realm = `Bearer realm="${scheme}://${authority}${TOKEN_PATH}",service="${REALM}"`;
     const message = `authentication required: no valid credentials came with this request; log in with an account of this registry (docker login ${authority}), and push with a push account`;
+    const repository = (name: string, methods: string) => [
+        `\t\t@${name} {`,
+        `\t\t\tmethod ${methods}`,
+        `\t\t\tpath_regexp ${name} ^/v2/(${REPOSITORY_NAME})/(?:manifests|blobs|tags)/`,
+        "\t\t}",
+    ];
+    const scoped = (matcher: string, scope: string) => `\t\t\t\theader ${matcher} WWW-Authenticate \`${realm},scope="${scope}"\``;
     return [
         "\thandle_errors {",
         ...(policy.maven ? mavenUnauthorized(policy.maven) : []),
         "\t\t@unauthorized expression {err.status_code} == 401",
+        ...repository("scopePull", "GET HEAD"),
+        ...repository("scopeDelete", "DELETE"),
+        ...repository("scopePush", "POST PUT PATCH"),
+        "\t\t@scopeCatalog path /v2/_catalog",
+        `\t\t@tokenRefused path ${TOKEN_PATH}`,
         "\t\thandle @unauthorized {",
-        "\t\t\theader {",
-        `\t\t\t\tWWW-Authenticate \`${realm}\``,
-        "\t\t\t\tContent-Type application/json",
-        "\t\t\t\tDocker-Distribution-Api-Version registry/2.0",
+        "\t\t\troute {",
+        "\t\t\t\theader {",
+        `\t\t\t\t\tWWW-Authenticate \`${realm}\``,
+        "\t\t\t\t\tContent-Type application/json",
+        "\t\t\t\t\tDocker-Distribution-Api-Version registry/2.0",
+        "\t\t\t\t}",
+        scoped("@scopePull", "repository:{re.scopePull.1}:pull"),
+        scoped("@scopeDelete", "repository:{re.scopeDelete.1}:delete"),
+        scoped("@scopePush", "repository:{re.scopePush.1}:pull,push"),
+        scoped("@scopeCatalog", "registry:catalog:*"),
+        `\t\t\t\theader @tokenRefused WWW-Authenticate \`Basic realm="${REALM}"\``,
+        `\t\t\t\trespond \`${escapeBraces(registryError("UNAUTHORIZED", message))}\` 401`,
         "\t\t\t}",
-        `\t\t\trespond \`${escapeBraces(registryError("UNAUTHORIZED", message))}\` 401`,
         "\t\t}",
         "\t}",
+    ];
+}
+
+/**
+ * The web UI under UI_PATH, right after the allowlist and before every credential rule: its files
+ * are the same static page for everyone (nothing of the registry is in them); what it shows comes
+ * from its own requests to /v2/, which meet every rule. The prefix is cut off (the UI serves its files
+ * at "/"), and "/registry" without its slash is sent to the page. Why: docs/external-host.md#web-ui
+ */
+function uiRoute(upstream: string): string[] {
+    const prefix = UI_PATH.replace(/\/$/, "");
+    return [
+        `\t\tredir ${prefix} ${UI_PATH} 308`,
+        `\t\thandle_path ${UI_PATH}* {`,
+        "\t\t\trequest_header -Authorization",
+        `\t\t\treverse_proxy ${upstream}`,
+        "\t\t}",
     ];
 }
 
@@ -496,6 +551,7 @@ export function renderCaddyfile(policy: AccessPolicy): string {
         "\t\tnot method GET HEAD",
         "\t}",
         "\t@withCredentials header Authorization *",
+        ...(policy.requiresAuthForPull ? [] : [`\t@beyondPull vars_regexp {http.request.uri.query} \`${BEYOND_PULL_SCOPE}\``]),
         "\t@basicCredentials header_regexp basic Authorization ^(?i:basic)\\s+([A-Za-z0-9+/]+=*)$",
         `\t@anonymousToken header Authorization "Bearer ${ANONYMOUS_TOKEN}"`,
         "\t@bearerCredentials header_regexp bearer Authorization ^(?i:bearer)\\s+([A-Za-z0-9+/]+=*)$",
@@ -506,7 +562,6 @@ export function renderCaddyfile(policy: AccessPolicy): string {
         ...(policy.allowedNetworks.length > 0 ? [`\t@outside not remote_ip ${policy.allowedNetworks.join(" ")}`] : []),
         ...(policy.decoy ? decoyMatcher(policy.decoy.knownUsers) : []),
         ...(policy.maven ? mavenMatchers(policy.maven) : []),
-        ...(policy.uiUpstream ? ["\t@api path /v2 /v2/*"] : []),
         ...(policy.blobFiles
             ? ["\t@blob {", "\t\tmethod GET HEAD", `\t\tvars_regexp blob {http.request.uri.path} ${BLOB_PATH}`, "\t}"]
             : []),
@@ -518,6 +573,7 @@ export function renderCaddyfile(policy: AccessPolicy): string {
         "\troute {",
         ...(policy.allowedNetworks.length > 0 ? ['\t\trespond @outside "Forbidden: your network may not use this registry" 403'] : []),
         ...(policy.decoy ? [decoyRewrite] : []),
+        ...(policy.uiUpstream ? uiRoute(policy.uiUpstream) : []),
         ...(policy.maven ? mavenRoute(policy, policy.maven) : []),
         ...(policy.deletesEnabled ? [] : ['\t\trespond @delete "Deleting is disabled on this registry" 405']),
         // Tokens: the anonymous one counts as no credentials; any other is the Basic credentials it carries.
@@ -532,18 +588,7 @@ export function renderCaddyfile(policy: AccessPolicy): string {
         ...mirrorRoutes(policy, policy.mirrors ?? []),
         ...(policy.blobFiles ? blobShortcut(policy.blobFiles) : []),
     );
-    if (policy.uiUpstream) {
-        site.push(
-            "\t\thandle @api {",
-            ...registryProxy(policy.upstream).map((l) => `\t${l}`),
-            "\t\t}",
-            "\t\thandle {",
-            `\t\t\treverse_proxy ${policy.uiUpstream}`,
-            "\t\t}",
-        );
-    } else {
-        site.push(...registryProxy(policy.upstream));
-    }
+    site.push(...registryProxy(policy.upstream));
     site.push("\t}", ...unauthorizedAnswer(policy), "}");
     return [
         "# Managed by dso-registry: changes here are overwritten. See docs/access-policy.md.",

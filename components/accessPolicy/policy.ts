@@ -74,7 +74,7 @@ export interface AccessPolicy {
      * the direct peer: behind an ingress or load balancer, enforce the allowlist there instead.
      */
     readonly allowedNetworks: readonly string[];
-    /** Same-origin web UI: everything outside /v2/ goes to this upstream (e.g. "127.0.0.1:8081"). */
+    /** Same-origin web UI (the external host): requests under /registry/ go to this upstream without the prefix (e.g. "127.0.0.1:8081"). */
     readonly uiUpstream?: string;
     /** Let push accounts delete manifests and blobs; otherwise DELETE is refused here (405). */
     readonly deletesEnabled: boolean;

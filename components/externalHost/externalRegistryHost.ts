@@ -191,7 +191,8 @@ export class ExternalRegistryHost extends pulumi.ComponentResource {
                     connection,
                     spec: { name: UI_CONTAINER, image: args.ui.image, hostPort: UI_HOST_PORT, layout },
                     deleteEnabled: args.ui.deleteEnabled,
-                    registryHost: args.registryHost,
+                    // The origin the UI calls: the registry's authority as clients write it.
+                    registryHost: args.port === 443 ? args.registryHost : `${args.registryHost}:${args.port}`,
                 },
                 { parent: this, dependsOn: [packages] },
             );

@@ -14,13 +14,13 @@ import * as path from "node:path";
 import { REGISTRY_DRAIN_SECONDS } from "../distribution/registryConfig";
 import { MAVEN_BACKEND } from "../maven/nginxConfig";
 import { JOB_METRICS } from "../monitoring/jobMetrics";
+import { uiEnvironment } from "../registryUi/environment";
 import { DISTRIBUTION } from "../shared/facts";
 import { fingerprint } from "../shared/fingerprint";
 import { renderShellScript, type ShellParams } from "../shared/shellScript";
 import { FRONT_WINDOW_PARAMS } from "../upkeep/frontWindow";
 import { type MavenCleanup, mavenCleanupParams } from "../upkeep/mavenCleanup";
 import { type JobReporting, reportingParams } from "../upkeep/reporting";
-import { uiEnvironment } from "../upkeep/uiEnvironment";
 
 /** Where things live on the host. Absolute paths; production defaults from `defaultHostLayout`. */
 export interface HostLayout {
@@ -238,7 +238,7 @@ export function containerScript(spec: ContainerSpec, specFingerprint: string): s
 
 /**
  * The same-origin UI (joxit/docker-registry-ui) on loopback, with the environment both placements
- * give it (components/upkeep/uiEnvironment.ts): it talks to the registry through the page's own
+ * give it (components/registryUi/environment.ts): it talks to the registry through the page's own
  * origin, so no CORS is involved; deletes only when the registry allows them. Recreated when its
  * image, port or environment changes.
  */

@@ -6,7 +6,6 @@
 import type * as k8s from "@pulumi/kubernetes";
 import { MAVEN_BACKEND } from "../maven/nginxConfig";
 import type { K8sObject } from "../shared/k8sObject";
-import { uiEnvironment } from "../upkeep/uiEnvironment";
 import { backupSidecar } from "./backup";
 import { gcWindow, podsMayOverlap } from "./gcWindow";
 import { labels, meta, restrictedContainer, restrictedPod, selector } from "./k8sHelpers";
@@ -136,19 +135,6 @@ export function renderDeployment(spec: InClusterSpec): K8sObject {
         ...caddyProbes(),
     };
     const containers: k8s.types.input.core.v1.Container[] = [caddy, registry];
-    if (spec.ui.enabled) {
-        containers.push({
-            name: "ui",
-            image: spec.images.ui,
-            env: uiEnvironment({ registryHost: spec.host, deleteEnabled: spec.ui.deleteEnabled, listenPort: IN_CLUSTER.uiPort }),
-            resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { cpu: "500m", memory: "128Mi" } },
-            // The image's entrypoint writes its settings into its own files at start: the root
-            // filesystem stays writable for this container only.
-            securityContext: restrictedContainer(false, { runAsUser: IN_CLUSTER.uiUid }),
-            readinessProbe: { tcpSocket: { port: IN_CLUSTER.uiPort }, periodSeconds: 10 },
-            livenessProbe: { tcpSocket: { port: IN_CLUSTER.uiPort }, initialDelaySeconds: 5, periodSeconds: 20 },
-        });
-    }
     if (spec.maven) {
         volumes.push(
             { name: "maven-data", persistentVolumeClaim: { claimName: IN_CLUSTER.mavenClaim } },

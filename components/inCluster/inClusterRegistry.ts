@@ -118,7 +118,6 @@ export interface InClusterMavenArgs {
 export function sidecarPolicy(args: {
     readonly host: string;
     readonly requiresAuthForPull: boolean;
-    readonly uiEnabled: boolean;
     readonly deletesEnabled: boolean;
     /** With filesystem storage the PVC is mounted read-only into Caddy, which serves blob downloads from it. */
     readonly storage: "filesystem" | "s3";
@@ -147,7 +146,6 @@ export function sidecarPolicy(args: {
         pullUsersFile: `${IN_CLUSTER.usersDir}/pull`,
         // The sidecar only sees the ingress controller's address: the allowlist is the ingress's job.
         allowedNetworks: [],
-        uiUpstream: args.uiEnabled ? `127.0.0.1:${IN_CLUSTER.uiPort}` : undefined,
         deletesEnabled: args.deletesEnabled,
         // Pods are replaced on every change; nothing needs Caddy's admin API.
         admin: "off",
@@ -305,7 +303,6 @@ export class InClusterRegistry extends pulumi.ComponentResource {
         const policy = sidecarPolicy({
             host: args.host,
             requiresAuthForPull: args.requiresAuthForPull,
-            uiEnabled: args.ui.enabled,
             deletesEnabled: args.deletes.api,
             storage: args.storage.kind,
             maven: args.maven,

@@ -17,6 +17,7 @@ import {
     renderLoginIngress,
     renderService,
     renderTlsService,
+    renderUiObjectsOf,
 } from "./network";
 import { type InClusterSpec, inClusterSpecProblem } from "./spec";
 import { renderConfigMap, renderDataClaim, renderMavenClaim, renderNamespace, renderSecrets, renderServiceAccount } from "./workload";
@@ -41,6 +42,8 @@ export function renderInClusterObjects(spec: InClusterSpec): K8sObject[] {
         renderIngress(spec),
         renderLoginIngress(spec),
         renderDisruptionBudget(spec),
+        // The web UI: objects of its own, so it is updated and restarted without the registry's pod.
+        ...renderUiObjectsOf(spec),
         renderLocalRegistryHosting(spec),
         ...renderGcRbac(spec),
         renderGcCronJob(spec),

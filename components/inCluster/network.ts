@@ -5,8 +5,9 @@
 import type * as k8s from "@pulumi/kubernetes";
 import { loginIngressAnnotations } from "../accessPolicy/loginLimit";
 import { TOKEN_PATH } from "../accessPolicy/policy";
+import { renderUiObjects } from "../registryUi/kubernetes";
 import type { K8sObject } from "../shared/k8sObject";
-import { meta, selector } from "./k8sHelpers";
+import { labels, meta, selector } from "./k8sHelpers";
 import { IN_CLUSTER, type InClusterSpec } from "./spec";
 
 /** The Service the ingress sends to: Caddy's plain-HTTP listener. */
@@ -94,6 +95,35 @@ export function ingressAnnotations(
         annotations[key] = spec.tls.issuerName;
     }
     return Object.fromEntries(Object.entries(annotations).sort(([a], [b]) => a.localeCompare(b)));
+}
+
+/**
+ * The web UI's objects (components/registryUi/kubernetes.ts) in the registry's namespace, on the
+ * registry's host and certificate, behind the same allowlist; none when the UI is off. Its Ingress
+ * carries the allowlist and the await setting of the registry's, never the certificate request (one
+ * Ingress asks cert-manager for the Secret both use).
+ */
+export function renderUiObjectsOf(spec: InClusterSpec): K8sObject[] {
+    if (!spec.ui.enabled) return [];
+    const registryAnnotations = ingressAnnotations(spec);
+    const whitelist = "nginx.ingress.kubernetes.io/whitelist-source-range";
+    const middlewares = registryAnnotations["traefik.ingress.kubernetes.io/router.middlewares"];
+    return renderUiObjects({
+        namespace: spec.namespace,
+        image: spec.images.ui,
+        host: spec.host,
+        deleteEnabled: spec.ui.deleteEnabled,
+        labels: labels("ui"),
+        selector: selector("ui"),
+        ingressClass: spec.ingressClass,
+        ingressController: spec.ingressController,
+        tlsSecret: IN_CLUSTER.tlsSecret,
+        sharedAnnotations: {
+            ...INGRESS_AWAIT_ANNOTATIONS,
+            ...(registryAnnotations[whitelist] ? { [whitelist]: registryAnnotations[whitelist] } : {}),
+        },
+        traefikMiddlewares: middlewares ? [middlewares] : [],
+    });
 }
 
 /** Traefik's ipAllowList Middleware (traefik.io/v1alpha1, Traefik v3) for the allowlist; none otherwise. */

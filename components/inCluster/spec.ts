@@ -140,7 +140,6 @@ export type InClusterBackupDestination =
 /** Names and paths shared by the renderers, the access policy and the tests. */
 export const IN_CLUSTER = {
     name: "registry",
-    uiName: "registry-ui",
     gcName: "registry-gc",
     htpasswdSecret: "registry-htpasswd",
     httpSecret: "registry-http-secret",
@@ -173,8 +172,6 @@ export const IN_CLUSTER = {
     servicePort: 5000,
     /** Distribution inside the pod, on loopback only: nothing reaches it except through Caddy. */
     registryAddr: "127.0.0.1:5001",
-    /** The web UI inside the pod; Caddy sends everything outside /v2/ there. */
-    uiPort: 8081,
     configDir: DISTRIBUTION.configDir,
     usersDir: `${DISTRIBUTION.configDir}/users`,
     dataDir: DISTRIBUTION.dataDir,
@@ -186,8 +183,6 @@ export const IN_CLUSTER = {
     readOnlyEnv: "REGISTRY_STORAGE_MAINTENANCE_READONLY",
     /** Non-root user the registry and Caddy run as; the PVC is group-owned by it (fsGroup). */
     uid: 65532,
-    /** The UI image's own `nginx` user, which owns the files its entrypoint rewrites. */
-    uiUid: 101,
 } as const;
 
 /** The default image for the garbage-collection job: Alpine with kubectl. Pin it by digest in production. */

@@ -180,7 +180,6 @@ async function startInCluster(ns: TestNetns, dir: string, caPair: { cert: string
     const policy = sidecarPolicy({
         host: HOST,
         requiresAuthForPull: options.requiresAuthForPull,
-        uiEnabled: false,
         deletesEnabled: false,
         storage: "filesystem",
     });

@@ -49,8 +49,6 @@ interface Stack {
 interface StackOptions {
     readonly requiresAuthForPull?: boolean;
     readonly deletesEnabled?: boolean;
-    /** A UI upstream port (the UI container's place in the pod). */
-    readonly uiPort?: number;
     /** Environment of the pod's containers (Distribution and Caddy), e.g. the read-only switch the GC job sets. */
     readonly registryEnv?: NodeJS.ProcessEnv;
     /** Replace the ingress directives (to show that the defaults would refuse large layers). */
@@ -96,7 +94,6 @@ async function startInClusterStack(options: StackOptions = {}): Promise<Stack> {
         const policy = sidecarPolicy({
             host: HOST,
             requiresAuthForPull: options.requiresAuthForPull ?? false,
-            uiEnabled: options.uiPort !== undefined,
             deletesEnabled: options.deletesEnabled ?? false,
             storage: "filesystem",
         });
@@ -110,7 +107,6 @@ async function startInClusterStack(options: StackOptions = {}): Promise<Stack> {
             port: caddyPort,
             bindAddress: "127.0.0.1",
             upstream: `127.0.0.1:${registryPort}`,
-            uiUpstream: options.uiPort !== undefined ? `127.0.0.1:${options.uiPort}` : undefined,
             pushUsersFile: path.join(usersDir, "push"),
             pullUsersFile: path.join(usersDir, "pull"),
             blobFiles: path.join(dir, "data"),
@@ -360,28 +356,16 @@ describe("garbage-collection window: Distribution with the GC job's read-only sw
     });
 });
 
-describe("web UI on the registry's own origin", () => {
-    let ui: ServerProcess;
+// The UI itself is its own Deployment behind the Ingress: registryUi.browser.test.ts drives it in a browser.
+describe("what the web UI uses of the registry's origin", () => {
     let s: Stack;
     beforeAll(async () => {
-        // The UI container's place in the pod, in its own process (the clients here block this one).
-        const uiPort = await freePort();
-        const page = `require("node:http").createServer((q, r) => r.end("<title>registry ui</title>")).listen(${uiPort}, "127.0.0.1")`;
-        ui = startServer(process.execPath, ["-e", page]);
-        await waitForPort(uiPort, 30_000, "ui");
-        s = await startInClusterStack({ uiPort, deletesEnabled: true });
+        s = await startInClusterStack({ deletesEnabled: true });
         const seeded = skopeoCopy(freshImage().ref, `docker://${s.authority}/team/app:del`, { certDir: s.certDir, creds: s.push });
         if (seeded.code !== 0) throw new Error(`seeding failed: ${seeded.stderr}\n${s.logs()}`);
     });
     afterAll(async () => {
         await s?.stop();
-        await ui?.stop();
-    });
-
-    test("the UI is served at / without credentials", () => {
-        const page = run("curl", ["-sS", "--fail", "--cacert", s.ca.caCertFile, `https://${s.authority}/`]);
-        expect(page.code).toBe(0);
-        expect(page.stdout).toContain("<title>registry ui</title>");
     });
 
     test("the catalog the UI reads is on the same origin and anonymous", () => {

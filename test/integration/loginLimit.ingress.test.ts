@@ -67,7 +67,6 @@ async function start(ingresses: readonly K8sObject[]): Promise<void> {
     const policy = sidecarPolicy({
         host: HOST,
         requiresAuthForPull: false,
-        uiEnabled: false,
         deletesEnabled: false,
         storage: "filesystem",
     });

@@ -64,7 +64,7 @@ export async function startInClusterTlsFront(options: {
             logLevel: "warn",
         }),
     );
-    const policy = sidecarPolicy({ host, requiresAuthForPull: false, uiEnabled: false, deletesEnabled: false, storage: "filesystem" });
+    const policy = sidecarPolicy({ host, requiresAuthForPull: false, deletesEnabled: false, storage: "filesystem" });
     const caddyfile = renderSidecarCaddyfile(
         { ...policy, pushUsersFile: path.join(usersDir, "push"), pullUsersFile: path.join(usersDir, "pull"), blobFiles: dataDir },
         { port: 443, certFile: path.join(tlsDir, "tls.crt"), keyFile: path.join(tlsDir, "tls.key") },

@@ -17,9 +17,40 @@ export function nginxDirectives(annotations: Record<string, string>): string[] {
 
 /** One location of the "ingress": how ingress-nginx matches an Ingress path, and the directives of its annotations. */
 export interface IngressLocation {
-    /** "= /v2/token" for an Exact path, "/" for the Prefix "/". */
+    /** "= /v2/token" for an Exact path, "/" for the Prefix "/", `~* "^<path>"` for a path with `use-regex`. */
     readonly match: string;
     readonly directives: readonly string[];
+    /** Where this location forwards to; the configuration's `upstream` when unset. */
+    readonly upstream?: string;
+    /** ingress-nginx's `rewrite-target` (e.g. "/$2"): the path rewritten with the path expression's groups. */
+    readonly rewrite?: { readonly pattern: string; readonly target: string };
+}
+
+/** A static file server (the UI's own nginx: files at `/`), a server block of the same nginx. */
+export interface StaticSite {
+    readonly listen: string;
+    readonly root: string;
+}
+
+/**
+ * The locations of a rendered Ingress whose paths are regular expressions (`use-regex`, e.g. the web
+ * UI's `/registry(/|$)(.*)` with `rewrite-target: /$2`), as ingress-nginx writes them: a
+ * case-insensitive regex location, the rewrite, the annotations' directives. `upstreamOf` names where
+ * each backend Service is reached in the test.
+ */
+export function ingressRegexLocations(ingress: K8sObject, upstreamOf: (service: string) => string): IngressLocation[] {
+    const annotations = (ingress.metadata as { annotations?: Record<string, string> }).annotations ?? {};
+    if (annotations["nginx.ingress.kubernetes.io/use-regex"] !== "true") throw new Error("the Ingress has no use-regex annotation");
+    const target = annotations["nginx.ingress.kubernetes.io/rewrite-target"];
+    const spec = ingress.spec as { rules: { http: { paths: { path: string; backend: { service: { name: string } } }[] } }[] };
+    return spec.rules.flatMap((r) =>
+        r.http.paths.map((p) => ({
+            match: `~* "^${p.path}"`,
+            directives: nginxDirectives(annotations),
+            upstream: upstreamOf(p.backend.service.name),
+            ...(target ? { rewrite: { pattern: `(?i)^${p.path}`, target } } : {}),
+        })),
+    );
 }
 
 /**
@@ -81,6 +112,7 @@ export function ingressLocations(ingresses: readonly K8sObject[]): { http: strin
 /**
  * An nginx.conf for a TLS "ingress" at `listen` that forwards everything to `upstream` as
  * ingress-nginx does: the Host header as the client sent it (with its port), X-Forwarded-Proto https.
+ * With `staticSites`, plain server blocks that serve files too; with no location at all, only those.
  * Every file nginx writes stays under `dir`.
  */
 export function ingressNginxConf(options: {
@@ -95,6 +127,7 @@ export function ingressNginxConf(options: {
     /** Locations of several Ingresses (`ingressLocations`), and their http-level zones. */
     readonly locations?: readonly IngressLocation[];
     readonly http?: readonly string[];
+    readonly staticSites?: readonly StaticSite[];
 }): string {
     const { dir } = options;
     const locations = options.locations ?? [{ match: "/", directives: options.directives ?? [] }];
@@ -106,27 +139,40 @@ export function ingressNginxConf(options: {
         "events { worker_connections 256; }",
         "http {",
         "  access_log off;",
+        "  types { text/html html; application/javascript js; }",
         `  client_body_temp_path ${dir}/nginx-body;`,
         `  proxy_temp_path ${dir}/nginx-proxy;`,
         `  fastcgi_temp_path ${dir}/nginx-fastcgi;`,
         `  uwsgi_temp_path ${dir}/nginx-uwsgi;`,
         `  scgi_temp_path ${dir}/nginx-scgi;`,
         ...(options.http ?? []).map((d) => `  ${d}`),
-        "  server {",
-        `    listen ${options.listen} ssl;`,
-        `    server_name ${options.serverNames.join(" ")};`,
-        `    ssl_certificate ${options.certFile};`,
-        `    ssl_certificate_key ${options.keyFile};`,
-        ...locations.flatMap((l) => [
-            `    location ${l.match} {`,
-            ...l.directives.map((d) => `      ${d}`),
-            `      proxy_pass http://${options.upstream};`,
-            "      proxy_set_header Host $http_host;",
-            "      proxy_set_header X-Forwarded-For $remote_addr;",
-            "      proxy_set_header X-Forwarded-Proto https;",
-            "    }",
+        ...(locations.length === 0
+            ? []
+            : [
+                  "  server {",
+                  `    listen ${options.listen} ssl;`,
+                  `    server_name ${options.serverNames.join(" ")};`,
+                  `    ssl_certificate ${options.certFile};`,
+                  `    ssl_certificate_key ${options.keyFile};`,
+                  ...locations.flatMap((l) => [
+                      `    location ${l.match} {`,
+                      ...l.directives.map((d) => `      ${d}`),
+                      ...(l.rewrite ? [`      rewrite "${l.rewrite.pattern}" ${l.rewrite.target} break;`] : []),
+                      `      proxy_pass http://${l.upstream ?? options.upstream};`,
+                      "      proxy_set_header Host $http_host;",
+                      "      proxy_set_header X-Forwarded-For $remote_addr;",
+                      "      proxy_set_header X-Forwarded-Proto https;",
+                      "    }",
+                  ]),
+                  "  }",
+              ]),
+        ...(options.staticSites ?? []).flatMap((site) => [
+            "  server {",
+            `    listen ${site.listen};`,
+            `    root ${site.root};`,
+            "    location / { index index.html; }",
+            "  }",
         ]),
-        "  }",
         "}",
         "",
     ].join("\n");

@@ -122,7 +122,6 @@ export function renderPodObjects(host: string, push: TestAccount, pull: TestAcco
     const policy = sidecarPolicy({
         host,
         requiresAuthForPull: false,
-        uiEnabled: false,
         deletesEnabled: true,
         storage: "filesystem",
         backup: true,

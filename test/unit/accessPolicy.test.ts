@@ -182,10 +182,32 @@ describe("renderCaddyfile tokens (the Bearer challenge's realm)", () => {
         expect(ANONYMOUS_TOKEN).toMatch(/[^A-Za-z0-9+/=]/);
     });
 
-    test("the realm lives under /v2/, so the same-origin UI never takes it", () => {
+    test("the realm lives under /v2/, so the same-origin UI (under /registry/) never takes it", () => {
         expect(TOKEN_PATH.startsWith("/v2/")).toBe(true);
         const text = renderCaddyfile({ ...base, uiUpstream: "127.0.0.1:8081" });
-        expect(text.indexOf("route @token")).toBeLessThan(text.indexOf("handle @api"));
+        expect(text).toContain("handle_path /registry/* {");
+        expect(text).toContain("redir /registry /registry/ 308");
+        expect(text).not.toMatch(/handle_path \/v2/);
+    });
+
+    test.each([
+        ["GET/HEAD of a repository", "scopePull", "repository:{re.scopePull.1}:pull"],
+        ["DELETE", "scopeDelete", "repository:{re.scopeDelete.1}:delete"],
+        ["POST/PUT/PATCH", "scopePush", "repository:{re.scopePush.1}:pull,push"],
+        ["the catalog", "scopeCatalog", "registry:catalog:*"],
+    ])("a 401 of %s names its scope in the Bearer challenge", (_name, matcher, scope) => {
+        const errors = block(renderCaddyfile(base), "handle_errors");
+        expect(errors).toContain(
+            `header @${matcher} WWW-Authenticate \`Bearer realm="https://registry.example.com/v2/token",service="dso-registry",scope="${scope}"\``,
+        );
+    });
+
+    test("a 401 of the token endpoint carries a Basic challenge (a browser's login prompt); a credential-less request for more than pull gets it", () => {
+        const text = renderCaddyfile(base);
+        expect(block(text, "handle_errors")).toContain('header @tokenRefused WWW-Authenticate `Basic realm="dso-registry"`');
+        const token = block(text, "route @token");
+        expect(token.indexOf("error @beyondPull 401")).toBeGreaterThan(token.indexOf("respond @basicCredentials"));
+        expect(token.indexOf("error @beyondPull 401")).toBeLessThan(token.indexOf("anonymous-read-only"));
     });
 });
 

@@ -250,13 +250,14 @@ describe("options", () => {
         expect(users.push).not.toContain("push-password-for-test");
     });
 
-    test("UI: in the pod, behind the same Caddy (same origin), deletes allowed in Distribution and the policy", () => {
+    test("UI: a Deployment of its own behind its own Ingress, never in the registry's pod or its Caddyfile; deletes allowed in Distribution and the policy", () => {
         const caddyfile: string = raw("ui", "ConfigMap", "registry-config").data.Caddyfile;
-        expect(caddyfile).toContain("reverse_proxy 127.0.0.1:8081");
+        expect(caddyfile).not.toContain("8081");
         expect(caddyfile).not.toContain("@delete method DELETE");
         expect(raw("ui", "ConfigMap", "registry-config").data["config.yml"]).toMatch(/delete:\n\s+enabled: true/);
         const containers = raw("ui", "Deployment", "registry").spec.template.spec.containers.map((c: any) => c.name);
-        expect(containers).toEqual(["caddy", "registry", "ui"]);
+        expect(containers).toEqual(["caddy", "registry"]);
+        for (const kind of ["Deployment", "Service", "Ingress"]) expect(recorded("ui", kind, "registry-ui")).toBeDefined();
     });
 
     test("no UI: deletes refused by the policy and by Distribution", () => {
@@ -325,7 +326,6 @@ describe("validation", () => {
         const policy = sidecarPolicy({
             host: "registry-dso.jmann.local",
             requiresAuthForPull: false,
-            uiEnabled: false,
             deletesEnabled: false,
             storage,
         });
@@ -337,7 +337,6 @@ describe("validation", () => {
         const policy = sidecarPolicy({
             host: "registry-dso.jmann.local",
             requiresAuthForPull: true,
-            uiEnabled: false,
             deletesEnabled: false,
             storage: "filesystem",
         });
@@ -372,7 +371,6 @@ describe("validation", () => {
         const policy = sidecarPolicy({
             host: "registry-dso.jmann.local",
             requiresAuthForPull: false,
-            uiEnabled: false,
             deletesEnabled: false,
             storage: "filesystem",
             backup,
@@ -387,7 +385,6 @@ describe("validation", () => {
         const policy = sidecarPolicy({
             host: "registry-dso.jmann.local",
             requiresAuthForPull: false,
-            uiEnabled: false,
             deletesEnabled: false,
             storage: "filesystem",
         });

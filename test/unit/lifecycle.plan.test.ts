@@ -161,6 +161,25 @@ const TRANSITIONS: Transition[] = [
             registryOf(r).loginLimit = { tokenRequestsPerMinute: 120 };
         }),
     },
+    {
+        // Without its delete button: turning that on changes the registry itself (it must accept DELETE).
+        name: "UI turned on (local)",
+        stack: "local",
+        from: local,
+        to: edited(local, (r) => {
+            registryOf(r).ui = { enabled: true };
+        }),
+    },
+    {
+        name: "UI image bumped (local)",
+        stack: "local",
+        from: edited(local, (r) => {
+            registryOf(r).ui = { enabled: true };
+        }),
+        to: edited(local, (r) => {
+            registryOf(r).ui = { enabled: true, image: "joxit/docker-registry-ui:2.5.8" };
+        }),
+    },
     { name: "destroy (local)", stack: "local", from: local },
     { name: "destroy (prod, purge off)", stack: "prod", from: prod },
     {
@@ -239,6 +258,19 @@ describe("plans with a known shape", () => {
             describePlan(p),
         ).toEqual([`update ${resource}`]);
     });
+
+    it.each(["UI turned on (local)", "UI image bumped (local)"])(
+        "%s: only the UI's own objects change; the registry's Deployment, pod and volume are untouched",
+        async (name) => {
+            const { plan: p } = await plan(byName(name));
+            expect(p.steps.length, describePlan(p)).toBeGreaterThan(0);
+            const touched = p.steps.map((s) => s.urn.split("::").pop()!);
+            expect(
+                touched.filter((n) => !n.includes("registry-ui")),
+                describePlan(p),
+            ).toEqual([]);
+        },
+    );
 
     it("a destroy deletes every resource and creates none", async () => {
         const { plan: p, before } = await plan(byName("destroy (prod, purge off)"));

@@ -250,7 +250,12 @@ const maintenance = z.strictObject({
 });
 
 const ui = z.strictObject({
-    enabled: z.boolean().default(false).describe("Serve the web UI (joxit/docker-registry-ui) from the registry's own origin."),
+    enabled: z
+        .boolean()
+        .default(false)
+        .describe(
+            "Serve the web UI (joxit/docker-registry-ui) at https://<host>/registry/ on the registry's own origin: in the cluster its own Deployment, Service and Ingress; on the external host a container behind Caddy.",
+        ),
     image: imageRef.default("joxit/docker-registry-ui:2.5.7").describe("Web UI image; pin by digest for production."),
     deleteEnabled: z
         .boolean()

@@ -1,0 +1,206 @@
+/**
+ * The web UI as Kubernetes objects of its own, beside the registry (never in its pod): a Deployment,
+ * its Service, and an Ingress that serves it under UI_PATH on the registry's host, so the UI calls
+ * `/v2/` on its own origin (no CORS) while the registry's Ingress keeps every other path. Updating or
+ * restarting the UI never touches the registry's pod: its settings are in no object of the registry.
+ * Why: docs/in-cluster.md#the-web-ui
+ *
+ * Placements pass what is theirs (namespace, labels, the Ingress's class, controller and shared
+ * annotations); the rest is the UI's. Everything here is pure: objects as data, no Pulumi.
+ */
+import type * as k8s from "@pulumi/kubernetes";
+import type { IngressController } from "../shared/facts";
+import type { K8sObject, Value } from "../shared/k8sObject";
+import { UI_PATH, uiEnvironment } from "./environment";
+
+/** Names and numbers of the UI's objects. */
+export const UI_WORKLOAD = {
+    /** The Deployment, Service and Ingress. */
+    name: "registry-ui",
+    /** Traefik's Middleware that cuts UI_PATH off before the UI's nginx sees the request. */
+    stripPrefixMiddleware: "registry-ui-strip-prefix",
+    /** Where the UI's nginx listens (non-root: above 1024). */
+    port: 8081,
+    /** The UI image's own `nginx` user, which owns the files its entrypoint rewrites. */
+    uid: 101,
+} as const;
+
+/** What a placement gives the UI's objects. */
+export interface UiObjectsArgs {
+    readonly namespace: string;
+    /** joxit/docker-registry-ui 2.x image. */
+    readonly image: Value;
+    /** The registry's host name as clients write it (the Ingress's host, the UI's title and origin). */
+    readonly host: string;
+    /** Offer the delete button. */
+    readonly deleteEnabled: boolean;
+    /** Metadata labels of the UI's objects (the placement's labels for component "ui"). */
+    readonly labels: Record<string, string>;
+    /** The labels the Service and Deployment select the UI's pods by. */
+    readonly selector: Record<string, string>;
+    /** The Ingress's class, and its controller when known (nginx when unknown, like the registry's Ingress). */
+    readonly ingressClass?: string;
+    readonly ingressController?: IngressController;
+    /** The TLS Secret of the registry's host (the registry's Ingress obtains or holds it). */
+    readonly tlsSecret: string;
+    /** Annotations the registry's Ingress carries that the UI's must carry too (the allowlist, the await setting). */
+    readonly sharedAnnotations: Record<string, string>;
+    /** Traefik Middlewares of the registry's Ingress (`<ns>-<name>@kubernetescrd`), kept ahead of the prefix strip. */
+    readonly traefikMiddlewares?: readonly string[];
+}
+
+const meta = (name: string, args: UiObjectsArgs, annotations?: Record<string, string>) => ({
+    name,
+    namespace: args.namespace,
+    labels: args.labels,
+    ...(annotations ? { annotations } : {}),
+});
+
+/** The UI's Deployment: one replica, restricted Pod Security, probes on its nginx. */
+export function renderUiDeployment(args: UiObjectsArgs): K8sObject {
+    return {
+        apiVersion: "apps/v1",
+        kind: "Deployment",
+        metadata: meta(UI_WORKLOAD.name, args),
+        spec: {
+            replicas: 1,
+            selector: { matchLabels: args.selector },
+            template: {
+                metadata: { labels: args.labels },
+                spec: {
+                    automountServiceAccountToken: false,
+                    enableServiceLinks: false,
+                    securityContext: {
+                        runAsNonRoot: true,
+                        runAsUser: UI_WORKLOAD.uid,
+                        runAsGroup: UI_WORKLOAD.uid,
+                        seccompProfile: { type: "RuntimeDefault" },
+                    },
+                    containers: [
+                        {
+                            name: "ui",
+                            image: args.image,
+                            env: uiEnvironment({
+                                registryHost: args.host,
+                                deleteEnabled: args.deleteEnabled,
+                                listenPort: UI_WORKLOAD.port,
+                            }),
+                            ports: [{ name: "http", containerPort: UI_WORKLOAD.port, protocol: "TCP" }],
+                            resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { cpu: "500m", memory: "128Mi" } },
+                            // The image's entrypoint writes its settings into its own files at start: the
+                            // root filesystem stays writable (this pod holds nothing else).
+                            securityContext: {
+                                allowPrivilegeEscalation: false,
+                                capabilities: { drop: ["ALL"] },
+                                privileged: false,
+                                readOnlyRootFilesystem: false,
+                                runAsNonRoot: true,
+                                runAsUser: UI_WORKLOAD.uid,
+                                runAsGroup: UI_WORKLOAD.uid,
+                                seccompProfile: { type: "RuntimeDefault" },
+                            },
+                            readinessProbe: { tcpSocket: { port: "http" }, periodSeconds: 10 },
+                            livenessProbe: { tcpSocket: { port: "http" }, initialDelaySeconds: 5, periodSeconds: 20 },
+                        },
+                    ],
+                },
+            },
+        },
+    } satisfies k8s.types.input.apps.v1.Deployment;
+}
+
+/** The UI's Service: what the UI's Ingress sends to. */
+export function renderUiService(args: UiObjectsArgs): K8sObject {
+    return {
+        apiVersion: "v1",
+        kind: "Service",
+        metadata: meta(UI_WORKLOAD.name, args),
+        spec: {
+            type: "ClusterIP",
+            selector: args.selector,
+            ports: [{ name: "http", port: 80, targetPort: "http", protocol: "TCP" }],
+        },
+    } satisfies k8s.types.input.core.v1.Service;
+}
+
+/** UI_PATH without its trailing slash ("/registry"). */
+const PREFIX = UI_PATH.replace(/\/$/, "");
+
+/**
+ * The path of the UI's Ingress and its annotations for the controller: ingress-nginx matches the
+ * regular expression and rewrites to what follows the prefix (an Ingress's rewrite applies to all its
+ * paths: hence an Ingress of its own); Traefik matches the prefix and strips it with a Middleware.
+ * The UI's nginx serves its files at "/".
+ */
+export function uiIngressRoute(args: Pick<UiObjectsArgs, "ingressController" | "namespace" | "traefikMiddlewares">): {
+    path: string;
+    pathType: "Prefix" | "ImplementationSpecific";
+    annotations: Record<string, string>;
+} {
+    if (args.ingressController === "traefik") {
+        const strip = `${args.namespace}-${UI_WORKLOAD.stripPrefixMiddleware}@kubernetescrd`;
+        return {
+            path: PREFIX,
+            pathType: "Prefix",
+            annotations: { "traefik.ingress.kubernetes.io/router.middlewares": [...(args.traefikMiddlewares ?? []), strip].join(",") },
+        };
+    }
+    return {
+        path: `${PREFIX}(/|$)(.*)`,
+        pathType: "ImplementationSpecific",
+        annotations: {
+            "nginx.ingress.kubernetes.io/use-regex": "true",
+            "nginx.ingress.kubernetes.io/rewrite-target": "/$2",
+            "nginx.ingress.kubernetes.io/ssl-redirect": "true",
+        },
+    };
+}
+
+/** The UI's Ingress: the registry's host and certificate, the UI's path only. */
+export function renderUiIngress(args: UiObjectsArgs): K8sObject {
+    const route = uiIngressRoute(args);
+    const annotations = Object.fromEntries(
+        Object.entries({ ...args.sharedAnnotations, ...route.annotations }).sort(([a], [b]) => a.localeCompare(b)),
+    );
+    return {
+        apiVersion: "networking.k8s.io/v1",
+        kind: "Ingress",
+        metadata: meta(UI_WORKLOAD.name, args, annotations),
+        spec: {
+            ...(args.ingressClass ? { ingressClassName: args.ingressClass } : {}),
+            tls: [{ hosts: [args.host], secretName: args.tlsSecret }],
+            rules: [
+                {
+                    host: args.host,
+                    http: {
+                        paths: [
+                            {
+                                path: route.path,
+                                pathType: route.pathType,
+                                backend: { service: { name: UI_WORKLOAD.name, port: { name: "http" } } },
+                            },
+                        ],
+                    },
+                },
+            ],
+        },
+    } satisfies k8s.types.input.networking.v1.Ingress;
+}
+
+/** Traefik's StripPrefix Middleware (traefik.io/v1alpha1) for the UI's Ingress; none for other controllers. */
+export function renderUiStripPrefixMiddleware(args: UiObjectsArgs): K8sObject | undefined {
+    if (args.ingressController !== "traefik") return undefined;
+    return {
+        apiVersion: "traefik.io/v1alpha1",
+        kind: "Middleware",
+        metadata: meta(UI_WORKLOAD.stripPrefixMiddleware, args),
+        spec: { stripPrefix: { prefixes: [PREFIX] } },
+    };
+}
+
+/** Every object of the UI, in creation order. */
+export function renderUiObjects(args: UiObjectsArgs): K8sObject[] {
+    return [renderUiStripPrefixMiddleware(args), renderUiDeployment(args), renderUiService(args), renderUiIngress(args)].filter(
+        (o): o is K8sObject => o !== undefined,
+    );
+}

@@ -1,0 +1,415 @@
+/// <reference lib="dom" />
+/**
+ * The registry UI in a real browser (Debian's chromium, driven headless by puppeteer-core), on one
+ * origin, in both placements:
+ *
+ *   in-cluster:     chromium --TLS--> nginx (the Ingresses: "/" → the front with the rendered
+ *                   ingress-nginx directives; the UI's rendered path and rewrite → the UI's web server)
+ *                   front: real Caddy with the sidecar's rendered policy --> real Distribution
+ *   external host:  chromium --TLS--> real Caddy with the host site's rendered policy (/registry/ → the
+ *                   UI's web server, the rest --> real Distribution)
+ *
+ * and once more in the cluster with pulls requiring an account. The UI is a stand-in
+ * (test/support/registryUiStandIn): joxit/docker-registry-ui's image cannot be pulled where the tests
+ * run, so the page makes the requests the real UI 2.x makes (catalog, tags, manifests with its Accept
+ * headers and the config blob, HEAD then DELETE by digest) and answers a 401 as the real UI does
+ * (Bearer challenge with scope → GET the realm with the browser's credentials → retry with the token).
+ * The login prompt the browser shows on the token endpoint's Basic challenge is answered through the
+ * DevTools protocol (Fetch.authRequired), as a person types an account or presses Cancel.
+ */
+import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import puppeteer, { type Browser, type Page } from "puppeteer-core";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { renderCaddyfile } from "../../components/accessPolicy/caddyfile";
+import { renderUsersFile } from "../../components/accessPolicy/usersFile";
+import { renderRegistryConfig } from "../../components/distribution/registryConfig";
+import { caddySitePolicy } from "../../components/externalHost/caddySite";
+import { defaultHostLayout } from "../../components/externalHost/scripts";
+import { sidecarPolicy } from "../../components/inCluster/inClusterRegistry";
+import { ingressAnnotations } from "../../components/inCluster/network";
+import { uiEnvironment } from "../../components/registryUi/environment";
+import { renderUiIngress } from "../../components/registryUi/kubernetes";
+import { ingressNginxConf, ingressRegexLocations, nginxDirectives } from "../support/ingress";
+import {
+    caddyEnv,
+    makeAccount,
+    makeDecoyHash,
+    makeOciImage,
+    makeTestCa,
+    skopeoCopy,
+    type TestAccount,
+    type TestCa,
+} from "../support/realRegistry";
+import { freePort, privateDir, removeDir, run, type ServerProcess, startServer, waitForPort } from "../support/serverProcess";
+
+const CHROMIUM = "/usr/bin/chromium";
+const UI_FILES = path.join(__dirname, "../support/registryUiStandIn");
+
+interface Origin {
+    /** "127.0.0.1:<port>": the Ingress's host as people and clients write it. */
+    readonly authority: string;
+    readonly ca: TestCa;
+    readonly certDir: string;
+    readonly push: TestAccount;
+    readonly pull: TestAccount;
+    readonly logs: () => string;
+    stop(): Promise<void>;
+}
+
+/** Distribution, the front with the sidecar's rendered policy, the UI's web server and the Ingress's nginx. */
+/**
+ * Where the UI is served from: the cluster's Ingress (nginx in front of the sidecar's policy, the UI's
+ * own Ingress path) or the external host's Caddy (its site's policy, the UI container behind it).
+ */
+type Placement = "in-cluster" | "external host";
+
+async function startOrigin(dir: string, placement: Placement, requiresAuthForPull: boolean): Promise<Origin> {
+    const servers: ServerProcess[] = [];
+    const stop = async () => {
+        for (const s of servers.splice(0).reverse()) await s.stop();
+    };
+    try {
+        const [ingressPort, frontPort, registryPort, uiPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+        const authority = `127.0.0.1:${ingressPort}`;
+        const ca = makeTestCa(path.join(dir, "tls"));
+        const certDir = path.join(dir, "certs");
+        mkdirSync(certDir);
+        writeFileSync(path.join(certDir, "ca.crt"), ca.caCertPem);
+        const push = makeAccount("ci-push");
+        const pull = makeAccount("cluster-pull");
+        const dataDir = path.join(dir, "data");
+        const registryConfig = path.join(dir, "config.yml");
+        writeFileSync(
+            registryConfig,
+            renderRegistryConfig({
+                addr: `127.0.0.1:${registryPort}`,
+                storage: { kind: "filesystem", rootDirectory: dataDir },
+                deletesEnabled: true,
+                logLevel: "warn",
+            }),
+        );
+        const users = { push: path.join(dir, "users-push"), pull: path.join(dir, "users-pull") };
+        writeFileSync(users.push, renderUsersFile("push", [push]), { mode: 0o600 });
+        writeFileSync(users.pull, renderUsersFile("pull", [pull]), { mode: 0o600 });
+        // The sidecar's policy as the stack renders it (the UI no longer behind the front), or the host
+        // site's (the UI behind it); the placement's paths and ports become the test's, and the public
+        // host is the origin the browser opens.
+        const inCluster = placement === "in-cluster";
+        const policy = inCluster
+            ? sidecarPolicy({ host: "127.0.0.1", requiresAuthForPull, deletesEnabled: true, storage: "filesystem" })
+            : {
+                  ...caddySitePolicy({
+                      layout: defaultHostLayout(dataDir),
+                      registryHost: "127.0.0.1",
+                      port: ingressPort,
+                      tls: { kind: "files", certificatePem: "", privateKeyPem: "" },
+                      requiresAuthForPull,
+                      allowedNetworks: [],
+                      deletesEnabled: true,
+                      blobFiles: true,
+                      upstream: "unix//unused",
+                      uiUpstream: `127.0.0.1:${uiPort}`,
+                  }),
+                  tls: { kind: "files" as const, certFile: ca.serverCertFile, keyFile: ca.serverKeyFile },
+                  admin: "off",
+                  accessLog: undefined,
+                  readOnlySignals: [],
+              };
+        const caddyfile = path.join(dir, "Caddyfile");
+        writeFileSync(
+            caddyfile,
+            renderCaddyfile({
+                ...policy,
+                port: inCluster ? frontPort : ingressPort,
+                bindAddress: "127.0.0.1",
+                publicAuthority: authority,
+                upstream: `127.0.0.1:${registryPort}`,
+                pushUsersFile: users.push,
+                pullUsersFile: users.pull,
+                blobFiles: dataDir,
+                decoy: { knownUsers: [push.username, pull.username], bcryptHash: makeDecoyHash() },
+            }),
+        );
+        // The UI's web server serves its files at "/", with the settings its image takes from the environment.
+        const uiRoot = path.join(dir, "ui");
+        cpSync(UI_FILES, uiRoot, { recursive: true });
+        // The settings the stack gives the UI's container, as its entrypoint hands them to its page.
+        const env = Object.fromEntries(uiEnvironment({ registryHost: authority, deleteEnabled: true }).map((e) => [e.name, e.value]));
+        const uiConfig = {
+            registryUrl: env.REGISTRY_URL,
+            deleteImages: env.DELETE_IMAGES === "true",
+            catalogElementsLimit: Number(env.CATALOG_ELEMENTS_LIMIT),
+        };
+        writeFileSync(path.join(uiRoot, "config.js"), `window.UI_CONFIG = ${JSON.stringify(uiConfig)};\n`);
+        const uiIngressArgs = {
+            namespace: "dso",
+            image: "joxit/docker-registry-ui:2.5.7",
+            host: authority,
+            deleteEnabled: true,
+            labels: {},
+            selector: {},
+            ingressController: "nginx" as const,
+            tlsSecret: "registry-tls",
+            sharedAnnotations: {},
+        };
+        const directives = nginxDirectives(
+            ingressAnnotations({
+                tls: { kind: "secret", certPem: "", keyPem: "" },
+                allowedNetworks: [],
+                ingressController: "nginx",
+                namespace: "dso",
+            }),
+        );
+        const nginxConf = path.join(dir, "nginx.conf");
+        writeFileSync(
+            nginxConf,
+            ingressNginxConf({
+                dir,
+                listen: authority,
+                serverNames: ["127.0.0.1"],
+                certFile: ca.serverCertFile,
+                keyFile: ca.serverKeyFile,
+                // The registry's Ingress ("/", the front) and the UI's, as rendered for ingress-nginx; on
+                // the external host nginx is only the UI container's web server.
+                upstream: `127.0.0.1:${frontPort}`,
+                locations: !inCluster
+                    ? []
+                    : [{ match: "/", directives }, ...ingressRegexLocations(renderUiIngress(uiIngressArgs), () => `127.0.0.1:${uiPort}`)],
+                staticSites: [{ listen: `127.0.0.1:${uiPort}`, root: uiRoot }],
+            }),
+        );
+        servers.push(startServer("/usr/bin/docker-registry", ["serve", registryConfig]));
+        servers.push(startServer("/usr/bin/caddy", ["run", "--adapter", "caddyfile", "--config", caddyfile], caddyEnv(dir)));
+        servers.push(startServer("/usr/sbin/nginx", ["-c", nginxConf, "-e", path.join(dir, "nginx-error.log")]));
+        const logs = () => servers.map((s) => s.output()).join("\n");
+        for (const port of inCluster ? [registryPort, frontPort, ingressPort, uiPort] : [registryPort, ingressPort, uiPort]) {
+            await waitForPort(port, 30_000, `port ${port}`).catch((e: Error) => {
+                throw new Error(`${e.message}\n${logs()}`);
+            });
+        }
+        return { authority, ca, certDir, push, pull, logs, stop };
+    } catch (error) {
+        await stop();
+        throw error;
+    }
+}
+
+/** What a page did: console errors, the login prompts the browser showed, and the UI's own log of its requests. */
+interface Visit {
+    readonly page: Page;
+    readonly consoleErrors: string[];
+    /** Each login prompt: the challenge's scheme, realm and origin, as the browser would show it. */
+    readonly prompts: { scheme: string; realm: string; origin: string }[];
+    close(): Promise<void>;
+}
+
+describe.each([
+    ["in-cluster", false],
+    ["external host", false],
+    ["in-cluster", true],
+] as const)("the registry UI in a browser, same origin (%s, requiresAuthForPull %s)", (placement, closed) => {
+    let dir: string;
+    let origin: Origin;
+    let browser: Browser;
+    let scratch: string;
+
+    beforeAll(async () => {
+        dir = privateDir("registry-ui-browser");
+        scratch = path.join(dir, "scratch");
+        mkdirSync(scratch);
+        origin = await startOrigin(path.join(dir, "origin"), placement, closed);
+        const image = makeOciImage(path.join(scratch, "image"));
+        for (const ref of ["team/app:1", "team/app:2", "tools/lint:1"]) {
+            const pushed = skopeoCopy(image.ref, `docker://${origin.authority}/${ref}`, {
+                certDir: origin.certDir,
+                creds: origin.push,
+                scratch,
+            });
+            expect(pushed.code, `${pushed.stderr}\n${origin.logs()}`).toBe(0);
+        }
+        browser = await puppeteer.launch({
+            executablePath: CHROMIUM,
+            headless: true,
+            args: ["--no-sandbox", "--headless=new", "--ignore-certificate-errors"],
+            userDataDir: path.join(dir, "chromium-profile"),
+            acceptInsecureCerts: true,
+        });
+    });
+
+    afterAll(async () => {
+        await browser?.close();
+        await origin?.stop();
+        if (dir) removeDir(dir);
+    });
+
+    /**
+     * Opens the UI in a fresh browser context (no credentials remembered). A login prompt is answered
+     * with `account`, as a person types it, or dismissed ("Cancel") without one.
+     */
+    async function visit(account?: TestAccount): Promise<Visit> {
+        const context = await browser.createBrowserContext();
+        const page = await context.newPage();
+        const consoleErrors: string[] = [];
+        const prompts: Visit["prompts"] = [];
+        page.on("console", (m) => {
+            if (m.type() === "error") consoleErrors.push(m.text());
+        });
+        page.on("pageerror", (e) => consoleErrors.push(String(e)));
+        const cdp = await page.createCDPSession();
+        cdp.on("Fetch.requestPaused", (e) => void cdp.send("Fetch.continueRequest", { requestId: e.requestId }).catch(() => {}));
+        cdp.on("Fetch.authRequired", (e) => {
+            prompts.push({ scheme: e.authChallenge.scheme, realm: e.authChallenge.realm, origin: e.authChallenge.origin });
+            // One answer per request: a second prompt for the same request means the account was refused.
+            const answer =
+                account && prompts.length < 3
+                    ? { response: "ProvideCredentials" as const, username: account.username, password: account.password }
+                    : { response: "CancelAuth" as const };
+            void cdp.send("Fetch.continueWithAuth", { requestId: e.requestId, authChallengeResponse: answer }).catch(() => {});
+        });
+        await cdp.send("Fetch.enable", { handleAuthRequests: true, patterns: [{ urlPattern: "*" }] });
+        await page.goto(`https://${origin.authority}/registry/`, { waitUntil: "load" });
+        await page.waitForFunction(() => document.getElementById("status")?.textContent !== "loading", { timeout: 30_000 });
+        return { page, consoleErrors, prompts, close: () => context.close() };
+    }
+
+    /** Deletes `name:tag` with the UI's delete; the DELETE's final status and every request the UI made. */
+    async function deleteThroughUi(v: Visit, name: string, tag: string) {
+        const status = await v.page.evaluate(
+            (n, t) => (window as unknown as { deleteImage(n: string, t: string): Promise<number> }).deleteImage(n, t),
+            name,
+            tag,
+        );
+        const log = await v.page.evaluate(() => (window as unknown as { uiLog: { method: string; url: string; status: number }[] }).uiLog);
+        return { status, log };
+    }
+
+    /** The tag's manifest as a CLI client sees it through the origin (200 while it exists). */
+    function manifestStatus(ref: string): number {
+        const [name, tag] = ref.split(":");
+        const r = run(
+            "curl",
+            [
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "--cacert",
+                origin.ca.caCertFile,
+                "-I",
+                "-H",
+                "Accept: application/vnd.oci.image.manifest.v1+json",
+                // Where pulls need an account, the pull account's, in a curl config on stdin.
+                ...(closed ? ["-K", "-"] : []),
+                `https://${origin.authority}/v2/${name}/manifests/${tag}`,
+            ],
+            closed ? { input: `user = "${origin.pull.username}:${origin.pull.password}"\n` } : {},
+        );
+        return Number(r.stdout);
+    }
+
+    test.runIf(closed)(
+        "pulls need an account: the login prompt comes as the page loads; the pull account reads the catalog, Cancel shows none",
+        async () => {
+            const v = await visit(origin.pull);
+            try {
+                expect(await v.page.$eval("#status", (e) => e.textContent)).toBe("loaded");
+                const repositories = await v.page.$$eval("li.repository", (items) => items.map((i) => (i as HTMLElement).dataset.name));
+                expect(repositories).toEqual(["team/app", "tools/lint"]);
+                expect(v.prompts[0]).toEqual({ scheme: "basic", realm: "dso-registry", origin: `https://${origin.authority}` });
+            } finally {
+                await v.close();
+            }
+            const cancelled = await visit();
+            try {
+                expect(await cancelled.page.$eval("#status", (e) => e.textContent)).toBe("catalog 401");
+                expect(cancelled.prompts).toHaveLength(1);
+            } finally {
+                await cancelled.close();
+            }
+        },
+    );
+
+    test.runIf(!closed)("the page loads under /registry/ and shows the catalog, tags and manifests with no console error", async () => {
+        const v = await visit();
+        try {
+            expect(await v.page.$eval("#status", (e) => e.textContent)).toBe("loaded");
+            const repositories = await v.page.$$eval("li.repository", (items) => items.map((i) => (i as HTMLElement).dataset.name));
+            expect(repositories).toEqual(["team/app", "tools/lint"]);
+            const tags = await v.page.$$eval("li.tag", (items) =>
+                items.map((i) => [(i as HTMLElement).dataset.tag, (i as HTMLElement).dataset.digest, i.textContent]),
+            );
+            expect(tags.map((t) => t[0]).sort()).toEqual(["team/app:1", "team/app:2", "tools/lint:1"]);
+            for (const [, digest, text] of tags) {
+                expect(digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+                // The config blob was read: the image's architecture is shown.
+                expect(text).toMatch(/amd64|arm64|\w+$/);
+            }
+            const log = await v.page.evaluate(
+                () => (window as unknown as { uiLog: { method: string; url: string; status: number }[] }).uiLog,
+            );
+            expect(
+                log.every((r) => r.status === 200),
+                JSON.stringify(log),
+            ).toBe(true);
+            expect(log.every((r) => r.url.startsWith(`https://${origin.authority}/v2/`))).toBe(true);
+            expect(v.consoleErrors).toEqual([]);
+            // Anonymous reads: nobody is asked to log in.
+            expect(v.prompts).toEqual([]);
+        } finally {
+            await v.close();
+        }
+    });
+
+    test.runIf(!closed)("a delete without credentials is refused (401) and deletes nothing; no CORS error", async () => {
+        const v = await visit();
+        try {
+            const { status, log } = await deleteThroughUi(v, "team/app", "1");
+            expect(status, JSON.stringify(log)).toBe(401);
+            // The UI asked the realm for the DELETE's scope and got the Basic challenge (no account to give).
+            expect(log.some((r) => r.url.includes("/v2/token?") && r.url.includes("delete") && r.status === 401)).toBe(true);
+            expect(manifestStatus("team/app:1")).toBe(200);
+            // The person was asked for an account of this registry, on this origin, and dismissed the prompt.
+            expect(v.prompts).toEqual([{ scheme: "basic", realm: "dso-registry", origin: `https://${origin.authority}` }]);
+            expect(v.consoleErrors.filter((e) => /CORS|Access-Control/i.test(e))).toEqual([]);
+        } finally {
+            await v.close();
+        }
+    });
+
+    test("a delete with the pull account is refused (401) and deletes nothing", async () => {
+        const v = await visit(origin.pull);
+        try {
+            const { status, log } = await deleteThroughUi(v, "team/app", "1");
+            expect(status, JSON.stringify(log)).toBe(401);
+            // The pull account got its token; the DELETE with it was still refused.
+            expect(log.some((r) => r.url.includes("/v2/token?") && r.status === 200)).toBe(true);
+            expect(manifestStatus("team/app:1")).toBe(200);
+        } finally {
+            await v.close();
+        }
+    });
+
+    test("a delete with the push account, typed at the login prompt, succeeds", async () => {
+        const v = await visit(origin.push);
+        try {
+            const { status, log } = await deleteThroughUi(v, "team/app", "1");
+            expect(status, `${JSON.stringify(log)}\n${origin.logs()}`).toBe(202);
+            expect(manifestStatus("team/app:1")).toBe(404);
+            // One prompt: the browser sends the account it was given to the realm again by itself.
+            expect(v.prompts).toHaveLength(1);
+            expect(v.consoleErrors.filter((e) => /CORS|Access-Control/i.test(e))).toEqual([]);
+        } finally {
+            await v.close();
+        }
+    });
+
+    test.runIf(!closed)("anonymous CLI pull still works through the same origin (skopeo, no credentials)", () => {
+        const out = path.join(scratch, "pulled");
+        const pulled = skopeoCopy(`docker://${origin.authority}/tools/lint:1`, `oci:${out}:1`, { certDir: origin.certDir, scratch });
+        expect(pulled.code, pulled.stderr).toBe(0);
+        expect(existsSync(path.join(out, "index.json"))).toBe(true);
+        expect(JSON.parse(readFileSync(path.join(out, "index.json"), "utf8")).manifests).toHaveLength(1);
+    });
+});
