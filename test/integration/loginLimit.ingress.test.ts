@@ -199,7 +199,10 @@ describe("ingress-nginx's limit on the token endpoint, with the rendered Ingress
 
     test("meanwhile another address pulls anonymously, gets its anonymous token and logs in", async () => {
         expect((await request(ADDRESSES.puller, "/v2/")).status).toBe(401);
-        expect((await request(ADDRESSES.puller, TOKEN)).status).toBe(200);
+        // A puller asks for a pull scope and gets the anonymous token; asking for push without an
+        // account gets the Basic challenge (docs/decisions/access-policy.md#a-browser-logs-in-at-the-token-endpoint).
+        expect((await request(ADDRESSES.puller, "/v2/token?scope=repository:team/app:pull&service=dso-registry")).status).toBe(200);
+        expect((await request(ADDRESSES.puller, TOKEN)).status).toBe(401);
         expect((await request(ADDRESSES.puller, blob)).status).toBe(200);
         expect((await request(ADDRESSES.puller, TOKEN, { authorization: basic(push.username, push.password) })).status).toBe(200);
         // Pulls are not on the token Ingress: the attacker's address still pulls.
