@@ -15,11 +15,12 @@ import { defineCaConfigMaps } from "./stack/caConfigMaps";
 import { defineExternalHost } from "./stack/externalHost";
 import { defineClusterDns, defineInClusterRegistry } from "./stack/inCluster";
 import { defineAgentPodTemplates, defineJenkinsCredentials, definePipelineConfig } from "./stack/jenkins";
+import { defineKindRegistry } from "./stack/kind";
 import { defineNodeTrust } from "./stack/nodeTrust";
 
 /** What the stack exports; index.ts re-exports each field. */
 export interface StackOutputs {
-    /** https://host[:port] */
+    /** https://host[:port]; http://localhost:<port> with registry.mode "kind". */
     readonly registryUrl: string;
     /** host[:port]/pathPrefix */
     readonly imagePrefix: string;
@@ -66,6 +67,7 @@ export function defineStack(cfg: StackConfig): StackOutputs {
     if (inCluster) defineClusterDns(cfg, inCluster.component);
     const external = accounts && defineExternalHost(cfg, d, accounts);
     const registryHost = external?.component;
+    if (accounts) defineKindRegistry(cfg, d, accounts);
 
     const tlsMaterial = inCluster?.tlsMaterial ?? external?.tlsMaterial;
     const caCertPem = tlsMaterial?.caCertPem ?? (d.configuredCa ? pulumi.output(d.configuredCa) : undefined);
@@ -80,7 +82,8 @@ export function defineStack(cfg: StackConfig): StackOutputs {
     const mavenId = cfg.mavenRegistry?.credentialId;
     const registryHostOps = registryHost?.opsCommands;
     return {
-        registryUrl: `https://${d.authority}`,
+        // The kind placement serves plain HTTP on loopback and the kind network (docs/kind.md).
+        registryUrl: `${cfg.registry.mode === "kind" ? "http" : "https"}://${d.authority}`,
         imagePrefix: d.imagePrefix,
         // Absent values are left out: Pulumi warns about undefined stack outputs.
         ...(caCertPem ? { caCertPem } : {}),

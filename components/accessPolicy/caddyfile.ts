@@ -65,7 +65,8 @@ function globalOptions(policy: AccessPolicy): string[] {
 }
 
 function siteLabel(policy: AccessPolicy): string {
-    return policy.tls.kind === "plain-http" ? `http://${policy.siteAddress}:${policy.port}` : `${policy.siteAddress}:${policy.port}`;
+    const scheme = policy.tls.kind === "plain-http" ? "http://" : "";
+    return [policy.siteAddress, ...(policy.siteAliases ?? [])].map((name) => `${scheme}${name}:${policy.port}`).join(", ");
 }
 
 /**

@@ -46,6 +46,11 @@ export interface DecoyCheck {
 export interface AccessPolicy {
     /** Host name clients use (the Caddy site address), e.g. "registry.example.com" or "127.0.0.1". */
     readonly siteAddress: string;
+    /**
+     * Other host names the same site answers to, on the same port: the kind placement's front is
+     * addressed as localhost on the Docker host and by its container name on the kind network.
+     */
+    readonly siteAliases?: readonly string[];
     /** Port Caddy listens on: 443 on the host, the container port for the sidecar. */
     readonly port: number;
     /**
@@ -208,6 +213,8 @@ export function accessPolicyProblem(policy: AccessPolicy): string | undefined {
     if (!/^[A-Za-z0-9.-]+$/.test(policy.siteAddress)) {
         return `siteAddress "${policy.siteAddress}" must be a bare host name or IPv4 address (no scheme, port or path)`;
     }
+    const badAlias = (policy.siteAliases ?? []).find((alias) => !/^[A-Za-z0-9.-]+$/.test(alias));
+    if (badAlias !== undefined) return `siteAliases: "${badAlias}" must be a bare host name or IPv4 address`;
     if (!Number.isInteger(policy.port) || policy.port < 1 || policy.port > 65535) {
         return `port ${policy.port} must be a whole number from 1 to 65535`;
     }

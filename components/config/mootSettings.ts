@@ -44,10 +44,13 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
             "inCluster.ingressController",
             "inCluster.publishLocalRegistryHosting",
             "inCluster.clusterDns",
-            "registry.caddyImage",
         ],
         mootWith: (c) => unless(c.registry.mode === "in-cluster", mode(c)),
     },
+    { keys: ["registry.caddyImage"], mootWith: (c) => unless(c.registry.mode === "in-cluster" || c.registry.mode === "kind", mode(c)) },
+    { keys: ["kind"], mootWith: (c) => unless(c.registry.mode === "kind", mode(c)) },
+    // The kind placement serves plain HTTP and runs no upkeep or metrics of its own (docs/kind.md).
+    { keys: ["registry.tls", "registry.monitoring"], mootWith: (c) => (c.registry.mode === "kind" ? mode(c) : undefined) },
     {
         keys: ["inCluster.clusterDns.kubectlContext"],
         mootWith: (c) =>

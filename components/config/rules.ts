@@ -5,6 +5,7 @@
  */
 import { FLUX_NAMESPACE, NODE_HELD_CREDENTIAL_FLAVOURS, registryAuthority } from "../shared/facts";
 import { mavenServedByRegistry, trustedNodes } from "./derived";
+import { kindProblems } from "./kindRules";
 import { type ConfigProblem, keyPath } from "./problems";
 import type { FlatConfig } from "./schema";
 import { ingressControllerOf } from "./settings";
@@ -31,6 +32,9 @@ function nodesWithoutPullCredentials(c: FlatConfig): string | undefined {
  */
 export function noPublishedCa(c: FlatConfig): { readonly reason: string; readonly fix: string } | undefined {
     const tls = c.registry.tls;
+    if (c.registry.mode === "kind") {
+        return { reason: `registry.mode "kind" (plain HTTP on loopback and the kind network)`, fix: "clients need no CA" };
+    }
     if (c.registry.mode === "existing") {
         return c.existing.caCertificate
             ? undefined
@@ -146,7 +150,7 @@ export function crossChecks(c: FlatConfig): ConfigProblem[] {
             if (on) add(path, `is true, but registry.mode "existing" is not ours to run: set it to false (or remove it)`);
         }
     }
-    problems.push(...backupProblems(c));
+    problems.push(...backupProblems(c), ...kindProblems(c));
     if (!c.containerRegistry.requiresAuthForPush && mode !== "existing") {
         add(
             ["containerRegistry", "requiresAuthForPush"],

@@ -9,7 +9,7 @@
 import { z } from "zod";
 import { caConfigMap, jenkins, pullSecrets } from "./schema/integrations";
 import { nodes } from "./schema/nodes";
-import { existing, externalHost, inCluster } from "./schema/placements";
+import { existing, externalHost, inCluster, kind } from "./schema/placements";
 import { containerRegistry, mavenRegistry, registry } from "./schema/registry";
 
 /** Every key of the `dso-registry` namespace that holds plain (non-secret) configuration. */
@@ -19,6 +19,7 @@ export const configShape = {
     registry: registry.describe("How and where the registry runs."),
     inCluster: inCluster.prefault({}).describe('Settings of registry.mode "in-cluster".'),
     externalHost: externalHost.optional().describe('Settings of registry.mode "external-host".'),
+    kind: kind.prefault({}).describe('Settings of registry.mode "kind": the registry on the Docker host of a kind cluster (docs/kind.md).'),
     existing: existing.prefault({}).describe('Settings of registry.mode "existing".'),
     nodes: nodes.prefault({}).describe("Node trust: how the nodes' container runtimes trust and resolve the registry."),
     jenkins: jenkins.prefault({}).describe("Jenkins credentials and the pipeline-config ConfigMap."),

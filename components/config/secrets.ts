@@ -111,7 +111,10 @@ export function requiredSecretsFor(c: FlatConfig): SecretName[] {
         required.push("mavenRegistryPassword");
     }
     if (c.jenkins.enabled) required.push(c.jenkins.auth === "token" ? "jenkinsApiToken" : "jenkinsPassword");
-    const sshNeeded = c.registry.mode === "external-host" || (c.nodes.delivery === "ssh" && c.nodes.list.some((n) => !n.local));
+    const sshNeeded =
+        c.registry.mode === "external-host" ||
+        (c.registry.mode === "kind" && c.kind.ssh !== undefined) ||
+        (c.nodes.delivery === "ssh" && c.nodes.list.some((n) => !n.local));
     if (sshNeeded) required.push("sshPrivateKey");
     if (c.registry.tls.mode === "provided") required.push("tlsCertificate", "tlsPrivateKey");
     if (c.registry.storage.kind === "s3") required.push("s3AccessKeyId", "s3SecretAccessKey");

@@ -22,6 +22,8 @@ export type MavenRegistryConfig = NonNullable<FlatConfig["mavenRegistry"]>;
 export type InClusterConfig = FlatConfig["inCluster"];
 /** `dso-registry:externalHost`: the SSH connection and the registry's directories on the host. */
 export type ExternalHostConfig = NonNullable<FlatConfig["externalHost"]>;
+/** `dso-registry:kind`: the Docker host of the kind cluster, the cluster, and the registry's names, port and directory there. */
+export type KindConfig = FlatConfig["kind"];
 /** `dso-registry:existing`: what the program needs to know about a registry it does not run. */
 export type ExistingConfig = FlatConfig["existing"];
 /** One entry of `dso-registry:nodes.list`. */
@@ -112,6 +114,18 @@ export interface ExternalHostRegistrySettings extends RegistryCommon {
     readonly externalHost: ExternalHostConfig;
 }
 
+/**
+ * `registry.mode` "kind": Distribution and Caddy as containers on the Docker host of a kind cluster,
+ * in plain HTTP on 127.0.0.1 and on the kind network (docs/kind.md). `registry.tls` is moot there:
+ * the rules accept only its default.
+ */
+export interface KindRegistrySettings extends RegistryCommon {
+    readonly mode: "kind";
+    readonly tls: GeneratedCaTls;
+    /** `dso-registry:kind`. */
+    readonly kind: KindConfig;
+}
+
 /** `registry.mode` "existing": a registry the program does not run. */
 export interface ExistingRegistrySettings extends RegistryCommon {
     readonly mode: "existing";
@@ -121,7 +135,7 @@ export interface ExistingRegistrySettings extends RegistryCommon {
 }
 
 /** `registry`, one variant per placement, each with the settings of its own mode. */
-export type RegistrySettings = InClusterRegistrySettings | ExternalHostRegistrySettings | ExistingRegistrySettings;
+export type RegistrySettings = InClusterRegistrySettings | ExternalHostRegistrySettings | KindRegistrySettings | ExistingRegistrySettings;
 
 /**
  * The registry settings a placement reads whatever its mode: images, storage, UI, maintenance,
@@ -225,6 +239,9 @@ function registrySettings(c: FlatConfig): RegistrySettings {
                 tls,
                 externalHost: c.externalHost ?? unmapped("externalHost", `is not set with registry.mode "external-host"`),
             };
+        case "kind":
+            if (tls.mode !== "generated-ca") return unmapped("registry.tls.mode", `"${tls.mode}" does not serve registry.mode "kind"`);
+            return { ...common, mode, tls, kind: c.kind };
         case "existing":
             if (tls.mode !== "public") return unmapped("registry.tls.mode", `"${tls.mode}" does not describe registry.mode "existing"`);
             return { ...common, mode, tls, existing: c.existing };

@@ -4,7 +4,7 @@
  */
 import { z } from "zod";
 import { INGRESS_CONTROLLERS } from "../../shared/facts";
-import { k8sName, sshConnection } from "./values";
+import { hostName, imageRef, k8sName, port, sshConnection } from "./values";
 
 /** Key `inCluster`: settings of registry.mode "in-cluster". */
 export const inCluster = z.strictObject({
@@ -78,4 +78,42 @@ export const existing = z.strictObject({
         .includes("BEGIN CERTIFICATE", { error: "must be a PEM certificate" })
         .optional()
         .describe("CA certificate (PEM) that signs the existing registry's certificate, when it is not public."),
+});
+
+/** Key `kind`: settings of registry.mode "kind" (docs/kind.md). */
+export const kind = z.strictObject({
+    ssh: z
+        .strictObject(sshConnection)
+        .optional()
+        .describe(
+            "SSH connection to the machine whose Docker runs the kind cluster; the key is the secret `sshPrivateKey`. Unset: the Docker of the machine Pulumi runs on.",
+        ),
+    clusterName: k8sName
+        .default("kind")
+        .describe(
+            "Name of the kind cluster (`kind create cluster --name`): its node containers carry the label io.x-k8s.kind.cluster=<name>.",
+        ),
+    network: k8sName.default("kind").describe("Docker network of the kind nodes; the registry joins it under containerName."),
+    containerName: hostName
+        .default("kind-registry")
+        .describe(
+            "Name of the registry's front container on the kind network: the nodes (and pods, through the nodes) reach the registry as <containerName>:<hostPort>.",
+        ),
+    hostPort: port
+        .default(5002)
+        .describe(
+            "Port of the registry on 127.0.0.1 of the Docker host and on the kind network; image references are localhost:<hostPort>/… on the host and in the nodes. containerRegistry.port must equal it.",
+        ),
+    dataDir: z
+        .string()
+        .startsWith("/", { error: "must be an absolute path" })
+        .default("/var/lib/dso-registry-kind")
+        .describe(
+            "Directory on the Docker host: the images (images/) and the front's files (front/). It outlives the cluster and the containers; `pulumi destroy` keeps the images (docs/kind.md).",
+        ),
+    watcherImage: imageRef
+        .default("docker:27.3-cli")
+        .describe(
+            "Image with a shell and the docker CLI for the node watcher, the container that configures each node of the cluster when it starts (a cluster deleted and created again without `pulumi up`). Pin by digest for production.",
+        ),
 });

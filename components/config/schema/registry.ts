@@ -356,10 +356,14 @@ const loginLimit = z.strictObject({
 /** Key `registry`: how and where the registry runs. */
 export const registry = z.strictObject({
     mode: z
-        .enum(["in-cluster", "external-host", "existing"])
-        .describe('Where the registry runs: "in-cluster", "external-host" (over SSH) or "existing" (not ours).'),
+        .enum(["in-cluster", "external-host", "kind", "existing"])
+        .describe(
+            'Where the registry runs: "in-cluster", "external-host" (over SSH), "kind" (containers on the Docker host of a kind cluster, docs/kind.md) or "existing" (not ours).',
+        ),
     image: imageRef.default("registry:2.8.3").describe('Distribution image; pin by digest with "registry@sha256:\u2026".'),
-    caddyImage: imageRef.default("caddy:2.8.4").describe("Caddy image for the in-cluster sidecar."),
+    caddyImage: imageRef
+        .default("caddy:2.8.4")
+        .describe('Caddy image of the front: the in-cluster sidecar, and the front container of registry.mode "kind".'),
     tls: tls.prefault({}).describe("How the registry gets its certificate."),
     allowedNetworks: z.array(cidr).default([]).describe("Client networks allowed to reach the registry at all; everyone when empty."),
     storage: storage.prefault({}).describe("Where image data lives."),

@@ -1,0 +1,79 @@
+/**
+ * The rules of registry.mode "kind" (docs/kind.md): what that placement offers, and the address clients
+ * write, which the placement decides (localhost and the kind-published port, KEP-1755).
+ */
+import { mavenServedByRegistry } from "./derived";
+import { type ConfigProblem, keyPath } from "./problems";
+import type { FlatConfig } from "./schema";
+
+/** Settings the kind placement does not offer, each refused with the reason. */
+function unoffered(c: FlatConfig): [PropertyKey[], boolean, string][] {
+    const r = c.registry;
+    return [
+        [
+            ["registry", "tls", "mode"],
+            r.tls.mode !== "generated-ca",
+            `is "${r.tls.mode}", but registry.mode "kind" serves plain HTTP on the Docker host's loopback and on the kind network only (docs/kind.md, Why plain HTTP): remove registry.tls`,
+        ],
+        [
+            ["nodes", "delivery"],
+            c.nodes.delivery !== "none",
+            `is "${c.nodes.delivery}", but registry.mode "kind" configures the kind nodes itself (through the Docker host): set it to "none"`,
+        ],
+        [
+            ["registry", "storage", "kind"],
+            r.storage.kind !== "filesystem",
+            `is "${r.storage.kind}", but registry.mode "kind" keeps the images in kind.dataDir on the Docker host`,
+        ],
+        [["registry", "mirrors"], r.mirrors.length > 0, `are not offered with registry.mode "kind"; remove them`],
+        [
+            ["registry", "allowedNetworks"],
+            r.allowedNetworks.length > 0,
+            `cannot apply to registry.mode "kind": the registry listens on the Docker host's loopback and the kind network only`,
+        ],
+        [
+            ["registry", "maintenance", "garbageCollection", "enabled"],
+            r.maintenance.garbageCollection.enabled,
+            `is true, but scheduled garbage collection is not offered with registry.mode "kind" (recreate kind.dataDir's images/ to start empty)`,
+        ],
+        [
+            ["registry", "maintenance", "backup", "enabled"],
+            r.maintenance.backup.enabled,
+            `is true, but backups are not offered with registry.mode "kind"`,
+        ],
+        [["registry", "ui", "enabled"], r.ui.enabled, `is true, but the web UI is not offered with registry.mode "kind" yet`],
+        [
+            ["mavenRegistry", "host"],
+            mavenServedByRegistry(c),
+            `is the registry's own host, but registry.mode "kind" serves no Maven repository`,
+        ],
+    ];
+}
+
+/** Problems of a stack with registry.mode "kind"; none in another mode. */
+export function kindProblems(c: FlatConfig): ConfigProblem[] {
+    if (c.registry.mode !== "kind") return [];
+    const problems: ConfigProblem[] = [];
+    const add = (path: PropertyKey[], message: string) => problems.push({ key: keyPath(path), message });
+    const cr = c.containerRegistry;
+    if (cr.host !== "localhost") {
+        add(
+            ["containerRegistry", "host"],
+            `is "${cr.host}", but with registry.mode "kind" images are named localhost:<kind.hostPort>/… on the host and in the nodes (KEP-1755): set it to "localhost"`,
+        );
+    }
+    if (cr.port !== c.kind.hostPort) {
+        add(
+            ["containerRegistry", "port"],
+            `is ${cr.port}, but with registry.mode "kind" clients reach the registry on kind.hostPort (${c.kind.hostPort}): set both to the same port`,
+        );
+    }
+    for (const [path, refused, message] of unoffered(c)) if (refused) add(path, message);
+    if (c.kind.ssh && !c.kind.ssh.hostKey && !c.kind.ssh.allowUnpinnedHostKey) {
+        add(
+            ["kind", "ssh", "hostKey"],
+            `is required: pin the host key (ssh-keyscan -t ed25519 ${c.kind.ssh.host}), or set kind.ssh.allowUnpinnedHostKey: true for a throwaway lab`,
+        );
+    }
+    return problems;
+}

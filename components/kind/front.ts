@@ -1,0 +1,69 @@
+/**
+ * The kind placement's front and Distribution config: the same access policy as every placement
+ * (components/accessPolicy), rendered for a Caddy container that serves plain HTTP on the Docker host's
+ * loopback and on the kind network, in front of Distribution on a network only the front shares.
+ *
+ * Everything here is pure: no Pulumi, no I/O.
+ */
+import { renderCaddyfile } from "../accessPolicy/caddyfile";
+import type { AccessPolicy } from "../accessPolicy/policy";
+import { renderRegistryConfig } from "../distribution/registryConfig";
+import { DISTRIBUTION } from "../shared/facts";
+
+/** Where the front container finds its files (the host's `<dataDir>/front`, mounted read-only). */
+export const FRONT_DIR = "/etc/dso-registry";
+
+/** What the front is rendered from. */
+export interface KindFrontSpec {
+    /** The front container's name on the kind network (`kind.containerName`). */
+    readonly registryName: string;
+    /** The port on 127.0.0.1 of the Docker host and on the kind network (`kind.hostPort`). */
+    readonly port: number;
+    /** Distribution's container name on the backend network. */
+    readonly distributionName: string;
+    readonly requiresAuthForPull: boolean;
+    readonly deletesEnabled: boolean;
+    /** Decoy check: the known account names and the decoy hash. */
+    readonly decoy?: { readonly knownUsers: readonly string[]; readonly bcryptHash: string };
+}
+
+/**
+ * The policy: addressed as localhost on the host (the name images carry, KEP-1755) and by its
+ * container name from the nodes; the challenge's realm names localhost, where clients that log in
+ * (docker, skopeo, CI on the host) run. The nodes pull anonymously and never ask for a token.
+ */
+export function kindFrontPolicy(spec: KindFrontSpec): AccessPolicy {
+    return {
+        siteAddress: "localhost",
+        siteAliases: [spec.registryName],
+        port: spec.port,
+        publicAuthority: `localhost:${spec.port}`,
+        tls: { kind: "plain-http" },
+        upstream: `${spec.distributionName}:${DISTRIBUTION.containerPort}`,
+        requiresAuthForPull: spec.requiresAuthForPull,
+        pushUsersFile: `${FRONT_DIR}/users-push`,
+        pullUsersFile: `${FRONT_DIR}/users-pull`,
+        ...(spec.decoy ? { decoy: spec.decoy } : {}),
+        // Only the host's loopback and the kind network reach the front.
+        allowedNetworks: [],
+        deletesEnabled: spec.deletesEnabled,
+        // The container is replaced when its files change; nothing needs Caddy's admin API.
+        admin: "off",
+        // Docker keeps what containers write to stdout (`docker logs`).
+        accessLog: { kind: "stdout" },
+    };
+}
+
+/** The front's Caddyfile. */
+export function renderKindCaddyfile(spec: KindFrontSpec): string {
+    return renderCaddyfile(kindFrontPolicy(spec));
+}
+
+/** Distribution's config.yml: TCP on the backend network (no port published), images in its volume. */
+export function renderKindRegistryConfig(deletesEnabled: boolean): string {
+    return renderRegistryConfig({
+        addr: `:${DISTRIBUTION.containerPort}`,
+        storage: { kind: "filesystem", rootDirectory: DISTRIBUTION.dataDir },
+        deletesEnabled,
+    });
+}

@@ -1,0 +1,128 @@
+/**
+ * The registry for a kind cluster (`registry.mode` "kind", docs/kind.md): Distribution and its Caddy
+ * front as containers on the Docker host that runs the cluster (locally or over SSH), the front
+ * attached to the kind network under its own name, the images in a host directory that outlives the
+ * cluster; each node's containerd configured for the registry's name and for localhost:<port>, now and
+ * by a watcher container whenever a node of the cluster starts; and the KEP-1755 ConfigMap.
+ */
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import { renderUsersFile } from "../accessPolicy/usersFile";
+import { decoyHash } from "../accounts/decoy";
+import type { RegistryAccount } from "../accounts/registryAccounts";
+import { fingerprint } from "../shared/fingerprint";
+import { type HostConnection, HostFile, type HostTarget, hostCommand } from "../shared/hostAccess";
+import { renderKindCaddyfile, renderKindRegistryConfig } from "./front";
+import {
+    containersApplyScript,
+    containersDeleteScript,
+    type KindImages,
+    type KindLayout,
+    kindPaths,
+    localRegistryHostingBody,
+    nodeInsideScript,
+    nodesConfigureScript,
+    nodesUnconfigureScript,
+    nodeWatchScript,
+} from "./scripts";
+
+export interface KindRegistryArgs {
+    /** The Docker host of the kind cluster: local, or over SSH. */
+    readonly connection: HostConnection;
+    /** Names, port and data directory (`dso-registry:kind`). */
+    readonly layout: KindLayout;
+    /** Distribution (`registry.image`), Caddy (`registry.caddyImage`), the watcher (`kind.watcherImage`). */
+    readonly images: KindImages;
+    /** Accounts that may push (and pull). */
+    readonly pushAccounts: readonly RegistryAccount[];
+    /** Pull-only accounts. */
+    readonly pullAccounts: readonly RegistryAccount[];
+    readonly requiresAuthForPull: boolean;
+    /** Let push accounts delete (garbage collection's or the UI's deletes). */
+    readonly deletesEnabled: boolean;
+    /** Publish the KEP-1755 ConfigMap in the cluster Pulumi deploys to. */
+    readonly publishLocalRegistryHosting: boolean;
+}
+
+/** The kind placement: its files, its containers, its nodes, its ConfigMap. */
+export class KindRegistry extends pulumi.ComponentResource {
+    constructor(name: string, args: KindRegistryArgs, opts?: pulumi.ComponentResourceOptions) {
+        const target: HostTarget = { target: args.connection.name };
+        super("dso-registry:kind:KindRegistry", name, target, opts);
+        const { connection, layout } = args;
+        const p = kindPaths(layout);
+        const accounts = [...args.pushAccounts, ...args.pullAccounts];
+        const decoy = decoyHash(`${name}-decoy`, this);
+        const caddyfile = decoy.apply((bcryptHash) =>
+            renderKindCaddyfile({
+                registryName: layout.registryName,
+                port: layout.port,
+                distributionName: p.distributionName,
+                requiresAuthForPull: args.requiresAuthForPull,
+                deletesEnabled: args.deletesEnabled,
+                decoy: { knownUsers: accounts.map((a) => a.username), bcryptHash },
+            }),
+        );
+        const usersFile = (role: "push" | "pull", list: readonly RegistryAccount[]) =>
+            pulumi.secret(
+                pulumi.all(list.map((a) => a.bcryptHash)).apply((hashes) =>
+                    renderUsersFile(
+                        role,
+                        list.map((a, i) => ({ username: a.username, bcryptHash: hashes[i]! })),
+                    ),
+                ),
+            );
+        const registryConfig = renderKindRegistryConfig(args.deletesEnabled);
+        const file = (id: string, path: string, content: pulumi.Input<string>, mode = "0644", secret = false) =>
+            new HostFile(`${name}-${id}`, { connection, path, mode, content, secret, replaceOnPathChange: true }, { parent: this });
+        // Caddy runs as root in its image and reads the users files through a read-only mount.
+        const files = [
+            file("caddyfile", p.caddyfile, caddyfile),
+            file("users-push", p.pushUsers, usersFile("push", args.pushAccounts), "0600", true),
+            file("users-pull", p.pullUsers, usersFile("pull", args.pullAccounts), "0600", true),
+            file("registry-config", p.registryConfig, registryConfig),
+            file("node-script", p.nodeScript, nodeInsideScript(layout)),
+            file("watcher-script", p.watcherScript, nodeWatchScript(layout)),
+        ];
+        // The containers are replaced when a file changes. The digest of the accounts is of their bcrypt
+        // hashes, which reveal nothing, so the script stays readable in previews.
+        const filesDigest = pulumi
+            .all([caddyfile, ...accounts.map((a) => a.bcryptHash)])
+            .apply((parts) => fingerprint(...parts, registryConfig, nodeInsideScript(layout), nodeWatchScript(layout)));
+        const containers = hostCommand(
+            `${name}-containers`,
+            {
+                connection,
+                create: pulumi.unsecret(filesDigest).apply((digest) => containersApplyScript(layout, args.images, digest)),
+                delete: containersDeleteScript(layout),
+                triggers: [layout.dataDir, layout.registryName],
+            },
+            { parent: this, dependsOn: files },
+        );
+        hostCommand(
+            `${name}-nodes`,
+            {
+                connection,
+                create: nodesConfigureScript(layout),
+                delete: nodesUnconfigureScript(layout),
+                triggers: [layout.cluster, layout.registryName, layout.port],
+            },
+            { parent: this, dependsOn: [containers] },
+        );
+        if (args.publishLocalRegistryHosting) {
+            new k8s.core.v1.ConfigMap(
+                `${name}-local-registry-hosting`,
+                {
+                    metadata: {
+                        name: "local-registry-hosting",
+                        namespace: "kube-public",
+                        labels: { "app.kubernetes.io/managed-by": "dso-registry", "app.kubernetes.io/component": "discovery" },
+                    },
+                    data: { "localRegistryHosting.v1": localRegistryHostingBody(layout) },
+                },
+                { parent: this },
+            );
+        }
+        this.registerOutputs({});
+    }
+}

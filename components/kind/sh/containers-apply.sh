@@ -1,0 +1,55 @@
+#!/bin/sh
+# Runs the kind placement's containers on the Docker host, each only when it is missing, stopped, or
+# was made from another spec (container-converge.sh):
+# - Distribution ($DISTRIBUTION_NAME) on a private network of its own ($BACKEND_NETWORK, internal: no
+#   port of it is published and nothing outside that network reaches it), its images in
+#   $DATA_DIR/images;
+# - the front, Caddy ($FRONT_NAME), published on 127.0.0.1:$HOST_PORT, attached to the kind network
+#   under its own name and to the backend network: the only way to Distribution;
+# - the node watcher ($WATCHER_NAME), which configures each node of the cluster when it starts.
+# The kind network is created when the cluster does not exist yet (kind uses an existing one), so the
+# registry runs before, between and after clusters. FILES_DIGEST names what the placed files held.
+: "${DATA_DIR:?}" "${KIND_NETWORK:?}" "${BACKEND_NETWORK:?}" "${HOST_PORT:?}" "${FILES_DIGEST:?}"
+: "${DISTRIBUTION_NAME:?}" "${DISTRIBUTION_IMAGE:?}" "${FRONT_NAME:?}" "${FRONT_IMAGE:?}"
+: "${WATCHER_NAME:?}" "${WATCHER_IMAGE:?}"
+set -eu
+# shellcheck source=../../upkeep/sh/container-converge.sh
+. "$(dirname "$0")/../../upkeep/sh/container-converge.sh"
+
+ensure_network() {
+  if ! docker network inspect "$1" >/dev/null 2>&1; then
+    shift
+    docker network create "$@" >/dev/null
+    echo "created network $*"
+  fi
+}
+
+run_distribution() {
+  run_container "$DISTRIBUTION_NAME" "$1" --network "$BACKEND_NETWORK" \
+    -v "$DATA_DIR/images:/var/lib/registry" \
+    -v "$DATA_DIR/front/config.yml:/etc/docker/registry/config.yml:ro" \
+    "$DISTRIBUTION_IMAGE" /etc/docker/registry/config.yml
+}
+
+# The published port needs a network that is not internal first; the backend network is joined after.
+run_front() {
+  run_container "$FRONT_NAME" "$1" --network "$KIND_NETWORK" -p "127.0.0.1:$HOST_PORT:$HOST_PORT" \
+    -v "$DATA_DIR/front:/etc/dso-registry:ro" \
+    "$FRONT_IMAGE" caddy run --adapter caddyfile --config /etc/dso-registry/Caddyfile
+  docker network connect "$BACKEND_NETWORK" "$FRONT_NAME"
+}
+
+run_watcher() {
+  run_container "$WATCHER_NAME" "$1" --network none \
+    -v /var/run/docker.sock:/var/run/docker.sock \
+    -v "$DATA_DIR/bin:/dso:ro" \
+    --entrypoint /bin/sh "$WATCHER_IMAGE" /dso/node-watch.sh
+}
+
+mkdir -p "$DATA_DIR/images"
+ensure_network "$KIND_NETWORK" "$KIND_NETWORK"
+ensure_network "$BACKEND_NETWORK" --internal "$BACKEND_NETWORK"
+converge_container "$DISTRIBUTION_NAME" "$DISTRIBUTION_IMAGE files:$FILES_DIGEST" distribution run_distribution "$DISTRIBUTION_IMAGE files:$FILES_DIGEST"
+front_spec="$FRONT_IMAGE port:$HOST_PORT files:$FILES_DIGEST"
+converge_container "$FRONT_NAME" "$front_spec" front run_front "$front_spec"
+converge_container "$WATCHER_NAME" "$WATCHER_IMAGE files:$FILES_DIGEST" "node watcher" run_watcher "$WATCHER_IMAGE files:$FILES_DIGEST"

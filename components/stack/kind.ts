@@ -1,0 +1,43 @@
+/** The registry beside a kind cluster (`registry.mode` "kind", docs/kind.md), on the cluster's Docker host. */
+import type { RegistryAccounts } from "../accounts/registryAccounts";
+import type { StackConfig } from "../config";
+import type { Decisions } from "../decisions";
+import { KindRegistry } from "../kind/kindRegistry";
+import { needsSudo } from "../shared/facts";
+import type { HostConnection } from "../shared/hostAccess";
+import { secret } from "./secret";
+
+/** The kind placement; none in another mode. */
+export function defineKindRegistry(cfg: StackConfig, d: Decisions, accounts: RegistryAccounts): KindRegistry | undefined {
+    if (cfg.registry.mode !== "kind") return undefined;
+    const k = cfg.registry.kind;
+    const connection: HostConnection = k.ssh
+        ? {
+              kind: "ssh",
+              name: k.ssh.host,
+              host: k.ssh.host,
+              port: k.ssh.port,
+              user: k.ssh.user,
+              privateKey: secret(cfg, "sshPrivateKey"),
+              hostKey: k.ssh.hostKey,
+              sudo: needsSudo(k.ssh.user, k.ssh.sudo),
+          }
+        : // Locally, Pulumi's user runs docker and owns kind.dataDir (docs/kind.md).
+          { kind: "local", name: "localhost", sudo: false };
+    return new KindRegistry("kind-registry", {
+        connection,
+        layout: {
+            cluster: k.clusterName,
+            network: k.network,
+            registryName: k.containerName,
+            port: k.hostPort,
+            dataDir: k.dataDir,
+        },
+        images: { distribution: cfg.registry.image, front: cfg.registry.caddyImage, watcher: k.watcherImage },
+        pushAccounts: [accounts.push],
+        pullAccounts: accounts.pull ? [accounts.pull] : [],
+        requiresAuthForPull: cfg.containerRegistry.requiresAuthForPull,
+        deletesEnabled: d.apiDeletes,
+        publishLocalRegistryHosting: true,
+    });
+}
