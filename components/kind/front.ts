@@ -28,14 +28,15 @@ export interface KindFrontSpec {
 }
 
 /**
- * The policy: addressed as localhost on the host (the name images carry, KEP-1755) and by its
+ * The policy: addressed as localhost (or 127.0.0.1) on the host (the name images carry, KEP-1755) and by its
  * container name from the nodes; the challenge's realm names localhost, where clients that log in
  * (docker, skopeo, CI on the host) run. The nodes pull anonymously and never ask for a token.
  */
 export function kindFrontPolicy(spec: KindFrontSpec): AccessPolicy {
     return {
         siteAddress: "localhost",
-        siteAliases: [spec.registryName],
+        // 127.0.0.1 too: on the host, clients that write the address instead of localhost.
+        siteAliases: ["127.0.0.1", spec.registryName],
         port: spec.port,
         publicAuthority: `localhost:${spec.port}`,
         tls: { kind: "plain-http" },

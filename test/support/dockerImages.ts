@@ -56,7 +56,7 @@ health:
 `;
 
 /** A root filesystem with busybox-static as /bin/busybox and a link for each of its applets. */
-function busyboxRootfs(root: string): void {
+export function busyboxRootfs(root: string): void {
     mkdirSync(path.join(root, "bin"), { recursive: true });
     for (const d of ["etc", "tmp", "root", "proc", "sys", "dev"]) mkdirSync(path.join(root, d), { recursive: true });
     chmodSync(path.join(root, "tmp"), 0o1777);
@@ -69,7 +69,7 @@ function busyboxRootfs(root: string): void {
 }
 
 /** Copies a dynamically linked program and the libraries `ldd` lists into `root`. */
-function copyWithLibraries(program: string, root: string, target: string): void {
+export function copyWithLibraries(program: string, root: string, target: string): void {
     copyFileSync(program, path.join(root, target));
     chmodSync(path.join(root, target), 0o755);
     const libs = runOk("ldd", [program])
@@ -83,13 +83,13 @@ function copyWithLibraries(program: string, root: string, target: string): void 
 }
 
 /** `docker import` of `root` as `ref` with Dockerfile-style `changes`. */
-function importRootfs(client: DockerClient, root: string, ref: string, changes: readonly string[]): void {
+export function importRootfs(client: DockerClient, root: string, ref: string, changes: readonly string[]): void {
     const tarball = `${root}.tar`;
     runOk("tar", ["--numeric-owner", "--owner=0", "--group=0", "-C", root, "-cf", tarball, "."]);
     client.dockerOk(["import", ...changes.flatMap((c) => ["--change", c]), tarball, ref]);
 }
 
-function imageExists(client: DockerClient, ref: string): boolean {
+export function imageExists(client: DockerClient, ref: string): boolean {
     return client.docker(["image", "inspect", ref]).code === 0;
 }
 

@@ -39,9 +39,17 @@ run_front() {
   docker network connect "$BACKEND_NETWORK" "$FRONT_NAME"
 }
 
+# The Docker socket the scripts use (DOCKER_HOST when it names one), as /var/run/docker.sock inside.
+docker_socket() {
+  case "${DOCKER_HOST:-}" in
+    unix://*) echo "${DOCKER_HOST#unix://}" ;;
+    *) echo /var/run/docker.sock ;;
+  esac
+}
+
 run_watcher() {
   run_container "$WATCHER_NAME" "$1" --network none \
-    -v /var/run/docker.sock:/var/run/docker.sock \
+    -v "$(docker_socket):/var/run/docker.sock" \
     -v "$DATA_DIR/bin:/dso:ro" \
     --entrypoint /bin/sh "$WATCHER_IMAGE" /dso/node-watch.sh
 }

@@ -1,0 +1,255 @@
+/**
+ * kind-like nodes for a test Docker engine, without the kind binary: a container built here
+ * from Debian's containerd, configured as kind configures its nodes (`config_path =
+ * "/etc/containerd/certs.d"` in the CRI plugin's registry section), labelled
+ * `io.x-k8s.kind.cluster=<cluster>`, named `<cluster>-control-plane` / `<cluster>-worker[N]`, on the
+ * Docker network `kind`. Its containerd socket is bind-mounted to a directory of the test, where a CRI
+ * client (`criPullImage`) asks containerd's CRI plugin to pull, as the kubelet does.
+ *
+ * Also the images the kind placement runs, built the same way: Caddy (`caddy:<tag>`, Debian's caddy)
+ * and the node watcher's docker CLI image (Debian's docker CLI with busybox).
+ *
+ * Real kind nodes are privileged containers; this machine refuses the capabilities of one ("unable to
+ * apply caps"), and pulling needs only CAP_SYS_ADMIN for the mounts of unpacking.
+ *
+ * Stand-ins, where a real kind node has systemd: the node's init is a shell loop that starts containerd
+ * again whenever it exits, and `systemctl restart containerd` stops containerd (the loop starts it).
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import * as grpc from "@grpc/grpc-js";
+import type { DockerClient } from "./dockerEngine";
+import { busyboxRootfs, copyWithLibraries, imageExists, importRootfs } from "./dockerImages";
+import { privateDir, removeDir } from "./serverProcess";
+
+/** containerd's config as kind's node images ship it: CRI registry hosts from certs.d. */
+export function kindContainerdConfig(withConfigPath: boolean): string {
+    return [
+        "version = 2",
+        "",
+        '[plugins."io.containerd.grpc.v1.cri"]',
+        '  sandbox_image = "registry.k8s.io/pause:3.9"',
+        '[plugins."io.containerd.grpc.v1.cri".containerd]',
+        // overlayfs on the engine's storage is not available to a nested containerd here.
+        '  snapshotter = "native"',
+        ...(withConfigPath ? ['[plugins."io.containerd.grpc.v1.cri".registry]', '  config_path = "/etc/containerd/certs.d"'] : []),
+        "",
+    ].join("\n");
+}
+
+const NODE_INIT = `#!/bin/sh
+# The node's init: containerd, started again whenever it exits (systemd's Restart=always).
+trap 'exit 0' TERM INT
+while :; do
+  containerd --config /etc/containerd/config.toml >>/var/log/containerd.log 2>&1
+  sleep 0.2
+done
+`;
+
+const SYSTEMCTL = `#!/bin/sh
+# systemctl stand-in: "restart containerd" stops containerd; the node's init starts it again.
+if [ "$1" = restart ] && [ "$2" = containerd ]; then
+  for comm in /proc/[0-9]*/comm; do
+    if [ "$(cat "$comm" 2>/dev/null)" = containerd ]; then
+      pid=\${comm#/proc/}
+      kill "\${pid%/comm}"
+      exit 0
+    fi
+  done
+  echo "systemctl stand-in: containerd is not running" >&2
+  exit 1
+fi
+echo "systemctl stand-in: $* not supported" >&2
+exit 1
+`;
+
+/** The node image: busybox, containerd and ctr, the init loop and the systemctl stand-in. */
+export function kindNodeImage(client: DockerClient, ref = "dso-test/kind-node:containerd"): string {
+    if (imageExists(client, ref)) return ref;
+    const scratch = privateDir("kind-node-image");
+    try {
+        const root = path.join(scratch, "rootfs");
+        busyboxRootfs(root);
+        mkdirSync(path.join(root, "usr/bin"), { recursive: true });
+        mkdirSync(path.join(root, "usr/local/bin"), { recursive: true });
+        for (const p of ["containerd", "ctr"]) copyWithLibraries(`/usr/bin/${p}`, root, `usr/bin/${p}`);
+        for (const d of ["etc/containerd", "var/log", "var/lib/containerd", "run/containerd"])
+            mkdirSync(path.join(root, d), { recursive: true });
+        writeFileSync(path.join(root, "etc/containerd/config.toml"), kindContainerdConfig(true));
+        writeFileSync(path.join(root, "usr/local/bin/node-init"), NODE_INIT, { mode: 0o755 });
+        writeFileSync(path.join(root, "usr/local/bin/systemctl"), SYSTEMCTL, { mode: 0o755 });
+        importRootfs(client, root, ref, [
+            "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            'VOLUME ["/var/lib/containerd"]',
+            'ENTRYPOINT ["/usr/local/bin/node-init"]',
+        ]);
+        return ref;
+    } finally {
+        removeDir(scratch);
+    }
+}
+
+/** `caddy:<tag>` as the official image runs it: caddy on PATH, its data and config dirs. */
+export function caddyImage(client: DockerClient, ref = "caddy:2.8.4"): string {
+    if (imageExists(client, ref)) return ref;
+    const scratch = privateDir("caddy-image");
+    try {
+        const root = path.join(scratch, "rootfs");
+        busyboxRootfs(root);
+        mkdirSync(path.join(root, "usr/bin"), { recursive: true });
+        copyWithLibraries("/usr/bin/caddy", root, "usr/bin/caddy");
+        for (const d of ["data", "config"]) mkdirSync(path.join(root, d));
+        importRootfs(client, root, ref, [
+            "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "ENV XDG_CONFIG_HOME=/config",
+            "ENV XDG_DATA_HOME=/data",
+            'CMD ["caddy", "run", "--config", "/etc/caddy/Caddyfile", "--adapter", "caddyfile"]',
+        ]);
+        return ref;
+    } finally {
+        removeDir(scratch);
+    }
+}
+
+/** `docker:<tag>-cli` as the watcher uses it: a shell and the docker CLI. */
+export function dockerCliImage(client: DockerClient, ref = "docker:27.3-cli"): string {
+    if (imageExists(client, ref)) return ref;
+    const scratch = privateDir("docker-cli-image");
+    try {
+        const root = path.join(scratch, "rootfs");
+        busyboxRootfs(root);
+        mkdirSync(path.join(root, "usr/local/bin"), { recursive: true });
+        copyWithLibraries("/usr/bin/docker", root, "usr/local/bin/docker");
+        importRootfs(client, root, ref, ["ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", 'CMD ["sh"]']);
+        return ref;
+    } finally {
+        removeDir(scratch);
+    }
+}
+
+/** A running kind-like node. */
+export interface KindNode {
+    readonly name: string;
+    /** The node's containerd socket, as this machine reaches it. */
+    readonly socket: string;
+}
+
+/**
+ * Runs node `name` of `cluster` on the network `kind` (created when missing), its containerd socket
+ * in `runDir` (a new directory each time); `configPath` false gives containerd no config_path.
+ */
+export function startKindNode(
+    client: DockerClient,
+    options: { readonly cluster: string; readonly name: string; readonly runDir: string; readonly configPath?: boolean },
+): KindNode {
+    if (client.docker(["network", "inspect", "kind"]).code !== 0) client.dockerOk(["network", "create", "kind"]);
+    mkdirSync(options.runDir, { recursive: true });
+    const args = [
+        "run",
+        "-d",
+        // Unpacking a layer mounts it (even with the native snapshotter): CAP_SYS_ADMIN, and mount(2) allowed.
+        "--cap-add",
+        "SYS_ADMIN",
+        "--security-opt",
+        "seccomp=unconfined",
+        "--security-opt",
+        "apparmor=unconfined",
+        "--name",
+        options.name,
+        "--hostname",
+        options.name,
+        "--network",
+        "kind",
+        "--label",
+        `io.x-k8s.kind.cluster=${options.cluster}`,
+        "--label",
+        "io.x-k8s.kind.role=control-plane",
+        "-v",
+        `${options.runDir}:/run/containerd`,
+        kindNodeImage(client),
+    ];
+    if (options.configPath === false) {
+        // Created, given the config without config_path, then started: the watcher sees its start.
+        const created = client.dockerOk(["create", ...args.slice(2)]);
+        const file = path.join(options.runDir, "config.toml");
+        writeFileSync(file, kindContainerdConfig(false));
+        client.dockerOk(["cp", file, `${created}:/etc/containerd/config.toml`]);
+        client.dockerOk(["start", created]);
+    } else {
+        client.dockerOk(args);
+    }
+    return { name: options.name, socket: path.join(options.runDir, "containerd.sock") };
+}
+
+/** A length-delimited protobuf field (wire type 2). */
+function lenField(field: number, body: Buffer): Buffer {
+    const len: number[] = [];
+    let n = body.length;
+    while (n > 0x7f) {
+        len.push((n & 0x7f) | 0x80);
+        n >>>= 7;
+    }
+    len.push(n);
+    return Buffer.concat([Buffer.from([(field << 3) | 2, ...len]), body]);
+}
+
+/** The first length-delimited field 1 of a protobuf message, as text. */
+function firstString(message: Buffer): string {
+    if (message.length === 0 || message[0] !== 0x0a) return "";
+    let len = 0;
+    let shift = 0;
+    let i = 1;
+    for (;;) {
+        const b = message[i++]!;
+        len |= (b & 0x7f) << shift;
+        if (!(b & 0x80)) break;
+        shift += 7;
+    }
+    return message.subarray(i, i + len).toString("utf8");
+}
+
+/**
+ * CRI `runtime.v1.ImageService/PullImage` (what the kubelet calls) on the containerd at `socket`:
+ * resolves with the image's ref, or rejects with containerd's error. The request is encoded by hand:
+ * `PullImageRequest{image: ImageSpec{image: ref}}`.
+ */
+export function criPullImage(socket: string, ref: string, timeoutMs = 60_000): Promise<string> {
+    const client = new grpc.Client(`unix://${socket}`, grpc.credentials.createInsecure());
+    const request = lenField(1, lenField(1, Buffer.from(ref, "utf8")));
+    return new Promise<string>((resolve, reject) => {
+        client.makeUnaryRequest(
+            "/runtime.v1.ImageService/PullImage",
+            (b: Buffer) => b,
+            (b: Buffer) => b,
+            request,
+            new grpc.Metadata(),
+            { deadline: Date.now() + timeoutMs },
+            (error, response) => {
+                client.close();
+                if (error) reject(error);
+                else resolve(firstString(response!));
+            },
+        );
+    });
+}
+
+/** CRI `ImageService/RemoveImage` of `ref` (so that the next pull fetches it again). */
+export function criRemoveImage(socket: string, ref: string): Promise<void> {
+    const client = new grpc.Client(`unix://${socket}`, grpc.credentials.createInsecure());
+    const request = lenField(1, lenField(1, Buffer.from(ref, "utf8")));
+    return new Promise<void>((resolve, reject) => {
+        client.makeUnaryRequest(
+            "/runtime.v1.ImageService/RemoveImage",
+            (b: Buffer) => b,
+            (b: Buffer) => b,
+            request,
+            new grpc.Metadata(),
+            { deadline: Date.now() + 30_000 },
+            (error) => {
+                client.close();
+                if (error) reject(error);
+                else resolve();
+            },
+        );
+    });
+}
