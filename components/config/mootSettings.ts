@@ -364,11 +364,11 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
         mootWith: (c, at) => unless(!holder(c, at).local, "local true (the node's commands run where Pulumi runs, without SSH)"),
     },
     {
-        keys: ["externalHost.ssh.allowUnpinnedHostKey", "nodes.list[].allowUnpinnedHostKey"],
+        keys: ["externalHost.ssh.allowUnpinnedHostKey", "kind.ssh.allowUnpinnedHostKey", "nodes.list[].allowUnpinnedHostKey"],
         mootWith: (c, at) => unless(holder(c, at).hostKey === undefined, "hostKey set (the pinned key is checked)"),
     },
     {
-        keys: ["externalHost.ssh.sudo", "nodes.list[].sudo"],
+        keys: ["externalHost.ssh.sudo", "kind.ssh.sudo", "nodes.list[].sudo"],
         mootWith: (c, at) => {
             const { user, sudo } = holder(c, at);
             return unless(

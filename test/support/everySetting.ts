@@ -90,6 +90,7 @@ const jenkins = { enabled: true, url: "https://jenkins.example.test" };
 const BASES: Record<string, Raw> = {
     local: committed("local"),
     prod: committed("prod"),
+    kind: committed("kind"),
     existing: {
         containerRegistry: { host: "registry.corp.example.test", pathPrefix: "platform", requiresAuthForPull: true },
         registry: { mode: "existing", tls: { mode: "public" } },
@@ -154,6 +155,7 @@ const BASES: Record<string, Raw> = {
 const PARENT_SAMPLES: Record<string, unknown> = {
     mavenRegistry: { host: "maven.example.test", pathPrefix: "releases" },
     externalHost: { ssh: { host: "10.0.0.6", hostKey: HOST_KEY } },
+    "kind.ssh": { host: "10.0.0.7", hostKey: HOST_KEY },
     "registry.storage.s3": { bucket: "dso-images" },
     "registry.tls.certManagerIssuer": { name: "lab-ca" },
     "nodes.list[]": { name: "node-z", host: "10.0.0.9", hostKey: HOST_KEY },

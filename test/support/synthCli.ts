@@ -14,7 +14,7 @@ export const PROJECT_DIR = path.resolve(__dirname, "../..");
  * (test/setup/committedSynth.ts), and every test that walks the committed stacks takes them from here.
  * A new stack file is one more name here (test/unit/synth.test.ts checks the list against the files).
  */
-export const COMMITTED_STACKS = ["local", "prod", "existing"] as const;
+export const COMMITTED_STACKS = ["local", "prod", "existing", "kind"] as const;
 export type CommittedStack = (typeof COMMITTED_STACKS)[number];
 
 /** One finished synth run. */

@@ -239,7 +239,7 @@ describe("parseConfig: bad config names the key, says what is wrong and what is 
             name: "unknown mode",
             raw: () => set(base(), "registry.mode", "cloud"),
             key: "dso-registry:registry.mode",
-            says: /is "cloud"; allowed: "in-cluster", "external-host", "existing"/,
+            says: /is "cloud"; allowed: "in-cluster", "external-host", "kind", "existing"/,
         },
         {
             name: "acme in the cluster",

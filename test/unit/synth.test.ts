@@ -39,6 +39,14 @@ const expectedHostFiles: Partial<Record<CommittedStack, string[]>> = {
         "hosts/k3s-agent-1/etc/rancher/k3s/registries.yaml",
         "hosts/k3s-agent-2/etc/rancher/k3s/registries.yaml",
     ],
+    kind: [
+        "hosts/localhost/var/lib/dso-registry-kind/front/Caddyfile",
+        "hosts/localhost/var/lib/dso-registry-kind/front/users-push",
+        "hosts/localhost/var/lib/dso-registry-kind/front/users-pull",
+        "hosts/localhost/var/lib/dso-registry-kind/front/config.yml",
+        "hosts/localhost/var/lib/dso-registry-kind/bin/node-inside.sh",
+        "hosts/localhost/var/lib/dso-registry-kind/bin/node-watch.sh",
+    ],
 };
 
 it("synthesizes every stack file of the project (a new Pulumi.<stack>.yaml is one more name in COMMITTED_STACKS)", () => {
