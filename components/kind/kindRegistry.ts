@@ -11,7 +11,7 @@ import { renderUsersFile } from "../accessPolicy/usersFile";
 import { decoyHash } from "../accounts/decoy";
 import type { RegistryAccount } from "../accounts/registryAccounts";
 import { fingerprint } from "../shared/fingerprint";
-import { type HostConnection, HostFile, type HostTarget, hostCommand } from "../shared/hostAccess";
+import { type HostConnection, HostFile, type HostTarget, hostCommand, privileged } from "../shared/hostAccess";
 import { renderKindCaddyfile, renderKindRegistryConfig } from "./front";
 import {
     containersApplyScript,
@@ -89,12 +89,13 @@ export class KindRegistry extends pulumi.ComponentResource {
         const filesDigest = pulumi
             .all([caddyfile, ...accounts.map((a) => a.bcryptHash)])
             .apply((parts) => fingerprint(...parts, registryConfig, nodeInsideScript(layout), nodeWatchScript(layout)));
+        const root = (script: string) => privileged(script, connection.sudo);
         const containers = hostCommand(
             `${name}-containers`,
             {
                 connection,
-                create: pulumi.unsecret(filesDigest).apply((digest) => containersApplyScript(layout, args.images, digest)),
-                delete: containersDeleteScript(layout),
+                create: pulumi.unsecret(filesDigest).apply((digest) => root(containersApplyScript(layout, args.images, digest))),
+                delete: root(containersDeleteScript(layout)),
                 triggers: [layout.dataDir, layout.registryName],
             },
             { parent: this, dependsOn: files },
@@ -103,8 +104,8 @@ export class KindRegistry extends pulumi.ComponentResource {
             `${name}-nodes`,
             {
                 connection,
-                create: nodesConfigureScript(layout),
-                delete: nodesUnconfigureScript(layout),
+                create: root(nodesConfigureScript(layout)),
+                delete: root(nodesUnconfigureScript(layout)),
                 triggers: [layout.cluster, layout.registryName, layout.port],
             },
             { parent: this, dependsOn: [containers] },

@@ -1,0 +1,189 @@
+/**
+ * The kind placement's pure parts: its config rules, the front it renders, the KEP-1755 document,
+ * and the script run inside each node, run here with /bin/sh on a private directory (config_path present, missing, in a section without it, containerd 2.x, or naming
+ * other directories). The containers and nodes themselves: test/integration/kindPlacement.test.ts.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ConfigError, parseConfig } from "../../components/config";
+import { kindFrontPolicy, renderKindCaddyfile, renderKindRegistryConfig } from "../../components/kind/front";
+import { type KindLayout, localRegistryHostingBody } from "../../components/kind/scripts";
+import { renderShellScript } from "../../components/shared/shellScript";
+import { makeDecoyHash } from "../support/realRegistry";
+import { privateDir, removeDir, run } from "../support/serverProcess";
+
+const kindStack = (): Record<string, any> => ({
+    containerRegistry: { host: "localhost", port: 5002, pathPrefix: "dev" },
+    registry: { mode: "kind" },
+});
+
+function problemsOf(raw: Record<string, unknown>): string[] {
+    try {
+        parseConfig(raw, { sshPrivateKey: "secret" });
+    } catch (error) {
+        if (error instanceof ConfigError) return error.problems.map((p) => `${p.key}: ${p.message}`);
+        throw error;
+    }
+    return [];
+}
+
+describe("registry.mode kind: the config", () => {
+    it("accepts the smallest stack, with the defaults of dso-registry:kind", () => {
+        const { config } = parseConfig(kindStack());
+        expect(config.registry.mode).toBe("kind");
+        if (config.registry.mode !== "kind") return;
+        expect(config.registry.kind).toMatchObject({
+            clusterName: "kind",
+            network: "kind",
+            containerName: "kind-registry",
+            hostPort: 5002,
+            dataDir: "/var/lib/dso-registry-kind",
+        });
+    });
+
+    it.each([
+        [
+            "containerRegistry.host",
+            { containerRegistry: { host: "registry.example.test", port: 5002, pathPrefix: "dev" } },
+            /set it to "localhost"/,
+        ],
+        ["containerRegistry.port", { containerRegistry: { host: "localhost", port: 5003, pathPrefix: "dev" } }, /kind.hostPort \(5002\)/],
+        ["registry.tls.mode", { registry: { mode: "kind", tls: { mode: "provided" } } }, /plain HTTP/],
+        ["nodes.delivery", { nodes: { delivery: "daemonset" } }, /configures the kind nodes itself/],
+        ["registry.storage.kind", { registry: { mode: "kind", storage: { kind: "s3", s3: { bucket: "images" } } } }, /kind.dataDir/],
+        ["registry.ui.enabled", { registry: { mode: "kind", ui: { enabled: true } } }, /not offered/],
+        ["kind.ssh.hostKey", { kind: { ssh: { host: "devbox" } } }, /pin the host key/],
+    ])("refuses %s", (key, change, says) => {
+        const problems = problemsOf({ ...kindStack(), ...change });
+        expect(problems.find((p) => p.startsWith(`dso-registry:${key}:`))).toMatch(says);
+    });
+
+    it("needs the SSH key only for a remote Docker host", () => {
+        expect(parseConfig(kindStack()).requiredSecrets).not.toContain("sshPrivateKey");
+        const remote = { ...kindStack(), kind: { ssh: { host: "devbox", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample" } } };
+        expect(parseConfig(remote, { sshPrivateKey: "secret" }).requiredSecrets).toContain("sshPrivateKey");
+    });
+});
+
+describe("the kind front", () => {
+    const spec = {
+        registryName: "kind-registry",
+        port: 5002,
+        distributionName: "kind-registry-distribution",
+        requiresAuthForPull: false,
+        deletesEnabled: false,
+        decoy: { knownUsers: ["ci-push"], bcryptHash: makeDecoyHash() },
+    };
+
+    it("answers to localhost, 127.0.0.1 and its name on the kind network, in plain HTTP, in front of Distribution", () => {
+        const caddyfile = renderKindCaddyfile(spec);
+        expect(caddyfile).toContain("http://localhost:5002, http://127.0.0.1:5002, http://kind-registry:5002 {");
+        expect(caddyfile).toContain("reverse_proxy kind-registry-distribution:5000");
+        // The realm names localhost, where the clients that log in run. The real Caddy runs this front in
+        // test/integration/kindPlacement.test.ts.
+        expect(kindFrontPolicy(spec).publicAuthority).toBe("localhost:5002");
+    });
+
+    it("gives Distribution TCP on its own network and the image's storage root", () => {
+        const config = renderKindRegistryConfig(false);
+        expect(config).toContain('addr: ":5000"');
+        expect(config).toContain('rootdirectory: "/var/lib/registry"');
+    });
+
+    it("publishes KEP-1755's localRegistryHosting.v1 with localhost on the host and the name in the cluster", () => {
+        const layout: KindLayout = { cluster: "kind", network: "kind", registryName: "kind-registry", port: 5002, dataDir: "/d" };
+        expect(localRegistryHostingBody(layout)).toBe(
+            [
+                'host: "localhost:5002"',
+                'hostFromContainerRuntime: "kind-registry:5002"',
+                'hostFromClusterNetwork: "kind-registry:5002"',
+                'help: "https://kind.sigs.k8s.io/docs/user/local-registry/"',
+                "",
+            ].join("\n"),
+        );
+    });
+});
+
+describe("the script run inside each node", () => {
+    let dir: string;
+    let bin: string;
+    beforeAll(() => {
+        dir = privateDir("kind-node-script");
+        bin = path.join(dir, "bin");
+        mkdirSync(bin);
+        // systemctl stand-in: records the restart.
+        writeFileSync(path.join(bin, "systemctl"), `#!/bin/sh\necho "$*" >> "${dir}/restarts"\n`, { mode: 0o755 });
+    });
+    afterAll(() => removeDir(dir));
+
+    /** Runs the node script on a config (undefined: no file); returns its output and the config after. */
+    function nodeRun(name: string, config: string | undefined) {
+        const root = path.join(dir, name);
+        mkdirSync(root);
+        const configFile = path.join(root, "config.toml");
+        if (config !== undefined) writeFileSync(configFile, config);
+        const script = renderShellScript(path.join(__dirname, "../../components/kind/sh/node-inside.sh"), {
+            PORT: 5002,
+            REGISTRY_NAME: "kind-registry",
+            CERTS_DIR: path.join(root, "certs.d"),
+            CONFIG_FILE: configFile,
+        });
+        const env = { ...process.env, PATH: `${bin}:${process.env.PATH}` };
+        const first = run("/bin/sh", ["-c", script], { env });
+        const second = run("/bin/sh", ["-c", script], { env });
+        const read = (f: string) => readFileSync(path.join(root, f), "utf8");
+        return { first, second, root, read, certs: path.join(root, "certs.d") };
+    }
+
+    const restarts = () => {
+        try {
+            return readFileSync(path.join(dir, "restarts"), "utf8").split("\n").filter(Boolean).length;
+        } catch {
+            return 0;
+        }
+    };
+
+    it("writes hosts.toml under both names, and leaves a config that has config_path alone", () => {
+        const before = restarts();
+        const again = nodeRun(
+            "kind-027",
+            `version = 2\n[plugins."io.containerd.grpc.v1.cri".registry]\n  config_path = "${path.join(dir, "kind-027", "certs.d")}"\n`,
+        );
+        expect(again.first.code, again.first.stderr).toBe(0);
+        expect(again.first.stdout).toContain("config_path ok");
+        for (const name of ["localhost:5002", "kind-registry:5002"]) {
+            expect(again.read(`certs.d/${name}/hosts.toml`)).toBe(
+                'server = "http://kind-registry:5002"\n\n[host."http://kind-registry:5002"]\n  capabilities = ["pull", "resolve"]\n',
+            );
+        }
+        expect(again.second.stdout).not.toContain("wrote");
+        expect(restarts()).toBe(before);
+    });
+
+    it("adds config_path where the config has none, restarts containerd once, and not on the next run", () => {
+        const before = restarts();
+        const r = nodeRun("kind-old", 'version = 2\n[plugins."io.containerd.grpc.v1.cri".containerd]\n  snapshotter = "overlayfs"\n');
+        expect(r.first.code, r.first.stderr).toBe(0);
+        expect(r.read("config.toml")).toContain(`[plugins."io.containerd.grpc.v1.cri".registry]\n  config_path = "${r.certs}"\n`);
+        expect(r.second.stdout).toContain("config_path ok");
+        expect(restarts()).toBe(before + 1);
+    });
+
+    it("puts the key under an existing registry section, and uses containerd 2.x's section for a version 3 config", () => {
+        const section = nodeRun("kind-section", 'version = 2\n[plugins."io.containerd.grpc.v1.cri".registry]\n[other]\n');
+        expect(section.read("config.toml")).toBe(
+            `version = 2\n[plugins."io.containerd.grpc.v1.cri".registry]\n  config_path = "${section.certs}"\n[other]\n`,
+        );
+        const v3 = nodeRun("kind-v3", "version = 3\n");
+        expect(v3.read("config.toml")).toContain(`[plugins."io.containerd.cri.v1.images".registry]\n  config_path = "${v3.certs}"`);
+    });
+
+    it("refuses a config_path that names other directories, changing nothing", () => {
+        const config = 'version = 2\n[plugins."io.containerd.grpc.v1.cri".registry]\n  config_path = "/elsewhere"\n';
+        const r = nodeRun("kind-other", config);
+        expect(r.first.code).toBe(1);
+        expect(r.first.stderr).toContain("containerdConfigPatches");
+        expect(r.read("config.toml")).toBe(config);
+    });
+});
