@@ -49,8 +49,11 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
     },
     { keys: ["registry.caddyImage"], mootWith: (c) => unless(c.registry.mode === "in-cluster" || c.registry.mode === "kind", mode(c)) },
     { keys: ["kind"], mootWith: (c) => unless(c.registry.mode === "kind", mode(c)) },
-    // The kind placement serves plain HTTP and runs no upkeep or metrics of its own (docs/kind.md).
-    { keys: ["registry.tls", "registry.monitoring"], mootWith: (c) => (c.registry.mode === "kind" ? mode(c) : undefined) },
+    // The kind placement serves plain HTTP on loopback and the kind network, with no metrics or login limit of its own (docs/kind.md).
+    {
+        keys: ["registry.tls", "registry.monitoring", "registry.loginLimit"],
+        mootWith: (c) => (c.registry.mode === "kind" ? mode(c) : undefined),
+    },
     {
         keys: ["inCluster.clusterDns.kubectlContext"],
         mootWith: (c) =>
