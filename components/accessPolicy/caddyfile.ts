@@ -266,7 +266,8 @@ export function publicAuthority(policy: AccessPolicy): string {
 function unauthorizedAnswer(policy: AccessPolicy): string[] {
     const scheme = policy.tls.kind === "plain-http" ? "{dso_client_scheme}" : "https";
     const authority = publicAuthority(policy);
-    const realm = `Bearer realm="${scheme}://${authority}${TOKEN_PATH}",service="${REALM}"`;
+    const realmAuthority = policy.realmAuthorities ? "{dso_realm_authority}" : authority;
+    const realm = `Bearer realm="${scheme}://${realmAuthority}${TOKEN_PATH}",service="${REALM}"`;
     const message = `authentication required: no valid credentials came with this request; log in with an account of this registry (docker login ${authority}), and push with a push account`;
     const repository = (name: string, methods: string) => [
         `\t\t@${name} {`,
@@ -568,6 +569,15 @@ export function renderCaddyfile(policy: AccessPolicy): string {
             : []),
         ...(policy.tls.kind === "plain-http"
             ? ["\tmap {http.request.header.X-Forwarded-Proto} {dso_client_scheme} {", "\t\thttps https", "\t\tdefault http", "\t}"]
+            : []),
+        // Every output is a configured authority; the Host header only chooses among them.
+        ...(policy.realmAuthorities
+            ? [
+                  "\tmap {http.request.host} {dso_realm_authority} {",
+                  ...Object.entries(policy.realmAuthorities).map(([host, authority]) => `\t\t${host} ${authority}`),
+                  `\t\tdefault ${publicAuthority(policy)}`,
+                  "\t}",
+              ]
             : []),
         "",
         // `route` keeps the order below exactly as written.

@@ -59,6 +59,12 @@ export interface AccessPolicy {
      * site address, with the port unless it is 443.
      */
     readonly publicAuthority?: string;
+    /**
+     * Site names whose requests get the realm on another configured authority, by host name: the kind
+     * placement's UI host, whose browser can only ask its own origin for a token. The realm still comes
+     * from configuration: a Host header names which configured authority, never the authority itself.
+     */
+    readonly realmAuthorities?: Readonly<Record<string, string>>;
     readonly tls: CaddyTls;
     /** Distribution's address as Caddy reaches it, e.g. "unix//run/dso-registry/registry.sock" or "127.0.0.1:5001". */
     readonly upstream: string;

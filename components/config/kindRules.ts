@@ -41,7 +41,6 @@ function unoffered(c: FlatConfig): [PropertyKey[], boolean, string][] {
             r.maintenance.backup.enabled,
             `is true, but backups are not offered with registry.mode "kind"`,
         ],
-        [["registry", "ui", "enabled"], r.ui.enabled, `is true, but the web UI is not offered with registry.mode "kind" yet`],
         [
             ["mavenRegistry", "host"],
             mavenServedByRegistry(c),

@@ -195,7 +195,7 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
         keys: ["registry.monitoring.prometheusOperator"],
         mootWith: (c) => unless(c.registry.mode === "in-cluster", mode(c)),
     },
-    { keys: ["registry.ui.image"], mootWith: (c) => unless(c.registry.ui.enabled, "registry.ui.enabled false") },
+    { keys: ["registry.ui.image", "kind.ui"], mootWith: (c) => unless(c.registry.ui.enabled, "registry.ui.enabled false") },
     {
         // Deletes are allowed when the UI's delete button or garbage collection needs them (decisions.ts).
         keys: ["registry.ui.deleteEnabled"],

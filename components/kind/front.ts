@@ -23,6 +23,8 @@ export interface KindFrontSpec {
     readonly distributionName: string;
     readonly requiresAuthForPull: boolean;
     readonly deletesEnabled: boolean;
+    /** The web UI's host (`kind.ui.host`) when the UI is on: its `/v2/` requests arrive with that Host. */
+    readonly uiHost?: string;
     /** Decoy check: the known account names and the decoy hash. */
     readonly decoy?: { readonly knownUsers: readonly string[]; readonly bcryptHash: string };
 }
@@ -36,9 +38,13 @@ export function kindFrontPolicy(spec: KindFrontSpec): AccessPolicy {
     return {
         siteAddress: "localhost",
         // 127.0.0.1 too: on the host, clients that write the address instead of localhost.
-        siteAliases: ["127.0.0.1", spec.registryName],
+        // The UI's host: the cluster's ingress controller forwards its /v2/ requests with that Host.
+        siteAliases: ["127.0.0.1", spec.registryName, ...(spec.uiHost ? [spec.uiHost] : [])],
         port: spec.port,
         publicAuthority: `localhost:${spec.port}`,
+        // A browser on the UI's host asks its own origin for a token (the Ingress's port 80): the realm
+        // for that host is that host, still from configuration (docs/kind.md#the-web-ui).
+        ...(spec.uiHost ? { realmAuthorities: { [spec.uiHost]: spec.uiHost } } : {}),
         tls: { kind: "plain-http" },
         upstream: `${spec.distributionName}:${DISTRIBUTION.containerPort}`,
         requiresAuthForPull: spec.requiresAuthForPull,

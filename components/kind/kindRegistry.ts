@@ -25,6 +25,7 @@ import {
     nodesUnconfigureScript,
     nodeWatchScript,
 } from "./scripts";
+import { type KindUiSpec, renderKindUiObjects } from "./ui";
 
 export interface KindRegistryArgs {
     /** The Docker host of the kind cluster: local, or over SSH. */
@@ -42,7 +43,17 @@ export interface KindRegistryArgs {
     readonly deletesEnabled: boolean;
     /** Publish the KEP-1755 ConfigMap in the cluster Pulumi deploys to. */
     readonly publishLocalRegistryHosting: boolean;
+    /** The web UI in the cluster (registry.ui.enabled); none when unset. */
+    readonly ui?: Omit<KindUiSpec, "registryName" | "port">;
 }
+
+/** The Pulumi resource type of each kind of object the kind UI renders. */
+const UI_KINDS: Record<string, new (name: string, args: never, opts?: pulumi.CustomResourceOptions) => pulumi.CustomResource> = {
+    Namespace: k8s.core.v1.Namespace,
+    Deployment: k8s.apps.v1.Deployment,
+    Service: k8s.core.v1.Service,
+    Ingress: k8s.networking.v1.Ingress,
+};
 
 /** The kind placement: its files, its containers, its nodes, its ConfigMap. */
 export class KindRegistry extends pulumi.ComponentResource {
@@ -60,6 +71,7 @@ export class KindRegistry extends pulumi.ComponentResource {
                 distributionName: p.distributionName,
                 requiresAuthForPull: args.requiresAuthForPull,
                 deletesEnabled: args.deletesEnabled,
+                ...(args.ui ? { uiHost: args.ui.host } : {}),
                 decoy: { knownUsers: accounts.map((a) => a.username), bcryptHash },
             }),
         );
@@ -123,6 +135,20 @@ export class KindRegistry extends pulumi.ComponentResource {
                 },
                 { parent: this },
             );
+        }
+        if (args.ui) {
+            // The namespace first; the rest is independent of the registry's containers.
+            let namespace: pulumi.CustomResource | undefined;
+            for (const object of renderKindUiObjects({ ...args.ui, registryName: layout.registryName, port: layout.port })) {
+                const { apiVersion: _apiVersion, kind, ...body } = object;
+                const ctor = UI_KINDS[kind];
+                if (!ctor) throw new Error(`KindRegistry ${name}: no resource type for ${kind}`);
+                const resource = new ctor(`${name}-ui-${kind.toLowerCase()}-${object.metadata.name}`, body as never, {
+                    parent: this,
+                    ...(namespace ? { dependsOn: [namespace] } : {}),
+                });
+                if (kind === "Namespace") namespace = resource;
+            }
         }
         this.registerOutputs({});
     }

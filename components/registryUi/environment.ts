@@ -25,6 +25,8 @@ export interface UiEnvironmentOptions {
     readonly deleteEnabled: boolean;
     /** Where the UI's nginx listens inside its container; the image's default (80) when unset. */
     readonly listenPort?: number;
+    /** How the browser reaches the registry's origin: https unless a placement serves plain HTTP (kind). */
+    readonly scheme?: "https" | "http";
 }
 
 /** The UI container's environment, as name and value pairs in a fixed order. */
@@ -32,7 +34,7 @@ export function uiEnvironment(options: UiEnvironmentOptions): { name: string; va
     return [
         ...(options.listenPort === undefined ? [] : [{ name: "NGINX_LISTEN_PORT", value: String(options.listenPort) }]),
         // Served under UI_PATH, the UI would otherwise call <origin>/registry/v2/…: the API is at the origin's /v2/.
-        { name: "REGISTRY_URL", value: `https://${options.registryHost}` },
+        { name: "REGISTRY_URL", value: `${options.scheme ?? "https"}://${options.registryHost}` },
         { name: "SINGLE_REGISTRY", value: "true" },
         { name: "REGISTRY_TITLE", value: options.registryHost },
         { name: "DELETE_IMAGES", value: String(options.deleteEnabled) },

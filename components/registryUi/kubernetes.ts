@@ -41,8 +41,8 @@ export interface UiObjectsArgs {
     /** The Ingress's class, and its controller when known (nginx when unknown, like the registry's Ingress). */
     readonly ingressClass?: string;
     readonly ingressController?: IngressController;
-    /** The TLS Secret of the registry's host (the registry's Ingress obtains or holds it). */
-    readonly tlsSecret: string;
+    /** The TLS Secret of the registry's host (the registry's Ingress obtains or holds it); none where the origin is plain HTTP (kind). */
+    readonly tlsSecret?: string;
     /** Annotations the registry's Ingress carries that the UI's must carry too (the allowlist, the await setting). */
     readonly sharedAnnotations: Record<string, string>;
     /** Traefik Middlewares of the registry's Ingress (`<ns>-<name>@kubernetescrd`), kept ahead of the prefix strip. */
@@ -84,6 +84,7 @@ export function renderUiDeployment(args: UiObjectsArgs): K8sObject {
                                 registryHost: args.host,
                                 deleteEnabled: args.deleteEnabled,
                                 listenPort: UI_WORKLOAD.port,
+                                scheme: args.tlsSecret ? "https" : "http",
                             }),
                             ports: [{ name: "http", containerPort: UI_WORKLOAD.port, protocol: "TCP" }],
                             resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { cpu: "500m", memory: "128Mi" } },
@@ -168,7 +169,7 @@ export function renderUiIngress(args: UiObjectsArgs): K8sObject {
         metadata: meta(UI_WORKLOAD.name, args, annotations),
         spec: {
             ...(args.ingressClass ? { ingressClassName: args.ingressClass } : {}),
-            tls: [{ hosts: [args.host], secretName: args.tlsSecret }],
+            ...(args.tlsSecret ? { tls: [{ hosts: [args.host], secretName: args.tlsSecret }] } : {}),
             rules: [
                 {
                     host: args.host,

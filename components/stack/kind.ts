@@ -39,5 +39,16 @@ export function defineKindRegistry(cfg: StackConfig, d: Decisions, accounts: Reg
         requiresAuthForPull: cfg.containerRegistry.requiresAuthForPull,
         deletesEnabled: d.apiDeletes,
         publishLocalRegistryHosting: true,
+        ...(cfg.registry.ui.enabled
+            ? {
+                  ui: {
+                      namespace: k.ui.namespace,
+                      host: k.ui.host,
+                      ingressClass: k.ui.ingressClass,
+                      image: cfg.registry.ui.image,
+                      deleteEnabled: d.uiDeletes,
+                  },
+              }
+            : {}),
     });
 }

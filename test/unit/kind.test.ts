@@ -52,7 +52,6 @@ describe("registry.mode kind: the config", () => {
         ["registry.tls.mode", { registry: { mode: "kind", tls: { mode: "provided" } } }, /plain HTTP/],
         ["nodes.delivery", { nodes: { delivery: "daemonset" } }, /configures the kind nodes itself/],
         ["registry.storage.kind", { registry: { mode: "kind", storage: { kind: "s3", s3: { bucket: "images" } } } }, /kind.dataDir/],
-        ["registry.ui.enabled", { registry: { mode: "kind", ui: { enabled: true } } }, /not offered/],
         ["kind.ssh.hostKey", { kind: { ssh: { host: "devbox" } } }, /pin the host key/],
     ])("refuses %s", (key, change, says) => {
         const problems = problemsOf({ ...kindStack(), ...change });

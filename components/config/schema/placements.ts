@@ -111,6 +111,22 @@ export const kind = z.strictObject({
         .describe(
             "Directory on the Docker host: the images (images/) and the front's files (front/). It outlives the cluster and the containers; `pulumi destroy` keeps the images (docs/kind.md).",
         ),
+    ui: z
+        .strictObject({
+            host: hostName
+                .default("registry.localhost")
+                .describe(
+                    "Host name of the web UI (registry.ui.enabled) on the cluster's ingress controller: http://<host>/registry/ is the UI and http://<host>/v2/ the registry's API, one origin. Browsers resolve *.localhost to the loopback.",
+                ),
+            namespace: k8sName.default("dso-registry-ui").describe("Namespace of the web UI's Deployment, Services and Ingresses."),
+            ingressClass: k8sName
+                .default("nginx")
+                .describe(
+                    "IngressClass of the web UI's Ingresses: ingress-nginx, which the operator installs in the kind cluster (docs/kind.md).",
+                ),
+        })
+        .prefault({})
+        .describe("The web UI in the kind cluster (registry.ui.enabled), beside the registry's containers on the Docker host."),
     watcherImage: imageRef
         .default("docker:27.3-cli")
         .describe(

@@ -1,0 +1,176 @@
+/**
+ * The web UI with registry.mode "kind": the config accepts it, the objects it renders in the cluster
+ * (the UI's own Deployment and Service, one host serving /registry/ from the UI and /v2/ from the
+ * front on the Docker host through an ExternalName Service), and the front accepting that host while
+ * its realm on that host being that host, from configuration (real Caddy: test/integration/kindUi.front.test.ts).
+ */
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import * as YAML from "yaml";
+import { ConfigError, parseConfig } from "../../components/config";
+import { kindFrontPolicy, renderKindCaddyfile } from "../../components/kind/front";
+import { type KindUiSpec, renderKindUiObjects } from "../../components/kind/ui";
+import type { K8sObject } from "../../components/shared/k8sObject";
+import { podTemplates, restrictedPodProblems, schemaProblems } from "../support/k8sValidate";
+import { PROJECT_DIR, readTree, type SynthRun, synthCli } from "../support/synthCli";
+
+const kindStack = (): Record<string, any> => ({
+    containerRegistry: { host: "localhost", port: 5002, pathPrefix: "dev" },
+    registry: { mode: "kind", ui: { enabled: true } },
+});
+
+const spec: KindUiSpec = {
+    namespace: "dso-registry-ui",
+    host: "registry.localhost",
+    ingressClass: "nginx",
+    image: "joxit/docker-registry-ui:2.5.7",
+    deleteEnabled: true,
+    registryName: "kind-registry",
+    port: 5002,
+};
+
+const find = (objects: K8sObject[], kind: string, name: string): Record<string, any> => {
+    const object = objects.find((o) => o.kind === kind && o.metadata.name === name);
+    if (!object) throw new Error(`no ${kind} ${name}`);
+    return object as Record<string, any>;
+};
+
+describe("registry.mode kind with registry.ui.enabled", () => {
+    it("is accepted, with the defaults of kind.ui", () => {
+        let problems: string[] = [];
+        try {
+            const { config } = parseConfig(kindStack());
+            if (config.registry.mode !== "kind") throw new Error("not kind");
+            expect(config.registry.kind.ui).toEqual({ host: "registry.localhost", namespace: "dso-registry-ui", ingressClass: "nginx" });
+        } catch (error) {
+            if (!(error instanceof ConfigError)) throw error;
+            problems = error.problems.map((p) => `${p.key}: ${p.message}`);
+        }
+        expect(problems).toEqual([]);
+    });
+
+    it("renders objects the API schemas accept, the UI's pod at the restricted level", async () => {
+        const objects = renderKindUiObjects(spec);
+        expect(objects.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual([
+            "Namespace/dso-registry-ui",
+            "Deployment/registry-ui",
+            "Service/registry-ui",
+            "Ingress/registry-ui",
+            "Service/registry-api",
+            "Ingress/registry-api",
+        ]);
+        for (const object of objects) expect(await schemaProblems(object as Record<string, unknown>)).toEqual([]);
+        for (const pod of podTemplates(objects)) expect(restrictedPodProblems(pod)).toEqual([]);
+        for (const object of objects.slice(1)) expect(object.metadata.namespace).toBe("dso-registry-ui");
+    });
+
+    it("gives the UI the browser's origin over plain HTTP, independent of the registry's containers", () => {
+        const deployment = find(renderKindUiObjects(spec), "Deployment", "registry-ui");
+        const container = deployment.spec.template.spec.containers[0];
+        expect(deployment.spec.template.spec.containers).toHaveLength(1);
+        expect(container.image).toBe("joxit/docker-registry-ui:2.5.7");
+        const env = Object.fromEntries(container.env.map((e: { name: string; value: string }) => [e.name, e.value]));
+        expect(env).toMatchObject({
+            REGISTRY_URL: "http://registry.localhost",
+            SINGLE_REGISTRY: "true",
+            DELETE_IMAGES: "true",
+            CATALOG_ELEMENTS_LIMIT: "1000",
+        });
+    });
+
+    it("serves /registry/ from the UI with the prefix cut, and /v2/ from the front, on one host without TLS", () => {
+        const objects = renderKindUiObjects(spec);
+        const ui = find(objects, "Ingress", "registry-ui");
+        const api = find(objects, "Ingress", "registry-api");
+        for (const ingress of [ui, api]) {
+            expect(ingress.spec.ingressClassName).toBe("nginx");
+            expect(ingress.spec.tls).toBeUndefined();
+            expect(ingress.spec.rules.map((r: { host: string }) => r.host)).toEqual(["registry.localhost"]);
+        }
+        expect(ui.spec.rules[0].http.paths).toEqual([
+            {
+                path: "/registry(/|$)(.*)",
+                pathType: "ImplementationSpecific",
+                backend: { service: { name: "registry-ui", port: { name: "http" } } },
+            },
+        ]);
+        expect(ui.metadata.annotations["nginx.ingress.kubernetes.io/rewrite-target"]).toBe("/$2");
+        expect(api.spec.rules[0].http.paths).toEqual([
+            { path: "/v2/", pathType: "Prefix", backend: { service: { name: "registry-api", port: { number: 5002 } } } },
+        ]);
+        // The API's Ingress rewrites nothing: the rewrite of the UI's would apply to every path of its Ingress.
+        expect(api.metadata.annotations["nginx.ingress.kubernetes.io/rewrite-target"]).toBeUndefined();
+        expect(api.metadata.annotations["nginx.ingress.kubernetes.io/proxy-body-size"]).toBe("0");
+    });
+
+    it("reaches the front through an ExternalName Service naming its container on the kind network", () => {
+        const service = find(renderKindUiObjects({ ...spec, registryName: "my-registry", port: 5010 }), "Service", "registry-api");
+        expect(service.spec).toEqual({
+            type: "ExternalName",
+            externalName: "my-registry",
+            ports: [{ name: "http", port: 5010, targetPort: 5010, protocol: "TCP" }],
+        });
+    });
+
+    it("makes the front accept the UI's host, with a realm per configured host, never the Host header itself", () => {
+        const front = {
+            registryName: "kind-registry",
+            port: 5002,
+            distributionName: "d",
+            requiresAuthForPull: false,
+            deletesEnabled: true,
+        };
+        expect(kindFrontPolicy(front).siteAliases).toEqual(["127.0.0.1", "kind-registry"]);
+        expect(renderKindCaddyfile(front)).toContain('realm="{dso_client_scheme}://localhost:5002/v2/token"');
+        const withUi = { ...front, uiHost: "registry.localhost" };
+        expect(kindFrontPolicy(withUi).siteAliases).toEqual(["127.0.0.1", "kind-registry", "registry.localhost"]);
+        const caddyfile = renderKindCaddyfile(withUi);
+        expect(caddyfile).toContain("http://registry.localhost:5002");
+        expect(caddyfile).toContain(
+            [
+                "\tmap {http.request.host} {dso_realm_authority} {",
+                "\t\tregistry.localhost registry.localhost",
+                "\t\tdefault localhost:5002",
+                "\t}",
+            ].join("\n"),
+        );
+        expect(caddyfile).toContain('realm="{dso_client_scheme}://{dso_realm_authority}/v2/token"');
+        expect(caddyfile).not.toMatch(/realm="[^"]*\{(http\.request\.)?host/);
+    });
+});
+
+describe("the committed kind stack with registry.ui.enabled, synthesized", () => {
+    const work = mkdtempSync(path.join(tmpdir(), "dso-kind-ui-"));
+    let run: SynthRun;
+    let files: Map<string, string>;
+    beforeAll(async () => {
+        // The committed kind stack, with the UI on: the program registers the UI's objects in the cluster.
+        const stack = YAML.parse(readFileSync(path.join(PROJECT_DIR, "Pulumi.kind.yaml"), "utf8"));
+        stack.config["dso-registry:registry"] = { ...stack.config["dso-registry:registry"], ui: { enabled: true } };
+        copyFileSync(path.join(PROJECT_DIR, "Pulumi.yaml"), path.join(work, "Pulumi.yaml"));
+        writeFileSync(path.join(work, "Pulumi.kindui.yaml"), YAML.stringify(stack));
+        const out = path.join(work, "out");
+        run = await synthCli(["--stack", "kindui", "--out", out], work);
+        files = run.status === 0 ? readTree(out) : new Map();
+    }, 120_000);
+    afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+    it("registers the UI's objects beside the registry's containers, and the front answers to the UI's host", () => {
+        expect(run.stderr).toBe("");
+        expect(run.status).toBe(0);
+        const resources = files.get("resources.json") ?? "";
+        for (const name of [
+            "kind-registry-ui-namespace-dso-registry-ui",
+            "kind-registry-ui-deployment-registry-ui",
+            "kind-registry-ui-service-registry-ui",
+            "kind-registry-ui-ingress-registry-ui",
+            "kind-registry-ui-service-registry-api",
+            "kind-registry-ui-ingress-registry-api",
+        ]) {
+            expect(resources).toContain(name);
+        }
+        expect([...files.values()].some((content) => content.includes("http://registry.localhost:5002"))).toBe(true);
+    });
+});
