@@ -49,7 +49,10 @@ beforeAll(async () => {
     });
     // The users files the container mounts: one account each (no request here logs in).
     const file = path.join(dir, "Caddyfile");
-    writeFileSync(file, caddyfile.replaceAll("/etc/dso-registry/", `${dir}/`));
+    // The container's paths become the test's directory, and Caddy listens on loopback only.
+    const local = caddyfile.replaceAll("/etc/dso-registry/", `${dir}/`).replace("\n{\n", "\n{\n\tdefault_bind 127.0.0.1\n");
+    expect(local).toContain("default_bind 127.0.0.1");
+    writeFileSync(file, local);
     writeFileSync(path.join(dir, "users-push"), renderUsersFile("push", [{ username: "ci-push", bcryptHash: makeDecoyHash() }]));
     writeFileSync(path.join(dir, "users-pull"), renderUsersFile("pull", [{ username: "ci-pull", bcryptHash: makeDecoyHash() }]));
     caddy = startServer("/usr/bin/caddy", ["run", "--adapter", "caddyfile", "--config", file], caddyEnv(dir));
