@@ -50,6 +50,7 @@ import { createNetns, type TestNetns } from "../support/netns";
 import { caddyEnv, makeAccount, makeTestCa, type TestAccount } from "../support/realRegistry";
 import { privateDir, removeDir, type ServerProcess } from "../support/serverProcess";
 import { type SftpTarget, startSftpTarget } from "../support/sftpTarget";
+import { CADDY_USER, NOBODY, socketRequestAs } from "../support/socketRequest";
 import { type SshServer, startSshServer } from "../support/sshServer";
 
 const HOST = "registry.mh.test";
@@ -249,42 +250,11 @@ describe("Maven on the external registry host: nginx container behind the host's
         // nginx makes its socket writable for everyone: the directory is the guard.
         expect(ns.run("stat", ["-c", "%A %u", socket]).stdout.trim()).toBe(`srw-rw-rw- ${MAVEN_UID}`);
         expect(ns.run("stat", ["-c", "%a %u %G", onDisk(layout.mavenSocketDir)]).stdout.trim()).toBe(`750 ${MAVEN_UID} caddy`);
-        const as = (user: string, group: string) =>
-            ns.run("setpriv", [
-                `--reuid=${user}`,
-                `--regid=${group}`,
-                "--clear-groups",
-                "curl",
-                "-sS",
-                "-o",
-                "/dev/null",
-                "-w",
-                "%{http_code}",
-                "-X",
-                "PUT",
-                "--data-binary",
-                "x",
-                "--unix-socket",
-                socket,
-                `http://localhost/${PREFIX}/com/example/around/1/around-1.pom`,
-            ]);
-        const asNobody = as("nobody", "nogroup");
+        const put = ["-X", "PUT", "--data-binary", "x"];
+        const asNobody = socketRequestAs(ns, NOBODY, socket, `http://localhost/${PREFIX}/com/example/around/1/around-1.pom`, put);
         expect([asNobody.code, asNobody.stdout]).toEqual([7, "000"]);
         // Caddy's user reaches nginx (here with a harmless 404 for a GET of nothing, so the story's data stays as it is).
-        const asCaddy = ns.run("setpriv", [
-            "--reuid=caddy",
-            "--regid=caddy",
-            "--clear-groups",
-            "curl",
-            "-sS",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_code}",
-            "--unix-socket",
-            socket,
-            `http://localhost/${PREFIX}/no-such-file`,
-        ]);
+        const asCaddy = socketRequestAs(ns, CADDY_USER, socket, `http://localhost/${PREFIX}/no-such-file`);
         expect(asCaddy.stdout).toBe("404");
     });
 

@@ -39,6 +39,7 @@ import { payloadImage, registryImage, uiStandInImage } from "../support/dockerIm
 import { createNetns, type TestNetns } from "../support/netns";
 import { caddyEnv, makeAccount, makeTestCa, type TestAccount } from "../support/realRegistry";
 import { privateDir, removeDir, type ServerProcess } from "../support/serverProcess";
+import { CADDY_USER, NOBODY, socketRequestAs } from "../support/socketRequest";
 import { type SshServer, startSshServer } from "../support/sshServer";
 
 /** The prod stack's registry host name and data directory (Pulumi.prod.yaml). */
@@ -246,33 +247,9 @@ describe("the external host's scripts over SSH, against a real Docker engine", (
         // The socket is Caddy's group's only; another user of the host cannot connect.
         const socket = onDisk(paths.registrySocket);
         expect(ns.run("stat", ["-c", "%A %U %G", socket]).stdout.trim()).toBe("srwxrwx--- root caddy");
-        const asNobody = ns.run("setpriv", [
-            "--reuid=nobody",
-            "--regid=nogroup",
-            "--clear-groups",
-            "curl",
-            "-sS",
-            "-o",
-            "/dev/null",
-            "--unix-socket",
-            socket,
-            "http://localhost/v2/",
-        ]);
+        const asNobody = socketRequestAs(ns, NOBODY, socket, "http://localhost/v2/");
         expect(asNobody.code).toBe(7);
-        const asCaddy = ns.run("setpriv", [
-            "--reuid=caddy",
-            "--regid=caddy",
-            "--clear-groups",
-            "curl",
-            "-sS",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_code}",
-            "--unix-socket",
-            socket,
-            "http://localhost/v2/",
-        ]);
+        const asCaddy = socketRequestAs(ns, CADDY_USER, socket, "http://localhost/v2/");
         expect(asCaddy.stdout).toBe("200");
         // The admin API answers on its socket (Caddy allows an empty Host there), which only Caddy's user (here: root) and root open.
         const admin = onDisk(layout.caddyAdminSocket);

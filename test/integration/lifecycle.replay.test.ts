@@ -38,6 +38,7 @@ import { makeOciImage, skopeoPushPlainHttp } from "../support/realRegistry";
 import { asRoot, stepScripts } from "../support/replay";
 import { privateDir, removeDir, type ServerProcess } from "../support/serverProcess";
 import { startSocketFront } from "../support/socketFront";
+import { CADDY_USER, socketRequestAs } from "../support/socketRequest";
 import { type SshServer, startSshServer } from "../support/sshServer";
 import { committedState, edited, type Raw, run, type StackState, scriptParam } from "../support/transitions";
 
@@ -100,20 +101,7 @@ const cacheSteps = (steps: readonly Step[]) => steps.filter((s) => isCache(s.nam
 
 /** Whether a cache's container runs and its API answers on its socket, to Caddy's user. */
 function answers(cache: Cache): boolean {
-    const r = ns.run("setpriv", [
-        "--reuid=caddy",
-        "--regid=caddy",
-        "--clear-groups",
-        "curl",
-        "-s",
-        "-o",
-        "/dev/null",
-        "-w",
-        "%{http_code}",
-        "--unix-socket",
-        onDisk(cache.socket),
-        "http://localhost/v2/",
-    ]);
+    const r = socketRequestAs(ns, CADDY_USER, onDisk(cache.socket), "http://localhost/v2/");
     return r.stdout.trim() === "200";
 }
 

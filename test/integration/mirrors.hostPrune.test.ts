@@ -28,6 +28,7 @@ import { createNetns, type TestNetns } from "../support/netns";
 import { makeOciImage, skopeoPushPlainHttp } from "../support/realRegistry";
 import { privateDir, removeDir, type ServerProcess } from "../support/serverProcess";
 import { type SocketFront, startSocketFront } from "../support/socketFront";
+import { CADDY_USER, NOBODY, socketRequestAs } from "../support/socketRequest";
 import { type SshServer, startSshServer } from "../support/sshServer";
 
 /** The prod stack's layout (Pulumi.prod.yaml: dataDir /srv/data/registry, mirrors docker.io, ghcr.io, registry.k8s.io). */
@@ -234,23 +235,8 @@ describe("the external host's pull-through cache and its prune job, over SSH aga
         for (const dir of [cache.socketDir, layout.mirrorSocketsDir]) {
             expect(ns.run("stat", ["-c", "%a %U %G", onDisk(dir)]).stdout.trim(), dir).toBe("750 root caddy");
         }
-        const as = (user: string, group: string) =>
-            ns.run("setpriv", [
-                `--reuid=${user}`,
-                `--regid=${group}`,
-                "--clear-groups",
-                "curl",
-                "-sS",
-                "-o",
-                "/dev/null",
-                "-w",
-                "%{http_code}",
-                "--unix-socket",
-                socket,
-                "http://localhost/v2/",
-            ]);
-        expect(as("nobody", "nogroup").code).toBe(7);
-        expect(as("caddy", "caddy").stdout).toBe("200");
+        expect(socketRequestAs(ns, NOBODY, socket, "http://localhost/v2/").code).toBe(7);
+        expect(socketRequestAs(ns, CADDY_USER, socket, "http://localhost/v2/").stdout).toBe("200");
     });
 
     test("the engine pulls through the cache, which fetched from the upstream and stored the image", async () => {

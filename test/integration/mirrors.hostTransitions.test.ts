@@ -21,6 +21,7 @@ import { type DockerEngine, startDockerEngine } from "../support/dockerEngine";
 import { registryImage } from "../support/dockerImages";
 import { createNetns, type TestNetns } from "../support/netns";
 import { privateDir, removeDir, type ServerProcess } from "../support/serverProcess";
+import { CADDY_USER, socketRequestAs } from "../support/socketRequest";
 import { type SshServer, startSshServer } from "../support/sshServer";
 import { PROJECT_DIR } from "../support/synthCli";
 
@@ -101,23 +102,7 @@ function expectedCaches(upstreams: readonly string[]): Record<string, string> {
 
 /** Waits until each cache of `upstreams` answers on its socket as Caddy's user; returns each one's status. */
 async function answers(upstreams: readonly string[]): Promise<Record<string, string>> {
-    const status = (n: string) =>
-        ns.run("setpriv", [
-            "--reuid=caddy",
-            "--regid=caddy",
-            "--clear-groups",
-            "curl",
-            "-sS",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_code}",
-            "--max-time",
-            "5",
-            "--unix-socket",
-            path.join(ssh.root, pathsOf(n).socket),
-            "http://localhost/v2/",
-        ]).stdout;
+    const status = (n: string) => socketRequestAs(ns, CADDY_USER, path.join(ssh.root, pathsOf(n).socket), "http://localhost/v2/").stdout;
     const names = upstreams.map((u) => u.replace(":", "-"));
     for (let i = 0; i < 100 && names.some((n) => status(n) !== "200"); i++) await new Promise((r) => setTimeout(r, 100));
     return Object.fromEntries(names.map((n) => [n, status(n)]));
