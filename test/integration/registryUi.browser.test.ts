@@ -8,6 +8,9 @@
  *                   front: real Caddy with the sidecar's rendered policy --> real Distribution
  *   external host:  chromium --TLS--> real Caddy with the host site's rendered policy (/registry/ → the
  *                   UI's web server, the rest --> real Distribution)
+ *   kind:           chromium --HTTP--> nginx on port 80 of the UI's host (both of the kind UI's Ingresses:
+ *                   /registry/ → the UI's web server, /v2/ → the ExternalName Service's front)
+ *                   front: real Caddy with the kind front's rendered Caddyfile --> real Distribution
  *
  * and once more in the cluster with pulls requiring an account. The UI is a stand-in
  * (test/support/registryUiStandIn): joxit/docker-registry-ui's image cannot be pulled where the tests
@@ -18,6 +21,7 @@
  * DevTools protocol (Fetch.authRequired), as a person types an account or presses Cancel.
  */
 import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import * as path from "node:path";
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -28,9 +32,12 @@ import { caddySitePolicy } from "../../components/externalHost/caddySite";
 import { defaultHostLayout } from "../../components/externalHost/scripts";
 import { sidecarPolicy } from "../../components/inCluster/inClusterRegistry";
 import { ingressAnnotations } from "../../components/inCluster/network";
+import { renderKindCaddyfile } from "../../components/kind/front";
+import { renderKindUiObjects } from "../../components/kind/ui";
 import { uiEnvironment } from "../../components/registryUi/environment";
 import { renderUiIngress } from "../../components/registryUi/kubernetes";
-import { ingressNginxConf, ingressRegexLocations, nginxDirectives } from "../support/ingress";
+import type { K8sObject } from "../../components/shared/k8sObject";
+import { ingressLocations, ingressNginxConf, ingressRegexLocations, nginxDirectives } from "../support/ingress";
 import {
     caddyEnv,
     makeAccount,
@@ -39,9 +46,18 @@ import {
     makeTestCa,
     skopeoCopy,
     type TestAccount,
-    type TestCa,
+    writeAuthFile,
 } from "../support/realRegistry";
-import { freePort, privateDir, removeDir, run, type ServerProcess, startServer, waitForPort } from "../support/serverProcess";
+import {
+    freePort,
+    privateDir,
+    type RunResult,
+    removeDir,
+    run,
+    type ServerProcess,
+    startServer,
+    waitForPort,
+} from "../support/serverProcess";
 
 const CHROMIUM = "/usr/bin/chromium";
 const UI_FILES = path.join(__dirname, "../support/registryUiStandIn");
@@ -49,8 +65,16 @@ const UI_FILES = path.join(__dirname, "../support/registryUiStandIn");
 interface Origin {
     /** "127.0.0.1:<port>": the Ingress's host as people and clients write it. */
     readonly authority: string;
-    readonly ca: TestCa;
-    readonly certDir: string;
+    /** The origin the browser opens: "https://<authority>", or the kind UI's "http://registry.localhost". */
+    readonly base: string;
+    /** curl's arguments to reach `base` (the CA, or where the UI's host name leads). */
+    readonly curlArgs: readonly string[];
+    /** The CA directory of skopeo's anonymous pull through `authority` (TLS origins only). */
+    readonly certDir?: string;
+    /** Chromium's arguments beyond the common ones. */
+    readonly browserArgs: readonly string[];
+    /** Pushes `src` as `ref` ("team/app:1") with the push account, as CI does. */
+    pushImage(src: string, ref: string, scratch: string): RunResult;
     readonly push: TestAccount;
     readonly pull: TestAccount;
     readonly logs: () => string;
@@ -62,9 +86,10 @@ interface Origin {
  * Where the UI is served from: the cluster's Ingress (nginx in front of the sidecar's policy, the UI's
  * own Ingress path) or the external host's Caddy (its site's policy, the UI container behind it).
  */
-type Placement = "in-cluster" | "external host";
+type Placement = "in-cluster" | "external host" | "kind";
 
 async function startOrigin(dir: string, placement: Placement, requiresAuthForPull: boolean): Promise<Origin> {
+    if (placement === "kind") return startKindOrigin(dir);
     const servers: ServerProcess[] = [];
     const stop = async () => {
         for (const s of servers.splice(0).reverse()) await s.stop();
@@ -188,7 +213,179 @@ async function startOrigin(dir: string, placement: Placement, requiresAuthForPul
                 throw new Error(`${e.message}\n${logs()}`);
             });
         }
-        return { authority, ca, certDir, push, pull, logs, stop };
+        return {
+            authority,
+            base: `https://${authority}`,
+            curlArgs: ["--cacert", ca.caCertFile],
+            certDir,
+            browserArgs: ["--ignore-certificate-errors"],
+            pushImage: (src, ref, scratch) => skopeoCopy(src, `docker://${authority}/${ref}`, { certDir, creds: push, scratch }),
+            push,
+            pull,
+            logs,
+            stop,
+        };
+    } catch (error) {
+        await stop();
+        throw error;
+    }
+}
+
+/** The kind UI's host (`kind.ui.host`'s default) and the front's container name. */
+const KIND_UI_HOST = "registry.localhost";
+const KIND_REGISTRY_NAME = "kind-registry";
+
+/** Whether nothing listens on 127.0.0.1:`port` (the kind UI's origin is port 80 of its host). */
+function portFree(port: number): Promise<boolean> {
+    return new Promise((resolve) => {
+        const server = createServer();
+        server.once("error", () => resolve(false));
+        server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+    });
+}
+
+/**
+ * The kind placement: nginx from both of the kind UI's rendered Ingresses (`/registry/` → the UI's web
+ * server, `/v2/` → the front) on port 80 of the UI's host, as the cluster's ingress controller serves it
+ * (plain HTTP; the front names that origin's port 80 as the realm, the UI calls it), and the front: real
+ * Caddy with the kind front's rendered Caddyfile, in front of real Distribution.
+ */
+async function startKindOrigin(dir: string): Promise<Origin> {
+    if (!(await portFree(80))) throw new Error("127.0.0.1:80 is in use: the kind UI's origin is port 80 of its host");
+    const servers: ServerProcess[] = [];
+    const stop = async () => {
+        for (const s of servers.splice(0).reverse()) await s.stop();
+    };
+    try {
+        mkdirSync(dir, { recursive: true });
+        const [frontPort, registryPort, uiPort] = [await freePort(), await freePort(), await freePort()];
+        const push = makeAccount("ci-push");
+        const pull = makeAccount("cluster-pull");
+        const dataDir = path.join(dir, "data");
+        const registryConfig = path.join(dir, "config.yml");
+        writeFileSync(
+            registryConfig,
+            renderRegistryConfig({
+                addr: `127.0.0.1:${registryPort}`,
+                storage: { kind: "filesystem", rootDirectory: dataDir },
+                deletesEnabled: true,
+                logLevel: "warn",
+            }),
+        );
+        writeFileSync(path.join(dir, "users-push"), renderUsersFile("push", [push]), { mode: 0o600 });
+        writeFileSync(path.join(dir, "users-pull"), renderUsersFile("pull", [pull]), { mode: 0o600 });
+        const rendered = renderKindCaddyfile({
+            registryName: KIND_REGISTRY_NAME,
+            port: frontPort,
+            distributionName: "distribution.invalid",
+            requiresAuthForPull: false,
+            deletesEnabled: true,
+            uiHost: KIND_UI_HOST,
+            decoy: { knownUsers: [push.username, pull.username], bcryptHash: makeDecoyHash() },
+        });
+        // The container's paths become the test's directory, Distribution's container the test's
+        // Distribution, and Caddy listens on loopback only.
+        const caddyfile = rendered
+            .replaceAll("/etc/dso-registry/", `${dir}/`)
+            .replaceAll("distribution.invalid:5000", `127.0.0.1:${registryPort}`)
+            .replace("\n{\n", "\n{\n\tdefault_bind 127.0.0.1\n");
+        expect(caddyfile).toContain(`127.0.0.1:${registryPort}`);
+        expect(caddyfile).toContain("default_bind 127.0.0.1");
+        writeFileSync(path.join(dir, "Caddyfile"), caddyfile);
+        // The cluster's objects of the UI, as the kind stack renders them with registry.ui.enabled.
+        const objects = renderKindUiObjects({
+            namespace: "dso-registry-ui",
+            host: KIND_UI_HOST,
+            ingressClass: "nginx",
+            image: "joxit/docker-registry-ui:2.5.7",
+            deleteEnabled: true,
+            registryName: KIND_REGISTRY_NAME,
+            port: frontPort,
+        });
+        const object = (kind: string, name: string): K8sObject => {
+            const o = objects.find((x) => x.kind === kind && x.metadata.name === name);
+            if (!o) throw new Error(`no ${kind} ${name}`);
+            return o;
+        };
+        const byName = (kind: string, name: string) => object(kind, name) as Record<string, any>;
+        const uiRoot = path.join(dir, "ui");
+        cpSync(UI_FILES, uiRoot, { recursive: true });
+        // The settings of the UI's container, from its rendered Deployment.
+        const env: Record<string, string> = Object.fromEntries(
+            byName("Deployment", "registry-ui").spec.template.spec.containers[0].env.map((e: { name: string; value: string }) => [
+                e.name,
+                e.value,
+            ]),
+        );
+        const uiConfig = {
+            registryUrl: env.REGISTRY_URL,
+            deleteImages: env.DELETE_IMAGES === "true",
+            catalogElementsLimit: Number(env.CATALOG_ELEMENTS_LIMIT),
+        };
+        writeFileSync(path.join(uiRoot, "config.js"), `window.UI_CONFIG = ${JSON.stringify(uiConfig)};\n`);
+        // The ExternalName Service names the front's container at its port: here the test's Caddy.
+        const apiService = byName("Service", "registry-api");
+        expect(apiService.spec.externalName).toBe(KIND_REGISTRY_NAME);
+        const services: Record<string, string> = {
+            "registry-ui": `127.0.0.1:${uiPort}`,
+            "registry-api": `127.0.0.1:${apiService.spec.ports[0].port}`,
+        };
+        const api = ingressLocations([object("Ingress", "registry-api")]);
+        const nginxConf = path.join(dir, "nginx.conf");
+        writeFileSync(
+            nginxConf,
+            ingressNginxConf({
+                dir,
+                listen: "127.0.0.1:80",
+                serverNames: byName("Ingress", "registry-ui").spec.rules.map((r: { host: string }) => r.host),
+                upstream: services["registry-api"]!,
+                http: api.http,
+                locations: [
+                    ...api.locations,
+                    ...ingressRegexLocations(object("Ingress", "registry-ui"), (service) => {
+                        const upstream = services[service];
+                        if (!upstream) throw new Error(`no Service ${service}`);
+                        return upstream;
+                    }),
+                ],
+                staticSites: [{ listen: `127.0.0.1:${uiPort}`, root: uiRoot }],
+            }),
+        );
+        servers.push(startServer("/usr/bin/docker-registry", ["serve", registryConfig]));
+        servers.push(
+            startServer("/usr/bin/caddy", ["run", "--adapter", "caddyfile", "--config", path.join(dir, "Caddyfile")], caddyEnv(dir)),
+        );
+        servers.push(startServer("/usr/sbin/nginx", ["-c", nginxConf, "-e", path.join(dir, "nginx-error.log")]));
+        const logs = () => servers.map((s) => s.output()).join("\n");
+        for (const port of [registryPort, frontPort, 80, uiPort]) {
+            await waitForPort(port, 30_000, `port ${port}`).catch((e: Error) => {
+                throw new Error(`${e.message}\n${logs()}`);
+            });
+        }
+        // CI pushes on the Docker host, to the front at localhost:<port> (plain HTTP, the account in an auth file).
+        const pushImage = (src: string, ref: string, scratch: string) =>
+            run("skopeo", [
+                "--insecure-policy",
+                "copy",
+                "--retry-times",
+                "0",
+                "--dest-tls-verify=false",
+                "--dest-authfile",
+                writeAuthFile(scratch, `localhost:${frontPort}`, push),
+                src,
+                `docker://localhost:${frontPort}/${ref}`,
+            ]);
+        return {
+            authority: KIND_UI_HOST,
+            base: `http://${KIND_UI_HOST}`,
+            curlArgs: ["--resolve", `${KIND_UI_HOST}:80:127.0.0.1`],
+            browserArgs: [`--host-resolver-rules=MAP ${KIND_UI_HOST} 127.0.0.1`],
+            pushImage,
+            push,
+            pull,
+            logs,
+            stop,
+        };
     } catch (error) {
         await stop();
         throw error;
@@ -208,6 +405,7 @@ describe.each([
     ["in-cluster", false],
     ["external host", false],
     ["in-cluster", true],
+    ["kind", false],
 ] as const)("the registry UI in a browser, same origin (%s, requiresAuthForPull %s)", (placement, closed) => {
     let dir: string;
     let origin: Origin;
@@ -221,17 +419,13 @@ describe.each([
         origin = await startOrigin(path.join(dir, "origin"), placement, closed);
         const image = makeOciImage(path.join(scratch, "image"));
         for (const ref of ["team/app:1", "team/app:2", "tools/lint:1"]) {
-            const pushed = skopeoCopy(image.ref, `docker://${origin.authority}/${ref}`, {
-                certDir: origin.certDir,
-                creds: origin.push,
-                scratch,
-            });
+            const pushed = origin.pushImage(image.ref, ref, scratch);
             expect(pushed.code, `${pushed.stderr}\n${origin.logs()}`).toBe(0);
         }
         browser = await puppeteer.launch({
             executablePath: CHROMIUM,
             headless: true,
-            args: ["--no-sandbox", "--headless=new", "--ignore-certificate-errors"],
+            args: ["--no-sandbox", "--headless=new", ...origin.browserArgs],
             userDataDir: path.join(dir, "chromium-profile"),
             acceptInsecureCerts: true,
         });
@@ -268,7 +462,7 @@ describe.each([
             void cdp.send("Fetch.continueWithAuth", { requestId: e.requestId, authChallengeResponse: answer }).catch(() => {});
         });
         await cdp.send("Fetch.enable", { handleAuthRequests: true, patterns: [{ urlPattern: "*" }] });
-        await page.goto(`https://${origin.authority}/registry/`, { waitUntil: "load" });
+        await page.goto(`${origin.base}/registry/`, { waitUntil: "load" });
         await page.waitForFunction(() => document.getElementById("status")?.textContent !== "loading", { timeout: 30_000 });
         return { page, consoleErrors, prompts, close: () => context.close() };
     }
@@ -295,14 +489,13 @@ describe.each([
                 "/dev/null",
                 "-w",
                 "%{http_code}",
-                "--cacert",
-                origin.ca.caCertFile,
+                ...origin.curlArgs,
                 "-I",
                 "-H",
                 "Accept: application/vnd.oci.image.manifest.v1+json",
                 // Where pulls need an account, the pull account's, in a curl config on stdin.
                 ...(closed ? ["-K", "-"] : []),
-                `https://${origin.authority}/v2/${name}/manifests/${tag}`,
+                `${origin.base}/v2/${name}/manifests/${tag}`,
             ],
             closed ? { input: `user = "${origin.pull.username}:${origin.pull.password}"\n` } : {},
         );
@@ -317,7 +510,7 @@ describe.each([
                 expect(await v.page.$eval("#status", (e) => e.textContent)).toBe("loaded");
                 const repositories = await v.page.$$eval("li.repository", (items) => items.map((i) => (i as HTMLElement).dataset.name));
                 expect(repositories).toEqual(["team/app", "tools/lint"]);
-                expect(v.prompts[0]).toEqual({ scheme: "basic", realm: "dso-registry", origin: `https://${origin.authority}` });
+                expect(v.prompts[0]).toEqual({ scheme: "basic", realm: "dso-registry", origin: origin.base });
             } finally {
                 await v.close();
             }
@@ -353,7 +546,7 @@ describe.each([
                 log.every((r) => r.status === 200),
                 JSON.stringify(log),
             ).toBe(true);
-            expect(log.every((r) => r.url.startsWith(`https://${origin.authority}/v2/`))).toBe(true);
+            expect(log.every((r) => r.url.startsWith(`${origin.base}/v2/`))).toBe(true);
             expect(v.consoleErrors).toEqual([]);
             // Anonymous reads: nobody is asked to log in.
             expect(v.prompts).toEqual([]);
@@ -371,7 +564,7 @@ describe.each([
             expect(log.some((r) => r.url.includes("/v2/token?") && r.url.includes("delete") && r.status === 401)).toBe(true);
             expect(manifestStatus("team/app:1")).toBe(200);
             // The person was asked for an account of this registry, on this origin, and dismissed the prompt.
-            expect(v.prompts).toEqual([{ scheme: "basic", realm: "dso-registry", origin: `https://${origin.authority}` }]);
+            expect(v.prompts).toEqual([{ scheme: "basic", realm: "dso-registry", origin: origin.base }]);
             expect(v.consoleErrors.filter((e) => /CORS|Access-Control/i.test(e))).toEqual([]);
         } finally {
             await v.close();
@@ -405,9 +598,10 @@ describe.each([
         }
     });
 
-    test.runIf(!closed)("anonymous CLI pull still works through the same origin (skopeo, no credentials)", () => {
+    // On kind, CLI clients use the front on the Docker host, not the UI's host (test/integration/kind*.test.ts).
+    test.runIf(!closed && placement !== "kind")("anonymous CLI pull still works through the same origin (skopeo, no credentials)", () => {
         const out = path.join(scratch, "pulled");
-        const pulled = skopeoCopy(`docker://${origin.authority}/tools/lint:1`, `oci:${out}:1`, { certDir: origin.certDir, scratch });
+        const pulled = skopeoCopy(`docker://${origin.authority}/tools/lint:1`, `oci:${out}:1`, { certDir: origin.certDir ?? "", scratch });
         expect(pulled.code, pulled.stderr).toBe(0);
         expect(existsSync(path.join(out, "index.json"))).toBe(true);
         expect(JSON.parse(readFileSync(path.join(out, "index.json"), "utf8")).manifests).toHaveLength(1);

@@ -99,9 +99,11 @@ export function ingressLocations(ingresses: readonly K8sObject[]): { http: strin
         http.push(...limits.http.filter((d) => !http.includes(d)));
         const spec = ingress.spec as { rules: { http: { paths: { path: string; pathType: string }[] } }[] };
         for (const p of spec.rules.flatMap((r) => r.http.paths)) {
-            if (p.pathType === "Prefix" && p.path !== "/") throw new Error(`only the Prefix "/" is translated, not ${p.path}`);
+            if (p.pathType !== "Prefix" && p.pathType !== "Exact")
+                throw new Error(`only Prefix and Exact paths are translated, not ${p.path}`);
             locations.push({
-                match: p.pathType === "Exact" ? `= ${p.path}` : "/",
+                // A Prefix path is an nginx prefix location (for "/v2/": every path under it).
+                match: p.pathType === "Exact" ? `= ${p.path}` : p.path,
                 directives: [...limits.location, ...nginxDirectives(annotations)],
             });
         }
@@ -110,8 +112,9 @@ export function ingressLocations(ingresses: readonly K8sObject[]): { http: strin
 }
 
 /**
- * An nginx.conf for a TLS "ingress" at `listen` that forwards everything to `upstream` as
- * ingress-nginx does: the Host header as the client sent it (with its port), X-Forwarded-Proto https.
+ * An nginx.conf for an "ingress" at `listen` (TLS with `certFile`/`keyFile`, plain HTTP without them)
+ * that forwards everything to `upstream` as ingress-nginx does: the Host header as the client sent it
+ * (with its port), X-Forwarded-Proto the scheme the client used.
  * With `staticSites`, plain server blocks that serve files too; with no location at all, only those.
  * Every file nginx writes stays under `dir`.
  */
@@ -119,8 +122,8 @@ export function ingressNginxConf(options: {
     readonly dir: string;
     readonly listen: string;
     readonly serverNames: readonly string[];
-    readonly certFile: string;
-    readonly keyFile: string;
+    readonly certFile?: string;
+    readonly keyFile?: string;
     readonly upstream: string;
     /** The directives of the one location "/" (when `locations` is not given). */
     readonly directives?: readonly string[];
@@ -150,10 +153,14 @@ export function ingressNginxConf(options: {
             ? []
             : [
                   "  server {",
-                  `    listen ${options.listen} ssl;`,
+                  ...(options.certFile
+                      ? [
+                            `    listen ${options.listen} ssl;`,
+                            `    ssl_certificate ${options.certFile};`,
+                            `    ssl_certificate_key ${options.keyFile};`,
+                        ]
+                      : [`    listen ${options.listen};`]),
                   `    server_name ${options.serverNames.join(" ")};`,
-                  `    ssl_certificate ${options.certFile};`,
-                  `    ssl_certificate_key ${options.keyFile};`,
                   ...locations.flatMap((l) => [
                       `    location ${l.match} {`,
                       ...l.directives.map((d) => `      ${d}`),
@@ -161,7 +168,7 @@ export function ingressNginxConf(options: {
                       `      proxy_pass http://${l.upstream ?? options.upstream};`,
                       "      proxy_set_header Host $http_host;",
                       "      proxy_set_header X-Forwarded-For $remote_addr;",
-                      "      proxy_set_header X-Forwarded-Proto https;",
+                      "      proxy_set_header X-Forwarded-Proto $scheme;",
                       "    }",
                   ]),
                   "  }",
