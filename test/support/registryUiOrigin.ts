@@ -1,0 +1,200 @@
+/**
+ * The registry UI's origins for the headless-browser test (test/integration/registryUi.browser.test.ts):
+ * what every placement's origin offers the test, and the kind placement's origin.
+ */
+import { cpSync, mkdirSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import * as path from "node:path";
+import { renderUsersFile } from "../../components/accessPolicy/usersFile";
+import { renderRegistryConfig } from "../../components/distribution/registryConfig";
+import { renderKindCaddyfile } from "../../components/kind/front";
+import { renderKindUiObjects } from "../../components/kind/ui";
+import type { K8sObject } from "../../components/shared/k8sObject";
+import { ingressLocations, ingressNginxConf, ingressRegexLocations } from "./ingress";
+import { caddyEnv, makeAccount, makeDecoyHash, type TestAccount, writeAuthFile } from "./realRegistry";
+import { freePort, type RunResult, run, type ServerProcess, startServer, waitForPort } from "./serverProcess";
+
+/** The stand-in UI's files (test/support/registryUiStandIn). */
+export const UI_FILES = path.join(__dirname, "registryUiStandIn");
+
+/** One origin of the UI and the registry's API, with the servers behind it. */
+export interface Origin {
+    /** "127.0.0.1:<port>": the Ingress's host as people and clients write it. */
+    readonly authority: string;
+    /** The origin the browser opens: "https://<authority>", or the kind UI's "http://registry.localhost". */
+    readonly base: string;
+    /** curl's arguments to reach `base` (the CA, or where the UI's host name leads). */
+    readonly curlArgs: readonly string[];
+    /** The CA directory of skopeo's anonymous pull through `authority` (TLS origins only). */
+    readonly certDir?: string;
+    /** Chromium's arguments beyond the common ones. */
+    readonly browserArgs: readonly string[];
+    /** Pushes `src` as `ref` ("team/app:1") with the push account, as CI does. */
+    pushImage(src: string, ref: string, scratch: string): RunResult;
+    readonly push: TestAccount;
+    readonly pull: TestAccount;
+    readonly logs: () => string;
+    stop(): Promise<void>;
+}
+
+/** The kind UI's host (`kind.ui.host`'s default) and the front's container name. */
+const KIND_UI_HOST = "registry.localhost";
+const KIND_REGISTRY_NAME = "kind-registry";
+
+/** Whether nothing listens on 127.0.0.1:`port` (the kind UI's origin is port 80 of its host). */
+function portFree(port: number): Promise<boolean> {
+    return new Promise((resolve) => {
+        const server = createServer();
+        server.once("error", () => resolve(false));
+        server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+    });
+}
+
+/**
+ * The kind placement: nginx from both of the kind UI's rendered Ingresses (`/registry/` → the UI's web
+ * server, `/v2/` → the front) on port 80 of the UI's host, as the cluster's ingress controller serves it
+ * (plain HTTP; the front names that origin's port 80 as the realm, the UI calls it), and the front: real
+ * Caddy with the kind front's rendered Caddyfile, in front of real Distribution.
+ */
+export async function startKindOrigin(dir: string): Promise<Origin> {
+    if (!(await portFree(80))) throw new Error("127.0.0.1:80 is in use: the kind UI's origin is port 80 of its host");
+    const servers: ServerProcess[] = [];
+    const stop = async () => {
+        for (const s of servers.splice(0).reverse()) await s.stop();
+    };
+    try {
+        mkdirSync(dir, { recursive: true });
+        const [frontPort, registryPort, uiPort] = [await freePort(), await freePort(), await freePort()];
+        const push = makeAccount("ci-push");
+        const pull = makeAccount("cluster-pull");
+        const dataDir = path.join(dir, "data");
+        const registryConfig = path.join(dir, "config.yml");
+        writeFileSync(
+            registryConfig,
+            renderRegistryConfig({
+                addr: `127.0.0.1:${registryPort}`,
+                storage: { kind: "filesystem", rootDirectory: dataDir },
+                deletesEnabled: true,
+                logLevel: "warn",
+            }),
+        );
+        writeFileSync(path.join(dir, "users-push"), renderUsersFile("push", [push]), { mode: 0o600 });
+        writeFileSync(path.join(dir, "users-pull"), renderUsersFile("pull", [pull]), { mode: 0o600 });
+        const rendered = renderKindCaddyfile({
+            registryName: KIND_REGISTRY_NAME,
+            port: frontPort,
+            distributionName: "distribution.invalid",
+            requiresAuthForPull: false,
+            deletesEnabled: true,
+            uiHost: KIND_UI_HOST,
+            decoy: { knownUsers: [push.username, pull.username], bcryptHash: makeDecoyHash() },
+        });
+        // The container's paths become the test's directory, Distribution's container the test's
+        // Distribution, and Caddy listens on loopback only.
+        const caddyfile = rendered
+            .replaceAll("/etc/dso-registry/", `${dir}/`)
+            .replaceAll("distribution.invalid:5000", `127.0.0.1:${registryPort}`)
+            .replace("\n{\n", "\n{\n\tdefault_bind 127.0.0.1\n");
+        if (!caddyfile.includes(`127.0.0.1:${registryPort}`) || !caddyfile.includes("default_bind 127.0.0.1")) {
+            throw new Error(`the kind front's Caddyfile did not take the test's addresses:\n${caddyfile}`);
+        }
+        writeFileSync(path.join(dir, "Caddyfile"), caddyfile);
+        // The cluster's objects of the UI, as the kind stack renders them with registry.ui.enabled.
+        const objects = renderKindUiObjects({
+            namespace: "dso-registry-ui",
+            host: KIND_UI_HOST,
+            ingressClass: "nginx",
+            image: "joxit/docker-registry-ui:2.5.7",
+            deleteEnabled: true,
+            registryName: KIND_REGISTRY_NAME,
+            port: frontPort,
+        });
+        const object = (kind: string, name: string): K8sObject => {
+            const o = objects.find((x) => x.kind === kind && x.metadata.name === name);
+            if (!o) throw new Error(`no ${kind} ${name}`);
+            return o;
+        };
+        const byName = (kind: string, name: string) => object(kind, name) as Record<string, any>;
+        const uiRoot = path.join(dir, "ui");
+        cpSync(UI_FILES, uiRoot, { recursive: true });
+        // The settings of the UI's container, from its rendered Deployment.
+        const env: Record<string, string> = Object.fromEntries(
+            byName("Deployment", "registry-ui").spec.template.spec.containers[0].env.map((e: { name: string; value: string }) => [
+                e.name,
+                e.value,
+            ]),
+        );
+        const uiConfig = {
+            registryUrl: env.REGISTRY_URL,
+            deleteImages: env.DELETE_IMAGES === "true",
+            catalogElementsLimit: Number(env.CATALOG_ELEMENTS_LIMIT),
+        };
+        writeFileSync(path.join(uiRoot, "config.js"), `window.UI_CONFIG = ${JSON.stringify(uiConfig)};\n`);
+        // The ExternalName Service names the front's container at its port: here the test's Caddy.
+        const apiService = byName("Service", "registry-api");
+        if (apiService.spec.externalName !== KIND_REGISTRY_NAME) throw new Error("the API's Service does not name the front");
+        const services: Record<string, string> = {
+            "registry-ui": `127.0.0.1:${uiPort}`,
+            "registry-api": `127.0.0.1:${apiService.spec.ports[0].port}`,
+        };
+        const api = ingressLocations([object("Ingress", "registry-api")]);
+        const nginxConf = path.join(dir, "nginx.conf");
+        writeFileSync(
+            nginxConf,
+            ingressNginxConf({
+                dir,
+                listen: "127.0.0.1:80",
+                serverNames: byName("Ingress", "registry-ui").spec.rules.map((r: { host: string }) => r.host),
+                upstream: services["registry-api"]!,
+                http: api.http,
+                locations: [
+                    ...api.locations,
+                    ...ingressRegexLocations(object("Ingress", "registry-ui"), (service) => {
+                        const upstream = services[service];
+                        if (!upstream) throw new Error(`no Service ${service}`);
+                        return upstream;
+                    }),
+                ],
+                staticSites: [{ listen: `127.0.0.1:${uiPort}`, root: uiRoot }],
+            }),
+        );
+        servers.push(startServer("/usr/bin/docker-registry", ["serve", registryConfig]));
+        servers.push(
+            startServer("/usr/bin/caddy", ["run", "--adapter", "caddyfile", "--config", path.join(dir, "Caddyfile")], caddyEnv(dir)),
+        );
+        servers.push(startServer("/usr/sbin/nginx", ["-c", nginxConf, "-e", path.join(dir, "nginx-error.log")]));
+        const logs = () => servers.map((s) => s.output()).join("\n");
+        for (const port of [registryPort, frontPort, 80, uiPort]) {
+            await waitForPort(port, 30_000, `port ${port}`).catch((e: Error) => {
+                throw new Error(`${e.message}\n${logs()}`);
+            });
+        }
+        // CI pushes on the Docker host, to the front at localhost:<port> (plain HTTP, the account in an auth file).
+        const pushImage = (src: string, ref: string, scratch: string) =>
+            run("skopeo", [
+                "--insecure-policy",
+                "copy",
+                "--retry-times",
+                "0",
+                "--dest-tls-verify=false",
+                "--dest-authfile",
+                writeAuthFile(scratch, `localhost:${frontPort}`, push),
+                src,
+                `docker://localhost:${frontPort}/${ref}`,
+            ]);
+        return {
+            authority: KIND_UI_HOST,
+            base: `http://${KIND_UI_HOST}`,
+            curlArgs: ["--resolve", `${KIND_UI_HOST}:80:127.0.0.1`],
+            browserArgs: [`--host-resolver-rules=MAP ${KIND_UI_HOST} 127.0.0.1`],
+            pushImage,
+            push,
+            pull,
+            logs,
+            stop,
+        };
+    } catch (error) {
+        await stop();
+        throw error;
+    }
+}
