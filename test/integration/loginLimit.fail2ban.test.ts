@@ -6,7 +6,7 @@
  * another address keep working.
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { basic, frontRequest, type LoginLimitFront, pushBlob, startLoginLimitFront } from "../support/loginLimitFront";
+import { basic, eventually, frontRequest, type LoginLimitFront, pushBlob, startLoginLimitFront } from "../support/loginLimitFront";
 
 const LIMIT = { maxRetry: 5, findTimeSeconds: 600, banTimeSeconds: 600 };
 let front: LoginLimitFront;
@@ -18,16 +18,6 @@ beforeAll(async () => {
 afterAll(async () => {
     await front?.stop();
 });
-
-/** Waits until fail2ban has read the log (it polls the file) and acted. */
-async function eventually(check: () => Promise<boolean>, timeoutMs = 20_000): Promise<boolean> {
-    const until = Date.now() + timeoutMs;
-    while (Date.now() < until) {
-        if (await check()) return true;
-        await new Promise((r) => setTimeout(r, 250));
-    }
-    return false;
-}
 
 describe("fail2ban on the front's access log", () => {
     test("CI's challenge, login and pushes, many more than maxRetry, never ban it", async () => {

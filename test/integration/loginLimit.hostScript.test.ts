@@ -12,7 +12,15 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { LOGIN_JAIL } from "../../components/accessPolicy/loginLimit";
 import { type HostLoginJail, loginLimitRemoveScript, loginLimitScript } from "../../components/externalHost/loginLimit";
-import { basic, frontRequest, type JailInstall, type LoginLimitFront, pushBlob, startLoginLimitFront } from "../support/loginLimitFront";
+import {
+    basic,
+    eventually,
+    frontRequest,
+    type JailInstall,
+    type LoginLimitFront,
+    pushBlob,
+    startLoginLimitFront,
+} from "../support/loginLimitFront";
 
 const LIMIT = { maxRetry: 4, findTimeSeconds: 600, banTimeSeconds: 600 };
 let front: LoginLimitFront;
@@ -43,16 +51,6 @@ beforeAll(async () => {
 afterAll(async () => {
     await front?.stop();
 });
-
-/** Waits until fail2ban has read the log (it polls the file) and acted. */
-async function eventually(check: () => Promise<boolean>, timeoutMs = 20_000): Promise<boolean> {
-    const until = Date.now() + timeoutMs;
-    while (Date.now() < until) {
-        if (await check()) return true;
-        await new Promise((r) => setTimeout(r, 250));
-    }
-    return false;
-}
 
 describe("the host's login-limit script with fail2ban and Caddy", () => {
     test("first run: creates the missing access log, writes the filter and jail, reloads fail2ban into the jail", () => {

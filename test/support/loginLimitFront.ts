@@ -278,3 +278,13 @@ export async function startLoginLimitFront(
         throw error;
     }
 }
+
+/** Waits until fail2ban has read the log (it polls the file) and acted: `check` true within `timeoutMs`. */
+export async function eventually(check: () => Promise<boolean>, timeoutMs = 20_000): Promise<boolean> {
+    const until = Date.now() + timeoutMs;
+    while (Date.now() < until) {
+        if (await check()) return true;
+        await new Promise((r) => setTimeout(r, 250));
+    }
+    return false;
+}
