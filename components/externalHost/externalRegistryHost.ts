@@ -174,7 +174,9 @@ export class ExternalRegistryHost extends pulumi.ComponentResource {
                 installPackages: args.installPackages,
                 jail: args.loginLimit && { ...args.loginLimit, accessLog: CADDY_ACCESS_LOG, port: args.port },
             },
-            { parent: this, dependsOn: [packages] },
+            // After the monitoring too: both may install Debian packages, and the engine runs every step
+            // whose dependencies are done at once, so two apt-get runs would race for dpkg's lock.
+            { parent: this, dependsOn: [packages, ...(monitoring ? [monitoring] : [])] },
         );
         const reporting = monitoring ? hostReporting(layout) : undefined;
         const jobsAfter = monitoring ? monitoring.scripts : [];

@@ -22,7 +22,8 @@ if [ -n "$missing" ]; then
     # shellcheck disable=SC2086 # one word per package name
     if command -v apt-get >/dev/null 2>&1; then
         export DEBIAN_FRONTEND=noninteractive
-        apt-get update -qq && apt-get install -y -qq $missing
+        # Waits for dpkg's lock: on a fresh host unattended-upgrades often holds it for minutes.
+        apt-get -o DPkg::Lock::Timeout=600 update -qq && apt-get -o DPkg::Lock::Timeout=600 install -y -qq $missing
     elif command -v dnf >/dev/null 2>&1; then
         dnf install -y $missing
     else

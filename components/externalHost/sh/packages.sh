@@ -30,7 +30,8 @@ for m in $missing; do case $m in
 esac; done
 if [ "$manager" = apt-get ]; then
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq && apt-get install -y -qq "$@"
+    # Waits for dpkg's lock: on a fresh host unattended-upgrades often holds it for minutes.
+    apt-get -o DPkg::Lock::Timeout=600 update -qq && apt-get -o DPkg::Lock::Timeout=600 install -y -qq "$@"
 else
     dnf install -y "$@"
 fi

@@ -1,0 +1,171 @@
+/**
+ * The real Pulumi CLI for the engine tier (test/engine): the binaries that `sh tools/engine/build.sh`
+ * builds from Go modules, run on a copy of the project with a file backend and the passphrase secrets
+ * provider, as a newcomer runs them.
+ *
+ * A workspace is a private directory holding:
+ * - `project/`: the program's files (Pulumi.yaml, index.ts, components/, package.json, tsconfig.json and
+ *   the stack files the test asks for), with node_modules linked to the checkout's, so that
+ *   `pulumi config set` and `pulumi stack init` write stack files there, never into the checkout;
+ * - `home/`: HOME and PULUMI_HOME. `home/.pulumi/versions/<sdk>/` is the engine set, laid out as the
+ *   npm `pulumi` package's launcher looks for an installed CLI, so the README's `npx pulumi …` commands
+ *   run verbatim and download nothing;
+ * - `state/`: the file backend (PULUMI_BACKEND_URL, which wins over any login).
+ *
+ * Nothing can be downloaded: PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION makes a missing plugin an error
+ * and PULUMI_SKIP_UPDATE_CHECK keeps the CLI from asking for a newer version.
+ */
+import { type SpawnOptions, spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { cpSync, existsSync, mkdirSync, readFileSync, symlinkSync } from "node:fs";
+import * as path from "node:path";
+import { privateDir, removeDir } from "./serverProcess";
+
+export const PROJECT_DIR = path.resolve(__dirname, "../..");
+
+let engineSetDir: string | undefined;
+
+/** The engine set's directory; builds what is missing (nothing when the cache is warm). */
+export function engineSet(): string {
+    if (engineSetDir) return engineSetDir;
+    const build = spawnSync("sh", [path.join(PROJECT_DIR, "tools/engine/build.sh"), "--kube", "--quiet"], {
+        encoding: "utf8",
+        stdio: ["ignore", "pipe", "inherit"],
+    });
+    if (build.status !== 0) throw new Error(`tools/engine/build.sh failed (exit ${build.status})`);
+    engineSetDir = build.stdout.trim().split("\n").at(-1) as string;
+    return engineSetDir;
+}
+
+/** The version of @pulumi/pulumi the program uses, which is the CLI's version too. */
+export const SDK_VERSION: string = JSON.parse(
+    readFileSync(path.join(PROJECT_DIR, "node_modules/@pulumi/pulumi/package.json"), "utf8"),
+).version;
+
+export interface CliResult {
+    readonly code: number;
+    readonly stdout: string;
+    readonly stderr: string;
+}
+
+export interface WorkspaceOptions {
+    /** Committed stack files to copy into the project, e.g. ["local"] for Pulumi.local.yaml. */
+    readonly stackFiles?: readonly string[];
+    /** Extra environment for every command (KUBECONFIG, …). */
+    readonly env?: Readonly<Record<string, string>>;
+}
+
+export interface Workspace {
+    readonly dir: string;
+    readonly projectDir: string;
+    /** The environment every command gets. */
+    readonly env: NodeJS.ProcessEnv;
+    /** Runs the CLI; resolves with its exit code and output, whatever the code. */
+    pulumi(args: readonly string[], options?: { input?: string; timeoutMs?: number }): Promise<CliResult>;
+    /** Runs the CLI and throws with its output unless it exits 0. */
+    pulumiOk(args: readonly string[], options?: { input?: string; timeoutMs?: number }): Promise<CliResult>;
+    /** Runs a shell command line in the project directory, as a person types it (e.g. `npx pulumi …`). */
+    shell(line: string, options?: { input?: string; timeoutMs?: number }): Promise<CliResult>;
+    /** Reads a stack output (secrets shown) as JSON. */
+    output(stack: string, name: string): Promise<unknown>;
+    /** The stack's exported state (deployment), secrets encrypted as they are stored. */
+    exportState(stack: string): Promise<{ deployment: { resources?: Array<Record<string, unknown>> } }>;
+    close(): void;
+}
+
+const PROJECT_FILES = ["Pulumi.yaml", "index.ts", "package.json", "tsconfig.json", "components"];
+
+export function openWorkspace(options: WorkspaceOptions = {}): Workspace {
+    const set = engineSet();
+    const dir = privateDir("engine");
+    const projectDir = path.join(dir, "project");
+    const home = path.join(dir, "home");
+    const state = path.join(dir, "state");
+    mkdirSync(projectDir);
+    mkdirSync(path.join(home, ".pulumi", "versions"), { recursive: true });
+    mkdirSync(state);
+    for (const file of PROJECT_FILES) cpSync(path.join(PROJECT_DIR, file), path.join(projectDir, file), { recursive: true });
+    for (const stack of options.stackFiles ?? []) {
+        cpSync(path.join(PROJECT_DIR, `Pulumi.${stack}.yaml`), path.join(projectDir, `Pulumi.${stack}.yaml`));
+    }
+    symlinkSync(path.join(PROJECT_DIR, "node_modules"), path.join(projectDir, "node_modules"));
+    symlinkSync(set, path.join(home, ".pulumi", "versions", SDK_VERSION));
+    const env: NodeJS.ProcessEnv = {
+        ...process.env,
+        HOME: home,
+        PULUMI_HOME: path.join(home, ".pulumi"),
+        PULUMI_VERSION: SDK_VERSION,
+        PULUMI_BACKEND_URL: `file://${state}`,
+        // Generated per workspace; it reaches the CLI only through its environment.
+        PULUMI_CONFIG_PASSPHRASE: randomBytes(18).toString("base64url"),
+        PULUMI_SKIP_UPDATE_CHECK: "true",
+        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+        PULUMI_SKIP_CONFIRMATIONS: "true",
+        PULUMI_DIY_BACKEND_NO_LEGACY_WARNING: "true",
+        PULUMI_COPILOT: "false",
+        NO_COLOR: "1",
+        PATH: `${path.join(set, "bin")}:${process.env.PATH}`,
+        ...options.env,
+    };
+    const exec = (command: string, args: readonly string[], opts: { input?: string; timeoutMs?: number } = {}) =>
+        execute(command, args, { cwd: projectDir, env }, opts);
+    const pulumi = (args: readonly string[], opts?: { input?: string; timeoutMs?: number }) =>
+        exec(path.join(set, "bin", "pulumi"), [...args, "--non-interactive"], opts);
+    const describe = (args: readonly string[], r: CliResult) =>
+        `pulumi ${args.join(" ")} exited ${r.code}\n--- stdout\n${r.stdout.slice(-20_000)}\n--- stderr\n${r.stderr.slice(-10_000)}`;
+    return {
+        dir,
+        projectDir,
+        env,
+        pulumi,
+        async pulumiOk(args, opts) {
+            const r = await pulumi(args, opts);
+            if (r.code !== 0) throw new Error(describe(args, r));
+            return r;
+        },
+        shell: (line, opts) => exec("sh", ["-c", line], opts),
+        async output(stack, name) {
+            const r = await pulumi(["stack", "output", name, "--json", "--show-secrets", "-s", stack]);
+            if (r.code !== 0) throw new Error(describe(["stack", "output", name], r));
+            return JSON.parse(r.stdout);
+        },
+        async exportState(stack) {
+            const r = await pulumi(["stack", "export", "-s", stack]);
+            if (r.code !== 0) throw new Error(describe(["stack", "export"], r));
+            return JSON.parse(r.stdout);
+        },
+        close() {
+            removeDir(dir);
+        },
+    };
+}
+
+function execute(
+    command: string,
+    args: readonly string[],
+    spawnOptions: SpawnOptions,
+    { input, timeoutMs = 15 * 60_000 }: { input?: string; timeoutMs?: number },
+): Promise<CliResult> {
+    return new Promise((resolve, reject) => {
+        const child = spawn(command, [...args], { ...spawnOptions, stdio: ["pipe", "pipe", "pipe"], detached: true });
+        let stdout = "";
+        let stderr = "";
+        child.stdout?.setEncoding("utf8").on("data", (chunk) => (stdout += chunk));
+        child.stderr?.setEncoding("utf8").on("data", (chunk) => (stderr += chunk));
+        // The CLI starts plugins of its own; on a time-out the whole process group goes.
+        const timer = setTimeout(() => {
+            if (child.pid) process.kill(-child.pid, "SIGKILL");
+        }, timeoutMs);
+        child.once("error", reject);
+        child.once("close", (code) => {
+            clearTimeout(timer);
+            resolve({ code: code ?? -1, stdout, stderr });
+        });
+        child.stdin?.end(input ?? "");
+    });
+}
+
+/** True when the engine tier can run here (Go installed); the tier says why not instead of failing obscurely. */
+export function goAvailable(): boolean {
+    return existsSync("/usr/local/go/bin/go") || spawnSync("sh", ["-c", "command -v go"]).status === 0;
+}

@@ -1,0 +1,98 @@
+#!/bin/sh
+# Builds the engine tier's binaries from the wrapper modules beside this script: the Pulumi CLI at the
+# version of @pulumi/pulumi in package-lock.json, our Node.js language host, our providers (stamped with
+# the versions package-lock.json resolves for @pulumi/command, kubernetes, random and tls) and, with
+# --kube, the Kubernetes control plane (tools/engine/kube/build.sh). Everything goes to a cache outside
+# the checkout, one directory per binary keyed by its version and the hash of its module's files, so a
+# warm cache builds nothing. The last line printed is the directory holding the set: a `bin/` with every
+# binary, as a Pulumi installation lays them out (the CLI finds its language host and plugins beside it).
+#
+#   sh tools/engine/build.sh [--kube] [--quiet]
+#
+# DSO_ENGINE_CACHE overrides the cache (default: $XDG_CACHE_HOME or ~/.cache, then dso-registry/engine).
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+cache=${DSO_ENGINE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dso-registry/engine}
+kube=false
+quiet=false
+for arg in "$@"; do
+    case $arg in
+    --kube) kube=true ;;
+    --quiet) quiet=true ;;
+    *)
+        echo "usage: sh tools/engine/build.sh [--kube] [--quiet]" >&2
+        exit 2
+        ;;
+    esac
+done
+
+PATH=$PATH:/usr/local/go/bin
+export PATH
+# The checksum database has no entries for the Pulumi modules the proxy serves; go.sum, committed, is
+# what every later build verifies them against.
+export GONOSUMDB=github.com/pulumi/pulumi
+export GOFLAGS=-buildvcs=false
+command -v go >/dev/null || {
+    echo "engine build: Go is not installed (Go 1.25 or newer is needed)" >&2
+    exit 1
+}
+
+say() { [ "$quiet" = true ] || echo "$@" >&2; }
+
+lock_version() {
+    node -e 'const l = require(process.argv[1]); const p = l.packages["node_modules/" + process.argv[2]];
+if (!p) { console.error("package-lock.json has no " + process.argv[2]); process.exit(1); }
+console.log(p.version);' "$root/package-lock.json" "$1"
+}
+
+# module_key DIR: the hash of a wrapper module's files, so that any change to it builds anew.
+module_key() {
+    (cd "$1" && find . -type f \( -name '*.go' -o -name go.mod -o -name go.sum \) ! -name '*_test.go' | LC_ALL=C sort | xargs sha256sum) |
+        { cat; go env GOVERSION; } | sha256sum | cut -c1-16
+}
+
+# build NAME MODULE_DIR PACKAGE VERSION LDFLAGS [TAGS]: builds one binary into the cache unless it is there.
+build() {
+    name=$1 dir=$2 package=$3 version=$4 ldflags=$5 tags=${6:-}
+    out="$cache/build/$name-$version-$(module_key "$dir")"
+    if [ -x "$out/$name" ]; then
+        say "engine build: $name $version is cached"
+    else
+        say "engine build: building $name $version"
+        started=$(date +%s)
+        mkdir -p "$out.partial"
+        (cd "$dir" && go build ${tags:+-tags "$tags"} -ldflags "$ldflags" -o "$out.partial/$name" "$package")
+        rm -rf "$out" && mv "$out.partial" "$out"
+        say "engine build: $name $version built in $(($(date +%s) - started)) s"
+    fi
+    ln -sf "$out/$name" "$set/bin/$name"
+}
+
+sdk=$(lock_version @pulumi/pulumi)
+set_key=$(printf '%s\n' "$sdk" "$(lock_version @pulumi/command)" "$(lock_version @pulumi/kubernetes)" \
+    "$(lock_version @pulumi/random)" "$(lock_version @pulumi/tls)" | sha256sum | cut -c1-12)
+set="$cache/sets/$set_key"
+mkdir -p "$set/bin"
+
+build pulumi "$here/cli" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi "$sdk" \
+    "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$sdk" osusergo,grpcnotrace
+build pulumi-language-nodejs "$here/language-nodejs" . "$sdk" "-X main.version=$sdk"
+for provider in command kubernetes random tls; do
+    build "pulumi-resource-$provider" "$here/provider-$provider" . "$(lock_version "@pulumi/$provider")" \
+        "-X main.version=$(lock_version "@pulumi/$provider")"
+done
+
+# Dynamic providers (the Jenkins credentials) run through the SDK's own launcher script, which the SDK
+# module ships beside its Node.js sources.
+sdk_dir=$(cd "$here/cli" && go list -m -f '{{.Dir}}' github.com/pulumi/pulumi/sdk/v3)
+install -m 0755 "$sdk_dir/nodejs/dist/pulumi-resource-pulumi-nodejs" "$set/bin/pulumi-resource-pulumi-nodejs"
+
+if [ "$kube" = true ]; then
+    mkdir -p "$cache/kube"
+    sh "$here/kube/build.sh" "$cache/kube" >&2
+    for binary in "$cache"/kube/bin/*; do ln -sf "$binary" "$set/bin/$(basename "$binary")"; done
+fi
+
+echo "$set"
