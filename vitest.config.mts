@@ -41,6 +41,21 @@ export default defineConfig({
                     sequence: { groupOrder: 1 },
                 },
             },
+            {
+                // The real Pulumi CLI runs the program (tools/engine: the CLI, our language host and
+                // providers, a Kubernetes control plane, all built from Go modules; built first when the
+                // cache is cold). One file at a time: each runs the engine and a control plane on 2 cores.
+                test: {
+                    ...shared,
+                    name: "engine",
+                    include: ["test/engine/**/*.test.ts"],
+                    globalSetup: ["test/setup/debianTools.ts", "test/setup/engineBuild.ts"],
+                    testTimeout: 20 * 60_000,
+                    hookTimeout: 60 * 60_000,
+                    maxWorkers: 1,
+                    sequence: { groupOrder: 2 },
+                },
+            },
         ],
     },
 });

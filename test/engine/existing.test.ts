@@ -1,0 +1,125 @@
+/**
+ * The `existing` stack under the real Pulumi engine: the README's quick start typed as a newcomer types
+ * it (`npx pulumi stack init`, `config set --secret` answered on stdin, `preview --diff`, `up`), against
+ * a real Kubernetes API server and the fake Jenkins over HTTPS through the real dynamic-provider host;
+ * then a second `up` that must change nothing, a config change, and `destroy`.
+ */
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type FakeJenkins, startFakeJenkins } from "../support/fakeJenkins";
+import { type ControlPlane, namespace, startControlPlane } from "../support/kubeControlPlane";
+import { openWorkspace, type Workspace } from "../support/pulumiEngine";
+import { makeTestCa } from "../support/realRegistry";
+import { privateDir, removeDir } from "../support/serverProcess";
+
+const STACK = "existing";
+const secrets = {
+    containerRegistryPassword: `push-${randomBytes(12).toString("hex")}`,
+    mavenRegistryPassword: `deploy-${randomBytes(12).toString("hex")}`,
+    jenkinsApiToken: `token-${randomBytes(12).toString("hex")}`,
+    existingPullUsername: "robot-dso-pull",
+    existingPullPassword: `pull-${randomBytes(12).toString("hex")}`,
+};
+
+let kube: ControlPlane;
+let jenkins: FakeJenkins;
+let ws: Workspace;
+let caDir: string;
+
+beforeAll(async () => {
+    kube = startControlPlane();
+    for (const ns of ["jenkins", "flux-system"]) await kube.create("/api/v1/namespaces", namespace(ns));
+    caDir = privateDir("jenkins-ca");
+    const ca = makeTestCa(caDir);
+    jenkins = await startFakeJenkins({
+        user: "pulumi",
+        apiToken: secrets.jenkinsApiToken,
+        tls: { key: readFileSync(ca.serverKeyFile, "utf8"), cert: readFileSync(ca.serverCertFile, "utf8") },
+    });
+    ws = openWorkspace({ stackFiles: [STACK], env: { KUBECONFIG: kube.kubeconfig } });
+    // What the test changes in the committed stack: where Jenkins answers, and the CA it is signed by.
+    await ws.pulumiOk(["stack", "init", STACK]);
+    await ws.pulumiOk(["config", "set", "--path", "dso-registry:jenkins.url", jenkins.url, "-s", STACK]);
+    await ws.pulumiOk(["config", "set", "--path", "dso-registry:jenkins.caCertificate", "-s", STACK], { input: ca.caCertPem });
+}, 20 * 60_000);
+
+afterAll(async () => {
+    ws?.close();
+    await jenkins?.close();
+    kube?.stop();
+    if (caDir) removeDir(caDir);
+});
+
+const configMap = (name: string) => kube.get<{ data: Record<string, string> }>(`/api/v1/namespaces/jenkins/configmaps/${name}`);
+const fluxSecret = () => kube.get<{ data: Record<string, string> }>("/api/v1/namespaces/flux-system/secrets/registry-credentials");
+
+describe("existing stack, real engine", () => {
+    it("takes its secrets as the README types them: on stdin, encrypted in the stack file", async () => {
+        for (const [key, value] of Object.entries(secrets)) {
+            const r = await ws.shell(`npx pulumi config set --secret dso-registry:${key} -s ${STACK}`, { input: value });
+            expect(r.code, r.stderr).toBe(0);
+        }
+        const stackFile = readFileSync(path.join(ws.projectDir, `Pulumi.${STACK}.yaml`), "utf8");
+        for (const value of Object.values(secrets)) expect(stackFile).not.toContain(value);
+        expect(stackFile).toMatch(/containerRegistryPassword:\s+secure: /);
+    });
+
+    it("previews every resource as a create, and changes nothing", async () => {
+        const r = await ws.shell(`npx pulumi preview --diff -s ${STACK}`);
+        expect(r.code, r.stdout + r.stderr).toBe(0);
+        expect(r.stdout).toMatch(/\+ 10 to create/);
+        expect(await configMap("pipeline-config")).toBeUndefined();
+        expect(jenkins.credentials.size).toBe(0);
+    });
+
+    it("`up` writes the ConfigMaps, the Flux secret and both Jenkins credentials", async () => {
+        const r = await ws.shell(`npx pulumi up --yes -s ${STACK}`);
+        expect(r.code, r.stdout + r.stderr).toBe(0);
+        const pipeline = await configMap("pipeline-config");
+        expect(pipeline?.data).toMatchObject({ CONTAINER_REGISTRY_HOST: "registry.corp.example.com" });
+        expect(await configMap("dso-registry-agent-pods")).toBeDefined();
+        const flux = await fluxSecret();
+        const dockerConfig = JSON.parse(Buffer.from(flux?.data[".dockerconfigjson"] ?? "", "base64").toString());
+        const auth = Buffer.from(dockerConfig.auths["registry.corp.example.com"].auth, "base64").toString();
+        expect(auth).toBe(`${secrets.existingPullUsername}:${secrets.existingPullPassword}`);
+        expect(jenkins.credentials.get("container-registry")?.fields).toMatchObject({
+            username: "robot-dso-push",
+            password: secrets.containerRegistryPassword,
+        });
+        expect(jenkins.credentials.get("maven-registry")?.fields).toMatchObject({
+            username: "dso-deploy",
+            password: secrets.mavenRegistryPassword,
+        });
+    });
+
+    it("keeps every secret out of the state's plaintext", async () => {
+        const state = JSON.stringify(await ws.exportState(STACK));
+        for (const value of Object.values(secrets).filter((v) => v !== secrets.existingPullUsername)) expect(state).not.toContain(value);
+    });
+
+    it("a second `up` with no change plans nothing", async () => {
+        const r = await ws.pulumi(["preview", "--expect-no-changes", "-s", STACK]);
+        expect(r.code, r.stdout + r.stderr).toBe(0);
+        const up = await ws.pulumi(["up", "--yes", "--expect-no-changes", "-s", STACK]);
+        expect(up.code, up.stdout + up.stderr).toBe(0);
+    });
+
+    it("a rotated push password updates the Jenkins credential in place, and nothing else", async () => {
+        const rotated = `push-${randomBytes(12).toString("hex")}`;
+        await ws.pulumiOk(["config", "set", "--secret", "dso-registry:containerRegistryPassword", "-s", STACK], { input: rotated });
+        const r = await ws.pulumiOk(["up", "--yes", "-s", STACK]);
+        expect(r.stdout).toMatch(/~ 1 updated/);
+        expect(jenkins.credentials.get("container-registry")?.fields.password).toBe(rotated);
+    });
+
+    it("`destroy` removes what it made and leaves the namespaces it did not make", async () => {
+        const r = await ws.pulumi(["destroy", "--yes", "-s", STACK]);
+        expect(r.code, r.stdout + r.stderr).toBe(0);
+        await kube.waitGone("/api/v1/namespaces/jenkins/configmaps/pipeline-config");
+        expect(await fluxSecret()).toBeUndefined();
+        expect(jenkins.credentials.size).toBe(0);
+        expect(await kube.get("/api/v1/namespaces/jenkins")).toBeDefined();
+    });
+});
