@@ -17,7 +17,7 @@ import { IN_CLUSTER, type InClusterSpec } from "./spec";
 export const RULES_FILE_KEY = "dso-registry.rules.yml";
 
 /** The Caddy sidecar's ports that serve metrics: Caddy's own, and Distribution's relayed from its loopback. */
-export const METRICS_PORT_NAMES = { caddy: "metrics", registry: "registry-metrics" } as const;
+export const METRICS_PORT_NAMES = { caddy: "metrics", registry: "dist-metrics" } as const;
 
 /** Distribution's metrics listener in the pod: loopback, so its /debug pages stay inside the pod. */
 export const REGISTRY_METRICS_ADDR = `127.0.0.1:${METRICS_PORTS.distribution}`;

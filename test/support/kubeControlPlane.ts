@@ -106,5 +106,34 @@ export function startControlPlane(): ControlPlane {
     };
 }
 
+/**
+ * A default StorageClass with static volumes, so that claims bind as on a cluster with a provisioner
+ * (microk8s's hostpath-storage, k3s's local-path). kwok's pods mount nothing: the volumes hold no data.
+ */
+export async function provideVolumes(kube: ControlPlane, count: number, size = "500Gi"): Promise<void> {
+    await kube.create("/apis/storage.k8s.io/v1/storageclasses", {
+        apiVersion: "storage.k8s.io/v1",
+        kind: "StorageClass",
+        metadata: { name: "test-volumes", annotations: { "storageclass.kubernetes.io/is-default-class": "true" } },
+        provisioner: "kubernetes.io/no-provisioner",
+        volumeBindingMode: "Immediate",
+        allowVolumeExpansion: true,
+    });
+    for (let i = 0; i < count; i++) {
+        await kube.create("/api/v1/persistentvolumes", {
+            apiVersion: "v1",
+            kind: "PersistentVolume",
+            metadata: { name: `test-volume-${i}` },
+            spec: {
+                capacity: { storage: size },
+                accessModes: ["ReadWriteOnce"],
+                storageClassName: "test-volumes",
+                persistentVolumeReclaimPolicy: "Retain",
+                hostPath: { path: `/nonexistent/test-volume-${i}` },
+            },
+        });
+    }
+}
+
 /** A Namespace object, for prerequisites a stack expects to exist. */
 export const namespace = (name: string): KubeObject => ({ apiVersion: "v1", kind: "Namespace", metadata: { name } });

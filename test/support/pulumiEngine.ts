@@ -9,7 +9,7 @@
  *   `pulumi config set` and `pulumi stack init` write stack files there, never into the checkout;
  * - `home/`: HOME and PULUMI_HOME. `home/.pulumi/versions/<sdk>/` is the engine set, laid out as the
  *   npm `pulumi` package's launcher looks for an installed CLI, so the README's `npx pulumi …` commands
- *   run verbatim and download nothing;
+ *   run verbatim and download nothing; `home/.pulumi/plugins` holds the providers at their versions;
  * - `state/`: the file backend (PULUMI_BACKEND_URL, which wins over any login).
  *
  * Nothing can be downloaded: PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION makes a missing plugin an error
@@ -90,6 +90,8 @@ export function openWorkspace(options: WorkspaceOptions = {}): Workspace {
     }
     symlinkSync(path.join(PROJECT_DIR, "node_modules"), path.join(projectDir, "node_modules"));
     symlinkSync(set, path.join(home, ".pulumi", "versions", SDK_VERSION));
+    // The providers as `pulumi plugin install` lays them out: the engine loads the exact versions.
+    symlinkSync(path.join(set, "plugins"), path.join(home, ".pulumi", "plugins"));
     const env: NodeJS.ProcessEnv = {
         ...process.env,
         HOME: home,

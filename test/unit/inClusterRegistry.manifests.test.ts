@@ -1071,7 +1071,7 @@ describe("monitoring in the cluster", () => {
             "http",
             "https",
             "metrics",
-            "registry-metrics",
+            "dist-metrics",
         ]);
         expect(get(objects, "ConfigMap", "dso-registry-alert-rules").data["dso-registry.rules.yml"]).toContain("alert: DsoRegistryDown");
         expect(objects.filter((o) => o.apiVersion.startsWith("monitoring.coreos.com"))).toEqual([]);
@@ -1084,7 +1084,7 @@ describe("monitoring in the cluster", () => {
     test("with prometheus-operator: a PodMonitor for both ports and a PrometheusRule, no annotations", () => {
         const objects = renderInClusterObjects(baseSpec({ tls: certManager, monitoring: { ...monitoring, prometheusOperator: true } }));
         const podMonitor = get(objects, "PodMonitor", "registry");
-        expect(podMonitor.spec.podMetricsEndpoints.map((e: { port: string }) => e.port)).toEqual(["metrics", "registry-metrics"]);
+        expect(podMonitor.spec.podMetricsEndpoints.map((e: { port: string }) => e.port)).toEqual(["metrics", "dist-metrics"]);
         const rules = get(objects, "PrometheusRule", "dso-registry").spec.groups[0].rules.map((r: { alert: string }) => r.alert);
         expect(rules).toEqual(expect.arrayContaining(["DsoRegistryDown", "DsoRegistryCertificateExpiring", "DsoRegistryCacheOverSize"]));
         expect(get(objects, "Deployment", "registry").spec.template.metadata.annotations).not.toHaveProperty("prometheus.io/scrape");

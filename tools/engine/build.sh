@@ -4,8 +4,9 @@
 # the versions package-lock.json resolves for @pulumi/command, kubernetes, random and tls) and, with
 # --kube, the Kubernetes control plane (tools/engine/kube/build.sh). Everything goes to a cache outside
 # the checkout, one directory per binary keyed by its version and the hash of its module's files, so a
-# warm cache builds nothing. The last line printed is the directory holding the set: a `bin/` with every
-# binary, as a Pulumi installation lays them out (the CLI finds its language host and plugins beside it).
+# warm cache builds nothing. The last line printed is the directory holding the set: `bin/` with the CLI,
+# its language host and the dynamic-provider launcher (the CLI finds them beside itself), the control
+# plane's binaries and kubectl, and `plugins/`, laid out as $PULUMI_HOME/plugins.
 #
 #   sh tools/engine/build.sh [--kube] [--quiet]
 #
@@ -53,9 +54,10 @@ module_key() {
         { cat; go env GOVERSION; } | sha256sum | cut -c1-16
 }
 
-# build NAME MODULE_DIR PACKAGE VERSION LDFLAGS [TAGS]: builds one binary into the cache unless it is there.
+# build DEST NAME MODULE_DIR PACKAGE VERSION LDFLAGS [TAGS]: builds one binary into the cache unless it is
+# there, and links it into DEST.
 build() {
-    name=$1 dir=$2 package=$3 version=$4 ldflags=$5 tags=${6:-}
+    dest=$1 name=$2 dir=$3 package=$4 version=$5 ldflags=$6 tags=${7:-}
     out="$cache/build/$name-$version-$(module_key "$dir")"
     if [ -x "$out/$name" ]; then
         say "engine build: $name $version is cached"
@@ -67,7 +69,8 @@ build() {
         rm -rf "$out" && mv "$out.partial" "$out"
         say "engine build: $name $version built in $(($(date +%s) - started)) s"
     fi
-    ln -sf "$out/$name" "$set/bin/$name"
+    mkdir -p "$dest"
+    ln -sf "$out/$name" "$dest/$name"
 }
 
 sdk=$(lock_version @pulumi/pulumi)
@@ -76,12 +79,15 @@ set_key=$(printf '%s\n' "$sdk" "$(lock_version @pulumi/command)" "$(lock_version
 set="$cache/sets/$set_key"
 mkdir -p "$set/bin"
 
-build pulumi "$here/cli" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi "$sdk" \
+build "$set/bin" pulumi "$here/cli" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi "$sdk" \
     "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$sdk" osusergo,grpcnotrace
-build pulumi-language-nodejs "$here/language-nodejs" . "$sdk" "-X main.version=$sdk"
+build "$set/bin" pulumi-language-nodejs "$here/language-nodejs" . "$sdk" "-X main.version=$sdk"
+# Providers go where `pulumi plugin install` puts them ($PULUMI_HOME/plugins/resource-NAME-vVERSION/), not
+# beside the CLI: the engine then loads exactly the version each package asks for, as it does for a user.
 for provider in command kubernetes random tls; do
-    build "pulumi-resource-$provider" "$here/provider-$provider" . "$(lock_version "@pulumi/$provider")" \
-        "-X main.version=$(lock_version "@pulumi/$provider")"
+    version=$(lock_version "@pulumi/$provider")
+    build "$set/plugins/resource-$provider-v$version" "pulumi-resource-$provider" "$here/provider-$provider" . \
+        "$version" "-X main.version=$version"
 done
 
 # Dynamic providers (the Jenkins credentials) run through the SDK's own launcher script, which the SDK

@@ -1,0 +1,140 @@
+/**
+ * The `local` (microk8s) stack under the real Pulumi engine: the README's quick start typed as written
+ * (`npx pulumi stack init`, the Jenkins token on stdin, `preview --diff`, `up`, `stack output`), every
+ * Kubernetes object applied to a real API server (kwok nodes run the pods, claims bind to static volumes
+ * as with microk8s's hostpath-storage), the Corefile block written by the real script through kubectl,
+ * the Jenkins credentials through the real dynamic-provider host; then a second `up` that changes
+ * nothing, and `destroy`, after which only what the stack retains on purpose is left.
+ */
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type FakeJenkins, startFakeJenkins } from "../support/fakeJenkins";
+import { type ControlPlane, namespace, provideVolumes, startControlPlane } from "../support/kubeControlPlane";
+import { openWorkspace, type Workspace } from "../support/pulumiEngine";
+
+const STACK = "local";
+const jenkinsToken = `token-${randomBytes(12).toString("hex")}`;
+
+/** CoreDNS's ConfigMap as microk8s's dns addon writes it: the program adds its block to this Corefile. */
+const MICROK8S_COREFILE = `.:53 {
+    errors
+    health {
+      lameduck 5s
+    }
+    ready
+    log . {
+      class error
+    }
+    kubernetes cluster.local in-addr.arpa ip6.arpa {
+      pods insecure
+      fallthrough in-addr.arpa ip6.arpa
+    }
+    prometheus :9153
+    forward . /etc/resolv.conf
+    cache 30
+    loop
+    reload
+    loadbalance
+}
+`;
+
+let kube: ControlPlane;
+let jenkins: FakeJenkins;
+let ws: Workspace;
+
+beforeAll(async () => {
+    kube = startControlPlane();
+    // What microk8s and the README's prerequisites give the stack: the jenkins namespace, CoreDNS's
+    // ConfigMap, a default StorageClass.
+    await kube.create("/api/v1/namespaces", namespace("jenkins"));
+    await kube.create("/api/v1/namespaces/kube-system/configmaps", {
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        metadata: { name: "coredns", namespace: "kube-system" },
+        data: { Corefile: MICROK8S_COREFILE },
+    });
+    await provideVolumes(kube, 6);
+    jenkins = await startFakeJenkins({ user: "admin", apiToken: jenkinsToken });
+    ws = openWorkspace({ stackFiles: [STACK], env: { KUBECONFIG: kube.kubeconfig } });
+}, 20 * 60_000);
+
+afterAll(async () => {
+    ws?.close();
+    await jenkins?.close();
+    kube?.stop();
+});
+
+const deployment = (name: string) =>
+    kube.get<{ status: { availableReplicas?: number } }>(`/apis/apps/v1/namespaces/dso/deployments/${name}`);
+
+describe("local stack, real engine", () => {
+    it("runs the README's quick start as written", async () => {
+        const init = await ws.shell(`npx pulumi stack init ${STACK}`);
+        expect(init.code, init.stderr).toBe(0);
+        // The one change to the committed stack: where the (fake) Jenkins answers.
+        await ws.pulumiOk(["config", "set", "--path", "dso-registry:jenkins.url", jenkins.url, "-s", STACK]);
+        const token = await ws.shell(`npx pulumi config set --secret dso-registry:jenkinsApiToken -s ${STACK}`, { input: jenkinsToken });
+        expect(token.code, token.stderr).toBe(0);
+        expect(readFileSync(path.join(ws.projectDir, `Pulumi.${STACK}.yaml`), "utf8")).not.toContain(jenkinsToken);
+
+        const preview = await ws.shell(`npx pulumi preview --diff -s ${STACK}`);
+        expect(preview.code, preview.stdout + preview.stderr).toBe(0);
+        expect(preview.stdout).toMatch(/\+ \d+ to create/);
+
+        const up = await ws.shell(`npx pulumi up --yes -s ${STACK}`);
+        expect(up.code, up.stdout + up.stderr).toBe(0);
+    });
+
+    it("the API server holds a registry that became available, and the node-trust DaemonSet", async () => {
+        expect((await deployment("registry"))?.status.availableReplicas).toBe(1);
+        expect((await deployment("registry-mirror-docker-io"))?.status.availableReplicas).toBe(1);
+        const daemonSet = await kube.get<{ status: { numberReady: number } }>(
+            "/apis/apps/v1/namespaces/dso-node-trust/daemonsets/dso-node-trust",
+        );
+        expect(daemonSet?.status.numberReady).toBe(1);
+    });
+
+    it("CoreDNS's Corefile got the registry's block, pointing at the TLS Service's ClusterIP", async () => {
+        const service = await kube.get<{ spec: { clusterIP: string } }>("/api/v1/namespaces/dso/services/registry-tls");
+        const corefile = (await kube.get<{ data: { Corefile: string } }>("/api/v1/namespaces/kube-system/configmaps/coredns"))?.data
+            .Corefile;
+        expect(corefile).toContain("registry-dso.jmann.local");
+        expect(corefile).toContain(service?.spec.clusterIP);
+        expect(corefile).toContain(MICROK8S_COREFILE.trim().split("\n")[0]);
+    });
+
+    it("Jenkins holds the generated push account, the one `stack output` shows", async () => {
+        const push = (await ws.output(STACK, "pushCredentials")) as { username: string; password: string };
+        expect(push.password.length).toBeGreaterThanOrEqual(20);
+        expect(jenkins.credentials.get("container-registry")?.fields).toMatchObject({ username: push.username, password: push.password });
+        const caCertPem = await ws.shell(`npx pulumi stack output caCertPem -s ${STACK}`);
+        expect(caCertPem.stdout).toMatch(/^-----BEGIN CERTIFICATE-----/);
+    });
+
+    it("keeps the generated passwords and the CA key out of the state's plaintext", async () => {
+        const push = (await ws.output(STACK, "pushCredentials")) as { password: string };
+        const state = JSON.stringify(await ws.exportState(STACK));
+        expect(state).not.toContain(push.password);
+        expect(state).not.toContain(jenkinsToken);
+        expect(state).not.toMatch(/BEGIN (EC |RSA )?PRIVATE KEY/);
+    });
+
+    it("a second `up` with no change plans nothing", async () => {
+        const up = await ws.pulumi(["up", "--yes", "--expect-no-changes", "-s", STACK]);
+        expect(up.code, up.stdout + up.stderr).toBe(0);
+    });
+
+    it("`destroy` removes the stack's objects and keeps the registry's data claims and their namespace", async () => {
+        const r = await ws.pulumi(["destroy", "--yes", "-s", STACK]);
+        expect(r.code, r.stdout + r.stderr).toBe(0);
+        expect(await deployment("registry")).toBeUndefined();
+        expect(await kube.get("/api/v1/namespaces/dso/persistentvolumeclaims/registry-data")).toBeDefined();
+        expect(await kube.get("/api/v1/namespaces/dso")).toBeDefined();
+        const corefile = (await kube.get<{ data: { Corefile: string } }>("/api/v1/namespaces/kube-system/configmaps/coredns"))?.data
+            .Corefile;
+        expect(corefile).toBe(MICROK8S_COREFILE);
+        expect(jenkins.credentials.size).toBe(0);
+    });
+});
