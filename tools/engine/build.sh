@@ -98,7 +98,7 @@ install -m 0755 "$sdk_dir/nodejs/dist/pulumi-resource-pulumi-nodejs" "$set/bin/p
 if [ "$kube" = true ]; then
     mkdir -p "$cache/kube"
     sh "$here/kube/build.sh" "$cache/kube" >&2
-    for binary in etcd kube-apiserver kube-controller-manager kube-scheduler kwok; do
+    for binary in etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok; do
         ln -sf "$cache/kube/$binary" "$set/bin/$binary"
     done
 fi
