@@ -488,6 +488,11 @@ function registerObjects(
             ...opts,
             dependsOn,
             ...(retainedOnDelete(object) ? { retainOnDelete: true } : {}),
+            // A claim's storage class cannot change. Replacing the claim for a new one is no way out:
+            // a retained claim's delete only forgets it and the create of the same name then fails
+            // (AlreadyExists) on every later `up`; another's delete waits on the pod that mounts it. So
+            // the class applies to claims created after it is set, and an existing claim keeps its own.
+            ...(object.kind === "PersistentVolumeClaim" ? { ignoreChanges: ["spec.storageClassName"] } : {}),
         });
         if (object.kind === "Namespace") namespace = resource;
         if (object.kind === "Secret" || object.kind === "ConfigMap" || object.kind === "ServiceAccount") inputs.push(resource);

@@ -126,6 +126,21 @@ describe("local stack, real engine", () => {
         expect(up.code, up.stdout + up.stderr).toBe(0);
     });
 
+    it("setting registry.storage.storageClass later keeps the existing claims and their data, and every later `up` works", async () => {
+        const claim = () =>
+            kube.get<{ metadata: { uid: string }; status: { phase: string } }>(
+                "/api/v1/namespaces/dso/persistentvolumeclaims/registry-data",
+            );
+        const before = await claim();
+        await ws.pulumiOk(["config", "set", "--path", "dso-registry:registry.storage.storageClass", "fast-ssd", "-s", STACK]);
+        const up = await ws.pulumi(["up", "--yes", "-s", STACK]);
+        expect(up.code, up.stdout + up.stderr).toBe(0);
+        expect((await claim())?.metadata.uid).toBe(before?.metadata.uid);
+        expect((await claim())?.status.phase).toBe("Bound");
+        const again = await ws.pulumi(["up", "--yes", "--expect-no-changes", "-s", STACK]);
+        expect(again.code, again.stdout + again.stderr).toBe(0);
+    });
+
     it("`destroy` removes the stack's objects and keeps the registry's data claims and their namespace", async () => {
         const r = await ws.pulumi(["destroy", "--yes", "-s", STACK]);
         expect(r.code, r.stdout + r.stderr).toBe(0);

@@ -150,7 +150,11 @@ const storage = z.strictObject({
         .default("filesystem")
         .describe('"filesystem" (a PersistentVolumeClaim or the host\'s data dir) or "s3" (S3-compatible object storage).'),
     size: quantity.default("20Gi").describe("PVC size (in-cluster, filesystem)."),
-    storageClass: k8sName.optional().describe("PVC storage class; the cluster default when unset."),
+    storageClass: k8sName
+        .optional()
+        .describe(
+            "PVC storage class; the cluster default when unset. It applies to claims when they are created: an existing claim keeps its class (Kubernetes cannot change it), so setting or changing it later changes nothing until the claim is made anew (docs/in-cluster.md, Changing the storage class).",
+        ),
     s3: z
         .strictObject({
             bucket: z.string().min(3).max(63).describe("Bucket name."),
