@@ -15,7 +15,7 @@ import { decoyHash } from "../accounts/decoy";
 import type { RegistryAccount } from "../accounts/registryAccounts";
 import { type RegistryStorage, renderRegistryConfig } from "../distribution/registryConfig";
 import { MAVEN_BACKEND, renderMavenNginxConfig } from "../maven/nginxConfig";
-import { type ClusterMirror, clusterMirrorName, clusterMirrorRoutes, renderClusterMirrors } from "../mirrors/mirrorManifests";
+import { type ClusterMirror, clusterMirrorClaimName, clusterMirrorName, clusterMirrorRoutes, renderClusterMirrors } from "../mirrors/mirrorManifests";
 import { type IngressController, METRICS_PORTS } from "../shared/facts";
 import { withFormerType } from "../shared/formerType";
 import type { K8sObject } from "../shared/k8sObject";
@@ -424,7 +424,7 @@ export class InClusterRegistry extends pulumi.ComponentResource {
                 ? {
                       monitoring: {
                           ...args.monitoring,
-                          cacheClaims: (args.mirrors ?? []).map((m) => clusterMirrorName(m.spec)),
+                          cacheClaims: (args.mirrors ?? []).map((m) => clusterMirrorClaimName(clusterMirrorName(m.spec), m.spec.maxSize)),
                       },
                   }
                 : {}),

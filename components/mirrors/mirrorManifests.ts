@@ -59,9 +59,20 @@ export function renderClusterMirrors(spec: ClusterMirrorsSpec): K8sObject[] {
     return spec.mirrors.flatMap((m) => renderClusterMirror(spec, m));
 }
 
+/**
+ * The cache's claim, named after its size. A bound claim cannot shrink (the API server refuses it) and
+ * grows only where the storage class allows expansion, so a changed `maxSize` gives the cache a new,
+ * empty claim of that size: the Deployment (Recreate) moves to it and the old claim is deleted after.
+ * A cache's content can always be fetched again.
+ */
+export function clusterMirrorClaimName(name: string, maxSize: string): string {
+    return `${name}-${maxSize.toLowerCase().replace(/[^a-z0-9]+/g, "-")}`;
+}
+
 function renderClusterMirror(spec: ClusterMirrorsSpec, mirror: ClusterMirror): K8sObject[] {
     const s = mirror.spec;
     const name = clusterMirrorName(s);
+    const claimName = clusterMirrorClaimName(name, s.maxSize);
     const secretName = `${name}-upstream`;
     const objects: K8sObject[] = [
         {
@@ -89,7 +100,7 @@ function renderClusterMirror(spec: ClusterMirrorsSpec, mirror: ClusterMirror): K
         } satisfies k8s.types.input.core.v1.Secret);
     }
     objects.push(
-        persistentClaim(meta(name, spec.namespace, s.upstream, CLAIM_ANNOTATIONS), s.maxSize, spec.storageClass),
+        persistentClaim(meta(claimName, spec.namespace, s.upstream, CLAIM_ANNOTATIONS), s.maxSize, spec.storageClass),
         {
             apiVersion: "apps/v1",
             kind: "Deployment",
@@ -144,7 +155,7 @@ function renderClusterMirror(spec: ClusterMirrorsSpec, mirror: ClusterMirror): K
                         ],
                         volumes: [
                             { name: "config", configMap: { name } },
-                            { name: "data", persistentVolumeClaim: { claimName: name } },
+                            { name: "data", persistentVolumeClaim: { claimName } },
                             { name: "tmp", emptyDir: {} },
                         ],
                     },

@@ -141,6 +141,32 @@ describe("local stack, real engine", () => {
         expect(again.code, again.stdout + again.stderr).toBe(0);
     });
 
+    it("a lower mirrors[].maxSize gives the cache a volume of the new size, and every later `up` works", async () => {
+        type Claim = { metadata: { name: string }; spec: { resources: { requests: { storage: string } } }; status: { phase: string } };
+        const mirrorClaims = async () =>
+            ((await kube.get<{ items: Claim[] }>("/api/v1/namespaces/dso/persistentvolumeclaims"))?.items ?? []).filter((c) =>
+                c.metadata.name.startsWith("registry-mirror-docker-io"),
+            );
+        expect((await mirrorClaims()).map((c) => c.spec.resources.requests.storage)).toEqual(["10Gi"]);
+        // Back to the cluster's default class (the one the test's volumes have), which a new claim gets.
+        await ws.pulumiOk(["config", "rm", "--path", "dso-registry:registry.storage.storageClass", "-s", STACK]);
+        await ws.pulumiOk(["config", "set", "--path", "dso-registry:registry.mirrors[0].maxSize", "5Gi", "-s", STACK]);
+        const up = await ws.pulumi(["up", "--yes", "-s", STACK]);
+        expect(up.code, up.stdout + up.stderr).toBe(0);
+        const claims = await mirrorClaims();
+        expect(claims.map((c) => [c.spec.resources.requests.storage, c.status.phase])).toEqual([["5Gi", "Bound"]]);
+        const mirror = await kube.get<{ spec: { template: { spec: { volumes: { persistentVolumeClaim?: { claimName: string } }[] } } } }>(
+            "/apis/apps/v1/namespaces/dso/deployments/registry-mirror-docker-io",
+        );
+        const mounted = mirror?.spec.template.spec.volumes.flatMap((v) =>
+            v.persistentVolumeClaim ? [v.persistentVolumeClaim.claimName] : [],
+        );
+        expect(mounted).toEqual([claims[0]?.metadata.name]);
+        expect((await deployment("registry-mirror-docker-io"))?.status.availableReplicas).toBe(1);
+        const again = await ws.pulumi(["up", "--yes", "--expect-no-changes", "-s", STACK]);
+        expect(again.code, again.stdout + again.stderr).toBe(0);
+    });
+
     it("`destroy` removes the stack's objects and keeps the registry's data claims and their namespace", async () => {
         const r = await ws.pulumi(["destroy", "--yes", "-s", STACK]);
         expect(r.code, r.stdout + r.stderr).toBe(0);

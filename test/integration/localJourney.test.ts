@@ -394,7 +394,11 @@ describe("Maven deploys on the same name", () => {
 describe("nodes pull docker.io through the registry's cache", () => {
     const ref = `docker.io/${HUB_IMAGE}`;
     const cachedBlobs = () => {
-        const listed = run("find", [path.join(mirrorPod!.claimDir(MIRROR), "docker/registry/v2/blobs"), "-name", "data", "-type", "f"]);
+        // The cache's claim is named after its size: take it from the rendered Deployment.
+        type PodSpec = { template: { spec: { volumes: { persistentVolumeClaim?: { claimName: string } }[] } } };
+        const volumes = (stack.object("Deployment", MIRROR, "dso").spec as PodSpec).template.spec.volumes;
+        const claim = volumes.find((v) => v.persistentVolumeClaim)?.persistentVolumeClaim?.claimName ?? MIRROR;
+        const listed = run("find", [path.join(mirrorPod!.claimDir(claim), "docker/registry/v2/blobs"), "-name", "data", "-type", "f"]);
         return listed.stdout.split("\n").filter(Boolean);
     };
 
