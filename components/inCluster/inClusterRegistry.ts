@@ -15,7 +15,13 @@ import { decoyHash } from "../accounts/decoy";
 import type { RegistryAccount } from "../accounts/registryAccounts";
 import { type RegistryStorage, renderRegistryConfig } from "../distribution/registryConfig";
 import { MAVEN_BACKEND, renderMavenNginxConfig } from "../maven/nginxConfig";
-import { type ClusterMirror, clusterMirrorClaimName, clusterMirrorName, clusterMirrorRoutes, renderClusterMirrors } from "../mirrors/mirrorManifests";
+import {
+    type ClusterMirror,
+    clusterMirrorClaimName,
+    clusterMirrorName,
+    clusterMirrorRoutes,
+    renderClusterMirrors,
+} from "../mirrors/mirrorManifests";
 import { type IngressController, METRICS_PORTS } from "../shared/facts";
 import { withFormerType } from "../shared/formerType";
 import type { K8sObject } from "../shared/k8sObject";
