@@ -12,33 +12,11 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type FakeJenkins, startFakeJenkins } from "../support/fakeJenkins";
 import { type ControlPlane, namespace, provideVolumes, startControlPlane } from "../support/kubeControlPlane";
+import { MICROK8S_COREFILE } from "../support/microk8sCorefile";
 import { openWorkspace, type Workspace } from "../support/pulumiEngine";
 
 const STACK = "local";
 const jenkinsToken = `token-${randomBytes(12).toString("hex")}`;
-
-/** CoreDNS's ConfigMap as microk8s's dns addon writes it: the program adds its block to this Corefile. */
-const MICROK8S_COREFILE = `.:53 {
-    errors
-    health {
-      lameduck 5s
-    }
-    ready
-    log . {
-      class error
-    }
-    kubernetes cluster.local in-addr.arpa ip6.arpa {
-      pods insecure
-      fallthrough in-addr.arpa ip6.arpa
-    }
-    prometheus :9153
-    forward . /etc/resolv.conf
-    cache 30
-    loop
-    reload
-    loadbalance
-}
-`;
 
 let kube: ControlPlane;
 let jenkins: FakeJenkins;

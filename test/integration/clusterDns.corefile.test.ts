@@ -17,31 +17,10 @@ import {
     joinedBeginMarker,
     renderRegistryServerBlock,
 } from "../../components/inCluster/corefile";
+import { MICROK8S_COREFILE } from "../support/microk8sCorefile";
 import { privateDir, removeDir } from "../support/serverProcess";
 
 const HOST = "registry-dso.example.test";
-
-const MICROK8S_COREFILE = `.:53 {
-    errors
-    health {
-      lameduck 5s
-    }
-    ready
-    log . {
-      class error
-    }
-    kubernetes cluster.local in-addr.arpa ip6.arpa {
-      pods insecure
-      fallthrough in-addr.arpa ip6.arpa
-    }
-    prometheus :9153
-    forward . 8.8.8.8 8.8.4.4
-    cache 30
-    loop
-    reload
-    loadbalance
-}
-`;
 
 /** The same Corefile as an operator might have left it: no final line break, a tab, a quoted value. */
 const EDITED_COREFILE = `${MICROK8S_COREFILE}example.internal:53 {\n\tforward . 10.0.0.53\n    # "kept" as \\it is\n}`;
