@@ -4,13 +4,16 @@
  * a real Kubernetes API server and the fake Jenkins over HTTPS through the real dynamic-provider host;
  * then a second `up` that must change nothing, a config change, and `destroy`.
  */
+
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { cpSync, readFileSync, symlinkSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import * as YAML from "yaml";
 import { type FakeJenkins, startFakeJenkins } from "../support/fakeJenkins";
 import { type ControlPlane, namespace, startControlPlane } from "../support/kubeControlPlane";
-import { openWorkspace, type Workspace } from "../support/pulumiEngine";
+import { engineSet, openWorkspace, PROJECT_DIR, type Workspace } from "../support/pulumiEngine";
 import { makeTestCa } from "../support/realRegistry";
 import { privateDir, removeDir } from "../support/serverProcess";
 
@@ -104,6 +107,39 @@ describe("existing stack, real engine", () => {
         expect(r.code, r.stdout + r.stderr).toBe(0);
         const up = await ws.pulumi(["up", "--yes", "--expect-no-changes", "-s", STACK]);
         expect(up.code, up.stdout + up.stderr).toBe(0);
+    });
+
+    it("the pull-request workflow's preview job, on a fresh checkout with only the backend, passphrase and kubeconfig, shows no change", () => {
+        const workflow = YAML.parse(readFileSync(path.join(PROJECT_DIR, ".github/workflows/preview.yml"), "utf8"));
+        const access = workflow.jobs.preview.steps.find((step: { id?: string }) => step.id === "access");
+        const checkout = path.join(ws.dir, "pr-checkout");
+        for (const file of ["Pulumi.yaml", "index.ts", "package.json", "tsconfig.json", "components"]) {
+            cpSync(path.join(PROJECT_DIR, file), path.join(checkout, file), { recursive: true });
+        }
+        // The stack file as the repository holds it: encrypted secrets and the salt, committed.
+        cpSync(path.join(ws.projectDir, `Pulumi.${STACK}.yaml`), path.join(checkout, `Pulumi.${STACK}.yaml`));
+        symlinkSync(path.join(PROJECT_DIR, "node_modules"), path.join(checkout, "node_modules"));
+        const env = {
+            ...ws.env,
+            STACK,
+            KUBECONFIG: path.join(checkout, ".kubeconfig"),
+            KUBECONFIG_CONTENT: readFileSync(kube.kubeconfig, "utf8"),
+            GITHUB_OUTPUT: path.join(ws.dir, "github-output"),
+        };
+        const step = spawnSync("bash", ["-eo", "pipefail", "-c", access.run], { cwd: checkout, env, encoding: "utf8" });
+        expect(step.status, step.stderr).toBe(0);
+        expect(readFileSync(env.GITHUB_OUTPUT, "utf8")).toContain("ready=true");
+        // What pulumi/actions does for `command: preview`, `diff: true` and `cloud-url`: log in, then preview.
+        const cli = path.join(engineSet(), "bin", "pulumi");
+        const login = spawnSync(cli, ["login", ws.env.PULUMI_BACKEND_URL as string], { cwd: checkout, env, encoding: "utf8" });
+        expect(login.status, login.stderr).toBe(0);
+        const preview = spawnSync(cli, ["preview", "--diff", "--stack", STACK, "--expect-no-changes", "--non-interactive"], {
+            cwd: checkout,
+            env,
+            encoding: "utf8",
+        });
+        expect(preview.status, preview.stdout + preview.stderr).toBe(0);
+        expect(preview.stdout).toMatch(/10 unchanged/);
     });
 
     it("a rotated push password updates the Jenkins credential in place, and nothing else", async () => {
