@@ -48,10 +48,22 @@ if (!p) { console.error("package-lock.json has no " + process.argv[2]); process.
 console.log(p.version);' "$root/package-lock.json" "$1"
 }
 
-# module_key DIR: the hash of a wrapper module's files, so that any change to it builds anew.
+# module_files DIR: the hash of each file of the Go module in DIR that goes into its binaries.
+module_files() {
+    (cd "$1" && find . -type f \( -name '*.go' -o -name go.mod -o -name go.sum \) ! -name '*_test.go' | LC_ALL=C sort | xargs sha256sum)
+}
+
+# module_key DIR: the hash of a wrapper module's files and, for one that uses it (its go.mod names it),
+# of our shared module providerkit's, so that any change to either builds anew.
 module_key() {
-    (cd "$1" && find . -type f \( -name '*.go' -o -name go.mod -o -name go.sum \) ! -name '*_test.go' | LC_ALL=C sort | xargs sha256sum) |
-        { cat; go env GOVERSION; } | sha256sum | cut -c1-16
+    {
+        module_files "$1"
+        if grep -q 'dso-registry/engine/providerkit' "$1/go.mod"; then
+            echo providerkit
+            module_files "$here/providerkit"
+        fi
+        go env GOVERSION
+    } | sha256sum | cut -c1-16
 }
 
 # build DEST NAME MODULE_DIR PACKAGE VERSION LDFLAGS [TAGS]: builds one binary into the cache unless it is

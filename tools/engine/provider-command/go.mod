@@ -3,6 +3,7 @@ module dso-registry/engine/provider-command
 go 1.25.11
 
 require (
+	dso-registry/engine/providerkit v0.0.0
 	github.com/blang/semver v3.5.1+incompatible
 	github.com/pulumi/pulumi/sdk/v3 v3.248.0
 	golang.org/x/crypto v0.52.0
@@ -115,3 +116,5 @@ require (
 	gopkg.in/yaml.v3 v3.0.1 // indirect
 	lukechampine.com/frand v1.4.2 // indirect
 )
+
+replace dso-registry/engine/providerkit => ../providerkit

@@ -123,9 +123,10 @@ func TestLocalFailure(t *testing.T) {
 	if err == nil {
 		t.Fatal("non-zero exit succeeded")
 	}
-	want := "exit status 3: running \"echo out; echo err >&2; exit 3\":\nout\nerr\n"
-	if err.Error() != want {
-		t.Errorf("error %q, want %q", err, want)
+	// stdout and stderr arrive through two pipes, so their lines interleave in either order.
+	prefix := "exit status 3: running \"echo out; echo err >&2; exit 3\":\n"
+	if got := err.Error(); got != prefix+"out\nerr\n" && got != prefix+"err\nout\n" {
+		t.Errorf("error %q, want %q followed by the lines out and err", got, prefix)
 	}
 	in["dir"] = str("/nonexistent-dir-for-test")
 	if _, err := p.Create(context.Background(), plugin.CreateRequest{URN: localURN, Name: "c", Type: localCommandType, Properties: in}); err == nil {

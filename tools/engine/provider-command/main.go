@@ -7,19 +7,15 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
-	"github.com/blang/semver"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
-	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil"
-	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
-	"google.golang.org/grpc"
+
+	"dso-registry/engine/providerkit"
 )
 
 // version is stamped at build time (-ldflags "-X main.version=1.2.1"); the engine asks for the version the
@@ -40,65 +36,16 @@ func main() {
 	}
 }
 
-// engineAddress returns the first argument that is not a flag. The engine passes its own flags first
-// (--logtostderr, -v=N, --logflow, --tracing ENDPOINT: pkg/resource/plugin/plugin.go buildPluginArguments).
-func engineAddress(args []string) string {
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if a == "--" {
-			if i+1 < len(args) {
-				return args[i+1]
-			}
-			return ""
-		}
-		if strings.HasPrefix(a, "-") {
-			name := strings.TrimLeft(a, "-")
-			if name == "tracing" {
-				i++ // --tracing takes its value as the next argument
-			}
-			continue
-		}
-		return a
-	}
-	return ""
-}
-
-func parseVersion(v string) (semver.Version, error) {
-	if v == "" {
-		return semver.Version{}, errors.New(`built without a version: build with -ldflags "-X main.version=1.2.1"`)
-	}
-	sv, err := semver.ParseTolerant(v)
-	if err != nil {
-		return semver.Version{}, fmt.Errorf("version %q stamped at build time is not a semantic version: %w", v, err)
-	}
-	return sv, nil
-}
-
 // run serves the provider until cancel is closed or the server fails; the port goes to out as the first line.
 func run(args []string, out io.Writer, cancel chan bool) error {
-	v, err := parseVersion(version)
+	v, err := providerkit.Version(version)
 	if err != nil {
 		return err
 	}
 	sink := &engineSink{}
-	if addr := engineAddress(args); addr != "" {
+	if addr := providerkit.EngineAddress(args); addr != "" {
 		sink.setAddress(addr)
 	}
 	defer sink.close()
-	prov := newCommandProvider(v, sink)
-
-	handle, err := rpcutil.ServeWithOptions(rpcutil.ServeOptions{
-		Cancel: cancel,
-		Init: func(srv *grpc.Server) error {
-			pulumirpc.RegisterResourceProviderServer(srv, plugin.NewProviderServer(prov))
-			return nil
-		},
-	})
-	if err != nil {
-		return err
-	}
-	if _, err := fmt.Fprintf(out, "%d\n", handle.Port); err != nil {
-		return err
-	}
-	return <-handle.Done
+	return providerkit.Serve(out, cancel, plugin.NewProviderServer(newCommandProvider(v, sink)))
 }

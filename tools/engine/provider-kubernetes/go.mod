@@ -3,6 +3,7 @@ module dso-registry/engine/provider-kubernetes
 go 1.25.11
 
 require (
+	dso-registry/engine/providerkit v0.0.0
 	github.com/blang/semver v3.5.1+incompatible
 	github.com/pulumi/pulumi/sdk/v3 v3.248.0
 	github.com/stretchr/testify v1.11.1
@@ -144,3 +145,5 @@ require (
 	sigs.k8s.io/json v0.0.0-20250730193827-2d320260d730 // indirect
 	sigs.k8s.io/randfill v1.0.0 // indirect
 )
+
+replace dso-registry/engine/providerkit => ../providerkit

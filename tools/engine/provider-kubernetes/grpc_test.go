@@ -41,12 +41,6 @@ func serve(t *testing.T) pulumirpc.ResourceProviderClient {
 	return pulumirpc.NewResourceProviderClient(conn)
 }
 
-func TestVersionIsRequired(t *testing.T) {
-	assert.Error(t, checkVersion(""))
-	assert.Error(t, checkVersion("not-a-version"))
-	assert.NoError(t, checkVersion("4.34.2"))
-}
-
 func TestServeOverGRPC(t *testing.T) {
 	noAmbientCluster(t)
 	client := serve(t)

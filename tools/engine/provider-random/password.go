@@ -22,6 +22,8 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
 	"golang.org/x/crypto/bcrypt"
+
+	"dso-registry/engine/providerkit"
 )
 
 const passwordType = "random:index/randomPassword:RandomPassword"
@@ -84,20 +86,20 @@ func checkPassword(news resource.PropertyMap) (resource.PropertyMap, []plugin.Ch
 
 	out := resource.PropertyMap{}
 	for _, k := range passwordInputs {
-		if v, ok := present(news, k); ok {
+		if v, ok := providerkit.Present(news, k); ok {
 			out[k] = v
 		}
 	}
 
 	ints := map[resource.PropertyKey]int64{}
 	bools := map[resource.PropertyKey]bool{}
-	isKnown := func(k resource.PropertyKey) bool { v, ok := out[k]; return ok && !unknown(v) }
+	isKnown := func(k resource.PropertyKey) bool { v, ok := out[k]; return ok && !providerkit.Unknown(v) }
 
 	// length: required, at least 1.
 	if v, ok := out[pLength]; !ok {
 		fail(pLength, "missing required property 'length'")
-	} else if !unknown(v) {
-		if n, err := asInt(v); err != nil {
+	} else if !providerkit.Unknown(v) {
+		if n, err := providerkit.AsInt(v); err != nil {
 			fail(pLength, "length %v", err)
 		} else if n < 1 {
 			fail(pLength, "length must be at least 1, not %d", n)
@@ -112,7 +114,7 @@ func checkPassword(news resource.PropertyMap) (resource.PropertyMap, []plugin.Ch
 			out[k] = resource.NewBoolProperty(true)
 		}
 		if isKnown(k) {
-			if b, err := asBool(out[k]); err != nil {
+			if b, err := providerkit.AsBool(out[k]); err != nil {
 				fail(k, "%s %v", k, err)
 			} else {
 				bools[k] = b
@@ -124,7 +126,7 @@ func checkPassword(news resource.PropertyMap) (resource.PropertyMap, []plugin.Ch
 	// both to true.
 	for _, k := range []resource.PropertyKey{pNumeric, pNumber} {
 		if isKnown(k) {
-			if _, err := asBool(out[k]); err != nil {
+			if _, err := providerkit.AsBool(out[k]); err != nil {
 				fail(k, "%s %v", k, err)
 				delete(out, k)
 			}
@@ -134,7 +136,7 @@ func checkPassword(news resource.PropertyMap) (resource.PropertyMap, []plugin.Ch
 	number, hasNumber := out[pNumber]
 	switch {
 	case hasNumeric && hasNumber:
-		if !unknown(numeric) && !unknown(number) && !plain(numeric).DeepEquals(plain(number)) {
+		if !providerkit.Unknown(numeric) && !providerkit.Unknown(number) && !providerkit.Plain(numeric).DeepEquals(providerkit.Plain(number)) {
 			fail(pNumber, "number and numeric are both set, to different values (number is deprecated: use numeric)")
 		}
 	case hasNumeric:
@@ -146,7 +148,7 @@ func checkPassword(news resource.PropertyMap) (resource.PropertyMap, []plugin.Ch
 		out[pNumber] = resource.NewBoolProperty(true)
 	}
 	if isKnown(pNumeric) {
-		if b, err := asBool(out[pNumeric]); err == nil {
+		if b, err := providerkit.AsBool(out[pNumeric]); err == nil {
 			bools[pNumeric] = b
 		}
 	}
@@ -157,7 +159,7 @@ func checkPassword(news resource.PropertyMap) (resource.PropertyMap, []plugin.Ch
 			out[k] = resource.NewNumberProperty(0)
 		}
 		if isKnown(k) {
-			if n, err := asInt(out[k]); err != nil {
+			if n, err := providerkit.AsInt(out[k]); err != nil {
 				fail(k, "%s %v", k, err)
 			} else if n < 0 {
 				fail(k, "%s must not be negative, not %d", k, n)
@@ -168,13 +170,13 @@ func checkPassword(news resource.PropertyMap) (resource.PropertyMap, []plugin.Ch
 	}
 
 	if isKnown(pOverrideSpecial) {
-		if _, err := asString(out[pOverrideSpecial]); err != nil {
+		if _, err := providerkit.AsString(out[pOverrideSpecial]); err != nil {
 			fail(pOverrideSpecial, "overrideSpecial %v", err)
 		}
 	}
 
 	// keepers: checked when known as a whole, even if some of its values are not known yet.
-	if v, ok := out[pKeepers]; ok && (!unknown(v) || isObject(v)) {
+	if v, ok := out[pKeepers]; ok && (!providerkit.Unknown(v) || isObject(v)) {
 		keepers, err := normalizeKeepers(v)
 		if err != nil {
 			fail(pKeepers, "keepers %v", err)
@@ -210,22 +212,22 @@ func checkPassword(news resource.PropertyMap) (resource.PropertyMap, []plugin.Ch
 // replaces for them), a map left empty becomes null, numbers and booleans become strings as the bridge
 // would make them. Secret or unknown values are kept as they are.
 func normalizeKeepers(v resource.PropertyValue) (resource.PropertyValue, error) {
-	obj, secret := unsecret(v)
+	obj, secret := providerkit.Unsecret(v)
 	if !obj.IsObject() {
 		return v, fmt.Errorf("must be a map of strings, not %s", obj.TypeString())
 	}
 	out := resource.PropertyMap{}
 	for k, e := range obj.ObjectValue() {
-		inner, s := unsecret(e)
+		inner, s := providerkit.Unsecret(e)
 		switch {
 		case inner.IsNull():
 			continue
-		case unknown(inner), inner.IsString():
+		case providerkit.Unknown(inner), inner.IsString():
 			out[k] = e
 		case inner.IsNumber():
-			out[k] = secretIf(resource.NewStringProperty(strconv.FormatFloat(inner.NumberValue(), 'f', -1, 64)), s)
+			out[k] = providerkit.SecretIf(resource.NewStringProperty(strconv.FormatFloat(inner.NumberValue(), 'f', -1, 64)), s)
 		case inner.IsBool():
-			out[k] = secretIf(resource.NewStringProperty(strconv.FormatBool(inner.BoolValue())), s)
+			out[k] = providerkit.SecretIf(resource.NewStringProperty(strconv.FormatBool(inner.BoolValue())), s)
 		default:
 			return v, fmt.Errorf("value %q must be a string, not %s", k, inner.TypeString())
 		}
@@ -233,7 +235,7 @@ func normalizeKeepers(v resource.PropertyValue) (resource.PropertyValue, error) 
 	if len(out) == 0 {
 		return resource.NewNullProperty(), nil
 	}
-	return secretIf(resource.NewObjectProperty(out), secret), nil
+	return providerkit.SecretIf(resource.NewObjectProperty(out), secret), nil
 }
 
 // diffPassword compares the new (checked) inputs with the old state. Every input forces a replacement,
@@ -243,11 +245,11 @@ func diffPassword(olds, news resource.PropertyMap, ignoreChanges []string) plugi
 	detailed := map[string]plugin.PropertyDiff{}
 	var replaces []resource.PropertyKey
 	for _, k := range passwordInputs {
-		if ignored(k, ignoreChanges) {
+		if providerkit.Ignored(k, ignoreChanges) {
 			continue
 		}
-		o, hasOld := present(olds, k)
-		n, hasNew := present(news, k)
+		o, hasOld := providerkit.Present(olds, k)
+		n, hasNew := providerkit.Present(news, k)
 		if k == pKeepers {
 			o, hasOld = keepersForDiff(o, hasOld)
 			n, hasNew = keepersForDiff(n, hasNew)
@@ -255,7 +257,7 @@ func diffPassword(olds, news resource.PropertyMap, ignoreChanges []string) plugi
 		if !hasOld && !hasNew {
 			continue
 		}
-		if hasOld && hasNew && !unknown(n) && plain(o).DeepEquals(plain(n)) {
+		if hasOld && hasNew && !providerkit.Unknown(n) && providerkit.Plain(o).DeepEquals(providerkit.Plain(n)) {
 			continue
 		}
 		var kind plugin.DiffKind
@@ -268,9 +270,9 @@ func diffPassword(olds, news resource.PropertyMap, ignoreChanges []string) plugi
 			kind = plugin.DiffUpdateReplace
 		}
 		if k == pOverrideSpecial {
-			if !hasNew && plain(o).DeepEquals(resource.NewStringProperty("")) {
+			if !hasNew && providerkit.Plain(o).DeepEquals(resource.NewStringProperty("")) {
 				kind = plugin.DiffDelete
-			} else if hasNew && unknown(n) {
+			} else if hasNew && providerkit.Unknown(n) {
 				kind = plugin.DiffUpdate
 			}
 		}
@@ -286,7 +288,7 @@ func diffPassword(olds, news resource.PropertyMap, ignoreChanges []string) plugi
 }
 
 func isObject(v resource.PropertyValue) bool {
-	inner, _ := unsecret(v)
+	inner, _ := providerkit.Unsecret(v)
 	return inner.IsObject()
 }
 
@@ -313,22 +315,22 @@ func readParams(in resource.PropertyMap) (passwordParams, error) {
 	var p passwordParams
 	var err error
 	getInt := func(k resource.PropertyKey) int64 {
-		v, ok := present(in, k)
+		v, ok := providerkit.Present(in, k)
 		if !ok || err != nil {
 			return 0
 		}
-		n, e := asInt(v)
+		n, e := providerkit.AsInt(v)
 		if e != nil {
 			err = fmt.Errorf("%s %w", k, e)
 		}
 		return n
 	}
 	getBool := func(k resource.PropertyKey) bool {
-		v, ok := present(in, k)
+		v, ok := providerkit.Present(in, k)
 		if !ok || err != nil {
 			return true
 		}
-		b, e := asBool(v)
+		b, e := providerkit.AsBool(v)
 		if e != nil {
 			err = fmt.Errorf("%s %w", k, e)
 		}
@@ -337,8 +339,8 @@ func readParams(in resource.PropertyMap) (passwordParams, error) {
 	p.length = getInt(pLength)
 	p.special, p.upper, p.lower, p.numeric = getBool(pSpecial), getBool(pUpper), getBool(pLower), getBool(pNumeric)
 	p.minUpper, p.minLower, p.minNumeric, p.minSpecial = getInt(pMinUpper), getInt(pMinLower), getInt(pMinNumeric), getInt(pMinSpecial)
-	if v, ok := present(in, pOverrideSpecial); ok && err == nil {
-		p.overrideSpecial, err = asString(v)
+	if v, ok := providerkit.Present(in, pOverrideSpecial); ok && err == nil {
+		p.overrideSpecial, err = providerkit.AsString(v)
 	}
 	return p, err
 }

@@ -9,6 +9,8 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/tokens"
+
+	"dso-registry/engine/providerkit"
 )
 
 // randomProvider implements plugin.Provider; plugin.NewProviderServer turns it into the gRPC server and
@@ -78,9 +80,9 @@ func (p *randomProvider) Diff(_ context.Context, req plugin.DiffRequest) (plugin
 func oldState(oldInputs, oldOutputs resource.PropertyMap) resource.PropertyMap {
 	olds := resource.PropertyMap{}
 	for _, k := range passwordInputs {
-		if v, ok := present(oldOutputs, k); ok {
+		if v, ok := providerkit.Present(oldOutputs, k); ok {
 			olds[k] = v
-		} else if v, ok := present(oldInputs, k); ok {
+		} else if v, ok := providerkit.Present(oldInputs, k); ok {
 			olds[k] = v
 		}
 	}
@@ -158,7 +160,7 @@ func (p *randomProvider) Update(_ context.Context, req plugin.UpdateRequest) (pl
 	}
 	outputs := req.OldOutputs.Copy()
 	for _, k := range passwordInputs {
-		if v, ok := present(req.NewInputs, k); ok {
+		if v, ok := providerkit.Present(req.NewInputs, k); ok {
 			outputs[k] = v
 		} else {
 			delete(outputs, k)

@@ -194,24 +194,3 @@ func TestSecretsOverTheWire(t *testing.T) {
 		t.Errorf("configure = %v, %v", cfg, err)
 	}
 }
-
-func TestVersionAndArguments(t *testing.T) {
-	for _, bad := range []string{"", "  ", "not-a-version"} {
-		if _, err := pluginVersion(bad); err == nil {
-			t.Errorf("version %q must be refused", bad)
-		}
-	}
-	if v, err := pluginVersion("4.21.2"); err != nil || v.String() != "4.21.2" {
-		t.Errorf("version 4.21.2: %v %v", v, err)
-	}
-	cases := map[string][]string{
-		"127.0.0.1:4000": {"--logtostderr", "-v=9", "--tracing", "http://trace", "127.0.0.1:4000"},
-		"":               {"--logtostderr"},
-		"127.0.0.1:1":    {"127.0.0.1:1"},
-	}
-	for want, args := range cases {
-		if got := engineAddress(args); got != want {
-			t.Errorf("engineAddress(%v) = %q, want %q", args, got, want)
-		}
-	}
-}

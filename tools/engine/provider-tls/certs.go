@@ -24,6 +24,8 @@ import (
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+
+	"dso-registry/engine/providerkit"
 )
 
 // now is the clock; tests move it.
@@ -64,21 +66,21 @@ var emailAddressOID = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 1}
 // set, as upstream does.
 func subjectName(in resource.PropertyMap) pkix.Name {
 	var name pkix.Name
-	v, ok := present(in, pSubject)
+	v, ok := providerkit.Present(in, pSubject)
 	if !ok {
 		return name
 	}
-	inner, _ := unsecret(v)
+	inner, _ := providerkit.Unsecret(v)
 	if !inner.IsObject() {
 		return name
 	}
 	s := inner.ObjectValue()
 	get := func(k resource.PropertyKey) (string, bool) {
-		e, ok := present(s, k)
+		e, ok := providerkit.Present(s, k)
 		if !ok {
 			return "", false
 		}
-		str, err := asString(e)
+		str, err := providerkit.AsString(e)
 		return str, err == nil
 	}
 	if x, ok := get("commonName"); ok {
@@ -90,7 +92,7 @@ func subjectName(in resource.PropertyMap) pkix.Name {
 	if x, ok := get("organizationalUnit"); ok {
 		name.OrganizationalUnit = []string{x}
 	}
-	if e, ok := present(s, subjectStreet); ok {
+	if e, ok := providerkit.Present(s, subjectStreet); ok {
 		name.StreetAddress = stringList(e)
 	}
 	if x, ok := get("locality"); ok {
@@ -198,8 +200,8 @@ func createCertificate(in resource.PropertyMap, template, parent *x509.Certifica
 			return issued{}, fmt.Errorf("failed to generate subject key identifier: %w", err)
 		}
 	}
-	if v, ok := present(in, pMaxPathLength); ok {
-		if n, err := asInt(v); err == nil && n >= 0 {
+	if v, ok := providerkit.Present(in, pMaxPathLength); ok {
+		if n, err := providerkit.AsInt(v); err == nil && n >= 0 {
 			template.MaxPathLen = int(n)
 		}
 	}
@@ -356,7 +358,7 @@ func plannedReadyForRenewal(in resource.PropertyMap) (ready, ok bool) {
 // plans a replacement (modifyPlanIfCertificateReadyForRenewal) and a refresh records readyForRenewal
 // (modifyStateIfCertificateReadyForRenewal).
 func dueForRenewal(validityEnd resource.PropertyValue, earlyHours int64) (bool, error) {
-	s, err := asString(validityEnd)
+	s, err := providerkit.AsString(validityEnd)
 	if err != nil {
 		return false, err
 	}
@@ -368,12 +370,12 @@ func dueForRenewal(validityEnd resource.PropertyValue, earlyHours int64) (bool, 
 }
 
 func knownInt(in resource.PropertyMap, k resource.PropertyKey) (int64, error) {
-	v, ok := present(in, k)
+	v, ok := providerkit.Present(in, k)
 	if !ok {
 		return 0, fmt.Errorf("%s is not set", k)
 	}
-	if unknown(v) {
+	if providerkit.Unknown(v) {
 		return 0, fmt.Errorf("%s is not known", k)
 	}
-	return asInt(v)
+	return providerkit.AsInt(v)
 }

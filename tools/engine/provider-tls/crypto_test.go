@@ -18,6 +18,8 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"golang.org/x/crypto/ssh"
+
+	"dso-registry/engine/providerkit"
 )
 
 func TestPrivateKeys(t *testing.T) {
@@ -243,7 +245,7 @@ func TestCertificateChainVerifies(t *testing.T) {
 					!end.Truncate(time.Second).Equal(cert.NotAfter) {
 					t.Errorf("validity %v..%v, certificate %v..%v", start, end, cert.NotBefore, cert.NotAfter)
 				}
-				hours, _ := asInt(m.inputs[pValidityPeriodHours])
+				hours, _ := providerkit.AsInt(m.inputs[pValidityPeriodHours])
 				if end.Sub(start) != time.Duration(hours)*time.Hour {
 					t.Errorf("validity period %v, want %d hours", end.Sub(start), hours)
 				}

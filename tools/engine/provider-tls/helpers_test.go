@@ -11,6 +11,8 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/tokens"
+
+	"dso-registry/engine/providerkit"
 )
 
 func num(f float64) resource.PropertyValue                   { return resource.NewNumberProperty(f) }
@@ -71,7 +73,7 @@ func out(t *testing.T, m resource.PropertyMap, k resource.PropertyKey) string {
 	if !ok {
 		t.Fatalf("no output %s in %v", k, m)
 	}
-	s, err := asString(v)
+	s, err := providerkit.AsString(v)
 	if err != nil {
 		t.Fatalf("output %s: %v", k, err)
 	}

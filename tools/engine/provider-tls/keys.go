@@ -20,6 +20,8 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"golang.org/x/crypto/ssh"
+
+	"dso-registry/engine/providerkit"
 )
 
 // hashForState is upstream's id: the hex SHA-1 of the value with surrounding white space trimmed.
@@ -171,11 +173,11 @@ func parsePrivateKey(s string) (crypto.Signer, string, error) {
 }
 
 func stringInput(in resource.PropertyMap, k resource.PropertyKey) (string, error) {
-	v, ok := present(in, k)
+	v, ok := providerkit.Present(in, k)
 	if !ok {
 		return "", fmt.Errorf("%s is not set", k)
 	}
-	s, err := asString(v)
+	s, err := providerkit.AsString(v)
 	if err != nil {
 		return "", fmt.Errorf("%s %w", k, err)
 	}
@@ -183,11 +185,11 @@ func stringInput(in resource.PropertyMap, k resource.PropertyKey) (string, error
 }
 
 func intInput(in resource.PropertyMap, k resource.PropertyKey) (int64, error) {
-	v, ok := present(in, k)
+	v, ok := providerkit.Present(in, k)
 	if !ok {
 		return 0, fmt.Errorf("%s is not set", k)
 	}
-	n, err := asInt(v)
+	n, err := providerkit.AsInt(v)
 	if err != nil {
 		return 0, fmt.Errorf("%s %w", k, err)
 	}
@@ -195,16 +197,16 @@ func intInput(in resource.PropertyMap, k resource.PropertyKey) (int64, error) {
 }
 
 func boolInput(in resource.PropertyMap, k resource.PropertyKey) bool {
-	v, ok := present(in, k)
+	v, ok := providerkit.Present(in, k)
 	if !ok {
 		return false
 	}
-	b, _ := asBool(v)
+	b, _ := providerkit.AsBool(v)
 	return b
 }
 
 func stringsInput(in resource.PropertyMap, k resource.PropertyKey) []string {
-	v, ok := present(in, k)
+	v, ok := providerkit.Present(in, k)
 	if !ok {
 		return nil
 	}
@@ -212,13 +214,13 @@ func stringsInput(in resource.PropertyMap, k resource.PropertyKey) []string {
 }
 
 func stringList(v resource.PropertyValue) []string {
-	inner, _ := unsecret(v)
+	inner, _ := providerkit.Unsecret(v)
 	if !inner.IsArray() {
 		return nil
 	}
 	var out []string
 	for _, e := range inner.ArrayValue() {
-		if s, err := asString(e); err == nil {
+		if s, err := providerkit.AsString(e); err == nil {
 			out = append(out, s)
 		}
 	}

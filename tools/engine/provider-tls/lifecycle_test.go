@@ -374,14 +374,3 @@ func TestSecretsOverTheWire(t *testing.T) {
 		t.Errorf("configure = %v, %v", cfg, err)
 	}
 }
-
-func TestVersionAndArguments(t *testing.T) {
-	for _, bad := range []string{"", "not-a-version"} {
-		if _, err := pluginVersion(bad); err == nil {
-			t.Errorf("version %q must be refused", bad)
-		}
-	}
-	if got := engineAddress([]string{"--logtostderr", "-v=9", "--tracing", "http://trace", "127.0.0.1:4000"}); got != "127.0.0.1:4000" {
-		t.Errorf("engineAddress = %q", got)
-	}
-}

@@ -10,6 +10,8 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/tokens"
+
+	"dso-registry/engine/providerkit"
 )
 
 // tlsProvider implements plugin.Provider; plugin.NewProviderServer turns it into the gRPC server and
@@ -102,8 +104,8 @@ func (r *tlsResource) diff(oldInputs, oldOutputs, newInputs resource.PropertyMap
 // due tells whether the certificate in state is due for renewal with the early renewal hours of inputs
 // (or of the state while the new value is not known).
 func (r *tlsResource) due(state, inputs resource.PropertyMap) (bool, error) {
-	end, ok := present(state, pValidityEndTime)
-	if !ok || unknown(end) {
+	end, ok := providerkit.Present(state, pValidityEndTime)
+	if !ok || providerkit.Unknown(end) {
 		return false, nil
 	}
 	early, err := knownInt(inputs, pEarlyRenewalHours)

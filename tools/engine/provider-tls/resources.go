@@ -20,6 +20,8 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/tokens"
+
+	"dso-registry/engine/providerkit"
 )
 
 const (
@@ -92,7 +94,7 @@ func oneOf(values ...string) func(resource.PropertyValue) error {
 
 func atLeast(n int64) func(resource.PropertyValue) error {
 	return func(v resource.PropertyValue) error {
-		if i, err := asInt(v); err == nil && i < n {
+		if i, err := providerkit.AsInt(v); err == nil && i < n {
 			return fmt.Errorf("must be at least %d, not %d", n, i)
 		}
 		return nil
@@ -226,15 +228,15 @@ var resources = map[tokens.Type]*tlsResource{
 
 // checkRSABits: Go's crypto/rsa refuses keys under 1024 bits, so upstream would fail at creation.
 func checkRSABits(in resource.PropertyMap) []plugin.CheckFailure {
-	alg, ok1 := present(in, pAlgorithm)
-	bits, ok2 := present(in, pRSABits)
-	if !ok1 || !ok2 || unknown(alg) || unknown(bits) {
+	alg, ok1 := providerkit.Present(in, pAlgorithm)
+	bits, ok2 := providerkit.Present(in, pRSABits)
+	if !ok1 || !ok2 || providerkit.Unknown(alg) || providerkit.Unknown(bits) {
 		return nil
 	}
-	if a, _ := asString(alg); a != "RSA" {
+	if a, _ := providerkit.AsString(alg); a != "RSA" {
 		return nil
 	}
-	if n, err := asInt(bits); err == nil && n < 1024 {
+	if n, err := providerkit.AsInt(bits); err == nil && n < 1024 {
 		return []plugin.CheckFailure{{Property: pRSABits, Reason: fmt.Sprintf("rsaBits must be at least 1024, not %d", n)}}
 	}
 	return nil
@@ -252,16 +254,16 @@ func (r *tlsResource) check(news resource.PropertyMap) (resource.PropertyMap, []
 func (r *tlsResource) outputs(inputs, computed resource.PropertyMap) resource.PropertyMap {
 	out := resource.PropertyMap{}
 	for _, f := range r.fields {
-		if v, ok := present(inputs, f.key); ok {
-			out[f.key] = secretIf(v, f.secret)
+		if v, ok := providerkit.Present(inputs, f.key); ok {
+			out[f.key] = providerkit.SecretIf(v, f.secret)
 		}
 	}
 	for k, v := range computed {
 		out[k] = v
 	}
 	for _, k := range r.secretComputed {
-		if v, ok := out[k]; ok && !unknown(v) {
-			out[k] = secretIf(v, true)
+		if v, ok := out[k]; ok && !providerkit.Unknown(v) {
+			out[k] = providerkit.SecretIf(v, true)
 		}
 	}
 	return out

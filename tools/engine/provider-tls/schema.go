@@ -6,6 +6,8 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
+
+	"dso-registry/engine/providerkit"
 )
 
 // kind is the type of an input property.
@@ -68,7 +70,7 @@ func checkInputs(typ string, fields []field, news resource.PropertyMap) (resourc
 			continue
 		}
 		if unsupported[k] {
-			if _, given := present(news, k); given {
+			if _, given := providerkit.Present(news, k); given {
 				fail(k, "%s: %q (write-only key) is not implemented by this stand-in provider", typ, k)
 			}
 			continue
@@ -78,7 +80,7 @@ func checkInputs(typ string, fields []field, news resource.PropertyMap) (resourc
 
 	out := resource.PropertyMap{}
 	for _, f := range fields {
-		v, ok := present(news, f.key)
+		v, ok := providerkit.Present(news, f.key)
 		if !ok {
 			switch {
 			case f.required:
@@ -92,16 +94,16 @@ func checkInputs(typ string, fields []field, news resource.PropertyMap) (resourc
 			v = dropNullSubjectFields(v)
 		}
 		out[f.key] = v
-		if unknown(v) && !(f.kind == kStringList || f.kind == kSubject) {
+		if providerkit.Unknown(v) && !(f.kind == kStringList || f.kind == kSubject) {
 			continue
 		}
 		if err := checkKind(f.kind, v); err != nil {
 			fail(f.key, "%s %v", f.key, err)
 			continue
 		}
-		if f.validate != nil && !unknown(v) {
-			inner, _ := unsecret(v)
-			if err := f.validate(plain(inner)); err != nil {
+		if f.validate != nil && !providerkit.Unknown(v) {
+			inner, _ := providerkit.Unsecret(v)
+			if err := f.validate(providerkit.Plain(inner)); err != nil {
 				fail(f.key, "%s %v", f.key, err)
 			}
 		}
@@ -111,21 +113,21 @@ func checkInputs(typ string, fields []field, news resource.PropertyMap) (resourc
 
 // checkKind checks the known parts of v against k.
 func checkKind(k kind, v resource.PropertyValue) error {
-	if unknown(v) && (v.IsComputed() || v.IsOutput()) {
+	if providerkit.Unknown(v) && (v.IsComputed() || v.IsOutput()) {
 		return nil
 	}
 	var err error
 	switch k {
 	case kString:
-		_, err = asString(v)
+		_, err = providerkit.AsString(v)
 	case kInt:
-		_, err = asInt(v)
+		_, err = providerkit.AsInt(v)
 	case kBool:
-		_, err = asBool(v)
+		_, err = providerkit.AsBool(v)
 	case kStringList:
 		return checkStringList(v)
 	case kSubject:
-		inner, _ := unsecret(v)
+		inner, _ := providerkit.Unsecret(v)
 		if !inner.IsObject() {
 			return fmt.Errorf("must be an object, not %s", inner.TypeString())
 		}
@@ -137,13 +139,13 @@ func checkKind(k kind, v resource.PropertyValue) error {
 			switch {
 			case !allowed[sk]:
 				return fmt.Errorf("has no field %q", sk)
-			case unknown(sv) && (sv.IsComputed() || sv.IsOutput()):
+			case providerkit.Unknown(sv) && (sv.IsComputed() || sv.IsOutput()):
 			case sk == subjectStreet:
 				if e := checkStringList(sv); e != nil {
 					return fmt.Errorf("%s %v", sk, e)
 				}
 			default:
-				if _, e := asString(sv); e != nil {
+				if _, e := providerkit.AsString(sv); e != nil {
 					return fmt.Errorf("%s %v", sk, e)
 				}
 			}
@@ -153,15 +155,15 @@ func checkKind(k kind, v resource.PropertyValue) error {
 }
 
 func checkStringList(v resource.PropertyValue) error {
-	inner, _ := unsecret(v)
+	inner, _ := providerkit.Unsecret(v)
 	if !inner.IsArray() {
 		return fmt.Errorf("must be a list of strings, not %s", inner.TypeString())
 	}
 	for i, e := range inner.ArrayValue() {
-		if unknown(e) {
+		if providerkit.Unknown(e) {
 			continue
 		}
-		if _, err := asString(e); err != nil {
+		if _, err := providerkit.AsString(e); err != nil {
 			return fmt.Errorf("[%d] %v", i, err)
 		}
 	}
@@ -169,17 +171,17 @@ func checkStringList(v resource.PropertyValue) error {
 }
 
 func dropNullSubjectFields(v resource.PropertyValue) resource.PropertyValue {
-	inner, secret := unsecret(v)
+	inner, secret := providerkit.Unsecret(v)
 	if !inner.IsObject() {
 		return v
 	}
 	out := resource.PropertyMap{}
 	for k, e := range inner.ObjectValue() {
-		if _, ok := present(resource.PropertyMap{k: e}, k); ok {
+		if _, ok := providerkit.Present(resource.PropertyMap{k: e}, k); ok {
 			out[k] = e
 		}
 	}
-	return secretIf(resource.NewObjectProperty(out), secret)
+	return providerkit.SecretIf(resource.NewObjectProperty(out), secret)
 }
 
 // pemPattern is upstream's test of a PEM string (internal/provider/common.go).
@@ -189,15 +191,15 @@ var pemPattern = regexp.MustCompile(`^-----BEGIN [[:alpha:] ]+-----\n(.|\s)+\n--
 func diffInputs(fields []field, olds, news resource.PropertyMap, ignoreChanges []string) map[string]plugin.PropertyDiff {
 	detailed := map[string]plugin.PropertyDiff{}
 	for _, f := range fields {
-		if ignored(f.key, ignoreChanges) {
+		if providerkit.Ignored(f.key, ignoreChanges) {
 			continue
 		}
-		o, hasOld := present(olds, f.key)
-		n, hasNew := present(news, f.key)
+		o, hasOld := providerkit.Present(olds, f.key)
+		n, hasNew := providerkit.Present(news, f.key)
 		if !hasOld && !hasNew {
 			continue
 		}
-		if hasOld && hasNew && !unknown(n) && plain(o).DeepEquals(plain(n)) {
+		if hasOld && hasNew && !providerkit.Unknown(n) && providerkit.Plain(o).DeepEquals(providerkit.Plain(n)) {
 			continue
 		}
 		var k plugin.DiffKind
@@ -212,7 +214,7 @@ func diffInputs(fields []field, olds, news resource.PropertyMap, ignoreChanges [
 		replace := !f.update
 		if f.pemState && hasOld && hasNew {
 			// Upstream replaces only when the old value is a PEM (old states held a hash instead).
-			s, err := asString(o)
+			s, err := providerkit.AsString(o)
 			replace = err == nil && pemPattern.MatchString(s)
 		}
 		if replace {
@@ -242,9 +244,9 @@ func diffResult(detailed map[string]plugin.PropertyDiff) plugin.DiffResult {
 func oldState(fields []field, oldInputs, oldOutputs resource.PropertyMap) resource.PropertyMap {
 	olds := resource.PropertyMap{}
 	for _, f := range fields {
-		if v, ok := present(oldOutputs, f.key); ok {
+		if v, ok := providerkit.Present(oldOutputs, f.key); ok {
 			olds[f.key] = v
-		} else if v, ok := present(oldInputs, f.key); ok {
+		} else if v, ok := providerkit.Present(oldInputs, f.key); ok {
 			olds[f.key] = v
 		}
 	}
