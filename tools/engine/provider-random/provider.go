@@ -14,43 +14,13 @@ import (
 )
 
 // randomProvider implements plugin.Provider; plugin.NewProviderServer turns it into the gRPC server and
-// takes care of marshalling, secrets and unknowns.
+// takes care of marshalling, secrets and unknowns. It has no configuration of its own.
 type randomProvider struct {
-	plugin.UnimplementedProvider
-	version semver.Version
+	providerkit.Unconfigured
 }
 
-func newProvider(v semver.Version) *randomProvider { return &randomProvider{version: v} }
-
-func (p *randomProvider) Close() error { return nil }
-
-func (p *randomProvider) SignalCancellation(context.Context) error { return nil }
-
-func (p *randomProvider) GetPluginInfo(context.Context) (plugin.PluginInfo, error) {
-	v := p.version
-	return plugin.PluginInfo{Version: &v}, nil
-}
-
-func (p *randomProvider) Handshake(
-	context.Context, plugin.ProviderHandshakeRequest,
-) (*plugin.ProviderHandshakeResponse, error) {
-	// Outputs are accepted: the server unwraps them to plain, secret or unknown values before they reach
-	// this provider.
-	return &plugin.ProviderHandshakeResponse{AcceptSecrets: true, AcceptResources: true, AcceptOutputs: true}, nil
-}
-
-// The provider has no configuration of its own: any is accepted and never causes a diff.
-
-func (p *randomProvider) CheckConfig(_ context.Context, req plugin.CheckConfigRequest) (plugin.CheckConfigResponse, error) {
-	return plugin.CheckConfigResponse{Properties: req.News}, nil
-}
-
-func (p *randomProvider) DiffConfig(context.Context, plugin.DiffConfigRequest) (plugin.DiffConfigResponse, error) {
-	return plugin.DiffResult{Changes: plugin.DiffNone}, nil
-}
-
-func (p *randomProvider) Configure(context.Context, plugin.ConfigureRequest) (plugin.ConfigureResponse, error) {
-	return plugin.ConfigureResponse{}, nil
+func newProvider(v semver.Version) *randomProvider {
+	return &randomProvider{Unconfigured: providerkit.Unconfigured{Version: v}}
 }
 
 func checkType(t tokens.Type) error {

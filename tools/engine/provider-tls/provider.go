@@ -15,44 +15,13 @@ import (
 )
 
 // tlsProvider implements plugin.Provider; plugin.NewProviderServer turns it into the gRPC server and
-// takes care of marshalling, secrets and unknowns.
+// takes care of marshalling, secrets and unknowns. It has no configuration of its own.
 type tlsProvider struct {
-	plugin.UnimplementedProvider
-	version semver.Version
+	providerkit.Unconfigured
 }
 
-func newProvider(v semver.Version) *tlsProvider { return &tlsProvider{version: v} }
-
-func (p *tlsProvider) Close() error { return nil }
-
-func (p *tlsProvider) SignalCancellation(context.Context) error { return nil }
-
-func (p *tlsProvider) GetPluginInfo(context.Context) (plugin.PluginInfo, error) {
-	v := p.version
-	return plugin.PluginInfo{Version: &v}, nil
-}
-
-func (p *tlsProvider) Handshake(
-	context.Context, plugin.ProviderHandshakeRequest,
-) (*plugin.ProviderHandshakeResponse, error) {
-	// Outputs are accepted: the server unwraps them to plain, secret or unknown values before they reach
-	// this provider.
-	return &plugin.ProviderHandshakeResponse{AcceptSecrets: true, AcceptResources: true, AcceptOutputs: true}, nil
-}
-
-// The provider's own configuration (upstream: proxy settings for a data source) is accepted and unused;
-// it never causes a diff.
-
-func (p *tlsProvider) CheckConfig(_ context.Context, req plugin.CheckConfigRequest) (plugin.CheckConfigResponse, error) {
-	return plugin.CheckConfigResponse{Properties: req.News}, nil
-}
-
-func (p *tlsProvider) DiffConfig(context.Context, plugin.DiffConfigRequest) (plugin.DiffConfigResponse, error) {
-	return plugin.DiffResult{Changes: plugin.DiffNone}, nil
-}
-
-func (p *tlsProvider) Configure(context.Context, plugin.ConfigureRequest) (plugin.ConfigureResponse, error) {
-	return plugin.ConfigureResponse{}, nil
+func newProvider(v semver.Version) *tlsProvider {
+	return &tlsProvider{Unconfigured: providerkit.Unconfigured{Version: v}}
 }
 
 func lookup(t tokens.Type) (*tlsResource, error) {
