@@ -82,6 +82,30 @@ function pidAlive(pid: number): boolean {
 }
 
 /**
+ * True when no link on this machine holds `hostAddress`. A run that was killed (SIGKILL skips the exit
+ * hook) leaves its namespace and host link behind while its claim is taken over; such a leftover, named
+ * by this module with the pid of a process that is gone and with nothing running inside, is deleted
+ * here. Anything else holding the address makes the caller skip the block.
+ */
+function freeOfLeftovers(hostAddress: string): boolean {
+    const holder = run("ip", ["-o", "-4", "addr", "show"])
+        .stdout.split("\n")
+        .map((line) => line.split(/\s+/))
+        .find((fields) => fields[3]?.startsWith(`${hostAddress}/`))?.[1]
+        ?.replace(/@.*$/, "");
+    if (holder === undefined) return true;
+    const name = /^([a-z]{1,4}\d+)h(\d+)$/.exec(holder);
+    const pid = Number(/\d+/.exec(holder)?.[0]);
+    if (!name || pidAlive(pid)) return false;
+    const namespace = `${name[1]}n${name[2]}`;
+    if (run("ip", ["netns", "pids", namespace]).stdout.trim() !== "") return false;
+    run("ip", ["netns", "delete", namespace]);
+    if (run("ip", ["link", "show", holder]).code === 0) run("ip", ["link", "delete", holder]);
+    rmSync(`/etc/netns/${namespace}`, { recursive: true, force: true });
+    return run("ip", ["link", "show", holder]).code !== 0;
+}
+
+/**
  * Claims the first free /30 of `subnet` with a file named after it that holds this pid (made
  * atomically); a claim whose owner process is gone is taken over. Returns the block's first address and a release.
  */
@@ -110,6 +134,10 @@ function claimBlock(subnet: string): { base: number; release: () => void } {
                 } catch {
                     continue;
                 }
+            }
+            if (!freeOfLeftovers(numberToIpv4(base + 1))) {
+                rmSync(claim, { force: true });
+                continue;
             }
             return { base, release: () => rmSync(claim, { force: true }) };
         }
