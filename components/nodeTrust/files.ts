@@ -290,6 +290,29 @@ export function etcHostsScript(host: string, address: string | undefined): strin
     return renderShellScript(script("etc-hosts.sh"), { HOST: host, ADDRESS: address ?? "", BEGIN_MARKER: begin, END_MARKER: end });
 }
 
+/**
+ * Where a node records which node entry of a stack owns the stack's trust files on it: one marker per
+ * stack (`project.stack`), so that the stacks of two registries on one node do not meet, and none per
+ * registry host, so that a renamed registry host keeps its node's marker.
+ */
+export function ownerMarkerPath(stack: string): string {
+    return `/var/lib/dso-registry/node-trust/${stack}.owner`;
+}
+
+/**
+ * Claims the node for `entry` (a node entry of the stack `stack`), gives it up again, or checks it before
+ * a delete (`sh/owner.sh`): a renamed entry's old deletes, which the engine runs after the new entry's
+ * creates on the same machine, then leave the new entry's files in place.
+ */
+export function ownerScript(action: "claim" | "release" | "check", stack: string, entry: string): string {
+    return renderShellScript(script("owner.sh"), { ACTION: action, MARKER: ownerMarkerPath(stack), OWNER: entry });
+}
+
+/** A delete body that runs only while the node still belongs to `entry` (it says so and stops otherwise). */
+export function whileOwned(stack: string, entry: string, body: string): string {
+    return `${ownerScript("check", stack, entry)}\n${body}`;
+}
+
 /** Creates a directory that belongs to the registry alone (`sh/dir-create.sh`). */
 export function dirCreateScript(dir: string): string {
     return renderShellScript(script("dir-create.sh"), { DIR: dir });

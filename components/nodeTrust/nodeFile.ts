@@ -23,6 +23,8 @@ export interface NodeFileArgs {
     readonly restart: RestartSettings;
     /** Resources the command waits for (a rolling restart's earlier nodes, the files it names). */
     readonly after?: readonly pulumi.Resource[];
+    /** Turns the removal's body into the script that runs (node trust: only while the node is this entry's). */
+    readonly guardDelete?: (body: string) => string;
 }
 
 /** A node-trust file placed by its own scripts: written when its content changes, removed on destroy. */
@@ -39,7 +41,7 @@ export class NodeFile extends pulumi.ComponentResource {
             {
                 connection: args.connection,
                 create: run(placeFileStepBody(step, args.restart)),
-                delete: run(removeFileStepBody(step, args.restart)),
+                delete: run((args.guardDelete ?? ((body: string) => body))(removeFileStepBody(step, args.restart))),
                 stdin: args.content,
                 sensitiveOutput: step.secret,
                 // The path (certs.d/<host> in a kind node, the CA named after the host), or the key of the

@@ -14,7 +14,9 @@ import {
     dirRemoveScript,
     etcHostsScript,
     filesPlacedIn,
+    ownerScript,
     trustPlan,
+    whileOwned,
 } from "./files";
 import { NodeFile } from "./nodeFile";
 
@@ -43,10 +45,21 @@ export class NodeTrust extends pulumi.ComponentResource {
         const run = nodeRunner(args.flavour, connection);
         const restart = restartSettingsOf(args, { nodeName: args.kubernetesNodeName, turn: args.restartTurn?.turn });
 
+        // The node entry claims the node first and gives it up last; every other delete runs only while the
+        // claim is still this entry's (files.ts ownerScript): a renamed entry's old deletes come after the
+        // new entry's creates, on the same machine.
+        const stack = `${pulumi.getProject()}.${pulumi.getStack()}`;
+        const guard = (body: string) => whileOwned(stack, name, body);
+        const claim = hostCommand(
+            `${name}-owner`,
+            { connection, create: run(ownerScript("claim", stack, name)), delete: run(ownerScript("release", stack, name)) },
+            { parent: this },
+        );
+
         let dir: pulumi.Resource | undefined;
         const placed: pulumi.Resource[] = [];
         for (const step of plan.steps) {
-            const after = { parent: this, dependsOn: dir ? [dir] : [] };
+            const after = { parent: this, dependsOn: dir ? [dir] : [claim] };
             switch (step.kind) {
                 case "dir":
                     dir = hostCommand(
@@ -54,10 +67,10 @@ export class NodeTrust extends pulumi.ComponentResource {
                         {
                             connection,
                             create: run(dirCreateScript(step.path)),
-                            delete: run(dirRemoveScript(step.path, filesPlacedIn(plan, step.path))),
+                            delete: run(guard(dirRemoveScript(step.path, filesPlacedIn(plan, step.path)))),
                             triggers: [step.path],
                         },
-                        { parent: this },
+                        { parent: this, dependsOn: [claim] },
                     );
                     break;
                 case "file": {
@@ -69,7 +82,15 @@ export class NodeTrust extends pulumi.ComponentResource {
                         const dependsOn = restarts ? [...after.dependsOn, ...placed] : after.dependsOn;
                         const file = new NodeFile(
                             `${name}-${step.id ?? step.role}`,
-                            { connection, run, step, content, restart, after: restarts ? args.restartTurn?.after : undefined },
+                            {
+                                connection,
+                                run,
+                                step,
+                                content,
+                                restart,
+                                after: restarts ? args.restartTurn?.after : undefined,
+                                guardDelete: guard,
+                            },
                             { ...after, dependsOn },
                         );
                         if (restarts) this.restartStep = file.command;
@@ -85,6 +106,7 @@ export class NodeTrust extends pulumi.ComponentResource {
                                     content,
                                     secret: step.secret,
                                     replaceOnPathChange: true,
+                                    deletePrelude: ownerScript("check", stack, name),
                                 },
                                 after,
                             ),
@@ -99,9 +121,9 @@ export class NodeTrust extends pulumi.ComponentResource {
                         {
                             connection,
                             create: run(configPathCheckScript(step, allow)),
-                            delete: run(configPathRemoveScript(step, allow)),
+                            delete: run(guard(configPathRemoveScript(step, allow))),
                         },
-                        { parent: this, dependsOn: placed },
+                        { parent: this, dependsOn: [claim, ...placed] },
                     );
                     break;
                 }
@@ -111,11 +133,11 @@ export class NodeTrust extends pulumi.ComponentResource {
                         {
                             connection,
                             create: pulumi.output(args.registryAddress!).apply((address) => run(etcHostsScript(args.host, address))),
-                            delete: run(etcHostsScript(args.host, undefined)),
+                            delete: run(guard(etcHostsScript(args.host, undefined))),
                             // The block's markers carry the host name: a new name is a new block.
                             triggers: [args.host],
                         },
-                        { parent: this },
+                        { parent: this, dependsOn: [claim] },
                     );
                     break;
             }

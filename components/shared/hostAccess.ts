@@ -168,6 +168,11 @@ export interface HostFileArgs extends HostFileSpec {
      * replaces the file, removing the old one (`HostCommandArgs.triggers`).
      */
     readonly replaceOnPathChange?: boolean;
+    /**
+     * Shell run before the removal, in the same script: it may end the script (`exit 0`) to leave the
+     * file in place (node trust: the node belongs to another entry now).
+     */
+    readonly deletePrelude?: string;
 }
 
 /** One file on one host: written when its content changes, removed on destroy. */
@@ -187,7 +192,9 @@ export class HostFile extends pulumi.ComponentResource {
             {
                 connection: args.connection,
                 create: placeFileScript(args, sudo),
-                delete: args.retainOnDelete ? undefined : removeFileScript(args, sudo),
+                delete: args.retainOnDelete
+                    ? undefined
+                    : privileged(args.deletePrelude ? `${args.deletePrelude}\n${removeFileBody(args)}` : removeFileBody(args), sudo),
                 stdin: args.secret ? pulumi.secret(args.content) : args.content,
                 sensitiveOutput: args.secret,
                 triggers: args.replaceOnPathChange ? [args.path] : undefined,
