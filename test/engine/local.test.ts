@@ -11,7 +11,8 @@ import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type FakeJenkins, startFakeJenkins } from "../support/fakeJenkins";
-import { type ControlPlane, namespace, provideVolumes, startControlPlane } from "../support/kubeControlPlane";
+import type { ControlPlane } from "../support/kubeControlPlane";
+import { startLocalCluster } from "../support/localCluster";
 import { MICROK8S_COREFILE } from "../support/microk8sCorefile";
 import { openWorkspace, type Workspace } from "../support/pulumiEngine";
 
@@ -23,17 +24,7 @@ let jenkins: FakeJenkins;
 let ws: Workspace;
 
 beforeAll(async () => {
-    kube = startControlPlane();
-    // What microk8s and the README's prerequisites give the stack: the jenkins namespace, CoreDNS's
-    // ConfigMap, a default StorageClass.
-    await kube.create("/api/v1/namespaces", namespace("jenkins"));
-    await kube.create("/api/v1/namespaces/kube-system/configmaps", {
-        apiVersion: "v1",
-        kind: "ConfigMap",
-        metadata: { name: "coredns", namespace: "kube-system" },
-        data: { Corefile: MICROK8S_COREFILE },
-    });
-    await provideVolumes(kube, 6);
+    kube = await startLocalCluster();
     jenkins = await startFakeJenkins({ user: "admin", apiToken: jenkinsToken });
     ws = openWorkspace({ stackFiles: [STACK], env: { KUBECONFIG: kube.kubeconfig } });
 }, 20 * 60_000);

@@ -62,6 +62,10 @@ export interface SshServer {
     runScript(script: string, stdin?: string): RunResult;
     /** The file at `absolutePath` under the private root, or undefined when it does not exist. */
     readFile(absolutePath: string): string | undefined;
+    /** The client key's public line, as authorized_keys holds it. */
+    readonly publicKey: string;
+    /** Replaces the authorized keys (public key lines): a key rotated in or revoked, as an operator does on the machine. */
+    authorize(publicKeys: readonly string[]): void;
     /** sshd's log so far. */
     log(): string;
     /** Stops sshd, removes the throwaway user and every temporary file. Safe to call twice. */
@@ -179,6 +183,10 @@ export async function startSshServer(options: SshServerOptions = {}): Promise<Ss
             } catch {
                 return undefined;
             }
+        },
+        publicKey: readFileSync(`${clientKeyFile}.pub`, "utf8").trim(),
+        authorize(publicKeys) {
+            writeFileSync(authorizedKeys, publicKeys.map((k) => `${k.trim()}\n`).join(""), { mode: 0o644 });
         },
         log: () => sshd.output(),
         async stop() {
