@@ -20,11 +20,17 @@
  * - pulumi-kubernetes v4 (provider/pkg/provider/properties.go, forceNewProperties): `.metadata.name` and
  *   `.metadata.namespace` replace every kind; plus per kind the paths in KUBERNETES_FORCE_NEW below;
  *   ConfigMap and Secret data replace (enableConfigMapMutable / enableSecretMutable are off by default).
+ *   An input unknown at preview replaces only where it is a replacing path itself, not when a replacing
+ *   path lies inside it (a Deployment's known `spec.selector` in a `spec` with an unknown checksum).
+ * - Engine, dependents of a delete-before-replace (step_generator.go calculateDependentReplacements): each
+ *   resource with an input made from it is asked again with that whole input unknown; for a Kubernetes
+ *   object an unknown `spec` holds its selector, so a DaemonSet whose pod template names a replaced
+ *   Secret is replaced too (the real engine's `up`; test/engine/plans.test.ts).
  *   An object with a name of its own (not auto-named) is replaced delete-before-replace (provider Diff:
  *   two objects cannot share a name).
  * - pulumi-tls / pulumi-random (bridged terraform-provider-tls / -random): every input of PrivateKey,
  *   CertRequest, SelfSignedCert, LocallySignedCert and RandomPassword forces a new resource (keepers
- *   included). A certificate is also replaced when `readyForRenewal` turns true: now ≥ validity end −
+ *   included), except a certificate's `earlyRenewalHours`, which changes in place. A certificate is also replaced when `readyForRenewal` turns true: now ≥ validity end −
  *   earlyRenewalHours (the providers' ModifyPlan), which needs a clock and the certificate's validity.
  * - Dynamic providers (@pulumi/pulumi cmd/dynamic-provider): the diff is the provider's own `diff` (given
  *   by the caller, it is the program's code), called with the old state and the new inputs.
@@ -152,7 +158,13 @@ interface Decision {
 }
 
 /** The provider's and the engine's diff of one resource (see the header for the sources). */
-function diff(old: RecordedResource, now: RecordedResource, unknownInputs: readonly string[], options: PlanOptions): Decision {
+function diff(
+    old: RecordedResource,
+    now: RecordedResource,
+    unknownInputs: readonly string[],
+    options: PlanOptions,
+    wholeUnknown: readonly string[] = [],
+): Decision {
     const olds = plain(old.rawInputs) as Record<string, unknown>;
     const news = plain(now.rawInputs) as Record<string, unknown>;
     const changed = [...new Set([...changedProperties(olds, news), ...unknownInputs])].sort();
@@ -168,7 +180,8 @@ function diff(old: RecordedResource, now: RecordedResource, unknownInputs: reado
     );
 
     if (ALL_INPUTS_FORCE_NEW.has(now.type)) {
-        const replaces = [...changed];
+        // terraform-provider-tls: `early_renewal_hours` is the one input a certificate changes in place.
+        const replaces = changed.filter((p) => !(CERTIFICATES.has(now.type) && p === "earlyRenewalHours"));
         if (CERTIFICATES.has(now.type) && options.now !== undefined) {
             const validity = options.certificates?.[old.urn];
             const early = Number(news.earlyRenewalHours ?? TLS_DEFAULT_EARLY_RENEWAL_HOURS);
@@ -179,7 +192,12 @@ function diff(old: RecordedResource, now: RecordedResource, unknownInputs: reado
     if (now.type.startsWith("kubernetes:")) {
         const kind = now.type.slice("kubernetes:".length);
         const paths = ["metadata.name", "metadata.namespace", ...(KUBERNETES_FORCE_NEW[kind] ?? [])];
-        const replaces = paths.filter((p) => !same(at(olds, p), at(news, p)) || unknownInputs.includes(p.split(".")[0]!));
+        // An unknown input replaces only where it is itself a replacing path (PodDisruptionBudget's `spec`):
+        // a Deployment whose pod template carries a new checksum keeps its known selector, an update (the
+        // real engine's preview; test/engine/plans.test.ts).
+        const replaces = paths.filter(
+            (p) => !same(at(olds, p), at(news, p)) || unknownInputs.includes(p) || wholeUnknown.includes(p.split(".")[0]!),
+        );
         // A named object cannot exist twice: the provider answers delete-before-replace.
         const named = typeof at(news, "metadata.name") === "string";
         return replaceBy([...new Set([...replaces, ...byOption])], named);
@@ -222,6 +240,8 @@ export function planOf(
     const claimed = new Set<string>();
     /** URNs whose outputs are unknown at preview: created or replaced in this plan. */
     const fresh = new Set<string>();
+    /** URNs replaced delete-before-replace: the engine asks their dependents' providers with the inputs made from them wholly unknown. */
+    const deletedFirst = new Set<string>();
     const counts = { create: 0, update: 0, replace: 0, delete: 0, same: 0 };
 
     for (const now of news) {
@@ -239,7 +259,10 @@ export function planOf(
         const unknownInputs = Object.entries(now.propertyDependencies)
             .filter(([, deps]) => deps.some((d) => fresh.has(d)))
             .map(([key]) => key);
-        const decision = diff(old, now, unknownInputs, options);
+        const wholeUnknown = Object.entries(now.propertyDependencies)
+            .filter(([, deps]) => deps.some((d) => deletedFirst.has(d)))
+            .map(([key]) => key);
+        const decision = diff(old, now, unknownInputs, options, wholeUnknown);
         const oldInputs = plain(old.rawInputs) as Record<string, unknown>;
         if (decision.op === "same") {
             counts.same++;
@@ -256,6 +279,7 @@ export function planOf(
                 retained: old.options.retainOnDelete || undefined,
             });
             if (!decision.deleteBeforeReplace) deferredDeletes.push(old);
+            else deletedFirst.add(now.urn);
             fresh.add(now.urn);
             counts.replace++;
         }

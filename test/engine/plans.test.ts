@@ -1,0 +1,168 @@
+/**
+ * The plan model against the real engine: for each transition of the local stack in docs/lifecycle.md
+ * (test/support/lifecycleTransitions.ts), the stack is brought to config A with `pulumi up` on a real API
+ * server, `pulumi preview --json` for config B is recorded, then `pulumi up --json` (or `destroy`) for B runs
+ * and reports its engine events. What it did, custom resources only (components and providers are not the model's),
+ * must be the plan test/support/plan.ts computes from two runs under the mock: the same resources, each
+ * with the same operation. Where they differed, the model was corrected to the engine. The preview can
+ * say more than the `up` does: an object whose whole `spec` is unknown at preview (made from a password
+ * the same `up` replaces) previews as a replacement and is updated once the value is known. And no
+ * Ingress may be replaced create-first. The transitions run one after another on one stack, so each
+ * `up` to the next config A also undoes the last B: the namespace renamed is renamed back, onto the
+ * namespace and data claims the rename retained.
+ */
+import { randomBytes } from "node:crypto";
+import { readFileSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import * as YAML from "yaml";
+import { PROJECT } from "../../components/shared/facts";
+import { type FakeJenkins, startFakeJenkins } from "../support/fakeJenkins";
+import type { ControlPlane } from "../support/kubeControlPlane";
+import { plan, TRANSITIONS } from "../support/lifecycleTransitions";
+import { startLocalCluster } from "../support/localCluster";
+import { openWorkspace, type Workspace } from "../support/pulumiEngine";
+import { makeTestCa } from "../support/realRegistry";
+import { privateDir, removeDir } from "../support/serverProcess";
+import type { Raw, StackState } from "../support/transitions";
+
+const STACK = "local";
+const jenkinsToken = `token-${randomBytes(12).toString("hex")}`;
+
+let kube: ControlPlane;
+let jenkins: FakeJenkins;
+let ws: Workspace;
+
+/** Writes the stack file for `state`: its values, the fake Jenkins's address, and the secrets `config set` encrypted. */
+function writeStack(state: StackState): void {
+    const file = path.join(ws.projectDir, `Pulumi.${STACK}.yaml`);
+    const current = YAML.parse(readFileSync(file, "utf8")) as { config?: Record<string, unknown>; encryptionsalt?: string };
+    const secure = Object.entries(current.config ?? {}).filter(([, v]) => typeof v === "object" && v !== null && "secure" in v);
+    const raw = structuredClone(state.raw);
+    (raw.jenkins as Raw).url = jenkins.url;
+    const config = { ...Object.fromEntries(Object.entries(raw).map(([k, v]) => [`${PROJECT}:${k}`, v])), ...Object.fromEntries(secure) };
+    writeFileSync(file, YAML.stringify({ encryptionsalt: current.encryptionsalt, config }));
+}
+
+interface EngineStep {
+    op: string;
+    urn: string;
+    oldState?: { custom?: boolean };
+    newState?: { custom?: boolean };
+}
+
+/** The engine's plan as "op name" lines, custom resources only, replacements once (as the model lists them). */
+function engineLines(steps: readonly EngineStep[]): string[] {
+    return steps
+        .filter((s) => !s.urn.includes("::pulumi:providers:") && (s.newState ?? s.oldState)?.custom === true)
+        .filter((s) => !["same", "read", "create-replacement", "delete-replaced", "refresh"].includes(s.op))
+        .map((s) => `${s.op} ${s.urn.split("::").pop()}`)
+        .sort();
+}
+
+const local = TRANSITIONS.filter((t) => t.stack === "local");
+/** What each transition's comparison found, for the table in docs/lifecycle.md. */
+const found: string[] = [];
+
+beforeAll(async () => {
+    kube = await startLocalCluster(12);
+    jenkins = await startFakeJenkins({ user: "admin", apiToken: jenkinsToken });
+    ws = openWorkspace({ stackFiles: [STACK], env: { KUBECONFIG: kube.kubeconfig } });
+    await ws.pulumiOk(["stack", "init", STACK]);
+    await ws.pulumiOk(["config", "set", "--secret", `${PROJECT}:jenkinsApiToken`, "-s", STACK], { input: jenkinsToken });
+    // For the transition to a provided certificate: a CA and server certificate made now.
+    const dir = privateDir("engine-plans-tls");
+    try {
+        const ca = makeTestCa(dir, ["registry-dso.jmann.local"]);
+        const pem = (file: string) => readFileSync(file, "utf8");
+        await ws.pulumiOk(["config", "set", "--secret", `${PROJECT}:tlsCertificate`, "-s", STACK], { input: pem(ca.serverCertFile) });
+        await ws.pulumiOk(["config", "set", "--secret", `${PROJECT}:tlsPrivateKey`, "-s", STACK], { input: pem(ca.serverKeyFile) });
+    } finally {
+        removeDir(dir);
+    }
+}, 20 * 60_000);
+
+afterAll(async () => {
+    if (found.length > 0) console.log(found.join("\n"));
+    ws?.close();
+    await jenkins?.close();
+    kube?.stop();
+});
+
+type PreEvent = EngineStep & { type?: string; old?: { custom?: boolean }; new?: { custom?: boolean } };
+
+/**
+ * The engine events of `up --json` / `destroy --json` in the order they happened: the CLI prints the
+ * plan's summary document first, then one document per event, each starting at the start of a line.
+ */
+function preEvents(output: string): PreEvent[] {
+    return output
+        .split(/\n(?=\{)/)
+        .filter((doc) => doc.trim())
+        .map((doc) => (JSON.parse(doc) as { resourcePreEvent?: { metadata: PreEvent } }).resourcePreEvent?.metadata)
+        .filter((m): m is PreEvent => m !== undefined);
+}
+
+/** What `up` (or `destroy`) did, from its engine events: one "op name" line per custom resource. */
+function executedLines(events: readonly PreEvent[]): string[] {
+    const ops = new Map<string, Set<string>>();
+    for (const m of events) {
+        if (m.urn.includes("::pulumi:providers:") || (m.new ?? m.old)?.custom !== true) continue;
+        ops.set(m.urn, (ops.get(m.urn) ?? new Set()).add(m.op));
+    }
+    return [...ops]
+        .map(([urn, set]) => {
+            const op =
+                set.has("replace") || set.has("create-replacement") ? "replace" : ["create", "update", "delete"].find((o) => set.has(o));
+            return op ? `${op} ${urn.split("::").pop()}` : "";
+        })
+        .filter(Boolean)
+        .sort();
+}
+
+/**
+ * Ingresses the engine replaced create-first: the new one was created while the old one, for the same host
+ * and paths, still existed (ingress-nginx's admission webhook refuses that).
+ */
+function ingressesCreatedFirst(events: readonly PreEvent[]): string[] {
+    const order = events.filter((m) => m.type === "kubernetes:networking.k8s.io/v1:Ingress").map((m) => `${m.op} ${m.urn}`);
+    return order
+        .filter((e) => e.startsWith("create-replacement "))
+        .map((e) => e.slice("create-replacement ".length))
+        .filter((urn) => !order.slice(0, order.indexOf(`create-replacement ${urn}`)).includes(`delete-replaced ${urn}`));
+}
+
+const count = (lines: readonly string[]) =>
+    ["create", "update", "replace", "delete"].map((op) => lines.filter((l) => l.startsWith(`${op} `)).length).join(" ");
+
+describe.each(local.map((t) => [t.name, t] as const))("%s (local), real engine", (_, t) => {
+    it("what the engine does is what the model plans", async () => {
+        writeStack(t.from);
+        const base = await ws.pulumi(["up", "--yes", "-s", STACK], { timeoutMs: 15 * 60_000 });
+        expect(base.code, base.stdout + base.stderr).toBe(0);
+        if (t.to) writeStack(t.to);
+        const preview = t.to
+            ? await ws.pulumi(["preview", "--json", "-s", STACK], { timeoutMs: 15 * 60_000 })
+            : // --preview-only refuses the workspace's PULUMI_SKIP_CONFIRMATIONS (it counts as --yes).
+              await ws.shell(`PULUMI_SKIP_CONFIRMATIONS= pulumi destroy --preview-only --json --non-interactive -s ${STACK}`, {
+                  timeoutMs: 15 * 60_000,
+              });
+        expect(preview.code, preview.stdout + preview.stderr).toBe(0);
+        const previewed = engineLines((JSON.parse(preview.stdout) as { steps?: EngineStep[] }).steps ?? []);
+
+        const applied = await ws.pulumi([t.to ? "up" : "destroy", "--yes", "--json", "-s", STACK], { timeoutMs: 15 * 60_000 });
+        expect(applied.code, applied.stdout + applied.stderr).toBe(0);
+        const events = preEvents(applied.stdout);
+        const executed = executedLines(events);
+        expect(ingressesCreatedFirst(events)).toEqual([]);
+
+        const { plan: model } = await plan(t);
+        // The model lists a create-first replacement's later delete of the old resource as a step of its own.
+        const modelled = model.steps
+            .filter((s) => !(s.op === "delete" && s.ofReplaced))
+            .map((s) => `${s.op} ${s.urn.split("::").pop()}`)
+            .sort();
+        found.push(`${t.name}: preview ${count(previewed)}, executed ${count(executed)}, model ${count(modelled)}`);
+        expect(executed).toEqual(modelled);
+    });
+});
