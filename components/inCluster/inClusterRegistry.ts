@@ -24,7 +24,7 @@ import {
 } from "../mirrors/mirrorManifests";
 import { type IngressController, METRICS_PORTS } from "../shared/facts";
 import { withFormerType } from "../shared/formerType";
-import type { K8sObject } from "../shared/k8sObject";
+import { type K8sObject, objectOptions } from "../shared/k8sObject";
 import { IN_CLUSTER_BACKUP } from "./backup";
 import { distributionCachesBlobs, type GcWindow, gcWindow } from "./gcWindow";
 import { renderInClusterObjects } from "./manifests";
@@ -493,6 +493,7 @@ function registerObjects(
         const resource = new ctor(`${name}-${object.kind.toLowerCase()}-${object.metadata.name}`, body, {
             ...opts,
             dependsOn,
+            ...objectOptions(object.kind),
             ...(retainedOnDelete(object) ? { retainOnDelete: true } : {}),
             // A claim's storage class cannot change. Replacing the claim for a new one is no way out:
             // a retained claim's delete only forgets it and the create of the same name then fails

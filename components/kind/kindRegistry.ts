@@ -12,6 +12,7 @@ import { decoyHash } from "../accounts/decoy";
 import type { RegistryAccount } from "../accounts/registryAccounts";
 import { fingerprint } from "../shared/fingerprint";
 import { type HostConnection, HostFile, type HostTarget, hostCommand, privileged } from "../shared/hostAccess";
+import { objectOptions } from "../shared/k8sObject";
 import { renderKindCaddyfile, renderKindRegistryConfig } from "./front";
 import {
     containersApplyScript,
@@ -145,6 +146,7 @@ export class KindRegistry extends pulumi.ComponentResource {
                 if (!ctor) throw new Error(`KindRegistry ${name}: no resource type for ${kind}`);
                 const resource = new ctor(`${name}-ui-${kind.toLowerCase()}-${object.metadata.name}`, body as never, {
                     parent: this,
+                    ...objectOptions(kind),
                     ...(namespace ? { dependsOn: [namespace] } : {}),
                 });
                 if (kind === "Namespace") namespace = resource;

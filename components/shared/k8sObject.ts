@@ -21,3 +21,13 @@ export interface K8sObject {
     };
     readonly [field: string]: unknown;
 }
+
+/**
+ * Resource options a kind of object needs whatever component registers it. An Ingress is replaced
+ * delete-first: when its namespace changes, pulumi-kubernetes creates the new one before deleting the
+ * old (only an object whose name and namespace both stay is replaced delete-first), and ingress-nginx's
+ * admission webhook refuses a second Ingress for the same host and path.
+ */
+export function objectOptions(kind: string): { deleteBeforeReplace?: boolean } {
+    return kind === "Ingress" ? { deleteBeforeReplace: true } : {};
+}
