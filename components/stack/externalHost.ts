@@ -3,6 +3,7 @@ import type { RegistryAccounts } from "../accounts/registryAccounts";
 import type { StackConfig } from "../config";
 import type { Decisions } from "../decisions";
 import { ExternalRegistryHost, type ExternalRegistryHostArgs } from "../externalHost/externalRegistryHost";
+import { HostPlacement } from "../externalHost/hostPlacement";
 import type { HostBackupArgs } from "../externalHost/maintenance";
 import { renderMirrorEnvFile } from "../mirrors/mirrors";
 import { needsSudo } from "../shared/facts";
@@ -21,43 +22,54 @@ export function defineExternalHost(
     const eh = cfg.registry.externalHost;
     const cr = cfg.containerRegistry;
     const tls = externalHostTls(cfg, cfg.registry.tls);
-    const component = new ExternalRegistryHost("registry-host", {
-        connection: {
-            kind: "ssh",
-            name: eh.ssh.host,
-            host: eh.ssh.host,
-            port: eh.ssh.port,
-            user: eh.ssh.user,
-            privateKey: secret(cfg, "sshPrivateKey"),
-            hostKey: eh.ssh.hostKey,
-            sudo: needsSudo(eh.ssh.user, eh.ssh.sudo),
-        },
-        registryHost: cr.host,
-        port: cr.port,
-        pathPrefix: cr.pathPrefix,
-        image: cfg.registry.image,
-        dataDir: eh.dataDir,
-        mavenDataDir: eh.mavenDataDir,
-        storage: externalHostStorage(cfg),
-        purgeDataOnDestroy: eh.purgeDataOnDestroy,
-        installPackages: eh.installPackages,
-        tls: tls.args,
-        pushAccounts: [accounts.push],
-        pullAccounts: accounts.pull ? [accounts.pull] : [],
-        requiresAuthForPull: cr.requiresAuthForPull,
-        mirrorsRequireAuth: d.pullCredentials?.cachesNeedCredentials ?? false,
-        allowedNetworks: cfg.registry.allowedNetworks,
-        deletesEnabled: d.apiDeletes,
-        ui: cfg.registry.ui.enabled ? { image: cfg.registry.ui.image, deleteEnabled: d.uiDeletes } : undefined,
-        garbageCollection: cfg.registry.maintenance.garbageCollection,
-        backup: hostBackup(cfg),
-        mirrors: mirrorSpecs(cfg).map((spec) =>
-            spec.hasCredentials ? { spec, envFile: mirrorAccount(cfg, spec).apply(renderMirrorEnvFile) } : { spec },
-        ),
-        maven: d.mavenServed ? externalHostMaven(cfg, accounts) : undefined,
-        monitoring: cfg.registry.monitoring.enabled ? { runbookBaseUrl: cfg.registry.monitoring.runbookBaseUrl } : undefined,
-        loginLimit: hostLoginLimit(cfg),
+    // The host waits for the record of where it lives, which refuses a move before any command runs.
+    const placement = new HostPlacement("registry-host-placement", {
+        host: eh.ssh.host,
+        port: eh.ssh.port,
+        dataDir: cfg.registry.storage.s3 ? "" : eh.dataDir,
+        mavenDataDir: d.mavenServed ? eh.mavenDataDir : "",
     });
+    const component = new ExternalRegistryHost(
+        "registry-host",
+        {
+            connection: {
+                kind: "ssh",
+                name: eh.ssh.host,
+                host: eh.ssh.host,
+                port: eh.ssh.port,
+                user: eh.ssh.user,
+                privateKey: secret(cfg, "sshPrivateKey"),
+                hostKey: eh.ssh.hostKey,
+                sudo: needsSudo(eh.ssh.user, eh.ssh.sudo),
+            },
+            registryHost: cr.host,
+            port: cr.port,
+            pathPrefix: cr.pathPrefix,
+            image: cfg.registry.image,
+            dataDir: eh.dataDir,
+            mavenDataDir: eh.mavenDataDir,
+            storage: externalHostStorage(cfg),
+            purgeDataOnDestroy: eh.purgeDataOnDestroy,
+            installPackages: eh.installPackages,
+            tls: tls.args,
+            pushAccounts: [accounts.push],
+            pullAccounts: accounts.pull ? [accounts.pull] : [],
+            requiresAuthForPull: cr.requiresAuthForPull,
+            mirrorsRequireAuth: d.pullCredentials?.cachesNeedCredentials ?? false,
+            allowedNetworks: cfg.registry.allowedNetworks,
+            deletesEnabled: d.apiDeletes,
+            ui: cfg.registry.ui.enabled ? { image: cfg.registry.ui.image, deleteEnabled: d.uiDeletes } : undefined,
+            garbageCollection: cfg.registry.maintenance.garbageCollection,
+            backup: hostBackup(cfg),
+            mirrors: mirrorSpecs(cfg).map((spec) =>
+                spec.hasCredentials ? { spec, envFile: mirrorAccount(cfg, spec).apply(renderMirrorEnvFile) } : { spec },
+            ),
+            maven: d.mavenServed ? externalHostMaven(cfg, accounts) : undefined,
+            monitoring: cfg.registry.monitoring.enabled ? { runbookBaseUrl: cfg.registry.monitoring.runbookBaseUrl } : undefined,
+            loginLimit: hostLoginLimit(cfg),
+        },
+        { dependsOn: [placement] },
+    );
     return { component, tlsMaterial: tls.material };
 }
 
