@@ -6,24 +6,17 @@
  * --refresh` finds the objects gone and creates them again; and with the cluster gone for good,
  * `pulumi destroy` fails until the provider is told to forget objects of an unreachable cluster.
  */
-import { randomBytes } from "node:crypto";
-import { copyFileSync, readFileSync } from "node:fs";
+import { copyFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type FakeJenkins, startFakeJenkins } from "../support/fakeJenkins";
+import { EXISTING_STACK, existingStackSecrets, existingStackWithJenkins } from "../support/existingStack";
+import type { FakeJenkins } from "../support/fakeJenkins";
 import { type ControlPlane, namespace, startControlPlane } from "../support/kubeControlPlane";
 import { openWorkspace, type Workspace } from "../support/pulumiEngine";
-import { makeTestCa } from "../support/realRegistry";
 import { privateDir, removeDir } from "../support/serverProcess";
 
-const STACK = "existing";
-const secrets = {
-    containerRegistryPassword: `push-${randomBytes(12).toString("hex")}`,
-    mavenRegistryPassword: `deploy-${randomBytes(12).toString("hex")}`,
-    jenkinsApiToken: `token-${randomBytes(12).toString("hex")}`,
-    existingPullUsername: "robot-dso-pull",
-    existingPullPassword: `pull-${randomBytes(12).toString("hex")}`,
-};
+const STACK = EXISTING_STACK;
+const secrets = existingStackSecrets();
 
 let kube: ControlPlane | undefined;
 let jenkins: FakeJenkins;
@@ -46,16 +39,8 @@ beforeAll(async () => {
     dir = privateDir("engine-cluster-recreated");
     kubeconfig = path.join(dir, "kubeconfig");
     kube = await createCluster();
-    const ca = makeTestCa(path.join(dir, "ca"));
-    jenkins = await startFakeJenkins({
-        user: "pulumi",
-        apiToken: secrets.jenkinsApiToken,
-        tls: { key: readFileSync(ca.serverKeyFile, "utf8"), cert: readFileSync(ca.serverCertFile, "utf8") },
-    });
     ws = openWorkspace({ stackFiles: [STACK], env: { KUBECONFIG: kubeconfig } });
-    await ws.pulumiOk(["stack", "init", STACK]);
-    await ws.pulumiOk(["config", "set", "--path", "dso-registry:jenkins.url", jenkins.url, "-s", STACK]);
-    await ws.pulumiOk(["config", "set", "--path", "dso-registry:jenkins.caCertificate", "-s", STACK], { input: ca.caCertPem });
+    jenkins = await existingStackWithJenkins(ws, path.join(dir, "ca"), secrets.jenkinsApiToken);
     for (const [key, value] of Object.entries(secrets)) {
         await ws.pulumiOk(["config", "set", "--secret", `dso-registry:${key}`, "-s", STACK], { input: value });
     }

@@ -11,20 +11,14 @@ import { cpSync, readFileSync, symlinkSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as YAML from "yaml";
-import { type FakeJenkins, startFakeJenkins } from "../support/fakeJenkins";
+import { EXISTING_STACK, existingStackSecrets, existingStackWithJenkins } from "../support/existingStack";
+import type { FakeJenkins } from "../support/fakeJenkins";
 import { type ControlPlane, namespace, startControlPlane } from "../support/kubeControlPlane";
 import { engineSet, openWorkspace, PROJECT_DIR, type Workspace } from "../support/pulumiEngine";
-import { makeTestCa } from "../support/realRegistry";
 import { privateDir, removeDir } from "../support/serverProcess";
 
-const STACK = "existing";
-const secrets = {
-    containerRegistryPassword: `push-${randomBytes(12).toString("hex")}`,
-    mavenRegistryPassword: `deploy-${randomBytes(12).toString("hex")}`,
-    jenkinsApiToken: `token-${randomBytes(12).toString("hex")}`,
-    existingPullUsername: "robot-dso-pull",
-    existingPullPassword: `pull-${randomBytes(12).toString("hex")}`,
-};
+const STACK = EXISTING_STACK;
+const secrets = existingStackSecrets();
 
 let kube: ControlPlane;
 let jenkins: FakeJenkins;
@@ -35,17 +29,9 @@ beforeAll(async () => {
     kube = startControlPlane();
     for (const ns of ["jenkins", "flux-system"]) await kube.create("/api/v1/namespaces", namespace(ns));
     caDir = privateDir("jenkins-ca");
-    const ca = makeTestCa(caDir);
-    jenkins = await startFakeJenkins({
-        user: "pulumi",
-        apiToken: secrets.jenkinsApiToken,
-        tls: { key: readFileSync(ca.serverKeyFile, "utf8"), cert: readFileSync(ca.serverCertFile, "utf8") },
-    });
     ws = openWorkspace({ stackFiles: [STACK], env: { KUBECONFIG: kube.kubeconfig } });
     // What the test changes in the committed stack: where Jenkins answers, and the CA it is signed by.
-    await ws.pulumiOk(["stack", "init", STACK]);
-    await ws.pulumiOk(["config", "set", "--path", "dso-registry:jenkins.url", jenkins.url, "-s", STACK]);
-    await ws.pulumiOk(["config", "set", "--path", "dso-registry:jenkins.caCertificate", "-s", STACK], { input: ca.caCertPem });
+    jenkins = await existingStackWithJenkins(ws, caDir, secrets.jenkinsApiToken);
 }, 20 * 60_000);
 
 afterAll(async () => {
