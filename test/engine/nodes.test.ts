@@ -9,6 +9,7 @@
  * the machines and by an `up` that must plan nothing.
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:net";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as YAML from "yaml";
@@ -102,6 +103,8 @@ async function up(extra: string[] = []) {
 let server: NodeEntry;
 let agent: NodeEntry;
 let firstKey: [string, string];
+/** What answers on the port of the node whose machine is gone. */
+let gone: Server | undefined;
 let secondKey: [string, string];
 
 beforeAll(async () => {
@@ -127,6 +130,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
     ws?.close();
+    await new Promise((resolve) => (gone ? gone.close(resolve) : resolve(undefined)));
     for (const node of nodes) await node.stop();
     if (stubs) removeDir(stubs);
     if (keys) removeDir(keys);
@@ -193,12 +197,17 @@ describe("node trust over SSH, real engine", () => {
         const added = await up();
         expect(added.code, added.all).toBe(0);
         expect(trustOn(agent.node).owner).toBe("node-trust-lab-agent-one");
+        // The machine is gone: its SSH port closes every connection at once. (A port left free could be
+        // taken by one of the engine's own gRPC servers, where an SSH handshake would wait forever.)
+        const port = agent.node.port;
         await agent.node.stop();
+        gone = createServer((socket) => socket.destroy());
+        await new Promise<void>((resolve) => gone!.listen(port, "127.0.0.1", resolve));
         writeStack([server]);
         const failed = await up();
         expect(failed.code).not.toBe(0);
         expect(failed.all).toMatch(/node-trust-lab-agent-one/);
-        expect(failed.all).toMatch(/connection refused|dial/i);
+        expect(failed.all).toMatch(/handshake|EOF|connection reset|dial/i);
 
         const urn = ((await ws.exportState(STACK)).deployment.resources ?? [])
             .map((r) => String(r.urn))
