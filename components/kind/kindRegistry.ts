@@ -17,6 +17,7 @@ import { renderKindCaddyfile, renderKindRegistryConfig } from "./front";
 import {
     containersApplyScript,
     containersDeleteScript,
+    type KindFileDigests,
     type KindImages,
     type KindLayout,
     kindPaths,
@@ -97,17 +98,21 @@ export class KindRegistry extends pulumi.ComponentResource {
             file("node-script", p.nodeScript, nodeInsideScript(layout)),
             file("watcher-script", p.watcherScript, nodeWatchScript(layout)),
         ];
-        // The containers are replaced when a file changes. The digest of the accounts is of their bcrypt
-        // hashes, which reveal nothing, so the script stays readable in previews.
-        const filesDigest = pulumi
-            .all([caddyfile, ...accounts.map((a) => a.bcryptHash)])
-            .apply((parts) => fingerprint(...parts, registryConfig, nodeInsideScript(layout), nodeWatchScript(layout)));
+        // Each container is replaced when its own files change. The digest of the accounts is of their
+        // bcrypt hashes, which reveal nothing, so the script stays readable in previews.
+        const digests = pulumi.all([caddyfile, ...accounts.map((a) => a.bcryptHash)]).apply(
+            (frontParts): KindFileDigests => ({
+                distribution: fingerprint(registryConfig),
+                front: fingerprint(...frontParts),
+                watcher: fingerprint(nodeInsideScript(layout), nodeWatchScript(layout)),
+            }),
+        );
         const root = (script: string) => privileged(script, connection.sudo);
         const containers = hostCommand(
             `${name}-containers`,
             {
                 connection,
-                create: pulumi.unsecret(filesDigest).apply((digest) => root(containersApplyScript(layout, args.images, digest))),
+                create: pulumi.unsecret(digests).apply((d) => root(containersApplyScript(layout, args.images, d))),
                 delete: root(containersDeleteScript(layout)),
                 triggers: [layout.dataDir, layout.registryName],
             },

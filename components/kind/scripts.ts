@@ -87,15 +87,31 @@ export interface KindImages {
     readonly watcher: string;
 }
 
-/** Runs the containers (`sh/containers-apply.sh`); `filesDigest` names what the placed files hold. */
-export function containersApplyScript(layout: KindLayout, images: KindImages, filesDigest: string): string {
+/**
+ * Fingerprints of the placed files each container is made from: a container is replaced when its own
+ * files change, never for another's (the web UI turned on rewrites the Caddyfile: the front restarts,
+ * Distribution keeps serving).
+ */
+export interface KindFileDigests {
+    /** Distribution's config.yml. */
+    readonly distribution: string;
+    /** The Caddyfile and the users files. */
+    readonly front: string;
+    /** The watcher's script and the node script (a watcher that starts configures every running node again). */
+    readonly watcher: string;
+}
+
+/** Runs the containers (`sh/containers-apply.sh`); `digests` name what each one's placed files hold. */
+export function containersApplyScript(layout: KindLayout, images: KindImages, digests: KindFileDigests): string {
     const p = kindPaths(layout);
     return renderShellScript(sh("containers-apply.sh"), {
         DATA_DIR: layout.dataDir,
         KIND_NETWORK: layout.network,
         BACKEND_NETWORK: p.backendNetwork,
         HOST_PORT: layout.port,
-        FILES_DIGEST: filesDigest,
+        DISTRIBUTION_FILES: digests.distribution,
+        FRONT_FILES: digests.front,
+        WATCHER_FILES: digests.watcher,
         DISTRIBUTION_NAME: p.distributionName,
         DISTRIBUTION_IMAGE: images.distribution,
         FRONT_NAME: layout.registryName,

@@ -31,6 +31,7 @@ import { privateDir, type RunResult, removeDir, run } from "../support/serverPro
 
 const LAYOUT: KindLayout = { cluster: "kind", network: "kind", registryName: "kind-registry", port: 5002, dataDir: "" };
 const IMAGE = "dev/app:1";
+const FILES = { distribution: "files-1", front: "files-1", watcher: "files-1" };
 let ns: TestNetns;
 let engine: DockerEngine;
 let scratch: string;
@@ -142,7 +143,7 @@ afterAll(async () => {
 
 describe("the kind placement on a Docker engine with kind-like nodes", () => {
     it("runs the containers and configures every node, fixing a node whose containerd lacks config_path", async () => {
-        const applied = onHostOk(containersApplyScript(layout, images, "files-1"));
+        const applied = onHostOk(containersApplyScript(layout, images, FILES));
         expect(applied).toContain("changed front");
         const configured = onHostOk(nodesConfigureScript(layout));
         expect(configured).toContain("node kind-control-plane: configured");
@@ -187,7 +188,7 @@ describe("the kind placement on a Docker engine with kind-like nodes", () => {
     });
 
     it("runs again without changing anything", () => {
-        const applied = onHostOk(containersApplyScript(layout, images, "files-1"));
+        const applied = onHostOk(containersApplyScript(layout, images, FILES));
         expect(applied).toContain("unchanged distribution");
         expect(applied).toContain("unchanged front");
         expect(applied).toContain("unchanged node watcher");

@@ -5,7 +5,7 @@
 # --kube, the Kubernetes control plane (tools/engine/kube/build.sh). Everything goes to a cache outside
 # the checkout, one directory per binary keyed by its version and the hash of its module's files, so a
 # warm cache builds nothing. The last line printed is the directory holding the set: `bin/` with the CLI,
-# its language host and the dynamic-provider launcher (the CLI finds them beside itself), the control
+# its language host and the dynamic-provider launcher (the CLI finds them beside itself), Pebble, the control
 # plane's binaries and kubectl, and `plugins/`, laid out as $PULUMI_HOME/plugins.
 #
 #   sh tools/engine/build.sh [--kube] [--quiet]
@@ -101,6 +101,10 @@ for provider in command kubernetes random tls; do
     build "$set/plugins/resource-$provider-v$version" "pulumi-resource-$provider" "$here/provider-$provider" . \
         "$version" "-X main.version=$version"
 done
+
+# Pebble, an ACME server for the prod test's external host (the stack's ACME certificate, obtained for real).
+pebble_version=$(cd "$here/pebble" && go list -m -f '{{.Version}}' github.com/letsencrypt/pebble/v2)
+build "$set/bin" pebble "$here/pebble" github.com/letsencrypt/pebble/v2/cmd/pebble "$pebble_version" "-s -w"
 
 # Dynamic providers (the Jenkins credentials) run through the SDK's own launcher script, which the SDK
 # module ships beside its Node.js sources.

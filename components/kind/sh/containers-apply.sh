@@ -8,8 +8,10 @@
 #   under its own name and to the backend network: the only way to Distribution;
 # - the node watcher ($WATCHER_NAME), which configures each node of the cluster when it starts.
 # The kind network is created when the cluster does not exist yet (kind uses an existing one), so the
-# registry runs before, between and after clusters. FILES_DIGEST names what the placed files held.
-: "${DATA_DIR:?}" "${KIND_NETWORK:?}" "${BACKEND_NETWORK:?}" "${HOST_PORT:?}" "${FILES_DIGEST:?}"
+# registry runs before, between and after clusters. DISTRIBUTION_FILES, FRONT_FILES and WATCHER_FILES
+# name what each container's placed files held: a container is replaced only when its own files change.
+: "${DATA_DIR:?}" "${KIND_NETWORK:?}" "${BACKEND_NETWORK:?}" "${HOST_PORT:?}"
+: "${DISTRIBUTION_FILES:?}" "${FRONT_FILES:?}" "${WATCHER_FILES:?}"
 : "${DISTRIBUTION_NAME:?}" "${DISTRIBUTION_IMAGE:?}" "${FRONT_NAME:?}" "${FRONT_IMAGE:?}"
 : "${WATCHER_NAME:?}" "${WATCHER_IMAGE:?}"
 set -eu
@@ -57,7 +59,9 @@ run_watcher() {
 mkdir -p "$DATA_DIR/images"
 ensure_network "$KIND_NETWORK" "$KIND_NETWORK"
 ensure_network "$BACKEND_NETWORK" --internal "$BACKEND_NETWORK"
-converge_container "$DISTRIBUTION_NAME" "$DISTRIBUTION_IMAGE files:$FILES_DIGEST" distribution run_distribution "$DISTRIBUTION_IMAGE files:$FILES_DIGEST"
-front_spec="$FRONT_IMAGE port:$HOST_PORT files:$FILES_DIGEST"
+distribution_spec="$DISTRIBUTION_IMAGE files:$DISTRIBUTION_FILES"
+converge_container "$DISTRIBUTION_NAME" "$distribution_spec" distribution run_distribution "$distribution_spec"
+front_spec="$FRONT_IMAGE port:$HOST_PORT files:$FRONT_FILES"
 converge_container "$FRONT_NAME" "$front_spec" front run_front "$front_spec"
-converge_container "$WATCHER_NAME" "$WATCHER_IMAGE files:$FILES_DIGEST" "node watcher" run_watcher "$WATCHER_IMAGE files:$FILES_DIGEST"
+watcher_spec="$WATCHER_IMAGE files:$WATCHER_FILES"
+converge_container "$WATCHER_NAME" "$watcher_spec" "node watcher" run_watcher "$watcher_spec"

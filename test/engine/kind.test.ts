@@ -1,0 +1,363 @@
+/**
+ * The `kind` stack under the real Pulumi engine, as docs/kind.md's workflow runs it: the cluster first,
+ * then `pulumi preview --diff` and `pulumi up` with the committed stack (its push account generated, so
+ * no secret to set); the registry's three containers on the Docker host, each node's containerd
+ * configured, the KEP-1755 ConfigMap on the API server; an image pushed from the Docker host with the
+ * account `stack output --show-secrets` shows is pulled in each node under both of its names; a second
+ * `up` plans nothing; then the web UI turned on and the registry's image bumped, each checked in the
+ * engine's events and on the running containers; and `destroy`, after which only the images in the
+ * data directory are left.
+ *
+ * What differs from a kind cluster, and why:
+ * - The Docker host is a private dockerd in a test network namespace (test/support/dockerEngine.ts),
+ *   reached by the program's `docker` commands through DOCKER_HOST: no daemon of this machine is
+ *   touched, and the registry's `127.0.0.1:5002` is that namespace's loopback.
+ * - The nodes are kind-like containers without the kind binary (test/support/kindNode.ts): containerd
+ *   configured as kind configures it, named and labelled like kind's, on the network `kind`; pulls go
+ *   through containerd's CRI, as the kubelet's do. One node lacks `config_path` (an older node image).
+ * - The cluster's API is the engine tier's control plane (kwok nodes), under a kubeconfig whose
+ *   context is named `kind-kind` as `kind create cluster` names it. kind's ingress-nginx is not there:
+ *   the test publishes each Ingress's address as that controller does (`--publish-status-address=localhost`).
+ * - Images are built here and given the names the stack pins (no registry can be pulled from); the
+ *   bumped image is the same Distribution under a new tag.
+ * - `kind.dataDir` is a directory of the test instead of /var/lib/dso-registry-kind.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import * as YAML from "yaml";
+import { type DockerClient, type DockerEngine, startDockerEngine } from "../support/dockerEngine";
+import { payloadImage, registryImage } from "../support/dockerImages";
+import { caddyImage, criPullImage, criRemoveImage, dockerCliImage, type KindNode, startKindNode } from "../support/kindNode";
+import { type ControlPlane, startControlPlane } from "../support/kubeControlPlane";
+import { createNetns, type TestNetns } from "../support/netns";
+import { engineSet, openWorkspace, type Workspace } from "../support/pulumiEngine";
+import { privateDir, removeDir, run } from "../support/serverProcess";
+
+const STACK = "kind";
+const IMAGE = "dev/app:1";
+const CONTAINERS = ["kind-registry", "kind-registry-distribution", "kind-registry-node-watcher"];
+const UI_NAMESPACE = "dso-registry-ui";
+const UI_HOST = "registry.localhost";
+const CONFIG_MAP = "/api/v1/namespaces/kube-public/configmaps/local-registry-hosting";
+
+let scratch: string;
+let dataDir: string;
+let ns: TestNetns;
+let engine: DockerEngine;
+/** The developer's docker CLI on the Docker host: its own logins. */
+let developer: DockerClient;
+let nodes: KindNode[] = [];
+let kube: ControlPlane;
+let ws: Workspace;
+
+/** The control plane's admin kubeconfig with the names `kind create cluster` gives its cluster. */
+function kindKubeconfig(source: string, file: string): string {
+    const config = YAML.parse(readFileSync(source, "utf8"));
+    config.clusters[0].name = "kind-kind";
+    config.users[0].name = "kind-kind";
+    config.contexts = [{ name: "kind-kind", context: { cluster: "kind-kind", user: "kind-kind" } }];
+    config["current-context"] = "kind-kind";
+    writeFileSync(file, YAML.stringify(config), { mode: 0o600 });
+    return file;
+}
+
+interface PreEvent {
+    op: string;
+    urn: string;
+    old?: { custom?: boolean };
+    new?: { custom?: boolean };
+}
+
+/** The engine events of `up --json` / `destroy --json`: one JSON document per event, each at a line start. */
+function preEvents(output: string): PreEvent[] {
+    return output
+        .split(/\n(?=\{)/)
+        .filter((doc) => doc.trim())
+        .map((doc) => (JSON.parse(doc) as { resourcePreEvent?: { metadata: PreEvent } }).resourcePreEvent?.metadata)
+        .filter((m): m is PreEvent => m !== undefined);
+}
+
+/** What the engine did, from its events: "op name" per custom resource (providers left out), sorted. */
+function executed(output: string): string[] {
+    const ops = new Map<string, Set<string>>();
+    for (const m of preEvents(output)) {
+        if (m.urn.includes("::pulumi:providers:") || (m.new ?? m.old)?.custom !== true) continue;
+        ops.set(m.urn, (ops.get(m.urn) ?? new Set()).add(m.op));
+    }
+    return [...ops]
+        .map(([urn, set]) => {
+            const op =
+                set.has("replace") || set.has("create-replacement") ? "replace" : ["create", "update", "delete"].find((o) => set.has(o));
+            return `${op ?? [...set].join("+")} ${urn.split("::").pop()}`;
+        })
+        .filter((line) => !line.startsWith("same "))
+        .sort();
+}
+
+/** A command resource's stdout as the state holds it. */
+async function commandStdout(name: string): Promise<string> {
+    const state = await ws.exportState(STACK);
+    const resource = (state.deployment.resources ?? []).find((r) => String(r.urn).endsWith(`::${name}`));
+    return String((resource?.outputs as { stdout?: string } | undefined)?.stdout ?? "");
+}
+
+/** `docker inspect` of a container on the Docker host: whether it runs, its id and image; undefined when gone. */
+function container(name: string): { running: boolean; id: string; image: string } | undefined {
+    const r = engine.docker(["inspect", "-f", "{{.State.Running}} {{.Id}} {{.Config.Image}}", name]);
+    if (r.code !== 0) return undefined;
+    const [running, id, image] = r.stdout.trim().split(" ");
+    return { running: running === "true", id: id ?? "", image: image ?? "" };
+}
+
+const nodeFile = (node: string, file: string) => engine.docker(["exec", node, "cat", file]);
+
+/** Pulls `ref` through the node's CRI, trying again while containerd restarts. */
+async function pullInNode(node: KindNode, ref: string, timeoutMs = 90_000): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+        try {
+            return await criPullImage(node.socket, ref, 30_000);
+        } catch (error) {
+            if (Date.now() > deadline) throw new Error(`${node.name}: pull of ${ref} failed: ${String(error)}`);
+            await new Promise((r) => setTimeout(r, 1000));
+        }
+    }
+}
+
+/** The front's answer to GET /v2/ with `host` as the Host header, from the Docker host's loopback. */
+function frontChallenge(host: string): string {
+    const r = ns.run("curl", ["-sS", "-o", "/dev/null", "-D", "-", "-H", `Host: ${host}`, "http://127.0.0.1:5002/v2/"]);
+    return r.stdout;
+}
+
+async function waitForFront(): Promise<void> {
+    const deadline = Date.now() + 30_000;
+    while (!/^HTTP\/\S+ 401/.test(frontChallenge("localhost:5002"))) {
+        if (Date.now() > deadline) throw new Error(`the front did not answer\n${engine.docker(["logs", "kind-registry"]).stderr}`);
+        await new Promise((r) => setTimeout(r, 250));
+    }
+}
+
+interface IngressList {
+    items: { metadata: { name: string }; status?: { loadBalancer?: { ingress?: unknown[] } } }[];
+}
+
+/**
+ * What kind's ingress-nginx does with `--publish-status-address=localhost`: every Ingress of `namespace`
+ * gets `localhost` as its address. Runs until the returned function is called.
+ */
+function publishIngressAddresses(namespace: string): () => void {
+    const kubectl = path.join(engineSet(), "bin", "kubectl");
+    const env = { ...process.env, KUBECONFIG: kube.kubeconfig };
+    const timer = setInterval(() => {
+        const list = run(kubectl, ["get", "ingress", "-n", namespace, "-o", "json"], { env });
+        if (list.code !== 0) return;
+        const { items } = JSON.parse(list.stdout) as IngressList;
+        for (const ingress of items.filter((i) => !i.status?.loadBalancer?.ingress?.length)) {
+            run(
+                kubectl,
+                [
+                    "patch",
+                    "ingress",
+                    ingress.metadata.name,
+                    "-n",
+                    namespace,
+                    "--subresource=status",
+                    "--type=merge",
+                    "-p",
+                    JSON.stringify({ status: { loadBalancer: { ingress: [{ hostname: "localhost" }] } } }),
+                ],
+                { env },
+            );
+        }
+    }, 1000);
+    return () => clearInterval(timer);
+}
+
+beforeAll(async () => {
+    scratch = privateDir("engine-kind");
+    dataDir = path.join(scratch, "dso-registry-kind");
+    ns = await createNetns({ prefix: "ke", subnet: "198.19.64.0/20" });
+    ns.writeEtcFile("hosts", "127.0.0.1 localhost\n");
+    engine = await startDockerEngine(ns);
+    developer = engine.client();
+    // The images the stack pins: registry.image, registry.caddyImage, kind.watcherImage.
+    registryImage(engine);
+    caddyImage(engine);
+    dockerCliImage(engine);
+    // Seed 004's step 1: `kind create cluster` (its nodes on the network "kind"), then the registry.
+    nodes = [
+        startKindNode(engine, { cluster: "kind", name: "kind-control-plane", runDir: path.join(scratch, "run-cp") }),
+        startKindNode(engine, { cluster: "kind", name: "kind-worker", runDir: path.join(scratch, "run-w"), configPath: false }),
+    ];
+    kube = startControlPlane();
+    const kubeconfig = kindKubeconfig(kube.kubeconfig, path.join(scratch, "kubeconfig"));
+    // The program's commands run `docker` on this machine against the Docker host, with a docker config of their own.
+    ws = openWorkspace({
+        stackFiles: [STACK],
+        env: { KUBECONFIG: kubeconfig, DOCKER_HOST: engine.host, DOCKER_CONFIG: engine.client().configDir },
+    });
+}, 20 * 60_000);
+
+afterAll(async () => {
+    ws?.close();
+    kube?.stop();
+    await engine?.stop();
+    await ns?.destroy();
+    if (scratch) removeDir(scratch);
+});
+
+describe("kind stack, real engine", () => {
+    it("previews every resource as a create and runs nothing", async () => {
+        const init = await ws.shell(`npx pulumi stack init ${STACK}`);
+        expect(init.code, init.stderr).toBe(0);
+        // docs/kind.md: `sudo install -d -o "$USER" <kind.dataDir>` once; here a directory of the test.
+        mkdirSync(dataDir);
+        await ws.pulumiOk(["config", "set", "--path", "dso-registry:kind.dataDir", dataDir, "-s", STACK]);
+        const preview = await ws.shell(`npx pulumi preview --diff -s ${STACK}`);
+        expect(preview.code, preview.stdout + preview.stderr).toBe(0);
+        expect(preview.stdout).toMatch(/\+ \d+ to create/);
+        expect(CONTAINERS.map(container)).toEqual([undefined, undefined, undefined]);
+        expect(await kube.get(CONFIG_MAP)).toBeUndefined();
+    });
+
+    it("`up` creates the files, the containers, the nodes' configuration and the ConfigMap", async () => {
+        const up = await ws.pulumi(["up", "--yes", "--json", "-s", STACK]);
+        expect(up.code, up.stdout + up.stderr).toBe(0);
+        expect(executed(up.stdout)).toEqual(
+            [
+                "create kind-registry-caddyfile-write",
+                "create kind-registry-containers",
+                "create kind-registry-decoy",
+                "create kind-registry-local-registry-hosting",
+                "create kind-registry-node-script-write",
+                "create kind-registry-nodes",
+                "create kind-registry-registry-config-write",
+                "create kind-registry-users-pull-write",
+                "create kind-registry-users-push-write",
+                "create kind-registry-watcher-script-write",
+                "create registry-accounts-push",
+            ].sort(),
+        );
+        const containers = await commandStdout("kind-registry-containers");
+        for (const what of ["distribution", "front", "node watcher"]) expect(containers).toContain(`changed ${what}`);
+        const configured = await commandStdout("kind-registry-nodes");
+        expect(configured).toContain("node kind-control-plane: configured");
+        expect(configured).toContain("node kind-worker: configured");
+    });
+
+    it("the registry's containers run: the front on the kind network and 127.0.0.1:5002, Distribution behind it only", async () => {
+        for (const name of CONTAINERS) expect(container(name)?.running, name).toBe(true);
+        const networks = (name: string) =>
+            Object.keys(JSON.parse(engine.dockerOk(["inspect", "-f", "{{json .NetworkSettings.Networks}}", name]))).sort();
+        expect(networks("kind-registry")).toEqual(["kind", "kind-registry-backend"]);
+        expect(networks("kind-registry-distribution")).toEqual(["kind-registry-backend"]);
+        expect(engine.dockerOk(["port", "kind-registry"])).toMatch(/^5002\/tcp -> 127\.0\.0\.1:5002$/);
+        await waitForFront();
+        for (const node of ["kind-control-plane", "kind-worker"]) {
+            for (const dir of ["localhost:5002", "kind-registry:5002"]) {
+                expect(nodeFile(node, `/etc/containerd/certs.d/${dir}/hosts.toml`).stdout).toContain('[host."http://kind-registry:5002"]');
+            }
+        }
+        expect(nodeFile("kind-worker", "/etc/containerd/config.toml").stdout).toContain('config_path = "/etc/containerd/certs.d"');
+    });
+
+    it("the API server holds the KEP-1755 ConfigMap", async () => {
+        const configMap = await kube.get<{ data: Record<string, string> }>(CONFIG_MAP);
+        expect(YAML.parse(configMap?.data["localRegistryHosting.v1"] ?? "")).toMatchObject({
+            host: "localhost:5002",
+            hostFromContainerRuntime: "kind-registry:5002",
+            hostFromClusterNetwork: "kind-registry:5002",
+        });
+    });
+
+    it("an image pushed on the Docker host with the push account of `stack output` is pulled in each node by both names", async () => {
+        const push = (await ws.output(STACK, "pushCredentials")) as { username: string; password: string };
+        expect(push.username).toBe("ci-push");
+        const login = developer.login("localhost:5002", push);
+        expect(login.code, login.stderr).toBe(0);
+        payloadImage(developer, `localhost:5002/${IMAGE}`);
+        developer.dockerOk(["push", `localhost:5002/${IMAGE}`]);
+        for (const node of nodes) {
+            expect(await pullInNode(node, `localhost:5002/${IMAGE}`)).toMatch(/^sha256:/);
+            expect(await pullInNode(node, `kind-registry:5002/${IMAGE}`)).toMatch(/^sha256:/);
+        }
+        const state = JSON.stringify(await ws.exportState(STACK));
+        expect(state).not.toContain(push.password);
+    }, 300_000);
+
+    it("a second `up` with no change plans nothing", async () => {
+        const up = await ws.pulumi(["up", "--yes", "--expect-no-changes", "-s", STACK]);
+        expect(up.code, up.stdout + up.stderr).toBe(0);
+    });
+
+    it("the web UI turned on: its objects in the cluster, the front alone restarted and answering its host", async () => {
+        const before = Object.fromEntries(CONTAINERS.map((name) => [name, container(name)?.id]));
+        // Before: the front answers the UI's host with no site, so with no challenge.
+        const unknownHost = frontChallenge(UI_HOST);
+        expect(unknownHost).toMatch(/^HTTP\/\S+ \d{3}/);
+        expect(unknownHost).not.toContain("realm=");
+        await ws.pulumiOk(["config", "set", "--path", "dso-registry:registry.ui.enabled", "true", "-s", STACK]);
+        const stopPublishing = publishIngressAddresses(UI_NAMESPACE);
+        const up = await ws.pulumi(["up", "--yes", "--json", "-s", STACK]).finally(stopPublishing);
+        expect(up.code, up.stdout + up.stderr).toBe(0);
+        const lines = executed(up.stdout);
+        expect(lines.filter((l) => !l.startsWith("create kind-registry-ui-"))).toEqual([
+            "update kind-registry-caddyfile-write",
+            "update kind-registry-containers",
+        ]);
+        expect(lines.filter((l) => l.startsWith("create kind-registry-ui-"))).toHaveLength(6);
+        expect(await kube.get(`/apis/apps/v1/namespaces/${UI_NAMESPACE}/deployments/registry-ui`)).toBeDefined();
+        expect(await kube.get(`/api/v1/namespaces/${UI_NAMESPACE}/services/registry-api`)).toMatchObject({
+            spec: { type: "ExternalName", externalName: "kind-registry" },
+        });
+        await waitForFront();
+        expect(frontChallenge(UI_HOST)).toContain(`realm="http://${UI_HOST}/v2/token"`);
+        expect(frontChallenge("localhost:5002")).toContain('realm="http://localhost:5002/v2/token"');
+        expect(container("kind-registry")?.id).not.toBe(before["kind-registry"]);
+        expect(container("kind-registry-distribution")?.id).toBe(before["kind-registry-distribution"]);
+        expect(container("kind-registry-node-watcher")?.id).toBe(before["kind-registry-node-watcher"]);
+        const again = await ws.pulumi(["up", "--yes", "--expect-no-changes", "-s", STACK]);
+        expect(again.code, again.stdout + again.stderr).toBe(0);
+    });
+
+    it("the registry's image bumped: Distribution alone runs the new image, with the images pushed before", async () => {
+        const before = Object.fromEntries(CONTAINERS.map((name) => [name, container(name)?.id]));
+        // The same Distribution under the new tag: no other image can be pulled here.
+        engine.dockerOk(["tag", "registry:2.8.3", "registry:2.8.4"]);
+        await ws.pulumiOk(["config", "set", "--path", "dso-registry:registry.image", "registry:2.8.4", "-s", STACK]);
+        const up = await ws.pulumi(["up", "--yes", "--json", "-s", STACK]);
+        expect(up.code, up.stdout + up.stderr).toBe(0);
+        expect(executed(up.stdout)).toEqual(["update kind-registry-containers"]);
+        expect(container("kind-registry-distribution")).toMatchObject({ running: true, image: "registry:2.8.4" });
+        expect(container("kind-registry-distribution")?.id).not.toBe(before["kind-registry-distribution"]);
+        expect(container("kind-registry")?.id).toBe(before["kind-registry"]);
+        expect(container("kind-registry-node-watcher")?.id).toBe(before["kind-registry-node-watcher"]);
+        const node = nodes[0]!;
+        await criRemoveImage(node.socket, `localhost:5002/${IMAGE}`);
+        await criRemoveImage(node.socket, `kind-registry:5002/${IMAGE}`);
+        expect(await pullInNode(node, `localhost:5002/${IMAGE}`)).toMatch(/^sha256:/);
+        const again = await ws.pulumi(["up", "--yes", "--expect-no-changes", "-s", STACK]);
+        expect(again.code, again.stdout + again.stderr).toBe(0);
+    }, 300_000);
+
+    it("`destroy` removes the containers, the nodes' files and the cluster's objects, and keeps the images", async () => {
+        const r = await ws.pulumi(["destroy", "--yes", "--json", "-s", STACK]);
+        expect(r.code, r.stdout + r.stderr).toBe(0);
+        expect(executed(r.stdout).filter((l) => !l.startsWith("delete "))).toEqual([]);
+        expect(CONTAINERS.map(container)).toEqual([undefined, undefined, undefined]);
+        expect(engine.docker(["network", "inspect", "kind-registry-backend"]).code).not.toBe(0);
+        for (const node of ["kind-control-plane", "kind-worker"]) {
+            expect(engine.docker(["exec", node, "ls", "/etc/containerd/certs.d"]).stdout.trim()).toBe("");
+        }
+        expect(await kube.get(CONFIG_MAP)).toBeUndefined();
+        await kube.waitGone(`/api/v1/namespaces/${UI_NAMESPACE}`);
+        expect(existsSync(path.join(dataDir, "images/docker/registry/v2/repositories/dev/app/_manifests/tags/1"))).toBe(true);
+        const leftFiles = ["front", "bin"].flatMap((dir) =>
+            existsSync(path.join(dataDir, dir)) ? readdirSync(path.join(dataDir, dir)).map((f) => `${dir}/${f}`) : [],
+        );
+        expect(leftFiles).toEqual([]);
+        expect((await ws.exportState(STACK)).deployment.resources ?? []).toEqual([]);
+    });
+});
