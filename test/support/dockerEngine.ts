@@ -104,18 +104,8 @@ export async function startDockerEngine(netns: TestNetns): Promise<DockerEngine>
     const socket = path.join(dir, "docker.sock");
     const host = `unix://${socket}`;
     // Private /etc/docker: key.json and certs.d of this daemon only.
-    mkdirSync(path.join(netns.etcDir, "docker"), { recursive: true });
-    const daemon: ServerProcess = startServer("nsenter", [
-        `--net=/run/netns/${netns.name}`,
-        "unshare",
-        "--mount",
-        "--propagation",
-        "slave",
-        "sh",
-        "-c",
-        START_SCRIPT,
-        "dso-dockerd",
-        netns.name,
+    if (!("holderPid" in netns)) mkdirSync(path.join(netns.etcDir, "docker"), { recursive: true });
+    const daemonArgs = [
         "--iptables=false",
         "--ip-masq=false",
         "--ip-forward=false",
@@ -127,7 +117,26 @@ export async function startDockerEngine(netns: TestNetns): Promise<DockerEngine>
         path.join(dir, "docker.pid"),
         "-H",
         host,
-    ]);
+    ];
+    // A test host (test/support/testHost.ts) has its own /etc and /run already: dockerd runs there as the
+    // host's service, on the host's /run/docker.sock too, so the bind mounts of its containers name the
+    // host's paths and its users' `docker` finds it where a package's service listens.
+    const daemon: ServerProcess =
+        "holderPid" in netns
+            ? netns.startServer("/usr/sbin/dockerd", [...daemonArgs, "-H", "unix:///run/docker.sock"])
+            : startServer("nsenter", [
+                  `--net=/run/netns/${netns.name}`,
+                  "unshare",
+                  "--mount",
+                  "--propagation",
+                  "slave",
+                  "sh",
+                  "-c",
+                  START_SCRIPT,
+                  "dso-dockerd",
+                  netns.name,
+                  ...daemonArgs,
+              ]);
     const clientDirs: string[] = [];
     const first = makeClient(host, clientDirs);
     let stopped = false;

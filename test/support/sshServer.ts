@@ -24,6 +24,13 @@ export interface SshServerOptions {
      * tests of what a non-root user can and cannot do.
      */
     readonly login?: "root" | "unprivileged";
+    /** Log in as this user, which exists where sshd runs (a test host's deploy user); overrides `login`. */
+    readonly user?: string;
+    /**
+     * false: no private root, scripts write the real paths of where sshd runs (a test host, whose
+     * writes stay in its overlays). Default true: DSO_ROOT points at a private root.
+     */
+    readonly privateRoot?: boolean;
     /**
      * Directory put first on PATH for every session, e.g. one holding a stand-in `systemctl`
      * executable. Tests that use it must say what it stands in for.
@@ -83,9 +90,9 @@ export async function startSshServer(options: SshServerOptions = {}): Promise<Ss
     runOk("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "dso-test-host", "-f", hostKeyFile]);
     runOk("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "dso-test-client", "-f", clientKeyFile]);
 
-    let user = "root";
+    let user = options.user ?? "root";
     let createdUser: string | undefined;
-    if (options.login === "unprivileged") {
+    if (options.login === "unprivileged" && !options.user) {
         user = `dso${Math.random().toString(36).slice(2, 10)}`;
         runOk("useradd", ["--password", "*", "--no-create-home", "--home-dir", root, "--shell", "/bin/sh", user]);
         createdUser = user;
@@ -95,7 +102,7 @@ export async function startSshServer(options: SshServerOptions = {}): Promise<Ss
     writeFileSync(authorizedKeys, readFileSync(`${clientKeyFile}.pub`), { mode: 0o644 });
     chmodSync(dir, 0o755);
 
-    const env: Record<string, string> = { DSO_ROOT: root, ...(options.env ?? {}) };
+    const env: Record<string, string> = { ...(options.privateRoot === false ? {} : { DSO_ROOT: root }), ...(options.env ?? {}) };
     if (options.pathPrefix) env.PATH = `${options.pathPrefix}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`;
     for (const [k, v] of Object.entries(env)) {
         if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k) || /[\s"'\\]/.test(v))
@@ -117,9 +124,13 @@ export async function startSshServer(options: SshServerOptions = {}): Promise<Ss
             "UsePAM no",
             "StrictModes no",
             `AllowUsers ${user}`,
-            `SetEnv ${Object.entries(env)
-                .map(([k, v]) => `${k}=${v}`)
-                .join(" ")}`,
+            ...(Object.keys(env).length > 0
+                ? [
+                      `SetEnv ${Object.entries(env)
+                          .map(([k, v]) => `${k}=${v}`)
+                          .join(" ")}`,
+                  ]
+                : []),
             "LogLevel VERBOSE",
             "",
         ].join("\n"),
