@@ -1,0 +1,223 @@
+/**
+ * The machines the `prod` stack runs on, for the engine tier: the registry host and the k3s nodes as
+ * test hosts (test/support/testHost.ts), each an OpenSSH server with a `deploy` login that reaches root
+ * with `sudo -n`, as Pulumi.prod.yaml says. On the registry host run a Docker engine (the image the stack
+ * pins, built here), Pebble (Let's Encrypt's ACME test server) on its loopback, fail2ban and Caddy as
+ * Debian's units start them (Caddy as user caddy with the package's own Caddyfile, which the program then
+ * replaces and reloads). Its system trust store holds Pebble's root, as a real host's holds the ACME CA's.
+ *
+ * What differs from production, and why: the nodes' `systemctl` and `k3s` are stand-ins that log each
+ * call to /var/log/dso-test-stand-ins.log (no systemd or k3s runs here); Pebble validates no challenge
+ * (the test's names resolve only inside the hosts); the backup target's host key is pinned, but no SFTP
+ * server runs, since `up` does not contact it (the backup is proven by
+ * test/integration/externalRegistryHost.backup.test.ts).
+ *
+ * `configure` points a stack at these machines the way an operator would: the placeholders replaced with
+ * the hosts' addresses and keys, the ACME directory, the Jenkins URL and CA.
+ */
+import { spawnSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import { type DockerEngine, startDockerEngine } from "./dockerEngine";
+import { registryImage } from "./dockerImages";
+import { engineSet } from "./pulumiEngine";
+import { makeTestCa } from "./realRegistry";
+import type { ServerProcess } from "./serverProcess";
+import { type SshServer, startSshServer } from "./sshServer";
+import { startTestHost, type TestHost } from "./testHost";
+
+export const REGISTRY = "registry.dso.example.com";
+export const MAVEN = "maven.dso.example.com";
+/** Pebble's ACME directory on the registry host's loopback. */
+export const ACME_DIRECTORY = "https://127.0.0.1:14000/dir";
+const SUBNET = "198.18.48.0/20";
+
+export interface ProdNode {
+    readonly name: string;
+    /** The k3s unit the node runs: k3s on a server, k3s-agent on an agent. */
+    readonly unit: "k3s" | "k3s-agent";
+    readonly host: TestHost;
+    readonly ssh: SshServer;
+}
+
+export interface ProdHosts {
+    readonly registryHost: TestHost;
+    readonly hostSsh: SshServer;
+    /** The registry host's Docker engine (also on the host's /run/docker.sock). */
+    readonly engine: DockerEngine;
+    readonly nodes: readonly ProdNode[];
+    /** Pebble's root certificate (PEM) and a file holding it, for clients that trust the ACME CA alone. */
+    readonly pebbleRoot: string;
+    readonly pebbleRootFile: string;
+    /** The client key the stack's `sshPrivateKey` holds (a file), authorized on every host. */
+    readonly clientKeyFile: string;
+    /** The backup target's pinned host key and the key the backup would log in with (a file). */
+    readonly backupHostKey: string;
+    readonly backupKeyFile: string;
+    /**
+     * The stack's config keys that name these machines and their values, as `pulumi config set --path`
+     * takes them (the nodes in the order given, as `nodes.list[i]`).
+     */
+    readonly settings: ReadonlyArray<readonly [string, string]>;
+    /** Names of the containers running on the registry host, sorted. */
+    runningContainers(): string[];
+    stop(): Promise<void>;
+}
+
+/** An ed25519 key pair made with ssh-keygen: the public key line; the private key stays in `file`. */
+function keyPair(file: string): string {
+    const made = spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "", "-f", file], { encoding: "utf8" });
+    if (made.status !== 0) throw new Error(made.stderr);
+    return readFileSync(`${file}.pub`, "utf8").trim().split(" ").slice(0, 2).join(" ");
+}
+
+/** Stand-ins for a k3s node's systemctl and k3s: they log each call and report the node's unit active and Ready. */
+function installNodeStandIns(host: TestHost, unit: string): void {
+    const systemctl = [
+        "#!/bin/sh",
+        'echo "systemctl $*" >> /var/log/dso-test-stand-ins.log',
+        `case "$1" in is-active) [ "$(eval echo "\\$$#")" = ${unit} ]; exit $? ;; show) echo 12345 ;; esac`,
+        "exit 0",
+        "",
+    ].join("\n");
+    const k3s = ["#!/bin/sh", 'echo "k3s $*" >> /var/log/dso-test-stand-ins.log', "echo True", ""].join("\n");
+    for (const [name, text] of [
+        ["systemctl", systemctl],
+        ["k3s", k3s],
+    ] as const) {
+        const r = host.run("sh", ["-c", `cat > /usr/local/bin/${name} && chmod 0755 /usr/local/bin/${name}`], { input: text });
+        if (r.code !== 0) throw new Error(r.stderr);
+    }
+}
+
+async function waitUntil(what: string, ok: () => boolean, log: () => string, timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!ok()) {
+        if (Date.now() > deadline) throw new Error(`${what}\n${log()}`);
+        await new Promise((r) => setTimeout(r, 250));
+    }
+}
+
+/**
+ * Starts the registry host and one node per entry of `nodes` (name and unit), keys and certificates in
+ * `dir` (the caller's, removed by it). `siteNames` are extra names the registry host answers for.
+ */
+export async function startProdHosts(
+    dir: string,
+    nodes: ReadonlyArray<{ readonly name: string; readonly unit: ProdNode["unit"] }>,
+    siteNames: readonly string[] = [],
+): Promise<ProdHosts> {
+    const services: ServerProcess[] = [];
+    const started: Array<{ stop(): Promise<void> } | { destroy(): Promise<void> }> = [];
+    const stop = async () => {
+        for (const s of services.splice(0).reverse()) await s.stop();
+        for (const s of started.splice(0).reverse()) await ("stop" in s ? s.stop() : s.destroy());
+    };
+    try {
+        const clientKeyFile = path.join(dir, "id_ed25519");
+        const clientPublic = keyPair(clientKeyFile);
+        const backupKeyFile = path.join(dir, "backup_ed25519");
+        keyPair(backupKeyFile);
+        const backupHostKey = keyPair(path.join(dir, "backup_host_ed25519"));
+
+        // The registry host: its name and the sites it serves resolve to it.
+        const registryHost = await startTestHost({
+            prefix: "preh",
+            subnet: SUBNET,
+            hosts: ["registry-01.dso.example.com", REGISTRY, MAVEN, ...siteNames],
+        });
+        started.push(registryHost);
+        registryHost.addUser("deploy");
+        const hostSsh = await startSshServer({ netns: registryHost, user: "deploy", privateRoot: false });
+        started.push(hostSsh);
+        hostSsh.authorize([clientPublic]);
+        const engine = await startDockerEngine(registryHost);
+        started.push(engine);
+        registryImage(engine);
+
+        // Pebble, with an HTTPS certificate of a test CA that the host trusts.
+        const acmeCa = makeTestCa(path.join(dir, "acme-ca"));
+        registryHost.trust(acmeCa.caCertPem);
+        const pebbleConfig = path.join(dir, "pebble.json");
+        writeFileSync(
+            pebbleConfig,
+            JSON.stringify({
+                pebble: {
+                    listenAddress: "127.0.0.1:14000",
+                    managementListenAddress: "127.0.0.1:15000",
+                    certificate: acmeCa.serverCertFile,
+                    privateKey: acmeCa.serverKeyFile,
+                    httpPort: 80,
+                    tlsPort: 443,
+                    ocspResponderURL: "",
+                    externalAccountBindingRequired: false,
+                },
+            }),
+        );
+        const pebble = registryHost.startServer(path.join(engineSet(), "bin", "pebble"), ["-config", pebbleConfig], {
+            ...process.env,
+            PEBBLE_VA_ALWAYS_VALID: "1",
+            PEBBLE_VA_NOSLEEP: "1",
+            PEBBLE_WFE_NONCEREJECT: "0",
+        });
+        services.push(pebble);
+        const curl = (url: string) => registryHost.run("curl", ["-sS", "--fail", "--max-time", "5", url]);
+        const rootUrl = "https://127.0.0.1:15000/roots/0";
+        await waitUntil("Pebble did not answer", () => curl(rootUrl).code === 0, pebble.output);
+        const pebbleRoot = curl(rootUrl).stdout;
+        const pebbleRootFile = path.join(dir, "pebble-root.pem");
+        writeFileSync(pebbleRootFile, pebbleRoot);
+        registryHost.trust(pebbleRoot);
+
+        // Debian's services as their units start them: fail2ban (root), Caddy (user caddy, the package's Caddyfile).
+        registryHost.run("sh", ["-c", "mkdir -p /run/fail2ban && touch /var/log/auth.log"]);
+        const fail2ban = registryHost.startServer("/usr/bin/fail2ban-server", ["-xf", "start"]);
+        services.push(fail2ban);
+        await waitUntil("fail2ban did not start", () => registryHost.run("fail2ban-client", ["ping"]).code === 0, fail2ban.output);
+        const caddy = registryHost.startServer(
+            "setpriv",
+            ["--reuid=caddy", "--regid=caddy", "--init-groups", "/usr/bin/caddy", "run", "--environ", "--config", "/etc/caddy/Caddyfile"],
+            { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", HOME: "/var/lib/caddy" },
+        );
+        services.push(caddy);
+        await waitUntil("Caddy did not start", () => curl("http://localhost:2019/config/").code === 0, caddy.output);
+
+        const prodNodes: ProdNode[] = [];
+        for (const node of nodes) {
+            const host = await startTestHost({ prefix: "prnd", subnet: SUBNET, hosts: [node.name] });
+            started.push(host);
+            host.addUser("deploy");
+            installNodeStandIns(host, node.unit);
+            const ssh = await startSshServer({ netns: host, user: "deploy", privateRoot: false });
+            started.push(ssh);
+            ssh.authorize([clientPublic]);
+            prodNodes.push({ ...node, host, ssh });
+        }
+        return {
+            registryHost,
+            hostSsh,
+            engine,
+            nodes: prodNodes,
+            pebbleRoot,
+            pebbleRootFile,
+            clientKeyFile,
+            backupHostKey,
+            backupKeyFile,
+            settings: [
+                ["externalHost.ssh.host", registryHost.address],
+                ["externalHost.ssh.hostKey", hostSsh.hostKey],
+                ...prodNodes.flatMap((n, i) => [
+                    [`nodes.list[${i}].host`, n.ssh.host] as const,
+                    [`nodes.list[${i}].hostKey`, n.ssh.hostKey] as const,
+                ]),
+                ["registry.maintenance.backup.destination.hostKey", backupHostKey],
+                ["registry.tls.acmeDirectory", ACME_DIRECTORY],
+            ],
+            runningContainers: () => engine.dockerOk(["ps", "--format", "{{.Names}}"]).split("\n").filter(Boolean).sort(),
+            stop,
+        };
+    } catch (error) {
+        await stop();
+        throw error;
+    }
+}
