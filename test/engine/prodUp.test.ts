@@ -15,8 +15,9 @@
  *
  * The machines and what differs from production: test/support/prodHosts.ts.
  */
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { payloadImage } from "../support/dockerImages";
@@ -25,6 +26,7 @@ import { type ControlPlane, namespace, startControlPlane } from "../support/kube
 import { type ProdHosts, REGISTRY, startProdHosts } from "../support/prodHosts";
 import { openWorkspace, type Workspace } from "../support/pulumiEngine";
 import { makeTestCa } from "../support/realRegistry";
+import { type SftpTarget, startSftpTarget } from "../support/sftpTarget";
 
 const STACK = "prod";
 const DATA_DIR = "/srv/data/registry";
@@ -45,6 +47,7 @@ let ws: Workspace;
 let kube: ControlPlane;
 let jenkins: FakeJenkins;
 let hosts: ProdHosts;
+let backupTarget: SftpTarget;
 
 const config = (key: string, value: string) => ws.pulumiOk(["config", "set", "--path", `dso-registry:${key}`, value, "-s", STACK]);
 
@@ -59,11 +62,23 @@ beforeAll(async () => {
         tls: { key: readFileSync(jenkinsCa.serverKeyFile, "utf8"), cert: readFileSync(jenkinsCa.serverCertFile, "utf8") },
     });
     hosts = await startProdHosts(ws.dir, NODES);
+    // The backup machine: an SFTP-only OpenSSH server on this machine's end of the registry host's link.
+    backupTarget = await startSftpTarget(hosts.registryHost.hostAddress);
+    const backupKeyFile = path.join(ws.dir, "backup-client-key");
+    writeFileSync(backupKeyFile, backupTarget.privateKey, { mode: 0o600 });
 
     // The operator's steps: stack init, the placeholders replaced by the machines' addresses and what
     // ssh-keyscan prints, the ACME directory, Jenkins, the secrets on stdin (the SSH keys from files).
     await ws.pulumiOk(["stack", "init", STACK]);
     for (const [key, value] of hosts.settings) await config(key, value);
+    for (const [key, value] of [
+        ["host", backupTarget.host],
+        ["port", String(backupTarget.port)],
+        ["user", backupTarget.user],
+        ["path", `${backupTarget.dir}/dso-registry`],
+        ["hostKey", backupTarget.hostKey],
+    ] as const)
+        await config(`registry.maintenance.backup.destination.${key}`, value);
     await config("jenkins.url", jenkins.url);
     await ws.pulumiOk(["config", "set", "--path", "dso-registry:jenkins.caCertificate", "-s", STACK], { input: jenkinsCa.caCertPem });
     for (const [key, value] of Object.entries(secrets)) {
@@ -71,7 +86,7 @@ beforeAll(async () => {
     }
     for (const [key, file] of [
         ["sshPrivateKey", hosts.clientKeyFile],
-        ["backupSshPrivateKey", hosts.backupKeyFile],
+        ["backupSshPrivateKey", backupKeyFile],
     ] as const) {
         const r = await ws.shell(`npx pulumi config set --secret dso-registry:${key} -s ${STACK} < ${file}`);
         if (r.code !== 0) throw new Error(r.stderr);
@@ -79,6 +94,7 @@ beforeAll(async () => {
 }, 20 * 60_000);
 
 afterAll(async () => {
+    await backupTarget?.stop();
     await hosts?.stop();
     ws?.close();
     await jenkins?.close();
@@ -166,6 +182,34 @@ describe("prod stack, real engine, on hosts of its own", () => {
         for (const value of Object.values(secrets)) expect(state).not.toContain(value);
         expect(state).not.toContain("PRIVATE KEY");
     });
+
+    it(
+        "the backup that `up` scheduled runs with the line `stack output registryHostOps` gives, into the SFTP target",
+        async () => {
+            const ops = (await ws.output(STACK, "registryHostOps")) as { backup: string };
+            expect(ops.backup).toBe(`ssh -p 22 deploy@${hosts.registryHost.address} sudo /usr/local/sbin/dso-registry-backup`);
+            // The operator's ssh line as given, with the stack's key and the host key it pinned.
+            const knownHosts = path.join(ws.dir, "known_hosts");
+            writeFileSync(knownHosts, `${hosts.registryHost.address} ${hosts.hostSsh.hostKey}\n`);
+            const identity = [
+                "-i",
+                hosts.clientKeyFile,
+                "-o",
+                "IdentitiesOnly=yes",
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                `UserKnownHostsFile=${knownHosts}`,
+            ];
+            const [, ...args] = ops.backup.split(" ");
+            const backup = spawnSync("ssh", [...identity, ...args], { encoding: "utf8", timeout: 5 * 60_000 });
+            expect(backup.status, backup.stdout + backup.stderr).toBe(0);
+            const repository = path.join(backupTarget.dir, "dso-registry");
+            expect(existsSync(path.join(repository, "config"))).toBe(true);
+            expect(readdirSync(path.join(repository, "snapshots"))).toHaveLength(1);
+        },
+        10 * 60_000,
+    );
 
     it(
         "a second `up` plans nothing",
