@@ -12,16 +12,15 @@
  * namespace and data claims the rename retained.
  */
 import { randomBytes } from "node:crypto";
-import { readFileSync, writeFileSync } from "node:fs";
-import * as path from "node:path";
+import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import * as YAML from "yaml";
 import { PROJECT } from "../../components/shared/facts";
+import { countOps, executedLines, modelLines, type PreEvent, preEvents, previewLines } from "../support/engineEvents";
 import { type FakeJenkins, startFakeJenkins } from "../support/fakeJenkins";
 import type { ControlPlane } from "../support/kubeControlPlane";
 import { plan, TRANSITIONS } from "../support/lifecycleTransitions";
 import { startLocalCluster } from "../support/localCluster";
-import { openWorkspace, type Workspace } from "../support/pulumiEngine";
+import { openWorkspace, type Workspace, writeStackValues } from "../support/pulumiEngine";
 import { makeTestCa } from "../support/realRegistry";
 import { privateDir, removeDir } from "../support/serverProcess";
 import type { Raw, StackState } from "../support/transitions";
@@ -33,31 +32,11 @@ let kube: ControlPlane;
 let jenkins: FakeJenkins;
 let ws: Workspace;
 
-/** Writes the stack file for `state`: its values, the fake Jenkins's address, and the secrets `config set` encrypted. */
+/** Writes the stack file for `state`: its values and the fake Jenkins's address (the secrets stay as set). */
 function writeStack(state: StackState): void {
-    const file = path.join(ws.projectDir, `Pulumi.${STACK}.yaml`);
-    const current = YAML.parse(readFileSync(file, "utf8")) as { config?: Record<string, unknown>; encryptionsalt?: string };
-    const secure = Object.entries(current.config ?? {}).filter(([, v]) => typeof v === "object" && v !== null && "secure" in v);
     const raw = structuredClone(state.raw);
     (raw.jenkins as Raw).url = jenkins.url;
-    const config = { ...Object.fromEntries(Object.entries(raw).map(([k, v]) => [`${PROJECT}:${k}`, v])), ...Object.fromEntries(secure) };
-    writeFileSync(file, YAML.stringify({ encryptionsalt: current.encryptionsalt, config }));
-}
-
-interface EngineStep {
-    op: string;
-    urn: string;
-    oldState?: { custom?: boolean };
-    newState?: { custom?: boolean };
-}
-
-/** The engine's plan as "op name" lines, custom resources only, replacements once (as the model lists them). */
-function engineLines(steps: readonly EngineStep[]): string[] {
-    return steps
-        .filter((s) => !s.urn.includes("::pulumi:providers:") && (s.newState ?? s.oldState)?.custom === true)
-        .filter((s) => !["same", "read", "create-replacement", "delete-replaced", "refresh"].includes(s.op))
-        .map((s) => `${s.op} ${s.urn.split("::").pop()}`)
-        .sort();
+    writeStackValues(ws, STACK, raw);
 }
 
 const local = TRANSITIONS.filter((t) => t.stack === "local");
@@ -89,37 +68,6 @@ afterAll(async () => {
     kube?.stop();
 });
 
-type PreEvent = EngineStep & { type?: string; old?: { custom?: boolean }; new?: { custom?: boolean } };
-
-/**
- * The engine events of `up --json` / `destroy --json` in the order they happened: the CLI prints the
- * plan's summary document first, then one document per event, each starting at the start of a line.
- */
-function preEvents(output: string): PreEvent[] {
-    return output
-        .split(/\n(?=\{)/)
-        .filter((doc) => doc.trim())
-        .map((doc) => (JSON.parse(doc) as { resourcePreEvent?: { metadata: PreEvent } }).resourcePreEvent?.metadata)
-        .filter((m): m is PreEvent => m !== undefined);
-}
-
-/** What `up` (or `destroy`) did, from its engine events: one "op name" line per custom resource. */
-function executedLines(events: readonly PreEvent[]): string[] {
-    const ops = new Map<string, Set<string>>();
-    for (const m of events) {
-        if (m.urn.includes("::pulumi:providers:") || (m.new ?? m.old)?.custom !== true) continue;
-        ops.set(m.urn, (ops.get(m.urn) ?? new Set()).add(m.op));
-    }
-    return [...ops]
-        .map(([urn, set]) => {
-            const op =
-                set.has("replace") || set.has("create-replacement") ? "replace" : ["create", "update", "delete"].find((o) => set.has(o));
-            return op ? `${op} ${urn.split("::").pop()}` : "";
-        })
-        .filter(Boolean)
-        .sort();
-}
-
 /**
  * Ingresses the engine replaced create-first: the new one was created while the old one, for the same host
  * and paths, still existed (ingress-nginx's admission webhook refuses that).
@@ -131,9 +79,6 @@ function ingressesCreatedFirst(events: readonly PreEvent[]): string[] {
         .map((e) => e.slice("create-replacement ".length))
         .filter((urn) => !order.slice(0, order.indexOf(`create-replacement ${urn}`)).includes(`delete-replaced ${urn}`));
 }
-
-const count = (lines: readonly string[]) =>
-    ["create", "update", "replace", "delete"].map((op) => lines.filter((l) => l.startsWith(`${op} `)).length).join(" ");
 
 describe.each(local.map((t) => [t.name, t] as const))("%s (local), real engine", (_, t) => {
     it("what the engine does is what the model plans", async () => {
@@ -148,7 +93,7 @@ describe.each(local.map((t) => [t.name, t] as const))("%s (local), real engine",
                   timeoutMs: 15 * 60_000,
               });
         expect(preview.code, preview.stdout + preview.stderr).toBe(0);
-        const previewed = engineLines((JSON.parse(preview.stdout) as { steps?: EngineStep[] }).steps ?? []);
+        const previewed = previewLines(preview.stdout);
 
         const applied = await ws.pulumi([t.to ? "up" : "destroy", "--yes", "--json", "-s", STACK], { timeoutMs: 15 * 60_000 });
         expect(applied.code, applied.stdout + applied.stderr).toBe(0);
@@ -157,12 +102,8 @@ describe.each(local.map((t) => [t.name, t] as const))("%s (local), real engine",
         expect(ingressesCreatedFirst(events)).toEqual([]);
 
         const { plan: model } = await plan(t);
-        // The model lists a create-first replacement's later delete of the old resource as a step of its own.
-        const modelled = model.steps
-            .filter((s) => !(s.op === "delete" && s.ofReplaced))
-            .map((s) => `${s.op} ${s.urn.split("::").pop()}`)
-            .sort();
-        found.push(`${t.name}: preview ${count(previewed)}, executed ${count(executed)}, model ${count(modelled)}`);
+        const modelled = modelLines(model.steps);
+        found.push(`${t.name}: preview ${countOps(previewed)}, executed ${countOps(executed)}, model ${countOps(modelled)}`);
         expect(executed).toEqual(modelled);
     });
 });

@@ -16,61 +16,26 @@
  * The machines and what differs from production: test/support/prodHosts.ts.
  */
 import { spawnSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { payloadImage } from "../support/dockerImages";
-import { type FakeJenkins, startFakeJenkins } from "../support/fakeJenkins";
-import { type ControlPlane, namespace, startControlPlane } from "../support/kubeControlPlane";
-import { type ProdHosts, REGISTRY, startProdHosts } from "../support/prodHosts";
-import { openWorkspace, type Workspace } from "../support/pulumiEngine";
-import { makeTestCa } from "../support/realRegistry";
+import { REGISTRY } from "../support/prodHosts";
+import { PROD_STACK, type ProdStack, startProdStack } from "../support/prodStack";
 import { type SftpTarget, startSftpTarget } from "../support/sftpTarget";
 
-const STACK = "prod";
+const STACK = PROD_STACK;
 const DATA_DIR = "/srv/data/registry";
-const NODES = [
-    { name: "k3s-server-1", unit: "k3s" },
-    { name: "k3s-agent-1", unit: "k3s-agent" },
-    { name: "k3s-agent-2", unit: "k3s-agent" },
-] as const;
 
-const secrets = {
-    containerRegistryPassword: `push-${randomBytes(12).toString("hex")}`,
-    mavenRegistryPassword: `deploy-${randomBytes(12).toString("hex")}`,
-    jenkinsApiToken: `token-${randomBytes(12).toString("hex")}`,
-    backupRepositoryPassword: `restic-${randomBytes(12).toString("hex")}`,
-};
-
-let ws: Workspace;
-let kube: ControlPlane;
-let jenkins: FakeJenkins;
-let hosts: ProdHosts;
+let stack: ProdStack;
 let backupTarget: SftpTarget;
 
-const config = (key: string, value: string) => ws.pulumiOk(["config", "set", "--path", `dso-registry:${key}`, value, "-s", STACK]);
-
 beforeAll(async () => {
-    kube = startControlPlane();
-    ws = openWorkspace({ stackFiles: [STACK], env: { KUBECONFIG: kube.kubeconfig } });
-    for (const ns of ["jenkins", "flux-system"]) await kube.create("/api/v1/namespaces", namespace(ns));
-    const jenkinsCa = makeTestCa(path.join(ws.dir, "jenkins-ca"));
-    jenkins = await startFakeJenkins({
-        user: "pulumi",
-        apiToken: secrets.jenkinsApiToken,
-        tls: { key: readFileSync(jenkinsCa.serverKeyFile, "utf8"), cert: readFileSync(jenkinsCa.serverCertFile, "utf8") },
-    });
-    hosts = await startProdHosts(ws.dir, NODES);
+    // The operator's steps (test/support/prodStack.ts): stack init, the placeholders replaced by the
+    // machines' addresses and what ssh-keyscan prints, the ACME directory, Jenkins, the secrets on stdin.
+    stack = await startProdStack();
     // The backup machine: an SFTP-only OpenSSH server on this machine's end of the registry host's link.
-    backupTarget = await startSftpTarget(hosts.registryHost.hostAddress);
-    const backupKeyFile = path.join(ws.dir, "backup-client-key");
-    writeFileSync(backupKeyFile, backupTarget.privateKey, { mode: 0o600 });
-
-    // The operator's steps: stack init, the placeholders replaced by the machines' addresses and what
-    // ssh-keyscan prints, the ACME directory, Jenkins, the secrets on stdin (the SSH keys from files).
-    await ws.pulumiOk(["stack", "init", STACK]);
-    for (const [key, value] of hosts.settings) await config(key, value);
+    backupTarget = await startSftpTarget(stack.hosts.registryHost.hostAddress);
     for (const [key, value] of [
         ["host", backupTarget.host],
         ["port", String(backupTarget.port)],
@@ -78,33 +43,22 @@ beforeAll(async () => {
         ["path", `${backupTarget.dir}/dso-registry`],
         ["hostKey", backupTarget.hostKey],
     ] as const)
-        await config(`registry.maintenance.backup.destination.${key}`, value);
-    await config("jenkins.url", jenkins.url);
-    await ws.pulumiOk(["config", "set", "--path", "dso-registry:jenkins.caCertificate", "-s", STACK], { input: jenkinsCa.caCertPem });
-    for (const [key, value] of Object.entries(secrets)) {
-        await ws.pulumiOk(["config", "set", "--secret", `dso-registry:${key}`, "-s", STACK], { input: value });
-    }
-    for (const [key, file] of [
-        ["sshPrivateKey", hosts.clientKeyFile],
-        ["backupSshPrivateKey", backupKeyFile],
-    ] as const) {
-        const r = await ws.shell(`npx pulumi config set --secret dso-registry:${key} -s ${STACK} < ${file}`);
-        if (r.code !== 0) throw new Error(r.stderr);
-    }
+        await stack.config(`registry.maintenance.backup.destination.${key}`, value);
+    await stack.secret("backupSshPrivateKey", backupTarget.privateKey);
 }, 20 * 60_000);
 
 afterAll(async () => {
     await backupTarget?.stop();
-    await hosts?.stop();
-    ws?.close();
-    await jenkins?.close();
-    kube?.stop();
+    await stack?.stop();
 }, 5 * 60_000);
 
-const registryHost = () => hosts.registryHost;
+const ws = () => stack.ws;
+const hosts = () => stack.hosts;
+const secrets = () => stack.secrets;
+const registryHost = () => hosts().registryHost;
 /** curl on the registry host trusting only Pebble's root, as a client with the ACME CA's root: the response's headers. */
 const curlRegistry = (url: string) =>
-    registryHost().run("curl", ["-sS", "-o", "/dev/null", "-D", "-", "--max-time", "10", "--cacert", hosts.pebbleRootFile, url]);
+    registryHost().run("curl", ["-sS", "-o", "/dev/null", "-D", "-", "--max-time", "10", "--cacert", hosts().pebbleRootFile, url]);
 const IMAGE_REF = `${REGISTRY}/docker-internal/p2c/app:1.0.0`;
 /** Where Distribution keeps the pushed repository's tag, under the host's data directory. */
 const TAG_DIR = `${DATA_DIR}/docker/registry/v2/repositories/docker-internal/p2c/app/_manifests/tags/1.0.0`;
@@ -113,16 +67,16 @@ describe("prod stack, real engine, on hosts of its own", () => {
     it(
         "previews, then `up` builds the registry host, the nodes' trust, the cluster's objects and the Jenkins credentials",
         async () => {
-            const preview = await ws.pulumi(["preview", "--diff", "-s", STACK]);
+            const preview = await ws().pulumi(["preview", "--diff", "-s", STACK]);
             expect(preview.code, preview.stdout + preview.stderr).toBe(0);
-            const up = await ws.pulumi(["up", "--yes", "-s", STACK], { timeoutMs: 20 * 60_000 });
+            const up = await ws().pulumi(["up", "--yes", "-s", STACK], { timeoutMs: 20 * 60_000 });
             expect(up.code, up.stdout.slice(-20_000) + up.stderr).toBe(0);
         },
         25 * 60_000,
     );
 
     it("the registry and its caches run on the host, behind Caddy with a certificate obtained over ACME", () => {
-        expect(hosts.runningContainers()).toEqual([
+        expect(hosts().runningContainers()).toEqual([
             "dso-registry",
             "dso-registry-mirror-docker.io",
             "dso-registry-mirror-ghcr.io",
@@ -146,14 +100,14 @@ describe("prod stack, real engine, on hosts of its own", () => {
     });
 
     it("the push account pushes, an anonymous client pulls and cannot push, through what `up` built", () => {
-        const pusher = hosts.engine.client();
+        const pusher = hosts().engine.client();
         payloadImage(pusher, IMAGE_REF, { payloadBytes: 64 * 1024 });
-        expect(pusher.login(REGISTRY, { username: "jenkins-push", password: secrets.containerRegistryPassword }).code).toBe(0);
+        expect(pusher.login(REGISTRY, { username: "jenkins-push", password: secrets().containerRegistryPassword }).code).toBe(0);
         pusher.dockerOk(["push", IMAGE_REF]);
         expect(registryHost().exists(`${TAG_DIR}/current/link`)).toBe(true);
         pusher.dockerOk(["logout", REGISTRY]);
         pusher.dockerOk(["rmi", IMAGE_REF]);
-        const anonymous = hosts.engine.client();
+        const anonymous = hosts().engine.client();
         anonymous.dockerOk(["pull", IMAGE_REF]);
         anonymous.dockerOk(["tag", IMAGE_REF, `${REGISTRY}/docker-internal/p2c/app:anonymous`]);
         const push = anonymous.docker(["push", `${REGISTRY}/docker-internal/p2c/app:anonymous`]);
@@ -162,38 +116,39 @@ describe("prod stack, real engine, on hosts of its own", () => {
     });
 
     it("each node trusts the registry: its registries.yaml names the registry and the caches, and k3s was restarted", () => {
-        for (const [i, node] of NODES.entries()) {
-            const registries = hosts.nodes[i]!.host.readFile("/etc/rancher/k3s/registries.yaml") ?? "";
+        expect(hosts().nodes.map((n) => n.name)).toEqual(["k3s-server-1", "k3s-agent-1", "k3s-agent-2"]);
+        for (const node of hosts().nodes) {
+            const registries = node.host.readFile("/etc/rancher/k3s/registries.yaml") ?? "";
             expect(registries).toContain(REGISTRY);
             expect(registries).toContain("ghcr.io");
-            expect(hosts.nodes[i]!.host.readFile("/var/log/dso-test-stand-ins.log")).toContain(`systemctl restart ${node.unit}`);
+            expect(node.host.readFile("/var/log/dso-test-stand-ins.log")).toContain(`systemctl restart ${node.unit}`);
         }
     });
 
     it("the cluster has the Flux pull secret and Jenkins has both credentials; no secret is in the state's plaintext", async () => {
-        const flux = await kube.get<{ data: Record<string, string> }>("/api/v1/namespaces/flux-system/secrets/registry-credentials");
+        const flux = await stack.kube.get<{ data: Record<string, string> }>("/api/v1/namespaces/flux-system/secrets/registry-credentials");
         expect(Object.keys(flux?.data ?? {})).toContain(".dockerconfigjson");
-        expect(jenkins.credentials.get("container-registry")?.fields).toMatchObject({
+        expect(stack.jenkins.credentials.get("container-registry")?.fields).toMatchObject({
             username: "jenkins-push",
-            password: secrets.containerRegistryPassword,
+            password: secrets().containerRegistryPassword,
         });
-        expect(jenkins.credentials.get("maven-registry")?.fields).toMatchObject({ username: "jenkins-deploy" });
-        const state = JSON.stringify(await ws.exportState(STACK));
-        for (const value of Object.values(secrets)) expect(state).not.toContain(value);
+        expect(stack.jenkins.credentials.get("maven-registry")?.fields).toMatchObject({ username: "jenkins-deploy" });
+        const state = JSON.stringify(await ws().exportState(STACK));
+        for (const value of Object.values(secrets())) expect(state).not.toContain(value);
         expect(state).not.toContain("PRIVATE KEY");
     });
 
     it(
         "the backup that `up` scheduled runs with the line `stack output registryHostOps` gives, into the SFTP target",
         async () => {
-            const ops = (await ws.output(STACK, "registryHostOps")) as { backup: string };
-            expect(ops.backup).toBe(`ssh -p 22 deploy@${hosts.registryHost.address} sudo /usr/local/sbin/dso-registry-backup`);
+            const ops = (await ws().output(STACK, "registryHostOps")) as { backup: string };
+            expect(ops.backup).toBe(`ssh -p 22 deploy@${hosts().registryHost.address} sudo /usr/local/sbin/dso-registry-backup`);
             // The operator's ssh line as given, with the stack's key and the host key it pinned.
-            const knownHosts = path.join(ws.dir, "known_hosts");
-            writeFileSync(knownHosts, `${hosts.registryHost.address} ${hosts.hostSsh.hostKey}\n`);
+            const knownHosts = path.join(ws().dir, "known_hosts");
+            writeFileSync(knownHosts, `${hosts().registryHost.address} ${hosts().hostSsh.hostKey}\n`);
             const identity = [
                 "-i",
-                hosts.clientKeyFile,
+                hosts().clientKeyFile,
                 "-o",
                 "IdentitiesOnly=yes",
                 "-o",
@@ -214,7 +169,7 @@ describe("prod stack, real engine, on hosts of its own", () => {
     it(
         "a second `up` plans nothing",
         async () => {
-            const again = await ws.pulumi(["up", "--yes", "--expect-no-changes", "-s", STACK], { timeoutMs: 10 * 60_000 });
+            const again = await ws().pulumi(["up", "--yes", "--expect-no-changes", "-s", STACK], { timeoutMs: 10 * 60_000 });
             expect(again.code, again.stdout.slice(-10_000) + again.stderr).toBe(0);
         },
         15 * 60_000,
@@ -223,15 +178,15 @@ describe("prod stack, real engine, on hosts of its own", () => {
     it(
         "`destroy` removes what the stack made and leaves the registry's data (purgeDataOnDestroy off)",
         async () => {
-            const destroy = await ws.pulumi(["destroy", "--yes", "-s", STACK], { timeoutMs: 15 * 60_000 });
+            const destroy = await ws().pulumi(["destroy", "--yes", "-s", STACK], { timeoutMs: 15 * 60_000 });
             expect(destroy.code, destroy.stdout.slice(-10_000) + destroy.stderr).toBe(0);
-            expect(hosts.runningContainers()).toEqual([]);
+            expect(hosts().runningContainers()).toEqual([]);
             expect(registryHost().exists(`${TAG_DIR}/current/link`)).toBe(true);
             for (const file of ["/etc/cron.d/dso-registry", "/etc/cron.d/dso-registry-mirrors", "/usr/local/sbin/dso-registry-backup"])
                 expect([file, registryHost().exists(file)]).toEqual([file, false]);
-            for (const { host } of hosts.nodes) expect(host.readFile("/etc/rancher/k3s/registries.yaml") ?? "").not.toContain(REGISTRY);
-            expect(jenkins.credentials.size).toBe(0);
-            expect((await ws.exportState(STACK)).deployment.resources ?? []).toEqual([]);
+            for (const { host } of hosts().nodes) expect(host.readFile("/etc/rancher/k3s/registries.yaml") ?? "").not.toContain(REGISTRY);
+            expect(stack.jenkins.credentials.size).toBe(0);
+            expect((await ws().exportState(STACK)).deployment.resources ?? []).toEqual([]);
         },
         20 * 60_000,
     );

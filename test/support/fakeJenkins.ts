@@ -52,6 +52,8 @@ export interface FakeJenkinsOptions {
     readonly contextPath?: string;
     readonly user?: string;
     readonly apiToken?: string;
+    /** More API tokens of the same user: Jenkins lets a user hold several, so a rotation adds the new one before revoking the old. */
+    readonly moreApiTokens?: readonly string[];
     readonly password?: string;
     /** CSRF protection (crumbs) on; off makes /crumbIssuer a 404 as in Jenkins. */
     readonly csrf?: boolean;
@@ -259,7 +261,7 @@ export async function startFakeJenkins(options: FakeJenkinsOptions = {}): Promis
             const decoded = authz.startsWith("Basic ") ? Buffer.from(authz.slice(6), "base64").toString("utf8") : "";
             const sep = decoded.indexOf(":");
             const [who, secret] = sep >= 0 ? [decoded.slice(0, sep), decoded.slice(sep + 1)] : ["", ""];
-            const viaToken = who === user && secret === apiToken;
+            const viaToken = who === user && (secret === apiToken || (options.moreApiTokens ?? []).includes(secret));
             const viaPassword = password !== undefined && who === user && secret === password;
             if (!viaToken && !viaPassword) {
                 return answer(401, "Unauthorized", { "WWW-Authenticate": 'Basic realm="Jenkins"' });

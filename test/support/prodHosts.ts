@@ -12,8 +12,11 @@
  * server runs, since `up` does not contact it (the backup is proven by
  * test/integration/externalRegistryHost.backup.test.ts).
  *
- * `configure` points a stack at these machines the way an operator would: the placeholders replaced with
- * the hosts' addresses and keys, the ACME directory, the Jenkins URL and CA.
+ * A caller may prepare the registry host before any service starts on it (`prepareRegistryHost`), e.g. to
+ * make it a fresh host without some packages; fail2ban runs only when its package is on the host.
+ *
+ * `settings` points a stack at these machines the way an operator would: the placeholders replaced with
+ * the hosts' addresses and keys and the ACME directory (the Jenkins URL and CA are the caller's).
  */
 import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -64,6 +67,14 @@ export interface ProdHosts {
     stop(): Promise<void>;
 }
 
+export interface ProdHostsOptions {
+    /**
+     * Runs on the registry host once its `deploy` login exists and before any service starts there (the
+     * Docker engine, Pebble, fail2ban, Caddy): what it removes or installs is what those services find.
+     */
+    readonly prepareRegistryHost?: (host: TestHost) => void | Promise<void>;
+}
+
 /** An ed25519 key pair made with ssh-keygen: the public key line; the private key stays in `file`. */
 function keyPair(file: string): string {
     const made = spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "", "-f", file], { encoding: "utf8" });
@@ -106,6 +117,7 @@ export async function startProdHosts(
     dir: string,
     nodes: ReadonlyArray<{ readonly name: string; readonly unit: ProdNode["unit"] }>,
     siteNames: readonly string[] = [],
+    options: ProdHostsOptions = {},
 ): Promise<ProdHosts> {
     const services: ServerProcess[] = [];
     const started: Array<{ stop(): Promise<void> } | { destroy(): Promise<void> }> = [];
@@ -128,6 +140,7 @@ export async function startProdHosts(
         });
         started.push(registryHost);
         registryHost.addUser("deploy");
+        await options.prepareRegistryHost?.(registryHost);
         const hostSsh = await startSshServer({ netns: registryHost, user: "deploy", privateRoot: false });
         started.push(hostSsh);
         hostSsh.authorize([clientPublic]);
@@ -169,11 +182,14 @@ export async function startProdHosts(
         writeFileSync(pebbleRootFile, pebbleRoot);
         registryHost.trust(pebbleRoot);
 
-        // Debian's services as their units start them: fail2ban (root), Caddy (user caddy, the package's Caddyfile).
-        registryHost.run("sh", ["-c", "mkdir -p /run/fail2ban && touch /var/log/auth.log"]);
-        const fail2ban = registryHost.startServer("/usr/bin/fail2ban-server", ["-xf", "start"]);
-        services.push(fail2ban);
-        await waitUntil("fail2ban did not start", () => registryHost.run("fail2ban-client", ["ping"]).code === 0, fail2ban.output);
+        // Debian's services as their units start them: fail2ban (root; when its package is on the host),
+        // Caddy (user caddy, the package's Caddyfile).
+        if (registryHost.run("sh", ["-c", "command -v fail2ban-server"]).code === 0) {
+            registryHost.run("sh", ["-c", "mkdir -p /run/fail2ban && touch /var/log/auth.log"]);
+            const fail2ban = registryHost.startServer("/usr/bin/fail2ban-server", ["-xf", "start"]);
+            services.push(fail2ban);
+            await waitUntil("fail2ban did not start", () => registryHost.run("fail2ban-client", ["ping"]).code === 0, fail2ban.output);
+        }
         const caddy = registryHost.startServer(
             "setpriv",
             ["--reuid=caddy", "--regid=caddy", "--init-groups", "/usr/bin/caddy", "run", "--environ", "--config", "/etc/caddy/Caddyfile"],

@@ -17,8 +17,10 @@
  */
 import { type SpawnOptions, spawn, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { cpSync, existsSync, mkdirSync, readFileSync, symlinkSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
+import * as YAML from "yaml";
+import { PROJECT } from "../../components/shared/facts";
 import { privateDir, removeDir } from "./serverProcess";
 
 export const PROJECT_DIR = path.resolve(__dirname, "../..");
@@ -170,4 +172,16 @@ function execute(
 /** True when the engine tier can run here (Go installed); the tier says why not instead of failing obscurely. */
 export function goAvailable(): boolean {
     return existsSync("/usr/local/go/bin/go") || spawnSync("sh", ["-c", "command -v go"]).status === 0;
+}
+
+/**
+ * Rewrites the workspace's stack file with these `dso-registry:` values (one per top-level key, as
+ * `Pulumi.<stack>.yaml` holds them), keeping every secret `pulumi config set --secret` encrypted there.
+ */
+export function writeStackValues(ws: Workspace, stack: string, values: Readonly<Record<string, unknown>>): void {
+    const file = path.join(ws.projectDir, `Pulumi.${stack}.yaml`);
+    const current = YAML.parse(readFileSync(file, "utf8")) as { config?: Record<string, unknown>; encryptionsalt?: string };
+    const secure = Object.entries(current.config ?? {}).filter(([, v]) => typeof v === "object" && v !== null && "secure" in v);
+    const config = { ...Object.fromEntries(Object.entries(values).map(([k, v]) => [`${PROJECT}:${k}`, v])), ...Object.fromEntries(secure) };
+    writeFileSync(file, YAML.stringify({ encryptionsalt: current.encryptionsalt, config }));
 }

@@ -78,7 +78,7 @@ export async function startTestHost(options: TestHostOptions): Promise<TestHost>
     try {
         // Files the host has from the start: written into the upper directory before the overlay is mounted.
         mkdirSync(path.join(dir, "upper", "etc"), { recursive: true });
-        const realHosts = `127.0.0.1 localhost\n${ns.address} ${options.hosts.join(" ")}\n${(options.extraHosts ?? []).map((l) => `${l}\n`).join("")}`;
+        const realHosts = `127.0.0.1 localhost\n${ns.address} ${[...new Set([...options.hosts, hostname])].join(" ")}\n${(options.extraHosts ?? []).map((l) => `${l}\n`).join("")}`;
         writeFileSync(path.join(dir, "upper", "etc", "hosts"), realHosts);
         writeFileSync(path.join(dir, "upper", "etc", "hostname"), `${hostname}\n`);
         holder = startServer("nsenter", [

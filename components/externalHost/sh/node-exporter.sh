@@ -24,8 +24,11 @@ if ! command -v prometheus-node-exporter >/dev/null 2>&1; then
         echo "prometheus-node-exporter is missing and apt-get is not available: install node_exporter by hand, listening on $LISTEN with --collector.textfile.directory=$TEXTFILE_DIR" >&2
         exit 1
     fi
-    # Waits for dpkg's lock: on a fresh host unattended-upgrades often holds it for minutes.
-    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq -o Dpkg::Options::=--force-confold prometheus-node-exporter
+    # Waits for dpkg's lock: on a fresh host unattended-upgrades often holds it for minutes. The package
+    # lists come first: a fresh image often has none, or old ones that name files the mirror no longer has.
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get -o DPkg::Lock::Timeout=600 update -qq
+    apt-get -o DPkg::Lock::Timeout=600 install -y -qq -o Dpkg::Options::=--force-confold prometheus-node-exporter
     changed=1
 fi
 if [ -z "$changed" ]; then echo "unchanged node exporter"; exit 0; fi
