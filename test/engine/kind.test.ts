@@ -28,7 +28,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as YAML from "yaml";
 import { type DockerClient, type DockerEngine, startDockerEngine } from "../support/dockerEngine";
 import { payloadImage, registryImage } from "../support/dockerImages";
-import { caddyImage, criPullImage, criRemoveImage, dockerCliImage, type KindNode, startKindNode } from "../support/kindNode";
+import { caddyImage, criPullUntil, criRemoveImage, dockerCliImage, type KindNode, startKindNode } from "../support/kindNode";
 import { type ControlPlane, startControlPlane } from "../support/kubeControlPlane";
 import { createNetns, type TestNetns } from "../support/netns";
 import { engineSet, openWorkspace, type Workspace } from "../support/pulumiEngine";
@@ -113,17 +113,7 @@ function container(name: string): { running: boolean; id: string; image: string 
 const nodeFile = (node: string, file: string) => engine.docker(["exec", node, "cat", file]);
 
 /** Pulls `ref` through the node's CRI, trying again while containerd restarts. */
-async function pullInNode(node: KindNode, ref: string, timeoutMs = 90_000): Promise<string> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-        try {
-            return await criPullImage(node.socket, ref, 30_000);
-        } catch (error) {
-            if (Date.now() > deadline) throw new Error(`${node.name}: pull of ${ref} failed: ${String(error)}`);
-            await new Promise((r) => setTimeout(r, 1000));
-        }
-    }
-}
+const pullInNode = (node: KindNode, ref: string) => criPullUntil(node, ref);
 
 /** The front's answer to GET /v2/ with `host` as the Host header, from the Docker host's loopback. */
 function frontChallenge(host: string): string {

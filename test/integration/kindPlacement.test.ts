@@ -24,7 +24,7 @@ import {
 } from "../../components/kind/scripts";
 import { type DockerEngine, startDockerEngine } from "../support/dockerEngine";
 import { payloadImage, registryImage } from "../support/dockerImages";
-import { caddyImage, criPullImage, criRemoveImage, dockerCliImage, type KindNode, startKindNode } from "../support/kindNode";
+import { caddyImage, criPullUntil, criRemoveImage, dockerCliImage, type KindNode, startKindNode } from "../support/kindNode";
 import { createNetns, type TestNetns } from "../support/netns";
 import { makeAccount, makeDecoyHash, type TestAccount } from "../support/realRegistry";
 import { privateDir, type RunResult, removeDir, run } from "../support/serverProcess";
@@ -91,24 +91,14 @@ function createNodes(): KindNode[] {
 }
 
 /** Pulls `ref` through the node's CRI, trying again while containerd (re)starts or the watcher works. */
-async function pullInNode(node: KindNode, ref: string, timeoutMs = 90_000): Promise<string> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-        try {
-            return await criPullImage(node.socket, ref, 30_000);
-        } catch (error) {
-            if (Date.now() > deadline) {
-                const log = [
-                    engine.docker(["exec", node.name, "cat", "/etc/containerd/config.toml"]).stdout,
-                    engine.docker(["exec", node.name, "ps"]).stdout,
-                    engine.docker(["exec", node.name, "sh", "-c", "grep -v PullImage /var/log/containerd.log | tail -n 40"]).stdout,
-                ].join("\n");
-                throw new Error(`${node.name}: pull of ${ref} failed: ${String(error)}\n${log}`);
-            }
-            await new Promise((r) => setTimeout(r, 1000));
-        }
-    }
-}
+const pullInNode = (node: KindNode, ref: string) =>
+    criPullUntil(node, ref, 90_000, () =>
+        [
+            engine.docker(["exec", node.name, "cat", "/etc/containerd/config.toml"]).stdout,
+            engine.docker(["exec", node.name, "ps"]).stdout,
+            engine.docker(["exec", node.name, "sh", "-c", "grep -v PullImage /var/log/containerd.log | tail -n 40"]).stdout,
+        ].join("\n"),
+    );
 
 async function waitForFront(): Promise<void> {
     const deadline = Date.now() + 30_000;

@@ -233,6 +233,23 @@ export function criPullImage(socket: string, ref: string, timeoutMs = 60_000): P
     });
 }
 
+/**
+ * `criPullImage` on `node`, tried again every second while containerd (re)starts or a watcher configures
+ * the node, until `timeoutMs`; the last error then names the node and the ref, with `diagnose()`'s text.
+ */
+export async function criPullUntil(node: KindNode, ref: string, timeoutMs = 90_000, diagnose?: () => string): Promise<string> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+        try {
+            return await criPullImage(node.socket, ref, 30_000);
+        } catch (error) {
+            if (Date.now() > deadline)
+                throw new Error(`${node.name}: pull of ${ref} failed: ${String(error)}${diagnose ? `\n${diagnose()}` : ""}`);
+            await new Promise((r) => setTimeout(r, 1000));
+        }
+    }
+}
+
 /** CRI `ImageService/RemoveImage` of `ref` (so that the next pull fetches it again). */
 export function criRemoveImage(socket: string, ref: string): Promise<void> {
     const client = new grpc.Client(`unix://${socket}`, grpc.credentials.createInsecure());
