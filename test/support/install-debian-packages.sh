@@ -47,9 +47,9 @@ echo "installing the Debian packages the integration tests need: $missing"
 export DEBIAN_FRONTEND=noninteractive
 # Ubuntu's needrestart would review the machine's services after the install: nothing here needs it.
 export NEEDRESTART_SUSPEND=1
-apt-get update -qq
+apt-get update -qq -o Acquire::Retries=5
 # shellcheck disable=SC2086 # one word per package
-apt-get install -y -qq $missing
+apt-get install -y -qq -o Acquire::Retries=5 $missing
 for service in $services; do
     service "$service" stop >/dev/null 2>&1 || true
 done
