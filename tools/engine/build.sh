@@ -5,7 +5,7 @@
 # --kube, the Kubernetes control plane (tools/engine/kube/build.sh). Everything goes to a cache outside
 # the checkout, one directory per binary keyed by its version and the hash of its module's files, so a
 # warm cache builds nothing. The last line printed is the directory holding the set: `bin/` with the CLI,
-# its language host and the dynamic-provider launcher (the CLI finds them beside itself), Pebble, the control
+# its language host and the dynamic-provider launcher (the CLI finds them beside itself), Pebble, Caddy, the control
 # plane's binaries and kubectl, and `plugins/`, laid out as $PULUMI_HOME/plugins.
 #
 #   sh tools/engine/build.sh [--kube] [--quiet]
@@ -105,6 +105,14 @@ done
 # Pebble, an ACME server for the prod test's external host (the stack's ACME certificate, obtained for real).
 pebble_version=$(cd "$here/pebble" && go list -m -f '{{.Version}}' github.com/letsencrypt/pebble/v2)
 build "$set/bin" pebble "$here/pebble" github.com/letsencrypt/pebble/v2/cmd/pebble "$pebble_version" "-s -w"
+
+# Caddy at the version the cluster's and kind's fronts pin (`registry.caddyImage`'s default; test/unit/
+# pinnedVersions.test.ts holds the two together), static as the image's: the tests that stand for those fronts run it.
+caddy_version=$(cd "$here/caddy" && go list -m -f '{{.Version}}' github.com/caddyserver/caddy/v2)
+(
+    export CGO_ENABLED=0
+    build "$set/bin" caddy "$here/caddy" github.com/caddyserver/caddy/v2/cmd/caddy "$caddy_version" "-s -w"
+)
 
 # Dynamic providers (the Jenkins credentials) run through the SDK's own launcher script, which the SDK
 # module ships beside its Node.js sources.
