@@ -2,7 +2,7 @@
  * Advice about combinations that work with a known limit: told, not refused.
  */
 import { DISTRIBUTION_2_PROXY_TTL_HOURS, durationSeconds, isDistribution3Image } from "../shared/facts";
-import { mavenServedByRegistry, trustedNodes } from "./derived";
+import { mavenServedByRegistry, mirrorsNeedAccount, trustedNodes } from "./derived";
 import { type ConfigProblem, keyPath } from "./problems";
 import type { FlatConfig } from "./schema";
 
@@ -78,16 +78,18 @@ function mirrorAgeWarnings(c: FlatConfig): ConfigProblem[] {
 }
 
 /**
- * Caches no node is pointed at. Node trust writes a cache's entry (hosts.toml, or registries.yaml for
- * k3s and RKE2) for every runtime but the Docker engine, which has no per-upstream mirror setting, and
- * for no node at all with delivery "none" (components/nodeTrust/files.ts). The caches still run and take
- * disk; an image named through one (`<registry>/mirrors/<upstream>/…`) still pulls, so this warns.
+ * Caches no node is pointed at. Node trust writes a cache's entry (hosts.toml; registries.yaml for k3s
+ * and RKE2; a registries.conf drop-in for CRI-O) for every runtime but the Docker engine, which has no
+ * per-upstream mirror setting, and for no node at all with delivery "none" (components/nodeTrust/files.ts).
+ * The caches still run and take disk; an image named through one (`<registry>/mirrors/<upstream>/…`)
+ * still pulls, so this warns.
  */
 function unusedMirrorWarnings(c: FlatConfig): ConfigProblem[] {
     if (c.registry.mirrors.length === 0 || c.registry.mode === "existing") return [];
     const key = keyPath(["registry", "mirrors"]);
     const direct = `only an image named through a cache (${c.containerRegistry.host}/mirrors/<upstream>/<repository>) uses one`;
-    const pointAt = 'a runtime node trust points at the caches (containerd, microk8s, kind, k3s or rke2: docs/mirrors.md, "Nodes")';
+    const pointAt =
+        'a runtime node trust points at the caches (containerd, microk8s, kind, k3s or rke2; crio where the caches need no account: docs/mirrors.md, "Nodes")';
     if (c.nodes.delivery === "none") {
         return [
             {
@@ -126,6 +128,28 @@ function unusedMirrorWarnings(c: FlatConfig): ConfigProblem[] {
 }
 
 /**
+ * CRI-O nodes and caches that only accounts may pull through: node trust points CRI-O at the caches
+ * but gives it no account (components/nodeTrust/files.ts), so the caches refuse its pulls and
+ * containers/image falls back to each upstream.
+ */
+function crioMirrorWarnings(c: FlatConfig): ConfigProblem[] {
+    if (c.nodes.delivery === "none" || !mirrorsNeedAccount(c)) return [];
+    const crio = trustedNodes(c.nodes).filter((n) => n.runtime === "crio");
+    if (crio.length === 0) return [];
+    const names = crio.flatMap((n) => (n.name ? [n.name] : []));
+    return [
+        {
+            key: keyPath(["registry", "mirrors"]),
+            message:
+                `runs caches that only accounts may pull through (registry.mirrorPull "accounts", the default without ` +
+                `registry.allowedNetworks), and nodes of runtime "crio"${names.length ? ` (${names.join(", ")})` : ""} hold no account: ` +
+                "the caches refuse their pulls, and they pull from the upstreams directly. Set registry.mirrorPull to " +
+                '"allowlist" with the nodes\' networks in registry.allowedNetworks, or accept that only the other nodes use the caches',
+        },
+    ];
+}
+
+/**
  * The external host's backup with images in a bucket. Unlike the in-cluster backup (refused in
  * rules.ts: it copies volumes only, and the images are not on one), it still holds what a rebuilt host
  * needs (backedUpPaths in components/externalHost/backupScripts.ts), so it warns instead.
@@ -149,7 +173,12 @@ function bucketBackupWarnings(c: FlatConfig): ConfigProblem[] {
 
 /** Advice about combinations that work with a known limit. */
 export function adviceWarnings(c: FlatConfig): ConfigProblem[] {
-    const warnings: ConfigProblem[] = [...mirrorAgeWarnings(c), ...unusedMirrorWarnings(c), ...bucketBackupWarnings(c)];
+    const warnings: ConfigProblem[] = [
+        ...mirrorAgeWarnings(c),
+        ...unusedMirrorWarnings(c),
+        ...crioMirrorWarnings(c),
+        ...bucketBackupWarnings(c),
+    ];
     const dockerNodes = trustedNodes(c.nodes).some((n) => n.runtime === "docker");
     if (dockerNodes && c.registry.mode === "existing" && !c.containerRegistry.requiresAuthForPull) {
         warnings.push({ key: keyPath(["nodes", "runtime"]), message: DOCKER_CLASSIC_STORE_ADVICE });

@@ -10,9 +10,11 @@ import { shQuote } from "../shared/shQuote";
 import {
     type FileStep,
     MANAGED_HEADER,
+    markMirrorHostsToml,
     normalizePem,
     type RuntimeFlavour,
     renderHostsToml,
+    renderRegistriesConf,
     type TrustPlan,
     type TrustTarget,
 } from "./files";
@@ -89,15 +91,19 @@ export function fileContent(step: FileStep, plan: TrustPlan, args: NodeTrustComm
             );
         }
         case "mirror-hosts-toml": {
+            const authority = registryAuthority(args.host, args.port);
             const mirrorFile = (authorization?: string) =>
-                renderMirrorHostsToml({
-                    mirror: step.mirror!,
-                    registryHost: args.host,
-                    registryPort: args.port,
-                    caFile: target.hasCa ? mirrorCaFile(registryAuthority(args.host, args.port)) : undefined,
-                    authorization,
-                    header: MANAGED_HEADER,
-                });
+                markMirrorHostsToml(
+                    renderMirrorHostsToml({
+                        mirror: step.mirror!,
+                        registryHost: args.host,
+                        registryPort: args.port,
+                        caFile: target.hasCa ? mirrorCaFile(authority) : undefined,
+                        authorization,
+                        header: MANAGED_HEADER,
+                    }),
+                    authority,
+                );
             if (!args.pullAccount) return pulumi.output(mirrorFile());
             // The caches sit behind the same front: pulls that need credentials there need them here too.
             return pulumi.secret(
@@ -108,6 +114,8 @@ export function fileContent(step: FileStep, plan: TrustPlan, args: NodeTrustComm
                     ),
             );
         }
+        case "registries-conf":
+            return pulumi.output(renderRegistriesConf(target));
         case "registries-yaml": {
             const caFile = plan.steps.find((s): s is FileStep => s.kind === "file" && s.role === "ca")?.path;
             const base = { host: args.host, port: args.port, plainHttp: target.plainHttp, caFile, mirrors: target.mirrors };

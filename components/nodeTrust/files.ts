@@ -9,7 +9,7 @@
  * node's own namespaces: empty over SSH, `nsenter …` in the DaemonSet).
  */
 import * as path from "node:path";
-import type { NodeMirror } from "../mirrors/mirrors";
+import { mirrorApiPath, type NodeMirror } from "../mirrors/mirrors";
 import { IPV4, type RuntimeFlavour, registryAuthority, restartsOnRegistriesChange } from "../shared/facts";
 import { type HostFileSpec, placeFileBody, removeFileBody } from "../shared/hostAccess";
 import { renderShellScript } from "../shared/shellScript";
@@ -43,7 +43,7 @@ export interface TrustTarget {
 /** One file on the node. */
 export interface FileStep extends HostFileSpec {
     readonly kind: "file";
-    readonly role: "ca" | "hosts-toml" | "registries-yaml" | "mirror-hosts-toml";
+    readonly role: "ca" | "hosts-toml" | "registries-yaml" | "mirror-hosts-toml" | "registries-conf";
     /** Tells steps of one role apart in names (a mirror's upstream); unset for the registry's own steps. */
     readonly id?: string;
     /** The upstream a "mirror-hosts-toml" step is for. */
@@ -53,10 +53,16 @@ export interface FileStep extends HostFileSpec {
     /** systemd units restarted (when running and allowed) after the content changed or was removed. */
     readonly restartUnits: readonly string[];
     /**
-     * The file is shared with the operator (k3s / RKE2 registries.yaml): the program merges its own
-     * entries, keyed by this authority, into it instead of owning the whole file.
+     * The file is shared with the operator or the runtime (k3s / RKE2 registries.yaml; a mirrored
+     * upstream's hosts.toml, which microk8s ships for docker.io): the program merges its own entries,
+     * keyed by this authority (the registry's), into it instead of owning the whole file.
      */
     readonly mergeKey?: string;
+    /**
+     * systemd units reloaded (where running) after the content changed or was removed: CRI-O rereads
+     * registries.conf and its drop-ins on SIGHUP, which `systemctl reload crio` sends.
+     */
+    readonly reloadUnits?: readonly string[];
 }
 
 /** A directory that belongs to this registry alone: created first, removed (when empty) last. */
@@ -91,6 +97,12 @@ export interface TrustPlan {
     readonly hostMounts: readonly { readonly path: string; readonly type: "Directory" | "DirectoryOrCreate" | "File" }[];
     /** Where the DaemonSet keeps its owner marker (one of the mounted directories). */
     readonly markerDir: string;
+    /**
+     * containerd flavours: the certs.d directory holding the mirrored upstreams' hosts.toml files. The
+     * DaemonSet takes the program's blocks out of the upstreams no longer mirrored there (a new pod
+     * does not run the removal of the steps its predecessor had).
+     */
+    readonly mirrorCertsDir?: string;
 }
 
 const CERTS_DIRS = {
@@ -98,7 +110,16 @@ const CERTS_DIRS = {
     containerd: "/etc/containerd/certs.d",
     kind: "/etc/containerd/certs.d",
     docker: "/etc/docker/certs.d",
+    crio: "/etc/containers/certs.d",
 } as const;
+
+/** CRI-O and podman read drop-ins here (containers-registries.conf.d(5)), in name order, after registries.conf. */
+const REGISTRIES_CONF_DIR = "/etc/containers/registries.conf.d";
+
+/** The program's registries.conf drop-in for the registry `authority` (CRI-O and podman hosts). */
+export function registriesConfPath(authority: string): string {
+    return `${REGISTRIES_CONF_DIR}/dso-registry-${authority}.conf`;
+}
 
 /** Why a target cannot be served for a flavour, or undefined. Exported for table-driven tests. */
 export function trustTargetProblem(flavour: RuntimeFlavour, target: TrustTarget): string | undefined {
@@ -117,6 +138,12 @@ export function trustTargetProblem(flavour: RuntimeFlavour, target: TrustTarget)
             "the pod's imagePullSecrets): give workloads an imagePullSecret (dso-registry:pullSecrets.namespaces) instead"
         );
     }
+    if (target.hasPullAuth && flavour === "crio") {
+        return (
+            "this program gives CRI-O no node-wide registry credentials (its pulls use the credentials kubelet passes, the " +
+            "pod's imagePullSecrets): give workloads an imagePullSecret (dso-registry:pullSecrets.namespaces) instead"
+        );
+    }
     return undefined;
 }
 
@@ -128,6 +155,7 @@ export function trustPlan(flavour: RuntimeFlavour, target: TrustTarget): TrustPl
     const steps: TrustStep[] = [];
     const hostMounts: { path: string; type: "Directory" | "DirectoryOrCreate" | "File" }[] = [];
     let markerDir: string;
+    let mirrorCertsDir: string | undefined;
 
     if (restartsOnRegistriesChange(flavour)) {
         const base = `/etc/rancher/${flavour}`;
@@ -153,6 +181,25 @@ export function trustPlan(flavour: RuntimeFlavour, target: TrustTarget): TrustPl
         });
         hostMounts.push({ path: base, type: "DirectoryOrCreate" });
         markerDir = base;
+    } else if (flavour === "crio") {
+        // containers/image (CRI-O, podman) reads the CA from certs.d on each connection, and mirrors and
+        // plain HTTP from a registries.conf drop-in, which CRI-O rereads on a reload.
+        const dir = `${CERTS_DIRS.crio}/${authority}`;
+        steps.push({ kind: "dir", path: dir });
+        if (target.hasCa) {
+            steps.push({ kind: "file", role: "ca", path: `${dir}/ca.crt`, mode: "0644", secret: false, restartUnits: [] });
+        }
+        steps.push({
+            kind: "file",
+            role: "registries-conf",
+            path: registriesConfPath(authority),
+            mode: "0644",
+            secret: false,
+            restartUnits: [],
+            reloadUnits: ["crio"],
+        });
+        hostMounts.push({ path: "/etc/containers", type: "DirectoryOrCreate" });
+        markerDir = dir;
     } else {
         const certsDir = CERTS_DIRS[flavour];
         const dir = `${certsDir}/${authority}`;
@@ -171,7 +218,9 @@ export function trustPlan(flavour: RuntimeFlavour, target: TrustTarget): TrustPl
                 secret,
                 restartUnits: [],
             });
-            // Each mirrored upstream gets its own hosts.toml: the cache first, the upstream as the fallback.
+            // Each mirrored upstream's hosts.toml gets the cache first, the upstream as the fallback. The
+            // runtime may ship that file itself (microk8s: docker.io), or the operator may have written it:
+            // the cache goes into it as a marked block, and the file is otherwise left as it is.
             // The Docker engine has no per-upstream mirror setting (only registry-mirrors for Docker Hub, in daemon.json).
             for (const mirror of target.mirrors ?? []) {
                 const id = `mirror-${mirror.pathName.replace(/\./g, "-")}`;
@@ -187,6 +236,7 @@ export function trustPlan(flavour: RuntimeFlavour, target: TrustTarget): TrustPl
                         mode: secret ? "0600" : "0644",
                         secret,
                         restartUnits: [],
+                        mergeKey: authority,
                     },
                 );
             }
@@ -198,12 +248,13 @@ export function trustPlan(flavour: RuntimeFlavour, target: TrustTarget): TrustPl
             hostMounts.push({ path: certsDir, type: flavour === "microk8s" ? "Directory" : "DirectoryOrCreate" });
         }
         markerDir = dir;
+        if (flavour !== "docker") mirrorCertsDir = certsDir;
     }
     if (target.hasAddress) {
         steps.push({ kind: "etc-hosts", path: "/etc/hosts" });
         hostMounts.push({ path: "/etc/hosts", type: "File" });
     }
-    return { flavour, authority, steps, hostMounts, markerDir };
+    return { flavour, authority, steps, hostMounts, markerDir, ...(mirrorCertsDir ? { mirrorCertsDir } : {}) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -242,6 +293,58 @@ export function renderHostsToml(
         ...(basic ? [``, `[host.${quoted(url)}.header]`, `  Authorization = ${quoted(`Basic ${basic}`)}`] : []),
         ``,
     ].join("\n");
+}
+
+/** Marker lines around the program's block in a mirrored upstream's hosts.toml, for the registry `authority`. */
+export function mirrorBlockMarkers(authority: string): { begin: string; end: string } {
+    return {
+        begin: `# BEGIN dso-registry ${authority} mirror (managed block, do not edit)`,
+        end: `# END dso-registry ${authority} mirror`,
+    };
+}
+
+/**
+ * A mirrored upstream's hosts.toml as node trust places it: the rendered file (header, `server`, the
+ * cache's `[host]` tables) with the tables between the markers of the registry `authority`. A node
+ * without the file gets it whole; into a file of the runtime's or the operator's, the merge script
+ * (`sh/mirror-hosts-toml.sh`) puts only the marked block.
+ */
+export function markMirrorHostsToml(rendered: string, authority: string): string {
+    const tables = rendered.search(/^\[/m);
+    if (tables < 0) throw new Error("a mirror's hosts.toml without a [host] table");
+    const { begin, end } = mirrorBlockMarkers(authority);
+    return `${rendered.slice(0, tables)}${begin}\n${rendered.slice(tables).replace(/\n+$/, "")}\n${end}\n`;
+}
+
+/**
+ * The registries.conf drop-in (version 2) of a CRI-O or podman host: for each mirrored upstream a
+ * `[[registry]]` whose mirror is the registry's cache (`<authority>/mirrors/<upstream>`, the front's
+ * mirror path less `/v2`), which containers/image tries first, then the upstream itself; and, for a
+ * plain-HTTP registry, its `insecure` entry. The CA needs no entry: it is in certs.d. A drop-in's
+ * `[[registry]]` replaces one with the same prefix in registries.conf or an earlier drop-in.
+ */
+export function renderRegistriesConf(target: Pick<TrustTarget, "host" | "port" | "plainHttp" | "mirrors">): string {
+    const authority = registryAuthority(target.host, target.port);
+    const insecure = target.plainHttp ? ["insecure = true"] : [];
+    const lines = [MANAGED_HEADER, "# containers-registries.conf.d(5): CRI-O reads it after a reload, podman and skopeo on each run."];
+    if (target.plainHttp) {
+        lines.push("", "[[registry]]", `prefix = ${quoted(authority)}`, `location = ${quoted(authority)}`, ...insecure);
+    }
+    for (const mirror of target.mirrors ?? []) {
+        const cache = `${authority}${mirrorApiPath(mirror).replace(/^\/v2/, "")}`;
+        lines.push(
+            "",
+            `# ${mirror.upstream} through the registry's pull-through cache; ${mirror.upstream} itself when the cache fails or lacks the image.`,
+            "[[registry]]",
+            `prefix = ${quoted(mirror.upstream)}`,
+            `location = ${quoted(mirror.upstream)}`,
+            "",
+            "[[registry.mirror]]",
+            `location = ${quoted(cache)}`,
+            ...insecure,
+        );
+    }
+    return `${lines.join("\n")}\n`;
 }
 
 /** A PEM bundle with exactly one trailing newline (the config schema has checked that it is PEM). */
@@ -328,11 +431,15 @@ export function dirRemoveScript(dir: string, files: readonly string[] = []): str
     return renderShellScript(script("dir-remove.sh"), { DIR: dir, FILES: files.join(" ") });
 }
 
-/** Names of the files a plan places directly in a directory (what its removal takes first). */
+/**
+ * Names of the files a plan places directly in a directory and owns whole (what its removal takes
+ * first). A file the program merges into (a mirrored upstream's hosts.toml) is not one of them: its
+ * own removal takes out the program's block only.
+ */
 export function filesPlacedIn(plan: TrustPlan, dir: string): string[] {
     return plan.steps
-        .filter((s) => s.kind === "file" && path.posix.dirname(s.path) === dir)
-        .map((s) => path.posix.basename((s as FileStep).path));
+        .filter((s): s is FileStep => s.kind === "file" && s.mergeKey === undefined && path.posix.dirname(s.path) === dir)
+        .map((s) => path.posix.basename(s.path));
 }
 
 /** Places a file that is shared with the operator (registries.yaml): merges the entries on stdin, then restarts. */
@@ -346,18 +453,92 @@ function mergeWithRestartBody(step: FileStep, authority: string, restart: Restar
 }
 
 /**
- * The body that places a file step's content (stdin) on the node: the shared file placement, or for
- * a shared file (registries.yaml) the merge of the program's entries and the restart that follows.
+ * Puts the program's block (stdin: the whole file, `markMirrorHostsToml`) into a mirrored upstream's
+ * hosts.toml, or takes it out (`sh/mirror-hosts-toml.sh`). The file stays the runtime's or the
+ * operator's: every other byte is kept, and removal gives it back as it was (its mode too, where the
+ * pull password made it root-only). A node without the file gets the program's own, removed with its
+ * last block.
  */
-export function placeFileStepBody(step: FileStep, restart: RestartSettings): string {
-    if (step.mergeKey !== undefined) return mergeWithRestartBody(step, step.mergeKey, restart, "apply");
-    return placeFileBody(step);
+export function mirrorHostsTomlScript(step: FileStep, action: "apply" | "remove"): string {
+    return mirrorHostsTomlParams(step.mergeKey!, { ACTION: action, FILE: step.path, MODE: step.mode, SECRET: step.secret });
 }
 
-/** The body that removes a file step's file again (for a shared file, only the program's entries, and restarts). */
+/**
+ * The DaemonSet's clean-up after `registry.mirrors` changed: takes the blocks of the registry
+ * `authority` out of every hosts.toml under `certsDir` but the upstreams in `keep`, as their removal
+ * would, and a file an earlier version wrote whole for one of them (`sh/mirror-hosts-toml.sh`, "prune").
+ */
+export function mirrorHostsTomlPruneScript(certsDir: string, authority: string, keep: readonly string[]): string {
+    return mirrorHostsTomlParams(authority, { ACTION: "prune", CERTS_DIR: certsDir, KEEP: [...keep] });
+}
+
+function mirrorHostsTomlParams(
+    authority: string,
+    params: { ACTION: string; FILE?: string; MODE?: string; SECRET?: boolean; CERTS_DIR?: string; KEEP?: string[] },
+): string {
+    const { begin, end } = mirrorBlockMarkers(authority);
+    return renderShellScript(script("mirror-hosts-toml.sh"), {
+        FILE: "",
+        MODE: "0644",
+        SECRET: false,
+        CERTS_DIR: "",
+        KEEP: [],
+        ...params,
+        BEGIN_MARKER: begin,
+        END_MARKER: end,
+        MANAGED_HEADER,
+        // How the cache's [host] table of an earlier version's whole file starts.
+        LEGACY_MATCH: `[host."https://${authority}${mirrorApiPath({ pathName: "" })}`,
+    });
+}
+
+/** Marker beside the registries.conf drop-in: it changed, and CRI-O has not been reloaded since. */
+const RELOAD_PENDING_FILE = ".dso-registry-reload-pending";
+
+/**
+ * Places the CRI-O / podman registries.conf drop-in (stdin), or removes it, and reloads the running
+ * units among `reloadUnits` after a change (`sh/registries-conf.sh`).
+ */
+export function registriesConfScript(step: FileStep, action: "apply" | "remove"): string {
+    return renderShellScript(script("registries-conf.sh"), {
+        ACTION: action,
+        FILE: step.path,
+        MODE: step.mode,
+        UNITS: [...(step.reloadUnits ?? [])],
+        PENDING_FILE: RELOAD_PENDING_FILE,
+    });
+}
+
+/**
+ * The body that places a file step's content (stdin) on the node: the shared file placement; for a
+ * shared file the merge of the program's entries (registries.yaml, and the restart that follows; a
+ * mirrored upstream's hosts.toml); for CRI-O's drop-in the placement and the reload.
+ */
+export function placeFileStepBody(step: FileStep, restart: RestartSettings): string {
+    switch (step.role) {
+        case "registries-yaml":
+            return mergeWithRestartBody(step, step.mergeKey!, restart, "apply");
+        case "mirror-hosts-toml":
+            return mirrorHostsTomlScript(step, "apply");
+        case "registries-conf":
+            return registriesConfScript(step, "apply");
+        default:
+            return placeFileBody(step);
+    }
+}
+
+/** The body that removes a file step's file again (for a shared file, only the program's entries). */
 export function removeFileStepBody(step: FileStep, restart: RestartSettings): string {
-    if (step.mergeKey !== undefined) return mergeWithRestartBody(step, step.mergeKey, restart, "remove");
-    return removeFileBody(step);
+    switch (step.role) {
+        case "registries-yaml":
+            return mergeWithRestartBody(step, step.mergeKey!, restart, "remove");
+        case "mirror-hosts-toml":
+            return mirrorHostsTomlScript(step, "remove");
+        case "registries-conf":
+            return registriesConfScript(step, "remove");
+        default:
+            return removeFileBody(step);
+    }
 }
 
 /**

@@ -17,6 +17,7 @@ import {
     dirCreateScript,
     dirRemoveScript,
     etcHostsScript,
+    mirrorHostsTomlPruneScript,
     placeFileStepBody,
     removeFileStepBody,
     type TrustPlan,
@@ -78,6 +79,12 @@ function daemonSetScripts(plan: TrustPlan, args: NodeTrustCommonArgs): DaemonSet
         return `${CONFIG_DIR}/${key}`;
     };
 
+    if (plan.mirrorCertsDir) {
+        // Upstreams mirrored before and no longer: their removal ran in no pod (the previous pod's preStop
+        // leaves the node to its successor), so this run takes the program's blocks out of their files.
+        const mirrored = plan.steps.flatMap((s) => (s.kind === "file" && s.mirror ? [s.mirror.upstream] : []));
+        apply.push(script("mirror-prune.sh", mirrorHostsTomlPruneScript(plan.mirrorCertsDir, plan.authority, mirrored)));
+    }
     for (const step of plan.steps) {
         switch (step.kind) {
             case "dir":
@@ -85,7 +92,8 @@ function daemonSetScripts(plan: TrustPlan, args: NodeTrustCommonArgs): DaemonSet
                 remove.unshift(script(`dir-remove${step.id ? `-${step.id}` : ""}.sh`, dirRemoveScript(step.path)));
                 break;
             case "file": {
-                const dataKey = `${step.id ? `${step.id}-` : ""}${step.path.split("/").pop()!}`;
+                // ConfigMap and Secret keys allow letters, digits, "-", "_" and "." only: not the ":" of host:port.
+                const dataKey = `${step.id ? `${step.id}-` : ""}${step.path.split("/").pop()!}`.replace(/:/g, "-");
                 const content = fileContent(step, plan, args);
                 const source = step.secret ? `${SECRET_DIR}/${dataKey}` : `${CONFIG_DIR}/${dataKey}`;
                 (step.secret ? secret : config)[dataKey] = content;
@@ -133,6 +141,7 @@ export class NodeTrustDaemonSet extends pulumi.ComponentResource {
         const objectName = args.objectName ?? "dso-node-trust";
         const restarts =
             plan.steps.some((s) => s.kind === "file" && s.restartUnits.length > 0 && (args.allowServiceRestart ?? true)) ||
+            plan.steps.some((s) => s.kind === "file" && (s.reloadUnits?.length ?? 0) > 0) ||
             plan.steps.some((s) => s.kind === "config-path" && (args.allowContainerdRestart ?? false));
         const labels = { "app.kubernetes.io/name": objectName, ...PART_OF_LABELS };
         const scripts = daemonSetScripts(plan, args);

@@ -32,6 +32,9 @@ export interface NodeTrustArgs extends NodeTrustCommonArgs {
     readonly restartTurn?: { readonly after: readonly pulumi.Resource[]; readonly turn: string };
 }
 
+/** Type token of the shared file placer (components/shared/hostAccess.ts). */
+const HOST_FILE_TYPE = "dso-registry:shared:HostFile";
+
 /** Node trust on one node, over SSH or with local commands. */
 export class NodeTrust extends pulumi.ComponentResource {
     /** The command after which this node's runtime has restarted and is Ready (k3s / RKE2), for later nodes to wait for. */
@@ -75,11 +78,22 @@ export class NodeTrust extends pulumi.ComponentResource {
                     break;
                 case "file": {
                     const content = fileContent(step, plan, args);
-                    if (step.restartUnits.length > 0 || args.flavour === "kind") {
+                    // Files placed by scripts of their own: a merge into a shared file, a restart or reload after
+                    // a change, or any file inside a kind node container.
+                    const ownScript =
+                        step.mergeKey !== undefined ||
+                        step.restartUnits.length > 0 ||
+                        (step.reloadUnits?.length ?? 0) > 0 ||
+                        args.flavour === "kind";
+                    if (ownScript) {
                         // A restart comes after every earlier file (the CA that registries.yaml names), so the service
                         // reads them together, and after the nodes whose turn comes before this one's.
                         const restarts = step.restartUnits.length > 0;
                         const dependsOn = restarts ? [...after.dependsOn, ...placed] : after.dependsOn;
+                        // Earlier versions placed a mirror's hosts.toml whole, as a HostFile. The alias keeps it the same
+                        // resource, replaced delete first (its triggers changed): a new resource's create would be
+                        // undone by the old one's delete, which removes the file.
+                        const aliases = step.role === "mirror-hosts-toml" && args.flavour !== "kind" ? [{ type: HOST_FILE_TYPE }] : [];
                         const file = new NodeFile(
                             `${name}-${step.id ?? step.role}`,
                             {
@@ -91,7 +105,7 @@ export class NodeTrust extends pulumi.ComponentResource {
                                 after: restarts ? args.restartTurn?.after : undefined,
                                 guardDelete: guard,
                             },
-                            { ...after, dependsOn },
+                            { ...after, dependsOn, aliases },
                         );
                         if (restarts) this.restartStep = file.command;
                         placed.push(file);

@@ -59,8 +59,12 @@ export function durationSeconds(duration: string): number | undefined {
 /** Tag a first deploy names before CI has pushed anything (the pod waits in ImagePullBackOff until then). */
 export const PLACEHOLDER_TAG = "does-not-exist";
 
-/** Container runtime flavours node trust knows how to configure. */
-export const RUNTIME_FLAVOURS = ["microk8s", "containerd", "k3s", "rke2", "kind", "docker"] as const;
+/**
+ * Container runtime flavours node trust knows how to configure. "crio" is CRI-O, and any host whose
+ * images go through containers/image (podman, skopeo, buildah): /etc/containers/certs.d and
+ * registries.conf.d.
+ */
+export const RUNTIME_FLAVOURS = ["microk8s", "containerd", "k3s", "rke2", "kind", "docker", "crio"] as const;
 export type RuntimeFlavour = (typeof RUNTIME_FLAVOURS)[number];
 
 /**

@@ -27,7 +27,6 @@ let caDir: string;
 
 beforeAll(async () => {
     kube = startControlPlane();
-    for (const ns of ["jenkins", "flux-system"]) await kube.create("/api/v1/namespaces", namespace(ns));
     caDir = privateDir("jenkins-ca");
     ws = openWorkspace({ stackFiles: [STACK], env: { KUBECONFIG: kube.kubeconfig } });
     // What the test changes in the committed stack: where Jenkins answers, and the CA it is signed by.
@@ -53,6 +52,28 @@ describe("existing stack, real engine", () => {
         const stackFile = readFileSync(path.join(ws.projectDir, `Pulumi.${STACK}.yaml`), "utf8");
         for (const value of Object.values(secrets)) expect(stackFile).not.toContain(value);
         expect(stackFile).toMatch(/containerRegistryPassword:\s+secure: /);
+    });
+
+    it("on a cluster without the namespaces it writes into, preview and up stop with one message naming each, and change nothing", async () => {
+        for (const command of [`npx pulumi preview -s ${STACK}`, `npx pulumi up --yes -s ${STACK}`]) {
+            const r = await ws.shell(command);
+            expect(r.code, r.stdout + r.stderr).not.toBe(0);
+            const output = r.stdout + r.stderr;
+            expect(output).toContain("The cluster lacks 2 things this stack needs; nothing was changed.");
+            expect(output).toMatch(/- namespace flux-system \(needed by Secret flux-system\/registry-credentials\): install Flux/);
+            expect(output).toMatch(
+                /- namespace jenkins \(needed by ConfigMap jenkins\/pipeline-config, .*\): kubectl create namespace jenkins/,
+            );
+            // Reported once, not once per resource, and as a message: no stack trace.
+            expect(output.split("  - namespace jenkins").length - 1, output).toBe(1);
+            expect(output).not.toMatch(/^\s+at .*gate\.ts/m);
+        }
+        expect(jenkins.credentials.size).toBe(0);
+        const state = await ws.exportState(STACK);
+        expect(
+            (state.deployment.resources ?? []).filter((r) => r.custom === true && !String(r.type).startsWith("pulumi:providers:")),
+        ).toEqual([]);
+        for (const ns of ["jenkins", "flux-system"]) await kube.create("/api/v1/namespaces", namespace(ns));
     });
 
     it("previews every resource as a create, and changes nothing", async () => {

@@ -8,12 +8,20 @@ import { spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { mirrorCaFile, renderMirrorHostsToml } from "../../components/mirrors/mirrors";
 import {
     type ConfigPathStep,
     configPathCheckScript,
     configPathRemoveScript,
     etcHostsMarkers,
     etcHostsScript,
+    type FileStep,
+    MANAGED_HEADER,
+    markMirrorHostsToml,
+    mirrorBlockMarkers,
+    mirrorHostsTomlPruneScript,
+    mirrorHostsTomlScript,
+    trustPlan,
 } from "../../components/nodeTrust/files";
 import { privateDir, removeDir } from "../support/serverProcess";
 
@@ -44,9 +52,10 @@ afterEach(() => {
     removeDir(stubs);
 });
 
-function sh(script: string): { code: number; stdout: string; stderr: string } {
+function sh(script: string, stdin = ""): { code: number; stdout: string; stderr: string } {
     const r = spawnSync("/bin/sh", ["-c", script], {
         env: { ...process.env, DSO_ROOT: root, PATH: `${stubs}:${process.env.PATH}` },
+        input: stdin,
         encoding: "utf8",
     });
     return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
@@ -256,5 +265,142 @@ describe("containerd config_path", () => {
         const r = sh(configPathRemoveScript(step, true));
         expect(r.stderr).toContain("was changed after dso-registry set config_path");
         expect(file(conf)).toBe(edited);
+    });
+});
+
+/**
+ * A mirrored upstream's hosts.toml that is someone else's (the runtime's, the operator's): the program's
+ * block goes in and comes out again, and every other byte stays; the DaemonSet's prune takes out what
+ * an upstream no longer mirrored still has. The microk8s files, with containerd, are in
+ * nodeTrustMicrok8sMirror.test.ts.
+ */
+describe("a mirrored upstream's hosts.toml", () => {
+    const DOCKER_IO = "/etc/containerd/certs.d/docker.io/hosts.toml";
+    const mirrors = [{ upstream: "docker.io", pathName: "docker.io" }];
+    /** The mirror's step and the file the program would place, for the registry `host`. */
+    function mirrorFile(host: string, secret = false): { step: FileStep; body: string } {
+        const plan = trustPlan("containerd", {
+            host,
+            port: 443,
+            hasCa: true,
+            hasPullAuth: secret,
+            hasAddress: false,
+            plainHttp: false,
+            mirrors,
+        });
+        const step = plan.steps.find((s): s is FileStep => s.kind === "file" && s.role === "mirror-hosts-toml")!;
+        const rendered = renderMirrorHostsToml({
+            mirror: step.mirror!,
+            registryHost: host,
+            registryPort: 443,
+            caFile: mirrorCaFile(host),
+            authorization: secret ? "Basic dGVzdDp0ZXN0" : undefined,
+            header: MANAGED_HEADER,
+        });
+        return { step, body: markMirrorHostsToml(rendered, host) };
+    }
+    const ours = mirrorFile(HOST);
+    const apply = (f = ours) => sh(mirrorHostsTomlScript(f.step, "apply"), f.body);
+    const remove = (f = ours) => sh(mirrorHostsTomlScript(f.step, "remove"));
+    const mode = (file: string) => spawnSync("stat", ["-c", "%a", path.join(root, file)], { encoding: "utf8" }).stdout.trim();
+
+    it("goes in front of the first table and the comment lines above it, and comes out leaving the file as it was", () => {
+        const theirs =
+            'server = "https://registry-1.docker.io"\n\n# the company\'s cache\n[host."https://cache.example.test"]\n  capabilities = ["pull"]\n';
+        put(DOCKER_IO, theirs);
+        expect(apply().code).toBe(0);
+        const merged = file(DOCKER_IO)!;
+        expect(merged.indexOf(mirrorBlockMarkers(HOST).end)).toBeLessThan(merged.indexOf("# the company's cache"));
+        expect(merged.startsWith('server = "https://registry-1.docker.io"\n\n# BEGIN dso-registry')).toBe(true);
+        expect(remove().code).toBe(0);
+        expect(file(DOCKER_IO)).toBe(theirs);
+    });
+
+    it("a file without tables and without a newline at its end comes back exactly", () => {
+        const theirs = 'server = "https://registry-1.docker.io"';
+        put(DOCKER_IO, theirs);
+        apply();
+        expect(file(DOCKER_IO)).toMatch(/^server = "https:\/\/registry-1\.docker\.io"\n# BEGIN dso-registry /);
+        remove();
+        expect(file(DOCKER_IO)).toBe(theirs);
+    });
+
+    it("a last line without a newline stays so when the block goes in front of a table", () => {
+        const theirs = 'server = "https://registry-1.docker.io"\n[host."https://cache.example.test"]\n  capabilities = ["pull"]';
+        put(DOCKER_IO, theirs);
+        apply();
+        expect(file(DOCKER_IO)!.endsWith('  capabilities = ["pull"]')).toBe(true);
+        remove();
+        expect(file(DOCKER_IO)).toBe(theirs);
+    });
+
+    it("another registry's block stays; the program's own file goes with the last block", () => {
+        const other = mirrorFile("other-registry.example.test");
+        apply();
+        apply(other);
+        expect(file(DOCKER_IO)).toContain(mirrorBlockMarkers("other-registry.example.test").begin);
+        remove();
+        expect(file(DOCKER_IO)).toContain(mirrorBlockMarkers("other-registry.example.test").begin);
+        expect(file(DOCKER_IO)).not.toContain(mirrorBlockMarkers(HOST).begin);
+        remove(other);
+        expect(file(DOCKER_IO)).toBeUndefined();
+    });
+
+    it("takes over a file an earlier version wrote whole", () => {
+        put(
+            DOCKER_IO,
+            `${MANAGED_HEADER}\nserver = "https://registry-1.docker.io"\n\n[host."https://${HOST}/v2/mirrors/docker.io"]\n  capabilities = ["pull"]\n`,
+        );
+        apply();
+        expect(file(DOCKER_IO)).toBe(ours.body);
+    });
+
+    it("refuses a damaged block and changes nothing", () => {
+        const damaged = `server = "https://registry-1.docker.io"\n${mirrorBlockMarkers(HOST).begin}\n[host."https://x.example.test"]\n`;
+        put(DOCKER_IO, damaged);
+        const r = apply();
+        expect(r.code).toBe(1);
+        expect(r.stderr).toContain("damaged dso-registry block");
+        expect(file(DOCKER_IO)).toBe(damaged);
+    });
+
+    it("with the pull password the file becomes root's alone; without it again, the file gets its mode back", () => {
+        const theirs = 'server = "https://registry-1.docker.io"\n';
+        put(DOCKER_IO, theirs);
+        chmodSync(path.join(root, DOCKER_IO), 0o644);
+        const secret = mirrorFile(HOST, true);
+        apply(secret);
+        expect(mode(DOCKER_IO)).toBe("600");
+        apply(secret);
+        expect(mode(DOCKER_IO)).toBe("600");
+        apply();
+        expect(mode(DOCKER_IO)).toBe("644");
+        expect(file(DOCKER_IO)).toBe(`${theirs}${ours.body.slice(ours.body.indexOf("# BEGIN"))}`);
+    });
+
+    it("leaves no temporary file behind", () => {
+        put(DOCKER_IO, 'server = "https://registry-1.docker.io"\n');
+        apply();
+        remove();
+        expect(spawnSync("ls", ["-A", path.join(root, "etc/containerd/certs.d/docker.io")], { encoding: "utf8" }).stdout).toBe(
+            "hosts.toml\n",
+        );
+    });
+
+    it("prune takes out the upstreams no longer mirrored, an earlier version's whole file too, and keeps the rest", () => {
+        const certs = "/etc/containerd/certs.d";
+        const theirs = 'server = "https://registry-1.docker.io"\n';
+        const legacy = `${MANAGED_HEADER}\nserver = "https://ghcr.io"\n\n[host."https://${HOST}/v2/mirrors/ghcr.io"]\n  capabilities = ["pull"]\n`;
+        const registryOwn = `${MANAGED_HEADER}\nserver = "https://${HOST}"\n`;
+        put(DOCKER_IO, theirs);
+        apply();
+        put(`${certs}/ghcr.io/hosts.toml`, legacy);
+        put(`${certs}/quay.io/hosts.toml`, file(DOCKER_IO)!);
+        put(`${certs}/${HOST}/hosts.toml`, registryOwn);
+        expect(sh(mirrorHostsTomlPruneScript(certs, HOST, ["quay.io"])).code).toBe(0);
+        expect(file(DOCKER_IO)).toBe(theirs);
+        expect(existsSync(path.join(root, certs, "ghcr.io"))).toBe(false);
+        expect(file(`${certs}/quay.io/hosts.toml`)).toContain(mirrorBlockMarkers(HOST).begin);
+        expect(file(`${certs}/${HOST}/hosts.toml`)).toBe(registryOwn);
     });
 });

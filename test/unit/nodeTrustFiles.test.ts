@@ -1,8 +1,12 @@
 import { describe, expect, it } from "vitest";
 import * as YAML from "yaml";
 import {
+    type FileStep,
+    filesPlacedIn,
     hostsAddressProblem,
     MANAGED_HEADER,
+    markMirrorHostsToml,
+    mirrorBlockMarkers,
     type RuntimeFlavour,
     renderHostsToml,
     type TrustTarget,
@@ -84,6 +88,15 @@ describe("trustPlan: the files each flavour gets", () => {
                 "etc-hosts /etc/hosts",
             ],
         ],
+        [
+            "crio",
+            [
+                "dir /etc/containers/certs.d/registry.example.com:5000",
+                "file /etc/containers/certs.d/registry.example.com:5000/ca.crt",
+                "file /etc/containers/registries.conf.d/dso-registry-registry.example.com:5000.conf",
+                "etc-hosts /etc/hosts",
+            ],
+        ],
     ];
     it.each(cases)("%s", (flavour, expected) => {
         const steps = trustPlan(flavour, target).steps.map((s) => `${s.kind} ${s.kind === "config-path" ? s.configFile : s.path}`);
@@ -130,6 +143,25 @@ describe("trustPlan: the files each flavour gets", () => {
         },
     );
 
+    it.each(["containerd", "microk8s", "kind"] as const)(
+        "%s merges a mirrored upstream's hosts.toml (keyed by the registry) instead of owning it, and its directory's removal leaves it",
+        (flavour) => {
+            const plan = trustPlan(flavour, { ...target, mirrors: [{ upstream: "docker.io", pathName: "docker.io" }] });
+            const mirror = plan.steps.find((s): s is FileStep => s.kind === "file" && s.role === "mirror-hosts-toml");
+            expect(mirror).toMatchObject({ mergeKey: "registry.example.com:5000" });
+            expect(filesPlacedIn(plan, mirror!.path.replace(/\/hosts\.toml$/, ""))).toEqual([]);
+            expect(plan.mirrorCertsDir).toBe(mirror!.path.replace(/\/docker\.io\/hosts\.toml$/, ""));
+        },
+    );
+
+    it("CRI-O reloads after its drop-in changed; nothing else it gets needs one", () => {
+        const files = trustPlan("crio", target).steps.flatMap((s) => (s.kind === "file" ? [[s.role, s.reloadUnits ?? []]] : []));
+        expect(files).toEqual([
+            ["ca", []],
+            ["registries-conf", ["crio"]],
+        ]);
+    });
+
     it("hosts.toml without pull credentials is world-readable", () => {
         const hostsToml = trustPlan("containerd", target).steps.find((s) => s.kind === "file" && s.role === "hosts-toml");
         expect(hostsToml).toMatchObject({ secret: false, mode: "0644" });
@@ -141,6 +173,7 @@ describe("trustTargetProblem", () => {
         ["containerd", { plainHttp: true, hasCa: true }, /plain-HTTP registry has no certificate/],
         ["docker", { plainHttp: true, hasCa: false }, /insecure-registries/],
         ["docker", { hasPullAuth: true }, /imagePullSecret/],
+        ["crio", { hasPullAuth: true }, /imagePullSecret \(dso-registry:pullSecrets\.namespaces\)/],
     ] as const)("%s with %j is refused", (flavour, change, message) => {
         expect(trustTargetProblem(flavour, { ...target, ...change })).toMatch(message);
     });
@@ -152,6 +185,7 @@ describe("trustTargetProblem", () => {
         ["microk8s", { hasPullAuth: true }],
         ["kind", { hasPullAuth: true }],
         ["containerd", { plainHttp: true, hasCa: false }],
+        ["crio", { plainHttp: true, hasCa: false }],
         ["microk8s", {}],
     ] as const)("%s with %j is accepted", (flavour, change) => {
         expect(trustTargetProblem(flavour, { ...target, ...change })).toBeUndefined();
@@ -198,6 +232,25 @@ describe("renderHostsToml", () => {
             `  Authorization = "Basic ${basic}"`,
             "",
         ]);
+    });
+});
+
+describe("markMirrorHostsToml", () => {
+    it("puts the markers of the registry around the [host] tables, after the header and server", () => {
+        const rendered = `${MANAGED_HEADER}\nserver = "https://registry-1.docker.io"\n\n[host."https://r.example.com/v2/mirrors/docker.io"]\n  capabilities = ["pull", "resolve"]\n`;
+        const { begin, end } = mirrorBlockMarkers("r.example.com");
+        expect(markMirrorHostsToml(rendered, "r.example.com")).toBe(
+            [
+                MANAGED_HEADER,
+                'server = "https://registry-1.docker.io"',
+                "",
+                begin,
+                '[host."https://r.example.com/v2/mirrors/docker.io"]',
+                '  capabilities = ["pull", "resolve"]',
+                end,
+                "",
+            ].join("\n"),
+        );
     });
 });
 

@@ -112,6 +112,10 @@ describe("NodeTrust over SSH: the files of each flavour", () => {
             "node-rke2:/etc/rancher/rke2/dso-registry-ca-registry.example.test:5000.crt 0644",
             "node-rke2:/etc/rancher/rke2/registries.yaml 0600",
         ],
+        crio: [
+            "node-crio:/etc/containers/certs.d/registry.example.test:5000/ca.crt 0644",
+            "node-crio:/etc/containers/registries.conf.d/dso-registry-registry.example.test:5000.conf 0644",
+        ],
     };
     it.each(runtimeFlavours.map((f) => [f, expected[f]] as const))("%s", (flavour, files) => {
         expect(placedPaths(`ssh-${flavour}`)).toEqual(files);
@@ -191,6 +195,7 @@ describe("NodeTrustDaemonSet", () => {
         ["docker", ["/etc/docker/certs.d", "/etc/hosts"]],
         ["k3s", ["/etc/rancher/k3s", "/etc/hosts"]],
         ["rke2", ["/etc/rancher/rke2", "/etc/hosts"]],
+        ["crio", ["/etc/containers", "/etc/hosts"]],
     ] as const)("%s mounts only %j from the node", (flavour, paths) => {
         const hostPaths = podSpec(flavour)
             .volumes.filter((v: any) => v.hostPath)
@@ -211,7 +216,9 @@ describe("NodeTrustDaemonSet", () => {
         ["rke2", true],
         ["microk8s", undefined],
         ["containerd", undefined],
-    ] as const)("%s: host PID namespace only where a restart may be needed (%s)", (flavour, hostPID) => {
+        // CRI-O reloads (systemctl reload crio, in the node's namespaces) after its registries.conf drop-in changed.
+        ["crio", true],
+    ] as const)("%s: host PID namespace only where a restart or reload may be needed (%s)", (flavour, hostPID) => {
         expect(podSpec(flavour).hostPID).toBe(hostPID);
     });
 
@@ -236,6 +243,14 @@ describe("NodeTrustDaemonSet", () => {
         expect(rt.byName("ds-k3s-secret").inputs.stringData).toBe("[secret]");
         expect(podSpec("k3s").volumes.find((v: any) => v.name === "secret").secret.defaultMode).toBe(0o400);
     });
+
+    it.each(runtimeFlavours.map((f) => [f] as const))(
+        "%s: every ConfigMap key is one Kubernetes accepts (no ':' of host:port)",
+        (flavour) => {
+            const keys = Object.keys(configMap(flavour).data);
+            expect(keys.filter((k) => !/^[-._a-zA-Z0-9]+$/.test(k))).toEqual([]);
+        },
+    );
 
     it("rolls the pods when the ConfigMap changes (hash annotation)", () => {
         expect(daemonSet("microk8s").spec.template.metadata.annotations["dso-registry/config-hash"]).toMatch(/^[0-9a-f]{64}$/);

@@ -1,6 +1,8 @@
-import { readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { configShape, secretNames } from "../../components/config";
 import { REFERENCE_PAGE, renderConfigReference } from "../../tools/configReference";
 
@@ -22,7 +24,58 @@ describe("README", () => {
         // The integration project's own global setup runs the installer before any of its tests.
         expect(read("vitest.config.mts")).toMatch(/name: "integration",[^}]*globalSetup: \["test\/setup\/debianTools\.ts"\]/);
         expect(read("test/setup/debianTools.ts")).toContain("install-debian-packages.sh");
-        expect(readme).toContain("`npm test` installs what the tests need by itself");
+    });
+
+    describe("the installer `npm test` runs first installs what is missing as root, and elsewhere names the command", () => {
+        let dir: string;
+        const listed = readFileSync(path.join(root, "test/support/debianPackages.txt"), "utf8")
+            .split("\n")
+            .map((l) => l.replace(/#.*/, "").trim().split(/\s+/))
+            .filter((f) => f[0] !== "");
+        const packages = listed.map((f) => f[0]!);
+        const missing = ["restic", "fail2ban"];
+        beforeEach(() => {
+            dir = mkdtempSync(path.join(tmpdir(), "installer-"));
+            mkdirSync(path.join(dir, "bin"));
+            mkdirSync(path.join(dir, "state"));
+            for (const p of packages.filter((p) => !missing.includes(p))) writeFileSync(path.join(dir, "state", p), "");
+            // Stand-ins for dpkg's status, apt-get, id and service: they record what the installer asks.
+            const tool = (name: string, body: string) =>
+                writeFileSync(path.join(dir, "bin", name), `#!/bin/sh\n${body}\n`, { mode: 0o755 });
+            tool("dpkg-query", 'for last; do :; done; [ -e "$FAKE/state/$last" ] && printf "install ok installed"; exit 0');
+            tool(
+                "apt-get",
+                'echo "apt-get $*" >> "$FAKE/log"; [ "$1" = install ] && for a; do case $a in -*|install|*=*) ;; *) : > "$FAKE/state/$a" ;; esac; done; exit 0',
+            );
+            tool("id", 'echo "$FAKE_UID"');
+            tool("service", 'echo "service $*" >> "$FAKE/log"');
+        });
+        afterEach(() => rmSync(dir, { recursive: true, force: true }));
+        const install = (uid: number) =>
+            spawnSync("sh", [path.join(root, "test/support/install-debian-packages.sh")], {
+                encoding: "utf8",
+                env: { ...process.env, PATH: `${path.join(dir, "bin")}:${process.env.PATH}`, FAKE: dir, FAKE_UID: String(uid) },
+            });
+        const log = () => (existsSync(path.join(dir, "log")) ? readFileSync(path.join(dir, "log"), "utf8") : "");
+
+        it("as root: installs exactly the missing packages, stops the services they start, and succeeds", () => {
+            const r = install(0);
+            expect(r.status, r.stderr).toBe(0);
+            expect(log()).toContain(`apt-get install -y -qq -o Acquire::Retries=5 ${missing.join(" ")}`);
+            expect(log()).toContain("service fail2ban stop");
+            expect(log()).not.toContain("service restic");
+            // A second run finds everything and asks for nothing.
+            writeFileSync(path.join(dir, "log"), "");
+            expect(install(0).status).toBe(0);
+            expect(log()).toBe("");
+        });
+
+        it("not root: installs nothing and names the command that does", () => {
+            const r = install(1000);
+            expect(r.status).toBe(1);
+            expect(r.stderr).toContain(`sudo apt-get install -y ${missing.join(" ")}`);
+            expect(log()).toBe("");
+        });
     });
 
     it.each(["README.md", "docs/operations.md", "docs/configuration.md", "docs/performance.md", "docs/local-journey.md"])(

@@ -28,7 +28,10 @@ export const nodes = z.strictObject({
         .enum(["ssh", "daemonset", "none"])
         .default("none")
         .describe('"ssh": one set of remote commands per node; "daemonset": a privileged DaemonSet; "none".'),
-    runtime: z.enum(RUNTIME_FLAVOURS).default("containerd").describe("Container runtime flavour of the nodes."),
+    runtime: z
+        .enum(RUNTIME_FLAVOURS)
+        .default("containerd")
+        .describe('Container runtime flavour of the nodes ("crio": CRI-O nodes, and hosts whose images go through podman).'),
     registryAddress: z
         .string()
         .regex(IPV4, { error: "must be an IPv4 address" })

@@ -1,0 +1,148 @@
+/**
+ * Asks the cluster, with kubectl and the kubeconfig the Kubernetes provider uses, which prerequisites
+ * it lacks. kubectl is the tool made for reading a cluster with any kubeconfig (client certificates,
+ * tokens, exec plugins); where it is missing or cannot reach the cluster, nothing is decided here and
+ * the provider reports what it finds. Why: docs/decisions/cluster-prerequisites.md
+ */
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { homedir, tmpdir } from "node:os";
+import * as path from "node:path";
+import type { Prerequisite } from "./prerequisites";
+
+/** Where the provider finds its cluster: `kubernetes:kubeconfig` (a path or the file's text) and `kubernetes:context`. */
+export interface ClusterAccess {
+    readonly kubeconfig?: string;
+    readonly context?: string;
+}
+
+export interface CheckResult {
+    /** Prerequisites the cluster answered it does not have. */
+    readonly missing: Prerequisite[];
+    /** Why some or all could not be checked (kubectl missing, cluster unreachable, access refused). */
+    readonly unchecked: string[];
+}
+
+type Kubectl = (args: readonly string[]) => Promise<{ code: number; stdout: string; stderr: string }>;
+
+const NOT_FOUND = /NotFound|not found|could not find the requested resource|doesn't have a resource type/i;
+
+/** Runs kubectl with the provider's kubeconfig and context; a kubeconfig given as text goes through a private file. */
+function kubectlFor(access: ClusterAccess): { kubectl: Kubectl; cleanup: () => void } {
+    const prefix: string[] = [];
+    let dir: string | undefined;
+    const given = access.kubeconfig?.trim();
+    if (given) {
+        if (given.includes("\n") || given.startsWith("{")) {
+            dir = mkdtempSync(path.join(tmpdir(), "dso-registry-kubeconfig-"));
+            const file = path.join(dir, "kubeconfig");
+            writeFileSync(file, given, { mode: 0o600 });
+            prefix.push("--kubeconfig", file);
+        } else {
+            prefix.push("--kubeconfig", given.startsWith("~/") ? path.join(homedir(), given.slice(2)) : given);
+        }
+    }
+    if (access.context) prefix.push("--context", access.context);
+    const kubectl: Kubectl = (args) =>
+        new Promise((resolve) => {
+            execFile("kubectl", [...prefix, ...args], { timeout: 30_000, maxBuffer: 16 * 2 ** 20 }, (error, stdout, stderr) => {
+                const code = error ? (typeof error.code === "number" ? error.code : -1) : 0;
+                const missingBinary = error && (error as NodeJS.ErrnoException).code === "ENOENT";
+                resolve({ code, stdout, stderr: missingBinary ? "kubectl was not found on PATH" : stderr });
+            });
+        });
+    return { kubectl, cleanup: () => dir && rmSync(dir, { recursive: true, force: true }) };
+}
+
+const firstLine = (text: string) => text.trim().split("\n")[0] ?? "";
+
+/** Checks each prerequisite against the cluster. */
+export async function checkPrerequisites(prerequisites: readonly Prerequisite[], access: ClusterAccess): Promise<CheckResult> {
+    if (prerequisites.length === 0) return { missing: [], unchecked: [] };
+    const { kubectl, cleanup } = kubectlFor(access);
+    try {
+        // One question first: an unreachable cluster or a missing kubectl decides nothing.
+        const probe = await kubectl(["version", "--output=json"]);
+        if (probe.code !== 0 || !/"serverVersion"/.test(probe.stdout)) {
+            return { missing: [], unchecked: [firstLine(probe.stderr) || "kubectl could not reach the cluster"] };
+        }
+        const missing: Prerequisite[] = [];
+        const unchecked: string[] = [];
+        const namespaces = prerequisites.filter((p) => p.kind === "namespace");
+        if (namespaces.length > 0) {
+            const r = await kubectl(["get", "namespaces", ...namespaces.map((n) => n.name), "--ignore-not-found", "--output=name"]);
+            if (r.code !== 0) unchecked.push(firstLine(r.stderr));
+            else {
+                const present = new Set(r.stdout.split("\n").map((l) => l.trim().replace(/^namespace\//, "")));
+                missing.push(...namespaces.filter((n) => !present.has(n.name)));
+            }
+        }
+        for (const p of prerequisites) {
+            if (p.kind !== "api") continue;
+            const r = await kubectl(["get", "--raw", `/apis/${p.apiVersion}`]);
+            if (r.code !== 0) {
+                if (NOT_FOUND.test(r.stderr)) missing.push(p);
+                else unchecked.push(firstLine(r.stderr));
+                continue;
+            }
+            const served = new Set(((JSON.parse(r.stdout) as { resources?: { kind?: string }[] }).resources ?? []).map((x) => x.kind));
+            if (!p.kinds.every((k) => served.has(k))) missing.push(p);
+        }
+        const classNeeds: Extract<Prerequisite, { kind: "default-storage-class" | "storage-class" }>[] = [];
+        for (const p of prerequisites) {
+            if (p.kind !== "default-storage-class" && p.kind !== "storage-class") continue;
+            // A claim that exists keeps the class it was bound with: only claims still to be made need one.
+            let pending = 0;
+            for (const claim of p.claims) {
+                const r = await kubectl([
+                    "get",
+                    "persistentvolumeclaims",
+                    claim.name,
+                    ...(claim.namespace ? ["--namespace", claim.namespace] : []),
+                    "--ignore-not-found",
+                    "--output=name",
+                ]);
+                if (r.code !== 0 || r.stdout.trim() === "") pending++;
+            }
+            if (pending > 0) classNeeds.push(p);
+        }
+        if (classNeeds.length > 0) {
+            const r = await kubectl(["get", "storageclasses", "--output=json"]);
+            if (r.code !== 0) unchecked.push(firstLine(r.stderr));
+            else {
+                const items =
+                    (JSON.parse(r.stdout) as { items?: { metadata?: { name?: string; annotations?: Record<string, string> } }[] }).items ??
+                    [];
+                const names = new Set(items.map((i) => i.metadata?.name));
+                const isDefault = items.some((i) =>
+                    ["storageclass.kubernetes.io/is-default-class", "storageclass.beta.kubernetes.io/is-default-class"].some(
+                        (a) => i.metadata?.annotations?.[a] === "true",
+                    ),
+                );
+                for (const p of classNeeds) {
+                    if (p.kind === "default-storage-class" ? !isDefault : !names.has(p.name)) missing.push(p);
+                }
+            }
+        }
+        for (const p of prerequisites) {
+            if (p.kind !== "object") continue;
+            const [group, version] = p.apiVersion.includes("/") ? p.apiVersion.split("/") : ["", p.apiVersion];
+            const resource = [p.objectKind.toLowerCase(), ...(group ? [version, group] : [])].join(".");
+            const r = await kubectl([
+                "get",
+                resource,
+                p.name,
+                ...(p.namespace ? ["--namespace", p.namespace] : []),
+                "--ignore-not-found",
+                "--output=name",
+            ]);
+            if (r.code === 0) {
+                if (r.stdout.trim() === "") missing.push(p);
+            } else if (NOT_FOUND.test(r.stderr)) missing.push(p);
+            else unchecked.push(firstLine(r.stderr));
+        }
+        return { missing, unchecked: unchecked.filter((u) => u !== "") };
+    } finally {
+        cleanup();
+    }
+}

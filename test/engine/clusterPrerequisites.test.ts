@@ -1,0 +1,191 @@
+/**
+ * The cluster check (components/cluster/kubectlCheck.ts) asks a real API server, with the kubectl and
+ * kubeconfig a user has: every kind of prerequisite is reported missing on a bare control plane, and
+ * found once it exists; a kubeconfig given as text and a context are honoured; an unreachable cluster
+ * decides nothing. The whole run through `pulumi preview` and `up`: test/engine/existing.test.ts.
+ */
+import { readFileSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parse, stringify } from "yaml";
+import { checkPrerequisites } from "../../components/cluster/kubectlCheck";
+import type { Prerequisite } from "../../components/cluster/prerequisites";
+import { type ControlPlane, namespace, startControlPlane } from "../support/kubeControlPlane";
+import { engineSet } from "../support/pulumiEngine";
+
+const ALL: Prerequisite[] = [
+    { kind: "namespace", name: "jenkins", neededBy: ["ConfigMap jenkins/pipeline-config"] },
+    { kind: "api", apiVersion: "monitoring.coreos.com/v1", kinds: ["PodMonitor"], neededBy: ["PodMonitor dso/registry"] },
+    {
+        kind: "default-storage-class",
+        neededBy: ["PersistentVolumeClaim dso/registry-data"],
+        claims: [{ namespace: "dso", name: "registry-data" }],
+    },
+    {
+        kind: "storage-class",
+        name: "fast-ssd",
+        neededBy: ["PersistentVolumeClaim jenkins/maven-data"],
+        claims: [{ namespace: "jenkins", name: "maven-data" }],
+    },
+    { kind: "object", apiVersion: "v1", objectKind: "ConfigMap", namespace: "kube-system", name: "coredns", neededBy: ["the patch"] },
+    {
+        kind: "object",
+        apiVersion: "cert-manager.io/v1",
+        objectKind: "Issuer",
+        namespace: "jenkins",
+        name: "registry-ca",
+        neededBy: ["Ingress jenkins/registry (annotation cert-manager.io/issuer)"],
+    },
+];
+
+/** A CRD with the least a real API server accepts: one served, stored version, any fields. */
+function crd(group: string, kind: string, plural: string, scope: "Namespaced" | "Cluster") {
+    return {
+        apiVersion: "apiextensions.k8s.io/v1",
+        kind: "CustomResourceDefinition",
+        metadata: { name: `${plural}.${group}` },
+        spec: {
+            group,
+            scope,
+            names: { kind, plural, singular: kind.toLowerCase(), listKind: `${kind}List` },
+            versions: [
+                {
+                    name: "v1",
+                    served: true,
+                    storage: true,
+                    schema: { openAPIV3Schema: { type: "object", "x-kubernetes-preserve-unknown-fields": true } },
+                },
+            ],
+        },
+    };
+}
+
+let kube: ControlPlane;
+const originalPath = process.env.PATH;
+const originalKubeconfig = process.env.KUBECONFIG;
+
+beforeAll(() => {
+    kube = startControlPlane();
+    // kubectl as a user has it: on PATH, reading KUBECONFIG.
+    process.env.PATH = `${engineSet()}/bin:${originalPath}`;
+    process.env.KUBECONFIG = kube.kubeconfig;
+}, 10 * 60_000);
+
+afterAll(() => {
+    process.env.PATH = originalPath;
+    if (originalKubeconfig === undefined) delete process.env.KUBECONFIG;
+    else process.env.KUBECONFIG = originalKubeconfig;
+    kube?.stop();
+});
+
+const kinds = (missing: readonly Prerequisite[]) => missing.map((p) => (p.kind === "object" ? `${p.objectKind} ${p.name}` : p.kind));
+
+describe("the cluster check against a real API server", () => {
+    it("finds every kind of prerequisite missing on a bare control plane", async () => {
+        const result = await checkPrerequisites(ALL, {});
+        expect(result.unchecked).toEqual([]);
+        expect(kinds(result.missing)).toEqual([
+            "namespace",
+            "api",
+            "default-storage-class",
+            "storage-class",
+            "ConfigMap coredns",
+            "Issuer registry-ca",
+        ]);
+    }, 120_000);
+
+    it("finds each once it exists, the API only when it serves the kinds asked for", async () => {
+        await kube.create("/api/v1/namespaces", namespace("jenkins"));
+        // The group served, but not the kind the stack creates: still missing.
+        await kube.create(
+            "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+            crd("monitoring.coreos.com", "ServiceMonitor", "servicemonitors", "Namespaced"),
+        );
+        await kube.create("/apis/storage.k8s.io/v1/storageclasses", {
+            apiVersion: "storage.k8s.io/v1",
+            kind: "StorageClass",
+            metadata: { name: "fast-ssd" },
+            provisioner: "kubernetes.io/no-provisioner",
+        });
+        await kube.create("/api/v1/namespaces/kube-system/configmaps", {
+            apiVersion: "v1",
+            kind: "ConfigMap",
+            metadata: { name: "coredns", namespace: "kube-system" },
+            data: { Corefile: ".:53 {}" },
+        });
+        await waitFor(async () => (await checkPrerequisites(ALL, {})).missing.length === 3);
+        expect(kinds((await checkPrerequisites(ALL, {})).missing)).toEqual(["api", "default-storage-class", "Issuer registry-ca"]);
+
+        await kube.create(
+            "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+            crd("monitoring.coreos.com", "PodMonitor", "podmonitors", "Namespaced"),
+        );
+        await kube.create("/apis/storage.k8s.io/v1/storageclasses", {
+            apiVersion: "storage.k8s.io/v1",
+            kind: "StorageClass",
+            metadata: { name: "standard", annotations: { "storageclass.kubernetes.io/is-default-class": "true" } },
+            provisioner: "kubernetes.io/no-provisioner",
+        });
+        await kube.create(
+            "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+            crd("cert-manager.io", "Issuer", "issuers", "Namespaced"),
+        );
+        await waitFor(async () => (await checkPrerequisites(ALL, {})).missing.length === 1);
+        // cert-manager's API now exists; its Issuer does not yet.
+        expect(kinds((await checkPrerequisites(ALL, {})).missing)).toEqual(["Issuer registry-ca"]);
+        await kube.create("/apis/cert-manager.io/v1/namespaces/jenkins/issuers", {
+            apiVersion: "cert-manager.io/v1",
+            kind: "Issuer",
+            metadata: { name: "registry-ca", namespace: "jenkins" },
+            spec: { selfSigned: {} },
+        });
+        expect(await checkPrerequisites(ALL, {})).toEqual({ missing: [], unchecked: [] });
+    }, 180_000);
+
+    it("asks no class for a claim that exists already (it keeps the class it was made with)", async () => {
+        await kube.create("/api/v1/namespaces/jenkins/persistentvolumeclaims", {
+            apiVersion: "v1",
+            kind: "PersistentVolumeClaim",
+            metadata: { name: "made-before", namespace: "jenkins" },
+            spec: { accessModes: ["ReadWriteOnce"], storageClassName: "gone", resources: { requests: { storage: "1Gi" } } },
+        });
+        const need = (claim: string): Prerequisite[] => [
+            {
+                kind: "storage-class",
+                name: "gone",
+                neededBy: [`PersistentVolumeClaim jenkins/${claim}`],
+                claims: [{ namespace: "jenkins", name: claim }],
+            },
+        ];
+        expect((await checkPrerequisites(need("made-before"), {})).missing).toEqual([]);
+        expect(kinds((await checkPrerequisites(need("still-to-make"), {})).missing)).toEqual(["storage-class"]);
+    }, 120_000);
+
+    it("reads a kubeconfig given as text (kubernetes:kubeconfig) and its context (kubernetes:context)", async () => {
+        const config = parse(readFileSync(kube.kubeconfig, "utf8"));
+        // The same cluster under a context of another name, the current one pointing nowhere.
+        config.contexts.push({ name: "the-cluster", context: config.contexts[0].context });
+        config.clusters.push({ name: "nowhere", cluster: { server: "https://127.0.0.1:1" } });
+        config.contexts.push({ name: "nowhere", context: { cluster: "nowhere", user: config.users[0].name } });
+        config["current-context"] = "nowhere";
+        const text = stringify(config);
+        delete process.env.KUBECONFIG;
+        try {
+            const ns: Prerequisite[] = [{ kind: "namespace", name: "not-there", neededBy: ["x"] }];
+            expect(kinds((await checkPrerequisites(ns, { kubeconfig: text, context: "the-cluster" })).missing)).toEqual(["namespace"]);
+            // Unreachable: nothing is decided, and the reason is given.
+            const unreachable = await checkPrerequisites(ns, { kubeconfig: text });
+            expect(unreachable.missing).toEqual([]);
+            expect(unreachable.unchecked).toEqual([expect.stringMatching(/127\.0\.0\.1:1|connection refused|Unable to connect/i)]);
+        } finally {
+            process.env.KUBECONFIG = kube.kubeconfig;
+        }
+    }, 120_000);
+});
+
+async function waitFor(condition: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await condition())) {
+        if (Date.now() > deadline) throw new Error(`not reached in ${timeoutMs} ms`);
+        await new Promise((r) => setTimeout(r, 500));
+    }
+}
