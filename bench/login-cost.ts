@@ -4,22 +4,27 @@
  *
  *   1. the median time of a failed login (`GET /v2/` with Basic credentials, 401) for a known user
  *      with a wrong password and for an unknown user, and their ratio: with the front as rendered
- *      (unknown users checked against the decoy account, `knownUsers`) and without the decoy
+ *      (names a check does not hold handed to the decoy account) and without the decoy
  *      (Caddy's own decoy hash, cost 14, the behaviour before);
  *   2. the median time of an anonymous blob GET, idle and while four loops of unknown-user logins
- *      run in parallel, and their ratio.
+ *      run in parallel, and their ratio;
+ *   3. first, on a front with every password check (reads, caches, Maven deploys and downloads), on
+ *      Debian's Caddy and the pinned one: a failed login's median on every route for the push, pull
+ *      and Maven deploy accounts and an unknown name, and the largest ratio between them.
  *
  * Every request runs over a kept-alive TLS connection, so a figure is the request, not a handshake.
  *
  *   npx tsx bench/login-cost.ts [--samples 40] [--attack-seconds 15]
  */
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import * as https from "node:https";
 import { cpus, loadavg } from "node:os";
 import * as path from "node:path";
 import { renderCaddyfile } from "../components/accessPolicy/caddyfile";
-import { makeOciImage, type RealRegistry, skopeoCopy, startRealRegistry } from "../test/support/realRegistry";
+import { renderUsersFile } from "../components/accessPolicy/usersFile";
+import { DEBIAN_CADDY, pinnedCaddy } from "../test/support/caddyBinaries";
+import { makeAccount, makeOciImage, type RealRegistry, skopeoCopy, startRealRegistry } from "../test/support/realRegistry";
 import { privateDir, removeDir } from "../test/support/serverProcess";
 
 function arg(name: string, fallback: number): number {
@@ -35,7 +40,13 @@ const median = (xs: number[]) => {
 };
 
 /** One request on a kept-alive connection; resolves with [status, milliseconds]. */
-function request(reg: RealRegistry, agent: https.Agent, urlPath: string, authorization?: string): Promise<[number, number]> {
+function request(
+    reg: RealRegistry,
+    agent: https.Agent,
+    urlPath: string,
+    authorization?: string,
+    method = "GET",
+): Promise<[number, number]> {
     return new Promise((resolve, reject) => {
         const start = process.hrtime.bigint();
         const req = https.request(
@@ -43,6 +54,7 @@ function request(reg: RealRegistry, agent: https.Agent, urlPath: string, authori
                 host: "127.0.0.1",
                 port: reg.caddyPort,
                 path: urlPath,
+                method,
                 agent,
                 ca: readFileSync(reg.ca.caCertFile),
                 headers: authorization ? { Authorization: authorization } : {},
@@ -78,6 +90,81 @@ async function failedLogins(reg: RealRegistry, label: string): Promise<number> {
         `${label}: failed login, known user ${median(known).toFixed(1)} ms, unknown user ${median(unknown).toFixed(1)} ms (median of ${SAMPLES}): ratio ${ratio.toFixed(2)}`,
     );
     return ratio;
+}
+
+/** The routes a password check guards, as a client reaches each: method and path. */
+const ROUTES = [
+    ["token endpoint", "GET", "/v2/token?scope=repository:team/app:push,pull"],
+    ["ping", "GET", "/v2/"],
+    ["push (write)", "POST", "/v2/team/app/blobs/uploads/"],
+    ["read (requiresAuthForPull)", "GET", "/v2/team/app/manifests/1"],
+    ["caches (mirrorPull accounts)", "GET", "/v2/mirrors/docker.io/library/app/manifests/1"],
+    ["Maven deploy", "PUT", "/maven-releases/org/x/1/x-1.jar"],
+    ["Maven download (requiresAuthForPull)", "GET", "/maven-releases/org/x/1/x-1.pom"],
+] as const;
+
+/**
+ * A failed login's cost on every route, for each kind of name: the push account, the pull account, the
+ * Maven deploy account (each with a wrong password) and a name nobody has. Every check holds the decoy
+ * for the names it does not hold, so the medians of a route should be equal whatever the name.
+ */
+async function costByRoute(reg: RealRegistry, label: string): Promise<void> {
+    const agent = new https.Agent({ keepAlive: true, maxSockets: 1 });
+    const names = [
+        ["push account", reg.push.username],
+        ["pull account", reg.pull.username],
+        ["Maven deploy account", MAVEN_DEPLOY],
+        ["unknown name", ""],
+    ] as const;
+    console.log(`${label}: failed login, median ms of ${SAMPLES} (${names.map(([n]) => n).join(" / ")}), max/min`);
+    for (const [route, method, urlPath] of ROUTES) {
+        const medians: number[] = [];
+        for (const [, name] of names) {
+            const times: number[] = [];
+            await request(reg, agent, urlPath, basic(name || "nobody", "warm-up"), method);
+            for (let i = 0; i < SAMPLES; i++) {
+                const [status, ms] = await request(
+                    reg,
+                    agent,
+                    urlPath,
+                    basic(name || `nobody-${i}`, randomBytes(8).toString("hex")),
+                    method,
+                );
+                if (status !== 401) throw new Error(`${route} with ${name || "an unknown name"}: expected 401, got ${status}`);
+                times.push(ms);
+            }
+            medians.push(median(times));
+        }
+        console.log(
+            `  ${route.padEnd(38)} ${medians.map((m) => m.toFixed(1).padStart(6)).join(" / ")}   ${(Math.max(...medians) / Math.min(...medians)).toFixed(2)}`,
+        );
+    }
+    agent.destroy();
+}
+
+/** The Maven deploy account's name on the bench's fronts (a users file of its own, as the stacks place it). */
+const MAVEN_DEPLOY = "maven-deploy";
+
+/**
+ * A front with every password check: reads need an account, the caches need one, and a Maven
+ * repository on the same origin whose downloads need one (its backend is never reached: every request
+ * here fails its check).
+ */
+async function everyCheck(caddyBinary: string): Promise<RealRegistry> {
+    const usersDir = privateDir("login-cost-maven");
+    const deployUsersFile = path.join(usersDir, "maven-deploy");
+    writeFileSync(deployUsersFile, renderUsersFile("push", [makeAccount(MAVEN_DEPLOY)]));
+    return startRealRegistry({
+        caddyBinary,
+        policy: { requiresAuthForPull: true, mirrorsRequireAuth: true },
+        mirrorsToSelf: ["docker.io"],
+        caddyfileFor: (p) =>
+            renderCaddyfile({
+                ...p,
+                maven: { pathPrefix: "maven-releases", upstream: "127.0.0.1:9", deployUsersFile, requiresAuthForPull: true },
+                ...(p.decoy ? { decoy: { ...p.decoy, accounts: { ...p.decoy.accounts, mavenDeploy: [MAVEN_DEPLOY] } } } : {}),
+            }),
+    });
 }
 
 async function pullsUnderAttack(reg: RealRegistry, blobPath: string): Promise<void> {
@@ -119,6 +206,17 @@ async function main(): Promise<void> {
             .join(" ")}`,
     );
     const scratch = privateDir("login-cost");
+    for (const [caddy, binary] of [
+        ["Debian's Caddy 2.6.2", DEBIAN_CADDY],
+        ["pinned Caddy 2.8.4", pinnedCaddy()],
+    ] as const) {
+        const front = await everyCheck(binary);
+        try {
+            await costByRoute(front, `every route, ${caddy}`);
+        } finally {
+            await front.stop();
+        }
+    }
     const withDecoy = await startRealRegistry();
     const withoutDecoy = await startRealRegistry({ caddyfileFor: (p) => renderCaddyfile({ ...p, decoy: undefined }) });
     try {

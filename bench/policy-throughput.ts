@@ -1,7 +1,8 @@
 /**
  * Throughput of the access policy's Caddy front: GET of a 256 MiB blob on loopback through the
- * rendered Caddyfile (TLS in Caddy) against Distribution serving TLS itself, over HTTP/1.1 and
- * HTTP/2, median of 5 each, all measured in the same run (interleaved). Two fronts: the shipped one,
+ * rendered Caddyfile (TLS in Caddy) against Distribution serving TLS itself, median of 5 each, all
+ * measured in the same run (interleaved): the external host's front (Debian's Caddy, HTTP/1.1 only)
+ * and a front on the pinned Caddy over HTTP/1.1 and HTTP/2. Two fronts: the shipped one,
  * where Caddy serves blob downloads from Distribution's files, and the proxy-only one (no
  * `blobFiles`, as with s3 storage), where every byte goes through Distribution behind Caddy.
  *
@@ -10,6 +11,9 @@
 import { createHash, randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import * as path from "node:path";
+import { renderCaddyfile } from "../components/accessPolicy/caddyfile";
+import type { AccessPolicy } from "../components/accessPolicy/policy";
+import { pinnedCaddy } from "../test/support/caddyBinaries";
 import { type RealRegistry, startRealRegistry } from "../test/support/realRegistry";
 import { privateDir, removeDir, runOk } from "../test/support/serverProcess";
 
@@ -83,8 +87,13 @@ async function main(): Promise<void> {
     const runs = arg("runs", 5);
     const scratch = privateDir("bench");
     const direct = await startRealRegistry({ caddy: false, registryTls: true });
-    const proxied = await startRealRegistry({ blobShortcut: false });
-    const fronted = await startRealRegistry();
+    // The external host's front: Debian's Caddy, HTTP/1.1 only (its Go predates the HTTP/2 rapid-reset fix).
+    const hostFront = (p: AccessPolicy) => renderCaddyfile({ ...p, http2: false });
+    const proxied = await startRealRegistry({ blobShortcut: false, caddyfileFor: hostFront });
+    const fronted = await startRealRegistry({ caddyfileFor: hostFront });
+    // A front on the pinned Caddy, which offers HTTP/2: the in-cluster sidecar's TLS port.
+    const proxiedPinned = await startRealRegistry({ blobShortcut: false, caddyBinary: pinnedCaddy() });
+    const frontedPinned = await startRealRegistry({ caddyBinary: pinnedCaddy() });
     try {
         const file = path.join(scratch, "blob");
         const data = randomBytes(sizeMib * 1024 * 1024);
@@ -93,31 +102,43 @@ async function main(): Promise<void> {
         upload(direct, file, digest, false);
         upload(proxied, file, digest, true);
         upload(fronted, file, digest, true);
-        if (servedBy(proxied, digest) !== "Distribution" || servedBy(fronted, digest) !== "file") {
+        upload(proxiedPinned, file, digest, true);
+        upload(frontedPinned, file, digest, true);
+        if (
+            [proxied, proxiedPinned].some((r) => servedBy(r, digest) !== "Distribution") ||
+            [fronted, frontedPinned].some((r) => servedBy(r, digest) !== "file")
+        ) {
             throw new Error("the fronts do not answer as intended: the proxy-only front must proxy, the shipped front must serve the file");
         }
         // One warm-up each, so the page cache holds every copy.
-        for (const reg of [direct, proxied, fronted]) download(reg, digest, "1.1");
+        for (const reg of [direct, proxied, fronted, proxiedPinned, frontedPinned]) download(reg, digest, "1.1");
 
         console.log(
             `blob ${sizeMib} MiB, ${runs} runs each, median MiB/s (loopback, ${require("node:os").cpus().length} cores, load ${require("node:os").loadavg()[0].toFixed(2)})`,
         );
-        console.log("protocol  registry-TLS  Caddy-file  ratio  Caddy-proxy  ratio");
-        for (const http of ["1.1", "2"] as const) {
+        console.log("front                                    registry-TLS  Caddy-file  ratio  Caddy-proxy  ratio");
+        const rows = [
+            ["HTTP/1.1, external host (Debian's Caddy)", "1.1", fronted, proxied],
+            ["HTTP/1.1, pinned Caddy 2.8.4", "1.1", frontedPinned, proxiedPinned],
+            ["HTTP/2, pinned Caddy 2.8.4", "2", frontedPinned, proxiedPinned],
+        ] as const;
+        for (const [label, http, front, proxy] of rows) {
             const a: number[] = [];
             const b: number[] = [];
             const c: number[] = [];
             for (let i = 0; i < runs; i++) {
                 a.push(download(direct, digest, http));
-                b.push(download(fronted, digest, http));
-                c.push(download(proxied, digest, http));
+                b.push(download(front, digest, http));
+                c.push(download(proxy, digest, http));
             }
             const ratio = (x: number[]) => `${(median(x) / median(a)).toFixed(2)}x`;
             console.log(
-                `HTTP/${http.padEnd(6)} ${mib(median(a)).padStart(10)}  ${mib(median(b)).padStart(10)}  ${ratio(b).padStart(5)}  ${mib(median(c)).padStart(11)}  ${ratio(c).padStart(5)}`,
+                `${label.padEnd(40)} ${mib(median(a)).padStart(12)}  ${mib(median(b)).padStart(10)}  ${ratio(b).padStart(5)}  ${mib(median(c)).padStart(11)}  ${ratio(c).padStart(5)}`,
             );
         }
     } finally {
+        await frontedPinned.stop();
+        await proxiedPinned.stop();
         await fronted.stop();
         await proxied.stop();
         await direct.stop();

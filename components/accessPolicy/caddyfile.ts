@@ -12,7 +12,7 @@
  */
 
 import { UI_PATH } from "../registryUi/environment";
-import { AUTHORIZATION_LOG_MARKER } from "./loginLimit";
+import { ANONYMOUS_TOKEN_HEADER, ANONYMOUS_TOKEN_HEADER_VALUE, AUTHORIZATION_LOG_MARKER } from "./loginLimit";
 import {
     type AccessLog,
     type AccessPolicy,
@@ -22,6 +22,7 @@ import {
     type MetricsListener,
     MIRRORS_NAMESPACE,
     type MirrorRoute,
+    READ_ONLY_BODY_READ_LIMIT,
     READ_ONLY_RETRY_AFTER_SECONDS,
     REALM,
     type ReadOnlySignal,
@@ -55,8 +56,10 @@ function globalOptions(policy: AccessPolicy): string[] {
         "\t\t\tread_header 30s",
         "\t\t\tidle 5m",
         "\t\t}",
-        // HTTP/3 is not used by registry clients; without it there is no UDP listener to firewall.
-        "\t\tprotocols h1 h2",
+        // HTTP/3 is not used by registry clients; without it there is no UDP listener to firewall. HTTP/2
+        // only where the Caddy that runs has the rapid-reset fix (`AccessPolicy.http2`).
+        `\t\tprotocols h1${policy.http2 === false ? "" : " h2"}`,
+        `\t\tmax_header_size ${MAX_HEADER_SIZE}`,
         // Request counts, codes and durations per handler, served on the metrics listener only.
         ...(policy.metrics ? ["\t\tmetrics"] : []),
         "\t}",
@@ -70,12 +73,92 @@ function siteLabel(policy: AccessPolicy): string {
 }
 
 /**
- * A password check against the accounts of `files`. With a `decoy` it holds the decoy account
- * too (one line in the block: the users files are imported together, and a name may appear once).
+ * The password checks of one Caddyfile (`check`), and the site matchers they need (`matchers`): the
+ * decoy matcher of each set of names a check holds.
  */
-function basicauth(policy: AccessPolicy, matcher: string, files: readonly string[]): string[] {
-    const decoy = policy.decoy ? [`\t\t\t${DECOY_ACCOUNT} ${policy.decoy.bcryptHash}`] : [];
-    return [`\t\tbasicauth ${matcher} bcrypt ${REALM} {`, ...files.map((f) => `\t\t\timport ${f}`), ...decoy, "\t\t}"];
+class PasswordChecks {
+    private readonly decoyMatchers = new Map<string, string>();
+    private readonly accounts: ReadonlyMap<string, readonly string[]> | undefined;
+
+    constructor(private readonly policy: AccessPolicy) {
+        this.accounts = fileAccounts(policy);
+    }
+
+    /**
+     * A password check against the accounts of `files`, for requests `matcher` matches ("*": all).
+     * With a decoy it is a route: Basic credentials of a user the files do not hold are handed to the
+     * decoy account first, so the check costs the same for every name; the check holds the decoy
+     * account (one line in the block: the users files are imported together, and a name may appear
+     * once); and the decoy account is refused even if its check passed. Lines indented for the site's route.
+     */
+    check(matcher: string, files: readonly string[]): string[] {
+        const imported = checkFiles(files, this.accounts);
+        const decoy = this.policy.decoy;
+        if (!decoy) return [`basicauth ${matcher} bcrypt ${REALM} {`, ...imported.map((f) => `\timport ${f}`), "}"].map((l) => `\t\t${l}`);
+        const held = imported.flatMap((f) => this.accounts?.get(f) ?? []);
+        const notHeld = this.decoyMatcher(held);
+        return [
+            matcher === "*" ? "route {" : `route ${matcher} {`,
+            `\trequest_header @${notHeld} Authorization "Basic ${DECOY_BASE64_PREFIX}{re.${notHeld}.1}"`,
+            `\tbasicauth bcrypt ${REALM} {`,
+            ...imported.map((f) => `\t\timport ${f}`),
+            `\t\t${DECOY_ACCOUNT} ${decoy.bcryptHash}`,
+            "\t}",
+            `\terror @${DECOY_AUTHENTICATED} 401`,
+            "}",
+        ].map((l) => `\t\t${l}`);
+    }
+
+    /** The site's matchers for the checks made so far: the decoy account's, one per set of names held. */
+    matchers(): string[] {
+        if (!this.policy.decoy) return [];
+        const lines = [`\t@${DECOY_AUTHENTICATED} vars_regexp {http.auth.user.id} ^${DECOY_ACCOUNT}$`];
+        for (const [key, name] of this.decoyMatchers) lines.push(...decoyMatcher(name, key === "" ? [] : key.split(" ")));
+        return lines;
+    }
+
+    private decoyMatcher(held: readonly string[]): string {
+        const key = [...new Set(held)].sort().join(" ");
+        let name = this.decoyMatchers.get(key);
+        if (name === undefined) {
+            name = `notHeld${this.decoyMatchers.size}`;
+            this.decoyMatchers.set(key, name);
+        }
+        return name;
+    }
+}
+
+/** The names of the accounts in each users file the policy names, from its decoy check; none without one. */
+function fileAccounts(policy: AccessPolicy): ReadonlyMap<string, readonly string[]> | undefined {
+    if (!policy.decoy) return undefined;
+    const { accounts } = policy.decoy;
+    const map = new Map<string, string[]>();
+    const add = (file: string, names: readonly string[]) => map.set(file, [...(map.get(file) ?? []), ...names]);
+    add(policy.pushUsersFile, accounts.push);
+    add(policy.pullUsersFile, accounts.pull);
+    if (policy.maven) add(policy.maven.deployUsersFile, accounts.mavenDeploy ?? []);
+    return map;
+}
+
+/**
+ * The files a check imports: each once, and none whose every account another file of the check holds
+ * (the Maven deploy account that is the push account, with `reuseContainerCredentials`): Caddy refuses
+ * a name twice in one block, and does not start. A name left in two files is a policy Caddy cannot
+ * express: an error.
+ */
+function checkFiles(files: readonly string[], accounts: ReadonlyMap<string, readonly string[]> | undefined): string[] {
+    const kept = [...new Set(files)];
+    if (!accounts) return kept;
+    for (const file of [...kept]) {
+        const own = accounts.get(file) ?? [];
+        const others = kept.filter((f) => f !== file).flatMap((f) => accounts.get(f) ?? []);
+        if (own.length > 0 && own.every((n) => others.includes(n))) kept.splice(kept.indexOf(file), 1);
+    }
+    const names = kept.flatMap((f) => accounts.get(f) ?? []);
+    const twice = names.find((n, i) => names.indexOf(n) !== i);
+    if (twice !== undefined)
+        throw new Error(`renderCaddyfile: account "${twice}" is in two users files of one password check (${kept.join(", ")})`);
+    return kept;
 }
 
 /**
@@ -182,16 +265,15 @@ export function base64PrefixPattern(prefix: string): string {
 }
 
 /**
- * Basic credentials of a user the front does not know are replaced by the decoy account's, whose
- * check costs what a known user's costs (`DECOY_ACCOUNT`). Listed before the first password check
- * and again after tokens are unwrapped. Why: docs/decisions/access-policy.md#login-cost
+ * A decoy matcher: Basic credentials whose user is none of `held` (the names a password check holds).
+ * Its capture is the client's base64 text, which becomes the decoy's password (`DECOY_BASE64_PREFIX`).
  */
-function decoyMatcher(knownUsers: readonly string[]): string[] {
-    const known = knownUsers.map((u) => base64PrefixPattern(`${u}:`)).join("|");
+function decoyMatcher(name: string, held: readonly string[]): string[] {
+    const known = held.map((u) => base64PrefixPattern(`${u}:`)).join("|");
     return [
-        "\t@unknownUser {",
-        "\t\theader_regexp unknownBasic Authorization ^(?i:basic)\\s+([A-Za-z0-9+/]+=*)$",
-        ...(knownUsers.length > 0 ? [`\t\tnot header_regexp knownUser Authorization ^(?i:basic)\\s+(?:${known})[A-Za-z0-9+/]*=*$`] : []),
+        `\t@${name} {`,
+        `\t\theader_regexp ${name} Authorization ^(?i:basic)\\s+([A-Za-z0-9+/]+=*)$`,
+        ...(held.length > 0 ? [`\t\tnot header_regexp ${name}Held Authorization ^(?i:basic)\\s+(?:${known})[A-Za-z0-9+/]*=*$`] : []),
         "\t}",
     ];
 }
@@ -202,7 +284,31 @@ function decoyMatcher(knownUsers: readonly string[]): string[] {
  * password differs with every guess, so Caddy's cache of recent checks (which remembers failures too)
  * answers a repeated guess as fast for an unknown user as for a known one, and a new guess as slowly.
  */
-const decoyRewrite = `\t\trequest_header @unknownUser Authorization "Basic ${Buffer.from(`${DECOY_ACCOUNT}:`).toString("base64")}{re.unknownBasic.1}"`;
+const DECOY_BASE64_PREFIX = Buffer.from(`${DECOY_ACCOUNT}:`).toString("base64");
+
+/** The matcher of a request the decoy account passed: refused (401). */
+const DECOY_AUTHENTICATED = "decoyAuthenticated";
+
+/**
+ * The longest Authorization value the front reads (characters): far above any account's Basic
+ * credentials or token, and far below what would let Caddy's cache of password checks (keyed by the
+ * plaintext, up to 1,000 entries a check) grow the front's memory. Longer values get 431 before any check.
+ */
+export const MAX_AUTHORIZATION_LENGTH = 4096;
+
+/**
+ * A request header block larger than this gets 431 from Caddy's HTTP server before any handler:
+ * registry clients send a few hundred bytes; browsers' cookies for the UI's origin stay well under it.
+ */
+const MAX_HEADER_SIZE = "64KiB";
+
+/**
+ * A regular expression for a value longer than `length` characters (RE2 repeats at most 1000 times).
+ */
+function longerThan(length: number): string {
+    const whole = Math.floor(length / 1000);
+    return `^${".{1000}".repeat(whole)}.{${length - whole * 1000 + 1}}`;
+}
 
 /** A registry error body (the Distribution API's `errors` array) with one error. */
 function registryError(code: string, message: string): string {
@@ -226,13 +332,13 @@ const BEYOND_PULL_SCOPE =
  * asks its user for an account. Never cached (`no-store`), no CORS header.
  * Why: docs/decisions/access-policy.md#tokens and #a-browser-logs-in-at-the-token-endpoint
  */
-function tokenEndpoint(policy: AccessPolicy, everyone: readonly string[]): string[] {
+function tokenEndpoint(policy: AccessPolicy, checks: PasswordChecks, everyone: readonly string[]): string[] {
     const json = (token: string) =>
         `\`${escapeBraces(JSON.stringify({ token, access_token: token, expires_in: TOKEN_LIFETIME_SECONDS }))}\``;
     return [
         '\t\trespond @tokenWrite "Tokens are issued on GET" 405',
         "\t\troute @token {",
-        ...basicauth(policy, "@withCredentials", everyone).map((l) => `\t${l}`),
+        ...checks.check("@withCredentials", everyone).map((l) => `\t${l}`),
         "\t\t\theader {",
         "\t\t\t\tCache-Control no-store",
         "\t\t\t\tContent-Type application/json",
@@ -358,6 +464,7 @@ function readOnlyAnswer(signals: readonly ReadOnlySignal[]): string[] {
     const matchers = signalKinds(signals).flatMap((kind) => [maintenanceMatcherName(kind), blobCheckMatcherName(kind)]);
     return matchers.flatMap((matcher) => [
         `\t\troute ${matcher} {`,
+        ...readBodyFirst("\t\t\t"),
         "\t\t\theader {",
         `\t\t\t\tRetry-After ${READ_ONLY_RETRY_AFTER_SECONDS}`,
         "\t\t\t\tContent-Type application/json",
@@ -366,6 +473,21 @@ function readOnlyAnswer(signals: readonly ReadOnlySignal[]): string[] {
         `\t\t\trespond \`${escapeBraces(registryError("UNAVAILABLE", message))}\` 503`,
         "\t\t}",
     ]);
+}
+
+/**
+ * Reads a refused write's body (up to READ_ONLY_BODY_READ_LIMIT) before the answer: a Go client
+ * (docker, skopeo) still writing a blob when the 503 comes reports a reset connection instead of it.
+ * The placeholder `{http.request.body}` is what reads it; the variable is used nowhere else.
+ * Why: docs/decisions/access-policy.md#the-window-reads-the-body-first
+ */
+function readBodyFirst(indent: string): string[] {
+    return [
+        `${indent}request_body {`,
+        `${indent}\tmax_size ${READ_ONLY_BODY_READ_LIMIT}`,
+        `${indent}}`,
+        `${indent}vars refused_body {http.request.body}`,
+    ];
 }
 
 /** One matcher per kind: the files' matcher holds when any of its files exists (try_files, first_exist). */
@@ -398,12 +520,12 @@ function readOnlyMatchers(signals: readonly ReadOnlySignal[]): string[] {
  * checks, before the registry itself. Why: docs/decisions/access-policy.md#mirrors-are-read-only and
  * #who-may-pull-through-the-caches
  */
-function mirrorRoutes(policy: AccessPolicy, routes: readonly MirrorRoute[]): string[] {
+function mirrorRoutes(policy: AccessPolicy, checks: PasswordChecks, routes: readonly MirrorRoute[]): string[] {
     if (routes.length === 0) return [];
     const notFound = escapeBraces(registryError("NAME_UNKNOWN", "no mirror of that registry here; see docs/mirrors.md"));
     const accountCheck =
         policy.mirrorsRequireAuth && !policy.requiresAuthForPull
-            ? basicauth(policy, "*", [policy.pushUsersFile, policy.pullUsersFile]).map((l) => l.replace(/^\t\t/, "\t"))
+            ? checks.check("*", [policy.pushUsersFile, policy.pullUsersFile]).map((l) => l.replace(/^\t\t/, "\t"))
             : [];
     const lines = [
         `route /v2/${MIRRORS_NAMESPACE}/* {`,
@@ -435,7 +557,7 @@ function mavenMatchers(maven: MavenRoute): string[] {
  * reads are anonymous unless `requiresAuthForPull`, and then any account may read. Credentials stop
  * here: the backend never sees them. Why: docs/decisions/access-policy.md#maven-on-the-same-origin
  */
-function mavenRoute(policy: AccessPolicy, maven: MavenRoute): string[] {
+function mavenRoute(policy: AccessPolicy, checks: PasswordChecks, maven: MavenRoute): string[] {
     const readers = [maven.deployUsersFile, policy.pushUsersFile, policy.pullUsersFile];
     return [
         "\t\troute @maven {",
@@ -443,12 +565,13 @@ function mavenRoute(policy: AccessPolicy, maven: MavenRoute): string[] {
         // Deploys wait out the maintenance window like pushes: a backup or a clean-up must not see half a deploy.
         ...signalKinds(policy.readOnlySignals ?? []).flatMap((kind) => [
             `\t\t\troute ${maintenanceMatcherName(kind)} {`,
+            ...readBodyFirst("\t\t\t\t"),
             `\t\t\t\theader Retry-After ${READ_ONLY_RETRY_AFTER_SECONDS}`,
             '\t\t\t\trespond "the Maven repository is in its read-only maintenance window (garbage collection or backup): downloads work, deploys do not; retry the deploy in a few minutes" 503',
             "\t\t\t}",
         ]),
-        ...basicauth(policy, "@write", [maven.deployUsersFile]).map((l) => `\t${l}`),
-        ...(maven.requiresAuthForPull ? basicauth(policy, "@mavenRead", readers).map((l) => `\t${l}`) : []),
+        ...checks.check("@write", [maven.deployUsersFile]).map((l) => `\t${l}`),
+        ...(maven.requiresAuthForPull ? checks.check("@mavenRead", readers).map((l) => `\t${l}`) : []),
         "\t\t\trequest_header -Authorization",
         `\t\t\treverse_proxy ${maven.upstream} {`,
         "\t\t\t\tflush_interval -1",
@@ -536,6 +659,46 @@ function metricsSites(m: MetricsListener): string[] {
     return sites;
 }
 
+/**
+ * The paths whose routes Caddy chooses by a `path` matcher, which ignores case: the token endpoint (exact),
+ * the registry's API, the Maven repository and the UI (prefixes). A proxy in front may match them with
+ * case (ingress-nginx's `Exact` location for the token endpoint carries the login limit).
+ */
+function routePrefixes(policy: AccessPolicy): { readonly path: string; readonly exact: boolean }[] {
+    return [
+        { path: TOKEN_PATH, exact: true },
+        { path: "/v2", exact: false },
+        ...(policy.maven ? [{ path: `/${policy.maven.pathPrefix}`, exact: false }] : []),
+        ...(policy.uiUpstream ? [{ path: UI_PATH.replace(/\/$/, ""), exact: false }] : []),
+    ];
+}
+
+const regexpLiteral = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
+/**
+ * One matcher per route prefix: the path names it in another case (`/V2/TOKEN`). Such a request is
+ * refused, so it meets no route that a proxy in front matched under other rules.
+ */
+function caseVariantMatchers(policy: AccessPolicy): string[] {
+    return routePrefixes(policy).flatMap(({ path, exact }, i) => {
+        const pattern = `^${regexpLiteral(path)}${exact ? "$" : "(?:/|$)"}`;
+        return [`\t@caseVariant${i} {`, `\t\tpath_regexp (?i)${pattern}`, `\t\tnot path_regexp ${pattern}`, "\t}"];
+    });
+}
+
+/**
+ * Requests refused for their shape before any rule reads them: a route prefix in another case (404), more
+ * than one Authorization value (basicauth reads the first, the decoy's matchers any: 400), an
+ * Authorization value longer than MAX_AUTHORIZATION_LENGTH (431). Why: docs/decisions/access-policy.md#request-shape
+ */
+function requestShapeAnswers(policy: AccessPolicy): string[] {
+    return [
+        ...routePrefixes(policy).map((_, i) => `\t\trespond @caseVariant${i} 404`),
+        '\t\trespond @authorizationTwice "Send one Authorization header with one credential" 400',
+        `\t\trespond @authorizationTooLong "Authorization longer than ${MAX_AUTHORIZATION_LENGTH} characters" 431`,
+    ];
+}
+
 /** The Caddyfile for a policy. It holds no secret: accounts come from the imported users files. */
 export function renderCaddyfile(policy: AccessPolicy): string {
     const problem = accessPolicyProblem(policy);
@@ -545,7 +708,32 @@ export function renderCaddyfile(policy: AccessPolicy): string {
     if (policy.bindAddress) site.push(`\tbind ${policy.bindAddress}`);
     if (policy.tls.kind === "files") site.push(`\ttls ${policy.tls.certFile} ${policy.tls.keyFile}`);
     if (policy.accessLog) site.push(...accessLog(policy.accessLog));
-    site.push(
+    const checks = new PasswordChecks(policy);
+    // The routes first: their password checks name the decoy matchers the site then defines.
+    const routes = [
+        // `route` keeps the order below exactly as written.
+        "\troute {",
+        ...(policy.allowedNetworks.length > 0 ? ['\t\trespond @outside "Forbidden: your network may not use this registry" 403'] : []),
+        // Marks the answers to the anonymous token for the login limit's filter (loginLimit.ts).
+        `\t\theader @anonymousToken ${ANONYMOUS_TOKEN_HEADER} ${ANONYMOUS_TOKEN_HEADER_VALUE}`,
+        ...requestShapeAnswers(policy),
+        ...(policy.uiUpstream ? uiRoute(policy.uiUpstream) : []),
+        ...(policy.maven ? mavenRoute(policy, checks, policy.maven) : []),
+        ...(policy.deletesEnabled ? [] : ['\t\trespond @delete "Deleting is disabled on this registry" 405']),
+        // Tokens: the anonymous one counts as no credentials; any other is the Basic credentials it carries.
+        "\t\trequest_header @anonymousToken -Authorization",
+        '\t\trequest_header @bearerCredentials Authorization "Basic {re.bearer.1}"',
+        ...tokenEndpoint(policy, checks, everyone),
+        ...readOnlyAnswer(policy.readOnlySignals ?? []),
+        ...checks.check("@write", [policy.pushUsersFile]),
+        ...checks.check("@ping", everyone),
+        ...(policy.requiresAuthForPull ? checks.check("@read", everyone) : []),
+        ...mirrorRoutes(policy, checks, policy.mirrors ?? []),
+        ...(policy.blobFiles ? blobShortcut(policy.blobFiles) : []),
+        ...registryProxy(policy.upstream),
+        "\t}",
+    ];
+    const matchers = [
         "\t@ping path /v2 /v2/",
         `\t@token path ${TOKEN_PATH}`,
         `\t@tokenWrite {`,
@@ -562,7 +750,10 @@ export function renderCaddyfile(policy: AccessPolicy): string {
         ...(policy.deletesEnabled ? [] : ["\t@delete method DELETE"]),
         ...readOnlyMatchers(policy.readOnlySignals ?? []),
         ...(policy.allowedNetworks.length > 0 ? [`\t@outside not remote_ip ${policy.allowedNetworks.join(" ")}`] : []),
-        ...(policy.decoy ? decoyMatcher(policy.decoy.knownUsers) : []),
+        ...checks.matchers(),
+        `\t@authorizationTwice vars_regexp {http.request.header.Authorization} ,`,
+        `\t@authorizationTooLong vars_regexp {http.request.header.Authorization} ${longerThan(MAX_AUTHORIZATION_LENGTH)}`,
+        ...caseVariantMatchers(policy),
         ...(policy.maven ? mavenMatchers(policy.maven) : []),
         ...(policy.blobFiles
             ? ["\t@blob {", "\t\tmethod GET HEAD", `\t\tvars_regexp blob {http.request.uri.path} ${BLOB_PATH}`, "\t}"]
@@ -579,28 +770,9 @@ export function renderCaddyfile(policy: AccessPolicy): string {
                   "\t}",
               ]
             : []),
-        "",
-        // `route` keeps the order below exactly as written.
-        "\troute {",
-        ...(policy.allowedNetworks.length > 0 ? ['\t\trespond @outside "Forbidden: your network may not use this registry" 403'] : []),
-        ...(policy.decoy ? [decoyRewrite] : []),
-        ...(policy.uiUpstream ? uiRoute(policy.uiUpstream) : []),
-        ...(policy.maven ? mavenRoute(policy, policy.maven) : []),
-        ...(policy.deletesEnabled ? [] : ['\t\trespond @delete "Deleting is disabled on this registry" 405']),
-        // Tokens: the anonymous one counts as no credentials; any other is the Basic credentials it carries.
-        "\t\trequest_header @anonymousToken -Authorization",
-        '\t\trequest_header @bearerCredentials Authorization "Basic {re.bearer.1}"',
-        ...(policy.decoy ? [decoyRewrite] : []),
-        ...tokenEndpoint(policy, everyone),
-        ...readOnlyAnswer(policy.readOnlySignals ?? []),
-        ...basicauth(policy, "@write", [policy.pushUsersFile]),
-        ...basicauth(policy, "@ping", everyone),
-        ...(policy.requiresAuthForPull ? basicauth(policy, "@read", everyone) : []),
-        ...mirrorRoutes(policy, policy.mirrors ?? []),
-        ...(policy.blobFiles ? blobShortcut(policy.blobFiles) : []),
-    );
-    site.push(...registryProxy(policy.upstream));
-    site.push("\t}", ...unauthorizedAnswer(policy), "}");
+    ];
+    site.push(...matchers, "", ...routes);
+    site.push(...unauthorizedAnswer(policy), "}");
     return [
         "# Managed by dso-registry: changes here are overwritten. See docs/access-policy.md.",
         ...globalOptions(policy),

@@ -5,9 +5,11 @@
  * and connections per client address. Why these and not a limiter inside Caddy:
  * docs/decisions/access-policy.md#login-cost.
  *
+ * A failed login is a request whose credentials were refused; a 401 to an anonymous request never
+ * counts, since any web page can make its visitors' browsers send those (`renderFail2banFilter`).
+ *
  * Everything here is pure: no Pulumi, no I/O.
  */
-import { TOKEN_PATH } from "./policy";
 
 /** How many failed logins a client address may make, in what time, and how long it is then refused. */
 export interface LoginLimit {
@@ -21,20 +23,33 @@ export interface LoginLimit {
 
 /**
  * What the access log writes in place of an Authorization header's value: its presence tells a
- * failed login (credentials refused) from the anonymous challenge every client gets first, and the
- * credentials themselves never reach the log.
+ * failed login (credentials refused) from an anonymous request's 401 (the challenge every client gets
+ * first, the token endpoint refusing an anonymous client more than pulls), and the credentials
+ * themselves never reach the log.
  */
 export const AUTHORIZATION_LOG_MARKER = "REDACTED";
+
+/**
+ * The response header the front adds to every answer to a request that carried the anonymous token:
+ * the access log records a request's headers as it arrived (Authorization's value replaced by the
+ * marker), so this is how the filter tells that token, which is no credential, from a refused one.
+ */
+export const ANONYMOUS_TOKEN_HEADER = "X-Registry-Credentials";
+export const ANONYMOUS_TOKEN_HEADER_VALUE = "anonymous-token";
 
 /** The fail2ban filter's and jail's name. */
 export const LOGIN_JAIL = "dso-registry-login";
 
 /**
- * The fail2ban filter: a 401 from the token endpoint, or a 401 to a request that carried credentials
- * (Authorization present, its value replaced by the marker: Caddy's `replace` writes a string where
- * the header's values were a list). An anonymous request's 401 (the
- * challenge a push starts with) does not count. The patterns anchor on Caddy's own field names;
- * a value a client sends is JSON-escaped (`\"`), so it cannot forge `"status":401` or `"remote_ip"`.
+ * The fail2ban filter: a 401 to a request that carried credentials (Authorization present, its value
+ * replaced by the marker: Caddy's `replace` writes a string where the header's values were a list),
+ * on any path, the token endpoint's included. An anonymous request's 401 never counts, whatever its
+ * path: the challenge a push starts with, and the token endpoint's answer to an anonymous client that
+ * asks for more than pulls (an anonymous push, the web UI opened without logging in, a web page's
+ * `<img>` that would otherwise get its visitors' address banned). The pattern anchors on Caddy's own
+ * field names; a value a client sends is JSON-escaped (`\"`), so it cannot forge `"Authorization"`,
+ * `"status":401` or `"remote_ip"`. Why:
+ * docs/decisions/access-policy.md#repeated-failed-logins-are-refused-before-a-password-check
  */
 export function renderFail2banFilter(): string {
     const ip = '^.*"request":\\{"remote_ip":"<ADDR>"';
@@ -45,9 +60,10 @@ export function renderFail2banFilter(): string {
         "[Definition]",
         // Caddy's `ts` is seconds since the epoch with a fraction.
         'datepattern = "ts":{EPOCH}',
-        `failregex = ${ip}.*"uri":"${TOKEN_PATH}[?"]${status}`,
-        `            ${ip}.*"Authorization":"${AUTHORIZATION_LOG_MARKER}"${status}`,
-        "ignoreregex =",
+        `failregex = ${ip}.*"Authorization":"${AUTHORIZATION_LOG_MARKER}"${status}`,
+        // The anonymous token is no credential: a 401 to a request that carried it (a pull token offered
+        // for a push, the UI asking for the catalog) is not a failed login. The front marks its answer.
+        `ignoreregex = "resp_headers":\\{.*"${ANONYMOUS_TOKEN_HEADER}":\\["${ANONYMOUS_TOKEN_HEADER_VALUE}"\\]`,
         "",
     ].join("\n");
 }

@@ -32,13 +32,22 @@ export type CaddyTls =
           readonly kind: "plain-http";
       };
 
-/** The decoy password check of a front: who is known, and the hash everyone else is checked against. */
+/** The decoy password check of a front: who each users file holds, and the hash everyone else is checked against. */
 export interface DecoyCheck {
-    /** The names of every account in the users files (push, pull, Maven deploy). */
-    readonly knownUsers: readonly string[];
     /**
-     * bcrypt, at the accounts' cost, of a random password nobody keeps (`decoyHash` in
-     * components/accounts/decoy.ts; at test time any such hash).
+     * The names of the accounts in each users file: `push` (`pushUsersFile`), `pull` (`pullUsersFile`)
+     * and, with a Maven route, `mavenDeploy` (its `deployUsersFile`). A name in two files is the same
+     * account in both (the Maven deploy account that is the push account).
+     */
+    readonly accounts: {
+        readonly push: readonly string[];
+        readonly pull: readonly string[];
+        readonly mavenDeploy?: readonly string[];
+    };
+    /**
+     * A bcrypt hash, at the accounts' cost, that no password matches: salt and digest are random
+     * (`unmatchableBcryptHash` in usersFile.ts), so nobody knows a password for it, not even whoever
+     * reads the stack's state.
      */
     readonly bcryptHash: string;
 }
@@ -75,9 +84,9 @@ export interface AccessPolicy {
     /** File with the pull-only accounts' basicauth lines; it must exist (it may hold only a comment). */
     readonly pullUsersFile: string;
     /**
-     * The decoy password check (see `DECOY_ACCOUNT`): Basic credentials of any user but `knownUsers`
-     * are checked against `bcryptHash` instead, at the accounts' cost. Unset: Caddy's own decoy
-     * (cost 14) answers for unknown users.
+     * The decoy password check (see `DECOY_ACCOUNT`): at every password check, Basic credentials of any
+     * user the check's users files do not hold are checked against `bcryptHash` instead, at the
+     * accounts' cost. Unset: Caddy's own decoy (cost 14) answers for names a check does not hold.
      */
     readonly decoy?: DecoyCheck;
     /**
@@ -87,6 +96,13 @@ export interface AccessPolicy {
     readonly allowedNetworks: readonly string[];
     /** Same-origin web UI (the external host): requests under /registry/ go to this upstream without the prefix (e.g. "127.0.0.1:8081"). */
     readonly uiUpstream?: string;
+    /**
+     * HTTP/2 offered beside HTTP/1.1 (ALPN); unset: offered. Off where the Caddy that runs was built
+     * with a Go older than the HTTP/2 rapid-reset fix (CVE-2023-44487, Go 1.20.10 and 1.21.3): the
+     * external host's distribution package (Debian 12's Caddy 2.6.2, Go 1.19.8). Registry clients
+     * work the same over HTTP/1.1. Why: docs/decisions/access-policy.md#http2-on-the-host
+     */
+    readonly http2?: boolean;
     /** Let push accounts delete manifests and blobs; otherwise DELETE is refused here (405). */
     readonly deletesEnabled: boolean;
     /** Address to bind to (e.g. "127.0.0.1"); all interfaces when unset. */
@@ -208,6 +224,13 @@ export const TOKEN_LIFETIME_SECONDS = 300;
 /** Seconds the maintenance window's 503 asks clients to wait before they try a write again. */
 export const READ_ONLY_RETRY_AFTER_SECONDS = 300;
 
+/**
+ * How much of a refused write's body the front reads before it answers the window's 503: a client
+ * still sending its body when the answer comes may see its connection reset instead of the 503.
+ * Why: docs/decisions/access-policy.md#the-window-reads-the-body-first
+ */
+export const READ_ONLY_BODY_READ_LIMIT = "1MiB";
+
 /** How long the front keeps trying to reach a registry that does not accept connections (a restart). */
 export const UPSTREAM_TRY_SECONDS = 20;
 
@@ -237,10 +260,11 @@ export function accessPolicyProblem(policy: AccessPolicy): string | undefined {
     if (badMirror !== undefined) {
         return `mirror "${badMirror.pathName}" needs a path name of lower-case letters, digits, "." and "-", and an upstream "host:port" (got "${badMirror.upstream}")`;
     }
-    const badUser = policy.decoy?.knownUsers.find((u) => !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(u));
-    if (badUser !== undefined) return `decoy.knownUsers entry "${badUser}" is not an account name`;
+    const decoyAccounts = policy.decoy ? Object.values(policy.decoy.accounts).flat() : [];
+    const badUser = decoyAccounts.find((u) => !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(u));
+    if (badUser !== undefined) return `decoy.accounts entry "${badUser}" is not an account name`;
     if (policy.decoy && !/^\$2[aby]\$10\$[./A-Za-z0-9]{53}$/.test(policy.decoy.bcryptHash)) {
-        return "decoy.bcryptHash must be a bcrypt hash of cost 10, the accounts' cost (deterministicBcrypt)";
+        return "decoy.bcryptHash must be a bcrypt hash of cost 10, the accounts' cost (unmatchableBcryptHash)";
     }
     const badNetwork = policy.allowedNetworks.find((n) => !CIDR.test(n));
     if (badNetwork !== undefined) {

@@ -47,7 +47,14 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
         ],
         mootWith: (c) => unless(c.registry.mode === "in-cluster", mode(c)),
     },
-    { keys: ["registry.caddyImage"], mootWith: (c) => unless(c.registry.mode === "in-cluster" || c.registry.mode === "kind", mode(c)) },
+    // On the external host it is the metrics relay's image (components/externalHost/metricsRelay.ts): moot without monitoring.
+    {
+        keys: ["registry.caddyImage"],
+        mootWith: (c) =>
+            c.registry.mode === "external-host"
+                ? unless(c.registry.monitoring.enabled, "registry.monitoring.enabled false")
+                : unless(c.registry.mode === "in-cluster" || c.registry.mode === "kind", mode(c)),
+    },
     { keys: ["kind"], mootWith: (c) => unless(c.registry.mode === "kind", mode(c)) },
     // The kind placement serves plain HTTP on loopback and the kind network, with no metrics or login limit of its own (docs/kind.md).
     {

@@ -98,6 +98,8 @@ export function caddySitePolicy(
         allowedNetworks: args.allowedNetworks,
         uiUpstream: args.uiUpstream,
         deletesEnabled: args.deletesEnabled,
+        // The distribution's Caddy: Debian 12's 2.6.2 is built with Go 1.19.8, without the HTTP/2 rapid-reset fix.
+        http2: false,
         // Off TCP: on 127.0.0.1:2019 any local process could replace the policy.
         admin: `unix/${args.layout.caddyAdminSocket}`,
         // Caddy reads the data directory (group caddy, see dataDirScript) and serves blob
@@ -169,12 +171,15 @@ export class CaddySite extends pulumi.ComponentResource {
             );
             tlsInputs.push(args.tls.certificatePem, args.tls.privateKeyPem);
         }
-        // Every account by name: credentials of any other user are checked against the decoy account.
-        const knownUsers = [...args.pushAccounts, ...args.pullAccounts, ...(args.maven ? [args.maven.deployAccount] : [])].map(
-            (a) => a.username,
-        );
+        // Every users file's accounts by name: at each check, credentials of any other user are checked against the decoy account.
+        const names = (accounts: readonly HostAccount[]) => accounts.map((a) => a.username);
+        const accounts = {
+            push: names(args.pushAccounts),
+            pull: names(args.pullAccounts),
+            ...(args.maven ? { mavenDeploy: names([args.maven.deployAccount]) } : {}),
+        };
         const caddyfileText = decoyHash(`${name}-decoy`, this).apply((bcryptHash) =>
-            renderCaddyfile({ ...caddySitePolicy(args), decoy: { knownUsers, bcryptHash } }),
+            renderCaddyfile({ ...caddySitePolicy(args), decoy: { accounts, bcryptHash } }),
         );
         // Kept on destroy: the reload's delete replaces it with a Caddyfile without the site.
         files.push(file("caddyfile", layout.caddyfile, "0644", caddyfileText, { retainOnDelete: true }));

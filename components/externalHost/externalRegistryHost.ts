@@ -76,8 +76,11 @@ export interface ExternalRegistryHostArgs {
     readonly mirrors?: readonly HostMirror[];
     /** The Maven repository served by the same site (the converged case); none when unset. */
     readonly maven?: HostMavenArgs;
-    /** Metrics, job outcomes and alert rules (docs/monitoring.md); none when unset. */
-    readonly monitoring?: { readonly runbookBaseUrl: string };
+    /**
+     * Metrics, job outcomes and alert rules (docs/monitoring.md); none when unset. `relayImage` is the
+     * Caddy image (`registry.caddyImage`) of the relay that lets only Distribution's /metrics out.
+     */
+    readonly monitoring?: { readonly runbookBaseUrl: string; readonly relayImage: string };
     /** fail2ban on the front's access log (`registry.loginLimit`); its files are removed when unset. */
     readonly loginLimit?: { readonly limit: LoginLimit; readonly ignoreNetworks: readonly string[] };
 }
@@ -122,7 +125,7 @@ export class ExternalRegistryHost extends pulumi.ComponentResource {
             image: args.image,
             layout,
             storage: containerStorage(args.storage),
-            ...(args.monitoring ? { metricsPort: METRICS_PORTS.distribution } : {}),
+            ...(args.monitoring ? { metrics: { port: METRICS_PORTS.distribution, relayImage: args.monitoring.relayImage } } : {}),
         };
 
         // Everything on the host waits for it (through the packages), so on destroy its delete, which

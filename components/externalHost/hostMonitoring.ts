@@ -11,7 +11,8 @@ import { METRICS_PORTS } from "../shared/facts";
 import { withFormerType } from "../shared/formerType";
 import { type HostConnection, HostFile, hostCommand, privileged } from "../shared/hostAccess";
 import type { JobReporting } from "../upkeep/reporting";
-import { type HostLayout, hostScript } from "./scripts";
+import { METRICS_RELAY_CONTAINER } from "./metricsRelay";
+import { type HostLayout, hostScript, REGISTRY_CONTAINER } from "./scripts";
 
 /** Where monitoring's files go on the host. */
 export function monitoringPaths(layout: HostLayout) {
@@ -55,7 +56,7 @@ export interface ProbeTarget {
     readonly dataDir: string;
 }
 
-/** The certificate-and-disk probe (dso-registry-metrics.sh). */
+/** The certificate-and-disk probe (dso-registry-metrics.sh), which also starts a stopped metrics relay again. */
 export function probeScript(t: ProbeTarget): string {
     return hostScript("dso-registry-metrics.sh", {
         TEXTFILE_DIR,
@@ -67,6 +68,8 @@ export function probeScript(t: ProbeTarget): string {
         PROBE: JOB_METRICS.certificateProbe,
         FREE: JOB_METRICS.dataFree,
         SIZE: JOB_METRICS.dataSize,
+        RELAY_NAME: METRICS_RELAY_CONTAINER,
+        REGISTRY_NAME: REGISTRY_CONTAINER,
     });
 }
 

@@ -1,7 +1,8 @@
 /**
  * Docker Distribution on the external host: its config (and the read-only variant maintenance
- * switches to), the S3 credentials when images live in a bucket, then the container, listening on a
- * unix socket only Caddy (and root) can open.
+ * switches to), the S3 credentials when images live in a bucket, the metrics relay's Caddyfile with
+ * monitoring, then the container, listening on a unix socket only Caddy (and root) can open, and its
+ * metrics relay (metricsRelay.ts).
  */
 import * as pulumi from "@pulumi/pulumi";
 import { type RegistryStorage, renderRegistryConfig } from "../distribution/registryConfig";
@@ -9,12 +10,14 @@ import { DISTRIBUTION } from "../shared/facts";
 import { fingerprint } from "../shared/fingerprint";
 import { withFormerType } from "../shared/formerType";
 import { type HostConnection, HostFile, hostCommand, privileged } from "../shared/hostAccess";
+import { DEBUG_LISTENER_PORT } from "./metricsRelay";
 import {
     type ContainerSpec,
     type ContainerStorage,
-    containerDeleteScript,
     containerScript,
     hostPaths,
+    metricsRelayFile,
+    registryDeleteScript,
     renderStorageEnvFile,
 } from "./scripts";
 
@@ -70,7 +73,8 @@ export class RegistryContainer extends pulumi.ComponentResource {
                 storage: configStorage(storage),
                 deletesEnabled: args.deletesEnabled,
                 readOnly,
-                ...(spec.metricsPort ? { metricsAddr: `:${spec.metricsPort}` } : {}),
+                // On the container's loopback: only the metrics relay, in the same network namespace, reaches it.
+                ...(spec.metrics ? { metricsAddr: `127.0.0.1:${DEBUG_LISTENER_PORT}` } : {}),
             });
         const writable = configText(false);
         const configFiles = [
@@ -81,6 +85,10 @@ export class RegistryContainer extends pulumi.ComponentResource {
                 { parent: this },
             ),
         ];
+        const relayFile = metricsRelayFile(spec);
+        if (relayFile) {
+            configFiles.push(new HostFile(`${name}-metrics-relay-config`, { connection, ...relayFile, mode: "0644" }, { parent: this }));
+        }
         let storageEnv: pulumi.Output<string> | undefined;
         if (storage.kind === "s3") {
             storageEnv = pulumi.secret(
@@ -103,7 +111,7 @@ export class RegistryContainer extends pulumi.ComponentResource {
             {
                 connection,
                 create: privileged(containerScript(spec, this.specFingerprint), connection.sudo),
-                delete: privileged(containerDeleteScript(spec), connection.sudo),
+                delete: privileged(registryDeleteScript(spec), connection.sudo),
                 // The script reads the credentials from the placed file, not from here: they are on
                 // stdin (secret in state) only so that new credentials re-run this step, which then
                 // recreates the container because the file's digest no longer matches its label.

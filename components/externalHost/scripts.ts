@@ -21,6 +21,7 @@ import { renderShellScript, type ShellParams } from "../shared/shellScript";
 import { FRONT_WINDOW_PARAMS } from "../upkeep/frontWindow";
 import { type MavenCleanup, mavenCleanupParams } from "../upkeep/mavenCleanup";
 import { type JobReporting, reportingParams } from "../upkeep/reporting";
+import { DEBUG_LISTENER_PORT, METRICS_RELAY_CONTAINER, metricsRelayDir, renderMetricsRelayCaddyfile } from "./metricsRelay";
 
 /** Where things live on the host. Absolute paths; production defaults from `defaultHostLayout`. */
 export interface HostLayout {
@@ -134,8 +135,11 @@ export interface ContainerSpec {
     readonly layout: HostLayout;
     /** Where the registry keeps images; the layout's data directory when unset. */
     readonly storage?: ContainerStorage;
-    /** Port of Distribution's metrics listener, the same inside the container and on the host's loopback; none when unset. */
-    readonly metricsPort?: number;
+    /**
+     * Distribution's metrics on the host's loopback at `port`, through the metrics relay (Caddy from
+     * `relayImage`, metricsRelay.ts) in the registry container's network namespace; none when unset.
+     */
+    readonly metrics?: { readonly port: number; readonly relayImage: string };
 }
 
 /**
@@ -190,9 +194,12 @@ export function lockParams(layout: HostLayout) {
 /**
  * The parameters of a script that runs the registry container (registry-run.sh): its spec, and
  * `specFingerprint`, the label of the writable registry (with s3 storage, a digest of the environment
- * file is added on the host, so that new credentials recreate the container).
+ * file is added on the host, so that new credentials recreate the container). With metrics, the relay
+ * (metricsRelay.ts) is run with each registry container, labelled with the fingerprint of its image and
+ * Caddyfile.
  */
 export function registryParams(spec: ContainerSpec, specFingerprint: string) {
+    const relay = spec.metrics && metricsRelayParams(spec.layout, spec.metrics);
     return {
         REGISTRY_NAME: spec.name,
         REGISTRY_IMAGE: spec.image,
@@ -202,12 +209,34 @@ export function registryParams(spec: ContainerSpec, specFingerprint: string) {
         REGISTRY_CONFIG_DIR: spec.layout.registryConfigDir,
         REGISTRY_STORAGE_ENV: hostPaths(spec.layout).storageEnv,
         REGISTRY_FINGERPRINT: specFingerprint,
-        REGISTRY_METRICS_PORT: spec.metricsPort ?? "",
+        REGISTRY_METRICS_PORT: spec.metrics?.port ?? "",
+        RELAY_NAME: METRICS_RELAY_CONTAINER,
+        RELAY_IMAGE: relay?.image ?? "",
+        RELAY_CONFIG_DIR: relay?.configDir ?? "",
+        RELAY_FINGERPRINT: relay?.fingerprint ?? "",
         DISTRIBUTION_SOCKET_DIR: DISTRIBUTION.socketDir,
         DISTRIBUTION_SOCKET: `${DISTRIBUTION.socketDir}/${DISTRIBUTION.socketName}`,
         DISTRIBUTION_DATA_DIR: DISTRIBUTION.dataDir,
         DISTRIBUTION_CONFIG_DIR: DISTRIBUTION.configDir,
     };
+}
+
+/** The metrics relay as the registry's scripts run it: image, Caddyfile directory on the host, label. */
+function metricsRelayParams(layout: HostLayout, metrics: NonNullable<ContainerSpec["metrics"]>) {
+    const caddyfile = renderMetricsRelayCaddyfile({ port: metrics.port, upstream: `127.0.0.1:${DEBUG_LISTENER_PORT}` });
+    return {
+        image: metrics.relayImage,
+        configDir: metricsRelayDir(layout.registryConfigDir),
+        caddyfile,
+        fingerprint: fingerprint(metrics.relayImage, caddyfile),
+    };
+}
+
+/** The metrics relay's Caddyfile: where the host keeps it (mounted read-only into the relay) and its text. */
+export function metricsRelayFile(spec: ContainerSpec): { readonly path: string; readonly content: string } | undefined {
+    if (!spec.metrics) return undefined;
+    const relay = metricsRelayParams(spec.layout, spec.metrics);
+    return { path: `${relay.configDir}/Caddyfile`, content: relay.caddyfile };
 }
 
 /**
@@ -255,7 +284,12 @@ export function uiContainerScript(spec: ContainerSpec, deletesEnabled: boolean, 
 
 /** Removes a container (the registry's data stays in the data directory). */
 export function containerDeleteScript(spec: Pick<ContainerSpec, "name">): string {
-    return hostScript("container-delete.sh", { CONTAINER: spec.name });
+    return hostScript("container-delete.sh", { CONTAINERS: [spec.name] });
+}
+
+/** Removes the registry container and its metrics relay, which lives in the registry's namespaces (the data stays). */
+export function registryDeleteScript(spec: Pick<ContainerSpec, "name">): string {
+    return hostScript("container-delete.sh", { CONTAINERS: [METRICS_RELAY_CONTAINER, spec.name] });
 }
 
 /**

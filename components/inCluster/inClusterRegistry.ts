@@ -318,14 +318,14 @@ export class InClusterRegistry extends pulumi.ComponentResource {
             gcWindow: gcWindow(args),
             metrics: args.monitoring !== undefined,
         });
-        // Every account by name: credentials of any other user are checked against the decoy account.
-        const knownUsers = [
-            args.accounts.push,
-            ...(args.accounts.pull ? [args.accounts.pull] : []),
-            ...(args.maven ? [args.maven.deployAccount] : []),
-        ].map((a) => a.username);
+        // Every users file's accounts by name: at each check, credentials of any other user are checked against the decoy account.
+        const accounts = {
+            push: [args.accounts.push.username],
+            pull: args.accounts.pull ? [args.accounts.pull.username] : [],
+            ...(args.maven ? { mavenDeploy: [args.maven.deployAccount.username] } : {}),
+        };
         const caddyfile = decoyHash(`${name}-decoy`, this).apply((bcryptHash) =>
-            renderSidecarCaddyfile({ ...policy, decoy: { knownUsers, bcryptHash } }, SIDECAR_TLS),
+            renderSidecarCaddyfile({ ...policy, decoy: { accounts, bcryptHash } }, SIDECAR_TLS),
         );
         const registryConfig = renderRegistryConfig({
             addr: IN_CLUSTER.registryAddr,

@@ -6,7 +6,7 @@
  * Everything here is pure: no Pulumi, no I/O.
  */
 import { renderCaddyfile } from "../accessPolicy/caddyfile";
-import type { AccessPolicy } from "../accessPolicy/policy";
+import type { AccessPolicy, DecoyCheck } from "../accessPolicy/policy";
 import { renderRegistryConfig } from "../distribution/registryConfig";
 import { DISTRIBUTION } from "../shared/facts";
 
@@ -25,8 +25,8 @@ export interface KindFrontSpec {
     readonly deletesEnabled: boolean;
     /** The web UI's host (`kind.ui.host`) when the UI is on: its `/v2/` requests arrive with that Host. */
     readonly uiHost?: string;
-    /** Decoy check: the known account names and the decoy hash. */
-    readonly decoy?: { readonly knownUsers: readonly string[]; readonly bcryptHash: string };
+    /** Decoy check: the accounts of each users file by name, and the decoy hash. */
+    readonly decoy?: DecoyCheck;
 }
 
 /**

@@ -74,7 +74,10 @@ export class KindRegistry extends pulumi.ComponentResource {
                 requiresAuthForPull: args.requiresAuthForPull,
                 deletesEnabled: args.deletesEnabled,
                 ...(args.ui ? { uiHost: args.ui.host } : {}),
-                decoy: { knownUsers: accounts.map((a) => a.username), bcryptHash },
+                decoy: {
+                    accounts: { push: args.pushAccounts.map((a) => a.username), pull: args.pullAccounts.map((a) => a.username) },
+                    bcryptHash,
+                },
             }),
         );
         const usersFile = (role: "push" | "pull", list: readonly RegistryAccount[]) =>

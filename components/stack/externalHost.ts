@@ -65,7 +65,9 @@ export function defineExternalHost(
                 spec.hasCredentials ? { spec, envFile: mirrorAccount(cfg, spec).apply(renderMirrorEnvFile) } : { spec },
             ),
             maven: d.mavenServed ? externalHostMaven(cfg, accounts) : undefined,
-            monitoring: cfg.registry.monitoring.enabled ? { runbookBaseUrl: cfg.registry.monitoring.runbookBaseUrl } : undefined,
+            monitoring: cfg.registry.monitoring.enabled
+                ? { runbookBaseUrl: cfg.registry.monitoring.runbookBaseUrl, relayImage: cfg.registry.caddyImage }
+                : undefined,
             loginLimit: hostLoginLimit(cfg),
         },
         { dependsOn: [placement] },

@@ -56,12 +56,15 @@ function writeStack(state: StackState): void {
 
 const found: string[] = [];
 
-/** The containers config `raw` runs on the host: the registry and one cache per mirror. */
-const expectedContainers = (raw: Raw) =>
-    [
+/** The containers config `raw` runs on the host: the registry, its metrics relay (monitoring on, the default) and one cache per mirror. */
+const expectedContainers = (raw: Raw) => {
+    const registry = raw.registry as { mirrors?: { upstream: string }[]; monitoring?: { enabled?: boolean } };
+    return [
         "dso-registry",
-        ...((raw.registry as { mirrors?: { upstream: string }[] }).mirrors ?? []).map((m) => `dso-registry-mirror-${m.upstream}`),
+        ...(registry.monitoring?.enabled === false ? [] : ["dso-registry-metrics"]),
+        ...(registry.mirrors ?? []).map((m) => `dso-registry-mirror-${m.upstream}`),
     ].sort();
+};
 
 beforeAll(async () => {
     stack = await startProdStack({

@@ -78,10 +78,16 @@ describe("prod stack, real engine, on hosts of its own", () => {
     it("the registry and its caches run on the host, behind Caddy with a certificate obtained over ACME", () => {
         expect(hosts().runningContainers()).toEqual([
             "dso-registry",
+            "dso-registry-metrics",
             "dso-registry-mirror-docker.io",
             "dso-registry-mirror-ghcr.io",
             "dso-registry-mirror-registry.k8s.io",
         ]);
+        // Only Distribution's /metrics leaves its container, through the relay, on the host's loopback.
+        const metrics = (p: string) =>
+            registryHost().run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5", `http://127.0.0.1:5091${p}`])
+                .stdout;
+        expect(["/metrics", "/debug/pprof/", "/debug/vars"].map(metrics)).toEqual(["200", "404", "404"]);
         // The certificate chains to Pebble's root alone; /v2/ sends an anonymous client to the token endpoint.
         const v2 = curlRegistry(`https://${REGISTRY}/v2/`);
         expect(v2.code, v2.stderr).toBe(0);

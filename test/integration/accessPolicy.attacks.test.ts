@@ -5,22 +5,44 @@
  * are in maintenanceWindow.inFlight.test.ts, the former TCP port's in externalRegistryHost.scripts.test.ts.
  */
 import { randomBytes } from "node:crypto";
+import { readFileSync, writeFileSync } from "node:fs";
+import * as http2 from "node:http2";
+import * as net from "node:net";
 import * as path from "node:path";
+import * as tls from "node:tls";
+import * as bcrypt from "bcryptjs";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { renderCaddyfile } from "../../components/accessPolicy/caddyfile";
+import { MAX_AUTHORIZATION_LENGTH, renderCaddyfile } from "../../components/accessPolicy/caddyfile";
 import type { AccessPolicy } from "../../components/accessPolicy/policy";
+import { renderUsersFile } from "../../components/accessPolicy/usersFile";
 import { renderSidecarCaddyfile } from "../../components/inCluster/inClusterRegistry";
-import { makeOciImage, type RealRegistry, type RealRegistryOptions, startRealRegistry } from "../support/realRegistry";
+import { BASE_POLICY } from "../support/accessPolicy";
+import { DEBIAN_CADDY, pinnedCaddy } from "../support/caddyBinaries";
+import {
+    caddyValidate,
+    makeAccount,
+    makeDecoyHash,
+    makeOciImage,
+    type RealRegistry,
+    type RealRegistryOptions,
+    startRealRegistry,
+} from "../support/realRegistry";
 import { privateDir, removeDir, run } from "../support/serverProcess";
 
-const PLACEMENTS = [
-    { placement: "external host", scheme: "https", caddyfileFor: (p: AccessPolicy) => renderCaddyfile(p) },
+const SHAPES = [
+    { placement: "external host", scheme: "https", caddyfileFor: (p: AccessPolicy) => renderCaddyfile({ ...p, http2: false }) },
     {
         placement: "in-cluster sidecar",
         scheme: "http",
         caddyfileFor: (p: AccessPolicy) => renderSidecarCaddyfile({ ...p, tls: { kind: "plain-http" } }),
     },
 ] as const;
+
+/** Each shape on each Caddy: Debian's 2.6.2 (the external host's) and the pinned 2.8.4 (the cluster's and kind's). */
+const PLACEMENTS = SHAPES.flatMap((shape) => [
+    { ...shape, caddy: "Debian's Caddy 2.6.2", caddyBinary: () => DEBIAN_CADDY },
+    { ...shape, caddy: "pinned Caddy 2.8.4", caddyBinary: pinnedCaddy },
+]);
 
 interface Answer {
     readonly status: number;
@@ -30,11 +52,11 @@ interface Answer {
 
 const basic = (user: string, password: string) => Buffer.from(`${user}:${password}`).toString("base64");
 
-describe.each(PLACEMENTS)("$placement: the attacks", ({ scheme, caddyfileFor }) => {
+describe.each(PLACEMENTS)("$placement on $caddy: the attacks", ({ scheme, caddyfileFor, caddyBinary }) => {
     let scratch: string;
     const started: RealRegistry[] = [];
     const start = async (options: RealRegistryOptions = {}) => {
-        const reg = await startRealRegistry({ ...options, caddyfileFor });
+        const reg = await startRealRegistry({ ...options, caddyfileFor, caddyBinary: caddyBinary() });
         started.push(reg);
         return reg;
     };
@@ -64,6 +86,26 @@ describe.each(PLACEMENTS)("$placement: the attacks", ({ scheme, caddyfileFor }) 
         ]);
         const [head = "", ...rest] = r.stdout.split(/\r?\n\r?\n/);
         return { status: Number(/^HTTP\/\S+ (\d{3})/.exec(head)?.[1]), headers: head, body: rest.join("\n\n") };
+    }
+
+    /** The status line's code of a GET /v2/ with this Authorization value, sent over a socket of our own. */
+    function rawStatus(reg: RealRegistry, authorization: string): Promise<number> {
+        const [host, port] = reg.authority.split(":") as [string, string];
+        return new Promise((resolve, reject) => {
+            const onConnect = () =>
+                socket.end(`GET /v2/ HTTP/1.1\r\nHost: ${reg.authority}\r\nAuthorization: ${authorization}\r\nConnection: close\r\n\r\n`);
+            const socket =
+                scheme === "https"
+                    ? tls.connect({ host, port: Number(port), ca: readFileSync(reg.ca.caCertFile), servername: host }, onConnect)
+                    : net.connect({ host, port: Number(port) }, onConnect);
+            let answer = "";
+            socket.on("data", (chunk) => {
+                answer += chunk.toString("latin1");
+            });
+            // The server may answer and close before it has read the whole request: the answer counts.
+            socket.on("error", (e) => (answer ? undefined : reject(e)));
+            socket.on("close", () => resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1])));
+        });
     }
 
     /** Starts an upload as the push account; returns its location as the client would use it. */
@@ -120,13 +162,16 @@ describe.each(PLACEMENTS)("$placement: the attacks", ({ scheme, caddyfileFor }) 
     test.each([
         ["anonymous token first", true],
         ["pull credentials first", false],
-    ])("POST an upload with both Bearer anonymous-read-only and Basic <pull> (%s): 401", (_name, anonymousFirst) => {
-        const headers = [
-            "Authorization: Bearer anonymous-read-only",
-            `Authorization: Basic ${basic(open.pull.username, open.pull.password)}`,
-        ];
-        expect(send(open, "POST", "/v2/team/x/blobs/uploads/", anonymousFirst ? headers : [...headers].reverse()).status).toBe(401);
-    });
+    ])(
+        "POST an upload with both Bearer anonymous-read-only and Basic <pull> (%s): refused (400, two Authorization values)",
+        (_name, anonymousFirst) => {
+            const headers = [
+                "Authorization: Bearer anonymous-read-only",
+                `Authorization: Basic ${basic(open.pull.username, open.pull.password)}`,
+            ];
+            expect(send(open, "POST", "/v2/team/x/blobs/uploads/", anonymousFirst ? headers : [...headers].reverse()).status).toBe(400);
+        },
+    );
 
     test("anonymous PATCH, then PUT ?digest=, on an upload the push account started: 401, 401", () => {
         const location = pushersUpload(open, "team/victim");
@@ -205,5 +250,131 @@ describe.each(PLACEMENTS)("$placement: the attacks", ({ scheme, caddyfileFor }) 
         // The realm names the configured host whatever Host the request carried.
         const forged = send(open, "GET", "/v2/", ["Host: evil.example"]);
         expect(forged.headers).not.toContain("evil.example");
+    });
+    test.each([
+        ["an unknown name first, the push account second", (push: string) => [`Authorization: Basic ${basic("nobody", "guess")}`, push]],
+        ["the push account first, an unknown name second", (push: string) => [push, `Authorization: Basic ${basic("nobody", "guess")}`]],
+        ["two credentials in one value", (push: string) => [`${push}, Basic ${basic("nobody", "guess")}`]],
+    ])("two Authorization values (%s): 400 on every route, before any password check", (_name, headers) => {
+        const push = `Authorization: Basic ${basic(open.push.username, open.push.password)}`;
+        for (const [method, urlPath] of [
+            ["GET", "/v2/"],
+            ["GET", "/v2/token?scope=repository:team/x:push,pull"],
+            ["POST", "/v2/team/x/blobs/uploads/"],
+        ] as const) {
+            expect([method, urlPath, send(open, method, urlPath, headers(push)).status]).toEqual([method, urlPath, 400]);
+        }
+    });
+
+    test("the decoy account is never authenticated, even by a client that knows a password its hash matches", async () => {
+        // A front whose decoy hash is of a known password: what a stack's state held before the decoy's hash matched none.
+        const leaked = "leaked-decoy-password";
+        const known = await start({ decoyHash: bcrypt.hashSync(leaked, 10) });
+        const asDecoy = [
+            `Authorization: Bearer ${Buffer.from(leaked).toString("base64")}`,
+            `Authorization: Basic ${Buffer.from(leaked).toString("base64")}`,
+            `Authorization: Basic ${basic("~unknown", leaked)}`,
+        ];
+        for (const header of asDecoy) {
+            expect([header, send(known, "POST", "/v2/team/x/blobs/uploads/", [header]).status]).toEqual([header, 401]);
+            expect([header, send(known, "GET", "/v2/", [header]).status]).toEqual([header, 401]);
+            expect([header, send(known, "GET", "/v2/token?scope=repository:team/x:push,pull", [header]).status]).toEqual([header, 401]);
+        }
+        const push = `Authorization: Basic ${basic(known.push.username, known.push.password)}`;
+        expect(send(known, "POST", "/v2/team/x/blobs/uploads/", [push]).status).toBe(202);
+    });
+
+    test("an Authorization value over the limit gets 431 before any check, and a megabyte header block never reaches a handler", async () => {
+        const long = `Authorization: Basic ${randomBytes(MAX_AUTHORIZATION_LENGTH).toString("base64")}`;
+        expect(send(open, "GET", "/v2/", [long]).status).toBe(431);
+        expect(send(open, "POST", "/v2/team/x/blobs/uploads/", [long]).status).toBe(431);
+        // curl cannot send a header line this long: the request goes over a socket of our own.
+        expect(await rawStatus(open, `Basic ${randomBytes(768 * 1024).toString("base64")}`)).toBe(431);
+        const fits = `Authorization: Basic ${basic(open.push.username, open.push.password)}`;
+        expect(send(open, "GET", "/v2/", [fits]).status).toBe(200);
+    });
+
+    test.runIf(scheme === "https")("the external host offers HTTP/1.1 only: no HTTP/2 stream to reset (rapid reset)", async () => {
+        const [host, port] = open.authority.split(":") as [string, string];
+        const alpn = await new Promise<string | false>((resolve, reject) => {
+            const socket = tls.connect(
+                { host, port: Number(port), ca: readFileSync(open.ca.caCertFile), servername: host, ALPNProtocols: ["h2", "http/1.1"] },
+                () => {
+                    resolve(socket.alpnProtocol ?? false);
+                    socket.end();
+                },
+            );
+            socket.on("error", reject);
+        });
+        expect(alpn).toBe("http/1.1");
+        const session = http2.connect(`https://${open.authority}`, { ca: readFileSync(open.ca.caCertFile) });
+        const refused = await new Promise<string>((resolve) => {
+            session.on("error", (e) => resolve(e.message));
+            session.on("connect", () => resolve("connected"));
+        });
+        session.destroy();
+        expect(refused).not.toBe("connected");
+    });
+
+    test("oversized credentials leave the front's memory flat (Caddy caches each password check by its plaintext)", async () => {
+        const rss = () => Number(/^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${open.caddyPid}/status`, "utf8"))?.[1]) * 1024;
+        const before = rss();
+        const answers = new Set<number>();
+        // Each value new, so no answer comes from a cache: 120 MiB of credentials in all.
+        for (let i = 0; i < 120; i++) answers.add(await rawStatus(open, `Basic ${randomBytes(768 * 1024).toString("base64")}`));
+        for (let i = 0; i < 120; i++) answers.add(await rawStatus(open, `Basic ${randomBytes(40 * 1024).toString("base64")}`));
+        expect([...answers]).toEqual([431]);
+        const grown = rss() - before;
+        expect(grown).toBeLessThan(48 * 2 ** 20);
+    }, 180_000);
+
+    test.each([
+        ["/V2/TOKEN?scope=repository:team/x:pull"],
+        ["/v2/TOKEN?scope=repository:team/x:pull"],
+        ["/V2/token?scope=repository:team/x:pull"],
+        ["/V2/"],
+        ["/V2/team/b/manifests/1"],
+    ])("%s, a route prefix in another case: 404, no token and no content", (urlPath) => {
+        const answer = send(open, "GET", urlPath, [`Authorization: Basic ${basic(open.push.username, open.push.password)}`]);
+        expect(answer.status).toBe(404);
+        expect(answer.body).not.toContain("token");
+        expect(send(open, "GET", urlPath.toLowerCase().replace("/team/b/manifests/1", "/")).status).not.toBe(404);
+    });
+});
+
+describe.each(["Debian's Caddy 2.6.2", "pinned Caddy 2.8.4"])("the Maven deploy account that is the push account, on %s", (caddy) => {
+    test("a front with Maven reads needing an account starts (the account is listed once in each check)", () => {
+        const dir = privateDir("attacks-maven");
+        try {
+            const push = makeAccount("ci-push");
+            const files = { push: path.join(dir, "push"), pull: path.join(dir, "pull"), maven: path.join(dir, "maven") };
+            writeFileSync(files.push, renderUsersFile("push", [push]));
+            writeFileSync(files.pull, renderUsersFile("pull", [makeAccount("cluster-pull")]));
+            writeFileSync(files.maven, renderUsersFile("push", [push]));
+            const policy: AccessPolicy = {
+                ...BASE_POLICY,
+                port: 8080,
+                pushUsersFile: files.push,
+                pullUsersFile: files.pull,
+                maven: {
+                    pathPrefix: "maven-releases",
+                    upstream: "127.0.0.1:5002",
+                    deployUsersFile: files.maven,
+                    requiresAuthForPull: true,
+                },
+                decoy: { accounts: { push: ["ci-push"], pull: ["cluster-pull"], mavenDeploy: ["ci-push"] }, bcryptHash: makeDecoyHash() },
+            };
+            const binary = caddy.startsWith("Debian") ? DEBIAN_CADDY : pinnedCaddy();
+            // Plain HTTP: the check is of the password blocks, not of certificate files.
+            for (const text of [
+                renderCaddyfile({ ...policy, tls: { kind: "plain-http" } }),
+                renderSidecarCaddyfile({ ...policy, tls: { kind: "plain-http" } }),
+            ]) {
+                const result = caddyValidate(text, binary);
+                expect([result.code, result.stderr.split("\n").filter((l) => /error/i.test(l))]).toEqual([0, []]);
+            }
+        } finally {
+            removeDir(dir);
+        }
     });
 });

@@ -199,10 +199,12 @@ describe("client network allowlist", () => {
 describe("why the ping is challenged", () => {
     test("with auth only for writes (open ping), skopeo never sends credentials and the push fails even with the right password", async () => {
         const writesOnly = (policy: Parameters<typeof renderCaddyfile>[0]) =>
-            renderCaddyfile(policy).replace(/\t\tbasicauth @ping[\s\S]*?\n\t\t}\n/, "");
+            // The ping's password check is a route of its own (the decoy's rewrite, the check, the decoy's refusal).
+            renderCaddyfile(policy).replace(/\t\troute @ping \{[\s\S]*?\n\t\t}\n/, "");
         const reg = await startRealRegistry({ caddyfileFor: writesOnly });
         try {
-            expect(reg.caddyfile).not.toContain("basicauth @ping");
+            expect(reg.caddyfile).not.toMatch(/(?:route|basicauth) @ping/);
+            expect(reg.caddyfile).toMatch(/route @write \{/);
             const result = skopeoCopy(freshImage().ref, `docker://${reg.authority}/team/app:open-ping`, {
                 certDir: reg.certDir,
                 creds: reg.push,

@@ -14,12 +14,15 @@
  * post-deploy check (which trusts the system store) runs unchanged. The users files are the synth's
  * secrets, so the test places its own. The UI is off in the prod stack: its script runs from the
  * renderer with a stand-in image (busybox httpd; joxit/docker-registry-ui cannot be pulled here).
+ * The metrics relay runs from a `caddy:2.8.4` image built here from the pinned Caddy (dockerImages.ts).
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { renderCaddyfile } from "../../components/accessPolicy/caddyfile";
 import { renderUsersFile } from "../../components/accessPolicy/usersFile";
+import { monitoringPaths } from "../../components/externalHost/hostMonitoring";
+import { DEBUG_LISTENER_PORT, METRICS_RELAY_CONTAINER, metricsRelayDir } from "../../components/externalHost/metricsRelay";
 import { purgeMarkerScript, purgeOnDestroyScript } from "../../components/externalHost/purgeOnDestroy";
 import {
     type ContainerSpec,
@@ -35,7 +38,7 @@ import {
 import { placeFileScript } from "../../components/shared/hostAccess";
 import { committedSynthDir } from "../support/committedSynth";
 import { type DockerClient, type DockerEngine, startDockerEngine } from "../support/dockerEngine";
-import { payloadImage, registryImage, uiStandInImage } from "../support/dockerImages";
+import { payloadImage, pinnedCaddyImage, registryImage, uiStandInImage } from "../support/dockerImages";
 import { createNetns, type TestNetns } from "../support/netns";
 import { caddyEnv, makeAccount, makeTestCa, type TestAccount } from "../support/realRegistry";
 import { privateDir, removeDir, type ServerProcess } from "../support/serverProcess";
@@ -97,6 +100,48 @@ function synthFingerprint(): string {
 
 const checkScript = () => synthCommand("registry-host-check-run.create");
 
+/** The metrics relay's container as `docker inspect` shows it, or undefined when there is none. */
+const relay = () => inspect(METRICS_RELAY_CONTAINER);
+
+/** An HTTP request from the host (the namespace): its status and body; status "000" when nothing answers. */
+function ask(url: string, method = "GET"): { status: string; body: string } {
+    // curl's own HEAD (-I) reads no body; -X HEAD would wait for one.
+    const how = method === "HEAD" ? ["-I"] : ["-X", method];
+    const r = ns.run("curl", ["-s", ...how, "-w", "\n%{http_code}", "--max-time", "5", url]).stdout;
+    const at = r.lastIndexOf("\n");
+    return { status: r.slice(at + 1), body: r.slice(0, at) };
+}
+
+/**
+ * What the host's loopback port 5091 gives for each of Distribution's debug paths, and whether the
+ * relay runs in the namespaces of the registry container that runs now.
+ */
+function metricsExposure() {
+    const registry = inspect();
+    const r = relay();
+    return {
+        relayInRegistryNamespaces: [r?.State.Running, r?.HostConfig.NetworkMode, r?.HostConfig.PidMode],
+        registryId: registry?.Id,
+        metrics: ask("http://127.0.0.1:5091/metrics").status,
+        pprof: ask("http://127.0.0.1:5091/debug/pprof/").status,
+        vars: ask("http://127.0.0.1:5091/debug/vars").status,
+    };
+}
+/** What metricsExposure gives when only /metrics is reachable, through a relay in the running registry's namespaces. */
+const onlyMetrics = () => ({
+    relayInRegistryNamespaces: [true, `container:${inspect()?.Id}`, `container:${inspect()?.Id}`],
+    registryId: inspect()?.Id,
+    metrics: "200",
+    pprof: "404",
+    vars: "404",
+});
+
+/** Polls until `check` holds (at most 30 s); Docker restarts containers with a back-off. */
+async function eventually(check: () => boolean): Promise<void> {
+    const deadline = Date.now() + 30_000;
+    while (!check() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 500));
+}
+
 /** The job reporter the synth places, and a series of the outcome it left for node_exporter's textfile collector. */
 const REPORTER = "/usr/local/sbin/dso-registry-report";
 function outcome(task: string, series: string): number | undefined {
@@ -144,6 +189,7 @@ beforeAll(async () => {
     ns.writeEtcFile("ssl/certs/ca-certificates.crt", ca.caCertPem);
     engine = await startDockerEngine(ns);
     registryImage(engine);
+    pinnedCaddyImage(engine);
     uiStandInImage(engine);
     ssh = await startSshServer({
         netns: ns,
@@ -199,6 +245,7 @@ describe("the external host's scripts over SSH, against a real Docker engine", (
         for (const [resource, hostPath] of [
             ["container-config", paths.registryConfig],
             ["container-config-readonly", paths.registryConfigReadOnly],
+            ["container-metrics-relay-config", `${metricsRelayDir(layout.registryConfigDir)}/Caddyfile`],
         ] as const) {
             expect(placeAsSynth(resource, synthFile(hostPath))).toMatch(/^changed /);
         }
@@ -233,11 +280,36 @@ describe("the external host's scripts over SSH, against a real Docker engine", (
         expect(runOk(synthCommand("registry-host-caddy-reload.create"))).toBe("reloaded caddy");
         const check = runOk(checkScript());
         expect(check.split("\n").filter((l) => l.startsWith("ok"))).toHaveLength(3);
-        // Distribution's metrics answer on the host's loopback, and not on its network address.
-        const metrics = (host: string) =>
-            ns.run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5", `http://${host}:5091/metrics`]).stdout;
-        expect(metrics("127.0.0.1")).toBe("200");
-        expect(metrics(ns.address)).toBe("000");
+    });
+
+    test("only Distribution's /metrics is reachable, on the host's loopback, through the relay in the registry's namespaces", () => {
+        const r = relay();
+        expect({
+            image: r?.Config.Image,
+            cmd: r?.Config.Cmd,
+            restart: r?.HostConfig.RestartPolicy.Name,
+            ports: r?.HostConfig.PortBindings,
+            mounts: r?.Mounts.map((m: any) => [m.Source, m.Destination, m.RW]),
+        }).toEqual({
+            image: "caddy:2.8.4",
+            cmd: ["caddy", "run", "--config", "/etc/caddy/Caddyfile", "--adapter", "caddyfile"],
+            restart: "unless-stopped",
+            ports: {},
+            mounts: [[onDisk(metricsRelayDir(layout.registryConfigDir)), "/etc/caddy", false]],
+        });
+        expect(metricsExposure()).toEqual(onlyMetrics());
+        const metrics = ask("http://127.0.0.1:5091/metrics");
+        expect(metrics.body).toMatch(/^registry_\w+/m);
+        expect(ask("http://127.0.0.1:5091/metrics", "HEAD").status).toBe("200");
+        expect(ask("http://127.0.0.1:5091/metrics", "POST").status).toBe("404");
+        expect(ask("http://127.0.0.1:5091/debug/pprof/profile?seconds=1").status).toBe("404");
+        // Not on the host's network address, and the debug listener not on the container's own address
+        // (where the relay answers as on loopback).
+        expect(ask(`http://${ns.address}:5091/metrics`).status).toBe("000");
+        const containerAddress: string = inspect()?.NetworkSettings.IPAddress;
+        expect(containerAddress).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+        expect(ask(`http://${containerAddress}:${DEBUG_LISTENER_PORT}/debug/vars`).status).toBe("000");
+        expect(ask(`http://${containerAddress}:5091/debug/vars`).status).toBe("404");
     });
 
     test("no path around the front: Distribution's former port and Caddy's TCP admin endpoint refuse connections", () => {
@@ -281,26 +353,67 @@ describe("the external host's scripts over SSH, against a real Docker engine", (
     });
 
     test("a second run changes nothing: the same container keeps running", () => {
-        const before = inspect()?.Id;
+        const before = [inspect()?.Id, relay()?.Id];
         expect(runOk(synthCommand("registry-host-container-run.create"))).toBe("unchanged container");
-        expect(inspect()?.Id).toBe(before);
+        expect([inspect()?.Id, relay()?.Id]).toEqual(before);
         expect(placeAsSynth("caddy-caddyfile", caddyfile())).toMatch(/^unchanged/);
     });
 
-    test("a stopped container is started again by the next run", () => {
+    test("a missing relay alone is run again, the registry left as it is", () => {
+        const before = inspect()?.Id;
+        engine.dockerOk(["rm", "-f", METRICS_RELAY_CONTAINER]);
+        expect(ask("http://127.0.0.1:5091/metrics").status).toBe("000");
+        expect(runOk(synthCommand("registry-host-container-run.create"))).toBe("unchanged container\nchanged metrics relay");
+        expect(inspect()?.Id).toBe(before);
+        expect(metricsExposure()).toEqual(onlyMetrics());
+    });
+
+    test("a stopped container is started again by the next run, with a new relay", () => {
+        const relayBefore = relay()?.Id;
         engine.dockerOk(["stop", CONTAINER]);
         expect(runOk(synthCommand("registry-host-container-run.create"))).toBe("changed container");
         expect(inspect()?.State.Running).toBe(true);
+        expect(relay()?.Id).not.toBe(relayBefore);
+        expect(metricsExposure()).toEqual(onlyMetrics());
+    });
+
+    test("when Docker restarts a registry that died, the relay follows it into its new namespace", async () => {
+        const before = inspect();
+        // Killed from outside (docker kill would count as a stop and keep it down).
+        process.kill(before?.State.Pid, "SIGKILL");
+        await eventually(() => inspect()?.RestartCount > before?.RestartCount && ask("http://127.0.0.1:5091/metrics").status === "200");
+        expect(inspect()?.RestartCount).toBeGreaterThan(before?.RestartCount);
+        expect(metricsExposure()).toEqual(onlyMetrics());
+    });
+
+    test("a relay that is not running while the registry runs is started again by the five-minute probe", () => {
+        // The state a boot can leave: Docker starts the registry, and the relay, which joins the registry's
+        // namespaces, fails to start when it comes first. Made here by stopping the relay alone.
+        engine.dockerOk(["stop", METRICS_RELAY_CONTAINER]);
+        expect([inspect()?.State.Running, relay()?.State.Running, ask("http://127.0.0.1:5091/metrics").status]).toEqual([
+            true,
+            false,
+            "000",
+        ]);
+        const probe = synthFile(monitoringPaths(layout).probe);
+        expect(runOk(probe)).toBe("started the metrics relay again");
+        expect(metricsExposure()).toEqual(onlyMetrics());
+        // Nothing to do the next time.
+        expect(runOk(probe)).toBe("");
     });
 
     test("a changed spec recreates the container, with the images kept in the data directory", () => {
         const spec: ContainerSpec = { name: CONTAINER, image: "registry:2.8.3", layout };
         const before = inspect()?.Id;
-        expect(runOk(containerScript(spec, "another-spec"))).toBe("changed container");
+        // Without monitoring (the spec has no metrics): the relay is removed, nothing is published.
+        expect(runOk(containerScript(spec, "another-spec"))).toBe("changed container\nremoved metrics relay");
         const after = inspect();
         expect(after?.Id).not.toBe(before);
         expect(after?.Config.Labels["dso-registry.spec"]).toBe("another-spec");
+        expect([relay(), after?.HostConfig.PortBindings]).toEqual([undefined, {}]);
+        expect(ask("http://127.0.0.1:5091/metrics").status).toBe("000");
         expect(runOk(synthCommand("registry-host-container-run.create"))).toBe("changed container");
+        expect(metricsExposure()).toEqual(onlyMetrics());
         expect(runOk(checkScript())).toContain("ok   anonymous read");
         expect(pusher.docker(["pull", `${HOST}/team/app:1`]).code).toBe(0);
     });
@@ -364,6 +477,8 @@ describe("the external host's scripts over SSH, against a real Docker engine", (
             synthFingerprint(),
         ]);
         expect(after?.Args).toEqual(["sh", "-c", 'umask 0007 && exec registry serve "$1"', "registry", "/etc/dso-registry/config.yml"]);
+        // The relay came back with the writable registry, in its namespaces.
+        expect(metricsExposure()).toEqual(onlyMetrics());
         // The check that follows the collection found every tagged image whole.
         expect(out).toMatch(/verified: \d+ tagged images, \d+ blobs, all served/);
         // Both outcomes are left for node_exporter: the collection freed the deleted image's blobs.
@@ -428,9 +543,10 @@ describe("the external host's scripts over SSH, against a real Docker engine", (
 
     test("delete removes the container and the Caddy site, and keeps the data", () => {
         const remove = synthCommand("registry-host-container-run.delete");
-        expect(runOk(remove)).toBe("removed container dso-registry");
-        expect(inspect()).toBeUndefined();
-        expect(runOk(remove)).toBe("removed container dso-registry");
+        const removed = `removed container ${METRICS_RELAY_CONTAINER}\nremoved container dso-registry`;
+        expect(runOk(remove)).toBe(removed);
+        expect([inspect(), relay()]).toEqual([undefined, undefined]);
+        expect(runOk(remove)).toBe(removed);
         expect(runOk(synthCommand("registry-host-caddy-reload.delete"))).toBe("removed caddy site");
         const check = ssh.runScript(checkScript().replace("WAIT_SECONDS='\\''180'\\''", "WAIT_SECONDS='\\''2'\\''"));
         expect(check.code).not.toBe(0);

@@ -65,7 +65,7 @@ function placeFiles(): void {
                 distributionName: p.distributionName,
                 requiresAuthForPull: false,
                 deletesEnabled: false,
-                decoy: { knownUsers: [push.username, pull.username], bcryptHash: makeDecoyHash() },
+                decoy: { accounts: { push: [push.username], pull: [pull.username] }, bcryptHash: makeDecoyHash() },
             }),
         ],
         [p.pushUsers, renderUsersFile("push", [push])],

@@ -45,7 +45,7 @@ beforeAll(async () => {
         requiresAuthForPull: false,
         deletesEnabled: true,
         uiHost: "registry.localhost",
-        decoy: { knownUsers: ["ci-push"], bcryptHash: makeDecoyHash() },
+        decoy: { accounts: { push: ["ci-push"], pull: [] }, bcryptHash: makeDecoyHash() },
     });
     // The users files the container mounts: one account each (no request here logs in).
     const file = path.join(dir, "Caddyfile");

@@ -14,7 +14,7 @@
  * What differs from production: B's image is A's (the locally built `registry:2.8.3`) tagged under the
  * new tag, since no other Distribution image can be pulled here. Not replayed: the caches (see
  * lifecycle.replay.test.ts), Caddy's files and reload and the post-deploy check (they need the front;
- * the host's Caddy is a Debian package, so a Caddy image setting changes nothing on the host).
+ * the host's Caddy is a Debian package; the Caddy image setting only gives the metrics relay's image).
  */
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
@@ -22,7 +22,7 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { defaultHostLayout, hostPaths } from "../../components/externalHost/scripts";
 import { type DockerEngine, startDockerEngine } from "../support/dockerEngine";
-import { registryImage } from "../support/dockerImages";
+import { pinnedCaddyImage, registryImage } from "../support/dockerImages";
 import { createNetns, type TestNetns } from "../support/netns";
 import { describePlan, planOf, type Step } from "../support/plan";
 import { asRoot, stepScripts } from "../support/replay";
@@ -159,6 +159,8 @@ beforeAll(async () => {
     ns = await createNetns({ prefix: "lci", subnet: "198.19.176.0/20" });
     engine = await startDockerEngine(ns);
     registryImage(engine);
+    // The metrics relay beside the registry (monitoring is on in the prod stack).
+    pinnedCaddyImage(engine);
     engine.dockerOk(["tag", OLD_IMAGE, NEW_IMAGE]);
     ssh = await startSshServer({ netns: ns, env: { DOCKER_HOST: engine.host, PATH: "/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin" } });
 }, 300_000);

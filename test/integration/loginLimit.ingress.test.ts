@@ -23,7 +23,13 @@ import { freePort, privateDir, removeDir, type ServerProcess, startServer, waitF
 
 const HOST = "registry.test";
 const RATE = 6;
-const ADDRESSES = { attacker: "127.0.0.2", puller: "127.0.0.3", ci: "127.0.0.4", neverLimited: "127.0.0.5" } as const;
+const ADDRESSES = {
+    attacker: "127.0.0.2",
+    puller: "127.0.0.3",
+    ci: "127.0.0.4",
+    neverLimited: "127.0.0.5",
+    otherCase: "127.0.0.6",
+} as const;
 
 const spec: IngressSpec = {
     namespace: "dso",
@@ -208,6 +214,19 @@ describe("ingress-nginx's limit on the token endpoint, with the rendered Ingress
         // Pulls are not on the token Ingress: the attacker's address still pulls.
         expect((await request(ADDRESSES.attacker, blob)).status).toBe(200);
     });
+
+    test("the token endpoint in another case (/V2/TOKEN), past the Exact location, gets no password check at all", async () => {
+        // nginx matches the token Ingress's path with case; Caddy's own matchers do not, so the front refuses the variants.
+        const statuses: number[] = [];
+        for (const variant of ["/V2/TOKEN", "/v2/TOKEN", "/V2/token", "/v2/Token"]) {
+            for (let i = 0; i < RATE; i++) {
+                const urlPath = `${variant}?scope=repository:team/app:push,pull&service=dso-registry`;
+                statuses.push((await request(ADDRESSES.otherCase, urlPath, { authorization: basic(push.username, `guess-${i}`) })).status);
+            }
+        }
+        expect(statuses).toEqual(Array(RATE * 4).fill(404));
+        expect((await request(ADDRESSES.otherCase, "/V2/TOKEN", { authorization: basic(push.username, push.password) })).status).toBe(404);
+    }, 60_000);
 
     test("a network of ignoreNetworks is never limited", async () => {
         const statuses = await guesses(ADDRESSES.neverLimited, RATE * 3);

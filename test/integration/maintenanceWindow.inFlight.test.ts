@@ -8,14 +8,17 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import * as net from "node:net";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
+import * as tls from "node:tls";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { renderCaddyfile } from "../../components/accessPolicy/caddyfile";
 import type { AccessPolicy } from "../../components/accessPolicy/policy";
 import { renderSidecarCaddyfile } from "../../components/inCluster/inClusterRegistry";
 import { FRONT_WINDOW_PARAMS } from "../../components/upkeep/frontWindow";
+import { DEBIAN_CADDY, pinnedCaddy } from "../support/caddyBinaries";
 import { type RealRegistry, startRealRegistry } from "../support/realRegistry";
 import { run } from "../support/serverProcess";
 
@@ -28,11 +31,13 @@ const PLACEMENTS = [
     {
         placement: "external host",
         scheme: "https",
+        caddy: DEBIAN_CADDY,
         caddyfileFor: (p: AccessPolicy) => renderCaddyfile(p),
     },
     {
         placement: "in-cluster sidecar",
         scheme: "http",
+        caddy: "pinned",
         caddyfileFor: (p: AccessPolicy) => renderSidecarCaddyfile({ ...p, tls: { kind: "plain-http" } }),
     },
 ] as const;
@@ -42,7 +47,7 @@ function curlArgs(reg: RealRegistry, extra: readonly string[]): string[] {
     return ["-sS", "--cacert", reg.ca.caCertFile, "-K", "-", "-o", "/dev/null", "-D", "-", ...extra];
 }
 
-describe.each(PLACEMENTS)("$placement: the window waits for an upload in flight", ({ scheme, caddyfileFor }) => {
+describe.each(PLACEMENTS)("$placement: the window waits for an upload in flight", ({ scheme, caddy, caddyfileFor }) => {
     let reg: RealRegistry;
     let marker: string;
     let base: string;
@@ -50,7 +55,11 @@ describe.each(PLACEMENTS)("$placement: the window waits for an upload in flight"
     beforeAll(async () => {
         const markerDir = path.join(tmpdir(), `window-${randomBytes(4).toString("hex")}`);
         marker = path.join(markerDir, "read-only");
-        reg = await startRealRegistry({ policy: { readOnlySignals: [{ kind: "file", path: marker }] }, caddyfileFor });
+        reg = await startRealRegistry({
+            policy: { readOnlySignals: [{ kind: "file", path: marker }] },
+            caddyfileFor,
+            caddyBinary: caddy === "pinned" ? pinnedCaddy() : caddy,
+        });
         base = `${scheme}://${reg.authority}`;
         credentials = `user = "${reg.push.username}:${reg.push.password}"\n`;
     }, 120_000);
@@ -133,4 +142,74 @@ describe.each(PLACEMENTS)("$placement: the window waits for an upload in flight"
         const get = run("curl", ["-sS", "--cacert", reg.ca.caCertFile, "-o", "/dev/null", "-w", "%{http_code}", blobUrl]);
         expect(get.stdout).toBe("200");
     }, 120_000);
+    test("during the window, a blob PATCH sent with Connection: close (as skopeo sends it) gets the 503 after its body, not a reset", async () => {
+        // The upload session starts before the window opens; its PATCH meets the window.
+        run("rm", ["-f", marker]);
+        const location = new URL(startUpload("team/closing"));
+        mkdirSync(path.dirname(marker), { recursive: true });
+        writeFileSync(marker, "");
+        try {
+            const bodyBytes = 64 * 1024;
+            const exchange = await rawExchange(
+                reg,
+                scheme,
+                [
+                    `PATCH ${location.pathname}${location.search} HTTP/1.1`,
+                    `Host: ${reg.authority}`,
+                    `Authorization: Basic ${Buffer.from(`${reg.push.username}:${reg.push.password}`).toString("base64")}`,
+                    "Connection: close",
+                    "Content-Type: application/octet-stream",
+                    `Content-Length: ${bodyBytes}`,
+                ],
+                randomBytes(bodyBytes),
+            );
+            // The front answers once the body is in: before, it answered at once and closed, and a
+            // client still writing saw its connection reset.
+            expect(exchange.answeredBeforeBody).toBe(false);
+            expect(exchange.writeError).toBeUndefined();
+            expect(exchange.response).toMatch(/^HTTP\/1\.1 503 /);
+            expect(exchange.response).toMatch(/^retry-after: \d+/im);
+            expect(exchange.response).toContain("read-only maintenance window");
+        } finally {
+            run("rm", ["-f", marker]);
+        }
+    }, 60_000);
 });
+
+/**
+ * Sends a request's head and the first KiB of its body over a socket of its own, waits a second, then
+ * the rest; reports whether any answer came in that second, a write that failed, and the response.
+ */
+async function rawExchange(
+    reg: RealRegistry,
+    scheme: string,
+    head: readonly string[],
+    body: Buffer,
+): Promise<{ answeredBeforeBody: boolean; writeError?: string; response: string }> {
+    const [host, port] = [reg.authority.replace(/:\d+$/, ""), Number(reg.authority.split(":").pop())];
+    const socket =
+        scheme === "https"
+            ? tls.connect({ host: "127.0.0.1", servername: host, port, ca: readFileSync(reg.ca.caCertFile) })
+            : net.connect({ host: "127.0.0.1", port });
+    await new Promise<void>((resolve, reject) => {
+        socket.once(scheme === "https" ? "secureConnect" : "connect", () => resolve());
+        socket.once("error", reject);
+    });
+    let response = "";
+    let writeError: string | undefined;
+    socket.on("data", (d) => {
+        response += d;
+    });
+    socket.on("error", (e) => {
+        writeError ??= e.message;
+    });
+    const ended = new Promise<void>((resolve) => socket.once("close", () => resolve()));
+    socket.write(`${head.join("\r\n")}\r\n\r\n`);
+    socket.write(body.subarray(0, 1024));
+    await new Promise((r) => setTimeout(r, 1000));
+    const answeredBeforeBody = response.length > 0;
+    socket.end(body.subarray(1024));
+    await Promise.race([ended, new Promise((r) => setTimeout(r, 10_000))]);
+    socket.destroy();
+    return { answeredBeforeBody, writeError, response };
+}

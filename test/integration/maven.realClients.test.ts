@@ -42,7 +42,7 @@ async function startFront(dir: string, requiresAuthForPull: boolean): Promise<Fr
             renderCaddyfile({
                 ...policy,
                 // As both placements render it: the Maven deploy account is known, not checked against the decoy.
-                decoy: policy.decoy && { ...policy.decoy, knownUsers: [...policy.decoy.knownUsers, deploy.username] },
+                decoy: policy.decoy && { ...policy.decoy, accounts: { ...policy.decoy.accounts, mavenDeploy: [deploy.username] } },
                 maven: { pathPrefix: PREFIX, upstream: backend.address, deployUsersFile, requiresAuthForPull },
             }),
     });

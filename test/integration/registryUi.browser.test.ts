@@ -112,7 +112,7 @@ async function startOrigin(dir: string, placement: Placement, requiresAuthForPul
                 pushUsersFile: users.push,
                 pullUsersFile: users.pull,
                 blobFiles: dataDir,
-                decoy: { knownUsers: [push.username, pull.username], bcryptHash: makeDecoyHash() },
+                decoy: { accounts: { push: [push.username], pull: [pull.username] }, bcryptHash: makeDecoyHash() },
             }),
         );
         // The UI's web server serves its files at "/", with the settings its image takes from the environment.

@@ -6,6 +6,8 @@
  *   `docker-registry` binary (it links only libc) and busybox-static for a shell.
  * - `uiStandInImage`: a stand-in for joxit/docker-registry-ui (busybox httpd serving one page on :80).
  * - `nginxImage`: the official `nginx` image's layout for the Maven backend, from Debian's nginx.
+ * - `pinnedCaddyImage`: the official `caddy` image's layout (the external host's metrics relay), from
+ *   the pinned static Caddy (test/support/caddyBinaries.ts).
  * - `payloadImage`: a busybox image with a random payload (a new image each call; large on request).
  *
  * Usage:
@@ -15,6 +17,7 @@
 import { randomBytes } from "node:crypto";
 import { chmodSync, closeSync, copyFileSync, mkdirSync, openSync, symlinkSync, writeFileSync, writeSync } from "node:fs";
 import * as path from "node:path";
+import { pinnedCaddy } from "./caddyBinaries";
 import type { DockerClient } from "./dockerEngine";
 import { privateDir, removeDir, runOk } from "./serverProcess";
 
@@ -161,6 +164,35 @@ export function nginxImage(client: DockerClient, ref = "nginx:1.27-alpine"): str
             "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
             "EXPOSE 80",
             'CMD ["nginx", "-g", "daemon off;"]',
+        ]);
+        return ref;
+    } finally {
+        removeDir(scratch);
+    }
+}
+
+/**
+ * `caddy:2.8.4` (`registry.caddyImage`'s default) as the official image lays it out: /usr/bin/caddy
+ * (the pinned static build, `pinnedCaddy()`), its config and data directories under /config and /data,
+ * busybox for a shell (the official image is Alpine's), and the command `caddy run --config
+ * /etc/caddy/Caddyfile --adapter caddyfile`. Imported once per data root; returns `ref`.
+ */
+export function pinnedCaddyImage(client: DockerClient, ref = "caddy:2.8.4"): string {
+    if (imageExists(client, ref)) return ref;
+    const scratch = privateDir("caddy-image");
+    try {
+        const root = path.join(scratch, "rootfs");
+        busyboxRootfs(root);
+        for (const d of ["usr/bin", "etc/caddy", "config/caddy", "data/caddy"]) mkdirSync(path.join(root, d), { recursive: true });
+        copyFileSync(pinnedCaddy(), path.join(root, "usr/bin/caddy"));
+        chmodSync(path.join(root, "usr/bin/caddy"), 0o755);
+        importRootfs(client, root, ref, [
+            "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "ENV XDG_CONFIG_HOME=/config",
+            "ENV XDG_DATA_HOME=/data",
+            "EXPOSE 80 443 2019",
+            "WORKDIR /srv",
+            'CMD ["caddy", "run", "--config", "/etc/caddy/Caddyfile", "--adapter", "caddyfile"]',
         ]);
         return ref;
     } finally {

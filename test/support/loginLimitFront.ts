@@ -5,6 +5,9 @@
  * peer addresses of two more namespaces, used only for their addresses) that reach the front through
  * the namespace's default route. fail2ban runs in the foreground with its socket, pid file and
  * database in the scratch directory; Debian's /etc/fail2ban is copied for its actions (nftables).
+ * On request, a fourth namespace is joined straight to the front's (`neighbour`): a client that must
+ * run inside a namespace to have an address of its own (a browser cannot choose its source address)
+ * and that reaches the front and nothing else, without this machine forwarding between namespaces.
  */
 
 import { createHash, randomBytes } from "node:crypto";
@@ -18,7 +21,7 @@ import { renderUsersFile } from "../../components/accessPolicy/usersFile";
 import { renderRegistryConfig } from "../../components/distribution/registryConfig";
 import { createNetns, type TestNetns } from "./netns";
 import { caddyEnv, makeAccount, makeDecoyHash, makeTestCa, type TestAccount, type TestCa } from "./realRegistry";
-import { privateDir, type RunResult, removeDir, type ServerProcess } from "./serverProcess";
+import { privateDir, type RunResult, removeDir, runOk, type ServerProcess } from "./serverProcess";
 
 export const FRONT_NAME = "registry.test";
 const PORT = 443;
@@ -30,12 +33,27 @@ export interface LoginLimitFront {
     /** Source addresses on this machine: an attacker, CI, and anonymous pullers. */
     readonly addresses: { readonly attacker: string; readonly ci: string; readonly puller: string };
     readonly accessLogFile: string;
+    /** The client namespace joined straight to the front's (with `neighbour: true`). */
+    readonly neighbour?: NeighbourClient;
     /** fail2ban-client's view of the jail (banned addresses). */
     jailStatus(): string;
     /** fail2ban-client with the front's configuration and socket. */
     fail2banClient(...args: string[]): RunResult;
     logs(): string;
     stop(): Promise<void>;
+}
+
+/**
+ * A network namespace whose only link leads to the front's namespace: what runs inside (`ns.run`,
+ * `ns.wrap`, `ns.startServer`) comes from `address` and reaches the front at `frontAddress`, and
+ * nothing else (no route beyond the link). Its /etc/hosts names the front.
+ */
+export interface NeighbourClient {
+    readonly ns: TestNetns;
+    /** The client's address: what the access log and the jail see. */
+    readonly address: string;
+    /** The front's address on the link between them (`FRONT_NAME` in the namespace's hosts file). */
+    readonly frontAddress: string;
 }
 
 export interface Answer {
@@ -115,6 +133,8 @@ export interface LoginLimitFrontOptions {
      * before Caddy starts (so before the access log exists); the front then waits for the jail.
      */
     readonly installJail?: (install: JailInstall) => void;
+    /** Adds the client namespace joined straight to the front's (`LoginLimitFront.neighbour`). */
+    readonly neighbour?: boolean;
 }
 
 /** Starts the front with `limit` (used by the built-in jail; an `installJail` brings its own). */
@@ -147,6 +167,7 @@ export async function startLoginLimitFront(
         // instead of waiting for this machine's name server, which the namespace cannot reach.
         ns.writeEtcFile("hosts", `127.0.0.1 localhost\n${ns.address} ${hostname()}\n`);
         ns.writeEtcFile("resolv.conf", "nameserver 127.0.0.1\n");
+        const neighbour = options.neighbour ? await joinNeighbour(ns, subnet, namespaces) : undefined;
 
         const ca = makeTestCa(path.join(dir, "tls"), [FRONT_NAME]);
         const push = makeAccount("ci-push");
@@ -182,7 +203,7 @@ export async function startLoginLimitFront(
             deletesEnabled: false,
             blobFiles: dataDir,
             accessLog: { kind: "file", path: accessLogFile },
-            decoy: { knownUsers: [push.username, pull.username], bcryptHash: makeDecoyHash() },
+            decoy: { accounts: { push: [push.username], pull: [pull.username] }, bcryptHash: makeDecoyHash() },
         });
         const caddyfilePath = path.join(dir, "Caddyfile");
         writeFileSync(caddyfilePath, caddyfile);
@@ -261,6 +282,7 @@ export async function startLoginLimitFront(
             push,
             addresses,
             accessLogFile,
+            neighbour,
             jailStatus: () => {
                 const r = client("status", LOGIN_JAIL);
                 return r.stdout + r.stderr;
@@ -277,6 +299,33 @@ export async function startLoginLimitFront(
         await stop();
         throw error;
     }
+}
+
+/**
+ * A new namespace whose link's other end moves from this machine into the front's namespace, keeping
+ * its address: the two namespaces then talk over that link alone. Deleting either namespace deletes
+ * the link. The new namespace is pushed onto `namespaces` (destroyed with the front's).
+ */
+async function joinNeighbour(front: TestNetns, subnet: string, namespaces: TestNetns[]): Promise<NeighbourClient> {
+    const ns = await createNetns({ prefix: "fb", subnet });
+    namespaces.push(ns);
+    const link = runOk("ip", ["-o", "-4", "addr", "show", "to", `${ns.hostAddress}/32`])
+        .stdout.split(/\s+/)[1]
+        ?.replace(/@.*$/, "");
+    if (!link) throw new Error(`no link on this machine holds ${ns.hostAddress}, the end of namespace ${ns.name}'s link`);
+    runOk("ip", ["link", "set", link, "netns", front.name]);
+    // Moving a link into another namespace removes its addresses and takes it down.
+    for (const args of [
+        ["addr", "add", `${ns.hostAddress}/30`, "dev", link],
+        ["link", "set", link, "up"],
+    ]) {
+        const r = front.run("ip", args);
+        if (r.code !== 0) throw new Error(`ip ${args.join(" ")} in ${front.name}: ${r.stderr}`);
+    }
+    ns.writeEtcFile("hosts", `127.0.0.1 localhost\n${ns.hostAddress} ${FRONT_NAME}\n`);
+    // No name server inside: a lookup past the hosts file fails at once.
+    ns.writeEtcFile("resolv.conf", "nameserver 127.0.0.1\n");
+    return { ns, address: ns.address, frontAddress: ns.hostAddress };
 }
 
 /** Waits until fail2ban has read the log (it polls the file) and acted: `check` true within `timeoutMs`. */

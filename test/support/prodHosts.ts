@@ -22,7 +22,7 @@ import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { type DockerEngine, startDockerEngine } from "./dockerEngine";
-import { registryImage } from "./dockerImages";
+import { pinnedCaddyImage, registryImage } from "./dockerImages";
 import { engineSet } from "./pulumiEngine";
 import { makeTestCa } from "./realRegistry";
 import type { ServerProcess } from "./serverProcess";
@@ -147,6 +147,8 @@ export async function startProdHosts(
         const engine = await startDockerEngine(registryHost);
         started.push(engine);
         registryImage(engine);
+        // The registry's metrics relay (monitoring is on in the prod stack).
+        pinnedCaddyImage(engine);
 
         // Pebble, with an HTTPS certificate of a test CA that the host trusts.
         const acmeCa = makeTestCa(path.join(dir, "acme-ca"));

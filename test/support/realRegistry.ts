@@ -19,8 +19,9 @@ import * as path from "node:path";
 import * as bcrypt from "bcryptjs";
 import { renderCaddyfile } from "../../components/accessPolicy/caddyfile";
 import type { AccessPolicy } from "../../components/accessPolicy/policy";
-import { renderUsersFile } from "../../components/accessPolicy/usersFile";
+import { renderUsersFile, unmatchableBcryptHash } from "../../components/accessPolicy/usersFile";
 import { renderRegistryConfig } from "../../components/distribution/registryConfig";
+import { DEBIAN_CADDY } from "./caddyBinaries";
 import type { TestNetns } from "./netns";
 import { freePort, privateDir, type RunResult, removeDir, run, runOk, type ServerProcess, startServer, waitForPort } from "./serverProcess";
 
@@ -105,12 +106,9 @@ export function makeAccount(username: string): TestAccount {
     return { username, password, bcryptHash: bcrypt.hashSync(password, 10) };
 }
 
-/**
- * A decoy check's hash as a stack generates it (components/accounts/decoy.ts): bcrypt at the accounts'
- * cost of a random password made now and kept by nobody.
- */
+/** A decoy check's hash as a stack makes it (components/accounts/decoy.ts), from a seed made now. */
 export function makeDecoyHash(): string {
-    return bcrypt.hashSync(randomBytes(30).toString("base64url"), 10);
+    return unmatchableBcryptHash(randomBytes(30).toString("base64url"));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -152,6 +150,10 @@ export interface RealRegistryOptions {
     readonly metrics?: boolean;
     /** Caddy's access log to a file in the scratch directory, as the external host renders it. */
     readonly accessLog?: boolean;
+    /** The Caddy binary (test/support/caddyBinaries.ts); Debian's unless set. */
+    readonly caddyBinary?: string;
+    /** The decoy check's hash; a fresh `makeDecoyHash()` unless set (a test that plays a known decoy password). */
+    readonly decoyHash?: string;
 }
 
 export interface RealRegistry {
@@ -176,6 +178,8 @@ export interface RealRegistry {
     readonly dataDir: string;
     /** The metrics listeners' ports on 127.0.0.1 (with `metrics`). */
     readonly metricsPorts?: { readonly distribution: number; readonly caddy: number };
+    /** Caddy's process ID, when it runs (its memory, for the tests that exhaust it). */
+    readonly caddyPid?: number;
     /** Caddy's access log (with `accessLog`). */
     readonly accessLogFile?: string;
     /** Scratch directory of this instance (removed on stop). */
@@ -252,7 +256,7 @@ export async function startRealRegistry(options: RealRegistryOptions = {}): Prom
                 pushUsersFile,
                 pullUsersFile,
                 // As both placements render it: unknown users are checked against the decoy account.
-                decoy: { knownUsers: [push.username, pull.username], bcryptHash: makeDecoyHash() },
+                decoy: { accounts: { push: [push.username], pull: [pull.username] }, bcryptHash: options.decoyHash ?? makeDecoyHash() },
                 allowedNetworks: options.policy?.allowedNetworks ?? [],
                 deletesEnabled: options.policy?.deletesEnabled ?? true,
                 uiUpstream: options.policy?.uiUpstream,
@@ -269,7 +273,11 @@ export async function startRealRegistry(options: RealRegistryOptions = {}): Prom
             });
             const caddyfilePath = path.join(dir, "Caddyfile");
             writeFileSync(caddyfilePath, caddyfile);
-            caddy = startServer("/usr/bin/caddy", ["run", "--adapter", "caddyfile", "--config", caddyfilePath], caddyEnv(dir));
+            caddy = startServer(
+                options.caddyBinary ?? DEBIAN_CADDY,
+                ["run", "--adapter", "caddyfile", "--config", caddyfilePath],
+                caddyEnv(dir),
+            );
             servers.push(caddy);
             await waitForPort(caddyPort, 30_000, "caddy").catch((e: Error) => {
                 throw new Error(`${e.message}\n${caddy!.output()}`);
@@ -293,6 +301,7 @@ export async function startRealRegistry(options: RealRegistryOptions = {}): Prom
             ...(metricsPorts ? { metricsPorts } : {}),
             ...(accessLogFile ? { accessLogFile } : {}),
             logs: () => ({ registry: registry.output(), caddy: caddy?.output() ?? "" }),
+            ...(caddy?.child.pid ? { caddyPid: caddy.child.pid } : {}),
             stopDistribution: () => registry.stop(),
             async stop() {
                 if (stopped) return;
@@ -306,13 +315,13 @@ export async function startRealRegistry(options: RealRegistryOptions = {}): Prom
     }
 }
 
-/** Checks a Caddyfile with the real `caddy validate`; returns its result (code 0 when valid). */
-export function caddyValidate(caddyfile: string): RunResult {
+/** Checks a Caddyfile with the real `caddy validate` (Debian's Caddy unless `binary`); returns its result (code 0 when valid). */
+export function caddyValidate(caddyfile: string, binary: string = DEBIAN_CADDY): RunResult {
     const dir = privateDir("caddy-validate");
     try {
         const file = path.join(dir, "Caddyfile");
         writeFileSync(file, caddyfile);
-        return run("/usr/bin/caddy", ["validate", "--adapter", "caddyfile", "--config", file], { env: caddyEnv(dir) });
+        return run(binary, ["validate", "--adapter", "caddyfile", "--config", file], { env: caddyEnv(dir) });
     } finally {
         removeDir(dir);
     }

@@ -87,7 +87,7 @@ export async function startKindOrigin(dir: string): Promise<Origin> {
             requiresAuthForPull: false,
             deletesEnabled: true,
             uiHost: KIND_UI_HOST,
-            decoy: { knownUsers: [push.username, pull.username], bcryptHash: makeDecoyHash() },
+            decoy: { accounts: { push: [push.username], pull: [pull.username] }, bcryptHash: makeDecoyHash() },
         });
         // The container's paths become the test's directory, Distribution's container the test's
         // Distribution, and Caddy listens on loopback only.

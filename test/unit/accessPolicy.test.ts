@@ -3,8 +3,9 @@
  * refused with a message that says what to change. (Every Caddyfile variant against the real
  * `caddy validate`: test/integration/accessPolicy.test.ts.)
  */
+import * as bcrypt from "bcryptjs";
 import { describe, expect, test } from "vitest";
-import { BLOB_PATH, base64PrefixPattern, renderCaddyfile } from "../../components/accessPolicy/caddyfile";
+import { BLOB_PATH, base64PrefixPattern, MAX_AUTHORIZATION_LENGTH, renderCaddyfile } from "../../components/accessPolicy/caddyfile";
 import {
     type AccessPolicy,
     ANONYMOUS_TOKEN,
@@ -12,7 +13,7 @@ import {
     READ_ONLY_RETRY_AFTER_SECONDS,
     TOKEN_PATH,
 } from "../../components/accessPolicy/policy";
-import { DECOY_ACCOUNT, renderUsersFile } from "../../components/accessPolicy/usersFile";
+import { DECOY_ACCOUNT, renderUsersFile, unmatchableBcryptHash } from "../../components/accessPolicy/usersFile";
 import { BASE_POLICY as base } from "../support/accessPolicy";
 import { makeDecoyHash } from "../support/realRegistry";
 
@@ -66,6 +67,30 @@ describe("renderCaddyfile rules", () => {
         expect(renderCaddyfile({ ...base, allowedNetworks: ["10.0.0.0/8"] })).toBe(
             renderCaddyfile({ ...base, allowedNetworks: ["10.0.0.0/8"] }),
         );
+    });
+
+    test("offers HTTP/2 unless the policy turns it off (the external host), and caps request headers", () => {
+        expect(renderCaddyfile(base)).toContain("\t\tprotocols h1 h2\n");
+        expect(renderCaddyfile({ ...base, http2: false })).toContain("\t\tprotocols h1\n");
+        expect(renderCaddyfile(base)).toMatch(/\n\t\tmax_header_size 64KiB\n/);
+    });
+
+    test("refuses a route prefix in another case, two Authorization values and an oversized one before anything else", () => {
+        const text = renderCaddyfile({ ...base, uiUpstream: "127.0.0.1:8081", allowedNetworks: ["10.0.0.0/8"] });
+        const answers = [
+            "respond @caseVariant0 404",
+            "respond @caseVariant2 404",
+            "respond @authorizationTwice",
+            "respond @authorizationTooLong",
+        ];
+        const [outside, ...rest] = order(text, "respond @outside", ...answers, "redir /registry", "basicauth");
+        for (const i of rest) expect(i).toBeGreaterThan(outside!);
+        for (const i of rest.slice(0, answers.length)) expect(i).toBeLessThan(rest.at(-2)!);
+        expect(text).toContain("@caseVariant0 {\n\t\tpath_regexp (?i)^/v2/token$\n\t\tnot path_regexp ^/v2/token$\n\t}");
+        expect(text).toContain("@caseVariant2 {\n\t\tpath_regexp (?i)^/registry(?:/|$)\n\t\tnot path_regexp ^/registry(?:/|$)\n\t}");
+        const tooLong = new RegExp(/@authorizationTooLong vars_regexp \{http\.request\.header\.Authorization\} (\S+)/.exec(text)![1]!);
+        expect(tooLong.test("x".repeat(MAX_AUTHORIZATION_LENGTH))).toBe(false);
+        expect(tooLong.test("x".repeat(MAX_AUTHORIZATION_LENGTH + 1))).toBe(true);
     });
 
     test("uses basicauth, the spelling Caddy 2.6 knows", () => {
@@ -514,15 +539,93 @@ describe("renderCaddyfile login cost (unknown users checked against the decoy ac
         },
     );
 
-    test("unknown users' credentials become the decoy's, with what they sent as the password, before every check", () => {
+    /** Every password check of a Caddyfile: its route's lines, from `route …{` to its closing brace. */
+    const checks = (text: string) => {
+        const lines = text.split("\n");
+        return lines.flatMap((line, i) => {
+            if (!/^\t+basicauth /.test(line)) return [];
+            const indent = /^\t*/.exec(line)![0].length - 1;
+            let open = i;
+            while (open > 0 && !lines[open]!.startsWith(`${"\t".repeat(indent)}route`)) open--;
+            const close = lines.findIndex((l, j) => j > i && l === `${"\t".repeat(indent)}}`);
+            return [lines.slice(open, close + 1)];
+        });
+    };
+    /** The names a decoy matcher lets through (its `not header_regexp` of known names), decoded. */
+    const heldBy = (text: string, matcher: string) => {
+        const def =
+            new RegExp(`\\t@${matcher} \\{\\n[^\\n]*\\n(?:\\t\\tnot header_regexp \\S+ Authorization \\S+\\n)?\\t\\}`).exec(text)?.[0] ??
+            "";
+        const known = /not header_regexp \S+ Authorization \^\(\?i:basic\)\\s\+\(\?:([^)]*)\)/.exec(def)?.[1];
+        return { defined: def !== "", held: known === undefined ? [] : known.split("|") };
+    };
+    const NAMES = { push: ["ci-push"], pull: ["cluster-pull"], mavenDeploy: ["maven-deploy"] };
+    const MAVEN = {
+        pathPrefix: "maven-releases",
+        upstream: "127.0.0.1:5002",
+        deployUsersFile: "/etc/caddy/maven",
+        requiresAuthForPull: false,
+    };
+
+    test.each([
+        ["reads anonymous", { requiresAuthForPull: false }],
+        ["reads need an account", { requiresAuthForPull: true }],
+        ["Maven on the same origin, reads need an account", { maven: { ...MAVEN, requiresAuthForPull: true } }],
+        ["caches for accounts", { mirrors: [{ pathName: "docker.io", upstream: "127.0.0.1:5010" }], mirrorsRequireAuth: true }],
+    ] as const)("%s: every check hands any name its files do not hold to the decoy, holds the decoy, and refuses it", (_name, more) => {
         const bcryptHash = makeDecoyHash();
-        const text = renderCaddyfile({ ...base, decoy: { knownUsers: ["ci-push"], bcryptHash } });
-        const rewrite = `request_header @unknownUser Authorization "Basic ${Buffer.from(`${DECOY_ACCOUNT}:`).toString("base64")}{re.unknownBasic.1}"`;
-        expect(text.split(rewrite)).toHaveLength(3);
-        // Once before the first check, once after tokens are unwrapped.
-        expect(text.indexOf(rewrite)).toBeLessThan(text.indexOf("basicauth"));
-        expect(text.lastIndexOf(rewrite)).toBeGreaterThan(text.indexOf("request_header @bearerCredentials"));
-        for (const block of text.split("basicauth ").slice(1)) expect(block).toContain(`${DECOY_ACCOUNT} ${bcryptHash}`);
+        const text = renderCaddyfile({ ...base, ...more, decoy: { accounts: NAMES, bcryptHash } });
+        const files: Record<string, readonly string[]> = {
+            [base.pushUsersFile]: NAMES.push,
+            [base.pullUsersFile]: NAMES.pull,
+            [MAVEN.deployUsersFile]: NAMES.mavenDeploy,
+        };
+        const found = checks(text);
+        expect(found.length).toBeGreaterThanOrEqual(2);
+        for (const check of found) {
+            const rewrite = /^\t+request_header @(\S+) Authorization "Basic (\S+)\{re\.(\S+)\.1\}"$/.exec(check[1]!);
+            expect(rewrite?.[2]).toBe(Buffer.from(`${DECOY_ACCOUNT}:`).toString("base64"));
+            expect(rewrite?.[3]).toBe(rewrite?.[1]);
+            const imported = check.flatMap((l) => /^\t+import (\S+)$/.exec(l)?.[1] ?? []);
+            const { defined, held } = heldBy(text, rewrite![1]!);
+            expect(defined).toBe(true);
+            const expected = imported.flatMap((f) => files[f]!).map((u) => base64PrefixPattern(`${u}:`));
+            expect([...held].sort()).toEqual([...expected].sort());
+            expect(check).toContain(`${check[2]!.replace(/basicauth.*/, "")}\t${DECOY_ACCOUNT} ${bcryptHash}`);
+            expect(check.at(-2)?.trim()).toBe("error @decoyAuthenticated 401");
+        }
+        expect(text).toContain(`@decoyAuthenticated vars_regexp {http.auth.user.id} ^${DECOY_ACCOUNT}$`);
         expect(renderCaddyfile(base)).not.toContain(DECOY_ACCOUNT);
+    });
+
+    test("the Maven deploy account that is the push account is listed once in a check that imports both files", () => {
+        const accounts = { push: ["ci-push"], pull: ["cluster-pull"], mavenDeploy: ["ci-push"] };
+        const text = renderCaddyfile({
+            ...base,
+            maven: { ...MAVEN, requiresAuthForPull: true },
+            decoy: { accounts, bcryptHash: makeDecoyHash() },
+        });
+        const readers = checks(text).find((c) => c[0]!.includes("@mavenRead"))!;
+        expect(readers.filter((l) => l.includes("import ")).map((l) => l.trim())).toEqual([
+            `import ${base.pushUsersFile}`,
+            `import ${base.pullUsersFile}`,
+        ]);
+        const deploy = checks(text).find((c) => c[0]!.includes("@write") && c.some((l) => l.includes(MAVEN.deployUsersFile)));
+        expect(deploy).toBeDefined();
+    });
+
+    test("a name left in two users files of one check is refused with the files named", () => {
+        const accounts = { push: ["ci-push", "other"], pull: ["cluster-pull"], mavenDeploy: ["ci-push", "maven-deploy"] };
+        expect(() =>
+            renderCaddyfile({ ...base, maven: { ...MAVEN, requiresAuthForPull: true }, decoy: { accounts, bcryptHash: makeDecoyHash() } }),
+        ).toThrow(/account "ci-push" is in two users files of one password check/);
+    });
+
+    test("the decoy's hash matches no password: its seed is not one, nor is anything derived from it", () => {
+        const seed = "seed-of-the-stack";
+        const hash = unmatchableBcryptHash(seed);
+        expect(hash).toMatch(/^\$2b\$10\$[./A-Za-z0-9]{53}$/);
+        expect(unmatchableBcryptHash(seed)).toBe(hash);
+        for (const guess of [seed, "", hash, `${DECOY_ACCOUNT}:${seed}`]) expect(bcrypt.compareSync(guess, hash)).toBe(false);
     });
 });

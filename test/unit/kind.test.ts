@@ -72,7 +72,7 @@ describe("the kind front", () => {
         distributionName: "kind-registry-distribution",
         requiresAuthForPull: false,
         deletesEnabled: false,
-        decoy: { knownUsers: ["ci-push"], bcryptHash: makeDecoyHash() },
+        decoy: { accounts: { push: ["ci-push"], pull: [] }, bcryptHash: makeDecoyHash() },
     };
 
     it("answers to localhost, 127.0.0.1 and its name on the kind network, in plain HTTP, in front of Distribution", () => {

@@ -1,8 +1,9 @@
 /**
- * The login limit's rendered files: the fail2ban filter anchors on Caddy's fields (what it matches, with
- * the real fail2ban-regex: test/integration/loginLimit.fail2banRegex.test.ts), the jail carries the settings, the access
- * log keeps Authorization's presence and never its value, and the ingress-nginx annotations are the
- * ones its documentation names, in its value forms.
+ * The login limit's rendered files: the fail2ban filter counts only 401s that carried credentials and
+ * anchors on Caddy's fields (what it matches, with the real fail2ban-regex:
+ * test/integration/loginLimit.fail2banRegex.test.ts), the jail carries the settings, the access log
+ * keeps Authorization's presence and never its value, and the ingress-nginx annotations are the ones
+ * its documentation names, in its value forms.
  */
 
 import { describe, expect, test } from "vitest";
@@ -14,17 +15,31 @@ import {
     renderFail2banFilter,
     renderFail2banJail,
 } from "../../components/accessPolicy/loginLimit";
+import { TOKEN_PATH } from "../../components/accessPolicy/policy";
 import { BASE_POLICY } from "../support/accessPolicy";
 
 const LIMIT = { maxRetry: 10, findTimeSeconds: 600, banTimeSeconds: 3600 };
 
 describe("fail2ban filter", () => {
-    test("anchors on Caddy's field names: the client address, the token path, the status", () => {
+    test("anchors on Caddy's field names: the client address, the Authorization marker, the status", () => {
         const filter = renderFail2banFilter();
         expect(filter).toContain('datepattern = "ts":{EPOCH}');
         expect(filter).toContain('"request":\\{"remote_ip":"<ADDR>"');
-        expect(filter).toContain('"uri":"/v2/token[?"]');
         expect(filter).toContain(`"Authorization":"${AUTHORIZATION_LOG_MARKER}"`);
+        expect(filter).toContain('"status":401[,}]');
+    });
+
+    test("every failregex needs the Authorization marker: no path's anonymous 401 counts, the token endpoint's neither", () => {
+        const filter = renderFail2banFilter();
+        // The failregex option's lines: its value, then continuation lines, up to the next option.
+        const failregexes = filter
+            .slice(filter.indexOf("failregex =") + "failregex =".length, filter.indexOf("ignoreregex ="))
+            .split("\n")
+            .map((l) => l.trim())
+            .filter((l) => l !== "");
+        expect(failregexes.length).toBeGreaterThan(0);
+        for (const regex of failregexes) expect(regex).toContain(`"Authorization":"${AUTHORIZATION_LOG_MARKER}"`);
+        expect(filter).not.toContain(TOKEN_PATH);
     });
 });
 

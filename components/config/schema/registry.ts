@@ -367,7 +367,9 @@ export const registry = z.strictObject({
     image: imageRef.default("registry:2.8.3").describe('Distribution image; pin by digest with "registry@sha256:\u2026".'),
     caddyImage: imageRef
         .default("caddy:2.8.4")
-        .describe('Caddy image of the front: the in-cluster sidecar, and the front container of registry.mode "kind".'),
+        .describe(
+            'Caddy image of the front: the in-cluster sidecar, and the front container of registry.mode "kind"; on the external host, with monitoring on, the metrics relay that lets only Distribution\'s /metrics out of its container.',
+        ),
     tls: tls.prefault({}).describe("How the registry gets its certificate."),
     allowedNetworks: z.array(cidr).default([]).describe("Client networks allowed to reach the registry at all; everyone when empty."),
     storage: storage.prefault({}).describe("Where image data lives."),

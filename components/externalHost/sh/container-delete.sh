@@ -1,6 +1,8 @@
 #!/bin/sh
-# Removes the container CONTAINER (its data stays where it is mounted from).
-: "${CONTAINER:?}"
+# Removes the containers CONTAINERS, one a line, in that order (their data stays where it is mounted from).
+: "${CONTAINERS:?}"
 set -eu
-docker rm -f "$CONTAINER" >/dev/null 2>&1 || true
-echo "removed container $CONTAINER"
+for container in $CONTAINERS; do
+    docker rm -f "$container" >/dev/null 2>&1 || true
+    echo "removed container $container"
+done

@@ -1,14 +1,24 @@
 #!/bin/sh
 # Managed by dso-registry: the registry's certificate and data disk as metrics for node_exporter's
-# textfile collector, every few minutes from cron. See docs/monitoring.md.
+# textfile collector, every few minutes from cron; and the metrics relay started again when it stopped.
+# See docs/monitoring.md.
 #
 # The certificate is the one the front serves (asked on the host's loopback under the registry's name,
 # whatever made it: ACME or the program); when the front does not answer, CERT_FILE's (empty: none)
 # and a probe of 0. DATA_DIR's file system gives the free and total bytes (empty with s3 storage).
 # Written beside its final name and moved into place, so node_exporter never reads half of it.
 : "${TEXTFILE_DIR:?}" "${HOST:?}" "${PORT:?}" "${CERT_FILE?}" "${DATA_DIR?}"
-: "${NOT_AFTER:?}" "${PROBE:?}" "${FREE:?}" "${SIZE:?}"
+: "${NOT_AFTER:?}" "${PROBE:?}" "${FREE:?}" "${SIZE:?}" "${RELAY_NAME:?}" "${REGISTRY_NAME:?}"
 set -u
+# The metrics relay (metricsRelay.ts) shares the registry container's namespaces, so Docker cannot start
+# it when it starts the registry after a reboot or a restart of dockerd (the namespace is not there yet),
+# nor after someone's `docker stop` and `docker start` of the registry. Started again here: a scrape
+# misses at most these five minutes, less than DsoRegistryDown waits.
+if command -v docker >/dev/null 2>&1 &&
+    [ "$(docker inspect -f '{{.State.Running}}' "$RELAY_NAME" 2>/dev/null)" = false ] &&
+    [ "$(docker inspect -f '{{.State.Running}}' "$REGISTRY_NAME" 2>/dev/null)" = true ]; then
+    if docker start "$RELAY_NAME" >/dev/null; then echo "started the metrics relay again"; fi
+fi
 dir="${DSO_ROOT:-}$TEXTFILE_DIR"
 mkdir -p "$dir"
 tmp="$dir/.dso_registry_host.prom.$$"

@@ -1,10 +1,12 @@
 #!/bin/sh
 # Runs the registry container when it is missing, stopped, or was created from another spec (image,
-# ports, mounts or config: REGISTRY_FINGERPRINT; with s3 storage also the bucket's credentials).
-# Otherwise changes nothing.
+# ports, mounts or config: REGISTRY_FINGERPRINT; with s3 storage also the bucket's credentials), and
+# with it the metrics relay; the relay alone when only it is missing or from another spec
+# (RELAY_FINGERPRINT). Otherwise changes nothing.
 : "${LOCK_FILE:?}"
 : "${REGISTRY_NAME:?}" "${REGISTRY_IMAGE:?}" "${REGISTRY_SOCKET_DIR:?}" "${REGISTRY_STORAGE:?}" "${REGISTRY_DATA_DIR:?}"
 : "${REGISTRY_CONFIG_DIR:?}" "${REGISTRY_STORAGE_ENV:?}" "${REGISTRY_FINGERPRINT:?}" "${REGISTRY_METRICS_PORT?}"
+: "${RELAY_NAME:?}" "${RELAY_IMAGE?}" "${RELAY_CONFIG_DIR?}" "${RELAY_FINGERPRINT?}"
 : "${DISTRIBUTION_SOCKET_DIR:?}" "${DISTRIBUTION_SOCKET:?}" "${DISTRIBUTION_DATA_DIR:?}" "${DISTRIBUTION_CONFIG_DIR:?}"
 set -eu
 # shellcheck source=./lock.sh
@@ -16,3 +18,4 @@ set -eu
 take_lock "$LOCK_FILE"
 want=$(registry_spec)
 converge_container "$REGISTRY_NAME" "$want" container run_registry "$want" config.yml
+converge_metrics_relay

@@ -1,7 +1,7 @@
 # shellcheck shell=sh
 # The registry's container on the host (components/externalHost/scripts.ts `registryParams`): the spec
 # label the writable registry carries, and how it is run. A script that sources this declares the
-# REGISTRY_ and DISTRIBUTION_ parameters, and sources ../../upkeep/sh/container-converge.sh too.
+# REGISTRY_, RELAY_ and DISTRIBUTION_ parameters, and sources ../../upkeep/sh/container-converge.sh too.
 
 # registry_spec: the writable registry's label: its spec's fingerprint and, with s3 storage, a digest
 # of the environment file with the bucket's credentials, so that new credentials recreate it.
@@ -20,11 +20,12 @@ registry_socket() {
 
 # run_registry SPEC CONFIG: runs the registry, labelled SPEC, with Distribution's config file CONFIG
 # (config.yml, or config-readonly.yml for the read-only window): its data directory bind-mounted, or
-# the bucket's credentials from the environment file. No port is published: Distribution listens on a
+# the bucket's credentials from the environment file. No API port is published: Distribution listens on a
 # unix socket in a directory bind-mounted from the host. It runs with Caddy's group and umask 0007, so
 # the socket is srwxrwx--- root:caddy: Caddy connects, no other user of the host does (why:
 # docs/decisions/access-policy.md#no-path-around-the-front). Without a caddy group only root connects.
-# Its metrics listener (REGISTRY_METRICS_PORT, empty: none) is published on the host's loopback.
+# With metrics (REGISTRY_METRICS_PORT, empty: none), that port is published on the host's loopback and
+# the metrics relay is run right after (run_metrics_relay).
 run_registry() {
     registry_label=$1 registry_config=$2
     if [ "$REGISTRY_STORAGE" = s3 ]; then
@@ -47,6 +48,41 @@ run_registry() {
     run_container "$REGISTRY_NAME" "$registry_label" "$@" -v "$socket_dir:$DISTRIBUTION_SOCKET_DIR" \
         -v "${DSO_ROOT:-}$REGISTRY_CONFIG_DIR:$DISTRIBUTION_CONFIG_DIR:ro" "$REGISTRY_IMAGE" \
         sh -c 'umask 0007 && exec registry serve "$1"' registry "$DISTRIBUTION_CONFIG_DIR/$registry_config"
+    run_metrics_relay
+}
+
+# run_metrics_relay: (re)runs the metrics relay (RELAY_NAME, labelled RELAY_FINGERPRINT) in the running
+# registry container's network namespace, where Distribution's debug listener is on the loopback: Caddy
+# with the Caddyfile of RELAY_CONFIG_DIR (read-only) listens on the published port and passes only
+# /metrics on (components/externalHost/metricsRelay.ts). A container joins the namespace of the
+# registry container it starts with, and stays in it: so every registry container gets a new relay.
+# It shares the registry's PID namespace too, so it dies with the registry and its restart policy
+# starts it again in the namespace of the registry Docker restarted. Without metrics it does nothing
+# (converge_metrics_relay removes a relay left from before).
+run_metrics_relay() {
+    if [ -z "$REGISTRY_METRICS_PORT" ]; then return 0; fi
+    docker rm -f "$RELAY_NAME" >/dev/null 2>&1 || true
+    run_container "$RELAY_NAME" "$RELAY_FINGERPRINT" --network "container:$REGISTRY_NAME" --pid "container:$REGISTRY_NAME" \
+        -v "${DSO_ROOT:-}$RELAY_CONFIG_DIR:/etc/caddy:ro" "$RELAY_IMAGE" \
+        caddy run --config /etc/caddy/Caddyfile --adapter caddyfile
+}
+
+# converge_metrics_relay: once the registry container is as wanted, runs the relay again when it is
+# missing, stopped or from another spec, and prints "changed metrics relay"; without metrics, removes a
+# relay left from before and prints "removed metrics relay". Prints nothing when there is nothing to do.
+converge_metrics_relay() {
+    if [ -z "$REGISTRY_METRICS_PORT" ]; then
+        if docker inspect "$RELAY_NAME" >/dev/null 2>&1; then
+            docker rm -f "$RELAY_NAME" >/dev/null
+            echo "removed metrics relay"
+        fi
+        return 0
+    fi
+    relay_have=$(docker inspect -f '{{index .Config.Labels "dso-registry.spec"}} {{.State.Running}}' "$RELAY_NAME" 2>/dev/null || true)
+    if [ "$relay_have" != "$RELAY_FINGERPRINT true" ]; then
+        run_metrics_relay
+        echo "changed metrics relay"
+    fi
 }
 
 # wait_for_registry: until Distribution answers on its socket (at most 30 s).
