@@ -48,7 +48,7 @@ export interface TestNetns {
     /** `command args` wrapped to run inside the namespace (for spawn-style APIs). */
     wrap(command: string, args: readonly string[]): [string, string[]];
     /** Runs a command inside to completion; never throws on a non-zero exit. */
-    run(command: string, args: readonly string[], options?: { input?: string; env?: NodeJS.ProcessEnv }): RunResult;
+    run(command: string, args: readonly string[], options?: { input?: string; env?: NodeJS.ProcessEnv; cwd?: string }): RunResult;
     /** Starts a server inside (see serverProcess.startServer). */
     startServer(command: string, args: readonly string[], env?: NodeJS.ProcessEnv): ServerProcess;
     /** Resolves once `address:port` accepts connections from this machine. */
