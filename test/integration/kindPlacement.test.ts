@@ -8,7 +8,7 @@
  * configured by the watcher and pull the same image (the data directory outlives them); a restart of
  * the registry's containers needs nothing from the nodes; an anonymous push is refused.
  */
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { renderUsersFile } from "../../components/accessPolicy/usersFile";
@@ -158,6 +158,15 @@ describe("the kind placement on a Docker engine with kind-like nodes", () => {
             expect(await pullInNode(node, `kind-registry:5002/${IMAGE}`)).toMatch(/^sha256:/);
         }
     }, 300_000);
+
+    it("lists the pushed tag to a client without credentials, as docs/kind.md's last step does", () => {
+        const listed = ns.run("curl", ["-sS", "http://127.0.0.1:5002/v2/dev/app/tags/list"]);
+        expect(listed.code, listed.stderr).toBe(0);
+        expect(JSON.parse(listed.stdout)).toEqual({ name: "dev/app", tags: ["1"] });
+        expect(readFileSync(path.resolve(__dirname, "../../docs/kind.md"), "utf8")).toContain(
+            'curl -s http://localhost:5002/v2/dev/app/tags/list    # reads need no credentials: {"name":"dev/app","tags":["1"]}',
+        );
+    });
 
     it("refuses an anonymous push", () => {
         const anonymous = engine.client();
