@@ -21,10 +21,10 @@ import {
     renderAgentSteps,
 } from "../../components/jenkins/agentPods";
 import { writeConfigMapVolume } from "../support/configMapVolume";
-import { type InClusterTlsFront, startInClusterTlsFront } from "../support/inClusterTlsFront";
-import { createNetns, type TestNetns } from "../support/netns";
-import { makeAccount, makeTestCa, type TestAccount } from "../support/realRegistry";
-import { privateDir, type RunResult, removeDir } from "../support/serverProcess";
+import { type InClusterTlsSite, startInClusterTlsSite } from "../support/inClusterTlsFront";
+import type { TestNetns } from "../support/netns";
+import { makeTestCa, type TestAccount } from "../support/realRegistry";
+import type { RunResult } from "../support/serverProcess";
 
 const HOST = "registry-dso.jmann.local";
 const said = (r: RunResult) => `${r.stdout}\n${r.stderr}`;
@@ -36,9 +36,9 @@ const spec: AgentPodsSpec = {
     images: { dockerCli: "docker:cli", dockerDaemon: "docker:dind", kaniko: "kaniko:debug", buildah: "buildah:stable" },
 };
 
+let site: InClusterTlsSite;
 let dir: string;
 let ns: TestNetns;
-let front: InClusterTlsFront | undefined;
 let push: TestAccount;
 let pull: TestAccount;
 let caData: Record<string, string>;
@@ -78,47 +78,32 @@ function buildImage(ref: string): void {
 }
 
 beforeAll(async () => {
-    dir = privateDir("ag-agent-buildah");
-    ns = await createNetns({ prefix: "ag", subnet: "198.18.208.0/20" });
-    try {
-        const ca = makeTestCa(path.join(dir, "ca"), [HOST]);
-        const otherCa = makeTestCa(path.join(dir, "other-ca"), [HOST]);
-        const dataOf = (pem: string) => renderCaConfigMaps({ namespaces: ["jenkins"], caCertPem: pem })[0]!.data as Record<string, string>;
-        caData = dataOf(ca.caCertPem);
-        otherCaData = dataOf(otherCa.caCertPem);
+    site = await startInClusterTlsSite({ dirName: "ag-agent-buildah", prefix: "ag", subnet: "198.18.208.0/20", host: HOST });
+    ({ dir, ns, push, pull } = site);
+    const otherCa = makeTestCa(path.join(dir, "other-ca"), [HOST]);
+    const dataOf = (pem: string) => renderCaConfigMaps({ namespaces: ["jenkins"], caCertPem: pem })[0]!.data as Record<string, string>;
+    caData = dataOf(site.ca.caCertPem);
+    otherCaData = dataOf(otherCa.caCertPem);
 
-        // Where the template mounts the CA, and which of the ConfigMap's keys as which file.
-        const pod = renderAgentPod("buildah", spec);
-        const container = pod.spec.containers.find((c) => c.name === AGENT_BUILD_CONTAINER.buildah)!;
-        const mount = (container.volumeMounts as { name: string; mountPath: string }[]).find((m) => m.name === AGENT_CA_VOLUME)!;
-        const volume = pod.spec.volumes!.find((v) => v.name === AGENT_CA_VOLUME)! as {
-            configMap: { items: { key: string; path: string }[] };
-        };
-        items = volume.configMap.items;
-        certDir = path.join(dir, "agent-root", mount.mountPath);
-        writeConfigMapVolume(certDir, caData, items);
+    // Where the template mounts the CA, and which of the ConfigMap's keys as which file.
+    const pod = renderAgentPod("buildah", spec);
+    const container = pod.spec.containers.find((c) => c.name === AGENT_BUILD_CONTAINER.buildah)!;
+    const mount = (container.volumeMounts as { name: string; mountPath: string }[]).find((m) => m.name === AGENT_CA_VOLUME)!;
+    const volume = pod.spec.volumes!.find((v) => v.name === AGENT_CA_VOLUME)! as {
+        configMap: { items: { key: string; path: string }[] };
+    };
+    items = volume.configMap.items;
+    certDir = path.join(dir, "agent-root", mount.mountPath);
+    writeConfigMapVolume(certDir, caData, items);
 
-        storage = ["--root", path.join(dir, "storage"), "--runroot", path.join(dir, "runroot"), "--storage-driver", "vfs"];
-        mkdirSync(path.join(dir, "auth"), { mode: 0o700 });
-        authFile = path.join(dir, "auth", "auth.json");
-
-        ns.writeEtcFile("hosts", `127.0.0.1 localhost\n${ns.address} ${HOST}\n`);
-        push = makeAccount("ci-push");
-        pull = makeAccount("cluster-pull");
-        front = await startInClusterTlsFront({ ns, dir: path.join(dir, "front"), host: HOST, ca, push, pull });
-    } catch (error) {
-        await front?.stop();
-        await ns.destroy();
-        removeDir(dir);
-        throw error;
-    }
+    storage = ["--root", path.join(dir, "storage"), "--runroot", path.join(dir, "runroot"), "--storage-driver", "vfs"];
+    mkdirSync(path.join(dir, "auth"), { mode: 0o700 });
+    authFile = path.join(dir, "auth", "auth.json");
 }, 180_000);
 
 afterAll(async () => {
-    if (ns && storage) buildah(["rmi", "--all", "--force"]);
-    await front?.stop();
-    await ns?.destroy();
-    if (dir) removeDir(dir);
+    if (site && storage) buildah(["rmi", "--all", "--force"]);
+    await site?.stop();
 });
 
 describe("the buildah agent template against the in-cluster TLS front", () => {

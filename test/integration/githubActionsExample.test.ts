@@ -13,10 +13,8 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { parse } from "yaml";
 import { type DockerEngine, startDockerEngine } from "../support/dockerEngine";
-import { type InClusterTlsFront, startInClusterTlsFront } from "../support/inClusterTlsFront";
-import { createNetns, type TestNetns } from "../support/netns";
-import { makeAccount, makeTestCa, type TestAccount } from "../support/realRegistry";
-import { privateDir, type RunResult, removeDir } from "../support/serverProcess";
+import { type InClusterTlsSite, startInClusterTlsSite } from "../support/inClusterTlsFront";
+import type { RunResult } from "../support/serverProcess";
 
 const WORKFLOW = path.resolve(__dirname, "../../docs/examples/github-actions-image.yml");
 const HOST = "registry-dso.jmann.local";
@@ -61,13 +59,8 @@ interface StepResult extends RunResult {
     readonly name: string;
 }
 
-let dir: string;
-let ns: TestNetns;
+let site: InClusterTlsSite;
 let engine: DockerEngine;
-let front: InClusterTlsFront | undefined;
-let push: TestAccount;
-let pull: TestAccount;
-let caPem: string;
 let checkout: string;
 const job: Job = Object.values((parse(readFileSync(WORKFLOW, "utf8")) as { jobs: Record<string, Job> }).jobs)[0]!;
 
@@ -80,7 +73,7 @@ function runJob(settings: Settings, sha: string): { steps: StepResult[]; configD
         if (step.run === undefined || !runs(step, settings, failed)) continue;
         const env: NodeJS.ProcessEnv = { ...process.env, ...client.env, GITHUB_SHA: sha };
         for (const [key, value] of Object.entries({ ...job.env, ...step.env })) env[key] = expand(value, settings);
-        const result = ns.run("bash", ["-e", "-c", step.run], { env, cwd: checkout });
+        const result = site.ns.run("bash", ["-e", "-c", step.run], { env, cwd: checkout });
         results.push({ name: step.name ?? step.run, ...result });
         if (result.code !== 0) failed = true;
     }
@@ -88,38 +81,27 @@ function runJob(settings: Settings, sha: string): { steps: StepResult[]; configD
 }
 
 /** The runner's trust for the registry, as the CA step leaves it: removed before each run. */
-const runnerCaDir = () => path.join(ns.etcDir, "docker", "certs.d", HOST);
+const runnerCaDir = () => path.join(site.ns.etcDir, "docker", "certs.d", HOST);
 const said = (steps: readonly StepResult[]) => steps.map((s) => `${s.name}: ${s.code}\n${s.stdout}\n${s.stderr}`).join("\n");
 
 beforeAll(async () => {
-    dir = privateDir("github-actions");
-    ns = await createNetns({ prefix: "gh", subnet: "198.19.128.0/20" });
+    site = await startInClusterTlsSite({ dirName: "github-actions", prefix: "gh", subnet: "198.19.128.0/20", host: HOST });
     try {
-        const ca = makeTestCa(path.join(dir, "ca"), [HOST]);
-        caPem = ca.caCertPem;
-        ns.writeEtcFile("hosts", `127.0.0.1 localhost\n${ns.address} ${HOST}\n`);
-        push = makeAccount("ci-push");
-        pull = makeAccount("cluster-pull");
-        front = await startInClusterTlsFront({ ns, dir: path.join(dir, "front"), host: HOST, ca, push, pull });
-        engine = await startDockerEngine(ns);
-        // The application's repository as actions/checkout leaves it: a Dockerfile and what it copies.
-        checkout = path.join(dir, "checkout");
-        mkdirSync(checkout);
-        writeFileSync(path.join(checkout, "Dockerfile"), "FROM scratch\nCOPY payload /payload\n");
-        writeFileSync(path.join(checkout, "payload"), randomBytes(4096));
+        engine = await startDockerEngine(site.ns);
     } catch (error) {
-        await front?.stop();
-        await ns.destroy();
-        removeDir(dir);
+        await site.stop();
         throw error;
     }
+    // The application's repository as actions/checkout leaves it: a Dockerfile and what it copies.
+    checkout = path.join(site.dir, "checkout");
+    mkdirSync(checkout);
+    writeFileSync(path.join(checkout, "Dockerfile"), "FROM scratch\nCOPY payload /payload\n");
+    writeFileSync(path.join(checkout, "payload"), randomBytes(4096));
 }, 180_000);
 
 afterAll(async () => {
     await engine?.stop();
-    await front?.stop();
-    await ns?.destroy();
-    if (dir) removeDir(dir);
+    await site?.stop();
 });
 
 describe("the GitHub Actions example (docs/examples/github-actions-image.yml)", () => {
@@ -138,8 +120,8 @@ describe("the GitHub Actions example (docs/examples/github-actions-image.yml)", 
         rmSync(runnerCaDir(), { recursive: true, force: true });
         const sha = randomBytes(20).toString("hex");
         const settings: Settings = {
-            vars: { IMAGE_PREFIX, REGISTRY_CA_PEM: caPem },
-            secrets: { REGISTRY_USERNAME: push.username, REGISTRY_PASSWORD: push.password },
+            vars: { IMAGE_PREFIX, REGISTRY_CA_PEM: site.ca.caCertPem },
+            secrets: { REGISTRY_USERNAME: site.push.username, REGISTRY_PASSWORD: site.push.password },
         };
         const { steps, configDir } = runJob(settings, sha);
         expect(
@@ -152,13 +134,13 @@ describe("the GitHub Actions example (docs/examples/github-actions-image.yml)", 
             ["Push", 0],
             ["Log out", 0],
         ]);
-        expect(said(steps)).not.toContain(push.password);
+        expect(said(steps)).not.toContain(site.push.password);
         // The runner keeps no credential after the job.
         const config = path.join(configDir, "config.json");
         expect(existsSync(config) ? readFileSync(config, "utf8") : "").not.toContain(HOST);
 
         const reader = engine.client();
-        expect(reader.login(HOST, pull).code).toBe(0);
+        expect(reader.login(HOST, site.pull).code).toBe(0);
         engine.docker(["rmi", `${IMAGE_PREFIX}/app:${sha}`]);
         const pulled = reader.docker(["pull", `${IMAGE_PREFIX}/app:${sha}`]);
         expect(pulled.code, pulled.stderr).toBe(0);
@@ -168,7 +150,10 @@ describe("the GitHub Actions example (docs/examples/github-actions-image.yml)", 
     test("with a wrong password the login step fails, nothing is built or pushed, and the log-out still runs", () => {
         const wrong = randomBytes(18).toString("base64url");
         const { steps } = runJob(
-            { vars: { IMAGE_PREFIX, REGISTRY_CA_PEM: caPem }, secrets: { REGISTRY_USERNAME: push.username, REGISTRY_PASSWORD: wrong } },
+            {
+                vars: { IMAGE_PREFIX, REGISTRY_CA_PEM: site.ca.caCertPem },
+                secrets: { REGISTRY_USERNAME: site.push.username, REGISTRY_PASSWORD: wrong },
+            },
             randomBytes(20).toString("hex"),
         );
         expect(
@@ -186,7 +171,7 @@ describe("the GitHub Actions example (docs/examples/github-actions-image.yml)", 
     test("without REGISTRY_CA_PEM the CA step is skipped, and a registry with a generated CA refuses the login on its certificate", () => {
         rmSync(runnerCaDir(), { recursive: true, force: true });
         const { steps } = runJob(
-            { vars: { IMAGE_PREFIX }, secrets: { REGISTRY_USERNAME: push.username, REGISTRY_PASSWORD: push.password } },
+            { vars: { IMAGE_PREFIX }, secrets: { REGISTRY_USERNAME: site.push.username, REGISTRY_PASSWORD: site.push.password } },
             randomBytes(20).toString("hex"),
         );
         expect(steps.map((s) => [s.name, s.code === 0])).toEqual([

@@ -20,19 +20,18 @@ import { AGENT_CA_VOLUME, renderAgentPod } from "../../components/jenkins/agentP
 import { writeConfigMapVolume } from "../support/configMapVolume";
 import { type DockerEngine, startDockerEngine } from "../support/dockerEngine";
 import { payloadImage } from "../support/dockerImages";
-import { type InClusterTlsFront, startInClusterTlsFront } from "../support/inClusterTlsFront";
+import { type InClusterTlsSite, startInClusterTlsSite } from "../support/inClusterTlsFront";
 import { schemaProblems } from "../support/k8sValidate";
-import { createNetns, type TestNetns } from "../support/netns";
-import { makeAccount, makeTestCa, type TestAccount } from "../support/realRegistry";
-import { privateDir, type RunResult, removeDir } from "../support/serverProcess";
+import type { TestNetns } from "../support/netns";
+import { makeTestCa, type TestAccount } from "../support/realRegistry";
+import type { RunResult } from "../support/serverProcess";
 
 const HOST = "registry-dso.jmann.local";
 const said = (r: RunResult) => `${r.stdout}\n${r.stderr}`;
 
-let dir: string;
+let site: InClusterTlsSite;
 let ns: TestNetns;
 let engine: DockerEngine;
-let front: InClusterTlsFront | undefined;
 let push: TestAccount;
 let pull: TestAccount;
 let caddyfile: string;
@@ -62,36 +61,26 @@ const DIND_CA = (() => {
 const caVolumeDir = () => path.join(ns.etcDir, path.posix.relative("/etc", DIND_CA.dir));
 
 beforeAll(async () => {
-    dir = privateDir("tc-in-cluster-tls");
-    ns = await createNetns({ prefix: "tc", subnet: "198.18.144.0/20" });
+    site = await startInClusterTlsSite({ dirName: "tc-in-cluster-tls", prefix: "tc", subnet: "198.18.144.0/20", host: HOST });
+    ({ ns, push, pull } = site);
     try {
-        const ca = makeTestCa(path.join(dir, "ca"), [HOST]);
         // The objects as the program renders them from the CA and the certificate.
         const dataOf = (pem: string) => renderCaConfigMaps({ namespaces: ["jenkins"], caCertPem: pem })[0]!.data as Record<string, string>;
-        configMapData = dataOf(ca.caCertPem);
-        otherCaData = dataOf(makeTestCa(path.join(dir, "other-ca"), [HOST]).caCertPem);
+        configMapData = dataOf(site.ca.caCertPem);
+        otherCaData = dataOf(makeTestCa(path.join(site.dir, "other-ca"), [HOST]).caCertPem);
         configMapCa = configMapData[CA_CONFIG_MAP.key]!;
-        ns.writeEtcFile("hosts", `127.0.0.1 localhost\n${ns.address} ${HOST}\n`);
         writeConfigMapVolume(caVolumeDir(), configMapData, DIND_CA.items);
-
-        push = makeAccount("ci-push");
-        pull = makeAccount("cluster-pull");
-        front = await startInClusterTlsFront({ ns, dir: path.join(dir, "front"), host: HOST, ca, push, pull });
-        caddyfile = front.caddyfile;
+        caddyfile = site.front.caddyfile;
         engine = await startDockerEngine(ns);
     } catch (error) {
-        await front?.stop();
-        await ns.destroy();
-        removeDir(dir);
+        await site.stop();
         throw error;
     }
 }, 180_000);
 
 afterAll(async () => {
     await engine?.stop();
-    await front?.stop();
-    await ns?.destroy();
-    if (dir) removeDir(dir);
+    await site?.stop();
 });
 
 describe("the sidecar's TLS listener with the ingress's certificate, trusted through the CA ConfigMap", () => {

@@ -13,9 +13,9 @@ import { renderRegistryConfig } from "../../components/distribution/registryConf
 import { renderSidecarCaddyfile, sidecarPolicy } from "../../components/inCluster/inClusterRegistry";
 import { IN_CLUSTER } from "../../components/inCluster/spec";
 import { renderSecrets } from "../../components/inCluster/workload";
-import type { TestNetns } from "./netns";
-import { caddyEnv, type TestAccount, type TestCa } from "./realRegistry";
-import type { ServerProcess } from "./serverProcess";
+import { createNetns, type TestNetns } from "./netns";
+import { caddyEnv, makeAccount, makeTestCa, type TestAccount, type TestCa } from "./realRegistry";
+import { privateDir, removeDir, type ServerProcess } from "./serverProcess";
 
 export interface InClusterTlsFront {
     /** The Caddyfile Caddy runs. */
@@ -87,4 +87,49 @@ export async function startInClusterTlsFront(options: {
         throw error;
     }
     return { caddyfile, stop };
+}
+
+/** A test's registry site: its scratch directory and namespace, the name resolving to it, a CA, the two accounts and the front. */
+export interface InClusterTlsSite {
+    readonly dir: string;
+    readonly ns: TestNetns;
+    readonly ca: TestCa;
+    readonly push: TestAccount;
+    readonly pull: TestAccount;
+    readonly front: InClusterTlsFront;
+    /** Stops the front and removes the namespace and the directory (safe to call twice); stop what runs in the namespace first. */
+    stop(): Promise<void>;
+}
+
+/**
+ * A scratch directory (`privateDir(dirName)`), a namespace in `subnet` whose /etc/hosts names `host`, a
+ * CA for `host`, the accounts ci-push and cluster-pull, and the front; if any of it fails, what was made
+ * is taken down.
+ */
+export async function startInClusterTlsSite(options: {
+    readonly dirName: string;
+    readonly prefix: string;
+    readonly subnet: string;
+    readonly host: string;
+}): Promise<InClusterTlsSite> {
+    const dir = privateDir(options.dirName);
+    let ns: TestNetns | undefined;
+    let front: InClusterTlsFront | undefined;
+    const stop = async () => {
+        await front?.stop();
+        await ns?.destroy();
+        removeDir(dir);
+    };
+    try {
+        ns = await createNetns({ prefix: options.prefix, subnet: options.subnet });
+        ns.writeEtcFile("hosts", `127.0.0.1 localhost\n${ns.address} ${options.host}\n`);
+        const ca = makeTestCa(path.join(dir, "ca"), [options.host]);
+        const push = makeAccount("ci-push");
+        const pull = makeAccount("cluster-pull");
+        front = await startInClusterTlsFront({ ns, dir: path.join(dir, "front"), host: options.host, ca, push, pull });
+        return { dir, ns, ca, push, pull, front, stop };
+    } catch (error) {
+        await stop();
+        throw error;
+    }
 }
