@@ -35,7 +35,8 @@ export = async () => {
         imagePrefix: outputs.imagePrefix,
         /** null when the registry's certificate comes from a public CA or from the operator. */
         caCertPem: outputs.caCertPem ?? null,
-        jenkinsCredentialIds: outputs.jenkinsCredentialIds,
+        /** null unless the stack manages Jenkins's credentials (jenkins.enabled). */
+        jenkinsCredentialIds: outputs.jenkinsCredentialIds ?? null,
         pushExample: outputs.pushExample,
         seedImage: outputs.seedImage,
         /** null unless registry.mode is "external-host". */

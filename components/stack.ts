@@ -26,8 +26,8 @@ export interface StackOutputs {
     readonly imagePrefix: string;
     /** CA certificate nodes and clients must trust, where the program made one (or was given one). */
     readonly caCertPem?: pulumi.Output<string>;
-    /** Jenkins credential IDs pipelines use. */
-    readonly jenkinsCredentialIds: { readonly containerRegistry: string; readonly mavenRegistry?: string };
+    /** Jenkins credential IDs pipelines use, where the stack manages Jenkins's credentials (`jenkins.enabled`). */
+    readonly jenkinsCredentialIds?: { readonly containerRegistry: string; readonly mavenRegistry?: string };
     /** A ready example of logging in and pushing, without any secret. */
     readonly pushExample: string;
     /**
@@ -55,6 +55,19 @@ export interface AccountCredentials {
 /** An account as a secret stack output: the password never shows unless asked for with --show-secrets. */
 function credentialsOutput(account: { readonly username: string; readonly password: pulumi.Output<string> }) {
     return pulumi.secret(account.password.apply((password): AccountCredentials => ({ username: account.username, password })));
+}
+
+/**
+ * The push example's first line: where REG_USER and REG_PASS come from. Jenkins's credential where the
+ * stack writes it; else the push account of the stack's own registry, or the organisation's.
+ */
+function pushAccountSource(cfg: StackConfig, ownRegistry: boolean): string {
+    if (cfg.jenkins.enabled) {
+        return `# In Jenkins: withCredentials([usernamePassword(credentialsId: '${cfg.containerRegistry.credentialId}', usernameVariable: 'REG_USER', passwordVariable: 'REG_PASS')])`;
+    }
+    return ownRegistry
+        ? "# REG_USER and REG_PASS: the push account, from `npx pulumi stack output --show-secrets pushCredentials`"
+        : "# REG_USER and REG_PASS: the organisation's push account";
 }
 
 /** Every component of the stack, from its validated configuration; returns what the stack exports. */
@@ -87,9 +100,11 @@ export function defineStack(cfg: StackConfig): StackOutputs {
         imagePrefix: d.imagePrefix,
         // Absent values are left out: Pulumi warns about undefined stack outputs.
         ...(caCertPem ? { caCertPem } : {}),
-        jenkinsCredentialIds: { containerRegistry: cr.credentialId, ...(mavenId ? { mavenRegistry: mavenId } : {}) },
+        ...(cfg.jenkins.enabled
+            ? { jenkinsCredentialIds: { containerRegistry: cr.credentialId, ...(mavenId ? { mavenRegistry: mavenId } : {}) } }
+            : {}),
         pushExample: [
-            `# In Jenkins: withCredentials([usernamePassword(credentialsId: '${cr.credentialId}', usernameVariable: 'REG_USER', passwordVariable: 'REG_PASS')])`,
+            pushAccountSource(cfg, accounts !== undefined),
             `echo "$REG_PASS" | docker login ${d.authority} -u "$REG_USER" --password-stdin`,
             `docker tag app:build ${d.imagePrefix}/app:1.0.0`,
             `docker push ${d.imagePrefix}/app:1.0.0`,

@@ -305,6 +305,11 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
         mootWith: (c) => unless(!c.mavenRegistry?.reuseContainerCredentials, "mavenRegistry.reuseContainerCredentials true"),
     },
     {
+        // Only Jenkins's credentials, the pipeline-config ConfigMap, the agent templates and the outputs that name them use the IDs.
+        keys: ["containerRegistry.credentialId", "mavenRegistry.credentialId"],
+        mootWith: (c) => unless(c.jenkins.enabled, "jenkins.enabled false"),
+    },
+    {
         keys: [
             "jenkins.url",
             "jenkins.allowPlainHttp",

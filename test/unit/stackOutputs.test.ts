@@ -76,3 +76,46 @@ describe("stack outputs for logging in by hand", () => {
         expect(JSON.stringify(outputs)).not.toContain("mock-password");
     });
 });
+
+describe("outputs that fit the stack", () => {
+    it.each([
+        ["local", true],
+        ["prod", true],
+        ["existing", true],
+        ["kind", false],
+    ] as const)(
+        "the %s stack's synth: Jenkins credential IDs and a Jenkins push example only where it writes Jenkins credentials (%s)",
+        (stack, jenkins) => {
+            const outputs = JSON.parse(readFileSync(path.join(committedSynthDir(stack), "outputs.json"), "utf8"));
+            const firstLine = String(outputs.pushExample).split("\n")[0];
+            if (jenkins) {
+                expect(outputs.jenkinsCredentialIds.containerRegistry).toBe("container-registry");
+                expect(firstLine).toContain("credentialsId: 'container-registry'");
+            } else {
+                expect(outputs.jenkinsCredentialIds).toBeUndefined();
+                expect(firstLine).toBe(
+                    "# REG_USER and REG_PASS: the push account, from `npx pulumi stack output --show-secrets pushCredentials`",
+                );
+            }
+        },
+    );
+
+    it("an existing registry without Jenkins: the push example names the organisation's account", async () => {
+        rt = await startMockRuntime({
+            stack: "t",
+            config: {
+                "dso-registry:containerRegistry": JSON.stringify({
+                    host: "registry.example.com",
+                    pathPrefix: "team",
+                    pushUsername: "org-push",
+                }),
+                "dso-registry:registry": JSON.stringify({ mode: "existing", tls: { mode: "public" } }),
+            },
+            secretKeys: [],
+        });
+        const outputs = defineStack(loadStackConfig());
+        await settle();
+        expect(outputs.jenkinsCredentialIds).toBeUndefined();
+        expect(outputs.pushExample.split("\n")[0]).toBe("# REG_USER and REG_PASS: the organisation's push account");
+    });
+});
