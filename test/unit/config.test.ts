@@ -12,6 +12,7 @@ import {
 } from "../../components/config";
 import { schema } from "../../components/config/schema";
 import { toSettings } from "../../components/config/settings";
+import { configProblems } from "../support/configProblems";
 
 /** The smallest valid in-cluster configuration. */
 function base(): Record<string, any> {
@@ -33,15 +34,8 @@ function external(): Record<string, any> {
 const present = (...names: SecretName[]): Partial<Record<SecretName, SecretState>> =>
     Object.fromEntries(names.map((n) => [n, "secret" as const]));
 
-function problemsOf(raw: Record<string, unknown>, secrets: Partial<Record<SecretName, SecretState>> = {}): string[] {
-    try {
-        parseConfig(raw, secrets);
-    } catch (error) {
-        if (error instanceof ConfigError) return error.problems.map((p) => `${p.key}: ${p.message}`);
-        throw error;
-    }
-    return [];
-}
+const problemsOf = (raw: Record<string, unknown>, secrets: Partial<Record<SecretName, SecretState>> = {}): string[] =>
+    configProblems(raw, secrets);
 
 function set(target: Record<string, any>, path: string, value: unknown): Record<string, any> {
     const parts = path.split(".");

@@ -6,10 +6,11 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ConfigError, parseConfig } from "../../components/config";
+import { parseConfig } from "../../components/config";
 import { kindFrontPolicy, renderKindCaddyfile, renderKindRegistryConfig } from "../../components/kind/front";
 import { type KindLayout, localRegistryHostingBody } from "../../components/kind/scripts";
 import { renderShellScript } from "../../components/shared/shellScript";
+import { configProblems } from "../support/configProblems";
 import { makeDecoyHash } from "../support/realRegistry";
 import { privateDir, removeDir, run } from "../support/serverProcess";
 
@@ -18,15 +19,7 @@ const kindStack = (): Record<string, any> => ({
     registry: { mode: "kind" },
 });
 
-function problemsOf(raw: Record<string, unknown>): string[] {
-    try {
-        parseConfig(raw, { sshPrivateKey: "secret" });
-    } catch (error) {
-        if (error instanceof ConfigError) return error.problems.map((p) => `${p.key}: ${p.message}`);
-        throw error;
-    }
-    return [];
-}
+const problemsOf = (raw: Record<string, unknown>): string[] => configProblems(raw, { sshPrivateKey: "secret" });
 
 describe("registry.mode kind: the config", () => {
     it("accepts the smallest stack, with the defaults of dso-registry:kind", () => {

@@ -19,21 +19,14 @@ import {
 import { trustPlan } from "../../components/nodeTrust/files";
 import { registriesYamlScript, renderRegistriesEntries } from "../../components/nodeTrust/registriesYaml";
 import { isDistribution3Image } from "../../components/shared/facts";
+import { configProblems } from "../support/configProblems";
 
 const base = (mirrors: unknown[], mode = "in-cluster"): Record<string, unknown> => ({
     containerRegistry: { host: "registry.example.com", pathPrefix: "team" },
     registry: { mode, mirrors, ...(mode === "existing" ? { tls: { mode: "public" } } : {}) },
 });
 
-function problemsOf(raw: Record<string, unknown>): string[] {
-    try {
-        parseConfig(raw, {}, { allowMissingSecrets: true });
-    } catch (error) {
-        if (error instanceof ConfigError) return error.problems.map((p) => `${p.key}: ${p.message}`);
-        throw error;
-    }
-    return [];
-}
+const problemsOf = (raw: Record<string, unknown>): string[] => configProblems(raw, {}, { allowMissingSecrets: true });
 
 describe("mirror names and URLs", () => {
     it.each([

@@ -4,21 +4,14 @@
  * skopeo and podman: test/integration/nodeTrustCrio.test.ts.
  */
 import { describe, expect, it } from "vitest";
-import { ConfigError, type ConfigProblem, parseConfig } from "../../components/config";
+import { type ConfigProblem, parseConfig } from "../../components/config";
 import { MANAGED_HEADER, renderRegistriesConf } from "../../components/nodeTrust/files";
+import { configProblems } from "../support/configProblems";
 
 const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKeyOfTheCrioConfigTest";
 const containerRegistry = { host: "registry.example.test", pathPrefix: "team" };
 
-function problemsOf(raw: Record<string, unknown>): string[] {
-    try {
-        parseConfig(raw, {}, { allowMissingSecrets: true });
-    } catch (error) {
-        if (error instanceof ConfigError) return error.problems.map((p) => `${p.key}: ${p.message}`);
-        throw error;
-    }
-    return [];
-}
+const problemsOf = (raw: Record<string, unknown>): string[] => configProblems(raw, {}, { allowMissingSecrets: true });
 
 function mirrorWarnings(raw: Record<string, unknown>): ConfigProblem[] {
     return parseConfig(raw, {}, { allowMissingSecrets: true }).warnings.filter((w) => w.key === "dso-registry:registry.mirrors");
