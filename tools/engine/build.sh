@@ -6,7 +6,7 @@
 # the checkout, one directory per binary keyed by its version and the hash of its module's files, so a
 # warm cache builds nothing. The last line printed is the directory holding the set: `bin/` with the CLI,
 # its language host and the dynamic-provider launcher (the CLI finds them beside itself), Pebble, Caddy, the control
-# plane's binaries and kubectl, and `plugins/`, laid out as $PULUMI_HOME/plugins.
+# plane's binaries, kubectl and cert-manager's controller (with cert-manager's CRDs in `cert-manager-crds/`), and `plugins/`, laid out as $PULUMI_HOME/plugins.
 #
 #   sh tools/engine/build.sh [--kube] [--quiet]
 #
@@ -125,6 +125,17 @@ if [ "$kube" = true ]; then
     for binary in etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok; do
         ln -sf "$cache/kube/$binary" "$set/bin/$binary"
     done
+    # cert-manager's controllers (tools/engine/cert-manager) and the CRDs its module ships, for the stacks
+    # whose certificate cert-manager issues: the CRDs go to the API server, the controller issues for real.
+    cm_version=$(cd "$here/cert-manager" && go list -m -f '{{.Version}}' github.com/cert-manager/cert-manager)
+    (
+        export CGO_ENABLED=0
+        build "$set/bin" cert-manager-controller "$here/cert-manager" . "$cm_version" "-s -w"
+    )
+    cm_dir=$(cd "$here/cert-manager" && go list -m -f '{{.Dir}}' github.com/cert-manager/cert-manager)
+    mkdir -p "$set/cert-manager-crds"
+    cp "$cm_dir"/deploy/crds/crd-*.yaml "$set/cert-manager-crds/"
+    chmod 0644 "$set/cert-manager-crds"/*.yaml
 fi
 
 echo "$set"

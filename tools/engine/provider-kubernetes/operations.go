@@ -295,19 +295,29 @@ func awaitReady(c *opConfig, inputs, outputs, last *unstructured.Unstructured, r
 	if skipAwait(inputs) {
 		return outputs, nil
 	}
-	if v := annotationValue(outputs, annotationWaitFor); v != "" {
-		c.log(diag.Warning, "the stand-in provider does not evaluate pulumi.com/waitFor; not waiting")
-		return outputs, nil
-	}
-	spec, ok := awaiters[outputs.GetAPIVersion()+"/"+outputs.GetKind()]
-	if !ok || spec.await == nil {
-		return outputs, nil
-	}
 	cfg := awaitConfig{
 		ctx: c.ctx, op: c, inputs: inputs, current: outputs, last: last,
 		timeout: operationTimeout(requestTimeout, inputs),
 	}
-	obj, err := spec.await(cfg)
+	var obj *unstructured.Unstructured
+	var err error
+	if v := annotationValue(outputs, annotationWaitFor); v != "" {
+		// The annotation replaces the kind's own await (upstream: await.go, the custom await first).
+		conditions, unsupported, perr := parseWaitFor(v)
+		if perr != nil {
+			return outputs, perr
+		}
+		if len(unsupported) > 0 {
+			c.log(diag.Warning, fmt.Sprintf("the stand-in provider does not evaluate %s; not waiting for it", strings.Join(unsupported, ", ")))
+		}
+		obj, err = awaitWaitFor(cfg, conditions)
+	} else {
+		spec, ok := awaiters[outputs.GetAPIVersion()+"/"+outputs.GetKind()]
+		if !ok || spec.await == nil {
+			return outputs, nil
+		}
+		obj, err = spec.await(cfg)
+	}
 	c.logStatus(diag.Info, "")
 	if obj == nil {
 		obj = outputs
