@@ -127,7 +127,8 @@ export function decide(cfg: ParsedConfig): Decisions {
     const apiDeletes = ownRegistry && (cfg.registry.ui.deleteEnabled || cfg.registry.maintenance.garbageCollection.enabled);
     const pullCredentials = decidePullCredentials(cfg, ownRegistry);
     const existingCa = cfg.registry.mode === "existing" ? cfg.registry.existing.caCertificate : undefined;
-    const issuerCa = cfg.registry.tls.mode === "cert-manager" ? cfg.registry.tls.caCertificate : undefined;
+    const tls = cfg.registry.tls;
+    const issuerCa = tls.mode === "cert-manager" && tls.issuer === "named" ? tls.caCertificate : undefined;
     const configuredCa = existingCa ?? issuerCa;
     return {
         authority,

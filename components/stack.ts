@@ -83,7 +83,8 @@ export function defineStack(cfg: StackConfig): StackOutputs {
     if (accounts) defineKindRegistry(cfg, d, accounts);
 
     const tlsMaterial = inCluster?.tlsMaterial ?? external?.tlsMaterial;
-    const caCertPem = tlsMaterial?.caCertPem ?? (d.configuredCa ? pulumi.output(d.configuredCa) : undefined);
+    const caCertPem =
+        tlsMaterial?.caCertPem ?? inCluster?.component.caCertPem ?? (d.configuredCa ? pulumi.output(d.configuredCa) : undefined);
     const pullAccount = pullAccountOf(cfg, d, accounts);
     defineNodeTrust(cfg, d, { caCertPem, pullAccount });
     defineJenkinsCredentials(cfg, d, accounts?.push);

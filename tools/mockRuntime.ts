@@ -305,6 +305,23 @@ class RecordingMonitor extends MockMonitor {
 }
 
 /**
+ * What a read of an existing object finds: a Secret read by `namespace/name` (the CA of the program's
+ * cert-manager chain) holds its certificate as a placeholder, in each key cert-manager writes.
+ */
+export function mockReadState(type: string, id: string): Record<string, unknown> {
+    if (type !== "kubernetes:core/v1:Secret") return {};
+    const [namespace, name] = id.includes("/") ? id.split("/", 2) : ["default", id];
+    const placeholder = Buffer.from(UNKNOWN).toString("base64");
+    return {
+        apiVersion: "v1",
+        kind: "Secret",
+        metadata: { namespace, name },
+        type: "kubernetes.io/tls",
+        data: { "tls.crt": placeholder, "ca.crt": placeholder, "tls.key": Buffer.from(SECRET).toString("base64") },
+    };
+}
+
+/**
  * Installs the mock runtime. Call before any resource is created (in tests: before importing the
  * code under test's module-level resources, if any).
  */
@@ -314,10 +331,14 @@ export async function startMockRuntime(options: MockRuntimeOptions): Promise<Moc
     const project = options.project ?? "dso-registry";
     runtimeConfig.setAllConfig({ ...(options.config ?? {}) }, [...(options.secretKeys ?? [])]);
     const mocks: Mocks = {
-        newResource: (args) => ({
-            id: args.custom === false ? "" : `${args.name}-id`,
-            state: options.providerState?.(args.type, args.name, args.inputs) ?? mockState(args.type, args.name, args.inputs),
-        }),
+        newResource: (args) =>
+            // A read (`Resource.get`) names the object it reads by its ID.
+            args.id
+                ? { id: args.id, state: mockReadState(args.type, args.id) }
+                : {
+                      id: args.custom === false ? "" : `${args.name}-id`,
+                      state: options.providerState?.(args.type, args.name, args.inputs) ?? mockState(args.type, args.name, args.inputs),
+                  },
         call: (args) => args.inputs,
     };
     pulumi.runtime.setMockOptions(

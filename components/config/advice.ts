@@ -19,8 +19,8 @@ const DOCKER_CLASSIC_STORE_ADVICE =
     "(pullSecrets.namespaces), or switch the engine to its containerd image store";
 
 /**
- * cert-manager without the issuer's CA: the program cannot read the CA from the issuer, so nodes and
- * agents get none. Right for a publicly trusted issuer, wrong for a private one; only the operator knows.
+ * cert-manager with an issuer of the operator's, without its CA: the program cannot read the CA from
+ * that issuer, so nodes and agents get none. Right for a publicly trusted issuer, wrong for a private one; only the operator knows.
  */
 const certManagerCaAdvice = (namespace: string) =>
     'is not set with registry.tls.mode "cert-manager", so the nodes (node trust) and CI agents (ConfigMap dso-registry-ca) ' +
@@ -187,7 +187,8 @@ export function adviceWarnings(c: FlatConfig): ConfigProblem[] {
         warnings.push({ key: keyPath(["registry", "allowedNetworks"]), message: inClusterAllowlistAdvice(c.inCluster.namespace) });
     }
     const caTakers = c.nodes.delivery !== "none" || c.jenkins.enabled || c.pullSecrets.namespaces.length > 0;
-    if (c.registry.tls.mode === "cert-manager" && !c.registry.tls.certManagerCaCertificate && caTakers) {
+    const t = c.registry.tls;
+    if (t.mode === "cert-manager" && t.certManagerIssuer && !t.certManagerCaCertificate && caTakers) {
         warnings.push({
             key: keyPath(["registry", "tls", "certManagerCaCertificate"]),
             message: certManagerCaAdvice(c.inCluster.namespace),

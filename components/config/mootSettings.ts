@@ -99,7 +99,12 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
     },
     {
         keys: ["registry.tls.caValidityDays", "registry.tls.serverCertValidityDays"],
-        mootWith: (c) => unless(c.registry.tls.mode === "generated-ca", `registry.tls.mode "${c.registry.tls.mode}"`),
+        mootWith: (c) => {
+            const t = c.registry.tls;
+            if (t.mode === "cert-manager" && t.certManagerIssuer)
+                return `registry.tls.certManagerIssuer (cert-manager's issuer decides the lifetimes)`;
+            return unless(t.mode === "generated-ca" || t.mode === "cert-manager", `registry.tls.mode "${t.mode}"`);
+        },
     },
     {
         keys: ["registry.tls.acmeEmail", "registry.tls.acmeDirectory"],

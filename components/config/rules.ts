@@ -47,7 +47,8 @@ export function noPublishedCa(c: FlatConfig): { readonly reason: string; readonl
         case "generated-ca":
             return undefined;
         case "cert-manager":
-            return tls.certManagerCaCertificate
+            // The program's own chain: its CA is read from cert-manager's Secret.
+            return tls.certManagerCaCertificate || !tls.certManagerIssuer
                 ? undefined
                 : {
                       reason: `registry.tls.mode "cert-manager" without registry.tls.certManagerCaCertificate`,
@@ -86,10 +87,10 @@ export function crossChecks(c: FlatConfig): ConfigProblem[] {
     if (tlsMode === "cert-manager" && mode !== "in-cluster") {
         add(["registry", "tls", "mode"], `"cert-manager" needs registry.mode "in-cluster"`);
     }
-    if (tlsMode === "cert-manager" && !c.registry.tls.certManagerIssuer) {
+    if (tlsMode === "cert-manager" && !c.registry.tls.certManagerIssuer && c.registry.tls.certManagerCaCertificate) {
         add(
-            ["registry", "tls", "certManagerIssuer"],
-            `is required with registry.tls.mode "cert-manager" (for example {kind: ClusterIssuer, name: letsencrypt})`,
+            ["registry", "tls", "certManagerCaCertificate"],
+            `names the CA of an issuer of your own, but registry.tls.certManagerIssuer is not set: the program creates its own issuer chain and reads its CA from cert-manager; remove certManagerCaCertificate, or name your issuer in registry.tls.certManagerIssuer`,
         );
     }
     if (tlsMode !== "cert-manager" && c.registry.tls.certManagerCaCertificate) {

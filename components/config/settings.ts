@@ -62,13 +62,21 @@ export interface AcmeTls {
     readonly acmeDirectory?: string;
 }
 
-/** `registry.tls.mode` "cert-manager": an issuer in the cluster signs the ingress certificate. */
-export interface CertManagerTls {
-    readonly mode: "cert-manager";
-    readonly certManagerIssuer: CertManagerIssuer;
-    /** The issuer's CA (PEM) when it is private; unknown to the program otherwise. */
-    readonly caCertificate?: string;
-}
+/** `registry.tls.mode` "cert-manager": cert-manager issues the ingress certificate. */
+export type CertManagerTls =
+    | (CertificateLifetimes & {
+          readonly mode: "cert-manager";
+          /** The program creates the issuer chain (self-signed issuer, CA, CA issuer) and reads the CA from cert-manager. */
+          readonly issuer: "chain";
+      })
+    | {
+          readonly mode: "cert-manager";
+          /** The operator's issuer (`registry.tls.certManagerIssuer`). */
+          readonly issuer: "named";
+          readonly certManagerIssuer: CertManagerIssuer;
+          /** The issuer's CA (PEM) when it is private; unknown to the program otherwise. */
+          readonly caCertificate?: string;
+      };
 
 /** `registry.tls.mode` "public": an existing registry with a publicly trusted certificate. */
 export interface PublicTls {
@@ -260,10 +268,18 @@ function tlsSettings(t: FlatTls): TlsSettings {
                 acmeDirectory: t.acmeDirectory,
             };
         case "cert-manager":
+            if (!t.certManagerIssuer) {
+                return {
+                    mode: t.mode,
+                    issuer: "chain",
+                    caValidityDays: t.caValidityDays,
+                    serverCertValidityDays: t.serverCertValidityDays,
+                };
+            }
             return {
                 mode: t.mode,
-                certManagerIssuer:
-                    t.certManagerIssuer ?? unmapped("registry.tls.certManagerIssuer", `is not set with registry.tls.mode "cert-manager"`),
+                issuer: "named",
+                certManagerIssuer: t.certManagerIssuer,
                 ...(t.certManagerCaCertificate ? { caCertificate: t.certManagerCaCertificate } : {}),
             };
         case "public":

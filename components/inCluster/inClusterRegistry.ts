@@ -27,6 +27,7 @@ import { withFormerType } from "../shared/formerType";
 import { type K8sObject, objectOptions } from "../shared/k8sObject";
 import { IN_CLUSTER_BACKUP } from "./backup";
 import { distributionCachesBlobs, type GcWindow, gcWindow } from "./gcWindow";
+import { ISSUER_CHAIN } from "./issuerChain";
 import { renderInClusterObjects } from "./manifests";
 import { REGISTRY_METRICS_ADDR, REGISTRY_METRICS_RELAY_PORT } from "./monitoring";
 import { READ_ONLY_SIGNAL } from "./readOnlySignal";
@@ -38,6 +39,7 @@ import {
     type InClusterSpec,
     type InClusterStorage,
     type InClusterTls,
+    type IssuerChainLifetimes,
 } from "./spec";
 
 /** Where Distribution keeps images: a PVC, or an S3 bucket with the credentials to reach it. */
@@ -90,7 +92,13 @@ export interface InClusterRegistryArgs {
     /** The ingress certificate: our own (generated CA or provided), or a cert-manager issuer. */
     readonly tls:
         | { readonly kind: "secret"; readonly certPem: pulumi.Input<string>; readonly keyPem: pulumi.Input<string> }
-        | { readonly kind: "cert-manager"; readonly issuerKind: "Issuer" | "ClusterIssuer"; readonly issuerName: string };
+        | {
+              readonly kind: "cert-manager";
+              /** The operator's issuer, or the chain the component creates (then it reads the chain's CA: `caCertPem`). */
+              readonly issuer:
+                  | { readonly kind: "Issuer" | "ClusterIssuer"; readonly name: string }
+                  | ({ readonly kind: "chain" } & IssuerChainLifetimes);
+          };
     /** The Maven repository this front serves too (the converged case); none when unset. */
     readonly maven?: InClusterMavenArgs;
     /** Pull-through caches (`registry.mirrors`), each a Deployment of its own behind the sidecar; none when unset. */
@@ -279,6 +287,48 @@ function customResource(apiVersion: string, kind: string): Constructor {
     };
 }
 
+/** The spec's TLS from the component's: keys secret, the chain's CA Issuer named as the operator's would be. */
+function inClusterTls(tls: InClusterRegistryArgs["tls"]): InClusterTls {
+    if (tls.kind === "secret") return { ...tls, keyPem: pulumi.secret(tls.keyPem) };
+    const { issuer } = tls;
+    if (issuer.kind !== "chain") return { kind: "cert-manager", issuerKind: issuer.kind, issuerName: issuer.name };
+    const { caValidityDays, serverCertValidityDays } = issuer;
+    return { kind: "cert-manager", issuerKind: "Issuer", issuerName: ISSUER_CHAIN.ca, chain: { caValidityDays, serverCertValidityDays } };
+}
+
+/**
+ * The chain's CA, read from the Secret cert-manager issued it into, once its Certificate is Ready (the
+ * Certificate waits for that: issuerChain.ts). The read's ID derives from the Certificate's, which is
+ * unknown while a preview plans to create it: the engine then skips the read and the CA shows as
+ * unknown, where a read of a Secret that does not exist yet would fail the preview. A CA certificate is
+ * public: the Secret's data is secret in state, this value need not be.
+ */
+function readChainCa(
+    name: string,
+    namespace: string,
+    certificate: pulumi.CustomResource,
+    opts: pulumi.CustomResourceOptions,
+): pulumi.Output<string> {
+    const secret = k8s.core.v1.Secret.get(
+        `${name}-secret-${ISSUER_CHAIN.ca}`,
+        certificate.id.apply(() => `${namespace}/${ISSUER_CHAIN.ca}`),
+        {
+            ...opts,
+            dependsOn: [certificate],
+        },
+    );
+    return pulumi.unsecret(
+        secret.data.apply((data) => {
+            const encoded = data?.[ISSUER_CHAIN.caSecretKey];
+            if (!encoded)
+                throw new Error(
+                    `Secret ${namespace}/${ISSUER_CHAIN.ca} has no ${ISSUER_CHAIN.caSecretKey}: cert-manager has not issued the CA`,
+                );
+            return Buffer.from(encoded, "base64").toString("utf8");
+        }),
+    );
+}
+
 const KINDS: Record<string, Constructor> = {
     "v1/Namespace": k8s.core.v1.Namespace,
     "v1/ServiceAccount": k8s.core.v1.ServiceAccount,
@@ -293,6 +343,8 @@ const KINDS: Record<string, Constructor> = {
     "rbac.authorization.k8s.io/v1/RoleBinding": k8s.rbac.v1.RoleBinding,
     "batch/v1/CronJob": k8s.batch.v1.CronJob,
     "traefik.io/v1alpha1/Middleware": TraefikMiddleware,
+    "cert-manager.io/v1/Issuer": customResource("cert-manager.io/v1", "Issuer"),
+    "cert-manager.io/v1/Certificate": customResource("cert-manager.io/v1", "Certificate"),
     "monitoring.coreos.com/v1/PodMonitor": customResource("monitoring.coreos.com/v1", "PodMonitor"),
     "monitoring.coreos.com/v1/PrometheusRule": customResource("monitoring.coreos.com/v1", "PrometheusRule"),
 };
@@ -303,6 +355,8 @@ export class InClusterRegistry extends pulumi.ComponentResource {
      * registry's public name resolves to inside the cluster.
      */
     readonly tlsServiceClusterIp: pulumi.Output<string>;
+    /** The CA of the program's own cert-manager chain, read from cert-manager's Secret; undefined with any other TLS. */
+    readonly caCertPem?: pulumi.Output<string>;
 
     constructor(name: string, args: InClusterRegistryArgs, opts?: pulumi.ComponentResourceOptions) {
         super("dso-registry:inCluster:InClusterRegistry", name, {}, withFormerType(opts, "dso:registry:InClusterRegistry"));
@@ -380,7 +434,7 @@ export class InClusterRegistry extends pulumi.ComponentResource {
                       secretAccessKey: pulumi.secret(args.storage.credentials.secretAccessKey),
                   }
                 : { kind: "filesystem", size: args.storage.size, storageClass: args.storage.storageClass };
-        const tls: InClusterTls = args.tls.kind === "secret" ? { ...args.tls, keyPem: pulumi.secret(args.tls.keyPem) } : args.tls;
+        const tls = inClusterTls(args.tls);
 
         const spec: InClusterSpec = {
             namespace: args.namespace,
@@ -446,7 +500,9 @@ export class InClusterRegistry extends pulumi.ComponentResource {
         if (!(tlsService instanceof k8s.core.v1.Service))
             throw new pulumi.ResourceError(`InClusterRegistry ${name}: Service ${IN_CLUSTER.tlsService} was not rendered`, this);
         this.tlsServiceClusterIp = tlsService.spec.clusterIP;
-        this.registerOutputs({ tlsServiceClusterIp: this.tlsServiceClusterIp });
+        const caCertificate = resources.find((r) => r.kind === "Certificate" && r.name === ISSUER_CHAIN.ca)?.resource;
+        this.caCertPem = caCertificate && readChainCa(name, args.namespace, caCertificate, { parent: this, provider: args.provider });
+        this.registerOutputs({ tlsServiceClusterIp: this.tlsServiceClusterIp, caCertPem: this.caCertPem });
     }
 }
 

@@ -9,6 +9,7 @@ import type { K8sObject } from "../shared/k8sObject";
 import { renderBackupObjects } from "./backup";
 import { renderDeployment, renderDisruptionBudget } from "./deployment";
 import { renderGcCronJob, renderGcRbac } from "./gcJob";
+import { renderIssuerChain } from "./issuerChain";
 import { renderMonitoringObjects } from "./monitoring";
 import {
     renderAllowlistMiddleware,
@@ -35,6 +36,9 @@ export function renderInClusterObjects(spec: InClusterSpec): K8sObject[] {
         renderMavenClaim(spec),
         // Before the Deployment: its backup container mounts the scripts and the credentials.
         ...renderBackupObjects(spec),
+        ...(spec.tls.kind === "cert-manager" && spec.tls.chain
+            ? renderIssuerChain({ namespace: spec.namespace, host: spec.host, lifetimes: spec.tls.chain })
+            : []),
         renderDeployment(spec),
         renderService(spec),
         renderTlsService(spec),

@@ -90,7 +90,8 @@ export function ingressAnnotations(
         annotations["traefik.ingress.kubernetes.io/router.middlewares"] =
             `${spec.namespace}-${IN_CLUSTER.allowlistMiddleware}@kubernetescrd`;
     }
-    if (spec.tls.kind === "cert-manager") {
+    // The program's own chain has a Certificate of its own (issuerChain.ts); ingress-shim would make a second one.
+    if (spec.tls.kind === "cert-manager" && !spec.tls.chain) {
         const key = spec.tls.issuerKind === "ClusterIssuer" ? "cert-manager.io/cluster-issuer" : "cert-manager.io/issuer";
         annotations[key] = spec.tls.issuerName;
     }

@@ -22,6 +22,12 @@ export type InClusterStorage =
           readonly secretAccessKey: Value;
       };
 
+/** Lifetimes, in days, of the program's cert-manager chain: its CA's and the registry's certificate's. */
+export interface IssuerChainLifetimes {
+    readonly caValidityDays: number;
+    readonly serverCertValidityDays: number;
+}
+
 /** Where the ingress gets its certificate. */
 export type InClusterTls =
     | {
@@ -31,10 +37,15 @@ export type InClusterTls =
           readonly keyPem: Value;
       }
     | {
-          /** cert-manager's ingress-shim issues the certificate into Secret `registry-tls`. */
+          /**
+           * cert-manager issues the certificate into Secret `registry-tls`: from the operator's issuer
+           * through ingress-shim, or, with `chain`, from the program's own chain (issuerChain.ts) whose
+           * CA Issuer the issuer fields then name.
+           */
           readonly kind: "cert-manager";
           readonly issuerKind: "Issuer" | "ClusterIssuer";
           readonly issuerName: string;
+          readonly chain?: IssuerChainLifetimes;
       };
 
 /** The token endpoint's limit at the ingress (ingress-nginx only). */

@@ -29,13 +29,20 @@ function defineTlsMaterial(cfg: StackConfig, tls: OwnTls): RegistryTls {
     });
 }
 
-/** The in-cluster ingress certificate: from a cert-manager issuer, or the program's own material in a Secret. */
+/**
+ * The in-cluster ingress certificate: from cert-manager (the operator's issuer, or the program's own
+ * chain, whose CA the component reads back), or the program's own material in a Secret.
+ */
 export function inClusterTls(
     cfg: StackConfig,
     tls: InClusterRegistrySettings["tls"],
 ): { readonly args: InClusterRegistryArgs["tls"]; readonly material?: RegistryTls } {
     if (tls.mode === "cert-manager") {
-        return { args: { kind: "cert-manager", issuerKind: tls.certManagerIssuer.kind, issuerName: tls.certManagerIssuer.name } };
+        if (tls.issuer === "named") {
+            return { args: { kind: "cert-manager", issuer: { kind: tls.certManagerIssuer.kind, name: tls.certManagerIssuer.name } } };
+        }
+        const { caValidityDays, serverCertValidityDays } = tls;
+        return { args: { kind: "cert-manager", issuer: { kind: "chain", caValidityDays, serverCertValidityDays } } };
     }
     const material = defineTlsMaterial(cfg, tls);
     return { args: { kind: "secret", certPem: material.serverCertPem, keyPem: material.serverKeyPem }, material };

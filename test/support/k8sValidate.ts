@@ -8,12 +8,19 @@
  */
 import type { K8sObject } from "../../components/shared/k8sObject";
 
+/**
+ * Packages of the same family for custom resources, generated from their projects' CRD schemas, by API
+ * group: cert-manager's (its CRDs' OpenAPI schemas, as the API server validates with them).
+ */
+const CUSTOM_RESOURCE_MODELS: Readonly<Record<string, string>> = { "cert-manager.io": "@kubernetes-models/cert-manager" };
+
 /** The module of kubernetes-models that holds a kind, e.g. "kubernetes-models/apps/v1/Deployment". */
 export function modelModule(apiVersion: string, kind: string): string {
     if (!/^([a-z0-9.-]+\/)?v\d+((alpha|beta)\d+)?$/.test(apiVersion) || !/^[A-Z][A-Za-z0-9]*$/.test(kind)) {
         throw new Error(`not a Kubernetes apiVersion/kind: "${apiVersion}" "${kind}"`);
     }
-    return `kubernetes-models/${apiVersion}/${kind}`;
+    const group = apiVersion.includes("/") ? apiVersion.slice(0, apiVersion.indexOf("/")) : "";
+    return `${CUSTOM_RESOURCE_MODELS[group] ?? "kubernetes-models"}/${apiVersion}/${kind}`;
 }
 
 interface Model {

@@ -249,10 +249,14 @@ describe("parseConfig: bad config names the key, says what is wrong and what is 
             says: /is required/,
         },
         {
-            name: "cert-manager without issuer",
-            raw: () => set(base(), "registry.tls", { mode: "cert-manager" }),
-            key: "dso-registry:registry.tls.certManagerIssuer",
-            says: /is required/,
+            name: "the CA of an issuer of one's own, with the program's chain",
+            raw: () =>
+                set(base(), "registry.tls", {
+                    mode: "cert-manager",
+                    certManagerCaCertificate: "-----BEGIN CERTIFICATE-----\nX\n-----END CERTIFICATE-----\n",
+                }),
+            key: "dso-registry:registry.tls.certManagerCaCertificate",
+            says: /registry\.tls\.certManagerIssuer is not set: the program creates its own issuer chain and reads its CA from cert-manager/,
         },
         {
             name: "an issuer CA without cert-manager",
@@ -485,7 +489,13 @@ describe("toSettings: each mode carries exactly the settings it needs", () => {
             name: "cert-manager carries its issuer",
             raw: () => set(base(), "registry.tls", { mode: "cert-manager", certManagerIssuer: { name: "lab-ca" } }),
             pick: (s) => s.registry.tls,
-            equals: { mode: "cert-manager", certManagerIssuer: { kind: "ClusterIssuer", name: "lab-ca" } },
+            equals: { mode: "cert-manager", issuer: "named", certManagerIssuer: { kind: "ClusterIssuer", name: "lab-ca" } },
+        },
+        {
+            name: "cert-manager without an issuer of one's own: the program's chain, with the lifetimes",
+            raw: () => set(base(), "registry.tls", { mode: "cert-manager", caValidityDays: 730 }),
+            pick: (s) => s.registry.tls,
+            equals: { mode: "cert-manager", issuer: "chain", caValidityDays: 730, serverCertValidityDays: 825 },
         },
         {
             name: "cert-manager carries its issuer's CA",
@@ -495,7 +505,7 @@ describe("toSettings: each mode carries exactly the settings it needs", () => {
                     certManagerIssuer: { name: "lab-ca" },
                     certManagerCaCertificate: "-----BEGIN CERTIFICATE-----\nX\n-----END CERTIFICATE-----\n",
                 }),
-            pick: (s) => s.registry.tls.mode === "cert-manager" && s.registry.tls.caCertificate,
+            pick: (s) => s.registry.tls.mode === "cert-manager" && s.registry.tls.issuer === "named" && s.registry.tls.caCertificate,
             equals: "-----BEGIN CERTIFICATE-----\nX\n-----END CERTIFICATE-----\n",
         },
         { name: "public certificate of an existing registry", raw: existing, pick: (s) => s.registry.tls, equals: { mode: "public" } },
@@ -603,11 +613,6 @@ describe("toSettings: each mode carries exactly the settings it needs", () => {
             name: "ACME without its address",
             raw: () => set(external(), "registry.tls", { mode: "acme" }),
             says: /^dso-registry:registry\.tls\.acmeEmail is not set/,
-        },
-        {
-            name: "cert-manager without its issuer",
-            raw: () => set(base(), "registry.tls", { mode: "cert-manager" }),
-            says: /^dso-registry:registry\.tls\.certManagerIssuer is not set/,
         },
         {
             name: "an external host without host settings",

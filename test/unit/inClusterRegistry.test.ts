@@ -28,6 +28,8 @@ type Variant = {
     registry?: Record<string, unknown>;
     containerRegistry?: Record<string, unknown>;
     certManager?: boolean;
+    /** cert-manager with the program's own issuer chain. */
+    chain?: boolean;
     pullAccount?: boolean;
     suppliedPushPassword?: string;
 };
@@ -50,6 +52,7 @@ const variants: Record<string, Variant> = {
         registry: { tls: { mode: "cert-manager", certManagerIssuer: { kind: "ClusterIssuer", name: "lab-ca" } } },
         certManager: true,
     },
+    chain: { registry: { tls: { mode: "cert-manager" } }, chain: true },
     authpull: {
         containerRegistry: { requiresAuthForPull: true },
         pullAccount: true,
@@ -92,8 +95,13 @@ function argsFor(v: Variant, accounts: InClusterRegistryArgs["accounts"]): InClu
         accounts,
         deletes: { api: r.ui.deleteEnabled, ui: r.ui.enabled && r.ui.deleteEnabled },
         tls: v.certManager
-            ? { kind: "cert-manager", issuerKind: "ClusterIssuer", issuerName: "lab-ca" }
-            : { kind: "secret", certPem: "CERT-PEM", keyPem: "KEY-PEM-FOR-TEST" },
+            ? { kind: "cert-manager", issuer: { kind: "ClusterIssuer", name: "lab-ca" } }
+            : v.chain
+              ? {
+                    kind: "cert-manager",
+                    issuer: { kind: "chain", caValidityDays: r.tls.caValidityDays, serverCertValidityDays: r.tls.serverCertValidityDays },
+                }
+              : { kind: "secret", certPem: "CERT-PEM", keyPem: "KEY-PEM-FOR-TEST" },
     };
 }
 
@@ -302,6 +310,25 @@ describe("options", () => {
     test("cert-manager: the ingress names the issuer and no TLS Secret is ours", () => {
         expect(raw("certmgr", "Ingress", "registry").metadata.annotations["cert-manager.io/cluster-issuer"]).toBe("lab-ca");
         expect(objectsOf("certmgr").filter((o) => o.kind === "Secret" && o.metadata.name === "registry-tls")).toEqual([]);
+        // The operator's issuer: the program does not know its CA.
+        expect(components.get("certmgr")?.caCertPem).toBeUndefined();
+    });
+
+    test("cert-manager's chain: the component creates it, and reads its CA from cert-manager's Secret", async () => {
+        const chain = objectsOf("chain").filter((o) => o.apiVersion === "cert-manager.io/v1");
+        expect(chain.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual([
+            "Certificate/dso-registry-ca",
+            "Certificate/registry-tls",
+            "Issuer/dso-registry-ca",
+            "Issuer/dso-registry-selfsigned",
+        ]);
+        // The mock's read of Secret dso/dso-registry-ca finds a placeholder certificate (tools/mockRuntime.ts
+        // mockReadState); the component hands back what the Secret holds. The order (the read after the CA
+        // is Ready) is the engine tier's to prove: test/engine/certManagerChain.test.ts.
+        const ca = components.get("chain")?.caCertPem;
+        expect(ca).toBeDefined();
+        expect(await promiseOf(ca!)).toBe("[unknown]");
+        expect(objectsOf("chain").filter((o) => o.kind === "Secret" && o.metadata.name === "registry-tls")).toEqual([]);
     });
 });
 

@@ -100,7 +100,7 @@ const tls = z.strictObject({
         .enum(["generated-ca", "acme", "provided", "cert-manager", "public"])
         .default("generated-ca")
         .describe(
-            '"generated-ca": a CA and server certificate made by @pulumi/tls (nodes are given the CA); "acme": Caddy obtains a public certificate (external host only); "provided": the operator\'s certificate (`tlsCertificate`) and key (`tlsPrivateKey`, secret); "cert-manager": an issuer in the cluster (in-cluster only); "public": the registry already has a publicly trusted certificate (existing registries only).',
+            '"generated-ca": a CA and server certificate made by @pulumi/tls (nodes are given the CA); "acme": Caddy obtains a public certificate (external host only); "provided": the operator\'s certificate (`tlsCertificate`) and key (`tlsPrivateKey`, secret); "cert-manager": cert-manager issues it in the cluster (in-cluster only), from an issuer chain the program creates (a self-signed issuer, a CA, a CA issuer) or from the issuer named in `certManagerIssuer`; "public": the registry already has a publicly trusted certificate (existing registries only).',
         ),
     acmeEmail: z
         .email({ error: "must be an e-mail address" })
@@ -116,13 +116,15 @@ const tls = z.strictObject({
             name: k8sName.describe("Issuer name."),
         })
         .optional()
-        .describe('cert-manager issuer for mode "cert-manager".'),
+        .describe(
+            "An issuer of your own for mode \"cert-manager\" (for example a ClusterIssuer for Let's Encrypt). Unset: the program creates its own chain in the registry's namespace (Issuer `dso-registry-selfsigned`, Certificate and Secret `dso-registry-ca`, Issuer `dso-registry-ca`, Certificate `registry-tls`) and gives the nodes and the `dso-registry-ca` ConfigMaps the CA it reads from cert-manager's Secret.",
+        ),
     certManagerCaCertificate: z
         .string()
         .includes("BEGIN CERTIFICATE", { error: "must be a PEM certificate" })
         .optional()
         .describe(
-            'CA certificate (PEM) of the cert-manager issuer (mode "cert-manager"), when it is a private CA: the nodes and the `dso-registry-ca` ConfigMaps get it. Leave unset for a publicly trusted issuer.',
+            "CA certificate (PEM) of the issuer named in `certManagerIssuer`, when it is a private CA: the nodes and the `dso-registry-ca` ConfigMaps get it. Leave unset for a publicly trusted issuer, and with the program's own chain (its CA is read from cert-manager).",
         ),
     caValidityDays: z
         .number()
@@ -131,7 +133,7 @@ const tls = z.strictObject({
         .max(36500)
         .default(3650)
         .describe(
-            "Lifetime of the generated CA, in days. Renewed by the first `pulumi up` in its last third, at most its last 90 days (the same key: certificates it signed keep verifying while nodes switch).",
+            "Lifetime of the generated CA, in days (with mode \"cert-manager\" and the program's own chain: the chain's CA, which cert-manager renews with the same key). Renewed by the first `pulumi up` in its last third, at most its last 90 days (the same key: certificates it signed keep verifying while nodes switch).",
         ),
     serverCertValidityDays: z
         .number()
@@ -140,7 +142,7 @@ const tls = z.strictObject({
         .max(3650)
         .default(825)
         .describe(
-            "Lifetime of the generated server certificate, in days. Renewed by the first `pulumi up` in its last third, at most its last 30 days.",
+            "Lifetime of the generated server certificate, in days (with mode \"cert-manager\" and the program's own chain: the registry's certificate, which cert-manager renews in its last third). Renewed by the first `pulumi up` in its last third, at most its last 30 days.",
         ),
 });
 

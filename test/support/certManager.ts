@@ -1,0 +1,50 @@
+/**
+ * cert-manager in the engine tier's cluster: the CRDs its module ships (copied into the engine set by
+ * tools/engine/build.sh), served by the real API server, and its own controllers
+ * (tools/engine/cert-manager) issuing for real from self-signed and CA issuers.
+ */
+import { readdirSync, readFileSync } from "node:fs";
+import * as path from "node:path";
+import { parse } from "yaml";
+import type { ControlPlane, KubeObject } from "./kubeControlPlane";
+import { engineSet } from "./pulumiEngine";
+import { type ServerProcess, startServer } from "./serverProcess";
+
+export interface CertManager {
+    /** The controller's output so far, for failure messages. */
+    output(): string;
+    stop(): Promise<void>;
+}
+
+/**
+ * cert-manager's CRDs as the API server takes them: its module ships them as Helm templates, whose
+ * labels and annotations are template text (in YAML comments and quoted values); the schemas are plain.
+ */
+export function certManagerCrds(): KubeObject[] {
+    const dir = path.join(engineSet(), "cert-manager-crds");
+    return readdirSync(dir)
+        .filter((f) => f.endsWith(".yaml"))
+        .sort()
+        .map((f) => {
+            const crd = parse(readFileSync(path.join(dir, f), "utf8")) as KubeObject & { metadata: Record<string, unknown> };
+            const { labels: _labels, annotations: _annotations, ...metadata } = crd.metadata;
+            return { ...crd, metadata: metadata as KubeObject["metadata"] };
+        });
+}
+
+/** Installs the CRDs, waits until cert-manager.io/v1 is served, and starts the controllers. */
+export async function installCertManager(kube: ControlPlane): Promise<CertManager> {
+    for (const crd of certManagerCrds()) {
+        await kube.create("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd);
+    }
+    const deadline = Date.now() + 60_000;
+    while (!(await kube.get("/apis/cert-manager.io/v1"))) {
+        if (Date.now() > deadline) throw new Error("cert-manager.io/v1 is not served a minute after its CRDs were created");
+        await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    const controller: ServerProcess = startServer(path.join(engineSet(), "bin", "cert-manager-controller"), [
+        "--kubeconfig",
+        kube.kubeconfig,
+    ]);
+    return { output: controller.output, stop: () => controller.stop() };
+}
