@@ -16,6 +16,8 @@ import { type AliasSpec, aliasUrn, urnOf } from "./identity";
 
 export const SECRET = "[secret]";
 export const UNKNOWN = "[unknown]";
+/** How every mock password starts (`mockPassword`), so that rendered text can be searched for one. */
+export const MOCK_PASSWORD_PREFIX = "mock-password-of-";
 
 /** Wire markers of Pulumi's property serialization. */
 const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
@@ -48,6 +50,11 @@ export interface RecordedResource {
     readonly custom: boolean;
     /** Inputs as registered; secret values replaced by "[secret]", unknown ones by "[unknown]". */
     readonly inputs: Record<string, unknown>;
+    /**
+     * Inputs as the engine receives them: every secret wrapped exactly where the program marked it (a
+     * nested value, not the whole property), unknown values as the wire's marker. `redactWireValue` reads it.
+     */
+    readonly wireInputs: Record<string, unknown>;
     /**
      * Inputs as the mock saw them: values in plain text (placeholders in synth, test values in tests),
      * a property holding a secret wrapped as `{ <sig>: …, value }`.
@@ -88,7 +95,7 @@ export function mockPassword(name: string, inputs: Record<string, unknown> = {})
     const digest = createHash("sha256")
         .update(`${name}\0${canonical(inputs)}`)
         .digest("hex");
-    return `mock-password-of-${name}-${digest.slice(0, 12)}`;
+    return `${MOCK_PASSWORD_PREFIX}${name}-${digest.slice(0, 12)}`;
 }
 
 /**
@@ -151,14 +158,18 @@ export function mockState(type: string, name: string, inputs: Record<string, unk
     }
 }
 
-/** Replaces Pulumi's wire markers for secrets and unknowns with readable placeholders. */
-export function redactWireValue(value: unknown): unknown {
+/**
+ * Replaces Pulumi's wire markers for secrets and unknowns with readable values: an unknown with
+ * "[unknown]", a secret with what `showSecret` makes of its value (once its own markers are replaced);
+ * by default the whole secret is "[secret]".
+ */
+export function redactWireValue(value: unknown, showSecret: (value: unknown) => unknown = () => SECRET): unknown {
     if (value === UNKNOWN_VALUE) return UNKNOWN;
-    if (Array.isArray(value)) return value.map(redactWireValue);
+    if (Array.isArray(value)) return value.map((item) => redactWireValue(item, showSecret));
     if (value && typeof value === "object") {
         const record = value as Record<string, unknown>;
-        if (record[SIG_KEY] === SECRET_SIG) return SECRET;
-        return Object.fromEntries(Object.entries(record).map(([k, v]) => [k, redactWireValue(v)]));
+        if (record[SIG_KEY] === SECRET_SIG) return showSecret(redactWireValue(record.value, showSecret));
+        return Object.fromEntries(Object.entries(record).map(([k, v]) => [k, redactWireValue(v, showSecret)]));
     }
     return value;
 }
@@ -286,6 +297,7 @@ class RecordingMonitor extends MockMonitor {
                     parentUrn: req.getParent() || undefined,
                     custom: req.getCustom(),
                     inputs: redactWireValue(wire) as Record<string, unknown>,
+                    wireInputs: wire,
                     rawInputs: object ? pulumi.runtime.deserializeProperties(object) : {},
                     state: state ? pulumi.runtime.deserializeProperties(state) : {},
                     additionalSecretOutputs: req.getAdditionalsecretoutputsList(),

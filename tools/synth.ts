@@ -5,7 +5,9 @@
  * Pulumi.<stack>.yaml (secure values are never decrypted: they stay "[secret]"), and writes what the
  * stack would create: resources.json, one YAML file per Kubernetes object under k8s/, every file
  * placed on a machine under hosts/<target>/<absolute path>, and every command run on a machine as
- * hosts/<target>/commands/<resource name>.{create,update,delete}.sh. The same input gives the same bytes.
+ * hosts/<target>/commands/<resource name>.{create,update,delete}.sh. A value the program keeps secret
+ * is shown in full with only its secret parts masked (tools/secretMask.ts). The same input gives the
+ * same bytes.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
@@ -23,7 +25,17 @@ import {
 } from "../components/config";
 import type { HostTarget, PlacedFile } from "../components/shared/hostAccess";
 import { defineStack } from "../components/stack";
-import { isSecret, type MockRuntimeOptions, type RecordedResource, SECRET, settle, startMockRuntime, UNKNOWN } from "./mockRuntime";
+import {
+    isSecret,
+    type MockRuntimeOptions,
+    type RecordedResource,
+    redactWireValue,
+    SECRET,
+    settle,
+    startMockRuntime,
+    UNKNOWN,
+} from "./mockRuntime";
+import { maskSecretValue } from "./secretMask";
 
 const MARKER_FILE = ".dso-synth";
 
@@ -209,16 +221,69 @@ const PLAIN_CONNECTION_FIELDS = new Set(["host", "port", "user", "hostKey", "dia
 
 /**
  * A command's connection holds the private key, so Pulumi marks all of it secret; a review still needs
- * to see which machine, port, user and pinned host key a command uses. Only the private key and
- * passwords stay hidden.
+ * to see which machine, port, user and pinned host key a command uses. Every other field (the private
+ * key, passwords, a proxy) stays "[secret]" whole, whatever the masking would make of it.
  */
 function withReviewableConnection(r: RecordedResource, inputs: Record<string, unknown>): Record<string, unknown> {
-    if (!COMMAND_TYPES.has(r.type) || inputs.connection !== SECRET) return inputs;
-    const raw = r.rawInputs.connection as Record<string, unknown> | undefined;
-    const connection = (raw && typeof raw.value === "object" ? raw.value : raw) as Record<string, unknown> | undefined;
-    if (!connection) return inputs;
+    const connection = inputs.connection;
+    if (!COMMAND_TYPES.has(r.type) || r.inputs.connection !== SECRET || !isRecord(connection)) return inputs;
     const shown = Object.fromEntries(Object.entries(connection).map(([k, v]) => [k, PLAIN_CONNECTION_FIELDS.has(k) ? v : SECRET]));
     return { ...inputs, connection: shown };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+    return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** The UTF-8 text that a base64 value encodes, if it is canonical base64 of valid UTF-8. */
+function base64Text(value: string): string | undefined {
+    const bytes = Buffer.from(value, "base64");
+    if (bytes.toString("base64") !== value) return undefined;
+    try {
+        return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    } catch {
+        return undefined;
+    }
+}
+
+/**
+ * A Secret's `data` values that are text, shown decoded under `stringData` (masked as any secret value).
+ * A review reads the synth as a diff: a base64 line that changes says only that something did, and one
+ * that holds a password could only be masked whole. The API server stores `stringData` as `data`, so
+ * the object shown is the one applied. Bytes that are not text stay base64 under `data`, masked whole
+ * where they hold a secret.
+ */
+function withSecretDataAsText(r: RecordedResource, inputs: Record<string, unknown>): Record<string, unknown> {
+    if (r.type !== "kubernetes:core/v1:Secret") return inputs;
+    // The recorded plain value marks the whole map secret when any value in it is.
+    const raw = r.rawInputs.data;
+    const data: unknown = pulumi.runtime.unwrapRpcSecret(raw);
+    const { data: shownData, stringData: shownStringData = {}, ...rest } = inputs;
+    if (!isRecord(data) || !isRecord(shownData) || !isRecord(shownStringData)) return inputs;
+    const binary: Record<string, unknown> = {};
+    const decoded: Record<string, string> = {};
+    for (const [key, value] of Object.entries(data)) {
+        const text = typeof value === "string" ? base64Text(value) : undefined;
+        if (text === undefined) binary[key] = shownData[key];
+        else decoded[key] = text;
+    }
+    const text = { ...shownStringData, ...(pulumi.runtime.isRpcSecret(raw) ? (maskSecretValue(decoded) as object) : decoded) };
+    return {
+        ...rest,
+        ...(Object.keys(binary).length > 0 ? { data: binary } : {}),
+        ...(Object.keys(text).length > 0 ? { stringData: text } : {}),
+    };
+}
+
+/**
+ * A resource's inputs as a review sees them: a value the program marked secret rendered with only its
+ * secret parts masked, so that a change to it shows as a diff of its lines. Masking applies where the
+ * program marked a secret only: a password in a value it did not mark is the program's leak, and shows
+ * (the leak tests look for it).
+ */
+function reviewInputs(r: RecordedResource): Record<string, unknown> {
+    const inputs = redactWireValue(r.wireInputs, maskSecretValue) as Record<string, unknown>;
+    return withReviewableConnection(r, withSecretDataAsText(r, withoutProviderCode(inputs)));
 }
 
 /**
@@ -253,7 +318,7 @@ function resourcesJson(resources: readonly RecordedResource[]): string {
             urn: r.urn,
             parent: r.parentUrn ? (nameOf.get(r.parentUrn) ?? r.parentUrn) : undefined,
             options: optionsJson(r, nameOf),
-            inputs: sortKeys(withReviewableConnection(r, withoutProviderCode(r.inputs))),
+            inputs: sortKeys(r.inputs),
         }))
         .sort((a, b) => a.type.localeCompare(b.type) || a.name.localeCompare(b.name) || a.urn.localeCompare(b.urn));
     return `${JSON.stringify(rows, null, 2)}\n`;
@@ -370,34 +435,40 @@ export async function runProgram(
     }
     // What the engine refuses fails the run as `pulumi preview` fails: with the engine's message.
     if (rt.errors.length > 0) throw new Error(rt.errors.join("\n"));
-    return { resources: rt.resources, outputs: await withSecretOutputsRedacted(outputs ?? {}, returned), warnings };
+    return { resources: rt.resources, outputs: await withSecretOutputsMasked(outputs ?? {}, returned), warnings };
 }
 
 /**
- * The stack's outputs with every secret one (`pulumi.secret`, or derived from a secret) shown as the
- * placeholder, as `pulumi stack output` shows it without --show-secrets.
+ * The stack's outputs with every secret one (`pulumi.secret`, or derived from a secret) masked as any
+ * secret value: an account shows its username, its password is "[secret]".
  */
-async function withSecretOutputsRedacted(
+async function withSecretOutputsMasked(
     outputs: Record<string, unknown>,
     returned: Readonly<Record<string, unknown>>,
 ): Promise<Record<string, unknown>> {
-    const redacted = { ...outputs };
+    const masked = { ...outputs };
     for (const [name, value] of Object.entries(returned)) {
-        if (pulumi.Output.isInstance(value) && (await isSecret(value))) redacted[name] = SECRET;
+        if (pulumi.Output.isInstance(value) && (await isSecret(value))) masked[name] = maskSecretValue(outputs[name]);
     }
-    return redacted;
+    return masked;
 }
 
 /** Runs the program under mocks with the config given as a stack file gives it, and returns the files synth writes. */
 export async function synthesizeConfig(stack: string, stackConfig: StackFileConfig): Promise<SynthFiles> {
-    const { resources, outputs, warnings } = await runProgram(stack, stackConfig);
+    const run = await runProgram(stack, stackConfig);
+    return { files: synthFilesOf(run), warnings: run.warnings };
+}
+
+/** The files synth writes for what a run of the program registered and returned (relative path → content). */
+export function synthFilesOf(run: Pick<ProgramRun, "resources" | "outputs">): Map<string, string> {
+    const resources = run.resources.map((r) => ({ ...r, inputs: reviewInputs(r) }));
     const files = new Map<string, string>();
     files.set("resources.json", resourcesJson(resources));
-    files.set("outputs.json", `${JSON.stringify(sortKeys(outputs), null, 2)}\n`);
+    files.set("outputs.json", `${JSON.stringify(sortKeys(run.outputs), null, 2)}\n`);
     kubernetesFiles(resources, files);
     hostFiles(resources, files);
     commandFiles(resources, files);
-    return { files, warnings };
+    return files;
 }
 
 /** Writes the files under `outDir`, replacing an earlier synth there (and nothing else). */

@@ -87,8 +87,11 @@ type Credentials = S3Server["credentials"];
 
 function renderedExternalHost(out: string, credentials: Credentials): Rendered {
     const etc = path.join(out, "hosts", SSH_HOST, "etc/dso-registry");
-    // The synth shows the placed env file with its secret content withheld; the body is the component's renderer's.
-    expect(readFileSync(path.join(etc, "storage.env"), "utf8").trim()).toBe("[secret]");
+    // The synth shows the placed env file as the component renders it, the keys masked; the test's body
+    // is the same renderer's with the store's keys.
+    expect(readFileSync(path.join(etc, "storage.env"), "utf8")).toBe(
+        renderStorageEnvFile({ accessKeyId: "[secret]", secretAccessKey: "[secret]" }),
+    );
     return { configYml: readFileSync(path.join(etc, "config.yml"), "utf8"), env: parseEnvFile(renderStorageEnvFile(credentials)) };
 }
 

@@ -1,7 +1,8 @@
 /**
  * Secrets planted as `secure:` values in a stack file never reach the offline synth's files: the synth
  * never decrypts them, and everything built from them (Jenkins credentials, pull secrets, htpasswd)
- * shows only "[secret]".
+ * shows "[secret]" where the value, its hash or its base64 would be, around readable text
+ * (test/unit/synthMasking.test.ts checks that generated passwords never show either).
  */
 import { randomBytes } from "node:crypto";
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -50,4 +51,9 @@ it("produced the Jenkins credentials and pull secrets the check is about", () =>
 it("writes none of the planted values into any synth file or warning", () => {
     const everything = [...synth.files.entries()].map(([name, content]) => `${name}\n${content}`).join("\n") + synth.warnings.join("\n");
     expect(Object.values(planted).filter((value) => everything.includes(value.slice(3)))).toEqual([]);
+});
+
+it("shows the push account built from the planted password with its hash as [secret], its name readable", () => {
+    const htpasswd = YAML.parse(synth.files.get("k8s/dso/Secret-registry-htpasswd.yaml") ?? "");
+    expect(htpasswd?.stringData?.push).toBe("# push accounts, managed by dso-registry\nci-push [secret]\n");
 });
