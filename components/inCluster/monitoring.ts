@@ -1,15 +1,17 @@
 /**
- * Monitoring of the in-cluster registry (docs/monitoring.md): the pod's metrics ports, and how a
- * Prometheus finds them: a PodMonitor and the alert rules as a PrometheusRule when prometheus-operator
- * runs (`registry.monitoring.prometheusOperator`), the usual `prometheus.io/*` annotations otherwise
- * (one port per pod: Caddy's; Distribution's needs the PodMonitor or a scrape job of its own). The
- * metrics ports are in no Service and behind no ingress: only what reaches the pod's address does.
+ * Monitoring of the in-cluster registry (docs/monitoring.md): the pod's metrics ports, the probe of
+ * the certificate it serves (./certificateProbe.ts), and how a Prometheus finds them: PodMonitors and
+ * the alert rules as a PrometheusRule when prometheus-operator runs
+ * (`registry.monitoring.prometheusOperator`), the usual `prometheus.io/*` annotations otherwise (one
+ * port per pod: Caddy's; Distribution's needs the PodMonitor or a scrape job of its own). The metrics
+ * ports are in no Service and behind no ingress: only what reaches the pods' addresses does.
  */
 import { stringify } from "yaml";
 import { RULE_GROUP, ruleGroups } from "../monitoring/alertRules";
 import { METRICS_PORTS } from "../shared/facts";
 import type { K8sObject } from "../shared/k8sObject";
 import { IN_CLUSTER_BACKUP } from "./backup";
+import { CERTIFICATE_PROBE, renderCertificateProbe } from "./certificateProbe";
 import { meta, selector } from "./k8sHelpers";
 import { IN_CLUSTER, type InClusterSpec } from "./spec";
 
@@ -39,7 +41,10 @@ export function scrapeAnnotations(spec: InClusterSpec): Record<string, string> {
     return { "prometheus.io/scrape": "true", "prometheus.io/port": String(METRICS_PORTS.caddy), "prometheus.io/path": "/metrics" };
 }
 
-/** The PodMonitor and the PrometheusRule, with prometheus-operator. */
+/**
+ * The certificate probe's objects, then the rules: with prometheus-operator the registry's PodMonitor
+ * and the PrometheusRule, otherwise the rules as a ConfigMap.
+ */
 export function renderMonitoringObjects(spec: InClusterSpec): K8sObject[] {
     const m = spec.monitoring;
     if (!m) return [];
@@ -52,13 +57,23 @@ export function renderMonitoringObjects(spec: InClusterSpec): K8sObject[] {
             ...(spec.garbageCollection.enabled ? { gcCronJob: IN_CLUSTER.gcName } : {}),
             ...(spec.backup ? { backupCronJob: IN_CLUSTER_BACKUP.name } : {}),
             cacheClaims: m.cacheClaims,
+            certificateProbe: CERTIFICATE_PROBE.name,
             certManager: spec.tls.kind === "cert-manager",
         },
         runbookBaseUrl: m.runbookBaseUrl,
     });
+    const probe = renderCertificateProbe({
+        namespace: spec.namespace,
+        host: spec.host,
+        caddyImage: spec.images.caddy,
+        metricsPort: METRICS_PORTS.caddy,
+        podAnnotations: scrapeAnnotations(spec),
+        prometheusOperator: m.prometheusOperator,
+    });
     if (!m.prometheusOperator) {
         // The same rules as a file, for a Prometheus that reads rule files (mount it, or copy it).
         return [
+            ...probe,
             {
                 apiVersion: "v1",
                 kind: "ConfigMap",
@@ -68,6 +83,7 @@ export function renderMonitoringObjects(spec: InClusterSpec): K8sObject[] {
         ];
     }
     return [
+        ...probe,
         {
             apiVersion: "monitoring.coreos.com/v1",
             kind: "PodMonitor",

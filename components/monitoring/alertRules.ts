@@ -3,7 +3,9 @@
  * external host) or as the `spec` of a prometheus-operator PrometheusRule (the cluster). Each alert
  * means the same thing in both; only the series it reads differ: on the host the job outcomes come
  * from node_exporter's textfile collector (./jobMetrics.ts), in the cluster from kube-state-metrics
- * and the kubelet's volume stats. Every alert names its runbook section (docs/runbooks.md).
+ * and the kubelet's volume stats, and the served certificate from the certificate probe's
+ * blackbox_exporter (components/inCluster/certificateProbe.ts). Every alert names its runbook section
+ * (docs/runbooks.md).
  *
  * Everything here is pure: no Pulumi, no I/O.
  */
@@ -30,7 +32,9 @@ export type RulesPlacement =
           readonly backupCronJob?: string;
           /** The mirrors' PVCs (their size is their limit). */
           readonly cacheClaims: readonly string[];
-          /** cert-manager issues the certificate: its metrics tell the expiry. */
+          /** The certificate probe's Deployment: its pods' `probe_*` series tell what the registry serves. */
+          readonly certificateProbe: string;
+          /** cert-manager issues the certificate: its Certificate's Ready condition tells a failed renewal early. */
           readonly certManager: boolean;
       };
 
@@ -183,13 +187,20 @@ function certificateRules(p: RulesPlacement, rule: RuleMaker): AlertRule[] {
         // The hourly probe could not read the certificate the front serves, or it has a week left:
         // Caddy renews an ACME certificate 30 days before, `pulumi up` a generated one in its last 30.
         renewalFailing = `${JOB_METRICS.certificateProbe} == 0 or (${notAfter} - time()) < ${7 * DAY}`;
-    } else if (p.certManager) {
-        const cert = `namespace="${p.namespace}"`;
-        notAfter = `certmanager_certificate_expiration_timestamp_seconds{${cert}}`;
-        renewalFailing = `certmanager_certificate_ready_status{${cert},condition="False"} == 1`;
     } else {
-        // The program's own certificate in the cluster: renewed by `pulumi up` (docs/runbooks.md).
-        return [];
+        // The probe's handshake with the registry's TLS Service, at every scrape, whatever made the
+        // certificate: the program (renewed by `pulumi up`) or cert-manager. With cert-manager the probe
+        // stays: the front reads the certificate when its pod starts, so what it serves can be older
+        // than the Secret cert-manager renewed; its Certificate not Ready tells a failed renewal weeks
+        // before the served one runs short. A probe that is not running is a failed check too.
+        const probe = `namespace="${p.namespace}",pod=~"${p.certificateProbe}-.*"`;
+        notAfter = `probe_ssl_earliest_cert_expiry{${probe}}`;
+        renewalFailing = [
+            `probe_success{${probe}} == 0`,
+            `(${notAfter} - time()) < ${7 * DAY}`,
+            `kube_deployment_status_replicas_available{namespace="${p.namespace}",deployment="${p.certificateProbe}"} == 0`,
+            ...(p.certManager ? [`certmanager_certificate_ready_status{namespace="${p.namespace}",condition="False"} == 1`] : []),
+        ].join(" or ");
     }
     return [
         rule(

@@ -1,8 +1,9 @@
 /**
  * The alert rules (components/monitoring/alertRules.ts) with Debian's promtool: `promtool check rules`
- * on the rules file of each placement, and `promtool test rules` with, for every alert, series that
- * make it fire and series that keep it quiet. The expected annotations are the rule's own, so a case
- * checks the runbook link too. A table of cases that misses an alert fails.
+ * on the rules file of each placement (the cluster's with cert-manager and with the program's own
+ * certificate), and `promtool test rules` with, for every alert, series that make it fire (each way it
+ * can) and series that keep it quiet. The expected annotations are the rule's own, so a case checks the
+ * runbook link too. A table of cases that misses an alert fails.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -10,23 +11,14 @@ import * as path from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
 import { stringify } from "yaml";
 import { type AlertRulesOptions, alertRules, renderRulesFile } from "../../components/monitoring/alertRules";
+import { CLUSTER_PLACEMENT, HOST_PLACEMENT } from "../support/rulesPlacements";
 import { run } from "../support/serverProcess";
 
 const RUNBOOKS = "https://docs.example.test/runbooks.md";
-const HOST: AlertRulesOptions = { placement: { kind: "external-host", backup: true, caches: true }, runbookBaseUrl: RUNBOOKS };
-const CLUSTER: AlertRulesOptions = {
-    placement: {
-        kind: "in-cluster",
-        namespace: "dso",
-        deployment: "registry",
-        dataClaim: "registry-data",
-        gcCronJob: "registry-gc",
-        backupCronJob: "registry-backup",
-        cacheClaims: ["registry-mirror-docker-io"],
-        certManager: true,
-    },
-    runbookBaseUrl: RUNBOOKS,
-};
+const HOST: AlertRulesOptions = { placement: HOST_PLACEMENT, runbookBaseUrl: RUNBOOKS };
+const CLUSTER: AlertRulesOptions = { placement: CLUSTER_PLACEMENT, runbookBaseUrl: RUNBOOKS };
+/** The program's own certificate (generated CA or provided): the probe alone. */
+const CLUSTER_OWN_CERTIFICATE: AlertRulesOptions = { placement: { ...CLUSTER_PLACEMENT, certManager: false }, runbookBaseUrl: RUNBOOKS };
 
 /** Series (promtool's expanding notation, one sample a minute), when to look, and the labels of the alert when it fires. */
 interface Case {
@@ -35,9 +27,9 @@ interface Case {
     readonly labels: Record<string, string>;
 }
 
-/** For each alert: series that fire it, and series that keep it quiet (same evaluation time). */
+/** For each alert: series that fire it (one case for each way it can), and series that keep it quiet. */
 interface AlertCases {
-    readonly fires: Case;
+    readonly fires: Case | readonly Case[];
     readonly quiet: Omit<Case, "labels">;
 }
 
@@ -111,6 +103,44 @@ const HOST_CASES: Record<string, AlertCases> = {
     },
 };
 
+/** The certificate probe's series as the pod scrape gives them (components/inCluster/certificateProbe.ts). */
+const probed = (name: string) =>
+    `${name}{namespace="dso",pod="registry-certificate-probe-7c9d8b6f5-x2x7k",instance="10.1.2.3:5092",job="kubernetes-pods"}`;
+const PROBE_NOT_AFTER = probed("probe_ssl_earliest_cert_expiry");
+const PROBE_SUCCESS = probed("probe_success");
+const PROBE_AVAILABLE = 'kube_deployment_status_replicas_available{namespace="dso",deployment="registry-certificate-probe"}';
+const CERT_MANAGER_NOT_READY = 'certmanager_certificate_ready_status{namespace="dso",name="registry-tls",condition="False"}';
+
+/** The probe served a certificate with 100 days left, and its pod runs: nothing to say. */
+const PROBE_QUIET = { [PROBE_SUCCESS]: "1x180", [PROBE_NOT_AFTER]: `${100 * DAY}x180`, [PROBE_AVAILABLE]: "1x180" };
+
+/** The certificate alerts in the cluster; with cert-manager its Certificate's Ready condition too. */
+function clusterCertificateCases(certManager: boolean): Record<string, AlertCases> {
+    const quiet = { ...PROBE_QUIET, ...(certManager ? { [CERT_MANAGER_NOT_READY]: "0x180" } : {}) };
+    const failing = (changed: Record<string, string>, labelsFrom: string): Case => ({
+        series: { ...quiet, ...changed },
+        at: "2h",
+        labels: labelsOf(labelsFrom),
+    });
+    return {
+        DsoRegistryCertificateExpiring: {
+            fires: { series: { ...quiet, [PROBE_NOT_AFTER]: `${10 * DAY}x180` }, at: "2h", labels: labelsOf(PROBE_NOT_AFTER) },
+            quiet: { series: quiet, at: "2h" },
+        },
+        DsoRegistryCertificateRenewalFailing: {
+            fires: [
+                // The handshake fails: nothing listens, or no certificate for the registry's name.
+                failing({ [PROBE_SUCCESS]: "0x180" }, PROBE_SUCCESS),
+                failing({ [PROBE_NOT_AFTER]: `${5 * DAY}x180` }, PROBE_NOT_AFTER),
+                // Nothing probes: the probe's pod is not running.
+                failing({ [PROBE_AVAILABLE]: "0x180" }, PROBE_AVAILABLE),
+                ...(certManager ? [failing({ [CERT_MANAGER_NOT_READY]: "1x180" }, CERT_MANAGER_NOT_READY)] : []),
+            ],
+            quiet: { series: quiet, at: "2h" },
+        },
+    };
+}
+
 const claim = (pvc: string) => `namespace="dso",persistentvolumeclaim="${pvc}"`;
 const CLUSTER_CASES: Record<string, AlertCases> = {
     DsoRegistryDown: single('kube_deployment_status_replicas_available{namespace="dso",deployment="registry"}', "0x10", "1x10", "10m"),
@@ -119,18 +149,7 @@ const CLUSTER_CASES: Record<string, AlertCases> = {
         `kubelet_volume_stats_available_bytes{${claim("registry-data")}}`,
         `kubelet_volume_stats_capacity_bytes{${claim("registry-data")}}`,
     ),
-    DsoRegistryCertificateExpiring: single(
-        'certmanager_certificate_expiration_timestamp_seconds{namespace="dso",name="registry-tls"}',
-        `${10 * DAY}x180`,
-        `${100 * DAY}x180`,
-        "2h",
-    ),
-    DsoRegistryCertificateRenewalFailing: single(
-        'certmanager_certificate_ready_status{namespace="dso",name="registry-tls",condition="False"}',
-        "1x180",
-        "0x180",
-        "2h",
-    ),
+    ...clusterCertificateCases(true),
     DsoRegistryBackupStale: single(
         'kube_cronjob_status_last_successful_time{namespace="dso",cronjob="registry-backup"}',
         "0x1700",
@@ -163,6 +182,8 @@ const CLUSTER_CASES: Record<string, AlertCases> = {
     },
 };
 
+const CLUSTER_OWN_CERTIFICATE_CASES: Record<string, AlertCases> = { ...CLUSTER_CASES, ...clusterCertificateCases(false) };
+
 const dir = mkdtempSync(path.join(tmpdir(), "dso-rules-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -173,19 +194,20 @@ function promtoolTests(options: AlertRulesOptions, cases: Record<string, AlertCa
         const rule = rules.get(alert);
         if (!rule) throw new Error(`no rule ${alert}`);
         const seriesList = (s: Record<string, string>) => Object.entries(s).map(([series, values]) => ({ series, values }));
+        const fires = [c.fires].flat();
         return [
-            {
-                name: `${alert} fires`,
+            ...fires.map((f, i) => ({
+                name: fires.length > 1 ? `${alert} fires (way ${i + 1})` : `${alert} fires`,
                 interval: "1m",
-                input_series: seriesList(c.fires.series),
+                input_series: seriesList(f.series),
                 alert_rule_test: [
                     {
-                        eval_time: c.fires.at,
+                        eval_time: f.at,
                         alertname: alert,
-                        exp_alerts: [{ exp_labels: { ...c.fires.labels, ...rule.labels }, exp_annotations: rule.annotations }],
+                        exp_alerts: [{ exp_labels: { ...f.labels, ...rule.labels }, exp_annotations: rule.annotations }],
                     },
                 ],
-            },
+            })),
             {
                 name: `${alert} stays quiet`,
                 interval: "1m",
@@ -199,7 +221,8 @@ function promtoolTests(options: AlertRulesOptions, cases: Record<string, AlertCa
 
 describe.each([
     ["external host", HOST, HOST_CASES],
-    ["in-cluster", CLUSTER, CLUSTER_CASES],
+    ["in-cluster, cert-manager", CLUSTER, CLUSTER_CASES],
+    ["in-cluster, the program's own certificate", CLUSTER_OWN_CERTIFICATE, CLUSTER_OWN_CERTIFICATE_CASES],
 ] as const)("alert rules (%s)", (placement, options, cases) => {
     const slug = placement.replace(/\W+/g, "-");
     const rulesFile = path.join(dir, `${slug}.rules.yml`);

@@ -71,6 +71,16 @@ test("the local stack (generated CA, Jenkins) gives Jenkins's namespace the CA C
     expect(tls?.metadata.namespace).toBe("dso");
 });
 
+test("the local stack (generated CA, monitoring on) probes the certificate its registry serves, on the pods' scrape path", () => {
+    const objects = synthObjects("local");
+    const probe = objects.filter((o) => o.metadata.name === "registry-certificate-probe").map((o) => `${o.kind}/${o.metadata.namespace}`);
+    expect(probe).toEqual(["ConfigMap/dso", "Deployment/dso"]);
+    const deployment = objects.find((o) => o.kind === "Deployment" && o.metadata.name === "registry-certificate-probe") as any;
+    expect(deployment.spec.template.metadata.annotations).toMatchObject({ "prometheus.io/scrape": "true", "prometheus.io/port": "5092" });
+    const rules = objects.find((o) => o.metadata.name === "dso-registry-alert-rules") as any;
+    expect(rules.data["dso-registry.rules.yml"]).toContain("probe_ssl_earliest_cert_expiry");
+});
+
 test("the prod stack (ACME: a public certificate) publishes no CA ConfigMap", () => {
     expect(synthObjects("prod").filter((o) => o.metadata.name === "dso-registry-ca")).toEqual([]);
 });

@@ -13,6 +13,7 @@ import { nodeExporterScript } from "../../components/externalHost/hostMonitoring
 import { type AlertRulesOptions, alertRules, RUNBOOK_ANCHORS } from "../../components/monitoring/alertRules";
 import { renderHostScrapeConfig } from "../../components/monitoring/jobMetrics";
 import { BASE_POLICY } from "../support/accessPolicy";
+import { CLUSTER_PLACEMENT, HOST_PLACEMENT } from "../support/rulesPlacements";
 
 const RUNBOOKS = path.resolve(__dirname, "../../docs/runbooks.md");
 
@@ -29,20 +30,8 @@ const headings = readFileSync(RUNBOOKS, "utf8")
     .map((line) => anchorOf(line.replace(/^#+ /, "")));
 
 const PLACEMENTS: Record<string, AlertRulesOptions> = {
-    "external host": { placement: { kind: "external-host", backup: true, caches: true }, runbookBaseUrl: "docs/runbooks.md" },
-    "in-cluster": {
-        placement: {
-            kind: "in-cluster",
-            namespace: "dso",
-            deployment: "registry",
-            dataClaim: "registry-data",
-            gcCronJob: "registry-gc",
-            backupCronJob: "registry-backup",
-            cacheClaims: ["registry-mirror-docker-io"],
-            certManager: true,
-        },
-        runbookBaseUrl: "docs/runbooks.md",
-    },
+    "external host": { placement: HOST_PLACEMENT, runbookBaseUrl: "docs/runbooks.md" },
+    "in-cluster": { placement: CLUSTER_PLACEMENT, runbookBaseUrl: "docs/runbooks.md" },
 };
 
 describe("alert rules", () => {

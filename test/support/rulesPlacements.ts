@@ -1,0 +1,20 @@
+/**
+ * The alert rules' placements the monitoring tests share (components/monitoring/alertRules.ts): the
+ * external host with backups and caches, and the cluster with every job scheduled, a cache, the
+ * certificate probe and cert-manager.
+ */
+import type { RulesPlacement } from "../../components/monitoring/alertRules";
+
+export const HOST_PLACEMENT: Extract<RulesPlacement, { kind: "external-host" }> = { kind: "external-host", backup: true, caches: true };
+
+export const CLUSTER_PLACEMENT: Extract<RulesPlacement, { kind: "in-cluster" }> = {
+    kind: "in-cluster",
+    namespace: "dso",
+    deployment: "registry",
+    dataClaim: "registry-data",
+    gcCronJob: "registry-gc",
+    backupCronJob: "registry-backup",
+    cacheClaims: ["registry-mirror-docker-io"],
+    certificateProbe: "registry-certificate-probe",
+    certManager: true,
+};
