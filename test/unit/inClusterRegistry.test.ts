@@ -99,7 +99,7 @@ function argsFor(v: Variant, accounts: InClusterRegistryArgs["accounts"]): InClu
             : v.chain
               ? {
                     kind: "cert-manager",
-                    issuer: { kind: "chain", caValidityDays: r.tls.caValidityDays, serverCertValidityDays: r.tls.serverCertValidityDays },
+                    issuer: { kind: "chain", caValidityDays: 3650, serverCertValidityDays: 825 },
                 }
               : { kind: "secret", certPem: "CERT-PEM", keyPem: "KEY-PEM-FOR-TEST" },
     };
