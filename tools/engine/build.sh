@@ -128,10 +128,7 @@ if [ "$kube" = true ]; then
     # cert-manager's controllers (tools/engine/cert-manager) and the CRDs its module ships, for the stacks
     # whose certificate cert-manager issues: the CRDs go to the API server, the controller issues for real.
     cm_version=$(cd "$here/cert-manager" && go list -m -f '{{.Version}}' github.com/cert-manager/cert-manager)
-    (
-        export CGO_ENABLED=0
-        build "$set/bin" cert-manager-controller "$here/cert-manager" . "$cm_version" "-s -w"
-    )
+    CGO_ENABLED=0 build "$set/bin" cert-manager-controller "$here/cert-manager" . "$cm_version" "-s -w"
     cm_dir=$(cd "$here/cert-manager" && go list -m -f '{{.Dir}}' github.com/cert-manager/cert-manager)
     mkdir -p "$set/cert-manager-crds"
     cp "$cm_dir"/deploy/crds/crd-*.yaml "$set/cert-manager-crds/"
