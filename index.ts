@@ -45,5 +45,7 @@ export = async () => {
         pushCredentials: outputs.pushCredentials ?? null,
         /** The generated pull-only account, secret; null when the stack has none. */
         pullCredentials: outputs.pullCredentials ?? null,
+        /** null unless containerRegistry.rotateAfterDays rotates the generated passwords by age. */
+        accountRotation: outputs.accountRotation ?? null,
     };
 };

@@ -10,7 +10,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "./config";
 import { decide } from "./decisions";
 import { PLACEHOLDER_TAG } from "./shared/facts";
-import { defineAccounts, definePullSecrets, pullAccountOf } from "./stack/accounts";
+import { ageRotationOf, defineAccounts, definePullSecrets, pullAccountOf } from "./stack/accounts";
 import { defineCaConfigMaps } from "./stack/caConfigMaps";
 import { defineExternalHost } from "./stack/externalHost";
 import { defineClusterDns, defineInClusterRegistry } from "./stack/inCluster";
@@ -44,6 +44,12 @@ export interface StackOutputs {
     readonly pushCredentials?: pulumi.Output<AccountCredentials>;
     /** The generated pull-only account, where one exists (same handling as pushCredentials). */
     readonly pullCredentials?: pulumi.Output<AccountCredentials>;
+    /**
+     * Rotation by age (`containerRegistry.rotateAfterDays`): the period's length, when the current period
+     * began (the generated passwords are no older), and when the next begins (the first `up` after it
+     * rotates them).
+     */
+    readonly accountRotation?: { readonly everyDays: number; readonly since: string; readonly nextDue: string };
 }
 
 /** A registry account as a stack output. */
@@ -74,11 +80,12 @@ function pushAccountSource(cfg: StackConfig, ownRegistry: boolean): string {
 export function defineStack(cfg: StackConfig): StackOutputs {
     const d = decide(cfg);
     const cr = cfg.containerRegistry;
-    const accounts = defineAccounts(cfg, d);
+    const ageRotation = ageRotationOf(cfg, d, new Date());
+    const accounts = defineAccounts(cfg, d, ageRotation);
 
-    const inCluster = accounts && defineInClusterRegistry(cfg, d, accounts);
+    const inCluster = accounts && defineInClusterRegistry(cfg, d, accounts, ageRotation);
     if (inCluster) defineClusterDns(cfg, inCluster.component);
-    const external = accounts && defineExternalHost(cfg, d, accounts);
+    const external = accounts && defineExternalHost(cfg, d, accounts, ageRotation);
     const registryHost = external?.component;
     if (accounts) defineKindRegistry(cfg, d, accounts);
 
@@ -113,6 +120,15 @@ export function defineStack(cfg: StackConfig): StackOutputs {
         ...(registryHostOps ? { registryHostOps } : {}),
         ...(accounts ? { pushCredentials: credentialsOutput(accounts.push) } : {}),
         ...(accounts?.pull ? { pullCredentials: credentialsOutput(accounts.pull) } : {}),
+        ...(ageRotation
+            ? {
+                  accountRotation: {
+                      everyDays: ageRotation.days,
+                      since: ageRotation.since.toISOString(),
+                      nextDue: ageRotation.due.toISOString(),
+                  },
+              }
+            : {}),
         seedImage: { prefix: d.imagePrefix, placeholderTag: PLACEHOLDER_TAG, example: `${d.imagePrefix}/app:${PLACEHOLDER_TAG}` },
     };
 }

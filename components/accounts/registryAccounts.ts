@@ -23,6 +23,11 @@ export interface RegistryAccountsArgs {
     readonly pull?: { readonly username: string };
     /** Changing this value generates new passwords for every generated account. */
     readonly rotation: string;
+    /**
+     * Rotation by age (rotationSchedule.ts): the period the passwords belong to; a new one generates new
+     * passwords. Unset: only `rotation` rotates them.
+     */
+    readonly agePeriod?: string;
 }
 
 /**
@@ -70,7 +75,11 @@ export class RegistryAccounts extends pulumi.ComponentResource {
         const generated = (role: string, username: string): RegistryAccount => {
             const password = new random.RandomPassword(
                 `${name}-${role}`,
-                { length: 40, special: false, keepers: { username, rotation: args.rotation } },
+                {
+                    length: 40,
+                    special: false,
+                    keepers: { username, rotation: args.rotation, ...(args.agePeriod ? { agePeriod: args.agePeriod } : {}) },
+                },
                 { parent: this },
             );
             return { username, password: pulumi.secret(password.result), bcryptHash: pulumi.secret(password.bcryptHash) };

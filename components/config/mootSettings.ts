@@ -85,6 +85,7 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
             "registry.ui.deleteEnabled",
             "registry.ui.image",
             "containerRegistry.rotation",
+            "containerRegistry.rotateAfterDays",
             "containerRegistry.pushCredentials",
             "containerRegistry.pullUsername",
         ],

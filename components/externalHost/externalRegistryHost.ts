@@ -80,7 +80,12 @@ export interface ExternalRegistryHostArgs {
      * Metrics, job outcomes and alert rules (docs/monitoring.md); none when unset. `relayImage` is the
      * Caddy image (`registry.caddyImage`) of the relay that lets only Distribution's /metrics out.
      */
-    readonly monitoring?: { readonly runbookBaseUrl: string; readonly relayImage: string };
+    readonly monitoring?: {
+        readonly runbookBaseUrl: string;
+        readonly relayImage: string;
+        /** With a rotation by age, when the generated passwords' next period begins (Unix seconds): an alert past it. */
+        readonly passwordsRotationDue?: number;
+    };
     /** fail2ban on the front's access log (`registry.loginLimit`); its files are removed when unset. */
     readonly loginLimit?: { readonly limit: LoginLimit; readonly ignoreNetworks: readonly string[] };
 }
@@ -167,6 +172,7 @@ export class ExternalRegistryHost extends pulumi.ComponentResource {
                     backup: args.backup !== undefined,
                     caches: (args.mirrors ?? []).length > 0,
                     runbookBaseUrl: args.monitoring.runbookBaseUrl,
+                    passwordsRotationDue: args.monitoring.passwordsRotationDue,
                 },
                 { parent: this, dependsOn: [packages] },
             );

@@ -104,6 +104,8 @@ export interface HostMonitoringArgs {
     readonly caches: boolean;
     /** `registry.monitoring.runbookBaseUrl`. */
     readonly runbookBaseUrl: string;
+    /** With a rotation by age, when the generated passwords' next period begins (Unix seconds): an alert past it. */
+    readonly passwordsRotationDue?: number;
 }
 
 /** The exporter, the reporter, the probe and its schedule, and the Prometheus files; all removed on destroy but the package. */
@@ -136,6 +138,7 @@ export class HostMonitoring extends pulumi.ComponentResource {
             renderRulesFile({
                 placement: { kind: "external-host", backup: args.backup, caches: args.caches },
                 runbookBaseUrl: args.runbookBaseUrl,
+                passwordsRotationDue: args.passwordsRotationDue,
             }),
         );
         file("scrape", paths.scrapeFile, "0644", renderHostScrapeConfig());

@@ -106,7 +106,12 @@ export interface InClusterRegistryArgs {
     /** Scheduled backups of the registry's volume (and Maven's) to S3 with restic; none when unset. */
     readonly backup?: InClusterBackup;
     /** Metrics and alert rules (docs/monitoring.md); none when unset. */
-    readonly monitoring?: { readonly prometheusOperator: boolean; readonly runbookBaseUrl: string };
+    readonly monitoring?: {
+        readonly prometheusOperator: boolean;
+        readonly runbookBaseUrl: string;
+        /** With a rotation by age, when the generated passwords' next period begins (Unix seconds): an alert past it. */
+        readonly passwordsRotationDue?: number;
+    };
     /** Kubernetes provider (a kubeconfig context); the ambient one when unset. */
     readonly provider?: k8s.Provider;
 }

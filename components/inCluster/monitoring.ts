@@ -61,6 +61,7 @@ export function renderMonitoringObjects(spec: InClusterSpec): K8sObject[] {
             certManager: spec.tls.kind === "cert-manager",
         },
         runbookBaseUrl: m.runbookBaseUrl,
+        passwordsRotationDue: m.passwordsRotationDue,
     });
     const probe = renderCertificateProbe({
         namespace: spec.namespace,

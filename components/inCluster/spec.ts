@@ -228,4 +228,6 @@ export interface InClusterMonitoring {
     readonly runbookBaseUrl: string;
     /** The mirrors' PVCs (their size is their limit). */
     readonly cacheClaims: readonly string[];
+    /** With a rotation by age, when the generated passwords' next period begins (Unix seconds). */
+    readonly passwordsRotationDue?: number;
 }

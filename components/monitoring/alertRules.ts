@@ -42,6 +42,11 @@ export interface AlertRulesOptions {
     readonly placement: RulesPlacement;
     /** docs/runbooks.md as the operators read it; each alert adds its section's anchor. */
     readonly runbookBaseUrl: string;
+    /**
+     * With a rotation by age (`containerRegistry.rotateAfterDays`), when the generated passwords' next
+     * period begins (Unix seconds): past it with no `pulumi up`, they are older than the period.
+     */
+    readonly passwordsRotationDue?: number;
 }
 
 /** One alerting rule, as Prometheus reads it. */
@@ -62,6 +67,7 @@ export const RUNBOOK_ANCHORS = {
     backup: "backup-failing",
     gc: "garbage-collection-or-verify-failed",
     cache: "cache-over-its-size",
+    rotation: "password-rotation-due",
 } as const;
 
 /** Name of the rule group (and of the PrometheusRule object). */
@@ -166,6 +172,20 @@ export function alertRules(options: AlertRulesOptions): AlertRule[] {
     ];
     rules.push(...certificateRules(p, rule));
     rules.push(...jobRules(p, rule));
+    if (options.passwordsRotationDue !== undefined) {
+        // The due time is the program's: each `pulumi up` in a new period writes the next one.
+        rules.push(
+            rule(
+                "DsoRegistryPasswordRotationDue",
+                `vector(time()) > ${options.passwordsRotationDue}`,
+                "1h",
+                "warning",
+                RUNBOOK_ANCHORS.rotation,
+                "The registry's generated passwords are older than their rotation period",
+                "A new rotation period began and no `pulumi up` has run since: the generated passwords are older than containerRegistry.rotateAfterDays. The next `pulumi up` rotates them.",
+            ),
+        );
+    }
     return rules;
 }
 

@@ -2,12 +2,25 @@
 import type * as pulumi from "@pulumi/pulumi";
 import { PullSecrets } from "../accounts/pullSecrets";
 import { RegistryAccounts } from "../accounts/registryAccounts";
+import { periodKeeper, type RotationPeriod, rotationPeriod } from "../accounts/rotationSchedule";
 import type { StackConfig } from "../config";
 import type { Decisions } from "../decisions";
 import { secret } from "./secret";
 
+/** Rotation by age of the generated passwords (`containerRegistry.rotateAfterDays`), as of `now`; none when unset. */
+export function ageRotationOf(cfg: StackConfig, d: Decisions, now: Date): AgeRotation | undefined {
+    const days = cfg.containerRegistry.rotateAfterDays;
+    if (!d.ownRegistry || !days) return undefined;
+    return { days, ...rotationPeriod(days, now) };
+}
+
+/** A rotation by age: its length in days and the period `now` falls in. */
+export interface AgeRotation extends RotationPeriod {
+    readonly days: number;
+}
+
 /** The push account and, when something pulls with credentials, the pull-only account (own registries only). */
-export function defineAccounts(cfg: StackConfig, d: Decisions): RegistryAccounts | undefined {
+export function defineAccounts(cfg: StackConfig, d: Decisions, ageRotation?: AgeRotation): RegistryAccounts | undefined {
     if (!d.ownRegistry) return undefined;
     const cr = cfg.containerRegistry;
     return new RegistryAccounts("registry-accounts", {
@@ -17,6 +30,7 @@ export function defineAccounts(cfg: StackConfig, d: Decisions): RegistryAccounts
         },
         pull: d.pullCredentials?.account === "generated" ? { username: cr.pullUsername } : undefined,
         rotation: cr.rotation,
+        ...(ageRotation ? { agePeriod: periodKeeper(ageRotation.days, ageRotation) } : {}),
     });
 }
 

@@ -7,6 +7,7 @@ import { HostPlacement } from "../externalHost/hostPlacement";
 import type { HostBackupArgs } from "../externalHost/maintenance";
 import { renderMirrorEnvFile } from "../mirrors/mirrors";
 import { needsSudo } from "../shared/facts";
+import type { AgeRotation } from "./accounts";
 import { externalHostMaven } from "./maven";
 import { mirrorAccount, mirrorSpecs } from "./mirrors";
 import { secret } from "./secret";
@@ -17,6 +18,7 @@ export function defineExternalHost(
     cfg: StackConfig,
     d: Decisions,
     accounts: RegistryAccounts,
+    ageRotation?: AgeRotation,
 ): Placement<ExternalRegistryHost> | undefined {
     if (cfg.registry.mode !== "external-host") return undefined;
     const eh = cfg.registry.externalHost;
@@ -66,7 +68,11 @@ export function defineExternalHost(
             ),
             maven: d.mavenServed ? externalHostMaven(cfg, accounts) : undefined,
             monitoring: cfg.registry.monitoring.enabled
-                ? { runbookBaseUrl: cfg.registry.monitoring.runbookBaseUrl, relayImage: cfg.registry.caddyImage }
+                ? {
+                      runbookBaseUrl: cfg.registry.monitoring.runbookBaseUrl,
+                      relayImage: cfg.registry.caddyImage,
+                      ...(ageRotation ? { passwordsRotationDue: ageRotation.due.getTime() / 1000 } : {}),
+                  }
                 : undefined,
             loginLimit: hostLoginLimit(cfg),
         },

@@ -5,6 +5,7 @@ import type { Decisions } from "../decisions";
 import { ClusterDns } from "../inCluster/clusterDns";
 import { InClusterRegistry } from "../inCluster/inClusterRegistry";
 import type { InClusterBackup } from "../inCluster/spec";
+import type { AgeRotation } from "./accounts";
 import { inClusterMaven } from "./maven";
 import { mirrorAccount, mirrorSpecs } from "./mirrors";
 import { secret } from "./secret";
@@ -15,6 +16,7 @@ export function defineInClusterRegistry(
     cfg: StackConfig,
     d: Decisions,
     accounts: RegistryAccounts,
+    ageRotation?: AgeRotation,
 ): Placement<InClusterRegistry> | undefined {
     if (cfg.registry.mode !== "in-cluster") return undefined;
     const tls = inClusterTls(cfg, cfg.registry.tls);
@@ -59,6 +61,7 @@ export function defineInClusterRegistry(
                   monitoring: {
                       prometheusOperator: cfg.registry.monitoring.prometheusOperator,
                       runbookBaseUrl: cfg.registry.monitoring.runbookBaseUrl,
+                      ...(ageRotation ? { passwordsRotationDue: ageRotation.due.getTime() / 1000 } : {}),
                   },
               }
             : {}),

@@ -136,6 +136,42 @@ describe("local stack, real engine", () => {
         expect(again.code, again.stdout + again.stderr).toBe(0);
     });
 
+    it("rotation by age: turning it on rotates once, the same period plans nothing, the first `up` of the next period rotates again, Jenkins following", async () => {
+        type Account = { username: string; password: string };
+        const push = async () => (await ws.output(STACK, "pushCredentials")) as Account;
+        const inJenkins = () => jenkins.credentials.get("container-registry")?.fields;
+        const usersSecret = async () =>
+            JSON.stringify((await kube.get<{ data: Record<string, string> }>("/api/v1/namespaces/dso/secrets/registry-htpasswd"))?.data);
+        const before = await push();
+        const usersBefore = await usersSecret();
+
+        await ws.pulumiOk(["config", "set", "--path", "dso-registry:containerRegistry.rotateAfterDays", "90", "-s", STACK]);
+        const on = await ws.pulumi(["up", "--yes", "-s", STACK]);
+        expect(on.code, on.stdout + on.stderr).toBe(0);
+        const first = await push();
+        expect(first.password).not.toBe(before.password);
+        expect(inJenkins()).toMatchObject({ username: first.username, password: first.password });
+        expect(await usersSecret()).not.toBe(usersBefore);
+        const rotation = (await ws.output(STACK, "accountRotation")) as { everyDays: number; since: string; nextDue: string };
+        expect(rotation.everyDays).toBe(90);
+        expect(Date.parse(rotation.since)).toBeLessThanOrEqual(Date.now());
+        expect(Date.parse(rotation.nextDue) - Date.parse(rotation.since)).toBe(90 * 24 * 3600 * 1000);
+
+        const same = await ws.pulumi(["up", "--yes", "--expect-no-changes", "-s", STACK]);
+        expect(same.code, same.stdout + same.stderr).toBe(0);
+
+        // The program's clock an hour past the period's end (libfaketime in the Node.js process that runs it).
+        const ahead = Math.ceil((Date.parse(rotation.nextDue) - Date.now()) / 1000) + 3600;
+        const later = await ws.shell(`faketime -f +${ahead}s npx pulumi up --yes -s ${STACK}`);
+        expect(later.code, later.stdout + later.stderr).toBe(0);
+        const second = await push();
+        expect(second.password).not.toBe(first.password);
+        expect(inJenkins()).toMatchObject({ username: second.username, password: second.password });
+        expect(((await ws.output(STACK, "accountRotation")) as { since: string }).since).toBe(rotation.nextDue);
+        const again = await ws.shell(`faketime -f +${ahead}s npx pulumi up --yes --expect-no-changes -s ${STACK}`);
+        expect(again.code, again.stdout + again.stderr).toBe(0);
+    });
+
     it("`destroy` removes the stack's objects and keeps the registry's data claims and their namespace", async () => {
         const r = await ws.pulumi(["destroy", "--yes", "-s", STACK]);
         expect(r.code, r.stdout + r.stderr).toBe(0);

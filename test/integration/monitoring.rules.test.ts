@@ -184,6 +184,14 @@ const CLUSTER_CASES: Record<string, AlertCases> = {
 
 const CLUSTER_OWN_CERTIFICATE_CASES: Record<string, AlertCases> = { ...CLUSTER_CASES, ...clusterCertificateCases(false) };
 
+/** A rotation by age whose next period began an hour into promtool's clock (which starts at 0). */
+const HOST_ROTATING: AlertRulesOptions = { ...HOST, passwordsRotationDue: 3600 };
+const HOST_ROTATING_CASES: Record<string, AlertCases> = {
+    ...HOST_CASES,
+    // Past the due time for the rule's hour with no `up` (the rule still names the old due time): it fires.
+    DsoRegistryPasswordRotationDue: { fires: { series: {}, at: "3h", labels: {} }, quiet: { series: {}, at: "50m" } },
+};
+
 const dir = mkdtempSync(path.join(tmpdir(), "dso-rules-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -223,6 +231,7 @@ describe.each([
     ["external host", HOST, HOST_CASES],
     ["in-cluster, cert-manager", CLUSTER, CLUSTER_CASES],
     ["in-cluster, the program's own certificate", CLUSTER_OWN_CERTIFICATE, CLUSTER_OWN_CERTIFICATE_CASES],
+    ["external host, passwords rotated by age", HOST_ROTATING, HOST_ROTATING_CASES],
 ] as const)("alert rules (%s)", (placement, options, cases) => {
     const slug = placement.replace(/\W+/g, "-");
     const rulesFile = path.join(dir, `${slug}.rules.yml`);

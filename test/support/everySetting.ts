@@ -164,6 +164,7 @@ const PARENT_SAMPLES: Record<string, unknown> = {
 
 /** Values for keys a generic change cannot make: optional keys without a default, and values in a fixed format. */
 const ALTERNATIVES: Record<string, unknown[]> = {
+    "containerRegistry.rotateAfterDays": [90],
     "registry.tls.acmeEmail": ["ops@example.test"],
     "registry.tls.acmeDirectory": ["https://acme-staging-v02.api.letsencrypt.org/directory"],
     "registry.storage.storageClass": ["fast-ssd"],

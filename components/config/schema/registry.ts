@@ -49,6 +49,15 @@ export const containerRegistry = z.strictObject({
             "Pull-only account user name. The account exists when pulls need credentials or a pull secret is configured; its password is always generated.",
         ),
     rotation: z.string().default("1").describe("Bump to rotate every generated registry password in one `pulumi up`."),
+    rotateAfterDays: z
+        .number()
+        .int()
+        .min(1)
+        .max(3650)
+        .optional()
+        .describe(
+            "Rotate every generated registry password by age: the first `pulumi up` in each new period of this many days (counted from 1970-01-01 UTC) generates new ones, and Jenkins's credentials and the pull secrets follow in the same `up`; the stack output `accountRotation` and an alert tell when the next is due. Turning it on rotates once. Unset: only `rotation` rotates them.",
+        ),
 });
 
 /** Key `mavenRegistry`: the Maven repository CI deploys to. */
