@@ -100,6 +100,15 @@ export const TRANSITIONS: Transition[] = [
         }),
     },
     {
+        // Its period keeper is as new as a bumped counter; a later period (the clock, not the config) is local.test.ts's.
+        name: "rotation by age turned on",
+        stack: "local",
+        from: local,
+        to: edited(local, (r) => {
+            (r.containerRegistry as Raw).rotateAfterDays = 90;
+        }),
+    },
+    {
         name: "Jenkins token rotated",
         stack: "prod",
         from: edited(prod, (_, s) => {
