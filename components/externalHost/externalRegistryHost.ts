@@ -28,6 +28,7 @@ import {
     hostPaths,
     type MaintenanceOptions,
     mirrorsDirOf,
+    type PasswordRotation,
     REGISTRY_CONTAINER,
     UI_CONTAINER,
     UI_HOST_PORT,
@@ -80,12 +81,12 @@ export interface ExternalRegistryHostArgs {
      * Metrics, job outcomes and alert rules (docs/monitoring.md); none when unset. `relayImage` is the
      * Caddy image (`registry.caddyImage`) of the relay that lets only Distribution's /metrics out.
      */
-    readonly monitoring?: {
-        readonly runbookBaseUrl: string;
-        readonly relayImage: string;
-        /** With a rotation by age, when the generated passwords' next period begins (Unix seconds): an alert past it. */
-        readonly passwordsRotationDue?: number;
-    };
+    readonly monitoring?: { readonly runbookBaseUrl: string; readonly relayImage: string };
+    /**
+     * Rotation by age of the generated passwords: the period's length and when the next begins (Unix
+     * seconds), for the status script and, with monitoring, an alert past it.
+     */
+    readonly passwordRotation?: PasswordRotation;
     /** fail2ban on the front's access log (`registry.loginLimit`); its files are removed when unset. */
     readonly loginLimit?: { readonly limit: LoginLimit; readonly ignoreNetworks: readonly string[] };
 }
@@ -172,7 +173,7 @@ export class ExternalRegistryHost extends pulumi.ComponentResource {
                     backup: args.backup !== undefined,
                     caches: (args.mirrors ?? []).length > 0,
                     runbookBaseUrl: args.monitoring.runbookBaseUrl,
-                    passwordsRotationDue: args.monitoring.passwordsRotationDue,
+                    passwordsRotationDue: args.passwordRotation?.due,
                 },
                 { parent: this, dependsOn: [packages] },
             );
@@ -287,6 +288,7 @@ export class ExternalRegistryHost extends pulumi.ComponentResource {
                     host: args.registryHost,
                     port: args.port,
                     textfileDir: monitoring ? monitoringPaths(layout).textfileDir : "",
+                    ...(args.passwordRotation ? { passwordRotation: args.passwordRotation } : {}),
                 },
             },
             { parent: this, dependsOn: [packages, ...jobsAfter] },

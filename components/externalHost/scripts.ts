@@ -398,6 +398,15 @@ export interface StatusTargets {
     readonly port: number;
     /** node_exporter's textfile directory the jobs report to; "" when monitoring is off. */
     readonly textfileDir: string;
+    /** Rotation by age of the generated passwords; the status says when the next is due, or that it is overdue. */
+    readonly passwordRotation?: PasswordRotation;
+}
+
+/** Rotation by age of the generated passwords (`containerRegistry.rotateAfterDays`). */
+export interface PasswordRotation {
+    readonly everyDays: number;
+    /** When the next period begins, in Unix seconds: the first `pulumi up` after it rotates them. */
+    readonly due: number;
 }
 
 /** The jobs whose outcome the status script shows, in its order. */
@@ -406,7 +415,7 @@ export const REPORTED_TASKS = ["gc", "verify", "backup", "restore", "cache-prune
 /**
  * A script operators run on the host to see the registry's state (placed as dso-registry-status): the
  * container, Caddy, the certificate's expiry, the last run of each job with its result, the data and
- * the free disk, the caches' sizes.
+ * the free disk, the caches' sizes, and when the generated passwords are due for rotation.
  */
 export function statusScript(spec: ContainerSpec, targets: StatusTargets): string {
     return hostScript("dso-registry-status.sh", {
@@ -423,6 +432,8 @@ export function statusScript(spec: ContainerSpec, targets: StatusTargets): strin
         SUCCESS: JOB_METRICS.success,
         DURATION: JOB_METRICS.duration,
         BYTES_FREED: JOB_METRICS.bytesFreed,
+        ROTATE_AFTER_DAYS: targets.passwordRotation?.everyDays ?? "",
+        ROTATION_DUE: targets.passwordRotation?.due ?? "",
     });
 }
 

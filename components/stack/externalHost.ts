@@ -68,13 +68,10 @@ export function defineExternalHost(
             ),
             maven: d.mavenServed ? externalHostMaven(cfg, accounts) : undefined,
             monitoring: cfg.registry.monitoring.enabled
-                ? {
-                      runbookBaseUrl: cfg.registry.monitoring.runbookBaseUrl,
-                      relayImage: cfg.registry.caddyImage,
-                      ...(ageRotation ? { passwordsRotationDue: ageRotation.due.getTime() / 1000 } : {}),
-                  }
+                ? { runbookBaseUrl: cfg.registry.monitoring.runbookBaseUrl, relayImage: cfg.registry.caddyImage }
                 : undefined,
             loginLimit: hostLoginLimit(cfg),
+            ...(ageRotation ? { passwordRotation: { everyDays: ageRotation.days, due: ageRotation.due.getTime() / 1000 } } : {}),
         },
         { dependsOn: [placement] },
     );

@@ -89,3 +89,31 @@ test("dso-registry-status shows each job's last run with its result, and the one
     expect(result.stdout).toContain("could not read the certificate served on 127.0.0.1:1");
     expect(result.stdout).toContain("== free disk");
 });
+
+test("the status says when the generated passwords are due for rotation, that they are overdue, or that only the counter rotates them", () => {
+    place("/bin/systemctl", "#!/bin/sh\necho caddy.service active\n");
+    const env = { ...process.env, DSO_ROOT: root, PATH: `${path.join(root, "bin")}:${process.env.PATH}` };
+    const run = (passwordRotation?: { everyDays: number; due: number }) =>
+        spawnSync(
+            "/bin/sh",
+            [
+                "-c",
+                statusScript(spec, {
+                    host: "registry.example.test",
+                    port: 1,
+                    textfileDir: "",
+                    ...(passwordRotation ? { passwordRotation } : {}),
+                }),
+            ],
+            { env, encoding: "utf8" },
+        ).stdout;
+    const now = Math.floor(Date.now() / 1000);
+    const soon = now + 10 * 86400 + 3600;
+    expect(run({ everyDays: 90, due: soon })).toContain(
+        `rotated every 90 days: the next rotation is due ${new Date(soon * 1000).toISOString().slice(0, 16).replace("T", " ")} UTC (10 days left)`,
+    );
+    expect(run({ everyDays: 90, due: now - 86400 })).toMatch(
+        /^OVERDUE: the generated passwords are older than 90 days since .* UTC; run pulumi up to rotate them$/m,
+    );
+    expect(run()).toContain("rotated by hand only (containerRegistry.rotation)");
+});

@@ -3,8 +3,10 @@
 # bucket the registry keeps its images in; empty with filesystem storage at DATA_DIR. The certificate is
 # the one the front serves on HOST:PORT (asked on loopback); the jobs' outcomes are the files they
 # leave in TEXTFILE_DIR (empty: monitoring is off, they leave none); the caches live under CACHES_DIR.
+# ROTATION_DUE (Unix seconds) is when the generated passwords' next rotation period begins, with
+# ROTATE_AFTER_DAYS its length; both empty when they are rotated by hand only.
 : "${CONTAINER:?}" "${DATA_DIR:?}" "${BUCKET?}" "${HOST:?}" "${PORT:?}" "${TEXTFILE_DIR?}" "${CACHES_DIR:?}" "${TASKS:?}"
-: "${LAST_RUN:?}" "${LAST_SUCCESS:?}" "${SUCCESS:?}" "${DURATION:?}" "${BYTES_FREED:?}"
+: "${LAST_RUN:?}" "${LAST_SUCCESS:?}" "${SUCCESS:?}" "${DURATION:?}" "${BYTES_FREED:?}" "${ROTATE_AFTER_DAYS?}" "${ROTATION_DUE?}"
 echo "== container"; docker ps -a --filter "name=^/$CONTAINER\$" --format '{{.Names}} {{.Image}} {{.Status}} {{.Labels}}'
 echo "== last log lines"; docker logs --tail 20 "$CONTAINER" 2>&1
 echo "== caddy"; systemctl --no-pager --lines=5 status caddy 2>&1 || true
@@ -47,4 +49,16 @@ if [ -d "${DSO_ROOT:-}$CACHES_DIR" ] && [ -n "$(ls -A "${DSO_ROOT:-}$CACHES_DIR"
     du -sh "${DSO_ROOT:-}$CACHES_DIR"/* 2>/dev/null
 else
     echo "none"
+fi
+echo "== passwords"
+if [ -z "$ROTATION_DUE" ]; then
+    echo "rotated by hand only (containerRegistry.rotation); containerRegistry.rotateAfterDays rotates them by age"
+else
+    due=$(date -u -d "@$ROTATION_DUE" '+%Y-%m-%d %H:%M UTC')
+    left=$(( (ROTATION_DUE - $(date +%s)) / 86400 ))
+    if [ "$(date +%s)" -lt "$ROTATION_DUE" ]; then
+        echo "rotated every $ROTATE_AFTER_DAYS days: the next rotation is due $due ($left days left), at the first pulumi up after it"
+    else
+        echo "OVERDUE: the generated passwords are older than $ROTATE_AFTER_DAYS days since $due; run pulumi up to rotate them"
+    fi
 fi
