@@ -2,13 +2,18 @@
  * Import rules checked by `npm run lint` (dependency-cruiser): no circle between files, none between
  * folders, and layers that only look down (docs/architecture.md):
  *
- *   stack.ts → placements → features → config, decisions.ts → shared
+ *   stack.ts, stack/ → placements → features → config, decisions.ts → shared
  *
  * Placements (where things run) never import each other: what two of them use lives in a feature
- * folder (the access policy, accounts, Maven, the mirrors, the upkeep jobs) or in shared/.
+ * folder (the access policy, accounts, Maven, the mirrors, the upkeep jobs) or in shared/. Every
+ * folder of components/ is in exactly one of the layers below (test/unit/importRules.test.ts).
  */
-const PLACEMENTS = "(externalHost|inCluster|nodeTrust|jenkins)";
-const FEATURES = "(accessPolicy|accounts|distribution|maven|mirrors|monitoring|registryUi|upkeep)";
+const PLACEMENTS = "(externalHost|inCluster|kind|nodeTrust|jenkins)";
+const FEATURES = "(accessPolicy|accounts|cluster|distribution|maven|mirrors|monitoring|registryUi|upkeep)";
+/** The wiring: the only code that reads the stack's settings and decisions into components' args. */
+const WIRING = "(stack)";
+/** The bottom layers. */
+const BOTTOM = "(config|shared)";
 
 module.exports = {
     forbidden: [
@@ -47,6 +52,13 @@ module.exports = {
             comment: "shared/ and config/ are the bottom layers: they import nothing of the features, placements or the wiring.",
             from: { path: "^components/(shared|config)/" },
             to: { path: `^components/(${PLACEMENTS.slice(1, -1)}|${FEATURES.slice(1, -1)}|stack\\.ts|decisions\\.ts)` },
+        },
+        {
+            name: "wiring-at-the-top",
+            severity: "error",
+            comment: "A component imports the wiring (stack.ts, stack/): the wiring imports components, never the other way round.",
+            from: { path: `^components/(${PLACEMENTS.slice(1, -1)}|${FEATURES.slice(1, -1)}|${BOTTOM.slice(1, -1)})/` },
+            to: { path: `^components/(${WIRING.slice(1, -1)}/|stack\\.ts)` },
         },
         {
             name: "components-stay-out-of-tools-and-tests",
