@@ -131,14 +131,15 @@ describe("NodeTrust over SSH: the files of each flavour", () => {
     });
 
     it("every command goes over SSH with the pinned host key", () => {
-        const connections = children("ssh-k3s")
-            .filter((r) => r.type === "command:remote:Command")
+        const connections = rt
+            .ofType("command:remote:Command")
+            .filter((r) => r.name.startsWith("ssh-"))
             // The provider marks the whole connection secret; the mock sees it wrapped.
             .map((r) => (r.rawInputs.connection as { value: { hostKey?: string } }).value.hostKey);
         expect(new Set(connections)).toEqual(new Set(["ssh-ed25519 AAAA"]));
     });
 
-    it("privileged steps run with sudo -n", () => {
+    it("containerd's config_path step, a privileged one, runs with sudo -n", () => {
         const create = String(rt.byName("ssh-containerd-config-path").inputs.create);
         expect(create.startsWith("sudo -n sh -c ")).toBe(true);
     });
