@@ -7,6 +7,8 @@ const shared = {
     // Integration tests start real servers (Caddy, Distribution, containerd, sshd) on loopback.
     testTimeout: 120_000,
     hookTimeout: 120_000,
+    // A test that asserts nothing fails: a case that returns early, or checks only that nothing threw, must say so with an expect.
+    expect: { requireAssertions: true },
 } as const;
 
 export default defineConfig({
