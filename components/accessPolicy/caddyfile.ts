@@ -764,7 +764,7 @@ export function renderCaddyfile(policy: AccessPolicy): string {
         // Every output is a configured authority; the Host header only chooses among them.
         ...(policy.realmAuthorities
             ? [
-                  "\tmap {http.request.host} {dso_realm_authority} {",
+                  "\tmap {http.request.hostport} {dso_realm_authority} {",
                   ...Object.entries(policy.realmAuthorities).map(([host, authority]) => `\t\t${host} ${authority}`),
                   `\t\tdefault ${publicAuthority(policy)}`,
                   "\t}",

@@ -69,9 +69,11 @@ export interface AccessPolicy {
      */
     readonly publicAuthority?: string;
     /**
-     * Site names whose requests get the realm on another configured authority, by host name: the kind
-     * placement's UI host, whose browser can only ask its own origin for a token. The realm still comes
-     * from configuration: a Host header names which configured authority, never the authority itself.
+     * Authorities whose requests get the realm on another configured authority, by the Host header as
+     * the client sent it (host, and port unless the scheme's default): the kind placement's UI origin,
+     * whose browser can only ask its own origin for a token, and the front's name on the kind network,
+     * which pods resolve where they cannot reach localhost. The realm still comes from configuration: a
+     * Host header names which configured authority, never the authority itself.
      */
     readonly realmAuthorities?: Readonly<Record<string, string>>;
     readonly tls: CaddyTls;
@@ -250,6 +252,10 @@ export function accessPolicyProblem(policy: AccessPolicy): string | undefined {
     if (policy.publicAuthority !== undefined && !/^[A-Za-z0-9.-]+(?::\d{1,5})?$/.test(policy.publicAuthority)) {
         return `publicAuthority "${policy.publicAuthority}" must be a host name with an optional port`;
     }
+    const badRealm = Object.entries(policy.realmAuthorities ?? {})
+        .flat()
+        .find((authority) => !/^[A-Za-z0-9.-]+(?::\d{1,5})?$/.test(authority));
+    if (badRealm !== undefined) return `realmAuthorities: "${badRealm}" must be a host name with an optional port`;
     if (!UPSTREAM.test(policy.upstream)) {
         return `upstream "${policy.upstream}" must be "host:port" (e.g. "127.0.0.1:5000") or a unix socket ("unix//run/dso-registry/registry.sock")`;
     }

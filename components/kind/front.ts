@@ -23,28 +23,42 @@ export interface KindFrontSpec {
     readonly distributionName: string;
     readonly requiresAuthForPull: boolean;
     readonly deletesEnabled: boolean;
-    /** The web UI's host (`kind.ui.host`) when the UI is on: its `/v2/` requests arrive with that Host. */
-    readonly uiHost?: string;
+    /**
+     * The web UI's origin (`kind.ui.host` and `kind.ui.port`) when the UI is on: its `/v2/` requests arrive
+     * with that Host, forwarded by the cluster's ingress controller.
+     */
+    readonly ui?: { readonly host: string; readonly port: number };
     /** Decoy check: the accounts of each users file by name, and the decoy hash. */
     readonly decoy?: DecoyCheck;
 }
 
+/** An authority as a browser writes it in its Host header: the port only when it is not HTTP's 80. */
+export function httpAuthority(host: string, port: number): string {
+    return port === 80 ? host : `${host}:${port}`;
+}
+
 /**
- * The policy: addressed as localhost (or 127.0.0.1) on the host (the name images carry, KEP-1755) and by its
- * container name from the nodes; the challenge's realm names localhost, where clients that log in
- * (docker, skopeo, CI on the host) run. The nodes pull anonymously and never ask for a token.
+ * The policy: addressed as localhost (or 127.0.0.1) on the host (the name images carry, KEP-1755), by
+ * its container name from the nodes and pods, and by the UI's host through the ingress controller. The
+ * challenge's realm is chosen by the authority the client used, among configured ones: pods that use
+ * `<containerName>:<port>` get the realm there (they cannot reach localhost), the UI's browser its own
+ * origin, and everyone else `localhost:<port>`, where docker, skopeo and CI on the host log in.
  */
 export function kindFrontPolicy(spec: KindFrontSpec): AccessPolicy {
+    const onKindNetwork = `${spec.registryName}:${spec.port}`;
+    const uiOrigin = spec.ui ? httpAuthority(spec.ui.host, spec.ui.port) : undefined;
+    // 127.0.0.1 too: on the host, clients that write the address instead of localhost.
+    const names = ["localhost", "127.0.0.1", spec.registryName, ...(spec.ui ? [spec.ui.host] : [])];
     return {
         siteAddress: "localhost",
-        // 127.0.0.1 too: on the host, clients that write the address instead of localhost.
-        // The UI's host: the cluster's ingress controller forwards its /v2/ requests with that Host.
-        siteAliases: ["127.0.0.1", spec.registryName, ...(spec.uiHost ? [spec.uiHost] : [])],
+        siteAliases: [...new Set(names)].filter((name) => name !== "localhost"),
         port: spec.port,
         publicAuthority: `localhost:${spec.port}`,
-        // A browser on the UI's host asks its own origin for a token (the Ingress's port 80): the realm
-        // for that host is that host, still from configuration (docs/kind.md#the-web-ui).
-        ...(spec.uiHost ? { realmAuthorities: { [spec.uiHost]: spec.uiHost } } : {}),
+        // docs/kind.md#the-realm
+        realmAuthorities: {
+            [onKindNetwork]: onKindNetwork,
+            ...(uiOrigin ? { [uiOrigin]: uiOrigin } : {}),
+        },
         tls: { kind: "plain-http" },
         upstream: `${spec.distributionName}:${DISTRIBUTION.containerPort}`,
         requiresAuthForPull: spec.requiresAuthForPull,

@@ -73,7 +73,7 @@ export class KindRegistry extends pulumi.ComponentResource {
                 distributionName: p.distributionName,
                 requiresAuthForPull: args.requiresAuthForPull,
                 deletesEnabled: args.deletesEnabled,
-                ...(args.ui ? { uiHost: args.ui.host } : {}),
+                ...(args.ui ? { ui: { host: args.ui.host, port: args.ui.uiPort } } : {}),
                 decoy: {
                     accounts: { push: args.pushAccounts.map((a) => a.username), pull: args.pullAccounts.map((a) => a.username) },
                     bcryptHash,

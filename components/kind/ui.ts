@@ -15,8 +15,10 @@ import type { K8sObject, Value } from "../shared/k8sObject";
 export interface KindUiSpec {
     /** `kind.ui.namespace`. */
     readonly namespace: string;
-    /** `kind.ui.host`: the origin the browser uses (plain HTTP on the ingress controller). */
+    /** `kind.ui.host`: the host name of the browser's origin (plain HTTP on the ingress controller). */
     readonly host: string;
+    /** `kind.ui.port`: the port of that origin, where the Docker host publishes the ingress controller. */
+    readonly uiPort: number;
     /** `kind.ui.ingressClass`. */
     readonly ingressClass: string;
     /** `registry.ui.image`. */
@@ -97,6 +99,7 @@ export function renderKindUiObjects(spec: KindUiSpec): K8sObject[] {
         namespace: spec.namespace,
         image: spec.image,
         host: spec.host,
+        ...(spec.uiPort === 80 ? {} : { originPort: spec.uiPort }),
         deleteEnabled: spec.deleteEnabled,
         labels: labels("ui"),
         selector: { "app.kubernetes.io/name": "dso-registry", "app.kubernetes.io/component": "ui" },

@@ -32,6 +32,11 @@ export interface UiObjectsArgs {
     readonly image: Value;
     /** The registry's host name as clients write it (the Ingress's host, the UI's title and origin). */
     readonly host: string;
+    /**
+     * The port of the browser's origin when it is not the scheme's default: kind's ingress controller,
+     * published on a port of the Docker host (`kind.ui.port`). The Ingress matches the host name alone.
+     */
+    readonly originPort?: number;
     /** Offer the delete button. */
     readonly deleteEnabled: boolean;
     /** Metadata labels of the UI's objects (the placement's labels for component "ui"). */
@@ -81,7 +86,7 @@ export function renderUiDeployment(args: UiObjectsArgs): K8sObject {
                             name: "ui",
                             image: args.image,
                             env: uiEnvironment({
-                                registryHost: args.host,
+                                registryHost: args.originPort === undefined ? args.host : `${args.host}:${args.originPort}`,
                                 deleteEnabled: args.deleteEnabled,
                                 listenPort: UI_WORKLOAD.port,
                                 scheme: args.tlsSecret ? "https" : "http",

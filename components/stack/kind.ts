@@ -44,6 +44,7 @@ export function defineKindRegistry(cfg: StackConfig, d: Decisions, accounts: Reg
                   ui: {
                       namespace: k.ui.namespace,
                       host: k.ui.host,
+                      uiPort: k.ui.port,
                       ingressClass: k.ui.ingressClass,
                       image: cfg.registry.ui.image,
                       deleteEnabled: d.uiDeletes,

@@ -3,10 +3,12 @@
  * then `pulumi preview --diff` and `pulumi up` with the committed stack (its push account generated, so
  * no secret to set); the registry's three containers on the Docker host, each node's containerd
  * configured, the KEP-1755 ConfigMap on the API server; an image pushed from the Docker host with the
- * account `stack output --show-secrets` shows is pulled in each node under both of its names; a second
- * `up` plans nothing; then the web UI turned on and the registry's image bumped, each checked in the
- * engine's events and on the running containers; and `destroy`, after which only the images in the
- * data directory are left.
+ * account `stack output --show-secrets` shows is pulled in each node under both of its names; the web UI's
+ * objects in the cluster and the front's realm chosen by the authority each client came by (the UI's
+ * origin localhost:8080, pods' kind-registry:5002, the host's localhost:5002); a second `up` plans
+ * nothing; then the web UI turned off and the registry's image bumped, each checked in the engine's
+ * events and on the running containers; and `destroy`, after which only the images in the data
+ * directory are left.
  *
  * What differs from a kind cluster, and why:
  * - The Docker host is a private dockerd in a test network namespace (test/support/dockerEngine.ts),
@@ -20,7 +22,7 @@
  *   the test publishes each Ingress's address as that controller does (`--publish-status-address=localhost`).
  * - Images are built here and given the names the stack pins (no registry can be pulled from); the
  *   bumped image is the same Distribution under a new tag.
- * - `kind.dataDir` is a directory of the test instead of /var/lib/dso-registry-kind.
+ * - `kind.dataDir` is a directory of the test instead of the default under the home directory.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
@@ -38,7 +40,8 @@ const STACK = "kind";
 const IMAGE = "dev/app:1";
 const CONTAINERS = ["kind-registry", "kind-registry-distribution", "kind-registry-node-watcher"];
 const UI_NAMESPACE = "dso-registry-ui";
-const UI_HOST = "registry.localhost";
+/** The committed stack's kind.ui.host and kind.ui.port, as the browser writes them. */
+const UI_ORIGIN = "localhost:8080";
 const CONFIG_MAP = "/api/v1/namespaces/kube-public/configmaps/local-registry-hosting";
 
 let scratch: string;
@@ -202,7 +205,7 @@ describe("kind stack, real engine", () => {
     it("previews every resource as a create and runs nothing", async () => {
         const init = await ws.shell(`npx pulumi stack init ${STACK}`);
         expect(init.code, init.stderr).toBe(0);
-        // docs/kind.md: `sudo install -d -o "$USER" <kind.dataDir>` once; here a directory of the test.
+        // A directory of the test instead of kind.dataDir's default under the home directory.
         mkdirSync(dataDir);
         await ws.pulumiOk(["config", "set", "--path", "dso-registry:kind.dataDir", dataDir, "-s", STACK]);
         const preview = await ws.shell(`npx pulumi preview --diff -s ${STACK}`);
@@ -212,10 +215,13 @@ describe("kind stack, real engine", () => {
         expect(await kube.get(CONFIG_MAP)).toBeUndefined();
     });
 
-    it("`up` creates the files, the containers, the nodes' configuration and the ConfigMap", async () => {
-        const up = await ws.pulumi(["up", "--yes", "--json", "-s", STACK]);
+    it("`up` creates the files, the containers, the nodes' configuration, the ConfigMap and the UI's objects", async () => {
+        const stopPublishing = publishIngressAddresses(UI_NAMESPACE);
+        const up = await ws.pulumi(["up", "--yes", "--json", "-s", STACK]).finally(stopPublishing);
         expect(up.code, up.stdout + up.stderr).toBe(0);
-        expect(executed(up.stdout)).toEqual(
+        const lines = executed(up.stdout);
+        expect(lines.filter((l) => l.startsWith("create kind-registry-ui-"))).toHaveLength(6);
+        expect(lines.filter((l) => !l.startsWith("create kind-registry-ui-"))).toEqual(
             [
                 "create kind-registry-caddyfile-write",
                 "create kind-registry-containers",
@@ -282,29 +288,31 @@ describe("kind stack, real engine", () => {
         expect(up.code, up.stdout + up.stderr).toBe(0);
     });
 
-    it("the web UI turned on: its objects in the cluster, the front alone restarted and answering its host", async () => {
-        const before = Object.fromEntries(CONTAINERS.map((name) => [name, container(name)?.id]));
-        // Before: the front answers the UI's host with no site, so with no challenge.
-        const unknownHost = frontChallenge(UI_HOST);
-        expect(unknownHost).toMatch(/^HTTP\/\S+ \d{3}/);
-        expect(unknownHost).not.toContain("realm=");
-        await ws.pulumiOk(["config", "set", "--path", "dso-registry:registry.ui.enabled", "true", "-s", STACK]);
-        const stopPublishing = publishIngressAddresses(UI_NAMESPACE);
-        const up = await ws.pulumi(["up", "--yes", "--json", "-s", STACK]).finally(stopPublishing);
-        expect(up.code, up.stdout + up.stderr).toBe(0);
-        const lines = executed(up.stdout);
-        expect(lines.filter((l) => !l.startsWith("create kind-registry-ui-"))).toEqual([
-            "update kind-registry-caddyfile-write",
-            "update kind-registry-containers",
-        ]);
-        expect(lines.filter((l) => l.startsWith("create kind-registry-ui-"))).toHaveLength(6);
+    it("the UI's objects are in the cluster, and the front names each client's own authority as its realm", async () => {
         expect(await kube.get(`/apis/apps/v1/namespaces/${UI_NAMESPACE}/deployments/registry-ui`)).toBeDefined();
         expect(await kube.get(`/api/v1/namespaces/${UI_NAMESPACE}/services/registry-api`)).toMatchObject({
             spec: { type: "ExternalName", externalName: "kind-registry" },
         });
-        await waitForFront();
-        expect(frontChallenge(UI_HOST)).toContain(`realm="http://${UI_HOST}/v2/token"`);
+        expect(frontChallenge(UI_ORIGIN)).toContain(`realm="http://${UI_ORIGIN}/v2/token"`);
+        expect(frontChallenge("kind-registry:5002")).toContain('realm="http://kind-registry:5002/v2/token"');
         expect(frontChallenge("localhost:5002")).toContain('realm="http://localhost:5002/v2/token"');
+    });
+
+    it("the web UI turned off: its objects deleted, the front alone restarted, the UI's origin no longer a realm", async () => {
+        const before = Object.fromEntries(CONTAINERS.map((name) => [name, container(name)?.id]));
+        await ws.pulumiOk(["config", "set", "--path", "dso-registry:registry.ui.enabled", "false", "-s", STACK]);
+        const up = await ws.pulumi(["up", "--yes", "--json", "-s", STACK]);
+        expect(up.code, up.stdout + up.stderr).toBe(0);
+        const lines = executed(up.stdout);
+        expect(lines.filter((l) => !l.startsWith("delete kind-registry-ui-"))).toEqual([
+            "update kind-registry-caddyfile-write",
+            "update kind-registry-containers",
+        ]);
+        expect(lines.filter((l) => l.startsWith("delete kind-registry-ui-"))).toHaveLength(6);
+        await kube.waitGone(`/api/v1/namespaces/${UI_NAMESPACE}`);
+        await waitForFront();
+        expect(frontChallenge(UI_ORIGIN)).toContain('realm="http://localhost:5002/v2/token"');
+        expect(frontChallenge("kind-registry:5002")).toContain('realm="http://kind-registry:5002/v2/token"');
         expect(container("kind-registry")?.id).not.toBe(before["kind-registry"]);
         expect(container("kind-registry-distribution")?.id).toBe(before["kind-registry-distribution"]);
         expect(container("kind-registry-node-watcher")?.id).toBe(before["kind-registry-node-watcher"]);

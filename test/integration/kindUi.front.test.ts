@@ -1,7 +1,9 @@
 /**
- * The kind front (real Caddy, the rendered Caddyfile) with the web UI on: a request arriving with the
- * UI's host (as the cluster's ingress controller forwards it) gets the realm on that host, the UI's own
- * origin; every other Host, forged or not, gets the configured localhost:<port>. No Distribution runs:
+ * The kind front (real Caddy, the rendered Caddyfile) with the web UI on, both on localhost as the kind
+ * stack has them (the UI's origin localhost:8080, the front localhost:<port>): a request arriving with
+ * the UI's origin as its Host (as the cluster's ingress controller forwards it) gets the realm on that
+ * origin, port included; one arriving by the front's name on the kind network (a pod) gets the realm
+ * there; every other Host, forged or not, gets the configured localhost:<port>. No Distribution runs:
  * these answers come from the front before it would proxy.
  */
 import { writeFileSync } from "node:fs";
@@ -15,6 +17,8 @@ import { freePort, privateDir, removeDir, runOk, type ServerProcess, startServer
 let dir = "";
 let caddy: ServerProcess | undefined;
 let port = 0;
+/** The kind stack's kind.ui.port: only a Host header here, nothing listens on it. */
+const UI_PORT = 8080;
 
 /** The WWW-Authenticate of a request with the given Host, or "" when none came back. */
 function challenge(method: string, urlPath: string, host: string): string {
@@ -44,7 +48,7 @@ beforeAll(async () => {
         distributionName: "127.0.0.1",
         requiresAuthForPull: false,
         deletesEnabled: true,
-        uiHost: "registry.localhost",
+        ui: { host: "localhost", port: UI_PORT },
         decoy: { accounts: { push: ["ci-push"], pull: [] }, bcryptHash: makeDecoyHash() },
     });
     // The users files the container mounts: one account each (no request here logs in).
@@ -65,21 +69,24 @@ afterAll(async () => {
 });
 
 describe("kind front with the web UI", () => {
-    it("names the UI's own origin as the realm for the UI's host (a delete the browser must log in for)", () => {
-        expect(challenge("DELETE", "/v2/dev/app/manifests/sha256:00", "registry.localhost")).toBe(
-            'Bearer realm="http://registry.localhost/v2/token",service="dso-registry",scope="repository:dev/app:delete"',
-        );
+    const realm = (authority: string) =>
+        `Bearer realm="http://${authority}/v2/token",service="dso-registry",scope="repository:dev/app:delete"`;
+
+    it("names the UI's own origin, port included, as the realm for requests that came by it", () => {
+        expect(challenge("DELETE", "/v2/dev/app/manifests/sha256:00", `localhost:${UI_PORT}`)).toBe(realm(`localhost:${UI_PORT}`));
     });
 
-    it("keeps the configured localhost:<port> for every other host", () => {
-        for (const host of [`localhost:${port}`, "kind-registry", "127.0.0.1"]) {
-            expect(challenge("DELETE", "/v2/dev/app/manifests/sha256:00", host)).toBe(
-                `Bearer realm="http://localhost:${port}/v2/token",service="dso-registry",scope="repository:dev/app:delete"`,
-            );
+    it("names the front's name on the kind network for pods that came by it", () => {
+        expect(challenge("DELETE", "/v2/dev/app/manifests/sha256:00", `kind-registry:${port}`)).toBe(realm(`kind-registry:${port}`));
+    });
+
+    it("keeps the configured localhost:<port> for the host's own clients and every other Host", () => {
+        for (const host of [`localhost:${port}`, "localhost", `127.0.0.1:${port}`, "kind-registry", `localhost:${UI_PORT + 1}`]) {
+            expect(challenge("DELETE", "/v2/dev/app/manifests/sha256:00", host), host).toBe(realm(`localhost:${port}`));
         }
     });
 
-    it("asks a browser on the UI's host for an account at its token endpoint", () => {
+    it("asks a browser on the UI's origin for an account at its token endpoint", () => {
         const out = runOk("curl", [
             "-sS",
             "-D",
@@ -87,7 +94,7 @@ describe("kind front with the web UI", () => {
             "-o",
             "/dev/null",
             "-H",
-            "Host: registry.localhost",
+            `Host: localhost:${UI_PORT}`,
             `http://127.0.0.1:${port}/v2/token?scope=repository:dev/app:delete`,
         ]);
         expect(out.stdout).toMatch(/^HTTP\/1.1 401/);

@@ -8,9 +8,10 @@
  *                   front: real Caddy with the sidecar's rendered policy --> real Distribution
  *   external host:  chromium --TLS--> real Caddy with the host site's rendered policy (/registry/ → the
  *                   UI's web server, the rest --> real Distribution)
- *   kind:           chromium --HTTP--> nginx on port 80 of the UI's host (both of the kind UI's Ingresses:
+ *   kind:           chromium --HTTP--> nginx on http://localhost:<UI port> (both of the kind UI's Ingresses:
  *                   /registry/ → the UI's web server, /v2/ → the ExternalName Service's front)
- *                   front: real Caddy with the kind front's rendered Caddyfile --> real Distribution
+ *                   front: real Caddy with the kind front's rendered Caddyfile on localhost:<front port>
+ *                   --> real Distribution; CI pushes to localhost:<front port>, the same host name
  *
  * and once more in the cluster with pulls requiring an account. The UI is a stand-in
  * (test/support/registryUiStandIn): joxit/docker-registry-ui's image cannot be pulled where the tests

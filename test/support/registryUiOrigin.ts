@@ -3,7 +3,6 @@
  * what every placement's origin offers the test, and the kind placement's origin.
  */
 import { cpSync, mkdirSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import * as path from "node:path";
 import { renderUsersFile } from "../../components/accessPolicy/usersFile";
 import { renderRegistryConfig } from "../../components/distribution/registryConfig";
@@ -21,7 +20,7 @@ export const UI_FILES = path.join(__dirname, "registryUiStandIn");
 export interface Origin {
     /** "127.0.0.1:<port>": the Ingress's host as people and clients write it. */
     readonly authority: string;
-    /** The origin the browser opens: "https://<authority>", or the kind UI's "http://registry.localhost". */
+    /** The origin the browser opens: "https://<authority>", or the kind UI's "http://localhost:<port>". */
     readonly base: string;
     /** curl's arguments to reach `base` (the CA, or where the UI's host name leads). */
     readonly curlArgs: readonly string[];
@@ -37,34 +36,27 @@ export interface Origin {
     stop(): Promise<void>;
 }
 
-/** The kind UI's host (`kind.ui.host`'s default) and the front's container name. */
-const KIND_UI_HOST = "registry.localhost";
+/** The kind UI's host (`kind.ui.host`'s default, the same name as the front's on the Docker host) and the front's container name. */
+const KIND_UI_HOST = "localhost";
 const KIND_REGISTRY_NAME = "kind-registry";
-
-/** Whether nothing listens on 127.0.0.1:`port` (the kind UI's origin is port 80 of its host). */
-function portFree(port: number): Promise<boolean> {
-    return new Promise((resolve) => {
-        const server = createServer();
-        server.once("error", () => resolve(false));
-        server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
-    });
-}
 
 /**
  * The kind placement: nginx from both of the kind UI's rendered Ingresses (`/registry/` → the UI's web
- * server, `/v2/` → the front) on port 80 of the UI's host, as the cluster's ingress controller serves it
- * (plain HTTP; the front names that origin's port 80 as the realm, the UI calls it), and the front: real
- * Caddy with the kind front's rendered Caddyfile, in front of real Distribution.
+ * server, `/v2/` → the front) on localhost:<UI port>, as the Docker host publishes the cluster's ingress
+ * controller (plain HTTP; the front names that origin, port included, as the realm for requests that
+ * came by it, the UI calls it), and the front: real Caddy with the kind front's rendered Caddyfile on
+ * localhost:<front port>, in front of real Distribution. Both origins are localhost: only their ports
+ * tell them apart, as with the kind stack's 8080 and 5002.
  */
 export async function startKindOrigin(dir: string): Promise<Origin> {
-    if (!(await portFree(80))) throw new Error("127.0.0.1:80 is in use: the kind UI's origin is port 80 of its host");
     const servers: ServerProcess[] = [];
     const stop = async () => {
         for (const s of servers.splice(0).reverse()) await s.stop();
     };
     try {
         mkdirSync(dir, { recursive: true });
-        const [frontPort, registryPort, uiPort] = [await freePort(), await freePort(), await freePort()];
+        const [frontPort, registryPort, uiPort, ingressPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
+        const uiOrigin = `${KIND_UI_HOST}:${ingressPort}`;
         const push = makeAccount("ci-push");
         const pull = makeAccount("cluster-pull");
         const dataDir = path.join(dir, "data");
@@ -86,7 +78,7 @@ export async function startKindOrigin(dir: string): Promise<Origin> {
             distributionName: "distribution.invalid",
             requiresAuthForPull: false,
             deletesEnabled: true,
-            uiHost: KIND_UI_HOST,
+            ui: { host: KIND_UI_HOST, port: ingressPort },
             decoy: { accounts: { push: [push.username], pull: [pull.username] }, bcryptHash: makeDecoyHash() },
         });
         // The container's paths become the test's directory, Distribution's container the test's
@@ -103,6 +95,7 @@ export async function startKindOrigin(dir: string): Promise<Origin> {
         const objects = renderKindUiObjects({
             namespace: "dso-registry-ui",
             host: KIND_UI_HOST,
+            uiPort: ingressPort,
             ingressClass: "nginx",
             image: "joxit/docker-registry-ui:2.5.7",
             deleteEnabled: true,
@@ -143,7 +136,7 @@ export async function startKindOrigin(dir: string): Promise<Origin> {
             nginxConf,
             ingressNginxConf({
                 dir,
-                listen: "127.0.0.1:80",
+                listen: `127.0.0.1:${ingressPort}`,
                 serverNames: byName("Ingress", "registry-ui").spec.rules.map((r: { host: string }) => r.host),
                 upstream: services["registry-api"]!,
                 http: api.http,
@@ -164,7 +157,7 @@ export async function startKindOrigin(dir: string): Promise<Origin> {
         );
         servers.push(startServer("/usr/sbin/nginx", ["-c", nginxConf, "-e", path.join(dir, "nginx-error.log")]));
         const logs = () => servers.map((s) => s.output()).join("\n");
-        for (const port of [registryPort, frontPort, 80, uiPort]) {
+        for (const port of [registryPort, frontPort, ingressPort, uiPort]) {
             await waitForPort(port, 30_000, `port ${port}`).catch((e: Error) => {
                 throw new Error(`${e.message}\n${logs()}`);
             });
@@ -183,9 +176,10 @@ export async function startKindOrigin(dir: string): Promise<Origin> {
                 `docker://localhost:${frontPort}/${ref}`,
             ]);
         return {
-            authority: KIND_UI_HOST,
-            base: `http://${KIND_UI_HOST}`,
-            curlArgs: ["--resolve", `${KIND_UI_HOST}:80:127.0.0.1`],
+            authority: uiOrigin,
+            base: `http://${uiOrigin}`,
+            // Where nginx and the front listen: localhost's IPv4 address.
+            curlArgs: ["--resolve", `${uiOrigin}:127.0.0.1`],
             browserArgs: [`--host-resolver-rules=MAP ${KIND_UI_HOST} 127.0.0.1`],
             pushImage,
             push,

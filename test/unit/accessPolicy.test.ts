@@ -481,6 +481,8 @@ describe("accessPolicyProblem", () => {
         ["ACME without an e-mail address", { tls: { kind: "acme", email: "ops" } as const }, /e-mail/],
         ["ACME for an IP address", { siteAddress: "10.1.2.3", tls: { kind: "acme", email: "ops@example.com" } as const }, /DNS name/],
         ["an admin address that is not one", { admin: "yes" }, /localhost:2019/],
+        ["a realm authority with a scheme", { realmAuthorities: { "localhost:8080": "http://localhost:8080" } }, /realmAuthorities/],
+        ["a realm key with a path", { realmAuthorities: { "localhost:8080/v2": "localhost:8080" } }, /realmAuthorities/],
         ["a relative blobFiles", { blobFiles: "srv/registry" }, /absolute path/],
         ["a blobFiles with a placeholder", { blobFiles: "/srv/{env.X}" }, /absolute path/],
         ["a relative read-only marker", { readOnlySignals: [{ kind: "file", path: "run/ro" } as const] }, /absolute path/],

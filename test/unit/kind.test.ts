@@ -72,9 +72,10 @@ describe("the kind front", () => {
         const caddyfile = renderKindCaddyfile(spec);
         expect(caddyfile).toContain("http://localhost:5002, http://127.0.0.1:5002, http://kind-registry:5002 {");
         expect(caddyfile).toContain("reverse_proxy kind-registry-distribution:5000");
-        // The realm names localhost, where the clients that log in run. The real Caddy runs this front in
-        // test/integration/kindPlacement.test.ts.
+        // The realm names localhost, where the clients that log in run, unless they came by the front's
+        // name on the kind network (pods). The real Caddy runs this front in test/integration/kindPlacement.test.ts.
         expect(kindFrontPolicy(spec).publicAuthority).toBe("localhost:5002");
+        expect(kindFrontPolicy(spec).realmAuthorities).toEqual({ "kind-registry:5002": "kind-registry:5002" });
     });
 
     it("gives Distribution TCP on its own network and the image's storage root", () => {

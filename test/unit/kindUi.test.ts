@@ -4,26 +4,27 @@
  * front on the Docker host through an ExternalName Service), and the front accepting that host while
  * its realm on that host being that host, from configuration (real Caddy: test/integration/kindUi.front.test.ts).
  */
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import * as path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import * as YAML from "yaml";
+import { describe, expect, it } from "vitest";
 import { ConfigError, parseConfig } from "../../components/config";
 import { kindFrontPolicy, renderKindCaddyfile } from "../../components/kind/front";
 import { type KindUiSpec, renderKindUiObjects } from "../../components/kind/ui";
 import type { K8sObject } from "../../components/shared/k8sObject";
+import { committedSynthRun } from "../support/committedSynth";
+import { configProblems } from "../support/configProblems";
 import { podTemplates, restrictedPodProblems, schemaProblems } from "../support/k8sValidate";
-import { PROJECT_DIR, readTree, type SynthRun, synthCli } from "../support/synthCli";
+import { readTree } from "../support/synthCli";
 
 const kindStack = (): Record<string, any> => ({
     containerRegistry: { host: "localhost", port: 5002, pathPrefix: "dev" },
     registry: { mode: "kind", ui: { enabled: true } },
 });
 
+const problemsOf = (raw: Record<string, unknown>): string[] => configProblems(raw, {});
+
 const spec: KindUiSpec = {
     namespace: "dso-registry-ui",
-    host: "registry.localhost",
+    host: "localhost",
+    uiPort: 8080,
     ingressClass: "nginx",
     image: "joxit/docker-registry-ui:2.5.7",
     deleteEnabled: true,
@@ -43,7 +44,7 @@ describe("registry.mode kind with registry.ui.enabled", () => {
         try {
             const { config } = parseConfig(kindStack());
             if (config.registry.mode !== "kind") throw new Error("not kind");
-            expect(config.registry.kind.ui).toEqual({ host: "registry.localhost", namespace: "dso-registry-ui", ingressClass: "nginx" });
+            expect(config.registry.kind.ui).toEqual({ host: "localhost", port: 8080, namespace: "dso-registry-ui", ingressClass: "nginx" });
         } catch (error) {
             if (!(error instanceof ConfigError)) throw error;
             problems = error.problems.map((p) => `${p.key}: ${p.message}`);
@@ -66,6 +67,13 @@ describe("registry.mode kind with registry.ui.enabled", () => {
         for (const object of objects.slice(1)) expect(object.metadata.namespace).toBe("dso-registry-ui");
     });
 
+    it("refuses the UI on the registry's own port", () => {
+        expect(
+            problemsOf({ ...kindStack(), kind: { ui: { port: 5002 } } }).find((p) => p.startsWith("dso-registry:kind.ui.port:")),
+        ).toMatch(/choose another/);
+        expect(problemsOf({ ...kindStack(), kind: { ui: { port: 8080 } } })).toEqual([]);
+    });
+
     it("gives the UI the browser's origin over plain HTTP, independent of the registry's containers", () => {
         const deployment = find(renderKindUiObjects(spec), "Deployment", "registry-ui");
         const container = deployment.spec.template.spec.containers[0];
@@ -73,7 +81,8 @@ describe("registry.mode kind with registry.ui.enabled", () => {
         expect(container.image).toBe("joxit/docker-registry-ui:2.5.7");
         const env = Object.fromEntries(container.env.map((e: { name: string; value: string }) => [e.name, e.value]));
         expect(env).toMatchObject({
-            REGISTRY_URL: "http://registry.localhost",
+            REGISTRY_URL: "http://localhost:8080",
+            REGISTRY_TITLE: "localhost:8080",
             SINGLE_REGISTRY: "true",
             DELETE_IMAGES: "true",
             CATALOG_ELEMENTS_LIMIT: "1000",
@@ -87,7 +96,8 @@ describe("registry.mode kind with registry.ui.enabled", () => {
         for (const ingress of [ui, api]) {
             expect(ingress.spec.ingressClassName).toBe("nginx");
             expect(ingress.spec.tls).toBeUndefined();
-            expect(ingress.spec.rules.map((r: { host: string }) => r.host)).toEqual(["registry.localhost"]);
+            // The Ingress matches the host name alone; the port is the Docker host's mapping.
+            expect(ingress.spec.rules.map((r: { host: string }) => r.host)).toEqual(["localhost"]);
         }
         expect(ui.spec.rules[0].http.paths).toEqual([
             {
@@ -114,51 +124,70 @@ describe("registry.mode kind with registry.ui.enabled", () => {
         });
     });
 
-    it("makes the front accept the UI's host, with a realm per configured host, never the Host header itself", () => {
-        const front = {
-            registryName: "kind-registry",
-            port: 5002,
-            distributionName: "d",
-            requiresAuthForPull: false,
-            deletesEnabled: true,
-        };
-        expect(kindFrontPolicy(front).siteAliases).toEqual(["127.0.0.1", "kind-registry"]);
-        expect(renderKindCaddyfile(front)).toContain('realm="{dso_client_scheme}://localhost:5002/v2/token"');
-        const withUi = { ...front, uiHost: "registry.localhost" };
-        expect(kindFrontPolicy(withUi).siteAliases).toEqual(["127.0.0.1", "kind-registry", "registry.localhost"]);
-        const caddyfile = renderKindCaddyfile(withUi);
-        expect(caddyfile).toContain("http://registry.localhost:5002");
-        expect(caddyfile).toContain(
-            [
-                "\tmap {http.request.host} {dso_realm_authority} {",
-                "\t\tregistry.localhost registry.localhost",
-                "\t\tdefault localhost:5002",
-                "\t}",
-            ].join("\n"),
+    it("keeps the port out of the origin on HTTP's own port 80", () => {
+        const deployment = find(renderKindUiObjects({ ...spec, host: "registry.localhost", uiPort: 80 }), "Deployment", "registry-ui");
+        const env = Object.fromEntries(
+            deployment.spec.template.spec.containers[0].env.map((e: { name: string; value: string }) => [e.name, e.value]),
         );
+        expect(env.REGISTRY_URL).toBe("http://registry.localhost");
+    });
+
+    const front = {
+        registryName: "kind-registry",
+        port: 5002,
+        distributionName: "d",
+        requiresAuthForPull: false,
+        deletesEnabled: true,
+    };
+    const realmMap = (...entries: string[]) =>
+        [
+            "\tmap {http.request.hostport} {dso_realm_authority} {",
+            ...entries.map((e) => `\t\t${e}`),
+            "\t\tdefault localhost:5002",
+            "\t}",
+        ].join("\n");
+
+    it("gives pods that use the front's name on the kind network the realm under that name", () => {
+        expect(kindFrontPolicy(front).siteAliases).toEqual(["127.0.0.1", "kind-registry"]);
+        const caddyfile = renderKindCaddyfile(front);
+        expect(caddyfile).toContain(realmMap("kind-registry:5002 kind-registry:5002"));
         expect(caddyfile).toContain('realm="{dso_client_scheme}://{dso_realm_authority}/v2/token"');
+    });
+
+    it.each([
+        [
+            "localhost, on a port of its own",
+            { host: "localhost", port: 8080 },
+            ["127.0.0.1", "kind-registry"],
+            "localhost:8080 localhost:8080",
+        ],
+        [
+            "another name",
+            { host: "registry.localhost", port: 8080 },
+            ["127.0.0.1", "kind-registry", "registry.localhost"],
+            "registry.localhost:8080 registry.localhost:8080",
+        ],
+        [
+            "another name on port 80",
+            { host: "registry.localhost", port: 80 },
+            ["127.0.0.1", "kind-registry", "registry.localhost"],
+            "registry.localhost registry.localhost",
+        ],
+    ])("chooses the UI's realm by the authority the browser used: %s", (_name, ui, aliases, entry) => {
+        const withUi = { ...front, ui };
+        expect(kindFrontPolicy(withUi).siteAliases).toEqual(aliases);
+        const caddyfile = renderKindCaddyfile(withUi);
+        expect(caddyfile).toContain(realmMap("kind-registry:5002 kind-registry:5002", entry));
+        // The Host header chooses among configured authorities; it is never the realm itself.
         expect(caddyfile).not.toMatch(/realm="[^"]*\{(http\.request\.)?host/);
     });
 });
 
-describe("the committed kind stack with registry.ui.enabled, synthesized", () => {
-    const work = mkdtempSync(path.join(tmpdir(), "dso-kind-ui-"));
-    let run: SynthRun;
-    let files: Map<string, string>;
-    beforeAll(async () => {
-        // The committed kind stack, with the UI on: the program registers the UI's objects in the cluster.
-        const stack = YAML.parse(readFileSync(path.join(PROJECT_DIR, "Pulumi.kind.yaml"), "utf8"));
-        stack.config["dso-registry:registry"] = { ...stack.config["dso-registry:registry"], ui: { enabled: true } };
-        copyFileSync(path.join(PROJECT_DIR, "Pulumi.yaml"), path.join(work, "Pulumi.yaml"));
-        writeFileSync(path.join(work, "Pulumi.kindui.yaml"), YAML.stringify(stack));
-        const out = path.join(work, "out");
-        run = await synthCli(["--stack", "kindui", "--out", out], work);
-        files = run.status === 0 ? readTree(out) : new Map();
-    }, 120_000);
-    afterAll(() => rmSync(work, { recursive: true, force: true }));
+describe("the committed kind stack, synthesized (the UI is on)", () => {
+    const run = committedSynthRun("kind");
+    const files = run.status === 0 ? readTree(run.dir) : new Map<string, string>();
 
-    it("registers the UI's objects beside the registry's containers, and the front answers to the UI's host", () => {
-        expect(run.stderr).toBe("");
+    it("registers the UI's objects beside the registry's containers, and the front gives the UI's origin its realm", () => {
         expect(run.status).toBe(0);
         const resources = files.get("resources.json") ?? "";
         for (const name of [
@@ -171,6 +200,8 @@ describe("the committed kind stack with registry.ui.enabled, synthesized", () =>
         ]) {
             expect(resources).toContain(name);
         }
-        expect([...files.values()].some((content) => content.includes("http://registry.localhost:5002"))).toBe(true);
+        const caddyfile = [...files.entries()].find(([name]) => name.endsWith("/front/Caddyfile"))?.[1] ?? "";
+        expect(caddyfile).toContain("\t\tlocalhost:8080 localhost:8080\n");
+        expect(caddyfile).toContain("\t\tdefault localhost:5002\n");
     });
 });

@@ -114,9 +114,14 @@ export const kind = z.strictObject({
     ui: z
         .strictObject({
             host: hostName
-                .default("registry.localhost")
+                .default("localhost")
                 .describe(
-                    "Host name of the web UI (registry.ui.enabled) on the cluster's ingress controller: http://<host>/registry/ is the UI and http://<host>/v2/ the registry's API, one origin. Browsers resolve *.localhost to the loopback.",
+                    "Host name of the web UI (registry.ui.enabled) on the cluster's ingress controller: http://<host>:<port>/registry/ is the UI and http://<host>:<port>/v2/ the registry's API, one origin. Browsers resolve localhost and *.localhost to the loopback.",
+                ),
+            port: port
+                .default(8080)
+                .describe(
+                    "Port of the web UI's origin: the Docker host's port that the kind cluster maps to port 80 of its ingress-ready node (extraPortMappings hostPort, docs/kind.md). 80 leaves the port out of the origin. It must differ from kind.hostPort.",
                 ),
             namespace: k8sName.default("dso-registry-ui").describe("Namespace of the web UI's Deployment, Services and Ingresses."),
             ingressClass: k8sName
