@@ -1,7 +1,10 @@
 /** The registry beside a kind cluster (`registry.mode` "kind", docs/kind.md), on the cluster's Docker host. */
+import { existsSync } from "node:fs";
+import { homedir } from "node:os";
 import type { RegistryAccounts } from "../accounts/registryAccounts";
 import type { StackConfig } from "../config";
 import type { Decisions } from "../decisions";
+import { defaultKindDataDir, SYSTEM_KIND_DATA_DIR } from "../kind/dataDir";
 import { KindRegistry } from "../kind/kindRegistry";
 import { needsSudo } from "../shared/facts";
 import type { HostConnection } from "../shared/hostAccess";
@@ -31,7 +34,13 @@ export function defineKindRegistry(cfg: StackConfig, d: Decisions, accounts: Reg
             network: k.network,
             registryName: k.containerName,
             port: k.hostPort,
-            dataDir: k.dataDir,
+            dataDir:
+                k.dataDir ??
+                defaultKindDataDir({
+                    remote: k.ssh !== undefined,
+                    home: homedir(),
+                    systemDirHoldsImages: k.ssh === undefined && existsSync(`${SYSTEM_KIND_DATA_DIR}/images`),
+                }),
         },
         images: { distribution: cfg.registry.image, front: cfg.registry.caddyImage, watcher: k.watcherImage },
         pushAccounts: [accounts.push],

@@ -181,6 +181,8 @@ const ALTERNATIVES: Record<string, unknown[]> = {
     "jenkins.registryHostCredentialId": ["registry-host-2"],
     "nodes.registryAddress": ["10.0.0.99"],
     "inCluster.clusterDns.kubectlContext": ["lab-cluster"],
+    // Unset: a directory the program chooses on the Docker host.
+    "kind.dataDir": ["/srv/dso-registry-kind"],
     "nodes.list[].kubernetesNodeName": ["node-a-k8s"],
     "pullSecrets.namespaces": [["web"]],
     "registry.maintenance.backup.destination.endpoint": ["https://minio.example.test"],

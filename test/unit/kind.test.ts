@@ -7,6 +7,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseConfig } from "../../components/config";
+import { defaultKindDataDir } from "../../components/kind/dataDir";
 import { kindFrontPolicy, renderKindCaddyfile, renderKindRegistryConfig } from "../../components/kind/front";
 import { type KindLayout, localRegistryHostingBody } from "../../components/kind/scripts";
 import { renderShellScript } from "../../components/shared/shellScript";
@@ -31,8 +32,9 @@ describe("registry.mode kind: the config", () => {
             network: "kind",
             containerName: "kind-registry",
             hostPort: 5002,
-            dataDir: "/var/lib/dso-registry-kind",
         });
+        // Unset: the program chooses it on the Docker host (components/kind/dataDir.ts).
+        expect(config.registry.kind.dataDir).toBeUndefined();
     });
 
     it.each([
@@ -55,6 +57,34 @@ describe("registry.mode kind: the config", () => {
         expect(parseConfig(kindStack()).requiredSecrets).not.toContain("sshPrivateKey");
         const remote = { ...kindStack(), kind: { ssh: { host: "devbox", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample" } } };
         expect(parseConfig(remote, { sshPrivateKey: "secret" }).requiredSecrets).toContain("sshPrivateKey");
+    });
+});
+
+describe("kind.dataDir when unset", () => {
+    it.each([
+        [
+            "locally: the home of Pulumi's user, no sudo",
+            { remote: false, home: "/home/dev", systemDirHoldsImages: false },
+            "/home/dev/.local/share/dso-registry-kind",
+        ],
+        [
+            "locally, with images in the former default: kept",
+            { remote: false, home: "/home/dev", systemDirHoldsImages: true },
+            "/var/lib/dso-registry-kind",
+        ],
+        [
+            "over SSH, where the steps run as root",
+            { remote: true, home: "/home/dev", systemDirHoldsImages: false },
+            "/var/lib/dso-registry-kind",
+        ],
+    ])("%s", (_name, facts, dataDir) => {
+        expect(defaultKindDataDir(facts)).toBe(dataDir);
+    });
+
+    it("says what to set when the home directory is unknown", () => {
+        expect(() => defaultKindDataDir({ remote: false, home: "", systemDirHoldsImages: false })).toThrow(
+            /pulumi config set --path 'dso-registry:kind.dataDir'/,
+        );
     });
 });
 

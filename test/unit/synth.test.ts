@@ -1,5 +1,5 @@
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { homedir, tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as YAML from "yaml";
@@ -39,14 +39,10 @@ const expectedHostFiles: Partial<Record<CommittedStack, string[]>> = {
         "hosts/k3s-agent-1/etc/rancher/k3s/registries.yaml",
         "hosts/k3s-agent-2/etc/rancher/k3s/registries.yaml",
     ],
-    kind: [
-        "hosts/localhost/var/lib/dso-registry-kind/front/Caddyfile",
-        "hosts/localhost/var/lib/dso-registry-kind/front/users-push",
-        "hosts/localhost/var/lib/dso-registry-kind/front/users-pull",
-        "hosts/localhost/var/lib/dso-registry-kind/front/config.yml",
-        "hosts/localhost/var/lib/dso-registry-kind/bin/node-inside.sh",
-        "hosts/localhost/var/lib/dso-registry-kind/bin/node-watch.sh",
-    ],
+    // kind.dataDir's default, under the home of the user who runs the synth.
+    kind: ["front/Caddyfile", "front/users-push", "front/users-pull", "front/config.yml", "bin/node-inside.sh", "bin/node-watch.sh"].map(
+        (file) => `hosts/localhost${homedir()}/.local/share/dso-registry-kind/${file}`,
+    ),
 };
 
 it("synthesizes every stack file of the project (a new Pulumi.<stack>.yaml is one more name in COMMITTED_STACKS)", () => {

@@ -107,9 +107,9 @@ export const kind = z.strictObject({
     dataDir: z
         .string()
         .startsWith("/", { error: "must be an absolute path" })
-        .default("/var/lib/dso-registry-kind")
+        .optional()
         .describe(
-            "Directory on the Docker host: the images (images/) and the front's files (front/). It outlives the cluster and the containers; `pulumi destroy` keeps the images (docs/kind.md).",
+            "Directory on the Docker host: the images (images/) and the front's files (front/). It outlives the cluster and the containers; `pulumi destroy` keeps the images (docs/kind.md). Unset: ~/.local/share/dso-registry-kind of Pulumi's user when Docker is local (no sudo; a /var/lib/dso-registry-kind that already holds images/ is kept), /var/lib/dso-registry-kind over kind.ssh (the steps run as root there).",
         ),
     ui: z
         .strictObject({
