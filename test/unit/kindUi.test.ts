@@ -4,7 +4,10 @@
  * front on the Docker host through an ExternalName Service), and the front accepting that host while
  * its realm on that host being that host, from configuration (real Caddy: test/integration/kindUi.front.test.ts).
  */
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
 import { describe, expect, it } from "vitest";
+import * as YAML from "yaml";
 import { ConfigError, parseConfig } from "../../components/config";
 import { kindFrontPolicy, renderKindCaddyfile } from "../../components/kind/front";
 import { type KindUiSpec, renderKindUiObjects } from "../../components/kind/ui";
@@ -12,7 +15,7 @@ import type { K8sObject } from "../../components/shared/k8sObject";
 import { committedSynthRun } from "../support/committedSynth";
 import { configProblems } from "../support/configProblems";
 import { podTemplates, restrictedPodProblems, schemaProblems } from "../support/k8sValidate";
-import { readTree } from "../support/synthCli";
+import { PROJECT_DIR, readTree } from "../support/synthCli";
 
 const kindStack = (): Record<string, any> => ({
     containerRegistry: { host: "localhost", port: 5002, pathPrefix: "dev" },
@@ -203,5 +206,31 @@ describe("the committed kind stack, synthesized (the UI is on)", () => {
         const caddyfile = [...files.entries()].find(([name]) => name.endsWith("/front/Caddyfile"))?.[1] ?? "";
         expect(caddyfile).toContain("\t\tlocalhost:8080 localhost:8080\n");
         expect(caddyfile).toContain("\t\tdefault localhost:5002\n");
+    });
+});
+
+describe("docs/kind.md's cluster", () => {
+    const doc = readFileSync(path.join(PROJECT_DIR, "docs/kind.md"), "utf8");
+    const clusterConfig = YAML.parse(/cat > kind-cluster\.yaml <<'EOF'\n([\s\S]*?)\nEOF\n/.exec(doc)?.[1] ?? "null");
+
+    it("maps kind.ui.port's default on the machine to port 80 of the ingress-ready control-plane node", () => {
+        const { config } = parseConfig(kindStack());
+        if (config.registry.mode !== "kind") throw new Error("not kind");
+        const [node] = clusterConfig.nodes;
+        expect(node.role).toBe("control-plane");
+        expect(node.kubeadmConfigPatches.join("\n")).toContain('node-labels: "ingress-ready=true"');
+        expect(node.extraPortMappings).toContainEqual({
+            containerPort: 80,
+            hostPort: config.registry.kind.ui.port,
+            listenAddress: "127.0.0.1",
+            protocol: "TCP",
+        });
+    });
+
+    it("creates every cluster with that config and installs ingress-nginx's kind manifest", () => {
+        const creates = doc.match(/^kind create cluster .*$/gm) ?? [];
+        expect(creates.length).toBeGreaterThan(0);
+        for (const line of creates) expect(line).toContain("--config kind-cluster.yaml");
+        expect(doc).toContain("kubectl apply -f https://kind.sigs.k8s.io/examples/ingress/deploy-ingress-nginx.yaml");
     });
 });
