@@ -6,22 +6,11 @@
  * Through `kind-registry:<port>` it lists tags anonymously and pushes with the push account: both need
  * the realm the front names for that authority, and a realm on localhost:<port> would be unreachable.
  */
-import { writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { renderUsersFile } from "../../components/accessPolicy/usersFile";
-import { renderRegistryConfig } from "../../components/distribution/registryConfig";
-import { renderKindCaddyfile } from "../../components/kind/front";
 import { createNetns, type TestNetns } from "../support/netns";
-import {
-    caddyEnv,
-    makeAccount,
-    makeDecoyHash,
-    makeOciImage,
-    type OciImage,
-    type TestAccount,
-    writeAuthFile,
-} from "../support/realRegistry";
+import { caddyEnv, makeOciImage, type OciImage, type TestAccount, writeAuthFile } from "../support/realRegistry";
+import { writeKindFront } from "../support/registryUiOrigin";
 import { freePort, privateDir, removeDir, type ServerProcess, startServer, waitForPort } from "../support/serverProcess";
 
 const REGISTRY_NAME = "kind-registry";
@@ -38,6 +27,20 @@ function skopeoInPod(args: readonly string[]) {
     return pod!.run("skopeo", args, { env: { ...process.env, REGISTRY_AUTH_FILE: path.join(dir, "no-auth.json") } });
 }
 
+/** Copies the test's image to `ref` on the front, by its name on the kind network, with `credentials` (skopeo's --dest-… options). */
+function copyFromPod(ref: string, credentials: readonly string[]) {
+    return skopeoInPod([
+        "--insecure-policy",
+        "copy",
+        "--retry-times",
+        "0",
+        "--dest-tls-verify=false",
+        ...credentials,
+        image.ref,
+        `docker://${REGISTRY_NAME}:${port}/${ref}`,
+    ]);
+}
+
 const logs = () => servers.map((s) => s.output()).join("\n");
 
 beforeAll(async () => {
@@ -47,39 +50,18 @@ beforeAll(async () => {
     pod.writeEtcFile("hosts", `${pod.hostAddress} ${REGISTRY_NAME}\n`);
     port = await freePort();
     const registryPort = await freePort();
-    push = makeAccount("ci-push");
-    const pull = makeAccount("cluster-pull");
-    writeFileSync(
-        path.join(dir, "config.yml"),
-        renderRegistryConfig({
-            addr: `127.0.0.1:${registryPort}`,
-            storage: { kind: "filesystem", rootDirectory: path.join(dir, "data") },
-            deletesEnabled: false,
-            logLevel: "warn",
-        }),
-    );
-    writeFileSync(path.join(dir, "users-push"), renderUsersFile("push", [push]), { mode: 0o600 });
-    writeFileSync(path.join(dir, "users-pull"), renderUsersFile("pull", [pull]), { mode: 0o600 });
-    const rendered = renderKindCaddyfile({
-        registryName: REGISTRY_NAME,
-        port,
-        distributionName: "distribution.invalid",
-        requiresAuthForPull: false,
+    // The front on loopback and on the address the pod reaches, as on the kind network.
+    const front = writeKindFront(dir, {
+        frontPort: port,
+        registryPort,
         deletesEnabled: false,
         ui: { host: "localhost", port: 8080 },
-        decoy: { accounts: { push: [push.username], pull: [pull.username] }, bcryptHash: makeDecoyHash() },
+        bind: ["127.0.0.1", pod.hostAddress],
     });
-    // The container's paths become the test's directory, Distribution's container the test's Distribution;
-    // Caddy listens on loopback and on the address the pod reaches, as the front on the kind network.
-    const caddyfile = rendered
-        .replaceAll("/etc/dso-registry/", `${dir}/`)
-        .replaceAll("distribution.invalid:5000", `127.0.0.1:${registryPort}`)
-        .replace("\n{\n", `\n{\n\tdefault_bind 127.0.0.1 ${pod.hostAddress}\n`);
-    expect(caddyfile).toContain(`127.0.0.1:${registryPort}`);
-    writeFileSync(path.join(dir, "Caddyfile"), caddyfile);
+    push = front.push;
     servers = [
-        startServer("/usr/bin/docker-registry", ["serve", path.join(dir, "config.yml")]),
-        startServer("/usr/bin/caddy", ["run", "--adapter", "caddyfile", "--config", path.join(dir, "Caddyfile")], caddyEnv(dir)),
+        startServer("/usr/bin/docker-registry", ["serve", front.registryConfig]),
+        startServer("/usr/bin/caddy", ["run", "--adapter", "caddyfile", "--config", front.caddyfile], caddyEnv(dir)),
     ];
     for (const p of [registryPort, port]) {
         await waitForPort(p, 30_000, `port ${p}`).catch((e: Error) => {
@@ -102,17 +84,7 @@ describe("a pod of the kind cluster, through the front's name on the kind networ
     });
 
     it("pushes with the push account (skopeo, plain HTTP), the token from the realm under that name", () => {
-        const copied = skopeoInPod([
-            "--insecure-policy",
-            "copy",
-            "--retry-times",
-            "0",
-            "--dest-tls-verify=false",
-            "--dest-authfile",
-            writeAuthFile(dir, `${REGISTRY_NAME}:${port}`, push),
-            image.ref,
-            `docker://${REGISTRY_NAME}:${port}/dev/app:1`,
-        ]);
+        const copied = copyFromPod("dev/app:1", ["--dest-authfile", writeAuthFile(dir, `${REGISTRY_NAME}:${port}`, push)]);
         expect(copied.code, `${copied.stderr}\n${logs()}`).toBe(0);
     });
 
@@ -123,16 +95,7 @@ describe("a pod of the kind cluster, through the front's name on the kind networ
     });
 
     it("is refused an anonymous push", () => {
-        const copied = skopeoInPod([
-            "--insecure-policy",
-            "copy",
-            "--retry-times",
-            "0",
-            "--dest-tls-verify=false",
-            "--dest-no-creds",
-            image.ref,
-            `docker://${REGISTRY_NAME}:${port}/dev/app:anonymous`,
-        ]);
+        const copied = copyFromPod("dev/app:anonymous", ["--dest-no-creds"]);
         expect(copied.code).not.toBe(0);
         expect(copied.stderr).toMatch(/unauthorized|authentication required/i);
     });

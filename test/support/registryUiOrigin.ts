@@ -40,6 +40,59 @@ export interface Origin {
 const KIND_UI_HOST = "localhost";
 const KIND_REGISTRY_NAME = "kind-registry";
 
+/** What `writeKindFront` is told: the test's ports, the front's settings, and where Caddy listens. */
+export interface KindFrontFiles {
+    readonly frontPort: number;
+    /** Distribution's port on 127.0.0.1. */
+    readonly registryPort: number;
+    readonly deletesEnabled: boolean;
+    readonly ui?: { readonly host: string; readonly port: number };
+    /** Caddy's addresses (its `default_bind`). */
+    readonly bind: readonly string[];
+}
+
+/**
+ * The kind front's files as the stack renders them, in `dir`: Distribution's config.yml (its storage in
+ * `dir`/data), a push and a pull-only account in the users files, and the Caddyfile, whose container
+ * paths become `dir`, whose Distribution becomes 127.0.0.1:`registryPort`, and which listens on `bind`.
+ */
+export function writeKindFront(dir: string, files: KindFrontFiles) {
+    const push = makeAccount("ci-push");
+    const pull = makeAccount("cluster-pull");
+    const registryConfig = path.join(dir, "config.yml");
+    writeFileSync(
+        registryConfig,
+        renderRegistryConfig({
+            addr: `127.0.0.1:${files.registryPort}`,
+            storage: { kind: "filesystem", rootDirectory: path.join(dir, "data") },
+            deletesEnabled: files.deletesEnabled,
+            logLevel: "warn",
+        }),
+    );
+    writeFileSync(path.join(dir, "users-push"), renderUsersFile("push", [push]), { mode: 0o600 });
+    writeFileSync(path.join(dir, "users-pull"), renderUsersFile("pull", [pull]), { mode: 0o600 });
+    const rendered = renderKindCaddyfile({
+        registryName: KIND_REGISTRY_NAME,
+        port: files.frontPort,
+        distributionName: "distribution.invalid",
+        requiresAuthForPull: false,
+        deletesEnabled: files.deletesEnabled,
+        ...(files.ui ? { ui: files.ui } : {}),
+        decoy: { accounts: { push: [push.username], pull: [pull.username] }, bcryptHash: makeDecoyHash() },
+    });
+    const bind = `default_bind ${files.bind.join(" ")}`;
+    const caddyfileText = rendered
+        .replaceAll("/etc/dso-registry/", `${dir}/`)
+        .replaceAll("distribution.invalid:5000", `127.0.0.1:${files.registryPort}`)
+        .replace("\n{\n", `\n{\n\t${bind}\n`);
+    if (!caddyfileText.includes(`127.0.0.1:${files.registryPort}`) || !caddyfileText.includes(bind)) {
+        throw new Error(`the kind front's Caddyfile did not take the test's addresses:\n${caddyfileText}`);
+    }
+    const caddyfile = path.join(dir, "Caddyfile");
+    writeFileSync(caddyfile, caddyfileText);
+    return { push, pull, registryConfig, caddyfile };
+}
+
 /**
  * The kind placement: nginx from both of the kind UI's rendered Ingresses (`/registry/` → the UI's web
  * server, `/v2/` → the front) on localhost:<UI port>, as the Docker host publishes the cluster's ingress
@@ -57,40 +110,13 @@ export async function startKindOrigin(dir: string): Promise<Origin> {
         mkdirSync(dir, { recursive: true });
         const [frontPort, registryPort, uiPort, ingressPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
         const uiOrigin = `${KIND_UI_HOST}:${ingressPort}`;
-        const push = makeAccount("ci-push");
-        const pull = makeAccount("cluster-pull");
-        const dataDir = path.join(dir, "data");
-        const registryConfig = path.join(dir, "config.yml");
-        writeFileSync(
-            registryConfig,
-            renderRegistryConfig({
-                addr: `127.0.0.1:${registryPort}`,
-                storage: { kind: "filesystem", rootDirectory: dataDir },
-                deletesEnabled: true,
-                logLevel: "warn",
-            }),
-        );
-        writeFileSync(path.join(dir, "users-push"), renderUsersFile("push", [push]), { mode: 0o600 });
-        writeFileSync(path.join(dir, "users-pull"), renderUsersFile("pull", [pull]), { mode: 0o600 });
-        const rendered = renderKindCaddyfile({
-            registryName: KIND_REGISTRY_NAME,
-            port: frontPort,
-            distributionName: "distribution.invalid",
-            requiresAuthForPull: false,
+        const { push, pull, registryConfig, caddyfile } = writeKindFront(dir, {
+            frontPort,
+            registryPort,
             deletesEnabled: true,
             ui: { host: KIND_UI_HOST, port: ingressPort },
-            decoy: { accounts: { push: [push.username], pull: [pull.username] }, bcryptHash: makeDecoyHash() },
+            bind: ["127.0.0.1"],
         });
-        // The container's paths become the test's directory, Distribution's container the test's
-        // Distribution, and Caddy listens on loopback only.
-        const caddyfile = rendered
-            .replaceAll("/etc/dso-registry/", `${dir}/`)
-            .replaceAll("distribution.invalid:5000", `127.0.0.1:${registryPort}`)
-            .replace("\n{\n", "\n{\n\tdefault_bind 127.0.0.1\n");
-        if (!caddyfile.includes(`127.0.0.1:${registryPort}`) || !caddyfile.includes("default_bind 127.0.0.1")) {
-            throw new Error(`the kind front's Caddyfile did not take the test's addresses:\n${caddyfile}`);
-        }
-        writeFileSync(path.join(dir, "Caddyfile"), caddyfile);
         // The cluster's objects of the UI, as the kind stack renders them with registry.ui.enabled.
         const objects = renderKindUiObjects({
             namespace: "dso-registry-ui",
@@ -152,9 +178,7 @@ export async function startKindOrigin(dir: string): Promise<Origin> {
             }),
         );
         servers.push(startServer("/usr/bin/docker-registry", ["serve", registryConfig]));
-        servers.push(
-            startServer("/usr/bin/caddy", ["run", "--adapter", "caddyfile", "--config", path.join(dir, "Caddyfile")], caddyEnv(dir)),
-        );
+        servers.push(startServer("/usr/bin/caddy", ["run", "--adapter", "caddyfile", "--config", caddyfile], caddyEnv(dir)));
         servers.push(startServer("/usr/sbin/nginx", ["-c", nginxConf, "-e", path.join(dir, "nginx-error.log")]));
         const logs = () => servers.map((s) => s.output()).join("\n");
         for (const port of [registryPort, frontPort, ingressPort, uiPort]) {
