@@ -1,22 +1,15 @@
 /**
- * Global setup: synthesizes each committed stack once per test run, side by side, into a temporary
- * directory, and provides the result to the tests (test/support/committedSynth.ts). A failed synth is
- * handed on, not thrown: the synth tests report it with its errors.
+ * Global setup: a directory for the committed stacks' synths, shared by every worker of the run and
+ * removed at its end. Nothing is synthesized here: a stack is synthesized the first time a test asks
+ * for it (test/support/committedSynth.ts), once per run, so a test file that needs none starts at once.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import type { TestProject } from "vitest/node";
-import { COMMITTED_STACKS, type CommittedSynth, synthCli } from "../support/synthCli";
 
-export default async function setup(project: TestProject): Promise<() => void> {
+export default function setup(project: TestProject): () => void {
     const work = mkdtempSync(path.join(tmpdir(), "dso-committed-synth-"));
-    const runs = await Promise.all(
-        COMMITTED_STACKS.map(async (stack): Promise<[string, CommittedSynth]> => {
-            const dir = path.join(work, stack);
-            return [stack, { dir, ...(await synthCli(["--stack", stack, "--out", dir])) }];
-        }),
-    );
-    project.provide("committedSynth", Object.fromEntries(runs) as Record<(typeof COMMITTED_STACKS)[number], CommittedSynth>);
+    project.provide("committedSynthDir", work);
     return () => rmSync(work, { recursive: true, force: true });
 }

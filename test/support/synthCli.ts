@@ -1,7 +1,7 @@
 /**
  * The synth CLI as the README runs it (`npm run synth -- …`), each run in its own process, and a reader
- * for what it writes. Used by the global setup that synthesizes the committed stacks once per test run,
- * and by the tests that need a variant config of their own.
+ * for what it writes. Used by the tests that need a variant config of their own; the committed stacks'
+ * synths (test/support/committedSynth.ts) run the same command once per run each.
  */
 import { spawn } from "node:child_process";
 import { readdirSync, readFileSync, statSync } from "node:fs";
@@ -11,7 +11,7 @@ export const PROJECT_DIR = path.resolve(__dirname, "../..");
 
 /**
  * The stacks committed to the repository (`Pulumi.<stack>.yaml`); each is synthesized once per test run
- * (test/setup/committedSynth.ts), and every test that walks the committed stacks takes them from here.
+ * when first asked for (test/support/committedSynth.ts), and every test that walks the committed stacks takes them from here.
  * A new stack file is one more name here (test/unit/synth.test.ts checks the list against the files).
  */
 export const COMMITTED_STACKS = ["local", "prod", "existing", "kind"] as const;
@@ -25,7 +25,7 @@ export interface SynthRun {
     readonly stderr: string;
 }
 
-/** A synth of a committed stack, written by the global setup: its output directory and how the run went. */
+/** A synth of a committed stack (test/support/committedSynth.ts): its output directory and how the run went. */
 export interface CommittedSynth extends SynthRun {
     /** The --out directory (it exists only when status is 0). */
     readonly dir: string;
@@ -33,8 +33,8 @@ export interface CommittedSynth extends SynthRun {
 
 declare module "vitest" {
     export interface ProvidedContext {
-        /** Synth of every committed stack, made once per run by test/setup/committedSynth.ts. */
-        committedSynth: Record<CommittedStack, CommittedSynth>;
+        /** Where the committed stacks' synths go, each made once per run when first asked for (test/support/committedSynth.ts). */
+        committedSynthDir: string;
     }
 }
 
