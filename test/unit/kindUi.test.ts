@@ -209,9 +209,9 @@ describe("the committed kind stack, synthesized (the UI is on)", () => {
     });
 });
 
-describe("docs/kind.md's cluster", () => {
-    const doc = readFileSync(path.join(PROJECT_DIR, "docs/kind.md"), "utf8");
-    const clusterConfig = YAML.parse(/cat > kind-cluster\.yaml <<'EOF'\n([\s\S]*?)\nEOF\n/.exec(doc)?.[1] ?? "null");
+describe("docs/examples/kind-cluster.yaml, the cluster docs/kind.md and the README create", () => {
+    const docs = ["docs/kind.md", "README.md"].map((file) => readFileSync(path.join(PROJECT_DIR, file), "utf8"));
+    const clusterConfig = YAML.parse(readFileSync(path.join(PROJECT_DIR, "docs/examples/kind-cluster.yaml"), "utf8"));
 
     it("maps kind.ui.port's default on the machine to port 80 of the ingress-ready control-plane node", () => {
         const { config } = parseConfig(kindStack());
@@ -227,10 +227,14 @@ describe("docs/kind.md's cluster", () => {
         });
     });
 
-    it("creates every cluster with that config and installs ingress-nginx's kind manifest", () => {
-        const creates = doc.match(/^kind create cluster .*$/gm) ?? [];
-        expect(creates.length).toBeGreaterThan(0);
-        for (const line of creates) expect(line).toContain("--config kind-cluster.yaml");
-        expect(doc).toContain("kubectl apply -f https://kind.sigs.k8s.io/examples/ingress/deploy-ingress-nginx.yaml");
-    });
+    it.each(["docs/kind.md", "README.md"])(
+        "%s creates every cluster with that config and installs ingress-nginx's kind manifest",
+        (file) => {
+            const doc = docs[file === "README.md" ? 1 : 0]!;
+            const creates = doc.match(/^kind create cluster .*$/gm) ?? [];
+            expect(creates.length).toBeGreaterThan(0);
+            for (const line of creates) expect(line).toContain("--config docs/examples/kind-cluster.yaml");
+            expect(doc).toContain("kubectl apply -f https://kind.sigs.k8s.io/examples/ingress/deploy-ingress-nginx.yaml");
+        },
+    );
 });
