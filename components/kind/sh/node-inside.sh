@@ -6,8 +6,14 @@
 # Both names as kind's local-registry recipe and KEP-1755 write them: certs.d/localhost:$PORT (the
 # name images carry on the host and in manifests) and certs.d/$REGISTRY_NAME:$PORT, both sending the
 # node to http://$REGISTRY_NAME:$PORT on the kind network. containerd reads certs.d only when its
-# registry `config_path` names the directory: node images since kind v0.27 set it; on older ones it
-# is added here the way kind's containerdConfigPatches would add it, and containerd restarted.
+# registry `config_path` names the directory; where it does not, it is added here the way kind's
+# containerdConfigPatches would add it, and containerd restarted. Node images since kind v0.27 run
+# containerd 2 on a version 2 config without config_path: containerd 2 then uses
+# /etc/containerd/certs.d:/etc/docker/certs.d, which its CRI reads when it pulls by itself (as
+# `discard_unpacked_layers = true` in kind's config makes it), so such a node is left as it is. Pulling
+# through its transfer service instead, containerd 2 takes that list for one directory and reads
+# neither (containerd#12415): there config_path is set as on 1.x, under containerd 2's section name
+# when the config is version 3 or later.
 : "${PORT:?}" "${REGISTRY_NAME:?}" "${CERTS_DIR:?}" "${CONFIG_FILE:?}"
 set -eu
 want=$(printf 'server = "http://%s:%s"\n\n[host."http://%s:%s"]\n  capabilities = ["pull", "resolve"]\n' \
@@ -32,17 +38,29 @@ if [ -n "$current" ]; then
   echo "config_path is \"$current\", without $CERTS_DIR: add it in the cluster's containerdConfigPatches" >&2
   exit 1
 fi
-# containerd 1.x (config version 2) and 2.x (version 3) name the CRI registry section differently.
-if grep -Eq '^[ \t]*version[ \t]*=[ \t]*3' "$CONFIG_FILE" 2>/dev/null; then
+config_version=$(awk '/^[ \t]*\[/ { exit } /^[ \t]*version[ \t]*=/ { v=$0; sub(/^[^=]*=[ \t]*/, "", v); print v + 0; exit }' "$CONFIG_FILE" 2>/dev/null || true)
+containerd_major=$(containerd --version 2>/dev/null | awk '{ v=$3; sub(/^v/, "", v); sub(/[^0-9].*$/, "", v); print v }' || true)
+if [ "$CERTS_DIR" = /etc/containerd/certs.d ] && { [ "${containerd_major:-0}" -ge 2 ] || [ "${config_version:-0}" -ge 3 ]; } &&
+  grep -Eq '^[ \t]*(discard_unpacked_layers|use_local_image_pull)[ \t]*=[ \t]*true' "$CONFIG_FILE" 2>/dev/null; then
+  echo "config_path ok (containerd 2 pulling by itself reads $CERTS_DIR when config_path is empty)"
+  exit 0
+fi
+# containerd 1.x (config version 2) and 2.x (version 3 and later) name the CRI registry section
+# differently. An empty config_path already in the section is replaced: a second key would be a TOML error.
+if [ "${config_version:-0}" -ge 3 ]; then
   section='[plugins."io.containerd.cri.v1.images".registry]'
 else
   section='[plugins."io.containerd.grpc.v1.cri".registry]'
 fi
-if [ -f "$CONFIG_FILE" ] && grep -Fqx "$section" "$CONFIG_FILE"; then
-  awk -v s="$section" -v want="$CERTS_DIR" '{ print } $0 == s { print "  config_path = \"" want "\"" }' "$CONFIG_FILE" >"$CONFIG_FILE.new"
-else
-  { cat "$CONFIG_FILE" 2>/dev/null || true; printf '\n%s\n  config_path = "%s"\n' "$section" "$CERTS_DIR"; } >"$CONFIG_FILE.new"
-fi
+[ -f "$CONFIG_FILE" ] || : >"$CONFIG_FILE"
+awk -v section="$section" -v want="$CERTS_DIR" '
+  function key(s) { gsub(/[ \t]/, "", s); gsub(/\047/, "\"", s); return s }
+  /^[ \t]*\[/ { inside = key($0) == key(section); if (inside) found = 1 }
+  inside && /^[ \t]*config_path[ \t]*=/ { next }
+  { print }
+  inside && /^[ \t]*\[/ { print "  config_path = \"" want "\"" }
+  END { if (!found) printf "\n%s\n  config_path = \"%s\"\n", section, want }
+' "$CONFIG_FILE" >"$CONFIG_FILE.new"
 mv -f "$CONFIG_FILE.new" "$CONFIG_FILE"
 echo "set config_path = \"$CERTS_DIR\" in $CONFIG_FILE"
 # Right after the node container starts, systemd may still be booting: try for a minute.
