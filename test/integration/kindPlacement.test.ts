@@ -7,6 +7,11 @@
  * kind-registry:5002/…. A node without config_path is fixed; nodes removed and created again are
  * configured by the watcher and pull the same image (the data directory outlives them); a restart of
  * the registry's containers needs nothing from the nodes; an anonymous push is refused.
+ *
+ * Twice: nodes on Debian's containerd 1.6 (config version 2, as kind's images before v0.27), and nodes on
+ * containerd 2 as kind's images since v0.27 ship it (tools/containerd2), with version 3 configs too: kind's
+ * own config needs nothing (containerd 2's default config_path, read by a CRI that pulls by itself); a
+ * version 3 config without config_path gets it under containerd 2's section name, and a restart.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
@@ -24,7 +29,20 @@ import {
 } from "../../components/kind/scripts";
 import { type DockerEngine, startDockerEngine } from "../support/dockerEngine";
 import { payloadImage, registryImage } from "../support/dockerImages";
-import { caddyImage, criPullUntil, criRemoveImage, dockerCliImage, type KindNode, startKindNode } from "../support/kindNode";
+import {
+    caddyImage,
+    containerd2,
+    criPullUntil,
+    criRemoveImage,
+    DEBIAN_CONTAINERD,
+    dockerCliImage,
+    KIND_CERTS_DIR,
+    type KindNode,
+    type NodeContainerd,
+    type NodeContainerdConfig,
+    nodeContainerdConfig,
+    startKindNode,
+} from "../support/kindNode";
 import { createNetns, type TestNetns } from "../support/netns";
 import { makeAccount, makeDecoyHash, type TestAccount } from "../support/realRegistry";
 import { privateDir, type RunResult, removeDir, run } from "../support/serverProcess";
@@ -40,6 +58,48 @@ let push: TestAccount;
 let nodes: KindNode[] = [];
 let images: { distribution: string; front: string; watcher: string };
 let generation = 0;
+
+/** One node of a case: its name, its containerd config, and whether the node script restarts its containerd. */
+interface NodeCase {
+    readonly name: string;
+    readonly config: NodeContainerdConfig;
+    readonly restarted: boolean;
+}
+
+/** A containerd the nodes run (built in beforeAll when it is containerd 2), with the nodes of the cluster. */
+interface ContainerdCase {
+    readonly label: string;
+    readonly containerd: () => NodeContainerd;
+    readonly nodes: readonly NodeCase[];
+}
+
+const CASES: readonly ContainerdCase[] = [
+    {
+        label: "Debian's containerd 1.6, config version 2",
+        containerd: () => DEBIAN_CONTAINERD,
+        nodes: [
+            { name: "kind-control-plane", config: { version: 2, configPath: KIND_CERTS_DIR }, restarted: false },
+            // An older node image: no registry section.
+            { name: "kind-worker", config: { version: 2 }, restarted: true },
+            // `containerd config default`'s layout: the key present and empty (replaced, not repeated).
+            { name: "kind-worker2", config: { version: 2, configPath: "" }, restarted: true },
+        ],
+    },
+    {
+        label: "containerd 2 of kind's node images, config versions 2 and 3",
+        containerd: containerd2,
+        nodes: [
+            // containerd 2's own section names, config_path set (a cluster's containerdConfigPatches).
+            { name: "kind-control-plane", config: { version: 3, configPath: KIND_CERTS_DIR }, restarted: false },
+            // What kind's node images since v0.27 ship: version 2, no config_path, the CRI pulling by itself
+            // (discard_unpacked_layers), which reads containerd 2's default config_path.
+            { name: "kind-worker", config: { version: 2, discardUnpackedLayers: true }, restarted: false },
+            // Version 3 without config_path: the CRI pulls through the transfer service, which reads no
+            // hosts directory from the default config_path (containerd#12415), so it is set.
+            { name: "kind-worker2", config: { version: 3 }, restarted: true },
+        ],
+    },
+];
 
 /** A placement script on the Docker host, as the program's command runs it. */
 function onHost(script: string): RunResult {
@@ -80,14 +140,29 @@ function placeFiles(): void {
     }
 }
 
-/** Nodes of cluster "kind": a control plane with config_path, a worker without (an older node image). */
-function createNodes(): KindNode[] {
+/** The nodes of cluster "kind" as `c` lays them out, on its containerd. */
+function createNodes(c: ContainerdCase, containerd: NodeContainerd): KindNode[] {
     generation++;
-    const runDir = (name: string) => path.join(scratch, `run-${name}-${generation}`);
-    return [
-        startKindNode(engine, { cluster: "kind", name: "kind-control-plane", runDir: runDir("cp") }),
-        startKindNode(engine, { cluster: "kind", name: "kind-worker", runDir: runDir("w"), configPath: false }),
-    ];
+    return c.nodes.map((node) =>
+        startKindNode(engine, {
+            cluster: "kind",
+            name: node.name,
+            runDir: path.join(scratch, `run-${node.name}-${generation}`),
+            containerd,
+            config: node.config,
+        }),
+    );
+}
+
+/** The node's containerd config after the node script: config_path set once where it restarted, else as placed. */
+function expectConfigAfterScript(node: NodeCase, containerd: NodeContainerd): void {
+    const config = nodeFile(node.name, "/etc/containerd/config.toml").stdout;
+    if (node.restarted) {
+        expect(config.match(/config_path/g)).toHaveLength(1);
+        expect(config).toContain(`config_path = "${KIND_CERTS_DIR}"`);
+    } else {
+        expect(config).toBe(nodeContainerdConfig(node.config, containerd.major));
+    }
 }
 
 /** Pulls `ref` through the node's CRI, trying again while containerd (re)starts or the watcher works. */
@@ -110,42 +185,77 @@ async function waitForFront(): Promise<void> {
     }
 }
 
+/** The nodes whose containerd the node script restarted, from the output of the scripts that run it. */
+function restartedNodes(output: string): string[] {
+    const nodes: string[] = [];
+    let restarted = false;
+    for (const line of output.split("\n")) {
+        if (line === "restarted containerd") restarted = true;
+        const configured = /^node (\S+): configured$/.exec(line);
+        if (configured) {
+            if (restarted) nodes.push(configured[1]!);
+            restarted = false;
+        }
+    }
+    return nodes;
+}
+
+/** The node watcher's log once it has configured each of `names`. */
+async function watcherConfigured(names: readonly string[]): Promise<string> {
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+        const log = engine.docker(["logs", "kind-registry-node-watcher"]).stdout;
+        if (names.every((name) => log.includes(`node ${name}: configured`))) return log;
+        if (Date.now() > deadline) throw new Error(`the node watcher did not configure ${names.join(", ")}:\n${log}`);
+        await new Promise((r) => setTimeout(r, 250));
+    }
+}
+
 const nodeFile = (node: string, file: string) => engine.docker(["exec", node, "cat", file]);
 
-beforeAll(async () => {
-    scratch = privateDir("kind-placement");
-    layout = { ...LAYOUT, dataDir: path.join(scratch, "data") };
-    ns = await createNetns({ prefix: "kd", subnet: "198.19.48.0/20" });
-    ns.writeEtcFile("hosts", "127.0.0.1 localhost\n");
-    engine = await startDockerEngine(ns);
-    images = { distribution: registryImage(engine), front: caddyImage(engine), watcher: dockerCliImage(engine) };
-    push = makeAccount("ci-push");
-    placeFiles();
-    // As in seed 004's workflow: the cluster exists first, then `pulumi up`.
-    nodes = createNodes();
-}, 300_000);
+describe.each(CASES)("the kind placement on a Docker engine with kind-like nodes: $label", (c) => {
+    let containerd: NodeContainerd;
 
-afterAll(async () => {
-    await engine?.stop();
-    await ns?.destroy();
-    if (scratch) removeDir(scratch);
-});
+    beforeAll(async () => {
+        containerd = c.containerd();
+        scratch = privateDir("kind-placement");
+        layout = { ...LAYOUT, dataDir: path.join(scratch, "data") };
+        ns = await createNetns({ prefix: "kd", subnet: "198.19.48.0/20" });
+        ns.writeEtcFile("hosts", "127.0.0.1 localhost\n");
+        engine = await startDockerEngine(ns);
+        images = { distribution: registryImage(engine), front: caddyImage(engine), watcher: dockerCliImage(engine) };
+        push = makeAccount("ci-push");
+        placeFiles();
+        // As in seed 004's workflow: the cluster exists first, then `pulumi up`.
+        nodes = createNodes(c, containerd);
+        // containerd 2 is built from Go modules on a cold cache (a few minutes on 2 cores).
+    }, 900_000);
 
-describe("the kind placement on a Docker engine with kind-like nodes", () => {
+    afterAll(async () => {
+        await engine?.stop();
+        await ns?.destroy();
+        if (scratch) removeDir(scratch);
+    });
+
     it("runs the containers and configures every node, fixing a node whose containerd lacks config_path", async () => {
         const applied = onHostOk(containersApplyScript(layout, images, FILES));
         expect(applied).toContain("changed front");
         const configured = onHostOk(nodesConfigureScript(layout));
-        expect(configured).toContain("node kind-control-plane: configured");
-        expect(configured).toContain("node kind-worker: configured");
-        // Only the worker lacked config_path: its containerd alone is restarted.
-        expect(configured.match(/restarted containerd/g)).toHaveLength(1);
-        for (const node of ["kind-control-plane", "kind-worker"]) {
+        for (const node of c.nodes) expect(configured).toContain(`node ${node.name}: configured`);
+        // The node watcher, started with the containers, configures the running nodes too, at the same
+        // time: a node may be restarted by both. Only the nodes whose containerd does not read certs.d yet
+        // are restarted.
+        const watcherLog = await watcherConfigured(c.nodes.map((n) => n.name));
+        const restarted = new Set([...restartedNodes(configured), ...restartedNodes(watcherLog)]);
+        expect([...restarted].sort()).toEqual(c.nodes.filter((n) => n.restarted).map((n) => n.name));
+        for (const node of c.nodes) {
             for (const dir of ["localhost:5002", "kind-registry:5002"]) {
-                expect(nodeFile(node, `/etc/containerd/certs.d/${dir}/hosts.toml`).stdout).toContain('[host."http://kind-registry:5002"]');
+                expect(nodeFile(node.name, `/etc/containerd/certs.d/${dir}/hosts.toml`).stdout).toContain(
+                    '[host."http://kind-registry:5002"]',
+                );
             }
+            expectConfigAfterScript(node, containerd);
         }
-        expect(nodeFile("kind-worker", "/etc/containerd/config.toml").stdout).toContain('config_path = "/etc/containerd/certs.d"');
         await waitForFront();
     });
 
@@ -207,13 +317,13 @@ describe("the kind placement on a Docker engine with kind-like nodes", () => {
 
     it("nodes removed and created again (a new cluster) are configured by the watcher and pull the image still there", async () => {
         engine.dockerOk(["rm", "-f", "--volumes", ...nodes.map((n) => n.name)]);
-        nodes = createNodes();
+        nodes = createNodes(c, containerd);
         for (const node of nodes) {
             expect(await pullInNode(node, `localhost:5002/${IMAGE}`)).toMatch(/^sha256:/);
             expect(await pullInNode(node, `kind-registry:5002/${IMAGE}`)).toMatch(/^sha256:/);
         }
-        expect(nodeFile("kind-worker", "/etc/containerd/config.toml").stdout).toContain('config_path = "/etc/containerd/certs.d"');
-        expect(engine.dockerOk(["logs", "kind-registry-node-watcher"])).toContain("node kind-worker: configured");
+        await watcherConfigured(c.nodes.map((n) => n.name));
+        for (const node of c.nodes) expectConfigAfterScript(node, containerd);
     }, 300_000);
 
     it("removing the containers keeps the images in the data directory", () => {

@@ -1,7 +1,7 @@
 /**
  * kind-like nodes for a test Docker engine, without the kind binary: a container built here
- * from Debian's containerd, configured as kind configures its nodes (`config_path =
- * "/etc/containerd/certs.d"` in the CRI plugin's registry section), labelled
+ * from Debian's containerd 1.6, or from containerd 2 as kind's node images ship it (built from Go
+ * modules by tools/containerd2/build.sh, cached), with a containerd config of version 2 or 3, labelled
  * `io.x-k8s.kind.cluster=<cluster>`, named `<cluster>-control-plane` / `<cluster>-worker[N]`, on the
  * Docker network `kind`. Its containerd socket is bind-mounted to a directory of the test, where a CRI
  * client (`criPullImage`) asks containerd's CRI plugin to pull, as the kubelet does.
@@ -15,26 +15,124 @@
  * Stand-ins, where a real kind node has systemd: the node's init is a shell loop that starts containerd
  * again whenever it exits, and `systemctl restart containerd` stops containerd (the loop starts it).
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { chmodSync, copyFileSync, mkdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import type { DockerClient } from "./dockerEngine";
 import { busyboxRootfs, copyWithLibraries, imageExists, importRootfs } from "./dockerImages";
 import { privateDir, removeDir } from "./serverProcess";
 
-/** containerd's config as kind's node images ship it: CRI registry hosts from certs.d. */
-export function kindContainerdConfig(withConfigPath: boolean): string {
-    return [
-        "version = 2",
-        "",
-        '[plugins."io.containerd.grpc.v1.cri"]',
-        '  sandbox_image = "registry.k8s.io/pause:3.9"',
-        '[plugins."io.containerd.grpc.v1.cri".containerd]',
-        // overlayfs on the engine's storage is not available to a nested containerd here.
-        '  snapshotter = "native"',
-        ...(withConfigPath ? ['[plugins."io.containerd.grpc.v1.cri".registry]', '  config_path = "/etc/containerd/certs.d"'] : []),
-        "",
-    ].join("\n");
+/** Where kind's nodes keep the registry hosts files; the placement's node script writes there. */
+export const KIND_CERTS_DIR = "/etc/containerd/certs.d";
+
+/** A node's containerd config: the layout's version and the CRI registry's config_path. */
+export interface NodeContainerdConfig {
+    /**
+     * 2: the CRI plugin's sections as containerd 1.x names them, the layout kind's node images ship for
+     * both 1.x and 2.x (containerd 2 migrates it when loading). 3: containerd 2's own plugin names
+     * (`io.containerd.cri.v1.images`).
+     */
+    readonly version: 2 | 3;
+    /** The registry section's `config_path`; undefined: no registry section at all. */
+    readonly configPath?: string;
+    /**
+     * `discard_unpacked_layers = true`, as kind's config sets it: containerd 2's CRI then pulls by itself
+     * rather than through the transfer service (which reads no hosts directory from a default config_path).
+     */
+    readonly discardUnpackedLayers?: boolean;
+}
+
+/** The platform containerd 2 unpacks images for (the transfer service's `unpack_config`). */
+const UNPACK_PLATFORM = `linux/${process.arch === "x64" ? "amd64" : process.arch}`;
+
+/** containerd's config.toml for a node of `major` containerd, laid out as `config` says. */
+export function nodeContainerdConfig(config: NodeContainerdConfig, major: 1 | 2): string {
+    const quoted = config.configPath === undefined ? undefined : JSON.stringify(config.configPath);
+    const discard = config.discardUnpackedLayers ? ["  discard_unpacked_layers = true"] : [];
+    // overlayfs on the engine's storage is not available to a nested containerd here: native snapshots.
+    // containerd 2 pulls through its transfer service, which unpacks only for the snapshotters it is given.
+    const unpackNative =
+        major === 2
+            ? [
+                  '[[plugins."io.containerd.transfer.v1.local".unpack_config]]',
+                  `  platform = "${UNPACK_PLATFORM}"`,
+                  '  snapshotter = "native"',
+              ]
+            : [];
+    const lines =
+        config.version === 2
+            ? [
+                  "version = 2",
+                  "",
+                  '[plugins."io.containerd.grpc.v1.cri"]',
+                  '  sandbox_image = "registry.k8s.io/pause:3.9"',
+                  '[plugins."io.containerd.grpc.v1.cri".containerd]',
+                  '  snapshotter = "native"',
+                  ...discard,
+                  // As in kind's config; containerd 2 migrates the section's snapshotter and
+                  // discard_unpacked_layers only when it names runtimes.
+                  '[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]',
+                  '  runtime_type = "io.containerd.runc.v2"',
+                  ...(quoted === undefined ? [] : ['[plugins."io.containerd.grpc.v1.cri".registry]', `  config_path = ${quoted}`]),
+              ]
+            : [
+                  "version = 3",
+                  "",
+                  '[plugins."io.containerd.cri.v1.images"]',
+                  '  snapshotter = "native"',
+                  ...discard,
+                  ...(quoted === undefined ? [] : ['[plugins."io.containerd.cri.v1.images".registry]', `  config_path = ${quoted}`]),
+              ];
+    return [...lines, ...unpackNative, ""].join("\n");
+}
+
+/** A containerd for the nodes: where its `containerd` and `ctr` are, and the node image's tag. */
+export interface NodeContainerd {
+    /** containerd's major version. */
+    readonly major: 1 | 2;
+    /** Directory holding `containerd` and `ctr`. */
+    readonly binDir: string;
+    /** Statically linked (copied as they are) or not (copied with the libraries `ldd` lists). */
+    readonly static: boolean;
+    /** Tag of the node image built from it. */
+    readonly imageTag: string;
+    /** The config baked into the node image (a node started without its own). */
+    readonly defaultConfig: NodeContainerdConfig;
+}
+
+/** Debian's containerd 1.6, with config_path set (as kind's local-registry recipe sets it). */
+export const DEBIAN_CONTAINERD: NodeContainerd = {
+    major: 1,
+    binDir: "/usr/bin",
+    static: false,
+    imageTag: "containerd",
+    defaultConfig: { version: 2, configPath: KIND_CERTS_DIR },
+};
+
+let containerd2Dir: string | undefined;
+
+/**
+ * containerd 2 at the version kind's node images ship (tools/containerd2), built on first use into the
+ * engine tier's cache (a warm cache builds nothing), with the config kind's node images (v0.27 and later)
+ * ship: version 2, `discard_unpacked_layers = true`, no config_path.
+ */
+export function containerd2(): NodeContainerd {
+    if (!containerd2Dir) {
+        const build = spawnSync("sh", [path.join(__dirname, "../../tools/containerd2/build.sh")], {
+            encoding: "utf8",
+            stdio: ["ignore", "pipe", "inherit"],
+        });
+        if (build.status !== 0) throw new Error(`tools/containerd2/build.sh failed (exit ${build.status ?? build.signal})`);
+        containerd2Dir = build.stdout.trim().split("\n").at(-1) as string;
+    }
+    return {
+        major: 2,
+        binDir: containerd2Dir,
+        static: true,
+        imageTag: path.basename(containerd2Dir),
+        defaultConfig: { version: 2, discardUnpackedLayers: true },
+    };
 }
 
 const NODE_INIT = `#!/bin/sh
@@ -63,8 +161,9 @@ echo "systemctl stand-in: $* not supported" >&2
 exit 1
 `;
 
-/** The node image: busybox, containerd and ctr, the init loop and the systemctl stand-in. */
-export function kindNodeImage(client: DockerClient, ref = "dso-test/kind-node:containerd"): string {
+/** The node image of `containerd`: busybox, containerd and ctr, the init loop and the systemctl stand-in. */
+export function kindNodeImage(client: DockerClient, containerd: NodeContainerd = DEBIAN_CONTAINERD): string {
+    const ref = `dso-test/kind-node:${containerd.imageTag}`;
     if (imageExists(client, ref)) return ref;
     const scratch = privateDir("kind-node-image");
     try {
@@ -72,10 +171,16 @@ export function kindNodeImage(client: DockerClient, ref = "dso-test/kind-node:co
         busyboxRootfs(root);
         mkdirSync(path.join(root, "usr/bin"), { recursive: true });
         mkdirSync(path.join(root, "usr/local/bin"), { recursive: true });
-        for (const p of ["containerd", "ctr"]) copyWithLibraries(`/usr/bin/${p}`, root, `usr/bin/${p}`);
+        for (const p of ["containerd", "ctr"]) {
+            const from = path.join(containerd.binDir, p);
+            if (containerd.static) {
+                copyFileSync(from, path.join(root, "usr/bin", p));
+                chmodSync(path.join(root, "usr/bin", p), 0o755);
+            } else copyWithLibraries(from, root, `usr/bin/${p}`);
+        }
         for (const d of ["etc/containerd", "var/log", "var/lib/containerd", "run/containerd"])
             mkdirSync(path.join(root, d), { recursive: true });
-        writeFileSync(path.join(root, "etc/containerd/config.toml"), kindContainerdConfig(true));
+        writeFileSync(path.join(root, "etc/containerd/config.toml"), nodeContainerdConfig(containerd.defaultConfig, containerd.major));
         writeFileSync(path.join(root, "usr/local/bin/node-init"), NODE_INIT, { mode: 0o755 });
         writeFileSync(path.join(root, "usr/local/bin/systemctl"), SYSTEMCTL, { mode: 0o755 });
         importRootfs(client, root, ref, [
@@ -136,12 +241,21 @@ export interface KindNode {
 
 /**
  * Runs node `name` of `cluster` on the network `kind` (created when missing), its containerd socket
- * in `runDir` (a new directory each time); `configPath` false gives containerd no config_path.
+ * in `runDir` (a new directory each time), with `containerd` (default Debian's) and its image's config,
+ * or `config` instead; `configPath` false is Debian's containerd with no config_path.
  */
 export function startKindNode(
     client: DockerClient,
-    options: { readonly cluster: string; readonly name: string; readonly runDir: string; readonly configPath?: boolean },
+    options: {
+        readonly cluster: string;
+        readonly name: string;
+        readonly runDir: string;
+        readonly configPath?: boolean;
+        readonly containerd?: NodeContainerd;
+        readonly config?: NodeContainerdConfig;
+    },
 ): KindNode {
+    const config = options.configPath === false ? { version: 2 as const } : options.config;
     if (client.docker(["network", "inspect", "kind"]).code !== 0) client.dockerOk(["network", "create", "kind"]);
     mkdirSync(options.runDir, { recursive: true });
     const args = [
@@ -166,13 +280,13 @@ export function startKindNode(
         "io.x-k8s.kind.role=control-plane",
         "-v",
         `${options.runDir}:/run/containerd`,
-        kindNodeImage(client),
+        kindNodeImage(client, options.containerd),
     ];
-    if (options.configPath === false) {
-        // Created, given the config without config_path, then started: the watcher sees its start.
+    if (config) {
+        // Created, given its config, then started: the watcher sees its start.
         const created = client.dockerOk(["create", ...args.slice(2)]);
         const file = path.join(options.runDir, "config.toml");
-        writeFileSync(file, kindContainerdConfig(false));
+        writeFileSync(file, nodeContainerdConfig(config, (options.containerd ?? DEBIAN_CONTAINERD).major));
         client.dockerOk(["cp", file, `${created}:/etc/containerd/config.toml`]);
         client.dockerOk(["start", created]);
     } else {
