@@ -16,13 +16,15 @@
 # when the config is version 3 or later.
 : "${PORT:?}" "${REGISTRY_NAME:?}" "${CERTS_DIR:?}" "${CONFIG_FILE:?}"
 set -eu
+# `pulumi up` and the watcher may configure the same node at once: each writes a temporary file of its
+# own ($$) and renames it over the target, so the file is always whole (both write the same text).
 want=$(printf 'server = "http://%s:%s"\n\n[host."http://%s:%s"]\n  capabilities = ["pull", "resolve"]\n' \
   "$REGISTRY_NAME" "$PORT" "$REGISTRY_NAME" "$PORT")
 for dir in "localhost:$PORT" "$REGISTRY_NAME:$PORT"; do
   mkdir -p "$CERTS_DIR/$dir"
   if [ "$(cat "$CERTS_DIR/$dir/hosts.toml" 2>/dev/null || true)" != "$want" ]; then
-    printf '%s\n' "$want" >"$CERTS_DIR/$dir/hosts.toml.new"
-    mv -f "$CERTS_DIR/$dir/hosts.toml.new" "$CERTS_DIR/$dir/hosts.toml"
+    printf '%s\n' "$want" >"$CERTS_DIR/$dir/hosts.toml.new.$$"
+    mv -f "$CERTS_DIR/$dir/hosts.toml.new.$$" "$CERTS_DIR/$dir/hosts.toml"
     echo "wrote $CERTS_DIR/$dir/hosts.toml"
   fi
 done
@@ -60,8 +62,8 @@ awk -v section="$section" -v want="$CERTS_DIR" '
   { print }
   inside && /^[ \t]*\[/ { print "  config_path = \"" want "\"" }
   END { if (!found) printf "\n%s\n  config_path = \"%s\"\n", section, want }
-' "$CONFIG_FILE" >"$CONFIG_FILE.new"
-mv -f "$CONFIG_FILE.new" "$CONFIG_FILE"
+' "$CONFIG_FILE" >"$CONFIG_FILE.new.$$"
+mv -f "$CONFIG_FILE.new.$$" "$CONFIG_FILE"
 echo "set config_path = \"$CERTS_DIR\" in $CONFIG_FILE"
 # Right after the node container starts, systemd may still be booting: try for a minute.
 i=0
