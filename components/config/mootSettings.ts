@@ -92,6 +92,16 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
         mootWith: (c) => unless(c.registry.mode !== "existing", mode(c)),
     },
     {
+        // Both rotate the passwords the program generates: with the operator's push password and no
+        // pull-only account, there are none.
+        keys: ["containerRegistry.rotation", "containerRegistry.rotateAfterDays"],
+        mootWith: (c) =>
+            unless(
+                c.containerRegistry.pushCredentials === "generated" || pullCredentialsWanted(c),
+                'containerRegistry.pushCredentials "operator" and nothing that pulls with credentials (the program generates no password)',
+            ),
+    },
+    {
         keys: ["registry.storage.size", "registry.storage.storageClass"],
         mootWith: (c) =>
             c.registry.mode !== "in-cluster"

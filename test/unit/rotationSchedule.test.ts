@@ -53,6 +53,16 @@ describe("the setting", () => {
             { allowMissingSecrets: true },
         );
 
+    it("is told moot, with the counter, where the program generates no password (the operator's push password, no pull account)", () => {
+        const moot = (pushCredentials: string) =>
+            config({ pushCredentials, rotateAfterDays: 90, rotation: "2" })
+                .warnings.filter((w) => /has no effect/.test(w.message))
+                .map((w) => w.key)
+                .sort();
+        expect(moot("operator")).toEqual(["dso-registry:containerRegistry.rotateAfterDays", "dso-registry:containerRegistry.rotation"]);
+        expect(moot("generated")).toEqual([]);
+    });
+
     it("takes whole days from 1 to 3650, and is unset by default", () => {
         expect(config({}).config.containerRegistry.rotateAfterDays).toBeUndefined();
         expect(config({ rotateAfterDays: 90 }).config.containerRegistry.rotateAfterDays).toBe(90);
