@@ -184,13 +184,33 @@ describe("a web page in a visitor's browser, an anonymous push", () => {
             acceptInsecureCerts: true,
         });
         const page = await browser.newPage();
+        // Requests the browser reports failed. Each refusal is one too (ERR_BLOCKED_BY_ORB: a JSON answer to
+        // an image), the others never got an answer: shown when an image is missing from the front's log.
+        const failed: string[] = [];
+        page.on("requestfailed", (request) => failed.push(`${request.url()}: ${request.failure()?.errorText ?? "?"}`));
         await page.goto(`http://${PAGE_HOST}:${PAGE_PORT}/`, { waitUntil: "load" });
+        const refusedUris = () => new Set(tokenRefusalsFromVisitor().map((e) => e.request.uri));
+        const missing = () => images.filter((u) => !refusedUris().has(u));
+        const unanswered = () => failed.filter((f) => !f.endsWith("net::ERR_BLOCKED_BY_ORB"));
+        if (!(await eventually(async () => missing().length === 0)) && unanswered().length > 0) {
+            // A machine under load once lost some of them before the front saw them: those are sent again
+            // from the same page, once. Whether the visitor is banned is checked below either way.
+            console.warn(
+                `not in the front's log after the page loaded: ${missing().join(", ")}; the browser says:\n${unanswered().join("\n")}\n${front.jailStatus()}`,
+            );
+            // In the page (the project's types carry no DOM): one more image element per missing URL.
+            const urls = JSON.stringify(missing().map((u) => `https://${FRONT_NAME}${u}`));
+            await page.evaluate(
+                `Promise.all(${urls}.map((u) => new Promise((done) => {` +
+                    "const img = new Image(); img.onload = img.onerror = () => done(); img.src = u; document.body.append(img); })))",
+            );
+        }
 
         // The browser really sent them: cross-site image requests, refused without credentials.
-        const sent = await eventually(async () => tokenRefusalsFromVisitor().length >= images.length);
+        const sent = await eventually(async () => missing().length === 0);
         const fromPage = tokenRefusalsFromVisitor();
-        expect(sent, JSON.stringify(fromPage)).toBe(true);
-        expect(fromPage.map((e) => e.request.uri).sort()).toEqual([...images].sort());
+        expect(sent, `missing: ${missing().join(", ")}; failed in the browser: ${failed.join("; ")}; ${front.jailStatus()}`).toBe(true);
+        expect([...refusedUris()].sort()).toEqual([...images].sort());
         for (const e of fromPage) {
             expect(e.request.headers["Sec-Fetch-Dest"]).toEqual(["image"]);
             expect(e.request.headers["Sec-Fetch-Site"]).toEqual(["cross-site"]);
