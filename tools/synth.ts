@@ -508,8 +508,8 @@ function parseArgs(argv: readonly string[]): { stack: string; out?: string; proj
     return { stack: values.stack, out: values.out, project: values.project };
 }
 
-async function main(): Promise<void> {
-    const { stack, out, project } = parseArgs(process.argv.slice(2));
+async function main(argv: readonly string[]): Promise<void> {
+    const { stack, out, project } = parseArgs(argv);
     const projectDir = path.resolve(project ?? path.join(__dirname, ".."));
     const outDir = path.resolve(out ?? path.join(projectDir, "out", stack));
     const synth = await synthesize(projectDir, stack);
@@ -518,16 +518,24 @@ async function main(): Promise<void> {
     console.log(`synth: stack ${stack}: ${synth.files.size} files in ${path.relative(process.cwd(), outDir) || "."}`);
 }
 
+/**
+ * What `npm run synth -- <argv>` does, up to the exit status it ends with (printed as the command prints
+ * it). The tests run it in one process for every committed stack (test/support/committedSynthMain.ts).
+ */
+export async function synthCommand(argv: readonly string[]): Promise<number> {
+    try {
+        await main(argv);
+        return 0;
+    } catch (error) {
+        if (error instanceof ConfigError) {
+            console.error(error.message);
+        } else {
+            console.error(`synth failed: ${error instanceof Error ? error.message : String(error)}`);
+        }
+        return 1;
+    }
+}
+
 if (require.main === module) {
-    main().then(
-        () => process.exit(0),
-        (error: unknown) => {
-            if (error instanceof ConfigError) {
-                console.error(error.message);
-            } else {
-                console.error(`synth failed: ${error instanceof Error ? error.message : String(error)}`);
-            }
-            process.exit(1);
-        },
-    );
+    synthCommand(process.argv.slice(2)).then((status) => process.exit(status));
 }

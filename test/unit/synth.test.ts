@@ -51,7 +51,7 @@ it("synthesizes every stack file of the project (a new Pulumi.<stack>.yaml is on
 });
 
 describe.each(COMMITTED_STACKS)("synth of the committed %s stack", (stack) => {
-    // The run the global setup made for every test file (test/setup/committedSynth.ts).
+    // The synth command's run for this stack, made once per test run (test/support/committedSynth.ts).
     const run = committedSynthRun(stack);
     const files = run.status === 0 ? readTree(run.dir) : new Map<string, string>();
     // The one extra synth of each committed stack per test run: determinism needs a second run to
