@@ -1,7 +1,7 @@
 import { availableParallelism } from "node:os";
-import { defineConfig } from "vitest/config";
+import { configDefaults, defineConfig } from "vitest/config";
 
-/** Settings both projects share. */
+/** Settings every project shares. */
 const shared = {
     pool: "forks",
     // Integration tests start real servers (Caddy, Distribution, containerd, sshd) on loopback.
@@ -11,26 +11,46 @@ const shared = {
     expect: { requireAssertions: true },
 } as const;
 
+/** Settings of the projects that need only Node and sh (test/unit/). */
+const nodeAndSh = {
+    ...shared,
+    // The files of a worker share its process, so Pulumi and the program are loaded once per worker, not
+    // once per file. Pulumi's runtime is process-global, but every file that uses it installs its own
+    // mocks and config first (tools/mockRuntime.ts startMockRuntime, through runProgram or directly, or
+    // setMocks), so none sees another's.
+    isolate: false,
+    // Every core: vitest leaves one to itself by default, which the unit files do not need.
+    maxWorkers: availableParallelism(),
+    // Projects with different worker counts run one after the other: the fast ones first, together.
+    sequence: { groupOrder: 0 },
+} as const;
+
+/** Unit files too slow for the loop before a commit: the `slow` project runs them. */
+const SLOW_UNIT_FILES = ["test/unit/everySetting*.test.ts"];
+
 export default defineConfig({
     test: {
-        // Runs once per run, whichever projects run: each committed stack is synthesized here, once.
+        // Runs once per run, whichever projects run: the directory where each committed stack is synthesized,
+        // once, when a test first asks for it (test/support/committedSynth.ts).
         globalSetup: ["test/setup/committedSynth.ts"],
         projects: [
             {
                 // Pure renderers, the program under mocks, the synth, scripts against stand-ins: Node and sh.
                 test: {
-                    ...shared,
+                    ...nodeAndSh,
                     name: "unit",
                     include: ["test/unit/**/*.test.ts"],
-                    // The files of a worker share its process, so Pulumi and the program are loaded once
-                    // per worker, not once per file. Pulumi's runtime is process-global, but every file
-                    // that uses it installs its own mocks and config first (tools/mockRuntime.ts
-                    // startMockRuntime, through runProgram or directly, or setMocks), so none sees another's.
-                    isolate: false,
-                    // Every core: vitest leaves one to itself by default, which the unit files do not need.
-                    maxWorkers: availableParallelism(),
-                    // Projects with different worker counts run one after the other: the fast one first.
-                    sequence: { groupOrder: 0 },
+                    exclude: [...configDefaults.exclude, ...SLOW_UNIT_FILES],
+                },
+            },
+            {
+                // The unit files that synthesize hundreds of configs (the every-setting walk: about 960
+                // synths, a minute of CPU): in `npm test`, beside the unit files, but not in the loop
+                // before a commit (`npm run test:unit`); `npm run test:slow` runs them alone.
+                test: {
+                    ...nodeAndSh,
+                    name: "slow",
+                    include: SLOW_UNIT_FILES,
                 },
             },
             {
