@@ -1,19 +1,13 @@
 /**
- * The access policy renderers: the rules appear in the order that makes them work, and bad input is
- * refused with a message that says what to change. (Every Caddyfile variant against the real
+ * components/accessPolicy/caddyfile.ts, `renderCaddyfile`: the rules appear in the order that makes them
+ * work, and bad input is refused with a message that says what to change. (The policy's checks:
+ * policy.test.ts; the users files: usersFile.test.ts; every Caddyfile variant against the real
  * `caddy validate`: test/integration/accessPolicy.test.ts.)
  */
-import * as bcrypt from "bcryptjs";
 import { describe, expect, test } from "vitest";
 import { BLOB_PATH, base64PrefixPattern, MAX_AUTHORIZATION_LENGTH, renderCaddyfile } from "../../components/accessPolicy/caddyfile";
-import {
-    type AccessPolicy,
-    ANONYMOUS_TOKEN,
-    accessPolicyProblem,
-    READ_ONLY_RETRY_AFTER_SECONDS,
-    TOKEN_PATH,
-} from "../../components/accessPolicy/policy";
-import { DECOY_ACCOUNT, renderUsersFile, unmatchableBcryptHash } from "../../components/accessPolicy/usersFile";
+import { type AccessPolicy, ANONYMOUS_TOKEN, READ_ONLY_RETRY_AFTER_SECONDS, TOKEN_PATH } from "../../components/accessPolicy/policy";
+import { DECOY_ACCOUNT } from "../../components/accessPolicy/usersFile";
 import { BASE_POLICY as base } from "../support/accessPolicy";
 import { makeDecoyHash } from "../support/realRegistry";
 
@@ -471,62 +465,6 @@ describe("BLOB_PATH", () => {
     });
 });
 
-describe("accessPolicyProblem", () => {
-    test.each([
-        ["a scheme in the site address", { siteAddress: "https://registry.example.com" }, /bare host name/],
-        ["a port out of range", { port: 70000 }, /1 to 65535/],
-        ["an upstream with a scheme", { upstream: "http://127.0.0.1:5000" }, /host:port/],
-        ["a network without prefix length", { allowedNetworks: ["10.0.0.0"] }, /CIDR/],
-        ["a relative users file", { pushUsersFile: "users" }, /absolute path/],
-        ["ACME without an e-mail address", { tls: { kind: "acme", email: "ops" } as const }, /e-mail/],
-        ["ACME for an IP address", { siteAddress: "10.1.2.3", tls: { kind: "acme", email: "ops@example.com" } as const }, /DNS name/],
-        ["an admin address that is not one", { admin: "yes" }, /localhost:2019/],
-        ["a realm authority with a scheme", { realmAuthorities: { "localhost:8080": "http://localhost:8080" } }, /realmAuthorities/],
-        ["a realm key with a path", { realmAuthorities: { "localhost:8080/v2": "localhost:8080" } }, /realmAuthorities/],
-        ["a relative blobFiles", { blobFiles: "srv/registry" }, /absolute path/],
-        ["a blobFiles with a placeholder", { blobFiles: "/srv/{env.X}" }, /absolute path/],
-        ["a relative read-only marker", { readOnlySignals: [{ kind: "file", path: "run/ro" } as const] }, /absolute path/],
-        ["a read-only marker with a space", { readOnlySignals: [{ kind: "file", path: "/run/read only" } as const] }, /absolute path/],
-        ["a read-only variable with a brace", { readOnlySignals: [{ kind: "env", name: "X}" } as const] }, /environment variable/],
-        [
-            "the same read-only marker twice",
-            { readOnlySignals: [{ kind: "file", path: "/run/a" } as const, { kind: "file", path: "/run/a" } as const] },
-            /same file twice/,
-        ],
-        [
-            "two read-only variables",
-            { readOnlySignals: [{ kind: "env", name: "A" } as const, { kind: "env", name: "B" } as const] },
-            /more than one "env" signal/,
-        ],
-    ] as [string, Partial<AccessPolicy>, RegExp][])("%s is refused", (_name, overrides, message) => {
-        expect(accessPolicyProblem({ ...base, ...overrides })).toMatch(message);
-        expect(() => renderCaddyfile({ ...base, ...overrides })).toThrow(message);
-    });
-
-    test("the base policy is accepted", () => {
-        expect(accessPolicyProblem(base)).toBeUndefined();
-    });
-});
-
-describe("renderUsersFile", () => {
-    const hash = `$2a$10$${"a".repeat(53)}`;
-
-    test("sorts accounts and writes one 'user hash' line each", () => {
-        const text = renderUsersFile("push", [
-            { username: "zed", bcryptHash: hash },
-            { username: "amy", bcryptHash: hash },
-        ]);
-        expect(text.split("\n").slice(1, 3)).toEqual([`amy ${hash}`, `zed ${hash}`]);
-    });
-
-    test.each([
-        ["a non-bcrypt hash", { username: "amy", bcryptHash: "{SHA}abc" }, /not a bcrypt hash/],
-        ["a user name with a space", { username: "a b", bcryptHash: hash }, /not allowed/],
-    ])("refuses %s", (_name, account, message) => {
-        expect(() => renderUsersFile("pull", [account])).toThrow(message);
-    });
-});
-
 describe("renderCaddyfile login cost (unknown users checked against the decoy account)", () => {
     test.each(["ci-push", "ab", "a", "cluster-pull", "x.y_z-1"])(
         "the known-user pattern of %s matches its credentials and no other name's",
@@ -621,13 +559,5 @@ describe("renderCaddyfile login cost (unknown users checked against the decoy ac
         expect(() =>
             renderCaddyfile({ ...base, maven: { ...MAVEN, requiresAuthForPull: true }, decoy: { accounts, bcryptHash: makeDecoyHash() } }),
         ).toThrow(/account "ci-push" is in two users files of one password check/);
-    });
-
-    test("the decoy's hash matches no password: its seed is not one, nor is anything derived from it", () => {
-        const seed = "seed-of-the-stack";
-        const hash = unmatchableBcryptHash(seed);
-        expect(hash).toMatch(/^\$2b\$10\$[./A-Za-z0-9]{53}$/);
-        expect(unmatchableBcryptHash(seed)).toBe(hash);
-        for (const guess of [seed, "", hash, `${DECOY_ACCOUNT}:${seed}`]) expect(bcrypt.compareSync(guess, hash)).toBe(false);
     });
 });
