@@ -32,11 +32,6 @@ function unoffered(c: FlatConfig): [PropertyKey[], boolean, string][] {
             `cannot apply to registry.mode "kind": the registry listens on the Docker host's loopback and the kind network only`,
         ],
         [
-            ["registry", "maintenance", "garbageCollection", "enabled"],
-            r.maintenance.garbageCollection.enabled,
-            `is true, but scheduled garbage collection is not offered with registry.mode "kind" (recreate kind.dataDir's images/ to start empty)`,
-        ],
-        [
             ["registry", "maintenance", "backup", "enabled"],
             r.maintenance.backup.enabled,
             `is true, but backups are not offered with registry.mode "kind"`,

@@ -30,6 +30,11 @@ export interface KindFrontSpec {
     readonly ui?: { readonly host: string; readonly port: number };
     /** Decoy check: the accounts of each users file by name, and the decoy hash. */
     readonly decoy?: DecoyCheck;
+    /**
+     * The read-only window's marker file, as the front container sees it, with scheduled garbage
+     * collection: while it exists writes get 503 and reads go on (scripts.ts `KIND_GC_MARKER`).
+     */
+    readonly readOnlyMarker?: string;
 }
 
 /** An authority as a browser writes it in its Host header: the port only when it is not HTTP's 80. */
@@ -68,6 +73,7 @@ export function kindFrontPolicy(spec: KindFrontSpec): AccessPolicy {
         // Only the host's loopback and the kind network reach the front.
         allowedNetworks: [],
         deletesEnabled: spec.deletesEnabled,
+        ...(spec.readOnlyMarker ? { readOnlySignals: [{ kind: "file" as const, path: spec.readOnlyMarker }] } : {}),
         // The container is replaced when its files change; nothing needs Caddy's admin API.
         admin: "off",
         // Docker keeps what containers write to stdout (`docker logs`).
@@ -80,11 +86,17 @@ export function renderKindCaddyfile(spec: KindFrontSpec): string {
     return renderCaddyfile(kindFrontPolicy(spec));
 }
 
-/** Distribution's config.yml: TCP on the backend network (no port published), images in its volume. */
-export function renderKindRegistryConfig(deletesEnabled: boolean): string {
+/**
+ * Distribution's config.yml: TCP on the backend network (no port published), images in its volume.
+ * With scheduled garbage collection (`collected`), no blob-descriptor cache: the collection runs beside
+ * the serving Distribution, which would otherwise answer for blobs it removed until a restart
+ * (distribution#3743), as in the cluster's marker window.
+ */
+export function renderKindRegistryConfig(deletesEnabled: boolean, collected = false): string {
     return renderRegistryConfig({
         addr: `:${DISTRIBUTION.containerPort}`,
         storage: { kind: "filesystem", rootDirectory: DISTRIBUTION.dataDir },
         deletesEnabled,
+        ...(collected ? { blobDescriptorCache: false } : {}),
     });
 }

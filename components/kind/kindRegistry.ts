@@ -17,11 +17,15 @@ import { renderKindCaddyfile, renderKindRegistryConfig } from "./front";
 import {
     containersApplyScript,
     containersDeleteScript,
+    gcScript,
+    KIND_GC_MARKER,
     type KindFileDigests,
+    type KindGarbageCollection,
     type KindImages,
     type KindLayout,
     kindPaths,
     localRegistryHostingBody,
+    maintenanceCrontab,
     nodeInsideScript,
     nodesConfigureScript,
     nodesUnconfigureScript,
@@ -43,6 +47,8 @@ export interface KindRegistryArgs {
     readonly requiresAuthForPull: boolean;
     /** Let push accounts delete (garbage collection's or the UI's deletes). */
     readonly deletesEnabled: boolean;
+    /** Scheduled garbage collection in the front's read-only window, by a maintenance container; none when unset. */
+    readonly garbageCollection?: KindGarbageCollection;
     /** Publish the KEP-1755 ConfigMap in the cluster Pulumi deploys to. */
     readonly publishLocalRegistryHosting: boolean;
     /** The web UI in the cluster (registry.ui.enabled); none when unset. */
@@ -74,6 +80,7 @@ export class KindRegistry extends pulumi.ComponentResource {
                 requiresAuthForPull: args.requiresAuthForPull,
                 deletesEnabled: args.deletesEnabled,
                 ...(args.ui ? { ui: { host: args.ui.host, port: args.ui.uiPort } } : {}),
+                ...(args.garbageCollection ? { readOnlyMarker: KIND_GC_MARKER } : {}),
                 decoy: {
                     accounts: { push: args.pushAccounts.map((a) => a.username), pull: args.pullAccounts.map((a) => a.username) },
                     bcryptHash,
@@ -89,7 +96,9 @@ export class KindRegistry extends pulumi.ComponentResource {
                     ),
                 ),
             );
-        const registryConfig = renderKindRegistryConfig(args.deletesEnabled);
+        const gc = args.garbageCollection;
+        const registryConfig = renderKindRegistryConfig(args.deletesEnabled, gc !== undefined);
+        const maintenance = gc ? { script: gcScript(layout, gc), crontab: maintenanceCrontab(gc) } : undefined;
         const file = (id: string, path: string, content: pulumi.Input<string>, mode = "0644", secret = false) =>
             new HostFile(`${name}-${id}`, { connection, path, mode, content, secret, replaceOnPathChange: true }, { parent: this });
         // Caddy runs as root in its image and reads the users files through a read-only mount.
@@ -100,6 +109,7 @@ export class KindRegistry extends pulumi.ComponentResource {
             file("registry-config", p.registryConfig, registryConfig),
             file("node-script", p.nodeScript, nodeInsideScript(layout)),
             file("watcher-script", p.watcherScript, nodeWatchScript(layout)),
+            ...(maintenance ? [file("gc-script", p.gcScript, maintenance.script), file("crontab", p.crontab, maintenance.crontab)] : []),
         ];
         // Each container is replaced when its own files change. The digest of the accounts is of their
         // bcrypt hashes, which reveal nothing, so the script stays readable in previews.
@@ -108,6 +118,7 @@ export class KindRegistry extends pulumi.ComponentResource {
                 distribution: fingerprint(registryConfig),
                 front: fingerprint(...frontParts),
                 watcher: fingerprint(nodeInsideScript(layout), nodeWatchScript(layout)),
+                ...(maintenance ? { maintenance: fingerprint(maintenance.script, maintenance.crontab) } : {}),
             }),
         );
         const root = (script: string) => privileged(script, connection.sudo);

@@ -4,6 +4,7 @@
  */
 import * as path from "node:path";
 import { renderShellScript } from "../shared/shellScript";
+import { FRONT_WINDOW_PARAMS } from "../upkeep/frontWindow";
 
 const sh = (name: string) => path.join(__dirname, "sh", name);
 
@@ -21,8 +22,23 @@ export interface KindLayout {
     readonly dataDir: string;
 }
 
-/** Where the watcher container mounts `<dataDir>/bin`. */
+/** Where the watcher and maintenance containers mount `<dataDir>/bin`. */
 const WATCHER_BIN = "/dso";
+
+/**
+ * Where the front container mounts `<dataDir>/window` (read-only) and the maintenance container
+ * mounts it writable: the read-only window's marker (`KIND_GC_MARKER`) appears there.
+ */
+export const KIND_WINDOW_DIR = "/etc/dso-registry-window";
+
+/** The garbage collection's marker, as the front and the maintenance container see it. */
+export const KIND_GC_MARKER = `${KIND_WINDOW_DIR}/gc`;
+
+/** Distribution's config file in its container: the image's default path, mounted from `<dataDir>/front/config.yml`. */
+const DISTRIBUTION_CONFIG = "/etc/docker/registry/config.yml";
+
+/** Where the maintenance container mounts Distribution's storage (`<dataDir>/images`), read-only. */
+const MAINTENANCE_IMAGES = "/images";
 
 /** The files and containers of the placement, derived from its layout. */
 export function kindPaths(layout: KindLayout) {
@@ -35,9 +51,14 @@ export function kindPaths(layout: KindLayout) {
         registryConfig: `${dataDir}/front/config.yml`,
         nodeScript: `${dataDir}/bin/node-inside.sh`,
         watcherScript: `${dataDir}/bin/node-watch.sh`,
+        gcScript: `${dataDir}/bin/gc.sh`,
+        /** The maintenance container's crontab, mounted as busybox crond's `/etc/crontabs/root`. */
+        crontab: `${dataDir}/bin/crontab`,
+        window: `${dataDir}/window`,
         images: `${dataDir}/images`,
         distributionName: `${registryName}-distribution`,
         watcherName: `${registryName}-node-watcher`,
+        maintenanceName: `${registryName}-maintenance`,
         backendNetwork: `${registryName}-backend`,
     };
 }
@@ -80,6 +101,34 @@ export function nodesUnconfigureScript(layout: KindLayout): string {
     });
 }
 
+/** Scheduled garbage collection (`registry.maintenance.garbageCollection`), when it is on. */
+export interface KindGarbageCollection {
+    /** Five-field cron schedule, in the maintenance container's clock (UTC). */
+    readonly schedule: string;
+    readonly deleteUntagged: boolean;
+}
+
+/** The collection in the front's read-only window (`sh/gc.sh`), as the maintenance container sees its files. */
+export function gcScript(layout: KindLayout, gc: KindGarbageCollection): string {
+    return renderShellScript(sh("gc.sh"), {
+        MARKER: KIND_GC_MARKER,
+        DATA_DIR: MAINTENANCE_IMAGES,
+        LOCK_DIR: "/tmp/dso-registry-gc.lock",
+        DISTRIBUTION_NAME: kindPaths(layout).distributionName,
+        DISTRIBUTION_CONFIG,
+        DELETE_UNTAGGED: gc.deleteUntagged,
+        ...FRONT_WINDOW_PARAMS,
+    });
+}
+
+/**
+ * The maintenance container's crontab (busybox crond): the collection on its schedule, its output in
+ * the container's log (`docker logs <registryName>-maintenance`).
+ */
+export function maintenanceCrontab(gc: KindGarbageCollection): string {
+    return `${gc.schedule} /bin/sh ${WATCHER_BIN}/gc.sh >/proc/1/fd/1 2>&1\n`;
+}
+
 /** The images the containers run. */
 export interface KindImages {
     readonly distribution: string;
@@ -99,6 +148,8 @@ export interface KindFileDigests {
     readonly front: string;
     /** The watcher's script and the node script (a watcher that starts configures every running node again). */
     readonly watcher: string;
+    /** The collection's script and crontab; undefined without scheduled garbage collection (no maintenance container). */
+    readonly maintenance?: string;
 }
 
 /** Runs the containers (`sh/containers-apply.sh`); `digests` name what each one's placed files hold. */
@@ -109,15 +160,21 @@ export function containersApplyScript(layout: KindLayout, images: KindImages, di
         KIND_NETWORK: layout.network,
         BACKEND_NETWORK: p.backendNetwork,
         HOST_PORT: layout.port,
+        BIN_DIR: WATCHER_BIN,
         DISTRIBUTION_FILES: digests.distribution,
         FRONT_FILES: digests.front,
         WATCHER_FILES: digests.watcher,
+        MAINTENANCE_FILES: digests.maintenance ?? "",
         DISTRIBUTION_NAME: p.distributionName,
         DISTRIBUTION_IMAGE: images.distribution,
         FRONT_NAME: layout.registryName,
         FRONT_IMAGE: images.front,
         WATCHER_NAME: p.watcherName,
         WATCHER_IMAGE: images.watcher,
+        DISTRIBUTION_CONFIG,
+        MAINTENANCE_NAME: p.maintenanceName,
+        WINDOW_DIR: KIND_WINDOW_DIR,
+        MAINTENANCE_IMAGES,
     });
 }
 
@@ -130,6 +187,7 @@ export function containersDeleteScript(layout: KindLayout): string {
         DISTRIBUTION_NAME: p.distributionName,
         FRONT_NAME: layout.registryName,
         WATCHER_NAME: p.watcherName,
+        MAINTENANCE_NAME: p.maintenanceName,
     });
 }
 

@@ -47,6 +47,14 @@ export function defineKindRegistry(cfg: StackConfig, d: Decisions, accounts: Reg
         pullAccounts: accounts.pull ? [accounts.pull] : [],
         requiresAuthForPull: cfg.containerRegistry.requiresAuthForPull,
         deletesEnabled: d.apiDeletes,
+        ...(cfg.registry.maintenance.garbageCollection.enabled
+            ? {
+                  garbageCollection: {
+                      schedule: cfg.registry.maintenance.garbageCollection.schedule,
+                      deleteUntagged: cfg.registry.maintenance.garbageCollection.deleteUntagged,
+                  },
+              }
+            : {}),
         publishLocalRegistryHosting: true,
         ...(cfg.registry.ui.enabled
             ? {

@@ -6,9 +6,10 @@
  * account `stack output --show-secrets` shows is pulled in each node under both of its names; the web UI's
  * objects in the cluster and the front's realm chosen by the authority each client came by (the UI's
  * origin localhost:8080, pods' kind-registry:5002, the host's localhost:5002); a second `up` plans
- * nothing; then the web UI turned off and the registry's image bumped, each checked in the engine's
- * events and on the running containers; and `destroy`, after which only the images in the data
- * directory are left.
+ * nothing; then the web UI turned off, the registry's image bumped and scheduled garbage collection
+ * turned on (the maintenance container, a collection run in it), each checked in the engine's events
+ * and on the running containers; and `destroy`, after which only the images in the data directory are
+ * left.
  *
  * What differs from a kind cluster, and why:
  * - The Docker host is a private dockerd in a test network namespace (test/support/dockerEngine.ts),
@@ -39,6 +40,8 @@ import { privateDir, removeDir, run } from "../support/serverProcess";
 const STACK = "kind";
 const IMAGE = "dev/app:1";
 const CONTAINERS = ["kind-registry", "kind-registry-distribution", "kind-registry-node-watcher"];
+/** The maintenance container, with registry.maintenance.garbageCollection.enabled. */
+const MAINTENANCE = "kind-registry-maintenance";
 const UI_NAMESPACE = "dso-registry-ui";
 /** The committed stack's kind.ui.host and kind.ui.port, as the browser writes them. */
 const UI_ORIGIN = "localhost:8080";
@@ -211,7 +214,7 @@ describe("kind stack, real engine", () => {
         const preview = await ws.shell(`npx pulumi preview --diff -s ${STACK}`);
         expect(preview.code, preview.stdout + preview.stderr).toBe(0);
         expect(preview.stdout).toMatch(/\+ \d+ to create/);
-        expect(CONTAINERS.map(container)).toEqual([undefined, undefined, undefined]);
+        expect([...CONTAINERS, MAINTENANCE].map(container)).toEqual([undefined, undefined, undefined, undefined]);
         expect(await kube.get(CONFIG_MAP)).toBeUndefined();
     });
 
@@ -340,11 +343,40 @@ describe("kind stack, real engine", () => {
         expect(again.code, again.stdout + again.stderr).toBe(0);
     }, 300_000);
 
+    it("garbage collection turned on: the maintenance container starts, the front and Distribution take their new files, a collection keeps the image", async () => {
+        const before = Object.fromEntries(CONTAINERS.map((name) => [name, container(name)?.id]));
+        await ws.pulumiOk(["config", "set", "--path", "dso-registry:registry.maintenance.garbageCollection.enabled", "true", "-s", STACK]);
+        const up = await ws.pulumi(["up", "--yes", "--json", "-s", STACK]);
+        expect(up.code, up.stdout + up.stderr).toBe(0);
+        expect(executed(up.stdout).sort()).toEqual([
+            "create kind-registry-crontab-write",
+            "create kind-registry-gc-script-write",
+            "update kind-registry-caddyfile-write",
+            "update kind-registry-containers",
+            "update kind-registry-registry-config-write",
+        ]);
+        expect(container(MAINTENANCE)).toMatchObject({ running: true, image: "docker:27.3-cli" });
+        // The marker's check in the Caddyfile, no blob-descriptor cache in Distribution's config.
+        expect(container("kind-registry")?.id).not.toBe(before["kind-registry"]);
+        expect(container("kind-registry-distribution")?.id).not.toBe(before["kind-registry-distribution"]);
+        expect(container("kind-registry-node-watcher")?.id).toBe(before["kind-registry-node-watcher"]);
+        await waitForFront();
+        // A collection now, as docs/kind.md runs one: nothing is deleted, so the image stays and pulls.
+        const collected = engine.docker(["exec", MAINTENANCE, "/bin/sh", "/dso/gc.sh"]);
+        expect(collected.code, collected.stdout + collected.stderr).toBe(0);
+        expect(collected.stdout).toContain("garbage collection done");
+        const node = nodes[0]!;
+        await criRemoveImage(node.socket, `localhost:5002/${IMAGE}`);
+        expect(await pullInNode(node, `localhost:5002/${IMAGE}`)).toMatch(/^sha256:/);
+        const again = await ws.pulumi(["up", "--yes", "--expect-no-changes", "-s", STACK]);
+        expect(again.code, again.stdout + again.stderr).toBe(0);
+    }, 300_000);
+
     it("`destroy` removes the containers, the nodes' files and the cluster's objects, and keeps the images", async () => {
         const r = await ws.pulumi(["destroy", "--yes", "--json", "-s", STACK]);
         expect(r.code, r.stdout + r.stderr).toBe(0);
         expect(executed(r.stdout).filter((l) => !l.startsWith("delete "))).toEqual([]);
-        expect(CONTAINERS.map(container)).toEqual([undefined, undefined, undefined]);
+        expect([...CONTAINERS, MAINTENANCE].map(container)).toEqual([undefined, undefined, undefined, undefined]);
         expect(engine.docker(["network", "inspect", "kind-registry-backend"]).code).not.toBe(0);
         for (const node of ["kind-control-plane", "kind-worker"]) {
             expect(engine.docker(["exec", node, "ls", "/etc/containerd/certs.d"]).stdout.trim()).toBe("");
@@ -352,7 +384,7 @@ describe("kind stack, real engine", () => {
         expect(await kube.get(CONFIG_MAP)).toBeUndefined();
         await kube.waitGone(`/api/v1/namespaces/${UI_NAMESPACE}`);
         expect(existsSync(path.join(dataDir, "images/docker/registry/v2/repositories/dev/app/_manifests/tags/1"))).toBe(true);
-        const leftFiles = ["front", "bin"].flatMap((dir) =>
+        const leftFiles = ["front", "bin", "window"].flatMap((dir) =>
             existsSync(path.join(dataDir, dir)) ? readdirSync(path.join(dataDir, dir)).map((f) => `${dir}/${f}`) : [],
         );
         expect(leftFiles).toEqual([]);

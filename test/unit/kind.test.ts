@@ -3,13 +3,14 @@
  * and the script run inside each node, run here with /bin/sh on a private directory (config_path present, missing, in a section without it, containerd 2.x, or naming
  * other directories). The containers and nodes themselves: test/integration/kindPlacement.test.ts.
  */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseConfig } from "../../components/config";
+import { decide } from "../../components/decisions";
 import { defaultKindDataDir } from "../../components/kind/dataDir";
 import { kindFrontPolicy, renderKindCaddyfile, renderKindRegistryConfig } from "../../components/kind/front";
-import { type KindLayout, localRegistryHostingBody } from "../../components/kind/scripts";
+import { gcScript, KIND_GC_MARKER, type KindLayout, localRegistryHostingBody, maintenanceCrontab } from "../../components/kind/scripts";
 import { renderShellScript } from "../../components/shared/shellScript";
 import { configProblems } from "../support/configProblems";
 import { makeDecoyHash } from "../support/realRegistry";
@@ -208,5 +209,115 @@ describe("the script run inside each node", () => {
         expect(r.first.code).toBe(1);
         expect(r.first.stderr).toContain("containerdConfigPatches");
         expect(r.read("config.toml")).toBe(config);
+    });
+});
+
+describe("scheduled garbage collection in kind mode", () => {
+    const gcStack = (gc: Record<string, unknown>) => ({
+        ...kindStack(),
+        registry: { mode: "kind", maintenance: { garbageCollection: gc } },
+    });
+    const layout: KindLayout = { cluster: "kind", network: "kind", registryName: "kind-registry", port: 5002, dataDir: "/d" };
+
+    it("is accepted, and turns the registry's deletes on", () => {
+        expect(problemsOf(gcStack({ enabled: true, schedule: "0 4 * * *" }))).toEqual([]);
+        const { config } = parseConfig(gcStack({ enabled: true }));
+        expect(decide(config).apiDeletes).toBe(true);
+    });
+
+    it("gives the front the window's marker and Distribution no blob-descriptor cache", () => {
+        const spec = {
+            registryName: "kind-registry",
+            port: 5002,
+            distributionName: "kind-registry-distribution",
+            requiresAuthForPull: false,
+            deletesEnabled: true,
+        };
+        expect(renderKindCaddyfile(spec)).not.toContain(KIND_GC_MARKER);
+        const windowed = renderKindCaddyfile({ ...spec, readOnlyMarker: KIND_GC_MARKER });
+        expect(windowed).toContain(`try_files ${KIND_GC_MARKER}`);
+        expect(windowed).toMatch(/read-only maintenance window.* 503/);
+        expect(renderKindRegistryConfig(true)).toContain("blobdescriptor: inmemory");
+        expect(renderKindRegistryConfig(true, true)).not.toContain("blobdescriptor");
+        expect(renderKindRegistryConfig(true, true)).toContain("enabled: true");
+    });
+
+    it("runs gc.sh on the schedule from busybox crond's crontab, its output in the container's log", () => {
+        expect(maintenanceCrontab({ schedule: "30 3 * * 0", deleteUntagged: false })).toBe(
+            "30 3 * * 0 /bin/sh /dso/gc.sh >/proc/1/fd/1 2>&1\n",
+        );
+        const gc = gcScript(layout, { schedule: "30 3 * * 0", deleteUntagged: true });
+        expect(gc).toContain(`MARKER='${KIND_GC_MARKER}'`);
+        expect(gc).toContain("DISTRIBUTION_NAME='kind-registry-distribution'");
+        expect(gc).toContain("DELETE_UNTAGGED='true'");
+    });
+
+    describe("gc.sh, with a docker stand-in", () => {
+        let dir: string;
+        beforeAll(() => {
+            dir = privateDir("kind-gc-script");
+            mkdirSync(path.join(dir, "bin"));
+            // docker stand-in: records its arguments and whether the marker existed while it ran.
+            writeFileSync(
+                path.join(dir, "bin", "docker"),
+                `#!/bin/sh\nif [ -e "${dir}/window/gc" ]; then w=marker; else w=no-marker; fi\necho "$w $*" >> "${dir}/docker-calls"\nexit "\${DOCKER_EXIT:-0}"\n`,
+                { mode: 0o755 },
+            );
+            mkdirSync(path.join(dir, "window"));
+            mkdirSync(path.join(dir, "images/docker/registry/v2/repositories"), { recursive: true });
+        });
+        afterAll(() => removeDir(dir));
+
+        const script = () =>
+            renderShellScript(path.join(__dirname, "../../components/kind/sh/gc.sh"), {
+                MARKER: path.join(dir, "window/gc"),
+                DATA_DIR: path.join(dir, "images"),
+                LOCK_DIR: path.join(dir, "lock"),
+                DISTRIBUTION_NAME: "kind-registry-distribution",
+                DISTRIBUTION_CONFIG: "/etc/docker/registry/config.yml",
+                DELETE_UNTAGGED: true,
+                FRONT_SETTLE_SECONDS: 0,
+                FRONT_DRAIN_SECONDS: 5,
+            });
+        const gc = (env: Record<string, string> = {}) =>
+            run("/bin/sh", ["-c", script()], { env: { ...process.env, ...env, PATH: `${dir}/bin:${process.env.PATH}` } });
+        const calls = () => readFileSync(path.join(dir, "docker-calls"), "utf8").trim().split("\n");
+
+        it("collects in Distribution's container while the marker is up, then takes the marker and the lock away", () => {
+            const r = gc();
+            expect(r.code, r.stderr).toBe(0);
+            expect(calls()).toEqual([
+                "marker exec kind-registry-distribution registry garbage-collect --delete-untagged /etc/docker/registry/config.yml",
+            ]);
+            expect(existsSync(path.join(dir, "window/gc"))).toBe(false);
+            expect(existsSync(path.join(dir, "lock"))).toBe(false);
+            expect(r.stdout).toMatch(/garbage collection done in \d+ s; front writable again/);
+        });
+
+        it("takes the marker and the lock away when the collection fails", () => {
+            const r = gc({ DOCKER_EXIT: "3" });
+            expect(r.code).toBe(3);
+            expect(existsSync(path.join(dir, "window/gc"))).toBe(false);
+            expect(existsSync(path.join(dir, "lock"))).toBe(false);
+        });
+
+        it("leaves when another collection holds the lock, and takes over a lock whose owner is gone", () => {
+            const before = calls().length;
+            mkdirSync(path.join(dir, "lock"));
+            // This test's own process: alive.
+            writeFileSync(path.join(dir, "lock/pid"), String(process.pid));
+            const busy = gc();
+            expect(busy.code).toBe(0);
+            expect(busy.stdout).toContain("is under way");
+            expect(calls()).toHaveLength(before);
+            expect(existsSync(path.join(dir, "lock/pid"))).toBe(true);
+            // A PID no process has (above the kernel's default pid_max).
+            writeFileSync(path.join(dir, "lock/pid"), "4194305");
+            const stale = gc();
+            expect(stale.code, stale.stderr).toBe(0);
+            expect(stale.stdout).toContain("taking over the lock");
+            expect(calls()).toHaveLength(before + 1);
+            expect(existsSync(path.join(dir, "lock"))).toBe(false);
+        });
     });
 });

@@ -6,14 +6,19 @@
 #   $DATA_DIR/images;
 # - the front, Caddy ($FRONT_NAME), published on 127.0.0.1:$HOST_PORT, attached to the kind network
 #   under its own name and to the backend network: the only way to Distribution;
-# - the node watcher ($WATCHER_NAME), which configures each node of the cluster when it starts.
+# - the node watcher ($WATCHER_NAME), which configures each node of the cluster when it starts;
+# - with scheduled garbage collection (MAINTENANCE_FILES not empty), the maintenance container
+#   ($MAINTENANCE_NAME, the watcher's image): busybox crond runs gc.sh on the schedule; without it,
+#   that container is removed. It opens the front's read-only window by a marker in $DATA_DIR/window,
+#   which the front mounts read-only at $WINDOW_DIR.
 # The kind network is created when the cluster does not exist yet (kind uses an existing one), so the
 # registry runs before, between and after clusters. DISTRIBUTION_FILES, FRONT_FILES and WATCHER_FILES
-# name what each container's placed files held: a container is replaced only when its own files change.
-: "${DATA_DIR:?}" "${KIND_NETWORK:?}" "${BACKEND_NETWORK:?}" "${HOST_PORT:?}"
-: "${DISTRIBUTION_FILES:?}" "${FRONT_FILES:?}" "${WATCHER_FILES:?}"
-: "${DISTRIBUTION_NAME:?}" "${DISTRIBUTION_IMAGE:?}" "${FRONT_NAME:?}" "${FRONT_IMAGE:?}"
-: "${WATCHER_NAME:?}" "${WATCHER_IMAGE:?}"
+# name what each container's placed files held (MAINTENANCE_FILES too): a container is replaced only
+# when its own files change.
+: "${DATA_DIR:?}" "${KIND_NETWORK:?}" "${BACKEND_NETWORK:?}" "${HOST_PORT:?}" "${BIN_DIR:?}"
+: "${DISTRIBUTION_FILES:?}" "${FRONT_FILES:?}" "${WATCHER_FILES:?}" "${MAINTENANCE_FILES?}"
+: "${DISTRIBUTION_NAME:?}" "${DISTRIBUTION_IMAGE:?}" "${DISTRIBUTION_CONFIG:?}" "${FRONT_NAME:?}" "${FRONT_IMAGE:?}"
+: "${WATCHER_NAME:?}" "${WATCHER_IMAGE:?}" "${MAINTENANCE_NAME:?}" "${WINDOW_DIR:?}" "${MAINTENANCE_IMAGES:?}"
 set -eu
 # shellcheck source=../../upkeep/sh/container-converge.sh
 . "$(dirname "$0")/../../upkeep/sh/container-converge.sh"
@@ -29,14 +34,14 @@ ensure_network() {
 run_distribution() {
   run_container "$DISTRIBUTION_NAME" "$1" --network "$BACKEND_NETWORK" \
     -v "$DATA_DIR/images:/var/lib/registry" \
-    -v "$DATA_DIR/front/config.yml:/etc/docker/registry/config.yml:ro" \
-    "$DISTRIBUTION_IMAGE" /etc/docker/registry/config.yml
+    -v "$DATA_DIR/front/config.yml:$DISTRIBUTION_CONFIG:ro" \
+    "$DISTRIBUTION_IMAGE" "$DISTRIBUTION_CONFIG"
 }
 
 # The published port needs a network that is not internal first; the backend network is joined after.
 run_front() {
   run_container "$FRONT_NAME" "$1" --network "$KIND_NETWORK" -p "127.0.0.1:$HOST_PORT:$HOST_PORT" \
-    -v "$DATA_DIR/front:/etc/dso-registry:ro" \
+    -v "$DATA_DIR/front:/etc/dso-registry:ro" -v "$DATA_DIR/window:$WINDOW_DIR:ro" \
     "$FRONT_IMAGE" caddy run --adapter caddyfile --config /etc/dso-registry/Caddyfile
   docker network connect "$BACKEND_NETWORK" "$FRONT_NAME"
 }
@@ -52,11 +57,22 @@ docker_socket() {
 run_watcher() {
   run_container "$WATCHER_NAME" "$1" --network none \
     -v "$(docker_socket):/var/run/docker.sock" \
-    -v "$DATA_DIR/bin:/dso:ro" \
-    --entrypoint /bin/sh "$WATCHER_IMAGE" /dso/node-watch.sh
+    -v "$DATA_DIR/bin:$BIN_DIR:ro" \
+    --entrypoint /bin/sh "$WATCHER_IMAGE" "$BIN_DIR/node-watch.sh"
 }
 
-mkdir -p "$DATA_DIR/images"
+# No network: it talks to the Docker host's socket only.
+run_maintenance() {
+  run_container "$MAINTENANCE_NAME" "$1" --network none \
+    -v "$(docker_socket):/var/run/docker.sock" \
+    -v "$DATA_DIR/bin:$BIN_DIR:ro" \
+    -v "$DATA_DIR/window:$WINDOW_DIR" \
+    -v "$DATA_DIR/images:$MAINTENANCE_IMAGES:ro" \
+    -v "$DATA_DIR/bin/crontab:/etc/crontabs/root:ro" \
+    --entrypoint crond "$WATCHER_IMAGE" -f -L /dev/stderr -c /etc/crontabs
+}
+
+mkdir -p "$DATA_DIR/images" "$DATA_DIR/window"
 ensure_network "$KIND_NETWORK" "$KIND_NETWORK"
 ensure_network "$BACKEND_NETWORK" --internal "$BACKEND_NETWORK"
 distribution_spec="$DISTRIBUTION_IMAGE files:$DISTRIBUTION_FILES"
@@ -65,3 +81,10 @@ front_spec="$FRONT_IMAGE port:$HOST_PORT files:$FRONT_FILES"
 converge_container "$FRONT_NAME" "$front_spec" front run_front "$front_spec"
 watcher_spec="$WATCHER_IMAGE files:$WATCHER_FILES"
 converge_container "$WATCHER_NAME" "$watcher_spec" "node watcher" run_watcher "$watcher_spec"
+if [ -n "$MAINTENANCE_FILES" ]; then
+  maintenance_spec="$WATCHER_IMAGE files:$MAINTENANCE_FILES"
+  converge_container "$MAINTENANCE_NAME" "$maintenance_spec" "maintenance (garbage collection)" run_maintenance "$maintenance_spec"
+elif docker inspect "$MAINTENANCE_NAME" >/dev/null 2>&1; then
+  docker rm -f "$MAINTENANCE_NAME" >/dev/null
+  echo "removed maintenance (garbage collection off)"
+fi

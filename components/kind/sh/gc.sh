@@ -1,0 +1,39 @@
+#!/bin/sh
+# Garbage collection of the kind registry, in the maintenance container (it has the Docker host's
+# socket): run by its crond on registry.maintenance.garbageCollection.schedule, or by hand with
+# `docker exec $MAINTENANCE_NAME /bin/sh /dso/gc.sh` (docs/kind.md, Deletes and garbage collection).
+#
+# The front's read-only window, as in the other placements (docs/decisions/maintenance-window.md):
+# the marker $MARKER appears in the directory the front mounts, writes get 503 and pulls go on; once
+# the writes already past the front have landed in $DATA_DIR, Distribution's collector runs in the
+# Distribution container, and the marker goes. Distribution runs without its blob-descriptor cache
+# here, so nothing restarts. One collection at a time: a run that finds another under way leaves.
+: "${MARKER:?}" "${DATA_DIR:?}" "${LOCK_DIR:?}" "${DISTRIBUTION_NAME:?}" "${DISTRIBUTION_CONFIG:?}" "${DELETE_UNTAGGED:?}"
+: "${FRONT_SETTLE_SECONDS:?}" "${FRONT_DRAIN_SECONDS:?}"
+set -eu
+# shellcheck source=../../upkeep/sh/front-window.sh
+. "$(dirname "$0")/../../upkeep/sh/front-window.sh"
+# shellcheck source=../../upkeep/sh/collect.sh
+. "$(dirname "$0")/../../upkeep/sh/collect.sh"
+
+# The lock is a directory holding the owner's PID; one left by a run that did not end (the container
+# stopped during a collection) is taken over.
+if ! mkdir "$LOCK_DIR" 2>/dev/null; then
+  owner=$(cat "$LOCK_DIR/pid" 2>/dev/null || true)
+  if [ -n "$owner" ] && kill -0 "$owner" 2>/dev/null; then
+    echo "a garbage collection (process $owner) is under way: this one leaves it to finish"
+    exit 0
+  fi
+  echo "taking over the lock of a collection that did not end"
+fi
+echo "$$" >"$LOCK_DIR/pid"
+# The marker and the lock go on every exit, also a failed one; a signal becomes an exit.
+trap 'rm -f "$MARKER"; rm -rf "$LOCK_DIR"' EXIT
+trap 'exit 143' HUP INT TERM
+started=$(date +%s)
+echo "garbage collection: front read-only from now on (writes get 503, pulls go on)"
+open_front_window "$MARKER" "$DATA_DIR"
+echo "writes in flight have landed; collecting garbage"
+collect_garbage "$DATA_DIR" "$DELETE_UNTAGGED" "$DISTRIBUTION_CONFIG" docker exec "$DISTRIBUTION_NAME"
+rm -f "$MARKER"
+echo "garbage collection done in $(($(date +%s) - started)) s; front writable again"
