@@ -2,6 +2,7 @@
  * The generated certificates renew on a regular `up` before they expire, never in a loop: pulumi-tls
  * replaces a certificate once `now ≥ end − earlyRenewalHours`, so the window must be shorter than the
  * lifetime (else every run replaces it) and present on the CA too (else it renews only after expiry).
+ * Covers: components/accounts/certificateRenewal.ts, components/accounts/registryTls.ts.
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import {

@@ -2,6 +2,7 @@
  * The ClusterDns component under Pulumi's mocks: for k3s one key of `coredns-custom`, owned through a
  * ConfigMapPatch (checked against the ConfigMap API schema), for microk8s one local command whose
  * scripts change the Corefile; and the config rule that keeps the name pointing at a port that serves.
+ * Covers: components/inCluster/clusterDns.ts, components/inCluster/corefile.ts.
  */
 import { beforeAll, describe, expect, test } from "vitest";
 import { type MockRuntime, type RecordedResource, settle, startMockRuntime } from "../../tools/mockRuntime";

@@ -1,3 +1,7 @@
+/**
+ * What a stack's Kubernetes resources need from the cluster, and the message that lists what is missing.
+ * Covers: components/cluster/prerequisites.ts.
+ */
 import { describe, expect, it } from "vitest";
 import {
     missingPrerequisitesMessage,

@@ -1,6 +1,7 @@
 /**
  * A component that refuses its args throws a ResourceError naming itself, so the engine reports the
  * problem against that resource (its URN, no stack trace) rather than as a crash of the program.
+ * Covers: components/accounts/registryAccounts.ts, components/accounts/registryTls.ts, components/externalHost/externalRegistryHost.ts, components/mirrors/mirrorCachesOnHost.ts, components/shared/hostAccess.ts (the errors each throws).
  */
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";

@@ -1,3 +1,8 @@
+/**
+ * The stack config: what the schema and the rules accept and refuse, with the key and the fix in each
+ * message, and the discriminated settings the wiring reads.
+ * Covers: components/config/ through `parseConfig`: the schema (schema.ts, schema/), rules.ts, problems.ts, schemaIssues.ts, settings.ts.
+ */
 import { describe, expect, it } from "vitest";
 import {
     ConfigError,

@@ -3,6 +3,7 @@
  * serves Maven exactly when `mavenRegistry.host` and port are the registry's (the converged case), and
  * otherwise serves nothing Maven while the pipeline-config points pipelines at the other host,
  * unchanged. Plus the pure pieces the host's scripts are made of.
+ * Covers: components/externalHost/mavenScripts.ts, components/upkeep/mavenCleanup.ts.
  */
 import { describe, expect, it } from "vitest";
 import * as YAML from "yaml";

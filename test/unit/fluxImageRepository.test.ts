@@ -2,6 +2,7 @@
  * docs/examples/flux-image-repository.yaml: valid for Flux's image reflector (its API schema, as the
  * @kubernetes-models/flux-cd package generates it from Flux's types), and naming what the prod stack
  * makes: the Secret its `pullSecrets.flux` writes, and a repository under its imagePrefix.
+ * Covers: components/accounts/pullSecrets.ts (the Flux Secret).
  */
 import { existsSync, readFileSync } from "node:fs";
 import * as path from "node:path";

@@ -1,3 +1,8 @@
+/**
+ * Running scripts and placing files on a machine, over SSH or locally: bodies and secrets on stdin, quoting,
+ * and the commands run under sh.
+ * Covers: components/shared/hostAccess.ts, components/shared/shQuote.ts.
+ */
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";

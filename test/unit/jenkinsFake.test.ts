@@ -3,6 +3,7 @@
  * fake would hide a client bug: the charset of XML bodies, malformed XML, an update under another ID,
  * a store the user may not view, and the `typeName` Jenkins exports. Requests go straight to it with
  * fetch, as a client without this program's care would send them.
+ * Covers: test/support/fakeJenkins.ts.
  */
 import { describe, expect, it } from "vitest";
 import { STRING_CLASS, USERNAME_PASSWORD_CLASS } from "../../components/jenkins/credentialXml";

@@ -1,4 +1,7 @@
-/** Pure parts of the Jenkins support: XML rendering and parsing, URLs, scrubbing, the plan, the diff rules. */
+/**
+ * Pure parts of the Jenkins support: XML rendering and parsing, URLs, scrubbing, the plan, the diff rules.
+ * Covers: components/jenkins/credentialXml.ts, components/jenkins/jenkinsApi.ts, components/jenkins/jenkinsHttp.ts, components/jenkins/jenkinsCredentials.ts (the plan and the diff).
+ */
 import { describe, expect, it } from "vitest";
 import { parseCredentialXml, renderCredentialXml, STRING_CLASS, USERNAME_PASSWORD_CLASS } from "../../components/jenkins/credentialXml";
 import { credentialUrl } from "../../components/jenkins/jenkinsApi";

@@ -3,6 +3,7 @@
  * Jenkins started by this file on 127.0.0.1 (test/support/fakeJenkins.ts). Jenkins cannot run on this
  * machine; the fake behaves as the Credentials plugin's source does, so these tests prove the protocol
  * handling, not compatibility with a particular Jenkins release.
+ * Covers: components/jenkins/jenkinsCredentials.ts (the dynamic provider), components/jenkins/jenkinsApi.ts.
  */
 import { describe, expect, it } from "vitest";
 import { USERNAME_PASSWORD_CLASS } from "../../components/jenkins/credentialXml";

@@ -4,6 +4,7 @@
  * reporter, which leaves dso_registry_gc.prom for node_exporter: success, last success (kept across a
  * failed run), duration, what the data directory lost. Run under sh with `docker`, `curl`, `flock`,
  * `sleep` and dso-registry-verify stand-ins, with $DSO_ROOT as the host's root.
+ * Covers: components/upkeep/reporting.ts, components/externalHost/scripts.ts, components/externalHost/hostMonitoring.ts.
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";

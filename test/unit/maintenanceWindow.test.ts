@@ -7,6 +7,7 @@
  * record, at each call, whether the marker exists, and `flock` and `sleep` stand-ins that return at
  * once: the lock and the settle wait are not what these tests are about, and the run needs no program
  * beyond sh's standard tools.
+ * Covers: components/externalHost/scripts.ts, components/externalHost/backupScripts.ts, components/externalHost/caddySite.ts (`caddySitePolicy`).
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";

@@ -1,6 +1,7 @@
 /**
  * The Maven backend's nginx.conf and the front's Maven route, as text. What they do with real nginx,
  * Caddy and Maven: test/integration/maven.realClients.test.ts.
+ * Covers: components/maven/nginxConfig.ts, components/accessPolicy/caddyfile.ts (the Maven route).
  */
 import { describe, expect, test } from "vitest";
 import { renderCaddyfile } from "../../components/accessPolicy/caddyfile";

@@ -1,3 +1,8 @@
+/**
+ * The pull-through caches of `registry.mirrors`: their config, the nodes' entries for them, and the external
+ * host's cache containers and prune job.
+ * Covers: components/mirrors/mirrors.ts, components/mirrors/hostCaches.ts.
+ */
 import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";

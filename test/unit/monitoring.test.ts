@@ -2,6 +2,7 @@
  * The alert rules' links and placements (components/monitoring/alertRules.ts), and what monitoring
  * adds to the rendered files: every runbook anchor is a heading of docs/runbooks.md, the metrics
  * listeners are loopback-only on the host, and the access log drops credentials.
+ * Covers: components/monitoring/alertRules.ts, components/monitoring/jobMetrics.ts, components/externalHost/hostMonitoring.ts, components/accessPolicy/caddyfile.ts (the access log).
  */
 import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";

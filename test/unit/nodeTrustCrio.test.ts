@@ -2,6 +2,7 @@
  * The "crio" runtime (CRI-O nodes, podman hosts), pure part: the config accepts it where runtimes are
  * chosen and says what it cannot do, and the registries.conf drop-in it gets. Its files with the real
  * skopeo and podman: test/integration/nodeTrustCrio.test.ts.
+ * Covers: components/nodeTrust/files.ts (the crio flavour).
  */
 import { describe, expect, it } from "vitest";
 import { type ConfigProblem, parseConfig } from "../../components/config";

@@ -1,3 +1,8 @@
+/**
+ * The files node trust places on a node, per runtime flavour: the plan, hosts.toml, the /etc/hosts block,
+ * registries.yaml and the scripts that apply and remove them.
+ * Covers: components/nodeTrust/files.ts, components/nodeTrust/registriesYaml.ts.
+ */
 import { describe, expect, it } from "vitest";
 import * as YAML from "yaml";
 import {

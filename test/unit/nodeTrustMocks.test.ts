@@ -2,6 +2,7 @@
  * NodeTrust and NodeTrustDaemonSet under Pulumi's mocks: what each flavour creates over SSH, what the
  * DaemonSet carries, how the stack's `nodes` config is turned into components, and that secrets stay
  * secret. The scripts themselves run for real in nodeTrustScripts/Ssh/Containerd tests.
+ * Covers: components/nodeTrust/nodeTrustSsh.ts, components/nodeTrust/nodeTrustDaemonSet.ts, components/stack/nodeTrust.ts.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";

@@ -2,6 +2,7 @@
  * The rolling restart of k3s / RKE2 nodes: the order (servers one at a time, agents in batches after
  * them) and the restart part of each node's registries.yaml script. The restarts run for real in
  * nodeTrustSsh.test.ts.
+ * Covers: components/nodeTrust/restarts.ts, components/nodeTrust/registriesYaml.ts (the restart part of its script).
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";

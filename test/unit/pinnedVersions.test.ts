@@ -2,6 +2,7 @@
  * The versions the stacks deploy and the versions the tests build are one fact: the wrapper module that
  * builds the tests' Caddy (tools/engine/caddy) requires exactly the version of `registry.caddyImage`'s
  * default tag.
+ * Covers: components/config/schema/registry.ts (the default image tags).
  */
 import { readFileSync } from "node:fs";
 import * as path from "node:path";

@@ -1,3 +1,8 @@
+/**
+ * The README's claims (its commands, what `npm test` installs first) and the configuration reference, checked
+ * against the code.
+ * Covers: README.md, tools/configReference.ts (docs/configuration.md generated from the schema).
+ */
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
