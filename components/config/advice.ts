@@ -65,11 +65,11 @@ function mirrorAgeWarnings(c: FlatConfig): ConfigProblem[] {
                 },
             ];
         }
-        if (c.registry.mode === "in-cluster" && hours !== DISTRIBUTION_2_PROXY_TTL_HOURS) {
+        if ((c.registry.mode === "in-cluster" || c.registry.mode === "kind") && hours !== DISTRIBUTION_2_PROXY_TTL_HOURS) {
             return [
                 {
                     key,
-                    message: `has no effect with registry.mode "in-cluster" and Distribution 2 (${image}), which drops cached content ${DISTRIBUTION_2_PROXY_TTL_HOURS}h after it was fetched whatever maxAge says (only the external host's prune job removes older content); remove it, ${fix}`,
+                    message: `has no effect with registry.mode "${c.registry.mode}" and Distribution 2 (${image}), which drops cached content ${DISTRIBUTION_2_PROXY_TTL_HOURS}h after it was fetched whatever maxAge says (only the external host's prune job removes older content); remove it, ${fix}`,
                 },
             ];
         }
@@ -85,7 +85,8 @@ function mirrorAgeWarnings(c: FlatConfig): ConfigProblem[] {
  * still pulls, so this warns.
  */
 function unusedMirrorWarnings(c: FlatConfig): ConfigProblem[] {
-    if (c.registry.mirrors.length === 0 || c.registry.mode === "existing") return [];
+    // The kind placement points its own nodes at the caches (docs/kind.md), whatever nodes.delivery says.
+    if (c.registry.mirrors.length === 0 || c.registry.mode === "existing" || c.registry.mode === "kind") return [];
     const key = keyPath(["registry", "mirrors"]);
     const direct = `only an image named through a cache (${c.containerRegistry.host}/mirrors/<upstream>/<repository>) uses one`;
     const pointAt =

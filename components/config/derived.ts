@@ -31,9 +31,12 @@ interface MirrorPullKeys {
 /**
  * Who may pull through the pull-through caches (`registry.mirrorPull`): as set, else the allowlist's
  * networks when there is an allowlist, else the accounts. Never anonymous unless the operator says so:
- * an open cache fetches from the upstreams for anyone, on the registry's bandwidth and disk.
+ * an open cache fetches from the upstreams for anyone, on the registry's bandwidth and disk. The kind
+ * placement is the exception: its front is reached from the Docker host's loopback and the kind network
+ * only, and kind's nodes hold no account (docs/kind.md).
  */
 export function mirrorPullPolicy(c: MirrorPullKeys): "accounts" | "allowlist" | "anonymous" {
+    if (c.registry.mode === "kind") return c.registry.mirrorPull ?? "anonymous";
     return c.registry.mirrorPull ?? (c.registry.allowedNetworks.length > 0 ? "allowlist" : "accounts");
 }
 

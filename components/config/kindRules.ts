@@ -25,7 +25,11 @@ function unoffered(c: FlatConfig): [PropertyKey[], boolean, string][] {
             r.storage.kind !== "filesystem",
             `is "${r.storage.kind}", but registry.mode "kind" keeps the images in kind.dataDir on the Docker host`,
         ],
-        [["registry", "mirrors"], r.mirrors.length > 0, `are not offered with registry.mode "kind"; remove them`],
+        [
+            ["registry", "mirrorPull"],
+            r.mirrors.length > 0 && r.mirrorPull === "accounts",
+            `is "accounts", but kind's nodes hold no account (registry.mode "kind" reaches the caches from the Docker host's loopback and the kind network only): remove registry.mirrorPull`,
+        ],
         [
             ["registry", "allowedNetworks"],
             r.allowedNetworks.length > 0,

@@ -56,6 +56,14 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
                 : unless(c.registry.mode === "in-cluster" || c.registry.mode === "kind", mode(c)),
     },
     { keys: ["kind"], mootWith: (c) => unless(c.registry.mode === "kind", mode(c)) },
+    // The kind placement's caches live in kind.dataDir with no prune job (docs/kind.md, Pull-through caches).
+    {
+        keys: ["registry.mirrors[].maxSize"],
+        mootWith: (c) =>
+            c.registry.mode === "kind"
+                ? `${mode(c)}, whose caches have no size limit (Distribution drops cached content after maxAge, 168h with Distribution 2)`
+                : undefined,
+    },
     // The kind placement serves plain HTTP on loopback and the kind network, with no metrics or login limit of its own (docs/kind.md).
     {
         keys: ["registry.tls", "registry.monitoring", "registry.loginLimit"],

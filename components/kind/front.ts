@@ -6,7 +6,7 @@
  * Everything here is pure: no Pulumi, no I/O.
  */
 import { renderCaddyfile } from "../accessPolicy/caddyfile";
-import type { AccessPolicy, DecoyCheck } from "../accessPolicy/policy";
+import type { AccessPolicy, DecoyCheck, MirrorRoute } from "../accessPolicy/policy";
 import { renderRegistryConfig } from "../distribution/registryConfig";
 import { DISTRIBUTION } from "../shared/facts";
 
@@ -35,6 +35,8 @@ export interface KindFrontSpec {
      * collection: while it exists writes get 503 and reads go on (scripts.ts `KIND_GC_MARKER`).
      */
     readonly readOnlyMarker?: string;
+    /** The pull-through caches, each a container on the backend network (scripts.ts `kindMirrorPaths`). */
+    readonly mirrors?: readonly MirrorRoute[];
 }
 
 /** An authority as a browser writes it in its Host header: the port only when it is not HTTP's 80. */
@@ -74,6 +76,8 @@ export function kindFrontPolicy(spec: KindFrontSpec): AccessPolicy {
         allowedNetworks: [],
         deletesEnabled: spec.deletesEnabled,
         ...(spec.readOnlyMarker ? { readOnlySignals: [{ kind: "file" as const, path: spec.readOnlyMarker }] } : {}),
+        // Anonymous: kind's nodes hold no account, and only the host's loopback and the kind network reach the front.
+        ...(spec.mirrors && spec.mirrors.length > 0 ? { mirrors: spec.mirrors, mirrorsRequireAuth: false } : {}),
         // The container is replaced when its files change; nothing needs Caddy's admin API.
         admin: "off",
         // Docker keeps what containers write to stdout (`docker logs`).

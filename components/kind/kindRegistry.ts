@@ -10,6 +10,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { renderUsersFile } from "../accessPolicy/usersFile";
 import { decoyHash } from "../accounts/decoy";
 import type { RegistryAccount } from "../accounts/registryAccounts";
+import { type MirrorSpec, renderMirrorEnvFile, type UpstreamAccount } from "../mirrors/mirrors";
+import { DISTRIBUTION } from "../shared/facts";
 import { fingerprint } from "../shared/fingerprint";
 import { type HostConnection, HostFile, type HostTarget, hostCommand, privileged } from "../shared/hostAccess";
 import { objectOptions } from "../shared/k8sObject";
@@ -23,6 +25,9 @@ import {
     type KindGarbageCollection,
     type KindImages,
     type KindLayout,
+    type KindMirrorRun,
+    kindMirrorConfig,
+    kindMirrorPaths,
     kindPaths,
     localRegistryHostingBody,
     maintenanceCrontab,
@@ -53,6 +58,15 @@ export interface KindRegistryArgs {
     readonly publishLocalRegistryHosting: boolean;
     /** The web UI in the cluster (registry.ui.enabled); none when unset. */
     readonly ui?: Omit<KindUiSpec, "registryName" | "port">;
+    /** Pull-through caches (`registry.mirrors`), each with its upstream account when it has one. */
+    readonly mirrors?: readonly KindMirror[];
+}
+
+/** One pull-through cache of the kind placement. */
+export interface KindMirror {
+    readonly spec: MirrorSpec;
+    /** The upstream account (`mirrorCredentials`), for a spec with `hasCredentials`. */
+    readonly account?: pulumi.Input<UpstreamAccount>;
 }
 
 /** The Pulumi resource type of each kind of object the kind UI renders. */
@@ -71,6 +85,12 @@ export class KindRegistry extends pulumi.ComponentResource {
         const { connection, layout } = args;
         const p = kindPaths(layout);
         const accounts = [...args.pushAccounts, ...args.pullAccounts];
+        const mirrors = args.mirrors ?? [];
+        for (const m of mirrors) {
+            if (m.spec.hasCredentials && m.account === undefined) {
+                throw new Error(`KindRegistry ${name}: the cache of ${m.spec.upstream} has credentials but no upstream account was given`);
+            }
+        }
         const decoy = decoyHash(`${name}-decoy`, this);
         const caddyfile = decoy.apply((bcryptHash) =>
             renderKindCaddyfile({
@@ -81,6 +101,10 @@ export class KindRegistry extends pulumi.ComponentResource {
                 deletesEnabled: args.deletesEnabled,
                 ...(args.ui ? { ui: { host: args.ui.host, port: args.ui.uiPort } } : {}),
                 ...(args.garbageCollection ? { readOnlyMarker: KIND_GC_MARKER } : {}),
+                mirrors: mirrors.map((m) => ({
+                    pathName: m.spec.pathName,
+                    upstream: `${kindMirrorPaths(layout, m.spec).container}:${DISTRIBUTION.containerPort}`,
+                })),
                 decoy: {
                     accounts: { push: args.pushAccounts.map((a) => a.username), pull: args.pullAccounts.map((a) => a.username) },
                     bcryptHash,
@@ -99,6 +123,15 @@ export class KindRegistry extends pulumi.ComponentResource {
         const gc = args.garbageCollection;
         const registryConfig = renderKindRegistryConfig(args.deletesEnabled, gc !== undefined);
         const maintenance = gc ? { script: gcScript(layout, gc), crontab: maintenanceCrontab(gc) } : undefined;
+        const nodeScript = nodeInsideScript(
+            layout,
+            mirrors.map((m) => m.spec),
+        );
+        const mirrorRuns: KindMirrorRun[] = mirrors.map((m) => ({
+            pathName: m.spec.pathName,
+            files: fingerprint(args.images.distribution, kindMirrorConfig(m.spec)),
+            hasCredentials: m.spec.hasCredentials,
+        }));
         const file = (id: string, path: string, content: pulumi.Input<string>, mode = "0644", secret = false) =>
             new HostFile(`${name}-${id}`, { connection, path, mode, content, secret, replaceOnPathChange: true }, { parent: this });
         // Caddy runs as root in its image and reads the users files through a read-only mount.
@@ -107,9 +140,18 @@ export class KindRegistry extends pulumi.ComponentResource {
             file("users-push", p.pushUsers, usersFile("push", args.pushAccounts), "0600", true),
             file("users-pull", p.pullUsers, usersFile("pull", args.pullAccounts), "0600", true),
             file("registry-config", p.registryConfig, registryConfig),
-            file("node-script", p.nodeScript, nodeInsideScript(layout)),
+            file("node-script", p.nodeScript, nodeScript),
             file("watcher-script", p.watcherScript, nodeWatchScript(layout)),
             ...(maintenance ? [file("gc-script", p.gcScript, maintenance.script), file("crontab", p.crontab, maintenance.crontab)] : []),
+            ...mirrors.flatMap((m) => {
+                const mp = kindMirrorPaths(layout, m.spec);
+                const env =
+                    m.spec.hasCredentials && m.account ? pulumi.secret(pulumi.output(m.account).apply(renderMirrorEnvFile)) : undefined;
+                return [
+                    file(`mirror-${m.spec.pathName}-config`, mp.config, kindMirrorConfig(m.spec)),
+                    ...(env ? [file(`mirror-${m.spec.pathName}-env`, mp.env, env, "0600", true)] : []),
+                ];
+            }),
         ];
         // Each container is replaced when its own files change. The digest of the accounts is of their
         // bcrypt hashes, which reveal nothing, so the script stays readable in previews.
@@ -117,7 +159,7 @@ export class KindRegistry extends pulumi.ComponentResource {
             (frontParts): KindFileDigests => ({
                 distribution: fingerprint(registryConfig),
                 front: fingerprint(...frontParts),
-                watcher: fingerprint(nodeInsideScript(layout), nodeWatchScript(layout)),
+                watcher: fingerprint(nodeScript, nodeWatchScript(layout)),
                 ...(maintenance ? { maintenance: fingerprint(maintenance.script, maintenance.crontab) } : {}),
             }),
         );
@@ -126,7 +168,7 @@ export class KindRegistry extends pulumi.ComponentResource {
             `${name}-containers`,
             {
                 connection,
-                create: pulumi.unsecret(digests).apply((d) => root(containersApplyScript(layout, args.images, d))),
+                create: pulumi.unsecret(digests).apply((d) => root(containersApplyScript(layout, args.images, d, mirrorRuns))),
                 delete: root(containersDeleteScript(layout)),
                 triggers: [layout.dataDir, layout.registryName],
             },

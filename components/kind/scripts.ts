@@ -3,6 +3,8 @@
  * the Docker host and in the node watcher.
  */
 import * as path from "node:path";
+import { type MirrorSpec, renderMirrorConfig, renderMirrorHostsToml } from "../mirrors/mirrors";
+import { DISTRIBUTION } from "../shared/facts";
 import { renderShellScript } from "../shared/shellScript";
 import { FRONT_WINDOW_PARAMS } from "../upkeep/frontWindow";
 
@@ -60,16 +62,74 @@ export function kindPaths(layout: KindLayout) {
         watcherName: `${registryName}-node-watcher`,
         maintenanceName: `${registryName}-maintenance`,
         backendNetwork: `${registryName}-backend`,
+        /** The pull-through caches' way out to their upstreams (a bridge network, not internal). */
+        egressNetwork: `${registryName}-egress`,
+        /** One directory per cache: config.yml, env (its upstream account), data/. */
+        mirrors: `${dataDir}/mirrors`,
     };
 }
 
-/** The script run inside each node (`sh/node-inside.sh`). */
-export function nodeInsideScript(layout: KindLayout): string {
+/** Every cache container's name starts with this; the scripts find the caches to remove by it. */
+const mirrorPrefix = (layout: KindLayout) => `${layout.registryName}-mirror-`;
+
+/** Where one pull-through cache lives: its container and its directory in `<dataDir>/mirrors`. */
+export function kindMirrorPaths(layout: KindLayout, spec: Pick<MirrorSpec, "pathName">) {
+    const dir = `${kindPaths(layout).mirrors}/${spec.pathName}`;
+    return {
+        container: `${mirrorPrefix(layout)}${spec.pathName}`,
+        dir,
+        config: `${dir}/config.yml`,
+        env: `${dir}/env`,
+    };
+}
+
+/** A cache's config.yml: Distribution in proxy mode on the backend network, its storage in its own directory. */
+export function kindMirrorConfig(spec: Pick<MirrorSpec, "remoteUrl" | "proxyTtl" | "ttl">): string {
+    return renderMirrorConfig({
+        addr: `:${DISTRIBUTION.containerPort}`,
+        rootDirectory: DISTRIBUTION.dataDir,
+        remoteUrl: spec.remoteUrl,
+        ttl: spec.proxyTtl ? spec.ttl : undefined,
+    });
+}
+
+/** The first line of every hosts.toml the node script writes for a cache: how it knows its own files. */
+export const KIND_MIRROR_HEADER = "# Managed by dso-registry (kind): pull-through cache. See docs/kind.md.";
+
+/**
+ * A cache's hosts.toml in each node (`certs.d/<upstream>/hosts.toml`): the cache through the front's
+ * name on the kind network, plain HTTP, pull and resolve only; the upstream itself as `server`, which
+ * containerd tries when the cache fails.
+ */
+export function kindMirrorHostsToml(layout: KindLayout, spec: Pick<MirrorSpec, "upstream" | "pathName">): string {
+    return renderMirrorHostsToml({
+        mirror: spec,
+        registryHost: layout.registryName,
+        registryPort: layout.port,
+        header: KIND_MIRROR_HEADER,
+        scheme: "http",
+    });
+}
+
+/** The node script's MIRRORS (`<upstream> <hosts.toml in base64>` per cache) and MIRROR_HEADER. */
+export function nodeMirrorParams(layout: KindLayout, mirrors: readonly Pick<MirrorSpec, "upstream" | "pathName">[]) {
+    return {
+        MIRRORS: mirrors.map((m) => `${m.upstream} ${Buffer.from(kindMirrorHostsToml(layout, m)).toString("base64")}`),
+        MIRROR_HEADER: KIND_MIRROR_HEADER,
+    };
+}
+
+/**
+ * The script run inside each node (`sh/node-inside.sh`), with a hosts.toml for each cache's upstream:
+ * MIRRORS holds one line per cache, `<upstream> <hosts.toml in base64>` (the file is rendered here).
+ */
+export function nodeInsideScript(layout: KindLayout, mirrors: readonly Pick<MirrorSpec, "upstream" | "pathName">[] = []): string {
     return renderShellScript(sh("node-inside.sh"), {
         PORT: layout.port,
         REGISTRY_NAME: layout.registryName,
         CERTS_DIR: "/etc/containerd/certs.d",
         CONFIG_FILE: "/etc/containerd/config.toml",
+        ...nodeMirrorParams(layout, mirrors),
     });
 }
 
@@ -98,6 +158,7 @@ export function nodesUnconfigureScript(layout: KindLayout): string {
         CLUSTER: layout.cluster,
         REGISTRY_NAME: layout.registryName,
         HOST_PORT: layout.port,
+        MIRROR_HEADER: KIND_MIRROR_HEADER,
     });
 }
 
@@ -152,8 +213,21 @@ export interface KindFileDigests {
     readonly maintenance?: string;
 }
 
+/** A pull-through cache's container as `containers-apply.sh` runs it. */
+export interface KindMirrorRun {
+    readonly pathName: string;
+    /** Fingerprint of its image and config (a digest of its env file is added on the host). */
+    readonly files: string;
+    readonly hasCredentials: boolean;
+}
+
 /** Runs the containers (`sh/containers-apply.sh`); `digests` name what each one's placed files hold. */
-export function containersApplyScript(layout: KindLayout, images: KindImages, digests: KindFileDigests): string {
+export function containersApplyScript(
+    layout: KindLayout,
+    images: KindImages,
+    digests: KindFileDigests,
+    mirrors: readonly KindMirrorRun[] = [],
+): string {
     const p = kindPaths(layout);
     return renderShellScript(sh("containers-apply.sh"), {
         DATA_DIR: layout.dataDir,
@@ -175,6 +249,11 @@ export function containersApplyScript(layout: KindLayout, images: KindImages, di
         MAINTENANCE_NAME: p.maintenanceName,
         WINDOW_DIR: KIND_WINDOW_DIR,
         MAINTENANCE_IMAGES,
+        EGRESS_NETWORK: p.egressNetwork,
+        MIRRORS_DIR: p.mirrors,
+        MIRROR_PREFIX: mirrorPrefix(layout),
+        MIRRORS: mirrors.map((m) => `${m.pathName} ${m.files} ${m.hasCredentials}`),
+        DISTRIBUTION_DATA_DIR: DISTRIBUTION.dataDir,
     });
 }
 
@@ -188,6 +267,9 @@ export function containersDeleteScript(layout: KindLayout): string {
         FRONT_NAME: layout.registryName,
         WATCHER_NAME: p.watcherName,
         MAINTENANCE_NAME: p.maintenanceName,
+        EGRESS_NETWORK: p.egressNetwork,
+        MIRRORS_DIR: p.mirrors,
+        MIRROR_PREFIX: mirrorPrefix(layout),
     });
 }
 

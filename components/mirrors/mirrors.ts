@@ -234,8 +234,10 @@ export function renderMirrorHostsToml(input: {
     /** An `Authorization` header value for the cache (pulls that need credentials). */
     readonly authorization?: string;
     readonly header: string;
+    /** How nodes reach the registry: HTTPS everywhere but the kind placement's plain-HTTP front. */
+    readonly scheme?: "https" | "http";
 }): string {
-    const endpoint = `https://${registryAuthority(input.registryHost, input.registryPort)}${mirrorApiPath(input.mirror)}`;
+    const endpoint = `${input.scheme ?? "https"}://${registryAuthority(input.registryHost, input.registryPort)}${mirrorApiPath(input.mirror)}`;
     const q = JSON.stringify;
     return [
         input.header,

@@ -8,6 +8,7 @@ import { defaultKindDataDir, SYSTEM_KIND_DATA_DIR } from "../kind/dataDir";
 import { KindRegistry } from "../kind/kindRegistry";
 import { needsSudo } from "../shared/facts";
 import type { HostConnection } from "../shared/hostAccess";
+import { mirrorAccount, mirrorSpecs } from "./mirrors";
 import { secret } from "./secret";
 
 /** The kind placement; none in another mode. */
@@ -55,6 +56,7 @@ export function defineKindRegistry(cfg: StackConfig, d: Decisions, accounts: Reg
                   },
               }
             : {}),
+        mirrors: mirrorSpecs(cfg).map((spec) => ({ spec, ...(spec.hasCredentials ? { account: mirrorAccount(cfg, spec) } : {}) })),
         publishLocalRegistryHosting: true,
         ...(cfg.registry.ui.enabled
             ? {

@@ -1,6 +1,6 @@
 /**
  * Every Caddyfile variant the access policy renderer gives passes the real `caddy validate` (Caddy 2.6
- * from Debian). The rules themselves: test/unit/accessPolicy.test.ts.
+ * from Debian). The rules themselves: test/unit/caddyfile.test.ts.
  */
 import { writeFileSync } from "node:fs";
 import { describe, expect, test } from "vitest";

@@ -256,6 +256,10 @@ export function startKindNode(
         readonly configPath?: boolean;
         readonly containerd?: NodeContainerd;
         readonly config?: NodeContainerdConfig;
+        /** `name:address` entries for the node's /etc/hosts (`--add-host`): an upstream registry's stand-in. */
+        readonly hosts?: readonly string[];
+        /** PEM placed as the node's system CA bundle, which containerd trusts: a stand-in upstream's CA. */
+        readonly caBundle?: string;
     },
 ): KindNode {
     const config = options.configPath === false ? { version: 2 as const } : options.config;
@@ -281,16 +285,26 @@ export function startKindNode(
         `io.x-k8s.kind.cluster=${options.cluster}`,
         "--label",
         "io.x-k8s.kind.role=control-plane",
+        ...(options.hosts ?? []).flatMap((h) => ["--add-host", h]),
         "-v",
         `${options.runDir}:/run/containerd`,
         kindNodeImage(client, options.containerd),
     ];
-    if (config) {
-        // Created, given its config, then started: the watcher sees its start.
+    if (config || options.caBundle) {
+        // Created, given its files, then started: the watcher sees its start.
         const created = client.dockerOk(["create", ...args.slice(2)]);
-        const file = path.join(options.runDir, "config.toml");
-        writeFileSync(file, nodeContainerdConfig(config, (options.containerd ?? DEBIAN_CONTAINERD).major));
-        client.dockerOk(["cp", file, `${created}:/etc/containerd/config.toml`]);
+        if (config) {
+            const file = path.join(options.runDir, "config.toml");
+            writeFileSync(file, nodeContainerdConfig(config, (options.containerd ?? DEBIAN_CONTAINERD).major));
+            client.dockerOk(["cp", file, `${created}:/etc/containerd/config.toml`]);
+        }
+        if (options.caBundle) {
+            // Debian's path, which Go's TLS (containerd) reads first; the image has no /etc/ssl yet.
+            const ssl = path.join(options.runDir, "ssl");
+            mkdirSync(path.join(ssl, "certs"), { recursive: true });
+            writeFileSync(path.join(ssl, "certs", "ca-certificates.crt"), options.caBundle);
+            client.dockerOk(["cp", ssl, `${created}:/etc/`]);
+        }
         client.dockerOk(["start", created]);
     } else {
         client.dockerOk(args);
@@ -352,13 +366,19 @@ export function criPullImage(socket: string, ref: string, timeoutMs = 60_000): P
 
 /**
  * `criPullImage` on `node`, tried again every second while containerd (re)starts or a watcher configures
- * the node, until `timeoutMs`; the last error then names the node and the ref, with `diagnose()`'s text.
+ * the node, until `timeoutMs` (each try at most `attemptMs`); the last error then names the node and the ref, with `diagnose()`'s text.
  */
-export async function criPullUntil(node: KindNode, ref: string, timeoutMs = 90_000, diagnose?: () => string): Promise<string> {
+export async function criPullUntil(
+    node: KindNode,
+    ref: string,
+    timeoutMs = 90_000,
+    diagnose?: () => string,
+    attemptMs = 30_000,
+): Promise<string> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
         try {
-            return await criPullImage(node.socket, ref, 30_000);
+            return await criPullImage(node.socket, ref, attemptMs);
         } catch (error) {
             if (Date.now() > deadline)
                 throw new Error(`${node.name}: pull of ${ref} failed: ${String(error)}${diagnose ? `\n${diagnose()}` : ""}`);

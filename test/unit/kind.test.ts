@@ -1,16 +1,27 @@
 /**
- * The kind placement's pure parts: its config rules, the front it renders, the KEP-1755 document,
- * and the script run inside each node, run here with /bin/sh on a private directory (config_path present, missing, in a section without it, containerd 2.x, or naming
- * other directories). The containers and nodes themselves: test/integration/kindPlacement.test.ts.
+ * The kind placement's pure parts: its config rules, the front it renders, the KEP-1755 document, the
+ * script run inside each node (run here with /bin/sh on a private directory: config_path present,
+ * missing, in a section without it, containerd 2.x, or naming other directories; the caches'
+ * hosts.toml), and the garbage collection's script with a docker stand-in. The containers and nodes
+ * themselves: test/integration/kindPlacement.test.ts, kindMaintenance.test.ts, kindMirror.test.ts.
+ * Covers: components/config/kindRules.ts, components/kind/front.ts, components/kind/scripts.ts, components/kind/dataDir.ts.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseConfig } from "../../components/config";
+import { mirrorPullPolicy, parseConfig } from "../../components/config";
 import { decide } from "../../components/decisions";
 import { defaultKindDataDir } from "../../components/kind/dataDir";
 import { kindFrontPolicy, renderKindCaddyfile, renderKindRegistryConfig } from "../../components/kind/front";
-import { gcScript, KIND_GC_MARKER, type KindLayout, localRegistryHostingBody, maintenanceCrontab } from "../../components/kind/scripts";
+import {
+    gcScript,
+    KIND_GC_MARKER,
+    KIND_MIRROR_HEADER,
+    type KindLayout,
+    localRegistryHostingBody,
+    maintenanceCrontab,
+    nodeMirrorParams,
+} from "../../components/kind/scripts";
 import { renderShellScript } from "../../components/shared/shellScript";
 import { configProblems } from "../support/configProblems";
 import { makeDecoyHash } from "../support/realRegistry";
@@ -52,6 +63,16 @@ describe("registry.mode kind: the config", () => {
     ])("refuses %s", (key, change, says) => {
         const problems = problemsOf({ ...kindStack(), ...change });
         expect(problems.find((p) => p.startsWith(`dso-registry:${key}:`))).toMatch(says);
+    });
+
+    it("offers pull-through caches, anonymous to the nodes, with no warning that no node uses them", () => {
+        const withMirrors = { ...kindStack(), registry: { mode: "kind", mirrors: [{ upstream: "docker.io" }] } };
+        expect(problemsOf(withMirrors)).toEqual([]);
+        const { config, warnings } = parseConfig(withMirrors);
+        expect(mirrorPullPolicy(config)).toBe("anonymous");
+        expect(warnings.filter((w) => w.key.includes("registry.mirrors"))).toEqual([]);
+        const accounts = { ...kindStack(), registry: { mode: "kind", mirrorPull: "accounts", mirrors: [{ upstream: "docker.io" }] } };
+        expect(problemsOf(accounts).find((p) => p.startsWith("dso-registry:registry.mirrorPull:"))).toMatch(/kind's nodes hold no account/);
     });
 
     it("needs the SSH key only for a remote Docker host", () => {
@@ -129,6 +150,9 @@ describe("the kind front", () => {
     });
 });
 
+/** The layout the node script tests render for (the front's name and port in hosts.toml). */
+const NODE_LAYOUT: KindLayout = { cluster: "kind", network: "kind", registryName: "kind-registry", port: 5002, dataDir: "/d" };
+
 describe("the script run inside each node", () => {
     let dir: string;
     let bin: string;
@@ -142,9 +166,9 @@ describe("the script run inside each node", () => {
     afterAll(() => removeDir(dir));
 
     /** Runs the node script on a config (undefined: no file); returns its output and the config after. */
-    function nodeRun(name: string, config: string | undefined) {
+    function nodeRun(name: string, config: string | undefined, mirrors: readonly { upstream: string; pathName: string }[] = []) {
         const root = path.join(dir, name);
-        mkdirSync(root);
+        mkdirSync(root, { recursive: true });
         const configFile = path.join(root, "config.toml");
         if (config !== undefined) writeFileSync(configFile, config);
         const script = renderShellScript(path.join(__dirname, "../../components/kind/sh/node-inside.sh"), {
@@ -152,6 +176,7 @@ describe("the script run inside each node", () => {
             REGISTRY_NAME: "kind-registry",
             CERTS_DIR: path.join(root, "certs.d"),
             CONFIG_FILE: configFile,
+            ...nodeMirrorParams(NODE_LAYOUT, mirrors),
         });
         const env = { ...process.env, PATH: `${bin}:${process.env.PATH}` };
         const first = run("/bin/sh", ["-c", script], { env });
@@ -201,6 +226,50 @@ describe("the script run inside each node", () => {
         );
         const v3 = nodeRun("kind-v3", "version = 3\n");
         expect(v3.read("config.toml")).toContain(`[plugins."io.containerd.cri.v1.images".registry]\n  config_path = "${v3.certs}"`);
+    });
+
+    it("writes each cache's hosts.toml (the front's name in plain HTTP, the upstream as fallback), removes ours when a cache goes, leaves others' alone", () => {
+        const config = `version = 2\n[plugins."io.containerd.grpc.v1.cri".registry]\n  config_path = "CERTS"\n`;
+        const mirrors = [
+            { upstream: "docker.io", pathName: "docker.io" },
+            { upstream: "ghcr.io", pathName: "ghcr.io" },
+        ];
+        const root = path.join(dir, "kind-mirrors");
+        const withCerts = (c: string) => c.replace("CERTS", path.join(root, "certs.d"));
+        // Someone else's file for quay.io: the cluster's containerdConfigPatches, or a user's.
+        mkdirSync(path.join(root, "certs.d/quay.io"), { recursive: true });
+        writeFileSync(path.join(root, "certs.d/quay.io/hosts.toml"), 'server = "https://quay.io"\n');
+        const r = nodeRun("kind-mirrors", withCerts(config), [...mirrors, { upstream: "quay.io", pathName: "quay.io" }]);
+        expect(r.first.code, r.first.stderr).toBe(0);
+        expect(r.read("certs.d/docker.io/hosts.toml")).toBe(
+            [
+                KIND_MIRROR_HEADER,
+                'server = "https://registry-1.docker.io"',
+                "",
+                '[host."http://kind-registry:5002/v2/mirrors/docker.io"]',
+                '  capabilities = ["pull", "resolve"]',
+                "  override_path = true",
+                "",
+            ].join("\n"),
+        );
+        expect(r.read("certs.d/ghcr.io/hosts.toml")).toContain('server = "https://ghcr.io"');
+        expect(r.first.stderr).toContain("quay.io/hosts.toml is not ours");
+        expect(r.read("certs.d/quay.io/hosts.toml")).toBe('server = "https://quay.io"\n');
+        expect(r.second.stdout).not.toContain("wrote");
+        // ghcr.io's cache removed from the stack: its file goes, docker.io's and quay.io's stay.
+        const script = renderShellScript(path.join(__dirname, "../../components/kind/sh/node-inside.sh"), {
+            PORT: 5002,
+            REGISTRY_NAME: "kind-registry",
+            CERTS_DIR: path.join(root, "certs.d"),
+            CONFIG_FILE: path.join(root, "config.toml"),
+            ...nodeMirrorParams(NODE_LAYOUT, [mirrors[0]!]),
+        });
+        const after = run("/bin/sh", ["-c", script]);
+        expect(after.code, after.stderr).toBe(0);
+        expect(after.stdout).toContain("(its cache is no longer listed)");
+        expect(existsSync(path.join(root, "certs.d/ghcr.io"))).toBe(false);
+        expect(existsSync(path.join(root, "certs.d/docker.io/hosts.toml"))).toBe(true);
+        expect(existsSync(path.join(root, "certs.d/quay.io/hosts.toml"))).toBe(true);
     });
 
     it("refuses a config_path that names other directories, changing nothing", () => {

@@ -10,7 +10,11 @@
 # - with scheduled garbage collection (MAINTENANCE_FILES not empty), the maintenance container
 #   ($MAINTENANCE_NAME, the watcher's image): busybox crond runs gc.sh on the schedule; without it,
 #   that container is removed. It opens the front's read-only window by a marker in $DATA_DIR/window,
-#   which the front mounts read-only at $WINDOW_DIR.
+#   which the front mounts read-only at $WINDOW_DIR;
+# - a pull-through cache per line of MIRRORS (`<pathName> <fingerprint> <credentials>`): Distribution
+#   in proxy mode ($MIRROR_PREFIX<pathName>) on the backend network, where the front reaches it, and on
+#   $EGRESS_NETWORK, its way out to the upstream; its config, upstream account (env, mode 0600) and
+#   storage in $MIRRORS_DIR/<pathName>. Caches no longer listed are removed with their storage.
 # The kind network is created when the cluster does not exist yet (kind uses an existing one), so the
 # registry runs before, between and after clusters. DISTRIBUTION_FILES, FRONT_FILES and WATCHER_FILES
 # name what each container's placed files held (MAINTENANCE_FILES too): a container is replaced only
@@ -19,6 +23,7 @@
 : "${DISTRIBUTION_FILES:?}" "${FRONT_FILES:?}" "${WATCHER_FILES:?}" "${MAINTENANCE_FILES?}"
 : "${DISTRIBUTION_NAME:?}" "${DISTRIBUTION_IMAGE:?}" "${DISTRIBUTION_CONFIG:?}" "${FRONT_NAME:?}" "${FRONT_IMAGE:?}"
 : "${WATCHER_NAME:?}" "${WATCHER_IMAGE:?}" "${MAINTENANCE_NAME:?}" "${WINDOW_DIR:?}" "${MAINTENANCE_IMAGES:?}"
+: "${EGRESS_NETWORK:?}" "${MIRRORS_DIR:?}" "${MIRROR_PREFIX:?}" "${MIRRORS?}" "${DISTRIBUTION_DATA_DIR:?}"
 set -eu
 # shellcheck source=../../upkeep/sh/container-converge.sh
 . "$(dirname "$0")/../../upkeep/sh/container-converge.sh"
@@ -61,6 +66,20 @@ run_watcher() {
     --entrypoint /bin/sh "$WATCHER_IMAGE" "$BIN_DIR/node-watch.sh"
 }
 
+# run_mirror PATH_NAME SPEC CREDENTIALS: the cache, on the backend network first (no port is
+# published), then on the egress network.
+run_mirror() {
+  mirror_dir="$MIRRORS_DIR/$1"
+  if [ "$3" = true ]; then set -- "$1" "$2" --env-file "$mirror_dir/env"; else set -- "$1" "$2"; fi
+  mirror_name="$MIRROR_PREFIX$1" mirror_spec=$2
+  shift 2
+  run_container "$mirror_name" "$mirror_spec" --network "$BACKEND_NETWORK" "$@" \
+    -v "$mirror_dir/data:$DISTRIBUTION_DATA_DIR" \
+    -v "$mirror_dir/config.yml:$DISTRIBUTION_CONFIG:ro" \
+    "$DISTRIBUTION_IMAGE" "$DISTRIBUTION_CONFIG"
+  docker network connect "$EGRESS_NETWORK" "$mirror_name"
+}
+
 # No network: it talks to the Docker host's socket only.
 run_maintenance() {
   run_container "$MAINTENANCE_NAME" "$1" --network none \
@@ -88,3 +107,23 @@ elif docker inspect "$MAINTENANCE_NAME" >/dev/null 2>&1; then
   docker rm -f "$MAINTENANCE_NAME" >/dev/null
   echo "removed maintenance (garbage collection off)"
 fi
+wanted=" "
+if [ -n "$MIRRORS" ]; then
+  ensure_network "$EGRESS_NETWORK" "$EGRESS_NETWORK"
+  while read -r path_name fingerprint credentials; do
+    mkdir -p "$MIRRORS_DIR/$path_name/data"
+    mirror_spec="$DISTRIBUTION_IMAGE files:$fingerprint"
+    if [ "$credentials" = true ]; then mirror_spec=$(spec_with_env "$mirror_spec" "$MIRRORS_DIR/$path_name/env"); fi
+    converge_container "$MIRROR_PREFIX$path_name" "$mirror_spec" "cache $path_name" run_mirror "$path_name" "$mirror_spec" "$credentials"
+    wanted="$wanted$MIRROR_PREFIX$path_name "
+  done <<EOF
+$MIRRORS
+EOF
+fi
+for name in $(docker ps -a --filter "name=^$MIRROR_PREFIX" --format '{{.Names}}'); do
+  case "$wanted" in *" $name "*) continue ;; esac
+  docker rm -f "$name" >/dev/null
+  rm -rf "${MIRRORS_DIR:?}/${name#"$MIRROR_PREFIX"}"
+  echo "removed cache ${name#"$MIRROR_PREFIX"} and its storage"
+done
+if [ -z "$MIRRORS" ]; then docker network rm "$EGRESS_NETWORK" >/dev/null 2>&1 || true; fi

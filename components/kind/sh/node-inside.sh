@@ -14,7 +14,13 @@
 # through its transfer service instead, containerd 2 takes that list for one directory and reads
 # neither (containerd#12415): there config_path is set as on 1.x, under containerd 2's section name
 # when the config is version 3 or later.
-: "${PORT:?}" "${REGISTRY_NAME:?}" "${CERTS_DIR:?}" "${CONFIG_FILE:?}"
+#
+# The pull-through caches: certs.d/<upstream>/hosts.toml for each line of MIRRORS (`<upstream> <the
+# file in base64>`, rendered by components/kind/scripts.ts): the cache through the front first, the
+# upstream itself as containerd's fallback. A file there that is not ours (its first line is not
+# $MIRROR_HEADER: the cluster's own containerdConfigPatches, or a user's) is left alone, with a
+# warning; our files for upstreams no longer listed go.
+: "${PORT:?}" "${REGISTRY_NAME:?}" "${CERTS_DIR:?}" "${CONFIG_FILE:?}" "${MIRRORS?}" "${MIRROR_HEADER:?}"
 set -eu
 # `pulumi up` and the watcher may configure the same node at once: each writes a temporary file of its
 # own ($$) and renames it over the target, so the file is always whole (both write the same text).
@@ -27,6 +33,35 @@ for dir in "localhost:$PORT" "$REGISTRY_NAME:$PORT"; do
     mv -f "$CERTS_DIR/$dir/hosts.toml.new.$$" "$CERTS_DIR/$dir/hosts.toml"
     echo "wrote $CERTS_DIR/$dir/hosts.toml"
   fi
+done
+
+mirrored=" "
+while read -r upstream encoded; do
+  [ -n "$upstream" ] || continue
+  mirrored="$mirrored$upstream "
+  file="$CERTS_DIR/$upstream/hosts.toml"
+  if [ -f "$file" ] && [ "$(head -n 1 "$file")" != "$MIRROR_HEADER" ]; then
+    echo "$file is not ours: left as it is, so this node pulls $upstream's images without the cache" >&2
+    continue
+  fi
+  want=$(printf '%s' "$encoded" | base64 -d)
+  if [ "$(cat "$file" 2>/dev/null || true)" != "$want" ]; then
+    mkdir -p "$CERTS_DIR/$upstream"
+    printf '%s\n' "$want" >"$file.new.$$"
+    mv -f "$file.new.$$" "$file"
+    echo "wrote $file"
+  fi
+done <<EOF
+$MIRRORS
+EOF
+for file in "$CERTS_DIR"/*/hosts.toml; do
+  [ -f "$file" ] || continue
+  [ "$(head -n 1 "$file")" = "$MIRROR_HEADER" ] || continue
+  upstream=$(basename "$(dirname "$file")")
+  case "$mirrored" in *" $upstream "*) continue ;; esac
+  rm -f "$file"
+  rmdir "$(dirname "$file")" 2>/dev/null || true
+  echo "removed $file (its cache is no longer listed)"
 done
 
 current=""

@@ -1,0 +1,247 @@
+/**
+ * The kind placement's pull-through cache for docker.io (components/kind: the cache containers of
+ * `containers-apply.sh`, the front's `/v2/mirrors/docker.io/` route, the node script's hosts.toml) on
+ * the real Docker engine, with a kind-like node pulling through containerd's CRI as the kubelet does.
+ *
+ * Docker Hub is a stand-in: Distribution with the test's images, reached by the cache in plain HTTP
+ * (its `remoteUrl`) and by the node as `registry-1.docker.io` over TLS (a hosts entry and the test CA
+ * in the node's system bundle: the public name and CAs a real node uses), both serving the same
+ * storage. The node pulls `docker.io/library/app:1` through the cache; with the cache stopped it falls
+ * back to the upstream; with the upstream stopped the cache still serves what it holds. A cache removed
+ * from the stack takes its container, storage and the nodes' hosts.toml with it.
+ */
+import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { renderUsersFile } from "../../components/accessPolicy/usersFile";
+import { renderRegistryConfig } from "../../components/distribution/registryConfig";
+import { renderKindCaddyfile, renderKindRegistryConfig } from "../../components/kind/front";
+import {
+    containersApplyScript,
+    containersDeleteScript,
+    type KindLayout,
+    type KindMirrorRun,
+    kindMirrorConfig,
+    kindMirrorPaths,
+    kindPaths,
+    nodeInsideScript,
+    nodesConfigureScript,
+    nodeWatchScript,
+} from "../../components/kind/scripts";
+import type { MirrorSpec } from "../../components/mirrors/mirrors";
+import { type DockerEngine, startDockerEngine } from "../support/dockerEngine";
+import { registryImage } from "../support/dockerImages";
+import {
+    caddyImage,
+    criPullUntil,
+    criRemoveImage,
+    dockerCliImage,
+    KIND_CERTS_DIR,
+    type KindNode,
+    startKindNode,
+} from "../support/kindNode";
+import { createNetns, type TestNetns } from "../support/netns";
+import { makeAccount, makeDecoyHash, makeOciImage, makeTestCa, type TestCa } from "../support/realRegistry";
+import { privateDir, removeDir, run, type ServerProcess } from "../support/serverProcess";
+
+const UPSTREAM_HTTP_PORT = 5001;
+const FILES = { distribution: "files-1", front: "files-1", watcher: "files-1" };
+const IMAGE = "docker.io/library/app:1";
+
+let ns: TestNetns;
+let engine: DockerEngine;
+let scratch = "";
+let layout: KindLayout;
+let ca: TestCa;
+let node: KindNode;
+let spec: MirrorSpec;
+let upstreams: ServerProcess[] = [];
+let images: { distribution: string; front: string; watcher: string };
+
+function onHostOk(script: string): string {
+    const r = run("/bin/sh", ["-c", script], { env: engine.env, timeout: 300_000 });
+    if (r.code !== 0) throw new Error(`script exited ${r.code}\n${r.stdout}\n${r.stderr}`);
+    return r.stdout;
+}
+
+/** The placement's files as the component renders them, with the caches of `mirrors`. */
+function placeFiles(mirrors: readonly MirrorSpec[]): KindMirrorRun[] {
+    const p = kindPaths(layout);
+    const push = makeAccount("ci-push");
+    const files: [string, string][] = [
+        [
+            p.caddyfile,
+            renderKindCaddyfile({
+                registryName: layout.registryName,
+                port: layout.port,
+                distributionName: p.distributionName,
+                requiresAuthForPull: false,
+                deletesEnabled: false,
+                mirrors: mirrors.map((m) => ({ pathName: m.pathName, upstream: `${kindMirrorPaths(layout, m).container}:5000` })),
+                decoy: { accounts: { push: [push.username], pull: [] }, bcryptHash: makeDecoyHash() },
+            }),
+        ],
+        [p.pushUsers, renderUsersFile("push", [push])],
+        [p.pullUsers, renderUsersFile("pull", [])],
+        [p.registryConfig, renderKindRegistryConfig(false)],
+        [p.nodeScript, nodeInsideScript(layout, mirrors)],
+        [p.watcherScript, nodeWatchScript(layout)],
+        ...mirrors.map((m): [string, string] => [kindMirrorPaths(layout, m).config, kindMirrorConfig(m)]),
+    ];
+    for (const [file, content] of files) {
+        mkdirSync(path.dirname(file), { recursive: true });
+        writeFileSync(file, content, { mode: 0o644 });
+    }
+    return mirrors.map((m) => ({ pathName: m.pathName, files: "mirror-files-1", hasCredentials: false }));
+}
+
+/** The stand-in for Docker Hub: one storage, served in plain HTTP to the cache and over TLS as registry-1.docker.io. */
+async function startUpstreams(): Promise<void> {
+    const storage = { kind: "filesystem" as const, rootDirectory: path.join(scratch, "upstream-data") };
+    const plain = path.join(scratch, "upstream-http.yml");
+    writeFileSync(plain, renderRegistryConfig({ addr: `${ns.address}:${UPSTREAM_HTTP_PORT}`, storage, deletesEnabled: false }));
+    const tls = path.join(scratch, "upstream-tls.yml");
+    writeFileSync(
+        tls,
+        renderRegistryConfig({
+            addr: `${ns.address}:443`,
+            storage,
+            deletesEnabled: false,
+            tls: { certificate: ca.serverCertFile, key: ca.serverKeyFile },
+        }),
+    );
+    upstreams = [ns.startServer("/usr/bin/docker-registry", ["serve", plain]), ns.startServer("/usr/bin/docker-registry", ["serve", tls])];
+    await ns.waitForPort(UPSTREAM_HTTP_PORT, 30_000, "upstream (HTTP)");
+    await ns.waitForPort(443, 30_000, "upstream (TLS)");
+}
+
+async function stopUpstreams(): Promise<void> {
+    for (const u of upstreams) await u.stop();
+    upstreams = [];
+}
+
+const frontLog = () => engine.docker(["logs", layout.registryName]).stdout;
+const mirrorState = () => {
+    const state = engine.docker([
+        "inspect",
+        "-f",
+        "{{.State.Status}} {{json .NetworkSettings.Networks}}",
+        "kind-registry-mirror-docker.io",
+    ]);
+    const logs = engine.docker(["logs", "--tail", "20", "kind-registry-mirror-docker.io"]);
+    return `cache: ${state.stdout}${state.stderr}\n${logs.stdout}${logs.stderr}`;
+};
+const diagnose = () => `${frontLog().slice(-3000)}\n${mirrorState()}\n${upstreams.map((u) => u.output()).join("\n")}`;
+/**
+ * The CRI pull of IMAGE, tried again until it succeeds. Each try may take long: while the cache is down,
+ * the front retries it for its lb_try_duration (20 s) on each request before the node falls back.
+ */
+const pull = () => criPullUntil(node, IMAGE, 240_000, diagnose, 120_000);
+
+beforeAll(async () => {
+    scratch = privateDir("kind-mirror");
+    layout = { cluster: "kind", network: "kind", registryName: "kind-registry", port: 5002, dataDir: path.join(scratch, "data") };
+    ns = await createNetns({ prefix: "kc", subnet: "198.19.48.0/20" });
+    ns.writeEtcFile("hosts", "127.0.0.1 localhost\n");
+    ca = makeTestCa(path.join(scratch, "ca"), ["registry-1.docker.io"]);
+    await startUpstreams();
+    // Docker Hub's library/app:1, pushed to the stand-in.
+    const image = makeOciImage(path.join(scratch, "image"));
+    const pushed = ns.run("skopeo", [
+        "--insecure-policy",
+        "copy",
+        "--dest-tls-verify=false",
+        image.ref,
+        `docker://${ns.address}:${UPSTREAM_HTTP_PORT}/library/app:1`,
+    ]);
+    if (pushed.code !== 0) throw new Error(pushed.stderr);
+    engine = await startDockerEngine(ns);
+    images = { distribution: registryImage(engine), front: caddyImage(engine), watcher: dockerCliImage(engine) };
+    spec = {
+        upstream: "docker.io",
+        pathName: "docker.io",
+        // The stack's `remoteUrl`: here the stand-in in plain HTTP.
+        remoteUrl: `http://${ns.address}:${UPSTREAM_HTTP_PORT}`,
+        ttl: "168h",
+        maxSize: "20Gi",
+        hasCredentials: false,
+    };
+    node = startKindNode(engine, {
+        cluster: "kind",
+        name: "kind-control-plane",
+        runDir: path.join(scratch, "run-node"),
+        config: { version: 2, configPath: KIND_CERTS_DIR },
+        hosts: [`registry-1.docker.io:${ns.address}`],
+        caBundle: ca.caCertPem,
+    });
+}, 600_000);
+
+afterAll(async () => {
+    if (engine && layout) run("/bin/sh", ["-c", containersDeleteScript(layout)], { env: engine.env, timeout: 120_000 });
+    await engine?.stop();
+    await stopUpstreams();
+    await ns?.destroy();
+    if (scratch) removeDir(scratch);
+});
+
+describe("the kind registry's pull-through cache for docker.io, on a real Docker engine with a kind-like node", () => {
+    it("runs the cache and points the node's containerd at it, the upstream as fallback", () => {
+        const runs = placeFiles([spec]);
+        const applied = onHostOk(containersApplyScript(layout, images, FILES, runs));
+        expect(applied).toContain("changed cache docker.io");
+        onHostOk(nodesConfigureScript(layout));
+        // Written by this run or by the watcher, which the containers' start set configuring the node too.
+        const hostsToml = engine.docker(["exec", node.name, "cat", "/etc/containerd/certs.d/docker.io/hosts.toml"]).stdout;
+        expect(hostsToml).toContain('[host."http://kind-registry:5002/v2/mirrors/docker.io"]');
+        expect(hostsToml).toContain('server = "https://registry-1.docker.io"');
+        const networks = Object.keys(
+            JSON.parse(engine.dockerOk(["inspect", "-f", "{{json .NetworkSettings.Networks}}", "kind-registry-mirror-docker.io"])),
+        ).sort();
+        // Behind the front on the backend network, out to the upstream on its own; not on the kind network.
+        expect(networks).toEqual(["kind-registry-backend", "kind-registry-egress"]);
+    });
+
+    it("the node pulls docker.io/library/app:1 through the front's /v2/mirrors/docker.io/, and the cache keeps it", async () => {
+        expect(await pull()).toMatch(/^sha256:/);
+        expect(frontLog()).toContain("/v2/mirrors/docker.io/library/app/manifests/1");
+        const blobs = path.join(kindMirrorPaths(layout, spec).dir, "data/docker/registry/v2/blobs/sha256");
+        expect(readdirSync(blobs).length).toBeGreaterThan(0);
+    }, 180_000);
+
+    it("with the upstream stopped, the cache still serves what it holds", async () => {
+        await stopUpstreams();
+        try {
+            await criRemoveImage(node.socket, IMAGE);
+            expect(await pull()).toMatch(/^sha256:/);
+        } finally {
+            await startUpstreams();
+        }
+    }, 300_000);
+
+    it("restarted (as when the Docker host restarts), the cache serves again", async () => {
+        engine.dockerOk(["restart", "kind-registry-mirror-docker.io"]);
+        await criRemoveImage(node.socket, IMAGE);
+        const reached = engine.docker(["exec", layout.registryName, "wget", "-qO-", "http://kind-registry-mirror-docker.io:5000/v2/"]);
+        expect(await pull(), `${reached.stdout}${reached.stderr}`).toMatch(/^sha256:/);
+        expect(frontLog().split("/v2/mirrors/docker.io/library/app/manifests/1").length).toBeGreaterThan(2);
+    }, 300_000);
+
+    it("with the cache stopped, the node falls back to the upstream itself", async () => {
+        engine.dockerOk(["stop", "kind-registry-mirror-docker.io"]);
+        await criRemoveImage(node.socket, IMAGE);
+        expect(await pull()).toMatch(/^sha256:/);
+    }, 300_000);
+
+    it("a cache removed from the stack takes its container, its storage and the node's hosts.toml with it", () => {
+        const runs = placeFiles([]);
+        const applied = onHostOk(containersApplyScript(layout, images, FILES, runs));
+        expect(applied).toContain("removed cache docker.io and its storage");
+        expect(engine.docker(["inspect", "kind-registry-mirror-docker.io"]).code).not.toBe(0);
+        expect(engine.docker(["network", "inspect", "kind-registry-egress"]).code).not.toBe(0);
+        const configured = onHostOk(nodesConfigureScript(layout));
+        expect(configured).toContain("(its cache is no longer listed)");
+        expect(engine.docker(["exec", node.name, "ls", "/etc/containerd/certs.d"]).stdout.split("\n").sort()).toEqual(
+            ["", "kind-registry:5002", "localhost:5002"].sort(),
+        );
+    });
+});
