@@ -44,8 +44,15 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
             "inCluster.ingressController",
             "inCluster.publishLocalRegistryHosting",
             "inCluster.clusterDns",
+            "inCluster.pod",
         ],
         mootWith: (c) => unless(c.registry.mode === "in-cluster", mode(c)),
+    },
+    // The Maven container runs in the registry's pod only where that pod serves the Maven repository.
+    {
+        keys: ["inCluster.pod.resources.maven"],
+        mootWith: (c) =>
+            unless(mavenServedByRegistry(c), "mavenRegistry.host other than containerRegistry.host (the pod serves no Maven repository)"),
     },
     // On the external host it is the metrics relay's image (components/externalHost/metricsRelay.ts): moot without monitoring.
     {

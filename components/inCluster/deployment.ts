@@ -11,7 +11,7 @@ import { gcWindow, podsMayOverlap } from "./gcWindow";
 import { labels, meta, restrictedContainer, restrictedPod, selector } from "./k8sHelpers";
 import { metricsContainerPorts, scrapeAnnotations } from "./monitoring";
 import { signalMount, signalVolume } from "./readOnlySignal";
-import { IN_CLUSTER, type InClusterSpec } from "./spec";
+import { type ContainerResources, IN_CLUSTER, type InClusterPod, type InClusterSpec } from "./spec";
 
 function secretEnv(name: string, secretName: string, key: string) {
     return { name, valueFrom: { secretKeyRef: { name: secretName, key } } };
@@ -97,7 +97,10 @@ export function renderDeployment(spec: InClusterSpec): K8sObject {
             ...(spec.storage.kind === "filesystem" ? [{ name: "data", mountPath: IN_CLUSTER.dataDir }] : []),
             ...(gcMarker ? [signalMount(true)] : []),
         ],
-        resources: { requests: { cpu: "100m", memory: "128Mi" }, limits: { cpu: "2", memory: "1Gi" } },
+        resources: resourcesOf(spec.pod?.resources?.registry, {
+            requests: { cpu: "100m", memory: "128Mi" },
+            limits: { cpu: "2", memory: "1Gi" },
+        }),
         securityContext: restrictedContainer(true),
         ...registryProbes(),
     };
@@ -127,7 +130,10 @@ export function renderDeployment(spec: InClusterSpec): K8sObject {
             // The maintenance jobs' read-only markers (the policy's file signals); the sidecar only reads them.
             ...(gcMarker || backup ? [signalMount(false)] : []),
         ],
-        resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "2", memory: "512Mi" } },
+        resources: resourcesOf(spec.pod?.resources?.front, {
+            requests: { cpu: "50m", memory: "64Mi" },
+            limits: { cpu: "2", memory: "512Mi" },
+        }),
         // The caddy image's binary carries the file capability cap_net_bind_service=+ep: the kernel
         // refuses to exec it (EPERM) when that capability is outside the bounding set, even though
         // port 5000 does not need it. The restricted standard allows adding exactly this one.
@@ -152,7 +158,10 @@ export function renderDeployment(spec: InClusterSpec): K8sObject {
                 { name: "maven-run", mountPath: MAVEN_BACKEND.runDir },
                 ...(gcMarker ? [signalMount(true)] : []),
             ],
-            resources: { requests: { cpu: "10m", memory: "16Mi" }, limits: { cpu: "1", memory: "128Mi" } },
+            resources: resourcesOf(spec.pod?.resources?.maven, {
+                requests: { cpu: "10m", memory: "16Mi" },
+                limits: { cpu: "1", memory: "128Mi" },
+            }),
             securityContext: restrictedContainer(true),
             readinessProbe: { tcpSocket: { port: "maven" }, periodSeconds: 10 },
             livenessProbe: { tcpSocket: { port: "maven" }, initialDelaySeconds: 5, periodSeconds: 20 },
@@ -177,7 +186,11 @@ export function renderDeployment(spec: InClusterSpec): K8sObject {
             template: {
                 metadata: {
                     labels: labels("registry"),
-                    annotations: { "dso-registry/config-checksum": spec.configChecksum, ...scrapeAnnotations(spec) },
+                    annotations: {
+                        ...spec.pod?.annotations,
+                        "dso-registry/config-checksum": spec.configChecksum,
+                        ...scrapeAnnotations(spec),
+                    },
                 },
                 spec: {
                     serviceAccountName: IN_CLUSTER.name,
@@ -188,6 +201,7 @@ export function renderDeployment(spec: InClusterSpec): K8sObject {
                     volumes,
                     // Uploads in flight get time to finish before the pod stops.
                     terminationGracePeriodSeconds: 60,
+                    ...podPlacement(spec.pod),
                     ...(spec.replicas > 1
                         ? {
                               topologySpreadConstraints: [
@@ -205,6 +219,26 @@ export function renderDeployment(spec: InClusterSpec): K8sObject {
         },
     } satisfies k8s.types.input.apps.v1.Deployment;
 }
+/** A container's resources: the operator's (quantities as strings, as the API returns them), else the program's defaults. */
+function resourcesOf(given: ContainerResources | undefined, defaults: k8s.types.input.core.v1.ResourceRequirements) {
+    if (!given) return defaults;
+    const text = (q: Readonly<Record<string, string | number>> | undefined) =>
+        q ? Object.fromEntries(Object.entries(q).map(([k, v]) => [k, String(v)])) : undefined;
+    return { ...(given.requests ? { requests: text(given.requests) } : {}), ...(given.limits ? { limits: text(given.limits) } : {}) };
+}
+
+/** The operator's placement of the registry's pods (`inCluster.pod`): only what is set. */
+function podPlacement(pod: InClusterPod | undefined) {
+    return {
+        ...(pod?.nodeSelector && Object.keys(pod.nodeSelector).length > 0 ? { nodeSelector: pod.nodeSelector } : {}),
+        ...(pod?.tolerations && pod.tolerations.length > 0
+            ? { tolerations: [...pod.tolerations] as k8s.types.input.core.v1.Toleration[] }
+            : {}),
+        ...(pod?.affinity ? { affinity: pod.affinity as k8s.types.input.core.v1.Affinity } : {}),
+        ...(pod?.priorityClassName ? { priorityClassName: pod.priorityClassName } : {}),
+    };
+}
+
 /** Only with several replicas: with one, a budget would block every node drain. */
 export function renderDisruptionBudget(spec: InClusterSpec): K8sObject | undefined {
     if (spec.replicas < 2) return undefined;

@@ -36,6 +36,7 @@ import {
     IN_CLUSTER,
     type InClusterBackup,
     type InClusterLoginLimit,
+    type InClusterPod,
     type InClusterSpec,
     type InClusterStorage,
     type InClusterTls,
@@ -85,6 +86,8 @@ export interface InClusterRegistryArgs {
     readonly garbageCollection: { readonly enabled: boolean; readonly schedule: string; readonly deleteUntagged: boolean };
     /** Registry pods; more than one needs s3 storage. */
     readonly replicas: number;
+    /** Where and how the registry's pods run (resources, nodeSelector, tolerations, affinity, priority, annotations). */
+    readonly pod?: InClusterPod;
     /** Publish the KEP-1755 `local-registry-hosting` ConfigMap in kube-public. */
     readonly publishLocalRegistryHosting: boolean;
     /** The push account and, when it exists, the pull-only account (bcrypt hashes, secret). */
@@ -449,6 +452,7 @@ export class InClusterRegistry extends pulumi.ComponentResource {
             tls,
             images: { ...args.images, kubectl: DEFAULT_KUBECTL_IMAGE },
             replicas: args.replicas,
+            ...(args.pod ? { pod: args.pod } : {}),
             storage,
             allowedNetworks: args.allowedNetworks,
             ...(args.loginLimit ? { loginLimit: args.loginLimit } : {}),

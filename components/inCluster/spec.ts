@@ -56,6 +56,30 @@ export interface InClusterLoginLimit {
     readonly ignoreNetworks: readonly string[];
 }
 
+/** A container's requests and limits, as Kubernetes writes them. */
+export interface ContainerResources {
+    readonly requests?: Readonly<Record<string, string | number>>;
+    readonly limits?: Readonly<Record<string, string | number>>;
+}
+
+/** The operator's knobs for the registry's pods (`inCluster.pod`), each checked against Kubernetes's schema by the config. */
+export interface InClusterPod {
+    /** Each container's requests and limits; the program's defaults for a container left out. */
+    readonly resources?: {
+        readonly registry?: ContainerResources;
+        readonly front?: ContainerResources;
+        readonly maven?: ContainerResources;
+    };
+    readonly nodeSelector?: Readonly<Record<string, string>>;
+    /** Kubernetes Toleration objects. */
+    readonly tolerations?: readonly Readonly<Record<string, unknown>>[];
+    /** A Kubernetes Affinity object. */
+    readonly affinity?: Readonly<Record<string, unknown>>;
+    readonly priorityClassName?: string;
+    /** Added to the pod template's; the program's own keys (checksum, scraping) win. */
+    readonly annotations?: Readonly<Record<string, string>>;
+}
+
 /** Everything the in-cluster renderers read: the settings, and the values other resources give them. */
 export interface InClusterSpec {
     /** Namespace of every namespaced object (except the KEP-1755 ConfigMap, which lives in kube-public). */
@@ -78,6 +102,8 @@ export interface InClusterSpec {
         readonly kubectl: string;
     };
     readonly replicas: number;
+    /** Where and how the registry's pods run (`inCluster.pod`); the program's defaults where unset. */
+    readonly pod?: InClusterPod;
     readonly storage: InClusterStorage;
     /** Client networks allowed through the ingress; everyone when empty. */
     readonly allowedNetworks: readonly string[];

@@ -7,6 +7,12 @@
 /** The Pulumi project, the config namespace and the name every managed object carries. */
 export const PROJECT = "dso-registry";
 
+/**
+ * Annotation prefixes the program writes on the registry's pods (its config checksum, Prometheus's
+ * scrape annotations): an operator's `inCluster.pod.annotations` may not use them.
+ */
+export const PROGRAM_POD_ANNOTATIONS = ["dso-registry/", "prometheus.io/"] as const;
+
 /** Labels every Kubernetes object of the program carries. */
 export const PART_OF_LABELS = { "app.kubernetes.io/part-of": PROJECT } as const;
 

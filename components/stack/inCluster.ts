@@ -45,6 +45,7 @@ export function defineInClusterRegistry(
         ui: { enabled: r.ui.enabled },
         garbageCollection: r.maintenance.garbageCollection,
         replicas: r.replicas,
+        pod: inCluster.pod,
         publishLocalRegistryHosting: inCluster.publishLocalRegistryHosting,
         accounts,
         deletes: { api: d.apiDeletes, ui: d.uiDeletes },

@@ -136,6 +136,30 @@ describe("local stack, real engine", () => {
         expect(again.code, again.stdout + again.stderr).toBe(0);
     });
 
+    it("inCluster.pod: resources, a toleration and an annotation reach the registry's Deployment, which is available again, and every later `up` plans nothing", async () => {
+        const set = (key: string, value: string) =>
+            ws.pulumiOk(["config", "set", "--path", `dso-registry:inCluster.pod.${key}`, value, "-s", STACK]);
+        await set("resources.registry.limits.memory", "2Gi");
+        await set("tolerations[0].key", "dedicated");
+        await set("tolerations[0].operator", "Exists");
+        await set("tolerations[0].effect", "NoSchedule");
+        await set('annotations["example.com/team"]', "platform");
+        const up = await ws.pulumi(["up", "--yes", "-s", STACK]);
+        expect(up.code, up.stdout + up.stderr).toBe(0);
+        type Template = {
+            metadata: { annotations: Record<string, string> };
+            spec: { tolerations?: unknown[]; containers: { name: string; resources: { limits: Record<string, string> } }[] };
+        };
+        const registry = await kube.get<{ spec: { template: Template } }>("/apis/apps/v1/namespaces/dso/deployments/registry");
+        const template = registry!.spec.template;
+        expect(template.spec.containers.find((c) => c.name === "registry")?.resources.limits).toEqual({ memory: "2Gi" });
+        expect(template.spec.tolerations).toEqual([{ key: "dedicated", operator: "Exists", effect: "NoSchedule" }]);
+        expect(template.metadata.annotations["example.com/team"]).toBe("platform");
+        expect((await deployment("registry"))?.status.availableReplicas).toBe(1);
+        const again = await ws.pulumi(["up", "--yes", "--expect-no-changes", "-s", STACK]);
+        expect(again.code, again.stdout + again.stderr).toBe(0);
+    });
+
     it("rotation by age: turning it on rotates once, the same period plans nothing, the first `up` of the next period rotates again, Jenkins following", async () => {
         type Account = { username: string; password: string };
         const push = async () => (await ws.output(STACK, "pushCredentials")) as Account;

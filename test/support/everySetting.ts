@@ -181,6 +181,22 @@ const ALTERNATIVES: Record<string, unknown[]> = {
     "jenkins.registryHostCredentialId": ["registry-host-2"],
     "nodes.registryAddress": ["10.0.0.99"],
     "inCluster.clusterDns.kubectlContext": ["lab-cluster"],
+    "inCluster.pod.resources.registry": [{ requests: { cpu: "500m" }, limits: { memory: "2Gi" } }],
+    "inCluster.pod.resources.front": [{ limits: { cpu: 1, memory: "1Gi" } }],
+    "inCluster.pod.resources.maven": [{ limits: { memory: "256Mi" } }],
+    "inCluster.pod.nodeSelector": [{ "node-role.kubernetes.io/infra": "true" }],
+    "inCluster.pod.tolerations": [[{ key: "dedicated", operator: "Equal", value: "infra", effect: "NoSchedule" }]],
+    "inCluster.pod.affinity": [
+        {
+            nodeAffinity: {
+                requiredDuringSchedulingIgnoredDuringExecution: {
+                    nodeSelectorTerms: [{ matchExpressions: [{ key: "kubernetes.io/arch", operator: "In", values: ["amd64"] }] }],
+                },
+            },
+        },
+    ],
+    "inCluster.pod.priorityClassName": ["system-cluster-critical"],
+    "inCluster.pod.annotations": [{ "example.com/team": "platform" }],
     // Unset: a directory the program chooses on the Docker host.
     "kind.dataDir": ["/srv/dso-registry-kind"],
     "nodes.list[].kubernetesNodeName": ["node-a-k8s"],
@@ -288,8 +304,11 @@ function names(problem: ConfigProblem, leaf: Leaf): boolean {
     );
 }
 
-const isMootWarning = (w: ConfigProblem, leaf: Leaf) =>
-    w.key === `${PROJECT}:${dotted(leaf.path)}` && /has no effect with /.test(w.message);
+/** A warning that the key, or a key below it (a value that is itself an object or a list of objects), has no effect. */
+const isMootWarning = (w: ConfigProblem, leaf: Leaf) => {
+    const key = `${PROJECT}:${dotted(leaf.path)}`;
+    return (w.key === key || w.key.startsWith(`${key}.`) || w.key.startsWith(`${key}[`)) && /has no effect with /.test(w.message);
+};
 
 /** What changing one leaf of one base did; `problem` says why it is none of the three. */
 interface Outcome {

@@ -19,6 +19,7 @@ import { IN_CLUSTER, type InClusterSpec, inClusterSpecProblem } from "../../comp
 import { UI_WORKLOAD } from "../../components/registryUi/kubernetes";
 import type { K8sObject } from "../../components/shared/k8sObject";
 import { FRONT_SETTLE_SECONDS } from "../../components/upkeep/frontWindow";
+import { configProblems } from "../support/configProblems";
 import { podTemplates, restrictedPodProblems, schemaProblems } from "../support/k8sValidate";
 
 function baseSpec(overrides: Partial<InClusterSpec> = {}): InClusterSpec {
@@ -1239,5 +1240,80 @@ describe("the certificate probe", () => {
         expect(checksum(withProbe())).toBe(before);
         expect(checksum(withProbe({ host: "registry.example.test" }))).not.toBe(before);
         expect(checksum(withProbe({ namespace: "registry" }))).not.toBe(before);
+    });
+});
+
+describe("inCluster.pod: where and how the registry's pods run", () => {
+    const pod: NonNullable<InClusterSpec["pod"]> = {
+        resources: { registry: { requests: { cpu: "500m" }, limits: { cpu: 4, memory: "4Gi" } }, maven: { limits: { memory: "256Mi" } } },
+        nodeSelector: { "node-role.kubernetes.io/infra": "true" },
+        tolerations: [{ key: "dedicated", operator: "Equal", value: "infra", effect: "NoSchedule" }],
+        affinity: {
+            nodeAffinity: {
+                requiredDuringSchedulingIgnoredDuringExecution: {
+                    nodeSelectorTerms: [{ matchExpressions: [{ key: "kubernetes.io/arch", operator: "In", values: ["amd64"] }] }],
+                },
+            },
+        },
+        priorityClassName: "registry-critical",
+        annotations: { "example.com/team": "platform" },
+    };
+    const deploymentOf = (spec: InClusterSpec) => renderInClusterObjects(spec).find((o) => o.kind === "Deployment")!;
+    const podSpec = (d: K8sObject) => (d.spec as { template: { spec: Record<string, any>; metadata: Record<string, any> } }).template;
+    const container = (d: K8sObject, name: string) => podSpec(d).spec.containers.find((c: { name: string }) => c.name === name);
+
+    test("each knob lands on the Deployment's pod template, valid against the API's schema and Pod Security's restricted level", async () => {
+        const d = deploymentOf(baseSpec({ pod, maven }));
+        const template = podSpec(d);
+        expect(template.spec).toMatchObject({
+            nodeSelector: pod.nodeSelector,
+            tolerations: pod.tolerations,
+            affinity: pod.affinity,
+            priorityClassName: "registry-critical",
+        });
+        // Quantities as the API returns them; a container left out keeps the program's defaults.
+        expect(container(d, "registry").resources).toEqual({ requests: { cpu: "500m" }, limits: { cpu: "4", memory: "4Gi" } });
+        expect(container(d, "maven").resources).toEqual({ limits: { memory: "256Mi" } });
+        expect(container(d, "caddy").resources).toEqual({
+            requests: { cpu: "50m", memory: "64Mi" },
+            limits: { cpu: "2", memory: "512Mi" },
+        });
+        expect(template.metadata.annotations).toMatchObject({ "example.com/team": "platform", "dso-registry/config-checksum": "abc123" });
+        expect(await schemaProblems(d)).toEqual([]);
+        expect(restrictedPodProblems(template.spec)).toEqual([]);
+    });
+
+    test("without it, the pod template is what it was: no placement keys, the program's resources", () => {
+        const template = podSpec(deploymentOf(baseSpec()));
+        for (const key of ["nodeSelector", "tolerations", "affinity", "priorityClassName"]) expect(template.spec).not.toHaveProperty(key);
+        expect(container(deploymentOf(baseSpec()), "registry").resources).toEqual({
+            requests: { cpu: "100m", memory: "128Mi" },
+            limits: { cpu: "2", memory: "1Gi" },
+        });
+    });
+
+    test.each([
+        [
+            "inCluster.pod.resources.registry",
+            { resources: { registry: { limits: { cpu: "two" } } } },
+            /not a valid ResourceRequirements: limits\/cpu/,
+        ],
+        [
+            "inCluster.pod.tolerations[0]",
+            { tolerations: [{ key: "a", effect: "Sometimes" }] },
+            /not a valid Toleration: effect must be equal to one of the allowed values/,
+        ],
+        ["inCluster.pod.annotations.prometheus.io/port", { annotations: { "prometheus.io/port": "1" } }, /set by the program/],
+        ["inCluster.pod.nodeSelector.bad key!", { nodeSelector: { "bad key!": "x" } }, /is not a Kubernetes key/],
+    ])("refuses %s before anything runs", (key, change, says) => {
+        const problems = configProblems({
+            containerRegistry: { host: "registry.example.test", pathPrefix: "team" },
+            registry: { mode: "in-cluster" },
+            inCluster: { pod: change },
+        });
+        expect(
+            problems.find((p) => p.startsWith(`dso-registry:${key}`)),
+            problems.join("\n"),
+        ).toMatch(says);
     });
 });

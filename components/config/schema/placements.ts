@@ -2,9 +2,91 @@
  * The settings of each registry.mode: in the cluster, on an external host over SSH, or an existing
  * registry this program does not run.
  */
+import { Affinity } from "kubernetes-models/v1/Affinity";
+import { ResourceRequirements } from "kubernetes-models/v1/ResourceRequirements";
+import { Toleration } from "kubernetes-models/v1/Toleration";
 import { z } from "zod";
-import { INGRESS_CONTROLLERS } from "../../shared/facts";
+import { INGRESS_CONTROLLERS, PROGRAM_POD_ANNOTATIONS } from "../../shared/facts";
 import { hostName, imageRef, k8sName, port, sshConnection } from "./values";
+
+/**
+ * An object checked against Kubernetes's own schema for `kind` (the kubernetes-models package, generated
+ * from the API's OpenAPI document): what the API server would refuse is refused here, before `up`.
+ */
+function k8sModel<T>(kind: string, Model: new (data: never) => { validate(): void }) {
+    return z.record(z.string(), z.unknown()).superRefine((value, ctx) => {
+        try {
+            new Model(value as never).validate();
+        } catch (error) {
+            ctx.addIssue({ code: "custom", message: `is not a valid ${kind}: ${(error as Error).message.replaceAll("data/", "")}` });
+        }
+    }) as unknown as z.ZodType<T>;
+}
+
+/** A container's requests and limits, as Kubernetes writes them (`{requests: {cpu: "100m"}, limits: {memory: "1Gi"}}`). */
+export interface PodResources {
+    readonly requests?: Readonly<Record<string, string | number>>;
+    readonly limits?: Readonly<Record<string, string | number>>;
+}
+
+const resources = k8sModel<PodResources>("ResourceRequirements", ResourceRequirements);
+
+/** A label key or annotation key, as Kubernetes checks it: an optional DNS prefix and "/", then a name of at most 63 characters. */
+const QUALIFIED_KEY = /^([a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?\/)?[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$/;
+
+/** A map of Kubernetes keys (labels, annotations) to strings, each key checked with a message that says what a key may be. */
+const keyedStrings = z.record(z.string(), z.string()).superRefine((value, ctx) => {
+    for (const key of Object.keys(value)) {
+        if (!QUALIFIED_KEY.test(key)) {
+            ctx.addIssue({
+                code: "custom",
+                path: [key],
+                message: 'is not a Kubernetes key: an optional DNS prefix and "/", then letters, digits, ".", "_" and "-"',
+            });
+        }
+    }
+});
+
+/** Key `inCluster.pod`: where and how the registry's pods run. */
+const pod = z.strictObject({
+    resources: z
+        .strictObject({
+            registry: resources.optional().describe("Distribution's container; unset: requests 100m CPU and 128Mi, limits 2 CPUs and 1Gi."),
+            front: resources.optional().describe("The Caddy front's container; unset: requests 50m CPU and 64Mi, limits 2 CPUs and 512Mi."),
+            maven: resources
+                .optional()
+                .describe(
+                    "The Maven repository's nginx container, where the pod serves Maven; unset: requests 10m CPU and 16Mi, limits 1 CPU and 128Mi.",
+                ),
+        })
+        .prefault({})
+        .describe("Requests and limits of each container of the registry's pods, checked against Kubernetes's ResourceRequirements."),
+    nodeSelector: keyedStrings.default({}).describe("Node labels the registry's pods must land on."),
+    tolerations: z
+        .array(k8sModel<Readonly<Record<string, unknown>>>("Toleration", Toleration))
+        .default([])
+        .describe("Taints the registry's pods tolerate (Kubernetes Toleration objects), e.g. nodes kept for infrastructure."),
+    affinity: k8sModel<Readonly<Record<string, unknown>>>("Affinity", Affinity)
+        .optional()
+        .describe("Node and pod (anti-)affinity of the registry's pods (a Kubernetes Affinity object)."),
+    priorityClassName: k8sName
+        .optional()
+        .describe("PriorityClass of the registry's pods (it must exist in the cluster), e.g. to keep them when a node is short of memory."),
+    annotations: keyedStrings
+        .default({})
+        .superRefine((value, ctx) => {
+            for (const key of Object.keys(value)) {
+                if (PROGRAM_POD_ANNOTATIONS.some((prefix) => key.startsWith(prefix))) {
+                    ctx.addIssue({
+                        code: "custom",
+                        path: [key],
+                        message: "is set by the program (config checksum, metrics scraping): choose another key",
+                    });
+                }
+            }
+        })
+        .describe("Annotations of the registry's pods (a service mesh's, a backup tool's); the program's own keys are refused."),
+});
 
 /** Key `inCluster`: settings of registry.mode "in-cluster". */
 export const inCluster = z.strictObject({
@@ -44,6 +126,11 @@ export const inCluster = z.strictObject({
         })
         .prefault({})
         .describe("The registry's host name inside pods, through the cluster's CoreDNS (docs/in-cluster.md, Cluster DNS)."),
+    pod: pod
+        .prefault({})
+        .describe(
+            "Where and how the registry's pods run: each container's requests and limits, nodeSelector, tolerations, affinity, priorityClassName and annotations (docs/in-cluster.md, The registry's pods).",
+        ),
 });
 
 /** Key `externalHost`: settings of registry.mode "external-host". */
