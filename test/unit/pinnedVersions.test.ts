@@ -1,7 +1,7 @@
 /**
- * The versions the stacks deploy and the versions the tests build are one fact: the wrapper module that
- * builds the tests' Caddy (tools/engine/caddy) requires exactly the version of `registry.caddyImage`'s
- * default tag.
+ * The versions the stacks deploy and the versions the tests build are one fact: the wrapper modules that
+ * build the tests' Caddy (tools/engine/caddy) and Distribution 2 (tools/distribution/v2) require exactly
+ * the versions of `registry.caddyImage`'s and `registry.image`'s default tags.
  * Covers: components/config/schema/registry.ts (the default image tags).
  */
 import { readFileSync } from "node:fs";
@@ -18,5 +18,13 @@ describe("pinned versions", () => {
         const required = /^require github\.com\/caddyserver\/caddy\/v2 v(\S+)$/m.exec(goMod)?.[1];
         expect(image).toMatch(/^caddy:\d+\.\d+\.\d+$/);
         expect(required).toBe(image.replace(/^caddy:/, ""));
+    });
+
+    it("tools/distribution/v2 builds the Distribution of registry.image's default tag", () => {
+        const image: string = registry.shape.image.parse(undefined);
+        const goMod = readFileSync(path.join(root, "tools/distribution/v2/go.mod"), "utf8");
+        const required = /^\s*github\.com\/docker\/distribution v(\S+)\+incompatible$/m.exec(goMod)?.[1];
+        expect(image).toMatch(/^registry:\d+\.\d+\.\d+$/);
+        expect(required).toBe(image.replace(/^registry:/, ""));
     });
 });
