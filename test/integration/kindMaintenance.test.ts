@@ -11,29 +11,23 @@
  * afterwards pushes work again.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { renderUsersFile } from "../../components/accessPolicy/usersFile";
-import { renderKindCaddyfile, renderKindRegistryConfig } from "../../components/kind/front";
 import {
     containersApplyScript,
     containersDeleteScript,
-    gcScript,
-    KIND_GC_MARKER,
     type KindGarbageCollection,
     type KindLayout,
     kindPaths,
-    maintenanceCrontab,
-    nodeInsideScript,
-    nodeWatchScript,
 } from "../../components/kind/scripts";
 import { type DockerEngine, startDockerEngine } from "../support/dockerEngine";
 import { payloadImage, registryImage } from "../support/dockerImages";
+import { onHost, onHostOk as onHostOkOf, placeKindFiles } from "../support/kindFiles";
 import { caddyImage, dockerCliImage } from "../support/kindNode";
 import { createNetns, type TestNetns } from "../support/netns";
-import { makeAccount, makeDecoyHash, type TestAccount, writeAuthFile } from "../support/realRegistry";
-import { privateDir, type RunResult, removeDir, run } from "../support/serverProcess";
+import { makeAccount, type TestAccount, writeAuthFile } from "../support/realRegistry";
+import { privateDir, type RunResult, removeDir } from "../support/serverProcess";
 
 /** Every minute: the test waits for crond's first run. */
 const GC: KindGarbageCollection = { schedule: "* * * * *", deleteUntagged: false };
@@ -47,41 +41,11 @@ let layout: KindLayout;
 let push: TestAccount;
 let images: { distribution: string; front: string; watcher: string };
 
-function onHostOk(script: string): string {
-    const r = run("/bin/sh", ["-c", script], { env: engine.env, timeout: 300_000 });
-    if (r.code !== 0) throw new Error(`script exited ${r.code}\n${r.stdout}\n${r.stderr}`);
-    return r.stdout;
-}
+const onHostOk = (script: string) => onHostOkOf(engine, script);
 
 /** The files the component places in kind.dataDir with scheduled garbage collection, rendered as it renders them. */
 function placeFiles(): void {
-    const p = kindPaths(layout);
-    const pull = makeAccount("cluster-pull");
-    const files: [string, string][] = [
-        [
-            p.caddyfile,
-            renderKindCaddyfile({
-                registryName: layout.registryName,
-                port: layout.port,
-                distributionName: p.distributionName,
-                requiresAuthForPull: false,
-                deletesEnabled: true,
-                readOnlyMarker: KIND_GC_MARKER,
-                decoy: { accounts: { push: [push.username], pull: [pull.username] }, bcryptHash: makeDecoyHash() },
-            }),
-        ],
-        [p.pushUsers, renderUsersFile("push", [push])],
-        [p.pullUsers, renderUsersFile("pull", [pull])],
-        [p.registryConfig, renderKindRegistryConfig(true, true)],
-        [p.nodeScript, nodeInsideScript(layout)],
-        [p.watcherScript, nodeWatchScript(layout)],
-        [p.gcScript, gcScript(layout, GC)],
-        [p.crontab, maintenanceCrontab(GC)],
-    ];
-    for (const [file, content] of files) {
-        mkdirSync(path.dirname(file), { recursive: true });
-        writeFileSync(file, content, { mode: 0o644 });
-    }
+    placeKindFiles(layout, { push, pull: [makeAccount("cluster-pull")], deletesEnabled: true, gc: GC });
 }
 
 /** skopeo on the Docker host (the namespace), with the given auth file or none. */
@@ -149,7 +113,7 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
-    if (engine && layout) run("/bin/sh", ["-c", containersDeleteScript(layout)], { env: engine.env, timeout: 120_000 });
+    if (engine && layout) onHost(engine, containersDeleteScript(layout));
     await engine?.stop();
     await ns?.destroy();
     if (scratch) removeDir(scratch);

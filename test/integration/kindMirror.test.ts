@@ -10,27 +10,21 @@
  * back to the upstream; with the upstream stopped the cache still serves what it holds. A cache removed
  * from the stack takes its container, storage and the nodes' hosts.toml with it.
  */
-import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
+import { readdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { renderUsersFile } from "../../components/accessPolicy/usersFile";
 import { renderRegistryConfig } from "../../components/distribution/registryConfig";
-import { renderKindCaddyfile, renderKindRegistryConfig } from "../../components/kind/front";
 import {
     containersApplyScript,
     containersDeleteScript,
     type KindLayout,
-    type KindMirrorRun,
-    kindMirrorConfig,
     kindMirrorPaths,
-    kindPaths,
-    nodeInsideScript,
     nodesConfigureScript,
-    nodeWatchScript,
 } from "../../components/kind/scripts";
 import type { MirrorSpec } from "../../components/mirrors/mirrors";
 import { type DockerEngine, startDockerEngine } from "../support/dockerEngine";
 import { registryImage } from "../support/dockerImages";
+import { onHost, onHostOk as onHostOkOf, placeKindFiles } from "../support/kindFiles";
 import {
     caddyImage,
     criPullUntil,
@@ -41,8 +35,8 @@ import {
     startKindNode,
 } from "../support/kindNode";
 import { createNetns, type TestNetns } from "../support/netns";
-import { makeAccount, makeDecoyHash, makeOciImage, makeTestCa, type TestCa } from "../support/realRegistry";
-import { privateDir, removeDir, run, type ServerProcess } from "../support/serverProcess";
+import { makeAccount, makeOciImage, makeTestCa, type TestCa } from "../support/realRegistry";
+import { privateDir, removeDir, type ServerProcess } from "../support/serverProcess";
 
 const UPSTREAM_HTTP_PORT = 5001;
 const FILES = { distribution: "files-1", front: "files-1", watcher: "files-1" };
@@ -58,42 +52,10 @@ let spec: MirrorSpec;
 let upstreams: ServerProcess[] = [];
 let images: { distribution: string; front: string; watcher: string };
 
-function onHostOk(script: string): string {
-    const r = run("/bin/sh", ["-c", script], { env: engine.env, timeout: 300_000 });
-    if (r.code !== 0) throw new Error(`script exited ${r.code}\n${r.stdout}\n${r.stderr}`);
-    return r.stdout;
-}
+const onHostOk = (script: string) => onHostOkOf(engine, script);
 
 /** The placement's files as the component renders them, with the caches of `mirrors`. */
-function placeFiles(mirrors: readonly MirrorSpec[]): KindMirrorRun[] {
-    const p = kindPaths(layout);
-    const push = makeAccount("ci-push");
-    const files: [string, string][] = [
-        [
-            p.caddyfile,
-            renderKindCaddyfile({
-                registryName: layout.registryName,
-                port: layout.port,
-                distributionName: p.distributionName,
-                requiresAuthForPull: false,
-                deletesEnabled: false,
-                mirrors: mirrors.map((m) => ({ pathName: m.pathName, upstream: `${kindMirrorPaths(layout, m).container}:5000` })),
-                decoy: { accounts: { push: [push.username], pull: [] }, bcryptHash: makeDecoyHash() },
-            }),
-        ],
-        [p.pushUsers, renderUsersFile("push", [push])],
-        [p.pullUsers, renderUsersFile("pull", [])],
-        [p.registryConfig, renderKindRegistryConfig(false)],
-        [p.nodeScript, nodeInsideScript(layout, mirrors)],
-        [p.watcherScript, nodeWatchScript(layout)],
-        ...mirrors.map((m): [string, string] => [kindMirrorPaths(layout, m).config, kindMirrorConfig(m)]),
-    ];
-    for (const [file, content] of files) {
-        mkdirSync(path.dirname(file), { recursive: true });
-        writeFileSync(file, content, { mode: 0o644 });
-    }
-    return mirrors.map((m) => ({ pathName: m.pathName, files: "mirror-files-1", hasCredentials: false }));
-}
+const placeFiles = (mirrors: readonly MirrorSpec[]) => placeKindFiles(layout, { push: makeAccount("ci-push"), mirrors });
 
 /** The stand-in for Docker Hub: one storage, served in plain HTTP to the cache and over TLS as registry-1.docker.io. */
 async function startUpstreams(): Promise<void> {
@@ -177,7 +139,7 @@ beforeAll(async () => {
 }, 600_000);
 
 afterAll(async () => {
-    if (engine && layout) run("/bin/sh", ["-c", containersDeleteScript(layout)], { env: engine.env, timeout: 120_000 });
+    if (engine && layout) onHost(engine, containersDeleteScript(layout));
     await engine?.stop();
     await stopUpstreams();
     await ns?.destroy();

@@ -13,22 +13,13 @@
  * own config needs nothing (containerd 2's default config_path, read by a CRI that pulls by itself); a
  * version 3 config without config_path gets it under containerd 2's section name, and a restart.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { renderUsersFile } from "../../components/accessPolicy/usersFile";
-import { renderKindCaddyfile, renderKindRegistryConfig } from "../../components/kind/front";
-import {
-    containersApplyScript,
-    containersDeleteScript,
-    type KindLayout,
-    kindPaths,
-    nodeInsideScript,
-    nodesConfigureScript,
-    nodeWatchScript,
-} from "../../components/kind/scripts";
+import { containersApplyScript, containersDeleteScript, type KindLayout, nodesConfigureScript } from "../../components/kind/scripts";
 import { type DockerEngine, startDockerEngine } from "../support/dockerEngine";
 import { payloadImage, registryImage } from "../support/dockerImages";
+import { onHostOk as onHostOkOf, placeKindFiles } from "../support/kindFiles";
 import {
     caddyImage,
     containerd2,
@@ -44,8 +35,8 @@ import {
     startKindNode,
 } from "../support/kindNode";
 import { createNetns, type TestNetns } from "../support/netns";
-import { makeAccount, makeDecoyHash, type TestAccount } from "../support/realRegistry";
-import { privateDir, type RunResult, removeDir, run } from "../support/serverProcess";
+import { makeAccount, type TestAccount } from "../support/realRegistry";
+import { privateDir, removeDir } from "../support/serverProcess";
 
 const LAYOUT: KindLayout = { cluster: "kind", network: "kind", registryName: "kind-registry", port: 5002, dataDir: "" };
 const IMAGE = "dev/app:1";
@@ -101,43 +92,11 @@ const CASES: readonly ContainerdCase[] = [
     },
 ];
 
-/** A placement script on the Docker host, as the program's command runs it. */
-function onHost(script: string): RunResult {
-    return run("/bin/sh", ["-c", script], { env: engine.env, timeout: 300_000 });
-}
-
-function onHostOk(script: string): string {
-    const r = onHost(script);
-    if (r.code !== 0) throw new Error(`script exited ${r.code}\n${r.stdout}\n${r.stderr}`);
-    return r.stdout;
-}
+const onHostOk = (script: string) => onHostOkOf(engine, script);
 
 /** The files the component places in kind.dataDir, rendered as it renders them. */
 function placeFiles(): void {
-    const p = kindPaths(layout);
-    const pull = makeAccount("cluster-pull");
-    const files: [string, string][] = [
-        [
-            p.caddyfile,
-            renderKindCaddyfile({
-                registryName: layout.registryName,
-                port: layout.port,
-                distributionName: p.distributionName,
-                requiresAuthForPull: false,
-                deletesEnabled: false,
-                decoy: { accounts: { push: [push.username], pull: [pull.username] }, bcryptHash: makeDecoyHash() },
-            }),
-        ],
-        [p.pushUsers, renderUsersFile("push", [push])],
-        [p.pullUsers, renderUsersFile("pull", [pull])],
-        [p.registryConfig, renderKindRegistryConfig(false)],
-        [p.nodeScript, nodeInsideScript(layout)],
-        [p.watcherScript, nodeWatchScript(layout)],
-    ];
-    for (const [file, content] of files) {
-        mkdirSync(path.dirname(file), { recursive: true });
-        writeFileSync(file, content, { mode: 0o600 });
-    }
+    placeKindFiles(layout, { push, pull: [makeAccount("cluster-pull")] });
 }
 
 /** The nodes of cluster "kind" as `c` lays them out, on its containerd. */
