@@ -6,7 +6,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { type RegistryStorage, renderRegistryConfig } from "../distribution/registryConfig";
-import { DISTRIBUTION } from "../shared/facts";
+import { DISTRIBUTION, DISTRIBUTION_ENV_WORDS } from "../shared/facts";
 import { fingerprint } from "../shared/fingerprint";
 import { withFormerType } from "../shared/formerType";
 import { type HostConnection, HostFile, hostCommand, privileged } from "../shared/hostAccess";
@@ -105,7 +105,14 @@ export class RegistryContainer extends pulumi.ComponentResource {
             );
         }
         const mounts = storage.kind === "s3" ? "s3" : spec.layout.dataDir;
-        this.specFingerprint = fingerprint(spec.image, spec.layout.socketDir, mounts, spec.layout.registryConfigDir, writable);
+        this.specFingerprint = fingerprint(
+            spec.image,
+            DISTRIBUTION_ENV_WORDS,
+            spec.layout.socketDir,
+            mounts,
+            spec.layout.registryConfigDir,
+            writable,
+        );
         hostCommand(
             `${name}-run`,
             {

@@ -15,7 +15,7 @@ import { REGISTRY_DRAIN_SECONDS } from "../distribution/registryConfig";
 import { MAVEN_BACKEND } from "../maven/nginxConfig";
 import { JOB_METRICS } from "../monitoring/jobMetrics";
 import { uiEnvironment } from "../registryUi/environment";
-import { DISTRIBUTION } from "../shared/facts";
+import { DISTRIBUTION, DISTRIBUTION_ENV_WORDS } from "../shared/facts";
 import { fingerprint } from "../shared/fingerprint";
 import { renderShellScript, type ShellParams } from "../shared/shellScript";
 import { FRONT_WINDOW_PARAMS } from "../upkeep/frontWindow";
@@ -218,6 +218,7 @@ export function registryParams(spec: ContainerSpec, specFingerprint: string) {
         DISTRIBUTION_SOCKET: `${DISTRIBUTION.socketDir}/${DISTRIBUTION.socketName}`,
         DISTRIBUTION_DATA_DIR: DISTRIBUTION.dataDir,
         DISTRIBUTION_CONFIG_DIR: DISTRIBUTION.configDir,
+        DISTRIBUTION_ENV: DISTRIBUTION_ENV_WORDS,
     };
 }
 

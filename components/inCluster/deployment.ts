@@ -5,6 +5,7 @@
 
 import type * as k8s from "@pulumi/kubernetes";
 import { MAVEN_BACKEND } from "../maven/nginxConfig";
+import { DISTRIBUTION_ENV_VARS } from "../shared/facts";
 import type { K8sObject } from "../shared/k8sObject";
 import { backupSidecar } from "./backup";
 import { gcWindow, podsMayOverlap } from "./gcWindow";
@@ -79,7 +80,10 @@ export function renderDeployment(spec: InClusterSpec): K8sObject {
     // Maven containers when it collects without a restart, and the backup's, written by its container.
     const gcMarker = gcWindow(spec) === "marker";
     const backup = backupSidecar(spec);
-    const registryEnv: k8s.types.input.core.v1.EnvVar[] = [secretEnv("REGISTRY_HTTP_SECRET", IN_CLUSTER.httpSecret, "secret")];
+    const registryEnv: k8s.types.input.core.v1.EnvVar[] = [
+        ...DISTRIBUTION_ENV_VARS,
+        secretEnv("REGISTRY_HTTP_SECRET", IN_CLUSTER.httpSecret, "secret"),
+    ];
     if (spec.storage.kind === "s3") {
         registryEnv.push(
             secretEnv("REGISTRY_STORAGE_S3_ACCESSKEY", IN_CLUSTER.s3Secret, "accessKeyId"),

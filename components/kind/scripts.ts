@@ -4,7 +4,7 @@
  */
 import * as path from "node:path";
 import { type MirrorSpec, renderMirrorConfig, renderMirrorHostsToml } from "../mirrors/mirrors";
-import { DISTRIBUTION } from "../shared/facts";
+import { DISTRIBUTION, DISTRIBUTION_ENV_WORDS } from "../shared/facts";
 import { renderShellScript } from "../shared/shellScript";
 import { FRONT_WINDOW_PARAMS } from "../upkeep/frontWindow";
 
@@ -254,6 +254,7 @@ export function containersApplyScript(
         MIRROR_PREFIX: mirrorPrefix(layout),
         MIRRORS: mirrors.map((m) => `${m.pathName} ${m.files} ${m.hasCredentials}`),
         DISTRIBUTION_DATA_DIR: DISTRIBUTION.dataDir,
+        DISTRIBUTION_ENV: DISTRIBUTION_ENV_WORDS,
     });
 }
 

@@ -6,7 +6,7 @@
  */
 import * as path from "node:path";
 import { JOB_METRICS } from "../monitoring/jobMetrics";
-import { DISTRIBUTION, durationSeconds } from "../shared/facts";
+import { DISTRIBUTION, DISTRIBUTION_ENV_WORDS, durationSeconds } from "../shared/facts";
 import { renderShellScript } from "../shared/shellScript";
 import { type JobReporting, reportingParams } from "../upkeep/reporting";
 import { type MirrorSpec, quantityBytes, renderMirrorConfig } from "./mirrors";
@@ -77,6 +77,7 @@ export function mirrorContainerScript(paths: HostMirrorPaths, image: string, fin
         FINGERPRINT: fingerprint,
         CREDENTIALS: hasCredentials,
         DISTRIBUTION_SOCKET_DIR: DISTRIBUTION.socketDir,
+        DISTRIBUTION_ENV: DISTRIBUTION_ENV_WORDS,
         DISTRIBUTION_DATA_DIR: DISTRIBUTION.dataDir,
         DISTRIBUTION_CONFIG_DIR: DISTRIBUTION.configDir,
     });

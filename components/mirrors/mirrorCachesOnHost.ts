@@ -5,6 +5,7 @@
  * front (CaddySite) routes `/v2/mirrors/<upstream>/` to the `routes` this component exposes.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { DISTRIBUTION_ENV_WORDS } from "../shared/facts";
 import { fingerprint } from "../shared/fingerprint";
 import { withFormerType } from "../shared/formerType";
 import { type HostConnection, HostFile, hostCommand, privileged } from "../shared/hostAccess";
@@ -75,7 +76,7 @@ export class MirrorCachesOnHost extends pulumi.ComponentResource {
                     ),
                 );
             }
-            const fp = fingerprint(args.image, paths.socketDir, paths.dataDir, paths.configDir, config);
+            const fp = fingerprint(args.image, DISTRIBUTION_ENV_WORDS, paths.socketDir, paths.dataDir, paths.configDir, config);
             hostCommand(
                 `${role}-run`,
                 {

@@ -7,7 +7,7 @@
  */
 import type * as k8s from "@pulumi/kubernetes";
 import type { MirrorRoute } from "../accessPolicy/policy";
-import { DISTRIBUTION, MANAGED_LABELS } from "../shared/facts";
+import { DISTRIBUTION, DISTRIBUTION_ENV_VARS, MANAGED_LABELS } from "../shared/facts";
 import type { K8sObject, Value } from "../shared/k8sObject";
 import { CLAIM_ANNOTATIONS, persistentClaim } from "../shared/persistentClaim";
 import { type MirrorSpec, renderMirrorConfig } from "./mirrors";
@@ -129,6 +129,7 @@ function renderClusterMirror(spec: ClusterMirrorsSpec, mirror: ClusterMirror): K
                                 image: spec.image,
                                 args: [`${DISTRIBUTION.configDir}/config.yml`],
                                 ports: [{ name: "registry", containerPort: DISTRIBUTION.containerPort, protocol: "TCP" }],
+                                env: DISTRIBUTION_ENV_VARS,
                                 ...(s.hasCredentials ? { envFrom: [{ secretRef: { name: secretName } }] } : {}),
                                 volumeMounts: [
                                     { name: "config", mountPath: DISTRIBUTION.configDir, readOnly: true },

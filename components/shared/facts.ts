@@ -34,7 +34,24 @@ export const DISTRIBUTION = {
     socketDir: "/run/dso-registry",
     /** The socket's file name in `socketDir`. */
     socketName: "registry.sock",
+    /**
+     * Environment every Distribution container gets. Distribution 3 exports OpenTelemetry traces to
+     * localhost:4318 unless told otherwise, and logs an error for each batch it cannot send; 2.x
+     * ignores the variable, so the same environment serves both (docs/registry-3.md).
+     */
+    environment: { OTEL_TRACES_EXPORTER: "none" },
 } as const;
+
+/**
+ * `DISTRIBUTION.environment` as the scripts that run Distribution's containers take it: `NAME=value`
+ * words separated by spaces (`docker run -e` each; the values hold no space).
+ */
+export const DISTRIBUTION_ENV_WORDS = Object.entries(DISTRIBUTION.environment)
+    .map(([name, value]) => `${name}=${value}`)
+    .join(" ");
+
+/** `DISTRIBUTION.environment` as a Kubernetes container's `env`. */
+export const DISTRIBUTION_ENV_VARS = Object.entries(DISTRIBUTION.environment).map(([name, value]) => ({ name, value }));
 
 /**
  * The metrics listeners (docs/monitoring.md): each on the host's loopback, or in the pod, never behind

@@ -263,6 +263,8 @@ describe("the external host's scripts over SSH, against a real Docker engine", (
             ports: c?.HostConfig.PortBindings,
             label: c?.Config.Labels["dso-registry.spec"],
             mounts: c?.Mounts.map((m: any) => [m.Source, m.Destination, m.RW]).sort(),
+            // Distribution 3 would export traces without it (DISTRIBUTION.environment).
+            tracing: (c?.Config.Env as string[]).filter((e) => e.startsWith("OTEL_")),
         }).toEqual({
             running: true,
             image: "registry:2.8.3",
@@ -276,6 +278,7 @@ describe("the external host's scripts over SSH, against a real Docker engine", (
                 [onDisk("/run/dso-registry"), "/run/dso-registry", true],
                 [onDisk(layout.dataDir), "/var/lib/registry", true],
             ],
+            tracing: ["OTEL_TRACES_EXPORTER=none"],
         });
         expect(runOk(synthCommand("registry-host-caddy-reload.create"))).toBe("reloaded caddy");
         const check = runOk(checkScript());

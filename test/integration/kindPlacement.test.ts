@@ -16,7 +16,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { containersApplyScript, containersDeleteScript, type KindLayout, nodesConfigureScript } from "../../components/kind/scripts";
+import { containersApplyScript, containersDeleteScript, type KindLayout, kindPaths, nodesConfigureScript } from "../../components/kind/scripts";
 import { type DockerEngine, startDockerEngine } from "../support/dockerEngine";
 import { payloadImage, registryImage } from "../support/dockerImages";
 import { onHostOk as onHostOkOf, placeKindFiles } from "../support/kindFiles";
@@ -199,6 +199,9 @@ describe.each(CASES)("the kind placement on a Docker engine with kind-like nodes
     it("runs the containers and configures every node, fixing a node whose containerd lacks config_path", async () => {
         const applied = onHostOk(containersApplyScript(layout, images, FILES));
         expect(applied).toContain("changed front");
+        // Distribution 3 would export traces without it (DISTRIBUTION.environment).
+        const env = engine.docker(["inspect", "-f", "{{json .Config.Env}}", kindPaths(layout).distributionName]);
+        expect((JSON.parse(env.stdout) as string[]).filter((e) => e.startsWith("OTEL_"))).toEqual(["OTEL_TRACES_EXPORTER=none"]);
         const configured = onHostOk(nodesConfigureScript(layout));
         for (const node of c.nodes) expect(configured).toContain(`node ${node.name}: configured`);
         // The node watcher, started with the containers, configures the running nodes too, at the same

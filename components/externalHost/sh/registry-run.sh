@@ -20,7 +20,8 @@ registry_socket() {
 
 # run_registry SPEC CONFIG: runs the registry, labelled SPEC, with Distribution's config file CONFIG
 # (config.yml, or config-readonly.yml for the read-only window): its data directory bind-mounted, or
-# the bucket's credentials from the environment file. No API port is published: Distribution listens on a
+# the bucket's credentials from the environment file, and Distribution's environment (DISTRIBUTION_ENV,
+# `NAME=value` words). No API port is published: Distribution listens on a
 # unix socket in a directory bind-mounted from the host. It runs with Caddy's group and umask 0007, so
 # the socket is srwxrwx--- root:caddy: Caddy connects, no other user of the host does (why:
 # docs/decisions/access-policy.md#no-path-around-the-front). Without a caddy group only root connects.
@@ -42,6 +43,7 @@ run_registry() {
         set -- "$@" --user "0:$caddy_gid"
     fi
     if [ -n "$REGISTRY_METRICS_PORT" ]; then set -- -p "127.0.0.1:$REGISTRY_METRICS_PORT:$REGISTRY_METRICS_PORT" "$@"; fi
+    for env_word in $DISTRIBUTION_ENV; do set -- "$@" -e "$env_word"; done
     # The image's entrypoint runs a command it does not know as it is: the shell sets the umask and
     # becomes Distribution, which gets docker stop's SIGTERM and drains (http.draintimeout).
     # shellcheck disable=SC2016 # expanded by the container's shell

@@ -23,7 +23,7 @@
 : "${DISTRIBUTION_FILES:?}" "${FRONT_FILES:?}" "${WATCHER_FILES:?}" "${MAINTENANCE_FILES?}"
 : "${DISTRIBUTION_NAME:?}" "${DISTRIBUTION_IMAGE:?}" "${DISTRIBUTION_CONFIG:?}" "${FRONT_NAME:?}" "${FRONT_IMAGE:?}"
 : "${WATCHER_NAME:?}" "${WATCHER_IMAGE:?}" "${MAINTENANCE_NAME:?}" "${WINDOW_DIR:?}" "${MAINTENANCE_IMAGES:?}"
-: "${EGRESS_NETWORK:?}" "${MIRRORS_DIR:?}" "${MIRROR_PREFIX:?}" "${MIRRORS?}" "${DISTRIBUTION_DATA_DIR:?}"
+: "${EGRESS_NETWORK:?}" "${MIRRORS_DIR:?}" "${MIRROR_PREFIX:?}" "${MIRRORS?}" "${DISTRIBUTION_DATA_DIR:?}" "${DISTRIBUTION_ENV:?}"
 set -eu
 # shellcheck source=../../upkeep/sh/container-converge.sh
 . "$(dirname "$0")/../../upkeep/sh/container-converge.sh"
@@ -36,8 +36,12 @@ ensure_network() {
   fi
 }
 
+# run_distribution SPEC: Distribution with its environment (DISTRIBUTION_ENV, `NAME=value` words).
 run_distribution() {
-  run_container "$DISTRIBUTION_NAME" "$1" --network "$BACKEND_NETWORK" \
+  distribution_label=$1
+  set --
+  for env_word in $DISTRIBUTION_ENV; do set -- "$@" -e "$env_word"; done
+  run_container "$DISTRIBUTION_NAME" "$distribution_label" --network "$BACKEND_NETWORK" "$@" \
     -v "$DATA_DIR/images:/var/lib/registry" \
     -v "$DATA_DIR/front/config.yml:$DISTRIBUTION_CONFIG:ro" \
     "$DISTRIBUTION_IMAGE" "$DISTRIBUTION_CONFIG"
@@ -73,6 +77,7 @@ run_mirror() {
   if [ "$3" = true ]; then set -- "$1" "$2" --env-file "$mirror_dir/env"; else set -- "$1" "$2"; fi
   mirror_name="$MIRROR_PREFIX$1" mirror_spec=$2
   shift 2
+  for env_word in $DISTRIBUTION_ENV; do set -- "$@" -e "$env_word"; done
   run_container "$mirror_name" "$mirror_spec" --network "$BACKEND_NETWORK" "$@" \
     -v "$mirror_dir/data:$DISTRIBUTION_DATA_DIR" \
     -v "$mirror_dir/config.yml:$DISTRIBUTION_CONFIG:ro" \
@@ -94,7 +99,7 @@ run_maintenance() {
 mkdir -p "$DATA_DIR/images" "$DATA_DIR/window"
 ensure_network "$KIND_NETWORK" "$KIND_NETWORK"
 ensure_network "$BACKEND_NETWORK" --internal "$BACKEND_NETWORK"
-distribution_spec="$DISTRIBUTION_IMAGE files:$DISTRIBUTION_FILES"
+distribution_spec="$DISTRIBUTION_IMAGE env:$DISTRIBUTION_ENV files:$DISTRIBUTION_FILES"
 converge_container "$DISTRIBUTION_NAME" "$distribution_spec" distribution run_distribution "$distribution_spec"
 front_spec="$FRONT_IMAGE port:$HOST_PORT files:$FRONT_FILES"
 converge_container "$FRONT_NAME" "$front_spec" front run_front "$front_spec"
@@ -112,7 +117,7 @@ if [ -n "$MIRRORS" ]; then
   ensure_network "$EGRESS_NETWORK" "$EGRESS_NETWORK"
   while read -r path_name fingerprint credentials; do
     mkdir -p "$MIRRORS_DIR/$path_name/data"
-    mirror_spec="$DISTRIBUTION_IMAGE files:$fingerprint"
+    mirror_spec="$DISTRIBUTION_IMAGE env:$DISTRIBUTION_ENV files:$fingerprint"
     if [ "$credentials" = true ]; then mirror_spec=$(spec_with_env "$mirror_spec" "$MIRRORS_DIR/$path_name/env"); fi
     converge_container "$MIRROR_PREFIX$path_name" "$mirror_spec" "cache $path_name" run_mirror "$path_name" "$mirror_spec" "$credentials"
     wanted="$wanted$MIRROR_PREFIX$path_name "

@@ -12,7 +12,7 @@
 # connects, no other user of the host does (docs/decisions/access-policy.md#no-path-around-the-front).
 # Without a caddy group only root connects.
 : "${CONTAINER:?}" "${IMAGE:?}" "${SOCKET_DIR:?}" "${DATA_DIR:?}" "${CONFIG_DIR:?}" "${FINGERPRINT:?}" "${CREDENTIALS:?}"
-: "${DISTRIBUTION_SOCKET_DIR:?}" "${DISTRIBUTION_DATA_DIR:?}" "${DISTRIBUTION_CONFIG_DIR:?}"
+: "${DISTRIBUTION_SOCKET_DIR:?}" "${DISTRIBUTION_DATA_DIR:?}" "${DISTRIBUTION_CONFIG_DIR:?}" "${DISTRIBUTION_ENV:?}"
 set -eu
 # shellcheck source=../../upkeep/sh/container-converge.sh
 . "$(dirname "$0")/../../upkeep/sh/container-converge.sh"
@@ -32,6 +32,7 @@ run_cache() {
         chgrp caddy "$socket_dir" "${socket_dir%/*}"
         set -- "$@" --user "0:$caddy_gid"
     fi
+    for env_word in $DISTRIBUTION_ENV; do set -- "$@" -e "$env_word"; done
     # The image's entrypoint runs a command it does not know as it is: the shell sets the umask and
     # becomes Distribution (which removes a socket left by a killed predecessor before it listens).
     # shellcheck disable=SC2016 # expanded by the container's shell
