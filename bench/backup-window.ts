@@ -23,7 +23,7 @@
  * `npx tsx bench/backup-window.ts in-cluster` measures the in-cluster backup instead, with the same
  * data: the CronJob's script as rendered, the registry pod played by Distribution and Caddy with the
  * rendered configs (test/support/registryPodStandIn.ts, with a kubectl stand-in for `kubectl exec`),
- * restic running the rendered step scripts to s3rver on loopback. The window is the read-only
+ * restic running the rendered step scripts to the test S3 server (test/support/s3Server.ts) on loopback. The window is the read-only
  * marker's lifetime; from the stand-in's timestamps it is bounded by the read-only step's exec (its
  * call to its return), which includes the front's settle wait. Nothing restarts: the bench checks it.
  */

@@ -3,9 +3,10 @@
  * namespace plays the registry host (a private dockerd running the locally built registry:2.8.3 image,
  * the scripts run there exactly as rendered, with $DSO_ROOT as their root), restic (Debian) writes to
  * to each destination the program offers, on this machine's end of the veth pair (the backup machine):
- * a real OpenSSH server offering SFTP, and s3rver as an S3 API. The docker CLI pushes and pulls; Caddy
- * runs the host's rendered Caddyfile in front of the registry (TLS, the access policy, the 503 of the
- * read-only window) for skopeo.
+ * a real OpenSSH server offering SFTP, and an S3 server that verifies every request's signature
+ * (versitygw, test/support/s3Server.ts; restic's uploads carry the streaming signature, which it checks
+ * chunk by chunk). The docker CLI pushes and pulls; Caddy runs the host's rendered Caddyfile in front
+ * of the registry (TLS, the access policy, the 503 of the read-only window) for skopeo.
  *
  * The story runs in order, once per destination: push images, back up, wipe the host (data, configs,
  * Caddy's files and certificates, restic's cache), restore, pull every image by digest after removing

@@ -1,19 +1,22 @@
 /**
- * S3 storage with real software: an S3 API on 127.0.0.1 (s3rver, see test/support/s3Server.ts for
- * what it checks and the two listing calls the support answers for it) and the real Distribution
- * (`docker-registry`), started with what the synth renders for each placement:
+ * S3 storage with real software: an S3 API on 127.0.0.1 that verifies AWS signature V4 (versitygw,
+ * test/support/s3Server.ts) and Distribution at both versions the program ships, 2.8.3 and 3.x (built
+ * from their Go modules, test/support/distributionBinaries.ts), started with what the synth renders
+ * for each placement with `registry.image` naming that version:
  *   - external host: the placed /etc/dso-registry/config.yml, and the credentials as the placed
  *     storage.env carries them (`renderStorageEnvFile`, read the way `docker run --env-file` does);
  *   - in-cluster: config.yml from the ConfigMap, the environment from the Deployment's registry
  *     container, each secretKeyRef resolved to the value its Secret holds.
- * Only the listen address and the TLS files come from the test (environment overrides); the
- * environment is otherwise empty, as in a container. Each case has its own bucket.
+ * Only the listen address and the TLS files come from the test (environment overrides), and for 3.x
+ * OTEL_TRACES_EXPORTER=none where the rendered environment does not carry it already; the environment
+ * is otherwise empty, as in a container. Each case has its own bucket.
  *
- * Proven per placement and per `registry.storage.s3.redirect`: a skopeo push lands in the bucket
- * (listed through the S3 API) and pulls back with the same digest; a blob GET answers 200 from the
- * registry when redirect is off, and 307 to a presigned s3rver URL that serves the blob when on.
- * Also: a registry with an access key the store does not know cannot push, and garbage collection
- * with the placed config removes a deleted image's blobs from the bucket.
+ * Proven per version, placement and `registry.storage.s3.redirect`: a skopeo push lands in the
+ * bucket (listed through the S3 API) and pulls back with the same digest; a blob GET answers 200 from
+ * the registry when redirect is off, and 307 to a presigned URL of the store when on, which serves the
+ * blob and is refused once its signature is altered. Per version also: a registry with an access key
+ * the store does not know cannot push, nor one with the right access key and a wrong secret key, and
+ * garbage collection with the placed config removes a deleted image's blobs from the bucket.
  */
 import { createHash } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -22,6 +25,7 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import * as YAML from "yaml";
 import { renderStorageEnvFile } from "../../components/externalHost/scripts";
+import { type DistributionBinary, distributionBinaries } from "../support/distributionBinaries";
 import { makeOciImage, makeTestCa, skopeoCopy, type TestCa } from "../support/realRegistry";
 import { type S3Server, startS3Server } from "../support/s3Server";
 import { freePort, privateDir, removeDir, run, runOk, type ServerProcess, startServer, waitForPort } from "../support/serverProcess";
@@ -31,20 +35,34 @@ const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKeyOfTheS3StorageVariants
 const SSH_HOST = "registry-host.example.test";
 const ROOT = "registry/docker/registry/v2";
 
+/** The two builds of Distribution the program ships, built on first use (cached). */
+const BINARIES = distributionBinaries();
+const VERSIONS: readonly DistributionBinary[] = [BINARIES.v2, BINARIES.v3];
+const isVersion3 = (binary: DistributionBinary) => binary.version.startsWith("3.");
+/** A bucket name's suffix for a version: "2.8.3" → "2-8-3". */
+const bucketSuffix = (binary: DistributionBinary) => binary.version.replace(/\./g, "-");
+
 interface Case {
+    readonly binary: DistributionBinary;
     readonly placement: "external-host" | "in-cluster";
     readonly redirect: boolean;
     readonly bucket: string;
 }
-const CASES: readonly Case[] = [
-    { placement: "external-host", redirect: false, bucket: "eh-proxied" },
-    { placement: "external-host", redirect: true, bucket: "eh-redirected" },
-    { placement: "in-cluster", redirect: false, bucket: "ic-proxied" },
-    { placement: "in-cluster", redirect: true, bucket: "ic-redirected" },
-];
-const label = (c: Case) => `${c.placement}, redirect ${c.redirect ? "on" : "off"}`;
+const CASES: readonly Case[] = VERSIONS.flatMap((binary) =>
+    [
+        { placement: "external-host", redirect: false, bucket: "eh-proxied" },
+        { placement: "external-host", redirect: true, bucket: "eh-redirected" },
+        { placement: "in-cluster", redirect: false, bucket: "ic-proxied" },
+        { placement: "in-cluster", redirect: true, bucket: "ic-redirected" },
+    ].map((c) => ({ ...c, binary, bucket: `${c.bucket}-${bucketSuffix(binary)}` }) as Case),
+);
+const label = (c: Case) => `Distribution ${c.binary.version}, ${c.placement}, redirect ${c.redirect ? "on" : "off"}`;
+/** The buckets of the credential and collection cases, per version. */
+const REFUSED_KEY = (binary: DistributionBinary) => `refused-key-${bucketSuffix(binary)}`;
+const WRONG_SECRET = (binary: DistributionBinary) => `wrong-secret-${bucketSuffix(binary)}`;
+const COLLECTED = (binary: DistributionBinary) => `collected-${bucketSuffix(binary)}`;
 
-/** The stack config of a case: the placement with s3 storage in the case's bucket on s3rver. */
+/** The stack config of a case: the placement with s3 storage in the case's bucket, the image of its version. */
 function stackConfig(c: Case, endpoint: string): Record<string, unknown> {
     const storage = { kind: "s3", s3: { bucket: c.bucket, endpoint, redirect: c.redirect } };
     const common = {
@@ -52,11 +70,13 @@ function stackConfig(c: Case, endpoint: string): Record<string, unknown> {
         "dso-registry:jenkins": { enabled: false },
         "dso-registry:nodes": { delivery: "none" },
     };
-    if (c.placement === "in-cluster") return { ...common, "dso-registry:registry": { mode: "in-cluster", storage } };
+    const image = `registry:${c.binary.version}`;
+    if (c.placement === "in-cluster") return { ...common, "dso-registry:registry": { mode: "in-cluster", image, storage } };
     return {
         ...common,
         "dso-registry:registry": {
             mode: "external-host",
+            image,
             tls: { mode: "acme", acmeEmail: "ops@example.test" },
             storage,
             // Deletes (for the collection test) follow garbage collection.
@@ -123,13 +143,21 @@ function renderedInCluster(out: string, credentials: Credentials): Rendered {
 
 /** Distribution from rendered files, with only the address and TLS overridden. */
 interface Registry {
+    readonly binary: DistributionBinary;
     readonly authority: string;
     readonly server: ServerProcess;
     readonly configFile: string;
     readonly env: Record<string, string>;
 }
 
-async function startRegistry(dir: string, rendered: Rendered, ca: TestCa): Promise<Registry> {
+/**
+ * Distribution 3 exports traces to localhost:4318 unless OTEL_TRACES_EXPORTER says otherwise (and logs
+ * an error per batch); the test adds `none` only where the rendered environment does not set it.
+ */
+const tracingEnv = (binary: DistributionBinary, env: Record<string, string>): Record<string, string> =>
+    isVersion3(binary) && env.OTEL_TRACES_EXPORTER === undefined ? { OTEL_TRACES_EXPORTER: "none" } : {};
+
+async function startRegistry(binary: DistributionBinary, dir: string, rendered: Rendered, ca: TestCa): Promise<Registry> {
     mkdirSync(dir, { recursive: true });
     const configFile = path.join(dir, "config.yml");
     writeFileSync(configFile, rendered.configYml);
@@ -137,6 +165,7 @@ async function startRegistry(dir: string, rendered: Rendered, ca: TestCa): Promi
     const env = {
         PATH: "/usr/sbin:/usr/bin:/sbin:/bin",
         ...rendered.env,
+        ...tracingEnv(binary, rendered.env),
         // The host's Distribution listens on a unix socket and its debug listener on a fixed port:
         // here TCP on a free loopback port, and the debug listener on another.
         REGISTRY_HTTP_NET: "tcp",
@@ -145,13 +174,13 @@ async function startRegistry(dir: string, rendered: Rendered, ca: TestCa): Promi
         REGISTRY_HTTP_TLS_CERTIFICATE: ca.serverCertFile,
         REGISTRY_HTTP_TLS_KEY: ca.serverKeyFile,
     };
-    const server = startServer("/usr/bin/docker-registry", ["serve", configFile], env);
-    await waitForPort(port, 30_000, "docker-registry").catch(async (e: Error) => {
+    const server = startServer(binary.path, ["serve", configFile], env);
+    await waitForPort(port, 30_000, `registry ${binary.version}`).catch(async (e: Error) => {
         const output = server.output();
         await server.stop();
         throw new Error(`${e.message}\n${output}`);
     });
-    return { authority: `127.0.0.1:${port}`, server, configFile, env };
+    return { binary, authority: `127.0.0.1:${port}`, server, configFile, env };
 }
 
 const sha256 = (bytes: Buffer) => `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
@@ -208,7 +237,7 @@ beforeAll(async () => {
     ca = makeTestCa(path.join(scratch, "tls"));
     mkdirSync(path.join(scratch, "certs"));
     copyFileSync(ca.caCertFile, path.join(scratch, "certs", "ca.crt"));
-    s3 = await startS3Server([...CASES.map((c) => c.bucket), "refused-key", "collected"]);
+    s3 = await startS3Server([...CASES.map((c) => c.bucket), ...VERSIONS.flatMap((v) => [REFUSED_KEY(v), WRONG_SECRET(v), COLLECTED(v)])]);
 
     copyFileSync(path.join(PROJECT_DIR, "Pulumi.yaml"), path.join(work, "Pulumi.yaml"));
     await Promise.all(
@@ -224,7 +253,7 @@ beforeAll(async () => {
         }),
     );
     for (const [i, c] of CASES.entries())
-        registries.set(c, await startRegistry(path.join(scratch, `registry-${i}`), renderedByCase.get(c)!, ca));
+        registries.set(c, await startRegistry(c.binary, path.join(scratch, `registry-${i}`), renderedByCase.get(c)!, ca));
 });
 
 afterAll(async () => {
@@ -253,6 +282,7 @@ function pushAndPull(registry: Registry, repo: string, dir: string) {
 
 describe.each(CASES)("s3 storage: %s", (c) => {
     let image: ReturnType<typeof pushAndPull>;
+    let redirectedTo: URL;
     const dir = () => path.join(scratch, `case-${c.bucket}`);
 
     test(`${label(c)}: a push lands in the bucket and pulls back with the same digest`, async () => {
@@ -281,7 +311,7 @@ describe.each(CASES)("s3 storage: %s", (c) => {
             expect(sha256(answer.body)).toBe(image.layerDigest);
         });
     } else {
-        test(`${label(c)}: a blob GET answers 307 to a presigned s3rver URL, which serves the blob`, () => {
+        test(`${label(c)}: a blob GET answers 307 to a presigned URL of the store, which serves the blob`, () => {
             const registry = registries.get(c)!;
             const answer = get(`https://${registry.authority}/v2/team/app/blobs/${image.layerDigest}`, dir());
             expect(answer.status).toBe(307);
@@ -294,62 +324,90 @@ describe.each(CASES)("s3 storage: %s", (c) => {
             const followed = get(location!, dir());
             expect(followed.status).toBe(200);
             expect(sha256(followed.body)).toBe(image.layerDigest);
+            redirectedTo = url;
+        });
+
+        test(`${label(c)}: the store refuses the presigned URL once its signature is altered`, () => {
+            const altered = new URL(redirectedTo.href);
+            const signature = altered.searchParams.get("X-Amz-Signature")!;
+            altered.searchParams.set("X-Amz-Signature", `${signature[0] === "0" ? "1" : "0"}${signature.slice(1)}`);
+            const answer = get(altered.href, dir());
+            expect(answer.status).toBe(403);
+            expect(answer.body.toString()).toContain("SignatureDoesNotMatch");
         });
     }
 });
 
-describe("s3 storage: credentials and garbage collection on the external host", () => {
-    const externalHost = CASES.find((c) => c.placement === "external-host" && !c.redirect)!;
+describe.each(VERSIONS.map((binary) => [binary.version, binary] as const))(
+    "s3 storage: credentials and garbage collection on the external host, Distribution %s",
+    (_version, binary) => {
+        const externalHost = CASES.find((c) => c.binary === binary && c.placement === "external-host" && !c.redirect)!;
+        /** The case's rendered files with another bucket and, when given, other credentials in storage.env. */
+        const renderedFor = (bucket: string, credentials?: Credentials): Rendered => {
+            const rendered = renderedByCase.get(externalHost)!;
+            return {
+                configYml: rendered.configYml.replace(`bucket: "${externalHost.bucket}"`, `bucket: "${bucket}"`),
+                env: credentials ? parseEnvFile(renderStorageEnvFile(credentials)) : rendered.env,
+            };
+        };
 
-    test("with an access key the object store does not know, a push is refused", async () => {
-        const rendered = renderedByCase.get(externalHost)!;
-        const unknown = { accessKeyId: "AKIAUNKNOWNTOTHESTORE", secretAccessKey: s3.credentials.secretAccessKey };
-        const registry = await startRegistry(
-            path.join(scratch, "registry-refused"),
-            {
-                configYml: rendered.configYml.replace(`bucket: "${externalHost.bucket}"`, `bucket: "refused-key"`),
-                env: parseEnvFile(renderStorageEnvFile(unknown)),
-            },
-            ca,
-        );
-        extraServers.push(registry.server);
-        const image = makeOciImage(path.join(scratch, "refused-image"));
-        const pushed = skopeoCopy(image.ref, `docker://${registry.authority}/team/app:1`, { certDir: certDir() });
-        expect(pushed.code).not.toBe(0);
-        expect(registry.server.output()).toContain("InvalidAccessKeyId");
-        expect(await s3.listKeys("refused-key")).toEqual([]);
-    });
+        /** Starts a registry with `credentials` on `bucket` and pushes; returns the push and the registry's log. */
+        const pushWith = async (bucket: string, credentials: Credentials) => {
+            const registry = await startRegistry(binary, path.join(scratch, `registry-${bucket}`), renderedFor(bucket, credentials), ca);
+            extraServers.push(registry.server);
+            const image = makeOciImage(path.join(scratch, `image-${bucket}`));
+            const pushed = skopeoCopy(image.ref, `docker://${registry.authority}/team/app:1`, { certDir: certDir() });
+            return { pushed, log: registry.server.output() };
+        };
 
-    test("garbage collection with the placed config removes a deleted image's blobs from the bucket", async () => {
-        const rendered = renderedByCase.get(externalHost)!;
-        const registry = await startRegistry(
-            path.join(scratch, "registry-collected"),
-            { configYml: rendered.configYml.replace(`bucket: "${externalHost.bucket}"`, `bucket: "collected"`), env: rendered.env },
-            ca,
-        );
-        extraServers.push(registry.server);
-        const kept = pushAndPull(registry, "team/kept", path.join(scratch, "gc-kept"));
-        const gone = pushAndPull(registry, "team/gone", path.join(scratch, "gc-gone"));
-        expect(await s3.listKeys("collected", `${ROOT}/blobs/`)).toContain(blobKey(gone.layerDigest));
-        // The seed workflow: delete the manifest through the API, then collect.
-        const deleted = runOk("curl", [
-            "-sS",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_code}",
-            "--cacert",
-            ca.caCertFile,
-            "-X",
-            "DELETE",
-            `https://${registry.authority}/v2/team/gone/manifests/${gone.manifestDigest}`,
-        ]);
-        expect(deleted.stdout).toBe("202");
-        // As the gc script's `docker exec`: the container's environment, the placed config.yml.
-        const collected = run("/usr/bin/docker-registry", ["garbage-collect", registry.configFile], { env: registry.env });
-        expect(collected.code, collected.stderr).toBe(0);
-        const blobs = await s3.listKeys("collected", `${ROOT}/blobs/`);
-        expect(blobs).not.toContain(blobKey(gone.layerDigest));
-        expect(blobs).toContain(blobKey(kept.layerDigest));
-    });
-});
+        test("with an access key the object store does not know, a push is refused", async () => {
+            const unknown = { accessKeyId: "AKIAUNKNOWNTOTHESTORE", secretAccessKey: s3.credentials.secretAccessKey };
+            const { pushed, log } = await pushWith(REFUSED_KEY(binary), unknown);
+            expect(pushed.code).not.toBe(0);
+            // versitygw's name for it; AWS answers InvalidAccessKeyId.
+            expect(log).toContain("XAdminUserNotFound: No user exists with the provided access key ID");
+            expect(await s3.listKeys(REFUSED_KEY(binary))).toEqual([]);
+        });
+
+        test("with the right access key and a wrong secret key, a push is refused: the store checks the signature", async () => {
+            const wrongSecret = {
+                accessKeyId: s3.credentials.accessKeyId,
+                secretAccessKey: `${s3.credentials.secretAccessKey.slice(0, -4)}AAAA`,
+            };
+            expect(wrongSecret.secretAccessKey).not.toBe(s3.credentials.secretAccessKey);
+            const { pushed, log } = await pushWith(WRONG_SECRET(binary), wrongSecret);
+            expect(pushed.code).not.toBe(0);
+            expect(log).toContain("SignatureDoesNotMatch");
+            expect(await s3.listKeys(WRONG_SECRET(binary))).toEqual([]);
+        });
+
+        test("garbage collection with the placed config removes a deleted image's blobs from the bucket", async () => {
+            const bucket = COLLECTED(binary);
+            const registry = await startRegistry(binary, path.join(scratch, `registry-${bucket}`), renderedFor(bucket), ca);
+            extraServers.push(registry.server);
+            const kept = pushAndPull(registry, "team/kept", path.join(scratch, `gc-kept-${bucket}`));
+            const gone = pushAndPull(registry, "team/gone", path.join(scratch, `gc-gone-${bucket}`));
+            expect(await s3.listKeys(bucket, `${ROOT}/blobs/`)).toContain(blobKey(gone.layerDigest));
+            // The seed workflow: delete the manifest through the API, then collect.
+            const deleted = runOk("curl", [
+                "-sS",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "--cacert",
+                ca.caCertFile,
+                "-X",
+                "DELETE",
+                `https://${registry.authority}/v2/team/gone/manifests/${gone.manifestDigest}`,
+            ]);
+            expect(deleted.stdout).toBe("202");
+            // As the gc script's `docker exec`: the container's environment, the placed config.yml.
+            const collected = run(binary.path, ["garbage-collect", registry.configFile], { env: registry.env });
+            expect(collected.code, collected.stderr).toBe(0);
+            const blobs = await s3.listKeys(bucket, `${ROOT}/blobs/`);
+            expect(blobs).not.toContain(blobKey(gone.layerDigest));
+            expect(blobs).toContain(blobKey(kept.layerDigest));
+        });
+    },
+);
