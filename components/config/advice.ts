@@ -5,6 +5,7 @@ import { DISTRIBUTION_2_PROXY_TTL_HOURS, durationSeconds, isDistribution3Image }
 import { mavenServedByRegistry, mirrorsNeedAccount, trustedNodes } from "./derived";
 import { type ConfigProblem, keyPath } from "./problems";
 import type { FlatConfig } from "./schema";
+import { registry } from "./schema/registry";
 
 /**
  * Docker nodes, anonymous reads and a registry that is not ours. The front of our own registries answers
@@ -43,7 +44,7 @@ const inClusterAllowlistAdvice = (namespace: string) =>
     `add a NetworkPolicy in ${namespace} that admits only the pods and node networks you want (docs/in-cluster.md, The client-network allowlist)`;
 
 /**
- * `maxAge` values that Distribution 2.x (the default image) cannot honour. It drops a cache's content
+ * `maxAge` values that Distribution 2.x (a stack that pins a registry:2 image) cannot honour. It drops a cache's content
  * 168h after it was fetched and reads no `proxy.ttl`: on the external host the prune job removes
  * older content for shorter ages, so only longer ones are cut short; in the cluster nothing does,
  * so any other age is.
@@ -56,7 +57,7 @@ function mirrorAgeWarnings(c: FlatConfig): ConfigProblem[] {
         if (seconds === undefined) return [];
         const hours = seconds / 3600;
         const key = keyPath(["registry", "mirrors", i, "maxAge"]);
-        const fix = `or set registry.image to a Distribution 3 image (for example "registry:3.0.0"), which reads it`;
+        const fix = `or set registry.image to a Distribution 3 image (the default, "${registry.shape.image.parse(undefined)}"), which reads it`;
         if (c.registry.mode === "external-host" && hours > DISTRIBUTION_2_PROXY_TTL_HOURS) {
             return [
                 {

@@ -29,6 +29,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as YAML from "yaml";
+import { BUMPED_REGISTRY_IMAGE, DEPLOYED_REGISTRY_IMAGE } from "../support/distributionBinaries";
 import { type DockerClient, type DockerEngine, startDockerEngine } from "../support/dockerEngine";
 import { payloadImage, registryImage } from "../support/dockerImages";
 import { caddyImage, criPullUntil, criRemoveImage, dockerCliImage, type KindNode, startKindNode } from "../support/kindNode";
@@ -326,12 +327,12 @@ describe("kind stack, real engine", () => {
     it("the registry's image bumped: Distribution alone runs the new image, with the images pushed before", async () => {
         const before = Object.fromEntries(CONTAINERS.map((name) => [name, container(name)?.id]));
         // The same Distribution under the new tag: no other image can be pulled here.
-        engine.dockerOk(["tag", "registry:2.8.3", "registry:2.8.4"]);
-        await ws.pulumiOk(["config", "set", "--path", "dso-registry:registry.image", "registry:2.8.4", "-s", STACK]);
+        engine.dockerOk(["tag", DEPLOYED_REGISTRY_IMAGE, BUMPED_REGISTRY_IMAGE]);
+        await ws.pulumiOk(["config", "set", "--path", "dso-registry:registry.image", BUMPED_REGISTRY_IMAGE, "-s", STACK]);
         const up = await ws.pulumi(["up", "--yes", "--json", "-s", STACK]);
         expect(up.code, up.stdout + up.stderr).toBe(0);
         expect(executed(up.stdout)).toEqual(["update kind-registry-containers"]);
-        expect(container("kind-registry-distribution")).toMatchObject({ running: true, image: "registry:2.8.4" });
+        expect(container("kind-registry-distribution")).toMatchObject({ running: true, image: BUMPED_REGISTRY_IMAGE });
         expect(container("kind-registry-distribution")?.id).not.toBe(before["kind-registry-distribution"]);
         expect(container("kind-registry")?.id).toBe(before["kind-registry"]);
         expect(container("kind-registry-node-watcher")?.id).toBe(before["kind-registry-node-watcher"]);

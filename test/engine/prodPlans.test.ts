@@ -14,6 +14,7 @@
  * and the destroy with purge off (test/engine/prodUp.test.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BUMPED_REGISTRY_IMAGE } from "../support/distributionBinaries";
 import { payloadImage, registryImage } from "../support/dockerImages";
 import { countOps, executedLines, modelLines, preEvents, previewLines } from "../support/engineEvents";
 import { plan, TRANSITIONS } from "../support/lifecycleTransitions";
@@ -76,7 +77,7 @@ beforeAll(async () => {
         ),
     });
     // The image bump's tag: the same Distribution under the new name (nothing can be pulled here).
-    registryImage(hosts().engine, "2.8.4");
+    registryImage(hosts().engine, BUMPED_REGISTRY_IMAGE.replace(/^registry:/, ""));
 }, 20 * 60_000);
 
 afterAll(async () => {

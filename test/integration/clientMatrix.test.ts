@@ -22,6 +22,8 @@ import { defaultHostLayout, hostPaths } from "../../components/externalHost/scri
 import { renderSidecarCaddyfile, sidecarPolicy } from "../../components/inCluster/inClusterRegistry";
 import { ingressAnnotations } from "../../components/inCluster/network";
 import { IN_CLUSTER } from "../../components/inCluster/spec";
+import { DISTRIBUTION } from "../../components/shared/facts";
+import { deployedRegistry } from "../support/distributionBinaries";
 import { type DockerClient, type DockerEngine, startDockerEngine } from "../support/dockerEngine";
 import { payloadImage } from "../support/dockerImages";
 import { ingressNginxConf, nginxDirectives } from "../support/ingress";
@@ -138,7 +140,10 @@ async function startExternalHost(ns: TestNetns, dir: string, caPair: { cert: str
 
     const servers = new Servers(ns);
     try {
-        servers.start("registry", "/usr/bin/docker-registry", ["serve", paths.registryConfig], process.env);
+        servers.start("registry", deployedRegistry().path, ["serve", paths.registryConfig], {
+            ...process.env,
+            ...DISTRIBUTION.environment,
+        });
         await waitInside(ns, "http://localhost/v2/", "docker-registry", () => servers.logs(), socket);
         servers.start("caddy", "/usr/bin/caddy", ["run", "--adapter", "caddyfile", "--config", caddyfilePath], caddyEnv(dir));
         await ns.waitForPort(443, 30_000, "caddy").catch((e: Error) => {
@@ -230,7 +235,11 @@ async function startInCluster(ns: TestNetns, dir: string, caPair: { cert: string
             await servers.restart("registry", ["serve", registryConfig], { ...process.env, ...env });
             await servers.restart("caddy", caddyArgs, { ...caddyEnv(dir), ...env });
         } else {
-            servers.start("registry", "/usr/bin/docker-registry", ["serve", registryConfig], { ...process.env, ...env });
+            servers.start("registry", deployedRegistry().path, ["serve", registryConfig], {
+                ...process.env,
+                ...DISTRIBUTION.environment,
+                ...env,
+            });
             servers.start("caddy", "/usr/bin/caddy", caddyArgs, { ...caddyEnv(dir), ...env });
         }
         await waitInside(ns, `http://${REGISTRY_ADDR}/v2/`, "docker-registry", () => servers.logs());

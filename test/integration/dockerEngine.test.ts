@@ -9,6 +9,7 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { renderCaddyfile } from "../../components/accessPolicy/caddyfile";
 import { renderUsersFile } from "../../components/accessPolicy/usersFile";
+import { DEPLOYED_REGISTRY_IMAGE } from "../support/distributionBinaries";
 import { type DockerEngine, startDockerEngine } from "../support/dockerEngine";
 import { payloadImage, registryImage } from "../support/dockerImages";
 import { createNetns, type TestNetns } from "../support/netns";
@@ -70,7 +71,7 @@ describe("a private Docker engine in a test network namespace", () => {
         const inside = ns.run("curl", ["-sS", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:5000/v2/"]);
         expect(inside.stdout).toBe("200");
         expect(engine.dockerOk(["inspect", "-f", "{{.Config.Image}} {{.Path}} {{json .Args}}", "registry"])).toBe(
-            'registry:2.8.3 /entrypoint.sh ["/etc/docker/registry/config.yml"]',
+            `${DEPLOYED_REGISTRY_IMAGE} /entrypoint.sh ["/etc/docker/registry/config.yml"]`,
         );
     });
 

@@ -14,6 +14,8 @@ import { renderCaddyfile } from "../../components/accessPolicy/caddyfile";
 import { renderUsersFile } from "../../components/accessPolicy/usersFile";
 import { renderRegistryConfig } from "../../components/distribution/registryConfig";
 import { dataDirScript, defaultHostLayout } from "../../components/externalHost/scripts";
+import { DISTRIBUTION } from "../../components/shared/facts";
+import { deployedRegistry } from "../support/distributionBinaries";
 import { makeAccount } from "../support/realRegistry";
 import { freePort, privateDir, removeDir, run, runOk, type ServerProcess, startServer, waitForPort } from "../support/serverProcess";
 
@@ -66,7 +68,10 @@ beforeAll(async () => {
             logLevel: "warn",
         }),
     );
-    const registry = startServer("/bin/sh", ["-c", `umask 022; exec /usr/bin/docker-registry serve '${configFile}'`]);
+    const registry = startServer("/bin/sh", ["-c", `umask 022; exec '${deployedRegistry().path}' serve '${configFile}'`], {
+        ...process.env,
+        ...DISTRIBUTION.environment,
+    });
     try {
         await waitForPort(registryPort, 30_000, "docker-registry");
         blob = randomBytes(256 * 1024);

@@ -2,7 +2,7 @@
  * The external host's scripts, as the prod stack's synth renders them (hosts/<host>/commands/*.sh and
  * the placed maintenance scripts), run for real over SSH against a real Docker engine: a test network
  * namespace plays the registry host, with OpenSSH, dockerd (Debian's docker.io, the locally built
- * `registry:2.8.3` image), Caddy (started as the host's service would be, then reloaded by the
+ * default `registry.image`), Caddy (started as the host's service would be, then reloaded by the
  * scripts) and curl all inside it, so Distribution's former port 127.0.0.1:5000 and Caddy's default
  * admin endpoint are the namespace's own. Files land under a private root (DSO_ROOT) that dockerd bind-mounts from.
  * Results are checked with `docker inspect`, real pushes and pulls through Caddy, and the data
@@ -37,6 +37,7 @@ import {
 } from "../../components/externalHost/scripts";
 import { placeFileScript } from "../../components/shared/hostAccess";
 import { committedSynthDir } from "../support/committedSynth";
+import { DEPLOYED_REGISTRY_IMAGE } from "../support/distributionBinaries";
 import { type DockerClient, type DockerEngine, startDockerEngine } from "../support/dockerEngine";
 import { payloadImage, pinnedCaddyImage, registryImage, uiStandInImage } from "../support/dockerImages";
 import { createNetns, type TestNetns } from "../support/netns";
@@ -267,7 +268,7 @@ describe("the external host's scripts over SSH, against a real Docker engine", (
             tracing: (c?.Config.Env as string[]).filter((e) => e.startsWith("OTEL_")),
         }).toEqual({
             running: true,
-            image: "registry:2.8.3",
+            image: DEPLOYED_REGISTRY_IMAGE,
             args: ["sh", "-c", 'umask 0007 && exec registry serve "$1"', "registry", "/etc/dso-registry/config.yml"],
             restart: "unless-stopped",
             // No API port (Distribution is on a unix socket); only its metrics listener (monitoring, on by default), on loopback.
@@ -406,7 +407,7 @@ describe("the external host's scripts over SSH, against a real Docker engine", (
     });
 
     test("a changed spec recreates the container, with the images kept in the data directory", () => {
-        const spec: ContainerSpec = { name: CONTAINER, image: "registry:2.8.3", layout };
+        const spec: ContainerSpec = { name: CONTAINER, image: DEPLOYED_REGISTRY_IMAGE, layout };
         const before = inspect()?.Id;
         // Without monitoring (the spec has no metrics): the relay is removed, nothing is published.
         expect(runOk(containerScript(spec, "another-spec"))).toBe("changed container\nremoved metrics relay");

@@ -16,6 +16,8 @@ import { renderRegistryConfig } from "../../components/distribution/registryConf
 import { renderSidecarCaddyfile, sidecarPolicy } from "../../components/inCluster/inClusterRegistry";
 import { ingressAnnotations } from "../../components/inCluster/network";
 import { IN_CLUSTER } from "../../components/inCluster/spec";
+import { DISTRIBUTION } from "../../components/shared/facts";
+import { deployedRegistry } from "../support/distributionBinaries";
 import { ingressNginxConf, nginxDirectives } from "../support/ingress";
 import { WINDOW_503 } from "../support/pushLoop";
 import {
@@ -83,7 +85,7 @@ async function startInClusterStack(options: StackOptions = {}): Promise<Stack> {
             }),
         );
         const env = { ...process.env, ...options.registryEnv };
-        const registry = startServer("/usr/bin/docker-registry", ["serve", registryConfigFile], env);
+        const registry = startServer(deployedRegistry().path, ["serve", registryConfigFile], { ...env, ...DISTRIBUTION.environment });
         servers.push(registry);
         await waitForPort(registryPort, 30_000, "docker-registry");
 
@@ -334,7 +336,7 @@ describe("garbage-collection window: Distribution with the GC job's read-only sw
             configFile = seedStack.registryConfigFile;
             // The read-only switch, as the job sets it on the Deployment.
             const readOnlyEnv = { [IN_CLUSTER.readOnlyEnv]: '{"enabled":true}' };
-            const r = run("/usr/bin/docker-registry", ["garbage-collect", "--dry-run", configFile], {
+            const r = run(deployedRegistry().path, ["garbage-collect", "--dry-run", configFile], {
                 env: { ...process.env, ...readOnlyEnv },
             });
             expect(r.stderr + r.stdout).not.toMatch(/failed/);

@@ -8,6 +8,8 @@
  */
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DISTRIBUTION } from "../../components/shared/facts";
+import { deployedRegistry } from "../support/distributionBinaries";
 import { createNetns, type TestNetns } from "../support/netns";
 import { caddyEnv, makeOciImage, type OciImage, type TestAccount, writeAuthFile } from "../support/realRegistry";
 import { writeKindFront } from "../support/registryUiOrigin";
@@ -60,7 +62,7 @@ beforeAll(async () => {
     });
     push = front.push;
     servers = [
-        startServer("/usr/bin/docker-registry", ["serve", front.registryConfig]),
+        startServer(deployedRegistry().path, ["serve", front.registryConfig], { ...process.env, ...DISTRIBUTION.environment }),
         startServer("/usr/bin/caddy", ["run", "--adapter", "caddyfile", "--config", front.caddyfile], caddyEnv(dir)),
     ];
     for (const p of [registryPort, port]) {

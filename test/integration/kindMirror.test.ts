@@ -22,6 +22,7 @@ import {
     nodesConfigureScript,
 } from "../../components/kind/scripts";
 import type { MirrorSpec } from "../../components/mirrors/mirrors";
+import { UPSTREAM_REGISTRY } from "../support/distributionBinaries";
 import { type DockerEngine, startDockerEngine } from "../support/dockerEngine";
 import { registryImage } from "../support/dockerImages";
 import { onHost, onHostOk as onHostOkOf, placeKindFiles } from "../support/kindFiles";
@@ -72,7 +73,7 @@ async function startUpstreams(): Promise<void> {
             tls: { certificate: ca.serverCertFile, key: ca.serverKeyFile },
         }),
     );
-    upstreams = [ns.startServer("/usr/bin/docker-registry", ["serve", plain]), ns.startServer("/usr/bin/docker-registry", ["serve", tls])];
+    upstreams = [ns.startServer(UPSTREAM_REGISTRY, ["serve", plain]), ns.startServer(UPSTREAM_REGISTRY, ["serve", tls])];
     await ns.waitForPort(UPSTREAM_HTTP_PORT, 30_000, "upstream (HTTP)");
     await ns.waitForPort(443, 30_000, "upstream (TLS)");
 }

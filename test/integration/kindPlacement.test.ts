@@ -16,7 +16,13 @@
 import { existsSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { containersApplyScript, containersDeleteScript, type KindLayout, kindPaths, nodesConfigureScript } from "../../components/kind/scripts";
+import {
+    containersApplyScript,
+    containersDeleteScript,
+    type KindLayout,
+    kindPaths,
+    nodesConfigureScript,
+} from "../../components/kind/scripts";
 import { type DockerEngine, startDockerEngine } from "../support/dockerEngine";
 import { payloadImage, registryImage } from "../support/dockerImages";
 import { onHostOk as onHostOkOf, placeKindFiles } from "../support/kindFiles";

@@ -11,7 +11,7 @@
  * (GET 200 through the socket) after the bump; the data directory's files are the same bytes; after the
  * destroy the container is gone and the data stays.
  *
- * What differs from production: B's image is A's (the locally built `registry:2.8.3`) tagged under the
+ * What differs from production: B's image is A's (the locally built default `registry.image`) tagged under the
  * new tag, since no other Distribution image can be pulled here. Not replayed: the caches (see
  * lifecycle.replay.test.ts), Caddy's files and reload and the post-deploy check (they need the front;
  * the host's Caddy is a Debian package; the Caddy image setting only gives the metrics relay's image).
@@ -21,6 +21,7 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { defaultHostLayout, hostPaths } from "../../components/externalHost/scripts";
+import { BUMPED_REGISTRY_IMAGE, DEPLOYED_REGISTRY_IMAGE } from "../support/distributionBinaries";
 import { type DockerEngine, startDockerEngine } from "../support/dockerEngine";
 import { pinnedCaddyImage, registryImage } from "../support/dockerImages";
 import { createNetns, type TestNetns } from "../support/netns";
@@ -33,8 +34,8 @@ import { committedState, edited, type Raw, run } from "../support/transitions";
 const layout = defaultHostLayout("/srv/data/registry");
 const paths = hostPaths(layout);
 const CONTAINER = "dso-registry";
-const OLD_IMAGE = "registry:2.8.3";
-const NEW_IMAGE = "registry:2.8.4";
+const OLD_IMAGE = DEPLOYED_REGISTRY_IMAGE;
+const NEW_IMAGE = BUMPED_REGISTRY_IMAGE;
 const REPOSITORY = "team/app";
 /** The host's registry steps (not the caches, Caddy or the check, which need what this test does not start). */
 const isRegistryStep = (name: string) =>

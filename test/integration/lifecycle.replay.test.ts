@@ -29,6 +29,7 @@ import { renderRegistryConfig } from "../../components/distribution/registryConf
 import { defaultHostLayout } from "../../components/externalHost/scripts";
 import { DISTRIBUTION } from "../../components/shared/facts";
 import type { RecordedResource } from "../../tools/mockRuntime";
+import { UPSTREAM_REGISTRY } from "../support/distributionBinaries";
 import { type DockerEngine, startDockerEngine } from "../support/dockerEngine";
 import { registryImage } from "../support/dockerImages";
 import { createNetns, type TestNetns } from "../support/netns";
@@ -150,7 +151,7 @@ beforeAll(async () => {
             deletesEnabled: false,
         }),
     );
-    upstream = ns.startServer("/usr/bin/docker-registry", ["serve", config]);
+    upstream = ns.startServer(UPSTREAM_REGISTRY, ["serve", config]);
     await ns.waitForPort(UPSTREAM_PORT, 30_000, "upstream");
     const image = makeOciImage(path.join(scratch, "image"), 64 * 1024);
     skopeoPushPlainHttp(ns, image.ref, `docker://${ns.address}:${UPSTREAM_PORT}/${REPOSITORY}:1`);

@@ -34,6 +34,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import * as YAML from "yaml";
 import { writeConfigMapVolume } from "../support/configMapVolume";
 import { type DeployedStack, deployCommittedStack } from "../support/deployedStack";
+import { UPSTREAM_REGISTRY } from "../support/distributionBinaries";
 import { type DockerEngine, startDockerEngine } from "../support/dockerEngine";
 import { ingressNginxConf, nginxDirectives } from "../support/ingress";
 import { makeJar, makeTrustStore, mavenClient } from "../support/maven";
@@ -131,7 +132,7 @@ beforeAll(async () => {
             "",
         ].join("\n"),
     );
-    dockerHub = startServer("/usr/bin/docker-registry", ["serve", hubConfig]);
+    dockerHub = startServer(UPSTREAM_REGISTRY, ["serve", hubConfig]);
     await waitForPort(hubPort, 30_000, "Docker Hub stand-in");
     const seeded = run("skopeo", [
         "--insecure-policy",

@@ -16,7 +16,9 @@ import { renderUsersFile } from "../../components/accessPolicy/usersFile";
 import { renderRegistryConfig } from "../../components/distribution/registryConfig";
 import { renderSidecarCaddyfile, sidecarPolicy } from "../../components/inCluster/inClusterRegistry";
 import { type IngressSpec, renderIngress, renderLoginIngress } from "../../components/inCluster/network";
+import { DISTRIBUTION } from "../../components/shared/facts";
 import type { K8sObject } from "../../components/shared/k8sObject";
+import { deployedRegistry } from "../support/distributionBinaries";
 import { ingressLocations, ingressNginxConf } from "../support/ingress";
 import { caddyEnv, makeAccount, makeTestCa, type TestAccount, type TestCa } from "../support/realRegistry";
 import { freePort, privateDir, removeDir, type ServerProcess, startServer, waitForPort } from "../support/serverProcess";
@@ -65,7 +67,7 @@ async function start(ingresses: readonly K8sObject[]): Promise<void> {
             logLevel: "warn",
         }),
     );
-    servers.push(startServer("/usr/bin/docker-registry", ["serve", config]));
+    servers.push(startServer(deployedRegistry().path, ["serve", config], { ...process.env, ...DISTRIBUTION.environment }));
     await waitForPort(registryPort, 30_000, "docker-registry");
 
     writeFileSync(path.join(dir, "push"), renderUsersFile("push", [push]), { mode: 0o600 });

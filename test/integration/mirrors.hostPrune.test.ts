@@ -1,7 +1,7 @@
 /**
  * The external host's pull-through cache and its prune job, as the prod stack's synth renders them,
  * run for real over SSH against a real Docker engine (Debian's docker.io, the locally built
- * `registry:2.8.3` image) inside a test network namespace that plays the registry host. The engine
+ * default `registry.image`) inside a test network namespace that plays the registry host. The engine
  * pulls through the cache container; the prune script empties the cache past a tiny `maxSize` and
  * removes blobs older than `maxAge`, and the cache still serves pulls afterwards, fetching again from
  * its upstream, while the registry's own data directory is left as it was.
@@ -22,6 +22,7 @@ import { defaultHostLayout } from "../../components/externalHost/scripts";
 import { hostMirrorConfig, hostMirrorPaths } from "../../components/mirrors/hostCaches";
 import { DOCKER_HUB } from "../../components/mirrors/mirrors";
 import { committedSynthDir } from "../support/committedSynth";
+import { UPSTREAM_REGISTRY } from "../support/distributionBinaries";
 import { type DockerEngine, startDockerEngine } from "../support/dockerEngine";
 import { registryImage } from "../support/dockerImages";
 import { createNetns, type TestNetns } from "../support/netns";
@@ -95,7 +96,7 @@ async function startUpstream(): Promise<void> {
             deletesEnabled: false,
         }),
     );
-    upstream = ns.startServer("/usr/bin/docker-registry", ["serve", config]);
+    upstream = ns.startServer(UPSTREAM_REGISTRY, ["serve", config]);
     await ns.waitForPort(UPSTREAM_PORT, 30_000, "upstream");
 }
 

@@ -17,6 +17,7 @@ import { renderRegistryConfig } from "../../components/distribution/registryConf
 import { defaultHostLayout, mirrorsDirOf } from "../../components/externalHost/scripts";
 import { hostMirrorConfig, hostMirrorPaths } from "../../components/mirrors/hostCaches";
 import { readStackConfig, runProgram } from "../../tools/synth";
+import { UPSTREAM_REGISTRY } from "../support/distributionBinaries";
 import { type DockerEngine, startDockerEngine } from "../support/dockerEngine";
 import { registryImage } from "../support/dockerImages";
 import { createNetns, type TestNetns } from "../support/netns";
@@ -141,7 +142,7 @@ beforeAll(async () => {
             deletesEnabled: false,
         }),
     );
-    upstream = ns.startServer("/usr/bin/docker-registry", ["serve", upstreamConfig]);
+    upstream = ns.startServer(UPSTREAM_REGISTRY, ["serve", upstreamConfig]);
     await ns.waitForPort(UPSTREAM_PORT, 30_000, "upstream");
     ssh = await startSshServer({ netns: ns, env: { DOCKER_HOST: engine.host, PATH: "/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin" } });
 }, 300_000);

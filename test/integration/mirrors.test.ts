@@ -23,6 +23,8 @@ import {
     renderMirrorHostsToml,
     type UpstreamAccount,
 } from "../../components/mirrors/mirrors";
+import { DISTRIBUTION } from "../../components/shared/facts";
+import { deployedRegistry, UPSTREAM_REGISTRY } from "../support/distributionBinaries";
 import { createNetns, type TestNetns } from "../support/netns";
 import {
     caddyEnv,
@@ -99,7 +101,7 @@ function startUpstream(name: string, address: string): Promise<void> {
         tls: { certificate: upstreamCa.serverCertFile, key: upstreamCa.serverKeyFile },
     });
     writeFileSync(path.join(dir, "config.yml"), config);
-    servers[name] = ns.startServer("/usr/bin/docker-registry", ["serve", path.join(dir, "config.yml")]);
+    servers[name] = ns.startServer(UPSTREAM_REGISTRY, ["serve", path.join(dir, "config.yml")]);
     return waitInside(`https://${address}/v2/`, name);
 }
 
@@ -132,8 +134,9 @@ function launchMirror(spec: MirrorSpec, port: number, account: UpstreamAccount |
           )
         : {};
     const name = `mirror-${spec.pathName}`;
-    servers[name] = ns.startServer("/usr/bin/docker-registry", ["serve", file], {
+    servers[name] = ns.startServer(deployedRegistry().path, ["serve", file], {
         ...process.env,
+        ...DISTRIBUTION.environment,
         SSL_CERT_FILE: upstreamCa.caCertFile,
         ...accountEnv,
     });
@@ -280,7 +283,7 @@ beforeAll(async () => {
             deletesEnabled: false,
         }),
     );
-    servers["private-registry"] = ns.startServer("/usr/bin/docker-registry", ["serve", privateConfig]);
+    servers["private-registry"] = ns.startServer(UPSTREAM_REGISTRY, ["serve", privateConfig]);
     await waitInside(`http://${PRIVATE_BACKEND}/v2/`, "private-registry");
     skopeoPushPlainHttp(ns, image.ref, `docker://${PRIVATE_BACKEND}/team/app:1`);
     upstreamAccount = makeAccount("cache-pull");
@@ -297,7 +300,7 @@ beforeAll(async () => {
             deletesEnabled: false,
         }),
     );
-    servers.registry = ns.startServer("/usr/bin/docker-registry", ["serve", registryConfig]);
+    servers.registry = ns.startServer(deployedRegistry().path, ["serve", registryConfig], { ...process.env, ...DISTRIBUTION.environment });
     await waitInside("http://127.0.0.1:5000/v2/", "registry");
 
     const pushUsers = path.join(scratch, "users-push");

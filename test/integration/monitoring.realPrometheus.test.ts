@@ -18,6 +18,7 @@ import { AUTHORIZATION_LOG_MARKER } from "../../components/accessPolicy/loginLim
 import { probeScript, reporterScript } from "../../components/externalHost/hostMonitoring";
 import { renderRulesFile } from "../../components/monitoring/alertRules";
 import { renderHostScrapeConfig, TEXTFILE_DIR } from "../../components/monitoring/jobMetrics";
+import { deployedRegistry } from "../support/distributionBinaries";
 import { curlStatus, makeOciImage, type RealRegistry, skopeoCopy, skopeoDelete, startRealRegistry } from "../support/realRegistry";
 import { freePort, privateDir, removeDir, run, runOk, type ServerProcess, startServer, waitForPort } from "../support/serverProcess";
 
@@ -132,7 +133,7 @@ describe("a real Prometheus scrapes the registry's metrics listeners", () => {
         expect(skopeoCopy(image.ref, doomed, { certDir: reg.certDir, creds: reg.push }).code).toBe(0);
         expect(skopeoDelete(doomed, { certDir: reg.certDir, creds: reg.push }).code).toBe(0);
         const config = path.join(reg.dir, "config.yml");
-        const gc = hostRun(reporterScript(), ["gc", "/data-registry", "/usr/bin/docker-registry", "garbage-collect", config]);
+        const gc = hostRun(reporterScript(), ["gc", "/data-registry", deployedRegistry().path, "garbage-collect", config]);
         expect(gc.code, gc.stdout + gc.stderr).toBe(0);
         const repo = path.join(dir, "restic");
         const backup = hostRun(

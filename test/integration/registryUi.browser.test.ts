@@ -34,6 +34,8 @@ import { sidecarPolicy } from "../../components/inCluster/inClusterRegistry";
 import { ingressAnnotations } from "../../components/inCluster/network";
 import { uiEnvironment } from "../../components/registryUi/environment";
 import { renderUiIngress } from "../../components/registryUi/kubernetes";
+import { DISTRIBUTION } from "../../components/shared/facts";
+import { deployedRegistry } from "../support/distributionBinaries";
 import { ingressNginxConf, ingressRegexLocations, nginxDirectives } from "../support/ingress";
 import { caddyEnv, makeAccount, makeDecoyHash, makeOciImage, makeTestCa, skopeoCopy, type TestAccount } from "../support/realRegistry";
 import { type Origin, startKindOrigin, UI_FILES } from "../support/registryUiOrigin";
@@ -164,7 +166,7 @@ async function startOrigin(dir: string, placement: Placement, requiresAuthForPul
                 staticSites: [{ listen: `127.0.0.1:${uiPort}`, root: uiRoot }],
             }),
         );
-        servers.push(startServer("/usr/bin/docker-registry", ["serve", registryConfig]));
+        servers.push(startServer(deployedRegistry().path, ["serve", registryConfig], { ...process.env, ...DISTRIBUTION.environment }));
         servers.push(startServer("/usr/bin/caddy", ["run", "--adapter", "caddyfile", "--config", caddyfile], caddyEnv(dir)));
         servers.push(startServer("/usr/sbin/nginx", ["-c", nginxConf, "-e", path.join(dir, "nginx-error.log")]));
         const logs = () => servers.map((s) => s.output()).join("\n");

@@ -1,17 +1,20 @@
 /**
- * Distribution's `registry` command at the versions the program deploys: 2.8.3 (the `registry:2.8.3`
- * image the stacks pin) and 3.x (the `registry:3` images), built from Go modules by
- * tools/distribution/build.sh into the engine tier's cache on first use (a warm cache builds nothing,
- * a cold one takes a few minutes). Debian's docker-registry (2.8.2) stays what the other tests run.
+ * Distribution's `registry` command at the versions the program knows: 2.8.3 (the last of Distribution
+ * 2, what stacks made before registry:3 run) and 3.x (the `registry:3` images), built from Go modules
+ * by tools/distribution/build.sh into the engine tier's cache on first use (a warm cache builds
+ * nothing, a cold one takes a few minutes). `deployedRegistry()` is the one whose version is
+ * `registry.image`'s default tag: what every test that stands for the program's registry runs.
  *
  *     const { v2, v3 } = distributionBinaries();
- *     spawn(v3.path, ["serve", configFile]);      // v3.version: "3.0.0", the image tag it stands for
+ *     spawn(v3.path, ["serve", configFile]);      // v3.version: "3.1.2", the image tag it stands for
+ *     spawn(deployedRegistry().path, ["serve", configFile], { env: { ...process.env, ...DISTRIBUTION.environment } });
  *
  * Needs Go (1.26 or later) and the Go module proxy the first time.
  */
 import { spawnSync } from "node:child_process";
 import { readdirSync } from "node:fs";
 import * as path from "node:path";
+import { registry } from "../../components/config/schema/registry";
 
 /** One build of the `registry` command. */
 export interface DistributionBinary {
@@ -41,3 +44,29 @@ export function distributionBinaries(): { readonly v2: DistributionBinary; reado
     }
     return built;
 }
+
+/** `registry.image`'s default, e.g. "registry:3.1.2": the image the stacks deploy unless they set one. */
+export const DEPLOYED_REGISTRY_IMAGE: string = registry.shape.image.parse(undefined);
+
+/**
+ * The build of `DEPLOYED_REGISTRY_IMAGE`'s version. Throws when neither wrapper module builds that
+ * version (test/unit/pinnedVersions.test.ts holds them to one fact).
+ */
+export function deployedRegistry(): DistributionBinary {
+    const tag = DEPLOYED_REGISTRY_IMAGE.replace(/^registry:/, "");
+    const binary = Object.values(distributionBinaries()).find((b) => b.version === tag);
+    if (!binary) throw new Error(`no build of Distribution ${tag} (${DEPLOYED_REGISTRY_IMAGE}): tools/distribution builds another version`);
+    return binary;
+}
+
+/**
+ * Debian's Distribution (2.8.2): the stand-in for registries the program does not run, such as Docker
+ * Hub behind a cache or an organisation's own registry.
+ */
+export const UPSTREAM_REGISTRY = "/usr/bin/docker-registry";
+
+/**
+ * `DEPLOYED_REGISTRY_IMAGE` with its last number one higher ("registry:3.1.3"): the image bump the
+ * lifecycle tests make, played by the same build under the new tag (no other image can be pulled here).
+ */
+export const BUMPED_REGISTRY_IMAGE = DEPLOYED_REGISTRY_IMAGE.replace(/(\d+)$/, (n) => String(Number(n) + 1));

@@ -1,9 +1,9 @@
 /**
  * Images for a test Docker engine, built here because no registry can be pulled from: each is a root
- * filesystem assembled from Debian files and `docker import`ed.
+ * filesystem assembled from Debian files and binaries built here, and `docker import`ed.
  *
- * - `registryImage`: Docker Distribution as the official `registry:2` image lays it out, from Debian's
- *   `docker-registry` binary (it links only libc) and busybox-static for a shell.
+ * - `registryImage`: Docker Distribution as the official `registry` image lays it out, from the build
+ *   of the deployed version (test/support/distributionBinaries.ts, static) and busybox-static for a shell.
  * - `uiStandInImage`: a stand-in for joxit/docker-registry-ui (busybox httpd serving one page on :80).
  * - `nginxImage`: the official `nginx` image's layout for the Maven backend, from Debian's nginx.
  * - `pinnedCaddyImage`: the official `caddy` image's layout (the external host's metrics relay), from
@@ -11,13 +11,14 @@
  * - `payloadImage`: a busybox image with a random payload (a new image each call; large on request).
  *
  * Usage:
- *   const ref = registryImage(engine);                    // "registry:2.8.3", imported once per data root
+ *   const ref = registryImage(engine);                    // registry.image's default tag, imported once per data root
  *   payloadImage(engine, "registry.test/team/app:1", { payloadBytes: 200 * 2 ** 20 });
  */
 import { randomBytes } from "node:crypto";
 import { chmodSync, closeSync, copyFileSync, mkdirSync, openSync, symlinkSync, writeFileSync, writeSync } from "node:fs";
 import * as path from "node:path";
 import { pinnedCaddy } from "./caddyBinaries";
+import { DEPLOYED_REGISTRY_IMAGE, deployedRegistry } from "./distributionBinaries";
 import type { DockerClient } from "./dockerEngine";
 import { privateDir, removeDir, runOk } from "./serverProcess";
 
@@ -97,18 +98,21 @@ export function imageExists(client: DockerClient, ref: string): boolean {
 }
 
 /**
- * `registry:<tag>` in the engine, laid out as the official image: /bin/registry (Debian's
- * Distribution 2.8), /entrypoint.sh, /etc/docker/registry/config.yml, the /var/lib/registry volume,
- * port 5000. Imported once per data root; returns the reference.
+ * `registry:<tag>` in the engine, laid out as the official image: /bin/registry (the build of the
+ * deployed Distribution, `DEPLOYED_REGISTRY_IMAGE`'s version, static), /entrypoint.sh,
+ * /etc/docker/registry/config.yml, the /var/lib/registry volume, port 5000. The tag defaults to the
+ * deployed one; another tag (an image bump) gets the same binary. Imported once per data root;
+ * returns the reference.
  */
-export function registryImage(client: DockerClient, tag = "2.8.3"): string {
+export function registryImage(client: DockerClient, tag = DEPLOYED_REGISTRY_IMAGE.replace(/^registry:/, "")): string {
     const ref = `registry:${tag}`;
     if (imageExists(client, ref)) return ref;
     const scratch = privateDir("registry-image");
     try {
         const root = path.join(scratch, "rootfs");
         busyboxRootfs(root);
-        copyWithLibraries("/usr/bin/docker-registry", root, "bin/registry");
+        copyFileSync(deployedRegistry().path, path.join(root, "bin/registry"));
+        chmodSync(path.join(root, "bin/registry"), 0o755);
         mkdirSync(path.join(root, "etc/docker/registry"), { recursive: true });
         writeFileSync(path.join(root, "etc/docker/registry/config.yml"), REGISTRY_DEFAULT_CONFIG);
         mkdirSync(path.join(root, "var/lib/registry"), { recursive: true });

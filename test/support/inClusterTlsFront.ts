@@ -13,6 +13,8 @@ import { renderRegistryConfig } from "../../components/distribution/registryConf
 import { renderSidecarCaddyfile, sidecarPolicy } from "../../components/inCluster/inClusterRegistry";
 import { IN_CLUSTER } from "../../components/inCluster/spec";
 import { renderSecrets } from "../../components/inCluster/workload";
+import { DISTRIBUTION } from "../../components/shared/facts";
+import { deployedRegistry } from "./distributionBinaries";
 import { createNetns, type TestNetns } from "./netns";
 import { caddyEnv, makeAccount, makeTestCa, type TestAccount, type TestCa } from "./realRegistry";
 import { privateDir, removeDir, type ServerProcess } from "./serverProcess";
@@ -77,7 +79,7 @@ export async function startInClusterTlsFront(options: {
         for (const s of servers.splice(0).reverse()) await s.stop();
     };
     try {
-        servers.push(ns.startServer("/usr/bin/docker-registry", ["serve", registryConfig], process.env));
+        servers.push(ns.startServer(deployedRegistry().path, ["serve", registryConfig], { ...process.env, ...DISTRIBUTION.environment }));
         servers.push(ns.startServer("/usr/bin/caddy", ["run", "--adapter", "caddyfile", "--config", caddyfilePath], caddyEnv(dir)));
         await ns.waitForPort(443, 30_000, "caddy").catch((e: Error) => {
             throw new Error(`${e.message}\n${servers.map((s) => s.output()).join("\n")}`);

@@ -4,7 +4,9 @@
  * unit tier checks each plan (test/unit/lifecycle.plan.test.ts); the engine tier compares the real
  * engine's preview with it (test/engine/plans.test.ts).
  */
+
 import { diffCredential, type JenkinsCredentialState } from "../../components/jenkins/jenkinsCredentials";
+import { BUMPED_REGISTRY_IMAGE } from "./distributionBinaries";
 import { type Plan, planOf } from "./plan";
 import { committedState, edited, type Raw, run, type Transition } from "./transitions";
 
@@ -131,14 +133,14 @@ export const TRANSITIONS: Transition[] = [
         stack: "local",
         from: local,
         to: edited(local, (r) => {
-            Object.assign(registryOf(r), { image: "registry:2.8.4", caddyImage: "caddy:2.8.5" });
+            Object.assign(registryOf(r), { image: BUMPED_REGISTRY_IMAGE, caddyImage: "caddy:2.8.5" });
         }),
     },
     {
         name: "registry image bumped (external host)",
         stack: "prod",
         from: prod,
-        to: edited(prod, (r) => Object.assign(registryOf(r), { image: "registry:2.8.4" })),
+        to: edited(prod, (r) => Object.assign(registryOf(r), { image: BUMPED_REGISTRY_IMAGE })),
     },
     {
         name: "login limit changed (external host)",

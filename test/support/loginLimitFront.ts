@@ -19,6 +19,8 @@ import { renderCaddyfile } from "../../components/accessPolicy/caddyfile";
 import { LOGIN_JAIL, type LoginLimit, renderFail2banFilter, renderFail2banJail } from "../../components/accessPolicy/loginLimit";
 import { renderUsersFile } from "../../components/accessPolicy/usersFile";
 import { renderRegistryConfig } from "../../components/distribution/registryConfig";
+import { DISTRIBUTION } from "../../components/shared/facts";
+import { deployedRegistry } from "./distributionBinaries";
 import { createNetns, type TestNetns } from "./netns";
 import { caddyEnv, makeAccount, makeDecoyHash, makeTestCa, type TestAccount, type TestCa } from "./realRegistry";
 import { privateDir, type RunResult, removeDir, runOk, type ServerProcess } from "./serverProcess";
@@ -183,7 +185,9 @@ export async function startLoginLimitFront(
                 logLevel: "warn",
             }),
         );
-        servers.push(ns.startServer("/usr/bin/docker-registry", ["serve", registryConfigFile]));
+        servers.push(
+            ns.startServer(deployedRegistry().path, ["serve", registryConfigFile], { ...process.env, ...DISTRIBUTION.environment }),
+        );
 
         const pushUsersFile = path.join(dir, "users-push");
         const pullUsersFile = path.join(dir, "users-pull");

@@ -21,22 +21,29 @@
 import { chmodSync, chownSync, copyFileSync, mkdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import type { AppliedObject, DeployedStack } from "./deployedStack";
+import { deployedRegistry } from "./distributionBinaries";
 import type { TestNetns } from "./netns";
 import { privateDir, removeDir, run, type ServerProcess } from "./serverProcess";
 
 /**
+ * Where a registry container's root holds Distribution, the build of the deployed version
+ * (distributionBinaries.ts), copied in when the pod starts: the image has it as /bin/registry, and /bin
+ * here is this machine's.
+ */
+const REGISTRY_IN_ROOT = "/opt/distribution/registry";
+/**
  * Image (repository, without registry or tag) → how its entrypoint runs the container's args, with
- * Debian's program for the image's. registry:2's entrypoint runs `registry serve` on a config file
- * argument; Debian ships that program as docker-registry.
+ * this machine's program for the image's. The registry image's entrypoint runs `registry serve` on a
+ * config file argument.
  */
 const PROGRAMS: Record<string, (args: readonly string[]) => string[]> = {
     caddy: (args) => [...args],
     nginx: (args) => [...args],
-    registry: (args) => (/\.ya?ml$/.test(args[0] ?? "") ? ["docker-registry", "serve", ...args] : [...args]),
+    registry: (args) => (/\.ya?ml$/.test(args[0] ?? "") ? [REGISTRY_IN_ROOT, "serve", ...args] : [...args]),
 };
 /** The PATH container runtimes give a container whose image sets none. */
 const RUNTIME_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-const PROGRAM_NAMES: Record<string, string> = { registry: "docker-registry" };
+const PROGRAM_NAMES: Record<string, string> = { registry: REGISTRY_IN_ROOT };
 
 interface Volume {
     readonly name: string;
@@ -230,6 +237,11 @@ export async function startPod(options: {
             for (const d of ["usr", "dev", "proc", "etc", "tmp", "run"]) mkdirSync(path.join(root, d), { recursive: true });
             for (const link of ["bin", "lib", "lib64", "sbin"]) run("ln", ["-s", `usr/${link}`, path.join(root, link)]);
             for (const file of ["passwd", "group", "nsswitch.conf"]) copyFileSync(`/etc/${file}`, path.join(root, "etc", file));
+            if (imageRepository(c.image) === "registry") {
+                mkdirSync(path.join(root, path.dirname(REGISTRY_IN_ROOT)), { recursive: true });
+                copyFileSync(deployedRegistry().path, path.join(root, REGISTRY_IN_ROOT));
+                chmodSync(path.join(root, REGISTRY_IN_ROOT), 0o755);
+            }
             writeFileSync(
                 path.join(root, "etc", "hosts"),
                 [`127.0.0.1 localhost`, `${ns.address} ${deployment.metadata.name}`, ...(options.dnsAnswers ?? []), ""].join("\n"),

@@ -21,7 +21,9 @@ import { renderCaddyfile } from "../../components/accessPolicy/caddyfile";
 import type { AccessPolicy } from "../../components/accessPolicy/policy";
 import { renderUsersFile, unmatchableBcryptHash } from "../../components/accessPolicy/usersFile";
 import { renderRegistryConfig } from "../../components/distribution/registryConfig";
+import { DISTRIBUTION } from "../../components/shared/facts";
 import { DEBIAN_CADDY } from "./caddyBinaries";
+import { deployedRegistry } from "./distributionBinaries";
 import type { TestNetns } from "./netns";
 import { freePort, privateDir, type RunResult, removeDir, run, runOk, type ServerProcess, startServer, waitForPort } from "./serverProcess";
 
@@ -230,7 +232,10 @@ export async function startRealRegistry(options: RealRegistryOptions = {}): Prom
         });
         const registryConfigFile = path.join(dir, "config.yml");
         writeFileSync(registryConfigFile, registryConfig);
-        const registry = startServer("/usr/bin/docker-registry", ["serve", registryConfigFile]);
+        const registry = startServer(deployedRegistry().path, ["serve", registryConfigFile], {
+            ...process.env,
+            ...DISTRIBUTION.environment,
+        });
         servers.push(registry);
         await waitForPort(registryPort, 30_000, "docker-registry").catch((e: Error) => {
             throw new Error(`${e.message}\n${registry.output()}`);

@@ -40,7 +40,9 @@ import { renderSidecarCaddyfile, SIDECAR_TLS, sidecarPolicy } from "../../compon
 import { renderInClusterObjects } from "../../components/inCluster/manifests";
 import { IN_CLUSTER, type InClusterBackup, type InClusterSpec } from "../../components/inCluster/spec";
 import { MAVEN_BACKEND } from "../../components/maven/nginxConfig";
+import { DISTRIBUTION } from "../../components/shared/facts";
 import type { K8sObject } from "../../components/shared/k8sObject";
+import { DEPLOYED_REGISTRY_IMAGE, deployedRegistry } from "./distributionBinaries";
 import { makeTestCa, type TestAccount, type TestCa } from "./realRegistry";
 import { freePort, privateDir, removeDir, run, runOk } from "./serverProcess";
 
@@ -134,7 +136,7 @@ export function renderPodObjects(host: string, push: TestAccount, pull: TestAcco
         ingressClass: "public",
         ingressController: "nginx",
         tls: { kind: "secret", certPem: "unused", keyPem: "unused" },
-        images: { registry: "registry:2.8.3", caddy: "caddy:2.8.4", ui: "ui", kubectl: "alpine/k8s:1.31.4" },
+        images: { registry: DEPLOYED_REGISTRY_IMAGE, caddy: "caddy:2.8.4", ui: "ui", kubectl: "alpine/k8s:1.31.4" },
         replicas: 1,
         storage,
         allowedNetworks: [],
@@ -208,13 +210,13 @@ case "$1 \${2:-}" in
     done
     shift
     if [ "$1" = registry ]; then
-      # Distribution's own command (the GC job's collection) is Debian's docker-registry here; the
-      # pod's absolute paths get the root in front (the pod's paths hold no spaces).
+      # Distribution's own command (the GC job's collection) is the deployed version's build here
+      # ($pod/busybox/registry); the pod's absolute paths get the root in front (they hold no spaces).
       shift
       args=""
       for a in "$@"; do case "$a" in /*) args="$args $DSO_ROOT$a" ;; *) args="$args $a" ;; esac; done
       # shellcheck disable=SC2086
-      docker-registry $args || status=$?
+      "$pod/busybox/registry" $args || status=$?
     elif [ "$container" = registry ]; then
       # The registry:2 image is Alpine: busybox's sh and applets, no curl.
       script="$2"; shift 2
@@ -268,7 +270,7 @@ if [ -f "$pod/read-only" ]; then
   ${IN_CLUSTER.readOnlyEnv}=$(cat "$pod/read-only")
   export ${IN_CLUSTER.readOnlyEnv}
 fi
-docker-registry serve ${JSON.stringify(`${root}${IN_CLUSTER.configDir}/config.yml`)} </dev/null >>"$pod/registry.log" 2>&1 &
+"$pod/busybox/registry" serve ${JSON.stringify(`${root}${IN_CLUSTER.configDir}/config.yml`)} </dev/null >>"$pod/registry.log" 2>&1 &
 echo $! > "$pod/registry.pid"
 XDG_DATA_HOME="$pod/caddy-data" XDG_CONFIG_HOME="$pod/caddy-config" caddy run --config "$pod/Caddyfile" --adapter caddyfile </dev/null >>"$pod/caddy.log" 2>&1 &
 echo $! > "$pod/caddy.pid"
@@ -339,8 +341,15 @@ export async function startRegistryPodStandIn(objects: readonly K8sObject[], hos
     place(path.join(bin, "restic"), RESTIC, 0o755);
     mkdirSync(path.join(podDir, "busybox"));
     runOk("busybox", ["--install", "-s", path.join(podDir, "busybox")]);
-    // The image's own command beside busybox's applets: Distribution is Debian's docker-registry here.
-    place(path.join(podDir, "busybox", "registry"), '#!/bin/sh\nexec /usr/bin/docker-registry "$@"\n', 0o755);
+    // The image's own command beside busybox's applets: the build of the deployed Distribution, with
+    // the environment every placement gives it.
+    place(
+        path.join(podDir, "busybox", "registry"),
+        `#!/bin/sh\n${Object.entries(DISTRIBUTION.environment)
+            .map(([k, v]) => `export ${k}=${v}\n`)
+            .join("")}exec ${JSON.stringify(deployedRegistry().path)} "$@"\n`,
+        0o755,
+    );
     place(path.join(podDir, "restart"), restartScript(podDir, root, registryPort, frontPort), 0o755);
     const env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, DSO_ROOT: root, POD_DIR: podDir };
     const sh = (...args: string[]) => {

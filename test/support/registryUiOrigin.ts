@@ -8,7 +8,9 @@ import { renderUsersFile } from "../../components/accessPolicy/usersFile";
 import { renderRegistryConfig } from "../../components/distribution/registryConfig";
 import { renderKindCaddyfile } from "../../components/kind/front";
 import { renderKindUiObjects } from "../../components/kind/ui";
+import { DISTRIBUTION } from "../../components/shared/facts";
 import type { K8sObject } from "../../components/shared/k8sObject";
+import { deployedRegistry } from "./distributionBinaries";
 import { ingressLocations, ingressNginxConf, ingressRegexLocations } from "./ingress";
 import { caddyEnv, makeAccount, makeDecoyHash, type TestAccount, writeAuthFile } from "./realRegistry";
 import { freePort, type RunResult, run, type ServerProcess, startServer, waitForPort } from "./serverProcess";
@@ -177,7 +179,7 @@ export async function startKindOrigin(dir: string): Promise<Origin> {
                 staticSites: [{ listen: `127.0.0.1:${uiPort}`, root: uiRoot }],
             }),
         );
-        servers.push(startServer("/usr/bin/docker-registry", ["serve", registryConfig]));
+        servers.push(startServer(deployedRegistry().path, ["serve", registryConfig], { ...process.env, ...DISTRIBUTION.environment }));
         servers.push(startServer("/usr/bin/caddy", ["run", "--adapter", "caddyfile", "--config", caddyfile], caddyEnv(dir)));
         servers.push(startServer("/usr/sbin/nginx", ["-c", nginxConf, "-e", path.join(dir, "nginx-error.log")]));
         const logs = () => servers.map((s) => s.output()).join("\n");

@@ -63,7 +63,7 @@ describe("parseConfig: valid stacks", () => {
             requiresAuthForPull: false,
             pushCredentials: "generated",
         });
-        expect(config.registry.image).toBe("registry:2.8.3");
+        expect(config.registry.image).toBe("registry:3.1.2");
         expect(config.registry.tls.mode).toBe("generated-ca");
         expect(config.inCluster.namespace).toBe("dso");
         expect(config.registry.storage).toMatchObject({ kind: "filesystem", size: "20Gi" });

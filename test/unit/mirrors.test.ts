@@ -243,14 +243,14 @@ describe("maxAge that Distribution 2 cannot honour", () => {
         [
             "in-cluster",
             "72h",
-            undefined,
-            /^dso-registry:registry\.mirrors\[0\]\.maxAge: has no effect with registry\.mode "in-cluster" and Distribution 2 \(registry\.image "registry:2\.8\.3"\).*registry:3\.0\.0/,
+            "registry:2.8.3",
+            /^dso-registry:registry\.mirrors\[0\]\.maxAge: has no effect with registry\.mode "in-cluster" and Distribution 2 \(registry\.image "registry:2\.8\.3"\).*the default, "registry:3\.1\.2"/,
         ],
-        ["in-cluster", "720h", undefined, /maxAge: has no effect/],
+        ["in-cluster", "720h", "registry:2.8.3", /maxAge: has no effect/],
         [
             "external-host",
             "720h",
-            undefined,
+            "registry:2.8.3",
             /^dso-registry:registry\.mirrors\[0\]\.maxAge: "720h" has no effect with Distribution 2 \(registry\.image "registry:2\.8\.3"\) beyond 168h.*set 168h or less/,
         ],
     ])("warns with registry.mode %s and maxAge %s, naming the key and the fix", (mode, maxAge, image, message) => {
@@ -260,7 +260,8 @@ describe("maxAge that Distribution 2 cannot honour", () => {
     });
 
     it.each([
-        ["in-cluster", "168h", undefined],
+        ["in-cluster", "168h", "registry:2.8.3"],
+        ["in-cluster", "72h", undefined],
         ["in-cluster", "72h", "registry:3.0.0"],
         ["external-host", "72h", undefined],
         ["external-host", "168h", undefined],

@@ -375,7 +375,7 @@ export const registry = z.strictObject({
         .describe(
             'Where the registry runs: "in-cluster", "external-host" (over SSH), "kind" (containers on the Docker host of a kind cluster, docs/kind.md) or "existing" (not ours).',
         ),
-    image: imageRef.default("registry:2.8.3").describe('Distribution image; pin by digest with "registry@sha256:\u2026".'),
+    image: imageRef.default("registry:3.1.2").describe('Distribution image; pin by digest with "registry@sha256:\u2026".'),
     caddyImage: imageRef
         .default("caddy:2.8.4")
         .describe(

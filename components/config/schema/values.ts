@@ -101,7 +101,7 @@ export const cidr = z.string().superRefine((value, ctx) => {
 export const imageRef = z
     .string()
     .regex(/^[a-z0-9][a-z0-9._/:-]*(@sha256:[a-f0-9]{64})?$/, {
-        error: 'must be an image reference such as "registry:2.8.3" or "registry@sha256:<64 hex digits>"',
+        error: 'must be an image reference such as "registry:3.1.2" or "registry@sha256:<64 hex digits>"',
     })
     .refine((value) => !/^[a-z]+:\/\//.test(value), { error: "an image reference has no scheme" });
 
