@@ -7,6 +7,9 @@
  * Placements (where things run) never import each other: what two of them use lives in a feature
  * folder (the access policy, accounts, Maven, the mirrors, the upkeep jobs) or in shared/. Every
  * folder of components/ is in exactly one of the layers below (test/unit/importRules.test.ts).
+ *
+ * components/index.ts, the package's public surface, sits above them all: programs (index.ts, examples/)
+ * import the package through it alone, and nothing in components/ imports it.
  */
 const PLACEMENTS = "(externalHost|inCluster|kind|nodeTrust|jenkins)";
 const FEATURES = "(accessPolicy|accounts|cluster|distribution|maven|mirrors|monitoring|registryUi|upkeep)";
@@ -63,9 +66,30 @@ module.exports = {
         {
             name: "components-stay-out-of-tools-and-tests",
             severity: "error",
-            comment: "The program must not depend on the synth, the mocks or the tests.",
-            from: { path: "^(components/|index\\.ts)" },
+            comment: "The program and the examples must not depend on the synth, the mocks or the tests.",
+            from: { path: "^(components/|index\\.ts|examples/)" },
             to: { path: "^(tools|test|bench)/" },
+        },
+        {
+            name: "components-stay-out-of-examples",
+            severity: "error",
+            comment: "The program depends on an example: examples are programs that import the package, never the other way round.",
+            from: { path: "^(components/|index\\.ts)" },
+            to: { path: "^examples/" },
+        },
+        {
+            name: "programs-through-the-public-surface",
+            severity: "error",
+            comment: "A program (index.ts, examples/) imports a component's file directly: import it from components/index.ts, and export it there if it is missing.",
+            from: { path: "^(index\\.ts|examples/)" },
+            to: { path: "^components/", pathNot: "^components/index\\.ts$" },
+        },
+        {
+            name: "public-surface-for-programs-only",
+            severity: "error",
+            comment: "A component imports components/index.ts, the public surface: import the module that defines what it needs.",
+            from: { path: "^components/" },
+            to: { path: "^components/index\\.ts$" },
         },
     ],
     options: {

@@ -2,12 +2,11 @@
  * Entry point for `pulumi up` / `pulumi preview`. Reads and validates the stack's config once, then
  * builds the stack; invalid config stops here with every problem listed and nothing created. The
  * resources then wait for a check of the cluster: what the stack needs and the cluster lacks stops the
- * run with one message, before anything changes (components/cluster/gate.ts).
+ * run with one message, before anything changes (components/cluster/gate.ts). Everything comes through
+ * the package's public surface (components/index.ts), as in any program that imports the package.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { gateOnClusterPrerequisites } from "./components/cluster/gate";
-import { ConfigError, loadDeployableConfig } from "./components/config";
-import { defineStack } from "./components/stack";
+import { ConfigError, defineStack, gateOnClusterPrerequisites, loadDeployableConfig } from "./components";
 
 function load() {
     try {

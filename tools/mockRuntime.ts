@@ -65,6 +65,8 @@ export interface RecordedResource {
     /** Output names the resource asks the engine to keep secret in state. */
     readonly additionalSecretOutputs: readonly string[];
     readonly options: RecordedOptions;
+    /** The provider reference (`<provider URN>::<id>`) the resource was registered with; undefined for the default provider. */
+    readonly provider?: string;
     /**
      * Every URN the resource waits for, as the engine orders its steps: those its inputs refer to and its
      * `dependsOn` (the parent is not one).
@@ -302,6 +304,7 @@ class RecordingMonitor extends MockMonitor {
                     state: state ? pulumi.runtime.deserializeProperties(state) : {},
                     additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
                     options: optionsOf(req, urn),
+                    provider: req.getProvider() || undefined,
                     dependencies: req.getDependenciesList(),
                     propertyDependencies: propertyDependenciesOf(req),
                 });

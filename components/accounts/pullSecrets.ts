@@ -41,7 +41,7 @@ export function pullSecretTargets(namespaces: readonly string[], secretName: str
 
 export interface PullSecretsArgs {
     /** `host` or `host:port` of the registry, as in image references. */
-    readonly authority: string;
+    readonly authority: pulumi.Input<string>;
     /** The pull account's user name (a secret for an existing registry's account). */
     readonly username: pulumi.Input<string>;
     /** Its password (secret). */
@@ -53,14 +53,22 @@ export interface PullSecretsArgs {
     readonly flux: boolean;
 }
 
+/**
+ * The pull Secrets of `args.namespaces` (and Flux's), each namespace's default ServiceAccount patched to use
+ * it. Objects go to the Kubernetes provider of `opts.providers` (or `opts.provider`), else the ambient one.
+ */
 export class PullSecrets extends pulumi.ComponentResource {
+    /** Each Secret, by `namespace/name` (Flux's is `flux-system/registry-credentials`). */
+    readonly secrets: Readonly<Record<string, k8s.core.v1.Secret>>;
+
     constructor(name: string, args: PullSecretsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("dso-registry:accounts:PullSecrets", name, {}, withFormerType(opts, "dso:registry:PullSecrets"));
         const dockerConfig = pulumi.secret(
             pulumi
-                .all([args.username, args.password])
-                .apply(([username, password]) => renderDockerConfigJson(args.authority, username, password)),
+                .all([args.authority, args.username, args.password])
+                .apply(([authority, username, password]) => renderDockerConfigJson(authority, username, password)),
         );
+        const secrets: Record<string, k8s.core.v1.Secret> = {};
         for (const target of pullSecretTargets(args.namespaces, args.secretName, args.flux)) {
             const secret = new k8s.core.v1.Secret(
                 `${name}-${target.namespace}`,
@@ -75,6 +83,7 @@ export class PullSecrets extends pulumi.ComponentResource {
                 },
                 { parent: this },
             );
+            secrets[`${target.namespace}/${target.name}`] = secret;
             if (!target.defaultServiceAccount) continue;
             // Server-side apply of this one field: the ServiceAccount stays Kubernetes's, and `pulumi
             // destroy` gives the field back. The kubelet pulls with the Secret for every pod that names
@@ -88,6 +97,7 @@ export class PullSecrets extends pulumi.ComponentResource {
                 { parent: this, dependsOn: [secret] },
             );
         }
+        this.secrets = secrets;
         this.registerOutputs({});
     }
 }

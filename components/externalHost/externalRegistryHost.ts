@@ -106,7 +106,27 @@ export function externalRegistryHostProblem(args: Pick<ExternalRegistryHostArgs,
     return undefined;
 }
 
+/**
+ * The registry on a host of its own, reached over SSH (or locally). Each remote job is a child component
+ * a caller can order against (`dependsOn`); the commands run with the `command` provider of the stack.
+ */
 export class ExternalRegistryHost extends pulumi.ComponentResource {
+    /** The Debian packages the host needs (Docker, Caddy, cron, curl), checked or installed; everything else waits for it. */
+    readonly packages: HostPackages;
+    /** Distribution's container (`dso-registry`) and its config.yml; `specFingerprint` changes when it is replaced. */
+    readonly container: RegistryContainer;
+    /** Caddy's site on the public port: the access policy, TLS and the users files. */
+    readonly caddy: CaddySite;
+    /** The web UI's container; undefined without `args.ui`. */
+    readonly uiContainer?: UiContainer;
+    /** The Maven repository's nginx container; undefined without `args.maven`. */
+    readonly mavenContainer?: MavenContainer;
+    /** The pull-through caches' containers; undefined without `args.mirrors`. */
+    readonly mirrors?: MirrorCachesOnHost;
+    /** The scripts and cron entries of garbage collection, verification, status and backups. */
+    readonly maintenance: Maintenance;
+    /** The check after each change that the access policy holds (fails the update when it does not). */
+    readonly check: PostDeployCheck;
     /** https://host[:port] */
     readonly registryUrl: string;
     /** host[:port]/pathPrefix */
@@ -267,7 +287,7 @@ export class ExternalRegistryHost extends pulumi.ComponentResource {
                 ],
             },
         );
-        new Maintenance(
+        const maintenance = new Maintenance(
             `${name}-maintenance`,
             {
                 connection,
@@ -293,7 +313,7 @@ export class ExternalRegistryHost extends pulumi.ComponentResource {
             },
             { parent: this, dependsOn: [packages, ...jobsAfter] },
         );
-        new PostDeployCheck(
+        const check = new PostDeployCheck(
             `${name}-check`,
             {
                 connection,
@@ -308,6 +328,14 @@ export class ExternalRegistryHost extends pulumi.ComponentResource {
             { parent: this, dependsOn: [caddy, container] },
         );
 
+        this.packages = packages;
+        this.container = container;
+        this.caddy = caddy;
+        this.uiContainer = uiContainer;
+        this.mavenContainer = mavenContainer;
+        this.mirrors = mirrors;
+        this.maintenance = maintenance;
+        this.check = check;
         const authority = registryAuthority(args.registryHost, args.port);
         this.registryUrl = `https://${authority}`;
         this.imagePrefix = imagePrefix(authority, args.pathPrefix);

@@ -12,7 +12,6 @@ import { renderCaddyfile } from "../accessPolicy/caddyfile";
 import type { AccessPolicy, MirrorRoute } from "../accessPolicy/policy";
 import { renderUsersFile } from "../accessPolicy/usersFile";
 import { decoyHash } from "../accounts/decoy";
-import type { RegistryAccount } from "../accounts/registryAccounts";
 import { type RegistryStorage, renderRegistryConfig } from "../distribution/registryConfig";
 import { MAVEN_BACKEND, renderMavenNginxConfig } from "../maven/nginxConfig";
 import {
@@ -90,8 +89,15 @@ export interface InClusterRegistryArgs {
     readonly pod?: InClusterPod;
     /** Publish the KEP-1755 `local-registry-hosting` ConfigMap in kube-public. */
     readonly publishLocalRegistryHosting: boolean;
-    /** The push account and, when it exists, the pull-only account (bcrypt hashes, secret). */
-    readonly accounts: { readonly push: RegistryAccount; readonly pull?: RegistryAccount; readonly htpasswd: pulumi.Output<string> };
+    /**
+     * The push account and, when it exists, the pull-only account (bcrypt hashes, secret; a
+     * `RegistryAccounts` gives all three), and every account as htpasswd lines.
+     */
+    readonly accounts: {
+        readonly push: InClusterAccount;
+        readonly pull?: InClusterAccount;
+        readonly htpasswd: pulumi.Input<string>;
+    };
     /** The ingress certificate: our own (generated CA or provided), or a cert-manager issuer. */
     readonly tls:
         | { readonly kind: "secret"; readonly certPem: pulumi.Input<string>; readonly keyPem: pulumi.Input<string> }
@@ -115,8 +121,12 @@ export interface InClusterRegistryArgs {
         /** With a rotation by age, when the generated passwords' next period begins (Unix seconds): an alert past it. */
         readonly passwordsRotationDue?: number;
     };
-    /** Kubernetes provider (a kubeconfig context); the ambient one when unset. */
-    readonly provider?: k8s.Provider;
+}
+
+/** An account of the registry's front: its user name and the bcrypt hash of its password (secret). */
+export interface InClusterAccount {
+    readonly username: string;
+    readonly bcryptHash: pulumi.Input<string>;
 }
 
 /** The Maven repository on the registry's front: an nginx sidecar with its own PVC. */
@@ -126,7 +136,7 @@ export interface InClusterMavenArgs {
     /** Downloads need an account (`mavenRegistry.requiresAuthForPull`). */
     readonly requiresAuthForPull: boolean;
     /** The only account that may deploy (the one Jenkins holds under `mavenRegistry.credentialId`). */
-    readonly deployAccount: { readonly username: string; readonly bcryptHash: pulumi.Output<string> };
+    readonly deployAccount: InClusterAccount;
     /** nginx image (with the WebDAV module; the official image has it). */
     readonly image: string;
     /** PVC size and storage class of the repository's files. */
@@ -257,7 +267,7 @@ function registryStorage(storage: InClusterRegistryStorage): RegistryStorage {
     return settings;
 }
 
-function usersFile(role: "push" | "pull", accounts: readonly Pick<RegistryAccount, "username" | "bcryptHash">[]): pulumi.Output<string> {
+function usersFile(role: "push" | "pull", accounts: readonly InClusterAccount[]): pulumi.Output<string> {
     return pulumi.secret(
         pulumi.all(accounts.map((a) => a.bcryptHash)).apply((hashes) =>
             renderUsersFile(
@@ -357,7 +367,22 @@ const KINDS: Record<string, Constructor> = {
     "monitoring.coreos.com/v1/PrometheusRule": customResource("monitoring.coreos.com/v1", "PrometheusRule"),
 };
 
+/**
+ * The registry in a cluster: Distribution and its Caddy sidecar in one Deployment, behind the cluster's
+ * ingress. Kubernetes objects go to the provider of `opts.providers` (or `opts.provider`), else the
+ * ambient one.
+ */
 export class InClusterRegistry extends pulumi.ComponentResource {
+    /** The registry's namespace (`args.namespace`), kept in the cluster when Pulumi deletes it. */
+    readonly namespace: k8s.core.v1.Namespace;
+    /** Deployment `registry`: Distribution with its Caddy sidecar (and the Maven and UI containers when asked for). */
+    readonly deployment: k8s.apps.v1.Deployment;
+    /** Service `registry` (port 5000, plain HTTP to the sidecar): what the ingress sends to. */
+    readonly service: k8s.core.v1.Service;
+    /** Service `registry-tls` (port 443, the sidecar's TLS listener): how pods reach the registry by its public name. */
+    readonly tlsService: k8s.core.v1.Service;
+    /** Ingress `registry`: the registry's public name on the ingress controller. */
+    readonly ingress: k8s.networking.v1.Ingress;
     /**
      * ClusterIP of Service `registry-tls` (port 443, the sidecar's TLS listener): the address the
      * registry's public name resolves to inside the cluster.
@@ -504,13 +529,21 @@ export class InClusterRegistry extends pulumi.ComponentResource {
             storageClass: args.storage.kind === "filesystem" ? args.storage.storageClass : undefined,
             mirrors: args.mirrors ?? [],
         });
-        const resources = registerObjects(name, [...renderInClusterObjects(spec), ...mirrors], { parent: this, provider: args.provider });
-        const tlsService = resources.find((r) => r.kind === "Service" && r.name === IN_CLUSTER.tlsService)?.resource;
-        if (!(tlsService instanceof k8s.core.v1.Service))
-            throw new pulumi.ResourceError(`InClusterRegistry ${name}: Service ${IN_CLUSTER.tlsService} was not rendered`, this);
-        this.tlsServiceClusterIp = tlsService.spec.clusterIP;
+        const resources = registerObjects(name, [...renderInClusterObjects(spec), ...mirrors], { parent: this });
+        const registered = <T extends pulumi.CustomResource>(kind: string, objectName: string, type: new (...a: never[]) => T): T => {
+            const resource = resources.find((r) => r.kind === kind && r.name === objectName)?.resource;
+            if (!(resource instanceof type))
+                throw new pulumi.ResourceError(`InClusterRegistry ${name}: ${kind} ${objectName} was not rendered`, this);
+            return resource;
+        };
+        this.namespace = registered("Namespace", args.namespace, k8s.core.v1.Namespace);
+        this.deployment = registered("Deployment", IN_CLUSTER.name, k8s.apps.v1.Deployment);
+        this.service = registered("Service", IN_CLUSTER.name, k8s.core.v1.Service);
+        this.tlsService = registered("Service", IN_CLUSTER.tlsService, k8s.core.v1.Service);
+        this.ingress = registered("Ingress", IN_CLUSTER.name, k8s.networking.v1.Ingress);
+        this.tlsServiceClusterIp = this.tlsService.spec.clusterIP;
         const caCertificate = resources.find((r) => r.kind === "Certificate" && r.name === ISSUER_CHAIN.ca)?.resource;
-        this.caCertPem = caCertificate && readChainCa(name, args.namespace, caCertificate, { parent: this, provider: args.provider });
+        this.caCertPem = caCertificate && readChainCa(name, args.namespace, caCertificate, { parent: this });
         this.registerOutputs({ tlsServiceClusterIp: this.tlsServiceClusterIp, caCertPem: this.caCertPem });
     }
 }

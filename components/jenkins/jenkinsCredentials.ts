@@ -304,7 +304,7 @@ export interface JenkinsCredentialsArgs {
     /** The API token or password (secret). */
     readonly secret: pulumi.Input<string>;
     /** PEM CA for Jenkins's TLS when it is not publicly trusted. */
-    readonly caCertificate?: string;
+    readonly caCertificate?: pulumi.Input<string>;
     /** Per-request timeout in seconds. */
     readonly timeoutSeconds: number;
     /**
@@ -316,13 +316,17 @@ export interface JenkinsCredentialsArgs {
     readonly credentials: readonly PlannedCredential[];
 }
 
-/** The Jenkins credentials of a stack, one dynamic resource each. */
+/** The Jenkins credentials of a stack, one dynamic resource each (no provider: Jenkins is reached over HTTP). */
 export class JenkinsCredentials extends pulumi.ComponentResource {
+    /** Each credential, by its ID in Jenkins. */
+    readonly credentials: Readonly<Record<string, JenkinsCredential>>;
+
     constructor(name: string, args: JenkinsCredentialsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("dso-registry:jenkins:JenkinsCredentials", name, {}, withFormerType(opts, "dso:jenkins:JenkinsCredentials"));
         const jenkinsUrl = jenkinsHttp.normalizeBaseUrl(args.url);
+        const credentials: Record<string, JenkinsCredential> = {};
         for (const credential of args.credentials) {
-            new JenkinsCredential(
+            credentials[credential.id] = new JenkinsCredential(
                 `${name}-${credential.id}`,
                 {
                     jenkinsUrl,
@@ -342,6 +346,7 @@ export class JenkinsCredentials extends pulumi.ComponentResource {
                 { parent: this },
             );
         }
+        this.credentials = credentials;
         this.registerOutputs({});
     }
 }

@@ -77,8 +77,21 @@ const UI_KINDS: Record<string, new (name: string, args: never, opts?: pulumi.Cus
     Ingress: k8s.networking.v1.Ingress,
 };
 
-/** The kind placement: its files, its containers, its nodes, its ConfigMap. */
+/**
+ * The kind placement: its files, its containers, its nodes, its ConfigMap. Commands run on the Docker host
+ * of `args.connection`; the ConfigMap and the UI's objects go to the Kubernetes provider of
+ * `opts.providers` (or `opts.provider`), else the ambient one.
+ */
 export class KindRegistry extends pulumi.ComponentResource {
+    /** Starts the front, Distribution, the caches, the watcher and the maintenance container, and replaces each when its files change. */
+    readonly containers: pulumi.CustomResource;
+    /** Configures every node of the cluster for the registry (and undoes it on delete); runs after `containers`. */
+    readonly nodes: pulumi.CustomResource;
+    /** http://localhost:<port>: the registry as the Docker host reaches it (kind's nodes pull `localhost:<port>/…` too). */
+    readonly registryUrl: string;
+    /** `<registry name>:<port>`: the authority pods use in image references (their localhost is their own; docs/kind.md). */
+    readonly authority: string;
+
     constructor(name: string, args: KindRegistryArgs, opts?: pulumi.ComponentResourceOptions) {
         const target: HostTarget = { target: args.connection.name };
         super("dso-registry:kind:KindRegistry", name, target, opts);
@@ -174,7 +187,7 @@ export class KindRegistry extends pulumi.ComponentResource {
             },
             { parent: this, dependsOn: files },
         );
-        hostCommand(
+        const nodes = hostCommand(
             `${name}-nodes`,
             {
                 connection,
@@ -213,6 +226,10 @@ export class KindRegistry extends pulumi.ComponentResource {
                 if (kind === "Namespace") namespace = resource;
             }
         }
+        this.containers = containers;
+        this.nodes = nodes;
+        this.registryUrl = `http://localhost:${layout.port}`;
+        this.authority = `${layout.registryName}:${layout.port}`;
         this.registerOutputs({});
     }
 }

@@ -133,8 +133,18 @@ function volumeName(hostPath: string): string {
     return `host${hostPath.replace(/[^a-z0-9]+/gi, "-").toLowerCase()}`.replace(/-+$/, "");
 }
 
-/** A privileged DaemonSet that applies node trust on every node, also on nodes that join later. */
+/**
+ * A privileged DaemonSet that applies node trust on every node, also on nodes that join later. Objects go
+ * to the Kubernetes provider of `opts.providers` (or `opts.provider`), else the ambient one.
+ */
 export class NodeTrustDaemonSet extends pulumi.ComponentResource {
+    /** The DaemonSet: its pods are Ready on a node once that node trusts the registry. */
+    readonly daemonSet: k8s.apps.v1.DaemonSet;
+    /** The scripts, the CA and the non-secret files every pod applies. */
+    readonly configMap: k8s.core.v1.ConfigMap;
+    /** The files that carry the pull password; undefined when nothing does. */
+    readonly secret?: k8s.core.v1.Secret;
+
     constructor(name: string, args: NodeTrustDaemonSetArgs, opts?: pulumi.ComponentResourceOptions) {
         super("dso-registry:nodeTrust:NodeTrustDaemonSet", name, {}, withFormerType(opts, "dso:nodes:NodeTrustDaemonSet"));
         const plan = trustPlan(args.flavour, trustTargetOf(args));
@@ -173,7 +183,9 @@ export class NodeTrustDaemonSet extends pulumi.ComponentResource {
             name: volumeName(m.path),
             hostPath: { path: m.path, type: m.type },
         }));
-        new k8s.apps.v1.DaemonSet(
+        this.configMap = configMap;
+        this.secret = secret;
+        this.daemonSet = new k8s.apps.v1.DaemonSet(
             `${name}-daemonset`,
             {
                 metadata: { name: objectName, namespace: args.namespace, labels },

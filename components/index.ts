@@ -1,0 +1,59 @@
+/**
+ * The package's public surface: what a Pulumi program imports to place the registry and what goes around
+ * it, one component each, without the stack config of this project (docs/library.md). `index.ts`, this
+ * project's own program, imports through it too.
+ *
+ * Each component takes `(name, args, opts?: pulumi.ComponentResourceOptions)`. Kubernetes objects go to
+ * the provider of `opts.providers` (or `opts.provider`), commands over SSH to the connection in the
+ * args. Args are `pulumi.Input<…>` where a value comes from another resource (a password, a CA, a
+ * ClusterIP); plain where the value decides which resources exist or how they are named.
+ *
+ * Nothing in components/ imports this file (.dependency-cruiser.cjs): it is for programs only.
+ */
+
+export type { LoginLimit } from "./accessPolicy/loginLimit";
+export { PullSecrets, type PullSecretsArgs } from "./accounts/pullSecrets";
+// What the placements take: accounts, certificates, caches.
+export { type RegistryAccount, RegistryAccounts, type RegistryAccountsArgs } from "./accounts/registryAccounts";
+export { RegistryTls, type RegistryTlsArgs } from "./accounts/registryTls";
+// This project's own program: the whole stack from its config (index.ts).
+export { gateOnClusterPrerequisites } from "./cluster/gate";
+export { ConfigError, loadDeployableConfig, type StackConfig } from "./config";
+export type { HostAccount, HostTls } from "./externalHost/caddySite";
+// The placements: where the registry runs.
+export {
+    ExternalRegistryHost,
+    type ExternalRegistryHostArgs,
+    externalRegistryHostProblem,
+    type HostMavenArgs,
+} from "./externalHost/externalRegistryHost";
+export type { HostBackupArgs } from "./externalHost/maintenance";
+export type { HostRegistryStorage } from "./externalHost/registryContainer";
+export type { MaintenanceOptions, PasswordRotation } from "./externalHost/scripts";
+export {
+    type InClusterAccount,
+    type InClusterMavenArgs,
+    InClusterRegistry,
+    type InClusterRegistryArgs,
+    type InClusterRegistryStorage,
+} from "./inCluster/inClusterRegistry";
+export type { InClusterBackup, InClusterLoginLimit, InClusterPod, IssuerChainLifetimes } from "./inCluster/spec";
+export {
+    type CredentialPlanInput,
+    JenkinsCredentials,
+    type JenkinsCredentialsArgs,
+    type PlannedCredential,
+    planJenkinsCredentials,
+} from "./jenkins/jenkinsCredentials";
+export { type KindMirror, KindRegistry, type KindRegistryArgs } from "./kind/kindRegistry";
+export type { KindGarbageCollection, KindImages, KindLayout } from "./kind/scripts";
+export type { HostMirror } from "./mirrors/mirrorCachesOnHost";
+export type { ClusterMirror } from "./mirrors/mirrorManifests";
+export type { MirrorSpec, NodeMirror } from "./mirrors/mirrors";
+// What the cluster needs to use it.
+export type { NodeTrustCommonArgs } from "./nodeTrust/common";
+export { NodeTrustDaemonSet, type NodeTrustDaemonSetArgs } from "./nodeTrust/nodeTrustDaemonSet";
+export { NodeTrust, type NodeTrustArgs } from "./nodeTrust/nodeTrustSsh";
+export type { IngressController, RuntimeFlavour } from "./shared/facts";
+export type { HostConnection } from "./shared/hostAccess";
+export { defineStack, type StackOutputs } from "./stack";
