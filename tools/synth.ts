@@ -69,6 +69,21 @@ function redactSecure(value: unknown): { value: unknown; secure: boolean } {
     return { value, secure: false };
 }
 
+/** What a project's Pulumi.yaml says of its program: its name, and the file the nodejs runtime loads. */
+export interface ProjectFile {
+    readonly name: string;
+    /** The program's main module (Pulumi.yaml's `main`, a file or a folder's index.ts). */
+    readonly main: string;
+}
+
+/** Reads a project's Pulumi.yaml. */
+export function readProjectFile(projectDir: string): ProjectFile {
+    const doc = (YAML.parse(readFileSync(path.join(projectDir, "Pulumi.yaml"), "utf8")) ?? {}) as { name?: unknown; main?: unknown };
+    if (typeof doc.name !== "string") throw new Error(`${path.join(projectDir, "Pulumi.yaml")} names no project`);
+    const main = path.resolve(projectDir, typeof doc.main === "string" ? doc.main : ".");
+    return { name: doc.name, main: path.extname(main) === "" ? path.join(main, "index.ts") : main };
+}
+
 /** Reads project defaults and a stack file the way the Pulumi CLI presents them to the program. */
 export function readStackConfig(projectDir: string, stack: string): StackFileConfig {
     const stackFile = path.join(projectDir, `Pulumi.${stack}.yaml`);
@@ -79,17 +94,19 @@ export function readStackConfig(projectDir: string, stack: string): StackFileCon
         throw new Error(`No stack file ${path.basename(stackFile)}. Stacks in this project: ${stacks.join(", ") || "none"}`);
     }
     const project = (YAML.parse(readFileSync(path.join(projectDir, "Pulumi.yaml"), "utf8")) ?? {}) as {
+        name?: string;
         config?: Record<string, unknown>;
     };
+    const namespace = project.name ?? PROJECT;
     const stackDoc = (YAML.parse(readFileSync(stackFile, "utf8")) ?? {}) as { config?: Record<string, unknown> };
     const entries: Record<string, unknown> = {};
     for (const [key, value] of Object.entries(project.config ?? {})) {
         // Project-level config may be `key: {default: value}` or `key: value`.
         const v = value && typeof value === "object" && "default" in (value as object) ? (value as { default: unknown }).default : value;
-        entries[key.includes(":") ? key : `${PROJECT}:${key}`] = v;
+        entries[key.includes(":") ? key : `${namespace}:${key}`] = v;
     }
     for (const [key, value] of Object.entries(stackDoc.config ?? {})) {
-        entries[key.includes(":") ? key : `${PROJECT}:${key}`] = value;
+        entries[key.includes(":") ? key : `${namespace}:${key}`] = value;
     }
     const config: Record<string, string> = {};
     const secretKeys: string[] = [];
@@ -352,9 +369,16 @@ function missingSecrets(config: Readonly<Record<string, string>>, secretKeys: re
     }
 }
 
-/** Runs the program for a stack under mocks and returns the files synth writes. */
+/**
+ * Runs the program for a stack under mocks and returns the files synth writes: this project's stack
+ * from its config, or another project's program (examples/library) as the nodejs runtime runs it.
+ */
 export async function synthesize(projectDir: string, stack: string): Promise<SynthFiles> {
-    return synthesizeConfig(stack, readStackConfig(projectDir, stack));
+    const project = readProjectFile(projectDir);
+    const stackConfig = readStackConfig(projectDir, stack);
+    if (project.name === PROJECT) return synthesizeConfig(stack, stackConfig);
+    const run = await runProgramFile(project, stack, stackConfig);
+    return { files: synthFilesOf(run), warnings: run.warnings };
 }
 
 /**
@@ -436,6 +460,33 @@ export async function runProgram(
     // What the engine refuses fails the run as `pulumi preview` fails: with the engine's message.
     if (rt.errors.length > 0) throw new Error(rt.errors.join("\n"));
     return { resources: rt.resources, outputs: await withSecretOutputsMasked(outputs ?? {}, returned), warnings };
+}
+
+/**
+ * Runs another project's program under mocks, as Pulumi's nodejs runtime runs it: its main module is
+ * loaded, and its exports (or what its exported function resolves to) are the stack's outputs. Its
+ * config is passed as the stack file gives it; secure values stay "[secret]".
+ */
+export async function runProgramFile(project: ProjectFile, stack: string, stackConfig: StackFileConfig): Promise<ProgramRun> {
+    const rt = await startMockRuntime({ project: project.name, stack, config: stackConfig.config, secretKeys: stackConfig.secretKeys });
+    const stackTraceLimit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    let outputs: Record<string, unknown> | undefined;
+    let returned: Record<string, unknown> = {};
+    try {
+        outputs = await pulumi.runtime.runInPulumiStack(async () => {
+            // The runtime requires the program (CommonJS), as tsx lets this process do for TypeScript.
+            const exported: unknown = require(project.main);
+            const value = typeof exported === "function" ? await exported() : exported;
+            returned = Object.fromEntries(Object.entries((value ?? {}) as object).filter(([key]) => key !== "__esModule"));
+            return returned;
+        });
+        await settle();
+    } finally {
+        Error.stackTraceLimit = stackTraceLimit;
+    }
+    if (rt.errors.length > 0) throw new Error(rt.errors.join("\n"));
+    return { resources: rt.resources, outputs: await withSecretOutputsMasked(outputs ?? {}, returned), warnings: [] };
 }
 
 /**

@@ -30,8 +30,8 @@ const NODE_TRUST_IMAGE = "busybox:1.36.1";
 const INTERVAL_SECONDS = 300;
 
 export interface NodeTrustDaemonSetArgs extends NodeTrustCommonArgs {
-    /** Namespace of the DaemonSet, its ConfigMap and Secret (must exist). */
-    readonly namespace: string;
+    /** Namespace of the DaemonSet, its ConfigMap and Secret (must exist; a Namespace's `metadata.name` orders them after it). */
+    readonly namespace: pulumi.Input<string>;
     /** Name of the Kubernetes objects. */
     readonly objectName?: string;
 }
