@@ -154,6 +154,8 @@ export interface RealRegistryOptions {
     readonly accessLog?: boolean;
     /** The Caddy binary (test/support/caddyBinaries.ts); Debian's unless set. */
     readonly caddyBinary?: string;
+    /** Distribution's `registry` binary (test/support/distributionBinaries.ts); `deployedRegistry()` unless set. */
+    readonly registryBinary?: string;
     /** The decoy check's hash; a fresh `makeDecoyHash()` unless set (a test that plays a known decoy password). */
     readonly decoyHash?: string;
 }
@@ -232,7 +234,7 @@ export async function startRealRegistry(options: RealRegistryOptions = {}): Prom
         });
         const registryConfigFile = path.join(dir, "config.yml");
         writeFileSync(registryConfigFile, registryConfig);
-        const registry = startServer(deployedRegistry().path, ["serve", registryConfigFile], {
+        const registry = startServer(options.registryBinary ?? deployedRegistry().path, ["serve", registryConfigFile], {
             ...process.env,
             ...DISTRIBUTION.environment,
         });
