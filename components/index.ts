@@ -54,6 +54,7 @@ export type { MirrorSpec, NodeMirror } from "./mirrors/mirrors";
 export type { NodeTrustCommonArgs } from "./nodeTrust/common";
 export { NodeTrustDaemonSet, type NodeTrustDaemonSetArgs } from "./nodeTrust/nodeTrustDaemonSet";
 export { NodeTrust, type NodeTrustArgs } from "./nodeTrust/nodeTrustSsh";
+export type { DistributionSettings, NotificationEndpoint } from "./shared/distributionSettings";
 export type { IngressController, RuntimeFlavour } from "./shared/facts";
 export type { HostConnection } from "./shared/hostAccess";
 export { defineStack, type StackOutputs } from "./stack";

@@ -97,6 +97,7 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
         keys: [
             "registry.image",
             "registry.storage",
+            "registry.distributionConfig",
             "registry.ui.deleteEnabled",
             "registry.ui.image",
             "containerRegistry.rotation",

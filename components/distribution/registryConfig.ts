@@ -11,6 +11,7 @@
  * Everything here is pure: no Pulumi, no I/O.
  */
 import { Document, Scalar, YAMLSeq } from "yaml";
+import { type DistributionSettings, distributionSettingProblems } from "../shared/distributionSettings";
 
 /** Distribution's storage backend. Credentials never go into config.yml: pass them as environment. */
 export type RegistryStorage =
@@ -64,6 +65,11 @@ interface HostedOptions extends CommonOptions {
     readonly deletesEnabled: boolean;
     /** Maintenance mode: refuse every write (used while garbage collection runs). */
     readonly readOnly?: boolean;
+    /**
+     * The operator's additions (`registry.distributionConfig`): the offered keys only, merged into what the
+     * program writes (../shared/distributionSettings.ts); a log level here wins over `logLevel`.
+     */
+    readonly settings?: DistributionSettings;
     readonly proxy?: never;
 }
 
@@ -80,6 +86,7 @@ interface CacheOptions extends CommonOptions {
     };
     readonly deletesEnabled?: never;
     readonly readOnly?: never;
+    readonly settings?: never;
 }
 
 /**
@@ -140,15 +147,59 @@ function storageSection(options: RegistryConfigOptions): Record<string, unknown>
     };
 }
 
+/** A value with the keys of every object sorted, lists in their order: the operator's sections render the same however written. */
+function sortedKeys(value: unknown): unknown {
+    if (Array.isArray(value)) return value.map(sortedKeys);
+    if (value && typeof value === "object") {
+        return Object.fromEntries(
+            Object.keys(value)
+                .sort()
+                .map((key) => [key, sortedKeys((value as Record<string, unknown>)[key])]),
+        );
+    }
+    return value;
+}
+
+/** The log section: the program's level and format unless the operator's settings replace them, then their additions. */
+function logSection(options: RegistryConfigOptions): Record<string, unknown> {
+    const log = options.settings?.log;
+    return {
+        level: log?.level ?? options.logLevel ?? "info",
+        formatter: log?.formatter ?? "text",
+        ...(log?.accesslog ? { accesslog: { disabled: log.accesslog.disabled } } : {}),
+        ...(log?.fields ? { fields: sortedKeys(log.fields) } : {}),
+    };
+}
+
+/** Response headers: the program's, then the operator's by name. */
+function headersSection(options: RegistryConfigOptions): Record<string, unknown> {
+    const added = options.settings?.http?.headers ?? {};
+    return {
+        "X-Content-Type-Options": flowList(["nosniff"]),
+        ...Object.fromEntries(
+            Object.keys(added)
+                .sort()
+                .map((name) => [name, flowList(added[name]!)]),
+        ),
+    };
+}
+
 /**
- * Distribution's config.yml for the registry (`deletesEnabled`, `readOnly`) or for a pull-through
- * cache (`proxy`). Keys come in a fixed order, so the text is stable between runs.
+ * Distribution's config.yml for the registry (`deletesEnabled`, `readOnly`, the operator's `settings`)
+ * or for a pull-through cache (`proxy`). Keys come in a fixed order, so the text is stable between
+ * runs; the operator's sections follow the program's, their keys sorted. Throws on a setting that is
+ * the program's or not offered, as the stack config refuses it.
  */
 export function renderRegistryConfig(options: RegistryConfigOptions): string {
     const proxy = options.proxy;
+    const settings = options.settings;
+    const problems = settings ? distributionSettingProblems(settings as Record<string, unknown>) : [];
+    if (problems.length > 0) {
+        throw new Error(`renderRegistryConfig: ${problems.map((p) => `distributionConfig.${p.path.join(".")}: ${p.message}`).join("; ")}`);
+    }
     const config = {
         version: 0.1,
-        log: { level: options.logLevel ?? "info", formatter: "text" },
+        log: logSection(options),
         storage: storageSection(options),
         ...(proxy ? { proxy: { remoteurl: quoted(proxy.remoteUrl), ...(proxy.ttl === undefined ? {} : { ttl: proxy.ttl }) } } : {}),
         http: {
@@ -159,12 +210,14 @@ export function renderRegistryConfig(options: RegistryConfigOptions): string {
             // On SIGTERM (docker stop, a pod's end) requests under way finish before the registry exits.
             ...(proxy ? {} : { draintimeout: `${REGISTRY_DRAIN_SECONDS}s` }),
             ...(options.tls ? { tls: { certificate: quoted(options.tls.certificate), key: quoted(options.tls.key) } } : {}),
-            headers: { "X-Content-Type-Options": flowList(["nosniff"]) },
+            headers: headersSection(options),
             ...(options.metricsAddr
                 ? { debug: { addr: quoted(options.metricsAddr), prometheus: { enabled: true, path: "/metrics" } } }
                 : {}),
         },
         health: { storagedriver: { enabled: true, interval: "10s", threshold: 3 } },
+        ...(settings?.notifications ? { notifications: sortedKeys(settings.notifications) } : {}),
+        ...(settings?.validation ? { validation: sortedKeys(settings.validation) } : {}),
     };
     const doc = new Document();
     const contents = doc.createNode(config);

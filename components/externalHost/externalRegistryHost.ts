@@ -9,6 +9,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { LoginLimit } from "../accessPolicy/loginLimit";
 import { type HostMirror, MirrorCachesOnHost } from "../mirrors/mirrorCachesOnHost";
+import type { DistributionSettings } from "../shared/distributionSettings";
 import { imagePrefix, METRICS_PORTS, registryAuthority } from "../shared/facts";
 import { withFormerType } from "../shared/formerType";
 import type { HostConnection, HostTarget } from "../shared/hostAccess";
@@ -89,6 +90,8 @@ export interface ExternalRegistryHostArgs {
     readonly passwordRotation?: PasswordRotation;
     /** fail2ban on the front's access log (`registry.loginLimit`); its files are removed when unset. */
     readonly loginLimit?: { readonly limit: LoginLimit; readonly ignoreNetworks: readonly string[] };
+    /** Additions to Distribution's config.yml (`registry.distributionConfig`, docs/distribution-config.md); none when unset. */
+    readonly distributionConfig?: DistributionSettings;
 }
 
 /** The Maven repository on the host: nginx's WebDAV behind the registry's Caddy site (docs/maven.md). */
@@ -212,7 +215,13 @@ export class ExternalRegistryHost extends pulumi.ComponentResource {
         const jobsAfter = monitoring ? monitoring.scripts : [];
         const container = new RegistryContainer(
             `${name}-container`,
-            { connection, spec: registry, storage: args.storage, deletesEnabled: args.deletesEnabled },
+            {
+                connection,
+                spec: registry,
+                storage: args.storage,
+                deletesEnabled: args.deletesEnabled,
+                ...(args.distributionConfig ? { distributionConfig: args.distributionConfig } : {}),
+            },
             { parent: this, dependsOn: [packages] },
         );
         const uiContainer =

@@ -6,6 +6,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { type RegistryStorage, renderRegistryConfig } from "../distribution/registryConfig";
+import type { DistributionSettings } from "../shared/distributionSettings";
 import { DISTRIBUTION, DISTRIBUTION_ENV_WORDS } from "../shared/facts";
 import { fingerprint } from "../shared/fingerprint";
 import { withFormerType } from "../shared/formerType";
@@ -41,6 +42,8 @@ export interface RegistryContainerArgs {
     readonly storage: HostRegistryStorage;
     /** Let the registry accept DELETE (needed for garbage collection to free anything). */
     readonly deletesEnabled: boolean;
+    /** Additions to config.yml (`registry.distributionConfig`), in the read-only variant too; none when unset. */
+    readonly distributionConfig?: DistributionSettings;
 }
 
 /** The storage as the container's scripts see it (what to mount, which bucket), without credentials. */
@@ -75,6 +78,7 @@ export class RegistryContainer extends pulumi.ComponentResource {
                 readOnly,
                 // On the container's loopback: only the metrics relay, in the same network namespace, reaches it.
                 ...(spec.metrics ? { metricsAddr: `127.0.0.1:${DEBUG_LISTENER_PORT}` } : {}),
+                ...(args.distributionConfig ? { settings: args.distributionConfig } : {}),
             });
         const writable = configText(false);
         const configFiles = [

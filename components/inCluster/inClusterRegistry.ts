@@ -21,6 +21,7 @@ import {
     clusterMirrorRoutes,
     renderClusterMirrors,
 } from "../mirrors/mirrorManifests";
+import type { DistributionSettings } from "../shared/distributionSettings";
 import { type IngressController, METRICS_PORTS } from "../shared/facts";
 import { withFormerType } from "../shared/formerType";
 import { type K8sObject, objectOptions } from "../shared/k8sObject";
@@ -114,6 +115,8 @@ export interface InClusterRegistryArgs {
     readonly mirrors?: readonly ClusterMirror[];
     /** Scheduled backups of the registry's volume (and Maven's) to S3 with restic; none when unset. */
     readonly backup?: InClusterBackup;
+    /** Additions to Distribution's config.yml (`registry.distributionConfig`, docs/distribution-config.md); none when unset. */
+    readonly distributionConfig?: DistributionSettings;
     /** Metrics and alert rules (docs/monitoring.md); none when unset. */
     readonly monitoring?: {
         readonly prometheusOperator: boolean;
@@ -420,6 +423,7 @@ export class InClusterRegistry extends pulumi.ComponentResource {
             deletesEnabled: args.deletes.api,
             blobDescriptorCache: distributionCachesBlobs(args),
             ...(args.monitoring ? { metricsAddr: REGISTRY_METRICS_ADDR } : {}),
+            ...(args.distributionConfig ? { settings: args.distributionConfig } : {}),
         });
         const push = usersFile("push", [args.accounts.push]);
         const pull = usersFile("pull", args.accounts.pull ? [args.accounts.pull] : []);

@@ -8,6 +8,7 @@
 import { renderCaddyfile } from "../accessPolicy/caddyfile";
 import type { AccessPolicy, DecoyCheck, MirrorRoute } from "../accessPolicy/policy";
 import { renderRegistryConfig } from "../distribution/registryConfig";
+import type { DistributionSettings } from "../shared/distributionSettings";
 import { DISTRIBUTION } from "../shared/facts";
 
 /** Where the front container finds its files (the host's `<dataDir>/front`, mounted read-only). */
@@ -96,11 +97,12 @@ export function renderKindCaddyfile(spec: KindFrontSpec): string {
  * the serving Distribution, which would otherwise answer for blobs it removed until a restart
  * (distribution#3743), as in the cluster's marker window.
  */
-export function renderKindRegistryConfig(deletesEnabled: boolean, collected = false): string {
+export function renderKindRegistryConfig(deletesEnabled: boolean, collected = false, settings?: DistributionSettings): string {
     return renderRegistryConfig({
         addr: `:${DISTRIBUTION.containerPort}`,
         storage: { kind: "filesystem", rootDirectory: DISTRIBUTION.dataDir },
         deletesEnabled,
         ...(collected ? { blobDescriptorCache: false } : {}),
+        ...(settings ? { settings } : {}),
     });
 }

@@ -11,6 +11,7 @@ import { renderUsersFile } from "../accessPolicy/usersFile";
 import { decoyHash } from "../accounts/decoy";
 import type { RegistryAccount } from "../accounts/registryAccounts";
 import { type MirrorSpec, renderMirrorEnvFile, type UpstreamAccount } from "../mirrors/mirrors";
+import type { DistributionSettings } from "../shared/distributionSettings";
 import { DISTRIBUTION } from "../shared/facts";
 import { fingerprint } from "../shared/fingerprint";
 import { type HostConnection, HostFile, type HostTarget, hostCommand, privileged } from "../shared/hostAccess";
@@ -60,6 +61,8 @@ export interface KindRegistryArgs {
     readonly ui?: Omit<KindUiSpec, "registryName" | "port">;
     /** Pull-through caches (`registry.mirrors`), each with its upstream account when it has one. */
     readonly mirrors?: readonly KindMirror[];
+    /** Additions to Distribution's config.yml (`registry.distributionConfig`, docs/distribution-config.md); none when unset. */
+    readonly distributionConfig?: DistributionSettings;
 }
 
 /** One pull-through cache of the kind placement. */
@@ -134,7 +137,7 @@ export class KindRegistry extends pulumi.ComponentResource {
                 ),
             );
         const gc = args.garbageCollection;
-        const registryConfig = renderKindRegistryConfig(args.deletesEnabled, gc !== undefined);
+        const registryConfig = renderKindRegistryConfig(args.deletesEnabled, gc !== undefined, args.distributionConfig);
         const maintenance = gc ? { script: gcScript(layout, gc), crontab: maintenanceCrontab(gc) } : undefined;
         const nodeScript = nodeInsideScript(
             layout,

@@ -71,6 +71,7 @@ export function defineExternalHost(
                 ? { runbookBaseUrl: cfg.registry.monitoring.runbookBaseUrl, relayImage: cfg.registry.caddyImage }
                 : undefined,
             loginLimit: hostLoginLimit(cfg),
+            ...(cfg.registry.distributionConfig ? { distributionConfig: cfg.registry.distributionConfig } : {}),
             ...(ageRotation ? { passwordRotation: { everyDays: ageRotation.days, due: ageRotation.due.getTime() / 1000 } } : {}),
         },
         { dependsOn: [placement] },

@@ -57,6 +57,7 @@ export function defineInClusterRegistry(
             return { spec, account: { username: account.apply((a) => a.username), password: account.apply((a) => a.password) } };
         }),
         backup: inClusterBackup(cfg),
+        ...(cfg.registry.distributionConfig ? { distributionConfig: cfg.registry.distributionConfig } : {}),
         ...(cfg.registry.monitoring.enabled
             ? {
                   monitoring: {

@@ -57,6 +57,7 @@ export function defineKindRegistry(cfg: StackConfig, d: Decisions, accounts: Reg
               }
             : {}),
         mirrors: mirrorSpecs(cfg).map((spec) => ({ spec, ...(spec.hasCredentials ? { account: mirrorAccount(cfg, spec) } : {}) })),
+        ...(cfg.registry.distributionConfig ? { distributionConfig: cfg.registry.distributionConfig } : {}),
         publishLocalRegistryHosting: true,
         ...(cfg.registry.ui.enabled
             ? {

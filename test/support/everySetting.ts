@@ -160,6 +160,7 @@ const PARENT_SAMPLES: Record<string, unknown> = {
     "registry.tls.certManagerIssuer": { name: "lab-ca" },
     "nodes.list[]": { name: "node-z", host: "10.0.0.9", hostKey: HOST_KEY },
     "registry.mirrors[]": { upstream: "quay.io" },
+    "registry.distributionConfig.notifications": { endpoints: [{ name: "ci", url: "https://hooks.example.test/registry" }] },
 };
 
 /** Values for keys a generic change cannot make: optional keys without a default, and values in a fixed format. */
@@ -207,6 +208,16 @@ const ALTERNATIVES: Record<string, unknown[]> = {
     "registry.maintenance.backup.destination.path": ["/srv/restic/registry"],
     "registry.maintenance.backup.destination.hostKey": [HOST_KEY],
     "registry.maintenance.backup.destination.storageClass": ["other-disks"],
+    "registry.distributionConfig.log.fields": [{ environment: "lab" }],
+    "registry.distributionConfig.http.headers": [{ "X-Frame-Options": ["DENY"] }],
+    "registry.distributionConfig.notifications.endpoints[].headers": [{ "X-Registry": ["lab"] }],
+    "registry.distributionConfig.notifications.endpoints[].timeout": ["5s"],
+    "registry.distributionConfig.notifications.endpoints[].threshold": [5],
+    "registry.distributionConfig.notifications.endpoints[].backoff": ["5s"],
+    "registry.distributionConfig.notifications.endpoints[].ignore.mediatypes": [["application/octet-stream"]],
+    "registry.distributionConfig.notifications.endpoints[].ignore.actions": [["pull"]],
+    "registry.distributionConfig.validation.manifests.urls.allow": [["^https://layers\\.example\\.test/"]],
+    "registry.distributionConfig.validation.manifests.urls.deny": [[".*"]],
 };
 
 /** Value at a path, or undefined. */

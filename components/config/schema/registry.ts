@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { DEFAULT_RESTIC_IMAGE } from "../../shared/facts";
+import { distributionConfig } from "./distribution";
 import {
     cidr,
     credentialId,
@@ -397,6 +398,11 @@ export const registry = z.strictObject({
         .default([])
         .describe(
             "Pull-through caches, one per upstream registry, behind the registry's own front at /v2/mirrors/<upstream>/; nodes pull those upstreams' images through them and fall back to the upstream (docs/mirrors.md).",
+        ),
+    distributionConfig: distributionConfig
+        .optional()
+        .describe(
+            "Additions to the registry's config.yml, merged into what the program writes in every placement that runs one (not the caches): log, http.headers, notifications, validation (docs/distribution-config.md). The program's own keys are refused with the setting that decides them, and any other key too, since Distribution ignores unknown keys without a word.",
         ),
     mirrorPull: z
         .enum(["accounts", "allowlist", "anonymous"])
