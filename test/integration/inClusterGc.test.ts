@@ -56,7 +56,7 @@ describe("the in-cluster GC job checks every tagged image; pushes during GC and 
         ]).stdout.trim();
     }
 
-    test("images pushed through the sidecar, and a repository that holds a blob and no tag", () => {
+    test("images pushed through the sidecar, and a repository that holds an image and no tag", () => {
         for (const image of IMAGES) {
             const oci = makeOciImage(path.join(work, "src", image.replace(/[/:]/g, "_")), 64 * 1024);
             const r = skopeoCopy(oci.ref, `docker://${pod.authority}/${image}`, { certDir: pod.certDir, creds: push, scratch: work });
@@ -65,33 +65,58 @@ describe("the in-cluster GC job checks every tagged image; pushes during GC and 
             pushed.set(image, inspectDigest(image));
         }
         expect([...pushed.values()].every((d) => /^sha256:[0-9a-f]{64}$/.test(d))).toBe(true);
-        // A blob uploaded whole, its manifest never pushed: the repository is listed, its tags are not (404).
-        const blob = randomBytes(1024);
-        const digest = `sha256:${createHash("sha256").update(blob).digest("hex")}`;
+        // An image pushed by digest, never tagged: the repository is listed (Distribution 3 lists only
+        // repositories that hold a manifest; 2.x listed one that held a blob), its tags are not.
         const curl = (...args: string[]) =>
             runOk("curl", ["-sS", "--cacert", pod.ca.caCertFile, "-u", `${push.username}:${push.password}`, ...args]);
-        const started = curl("-o", "/dev/null", "-D", "-", "-X", "POST", `https://${pod.authority}/v2/${UNTAGGED}/blobs/uploads/`);
-        const location = started.stdout.match(/^location: (\S+)/im)?.[1];
-        expect(location).toBeDefined();
-        const url = new URL(location!, `https://${pod.authority}`);
-        url.searchParams.set("digest", digest);
-        writeFileSync(path.join(work, "untagged-blob"), blob);
-        const stored = curl(
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_code}",
-            "-X",
-            "PUT",
-            "-H",
-            "Content-Type: application/octet-stream",
-            "--data-binary",
-            `@${path.join(work, "untagged-blob")}`,
-            url.href,
+        const sha256 = (content: Buffer) => `sha256:${createHash("sha256").update(content).digest("hex")}`;
+        const put = (url: string, file: string, contentType: string) =>
+            curl(
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "-X",
+                "PUT",
+                "-H",
+                `Content-Type: ${contentType}`,
+                "--data-binary",
+                `@${file}`,
+                url,
+            ).stdout;
+        const upload = (name: string, content: Buffer): string => {
+            const started = curl("-o", "/dev/null", "-D", "-", "-X", "POST", `https://${pod.authority}/v2/${UNTAGGED}/blobs/uploads/`);
+            const location = started.stdout.match(/^location: (\S+)/im)?.[1];
+            expect(location).toBeDefined();
+            const url = new URL(location!, `https://${pod.authority}`);
+            url.searchParams.set("digest", sha256(content));
+            writeFileSync(path.join(work, name), content);
+            expect(put(url.href, path.join(work, name), "application/octet-stream")).toBe("201");
+            return sha256(content);
+        };
+        const layer = randomBytes(1024);
+        const config = Buffer.from(JSON.stringify({ architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: [] } }));
+        const manifest = Buffer.from(
+            JSON.stringify({
+                schemaVersion: 2,
+                mediaType: "application/vnd.oci.image.manifest.v1+json",
+                config: {
+                    mediaType: "application/vnd.oci.image.config.v1+json",
+                    digest: upload("untagged-config", config),
+                    size: config.length,
+                },
+                layers: [
+                    { mediaType: "application/vnd.oci.image.layer.v1.tar", digest: upload("untagged-layer", layer), size: layer.length },
+                ],
+            }),
         );
-        expect(stored.stdout).toBe("201");
+        writeFileSync(path.join(work, "untagged-manifest"), manifest);
+        const manifestUrl = `https://${pod.authority}/v2/${UNTAGGED}/manifests/${sha256(manifest)}`;
+        expect(put(manifestUrl, path.join(work, "untagged-manifest"), "application/vnd.oci.image.manifest.v1+json")).toBe("201");
         const catalog = runOk("curl", ["-sS", "--cacert", pod.ca.caCertFile, `https://${pod.authority}/v2/_catalog`]);
         expect(JSON.parse(catalog.stdout).repositories).toContain(UNTAGGED);
+        const tags = runOk("curl", ["-sS", "--cacert", pod.ca.caCertFile, `https://${pod.authority}/v2/${UNTAGGED}/tags/list`]);
+        expect(JSON.parse(tags.stdout).tags ?? []).toEqual([]);
     });
 
     test("the GC job collects inside the front's window in the registry container, restarting nothing, then checks every tagged image there, and passes", async () => {

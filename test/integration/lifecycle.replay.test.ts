@@ -141,6 +141,8 @@ beforeAll(async () => {
     ns = await createNetns({ prefix: "lcr", subnet: "198.19.112.0/20" });
     engine = await startDockerEngine(ns);
     registryImage(engine);
+    // The recorded state's caches ran the image of their day.
+    registryImage(engine, "2.8.3");
     ssh = await startSshServer({ netns: ns, env: { DOCKER_HOST: engine.host, PATH: "/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin" } });
     const config = path.join(scratch, "upstream.yml");
     writeFileSync(

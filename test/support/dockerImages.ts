@@ -6,8 +6,8 @@
  *   of the deployed version (test/support/distributionBinaries.ts, static) and busybox-static for a shell.
  * - `uiStandInImage`: a stand-in for joxit/docker-registry-ui (busybox httpd serving one page on :80).
  * - `nginxImage`: the official `nginx` image's layout for the Maven backend, from Debian's nginx.
- * - `pinnedCaddyImage`: the official `caddy` image's layout (the external host's metrics relay), from
- *   the pinned static Caddy (test/support/caddyBinaries.ts).
+ * - `pinnedCaddyImage`: the official `caddy` image's layout (kind's front, the external host's metrics
+ *   relay), from the pinned static Caddy (test/support/caddyBinaries.ts).
  * - `payloadImage`: a busybox image with a random payload (a new image each call; large on request).
  *
  * Usage:
@@ -18,7 +18,7 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, closeSync, copyFileSync, mkdirSync, openSync, symlinkSync, writeFileSync, writeSync } from "node:fs";
 import * as path from "node:path";
 import { pinnedCaddy } from "./caddyBinaries";
-import { DEPLOYED_REGISTRY_IMAGE, deployedRegistry } from "./distributionBinaries";
+import { DEPLOYED_REGISTRY_IMAGE, deployedRegistry, distributionBinaries } from "./distributionBinaries";
 import type { DockerClient } from "./dockerEngine";
 import { privateDir, removeDir, runOk } from "./serverProcess";
 
@@ -98,11 +98,11 @@ export function imageExists(client: DockerClient, ref: string): boolean {
 }
 
 /**
- * `registry:<tag>` in the engine, laid out as the official image: /bin/registry (the build of the
- * deployed Distribution, `DEPLOYED_REGISTRY_IMAGE`'s version, static), /entrypoint.sh,
+ * `registry:<tag>` in the engine, laid out as the official image: /bin/registry (the build of that
+ * version, test/support/distributionBinaries.ts, static), /entrypoint.sh,
  * /etc/docker/registry/config.yml, the /var/lib/registry volume, port 5000. The tag defaults to the
- * deployed one; another tag (an image bump) gets the same binary. Imported once per data root;
- * returns the reference.
+ * deployed one (`DEPLOYED_REGISTRY_IMAGE`); a tag no build has (an image bump) gets the deployed
+ * build. Imported once per data root; returns the reference.
  */
 export function registryImage(client: DockerClient, tag = DEPLOYED_REGISTRY_IMAGE.replace(/^registry:/, "")): string {
     const ref = `registry:${tag}`;
@@ -111,7 +111,8 @@ export function registryImage(client: DockerClient, tag = DEPLOYED_REGISTRY_IMAG
     try {
         const root = path.join(scratch, "rootfs");
         busyboxRootfs(root);
-        copyFileSync(deployedRegistry().path, path.join(root, "bin/registry"));
+        const build = Object.values(distributionBinaries()).find((b) => b.version === tag) ?? deployedRegistry();
+        copyFileSync(build.path, path.join(root, "bin/registry"));
         chmodSync(path.join(root, "bin/registry"), 0o755);
         mkdirSync(path.join(root, "etc/docker/registry"), { recursive: true });
         writeFileSync(path.join(root, "etc/docker/registry/config.yml"), REGISTRY_DEFAULT_CONFIG);
