@@ -11,7 +11,7 @@ import { FRONT_WINDOW_PARAMS } from "../upkeep/frontWindow";
 import { mavenCleanupParams } from "../upkeep/mavenCleanup";
 import { renderVerifyScript } from "../upkeep/verify";
 import { type GcWindow, gcWindow } from "./gcWindow";
-import { kubectlJobContainer, labels, meta, restrictedPod } from "./k8sHelpers";
+import { kubectlJobContainer, labels, meta, restrictedPod, selector } from "./k8sHelpers";
 import { READ_ONLY_SIGNAL } from "./readOnlySignal";
 import { IN_CLUSTER, type InClusterMaven, type InClusterSpec, type InClusterStorage } from "./spec";
 
@@ -50,6 +50,9 @@ export function gcScript(namespace: string, deleteUntagged: boolean, maven: bool
     }
     return renderShellScript(path.join(__dirname, "sh", "gc-job-rollout.sh"), {
         ...common,
+        POD_SELECTOR: Object.entries(selector("registry"))
+            .map(([k, v]) => `${k}=${v}`)
+            .join(","),
         READ_ONLY_ENV: IN_CLUSTER.readOnlyEnv,
         DELETE_UNTAGGED: deleteUntagged,
         CONFIG_DIR: IN_CLUSTER.configDir,

@@ -187,6 +187,20 @@ async function startUpload(origin: string, repo: string): Promise<number> {
     return response.status;
 }
 
+/** Until the kubectl stand-in of `dir` has logged `count` calls containing `call`. */
+async function waitForCalls(dir: string, call: string, count: number, job: Promise<JobRun>): Promise<void> {
+    let ended: JobRun | undefined;
+    void job.then((run) => (ended = run));
+    const calls = () =>
+        existsSync(path.join(dir, "kubectl.log")) ? readFileSync(path.join(dir, "kubectl.log"), "utf8").split(call).length - 1 : 0;
+    for (let i = 0; i < 1200; i++) {
+        if (calls() >= count) return;
+        if (ended) throw new Error(`the job ended before ${count} calls of${call}:\n${ended.output}`);
+        await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`timed out waiting for ${count} calls of${call}`);
+}
+
 async function waitFor(file: string, what: string, job: Promise<JobRun>): Promise<void> {
     let ended: JobRun | undefined;
     void job.then((run) => (ended = run));
@@ -284,9 +298,16 @@ describe.each(VERSIONS.map((binary) => [binary.version, binary] as const))(
 
             const hold = path.join(replicas.dir, "hold-gc");
             writeFileSync(hold, "");
+            // An old pod still terminating when the rollout into the window returns (it may finish a
+            // write it took before): the collection waits for it.
+            const terminating = path.join(replicas.dir, "terminating");
+            writeFileSync(terminating, "");
             const job = runCronJob(replicas, objects, IN_CLUSTER.gcName);
             let inWindow: { front: number[]; distribution: number[]; pulls: string[]; push: number | null };
             try {
+                await waitForCalls(replicas.dir, " get pods ", 3, job);
+                expect(existsSync(path.join(replicas.dir, "holding-gc"))).toBe(false);
+                rmSync(terminating);
                 await waitFor(path.join(replicas.dir, "holding-gc"), "the collection", job);
                 const front: number[] = [];
                 const distribution: number[] = [];
@@ -303,6 +324,7 @@ describe.each(VERSIONS.map((binary) => [binary.version, binary] as const))(
                     push: (await pushAsync(replicas, during, "team/during-gc:1")).code,
                 };
             } finally {
+                rmSync(terminating, { force: true });
                 rmSync(hold, { force: true });
             }
             const run = await job;

@@ -20,7 +20,8 @@
  * once all run it, `exec deployment/registry --container=registry -- registry …` runs the binary with
  * the first replica's environment and config (what `kubectl exec deployment/…` picks), and `exec … --
  * /bin/sh SCRIPT` runs a ConfigMap script of the first replica with busybox's applets (the registry
- * image's shell). Anything else is refused. Test hook: while a file `hold-gc` exists in the
+ * image's shell), and `get pods` prints the deletion timestamp of an old pod while a file
+ * `terminating` exists in the deployment's directory (nothing otherwise). Anything else is refused. Test hook: while a file `hold-gc` exists in the
  * deployment's directory, `registry garbage-collect` waits before it starts (after writing `holding-gc`),
  * so a test can act inside the window.
  *
@@ -219,6 +220,10 @@ case "$1 \${2:-}" in
       *-) rm -f "$dir/template.env" ;;
     esac ;;
   "rollout status") sh "$dir/replicas.sh" roll ;;
+  # The registry pods' deletion timestamps, one per line: one old pod still terminating while the
+  # test holds the file "terminating", none otherwise (the roll stops each replica before its successor).
+  "get pods")
+    if [ -e "$dir/terminating" ]; then echo "2026-01-01T00:00:00Z"; fi ;;
   "exec "*)
     while [ "$1" != -- ]; do shift; done
     shift

@@ -759,13 +759,22 @@ describe("garbage collection scripts under sh", () => {
     const log = path.join(dir, "calls.log");
     writeFileSync(
         path.join(dir, "kubectl"),
-        ["#!/bin/sh", `echo "$*" >> "${log}"`, 'case "$*" in *" exec "*) exit "${FAIL_GC:-0}";; esac', "exit 0", ""].join("\n"),
+        [
+            "#!/bin/sh",
+            `printf '%s\\n' "$*" >> "${log}"`,
+            'case "$*" in *" exec "*) exit "${FAIL_GC:-0}";; esac',
+            // The first TERMINATING pod queries find an old pod with a deletion timestamp.
+            `case "$*" in *" get pods "*) n=$(cat "${log}.pods" 2>/dev/null || echo 0); echo $((n + 1)) > "${log}.pods"; if [ "$n" -lt "\${TERMINATING:-0}" ]; then echo 2026-01-01T00:00:00Z; fi;; esac`,
+            "exit 0",
+            "",
+        ].join("\n"),
     );
     chmodSync(path.join(dir, "kubectl"), 0o755);
-    const run = (script: string, failGc: number) => {
+    const run = (script: string, failGc: number, terminating = 0) => {
         rmSync(log, { force: true });
+        rmSync(`${log}.pods`, { force: true });
         const result = spawnSync("/bin/sh", ["-c", script], {
-            env: { PATH: `${dir}:/usr/bin:/bin`, FAIL_GC: String(failGc) },
+            env: { PATH: `${dir}:/usr/bin:/bin`, FAIL_GC: String(failGc), TERMINATING: String(terminating) },
             encoding: "utf8",
         });
         return { status: result.status, calls: readFileSync(log, "utf8").trim().split("\n") };
@@ -778,13 +787,15 @@ describe("garbage collection scripts under sh", () => {
                   ? "read-write"
                   : c.includes("rollout status")
                     ? "wait"
-                    : c.includes("verify.sh")
-                      ? "verify"
-                      : c.includes("maven-gc.sh")
-                        ? "maven"
-                        : c.includes(" exec ")
-                          ? "collect"
-                          : c,
+                    : c.includes(" get pods ")
+                      ? "old pods?"
+                      : c.includes("verify.sh")
+                        ? "verify"
+                        : c.includes("maven-gc.sh")
+                          ? "maven"
+                          : c.includes(" exec ")
+                            ? "collect"
+                            : c,
         );
 
     test("one pod (the marker window): the collection in the window, then the check of every tagged image; nothing switched, nothing rolled", () => {
@@ -808,18 +819,35 @@ describe("garbage collection scripts under sh", () => {
         expect(steps(calls)).toEqual(["collect"]);
     });
 
-    test("pods that may overlap (the rollout window): read-only, wait, collect, read-write, wait, then the check", () => {
+    test("pods that may overlap (the rollout window): read-only, wait, no old pod left, collect, read-write, wait, then the check", () => {
         const { status, calls } = run(gcScript("dso", false, false, "rollout"), 0);
         expect(status).toBe(0);
-        expect(steps(calls)).toEqual(["read-only", "wait", "collect", "read-write", "wait", "verify"]);
+        expect(steps(calls)).toEqual(["read-only", "wait", "old pods?", "collect", "read-write", "wait", "verify"]);
         expect(calls[0]).toContain(`${IN_CLUSTER.readOnlyEnv}={"enabled":true}`);
+        expect(calls[2]).toContain("get pods --selector app.kubernetes.io/component=registry,app.kubernetes.io/name=registry");
+    });
+
+    test("the rollout window: the collection waits while an old pod is still terminating", () => {
+        const { status, calls } = run(gcScript("dso", false, false, "rollout"), 0, 2);
+        expect(status).toBe(0);
+        expect(steps(calls)).toEqual([
+            "read-only",
+            "wait",
+            "old pods?",
+            "old pods?",
+            "old pods?",
+            "collect",
+            "read-write",
+            "wait",
+            "verify",
+        ]);
     });
 
     test.each([false, true])(
         "the rollout window with deleteUntagged %s: the collector runs in the registry container with it",
         (deleteUntagged) => {
             const { calls } = run(gcScript("dso", deleteUntagged, false, "rollout"), 0);
-            expect(calls[2]).toBe(
+            expect(calls[3]).toBe(
                 `--namespace dso exec deployment/registry --container=registry -- registry garbage-collect${deleteUntagged ? " --delete-untagged" : ""} /etc/dso-registry/config.yml`,
             );
         },
@@ -828,7 +856,7 @@ describe("garbage collection scripts under sh", () => {
     test("the rollout window: a failed collection still switches back to read-write, and the job fails", () => {
         const { status, calls } = run(gcScript("dso", false, false, "rollout"), 3);
         expect(status).not.toBe(0);
-        expect(steps(calls)).toEqual(["read-only", "wait", "collect", "read-write", "wait"]);
+        expect(steps(calls)).toEqual(["read-only", "wait", "old pods?", "collect", "read-write", "wait"]);
     });
 
     test.each(["marker", "rollout"] as const)("the %s window's job script parses", (window) => {

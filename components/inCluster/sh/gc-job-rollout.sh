@@ -4,7 +4,10 @@
 # Deployment's template, the collection in one running pod (the bucket is shared), the switch removed
 # again; each change rolls the pods, which empties their caches. The trap switches back on every exit,
 # also on failure. Then VERIFY_SCRIPT checks, in the registry container, every tagged image.
-: "${NAMESPACE:?}" "${DEPLOYMENT:?}" "${READ_ONLY_ENV:?}" "${DELETE_UNTAGGED:?}" "${CONFIG_DIR:?}"
+# `rollout status` returns once the new pods are ready, while old ones may still be terminating and
+# finishing the writes they had taken (Distribution drains for up to http.draintimeout): the collection
+# waits until no pod of POD_SELECTOR is terminating, so no write lands after it has started marking.
+: "${NAMESPACE:?}" "${DEPLOYMENT:?}" "${POD_SELECTOR:?}" "${READ_ONLY_ENV:?}" "${DELETE_UNTAGGED:?}" "${CONFIG_DIR:?}"
 : "${MAVEN_CONTAINER:?}" "${MAVEN_GC_SCRIPT?}" "${VERIFY_SCRIPT:?}"
 set -eu
 # shellcheck source=../../upkeep/sh/collect.sh
@@ -20,9 +23,25 @@ restore() {
     kubectl --namespace "$NAMESPACE" set env "deployment/$DEPLOYMENT" "$READ_ONLY_ENV-"
     kubectl --namespace "$NAMESPACE" rollout status "deployment/$DEPLOYMENT" --timeout=15m
 }
+# wait_for_terminated: until no registry pod has a deletion timestamp (at most 5 minutes; then the job
+# fails, and the trap makes the registry writable again).
+wait_for_terminated() {
+    waited=0
+    while kubectl --namespace "$NAMESPACE" get pods --selector "$POD_SELECTOR" \
+        -o 'jsonpath={range .items[*]}{.metadata.deletionTimestamp}{"\n"}{end}' | grep -q .; do
+        if [ "$waited" -ge 300 ]; then
+            echo "registry pods still terminating after 5 minutes; not collecting" >&2
+            exit 1
+        fi
+        [ "$waited" -eq 0 ] && echo "waiting for the old registry pods to finish their writes"
+        waited=$((waited + 1))
+        sleep 1
+    done
+}
 trap restore EXIT
 kubectl --namespace "$NAMESPACE" set env "deployment/$DEPLOYMENT" "$READ_ONLY_ENV={\"enabled\":true}"
 kubectl --namespace "$NAMESPACE" rollout status "deployment/$DEPLOYMENT" --timeout=15m
+wait_for_terminated
 echo "registry is read-only; collecting garbage"
 # The job sees no data directory: the collector always runs.
 collect_garbage "" "$DELETE_UNTAGGED" "$CONFIG_DIR/config.yml" in_pod registry
