@@ -115,5 +115,10 @@ export function loginIngressAnnotations(requestsPerMinute: number, ignoreNetwork
     };
 }
 
-/** Concurrent token requests one client address may have open (a login is one short request). */
-export const LOGIN_CONNECTIONS_PER_CLIENT = 4;
+/**
+ * Concurrent token requests one client address may have open (a login is one short request). Sized
+ * for a CI agent that pushes in parallel: each push asks for its token at once, and one agent (or a
+ * NAT in front of many) runs a dozen; 4 refused the fifth of six parallel pushes with 503. The rate
+ * (`limit-rpm`) stays the bound on how many logins an address gets.
+ */
+export const LOGIN_CONNECTIONS_PER_CLIENT = 16;

@@ -94,7 +94,7 @@ describe("ingress-nginx's login limit", () => {
         expect(loginIngressAnnotations(60, [])).toEqual({
             "nginx.ingress.kubernetes.io/limit-rpm": "60",
             "nginx.ingress.kubernetes.io/limit-burst-multiplier": "1",
-            "nginx.ingress.kubernetes.io/limit-connections": "4",
+            "nginx.ingress.kubernetes.io/limit-connections": "16",
         });
         expect(loginIngressAnnotations(2.7, [])["nginx.ingress.kubernetes.io/limit-rpm"]).toBe("2");
         expect(loginIngressAnnotations(0, [])["nginx.ingress.kubernetes.io/limit-rpm"]).toBe("1");
