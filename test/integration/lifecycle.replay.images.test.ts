@@ -1,18 +1,20 @@
 /**
- * The registry image bump of test/unit/lifecycle.plan.test.ts replayed on the external host: the prod
+ * The registry image changes of test/unit/lifecycle.plan.test.ts replayed on the external host: the prod
  * stack's registry steps (purge marker, data directory, Distribution's config files, the container,
  * the maintenance scripts) run over SSH against a real Docker engine in a test network namespace that
  * plays the host, as test/integration/externalRegistryHost.scripts.test.ts runs them. Config A's steps
  * deploy Distribution (listening on its unix socket, no published port); an image is pushed through the
  * socket with the registry API; then config B (`registry.image` bumped) is deployed from its plan, in
- * the plan's order (test/support/replay.ts), and finally B's destroy (purge off).
+ * the plan's order (test/support/replay.ts), and finally B's destroy (purge off). Three changes: a bump
+ * within the default's line, the upgrade a stack made before registry:3 gets (2.8.3 → the default
+ * 3.x, each image built from its own version) and its rollback (3.x → 2.8.3).
  *
  * Checked: no step fails; the container runs B's image; every blob and manifest pushed before is served
  * (GET 200 through the socket) after the bump; the data directory's files are the same bytes; after the
  * destroy the container is gone and the data stays.
  *
- * What differs from production: B's image is A's (the locally built default `registry.image`) tagged under the
- * new tag, since no other Distribution image can be pulled here. Not replayed: the caches (see
+ * What differs from production: the bumped tag is the default's image (built locally) tagged anew,
+ * since no other Distribution image can be pulled here. Not replayed: the caches (see
  * lifecycle.replay.test.ts), Caddy's files and reload and the post-deploy check (they need the front;
  * the host's Caddy is a Debian package; the Caddy image setting only gives the metrics relay's image).
  */
@@ -34,8 +36,13 @@ import { committedState, edited, type Raw, run } from "../support/transitions";
 const layout = defaultHostLayout("/srv/data/registry");
 const paths = hostPaths(layout);
 const CONTAINER = "dso-registry";
-const OLD_IMAGE = DEPLOYED_REGISTRY_IMAGE;
-const NEW_IMAGE = BUMPED_REGISTRY_IMAGE;
+/** The last Distribution 2, what stacks made before registry:3 run. */
+const DISTRIBUTION_2_IMAGE = "registry:2.8.3";
+const CHANGES = [
+    { name: "registry image bumped", from: DEPLOYED_REGISTRY_IMAGE, to: BUMPED_REGISTRY_IMAGE },
+    { name: "registry upgraded from Distribution 2.8.3", from: DISTRIBUTION_2_IMAGE, to: DEPLOYED_REGISTRY_IMAGE },
+    { name: "registry rolled back to Distribution 2.8.3", from: DEPLOYED_REGISTRY_IMAGE, to: DISTRIBUTION_2_IMAGE },
+] as const;
 const REPOSITORY = "team/app";
 /** The host's registry steps (not the caches, Caddy or the check, which need what this test does not start). */
 const isRegistryStep = (name: string) =>
@@ -160,9 +167,10 @@ beforeAll(async () => {
     ns = await createNetns({ prefix: "lci", subnet: "198.19.176.0/20" });
     engine = await startDockerEngine(ns);
     registryImage(engine);
+    registryImage(engine, DISTRIBUTION_2_IMAGE.replace(/^registry:/, ""));
     // The metrics relay beside the registry (monitoring is on in the prod stack).
     pinnedCaddyImage(engine);
-    engine.dockerOk(["tag", OLD_IMAGE, NEW_IMAGE]);
+    engine.dockerOk(["tag", DEPLOYED_REGISTRY_IMAGE, BUMPED_REGISTRY_IMAGE]);
     ssh = await startSshServer({ netns: ns, env: { DOCKER_HOST: engine.host, PATH: "/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin" } });
 }, 300_000);
 
@@ -175,8 +183,12 @@ afterAll(async () => {
 
 const prod = committedState("prod");
 
-describe("prod, registry image bumped: the host's registry steps replayed over SSH on a real Docker engine", () => {
+describe.each(CHANGES)("prod, $name ($from → $to): the host's registry steps replayed over SSH on a real Docker engine", (change) => {
+    afterAll(() => removeDir(onDisk(layout.dataDir)));
+
     it("runs every step, runs the new image, serves every image pushed before, keeps the data; the destroy keeps it too", async () => {
+        const OLD_IMAGE = change.from;
+        const NEW_IMAGE = change.to;
         const from = edited(prod, (r) => Object.assign(r.registry as Raw, { image: OLD_IMAGE }));
         const to = edited(prod, (r) => Object.assign(r.registry as Raw, { image: NEW_IMAGE }));
         const before = await run("prod", from);
@@ -191,17 +203,21 @@ describe("prod, registry image bumped: the host's registry steps replayed over S
         expect(Object.keys(data).length, "the pushed image's files").toBeGreaterThan(0);
 
         const plan = planOf(before.resources, after.resources);
-        console.log(`registry image bumped: ${describePlan(plan)}`);
+        console.log(`${change.name}: ${describePlan(plan)}`);
         expect(replay(plan.steps, describePlan(plan)), "the bump's registry steps").toBeGreaterThan(0);
         await waitForApi();
         expect(imageOf(CONTAINER), "the container runs the new image").toBe(NEW_IMAGE);
         for (const url of served) expect([url, api("GET", url, ACCEPT).status]).toEqual([url, "200"]);
         expect(tree(onDisk(layout.dataDir)), "the data directory's files").toEqual(data);
+        // The new image takes writes on the same storage, and still serves what came before by digest.
+        for (const url of pushImage()) expect([url, api("GET", url, ACCEPT).status]).toEqual([url, "200"]);
+        for (const url of served.filter((u) => u.includes("sha256:"))) expect([url, api("GET", url, ACCEPT).status]).toEqual([url, "200"]);
+        const written = tree(onDisk(layout.dataDir));
 
         const destroy = planOf(after.resources, undefined);
         console.log(`destroy: ${describePlan(destroy)}`);
         replay(destroy.steps, describePlan(destroy));
         expect(engine.docker(["inspect", CONTAINER]).code, "the container after destroy").not.toBe(0);
-        expect(tree(onDisk(layout.dataDir)), "the data after destroy (purge off)").toEqual(data);
+        expect(tree(onDisk(layout.dataDir)), "the data after destroy (purge off)").toEqual(written);
     });
 });
