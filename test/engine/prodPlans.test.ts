@@ -76,8 +76,10 @@ beforeAll(async () => {
             s?.secrets.jenkinsApiToken ? [s.secrets.jenkinsApiToken] : [],
         ),
     });
-    // The image bump's tag: the same Distribution under the new name (nothing can be pulled here).
+    // The image bump's tag: the same Distribution under the new name (nothing can be pulled here);
+    // and 2.8.3, built from its own version, for the upgrade of a stack made before registry:3.
     registryImage(hosts().engine, BUMPED_REGISTRY_IMAGE.replace(/^registry:/, ""));
+    registryImage(hosts().engine, "2.8.3");
 }, 20 * 60_000);
 
 afterAll(async () => {

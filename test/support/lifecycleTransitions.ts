@@ -143,6 +143,13 @@ export const TRANSITIONS: Transition[] = [
         to: edited(prod, (r) => Object.assign(registryOf(r), { image: BUMPED_REGISTRY_IMAGE })),
     },
     {
+        // A stack made before registry:3 that never set registry.image, at its first up after the default moved.
+        name: "registry upgraded from Distribution 2.8.3 (external host)",
+        stack: "prod",
+        from: edited(prod, (r) => Object.assign(registryOf(r), { image: "registry:2.8.3" })),
+        to: prod,
+    },
+    {
         name: "login limit changed (external host)",
         stack: "prod",
         from: prod,
