@@ -8,50 +8,22 @@
 #
 #   sh tools/conformance/build.sh [--quiet]
 #
-# DSO_ENGINE_CACHE overrides the cache (default: $XDG_CACHE_HOME or ~/.cache, then dso-registry/engine).
+# DSO_ENGINE_CACHE overrides the cache (tools/go-build.sh).
 set -eu
 
-here=$(cd "$(dirname "$0")" && pwd)
-cache=${DSO_ENGINE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dso-registry/engine}
-case "$#:${1:-}" in
-0:) quiet=false ;;
-1:--quiet) quiet=true ;;
-*)
-    echo "usage: sh tools/conformance/build.sh [--quiet]" >&2
-    exit 2
-    ;;
-esac
-
-PATH=$PATH:/usr/local/go/bin
-export PATH
-export GOFLAGS=-buildvcs=false
-# Static: the tests run it on the host and inside network namespaces, with nothing else installed.
-export CGO_ENABLED=0
-command -v go >/dev/null || {
-    echo "Conformance build: Go is not installed (Go 1.26 or newer is needed)" >&2
-    exit 1
-}
-
-say() { [ "$quiet" = true ] || echo "$@" >&2; }
+BUILD_WHAT="Conformance build"
+# shellcheck source=../go-build.sh
+. "$(dirname "$0")/../go-build.sh"
 
 module=github.com/opencontainers/distribution-spec/conformance
 version=$(cd "$here" && go list -m -f '{{.Version}}' "$module")
-key=$(
-    cd "$here" && {
-        find . -type f \( -name '*.go' -o -name go.mod -o -name go.sum \) | LC_ALL=C sort | xargs sha256sum
-        go env GOVERSION
-    } | sha256sum | cut -c1-16
-)
-out="$cache/build/conformance-${version#v}-$key"
+out="$cache/build/conformance-${version#v}-$(module_key .)"
+build() { (cd "$here" && go build -tags "osusergo netgo" -ldflags "-s -w" -o "$1/conformance" "$module"); }
 if [ -x "$out/conformance" ]; then
     say "Conformance build: the suite at $version is cached"
 else
     say "Conformance build: building the suite at $version"
-    started=$(date +%s)
-    rm -rf "$out.partial"
-    mkdir -p "$out.partial"
-    (cd "$here" && go build -tags "osusergo netgo" -ldflags "-s -w" -o "$out.partial/conformance" "$module")
-    rm -rf "$out" && mv "$out.partial" "$out"
-    say "Conformance build: the suite at $version built in $(($(date +%s) - started)) s"
+    build_into "$out" build
+    say "Conformance build: the suite at $version built in $build_seconds s"
 fi
 echo "$out"

@@ -8,51 +8,24 @@
 #
 #   sh tools/s3/build.sh [--quiet]
 #
-# DSO_ENGINE_CACHE overrides the cache (default: $XDG_CACHE_HOME or ~/.cache, then dso-registry/engine).
+# DSO_ENGINE_CACHE overrides the cache (tools/go-build.sh).
 set -eu
 
-here=$(cd "$(dirname "$0")" && pwd)
-cache=${DSO_ENGINE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dso-registry/engine}
-case "$#:${1:-}" in
-0:) quiet=false ;;
-1:--quiet) quiet=true ;;
-*)
-    echo "usage: sh tools/s3/build.sh [--quiet]" >&2
-    exit 2
-    ;;
-esac
-
-PATH=$PATH:/usr/local/go/bin
-export PATH
-export GOFLAGS=-buildvcs=false
-# Static: the tests run it on the host and inside network namespaces, with nothing else installed.
-export CGO_ENABLED=0
-command -v go >/dev/null || {
-    echo "S3 server build: Go is not installed (Go 1.26 or newer is needed)" >&2
-    exit 1
-}
-
-say() { [ "$quiet" = true ] || echo "$@" >&2; }
+BUILD_WHAT="S3 server build"
+# shellcheck source=../go-build.sh
+. "$(dirname "$0")/../go-build.sh"
 
 module=github.com/versity/versitygw
 version=$(cd "$here" && go list -m -f '{{.Version}}' "$module")
-key=$(
-    cd "$here" && {
-        find . -type f \( -name '*.go' -o -name go.mod -o -name go.sum \) | LC_ALL=C sort | xargs sha256sum
-        go env GOVERSION
-    } | sha256sum | cut -c1-16
-)
-out="$cache/build/versitygw-${version#v}-$key"
+out="$cache/build/versitygw-${version#v}-$(module_key .)"
+build() {
+    (cd "$here" && go build -tags "osusergo netgo" -ldflags "-s -w -X main.Version=$version" -o "$1/versitygw" "$module/cmd/versitygw")
+}
 if [ -x "$out/versitygw" ]; then
     say "S3 server build: versitygw $version is cached"
 else
     say "S3 server build: building versitygw $version"
-    started=$(date +%s)
-    rm -rf "$out.partial"
-    mkdir -p "$out.partial"
-    (cd "$here" && go build -tags "osusergo netgo" -ldflags "-s -w -X main.Version=$version" \
-        -o "$out.partial/versitygw" "$module/cmd/versitygw")
-    rm -rf "$out" && mv "$out.partial" "$out"
-    say "S3 server build: versitygw $version built in $(($(date +%s) - started)) s"
+    build_into "$out" build
+    say "S3 server build: versitygw $version built in $build_seconds s"
 fi
 echo "$out"
