@@ -217,8 +217,11 @@ async function main(): Promise<void> {
             await front.stop();
         }
     }
-    const withDecoy = await startRealRegistry();
-    const withoutDecoy = await startRealRegistry({ caddyfileFor: (p) => renderCaddyfile({ ...p, decoy: undefined }) });
+    const withDecoy = await startRealRegistry({ caddyBinary: DEBIAN_CADDY });
+    const withoutDecoy = await startRealRegistry({
+        caddyBinary: DEBIAN_CADDY,
+        caddyfileFor: (p) => renderCaddyfile({ ...p, decoy: undefined }),
+    });
     try {
         await failedLogins(withoutDecoy, "Caddy's own decoy (before)");
         await failedLogins(withDecoy, "the decoy account (as rendered)");

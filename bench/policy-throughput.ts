@@ -13,7 +13,7 @@ import { writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { renderCaddyfile } from "../components/accessPolicy/caddyfile";
 import type { AccessPolicy } from "../components/accessPolicy/policy";
-import { pinnedCaddy } from "../test/support/caddyBinaries";
+import { DEBIAN_CADDY, pinnedCaddy } from "../test/support/caddyBinaries";
 import { type RealRegistry, startRealRegistry } from "../test/support/realRegistry";
 import { privateDir, removeDir, runOk } from "../test/support/serverProcess";
 
@@ -89,8 +89,8 @@ async function main(): Promise<void> {
     const direct = await startRealRegistry({ caddy: false, registryTls: true });
     // The external host's front: Debian's Caddy, HTTP/1.1 only (its Go predates the HTTP/2 rapid-reset fix).
     const hostFront = (p: AccessPolicy) => renderCaddyfile({ ...p, http2: false });
-    const proxied = await startRealRegistry({ blobShortcut: false, caddyfileFor: hostFront });
-    const fronted = await startRealRegistry({ caddyfileFor: hostFront });
+    const proxied = await startRealRegistry({ blobShortcut: false, caddyfileFor: hostFront, caddyBinary: DEBIAN_CADDY });
+    const fronted = await startRealRegistry({ caddyfileFor: hostFront, caddyBinary: DEBIAN_CADDY });
     // A front on the pinned Caddy, which offers HTTP/2: the in-cluster sidecar's TLS port.
     const proxiedPinned = await startRealRegistry({ blobShortcut: false, caddyBinary: pinnedCaddy() });
     const frontedPinned = await startRealRegistry({ caddyBinary: pinnedCaddy() });

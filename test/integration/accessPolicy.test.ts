@@ -1,6 +1,7 @@
 /**
- * Every Caddyfile variant the access policy renderer gives passes the real `caddy validate` (Caddy 2.6
- * from Debian). The rules themselves: test/unit/caddyfile.test.ts.
+ * Every Caddyfile variant the access policy renderer gives passes the real `caddy validate` of each
+ * Caddy a front runs: Debian's 2.6.2 (the external host) and the pinned 2.8.4 (the in-cluster sidecar,
+ * kind's front). The rules themselves: test/unit/caddyfile.test.ts.
  */
 import { writeFileSync } from "node:fs";
 import { describe, expect, test } from "vitest";
@@ -8,6 +9,7 @@ import { renderCaddyfile } from "../../components/accessPolicy/caddyfile";
 import type { AccessPolicy } from "../../components/accessPolicy/policy";
 import { renderUsersFile } from "../../components/accessPolicy/usersFile";
 import { BASE_POLICY as base } from "../support/accessPolicy";
+import { FRONT_CADDYS } from "../support/caddyBinaries";
 import { caddyValidate, makeTestCa } from "../support/realRegistry";
 import { privateDir, removeDir } from "../support/serverProcess";
 
@@ -50,7 +52,7 @@ const variants: [string, Partial<AccessPolicy>][] = [
     ],
 ];
 
-describe("renderCaddyfile passes caddy validate", () => {
+describe.each(FRONT_CADDYS)("renderCaddyfile passes caddy validate on $caddy", ({ binary }) => {
     test.each(variants)("%s", (_name, overrides) => {
         const dir = privateDir("caddy-files");
         try {
@@ -70,7 +72,7 @@ describe("renderCaddyfile passes caddy validate", () => {
                         ? { kind: "files", certFile: ca.serverCertFile, keyFile: ca.serverKeyFile }
                         : (overrides.tls ?? base.tls),
             };
-            const result = caddyValidate(renderCaddyfile(policy));
+            const result = caddyValidate(renderCaddyfile(policy), binary());
             expect(result.stdout + result.stderr).toContain("Valid configuration");
             expect(result.code).toBe(0);
         } finally {

@@ -18,6 +18,7 @@ import { AUTHORIZATION_LOG_MARKER } from "../../components/accessPolicy/loginLim
 import { probeScript, reporterScript } from "../../components/externalHost/hostMonitoring";
 import { renderRulesFile } from "../../components/monitoring/alertRules";
 import { renderHostScrapeConfig, TEXTFILE_DIR } from "../../components/monitoring/jobMetrics";
+import { frontCaddy } from "../support/caddyBinaries";
 import { deployedRegistry } from "../support/distributionBinaries";
 import { curlStatus, makeOciImage, type RealRegistry, skopeoCopy, skopeoDelete, startRealRegistry } from "../support/realRegistry";
 import { freePort, privateDir, removeDir, run, runOk, type ServerProcess, startServer, waitForPort } from "../support/serverProcess";
@@ -29,7 +30,13 @@ let nodeExporter: ServerProcess | undefined;
 let promUrl: string;
 
 beforeAll(async () => {
-    reg = await startRealRegistry({ metrics: true, accessLog: true, policy: { requiresAuthForPull: true } });
+    // The external host's Caddy: its alert rules, access log file and metrics listener are the host's.
+    reg = await startRealRegistry({
+        caddyBinary: frontCaddy("external host"),
+        metrics: true,
+        accessLog: true,
+        policy: { requiresAuthForPull: true },
+    });
     dir = privateDir("monitoring");
     // The scripts run with $DSO_ROOT = the registry's scratch directory: the data directory is
     // /data-registry below it, node_exporter's textfile directory TEXTFILE_DIR below it.

@@ -17,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { NodeTrustCommonArgs } from "../../components/nodeTrust/common";
 import { MANAGED_HEADER, mirrorBlockMarkers } from "../../components/nodeTrust/files";
 import { type MockRuntime, type RecordedResource, settle, startMockRuntime } from "../../tools/mockRuntime";
+import { frontCaddy } from "../support/caddyBinaries";
 import { type ConnectRecorder, runAsync, startConnectRecorder } from "../support/nodeTrustClients";
 import {
     makeOciImage,
@@ -117,7 +118,12 @@ beforeAll(async () => {
     mkdirSync(busybox);
     runOk("busybox", ["--install", "-s", busybox]);
     // As in the local stack: the caches take accounts only, and nodes hold the pull account.
-    registry = await startRealRegistry({ mirrorsToSelf: ["docker.io"], policy: { mirrorsRequireAuth: true } });
+    // The local stack's registry: the in-cluster sidecar's Caddy.
+    registry = await startRealRegistry({
+        caddyBinary: frontCaddy("in-cluster sidecar"),
+        mirrorsToSelf: ["docker.io"],
+        policy: { mirrorsRequireAuth: true },
+    });
     containerd = await startContainerd();
     proxy = await startConnectRecorder();
     const image = makeOciImage(path.join(scratch, "image"));

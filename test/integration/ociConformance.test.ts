@@ -28,7 +28,7 @@ import {
     runConformance,
     stepDifferences,
 } from "../support/ociConformance";
-import { type RealRegistryOptions, startRealRegistry } from "../support/realRegistry";
+import { startRealRegistry } from "../support/realRegistry";
 
 /** The test's own directory for a front's files: where startRealRegistry put the users files. */
 const scratchOf = (policy: AccessPolicy) => path.dirname(policy.pushUsersFile);
@@ -175,7 +175,7 @@ const FRONTS: readonly Front[] = [
 
 /** Runs the suite against a registry started with `options`, and stops it. */
 async function runAgainst(
-    options: RealRegistryOptions,
+    options: Parameters<typeof startRealRegistry>[0],
     target: (reg: Awaited<ReturnType<typeof startRealRegistry>>) => Parameters<typeof runConformance>[0],
 ): Promise<ConformanceRun> {
     const reg = await startRealRegistry(options);

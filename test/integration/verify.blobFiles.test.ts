@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, wri
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { CHECKED_BLOBS_FILE, renderVerifyScript, type VerifyHttpClient } from "../../components/upkeep/verify";
+import { frontCaddy } from "../support/caddyBinaries";
 import { makeOciImage, type RealRegistry, skopeoCopy, startRealRegistry } from "../support/realRegistry";
 import { privateDir, type RunResult, removeDir, run, runOk } from "../support/serverProcess";
 
@@ -21,7 +22,8 @@ beforeAll(async () => {
     busybox = path.join(work, "busybox");
     mkdirSync(busybox);
     runOk("busybox", ["--install", "-s", busybox]);
-    registry = await startRealRegistry();
+    // The front only carries the push; the check reads Distribution and its files.
+    registry = await startRealRegistry({ caddyBinary: frontCaddy("external host") });
     const image = makeOciImage(path.join(work, "image"), 8192);
     const pushed = skopeoCopy(image.ref, `docker://${registry.authority}/team/app:1`, {
         certDir: registry.certDir,

@@ -6,7 +6,7 @@
  * passwords are generated per run and removed on stop.
  *
  * Usage:
- *   const reg = await startRealRegistry({ requiresAuthForPull: false });
+ *   const reg = await startRealRegistry({ caddyBinary: frontCaddy("in-cluster sidecar"), policy: { requiresAuthForPull: false } });
  *   const image = makeOciImage(dir);                              // a small valid image
  *   skopeoCopy(image.ref, `docker://${reg.authority}/team/app:1`, { certDir: reg.certDir, creds: reg.push });
  *   const ctrd = await startContainerd();
@@ -22,7 +22,6 @@ import type { AccessPolicy } from "../../components/accessPolicy/policy";
 import { renderUsersFile, unmatchableBcryptHash } from "../../components/accessPolicy/usersFile";
 import { renderRegistryConfig } from "../../components/distribution/registryConfig";
 import { DISTRIBUTION } from "../../components/shared/facts";
-import { DEBIAN_CADDY } from "./caddyBinaries";
 import { deployedRegistry } from "./distributionBinaries";
 import type { TestNetns } from "./netns";
 import { freePort, privateDir, type RunResult, removeDir, run, runOk, type ServerProcess, startServer, waitForPort } from "./serverProcess";
@@ -152,7 +151,10 @@ export interface RealRegistryOptions {
     readonly metrics?: boolean;
     /** Caddy's access log to a file in the scratch directory, as the external host renders it. */
     readonly accessLog?: boolean;
-    /** The Caddy binary (test/support/caddyBinaries.ts); Debian's unless set. */
+    /**
+     * The Caddy binary (test/support/caddyBinaries.ts): the one of the placement the test stands for
+     * (`frontCaddy`), or each in turn (`FRONT_CADDYS`). Required with Caddy in front.
+     */
     readonly caddyBinary?: string;
     /** Distribution's `registry` binary (test/support/distributionBinaries.ts); `deployedRegistry()` unless set. */
     readonly registryBinary?: string;
@@ -204,8 +206,13 @@ export function caddyEnv(dir: string): NodeJS.ProcessEnv {
     return { ...process.env, HOME: dir, XDG_DATA_HOME: path.join(dir, "data"), XDG_CONFIG_HOME: path.join(dir, "config") };
 }
 
-/** Starts Distribution (and Caddy in front) with rendered files on free loopback ports. */
-export async function startRealRegistry(options: RealRegistryOptions = {}): Promise<RealRegistry> {
+/**
+ * Starts Distribution (and Caddy in front) with rendered files on free loopback ports. With Caddy, the
+ * caller names its binary: which Caddy runs is what the test stands for, so there is no default.
+ */
+export async function startRealRegistry(
+    options: RealRegistryOptions & ({ readonly caddy: false } | { readonly caddyBinary: string }),
+): Promise<RealRegistry> {
     const dir = privateDir("registry");
     const servers: ServerProcess[] = [];
     const stopAll = async () => {
@@ -280,11 +287,8 @@ export async function startRealRegistry(options: RealRegistryOptions = {}): Prom
             });
             const caddyfilePath = path.join(dir, "Caddyfile");
             writeFileSync(caddyfilePath, caddyfile);
-            caddy = startServer(
-                options.caddyBinary ?? DEBIAN_CADDY,
-                ["run", "--adapter", "caddyfile", "--config", caddyfilePath],
-                caddyEnv(dir),
-            );
+            if (!options.caddyBinary) throw new Error("startRealRegistry: caddyBinary is required with Caddy in front");
+            caddy = startServer(options.caddyBinary, ["run", "--adapter", "caddyfile", "--config", caddyfilePath], caddyEnv(dir));
             servers.push(caddy);
             await waitForPort(caddyPort, 30_000, "caddy").catch((e: Error) => {
                 throw new Error(`${e.message}\n${caddy!.output()}`);
@@ -322,8 +326,8 @@ export async function startRealRegistry(options: RealRegistryOptions = {}): Prom
     }
 }
 
-/** Checks a Caddyfile with the real `caddy validate` (Debian's Caddy unless `binary`); returns its result (code 0 when valid). */
-export function caddyValidate(caddyfile: string, binary: string = DEBIAN_CADDY): RunResult {
+/** Checks a Caddyfile with the real `caddy validate` of `binary`; returns its result (code 0 when valid). */
+export function caddyValidate(caddyfile: string, binary: string): RunResult {
     const dir = privateDir("caddy-validate");
     try {
         const file = path.join(dir, "Caddyfile");
