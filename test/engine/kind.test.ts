@@ -31,8 +31,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as YAML from "yaml";
 import { BUMPED_REGISTRY_IMAGE, DEPLOYED_REGISTRY_IMAGE } from "../support/distributionBinaries";
 import { type DockerClient, type DockerEngine, startDockerEngine } from "../support/dockerEngine";
-import { payloadImage, registryImage } from "../support/dockerImages";
-import { caddyImage, criPullUntil, criRemoveImage, dockerCliImage, type KindNode, startKindNode } from "../support/kindNode";
+import { payloadImage, pinnedCaddyImage, registryImage } from "../support/dockerImages";
+import { criPullUntil, criRemoveImage, dockerCliImage, type KindNode, startKindNode } from "../support/kindNode";
 import { type ControlPlane, startControlPlane } from "../support/kubeControlPlane";
 import { createNetns, type TestNetns } from "../support/netns";
 import { engineSet, openWorkspace, type Workspace } from "../support/pulumiEngine";
@@ -181,7 +181,7 @@ beforeAll(async () => {
     developer = engine.client();
     // The images the stack pins: registry.image, registry.caddyImage, kind.watcherImage.
     registryImage(engine);
-    caddyImage(engine);
+    pinnedCaddyImage(engine);
     dockerCliImage(engine);
     // Seed 004's step 1: `kind create cluster` (its nodes on the network "kind"), then the registry.
     nodes = [

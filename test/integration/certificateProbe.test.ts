@@ -14,6 +14,7 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { CERTIFICATE_PROBE, probeAddress, renderCertificateProbe } from "../../components/inCluster/certificateProbe";
 import { METRICS_PORTS } from "../../components/shared/facts";
+import { pinnedCaddy } from "../support/caddyBinaries";
 import { type InClusterTlsSite, startInClusterTlsSite } from "../support/inClusterTlsFront";
 import { caddyEnv } from "../support/realRegistry";
 import { removeDir, type ServerProcess } from "../support/serverProcess";
@@ -68,8 +69,8 @@ async function scrapeProbePod(host: string, requestPath = "/metrics"): Promise<{
     const servers: ServerProcess[] = [];
     try {
         servers.push(site.ns.startServer(BLACKBOX_EXPORTER, args("blackbox-exporter")));
-        // The container's args start with the image's command, `caddy`.
-        servers.push(site.ns.startServer("/usr/bin/caddy", args("caddy").slice(1), caddyEnv(dir)));
+        // The container's args start with the image's command, `caddy`: the front's image, the pinned build.
+        servers.push(site.ns.startServer(pinnedCaddy(), args("caddy").slice(1), caddyEnv(dir)));
         await site.ns.waitForPort(METRICS_PORTS.caddy, 30_000, "the probe's Caddy").catch((e: Error) => {
             throw new Error(`${e.message}\n${servers.map((s) => s.output()).join("\n")}`);
         });

@@ -3,8 +3,8 @@
  * with real Caddy and real Distribution at the address of a network namespace the test creates (the
  * docker engine treats 127.0.0.0/8 as insecure, so loopback would prove neither trust nor messages):
  *
- *   external host:  client --TLS--> Caddy (the host's Caddyfile, caddySitePolicy) --unix socket--> Distribution
- *   in-cluster:     client --TLS--> nginx (the Ingress) --HTTP--> Caddy (the sidecar's Caddyfile) --> Distribution
+ *   external host:  client --TLS--> Caddy (the host's Caddyfile, caddySitePolicy; Debian's 2.6.2) --unix socket--> Distribution
+ *   in-cluster:     client --TLS--> nginx (the Ingress) --HTTP--> Caddy (the sidecar's Caddyfile; the pinned 2.8.4) --> Distribution
  *
  * Every client runs inside the namespace, where registry.test resolves to the namespace's address and
  * /etc/docker/certs.d/registry.test/ca.crt holds the test CA. The read-only maintenance window is
@@ -23,6 +23,7 @@ import { renderSidecarCaddyfile, sidecarPolicy } from "../../components/inCluste
 import { ingressAnnotations } from "../../components/inCluster/network";
 import { IN_CLUSTER } from "../../components/inCluster/spec";
 import { DISTRIBUTION } from "../../components/shared/facts";
+import { DEBIAN_CADDY, pinnedCaddy } from "../support/caddyBinaries";
 import { deployedRegistry } from "../support/distributionBinaries";
 import { type DockerClient, type DockerEngine, startDockerEngine } from "../support/dockerEngine";
 import { payloadImage } from "../support/dockerImages";
@@ -145,7 +146,7 @@ async function startExternalHost(ns: TestNetns, dir: string, caPair: { cert: str
             ...DISTRIBUTION.environment,
         });
         await waitInside(ns, "http://localhost/v2/", "docker-registry", () => servers.logs(), socket);
-        servers.start("caddy", "/usr/bin/caddy", ["run", "--adapter", "caddyfile", "--config", caddyfilePath], caddyEnv(dir));
+        servers.start("caddy", DEBIAN_CADDY, ["run", "--adapter", "caddyfile", "--config", caddyfilePath], caddyEnv(dir));
         await ns.waitForPort(443, 30_000, "caddy").catch((e: Error) => {
             throw new Error(`${e.message}\n${servers.logs()}`);
         });
@@ -240,7 +241,7 @@ async function startInCluster(ns: TestNetns, dir: string, caPair: { cert: string
                 ...DISTRIBUTION.environment,
                 ...env,
             });
-            servers.start("caddy", "/usr/bin/caddy", caddyArgs, { ...caddyEnv(dir), ...env });
+            servers.start("caddy", pinnedCaddy(), caddyArgs, { ...caddyEnv(dir), ...env });
         }
         await waitInside(ns, `http://${REGISTRY_ADDR}/v2/`, "docker-registry", () => servers.logs());
         await waitInside(ns, `http://127.0.0.1:${sidecarPort}/v2/`, "caddy", () => servers.logs());

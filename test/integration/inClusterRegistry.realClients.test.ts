@@ -17,6 +17,7 @@ import { renderSidecarCaddyfile, sidecarPolicy } from "../../components/inCluste
 import { ingressAnnotations } from "../../components/inCluster/network";
 import { IN_CLUSTER } from "../../components/inCluster/spec";
 import { DISTRIBUTION } from "../../components/shared/facts";
+import { pinnedCaddy } from "../support/caddyBinaries";
 import { deployedRegistry } from "../support/distributionBinaries";
 import { ingressNginxConf, nginxDirectives } from "../support/ingress";
 import { WINDOW_503 } from "../support/pushLoop";
@@ -121,7 +122,7 @@ async function startInClusterStack(options: StackOptions = {}): Promise<Stack> {
             XDG_DATA_HOME: path.join(dir, "xdg-data"),
             XDG_CONFIG_HOME: path.join(dir, "xdg-config"),
         };
-        const caddy = startServer("/usr/bin/caddy", ["run", "--adapter", "caddyfile", "--config", caddyfilePath], caddyEnv);
+        const caddy = startServer(pinnedCaddy(), ["run", "--adapter", "caddyfile", "--config", caddyfilePath], caddyEnv);
         servers.push(caddy);
         await waitForPort(caddyPort, 30_000, "caddy").catch((e: Error) => {
             throw new Error(`${e.message}\n${caddy.output()}\n${caddyfile}`);

@@ -9,6 +9,7 @@
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DISTRIBUTION } from "../../components/shared/facts";
+import { frontCaddy } from "../support/caddyBinaries";
 import { deployedRegistry } from "../support/distributionBinaries";
 import { createNetns, type TestNetns } from "../support/netns";
 import { caddyEnv, makeOciImage, type OciImage, type TestAccount, writeAuthFile } from "../support/realRegistry";
@@ -63,7 +64,7 @@ beforeAll(async () => {
     push = front.push;
     servers = [
         startServer(deployedRegistry().path, ["serve", front.registryConfig], { ...process.env, ...DISTRIBUTION.environment }),
-        startServer("/usr/bin/caddy", ["run", "--adapter", "caddyfile", "--config", front.caddyfile], caddyEnv(dir)),
+        startServer(frontCaddy("kind front"), ["run", "--adapter", "caddyfile", "--config", front.caddyfile], caddyEnv(dir)),
     ];
     for (const p of [registryPort, port]) {
         await waitForPort(p, 30_000, `port ${p}`).catch((e: Error) => {

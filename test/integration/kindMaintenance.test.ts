@@ -22,9 +22,9 @@ import {
     kindPaths,
 } from "../../components/kind/scripts";
 import { type DockerEngine, startDockerEngine } from "../support/dockerEngine";
-import { payloadImage, registryImage } from "../support/dockerImages";
+import { payloadImage, pinnedCaddyImage, registryImage } from "../support/dockerImages";
 import { onHost, onHostOk as onHostOkOf, placeKindFiles } from "../support/kindFiles";
-import { caddyImage, dockerCliImage } from "../support/kindNode";
+import { dockerCliImage } from "../support/kindNode";
 import { createNetns, type TestNetns } from "../support/netns";
 import { makeAccount, type TestAccount, writeAuthFile } from "../support/realRegistry";
 import { privateDir, type RunResult, removeDir } from "../support/serverProcess";
@@ -106,7 +106,7 @@ beforeAll(async () => {
     ns = await createNetns({ prefix: "km", subnet: "198.19.48.0/20" });
     ns.writeEtcFile("hosts", "127.0.0.1 localhost\n");
     engine = await startDockerEngine(ns);
-    images = { distribution: registryImage(engine), front: caddyImage(engine), watcher: dockerCliImage(engine) };
+    images = { distribution: registryImage(engine), front: pinnedCaddyImage(engine), watcher: dockerCliImage(engine) };
     push = makeAccount("ci-push");
     placeFiles();
     writeFileSync(path.join(scratch, "no-auth.json"), "{}");

@@ -24,17 +24,9 @@ import {
 import type { MirrorSpec } from "../../components/mirrors/mirrors";
 import { UPSTREAM_REGISTRY } from "../support/distributionBinaries";
 import { type DockerEngine, startDockerEngine } from "../support/dockerEngine";
-import { registryImage } from "../support/dockerImages";
+import { pinnedCaddyImage, registryImage } from "../support/dockerImages";
 import { onHost, onHostOk as onHostOkOf, placeKindFiles } from "../support/kindFiles";
-import {
-    caddyImage,
-    criPullUntil,
-    criRemoveImage,
-    dockerCliImage,
-    KIND_CERTS_DIR,
-    type KindNode,
-    startKindNode,
-} from "../support/kindNode";
+import { criPullUntil, criRemoveImage, dockerCliImage, KIND_CERTS_DIR, type KindNode, startKindNode } from "../support/kindNode";
 import { createNetns, type TestNetns } from "../support/netns";
 import { makeAccount, makeOciImage, makeTestCa, type TestCa } from "../support/realRegistry";
 import { privateDir, removeDir, type ServerProcess } from "../support/serverProcess";
@@ -119,7 +111,7 @@ beforeAll(async () => {
     ]);
     if (pushed.code !== 0) throw new Error(pushed.stderr);
     engine = await startDockerEngine(ns);
-    images = { distribution: registryImage(engine), front: caddyImage(engine), watcher: dockerCliImage(engine) };
+    images = { distribution: registryImage(engine), front: pinnedCaddyImage(engine), watcher: dockerCliImage(engine) };
     spec = {
         upstream: "docker.io",
         pathName: "docker.io",

@@ -24,10 +24,9 @@ import {
     nodesConfigureScript,
 } from "../../components/kind/scripts";
 import { type DockerEngine, startDockerEngine } from "../support/dockerEngine";
-import { payloadImage, registryImage } from "../support/dockerImages";
+import { payloadImage, pinnedCaddyImage, registryImage } from "../support/dockerImages";
 import { onHostOk as onHostOkOf, placeKindFiles } from "../support/kindFiles";
 import {
-    caddyImage,
     containerd2,
     criPullUntil,
     criRemoveImage,
@@ -188,7 +187,7 @@ describe.each(CASES)("the kind placement on a Docker engine with kind-like nodes
         ns = await createNetns({ prefix: "kd", subnet: "198.19.48.0/20" });
         ns.writeEtcFile("hosts", "127.0.0.1 localhost\n");
         engine = await startDockerEngine(ns);
-        images = { distribution: registryImage(engine), front: caddyImage(engine), watcher: dockerCliImage(engine) };
+        images = { distribution: registryImage(engine), front: pinnedCaddyImage(engine), watcher: dockerCliImage(engine) };
         push = makeAccount("ci-push");
         placeFiles();
         // As in seed 004's workflow: the cluster exists first, then `pulumi up`.

@@ -18,6 +18,7 @@ import { renderSidecarCaddyfile, sidecarPolicy } from "../../components/inCluste
 import { type IngressSpec, renderIngress, renderLoginIngress } from "../../components/inCluster/network";
 import { DISTRIBUTION } from "../../components/shared/facts";
 import type { K8sObject } from "../../components/shared/k8sObject";
+import { pinnedCaddy } from "../support/caddyBinaries";
 import { deployedRegistry } from "../support/distributionBinaries";
 import { ingressLocations, ingressNginxConf } from "../support/ingress";
 import { caddyEnv, makeAccount, makeTestCa, type TestAccount, type TestCa } from "../support/realRegistry";
@@ -92,7 +93,7 @@ async function start(ingresses: readonly K8sObject[]): Promise<void> {
             blobFiles: path.join(dir, "data"),
         }),
     );
-    const caddy = startServer("/usr/bin/caddy", ["run", "--adapter", "caddyfile", "--config", caddyfile], caddyEnv(dir));
+    const caddy = startServer(pinnedCaddy(), ["run", "--adapter", "caddyfile", "--config", caddyfile], caddyEnv(dir));
     servers.push(caddy);
     await waitForPort(caddyPort, 30_000, "caddy").catch((e: Error) => {
         throw new Error(`${e.message}\n${caddy.output()}`);

@@ -24,6 +24,7 @@ import {
     type UpstreamAccount,
 } from "../../components/mirrors/mirrors";
 import { DISTRIBUTION } from "../../components/shared/facts";
+import { DEBIAN_CADDY, frontCaddy } from "../support/caddyBinaries";
 import { deployedRegistry, UPSTREAM_REGISTRY } from "../support/distributionBinaries";
 import { createNetns, type TestNetns } from "../support/netns";
 import {
@@ -246,7 +247,7 @@ function startPrivateFront(): Promise<void> {
             deletesEnabled: false,
         }),
     );
-    servers["private-front"] = ns.startServer("/usr/bin/caddy", ["run", "--adapter", "caddyfile", "--config", caddyfile], caddyEnv(dir));
+    servers["private-front"] = ns.startServer(DEBIAN_CADDY, ["run", "--adapter", "caddyfile", "--config", caddyfile], caddyEnv(dir));
     return waitInside(`https://${PRIVATE_UPSTREAM}/v2/`, "private-front");
 }
 
@@ -331,7 +332,12 @@ beforeAll(async () => {
             ],
         }),
     );
-    servers.caddy = ns.startServer("/usr/bin/caddy", ["run", "--adapter", "caddyfile", "--config", caddyfile], caddyEnv(scratch));
+    // The cluster's front, whose nodes pull through the caches: the sidecar's Caddy.
+    servers.caddy = ns.startServer(
+        frontCaddy("in-cluster sidecar"),
+        ["run", "--adapter", "caddyfile", "--config", caddyfile],
+        caddyEnv(scratch),
+    );
     await ns.waitForPort(443, 30_000, "caddy");
 }, 240_000);
 

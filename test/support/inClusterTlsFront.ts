@@ -14,6 +14,7 @@ import { renderSidecarCaddyfile, sidecarPolicy } from "../../components/inCluste
 import { IN_CLUSTER } from "../../components/inCluster/spec";
 import { renderSecrets } from "../../components/inCluster/workload";
 import { DISTRIBUTION } from "../../components/shared/facts";
+import { pinnedCaddy } from "./caddyBinaries";
 import { deployedRegistry } from "./distributionBinaries";
 import { createNetns, type TestNetns } from "./netns";
 import { caddyEnv, makeAccount, makeTestCa, type TestAccount, type TestCa } from "./realRegistry";
@@ -80,7 +81,7 @@ export async function startInClusterTlsFront(options: {
     };
     try {
         servers.push(ns.startServer(deployedRegistry().path, ["serve", registryConfig], { ...process.env, ...DISTRIBUTION.environment }));
-        servers.push(ns.startServer("/usr/bin/caddy", ["run", "--adapter", "caddyfile", "--config", caddyfilePath], caddyEnv(dir)));
+        servers.push(ns.startServer(pinnedCaddy(), ["run", "--adapter", "caddyfile", "--config", caddyfilePath], caddyEnv(dir)));
         await ns.waitForPort(443, 30_000, "caddy").catch((e: Error) => {
             throw new Error(`${e.message}\n${servers.map((s) => s.output()).join("\n")}`);
         });

@@ -6,8 +6,8 @@
  * Docker network `kind`. Its containerd socket is bind-mounted to a directory of the test, where a CRI
  * client (`criPullImage`) asks containerd's CRI plugin to pull, as the kubelet does.
  *
- * Also the images the kind placement runs, built the same way: Caddy (`caddy:<tag>`, Debian's caddy)
- * and the node watcher's docker CLI image (Debian's docker CLI with busybox).
+ * Also the node watcher's docker CLI image (Debian's docker CLI with busybox), built the same way; the
+ * front's `caddy:<tag>` is test/support/dockerImages.ts's `pinnedCaddyImage` (the pinned build).
  *
  * Real kind nodes are privileged containers; this machine refuses the capabilities of one ("unable to
  * apply caps"), and pulling needs only CAP_SYS_ADMIN for the mounts of unpacking.
@@ -187,28 +187,6 @@ export function kindNodeImage(client: DockerClient, containerd: NodeContainerd =
             "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
             'VOLUME ["/var/lib/containerd"]',
             'ENTRYPOINT ["/usr/local/bin/node-init"]',
-        ]);
-        return ref;
-    } finally {
-        removeDir(scratch);
-    }
-}
-
-/** `caddy:<tag>` as the official image runs it: caddy on PATH, its data and config dirs. */
-export function caddyImage(client: DockerClient, ref = "caddy:2.8.4"): string {
-    if (imageExists(client, ref)) return ref;
-    const scratch = privateDir("caddy-image");
-    try {
-        const root = path.join(scratch, "rootfs");
-        busyboxRootfs(root);
-        mkdirSync(path.join(root, "usr/bin"), { recursive: true });
-        copyWithLibraries("/usr/bin/caddy", root, "usr/bin/caddy");
-        for (const d of ["data", "config"]) mkdirSync(path.join(root, d));
-        importRootfs(client, root, ref, [
-            "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-            "ENV XDG_CONFIG_HOME=/config",
-            "ENV XDG_DATA_HOME=/data",
-            'CMD ["caddy", "run", "--config", "/etc/caddy/Caddyfile", "--adapter", "caddyfile"]',
         ]);
         return ref;
     } finally {

@@ -1,6 +1,7 @@
 /**
  * The in-cluster registry pod, played on this machine by its real programs: Distribution
- * (`docker-registry`) with the rendered config.yml and Caddy with the rendered sidecar Caddyfile, the
+ * (`docker-registry`) with the rendered config.yml and Caddy (the pinned build the sidecar's image
+ * runs, test/support/caddyBinaries.ts) with the rendered sidecar Caddyfile, the
  * pod's paths under a private root (`DSO_ROOT`, which the backup scripts honour), and the backup
  * container's scripts and credentials from the rendered ConfigMap and Secret `registry-backup`, run
  * by Debian's restic.
@@ -42,6 +43,7 @@ import { IN_CLUSTER, type InClusterBackup, type InClusterSpec } from "../../comp
 import { MAVEN_BACKEND } from "../../components/maven/nginxConfig";
 import { DISTRIBUTION } from "../../components/shared/facts";
 import type { K8sObject } from "../../components/shared/k8sObject";
+import { pinnedCaddy } from "./caddyBinaries";
 import { DEPLOYED_REGISTRY_IMAGE, deployedRegistry } from "./distributionBinaries";
 import { makeTestCa, type TestAccount, type TestCa } from "./realRegistry";
 import { freePort, privateDir, removeDir, run, runOk } from "./serverProcess";
@@ -272,7 +274,7 @@ if [ -f "$pod/read-only" ]; then
 fi
 "$pod/busybox/registry" serve ${JSON.stringify(`${root}${IN_CLUSTER.configDir}/config.yml`)} </dev/null >>"$pod/registry.log" 2>&1 &
 echo $! > "$pod/registry.pid"
-XDG_DATA_HOME="$pod/caddy-data" XDG_CONFIG_HOME="$pod/caddy-config" caddy run --config "$pod/Caddyfile" --adapter caddyfile </dev/null >>"$pod/caddy.log" 2>&1 &
+XDG_DATA_HOME="$pod/caddy-data" XDG_CONFIG_HOME="$pod/caddy-config" ${JSON.stringify(pinnedCaddy())} run --config "$pod/Caddyfile" --adapter caddyfile </dev/null >>"$pod/caddy.log" 2>&1 &
 echo $! > "$pod/caddy.pid"
 tries=0
 until curl -s -o /dev/null --max-time 2 http://127.0.0.1:${registryPort}/v2/ && curl -s -o /dev/null --max-time 2 http://127.0.0.1:${frontPort}/v2/; do
