@@ -20,17 +20,15 @@
  */
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { cpSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import * as path from "node:path";
-import * as YAML from "yaml";
 import { distributionBinaries } from "../test/support/distributionBinaries";
 import { ingressLocations, ingressNginxConf } from "../test/support/ingress";
 import { makeAccount, makeOciImage, makeTestCa, skopeoCopy } from "../test/support/realRegistry";
-import { readSynthObjects, startRegistryReplicas } from "../test/support/registryReplicas";
+import { startRegistryReplicas, synthReplicaObjects } from "../test/support/registryReplicas";
 import { startS3Server } from "../test/support/s3Server";
 import { freePort, privateDir, removeDir, type ServerProcess, startServer, waitForPort } from "../test/support/serverProcess";
-import { PROJECT_DIR, synthCli } from "../test/support/synthCli";
 
 const HOST = "registry.example.test";
 const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
@@ -129,26 +127,15 @@ async function main(): Promise<void> {
         const ca = makeTestCa(path.join(scratch, "ca"), [HOST]);
         const push = makeAccount("ci-push");
         const pull = makeAccount("cluster-pull");
-        const work = path.join(scratch, "synth");
-        mkdirSync(work);
-        cpSync(path.join(PROJECT_DIR, "Pulumi.yaml"), path.join(work, "Pulumi.yaml"));
-        const config = {
-            "dso-registry:containerRegistry": { host: HOST, pathPrefix: "team" },
-            "dso-registry:jenkins": { enabled: false },
-            "dso-registry:nodes": { delivery: "none" },
-            "dso-registry:registry": {
-                mode: "in-cluster",
-                image: `registry:${binary.version}`,
-                replicas: 3,
-                storage: { kind: "s3", s3: { bucket: "bench", endpoint: s3.endpoint } },
-                // The bench is one client address: the token endpoint's limit is not what is measured.
-                loginLimit: { ignoreNetworks: ["127.0.0.0/8"] },
-            },
-        };
-        writeFileSync(path.join(work, "Pulumi.bench.yaml"), YAML.stringify({ config }));
-        const synth = await synthCli(["--stack", "bench", "--out", path.join(work, "out")], work);
-        if (synth.status !== 0) throw new Error(`synth failed:\n${synth.stderr}`);
-        const objects = readSynthObjects(path.join(work, "out"));
+        const objects = await synthReplicaObjects(path.join(scratch, "synth"), {
+            version: binary.version,
+            replicas: 3,
+            bucket: "bench",
+            endpoint: s3.endpoint,
+            host: HOST,
+            // The bench is one client address: the token endpoint's limit is not what is measured.
+            noLoginLimitOnLoopback: true,
+        });
 
         const image = makeOciImage(path.join(scratch, "image"), sizeMib * 1024 * 1024);
         const manifestDigest = JSON.parse(readFileSync(path.join(image.dir, "index.json"), "utf8")).manifests[0].digest as string;

@@ -22,19 +22,17 @@
  */
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import * as YAML from "yaml";
 import { IN_CLUSTER } from "../../components/inCluster/spec";
 import type { K8sObject } from "../../components/shared/k8sObject";
 import { type DistributionBinary, distributionBinaries } from "../support/distributionBinaries";
 import { makeAccount, makeOciImage, makeTestCa, skopeoCopy, skopeoDelete, type TestCa, writeAuthFile } from "../support/realRegistry";
 import { type JobRun, runCronJob } from "../support/registryPodStandIn";
-import { type RegistryReplicas, readSynthObjects, startRegistryReplicas } from "../support/registryReplicas";
+import { type RegistryReplicas, startRegistryReplicas, synthReplicaObjects } from "../support/registryReplicas";
 import { type S3Server, startS3Server } from "../support/s3Server";
 import { privateDir, removeDir, runOk } from "../support/serverProcess";
-import { PROJECT_DIR, synthCli } from "../support/synthCli";
 
 const HOST = "registry.example.test";
 const REPLICAS = 3;
@@ -62,29 +60,15 @@ afterAll(async () => {
 });
 
 /** The in-cluster stack of this test: 3 replicas on the version's bucket, garbage collection on. */
-async function synthObjects(binary: DistributionBinary): Promise<K8sObject[]> {
-    const work = path.join(scratch, `synth-${binary.version}`);
-    mkdirSync(work);
-    cpSync(path.join(PROJECT_DIR, "Pulumi.yaml"), path.join(work, "Pulumi.yaml"));
-    const config = {
-        "dso-registry:containerRegistry": { host: HOST, pathPrefix: "team" },
-        "dso-registry:jenkins": { enabled: false },
-        "dso-registry:nodes": { delivery: "none" },
-        "dso-registry:registry": {
-            mode: "in-cluster",
-            image: `registry:${binary.version}`,
-            replicas: REPLICAS,
-            storage: { kind: "s3", s3: { bucket: bucketOf(binary), endpoint: s3.endpoint } },
-            maintenance: { garbageCollection: { enabled: true } },
-            // The test is CI on one address: six pushes at once ask the token endpoint for six tokens
-            // at once, within the login limit's connections per address (loginLimit.ts).
-        },
-    };
-    writeFileSync(path.join(work, "Pulumi.replicas.yaml"), YAML.stringify({ config }));
-    const out = path.join(work, "out");
-    const result = await synthCli(["--stack", "replicas", "--out", out], work);
-    if (result.status !== 0) throw new Error(`synth failed:\n${result.stderr}`);
-    return readSynthObjects(out);
+function synthObjects(binary: DistributionBinary): Promise<K8sObject[]> {
+    return synthReplicaObjects(path.join(scratch, `synth-${binary.version}`), {
+        version: binary.version,
+        replicas: REPLICAS,
+        bucket: bucketOf(binary),
+        endpoint: s3.endpoint,
+        host: HOST,
+        garbageCollection: true,
+    });
 }
 
 const sha256 = (bytes: Buffer | string) => `sha256:${createHash("sha256").update(bytes).digest("hex")}`;

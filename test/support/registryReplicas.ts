@@ -28,7 +28,7 @@
  * Credentials (the S3 keys, the HTTP secret, the users files) are written to 0600 files and read by the
  * programs from their environment or config, never from a command line.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import * as YAML from "yaml";
 import { renderUsersFile } from "../../components/accessPolicy/usersFile";
@@ -39,6 +39,47 @@ import type { DistributionBinary } from "./distributionBinaries";
 import { ingressLocations, ingressNginxConf } from "./ingress";
 import type { TestAccount, TestCa } from "./realRegistry";
 import { freePort, privateDir, removeDir, run, type ServerProcess, startServer, waitForPort } from "./serverProcess";
+import { PROJECT_DIR, synthCli } from "./synthCli";
+
+/**
+ * The Kubernetes objects of an in-cluster stack with `replicas` on one bucket, synthesized in `work`
+ * (a directory of its own): Distribution at `version`, the bucket at `endpoint`, garbage collection
+ * when asked, and the login limit off for loopback when asked (a benchmark is one client address).
+ * Jenkins and node delivery off: only the registry's objects matter here.
+ */
+export async function synthReplicaObjects(
+    work: string,
+    options: {
+        version: string;
+        replicas: number;
+        bucket: string;
+        endpoint: string;
+        host: string;
+        garbageCollection?: boolean;
+        noLoginLimitOnLoopback?: boolean;
+    },
+): Promise<K8sObject[]> {
+    mkdirSync(work, { recursive: true });
+    cpSync(path.join(PROJECT_DIR, "Pulumi.yaml"), path.join(work, "Pulumi.yaml"));
+    const config = {
+        "dso-registry:containerRegistry": { host: options.host, pathPrefix: "team" },
+        "dso-registry:jenkins": { enabled: false },
+        "dso-registry:nodes": { delivery: "none" },
+        "dso-registry:registry": {
+            mode: "in-cluster",
+            image: `registry:${options.version}`,
+            replicas: options.replicas,
+            storage: { kind: "s3", s3: { bucket: options.bucket, endpoint: options.endpoint } },
+            ...(options.garbageCollection ? { maintenance: { garbageCollection: { enabled: true } } } : {}),
+            ...(options.noLoginLimitOnLoopback ? { loginLimit: { ignoreNetworks: ["127.0.0.0/8"] } } : {}),
+        },
+    };
+    writeFileSync(path.join(work, "Pulumi.replicas.yaml"), YAML.stringify({ config }));
+    const out = path.join(work, "out");
+    const result = await synthCli(["--stack", "replicas", "--out", out], work);
+    if (result.status !== 0) throw new Error(`synth failed:\n${result.stderr}`);
+    return readSynthObjects(out);
+}
 
 /** Every object a synth wrote for the registry's namespace (`<out>/k8s/<namespace>/*.yaml`). */
 export function readSynthObjects(outDir: string, namespace = "dso"): K8sObject[] {
