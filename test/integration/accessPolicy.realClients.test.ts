@@ -40,16 +40,23 @@ function freshImage() {
     return makeOciImage(`${scratch}/image-${imageCount}`, 8192);
 }
 
+/** A registry behind `caddy` with `policy`, holding team/app:seed pushed with the push account. */
+async function startSeeded(caddy: string, policy: { requiresAuthForPull: boolean; deletesEnabled: boolean }): Promise<RealRegistry> {
+    const reg = await startRealRegistry({ caddyBinary: caddy, policy });
+    const seeded = skopeoCopy(freshImage().ref, `docker://${reg.authority}/team/app:seed`, { certDir: reg.certDir, creds: reg.push });
+    if (seeded.code !== 0) {
+        const logs = reg.logs().caddy;
+        await reg.stop();
+        throw new Error(`seeding the registry failed: ${seeded.stderr}\n${logs}`);
+    }
+    return reg;
+}
+
 describe.each(FRONT_CADDYS)("on $caddy", ({ binary }) => {
     describe("anonymous pull, authenticated push (requiresAuthForPull: false)", () => {
         let reg: RealRegistry;
         beforeAll(async () => {
-            reg = await startRealRegistry({ caddyBinary: binary(), policy: { requiresAuthForPull: false, deletesEnabled: true } });
-            const seeded = skopeoCopy(freshImage().ref, `docker://${reg.authority}/team/app:seed`, {
-                certDir: reg.certDir,
-                creds: reg.push,
-            });
-            if (seeded.code !== 0) throw new Error(`seeding the registry failed: ${seeded.stderr}\n${reg.logs().caddy}`);
+            reg = await startSeeded(binary(), { requiresAuthForPull: false, deletesEnabled: true });
         });
         afterAll(async () => {
             await reg?.stop();
@@ -129,12 +136,7 @@ describe.each(FRONT_CADDYS)("on $caddy", ({ binary }) => {
     describe("every request needs credentials (requiresAuthForPull: true)", () => {
         let reg: RealRegistry;
         beforeAll(async () => {
-            reg = await startRealRegistry({ caddyBinary: binary(), policy: { requiresAuthForPull: true, deletesEnabled: false } });
-            const seeded = skopeoCopy(freshImage().ref, `docker://${reg.authority}/team/app:seed`, {
-                certDir: reg.certDir,
-                creds: reg.push,
-            });
-            if (seeded.code !== 0) throw new Error(`seeding the registry failed: ${seeded.stderr}\n${reg.logs().caddy}`);
+            reg = await startSeeded(binary(), { requiresAuthForPull: true, deletesEnabled: false });
         });
         afterAll(async () => {
             await reg?.stop();
