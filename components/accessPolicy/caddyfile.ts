@@ -26,10 +26,12 @@ import {
     READ_ONLY_RETRY_AFTER_SECONDS,
     REALM,
     type ReadOnlySignal,
+    type ScopedPushAccount,
     TOKEN_LIFETIME_SECONDS,
     TOKEN_PATH,
     UPSTREAM_TRY_SECONDS,
 } from "./policy";
+import { scopedTokenQuery, scopedWritePath } from "./scopedAccounts";
 import { DECOY_ACCOUNT } from "./usersFile";
 
 function globalOptions(policy: AccessPolicy): string[] {
@@ -344,12 +346,53 @@ function tokenEndpoint(policy: AccessPolicy, checks: PasswordChecks, everyone: r
         "\t\t\t\tContent-Type application/json",
         "\t\t\t\tX-Content-Type-Options nosniff",
         "\t\t\t}",
+        ...(policy.scopedPushAccounts ?? []).flatMap((account, i) => scopedRefusal(`@scopedToken${i}`, account, "\t\t\t")),
         `\t\t\trespond @basicCredentials ${json("{re.basic.1}")} 200`,
         ...(policy.requiresAuthForPull
             ? ["\t\t\terror 401"]
             : ["\t\t\terror @beyondPull 401", `\t\t\trespond ${json(ANONYMOUS_TOKEN)} 200`]),
         "\t\t}",
     ];
+}
+
+/**
+ * The matchers of the scoped push accounts (`AccessPolicy.scopedPushAccounts`): per account, a write by it
+ * outside its prefixes (`@scopedWrite<i>`), and a token request by it for more than its prefixes allow
+ * (`@scopedToken<i>`). Both hold only once a password check has named the account.
+ */
+function scopedAccountMatchers(accounts: readonly ScopedPushAccount[]): string[] {
+    return accounts.flatMap((account, i) => {
+        const user = `\t\tvars_regexp {http.auth.user.id} ^${regexpLiteral(account.username)}$`;
+        return [
+            `\t@scopedWrite${i} {`,
+            "\t\tnot method GET HEAD",
+            user,
+            `\t\tnot vars_regexp {http.request.uri.path} ${scopedWritePath(account.prefixes)}`,
+            "\t}",
+            `\t@scopedToken${i} {`,
+            user,
+            `\t\tnot vars_regexp {http.request.uri.query} ${scopedTokenQuery(account.prefixes)}`,
+            "\t}",
+        ];
+    });
+}
+
+/**
+ * A scoped account's refusal: 403 with a registry error that names its prefixes. Not a 401: its
+ * password was right, and the login limit counts 401s to requests with credentials as failed logins.
+ * Why: docs/decisions/access-policy.md#push-accounts-scoped-to-repository-prefixes
+ */
+function scopedRefusal(matcher: string, account: ScopedPushAccount, indent: string): string[] {
+    const message = `the account ${account.username} may write only to repositories under ${account.prefixes.join(", ")}`;
+    return [
+        `route ${matcher} {`,
+        "\theader {",
+        "\t\tContent-Type application/json",
+        "\t\tDocker-Distribution-Api-Version registry/2.0",
+        "\t}",
+        `\trespond \`${escapeBraces(registryError("DENIED", message))}\` 403`,
+        "}",
+    ].map((l) => `${indent}${l}`);
 }
 
 /** The registry's authority as clients write it: `publicAuthority`, or the site address (with its port unless 443). */
@@ -726,6 +769,7 @@ export function renderCaddyfile(policy: AccessPolicy): string {
         ...tokenEndpoint(policy, checks, everyone),
         ...readOnlyAnswer(policy.readOnlySignals ?? []),
         ...checks.check("@write", [policy.pushUsersFile]),
+        ...(policy.scopedPushAccounts ?? []).flatMap((account, i) => scopedRefusal(`@scopedWrite${i}`, account, "\t\t")),
         ...checks.check("@ping", everyone),
         ...(policy.requiresAuthForPull ? checks.check("@read", everyone) : []),
         ...mirrorRoutes(policy, checks, policy.mirrors ?? []),
@@ -751,6 +795,7 @@ export function renderCaddyfile(policy: AccessPolicy): string {
         ...readOnlyMatchers(policy.readOnlySignals ?? []),
         ...(policy.allowedNetworks.length > 0 ? [`\t@outside not remote_ip ${policy.allowedNetworks.join(" ")}`] : []),
         ...checks.matchers(),
+        ...scopedAccountMatchers(policy.scopedPushAccounts ?? []),
         `\t@authorizationTwice vars_regexp {http.request.header.Authorization} ,`,
         `\t@authorizationTooLong vars_regexp {http.request.header.Authorization} ${longerThan(MAX_AUTHORIZATION_LENGTH)}`,
         ...caseVariantMatchers(policy),

@@ -11,6 +11,8 @@
  * Everything here is pure: no Pulumi, no I/O.
  */
 
+import { ACCOUNT_NAME } from "../shared/facts";
+
 /** How the Caddy site gets its certificate. */
 export type CaddyTls =
     | {
@@ -155,6 +157,25 @@ export interface AccessPolicy {
      * are anonymous (`registry.mirrorPull` "accounts"). The allowlist applies to the caches either way.
      */
     readonly mirrorsRequireAuth?: boolean;
+    /**
+     * Push accounts that may write only under repository prefixes (a pipeline of one team): each is an
+     * account of the push users file, named here with its prefixes. Every other push account keeps
+     * every right. Unset or empty: every push account writes everywhere.
+     * Why and how: docs/decisions/access-policy.md#push-accounts-scoped-to-repository-prefixes
+     */
+    readonly scopedPushAccounts?: readonly ScopedPushAccount[];
+}
+
+/** See `AccessPolicy.scopedPushAccounts`. */
+export interface ScopedPushAccount {
+    /** The account's name, as in the push users file. */
+    readonly username: string;
+    /**
+     * Repository prefixes it may write under, each whole path components ending in "/"
+     * ("docker-internal/p2c/team-a/"): it may push, mount into and delete repositories whose names start
+     * with one of them, and nothing else. Reads are not limited.
+     */
+    readonly prefixes: readonly string[];
 }
 
 /** See `AccessPolicy.metrics`. */
@@ -238,6 +259,34 @@ export const UPSTREAM_TRY_SECONDS = 20;
 
 const CIDR = /^[0-9a-fA-F:.]+\/\d{1,3}$/;
 const UPSTREAM = /^[A-Za-z0-9.-]+:\d{1,5}$|^unix\/\S+$/;
+
+/** One component of a repository name (Distribution's reference grammar): never "." or "..". */
+export const REPOSITORY_COMPONENT = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
+
+/** A repository prefix of a scoped push account: one or more whole components, each followed by "/". */
+const REPOSITORY_PREFIX = new RegExp(`^(?:${REPOSITORY_COMPONENT}/)+$`);
+
+/** Why a scoped push account cannot be rendered, or undefined when every one can. */
+function scopedPushAccountsProblem(policy: AccessPolicy): string | undefined {
+    const scoped = policy.scopedPushAccounts ?? [];
+    const names = scoped.map((a) => a.username);
+    const twice = names.find((n, i) => names.indexOf(n) !== i);
+    if (twice !== undefined) return `scopedPushAccounts names "${twice}" twice; one entry per account`;
+    for (const account of scoped) {
+        if (!ACCOUNT_NAME.test(account.username)) {
+            return `scopedPushAccounts entry "${account.username}" is not an account name (letters, digits, ".", "_", "-")`;
+        }
+        if (account.prefixes.length === 0) return `scopedPushAccounts "${account.username}" has no prefix; it could write nowhere`;
+        const bad = account.prefixes.find((p) => !REPOSITORY_PREFIX.test(p));
+        if (bad !== undefined) {
+            return `scopedPushAccounts "${account.username}": prefix "${bad}" must be lower-case repository name components, each followed by "/" (e.g. "docker-internal/p2c/team-a/")`;
+        }
+        if (policy.decoy && !policy.decoy.accounts.push.includes(account.username)) {
+            return `scopedPushAccounts "${account.username}" is not in the push users file (decoy.accounts.push)`;
+        }
+    }
+    return undefined;
+}
 
 /** Why a policy cannot be rendered, or undefined when it can. Exported for table-driven tests. */
 export function accessPolicyProblem(policy: AccessPolicy): string | undefined {
@@ -327,5 +376,5 @@ export function accessPolicyProblem(policy: AccessPolicy): string | undefined {
     if (policy.blobFiles !== undefined && !/^\/[A-Za-z0-9._/-]*$/.test(policy.blobFiles)) {
         return `blobFiles "${policy.blobFiles}" must be an absolute path of letters, digits, ".", "_", "-" and "/"`;
     }
-    return undefined;
+    return scopedPushAccountsProblem(policy);
 }

@@ -160,6 +160,11 @@ export interface RealRegistryOptions {
     readonly registryBinary?: string;
     /** The decoy check's hash; a fresh `makeDecoyHash()` unless set (a test that plays a known decoy password). */
     readonly decoyHash?: string;
+    /**
+     * Push accounts scoped to repository prefixes (`AccessPolicy.scopedPushAccounts`), each made with a
+     * fresh password and put in the push users file beside the unscoped push account.
+     */
+    readonly scopedPushAccounts?: readonly { readonly username: string; readonly prefixes: readonly string[] }[];
 }
 
 export interface RealRegistry {
@@ -177,6 +182,8 @@ export interface RealRegistry {
     readonly push: TestAccount;
     /** Pull-only account (in the pull users file). */
     readonly pull: TestAccount;
+    /** The scoped push accounts, in the order of `scopedPushAccounts` (none unless asked for). */
+    readonly scoped: readonly TestAccount[];
     /** The rendered Caddyfile and registry config that are running. */
     readonly caddyfile?: string;
     readonly registryConfig: string;
@@ -226,6 +233,7 @@ export async function startRealRegistry(
         writeFileSync(path.join(certDir, "ca.crt"), ca.caCertPem);
         const push = makeAccount("ci-push");
         const pull = makeAccount("cluster-pull");
+        const scoped = (options.scopedPushAccounts ?? []).map((a) => makeAccount(a.username));
         const dataDir = path.join(dir, "data-registry");
         const registryPort = await freePort();
         const metricsPorts = options.metrics ? { distribution: await freePort(), caddy: await freePort() } : undefined;
@@ -257,7 +265,7 @@ export async function startRealRegistry(
             caddyPort = await freePort();
             const pushUsersFile = path.join(dir, "users-push");
             const pullUsersFile = path.join(dir, "users-pull");
-            writeFileSync(pushUsersFile, renderUsersFile("push", [push]), { mode: 0o600 });
+            writeFileSync(pushUsersFile, renderUsersFile("push", [push, ...scoped]), { mode: 0o600 });
             writeFileSync(pullUsersFile, renderUsersFile("pull", [pull]), { mode: 0o600 });
             caddyfile = (options.caddyfileFor ?? renderCaddyfile)({
                 siteAddress: "127.0.0.1",
@@ -270,7 +278,11 @@ export async function startRealRegistry(
                 pushUsersFile,
                 pullUsersFile,
                 // As both placements render it: unknown users are checked against the decoy account.
-                decoy: { accounts: { push: [push.username], pull: [pull.username] }, bcryptHash: options.decoyHash ?? makeDecoyHash() },
+                decoy: {
+                    accounts: { push: [push.username, ...scoped.map((a) => a.username)], pull: [pull.username] },
+                    bcryptHash: options.decoyHash ?? makeDecoyHash(),
+                },
+                ...(options.scopedPushAccounts ? { scopedPushAccounts: options.scopedPushAccounts } : {}),
                 allowedNetworks: options.policy?.allowedNetworks ?? [],
                 deletesEnabled: options.policy?.deletesEnabled ?? true,
                 uiUpstream: options.policy?.uiUpstream,
@@ -305,6 +317,7 @@ export async function startRealRegistry(
             certDir,
             push,
             pull,
+            scoped,
             caddyfile,
             registryConfig,
             dataDir,
