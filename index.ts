@@ -44,6 +44,8 @@ export = async () => {
         pushCredentials: outputs.pushCredentials ?? null,
         /** The generated pull-only account, secret; null when the stack has none. */
         pullCredentials: outputs.pullCredentials ?? null,
+        /** The push accounts scoped to repository prefixes, by name, secret; absent when containerRegistry.pushAccounts is empty. */
+        ...(outputs.pushAccountCredentials ? { pushAccountCredentials: outputs.pushAccountCredentials } : {}),
         /** null unless containerRegistry.rotateAfterDays rotates the generated passwords by age. */
         accountRotation: outputs.accountRotation ?? null,
     };

@@ -45,6 +45,11 @@ export interface StackOutputs {
     /** The generated pull-only account, where one exists (same handling as pushCredentials). */
     readonly pullCredentials?: pulumi.Output<AccountCredentials>;
     /**
+     * The push accounts scoped to repository prefixes (`containerRegistry.pushAccounts`), by name, where
+     * there are any (same handling as pushCredentials).
+     */
+    readonly pushAccountCredentials?: pulumi.Output<Record<string, AccountCredentials>>;
+    /**
      * Rotation by age (`containerRegistry.rotateAfterDays`): the period's length, when the current period
      * began (the generated passwords are no older), and when the next begins (the first `up` after it
      * rotates them).
@@ -120,6 +125,15 @@ export function defineStack(cfg: StackConfig): StackOutputs {
         ...(registryHostOps ? { registryHostOps } : {}),
         ...(accounts ? { pushCredentials: credentialsOutput(accounts.push) } : {}),
         ...(accounts?.pull ? { pullCredentials: credentialsOutput(accounts.pull) } : {}),
+        ...(accounts && accounts.scopedPush.length > 0
+            ? {
+                  pushAccountCredentials: pulumi.secret(
+                      pulumi
+                          .all(accounts.scopedPush.map((a) => credentialsOutput(a)))
+                          .apply((list) => Object.fromEntries(list.map((c) => [c.username, c]))),
+                  ),
+              }
+            : {}),
         ...(ageRotation
             ? {
                   accountRotation: {

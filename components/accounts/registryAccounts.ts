@@ -19,6 +19,11 @@ export interface RegistryAccount {
 export interface RegistryAccountsArgs {
     /** Push account. Without `password` the program generates one (and owns it). */
     readonly push: { readonly username: string; readonly password?: pulumi.Input<string> };
+    /**
+     * Push accounts scoped to repository prefixes (`containerRegistry.pushAccounts`), always generated;
+     * the access policy limits their writes to the prefixes.
+     */
+    readonly scopedPush?: readonly { readonly username: string; readonly prefixes: readonly string[] }[];
     /** Pull-only account, always generated; omit when nothing needs pull credentials. */
     readonly pull?: { readonly username: string };
     /** Changing this value generates new passwords for every generated account. */
@@ -58,8 +63,15 @@ export function renderHtpasswd(entries: readonly { username: string; bcryptHash:
         .join("");
 }
 
+/** A push account scoped to repository prefixes (see `RegistryAccountsArgs.scopedPush`). */
+export interface ScopedRegistryAccount extends RegistryAccount {
+    readonly prefixes: readonly string[];
+}
+
 export class RegistryAccounts extends pulumi.ComponentResource {
     readonly push: RegistryAccount;
+    /** The scoped push accounts, in the order given (none unless asked for). */
+    readonly scopedPush: readonly ScopedRegistryAccount[];
     readonly pull?: RegistryAccount;
     /** Every account as htpasswd lines (bcrypt), secret. */
     readonly htpasswd: pulumi.Output<string>;
@@ -69,6 +81,14 @@ export class RegistryAccounts extends pulumi.ComponentResource {
         if (args.pull && args.pull.username === args.push.username) {
             throw new pulumi.ResourceError(
                 `RegistryAccounts ${name}: the pull-only account needs its own user name, not "${args.push.username}"`,
+                this,
+            );
+        }
+        const names = [args.push.username, ...(args.scopedPush ?? []).map((a) => a.username), ...(args.pull ? [args.pull.username] : [])];
+        const twice = names.find((n, i) => names.indexOf(n) !== i);
+        if (twice !== undefined) {
+            throw new pulumi.ResourceError(
+                `RegistryAccounts ${name}: two accounts are named "${twice}"; each needs its own user name`,
                 this,
             );
         }
@@ -95,7 +115,8 @@ export class RegistryAccounts extends pulumi.ComponentResource {
         this.push =
             args.push.password === undefined ? generated("push", args.push.username) : supplied(args.push.username, args.push.password);
         this.pull = args.pull ? generated("pull", args.pull.username) : undefined;
-        const accounts = [this.push, ...(this.pull ? [this.pull] : [])];
+        this.scopedPush = (args.scopedPush ?? []).map((a) => ({ ...generated(`push-${a.username}`, a.username), prefixes: a.prefixes }));
+        const accounts = [this.push, ...this.scopedPush, ...(this.pull ? [this.pull] : [])];
         this.htpasswd = pulumi.secret(
             pulumi
                 .all(accounts.map((a) => a.bcryptHash))

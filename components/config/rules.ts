@@ -151,7 +151,7 @@ export function crossChecks(c: FlatConfig): ConfigProblem[] {
             if (on) add(path, `is true, but registry.mode "existing" is not ours to run: set it to false (or remove it)`);
         }
     }
-    problems.push(...backupProblems(c), ...kindProblems(c));
+    problems.push(...backupProblems(c), ...kindProblems(c), ...pushAccountProblems(c));
     if (!c.containerRegistry.requiresAuthForPush && mode !== "existing") {
         add(
             ["containerRegistry", "requiresAuthForPush"],
@@ -291,6 +291,46 @@ export function crossChecks(c: FlatConfig): ConfigProblem[] {
 }
 
 /** The backup settings: the external host's, with what the chosen destination needs. */
+/**
+ * Why the scoped push accounts (`containerRegistry.pushAccounts`) cannot be created as given: an
+ * existing registry's accounts are not ours, names must be unique and apart from the other accounts
+ * (one users file holds them all), and prefixes must lie under `containerRegistry.pathPrefix`.
+ */
+function pushAccountProblems(c: FlatConfig): ConfigProblem[] {
+    const accounts = c.containerRegistry.pushAccounts;
+    if (accounts.length === 0) return [];
+    const problems: ConfigProblem[] = [];
+    const add = (path: PropertyKey[], message: string) =>
+        problems.push({ key: keyPath(["containerRegistry", "pushAccounts", ...path]), message });
+    if (c.registry.mode === "existing") {
+        add([], `is set, but registry.mode "existing" is not ours: its accounts are the organisation's. Remove it`);
+        return problems;
+    }
+    const cr = c.containerRegistry;
+    const taken = new Map<string, string>([
+        [cr.pushUsername, "containerRegistry.pushUsername"],
+        [cr.pullUsername, "containerRegistry.pullUsername"],
+        ...(c.mavenRegistry && !c.mavenRegistry.reuseContainerCredentials
+            ? [[c.mavenRegistry.username, "mavenRegistry.username"] as const]
+            : []),
+    ]);
+    const under = cr.pathPrefix === "" ? "" : `${cr.pathPrefix}/`;
+    accounts.forEach((account, i) => {
+        const other = taken.get(account.name);
+        if (other !== undefined) add([i, "name"], `"${account.name}" is already ${other}; give each account its own name`);
+        else taken.set(account.name, `containerRegistry.pushAccounts[${accounts.findIndex((a) => a.name === account.name)}].name`);
+        account.prefixes.forEach((prefix, j) => {
+            if (!prefix.startsWith(under)) {
+                add(
+                    [i, "prefixes", j],
+                    `"${prefix}" is not under containerRegistry.pathPrefix "${cr.pathPrefix}": write it as "${under}${prefix}"`,
+                );
+            }
+        });
+    });
+    return problems;
+}
+
 function backupProblems(c: FlatConfig): ConfigProblem[] {
     const backup = c.registry.maintenance.backup;
     if (!backup.enabled) return [];

@@ -4,7 +4,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { renderCaddyfile } from "../accessPolicy/caddyfile";
-import type { AccessPolicy, MirrorRoute } from "../accessPolicy/policy";
+import type { AccessPolicy, MirrorRoute, ScopedPushAccount } from "../accessPolicy/policy";
 import { renderUsersFile } from "../accessPolicy/usersFile";
 import { decoyHash } from "../accounts/decoy";
 import { METRICS_PORTS } from "../shared/facts";
@@ -43,6 +43,11 @@ export interface CaddySiteArgs {
     readonly pushAccounts: readonly HostAccount[];
     /** Pull-only accounts. */
     readonly pullAccounts: readonly HostAccount[];
+    /**
+     * Push accounts (in `pushAccounts`) that may write only under repository prefixes; every other push
+     * account writes everywhere. Why: docs/decisions/access-policy.md#push-accounts-scoped-to-repository-prefixes
+     */
+    readonly scopedPushAccounts?: readonly ScopedPushAccount[];
     readonly requiresAuthForPull: boolean;
     /** Client networks allowed to reach the registry; everyone when empty. */
     readonly allowedNetworks: readonly string[];
@@ -110,6 +115,7 @@ export function caddySitePolicy(
         // The maintenance scripts create the marker for their read-only window.
         readOnlySignals: [{ kind: "file", path: paths.readOnlyMarker }],
         ...(args.mirrors && args.mirrors.length > 0 ? { mirrors: args.mirrors, mirrorsRequireAuth: args.mirrorsRequireAuth ?? false } : {}),
+        ...(args.scopedPushAccounts?.length ? { scopedPushAccounts: args.scopedPushAccounts } : {}),
         // nginx in its container, on its unix socket (see mavenScripts.ts).
         ...(args.maven
             ? {

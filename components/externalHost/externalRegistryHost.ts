@@ -8,6 +8,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { LoginLimit } from "../accessPolicy/loginLimit";
+import type { ScopedPushAccount } from "../accessPolicy/policy";
 import { type HostMirror, MirrorCachesOnHost } from "../mirrors/mirrorCachesOnHost";
 import type { DistributionSettings } from "../shared/distributionSettings";
 import { imagePrefix, METRICS_PORTS, registryAuthority } from "../shared/facts";
@@ -61,6 +62,11 @@ export interface ExternalRegistryHostArgs {
     readonly pushAccounts: readonly HostAccount[];
     /** Pull-only accounts. */
     readonly pullAccounts: readonly HostAccount[];
+    /**
+     * Push accounts (in `pushAccounts`) that may write only under repository prefixes; every other push
+     * account writes everywhere. Why: docs/decisions/access-policy.md#push-accounts-scoped-to-repository-prefixes
+     */
+    readonly scopedPushAccounts?: readonly ScopedPushAccount[];
     readonly requiresAuthForPull: boolean;
     /** Pulls through the caches need an account even when reads are anonymous (`registry.mirrorPull` "accounts"). */
     readonly mirrorsRequireAuth?: boolean;
@@ -270,6 +276,7 @@ export class ExternalRegistryHost extends pulumi.ComponentResource {
                 tls: args.tls,
                 pushAccounts: args.pushAccounts,
                 pullAccounts: args.pullAccounts,
+                scopedPushAccounts: args.scopedPushAccounts,
                 requiresAuthForPull: args.requiresAuthForPull,
                 allowedNetworks: args.allowedNetworks,
                 deletesEnabled: args.deletesEnabled,

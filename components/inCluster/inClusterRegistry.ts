@@ -9,7 +9,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { renderCaddyfile } from "../accessPolicy/caddyfile";
-import type { AccessPolicy, MirrorRoute } from "../accessPolicy/policy";
+import type { AccessPolicy, MirrorRoute, ScopedPushAccount } from "../accessPolicy/policy";
 import { renderUsersFile } from "../accessPolicy/usersFile";
 import { decoyHash } from "../accounts/decoy";
 import { type RegistryStorage, renderRegistryConfig } from "../distribution/registryConfig";
@@ -96,6 +96,11 @@ export interface InClusterRegistryArgs {
      */
     readonly accounts: {
         readonly push: InClusterAccount;
+        /**
+         * Push accounts that may write only under their repository prefixes, beside `push`.
+         * Why: docs/decisions/access-policy.md#push-accounts-scoped-to-repository-prefixes
+         */
+        readonly scopedPush?: readonly (InClusterAccount & { readonly prefixes: readonly string[] })[];
         readonly pull?: InClusterAccount;
         readonly htpasswd: pulumi.Input<string>;
     };
@@ -168,6 +173,8 @@ export function sidecarPolicy(args: {
     readonly gcWindow?: GcWindow;
     /** Caddy's metrics, and Distribution's relayed from its loopback, on ports of their own. */
     readonly metrics?: boolean;
+    /** Push accounts that may write only under repository prefixes. */
+    readonly scopedPushAccounts?: readonly ScopedPushAccount[];
 }): AccessPolicy {
     return {
         siteAddress: args.host,
@@ -214,6 +221,7 @@ export function sidecarPolicy(args: {
                   },
               }
             : {}),
+        ...(args.scopedPushAccounts?.length ? { scopedPushAccounts: args.scopedPushAccounts } : {}),
     };
 }
 
@@ -396,6 +404,7 @@ export class InClusterRegistry extends pulumi.ComponentResource {
 
     constructor(name: string, args: InClusterRegistryArgs, opts?: pulumi.ComponentResourceOptions) {
         super("dso-registry:inCluster:InClusterRegistry", name, {}, withFormerType(opts, "dso:registry:InClusterRegistry"));
+        const scoped = args.accounts.scopedPush ?? [];
         const policy = sidecarPolicy({
             host: args.host,
             requiresAuthForPull: args.requiresAuthForPull,
@@ -407,10 +416,11 @@ export class InClusterRegistry extends pulumi.ComponentResource {
             backup: args.backup !== undefined,
             gcWindow: gcWindow(args),
             metrics: args.monitoring !== undefined,
+            scopedPushAccounts: scoped.map((a) => ({ username: a.username, prefixes: a.prefixes })),
         });
         // Every users file's accounts by name: at each check, credentials of any other user are checked against the decoy account.
         const accounts = {
-            push: [args.accounts.push.username],
+            push: [args.accounts.push.username, ...scoped.map((a) => a.username)],
             pull: args.accounts.pull ? [args.accounts.pull.username] : [],
             ...(args.maven ? { mavenDeploy: [args.maven.deployAccount.username] } : {}),
         };
@@ -425,7 +435,7 @@ export class InClusterRegistry extends pulumi.ComponentResource {
             ...(args.monitoring ? { metricsAddr: REGISTRY_METRICS_ADDR } : {}),
             ...(args.distributionConfig ? { settings: args.distributionConfig } : {}),
         });
-        const push = usersFile("push", [args.accounts.push]);
+        const push = usersFile("push", [args.accounts.push, ...scoped]);
         const pull = usersFile("pull", args.accounts.pull ? [args.accounts.pull] : []);
         const mavenDeploy = args.maven ? usersFile("push", [args.maven.deployAccount]) : pulumi.output("");
         const mavenNginxConfig = args.maven

@@ -6,7 +6,7 @@
  * Everything here is pure: no Pulumi, no I/O.
  */
 import { renderCaddyfile } from "../accessPolicy/caddyfile";
-import type { AccessPolicy, DecoyCheck, MirrorRoute } from "../accessPolicy/policy";
+import type { AccessPolicy, DecoyCheck, MirrorRoute, ScopedPushAccount } from "../accessPolicy/policy";
 import { renderRegistryConfig } from "../distribution/registryConfig";
 import type { DistributionSettings } from "../shared/distributionSettings";
 import { DISTRIBUTION } from "../shared/facts";
@@ -38,6 +38,11 @@ export interface KindFrontSpec {
     readonly readOnlyMarker?: string;
     /** The pull-through caches, each a container on the backend network (scripts.ts `kindMirrorPaths`). */
     readonly mirrors?: readonly MirrorRoute[];
+    /**
+     * Push accounts (in `pushAccounts`) that may write only under repository prefixes; every other push
+     * account writes everywhere. Why: docs/decisions/access-policy.md#push-accounts-scoped-to-repository-prefixes
+     */
+    readonly scopedPushAccounts?: readonly ScopedPushAccount[];
 }
 
 /** An authority as a browser writes it in its Host header: the port only when it is not HTTP's 80. */
@@ -79,6 +84,7 @@ export function kindFrontPolicy(spec: KindFrontSpec): AccessPolicy {
         ...(spec.readOnlyMarker ? { readOnlySignals: [{ kind: "file" as const, path: spec.readOnlyMarker }] } : {}),
         // Anonymous: kind's nodes hold no account, and only the host's loopback and the kind network reach the front.
         ...(spec.mirrors && spec.mirrors.length > 0 ? { mirrors: spec.mirrors, mirrorsRequireAuth: false } : {}),
+        ...(spec.scopedPushAccounts?.length ? { scopedPushAccounts: spec.scopedPushAccounts } : {}),
         // The container is replaced when its files change; nothing needs Caddy's admin API.
         admin: "off",
         // Docker keeps what containers write to stdout (`docker logs`).

@@ -7,6 +7,7 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import type { ScopedPushAccount } from "../accessPolicy/policy";
 import { renderUsersFile } from "../accessPolicy/usersFile";
 import { decoyHash } from "../accounts/decoy";
 import type { RegistryAccount } from "../accounts/registryAccounts";
@@ -50,6 +51,11 @@ export interface KindRegistryArgs {
     readonly pushAccounts: readonly RegistryAccount[];
     /** Pull-only accounts. */
     readonly pullAccounts: readonly RegistryAccount[];
+    /**
+     * Push accounts (in `pushAccounts`) that may write only under repository prefixes; every other push
+     * account writes everywhere. Why: docs/decisions/access-policy.md#push-accounts-scoped-to-repository-prefixes
+     */
+    readonly scopedPushAccounts?: readonly ScopedPushAccount[];
     readonly requiresAuthForPull: boolean;
     /** Let push accounts delete (garbage collection's or the UI's deletes). */
     readonly deletesEnabled: boolean;
@@ -121,6 +127,7 @@ export class KindRegistry extends pulumi.ComponentResource {
                     pathName: m.spec.pathName,
                     upstream: `${kindMirrorPaths(layout, m.spec).container}:${DISTRIBUTION.containerPort}`,
                 })),
+                ...(args.scopedPushAccounts ? { scopedPushAccounts: args.scopedPushAccounts } : {}),
                 decoy: {
                     accounts: { push: args.pushAccounts.map((a) => a.username), pull: args.pullAccounts.map((a) => a.username) },
                     bcryptHash,

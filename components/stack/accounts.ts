@@ -1,5 +1,6 @@
 /** The registry's accounts and the pull secrets that carry the pull account. */
 import type * as pulumi from "@pulumi/pulumi";
+import type { ScopedPushAccount } from "../accessPolicy/policy";
 import { PullSecrets } from "../accounts/pullSecrets";
 import { RegistryAccounts } from "../accounts/registryAccounts";
 import { periodKeeper, type RotationPeriod, rotationPeriod } from "../accounts/rotationSchedule";
@@ -28,10 +29,16 @@ export function defineAccounts(cfg: StackConfig, d: Decisions, ageRotation?: Age
             username: cr.pushUsername,
             password: cr.pushCredentials === "operator" ? secret(cfg, "containerRegistryPassword") : undefined,
         },
+        ...(cr.pushAccounts.length > 0 ? { scopedPush: cr.pushAccounts.map((a) => ({ username: a.name, prefixes: a.prefixes })) } : {}),
         pull: d.pullCredentials?.account === "generated" ? { username: cr.pullUsername } : undefined,
         rotation: cr.rotation,
         ...(ageRotation ? { agePeriod: periodKeeper(ageRotation.days, ageRotation) } : {}),
     });
+}
+
+/** The scoped push accounts as the access policy names them (`AccessPolicy.scopedPushAccounts`). */
+export function scopedPushAccounts(accounts: RegistryAccounts): ScopedPushAccount[] {
+    return accounts.scopedPush.map((a) => ({ username: a.username, prefixes: a.prefixes }));
 }
 
 /** The account whatever pulls with credentials is given; the user name is a secret for an existing registry's account. */

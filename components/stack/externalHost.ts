@@ -7,7 +7,7 @@ import { HostPlacement } from "../externalHost/hostPlacement";
 import type { HostBackupArgs } from "../externalHost/maintenance";
 import { renderMirrorEnvFile } from "../mirrors/mirrors";
 import { needsSudo } from "../shared/facts";
-import type { AgeRotation } from "./accounts";
+import { type AgeRotation, scopedPushAccounts } from "./accounts";
 import { externalHostMaven } from "./maven";
 import { mirrorAccount, mirrorSpecs } from "./mirrors";
 import { secret } from "./secret";
@@ -54,8 +54,9 @@ export function defineExternalHost(
             purgeDataOnDestroy: eh.purgeDataOnDestroy,
             installPackages: eh.installPackages,
             tls: tls.args,
-            pushAccounts: [accounts.push],
+            pushAccounts: [accounts.push, ...accounts.scopedPush],
             pullAccounts: accounts.pull ? [accounts.pull] : [],
+            scopedPushAccounts: scopedPushAccounts(accounts),
             requiresAuthForPull: cr.requiresAuthForPull,
             mirrorsRequireAuth: d.pullCredentials?.cachesNeedCredentials ?? false,
             allowedNetworks: cfg.registry.allowedNetworks,

@@ -8,6 +8,7 @@ import { defaultKindDataDir, SYSTEM_KIND_DATA_DIR } from "../kind/dataDir";
 import { KindRegistry } from "../kind/kindRegistry";
 import { needsSudo } from "../shared/facts";
 import type { HostConnection } from "../shared/hostAccess";
+import { scopedPushAccounts } from "./accounts";
 import { mirrorAccount, mirrorSpecs } from "./mirrors";
 import { secret } from "./secret";
 
@@ -44,8 +45,9 @@ export function defineKindRegistry(cfg: StackConfig, d: Decisions, accounts: Reg
                 }),
         },
         images: { distribution: cfg.registry.image, front: cfg.registry.caddyImage, watcher: k.watcherImage },
-        pushAccounts: [accounts.push],
+        pushAccounts: [accounts.push, ...accounts.scopedPush],
         pullAccounts: accounts.pull ? [accounts.pull] : [],
+        scopedPushAccounts: scopedPushAccounts(accounts),
         requiresAuthForPull: cfg.containerRegistry.requiresAuthForPull,
         deletesEnabled: d.apiDeletes,
         ...(cfg.registry.maintenance.garbageCollection.enabled

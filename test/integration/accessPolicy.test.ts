@@ -41,6 +41,19 @@ const variants: [string, Partial<AccessPolicy>][] = [
         { metrics: { port: 5092, bindAddress: "127.0.0.1" }, accessLog: { kind: "file", path: "/tmp/dso-registry-access.log" } },
     ],
     [
+        "push accounts scoped to prefixes, in the plain HTTP sidecar with deletes",
+        {
+            tls: { kind: "plain-http" },
+            port: 5000,
+            admin: "off",
+            deletesEnabled: true,
+            scopedPushAccounts: [
+                { username: "team-a-ci", prefixes: ["docker-internal/p2c/team-a/", "shared/tools/"] },
+                { username: "team.b_ci", prefixes: ["docker-internal/p2c/team-b/"] },
+            ],
+        },
+    ],
+    [
         "sidecar with monitoring: metrics and Distribution's relayed, access log on stdout",
         {
             tls: { kind: "plain-http" },

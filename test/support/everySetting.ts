@@ -160,12 +160,16 @@ const PARENT_SAMPLES: Record<string, unknown> = {
     "registry.tls.certManagerIssuer": { name: "lab-ca" },
     "nodes.list[]": { name: "node-z", host: "10.0.0.9", hostKey: HOST_KEY },
     "registry.mirrors[]": { upstream: "quay.io" },
+    // Under the pathPrefix of the local and prod stacks.
+    "containerRegistry.pushAccounts[]": { name: "team-a-ci", prefixes: ["docker-internal/p2c/team-a/"] },
     "registry.distributionConfig.notifications": { endpoints: [{ name: "ci", url: "https://hooks.example.test/registry" }] },
 };
 
 /** Values for keys a generic change cannot make: optional keys without a default, and values in a fixed format. */
 const ALTERNATIVES: Record<string, unknown[]> = {
     "containerRegistry.rotateAfterDays": [90],
+    "containerRegistry.pushAccounts[].name": ["team-b-ci"],
+    "containerRegistry.pushAccounts[].prefixes": [["docker-internal/p2c/team-b/"]],
     "registry.tls.acmeEmail": ["ops@example.test"],
     "registry.tls.acmeDirectory": ["https://acme-staging-v02.api.letsencrypt.org/directory"],
     "registry.storage.storageClass": ["fast-ssd"],

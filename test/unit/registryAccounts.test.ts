@@ -77,4 +77,32 @@ describe("RegistryAccounts under mocks", () => {
             /its own user name/,
         );
     });
+
+    it("generates a password for each scoped push account, which rotates with the others", async () => {
+        const { RegistryAccounts } = accountsModule;
+        const accounts = new RegistryAccounts("scoped", {
+            push: { username: "ci-push", password: "given-password" },
+            scopedPush: [{ username: "team-a-ci", prefixes: ["p2c/team-a/"] }],
+            rotation: "3",
+        });
+        await settle();
+        expect(rt.byName("scoped-push-team-a-ci").inputs.keepers).toEqual({ username: "team-a-ci", rotation: "3" });
+        expect(accounts.scopedPush.map((a) => [a.username, a.prefixes])).toEqual([["team-a-ci", ["p2c/team-a/"]]]);
+        expect(await isSecret(accounts.scopedPush[0]!.password)).toBe(true);
+        expect(await promiseOf(accounts.htpasswd)).toMatch(/^ci-push:.*\nteam-a-ci:.*\n$/);
+    });
+
+    it.each([
+        ["the push account's", "ci-push", undefined],
+        ["the pull account's", "nodes", { username: "nodes" }],
+    ])("refuses a scoped push account with %s name", (_name, username, pull) => {
+        const { RegistryAccounts } = accountsModule;
+        const args = {
+            push: { username: "ci-push" },
+            scopedPush: [{ username, prefixes: ["a/"] }],
+            rotation: "1",
+            ...(pull ? { pull } : {}),
+        };
+        expect(() => new RegistryAccounts(`clash-${username}`, args)).toThrow(/two accounts are named/);
+    });
 });

@@ -49,6 +49,26 @@ export const containerRegistry = z.strictObject({
         .describe(
             "Pull-only account user name. The account exists when pulls need credentials or a pull secret is configured; its password is always generated.",
         ),
+    pushAccounts: z
+        .array(
+            z.strictObject({
+                name: username.describe("The account's user name."),
+                prefixes: z
+                    .array(
+                        z.string().regex(/^(?:[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*\/)+$/, {
+                            error: 'must be repository name components, each followed by "/", e.g. "docker-internal/p2c/team-a/"',
+                        }),
+                    )
+                    .min(1, { error: "needs at least one prefix: the account could write nowhere" })
+                    .describe(
+                        'Repository prefixes it may push to, mount into and delete in, each under containerRegistry.pathPrefix and ending in "/" (e.g. "docker-internal/p2c/team-a/"); whole path components, case-sensitive.',
+                    ),
+            }),
+        )
+        .default([])
+        .describe(
+            "Push accounts scoped to repository prefixes (one per pipeline or team), beside the push account, which keeps every right. Each password is generated (@pulumi/random) and rotates with the others; read them with `pulumi stack output --show-secrets pushAccountCredentials`. The front refuses every write outside the prefixes (docs/access-policy.md).",
+        ),
     rotation: z.string().default("1").describe("Bump to rotate every generated registry password in one `pulumi up`."),
     rotateAfterDays: z
         .number()
