@@ -66,6 +66,8 @@ describe.each(PLACEMENTS)("$placement on $caddy: the attacks", ({ scheme, caddyf
     /** Caches that need an account (the default without an allowlist), and caches opened with `mirrorPull: anonymous`. */
     let cachesForAccounts: RealRegistry;
     let cachesForAnyone: RealRegistry;
+    /** A push account scoped to `team/a/` beside the unscoped one (accessPolicy.scopes.test.ts has the full table). */
+    let scoped: RealRegistry;
     let blobOfB = "";
 
     /** One request as sent (path as is, headers as given); the body of a PATCH or PUT is a few bytes. */
@@ -125,6 +127,7 @@ describe.each(PLACEMENTS)("$placement on $caddy: the attacks", ({ scheme, caddyf
         fenced = await start({ policy: { allowedNetworks: ["10.0.0.0/8"] } });
         cachesForAccounts = await start({ policy: { mirrorsRequireAuth: true }, mirrorsToSelf: ["docker.io"] });
         cachesForAnyone = await start({ policy: { mirrorsRequireAuth: false }, mirrorsToSelf: ["docker.io"] });
+        scoped = await start({ policy: { deletesEnabled: true }, scopedPushAccounts: [{ username: "team-a-ci", prefixes: ["team/a/"] }] });
         const image = makeOciImage(path.join(scratch, "image"), 8192);
         // The images are placed behind the front (the setup is not under test).
         for (const [reg, ref] of [
@@ -152,6 +155,44 @@ describe.each(PLACEMENTS)("$placement on $caddy: the attacks", ({ scheme, caddyf
     afterAll(async () => {
         for (const reg of started) await reg.stop();
         if (scratch) removeDir(scratch);
+    });
+
+    test.each([
+        ["POST an upload into team B", "POST", "/v2/team/b/app/blobs/uploads/"],
+        ["POST a mount into team B", "POST", `/v2/team/b/app/blobs/uploads/?mount=sha256:${"0".repeat(64)}&from=team/a/app`],
+        ["PUT a manifest in team B", "PUT", "/v2/team/b/app/manifests/1"],
+        ["DELETE a manifest in team B", "DELETE", `/v2/team/b/app/manifests/sha256:${"0".repeat(64)}`],
+        ["POST an upload through team A with an encoded ../", "POST", "/v2/team/a/..%2Fb/app/blobs/uploads/"],
+        ["POST an upload to a prefix that only starts alike", "POST", "/v2/team/ab/app/blobs/uploads/"],
+        [
+            "GET a push token for team B",
+            "GET",
+            `/v2/token?service=dso-registry&scope=${encodeURIComponent("repository:team/b/app:pull,push")}`,
+        ],
+    ])("the account scoped to team/a/, %s: 403", (_name, method, urlPath) => {
+        const account = scoped.scoped[0]!;
+        const a = send(
+            scoped,
+            method,
+            urlPath,
+            [`Authorization: Basic ${basic(account.username, account.password)}`],
+            method === "PUT" ? "{}" : undefined,
+        );
+        expect(a.status).toBe(403);
+        expect(a.body).toContain("DENIED");
+    });
+
+    test("the account scoped to team/a/ starts an upload in team A: 202; the unscoped push account in team B: 202", () => {
+        const account = scoped.scoped[0]!;
+        expect(
+            send(scoped, "POST", "/v2/team/a/app/blobs/uploads/", [`Authorization: Basic ${basic(account.username, account.password)}`])
+                .status,
+        ).toBe(202);
+        expect(
+            send(scoped, "POST", "/v2/team/b/app/blobs/uploads/", [
+                `Authorization: Basic ${basic(scoped.push.username, scoped.push.password)}`,
+            ]).status,
+        ).toBe(202);
     });
 
     test("POST an upload with Bearer base64(pull:password): 401", () => {
