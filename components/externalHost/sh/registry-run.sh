@@ -59,8 +59,10 @@ run_registry() {
 # /metrics on (components/externalHost/metricsRelay.ts). A container joins the namespace of the
 # registry container it starts with, and stays in it: so every registry container gets a new relay.
 # It shares the registry's PID namespace too, so it dies with the registry and its restart policy
-# starts it again in the namespace of the registry Docker restarted. Without metrics it does nothing
-# (converge_metrics_relay removes a relay left from before).
+# starts it again in the namespace of the registry Docker restarted; when Docker restarts the relay
+# first (at boot, or under load after a crash), it cannot join and stays down until the five-minute
+# probe runs it again. Without metrics it does nothing (converge_metrics_relay removes a relay left
+# from before).
 run_metrics_relay() {
     if [ -z "$REGISTRY_METRICS_PORT" ]; then return 0; fi
     docker rm -f "$RELAY_NAME" >/dev/null 2>&1 || true
