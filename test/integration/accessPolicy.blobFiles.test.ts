@@ -65,7 +65,8 @@ function fetch(url: string, options: FetchOptions = {}): Answer {
         ],
         { input: config },
     );
-    if (result.code !== 0 && result.code !== 18) throw new Error(`curl ${url} exited ${result.code}: ${result.stderr}`);
+    // 18: the answer broke off in its body; 52: the connection closed before any answer.
+    if (![0, 18, 52].includes(result.code)) throw new Error(`curl ${url} exited ${result.code}: ${result.stderr}`);
     const lines = result.stdout.split(/\r?\n/);
     const status = Number(/^HTTP\/\S+ (\d{3})/.exec(lines[0] ?? "")?.[1]);
     const headers: Record<string, string> = {};
@@ -204,11 +205,19 @@ describe.each(FRONT_CADDYS)("on $caddy", ({ binary }) => {
             const mine = viaCaddy(urlPath);
             const theirs = direct(urlPath);
             // Distribution's blob-descriptor cache still lists the blob (distribution#3743): it answers 200
-            // and breaks off. What matters here is that the answer is Distribution's (its ETag is the digest).
-            expect(mine.status).toBe(theirs.status);
-            expect(mine.headers.etag).toBe(`"${gone.layer}"`);
-            expect(mine.curlCode).toBe(theirs.curlCode);
-            expect(mine.body.length).toBe(theirs.body.length);
+            // and breaks off. What matters here is that the answer is Distribution's (its ETag is the digest),
+            // never the shortcut's.
+            expect(theirs.curlCode).toBe(18);
+            if (mine.curlCode === 52) {
+                // Caddy 2.8 drops an upstream answer that breaks off before it has passed the headers on,
+                // and closes the connection: the client fails as it does against Distribution, with nothing.
+                expect([mine.status, mine.body.length]).toEqual([Number.NaN, 0]);
+            } else {
+                expect(mine.status).toBe(theirs.status);
+                expect(mine.headers.etag).toBe(`"${gone.layer}"`);
+                expect(mine.curlCode).toBe(theirs.curlCode);
+                expect(mine.body.length).toBe(theirs.body.length);
+            }
         });
 
         test("the file answer is not Distribution's (its ETag is not the digest)", () => {
