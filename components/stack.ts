@@ -8,9 +8,10 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "./config";
+import { pushAccountCredentialId } from "./config/derived";
 import { decide } from "./decisions";
 import { PLACEHOLDER_TAG } from "./shared/facts";
-import { ageRotationOf, defineAccounts, definePullSecrets, pullAccountOf } from "./stack/accounts";
+import { ageRotationOf, defineAccounts, definePullSecrets, defineReadAccountPullSecrets, pullAccountOf } from "./stack/accounts";
 import { defineCaConfigMaps } from "./stack/caConfigMaps";
 import { defineExternalHost } from "./stack/externalHost";
 import { defineClusterDns, defineInClusterRegistry } from "./stack/inCluster";
@@ -27,7 +28,12 @@ export interface StackOutputs {
     /** CA certificate nodes and clients must trust, where the program made one (or was given one). */
     readonly caCertPem?: pulumi.Output<string>;
     /** Jenkins credential IDs pipelines use, where the stack manages Jenkins's credentials (`jenkins.enabled`). */
-    readonly jenkinsCredentialIds?: { readonly containerRegistry: string; readonly mavenRegistry?: string };
+    readonly jenkinsCredentialIds?: {
+        readonly containerRegistry: string;
+        readonly mavenRegistry?: string;
+        /** The credential of each push account of `containerRegistry.pushAccounts`, by account name. */
+        readonly pushAccounts?: Record<string, string>;
+    };
     /** A ready example of logging in and pushing, without any secret. */
     readonly pushExample: string;
     /**
@@ -49,12 +55,21 @@ export interface StackOutputs {
      * there are any (same handling as pushCredentials).
      */
     readonly pushAccountCredentials?: pulumi.Output<Record<string, AccountCredentials>>;
+    /** The read accounts (`containerRegistry.readAccounts`), by name, where there are any (same handling as pushCredentials). */
+    readonly readAccountCredentials?: pulumi.Output<Record<string, AccountCredentials>>;
     /**
      * Rotation by age (`containerRegistry.rotateAfterDays`): the period's length, when the current period
      * began (the generated passwords are no older), and when the next begins (the first `up` after it
      * rotates them).
      */
     readonly accountRotation?: { readonly everyDays: number; readonly since: string; readonly nextDue: string };
+}
+
+/** Named accounts as one secret stack output, by user name. */
+function credentialsByName(accounts: readonly { readonly username: string; readonly password: pulumi.Output<string> }[]) {
+    return pulumi.secret(
+        pulumi.all(accounts.map((a) => credentialsOutput(a))).apply((list) => Object.fromEntries(list.map((c) => [c.username, c]))),
+    );
 }
 
 /** A registry account as a stack output. */
@@ -99,9 +114,10 @@ export function defineStack(cfg: StackConfig): StackOutputs {
         tlsMaterial?.caCertPem ?? inCluster?.component.caCertPem ?? (d.configuredCa ? pulumi.output(d.configuredCa) : undefined);
     const pullAccount = pullAccountOf(cfg, d, accounts);
     defineNodeTrust(cfg, d, { caCertPem, pullAccount });
-    defineJenkinsCredentials(cfg, d, accounts?.push);
+    defineJenkinsCredentials(cfg, d, accounts?.push, accounts?.scopedPush);
     definePipelineConfig(cfg);
     definePullSecrets(d, pullAccount);
+    defineReadAccountPullSecrets(cfg, d, accounts);
     defineCaConfigMaps(cfg, caCertPem);
     defineAgentPodTemplates(cfg, d, caCertPem !== undefined);
 
@@ -114,7 +130,19 @@ export function defineStack(cfg: StackConfig): StackOutputs {
         // Absent values are left out: Pulumi warns about undefined stack outputs.
         ...(caCertPem ? { caCertPem } : {}),
         ...(cfg.jenkins.enabled
-            ? { jenkinsCredentialIds: { containerRegistry: cr.credentialId, ...(mavenId ? { mavenRegistry: mavenId } : {}) } }
+            ? {
+                  jenkinsCredentialIds: {
+                      containerRegistry: cr.credentialId,
+                      ...(mavenId ? { mavenRegistry: mavenId } : {}),
+                      ...(accounts && cr.pushAccounts.length > 0
+                          ? {
+                                pushAccounts: Object.fromEntries(
+                                    cr.pushAccounts.map((a) => [a.name, pushAccountCredentialId(cr.credentialId, a)]),
+                                ),
+                            }
+                          : {}),
+                  },
+              }
             : {}),
         pushExample: [
             pushAccountSource(cfg, accounts !== undefined),
@@ -125,15 +153,8 @@ export function defineStack(cfg: StackConfig): StackOutputs {
         ...(registryHostOps ? { registryHostOps } : {}),
         ...(accounts ? { pushCredentials: credentialsOutput(accounts.push) } : {}),
         ...(accounts?.pull ? { pullCredentials: credentialsOutput(accounts.pull) } : {}),
-        ...(accounts && accounts.scopedPush.length > 0
-            ? {
-                  pushAccountCredentials: pulumi.secret(
-                      pulumi
-                          .all(accounts.scopedPush.map((a) => credentialsOutput(a)))
-                          .apply((list) => Object.fromEntries(list.map((c) => [c.username, c]))),
-                  ),
-              }
-            : {}),
+        ...(accounts && accounts.scopedPush.length > 0 ? { pushAccountCredentials: credentialsByName(accounts.scopedPush) } : {}),
+        ...(accounts && accounts.read.length > 0 ? { readAccountCredentials: credentialsByName(accounts.read) } : {}),
         ...(ageRotation
             ? {
                   accountRotation: {

@@ -384,24 +384,38 @@ export async function synthesize(projectDir: string, stack: string): Promise<Syn
 /**
  * Secrets the program reads as structured text get a placeholder of that structure, so the program
  * takes it apart as it would the real value: `mirrorCredentials` (JSON keyed by upstream) holds an
- * account of placeholders for each mirror with `credentials: true`. Values are never decrypted.
+ * account of placeholders for each mirror with `credentials: true`; `accountPasswords` (JSON keyed by
+ * account name) a placeholder for each named account whose password is the operator's. Values are
+ * never decrypted.
  */
 function structuredSecretPlaceholders(config: Record<string, string>): void {
-    const key = `${PROJECT}:mirrorCredentials`;
-    if (config[key] !== SECRET) return;
-    let mirrors: { upstream?: unknown; credentials?: unknown }[] = [];
-    try {
-        const registry = JSON.parse(config[`${PROJECT}:registry`] ?? "{}") as { mirrors?: typeof mirrors };
-        mirrors = Array.isArray(registry.mirrors) ? registry.mirrors : [];
-    } catch {
-        return;
+    const setting = <T>(key: string, read: (value: Record<string, unknown>) => T[]): T[] => {
+        try {
+            const value = JSON.parse(config[`${PROJECT}:${key}`] ?? "{}") as Record<string, unknown>;
+            return read(value);
+        } catch {
+            return [];
+        }
+    };
+    const list = (value: unknown) => (Array.isArray(value) ? (value as Record<string, unknown>[]) : []);
+    if (config[`${PROJECT}:mirrorCredentials`] === SECRET) {
+        const mirrors = setting("registry", (r) => list(r.mirrors));
+        config[`${PROJECT}:mirrorCredentials`] = JSON.stringify(
+            Object.fromEntries(
+                mirrors
+                    .filter((m) => m.credentials === true && typeof m.upstream === "string")
+                    .map((m) => [m.upstream, { username: SECRET, password: SECRET }]),
+            ),
+        );
     }
-    const accounts = Object.fromEntries(
-        mirrors
-            .filter((m) => m.credentials === true && typeof m.upstream === "string")
-            .map((m) => [m.upstream, { username: SECRET, password: SECRET }]),
-    );
-    config[key] = JSON.stringify(accounts);
+    if (config[`${PROJECT}:accountPasswords`] === SECRET) {
+        const accounts = setting("containerRegistry", (c) => [...list(c.pushAccounts), ...list(c.readAccounts)]);
+        config[`${PROJECT}:accountPasswords`] = JSON.stringify(
+            Object.fromEntries(
+                accounts.filter((a) => a.password === "operator" && typeof a.name === "string").map((a) => [a.name, SECRET]),
+            ),
+        );
+    }
 }
 
 /** What one run of the program under mocks registered and returned, with the warnings a synth prints. */

@@ -28,8 +28,13 @@ export interface PullSecretTarget {
 }
 
 /** Where the Secrets go: one per namespace, plus Flux's. Throws on a namespace listed twice. */
-export function pullSecretTargets(namespaces: readonly string[], secretName: string, flux: boolean): PullSecretTarget[] {
-    const targets = namespaces.map((namespace) => ({ namespace, name: secretName, defaultServiceAccount: true }));
+export function pullSecretTargets(
+    namespaces: readonly string[],
+    secretName: string,
+    flux: boolean,
+    defaultServiceAccount = true,
+): PullSecretTarget[] {
+    const targets = namespaces.map((namespace) => ({ namespace, name: secretName, defaultServiceAccount }));
     if (flux) targets.push({ namespace: FLUX_NAMESPACE, name: FLUX_SECRET_NAME, defaultServiceAccount: false });
     const keys = targets.map((t) => `${t.namespace}/${t.name}`);
     const duplicate = keys.find((k, i) => keys.indexOf(k) !== i);
@@ -51,6 +56,11 @@ export interface PullSecretsArgs {
     readonly secretName: string;
     /** Also create `registry-credentials` in flux-system. */
     readonly flux: boolean;
+    /**
+     * Patch each namespace's `default` ServiceAccount to use the Secret (default true). False for a
+     * Secret that pods or ServiceAccounts name themselves (a read account's).
+     */
+    readonly defaultServiceAccount?: boolean;
 }
 
 /**
@@ -69,7 +79,7 @@ export class PullSecrets extends pulumi.ComponentResource {
                 .apply(([authority, username, password]) => renderDockerConfigJson(authority, username, password)),
         );
         const secrets: Record<string, k8s.core.v1.Secret> = {};
-        for (const target of pullSecretTargets(args.namespaces, args.secretName, args.flux)) {
+        for (const target of pullSecretTargets(args.namespaces, args.secretName, args.flux, args.defaultServiceAccount ?? true)) {
             const secret = new k8s.core.v1.Secret(
                 `${name}-${target.namespace}`,
                 {

@@ -1,6 +1,7 @@
 /**
- * The registry's accounts: one push account (Jenkins) and an optional pull-only account (nodes, Flux,
- * pull secrets), with the bcrypt htpasswd that the access policy checks them against.
+ * The registry's accounts: one push account (Jenkins), an optional pull-only account (nodes, Flux,
+ * pull secrets), the named push accounts scoped to repository prefixes and the named read accounts,
+ * with the bcrypt htpasswd that the access policy checks them against.
  */
 import { createHmac } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
@@ -20,12 +21,14 @@ export interface RegistryAccountsArgs {
     /** Push account. Without `password` the program generates one (and owns it). */
     readonly push: { readonly username: string; readonly password?: pulumi.Input<string> };
     /**
-     * Push accounts scoped to repository prefixes (`containerRegistry.pushAccounts`), always generated;
-     * the access policy limits their writes to the prefixes.
+     * Push accounts scoped to repository prefixes (`containerRegistry.pushAccounts`); the access policy
+     * limits their writes to the prefixes.
      */
-    readonly scopedPush?: readonly { readonly username: string; readonly prefixes: readonly string[] }[];
+    readonly scopedPush?: readonly (NamedAccountArgs & { readonly prefixes: readonly string[] })[];
     /** Pull-only account, always generated; omit when nothing needs pull credentials. */
     readonly pull?: { readonly username: string };
+    /** Read-only accounts (`containerRegistry.readAccounts`), each in the pull users file beside `pull`. */
+    readonly read?: readonly NamedAccountArgs[];
     /** Changing this value generates new passwords for every generated account. */
     readonly rotation: string;
     /**
@@ -33,6 +36,15 @@ export interface RegistryAccountsArgs {
      * passwords. Unset: only `rotation` rotates them.
      */
     readonly agePeriod?: string;
+}
+
+/** A named account: generated unless a password is supplied, with a rotation of its own. */
+export interface NamedAccountArgs {
+    readonly username: string;
+    /** The operator's password; without it the program generates one (and owns it). */
+    readonly password?: pulumi.Input<string>;
+    /** Changing this value generates a new password for this account alone (a generated one). */
+    readonly rotation?: string;
 }
 
 /**
@@ -73,6 +85,8 @@ export class RegistryAccounts extends pulumi.ComponentResource {
     /** The scoped push accounts, in the order given (none unless asked for). */
     readonly scopedPush: readonly ScopedRegistryAccount[];
     readonly pull?: RegistryAccount;
+    /** The read-only accounts, in the order given (none unless asked for). */
+    readonly read: readonly RegistryAccount[];
     /** Every account as htpasswd lines (bcrypt), secret. */
     readonly htpasswd: pulumi.Output<string>;
 
@@ -84,7 +98,12 @@ export class RegistryAccounts extends pulumi.ComponentResource {
                 this,
             );
         }
-        const names = [args.push.username, ...(args.scopedPush ?? []).map((a) => a.username), ...(args.pull ? [args.pull.username] : [])];
+        const names = [
+            args.push.username,
+            ...(args.scopedPush ?? []).map((a) => a.username),
+            ...(args.pull ? [args.pull.username] : []),
+            ...(args.read ?? []).map((a) => a.username),
+        ];
         const twice = names.find((n, i) => names.indexOf(n) !== i);
         if (twice !== undefined) {
             throw new pulumi.ResourceError(
@@ -92,13 +111,20 @@ export class RegistryAccounts extends pulumi.ComponentResource {
                 this,
             );
         }
-        const generated = (role: string, username: string): RegistryAccount => {
+        // The keepers of a generated password: any change replaces it. An account's own rotation is a
+        // keeper only once set, so that stacks from before it keep their passwords.
+        const generated = (role: string, username: string, own?: string): RegistryAccount => {
             const password = new random.RandomPassword(
                 `${name}-${role}`,
                 {
                     length: 40,
                     special: false,
-                    keepers: { username, rotation: args.rotation, ...(args.agePeriod ? { agePeriod: args.agePeriod } : {}) },
+                    keepers: {
+                        username,
+                        rotation: args.rotation,
+                        ...(args.agePeriod ? { agePeriod: args.agePeriod } : {}),
+                        ...(own !== undefined ? { accountRotation: own } : {}),
+                    },
                 },
                 { parent: this },
             );
@@ -115,8 +141,11 @@ export class RegistryAccounts extends pulumi.ComponentResource {
         this.push =
             args.push.password === undefined ? generated("push", args.push.username) : supplied(args.push.username, args.push.password);
         this.pull = args.pull ? generated("pull", args.pull.username) : undefined;
-        this.scopedPush = (args.scopedPush ?? []).map((a) => ({ ...generated(`push-${a.username}`, a.username), prefixes: a.prefixes }));
-        const accounts = [this.push, ...this.scopedPush, ...(this.pull ? [this.pull] : [])];
+        const named = (role: string, a: NamedAccountArgs) =>
+            a.password === undefined ? generated(`${role}-${a.username}`, a.username, a.rotation) : supplied(a.username, a.password);
+        this.scopedPush = (args.scopedPush ?? []).map((a) => ({ ...named("push", a), prefixes: a.prefixes }));
+        this.read = (args.read ?? []).map((a) => named("read", a));
+        const accounts = [this.push, ...this.scopedPush, ...(this.pull ? [this.pull] : []), ...this.read];
         this.htpasswd = pulumi.secret(
             pulumi
                 .all(accounts.map((a) => a.bcryptHash))

@@ -181,6 +181,13 @@ export function adviceWarnings(c: FlatConfig): ConfigProblem[] {
         ...crioMirrorWarnings(c),
         ...bucketBackupWarnings(c),
     ];
+    if (c.containerRegistry.readAccounts.length > 0 && !c.containerRegistry.requiresAuthForPull && c.registry.mode !== "existing") {
+        warnings.push({
+            key: keyPath(["containerRegistry", "readAccounts"]),
+            message:
+                "are set while pulls are anonymous (containerRegistry.requiresAuthForPull: false): they can log in and pull, as anyone can, and revoking one takes nothing away. Set requiresAuthForPull: true when reads should need an account",
+        });
+    }
     const dockerNodes = trustedNodes(c.nodes).some((n) => n.runtime === "docker");
     if (dockerNodes && c.registry.mode === "existing" && !c.containerRegistry.requiresAuthForPull) {
         warnings.push({ key: keyPath(["nodes", "runtime"]), message: DOCKER_CLASSIC_STORE_ADVICE });

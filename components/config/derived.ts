@@ -81,3 +81,16 @@ export function trustedNodes(nodes: {
             return (nodes.list ?? []).map((n) => ({ runtime: nodeRuntime(n, nodes), name: n.name }));
     }
 }
+
+/** The Jenkins credential ID of a push account of `containerRegistry.pushAccounts`: its own, or the push credential's ID and its name. */
+export function pushAccountCredentialId(
+    baseCredentialId: string,
+    account: { readonly name: string; readonly credentialId?: string },
+): string {
+    return account.credentialId ?? `${baseCredentialId}-${account.name}`;
+}
+
+/** The name of a read account's pull Secrets (`containerRegistry.readAccounts[].pullSecret`). */
+export function readAccountSecretName(account: { readonly name: string; readonly pullSecret?: { readonly secretName?: string } }): string {
+    return account.pullSecret?.secretName ?? `registry-read-${account.name}`.toLowerCase().replace(/[^a-z0-9-]/g, "-");
+}

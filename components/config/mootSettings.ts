@@ -113,7 +113,9 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
         keys: ["containerRegistry.rotation", "containerRegistry.rotateAfterDays"],
         mootWith: (c) =>
             unless(
-                c.containerRegistry.pushCredentials === "generated" || pullCredentialsWanted(c),
+                c.containerRegistry.pushCredentials === "generated" ||
+                    pullCredentialsWanted(c) ||
+                    [...c.containerRegistry.pushAccounts, ...c.containerRegistry.readAccounts].some((a) => a.password === "generated"),
                 'containerRegistry.pushCredentials "operator" and nothing that pulls with credentials (the program generates no password)',
             ),
     },

@@ -4,7 +4,7 @@
  * all pass, `settings.ts` can give every mode exactly the settings it needs.
  */
 import { FLUX_NAMESPACE, NODE_HELD_CREDENTIAL_FLAVOURS, registryAuthority } from "../shared/facts";
-import { mavenServedByRegistry, trustedNodes } from "./derived";
+import { mavenServedByRegistry, pushAccountCredentialId, readAccountSecretName, trustedNodes } from "./derived";
 import { kindProblems } from "./kindRules";
 import { type ConfigProblem, keyPath } from "./problems";
 import type { FlatConfig } from "./schema";
@@ -151,7 +151,7 @@ export function crossChecks(c: FlatConfig): ConfigProblem[] {
             if (on) add(path, `is true, but registry.mode "existing" is not ours to run: set it to false (or remove it)`);
         }
     }
-    problems.push(...backupProblems(c), ...kindProblems(c), ...pushAccountProblems(c));
+    problems.push(...backupProblems(c), ...kindProblems(c), ...namedAccountProblems(c));
     if (!c.containerRegistry.requiresAuthForPush && mode !== "existing") {
         add(
             ["containerRegistry", "requiresAuthForPush"],
@@ -292,21 +292,27 @@ export function crossChecks(c: FlatConfig): ConfigProblem[] {
 
 /** The backup settings: the external host's, with what the chosen destination needs. */
 /**
- * Why the scoped push accounts (`containerRegistry.pushAccounts`) cannot be created as given: an
- * existing registry's accounts are not ours, names must be unique and apart from the other accounts
- * (one users file holds them all), and prefixes must lie under `containerRegistry.pathPrefix`.
+ * Why the named accounts (`containerRegistry.pushAccounts`, `containerRegistry.readAccounts`) cannot be
+ * created as given: an existing registry's accounts are not ours; names must be unique and apart from
+ * the other accounts (the users files hold them all); prefixes must lie under
+ * `containerRegistry.pathPrefix`; each Jenkins credential and each pull Secret needs a slot of its own.
  */
-function pushAccountProblems(c: FlatConfig): ConfigProblem[] {
-    const accounts = c.containerRegistry.pushAccounts;
-    if (accounts.length === 0) return [];
+function namedAccountProblems(c: FlatConfig): ConfigProblem[] {
+    const cr = c.containerRegistry;
+    const named = [
+        ...cr.pushAccounts.map((account, i) => ({ list: "pushAccounts", i, account })),
+        ...cr.readAccounts.map((account, i) => ({ list: "readAccounts", i, account })),
+    ];
+    if (named.length === 0) return [];
     const problems: ConfigProblem[] = [];
-    const add = (path: PropertyKey[], message: string) =>
-        problems.push({ key: keyPath(["containerRegistry", "pushAccounts", ...path]), message });
+    const add = (path: PropertyKey[], message: string) => problems.push({ key: keyPath(["containerRegistry", ...path]), message });
     if (c.registry.mode === "existing") {
-        add([], `is set, but registry.mode "existing" is not ours: its accounts are the organisation's. Remove it`);
+        for (const list of ["pushAccounts", "readAccounts"] as const) {
+            if (cr[list].length > 0)
+                add([list], `is set, but registry.mode "existing" is not ours: its accounts are the organisation's. Remove it`);
+        }
         return problems;
     }
-    const cr = c.containerRegistry;
     const taken = new Map<string, string>([
         [cr.pushUsername, "containerRegistry.pushUsername"],
         [cr.pullUsername, "containerRegistry.pullUsername"],
@@ -314,18 +320,59 @@ function pushAccountProblems(c: FlatConfig): ConfigProblem[] {
             ? [[c.mavenRegistry.username, "mavenRegistry.username"] as const]
             : []),
     ]);
-    const under = cr.pathPrefix === "" ? "" : `${cr.pathPrefix}/`;
-    accounts.forEach((account, i) => {
+    for (const { list, i, account } of named) {
         const other = taken.get(account.name);
-        if (other !== undefined) add([i, "name"], `"${account.name}" is already ${other}; give each account its own name`);
-        else taken.set(account.name, `containerRegistry.pushAccounts[${accounts.findIndex((a) => a.name === account.name)}].name`);
+        if (other !== undefined) add([list, i, "name"], `"${account.name}" is already ${other}; give each account its own name`);
+        else taken.set(account.name, `containerRegistry.${list}[${i}].name`);
+    }
+    for (const { list, i, account } of named) {
+        if (account.password === "operator" && account.rotation !== undefined) {
+            add(
+                [list, i, "rotation"],
+                `rotates a generated password, and "${account.name}" has the operator's (password: operator): change its entry in the secret dso-registry:accountPasswords instead, and remove rotation`,
+            );
+        }
+    }
+    const under = cr.pathPrefix === "" ? "" : `${cr.pathPrefix}/`;
+    cr.pushAccounts.forEach((account, i) => {
         account.prefixes.forEach((prefix, j) => {
             if (!prefix.startsWith(under)) {
                 add(
-                    [i, "prefixes", j],
+                    ["pushAccounts", i, "prefixes", j],
                     `"${prefix}" is not under containerRegistry.pathPrefix "${cr.pathPrefix}": write it as "${under}${prefix}"`,
                 );
             }
+        });
+    });
+    if (c.jenkins.enabled) {
+        const ids = new Map<string, string>([[cr.credentialId, "containerRegistry.credentialId"]]);
+        if (c.mavenRegistry) ids.set(c.mavenRegistry.credentialId, "mavenRegistry.credentialId");
+        if (c.jenkins.registryHostCredentialId) ids.set(c.jenkins.registryHostCredentialId, "jenkins.registryHostCredentialId");
+        cr.pushAccounts.forEach((account, i) => {
+            const id = pushAccountCredentialId(cr.credentialId, account);
+            const other = ids.get(id);
+            const key: PropertyKey[] = ["pushAccounts", i, account.credentialId ? "credentialId" : "name"];
+            if (other !== undefined)
+                add(key, `its Jenkins credential ID "${id}" is already ${other}; set pushAccounts[${i}].credentialId to another`);
+            else ids.set(id, `the credential of containerRegistry.pushAccounts[${i}]`);
+        });
+    }
+    const slots = new Map<string, string>(c.pullSecrets.namespaces.map((ns) => [`${ns}/${c.pullSecrets.secretName}`, "pullSecrets"]));
+    cr.readAccounts.forEach((account, i) => {
+        if (!account.pullSecret) return;
+        const name = readAccountSecretName(account);
+        if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(name)) {
+            add(["readAccounts", i, "pullSecret"], `the default Secret name "${name}" is not a Kubernetes name; set pullSecret.secretName`);
+            return;
+        }
+        account.pullSecret.namespaces.forEach((ns, j) => {
+            const other = slots.get(`${ns}/${name}`);
+            if (other !== undefined)
+                add(
+                    ["readAccounts", i, "pullSecret", "namespaces", j],
+                    `Secret ${ns}/${name} is already written by ${other}; give pullSecret.secretName another name`,
+                );
+            else slots.set(`${ns}/${name}`, `containerRegistry.readAccounts[${i}]`);
         });
     });
     return problems;

@@ -85,6 +85,11 @@ export const secretSpecs = {
         description: "password of the organisation's pull account for an existing registry (with existingPullUsername)",
         setCommand: fromFileOrPrompt("existingPullPassword"),
     },
+    accountPasswords: {
+        description:
+            'passwords of the named accounts whose password is the operator\'s (containerRegistry.pushAccounts or readAccounts with password: operator), a JSON object keyed by account name such as {"team-a-ci": "…"}',
+        setCommand: fromFileOrPrompt("accountPasswords", "account-passwords.json"),
+    },
     mirrorCredentials: {
         description:
             'upstream accounts of the pull-through caches, a JSON object keyed by upstream such as {"docker.io": {"username": "…", "password": "…"}} (registry.mirrors with credentials: true)',
@@ -127,6 +132,10 @@ export function requiredSecretsFor(c: FlatConfig): SecretName[] {
     // An existing registry's pull account is the organisation's: whatever pulls with credentials gets it from these.
     if (c.registry.mode === "existing" && pullCredentialsWanted(c)) required.push("existingPullUsername", "existingPullPassword");
     if (c.registry.mirrors.some((m) => m.credentials)) required.push("mirrorCredentials");
+    const cr = c.containerRegistry;
+    if (c.registry.mode !== "existing" && [...cr.pushAccounts, ...cr.readAccounts].some((a) => a.password === "operator")) {
+        required.push("accountPasswords");
+    }
     return required;
 }
 

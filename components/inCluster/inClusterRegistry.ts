@@ -102,6 +102,8 @@ export interface InClusterRegistryArgs {
          */
         readonly scopedPush?: readonly (InClusterAccount & { readonly prefixes: readonly string[] })[];
         readonly pull?: InClusterAccount;
+        /** Read-only accounts, in the pull users file beside `pull`. */
+        readonly read?: readonly InClusterAccount[];
         readonly htpasswd: pulumi.Input<string>;
     };
     /** The ingress certificate: our own (generated CA or provided), or a cert-manager issuer. */
@@ -405,6 +407,7 @@ export class InClusterRegistry extends pulumi.ComponentResource {
     constructor(name: string, args: InClusterRegistryArgs, opts?: pulumi.ComponentResourceOptions) {
         super("dso-registry:inCluster:InClusterRegistry", name, {}, withFormerType(opts, "dso:registry:InClusterRegistry"));
         const scoped = args.accounts.scopedPush ?? [];
+        const pullAccounts = [...(args.accounts.pull ? [args.accounts.pull] : []), ...(args.accounts.read ?? [])];
         const policy = sidecarPolicy({
             host: args.host,
             requiresAuthForPull: args.requiresAuthForPull,
@@ -421,7 +424,7 @@ export class InClusterRegistry extends pulumi.ComponentResource {
         // Every users file's accounts by name: at each check, credentials of any other user are checked against the decoy account.
         const accounts = {
             push: [args.accounts.push.username, ...scoped.map((a) => a.username)],
-            pull: args.accounts.pull ? [args.accounts.pull.username] : [],
+            pull: pullAccounts.map((a) => a.username),
             ...(args.maven ? { mavenDeploy: [args.maven.deployAccount.username] } : {}),
         };
         const caddyfile = decoyHash(`${name}-decoy`, this).apply((bcryptHash) =>
@@ -436,7 +439,7 @@ export class InClusterRegistry extends pulumi.ComponentResource {
             ...(args.distributionConfig ? { settings: args.distributionConfig } : {}),
         });
         const push = usersFile("push", [args.accounts.push, ...scoped]);
-        const pull = usersFile("pull", args.accounts.pull ? [args.accounts.pull] : []);
+        const pull = usersFile("pull", pullAccounts);
         const mavenDeploy = args.maven ? usersFile("push", [args.maven.deployAccount]) : pulumi.output("");
         const mavenNginxConfig = args.maven
             ? renderMavenNginxConfig({

@@ -235,6 +235,16 @@ export interface CredentialPlanInput {
         /** Deploy password; required unless the container credentials are reused. */
         readonly password?: pulumi.Input<string>;
     };
+    /**
+     * The push accounts scoped to repository prefixes (`containerRegistry.pushAccounts`), each under its
+     * own ID, so that each pipeline holds only its own account and one can be revoked alone.
+     */
+    readonly scopedPush?: readonly {
+        readonly credentialId: string;
+        readonly username: string;
+        readonly password: pulumi.Input<string>;
+        readonly prefixes: readonly string[];
+    }[];
     /** A secret-text credential holding the registry host. */
     readonly registryHost?: { readonly credentialId: string; readonly value: string };
 }
@@ -272,6 +282,15 @@ export function planJenkinsCredentials(input: CredentialPlanInput): PlannedCrede
             password: m.reuseContainerCredentials ? c.password : m.password!,
         });
     }
+    for (const account of input.scopedPush ?? []) {
+        planned.push({
+            kind: "usernamePassword",
+            id: account.credentialId,
+            description: `Push to ${account.prefixes.map((p) => `${c.authority}/${p}`).join(", ")} only (managed by Pulumi, dso-registry)`,
+            username: account.username,
+            password: account.password,
+        });
+    }
     if (input.registryHost) {
         planned.push({
             kind: "secretText",
@@ -284,7 +303,7 @@ export function planJenkinsCredentials(input: CredentialPlanInput): PlannedCrede
     const duplicate = ids.find((id, i) => ids.indexOf(id) !== i);
     if (duplicate !== undefined) {
         throw new Error(
-            `two Jenkins credentials would have the ID "${duplicate}": give containerRegistry.credentialId, mavenRegistry.credentialId and jenkins.registryHostCredentialId distinct values`,
+            `two Jenkins credentials would have the ID "${duplicate}": give containerRegistry.credentialId, mavenRegistry.credentialId, jenkins.registryHostCredentialId and each containerRegistry.pushAccounts entry's credentialId distinct values`,
         );
     }
     return planned;

@@ -1,10 +1,11 @@
 /** The registry's accounts and the pull secrets that carry the pull account. */
-import type * as pulumi from "@pulumi/pulumi";
+import * as pulumi from "@pulumi/pulumi";
 import type { ScopedPushAccount } from "../accessPolicy/policy";
 import { PullSecrets } from "../accounts/pullSecrets";
-import { RegistryAccounts } from "../accounts/registryAccounts";
+import { type NamedAccountArgs, RegistryAccounts } from "../accounts/registryAccounts";
 import { periodKeeper, type RotationPeriod, rotationPeriod } from "../accounts/rotationSchedule";
 import type { StackConfig } from "../config";
+import { readAccountSecretName } from "../config/derived";
 import type { Decisions } from "../decisions";
 import { secret } from "./secret";
 
@@ -29,11 +30,49 @@ export function defineAccounts(cfg: StackConfig, d: Decisions, ageRotation?: Age
             username: cr.pushUsername,
             password: cr.pushCredentials === "operator" ? secret(cfg, "containerRegistryPassword") : undefined,
         },
-        ...(cr.pushAccounts.length > 0 ? { scopedPush: cr.pushAccounts.map((a) => ({ username: a.name, prefixes: a.prefixes })) } : {}),
+        ...(cr.pushAccounts.length > 0
+            ? { scopedPush: cr.pushAccounts.map((a) => ({ ...namedAccount(cfg, a), prefixes: a.prefixes })) }
+            : {}),
         pull: d.pullCredentials?.account === "generated" ? { username: cr.pullUsername } : undefined,
+        ...(cr.readAccounts.length > 0 ? { read: cr.readAccounts.map((a) => namedAccount(cfg, a)) } : {}),
         rotation: cr.rotation,
         ...(ageRotation ? { agePeriod: periodKeeper(ageRotation.days, ageRotation) } : {}),
     });
+}
+
+/** A named account's arguments: its operator-given password (secret `accountPasswords`) or none, and its own rotation. */
+function namedAccount(
+    cfg: StackConfig,
+    a: { readonly name: string; readonly password: "generated" | "operator"; readonly rotation?: string },
+): NamedAccountArgs {
+    return {
+        username: a.name,
+        ...(a.password === "operator"
+            ? { password: pulumi.secret(secret(cfg, "accountPasswords").apply((json) => operatorPassword(json, a.name))) }
+            : {}),
+        ...(a.rotation !== undefined ? { rotation: a.rotation } : {}),
+    };
+}
+
+/**
+ * The password of account `name` in the secret `accountPasswords` (a JSON object keyed by account name),
+ * checked when it resolves: the messages name the key and never a value.
+ */
+export function operatorPassword(json: string, name: string): string {
+    const fix = `Set it as a JSON object keyed by account name, e.g. {"${name}": "…"}: pulumi config set --secret dso-registry:accountPasswords < account-passwords.json`;
+    let parsed: unknown;
+    try {
+        parsed = JSON.parse(json);
+    } catch {
+        throw new Error(`dso-registry:accountPasswords is not JSON. ${fix}`);
+    }
+    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
+        throw new Error(`dso-registry:accountPasswords is not a JSON object. ${fix}`);
+    const password = (parsed as Record<string, unknown>)[name];
+    if (typeof password !== "string" || password === "" || /[\r\n]/.test(password)) {
+        throw new Error(`dso-registry:accountPasswords has no password for account "${name}" (a non-empty string on one line). ${fix}`);
+    }
+    return password;
 }
 
 /** The scoped push accounts as the access policy names them (`AccessPolicy.scopedPushAccounts`). */
@@ -78,4 +117,26 @@ export function definePullSecrets(d: Decisions, pull: PullAccount | undefined): 
         secretName: pc.secretName,
         flux: pc.flux,
     });
+}
+
+/**
+ * The pull secrets of the read accounts that ask for them (`containerRegistry.readAccounts[].pullSecret`):
+ * one Secret per listed namespace, no ServiceAccount patched. Each account's are a component of their
+ * own, so removing the account removes its Secrets alone.
+ */
+export function defineReadAccountPullSecrets(cfg: StackConfig, d: Decisions, accounts: RegistryAccounts | undefined): void {
+    for (const entry of cfg.containerRegistry.readAccounts) {
+        if (!entry.pullSecret) continue;
+        const account = accounts?.read.find((a) => a.username === entry.name);
+        if (!account) throw new Error(`read account "${entry.name}" was not created; the program is at fault`);
+        new PullSecrets(`read-pull-secrets-${entry.name}`, {
+            authority: d.authority,
+            username: account.username,
+            password: account.password,
+            namespaces: entry.pullSecret.namespaces,
+            secretName: readAccountSecretName(entry),
+            flux: false,
+            defaultServiceAccount: false,
+        });
+    }
 }

@@ -55,7 +55,7 @@ export function defineExternalHost(
             installPackages: eh.installPackages,
             tls: tls.args,
             pushAccounts: [accounts.push, ...accounts.scopedPush],
-            pullAccounts: accounts.pull ? [accounts.pull] : [],
+            pullAccounts: [...(accounts.pull ? [accounts.pull] : []), ...accounts.read],
             scopedPushAccounts: scopedPushAccounts(accounts),
             requiresAuthForPull: cr.requiresAuthForPull,
             mirrorsRequireAuth: d.pullCredentials?.cachesNeedCredentials ?? false,

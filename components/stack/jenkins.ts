@@ -1,6 +1,7 @@
 /** What Jenkins and its agents are given (`jenkins.enabled`): credentials, the pipeline-config ConfigMap, agent pod templates. */
-import type { RegistryAccount } from "../accounts/registryAccounts";
+import type { RegistryAccount, ScopedRegistryAccount } from "../accounts/registryAccounts";
 import type { StackConfig } from "../config";
+import { pushAccountCredentialId } from "../config/derived";
 import type { Decisions } from "../decisions";
 import { CA_CONFIG_MAP } from "../inCluster/caConfigMaps";
 import { AgentPodTemplates } from "../jenkins/agentPods";
@@ -13,7 +14,12 @@ import { secret } from "./secret";
  * The stack's Jenkins credentials, when `jenkins.enabled`. The push account is the registry's own;
  * for an existing registry it is the operator's (`containerRegistryPassword`).
  */
-export function defineJenkinsCredentials(cfg: StackConfig, d: Decisions, push: RegistryAccount | undefined): void {
+export function defineJenkinsCredentials(
+    cfg: StackConfig,
+    d: Decisions,
+    push: RegistryAccount | undefined,
+    scopedPush: readonly ScopedRegistryAccount[] = [],
+): void {
     const j = cfg.jenkins;
     if (!j.enabled) return;
     const cr = cfg.containerRegistry;
@@ -33,6 +39,12 @@ export function defineJenkinsCredentials(cfg: StackConfig, d: Decisions, push: R
             username: m.username,
             password: m.reuseContainerCredentials ? undefined : secret(cfg, "mavenRegistryPassword"),
         },
+        scopedPush: scopedPush.map((account) => {
+            const entry = cr.pushAccounts.find((a) => a.name === account.username);
+            if (!entry)
+                throw new Error(`push account "${account.username}" is not in containerRegistry.pushAccounts; the program is at fault`);
+            return { ...account, credentialId: pushAccountCredentialId(cr.credentialId, entry) };
+        }),
         registryHost: j.registryHostCredentialId ? { credentialId: j.registryHostCredentialId, value: d.authority } : undefined,
     });
     new JenkinsCredentials("jenkins-credentials", {

@@ -46,7 +46,7 @@ export function defineKindRegistry(cfg: StackConfig, d: Decisions, accounts: Reg
         },
         images: { distribution: cfg.registry.image, front: cfg.registry.caddyImage, watcher: k.watcherImage },
         pushAccounts: [accounts.push, ...accounts.scopedPush],
-        pullAccounts: accounts.pull ? [accounts.pull] : [],
+        pullAccounts: [...(accounts.pull ? [accounts.pull] : []), ...accounts.read],
         scopedPushAccounts: scopedPushAccounts(accounts),
         requiresAuthForPull: cfg.containerRegistry.requiresAuthForPull,
         deletesEnabled: d.apiDeletes,

@@ -162,6 +162,8 @@ const PARENT_SAMPLES: Record<string, unknown> = {
     "registry.mirrors[]": { upstream: "quay.io" },
     // Under the pathPrefix of the local and prod stacks.
     "containerRegistry.pushAccounts[]": { name: "team-a-ci", prefixes: ["docker-internal/p2c/team-a/"] },
+    "containerRegistry.readAccounts[]": { name: "dev-alice" },
+    "containerRegistry.readAccounts[].pullSecret": { namespaces: ["apps"] },
     "registry.distributionConfig.notifications": { endpoints: [{ name: "ci", url: "https://hooks.example.test/registry" }] },
 };
 
@@ -170,6 +172,12 @@ const ALTERNATIVES: Record<string, unknown[]> = {
     "containerRegistry.rotateAfterDays": [90],
     "containerRegistry.pushAccounts[].name": ["team-b-ci"],
     "containerRegistry.pushAccounts[].prefixes": [["docker-internal/p2c/team-b/"]],
+    "containerRegistry.pushAccounts[].credentialId": ["team-a-push"],
+    "containerRegistry.pushAccounts[].rotation": ["2"],
+    "containerRegistry.readAccounts[].name": ["dev-bob"],
+    "containerRegistry.readAccounts[].rotation": ["2"],
+    "containerRegistry.readAccounts[].pullSecret.namespaces": [["apps", "tools"]],
+    "containerRegistry.readAccounts[].pullSecret.secretName": ["team-pull"],
     "registry.tls.acmeEmail": ["ops@example.test"],
     "registry.tls.acmeDirectory": ["https://acme-staging-v02.api.letsencrypt.org/directory"],
     "registry.storage.storageClass": ["fast-ssd"],

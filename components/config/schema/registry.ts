@@ -20,6 +20,22 @@ import {
     username,
 } from "./values";
 
+/** The password settings of a named account (`containerRegistry.pushAccounts`, `containerRegistry.readAccounts`). */
+const namedAccountPassword = {
+    password: z
+        .enum(["generated", "operator"])
+        .default("generated")
+        .describe(
+            'Who owns its password: "generated" (@pulumi/random, owned by this program) or "operator" (its entry, by account name, in the secret `dso-registry:accountPasswords`).',
+        ),
+    rotation: z
+        .string()
+        .optional()
+        .describe(
+            "Set or bump to rotate this account's generated password alone; containerRegistry.rotation and rotateAfterDays rotate it with the others.",
+        ),
+};
+
 /** Key `containerRegistry`: the container registry as clients address it. */
 export const containerRegistry = z.strictObject({
     host: hostName.describe("Host name clients use for images (no scheme, no port)."),
@@ -63,11 +79,42 @@ export const containerRegistry = z.strictObject({
                     .describe(
                         'Repository prefixes it may push to, mount into and delete in, each under containerRegistry.pathPrefix and ending in "/" (e.g. "docker-internal/p2c/team-a/"); whole path components, case-sensitive.',
                     ),
+                credentialId: credentialId
+                    .optional()
+                    .describe(
+                        "ID of its Jenkins credential (jenkins.enabled); default: containerRegistry.credentialId, a dash and the account's name (container-registry-team-a).",
+                    ),
+                ...namedAccountPassword,
             }),
         )
         .default([])
         .describe(
-            "Push accounts scoped to repository prefixes (one per pipeline or team), beside the push account, which keeps every right. Each password is generated (@pulumi/random) and rotates with the others; read them with `pulumi stack output --show-secrets pushAccountCredentials`. The front refuses every write outside the prefixes (docs/access-policy.md).",
+            "Push accounts scoped to repository prefixes (one per pipeline or team), beside the push account, which keeps every right. Each has its own password and, with jenkins.enabled, its own Jenkins credential; read them with `pulumi stack output --show-secrets pushAccountCredentials`. The front refuses every write outside the prefixes (docs/access-policy.md). Removing an entry revokes that account alone (docs/runbooks.md, Credential leaked).",
+        ),
+    readAccounts: z
+        .array(
+            z.strictObject({
+                name: username.describe("The account's user name."),
+                ...namedAccountPassword,
+                pullSecret: z
+                    .strictObject({
+                        namespaces: z
+                            .array(k8sName)
+                            .min(1, { error: "needs at least one namespace; remove pullSecret for none" })
+                            .describe("Namespaces (they must exist) that get a `kubernetes.io/dockerconfigjson` Secret with this account."),
+                        secretName: k8sName
+                            .optional()
+                            .describe(
+                                "Name of those Secrets; default: registry-read- and the account's name. No ServiceAccount is patched: pods or ServiceAccounts name it in imagePullSecrets.",
+                            ),
+                    })
+                    .optional()
+                    .describe("Pull secrets holding this account (a team's namespace, Flux's image reflector, a cache)."),
+            }),
+        )
+        .default([])
+        .describe(
+            "Read-only accounts (developers, Flux, caches), one per person or client: each pulls and lists but never writes, has its own password, and is revoked alone by removing its entry. They matter when pulls need credentials (containerRegistry.requiresAuthForPull); read them with `pulumi stack output --show-secrets readAccountCredentials`.",
         ),
     rotation: z.string().default("1").describe("Bump to rotate every generated registry password in one `pulumi up`."),
     rotateAfterDays: z
