@@ -18,7 +18,7 @@ import { PROJECT } from "../../components/shared/facts";
 import { countOps, executedLines, modelLines, type PreEvent, preEvents, previewLines } from "../support/engineEvents";
 import { type FakeJenkins, startFakeJenkins } from "../support/fakeJenkins";
 import type { ControlPlane } from "../support/kubeControlPlane";
-import { plan, TRANSITIONS } from "../support/lifecycleTransitions";
+import { ACCOUNTS, plan, TRANSITIONS } from "../support/lifecycleTransitions";
 import { startLocalCluster } from "../support/localCluster";
 import { openWorkspace, type Workspace, writeStackValues } from "../support/pulumiEngine";
 import { makeTestCa } from "../support/realRegistry";
@@ -95,6 +95,7 @@ describe.each(local.map((t) => [t.name, t] as const))("%s (local), real engine",
         expect(preview.code, preview.stdout + preview.stderr).toBe(0);
         const previewed = previewLines(preview.stdout);
 
+        const accountsBefore = await accountEntries();
         const applied = await ws.pulumi([t.to ? "up" : "destroy", "--yes", "--json", "-s", STACK], { timeoutMs: 15 * 60_000 });
         expect(applied.code, applied.stdout + applied.stderr).toBe(0);
         const events = preEvents(applied.stdout);
@@ -105,5 +106,55 @@ describe.each(local.map((t) => [t.name, t] as const))("%s (local), real engine",
         const modelled = modelLines(model.steps);
         found.push(`${t.name}: preview ${countOps(previewed)}, executed ${countOps(executed)}, model ${countOps(modelled)}`);
         expect(executed).toEqual(modelled);
+
+        const gone = ACCOUNT_CHANGES[t.name];
+        if (gone) {
+            // One account revoked or rotated: its entries changed or went, every other account's stayed as they were.
+            const after = await accountEntries();
+            for (const [entry, value] of accountsBefore) {
+                if (entry.endsWith(` ${gone.account}`)) {
+                    if (gone.revoked) expect(after.has(entry), `${entry} is gone`).toBe(false);
+                    else expect(after.get(entry), `${entry} changed`).not.toBe(value);
+                } else {
+                    expect(after.get(entry), `${entry} is unchanged`).toBe(value);
+                }
+            }
+            // Where the account had entries before: its users-file line, and its Jenkins credential or pull Secret.
+            const where = [...accountsBefore.keys()].filter((e) => e.endsWith(` ${gone.account}`)).map((e) => e.split(":")[0]);
+            expect(where).toContain("users");
+            expect(where).toContain(gone.account === "flux-reader" ? "secret" : "jenkins");
+        }
     });
 });
+
+/** The account each named-account transition revokes or rotates. */
+const ACCOUNT_CHANGES: Record<string, { account: string; revoked: boolean }> = {
+    [ACCOUNTS.pushRevoked]: { account: "team-a-ci", revoked: true },
+    [ACCOUNTS.pushRotated]: { account: "team-b-ci", revoked: false },
+    [ACCOUNTS.readRevoked]: { account: "flux-reader", revoked: true },
+};
+
+/**
+ * Every account's entries where they live, keyed "<where> <account>": its line in the users file
+ * (Secret registry-htpasswd, each key a users file), its Jenkins credential's user and password in the
+ * fake Jenkins's store, and its pull Secret's content.
+ */
+async function accountEntries(): Promise<Map<string, string>> {
+    const entries = new Map<string, string>();
+    const htpasswd = await kube.get<{ data?: Record<string, string> }>("/api/v1/namespaces/dso/secrets/registry-htpasswd");
+    for (const [file, encoded] of Object.entries(htpasswd?.data ?? {})) {
+        for (const line of Buffer.from(encoded, "base64").toString("utf8").split("\n")) {
+            const [user, hash] = line.trim().split(/[\s:]+/);
+            if (user && hash) entries.set(`users:${file} ${user}`, hash);
+        }
+    }
+    for (const [id, credential] of jenkins.credentials) {
+        const user = credential.fields.username;
+        if (user) entries.set(`jenkins:${id} ${user}`, credential.fields.password ?? "");
+    }
+    for (const name of ["dev-alice", "flux-reader"]) {
+        const secret = await kube.get<{ data?: Record<string, string> }>(`/api/v1/namespaces/default/secrets/registry-read-${name}`);
+        if (secret) entries.set(`secret:default/registry-read-${name} ${name}`, JSON.stringify(secret.data));
+    }
+    return entries;
+}

@@ -15,6 +15,28 @@ export const prod = committedState("prod");
 const registryOf = (raw: Raw) => raw.registry as Raw & { mirrors: Raw[]; storage?: Raw; tls: Raw };
 const nodesOf = (raw: Raw) => (raw.nodes as { list: Raw[] }).list;
 
+/**
+ * The local stack with named accounts: two push accounts (team-b's in its own namespace of the path)
+ * and two read accounts, flux-reader's with a pull Secret in `default`. `change` edits the accounts.
+ */
+const withAccounts = (change: (cr: Raw & { pushAccounts: Raw[]; readAccounts: Raw[] }) => void = () => {}) =>
+    edited(local, (r) => {
+        const cr = r.containerRegistry as Raw & { pushAccounts: Raw[]; readAccounts: Raw[]; pathPrefix: string };
+        cr.pushAccounts = [
+            { name: "team-a-ci", prefixes: [`${cr.pathPrefix}/team-a/`] },
+            { name: "team-b-ci", prefixes: [`${cr.pathPrefix}/team-b/`] },
+        ];
+        cr.readAccounts = [{ name: "dev-alice" }, { name: "flux-reader", pullSecret: { namespaces: ["default"] } }];
+        change(cr);
+    });
+/** The named-account transitions, each from `withAccounts()`: one account revoked or rotated, the others untouched. */
+export const ACCOUNTS = {
+    added: "push and read accounts added",
+    pushRevoked: "a push account revoked",
+    pushRotated: "a push account rotated alone",
+    readRevoked: "a read account revoked",
+} as const;
+
 /** The transitions of issue 21, each named as the table in docs/lifecycle.md names it. */
 export const TRANSITIONS: Transition[] = [
     { name: "nothing changed (local)", stack: "local", from: local, to: local },
@@ -118,6 +140,31 @@ export const TRANSITIONS: Transition[] = [
         }),
         to: edited(prod, (_, s) => {
             s.jenkinsApiToken = "jenkins-token-2";
+        }),
+    },
+    { name: ACCOUNTS.added, stack: "local", from: local, to: withAccounts() },
+    {
+        name: ACCOUNTS.pushRevoked,
+        stack: "local",
+        from: withAccounts(),
+        to: withAccounts((cr) => {
+            cr.pushAccounts.shift();
+        }),
+    },
+    {
+        name: ACCOUNTS.pushRotated,
+        stack: "local",
+        from: withAccounts(),
+        to: withAccounts((cr) => {
+            cr.pushAccounts[1]!.rotation = "2";
+        }),
+    },
+    {
+        name: ACCOUNTS.readRevoked,
+        stack: "local",
+        from: withAccounts(),
+        to: withAccounts((cr) => {
+            cr.readAccounts.pop();
         }),
     },
     {

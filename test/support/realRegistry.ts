@@ -165,6 +165,8 @@ export interface RealRegistryOptions {
      * fresh password and put in the push users file beside the unscoped push account.
      */
     readonly scopedPushAccounts?: readonly { readonly username: string; readonly prefixes: readonly string[] }[];
+    /** Read accounts (`containerRegistry.readAccounts`), each made with a fresh password and put in the pull users file beside the pull account. */
+    readonly readAccounts?: readonly string[];
 }
 
 export interface RealRegistry {
@@ -184,6 +186,8 @@ export interface RealRegistry {
     readonly pull: TestAccount;
     /** The scoped push accounts, in the order of `scopedPushAccounts` (none unless asked for). */
     readonly scoped: readonly TestAccount[];
+    /** The read accounts, in the order of `readAccounts` (none unless asked for). */
+    readonly read: readonly TestAccount[];
     /** The rendered Caddyfile and registry config that are running. */
     readonly caddyfile?: string;
     readonly registryConfig: string;
@@ -204,6 +208,11 @@ export interface RealRegistry {
      * own (a proxied request then fails with 502).
      */
     stopDistribution(): Promise<void>;
+    /**
+     * Revokes accounts as a deploy without them does: the users files and the Caddyfile are written again
+     * for every other account (same passwords), and Caddy starts again on the same port.
+     */
+    revoke(usernames: readonly string[]): Promise<void>;
     /** Stops Caddy and Distribution and removes every file. Safe to call twice. */
     stop(): Promise<void>;
 }
@@ -234,6 +243,7 @@ export async function startRealRegistry(
         const push = makeAccount("ci-push");
         const pull = makeAccount("cluster-pull");
         const scoped = (options.scopedPushAccounts ?? []).map((a) => makeAccount(a.username));
+        const read = (options.readAccounts ?? []).map((name) => makeAccount(name));
         const dataDir = path.join(dir, "data-registry");
         const registryPort = await freePort();
         const metricsPorts = options.metrics ? { distribution: await freePort(), caddy: await freePort() } : undefined;
@@ -261,42 +271,56 @@ export async function startRealRegistry(
         let caddyfile: string | undefined;
         let caddyPort: number | undefined;
         let caddy: ServerProcess | undefined;
+        let writeFront: ((revoked: ReadonlySet<string>) => string) | undefined;
         if (options.caddy !== false) {
-            caddyPort = await freePort();
+            const frontPort = await freePort();
+            caddyPort = frontPort;
             const pushUsersFile = path.join(dir, "users-push");
             const pullUsersFile = path.join(dir, "users-pull");
-            writeFileSync(pushUsersFile, renderUsersFile("push", [push, ...scoped]), { mode: 0o600 });
-            writeFileSync(pullUsersFile, renderUsersFile("pull", [pull]), { mode: 0o600 });
-            caddyfile = (options.caddyfileFor ?? renderCaddyfile)({
-                siteAddress: "127.0.0.1",
-                port: caddyPort,
-                bindAddress: "127.0.0.1",
-                admin: "off",
-                tls: { kind: "files", certFile: ca.serverCertFile, keyFile: ca.serverKeyFile },
-                upstream: `127.0.0.1:${registryPort}`,
-                requiresAuthForPull: options.policy?.requiresAuthForPull ?? false,
-                pushUsersFile,
-                pullUsersFile,
-                // As both placements render it: unknown users are checked against the decoy account.
-                decoy: {
-                    accounts: { push: [push.username, ...scoped.map((a) => a.username)], pull: [pull.username] },
-                    bcryptHash: options.decoyHash ?? makeDecoyHash(),
-                },
-                ...(options.scopedPushAccounts ? { scopedPushAccounts: options.scopedPushAccounts } : {}),
-                allowedNetworks: options.policy?.allowedNetworks ?? [],
-                deletesEnabled: options.policy?.deletesEnabled ?? true,
-                uiUpstream: options.policy?.uiUpstream,
-                readOnlySignals: options.policy?.readOnlySignals,
-                blobFiles: options.blobShortcut === false ? undefined : dataDir,
-                ...(metricsPorts ? { metrics: { port: metricsPorts.caddy, bindAddress: "127.0.0.1" } } : {}),
-                ...(accessLogFile ? { accessLog: { kind: "file", path: accessLogFile } } : {}),
-                ...(options.mirrorsToSelf?.length
-                    ? {
-                          mirrors: options.mirrorsToSelf.map((pathName) => ({ pathName, upstream: `127.0.0.1:${registryPort}` })),
-                          mirrorsRequireAuth: options.policy?.mirrorsRequireAuth ?? false,
-                      }
-                    : {}),
-            });
+            const decoyHash = options.decoyHash ?? makeDecoyHash();
+            // The front's files for the accounts not revoked: the users files and the Caddyfile naming them.
+            writeFront = (revoked: ReadonlySet<string>) => {
+                const kept = (a: TestAccount) => !revoked.has(a.username);
+                const scopedKept = scoped.filter(kept);
+                const readKept = read.filter(kept);
+                writeFileSync(pushUsersFile, renderUsersFile("push", [push, ...scopedKept]), { mode: 0o600 });
+                writeFileSync(pullUsersFile, renderUsersFile("pull", [pull, ...readKept]), { mode: 0o600 });
+                const scopedPolicy = options.scopedPushAccounts?.filter((a) => !revoked.has(a.username));
+                return (options.caddyfileFor ?? renderCaddyfile)({
+                    siteAddress: "127.0.0.1",
+                    port: frontPort,
+                    bindAddress: "127.0.0.1",
+                    admin: "off",
+                    tls: { kind: "files", certFile: ca.serverCertFile, keyFile: ca.serverKeyFile },
+                    upstream: `127.0.0.1:${registryPort}`,
+                    requiresAuthForPull: options.policy?.requiresAuthForPull ?? false,
+                    pushUsersFile,
+                    pullUsersFile,
+                    // As both placements render it: unknown users are checked against the decoy account.
+                    decoy: {
+                        accounts: {
+                            push: [push.username, ...scopedKept.map((a) => a.username)],
+                            pull: [pull.username, ...readKept.map((a) => a.username)],
+                        },
+                        bcryptHash: decoyHash,
+                    },
+                    ...(scopedPolicy ? { scopedPushAccounts: scopedPolicy } : {}),
+                    allowedNetworks: options.policy?.allowedNetworks ?? [],
+                    deletesEnabled: options.policy?.deletesEnabled ?? true,
+                    uiUpstream: options.policy?.uiUpstream,
+                    readOnlySignals: options.policy?.readOnlySignals,
+                    blobFiles: options.blobShortcut === false ? undefined : dataDir,
+                    ...(metricsPorts ? { metrics: { port: metricsPorts.caddy, bindAddress: "127.0.0.1" } } : {}),
+                    ...(accessLogFile ? { accessLog: { kind: "file", path: accessLogFile } } : {}),
+                    ...(options.mirrorsToSelf?.length
+                        ? {
+                              mirrors: options.mirrorsToSelf.map((pathName) => ({ pathName, upstream: `127.0.0.1:${registryPort}` })),
+                              mirrorsRequireAuth: options.policy?.mirrorsRequireAuth ?? false,
+                          }
+                        : {}),
+                });
+            };
+            caddyfile = writeFront(new Set());
             const caddyfilePath = path.join(dir, "Caddyfile");
             writeFileSync(caddyfilePath, caddyfile);
             if (!options.caddyBinary) throw new Error("startRealRegistry: caddyBinary is required with Caddy in front");
@@ -318,6 +342,7 @@ export async function startRealRegistry(
             push,
             pull,
             scoped,
+            read,
             caddyfile,
             registryConfig,
             dataDir,
@@ -327,6 +352,19 @@ export async function startRealRegistry(
             logs: () => ({ registry: registry.output(), caddy: caddy?.output() ?? "" }),
             ...(caddy?.child.pid ? { caddyPid: caddy.child.pid } : {}),
             stopDistribution: () => registry.stop(),
+            async revoke(usernames) {
+                if (!writeFront || !caddy || !caddyPort) throw new Error("revoke: no Caddy in front");
+                await caddy.stop();
+                servers.splice(servers.indexOf(caddy), 1);
+                writeFileSync(path.join(dir, "Caddyfile"), writeFront(new Set(usernames)));
+                caddy = startServer(
+                    options.caddyBinary!,
+                    ["run", "--adapter", "caddyfile", "--config", path.join(dir, "Caddyfile")],
+                    caddyEnv(dir),
+                );
+                servers.push(caddy);
+                await waitForPort(caddyPort, 30_000, "caddy");
+            },
             async stop() {
                 if (stopped) return;
                 stopped = true;

@@ -11,7 +11,7 @@
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { DYNAMIC_DIFFS, plan, prod, TRANSITIONS } from "../support/lifecycleTransitions";
+import { ACCOUNTS, DYNAMIC_DIFFS, plan, prod, TRANSITIONS } from "../support/lifecycleTransitions";
 import { describePlan, planOf } from "../support/plan";
 import { portsEra } from "../support/portsEra";
 import { dataLosses, lostDeletes, portCollisions, run } from "../support/transitions";
@@ -93,6 +93,25 @@ describe("plans with a known shape", () => {
         const passwords = p.steps.filter((s) => s.type === "random:index/randomPassword:RandomPassword" && s.op !== "delete");
         expect(passwords.length).toBeGreaterThan(0);
         expect(passwords.every((s) => s.op === "replace")).toBe(true);
+    });
+
+    it.each([
+        [ACCOUNTS.pushRevoked, "team-a-ci", ["delete"]],
+        [ACCOUNTS.pushRotated, "team-b-ci", ["replace", "update"]],
+        [ACCOUNTS.readRevoked, "flux-reader", ["delete"]],
+    ])("%s: only %s's own password, credential and pull Secret change, and the users files", async (name, account, ops) => {
+        const { plan: p } = await plan(byName(name));
+        const own = (n: string) => n.endsWith(`-${account}`) || n.startsWith(`read-pull-secrets-${account}-`);
+        const usersFiles = ["registry-secret-registry-htpasswd", "registry-configmap-registry-config", "registry-deployment-registry"];
+        const touched = p.steps.map((s) => s.urn.split("::").pop()!);
+        expect(
+            touched.filter((n) => !own(n) && !usersFiles.includes(n)),
+            describePlan(p),
+        ).toEqual([]);
+        expect(new Set(p.steps.filter((s) => own(s.urn.split("::").pop()!)).map((s) => s.op)), describePlan(p)).toEqual(
+            new Set([...ops, ...(ops.includes("replace") ? ["delete"] : [])]),
+        );
+        expect(touched, describePlan(p)).toContain("registry-secret-registry-htpasswd");
     });
 
     it("a rotated Jenkins token updates each credential in place (the stored token is the new one before any destroy)", async () => {

@@ -7,6 +7,7 @@
  * What the front does with the accounts: accessPolicy.scopes.test.ts; the engine's plans: docs/lifecycle.md.
  */
 import { describe, expect, it } from "vitest";
+import { base64PrefixPattern } from "../../components/accessPolicy/caddyfile";
 import { ConfigError, PROJECT, parseConfig } from "../../components/config";
 import { planJenkinsCredentials } from "../../components/jenkins/jenkinsCredentials";
 import { operatorPassword } from "../../components/stack/accounts";
@@ -276,5 +277,26 @@ describe("the local stack (in cluster, Jenkins on) with named accounts", () => {
         expect(after.get("resources.json")).toContain("jenkins-credentials-container-registry-team-b-ci");
         expect(after.get("resources.json")).not.toContain("jenkins-credentials-container-registry-team-a-ci");
         expect(after.get("resources.json")).toContain("registry-accounts-read-dev-alice");
+    });
+});
+
+describe.each([
+    [
+        "prod",
+        "hosts/registry-01.dso.example.com/etc/caddy/dso-registry/users-pull",
+        "hosts/registry-01.dso.example.com/etc/caddy/Caddyfile",
+        true,
+    ],
+    ["kind", "/front/users-pull", "/front/Caddyfile", false],
+])("the %s stack with a read account", (stack, usersPath, caddyfilePath, authForPull) => {
+    it("puts it in the pull users file; where reads are checked, the decoy check knows it as an account", async () => {
+        const { files } = await synthEdited(stack, (cr) => {
+            if (authForPull) cr.requiresAuthForPull = true;
+            cr.readAccounts = [{ name: "dev-alice" }];
+        });
+        expect(fileEnding(files, usersPath)).toMatch(/dev-alice[ :]\[secret\]/);
+        if (authForPull) expect(fileEnding(files, caddyfilePath)).toContain(base64PrefixPattern("dev-alice:"));
+        const outputs = JSON.parse(files.get("outputs.json")!);
+        expect(outputs.readAccountCredentials).toEqual({ "dev-alice": { username: "dev-alice", password: "[secret]" } });
     });
 });
