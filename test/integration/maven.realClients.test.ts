@@ -3,7 +3,7 @@
  * rendered front (the access policy with its Maven route) to real nginx running the rendered Maven
  * backend config, next to real Distribution. Maven deploys with the Maven account, resolves the
  * artifact anonymously, and is refused an anonymous deploy and a deploy with the registry's push
- * account; the registry's API keeps its own rules on the same origin. Both placements render the
+ * account or a push account scoped to repository prefixes; the registry's API keeps its own rules on the same origin. Both placements render the
  * route, so it runs on each one's Caddy (Debian's on the external host, the pinned one in the
  * cluster). Last, the in-cluster
  * garbage-collection job, rendered, runs against the registry pod's stand-in (real Distribution and
@@ -42,6 +42,8 @@ async function startFront(dir: string, requiresAuthForPull: boolean, caddyBinary
     writeFileSync(deployUsersFile, renderUsersFile("push", [deploy]), { mode: 0o600 });
     const registry = await startRealRegistry({
         caddyBinary,
+        // A push account scoped to repository prefixes: the Maven path is no repository of its, and it cannot deploy there.
+        scopedPushAccounts: [{ username: "team-a-ci", prefixes: ["team-a/"] }],
         caddyfileFor: (policy) =>
             renderCaddyfile({
                 ...policy,
@@ -96,8 +98,9 @@ describe.each(FRONT_CADDYS)("on $caddy", ({ binary }) => {
         test.each([
             ["anonymous", undefined],
             ["the registry's push account", "push"],
+            ["a push account scoped to repository prefixes", "scoped"],
         ] as const)("a deploy as %s is refused with 401", (_who, account) => {
-            const credentials = account === "push" ? front.registry.push : undefined;
+            const credentials = account === "push" ? front.registry.push : account === "scoped" ? front.registry.scoped[0] : undefined;
             const mvn = mavenClient(path.join(dir, `refused-${account ?? "anonymous"}`), front.trustStore, credentials);
             const result = mvn.deployFile(front.repositoryUrl, { ...app, version: "6.6.6" }, jar.file);
             expect(result.code).not.toBe(0);
