@@ -5,6 +5,7 @@
  * names only `kind-registry`) and cannot reach the Docker host's loopback (its own localhost is empty).
  * Through `kind-registry:<port>` it lists tags anonymously and pushes with the push account: both need
  * the realm the front names for that authority, and a realm on localhost:<port> would be unreachable.
+ * A push account scoped to team-a/ pushes there and is denied anywhere else.
  */
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -23,6 +24,7 @@ let pod: TestNetns | undefined;
 let servers: ServerProcess[] = [];
 let port = 0;
 let push: TestAccount;
+let scoped: TestAccount;
 let image: OciImage;
 
 /** skopeo inside the pod's namespace, with no auth file but the one it is given. */
@@ -62,6 +64,7 @@ beforeAll(async () => {
         bind: ["127.0.0.1", pod.hostAddress],
     });
     push = front.push;
+    scoped = front.scoped;
     servers = [
         startServer(deployedRegistry().path, ["serve", front.registryConfig], { ...process.env, ...DISTRIBUTION.environment }),
         startServer(frontCaddy("kind front"), ["run", "--adapter", "caddyfile", "--config", front.caddyfile], caddyEnv(dir)),
@@ -95,6 +98,17 @@ describe("a pod of the kind cluster, through the front's name on the kind networ
         const listed = skopeoInPod(["list-tags", "--tls-verify=false", "--no-creds", `docker://${REGISTRY_NAME}:${port}/dev/app`]);
         expect(listed.code, `${listed.stderr}\n${logs()}`).toBe(0);
         expect(JSON.parse(listed.stdout).Tags).toEqual(["1"]);
+    });
+
+    it("pushes inside its prefix with the account scoped to team-a/, and is denied everywhere else", () => {
+        const auth = ["--dest-authfile", writeAuthFile(dir, `${REGISTRY_NAME}:${port}`, scoped)];
+        const inside = copyFromPod("team-a/app:1", auth);
+        expect(inside.code, `${inside.stderr}\n${logs()}`).toBe(0);
+        const outside = copyFromPod("dev/app:scoped", auth);
+        expect(outside.code).not.toBe(0);
+        expect(outside.stderr).toMatch(/denied|403/i);
+        const listed = skopeoInPod(["list-tags", "--tls-verify=false", "--no-creds", `docker://${REGISTRY_NAME}:${port}/dev/app`]);
+        expect(JSON.parse(listed.stdout).Tags).not.toContain("scoped");
     });
 
     it("is refused an anonymous push", () => {

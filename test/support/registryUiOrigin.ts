@@ -62,6 +62,8 @@ export interface KindFrontFiles {
 export function writeKindFront(dir: string, files: KindFrontFiles) {
     const push = makeAccount("ci-push");
     const pull = makeAccount("cluster-pull");
+    // A push account scoped to team-a/ (containerRegistry.pushAccounts), beside the push account.
+    const scoped = makeAccount("team-a-ci");
     const registryConfig = path.join(dir, "config.yml");
     writeFileSync(
         registryConfig,
@@ -72,7 +74,7 @@ export function writeKindFront(dir: string, files: KindFrontFiles) {
             logLevel: "warn",
         }),
     );
-    writeFileSync(path.join(dir, "users-push"), renderUsersFile("push", [push]), { mode: 0o600 });
+    writeFileSync(path.join(dir, "users-push"), renderUsersFile("push", [push, scoped]), { mode: 0o600 });
     writeFileSync(path.join(dir, "users-pull"), renderUsersFile("pull", [pull]), { mode: 0o600 });
     const rendered = renderKindCaddyfile({
         registryName: KIND_REGISTRY_NAME,
@@ -81,7 +83,8 @@ export function writeKindFront(dir: string, files: KindFrontFiles) {
         requiresAuthForPull: false,
         deletesEnabled: files.deletesEnabled,
         ...(files.ui ? { ui: files.ui } : {}),
-        decoy: { accounts: { push: [push.username], pull: [pull.username] }, bcryptHash: makeDecoyHash() },
+        decoy: { accounts: { push: [push.username, scoped.username], pull: [pull.username] }, bcryptHash: makeDecoyHash() },
+        scopedPushAccounts: [{ username: scoped.username, prefixes: ["team-a/"] }],
     });
     const bind = `default_bind ${files.bind.join(" ")}`;
     const caddyfileText = rendered
@@ -93,7 +96,7 @@ export function writeKindFront(dir: string, files: KindFrontFiles) {
     }
     const caddyfile = path.join(dir, "Caddyfile");
     writeFileSync(caddyfile, caddyfileText);
-    return { push, pull, registryConfig, caddyfile };
+    return { push, pull, scoped, registryConfig, caddyfile };
 }
 
 /**
