@@ -5,7 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { renderCaddyfile } from "../accessPolicy/caddyfile";
 import type { AccessPolicy, MirrorRoute, ScopedPushAccount } from "../accessPolicy/policy";
-import { renderUsersFile } from "../accessPolicy/usersFile";
+import { usersFileOutput } from "../accessPolicy/usersFileOutput";
 import { decoyHash } from "../accounts/decoy";
 import { METRICS_PORTS } from "../shared/facts";
 import { fingerprint } from "../shared/fingerprint";
@@ -152,22 +152,13 @@ export class CaddySite extends pulumi.ComponentResource {
         // Secret files are Caddy's own: 0600, readable by nobody else.
         const caddyOnly = { secret: true, owner: "caddy:caddy" };
 
-        const usersFile = (accounts: readonly HostAccount[], role: "push" | "pull") =>
-            pulumi.secret(
-                pulumi.all(accounts.map((a) => a.bcryptHash)).apply((hashes) =>
-                    renderUsersFile(
-                        role,
-                        accounts.map((a, i) => ({ username: a.username, bcryptHash: hashes[i]! })),
-                    ),
-                ),
-            );
-        const pushUsers = usersFile(args.pushAccounts, "push");
-        const pullUsers = usersFile(args.pullAccounts, "pull");
+        const pushUsers = usersFileOutput("push", args.pushAccounts);
+        const pullUsers = usersFileOutput("pull", args.pullAccounts);
         const files = [
             file("users-push", paths.pushUsers, "0600", pushUsers, caddyOnly),
             file("users-pull", paths.pullUsers, "0600", pullUsers, caddyOnly),
         ];
-        const mavenUsers = args.maven ? usersFile([args.maven.deployAccount], "push") : pulumi.output("");
+        const mavenUsers = args.maven ? usersFileOutput("push", [args.maven.deployAccount]) : pulumi.output("");
         if (args.maven) files.push(file("users-maven-deploy", paths.mavenDeployUsers, "0600", mavenUsers, caddyOnly));
         const tlsInputs: pulumi.Input<string>[] = [];
         if (args.tls.kind === "files") {

@@ -10,7 +10,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { renderCaddyfile } from "../accessPolicy/caddyfile";
 import type { AccessPolicy, MirrorRoute, ScopedPushAccount } from "../accessPolicy/policy";
-import { renderUsersFile } from "../accessPolicy/usersFile";
+import { usersFileOutput } from "../accessPolicy/usersFileOutput";
 import { decoyHash } from "../accounts/decoy";
 import { type RegistryStorage, renderRegistryConfig } from "../distribution/registryConfig";
 import { MAVEN_BACKEND, renderMavenNginxConfig } from "../maven/nginxConfig";
@@ -25,6 +25,7 @@ import type { DistributionSettings } from "../shared/distributionSettings";
 import { type IngressController, METRICS_PORTS } from "../shared/facts";
 import { withFormerType } from "../shared/formerType";
 import { type K8sObject, objectOptions } from "../shared/k8sObject";
+import { resourceClassOf } from "../shared/k8sResources";
 import { IN_CLUSTER_BACKUP } from "./backup";
 import { distributionCachesBlobs, type GcWindow, gcWindow } from "./gcWindow";
 import { ISSUER_CHAIN } from "./issuerChain";
@@ -280,44 +281,6 @@ function registryStorage(storage: InClusterRegistryStorage): RegistryStorage {
     return settings;
 }
 
-function usersFile(role: "push" | "pull", accounts: readonly InClusterAccount[]): pulumi.Output<string> {
-    return pulumi.secret(
-        pulumi.all(accounts.map((a) => a.bcryptHash)).apply((hashes) =>
-            renderUsersFile(
-                role,
-                accounts.map((a, i) => ({ username: a.username, bcryptHash: hashes[i]! })),
-            ),
-        ),
-    );
-}
-
-// biome-ignore lint/suspicious/noExplicitAny: each kind's constructor takes its own args type; the objects were checked against it when rendered (manifests.ts).
-type Constructor = new (name: string, args: any, opts?: pulumi.CustomResourceOptions) => pulumi.CustomResource;
-
-/** Traefik's Middleware, a custom resource: its apiVersion and kind travel with the object. */
-class TraefikMiddleware extends k8s.apiextensions.CustomResource {
-    constructor(
-        name: string,
-        args: Omit<k8s.apiextensions.CustomResourceArgs, "apiVersion" | "kind">,
-        opts?: pulumi.CustomResourceOptions,
-    ) {
-        super(name, { apiVersion: "traefik.io/v1alpha1", kind: "Middleware", ...args }, opts);
-    }
-}
-
-/** A resource class for a custom resource kind whose CRD the cluster's operator installs (prometheus-operator). */
-function customResource(apiVersion: string, kind: string): Constructor {
-    return class extends k8s.apiextensions.CustomResource {
-        constructor(
-            name: string,
-            args: Omit<k8s.apiextensions.CustomResourceArgs, "apiVersion" | "kind">,
-            opts?: pulumi.CustomResourceOptions,
-        ) {
-            super(name, { apiVersion, kind, ...args }, opts);
-        }
-    };
-}
-
 /** The spec's TLS from the component's: keys secret, the chain's CA Issuer named as the operator's would be. */
 function inClusterTls(tls: InClusterRegistryArgs["tls"]): InClusterTls {
     if (tls.kind === "secret") return { ...tls, keyPem: pulumi.secret(tls.keyPem) };
@@ -359,26 +322,6 @@ function readChainCa(
         }),
     );
 }
-
-const KINDS: Record<string, Constructor> = {
-    "v1/Namespace": k8s.core.v1.Namespace,
-    "v1/ServiceAccount": k8s.core.v1.ServiceAccount,
-    "v1/Secret": k8s.core.v1.Secret,
-    "v1/ConfigMap": k8s.core.v1.ConfigMap,
-    "v1/PersistentVolumeClaim": k8s.core.v1.PersistentVolumeClaim,
-    "v1/Service": k8s.core.v1.Service,
-    "apps/v1/Deployment": k8s.apps.v1.Deployment,
-    "networking.k8s.io/v1/Ingress": k8s.networking.v1.Ingress,
-    "policy/v1/PodDisruptionBudget": k8s.policy.v1.PodDisruptionBudget,
-    "rbac.authorization.k8s.io/v1/Role": k8s.rbac.v1.Role,
-    "rbac.authorization.k8s.io/v1/RoleBinding": k8s.rbac.v1.RoleBinding,
-    "batch/v1/CronJob": k8s.batch.v1.CronJob,
-    "traefik.io/v1alpha1/Middleware": TraefikMiddleware,
-    "cert-manager.io/v1/Issuer": customResource("cert-manager.io/v1", "Issuer"),
-    "cert-manager.io/v1/Certificate": customResource("cert-manager.io/v1", "Certificate"),
-    "monitoring.coreos.com/v1/PodMonitor": customResource("monitoring.coreos.com/v1", "PodMonitor"),
-    "monitoring.coreos.com/v1/PrometheusRule": customResource("monitoring.coreos.com/v1", "PrometheusRule"),
-};
 
 /**
  * The registry in a cluster: Distribution and its Caddy sidecar in one Deployment, behind the cluster's
@@ -438,9 +381,9 @@ export class InClusterRegistry extends pulumi.ComponentResource {
             ...(args.monitoring ? { metricsAddr: REGISTRY_METRICS_ADDR } : {}),
             ...(args.distributionConfig ? { settings: args.distributionConfig } : {}),
         });
-        const push = usersFile("push", [args.accounts.push, ...scoped]);
-        const pull = usersFile("pull", pullAccounts);
-        const mavenDeploy = args.maven ? usersFile("push", [args.maven.deployAccount]) : pulumi.output("");
+        const push = usersFileOutput("push", [args.accounts.push, ...scoped]);
+        const pull = usersFileOutput("pull", pullAccounts);
+        const mavenDeploy = args.maven ? usersFileOutput("push", [args.maven.deployAccount]) : pulumi.output("");
         const mavenNginxConfig = args.maven
             ? renderMavenNginxConfig({
                   listen: `127.0.0.1:${MAVEN_BACKEND.port}`,
@@ -595,9 +538,7 @@ function registerObjects(
     let namespace: pulumi.CustomResource | undefined;
     const inputs: pulumi.CustomResource[] = [];
     for (const object of objects) {
-        const key = `${object.apiVersion}/${object.kind}`;
-        const ctor = KINDS[key];
-        if (!ctor) throw new Error(`InClusterRegistry ${name}: no resource type for ${key}`);
+        const ctor = resourceClassOf(object, `InClusterRegistry ${name}`);
         const { apiVersion: _apiVersion, kind: _kind, ...body } = object;
         const workload = object.kind === "Deployment" || object.kind === "CronJob";
         const dependsOn = workload

@@ -8,7 +8,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { ScopedPushAccount } from "../accessPolicy/policy";
-import { renderUsersFile } from "../accessPolicy/usersFile";
+import { usersFileOutput } from "../accessPolicy/usersFileOutput";
 import { decoyHash } from "../accounts/decoy";
 import type { RegistryAccount } from "../accounts/registryAccounts";
 import { type MirrorSpec, renderMirrorEnvFile, type UpstreamAccount } from "../mirrors/mirrors";
@@ -17,6 +17,7 @@ import { DISTRIBUTION } from "../shared/facts";
 import { fingerprint } from "../shared/fingerprint";
 import { type HostConnection, HostFile, type HostTarget, hostCommand, privileged } from "../shared/hostAccess";
 import { objectOptions } from "../shared/k8sObject";
+import { resourceClassOf } from "../shared/k8sResources";
 import { renderKindCaddyfile, renderKindRegistryConfig } from "./front";
 import {
     containersApplyScript,
@@ -79,12 +80,6 @@ export interface KindMirror {
 }
 
 /** The Pulumi resource type of each kind of object the kind UI renders. */
-const UI_KINDS: Record<string, new (name: string, args: never, opts?: pulumi.CustomResourceOptions) => pulumi.CustomResource> = {
-    Namespace: k8s.core.v1.Namespace,
-    Deployment: k8s.apps.v1.Deployment,
-    Service: k8s.core.v1.Service,
-    Ingress: k8s.networking.v1.Ingress,
-};
 
 /**
  * The kind placement: its files, its containers, its nodes, its ConfigMap. Commands run on the Docker host
@@ -134,15 +129,6 @@ export class KindRegistry extends pulumi.ComponentResource {
                 },
             }),
         );
-        const usersFile = (role: "push" | "pull", list: readonly RegistryAccount[]) =>
-            pulumi.secret(
-                pulumi.all(list.map((a) => a.bcryptHash)).apply((hashes) =>
-                    renderUsersFile(
-                        role,
-                        list.map((a, i) => ({ username: a.username, bcryptHash: hashes[i]! })),
-                    ),
-                ),
-            );
         const gc = args.garbageCollection;
         const registryConfig = renderKindRegistryConfig(args.deletesEnabled, gc !== undefined, args.distributionConfig);
         const maintenance = gc ? { script: gcScript(layout, gc), crontab: maintenanceCrontab(gc) } : undefined;
@@ -160,8 +146,8 @@ export class KindRegistry extends pulumi.ComponentResource {
         // Caddy runs as root in its image and reads the users files through a read-only mount.
         const files = [
             file("caddyfile", p.caddyfile, caddyfile),
-            file("users-push", p.pushUsers, usersFile("push", args.pushAccounts), "0600", true),
-            file("users-pull", p.pullUsers, usersFile("pull", args.pullAccounts), "0600", true),
+            file("users-push", p.pushUsers, usersFileOutput("push", args.pushAccounts), "0600", true),
+            file("users-pull", p.pullUsers, usersFileOutput("pull", args.pullAccounts), "0600", true),
             file("registry-config", p.registryConfig, registryConfig),
             file("node-script", p.nodeScript, nodeScript),
             file("watcher-script", p.watcherScript, nodeWatchScript(layout)),
@@ -226,8 +212,7 @@ export class KindRegistry extends pulumi.ComponentResource {
             let namespace: pulumi.CustomResource | undefined;
             for (const object of renderKindUiObjects({ ...args.ui, registryName: layout.registryName, port: layout.port })) {
                 const { apiVersion: _apiVersion, kind, ...body } = object;
-                const ctor = UI_KINDS[kind];
-                if (!ctor) throw new Error(`KindRegistry ${name}: no resource type for ${kind}`);
+                const ctor = resourceClassOf(object, `KindRegistry ${name}`);
                 const resource = new ctor(`${name}-ui-${kind.toLowerCase()}-${object.metadata.name}`, body as never, {
                     parent: this,
                     ...objectOptions(kind),

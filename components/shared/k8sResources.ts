@@ -1,0 +1,62 @@
+/**
+ * The resource class of each kind of Kubernetes object the components render: one table, so that every
+ * placement registers a rendered object (components/shared/k8sObject.ts) the same way.
+ */
+import * as k8s from "@pulumi/kubernetes";
+import type * as pulumi from "@pulumi/pulumi";
+import type { K8sObject } from "./k8sObject";
+
+// biome-ignore lint/suspicious/noExplicitAny: each kind's constructor takes its own args type; the objects were checked against it when rendered (manifests.ts).
+type Constructor = new (name: string, args: any, opts?: pulumi.CustomResourceOptions) => pulumi.CustomResource;
+
+/** Traefik's Middleware, a custom resource: its apiVersion and kind travel with the object. */
+class TraefikMiddleware extends k8s.apiextensions.CustomResource {
+    constructor(
+        name: string,
+        args: Omit<k8s.apiextensions.CustomResourceArgs, "apiVersion" | "kind">,
+        opts?: pulumi.CustomResourceOptions,
+    ) {
+        super(name, { apiVersion: "traefik.io/v1alpha1", kind: "Middleware", ...args }, opts);
+    }
+}
+
+/** A resource class for a custom resource kind whose CRD the cluster's operator installs (prometheus-operator). */
+function customResource(apiVersion: string, kind: string): Constructor {
+    return class extends k8s.apiextensions.CustomResource {
+        constructor(
+            name: string,
+            args: Omit<k8s.apiextensions.CustomResourceArgs, "apiVersion" | "kind">,
+            opts?: pulumi.CustomResourceOptions,
+        ) {
+            super(name, { apiVersion, kind, ...args }, opts);
+        }
+    };
+}
+
+const CLASSES: Record<string, Constructor> = {
+    "v1/Namespace": k8s.core.v1.Namespace,
+    "v1/ServiceAccount": k8s.core.v1.ServiceAccount,
+    "v1/Secret": k8s.core.v1.Secret,
+    "v1/ConfigMap": k8s.core.v1.ConfigMap,
+    "v1/PersistentVolumeClaim": k8s.core.v1.PersistentVolumeClaim,
+    "v1/Service": k8s.core.v1.Service,
+    "apps/v1/Deployment": k8s.apps.v1.Deployment,
+    "networking.k8s.io/v1/Ingress": k8s.networking.v1.Ingress,
+    "policy/v1/PodDisruptionBudget": k8s.policy.v1.PodDisruptionBudget,
+    "rbac.authorization.k8s.io/v1/Role": k8s.rbac.v1.Role,
+    "rbac.authorization.k8s.io/v1/RoleBinding": k8s.rbac.v1.RoleBinding,
+    "batch/v1/CronJob": k8s.batch.v1.CronJob,
+    "traefik.io/v1alpha1/Middleware": TraefikMiddleware,
+    "cert-manager.io/v1/Issuer": customResource("cert-manager.io/v1", "Issuer"),
+    "cert-manager.io/v1/Certificate": customResource("cert-manager.io/v1", "Certificate"),
+    "monitoring.coreos.com/v1/PodMonitor": customResource("monitoring.coreos.com/v1", "PodMonitor"),
+    "monitoring.coreos.com/v1/PrometheusRule": customResource("monitoring.coreos.com/v1", "PrometheusRule"),
+};
+
+/** The resource class for `object` (by apiVersion and kind); `who` names the component in the error for a kind not in the table. */
+export function resourceClassOf(object: Pick<K8sObject, "apiVersion" | "kind">, who: string): Constructor {
+    const key = `${object.apiVersion}/${object.kind}`;
+    const ctor = CLASSES[key];
+    if (!ctor) throw new Error(`${who}: no resource type for ${key}`);
+    return ctor;
+}
