@@ -8,6 +8,7 @@ import type { HostBackupArgs } from "../externalHost/maintenance";
 import { renderMirrorEnvFile } from "../mirrors/mirrors";
 import { needsSudo } from "../shared/facts";
 import { type AgeRotation, scopedPushAccounts } from "./accounts";
+import { backupSettings, destinationNotValidated } from "./backup";
 import { externalHostMaven } from "./maven";
 import { mirrorAccount, mirrorSpecs } from "./mirrors";
 import { secret } from "./secret";
@@ -93,10 +94,9 @@ function externalHostStorage(cfg: StackConfig): ExternalRegistryHostArgs["storag
 
 /** The external host's backups from `registry.maintenance.backup` (validated by the config rules), or none. */
 function hostBackup(cfg: StackConfig): HostBackupArgs | undefined {
-    const b = cfg.registry.maintenance.backup;
-    const d = b.destination;
-    if (!b.enabled || !d) return undefined;
-    const common = { schedule: b.schedule, keep: b.keep, repositoryPassword: secret(cfg, "backupRepositoryPassword") };
+    const backup = backupSettings(cfg);
+    if (!backup) return undefined;
+    const { destination: d, common } = backup;
     if (d.kind === "sftp" && d.host && d.path && d.hostKey) {
         return {
             ...common,
@@ -115,7 +115,7 @@ function hostBackup(cfg: StackConfig): HostBackupArgs | undefined {
             },
         };
     }
-    throw new Error(`registry.maintenance.backup.destination of kind "${d.kind}" does not apply to the external host`);
+    throw destinationNotValidated("external host", d);
 }
 
 /** fail2ban's limit from `registry.loginLimit`, or none when it is off. */

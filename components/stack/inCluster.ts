@@ -6,6 +6,7 @@ import { ClusterDns } from "../inCluster/clusterDns";
 import { InClusterRegistry } from "../inCluster/inClusterRegistry";
 import type { InClusterBackup } from "../inCluster/spec";
 import type { AgeRotation } from "./accounts";
+import { backupSettings, destinationNotValidated } from "./backup";
 import { inClusterMaven } from "./maven";
 import { mirrorAccount, mirrorSpecs } from "./mirrors";
 import { secret } from "./secret";
@@ -73,12 +74,12 @@ export function defineInClusterRegistry(
 
 /** The in-cluster registry's backups from `registry.maintenance.backup` (S3 or a volume, validated by the config rules), or none. */
 function inClusterBackup(cfg: StackConfig): InClusterBackup | undefined {
-    const b = cfg.registry.maintenance.backup;
-    const d = b.destination;
-    if (!b.enabled || !d) return undefined;
-    const common = { image: b.image, schedule: b.schedule, keep: b.keep, repositoryPassword: secret(cfg, "backupRepositoryPassword") };
+    const backup = backupSettings(cfg);
+    if (!backup) return undefined;
+    const { destination: d } = backup;
+    const common = { image: backup.settings.image, ...backup.common };
     if (d.kind === "volume") return { ...common, destination: { kind: "volume", size: d.size, storageClass: d.storageClass } };
-    if (d.kind !== "s3" || !d.bucket) return undefined;
+    if (d.kind !== "s3" || !d.bucket) throw destinationNotValidated("in-cluster registry", d);
     return {
         ...common,
         destination: { kind: "s3", endpoint: d.endpoint, bucket: d.bucket, prefix: d.prefix, region: d.region },
