@@ -1,0 +1,36 @@
+/**
+ * The README's layout table (README.md, Layout) names every folder a newcomer finds: each top-level
+ * folder, each folder of components/ and each of tools/. A folder added without a line there fails here.
+ */
+import { readdirSync, readFileSync } from "node:fs";
+import * as path from "node:path";
+import { describe, expect, it } from "vitest";
+
+const ROOT = path.resolve(__dirname, "../..");
+const readme = readFileSync(path.join(ROOT, "README.md"), "utf8");
+const layout = readme.slice(readme.indexOf("### Layout"), readme.indexOf("\n#", readme.indexOf("### Layout") + 1));
+
+const folders = (dir: string) =>
+    readdirSync(path.join(ROOT, dir), { withFileTypes: true })
+        .filter((e) => e.isDirectory() && !e.name.startsWith(".") && e.name !== "node_modules")
+        .map((e) => e.name)
+        .sort();
+
+describe("the README's layout table", () => {
+    it("is there, as a table", () => {
+        expect(layout).toMatch(/\| path \| what \|/);
+    });
+
+    it.each(folders("."))("names the top-level folder %s/", (folder) => {
+        expect(layout).toMatch(new RegExp(`\`${folder}/`));
+    });
+
+    it.each(folders("components"))("names components/%s/", (folder) => {
+        // As a path, or in the placement or feature list of the table.
+        expect(layout).toMatch(new RegExp(`\`components/${folder}/\`|\`${folder}\``));
+    });
+
+    it.each(folders("tools"))("names tools/%s/", (folder) => {
+        expect(layout).toContain(`\`tools/${folder}/\``);
+    });
+});
