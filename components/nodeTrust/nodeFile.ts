@@ -48,12 +48,18 @@ export class NodeFile extends pulumi.ComponentResource {
                 // program's entries in a shared file (registries.yaml), follows the registry's host name.
                 triggers: [step.path, step.mergeKey ?? ""],
             },
-            // Earlier versions made this command a direct child of NodeTrust (then of type dso:nodes:NodeTrust),
-            // named like this component: the alias keeps it the same resource, so updating does not run its
-            // delete (which removes the file).
+            // Earlier versions made this command a direct child of NodeTrust (then of type dso:nodes:NodeTrust,
+            // and a resource of the stack itself before NodeTrustFleet grouped the nodes), named like this
+            // component: the aliases keep it the same resource, so updating does not run its delete (which
+            // removes the file).
             {
                 parent: this,
-                aliases: [{ name, parent: opts?.parent ? urnWithFormerType(opts.parent, "dso:nodes:NodeTrust") : undefined }],
+                aliases: opts?.parent
+                    ? [
+                          { name, parent: urnWithFormerType(opts.parent, "dso:nodes:NodeTrust") },
+                          { name, parent: urnWithFormerType(opts.parent, "dso:nodes:NodeTrust", { formerlyTopLevel: true }) },
+                      ]
+                    : [{ name, parent: undefined }],
                 dependsOn: [...(args.after ?? [])],
             },
         );

@@ -30,8 +30,13 @@ const NODE_TRUST_IMAGE = "busybox:1.36.1";
 const INTERVAL_SECONDS = 300;
 
 export interface NodeTrustDaemonSetArgs extends NodeTrustCommonArgs {
-    /** Namespace of the DaemonSet, its ConfigMap and Secret (must exist; a Namespace's `metadata.name` orders them after it). */
+    /** Namespace of the DaemonSet, its ConfigMap and Secret (must exist unless `createNamespace`; a Namespace's `metadata.name` orders them after it). */
     readonly namespace: pulumi.Input<string>;
+    /**
+     * Create the namespace too, labelled for privileged pods (Pod Security Admission), so that no other
+     * namespace (the registry's) has to allow them.
+     */
+    readonly createNamespace?: boolean;
     /** Name of the Kubernetes objects. */
     readonly objectName?: string;
 }
@@ -155,18 +160,37 @@ export class NodeTrustDaemonSet extends pulumi.ComponentResource {
             plan.steps.some((s) => s.kind === "config-path" && (args.allowContainerdRestart ?? false));
         const labels = { "app.kubernetes.io/name": objectName, ...PART_OF_LABELS };
         const scripts = daemonSetScripts(plan, args);
+        // Once created by the stack itself (no parent): the alias keeps its identity.
+        const namespace = args.createNamespace
+            ? new k8s.core.v1.Namespace(
+                  `${name}-namespace`,
+                  {
+                      metadata: {
+                          name: args.namespace,
+                          labels: {
+                              "pod-security.kubernetes.io/enforce": "privileged",
+                              "pod-security.kubernetes.io/audit": "privileged",
+                              "pod-security.kubernetes.io/warn": "privileged",
+                              ...PART_OF_LABELS,
+                          },
+                      },
+                  },
+                  { parent: this, aliases: [{ parent: pulumi.rootStackResource }] },
+              )
+            : undefined;
+        const inNamespace: pulumi.CustomResourceOptions = { parent: this, ...(namespace ? { dependsOn: [namespace] } : {}) };
 
         const configMap = new k8s.core.v1.ConfigMap(
             `${name}-config`,
             { metadata: { name: objectName, namespace: args.namespace, labels }, data: scripts.config },
-            { parent: this },
+            inNamespace,
         );
         const hasSecret = Object.keys(scripts.secret).length > 0;
         const secret = hasSecret
             ? new k8s.core.v1.Secret(
                   `${name}-secret`,
                   { metadata: { name: objectName, namespace: args.namespace, labels }, stringData: scripts.secret },
-                  { parent: this },
+                  inNamespace,
               )
             : undefined;
 
@@ -241,7 +265,7 @@ export class NodeTrustDaemonSet extends pulumi.ComponentResource {
                     },
                 },
             },
-            { parent: this },
+            inNamespace,
         );
         this.registerOutputs({});
     }

@@ -15,10 +15,15 @@ export function withFormerType(opts: pulumi.ComponentResourceOptions | undefined
  * The URN a resource had under its former type token (its parents' unchanged), for the alias of a
  * resource that used to be its child directly.
  */
-export function urnWithFormerType(resource: pulumi.Resource, formerType: string): pulumi.Output<string> {
+export function urnWithFormerType(
+    resource: pulumi.Resource,
+    formerType: string,
+    options: { readonly formerlyTopLevel?: boolean } = {},
+): pulumi.Output<string> {
     return resource.urn.apply((urn) => {
         const [head, project, qualifiedType, ...name] = urn.split("::");
-        const types = qualifiedType!.split("$");
+        // `formerlyTopLevel`: the resource has since moved under a parent (a component that groups it).
+        const types = options.formerlyTopLevel ? [formerType] : qualifiedType!.split("$");
         types[types.length - 1] = formerType;
         return [head, project, types.join("$"), ...name].join("::");
     });

@@ -34,7 +34,7 @@ describe.each(COMMITTED_STACKS)("resource identities of the committed %s stack",
 });
 
 describe("the committed prod stack from an older state", () => {
-    it("keeps each node's registries.yaml command of a state from before NodeFile (its delete removes the file)", () => {
+    it("keeps each node's registries.yaml command of a state from before NodeFile and NodeTrustFleet (its delete removes the file)", () => {
         const rows = JSON.parse(readFileSync(path.join(committedSynthDir("prod"), "resources.json"), "utf8"));
         const prod = (qualifiedType: string, name: string) => `urn:pulumi:prod::dso-registry::${qualifiedType}::${name}`;
         const former = new Set([
@@ -42,9 +42,12 @@ describe("the committed prod stack from an older state", () => {
             prod("dso:nodes:NodeTrust$command:remote:Command", "node-trust-k3s-agent-1-registries-yaml"),
         ]);
         expect(Object.fromEntries(takeOvers(identitiesOf(rows), former))).toEqual({
-            [prod("dso:nodes:NodeTrust", "node-trust-k3s-agent-1")]: prod("dso-registry:nodeTrust:NodeTrust", "node-trust-k3s-agent-1"),
+            [prod("dso:nodes:NodeTrust", "node-trust-k3s-agent-1")]: prod(
+                "dso-registry:nodeTrust:NodeTrustFleet$dso-registry:nodeTrust:NodeTrust",
+                "node-trust-k3s-agent-1",
+            ),
             [prod("dso:nodes:NodeTrust$command:remote:Command", "node-trust-k3s-agent-1-registries-yaml")]: prod(
-                "dso-registry:nodeTrust:NodeTrust$dso-registry:nodeTrust:NodeFile$command:remote:Command",
+                "dso-registry:nodeTrust:NodeTrustFleet$dso-registry:nodeTrust:NodeTrust$dso-registry:nodeTrust:NodeFile$command:remote:Command",
                 "node-trust-k3s-agent-1-registries-yaml-write",
             ),
         });

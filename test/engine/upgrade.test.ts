@@ -1,0 +1,123 @@
+/**
+ * A stack deployed by the previous version of the program, taken over by this one with no change: for the
+ * local stack (on a real API server, Jenkins faked) and the prod stack (on machines of its own, nodes over
+ * SSH), `pulumi up` runs with the program as it was at BASELINE (its files from git), then `preview` and
+ * `up` with the program as it is touch no custom resource, and a second `up --expect-no-changes` passes.
+ * A reshaping of the inside (components regrouped, renamed, moved under a new parent) passes only if the
+ * aliases carry every resource's state over, as the identity tests (test/unit/identity.test.ts) model it.
+ *
+ * BASELINE is the last version that landed. When a change is meant to show on an upgrade (a new default,
+ * a changed script), the plan it shows belongs in docs/lifecycle.md, and BASELINE moves to the commit
+ * after it.
+ */
+import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { cpSync, rmSync } from "node:fs";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PROJECT } from "../../components/shared/facts";
+import { executedLines, preEvents, previewLines } from "../support/engineEvents";
+import { type FakeJenkins, startFakeJenkins } from "../support/fakeJenkins";
+import type { ControlPlane } from "../support/kubeControlPlane";
+import { startLocalCluster } from "../support/localCluster";
+import { PROD_STACK, type ProdStack, startProdStack } from "../support/prodStack";
+import { openWorkspace, PROJECT_DIR, type Workspace, writeStackValues } from "../support/pulumiEngine";
+import { committedState } from "../support/transitions";
+
+/** The version whose stacks this one must take over unchanged (the one that landed before the reshaping of issue 35). */
+const BASELINE = "b2da95872b14ce278fb953089a87bb24ce15b1db";
+
+/** The program's own files (what a checkout of the package holds), as `openWorkspace` copies them. */
+const PROGRAM_FILES = ["Pulumi.yaml", "index.ts", "package.json", "tsconfig.json", "components"];
+
+/** Puts the program of `commit` (its files from git) in the workspace's project, in place of the current one. */
+function checkOutProgram(ws: Workspace, commit: string): void {
+    for (const file of PROGRAM_FILES) rmSync(path.join(ws.projectDir, file), { recursive: true, force: true });
+    let archive: Buffer;
+    try {
+        archive = execFileSync("git", ["-C", PROJECT_DIR, "archive", "--format=tar", commit, ...PROGRAM_FILES], {
+            maxBuffer: 64 * 1024 * 1024,
+        });
+    } catch (error) {
+        throw new Error(`git cannot give the program at ${commit} (a clone without history?): ${String(error)}`);
+    }
+    execFileSync("tar", ["-x", "-C", ws.projectDir], { input: archive });
+}
+
+/** Puts the current program back in the workspace's project. */
+function currentProgram(ws: Workspace): void {
+    for (const file of PROGRAM_FILES) {
+        rmSync(path.join(ws.projectDir, file), { recursive: true, force: true });
+        cpSync(path.join(PROJECT_DIR, file), path.join(ws.projectDir, file), { recursive: true });
+    }
+}
+
+/**
+ * `up` with the BASELINE program, then the current one: its preview and its `up` touch no custom
+ * resource (no command runs on a machine, no Kubernetes object or password changes). What they may do
+ * is create the component resources this version adds to group others (`expectedComponents`), which hold
+ * no infrastructure. Then a second `up` plans and does nothing at all.
+ */
+async function upgradeChangesNothing(ws: Workspace, stack: string, expectedComponents: readonly string[]): Promise<void> {
+    checkOutProgram(ws, BASELINE);
+    const before = await ws.pulumi(["up", "--yes", "-s", stack], { timeoutMs: 20 * 60_000 });
+    expect(before.code, before.stdout.slice(-20_000) + before.stderr).toBe(0);
+    currentProgram(ws);
+    const preview = await ws.pulumi(["preview", "--json", "-s", stack], { timeoutMs: 15 * 60_000 });
+    expect(preview.code, preview.stdout.slice(-20_000) + preview.stderr).toBe(0);
+    expect(previewLines(preview.stdout)).toEqual([]);
+    const steps = (JSON.parse(preview.stdout) as { steps?: { op: string; urn: string }[] }).steps ?? [];
+    expect(
+        steps
+            .filter((s) => s.op !== "same")
+            .map((s) => `${s.op} ${s.urn.split("::").slice(-2).join("::")}`)
+            .sort(),
+    ).toEqual(expectedComponents.map((c) => `create ${c}`).sort());
+    const up = await ws.pulumi(["up", "--yes", "--json", "-s", stack], { timeoutMs: 15 * 60_000 });
+    expect(up.code, up.stdout.slice(-20_000) + up.stderr).toBe(0);
+    expect(executedLines(preEvents(up.stdout))).toEqual([]);
+    const again = await ws.pulumi(["up", "--yes", "--expect-no-changes", "-s", stack], { timeoutMs: 15 * 60_000 });
+    expect(again.code, again.stdout.slice(-20_000) + again.stderr).toBe(0);
+}
+
+describe(`the local stack deployed by ${BASELINE.slice(0, 7)}, real engine`, () => {
+    let kube: ControlPlane;
+    let jenkins: FakeJenkins;
+    let ws: Workspace;
+    const token = `token-${randomBytes(12).toString("hex")}`;
+
+    beforeAll(async () => {
+        kube = await startLocalCluster(6);
+        jenkins = await startFakeJenkins({ user: "admin", apiToken: token });
+        ws = openWorkspace({ stackFiles: ["local"], env: { KUBECONFIG: kube.kubeconfig } });
+        await ws.pulumiOk(["stack", "init", "local"]);
+        await ws.pulumiOk(["config", "set", "--secret", `${PROJECT}:jenkinsApiToken`, "-s", "local"], { input: token });
+        const raw = structuredClone(committedState("local").raw);
+        (raw.jenkins as Record<string, unknown>).url = jenkins.url;
+        writeStackValues(ws, "local", raw);
+    }, 20 * 60_000);
+    afterAll(async () => {
+        ws?.close();
+        await jenkins?.close();
+        kube?.stop();
+    });
+
+    it("is taken over by this version with no change", async () => {
+        await upgradeChangesNothing(ws, "local", []);
+    });
+});
+
+describe(`the prod stack deployed by ${BASELINE.slice(0, 7)}, real engine on test hosts`, () => {
+    let stack: ProdStack;
+
+    beforeAll(async () => {
+        stack = await startProdStack();
+    }, 20 * 60_000);
+    afterAll(async () => {
+        await stack?.stop();
+    }, 5 * 60_000);
+
+    it("is taken over by this version with no change (the nodes regrouped under NodeTrustFleet)", async () => {
+        await upgradeChangesNothing(stack.ws, PROD_STACK, ["dso-registry:nodeTrust:NodeTrustFleet::node-trust-fleet"]);
+    });
+});
