@@ -9,10 +9,16 @@ import { existsSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { FRONT_CADDYS } from "../support/caddyBinaries";
-import { makeOciImage, type OciImage, type RealRegistry, skopeoCopy, startRealRegistry, type TestAccount } from "../support/realRegistry";
+import {
+    basicCredentials,
+    makeOciImage,
+    type OciImage,
+    type RealRegistry,
+    skopeoCopy,
+    startRealRegistry,
+    type TestAccount,
+} from "../support/realRegistry";
 import { privateDir, removeDir, run } from "../support/serverProcess";
-
-const basic = (account: TestAccount) => Buffer.from(`${account.username}:${account.password}`).toString("base64");
 
 describe.each(FRONT_CADDYS)("push accounts scoped to repository prefixes on $caddy", ({ binary }) => {
     let scratch: string;
@@ -24,7 +30,7 @@ describe.each(FRONT_CADDYS)("push accounts scoped to repository prefixes on $cad
     /** One request as sent (path as is); returns the status and the body. */
     function send(method: string, urlPath: string, account?: TestAccount, options: { bearer?: boolean; body?: string } = {}) {
         const url = urlPath.startsWith("http") ? urlPath : `${reg.url}${urlPath}`;
-        const auth = account ? [`Authorization: ${options.bearer ? "Bearer" : "Basic"} ${basic(account)}`] : [];
+        const auth = account ? [`Authorization: ${options.bearer ? "Bearer" : "Basic"} ${basicCredentials(account)}`] : [];
         const r = run("curl", [
             "-sS",
             "--path-as-is",
@@ -147,7 +153,7 @@ describe.each(FRONT_CADDYS)("push accounts scoped to repository prefixes on $cad
             "-X",
             "POST",
             "-H",
-            `Authorization: Basic ${basic(reg.push)}`,
+            `Authorization: Basic ${basicCredentials(reg.push)}`,
             `${reg.url}/v2/p2c/team-b/app/blobs/uploads/`,
         ]);
         const location = /^location:\s*(\S+)/im.exec(started.stdout)?.[1] ?? "";

@@ -10,10 +10,16 @@ import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { FRONT_CADDYS } from "../support/caddyBinaries";
-import { makeOciImage, type OciImage, type RealRegistry, skopeoCopy, startRealRegistry, type TestAccount } from "../support/realRegistry";
+import {
+    basicCredentials,
+    makeOciImage,
+    type OciImage,
+    type RealRegistry,
+    skopeoCopy,
+    startRealRegistry,
+    type TestAccount,
+} from "../support/realRegistry";
 import { privateDir, removeDir, run } from "../support/serverProcess";
-
-const basic = (account: TestAccount) => Buffer.from(`${account.username}:${account.password}`).toString("base64");
 
 describe.each(FRONT_CADDYS)("named accounts on $caddy, pulls with credentials", ({ binary }) => {
     let scratch: string;
@@ -38,7 +44,7 @@ describe.each(FRONT_CADDYS)("named accounts on $caddy, pulls with credentials", 
             method,
             "-H",
             "Accept: application/vnd.oci.image.manifest.v1+json",
-            ...(account ? ["-H", `Authorization: Basic ${basic(account)}`] : []),
+            ...(account ? ["-H", `Authorization: Basic ${basicCredentials(account)}`] : []),
             `${reg.url}${urlPath}`,
         ]).stdout;
     const push = (account: TestAccount, ref: string) =>
@@ -128,7 +134,7 @@ describe.each(FRONT_CADDYS)("named accounts on $caddy, pulls with credentials", 
         expect(by("team-a-ci").every((e) => !e.request.uri.includes("/team-b/"))).toBe(true);
         for (const account of [teamA, teamB, alice, flux]) {
             expect(log).not.toContain(account.password);
-            expect(log).not.toContain(basic(account));
+            expect(log).not.toContain(basicCredentials(account));
         }
     });
 

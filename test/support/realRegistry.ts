@@ -101,6 +101,11 @@ export interface TestAccount {
     readonly bcryptHash: string;
 }
 
+/** The base64 `user:password` an Authorization header carries after "Basic " (and the front's tokens are). */
+export function basicCredentials(account: Pick<TestAccount, "username" | "password">): string {
+    return Buffer.from(`${account.username}:${account.password}`).toString("base64");
+}
+
 /** A fresh account with a random password (bcrypt cost 10, like @pulumi/random's bcryptHash). */
 export function makeAccount(username: string): TestAccount {
     const password = randomBytes(18).toString("base64url");
