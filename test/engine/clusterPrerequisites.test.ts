@@ -3,6 +3,7 @@
  * kubeconfig a user has: every kind of prerequisite is reported missing on a bare control plane, and
  * found once it exists; a kubeconfig given as text and a context are honoured; an unreachable cluster
  * decides nothing. The whole run through `pulumi preview` and `up`: test/engine/existing.test.ts.
+ * Covers: components/cluster/kubectlCheck.ts.
  */
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

@@ -3,6 +3,7 @@
  * it (`npx pulumi stack init`, `config set --secret` answered on stdin, `preview --diff`, `up`), against
  * a real Kubernetes API server and the fake Jenkins over HTTPS through the real dynamic-provider host;
  * then a second `up` that must change nothing, a config change, and `destroy`.
+ * Covers: components/cluster/gate.ts (the refusal before anything changes).
  */
 
 import { spawnSync } from "node:child_process";

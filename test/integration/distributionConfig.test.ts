@@ -3,7 +3,7 @@
  * renders it with an operator's additions (a response header, debug level in JSON with a field of their
  * own, a webhook for registry events, manifest validation's URL rules), served by Distribution 2.8.3 and
  * 3.x (test/support/distributionBinaries.ts) on 127.0.0.1; a push with skopeo.
- * Covers: distribution/registryConfig.ts (the operator's settings), shared/distributionSettings.ts.
+ * Covers: components/distribution/registryConfig.ts (the operator's settings), components/shared/distributionSettings.ts.
  */
 
 import { writeFileSync } from "node:fs";

@@ -14,6 +14,7 @@
  * in a loop through the front while garbage collection and a backup run, and every push either lands
  * (and pulls back intact by digest) or is refused with the window's 503; last, garbage collection
  * fails with the image's name once a blob file is removed behind the registry's back.
+ * Covers: components/upkeep/backup.ts.
  */
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";

@@ -20,6 +20,7 @@
  * (Bearer challenge with scope → GET the realm with the browser's credentials → retry with the token).
  * The login prompt the browser shows on the token endpoint's Basic challenge is answered through the
  * DevTools protocol (Fetch.authRequired), as a person types an account or presses Cancel.
+ * Covers: components/registryUi/environment.ts.
  */
 import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";

@@ -3,6 +3,7 @@
  * (`registry.tls.certManagerCaCertificate`), changing it changes the `dso-registry-ca` ConfigMap in
  * every namespace and the nodes' trust files, and the old CA is left nowhere. (Running agents then
  * follow the kubelet's swap of the mounted ConfigMap: test/integration/agentPods.buildah.test.ts.)
+ * Covers: components/stack/tls.ts (cert-manager with the issuer's CA).
  */
 import { describe, expect, it } from "vitest";
 import { PROJECT } from "../../components/config";

@@ -1,7 +1,11 @@
 /**
  * The stack config: what the schema and the rules accept and refuse, with the key and the fix in each
  * message, and the discriminated settings the wiring reads.
- * Covers: components/config/ through `parseConfig`: the schema (schema.ts, schema/), rules.ts, problems.ts, schemaIssues.ts, settings.ts.
+ * Covers: components/config/parse.ts (`parseConfig`): the schema (components/config/schema.ts,
+ * components/config/schema/placements.ts, components/config/schema/integrations.ts,
+ * components/config/schema/values.ts), components/config/rules.ts, components/config/derived.ts (the facts
+ * the rules read), components/config/problems.ts, components/config/schemaIssues.ts,
+ * components/config/secrets.ts, components/config/settings.ts.
  */
 import { describe, expect, it } from "vitest";
 import {

@@ -2,6 +2,8 @@
  * What the config layer tells without refusing, and the placeholders a deployment refuses: the
  * example host keys of the committed prod stack stop `pulumi up` and `preview` at config load (before
  * any resource is registered), naming each key and the ssh-keyscan command; the synth warns instead.
+ * Covers: components/config/advice.ts, components/config/mootSettings.ts, components/config/placeholders.ts,
+ * components/config/stackFileLeaves.ts, components/config/load.ts (`loadDeployableConfig`).
  */
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadDeployableConfig, PLACEHOLDER_MARK, parseConfig } from "../../components/config";

@@ -3,7 +3,8 @@
  * accepts and refuses (the program's keys with the setting to use, keys not offered, protocol and
  * credential headers, types of the offered keys), the warning in mode existing, and the registry's
  * config.yml of every placement that renders one (the committed stacks with the setting added).
- * Covers: shared/distributionSettings.ts, config/schema/distribution.ts, config/mootSettings.ts (its row).
+ * Covers: components/shared/distributionSettings.ts, components/config/schema/distribution.ts,
+ * components/config/mootSettings.ts (its row).
  */
 import { readFileSync } from "node:fs";
 import * as path from "node:path";

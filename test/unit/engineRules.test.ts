@@ -2,6 +2,7 @@
  * What the engine and the providers do with the committed stacks' resources, read from the synth's
  * resources.json: inputs and options whose provider default would misbehave on the second `up` or on
  * a destroy (shared/DESIGN.md §6, "What the engine does that the mock runtime hides").
+ * Covers: components/mirrors/mirrorManifests.ts (the caches' claims).
  */
 import { readFileSync } from "node:fs";
 import * as path from "node:path";

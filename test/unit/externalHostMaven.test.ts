@@ -3,7 +3,9 @@
  * serves Maven exactly when `mavenRegistry.host` and port are the registry's (the converged case), and
  * otherwise serves nothing Maven while the pipeline-config points pipelines at the other host,
  * unchanged. Plus the pure pieces the host's scripts are made of.
- * Covers: components/externalHost/mavenScripts.ts, components/upkeep/mavenCleanup.ts.
+ * Covers: components/externalHost/mavenScripts.ts, components/upkeep/mavenCleanup.ts,
+ * components/externalHost/mavenContainer.ts (whether it runs), components/stack/externalHost.ts,
+ * components/stack/backup.ts, components/stack/jenkins.ts (the pipeline-config).
  */
 import { describe, expect, it } from "vitest";
 import * as YAML from "yaml";

@@ -2,7 +2,10 @@
  * ExternalRegistryHost under Pulumi's mock runtime: which remote commands and files it creates, with
  * which inputs, and that secrets stay on stdin and secret in state. What a command does is checked by
  * running it under sh with stand-ins for the programs it calls (docker, curl).
- * Covers: components/externalHost/externalRegistryHost.ts, components/externalHost/postDeployCheck.ts.
+ * Covers: components/externalHost/externalRegistryHost.ts, components/externalHost/postDeployCheck.ts,
+ * components/externalHost/hostPackages.ts, components/externalHost/registryContainer.ts,
+ * components/externalHost/uiContainer.ts, components/externalHost/maintenance.ts, components/upkeep/backup.ts
+ * (the restic repository).
  */
 import { spawnSync } from "node:child_process";
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";

@@ -3,6 +3,7 @@
  * (test/identity/<stack>.txt), so a rename that would make `pulumi up` delete and recreate a resource
  * fails here with one line per resource; and the engine's rules that decide it (tools/identity.ts),
  * on made-up stacks.
+ * Covers: components/nodeTrust/nodeTrustFleet.ts (the fleet's takeover of former states).
  */
 import { readFileSync } from "node:fs";
 import * as path from "node:path";

@@ -2,6 +2,7 @@
  * Every Kubernetes object of the in-cluster registry, rendered without Pulumi: against the API schema and Pod
  * Security, every option, and the rendered scripts run under sh against stand-ins.
  * Covers: components/inCluster/manifests.ts, components/inCluster/spec.ts, components/inCluster/workload.ts, components/inCluster/deployment.ts, components/inCluster/network.ts, components/inCluster/gcJob.ts, components/inCluster/gcWindow.ts, components/inCluster/backup.ts, components/inCluster/certificateProbe.ts, components/inCluster/readOnlySignal.ts, components/inCluster/k8sHelpers.ts, components/registryUi/kubernetes.ts.
+ * Covers: components/shared/persistentClaim.ts.
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";

@@ -1,6 +1,7 @@
 /**
  * The synth output of both committed stacks: every Kubernetes object (whoever renders it) is valid
  * against the API schema, and the in-cluster registry's own pods meet the restricted standard.
+ * Covers: components/mirrors/mirrorManifests.ts (the caches' objects), components/stack/inCluster.ts.
  */
 import * as path from "node:path";
 import { beforeAll, describe, expect, test } from "vitest";

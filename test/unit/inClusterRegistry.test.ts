@@ -1,6 +1,9 @@
 /**
  * The InClusterRegistry component under Pulumi's mocks: one instance per option set, all in one
  * runtime, each recognised by the prefix of its children's names.
+ * Covers: components/inCluster/inClusterRegistry.ts, components/inCluster/issuerChain.ts (the chain),
+ * components/accessPolicy/usersFileOutput.ts (the users files), components/shared/k8sResources.ts (each
+ * object registered).
  */
 import { beforeAll, describe, expect, test } from "vitest";
 import * as YAML from "yaml";

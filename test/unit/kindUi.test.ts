@@ -3,6 +3,7 @@
  * (the UI's own Deployment and Service, one host serving /registry/ from the UI and /v2/ from the
  * front on the Docker host through an ExternalName Service), and the front accepting that host while
  * its realm on that host being that host, from configuration (real Caddy: test/integration/kindUi.front.test.ts).
+ * Covers: components/kind/ui.ts, components/kind/kindRegistry.ts (the committed kind stack).
  */
 import { readFileSync } from "node:fs";
 import * as path from "node:path";

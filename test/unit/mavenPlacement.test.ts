@@ -3,6 +3,7 @@
  * `mavenRegistry.host` (and port) is the registry's own, the front serves the repository and its
  * storage exists; when the Maven host is another, nothing Maven is served and the pipeline-config
  * points pipelines at that host unchanged.
+ * Covers: components/stack/inCluster.ts, components/stack/jenkins.ts (the pipeline-config).
  */
 import { describe, expect, it } from "vitest";
 import * as YAML from "yaml";

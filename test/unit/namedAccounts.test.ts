@@ -5,6 +5,7 @@
  * The config check (components/config/rules.ts), the Jenkins plan (components/jenkins/jenkinsCredentials.ts),
  * the operator's passwords (components/stack/accounts.ts) and what the committed stacks write with them.
  * What the front does with the accounts: accessPolicy.scopes.test.ts; the engine's plans: docs/lifecycle.md.
+ * Covers: components/stack/accounts.ts (the operator's passwords).
  */
 import { describe, expect, it } from "vitest";
 import { base64PrefixPattern } from "../../components/accessPolicy/caddyfile";

@@ -3,6 +3,8 @@
  * DaemonSet carries, how the stack's `nodes` config is turned into components, and that secrets stay
  * secret. The scripts themselves run for real in nodeTrustScripts/Ssh/Containerd tests.
  * Covers: components/nodeTrust/nodeTrustSsh.ts, components/nodeTrust/nodeTrustDaemonSet.ts, components/stack/nodeTrust.ts.
+ * Covers: components/nodeTrust/common.ts, components/nodeTrust/nodeFile.ts,
+ * components/nodeTrust/nodeTrustFleet.ts.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";

@@ -3,7 +3,8 @@
  * it exports each component, a Kubernetes provider given in `opts.providers` reaches every object of the
  * components that create them, and the children the in-cluster registry and node trust expose are the
  * objects they registered.
- * Covers: components/index.ts, inCluster/inClusterRegistry.ts, nodeTrust/nodeTrustDaemonSet.ts, accounts/pullSecrets.ts.
+ * Covers: components/index.ts, components/inCluster/inClusterRegistry.ts, components/nodeTrust/nodeTrustDaemonSet.ts,
+ * components/accounts/pullSecrets.ts.
  */
 import * as k8s from "@pulumi/kubernetes";
 import { beforeAll, describe, expect, it } from "vitest";

@@ -7,6 +7,8 @@
  *
  * The program runs under mocks with the planted values as real secret config. Jenkins is the fake of
  * test/support/fakeJenkins.ts (Jenkins cannot run here).
+ * Covers: components/accounts/decoy.ts (the decoy's seed), components/stack/jenkins.ts (the Jenkins
+ * credentials).
  */
 import { randomBytes } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
