@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BUMPED_REGISTRY_IMAGE } from "../support/distributionBinaries";
 import { payloadImage, registryImage } from "../support/dockerImages";
 import { countOps, executedLines, modelLines, preEvents, previewLines } from "../support/engineEvents";
-import { plan, TRANSITIONS } from "../support/lifecycleTransitions";
+import { ACCOUNTS, plan, TRANSITIONS } from "../support/lifecycleTransitions";
 import { ACME_DIRECTORY, REGISTRY } from "../support/prodHosts";
 import { PROD_NODES, PROD_STACK, type ProdStack, startProdStack } from "../support/prodStack";
 import { writeStackValues } from "../support/pulumiEngine";
@@ -56,6 +56,18 @@ function writeStack(state: StackState): void {
 }
 
 const found: string[] = [];
+
+/** The accounts of the host's push users file (`user hash` lines), user → hash. */
+function pushUsersOnHost(): Map<string, string> {
+    const text = hosts().registryHost.readFile("/etc/caddy/dso-registry/users-push") ?? "";
+    return new Map(
+        text
+            .split("\n")
+            .map((line) => line.trim().split(/\s+/))
+            .filter((f) => f.length === 2 && f[1]!.startsWith("$2"))
+            .map((f) => [f[0]!, f[1]!] as [string, string]),
+    );
+}
 
 /** The containers config `raw` runs on the host: the registry, its metrics relay (monitoring on, the default) and one cache per mirror. */
 const expectedContainers = (raw: Raw) => {
@@ -128,6 +140,7 @@ describe.each(prod.map((t) => [t.name, t] as const))("%s (prod), real engine on 
         expect(preview.code, preview.stdout.slice(-20_000) + preview.stderr).toBe(0);
         const previewed = previewLines(preview.stdout);
 
+        const usersBefore = pushUsersOnHost();
         const applied = await ws().pulumi([t.to ? "up" : "destroy", "--yes", "--json", "-s", STACK], { timeoutMs: 15 * 60_000 });
         expect(applied.code, applied.stdout.slice(-20_000) + applied.stderr).toBe(0);
         const executed = executedLines(preEvents(applied.stdout));
@@ -137,6 +150,15 @@ describe.each(prod.map((t) => [t.name, t] as const))("%s (prod), real engine on 
         found.push(`${t.name}: preview ${countOps(previewed)}, executed ${countOps(executed)}, model ${countOps(modelled)}`);
         expect(executed).toEqual(modelled);
 
+        if (t.name === ACCOUNTS.hostPushRevoked) {
+            // team-a-ci's line went from the host's push users file; every other account's stayed as it was.
+            const after = pushUsersOnHost();
+            expect(usersBefore.has("team-a-ci")).toBe(true);
+            expect(after.has("team-a-ci")).toBe(false);
+            for (const [user, hash] of usersBefore) if (user !== "team-a-ci") expect(after.get(user), user).toBe(hash);
+            expect(stack.jenkins.credentials.has("container-registry-team-a-ci")).toBe(false);
+            expect(stack.jenkins.credentials.has("container-registry-team-b-ci")).toBe(true);
+        }
         if (t.to) {
             expect(hosts().runningContainers()).toEqual(expectedContainers(t.to.raw));
             expect(hosts().registryHost.exists(TAG_LINK)).toBe(true);

@@ -29,12 +29,24 @@ const withAccounts = (change: (cr: Raw & { pushAccounts: Raw[]; readAccounts: Ra
         cr.readAccounts = [{ name: "dev-alice" }, { name: "flux-reader", pullSecret: { namespaces: ["default"] } }];
         change(cr);
     });
-/** The named-account transitions, each from `withAccounts()`: one account revoked or rotated, the others untouched. */
+/** The prod stack with two push accounts and a read account; `change` edits them. */
+const prodWithAccounts = (change: (cr: Raw & { pushAccounts: Raw[]; readAccounts: Raw[] }) => void = () => {}) =>
+    edited(prod, (r) => {
+        const cr = r.containerRegistry as Raw & { pushAccounts: Raw[]; readAccounts: Raw[]; pathPrefix: string };
+        cr.pushAccounts = [
+            { name: "team-a-ci", prefixes: [`${cr.pathPrefix}/team-a/`] },
+            { name: "team-b-ci", prefixes: [`${cr.pathPrefix}/team-b/`] },
+        ];
+        cr.readAccounts = [{ name: "dev-alice" }];
+        change(cr);
+    });
+/** The named-account transitions, each from `withAccounts()` (`prodWithAccounts()` on the external host): one account revoked or rotated, the others untouched. */
 export const ACCOUNTS = {
     added: "push and read accounts added",
     pushRevoked: "a push account revoked",
     pushRotated: "a push account rotated alone",
     readRevoked: "a read account revoked",
+    hostPushRevoked: "a push account revoked (external host)",
 } as const;
 
 /** The transitions of issue 21, each named as the table in docs/lifecycle.md names it. */
@@ -165,6 +177,14 @@ export const TRANSITIONS: Transition[] = [
         from: withAccounts(),
         to: withAccounts((cr) => {
             cr.readAccounts.pop();
+        }),
+    },
+    {
+        name: ACCOUNTS.hostPushRevoked,
+        stack: "prod",
+        from: prodWithAccounts(),
+        to: prodWithAccounts((cr) => {
+            cr.pushAccounts.shift();
         }),
     },
     {
