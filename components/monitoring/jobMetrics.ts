@@ -34,6 +34,11 @@ export const JOB_METRICS = {
     /** Each pull-through cache's size and limit (label `cache`), written by the hourly prune. */
     cacheSize: "dso_registry_cache_size_bytes",
     cacheLimit: "dso_registry_cache_limit_bytes",
+    /** Tag retention's last run (label `mode`, "dry-run" or "apply"): what it removed, selected and kept, and when it ended. */
+    retentionRemoved: "dso_registry_retention_removed_tags",
+    retentionCandidates: "dso_registry_retention_candidate_tags",
+    retentionKept: "dso_registry_retention_kept_tags",
+    retentionLastRun: "dso_registry_retention_last_run_timestamp_seconds",
 } as const;
 
 /** The scrape jobs of the host's scrape file. */

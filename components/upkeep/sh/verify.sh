@@ -20,42 +20,12 @@ set -eu
 . "$(dirname "$0")/./blob-files.sh"
 reported verify "$@"
 base=$REGISTRY_URL
-# Every manifest type Distribution 2.8 stores.
-accept='application/vnd.oci.image.index.v1+json,application/vnd.oci.image.manifest.v1+json,application/vnd.docker.distribution.manifest.list.v2+json,application/vnd.docker.distribution.manifest.v2+json,application/vnd.docker.distribution.manifest.v1+prettyjws'
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-# http_get URL FILE: a GET that accepts every manifest type; the body goes to FILE, the headers to
-# $tmp/headers. http_head URL. Both print the HTTP status, 000 when nothing answers.
-case $HTTP_CLIENT in
-    curl)
-        # UNIX_SOCKET: Distribution's socket (the external host), REGISTRY_URL then names no real host.
-        curl() { if [ -n "$UNIX_SOCKET" ]; then command curl --unix-socket "${DSO_ROOT:-}$UNIX_SOCKET" "$@"; else command curl "$@"; fi; }
-        http_get() { curl -sS --max-time 60 -H "Accept: $accept" -D "$tmp/headers" -o "$2" -w "%{http_code}" "$1" 2>/dev/null || true; }
-        http_head() { curl -sS --max-time 60 -o /dev/null -w "%{http_code}" -I "$1" 2>/dev/null || true; }
-        ;;
-    busybox-wget)
-        # busybox wget prints the answer's headers (-S) to stderr, indented. The last status line it
-        # wrote to file $1; 000 when there is none (nothing answered).
-        status_of() { sed -n 's/^[[:space:]]*HTTP\/[0-9.]*[[:space:]]*\([0-9][0-9][0-9]\).*/\1/p' "$1" | tail -n 1 | grep . || echo 000; }
-        http_get() { wget -S -q -O "$2" --header "Accept: $accept" "$1" 2>"$tmp/headers" || true; status_of "$tmp/headers"; }
-        # busybox wget sends no HEAD: --spider sends a GET and stops after the headers; Distribution looks
-        # the blob up (the repository's link, the blob's file) exactly as for a HEAD and answers 404
-        # before any byte when it is missing.
-        http_head() { wget -S -q --spider "$1" 2>"$tmp/head" || true; status_of "$tmp/head"; }
-        ;;
-    *)
-        echo "HTTP_CLIENT is curl or busybox-wget, not $HTTP_CLIENT" >&2
-        exit 2
-        ;;
-esac
-tries=0
-until [ "$(http_get "$base/v2/" "$tmp/ping")" = 200 ]; do
-    tries=$((tries + 1))
-    if [ "$tries" -ge 60 ]; then echo "the registry does not answer on $base/v2/; see: $REGISTRY_LOGS" >&2; exit 1; fi
-    sleep 1
-done
+api_tmp=$tmp
+# shellcheck source=./registry-api.sh
+. "$(dirname "$0")/./registry-api.sh"
+wait_for_registry_api
 images=0; blobs=0; bad=''
-# The values of a JSON array field of $1, one a line (names and tags hold no quotes or commas).
-array() { tr -d '\n' < "$2" | sed -n "s/.*\"$1\"[[:space:]]*:[[:space:]]*\[\([^]]*\)\].*/\1/p" | tr ',' '\n' | sed 's/^[[:space:]]*"//; s/"[[:space:]]*$//' | grep -v '^$' || true; }
 missing() { echo "MISSING $1: $2" >&2; case " $bad " in *" $1 "*) ;; *) bad="$bad $1" ;; esac; }
 # check_manifest IMAGE REPO REFERENCE: the manifest, then every blob or child manifest it names.
 check_manifest() {

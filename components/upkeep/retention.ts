@@ -1,0 +1,80 @@
+/**
+ * Tag retention (`registry.maintenance.retention`), for every placement: one script, `sh/retention.sh`
+ * beside this file, run by garbage collection inside its read-only window, before the collection, so
+ * that the collector frees the blobs of what it removed. The places it runs differ only in how they
+ * reach Distribution (as the check in ./verify.ts does), where its storage is, what they know of the
+ * running workloads and where the counts go:
+ *
+ * - the external host: `dso-registry-retention`, with curl over Distribution's unix socket, the link
+ *   files read on the host, the counts in node_exporter's textfile collector; no workloads known;
+ * - the in-cluster registry: `retention.sh` in ConfigMap `registry-config`, run in the registry
+ *   container (busybox) with the images of every pod in the cluster on stdin, handed over by the GC job;
+ * - kind: run in the Distribution container (busybox) by the maintenance container; no workloads known.
+ */
+import * as path from "node:path";
+import { JOB_METRICS } from "../monitoring/jobMetrics";
+import { renderShellScript } from "../shared/shellScript";
+import type { VerifyHttpClient } from "./verify";
+
+/** One rule: the repositories under `prefix` keep their `keepNewest` newest tags and/or those younger than `keepDays`. */
+export interface RetentionRule {
+    readonly prefix: string;
+    readonly keepNewest?: number;
+    readonly keepDays?: number;
+}
+
+/** The retention settings, as configured. */
+export interface Retention {
+    readonly mode: "dry-run" | "apply";
+    readonly rules: readonly RetentionRule[];
+    /** POSIX extended regular expressions; a tag matching one as a whole is never removed. */
+    readonly protect: readonly string[];
+}
+
+/** What differs between the places retention runs. */
+export interface RetentionScriptOptions {
+    readonly retention: Retention;
+    /** Distribution's own address (`http://…`), no front in between. */
+    readonly base: string;
+    /** Distribution's unix socket (curl only): requests go there, `base` only names the URL's host. */
+    readonly unixSocket?: string;
+    readonly client: VerifyHttpClient;
+    /** The command that shows the registry's log. */
+    readonly registryLogs: string;
+    /**
+     * With filesystem storage: Distribution's storage root as the script sees it (tag ages are the
+     * link files' mtimes). Unset with a bucket: ages come from the image configs' `created`.
+     */
+    readonly storageRoot?: string;
+    /** node_exporter's textfile directory for the counts; none when unset. */
+    readonly textfileDir?: string;
+}
+
+/** RULES as the script reads it: "PREFIX KEEP_NEWEST KEEP_DAYS" a line, "-" for unset. */
+export function retentionRuleLines(rules: readonly RetentionRule[]): string[] {
+    return rules.map((r) => `${r.prefix} ${r.keepNewest ?? "-"} ${r.keepDays ?? "-"}`);
+}
+
+/**
+ * The script's complete text. Prints each tag it removes, or would remove in dry-run, on its own line
+ * (`retention: removed team/app:41 (not among the 10 newest, 40 days old; with its manifest sha256:…)`),
+ * each tag it keeps for a reason worth telling (`retention: kept …`), and a summary line
+ * (`retention: apply: 3 tags removed, …`); fails when Distribution refused a removal.
+ */
+export function renderRetentionScript(options: RetentionScriptOptions): string {
+    return renderShellScript(path.join(__dirname, "sh", "retention.sh"), {
+        REGISTRY_URL: options.base,
+        HTTP_CLIENT: options.client,
+        UNIX_SOCKET: options.unixSocket ?? "",
+        REGISTRY_LOGS: options.registryLogs,
+        MODE: options.retention.mode,
+        RULES: retentionRuleLines(options.retention.rules),
+        PROTECT: [...options.retention.protect],
+        STORAGE_ROOT: options.storageRoot ?? "",
+        TEXTFILE_DIR: options.textfileDir ?? "",
+        REMOVED_METRIC: JOB_METRICS.retentionRemoved,
+        CANDIDATES_METRIC: JOB_METRICS.retentionCandidates,
+        KEPT_METRIC: JOB_METRICS.retentionKept,
+        LAST_RUN_METRIC: JOB_METRICS.retentionLastRun,
+    });
+}

@@ -1,0 +1,252 @@
+#!/bin/sh
+# Managed by dso-registry: tag retention (registry.maintenance.retention), run by garbage collection
+# inside its read-only window, before the collection, so that the collector frees what it removes.
+# See docs/deletes-and-gc.md, Retention.
+#
+# retention [WORKLOADS]: WORKLOADS is a file of the image references running workloads name, one a
+# line (a pod's image or its status imageID), "-" for stdin; without it no workload is known.
+#
+# RULES holds one rule a line, "PREFIX KEEP_NEWEST KEEP_DAYS" ("-" for unset); a repository follows the
+# rule with the longest prefix it starts with, and repositories under none are not read. In a covered
+# repository a tag is kept when it is among the KEEP_NEWEST newest, younger than KEEP_DAYS days,
+# matches a line of PROTECT as a whole (grep -Ex), is named by a workload (by tag, or by the digest it
+# points to), or when its age cannot be known; every other tag is a candidate. MODE "dry-run" prints
+# the candidates; "apply" removes them through Distribution's API (with delete enabled): the manifest
+# by digest when every tag on it goes, the tag alone when something kept still names its manifest
+# (Distribution 3; Distribution 2.8 cannot remove a tag alone, so that tag is kept and the reason told).
+# A tag's age is its push time: the mtime of its link file under STORAGE_ROOT (filesystem storage), or
+# with a bucket (STORAGE_ROOT empty) the image config's `created` (an index's first image). An age
+# before 2000 (Jib writes 1970) or in the future is unknown. With TEXTFILE_DIR, the counts go to
+# node_exporter's textfile collector.
+: "${REGISTRY_URL:?}" "${HTTP_CLIENT:?}" "${UNIX_SOCKET?}" "${REGISTRY_LOGS:?}"
+: "${MODE:?}" "${RULES:?}" "${PROTECT?}" "${STORAGE_ROOT?}"
+: "${TEXTFILE_DIR?}" "${REMOVED_METRIC:?}" "${CANDIDATES_METRIC:?}" "${KEPT_METRIC:?}" "${LAST_RUN_METRIC:?}"
+set -eu
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+api_tmp=$tmp
+# shellcheck source=./registry-api.sh
+. "$(dirname "$0")/./registry-api.sh"
+base=$REGISTRY_URL
+case $MODE in dry-run | apply) ;; *) echo "MODE is dry-run or apply, not $MODE" >&2; exit 2 ;; esac
+now=$(date +%s)
+# 2000-01-01T00:00:00Z: anything older is a placeholder date, not a push.
+oldest_plausible=946684800
+
+# The workloads' references as "REPO TAG DIGEST" ("-" for a missing part), without the registry's host
+# or a runtime's scheme (docker-pullable://): "host:5000/team/app:1@sha256:…" → "team/app 1 sha256:…".
+: >"$tmp/named"
+if [ $# -gt 0 ] && [ -n "$1" ]; then
+    if [ "$1" = - ]; then cat >"$tmp/workloads"; else cat "$1" >"$tmp/workloads"; fi
+    sed 's|^[a-z-]*://||; s|^[^/]*/||' "$tmp/workloads" | awk '
+        NF == 0 { next }
+        {
+            ref = $1; digest = "-"; tag = "-"
+            at = index(ref, "@"); if (at > 0) { digest = substr(ref, at + 1); ref = substr(ref, 1, at - 1) }
+            n = split(ref, parts, ":"); if (n > 1 && parts[n] !~ /\//) { tag = parts[n]; ref = substr(ref, 1, length(ref) - length(tag) - 1) }
+            print ref, tag, digest
+        }' >"$tmp/named"
+fi
+printf '%s\n' "$PROTECT" | grep -v '^$' >"$tmp/protect" || true
+
+removed=0 candidates=0 kept=0 failed=0 repositories=0
+# say LINE: one line of the report.
+say() { printf 'retention: %s\n' "$1"; }
+
+# rule_of REPO: "NEWEST DAYS" of the rule with the longest prefix REPO starts with; nothing when none.
+rule_of() {
+    printf '%s\n' "$RULES" | awk -v repo="$1" '
+        NF == 3 && index(repo, $1) == 1 && length($1) > best { best = length($1); rule = $2 " " $3 }
+        END { if (best) print rule }'
+}
+
+# plausible SECONDS: SECONDS when it can be a push time, nothing otherwise.
+plausible() { if [ -n "$1" ] && [ "$1" -ge "$oldest_plausible" ] && [ "$1" -le $((now + 86400)) ]; then echo "$1"; fi; }
+
+# created_of REPO MANIFEST_FILE TYPE: the image config's `created` in Unix seconds (an index: its
+# first image's); nothing when it cannot be read.
+created_of() {
+    if case $3 in *index* | *manifest.list*) true ;; *) false ;; esac then
+        child=$(grep -oE '"digest"[[:space:]]*:[[:space:]]*"[^"]+"' "$2" | head -n 1 | sed 's/.*"\([^"]*\)"$/\1/')
+        [ -n "$child" ] || return 0
+        [ "$(http_get "$base/v2/$1/manifests/$child" "$tmp/child")" = 200 ] || return 0
+        set -- "$1" "$tmp/child"
+    fi
+    config=$(tr -d '\n' <"$2" | sed -n 's/.*"config"[[:space:]]*:[[:space:]]*{[^}]*"digest"[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\1/p')
+    [ -n "$config" ] || return 0
+    [ "$(http_get "$base/v2/$1/blobs/$config" "$tmp/config")" = 200 ] || return 0
+    # The image's own `created` comes before its history's in every config writer's order.
+    stamp=$(grep -oE '"created"[[:space:]]*:[[:space:]]*"[0-9-]+T[0-9:]+' "$tmp/config" | head -n 1 | sed 's/.*"\([0-9-]*\)T/\1 /')
+    [ -n "$stamp" ] || return 0
+    date -u -d "$stamp" +%s 2>/dev/null || true
+}
+
+# age_of REPO TAG MANIFEST_FILE TYPE: the tag's push time in Unix seconds, nothing when unknown.
+age_of() {
+    if [ -n "$STORAGE_ROOT" ]; then
+        link="${DSO_ROOT:-}$STORAGE_ROOT/docker/registry/v2/repositories/$1/_manifests/tags/$2/current/link"
+        plausible "$(stat -c %Y "$link" 2>/dev/null || true)"
+    else
+        plausible "$(created_of "$1" "$3" "$4")"
+    fi
+}
+
+# named REPO TAG DIGEST: whether a workload names the tag, or the digest in this repository.
+named() { awk -v r="$1" -v t="$2" -v d="$3" '$1 == r && ($2 == t || $3 == d) { found = 1 } END { exit !found }' "$tmp/named"; }
+
+# retain REPO: applies the rule that covers REPO, if any.
+retain() {
+    repo=$1
+    rule=$(rule_of "$repo")
+    [ -n "$rule" ] || return 0
+    newest=${rule%% *} days=${rule##* }
+    code=$(http_get "$base/v2/$repo/tags/list" "$tmp/tags")
+    case $code in
+        200) ;;
+        404) return 0 ;;
+        *) echo "listing the tags of $repo answered HTTP $code; see: $REGISTRY_LOGS" >&2; failed=$((failed + 1)); return 0 ;;
+    esac
+    repositories=$((repositories + 1))
+    # "SORT-KEY TAG DIGEST AGE" per tag; an unknown age sorts as the newest.
+    : >"$tmp/listed"
+    : >"$tmp/kept-digests"
+    array tags "$tmp/tags" >"$tmp/tag-names"
+    while read -r tag <&4; do
+        code=$(http_get "$base/v2/$repo/manifests/$tag" "$tmp/manifest")
+        if [ "$code" != 200 ]; then say "kept $repo:$tag (its manifest answered HTTP $code)"; kept=$((kept + 1)); continue; fi
+        digest=$(api_header Docker-Content-Digest)
+        type=$(api_header Content-Type)
+        age=$(age_of "$repo" "$tag" "$tmp/manifest" "$type")
+        echo "${age:-9999999999} $tag $digest ${age:--}" >>"$tmp/listed"
+        # An index's images ("TAG CHILD"): removing one by digest would break the index.
+        case $type in
+            *index* | *manifest.list*) grep -oE '"digest"[[:space:]]*:[[:space:]]*"[^"]+"' "$tmp/manifest" | sed "s/.*\"\([^\"]*\)\"\$/$tag \1/" >>"$tmp/children" ;;
+        esac
+    done 4<"$tmp/tag-names"
+    # Newest first; equal ages by name, so that a run is repeatable.
+    sort -k1,1nr -k2,2 "$tmp/listed" >"$tmp/sorted"
+    : >"$tmp/candidates"
+    rank=0
+    while read -r _ tag digest age <&4; do
+        rank=$((rank + 1))
+        reason=''
+        if [ "$newest" != - ] && [ "$rank" -le "$newest" ]; then reason="among the $newest newest"
+        elif [ "$age" = - ]; then reason="age unknown, counted as new"
+        elif [ "$days" != - ] && [ $((now - age)) -lt $((days * 86400)) ]; then reason="younger than $days days"
+        elif printf '%s\n' "$tag" | grep -Exq -f "$tmp/protect"; then reason="protected"
+        elif named "$repo" "$tag" "$digest"; then reason="a running workload names it"
+        fi
+        if [ -n "$reason" ]; then
+            kept=$((kept + 1))
+            echo "$digest" >>"$tmp/kept-digests"
+            awk -v t="$tag" '$1 == t { print $2 }' "$tmp/children" >>"$tmp/kept-digests"
+            continue
+        fi
+        why=''
+        [ "$newest" = - ] || why="not among the $newest newest"
+        [ "$days" = - ] || why="${why:+$why, }$(((now - age) / 86400)) days old"
+        echo "$tag $digest $why" >>"$tmp/candidates"
+    done 4<"$tmp/sorted"
+    : >"$tmp/children"
+    : >"$tmp/deleted"
+    : >"$tmp/untagged"
+    while read -r tag digest why <&4; do
+        candidates=$((candidates + 1))
+        if [ "$MODE" = dry-run ]; then say "would remove $repo:$tag ($why)"; continue; fi
+        remove "$repo" "$tag" "$digest" "$why"
+    done 4<"$tmp/candidates"
+    forget_untagged "$repo"
+}
+
+# remove REPO TAG DIGEST WHY: removes the tag (MODE apply), after checking it still points to DIGEST.
+# The tag goes alone where Distribution can untag (3.x); its manifest follows once no tag is left on
+# it (forget_untagged), so that the collector frees its blobs without --delete-untagged. Where it
+# cannot (2.8), the manifest is deleted by digest, which takes every tag on it, so only when nothing
+# kept names it.
+tag_delete=unknown
+remove() {
+    if grep -qxF "$3" "$tmp/deleted"; then say "removed $1:$2 ($4; with its manifest $3)"; removed=$((removed + 1)); return 0; fi
+    code=$(http_get "$base/v2/$1/manifests/$2" "$tmp/recheck")
+    now_digest=$(api_header Docker-Content-Digest)
+    if [ "$code" != 200 ] || [ "$now_digest" != "$3" ]; then
+        say "kept $1:$2 (it changed since it was listed: HTTP $code, $now_digest)"
+        kept=$((kept + 1))
+        return 0
+    fi
+    shared=''
+    if grep -qxF "$3" "$tmp/kept-digests" || named "$1" "" "$3"; then shared=yes; fi
+    if [ "$tag_delete" != no ]; then
+        code=$(http_delete "$base/v2/$1/manifests/$2")
+        case $code in
+            202)
+                tag_delete=yes
+                if [ -n "$shared" ]; then
+                    say "removed $1:$2 ($4; the tag only, its manifest stays for what still names it)"
+                else
+                    say "removed $1:$2 ($4)"
+                    echo "$3" >>"$tmp/untagged"
+                fi
+                removed=$((removed + 1))
+                return 0 ;;
+            400 | 404 | 405) tag_delete=no ;;
+            *) echo "retention: removing $1:$2 answered HTTP $code; is delete enabled? see: $REGISTRY_LOGS" >&2; failed=$((failed + 1)); return 0 ;;
+        esac
+    fi
+    if [ -n "$shared" ]; then
+        say "kept $1:$2 ($4, but a kept tag or a running workload names its manifest $3, and this Distribution cannot remove a tag alone (Distribution 2.8 cannot, 3 can))"
+        kept=$((kept + 1))
+        return 0
+    fi
+    code=$(http_delete "$base/v2/$1/manifests/$3")
+    case $code in
+        202) echo "$3" >>"$tmp/deleted"; say "removed $1:$2 ($4; with its manifest $3)"; removed=$((removed + 1)) ;;
+        *) echo "retention: removing $1:$2 (manifest $3) answered HTTP $code; is delete enabled? see: $REGISTRY_LOGS" >&2; failed=$((failed + 1)) ;;
+    esac
+}
+
+# forget_untagged REPO: deletes the manifests whose every tag retention removed.
+forget_untagged() {
+    [ -s "$tmp/untagged" ] || return 0
+    sort -u "$tmp/untagged" | while read -r digest; do
+        code=$(http_delete "$base/v2/$1/manifests/$digest")
+        case $code in
+            202 | 404) ;;
+            *) echo "retention: deleting the manifest $1@$digest, which no tag names any more, answered HTTP $code; see: $REGISTRY_LOGS" >&2 ;;
+        esac
+    done
+    : >"$tmp/untagged"
+}
+
+wait_for_registry_api
+: >"$tmp/children"
+each_repository retain
+if [ "$MODE" = dry-run ]; then
+    say "dry-run: $candidates tags would be removed, $kept kept, in $repositories repositories under the rules; nothing was removed (registry.maintenance.retention.mode \"apply\" removes them)"
+else
+    say "apply: $removed tags removed, $kept kept, of $candidates candidates, in $repositories repositories under the rules; $failed failures"
+fi
+if [ -n "$TEXTFILE_DIR" ]; then
+    dir="${DSO_ROOT:-}$TEXTFILE_DIR"
+    file="$dir/dso_registry_retention.prom"
+    label="{mode=\"$MODE\"}"
+    if mkdir -p "$dir" 2>/dev/null; then
+        {
+            echo "# HELP $REMOVED_METRIC Tags the last retention run removed (0 in dry-run)."
+            echo "# TYPE $REMOVED_METRIC gauge"
+            echo "$REMOVED_METRIC$label $removed"
+            echo "# HELP $CANDIDATES_METRIC Tags the rules selected for removal in the last retention run."
+            echo "# TYPE $CANDIDATES_METRIC gauge"
+            echo "$CANDIDATES_METRIC$label $candidates"
+            echo "# HELP $KEPT_METRIC Tags the last retention run kept in the repositories under its rules."
+            echo "# TYPE $KEPT_METRIC gauge"
+            echo "$KEPT_METRIC$label $kept"
+            echo "# HELP $LAST_RUN_METRIC When the last retention run ended."
+            echo "# TYPE $LAST_RUN_METRIC gauge"
+            echo "$LAST_RUN_METRIC$label $(date +%s)"
+        } >"$dir/.dso_registry_retention.prom.$$"
+        chmod 0644 "$dir/.dso_registry_retention.prom.$$"
+        mv -f "$dir/.dso_registry_retention.prom.$$" "$file"
+    else
+        echo "could not create $dir: retention's counts are not reported" >&2
+    fi
+fi
+[ "$failed" -eq 0 ]

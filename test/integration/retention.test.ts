@@ -1,0 +1,256 @@
+/**
+ * Tag retention (components/upkeep/sh/retention.sh, rendered by `renderRetentionScript`) on real
+ * Distribution storage: 3.1.2 (the deployed registry) with busybox's applets only on PATH, as the
+ * in-cluster GC job and kind run it in the registry image, and 2.8.3 with curl, as stacks made before
+ * registry:3 run on the external host. Tags are pushed with skopeo, and aged by their link files' mtime
+ * (`touch -d`), which is what the script reads as the push time with filesystem storage.
+ *
+ * Each repository stands for one case, under its own rule: keepNewest; keepDays (with a link dated
+ * 1970, as Jib's images carry, counted as new); protected patterns; a manifest shared by a kept and a
+ * removable tag (3.x removes the tag alone, 2.8.3 keeps it and says why); tags a running workload names
+ * by tag or by digest; a repository under no rule. Dry-run removes nothing; apply removes exactly the
+ * candidates, the collector then frees their blobs, and verify.sh passes.
+ */
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { DISTRIBUTION } from "../../components/shared/facts";
+import { type Retention, renderRetentionScript } from "../../components/upkeep/retention";
+import { renderVerifyScript, type VerifyHttpClient } from "../../components/upkeep/verify";
+import { type DistributionBinary, deployedRegistry, distributionBinaries } from "../support/distributionBinaries";
+import { makeOciImage, type RealRegistry, startRealRegistry } from "../support/realRegistry";
+import { privateDir, type RunResult, removeDir, run, runOk } from "../support/serverProcess";
+
+const DAY = 86_400;
+const now = () => Math.floor(Date.now() / 1000);
+
+/** Tags pushed per repository, with their age in days (null: the link dated 1970-01-01, Jib's `created`). */
+const PUSHES: Record<string, Record<string, number | null>> = {
+    "ci/newest/app": { a1: 4, a2: 3, a3: 2, a4: 1 },
+    "ci/days/app": { d0: null, d1: 40, d2: 10, d3: 1 },
+    "ci/protect/app": { "1.0.0": 60, latest: 60, "build-7": 60, "build-8": 0 },
+    "ci/workload/app": { w0: 60, w1: 60, w2: 60, w3: 0 },
+    "ci/other/app": { o1: 60, o2: 0 },
+    "other/app": { x1: 60 },
+};
+/** Tags pushed as a second name of another tag's manifest: repository → tag → the tag it shares with. */
+const SHARED = { repo: "ci/shared/app", kept: "new", removable: "old", alone: "solo" } as const;
+
+const RETENTION: Retention = {
+    mode: "dry-run",
+    rules: [
+        // The broader prefix: every repository under ci/ that no longer prefix covers keeps 100 tags.
+        { prefix: "ci/", keepNewest: 100 },
+        { prefix: "ci/newest/", keepNewest: 2 },
+        { prefix: "ci/days/", keepDays: 20 },
+        { prefix: "ci/protect/", keepNewest: 1 },
+        { prefix: "ci/shared/", keepNewest: 1 },
+        { prefix: "ci/workload/", keepNewest: 1 },
+    ],
+    protect: ["latest", "v?[0-9]+\\.[0-9]+\\.[0-9]+"],
+};
+
+/** What the rules remove, whatever the version (the shared case is told apart below). */
+const REMOVABLE = [
+    "ci/newest/app:a1",
+    "ci/newest/app:a2",
+    "ci/days/app:d1",
+    "ci/protect/app:build-7",
+    "ci/workload/app:w0",
+    "ci/shared/app:solo",
+];
+
+const CASES: readonly { readonly major: 2 | 3; readonly client: VerifyHttpClient }[] = [
+    { major: 3, client: "busybox-wget" },
+    { major: 2, client: "curl" },
+];
+
+describe.each(CASES)("retention on Distribution $major with $client", ({ major, client }) => {
+    let work: string;
+    let busybox: string;
+    let registry: RealRegistry;
+    let binary: DistributionBinary;
+    /** repo:tag → manifest digest, and → layer digest, as pushed. */
+    const digests = new Map<string, string>();
+    const layers = new Map<string, string>();
+    let workloadsFile: string;
+
+    const base = () => `http://127.0.0.1:${registry.registryPort}`;
+
+    function push(repo: string, tag: string, image = makeOciImage(path.join(work, "src", `${repo}-${tag}`.replace(/\W/g, "_")), 2048)) {
+        runOk("skopeo", [
+            "--insecure-policy",
+            "copy",
+            "--retry-times",
+            "0",
+            "--dest-tls-verify=false",
+            image.ref,
+            `docker://127.0.0.1:${registry.registryPort}/${repo}:${tag}`,
+        ]);
+        const raw = runOk("skopeo", [
+            "inspect",
+            "--tls-verify=false",
+            "--raw",
+            `docker://127.0.0.1:${registry.registryPort}/${repo}:${tag}`,
+        ]).stdout;
+        const digest = runOk("skopeo", [
+            "inspect",
+            "--tls-verify=false",
+            "--format",
+            "{{.Digest}}",
+            `docker://127.0.0.1:${registry.registryPort}/${repo}:${tag}`,
+        ]).stdout.trim();
+        digests.set(`${repo}:${tag}`, digest);
+        layers.set(`${repo}:${tag}`, (JSON.parse(raw) as { layers: { digest: string }[] }).layers[0]!.digest);
+        return image;
+    }
+
+    /** Dates the tag's push: its link file's mtime (null: 1970-01-01). */
+    function age(repo: string, tag: string, days: number | null) {
+        const link = path.join(registry.dataDir, "docker/registry/v2/repositories", repo, "_manifests/tags", tag, "current/link");
+        expect(existsSync(link), link).toBe(true);
+        runOk("touch", ["-d", `@${days === null ? 0 : now() - days * DAY - 60}`, link]);
+    }
+
+    function tagsOf(repo: string): string[] {
+        const r = run("curl", ["-sS", `${base()}/v2/${repo}/tags/list`]);
+        return ((JSON.parse(r.stdout) as { tags?: string[] | null }).tags ?? []).sort();
+    }
+
+    function allTags(): string[] {
+        return [...Object.keys(PUSHES), SHARED.repo].flatMap((repo) => tagsOf(repo).map((t) => `${repo}:${t}`)).sort();
+    }
+
+    function runScript(text: string, args: readonly string[] = []): RunResult {
+        const file = path.join(work, `script-${Math.random().toString(16).slice(2)}.sh`);
+        writeFileSync(file, text);
+        if (client === "curl") return run("sh", [file, ...args]);
+        return run(path.join(busybox, "sh"), [file, ...args], { env: { PATH: busybox } });
+    }
+
+    const retention = (mode: Retention["mode"]) =>
+        runScript(
+            renderRetentionScript({
+                retention: { ...RETENTION, mode },
+                base: base(),
+                client,
+                registryLogs: "the test's registry log",
+                storageRoot: registry.dataDir,
+                textfileDir: path.join(work, "textfile"),
+            }),
+            [workloadsFile],
+        );
+
+    const blobFile = (digest: string) =>
+        path.join(registry.dataDir, "docker/registry/v2/blobs/sha256", digest.slice(7, 9), digest.slice(7), "data");
+
+    beforeAll(async () => {
+        work = privateDir("retention-test-");
+        busybox = path.join(work, "busybox");
+        mkdirSync(busybox);
+        runOk("busybox", ["--install", "-s", busybox]);
+        binary = major === 3 ? deployedRegistry() : distributionBinaries().v2;
+        registry = await startRealRegistry({ caddy: false, registryBinary: binary.path });
+        for (const [repo, tags] of Object.entries(PUSHES)) {
+            for (const [tag, days] of Object.entries(tags)) {
+                push(repo, tag);
+                age(repo, tag, days);
+            }
+        }
+        const shared = push(SHARED.repo, SHARED.removable);
+        push(SHARED.repo, SHARED.alone);
+        push(SHARED.repo, SHARED.kept, shared);
+        age(SHARED.repo, SHARED.removable, 60);
+        age(SHARED.repo, SHARED.alone, 50);
+        age(SHARED.repo, SHARED.kept, 0);
+        expect(digests.get(`${SHARED.repo}:${SHARED.kept}`)).toBe(digests.get(`${SHARED.repo}:${SHARED.removable}`));
+        // What pods report: an image by tag, and a status imageID by digest (with the runtime's scheme).
+        workloadsFile = path.join(work, "workloads");
+        writeFileSync(
+            workloadsFile,
+            [
+                "registry.example.test/ci/workload/app:w1",
+                `docker-pullable://registry.example.test/ci/workload/app@${digests.get("ci/workload/app:w2")}`,
+                "registry.example.test/unrelated/image:w0",
+                "",
+            ].join("\n"),
+        );
+    }, 300_000);
+
+    afterAll(async () => {
+        await registry?.stop();
+        if (work) removeDir(work);
+    });
+
+    test("dry-run prints each tag the rules would remove and removes nothing", () => {
+        const before = allTags();
+        const r = retention("dry-run");
+        expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+        const would = [...r.stdout.matchAll(/^retention: would remove (\S+) \(/gm)].map((m) => m[1]).sort();
+        expect(would).toEqual([...REMOVABLE, `${SHARED.repo}:${SHARED.removable}`].sort());
+        expect(r.stdout).toContain("retention: would remove ci/newest/app:a1 (not among the 2 newest)");
+        expect(r.stdout).toMatch(/retention: would remove ci\/days\/app:d1 \(40 days old\)/);
+        expect(r.stdout).toContain("retention: dry-run: 7 tags would be removed");
+        expect(allTags()).toEqual(before);
+        const metrics = runOk("cat", [path.join(work, "textfile", "dso_registry_retention.prom")]).stdout;
+        expect(metrics).toContain('dso_registry_retention_removed_tags{mode="dry-run"} 0');
+        expect(metrics).toContain('dso_registry_retention_candidate_tags{mode="dry-run"} 7');
+    });
+
+    test("apply removes exactly the candidates, keeps the newest, the young, the protected, the unknown-age and the workloads' tags", () => {
+        const before = allTags();
+        const r = retention("apply");
+        expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+        const removed = [...r.stdout.matchAll(/^retention: removed (\S+) \(/gm)].map((m) => m[1]).sort();
+        const sharedTag = `${SHARED.repo}:${SHARED.removable}`;
+        if (major === 3) {
+            expect(removed).toEqual([...REMOVABLE, sharedTag].sort());
+            expect(r.stdout).toContain(`retention: removed ${sharedTag} (not among the 1 newest; the tag only`);
+        } else {
+            expect(removed).toEqual([...REMOVABLE].sort());
+            expect(r.stdout).toMatch(new RegExp(`retention: kept ${sharedTag} \\(.*cannot remove a tag alone`));
+        }
+        const gone = major === 3 ? [...REMOVABLE, sharedTag] : REMOVABLE;
+        expect(allTags()).toEqual(before.filter((t) => !gone.includes(t)));
+        // Spelled out: what each case keeps.
+        expect(tagsOf("ci/newest/app")).toEqual(["a3", "a4"]);
+        expect(tagsOf("ci/days/app")).toEqual(["d0", "d2", "d3"]);
+        expect(tagsOf("ci/protect/app")).toEqual(["1.0.0", "build-8", "latest"]);
+        expect(tagsOf("ci/workload/app")).toEqual(["w1", "w2", "w3"]);
+        expect(tagsOf("ci/other/app")).toEqual(["o1", "o2"]);
+        expect(tagsOf("other/app")).toEqual(["x1"]);
+        expect(tagsOf(SHARED.repo)).toEqual(major === 3 ? [SHARED.kept] : [SHARED.kept, SHARED.removable]);
+        const metrics = runOk("cat", [path.join(work, "textfile", "dso_registry_retention.prom")]).stdout;
+        expect(metrics).toContain(`dso_registry_retention_removed_tags{mode="apply"} ${gone.length}`);
+    });
+
+    test("a second apply finds nothing more to remove", () => {
+        const r = retention("apply");
+        expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+        expect(r.stdout).not.toContain("retention: removed");
+    });
+
+    test("the collector then frees the removed images' blobs, keeps the others', and verify.sh passes", () => {
+        for (const t of REMOVABLE) expect(existsSync(blobFile(layers.get(t)!)), t).toBe(true);
+        const gc = run(binary.path, ["garbage-collect", path.join(registry.dir, "config.yml")], {
+            env: { ...process.env, ...DISTRIBUTION.environment },
+        });
+        expect(gc.code, gc.stderr).toBe(0);
+        for (const t of REMOVABLE) expect(existsSync(blobFile(layers.get(t)!)), t).toBe(false);
+        for (const t of ["ci/newest/app:a3", "ci/days/app:d0", "ci/workload/app:w2", `${SHARED.repo}:${SHARED.kept}`, "other/app:x1"]) {
+            expect(existsSync(blobFile(layers.get(t)!)), t).toBe(true);
+        }
+        const verify = runScript(
+            renderVerifyScript({
+                base: base(),
+                client,
+                registryLogs: "the test's registry log",
+                remedy: "REMEDY",
+                blobStore: registry.dataDir,
+            }),
+        );
+        expect(verify.code, `${verify.stdout}\n${verify.stderr}`).toBe(0);
+        const tagged = allTags().length;
+        expect(verify.stdout).toContain(`verified: ${tagged} tagged images`);
+    });
+});
