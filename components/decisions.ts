@@ -82,6 +82,11 @@ export interface Decisions {
     /** The web UI shows a delete button (only when the UI runs and the operator asked for it). */
     readonly uiDeletes: boolean;
     /**
+     * Tag retention in garbage collection's window (`registry.maintenance.retention`), when it has rules
+     * (the config refuses rules without garbage collection, so `apiDeletes` is on whenever this is set).
+     */
+    readonly retention?: ParsedConfig["registry"]["maintenance"]["retention"];
+    /**
      * The registry's front serves the Maven repository too (`mavenRegistry.host` and port are the
      * registry's own). Otherwise nothing Maven is served and pipelines point at `mavenRegistry.host`.
      */
@@ -137,6 +142,7 @@ export function decide(cfg: ParsedConfig): Decisions {
         ...(pullCredentials ? { pullCredentials } : {}),
         apiDeletes,
         uiDeletes: cfg.registry.ui.enabled && cfg.registry.ui.deleteEnabled && apiDeletes,
+        ...(ownRegistry && cfg.registry.maintenance.retention.rules.length > 0 ? { retention: cfg.registry.maintenance.retention } : {}),
         mavenServed: mavenServedByRegistry(cfg),
         ...(configuredCa ? { configuredCa } : {}),
         sshNodes: decideSshNodes(cfg.nodes),

@@ -153,6 +153,10 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
             ),
     },
     {
+        keys: ["registry.maintenance.retention.mode", "registry.maintenance.retention.protect"],
+        mootWith: (c) => unless(c.registry.maintenance.retention.rules.length > 0, "registry.maintenance.retention.rules empty"),
+    },
+    {
         keys: ["registry.maintenance.backup.schedule", "registry.maintenance.backup.destination", "registry.maintenance.backup.keep"],
         mootWith: (c) => unless(c.registry.maintenance.backup.enabled, "registry.maintenance.backup.enabled false"),
     },

@@ -151,7 +151,7 @@ export function crossChecks(c: FlatConfig): ConfigProblem[] {
             if (on) add(path, `is true, but registry.mode "existing" is not ours to run: set it to false (or remove it)`);
         }
     }
-    problems.push(...backupProblems(c), ...kindProblems(c), ...namedAccountProblems(c));
+    problems.push(...backupProblems(c), ...kindProblems(c), ...namedAccountProblems(c), ...retentionProblems(c));
     if (!c.containerRegistry.requiresAuthForPush && mode !== "existing") {
         add(
             ["containerRegistry", "requiresAuthForPush"],
@@ -374,6 +374,44 @@ function namedAccountProblems(c: FlatConfig): ConfigProblem[] {
                 );
             else slots.set(`${ns}/${name}`, `containerRegistry.readAccounts[${i}]`);
         });
+    });
+    return problems;
+}
+
+/** Retention runs in garbage collection's window, on repositories under the registry's own path prefix. */
+function retentionProblems(c: FlatConfig): ConfigProblem[] {
+    const rules = c.registry.maintenance.retention.rules;
+    if (rules.length === 0) return [];
+    const key = (...rest: PropertyKey[]) => keyPath(["registry", "maintenance", "retention", "rules", ...rest]);
+    if (c.registry.mode === "existing") {
+        return [{ key: key(), message: `is set, but registry.mode "existing" is not ours to clean up. Remove it` }];
+    }
+    if (!c.registry.maintenance.garbageCollection.enabled) {
+        return [
+            {
+                key: key(),
+                message:
+                    "is set, but retention runs inside garbage collection's read-only window, and registry.maintenance.garbageCollection.enabled is false: set it to true (retention starts in dry-run), or remove the rules",
+            },
+        ];
+    }
+    const problems: ConfigProblem[] = [];
+    const pathPrefix = c.containerRegistry.pathPrefix;
+    const under = pathPrefix === "" ? "" : `${pathPrefix}/`;
+    rules.forEach((rule, i) => {
+        if (!rule.prefix.startsWith(under)) {
+            problems.push({
+                key: key(i, "prefix"),
+                message: `"${rule.prefix}" is not under containerRegistry.pathPrefix "${pathPrefix}": write it as "${under}${rule.prefix}"`,
+            });
+        }
+        const first = rules.findIndex((r) => r.prefix === rule.prefix);
+        if (first !== i) {
+            problems.push({
+                key: key(i, "prefix"),
+                message: `"${rule.prefix}" is already the prefix of rules[${first}]: merge the two rules into one`,
+            });
+        }
     });
     return problems;
 }

@@ -165,6 +165,8 @@ const PARENT_SAMPLES: Record<string, unknown> = {
     "containerRegistry.readAccounts[]": { name: "dev-alice" },
     "containerRegistry.readAccounts[].pullSecret": { namespaces: ["apps"] },
     "registry.distributionConfig.notifications": { endpoints: [{ name: "ci", url: "https://hooks.example.test/registry" }] },
+    // Under the pathPrefix of the prod stack (garbage collection on, which retention needs).
+    "registry.maintenance.retention.rules[]": { prefix: "docker-internal/p2c/team-a/", keepNewest: 5 },
 };
 
 /** Values for keys a generic change cannot make: optional keys without a default, and values in a fixed format. */
@@ -220,6 +222,9 @@ const ALTERNATIVES: Record<string, unknown[]> = {
     "registry.maintenance.backup.destination.path": ["/srv/restic/registry"],
     "registry.maintenance.backup.destination.hostKey": [HOST_KEY],
     "registry.maintenance.backup.destination.storageClass": ["other-disks"],
+    "registry.maintenance.retention.rules[].prefix": ["docker-internal/p2c/team-b/"],
+    "registry.maintenance.retention.rules[].keepDays": [30],
+    "registry.maintenance.retention.protect": [["latest"]],
     "registry.distributionConfig.log.fields": [{ environment: "lab" }],
     "registry.distributionConfig.http.headers": [{ "X-Frame-Options": ["DENY"] }],
     "registry.distributionConfig.notifications.endpoints[].headers": [{ "X-Registry": ["lab"] }],

@@ -17,6 +17,7 @@ import {
     port,
     quantity,
     repositoryPrefixProblem,
+    tagPatternProblem,
     username,
 } from "./values";
 
@@ -35,6 +36,13 @@ const namedAccountPassword = {
             "Set or bump to rotate this account's generated password alone; containerRegistry.rotation and rotateAfterDays rotate it with the others.",
         ),
 };
+
+/**
+ * The tags retention never removes unless the operator says otherwise: `latest`, and release tags
+ * written as three numbers with an optional "v" (1.4.2, v1.4.2). Pre-release and build tags
+ * (1.4.2-rc.1, 1.4.2-SNAPSHOT, a commit hash) are not protected.
+ */
+export const DEFAULT_PROTECTED_TAGS = ["latest", "v?[0-9]+\\.[0-9]+\\.[0-9]+"] as const;
 
 /** Key `containerRegistry`: the container registry as clients address it. */
 export const containerRegistry = z.strictObject({
@@ -264,6 +272,57 @@ const maintenance = z.strictObject({
         })
         .prefault({})
         .describe("Scheduled garbage collection in a read-only window, cache cleared after."),
+    retention: z
+        .strictObject({
+            mode: z
+                .enum(["dry-run", "apply"])
+                .default("dry-run")
+                .describe(
+                    '"dry-run": each garbage collection lists the tags the rules would remove (its log, and the metrics on the external host) and removes none; "apply": it removes them, inside the read-only window before the collection, which then frees their blobs. Start with "dry-run", read what it would remove, then switch (docs/deletes-and-gc.md, Retention).',
+                ),
+            rules: z
+                .array(
+                    z
+                        .strictObject({
+                            prefix: z
+                                .string()
+                                .regex(/^(?:[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*\/)+$/, {
+                                    error: 'must be repository name components, each followed by "/", e.g. "docker-internal/p2c/team-a/"',
+                                })
+                                .describe(
+                                    'The repositories the rule covers: every repository whose name starts with it, under containerRegistry.pathPrefix and ending in "/" (e.g. "docker-internal/p2c/team-a/"); whole path components, case-sensitive. A repository under several rules follows the longest prefix.',
+                                ),
+                            keepNewest: z
+                                .int()
+                                .min(1)
+                                .optional()
+                                .describe(
+                                    "Keep this many of each repository's newest tags (by push time, see docs/deletes-and-gc.md, Retention).",
+                                ),
+                            keepDays: z.int().min(1).optional().describe("Keep every tag younger than this many days."),
+                        })
+                        .refine((rule) => rule.keepNewest !== undefined || rule.keepDays !== undefined, {
+                            error: "needs keepNewest, keepDays or both: a rule without either would remove every unprotected tag",
+                        }),
+                )
+                .default([])
+                .describe(
+                    "Tag retention by repository prefix, run in each garbage collection's read-only window (needs registry.maintenance.garbageCollection.enabled). In a repository under a rule, a tag is kept when it is among the keepNewest newest, or younger than keepDays, or matches `protect`, or (in-cluster) a running pod names it or its digest; every other tag is removed. Repositories under no rule are untouched. Empty: no retention.",
+                ),
+            protect: z
+                .array(
+                    z.string().superRefine((value, ctx) => {
+                        const problem = tagPatternProblem(value);
+                        if (problem) ctx.addIssue({ code: "custom", message: problem });
+                    }),
+                )
+                .default([...DEFAULT_PROTECTED_TAGS])
+                .describe(
+                    'Tags retention never removes: POSIX extended regular expressions matched against the whole tag (grep -Ex), e.g. "release-.*". The default protects `latest` and release tags of three numbers (1.4.2, v1.4.2). The external host and kind cannot see the cluster\'s pods: protect there what runs.',
+                ),
+        })
+        .prefault({})
+        .describe("Tag retention: which tags garbage collection removes first (docs/deletes-and-gc.md, Retention)."),
     backup: z
         .strictObject({
             enabled: z

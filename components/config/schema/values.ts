@@ -182,3 +182,24 @@ export function mirrorUpstreamProblem(value: string): string | undefined {
         return `"${value}" must be a host name with an optional ":port"`;
     return hostNameProblem(host);
 }
+
+/**
+ * Why a retention `protect` pattern would not work as a POSIX extended regular expression matched by
+ * `grep -Ex` (busybox's and GNU's), or undefined. JavaScript-only syntax is refused rather than
+ * silently meaning something else in the shell: `\d`, `\w`, `\s`, `\b` and their negations, lookarounds
+ * and other `(?` groups, lazy quantifiers and back-references.
+ */
+export function tagPatternProblem(value: string): string | undefined {
+    if (value === "") return "is empty: it would protect every tag; remove it, or write the pattern of the tags to keep";
+    if (/[\r\n]/.test(value)) return "holds a line break: write one pattern per list item";
+    const jsOnly = /\\[dDwWsSbB0-9]|\(\?|[*+?}]\?/.exec(value);
+    if (jsOnly) {
+        return `"${value}" uses "${jsOnly[0]}", which POSIX extended regular expressions do not have: write [0-9] for \\d, [A-Za-z0-9_] for \\w, and no lookarounds, lazy quantifiers or back-references`;
+    }
+    try {
+        new RegExp(value);
+    } catch {
+        return `"${value}" is not a valid regular expression (check its brackets and parentheses)`;
+    }
+    return undefined;
+}
