@@ -10,6 +10,7 @@ import { shQuote } from "../shared/shQuote";
 import { BACKUP_WARM_TAG, type BackupDestination, resticRepository, SNAPSHOT_PARAMS } from "../upkeep/backup";
 import { FRONT_WINDOW_PARAMS } from "../upkeep/frontWindow";
 import { type JobReporting, reportingParams } from "../upkeep/reporting";
+import { type Retention, renderRetentionScript } from "../upkeep/retention";
 import { renderVerifyScript } from "../upkeep/verify";
 import { type MavenHostSpec, mavenRunParams } from "./mavenScripts";
 import { type ContainerSpec, type HostLayout, hostPaths, hostScript, lockParams, registryParams } from "./scripts";
@@ -147,6 +148,25 @@ export function verifyScript(
         client: "curl",
         registryLogs: "docker logs dso-registry",
         remedy: "Push them again from their builds, or restore the last good backup (dso-registry-restore --list).",
+    });
+}
+
+/**
+ * Tag retention (placed as dso-registry-retention, run by the GC script inside its window before the
+ * registry goes read-only), with curl against Distribution's unix socket; ages from the link files in
+ * the data directory (filesystem storage) or from the image configs (s3). The host cannot see the
+ * cluster's pods: no workload is known here, `protect` covers what runs.
+ */
+export function retentionScript(spec: Pick<ContainerSpec, "layout" | "storage">, retention: Retention, textfileDir: string): string {
+    const dataDir = measuredDir(spec);
+    return renderRetentionScript({
+        retention,
+        base: "http://localhost",
+        unixSocket: hostPaths(spec.layout).registrySocket,
+        client: "curl",
+        registryLogs: "docker logs dso-registry",
+        ...(dataDir ? { storageRoot: dataDir } : {}),
+        ...(textfileDir ? { textfileDir } : {}),
     });
 }
 

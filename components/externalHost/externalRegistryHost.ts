@@ -14,6 +14,7 @@ import type { DistributionSettings } from "../shared/distributionSettings";
 import { imagePrefix, METRICS_PORTS, registryAuthority } from "../shared/facts";
 import { withFormerType } from "../shared/formerType";
 import type { HostConnection, HostTarget } from "../shared/hostAccess";
+import type { Retention } from "../upkeep/retention";
 import { CADDY_ACCESS_LOG, type CaddyMaven, CaddySite, type HostAccount, type HostTls } from "./caddySite";
 import { HostMonitoring, hostReporting, monitoringPaths } from "./hostMonitoring";
 import { HostPackages } from "./hostPackages";
@@ -78,6 +79,8 @@ export interface ExternalRegistryHostArgs {
     readonly ui?: { readonly image: string; readonly deleteEnabled: boolean };
     /** Scheduled garbage collection (in a read-only window, checked afterwards). */
     readonly garbageCollection: MaintenanceOptions["garbageCollection"];
+    /** Tag retention, run by garbage collection in its window; none when unset. */
+    readonly retention?: Retention;
     /** Scheduled backups off the host, and the restore command; none when unset. */
     readonly backup?: HostBackupArgs;
     /** Pull-through caches (`registry.mirrors`): containers of their own beside the registry; none when unset. */
@@ -320,11 +323,13 @@ export class ExternalRegistryHost extends pulumi.ComponentResource {
                           }
                         : undefined,
                 reporting,
+                ...(args.retention ? { retention: args.retention } : {}),
                 status: {
                     host: args.registryHost,
                     port: args.port,
                     textfileDir: monitoring ? monitoringPaths(layout).textfileDir : "",
                     ...(args.passwordRotation ? { passwordRotation: args.passwordRotation } : {}),
+                    ...(args.retention ? { retentionMode: args.retention.mode } : {}),
                 },
             },
             { parent: this, dependsOn: [packages, ...jobsAfter] },

@@ -7,6 +7,7 @@ import { withFormerType } from "../shared/formerType";
 import { type HostConnection, HostFile } from "../shared/hostAccess";
 import type { BackupDestination } from "../upkeep/backup";
 import type { JobReporting } from "../upkeep/reporting";
+import type { Retention } from "../upkeep/retention";
 import {
     type BackedUpMaven,
     backupKnownHosts,
@@ -14,6 +15,7 @@ import {
     backupS3EnvFile,
     backupScript,
     restoreScript,
+    retentionScript,
     verifyScript,
 } from "./backupScripts";
 import { type ContainerSpec, cronFile, gcScript, hostPaths, type MaintenanceOptions, type StatusTargets, statusScript } from "./scripts";
@@ -49,6 +51,8 @@ export interface MaintenanceArgs {
     readonly status: StatusTargets;
     /** The job reporter (monitoring on); the jobs report nothing when unset. */
     readonly reporting?: JobReporting;
+    /** Tag retention, run by garbage collection in its window; none when unset. */
+    readonly retention?: Retention;
 }
 
 /** The maintenance scripts and their schedule; every file is removed on destroy. */
@@ -68,9 +72,16 @@ export class Maintenance extends pulumi.ComponentResource {
 
         const files = [
             script("verify-script", paths.verifyScript, verifyScript(spec, reporting && { ...reporting, self: paths.verifyScript })),
-            script("gc-script", paths.gcScript, gcScript(spec, specFingerprint, garbageCollection.deleteUntagged, mavenCleanup, reporting)),
+            script(
+                "gc-script",
+                paths.gcScript,
+                gcScript(spec, specFingerprint, garbageCollection.deleteUntagged, mavenCleanup, reporting, args.retention !== undefined),
+            ),
             script("status-script", paths.statusScript, statusScript(spec, args.status)),
         ];
+        if (args.retention) {
+            files.push(script("retention-script", paths.retentionScript, retentionScript(spec, args.retention, args.status.textfileDir)));
+        }
         if (backup) {
             const bp = backupPaths();
             const { destination, credentials } = backup;

@@ -108,6 +108,7 @@ export function hostPaths(layout: HostLayout) {
         backupScript: `${layout.binDir}/dso-registry-backup`,
         statusScript: `${layout.binDir}/dso-registry-status`,
         verifyScript: `${layout.binDir}/dso-registry-verify`,
+        retentionScript: `${layout.binDir}/dso-registry-retention`,
         restoreScript: `${layout.binDir}/dso-registry-restore`,
         /** Distribution's unix socket on the host: the front's upstream, and the maintenance scripts' way in. */
         registrySocket: `${layout.socketDir}/${DISTRIBUTION.socketName}`,
@@ -319,8 +320,9 @@ export interface MaintenanceOptions {
 /**
  * The garbage-collection script (a file on the host, dso-registry-gc.sh): the registry recreated
  * read-only inside the front's window, the collection (and the Maven repository's, with `maven`),
- * the writable registry back with an empty cache, then dso-registry-verify. Why the window:
- * docs/decisions/maintenance-window.md.
+ * the writable registry back with an empty cache, then dso-registry-verify. With `retention`,
+ * dso-registry-retention runs first inside the window, while Distribution is still writable. Why the
+ * window: docs/decisions/maintenance-window.md.
  */
 export function gcScript(
     spec: ContainerSpec,
@@ -328,6 +330,7 @@ export function gcScript(
     deleteUntagged: boolean,
     maven?: MavenCleanup,
     reporting?: JobReporting,
+    retention = false,
 ): string {
     const paths = hostPaths(spec.layout);
     return hostScript("dso-registry-gc.sh", {
@@ -338,6 +341,7 @@ export function gcScript(
         STOP_SECONDS: REGISTRY_DRAIN_SECONDS + 5,
         DELETE_UNTAGGED: deleteUntagged,
         VERIFY_SCRIPT: paths.verifyScript,
+        RETENTION_SCRIPT: retention ? paths.retentionScript : "",
         ...registryParams(spec, specFingerprint),
         ...mavenCleanupParams(maven),
         ...reportingParams(reporting, paths.gcScript, spec.storage?.kind === "s3" ? "" : spec.layout.dataDir),
@@ -401,6 +405,8 @@ export interface StatusTargets {
     readonly textfileDir: string;
     /** Rotation by age of the generated passwords; the status says when the next is due, or that it is overdue. */
     readonly passwordRotation?: PasswordRotation;
+    /** Tag retention's mode, when it has rules: the status shows its last run's counts. */
+    readonly retentionMode?: "dry-run" | "apply";
 }
 
 /** Rotation by age of the generated passwords (`containerRegistry.rotateAfterDays`). */
@@ -435,6 +441,10 @@ export function statusScript(spec: ContainerSpec, targets: StatusTargets): strin
         BYTES_FREED: JOB_METRICS.bytesFreed,
         ROTATE_AFTER_DAYS: targets.passwordRotation?.everyDays ?? "",
         ROTATION_DUE: targets.passwordRotation?.due ?? "",
+        RETENTION_MODE: targets.retentionMode ?? "",
+        RETENTION_REMOVED: JOB_METRICS.retentionRemoved,
+        RETENTION_CANDIDATES: JOB_METRICS.retentionCandidates,
+        RETENTION_LAST_RUN: JOB_METRICS.retentionLastRun,
     });
 }
 

@@ -64,6 +64,7 @@ export function defineExternalHost(
             deletesEnabled: d.apiDeletes,
             ui: cfg.registry.ui.enabled ? { image: cfg.registry.ui.image, deleteEnabled: d.uiDeletes } : undefined,
             garbageCollection: cfg.registry.maintenance.garbageCollection,
+            ...(d.retention ? { retention: d.retention } : {}),
             backup: hostBackup(cfg),
             mirrors: mirrorSpecs(cfg).map((spec) =>
                 spec.hasCredentials ? { spec, envFile: mirrorAccount(cfg, spec).apply(renderMirrorEnvFile) } : { spec },

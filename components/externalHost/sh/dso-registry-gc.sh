@@ -7,7 +7,10 @@
 # recreated writable, which starts it with an empty blob-descriptor cache; the writable registry comes
 # back even when the collection fails. Then dso-registry-verify checks every tagged image through it.
 # With s3 storage the collection runs against the bucket (`docker exec` inherits the credentials).
-: "${LOCK_FILE:?}" "${MARKER:?}" "${FRONT_SETTLE_SECONDS:?}" "${FRONT_DRAIN_SECONDS:?}" "${STOP_SECONDS:?}" "${DELETE_UNTAGGED:?}" "${VERIFY_SCRIPT:?}"
+# RETENTION_SCRIPT (tag retention; empty: none) runs first in the window, while Distribution is still
+# writable and the front already refuses every write, so that the collection frees what it removed; a
+# failed retention run does not stop the collection, and fails the job at the end.
+: "${LOCK_FILE:?}" "${MARKER:?}" "${FRONT_SETTLE_SECONDS:?}" "${FRONT_DRAIN_SECONDS:?}" "${STOP_SECONDS:?}" "${DELETE_UNTAGGED:?}" "${VERIFY_SCRIPT:?}" "${RETENTION_SCRIPT?}"
 : "${REGISTRY_NAME:?}" "${REGISTRY_IMAGE:?}" "${REGISTRY_SOCKET_DIR:?}" "${REGISTRY_STORAGE:?}" "${REGISTRY_DATA_DIR:?}"
 : "${REGISTRY_CONFIG_DIR:?}" "${REGISTRY_STORAGE_ENV:?}" "${REGISTRY_FINGERPRINT:?}" "${REGISTRY_METRICS_PORT?}"
 : "${RELAY_NAME:?}" "${RELAY_IMAGE?}" "${RELAY_CONFIG_DIR?}" "${RELAY_FINGERPRINT?}"
@@ -49,6 +52,11 @@ restore() {
 }
 trap restore EXIT
 if [ "$REGISTRY_STORAGE" = s3 ]; then open_front_window "$marker"; else open_front_window "$marker" "${DSO_ROOT:-}$REGISTRY_DATA_DIR"; fi
+retention_failed=''
+if [ -n "$RETENTION_SCRIPT" ]; then
+    echo "front read-only; tag retention first"
+    "${DSO_ROOT:-}$RETENTION_SCRIPT" || retention_failed=yes
+fi
 stop_registry
 docker rm -f "$REGISTRY_NAME" >/dev/null
 run_registry read-only config-readonly.yml
@@ -60,3 +68,7 @@ restore
 trap - EXIT
 echo "garbage collection done; registry back to writable with an empty cache; checking every tagged image"
 "${DSO_ROOT:-}$VERIFY_SCRIPT"
+if [ -n "$retention_failed" ]; then
+    echo "tag retention FAILED (see its lines above); the collection and the check ran" >&2
+    exit 1
+fi

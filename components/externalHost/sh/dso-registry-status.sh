@@ -4,9 +4,11 @@
 # the one the front serves on HOST:PORT (asked on loopback); the jobs' outcomes are the files they
 # leave in TEXTFILE_DIR (empty: monitoring is off, they leave none); the caches live under CACHES_DIR.
 # ROTATION_DUE (Unix seconds) is when the generated passwords' next rotation period begins, with
-# ROTATE_AFTER_DAYS its length; both empty when they are rotated by hand only.
+# ROTATE_AFTER_DAYS its length; both empty when they are rotated by hand only. RETENTION_MODE is tag
+# retention's mode (empty: no rules); its last run's counts are in TEXTFILE_DIR, its lines in the GC's log.
 : "${CONTAINER:?}" "${DATA_DIR:?}" "${BUCKET?}" "${HOST:?}" "${PORT:?}" "${TEXTFILE_DIR?}" "${CACHES_DIR:?}" "${TASKS:?}"
 : "${LAST_RUN:?}" "${LAST_SUCCESS:?}" "${SUCCESS:?}" "${DURATION:?}" "${BYTES_FREED:?}" "${ROTATE_AFTER_DAYS?}" "${ROTATION_DUE?}"
+: "${RETENTION_MODE?}" "${RETENTION_REMOVED:?}" "${RETENTION_CANDIDATES:?}" "${RETENTION_LAST_RUN:?}"
 echo "== container"; docker ps -a --filter "name=^/$CONTAINER\$" --format '{{.Names}} {{.Image}} {{.Status}} {{.Labels}}'
 echo "== last log lines"; docker logs --tail 20 "$CONTAINER" 2>&1
 echo "== caddy"; systemctl --no-pager --lines=5 status caddy 2>&1 || true
@@ -37,6 +39,22 @@ else
         if [ "${freed:-0}" -gt 0 ]; then line="$line; freed $((freed / 1048576)) MiB"; fi
         echo "$line"
     done
+fi
+echo "== retention"
+if [ -z "$RETENTION_MODE" ]; then
+    echo "off (registry.maintenance.retention.rules is empty)"
+else
+    file="${DSO_ROOT:-}$TEXTFILE_DIR/dso_registry_retention.prom"
+    if [ -z "$TEXTFILE_DIR" ] || [ ! -f "$file" ]; then
+        echo "$RETENTION_MODE; no run reported yet"
+    else
+        value() { sed -n "s/^$1{mode=\"[a-z-]*\"} //p" "$file" | head -n 1; }
+        run_mode=$(sed -n "s/^$RETENTION_LAST_RUN{mode=\"\([a-z-]*\)\"} .*/\1/p" "$file" | head -n 1)
+        last=$(value "$RETENTION_LAST_RUN")
+        if [ "$run_mode" = dry-run ]; then done_text="would remove $(value "$RETENTION_CANDIDATES") tags, removed none"; else done_text="removed $(value "$RETENTION_REMOVED") of $(value "$RETENTION_CANDIDATES") candidate tags"; fi
+        echo "$RETENTION_MODE; last run ($run_mode) $(date -u -d "@$last" '+%Y-%m-%d %H:%M UTC'): $done_text"
+    fi
+    echo "each tag: journalctl -t dso-registry-gc | grep 'retention:'"
 fi
 if [ -n "$BUCKET" ]; then
     echo "== data"; echo "$BUCKET"
