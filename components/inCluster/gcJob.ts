@@ -9,6 +9,7 @@ import type { K8sObject } from "../shared/k8sObject";
 import { renderShellScript } from "../shared/shellScript";
 import { FRONT_WINDOW_PARAMS } from "../upkeep/frontWindow";
 import { mavenCleanupParams } from "../upkeep/mavenCleanup";
+import { type Retention, renderRetentionScript } from "../upkeep/retention";
 import { renderVerifyScript } from "../upkeep/verify";
 import { type GcWindow, gcWindow } from "./gcWindow";
 import { kubectlJobContainer, labels, meta, restrictedPod, selector } from "./k8sHelpers";
@@ -31,8 +32,14 @@ import { IN_CLUSTER, type InClusterMaven, type InClusterSpec, type InClusterStor
  * Then the job checks its own work: `verify.sh` from the ConfigMap runs in the registry container,
  * the only place that reaches Distribution on the pod's loopback, and fails the job naming every
  * tagged image that is not served whole.
+ *
+ * With `retention`, the job first lists the images of every pod in the cluster (containers and init
+ * containers, by spec and by the digest the runtime reports) and hands them on stdin to `retention.sh`
+ * in the registry container: inside the marker window (gc-step.sh), or, in a rollout window, just
+ * before the read-only switch (Distribution must still accept the deletes; see docs/deletes-and-gc.md,
+ * Retention). A job that cannot list the pods runs no retention, collects, and fails.
  */
-export function gcScript(namespace: string, deleteUntagged: boolean, maven: boolean, window: GcWindow): string {
+export function gcScript(namespace: string, deleteUntagged: boolean, maven: boolean, window: GcWindow, retention = false): string {
     const script = (name: string) => `${IN_CLUSTER.configDir}/${name}`;
     const common = {
         NAMESPACE: namespace,
@@ -41,6 +48,7 @@ export function gcScript(namespace: string, deleteUntagged: boolean, maven: bool
         MAVEN_CONTAINER: IN_CLUSTER.mavenContainer,
         MAVEN_GC_SCRIPT: maven ? script(IN_CLUSTER.mavenGcScript) : "",
         VERIFY_SCRIPT: script(IN_CLUSTER.verifyScript),
+        RETENTION: retention,
     };
     if (window === "marker") {
         return renderShellScript(path.join(__dirname, "sh", "gc-job-marker.sh"), {
@@ -50,6 +58,7 @@ export function gcScript(namespace: string, deleteUntagged: boolean, maven: bool
     }
     return renderShellScript(path.join(__dirname, "sh", "gc-job-rollout.sh"), {
         ...common,
+        RETENTION_SCRIPT: retention ? script(IN_CLUSTER.retentionScript) : "",
         POD_SELECTOR: Object.entries(selector("registry"))
             .map(([k, v]) => `${k}=${v}`)
             .join(","),
@@ -63,11 +72,12 @@ export function gcScript(namespace: string, deleteUntagged: boolean, maven: bool
  * `gc.sh` (gc-step.sh), run in the registry container by the GC job (`gcWindow` "marker"): the
  * collection inside the front's window, with the GC's own marker.
  */
-export function inClusterGcStepScript(deleteUntagged: boolean, storage: InClusterStorage["kind"]): string {
+export function inClusterGcStepScript(deleteUntagged: boolean, storage: InClusterStorage["kind"], retention = false): string {
     return renderShellScript(path.join(__dirname, "sh", "gc-step.sh"), {
         MARKER: READ_ONLY_SIGNAL.gcMarker,
         ...FRONT_WINDOW_PARAMS,
         DELETE_UNTAGGED: deleteUntagged,
+        RETENTION_SCRIPT: retention ? `${IN_CLUSTER.configDir}/${IN_CLUSTER.retentionScript}` : "",
         CONFIG_DIR: IN_CLUSTER.configDir,
         STORAGE: storage,
         DATA_DIR: IN_CLUSTER.dataDir,
@@ -87,6 +97,22 @@ export function inClusterVerifyScript(namespace: string, storage: InClusterStora
         client: "busybox-wget",
         registryLogs: `kubectl --namespace ${namespace} logs deployment/${IN_CLUSTER.name} --container=registry`,
         remedy: "Push them again from their builds, or restore the last good backup (docs/in-cluster.md, Restore).",
+    });
+}
+
+/**
+ * Tag retention as the GC job runs it in the registry container (`retention.sh` in the ConfigMap): the
+ * shared script (components/upkeep/retention.ts) with busybox against Distribution on the pod's
+ * loopback, ages from the link files on the registry's volume (or the image configs, with a bucket).
+ * Its lines and counts go to the job's log.
+ */
+export function inClusterRetentionScript(namespace: string, storage: InClusterStorage["kind"], retention: Retention): string {
+    return renderRetentionScript({
+        retention,
+        base: `http://${IN_CLUSTER.registryAddr}`,
+        client: "busybox-wget",
+        registryLogs: `kubectl --namespace ${namespace} logs deployment/${IN_CLUSTER.name} --container=registry`,
+        ...(storage === "filesystem" ? { storageRoot: IN_CLUSTER.dataDir } : {}),
     });
 }
 
@@ -112,7 +138,34 @@ export function mavenGcScript(maven: Pick<InClusterMaven, "pathPrefix" | "snapsh
 export function renderGcRbac(spec: InClusterSpec): K8sObject[] {
     const window = gcWindow(spec);
     if (!window) return [];
-    return renderMaintenanceRbac(spec, IN_CLUSTER.gcName, "garbage-collection", window === "rollout");
+    return [
+        ...renderMaintenanceRbac(spec, IN_CLUSTER.gcName, "garbage-collection", window === "rollout"),
+        ...(spec.retention ? renderWorkloadListRbac(spec) : []),
+    ];
+}
+
+/**
+ * With tag retention: the GC job's account may list pods in every namespace (the images they run are
+ * kept), and nothing more; a cluster-wide grant, so its name carries the namespace.
+ */
+function renderWorkloadListRbac(spec: InClusterSpec): K8sObject[] {
+    const name = `${IN_CLUSTER.gcName}-${spec.namespace}-list-pods`;
+    const { labels: objectLabels } = meta(name, spec.namespace, "garbage-collection");
+    return [
+        {
+            apiVersion: "rbac.authorization.k8s.io/v1",
+            kind: "ClusterRole",
+            metadata: { name, labels: objectLabels },
+            rules: [{ apiGroups: [""], resources: ["pods"], verbs: ["list"] }],
+        } satisfies k8s.types.input.rbac.v1.ClusterRole,
+        {
+            apiVersion: "rbac.authorization.k8s.io/v1",
+            kind: "ClusterRoleBinding",
+            metadata: { name, labels: objectLabels },
+            roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name },
+            subjects: [{ kind: "ServiceAccount", name: IN_CLUSTER.gcName, namespace: spec.namespace }],
+        } satisfies k8s.types.input.rbac.v1.ClusterRoleBinding,
+    ];
 }
 
 /**
@@ -183,7 +236,13 @@ export function renderGcCronJob(spec: InClusterSpec): K8sObject | undefined {
                                 kubectlJobContainer(
                                     "gc",
                                     spec.images.kubectl,
-                                    gcScript(spec.namespace, spec.garbageCollection.deleteUntagged, spec.maven !== undefined, window),
+                                    gcScript(
+                                        spec.namespace,
+                                        spec.garbageCollection.deleteUntagged,
+                                        spec.maven !== undefined,
+                                        window,
+                                        spec.retention !== undefined,
+                                    ),
                                 ),
                             ],
                             volumes: [{ name: "tmp", emptyDir: {} }],

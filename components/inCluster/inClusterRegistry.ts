@@ -26,6 +26,7 @@ import { type IngressController, METRICS_PORTS } from "../shared/facts";
 import { withFormerType } from "../shared/formerType";
 import { type K8sObject, objectOptions } from "../shared/k8sObject";
 import { resourceClassOf } from "../shared/k8sResources";
+import type { Retention } from "../upkeep/retention";
 import { IN_CLUSTER_BACKUP } from "./backup";
 import { distributionCachesBlobs, type GcWindow, gcWindow } from "./gcWindow";
 import { ISSUER_CHAIN } from "./issuerChain";
@@ -85,6 +86,8 @@ export interface InClusterRegistryArgs {
     readonly deletes: { readonly api: boolean; readonly ui: boolean };
     /** The garbage-collection CronJob: whether it runs, when (cron), and whether it also removes untagged manifests. */
     readonly garbageCollection: { readonly enabled: boolean; readonly schedule: string; readonly deleteUntagged: boolean };
+    /** Tag retention, run by the GC job in its window before the collection; none when unset. */
+    readonly retention?: Retention;
     /** Registry pods; more than one needs s3 storage. */
     readonly replicas: number;
     /** Where and how the registry's pods run (resources, nodeSelector, tolerations, affinity, priority, annotations). */
@@ -443,6 +446,7 @@ export class InClusterRegistry extends pulumi.ComponentResource {
             ...(args.loginLimit ? { loginLimit: args.loginLimit } : {}),
             ui: { enabled: args.ui.enabled, deleteEnabled: args.deletes.ui },
             garbageCollection: args.garbageCollection,
+            ...(args.retention ? { retention: args.retention } : {}),
             publishLocalRegistryHosting: args.publishLocalRegistryHosting,
             caddyfile,
             registryConfig,

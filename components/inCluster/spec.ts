@@ -6,6 +6,7 @@
 import { DISTRIBUTION, type IngressController } from "../shared/facts";
 import type { Value } from "../shared/k8sObject";
 import type { BackupDestination } from "../upkeep/backup";
+import type { Retention } from "../upkeep/retention";
 
 /** Where Distribution keeps blobs and manifests. */
 export type InClusterStorage =
@@ -111,6 +112,8 @@ export interface InClusterSpec {
     readonly loginLimit?: InClusterLoginLimit;
     readonly ui: { readonly enabled: boolean; readonly deleteEnabled: boolean };
     readonly garbageCollection: { readonly enabled: boolean; readonly schedule: string; readonly deleteUntagged: boolean };
+    /** Tag retention, run by the GC job in its window; none when unset. */
+    readonly retention?: Retention;
     readonly publishLocalRegistryHosting: boolean;
     /** The sidecar's Caddyfile (from the shared access-policy renderer; holds no secret). */
     readonly caddyfile: Value;
@@ -205,6 +208,8 @@ export const IN_CLUSTER = {
     gcStepScript: "gc.sh",
     /** ConfigMap key (and file in configDir) of the check the GC job runs in the registry container afterwards. */
     verifyScript: "verify.sh",
+    /** ConfigMap key (and file in configDir) of tag retention, which the GC job runs in the registry container first. */
+    retentionScript: "retention.sh",
     /** The Service port (Caddy, plain HTTP behind the ingress). */
     servicePort: 5000,
     /** Distribution inside the pod, on loopback only: nothing reaches it except through Caddy. */

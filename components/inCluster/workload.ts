@@ -5,7 +5,7 @@
 import type * as k8s from "@pulumi/kubernetes";
 import type { K8sObject } from "../shared/k8sObject";
 import { CLAIM_ANNOTATIONS, persistentClaim } from "../shared/persistentClaim";
-import { inClusterGcStepScript, inClusterVerifyScript, mavenGcScript } from "./gcJob";
+import { inClusterGcStepScript, inClusterRetentionScript, inClusterVerifyScript, mavenGcScript } from "./gcJob";
 import { gcWindow } from "./gcWindow";
 import { labels, meta, secret } from "./k8sHelpers";
 import { IN_CLUSTER, type InClusterSpec } from "./spec";
@@ -64,7 +64,16 @@ export function renderConfigMap(spec: InClusterSpec): K8sObject {
             ...(spec.maven ? { "maven-nginx.conf": spec.maven.nginxConfig } : {}),
             ...(spec.maven && spec.garbageCollection.enabled ? { [IN_CLUSTER.mavenGcScript]: mavenGcScript(spec.maven) } : {}),
             ...(gcWindow(spec) === "marker"
-                ? { [IN_CLUSTER.gcStepScript]: inClusterGcStepScript(spec.garbageCollection.deleteUntagged, spec.storage.kind) }
+                ? {
+                      [IN_CLUSTER.gcStepScript]: inClusterGcStepScript(
+                          spec.garbageCollection.deleteUntagged,
+                          spec.storage.kind,
+                          spec.retention !== undefined,
+                      ),
+                  }
+                : {}),
+            ...(spec.garbageCollection.enabled && spec.retention
+                ? { [IN_CLUSTER.retentionScript]: inClusterRetentionScript(spec.namespace, spec.storage.kind, spec.retention) }
                 : {}),
             ...(spec.garbageCollection.enabled
                 ? { [IN_CLUSTER.verifyScript]: inClusterVerifyScript(spec.namespace, spec.storage.kind) }

@@ -45,6 +45,7 @@ export function defineInClusterRegistry(
             : {}),
         ui: { enabled: r.ui.enabled },
         garbageCollection: r.maintenance.garbageCollection,
+        ...(d.retention ? { retention: d.retention } : {}),
         replicas: r.replicas,
         pod: inCluster.pod,
         publishLocalRegistryHosting: inCluster.publishLocalRegistryHosting,

@@ -7,11 +7,18 @@
 # `rollout status` returns once the new pods are ready, while old ones may still be terminating and
 # finishing the writes they had taken (Distribution drains for up to http.draintimeout): the collection
 # waits until no pod of POD_SELECTOR is terminating, so no write lands after it has started marking.
+# With RETENTION true, RETENTION_SCRIPT runs in one registry container just before the switch, with the
+# images of every pod on stdin: Distribution must still accept its deletes, so this one step is not
+# inside a window, and a tag pushed anew between its listing and its removal could go (the script checks
+# each tag's digest again right before it removes it, which leaves only that instant). A failed or
+# skipped retention does not stop the collection; the job fails at the end.
 : "${NAMESPACE:?}" "${DEPLOYMENT:?}" "${POD_SELECTOR:?}" "${READ_ONLY_ENV:?}" "${DELETE_UNTAGGED:?}" "${CONFIG_DIR:?}"
-: "${MAVEN_CONTAINER:?}" "${MAVEN_GC_SCRIPT?}" "${VERIFY_SCRIPT:?}"
+: "${MAVEN_CONTAINER:?}" "${MAVEN_GC_SCRIPT?}" "${VERIFY_SCRIPT:?}" "${RETENTION:?}" "${RETENTION_SCRIPT?}"
 set -eu
 # shellcheck source=../../upkeep/sh/collect.sh
 . "$(dirname "$0")/../../upkeep/sh/collect.sh"
+# shellcheck source=./workloads.sh
+. "$(dirname "$0")/workloads.sh"
 # in_pod CONTAINER COMMAND...: runs COMMAND in a container of the registry's pod.
 in_pod() {
     in_container=$1
@@ -38,6 +45,18 @@ wait_for_terminated() {
         sleep 1
     done
 }
+retention_failed=''
+if [ "$RETENTION" = true ]; then
+    workloads=$(mktemp)
+    if list_workloads "$workloads"; then
+        echo "tag retention before the read-only switch"
+        kubectl --namespace "$NAMESPACE" exec -i "deployment/$DEPLOYMENT" --container=registry -- /bin/sh "$RETENTION_SCRIPT" - <"$workloads" || retention_failed=yes
+    else
+        echo "cannot list the cluster's pods: no tag retention this time" >&2
+        retention_failed=yes
+    fi
+    rm -f "$workloads"
+fi
 trap restore EXIT
 kubectl --namespace "$NAMESPACE" set env "deployment/$DEPLOYMENT" "$READ_ONLY_ENV={\"enabled\":true}"
 kubectl --namespace "$NAMESPACE" rollout status "deployment/$DEPLOYMENT" --timeout=15m
@@ -50,3 +69,4 @@ restore
 trap - EXIT
 echo "garbage collection done; registry writable again with an empty cache; checking every tagged image"
 in_pod registry /bin/sh "$VERIFY_SCRIPT"
+if [ -n "$retention_failed" ]; then echo "tag retention FAILED or was skipped (see above)" >&2; exit 1; fi

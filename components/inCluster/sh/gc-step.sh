@@ -3,7 +3,9 @@
 # container by CronJob registry-gc (gc.sh in ConfigMap registry-config). See docs/in-cluster.md; why
 # the window: docs/decisions/maintenance-window.md. The GC's own MARKER, so that it never ends the
 # backup's window; Distribution keeps running without the blob-descriptor cache, so nothing restarts.
-: "${MARKER:?}" "${FRONT_SETTLE_SECONDS:?}" "${FRONT_DRAIN_SECONDS:?}" "${DELETE_UNTAGGED:?}" "${CONFIG_DIR:?}" "${STORAGE:?}" "${DATA_DIR:?}"
+# Run with the argument `retention` (RETENTION_SCRIPT set), tag retention runs first inside the window
+# with the running workloads' images on stdin; when it fails, the collection still runs, then the step fails.
+: "${MARKER:?}" "${FRONT_SETTLE_SECONDS:?}" "${FRONT_DRAIN_SECONDS:?}" "${DELETE_UNTAGGED:?}" "${RETENTION_SCRIPT?}" "${CONFIG_DIR:?}" "${STORAGE:?}" "${DATA_DIR:?}"
 set -eu
 # shellcheck source=../../upkeep/sh/front-window.sh
 . "$(dirname "$0")/../../upkeep/sh/front-window.sh"
@@ -14,7 +16,13 @@ marker="${DSO_ROOT:-}$MARKER"
 if [ "$STORAGE" = filesystem ]; then data="${DSO_ROOT:-}$DATA_DIR"; else data=''; fi
 # shellcheck disable=SC2086 # no storage folder to watch with a bucket
 open_marker_window "$marker" ${data:+"$data"}
+retention_failed=''
+if [ -n "$RETENTION_SCRIPT" ] && [ "${1:-}" = retention ]; then
+    echo "front read-only (writes get 503, pulls go on, writes in flight have landed); tag retention first"
+    /bin/sh "${DSO_ROOT:-}$RETENTION_SCRIPT" - || retention_failed=yes
+fi
 echo "front read-only (writes get 503, pulls go on, writes in flight have landed); collecting garbage"
 collect_garbage "$data" "$DELETE_UNTAGGED" "${DSO_ROOT:-}$CONFIG_DIR/config.yml"
 close_marker_window
 echo "collection done; front writable again"
+if [ -n "$retention_failed" ]; then echo "tag retention FAILED (see its lines above)" >&2; exit 1; fi
