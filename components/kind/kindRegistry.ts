@@ -32,6 +32,7 @@ import {
     kindMirrorConfig,
     kindMirrorPaths,
     kindPaths,
+    kindRetentionScript,
     localRegistryHostingBody,
     maintenanceCrontab,
     nodeInsideScript,
@@ -131,7 +132,13 @@ export class KindRegistry extends pulumi.ComponentResource {
         );
         const gc = args.garbageCollection;
         const registryConfig = renderKindRegistryConfig(args.deletesEnabled, gc !== undefined, args.distributionConfig);
-        const maintenance = gc ? { script: gcScript(layout, gc), crontab: maintenanceCrontab(gc) } : undefined;
+        const maintenance = gc
+            ? {
+                  script: gcScript(layout, gc),
+                  crontab: maintenanceCrontab(gc),
+                  retention: gc.retention ? kindRetentionScript(gc.retention) : "",
+              }
+            : undefined;
         const nodeScript = nodeInsideScript(
             layout,
             mirrors.map((m) => m.spec),
@@ -152,6 +159,7 @@ export class KindRegistry extends pulumi.ComponentResource {
             file("node-script", p.nodeScript, nodeScript),
             file("watcher-script", p.watcherScript, nodeWatchScript(layout)),
             ...(maintenance ? [file("gc-script", p.gcScript, maintenance.script), file("crontab", p.crontab, maintenance.crontab)] : []),
+            ...(maintenance?.retention ? [file("retention-script", p.retentionScript, maintenance.retention)] : []),
             ...mirrors.flatMap((m) => {
                 const mp = kindMirrorPaths(layout, m.spec);
                 const env =
@@ -169,7 +177,7 @@ export class KindRegistry extends pulumi.ComponentResource {
                 distribution: fingerprint(registryConfig),
                 front: fingerprint(...frontParts),
                 watcher: fingerprint(nodeScript, nodeWatchScript(layout)),
-                ...(maintenance ? { maintenance: fingerprint(maintenance.script, maintenance.crontab) } : {}),
+                ...(maintenance ? { maintenance: fingerprint(maintenance.script, maintenance.crontab, maintenance.retention) } : {}),
             }),
         );
         const root = (script: string) => privileged(script, connection.sudo);

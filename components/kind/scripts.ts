@@ -7,6 +7,7 @@ import { type MirrorSpec, renderMirrorConfig, renderMirrorHostsToml } from "../m
 import { DISTRIBUTION, DISTRIBUTION_ENV_WORDS } from "../shared/facts";
 import { renderShellScript } from "../shared/shellScript";
 import { FRONT_WINDOW_PARAMS } from "../upkeep/frontWindow";
+import { type Retention, renderRetentionScript } from "../upkeep/retention";
 
 const sh = (name: string) => path.join(__dirname, "sh", name);
 
@@ -54,6 +55,8 @@ export function kindPaths(layout: KindLayout) {
         nodeScript: `${dataDir}/bin/node-inside.sh`,
         watcherScript: `${dataDir}/bin/node-watch.sh`,
         gcScript: `${dataDir}/bin/gc.sh`,
+        /** Tag retention, which gc.sh runs in the Distribution container. */
+        retentionScript: `${dataDir}/bin/retention.sh`,
         /** The maintenance container's crontab, mounted as busybox crond's `/etc/crontabs/root`. */
         crontab: `${dataDir}/bin/crontab`,
         window: `${dataDir}/window`,
@@ -167,11 +170,14 @@ export interface KindGarbageCollection {
     /** Five-field cron schedule, in the maintenance container's clock (UTC). */
     readonly schedule: string;
     readonly deleteUntagged: boolean;
+    /** Tag retention, run first in the window; none when unset. */
+    readonly retention?: Retention;
 }
 
 /** The collection in the front's read-only window (`sh/gc.sh`), as the maintenance container sees its files. */
 export function gcScript(layout: KindLayout, gc: KindGarbageCollection): string {
     return renderShellScript(sh("gc.sh"), {
+        RETENTION_SCRIPT: gc.retention ? `${WATCHER_BIN}/retention.sh` : "",
         MARKER: KIND_GC_MARKER,
         DATA_DIR: MAINTENANCE_IMAGES,
         LOCK_DIR: "/tmp/dso-registry-gc.lock",
@@ -179,6 +185,21 @@ export function gcScript(layout: KindLayout, gc: KindGarbageCollection): string 
         DISTRIBUTION_CONFIG,
         DELETE_UNTAGGED: gc.deleteUntagged,
         ...FRONT_WINDOW_PARAMS,
+    });
+}
+
+/**
+ * Tag retention as gc.sh runs it: in the Distribution container (the registry image: busybox), against
+ * Distribution on its own loopback, ages from the link files in its storage. kind's registry cannot see
+ * the cluster's pods: no workload is known, `protect` covers what runs.
+ */
+export function kindRetentionScript(retention: Retention): string {
+    return renderRetentionScript({
+        retention,
+        base: `http://127.0.0.1:${DISTRIBUTION.containerPort}`,
+        client: "busybox-wget",
+        registryLogs: "docker logs of the registry's Distribution container",
+        storageRoot: DISTRIBUTION.dataDir,
     });
 }
 

@@ -55,6 +55,7 @@ export function defineKindRegistry(cfg: StackConfig, d: Decisions, accounts: Reg
                   garbageCollection: {
                       schedule: cfg.registry.maintenance.garbageCollection.schedule,
                       deleteUntagged: cfg.registry.maintenance.garbageCollection.deleteUntagged,
+                      ...(d.retention ? { retention: d.retention } : {}),
                   },
               }
             : {}),

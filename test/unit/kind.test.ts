@@ -329,7 +329,7 @@ describe("scheduled garbage collection in kind mode", () => {
             // docker stand-in: records its arguments and whether the marker existed while it ran.
             writeFileSync(
                 path.join(dir, "bin", "docker"),
-                `#!/bin/sh\nif [ -e "${dir}/window/gc" ]; then w=marker; else w=no-marker; fi\necho "$w $*" >> "${dir}/docker-calls"\nexit "\${DOCKER_EXIT:-0}"\n`,
+                `#!/bin/sh\nif [ -e "${dir}/window/gc" ]; then w=marker; else w=no-marker; fi\necho "$w $*" >> "${dir}/docker-calls"\ncase "$*" in "exec -i "*) cat > "${dir}/retention-stdin"; exit "\${RETENTION_EXIT:-0}" ;; esac\nexit "\${DOCKER_EXIT:-0}"\n`,
                 { mode: 0o755 },
             );
             mkdirSync(path.join(dir, "window"));
@@ -337,8 +337,9 @@ describe("scheduled garbage collection in kind mode", () => {
         });
         afterAll(() => removeDir(dir));
 
-        const script = () =>
+        const script = (retentionScript = "") =>
             renderShellScript(path.join(__dirname, "../../components/kind/sh/gc.sh"), {
+                RETENTION_SCRIPT: retentionScript,
                 MARKER: path.join(dir, "window/gc"),
                 DATA_DIR: path.join(dir, "images"),
                 LOCK_DIR: path.join(dir, "lock"),
@@ -348,8 +349,8 @@ describe("scheduled garbage collection in kind mode", () => {
                 FRONT_SETTLE_SECONDS: 0,
                 FRONT_DRAIN_SECONDS: 5,
             });
-        const gc = (env: Record<string, string> = {}) =>
-            run("/bin/sh", ["-c", script()], { env: { ...process.env, ...env, PATH: `${dir}/bin:${process.env.PATH}` } });
+        const gc = (env: Record<string, string> = {}, retentionScript = "") =>
+            run("/bin/sh", ["-c", script(retentionScript)], { env: { ...process.env, ...env, PATH: `${dir}/bin:${process.env.PATH}` } });
         const calls = () => readFileSync(path.join(dir, "docker-calls"), "utf8").trim().split("\n");
 
         it("collects in Distribution's container while the marker is up, then takes the marker and the lock away", () => {
@@ -387,6 +388,29 @@ describe("scheduled garbage collection in kind mode", () => {
             expect(stale.stdout).toContain("taking over the lock");
             expect(calls()).toHaveLength(before + 1);
             expect(existsSync(path.join(dir, "lock"))).toBe(false);
+        });
+
+        it("with retention, runs its script in Distribution's container inside the window, before the collection", () => {
+            const retention = path.join(dir, "retention.sh");
+            writeFileSync(retention, "echo the retention script\n");
+            const before = calls().length;
+            const r = gc({}, retention);
+            expect(r.code, r.stderr).toBe(0);
+            expect(calls().slice(before)).toEqual([
+                "marker exec -i kind-registry-distribution /bin/sh -s",
+                "marker exec kind-registry-distribution registry garbage-collect --delete-untagged /etc/docker/registry/config.yml",
+            ]);
+            expect(readFileSync(path.join(dir, "retention-stdin"), "utf8")).toBe("echo the retention script\n");
+        });
+
+        it("a failed retention still lets the collection run, then fails the run", () => {
+            const retention = path.join(dir, "retention.sh");
+            const before = calls().length;
+            const r = gc({ RETENTION_EXIT: "1" }, retention);
+            expect(r.code).toBe(1);
+            expect(r.stderr).toContain("tag retention FAILED");
+            expect(calls().slice(before)[1]).toContain("registry garbage-collect");
+            expect(existsSync(path.join(dir, "window/gc"))).toBe(false);
         });
     });
 });

@@ -8,7 +8,10 @@
 # the writes already past the front have landed in $DATA_DIR, Distribution's collector runs in the
 # Distribution container, and the marker goes. Distribution runs without its blob-descriptor cache
 # here, so nothing restarts. One collection at a time: a run that finds another under way leaves.
-: "${MARKER:?}" "${DATA_DIR:?}" "${LOCK_DIR:?}" "${DISTRIBUTION_NAME:?}" "${DISTRIBUTION_CONFIG:?}" "${DELETE_UNTAGGED:?}"
+# RETENTION_SCRIPT (tag retention; empty: none) runs first in the window, in the Distribution container
+# (busybox, Distribution on its loopback); a failed retention does not stop the collection, and fails
+# the run at the end.
+: "${RETENTION_SCRIPT?}" "${MARKER:?}" "${DATA_DIR:?}" "${LOCK_DIR:?}" "${DISTRIBUTION_NAME:?}" "${DISTRIBUTION_CONFIG:?}" "${DELETE_UNTAGGED:?}"
 : "${FRONT_SETTLE_SECONDS:?}" "${FRONT_DRAIN_SECONDS:?}"
 set -eu
 # shellcheck source=../../upkeep/sh/front-window.sh
@@ -33,7 +36,13 @@ trap 'exit 143' HUP INT TERM
 started=$(date +%s)
 echo "garbage collection: front read-only from now on (writes get 503, pulls go on)"
 open_front_window "$MARKER" "$DATA_DIR"
+retention_failed=''
+if [ -n "$RETENTION_SCRIPT" ]; then
+  echo "writes in flight have landed; tag retention first"
+  docker exec -i "$DISTRIBUTION_NAME" /bin/sh -s <"$RETENTION_SCRIPT" || retention_failed=yes
+fi
 echo "writes in flight have landed; collecting garbage"
 collect_garbage "$DATA_DIR" "$DELETE_UNTAGGED" "$DISTRIBUTION_CONFIG" docker exec "$DISTRIBUTION_NAME"
 rm -f "$MARKER"
 echo "garbage collection done in $(($(date +%s) - started)) s; front writable again"
+if [ -n "$retention_failed" ]; then echo "tag retention FAILED (see its lines above)" >&2; exit 1; fi
