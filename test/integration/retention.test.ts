@@ -9,7 +9,8 @@
  * 1970, as Jib's images carry, counted as new); protected patterns; a manifest shared by a kept and a
  * removable tag (3.x removes the tag alone, 2.8.3 keeps it and says why); tags a running workload names
  * by tag or by digest; a repository under no rule. Dry-run removes nothing; apply removes exactly the
- * candidates, the collector then frees their blobs, and verify.sh passes.
+ * candidates, the collector then frees their blobs, and verify.sh passes. Without a storage root (as
+ * with s3 storage) the ages come from the image configs' `created`, and Jib's 1970 counts as new.
  */
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
@@ -118,7 +119,7 @@ describe.each(CASES)("retention on Distribution $major with $client", ({ major, 
     }
 
     function allTags(): string[] {
-        return [...Object.keys(PUSHES), SHARED.repo].flatMap((repo) => tagsOf(repo).map((t) => `${repo}:${t}`)).sort();
+        return [...Object.keys(PUSHES), SHARED.repo, "created/app"].flatMap((repo) => tagsOf(repo).map((t) => `${repo}:${t}`)).sort();
     }
 
     function runScript(text: string, args: readonly string[] = []): RunResult {
@@ -228,6 +229,31 @@ describe.each(CASES)("retention on Distribution $major with $client", ({ major, 
         const r = retention("apply");
         expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
         expect(r.stdout).not.toContain("retention: removed");
+    });
+
+    test("without a storage root (as with a bucket), ages come from the image configs' created, and 1970 (Jib's) counts as new", () => {
+        const repo = "created/app";
+        const made = (tag: string, created: string) => {
+            const image = makeOciImage(path.join(work, "src", `created-${tag}`), 1024, tag);
+            runOk("umoci", ["config", "--image", `${image.dir}:${tag}`, "--created", created]);
+            push(repo, tag, image);
+        };
+        made("c-old", new Date((now() - 40 * DAY) * 1000).toISOString());
+        made("c-jib", "1970-01-01T00:00:00Z");
+        made("c-new", new Date().toISOString());
+        const r = runScript(
+            renderRetentionScript({
+                retention: { mode: "dry-run", rules: [{ prefix: "created/", keepDays: 20 }], protect: [] },
+                base: base(),
+                client,
+                registryLogs: "the test's registry log",
+            }),
+        );
+        expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+        expect([...r.stdout.matchAll(/^retention: would remove (\S+) \((.*)\)$/gm)].map((m) => `${m[1]} (${m[2]})`)).toEqual([
+            "created/app:c-old (40 days old)",
+        ]);
+        expect(tagsOf(repo)).toEqual(["c-jib", "c-new", "c-old"]);
     });
 
     test("the collector then frees the removed images' blobs, keeps the others', and verify.sh passes", () => {
