@@ -11,15 +11,22 @@
  * by tag or by digest; a repository under no rule. Dry-run removes nothing; apply removes exactly the
  * candidates, the collector then frees their blobs, and verify.sh passes. Without a storage root (as
  * with s3 storage) the ages come from the image configs' `created`, and Jib's 1970 counts as new.
+ *
+ * Then the in-cluster GC job as rendered, on the registry pod's stand-in (test/support/registryPodStandIn.ts):
+ * it lists the pods' images, hands them to gc.sh on stdin, and retention removes, inside the marker
+ * window and in the registry container (busybox: its nc sends the DELETEs), what the rule selects and
+ * no pod runs; the collection and the check follow.
  */
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { IN_CLUSTER } from "../../components/inCluster/spec";
 import { DISTRIBUTION } from "../../components/shared/facts";
 import { type Retention, renderRetentionScript } from "../../components/upkeep/retention";
 import { renderVerifyScript, type VerifyHttpClient } from "../../components/upkeep/verify";
 import { type DistributionBinary, deployedRegistry, distributionBinaries } from "../support/distributionBinaries";
-import { makeOciImage, type RealRegistry, startRealRegistry } from "../support/realRegistry";
+import { makeAccount, makeOciImage, type RealRegistry, skopeoCopy, startRealRegistry } from "../support/realRegistry";
+import { type RegistryPodStandIn, renderPodObjects, runCronJob, startRegistryPodStandIn } from "../support/registryPodStandIn";
 import { privateDir, type RunResult, removeDir, run, runOk } from "../support/serverProcess";
 
 const DAY = 86_400;
@@ -279,4 +286,63 @@ describe.each(CASES)("retention on Distribution $major with $client", ({ major, 
         const tagged = allTags().length;
         expect(verify.stdout).toContain(`verified: ${tagged} tagged images`);
     });
+});
+
+describe("the in-cluster GC job runs retention in the registry container, inside its window, keeping what pods run", () => {
+    let pod: RegistryPodStandIn;
+    let objects: ReturnType<typeof renderPodObjects>;
+    let work: string;
+    const push = makeAccount("ci-push");
+    const repo = "team/app";
+
+    beforeAll(async () => {
+        work = privateDir("retention-pod-test-");
+        objects = renderPodObjects("localhost", push, makeAccount("cluster-pull"), undefined, {
+            mode: "apply",
+            rules: [{ prefix: "team/", keepNewest: 1 }],
+            protect: ["latest"],
+        });
+        pod = await startRegistryPodStandIn(objects, "localhost");
+        for (const [tag, days] of [
+            ["1", 30],
+            ["2", 20],
+            ["3", 10],
+            ["4", 0],
+        ] as const) {
+            const image = makeOciImage(path.join(work, `src-${tag}`), 1024);
+            const r = skopeoCopy(image.ref, `docker://${pod.authority}/${repo}:${tag}`, {
+                certDir: pod.certDir,
+                creds: push,
+                scratch: work,
+            });
+            expect(r.code, r.stderr).toBe(0);
+            const link = `${pod.root}${IN_CLUSTER.dataDir}/docker/registry/v2/repositories/${repo}/_manifests/tags/${tag}/current/link`;
+            runOk("touch", ["-d", `@${now() - days * DAY - 60}`, link]);
+        }
+        // What the cluster's pods name: tag 2 by its reference, as a pod spec writes it.
+        writeFileSync(path.join(pod.podDir, "workloads"), `registry-dso.jmann.local/${repo}:2\n`);
+    }, 300_000);
+
+    afterAll(() => {
+        pod?.stop();
+        if (work) removeDir(work);
+    });
+
+    test("the job lists the pods, removes what the rule selects and no pod runs, collects, and the check passes", async () => {
+        const job = await runCronJob(pod, objects, IN_CLUSTER.gcName);
+        expect(job.code, `${job.stdout}\n${job.stderr}\n${pod.logs()}`).toBe(0);
+        const removed = [...job.stdout.matchAll(/^retention: removed (\S+) \(/gm)].map((m) => m[1]).sort();
+        expect(removed).toEqual([`${repo}:1`, `${repo}:3`]);
+        expect(job.stdout).toContain(
+            "retention: apply: 2 tags removed, 2 kept, of 2 candidates, in 1 repositories under the rules; 0 failures",
+        );
+        expect(job.stdout).toContain("verified: 2 tagged images");
+        const calls = pod.kubectlCalls().map((c) => c.replace(/^--namespace dso /, ""));
+        expect(calls.some((c) => c.startsWith("get pods --all-namespaces"))).toBe(true);
+        expect(calls).toContain(
+            `exec -i deployment/registry --container=registry -- /bin/sh ${IN_CLUSTER.configDir}/${IN_CLUSTER.gcStepScript} retention`,
+        );
+        const tags = runOk("curl", ["-sS", "--cacert", pod.ca.caCertFile, `https://${pod.authority}/v2/${repo}/tags/list`]).stdout;
+        expect((JSON.parse(tags) as { tags: string[] }).tags.sort()).toEqual(["2", "4"]);
+    }, 300_000);
 });

@@ -43,6 +43,7 @@ import { IN_CLUSTER, type InClusterBackup, type InClusterSpec } from "../../comp
 import { MAVEN_BACKEND } from "../../components/maven/nginxConfig";
 import { DISTRIBUTION } from "../../components/shared/facts";
 import type { K8sObject } from "../../components/shared/k8sObject";
+import type { Retention } from "../../components/upkeep/retention";
 import { pinnedCaddy } from "./caddyBinaries";
 import { DEPLOYED_REGISTRY_IMAGE, deployedRegistry } from "./distributionBinaries";
 import { makeTestCa, type TestAccount, type TestCa } from "./realRegistry";
@@ -120,7 +121,13 @@ export interface RegistryPodStandIn {
  * storage with garbage collection on, hence deletes through the API allowed (the stack's `apiDeletes`)
  * and the GC job's window and Distribution's cache as `gcWindow` decides for one pod.
  */
-export function renderPodObjects(host: string, push: TestAccount, pull: TestAccount, backup?: InClusterBackup): K8sObject[] {
+export function renderPodObjects(
+    host: string,
+    push: TestAccount,
+    pull: TestAccount,
+    backup?: InClusterBackup,
+    retention?: Retention,
+): K8sObject[] {
     const storage = { kind: "filesystem", size: "20Gi" } as const;
     const garbageCollection = { enabled: true, schedule: "30 3 * * 0", deleteUntagged: false };
     const policy = sidecarPolicy({
@@ -156,6 +163,7 @@ export function renderPodObjects(host: string, push: TestAccount, pull: TestAcco
         httpSecret: randomBytes(24).toString("hex"),
         configChecksum: "test",
         ...(backup ? { backup } : {}),
+        ...(retention ? { retention } : {}),
     };
     return renderInClusterObjects(spec);
 }
@@ -204,6 +212,11 @@ case "$1 \${2:-}" in
       *-) rm -f "$pod/read-only" ;;
     esac ;;
   "rollout status") sh "$pod/restart" || status=$? ;;
+  "get pods")
+    case "$call" in
+      *--all-namespaces*) cat "$pod/workloads" 2>/dev/null || true ;;
+      *) echo "kubectl stand-in: not a call the jobs make: $call" >&2; exit 1 ;;
+    esac ;;
   "exec "*)
     container=""
     while [ "$1" != -- ]; do
