@@ -16,11 +16,12 @@
  * renderer with a stand-in image (busybox httpd; joxit/docker-registry-ui cannot be pulled here).
  * The metrics relay runs from a `caddy:2.8.4` image built here from the pinned Caddy (dockerImages.ts).
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { renderCaddyfile } from "../../components/accessPolicy/caddyfile";
 import { renderUsersFile } from "../../components/accessPolicy/usersFile";
+import { retentionScript } from "../../components/externalHost/backupScripts";
 import { monitoringPaths } from "../../components/externalHost/hostMonitoring";
 import { DEBUG_LISTENER_PORT, METRICS_RELAY_CONTAINER, metricsRelayDir } from "../../components/externalHost/metricsRelay";
 import { purgeMarkerScript, purgeOnDestroyScript } from "../../components/externalHost/purgeOnDestroy";
@@ -499,6 +500,52 @@ describe("the external host's scripts over SSH, against a real Docker engine", (
         expect(outcome("gc", "bytes_freed")).toBeGreaterThan(0);
         expect(outcome("verify", "success")).toBe(1);
         pushImage("team/app", "after-gc");
+    });
+
+    test("dso-registry-retention removes old tags over Distribution's unix socket with curl, leaves its counts, and the collection frees them", () => {
+        const repository = "team/retained/app";
+        const link = (tag: string) =>
+            onDisk(`${layout.dataDir}/docker/registry/v2/repositories/${repository}/_manifests/tags/${tag}/current/link`);
+        const layerOf = (tag: string) => {
+            const manifest = ns.run("curl", [
+                "-sS",
+                "-H",
+                "Accept: application/vnd.docker.distribution.manifest.v2+json",
+                `https://${HOST}/v2/${repository}/manifests/${tag}`,
+            ]);
+            const layer: string = JSON.parse(manifest.stdout).layers[0].digest;
+            return onDisk(`${layout.dataDir}/docker/registry/v2/blobs/sha256/${layer.slice(7, 9)}/${layer.slice(7)}/data`);
+        };
+        const days = { b1: 30, b2: 20, b3: 10, latest: 40 } as const;
+        for (const [tag, age] of Object.entries(days)) {
+            pushImage(repository, tag);
+            const when = new Date(Date.now() - age * 86_400_000);
+            utimesSync(link(tag), when, when);
+        }
+        const oldLayer = layerOf("b1");
+        const textfileDir = "/var/lib/prometheus/node-exporter";
+        place(
+            paths.retentionScript,
+            retentionScript(
+                { layout },
+                { mode: "apply", rules: [{ prefix: "team/retained/", keepNewest: 1 }], protect: ["latest"] },
+                textfileDir,
+            ),
+            "0755",
+        );
+        const out = runOk(`sh "$DSO_ROOT"${paths.retentionScript}`);
+        expect([...out.matchAll(/^retention: removed (\S+) \(/gm)].map((m) => m[1]).sort(), out).toEqual([
+            `${repository}:b1`,
+            `${repository}:b2`,
+        ]);
+        const tags = ns.run("curl", ["-sS", `https://${HOST}/v2/${repository}/tags/list`]);
+        expect((JSON.parse(tags.stdout) as { tags: string[] }).tags.sort()).toEqual(["b3", "latest"]);
+        expect(readFileSync(onDisk(`${textfileDir}/dso_registry_retention.prom`), "utf8")).toContain(
+            'dso_registry_retention_removed_tags{mode="apply"} 2',
+        );
+        expect(existsSync(oldLayer)).toBe(true);
+        runOk(`sh "$DSO_ROOT"${paths.gcScript}`);
+        expect(existsSync(oldLayer)).toBe(false);
     });
 
     test("a failed garbage collection still brings the writable registry back, and reports the failure", () => {
