@@ -45,6 +45,8 @@ const CLASSES: Record<string, Constructor> = {
     "policy/v1/PodDisruptionBudget": k8s.policy.v1.PodDisruptionBudget,
     "rbac.authorization.k8s.io/v1/Role": k8s.rbac.v1.Role,
     "rbac.authorization.k8s.io/v1/RoleBinding": k8s.rbac.v1.RoleBinding,
+    "rbac.authorization.k8s.io/v1/ClusterRole": k8s.rbac.v1.ClusterRole,
+    "rbac.authorization.k8s.io/v1/ClusterRoleBinding": k8s.rbac.v1.ClusterRoleBinding,
     "batch/v1/CronJob": k8s.batch.v1.CronJob,
     "traefik.io/v1alpha1/Middleware": TraefikMiddleware,
     "cert-manager.io/v1/Issuer": customResource("cert-manager.io/v1", "Issuer"),

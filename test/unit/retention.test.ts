@@ -16,8 +16,10 @@ import { tagPatternProblem } from "../../components/config/schema/values";
 import { decide } from "../../components/decisions";
 import { defaultHostLayout, gcScript as hostGcScript, statusScript } from "../../components/externalHost/scripts";
 import { gcScript, inClusterGcStepScript, renderGcRbac } from "../../components/inCluster/gcJob";
+import { renderInClusterObjects } from "../../components/inCluster/manifests";
 import { IN_CLUSTER, type InClusterSpec } from "../../components/inCluster/spec";
 import { renderConfigMap } from "../../components/inCluster/workload";
+import { resourceClassOf } from "../../components/shared/k8sResources";
 import { type Retention, renderRetentionScript, retentionRuleLines } from "../../components/upkeep/retention";
 import { configProblems } from "../support/configProblems";
 
@@ -276,6 +278,12 @@ describe("in the cluster", () => {
         expect(role.rules).toEqual([{ apiGroups: [""], resources: ["pods"], verbs: ["list"] }]);
         expect(binding.roleRef).toEqual({ apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: role.metadata.name });
         expect(binding.subjects).toEqual([{ kind: "ServiceAccount", name: IN_CLUSTER.gcName, namespace: "dso" }]);
+    });
+
+    it("every object rendered with retention has a resource type to be created with", () => {
+        const objects = renderInClusterObjects(spec(RETENTION));
+        expect(objects.filter((o) => o.kind.startsWith("Cluster")).map((o) => o.kind)).toEqual(["ClusterRole", "ClusterRoleBinding"]);
+        for (const object of objects) expect(() => resourceClassOf(object, "test")).not.toThrow();
     });
 
     const dir = mkdtempSync(path.join(tmpdir(), "dso-retention-job-"));
