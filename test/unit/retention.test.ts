@@ -21,6 +21,7 @@ import { IN_CLUSTER, type InClusterSpec } from "../../components/inCluster/spec"
 import { renderConfigMap } from "../../components/inCluster/workload";
 import { resourceClassOf } from "../../components/shared/k8sResources";
 import { type Retention, renderRetentionScript, retentionRuleLines } from "../../components/upkeep/retention";
+import { readStackConfig, synthesizeConfig } from "../../tools/synth";
 import { configProblems } from "../support/configProblems";
 
 const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample";
@@ -279,6 +280,24 @@ describe("in the cluster", () => {
         expect(binding.roleRef).toEqual({ apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: role.metadata.name });
         expect(binding.subjects).toEqual([{ kind: "ServiceAccount", name: IN_CLUSTER.gcName, namespace: "dso" }]);
     });
+
+    it("the local stack with garbage collection and a rule synthesizes the grant and the script", async () => {
+        const stack = readStackConfig(path.join(__dirname, "../.."), "local");
+        const registry = JSON.parse(stack.config["dso-registry:registry"] as string);
+        registry.maintenance = {
+            garbageCollection: { enabled: true },
+            retention: { rules: [{ prefix: "docker-internal/p2c/team-a/", keepNewest: 5 }] },
+        };
+        const { files } = await synthesizeConfig("retention-local", {
+            ...stack,
+            config: { ...stack.config, "dso-registry:registry": JSON.stringify(registry) },
+        });
+        expect(files.get("k8s/_cluster/ClusterRole-registry-gc-dso-list-pods.yaml")).toContain("- list");
+        expect(files.get("k8s/_cluster/ClusterRoleBinding-registry-gc-dso-list-pods.yaml")).toContain("name: registry-gc");
+        const configMap = files.get("k8s/dso/ConfigMap-registry-config.yaml") ?? "";
+        expect(configMap).toContain("retention.sh:");
+        expect(configMap).toContain("docker-internal/p2c/team-a/ 5 -");
+    }, 60_000);
 
     it("every object rendered with retention has a resource type to be created with", () => {
         const objects = renderInClusterObjects(spec(RETENTION));
