@@ -48,6 +48,23 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
         ],
         mootWith: (c) => unless(c.registry.mode === "in-cluster", mode(c)),
     },
+    // The caches', the UI's and the jobs' containers exist only with caches, the UI, and garbage collection or backups.
+    {
+        keys: ["inCluster.pod.resources.cache"],
+        mootWith: (c) => unless(c.registry.mirrors.length > 0, "no registry.mirrors (no cache runs)"),
+    },
+    {
+        keys: ["inCluster.pod.resources.ui"],
+        mootWith: (c) => unless(c.registry.ui.enabled, "registry.ui.enabled false"),
+    },
+    {
+        keys: ["inCluster.pod.resources.jobs"],
+        mootWith: (c) =>
+            unless(
+                c.registry.maintenance.garbageCollection.enabled || c.registry.maintenance.backup.enabled,
+                "registry.maintenance.garbageCollection.enabled and backup.enabled false (no job runs)",
+            ),
+    },
     // The Maven container runs in the registry's pod only where that pod serves the Maven repository.
     {
         keys: ["inCluster.pod.resources.maven"],

@@ -40,6 +40,7 @@ import type * as k8s from "@pulumi/kubernetes";
 import { MAVEN_BACKEND } from "../maven/nginxConfig";
 import type { K8sObject } from "../shared/k8sObject";
 import { CLAIM_ANNOTATIONS, persistentClaim } from "../shared/persistentClaim";
+import { containerResources, schedulingFields } from "../shared/podScheduling";
 import { renderShellScript } from "../shared/shellScript";
 import { BACKUP_WARM_TAG, resticRepository, SNAPSHOT_PARAMS } from "../upkeep/backup";
 import { FRONT_WINDOW_PARAMS } from "../upkeep/frontWindow";
@@ -250,8 +251,14 @@ export function renderBackupObjects(spec: InClusterSpec): K8sObject[] {
                             automountServiceAccountToken: true,
                             restartPolicy: "Never",
                             securityContext: restrictedPod(),
+                            ...schedulingFields(spec.pod),
                             containers: [
-                                kubectlJobContainer("backup", spec.images.kubectl, inClusterBackupJobScript(spec.namespace, backup)),
+                                kubectlJobContainer(
+                                    "backup",
+                                    spec.images.kubectl,
+                                    inClusterBackupJobScript(spec.namespace, backup),
+                                    spec.pod?.resources?.jobs,
+                                ),
                             ],
                             volumes: [{ name: "tmp", emptyDir: {} }],
                         },
@@ -277,6 +284,8 @@ export function renderBackupObjects(spec: InClusterSpec): K8sObject[] {
                             automountServiceAccountToken: false,
                             restartPolicy: "Never",
                             securityContext: restrictedPod(IN_CLUSTER.uid),
+                            // The data claims are the registry pod's: the restore runs where the registry may run.
+                            ...schedulingFields(spec.pod),
                             containers: [
                                 {
                                     name: "restore",
@@ -288,7 +297,10 @@ export function renderBackupObjects(spec: InClusterSpec): K8sObject[] {
                                         { name: "SNAPSHOT", value: "" },
                                     ],
                                     volumeMounts: [...backupMounts(spec, backup, false), { name: "tmp", mountPath: "/tmp" }],
-                                    resources: { requests: { cpu: "100m", memory: "64Mi" }, limits: { cpu: "2", memory: "1Gi" } },
+                                    resources: containerResources(spec.pod?.resources?.jobs, {
+                                        requests: { cpu: "100m", memory: "64Mi" },
+                                        limits: { cpu: "2", memory: "1Gi" },
+                                    }),
                                     securityContext: restrictedContainer(true),
                                 },
                             ],

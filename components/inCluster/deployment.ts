@@ -7,12 +7,13 @@ import type * as k8s from "@pulumi/kubernetes";
 import { MAVEN_BACKEND } from "../maven/nginxConfig";
 import { DISTRIBUTION_ENV_VARS } from "../shared/facts";
 import type { K8sObject } from "../shared/k8sObject";
+import { containerResources, schedulingFields } from "../shared/podScheduling";
 import { backupSidecar } from "./backup";
 import { gcWindow, podsMayOverlap } from "./gcWindow";
 import { labels, meta, restrictedContainer, restrictedPod, selector } from "./k8sHelpers";
 import { metricsContainerPorts, scrapeAnnotations } from "./monitoring";
 import { signalMount, signalVolume } from "./readOnlySignal";
-import { type ContainerResources, IN_CLUSTER, type InClusterPod, type InClusterSpec } from "./spec";
+import { IN_CLUSTER, type InClusterPod, type InClusterSpec } from "./spec";
 
 function secretEnv(name: string, secretName: string, key: string) {
     return { name, valueFrom: { secretKeyRef: { name: secretName, key } } };
@@ -101,7 +102,7 @@ export function renderDeployment(spec: InClusterSpec): K8sObject {
             ...(spec.storage.kind === "filesystem" ? [{ name: "data", mountPath: IN_CLUSTER.dataDir }] : []),
             ...(gcMarker ? [signalMount(true)] : []),
         ],
-        resources: resourcesOf(spec.pod?.resources?.registry, {
+        resources: containerResources(spec.pod?.resources?.registry, {
             requests: { cpu: "100m", memory: "128Mi" },
             limits: { cpu: "2", memory: "1Gi" },
         }),
@@ -134,7 +135,7 @@ export function renderDeployment(spec: InClusterSpec): K8sObject {
             // The maintenance jobs' read-only markers (the policy's file signals); the sidecar only reads them.
             ...(gcMarker || backup ? [signalMount(false)] : []),
         ],
-        resources: resourcesOf(spec.pod?.resources?.front, {
+        resources: containerResources(spec.pod?.resources?.front, {
             requests: { cpu: "50m", memory: "64Mi" },
             limits: { cpu: "2", memory: "512Mi" },
         }),
@@ -162,7 +163,7 @@ export function renderDeployment(spec: InClusterSpec): K8sObject {
                 { name: "maven-run", mountPath: MAVEN_BACKEND.runDir },
                 ...(gcMarker ? [signalMount(true)] : []),
             ],
-            resources: resourcesOf(spec.pod?.resources?.maven, {
+            resources: containerResources(spec.pod?.resources?.maven, {
                 requests: { cpu: "10m", memory: "16Mi" },
                 limits: { cpu: "1", memory: "128Mi" },
             }),
@@ -223,23 +224,11 @@ export function renderDeployment(spec: InClusterSpec): K8sObject {
         },
     } satisfies k8s.types.input.apps.v1.Deployment;
 }
-/** A container's resources: the operator's (quantities as strings, as the API returns them), else the program's defaults. */
-function resourcesOf(given: ContainerResources | undefined, defaults: k8s.types.input.core.v1.ResourceRequirements) {
-    if (!given) return defaults;
-    const text = (q: Readonly<Record<string, string | number>> | undefined) =>
-        q ? Object.fromEntries(Object.entries(q).map(([k, v]) => [k, String(v)])) : undefined;
-    return { ...(given.requests ? { requests: text(given.requests) } : {}), ...(given.limits ? { limits: text(given.limits) } : {}) };
-}
-
-/** The operator's placement of the registry's pods (`inCluster.pod`): only what is set. */
+/** The operator's placement of the registry's pods (`inCluster.pod`): the scheduling every pod takes, and the affinity; only what is set. */
 function podPlacement(pod: InClusterPod | undefined) {
     return {
-        ...(pod?.nodeSelector && Object.keys(pod.nodeSelector).length > 0 ? { nodeSelector: pod.nodeSelector } : {}),
-        ...(pod?.tolerations && pod.tolerations.length > 0
-            ? { tolerations: [...pod.tolerations] as k8s.types.input.core.v1.Toleration[] }
-            : {}),
+        ...schedulingFields(pod),
         ...(pod?.affinity ? { affinity: pod.affinity as k8s.types.input.core.v1.Affinity } : {}),
-        ...(pod?.priorityClassName ? { priorityClassName: pod.priorityClassName } : {}),
     };
 }
 

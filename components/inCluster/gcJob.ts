@@ -2,10 +2,12 @@
  * The garbage-collection job: the scripts it runs (in its own container and, from the ConfigMap, in
  * the registry and Maven containers: the scripts in `sh/` beside this file), its account, and its CronJob.
  */
+
 import * as path from "node:path";
 import type * as k8s from "@pulumi/kubernetes";
 import { MAVEN_BACKEND } from "../maven/nginxConfig";
 import type { K8sObject } from "../shared/k8sObject";
+import { schedulingFields } from "../shared/podScheduling";
 import { renderShellScript } from "../shared/shellScript";
 import { FRONT_WINDOW_PARAMS } from "../upkeep/frontWindow";
 import { mavenCleanupParams } from "../upkeep/mavenCleanup";
@@ -232,6 +234,7 @@ export function renderGcCronJob(spec: InClusterSpec): K8sObject | undefined {
                             automountServiceAccountToken: true,
                             restartPolicy: "Never",
                             securityContext: restrictedPod(),
+                            ...schedulingFields(spec.pod),
                             containers: [
                                 kubectlJobContainer(
                                     "gc",
@@ -243,6 +246,7 @@ export function renderGcCronJob(spec: InClusterSpec): K8sObject | undefined {
                                         window,
                                         spec.retention !== undefined,
                                     ),
+                                    spec.pod?.resources?.jobs,
                                 ),
                             ],
                             volumes: [{ name: "tmp", emptyDir: {} }],

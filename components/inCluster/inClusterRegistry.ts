@@ -492,6 +492,8 @@ export class InClusterRegistry extends pulumi.ComponentResource {
             image: args.images.registry,
             storageClass: args.storage.kind === "filesystem" ? args.storage.storageClass : undefined,
             mirrors: args.mirrors ?? [],
+            scheduling: args.pod,
+            resources: args.pod?.resources?.cache,
         });
         const resources = registerObjects(name, [...renderInClusterObjects(spec), ...mirrors], { parent: this });
         const registered = <T extends pulumi.CustomResource>(kind: string, objectName: string, type: new (...a: never[]) => T): T => {

@@ -2,9 +2,11 @@
  * Pieces every in-cluster object is built from: the labels and metadata each carries, the security
  * settings the "restricted" Pod Security Standard asks for, and a Secret of the registry's namespace.
  */
+
 import type * as k8s from "@pulumi/kubernetes";
 import { MANAGED_LABELS } from "../shared/facts";
 import type { K8sObject, Value } from "../shared/k8sObject";
+import { type ContainerResources, containerResources } from "../shared/podScheduling";
 import { IN_CLUSTER, type InClusterSpec } from "./spec";
 
 /** The labels of an in-cluster object: its component, the registry's name, and the program's own. */
@@ -77,17 +79,22 @@ export function secret(
 
 /**
  * The container of a maintenance job that drives the registry with kubectl only (the GC and backup
- * CronJobs): kubectl's HOME on a writable /tmp (the job's `tmp` emptyDir), small requests, the
- * restricted settings with a read-only root.
+ * CronJobs): kubectl's HOME on a writable /tmp (the job's `tmp` emptyDir), small requests unless the
+ * operator's (`inCluster.pod.resources.jobs`), the restricted settings with a read-only root.
  */
-export function kubectlJobContainer(name: string, image: Value, script: string): k8s.types.input.core.v1.Container {
+export function kubectlJobContainer(
+    name: string,
+    image: Value,
+    script: string,
+    resources?: ContainerResources,
+): k8s.types.input.core.v1.Container {
     return {
         name,
         image,
         command: ["/bin/sh", "-c", script],
         env: [{ name: "HOME", value: "/tmp" }],
         volumeMounts: [{ name: "tmp", mountPath: "/tmp" }],
-        resources: { requests: { cpu: "20m", memory: "64Mi" }, limits: { cpu: "500m", memory: "256Mi" } },
+        resources: containerResources(resources, { requests: { cpu: "20m", memory: "64Mi" }, limits: { cpu: "500m", memory: "256Mi" } }),
         securityContext: restrictedContainer(true),
     };
 }

@@ -114,6 +114,8 @@ export function renderUiObjectsOf(spec: InClusterSpec): K8sObject[] {
         image: spec.images.ui,
         host: spec.host,
         deleteEnabled: spec.ui.deleteEnabled,
+        scheduling: spec.pod,
+        resources: spec.pod?.resources?.ui,
         labels: labels("ui"),
         selector: selector("ui"),
         ingressClass: spec.ingressClass,

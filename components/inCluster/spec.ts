@@ -3,8 +3,10 @@
  * paths every renderer shares (`IN_CLUSTER`), and the check that refuses settings no rendering can
  * serve (`inClusterSpecProblem`).
  */
+
 import { DISTRIBUTION, type IngressController } from "../shared/facts";
 import type { Value } from "../shared/k8sObject";
+import type { ContainerResources, PodScheduling } from "../shared/podScheduling";
 import type { BackupDestination } from "../upkeep/backup";
 import type { Retention } from "../upkeep/retention";
 
@@ -57,23 +59,26 @@ export interface InClusterLoginLimit {
     readonly ignoreNetworks: readonly string[];
 }
 
-/** A container's requests and limits, as Kubernetes writes them. */
-export interface ContainerResources {
-    readonly requests?: Readonly<Record<string, string | number>>;
-    readonly limits?: Readonly<Record<string, string | number>>;
-}
+export type { ContainerResources } from "../shared/podScheduling";
 
-/** The operator's knobs for the registry's pods (`inCluster.pod`), each checked against Kubernetes's schema by the config. */
-export interface InClusterPod {
+/**
+ * The operator's knobs for the placement's pods (`inCluster.pod`), each checked against Kubernetes's
+ * schema by the config. nodeSelector, tolerations and priorityClassName apply to every pod (the
+ * registry's, the caches', the UI's, the jobs'); affinity and annotations to the registry's.
+ */
+export interface InClusterPod extends PodScheduling {
     /** Each container's requests and limits; the program's defaults for a container left out. */
     readonly resources?: {
         readonly registry?: ContainerResources;
         readonly front?: ContainerResources;
         readonly maven?: ContainerResources;
+        /** Each pull-through cache's container. */
+        readonly cache?: ContainerResources;
+        /** The web UI's container. */
+        readonly ui?: ContainerResources;
+        /** The containers of the garbage-collection, backup and restore jobs. */
+        readonly jobs?: ContainerResources;
     };
-    readonly nodeSelector?: Readonly<Record<string, string>>;
-    /** Kubernetes Toleration objects. */
-    readonly tolerations?: readonly Readonly<Record<string, unknown>>[];
     /** A Kubernetes Affinity object. */
     readonly affinity?: Readonly<Record<string, unknown>>;
     readonly priorityClassName?: string;

@@ -5,11 +5,13 @@
  * in proxy mode held to the restricted Pod Security Standard, and a ClusterIP Service the registry's
  * Caddy sidecar proxies `/v2/mirrors/<upstream>/` to. Nothing here creates resources.
  */
+
 import type * as k8s from "@pulumi/kubernetes";
 import type { MirrorRoute } from "../accessPolicy/policy";
 import { DISTRIBUTION, DISTRIBUTION_ENV_VARS, MANAGED_LABELS } from "../shared/facts";
 import type { K8sObject, Value } from "../shared/k8sObject";
 import { CLAIM_ANNOTATIONS, persistentClaim } from "../shared/persistentClaim";
+import { type ContainerResources, containerResources, type PodScheduling, schedulingFields } from "../shared/podScheduling";
 import { type MirrorSpec, renderMirrorConfig } from "./mirrors";
 
 /** A cache in the cluster, with its upstream account's env values when it has one (secret). */
@@ -25,6 +27,10 @@ export interface ClusterMirrorsSpec {
     /** Storage class of the caches' claims; the cluster default when unset. */
     readonly storageClass?: string;
     readonly mirrors: readonly ClusterMirror[];
+    /** Where the caches' pods run: the placement's scheduling (`inCluster.pod`). */
+    readonly scheduling?: PodScheduling;
+    /** Each cache container's requests and limits; the program's defaults when unset. */
+    readonly resources?: ContainerResources;
 }
 
 /** User the caches run as; their claims are group-owned by it (fsGroup). */
@@ -115,6 +121,7 @@ function renderClusterMirror(spec: ClusterMirrorsSpec, mirror: ClusterMirror): K
                     spec: {
                         automountServiceAccountToken: false,
                         enableServiceLinks: false,
+                        ...schedulingFields(spec.scheduling),
                         securityContext: {
                             runAsNonRoot: true,
                             runAsUser: UID,
@@ -136,7 +143,10 @@ function renderClusterMirror(spec: ClusterMirrorsSpec, mirror: ClusterMirror): K
                                     { name: "data", mountPath: DISTRIBUTION.dataDir },
                                     { name: "tmp", mountPath: "/tmp" },
                                 ],
-                                resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { cpu: "1", memory: "512Mi" } },
+                                resources: containerResources(spec.resources, {
+                                    requests: { cpu: "50m", memory: "64Mi" },
+                                    limits: { cpu: "1", memory: "512Mi" },
+                                }),
                                 securityContext: {
                                     allowPrivilegeEscalation: false,
                                     capabilities: { drop: ["ALL"] },

@@ -8,9 +8,11 @@
  * Placements pass what is theirs (namespace, labels, the Ingress's class, controller and shared
  * annotations); the rest is the UI's. Everything here is pure: objects as data, no Pulumi.
  */
+
 import type * as k8s from "@pulumi/kubernetes";
 import type { IngressController } from "../shared/facts";
 import type { K8sObject, Value } from "../shared/k8sObject";
+import { type ContainerResources, containerResources, type PodScheduling, schedulingFields } from "../shared/podScheduling";
 import { UI_PATH, uiEnvironment } from "./environment";
 
 /** Names and numbers of the UI's objects. */
@@ -52,6 +54,10 @@ export interface UiObjectsArgs {
     readonly sharedAnnotations: Record<string, string>;
     /** Traefik Middlewares of the registry's Ingress (`<ns>-<name>@kubernetescrd`), kept ahead of the prefix strip. */
     readonly traefikMiddlewares?: readonly string[];
+    /** Where the UI's pod runs: the placement's scheduling (`inCluster.pod`); the cluster's choice when unset. */
+    readonly scheduling?: PodScheduling;
+    /** The UI container's requests and limits; the program's defaults when unset. */
+    readonly resources?: ContainerResources;
 }
 
 const meta = (name: string, args: UiObjectsArgs, annotations?: Record<string, string>) => ({
@@ -75,6 +81,7 @@ export function renderUiDeployment(args: UiObjectsArgs): K8sObject {
                 spec: {
                     automountServiceAccountToken: false,
                     enableServiceLinks: false,
+                    ...schedulingFields(args.scheduling),
                     securityContext: {
                         runAsNonRoot: true,
                         runAsUser: UI_WORKLOAD.uid,
@@ -92,7 +99,10 @@ export function renderUiDeployment(args: UiObjectsArgs): K8sObject {
                                 scheme: args.tlsSecret ? "https" : "http",
                             }),
                             ports: [{ name: "http", containerPort: UI_WORKLOAD.port, protocol: "TCP" }],
-                            resources: { requests: { cpu: "10m", memory: "32Mi" }, limits: { cpu: "500m", memory: "128Mi" } },
+                            resources: containerResources(args.resources, {
+                                requests: { cpu: "10m", memory: "32Mi" },
+                                limits: { cpu: "500m", memory: "128Mi" },
+                            }),
                             // The image's entrypoint writes its settings into its own files at start: the
                             // root filesystem stays writable (this pod holds nothing else).
                             securityContext: {

@@ -199,6 +199,9 @@ const ALTERNATIVES: Record<string, unknown[]> = {
     "inCluster.pod.resources.registry": [{ requests: { cpu: "500m" }, limits: { memory: "2Gi" } }],
     "inCluster.pod.resources.front": [{ limits: { cpu: 1, memory: "1Gi" } }],
     "inCluster.pod.resources.maven": [{ limits: { memory: "256Mi" } }],
+    "inCluster.pod.resources.cache": [{ limits: { memory: "1Gi" } }],
+    "inCluster.pod.resources.ui": [{ limits: { memory: "256Mi" } }],
+    "inCluster.pod.resources.jobs": [{ requests: { cpu: "50m" } }],
     "inCluster.pod.nodeSelector": [{ "node-role.kubernetes.io/infra": "true" }],
     "inCluster.pod.tolerations": [[{ key: "dedicated", operator: "Equal", value: "infra", effect: "NoSchedule" }]],
     "inCluster.pod.affinity": [

@@ -2,8 +2,9 @@
  * Every Kubernetes object of the in-cluster registry, rendered without Pulumi: against the API schema and Pod
  * Security, every option, and the rendered scripts run under sh against stand-ins.
  * Covers: components/inCluster/manifests.ts, components/inCluster/spec.ts, components/inCluster/workload.ts, components/inCluster/deployment.ts, components/inCluster/network.ts, components/inCluster/gcJob.ts, components/inCluster/gcWindow.ts, components/inCluster/backup.ts, components/inCluster/certificateProbe.ts, components/inCluster/readOnlySignal.ts, components/inCluster/k8sHelpers.ts, components/registryUi/kubernetes.ts.
- * Covers: components/shared/persistentClaim.ts.
+ * Covers: components/shared/persistentClaim.ts, components/shared/podScheduling.ts, components/mirrors/mirrorManifests.ts.
  */
+
 import { execFileSync, spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -17,6 +18,8 @@ import { distributionCachesBlobs, gcWindow } from "../../components/inCluster/gc
 import { renderInClusterObjects } from "../../components/inCluster/manifests";
 import { READ_ONLY_SIGNAL } from "../../components/inCluster/readOnlySignal";
 import { IN_CLUSTER, type InClusterSpec, inClusterSpecProblem } from "../../components/inCluster/spec";
+import { renderClusterMirrors } from "../../components/mirrors/mirrorManifests";
+import { defaultRemoteUrl, mirrorPathName } from "../../components/mirrors/mirrors";
 import { UI_WORKLOAD } from "../../components/registryUi/kubernetes";
 import type { K8sObject } from "../../components/shared/k8sObject";
 import { FRONT_SETTLE_SECONDS } from "../../components/upkeep/frontWindow";
@@ -1272,7 +1275,7 @@ describe("the certificate probe", () => {
     });
 });
 
-describe("inCluster.pod: where and how the registry's pods run", () => {
+describe("inCluster.pod: where and how the placement's pods run", () => {
     const pod: NonNullable<InClusterSpec["pod"]> = {
         resources: { registry: { requests: { cpu: "500m" }, limits: { cpu: 4, memory: "4Gi" } }, maven: { limits: { memory: "256Mi" } } },
         nodeSelector: { "node-role.kubernetes.io/infra": "true" },
@@ -1310,6 +1313,64 @@ describe("inCluster.pod: where and how the registry's pods run", () => {
         expect(template.metadata.annotations).toMatchObject({ "example.com/team": "platform", "dso-registry/config-checksum": "abc123" });
         expect(await schemaProblems(d)).toEqual([]);
         expect(restrictedPodProblems(template.spec)).toEqual([]);
+    });
+
+    test("nodeSelector, tolerations and priorityClassName reach every pod of the placement (UI, GC, backup, restore, caches); affinity and annotations only the registry's", async () => {
+        const jobs = { requests: { cpu: "50m" }, limits: { memory: "512Mi" } };
+        const spec = baseSpec({
+            pod: { ...pod, resources: { ...pod.resources, ui: { limits: { memory: "256Mi" } }, jobs } },
+            backup,
+            ui: { enabled: true, deleteEnabled: false },
+            garbageCollection: { enabled: true, schedule: "0 4 * * 6", deleteUntagged: false },
+        });
+        const objects = renderInClusterObjects(spec);
+        const podOf = (o: K8sObject): Record<string, any> =>
+            o.kind === "CronJob" ? (o.spec as any).jobTemplate.spec.template.spec : (o.spec as any).template.spec;
+        const others = objects.filter((o) => (o.kind === "CronJob" || o.kind === "Deployment") && o.metadata.name !== "registry");
+        expect(others.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual([
+            "CronJob/registry-backup",
+            "CronJob/registry-gc",
+            "CronJob/registry-restore",
+            "Deployment/registry-ui",
+        ]);
+        for (const o of others) {
+            expect(podOf(o), o.metadata.name).toMatchObject({
+                nodeSelector: pod.nodeSelector,
+                tolerations: pod.tolerations,
+                priorityClassName: "registry-critical",
+            });
+            expect(podOf(o), o.metadata.name).not.toHaveProperty("affinity");
+            expect(await schemaProblems(o), o.metadata.name).toEqual([]);
+        }
+        const containerOf = (name: string) => podOf(others.find((o) => o.metadata.name === name)!).containers[0];
+        expect(containerOf("registry-ui").resources).toEqual({ limits: { memory: "256Mi" } });
+        for (const job of ["registry-gc", "registry-backup", "registry-restore"]) expect(containerOf(job).resources, job).toEqual(jobs);
+        const caches = renderClusterMirrors({
+            namespace: "dso",
+            image: "registry:3.1.2",
+            mirrors: [
+                {
+                    spec: {
+                        upstream: "docker.io",
+                        pathName: mirrorPathName("docker.io"),
+                        remoteUrl: defaultRemoteUrl("docker.io"),
+                        ttl: "168h",
+                        proxyTtl: true,
+                        maxSize: "20Gi",
+                        hasCredentials: false,
+                    },
+                },
+            ],
+            scheduling: pod,
+            resources: { limits: { memory: "1Gi" } },
+        });
+        const cache = caches.find((o) => o.kind === "Deployment")!;
+        expect(podOf(cache)).toMatchObject({
+            nodeSelector: pod.nodeSelector,
+            tolerations: pod.tolerations,
+            priorityClassName: "registry-critical",
+        });
+        expect(podOf(cache).containers[0].resources).toEqual({ limits: { memory: "1Gi" } });
     });
 
     test("without it, the pod template is what it was: no placement keys, the program's resources", () => {

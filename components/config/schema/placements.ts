@@ -58,20 +58,39 @@ const pod = z.strictObject({
                 .describe(
                     "The Maven repository's nginx container, where the pod serves Maven; unset: requests 10m CPU and 16Mi, limits 1 CPU and 128Mi.",
                 ),
+            cache: resources
+                .optional()
+                .describe(
+                    "Each pull-through cache's container (registry.mirrors); unset: requests 50m CPU and 64Mi, limits 1 CPU and 512Mi.",
+                ),
+            ui: resources
+                .optional()
+                .describe("The web UI's container (registry.ui); unset: requests 10m CPU and 32Mi, limits 500m CPU and 128Mi."),
+            jobs: resources
+                .optional()
+                .describe(
+                    "The containers of the garbage-collection and backup jobs (kubectl; unset: requests 20m CPU and 64Mi, limits 500m CPU and 256Mi) and of the restore job (restic; unset: requests 100m CPU and 64Mi, limits 2 CPUs and 1Gi).",
+                ),
         })
         .prefault({})
-        .describe("Requests and limits of each container of the registry's pods, checked against Kubernetes's ResourceRequirements."),
-    nodeSelector: keyedStrings.default({}).describe("Node labels the registry's pods must land on."),
+        .describe("Requests and limits of each container the placement runs, checked against Kubernetes's ResourceRequirements."),
+    nodeSelector: keyedStrings
+        .default({})
+        .describe("Node labels every pod of the placement must land on: the registry's, the caches', the UI's and the jobs'."),
     tolerations: z
         .array(k8sModel<Readonly<Record<string, unknown>>>("Toleration", Toleration))
         .default([])
-        .describe("Taints the registry's pods tolerate (Kubernetes Toleration objects), e.g. nodes kept for infrastructure."),
+        .describe(
+            "Taints every pod of the placement tolerates (Kubernetes Toleration objects: the registry's, the caches', the UI's, the jobs'), e.g. nodes kept for infrastructure.",
+        ),
     affinity: k8sModel<Readonly<Record<string, unknown>>>("Affinity", Affinity)
         .optional()
         .describe("Node and pod (anti-)affinity of the registry's pods (a Kubernetes Affinity object)."),
     priorityClassName: k8sName
         .optional()
-        .describe("PriorityClass of the registry's pods (it must exist in the cluster), e.g. to keep them when a node is short of memory."),
+        .describe(
+            "PriorityClass of every pod of the placement (it must exist in the cluster), e.g. to keep them when a node is short of memory.",
+        ),
     annotations: keyedStrings
         .default({})
         .superRefine((value, ctx) => {
@@ -129,7 +148,7 @@ export const inCluster = z.strictObject({
     pod: pod
         .prefault({})
         .describe(
-            "Where and how the registry's pods run: each container's requests and limits, nodeSelector, tolerations, affinity, priorityClassName and annotations (docs/in-cluster.md, The registry's pods).",
+            "Where and how the placement's pods run: each container's requests and limits; nodeSelector, tolerations and priorityClassName for every pod (registry, caches, UI, jobs); affinity and annotations for the registry's (docs/in-cluster.md, The registry's pods).",
         ),
 });
 
