@@ -14,6 +14,7 @@ import {
 import {
     imagePrefix,
     NODE_HELD_CREDENTIAL_FLAVOURS,
+    type RegistryDeletes,
     type RuntimeFlavour,
     registryAuthority,
     restartsOnRegistriesChange,
@@ -74,16 +75,15 @@ export interface Decisions {
      */
     readonly pullCredentials?: PullCredentials;
     /**
-     * DELETE through the API, for push accounts. Garbage collection frees only what no manifest
-     * references, so it needs deletable manifests (the seed workflow: delete a manifest, then collect);
-     * the UI's delete button needs them too.
+     * Who may delete (`RegistryDeletes`): DELETE through the API for push accounts, which garbage
+     * collection needs (it frees only what no manifest references: the seed workflow deletes a manifest,
+     * then collects) and so does the UI's delete button; and that button, when the UI runs and the
+     * operator asked for it.
      */
-    readonly apiDeletes: boolean;
-    /** The web UI shows a delete button (only when the UI runs and the operator asked for it). */
-    readonly uiDeletes: boolean;
+    readonly deletes: RegistryDeletes;
     /**
      * Tag retention in garbage collection's window (`registry.maintenance.retention`), when it has rules
-     * (the config refuses rules without garbage collection, so `apiDeletes` is on whenever this is set).
+     * (the config refuses rules without garbage collection, so `deletes.api` is on whenever this is set).
      */
     readonly retention?: ParsedConfig["registry"]["maintenance"]["retention"];
     /**
@@ -140,8 +140,7 @@ export function decide(cfg: ParsedConfig): Decisions {
         imagePrefix: imagePrefix(authority, cr.pathPrefix),
         ownRegistry,
         ...(pullCredentials ? { pullCredentials } : {}),
-        apiDeletes,
-        uiDeletes: cfg.registry.ui.enabled && cfg.registry.ui.deleteEnabled && apiDeletes,
+        deletes: { api: apiDeletes, ui: cfg.registry.ui.enabled && cfg.registry.ui.deleteEnabled && apiDeletes },
         ...(ownRegistry && cfg.registry.maintenance.retention.rules.length > 0 ? { retention: cfg.registry.maintenance.retention } : {}),
         mavenServed: mavenServedByRegistry(cfg),
         ...(configuredCa ? { configuredCa } : {}),

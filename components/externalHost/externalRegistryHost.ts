@@ -11,7 +11,7 @@ import type { LoginLimit } from "../accessPolicy/loginLimit";
 import type { ScopedPushAccount } from "../accessPolicy/policy";
 import { type HostMirror, MirrorCachesOnHost } from "../mirrors/mirrorCachesOnHost";
 import type { DistributionSettings } from "../shared/distributionSettings";
-import { imagePrefix, METRICS_PORTS, registryAuthority } from "../shared/facts";
+import { imagePrefix, METRICS_PORTS, type RegistryDeletes, registryAuthority } from "../shared/facts";
 import { withFormerType } from "../shared/formerType";
 import type { HostConnection, HostTarget } from "../shared/hostAccess";
 import type { Retention } from "../upkeep/retention";
@@ -73,10 +73,10 @@ export interface ExternalRegistryHostArgs {
     readonly mirrorsRequireAuth?: boolean;
     /** Client networks allowed to reach the registry; everyone when empty. */
     readonly allowedNetworks: readonly string[];
-    /** Let push accounts delete (needed for garbage collection to free anything). */
-    readonly deletesEnabled: boolean;
-    /** Same-origin web UI container, and whether it offers a delete button; none when unset. */
-    readonly ui?: { readonly image: string; readonly deleteEnabled: boolean };
+    /** Who may delete: push accounts through the front (garbage collection needs it), and the UI's button. */
+    readonly deletes: RegistryDeletes;
+    /** Same-origin web UI container; none when unset. */
+    readonly ui?: { readonly image: string };
     /** Scheduled garbage collection (in a read-only window, checked afterwards). */
     readonly garbageCollection: MaintenanceOptions["garbageCollection"];
     /** Tag retention, run by garbage collection in its window; none when unset. */
@@ -228,7 +228,7 @@ export class ExternalRegistryHost extends pulumi.ComponentResource {
                 connection,
                 spec: registry,
                 storage: args.storage,
-                deletesEnabled: args.deletesEnabled,
+                deletesEnabled: args.deletes.api,
                 ...(args.distributionConfig ? { distributionConfig: args.distributionConfig } : {}),
             },
             { parent: this, dependsOn: [packages] },
@@ -240,7 +240,7 @@ export class ExternalRegistryHost extends pulumi.ComponentResource {
                 {
                     connection,
                     spec: { name: UI_CONTAINER, image: args.ui.image, hostPort: UI_HOST_PORT, layout },
-                    deleteEnabled: args.ui.deleteEnabled,
+                    deleteEnabled: args.deletes.ui,
                     // The origin the UI calls: the registry's authority as clients write it.
                     registryHost: args.port === 443 ? args.registryHost : `${args.registryHost}:${args.port}`,
                 },
@@ -282,7 +282,7 @@ export class ExternalRegistryHost extends pulumi.ComponentResource {
                 scopedPushAccounts: args.scopedPushAccounts,
                 requiresAuthForPull: args.requiresAuthForPull,
                 allowedNetworks: args.allowedNetworks,
-                deletesEnabled: args.deletesEnabled,
+                deletesEnabled: args.deletes.api,
                 blobFiles: !s3,
                 upstream: `unix/${hostPaths(layout).registrySocket}`,
                 metrics: args.monitoring !== undefined,

@@ -22,7 +22,7 @@ import {
     renderClusterMirrors,
 } from "../mirrors/mirrorManifests";
 import type { DistributionSettings } from "../shared/distributionSettings";
-import { type IngressController, METRICS_PORTS } from "../shared/facts";
+import { type IngressController, METRICS_PORTS, type RegistryDeletes } from "../shared/facts";
 import { withFormerType } from "../shared/formerType";
 import { type K8sObject, objectOptions } from "../shared/k8sObject";
 import { resourceClassOf } from "../shared/k8sResources";
@@ -83,7 +83,7 @@ export interface InClusterRegistryArgs {
     /** Whether the web UI runs in the registry pod, behind the same Caddy. */
     readonly ui: { readonly enabled: boolean };
     /** Whether push accounts may DELETE through the API, and whether the UI offers a delete button (decided once by the stack). */
-    readonly deletes: { readonly api: boolean; readonly ui: boolean };
+    readonly deletes: RegistryDeletes;
     /** The garbage-collection CronJob: whether it runs, when (cron), and whether it also removes untagged manifests. */
     readonly garbageCollection: { readonly enabled: boolean; readonly schedule: string; readonly deleteUntagged: boolean };
     /** Tag retention, run by the GC job in its window before the collection; none when unset. */

@@ -13,7 +13,7 @@ import { decoyHash } from "../accounts/decoy";
 import type { RegistryAccount } from "../accounts/registryAccounts";
 import { type MirrorSpec, renderMirrorEnvFile, type UpstreamAccount } from "../mirrors/mirrors";
 import type { DistributionSettings } from "../shared/distributionSettings";
-import { DISTRIBUTION } from "../shared/facts";
+import { DISTRIBUTION, type RegistryDeletes } from "../shared/facts";
 import { fingerprint } from "../shared/fingerprint";
 import { type HostConnection, HostFile, type HostTarget, hostCommand, privileged } from "../shared/hostAccess";
 import { objectOptions } from "../shared/k8sObject";
@@ -59,14 +59,14 @@ export interface KindRegistryArgs {
      */
     readonly scopedPushAccounts?: readonly ScopedPushAccount[];
     readonly requiresAuthForPull: boolean;
-    /** Let push accounts delete (garbage collection's or the UI's deletes). */
-    readonly deletesEnabled: boolean;
+    /** Who may delete: push accounts through the front (garbage collection's or the UI's deletes), and the UI's button. */
+    readonly deletes: RegistryDeletes;
     /** Scheduled garbage collection in the front's read-only window, by a maintenance container; none when unset. */
     readonly garbageCollection?: KindGarbageCollection;
     /** Publish the KEP-1755 ConfigMap in the cluster Pulumi deploys to. */
     readonly publishLocalRegistryHosting: boolean;
     /** The web UI in the cluster (registry.ui.enabled); none when unset. */
-    readonly ui?: Omit<KindUiSpec, "registryName" | "port">;
+    readonly ui?: Omit<KindUiSpec, "registryName" | "port" | "deleteEnabled">;
     /** Pull-through caches (`registry.mirrors`), each with its upstream account when it has one. */
     readonly mirrors?: readonly KindMirror[];
     /** Additions to Distribution's config.yml (`registry.distributionConfig`, docs/distribution-config.md); none when unset. */
@@ -116,7 +116,7 @@ export class KindRegistry extends pulumi.ComponentResource {
                 port: layout.port,
                 distributionName: p.distributionName,
                 requiresAuthForPull: args.requiresAuthForPull,
-                deletesEnabled: args.deletesEnabled,
+                deletesEnabled: args.deletes.api,
                 ...(args.ui ? { ui: { host: args.ui.host, port: args.ui.uiPort } } : {}),
                 ...(args.garbageCollection ? { readOnlyMarker: KIND_GC_MARKER } : {}),
                 mirrors: mirrors.map((m) => ({
@@ -131,7 +131,7 @@ export class KindRegistry extends pulumi.ComponentResource {
             }),
         );
         const gc = args.garbageCollection;
-        const registryConfig = renderKindRegistryConfig(args.deletesEnabled, gc !== undefined, args.distributionConfig);
+        const registryConfig = renderKindRegistryConfig(args.deletes.api, gc !== undefined, args.distributionConfig);
         const maintenance = gc
             ? {
                   script: gcScript(layout, gc),
@@ -218,7 +218,12 @@ export class KindRegistry extends pulumi.ComponentResource {
         if (args.ui) {
             // The namespace first; the rest is independent of the registry's containers.
             let namespace: pulumi.CustomResource | undefined;
-            for (const object of renderKindUiObjects({ ...args.ui, registryName: layout.registryName, port: layout.port })) {
+            for (const object of renderKindUiObjects({
+                ...args.ui,
+                deleteEnabled: args.deletes.ui,
+                registryName: layout.registryName,
+                port: layout.port,
+            })) {
                 const { apiVersion: _apiVersion, kind, ...body } = object;
                 const ctor = resourceClassOf(object, `KindRegistry ${name}`);
                 const resource = new ctor(`${name}-ui-${kind.toLowerCase()}-${object.metadata.name}`, body as never, {

@@ -157,3 +157,14 @@ export const DEFAULT_RESTIC_IMAGE = "restic/restic:0.17.3";
 
 /** Flux's namespace, where `pullSecrets.flux` writes Secret `registry-credentials`. */
 export const FLUX_NAMESPACE = "flux-system";
+
+/**
+ * Who may delete, decided once by the stack (`decide`) and given to every placement the same way:
+ * `api`, push accounts may DELETE through the front and Distribution's delete is on (garbage
+ * collection needs deletable manifests, so does the UI's button); `ui`, the web UI offers its delete
+ * button (only where the UI runs and `api` holds).
+ */
+export interface RegistryDeletes {
+    readonly api: boolean;
+    readonly ui: boolean;
+}

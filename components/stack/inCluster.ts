@@ -50,7 +50,7 @@ export function defineInClusterRegistry(
         pod: inCluster.pod,
         publishLocalRegistryHosting: inCluster.publishLocalRegistryHosting,
         accounts,
-        deletes: { api: d.apiDeletes, ui: d.uiDeletes },
+        deletes: d.deletes,
         tls: tls.args,
         maven: d.mavenServed ? inClusterMaven(cfg, accounts) : undefined,
         mirrors: mirrorSpecs(cfg).map((spec) => {

@@ -49,7 +49,7 @@ export function defineKindRegistry(cfg: StackConfig, d: Decisions, accounts: Reg
         pullAccounts: [...(accounts.pull ? [accounts.pull] : []), ...accounts.read],
         scopedPushAccounts: scopedPushAccounts(accounts),
         requiresAuthForPull: cfg.containerRegistry.requiresAuthForPull,
-        deletesEnabled: d.apiDeletes,
+        deletes: d.deletes,
         ...(cfg.registry.maintenance.garbageCollection.enabled
             ? {
                   garbageCollection: {
@@ -70,7 +70,6 @@ export function defineKindRegistry(cfg: StackConfig, d: Decisions, accounts: Reg
                       uiPort: k.ui.port,
                       ingressClass: k.ui.ingressClass,
                       image: cfg.registry.ui.image,
-                      deleteEnabled: d.uiDeletes,
                   },
               }
             : {}),

@@ -118,7 +118,7 @@ export interface RegistryPodStandIn {
 
 /**
  * The objects as InClusterRegistry renders them, with plain values where it passes secrets: filesystem
- * storage with garbage collection on, hence deletes through the API allowed (the stack's `apiDeletes`)
+ * storage with garbage collection on, hence deletes through the API allowed (the stack's `deletes.api`)
  * and the GC job's window and Distribution's cache as `gcWindow` decides for one pod.
  */
 export function renderPodObjects(

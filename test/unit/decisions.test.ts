@@ -44,19 +44,19 @@ describe("decide", () => {
     });
 
     it.each([
-        ["nothing asks for deletes", {}, { apiDeletes: false, uiDeletes: false }],
-        ["the UI runs without its delete button", { ui: { enabled: true } }, { apiDeletes: false, uiDeletes: false }],
-        ["the UI's delete button", { ui: { enabled: true, deleteEnabled: true } }, { apiDeletes: true, uiDeletes: true }],
-        ["deletes asked for while the UI is off", { ui: { deleteEnabled: true } }, { apiDeletes: true, uiDeletes: false }],
-        ["garbage collection alone", { maintenance: { garbageCollection: { enabled: true } } }, { apiDeletes: true, uiDeletes: false }],
+        ["nothing asks for deletes", {}, { api: false, ui: false }],
+        ["the UI runs without its delete button", { ui: { enabled: true } }, { api: false, ui: false }],
+        ["the UI's delete button", { ui: { enabled: true, deleteEnabled: true } }, { api: true, ui: true }],
+        ["deletes asked for while the UI is off", { ui: { deleteEnabled: true } }, { api: true, ui: false }],
+        ["garbage collection alone", { maintenance: { garbageCollection: { enabled: true } } }, { api: true, ui: false }],
         [
             "garbage collection with the UI, no delete button",
             { ui: { enabled: true }, maintenance: { garbageCollection: { enabled: true } } },
-            { apiDeletes: true, uiDeletes: false },
+            { api: true, ui: false },
         ],
     ])("deletes: %s", (_name, registry, expected) => {
         const d = decisionsFor({ registry });
-        expect({ apiDeletes: d.apiDeletes, uiDeletes: d.uiDeletes }).toEqual(expected);
+        expect(d.deletes).toEqual(expected);
     });
 
     it("names the registry as image references do: the port only when it is not 443", () => {

@@ -51,7 +51,7 @@ beforeAll(async () => {
         pullAccounts: [{ username: "cluster-pull", bcryptHash: pulumi.secret(HASH) }],
         requiresAuthForPull: false,
         allowedNetworks: ["10.0.0.0/8"],
-        deletesEnabled: true,
+        deletes: { api: true, ui: false },
         garbageCollection: { enabled: true, schedule: "30 3 * * 0", deleteUntagged: false },
         backup: {
             schedule: "0 2 * * *",
@@ -92,8 +92,8 @@ beforeAll(async () => {
         pullAccounts: [],
         requiresAuthForPull: false,
         allowedNetworks: [],
-        deletesEnabled: true,
-        ui: { image: "joxit/docker-registry-ui:2.5.7", deleteEnabled: false },
+        deletes: { api: true, ui: false },
+        ui: { image: "joxit/docker-registry-ui:2.5.7" },
         garbageCollection: { enabled: true, schedule: "30 3 * * 0", deleteUntagged: false },
     });
     // S3 storage.
@@ -129,7 +129,7 @@ beforeAll(async () => {
         pullAccounts: [],
         requiresAuthForPull: false,
         allowedNetworks: [],
-        deletesEnabled: true,
+        deletes: { api: true, ui: false },
         garbageCollection: { enabled: true, schedule: "30 3 * * 0", deleteUntagged: false },
     });
     await settle();

@@ -291,7 +291,7 @@ describe("scheduled garbage collection in kind mode", () => {
     it("is accepted, and turns the registry's deletes on", () => {
         expect(problemsOf(gcStack({ enabled: true, schedule: "0 4 * * *" }))).toEqual([]);
         const { config } = parseConfig(gcStack({ enabled: true }));
-        expect(decide(config).apiDeletes).toBe(true);
+        expect(decide(config).deletes.api).toBe(true);
     });
 
     it("gives the front the window's marker and Distribution no blob-descriptor cache", () => {
