@@ -2,7 +2,8 @@
  * The README's layout table (README.md, Layout) names every folder a newcomer finds: each top-level
  * folder, each folder of components/ and each of tools/. A folder added without a line there fails here.
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 
@@ -10,11 +11,17 @@ const ROOT = path.resolve(__dirname, "../..");
 const readme = readFileSync(path.join(ROOT, "README.md"), "utf8");
 const layout = readme.slice(readme.indexOf("### Layout"), readme.indexOf("\n#", readme.indexOf("### Layout") + 1));
 
-const folders = (dir: string) =>
-    readdirSync(path.join(ROOT, dir), { withFileTypes: true })
-        .filter((e) => e.isDirectory() && !e.name.startsWith(".") && e.name !== "node_modules")
-        .map((e) => e.name)
-        .sort();
+/** The folders directly under `dir` that hold files of the repository (what git tracks: no build output, no node_modules). */
+const tracked = execFileSync("git", ["-C", ROOT, "ls-files"], { encoding: "utf8" }).split("\n").filter(Boolean);
+const folders = (dir: string) => {
+    const prefix = dir === "." ? "" : `${dir}/`;
+    const names = tracked
+        .filter((file) => file.startsWith(prefix))
+        .map((file) => file.slice(prefix.length).split("/"))
+        .filter((parts) => parts.length > 1 && !parts[0]!.startsWith("."))
+        .map((parts) => parts[0]!);
+    return [...new Set(names)].sort();
+};
 
 describe("the README's layout table", () => {
     it("is there, as a table", () => {
