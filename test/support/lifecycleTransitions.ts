@@ -180,6 +180,34 @@ export const TRANSITIONS: Transition[] = [
         }),
     },
     {
+        // Rules in dry-run: the GC job's script, its pod-listing grant (ClusterRole and binding) and the registry's scripts.
+        name: "tag retention turned on (local)",
+        stack: "local",
+        from: edited(local, (r) => {
+            registryOf(r).maintenance = { garbageCollection: { enabled: true } };
+        }),
+        to: edited(local, (r) => {
+            const cr = r.containerRegistry as Raw & { pathPrefix: string };
+            registryOf(r).maintenance = {
+                garbageCollection: { enabled: true },
+                retention: { rules: [{ prefix: `${cr.pathPrefix}/`, keepNewest: 10, keepDays: 30 }] },
+            };
+        }),
+    },
+    {
+        name: "tag retention turned on (external host)",
+        stack: "prod",
+        from: prod,
+        to: edited(prod, (r) => {
+            const cr = r.containerRegistry as Raw & { pathPrefix: string };
+            const maintenance = (registryOf(r).maintenance ?? {}) as Raw;
+            registryOf(r).maintenance = {
+                ...maintenance,
+                retention: { mode: "apply", rules: [{ prefix: `${cr.pathPrefix}/`, keepNewest: 10 }] },
+            };
+        }),
+    },
+    {
         name: ACCOUNTS.hostPushRevoked,
         stack: "prod",
         from: prodWithAccounts(),
