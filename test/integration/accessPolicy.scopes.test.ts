@@ -15,6 +15,7 @@ import {
     type OciImage,
     type RealRegistry,
     skopeoCopy,
+    skopeoPushPlainHttp,
     startRealRegistry,
     type TestAccount,
 } from "../support/realRegistry";
@@ -74,16 +75,7 @@ describe.each(FRONT_CADDYS)("push accounts scoped to repository prefixes on $cad
         teamA = reg.scoped[0]!;
         image = makeOciImage(path.join(scratch, "image"), 8192);
         // Team B's image is placed behind the front (the setup is not under test).
-        const seeded = run("skopeo", [
-            "--insecure-policy",
-            "copy",
-            "--retry-times",
-            "0",
-            "--dest-tls-verify=false",
-            image.ref,
-            `docker://127.0.0.1:${reg.registryPort}/p2c/team-b/app:1`,
-        ]);
-        if (seeded.code !== 0) throw new Error(seeded.stderr);
+        skopeoPushPlainHttp({ run }, image.ref, `docker://127.0.0.1:${reg.registryPort}/p2c/team-b/app:1`);
         blobOfB = JSON.parse(send("GET", "/v2/p2c/team-b/app/manifests/1").body).layers[0].digest;
     }, 180_000);
     afterAll(async () => {

@@ -25,7 +25,7 @@ import { DISTRIBUTION } from "../../components/shared/facts";
 import { type Retention, renderRetentionScript } from "../../components/upkeep/retention";
 import { renderVerifyScript, type VerifyHttpClient } from "../../components/upkeep/verify";
 import { type DistributionBinary, deployedRegistry, distributionBinaries } from "../support/distributionBinaries";
-import { makeAccount, makeOciImage, type RealRegistry, skopeoCopy, startRealRegistry } from "../support/realRegistry";
+import { makeAccount, makeOciImage, type RealRegistry, skopeoCopy, skopeoPushPlainHttp, startRealRegistry } from "../support/realRegistry";
 import { type RegistryPodStandIn, renderPodObjects, runCronJob, startRegistryPodStandIn } from "../support/registryPodStandIn";
 import { privateDir, type RunResult, removeDir, run, runOk } from "../support/serverProcess";
 
@@ -86,15 +86,7 @@ describe.each(CASES)("retention on Distribution $major with $client", ({ major, 
     const base = () => `http://127.0.0.1:${registry.registryPort}`;
 
     function push(repo: string, tag: string, image = makeOciImage(path.join(work, "src", `${repo}-${tag}`.replace(/\W/g, "_")), 2048)) {
-        runOk("skopeo", [
-            "--insecure-policy",
-            "copy",
-            "--retry-times",
-            "0",
-            "--dest-tls-verify=false",
-            image.ref,
-            `docker://127.0.0.1:${registry.registryPort}/${repo}:${tag}`,
-        ]);
+        skopeoPushPlainHttp({ run }, image.ref, `docker://127.0.0.1:${registry.registryPort}/${repo}:${tag}`);
         const raw = runOk("skopeo", [
             "inspect",
             "--tls-verify=false",
