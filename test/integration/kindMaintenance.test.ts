@@ -8,7 +8,8 @@
  * collection that crond starts removes the deleted image's own layers and keeps every blob of the image
  * still tagged, which pulls by tag and by digest after it. While a collection waits for a write in
  * flight, the marker it makes in `<dataDir>/window` is seen by the front: pushes get 503, pulls go on;
- * afterwards pushes work again.
+ * afterwards pushes work again. Tag retention runs first in that window, in the Distribution container:
+ * of three builds of one image it removes the two older ones.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readFileSync, rmSync, utimesSync, writeFileSync } from "node:fs";
@@ -29,8 +30,15 @@ import { createNetns, type TestNetns } from "../support/netns";
 import { makeAccount, type TestAccount, writeAuthFile } from "../support/realRegistry";
 import { privateDir, type RunResult, removeDir } from "../support/serverProcess";
 
-/** Every minute: the test waits for crond's first run. */
-const GC: KindGarbageCollection = { schedule: "* * * * *", deleteUntagged: false };
+/**
+ * Every minute: the test waits for crond's first run. Tag retention covers dev/many/ only: of its
+ * repository's three tags it keeps the newest.
+ */
+const GC: KindGarbageCollection = {
+    schedule: "* * * * *",
+    deleteUntagged: false,
+    retention: { mode: "apply", rules: [{ prefix: "dev/many/", keepNewest: 1 }], protect: [] },
+};
 const FILES = { distribution: "files-1", front: "files-1", watcher: "files-1", maintenance: "files-1" };
 const AUTHORITY = "localhost:5002";
 
@@ -137,6 +145,11 @@ describe("deletes and scheduled garbage collection of the kind registry", () => 
             payloadImage(engine, `${AUTHORITY}/dev/${name}:1`);
             engine.dockerOk(["push", `${AUTHORITY}/dev/${name}:1`]);
         }
+        // Three builds of one image, pushed in order: retention keeps the last.
+        for (const tag of ["1", "2", "3"]) {
+            payloadImage(engine, `${AUTHORITY}/dev/many/app:${tag}`);
+            engine.dockerOk(["push", `${AUTHORITY}/dev/many/app:${tag}`]);
+        }
         gone = manifest("dev/gone", "1");
         kept = manifest("dev/kept", "1");
         expect(gone.digest).toMatch(/^sha256:/);
@@ -164,6 +177,12 @@ describe("deletes and scheduled garbage collection of the kind registry", () => 
             await new Promise((r) => setTimeout(r, 2000));
         }
         expect(maintenanceLog().stdout).toContain("garbage collection: front read-only");
+        // Retention ran first, in the Distribution container: the two older builds went, the newest stayed.
+        expect(maintenanceLog().stdout).toMatch(/retention: removed dev\/many\/app:1/);
+        expect(maintenanceLog().stdout).toMatch(/retention: removed dev\/many\/app:2/);
+        expect(manifest("dev/many/app", "1").code).toBe("404");
+        expect(manifest("dev/many/app", "2").code).toBe("404");
+        expect(manifest("dev/many/app", "3").code).toBe("200");
         const own = gone.layers.filter((l) => !kept.layers.includes(l));
         expect(own.length).toBeGreaterThan(0);
         for (const layer of own) expect(blobStored(layer), layer).toBe(false);

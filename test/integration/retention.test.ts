@@ -280,6 +280,59 @@ describe.each(CASES)("retention on Distribution $major with $client", ({ major, 
     });
 });
 
+describe.each(CASES)("retention's order on Distribution $major with $client: tags pushed within one second", ({ major, client }) => {
+    let work: string;
+    let busybox: string;
+    let registry: RealRegistry;
+    beforeAll(async () => {
+        work = privateDir("retention-second");
+        busybox = path.join(work, "busybox");
+        mkdirSync(busybox);
+        runOk("busybox", ["--install", "-s", busybox]);
+        registry = await startRealRegistry({
+            caddy: false,
+            registryBinary: (major === 3 ? deployedRegistry() : distributionBinaries().v2).path,
+        });
+    }, 120_000);
+    afterAll(async () => {
+        await registry?.stop();
+        if (work) removeDir(work);
+    });
+
+    test("keep their push order: the newest is kept, whatever the names", () => {
+        const repo = "second/app";
+        const second = now() - 3 * DAY;
+        // Pushed in this order within one second: "a" first, "c", then "b" last (by name, "a" would sort first).
+        for (const [tag, fraction] of [
+            ["a", "100000000"],
+            ["c", "200000000"],
+            ["b", "300000000"],
+        ] as const) {
+            const image = makeOciImage(path.join(work, `src-${tag}`), 1024);
+            skopeoPushPlainHttp({ run }, image.ref, `docker://127.0.0.1:${registry.registryPort}/${repo}:${tag}`);
+            const link = path.join(registry.dataDir, "docker/registry/v2/repositories", repo, "_manifests/tags", tag, "current/link");
+            runOk("touch", ["-d", `@${second}.${fraction}`, link]);
+        }
+        const script = path.join(work, "retention.sh");
+        writeFileSync(
+            script,
+            renderRetentionScript({
+                retention: { mode: "dry-run", rules: [{ prefix: "second/", keepNewest: 1 }], protect: [] },
+                base: `http://127.0.0.1:${registry.registryPort}`,
+                client,
+                registryLogs: "the test's registry log",
+                storageRoot: registry.dataDir,
+            }),
+        );
+        const r = client === "curl" ? run("sh", [script]) : run(path.join(busybox, "sh"), [script], { env: { PATH: busybox } });
+        expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+        expect([...r.stdout.matchAll(/^retention: would remove (\S+) /gm)].map((m) => m[1]).sort()).toEqual([
+            "second/app:a",
+            "second/app:c",
+        ]);
+    });
+});
+
 describe("the in-cluster GC job runs retention in the registry container, inside its window, keeping what pods run", () => {
     let pod: RegistryPodStandIn;
     let objects: ReturnType<typeof renderPodObjects>;

@@ -22,6 +22,7 @@ import {
     kindMirrorConfig,
     kindMirrorPaths,
     kindPaths,
+    kindRetentionScript,
     maintenanceCrontab,
     nodeInsideScript,
     nodeWatchScript,
@@ -74,6 +75,7 @@ export function placeKindFiles(layout: KindLayout, options: KindFilesOptions): K
             ? [
                   [p.gcScript, gcScript(layout, options.gc)] as [string, string],
                   [p.crontab, maintenanceCrontab(options.gc)] as [string, string],
+                  ...(options.gc.retention ? [[p.retentionScript, kindRetentionScript(options.gc.retention)] as [string, string]] : []),
               ]
             : []),
         ...mirrors.map((m): [string, string] => [kindMirrorPaths(layout, m).config, kindMirrorConfig(m)]),

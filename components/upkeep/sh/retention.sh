@@ -90,6 +90,15 @@ age_of() {
     fi
 }
 
+# fraction_of REPO TAG: the sub-second part of the tag's push time in nanoseconds (the link file's mtime;
+# 0 with a bucket or when unknown), so that tags pushed within one second still sort in push order.
+fraction_of() {
+    [ -n "$STORAGE_ROOT" ] || { echo 0; return 0; }
+    link="${DSO_ROOT:-}$STORAGE_ROOT/docker/registry/v2/repositories/$1/_manifests/tags/$2/current/link"
+    # `%y` is "YYYY-MM-DD hh:mm:ss.NNNNNNNNN +zone" in busybox and GNU stat alike.
+    stat -c %y "$link" 2>/dev/null | sed -n 's/^[^.]*:[0-9][0-9]\.\([0-9]*\).*/\1000000000/p' | cut -c1-9 | sed 's/^0*//; s/^$/0/' | grep . || echo 0
+}
+
 # named REPO TAG DIGEST: whether a workload names the tag, or the digest in this repository.
 named() { awk -v r="$1" -v t="$2" -v d="$3" '$1 == r && ($2 == t || $3 == d) { found = 1 } END { exit !found }' "$tmp/named"; }
 
@@ -106,7 +115,7 @@ retain() {
         *) echo "listing the tags of $repo answered HTTP $code; see: $REGISTRY_LOGS" >&2; failed=$((failed + 1)); return 0 ;;
     esac
     repositories=$((repositories + 1))
-    # "SORT-KEY TAG DIGEST AGE" per tag; an unknown age sorts as the newest.
+    # "SORT-KEY FRACTION TAG DIGEST AGE" per tag; an unknown age sorts as the newest.
     : >"$tmp/listed"
     : >"$tmp/kept-digests"
     array tags "$tmp/tags" >"$tmp/tag-names"
@@ -116,17 +125,17 @@ retain() {
         digest=$(api_header Docker-Content-Digest)
         type=$(api_header Content-Type)
         age=$(age_of "$repo" "$tag" "$tmp/manifest" "$type")
-        echo "${age:-9999999999} $tag $digest ${age:--}" >>"$tmp/listed"
+        echo "${age:-9999999999} $(fraction_of "$repo" "$tag") $tag $digest ${age:--}" >>"$tmp/listed"
         # An index's images ("TAG CHILD"): removing one by digest would break the index.
         case $type in
             *index* | *manifest.list*) grep -oE '"digest"[[:space:]]*:[[:space:]]*"[^"]+"' "$tmp/manifest" | sed "s/.*\"\([^\"]*\)\"\$/$tag \1/" >>"$tmp/children" ;;
         esac
     done 4<"$tmp/tag-names"
-    # Newest first; equal ages by name, so that a run is repeatable.
-    sort -k1,1nr -k2,2 "$tmp/listed" >"$tmp/sorted"
+    # Newest first (to the nanosecond where the storage keeps it); equal times by name, so that a run is repeatable.
+    sort -k1,1nr -k2,2nr -k3,3 "$tmp/listed" >"$tmp/sorted"
     : >"$tmp/candidates"
     rank=0
-    while read -r _ tag digest age <&4; do
+    while read -r _ _ tag digest age <&4; do
         rank=$((rank + 1))
         reason=''
         if [ "$newest" != - ] && [ "$rank" -le "$newest" ]; then reason="among the $newest newest"
