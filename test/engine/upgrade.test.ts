@@ -2,13 +2,14 @@
  * A stack deployed by the previous version of the program, taken over by this one with no change: for the
  * local stack (on a real API server, Jenkins faked) and the prod stack (on machines of its own, nodes over
  * SSH), `pulumi up` runs with the program as it was at BASELINE (its files from git), then `preview` and
- * `up` with the program as it is touch no custom resource, and a second `up --expect-no-changes` passes.
+ * `up` with the program as it is change only what this version means to change (listed per stack, each
+ * with its reason), and a second `up --expect-no-changes` passes.
  * A reshaping of the inside (components regrouped, renamed, moved under a new parent) passes only if the
  * aliases carry every resource's state over, as the identity tests (test/unit/identity.test.ts) model it.
  *
- * BASELINE is the last version that landed. When a change is meant to show on an upgrade (a new default,
- * a changed script), the plan it shows belongs in docs/lifecycle.md, and BASELINE moves to the commit
- * after it.
+ * BASELINE is the last version that landed. A change meant to show on an upgrade (a new default, a
+ * changed script) is listed in the stack's intended changes with its reason; when BASELINE moves on to a
+ * version that has it, the entry goes.
  */
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -53,29 +54,48 @@ function currentProgram(ws: Workspace): void {
 }
 
 /**
- * `up` with the BASELINE program, then the current one: its preview and its `up` touch no custom
- * resource (no command runs on a machine, no Kubernetes object or password changes). What they may do
- * is create the component resources this version adds to group others (`expectedComponents`), which hold
- * no infrastructure. Then a second `up` plans and does nothing at all.
+ * What this version changes on purpose in a stack BASELINE deployed: the custom resources it updates
+ * ("update <name>"), each for a reason in the release's own words. Anything else it plans fails the test.
  */
-async function upgradeChangesNothing(ws: Workspace, stack: string, expectedComponents: readonly string[]): Promise<void> {
+interface IntendedChanges {
+    /** Component resources this version adds to group others; they hold no infrastructure. */
+    readonly components: readonly string[];
+    /** Custom resources updated in place, with why. */
+    readonly updates: Readonly<Record<string, string>>;
+}
+
+/**
+ * `up` with the BASELINE program, then the current one: its preview and its `up` change exactly the
+ * intended custom resources (`intended.updates`: in place, nothing replaced or deleted) and create only
+ * the intended components; every other resource keeps its state. Then a second `up` plans and does
+ * nothing at all.
+ */
+async function upgradeChangesNothing(ws: Workspace, stack: string, intended: IntendedChanges): Promise<void> {
     checkOutProgram(ws, BASELINE);
     const before = await ws.pulumi(["up", "--yes", "-s", stack], { timeoutMs: 20 * 60_000 });
     expect(before.code, before.stdout.slice(-20_000) + before.stderr).toBe(0);
     currentProgram(ws);
     const preview = await ws.pulumi(["preview", "--json", "-s", stack], { timeoutMs: 15 * 60_000 });
     expect(preview.code, preview.stdout.slice(-20_000) + preview.stderr).toBe(0);
-    expect(previewLines(preview.stdout)).toEqual([]);
+    const updates = Object.keys(intended.updates).map((name) => `update ${name}`);
+    expect(previewLines(preview.stdout)).toEqual([...updates].sort());
     const steps = (JSON.parse(preview.stdout) as { steps?: { op: string; urn: string }[] }).steps ?? [];
     expect(
         steps
             .filter((s) => s.op !== "same")
             .map((s) => `${s.op} ${s.urn.split("::").slice(-2).join("::")}`)
             .sort(),
-    ).toEqual(expectedComponents.map((c) => `create ${c}`).sort());
+    ).toEqual(
+        [
+            ...intended.components.map((c) => `create ${c}`),
+            ...steps
+                .filter((st) => updates.includes(`update ${st.urn.split("::").pop()}`))
+                .map((st) => `update ${st.urn.split("::").slice(-2).join("::")}`),
+        ].sort(),
+    );
     const up = await ws.pulumi(["up", "--yes", "--json", "-s", stack], { timeoutMs: 15 * 60_000 });
     expect(up.code, up.stdout.slice(-20_000) + up.stderr).toBe(0);
-    expect(executedLines(preEvents(up.stdout))).toEqual([]);
+    expect(executedLines(preEvents(up.stdout))).toEqual([...updates].sort());
     const again = await ws.pulumi(["up", "--yes", "--expect-no-changes", "-s", stack], { timeoutMs: 15 * 60_000 });
     expect(again.code, again.stdout.slice(-20_000) + again.stderr).toBe(0);
 }
@@ -102,8 +122,8 @@ describe(`the local stack deployed by ${BASELINE.slice(0, 7)}, real engine`, () 
         kube?.stop();
     });
 
-    it("is taken over by this version with no change", async () => {
-        await upgradeChangesNothing(ws, "local", []);
+    it("is taken over by this version with no change at all", async () => {
+        await upgradeChangesNothing(ws, "local", { components: [], updates: {} });
     });
 });
 
@@ -117,7 +137,14 @@ describe(`the prod stack deployed by ${BASELINE.slice(0, 7)}, real engine on tes
         await stack?.stop();
     }, 5 * 60_000);
 
-    it("is taken over by this version with no change (the nodes regrouped under NodeTrustFleet)", async () => {
-        await upgradeChangesNothing(stack.ws, PROD_STACK, ["dso-registry:nodeTrust:NodeTrustFleet::node-trust-fleet"]);
+    it("is taken over by this version: the nodes regrouped under NodeTrustFleet keep their state, only the intended scripts change", async () => {
+        await upgradeChangesNothing(stack.ws, PROD_STACK, {
+            components: ["dso-registry:nodeTrust:NodeTrustFleet::node-trust-fleet"],
+            updates: {
+                "registry-host-maintenance-gc-script-write": "tag retention's step in the garbage-collection window (off without rules)",
+                "registry-host-maintenance-status-script-write": "the status command's retention section",
+                "registry-host-maintenance-verify-script-write": "verify's HTTP helpers moved into the file it shares with retention",
+            },
+        });
     });
 });
