@@ -14,7 +14,7 @@
 import * as path from "node:path";
 import { JOB_METRICS } from "../monitoring/jobMetrics";
 import { renderShellScript } from "../shared/shellScript";
-import type { VerifyHttpClient } from "./verify";
+import { type RegistryApiAccess, registryApiParams } from "./verify";
 
 /** One rule: the repositories under `prefix` keep their `keepNewest` newest tags and/or those younger than `keepDays`. */
 export interface RetentionRule {
@@ -32,15 +32,8 @@ export interface Retention {
 }
 
 /** What differs between the places retention runs. */
-export interface RetentionScriptOptions {
+export interface RetentionScriptOptions extends RegistryApiAccess {
     readonly retention: Retention;
-    /** Distribution's own address (`http://…`), no front in between. */
-    readonly base: string;
-    /** Distribution's unix socket (curl only): requests go there, `base` only names the URL's host. */
-    readonly unixSocket?: string;
-    readonly client: VerifyHttpClient;
-    /** The command that shows the registry's log. */
-    readonly registryLogs: string;
     /**
      * With filesystem storage: Distribution's storage root as the script sees it (tag ages are the
      * link files' mtimes). Unset with a bucket: ages come from the image configs' `created`.
@@ -63,10 +56,7 @@ export function retentionRuleLines(rules: readonly RetentionRule[]): string[] {
  */
 export function renderRetentionScript(options: RetentionScriptOptions): string {
     return renderShellScript(path.join(__dirname, "sh", "retention.sh"), {
-        REGISTRY_URL: options.base,
-        HTTP_CLIENT: options.client,
-        UNIX_SOCKET: options.unixSocket ?? "",
-        REGISTRY_LOGS: options.registryLogs,
+        ...registryApiParams(options),
         MODE: options.retention.mode,
         RULES: retentionRuleLines(options.retention.rules),
         PROTECT: [...options.retention.protect],

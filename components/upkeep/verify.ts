@@ -20,8 +20,11 @@ export const CHECKED_BLOBS_FILE = "dso-checked-blobs";
 /** The HTTP client the check runs with: curl (the external host), busybox's wget (the registry:2 image). */
 export type VerifyHttpClient = "curl" | "busybox-wget";
 
-/** What differs between the places the check runs. */
-export interface VerifyScriptOptions {
+/**
+ * How a script reaches Distribution itself, with no front in between (sh/registry-api.sh, which the
+ * check and retention share): the same four parameters wherever it runs.
+ */
+export interface RegistryApiAccess {
     /** Distribution's own address (`http://…`), no Caddy in between. */
     readonly base: string;
     /** Distribution's unix socket (curl only): requests go there, `base` only names the URL's host. */
@@ -29,6 +32,20 @@ export interface VerifyScriptOptions {
     readonly client: VerifyHttpClient;
     /** The command that shows the registry's log, named when the registry does not answer as it should. */
     readonly registryLogs: string;
+}
+
+/** The script parameters of `RegistryApiAccess`. */
+export function registryApiParams(access: RegistryApiAccess) {
+    return {
+        REGISTRY_URL: access.base,
+        HTTP_CLIENT: access.client,
+        UNIX_SOCKET: access.unixSocket ?? "",
+        REGISTRY_LOGS: access.registryLogs,
+    };
+}
+
+/** What differs between the places the check runs. */
+export interface VerifyScriptOptions extends RegistryApiAccess {
     /** What to do about images that are not served whole: the failure's last line. */
     readonly remedy: string;
     /**
@@ -50,10 +67,7 @@ export interface VerifyScriptOptions {
  */
 export function renderVerifyScript(options: VerifyScriptOptions): string {
     return renderShellScript(path.join(__dirname, "sh", "verify.sh"), {
-        REGISTRY_URL: options.base,
-        HTTP_CLIENT: options.client,
-        UNIX_SOCKET: options.unixSocket ?? "",
-        REGISTRY_LOGS: options.registryLogs,
+        ...registryApiParams(options),
         REMEDY: options.remedy,
         BLOB_STORE: options.blobStore ?? "",
         CHECKED_BLOBS: options.blobStore ? `${options.blobStore.replace(/\/+$/, "")}/${CHECKED_BLOBS_FILE}` : "",
