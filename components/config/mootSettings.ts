@@ -336,6 +336,8 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
         keys: ["mavenRegistry.pathPrefix", "mavenRegistry.requiresAuthForPull", "mavenRegistry.reuseContainerCredentials"],
         mootWith: (c) => unless(c.jenkins.enabled || mavenServedByRegistry(c), "jenkins.enabled false"),
     },
+    // A push account's Jenkins credential ID names a credential only Jenkins gets.
+    { keys: ["containerRegistry.pushAccounts[].credentialId"], mootWith: (c) => unless(c.jenkins.enabled, "jenkins.enabled false") },
     {
         // Otherwise only Jenkins's Maven credential and the pipeline-config ConfigMap carry the Maven repository.
         keys: ["mavenRegistry.requiresAuthForPush"],

@@ -123,6 +123,13 @@ describe("containerRegistry.readAccounts and the named accounts' settings in the
         expect(check({ readAccounts: [{ ...alice, password: "operator" }] }).secrets).toContain("accountPasswords");
     });
 
+    it("tells that a push account's credential ID does nothing without Jenkins", () => {
+        expect(check({ pushAccounts: [{ ...teamA, credentialId: "team-a" }] }).warnings.join("\n")).toMatch(
+            /pushAccounts\[0\]\.credentialId.*no effect.*jenkins\.enabled false/,
+        );
+        expect(check({ pushAccounts: [{ ...teamA, credentialId: "team-a" }] }, jenkins).warnings.join("\n")).not.toMatch(/credentialId/);
+    });
+
     it("tells that read accounts take nothing away while pulls are anonymous", () => {
         expect(check({ readAccounts: [alice], requiresAuthForPull: false }).warnings.join("\n")).toMatch(
             /containerRegistry\.readAccounts.*pulls are anonymous.*requiresAuthForPull: true/,
