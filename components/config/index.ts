@@ -3,12 +3,14 @@
  *
  *   schema.ts           the zod schema: one entry per key, its description and its value rules
  *   schema/             its entries: shared value rules, the registry, each mode, node trust, integrations
+ *   modeShapes.ts       the shape of a stack file per registry.mode: the keys and variants each mode takes
+ *   legacyShape.ts      stack files of earlier releases, taken this release with a warning that rewrites them
  *   rules.ts            rules that span several keys
  *   derived.ts          facts derived from several keys, read by the rules, the notices and the decisions
  *   secrets.ts          the secret keys, the commands that set them, which ones a configuration needs
  *   problems.ts         ConfigError, how a problem names its key, the nearest allowed word
  *   schemaIssues.ts     the schema's issues reworded as problems
- *   mootSettings.ts     settings with no effect in the chosen modes (one table): told, not refused
+ *   mootSettings.ts     settings with no effect given the values of others (one table): told, not refused
  *   advice.ts           combinations that work with a known limit: told, not refused
  *   placeholders.ts     `REPLACE-WITH-…` values a deployment refuses and the synth warns about
  *   stackFileLeaves.ts  the values a stack file sets, with their paths, for the notices

@@ -11,19 +11,9 @@ function unoffered(c: FlatConfig): [PropertyKey[], boolean, string][] {
     const r = c.registry;
     return [
         [
-            ["registry", "tls", "mode"],
-            r.tls.mode !== "generated-ca",
-            `is "${r.tls.mode}", but registry.mode "kind" serves plain HTTP on the Docker host's loopback and on the kind network only (docs/kind.md, Why plain HTTP): remove registry.tls`,
-        ],
-        [
             ["nodes", "delivery"],
             c.nodes.delivery !== "none",
             `is "${c.nodes.delivery}", but registry.mode "kind" configures the kind nodes itself (through the Docker host): set it to "none"`,
-        ],
-        [
-            ["registry", "storage", "kind"],
-            r.storage.kind !== "filesystem",
-            `is "${r.storage.kind}", but registry.mode "kind" keeps the images in kind.dataDir on the Docker host`,
         ],
         [
             ["registry", "mirrorPull"],

@@ -32,22 +32,11 @@ const holder = (c: FlatConfig, at: readonly PropertyKey[]): Record<string, unkno
     >;
 
 /**
- * Settings that do nothing in some modes. Ordered: the first row whose keys cover a key and that
- * names a reason gives its warning. Keys that are refused outside their mode (see rules.ts) need no
- * row here.
+ * Settings that do nothing with some values of other settings. Ordered: the first row whose keys
+ * cover a key and that names a reason gives its warning. A key a mode does not take at all needs no
+ * row: that mode's shape refuses it (./modeShapes.ts).
  */
 export const MOOT_SETTINGS: readonly MootRule[] = [
-    {
-        keys: [
-            "inCluster.namespace",
-            "inCluster.ingressClass",
-            "inCluster.ingressController",
-            "inCluster.publishLocalRegistryHosting",
-            "inCluster.clusterDns",
-            "inCluster.pod",
-        ],
-        mootWith: (c) => unless(c.registry.mode === "in-cluster", mode(c)),
-    },
     // The caches', the UI's and the jobs' containers exist only with caches, the UI, and garbage collection or backups.
     {
         keys: ["inCluster.pod.resources.cache"],
@@ -74,12 +63,8 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
     // On the external host it is the metrics relay's image (components/externalHost/metricsRelay.ts): moot without monitoring.
     {
         keys: ["registry.caddyImage"],
-        mootWith: (c) =>
-            c.registry.mode === "external-host"
-                ? unless(c.registry.monitoring.enabled, "registry.monitoring.enabled false")
-                : unless(c.registry.mode === "in-cluster" || c.registry.mode === "kind", mode(c)),
+        mootWith: (c) => unless(c.registry.mode !== "external-host" || c.registry.monitoring.enabled, "registry.monitoring.enabled false"),
     },
-    { keys: ["kind"], mootWith: (c) => unless(c.registry.mode === "kind", mode(c)) },
     // The kind placement's caches live in kind.dataDir with no prune job (docs/kind.md, Pull-through caches).
     {
         keys: ["registry.mirrors[].maxSize"],
@@ -87,11 +72,6 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
             c.registry.mode === "kind"
                 ? `${mode(c)}, whose caches have no size limit (Distribution drops cached content after maxAge, 168h with Distribution 2)`
                 : undefined,
-    },
-    // The kind placement serves plain HTTP on loopback and the kind network, with no metrics or login limit of its own (docs/kind.md).
-    {
-        keys: ["registry.tls", "registry.monitoring", "registry.loginLimit"],
-        mootWith: (c) => (c.registry.mode === "kind" ? mode(c) : undefined),
     },
     {
         keys: ["inCluster.clusterDns.kubectlContext"],
@@ -108,13 +88,9 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
             );
         },
     },
-    { keys: ["existing"], mootWith: (c) => unless(c.registry.mode === "existing", mode(c)) },
     {
-        // An existing registry's image, storage, UI and accounts are the organisation's.
+        // An existing registry's UI and accounts are the organisation's.
         keys: [
-            "registry.image",
-            "registry.storage",
-            "registry.distributionConfig",
             "registry.ui.deleteEnabled",
             "registry.ui.image",
             "containerRegistry.rotation",
@@ -137,24 +113,11 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
             ),
     },
     {
-        keys: ["registry.storage.size", "registry.storage.storageClass"],
-        mootWith: (c) =>
-            c.registry.mode !== "in-cluster"
-                ? mode(c)
-                : unless(c.registry.storage.kind === "filesystem", `registry.storage.kind "${c.registry.storage.kind}"`),
-    },
-    {
         keys: ["registry.tls.caValidityDays", "registry.tls.serverCertValidityDays"],
-        mootWith: (c) => {
-            const t = c.registry.tls;
-            if (t.mode === "cert-manager" && t.certManagerIssuer)
-                return `registry.tls.certManagerIssuer (cert-manager's issuer decides the lifetimes)`;
-            return unless(t.mode === "generated-ca" || t.mode === "cert-manager", `registry.tls.mode "${t.mode}"`);
-        },
-    },
-    {
-        keys: ["registry.tls.acmeEmail", "registry.tls.acmeDirectory"],
-        mootWith: (c) => unless(c.registry.tls.mode === "acme", `registry.tls.mode "${c.registry.tls.mode}"`),
+        mootWith: (c) =>
+            c.registry.tls.mode === "cert-manager" && c.registry.tls.certManagerIssuer
+                ? `registry.tls.certManagerIssuer (cert-manager's issuer decides the lifetimes)`
+                : undefined,
     },
     {
         keys: ["registry.maintenance.garbageCollection.schedule"],
@@ -215,10 +178,9 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
             ),
     },
     {
-        // An existing registry's front is the organisation's; in the cluster only ingress-nginx takes the limit.
+        // In the cluster only ingress-nginx takes the limit.
         keys: ["registry.loginLimit"],
         mootWith: (c) => {
-            if (c.registry.mode === "existing") return mode(c);
             const controller = c.inCluster.ingressController ?? INGRESS_CONTROLLER_OF_CLASS[c.inCluster.ingressClass];
             return c.registry.mode === "in-cluster" && controller !== "nginx"
                 ? `inCluster.ingressClass "${c.inCluster.ingressClass}" (the login limit needs ingress-nginx)`
@@ -236,26 +198,8 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
         mootWith: (c) => unless(c.registry.loginLimit.enabled, "registry.loginLimit.enabled false"),
     },
     {
-        // fail2ban on the host counts failures; ingress-nginx in the cluster counts token requests.
-        keys: ["registry.loginLimit.maxRetry", "registry.loginLimit.findTimeSeconds", "registry.loginLimit.banTimeSeconds"],
-        mootWith: (c) => unless(c.registry.mode === "external-host", mode(c)),
-    },
-    {
-        keys: ["registry.loginLimit.tokenRequestsPerMinute"],
-        mootWith: (c) => unless(c.registry.mode === "in-cluster", mode(c)),
-    },
-    {
-        // An existing registry is the organisation's: its metrics and alerts too.
-        keys: ["registry.monitoring"],
-        mootWith: (c) => unless(c.registry.mode !== "existing", mode(c)),
-    },
-    {
         keys: ["registry.monitoring.prometheusOperator", "registry.monitoring.runbookBaseUrl"],
         mootWith: (c) => unless(c.registry.monitoring.enabled, "registry.monitoring.enabled false"),
-    },
-    {
-        keys: ["registry.monitoring.prometheusOperator"],
-        mootWith: (c) => unless(c.registry.mode === "in-cluster", mode(c)),
     },
     { keys: ["registry.ui.image", "kind.ui"], mootWith: (c) => unless(c.registry.ui.enabled, "registry.ui.enabled false") },
     {
@@ -316,11 +260,7 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
     {
         // The repository this program serves on the external host.
         keys: ["externalHost.mavenDataDir"],
-        mootWith: (c) =>
-            unless(
-                mavenServedByRegistry(c) && c.registry.mode === "external-host",
-                "mavenRegistry.host and port other than the external registry host's",
-            ),
+        mootWith: (c) => unless(mavenServedByRegistry(c), "mavenRegistry.host and port other than the external registry host's"),
     },
     {
         // Old snapshot builds are removed by the garbage-collection job, on the external host or in the cluster.

@@ -3,12 +3,14 @@
  * the typed configuration out, or a ConfigError listing every problem at once.
  */
 import { adviceWarnings } from "./advice";
+import { rewriteLegacyShape } from "./legacyShape";
+import { MODE_SHAPES, type ModeConfig, modeOf } from "./modeShapes";
 import { mootSettingWarnings } from "./mootSettings";
 import { placeholderProblems } from "./placeholders";
 import { ConfigError, type ConfigProblem } from "./problems";
 import { crossChecks } from "./rules";
 import { schema } from "./schema";
-import { describeIssue } from "./schemaIssues";
+import { describeIssue, describeShapeIssue } from "./schemaIssues";
 import {
     missingSecretProblem,
     plaintextSecretProblems,
@@ -46,10 +48,18 @@ export function parseConfig(
     options: ParseOptions = {},
 ): ParseResult {
     const states = Object.fromEntries(secretNames.map((n) => [n, secretStates[n] ?? "missing"])) as Record<SecretName, SecretState>;
-    const result = schema.safeParse(raw, { reportInput: true });
-    if (!result.success) {
-        throw new ConfigError([...result.error.issues.flatMap(describeIssue), ...plaintextSecretProblems(states)]);
+    const mode = modeOf(raw);
+    const shaped = mode ? rewriteLegacyShape(raw, mode) : undefined;
+    const variant = mode && shaped ? MODE_SHAPES[mode].safeParse(shaped.raw, { reportInput: true }) : undefined;
+    if (!mode || !shaped || !variant?.success) {
+        // Without a mode the catalogue says what is wrong everywhere (registry.mode first of all).
+        const issues = variant?.error
+            ? variant.error.issues.flatMap((issue) => describeShapeIssue(issue, shaped!.raw, mode!))
+            : (schema.safeParse(raw, { reportInput: true }).error?.issues ?? []).flatMap(describeIssue);
+        throw new ConfigError([...issues, ...plaintextSecretProblems(states)]);
     }
+    // The catalogue's view (every key, with its defaults) for the rules across keys; the variant's TLS mode is its own default.
+    const result = { data: schema.parse(withVariantTls(shaped.raw, variant.data)) };
     const requiredSecrets = requiredSecretsFor(result.data);
     const missingSecrets = requiredSecrets.filter((n) => states[n] === "missing");
     const problems: ConfigProblem[] = [
@@ -61,10 +71,18 @@ export function parseConfig(
         throw new ConfigError(problems);
     }
     return {
-        config: toSettings(result.data),
+        config: toSettings(result.data, variant.data),
         requiredSecrets,
         missingSecrets,
-        warnings: [...mootSettingWarnings(raw, result.data), ...adviceWarnings(result.data)],
+        warnings: [...shaped.warnings, ...mootSettingWarnings(shaped.raw, result.data), ...adviceWarnings(result.data)],
         placeholders: placeholderProblems(raw),
     };
+}
+
+/** The stack file with registry.tls.mode as its variant decided it (a mode's own default, "public" for an existing registry). */
+function withVariantTls(raw: Readonly<Record<string, unknown>>, variant: ModeConfig): Record<string, unknown> {
+    if (!("tls" in variant.registry)) return { ...raw };
+    const registry = (raw.registry ?? {}) as Record<string, unknown>;
+    const tls = (registry.tls ?? {}) as Record<string, unknown>;
+    return { ...raw, registry: { ...registry, tls: { ...tls, mode: variant.registry.tls.mode } } };
 }

@@ -1,7 +1,7 @@
 /**
- * Rules that span several keys: contradictions the schema cannot see one key at a time (a TLS mode
- * that does not fit the registry's placement, settings of a mode that is not chosen, ...). Once they
- * all pass, `settings.ts` can give every mode exactly the settings it needs.
+ * Rules that span several keys: contradictions of values that neither one key's schema nor its mode's
+ * shape (./modeShapes.ts: which keys and variants each registry.mode takes) can see, such as several
+ * replicas on a volume, or an account name used twice. Once they all pass, `settings.ts` maps the stack.
  */
 import { FLUX_NAMESPACE, NODE_HELD_CREDENTIAL_FLAVOURS, registryAuthority } from "../shared/facts";
 import { mavenServedByRegistry, pushAccountCredentialId, readAccountSecretName, trustedNodes } from "./derived";
@@ -75,50 +75,13 @@ export function crossChecks(c: FlatConfig): ConfigProblem[] {
     const mode = c.registry.mode;
     const tlsMode = c.registry.tls.mode;
 
-    if (tlsMode === "acme" && mode !== "external-host") {
-        add(
-            ["registry", "tls", "mode"],
-            `"acme" needs registry.mode "external-host" (Caddy on the host answers the ACME challenge); in-cluster, use "cert-manager"`,
-        );
-    }
-    if (tlsMode === "acme" && !c.registry.tls.acmeEmail) {
-        add(["registry", "tls", "acmeEmail"], `is required with registry.tls.mode "acme" (Let's Encrypt sends expiry notices there)`);
-    }
-    if (tlsMode === "cert-manager" && mode !== "in-cluster") {
-        add(["registry", "tls", "mode"], `"cert-manager" needs registry.mode "in-cluster"`);
-    }
+    // A TLS mode its placement does not offer, a TLS mode's settings under another, a placement's block
+    // under another mode: the shape of each mode refuses them (modeShapes.ts).
     if (tlsMode === "cert-manager" && !c.registry.tls.certManagerIssuer && c.registry.tls.certManagerCaCertificate) {
         add(
             ["registry", "tls", "certManagerCaCertificate"],
             `names the CA of an issuer of your own, but registry.tls.certManagerIssuer is not set: the program creates its own issuer chain and reads its CA from cert-manager; remove certManagerCaCertificate, or name your issuer in registry.tls.certManagerIssuer`,
         );
-    }
-    if (tlsMode !== "cert-manager" && c.registry.tls.certManagerCaCertificate) {
-        add(
-            ["registry", "tls", "certManagerCaCertificate"],
-            `is only used with registry.tls.mode "cert-manager" (the generated CA is known to the program; an existing registry's CA goes in existing.caCertificate); remove it or change the mode`,
-        );
-    }
-    if (tlsMode !== "cert-manager" && c.registry.tls.certManagerIssuer) {
-        add(["registry", "tls", "certManagerIssuer"], `is only used with registry.tls.mode "cert-manager"; remove it or change the mode`);
-    }
-    if (tlsMode === "public" && mode !== "existing") {
-        add(
-            ["registry", "tls", "mode"],
-            `"public" describes an existing registry (registry.mode "existing"); a registry of our own (registry.mode "${mode}") uses "generated-ca", "acme", "provided" or "cert-manager"`,
-        );
-    }
-    if (mode === "existing" && tlsMode !== "public") {
-        add(
-            ["registry", "tls", "mode"],
-            `an existing registry (registry.mode "existing") is described with "public"; when a private CA signs its certificate, give existing.caCertificate`,
-        );
-    }
-    if (mode === "external-host" && !c.externalHost) {
-        add(["externalHost"], `is required with registry.mode "external-host" (at least externalHost.ssh.host and ssh.hostKey)`);
-    }
-    if (mode !== "external-host" && c.externalHost) {
-        add(["externalHost"], `is only used with registry.mode "external-host"; remove it or change the mode`);
     }
     if (c.externalHost && !c.externalHost.ssh.hostKey && !c.externalHost.ssh.allowUnpinnedHostKey) {
         add(
@@ -134,12 +97,6 @@ export function crossChecks(c: FlatConfig): ConfigProblem[] {
     }
     if (c.registry.replicas > 1 && mode !== "in-cluster") {
         add(["registry", "replicas"], `replicas apply to the in-cluster registry only`);
-    }
-    if (c.registry.storage.kind === "s3" && !c.registry.storage.s3) {
-        add(["registry", "storage", "s3"], `is required with registry.storage.kind "s3" (at least bucket)`);
-    }
-    if (c.registry.storage.kind !== "s3" && c.registry.storage.s3) {
-        add(["registry", "storage", "s3"], `is only used with registry.storage.kind "s3"`);
     }
     if (mode === "existing") {
         const running: [PropertyKey[], boolean][] = [

@@ -3,14 +3,15 @@
  * A credential typed as a plain key is pointed at the secret that holds it.
  */
 import { z } from "zod";
+import { patternOf, type RegistryMode, variantReason } from "./modeShapes";
 import { type ConfigProblem, closest, keyPath } from "./problems";
 import { schema } from "./schema";
 import { secretNames, secretSpecs } from "./secrets";
 
 const CREDENTIAL_WORDS = /pass(word)?|secret|token|private.?key|apikey|credential(?!id)/i;
 
-/** The schema node at a path, to list the keys allowed there. */
-function allowedKeysAt(path: readonly PropertyKey[]): string[] {
+/** The catalogue's keys at a path (every mode's), to list the keys allowed there. */
+export function allowedKeysAt(path: readonly PropertyKey[]): string[] {
     let node: z.ZodType = schema;
     for (const part of path) {
         node = unwrap(node);
@@ -63,7 +64,9 @@ export function describeIssue(issue: z.core.$ZodIssue): ConfigProblem[] {
         });
     }
     if (issue.code === "invalid_type" && issue.input === undefined) {
-        return [{ key: keyPath(issue.path), message: `is required (${issue.expected})` }];
+        // A variant's own word on a key it needs (acmeEmail with ACME) says why.
+        const why = /^is required /.test(issue.message) ? issue.message : `is required (${issue.expected})`;
+        return [{ key: keyPath(issue.path), message: why }];
     }
     if (issue.code === "invalid_value") {
         return [
@@ -83,4 +86,34 @@ export function describeIssue(issue: z.core.$ZodIssue): ConfigProblem[] {
 
 function article(type: string): string {
     return /^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`;
+}
+
+/** What each key of another variant is for, told with its refusal. */
+const VARIANT_HINTS: Readonly<Record<string, string>> = {
+    externalHost: 'it is the SSH connection and directories of registry.mode "external-host"',
+    "registry.tls": `kind's registry serves plain HTTP on the Docker host's loopback and on the kind network only (docs/kind.md, Why plain HTTP)`,
+    "registry.tls.certManagerIssuer": 'it is used with registry.tls.mode "cert-manager"',
+    "registry.tls.certManagerCaCertificate": `it is used with registry.tls.mode "cert-manager"; the generated CA is known to the program, and an existing registry's CA goes in existing.caCertificate`,
+    "registry.storage.s3": 'it is used with registry.storage.kind "s3"',
+};
+
+/**
+ * An issue of a mode's shape (./modeShapes.ts) in words a person can act on: a key the catalogue knows
+ * but this variant does not take is refused with the setting that rules it out; anything else as
+ * `describeIssue` tells it.
+ */
+export function describeShapeIssue(issue: z.core.$ZodIssue, raw: Readonly<Record<string, unknown>>, mode: RegistryMode): ConfigProblem[] {
+    if (issue.code !== "unrecognized_keys") return describeIssue(issue);
+    const known = allowedKeysAt(issue.path);
+    return issue.keys.flatMap((unknownKey) => {
+        if (!known.includes(unknownKey)) return describeIssue({ ...issue, keys: [unknownKey] });
+        const path = [...issue.path, unknownKey];
+        const hint = VARIANT_HINTS[patternOf(path)];
+        return [
+            {
+                key: keyPath(path),
+                message: `has no place with ${variantReason(path, raw, mode)}${hint ? ` (${hint})` : ""}: remove it, or change that setting`,
+            },
+        ];
+    });
 }

@@ -6,6 +6,7 @@
  * that a setting is there.
  */
 import { INGRESS_CONTROLLER_OF_CLASS, type IngressController, PROJECT } from "../shared/facts";
+import type { ModeConfig, RegistryMode } from "./modeShapes";
 import type { FlatConfig } from "./schema";
 
 type FlatRegistry = FlatConfig["registry"];
@@ -200,13 +201,15 @@ export interface ParsedConfig {
 
 /**
  * Maps what the schema yielded into the settings of the chosen modes. Called only after every rule in
- * `rules.ts` has passed; settings of modes that are not chosen are left out.
+ * `rules.ts` has passed. `variant` is the stack file in its mode's shape (./modeShapes.ts): it gives the
+ * registry its TLS, storage and placement block, each already the variant its mode takes; `c` (the
+ * catalogue's view, every key with its default) gives the rest.
  */
-export function toSettings(c: FlatConfig): ParsedConfig {
+export function toSettings(c: FlatConfig, variant: ModeConfig): ParsedConfig {
     return {
         containerRegistry: c.containerRegistry,
         ...(c.mavenRegistry ? { mavenRegistry: c.mavenRegistry } : {}),
-        registry: registrySettings(c),
+        registry: registrySettings(c, variant),
         inCluster: { ...c.inCluster, ingressController: ingressControllerOf(c.inCluster) },
         nodes: nodesSettings(c.nodes),
         jenkins: jenkinsSettings(c.jenkins),
@@ -228,45 +231,44 @@ function unmapped(key: string, message: string): never {
     throw new Error(`${PROJECT}:${key} ${message}; the configuration rules refuse this before it is mapped, so the program is at fault`);
 }
 
-function registrySettings(c: FlatConfig): RegistrySettings {
-    const { mode, tls: flatTls, storage, ...rest } = c.registry;
-    const common = { ...rest, storage: storageSettings(storage) };
-    const tls = tlsSettings(flatTls);
-    switch (mode) {
-        case "in-cluster":
-            if (tls.mode === "acme" || tls.mode === "public")
-                return unmapped("registry.tls.mode", `"${tls.mode}" does not serve registry.mode "in-cluster"`);
-            return { ...common, mode, tls };
-        case "external-host":
-            if (tls.mode === "cert-manager" || tls.mode === "public") {
-                return unmapped("registry.tls.mode", `"${tls.mode}" does not serve registry.mode "external-host"`);
-            }
-            return {
-                ...common,
-                mode,
-                tls,
-                externalHost: c.externalHost ?? unmapped("externalHost", `is not set with registry.mode "external-host"`),
-            };
-        case "kind":
-            if (tls.mode !== "generated-ca") return unmapped("registry.tls.mode", `"${tls.mode}" does not serve registry.mode "kind"`);
-            return { ...common, mode, tls, kind: c.kind };
-        case "existing":
-            if (tls.mode !== "public") return unmapped("registry.tls.mode", `"${tls.mode}" does not describe registry.mode "existing"`);
-            return { ...common, mode, tls, existing: c.existing };
+type VariantOf<M extends RegistryMode> = Extract<ModeConfig, { readonly registry: { readonly mode: M } }>;
+const isMode = <M extends RegistryMode>(v: ModeConfig, mode: M): v is VariantOf<M> => v.registry.mode === mode;
+
+function registrySettings(c: FlatConfig, v: ModeConfig): RegistrySettings {
+    const { mode: _mode, tls: flatTls, storage: flatStorage, ...rest } = c.registry;
+    const { kind: _kind, s3: _s3, ...storageCommon } = flatStorage;
+    const storage = (s: { readonly kind: "filesystem" } | { readonly kind: "s3"; readonly s3: S3Config }): StorageSettings =>
+        s.kind === "s3" ? { ...storageCommon, kind: "s3", s3: s.s3 } : { ...storageCommon, kind: "filesystem" };
+    if (isMode(v, "in-cluster"))
+        return { ...rest, storage: storage(v.registry.storage), mode: "in-cluster", tls: tlsSettings(v.registry.tls) };
+    if (isMode(v, "external-host")) {
+        return {
+            ...rest,
+            storage: storage(v.registry.storage),
+            mode: "external-host",
+            tls: tlsSettings(v.registry.tls),
+            externalHost: v.externalHost,
+        };
     }
+    if (isMode(v, "kind")) {
+        const { caValidityDays, serverCertValidityDays } = flatTls;
+        const tls = { mode: "generated-ca", caValidityDays, serverCertValidityDays } as const;
+        return { ...rest, storage: storage(v.registry.storage), mode: "kind", tls, kind: v.kind };
+    }
+    const existing = v as VariantOf<"existing">;
+    return { ...rest, storage: storage({ kind: "filesystem" }), mode: "existing", tls: { mode: "public" }, existing: existing.existing };
 }
 
-function tlsSettings(t: FlatTls): TlsSettings {
+type TlsVariant = Exclude<VariantOf<"in-cluster" | "external-host" | "existing">["registry"]["tls"], undefined>;
+
+function tlsSettings<T extends TlsVariant>(t: T): Extract<TlsSettings, { readonly mode: T["mode"] }>;
+function tlsSettings(t: TlsVariant): TlsSettings {
     switch (t.mode) {
         case "generated-ca":
         case "provided":
             return { mode: t.mode, caValidityDays: t.caValidityDays, serverCertValidityDays: t.serverCertValidityDays };
         case "acme":
-            return {
-                mode: t.mode,
-                acmeEmail: t.acmeEmail ?? unmapped("registry.tls.acmeEmail", `is not set with registry.tls.mode "acme"`),
-                acmeDirectory: t.acmeDirectory,
-            };
+            return { mode: t.mode, acmeEmail: t.acmeEmail, acmeDirectory: t.acmeDirectory };
         case "cert-manager":
             if (!t.certManagerIssuer) {
                 return {
@@ -285,12 +287,6 @@ function tlsSettings(t: FlatTls): TlsSettings {
         case "public":
             return { mode: t.mode };
     }
-}
-
-function storageSettings(s: FlatStorage): StorageSettings {
-    const { kind, s3, ...common } = s;
-    if (kind === "filesystem") return { ...common, kind };
-    return { ...common, kind, s3: s3 ?? unmapped("registry.storage.s3", `is not set with registry.storage.kind "s3"`) };
 }
 
 function nodesSettings(n: FlatNodes): NodesSettings {

@@ -324,21 +324,29 @@ function differences(a: Map<string, string>, b: Map<string, string>): string[] {
     return [...new Set([...a.keys(), ...b.keys()])].filter((f) => a.get(f) !== b.get(f));
 }
 
-/** Whether a problem is about the key: it names the key, or a key below it, or speaks of it. */
+/** Whether a problem is about the key: it names the key, a key below it or the block above it that its mode refuses, or speaks of it. */
 function names(problem: ConfigProblem, leaf: Leaf): boolean {
     const key = `${PROJECT}:${dotted(leaf.path)}`;
     return (
         problem.key === key ||
         problem.key.startsWith(`${key}.`) ||
         problem.key.startsWith(`${key}[`) ||
+        ((key.startsWith(`${problem.key}.`) || key.startsWith(`${problem.key}[`)) && /has no place with /.test(problem.message)) ||
         problem.message.includes(dotted(leaf.path))
     );
 }
 
-/** A warning that the key, or a key below it (a value that is itself an object or a list of objects), has no effect. */
+/**
+ * A warning that the key, a key below it (a value that is itself an object or a list of objects), or a
+ * block above it (a block of another mode, in a stack file of an earlier release) has no effect.
+ */
 const isMootWarning = (w: ConfigProblem, leaf: Leaf) => {
     const key = `${PROJECT}:${dotted(leaf.path)}`;
-    return (w.key === key || w.key.startsWith(`${key}.`) || w.key.startsWith(`${key}[`)) && /has no effect with /.test(w.message);
+    const related = [key, w.key].some((a) => {
+        const b = a === key ? w.key : key;
+        return b === a || b.startsWith(`${a}.`) || b.startsWith(`${a}[`);
+    });
+    return related && /has no effect with /.test(w.message);
 };
 
 /** What changing one leaf of one base did; `problem` says why it is none of the three. */

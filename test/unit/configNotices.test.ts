@@ -103,14 +103,25 @@ describe("warnings", () => {
     const base = { containerRegistry: { host: "registry.example.test", pathPrefix: "" }, registry: { mode: "in-cluster" } };
 
     it("name a setting that has no effect, and the setting that makes it moot", () => {
+        const { warnings } = parseConfig({ ...base, pullSecrets: { secretName: "team-pull" } });
+        expect(warnings).toEqual([
+            {
+                key: "dso-registry:pullSecrets.secretName",
+                message: "has no effect with pullSecrets.namespaces empty; remove it from the stack file",
+            },
+        ]);
+    });
+
+    it("name a block of another mode, with the command that takes it out (earlier releases' shape, this release only)", () => {
         const { warnings } = parseConfig({
             ...base,
             existing: { caCertificate: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n" },
         });
         expect(warnings).toEqual([
             {
-                key: "dso-registry:existing.caCertificate",
-                message: 'has no effect with registry.mode "in-cluster"; remove it from the stack file',
+                key: "dso-registry:existing",
+                message:
+                    'has no effect with registry.mode "in-cluster"; this release still takes the stack file, the next one refuses it: remove it (pulumi config rm dso-registry:existing)',
             },
         ]);
     });

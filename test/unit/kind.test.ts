@@ -56,7 +56,11 @@ describe("registry.mode kind: the config", () => {
             /set it to "localhost"/,
         ],
         ["containerRegistry.port", { containerRegistry: { host: "localhost", port: 5003, pathPrefix: "dev" } }, /kind.hostPort \(5002\)/],
-        ["registry.tls.mode", { registry: { mode: "kind", tls: { mode: "provided" } } }, /plain HTTP/],
+        [
+            "registry.tls",
+            { registry: { mode: "kind", tls: { mode: "provided" } } },
+            /has no place with registry.mode "kind" \(.*plain HTTP/,
+        ],
         ["nodes.delivery", { nodes: { delivery: "daemonset" } }, /configures the kind nodes itself/],
         ["registry.storage.kind", { registry: { mode: "kind", storage: { kind: "s3", s3: { bucket: "images" } } } }, /kind.dataDir/],
         ["kind.ssh.hostKey", { kind: { ssh: { host: "devbox" } } }, /pin the host key/],

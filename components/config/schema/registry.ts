@@ -180,7 +180,7 @@ export const mavenRegistry = z.strictObject({
         ),
 });
 
-const tls = z.strictObject({
+export const tls = z.strictObject({
     mode: z
         .enum(["generated-ca", "acme", "provided", "cert-manager", "public"])
         .default("generated-ca")
@@ -231,7 +231,7 @@ const tls = z.strictObject({
         ),
 });
 
-const storage = z.strictObject({
+export const storage = z.strictObject({
     kind: z
         .enum(["filesystem", "s3"])
         .default("filesystem")
