@@ -26,11 +26,6 @@ function unoffered(c: FlatConfig): [PropertyKey[], boolean, string][] {
             `cannot apply to registry.mode "kind": the registry listens on the Docker host's loopback and the kind network only`,
         ],
         [
-            ["registry", "maintenance", "backup", "enabled"],
-            r.maintenance.backup.enabled,
-            `is true, but backups are not offered with registry.mode "kind"`,
-        ],
-        [
             ["mavenRegistry", "host"],
             mavenServedByRegistry(c),
             `is the registry's own host, but registry.mode "kind" serves no Maven repository`,

@@ -33,6 +33,28 @@ const FORMERLY_TOLD = new Set([
     "registry.tls.serverCertValidityDays",
     "registry.tls.acmeEmail",
     "registry.tls.acmeDirectory",
+    // Backups: their settings while they are off, the image outside the cluster, a destination's keys of another kind.
+    "registry.maintenance.backup.image",
+    "registry.maintenance.backup.schedule",
+    "registry.maintenance.backup.keep",
+    "registry.maintenance.backup.destination",
+    ...["host", "port", "user", "path", "hostKey", "endpoint", "bucket", "prefix", "region", "size", "storageClass"].map(
+        (key) => `registry.maintenance.backup.destination.${key}`,
+    ),
+    // Jenkins's settings while it is off.
+    ...[
+        "url",
+        "allowPlainHttp",
+        "user",
+        "auth",
+        "caCertificate",
+        "registryHostCredentialId",
+        "pipelineConfigNamespace",
+        "pipelineConfigName",
+        "timeoutSeconds",
+        "usernameSecret",
+        "agentImages",
+    ].map((key) => `jenkins.${key}`),
 ]);
 
 type Raw = Record<string, unknown>;

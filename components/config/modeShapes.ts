@@ -1,19 +1,66 @@
 /**
  * The shape of a stack file, one per registry.mode: each mode takes its own placement block and only
- * the registry settings it acts on, `registry.tls` one variant per TLS mode that mode offers, and
- * `registry.storage` one variant per storage kind. What a mode does not take is refused by the shape,
- * with the setting that rules it out; a key of another variant that older releases only warned about is
- * rewritten away by ./legacyShape.ts, for one release.
+ * the registry settings it acts on; within it, a setting with variants takes one variant at a time, each
+ * with only its own keys: `registry.tls` by TLS mode (only the modes the placement offers),
+ * `registry.storage` by kind, backups by `enabled` and their destination by kind, Jenkins by `enabled`.
+ * What a variant does not take is refused by the shape, with the setting that rules it out; a key of
+ * another variant that earlier releases only told about is taken out by ./legacyShape.ts, this release.
  *
  * Every entry is the catalogue's own (./schema.ts and schema/): its description, default and value
- * rules are written once; this file only says which entries each variant holds.
+ * rules are written once; this file only says which entries each variant holds, and which a variant
+ * needs (what the catalogue leaves optional because another variant goes without it).
  */
 import { z } from "zod";
 import { configShape } from "./schema";
+import { jenkins } from "./schema/integrations";
 import { registry, storage, tls } from "./schema/registry";
 
 export const REGISTRY_MODES = ["in-cluster", "external-host", "kind", "existing"] as const;
 export type RegistryMode = (typeof REGISTRY_MODES)[number];
+
+type Raw = Readonly<Record<string, unknown>>;
+type Options = readonly [z.core.$ZodTypeDiscriminable, ...z.core.$ZodTypeDiscriminable[]];
+
+/** The value at `key` of an object, for messages and defaults. */
+const field = (input: unknown, key: string) => (input !== null && typeof input === "object" ? (input as Raw)[key] : undefined);
+
+/** The default discriminator value of each union `variants` makes, for telling which variant a stack file is in. */
+const DEFAULT_VARIANT = new WeakMap<z.ZodType, unknown>();
+
+/**
+ * A setting with variants: a union on `discriminator` whose default (when the stack file leaves the
+ * discriminator out) is `fallback`; `refusal` words a discriminator value no variant takes.
+ */
+function variants<const T extends Options>(
+    discriminator: string,
+    options: T,
+    fallback: string | boolean,
+    refusal: (value: unknown) => string,
+) {
+    const union = z.discriminatedUnion(discriminator, options, {
+        error: (issue) => (issue.code === "invalid_union" ? refusal(field(issue.input, discriminator)) : undefined),
+    });
+    DEFAULT_VARIANT.set(union, fallback);
+    const fill = (input: unknown) =>
+        input !== null && typeof input === "object" && !Array.isArray(input) && !(discriminator in input)
+            ? { ...input, [discriminator]: fallback }
+            : input;
+    return z.preprocess(fill, union);
+}
+
+/** An entry the catalogue leaves optional, required in a variant: missing, it is told with the setting that needs it. */
+function requiredWith<T extends z.ZodType>(entry: T, why: string): T {
+    const own = entry.def.error;
+    return entry.clone({
+        ...entry.def,
+        error: (issue: z.core.$ZodRawIssue) =>
+            issue.code === "invalid_type" && issue.input === undefined ? `is required with ${why}` : own?.(issue as never),
+    } as T["def"]) as T;
+}
+
+// ---------------------------------------------------------------------------------------------
+// registry.tls, by TLS mode
+// ---------------------------------------------------------------------------------------------
 
 const t = tls.shape;
 const lifetimes = { caValidityDays: t.caValidityDays, serverCertValidityDays: t.serverCertValidityDays };
@@ -24,13 +71,7 @@ const TLS_VARIANTS = {
     provided: z.strictObject({ mode: z.literal("provided"), ...lifetimes }),
     acme: z.strictObject({
         mode: z.literal("acme"),
-        // Required here, optional in the catalogue (where other modes leave it out).
-        acmeEmail: z.email({
-            error: (issue) =>
-                issue.input === undefined
-                    ? `is required with registry.tls.mode "acme" (Let's Encrypt sends expiry notices there)`
-                    : "must be an e-mail address",
-        }),
+        acmeEmail: requiredWith(t.acmeEmail.unwrap(), `registry.tls.mode "acme" (Let's Encrypt sends expiry notices there)`),
         acmeDirectory: t.acmeDirectory,
     }),
     "cert-manager": z.strictObject({
@@ -69,26 +110,9 @@ function tlsModeRefusal(mode: RegistryMode, tlsMode: unknown): string {
     }
 }
 
-/** Fills a variant's discriminator when the stack file leaves it out (its default). */
-function withDefault(key: string, value: string) {
-    return (input: unknown) =>
-        input !== null && typeof input === "object" && !Array.isArray(input) && !(key in input) ? { ...input, [key]: value } : input;
-}
-
-/** The value at `key` of an object the union was given, for its message. */
-const field = (input: unknown, key: string) =>
-    input !== null && typeof input === "object" ? (input as Record<string, unknown>)[key] : undefined;
-
 /** `registry.tls` of a placement: the variants of the TLS modes it offers, its first mode the default. */
-function tlsOf<const T extends readonly [z.core.$ZodTypeDiscriminable, ...z.core.$ZodTypeDiscriminable[]]>(
-    mode: Exclude<RegistryMode, "kind">,
-    variants: T,
-) {
-    const union = z.discriminatedUnion("mode", variants, {
-        error: (issue) => (issue.code === "invalid_union" ? tlsModeRefusal(mode, field(issue.input, "mode")) : undefined),
-    });
-    return z.preprocess(withDefault("mode", TLS_MODES_OF[mode][0]), union).prefault({});
-}
+const tlsOf = <const T extends Options>(mode: Exclude<RegistryMode, "kind">, options: T) =>
+    variants("mode", options, TLS_MODES_OF[mode][0], (value) => tlsModeRefusal(mode, value)).prefault({});
 
 const TLS_OF = {
     "in-cluster": tlsOf("in-cluster", [TLS_VARIANTS["generated-ca"], TLS_VARIANTS.provided, TLS_VARIANTS["cert-manager"]]),
@@ -96,16 +120,11 @@ const TLS_OF = {
     existing: tlsOf("existing", [TLS_VARIANTS.public]),
 };
 
-const s = storage.shape;
-/** A key a variant needs, with the setting that needs it when it is missing. */
-function requiredWith<T extends z.ZodObject>(object: T, why: string): T {
-    return object.clone({
-        ...object.def,
-        error: (issue: z.core.$ZodRawIssue) =>
-            issue.code === "invalid_type" && issue.input === undefined ? `is required with ${why}` : undefined,
-    }) as T;
-}
+// ---------------------------------------------------------------------------------------------
+// registry.storage, by kind
+// ---------------------------------------------------------------------------------------------
 
+const s = storage.shape;
 const s3Storage = z.strictObject({
     kind: z.literal("s3"),
     s3: requiredWith(s.s3.unwrap(), 'registry.storage.kind "s3" (at least bucket)'),
@@ -119,23 +138,111 @@ function storageOf(mode: "in-cluster" | "external-host" | "kind") {
             : z.strictObject({ kind: z.literal("filesystem") });
     const union =
         mode === "kind"
-            ? z.discriminatedUnion("kind", [filesystem], {
-                  error: (issue) =>
-                      issue.code === "invalid_union"
-                          ? `is ${JSON.stringify(field(issue.input, "kind"))}, but registry.mode "kind" keeps the images in kind.dataDir on the Docker host`
-                          : undefined,
-              })
-            : z.discriminatedUnion("kind", [filesystem, s3Storage], {
-                  error: (issue) =>
-                      issue.code === "invalid_union"
-                          ? `is ${JSON.stringify(field(issue.input, "kind"))}; allowed: "filesystem", "s3"`
-                          : undefined,
-              });
-    return z.preprocess(withDefault("kind", "filesystem"), union).prefault({});
+            ? variants(
+                  "kind",
+                  [filesystem],
+                  "filesystem",
+                  (kind) => `is ${JSON.stringify(kind)}, but registry.mode "kind" keeps the images in kind.dataDir on the Docker host`,
+              )
+            : variants("kind", [filesystem, s3Storage], "filesystem", (kind) => `is ${JSON.stringify(kind)}; allowed: "filesystem", "s3"`);
+    return union.prefault({});
 }
 
+// ---------------------------------------------------------------------------------------------
+// registry.maintenance.backup, by enabled, and its destination by kind
+// ---------------------------------------------------------------------------------------------
+
+const maintenance = registry.shape.maintenance.unwrap();
+const backup = maintenance.shape.backup.unwrap();
+const b = backup.shape;
+const d = b.destination.unwrap().shape;
+const backupOff = z.strictObject({ enabled: z.literal(false) });
+
+/** Where backups go, one variant per kind, each with what it needs. */
+const DESTINATIONS = {
+    sftp: z.strictObject({
+        kind: z.literal("sftp"),
+        host: requiredWith(d.host.unwrap(), `registry.maintenance.backup.destination.kind "sftp" (the backup machine's address)`),
+        port: d.port,
+        user: d.user,
+        path: requiredWith(d.path.unwrap(), `registry.maintenance.backup.destination.kind "sftp" (the repository's directory there)`),
+        hostKey: requiredWith(
+            d.hostKey.unwrap(),
+            `registry.maintenance.backup.destination.kind "sftp" (pin it: ssh-keyscan -t ed25519 <host>)`,
+        ),
+    }),
+    s3: z.strictObject({
+        kind: z.literal("s3"),
+        endpoint: d.endpoint,
+        bucket: requiredWith(d.bucket.unwrap(), `registry.maintenance.backup.destination.kind "s3"`),
+        prefix: d.prefix,
+        region: d.region,
+    }),
+    volume: z.strictObject({ kind: z.literal("volume"), size: d.size, storageClass: d.storageClass }),
+};
+
+/** Backups of a placement that offers them: off, or on with a destination of a kind it offers. */
+function backupOf(mode: "in-cluster" | "external-host") {
+    const [first, second] = mode === "in-cluster" ? (["s3", "volume"] as const) : (["sftp", "s3"] as const);
+    const refusal = (kind: unknown) =>
+        mode === "in-cluster"
+            ? `is ${JSON.stringify(kind)}, but the in-cluster registry backs up to S3-compatible storage or a volume of its own: set kind "s3" with bucket (and endpoint for MinIO, Ceph RGW…), or kind "volume"; see docs/in-cluster.md, Backups`
+            : `is ${JSON.stringify(kind)}, but the external host backs up to another machine (kind "sftp") or to S3-compatible storage (kind "s3"); "volume" backs up the in-cluster registry only; see docs/external-host.md, Backups`;
+    const destination = z.discriminatedUnion("kind", [DESTINATIONS[first], DESTINATIONS[second]], {
+        error: (issue) =>
+            issue.code === "invalid_union"
+                ? field(issue.input, "kind") === undefined
+                    ? `needs its kind: "${first}" or "${second}"`
+                    : refusal(field(issue.input, "kind"))
+                : undefined,
+    });
+    const on = z.strictObject({
+        enabled: z.literal(true),
+        ...(mode === "in-cluster" ? { image: b.image } : {}),
+        schedule: b.schedule,
+        keep: b.keep,
+        destination: requiredWith(
+            destination,
+            `registry.maintenance.backup.enabled true: where the backups go (${first === "sftp" ? 'kind "sftp" with host, path and hostKey, or kind "s3" with bucket; docs/external-host.md' : 'kind "s3" with bucket, or kind "volume"; docs/in-cluster.md'}, Backups)`,
+        ),
+    });
+    return variants("enabled", [backupOff, on], false, (value) => `must be true or false, got ${JSON.stringify(value)}`).prefault({});
+}
+
+/** Placements without backups of ours: kind keeps the images in kind.dataDir on the Docker host; an existing registry is the organisation's. */
+const noBackup = (why: string) =>
+    variants("enabled", [backupOff], false, (value) =>
+        value === true ? `is true, but ${why}` : `must be false, got ${JSON.stringify(value)}`,
+    ).prefault({});
+
+// The default is filled in level by level: an absent `maintenance` is `{}`, and each entry below takes its own default.
+const maintenanceWith = <T extends z.ZodType>(backupShape: T) => maintenance.extend({ backup: backupShape }).prefault({} as never);
+
+// ---------------------------------------------------------------------------------------------
+// jenkins, by enabled
+// ---------------------------------------------------------------------------------------------
+
+const { enabled: _enabled, url, ...jenkinsSettings } = jenkins.shape;
+const JENKINS = variants(
+    "enabled",
+    [
+        z.strictObject({ enabled: z.literal(false) }),
+        z.strictObject({
+            enabled: z.literal(true),
+            url: requiredWith(url.unwrap(), "jenkins.enabled true (the Jenkins the credentials go to)"),
+            ...jenkinsSettings,
+        }),
+    ],
+    false,
+    (value) => `must be true or false, got ${JSON.stringify(value)}`,
+).prefault({});
+
+// ---------------------------------------------------------------------------------------------
+// registry and the whole stack file, per mode
+// ---------------------------------------------------------------------------------------------
+
 /** The registry's settings every placement takes, before each one's own cut. */
-const { tls: _tls, storage: _storage, mode: _mode, ...ownRegistry } = registry.shape;
+const { tls: _tls, storage: _storage, mode: _mode, maintenance: _maintenance, ...ownRegistry } = registry.shape;
 const monitoring = ownRegistry.monitoring.unwrap();
 const loginLimit = ownRegistry.loginLimit.unwrap();
 /** The limit each front applies: fail2ban's counts on the host, ingress-nginx's rate in the cluster. */
@@ -151,6 +258,7 @@ const REGISTRY_OF = {
         mode: z.literal("in-cluster"),
         tls: TLS_OF["in-cluster"],
         storage: storageOf("in-cluster"),
+        maintenance: maintenanceWith(backupOf("in-cluster")),
         loginLimit: LOGIN_LIMIT_OF["in-cluster"],
     }),
     // prometheus-operator is a cluster's: the host gets a rules file and a scrape file instead.
@@ -159,68 +267,143 @@ const REGISTRY_OF = {
         mode: z.literal("external-host"),
         tls: TLS_OF["external-host"],
         storage: storageOf("external-host"),
+        maintenance: maintenanceWith(backupOf("external-host")),
         loginLimit: LOGIN_LIMIT_OF["external-host"],
         monitoring: monitoring.omit({ prometheusOperator: true }).prefault({}),
     }),
     // Plain HTTP on the Docker host's loopback and the kind network, no metrics or login limit of its own (docs/kind.md).
     kind: (() => {
         const { monitoring: _m, loginLimit: _l, ...kindRegistry } = ownRegistry;
-        return z.strictObject({ ...kindRegistry, mode: z.literal("kind"), storage: storageOf("kind") });
+        return z.strictObject({
+            ...kindRegistry,
+            mode: z.literal("kind"),
+            storage: storageOf("kind"),
+            maintenance: maintenanceWith(
+                noBackup('backups are not offered with registry.mode "kind" (the images live in kind.dataDir on the Docker host)'),
+            ),
+        });
     })(),
-    // Not ours to run: its image, storage, front, metrics and login limit are the organisation's.
+    // Not ours to run: its image, storage, front, metrics, login limit and backups are the organisation's.
     existing: (() => {
         const { image: _i, caddyImage: _c, distributionConfig: _d, monitoring: _m, loginLimit: _l, ...existingRegistry } = ownRegistry;
-        return z.strictObject({ ...existingRegistry, mode: z.literal("existing"), tls: TLS_OF.existing });
+        return z.strictObject({
+            ...existingRegistry,
+            mode: z.literal("existing"),
+            tls: TLS_OF.existing,
+            maintenance: maintenanceWith(noBackup('registry.mode "existing" is not ours to run: set it to false (or remove it)')),
+        });
     })(),
 };
 
-/** The top-level key that holds each placement's own settings. */
-export const PLACEMENT_KEY = {
-    "in-cluster": "inCluster",
-    "external-host": "externalHost",
-    kind: "kind",
-    existing: "existing",
-} as const satisfies Record<RegistryMode, keyof typeof configShape>;
-
-const { inCluster, externalHost, kind, existing, registry: _registry, ...common } = configShape;
+const { inCluster, externalHost, kind, existing, registry: _registry, jenkins: _jenkins, ...common } = configShape;
+const shared = { ...common, jenkins: JENKINS };
 
 /** The whole stack file, per registry.mode. */
 export const MODE_SHAPES = {
-    "in-cluster": z.strictObject({ ...common, registry: REGISTRY_OF["in-cluster"], inCluster }),
+    "in-cluster": z.strictObject({ ...shared, registry: REGISTRY_OF["in-cluster"], inCluster }),
     "external-host": z.strictObject({
-        ...common,
+        ...shared,
         registry: REGISTRY_OF["external-host"],
         externalHost: requiredWith(externalHost.unwrap(), 'registry.mode "external-host" (at least externalHost.ssh.host and ssh.hostKey)'),
     }),
-    kind: z.strictObject({ ...common, registry: REGISTRY_OF.kind, kind }),
-    existing: z.strictObject({ ...common, registry: REGISTRY_OF.existing, existing }),
+    kind: z.strictObject({ ...shared, registry: REGISTRY_OF.kind, kind }),
+    existing: z.strictObject({ ...shared, registry: REGISTRY_OF.existing, existing }),
 };
 
 /** What a stack file of each mode yields once its shape is checked, defaults filled in. */
 export type ModeConfig = { [M in RegistryMode]: z.output<(typeof MODE_SHAPES)[M]> }[RegistryMode];
 
 /** The registry.mode a stack file names, when it names one of the modes. */
-export function modeOf(raw: Readonly<Record<string, unknown>>): RegistryMode | undefined {
+export function modeOf(raw: Raw): RegistryMode | undefined {
     const mode = field(raw.registry, "mode");
     return (REGISTRY_MODES as readonly unknown[]).includes(mode) ? (mode as RegistryMode) : undefined;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Walking a shape: which variants take a key, and what rules a key out
+// ---------------------------------------------------------------------------------------------
 
 /** A key path written as the stack file's key pattern: "registry.tls.acmeEmail", list items as "[]". */
 export const patternOf = (path: readonly PropertyKey[]) =>
     path.map((part, i) => (typeof part === "number" ? "[]" : `${i > 0 ? "." : ""}${String(part)}`)).join("");
 
+/** Peels every wrapper down to what holds keys: an object, a list, or a union of variants. */
+export function keyHolder(schema: z.ZodType): z.ZodType {
+    let node = schema;
+    for (;;) {
+        if (node instanceof z.ZodOptional || node instanceof z.ZodDefault || node instanceof z.ZodPrefault) {
+            node = node.def.innerType as z.ZodType;
+        } else if (node instanceof z.ZodPipe) {
+            // A variant's default discriminator is filled in before the union: the union is the pipe's output.
+            node = (node.def.in instanceof z.ZodTransform ? node.def.out : node.def.in) as z.ZodType;
+        } else {
+            return node;
+        }
+    }
+}
+
+const discriminatorValue = (option: z.ZodObject, discriminator: string) =>
+    (keyHolder((option.shape as Record<string, z.ZodType>)[discriminator]!) as z.ZodLiteral).value;
+
 /**
- * The setting that rules out a key of another variant, as a warning or a refusal names it: the TLS mode
- * for a key inside `registry.tls`, the storage kind for one inside s3 storage, the registry's mode otherwise.
+ * Whether a shape takes the key at `path` (list items as any index), and if only some variants of a
+ * union on the way take it, which: "registry.tls.mode `acme`".
  */
-export function variantReason(path: readonly PropertyKey[], raw: Readonly<Record<string, unknown>>, mode: RegistryMode): string {
-    const registryRaw = raw.registry;
-    if (path[0] === "registry" && path[1] === "tls" && path.length > 2 && mode !== "kind") {
-        const tlsMode = field(field(registryRaw, "tls"), "mode") ?? TLS_MODES_OF[mode][0];
-        return `registry.tls.mode ${JSON.stringify(tlsMode)}`;
+export function takenBy(
+    node: z.ZodType,
+    path: readonly PropertyKey[],
+    at: readonly string[] = [],
+): false | { readonly variants: readonly string[] } {
+    const inner = keyHolder(node);
+    if (path.length === 0) return { variants: [] };
+    const [part, ...rest] = path;
+    if (inner instanceof z.ZodArray) return takenBy(inner.element as z.ZodType, typeof part === "number" ? rest : path, at);
+    if (inner instanceof z.ZodObject) {
+        const child = (inner.shape as Record<string, z.ZodType>)[String(part)];
+        return child ? takenBy(child, rest, [...at, String(part)]) : false;
     }
-    if (path[0] === "registry" && path[1] === "storage" && path.length > 2 && field(field(registryRaw, "storage"), "kind") === "s3") {
-        return `registry.storage.kind "s3"`;
+    if (inner instanceof z.ZodDiscriminatedUnion) {
+        const discriminator = inner.def.discriminator;
+        const taking = (inner.options as z.ZodObject[]).flatMap((option) => {
+            const found = takenBy(option, path, at);
+            return found ? [{ value: discriminatorValue(option, discriminator), found }] : [];
+        });
+        if (taking.length === 0) return false;
+        const below = taking.flatMap((x) => x.found.variants);
+        if (taking.length === inner.options.length) return { variants: below };
+        const name = [...at, discriminator].join(".");
+        return { variants: [`${name} ${taking.map((x) => `\`${String(x.value)}\``).join(", ")}`, ...below] };
     }
-    return `registry.mode "${mode}"`;
+    return false;
+}
+
+/**
+ * The setting that rules out a key of this stack file (one its mode's shape does not take), as a
+ * warning or a refusal names it: the discriminator of the nearest variant on the way whose siblings
+ * take the key (`registry.tls.mode "generated-ca"`, `jenkins.enabled false`), else the registry's mode.
+ */
+export function variantReason(path: readonly PropertyKey[], raw: Raw, mode: RegistryMode): string {
+    let reason = `registry.mode "${mode}"`;
+    let node: z.ZodType = MODE_SHAPES[mode];
+    let value: unknown = raw;
+    for (let i = 0; i < path.length; i++) {
+        let inner = keyHolder(node);
+        if (inner instanceof z.ZodDiscriminatedUnion) {
+            const discriminator = inner.def.discriminator;
+            const chosen = field(value, discriminator) ?? DEFAULT_VARIANT.get(inner);
+            const options = inner.options as z.ZodObject[];
+            const option = options.find((o) => discriminatorValue(o, discriminator) === chosen) ?? options[0]!;
+            if (options.some((o) => o !== option && takenBy(o, path.slice(i)))) {
+                reason = `${patternOf([...path.slice(0, i), discriminator])} ${JSON.stringify(chosen)}`;
+            }
+            inner = option;
+        }
+        const part = path[i]!;
+        if (inner instanceof z.ZodArray) node = inner.element as z.ZodType;
+        else if (inner instanceof z.ZodObject) node = (inner.shape as Record<string, z.ZodType>)[String(part)] ?? z.never();
+        else break;
+        value = field(value, String(part));
+        if (inner instanceof z.ZodArray) i--;
+    }
+    return reason;
 }

@@ -137,47 +137,6 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
         mootWith: (c) => unless(c.registry.maintenance.retention.rules.length > 0, "registry.maintenance.retention.rules empty"),
     },
     {
-        keys: ["registry.maintenance.backup.schedule", "registry.maintenance.backup.destination", "registry.maintenance.backup.keep"],
-        mootWith: (c) => unless(c.registry.maintenance.backup.enabled, "registry.maintenance.backup.enabled false"),
-    },
-    {
-        keys: ["registry.maintenance.backup.image"],
-        mootWith: (c) =>
-            unless(
-                c.registry.maintenance.backup.enabled && c.registry.mode === "in-cluster",
-                `registry.maintenance.backup.enabled false or ${mode(c)}`,
-            ),
-    },
-    {
-        keys: [
-            "registry.maintenance.backup.destination.host",
-            "registry.maintenance.backup.destination.port",
-            "registry.maintenance.backup.destination.user",
-            "registry.maintenance.backup.destination.path",
-            "registry.maintenance.backup.destination.hostKey",
-        ],
-        mootWith: (c) =>
-            unless(c.registry.maintenance.backup.destination?.kind === "sftp", 'registry.maintenance.backup.destination.kind not "sftp"'),
-    },
-    {
-        keys: [
-            "registry.maintenance.backup.destination.endpoint",
-            "registry.maintenance.backup.destination.bucket",
-            "registry.maintenance.backup.destination.prefix",
-            "registry.maintenance.backup.destination.region",
-        ],
-        mootWith: (c) =>
-            unless(c.registry.maintenance.backup.destination?.kind === "s3", 'registry.maintenance.backup.destination.kind not "s3"'),
-    },
-    {
-        keys: ["registry.maintenance.backup.destination.size", "registry.maintenance.backup.destination.storageClass"],
-        mootWith: (c) =>
-            unless(
-                c.registry.maintenance.backup.destination?.kind === "volume",
-                'registry.maintenance.backup.destination.kind not "volume"',
-            ),
-    },
-    {
         // In the cluster only ingress-nginx takes the limit.
         keys: ["registry.loginLimit"],
         mootWith: (c) => {
@@ -304,25 +263,6 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
     {
         // Only Jenkins's credentials, the pipeline-config ConfigMap, the agent templates and the outputs that name them use the IDs.
         keys: ["containerRegistry.credentialId", "mavenRegistry.credentialId"],
-        mootWith: (c) => unless(c.jenkins.enabled, "jenkins.enabled false"),
-    },
-    {
-        keys: [
-            "jenkins.url",
-            "jenkins.allowPlainHttp",
-            "jenkins.user",
-            "jenkins.auth",
-            "jenkins.caCertificate",
-            "jenkins.registryHostCredentialId",
-            "jenkins.pipelineConfigNamespace",
-            "jenkins.pipelineConfigName",
-            "jenkins.timeoutSeconds",
-            "jenkins.usernameSecret",
-            "jenkins.agentImages.dockerCli",
-            "jenkins.agentImages.dockerDaemon",
-            "jenkins.agentImages.kaniko",
-            "jenkins.agentImages.buildah",
-        ],
         mootWith: (c) => unless(c.jenkins.enabled, "jenkins.enabled false"),
     },
     {

@@ -102,7 +102,6 @@ export function crossChecks(c: FlatConfig): ConfigProblem[] {
         const running: [PropertyKey[], boolean][] = [
             [["registry", "ui", "enabled"], c.registry.ui.enabled],
             [["registry", "maintenance", "garbageCollection", "enabled"], c.registry.maintenance.garbageCollection.enabled],
-            [["registry", "maintenance", "backup", "enabled"], c.registry.maintenance.backup.enabled],
         ];
         for (const [path, on] of running) {
             if (on) add(path, `is true, but registry.mode "existing" is not ours to run: set it to false (or remove it)`);
@@ -175,9 +174,6 @@ export function crossChecks(c: FlatConfig): ConfigProblem[] {
                 `under service accounts of their own, so a pull secret for the namespace's default one gives them nothing: ` +
                 `remove "${FLUX_NAMESPACE}" from pullSecrets.namespaces`,
         );
-    }
-    if (c.jenkins.enabled && !c.jenkins.url) {
-        add(["jenkins", "url"], `is required when jenkins.enabled is true`);
     }
     if (c.jenkins.enabled && c.jenkins.url?.startsWith("http://") && !c.jenkins.allowPlainHttp) {
         add(
@@ -373,52 +369,16 @@ function retentionProblems(c: FlatConfig): ConfigProblem[] {
     return problems;
 }
 
+/** Backups of the registry's volume when its images live in a bucket (the shape of each mode says which destinations it takes). */
 function backupProblems(c: FlatConfig): ConfigProblem[] {
-    const backup = c.registry.maintenance.backup;
-    if (!backup.enabled) return [];
-    const key = (...rest: string[]) => keyPath(["registry", "maintenance", "backup", ...rest]);
-    const enabled = key("enabled");
-    const dest = backup.destination;
+    if (!c.registry.maintenance.backup.enabled) return [];
     if (c.registry.mode === "in-cluster" && c.registry.storage.kind === "s3") {
         return [
             {
-                key: enabled,
+                key: keyPath(["registry", "maintenance", "backup", "enabled"]),
                 message: `backs up the registry's volume, and with registry.storage.kind "s3" the images live in the bucket instead: keep the bucket's own versions or replication, and set it to false (docs/in-cluster.md, Backups)`,
             },
         ];
     }
-    if (c.registry.mode !== "in-cluster" && dest?.kind === "volume") {
-        return [
-            {
-                key: key("destination", "kind"),
-                message: `is "volume", which backs up the in-cluster registry only (to a PersistentVolumeClaim): for the external host set kind "sftp" (another machine) or "s3"; see docs/external-host.md, Backups`,
-            },
-        ];
-    }
-    if (c.registry.mode === "in-cluster" && dest?.kind === "sftp") {
-        return [
-            {
-                key: key("destination", "kind"),
-                message: `is "sftp", but the in-cluster registry backs up to S3-compatible storage or a volume of its own: set kind "s3" with bucket (and endpoint for MinIO, Ceph RGW…), or kind "volume"; see docs/in-cluster.md, Backups`,
-            },
-        ];
-    }
-    if (!dest) {
-        return [
-            {
-                key: enabled,
-                message: `is true but registry.maintenance.backup.destination is not set: give it (kind: sftp with host, path and hostKey, or kind: s3 with bucket); see docs/external-host.md, Backups`,
-            },
-        ];
-    }
-    const needed = dest.kind === "sftp" ? (["host", "path", "hostKey"] as const) : dest.kind === "s3" ? (["bucket"] as const) : [];
-    const missing = needed.filter((field) => !(dest as Record<string, unknown>)[field]);
-    if (missing.length === 0) return [];
-    const hint = missing.includes("hostKey" as never) ? ` (the host key: ssh-keyscan -t ed25519 ${dest.host ?? "<host>"})` : "";
-    return [
-        {
-            key: key("destination", "kind"),
-            message: `is "${dest.kind}", which needs destination.${missing.join(", destination.")} too${hint}`,
-        },
-    ];
+    return [];
 }

@@ -5,7 +5,7 @@
  * nodes, an external host its SSH connection), so the wiring narrows on the mode and never asserts
  * that a setting is there.
  */
-import { INGRESS_CONTROLLER_OF_CLASS, type IngressController, PROJECT } from "../shared/facts";
+import { INGRESS_CONTROLLER_OF_CLASS, type IngressController } from "../shared/facts";
 import type { ModeConfig, RegistryMode } from "./modeShapes";
 import type { FlatConfig } from "./schema";
 
@@ -212,7 +212,7 @@ export function toSettings(c: FlatConfig, variant: ModeConfig): ParsedConfig {
         registry: registrySettings(c, variant),
         inCluster: { ...c.inCluster, ingressController: ingressControllerOf(c.inCluster) },
         nodes: nodesSettings(c.nodes),
-        jenkins: jenkinsSettings(c.jenkins),
+        jenkins: jenkinsSettings(variant.jenkins),
         pullSecrets: c.pullSecrets,
         caConfigMap: c.caConfigMap,
     };
@@ -221,14 +221,6 @@ export function toSettings(c: FlatConfig, variant: ModeConfig): ParsedConfig {
 /** The ingress controller: as the stack says, or known from the class name; undefined for another class. */
 export function ingressControllerOf(i: FlatConfig["inCluster"]): IngressController | undefined {
     return i.ingressController ?? INGRESS_CONTROLLER_OF_CLASS[i.ingressClass];
-}
-
-/**
- * A combination `rules.ts` refuses with a message for the operator. Reaching this means a rule and
- * the mapping disagree: a fault in the program, not in the stack's config.
- */
-function unmapped(key: string, message: string): never {
-    throw new Error(`${PROJECT}:${key} ${message}; the configuration rules refuse this before it is mapped, so the program is at fault`);
 }
 
 type VariantOf<M extends RegistryMode> = Extract<ModeConfig, { readonly registry: { readonly mode: M } }>;
@@ -294,8 +286,6 @@ function nodesSettings(n: FlatNodes): NodesSettings {
     return delivery === "ssh" ? { ...common, delivery, list } : { ...common, delivery };
 }
 
-function jenkinsSettings(j: FlatJenkins): JenkinsSettings {
-    const { enabled, url, ...rest } = j;
-    if (!enabled) return { enabled };
-    return { ...rest, enabled, url: url ?? unmapped("jenkins.url", `is not set with jenkins.enabled true`) };
+function jenkinsSettings(j: ModeConfig["jenkins"]): JenkinsSettings {
+    return j.enabled ? j : { enabled: false };
 }

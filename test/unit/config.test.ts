@@ -633,7 +633,7 @@ describe("toSettings: each mode carries exactly the settings it needs", () => {
         {
             name: "Jenkins without its URL",
             raw: () => set(base(), "jenkins", { enabled: true }),
-            says: /dso-registry:jenkins\.url: is required when jenkins\.enabled is true/,
+            says: /dso-registry:jenkins\.url: is required with jenkins\.enabled true/,
         },
     ];
 
@@ -786,7 +786,7 @@ describe("registry.maintenance.backup in the cluster: to S3, of the registry's v
             name: "a volume for the external host",
             raw: () => set(external(), "registry.maintenance.backup", { enabled: true, destination: { kind: "volume" } }),
             refused:
-                /^dso-registry:registry\.maintenance\.backup\.destination\.kind: is "volume", which backs up the in-cluster registry only/,
+                /^dso-registry:registry\.maintenance\.backup\.destination\.kind: is "volume", but the external host backs up to another machine .*"volume" backs up the in-cluster registry only/,
         },
         {
             name: "S3 destination without its bucket",

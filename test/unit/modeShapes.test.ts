@@ -104,9 +104,39 @@ describe("each mode's shape", () => {
         [
             "in-cluster",
             { storage: { kind: "filesystem", s3: { bucket: "images" } } },
-            /registry\.storage\.s3: has no place with registry\.mode "in-cluster" \(it is used with registry\.storage\.kind "s3"\)/,
+            /registry\.storage\.s3: has no place with registry\.storage\.kind "filesystem" \(it is used with registry\.storage\.kind "s3"\)/,
         ],
         ["in-cluster", { storag: {} }, /registry\.storag: unknown key "storag"; did you mean "storage"\?/],
+        [
+            "external-host",
+            { maintenance: { backup: { enabled: true } } },
+            /registry\.maintenance\.backup\.destination: is required with registry\.maintenance\.backup\.enabled true: where the backups go \(kind "sftp" with host, path and hostKey/,
+        ],
+        [
+            "external-host",
+            { maintenance: { backup: { enabled: true, destination: { kind: "sftp", host: "b.example.test", path: "/srv/restic" } } } },
+            /registry\.maintenance\.backup\.destination\.hostKey: is required with registry\.maintenance\.backup\.destination\.kind "sftp" \(pin it: ssh-keyscan/,
+        ],
+        [
+            "external-host",
+            { maintenance: { backup: { enabled: true, destination: { kind: "volume" } } } },
+            /registry\.maintenance\.backup\.destination\.kind: is "volume", but the external host backs up to another machine/,
+        ],
+        [
+            "in-cluster",
+            { maintenance: { backup: { enabled: true, destination: { kind: "sftp", host: "b.example.test" } } } },
+            /registry\.maintenance\.backup\.destination\.kind: is "sftp", but the in-cluster registry backs up to S3-compatible storage or a volume/,
+        ],
+        [
+            "kind",
+            { maintenance: { backup: { enabled: true } } },
+            /registry\.maintenance\.backup\.enabled: is true, but backups are not offered with registry\.mode "kind"/,
+        ],
+        [
+            "existing",
+            { maintenance: { backup: { enabled: true } } },
+            /registry\.maintenance\.backup\.enabled: is true, but registry\.mode "existing" is not ours to run/,
+        ],
     ] as const)("mode %s refuses registry %j", (mode, registry, says) => {
         const problems = problemsOf(withRegistry(mode, registry));
         expect(
@@ -178,11 +208,44 @@ describe("stack files of earlier releases (this release only)", () => {
         ],
         [
             "in-cluster",
+            {},
+            { jenkins: { url: "https://jenkins.example.test", user: "ci" } },
+            "dso-registry:jenkins.url",
+            "jenkins.enabled false",
+            "pulumi config rm --path 'dso-registry:jenkins.url'",
+        ],
+        // In the cluster no TLS mode takes it; on a host, ACME does.
+        [
+            "in-cluster",
             { tls: { mode: "generated-ca", acmeEmail: "ops@example.test" } },
             {},
             "dso-registry:registry.tls.acmeEmail",
-            'registry.tls.mode "generated-ca"',
+            'registry.mode "in-cluster"',
             "pulumi config rm --path 'dso-registry:registry.tls.acmeEmail'",
+        ],
+        [
+            "external-host",
+            { tls: { mode: "provided", acmeEmail: "ops@example.test" } },
+            {},
+            "dso-registry:registry.tls.acmeEmail",
+            'registry.tls.mode "provided"',
+            "pulumi config rm --path 'dso-registry:registry.tls.acmeEmail'",
+        ],
+        [
+            "external-host",
+            { maintenance: { backup: { schedule: "0 3 * * *" } } },
+            {},
+            "dso-registry:registry.maintenance.backup.schedule",
+            "registry.maintenance.backup.enabled false",
+            "pulumi config rm --path 'dso-registry:registry.maintenance.backup.schedule'",
+        ],
+        [
+            "in-cluster",
+            { maintenance: { backup: { enabled: true, destination: { kind: "s3", bucket: "backups", size: "10Gi" } } } },
+            {},
+            "dso-registry:registry.maintenance.backup.destination.size",
+            'registry.maintenance.backup.destination.kind "s3"',
+            "pulumi config rm --path 'dso-registry:registry.maintenance.backup.destination.size'",
         ],
         [
             "external-host",
