@@ -37,6 +37,19 @@ export function metricsContainerPorts(spec: InClusterSpec) {
     ];
 }
 
+/**
+ * The PodMonitor's endpoint for tag retention's counts (./retentionCounts.ts). It shares Caddy's port
+ * with the first endpoint, and prometheus-operator labels a target by its port (`endpoint`), so without
+ * a label of its own both targets' `up` would be one series fed by two scrapes.
+ */
+function retentionCountsEndpoint() {
+    return {
+        port: METRICS_PORT_NAMES.caddy,
+        path: RETENTION_COUNTS.path,
+        relabelings: [{ action: "replace", targetLabel: "endpoint", replacement: RETENTION_COUNTS.endpointLabel }],
+    };
+}
+
 /** The pod's scrape annotations, without prometheus-operator. */
 export function scrapeAnnotations(spec: InClusterSpec): Record<string, string> {
     if (!spec.monitoring || spec.monitoring.prometheusOperator) return {};
@@ -96,7 +109,7 @@ export function renderMonitoringObjects(spec: InClusterSpec): K8sObject[] {
                 podMetricsEndpoints: [
                     { port: METRICS_PORT_NAMES.caddy, path: "/metrics" },
                     { port: METRICS_PORT_NAMES.registry, path: "/metrics" },
-                    ...(retentionCountsServed(spec) ? [{ port: METRICS_PORT_NAMES.caddy, path: RETENTION_COUNTS.path }] : []),
+                    ...(retentionCountsServed(spec) ? [retentionCountsEndpoint()] : []),
                 ],
             },
         },

@@ -26,6 +26,8 @@ export const RETENTION_COUNTS = {
     dir: "/run/dso-registry-retention",
     /** The path on the sidecar's metrics port (`METRICS_PORT_NAMES.caddy`) that serves the counts. */
     path: "/retention/metrics",
+    /** The PodMonitor endpoint's `endpoint` label (the other endpoints carry their port's name). */
+    endpointLabel: "retention-counts",
 } as const;
 
 /**

@@ -2,7 +2,7 @@
  * Every Kubernetes object of the in-cluster registry, rendered without Pulumi: against the API schema and Pod
  * Security, every option, and the rendered scripts run under sh against stand-ins.
  * Covers: components/inCluster/manifests.ts, components/inCluster/spec.ts, components/inCluster/workload.ts, components/inCluster/deployment.ts, components/inCluster/network.ts, components/inCluster/gcJob.ts, components/inCluster/gcWindow.ts, components/inCluster/backup.ts, components/inCluster/certificateProbe.ts, components/inCluster/readOnlySignal.ts, components/inCluster/k8sHelpers.ts, components/registryUi/kubernetes.ts.
- * Covers: components/shared/persistentClaim.ts, components/shared/podScheduling.ts, components/mirrors/mirrorManifests.ts.
+ * Covers: components/shared/persistentClaim.ts, components/shared/podScheduling.ts, components/mirrors/mirrorManifests.ts, components/inCluster/retentionCounts.ts.
  */
 
 import { execFileSync, spawnSync } from "node:child_process";
@@ -1207,11 +1207,16 @@ describe("monitoring in the cluster", () => {
             expect(retentionScript(objects)).toContain(`\nTEXTFILE_DIR='${RETENTION_COUNTS.dir}'\nTEXTFILE_NAME='${RETENTION_TEXTFILE}'\n`);
         });
 
-        test("with prometheus-operator: the PodMonitor scrapes the counts' path on Caddy's metrics port as a third endpoint", () => {
+        test("with prometheus-operator: the PodMonitor scrapes the counts' path on Caddy's metrics port as a third endpoint, labelled apart", () => {
             expect(get(withCounts(true), "PodMonitor", "registry").spec.podMetricsEndpoints).toEqual([
                 { port: "metrics", path: "/metrics" },
                 { port: "dist-metrics", path: "/metrics" },
-                { port: "metrics", path: RETENTION_COUNTS.path },
+                {
+                    port: "metrics",
+                    path: RETENTION_COUNTS.path,
+                    // A label of its own: the first endpoint's targets have the same port.
+                    relabelings: [{ action: "replace", targetLabel: "endpoint", replacement: "retention-counts" }],
+                },
             ]);
         });
 
