@@ -11,6 +11,7 @@
  * Everything here is pure: no Pulumi, no I/O.
  */
 
+import { posix } from "node:path";
 import { UI_PATH } from "../registryUi/environment";
 import { ANONYMOUS_TOKEN_HEADER, ANONYMOUS_TOKEN_HEADER_VALUE, AUTHORIZATION_LOG_MARKER } from "./loginLimit";
 import {
@@ -680,13 +681,22 @@ export const REDACTED_LOG_FIELDS = [
 ] as const;
 
 /**
- * The metrics listeners: plain HTTP, bound as the policy says, answering /metrics and nothing else
- * (404). Why not on the site or Caddy's admin API: docs/monitoring.md#metrics
+ * The metrics listeners: plain HTTP, bound as the policy says, answering /metrics (and the textfile's
+ * path, with one) and nothing else (404). Why not on the site or Caddy's admin API: docs/monitoring.md#metrics
  */
 function metricsSites(m: MetricsListener): string[] {
     const bind = m.bindAddress ? [`\tbind ${m.bindAddress}`] : [];
     // `route` keeps the order as written: Caddy's own order puts `respond` before `metrics`.
-    const sites = ["", `http://:${m.port} {`, ...bind, "\troute {", "\t\tmetrics /metrics", "\t\trespond 404", "\t}", "}"];
+    const sites = [
+        "",
+        `http://:${m.port} {`,
+        ...bind,
+        ...(m.textfile ? textfileMatchers(m.textfile) : []),
+        "\troute {",
+        "\t\tmetrics /metrics",
+    ];
+    if (m.textfile) sites.push(...textfileRoute(m.textfile));
+    sites.push("\t\trespond 404", "\t}", "}");
     if (m.registry) {
         sites.push(
             "",
@@ -700,6 +710,45 @@ function metricsSites(m: MetricsListener): string[] {
         );
     }
     return sites;
+}
+
+/** The version of Prometheus's text format, which the textfile's writers follow (`MetricsListener.textfile`). */
+export const PROMETHEUS_TEXT_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+
+/** The metrics listener's matchers for its textfile: its path, and its path once the file exists. */
+function textfileMatchers(t: NonNullable<MetricsListener["textfile"]>): string[] {
+    const dir = posix.dirname(t.file);
+    const name = posix.basename(t.file);
+    const request = ["\t\tmethod GET HEAD", `\t\tpath ${t.path}`];
+    return [
+        "\t@textfile {",
+        ...request,
+        "\t}",
+        "\t@textfileWritten {",
+        ...request,
+        "\t\tfile {",
+        `\t\t\troot ${dir}`,
+        `\t\t\ttry_files /${name}`,
+        "\t\t}",
+        "\t}",
+    ];
+}
+
+/**
+ * The textfile's route, after /metrics: the file as it is, or an empty answer before it exists (no
+ * series, where a 404 would make the scrape target fail), with Prometheus's text format as its type
+ * (file_server keeps a Content-Type set before it).
+ */
+function textfileRoute(t: NonNullable<MetricsListener["textfile"]>): string[] {
+    return [
+        `\t\theader @textfile Content-Type "${PROMETHEUS_TEXT_CONTENT_TYPE}"`,
+        "\t\thandle @textfileWritten {",
+        `\t\t\troot * ${posix.dirname(t.file)}`,
+        `\t\t\trewrite * /${posix.basename(t.file)}`,
+        "\t\t\tfile_server",
+        "\t\t}",
+        "\t\trespond @textfile 200",
+    ];
 }
 
 /**

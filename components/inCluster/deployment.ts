@@ -13,6 +13,7 @@ import { gcWindow, podsMayOverlap } from "./gcWindow";
 import { labels, meta, restrictedContainer, restrictedPod, selector } from "./k8sHelpers";
 import { metricsContainerPorts, scrapeAnnotations } from "./monitoring";
 import { signalMount, signalVolume } from "./readOnlySignal";
+import { retentionCountsMount, retentionCountsServed, retentionCountsVolume } from "./retentionCounts";
 import { IN_CLUSTER, type InClusterPod, type InClusterSpec } from "./spec";
 
 function secretEnv(name: string, secretName: string, key: string) {
@@ -81,6 +82,7 @@ export function renderDeployment(spec: InClusterSpec): K8sObject {
     // Maven containers when it collects without a restart, and the backup's, written by its container.
     const gcMarker = gcWindow(spec) === "marker";
     const backup = backupSidecar(spec);
+    const retentionCounts = retentionCountsServed(spec);
     const registryEnv: k8s.types.input.core.v1.EnvVar[] = [
         ...DISTRIBUTION_ENV_VARS,
         secretEnv("REGISTRY_HTTP_SECRET", IN_CLUSTER.httpSecret, "secret"),
@@ -101,6 +103,7 @@ export function renderDeployment(spec: InClusterSpec): K8sObject {
             { name: "tmp", mountPath: "/tmp" },
             ...(spec.storage.kind === "filesystem" ? [{ name: "data", mountPath: IN_CLUSTER.dataDir }] : []),
             ...(gcMarker ? [signalMount(true)] : []),
+            ...(retentionCounts ? [retentionCountsMount(true)] : []),
         ],
         resources: containerResources(spec.pod?.resources?.registry, {
             requests: { cpu: "100m", memory: "128Mi" },
@@ -134,6 +137,8 @@ export function renderDeployment(spec: InClusterSpec): K8sObject {
             ...(spec.storage.kind === "filesystem" ? [{ name: "data", mountPath: IN_CLUSTER.dataDir, readOnly: true }] : []),
             // The maintenance jobs' read-only markers (the policy's file signals); the sidecar only reads them.
             ...(gcMarker || backup ? [signalMount(false)] : []),
+            // Tag retention's counts, which the registry container writes and the metrics port serves.
+            ...(retentionCounts ? [retentionCountsMount(false)] : []),
         ],
         resources: containerResources(spec.pod?.resources?.front, {
             requests: { cpu: "50m", memory: "64Mi" },
@@ -177,6 +182,7 @@ export function renderDeployment(spec: InClusterSpec): K8sObject {
         volumes.push(...backup.volumes);
     }
     if (gcMarker || backup) volumes.push(signalVolume());
+    if (retentionCounts) volumes.push(retentionCountsVolume());
     // Without a ReadWriteOnce volume in the pod (s3 storage and no Maven files), pods may overlap in a rollout.
     const shared = podsMayOverlap(spec);
     return {

@@ -16,6 +16,7 @@ import { renderVerifyScript } from "../upkeep/verify";
 import { type GcWindow, gcWindow } from "./gcWindow";
 import { kubectlJobContainer, labels, meta, restrictedPod, selector } from "./k8sHelpers";
 import { READ_ONLY_SIGNAL } from "./readOnlySignal";
+import { RETENTION_COUNTS } from "./retentionCounts";
 import { IN_CLUSTER, type InClusterMaven, type InClusterSpec, type InClusterStorage } from "./spec";
 
 /**
@@ -106,15 +107,22 @@ export function inClusterVerifyScript(namespace: string, storage: InClusterStora
  * Tag retention as the GC job runs it in the registry container (`retention.sh` in the ConfigMap): the
  * shared script (components/upkeep/retention.ts) with busybox against Distribution on the pod's
  * loopback, ages from the link files on the registry's volume (or the image configs, with a bucket).
- * Its lines and counts go to the job's log.
+ * Its lines and counts go to the job's log; with `countsServed` (`retentionCountsServed`) the counts
+ * also go to the pod's emptyDir that the Caddy sidecar serves (./retentionCounts.ts).
  */
-export function inClusterRetentionScript(namespace: string, storage: InClusterStorage["kind"], retention: Retention): string {
+export function inClusterRetentionScript(
+    namespace: string,
+    storage: InClusterStorage["kind"],
+    retention: Retention,
+    countsServed = false,
+): string {
     return renderRetentionScript({
         retention,
         base: `http://${IN_CLUSTER.registryAddr}`,
         client: "busybox-wget",
         registryLogs: `kubectl --namespace ${namespace} logs deployment/${IN_CLUSTER.name} --container=registry`,
         ...(storage === "filesystem" ? { storageRoot: IN_CLUSTER.dataDir } : {}),
+        ...(countsServed ? { textfileDir: RETENTION_COUNTS.dir } : {}),
     });
 }
 

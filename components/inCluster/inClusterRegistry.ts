@@ -26,13 +26,14 @@ import { type IngressController, METRICS_PORTS, type RegistryDeletes } from "../
 import { withFormerType } from "../shared/formerType";
 import { type K8sObject, objectOptions } from "../shared/k8sObject";
 import { resourceClassOf } from "../shared/k8sResources";
-import type { Retention } from "../upkeep/retention";
+import { RETENTION_TEXTFILE, type Retention } from "../upkeep/retention";
 import { IN_CLUSTER_BACKUP } from "./backup";
 import { distributionCachesBlobs, type GcWindow, gcWindow } from "./gcWindow";
 import { ISSUER_CHAIN } from "./issuerChain";
 import { renderInClusterObjects } from "./manifests";
 import { REGISTRY_METRICS_ADDR, REGISTRY_METRICS_RELAY_PORT } from "./monitoring";
 import { READ_ONLY_SIGNAL } from "./readOnlySignal";
+import { RETENTION_COUNTS, retentionCountsServed } from "./retentionCounts";
 import {
     DEFAULT_KUBECTL_IMAGE,
     IN_CLUSTER,
@@ -179,6 +180,8 @@ export function sidecarPolicy(args: {
     readonly gcWindow?: GcWindow;
     /** Caddy's metrics, and Distribution's relayed from its loopback, on ports of their own. */
     readonly metrics?: boolean;
+    /** With `metrics`: tag retention's counts on Caddy's metrics port too (`retentionCountsServed`). */
+    readonly retentionCounts?: boolean;
     /** Push accounts that may write only under repository prefixes. */
     readonly scopedPushAccounts?: readonly ScopedPushAccount[];
 }): AccessPolicy {
@@ -224,6 +227,9 @@ export function sidecarPolicy(args: {
                   metrics: {
                       port: METRICS_PORTS.caddy,
                       registry: { port: REGISTRY_METRICS_RELAY_PORT, upstream: REGISTRY_METRICS_ADDR },
+                      ...(args.retentionCounts
+                          ? { textfile: { path: RETENTION_COUNTS.path, file: `${RETENTION_COUNTS.dir}/${RETENTION_TEXTFILE}` } }
+                          : {}),
                   },
               }
             : {}),
@@ -365,6 +371,7 @@ export class InClusterRegistry extends pulumi.ComponentResource {
             backup: args.backup !== undefined,
             gcWindow: gcWindow(args),
             metrics: args.monitoring !== undefined,
+            retentionCounts: retentionCountsServed(args),
             scopedPushAccounts: scoped.map((a) => ({ username: a.username, prefixes: a.prefixes })),
         });
         // Every users file's accounts by name: at each check, credentials of any other user are checked against the decoy account.

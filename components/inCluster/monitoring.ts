@@ -3,8 +3,9 @@
  * the certificate it serves (./certificateProbe.ts), and how a Prometheus finds them: PodMonitors and
  * the alert rules as a PrometheusRule when prometheus-operator runs
  * (`registry.monitoring.prometheusOperator`), the usual `prometheus.io/*` annotations otherwise (one
- * port per pod: Caddy's; Distribution's needs the PodMonitor or a scrape job of its own). The metrics
- * ports are in no Service and behind no ingress: only what reaches the pods' addresses does.
+ * port and one path per pod: Caddy's /metrics; Distribution's, and tag retention's counts on Caddy's
+ * port (./retentionCounts.ts), need the PodMonitor or a scrape job of their own, docs/monitoring.md).
+ * The metrics ports are in no Service and behind no ingress: only what reaches the pods' addresses does.
  */
 import { stringify } from "yaml";
 import { RULE_GROUP, ruleGroups } from "../monitoring/alertRules";
@@ -13,6 +14,7 @@ import type { K8sObject } from "../shared/k8sObject";
 import { IN_CLUSTER_BACKUP } from "./backup";
 import { CERTIFICATE_PROBE, renderCertificateProbe } from "./certificateProbe";
 import { meta, selector } from "./k8sHelpers";
+import { RETENTION_COUNTS, retentionCountsServed } from "./retentionCounts";
 import { IN_CLUSTER, type InClusterSpec } from "./spec";
 
 /** Key of the rules file in ConfigMap `dso-registry-alert-rules` (without prometheus-operator). */
@@ -33,6 +35,19 @@ export function metricsContainerPorts(spec: InClusterSpec) {
         { name: METRICS_PORT_NAMES.caddy, containerPort: METRICS_PORTS.caddy, protocol: "TCP" },
         { name: METRICS_PORT_NAMES.registry, containerPort: REGISTRY_METRICS_RELAY_PORT, protocol: "TCP" },
     ];
+}
+
+/**
+ * The PodMonitor's endpoint for tag retention's counts (./retentionCounts.ts). It shares Caddy's port
+ * with the first endpoint, and prometheus-operator labels a target by its port (`endpoint`), so without
+ * a label of its own both targets' `up` would be one series fed by two scrapes.
+ */
+function retentionCountsEndpoint() {
+    return {
+        port: METRICS_PORT_NAMES.caddy,
+        path: RETENTION_COUNTS.path,
+        relabelings: [{ action: "replace", targetLabel: "endpoint", replacement: RETENTION_COUNTS.endpointLabel }],
+    };
 }
 
 /** The pod's scrape annotations, without prometheus-operator. */
@@ -94,6 +109,7 @@ export function renderMonitoringObjects(spec: InClusterSpec): K8sObject[] {
                 podMetricsEndpoints: [
                     { port: METRICS_PORT_NAMES.caddy, path: "/metrics" },
                     { port: METRICS_PORT_NAMES.registry, path: "/metrics" },
+                    ...(retentionCountsServed(spec) ? [retentionCountsEndpoint()] : []),
                 ],
             },
         },

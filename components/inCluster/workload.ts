@@ -8,6 +8,7 @@ import { CLAIM_ANNOTATIONS, persistentClaim } from "../shared/persistentClaim";
 import { inClusterGcStepScript, inClusterRetentionScript, inClusterVerifyScript, mavenGcScript } from "./gcJob";
 import { gcWindow } from "./gcWindow";
 import { labels, meta, secret } from "./k8sHelpers";
+import { retentionCountsServed } from "./retentionCounts";
 import { IN_CLUSTER, type InClusterSpec } from "./spec";
 
 /** The registry's namespace, which enforces the "restricted" Pod Security Standard. */
@@ -73,7 +74,14 @@ export function renderConfigMap(spec: InClusterSpec): K8sObject {
                   }
                 : {}),
             ...(spec.garbageCollection.enabled && spec.retention
-                ? { [IN_CLUSTER.retentionScript]: inClusterRetentionScript(spec.namespace, spec.storage.kind, spec.retention) }
+                ? {
+                      [IN_CLUSTER.retentionScript]: inClusterRetentionScript(
+                          spec.namespace,
+                          spec.storage.kind,
+                          spec.retention,
+                          retentionCountsServed(spec),
+                      ),
+                  }
                 : {}),
             ...(spec.garbageCollection.enabled
                 ? { [IN_CLUSTER.verifyScript]: inClusterVerifyScript(spec.namespace, spec.storage.kind) }

@@ -9,12 +9,16 @@
  *   files read on the host, the counts in node_exporter's textfile collector; no workloads known;
  * - the in-cluster registry: `retention.sh` in ConfigMap `registry-config`, run in the registry
  *   container (busybox) with the images of every pod in the cluster on stdin, handed over by the GC job;
+ *   with monitoring, the counts in a directory the Caddy sidecar serves (../inCluster/retentionCounts.ts);
  * - kind: run in the Distribution container (busybox) by the maintenance container; no workloads known.
  */
 import * as path from "node:path";
 import { JOB_METRICS } from "../monitoring/jobMetrics";
 import { renderShellScript } from "../shared/shellScript";
 import { type RegistryApiAccess, registryApiParams } from "./verify";
+
+/** The file the counts go to in `RetentionScriptOptions.textfileDir`. */
+export const RETENTION_TEXTFILE = "dso_registry_retention.prom";
 
 /** One rule: the repositories under `prefix` keep their `keepNewest` newest tags and/or those younger than `keepDays`. */
 export interface RetentionRule {
@@ -39,7 +43,7 @@ export interface RetentionScriptOptions extends RegistryApiAccess {
      * link files' mtimes). Unset with a bucket: ages come from the image configs' `created`.
      */
     readonly storageRoot?: string;
-    /** node_exporter's textfile directory for the counts; none when unset. */
+    /** The directory the counts go to (`RETENTION_TEXTFILE`, Prometheus's text format); none when unset. */
     readonly textfileDir?: string;
 }
 
@@ -62,6 +66,7 @@ export function renderRetentionScript(options: RetentionScriptOptions): string {
         PROTECT: [...options.retention.protect],
         STORAGE_ROOT: options.storageRoot ?? "",
         TEXTFILE_DIR: options.textfileDir ?? "",
+        TEXTFILE_NAME: RETENTION_TEXTFILE,
         REMOVED_METRIC: JOB_METRICS.retentionRemoved,
         CANDIDATES_METRIC: JOB_METRICS.retentionCandidates,
         KEPT_METRIC: JOB_METRICS.retentionKept,

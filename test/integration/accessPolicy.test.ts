@@ -63,6 +63,19 @@ const variants: [string, Partial<AccessPolicy>][] = [
             accessLog: { kind: "stdout" },
         },
     ],
+    [
+        "sidecar with monitoring and tag retention's counts on the metrics port",
+        {
+            tls: { kind: "plain-http" },
+            port: 5000,
+            admin: "off",
+            metrics: {
+                port: 5092,
+                registry: { port: 5093, upstream: "127.0.0.1:5091" },
+                textfile: { path: "/retention/metrics", file: "/run/dso-registry-retention/dso_registry_retention.prom" },
+            },
+        },
+    ],
 ];
 
 describe.each(FRONT_CADDYS)("renderCaddyfile passes caddy validate on $caddy", ({ binary }) => {

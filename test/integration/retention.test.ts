@@ -15,12 +15,18 @@
  * Then the in-cluster GC job as rendered, on the registry pod's stand-in (test/support/registryPodStandIn.ts):
  * it lists the pods' images, hands them to gc.sh on stdin, and retention removes, inside the marker
  * window and in the registry container (busybox: its nc sends the DELETEs), what the rule selects and
- * no pod runs; the collection and the check follow.
+ * no pod runs; the collection and the check follow. With monitoring, the pod's Caddy (the pinned build)
+ * then serves the run's counts on its metrics port at the counts' path, which promtool accepts, an empty
+ * answer before a run and in a new pod; without retention rules that path is a 404 and the pod has no
+ * counts' volume.
  */
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { PROMETHEUS_TEXT_CONTENT_TYPE } from "../../components/accessPolicy/caddyfile";
+import { RETENTION_COUNTS } from "../../components/inCluster/retentionCounts";
 import { IN_CLUSTER } from "../../components/inCluster/spec";
+import { JOB_METRICS } from "../../components/monitoring/jobMetrics";
 import { DISTRIBUTION } from "../../components/shared/facts";
 import { type Retention, renderRetentionScript } from "../../components/upkeep/retention";
 import { renderVerifyScript, type VerifyHttpClient } from "../../components/upkeep/verify";
@@ -333,6 +339,15 @@ describe.each(CASES)("retention's order on Distribution $major with $client: tag
     });
 });
 
+/** GET `path` on the sidecar's metrics listener: status, Content-Type and body. */
+function scrape(pod: RegistryPodStandIn, urlPath: string): { status: number; type: string; body: string } {
+    const r = runOk("curl", ["-sS", "-D", "-", `http://127.0.0.1:${pod.metricsPort}${urlPath}`]);
+    const [head = "", body = ""] = r.stdout.split(/\r\n\r\n/, 2);
+    const status = Number(head.match(/^HTTP\/\S+ (\d+)/)?.[1]);
+    const type = head.match(/^content-type: (.*)$/im)?.[1]?.trim() ?? "";
+    return { status, type, body };
+}
+
 describe("the in-cluster GC job runs retention in the registry container, inside its window, keeping what pods run", () => {
     let pod: RegistryPodStandIn;
     let objects: ReturnType<typeof renderPodObjects>;
@@ -342,11 +357,14 @@ describe("the in-cluster GC job runs retention in the registry container, inside
 
     beforeAll(async () => {
         work = privateDir("retention-pod-test-");
-        objects = renderPodObjects("localhost", push, makeAccount("cluster-pull"), undefined, {
-            mode: "apply",
-            rules: [{ prefix: "team/", keepNewest: 1 }],
-            protect: ["latest"],
-        });
+        objects = renderPodObjects(
+            "localhost",
+            push,
+            makeAccount("cluster-pull"),
+            undefined,
+            { mode: "apply", rules: [{ prefix: "team/", keepNewest: 1 }], protect: ["latest"] },
+            { monitoring: true },
+        );
         pod = await startRegistryPodStandIn(objects, "localhost");
         for (const [tag, days] of [
             ["1", 30],
@@ -373,6 +391,11 @@ describe("the in-cluster GC job runs retention in the registry container, inside
         if (work) removeDir(work);
     });
 
+    test("before any retention run, the sidecar's counts path answers 200 with no series, as Prometheus's text format", () => {
+        const counts = scrape(pod, RETENTION_COUNTS.path);
+        expect(counts).toEqual({ status: 200, type: PROMETHEUS_TEXT_CONTENT_TYPE, body: "" });
+    });
+
     test("the job lists the pods, removes what the rule selects and no pod runs, collects, and the check passes", async () => {
         const job = await runCronJob(pod, objects, IN_CLUSTER.gcName);
         expect(job.code, `${job.stdout}\n${job.stderr}\n${pod.logs()}`).toBe(0);
@@ -390,4 +413,62 @@ describe("the in-cluster GC job runs retention in the registry container, inside
         const tags = runOk("curl", ["-sS", "--cacert", pod.ca.caCertFile, `https://${pod.authority}/v2/${repo}/tags/list`]).stdout;
         expect((JSON.parse(tags) as { tags: string[] }).tags.sort()).toEqual(["2", "4"]);
     }, 300_000);
+
+    test("then the sidecar's Caddy serves the run's counts on its metrics port, which promtool accepts", () => {
+        const counts = scrape(pod, RETENTION_COUNTS.path);
+        expect(counts.status).toBe(200);
+        expect(counts.type).toBe(PROMETHEUS_TEXT_CONTENT_TYPE);
+        const check = run("promtool", ["check", "metrics"], { input: counts.body });
+        expect(check.code, `${check.stdout}\n${check.stderr}\n${counts.body}`).toBe(0);
+        const samples = Object.fromEntries(
+            counts.body
+                .split("\n")
+                .filter((l) => l !== "" && !l.startsWith("#"))
+                .map((l) => l.split(" ") as [string, string]),
+        );
+        expect(Object.keys(samples).sort()).toEqual(
+            [JOB_METRICS.retentionCandidates, JOB_METRICS.retentionKept, JOB_METRICS.retentionLastRun, JOB_METRICS.retentionRemoved]
+                .map((name) => `${name}{mode="apply"}`)
+                .sort(),
+        );
+        expect(samples[`${JOB_METRICS.retentionRemoved}{mode="apply"}`]).toBe("2");
+        expect(samples[`${JOB_METRICS.retentionCandidates}{mode="apply"}`]).toBe("2");
+        expect(samples[`${JOB_METRICS.retentionKept}{mode="apply"}`]).toBe("2");
+        expect(Math.abs(Number(samples[`${JOB_METRICS.retentionLastRun}{mode="apply"}`]) - now())).toBeLessThan(600);
+        // Caddy's own metrics stay where they were.
+        expect(scrape(pod, "/metrics").body).toContain("caddy_http_");
+    });
+
+    test("a new pod (a rollout) serves no counts until the next run: its emptyDir starts empty", () => {
+        pod.rollout();
+        expect(scrape(pod, RETENTION_COUNTS.path)).toEqual({ status: 200, type: PROMETHEUS_TEXT_CONTENT_TYPE, body: "" });
+    });
+});
+
+describe("without retention rules the pod has no counts' volume and its metrics port no counts' path", () => {
+    let pod: RegistryPodStandIn;
+    let objects: ReturnType<typeof renderPodObjects>;
+
+    beforeAll(async () => {
+        objects = renderPodObjects("localhost", makeAccount("ci-push"), makeAccount("cluster-pull"), undefined, undefined, {
+            monitoring: true,
+        });
+        pod = await startRegistryPodStandIn(objects, "localhost");
+    }, 300_000);
+
+    afterAll(() => pod?.stop());
+
+    test("the Deployment mounts no counts' volume, and the Caddyfile names no counts' path", () => {
+        const deployment = objects.find((o) => o.kind === "Deployment" && o.metadata.name === IN_CLUSTER.name);
+        expect(JSON.stringify(deployment)).not.toContain(RETENTION_COUNTS.volume);
+        const config = objects.find((o) => o.kind === "ConfigMap" && o.metadata.name === IN_CLUSTER.configMap) as unknown as {
+            data: Record<string, string>;
+        };
+        expect(config.data.Caddyfile).not.toContain(RETENTION_COUNTS.path);
+    });
+
+    test("the sidecar's metrics port answers /metrics and 404 on the counts' path", () => {
+        expect(scrape(pod, "/metrics").status).toBe(200);
+        expect(scrape(pod, RETENTION_COUNTS.path).status).toBe(404);
+    });
 });

@@ -180,7 +180,8 @@ export const TRANSITIONS: Transition[] = [
         }),
     },
     {
-        // Rules in dry-run: the GC job's script, its pod-listing grant (ClusterRole and binding) and the registry's scripts.
+        // Rules in dry-run: the GC job's script, its pod-listing grant (ClusterRole and binding) and the registry's scripts;
+        // with the local stack's monitoring, the registry Deployment too (the counts' emptyDir, the Caddyfile's checksum).
         name: "tag retention turned on (local)",
         stack: "local",
         from: edited(local, (r) => {

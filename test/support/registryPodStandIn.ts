@@ -39,9 +39,11 @@ import { IN_CLUSTER_BACKUP } from "../../components/inCluster/backup";
 import { distributionCachesBlobs, gcWindow } from "../../components/inCluster/gcWindow";
 import { renderSidecarCaddyfile, SIDECAR_TLS, sidecarPolicy } from "../../components/inCluster/inClusterRegistry";
 import { renderInClusterObjects } from "../../components/inCluster/manifests";
+import { REGISTRY_METRICS_RELAY_PORT } from "../../components/inCluster/monitoring";
+import { RETENTION_COUNTS, retentionCountsServed } from "../../components/inCluster/retentionCounts";
 import { IN_CLUSTER, type InClusterBackup, type InClusterSpec } from "../../components/inCluster/spec";
 import { MAVEN_BACKEND } from "../../components/maven/nginxConfig";
-import { DISTRIBUTION } from "../../components/shared/facts";
+import { DISTRIBUTION, METRICS_PORTS } from "../../components/shared/facts";
 import type { K8sObject } from "../../components/shared/k8sObject";
 import type { Retention } from "../../components/upkeep/retention";
 import { pinnedCaddy } from "./caddyBinaries";
@@ -93,6 +95,8 @@ export interface RegistryPodStandIn {
     readonly podDir: string;
     /** `localhost:<port>`: the sidecar's TLS site, as clients name it. */
     readonly authority: string;
+    /** The loopback port of the sidecar's metrics listener (`METRICS_PORTS.caddy` in the pod), with monitoring. */
+    readonly metricsPort: number;
     /** Directory with ca.crt for clients. */
     readonly certDir: string;
     readonly ca: TestCa;
@@ -127,9 +131,11 @@ export function renderPodObjects(
     pull: TestAccount,
     backup?: InClusterBackup,
     retention?: Retention,
+    options: { readonly monitoring?: boolean } = {},
 ): K8sObject[] {
     const storage = { kind: "filesystem", size: "20Gi" } as const;
     const garbageCollection = { enabled: true, schedule: "30 3 * * 0", deleteUntagged: false };
+    const monitoring = options.monitoring ? { prometheusOperator: true, runbookBaseUrl: "docs/runbooks.md", cacheClaims: [] } : undefined;
     const policy = sidecarPolicy({
         host,
         requiresAuthForPull: false,
@@ -137,6 +143,8 @@ export function renderPodObjects(
         storage: "filesystem",
         backup: true,
         gcWindow: gcWindow({ storage, garbageCollection }),
+        metrics: monitoring !== undefined,
+        retentionCounts: retentionCountsServed({ monitoring, retention, storage, garbageCollection }),
     });
     const pushUsers = renderUsersFile("push", [push]);
     const spec: InClusterSpec = {
@@ -164,8 +172,18 @@ export function renderPodObjects(
         configChecksum: "test",
         ...(backup ? { backup } : {}),
         ...(retention ? { retention } : {}),
+        ...(monitoring ? { monitoring } : {}),
     };
     return renderInClusterObjects(spec);
+}
+
+/** Whether the registry Deployment has the volume `name`. */
+function podHasVolume(objects: readonly K8sObject[], name: string): boolean {
+    const deployment = objects.find((o) => o.kind === "Deployment" && o.metadata.name === IN_CLUSTER.name) as
+        | { spec: { template: { spec: { volumes: { name: string }[] } } } }
+        | undefined;
+    if (!deployment) throw new Error(`no Deployment ${IN_CLUSTER.name} among the rendered objects`);
+    return deployment.spec.template.spec.volumes.some((v) => v.name === name);
 }
 
 /** The `stringData` of a rendered object, or its `data`. */
@@ -182,11 +200,13 @@ const POD_PATHS = [
     MAVEN_BACKEND.dataDir,
     "/etc/dso-registry-backup",
     IN_CLUSTER_BACKUP.signalDir,
+    RETENTION_COUNTS.dir,
 ];
 
-/** Puts the root in front of every pod path the text names. */
+/** Puts the root in front of every pod path the text names, in one pass (one path may begin another). */
 function rooted(text: string, root: string): string {
-    return POD_PATHS.reduce((t, p) => t.split(p).join(`${root}${p}`), text);
+    const longestFirst = [...POD_PATHS].sort((a, b) => b.length - a.length).map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
+    return text.replace(new RegExp(longestFirst.join("|"), "g"), (p) => `${root}${p}`);
 }
 
 const KUBECTL = `#!/bin/sh
@@ -262,7 +282,7 @@ exec /usr/bin/restic "$@"
 `;
 
 /** Stops the pod's programs by their pid files, then (unless "stop") starts them with the remembered environment. */
-function restartScript(pod: string, root: string, registryPort: number, frontPort: number): string {
+function restartScript(pod: string, root: string, registryPort: number, frontPort: number, emptyDirs: readonly string[]): string {
     return `#!/bin/sh
 set -eu
 pod=${JSON.stringify(pod)}
@@ -275,11 +295,18 @@ for name in caddy registry; do
   fi
 done
 [ "\${1:-}" = stop ] && exit 0
-# A new pod gets new emptyDirs: /tmp (restic's cache and temporary files among them) and the
-# read-only markers' directory start empty.
+# A new pod gets new emptyDirs: /tmp (restic's cache and temporary files among them), the
+# read-only markers' directory and retention's counts' directory (when the pod has it) start empty.
 rm -rf ${JSON.stringify(`${root}/tmp`)} ${JSON.stringify(`${root}${IN_CLUSTER_BACKUP.signalDir}`)}
 mkdir -m 1777 ${JSON.stringify(`${root}/tmp`)}
 mkdir -p ${JSON.stringify(`${root}${IN_CLUSTER_BACKUP.signalDir}`)}
+${emptyDirs
+    .map(
+        (d) => `rm -rf ${JSON.stringify(`${root}${d}`)}
+mkdir -m 1777 ${JSON.stringify(`${root}${d}`)}
+`,
+    )
+    .join("")}
 date +%s.%N >> "$pod/starts"
 if [ -f "$pod/read-only" ]; then
   ${IN_CLUSTER.readOnlyEnv}=$(cat "$pod/read-only")
@@ -307,7 +334,13 @@ export async function startRegistryPodStandIn(objects: readonly K8sObject[], hos
     const root = privateDir("cb-pod-root");
     const podDir = privateDir("cb-pod");
     const bin = path.join(podDir, "bin");
-    const [registryPort, frontPort, tlsPort] = [await freePort(), await freePort(), await freePort()];
+    const [registryPort, frontPort, tlsPort, metricsPort, relayPort] = [
+        await freePort(),
+        await freePort(),
+        await freePort(),
+        await freePort(),
+        await freePort(),
+    ];
     const place = (file: string, body: string, mode = 0o644) => {
         mkdirSync(path.dirname(file), { recursive: true });
         writeFileSync(file, body, { mode });
@@ -328,6 +361,8 @@ export async function startRegistryPodStandIn(objects: readonly K8sObject[], hos
         .join(`127.0.0.1:${registryPort}`)
         .replace(`http://:${IN_CLUSTER.servicePort} {`, `http://:${frontPort} {\n\tbind 127.0.0.1`)
         .replace(`${host}:${IN_CLUSTER.tlsPort} {`, `${host}:${tlsPort} {\n\tbind 127.0.0.1`)
+        .replace(`http://:${METRICS_PORTS.caddy} {`, `http://:${metricsPort} {\n\tbind 127.0.0.1`)
+        .replace(`http://:${REGISTRY_METRICS_RELAY_PORT} {`, `http://:${relayPort} {\n\tbind 127.0.0.1`)
         // The realm names the registry's public host on 443, the ingress's port; here the TLS site's port.
         .split(`://${host}${TOKEN_PATH}`)
         .join(`://${host}:${tlsPort}${TOKEN_PATH}`);
@@ -365,7 +400,9 @@ export async function startRegistryPodStandIn(objects: readonly K8sObject[], hos
             .join("")}exec ${JSON.stringify(deployedRegistry().path)} "$@"\n`,
         0o755,
     );
-    place(path.join(podDir, "restart"), restartScript(podDir, root, registryPort, frontPort), 0o755);
+    // Tag retention's counts: an emptyDir when the Deployment has it (nothing there otherwise).
+    const emptyDirs = podHasVolume(objects, RETENTION_COUNTS.volume) ? [RETENTION_COUNTS.dir] : [];
+    place(path.join(podDir, "restart"), restartScript(podDir, root, registryPort, frontPort, emptyDirs), 0o755);
     const env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, DSO_ROOT: root, POD_DIR: podDir };
     const sh = (...args: string[]) => {
         const r = run("sh", args, { env, timeout: 120_000 });
@@ -376,6 +413,7 @@ export async function startRegistryPodStandIn(objects: readonly K8sObject[], hos
         root,
         podDir,
         authority: `${host}:${tlsPort}`,
+        metricsPort,
         certDir,
         ca,
         env,

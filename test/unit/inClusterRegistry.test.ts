@@ -22,6 +22,7 @@ import {
     sidecarPolicy,
 } from "../../components/inCluster/inClusterRegistry";
 import { READ_ONLY_SIGNAL } from "../../components/inCluster/readOnlySignal";
+import { RETENTION_COUNTS } from "../../components/inCluster/retentionCounts";
 import { IN_CLUSTER } from "../../components/inCluster/spec";
 import type { K8sObject } from "../../components/shared/k8sObject";
 import { podTemplates, restrictedPodProblems, schemaProblems } from "../support/k8sValidate";
@@ -35,6 +36,13 @@ type Variant = {
     chain?: boolean;
     pullAccount?: boolean;
     suppliedPushPassword?: string;
+    /** Args the config does not decide here (tag retention, monitoring). */
+    args?: Partial<InClusterRegistryArgs>;
+};
+
+const RETENTION_ARGS: Partial<InClusterRegistryArgs> = {
+    retention: { mode: "apply", rules: [{ prefix: "team/", keepNewest: 5 }], protect: [] },
+    monitoring: { prometheusOperator: false, runbookBaseUrl: "docs/runbooks.md" },
 };
 
 const variants: Record<string, Variant> = {
@@ -56,6 +64,7 @@ const variants: Record<string, Variant> = {
         certManager: true,
     },
     chain: { registry: { tls: { mode: "cert-manager" } }, chain: true },
+    retention: { registry: { maintenance: { garbageCollection: { enabled: true } } }, args: RETENTION_ARGS },
     authpull: {
         containerRegistry: { requiresAuthForPull: true },
         pullAccount: true,
@@ -105,6 +114,7 @@ function argsFor(v: Variant, accounts: InClusterRegistryArgs["accounts"]): InClu
                     issuer: { kind: "chain", caValidityDays: 3650, serverCertValidityDays: 825 },
                 }
               : { kind: "secret", certPem: "CERT-PEM", keyPem: "KEY-PEM-FOR-TEST" },
+        ...v.args,
     };
 }
 
@@ -290,6 +300,17 @@ describe("options", () => {
         const data = raw(variant, "ConfigMap", "registry-config").data;
         expect(YAML.parse(data["config.yml"]).storage.cache).toEqual(cached ? { blobdescriptor: "inmemory" } : undefined);
         expect(data.Caddyfile.includes(`try_files ${READ_ONLY_SIGNAL.gcMarker}`)).toBe(marker);
+    });
+
+    test.each([
+        ["retention", "retention rules, monitoring and GC in the front's window: served", true],
+        ["gc", "GC without retention: not served", false],
+    ])("tag retention's counts in the pod, %s: %s", (variant, _name, served) => {
+        const data = raw(variant, "ConfigMap", "registry-config").data;
+        expect(data.Caddyfile.includes(`path ${RETENTION_COUNTS.path}`)).toBe(served);
+        const volumes = raw(variant, "Deployment", "registry").spec.template.spec.volumes.map((v: { name: string }) => v.name);
+        expect(volumes.includes(RETENTION_COUNTS.volume)).toBe(served);
+        if (served) expect(data[IN_CLUSTER.retentionScript]).toContain(`\nTEXTFILE_DIR='${RETENTION_COUNTS.dir}'\n`);
     });
 
     test("s3: bucket settings in config.yml, credentials only in the registry-s3 Secret, no PVC", () => {

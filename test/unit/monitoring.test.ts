@@ -2,14 +2,14 @@
  * The alert rules' links and placements (components/monitoring/alertRules.ts), and what monitoring
  * adds to the rendered files: every runbook anchor is a heading of docs/runbooks.md, the metrics
  * listeners are loopback-only on the host, and the access log drops credentials.
- * Covers: components/monitoring/alertRules.ts, components/monitoring/jobMetrics.ts, components/externalHost/hostMonitoring.ts, components/accessPolicy/caddyfile.ts (the access log).
+ * Covers: components/monitoring/alertRules.ts, components/monitoring/jobMetrics.ts, components/externalHost/hostMonitoring.ts, components/accessPolicy/caddyfile.ts (the access log, the metrics listeners).
  */
 import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { renderCaddyfile } from "../../components/accessPolicy/caddyfile";
+import { PROMETHEUS_TEXT_CONTENT_TYPE, renderCaddyfile } from "../../components/accessPolicy/caddyfile";
 import { nodeExporterScript } from "../../components/externalHost/hostMonitoring";
 import { type AlertRulesOptions, alertRules, RUNBOOK_ANCHORS } from "../../components/monitoring/alertRules";
 import { renderHostScrapeConfig } from "../../components/monitoring/jobMetrics";
@@ -91,6 +91,32 @@ describe("the Caddyfile with monitoring", () => {
         expect(caddyfile).toContain("request>headers>Authorization replace REDACTED");
         expect(caddyfile).toContain("wrap json");
         expect(caddyfile).toContain("roll_size 100MiB");
+    });
+
+    it("serves a textfile at its own path on Caddy's metrics listener, after /metrics and before the 404, as Prometheus's text format", () => {
+        const text = renderCaddyfile({
+            ...BASE_POLICY,
+            metrics: { port: 5092, textfile: { path: "/retention/metrics", file: "/run/counts/dso_registry_retention.prom" } },
+        });
+        const site = text.slice(text.indexOf("http://:5092 {"));
+        expect(site).toContain(
+            "\t@textfileWritten {\n\t\tmethod GET HEAD\n\t\tpath /retention/metrics\n\t\tfile {\n\t\t\troot /run/counts\n\t\t\ttry_files /dso_registry_retention.prom\n\t\t}\n\t}",
+        );
+        const at = (needle: string) => site.indexOf(needle);
+        for (const needle of [
+            "\t\theader @textfile Content-Type",
+            "\t\thandle @textfileWritten {",
+            "\t\t\trewrite * /dso_registry_retention.prom",
+            "\t\trespond @textfile 200",
+        ]) {
+            expect(at(needle)).toBeGreaterThan(at("\t\tmetrics /metrics"));
+            expect(at(needle)).toBeLessThan(at("\t\trespond 404"));
+        }
+        expect(site).toContain(`Content-Type "${PROMETHEUS_TEXT_CONTENT_TYPE}"`);
+    });
+
+    it("has no textfile route without a textfile", () => {
+        expect(caddyfile).not.toMatch(/textfile|file_server/);
     });
 
     it("has no metrics listener or access log unless asked", () => {

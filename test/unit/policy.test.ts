@@ -21,6 +21,21 @@ describe("accessPolicyProblem", () => {
         ["a realm key with a path", { realmAuthorities: { "localhost:8080/v2": "localhost:8080" } }, /realmAuthorities/],
         ["a relative blobFiles", { blobFiles: "srv/registry" }, /absolute path/],
         ["a blobFiles with a placeholder", { blobFiles: "/srv/{env.X}" }, /absolute path/],
+        [
+            "a textfile served at /metrics",
+            { metrics: { port: 5092, textfile: { path: "/metrics", file: "/run/counts/x.prom" } } },
+            /other than \/metrics/,
+        ],
+        [
+            "a textfile path with a placeholder",
+            { metrics: { port: 5092, textfile: { path: "/{env.X}", file: "/run/counts/x.prom" } } },
+            /metrics\.textfile\.path/,
+        ],
+        [
+            "a relative textfile",
+            { metrics: { port: 5092, textfile: { path: "/retention/metrics", file: "x.prom" } } },
+            /metrics\.textfile\.file/,
+        ],
         ["a relative read-only marker", { readOnlySignals: [{ kind: "file", path: "run/ro" } as const] }, /absolute path/],
         ["a read-only marker with a space", { readOnlySignals: [{ kind: "file", path: "/run/read only" } as const] }, /absolute path/],
         ["a read-only variable with a brace", { readOnlySignals: [{ kind: "env", name: "X}" } as const] }, /environment variable/],

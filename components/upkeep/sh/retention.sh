@@ -16,11 +16,12 @@
 # (Distribution 3; Distribution 2.8 cannot remove a tag alone, so that tag is kept and the reason told).
 # A tag's age is its push time: the mtime of its link file under STORAGE_ROOT (filesystem storage), or
 # with a bucket (STORAGE_ROOT empty) the image config's `created` (an index's first image). An age
-# before 2000 (Jib writes 1970) or in the future is unknown. With TEXTFILE_DIR, the counts go to
-# node_exporter's textfile collector.
+# before 2000 (Jib writes 1970) or in the future is unknown. With TEXTFILE_DIR, the counts go to the
+# file TEXTFILE_NAME there, in Prometheus's text format (node_exporter's textfile collector on the
+# host, the Caddy sidecar's metrics listener in the cluster).
 : "${REGISTRY_URL:?}" "${HTTP_CLIENT:?}" "${UNIX_SOCKET?}" "${REGISTRY_LOGS:?}"
 : "${MODE:?}" "${RULES:?}" "${PROTECT?}" "${STORAGE_ROOT?}"
-: "${TEXTFILE_DIR?}" "${REMOVED_METRIC:?}" "${CANDIDATES_METRIC:?}" "${KEPT_METRIC:?}" "${LAST_RUN_METRIC:?}"
+: "${TEXTFILE_DIR?}" "${TEXTFILE_NAME:?}" "${REMOVED_METRIC:?}" "${CANDIDATES_METRIC:?}" "${KEPT_METRIC:?}" "${LAST_RUN_METRIC:?}"
 set -eu
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 api_tmp=$tmp
@@ -235,7 +236,7 @@ else
 fi
 if [ -n "$TEXTFILE_DIR" ]; then
     dir="${DSO_ROOT:-}$TEXTFILE_DIR"
-    file="$dir/dso_registry_retention.prom"
+    file="$dir/$TEXTFILE_NAME"
     label="{mode=\"$MODE\"}"
     if mkdir -p "$dir" 2>/dev/null; then
         {
@@ -251,9 +252,9 @@ if [ -n "$TEXTFILE_DIR" ]; then
             echo "# HELP $LAST_RUN_METRIC When the last retention run ended."
             echo "# TYPE $LAST_RUN_METRIC gauge"
             echo "$LAST_RUN_METRIC$label $(date +%s)"
-        } >"$dir/.dso_registry_retention.prom.$$"
-        chmod 0644 "$dir/.dso_registry_retention.prom.$$"
-        mv -f "$dir/.dso_registry_retention.prom.$$" "$file"
+        } >"$dir/.$TEXTFILE_NAME.$$"
+        chmod 0644 "$dir/.$TEXTFILE_NAME.$$"
+        mv -f "$dir/.$TEXTFILE_NAME.$$" "$file"
     else
         echo "could not create $dir: retention's counts are not reported" >&2
     fi
