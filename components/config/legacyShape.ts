@@ -41,6 +41,13 @@ const FORMERLY_TOLD = new Set([
     ...["host", "port", "user", "path", "hostKey", "endpoint", "bucket", "prefix", "region", "size", "storageClass"].map(
         (key) => `registry.maintenance.backup.destination.${key}`,
     ),
+    // Settings of a feature that is off (or that a placement never runs).
+    "registry.ui.image",
+    "registry.ui.deleteEnabled",
+    "registry.maintenance.garbageCollection.schedule",
+    "registry.maintenance.garbageCollection.deleteUntagged",
+    "registry.loginLimit.ignoreNetworks",
+    "registry.monitoring.runbookBaseUrl",
     // Jenkins's settings while it is off.
     ...[
         "url",

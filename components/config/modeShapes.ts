@@ -58,6 +58,30 @@ function requiredWith<T extends z.ZodType>(entry: T, why: string): T {
     } as T["def"]) as T;
 }
 
+/**
+ * A feature switched by `enabled` (default `fallback`): off, it takes only the keys listed in `whenOff`
+ * (those that still act); on, every key of `on`. `unoffered` words an `enabled: true` the placement refuses.
+ */
+function switched<Shape extends z.core.$ZodLooseShape, Off extends keyof Shape = never>(
+    on: Shape,
+    fallback: boolean,
+    whenOff: readonly Off[] = [],
+) {
+    const off = Object.fromEntries(whenOff.map((key) => [key, on[key]])) as Pick<Shape, Off>;
+    return variants(
+        "enabled",
+        [z.strictObject({ ...off, enabled: z.literal(false) }), z.strictObject({ ...on, enabled: z.literal(true) })],
+        fallback,
+        (value) => `must be true or false, got ${JSON.stringify(value)}`,
+    ).prefault({});
+}
+
+/** A feature a placement never runs: only `enabled: false` is taken, and `true` is refused with `why`. */
+const neverOn = (why: string) =>
+    variants("enabled", [z.strictObject({ enabled: z.literal(false) })], false, (value) =>
+        value === true ? `is true, but ${why}` : `must be false, got ${JSON.stringify(value)}`,
+    ).prefault({});
+
 // ---------------------------------------------------------------------------------------------
 // registry.tls, by TLS mode
 // ---------------------------------------------------------------------------------------------
@@ -209,14 +233,17 @@ function backupOf(mode: "in-cluster" | "external-host") {
     return variants("enabled", [backupOff, on], false, (value) => `must be true or false, got ${JSON.stringify(value)}`).prefault({});
 }
 
-/** Placements without backups of ours: kind keeps the images in kind.dataDir on the Docker host; an existing registry is the organisation's. */
-const noBackup = (why: string) =>
-    variants("enabled", [backupOff], false, (value) =>
-        value === true ? `is true, but ${why}` : `must be false, got ${JSON.stringify(value)}`,
-    ).prefault({});
+const gc = maintenance.shape.garbageCollection.unwrap().shape;
+const { enabled: _gcEnabled, ...gcOn } = gc;
+/** Garbage collection: its schedule only when on; the external host keeps the script for a run by hand, which deleteUntagged shapes. */
+const GARBAGE_COLLECTION = {
+    "external-host": switched(gcOn, false, ["deleteUntagged"]),
+    other: switched(gcOn, false),
+};
 
 // The default is filled in level by level: an absent `maintenance` is `{}`, and each entry below takes its own default.
-const maintenanceWith = <T extends z.ZodType>(backupShape: T) => maintenance.extend({ backup: backupShape }).prefault({} as never);
+const maintenanceWith = <G extends z.ZodType, B extends z.ZodType>(garbageCollection: G, backupShape: B) =>
+    maintenance.extend({ garbageCollection, backup: backupShape }).prefault({} as never);
 
 // ---------------------------------------------------------------------------------------------
 // jenkins, by enabled
@@ -243,13 +270,24 @@ const JENKINS = variants(
 
 /** The registry's settings every placement takes, before each one's own cut. */
 const { tls: _tls, storage: _storage, mode: _mode, maintenance: _maintenance, ...ownRegistry } = registry.shape;
-const monitoring = ownRegistry.monitoring.unwrap();
-const loginLimit = ownRegistry.loginLimit.unwrap();
+const { enabled: _monitoringOn, ...monitoringOn } = ownRegistry.monitoring.unwrap().shape;
+const {
+    enabled: _limitOn,
+    maxRetry,
+    findTimeSeconds,
+    banTimeSeconds,
+    tokenRequestsPerMinute,
+    ignoreNetworks,
+} = ownRegistry.loginLimit.unwrap().shape;
 /** The limit each front applies: fail2ban's counts on the host, ingress-nginx's rate in the cluster. */
 const LOGIN_LIMIT_OF = {
-    "in-cluster": loginLimit.omit({ maxRetry: true, findTimeSeconds: true, banTimeSeconds: true }).prefault({}),
-    "external-host": loginLimit.omit({ tokenRequestsPerMinute: true }).prefault({}),
+    "in-cluster": switched({ tokenRequestsPerMinute, ignoreNetworks }, true),
+    "external-host": switched({ maxRetry, findTimeSeconds, banTimeSeconds, ignoreNetworks }, true),
 };
+const { enabled: _uiOn, ...uiOn } = ownRegistry.ui.unwrap().shape;
+/** The web UI: its image only when it runs; deletes through the API are decided with or without it (decisions.ts). */
+const UI = switched(uiOn, false, ["deleteEnabled"]);
+const NOT_OURS = 'registry.mode "existing" is not ours to run: set it to false (or remove it)';
 
 /** `registry`, per placement: only the settings it acts on. */
 const REGISTRY_OF = {
@@ -258,8 +296,10 @@ const REGISTRY_OF = {
         mode: z.literal("in-cluster"),
         tls: TLS_OF["in-cluster"],
         storage: storageOf("in-cluster"),
-        maintenance: maintenanceWith(backupOf("in-cluster")),
+        maintenance: maintenanceWith(GARBAGE_COLLECTION.other, backupOf("in-cluster")),
         loginLimit: LOGIN_LIMIT_OF["in-cluster"],
+        monitoring: switched(monitoringOn, true),
+        ui: UI,
     }),
     // prometheus-operator is a cluster's: the host gets a rules file and a scrape file instead.
     "external-host": z.strictObject({
@@ -267,9 +307,10 @@ const REGISTRY_OF = {
         mode: z.literal("external-host"),
         tls: TLS_OF["external-host"],
         storage: storageOf("external-host"),
-        maintenance: maintenanceWith(backupOf("external-host")),
+        maintenance: maintenanceWith(GARBAGE_COLLECTION["external-host"], backupOf("external-host")),
         loginLimit: LOGIN_LIMIT_OF["external-host"],
-        monitoring: monitoring.omit({ prometheusOperator: true }).prefault({}),
+        monitoring: switched({ runbookBaseUrl: monitoringOn.runbookBaseUrl }, true),
+        ui: UI,
     }),
     // Plain HTTP on the Docker host's loopback and the kind network, no metrics or login limit of its own (docs/kind.md).
     kind: (() => {
@@ -278,8 +319,10 @@ const REGISTRY_OF = {
             ...kindRegistry,
             mode: z.literal("kind"),
             storage: storageOf("kind"),
+            ui: UI,
             maintenance: maintenanceWith(
-                noBackup('backups are not offered with registry.mode "kind" (the images live in kind.dataDir on the Docker host)'),
+                GARBAGE_COLLECTION.other,
+                neverOn('backups are not offered with registry.mode "kind" (the images live in kind.dataDir on the Docker host)'),
             ),
         });
     })(),
@@ -290,7 +333,8 @@ const REGISTRY_OF = {
             ...existingRegistry,
             mode: z.literal("existing"),
             tls: TLS_OF.existing,
-            maintenance: maintenanceWith(noBackup('registry.mode "existing" is not ours to run: set it to false (or remove it)')),
+            maintenance: maintenanceWith(neverOn(NOT_OURS), neverOn(NOT_OURS)),
+            ui: neverOn(NOT_OURS),
         });
     })(),
 };

@@ -89,10 +89,8 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
         },
     },
     {
-        // An existing registry's UI and accounts are the organisation's.
+        // An existing registry's accounts are the organisation's.
         keys: [
-            "registry.ui.deleteEnabled",
-            "registry.ui.image",
             "containerRegistry.rotation",
             "containerRegistry.rotateAfterDays",
             "containerRegistry.pushCredentials",
@@ -120,19 +118,6 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
                 : undefined,
     },
     {
-        keys: ["registry.maintenance.garbageCollection.schedule"],
-        mootWith: (c) => unless(c.registry.maintenance.garbageCollection.enabled, "registry.maintenance.garbageCollection.enabled false"),
-    },
-    {
-        // The external host always has the collection script, for a run by hand (see registryHostOps).
-        keys: ["registry.maintenance.garbageCollection.deleteUntagged"],
-        mootWith: (c) =>
-            unless(
-                c.registry.maintenance.garbageCollection.enabled || c.registry.mode === "external-host",
-                `registry.maintenance.garbageCollection.enabled false and ${mode(c)}`,
-            ),
-    },
-    {
         keys: ["registry.maintenance.retention.mode", "registry.maintenance.retention.protect"],
         mootWith: (c) => unless(c.registry.maintenance.retention.rules.length > 0, "registry.maintenance.retention.rules empty"),
     },
@@ -146,21 +131,7 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
                 : undefined;
         },
     },
-    {
-        keys: [
-            "registry.loginLimit.maxRetry",
-            "registry.loginLimit.findTimeSeconds",
-            "registry.loginLimit.banTimeSeconds",
-            "registry.loginLimit.tokenRequestsPerMinute",
-            "registry.loginLimit.ignoreNetworks",
-        ],
-        mootWith: (c) => unless(c.registry.loginLimit.enabled, "registry.loginLimit.enabled false"),
-    },
-    {
-        keys: ["registry.monitoring.prometheusOperator", "registry.monitoring.runbookBaseUrl"],
-        mootWith: (c) => unless(c.registry.monitoring.enabled, "registry.monitoring.enabled false"),
-    },
-    { keys: ["registry.ui.image", "kind.ui"], mootWith: (c) => unless(c.registry.ui.enabled, "registry.ui.enabled false") },
+    { keys: ["kind.ui"], mootWith: (c) => unless(c.registry.ui.enabled, "registry.ui.enabled false") },
     {
         // Deletes are allowed when the UI's delete button or garbage collection needs them (decisions.ts).
         keys: ["registry.ui.deleteEnabled"],

@@ -98,15 +98,6 @@ export function crossChecks(c: FlatConfig): ConfigProblem[] {
     if (c.registry.replicas > 1 && mode !== "in-cluster") {
         add(["registry", "replicas"], `replicas apply to the in-cluster registry only`);
     }
-    if (mode === "existing") {
-        const running: [PropertyKey[], boolean][] = [
-            [["registry", "ui", "enabled"], c.registry.ui.enabled],
-            [["registry", "maintenance", "garbageCollection", "enabled"], c.registry.maintenance.garbageCollection.enabled],
-        ];
-        for (const [path, on] of running) {
-            if (on) add(path, `is true, but registry.mode "existing" is not ours to run: set it to false (or remove it)`);
-        }
-    }
     problems.push(...backupProblems(c), ...kindProblems(c), ...namedAccountProblems(c), ...retentionProblems(c));
     if (!c.containerRegistry.requiresAuthForPush && mode !== "existing") {
         add(

@@ -137,12 +137,26 @@ describe("each mode's shape", () => {
             { maintenance: { backup: { enabled: true } } },
             /registry\.maintenance\.backup\.enabled: is true, but registry\.mode "existing" is not ours to run/,
         ],
+        ["existing", { ui: { enabled: true } }, /registry\.ui\.enabled: is true, but registry\.mode "existing" is not ours to run/],
+        [
+            "existing",
+            { maintenance: { garbageCollection: { enabled: true } } },
+            /registry\.maintenance\.garbageCollection\.enabled: is true, but registry\.mode "existing" is not ours to run/,
+        ],
+        ["in-cluster", { ui: { enabled: "yes" } }, /registry\.ui\.enabled: must be true or false, got "yes"/],
     ] as const)("mode %s refuses registry %j", (mode, registry, says) => {
         const problems = problemsOf(withRegistry(mode, registry));
         expect(
             problems.some((p) => says.test(p)),
             problems.join("\n"),
         ).toBe(true);
+    });
+
+    it("keeps the external host's deleteUntagged with garbage collection off (the script stays for a run by hand)", () => {
+        const raw = withRegistry("external-host", { maintenance: { garbageCollection: { deleteUntagged: true } } });
+        const { warnings, config } = parseConfig(raw, {}, { allowMissingSecrets: true });
+        expect(warnings.filter((w) => w.key.includes("garbageCollection"))).toEqual([]);
+        expect(config.registry.maintenance.garbageCollection).toMatchObject({ enabled: false, deleteUntagged: true });
     });
 
     it("refuses externalHost outside its mode, as earlier releases did", () => {
@@ -213,6 +227,38 @@ describe("stack files of earlier releases (this release only)", () => {
             "dso-registry:jenkins.url",
             "jenkins.enabled false",
             "pulumi config rm --path 'dso-registry:jenkins.url'",
+        ],
+        [
+            "in-cluster",
+            { ui: { image: "joxit/docker-registry-ui:2.5.8" } },
+            {},
+            "dso-registry:registry.ui.image",
+            "registry.ui.enabled false",
+            "pulumi config rm --path 'dso-registry:registry.ui.image'",
+        ],
+        [
+            "in-cluster",
+            { maintenance: { garbageCollection: { schedule: "0 4 * * *", deleteUntagged: true } } },
+            {},
+            "dso-registry:registry.maintenance.garbageCollection.deleteUntagged",
+            "registry.maintenance.garbageCollection.enabled false",
+            "pulumi config rm --path 'dso-registry:registry.maintenance.garbageCollection.deleteUntagged'",
+        ],
+        [
+            "external-host",
+            { monitoring: { enabled: false, runbookBaseUrl: "https://git.example.test/runbooks" } },
+            {},
+            "dso-registry:registry.monitoring.runbookBaseUrl",
+            "registry.monitoring.enabled false",
+            "pulumi config rm --path 'dso-registry:registry.monitoring.runbookBaseUrl'",
+        ],
+        [
+            "in-cluster",
+            { loginLimit: { enabled: false, ignoreNetworks: ["10.0.0.0/8"] } },
+            {},
+            "dso-registry:registry.loginLimit.ignoreNetworks",
+            "registry.loginLimit.enabled false",
+            "pulumi config rm --path 'dso-registry:registry.loginLimit.ignoreNetworks'",
         ],
         // In the cluster no TLS mode takes it; on a host, ACME does.
         [
