@@ -125,6 +125,44 @@ describe(`the local stack deployed by ${BASELINE.slice(0, 7)}, real engine`, () 
     it("is taken over by this version with no change at all", async () => {
         await upgradeChangesNothing(ws, "local", { components: [], updates: {} });
     });
+
+    // Earlier releases only told about keys of another variant; this one takes such a file, warns with the
+    // command that rewrites it, and the commands, run as printed, leave a file that warns no more.
+    it("takes a stack file of the earlier shape with no change, and the printed commands rewrite it", async () => {
+        const raw = structuredClone(committedState("local").raw) as Record<string, any>;
+        raw.jenkins.url = jenkins.url;
+        raw.kind = { clusterName: "dev" };
+        raw.registry.tls.acmeEmail = "ops@example.test";
+        raw.registry.loginLimit = { maxRetry: 5 };
+        raw.registry.maintenance = { backup: { schedule: "0 3 * * *" } };
+        writeStackValues(ws, "local", raw);
+        const preview = await ws.pulumi(["preview", "--expect-no-changes", "-s", "local"], { timeoutMs: 15 * 60_000 });
+        const output = preview.stdout + preview.stderr;
+        expect(preview.code, output.slice(-20_000)).toBe(0);
+        const commands = [
+            ...output.matchAll(
+                /has no effect with [^;]+; this release still takes the stack file, the next one refuses it: remove it \((pulumi config rm [^)]+)\)/g,
+            ),
+        ].map((m) => m[1]!);
+        expect([...new Set(commands)].sort()).toEqual(
+            [
+                `pulumi config rm ${PROJECT}:kind`,
+                `pulumi config rm --path '${PROJECT}:registry.tls.acmeEmail'`,
+                `pulumi config rm --path '${PROJECT}:registry.loginLimit.maxRetry'`,
+                `pulumi config rm --path '${PROJECT}:registry.maintenance.backup.schedule'`,
+            ].sort(),
+        );
+        for (const command of new Set(commands)) {
+            const args = command
+                .replace(/^pulumi /, "")
+                .split(" ")
+                .map((word) => word.replace(/^'(.*)'$/, "$1"));
+            await ws.pulumiOk([...args, "-s", "local"]);
+        }
+        const after = await ws.pulumi(["preview", "--expect-no-changes", "-s", "local"], { timeoutMs: 15 * 60_000 });
+        expect(after.code, (after.stdout + after.stderr).slice(-20_000)).toBe(0);
+        expect(after.stdout + after.stderr).not.toMatch(/this release still takes the stack file/);
+    });
 });
 
 describe(`the prod stack deployed by ${BASELINE.slice(0, 7)}, real engine on test hosts`, () => {
