@@ -20,7 +20,6 @@ export { RegistryTls, type RegistryTlsArgs } from "./accounts/registryTls";
 export { gateOnClusterPrerequisites } from "./cluster/gate";
 export { ConfigError, loadDeployableConfig, type StackConfig } from "./config";
 export type { HostAccount, HostTls } from "./externalHost/caddySite";
-// The placements: where the registry runs.
 export {
     ExternalRegistryHost,
     type ExternalRegistryHostArgs,
@@ -55,6 +54,8 @@ export type { NodeTrustCommonArgs } from "./nodeTrust/common";
 export { NodeTrustDaemonSet, type NodeTrustDaemonSetArgs } from "./nodeTrust/nodeTrustDaemonSet";
 export { NodeTrust, type NodeTrustArgs } from "./nodeTrust/nodeTrustSsh";
 export type { DistributionSettings, NotificationEndpoint } from "./shared/distributionSettings";
-export type { IngressController, RuntimeFlavour } from "./shared/facts";
+// The placements: where the registry runs. Each takes the front contract (accounts, pull auth, deletes, allowlist).
+export type { IngressController, RegistryDeletes, RuntimeFlavour } from "./shared/facts";
+export type { FrontAccount, FrontAccounts, RegistryFront, ScopedFrontAccount } from "./shared/front";
 export type { HostConnection } from "./shared/hostAccess";
 export { defineStack, type StackOutputs } from "./stack";

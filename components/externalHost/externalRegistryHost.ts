@@ -8,14 +8,14 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { LoginLimit } from "../accessPolicy/loginLimit";
-import type { ScopedPushAccount } from "../accessPolicy/policy";
 import { type HostMirror, MirrorCachesOnHost } from "../mirrors/mirrorCachesOnHost";
 import type { DistributionSettings } from "../shared/distributionSettings";
-import { imagePrefix, METRICS_PORTS, type RegistryDeletes, registryAuthority } from "../shared/facts";
+import { imagePrefix, METRICS_PORTS, registryAuthority } from "../shared/facts";
 import { withFormerType } from "../shared/formerType";
+import { frontUsers, type RegistryFront } from "../shared/front";
 import type { HostConnection, HostTarget } from "../shared/hostAccess";
 import type { Retention } from "../upkeep/retention";
-import { CADDY_ACCESS_LOG, type CaddyMaven, CaddySite, type HostAccount, type HostTls } from "./caddySite";
+import { CADDY_ACCESS_LOG, type CaddyMaven, CaddySite, type HostTls } from "./caddySite";
 import { HostMonitoring, hostReporting, monitoringPaths } from "./hostMonitoring";
 import { HostPackages } from "./hostPackages";
 import { HostLoginLimit } from "./loginLimit";
@@ -38,7 +38,8 @@ import {
 } from "./scripts";
 import { UiContainer } from "./uiContainer";
 
-export interface ExternalRegistryHostArgs {
+/** The host's registry: the front contract every placement takes (accounts, pull auth, deletes, allowlist), and what runs on the host. */
+export interface ExternalRegistryHostArgs extends RegistryFront {
     /** The SSH connection to the host (kind "ssh"; "local" when Pulumi runs on the host itself). */
     readonly connection: HostConnection;
     /** Host name clients use, and the HTTPS port Caddy listens on. */
@@ -59,22 +60,6 @@ export interface ExternalRegistryHostArgs {
     /** Install missing packages (Docker, Caddy, cron, curl) instead of only reporting them. */
     readonly installPackages: boolean;
     readonly tls: HostTls;
-    /** Accounts that may push (and pull). */
-    readonly pushAccounts: readonly HostAccount[];
-    /** Pull-only accounts. */
-    readonly pullAccounts: readonly HostAccount[];
-    /**
-     * Push accounts (in `pushAccounts`) that may write only under repository prefixes; every other push
-     * account writes everywhere. Why: docs/decisions/access-policy.md#push-accounts-scoped-to-repository-prefixes
-     */
-    readonly scopedPushAccounts?: readonly ScopedPushAccount[];
-    readonly requiresAuthForPull: boolean;
-    /** Pulls through the caches need an account even when reads are anonymous (`registry.mirrorPull` "accounts"). */
-    readonly mirrorsRequireAuth?: boolean;
-    /** Client networks allowed to reach the registry; everyone when empty. */
-    readonly allowedNetworks: readonly string[];
-    /** Who may delete: push accounts through the front (garbage collection needs it), and the UI's button. */
-    readonly deletes: RegistryDeletes;
     /** Same-origin web UI container; none when unset. */
     readonly ui?: { readonly image: string };
     /** Scheduled garbage collection (in a read-only window, checked afterwards). */
@@ -112,8 +97,7 @@ export interface HostMavenArgs extends CaddyMaven {
 }
 
 /** Why the args cannot work, or undefined. Exported for table-driven tests. */
-export function externalRegistryHostProblem(args: Pick<ExternalRegistryHostArgs, "pushAccounts" | "dataDir">): string | undefined {
-    if (args.pushAccounts.length === 0) return "at least one push account is needed";
+export function externalRegistryHostProblem(args: Pick<ExternalRegistryHostArgs, "dataDir">): string | undefined {
     if (!args.dataDir.startsWith("/") || args.dataDir === "/") return `dataDir "${args.dataDir}" must be an absolute path below /`;
     return undefined;
 }
@@ -269,6 +253,7 @@ export class ExternalRegistryHost extends pulumi.ComponentResource {
         const mavenContainer =
             mavenSpec && new MavenContainer(`${name}-maven`, { connection, spec: mavenSpec }, { parent: this, dependsOn: [packages] });
         // The site goes live only once what it proxies to runs.
+        const users = frontUsers(args.accounts);
         const caddy = new CaddySite(
             `${name}-caddy`,
             {
@@ -277,9 +262,9 @@ export class ExternalRegistryHost extends pulumi.ComponentResource {
                 registryHost: args.registryHost,
                 port: args.port,
                 tls: args.tls,
-                pushAccounts: args.pushAccounts,
-                pullAccounts: args.pullAccounts,
-                scopedPushAccounts: args.scopedPushAccounts,
+                pushAccounts: users.push,
+                pullAccounts: users.pull,
+                scopedPushAccounts: users.scoped,
                 requiresAuthForPull: args.requiresAuthForPull,
                 allowedNetworks: args.allowedNetworks,
                 deletesEnabled: args.deletes.api,

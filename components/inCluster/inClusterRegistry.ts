@@ -22,8 +22,9 @@ import {
     renderClusterMirrors,
 } from "../mirrors/mirrorManifests";
 import type { DistributionSettings } from "../shared/distributionSettings";
-import { type IngressController, METRICS_PORTS, type RegistryDeletes } from "../shared/facts";
+import { type IngressController, METRICS_PORTS } from "../shared/facts";
 import { withFormerType } from "../shared/formerType";
+import { frontUsers, type RegistryFront } from "../shared/front";
 import { type K8sObject, objectOptions } from "../shared/k8sObject";
 import { resourceClassOf } from "../shared/k8sResources";
 import { RETENTION_TEXTFILE, type Retention } from "../upkeep/retention";
@@ -61,13 +62,10 @@ export type InClusterRegistryStorage =
           readonly credentials: { readonly accessKeyId: pulumi.Input<string>; readonly secretAccessKey: pulumi.Input<string> };
       });
 
-export interface InClusterRegistryArgs {
+/** The registry in the cluster: the front contract every placement takes (accounts, pull auth, deletes, allowlist), and what runs in the cluster. */
+export interface InClusterRegistryArgs extends RegistryFront {
     /** Host name clients use (no port: the ingress serves 443). */
     readonly host: string;
-    /** Every read needs an account (push or pull-only); otherwise reads are open. */
-    readonly requiresAuthForPull: boolean;
-    /** Pulls through the caches need an account even when reads are anonymous (`registry.mirrorPull` "accounts"). */
-    readonly mirrorsRequireAuth?: boolean;
     /** Namespace of the registry's objects; created by the component. */
     readonly namespace: string;
     /** IngressClass of the ingress controller. */
@@ -77,14 +75,10 @@ export interface InClusterRegistryArgs {
     /** Images of Distribution, the Caddy sidecar and the web UI. */
     readonly images: { readonly registry: string; readonly caddy: string; readonly ui: string };
     readonly storage: InClusterRegistryStorage;
-    /** Client networks (CIDR) allowed through the ingress; everyone when empty. */
-    readonly allowedNetworks: readonly string[];
     /** The token endpoint's limit at the ingress (`registry.loginLimit`; ingress-nginx only); none when unset. */
     readonly loginLimit?: InClusterLoginLimit;
     /** Whether the web UI runs in the registry pod, behind the same Caddy. */
     readonly ui: { readonly enabled: boolean };
-    /** Whether push accounts may DELETE through the API, and whether the UI offers a delete button (decided once by the stack). */
-    readonly deletes: RegistryDeletes;
     /** The garbage-collection CronJob: whether it runs, when (cron), and whether it also removes untagged manifests. */
     readonly garbageCollection: { readonly enabled: boolean; readonly schedule: string; readonly deleteUntagged: boolean };
     /** Tag retention, run by the GC job in its window before the collection; none when unset. */
@@ -95,22 +89,8 @@ export interface InClusterRegistryArgs {
     readonly pod?: InClusterPod;
     /** Publish the KEP-1755 `local-registry-hosting` ConfigMap in kube-public. */
     readonly publishLocalRegistryHosting: boolean;
-    /**
-     * The push account and, when it exists, the pull-only account (bcrypt hashes, secret; a
-     * `RegistryAccounts` gives all three), and every account as htpasswd lines.
-     */
-    readonly accounts: {
-        readonly push: InClusterAccount;
-        /**
-         * Push accounts that may write only under their repository prefixes, beside `push`.
-         * Why: docs/decisions/access-policy.md#push-accounts-scoped-to-repository-prefixes
-         */
-        readonly scopedPush?: readonly (InClusterAccount & { readonly prefixes: readonly string[] })[];
-        readonly pull?: InClusterAccount;
-        /** Read-only accounts, in the pull users file beside `pull`. */
-        readonly read?: readonly InClusterAccount[];
-        readonly htpasswd: pulumi.Input<string>;
-    };
+    /** Every account of `accounts` (and Maven's deploy account) as htpasswd lines (`RegistryAccounts.htpasswd`), for Distribution's Secret. */
+    readonly htpasswd: pulumi.Input<string>;
     /** The ingress certificate: our own (generated CA or provided), or a cert-manager issuer. */
     readonly tls:
         | { readonly kind: "secret"; readonly certPem: pulumi.Input<string>; readonly keyPem: pulumi.Input<string> }
@@ -358,8 +338,7 @@ export class InClusterRegistry extends pulumi.ComponentResource {
 
     constructor(name: string, args: InClusterRegistryArgs, opts?: pulumi.ComponentResourceOptions) {
         super("dso-registry:inCluster:InClusterRegistry", name, {}, withFormerType(opts, "dso:registry:InClusterRegistry"));
-        const scoped = args.accounts.scopedPush ?? [];
-        const pullAccounts = [...(args.accounts.pull ? [args.accounts.pull] : []), ...(args.accounts.read ?? [])];
+        const users = frontUsers(args.accounts);
         const policy = sidecarPolicy({
             host: args.host,
             requiresAuthForPull: args.requiresAuthForPull,
@@ -372,12 +351,12 @@ export class InClusterRegistry extends pulumi.ComponentResource {
             gcWindow: gcWindow(args),
             metrics: args.monitoring !== undefined,
             retentionCounts: retentionCountsServed(args),
-            scopedPushAccounts: scoped.map((a) => ({ username: a.username, prefixes: a.prefixes })),
+            scopedPushAccounts: users.scoped,
         });
         // Every users file's accounts by name: at each check, credentials of any other user are checked against the decoy account.
         const accounts = {
-            push: [args.accounts.push.username, ...scoped.map((a) => a.username)],
-            pull: pullAccounts.map((a) => a.username),
+            push: users.push.map((a) => a.username),
+            pull: users.pull.map((a) => a.username),
             ...(args.maven ? { mavenDeploy: [args.maven.deployAccount.username] } : {}),
         };
         const caddyfile = decoyHash(`${name}-decoy`, this).apply((bcryptHash) =>
@@ -391,8 +370,8 @@ export class InClusterRegistry extends pulumi.ComponentResource {
             ...(args.monitoring ? { metricsAddr: REGISTRY_METRICS_ADDR } : {}),
             ...(args.distributionConfig ? { settings: args.distributionConfig } : {}),
         });
-        const push = usersFileOutput("push", [args.accounts.push, ...scoped]);
-        const pull = usersFileOutput("pull", pullAccounts);
+        const push = usersFileOutput("push", users.push);
+        const pull = usersFileOutput("pull", users.pull);
         const mavenDeploy = args.maven ? usersFileOutput("push", [args.maven.deployAccount]) : pulumi.output("");
         const mavenNginxConfig = args.maven
             ? renderMavenNginxConfig({
@@ -457,7 +436,7 @@ export class InClusterRegistry extends pulumi.ComponentResource {
             publishLocalRegistryHosting: args.publishLocalRegistryHosting,
             caddyfile,
             registryConfig,
-            users: { push, pull, htpasswd: pulumi.secret(args.accounts.htpasswd) },
+            users: { push, pull, htpasswd: pulumi.secret(args.htpasswd) },
             httpSecret: pulumi.secret(httpSecret.result),
             configChecksum,
             ...(args.maven

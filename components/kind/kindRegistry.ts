@@ -7,14 +7,13 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { ScopedPushAccount } from "../accessPolicy/policy";
 import { usersFileOutput } from "../accessPolicy/usersFileOutput";
 import { decoyHash } from "../accounts/decoy";
-import type { RegistryAccount } from "../accounts/registryAccounts";
 import { type MirrorSpec, renderMirrorEnvFile, type UpstreamAccount } from "../mirrors/mirrors";
 import type { DistributionSettings } from "../shared/distributionSettings";
-import { DISTRIBUTION, type RegistryDeletes } from "../shared/facts";
+import { DISTRIBUTION } from "../shared/facts";
 import { fingerprint } from "../shared/fingerprint";
+import { frontUsers, type RegistryFront } from "../shared/front";
 import { type HostConnection, HostFile, type HostTarget, hostCommand, privileged } from "../shared/hostAccess";
 import { objectOptions } from "../shared/k8sObject";
 import { resourceClassOf } from "../shared/k8sResources";
@@ -42,25 +41,18 @@ import {
 } from "./scripts";
 import { type KindUiSpec, renderKindUiObjects } from "./ui";
 
-export interface KindRegistryArgs {
+/**
+ * kind's registry: the front contract every placement takes (accounts, pull auth, deletes), but no
+ * allowlist (it listens on the Docker host's loopback and the kind network only) and no account for the
+ * caches (the nodes hold none), and what runs on the Docker host.
+ */
+export interface KindRegistryArgs extends Omit<RegistryFront, "allowedNetworks" | "mirrorsRequireAuth"> {
     /** The Docker host of the kind cluster: local, or over SSH. */
     readonly connection: HostConnection;
     /** Names, port and data directory (`dso-registry:kind`). */
     readonly layout: KindLayout;
     /** Distribution (`registry.image`), Caddy (`registry.caddyImage`), the watcher (`kind.watcherImage`). */
     readonly images: KindImages;
-    /** Accounts that may push (and pull). */
-    readonly pushAccounts: readonly RegistryAccount[];
-    /** Pull-only accounts. */
-    readonly pullAccounts: readonly RegistryAccount[];
-    /**
-     * Push accounts (in `pushAccounts`) that may write only under repository prefixes; every other push
-     * account writes everywhere. Why: docs/decisions/access-policy.md#push-accounts-scoped-to-repository-prefixes
-     */
-    readonly scopedPushAccounts?: readonly ScopedPushAccount[];
-    readonly requiresAuthForPull: boolean;
-    /** Who may delete: push accounts through the front (garbage collection's or the UI's deletes), and the UI's button. */
-    readonly deletes: RegistryDeletes;
     /** Scheduled garbage collection in the front's read-only window, by a maintenance container; none when unset. */
     readonly garbageCollection?: KindGarbageCollection;
     /** Publish the KEP-1755 ConfigMap in the cluster Pulumi deploys to. */
@@ -102,7 +94,8 @@ export class KindRegistry extends pulumi.ComponentResource {
         super("dso-registry:kind:KindRegistry", name, target, opts);
         const { connection, layout } = args;
         const p = kindPaths(layout);
-        const accounts = [...args.pushAccounts, ...args.pullAccounts];
+        const users = frontUsers(args.accounts);
+        const accounts = [...users.push, ...users.pull];
         const mirrors = args.mirrors ?? [];
         for (const m of mirrors) {
             if (m.spec.hasCredentials && m.account === undefined) {
@@ -123,9 +116,9 @@ export class KindRegistry extends pulumi.ComponentResource {
                     pathName: m.spec.pathName,
                     upstream: `${kindMirrorPaths(layout, m.spec).container}:${DISTRIBUTION.containerPort}`,
                 })),
-                ...(args.scopedPushAccounts ? { scopedPushAccounts: args.scopedPushAccounts } : {}),
+                scopedPushAccounts: users.scoped,
                 decoy: {
-                    accounts: { push: args.pushAccounts.map((a) => a.username), pull: args.pullAccounts.map((a) => a.username) },
+                    accounts: { push: users.push.map((a) => a.username), pull: users.pull.map((a) => a.username) },
                     bcryptHash,
                 },
             }),
@@ -153,8 +146,8 @@ export class KindRegistry extends pulumi.ComponentResource {
         // Caddy runs as root in its image and reads the users files through a read-only mount.
         const files = [
             file("caddyfile", p.caddyfile, caddyfile),
-            file("users-push", p.pushUsers, usersFileOutput("push", args.pushAccounts), "0600", true),
-            file("users-pull", p.pullUsers, usersFileOutput("pull", args.pullAccounts), "0600", true),
+            file("users-push", p.pushUsers, usersFileOutput("push", users.push), "0600", true),
+            file("users-pull", p.pullUsers, usersFileOutput("pull", users.pull), "0600", true),
             file("registry-config", p.registryConfig, registryConfig),
             file("node-script", p.nodeScript, nodeScript),
             file("watcher-script", p.watcherScript, nodeWatchScript(layout)),

@@ -1,6 +1,5 @@
 /** The registry's accounts and the pull secrets that carry the pull account. */
 import * as pulumi from "@pulumi/pulumi";
-import type { ScopedPushAccount } from "../accessPolicy/policy";
 import { PullSecrets } from "../accounts/pullSecrets";
 import { type NamedAccountArgs, RegistryAccounts } from "../accounts/registryAccounts";
 import { periodKeeper, type RotationPeriod, rotationPeriod } from "../accounts/rotationSchedule";
@@ -73,11 +72,6 @@ export function operatorPassword(json: string, name: string): string {
         throw new Error(`dso-registry:accountPasswords has no password for account "${name}" (a non-empty string on one line). ${fix}`);
     }
     return password;
-}
-
-/** The scoped push accounts as the access policy names them (`AccessPolicy.scopedPushAccounts`). */
-export function scopedPushAccounts(accounts: RegistryAccounts): ScopedPushAccount[] {
-    return accounts.scopedPush.map((a) => ({ username: a.username, prefixes: a.prefixes }));
 }
 
 /** The account whatever pulls with credentials is given; the user name is a secret for an existing registry's account. */

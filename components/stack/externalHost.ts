@@ -7,7 +7,7 @@ import { HostPlacement } from "../externalHost/hostPlacement";
 import type { HostBackupArgs } from "../externalHost/maintenance";
 import { renderMirrorEnvFile } from "../mirrors/mirrors";
 import { needsSudo } from "../shared/facts";
-import { type AgeRotation, scopedPushAccounts } from "./accounts";
+import type { AgeRotation } from "./accounts";
 import { backupSettings, destinationNotValidated } from "./backup";
 import { externalHostMaven } from "./maven";
 import { mirrorAccount, mirrorSpecs } from "./mirrors";
@@ -55,9 +55,7 @@ export function defineExternalHost(
             purgeDataOnDestroy: eh.purgeDataOnDestroy,
             installPackages: eh.installPackages,
             tls: tls.args,
-            pushAccounts: [accounts.push, ...accounts.scopedPush],
-            pullAccounts: [...(accounts.pull ? [accounts.pull] : []), ...accounts.read],
-            scopedPushAccounts: scopedPushAccounts(accounts),
+            accounts,
             requiresAuthForPull: cr.requiresAuthForPull,
             mirrorsRequireAuth: d.pullCredentials?.cachesNeedCredentials ?? false,
             allowedNetworks: cfg.registry.allowedNetworks,

@@ -50,6 +50,7 @@ export function defineInClusterRegistry(
         pod: inCluster.pod,
         publishLocalRegistryHosting: inCluster.publishLocalRegistryHosting,
         accounts,
+        htpasswd: accounts.htpasswd,
         deletes: d.deletes,
         tls: tls.args,
         maven: d.mavenServed ? inClusterMaven(cfg, accounts) : undefined,

@@ -8,7 +8,6 @@ import { defaultKindDataDir, SYSTEM_KIND_DATA_DIR } from "../kind/dataDir";
 import { KindRegistry } from "../kind/kindRegistry";
 import { needsSudo } from "../shared/facts";
 import type { HostConnection } from "../shared/hostAccess";
-import { scopedPushAccounts } from "./accounts";
 import { mirrorAccount, mirrorSpecs } from "./mirrors";
 import { secret } from "./secret";
 
@@ -45,9 +44,7 @@ export function defineKindRegistry(cfg: StackConfig, d: Decisions, accounts: Reg
                 }),
         },
         images: { distribution: cfg.registry.image, front: cfg.registry.caddyImage, watcher: k.watcherImage },
-        pushAccounts: [accounts.push, ...accounts.scopedPush],
-        pullAccounts: [...(accounts.pull ? [accounts.pull] : []), ...accounts.read],
-        scopedPushAccounts: scopedPushAccounts(accounts),
+        accounts,
         requiresAuthForPull: cfg.containerRegistry.requiresAuthForPull,
         deletes: d.deletes,
         ...(cfg.registry.maintenance.garbageCollection.enabled

@@ -41,6 +41,7 @@ const registry = new InClusterRegistry("registry", {
     replicas: 1,
     publishLocalRegistryHosting: true,
     accounts,
+    htpasswd: accounts.htpasswd,
     tls: { kind: "secret", certPem: tls.serverCertPem, keyPem: tls.serverKeyPem },
 });
 

@@ -68,14 +68,13 @@ describe("components refusing their args", () => {
         ],
         [
             "ExternalRegistryHost",
-            "no-pushers",
-            /at least one push account/,
+            "relative-data-dir",
+            /dataDir "srv\/data" must be an absolute path below \//,
             // The constructor checks its args before it uses any other.
             () =>
-                new c.host.ExternalRegistryHost("no-pushers", {
+                new c.host.ExternalRegistryHost("relative-data-dir", {
                     connection,
-                    pushAccounts: [],
-                    dataDir: "/srv/data/registry",
+                    dataDir: "srv/data",
                 } as unknown as import("../../components/externalHost/externalRegistryHost").ExternalRegistryHostArgs),
         ],
         [

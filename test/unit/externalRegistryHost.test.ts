@@ -47,8 +47,10 @@ beforeAll(async () => {
         purgeDataOnDestroy: false,
         installPackages: true,
         tls: { kind: "files", certificatePem: "CERT", privateKeyPem: pulumi.secret("SERVER-KEY-MATERIAL"), caCertPem: "CA" },
-        pushAccounts: [{ username: "ci-push", bcryptHash: pulumi.secret(HASH) }],
-        pullAccounts: [{ username: "cluster-pull", bcryptHash: pulumi.secret(HASH) }],
+        accounts: {
+            push: { username: "ci-push", bcryptHash: pulumi.secret(HASH) },
+            pull: { username: "cluster-pull", bcryptHash: pulumi.secret(HASH) },
+        },
         requiresAuthForPull: false,
         allowedNetworks: ["10.0.0.0/8"],
         deletes: { api: true, ui: false },
@@ -88,8 +90,7 @@ beforeAll(async () => {
         purgeDataOnDestroy: true,
         installPackages: false,
         tls: { kind: "acme", email: "ops@example.com" },
-        pushAccounts: [{ username: "ci-push", bcryptHash: pulumi.secret(HASH) }],
-        pullAccounts: [],
+        accounts: { push: { username: "ci-push", bcryptHash: pulumi.secret(HASH) } },
         requiresAuthForPull: false,
         allowedNetworks: [],
         deletes: { api: true, ui: false },
@@ -125,8 +126,7 @@ beforeAll(async () => {
         purgeDataOnDestroy: true,
         installPackages: false,
         tls: { kind: "acme", email: "ops@example.com" },
-        pushAccounts: [{ username: "ci-push", bcryptHash: pulumi.secret(HASH) }],
-        pullAccounts: [],
+        accounts: { push: { username: "ci-push", bcryptHash: pulumi.secret(HASH) } },
         requiresAuthForPull: false,
         allowedNetworks: [],
         deletes: { api: true, ui: false },
@@ -373,12 +373,11 @@ describe("loopbackAllowed", () => {
 
 describe("externalRegistryHostProblem", () => {
     test.each([
-        [[{ username: "ci-push", bcryptHash: HASH }], "/srv/data/registry", undefined],
-        [[], "/srv/data/registry", "at least one push account is needed"],
-        [[{ username: "ci-push", bcryptHash: HASH }], "srv/data", 'dataDir "srv/data" must be an absolute path below /'],
-        [[{ username: "ci-push", bcryptHash: HASH }], "/", 'dataDir "/" must be an absolute path below /'],
-    ] as const)("push accounts %j, dataDir %s -> %s", (pushAccounts, dataDir, expected) => {
-        expect(mod.externalRegistryHostProblem({ pushAccounts, dataDir })).toBe(expected);
+        ["/srv/data/registry", undefined],
+        ["srv/data", 'dataDir "srv/data" must be an absolute path below /'],
+        ["/", 'dataDir "/" must be an absolute path below /'],
+    ] as const)("dataDir %s -> %s", (dataDir, expected) => {
+        expect(mod.externalRegistryHostProblem({ dataDir })).toBe(expected);
     });
 });
 

@@ -88,7 +88,7 @@ function configFor(v: Variant, options = { allowMissingSecrets: true }) {
 }
 
 /** The component's args for a variant, picked from its config the way the stack picks them. */
-function argsFor(v: Variant, accounts: InClusterRegistryArgs["accounts"]): InClusterRegistryArgs {
+function argsFor(v: Variant, accounts: RegistryAccounts): InClusterRegistryArgs {
     const { registry: r, containerRegistry: cr, inCluster } = configFor(v);
     return {
         host: cr.host,
@@ -105,6 +105,7 @@ function argsFor(v: Variant, accounts: InClusterRegistryArgs["accounts"]): InClu
         replicas: r.replicas,
         publishLocalRegistryHosting: inCluster.publishLocalRegistryHosting,
         accounts,
+        htpasswd: accounts.htpasswd,
         deletes: { api: r.ui.deleteEnabled, ui: r.ui.enabled && r.ui.deleteEnabled },
         tls: v.certManager
             ? { kind: "cert-manager", issuer: { kind: "ClusterIssuer", name: "lab-ca" } }

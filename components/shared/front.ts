@@ -1,0 +1,62 @@
+/**
+ * The front contract: what the registry's front enforces, given to every placement (the cluster's
+ * sidecar, the external host's Caddy site, kind's front container) in the same words, so a stack, a
+ * library user or a test says it once whatever the placement. What differs by placement (how caches,
+ * the Maven repository or metrics run there) stays in each placement's own arguments.
+ */
+import type * as pulumi from "@pulumi/pulumi";
+import type { RegistryDeletes } from "./facts";
+
+/** An account the front checks: its user name and the bcrypt hash of its password (secret). */
+export interface FrontAccount {
+    readonly username: string;
+    readonly bcryptHash: pulumi.Input<string>;
+}
+
+/** A push account that may write only under its repository prefixes (whole path components ending in "/"). */
+export interface ScopedFrontAccount extends FrontAccount {
+    readonly prefixes: readonly string[];
+}
+
+/** The accounts a front knows; `RegistryAccounts` (components/accounts) gives exactly these. */
+export interface FrontAccounts {
+    /** The push account: every right (Jenkins's). */
+    readonly push: FrontAccount;
+    /** Push accounts scoped to repository prefixes, beside `push`. */
+    readonly scopedPush?: readonly ScopedFrontAccount[];
+    /** The pull-only account, when something pulls with credentials. */
+    readonly pull?: FrontAccount;
+    /** Read-only accounts (developers, Flux, caches), in the pull users file beside `pull`. */
+    readonly read?: readonly FrontAccount[];
+}
+
+/** What every placement's front enforces. */
+export interface RegistryFront {
+    readonly accounts: FrontAccounts;
+    /** Every read needs an account (push, pull-only or read); otherwise reads are anonymous. */
+    readonly requiresAuthForPull: boolean;
+    /** Pulls through the caches need an account even when reads are anonymous (`registry.mirrorPull` "accounts"). */
+    readonly mirrorsRequireAuth?: boolean;
+    /** Whether push accounts may DELETE, and whether the UI offers a delete button (decided once by the stack). */
+    readonly deletes: RegistryDeletes;
+    /** Client networks (CIDR) allowed to reach the registry at all; everyone when empty. */
+    readonly allowedNetworks: readonly string[];
+}
+
+/**
+ * The front's two users files and the scopes, from its accounts: the push users file holds the push
+ * account and the scoped ones (whose writes the policy limits by `scoped`), the pull users file the
+ * pull-only account and the read accounts.
+ */
+export function frontUsers(accounts: FrontAccounts): {
+    readonly push: readonly FrontAccount[];
+    readonly pull: readonly FrontAccount[];
+    readonly scoped: readonly { readonly username: string; readonly prefixes: readonly string[] }[];
+} {
+    const scoped = accounts.scopedPush ?? [];
+    return {
+        push: [accounts.push, ...scoped],
+        pull: [...(accounts.pull ? [accounts.pull] : []), ...(accounts.read ?? [])],
+        scoped: scoped.map((a) => ({ username: a.username, prefixes: a.prefixes })),
+    };
+}
