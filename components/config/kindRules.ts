@@ -11,11 +11,6 @@ function unoffered(c: FlatConfig): [PropertyKey[], boolean, string][] {
     const r = c.registry;
     return [
         [
-            ["nodes", "delivery"],
-            c.nodes.delivery !== "none",
-            `is "${c.nodes.delivery}", but registry.mode "kind" configures the kind nodes itself (through the Docker host): set it to "none"`,
-        ],
-        [
             ["registry", "mirrorPull"],
             r.mirrors.length > 0 && r.mirrorPull === "accounts",
             `is "accounts", but kind's nodes hold no account (registry.mode "kind" reaches the caches from the Docker host's loopback and the kind network only): remove registry.mirrorPull`,

@@ -48,6 +48,14 @@ const FORMERLY_TOLD = new Set([
     "registry.maintenance.garbageCollection.deleteUntagged",
     "registry.loginLimit.ignoreNetworks",
     "registry.monitoring.runbookBaseUrl",
+    // Node trust's settings of another delivery.
+    "nodes.runtime",
+    "nodes.registryAddress",
+    "nodes.allowContainerdRestart",
+    "nodes.allowServiceRestart",
+    "nodes.restartTimeoutSeconds",
+    "nodes.restartBatchSize",
+    "nodes.namespace",
     // Jenkins's settings while it is off.
     ...[
         "url",
@@ -73,6 +81,11 @@ function formerlyTold(path: readonly PropertyKey[], raw: Raw): boolean {
         // kind took registry.tls at its default only (plain HTTP); any other TLS mode was refused.
         const tlsMode = ((raw.registry as Raw | undefined)?.tls as Raw | undefined)?.mode;
         return tlsMode === undefined || tlsMode === "generated-ca";
+    }
+    if (key === "nodes.list") {
+        // An empty list went unnoticed with another delivery; a listed node was refused.
+        const nodeList = (raw.nodes as Raw | undefined)?.list;
+        return Array.isArray(nodeList) && nodeList.length === 0;
     }
     return FORMERLY_TOLD.has(key);
 }

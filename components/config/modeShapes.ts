@@ -2,7 +2,8 @@
  * The shape of a stack file, one per registry.mode: each mode takes its own placement block and only
  * the registry settings it acts on; within it, a setting with variants takes one variant at a time, each
  * with only its own keys: `registry.tls` by TLS mode (only the modes the placement offers),
- * `registry.storage` by kind, backups by `enabled` and their destination by kind, Jenkins by `enabled`.
+ * `registry.storage` by kind, backups by `enabled` and their destination by kind, the UI, garbage
+ * collection, monitoring and the login limit by `enabled`, node trust by delivery, Jenkins by `enabled`.
  * What a variant does not take is refused by the shape, with the setting that rules it out; a key of
  * another variant that earlier releases only told about is taken out by ./legacyShape.ts, this release.
  *
@@ -13,6 +14,7 @@
 import { z } from "zod";
 import { configShape } from "./schema";
 import { jenkins } from "./schema/integrations";
+import { nodes } from "./schema/nodes";
 import { registry, storage, tls } from "./schema/registry";
 
 export const REGISTRY_MODES = ["in-cluster", "external-host", "kind", "existing"] as const;
@@ -265,6 +267,42 @@ const JENKINS = variants(
 ).prefault({});
 
 // ---------------------------------------------------------------------------------------------
+// nodes, by delivery
+// ---------------------------------------------------------------------------------------------
+
+const { delivery: _delivery, namespace, list, restartBatchSize, ...nodeRuntime } = nodes.shape;
+const { insecurePlainHttp } = nodeRuntime;
+const NODES_BY = {
+    none: z.strictObject({ delivery: z.literal("none"), insecurePlainHttp }),
+    daemonset: z.strictObject({ delivery: z.literal("daemonset"), ...nodeRuntime, namespace }),
+    ssh: z.strictObject({
+        delivery: z.literal("ssh"),
+        ...nodeRuntime,
+        restartBatchSize,
+        list: list
+            .unwrap()
+            .min(1, { error: 'is empty, but nodes.delivery is "ssh": list the nodes, or use delivery "daemonset"' })
+            .prefault([]),
+    }),
+};
+/** Node trust: by delivery, each with what it uses; kind configures its nodes itself (through the Docker host). */
+const NODES_OF = {
+    cluster: variants(
+        "delivery",
+        [NODES_BY.none, NODES_BY.daemonset, NODES_BY.ssh],
+        "none",
+        (value) => `is ${JSON.stringify(value)}; allowed: "ssh", "daemonset", "none"`,
+    ).prefault({}),
+    kind: variants(
+        "delivery",
+        [NODES_BY.none],
+        "none",
+        (value) =>
+            `is ${JSON.stringify(value)}, but registry.mode "kind" configures the kind nodes itself (through the Docker host): set it to "none"`,
+    ).prefault({}),
+};
+
+// ---------------------------------------------------------------------------------------------
 // registry and the whole stack file, per mode
 // ---------------------------------------------------------------------------------------------
 
@@ -339,8 +377,8 @@ const REGISTRY_OF = {
     })(),
 };
 
-const { inCluster, externalHost, kind, existing, registry: _registry, jenkins: _jenkins, ...common } = configShape;
-const shared = { ...common, jenkins: JENKINS };
+const { inCluster, externalHost, kind, existing, registry: _registry, jenkins: _jenkins, nodes: _nodes, ...common } = configShape;
+const shared = { ...common, jenkins: JENKINS, nodes: NODES_OF.cluster };
 
 /** The whole stack file, per registry.mode. */
 export const MODE_SHAPES = {
@@ -350,7 +388,7 @@ export const MODE_SHAPES = {
         registry: REGISTRY_OF["external-host"],
         externalHost: requiredWith(externalHost.unwrap(), 'registry.mode "external-host" (at least externalHost.ssh.host and ssh.hostKey)'),
     }),
-    kind: z.strictObject({ ...shared, registry: REGISTRY_OF.kind, kind }),
+    kind: z.strictObject({ ...shared, nodes: NODES_OF.kind, registry: REGISTRY_OF.kind, kind }),
     existing: z.strictObject({ ...shared, registry: REGISTRY_OF.existing, existing }),
 };
 

@@ -241,10 +241,6 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
         mootWith: (c) => unless(!c.jenkins.url?.startsWith("https://"), "an https:// jenkins.url"),
     },
     {
-        keys: ["nodes.runtime", "nodes.registryAddress", "nodes.allowContainerdRestart", "nodes.allowServiceRestart"],
-        mootWith: (c) => unless(c.nodes.delivery !== "none", 'nodes.delivery "none"'),
-    },
-    {
         keys: ["nodes.allowContainerdRestart"],
         mootWith: (c) => unless(nodeFlavours(c).includes("containerd"), 'no node of runtime "containerd"'),
     },
@@ -252,21 +248,18 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
         keys: ["nodes.allowServiceRestart"],
         mootWith: (c) => unless(nodeFlavours(c).some(restartsOnRegistriesChange), 'no node of runtime "k3s" or "rke2"'),
     },
-    { keys: ["nodes.namespace"], mootWith: (c) => unless(c.nodes.delivery === "daemonset", `nodes.delivery "${c.nodes.delivery}"`) },
     {
         keys: ["nodes.restartTimeoutSeconds"],
         mootWith: (c) => unless(nodeFlavours(c).some(restartsOnRegistriesChange), 'no node of runtime "k3s" or "rke2"'),
     },
     {
-        // Only agents restart in batches, and only nodes reached over SSH are ordered.
+        // Only agents restart in batches (nodes reached over SSH, the only delivery that takes the key).
         keys: ["nodes.restartBatchSize"],
         mootWith: (c) =>
-            c.nodes.delivery !== "ssh"
-                ? `nodes.delivery "${c.nodes.delivery}"`
-                : unless(
-                      c.nodes.list.some((n) => n.role === "agent" && restartsOnRegistriesChange(nodeRuntime(n, c.nodes))),
-                      'no node in nodes.list of runtime "k3s" or "rke2" with role "agent"',
-                  ),
+            unless(
+                c.nodes.list.some((n) => n.role === "agent" && restartsOnRegistriesChange(nodeRuntime(n, c.nodes))),
+                'no node in nodes.list of runtime "k3s" or "rke2" with role "agent"',
+            ),
     },
     {
         keys: ["nodes.list[].role", "nodes.list[].kubernetesNodeName"],

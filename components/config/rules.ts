@@ -127,12 +127,6 @@ export function crossChecks(c: FlatConfig): ConfigProblem[] {
             `is false, but this program serves the Maven repository (mavenRegistry.host is containerRegistry.host) and always requires the Maven account for deploys; set it to true`,
         );
     }
-    if (c.nodes.delivery === "ssh" && c.nodes.list.length === 0) {
-        add(["nodes", "list"], `is empty but nodes.delivery is "ssh": list the nodes, or use delivery "daemonset"`);
-    }
-    if (c.nodes.delivery !== "ssh" && c.nodes.list.length > 0) {
-        add(["nodes", "delivery"], `is "${c.nodes.delivery}" but nodes.list is set; nodes are only reached over SSH with delivery "ssh"`);
-    }
     c.nodes.list.forEach((n, i) => {
         if (!n.local && !n.hostKey && !n.allowUnpinnedHostKey) {
             add(

@@ -95,6 +95,7 @@ const VARIANT_HINTS: Readonly<Record<string, string>> = {
     "registry.tls.certManagerIssuer": 'it is used with registry.tls.mode "cert-manager"',
     "registry.tls.certManagerCaCertificate": `it is used with registry.tls.mode "cert-manager"; the generated CA is known to the program, and an existing registry's CA goes in existing.caCertificate`,
     "registry.storage.s3": 'it is used with registry.storage.kind "s3"',
+    "nodes.list": 'nodes are listed for delivery "ssh" only',
 };
 
 /**

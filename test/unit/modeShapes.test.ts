@@ -159,6 +159,26 @@ describe("each mode's shape", () => {
         expect(config.registry.maintenance.garbageCollection).toMatchObject({ enabled: false, deleteUntagged: true });
     });
 
+    it("refuses listed nodes without delivery ssh, and delivery ssh without nodes", () => {
+        const listed = problemsOf({
+            ...stacks["in-cluster"](),
+            nodes: { delivery: "daemonset", list: [{ name: "n1", host: "10.0.0.7", allowUnpinnedHostKey: true }] },
+        });
+        expect(listed).toEqual([
+            expect.stringMatching(
+                /^dso-registry:nodes\.list: has no place with nodes\.delivery "daemonset" \(nodes are listed for delivery "ssh" only\)/,
+            ),
+        ]);
+        expect(problemsOf({ ...stacks["in-cluster"](), nodes: { delivery: "ssh" } })).toEqual([
+            expect.stringMatching(/^dso-registry:nodes\.list: is empty, but nodes\.delivery is "ssh"/),
+        ]);
+        expect(problemsOf({ ...stacks.kind(), nodes: { delivery: "daemonset" } })).toEqual([
+            expect.stringMatching(
+                /^dso-registry:nodes\.delivery: is "daemonset", but registry\.mode "kind" configures the kind nodes itself/,
+            ),
+        ]);
+    });
+
     it("refuses externalHost outside its mode, as earlier releases did", () => {
         const problems = problemsOf({ ...stacks["in-cluster"](), externalHost: { ssh: { host: "10.0.0.5", hostKey: HOST_KEY } } });
         expect(problems).toEqual([
@@ -259,6 +279,22 @@ describe("stack files of earlier releases (this release only)", () => {
             "dso-registry:registry.loginLimit.ignoreNetworks",
             "registry.loginLimit.enabled false",
             "pulumi config rm --path 'dso-registry:registry.loginLimit.ignoreNetworks'",
+        ],
+        [
+            "in-cluster",
+            {},
+            { nodes: { delivery: "none", runtime: "k3s", namespace: "trust" } },
+            "dso-registry:nodes.runtime",
+            'nodes.delivery "none"',
+            "pulumi config rm --path 'dso-registry:nodes.runtime'",
+        ],
+        [
+            "in-cluster",
+            {},
+            { nodes: { delivery: "daemonset", list: [] } },
+            "dso-registry:nodes.list",
+            'nodes.delivery "daemonset"',
+            "pulumi config rm --path 'dso-registry:nodes.list'",
         ],
         // In the cluster no TLS mode takes it; on a host, ACME does.
         [
