@@ -113,6 +113,8 @@ type RegistryCommon = Omit<FlatRegistry, "mode" | "tls" | "storage"> & { readonl
 export interface InClusterRegistrySettings extends RegistryCommon {
     readonly mode: "in-cluster";
     readonly tls: OwnTls | CertManagerTls;
+    /** `dso-registry:inCluster`, with its ingress controller resolved from the class name when the stack does not name it. */
+    readonly inCluster: InClusterConfig;
 }
 
 /** `registry.mode` "external-host": Distribution and Caddy on a host reached over SSH. */
@@ -192,7 +194,6 @@ export interface ParsedConfig {
     readonly containerRegistry: ContainerRegistryConfig;
     readonly mavenRegistry?: MavenRegistryConfig;
     readonly registry: RegistrySettings;
-    readonly inCluster: InClusterConfig;
     readonly nodes: NodesSettings;
     readonly jenkins: JenkinsSettings;
     readonly pullSecrets: PullSecretsConfig;
@@ -210,7 +211,6 @@ export function toSettings(c: FlatConfig, variant: ModeConfig): ParsedConfig {
         containerRegistry: c.containerRegistry,
         ...(c.mavenRegistry ? { mavenRegistry: c.mavenRegistry } : {}),
         registry: registrySettings(c, variant),
-        inCluster: { ...c.inCluster, ingressController: ingressControllerOf(c.inCluster) },
         nodes: nodesSettings(c.nodes),
         jenkins: jenkinsSettings(variant.jenkins),
         pullSecrets: c.pullSecrets,
@@ -231,8 +231,10 @@ function registrySettings(c: FlatConfig, v: ModeConfig): RegistrySettings {
     const { kind: _kind, s3: _s3, ...storageCommon } = flatStorage;
     const storage = (s: { readonly kind: "filesystem" } | { readonly kind: "s3"; readonly s3: S3Config }): StorageSettings =>
         s.kind === "s3" ? { ...storageCommon, kind: "s3", s3: s.s3 } : { ...storageCommon, kind: "filesystem" };
-    if (isMode(v, "in-cluster"))
-        return { ...rest, storage: storage(v.registry.storage), mode: "in-cluster", tls: tlsSettings(v.registry.tls) };
+    if (isMode(v, "in-cluster")) {
+        const inCluster = { ...v.inCluster, ingressController: ingressControllerOf(v.inCluster) };
+        return { ...rest, storage: storage(v.registry.storage), mode: "in-cluster", tls: tlsSettings(v.registry.tls), inCluster };
+    }
     if (isMode(v, "external-host")) {
         return {
             ...rest,

@@ -21,7 +21,8 @@ export function defineInClusterRegistry(
 ): Placement<InClusterRegistry> | undefined {
     if (cfg.registry.mode !== "in-cluster") return undefined;
     const tls = inClusterTls(cfg, cfg.registry.tls);
-    const { registry: r, containerRegistry: cr, inCluster } = cfg;
+    const { registry: r, containerRegistry: cr } = cfg;
+    const { inCluster } = r;
     // The config allows S3 settings exactly when registry.storage.kind is "s3".
     const { s3 } = r.storage;
     const component = new InClusterRegistry("registry", {
@@ -94,7 +95,8 @@ function inClusterBackup(cfg: StackConfig): InClusterBackup | undefined {
  * the TLS Service's ClusterIP, so pods reach the same front, with the same certificate, as nodes.
  */
 export function defineClusterDns(cfg: StackConfig, registry: InClusterRegistry): void {
-    const dns = cfg.inCluster.clusterDns;
+    if (cfg.registry.mode !== "in-cluster") return;
+    const dns = cfg.registry.inCluster.clusterDns;
     if (dns.flavour === "none") return;
     new ClusterDns("cluster-dns", {
         flavour: dns.flavour,

@@ -87,6 +87,7 @@ describe("config", () => {
     });
 
     test("accepts it on 443", () => {
-        expect(parse({}, "microk8s").config.inCluster.clusterDns.flavour).toBe("microk8s");
+        const { registry } = parse({}, "microk8s").config;
+        expect(registry.mode === "in-cluster" && registry.inCluster.clusterDns.flavour).toBe("microk8s");
     });
 });

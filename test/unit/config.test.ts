@@ -67,7 +67,7 @@ describe("parseConfig: valid stacks", () => {
         });
         expect(config.registry.image).toBe("registry:3.1.2");
         expect(config.registry.tls.mode).toBe("generated-ca");
-        expect(config.inCluster.namespace).toBe("dso");
+        expect(config.registry.mode === "in-cluster" && config.registry.inCluster.namespace).toBe("dso");
         expect(config.registry.storage).toMatchObject({ kind: "filesystem", size: "20Gi" });
         expect(config.registry.maintenance.garbageCollection.enabled).toBe(false);
         expect(config.nodes.delivery).toBe("none");
@@ -738,7 +738,10 @@ describe("registry.allowedNetworks in the cluster: enforced by the ingress contr
     });
 
     it("resolves the controller from the class name unless the stack names it", () => {
-        const controller = (inCluster: object) => parseConfig(set(base(), "inCluster", inCluster)).config.inCluster.ingressController;
+        const controller = (inCluster: object) => {
+            const { registry } = parseConfig(set(base(), "inCluster", inCluster)).config;
+            return registry.mode === "in-cluster" ? registry.inCluster.ingressController : "not in-cluster";
+        };
         expect([
             controller({ ingressClass: "public" }),
             controller({ ingressClass: "traefik" }),

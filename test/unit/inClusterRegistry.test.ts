@@ -89,7 +89,9 @@ function configFor(v: Variant, options = { allowMissingSecrets: true }) {
 
 /** The component's args for a variant, picked from its config the way the stack picks them. */
 function argsFor(v: Variant, accounts: RegistryAccounts): InClusterRegistryArgs {
-    const { registry: r, containerRegistry: cr, inCluster } = configFor(v);
+    const { registry: r, containerRegistry: cr } = configFor(v);
+    if (r.mode !== "in-cluster") throw new Error(`variant ${JSON.stringify(v)} is not in-cluster`);
+    const { inCluster } = r;
     return {
         host: cr.host,
         requiresAuthForPull: cr.requiresAuthForPull,
