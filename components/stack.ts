@@ -7,11 +7,20 @@
  * several components share come from `decide` (components/decisions.ts), made once.
  */
 import * as pulumi from "@pulumi/pulumi";
+import type { RegistryAccounts } from "./accounts/registryAccounts";
 import type { StackConfig } from "./config";
 import { pushAccountCredentialId } from "./config/derived";
-import { decide } from "./decisions";
+import { type Decisions, decide } from "./decisions";
+import type { ExternalRegistryHost } from "./externalHost/externalRegistryHost";
 import { PLACEHOLDER_TAG } from "./shared/facts";
-import { ageRotationOf, defineAccounts, definePullSecrets, defineReadAccountPullSecrets, pullAccountOf } from "./stack/accounts";
+import {
+    type AgeRotation,
+    ageRotationOf,
+    defineAccounts,
+    definePullSecrets,
+    defineReadAccountPullSecrets,
+    pullAccountOf,
+} from "./stack/accounts";
 import { defineCaConfigMaps } from "./stack/caConfigMaps";
 import { defineExternalHost } from "./stack/externalHost";
 import { defineClusterDns, defineInClusterRegistry } from "./stack/inCluster";
@@ -96,6 +105,40 @@ function pushAccountSource(cfg: StackConfig, ownRegistry: boolean): string {
         : "# REG_USER and REG_PASS: the organisation's push account";
 }
 
+/** What the placement of the stack's registry gives the rest of the stack. */
+interface PlacedRegistry {
+    /** The CA the program placed or cert-manager's chain holds; none with ACME or an issuer of the operator's. */
+    readonly caCertPem?: pulumi.Output<string>;
+    /** The external host, whose operations the stack outputs name. */
+    readonly registryHost?: ExternalRegistryHost;
+}
+
+/**
+ * The registry where registry.mode puts it: one switch, each branch one placement with its mode's
+ * settings (an existing registry is not ours to place).
+ */
+function definePlacement(cfg: StackConfig, d: Decisions, accounts: RegistryAccounts, ageRotation?: AgeRotation): PlacedRegistry {
+    const registry = cfg.registry;
+    switch (registry.mode) {
+        case "in-cluster": {
+            const placed = defineInClusterRegistry({ ...cfg, registry }, d, accounts, ageRotation);
+            defineClusterDns({ ...cfg, registry }, placed.component);
+            const caCertPem = placed.tlsMaterial?.caCertPem ?? placed.component.caCertPem;
+            return caCertPem ? { caCertPem } : {};
+        }
+        case "external-host": {
+            const placed = defineExternalHost({ ...cfg, registry }, d, accounts, ageRotation);
+            const caCertPem = placed.tlsMaterial?.caCertPem;
+            return { registryHost: placed.component, ...(caCertPem ? { caCertPem } : {}) };
+        }
+        case "kind":
+            defineKindRegistry({ ...cfg, registry }, d, accounts);
+            return {};
+        case "existing":
+            return {};
+    }
+}
+
 /** Every component of the stack, from its validated configuration; returns what the stack exports. */
 export function defineStack(cfg: StackConfig): StackOutputs {
     const d = decide(cfg);
@@ -103,15 +146,9 @@ export function defineStack(cfg: StackConfig): StackOutputs {
     const ageRotation = ageRotationOf(cfg, d, new Date());
     const accounts = defineAccounts(cfg, d, ageRotation);
 
-    const inCluster = accounts && defineInClusterRegistry(cfg, d, accounts, ageRotation);
-    if (inCluster) defineClusterDns(cfg, inCluster.component);
-    const external = accounts && defineExternalHost(cfg, d, accounts, ageRotation);
-    const registryHost = external?.component;
-    if (accounts) defineKindRegistry(cfg, d, accounts);
-
-    const tlsMaterial = inCluster?.tlsMaterial ?? external?.tlsMaterial;
-    const caCertPem =
-        tlsMaterial?.caCertPem ?? inCluster?.component.caCertPem ?? (d.configuredCa ? pulumi.output(d.configuredCa) : undefined);
+    const placed = accounts ? definePlacement(cfg, d, accounts, ageRotation) : {};
+    const registryHost = placed.registryHost;
+    const caCertPem = placed.caCertPem ?? (d.configuredCa ? pulumi.output(d.configuredCa) : undefined);
     const pullAccount = pullAccountOf(cfg, d, accounts);
     defineNodeTrust(cfg, d, { caCertPem, pullAccount });
     defineJenkinsCredentials(cfg, d, accounts?.push, accounts?.scopedPush);

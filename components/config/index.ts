@@ -41,6 +41,7 @@ export type {
     InClusterRegistrySettings,
     JenkinsEnabled,
     JenkinsSettings,
+    KindRegistrySettings,
     MavenRegistryConfig,
     NodeConfig,
     NodesByDaemonSet,

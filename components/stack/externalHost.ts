@@ -1,6 +1,6 @@
 /** The registry on a host of its own (`registry.mode` "external-host"), reached over SSH, with its storage and backups. */
 import type { RegistryAccounts } from "../accounts/registryAccounts";
-import type { StackConfig } from "../config";
+import type { ExternalHostRegistrySettings, StackConfig } from "../config";
 import type { Decisions } from "../decisions";
 import { ExternalRegistryHost, type ExternalRegistryHostArgs } from "../externalHost/externalRegistryHost";
 import { HostPlacement } from "../externalHost/hostPlacement";
@@ -12,16 +12,15 @@ import { backupSettings, destinationNotValidated } from "./backup";
 import { externalHostMaven } from "./maven";
 import { mirrorAccount, mirrorSpecs } from "./mirrors";
 import { secret } from "./secret";
-import { externalHostTls, type Placement } from "./tls";
+import { externalHostTls, type Placement, type StackIn } from "./tls";
 
 /** The registry on its external host; none in another mode. */
 export function defineExternalHost(
-    cfg: StackConfig,
+    cfg: StackIn<ExternalHostRegistrySettings>,
     d: Decisions,
     accounts: RegistryAccounts,
     ageRotation?: AgeRotation,
-): Placement<ExternalRegistryHost> | undefined {
-    if (cfg.registry.mode !== "external-host") return undefined;
+): Placement<ExternalRegistryHost> {
     const eh = cfg.registry.externalHost;
     const cr = cfg.containerRegistry;
     const tls = externalHostTls(cfg, cfg.registry.tls);

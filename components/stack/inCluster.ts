@@ -1,6 +1,6 @@
 /** The in-cluster registry (`registry.mode` "in-cluster"), its backups, and its name inside pods. */
 import type { RegistryAccounts } from "../accounts/registryAccounts";
-import type { StackConfig } from "../config";
+import type { InClusterRegistrySettings, StackConfig } from "../config";
 import type { Decisions } from "../decisions";
 import { ClusterDns } from "../inCluster/clusterDns";
 import { InClusterRegistry } from "../inCluster/inClusterRegistry";
@@ -10,16 +10,15 @@ import { backupSettings, destinationNotValidated } from "./backup";
 import { inClusterMaven } from "./maven";
 import { mirrorAccount, mirrorSpecs } from "./mirrors";
 import { secret } from "./secret";
-import { inClusterTls, type Placement } from "./tls";
+import { inClusterTls, type Placement, type StackIn } from "./tls";
 
 /** The registry in the cluster, behind its ingress; none in another mode. */
 export function defineInClusterRegistry(
-    cfg: StackConfig,
+    cfg: StackIn<InClusterRegistrySettings>,
     d: Decisions,
     accounts: RegistryAccounts,
     ageRotation?: AgeRotation,
-): Placement<InClusterRegistry> | undefined {
-    if (cfg.registry.mode !== "in-cluster") return undefined;
+): Placement<InClusterRegistry> {
     const tls = inClusterTls(cfg, cfg.registry.tls);
     const { registry: r, containerRegistry: cr } = cfg;
     const { inCluster } = r;
@@ -94,8 +93,7 @@ function inClusterBackup(cfg: StackConfig): InClusterBackup | undefined {
  * The registry's host name inside pods (`inCluster.clusterDns`): the cluster's CoreDNS answers it with
  * the TLS Service's ClusterIP, so pods reach the same front, with the same certificate, as nodes.
  */
-export function defineClusterDns(cfg: StackConfig, registry: InClusterRegistry): void {
-    if (cfg.registry.mode !== "in-cluster") return;
+export function defineClusterDns(cfg: StackIn<InClusterRegistrySettings>, registry: InClusterRegistry): void {
     const dns = cfg.registry.inCluster.clusterDns;
     if (dns.flavour === "none") return;
     new ClusterDns("cluster-dns", {

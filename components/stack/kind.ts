@@ -2,7 +2,7 @@
 import { existsSync } from "node:fs";
 import { homedir } from "node:os";
 import type { RegistryAccounts } from "../accounts/registryAccounts";
-import type { StackConfig } from "../config";
+import type { KindRegistrySettings } from "../config";
 import type { Decisions } from "../decisions";
 import { defaultKindDataDir, SYSTEM_KIND_DATA_DIR } from "../kind/dataDir";
 import { KindRegistry } from "../kind/kindRegistry";
@@ -10,10 +10,10 @@ import { needsSudo } from "../shared/facts";
 import type { HostConnection } from "../shared/hostAccess";
 import { mirrorAccount, mirrorSpecs } from "./mirrors";
 import { secret } from "./secret";
+import type { StackIn } from "./tls";
 
 /** The kind placement; none in another mode. */
-export function defineKindRegistry(cfg: StackConfig, d: Decisions, accounts: RegistryAccounts): KindRegistry | undefined {
-    if (cfg.registry.mode !== "kind") return undefined;
+export function defineKindRegistry(cfg: StackIn<KindRegistrySettings>, d: Decisions, accounts: RegistryAccounts): KindRegistry {
     const k = cfg.registry.kind;
     const connection: HostConnection = k.ssh
         ? {

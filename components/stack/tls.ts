@@ -3,10 +3,13 @@
  * operator's certificate), a cert-manager issuer's in the cluster, or Caddy's ACME on the external host.
  */
 import { RegistryTls } from "../accounts/registryTls";
-import type { ExternalHostRegistrySettings, InClusterRegistrySettings, OwnTls, StackConfig } from "../config";
+import type { ExternalHostRegistrySettings, InClusterRegistrySettings, OwnTls, RegistrySettings, StackConfig } from "../config";
 import type { ExternalRegistryHostArgs } from "../externalHost/externalRegistryHost";
 import type { InClusterRegistryArgs } from "../inCluster/inClusterRegistry";
 import { secret } from "./secret";
+
+/** The stack's config once `defineStack`'s switch on registry.mode has chosen a placement: its registry settings are that mode's. */
+export type StackIn<R extends RegistrySettings> = StackConfig & { readonly registry: R };
 
 /** A placement of the registry, with the certificate material it serves when the program made it. */
 export interface Placement<T> {
