@@ -207,33 +207,53 @@ const DESTINATIONS = {
     volume: z.strictObject({ kind: z.literal("volume"), size: d.size, storageClass: d.storageClass }),
 };
 
-/** Backups of a placement that offers them: off, or on with a destination of a kind it offers. */
-function backupOf(mode: "in-cluster" | "external-host") {
-    const [first, second] = mode === "in-cluster" ? (["s3", "volume"] as const) : (["sftp", "s3"] as const);
-    const refusal = (kind: unknown) =>
-        mode === "in-cluster"
-            ? `is ${JSON.stringify(kind)}, but the in-cluster registry backs up to S3-compatible storage or a volume of its own: set kind "s3" with bucket (and endpoint for MinIO, Ceph RGW…), or kind "volume"; see docs/in-cluster.md, Backups`
-            : `is ${JSON.stringify(kind)}, but the external host backs up to another machine (kind "sftp") or to S3-compatible storage (kind "s3"); "volume" backs up the in-cluster registry only; see docs/external-host.md, Backups`;
-    const destination = z.discriminatedUnion("kind", [DESTINATIONS[first], DESTINATIONS[second]], {
+/**
+ * Backups of a placement that offers them: off, or on with a destination of a kind it offers (and the
+ * placement's own settings, `extra`); `refusal` words a destination kind it does not offer.
+ */
+function backupWith<const D extends Options, const E extends z.core.$ZodLooseShape>(
+    destinations: D,
+    extra: E,
+    refusal: (kind: unknown) => string,
+    missing: string,
+) {
+    // Worded when it is needed: the walking helpers below are defined after the shapes that use this.
+    const kinds = () => destinations.map((o) => `"${String(discriminatorValue(o as unknown as z.ZodObject, "kind"))}"`).join(" or ");
+    const destination = z.discriminatedUnion("kind", destinations, {
         error: (issue) =>
             issue.code === "invalid_union"
                 ? field(issue.input, "kind") === undefined
-                    ? `needs its kind: "${first}" or "${second}"`
+                    ? `needs its kind: ${kinds()}`
                     : refusal(field(issue.input, "kind"))
                 : undefined,
     });
     const on = z.strictObject({
         enabled: z.literal(true),
-        ...(mode === "in-cluster" ? { image: b.image } : {}),
+        ...extra,
         schedule: b.schedule,
         keep: b.keep,
-        destination: requiredWith(
-            destination,
-            `registry.maintenance.backup.enabled true: where the backups go (${first === "sftp" ? 'kind "sftp" with host, path and hostKey, or kind "s3" with bucket; docs/external-host.md' : 'kind "s3" with bucket, or kind "volume"; docs/in-cluster.md'}, Backups)`,
-        ),
+        destination: requiredWith(destination, `registry.maintenance.backup.enabled true: where the backups go (${missing}, Backups)`),
     });
     return variants("enabled", [backupOff, on], false, (value) => `must be true or false, got ${JSON.stringify(value)}`).prefault({});
 }
+
+const BACKUP_OF = {
+    // restic runs in a job of its own image in the cluster; on the host it is installed.
+    "in-cluster": backupWith(
+        [DESTINATIONS.s3, DESTINATIONS.volume],
+        { image: b.image },
+        (kind) =>
+            `is ${JSON.stringify(kind)}, but the in-cluster registry backs up to S3-compatible storage or a volume of its own: set kind "s3" with bucket (and endpoint for MinIO, Ceph RGW…), or kind "volume"; see docs/in-cluster.md, Backups`,
+        'kind "s3" with bucket, or kind "volume"; docs/in-cluster.md',
+    ),
+    "external-host": backupWith(
+        [DESTINATIONS.sftp, DESTINATIONS.s3],
+        {},
+        (kind) =>
+            `is ${JSON.stringify(kind)}, but the external host backs up to another machine (kind "sftp") or to S3-compatible storage (kind "s3"); "volume" backs up the in-cluster registry only; see docs/external-host.md, Backups`,
+        'kind "sftp" with host, path and hostKey, or kind "s3" with bucket; docs/external-host.md',
+    ),
+};
 
 const gc = maintenance.shape.garbageCollection.unwrap().shape;
 const { enabled: _gcEnabled, ...gcOn } = gc;
@@ -334,7 +354,7 @@ const REGISTRY_OF = {
         mode: z.literal("in-cluster"),
         tls: TLS_OF["in-cluster"],
         storage: storageOf("in-cluster"),
-        maintenance: maintenanceWith(GARBAGE_COLLECTION.other, backupOf("in-cluster")),
+        maintenance: maintenanceWith(GARBAGE_COLLECTION.other, BACKUP_OF["in-cluster"]),
         loginLimit: LOGIN_LIMIT_OF["in-cluster"],
         monitoring: switched(monitoringOn, true),
         ui: UI,
@@ -345,7 +365,7 @@ const REGISTRY_OF = {
         mode: z.literal("external-host"),
         tls: TLS_OF["external-host"],
         storage: storageOf("external-host"),
-        maintenance: maintenanceWith(GARBAGE_COLLECTION["external-host"], backupOf("external-host")),
+        maintenance: maintenanceWith(GARBAGE_COLLECTION["external-host"], BACKUP_OF["external-host"]),
         loginLimit: LOGIN_LIMIT_OF["external-host"],
         monitoring: switched({ runbookBaseUrl: monitoringOn.runbookBaseUrl }, true),
         ui: UI,

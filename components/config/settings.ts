@@ -107,11 +107,22 @@ export interface S3Storage extends StorageCommon {
 /** `registry.storage`, one variant per kind. */
 export type StorageSettings = FilesystemStorage | S3Storage;
 
-type RegistryCommon = Omit<FlatRegistry, "mode" | "tls" | "storage"> & { readonly storage: StorageSettings };
+type RegistryCommon = Omit<FlatRegistry, "mode" | "tls" | "storage" | "maintenance"> & { readonly storage: StorageSettings };
+
+/** `registry.maintenance`, with the backups its placement offers (`registry.maintenance.backup`, by enabled, the destination by kind). */
+type MaintenanceWith<Backup> = Omit<FlatRegistry["maintenance"], "backup"> & { readonly backup: Backup };
+type BackupOf<M extends "in-cluster" | "external-host"> = VariantOf<M>["registry"]["maintenance"]["backup"];
+/** The in-cluster registry's backups: off, or on to S3 or a volume of its own. */
+export type InClusterBackupSettings = BackupOf<"in-cluster">;
+/** The external host's backups: off, or on to another machine over SFTP or to S3. */
+export type ExternalHostBackupSettings = BackupOf<"external-host">;
+/** Where no backups of ours run (kind, an existing registry). */
+type NoBackup = { readonly enabled: false };
 
 /** `registry.mode` "in-cluster": Distribution with a Caddy sidecar, behind the cluster's ingress. */
 export interface InClusterRegistrySettings extends RegistryCommon {
     readonly mode: "in-cluster";
+    readonly maintenance: MaintenanceWith<InClusterBackupSettings>;
     readonly tls: OwnTls | CertManagerTls;
     /** `dso-registry:inCluster`, with its ingress controller resolved from the class name when the stack does not name it. */
     readonly inCluster: InClusterConfig;
@@ -120,6 +131,7 @@ export interface InClusterRegistrySettings extends RegistryCommon {
 /** `registry.mode` "external-host": Distribution and Caddy on a host reached over SSH. */
 export interface ExternalHostRegistrySettings extends RegistryCommon {
     readonly mode: "external-host";
+    readonly maintenance: MaintenanceWith<ExternalHostBackupSettings>;
     readonly tls: OwnTls | AcmeTls;
     /** `dso-registry:externalHost`. */
     readonly externalHost: ExternalHostConfig;
@@ -132,6 +144,7 @@ export interface ExternalHostRegistrySettings extends RegistryCommon {
  */
 export interface KindRegistrySettings extends RegistryCommon {
     readonly mode: "kind";
+    readonly maintenance: MaintenanceWith<NoBackup>;
     readonly tls: GeneratedCaTls;
     /** `dso-registry:kind`. */
     readonly kind: KindConfig;
@@ -140,6 +153,7 @@ export interface KindRegistrySettings extends RegistryCommon {
 /** `registry.mode` "existing": a registry the program does not run. */
 export interface ExistingRegistrySettings extends RegistryCommon {
     readonly mode: "existing";
+    readonly maintenance: MaintenanceWith<NoBackup>;
     readonly tls: PublicTls;
     /** `dso-registry:existing`. */
     readonly existing: ExistingConfig;
@@ -227,30 +241,47 @@ type VariantOf<M extends RegistryMode> = Extract<ModeConfig, { readonly registry
 const isMode = <M extends RegistryMode>(v: ModeConfig, mode: M): v is VariantOf<M> => v.registry.mode === mode;
 
 function registrySettings(c: FlatConfig, v: ModeConfig): RegistrySettings {
-    const { mode: _mode, tls: flatTls, storage: flatStorage, ...rest } = c.registry;
+    const { mode: _mode, tls: flatTls, storage: flatStorage, maintenance: flatMaintenance, ...rest } = c.registry;
     const { kind: _kind, s3: _s3, ...storageCommon } = flatStorage;
     const storage = (s: { readonly kind: "filesystem" } | { readonly kind: "s3"; readonly s3: S3Config }): StorageSettings =>
         s.kind === "s3" ? { ...storageCommon, kind: "s3", s3: s.s3 } : { ...storageCommon, kind: "filesystem" };
+    const maintenance = <B>(backup: B): MaintenanceWith<B> => ({ ...flatMaintenance, backup });
     if (isMode(v, "in-cluster")) {
         const inCluster = { ...v.inCluster, ingressController: ingressControllerOf(v.inCluster) };
-        return { ...rest, storage: storage(v.registry.storage), mode: "in-cluster", tls: tlsSettings(v.registry.tls), inCluster };
+        return {
+            ...rest,
+            storage: storage(v.registry.storage),
+            maintenance: maintenance(v.registry.maintenance.backup),
+            mode: "in-cluster",
+            tls: tlsSettings(v.registry.tls),
+            inCluster,
+        };
     }
     if (isMode(v, "external-host")) {
         return {
             ...rest,
             storage: storage(v.registry.storage),
+            maintenance: maintenance(v.registry.maintenance.backup),
             mode: "external-host",
             tls: tlsSettings(v.registry.tls),
             externalHost: v.externalHost,
         };
     }
+    const noBackup = maintenance({ enabled: false } as const);
     if (isMode(v, "kind")) {
         const { caValidityDays, serverCertValidityDays } = flatTls;
         const tls = { mode: "generated-ca", caValidityDays, serverCertValidityDays } as const;
-        return { ...rest, storage: storage(v.registry.storage), mode: "kind", tls, kind: v.kind };
+        return { ...rest, storage: storage(v.registry.storage), maintenance: noBackup, mode: "kind", tls, kind: v.kind };
     }
     const existing = v as VariantOf<"existing">;
-    return { ...rest, storage: storage({ kind: "filesystem" }), mode: "existing", tls: { mode: "public" }, existing: existing.existing };
+    return {
+        ...rest,
+        storage: storage({ kind: "filesystem" }),
+        maintenance: noBackup,
+        mode: "existing",
+        tls: { mode: "public" },
+        existing: existing.existing,
+    };
 }
 
 type TlsVariant = Exclude<VariantOf<"in-cluster" | "external-host" | "existing">["registry"]["tls"], undefined>;

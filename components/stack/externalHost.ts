@@ -8,7 +8,7 @@ import type { HostBackupArgs } from "../externalHost/maintenance";
 import { renderMirrorEnvFile } from "../mirrors/mirrors";
 import { needsSudo } from "../shared/facts";
 import type { AgeRotation } from "./accounts";
-import { backupSettings, destinationNotValidated } from "./backup";
+import { backupCommon } from "./backup";
 import { externalHostMaven } from "./maven";
 import { mirrorAccount, mirrorSpecs } from "./mirrors";
 import { secret } from "./secret";
@@ -90,30 +90,28 @@ function externalHostStorage(cfg: StackConfig): ExternalRegistryHostArgs["storag
     };
 }
 
-/** The external host's backups from `registry.maintenance.backup` (validated by the config rules), or none. */
-function hostBackup(cfg: StackConfig): HostBackupArgs | undefined {
-    const backup = backupSettings(cfg);
-    if (!backup) return undefined;
-    const { destination: d, common } = backup;
-    if (d.kind === "sftp" && d.host && d.path && d.hostKey) {
+/** The external host's backups from `registry.maintenance.backup` (to another machine over SFTP, or to S3), or none. */
+function hostBackup(cfg: StackIn<ExternalHostRegistrySettings>): HostBackupArgs | undefined {
+    const backup = cfg.registry.maintenance.backup;
+    if (!backup.enabled) return undefined;
+    const { destination: d } = backup;
+    const common = backupCommon(cfg, backup);
+    if (d.kind === "sftp") {
         return {
             ...common,
             destination: { kind: "sftp", host: d.host, port: d.port, user: d.user, path: d.path, hostKey: d.hostKey },
             credentials: { kind: "sftp", privateKey: secret(cfg, "backupSshPrivateKey") },
         };
     }
-    if (d.kind === "s3" && d.bucket) {
-        return {
-            ...common,
-            destination: { kind: "s3", endpoint: d.endpoint, bucket: d.bucket, prefix: d.prefix, region: d.region },
-            credentials: {
-                kind: "s3",
-                accessKeyId: secret(cfg, "backupS3AccessKeyId"),
-                secretAccessKey: secret(cfg, "backupS3SecretAccessKey"),
-            },
-        };
-    }
-    throw destinationNotValidated("external host", d);
+    return {
+        ...common,
+        destination: { kind: "s3", endpoint: d.endpoint, bucket: d.bucket, prefix: d.prefix, region: d.region },
+        credentials: {
+            kind: "s3",
+            accessKeyId: secret(cfg, "backupS3AccessKeyId"),
+            secretAccessKey: secret(cfg, "backupS3SecretAccessKey"),
+        },
+    };
 }
 
 /** fail2ban's limit from `registry.loginLimit`, or none when it is off. */

@@ -1,12 +1,12 @@
 /** The in-cluster registry (`registry.mode` "in-cluster"), its backups, and its name inside pods. */
 import type { RegistryAccounts } from "../accounts/registryAccounts";
-import type { InClusterRegistrySettings, StackConfig } from "../config";
+import type { InClusterRegistrySettings } from "../config";
 import type { Decisions } from "../decisions";
 import { ClusterDns } from "../inCluster/clusterDns";
 import { InClusterRegistry } from "../inCluster/inClusterRegistry";
 import type { InClusterBackup } from "../inCluster/spec";
 import type { AgeRotation } from "./accounts";
-import { backupSettings, destinationNotValidated } from "./backup";
+import { backupCommon } from "./backup";
 import { inClusterMaven } from "./maven";
 import { mirrorAccount, mirrorSpecs } from "./mirrors";
 import { secret } from "./secret";
@@ -74,14 +74,13 @@ export function defineInClusterRegistry(
     return { component, tlsMaterial: tls.material };
 }
 
-/** The in-cluster registry's backups from `registry.maintenance.backup` (S3 or a volume, validated by the config rules), or none. */
-function inClusterBackup(cfg: StackConfig): InClusterBackup | undefined {
-    const backup = backupSettings(cfg);
-    if (!backup) return undefined;
+/** The in-cluster registry's backups from `registry.maintenance.backup` (to S3 or a volume of its own), or none. */
+function inClusterBackup(cfg: StackIn<InClusterRegistrySettings>): InClusterBackup | undefined {
+    const backup = cfg.registry.maintenance.backup;
+    if (!backup.enabled) return undefined;
     const { destination: d } = backup;
-    const common = { image: backup.settings.image, ...backup.common };
+    const common = { image: backup.image, ...backupCommon(cfg, backup) };
     if (d.kind === "volume") return { ...common, destination: { kind: "volume", size: d.size, storageClass: d.storageClass } };
-    if (d.kind !== "s3" || !d.bucket) throw destinationNotValidated("in-cluster registry", d);
     return {
         ...common,
         destination: { kind: "s3", endpoint: d.endpoint, bucket: d.bucket, prefix: d.prefix, region: d.region },
