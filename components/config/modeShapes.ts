@@ -62,7 +62,7 @@ function requiredWith<T extends z.ZodType>(entry: T, why: string): T {
 
 /**
  * A feature switched by `enabled` (default `fallback`): off, it takes only the keys listed in `whenOff`
- * (those that still act); on, every key of `on`. `unoffered` words an `enabled: true` the placement refuses.
+ * (those that still act); on, every key of `on`. A placement that never runs the feature takes `neverOn`.
  */
 function switched<Shape extends z.core.$ZodLooseShape, Off extends keyof Shape = never>(
     on: Shape,
