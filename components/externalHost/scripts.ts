@@ -21,6 +21,7 @@ import { renderShellScript, type ShellParams } from "../shared/shellScript";
 import { FRONT_WINDOW_PARAMS } from "../upkeep/frontWindow";
 import { type MavenCleanup, mavenCleanupParams } from "../upkeep/mavenCleanup";
 import { type JobReporting, reportingParams } from "../upkeep/reporting";
+import { RETENTION_TEXTFILE } from "../upkeep/retention";
 import { DEBUG_LISTENER_PORT, METRICS_RELAY_CONTAINER, metricsRelayDir, renderMetricsRelayCaddyfile } from "./metricsRelay";
 
 /** Where things live on the host. Absolute paths; production defaults from `defaultHostLayout`. */
@@ -442,6 +443,7 @@ export function statusScript(spec: ContainerSpec, targets: StatusTargets): strin
         ROTATE_AFTER_DAYS: targets.passwordRotation?.everyDays ?? "",
         ROTATION_DUE: targets.passwordRotation?.due ?? "",
         RETENTION_MODE: targets.retentionMode ?? "",
+        RETENTION_FILE: RETENTION_TEXTFILE,
         RETENTION_REMOVED: JOB_METRICS.retentionRemoved,
         RETENTION_CANDIDATES: JOB_METRICS.retentionCandidates,
         RETENTION_LAST_RUN: JOB_METRICS.retentionLastRun,

@@ -5,10 +5,10 @@
 # leave in TEXTFILE_DIR (empty: monitoring is off, they leave none); the caches live under CACHES_DIR.
 # ROTATION_DUE (Unix seconds) is when the generated passwords' next rotation period begins, with
 # ROTATE_AFTER_DAYS its length; both empty when they are rotated by hand only. RETENTION_MODE is tag
-# retention's mode (empty: no rules); its last run's counts are in TEXTFILE_DIR, its lines in the GC's log.
+# retention's mode (empty: no rules); its last run's counts are in RETENTION_FILE in TEXTFILE_DIR, its lines in the GC's log.
 : "${CONTAINER:?}" "${DATA_DIR:?}" "${BUCKET?}" "${HOST:?}" "${PORT:?}" "${TEXTFILE_DIR?}" "${CACHES_DIR:?}" "${TASKS:?}"
 : "${LAST_RUN:?}" "${LAST_SUCCESS:?}" "${SUCCESS:?}" "${DURATION:?}" "${BYTES_FREED:?}" "${ROTATE_AFTER_DAYS?}" "${ROTATION_DUE?}"
-: "${RETENTION_MODE?}" "${RETENTION_REMOVED:?}" "${RETENTION_CANDIDATES:?}" "${RETENTION_LAST_RUN:?}"
+: "${RETENTION_MODE?}" "${RETENTION_FILE:?}" "${RETENTION_REMOVED:?}" "${RETENTION_CANDIDATES:?}" "${RETENTION_LAST_RUN:?}"
 echo "== container"; docker ps -a --filter "name=^/$CONTAINER\$" --format '{{.Names}} {{.Image}} {{.Status}} {{.Labels}}'
 echo "== last log lines"; docker logs --tail 20 "$CONTAINER" 2>&1
 echo "== caddy"; systemctl --no-pager --lines=5 status caddy 2>&1 || true
@@ -44,7 +44,7 @@ echo "== retention"
 if [ -z "$RETENTION_MODE" ]; then
     echo "off (registry.maintenance.retention.rules is empty)"
 else
-    file="${DSO_ROOT:-}$TEXTFILE_DIR/dso_registry_retention.prom"
+    file="${DSO_ROOT:-}$TEXTFILE_DIR/$RETENTION_FILE"
     if [ -z "$TEXTFILE_DIR" ] || [ ! -f "$file" ]; then
         echo "$RETENTION_MODE; no run reported yet"
     else
