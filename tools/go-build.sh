@@ -35,6 +35,14 @@ command -v go >/dev/null || {
 
 say() { [ "$quiet" = true ] || echo "$@" >&2; }
 
+# Builds of one wrapper module take turns: parallel test files that each ask for it wait for one build.
+mkdir -p "$cache"
+exec 9>"$cache/.$(basename "$here")-build.lock"
+if ! flock -n 9; then
+    say "$BUILD_WHAT: another build is running; waiting for it"
+    flock 9
+fi
+
 # module_key DIR...: 16 hex digits of a hash of the wrapper modules' files under DIR... (relative to
 # the script's directory) and the Go version.
 module_key() {

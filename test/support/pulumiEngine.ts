@@ -25,18 +25,33 @@ import { privateDir, removeDir } from "./serverProcess";
 
 export const PROJECT_DIR = path.resolve(__dirname, "../..");
 
-let engineSetDir: string | undefined;
+const setDirs = new Map<string, string>();
 
-/** The engine set's directory; builds what is missing (nothing when the cache is warm). */
-export function engineSet(): string {
-    if (engineSetDir) return engineSetDir;
-    const build = spawnSync("sh", [path.join(PROJECT_DIR, "tools/engine/build.sh"), "--kube", "--quiet"], {
+/** Runs tools/engine/build.sh with `flag` once per process; returns the set's directory. */
+function buildSet(flag: "--kube" | "--caddy"): string {
+    const known = setDirs.get(flag);
+    if (known) return known;
+    const build = spawnSync("sh", [path.join(PROJECT_DIR, "tools/engine/build.sh"), flag, "--quiet"], {
         encoding: "utf8",
         stdio: ["ignore", "pipe", "inherit"],
     });
-    if (build.status !== 0) throw new Error(`tools/engine/build.sh failed (exit ${build.status})`);
-    engineSetDir = build.stdout.trim().split("\n").at(-1) as string;
-    return engineSetDir;
+    if (build.status !== 0) throw new Error(`tools/engine/build.sh ${flag} failed (exit ${build.status})`);
+    const dir = build.stdout.trim().split("\n").at(-1) as string;
+    setDirs.set(flag, dir);
+    return dir;
+}
+
+/** The engine set's directory; builds what is missing (nothing when the cache is warm). */
+export function engineSet(): string {
+    return buildSet("--kube");
+}
+
+/**
+ * The directory of the set holding the pinned Caddy (`bin/caddy`), built alone when missing: a test that
+ * needs only Caddy does not wait for the CLI, the providers and the control plane.
+ */
+export function caddySet(): string {
+    return setDirs.get("--kube") ?? buildSet("--caddy");
 }
 
 /** The version of @pulumi/pulumi the program uses, which is the CLI's version too. */

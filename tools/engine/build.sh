@@ -10,6 +10,13 @@
 #
 #   sh tools/engine/build.sh [--kube] [--quiet]
 #
+#   sh tools/engine/build.sh --caddy [--quiet]
+#
+# --caddy builds the pinned Caddy alone (into the same set, printed the same way): what the integration
+# tests that stand for the cluster's and kind's fronts need, without the CLI, the providers or the control plane.
+# Builds of the same cache take turns (a lock under the cache), so parallel test files that each ask for the
+# set wait for one build instead of racing each other into the same directories.
+#
 # DSO_ENGINE_CACHE overrides the cache (default: $XDG_CACHE_HOME or ~/.cache, then dso-registry/engine).
 set -eu
 
@@ -18,12 +25,14 @@ root=$(cd "$here/../.." && pwd)
 cache=${DSO_ENGINE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dso-registry/engine}
 kube=false
 quiet=false
+caddy_only=false
 for arg in "$@"; do
     case $arg in
     --kube) kube=true ;;
+    --caddy) caddy_only=true ;;
     --quiet) quiet=true ;;
     *)
-        echo "usage: sh tools/engine/build.sh [--kube] [--quiet]" >&2
+        echo "usage: sh tools/engine/build.sh [--kube | --caddy] [--quiet]" >&2
         exit 2
         ;;
     esac
@@ -41,6 +50,13 @@ command -v go >/dev/null || {
 }
 
 say() { [ "$quiet" = true ] || echo "$@" >&2; }
+
+mkdir -p "$cache"
+exec 9>"$cache/.engine-build.lock"
+if ! flock -n 9; then
+    say "engine build: another build of this cache is running; waiting for it"
+    flock 9
+fi
 
 lock_version() {
     node -e 'const l = require(process.argv[1]); const p = l.packages["node_modules/" + process.argv[2]];
@@ -91,20 +107,22 @@ set_key=$(printf '%s\n' "$sdk" "$(lock_version @pulumi/command)" "$(lock_version
 set="$cache/sets/$set_key"
 mkdir -p "$set/bin"
 
-build "$set/bin" pulumi "$here/cli" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi "$sdk" \
-    "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$sdk" osusergo,grpcnotrace
-build "$set/bin" pulumi-language-nodejs "$here/language-nodejs" . "$sdk" "-X main.version=$sdk"
-# Providers go where `pulumi plugin install` puts them ($PULUMI_HOME/plugins/resource-NAME-vVERSION/), not
-# beside the CLI: the engine then loads exactly the version each package asks for, as it does for a user.
-for provider in command kubernetes random tls; do
-    version=$(lock_version "@pulumi/$provider")
-    build "$set/plugins/resource-$provider-v$version" "pulumi-resource-$provider" "$here/provider-$provider" . \
-        "$version" "-X main.version=$version"
-done
+if [ "$caddy_only" = false ]; then
+    build "$set/bin" pulumi "$here/cli" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi "$sdk" \
+        "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$sdk" osusergo,grpcnotrace
+    build "$set/bin" pulumi-language-nodejs "$here/language-nodejs" . "$sdk" "-X main.version=$sdk"
+    # Providers go where `pulumi plugin install` puts them ($PULUMI_HOME/plugins/resource-NAME-vVERSION/), not
+    # beside the CLI: the engine then loads exactly the version each package asks for, as it does for a user.
+    for provider in command kubernetes random tls; do
+        version=$(lock_version "@pulumi/$provider")
+        build "$set/plugins/resource-$provider-v$version" "pulumi-resource-$provider" "$here/provider-$provider" . \
+            "$version" "-X main.version=$version"
+    done
 
-# Pebble, an ACME server for the prod test's external host (the stack's ACME certificate, obtained for real).
-pebble_version=$(cd "$here/pebble" && go list -m -f '{{.Version}}' github.com/letsencrypt/pebble/v2)
-build "$set/bin" pebble "$here/pebble" github.com/letsencrypt/pebble/v2/cmd/pebble "$pebble_version" "-s -w"
+    # Pebble, an ACME server for the prod test's external host (the stack's ACME certificate, obtained for real).
+    pebble_version=$(cd "$here/pebble" && go list -m -f '{{.Version}}' github.com/letsencrypt/pebble/v2)
+    build "$set/bin" pebble "$here/pebble" github.com/letsencrypt/pebble/v2/cmd/pebble "$pebble_version" "-s -w"
+fi
 
 # Caddy at the version the cluster's and kind's fronts pin (`registry.caddyImage`'s default; test/unit/
 # pinnedVersions.test.ts holds the two together), static as the image's: the tests that stand for those fronts run it.
@@ -116,10 +134,12 @@ caddy_version=$(cd "$here/caddy" && go list -m -f '{{.Version}}' github.com/cadd
 
 # Dynamic providers (the Jenkins credentials) run through the SDK's own launcher script, which the SDK
 # module ships beside its Node.js sources.
-sdk_dir=$(cd "$here/cli" && go list -m -f '{{.Dir}}' github.com/pulumi/pulumi/sdk/v3)
-install -m 0755 "$sdk_dir/nodejs/dist/pulumi-resource-pulumi-nodejs" "$set/bin/pulumi-resource-pulumi-nodejs"
+if [ "$caddy_only" = false ]; then
+    sdk_dir=$(cd "$here/cli" && go list -m -f '{{.Dir}}' github.com/pulumi/pulumi/sdk/v3)
+    install -m 0755 "$sdk_dir/nodejs/dist/pulumi-resource-pulumi-nodejs" "$set/bin/pulumi-resource-pulumi-nodejs"
+fi
 
-if [ "$kube" = true ]; then
+if [ "$kube" = true ] && [ "$caddy_only" = false ]; then
     mkdir -p "$cache/kube"
     sh "$here/kube/build.sh" "$cache/kube" >&2
     for binary in etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok; do
