@@ -1,7 +1,7 @@
 /**
  * The second `up` plans no change (test/support/noChange.ts) for each committed stack and each base
  * config of the every-setting tests. Every config those tests build (over 600, five minutes of runs)
- * is checked by test/integration/lifecycle.noChange.everySetting.test.ts.
+ * is checked by test/unit/everySetting.noChange.test.ts.
  */
 import { describe, it } from "vitest";
 import { readStackConfig } from "../../tools/synth";

@@ -1,8 +1,9 @@
 /**
  * The second `up` plans no change (test/support/noChange.ts) for every config the every-setting tests
  * build: each base, and each base with one setting changed to each value those tests try. No real
- * software runs here; the file is in the integration project because its 1,200 program runs take
- * minutes, which the unit run (`npm run check`) must not.
+ * software runs here: it is mock-runtime CPU (about 1,200 program runs), so it sits beside the
+ * every-setting synth walk in the `slow` project, which runs on every core, not in the loop before a
+ * commit (`npm run check`).
  */
 import { describe, expect, it } from "vitest";
 import { everySettingConfigs } from "../support/everySetting";
