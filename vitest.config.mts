@@ -1,5 +1,6 @@
 import { availableParallelism } from "node:os";
 import { configDefaults, defineConfig } from "vitest/config";
+import { CORE_INTEGRATION_FILES } from "./test/coreFiles";
 
 /** Settings every project shares. */
 const shared = {
@@ -25,6 +26,13 @@ const nodeAndSh = {
     sequence: { groupOrder: 0 },
 } as const;
 
+/**
+ * Integration files at once. Most of their time is spent waiting on the servers they start (Caddy,
+ * Distribution, dockerd, sshd, containerd), not computing, and none shares a port, a namespace, a /30 or a
+ * scratch directory with another (free ports, claims under /run/lock, private directories): one more than the cores.
+ */
+const INTEGRATION_WORKERS = availableParallelism() + 1;
+
 /** Unit files too slow for the loop before a commit: the `slow` project runs them. */
 const SLOW_UNIT_FILES = ["test/unit/everySetting*.test.ts"];
 
@@ -44,9 +52,9 @@ export default defineConfig({
                 },
             },
             {
-                // The unit files that synthesize hundreds of configs (the every-setting walk: about 960
-                // synths, a minute of CPU): in `npm test`, beside the unit files, but not in the loop
-                // before a commit (`npm run test:unit`); `npm run test:slow` runs them alone.
+                // The unit files that walk every setting (about 960 synths and 1,200 program runs of the
+                // no-change walk, minutes of CPU): in `npm run test:all`, beside the unit files, but not in
+                // the loop before a commit (`npm run test:unit`) nor in `npm test`; `npm run test:slow` runs them alone.
                 test: {
                     ...nodeAndSh,
                     name: "slow",
@@ -54,12 +62,30 @@ export default defineConfig({
                 },
             },
             {
-                // Real Caddy, Distribution, containerd, skopeo, OpenSSH, shellcheck: installed or asked for first.
+                // `npm test`'s integration files (test/coreFiles.ts): real clients against the rendered fronts,
+                // the host's scripts over SSH and node trust read by containerd, on Debian's packages alone. No
+                // Go and no build: where a test stands for a pinned version, Debian's build of it runs instead
+                // (test/support/testBinaries.ts), and the run says so first.
+                test: {
+                    ...shared,
+                    name: "core",
+                    include: [...CORE_INTEGRATION_FILES],
+                    globalSetup: ["test/setup/debianTools.ts", "test/setup/debianStandIns.ts"],
+                    env: { DSO_TEST_BINARIES: "debian" },
+                    maxWorkers: INTEGRATION_WORKERS,
+                    sequence: { groupOrder: 1 },
+                },
+            },
+            {
+                // Real Caddy, Distribution, containerd, skopeo, OpenSSH, shellcheck: installed first; the pinned
+                // Caddy and Distribution, containerd 2, the S3 server and the conformance suite built from Go
+                // modules first (test/setup/goBuilds.ts; cached, nothing is built when warm).
                 test: {
                     ...shared,
                     name: "integration",
                     include: ["test/integration/**/*.test.ts"],
-                    globalSetup: ["test/setup/debianTools.ts"],
+                    globalSetup: ["test/setup/debianTools.ts", "test/setup/goBuilds.ts"],
+                    maxWorkers: INTEGRATION_WORKERS,
                     sequence: { groupOrder: 1 },
                 },
             },
@@ -71,7 +97,7 @@ export default defineConfig({
                     ...shared,
                     name: "engine",
                     include: ["test/engine/**/*.test.ts"],
-                    globalSetup: ["test/setup/debianTools.ts", "test/setup/engineBuild.ts"],
+                    globalSetup: ["test/setup/debianTools.ts", "test/setup/engineBuild.ts", "test/setup/goBuilds.ts"],
                     testTimeout: 20 * 60_000,
                     hookTimeout: 60 * 60_000,
                     maxWorkers: 1,

@@ -35,4 +35,6 @@ const ALL_FRONT_CADDYS = [
  * every placement's Caddy (`describe.each(FRONT_CADDYS)("… on $caddy", …)`). Under `npm test`, where
  * Debian's Caddy stands in for the pinned one, the one row: the same binary twice would prove nothing more.
  */
-export const FRONT_CADDYS: readonly (typeof ALL_FRONT_CADDYS)[number][] = debianStandIns() ? ALL_FRONT_CADDYS.slice(0, 1) : ALL_FRONT_CADDYS;
+export const FRONT_CADDYS: readonly (typeof ALL_FRONT_CADDYS)[number][] = debianStandIns()
+    ? ALL_FRONT_CADDYS.slice(0, 1)
+    : ALL_FRONT_CADDYS;

@@ -21,13 +21,26 @@ describe("README", () => {
         expect(scripts.synth).toBe("tsx tools/synth.ts");
         expect(readme).toContain("npm ci && npm run synth -- --stack local");
         expect(readme).toMatch(/^npm test\s/m);
-        // `npm test` is every project, not a subset.
-        expect(scripts.test).toBe("vitest run");
+        expect(readme).toMatch(/^npm run test:all\s/m);
+        // `npm test` is the unit tier and the core integration files; `test:all` is every other project.
+        expect(scripts.test).toBe("vitest run --project unit --project core");
+        const projects = [...read("vitest.config.mts").matchAll(/name: "([a-z]+)"/g)].map((m) => m[1]);
+        expect(projects).toEqual(["unit", "slow", "core", "integration", "engine"]);
+        expect(scripts["test:all"]).toBe(
+            `vitest run ${projects
+                .filter((p) => p !== "core")
+                .map((p) => `--project ${p}`)
+                .join(" ")}`,
+        );
+        // CI runs the README's whole-suite command.
+        expect(read(".ci/run")).toContain("npm run --silent test:all");
     });
 
-    it("`npm test` installs what the integration tests need before they start, as the README says", () => {
-        // The integration project's own global setup runs the installer before any of its tests.
-        expect(read("vitest.config.mts")).toMatch(/name: "integration",[^}]*globalSetup: \["test\/setup\/debianTools\.ts"\]/);
+    it("`npm test` and `npm run test:all` install what the integration tests need before they start, as the README says", () => {
+        // The projects' own global setups run the installer before any of their tests.
+        const config = read("vitest.config.mts");
+        expect(config).toMatch(/name: "integration",[^}]*globalSetup: \["test\/setup\/debianTools\.ts", "test\/setup\/goBuilds\.ts"\]/);
+        expect(config).toMatch(/name: "core",[^}]*globalSetup: \["test\/setup\/debianTools\.ts", "test\/setup\/debianStandIns\.ts"\]/);
         expect(read("test/setup/debianTools.ts")).toContain("install-debian-packages.sh");
     });
 
