@@ -29,7 +29,7 @@ let caDir: string;
 beforeAll(async () => {
     kube = startControlPlane();
     caDir = privateDir("jenkins-ca");
-    ws = openWorkspace({ stackFiles: [STACK], env: { KUBECONFIG: kube.kubeconfig } });
+    ws = openWorkspace({ stackFiles: [STACK], env: { KUBECONFIG: kube.kubeconfig }, typeCheck: true });
     // What the test changes in the committed stack: where Jenkins answers, and the CA it is signed by.
     jenkins = await existingStackWithJenkins(ws, caDir, secrets.jenkinsApiToken);
 }, 20 * 60_000);

@@ -19,7 +19,7 @@ let ws: Workspace;
 
 beforeAll(async () => {
     kube = await startLocalCluster();
-    ws = openWorkspace({ env: { KUBECONFIG: kube.kubeconfig } });
+    ws = openWorkspace({ env: { KUBECONFIG: kube.kubeconfig }, typeCheck: true });
     // The package's copy in the workspace holds the example beside components/, as the repository does.
     cpSync(path.join(PROJECT_DIR, EXAMPLE), path.join(ws.projectDir, EXAMPLE), { recursive: true });
     // Node resolves the SDK and the providers from the package's node_modules two folders up; the engine

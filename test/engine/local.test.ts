@@ -26,7 +26,7 @@ let ws: Workspace;
 beforeAll(async () => {
     kube = await startLocalCluster();
     jenkins = await startFakeJenkins({ user: "admin", apiToken: jenkinsToken });
-    ws = openWorkspace({ stackFiles: [STACK], env: { KUBECONFIG: kube.kubeconfig } });
+    ws = openWorkspace({ stackFiles: [STACK], env: { KUBECONFIG: kube.kubeconfig }, typeCheck: true });
 }, 20 * 60_000);
 
 afterAll(async () => {
