@@ -1,6 +1,5 @@
 import { availableParallelism } from "node:os";
 import { configDefaults, defineConfig } from "vitest/config";
-import { CORE_INTEGRATION_FILES } from "./test/coreFiles";
 
 /** Settings every project shares. */
 const shared = {
@@ -33,6 +32,31 @@ const nodeAndSh = {
  */
 const INTEGRATION_WORKERS = availableParallelism() + 1;
 
+/**
+ * The integration files `npm test` runs (the `core` project), on Debian's packages alone: no Go, no engine
+ * build. Together they prove the heart of the product with real clients: anonymous pull and authenticated
+ * push through each placement's rendered front, the scripts the external host and the nodes run over SSH,
+ * and node trust as containerd reads it. `npm run test:all` runs them again, with the rest, on the pinned
+ * builds (docs/testing.md).
+ */
+const CORE_INTEGRATION_FILES = [
+    // The external host's front (Debian's Caddy, as the host installs it): skopeo, containerd and curl pull
+    // anonymously, push with the push account, and are refused everything else.
+    "test/integration/accessPolicy.realClients.test.ts",
+    // The in-cluster placement: the ingress's nginx, the sidecar's Caddyfile and the registry's config.yml.
+    "test/integration/inClusterRegistry.realClients.test.ts",
+    // kind's front, reached as a pod reaches it, by its name on the kind network.
+    "test/integration/kindFront.pods.test.ts",
+    // Scripts run over SSH as the external host and the nodes run them.
+    "test/integration/externalRegistryHost.ssh.test.ts",
+    "test/integration/nodeTrustSsh.test.ts",
+    // Node trust as the runtimes read it: containerd's hosts.toml, and the node scripts on every runtime.
+    "test/integration/nodeTrustContainerd.test.ts",
+    "test/integration/nodeTrustScripts.test.ts",
+    // Every Caddyfile the program renders passes `caddy validate`.
+    "test/integration/accessPolicy.test.ts",
+];
+
 /** Unit files too slow for the loop before a commit: the `slow` project runs them. */
 const SLOW_UNIT_FILES = ["test/unit/everySetting*.test.ts"];
 
@@ -62,7 +86,7 @@ export default defineConfig({
                 },
             },
             {
-                // `npm test`'s integration files (test/coreFiles.ts): real clients against the rendered fronts,
+                // `npm test`'s integration files (CORE_INTEGRATION_FILES): real clients against the rendered fronts,
                 // the host's scripts over SSH and node trust read by containerd, on Debian's packages alone. No
                 // Go and no build: where a test stands for a pinned version, Debian's build of it runs instead
                 // (test/support/testBinaries.ts), and the run says so first.

@@ -31,7 +31,7 @@ let built: { readonly v2: DistributionBinary; readonly v3: DistributionBinary } 
 export function distributionBinaries(): { readonly v2: DistributionBinary; readonly v3: DistributionBinary } {
     if (debianStandIns()) {
         throw new Error(
-            "this test runs Distribution at a pinned version, which `npm test` does not build: it belongs in `npm run test:all`, not in test/coreFiles.ts",
+            "this test runs Distribution at a pinned version, which `npm test` does not build: it belongs in `npm run test:all`, not in CORE_INTEGRATION_FILES (vitest.config.mts)",
         );
     }
     if (!built) {
