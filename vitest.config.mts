@@ -116,7 +116,9 @@ export default defineConfig({
             {
                 // The real Pulumi CLI runs the program (tools/engine: the CLI, our language host and
                 // providers, a Kubernetes control plane, all built from Go modules; built first when the
-                // cache is cold). One file at a time: each runs the engine and a control plane on 2 cores.
+                // cache is cold). Two files at a time: each runs the engine, the program and a control plane
+                // of its own (ports chosen free, test hosts in namespaces of their own), and much of a file's
+                // time is spent waiting on them; more than two would only share the two cores thinner.
                 test: {
                     ...shared,
                     name: "engine",
@@ -124,7 +126,7 @@ export default defineConfig({
                     globalSetup: ["test/setup/debianTools.ts", "test/setup/engineBuild.ts", "test/setup/goBuilds.ts"],
                     testTimeout: 20 * 60_000,
                     hookTimeout: 60 * 60_000,
-                    maxWorkers: 1,
+                    maxWorkers: 2,
                     sequence: { groupOrder: 2 },
                 },
             },
