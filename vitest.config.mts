@@ -1,5 +1,7 @@
 import { availableParallelism } from "node:os";
+import { relative } from "node:path";
 import { configDefaults, defineConfig } from "vitest/config";
+import { BaseSequencer, type TestSpecification } from "vitest/node";
 
 /** Settings every project shares. */
 const shared = {
@@ -60,11 +62,53 @@ const CORE_INTEGRATION_FILES = [
 /** Unit files too slow for the loop before a commit: the `slow` project runs them. */
 const SLOW_UNIT_FILES = ["test/unit/everySetting*.test.ts"];
 
+/**
+ * The files that take longest, longest first, as `bash .ci/run` measured them (its cost report; docs/testing.md).
+ * Each project starts these before its other files, so that no long file starts last and runs alone at the
+ * end: vitest's own order, without the timings of an earlier run on this machine (a fresh clone has none),
+ * is by file size, which put the engine's two longest files last. Files not named keep vitest's order, after these.
+ */
+const LONGEST_FIRST = [
+    "test/engine/prodPlans.test.ts",
+    "test/engine/plans.test.ts",
+    "test/engine/local.test.ts",
+    "test/engine/upgrade.test.ts",
+    "test/engine/existing.test.ts",
+    "test/engine/nodes.test.ts",
+    "test/integration/accessPolicy.blobFiles.test.ts",
+    "test/integration/clientMatrix.test.ts",
+    "test/integration/externalRegistryHost.backup.test.ts",
+    "test/integration/maven.realClients.test.ts",
+    "test/integration/kindMirror.test.ts",
+    "test/integration/replicas.s3.test.ts",
+    "test/integration/externalRegistryHost.maven.test.ts",
+    "test/unit/everySetting.noChange.test.ts",
+];
+
+/** vitest's order of the groups and projects, and within each project the files of LONGEST_FIRST first. */
+class LongestFirst extends BaseSequencer {
+    override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+        const sorted = await super.sort(files);
+        const projects = new Map<string, TestSpecification[]>();
+        for (const spec of sorted) {
+            const own = projects.get(spec.project.name) ?? [];
+            own.push(spec);
+            projects.set(spec.project.name, own);
+        }
+        const rank = (spec: TestSpecification): number => {
+            const index = LONGEST_FIRST.indexOf(relative(spec.project.config.root, spec.moduleId));
+            return index === -1 ? LONGEST_FIRST.length : index;
+        };
+        return [...projects.values()].flatMap((own) => [...own].sort((a, b) => rank(a) - rank(b)));
+    }
+}
+
 export default defineConfig({
     test: {
         // Runs once per run, whichever projects run: the directory where each committed stack is synthesized,
         // once, when a test first asks for it (test/support/committedSynth.ts).
         globalSetup: ["test/setup/committedSynth.ts"],
+        sequence: { sequencer: LongestFirst },
         projects: [
             {
                 // Pure renderers, the program under mocks, the synth, scripts against stand-ins: Node and sh.
