@@ -5,9 +5,8 @@
  * key; once the keys are pinned, the engine's plan must create exactly the resources the synth (the
  * mock runtime) registers, every remote step's SSH connection pinned to its host key.
  *
- * A preview runs no remote command, so no host needs to exist here: the hosts' `up` is proven step by
- * step by the integration tier (test/integration/lifecycle.replay*.test.ts) until the engine tier has
- * hosts of its own.
+ * A preview runs no remote command, so no host needs to exist here: the hosts' `up` runs on test hosts of
+ * their own in test/engine/prodUp.test.ts and test/engine/prodPlans.test.ts.
  */
 import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";

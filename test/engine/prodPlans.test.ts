@@ -6,7 +6,12 @@
  * runs. What the engine did, custom resources only, must be the plan test/support/plan.ts computes under
  * the mock; and after every `up` the host must serve: the post-deploy check the stack itself runs passed
  * (it is one of the commands), the registry answers through Caddy with the ACME certificate, an image
- * pushed at the start is still there, the running containers are exactly the stack's.
+ * pushed at the start is still there and is pulled again through Caddy, the running containers are exactly
+ * the stack's and the registry's runs the image the config names, nothing is left of a cache the change
+ * removed (container, socket directory, storage). Where the registry's image changes (a bump, the upgrade
+ * from 2.8.3), every file of its data directory is the same bytes after the change and the new image takes
+ * a push. After a destroy, nothing of any cache is left, and the data directory is there only if purge was
+ * off.
  *
  * The Jenkins token rotated: the fake Jenkins's user holds both tokens, as a user rotating a token does
  * for a while. Not run here: storage filesystem → s3 (the stack's S3 endpoint does not exist here, and the
@@ -14,7 +19,7 @@
  * and the destroy with purge off (test/engine/prodUp.test.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { BUMPED_REGISTRY_IMAGE } from "../support/distributionBinaries";
+import { BUMPED_REGISTRY_IMAGE, DEPLOYED_REGISTRY_IMAGE } from "../support/distributionBinaries";
 import { payloadImage, registryImage } from "../support/dockerImages";
 import { countOps, executedLines, modelLines, preEvents, previewLines } from "../support/engineEvents";
 import { ACCOUNTS, plan, TRANSITIONS } from "../support/lifecycleTransitions";
@@ -29,7 +34,12 @@ const RENAMED = "registry-02.dso.example.com";
 const NODES = [...PROD_NODES, { name: "k3s-agent-3", unit: "k3s-agent" } as const];
 const NOT_HERE = new Set(["storage filesystem → s3 (purge on)", "destroy (prod, purge off)", "nothing changed (prod)"]);
 const DATA_DIR = "/srv/data/registry";
+/** The image every transition must keep, under the registry's name `host`. */
+const keptImage = (host: string) => `${host}/docker-internal/p2c/kept:1`;
 const TAG_LINK = `${DATA_DIR}/docker/registry/v2/repositories/docker-internal/p2c/kept/_manifests/tags/1/current/link`;
+/** Where each pull-through cache keeps its unix socket and its storage on the host, one directory per upstream. */
+const CACHE_SOCKETS = "/run/dso-registry-mirrors";
+const CACHE_DATA = `${DATA_DIR}-mirrors`;
 
 let stack: ProdStack;
 const ws = () => stack.ws;
@@ -108,15 +118,54 @@ async function useJenkinsToken(state: StackState): Promise<void> {
     currentToken = token;
 }
 
+/** A docker client of the test's engine, logged in through the host's Caddy, by the registry's name `host`, with the push account. */
+function pushClient(host = REGISTRY) {
+    const client = hosts().engine.client();
+    const login = client.login(host, { username: "jenkins-push", password: stack.secrets.containerRegistryPassword });
+    expect(login.code, login.stderr).toBe(0);
+    return client;
+}
+
 /** Pushes the image every later transition must keep, once the registry first runs. */
 let pushed = false;
 function pushKeptImage(): void {
     if (pushed) return;
-    const client = hosts().engine.client();
-    const ref = payloadImage(client, `${REGISTRY}/docker-internal/p2c/kept:1`, { payloadBytes: 16 * 1024 });
-    expect(client.login(REGISTRY, { username: "jenkins-push", password: stack.secrets.containerRegistryPassword }).code).toBe(0);
-    client.dockerOk(["push", ref]);
+    const client = pushClient();
+    client.dockerOk(["push", payloadImage(client, keptImage(REGISTRY), { payloadBytes: 16 * 1024 })]);
     pushed = true;
+}
+
+/** The kept image, pulled anew through the host's Caddy by the name config `raw` gives the registry (nothing of it left on the engine first). */
+function pullKeptImage(raw: Raw): void {
+    const host = registryNameOf(raw);
+    const client = pushClient(host);
+    client.docker(["rmi", keptImage(REGISTRY), keptImage(host)]);
+    client.dockerOk(["pull", keptImage(host)]);
+}
+
+/** The name config `raw` gives the registry. */
+const registryNameOf = (raw: Raw) => (raw.containerRegistry as { host?: string }).host ?? REGISTRY;
+
+/** The registry image config `raw` runs (the stack's default when it names none). */
+const registryImageOf = (raw: Raw) => (raw.registry as { image?: string }).image ?? DEPLOYED_REGISTRY_IMAGE;
+/** The upstreams of config `raw`'s pull-through caches. */
+const cachesOf = (raw: Raw) => ((raw.registry as { mirrors?: { upstream: string }[] }).mirrors ?? []).map((m) => m.upstream);
+
+/** Each file under the registry's data directory with its SHA-256, as the host has them. */
+function dataFiles(): string {
+    const listed = hosts().registryHost.run("sh", ["-c", `cd ${DATA_DIR} && find . -type f -exec sha256sum {} + | LC_ALL=C sort`]);
+    expect(listed.code, listed.stderr).toBe(0);
+    return listed.stdout;
+}
+
+/** What is left on the host of the cache of `upstream`: its container (running or not), socket directory and storage. */
+function cacheLeftovers(upstream: string): string[] {
+    return [
+        ...(hosts().engine.docker(["inspect", `dso-registry-mirror-${upstream}`]).code === 0
+            ? [`container dso-registry-mirror-${upstream}`]
+            : []),
+        ...[`${CACHE_SOCKETS}/${upstream}`, `${CACHE_DATA}/${upstream}`].filter((p) => hosts().registryHost.exists(p)),
+    ];
 }
 
 const prod = TRANSITIONS.filter((t) => t.stack === "prod" && !NOT_HERE.has(t.name));
@@ -141,6 +190,8 @@ describe.each(prod.map((t) => [t.name, t] as const))("%s (prod), real engine on 
         const previewed = previewLines(preview.stdout);
 
         const usersBefore = pushUsersOnHost();
+        const imageChanged = t.to !== undefined && registryImageOf(t.from.raw) !== registryImageOf(t.to.raw);
+        const dataBefore = imageChanged ? dataFiles() : "";
         const applied = await ws().pulumi([t.to ? "up" : "destroy", "--yes", "--json", "-s", STACK], { timeoutMs: 15 * 60_000 });
         expect(applied.code, applied.stdout.slice(-20_000) + applied.stderr).toBe(0);
         const executed = executedLines(preEvents(applied.stdout));
@@ -162,9 +213,24 @@ describe.each(prod.map((t) => [t.name, t] as const))("%s (prod), real engine on 
         if (t.to) {
             expect(hosts().runningContainers()).toEqual(expectedContainers(t.to.raw));
             expect(hosts().registryHost.exists(TAG_LINK)).toBe(true);
+            expect(hosts().engine.dockerOk(["inspect", "-f", "{{.Config.Image}}", "dso-registry"]), "the registry's image").toBe(
+                registryImageOf(t.to.raw),
+            );
+            pullKeptImage(t.to.raw);
+            // Nothing is left of a cache the change removed (the engine runs its delete, with the old script, last).
+            const kept = new Set(cachesOf(t.to.raw));
+            for (const upstream of cachesOf(t.from.raw).filter((u) => !kept.has(u))) expect(cacheLeftovers(upstream), upstream).toEqual([]);
+            if (imageChanged) {
+                // Another Distribution on the same storage: every file as it was, and it takes a push.
+                expect(dataFiles(), "the registry's data files after the image changed").toBe(dataBefore);
+                const client = pushClient(registryNameOf(t.to.raw));
+                client.dockerOk(["push", payloadImage(client, `${registryNameOf(t.to.raw)}/docker-internal/p2c/after-image-change:1`)]);
+            }
         } else {
             expect(hosts().runningContainers()).toEqual([]);
             expect(hosts().registryHost.exists(TAG_LINK)).toBe(!t.purges);
+            expect(hosts().registryHost.exists(DATA_DIR), "the data directory after destroy").toBe(!t.purges);
+            for (const upstream of cachesOf(t.from.raw)) expect(cacheLeftovers(upstream), upstream).toEqual([]);
             pushed = false;
         }
     });
