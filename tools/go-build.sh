@@ -29,7 +29,7 @@ export GOFLAGS=-buildvcs=false
 # filesystems, with nothing else installed.
 export CGO_ENABLED=0
 command -v go >/dev/null || {
-    echo "$BUILD_WHAT: Go is not installed (Go 1.26 or newer is needed)" >&2
+    echo "$BUILD_WHAT: Go is not installed (Go 1.26 or newer is needed; from 1.21 on, Go fetches the toolchain a module names through the module proxy)" >&2
     exit 1
 }
 

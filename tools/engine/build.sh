@@ -45,7 +45,7 @@ export PATH
 export GONOSUMDB=github.com/pulumi/pulumi
 export GOFLAGS=-buildvcs=false
 command -v go >/dev/null || {
-    echo "engine build: Go is not installed (Go 1.25 or newer is needed)" >&2
+    echo "engine build: Go is not installed (Go 1.26 or newer is needed; from 1.21 on, Go fetches the toolchain a module names through the module proxy)" >&2
     exit 1
 }
 
