@@ -32,6 +32,18 @@ function registryProbes(): Pick<k8s.types.input.core.v1.Container, "readinessPro
     };
 }
 
+/**
+ * The Maven backend's probe. nginx listens on the pod's loopback only (nothing but the front may reach it), so
+ * a kubelet's TCP or HTTP check, which connects to the pod's address, is refused: the check runs inside the
+ * container and passes when nginx answers at all (its `location /` answers 404 on purpose).
+ */
+const mavenAnswers = {
+    exec: {
+        command: ["sh", "-c", `wget -q -S -O /dev/null http://127.0.0.1:${MAVEN_BACKEND.port}/ 2>&1 | grep -q "HTTP/1"`],
+    },
+    timeoutSeconds: 5,
+};
+
 function caddyProbes(): Pick<k8s.types.input.core.v1.Container, "readinessProbe" | "livenessProbe"> {
     const check = { tcpSocket: { port: "http" }, timeoutSeconds: 5 };
     return {
@@ -173,8 +185,8 @@ export function renderDeployment(spec: InClusterSpec): K8sObject {
                 limits: { cpu: "1", memory: "128Mi" },
             }),
             securityContext: restrictedContainer(true),
-            readinessProbe: { tcpSocket: { port: "maven" }, periodSeconds: 10 },
-            livenessProbe: { tcpSocket: { port: "maven" }, initialDelaySeconds: 5, periodSeconds: 20 },
+            readinessProbe: { ...mavenAnswers, periodSeconds: 10 },
+            livenessProbe: { ...mavenAnswers, initialDelaySeconds: 5, periodSeconds: 20 },
         });
     }
     if (backup) {

@@ -15,11 +15,12 @@
  *   payloadImage(engine, "registry.test/team/app:1", { payloadBytes: 200 * 2 ** 20 });
  */
 import { randomBytes } from "node:crypto";
-import { chmodSync, closeSync, copyFileSync, mkdirSync, openSync, symlinkSync, writeFileSync, writeSync } from "node:fs";
+import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, symlinkSync, writeFileSync, writeSync } from "node:fs";
 import * as path from "node:path";
 import { pinnedCaddy } from "./caddyBinaries";
 import { DEPLOYED_REGISTRY_IMAGE, deployedRegistry, distributionBinaries } from "./distributionBinaries";
 import type { DockerClient } from "./dockerEngine";
+import { LAYER_TAR_FLAGS, writeOciArchive } from "./ociArchive";
 import { privateDir, removeDir, runOk } from "./serverProcess";
 
 const BUSYBOX = "/bin/busybox";
@@ -86,15 +87,33 @@ export function copyWithLibraries(program: string, root: string, target: string)
     }
 }
 
-/** `docker import` of `root` as `ref` with Dockerfile-style `changes`. */
-export function importRootfs(client: DockerClient, root: string, ref: string, changes: readonly string[]): void {
-    const tarball = `${root}.tar`;
-    runOk("tar", ["--numeric-owner", "--owner=0", "--group=0", "-C", root, "-cf", tarball, "."]);
-    client.dockerOk(["import", ...changes.flatMap((c) => ["--change", c]), tarball, ref]);
+/** A directory of image archives for a containerd that no registry can reach (a real node's): one OCI archive per image. */
+export interface OciArchives {
+    readonly archiveDir: string;
 }
 
-export function imageExists(client: DockerClient, ref: string): boolean {
-    return client.docker(["image", "inspect", ref]).code === 0;
+/** Where an image is built into: a Docker engine (`docker import`), or a directory of OCI archives. */
+export type ImageTarget = DockerClient | OciArchives;
+
+/** The archive of `ref` in `target`. */
+export function ociArchivePath(target: OciArchives, ref: string): string {
+    return path.join(target.archiveDir, `${ref.replace(/[^A-Za-z0-9._-]/g, "_")}.tar`);
+}
+
+/** `root` as image `ref` with Dockerfile-style `changes`: `docker import`ed, or written as an OCI archive. */
+export function importRootfs(target: ImageTarget, root: string, ref: string, changes: readonly string[]): void {
+    if ("archiveDir" in target) {
+        writeOciArchive(root, ref, changes, ociArchivePath(target, ref));
+        return;
+    }
+    const tarball = `${root}.tar`;
+    runOk("tar", [...LAYER_TAR_FLAGS, "-C", root, "-cf", tarball, "."]);
+    target.dockerOk(["import", ...changes.flatMap((c) => ["--change", c]), tarball, ref]);
+}
+
+export function imageExists(target: ImageTarget, ref: string): boolean {
+    if ("archiveDir" in target) return existsSync(ociArchivePath(target, ref));
+    return target.docker(["image", "inspect", ref]).code === 0;
 }
 
 /**
@@ -104,7 +123,7 @@ export function imageExists(client: DockerClient, ref: string): boolean {
  * deployed one (`DEPLOYED_REGISTRY_IMAGE`); a tag no build has (an image bump) gets the deployed
  * build. Imported once per data root; returns the reference.
  */
-export function registryImage(client: DockerClient, tag = DEPLOYED_REGISTRY_IMAGE.replace(/^registry:/, "")): string {
+export function registryImage(client: ImageTarget, tag = DEPLOYED_REGISTRY_IMAGE.replace(/^registry:/, "")): string {
     const ref = `registry:${tag}`;
     if (imageExists(client, ref)) return ref;
     const scratch = privateDir("registry-image");
@@ -136,7 +155,7 @@ export function registryImage(client: DockerClient, tag = DEPLOYED_REGISTRY_IMAG
  * serving a page that names the image on port 80, as the real UI's nginx does. Imported once per
  * data root; returns `ref`.
  */
-export function uiStandInImage(client: DockerClient, ref = "dso-test/registry-ui:stand-in"): string {
+export function uiStandInImage(client: ImageTarget, ref = "dso-test/registry-ui:stand-in"): string {
     if (imageExists(client, ref)) return ref;
     const scratch = privateDir("ui-image");
     try {
@@ -157,7 +176,7 @@ export function uiStandInImage(client: DockerClient, ref = "dso-test/registry-ui
  * /usr/sbin/nginx on PATH, so that `docker run <image> nginx -e stderr -c <conf>` runs as it would with
  * the official image. Imported once per data root; returns `ref`.
  */
-export function nginxImage(client: DockerClient, ref = "nginx:1.27-alpine"): string {
+export function nginxImage(client: ImageTarget, ref = "nginx:1.27-alpine"): string {
     if (imageExists(client, ref)) return ref;
     const scratch = privateDir("nginx-image");
     try {
@@ -182,7 +201,7 @@ export function nginxImage(client: DockerClient, ref = "nginx:1.27-alpine"): str
  * busybox for a shell (the official image is Alpine's), and the command `caddy run --config
  * /etc/caddy/Caddyfile --adapter caddyfile`. Imported once per data root; returns `ref`.
  */
-export function pinnedCaddyImage(client: DockerClient, ref = "caddy:2.8.4"): string {
+export function pinnedCaddyImage(client: ImageTarget, ref = "caddy:2.8.4"): string {
     if (imageExists(client, ref)) return ref;
     const scratch = privateDir("caddy-image");
     try {
@@ -191,6 +210,8 @@ export function pinnedCaddyImage(client: DockerClient, ref = "caddy:2.8.4"): str
         for (const d of ["usr/bin", "etc/caddy", "config/caddy", "data/caddy"]) mkdirSync(path.join(root, d), { recursive: true });
         copyFileSync(pinnedCaddy(), path.join(root, "usr/bin/caddy"));
         chmodSync(path.join(root, "usr/bin/caddy"), 0o755);
+        // As the official image: the binary may bind low ports as any user that keeps NET_BIND_SERVICE.
+        runOk("setcap", ["cap_net_bind_service=+ep", path.join(root, "usr/bin/caddy")]);
         importRootfs(client, root, ref, [
             "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
             "ENV XDG_CONFIG_HOME=/config",
@@ -206,10 +227,52 @@ export function pinnedCaddyImage(client: DockerClient, ref = "caddy:2.8.4"): str
 }
 
 /**
+ * The sandbox ("pause") image a real node's containerd starts first in every pod: a process that only waits,
+ * busybox's `sleep` here (Kubernetes's own pause is a small C program; nothing of it is needed but that it
+ * holds the pod's namespaces). Returns `ref`.
+ */
+export function pauseImage(target: ImageTarget, ref = "registry.k8s.io/pause:3.10"): string {
+    return busyboxBased(target, ref, ['ENTRYPOINT ["/bin/sleep", "2147483647"]']);
+}
+
+/** `busybox:<tag>` as the official image: busybox-static and its applets, `sh` as the command. Returns `ref`. */
+export function busyboxImage(target: ImageTarget, ref = "busybox:1.36.1"): string {
+    return busyboxBased(target, ref, ['CMD ["sh"]']);
+}
+
+/**
+ * A stand-in for `prom/blackbox-exporter` (the certificate probe's image): Debian's blackbox_exporter (an
+ * older release than the pinned tag) at the official image's path, busybox for `wget`. Returns `ref`.
+ */
+export function blackboxExporterImage(target: ImageTarget, ref = "prom/blackbox-exporter:v0.28.0"): string {
+    return busyboxBased(
+        target,
+        ref,
+        ['ENTRYPOINT ["/bin/blackbox_exporter"]', 'CMD ["--config.file=/etc/blackbox_exporter/config.yml"]'],
+        (root) => copyWithLibraries("/usr/bin/prometheus-blackbox-exporter", root, "bin/blackbox_exporter"),
+    );
+}
+
+/** An image of busybox's root filesystem, with what `add` puts in it, once per target. */
+function busyboxBased(target: ImageTarget, ref: string, changes: readonly string[], add: (root: string) => void = () => {}): string {
+    if (imageExists(target, ref)) return ref;
+    const scratch = privateDir("busybox-image");
+    try {
+        const root = path.join(scratch, "rootfs");
+        busyboxRootfs(root);
+        add(root);
+        importRootfs(target, root, ref, changes);
+        return ref;
+    } finally {
+        removeDir(scratch);
+    }
+}
+
+/**
  * A busybox image `ref` with `payloadBytes` random bytes in /payload: one layer, new to every
  * registry (so a push really uploads). Returns `ref`.
  */
-export function payloadImage(client: DockerClient, ref: string, options: { readonly payloadBytes?: number } = {}): string {
+export function payloadImage(client: ImageTarget, ref: string, options: { readonly payloadBytes?: number } = {}): string {
     const scratch = privateDir("payload-image");
     try {
         const root = path.join(scratch, "rootfs");

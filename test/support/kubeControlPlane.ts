@@ -24,6 +24,8 @@ export interface KubeObject {
 export interface ControlPlane {
     /** Path of the admin kubeconfig. */
     readonly kubeconfig: string;
+    /** start.sh's directory (its pki/ and env), for a real node that joins (test/support/kubeNode.ts). */
+    readonly dir: string;
     /** GET a path (e.g. /api/v1/namespaces/jenkins/configmaps/x); undefined on 404. */
     get<T = KubeObject>(apiPath: string): Promise<T | undefined>;
     /** Creates an object with a POST to a collection path. */
@@ -35,11 +37,26 @@ export interface ControlPlane {
     stop(): void;
 }
 
-export function startControlPlane(): ControlPlane {
+export interface ControlPlaneOptions {
+    /** Where the API server listens (default 127.0.0.1): a real node's veth address on this machine's side. */
+    readonly address?: string;
+    /** kwok's fake nodes (default 1); 0 runs no kwok, for a real kubelet to register instead. */
+    readonly fakeNodes?: number;
+    /** The Services' range (default 10.96.0.0/24). */
+    readonly serviceCidr?: string;
+}
+
+export function startControlPlane(options: ControlPlaneOptions = {}): ControlPlane {
     const bin = path.join(engineSet(), "bin");
     const dir = privateDir("kube");
     const script = (name: string) => path.join(PROJECT_DIR, "tools/engine/kube", name);
-    const started = spawnSync("sh", [script("start.sh"), dir, bin], { encoding: "utf8" });
+    const env = {
+        ...process.env,
+        ...(options.address ? { KUBE_ADDRESS: options.address } : {}),
+        ...(options.fakeNodes !== undefined ? { KUBE_FAKE_NODES: String(options.fakeNodes) } : {}),
+        ...(options.serviceCidr ? { KUBE_SERVICE_CIDR: options.serviceCidr } : {}),
+    };
+    const started = spawnSync("sh", [script("start.sh"), dir, bin], { encoding: "utf8", env });
     if (started.status !== 0) {
         spawnSync("sh", [script("stop.sh"), dir]);
         removeDir(dir);
@@ -83,6 +100,7 @@ export function startControlPlane(): ControlPlane {
     };
     return {
         kubeconfig,
+        dir,
         get,
         async create(collectionPath, object) {
             const r = await call("POST", collectionPath, object);
@@ -108,9 +126,10 @@ export function startControlPlane(): ControlPlane {
 
 /**
  * A default StorageClass with static volumes, so that claims bind as on a cluster with a provisioner
- * (microk8s's hostpath-storage, k3s's local-path). kwok's pods mount nothing: the volumes hold no data.
+ * (microk8s's hostpath-storage, k3s's local-path). kwok's pods mount nothing: the volumes hold no data. On a
+ * real node, `hostPathRoot` puts each volume in a directory of the node, made when a pod first mounts it.
  */
-export async function provideVolumes(kube: ControlPlane, count: number, size = "500Gi"): Promise<void> {
+export async function provideVolumes(kube: ControlPlane, count: number, size = "500Gi", hostPathRoot?: string): Promise<void> {
     await kube.create("/apis/storage.k8s.io/v1/storageclasses", {
         apiVersion: "storage.k8s.io/v1",
         kind: "StorageClass",
@@ -129,7 +148,9 @@ export async function provideVolumes(kube: ControlPlane, count: number, size = "
                 accessModes: ["ReadWriteOnce"],
                 storageClassName: "test-volumes",
                 persistentVolumeReclaimPolicy: "Retain",
-                hostPath: { path: `/nonexistent/test-volume-${i}` },
+                hostPath: hostPathRoot
+                    ? { path: `${hostPathRoot}/test-volume-${i}`, type: "DirectoryOrCreate" }
+                    : { path: `/nonexistent/test-volume-${i}` },
             },
         });
     }

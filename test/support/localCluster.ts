@@ -10,17 +10,25 @@ import { MICROK8S_COREFILE } from "./microk8sCorefile";
 export async function startLocalCluster(volumes = 6): Promise<ControlPlane> {
     const kube = startControlPlane();
     try {
-        await kube.create("/api/v1/namespaces", namespace("jenkins"));
-        await kube.create("/api/v1/namespaces/kube-system/configmaps", {
-            apiVersion: "v1",
-            kind: "ConfigMap",
-            metadata: { name: "coredns", namespace: "kube-system" },
-            data: { Corefile: MICROK8S_COREFILE },
-        });
-        await provideVolumes(kube, volumes);
+        await addLocalPrerequisites(kube, volumes);
         return kube;
     } catch (error) {
         kube.stop();
         throw error;
     }
+}
+
+/**
+ * The local stack's prerequisites on a running control plane; on a real node, `hostPathRoot` is the node's
+ * directory the static volumes live in (test/support/kubeNode.ts).
+ */
+export async function addLocalPrerequisites(kube: ControlPlane, volumes = 6, hostPathRoot?: string): Promise<void> {
+    await kube.create("/api/v1/namespaces", namespace("jenkins"));
+    await kube.create("/api/v1/namespaces/kube-system/configmaps", {
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        metadata: { name: "coredns", namespace: "kube-system" },
+        data: { Corefile: MICROK8S_COREFILE },
+    });
+    await provideVolumes(kube, volumes, "500Gi", hostPathRoot);
 }

@@ -365,6 +365,18 @@ describe("objects", () => {
         expect(container(objects, "registry").readinessProbe.exec.command.join(" ")).toContain(`http://${IN_CLUSTER.registryAddr}/v2/`);
     });
 
+    // nginx listens on 127.0.0.1 (components/inCluster/inClusterRegistry.ts); the real kubelet restarted it for
+    // ever under a TCP probe (test/engine/localPods.test.ts).
+    test("the Maven backend, on the pod's loopback only, is probed from inside its container: a kubelet's TCP or HTTP check goes to the pod's address", () => {
+        const objects = renderInClusterObjects(baseSpec({ maven }));
+        const backend = container(objects, "maven");
+        for (const probe of [backend.readinessProbe, backend.livenessProbe]) {
+            expect(probe.tcpSocket).toBeUndefined();
+            expect(probe.httpGet).toBeUndefined();
+            expect(probe.exec.command.join(" ")).toContain("http://127.0.0.1:5002/");
+        }
+    });
+
     test("Caddy keeps NET_BIND_SERVICE in its bounding set (the image's binary has it as a file capability)", () => {
         expect(container(renderInClusterObjects(baseSpec()), "caddy").securityContext.capabilities).toEqual({
             drop: ["ALL"],

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Build the test control plane's binaries from our wrapper Go modules:
 #   kube-apiserver kube-controller-manager kube-scheduler kubectl  (kubernetes/)
+#   kubelet kube-proxy (kubernetes/: a real node, node-start.sh)
 #   etcd                                                   (etcd/)
 #   kwok                                                   (kwok/)
 # into the directory given as $1.
@@ -99,7 +100,7 @@ KLD="-s -w"
 for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
 	KLD="$KLD -X $p.gitVersion=$KV -X $p.gitMajor=$KMAJOR -X $p.gitMinor=$KMINOR -X $p.gitTreeState=clean"
 done
-for c in kube-apiserver kube-controller-manager kube-scheduler kubectl; do
+for c in kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy; do
 	build "$c" kubernetes "k8s.io/kubernetes/cmd/$c" "$KV" "$KLD"
 done
 

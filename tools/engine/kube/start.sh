@@ -20,6 +20,14 @@
 #   KUBE_START_TIMEOUT  seconds to wait for each readiness step (default 120)
 #   KUBE_FAKE_NODES     number of fake nodes to create (default 1)
 #   KUBE_START_ATTEMPTS attempts with fresh ports when a port was taken (default 3)
+#   KUBE_ADDRESS        where the API server listens and what it advertises (default
+#                       127.0.0.1); a real node in a test network namespace needs the
+#                       address of this machine's end of its veth pair (node-start.sh).
+#                       With an address other than loopback the `kubernetes` Service
+#                       gets that endpoint, so that pods reach the API server.
+#   KUBE_FAKE_NODES=0   no kwok at all (a real kubelet registers the node instead)
+#   KUBE_SERVICE_CIDR   the Services' range (default 10.96.0.0/24, which only kwok's pods see;
+#                       a real node's pods use a range of the test addresses)
 set -eu
 
 if [ $# -ne 2 ]; then
@@ -33,8 +41,13 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 TIMEOUT=${KUBE_START_TIMEOUT:-120}
 NODES=${KUBE_FAKE_NODES:-1}
 ATTEMPTS=${KUBE_START_ATTEMPTS:-3}
-SERVICE_CIDR=10.96.0.0/24
-SERVICE_IP=10.96.0.1
+ADDR=${KUBE_ADDRESS:-127.0.0.1}
+# The loopback address cannot be a Service endpoint; any other can.
+RECONCILER=none
+[ "$ADDR" = 127.0.0.1 ] || RECONCILER=lease
+SERVICE_CIDR=${KUBE_SERVICE_CIDR:-10.96.0.0/24}
+# The `kubernetes` Service's address: the first of the range.
+SERVICE_IP=$(echo "$SERVICE_CIDR" | awk -F'[./]' '{ print $1 "." $2 "." $3 "." $4 + 1 }')
 
 for b in etcd kube-apiserver kube-controller-manager kube-scheduler kwok; do
 	if [ ! -x "$BIN/$b" ]; then
@@ -128,7 +141,7 @@ gen_cert() {
 gen_pki() {
 	gen_ca ca dso-registry-test-ca
 	gen_cert ca serving "/CN=kube-apiserver" serverAuth \
-		"IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,IP:$SERVICE_IP"
+		"IP:127.0.0.1,IP:$ADDR,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,IP:$SERVICE_IP"
 	gen_cert ca admin "/O=system:masters/CN=kubernetes-admin" clientAuth
 	gen_cert ca controller-manager "/CN=system:kube-controller-manager" clientAuth
 	gen_cert ca scheduler "/CN=system:kube-scheduler" clientAuth
@@ -152,7 +165,7 @@ kind: Config
 clusters:
 - name: dso-test
   cluster:
-    server: https://127.0.0.1:$API_PORT
+    server: https://$ADDR:$API_PORT
     certificate-authority-data: $(b64 "$PKI/ca.crt")
 users:
 - name: $2
@@ -216,7 +229,7 @@ etcd_healthy() {
 	curl -sS --max-time 5 "http://127.0.0.1:$ETCD_PORT/health" | grep -q '"health":"true"'
 }
 api_ready() {
-	[ "$(api "https://127.0.0.1:$API_PORT/readyz")" = "ok" ]
+	[ "$(api "https://$ADDR:$API_PORT/readyz")" = "ok" ]
 }
 healthz_ok() {
 	# kube-controller-manager and kube-scheduler serve their own self-signed
@@ -224,15 +237,15 @@ healthz_ok() {
 	[ "$(curl -sS --max-time 5 --cacert "$PKI/ca.crt" "https://127.0.0.1:$1/healthz")" = "ok" ]
 }
 node_ready() {
-	api "https://127.0.0.1:$API_PORT/api/v1/nodes/$1" | grep -q '"type":"Ready","status":"True"'
+	api "https://$ADDR:$API_PORT/api/v1/nodes/$1" | grep -q '"type":"Ready","status":"True"'
 }
 default_sa() {
-	api "https://127.0.0.1:$API_PORT/api/v1/namespaces/default/serviceaccounts/default" | grep -q '"kind":"ServiceAccount"'
+	api "https://$ADDR:$API_PORT/api/v1/namespaces/default/serviceaccounts/default" | grep -q '"kind":"ServiceAccount"'
 }
 
 create_node() {
 	api -X POST -H 'Content-Type: application/json' \
-		"https://127.0.0.1:$API_PORT/api/v1/nodes" -d @- >"$LOGS/node-$1.json" <<EOF
+		"https://$ADDR:$API_PORT/api/v1/nodes" -d @- >"$LOGS/node-$1.json" <<EOF
 {
   "apiVersion": "v1",
   "kind": "Node",
@@ -290,8 +303,8 @@ attempt() {
 
 	launch kube-apiserver \
 		--etcd-servers="http://127.0.0.1:$ETCD_PORT" \
-		--bind-address=127.0.0.1 \
-		--advertise-address=127.0.0.1 \
+		--bind-address="$ADDR" \
+		--advertise-address="$ADDR" \
 		--secure-port="$API_PORT" \
 		--cert-dir="$DIR/apiserver" \
 		--tls-cert-file="$PKI/serving.crt" \
@@ -309,8 +322,11 @@ attempt() {
 		--proxy-client-cert-file="$PKI/front-proxy-client.crt" \
 		--proxy-client-key-file="$PKI/front-proxy-client.key" \
 		--authorization-mode=Node,RBAC \
-		--endpoint-reconciler-type=none \
+		--endpoint-reconciler-type="$RECONCILER" \
 		--allow-privileged=true \
+		--kubelet-client-certificate="$PKI/admin.crt" \
+		--kubelet-client-key="$PKI/admin.key" \
+		--kubelet-preferred-address-types=InternalIP \
 		--profiling=false
 	wait_for "kube-apiserver /readyz" kube-apiserver api_ready || return 1
 
@@ -346,13 +362,15 @@ attempt() {
 	# kwok serves nothing unless asked; its server (kubelet-like logs/exec
 	# endpoints) is put on 127.0.0.1 and the fake nodes advertise 127.0.0.1
 	# with that port, so anything reaching "a node" stays on this machine.
-	launch kwok \
-		--kubeconfig="$DIR/kubeconfig" \
-		--manage-all-nodes=true \
-		--server-address="127.0.0.1:$KWOK_PORT" \
-		--node-ip=127.0.0.1 \
-		--node-port="$KWOK_PORT" \
-		--node-lease-duration-seconds=40
+	if [ "$NODES" -gt 0 ]; then
+		launch kwok \
+			--kubeconfig="$DIR/kubeconfig" \
+			--manage-all-nodes=true \
+			--server-address="127.0.0.1:$KWOK_PORT" \
+			--node-ip=127.0.0.1 \
+			--node-port="$KWOK_PORT" \
+			--node-lease-duration-seconds=40
+	fi
 
 	n=0
 	while [ $n -lt "$NODES" ]; do
@@ -371,10 +389,10 @@ attempt() {
 		n=$((n + 1))
 	done
 	wait_for "default ServiceAccount" kube-controller-manager default_sa || return 1
-	alive kwok || {
+	if [ "$NODES" -gt 0 ] && ! alive kwok; then
 		log "kwok exited"
 		return 1
-	}
+	fi
 }
 
 # ---------------------------------------------------------------- main
@@ -412,11 +430,11 @@ done
 SUCCESS=1
 
 {
-	echo "KUBE_APISERVER_URL=https://127.0.0.1:$API_PORT"
+	echo "KUBE_APISERVER_URL=https://$ADDR:$API_PORT"
 	echo "KUBECONFIG=$DIR/kubeconfig"
 	echo "ETCD_URL=http://127.0.0.1:$ETCD_PORT"
 	echo "KUBE_CONTROLLER_MANAGER_PORT=$KCM_PORT"
 	echo "KUBE_SCHEDULER_PORT=$SCHED_PORT"
 	echo "KWOK_PORT=$KWOK_PORT"
 } >"$DIR/env"
-log "control plane up in $(($(date +%s) - START))s: https://127.0.0.1:$API_PORT (kubeconfig $DIR/kubeconfig)"
+log "control plane up in $(($(date +%s) - START))s: https://$ADDR:$API_PORT (kubeconfig $DIR/kubeconfig)"

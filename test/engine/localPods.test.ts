@@ -1,0 +1,329 @@
+/**
+ * The `local` (microk8s) stack under the real Pulumi engine on a node whose pods really run: a kubelet with
+ * containerd, runc and CNI (test/support/kubeNode.ts), not kwok. `pulumi up` waits for the registry's
+ * Deployment as the kubelet makes it ready by its own probes; then what only a kubelet decides is checked:
+ *
+ * - every container of the registry pod runs as the pod's security context says (user and group 65532, no
+ *   capability but Caddy's NET_BIND_SERVICE, a read-only root file system), and its claim, a directory of the
+ *   node made as microk8s's hostpath provisioner makes it, is written as that user;
+ * - the node-trust DaemonSet's pod wrote the registry's hosts.toml and CA where the node's containerd reads
+ *   them (microk8s's certs.d) and the registry's name into the node's /etc/hosts;
+ * - an image pushed with the push account through the registry's TLS front (the sidecar's Caddy, by the name
+ *   and CA the stack gives) lands on the claim, and a pod whose image is that one, by the name
+ *   `stack output imagePrefix` gives, runs: the kubelet's containerd pulled it through the node's trust;
+ * - the registry's pod deleted, its replacement serves the same image;
+ * - a second `up` plans nothing, and `destroy` ends every pod of the stack.
+ *
+ * The stack runs without its pull-through cache: Distribution's proxy asks its upstream when it starts and
+ * exits when it cannot, and the node reaches nothing outside the test (its pods' traffic anywhere else is
+ * refused).
+ *
+ * What stands in: microk8s's ingress controller, which listens on each node's 443 and terminates TLS with the
+ * registry's certificate. Here a TCP relay on the node's 127.0.0.1:443 passes connections to the `registry-tls`
+ * Service (kube-proxy's rules take them to the sidecar's Caddy, which serves the same certificate for the same
+ * name). An ingress controller of its own is another change (docs/engine.md). The images are built here
+ * (no registry can be reached) under the names the stack pins.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdirSync } from "node:fs";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+    blackboxExporterImage,
+    busyboxImage,
+    nginxImage,
+    ociArchivePath,
+    payloadImage,
+    pinnedCaddyImage,
+    registryImage,
+} from "../support/dockerImages";
+import { type FakeJenkins, startFakeJenkins } from "../support/fakeJenkins";
+import { type RealCluster, startRealCluster } from "../support/kubeNode";
+import { addLocalPrerequisites } from "../support/localCluster";
+import { engineSet, openWorkspace, PROJECT_DIR, type Workspace } from "../support/pulumiEngine";
+import { privateDir, removeDir, run, type ServerProcess } from "../support/serverProcess";
+
+const STACK = "local";
+const REGISTRY = "registry-dso.jmann.local";
+/** Where microk8s's containerd reads registry hosts, and so where the node-trust DaemonSet writes them. */
+const MICROK8S_CERTS_D = "/var/snap/microk8s/current/args/certs.d";
+/** The node's directory of the static volumes the claims bind to. */
+const VOLUMES = "/srv/test-volumes";
+const VOLUME_COUNT = 6;
+const jenkinsToken = `token-${randomBytes(12).toString("hex")}`;
+
+let cluster: RealCluster;
+let jenkins: FakeJenkins;
+let ws: Workspace;
+let relay: ServerProcess | undefined;
+let scratch: string;
+
+type Pod = {
+    metadata: { name: string; uid: string; labels?: Record<string, string> };
+    spec: { nodeName?: string; volumes?: { name: string; persistentVolumeClaim?: { claimName: string } }[] };
+    status: {
+        phase: string;
+        podIP?: string;
+        conditions?: { type: string; status: string }[];
+        containerStatuses?: { name: string; ready: boolean; restartCount: number; containerID?: string; state: Record<string, unknown> }[];
+    };
+};
+
+const kubectl = (...args: string[]) =>
+    run(path.join(engineSet(), "bin/kubectl"), ["--kubeconfig", cluster.kube.kubeconfig, ...args], { input: "" });
+const onNode = (command: string, args: readonly string[], input?: string) => cluster.node.run(command, args, { input });
+const pods = async (namespace: string, selector: string) =>
+    (await cluster.kube.get<{ items: Pod[] }>(`/api/v1/namespaces/${namespace}/pods?labelSelector=${encodeURIComponent(selector)}`))
+        ?.items ?? [];
+const registryPods = () => pods("dso", "app.kubernetes.io/component=registry,app.kubernetes.io/name=registry");
+const ready = (pod: Pod) => pod.status.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
+
+/** Waits until `check` holds, polling; fails with `what` and the node's logs. */
+async function until(what: string, check: () => Promise<boolean>, timeoutMs = 180_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await check())) {
+        if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs / 1000} s\n${cluster.logs(15)}`);
+        await new Promise((r) => setTimeout(r, 1000));
+    }
+}
+
+/** The node's process of a container, from its containerd task. */
+function containerProcess(containerId: string): { uid: string; gid: string; capEff: string; groups: string } {
+    const id = containerId.replace(/^containerd:\/\//, "");
+    const tasks = onNode("ctr", ["-n", "k8s.io", "tasks", "ls"]);
+    const pid = tasks.stdout
+        .split("\n")
+        .find((l) => l.startsWith(id))
+        ?.split(/\s+/)[1];
+    expect(pid, `task of ${id}:\n${tasks.stdout}`).toMatch(/^\d+$/);
+    const status = onNode("cat", [`/proc/${pid}/status`]).stdout;
+    const field = (name: string) => new RegExp(`^${name}:\\s*(.*)$`, "m").exec(status)?.[1]?.trim() ?? "";
+    return { uid: field("Uid"), gid: field("Gid"), capEff: field("CapEff"), groups: field("Groups") };
+}
+
+beforeAll(async () => {
+    scratch = privateDir("local-pods");
+    cluster = await startRealCluster({
+        images: (t) => [registryImage(t), pinnedCaddyImage(t), nginxImage(t), busyboxImage(t), blackboxExporterImage(t)],
+        certsDir: MICROK8S_CERTS_D,
+    });
+    await addLocalPrerequisites(cluster.kube, VOLUME_COUNT, VOLUMES);
+    // Each volume's directory as microk8s's hostpath provisioner (and k3s's local-path) makes it: open to every
+    // user. The kubelet gives a hostPath volume no fsGroup ownership, so the registry (user 65532) writes only
+    // where the directory lets it.
+    const dirs = Array.from({ length: VOLUME_COUNT }, (_, i) => `${VOLUMES}/test-volume-${i}`);
+    expect(onNode("sh", ["-c", 'mkdir -p "$@" && chmod 0777 "$@"', "mkdirs", ...dirs]).code).toBe(0);
+    jenkins = await startFakeJenkins({ user: "admin", apiToken: jenkinsToken });
+    ws = openWorkspace({ stackFiles: [STACK], env: { KUBECONFIG: cluster.kube.kubeconfig } });
+}, 10 * 60_000);
+
+afterAll(async () => {
+    await relay?.stop();
+    ws?.close();
+    await jenkins?.close();
+    await cluster?.stop();
+    if (scratch) removeDir(scratch);
+});
+
+describe("local stack, real engine, on a node whose pods run", () => {
+    it(
+        "`up` completes once the kubelet has the registry's pods ready by their own probes",
+        async () => {
+            await ws.pulumiOk(["stack", "init", STACK]);
+            await ws.pulumiOk(["config", "set", "--path", "dso-registry:jenkins.url", jenkins.url, "-s", STACK]);
+            await ws.pulumiOk(["config", "set", "--secret", "dso-registry:jenkinsApiToken", "-s", STACK], { input: jenkinsToken });
+            // No pull-through cache: Distribution's proxy asks its upstream (registry-1.docker.io) when it starts and
+            // exits when it cannot reach it, and nothing outside this machine can be reached here (docs/engine.md).
+            await ws.pulumiOk(["config", "rm", "--path", "dso-registry:registry.mirrors", "-s", STACK]);
+            const up = await ws.pulumi(["up", "--yes", "-s", STACK], { timeoutMs: 15 * 60_000 });
+            expect(up.code, `${up.stdout.slice(-10_000)}${up.stderr}\n${cluster.logs(20)}`).toBe(0);
+            const [pod, ...others] = await registryPods();
+            expect(others).toEqual([]);
+            expect(pod?.spec.nodeName).toBe(cluster.nodeName);
+            expect(ready(pod!)).toBe(true);
+            expect(pod?.status.containerStatuses?.map((c) => [c.name, c.ready, c.restartCount]).sort()).toEqual([
+                ["caddy", true, 0],
+                ["maven", true, 0],
+                ["registry", true, 0],
+            ]);
+            expect(pod?.status.podIP).toMatch(/^198\.19\.254\.\d+$/);
+            // The certificate probe runs too.
+            const probes = await pods("dso", "app.kubernetes.io/component=certificate-probe");
+            expect(probes.map(ready)).toEqual([true]);
+        },
+        20 * 60_000,
+    );
+
+    it("the registry's containers run as the security context says, on a read-only root, the claim writable", async () => {
+        const [pod] = await registryPods();
+        for (const container of pod!.status.containerStatuses!) {
+            const proc = containerProcess(container.containerID!);
+            // Real, effective, saved and file-system ids: all the pod's user and group.
+            expect([container.name, proc.uid, proc.gid]).toEqual([
+                container.name,
+                "65532\t65532\t65532\t65532",
+                "65532\t65532\t65532\t65532",
+            ]);
+            // The pod's fsGroup among its groups.
+            expect([container.name, proc.groups.split(/\s+/).includes("65532")]).toEqual([container.name, true]);
+            // No capability at all, but Caddy's NET_BIND_SERVICE (bit 10), which only lets it bind low ports.
+            expect([container.name, proc.capEff]).toEqual([
+                container.name,
+                container.name === "caddy" ? "0000000000000400" : "0000000000000000",
+            ]);
+        }
+        const exec = (container: string, script: string) =>
+            kubectl("exec", "-n", "dso", pod!.metadata.name, "-c", container, "--", "sh", "-c", script);
+        const root = exec("registry", "touch /written-by-test");
+        expect(root.code).not.toBe(0);
+        expect(root.stderr).toMatch(/Read-only file system/);
+        const claim = exec(
+            "registry",
+            "touch /var/lib/registry/.written-by-test && ls -ln /var/lib/registry/.written-by-test && rm /var/lib/registry/.written-by-test",
+        );
+        expect(claim.code, claim.stderr).toBe(0);
+        expect(claim.stdout).toMatch(/ 65532 +65532 /);
+        // Caddy reads the registry's data read-only.
+        expect(exec("caddy", "touch /var/lib/registry/x").stderr).toMatch(/Read-only file system/);
+    });
+
+    it("the node-trust DaemonSet's pod wrote the registry's hosts.toml and CA where the node's containerd reads them, and its name into /etc/hosts", async () => {
+        const trust = await pods("dso-node-trust", "app.kubernetes.io/name=dso-node-trust");
+        expect(trust.map((p) => [p.spec.nodeName, ready(p)])).toEqual([[cluster.nodeName, true]]);
+        const hostsToml = cluster.node.readFile(`${MICROK8S_CERTS_D}/${REGISTRY}/hosts.toml`);
+        expect(hostsToml).toContain(`https://${REGISTRY}`);
+        const ca = (await ws.output(STACK, "caCertPem")) as string;
+        const caFiles = onNode("sh", ["-c", `cat ${MICROK8S_CERTS_D}/${REGISTRY}/*.crt`]);
+        expect(caFiles.stdout.trim()).toBe(ca.trim());
+        expect(cluster.node.readFile("/etc/hosts")).toMatch(new RegExp(`^127\\.0\\.0\\.1\\s+${REGISTRY.replaceAll(".", "\\.")}$`, "m"));
+    });
+
+    it(
+        "an image pushed through the registry's TLS front lands on the claim, and a pod of that image runs: the kubelet pulled it through the node's trust",
+        async () => {
+            // The CA the stack made, for the clients on the node.
+            const ca = (await ws.output(STACK, "caCertPem")) as string;
+            onNode("sh", ["-c", "mkdir -p /root/push-certs && cat > /root/push-certs/ca.crt"], ca);
+            // The ingress's part (see the header): the node's 127.0.0.1:443 to the registry's TLS Service.
+            const service = await cluster.kube.get<{ spec: { clusterIP: string } }>("/api/v1/namespaces/dso/services/registry-tls");
+            relay = cluster.node.startServer(process.execPath, [
+                path.join(PROJECT_DIR, "node_modules/tsx/dist/cli.mjs"),
+                path.join(PROJECT_DIR, "test/support/serviceProxyMain.ts"),
+                "127.0.0.1",
+                "443",
+                service!.spec.clusterIP,
+                "443",
+            ]);
+            // By the registry's name (the node's /etc/hosts), with its CA: the front's challenge.
+            const v2 = () =>
+                onNode("curl", [
+                    "-s",
+                    "-o",
+                    "/dev/null",
+                    "-w",
+                    "%{http_code}",
+                    "--max-time",
+                    "5",
+                    "--cacert",
+                    "/root/push-certs/ca.crt",
+                    `https://${REGISTRY}/v2/`,
+                ]);
+            await until("the registry's front on the node's 443", async () => v2().stdout === "401");
+
+            const push = (await ws.output(STACK, "pushCredentials")) as { username: string; password: string };
+            const prefix = (await ws.output(STACK, "imagePrefix")) as string;
+            expect(prefix).toBe(`${REGISTRY}/docker-internal/p2c`);
+            const image = `${prefix}/hello:1`;
+            const archives = { archiveDir: path.join(scratch, "images") };
+            mkdirSync(archives.archiveDir, { recursive: true });
+            payloadImage(archives, image, { payloadBytes: 256 * 1024 });
+            // The push account in an auth file: nothing secret on a command line.
+            const auth = Buffer.from(`${push.username}:${push.password}`).toString("base64");
+            onNode("sh", ["-c", "umask 077 && cat > /root/push-auth.json"], JSON.stringify({ auths: { [REGISTRY]: { auth } } }));
+            const pushed = onNode("skopeo", [
+                "copy",
+                "--dest-cert-dir",
+                "/root/push-certs",
+                "--dest-authfile",
+                "/root/push-auth.json",
+                `oci-archive:${ociArchivePath(archives, image)}`,
+                `docker://${image}`,
+            ]);
+            expect(pushed.code, pushed.stderr).toBe(0);
+            const anonymous = onNode("skopeo", [
+                "copy",
+                "--dest-cert-dir",
+                "/root/push-certs",
+                `oci-archive:${ociArchivePath(archives, image)}`,
+                `docker://${prefix}/anonymous:1`,
+            ]);
+            expect(anonymous.code, "an anonymous push is refused").not.toBe(0);
+            // The registry's data is on the claim's directory of the node.
+            const stored = onNode("sh", [
+                "-c",
+                `find ${VOLUMES} -path '*/repositories/docker-internal/p2c/hello/_manifests/tags/1/current/link'`,
+            ]);
+            expect(stored.stdout.trim(), stored.stderr).not.toBe("");
+
+            // The kubelet pulls the image anonymously, by the name the stack gives, through the node's trust.
+            expect(
+                kubectl(
+                    "run",
+                    "pulled",
+                    "-n",
+                    "default",
+                    `--image=${image}`,
+                    "--restart=Never",
+                    "--",
+                    "sh",
+                    "-c",
+                    "ls -l /payload && sleep 3600",
+                ).code,
+            ).toBe(0);
+            await until("the pod of the pushed image Running", async () => {
+                const pod = await cluster.kube.get<Pod>("/api/v1/namespaces/default/pods/pulled");
+                return pod?.status.phase === "Running";
+            });
+            const logs = kubectl("logs", "-n", "default", "pulled");
+            expect(logs.stdout).toMatch(/262144 .*\/payload/);
+            const images = onNode("ctr", ["-n", "k8s.io", "images", "ls", "-q"]);
+            expect(images.stdout.split("\n")).toContain(image);
+            expect(kubectl("delete", "pod", "-n", "default", "pulled", "--wait=false").code).toBe(0);
+        },
+        10 * 60_000,
+    );
+
+    it(
+        "the registry's pod deleted, its replacement is ready and serves the same image",
+        async () => {
+            const [before] = await registryPods();
+            expect(kubectl("delete", "pod", "-n", "dso", before!.metadata.name, "--wait=false").code).toBe(0);
+            await until("a new registry pod ready", async () => {
+                const now = await registryPods();
+                return now.length === 1 && now[0]!.metadata.uid !== before!.metadata.uid && ready(now[0]!);
+            });
+            const prefix = (await ws.output(STACK, "imagePrefix")) as string;
+            const inspected = onNode("skopeo", ["inspect", "--cert-dir", "/root/push-certs", `docker://${prefix}/hello:1`]);
+            expect(inspected.code, inspected.stderr).toBe(0);
+            expect(JSON.parse(inspected.stdout).Name).toBe(`${prefix}/hello`);
+        },
+        10 * 60_000,
+    );
+
+    it(
+        "a second `up` plans nothing, and `destroy` ends every pod of the stack",
+        async () => {
+            const again = await ws.pulumi(["up", "--yes", "--expect-no-changes", "-s", STACK]);
+            expect(again.code, again.stdout.slice(-10_000) + again.stderr).toBe(0);
+            const destroyed = await ws.pulumi(["destroy", "--yes", "-s", STACK], { timeoutMs: 15 * 60_000 });
+            expect(destroyed.code, destroyed.stdout.slice(-10_000) + destroyed.stderr).toBe(0);
+            await until("no pod of the stack left", async () => (await pods("dso", "app.kubernetes.io/part-of=dso-registry")).length === 0);
+            await until(
+                "no node-trust pod left",
+                async () =>
+                    ((await cluster.kube.get<{ items: Pod[] }>("/api/v1/namespaces/dso-node-trust/pods"))?.items ?? []).length === 0,
+            );
+        },
+        20 * 60_000,
+    );
+});

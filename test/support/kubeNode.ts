@@ -1,0 +1,170 @@
+/**
+ * A cluster whose pods really run: the engine tier's control plane (test/support/kubeControlPlane.ts,
+ * without kwok) and one real node, a test host (test/support/testHost.ts: its own network and mount
+ * namespaces) running containerd, the kubelet and kube-proxy (tools/engine/kube/node-start.sh). Pods get
+ * addresses on the node's bridge and run as the kubelet decides: security contexts, probes, volumes,
+ * Services through kube-proxy's rules in the node's namespace.
+ *
+ * No registry can be reached, so the images the pods need are built here (test/support/dockerImages.ts) as
+ * OCI archives and imported into the node's containerd before the kubelet starts; a pod whose image is not
+ * among them, and not pushed to a registry the node reaches, stays in ErrImagePull.
+ *
+ * The API server listens on this machine's end of the node's veth pair, so that the kubelet reaches it and
+ * the engine on this machine too; the node reaches nothing else. `stop()` ends every process of the node
+ * (those in its mount namespace, and the containers, found in the kubelet's cgroup root), removes its
+ * cgroups, then the control plane and the host; an exit hook ends the processes if a test never gets to.
+ *
+ * Usage:
+ *   const cluster = await startRealCluster({ images: (t) => [registryImage(t), pinnedCaddyImage(t)] });
+ *   cluster.kube.kubeconfig;                  // for the engine and kubectl
+ *   cluster.node.run("ctr", [...]);          // on the node
+ *   await cluster.stop();
+ */
+import { existsSync, readdirSync, readlinkSync } from "node:fs";
+import * as path from "node:path";
+import { type ImageTarget, ociArchivePath, pauseImage } from "./dockerImages";
+import { type ControlPlane, startControlPlane } from "./kubeControlPlane";
+import { engineSet, PROJECT_DIR } from "./pulumiEngine";
+import { privateDir, removeDir, run } from "./serverProcess";
+import { startTestHost, type TestHost } from "./testHost";
+
+export interface RealCluster {
+    readonly kube: ControlPlane;
+    /** The node's machine: `run` a command on it (crictl-like checks with `ctr -n k8s.io`). */
+    readonly node: TestHost;
+    /** The node's name (as registered) and address. */
+    readonly nodeName: string;
+    /** The node's directory: logs/ of containerd, the kubelet and kube-proxy. */
+    readonly nodeDir: string;
+    /** The tail of the node's logs, for a failure's message. */
+    logs(lines?: number): string;
+    stop(): Promise<void>;
+}
+
+export interface RealClusterOptions {
+    /** The images the pods need, built into the given target; each returns its reference. The pause image is always built. */
+    readonly images?: (target: ImageTarget) => readonly string[];
+    /** Names the node's /etc/hosts gives its own address (besides its name). */
+    readonly hosts?: readonly string[];
+    /** Where the node's containerd reads registry hosts (default /etc/containerd/certs.d; microk8s's for the local stack). */
+    readonly certsDir?: string;
+}
+
+/** The node's pod subnet: inside the test range, behind the node's own address (masqueraded). */
+const POD_CIDR = "198.19.254.0/24";
+/** The Services' range, and cluster DNS's address in it (kube-proxy's rules live in the node's namespace only). */
+const SERVICE_CIDR = "198.19.253.0/24";
+export const CLUSTER_DNS = "198.19.253.10";
+
+/** Every process whose mount namespace is `pid`'s, except `pid` itself. */
+function processesInMountNamespace(pid: number): number[] {
+    let ns: string;
+    try {
+        ns = readlinkSync(`/proc/${pid}/ns/mnt`);
+    } catch {
+        return [];
+    }
+    const found: number[] = [];
+    for (const entry of readdirSync("/proc")) {
+        const other = Number(entry);
+        if (!Number.isInteger(other) || other === pid) continue;
+        try {
+            if (readlinkSync(`/proc/${other}/ns/mnt`) === ns) found.push(other);
+        } catch {
+            // Gone, or a kernel thread.
+        }
+    }
+    return found;
+}
+
+/** The cgroup `root` (a name of ours) in every hierarchy that has it. */
+function cgroupDirs(root: string): string[] {
+    const hierarchies = ["/sys/fs/cgroup", ...readdirSync("/sys/fs/cgroup").map((h) => path.join("/sys/fs/cgroup", h))];
+    return hierarchies.map((h) => path.join(h, root)).filter((dir) => existsSync(path.join(dir, "cgroup.procs")));
+}
+
+/** The processes in cgroup `root` and below it: the pods' containers, each in a mount namespace of its own. */
+function processesInCgroup(root: string): number[] {
+    const found = new Set<number>();
+    for (const dir of cgroupDirs(root)) {
+        const listed = run("sh", ["-c", 'find "$1" -name cgroup.procs -exec cat {} +', "procs", dir]).stdout;
+        for (const pid of listed.split("\n").filter(Boolean)) found.add(Number(pid));
+    }
+    return [...found];
+}
+
+/** Removes the cgroup `root` and everything below it from every hierarchy. */
+function removeCgroups(root: string): void {
+    for (const dir of cgroupDirs(root)) run("find", [dir, "-depth", "-type", "d", "-exec", "rmdir", "{}", ";"]);
+}
+
+/** Sends `signal` to each of `pids` that is still there. */
+function signalAll(pids: readonly number[], signal: NodeJS.Signals): void {
+    for (const pid of pids) {
+        try {
+            process.kill(pid, signal);
+        } catch {
+            // Already gone.
+        }
+    }
+}
+
+export async function startRealCluster(options: RealClusterOptions = {}): Promise<RealCluster> {
+    const nodeName = "dso-node-1";
+    const node = await startTestHost({ prefix: "kn", subnet: "198.18.112.0/20", hosts: [nodeName, ...(options.hosts ?? [])] });
+    const nodeDir = privateDir("kube-node");
+    const cgroupRoot = `/dso-test-node-${process.pid}-${path.basename(nodeDir).slice(-6)}`;
+    let kube: ControlPlane | undefined;
+    const logs = (lines = 30) =>
+        existsSync(path.join(nodeDir, "logs"))
+            ? readdirSync(path.join(nodeDir, "logs"))
+                  .map((f) => `----- ${f}\n${run("tail", ["-n", String(lines), path.join(nodeDir, "logs", f)]).stdout}`)
+                  .join("\n")
+            : "";
+    // The node's own processes (containerd, the shims, the kubelet, kube-proxy, what a test starts on it) live in
+    // its mount namespace; the pods' containers, each in a mount namespace of its own, in the kubelet's cgroup root.
+    const nodeProcesses = () => [...processesInMountNamespace(node.holderPid), ...processesInCgroup(cgroupRoot)];
+    // Should the test's process end without its afterAll (an error, a signal), nothing of the node keeps running.
+    const onExit = () => signalAll(nodeProcesses(), "SIGKILL");
+    process.once("exit", onExit);
+    const stop = async () => {
+        process.removeListener("exit", onExit);
+        for (let round = 0; round < 3; round++) {
+            const pids = nodeProcesses();
+            if (pids.length === 0) break;
+            signalAll(pids, round === 0 ? "SIGTERM" : "SIGKILL");
+            await new Promise((r) => setTimeout(r, round === 0 ? 2000 : 500));
+        }
+        removeCgroups(cgroupRoot);
+        kube?.stop();
+        await node.destroy();
+        removeDir(nodeDir);
+    };
+    try {
+        kube = startControlPlane({ address: node.hostAddress, fakeNodes: 0, serviceCidr: SERVICE_CIDR });
+        const archives = { archiveDir: path.join(nodeDir, "images") };
+        run("mkdir", ["-p", archives.archiveDir]);
+        const refs = [pauseImage(archives), ...(options.images?.(archives) ?? [])];
+        const bin = path.join(engineSet(), "bin");
+        const started = node.run("env", [
+            `KUBE_CLUSTER_DNS=${CLUSTER_DNS}`,
+            `KUBE_SERVICE_CIDR=${SERVICE_CIDR}`,
+            ...(options.certsDir ? [`KUBE_CERTS_DIR=${options.certsDir}`] : []),
+            "sh",
+            path.join(PROJECT_DIR, "tools/engine/kube/node-start.sh"),
+            nodeDir,
+            bin,
+            kube.dir,
+            nodeName,
+            node.address,
+            POD_CIDR,
+            cgroupRoot,
+            ...refs.map((ref) => ociArchivePath(archives, ref)),
+        ]);
+        if (started.code !== 0) throw new Error(`the node did not start:\n${started.stdout}\n${started.stderr}\n${logs()}`);
+    } catch (error) {
+        await stop();
+        throw error;
+    }
+    return { kube, node, nodeName, nodeDir, logs, stop };
+}
