@@ -12,6 +12,9 @@
  *   and CA the stack gives) lands on the claim, and a pod whose image is that one, by the name
  *   `stack output imagePrefix` gives, runs: the kubelet's containerd pulled it through the node's trust;
  * - the registry's pod deleted, its replacement serves the same image;
+ * - garbage collection turned on: a Job made from the CronJob runs to completion in a pod, with its
+ *   ServiceAccount's rights (kubectl exec into the registry's pod through the API server and the kubelet);
+ *   the registry serves the image pushed before and takes a push after it;
  * - a second `up` plans nothing, and `destroy` ends every pod of the stack.
  *
  * The stack runs without its pull-through cache: Distribution's proxy asks its upstream when it starts and
@@ -22,7 +25,8 @@
  * registry's certificate. Here a TCP relay on the node's 127.0.0.1:443 passes connections to the `registry-tls`
  * Service (kube-proxy's rules take them to the sidecar's Caddy, which serves the same certificate for the same
  * name). An ingress controller of its own is another change (docs/engine.md). The images are built here
- * (no registry can be reached) under the names the stack pins.
+ * (no registry can be reached) under the names the stack pins; the maintenance jobs' `alpine/k8s` is busybox
+ * and the engine set's kubectl.
  */
 import { randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
@@ -31,6 +35,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
     blackboxExporterImage,
     busyboxImage,
+    kubectlImage,
     nginxImage,
     ociArchivePath,
     payloadImage,
@@ -104,7 +109,14 @@ function containerProcess(containerId: string): { uid: string; gid: string; capE
 beforeAll(async () => {
     scratch = privateDir("local-pods");
     cluster = await startRealCluster({
-        images: (t) => [registryImage(t), pinnedCaddyImage(t), nginxImage(t), busyboxImage(t), blackboxExporterImage(t)],
+        images: (t) => [
+            registryImage(t),
+            pinnedCaddyImage(t),
+            nginxImage(t),
+            busyboxImage(t),
+            blackboxExporterImage(t),
+            kubectlImage(t, path.join(engineSet(), "bin/kubectl")),
+        ],
         certsDir: MICROK8S_CERTS_D,
     });
     await addLocalPrerequisites(cluster.kube, VOLUME_COUNT, VOLUMES);
@@ -308,6 +320,56 @@ describe("local stack, real engine, on a node whose pods run", () => {
             expect(JSON.parse(inspected.stdout).Name).toBe(`${prefix}/hello`);
         },
         10 * 60_000,
+    );
+
+    it(
+        "garbage collection on: its Job, started from the CronJob `up` made, runs to completion in a pod with its ServiceAccount, and the registry serves and takes pushes after it",
+        async () => {
+            await ws.pulumiOk([
+                "config",
+                "set",
+                "--path",
+                "dso-registry:registry.maintenance.garbageCollection.enabled",
+                "true",
+                "-s",
+                STACK,
+            ]);
+            const up = await ws.pulumi(["up", "--yes", "-s", STACK], { timeoutMs: 15 * 60_000 });
+            expect(up.code, `${up.stdout.slice(-10_000)}${up.stderr}\n${cluster.logs(20)}`).toBe(0);
+            const cronJobs = kubectl("get", "cronjobs", "-n", "dso", "-o", "name");
+            const cronJob = cronJobs.stdout.split("\n").find((n) => n.endsWith("/registry-gc"));
+            expect(cronJob, cronJobs.stdout + cronJobs.stderr).toBeDefined();
+            const created = kubectl("create", "job", "-n", "dso", "gc-now", `--from=${cronJob}`);
+            expect(created.code, created.stderr).toBe(0);
+            type Job = { status: { succeeded?: number; failed?: number } };
+            await until("the garbage collection's Job finished", async () => {
+                const job = await cluster.kube.get<Job>("/apis/batch/v1/namespaces/dso/jobs/gc-now");
+                return (job?.status.succeeded ?? 0) + (job?.status.failed ?? 0) > 0;
+            });
+            const job = await cluster.kube.get<Job>("/apis/batch/v1/namespaces/dso/jobs/gc-now");
+            const logs = kubectl("logs", "-n", "dso", "job/gc-now");
+            expect(job?.status.succeeded, `${logs.stdout}${logs.stderr}`).toBe(1);
+            const [gcPod] = await pods("dso", "job-name=gc-now");
+            expect((gcPod as unknown as { spec: { serviceAccountName: string } }).spec.serviceAccountName).toBe("registry-gc");
+            // The image pushed before is served whole, and the window is over: a push is taken.
+            const prefix = (await ws.output(STACK, "imagePrefix")) as string;
+            const inspected = onNode("skopeo", ["inspect", "--cert-dir", "/root/push-certs", `docker://${prefix}/hello:1`]);
+            expect(inspected.code, inspected.stderr).toBe(0);
+            const archives = { archiveDir: path.join(scratch, "images") };
+            const after = `${prefix}/after-gc:1`;
+            payloadImage(archives, after);
+            const pushed = onNode("skopeo", [
+                "copy",
+                "--dest-cert-dir",
+                "/root/push-certs",
+                "--dest-authfile",
+                "/root/push-auth.json",
+                `oci-archive:${ociArchivePath(archives, after)}`,
+                `docker://${after}`,
+            ]);
+            expect(pushed.code, pushed.stderr).toBe(0);
+        },
+        20 * 60_000,
     );
 
     it(

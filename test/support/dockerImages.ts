@@ -253,6 +253,18 @@ export function blackboxExporterImage(target: ImageTarget, ref = "prom/blackbox-
     );
 }
 
+/**
+ * A stand-in for `alpine/k8s` (the in-cluster maintenance jobs' image, `kubectl` and a shell): busybox and the
+ * given static `kubectl` (the engine set's, v1.34) at the image's path. Returns `ref`.
+ */
+export function kubectlImage(target: ImageTarget, kubectl: string, ref = "alpine/k8s:1.31.4"): string {
+    return busyboxBased(target, ref, ['CMD ["sh"]'], (root) => {
+        mkdirSync(path.join(root, "usr/bin"), { recursive: true });
+        copyFileSync(kubectl, path.join(root, "usr/bin/kubectl"));
+        chmodSync(path.join(root, "usr/bin/kubectl"), 0o755);
+    });
+}
+
 /** An image of busybox's root filesystem, with what `add` puts in it, once per target. */
 function busyboxBased(target: ImageTarget, ref: string, changes: readonly string[], add: (root: string) => void = () => {}): string {
     if (imageExists(target, ref)) return ref;
