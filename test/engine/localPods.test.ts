@@ -6,6 +6,8 @@
  * - every container of the registry pod runs as the pod's security context says (user and group 65532, no
  *   capability but Caddy's NET_BIND_SERVICE, a read-only root file system), and its claim, a directory of the
  *   node made as microk8s's hostpath provisioner makes it, is written as that user;
+ * - pods resolve the registry's name to its TLS Service through the cluster's CoreDNS, by the block `up` added
+ *   to the Corefile, and reach the front by that name and by registry.dso.svc;
  * - the node-trust DaemonSet's pod wrote the registry's hosts.toml and CA where the node's containerd reads
  *   them (microk8s's certs.d) and the registry's name into the node's /etc/hosts;
  * - an image pushed with the push account through the registry's TLS front (the sidecar's Caddy, by the name
@@ -118,6 +120,7 @@ beforeAll(async () => {
             kubectlImage(t, path.join(engineSet(), "bin/kubectl")),
         ],
         certsDir: MICROK8S_CERTS_D,
+        clusterDns: true,
     });
     await addLocalPrerequisites(cluster.kube, VOLUME_COUNT, VOLUMES);
     // Each volume's directory as microk8s's hostpath provisioner (and k3s's local-path) makes it: open to every
@@ -209,6 +212,36 @@ describe("local stack, real engine, on a node whose pods run", () => {
         expect(caFiles.stdout.trim()).toBe(ca.trim());
         expect(cluster.node.readFile("/etc/hosts")).toMatch(new RegExp(`^127\\.0\\.0\\.1\\s+${REGISTRY.replaceAll(".", "\\.")}$`, "m"));
     });
+
+    it(
+        "pods resolve the registry's name to its TLS Service through the cluster's CoreDNS (the Corefile block `up` wrote) and reach the front by it, and by registry.dso.svc",
+        async () => {
+            const service = await cluster.kube.get<{ spec: { clusterIP: string } }>("/api/v1/namespaces/dso/services/registry-tls");
+            const ip = service!.spec.clusterIP;
+            // CoreDNS reads the Corefile again once the kubelet has the ConfigMap's new content in the pod (up to a minute or so).
+            const script = [
+                `for i in $(seq 1 90); do nslookup ${REGISTRY} 2>/dev/null | grep -q "${ip}" && break; sleep 2; done`,
+                `nslookup ${REGISTRY}`,
+                `wget -q -S -O /dev/null https://${REGISTRY}/v2/ 2>&1`,
+                "wget -q -S -O /dev/null http://registry.dso.svc.cluster.local:5000/v2/ 2>&1",
+                "true",
+            ].join("; ");
+            expect(
+                kubectl("run", "dns-check", "-n", "default", "--image=busybox:1.36.1", "--restart=Never", "--", "sh", "-c", script).code,
+            ).toBe(0);
+            await until(
+                "the DNS check's pod finished",
+                async () => (await cluster.kube.get<Pod>("/api/v1/namespaces/default/pods/dns-check"))?.status.phase === "Succeeded",
+                300_000,
+            );
+            const out = kubectl("logs", "-n", "default", "dns-check").stdout;
+            expect(out).toMatch(new RegExp(`Address:\\s+${ip.replaceAll(".", "\\.")}`));
+            // The front's challenge, by the registry's name (TLS, the sidecar's Caddy) and by the Service's name (plain HTTP inside).
+            expect(out.match(/HTTP\/1\.1 401/g)?.length, out).toBe(2);
+            expect(kubectl("delete", "pod", "-n", "default", "dns-check", "--wait=false").code).toBe(0);
+        },
+        10 * 60_000,
+    );
 
     it(
         "an image pushed through the registry's TLS front lands on the claim, and a pod of that image runs: the kubelet pulled it through the node's trust",

@@ -265,6 +265,14 @@ export function kubectlImage(target: ImageTarget, kubectl: string, ref = "alpine
     });
 }
 
+/** CoreDNS (the given static build, the engine set's) as the cluster's DNS, with busybox for a shell. Returns `ref`. */
+export function coreDnsImage(target: ImageTarget, coredns: string, ref = "dso-test/coredns:1.15.0"): string {
+    return busyboxBased(target, ref, ['ENTRYPOINT ["/coredns"]', "EXPOSE 53 53/udp"], (root) => {
+        copyFileSync(coredns, path.join(root, "coredns"));
+        chmodSync(path.join(root, "coredns"), 0o755);
+    });
+}
+
 /** An image of busybox's root filesystem, with what `add` puts in it, once per target. */
 function busyboxBased(target: ImageTarget, ref: string, changes: readonly string[], add: (root: string) => void = () => {}): string {
     if (imageExists(target, ref)) return ref;

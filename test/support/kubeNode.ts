@@ -3,7 +3,8 @@
  * without kwok) and one real node, a test host (test/support/testHost.ts: its own network and mount
  * namespaces) running containerd, the kubelet and kube-proxy (tools/engine/kube/node-start.sh). Pods get
  * addresses on the node's bridge and run as the kubelet decides: security contexts, probes, volumes,
- * Services through kube-proxy's rules in the node's namespace.
+ * Services through kube-proxy's rules in the node's namespace, and (with `clusterDns`) CoreDNS as the
+ * cluster's DNS, reading the Corefile of ConfigMap kube-system/coredns as a distribution's add-on does.
  *
  * No registry can be reached, so the images the pods need are built here (test/support/dockerImages.ts) as
  * OCI archives and imported into the node's containerd before the kubelet starts; a pod whose image is not
@@ -22,8 +23,8 @@
  */
 import { existsSync, readdirSync, readlinkSync } from "node:fs";
 import * as path from "node:path";
-import { type ImageTarget, ociArchivePath, pauseImage } from "./dockerImages";
-import { type ControlPlane, startControlPlane } from "./kubeControlPlane";
+import { coreDnsImage, type ImageTarget, ociArchivePath, pauseImage } from "./dockerImages";
+import { type ControlPlane, type KubeObject, startControlPlane } from "./kubeControlPlane";
 import { engineSet, PROJECT_DIR } from "./pulumiEngine";
 import { privateDir, removeDir, run } from "./serverProcess";
 import { startTestHost, type TestHost } from "./testHost";
@@ -41,6 +42,79 @@ export interface RealCluster {
     stop(): Promise<void>;
 }
 
+/**
+ * The cluster's DNS as a cluster add-on runs it: CoreDNS in kube-system, reading ConfigMap `coredns` (key
+ * `Corefile`, which the caller creates: the test's distribution's Corefile), behind Service `kube-dns` at
+ * `CLUSTER_DNS`, with the rights its kubernetes plugin needs.
+ */
+async function startClusterDns(kube: ControlPlane, image: string): Promise<void> {
+    const labels = { "k8s-app": "kube-dns" };
+    await kube.create("/api/v1/namespaces/kube-system/serviceaccounts", {
+        apiVersion: "v1",
+        kind: "ServiceAccount",
+        metadata: { name: "coredns", namespace: "kube-system" },
+    });
+    await kube.create("/apis/rbac.authorization.k8s.io/v1/clusterroles", {
+        apiVersion: "rbac.authorization.k8s.io/v1",
+        kind: "ClusterRole",
+        metadata: { name: "dso-test:coredns" },
+        rules: [
+            { apiGroups: [""], resources: ["endpoints", "services", "pods", "namespaces"], verbs: ["list", "watch"] },
+            { apiGroups: ["discovery.k8s.io"], resources: ["endpointslices"], verbs: ["list", "watch"] },
+        ],
+    } as unknown as KubeObject);
+    await kube.create("/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", {
+        apiVersion: "rbac.authorization.k8s.io/v1",
+        kind: "ClusterRoleBinding",
+        metadata: { name: "dso-test:coredns" },
+        roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "dso-test:coredns" },
+        subjects: [{ kind: "ServiceAccount", name: "coredns", namespace: "kube-system" }],
+    } as unknown as KubeObject);
+    await kube.create("/apis/apps/v1/namespaces/kube-system/deployments", {
+        apiVersion: "apps/v1",
+        kind: "Deployment",
+        metadata: { name: "coredns", namespace: "kube-system", labels },
+        spec: {
+            replicas: 1,
+            selector: { matchLabels: labels },
+            template: {
+                metadata: { labels },
+                spec: {
+                    serviceAccountName: "coredns",
+                    dnsPolicy: "Default",
+                    containers: [
+                        {
+                            name: "coredns",
+                            image,
+                            args: ["-conf", "/etc/coredns/Corefile"],
+                            ports: [
+                                { name: "dns", containerPort: 53, protocol: "UDP" },
+                                { name: "dns-tcp", containerPort: 53, protocol: "TCP" },
+                            ],
+                            readinessProbe: { httpGet: { path: "/ready", port: 8181 }, periodSeconds: 2 },
+                            volumeMounts: [{ name: "config", mountPath: "/etc/coredns", readOnly: true }],
+                        },
+                    ],
+                    volumes: [{ name: "config", configMap: { name: "coredns", items: [{ key: "Corefile", path: "Corefile" }] } }],
+                },
+            },
+        },
+    } as unknown as KubeObject);
+    await kube.create("/api/v1/namespaces/kube-system/services", {
+        apiVersion: "v1",
+        kind: "Service",
+        metadata: { name: "kube-dns", namespace: "kube-system", labels },
+        spec: {
+            clusterIP: CLUSTER_DNS,
+            selector: labels,
+            ports: [
+                { name: "dns", port: 53, protocol: "UDP", targetPort: 53 },
+                { name: "dns-tcp", port: 53, protocol: "TCP", targetPort: 53 },
+            ],
+        },
+    } as unknown as KubeObject);
+}
+
 export interface RealClusterOptions {
     /** The images the pods need, built into the given target; each returns its reference. The pause image is always built. */
     readonly images?: (target: ImageTarget) => readonly string[];
@@ -48,6 +122,8 @@ export interface RealClusterOptions {
     readonly hosts?: readonly string[];
     /** Where the node's containerd reads registry hosts (default /etc/containerd/certs.d; microk8s's for the local stack). */
     readonly certsDir?: string;
+    /** Runs CoreDNS as the cluster's DNS (its ConfigMap `coredns` in kube-system is the caller's to create). */
+    readonly clusterDns?: boolean;
 }
 
 /** The node's pod subnet: inside the test range, behind the node's own address (masqueraded). */
@@ -144,8 +220,9 @@ export async function startRealCluster(options: RealClusterOptions = {}): Promis
         kube = startControlPlane({ address: node.hostAddress, fakeNodes: 0, serviceCidr: SERVICE_CIDR });
         const archives = { archiveDir: path.join(nodeDir, "images") };
         run("mkdir", ["-p", archives.archiveDir]);
-        const refs = [pauseImage(archives), ...(options.images?.(archives) ?? [])];
         const bin = path.join(engineSet(), "bin");
+        const dnsImage = options.clusterDns ? coreDnsImage(archives, path.join(bin, "coredns")) : undefined;
+        const refs = [pauseImage(archives), ...(dnsImage ? [dnsImage] : []), ...(options.images?.(archives) ?? [])];
         const started = node.run("env", [
             `KUBE_CLUSTER_DNS=${CLUSTER_DNS}`,
             `KUBE_SERVICE_CIDR=${SERVICE_CIDR}`,
@@ -162,6 +239,7 @@ export async function startRealCluster(options: RealClusterOptions = {}): Promis
             ...refs.map((ref) => ociArchivePath(archives, ref)),
         ]);
         if (started.code !== 0) throw new Error(`the node did not start:\n${started.stdout}\n${started.stderr}\n${logs()}`);
+        if (dnsImage) await startClusterDns(kube, dnsImage);
     } catch (error) {
         await stop();
         throw error;

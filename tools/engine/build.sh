@@ -6,7 +6,7 @@
 # the checkout, one directory per binary keyed by its version and the hash of its module's files, so a
 # warm cache builds nothing. The last line printed is the directory holding the set: `bin/` with the CLI,
 # its language host and the dynamic-provider launcher (the CLI finds them beside itself), Pebble, Caddy, the control
-# plane's binaries, kubectl, a real node's kubelet and kube-proxy and cert-manager's controller (with cert-manager's CRDs in `cert-manager-crds/`), and `plugins/`, laid out as $PULUMI_HOME/plugins.
+# plane's binaries, kubectl, a real node's kubelet, kube-proxy and CoreDNS, and cert-manager's controller (with cert-manager's CRDs in `cert-manager-crds/`), and `plugins/`, laid out as $PULUMI_HOME/plugins.
 #
 #   sh tools/engine/build.sh [--kube] [--quiet]
 #
@@ -142,7 +142,7 @@ fi
 if [ "$kube" = true ] && [ "$caddy_only" = false ]; then
     mkdir -p "$cache/kube"
     sh "$here/kube/build.sh" "$cache/kube" >&2
-    for binary in etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok kubelet kube-proxy; do
+    for binary in etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok kubelet kube-proxy coredns; do
         ln -sf "$cache/kube/$binary" "$set/bin/$binary"
     done
     # cert-manager's controllers (tools/engine/cert-manager) and the CRDs its module ships, for the stacks

@@ -3,6 +3,7 @@
 #   kube-apiserver kube-controller-manager kube-scheduler kubectl  (kubernetes/)
 #   kubelet kube-proxy (kubernetes/: a real node, node-start.sh)
 #   etcd                                                   (etcd/)
+#   coredns                                                (coredns/)
 #   kwok                                                   (kwok/)
 # into the directory given as $1.
 #
@@ -108,6 +109,11 @@ done
 # The root package of go.etcd.io/etcd/server/v3 is the etcd main.
 EV=$(mod_version "$HERE/etcd" go.etcd.io/etcd/server/v3)
 build etcd etcd go.etcd.io/etcd/server/v3 "$EV" "-s -w"
+
+# --- CoreDNS ----------------------------------------------------------------
+# Cluster DNS for the real node's pods (test/support/kubeNode.ts); the root package is CoreDNS's main.
+CV=$(mod_version "$HERE/coredns" github.com/coredns/coredns)
+build coredns coredns github.com/coredns/coredns "$CV" "-s -w"
 
 # --- kwok -------------------------------------------------------------------
 WV=$(mod_version "$HERE/kwok" sigs.k8s.io/kwok)

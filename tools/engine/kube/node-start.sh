@@ -225,6 +225,8 @@ protectKernelDefaults: false
 makeIPTablesUtilChains: true
 registerNode: true
 nodeStatusReportFrequency: 10s
+# A ConfigMap's new content reaches the pods that mount it within seconds, not the default minute.
+syncFrequency: 10s
 EOF
 launch kubelet "$BIN/kubelet" --config="$DIR/kubelet.yaml" --kubeconfig="$DIR/kubelet.kubeconfig" \
 	--hostname-override="$NODE" --node-ip="$NODE_IP" --root-dir=/var/lib/kubelet --cert-dir="$PKI/kubelet-serving" --v=1
