@@ -369,6 +369,13 @@ describe("local stack, real engine, on a node whose pods run", () => {
             ]);
             const up = await ws.pulumi(["up", "--yes", "-s", STACK], { timeoutMs: 15 * 60_000 });
             expect(up.code, `${up.stdout.slice(-10_000)}${up.stderr}\n${cluster.logs(20)}`).toBe(0);
+            // Only the pod of the new template, ready. Once, on a loaded machine, the job's `kubectl exec
+            // deployment/registry` right after this `up` found the replaced pod, Succeeded, and failed
+            // (docs/engine.md, what the real node showed).
+            await until("only the registry's new pod", async () => {
+                const now = await registryPods();
+                return now.length === 1 && ready(now[0]!);
+            });
             const cronJobs = kubectl("get", "cronjobs", "-n", "dso", "-o", "name");
             const cronJob = cronJobs.stdout.split("\n").find((n) => n.endsWith("/registry-gc"));
             expect(cronJob, cronJobs.stdout + cronJobs.stderr).toBeDefined();
