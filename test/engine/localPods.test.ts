@@ -39,6 +39,7 @@ import {
     busyboxImage,
     kubectlImage,
     nginxImage,
+    type OciArchives,
     ociArchivePath,
     payloadImage,
     pinnedCaddyImage,
@@ -84,6 +85,28 @@ const pods = async (namespace: string, selector: string) =>
         ?.items ?? [];
 const registryPods = () => pods("dso", "app.kubernetes.io/component=registry,app.kubernetes.io/name=registry");
 const ready = (pod: Pod) => pod.status.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
+
+/** The directory of the images the test pushes from the node (OCI archives). */
+function imageArchives(): OciArchives {
+    const archives = { archiveDir: path.join(scratch, "images") };
+    mkdirSync(archives.archiveDir, { recursive: true });
+    return archives;
+}
+
+/** Builds a new image `ref` and pushes it from the node with the push account (/root/push-auth.json) and the stack's CA. */
+function pushFromNode(ref: string, payloadBytes?: number) {
+    const archives = imageArchives();
+    payloadImage(archives, ref, { payloadBytes });
+    return onNode("skopeo", [
+        "copy",
+        "--dest-cert-dir",
+        "/root/push-certs",
+        "--dest-authfile",
+        "/root/push-auth.json",
+        `oci-archive:${ociArchivePath(archives, ref)}`,
+        `docker://${ref}`,
+    ]);
+}
 
 /** Waits until `check` holds, polling; fails with `what` and the node's logs. */
 async function until(what: string, check: () => Promise<boolean>, timeoutMs = 180_000): Promise<void> {
@@ -279,22 +302,12 @@ describe("local stack, real engine, on a node whose pods run", () => {
             const prefix = (await ws.output(STACK, "imagePrefix")) as string;
             expect(prefix).toBe(`${REGISTRY}/docker-internal/p2c`);
             const image = `${prefix}/hello:1`;
-            const archives = { archiveDir: path.join(scratch, "images") };
-            mkdirSync(archives.archiveDir, { recursive: true });
-            payloadImage(archives, image, { payloadBytes: 256 * 1024 });
             // The push account in an auth file: nothing secret on a command line.
             const auth = Buffer.from(`${push.username}:${push.password}`).toString("base64");
             onNode("sh", ["-c", "umask 077 && cat > /root/push-auth.json"], JSON.stringify({ auths: { [REGISTRY]: { auth } } }));
-            const pushed = onNode("skopeo", [
-                "copy",
-                "--dest-cert-dir",
-                "/root/push-certs",
-                "--dest-authfile",
-                "/root/push-auth.json",
-                `oci-archive:${ociArchivePath(archives, image)}`,
-                `docker://${image}`,
-            ]);
+            const pushed = pushFromNode(image, 256 * 1024);
             expect(pushed.code, pushed.stderr).toBe(0);
+            const archives = imageArchives();
             const anonymous = onNode("skopeo", [
                 "copy",
                 "--dest-cert-dir",
@@ -395,18 +408,7 @@ describe("local stack, real engine, on a node whose pods run", () => {
             const prefix = (await ws.output(STACK, "imagePrefix")) as string;
             const inspected = onNode("skopeo", ["inspect", "--cert-dir", "/root/push-certs", `docker://${prefix}/hello:1`]);
             expect(inspected.code, inspected.stderr).toBe(0);
-            const archives = { archiveDir: path.join(scratch, "images") };
-            const after = `${prefix}/after-gc:1`;
-            payloadImage(archives, after);
-            const pushed = onNode("skopeo", [
-                "copy",
-                "--dest-cert-dir",
-                "/root/push-certs",
-                "--dest-authfile",
-                "/root/push-auth.json",
-                `oci-archive:${ociArchivePath(archives, after)}`,
-                `docker://${after}`,
-            ]);
+            const pushed = pushFromNode(`${prefix}/after-gc:1`);
             expect(pushed.code, pushed.stderr).toBe(0);
         },
         20 * 60_000,
