@@ -35,6 +35,7 @@ type Def = {
     defaultValue?: unknown;
     entries?: Record<string, string>;
     element?: z.ZodType;
+    options?: z.ZodType[];
     shape?: Record<string, z.ZodType>;
 };
 
@@ -76,6 +77,8 @@ function typeName(schema: z.ZodType): string {
             return `list of ${typeName(peel(def.element!).core)}`;
         case "object":
             return "object";
+        case "union":
+            return (def.options ?? []).map((option) => typeName(peel(option).core)).join(" or ");
         default:
             return def.type;
     }

@@ -27,7 +27,7 @@ interface Run {
 
 const SECRET_KEYS = ["dso-registry:jenkinsApiToken", "dso-registry:sshPrivateKey", "dso-registry:containerRegistryPassword"];
 
-function stackConfig(overrides: { rotation?: string; pushPassword?: string }): Record<string, string> {
+function stackConfig(overrides: { rotation?: string | number; pushPassword?: string }): Record<string, string> {
     const supplied = overrides.pushPassword !== undefined;
     return {
         "dso-registry:containerRegistry": JSON.stringify({
@@ -56,7 +56,7 @@ function stackConfig(overrides: { rotation?: string; pushPassword?: string }): R
     };
 }
 
-async function runStack(overrides: { rotation?: string; pushPassword?: string }): Promise<Run> {
+async function runStack(overrides: { rotation?: string | number; pushPassword?: string }): Promise<Run> {
     const inputs = new Map<string, string>();
     const generated = new Map<string, { result: string; bcryptHash: string }>();
     await pulumi.runtime.setMocks(
@@ -123,6 +123,18 @@ describe("rotation in one step", () => {
             expect(holders(after, forms(username, old.result, old.bcryptHash))).toEqual([]);
             // The registry's htpasswd carries the new hash.
             expect(holders(after, [fresh.bcryptHash])).not.toEqual([]);
+        }
+    });
+
+    it("the counter as `pulumi config set --path …rotation 2` stores it (a number) is the same counter as the text \"2\"", async () => {
+        const asText = await runStack({ rotation: "2" });
+        const asNumber = await runStack({ rotation: 2 });
+        const one = await runStack({ rotation: "1" });
+        for (const role of ["push", "pull"]) {
+            const password = (run: Run) => run.generated.get(`registry-accounts-${role}`)?.result;
+            expect(password(asNumber)).toBeDefined();
+            expect(password(asNumber)).toBe(password(asText));
+            expect(password(asNumber)).not.toBe(password(one));
         }
     });
 

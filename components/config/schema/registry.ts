@@ -17,6 +17,7 @@ import {
     port,
     quantity,
     repositoryPrefixProblem,
+    rotationCounter,
     tagPatternProblem,
     username,
 } from "./values";
@@ -29,8 +30,7 @@ const namedAccountPassword = {
         .describe(
             'Who owns its password: "generated" (@pulumi/random, owned by this program) or "operator" (its entry, by account name, in the secret `dso-registry:accountPasswords`).',
         ),
-    rotation: z
-        .string()
+    rotation: rotationCounter
         .optional()
         .describe(
             "Set or bump to rotate this account's generated password alone; containerRegistry.rotation and rotateAfterDays rotate it with the others.",
@@ -124,7 +124,7 @@ export const containerRegistry = z.strictObject({
         .describe(
             "Read-only accounts (developers, Flux, caches), one per person or client: each pulls and lists but never writes, has its own password, and is revoked alone by removing its entry. They matter when pulls need credentials (containerRegistry.requiresAuthForPull); read them with `pulumi stack output --show-secrets readAccountCredentials`.",
         ),
-    rotation: z.string().default("1").describe("Bump to rotate every generated registry password in one `pulumi up`."),
+    rotation: rotationCounter.default("1").describe("Bump to rotate every generated registry password in one `pulumi up`."),
     rotateAfterDays: z
         .number()
         .int()

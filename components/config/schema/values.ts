@@ -97,6 +97,15 @@ export const cidr = z.string().superRefine((value, ctx) => {
     }
 });
 
+/**
+ * A rotation counter: any new value rotates. `pulumi config set --path …rotation 2` stores the number 2 (the
+ * CLI types a path value that looks like a number), so whole numbers are taken as well, as their decimal text:
+ * `2` and `"2"` are the same counter.
+ */
+export const rotationCounter = z
+    .union([z.string(), z.number().int({ error: "must be text or a whole number" })], { error: "must be text or a whole number" })
+    .transform((value) => String(value));
+
 /** An OCI image reference: name[:tag][@sha256:digest]. */
 export const imageRef = z
     .string()
