@@ -167,6 +167,30 @@ func TestDeleteUsesForegroundPropagationAndWaits(t *testing.T) {
 	assert.Equal(t, metav1.DeletePropagationOrphan, policy)
 }
 
+func TestDeleteEndsWhenTheNameBelongsToANewObject(t *testing.T) {
+	fastAwaits(t, "2s")
+	live := cm("registry-tls", obj{"a": "1"})
+	liveObj := uns(deepCopyValue(live).(map[string]any))
+	liveObj.SetUID(types.UID("uid-old"))
+	clients, fake := newFakeClients(liveObj)
+	// A controller writes the object again as soon as it is deleted (cert-manager and a Certificate's Secret).
+	fake.PrependReactor("delete", "configmaps", func(action clienttesting.Action) (bool, runtime.Object, error) {
+		again := uns(deepCopyValue(live).(map[string]any))
+		again.SetUID(types.UID("uid-new"))
+		return true, nil, fake.Tracker().Update(configMapGVR, again, "dso")
+	})
+	k := newTestProvider(t, providerConfig{serverSideApply: true}, clients)
+	start := time.Now()
+	_, err := k.Delete(context.Background(), plugin.DeleteRequest{
+		URN: urnOf("kubernetes:core/v1:ConfigMap", "tls"), ID: "dso/registry-tls", Outputs: stateFor(live, liveObj.Object),
+	})
+	require.NoError(t, err)
+	assert.Less(t, time.Since(start), time.Second, "the delete did not wait for the new object to go")
+	again, err := clients.dynamic.Resource(configMapGVR).Namespace("dso").Get(context.Background(), "registry-tls", metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, types.UID("uid-new"), again.GetUID(), "the new object is left alone")
+}
+
 func TestPatchResourceUsesServerSideApply(t *testing.T) {
 	fastAwaits(t, "1s")
 	clients, fake := newFakeClients()

@@ -710,7 +710,10 @@ type deleteArgs struct {
 }
 
 // deletion deletes the object (Patch resources give their fields back instead) and waits until the
-// API server no longer has it. An object the API server no longer knows counts as deleted.
+// API server no longer has it. An object the API server no longer knows counts as deleted, and so does an
+// object of the same name with another UID: a controller made it again after the deletion (cert-manager
+// writes a Certificate's Secret again at once). Upstream watches for the Deleted event
+// (condition/deleted.go), which such a controller does not hide; polling sees only the new object.
 func deletion(c *opConfig, d deleteArgs) error {
 	client, err := c.cs.clientFor(d.outputs)
 	if err != nil {
@@ -721,6 +724,11 @@ func deletion(c *opConfig, d deleteArgs) error {
 	}
 	if c.serverSideApply && c.isPatch {
 		return relinquish(c.ctx, client, d.outputs, c.fieldManager)
+	}
+	// The object being deleted: its UID as the API server has it now.
+	deleted := d.outputs.GetUID()
+	if live, err := client.Get(c.ctx, d.name, metav1.GetOptions{}); err == nil {
+		deleted = live.GetUID()
 	}
 	policy := deletionPropagation(d.inputs)
 	if err := client.Delete(c.ctx, d.name, metav1.DeleteOptions{PropagationPolicy: &policy}); err != nil {
@@ -744,6 +752,9 @@ func deletion(c *opConfig, d deleteArgs) error {
 			return nil
 		case err != nil:
 			c.logStatus(diag.Warning, "unexpected error while checking cluster state: "+err.Error())
+		case deleted != "" && obj.GetUID() != deleted:
+			c.logStatus(diag.Info, "")
+			return nil
 		default:
 			last = obj
 			if ts := obj.GetDeletionTimestamp(); ts != nil {
@@ -755,7 +766,8 @@ func deletion(c *opConfig, d deleteArgs) error {
 		}
 	}
 	// One last look before giving up.
-	if _, err := client.Get(context.WithoutCancel(c.ctx), d.name, metav1.GetOptions{}); apierrors.IsNotFound(err) {
+	if obj, err := client.Get(context.WithoutCancel(c.ctx), d.name, metav1.GetOptions{}); apierrors.IsNotFound(err) ||
+		(err == nil && deleted != "" && obj.GetUID() != deleted) {
 		return nil
 	}
 	c.log(diag.Warning, fmt.Sprintf("finalizers might be preventing deletion (%s)", strings.Join(last.GetFinalizers(), ", ")))
