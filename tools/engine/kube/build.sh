@@ -101,7 +101,7 @@ KLD="-s -w"
 for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
 	KLD="$KLD -X $p.gitVersion=$KV -X $p.gitMajor=$KMAJOR -X $p.gitMinor=$KMINOR -X $p.gitTreeState=clean"
 done
-for c in kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy; do
+for c in kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy kubeadm; do
 	build "$c" kubernetes "k8s.io/kubernetes/cmd/$c" "$KV" "$KLD"
 done
 
