@@ -210,7 +210,10 @@ export interface RealRegistry {
     logs(): { registry: string; caddy: string };
     /**
      * Stops Distribution only; Caddy keeps running. For tests that prove what Caddy answers on its
-     * own (a proxied request then fails with 502).
+     * own (a proxied request then fails with 502). Distribution's port stays taken, by a process that
+     * closes every connection at once: freed, another test's server could be given it, and a request the
+     * front proxies would get that server's answer instead of a 502. The holder is a process of its own
+     * because the tests' clients run synchronously and would block an in-process one.
      */
     stopDistribution(): Promise<void>;
     /**
@@ -356,7 +359,19 @@ export async function startRealRegistry(
             ...(accessLogFile ? { accessLogFile } : {}),
             logs: () => ({ registry: registry.output(), caddy: caddy?.output() ?? "" }),
             ...(caddy?.child.pid ? { caddyPid: caddy.child.pid } : {}),
-            stopDistribution: () => registry.stop(),
+            async stopDistribution() {
+                await registry.stop();
+                servers.splice(servers.indexOf(registry), 1);
+                const holder = startServer(process.execPath, [
+                    "-e",
+                    'require("node:net").createServer((socket) => socket.destroy()).listen(Number(process.argv[1]), "127.0.0.1")',
+                    String(registryPort),
+                ]);
+                servers.push(holder);
+                await waitForPort(registryPort, 30_000, "the holder of Distribution's port").catch((e: Error) => {
+                    throw new Error(`${e.message}\n${holder.output()}`);
+                });
+            },
             async revoke(usernames) {
                 if (!writeFront || !caddy || !caddyPort) throw new Error("revoke: no Caddy in front");
                 await caddy.stop();
