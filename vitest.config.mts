@@ -73,6 +73,7 @@ const LONGEST_FIRST = [
     "test/engine/plans.test.ts",
     "test/engine/local.test.ts",
     "test/engine/localPods.test.ts",
+    "test/engine/kindCluster.test.ts",
     "test/engine/upgrade.test.ts",
     "test/engine/existing.test.ts",
     "test/engine/nodes.test.ts",

@@ -1,0 +1,683 @@
+/// <reference lib="dom" />
+/**
+ * A real `kind create cluster` (test/support/kindCluster.ts): the kind CLI built from its module, a node image
+ * built here from Debian's packages and the engine set (test/support/kindNodeImage.ts), a private Docker
+ * engine in a test network namespace. The node runs systemd, containerd, the kubelet and kubeadm's control
+ * plane as kind's nodes do; the test checks that the node is Ready, that the kube-system pods kubeadm starts
+ * run, that an image loaded with `kind load image-archive` runs as a pod, that the pod resolves a Service's
+ * name through the cluster's CoreDNS and reaches the API server through its Service. Then the committed `kind`
+ * stack on that cluster: the README's kind quick start as written, an image pushed through the front running
+ * by both of its names, the web UI in Chromium at http://localhost:8080/registry/, a second `up` that plans
+ * nothing, and a `destroy` after which the cluster's objects and the node's containerd files are what they
+ * were before the first `up`; and that `stop()` leaves nothing behind.
+ *
+ * The README's kind quick start (README.md, "A kind cluster on your machine"), line by line:
+ * - `kind create cluster --name kind --config docs/examples/kind-cluster.yaml`: differs. The cluster is made
+ *   by startKindCluster with that file's control-plane entry (its `ingress-ready=true` label and its port
+ *   mapping of the node's port 80 to 127.0.0.1:8080) inside a config of its own: the node image built here
+ *   (`--image`; kind's own cannot be pulled), the API on the test namespace's address, no default CNI
+ *   (kindnetd cannot be pulled) and the kubeadm patches this machine needs.
+ * - `kubectl apply -f https://kind.sigs.k8s.io/examples/ingress/deploy-ingress-nginx.yaml`: cannot run (no
+ *   network, and ingress-nginx is retired upstream). A stand-in takes its place: Debian's nginx as a pod on
+ *   the node's network (port 80, in namespace `ingress-nginx`, labelled as the controller), its nginx.conf
+ *   translated from the Ingresses `up` wrote (test/support/ingress.ts, as ingress-nginx translates them). It
+ *   is applied after `up`, since it reads those Ingresses once instead of watching them; during `up` the
+ *   test publishes each Ingress's address as the controller would (`--publish-status-address=localhost`).
+ * - `kubectl wait -n ingress-nginx --for=condition=ready pod -l app.kubernetes.io/component=controller
+ *   --timeout=180s`: verbatim, after the stand-in is applied.
+ * - `npx pulumi stack init kind`, `npx pulumi up`, `npx pulumi stack output --show-secrets pushCredentials`:
+ *   verbatim. Between the first two the test sets `kind.dataDir` to a directory of its own (the default is
+ *   under the home directory).
+ * - `docker login localhost:5002 -u ci-push`: with `--password-stdin` added, the password on stdin (there is
+ *   no terminal to type it at).
+ * - `docker pull alpine:3.20 && docker tag …`: the pull cannot run (no Docker Hub); `alpine:3.20` is a
+ *   busybox image built here under that name, then `docker tag alpine:3.20 localhost:5002/dev/alpine:3.20`
+ *   and `docker push localhost:5002/dev/alpine:3.20` run verbatim.
+ * - `kubectl run hello --restart=Never --image=localhost:5002/dev/alpine:3.20 -- echo pulled from the
+ *   registry` and `kubectl logs hello`: verbatim, with a `kubectl wait` for the pod to finish between them.
+ * Every command runs in the workspace's shell (test/support/pulumiEngine.ts): the engine set's kubectl and
+ * pulumi, KUBECONFIG the cluster's (context `kind-kind`), DOCKER_HOST the private engine.
+ *
+ * The web UI: joxit/docker-registry-ui cannot be pulled, so its image is a stand-in built here, busybox httpd
+ * serving test/support/registryUiStandIn (a page that makes the requests the real UI 2.x makes to `/v2/` and
+ * shows the catalog, tags and digests) with the settings the stack's Deployment gives it in its environment,
+ * written into the page by the image's entrypoint as the real image does. Chromium (Debian's, headless,
+ * driven by puppeteer-core over a pipe) runs inside the test's network namespace, where localhost:8080 is the
+ * Docker host's port mapping to the node's port 80: the page goes browser → node → nginx stand-in → the UI's
+ * pod (the Service's endpoint, as ingress-nginx sends it), and its `/v2/` requests → the ExternalName
+ * Service's `kind-registry:5002` → the front → Distribution.
+ */
+import { cpSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import puppeteer from "puppeteer-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import * as YAML from "yaml";
+import type { K8sObject } from "../../components/shared/k8sObject";
+import type { DockerClient } from "../support/dockerEngine";
+import {
+    busyboxImage,
+    busyboxRootfs,
+    importRootfs,
+    nginxImage,
+    payloadImage,
+    pinnedCaddyImage,
+    registryImage,
+} from "../support/dockerImages";
+import { ingressLocations, ingressNginxConf, ingressRegexLocations } from "../support/ingress";
+import { type KindCluster, startKindCluster } from "../support/kindCluster";
+import { dockerCliImage } from "../support/kindNode";
+import { openWorkspace, PROJECT_DIR, type Workspace } from "../support/pulumiEngine";
+import { UI_FILES } from "../support/registryUiOrigin";
+import { privateDir, removeDir, run } from "../support/serverProcess";
+
+/** The committed kind stack's `kind.clusterName` (its context `kind-kind`). */
+const NAME = "kind";
+const NODE = `${NAME}-control-plane`;
+const STACK = "kind";
+/** The image a pod runs, built in the Docker engine and loaded into the node with kind. */
+const PROBE_IMAGE = "dso-test/probe:1";
+/** The UI's image as the stack pins it (registry.ui.image's default), a stand-in built here. */
+const UI_IMAGE = "joxit/docker-registry-ui:2.5.7";
+const UI_NAMESPACE = "dso-registry-ui";
+/** The UI's address as the README and docs/kind.md give it (kind.ui.host, kind.ui.port). */
+const UI_URL = "http://localhost:8080/registry/";
+/** The ingress controller stand-in: the namespace, names and labels of kind's ingress-nginx manifest. */
+const INGRESS_NAMESPACE = "ingress-nginx";
+const INGRESS_NAME = "ingress-nginx-controller";
+const INGRESS_LABELS = { "app.kubernetes.io/name": "ingress-nginx", "app.kubernetes.io/component": "controller" };
+const INGRESS_IMAGE = "nginx:1.27-alpine";
+const CONTAINERS = ["kind-registry", "kind-registry-distribution", "kind-registry-node-watcher"];
+const APP = "dev/app:1";
+const CHROMIUM = "/usr/bin/chromium";
+/**
+ * What the destroy check compares: namespaces and the namespaced kinds a stack of this project writes, with
+ * what they make (ReplicaSets, Pods). Events, Endpoints(Slices) and Leases change on their own and are left out.
+ */
+const OBJECT_KINDS = [
+    "namespaces",
+    "configmaps",
+    "secrets",
+    "serviceaccounts",
+    "services",
+    "deployments",
+    "replicasets",
+    "pods",
+    "daemonsets",
+    "jobs",
+    "cronjobs",
+    "ingresses",
+    "networkpolicies",
+    "roles",
+    "rolebindings",
+    "persistentvolumeclaims",
+];
+
+let cluster: KindCluster;
+let scratch: string;
+let ws: Workspace | undefined;
+/** The developer's docker CLI on the Docker host: its own logins. */
+let developer: DockerClient;
+/** The cluster's objects and the node's containerd files before the first `up`. */
+let before: { objects: string[]; nodeFiles: string[] };
+
+/** Tries `check` every second until it returns true or `timeoutMs` passes; then fails with `describe()`. */
+async function eventually(what: string, check: () => boolean, timeoutMs: number, describe: () => string): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!check()) {
+        if (Date.now() > deadline) throw new Error(`${what} did not happen in ${timeoutMs / 1000} s\n${describe()}`);
+        await new Promise((r) => setTimeout(r, 1000));
+    }
+}
+
+const pods = () => cluster.kubectl(["get", "pods", "-A", "-o", "wide"]).stdout;
+
+/** docs/examples/kind-cluster.yaml's control-plane entry without its role: the lines under `- role: control-plane`. */
+function exampleControlPlane(): string[] {
+    const example = YAML.parse(readFileSync(path.join(PROJECT_DIR, "docs/examples/kind-cluster.yaml"), "utf8")) as {
+        nodes: { role: string }[];
+    };
+    const { role, ...entry } = example.nodes[0] ?? { role: "" };
+    if (role !== "control-plane" || example.nodes.length !== 1)
+        throw new Error("docs/examples/kind-cluster.yaml: one control-plane node expected");
+    return YAML.stringify(entry).trimEnd().split("\n");
+}
+
+beforeAll(async () => {
+    scratch = privateDir("kind-cluster-test");
+    const started = Date.now();
+    cluster = await startKindCluster({ name: NAME, controlPlane: exampleControlPlane() });
+    console.log(
+        `kind cluster: node image ${cluster.timings.image} s (built, or loaded from the cache), kind create cluster ${cluster.timings.create} s, all ${Math.round((Date.now() - started) / 1000)} s`,
+    );
+}, 30 * 60_000);
+
+afterAll(async () => {
+    ws?.close();
+    await cluster?.stop();
+    if (scratch) removeDir(scratch);
+});
+
+describe("kind create cluster, real", () => {
+    it("the node is Ready with the engine set's kubelet on Debian's containerd", () => {
+        const nodes = JSON.parse(cluster.kubectl(["get", "nodes", "-o", "json"]).stdout) as {
+            items: {
+                metadata: { name: string };
+                status: { nodeInfo: Record<string, string>; conditions: { type: string; status: string }[] };
+            }[];
+        };
+        expect(nodes.items.map((n) => n.metadata.name)).toEqual([`${NAME}-control-plane`]);
+        const [node] = nodes.items;
+        expect(node?.status.conditions.find((c) => c.type === "Ready")?.status).toBe("True");
+        expect(node?.status.nodeInfo.kubeletVersion).toBe("v1.34.10");
+        expect(node?.status.nodeInfo.containerRuntimeVersion).toMatch(/^containerd:\/\/1\.6\./);
+        // kind's own record of the cluster: the node container, labelled as kind labels it.
+        expect(cluster.kind(["get", "nodes", "--name", NAME]).stdout.trim()).toBe(`${NAME}-control-plane`);
+        expect(cluster.kubectl(["config", "current-context"]).stdout.trim()).toBe(`kind-${NAME}`);
+    });
+
+    it("kubeadm's control plane, kube-proxy and CoreDNS run as pods", async () => {
+        await eventually(
+            "every kube-system pod Ready",
+            () => {
+                const list = JSON.parse(cluster.kubectl(["get", "pods", "-n", "kube-system", "-o", "json"]).stdout || '{"items":[]}') as {
+                    items: { metadata: { name: string }; status: { conditions?: { type: string; status: string }[] } }[];
+                };
+                const ready = list.items.filter((p) => p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True"));
+                return list.items.length >= 7 && ready.length === list.items.length;
+            },
+            180_000,
+            pods,
+        );
+        const names = cluster.kubectl(["get", "pods", "-n", "kube-system", "-o", "name"]).stdout;
+        for (const component of ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy", "coredns"])
+            expect(names).toContain(`pod/${component}-`);
+    }, 240_000);
+
+    it("an image loaded with `kind load image-archive` runs as a pod, which resolves Services through CoreDNS", async () => {
+        busyboxImage(cluster.engine, PROBE_IMAGE);
+        const archive = path.join(scratch, "probe.tar");
+        cluster.engine.dockerOk(["save", "-o", archive, PROBE_IMAGE]);
+        const loaded = cluster.kind(["load", "image-archive", archive, "--name", NAME]);
+        expect(loaded.code, loaded.stdout + loaded.stderr).toBe(0);
+        const created = cluster.kubectl([
+            "run",
+            "probe",
+            `--image=docker.io/${PROBE_IMAGE}`,
+            "--image-pull-policy=Never",
+            "--restart=Never",
+            "--command",
+            "--",
+            "sleep",
+            "3600",
+        ]);
+        expect(created.code, created.stderr).toBe(0);
+        const waited = cluster.kubectl(["wait", "--for=condition=Ready", "pod/probe", "--timeout=120s"]);
+        expect(waited.code, `${waited.stderr}\n${pods()}`).toBe(0);
+        // The cluster's DNS answers for a Service, and the API server answers through its Service.
+        const lookup = cluster.kubectl(["exec", "probe", "--", "nslookup", "kubernetes.default.svc.cluster.local"]);
+        expect(lookup.stdout, lookup.stderr).toMatch(/Address:\s*10\.96\.0\.1\b/);
+        const version = cluster.kubectl([
+            "exec",
+            "probe",
+            "--",
+            "wget",
+            "-qO-",
+            "--no-check-certificate",
+            "https://kubernetes.default.svc/version",
+        ]);
+        expect(version.stdout, version.stderr).toContain('"gitVersion": "v1.34.10"');
+    }, 300_000);
+});
+
+/** `ref` from the Docker engine into the node's containerd, as `kind load image-archive` does it. */
+function loadIntoNode(ref: string): void {
+    const archive = path.join(scratch, `${ref.replace(/[^A-Za-z0-9._-]/g, "_")}.tar`);
+    cluster.engine.dockerOk(["save", "-o", archive, ref]);
+    const loaded = cluster.kind(["load", "image-archive", archive, "--name", NAME]);
+    if (loaded.code !== 0) throw new Error(`kind load image-archive ${ref}: ${loaded.stdout}${loaded.stderr}`);
+}
+
+/**
+ * A stand-in for the UI's image (it cannot be pulled here): busybox httpd serving the stand-in page
+ * (test/support/registryUiStandIn) on the port the Deployment names (NGINX_LISTEN_PORT). Its entrypoint
+ * writes the settings of the Deployment's environment into the page's config.js, as the real image's
+ * entrypoint writes them into its own files; the directory is writable by the UI's non-root user.
+ */
+function uiStandIn(): void {
+    const dir = path.join(scratch, "ui-rootfs");
+    busyboxRootfs(dir);
+    const www = path.join(dir, "www");
+    cpSync(UI_FILES, www, { recursive: true });
+    run("chmod", ["0777", www]);
+    writeFileSync(
+        path.join(dir, "entrypoint.sh"),
+        [
+            "#!/bin/sh",
+            "set -eu",
+            `printf 'window.UI_CONFIG = {"registryUrl": "%s", "deleteImages": %s, "catalogElementsLimit": %s};\\n' \\`,
+            '    "$REGISTRY_URL" "$DELETE_IMAGES" "$CATALOG_ELEMENTS_LIMIT" >/www/config.js',
+            'exec httpd -f -p "$NGINX_LISTEN_PORT" -h /www',
+            "",
+        ].join("\n"),
+        { mode: 0o755 },
+    );
+    importRootfs(cluster.engine, dir, UI_IMAGE, ['ENTRYPOINT ["/entrypoint.sh"]']);
+}
+
+/**
+ * What kind's ingress-nginx does with `--publish-status-address=localhost` (no ingress controller watches
+ * here): every Ingress of `namespace` gets `localhost` as its address. Runs until the returned function is called.
+ */
+function publishIngressAddresses(namespace: string): () => void {
+    const timer = setInterval(() => {
+        const list = cluster.kubectl(["get", "ingress", "-n", namespace, "-o", "json"]);
+        if (list.code !== 0) return;
+        const { items } = JSON.parse(list.stdout) as {
+            items: { metadata: { name: string }; status?: { loadBalancer?: { ingress?: unknown[] } } }[];
+        };
+        for (const ingress of items.filter((i) => !i.status?.loadBalancer?.ingress?.length)) {
+            cluster.kubectl([
+                "patch",
+                "ingress",
+                ingress.metadata.name,
+                "-n",
+                namespace,
+                "--subresource=status",
+                "--type=merge",
+                "-p",
+                JSON.stringify({ status: { loadBalancer: { ingress: [{ hostname: "localhost" }] } } }),
+            ]);
+        }
+    }, 1000);
+    return () => clearInterval(timer);
+}
+
+interface ServiceObject {
+    metadata: { name: string };
+    spec: { type: string; externalName?: string; ports: { port: number }[] };
+}
+
+/**
+ * The ingress controller's stand-in: Debian's nginx in a pod on the node's network (port 80, which the
+ * cluster config maps to 127.0.0.1:8080 of the Docker host), its nginx.conf translated from the Ingresses of
+ * `namespace` as they are in the cluster, each backend where ingress-nginx sends it (the UI's ready pod, the
+ * ExternalName's name, which the node resolves through Docker's DNS on the kind network). Read once: the
+ * stand-in does not follow later changes. The manifest for `kubectl apply`.
+ */
+function ingressStandIn(namespace: string): string {
+    const get = <T>(what: string): T[] => {
+        const r = cluster.kubectl(["get", what, "-n", namespace, "-o", "json"]);
+        if (r.code !== 0) throw new Error(`kubectl get ${what}: ${r.stderr}`);
+        return (JSON.parse(r.stdout) as { items: T[] }).items;
+    };
+    const ingresses = get<K8sObject>("ingresses");
+    const services = get<ServiceObject>("services");
+    // As ingress-nginx: an ExternalName Service's name, and for the others their endpoints (the ready pods' addresses).
+    const upstreamOf = (name: string) => {
+        const service = services.find((s) => s.metadata.name === name);
+        if (!service) throw new Error(`no Service ${name} in ${namespace}`);
+        if (service.spec.type === "ExternalName") return `${service.spec.externalName}:${service.spec.ports[0]?.port}`;
+        const slices = cluster.kubectl([
+            "get",
+            "endpointslices",
+            "-n",
+            namespace,
+            "-l",
+            `kubernetes.io/service-name=${name}`,
+            "-o",
+            "json",
+        ]);
+        const { items } = JSON.parse(slices.stdout || '{"items":[]}') as {
+            items: { endpoints?: { addresses: string[]; conditions?: { ready?: boolean } }[]; ports?: { port: number }[] }[];
+        };
+        const slice = items.find((i) => i.endpoints?.some((e) => e.conditions?.ready));
+        const address = slice?.endpoints?.find((e) => e.conditions?.ready)?.addresses[0];
+        if (!address || !slice?.ports?.[0]) throw new Error(`Service ${name} has no ready endpoint\n${slices.stdout}${slices.stderr}`);
+        return `${address}:${slice.ports[0].port}`;
+    };
+    const named = (name: string) => {
+        const ingress = ingresses.find((i) => (i.metadata as { name: string }).name === name);
+        if (!ingress) throw new Error(`no Ingress ${name} in ${namespace}`);
+        return ingress;
+    };
+    const api = named("registry-api");
+    const ui = named("registry-ui");
+    const apiBackend = (api.spec as { rules: { http: { paths: { backend: { service: { name: string } } }[] } }[] }).rules[0]?.http.paths[0]
+        ?.backend.service.name as string;
+    const apiLocations = ingressLocations([api]);
+    const conf = ingressNginxConf({
+        dir: "/tmp",
+        listen: "80",
+        serverNames: (ui.spec as { rules: { host: string }[] }).rules.map((r) => r.host),
+        upstream: upstreamOf(apiBackend),
+        http: apiLocations.http,
+        locations: [...apiLocations.locations, ...ingressRegexLocations(ui, upstreamOf)],
+    }).replace(/error_log \S+ warn;/, "error_log stderr warn;");
+    const objects = [
+        { apiVersion: "v1", kind: "Namespace", metadata: { name: INGRESS_NAMESPACE } },
+        {
+            apiVersion: "v1",
+            kind: "ConfigMap",
+            metadata: { name: INGRESS_NAME, namespace: INGRESS_NAMESPACE },
+            // nginx started as root looks up its default user and group (`nobody`, `nogroup`); the image has no /etc/passwd.
+            data: {
+                "nginx.conf": conf,
+                passwd: "root:x:0:0::/root:/bin/sh\nnobody:x:65534:65534::/nonexistent:/bin/false\n",
+                group: "root:x:0:\nnogroup:x:65534:\n",
+            },
+        },
+        {
+            apiVersion: "apps/v1",
+            kind: "Deployment",
+            metadata: { name: INGRESS_NAME, namespace: INGRESS_NAMESPACE, labels: INGRESS_LABELS },
+            spec: {
+                replicas: 1,
+                selector: { matchLabels: INGRESS_LABELS },
+                template: {
+                    metadata: { labels: INGRESS_LABELS },
+                    spec: {
+                        hostNetwork: true,
+                        dnsPolicy: "Default",
+                        nodeSelector: { "ingress-ready": "true" },
+                        tolerations: [{ key: "node-role.kubernetes.io/control-plane", operator: "Exists", effect: "NoSchedule" }],
+                        containers: [
+                            {
+                                name: "controller",
+                                image: `docker.io/library/${INGRESS_IMAGE}`,
+                                imagePullPolicy: "Never",
+                                command: ["nginx", "-e", "stderr", "-c", "/etc/ingress/nginx.conf"],
+                                volumeMounts: [
+                                    { name: "conf", mountPath: "/etc/ingress" },
+                                    { name: "conf", mountPath: "/etc/passwd", subPath: "passwd" },
+                                    { name: "conf", mountPath: "/etc/group", subPath: "group" },
+                                ],
+                                readinessProbe: { tcpSocket: { port: 80 }, periodSeconds: 2 },
+                            },
+                        ],
+                        volumes: [{ name: "conf", configMap: { name: INGRESS_NAME } }],
+                    },
+                },
+            },
+        },
+    ];
+    return JSON.stringify({ apiVersion: "v1", kind: "List", items: objects });
+}
+
+/** Every object of OBJECT_KINDS in the cluster, as "Kind namespace/name uid", sorted. */
+function clusterObjects(): string[] {
+    const r = cluster.kubectl(["get", OBJECT_KINDS.join(","), "-A", "-o", "json"]);
+    if (r.code !== 0) throw new Error(`kubectl get: ${r.stderr}`);
+    const { items } = JSON.parse(r.stdout) as { items: { kind: string; metadata: { namespace?: string; name: string; uid: string } }[] };
+    return items.map((i) => `${i.kind} ${i.metadata.namespace ?? ""}/${i.metadata.name} ${i.metadata.uid}`).sort();
+}
+
+/** The node's containerd files: each directory under /etc/containerd/certs.d, each file's digest there, and config.toml's. */
+function nodeFiles(): string[] {
+    const r = cluster.engine.docker([
+        "exec",
+        NODE,
+        "sh",
+        "-c",
+        "{ find /etc/containerd/certs.d -type d -exec printf '%s/\\n' {} +; find /etc/containerd/certs.d -type f -exec sha256sum {} +; } 2>/dev/null; sha256sum /etc/containerd/config.toml",
+    ]);
+    if (r.code !== 0) throw new Error(`docker exec ${NODE}: ${r.stderr}`);
+    return r.stdout.trim().split("\n").sort();
+}
+
+/** Whether a container of the Docker host runs; undefined when it is gone. */
+function running(name: string): boolean | undefined {
+    const r = cluster.engine.docker(["inspect", "-f", "{{.State.Running}}", name]);
+    return r.code === 0 ? r.stdout.trim() === "true" : undefined;
+}
+
+/** `kind` of a Kubernetes resource type ("kubernetes:networking.k8s.io/v1:Ingress") as kubectl names it ("ingresses"). */
+const plural = (type: string) => {
+    const kind = (type.split(":").pop() ?? "").toLowerCase();
+    return kind.endsWith("s") ? `${kind}es` : `${kind}s`;
+};
+
+describe("the kind stack on the real cluster", () => {
+    beforeAll(() => {
+        // The images the stack pins, on the Docker host: registry.image, registry.caddyImage, kind.watcherImage.
+        registryImage(cluster.engine);
+        pinnedCaddyImage(cluster.engine);
+        dockerCliImage(cluster.engine);
+        // The UI's image and the ingress controller's stand-in in the node, as a pull would have put them there.
+        uiStandIn();
+        loadIntoNode(UI_IMAGE);
+        nginxImage(cluster.engine, INGRESS_IMAGE);
+        loadIntoNode(INGRESS_IMAGE);
+        // The README's `docker pull alpine:3.20`, without Docker Hub.
+        busyboxImage(cluster.engine, "alpine:3.20");
+        developer = cluster.engine.client();
+        const dataDir = path.join(scratch, "dso-registry-kind");
+        mkdirSync(dataDir);
+        ws = openWorkspace({
+            stackFiles: [STACK],
+            env: { KUBECONFIG: cluster.kubeconfig, DOCKER_HOST: cluster.engine.host, DOCKER_CONFIG: cluster.engine.client().configDir },
+        });
+        before = { objects: clusterObjects(), nodeFiles: nodeFiles() };
+    }, 10 * 60_000);
+
+    it(
+        "the README's kind quick start, run as written: up, the ingress, a push and a pod that runs the pushed image",
+        async () => {
+            const w = ws as Workspace;
+            const sh = async (line: string, input?: string) => {
+                const r = await w.shell(line, input === undefined ? {} : { input });
+                expect(r.code, `${line}\n${r.stdout}${r.stderr}`).toBe(0);
+                return r;
+            };
+            // docs/examples/kind-cluster.yaml took effect: the node's label and the port mapping to 127.0.0.1:8080.
+            expect(cluster.kubectl(["get", "node", NODE, "-o", "jsonpath={.metadata.labels.ingress-ready}"]).stdout).toBe("true");
+            expect(cluster.engine.docker(["port", NODE, "80/tcp"]).stdout.trim()).toBe("127.0.0.1:8080");
+
+            await sh(`npx pulumi stack init ${STACK}`);
+            await w.pulumiOk([
+                "config",
+                "set",
+                "--path",
+                "dso-registry:kind.dataDir",
+                path.join(scratch, "dso-registry-kind"),
+                "-s",
+                STACK,
+            ]);
+            const stopPublishing = publishIngressAddresses(UI_NAMESPACE);
+            await sh("npx pulumi up").finally(stopPublishing);
+            for (const name of CONTAINERS) expect(running(name), name).toBe(true);
+
+            expect(
+                cluster.kubectl(["get", "deployment", "-n", UI_NAMESPACE, "registry-ui", "-o", "jsonpath={.status.readyReplicas}"]).stdout,
+            ).toBe("1");
+            // The ingress controller, then the README's wait for it.
+            const applied = cluster.kubectl(["apply", "-f", "-"], ingressStandIn(UI_NAMESPACE));
+            expect(applied.code, applied.stderr).toBe(0);
+            await eventually(
+                "the ingress controller's pod",
+                () => cluster.kubectl(["get", "pods", "-n", INGRESS_NAMESPACE, "-o", "name"]).stdout.trim() !== "",
+                60_000,
+                pods,
+            );
+            await sh("kubectl wait -n ingress-nginx --for=condition=ready pod -l app.kubernetes.io/component=controller --timeout=180s");
+
+            const shown = await sh("npx pulumi stack output --show-secrets pushCredentials");
+            const push = JSON.parse(shown.stdout) as { username: string; password: string };
+            expect(push.username).toBe("ci-push");
+            await sh("docker login localhost:5002 -u ci-push --password-stdin", push.password);
+            await sh("docker tag alpine:3.20 localhost:5002/dev/alpine:3.20");
+            await sh("docker push localhost:5002/dev/alpine:3.20");
+            await sh("kubectl run hello --restart=Never --image=localhost:5002/dev/alpine:3.20 -- echo pulled from the registry");
+            await sh("kubectl wait --for=jsonpath='{.status.phase}'=Succeeded pod/hello --timeout=120s");
+            const logs = await sh("kubectl logs hello");
+            expect(logs.stdout.trim()).toBe("pulled from the registry");
+
+            // What up did in the node and the cluster (docs/kind.md): the hosts.toml files, the KEP-1755 ConfigMap, the UI.
+            for (const dir of ["localhost:5002", "kind-registry:5002"]) {
+                const hosts = cluster.engine.docker(["exec", NODE, "cat", `/etc/containerd/certs.d/${dir}/hosts.toml`]);
+                expect(hosts.stdout, hosts.stderr).toContain('[host."http://kind-registry:5002"]');
+            }
+            const configMap = cluster.kubectl(["get", "configmap", "-n", "kube-public", "local-registry-hosting", "-o", "json"]);
+            expect(configMap.code, configMap.stderr).toBe(0);
+            const hosting = YAML.parse(
+                (JSON.parse(configMap.stdout) as { data: Record<string, string> }).data["localRegistryHosting.v1"] ?? "",
+            );
+            expect(hosting).toMatchObject({ host: "localhost:5002", hostFromContainerRuntime: "kind-registry:5002" });
+            // The destroy check sees what up made: the UI's namespace, the KEP-1755 ConfigMap, the node's hosts.toml files.
+            const afterUp = clusterObjects();
+            const made = afterUp.filter((o) => !before.objects.includes(o));
+            expect(made.some((o) => o.startsWith(`Namespace /${UI_NAMESPACE} `))).toBe(true);
+            expect(made.some((o) => o.startsWith("ConfigMap kube-public/local-registry-hosting "))).toBe(true);
+            expect(made.some((o) => o.startsWith(`Ingress ${UI_NAMESPACE}/registry-ui `))).toBe(true);
+            expect(
+                nodeFiles()
+                    .filter((f) => !before.nodeFiles.includes(f))
+                    .join("\n"),
+            ).toContain("/hosts.toml");
+            // The destroy check compares every kind of object the stack wrote.
+            const state = await w.exportState(STACK);
+            const written = [
+                ...new Set(
+                    (state.deployment.resources ?? [])
+                        .map((r) => String(r.type))
+                        .filter((t) => t.startsWith("kubernetes:"))
+                        .map(plural),
+                ),
+            ];
+            expect(written.length).toBeGreaterThan(0);
+            for (const kind of written) expect(OBJECT_KINDS, kind).toContain(kind);
+        },
+        15 * 60_000,
+    );
+
+    it(
+        "an image pushed on the Docker host with the push account runs in the cluster by both of its names",
+        async () => {
+            const push = (await (ws as Workspace).output(STACK, "pushCredentials")) as { username: string; password: string };
+            const login = developer.login("localhost:5002", push);
+            expect(login.code, login.stderr).toBe(0);
+            payloadImage(developer, `localhost:5002/${APP}`);
+            developer.dockerOk(["push", `localhost:5002/${APP}`]);
+            // docs/kind.md's step 4: the kubelet's containerd pulls it through the node's hosts.toml.
+            const created = cluster.kubectl(["create", "deployment", "app", `--image=localhost:5002/${APP}`, "--", "sleep", "3600"]);
+            expect(created.code, created.stderr).toBe(0);
+            const rolled = cluster.kubectl(["rollout", "status", "deployment/app", "--timeout=180s"]);
+            expect(rolled.code, `${rolled.stdout}${rolled.stderr}\n${pods()}`).toBe(0);
+            // The name pods use, on the kind network.
+            const run2 = cluster.kubectl([
+                "run",
+                "app-by-name",
+                `--image=kind-registry:5002/${APP}`,
+                "--restart=Never",
+                "--command",
+                "--",
+                "sleep",
+                "3600",
+            ]);
+            expect(run2.code, run2.stderr).toBe(0);
+            const waited = cluster.kubectl(["wait", "--for=condition=Ready", "pod/app-by-name", "--timeout=180s"]);
+            expect(waited.code, `${waited.stderr}\n${pods()}`).toBe(0);
+        },
+        10 * 60_000,
+    );
+
+    it(
+        "the web UI in Chromium at http://localhost:8080/registry/ lists the pushed images, anonymously, on one origin",
+        async () => {
+            // Chromium inside the test's network namespace, where localhost:8080 is the Docker host's port mapping.
+            const launcher = path.join(scratch, "chromium-in-netns");
+            const [command, args] = cluster.netns.wrap(CHROMIUM, []);
+            writeFileSync(launcher, `#!/bin/sh\nexec ${[command, ...args].join(" ")} "$@"\n`, { mode: 0o755 });
+            const browser = await puppeteer.launch({
+                executablePath: launcher,
+                headless: true,
+                pipe: true,
+                args: ["--no-sandbox", "--headless=new"],
+                userDataDir: path.join(scratch, "chromium-profile"),
+            });
+            try {
+                const pid = browser.process()?.pid;
+                expect(pid).toBeDefined();
+                expect(statSync(`/proc/${pid}/ns/net`).ino).toBe(statSync(`/run/netns/${cluster.netns.name}`).ino);
+                const page = await browser.newPage();
+                const consoleErrors: string[] = [];
+                page.on("console", (m) => {
+                    if (m.type() === "error") consoleErrors.push(m.text());
+                });
+                page.on("pageerror", (e) => consoleErrors.push(String(e)));
+                const response = await page.goto(UI_URL, { waitUntil: "load" });
+                expect(response?.status()).toBe(200);
+                await page.waitForFunction(() => document.getElementById("status")?.textContent !== "loading", { timeout: 30_000 });
+                const status = await page.$eval("#status", (e) => e.textContent);
+                const log = await page.evaluate(
+                    () => (window as unknown as { uiLog: { method: string; url: string; status: number }[] }).uiLog,
+                );
+                expect(status, JSON.stringify(log)).toBe("loaded");
+                // The settings the stack's Deployment gives the UI: the API on the page's own origin.
+                expect(await page.$eval("#title", (e) => e.textContent)).toBe("http://localhost:8080");
+                const repositories = await page.$$eval("li.repository", (items) => items.map((i) => (i as HTMLElement).dataset.name));
+                expect(repositories).toEqual(["dev/alpine", "dev/app"]);
+                const tags = await page.$$eval("li.tag", (items) =>
+                    items.map((i) => [(i as HTMLElement).dataset.tag, (i as HTMLElement).dataset.digest ?? ""]),
+                );
+                expect(tags.map((t) => t[0]).sort()).toEqual(["dev/alpine:3.20", `${APP}`]);
+                for (const [, digest] of tags) expect(digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+                // Every request went to /v2/ on the page's origin and was answered without an account.
+                expect(log.length).toBeGreaterThan(0);
+                expect(
+                    log.every((r) => r.status === 200 && r.url.startsWith("http://localhost:8080/v2/")),
+                    JSON.stringify(log),
+                ).toBe(true);
+                expect(consoleErrors).toEqual([]);
+            } finally {
+                await browser.close();
+            }
+        },
+        5 * 60_000,
+    );
+
+    it(
+        "a second `up` plans nothing, and `destroy` leaves the cluster and the node as they were before the first `up`",
+        async () => {
+            const w = ws as Workspace;
+            const again = await w.pulumi(["up", "--yes", "--expect-no-changes", "-s", STACK]);
+            expect(again.code, again.stdout + again.stderr).toBe(0);
+            // What the test itself made after the first record: the README's pod, the app's pods, the ingress stand-in.
+            for (const args of [
+                ["delete", "pod", "hello", "app-by-name", "--ignore-not-found", "--wait"],
+                ["delete", "deployment", "app", "--ignore-not-found", "--wait"],
+                ["delete", "namespace", INGRESS_NAMESPACE, "--ignore-not-found", "--wait"],
+            ]) {
+                const r = cluster.kubectl(args);
+                expect(r.code, r.stderr).toBe(0);
+            }
+            const destroyed = await w.pulumi(["destroy", "--yes", "-s", STACK]);
+            expect(destroyed.code, destroyed.stdout + destroyed.stderr).toBe(0);
+            expect(CONTAINERS.map(running)).toEqual([undefined, undefined, undefined]);
+            let now: string[] = [];
+            await eventually(
+                "the cluster's objects as before the first up",
+                () => {
+                    now = clusterObjects();
+                    return JSON.stringify(now) === JSON.stringify(before.objects);
+                },
+                90_000,
+                () =>
+                    `left: ${now.filter((o) => !before.objects.includes(o)).join(", ")}\ngone: ${before.objects.filter((o) => !now.includes(o)).join(", ")}`,
+            );
+            expect(now).toEqual(before.objects);
+            expect(nodeFiles()).toEqual(before.nodeFiles);
+        },
+        15 * 60_000,
+    );
+});
+
+describe("stop", () => {
+    it("`stop()` deletes the cluster, the engine and the namespace", async () => {
+        const { netns, engine } = cluster;
+        const dataRoot = engine.dataRoot;
+        await cluster.stop();
+        expect(run("ip", ["netns", "list"]).stdout).not.toContain(netns.name);
+        expect(existsSync(dataRoot)).toBe(false);
+        expect(existsSync(cluster.kubeconfig)).toBe(false);
+    }, 120_000);
+});
