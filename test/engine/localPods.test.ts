@@ -17,6 +17,16 @@
  * - garbage collection turned on: a Job made from the CronJob runs to completion in a pod, with its
  *   ServiceAccount's rights (kubectl exec into the registry's pod through the API server and the kubelet);
  *   the registry serves the image pushed before and takes a push after it;
+ * - backups turned on (to a claim of their own): the pod gains its restic container, a Job made from the
+ *   CronJob runs both passes and retention in it, and the repository, read on the node with the password
+ *   set as a secret, holds one complete snapshot with the image pushed before;
+ * - a rotation (`containerRegistry.rotation` bumped as the runbook says) while skopeo pushes in a loop with
+ *   the old password: pushes land until the old pod stops (the Deployment is `Recreate`), fail while no pod
+ *   serves, and are refused once the new pod serves; the new password, read from Jenkins as the next build
+ *   reads it, pushes;
+ * - `registry.tls.mode` switched to cert-manager once its controllers run: cert-manager issues the chain,
+ *   the registry's pod serves cert-manager's certificate, the node-trust pod writes the new CA, and the
+ *   kubelet pulls an image pushed after the switch;
  * - a second `up` plans nothing, and `destroy` ends every pod of the stack.
  *
  * The stack runs without its pull-through cache: Distribution's proxy asks its upstream when it starts and
@@ -28,12 +38,14 @@
  * Service (kube-proxy's rules take them to the sidecar's Caddy, which serves the same certificate for the same
  * name). An ingress controller of its own is another change (docs/engine.md). The images are built here
  * (no registry can be reached) under the names the stack pins; the maintenance jobs' `alpine/k8s` is busybox
- * and the engine set's kubectl.
+ * and the engine set's kubectl, the backup container's `restic/restic` busybox and Debian's restic.
  */
-import { randomBytes } from "node:crypto";
-import { mkdirSync } from "node:fs";
+import { randomBytes, X509Certificate } from "node:crypto";
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BACKUP_TAG } from "../../components/upkeep/backup";
+import { type CertManager, installCertManager } from "../support/certManager";
 import {
     blackboxExporterImage,
     busyboxImage,
@@ -44,11 +56,13 @@ import {
     payloadImage,
     pinnedCaddyImage,
     registryImage,
+    resticImage,
 } from "../support/dockerImages";
 import { type FakeJenkins, startFakeJenkins } from "../support/fakeJenkins";
 import { type RealCluster, startRealCluster } from "../support/kubeNode";
 import { addLocalPrerequisites } from "../support/localCluster";
 import { engineSet, openWorkspace, PROJECT_DIR, type Workspace } from "../support/pulumiEngine";
+import { makePushLoop, type Push, pushLoopSummary } from "../support/pushLoop";
 import { privateDir, removeDir, run, type ServerProcess } from "../support/serverProcess";
 
 const STACK = "local";
@@ -57,7 +71,9 @@ const REGISTRY = "registry-dso.jmann.local";
 const MICROK8S_CERTS_D = "/var/snap/microk8s/current/args/certs.d";
 /** The node's directory of the static volumes the claims bind to. */
 const VOLUMES = "/srv/test-volumes";
-const VOLUME_COUNT = 6;
+const VOLUME_COUNT = 8;
+/** What skopeo prints when the registry refuses the push account's password. */
+const CREDENTIAL_REFUSED = /unauthorized|authentication required|invalid username\/password|\b401\b/i;
 const jenkinsToken = `token-${randomBytes(12).toString("hex")}`;
 
 let cluster: RealCluster;
@@ -65,6 +81,7 @@ let jenkins: FakeJenkins;
 let ws: Workspace;
 let relay: ServerProcess | undefined;
 let scratch: string;
+let certManager: CertManager | undefined;
 
 type Pod = {
     metadata: { name: string; uid: string; labels?: Record<string, string> };
@@ -117,6 +134,36 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs = 18
     }
 }
 
+/** A Job made from CronJob `cronJob` of the stack's namespace (as `kubectl create job --from` makes it), run to its end. */
+async function runJobFromCronJob(
+    cronJob: string,
+    name: string,
+): Promise<{ succeeded: number | undefined; serviceAccountName: string | undefined; logs: string }> {
+    const cronJobs = kubectl("get", "cronjobs", "-n", "dso", "-o", "name");
+    expect(cronJobs.stdout.split("\n"), cronJobs.stderr).toContain(`cronjob.batch/${cronJob}`);
+    const created = kubectl("create", "job", "-n", "dso", name, `--from=cronjob/${cronJob}`);
+    expect(created.code, created.stderr).toBe(0);
+    type Job = { status: { succeeded?: number; failed?: number } };
+    const job = () => cluster.kube.get<Job>(`/apis/batch/v1/namespaces/dso/jobs/${name}`);
+    await until(`Job ${name} finished`, async () => {
+        const status = (await job())?.status;
+        return (status?.succeeded ?? 0) + (status?.failed ?? 0) > 0;
+    });
+    const logs = kubectl("logs", "-n", "dso", `job/${name}`);
+    const [pod] = await pods("dso", `job-name=${name}`);
+    const succeeded = (await job())?.status.succeeded;
+    // On failure, what the namespace's pods and events were, for the message.
+    const context =
+        succeeded === 1
+            ? ""
+            : `\n--- pods:\n${kubectl("get", "pods", "-n", "dso", "-o", "wide").stdout}--- events:\n${kubectl("get", "events", "-n", "dso", "--sort-by=.lastTimestamp").stdout.split("\n").slice(-40).join("\n")}`;
+    return {
+        succeeded,
+        serviceAccountName: (pod as unknown as { spec: { serviceAccountName?: string } } | undefined)?.spec.serviceAccountName,
+        logs: `${logs.stdout}${logs.stderr}${context}`,
+    };
+}
+
 /** The node's process of a container, from its containerd task. */
 function containerProcess(containerId: string): { uid: string; gid: string; capEff: string; groups: string } {
     const id = containerId.replace(/^containerd:\/\//, "");
@@ -141,6 +188,7 @@ beforeAll(async () => {
             busyboxImage(t),
             blackboxExporterImage(t),
             kubectlImage(t, path.join(engineSet(), "bin/kubectl")),
+            resticImage(t),
         ],
         certsDir: MICROK8S_CERTS_D,
         clusterDns: true,
@@ -157,6 +205,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
     await relay?.stop();
+    await certManager?.stop();
     ws?.close();
     await jenkins?.close();
     await cluster?.stop();
@@ -389,27 +438,205 @@ describe("local stack, real engine, on a node whose pods run", () => {
                 const now = await registryPods();
                 return now.length === 1 && ready(now[0]!);
             });
-            const cronJobs = kubectl("get", "cronjobs", "-n", "dso", "-o", "name");
-            const cronJob = cronJobs.stdout.split("\n").find((n) => n.endsWith("/registry-gc"));
-            expect(cronJob, cronJobs.stdout + cronJobs.stderr).toBeDefined();
-            const created = kubectl("create", "job", "-n", "dso", "gc-now", `--from=${cronJob}`);
-            expect(created.code, created.stderr).toBe(0);
-            type Job = { status: { succeeded?: number; failed?: number } };
-            await until("the garbage collection's Job finished", async () => {
-                const job = await cluster.kube.get<Job>("/apis/batch/v1/namespaces/dso/jobs/gc-now");
-                return (job?.status.succeeded ?? 0) + (job?.status.failed ?? 0) > 0;
-            });
-            const job = await cluster.kube.get<Job>("/apis/batch/v1/namespaces/dso/jobs/gc-now");
-            const logs = kubectl("logs", "-n", "dso", "job/gc-now");
-            expect(job?.status.succeeded, `${logs.stdout}${logs.stderr}`).toBe(1);
-            const [gcPod] = await pods("dso", "job-name=gc-now");
-            expect((gcPod as unknown as { spec: { serviceAccountName: string } }).spec.serviceAccountName).toBe("registry-gc");
+            const job = await runJobFromCronJob("registry-gc", "gc-now");
+            expect(job.succeeded, job.logs).toBe(1);
+            expect(job.serviceAccountName).toBe("registry-gc");
             // The image pushed before is served whole, and the window is over: a push is taken.
             const prefix = (await ws.output(STACK, "imagePrefix")) as string;
             const inspected = onNode("skopeo", ["inspect", "--cert-dir", "/root/push-certs", `docker://${prefix}/hello:1`]);
             expect(inspected.code, inspected.stderr).toBe(0);
             const pushed = pushFromNode(`${prefix}/after-gc:1`);
             expect(pushed.code, pushed.stderr).toBe(0);
+        },
+        20 * 60_000,
+    );
+
+    it(
+        "backups on: the backup Job, started from the CronJob `up` made, runs to completion in a pod with its ServiceAccount, and its snapshot on the backup claim holds the registry's data",
+        async () => {
+            const password = randomBytes(18).toString("base64url");
+            await ws.pulumiOk(["config", "set", "--secret", "dso-registry:backupRepositoryPassword", "-s", STACK], { input: password });
+            for (const [key, value] of [
+                ["enabled", "true"],
+                ["destination.kind", "volume"],
+                ["destination.size", "1Gi"],
+            ]) {
+                await ws.pulumiOk(["config", "set", "--path", `dso-registry:registry.maintenance.backup.${key}`, value!, "-s", STACK]);
+            }
+            const up = await ws.pulumi(["up", "--yes", "-s", STACK], { timeoutMs: 15 * 60_000 });
+            expect(up.code, `${up.stdout.slice(-10_000)}${up.stderr}\n${cluster.logs(20)}`).toBe(0);
+            // The pod gains its backup container: only the pod of the new template, ready, with it.
+            await until("only the registry's new pod, with its backup container", async () => {
+                const now = await registryPods();
+                return now.length === 1 && ready(now[0]!) && (now[0]!.status.containerStatuses ?? []).some((c) => c.name === "backup");
+            });
+            const job = await runJobFromCronJob("registry-backup", "backup-now");
+            expect(job.succeeded, job.logs).toBe(1);
+            expect(job.serviceAccountName).toBe("registry-backup");
+            expect(job.logs).toMatch(/registry writable again after \d+ s read-only/);
+            expect(job.logs).toMatch(/backup done: snapshot [0-9a-f]+ in PVC registry-backup/);
+
+            // The repository, read on the node with restic and the password set above: one complete snapshot
+            // (the writable pass's is forgotten), holding the image pushed before.
+            const claim = await cluster.kube.get<{ spec: { volumeName: string } }>(
+                "/api/v1/namespaces/dso/persistentvolumeclaims/registry-backup",
+            );
+            const volume = await cluster.kube.get<{ spec: { hostPath: { path: string } } }>(
+                `/api/v1/persistentvolumes/${claim!.spec.volumeName}`,
+            );
+            const repository = `${volume!.spec.hostPath.path}/repository`;
+            const passwordFile = path.join(scratch, "restic-password");
+            writeFileSync(passwordFile, password, { mode: 0o600 });
+            const restic = (...args: string[]) =>
+                onNode("restic", ["--no-cache", "-r", repository, "--password-file", passwordFile, ...args]);
+            const snapshots = restic("snapshots", "--json");
+            expect(snapshots.code, snapshots.stderr).toBe(0);
+            const list = JSON.parse(snapshots.stdout) as { tags?: string[]; paths: string[] }[];
+            expect(list.map((s) => s.tags)).toEqual([[BACKUP_TAG]]);
+            expect(list[0]!.paths).toContain("/var/lib/registry");
+            const files = restic("ls", "latest");
+            expect(files.code, files.stderr).toBe(0);
+            expect(files.stdout).toContain("/docker/registry/v2/repositories/docker-internal/p2c/hello/_manifests/tags/1/current/link");
+            // The window is over: a push is taken.
+            const prefix = (await ws.output(STACK, "imagePrefix")) as string;
+            const pushed = pushFromNode(`${prefix}/after-backup:1`);
+            expect(pushed.code, pushed.stderr).toBe(0);
+        },
+        20 * 60_000,
+    );
+
+    it(
+        "a rotation `up` rolls the registry's pod: a push loop with the old password lands until the old pod stops, is refused once the new one serves, and the new password from Jenkins pushes",
+        async () => {
+            const before = jenkins.credentials.get("container-registry")?.fields.password;
+            expect(before).toBeDefined();
+            const prefix = (await ws.output(STACK, "imagePrefix")) as string;
+            const [oldPod] = await registryPods();
+            const loop = makePushLoop({
+                work: scratch,
+                prefix,
+                authFile: "/root/push-auth.json",
+                certDir: "/root/push-certs",
+                count: 2,
+                start: (command, args) => cluster.node.startServer(command, args),
+            });
+            const { result: up, pushes } = await loop.during("rotation", async () => {
+                await ws.pulumiOk(["config", "set", "--path", "dso-registry:containerRegistry.rotation", "2", "-s", STACK]);
+                const result = await ws.pulumi(["up", "--yes", "-s", STACK], { timeoutMs: 15 * 60_000 });
+                // The loop goes on until the new pod answers it (with the old password: 401).
+                await until("the loop refused by the new pod", async () =>
+                    readdirSync(path.join(scratch, "loop-rotation")).some(
+                        (f) => f.endsWith(".out") && CREDENTIAL_REFUSED.test(readFileSync(path.join(scratch, "loop-rotation", f), "utf8")),
+                    ),
+                );
+                return result;
+            });
+            expect(up.code, `${up.stdout.slice(-10_000)}${up.stderr}\n${cluster.logs(20)}`).toBe(0);
+            const [newPod, ...others] = await registryPods();
+            expect(others).toEqual([]);
+            expect(newPod!.metadata.uid).not.toBe(oldPod!.metadata.uid);
+
+            // Every push: landed (the old pod, old password), cut while no pod served (the Recreate strategy's gap),
+            // or refused for its credential (the new pod). Once the new pod refused one, none landed again.
+            const refusedForCredential = (p: Push) => p.code !== 0 && CREDENTIAL_REFUSED.test(p.out);
+            const firstRefused = pushes.findIndex(refusedForCredential);
+            expect(firstRefused, pushLoopSummary("rotation", pushes)).toBeGreaterThan(0);
+            expect(pushes.slice(firstRefused).filter((p) => p.code === 0)).toEqual([]);
+            expect(pushes.slice(0, firstRefused).some((p) => p.code === 0)).toBe(true);
+            // How long nothing served the loop: from the last push that landed to the first the new pod answered.
+            const ended = (p: Push) => statSync(path.join(scratch, "loop-rotation", `${p.n}.code`)).mtimeMs;
+            const lastLanded = pushes
+                .slice(0, firstRefused)
+                .filter((p) => p.code === 0)
+                .at(-1)!;
+            console.log(
+                `rotation: no pod served pushes for at most ${((ended(pushes[firstRefused]!) - ended(lastLanded)) / 1000).toFixed(1)} s`,
+            );
+
+            // The pipeline's next build reads the credential from Jenkins: the new password, which pushes.
+            const after = jenkins.credentials.get("container-registry")?.fields.password;
+            expect(after).toBeDefined();
+            expect(after).not.toBe(before);
+            const push = (await ws.output(STACK, "pushCredentials")) as { username: string; password: string };
+            expect(push.password).toBe(after);
+            const auth = Buffer.from(`${push.username}:${after}`).toString("base64");
+            onNode("sh", ["-c", "umask 077 && cat > /root/push-auth.json"], JSON.stringify({ auths: { [REGISTRY]: { auth } } }));
+            const pushed = pushFromNode(`${prefix}/after-rotation:1`);
+            expect(pushed.code, pushed.stderr).toBe(0);
+        },
+        20 * 60_000,
+    );
+
+    it(
+        "`registry.tls.mode` switched to cert-manager where its controllers run: cert-manager issues the chain, the registry's pod serves its certificate, the node trusts its CA, and the kubelet pulls through it",
+        async () => {
+            certManager = await installCertManager(cluster.kube);
+            await ws.pulumiOk(["config", "set", "--path", "dso-registry:registry.tls.mode", "cert-manager", "-s", STACK]);
+            const up = await ws.pulumi(["up", "--yes", "-s", STACK], { timeoutMs: 15 * 60_000 });
+            expect(up.code, `${up.stdout.slice(-10_000)}${up.stderr}\n--- cert-manager:\n${certManager.output().slice(-5000)}`).toBe(0);
+            const secretPem = async (name: string, key: string) => {
+                const s = await cluster.kube.get<{ data: Record<string, string> }>(`/api/v1/namespaces/dso/secrets/${name}`);
+                return s ? Buffer.from(s.data[key] ?? "", "base64").toString("utf8") : "";
+            };
+            const ca = await secretPem("dso-registry-ca", "tls.crt");
+            expect(new X509Certificate(ca).ca).toBe(true);
+            expect(((await ws.output(STACK, "caCertPem")) as string).trim()).toBe(ca.trim());
+            await until("only the registry's new pod", async () => {
+                const now = await registryPods();
+                return now.length === 1 && ready(now[0]!);
+            });
+            // The node's trust: the DaemonSet's pod writes the new CA where the node's containerd reads it.
+            await until("the node's containerd trusting cert-manager's CA", async () => {
+                const files = onNode("sh", ["-c", `cat ${MICROK8S_CERTS_D}/${REGISTRY}/*.crt`]);
+                return files.stdout.trim() === ca.trim();
+            });
+            // What the front serves (through the node's 443): cert-manager's certificate for the registry's name, by its CA.
+            onNode("sh", ["-c", "cat > /root/push-certs/ca.crt"], ca);
+            const served = onNode("sh", [
+                "-c",
+                `openssl s_client -connect 127.0.0.1:443 -servername ${REGISTRY} </dev/null 2>/dev/null | openssl x509`,
+            ]);
+            expect(served.code, served.stderr).toBe(0);
+            const certificate = new X509Certificate(served.stdout);
+            const describeCert = (c: X509Certificate) =>
+                `${c.subject ?? ""} ${c.subjectAltName ?? ""} issued by ${c.issuer ?? ""} from ${c.validFrom} serial ${c.serialNumber}`.replaceAll(
+                    "\n",
+                    ",",
+                );
+            const inSecret = new X509Certificate(await secretPem("registry-tls", "tls.crt"));
+            expect(
+                certificate.checkIssued(new X509Certificate(ca)),
+                `served: ${describeCert(certificate)}\nCA: ${describeCert(new X509Certificate(ca))}\nSecret registry-tls: ${describeCert(inSecret)}\nregistry pods: ${kubectl("get", "pods", "-n", "dso", "-o", "custom-columns=N:.metadata.name,C:.metadata.creationTimestamp,S:.status.startTime").stdout}\nreplica sets: ${kubectl("get", "rs", "-n", "dso", "-o", "custom-columns=N:.metadata.name,C:.metadata.creationTimestamp,R:.spec.replicas").stdout}\ncertificate: ${kubectl("get", "certificate", "-n", "dso", "registry-tls", "-o", "jsonpath={.status}").stdout}`,
+            ).toBe(true);
+            expect(certificate.checkHost(REGISTRY)).toBe(REGISTRY);
+            // (Not necessarily the Secret's certificate of now: the program's former Secret of that name is deleted at
+            // the end of the `up`, and cert-manager writes it again, from the same CA, for pods started later.)
+
+            // A push with the new CA, then the kubelet pulls it through the node's new trust.
+            const prefix = (await ws.output(STACK, "imagePrefix")) as string;
+            const image = `${prefix}/after-cert-manager:1`;
+            const pushed = pushFromNode(image, 64 * 1024);
+            expect(pushed.code, pushed.stderr).toBe(0);
+            expect(
+                kubectl(
+                    "run",
+                    "pulled-cm",
+                    "-n",
+                    "default",
+                    `--image=${image}`,
+                    "--restart=Never",
+                    "--",
+                    "sh",
+                    "-c",
+                    "ls -l /payload && sleep 3600",
+                ).code,
+            ).toBe(0);
+            await until(
+                "the pod of the image pushed after the switch Running",
+                async () => (await cluster.kube.get<Pod>("/api/v1/namespaces/default/pods/pulled-cm"))?.status.phase === "Running",
+            );
+            expect(kubectl("logs", "-n", "default", "pulled-cm").stdout).toMatch(/65536 .*\/payload/);
+            expect(kubectl("delete", "pod", "-n", "default", "pulled-cm", "--wait=false").code).toBe(0);
         },
         20 * 60_000,
     );

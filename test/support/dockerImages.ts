@@ -17,6 +17,7 @@
 import { randomBytes } from "node:crypto";
 import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, symlinkSync, writeFileSync, writeSync } from "node:fs";
 import * as path from "node:path";
+import { DEFAULT_RESTIC_IMAGE } from "../../components/shared/facts";
 import { pinnedCaddy } from "./caddyBinaries";
 import { DEPLOYED_REGISTRY_IMAGE, deployedRegistry, distributionBinaries } from "./distributionBinaries";
 import type { DockerClient } from "./dockerEngine";
@@ -262,6 +263,18 @@ export function kubectlImage(target: ImageTarget, kubectl: string, ref = "alpine
         mkdirSync(path.join(root, "usr/bin"), { recursive: true });
         copyFileSync(kubectl, path.join(root, "usr/bin/kubectl"));
         chmodSync(path.join(root, "usr/bin/kubectl"), 0o755);
+    });
+}
+
+/**
+ * A stand-in for `restic/restic` (the in-cluster backup container's and restore job's image, restic and a
+ * shell): Debian's restic (an older release than the pinned tag; the integration tier runs the backup scripts
+ * with the same one) at the official image's path, busybox for the shell. Returns `ref`.
+ */
+export function resticImage(target: ImageTarget, ref = DEFAULT_RESTIC_IMAGE): string {
+    return busyboxBased(target, ref, ['ENTRYPOINT ["/usr/bin/restic"]'], (root) => {
+        mkdirSync(path.join(root, "usr/bin"), { recursive: true });
+        copyWithLibraries("/usr/bin/restic", root, "usr/bin/restic");
     });
 }
 
