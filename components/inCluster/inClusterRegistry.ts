@@ -519,7 +519,7 @@ export function retainedOnDelete(object: Pick<K8sObject, "kind" | "metadata">): 
 
 /**
  * Registers each object with an explicit `metadata.name` (no suffixes). The namespace comes first;
- * the workloads wait for the Secrets and ConfigMaps they mount.
+ * the workloads wait for the Secrets and ConfigMaps they mount, and for the chain's Certificates (Ready).
  */
 function registerObjects(
     name: string,
@@ -550,7 +550,10 @@ function registerObjects(
             ...(object.kind === "PersistentVolumeClaim" ? { ignoreChanges: ["spec.storageClassName"] } : {}),
         });
         if (object.kind === "Namespace") namespace = resource;
-        if (object.kind === "Secret" || object.kind === "ConfigMap" || object.kind === "ServiceAccount") inputs.push(resource);
+        // A Certificate of the program's chain too: Caddy reads its Secret when the pod starts, so a pod made
+        // before cert-manager wrote it (a move to cert-manager, whose Secret still held the generated
+        // certificate) would serve a certificate the nodes no longer trust.
+        if (["Secret", "ConfigMap", "ServiceAccount", "Certificate"].includes(object.kind)) inputs.push(resource);
         registered.push({ kind: object.kind, name: object.metadata.name, resource });
     }
     return registered;

@@ -24,9 +24,19 @@ export const ISSUER_CHAIN = {
 
 /**
  * Upstream pulumi-kubernetes waits for the annotation's condition after create and update, so the CA's
- * Secret exists when the program reads it, and the registry's before the pod that mounts it starts.
+ * Secret exists when the program reads it.
  */
 export const WAIT_FOR_READY = { "pulumi.com/waitFor": "condition=Ready" } as const;
+
+/**
+ * The registry's Certificate: Ready, and issued by cert-manager (`status.revision` is set by its first
+ * issuance), before the pods that mount its Secret start (the workloads depend on it). Ready alone is not
+ * enough where the Secret already holds a valid certificate for the name: moving from the generated CA,
+ * cert-manager finds the program's former certificate in Secret `registry-tls`, may call it Ready, and only
+ * then issues its own; a pod started in between serves the old certificate, which the nodes no longer trust
+ * (seen on the engine tier's real node).
+ */
+export const WAIT_FOR_ISSUED = { "pulumi.com/waitFor": JSON.stringify(["condition=Ready", "jsonpath={.status.revision}"]) } as const;
 
 const hours = (days: number) => `${days * 24}h`;
 
@@ -65,7 +75,7 @@ export function renderIssuerChain(args: {
         {
             apiVersion: API,
             kind: "Certificate",
-            metadata: meta(ISSUER_CHAIN.registry, WAIT_FOR_READY),
+            metadata: meta(ISSUER_CHAIN.registry, WAIT_FOR_ISSUED),
             spec: {
                 secretName: ISSUER_CHAIN.registry,
                 dnsNames: [host],

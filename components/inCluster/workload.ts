@@ -27,6 +27,18 @@ export function renderNamespace(spec: InClusterSpec): K8sObject {
     } satisfies k8s.types.input.core.v1.Namespace;
 }
 /** Every Secret the registry needs; values stay Outputs (secret) in the component. */
+/**
+ * cert-manager's issuer annotations on the program's own TLS Secret (the generated CA's certificate, or one
+ * provided): a Certificate that later names the Secret (`registry.tls.mode` moved to cert-manager) finds an
+ * issuer other than its own and issues at once. Without them cert-manager takes a Secret whose certificate is
+ * valid for the name as its own and calls it Ready, and the registry's pods, started on it, keep serving the
+ * program's certificate while the nodes get cert-manager's CA (seen on the engine tier's real node).
+ */
+export const NOT_ISSUED_BY_CERT_MANAGER = {
+    "cert-manager.io/issuer-name": "dso-registry",
+    "cert-manager.io/issuer-kind": "PulumiProgram",
+} as const;
+
 export function renderSecrets(spec: InClusterSpec): K8sObject[] {
     const secrets = [
         secret(IN_CLUSTER.htpasswdSecret, spec, "registry", {
@@ -46,9 +58,14 @@ export function renderSecrets(spec: InClusterSpec): K8sObject[] {
         );
     }
     if (spec.tls.kind === "secret") {
-        secrets.push(
-            secret(IN_CLUSTER.tlsSecret, spec, "ingress", { "tls.crt": spec.tls.certPem, "tls.key": spec.tls.keyPem }, "kubernetes.io/tls"),
+        const tlsSecret = secret(
+            IN_CLUSTER.tlsSecret,
+            spec,
+            "ingress",
+            { "tls.crt": spec.tls.certPem, "tls.key": spec.tls.keyPem },
+            "kubernetes.io/tls",
         );
+        secrets.push({ ...tlsSecret, metadata: { ...tlsSecret.metadata, annotations: { ...NOT_ISSUED_BY_CERT_MANAGER } } });
     }
     return secrets;
 }

@@ -478,6 +478,12 @@ describe("ingress", () => {
         const secret = get(renderInClusterObjects(baseSpec()), "Secret", "registry-tls");
         expect(secret.type).toBe("kubernetes.io/tls");
         expect(secret.stringData).toEqual({ "tls.crt": "CERT-PEM", "tls.key": "KEY-PEM-VALUE" });
+        // Marked as issued by another issuer than any of cert-manager's: a Certificate that later names the
+        // Secret (a move to cert-manager) issues at once instead of taking the program's certificate as its own.
+        expect(secret.metadata.annotations).toEqual({
+            "cert-manager.io/issuer-name": "dso-registry",
+            "cert-manager.io/issuer-kind": "PulumiProgram",
+        });
     });
 
     test.each([
@@ -517,7 +523,9 @@ describe("ingress", () => {
             issuerRef: { kind: "Issuer", name: "dso-registry-ca" },
         });
         // The program reads the CA's Secret, and the pod mounts the registry's: both wait until cert-manager is done.
-        for (const c of [ca, served]) expect(c.metadata.annotations["pulumi.com/waitFor"]).toBe("condition=Ready");
+        expect(ca.metadata.annotations["pulumi.com/waitFor"]).toBe("condition=Ready");
+        // The registry's: Ready and issued by cert-manager, not a Secret it found valid and took over.
+        expect(JSON.parse(served.metadata.annotations["pulumi.com/waitFor"])).toEqual(["condition=Ready", "jsonpath={.status.revision}"]);
         // The secret the ingress and the sidecar use is the Certificate's; no Ingress asks ingress-shim for another.
         expect(get(objects, "Ingress", "registry").spec.tls).toEqual([{ hosts: [baseSpec().host], secretName: "registry-tls" }]);
         for (const ingress of objects.filter((o) => o.kind === "Ingress")) {

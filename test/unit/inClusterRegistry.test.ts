@@ -356,6 +356,10 @@ describe("options", () => {
         expect(ca).toBeDefined();
         expect(await promiseOf(ca!)).toBe("[unknown]");
         expect(objectsOf("chain").filter((o) => o.kind === "Secret" && o.metadata.name === "registry-tls")).toEqual([]);
+        // The registry's pods start once cert-manager has issued: Caddy reads the Secret at start.
+        const dependencies = recorded("chain", "Deployment", "registry").dependencies;
+        expect(dependencies).toContain(recorded("chain", "Certificate", "registry-tls").urn);
+        expect(dependencies).toContain(recorded("chain", "Certificate", "dso-registry-ca").urn);
     });
 });
 

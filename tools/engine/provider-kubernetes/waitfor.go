@@ -2,26 +2,43 @@ package main
 
 // The `pulumi.com/waitFor` annotation (upstream: await/condition, the annotation's documentation): the
 // object is ready when every listed condition holds. The forms are kubectl wait's: `condition=Type`
-// (status True), `condition=Type=Value` (the status compared case-insensitively), or a JSON list of
-// such strings. Upstream also takes `jsonpath=` expressions; the stand-in does not evaluate them and
-// says so. A condition that names the generation it observed counts only for the current generation.
+// (status True), `condition=Type=Value` (the status compared case-insensitively), `jsonpath={.path}`
+// (the field is there) and `jsonpath={.path}=value` (its value, as text, equals value), or a JSON list of
+// such strings. A condition that names the generation it observed counts only for the current generation;
+// a jsonpath waits while `.status.observedGeneration` is behind `.metadata.generation` (condition/jsonpath.go).
+// Upstream evaluates any RFC 9535 JSONPath; the stand-in takes dotted field paths only, and says so of any
+// other expression (not waiting for it).
 
 import (
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/diag"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
-// waitCondition is one `condition=Type[=Value]` of the annotation.
+// waitCondition is one `condition=Type[=Value]` of the annotation, or (path set) one `jsonpath={.path}[=value]`.
 type waitCondition struct {
 	conditionType string
 	status        string
+	path          string
+	value         string
 }
 
-func (w waitCondition) String() string { return "condition=" + w.conditionType + "=" + w.status }
+func (w waitCondition) String() string {
+	if w.path != "" {
+		if w.value != "" {
+			return "jsonpath={" + w.path + "}=" + w.value
+		}
+		return "jsonpath={" + w.path + "}"
+	}
+	return "condition=" + w.conditionType + "=" + w.status
+}
+
+// dottedPath is the form of jsonpath the stand-in evaluates: `.field.field…`.
+var dottedPath = regexp.MustCompile(`^\{\.[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\}$`)
 
 // parseWaitFor reads the annotation's value; unsupported lists the expressions the stand-in cannot
 // evaluate (jsonpath).
@@ -47,7 +64,12 @@ func parseWaitFor(value string) (conditions []waitCondition, unsupported []strin
 			}
 			conditions = append(conditions, waitCondition{conditionType: parts[0], status: status})
 		case strings.HasPrefix(expr, "jsonpath="):
-			unsupported = append(unsupported, expr)
+			path, value, _ := strings.Cut(strings.TrimPrefix(expr, "jsonpath="), "=")
+			if !dottedPath.MatchString(path) || strings.Contains(value, "=") {
+				unsupported = append(unsupported, expr)
+				continue
+			}
+			conditions = append(conditions, waitCondition{path: strings.Trim(path, "{}"), value: value})
 		default:
 			return nil, nil, fmt.Errorf("pulumi.com/waitFor: %q is not condition=... or jsonpath=...", expr)
 		}
@@ -60,6 +82,12 @@ func conditionsHold(obj *unstructured.Unstructured, conditions []waitCondition) 
 	list, _, _ := unstructured.NestedSlice(obj.Object, "status", "conditions")
 	generation := obj.GetGeneration()
 	for _, want := range conditions {
+		if want.path != "" {
+			if !pathHolds(obj, want) {
+				return false, fmt.Sprintf("waiting for %s", want)
+			}
+			continue
+		}
 		held := false
 		for _, item := range list {
 			c, ok := item.(map[string]any)
@@ -76,6 +104,18 @@ func conditionsHold(obj *unstructured.Unstructured, conditions []waitCondition) 
 		}
 	}
 	return true, ""
+}
+
+// pathHolds: the object's generation is observed (when it says), and the field is there (with the value).
+func pathHolds(obj *unstructured.Unstructured, want waitCondition) bool {
+	if observed, ok, _ := unstructured.NestedInt64(obj.Object, "status", "observedGeneration"); ok && observed < obj.GetGeneration() {
+		return false
+	}
+	found, ok, _ := unstructured.NestedFieldNoCopy(obj.Object, strings.Split(strings.TrimPrefix(want.path, "."), ".")...)
+	if !ok {
+		return false
+	}
+	return want.value == "" || fmt.Sprint(found) == want.value
 }
 
 // awaitWaitFor waits until the annotation's conditions hold, within the resource's timeout.

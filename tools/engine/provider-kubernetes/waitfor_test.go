@@ -20,14 +20,26 @@ func certificate(generation int64, conditions ...map[string]any) *unstructured.U
 }
 
 func TestParseWaitFor(t *testing.T) {
-	conditions, unsupported, err := parseWaitFor(`["condition=Ready", "condition=Issuing=false", "jsonpath={.status.phase}=Running"]`)
+	conditions, unsupported, err := parseWaitFor(
+		`["condition=Ready", "condition=Issuing=false", "jsonpath={.status.phase}=Running", "jsonpath={.status.revision}", "jsonpath={.items[?(@.x)]}"]`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(conditions) != 2 || conditions[0] != (waitCondition{"Ready", "True"}) || conditions[1] != (waitCondition{"Issuing", "false"}) {
+	want := []waitCondition{
+		{conditionType: "Ready", status: "True"},
+		{conditionType: "Issuing", status: "false"},
+		{path: ".status.phase", value: "Running"},
+		{path: ".status.revision"},
+	}
+	if len(conditions) != len(want) {
 		t.Fatalf("conditions: %+v", conditions)
 	}
-	if len(unsupported) != 1 {
+	for i := range want {
+		if conditions[i] != want[i] {
+			t.Fatalf("condition %d: %+v, want %+v", i, conditions[i], want[i])
+		}
+	}
+	if len(unsupported) != 1 || unsupported[0] != "jsonpath={.items[?(@.x)]}" {
 		t.Fatalf("unsupported: %v", unsupported)
 	}
 	for _, bad := range []string{"ready", "condition=", "[not json"} {
@@ -38,7 +50,7 @@ func TestParseWaitFor(t *testing.T) {
 }
 
 func TestConditionsHold(t *testing.T) {
-	ready := []waitCondition{{"Ready", "True"}}
+	ready := []waitCondition{{conditionType: "Ready", status: "True"}}
 	cases := []struct {
 		name string
 		obj  *unstructured.Unstructured
@@ -55,5 +67,31 @@ func TestConditionsHold(t *testing.T) {
 		if got, _ := conditionsHold(c.obj, ready); got != c.want {
 			t.Errorf("%s: got %v, want %v", c.name, got, c.want)
 		}
+	}
+}
+
+func TestJSONPathHolds(t *testing.T) {
+	issued := []waitCondition{{conditionType: "Ready", status: "True"}, {path: ".status.revision"}}
+	readyCondition := map[string]any{"type": "Ready", "status": "True", "observedGeneration": int64(1)}
+	taken := certificate(1, readyCondition)
+	if got, why := conditionsHold(taken, issued); got || why != "waiting for jsonpath={.status.revision}" {
+		t.Errorf("ready without a revision (a Secret taken over, not issued yet): %v %q", got, why)
+	}
+	revised := certificate(1, readyCondition)
+	revised.Object["status"].(map[string]any)["revision"] = int64(1)
+	if got, why := conditionsHold(revised, issued); !got {
+		t.Errorf("ready and issued: %q", why)
+	}
+	if got, _ := conditionsHold(revised, []waitCondition{{path: ".status.revision", value: "2"}}); got {
+		t.Error("revision 1 is not 2")
+	}
+	if got, _ := conditionsHold(revised, []waitCondition{{path: ".status.revision", value: "1"}}); !got {
+		t.Error("revision 1 is 1")
+	}
+	behind := certificate(2, readyCondition)
+	behind.Object["status"].(map[string]any)["revision"] = int64(1)
+	behind.Object["status"].(map[string]any)["observedGeneration"] = int64(1)
+	if got, _ := conditionsHold(behind, []waitCondition{{path: ".status.revision"}}); got {
+		t.Error("a status of an older generation")
 	}
 }
