@@ -69,7 +69,7 @@ interface Container {
     readonly ports?: { name?: string; containerPort: number }[];
     readonly volumeMounts?: { name: string; mountPath: string; readOnly?: boolean; subPath?: string }[];
     readonly securityContext?: SecurityContext;
-    readonly readinessProbe?: { tcpSocket?: { port: number | string }; exec?: { command: string[] } };
+    readonly readinessProbe?: { tcpSocket?: { port: number | string; host?: string }; exec?: { command: string[] } };
 }
 interface PodSpec {
     readonly containers: Container[];
@@ -302,7 +302,9 @@ export async function startPod(options: {
                 server: ns.startServer("unshare", ["--mount", "--propagation", "private", "sh", "-c", script], process.env),
             });
         }
-        // Ready when every readiness probe passes (tcpSocket: the port answers; exec: the command, busybox's tools).
+        // Ready when every readiness probe passes (tcpSocket: the port answers at the pod's address, where the
+        // kubelet connects, so a program that listens on the pod's loopback only fails it as on a node; exec: the
+        // command, busybox's tools).
         const deadline = Date.now() + 60_000;
         for (const c of spec.containers) {
             const probe = c.readinessProbe;
@@ -310,7 +312,8 @@ export async function startPod(options: {
             const check = () => {
                 if (probe.tcpSocket) {
                     const port = typeof probe.tcpSocket.port === "number" ? probe.tcpSocket.port : ports.get(probe.tcpSocket.port);
-                    return ns.run("bash", ["-c", `exec 3<>/dev/tcp/127.0.0.1/${port}`]).code === 0;
+                    const host = probe.tcpSocket.host ?? ns.address;
+                    return ns.run("bash", ["-c", `exec 3<>/dev/tcp/${host}/${port}`]).code === 0;
                 }
                 const [program, ...args] = probe.exec!.command;
                 return ns.run("busybox", [program!, ...args]).code === 0;
