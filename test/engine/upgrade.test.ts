@@ -128,6 +128,8 @@ describe(`the local stack deployed by ${BASELINE.slice(0, 7)}, real engine`, () 
             updates: {
                 "registry-deployment-registry":
                     "the Maven backend's probes run inside its container: nginx listens on the pod's loopback, and a kubelet's TCP check of the pod's address was refused",
+                "registry-secret-registry-tls":
+                    "cert-manager's issuer annotations on the program's TLS Secret, so a later move to cert-manager issues instead of taking the program's certificate over (metadata only; the pods do not roll)",
             },
         });
     });
