@@ -141,6 +141,10 @@ async function runJobFromCronJob(
 ): Promise<{ succeeded: number | undefined; serviceAccountName: string | undefined; logs: string }> {
     const cronJobs = kubectl("get", "cronjobs", "-n", "dso", "-o", "name");
     expect(cronJobs.stdout.split("\n"), cronJobs.stderr).toContain(`cronjob.batch/${cronJob}`);
+    // The registry's rollout complete first: a Job started while the Deployment still rolls may exec into a
+    // pod on its way out (the GC job failed so once, on a loaded machine).
+    const rollout = kubectl("rollout", "status", "-n", "dso", "deployment/registry", "--timeout=300s");
+    expect(rollout.code, rollout.stdout + rollout.stderr).toBe(0);
     const created = kubectl("create", "job", "-n", "dso", name, `--from=cronjob/${cronJob}`);
     expect(created.code, created.stderr).toBe(0);
     type Job = { status: { succeeded?: number; failed?: number } };

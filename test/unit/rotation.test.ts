@@ -126,7 +126,7 @@ describe("rotation in one step", () => {
         }
     });
 
-    it("the counter as `pulumi config set --path …rotation 2` stores it (a number) is the same counter as the text \"2\"", async () => {
+    it('the counter as `pulumi config set --path …rotation 2` stores it (a number) is the same counter as the text "2"', async () => {
         const asText = await runStack({ rotation: "2" });
         const asNumber = await runStack({ rotation: 2 });
         const one = await runStack({ rotation: "1" });
