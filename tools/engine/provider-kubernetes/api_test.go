@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/common/diag"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil/rpcerror"
@@ -309,12 +310,19 @@ func TestCreateWaitsForDeploymentAndReportsPartialFailure(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "registry", state["metadata"].ObjectValue()["name"].StringValue())
 
-	// skipAwait returns at once.
+	// skipAwait returns at once, and says so as upstream's Immediate condition does.
+	var statuses []string
+	k.host.observe = func(_ diag.Severity, msg string, ephemeral bool) {
+		if ephemeral {
+			statuses = append(statuses, msg)
+		}
+	}
 	skipped := pm(mergeLive(deployment(obj{"app": "registry"}, "registry:2"),
 		obj{"metadata": obj{"name": "skipped", "annotations": obj{"pulumi.com/skipAwait": "true"}}}))
 	created, err := k.Create(context.Background(), plugin.CreateRequest{URN: urnOf("kubernetes:apps/v1:Deployment", "s"), Properties: skipped})
 	require.NoError(t, err)
 	assert.Equal(t, resource.ID("dso/skipped"), created.ID)
+	assert.Contains(t, statuses, "Skipping await logic")
 
 	// So does the stand-in's test switch.
 	t.Setenv(envSkipAwait, "true")
@@ -398,9 +406,18 @@ func TestDaemonSetCurrent(t *testing.T) {
 	ok, _ = daemonSetCurrent(ds(obj{"observedGeneration": int64(2), "desiredNumberScheduled": int64(2), "currentNumberScheduled": int64(2),
 		"updatedNumberScheduled": int64(2), "numberAvailable": int64(1), "numberReady": int64(2)}))
 	assert.False(t, ok)
-	ok, msg = daemonSetCurrent(ds(obj{}))
+	ok, msg = daemonSetCurrent(ds(obj{"observedGeneration": int64(2)}))
 	assert.False(t, ok)
 	assert.Contains(t, msg, "desiredNumberScheduled")
+	// A new DaemonSet the controller has not acted on: all zeros and no observedGeneration. Upstream's await
+	// (kstatus, daemonsetConditions' checkGenerationSet) keeps waiting; "Replicas: 0" would pass it at once.
+	ok, msg = daemonSetCurrent(ds(obj{"desiredNumberScheduled": int64(0), "currentNumberScheduled": int64(0),
+		"updatedNumberScheduled": int64(0), "numberAvailable": int64(0), "numberReady": int64(0)}))
+	assert.False(t, ok)
+	assert.Equal(t, "DaemonSet status.observedGeneration not found", msg)
+	ok, msg = daemonSetCurrent(ds(obj{}))
+	assert.False(t, ok)
+	assert.Equal(t, "DaemonSet status.observedGeneration not found", msg)
 }
 
 func TestServiceAwait(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/diag"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/util/cmdutil"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -340,7 +341,7 @@ func awaitDeployment(c awaitConfig) (*unstructured.Unstructured, error) {
 		obj = dep
 		st = c.evaluateDeployment(dep, rs, pvcs)
 		if st.ready() {
-			c.status(diag.Info, "✅ Deployment initialization complete")
+			c.status(diag.Info, cmdutil.EmojiOr("✅ ", "")+"Deployment initialization complete")
 			return true, nil
 		}
 		return false, nil
@@ -372,6 +373,14 @@ func daemonSetCurrent(ds *unstructured.Unstructured) (bool, string) {
 	}
 	if observed, found := nestedInt(ds, "status", "observedGeneration"); found && observed != ds.GetGeneration() {
 		return false, fmt.Sprintf("%s generation is %d, but latest observed generation is %d", ds.GetKind(), ds.GetGeneration(), observed)
+	}
+	// kstatus's daemonsetConditions (checkGenerationSet): a DaemonSet the controller has not acted on yet has
+	// no observedGeneration, and its all-zero status is not "Current" however its counts compare.
+	if _, found := nestedInt(ds, "metadata", "generation"); !found {
+		return false, fmt.Sprintf("%s metadata.generation not found", ds.GetKind())
+	}
+	if _, found := nestedInt(ds, "status", "observedGeneration"); !found {
+		return false, fmt.Sprintf("%s status.observedGeneration not found", ds.GetKind())
 	}
 	desired, ok := nestedInt(ds, "status", "desiredNumberScheduled")
 	if !ok {
@@ -410,7 +419,7 @@ func awaitDaemonSet(c awaitConfig) (*unstructured.Unstructured, error) {
 		ok, msg := daemonSetCurrent(ds)
 		lastMessage = msg
 		if ok {
-			c.status(diag.Info, "✅ "+msg)
+			c.status(diag.Info, cmdutil.EmojiOr("✅ ", "")+msg)
 		} else {
 			c.status(diag.Info, msg)
 		}
@@ -557,7 +566,7 @@ func awaitService(c awaitConfig) (*unstructured.Unstructured, error) {
 		}
 		settled := seen && time.Since(changedAt) >= endpointsSettle
 		if st.success(settled) {
-			c.status(diag.Info, "✅ Service initialization complete")
+			c.status(diag.Info, cmdutil.EmojiOr("✅ ", "")+"Service initialization complete")
 			return true, nil
 		}
 		if settled && st.endpointsReady {
@@ -728,7 +737,7 @@ func awaitIngress(c awaitConfig) (*unstructured.Unstructured, error) {
 		}
 		ready := st.endpointsReady(c)
 		if st.ingressReady && ready {
-			c.status(diag.Info, "✅ Ingress initialization complete")
+			c.status(diag.Info, cmdutil.EmojiOr("✅ ", "")+"Ingress initialization complete")
 			return true, nil
 		}
 		if ready {

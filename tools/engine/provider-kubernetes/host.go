@@ -23,6 +23,8 @@ type engineHost struct {
 	client pulumirpc.EngineClient
 	conn   *grpc.ClientConn
 	quiet  bool
+	// observe, when set (tests), sees every message as it is sent.
+	observe func(sev diag.Severity, msg string, ephemeral bool)
 }
 
 func newEngineHost(addr string) *engineHost {
@@ -71,6 +73,9 @@ func severity(sev diag.Severity) pulumirpc.LogSeverity {
 func (h *engineHost) send(sev diag.Severity, urn resource.URN, msg string, ephemeral bool) {
 	if h == nil {
 		return
+	}
+	if h.observe != nil {
+		h.observe(sev, msg, ephemeral)
 	}
 	client := h.engine()
 	if client == nil {

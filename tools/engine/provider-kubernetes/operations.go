@@ -293,6 +293,8 @@ func creation(c *opConfig, inputs *unstructured.Unstructured, requestTimeout flo
 // awaitReady runs the readiness await of the object's kind, unless skipAwait is set.
 func awaitReady(c *opConfig, inputs, outputs, last *unstructured.Unstructured, requestTimeout float64) (*unstructured.Unstructured, error) {
 	if skipAwait(inputs) {
+		// Upstream's Immediate condition (await/condition/immediate.go).
+		c.logStatus(diag.Info, "Skipping await logic")
 		return outputs, nil
 	}
 	cfg := awaitConfig{
@@ -757,8 +759,9 @@ func deletion(c *opConfig, d deleteArgs) error {
 			return nil
 		default:
 			last = obj
-			if ts := obj.GetDeletionTimestamp(); ts != nil {
-				c.logStatus(diag.Info, fmt.Sprintf("Resource scheduled for deletion at %s", ts.Format(time.RFC3339)))
+			// kstatus's message for a Terminating object, as upstream's Deleted condition logs it.
+			if obj.GetDeletionTimestamp() != nil {
+				c.logStatus(diag.Info, "Resource scheduled for deletion")
 			}
 		}
 		if serr := sleepCtx(ctx, pollInterval); serr != nil {

@@ -383,15 +383,11 @@ func (k *kubeProvider) diffResponse(urn resource.URN, oldState, news resource.Pr
 	if cfg.renderYamlToDirectory != "" && cfg.alwaysRender {
 		changes = pulumirpc.DiffResponse_DIFF_SOME
 	}
-	diffs := make([]string, 0, len(detailed))
-	for key := range detailed {
-		diffs = append(diffs, key)
-	}
+	// No Diffs, as upstream (provider.go, Diff): only the detailed diff says which properties change.
 	return &pulumirpc.DiffResponse{
 		Changes:             changes,
 		Replaces:            replaces,
 		Stables:             []string{},
-		Diffs:               diffs,
 		DeleteBeforeReplace: deleteBeforeReplace,
 		DetailedDiff:        detailed,
 		HasDetailedDiff:     true,
