@@ -46,6 +46,8 @@ const (
 	// Outputs only.
 	pResult     resource.PropertyKey = "result"
 	pBcryptHash resource.PropertyKey = "bcryptHash"
+	// pMeta is the Terraform bridge's record of the state's schema version, in every state it writes.
+	pMeta resource.PropertyKey = "__meta"
 )
 
 var passwordInputs = []resource.PropertyKey{
@@ -454,8 +456,15 @@ func importedPassword(result string) (resource.PropertyMap, resource.PropertyMap
 	outputs := inputs.Copy()
 	outputs[pResult] = resource.MakeSecret(resource.NewStringProperty(result))
 	outputs[pBcryptHash] = resource.MakeSecret(resource.NewStringProperty(hash))
+	outputs[pMeta] = passwordSchemaMeta
 	return inputs, outputs, nil
 }
+
+// passwordSchemaMeta is the bridge's `__meta` for random_password: its schema version 3
+// (terraform-provider-random's resource_password.go, SchemaVersion 3). The bridge reads a state without it as
+// version 0 and runs the V0→V3 upgrade, which hashes the password anew with a new salt: a stack written
+// without it and then refreshed by the real provider would plan new users files and a restart.
+var passwordSchemaMeta = resource.NewStringProperty(`{"schema_version":"3"}`)
 
 // sortedKeys is for stable messages.
 func sortedKeys(m map[string]plugin.PropertyDiff) []string {

@@ -87,6 +87,7 @@ func (p *randomProvider) Create(_ context.Context, req plugin.CreateRequest) (pl
 	}
 	outputs[pResult] = resource.MakeSecret(resource.NewStringProperty(result))
 	outputs[pBcryptHash] = resource.MakeSecret(resource.NewStringProperty(hash))
+	outputs[pMeta] = passwordSchemaMeta
 	// Upstream's id for every password is "none".
 	return plugin.CreateResponse{ID: "none", Properties: outputs, Status: resource.StatusOK}, nil
 }
@@ -129,6 +130,8 @@ func (p *randomProvider) Update(_ context.Context, req plugin.UpdateRequest) (pl
 		}
 	}
 	outputs := req.OldOutputs.Copy()
+	// The bridge writes its schema record in every state, so an update gives it to a state without one.
+	outputs[pMeta] = passwordSchemaMeta
 	for _, k := range passwordInputs {
 		if v, ok := providerkit.Present(req.NewInputs, k); ok {
 			outputs[k] = v

@@ -69,6 +69,11 @@ func TestCreateMakesSecretPasswordAndHash(t *testing.T) {
 	if !resp.Properties["upper"].DeepEquals(boolean(true)) {
 		t.Errorf("outputs must hold the defaults: %v", resp.Properties)
 	}
+	// The bridge's schema record: without it the real provider would upgrade the state from version 0 and
+	// hash the password anew.
+	if meta := resp.Properties["__meta"]; !meta.IsString() || meta.StringValue() != `{"schema_version":"3"}` {
+		t.Errorf("__meta = %v, want the bridge's {\"schema_version\":\"3\"}", meta)
+	}
 }
 
 func TestCreateRefusesUnknownInputs(t *testing.T) {
