@@ -529,15 +529,20 @@ function registerObjects(
     const registered: { readonly kind: string; readonly name: string; readonly resource: pulumi.CustomResource }[] = [];
     let namespace: pulumi.CustomResource | undefined;
     const inputs: pulumi.CustomResource[] = [];
+    const services: pulumi.CustomResource[] = [];
     for (const object of objects) {
         const ctor = resourceClassOf(object, `InClusterRegistry ${name}`);
         const { apiVersion: _apiVersion, kind: _kind, ...body } = object;
         const workload = object.kind === "Deployment" || object.kind === "CronJob";
+        // An Ingress after the Secret and the Services it names: a controller that reads it at once (Traefik)
+        // otherwise logs that they do not exist until they do.
         const dependsOn = workload
             ? [...(namespace ? [namespace] : []), ...inputs]
-            : namespace && object.kind !== "Namespace"
-              ? [namespace]
-              : [];
+            : object.kind === "Ingress"
+              ? [...(namespace ? [namespace] : []), ...inputs, ...services]
+              : namespace && object.kind !== "Namespace"
+                ? [namespace]
+                : [];
         const resource = new ctor(`${name}-${object.kind.toLowerCase()}-${object.metadata.name}`, body, {
             ...opts,
             dependsOn,
@@ -554,6 +559,7 @@ function registerObjects(
         // before cert-manager wrote it (a move to cert-manager, whose Secret still held the generated
         // certificate) would serve a certificate the nodes no longer trust.
         if (["Secret", "ConfigMap", "ServiceAccount", "Certificate"].includes(object.kind)) inputs.push(resource);
+        if (object.kind === "Service") services.push(resource);
         registered.push({ kind: object.kind, name: object.metadata.name, resource });
     }
     return registered;

@@ -41,36 +41,29 @@
  * and the engine set's kubectl, the backup container's `restic/restic` busybox and Debian's restic.
  */
 import { randomBytes, X509Certificate } from "node:crypto";
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BACKUP_TAG } from "../../components/upkeep/backup";
 import { type CertManager, installCertManager } from "../support/certManager";
-import {
-    blackboxExporterImage,
-    busyboxImage,
-    kubectlImage,
-    nginxImage,
-    type OciArchives,
-    ociArchivePath,
-    payloadImage,
-    pinnedCaddyImage,
-    registryImage,
-    resticImage,
-} from "../support/dockerImages";
+import { ociArchivePath } from "../support/dockerImages";
 import { type FakeJenkins, startFakeJenkins } from "../support/fakeJenkins";
-import { type RealCluster, startRealCluster } from "../support/kubeNode";
-import { addLocalPrerequisites } from "../support/localCluster";
+import type { RealCluster } from "../support/kubeNode";
+import {
+    LOCAL_REGISTRY,
+    LOCAL_VOLUMES,
+    MICROK8S_CERTS_D,
+    nodeImageArchives,
+    pushFromNode as pushImageFromNode,
+    startLocalStackNode,
+} from "../support/localNode";
 import { engineSet, openWorkspace, PROJECT_DIR, type Workspace } from "../support/pulumiEngine";
 import { makePushLoop, type Push, pushLoopSummary } from "../support/pushLoop";
 import { privateDir, removeDir, run, type ServerProcess } from "../support/serverProcess";
 
 const STACK = "local";
-const REGISTRY = "registry-dso.jmann.local";
-/** Where microk8s's containerd reads registry hosts, and so where the node-trust DaemonSet writes them. */
-const MICROK8S_CERTS_D = "/var/snap/microk8s/current/args/certs.d";
-/** The node's directory of the static volumes the claims bind to. */
-const VOLUMES = "/srv/test-volumes";
+const REGISTRY = LOCAL_REGISTRY;
+const VOLUMES = LOCAL_VOLUMES;
 const VOLUME_COUNT = 8;
 /** What skopeo prints when the registry refuses the push account's password. */
 const CREDENTIAL_REFUSED = /unauthorized|authentication required|invalid username\/password|\b401\b/i;
@@ -103,27 +96,9 @@ const pods = async (namespace: string, selector: string) =>
 const registryPods = () => pods("dso", "app.kubernetes.io/component=registry,app.kubernetes.io/name=registry");
 const ready = (pod: Pod) => pod.status.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
 
-/** The directory of the images the test pushes from the node (OCI archives). */
-function imageArchives(): OciArchives {
-    const archives = { archiveDir: path.join(scratch, "images") };
-    mkdirSync(archives.archiveDir, { recursive: true });
-    return archives;
-}
-
-/** Builds a new image `ref` and pushes it from the node with the push account (/root/push-auth.json) and the stack's CA. */
-function pushFromNode(ref: string, payloadBytes?: number) {
-    const archives = imageArchives();
-    payloadImage(archives, ref, { payloadBytes });
-    return onNode("skopeo", [
-        "copy",
-        "--dest-cert-dir",
-        "/root/push-certs",
-        "--dest-authfile",
-        "/root/push-auth.json",
-        `oci-archive:${ociArchivePath(archives, ref)}`,
-        `docker://${ref}`,
-    ]);
-}
+/** Builds a new image `ref` and pushes it from the node with the push account and the stack's CA. */
+const pushFromNode = (ref: string, payloadBytes?: number) => pushImageFromNode(cluster, scratch, ref, { payloadBytes });
+const imageArchives = () => nodeImageArchives(scratch);
 
 /** Waits until `check` holds, polling; fails with `what` and the node's logs. */
 async function until(what: string, check: () => Promise<boolean>, timeoutMs = 180_000): Promise<void> {
@@ -184,25 +159,7 @@ function containerProcess(containerId: string): { uid: string; gid: string; capE
 
 beforeAll(async () => {
     scratch = privateDir("local-pods");
-    cluster = await startRealCluster({
-        images: (t) => [
-            registryImage(t),
-            pinnedCaddyImage(t),
-            nginxImage(t),
-            busyboxImage(t),
-            blackboxExporterImage(t),
-            kubectlImage(t, path.join(engineSet(), "bin/kubectl")),
-            resticImage(t),
-        ],
-        certsDir: MICROK8S_CERTS_D,
-        clusterDns: true,
-    });
-    await addLocalPrerequisites(cluster.kube, VOLUME_COUNT, VOLUMES);
-    // Each volume's directory as microk8s's hostpath provisioner (and k3s's local-path) makes it: open to every
-    // user. The kubelet gives a hostPath volume no fsGroup ownership, so the registry (user 65532) writes only
-    // where the directory lets it.
-    const dirs = Array.from({ length: VOLUME_COUNT }, (_, i) => `${VOLUMES}/test-volume-${i}`);
-    expect(onNode("sh", ["-c", 'mkdir -p "$@" && chmod 0777 "$@"', "mkdirs", ...dirs]).code).toBe(0);
+    cluster = await startLocalStackNode(VOLUME_COUNT);
     jenkins = await startFakeJenkins({ user: "admin", apiToken: jenkinsToken });
     ws = openWorkspace({ stackFiles: [STACK], env: { KUBECONFIG: cluster.kube.kubeconfig } });
 }, 10 * 60_000);

@@ -360,6 +360,10 @@ describe("options", () => {
         const dependencies = recorded("chain", "Deployment", "registry").dependencies;
         expect(dependencies).toContain(recorded("chain", "Certificate", "registry-tls").urn);
         expect(dependencies).toContain(recorded("chain", "Certificate", "dso-registry-ca").urn);
+        // The Ingress after the TLS Secret's Certificate and the Services it routes to (a controller reads it at once).
+        const ingress = recorded("chain", "Ingress", "registry").dependencies;
+        expect(ingress).toContain(recorded("chain", "Certificate", "registry-tls").urn);
+        expect(ingress).toContain(recorded("chain", "Service", "registry").urn);
     });
 });
 

@@ -1,0 +1,89 @@
+/**
+ * The `local` (microk8s) stack's real node for the engine tier: a node whose pods run (./kubeNode.ts) with
+ * the images the stack's pods need, built here under the names it pins (no registry can be reached), the
+ * cluster's DNS, microk8s's certs.d for the node's containerd, the prerequisites microk8s gives
+ * (./localCluster.ts) and the static volumes' directories made as microk8s's hostpath provisioner makes them.
+ * And what the tests do from the node: push an image built here with skopeo.
+ */
+import { mkdirSync } from "node:fs";
+import * as path from "node:path";
+import {
+    blackboxExporterImage,
+    busyboxImage,
+    type ImageTarget,
+    kubectlImage,
+    nginxImage,
+    type OciArchives,
+    ociArchivePath,
+    payloadImage,
+    pinnedCaddyImage,
+    registryImage,
+    resticImage,
+} from "./dockerImages";
+import { type RealCluster, startRealCluster } from "./kubeNode";
+import { addLocalPrerequisites } from "./localCluster";
+import { engineSet } from "./pulumiEngine";
+
+/** The local stack's registry name. */
+export const LOCAL_REGISTRY = "registry-dso.jmann.local";
+/** Where microk8s's containerd reads registry hosts, and so where the node-trust DaemonSet writes them. */
+export const MICROK8S_CERTS_D = "/var/snap/microk8s/current/args/certs.d";
+/** The node's directory of the static volumes the claims bind to. */
+export const LOCAL_VOLUMES = "/srv/test-volumes";
+/** On the node: the stack's CA (`ca.crt`) for skopeo, and the push account's auth file. */
+export const NODE_CERT_DIR = "/root/push-certs";
+export const NODE_AUTH_FILE = "/root/push-auth.json";
+
+/** Starts the node and the control plane with what the local stack needs; `volumes` static volumes. */
+export async function startLocalStackNode(volumes: number): Promise<RealCluster> {
+    const cluster = await startRealCluster({
+        images: (t: ImageTarget) => [
+            registryImage(t),
+            pinnedCaddyImage(t),
+            nginxImage(t),
+            busyboxImage(t),
+            blackboxExporterImage(t),
+            kubectlImage(t, path.join(engineSet(), "bin/kubectl")),
+            resticImage(t),
+        ],
+        certsDir: MICROK8S_CERTS_D,
+        clusterDns: true,
+    });
+    await addLocalPrerequisites(cluster.kube, volumes, LOCAL_VOLUMES);
+    // Each volume's directory as microk8s's hostpath provisioner (and k3s's local-path) makes it: open to every
+    // user. The kubelet gives a hostPath volume no fsGroup ownership, so the registry (user 65532) writes only
+    // where the directory lets it.
+    const dirs = Array.from({ length: volumes }, (_, i) => `${LOCAL_VOLUMES}/test-volume-${i}`);
+    const made = cluster.node.run("sh", ["-c", 'mkdir -p "$@" && chmod 0777 "$@"', "mkdirs", ...dirs]);
+    if (made.code !== 0) throw new Error(`the volumes' directories: ${made.stderr}`);
+    return cluster;
+}
+
+/** The directory of the images a test pushes from the node (OCI archives), under its scratch directory. */
+export function nodeImageArchives(scratch: string): OciArchives {
+    const archives = { archiveDir: path.join(scratch, "images") };
+    mkdirSync(archives.archiveDir, { recursive: true });
+    return archives;
+}
+
+/**
+ * Builds a new image `ref` and copies it from the node to the registry with the stack's CA: with the push
+ * account's auth file (NODE_AUTH_FILE), or anonymously.
+ */
+export function pushFromNode(
+    cluster: RealCluster,
+    scratch: string,
+    ref: string,
+    options: { readonly payloadBytes?: number; readonly anonymous?: boolean } = {},
+) {
+    const archives = nodeImageArchives(scratch);
+    payloadImage(archives, ref, { payloadBytes: options.payloadBytes });
+    return cluster.node.run("skopeo", [
+        "copy",
+        "--dest-cert-dir",
+        NODE_CERT_DIR,
+        ...(options.anonymous ? [] : ["--dest-authfile", NODE_AUTH_FILE]),
+        `oci-archive:${ociArchivePath(archives, ref)}`,
+        `docker://${ref}`,
+    ]);
+}
