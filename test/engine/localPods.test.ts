@@ -55,6 +55,7 @@ import {
     MICROK8S_CERTS_D,
     nodeImageArchives,
     pushFromNode as pushImageFromNode,
+    runPodOfImage,
     startLocalStackNode,
 } from "../support/localNode";
 import { engineSet, openWorkspace, PROJECT_DIR, type Workspace } from "../support/pulumiEngine";
@@ -334,29 +335,9 @@ describe("local stack, real engine, on a node whose pods run", () => {
             expect(stored.stdout.trim(), stored.stderr).not.toBe("");
 
             // The kubelet pulls the image anonymously, by the name the stack gives, through the node's trust.
-            expect(
-                kubectl(
-                    "run",
-                    "pulled",
-                    "-n",
-                    "default",
-                    `--image=${image}`,
-                    "--restart=Never",
-                    "--",
-                    "sh",
-                    "-c",
-                    "ls -l /payload && sleep 3600",
-                ).code,
-            ).toBe(0);
-            await until("the pod of the pushed image Running", async () => {
-                const pod = await cluster.kube.get<Pod>("/api/v1/namespaces/default/pods/pulled");
-                return pod?.status.phase === "Running";
-            });
-            const logs = kubectl("logs", "-n", "default", "pulled");
-            expect(logs.stdout).toMatch(/262144 .*\/payload/);
-            const images = onNode("ctr", ["-n", "k8s.io", "images", "ls", "-q"]);
-            expect(images.stdout.split("\n")).toContain(image);
-            expect(kubectl("delete", "pod", "-n", "default", "pulled", "--wait=false").code).toBe(0);
+            const pulled = await runPodOfImage(cluster, "pulled", image);
+            expect(pulled.log).toMatch(/262144 .*\/payload/);
+            expect(pulled.nodeImages).toContain(image);
         },
         10 * 60_000,
     );
@@ -578,26 +559,9 @@ describe("local stack, real engine, on a node whose pods run", () => {
             const image = `${prefix}/after-cert-manager:1`;
             const pushed = pushFromNode(image, 64 * 1024);
             expect(pushed.code, pushed.stderr).toBe(0);
-            expect(
-                kubectl(
-                    "run",
-                    "pulled-cm",
-                    "-n",
-                    "default",
-                    `--image=${image}`,
-                    "--restart=Never",
-                    "--",
-                    "sh",
-                    "-c",
-                    "ls -l /payload && sleep 3600",
-                ).code,
-            ).toBe(0);
-            await until(
-                "the pod of the image pushed after the switch Running",
-                async () => (await cluster.kube.get<Pod>("/api/v1/namespaces/default/pods/pulled-cm"))?.status.phase === "Running",
-            );
-            expect(kubectl("logs", "-n", "default", "pulled-cm").stdout).toMatch(/65536 .*\/payload/);
-            expect(kubectl("delete", "pod", "-n", "default", "pulled-cm", "--wait=false").code).toBe(0);
+            const pulled = await runPodOfImage(cluster, "pulled-cm", image);
+            expect(pulled.log).toMatch(/65536 .*\/payload/);
+            expect(pulled.nodeImages).toContain(image);
         },
         20 * 60_000,
     );

@@ -17,13 +17,12 @@
  * for ingress-nginx only), so there is none to check here.
  */
 import { randomBytes } from "node:crypto";
-import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type FakeJenkins, startFakeJenkins } from "../support/fakeJenkins";
 import type { RealCluster } from "../support/kubeNode";
-import { LOCAL_REGISTRY, pushFromNode as pushImageFromNode, startLocalStackNode } from "../support/localNode";
-import { engineSet, openWorkspace, type Workspace } from "../support/pulumiEngine";
-import { privateDir, removeDir, run } from "../support/serverProcess";
+import { LOCAL_REGISTRY, pushFromNode as pushImageFromNode, runPodOfImage, startLocalStackNode } from "../support/localNode";
+import { openWorkspace, type Workspace } from "../support/pulumiEngine";
+import { privateDir, removeDir } from "../support/serverProcess";
 import { installTraefikCrds, startTraefik, TRAEFIK_CLASS, type Traefik } from "../support/traefik";
 
 const STACK = "local";
@@ -41,10 +40,6 @@ let jenkins: FakeJenkins;
 let ws: Workspace;
 let scratch: string;
 
-type Pod = { status: { phase: string; conditions?: { type: string; status: string }[] } };
-
-const kubectl = (...args: string[]) =>
-    run(path.join(engineSet(), "bin/kubectl"), ["--kubeconfig", cluster.kube.kubeconfig, ...args], { input: "" });
 const onNode = (command: string, args: readonly string[], input?: string) => cluster.node.run(command, args, { input });
 const traefikLog = () => traefik?.output().slice(-6000) ?? "";
 
@@ -185,27 +180,9 @@ describe("local stack behind a real Traefik, on a node whose pods run", () => {
         async () => {
             const prefix = (await ws.output(STACK, "imagePrefix")) as string;
             const image = `${prefix}/through-traefik:1`;
-            expect(
-                kubectl(
-                    "run",
-                    "pulled",
-                    "-n",
-                    "default",
-                    `--image=${image}`,
-                    "--restart=Never",
-                    "--",
-                    "sh",
-                    "-c",
-                    "ls -l /payload && sleep 3600",
-                ).code,
-            ).toBe(0);
-            await until("the pod of the pushed image Running", async () => {
-                const pod = await cluster.kube.get<Pod>("/api/v1/namespaces/default/pods/pulled");
-                return pod?.status.phase === "Running";
-            });
-            expect(kubectl("logs", "-n", "default", "pulled").stdout).toMatch(/131072 .*\/payload/);
-            expect(onNode("ctr", ["-n", "k8s.io", "images", "ls", "-q"]).stdout.split("\n")).toContain(image);
-            expect(kubectl("delete", "pod", "-n", "default", "pulled", "--wait=false").code).toBe(0);
+            const pulled = await runPodOfImage(cluster, "pulled", image);
+            expect(pulled.log).toMatch(/131072 .*\/payload/);
+            expect(pulled.nodeImages).toContain(image);
         },
         10 * 60_000,
     );

@@ -23,6 +23,7 @@ import {
 import { type RealCluster, startRealCluster } from "./kubeNode";
 import { addLocalPrerequisites } from "./localCluster";
 import { engineSet } from "./pulumiEngine";
+import { run } from "./serverProcess";
 
 /** The local stack's registry name. */
 export const LOCAL_REGISTRY = "registry-dso.jmann.local";
@@ -86,4 +87,48 @@ export function pushFromNode(
         `oci-archive:${ociArchivePath(archives, ref)}`,
         `docker://${ref}`,
     ]);
+}
+
+/**
+ * A pod `name` in namespace default whose image is `image` (one pushed to the registry: the kubelet pulls it
+ * through the node's trust), listing /payload and then waiting; once it runs, its log (that listing) and the
+ * images the node's containerd holds. The pod is deleted after.
+ */
+export async function runPodOfImage(
+    cluster: RealCluster,
+    name: string,
+    image: string,
+    timeoutMs = 180_000,
+): Promise<{ readonly log: string; readonly nodeImages: readonly string[] }> {
+    const kubectl = (...args: string[]) =>
+        run(path.join(engineSet(), "bin/kubectl"), ["--kubeconfig", cluster.kube.kubeconfig, ...args], { input: "" });
+    const started = kubectl(
+        "run",
+        name,
+        "-n",
+        "default",
+        `--image=${image}`,
+        "--restart=Never",
+        "--",
+        "sh",
+        "-c",
+        "ls -l /payload && sleep 3600",
+    );
+    if (started.code !== 0) throw new Error(`kubectl run ${name}: ${started.stderr}`);
+    try {
+        const deadline = Date.now() + timeoutMs;
+        for (;;) {
+            const pod = await cluster.kube.get<{ status: { phase: string } }>(`/api/v1/namespaces/default/pods/${name}`);
+            if (pod?.status.phase === "Running") break;
+            if (Date.now() > deadline)
+                throw new Error(`pod ${name} of ${image}: not Running within ${timeoutMs / 1000} s\n${cluster.logs(15)}`);
+            await new Promise((r) => setTimeout(r, 1000));
+        }
+        return {
+            log: kubectl("logs", "-n", "default", name).stdout,
+            nodeImages: cluster.node.run("ctr", ["-n", "k8s.io", "images", "ls", "-q"]).stdout.split("\n"),
+        };
+    } finally {
+        kubectl("delete", "pod", "-n", "default", name, "--wait=false");
+    }
 }
