@@ -17,6 +17,23 @@ import { JOB_METRICS } from "../monitoring/jobMetrics";
 import { renderShellScript } from "../shared/shellScript";
 import { type RegistryApiAccess, registryApiParams } from "./verify";
 
+/**
+ * A tag attached to another manifest of its repository, as a POSIX extended regular expression matched
+ * against the whole tag (grep -Ex): `sha256-` and the 64 hex digits of the subject's digest, alone (the
+ * OCI 1.1 referrers tag schema's index, which oras and notation write where the registry has no referrers
+ * API, as Distribution 3.1.2 has not) or followed by "." and any suffix (cosign's `.sig`, `.att`, `.sbom`,
+ * and whatever suffix another tool picks). Retention never ranks or ages such a tag: it follows its
+ * subject (docs/supply-chain.md).
+ */
+export const ATTACHED_TAG = "sha256-[0-9a-f]{64}([.].*)?";
+
+const ATTACHED_TAG_REGEXP = new RegExp(`^(?:${ATTACHED_TAG})$`, "s");
+
+/** The digest `tag` is attached to (`sha256-<hex>.sig` → `sha256:<hex>`); undefined for a tag of its own. */
+export function attachedSubject(tag: string): string | undefined {
+    return ATTACHED_TAG_REGEXP.test(tag) ? `sha256:${tag.slice("sha256-".length, "sha256-".length + 64)}` : undefined;
+}
+
 /** The file the counts go to in `RetentionScriptOptions.textfileDir`. */
 export const RETENTION_TEXTFILE = "dso_registry_retention.prom";
 
@@ -54,7 +71,8 @@ export function retentionRuleLines(rules: readonly RetentionRule[]): string[] {
 
 /**
  * The script's complete text. Prints each tag it removes, or would remove in dry-run, on its own line
- * (`retention: removed team/app:41 (not among the 10 newest, 40 days old; with its manifest sha256:…)`),
+ * (`retention: removed team/app:41 (not among the 10 newest, 40 days old; with its manifest sha256:…)`;
+ * an attached tag: `retention: removed team/app:sha256-….sig (attached to sha256:…, which retention removes)`),
  * each tag it keeps for a reason worth telling (`retention: kept …`), and a summary line
  * (`retention: apply: 3 tags removed, …`); fails when Distribution refused a removal.
  */
@@ -64,6 +82,7 @@ export function renderRetentionScript(options: RetentionScriptOptions): string {
         MODE: options.retention.mode,
         RULES: retentionRuleLines(options.retention.rules),
         PROTECT: [...options.retention.protect],
+        ATTACHED_TAG,
         STORAGE_ROOT: options.storageRoot ?? "",
         TEXTFILE_DIR: options.textfileDir ?? "",
         TEXTFILE_NAME: RETENTION_TEXTFILE,

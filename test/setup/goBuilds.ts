@@ -1,7 +1,7 @@
 /**
  * Global setup of the integration project: builds, before any file starts, what its tests run from Go
  * modules (the pinned Caddy, Distribution 2.8.3 and 3.x, containerd 2, the S3 server, the OCI conformance
- * suite, the kind CLI, Traefik), each with the script the tests call on first use. Warm, each script only checks its cache (about a
+ * suite, the kind CLI, Traefik, cosign and oras), each with the script the tests call on first use. Warm, each script only checks its cache (about a
  * second); cold, the builds take minutes, and here they are one step with their own output instead of a
  * hook that runs past its time-out. `npm test` (the `core` project) builds none of them.
  */
@@ -19,6 +19,7 @@ export const GO_BUILDS: readonly (readonly string[])[] = [
     ["tools/conformance/build.sh"],
     ["tools/kind/build.sh"],
     ["tools/traefik/build.sh"],
+    ["tools/supplychain/build.sh"],
 ];
 
 /** An error that vitest shows as the message alone. */

@@ -19,8 +19,17 @@
 # before 2000 (Jib writes 1970) or in the future is unknown. With TEXTFILE_DIR, the counts go to the
 # file TEXTFILE_NAME there, in Prometheus's text format (node_exporter's textfile collector on the
 # host, the Caddy sidecar's metrics listener in the cluster).
+#
+# A tag that matches ATTACHED_TAG as a whole (grep -Ex: `sha256-<64 hex digits>`, alone or followed by
+# "." and any suffix: cosign's .sig, .att and .sbom, and the OCI 1.1 referrers tag schema's index that
+# oras and notation write) is attached to the manifest with that digest in the same repository, its
+# subject: it is never ranked or aged as a tag of its own; it is kept while its subject is kept (a
+# kept tag points to it, a kept index or referrers index lists it, a running workload names it by
+# digest) or while it matches PROTECT, and removed with it otherwise, including when its subject is
+# untagged or gone; it stays when removing its subject fails. Removing a referrers index also removes the
+# artifacts it lists that nothing kept names, so that the collector frees them.
 : "${REGISTRY_URL:?}" "${HTTP_CLIENT:?}" "${UNIX_SOCKET?}" "${REGISTRY_LOGS:?}"
-: "${MODE:?}" "${RULES:?}" "${PROTECT?}" "${STORAGE_ROOT?}"
+: "${MODE:?}" "${RULES:?}" "${PROTECT?}" "${ATTACHED_TAG:?}" "${STORAGE_ROOT?}"
 : "${TEXTFILE_DIR?}" "${TEXTFILE_NAME:?}" "${REMOVED_METRIC:?}" "${CANDIDATES_METRIC:?}" "${KEPT_METRIC:?}" "${LAST_RUN_METRIC:?}"
 set -eu
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
@@ -103,6 +112,55 @@ fraction_of() {
 # named REPO TAG DIGEST: whether a workload names the tag, or the digest in this repository.
 named() { awk -v r="$1" -v t="$2" -v d="$3" '$1 == r && ($2 == t || $3 == d) { found = 1 } END { exit !found }' "$tmp/named"; }
 
+# subject_of TAG: the digest an attached tag names ("sha256-<hex>.sig" → "sha256:<hex>"); nothing for any other tag.
+subject_of() { if printf '%s\n' "$1" | grep -Exq "$ATTACHED_TAG"; then printf 'sha256:%s\n' "$(printf '%s\n' "$1" | cut -c8-71)"; fi; }
+
+# protected TAG: whether TAG matches a line of PROTECT as a whole.
+protected() { printf '%s\n' "$1" | grep -Exq -f "$tmp/protect"; }
+
+# keep_digest TAG DIGEST: DIGEST stays, and so do the images of the index TAG names.
+keep_digest() {
+    echo "$2" >>"$tmp/kept-digests"
+    awk -v t="$1" '$1 == t { print $2 }' "$tmp/children" >>"$tmp/kept-digests"
+}
+
+# follow_subjects REPO: sorts the attached tags ("TAG DIGEST SUBJECT" in $tmp/attached) into kept ones
+# and candidates ($tmp/attached-candidates, "TAG DIGEST SUBJECT WHY"), once the other tags are decided.
+# A kept attached tag keeps what it names in turn (a referrers index's artifacts, and what is attached to
+# them), so this goes round until a round keeps nothing more.
+follow_subjects() {
+    : >"$tmp/attached-candidates"
+    [ -s "$tmp/attached" ] || return 0
+    cp "$tmp/attached" "$tmp/pending"
+    more=yes
+    while [ -n "$more" ]; do
+        more=''
+        : >"$tmp/still"
+        while read -r tag digest subject <&5; do
+            if grep -qxF "$subject" "$tmp/kept-digests" || named "$1" "" "$subject" || protected "$tag"; then
+                kept=$((kept + 1))
+                keep_digest "$tag" "$digest"
+                more=yes
+            else
+                echo "$tag $digest $subject" >>"$tmp/still"
+            fi
+        done 5<"$tmp/pending"
+        mv "$tmp/still" "$tmp/pending"
+    done
+    # What goes: the candidates, the attached tags left over, and the artifacts their referrers indexes list.
+    {
+        cut -d ' ' -f 2 "$tmp/candidates" "$tmp/pending"
+        awk 'NR == FNR { going[$1] = 1; next } $1 in going { print $2 }' "$tmp/pending" "$tmp/children"
+    } >"$tmp/candidate-digests"
+    while read -r tag digest subject <&5; do
+        if grep -qxF "$subject" "$tmp/candidate-digests"; then why="attached to $subject, which retention removes"
+        elif [ "$(http_get "$base/v2/$1/manifests/$subject" "$tmp/subject")" = 200 ]; then why="attached to $subject, which no kept tag names"
+        else why="attached to $subject, which is not in the repository"
+        fi
+        echo "$tag $digest $subject $why" >>"$tmp/attached-candidates"
+    done 5<"$tmp/pending"
+}
+
 # retain REPO: applies the rule that covers REPO, if any.
 retain() {
     repo=$1
@@ -118,6 +176,7 @@ retain() {
     repositories=$((repositories + 1))
     # "SORT-KEY FRACTION TAG DIGEST AGE" per tag; an unknown age sorts as the newest.
     : >"$tmp/listed"
+    : >"$tmp/attached"
     : >"$tmp/kept-digests"
     array tags "$tmp/tags" >"$tmp/tag-names"
     while read -r tag <&4; do
@@ -125,8 +184,13 @@ retain() {
         if [ "$code" != 200 ]; then say "kept $repo:$tag (its manifest answered HTTP $code)"; kept=$((kept + 1)); continue; fi
         digest=$(api_header Docker-Content-Digest)
         type=$(api_header Content-Type)
-        age=$(age_of "$repo" "$tag" "$tmp/manifest" "$type")
-        echo "${age:-9999999999} $(fraction_of "$repo" "$tag") $tag $digest ${age:--}" >>"$tmp/listed"
+        subject=$(subject_of "$tag")
+        if [ -n "$subject" ]; then
+            echo "$tag $digest $subject" >>"$tmp/attached"
+        else
+            age=$(age_of "$repo" "$tag" "$tmp/manifest" "$type")
+            echo "${age:-9999999999} $(fraction_of "$repo" "$tag") $tag $digest ${age:--}" >>"$tmp/listed"
+        fi
         # An index's images ("TAG CHILD"): removing one by digest would break the index.
         case $type in
             *index* | *manifest.list*) grep -oE '"digest"[[:space:]]*:[[:space:]]*"[^"]+"' "$tmp/manifest" | sed "s/.*\"\([^\"]*\)\"\$/$tag \1/" >>"$tmp/children" ;;
@@ -142,13 +206,12 @@ retain() {
         if [ "$newest" != - ] && [ "$rank" -le "$newest" ]; then reason="among the $newest newest"
         elif [ "$age" = - ]; then reason="age unknown, counted as new"
         elif [ "$days" != - ] && [ $((now - age)) -lt $((days * 86400)) ]; then reason="younger than $days days"
-        elif printf '%s\n' "$tag" | grep -Exq -f "$tmp/protect"; then reason="protected"
+        elif protected "$tag"; then reason="protected"
         elif named "$repo" "$tag" "$digest"; then reason="a running workload names it"
         fi
         if [ -n "$reason" ]; then
             kept=$((kept + 1))
-            echo "$digest" >>"$tmp/kept-digests"
-            awk -v t="$tag" '$1 == t { print $2 }' "$tmp/children" >>"$tmp/kept-digests"
+            keep_digest "$tag" "$digest"
             continue
         fi
         why=''
@@ -156,7 +219,7 @@ retain() {
         [ "$days" = - ] || why="${why:+$why, }$(((now - age) / 86400)) days old"
         echo "$tag $digest $why" >>"$tmp/candidates"
     done 4<"$tmp/sorted"
-    : >"$tmp/children"
+    follow_subjects "$repo"
     : >"$tmp/deleted"
     : >"$tmp/untagged"
     while read -r tag digest why <&4; do
@@ -164,7 +227,43 @@ retain() {
         if [ "$MODE" = dry-run ]; then say "would remove $repo:$tag ($why)"; continue; fi
         remove "$repo" "$tag" "$digest" "$why"
     done 4<"$tmp/candidates"
+    # After their subjects: a subject whose removal failed is still there, and so is what is attached to
+    # it, down the chain.
+    [ "$MODE" = dry-run ] || stay_with_failed "$repo"
+    while read -r tag digest subject why <&4; do
+        candidates=$((candidates + 1))
+        if [ "$MODE" = dry-run ]; then say "would remove $repo:$tag ($why)"; continue; fi
+        remove "$repo" "$tag" "$digest" "$why"
+        # A referrers index's artifacts go with it, unless something kept names them.
+        if grep -qxF "$digest" "$tmp/untagged" "$tmp/deleted"; then
+            awk -v t="$tag" '$1 == t { print $2 }' "$tmp/children" | while read -r child; do
+                grep -qxF "$child" "$tmp/kept-digests" || named "$repo" "" "$child" || echo "$child" >>"$tmp/untagged"
+            done
+        fi
+    done 4<"$tmp/attached-candidates"
+    : >"$tmp/children"
     forget_untagged "$repo"
+}
+
+# stay_with_failed REPO: keeps the attached candidates whose subject stays after all, since removing it
+# (or what it is attached to) failed.
+stay_with_failed() {
+    more=yes
+    while [ -n "$more" ]; do
+        more=''
+        : >"$tmp/still"
+        while read -r tag digest subject why <&5; do
+            if grep -qxF "$subject" "$tmp/kept-digests"; then
+                say "kept $1:$tag (attached to $subject, which stays: a removal failed)"
+                candidates=$((candidates + 1)) kept=$((kept + 1))
+                keep_digest "$tag" "$digest"
+                more=yes
+            else
+                echo "$tag $digest $subject $why" >>"$tmp/still"
+            fi
+        done 5<"$tmp/attached-candidates"
+        mv "$tmp/still" "$tmp/attached-candidates"
+    done
 }
 
 # remove REPO TAG DIGEST WHY: removes the tag (MODE apply), after checking it still points to DIGEST.
@@ -198,7 +297,7 @@ remove() {
                 removed=$((removed + 1))
                 return 0 ;;
             400 | 404 | 405) tag_delete=no ;;
-            *) echo "retention: removing $1:$2 answered HTTP $code; is delete enabled? see: $REGISTRY_LOGS" >&2; failed=$((failed + 1)); return 0 ;;
+            *) echo "retention: removing $1:$2 answered HTTP $code; is delete enabled? see: $REGISTRY_LOGS" >&2; failed=$((failed + 1)); echo "$3" >>"$tmp/kept-digests"; return 0 ;;
         esac
     fi
     if [ -n "$shared" ]; then
@@ -209,7 +308,7 @@ remove() {
     code=$(http_delete "$base/v2/$1/manifests/$3")
     case $code in
         202) echo "$3" >>"$tmp/deleted"; say "removed $1:$2 ($4; with its manifest $3)"; removed=$((removed + 1)) ;;
-        *) echo "retention: removing $1:$2 (manifest $3) answered HTTP $code; is delete enabled? see: $REGISTRY_LOGS" >&2; failed=$((failed + 1)) ;;
+        *) echo "retention: removing $1:$2 (manifest $3) answered HTTP $code; is delete enabled? see: $REGISTRY_LOGS" >&2; failed=$((failed + 1)); echo "$3" >>"$tmp/kept-digests" ;;
     esac
 }
 

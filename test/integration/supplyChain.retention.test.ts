@@ -1,0 +1,271 @@
+/**
+ * Signatures, attestations and attached artifacts on Distribution 3.1.2 behind the pinned Caddy's front
+ * (the in-cluster sidecar's and kind's), with real cosign and oras built from their modules
+ * (tools/supplychain/build.sh): a push account scoped to `team-a/` signs two images with a cosign key made
+ * at test time (no transparency log), attests an SPDX SBOM to each and attaches an artifact with oras,
+ * which falls back to the referrers tag schema (Distribution serves no referrers API; the older image gets
+ * a second artifact, so its index is written twice); `cosign verify` passes anonymously through the front;
+ * the same account cannot sign outside its prefix. Then tag retention, the script the GC paths run (as
+ * the registry container runs it: busybox against Distribution's own port, ages from the link files),
+ * removes the older image with its signature, attestation and referrers index and keeps the newer one's;
+ * the collector frees what went, the GC paths' check (verify.sh) passes, and the kept image still
+ * verifies through the front. Which tags count as attached, and the decisions case by case:
+ * test/unit/retention.attached.test.ts.
+ */
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { DISTRIBUTION } from "../../components/shared/facts";
+import { renderRetentionScript } from "../../components/upkeep/retention";
+import { renderVerifyScript } from "../../components/upkeep/verify";
+import { frontCaddy } from "../support/caddyBinaries";
+import { deployedRegistry } from "../support/distributionBinaries";
+import { makeOciImage, type RealRegistry, skopeoCopy, startRealRegistry } from "../support/realRegistry";
+import { privateDir, removeDir, run, runOk } from "../support/serverProcess";
+import { type SupplyChainClient, supplyChainClient } from "../support/supplyChainTools";
+
+const DAY = 86_400;
+const MANIFEST_TYPES = "application/vnd.oci.image.manifest.v1+json,application/vnd.oci.image.index.v1+json";
+const REPO = "team-a/app";
+
+describe("cosign and oras through the front, then retention and GC on Distribution 3.1.2", () => {
+    let work: string;
+    let reg: RealRegistry;
+    let signer: SupplyChainClient;
+    let anonymous: SupplyChainClient;
+    let publicKey: string;
+    /** Tag → manifest digest, as pushed. */
+    const digests = new Map<string, string>();
+
+    const distribution = () => `http://127.0.0.1:${reg.registryPort}`;
+    const byDigest = (repo: string, tag: string) => `${reg.authority}/${repo}@${digests.get(`${repo}:${tag}`)}`;
+    const attached = (repo: string, tag: string, suffix: string) => `sha256-${digests.get(`${repo}:${tag}`)!.slice(7)}${suffix}`;
+
+    function tagsOf(repo: string): string[] {
+        const body = runOk("curl", ["-sS", `${distribution()}/v2/${repo}/tags/list`]).stdout;
+        return ((JSON.parse(body) as { tags?: string[] | null }).tags ?? []).sort();
+    }
+
+    /** The manifest `reference` names in `repo`, from Distribution itself. */
+    function manifest(repo: string, reference: string): { digest: string; body: Record<string, any> } {
+        const r = runOk("curl", [
+            "-sS",
+            "-D",
+            "-",
+            "-H",
+            `Accept: ${MANIFEST_TYPES}`,
+            `${distribution()}/v2/${repo}/manifests/${reference}`,
+        ]);
+        const [head = "", body = ""] = r.stdout.split(/\r\n\r\n/, 2);
+        return { digest: /^docker-content-digest:\s*(\S+)/im.exec(head)?.[1] ?? "", body: JSON.parse(body) };
+    }
+
+    /** The layer digests of what `reference` names, through an index's manifests. */
+    function layersOf(repo: string, reference: string): string[] {
+        const { body } = manifest(repo, reference);
+        if (Array.isArray(body.manifests)) return body.manifests.flatMap((m: { digest: string }) => layersOf(repo, m.digest));
+        return (body.layers as { digest: string }[]).map((l) => l.digest);
+    }
+
+    const blobFile = (digest: string) =>
+        path.join(reg.dataDir, "docker/registry/v2/blobs/sha256", digest.slice(7, 9), digest.slice(7), "data");
+
+    /** Signs, attests an SPDX SBOM and attaches an artifact to `repo:tag` as the scoped account. */
+    function signAttestAttach(repo: string, tag: string) {
+        const ref = byDigest(repo, tag);
+        const sign = signer.cosign(["sign", "--yes", "--key", "cosign.key", "--tlog-upload=false", ref]);
+        expect(sign.code, sign.stderr).toBe(0);
+        const sbom = path.join(work, "signer", `sbom-${tag}.spdx.json`);
+        writeFileSync(
+            sbom,
+            JSON.stringify({
+                spdxVersion: "SPDX-2.3",
+                dataLicense: "CC0-1.0",
+                SPDXID: "SPDXRef-DOCUMENT",
+                name: `${repo}:${tag}`,
+                documentNamespace: `https://example.test/spdx/${digests.get(`${repo}:${tag}`)}`,
+                creationInfo: { created: new Date().toISOString(), creators: ["Tool: dso-registry-test"] },
+                packages: [],
+            }),
+        );
+        const attest = signer.cosign([
+            "attest",
+            "--yes",
+            "--key",
+            "cosign.key",
+            "--tlog-upload=false",
+            "--type",
+            "spdxjson",
+            "--predicate",
+            sbom,
+            ref,
+        ]);
+        expect(attest.code, attest.stderr).toBe(0);
+        const note = `scan-${tag}.json`;
+        writeFileSync(path.join(work, "signer", note), JSON.stringify({ subject: digests.get(`${repo}:${tag}`), verdict: "clean" }));
+        const attach = signer.oras([
+            "attach",
+            "--artifact-type",
+            "application/vnd.dso-registry.test.scan+json",
+            ref,
+            `${note}:application/json`,
+        ]);
+        expect(attach.code, attach.stderr).toBe(0);
+    }
+
+    beforeAll(async () => {
+        work = privateDir("supply-chain");
+        reg = await startRealRegistry({
+            caddyBinary: frontCaddy("in-cluster sidecar"),
+            policy: { deletesEnabled: true },
+            scopedPushAccounts: [{ username: "team-a-ci", prefixes: ["team-a/"] }],
+        });
+        for (const [repo, tag] of [
+            [REPO, "old"],
+            [REPO, "new"],
+            ["team-b/app", "1"],
+        ] as const) {
+            const image = makeOciImage(path.join(work, "images", `${repo}-${tag}`.replace(/\W/g, "_")), 2048);
+            const pushed = skopeoCopy(image.ref, `docker://${reg.authority}/${repo}:${tag}`, {
+                certDir: reg.certDir,
+                creds: reg.push,
+                scratch: work,
+            });
+            expect(pushed.code, pushed.stderr).toBe(0);
+            digests.set(`${repo}:${tag}`, manifest(repo, tag).digest);
+        }
+        const keyPassword = randomBytes(18).toString("base64url");
+        signer = supplyChainClient(
+            path.join(work, "signer"),
+            reg.ca.caCertFile,
+            { authority: reg.authority, account: reg.scoped[0] },
+            keyPassword,
+        );
+        const keys = signer.cosign(["generate-key-pair"]);
+        expect(keys.code, keys.stderr).toBe(0);
+        publicKey = path.join(work, "signer", "cosign.pub");
+        anonymous = supplyChainClient(path.join(work, "anonymous"), reg.ca.caCertFile, { authority: reg.authority });
+    }, 120_000);
+
+    afterAll(async () => {
+        await reg?.stop();
+        if (work) removeDir(work);
+    });
+
+    test("the scoped account signs, attests and attaches inside its prefix: tags by the tag schema", () => {
+        for (const tag of ["old", "new"]) signAttestAttach(REPO, tag);
+        // A second artifact: oras writes a new referrers index in place of the first, under the same tag.
+        writeFileSync(
+            path.join(work, "signer", "scan-again.json"),
+            JSON.stringify({ subject: digests.get(`${REPO}:old`), verdict: "again" }),
+        );
+        const again = signer.oras([
+            "attach",
+            "--artifact-type",
+            "application/vnd.dso-registry.test.scan+json",
+            byDigest(REPO, "old"),
+            "scan-again.json:application/json",
+        ]);
+        expect(again.code, again.stderr).toBe(0);
+        const expected = ["old", "new"].flatMap((tag) => [tag, ...[".sig", ".att", ""].map((suffix) => attached(REPO, tag, suffix))]);
+        expect(tagsOf(REPO)).toEqual(expected.sort());
+        // oras's referrers index lists the artifact, whose subject is the image.
+        const index = manifest(REPO, attached(REPO, "new", "")).body;
+        expect(index.mediaType).toBe("application/vnd.oci.image.index.v1+json");
+        expect(manifest(REPO, index.manifests[0].digest).body.subject.digest).toBe(digests.get(`${REPO}:new`));
+        expect(manifest(REPO, attached(REPO, "old", "")).body.manifests).toHaveLength(2);
+    });
+
+    test("cosign verify and verify-attestation pass anonymously through the front, with the public key", () => {
+        const verify = anonymous.cosign(["verify", "--key", publicKey, "--insecure-ignore-tlog=true", byDigest(REPO, "new")]);
+        expect(verify.code, verify.stderr).toBe(0);
+        expect(verify.stderr).toContain("The signatures were verified against the specified public key");
+        const attestation = anonymous.cosign([
+            "verify-attestation",
+            "--key",
+            publicKey,
+            "--insecure-ignore-tlog=true",
+            "--type",
+            "spdxjson",
+            byDigest(REPO, "new"),
+        ]);
+        expect(attestation.code, attestation.stderr).toBe(0);
+    });
+
+    test("cosign verify fails for an image nobody signed", () => {
+        const verify = anonymous.cosign(["verify", "--key", publicKey, "--insecure-ignore-tlog=true", byDigest("team-b/app", "1")]);
+        expect(verify.code).not.toBe(0);
+        expect(verify.stderr).toMatch(/no signatures found/i);
+    });
+
+    test("the scoped account cannot sign outside its prefix: refused, and no signature lands", () => {
+        const sign = signer.cosign(["sign", "--yes", "--key", "cosign.key", "--tlog-upload=false", byDigest("team-b/app", "1")]);
+        expect(sign.code).not.toBe(0);
+        expect(sign.stderr).toMatch(/DENIED|403|UNAUTHORIZED/);
+        expect(tagsOf("team-b/app")).toEqual(["1"]);
+    });
+
+    test("retention removes the older image with everything attached to it and keeps the newer one's; GC frees what went", () => {
+        const layers = (tag: string) => [".sig", ".att", ""].flatMap((suffix) => layersOf(REPO, attached(REPO, tag, suffix)));
+        const oldLayers = layers("old");
+        const newLayers = layers("new");
+        expect(oldLayers).toHaveLength(4);
+        expect(newLayers).toHaveLength(3);
+        for (const [tag, days] of [
+            ["old", 10],
+            ["new", 1],
+        ] as const) {
+            const link = path.join(reg.dataDir, "docker/registry/v2/repositories", REPO, "_manifests/tags", tag, "current/link");
+            runOk("touch", ["-d", `@${Math.floor(Date.now() / 1000) - days * DAY}`, link]);
+        }
+        const busybox = path.join(work, "busybox");
+        mkdirSync(busybox);
+        runOk("busybox", ["--install", "-s", busybox]);
+        const script = path.join(work, "retention.sh");
+        writeFileSync(
+            script,
+            renderRetentionScript({
+                retention: { mode: "apply", rules: [{ prefix: "team-a/", keepNewest: 1 }], protect: ["latest"] },
+                base: distribution(),
+                client: "busybox-wget",
+                registryLogs: "the test's registry log",
+                storageRoot: reg.dataDir,
+            }),
+        );
+        const retention = run(path.join(busybox, "sh"), [script], { env: { PATH: busybox } });
+        expect(retention.code, `${retention.stdout}\n${retention.stderr}`).toBe(0);
+        const removed = [...retention.stdout.matchAll(/^retention: removed (\S+) \(/gm)].map((m) => m[1]).sort();
+        expect(removed).toEqual(
+            [`${REPO}:old`, ...[".sig", ".att", ""].map((suffix) => `${REPO}:${attached(REPO, "old", suffix)}`)].sort(),
+        );
+        expect(tagsOf(REPO)).toEqual(["new", ...[".sig", ".att", ""].map((suffix) => attached(REPO, "new", suffix))].sort());
+
+        const gc = run(deployedRegistry().path, ["garbage-collect", path.join(reg.dir, "config.yml")], {
+            env: { ...process.env, ...DISTRIBUTION.environment },
+        });
+        expect(gc.code, gc.stderr).toBe(0);
+        for (const layer of oldLayers) expect(existsSync(blobFile(layer)), layer).toBe(false);
+        for (const layer of newLayers) expect(existsSync(blobFile(layer)), layer).toBe(true);
+        // The GC paths' own check after the collection: every tagged manifest, signatures and indexes included, is served whole.
+        writeFileSync(
+            script,
+            renderVerifyScript({
+                base: distribution(),
+                client: "busybox-wget",
+                registryLogs: "the test's registry log",
+                remedy: "REMEDY",
+                blobStore: reg.dataDir,
+            }),
+        );
+        const verified = run(path.join(busybox, "sh"), [script], { env: { PATH: busybox } });
+        expect(verified.code, `${verified.stdout}\n${verified.stderr}`).toBe(0);
+        expect(verified.stdout).toContain("verified: 5 tagged images");
+
+        const verify = anonymous.cosign(["verify", "--key", publicKey, "--insecure-ignore-tlog=true", byDigest(REPO, "new")]);
+        expect(verify.code, verify.stderr).toBe(0);
+        const discover = anonymous.oras(["discover", "--format", "json", byDigest(REPO, "new")]);
+        expect(discover.code, discover.stderr).toBe(0);
+        expect(discover.stdout).toContain("application/vnd.dso-registry.test.scan+json");
+    });
+});
