@@ -4,9 +4,9 @@
  * proven against real clients is the one that ships.
  *
  * The rules, in the order the site's `route` block holds them: the allowlist, the Maven route, the
- * delete refusal, tokens unwrapped, the token endpoint, the read-only window's 503, the write rule,
- * the ping, the read rule, the mirrors, the blob shortcut, then Distribution (or the UI). Every 401
- * carries the Bearer challenge. Why each is as it is: docs/decisions/access-policy.md.
+ * delete refusal, tokens unwrapped, the token endpoint, the read-only window's 503 to a blob check,
+ * the write rule, the window's 503 to writes, the ping, the read rule, the mirrors, the blob shortcut,
+ * then Distribution (or the UI). Every 401 carries the Bearer challenge. Why each is as it is: docs/decisions/access-policy.md.
  *
  * Everything here is pure: no Pulumi, no I/O.
  */
@@ -63,6 +63,11 @@ function globalOptions(policy: AccessPolicy): string[] {
         // only where the Caddy that runs has the rapid-reset fix (`AccessPolicy.http2`).
         `\t\tprotocols h1${policy.http2 === false ? "" : " h2"}`,
         `\t\tmax_header_size ${MAX_HEADER_SIZE}`,
+        // Behind a Gateway's controller: the client it names in X-Forwarded-For, read right to left past
+        // the trusted proxies, so an address a client writes in front of it is never taken.
+        ...(policy.trustedProxies && policy.trustedProxies.length > 0
+            ? [`\t\ttrusted_proxies static ${policy.trustedProxies.join(" ")}`, "\t\ttrusted_proxies_strict"]
+            : []),
         // Request counts, codes and durations per handler, served on the metrics listener only.
         ...(policy.metrics ? ["\t\tmetrics"] : []),
         "\t}",
@@ -498,31 +503,50 @@ function signalKinds(signals: readonly ReadOnlySignal[]): ReadOnlySignal["kind"]
 }
 
 /**
+ * A pusher's blob check (HEAD on a blob) during the read-only maintenance window: the window's 503,
+ * before any credential check. A HEAD carries no body: nothing is read. One route per kind of signal.
+ * Why: docs/decisions/access-policy.md#the-blob-check-during-the-window
+ */
+function blobCheckAnswer(signals: readonly ReadOnlySignal[]): string[] {
+    return signalKinds(signals).flatMap((kind) => [`\t\troute ${blobCheckMatcherName(kind)} {`, ...unavailableAnswer("\t\t\t"), "\t\t}"]);
+}
+
+/**
  * Writes during the read-only maintenance window: 503, Retry-After and a registry error that says
- * what is going on, checked before authentication. One route per kind of signal, with the same
- * answer: the window is open while any signal is. Why: docs/decisions/access-policy.md#the-read-only-window
+ * what is going on. Placed after the push accounts' password check: a write without valid push
+ * credentials gets the 401 it gets outside the window, at once and without its body being read; only
+ * an authenticated write has its body read first (`readBodyFirst`). One route per kind of signal, with
+ * the same answer: the window is open while any signal is.
+ * Why: docs/decisions/access-policy.md#the-read-only-window and #the-window-reads-the-body-first
  */
 function readOnlyAnswer(signals: readonly ReadOnlySignal[]): string[] {
-    const message =
-        "the registry is in its read-only maintenance window (garbage collection or backup): pulls work, pushes do not; retry the push in a few minutes";
-    const matchers = signalKinds(signals).flatMap((kind) => [maintenanceMatcherName(kind), blobCheckMatcherName(kind)]);
-    return matchers.flatMap((matcher) => [
-        `\t\troute ${matcher} {`,
+    return signalKinds(signals).flatMap((kind) => [
+        `\t\troute ${maintenanceMatcherName(kind)} {`,
         ...readBodyFirst("\t\t\t"),
-        "\t\t\theader {",
-        `\t\t\t\tRetry-After ${READ_ONLY_RETRY_AFTER_SECONDS}`,
-        "\t\t\t\tContent-Type application/json",
-        "\t\t\t\tDocker-Distribution-Api-Version registry/2.0",
-        "\t\t\t}",
-        `\t\t\trespond \`${escapeBraces(registryError("UNAVAILABLE", message))}\` 503`,
+        ...unavailableAnswer("\t\t\t"),
         "\t\t}",
     ]);
+}
+
+/** The window's answer: 503, Retry-After and a registry error that says what is going on. */
+function unavailableAnswer(indent: string): string[] {
+    const message =
+        "the registry is in its read-only maintenance window (garbage collection or backup): pulls work, pushes do not; retry the push in a few minutes";
+    return [
+        "header {",
+        `\tRetry-After ${READ_ONLY_RETRY_AFTER_SECONDS}`,
+        "\tContent-Type application/json",
+        "\tDocker-Distribution-Api-Version registry/2.0",
+        "}",
+        `respond \`${escapeBraces(registryError("UNAVAILABLE", message))}\` 503`,
+    ].map((l) => `${indent}${l}`);
 }
 
 /**
  * Reads a refused write's body (up to READ_ONLY_BODY_READ_LIMIT) before the answer: a Go client
  * (docker, skopeo) still writing a blob when the 503 comes reports a reset connection instead of it.
- * The placeholder `{http.request.body}` is what reads it; the variable is used nowhere else.
+ * The placeholder `{http.request.body}` is what reads it; the variable is used nowhere else. Only
+ * after a password check: the front never holds a body for a client it has not authenticated.
  * Why: docs/decisions/access-policy.md#the-window-reads-the-body-first
  */
 function readBodyFirst(indent: string): string[] {
@@ -606,7 +630,9 @@ function mavenRoute(policy: AccessPolicy, checks: PasswordChecks, maven: MavenRo
     return [
         "\t\troute @maven {",
         '\t\t\trespond @mavenOther "Only GET, HEAD and PUT are allowed on the Maven repository" 405',
-        // Deploys wait out the maintenance window like pushes: a backup or a clean-up must not see half a deploy.
+        ...checks.check("@write", [maven.deployUsersFile]).map((l) => `\t${l}`),
+        // Deploys wait out the maintenance window like pushes: a backup or a clean-up must not see half a
+        // deploy. After the password check, so that only the deploy account's body is ever read here.
         ...signalKinds(policy.readOnlySignals ?? []).flatMap((kind) => [
             `\t\t\troute ${maintenanceMatcherName(kind)} {`,
             ...readBodyFirst("\t\t\t\t"),
@@ -614,7 +640,6 @@ function mavenRoute(policy: AccessPolicy, checks: PasswordChecks, maven: MavenRo
             '\t\t\t\trespond "the Maven repository is in its read-only maintenance window (garbage collection or backup): downloads work, deploys do not; retry the deploy in a few minutes" 503',
             "\t\t\t}",
         ]),
-        ...checks.check("@write", [maven.deployUsersFile]).map((l) => `\t${l}`),
         ...(maven.requiresAuthForPull ? checks.check("@mavenRead", readers).map((l) => `\t${l}`) : []),
         "\t\t\trequest_header -Authorization",
         `\t\t\treverse_proxy ${maven.upstream} {`,
@@ -816,8 +841,9 @@ export function renderCaddyfile(policy: AccessPolicy): string {
         "\t\trequest_header @anonymousToken -Authorization",
         '\t\trequest_header @bearerCredentials Authorization "Basic {re.bearer.1}"',
         ...tokenEndpoint(policy, checks, everyone),
-        ...readOnlyAnswer(policy.readOnlySignals ?? []),
+        ...blobCheckAnswer(policy.readOnlySignals ?? []),
         ...checks.check("@write", [policy.pushUsersFile]),
+        ...readOnlyAnswer(policy.readOnlySignals ?? []),
         ...(policy.scopedPushAccounts ?? []).flatMap((account, i) => scopedRefusal(`@scopedWrite${i}`, account, "\t\t")),
         ...checks.check("@ping", everyone),
         ...(policy.requiresAuthForPull ? checks.check("@read", everyone) : []),
@@ -842,7 +868,9 @@ export function renderCaddyfile(policy: AccessPolicy): string {
         ...(policy.requiresAuthForPull ? ["\t@read method GET HEAD"] : []),
         ...(policy.deletesEnabled ? [] : ["\t@delete method DELETE"]),
         ...readOnlyMatchers(policy.readOnlySignals ?? []),
-        ...(policy.allowedNetworks.length > 0 ? [`\t@outside not remote_ip ${policy.allowedNetworks.join(" ")}`] : []),
+        ...(policy.allowedNetworks.length > 0
+            ? [`\t@outside not ${policy.trustedProxies?.length ? "client_ip" : "remote_ip"} ${policy.allowedNetworks.join(" ")}`]
+            : []),
         ...checks.matchers(),
         ...scopedAccountMatchers(policy.scopedPushAccounts ?? []),
         `\t@authorizationTwice vars_regexp {http.request.header.Authorization} ,`,

@@ -95,9 +95,17 @@ export interface AccessPolicy {
     readonly decoy?: DecoyCheck;
     /**
      * Client networks (CIDR) that may reach the registry at all; everyone when empty. Matched against
-     * the direct peer: behind an ingress or load balancer, enforce the allowlist there instead.
+     * the direct peer, or, with `trustedProxies`, against the client a trusted proxy names; behind an
+     * ingress controller that enforces it, leave it empty here.
      */
     readonly allowedNetworks: readonly string[];
+    /**
+     * Proxies (CIDR) whose X-Forwarded-For header names the client (a Gateway's controller in front of the
+     * sidecar): the allowlist and the access log then see that client, read right to left, so a client
+     * cannot put an address of its choosing in front of the controller's. Requests from anywhere else are
+     * judged by their own address, whatever header they send.
+     */
+    readonly trustedProxies?: readonly string[];
     /** Same-origin web UI (the external host): requests under /registry/ go to this upstream without the prefix (e.g. "127.0.0.1:8081"). */
     readonly uiUpstream?: string;
     /**
@@ -328,6 +336,8 @@ export function accessPolicyProblem(policy: AccessPolicy): string | undefined {
     if (policy.decoy && !/^\$2[aby]\$10\$[./A-Za-z0-9]{53}$/.test(policy.decoy.bcryptHash)) {
         return "decoy.bcryptHash must be a bcrypt hash of cost 10, the accounts' cost (unmatchableBcryptHash)";
     }
+    const badProxy = (policy.trustedProxies ?? []).find((n) => !CIDR.test(n));
+    if (badProxy !== undefined) return `trustedProxies entry "${badProxy}" is not a network in CIDR form such as "10.42.0.0/16"`;
     const badNetwork = policy.allowedNetworks.find((n) => !CIDR.test(n));
     if (badNetwork !== undefined) {
         return `allowedNetworks entry "${badNetwork}" is not a network in CIDR form such as "10.0.0.0/8"`;

@@ -296,12 +296,28 @@ export function registryDeleteScript(spec: Pick<ContainerSpec, "name">): string 
 }
 
 /**
- * Validates the Caddyfile with Caddy itself, then applies it: `caddy reload` when Caddy is running,
- * otherwise starts the caddy service. `reloadFingerprint` makes the script's text change (and so
- * re-run) whenever a file Caddy reads changes.
+ * Longest wait of a Caddy reload for the uploads streaming through the front: a reload of Debian's
+ * Caddy 2.6 ends them with 502 (sh/caddy-apply.sh). After it, the reload happens anyway.
+ */
+export const RELOAD_UPLOAD_WAIT_SECONDS = 120;
+
+/** No upload file written for this long: no upload streams through the front. */
+export const RELOAD_UPLOAD_QUIET_SECONDS = 2;
+
+/**
+ * Validates the Caddyfile with Caddy itself, then applies it: `caddy reload` when Caddy is running
+ * (once no upload streams through it, for at most RELOAD_UPLOAD_WAIT_SECONDS), otherwise starts the
+ * caddy service. `reloadFingerprint` makes the script's text change (and so re-run) whenever a file
+ * Caddy reads changes.
  */
 export function caddyApplyScript(layout: HostLayout, reloadFingerprint: string): string {
-    return hostScript("caddy-apply.sh", { CADDYFILE: layout.caddyfile, FILES_FINGERPRINT: reloadFingerprint });
+    return hostScript("caddy-apply.sh", {
+        CADDYFILE: layout.caddyfile,
+        FILES_FINGERPRINT: reloadFingerprint,
+        REGISTRY_DATA_DIR: layout.dataDir,
+        UPLOAD_QUIET_SECONDS: RELOAD_UPLOAD_QUIET_SECONDS,
+        UPLOAD_WAIT_SECONDS: RELOAD_UPLOAD_WAIT_SECONDS,
+    });
 }
 
 /**

@@ -64,6 +64,7 @@ export function kindPaths(layout: KindLayout) {
         distributionName: `${registryName}-distribution`,
         watcherName: `${registryName}-node-watcher`,
         maintenanceName: `${registryName}-maintenance`,
+        /** Distribution's and the caches' network with the front: internal, and no address of the Docker host on its bridge. */
         backendNetwork: `${registryName}-backend`,
         /** The pull-through caches' way out to their upstreams (a bridge network, not internal). */
         egressNetwork: `${registryName}-egress`,
@@ -183,6 +184,7 @@ export function gcScript(layout: KindLayout, gc: KindGarbageCollection): string 
         LOCK_DIR: "/tmp/dso-registry-gc.lock",
         DISTRIBUTION_NAME: kindPaths(layout).distributionName,
         DISTRIBUTION_CONFIG,
+        DISTRIBUTION_DATA_DIR: DISTRIBUTION.dataDir,
         DELETE_UNTAGGED: gc.deleteUntagged,
         ...FRONT_WINDOW_PARAMS,
     });
@@ -276,6 +278,7 @@ export function containersApplyScript(
         MIRRORS: mirrors.map((m) => `${m.pathName} ${m.files} ${m.hasCredentials}`),
         DISTRIBUTION_DATA_DIR: DISTRIBUTION.dataDir,
         DISTRIBUTION_ENV: DISTRIBUTION_ENV_WORDS,
+        DISTRIBUTION_PORT: DISTRIBUTION.containerPort,
     });
 }
 

@@ -14,9 +14,12 @@ export const FRONT_SETTLE_SECONDS = 2;
 
 /**
  * Longest wait for writes that were in flight when the window opened (an upload streaming a large
- * layer over a slow link); then the window gives up and the job fails, to run again next time.
+ * layer over a slow link). Then each upload still streaming is cut (collections) or left as it is
+ * (backups), and the window's work begins: no client holds a window back, and the front refuses
+ * pushes for at most this, two settle times and the work. A write still going on then that is no
+ * upload makes the window give up, and the job runs again next time.
  */
-export const FRONT_DRAIN_SECONDS = 600;
+export const FRONT_DRAIN_SECONDS = 60;
 
 /** The parameters a script that sources front-window.sh declares. */
 export const FRONT_WINDOW_PARAMS = { FRONT_SETTLE_SECONDS, FRONT_DRAIN_SECONDS } as const;

@@ -22,6 +22,7 @@ import {
     nodesConfigureScript,
 } from "../../components/kind/scripts";
 import type { MirrorSpec } from "../../components/mirrors/mirrors";
+import { DISTRIBUTION } from "../../components/shared/facts";
 import { UPSTREAM_REGISTRY } from "../support/distributionBinaries";
 import { type DockerEngine, startDockerEngine } from "../support/dockerEngine";
 import { pinnedCaddyImage, registryImage } from "../support/dockerImages";
@@ -154,6 +155,32 @@ describe("the kind registry's pull-through cache for docker.io, on a real Docker
         ).sort();
         // Behind the front on the backend network, out to the upstream on its own; not on the kind network.
         expect(networks).toEqual(["kind-registry-backend", "kind-registry-egress"]);
+    });
+
+    it("the cache answers the front only: not the Docker host at either of its addresses, not the node", async () => {
+        const networks = JSON.parse(
+            engine.dockerOk(["inspect", "-f", "{{json .NetworkSettings.Networks}}", "kind-registry-mirror-docker.io"]),
+        ) as Record<string, { IPAddress: string }>;
+        const port = DISTRIBUTION.containerPort;
+        const backend = `http://${networks["kind-registry-backend"]!.IPAddress}:${port}/v2/`;
+        // The front reaches it by its name, on the backend network.
+        const deadline = Date.now() + 30_000;
+        while (
+            engine.docker(["exec", layout.registryName, "wget", "-qO-", `http://kind-registry-mirror-docker.io:${port}/v2/`]).code !== 0
+        ) {
+            if (Date.now() > deadline) throw new Error(`the front does not reach the cache\n${diagnose()}`);
+            await new Promise((r) => setTimeout(r, 250));
+        }
+        // As on a Docker host, which forwards between its bridges.
+        ns.run("sysctl", ["-qw", "net.ipv4.ip_forward=1"]);
+        try {
+            for (const url of [backend, `http://${networks["kind-registry-egress"]!.IPAddress}:${port}/v2/`]) {
+                expect(ns.run("curl", ["-sS", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5", url]).stdout, url).toBe("000");
+                expect(engine.docker(["exec", node.name, "timeout", "5", "wget", "-qO-", url]).code, url).not.toBe(0);
+            }
+        } finally {
+            ns.run("sysctl", ["-qw", "net.ipv4.ip_forward=0"]);
+        }
     });
 
     it("the node pulls docker.io/library/app:1 through the front's /v2/mirrors/docker.io/, and the cache keeps it", async () => {

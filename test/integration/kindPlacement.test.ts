@@ -23,6 +23,7 @@ import {
     kindPaths,
     nodesConfigureScript,
 } from "../../components/kind/scripts";
+import { DISTRIBUTION } from "../../components/shared/facts";
 import { type DockerEngine, startDockerEngine } from "../support/dockerEngine";
 import { payloadImage, pinnedCaddyImage, registryImage } from "../support/dockerImages";
 import { onHostOk as onHostOkOf, placeKindFiles } from "../support/kindFiles";
@@ -261,6 +262,55 @@ describe.each(CASES)("the kind placement on a Docker engine with kind-like nodes
             "http://127.0.0.1:5002/v2/dev/anonymous/blobs/uploads/",
         ]);
         expect(upload.stdout).toBe("401");
+    });
+
+    it("nothing but the front reaches Distribution: not the Docker host, not a container on the kind network, not a node", () => {
+        const { distributionName } = kindPaths(layout);
+        const address = engine.dockerOk(["inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", distributionName]);
+        expect(address).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+        const url = `http://${address}:${DISTRIBUTION.containerPort}/v2/`;
+        // The front itself reaches it there.
+        expect(engine.docker(["exec", layout.registryName, "wget", "-qO-", url]).code).toBe(0);
+        // As on a Docker host, which forwards between its bridges.
+        ns.run("sysctl", ["-qw", "net.ipv4.ip_forward=1"]);
+        try {
+            const fromHost = ns.run("curl", ["-sS", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5", url]);
+            expect(fromHost.stdout).toBe("000");
+            const fromKindNetwork = engine.docker([
+                "run",
+                "--rm",
+                "--network",
+                layout.network,
+                "--entrypoint",
+                "timeout",
+                images.watcher,
+                "5",
+                "wget",
+                "-qO-",
+                url,
+            ]);
+            expect(fromKindNetwork.code).not.toBe(0);
+            const fromNode = engine.docker(["exec", nodes[0]!.name, "timeout", "5", "wget", "-qO-", url]);
+            expect(fromNode.code).not.toBe(0);
+        } finally {
+            ns.run("sysctl", ["-qw", "net.ipv4.ip_forward=0"]);
+        }
+    });
+
+    it("a backend network made before (the Docker host's address on it) is made again, and its containers run again", async () => {
+        const { distributionName, backendNetwork } = kindPaths(layout);
+        const attached = [distributionName, layout.registryName];
+        for (const name of attached) engine.dockerOk(["network", "disconnect", backendNetwork, name]);
+        engine.dockerOk(["network", "rm", backendNetwork]);
+        engine.dockerOk(["network", "create", "--internal", backendNetwork]);
+        for (const name of attached) engine.dockerOk(["network", "connect", backendNetwork, name]);
+        const applied = onHostOk(containersApplyScript(layout, images, FILES));
+        expect(applied).toContain(`removed network ${backendNetwork}`);
+        expect(applied).toContain("changed distribution");
+        expect(applied).toContain("changed front");
+        const gateway = engine.dockerOk(["network", "inspect", "-f", "{{range .IPAM.Config}}{{.Gateway}}{{end}}", backendNetwork]);
+        expect(ns.run("ip", ["-4", "-o", "addr"]).stdout).not.toContain(`inet ${gateway}/`);
+        await waitForFront();
     });
 
     it("runs again without changing anything", () => {

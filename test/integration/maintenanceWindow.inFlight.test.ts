@@ -2,9 +2,11 @@
  * The maintenance window waits for writes that were already past the front (components/upkeep/sh/
  * front-window.sh, sourced by every window of both placements), against real Caddy and real
  * Distribution: a blob upload streaming slowly when the marker appears finishes, and lands whole,
- * before the window's work begins; what comes after it is refused. Both placements' fronts: the
- * external host's (TLS, its marker) and the in-cluster sidecar's (plain HTTP behind the ingress, the
- * GC job's marker). Why: docs/decisions/maintenance-window.md.
+ * before the window's work begins; what comes after it is refused. An upload that trickles past the
+ * drain is cut and the window proceeds. Writes without valid push credentials are answered 401 at once,
+ * their bodies never read. Both placements' fronts: the external host's (TLS, its marker, Debian's
+ * Caddy 2.6.2) and the in-cluster sidecar's (plain HTTP behind the ingress, the GC job's marker, the
+ * pinned Caddy 2.8.4). Why: docs/decisions/maintenance-window.md, docs/decisions/access-policy.md.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
@@ -142,6 +144,63 @@ describe.each(PLACEMENTS)("$placement: the window waits for an upload in flight"
         const get = run("curl", ["-sS", "--cacert", reg.ca.caCertFile, "-o", "/dev/null", "-w", "%{http_code}", blobUrl]);
         expect(get.stdout).toBe("200");
     }, 120_000);
+    test("an upload that trickles past the drain is cut, the window proceeds, and the client's next request for it finds no session", async () => {
+        run("rm", ["-f", marker]);
+        const location = startUpload("team/trickle");
+        // A chunked PATCH, as docker sends a layer, at 16 KiB/s: a 4 KiB chunk every quarter second.
+        const url = new URL(location);
+        const socket = await connectTo(reg, scheme);
+        socket.on("error", () => undefined);
+        socket.write(
+            [
+                `PATCH ${url.pathname}${url.search} HTTP/1.1`,
+                `Host: ${reg.authority}`,
+                `Authorization: Basic ${Buffer.from(`${reg.push.username}:${reg.push.password}`).toString("base64")}`,
+                "Content-Type: application/octet-stream",
+                "Transfer-Encoding: chunked",
+                "",
+                "",
+            ].join("\r\n"),
+        );
+        const chunks = setInterval(() => socket.write(`1000\r\n${randomBytes(2048).toString("hex")}\r\n`), 250);
+        try {
+            await new Promise((r) => setTimeout(r, 1000));
+            const drain = 2 * FRONT_WINDOW_PARAMS.FRONT_SETTLE_SECONDS;
+            const script = [
+                `FRONT_SETTLE_SECONDS=${FRONT_WINDOW_PARAMS.FRONT_SETTLE_SECONDS}`,
+                `FRONT_DRAIN_SECONDS=${drain}`,
+                `. "${FRONT_WINDOW_SH}"`,
+                `open_front_window "$1" "$2"`,
+            ].join("\n");
+            // Asynchronously: the client goes on sending while the window waits.
+            const window = await new Promise<{ code: number; out: string }>((resolve) => {
+                const child = spawn("sh", ["-c", script, "window", marker, reg.dataDir], { stdio: ["ignore", "pipe", "pipe"] });
+                let out = "";
+                child.stdout.on("data", (d) => {
+                    out += d;
+                });
+                child.stderr.on("data", (d) => {
+                    out += d;
+                });
+                child.on("exit", (code) => resolve({ code: code ?? -1, out }));
+            });
+            expect(window.code, window.out).toBe(0);
+            expect(window.out).toMatch(new RegExp(`still streaming after ${drain} s: cut`));
+            expect(socket.destroyed).toBe(false);
+            run("rm", ["-f", marker]);
+            // The client's next request for that session, after the window: the session is gone.
+            const sep = location.includes("?") ? "&" : "?";
+            const digest = `sha256:${"0".repeat(64)}`;
+            const put = run("curl", [...curlArgs(reg, ["-X", "PUT", "-w", "\n%{http_code}", `${location}${sep}digest=${digest}`])], {
+                input: credentials,
+            });
+            expect(put.stdout).toMatch(/404$/);
+        } finally {
+            clearInterval(chunks);
+            socket.destroy();
+            run("rm", ["-f", marker]);
+        }
+    }, 60_000);
     test("during the window, a blob PATCH sent with Connection: close (as skopeo sends it) gets the 503 after its body, not a reset", async () => {
         // The upload session starts before the window opens; its PATCH meets the window.
         run("rm", ["-f", marker]);
@@ -174,6 +233,31 @@ describe.each(PLACEMENTS)("$placement: the window waits for an upload in flight"
             run("rm", ["-f", marker]);
         }
     }, 60_000);
+    test("during the window, PATCHes without valid push credentials that send 1 KiB of 1 MiB and stall are answered 401 at once, their bodies never read", async () => {
+        const location = new URL(startUpload("team/stalled"));
+        mkdirSync(path.dirname(marker), { recursive: true });
+        writeFileSync(marker, "");
+        try {
+            const head = (authorization: readonly string[]) => [
+                `PATCH ${location.pathname}${location.search} HTTP/1.1`,
+                `Host: ${reg.authority}`,
+                ...authorization,
+                "Content-Type: application/octet-stream",
+                `Content-Length: ${2 ** 20}`,
+            ];
+            const wrong = `Basic ${Buffer.from(`${reg.push.username}:not-the-password`).toString("base64")}`;
+            // Twenty at once, anonymous and with a wrong password: each is answered while its body is outstanding.
+            const exchanges = await Promise.all(
+                Array.from({ length: 20 }, (_, i) => stalledExchange(reg, scheme, head(i % 2 === 0 ? [] : [`Authorization: ${wrong}`]))),
+            );
+            for (const exchange of exchanges) {
+                expect(exchange.response).toMatch(/^HTTP\/1\.1 401 /);
+                expect(exchange.response).toMatch(/^www-authenticate: Bearer /im);
+            }
+        } finally {
+            run("rm", ["-f", marker]);
+        }
+    }, 60_000);
 });
 
 /**
@@ -186,15 +270,7 @@ async function rawExchange(
     head: readonly string[],
     body: Buffer,
 ): Promise<{ answeredBeforeBody: boolean; writeError?: string; response: string }> {
-    const [host, port] = [reg.authority.replace(/:\d+$/, ""), Number(reg.authority.split(":").pop())];
-    const socket =
-        scheme === "https"
-            ? tls.connect({ host: "127.0.0.1", servername: host, port, ca: readFileSync(reg.ca.caCertFile) })
-            : net.connect({ host: "127.0.0.1", port });
-    await new Promise<void>((resolve, reject) => {
-        socket.once(scheme === "https" ? "secureConnect" : "connect", () => resolve());
-        socket.once("error", reject);
-    });
+    const socket = await connectTo(reg, scheme);
     let response = "";
     let writeError: string | undefined;
     socket.on("data", (d) => {
@@ -212,4 +288,41 @@ async function rawExchange(
     await Promise.race([ended, new Promise((r) => setTimeout(r, 10_000))]);
     socket.destroy();
     return { answeredBeforeBody, writeError, response };
+}
+
+/**
+ * Sends a request's head and the first KiB of its body, then nothing more: resolves with what the front
+ * answered once the answer (its head) is in, or after 20 s with whatever came (nothing, when the front
+ * waits for the body).
+ */
+async function stalledExchange(reg: RealRegistry, scheme: string, head: readonly string[]): Promise<{ response: string }> {
+    const socket = await connectTo(reg, scheme);
+    let response = "";
+    const answered = new Promise<void>((resolve) => {
+        socket.on("data", (d) => {
+            response += d;
+            if (response.includes("\r\n\r\n")) resolve();
+        });
+        socket.once("close", () => resolve());
+    });
+    socket.on("error", () => undefined);
+    socket.write(`${head.join("\r\n")}\r\n\r\n`);
+    socket.write(randomBytes(1024));
+    await Promise.race([answered, new Promise((r) => setTimeout(r, 20_000))]);
+    socket.destroy();
+    return { response };
+}
+
+/** A connection to the front: TLS with the test CA on the external host's front, plain TCP on the sidecar's. */
+async function connectTo(reg: RealRegistry, scheme: string): Promise<net.Socket> {
+    const [host, port] = [reg.authority.replace(/:\d+$/, ""), Number(reg.authority.split(":").pop())];
+    const socket =
+        scheme === "https"
+            ? tls.connect({ host: "127.0.0.1", servername: host, port, ca: readFileSync(reg.ca.caCertFile) })
+            : net.connect({ host: "127.0.0.1", port });
+    await new Promise<void>((resolve, reject) => {
+        socket.once(scheme === "https" ? "secureConnect" : "connect", () => resolve());
+        socket.once("error", reject);
+    });
+    return socket;
 }

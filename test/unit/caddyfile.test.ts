@@ -264,16 +264,29 @@ describe("renderCaddyfile read-only maintenance window", () => {
         expect(text.indexOf("route @maintenance-file-blob-check")).toBeLessThan(text.indexOf("basicauth @write"));
     });
 
-    test("answers 503 with Retry-After and a registry error, before any credential check", () => {
+    test("answers a write 503 with Retry-After and a registry error, after the push accounts' password check", () => {
         const text = renderCaddyfile({ ...base, readOnlySignals: [{ kind: "file", path: "/run/ro" }] });
-        const route = text.slice(text.indexOf("route @maintenance-file"), text.indexOf("basicauth @write"));
+        const at = text.indexOf("route @maintenance-file {");
+        const route = text.slice(at, text.indexOf("\n\t\t}", at));
         expect(route).toContain(`Retry-After ${READ_ONLY_RETRY_AFTER_SECONDS}`);
         expect(route).toMatch(/"code":"UNAVAILABLE","message":"[^"]*read-only maintenance[^"]*retry[^"]*"/);
         expect(route).toMatch(/` 503$/m);
-        expect(text.indexOf("route @maintenance-file")).toBeLessThan(text.indexOf("basicauth @write"));
+        expect(at).toBeGreaterThan(text.indexOf("basicauth @write"));
     });
 
-    test("with a file and a variable, either one opens the window: a 503 route for each, both before any credential check", () => {
+    test("reads a write's body only after its credentials passed; the blob check's route reads none", () => {
+        const text = renderCaddyfile({ ...base, readOnlySignals: [{ kind: "file", path: "/run/ro" }] });
+        const check = text.indexOf("basicauth @write");
+        for (const read of ["request_body {", "{http.request.body}"]) {
+            expect(text.indexOf(read)).toBeGreaterThan(check);
+            expect(text.indexOf(read)).toBe(text.lastIndexOf(read));
+        }
+        const blobCheck = text.slice(text.indexOf("route @maintenance-file-blob-check {"), check);
+        expect(blobCheck).toMatch(/` 503$/m);
+        expect(blobCheck).not.toContain("request_body");
+    });
+
+    test("with a file and a variable, either one opens the window: a 503 route for each, after the password check", () => {
         const text = renderCaddyfile({
             ...base,
             readOnlySignals: [
@@ -283,9 +296,9 @@ describe("renderCaddyfile read-only maintenance window", () => {
         });
         for (const kind of ["env", "file"]) {
             const at = text.indexOf(`route @maintenance-${kind} {`);
-            expect(at).toBeGreaterThan(-1);
-            expect(at).toBeLessThan(text.indexOf("basicauth @write"));
+            expect(at).toBeGreaterThan(text.indexOf("basicauth @write"));
             expect(text.slice(at, text.indexOf("\n\t\t}", at))).toMatch(/` 503$/m);
+            expect(text.indexOf(`route @maintenance-${kind}-blob-check {`)).toBeLessThan(text.indexOf("basicauth @write"));
         }
     });
 });
@@ -315,6 +328,14 @@ describe("renderCaddyfile read-only window with several marker files", () => {
         expect(text.match(/^\t\troute @maintenance-file \{$/gm)).toHaveLength(1);
         expect(text.match(/^\t\t\troute @maintenance-file \{$/gm)).toHaveLength(1);
         expect(text.match(/^\t\troute @maintenance-env \{$/gm)).toHaveLength(1);
+    });
+
+    test("Maven's 503 comes after the deploy account's password check, which alone gets its body read", () => {
+        const maven = text.slice(text.indexOf("route @maven {"), text.indexOf("\n\t\t}", text.indexOf("route @maven {")));
+        const check = maven.indexOf("basicauth @write");
+        expect(check).toBeGreaterThan(-1);
+        expect(maven.indexOf("route @maintenance-file {")).toBeGreaterThan(check);
+        expect(maven.indexOf("request_body {")).toBeGreaterThan(check);
     });
 });
 

@@ -6,6 +6,7 @@
  * themselves: test/integration/kindPlacement.test.ts, kindMaintenance.test.ts, kindMirror.test.ts.
  * Covers: components/config/kindRules.ts, components/kind/front.ts, components/kind/scripts.ts, components/kind/dataDir.ts.
  */
+import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -333,7 +334,7 @@ describe("scheduled garbage collection in kind mode", () => {
             // docker stand-in: records its arguments and whether the marker existed while it ran.
             writeFileSync(
                 path.join(dir, "bin", "docker"),
-                `#!/bin/sh\nif [ -e "${dir}/window/gc" ]; then w=marker; else w=no-marker; fi\necho "$w $*" >> "${dir}/docker-calls"\ncase "$*" in "exec -i "*) cat > "${dir}/retention-stdin"; exit "\${RETENTION_EXIT:-0}" ;; esac\nexit "\${DOCKER_EXIT:-0}"\n`,
+                `#!/bin/sh\nif [ -e "${dir}/window/gc" ]; then w=marker; else w=no-marker; fi\necho "$w $*" >> "${dir}/docker-calls"\ncase "$*" in "exec -i "*) cat > "${dir}/retention-stdin"; exit "\${RETENTION_EXIT:-0}" ;; "exec kind-registry-distribution rm -rf /var/lib/registry/"*) rm -rf "${dir}/images\${5#/var/lib/registry}" ;; esac\nexit "\${DOCKER_EXIT:-0}"\n`,
                 { mode: 0o755 },
             );
             mkdirSync(path.join(dir, "window"));
@@ -341,7 +342,7 @@ describe("scheduled garbage collection in kind mode", () => {
         });
         afterAll(() => removeDir(dir));
 
-        const script = (retentionScript = "") =>
+        const script = (retentionScript = "", window = { FRONT_SETTLE_SECONDS: 0, FRONT_DRAIN_SECONDS: 5 }) =>
             renderShellScript(path.join(__dirname, "../../components/kind/sh/gc.sh"), {
                 RETENTION_SCRIPT: retentionScript,
                 MARKER: path.join(dir, "window/gc"),
@@ -349,9 +350,9 @@ describe("scheduled garbage collection in kind mode", () => {
                 LOCK_DIR: path.join(dir, "lock"),
                 DISTRIBUTION_NAME: "kind-registry-distribution",
                 DISTRIBUTION_CONFIG: "/etc/docker/registry/config.yml",
+                DISTRIBUTION_DATA_DIR: "/var/lib/registry",
                 DELETE_UNTAGGED: true,
-                FRONT_SETTLE_SECONDS: 0,
-                FRONT_DRAIN_SECONDS: 5,
+                ...window,
             });
         const gc = (env: Record<string, string> = {}, retentionScript = "") =>
             run("/bin/sh", ["-c", script(retentionScript)], { env: { ...process.env, ...env, PATH: `${dir}/bin:${process.env.PATH}` } });
@@ -405,6 +406,34 @@ describe("scheduled garbage collection in kind mode", () => {
                 "marker exec kind-registry-distribution registry garbage-collect --delete-untagged /etc/docker/registry/config.yml",
             ]);
             expect(readFileSync(path.join(dir, "retention-stdin"), "utf8")).toBe("echo the retention script\n");
+        });
+
+        it("cuts an upload still streaming after the drain in Distribution's container, whose storage it is, then collects", async () => {
+            const upload = path.join(dir, "images/docker/registry/v2/repositories/team/app/_uploads/streaming");
+            mkdirSync(upload, { recursive: true });
+            // A client streaming into the upload: a write every 0.2 s while its directory exists.
+            const writer = spawn("/bin/sh", ["-c", `while [ -d '${upload}' ]; do echo x >> '${upload}/data'; sleep 0.2; done`]);
+            const before = calls().length;
+            const rendered = script("", { FRONT_SETTLE_SECONDS: 1, FRONT_DRAIN_SECONDS: 2 });
+            const r = await new Promise<{ code: number | null; out: string }>((resolve) => {
+                const child = spawn("/bin/sh", ["-c", rendered], { env: { ...process.env, PATH: `${dir}/bin:${process.env.PATH}` } });
+                let out = "";
+                child.stdout.on("data", (d) => {
+                    out += d;
+                });
+                child.stderr.on("data", (d) => {
+                    out += d;
+                });
+                child.on("exit", (code) => resolve({ code, out }));
+            });
+            writer.kill();
+            expect(r.code, r.out).toBe(0);
+            expect(r.out).toContain("upload streaming still streaming after 2 s: cut");
+            expect(calls().slice(before)).toEqual([
+                "marker exec kind-registry-distribution rm -rf /var/lib/registry/docker/registry/v2/repositories/team/app/_uploads/streaming",
+                "marker exec kind-registry-distribution registry garbage-collect --delete-untagged /etc/docker/registry/config.yml",
+            ]);
+            expect(existsSync(upload)).toBe(false);
         });
 
         it("a failed retention still lets the collection run, then fails the run", () => {

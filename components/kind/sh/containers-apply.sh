@@ -1,9 +1,10 @@
 #!/bin/sh
 # Runs the kind placement's containers on the Docker host, each only when it is missing, stopped, or
 # was made from another spec (container-converge.sh):
-# - Distribution ($DISTRIBUTION_NAME) on a private network of its own ($BACKEND_NETWORK, internal: no
-#   port of it is published and nothing outside that network reaches it), its images in
-#   $DATA_DIR/images;
+# - Distribution ($DISTRIBUTION_NAME) on a private network of its own ($BACKEND_NETWORK: internal, so
+#   it has no way out, and without an address of the Docker host on its bridge, so the host has no route
+#   to it and forwards nothing there: neither the host, nor a container or kind node on another network
+#   reaches it; no port of it is published), its images in $DATA_DIR/images;
 # - the front, Caddy ($FRONT_NAME), published on 127.0.0.1:$HOST_PORT, attached to the kind network
 #   under its own name and to the backend network: the only way to Distribution;
 # - the node watcher ($WATCHER_NAME), which configures each node of the cluster when it starts;
@@ -13,8 +14,11 @@
 #   which the front mounts read-only at $WINDOW_DIR;
 # - a pull-through cache per line of MIRRORS (`<pathName> <fingerprint> <credentials>`): Distribution
 #   in proxy mode ($MIRROR_PREFIX<pathName>) on the backend network, where the front reaches it, and on
-#   $EGRESS_NETWORK, its way out to the upstream; its config, upstream account (env, mode 0600) and
-#   storage in $MIRRORS_DIR/<pathName>. Caches no longer listed are removed with their storage.
+#   $EGRESS_NETWORK, its way out to the upstream. It listens on its backend address only (the name
+#   $MIRROR_PREFIX<pathName>$BACKEND_ALIAS_SUFFIX exists on the backend network alone): its address on
+#   the egress network, which the host reaches, has nothing listening. Its config, upstream account
+#   (env, mode 0600) and storage in $MIRRORS_DIR/<pathName>. Caches no longer listed are removed with
+#   their storage.
 # The kind network is created when the cluster does not exist yet (kind uses an existing one), so the
 # registry runs before, between and after clusters. DISTRIBUTION_FILES, FRONT_FILES and WATCHER_FILES
 # name what each container's placed files held (MAINTENANCE_FILES too): a container is replaced only
@@ -23,10 +27,32 @@
 : "${DISTRIBUTION_FILES:?}" "${FRONT_FILES:?}" "${WATCHER_FILES:?}" "${MAINTENANCE_FILES?}"
 : "${DISTRIBUTION_NAME:?}" "${DISTRIBUTION_IMAGE:?}" "${DISTRIBUTION_CONFIG:?}" "${FRONT_NAME:?}" "${FRONT_IMAGE:?}"
 : "${WATCHER_NAME:?}" "${WATCHER_IMAGE:?}" "${MAINTENANCE_NAME:?}" "${WINDOW_DIR:?}" "${MAINTENANCE_IMAGES:?}"
-: "${EGRESS_NETWORK:?}" "${MIRRORS_DIR:?}" "${MIRROR_PREFIX:?}" "${MIRRORS?}" "${DISTRIBUTION_DATA_DIR:?}" "${DISTRIBUTION_ENV:?}"
+: "${EGRESS_NETWORK:?}" "${MIRRORS_DIR:?}" "${MIRROR_PREFIX:?}" "${MIRRORS?}" "${DISTRIBUTION_DATA_DIR:?}" "${DISTRIBUTION_ENV:?}" "${DISTRIBUTION_PORT:?}"
 set -eu
 # shellcheck source=../../upkeep/sh/container-converge.sh
 . "$(dirname "$0")/../../upkeep/sh/container-converge.sh"
+
+# The backend network's option that keeps the Docker host's address off its bridge.
+BACKEND_OPTION=com.docker.network.bridge.inhibit_ipv4
+# The suffix of a cache's name on the backend network, where it listens.
+BACKEND_ALIAS_SUFFIX=-backend
+
+# ensure_backend_network: the backend network, internal and without the host's address. One made before
+# that option carries the host's address: it is removed with the containers on it, which are run again
+# below (the images and the caches' storage are directories of the host and stay).
+ensure_backend_network() {
+  backend_option=$(docker network inspect -f "{{index .Options \"$BACKEND_OPTION\"}}" "$BACKEND_NETWORK" 2>/dev/null) || backend_option=none
+  [ "$backend_option" != true ] || return 0
+  if [ "$backend_option" != none ]; then
+    for attached in $(docker network inspect -f '{{range .Containers}}{{.Name}} {{end}}' "$BACKEND_NETWORK"); do
+      docker rm -f "$attached" >/dev/null
+    done
+    docker network rm "$BACKEND_NETWORK" >/dev/null
+    echo "removed network $BACKEND_NETWORK, which carried the Docker host's address (its containers run again)"
+  fi
+  docker network create --internal -o "$BACKEND_OPTION=true" "$BACKEND_NETWORK" >/dev/null
+  echo "created network $BACKEND_NETWORK (internal, no address of the host)"
+}
 
 ensure_network() {
   if ! docker network inspect "$1" >/dev/null 2>&1; then
@@ -70,19 +96,23 @@ run_watcher() {
     --entrypoint /bin/sh "$WATCHER_IMAGE" "$BIN_DIR/node-watch.sh"
 }
 
-# run_mirror PATH_NAME SPEC CREDENTIALS: the cache, on the backend network first (no port is
-# published), then on the egress network.
+# run_mirror PATH_NAME SPEC CREDENTIALS: the cache, on the backend network (no port is published) and
+# on the egress network before it starts: Distribution asks its upstream as it starts, and stops when
+# it cannot. It listens on its name on the backend network, which resolves there only.
 run_mirror() {
   mirror_dir="$MIRRORS_DIR/$1"
   if [ "$3" = true ]; then set -- "$1" "$2" --env-file "$mirror_dir/env"; else set -- "$1" "$2"; fi
   mirror_name="$MIRROR_PREFIX$1" mirror_spec=$2
   shift 2
   for env_word in $DISTRIBUTION_ENV; do set -- "$@" -e "$env_word"; done
-  run_container "$mirror_name" "$mirror_spec" --network "$BACKEND_NETWORK" "$@" \
+  docker create --name "$mirror_name" --restart unless-stopped --label "dso-registry.spec=$mirror_spec" \
+    --network "$BACKEND_NETWORK" --network-alias "$mirror_name$BACKEND_ALIAS_SUFFIX" "$@" \
+    -e "REGISTRY_HTTP_ADDR=$mirror_name$BACKEND_ALIAS_SUFFIX:$DISTRIBUTION_PORT" \
     -v "$mirror_dir/data:$DISTRIBUTION_DATA_DIR" \
     -v "$mirror_dir/config.yml:$DISTRIBUTION_CONFIG:ro" \
-    "$DISTRIBUTION_IMAGE" "$DISTRIBUTION_CONFIG"
+    "$DISTRIBUTION_IMAGE" "$DISTRIBUTION_CONFIG" >/dev/null
   docker network connect "$EGRESS_NETWORK" "$mirror_name"
+  docker start "$mirror_name" >/dev/null
 }
 
 # No network: it talks to the Docker host's socket only.
@@ -98,7 +128,7 @@ run_maintenance() {
 
 mkdir -p "$DATA_DIR/images" "$DATA_DIR/window"
 ensure_network "$KIND_NETWORK" "$KIND_NETWORK"
-ensure_network "$BACKEND_NETWORK" --internal "$BACKEND_NETWORK"
+ensure_backend_network
 distribution_spec="$DISTRIBUTION_IMAGE env:$DISTRIBUTION_ENV files:$DISTRIBUTION_FILES"
 converge_container "$DISTRIBUTION_NAME" "$distribution_spec" distribution run_distribution "$distribution_spec"
 front_spec="$FRONT_IMAGE port:$HOST_PORT files:$FRONT_FILES"
@@ -117,7 +147,7 @@ if [ -n "$MIRRORS" ]; then
   ensure_network "$EGRESS_NETWORK" "$EGRESS_NETWORK"
   while read -r path_name fingerprint credentials; do
     mkdir -p "$MIRRORS_DIR/$path_name/data"
-    mirror_spec="$DISTRIBUTION_IMAGE env:$DISTRIBUTION_ENV files:$fingerprint"
+    mirror_spec="$DISTRIBUTION_IMAGE env:$DISTRIBUTION_ENV files:$fingerprint listen:backend"
     if [ "$credentials" = true ]; then mirror_spec=$(spec_with_env "$mirror_spec" "$MIRRORS_DIR/$path_name/env"); fi
     converge_container "$MIRROR_PREFIX$path_name" "$mirror_spec" "cache $path_name" run_mirror "$path_name" "$mirror_spec" "$credentials"
     wanted="$wanted$MIRROR_PREFIX$path_name "

@@ -12,12 +12,19 @@
 # (busybox, Distribution on its loopback); a failed retention does not stop the collection, and fails
 # the run at the end.
 : "${RETENTION_SCRIPT?}" "${MARKER:?}" "${DATA_DIR:?}" "${LOCK_DIR:?}" "${DISTRIBUTION_NAME:?}" "${DISTRIBUTION_CONFIG:?}" "${DELETE_UNTAGGED:?}"
+: "${DISTRIBUTION_DATA_DIR:?}"
 : "${FRONT_SETTLE_SECONDS:?}" "${FRONT_DRAIN_SECONDS:?}"
 set -eu
 # shellcheck source=../../upkeep/sh/front-window.sh
 . "$(dirname "$0")/../../upkeep/sh/front-window.sh"
 # shellcheck source=../../upkeep/sh/collect.sh
 . "$(dirname "$0")/../../upkeep/sh/collect.sh"
+
+# The storage is read-only here ($DATA_DIR): an upload still streaming when the drain ends is cut in
+# the Distribution container, where the same directory is $DISTRIBUTION_DATA_DIR.
+cut_upload() {
+  docker exec "$DISTRIBUTION_NAME" rm -rf "$DISTRIBUTION_DATA_DIR${1#"$DATA_DIR"}"
+}
 
 # The lock is a directory holding the owner's PID; one left by a run that did not end (the container
 # stopped during a collection) is taken over.

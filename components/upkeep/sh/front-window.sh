@@ -4,12 +4,29 @@
 # marker file exists, the Caddy front answers every write 503 with Retry-After and lets reads through.
 # A script that sources this declares FRONT_SETTLE_SECONDS and FRONT_DRAIN_SECONDS.
 
+# What becomes of uploads still streaming after FRONT_DRAIN_SECONDS: `cut` (the default: a collection
+# must not sweep while a blob may commit) or `leave` (a backup: an unfinished upload session is copied as
+# it is, and nothing names it). A script sets FRONT_LATE_UPLOADS after sourcing this file.
+FRONT_LATE_UPLOADS='cut'
+
+# cut_upload DIR: ends one upload session by removing its directory (Distribution's `_uploads/<id>`).
+# The request still streaming into it writes on into a file nobody can see, its commit finds no data
+# (nothing lands in the blobs), and the client's next request for it gets BLOB_UPLOAD_UNKNOWN: the
+# client uploads that blob again, after the window. Distribution's collector never reads `_uploads`.
+# A script that cannot write the storage itself redefines it (kind's, through the Distribution container).
+cut_upload() {
+    rm -rf "$1"
+}
+
 # open_front_window MARKER [DIR...]: creates the marker, then waits until the writes already past the
 # front have landed: nothing under DIR... (the registry's storage, the backed-up directories) may
 # change for FRONT_SETTLE_SECONDS after the marker was last touched. An upload that was streaming
-# when the marker appeared keeps writing its file, so the wait lasts as long as it does (at most
-# FRONT_DRAIN_SECONDS, then the window gives up and fails); its next request (PATCH, PUT) gets 503.
-# Without DIR (s3 storage) only the settle time is waited.
+# when the marker appeared keeps writing its file, so the wait lasts as long as it does, for at most
+# FRONT_DRAIN_SECONDS: then each upload still streaming is cut (FRONT_LATE_UPLOADS=cut) or left
+# (=leave), and the window's work begins. A write still going on then that is no upload (nothing the
+# front lets through streams for that long), or an upload that a cut did not end, makes the window give
+# up and fail. The next request of any client (PATCH, PUT) gets 503. Without DIR (s3 storage) only the
+# settle time is waited.
 open_front_window() {
     window_file=$1
     shift
@@ -21,13 +38,31 @@ open_front_window() {
         drained=$((drained + FRONT_SETTLE_SECONDS))
         [ $# -gt 0 ] || return 0
         # Files written since the marker was last touched (pulls write nothing).
-        written=$(find "$@" -type f -newer "$window_file" 2>/dev/null | head -n 1)
+        written=$(find "$@" -type f -newer "$window_file" 2>/dev/null || :)
         [ -n "$written" ] || return 0
-        if [ "$drained" -ge "$FRONT_DRAIN_SECONDS" ]; then
-            echo "writes still in flight after $drained s (e.g. $written): the window gives up" >&2
+        if [ "$drained" -lt "$FRONT_DRAIN_SECONDS" ]; then
+            echo "waiting for writes in flight (e.g. $(printf '%s\n' "$written" | head -n 1))"
+            touch "$window_file"
+            continue
+        fi
+        # Past twice the drain, what goes on writing is no upload that was cut (a cut one writes nowhere
+        # the storage shows).
+        others=$(printf '%s\n' "$written" | grep -v '/_uploads/' | head -n 1)
+        if [ -n "$others" ] || [ "$drained" -ge $((2 * FRONT_DRAIN_SECONDS)) ]; then
+            echo "writes still in flight after $drained s (e.g. ${others:-$(printf '%s\n' "$written" | head -n 1)}): the window gives up" >&2
             return 1
         fi
-        echo "waiting for writes in flight (e.g. $written)"
+        for upload in $(printf '%s\n' "$written" | sed -n 's#^\(.*/_uploads/[^/]*\)/.*#\1#p' | sort -u); do
+            if [ "$FRONT_LATE_UPLOADS" = leave ]; then
+                echo "upload ${upload##*/} still streaming after $drained s: left as it is (its client's next request gets 503)"
+            elif cut_upload "$upload"; then
+                echo "upload ${upload##*/} still streaming after $drained s: cut (its client uploads that blob again after the window)"
+            else
+                echo "upload ${upload##*/} still streaming after $drained s could not be cut: the window gives up" >&2
+                return 1
+            fi
+        done
+        [ "$FRONT_LATE_UPLOADS" = cut ] || return 0
         touch "$window_file"
     done
 }
