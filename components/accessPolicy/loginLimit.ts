@@ -1,8 +1,8 @@
 /**
  * Repeated failed logins from one client are refused before they reach a password check: on the
  * external host, fail2ban reads the front's JSON access log and bans the address at the firewall
- * (nftables) for the front's ports; in the cluster, ingress-nginx limits the token endpoint's requests
- * and connections per client address. Why these and not a limiter inside Caddy:
+ * (nftables) for the front's ports; in the cluster, the ingress controller limits the token endpoint's
+ * requests per client address (ingress-nginx with annotations, Traefik with a rateLimit Middleware). Why these and not a limiter inside Caddy:
  * docs/decisions/access-policy.md#login-cost.
  *
  * A failed login is a request whose credentials were refused; a 401 to an anonymous request never
@@ -122,3 +122,15 @@ export function loginIngressAnnotations(requestsPerMinute: number, ignoreNetwork
  * (`limit-rpm`) stays the bound on how many logins an address gets.
  */
 export const LOGIN_CONNECTIONS_PER_CLIENT = 16;
+
+/**
+ * Traefik's rateLimit Middleware spec (traefik.io/v1alpha1) for the token endpoint's Ingress: on average
+ * `requestsPerMinute` per client address, with a burst of as many at once; past it Traefik answers 429
+ * without passing the request on. Without a `sourceCriterion` Traefik groups requests by the connection's
+ * remote address, which a client cannot forge with a header. Traefik's rateLimit has no list of exempt
+ * networks: `ignoreNetworks` does not apply here (the config says so).
+ */
+export function traefikLoginRateLimit(requestsPerMinute: number): { rateLimit: { average: number; period: string; burst: number } } {
+    const rate = Math.max(1, Math.floor(requestsPerMinute));
+    return { rateLimit: { average: rate, period: "1m", burst: rate } };
+}

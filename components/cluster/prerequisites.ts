@@ -180,6 +180,8 @@ const API_FIXES: Readonly<Record<string, string>> = {
         'install trust-manager (https://cert-manager.io/docs/trust/trust-manager/), or set caConfigMap.delivery to "program"',
     "traefik.io": "install Traefik v3 with its CRDs, or name the ingress controller the cluster runs in inCluster.ingressController",
     "cert-manager.io": "install cert-manager (https://cert-manager.io/docs/installation/)",
+    "gateway.networking.k8s.io":
+        'install the Gateway API CRDs (standard channel) and a controller that implements them, or set inCluster.exposure to "ingress"',
 };
 
 /** One line per missing prerequisite: what it is, who needs it, and the command or setting that fixes it. */

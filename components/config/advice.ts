@@ -37,9 +37,12 @@ const certManagerCaAdvice = (namespace: string) =>
  * the Ingress: through Service `registry-tls` (where the cluster DNS sends the registry's name) and
  * Service `registry`.
  */
-const inClusterAllowlistAdvice = (namespace: string) =>
-    "holds for requests through the Ingress only (the ingress controller enforces it). Pods inside the cluster reach the registry " +
-    `through Services registry-tls and registry in namespace ${namespace} without passing it (the cluster DNS sends the registry's ` +
+const inClusterAllowlistAdvice = (namespace: string, gateway: boolean) =>
+    (gateway
+        ? "holds for requests through the Gateway's route and to Service registry (the registry's Caddy enforces it on the client the Gateway's controller names). Pods inside the cluster reach the registry " +
+          `through Service registry-tls in namespace ${namespace} without passing it (the cluster DNS sends the registry's `
+        : "holds for requests through the Ingress only (the ingress controller enforces it). Pods inside the cluster reach the registry " +
+          `through Services registry-tls and registry in namespace ${namespace} without passing it (the cluster DNS sends the registry's `) +
     "name to registry-tls); the access policy (push credentials, requiresAuthForPull) still applies there. To limit those paths too, " +
     `add a NetworkPolicy in ${namespace} that admits only the pods and node networks you want (docs/in-cluster.md, The client-network allowlist)`;
 
@@ -193,7 +196,10 @@ export function adviceWarnings(c: FlatConfig): ConfigProblem[] {
         warnings.push({ key: keyPath(["nodes", "runtime"]), message: DOCKER_CLASSIC_STORE_ADVICE });
     }
     if (c.registry.mode === "in-cluster" && c.registry.allowedNetworks.length > 0) {
-        warnings.push({ key: keyPath(["registry", "allowedNetworks"]), message: inClusterAllowlistAdvice(c.inCluster.namespace) });
+        warnings.push({
+            key: keyPath(["registry", "allowedNetworks"]),
+            message: inClusterAllowlistAdvice(c.inCluster.namespace, c.inCluster.exposure === "gateway"),
+        });
     }
     const caTakers = c.nodes.delivery !== "none" || c.jenkins.enabled || c.pullSecrets.namespaces.length > 0;
     const t = c.registry.tls;

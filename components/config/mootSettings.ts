@@ -122,12 +122,36 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
         mootWith: (c) => unless(c.registry.maintenance.retention.rules.length > 0, "registry.maintenance.retention.rules empty"),
     },
     {
-        // In the cluster only ingress-nginx takes the limit.
+        // In the cluster the limit is the ingress controller's: ingress-nginx's or Traefik's; behind a Gateway, Traefik's only.
         keys: ["registry.loginLimit"],
         mootWith: (c) => {
+            if (c.registry.mode !== "in-cluster") return undefined;
             const controller = c.inCluster.ingressController ?? INGRESS_CONTROLLER_OF_CLASS[c.inCluster.ingressClass];
-            return c.registry.mode === "in-cluster" && controller !== "nginx"
-                ? `inCluster.ingressClass "${c.inCluster.ingressClass}" (the login limit needs ingress-nginx)`
+            if (c.inCluster.exposure === "gateway") {
+                return controller !== "traefik"
+                    ? 'inCluster.exposure "gateway" without inCluster.ingressController "traefik" (Gateway API has no rate limit; Caddy\'s standard build neither)'
+                    : undefined;
+            }
+            return controller === undefined
+                ? `inCluster.ingressClass "${c.inCluster.ingressClass}" (the login limit needs ingress-nginx or Traefik)`
+                : undefined;
+        },
+    },
+    {
+        keys: ["inCluster.gateway"],
+        mootWith: (c) => unless(c.inCluster.exposure === "gateway", `inCluster.exposure "${c.inCluster.exposure}"`),
+    },
+    {
+        keys: ["inCluster.gateway.port"],
+        mootWith: (c) => unless(c.inCluster.gateway.className !== undefined, "inCluster.gateway.className unset (the Gateway is yours)"),
+    },
+    {
+        // Traefik's rateLimit Middleware exempts no network (components/accessPolicy/loginLimit.ts).
+        keys: ["registry.loginLimit.ignoreNetworks"],
+        mootWith: (c) => {
+            const controller = c.inCluster.ingressController ?? INGRESS_CONTROLLER_OF_CLASS[c.inCluster.ingressClass];
+            return c.registry.mode === "in-cluster" && controller === "traefik" && c.inCluster.exposure === "ingress"
+                ? `inCluster.ingressClass "${c.inCluster.ingressClass}" (Traefik's rate limit exempts no network)`
                 : undefined;
         },
     },

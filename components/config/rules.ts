@@ -167,7 +167,26 @@ export function crossChecks(c: FlatConfig): ConfigProblem[] {
                 `Use the https:// URL (with jenkins.caCertificate for a private CA), or, for a Jenkins reached on a trusted network only, set jenkins.allowPlainHttp: true`,
         );
     }
-    if (c.registry.allowedNetworks.length > 0 && mode === "in-cluster" && !ingressControllerOf(c.inCluster)) {
+    const gateway = c.inCluster.exposure === "gateway";
+    if (c.registry.allowedNetworks.length > 0 && mode === "in-cluster" && gateway && c.inCluster.gateway.proxyNetworks.length === 0) {
+        add(
+            ["inCluster", "gateway", "proxyNetworks"],
+            `is empty, but registry.allowedNetworks is set with inCluster.exposure "gateway": Gateway API has no allowlist, so the ` +
+                `registry's Caddy enforces it on the client address the Gateway's controller forwards, and believes that header only ` +
+                `from the controller. List the networks the controller connects from (its pods' or nodes' network, e.g. "10.42.0.0/16" on k3s)`,
+        );
+    }
+    if (mode === "in-cluster" && gateway && c.inCluster.gateway.className && c.inCluster.gateway.namespace !== undefined) {
+        if (c.inCluster.gateway.namespace !== c.inCluster.namespace) {
+            add(
+                ["inCluster", "gateway", "namespace"],
+                `is "${c.inCluster.gateway.namespace}", but inCluster.gateway.className makes the stack create the Gateway, and it ` +
+                    `creates it in the registry's namespace "${c.inCluster.namespace}" beside its certificate: remove inCluster.gateway.namespace, ` +
+                    `or remove className to attach to a Gateway of your own`,
+            );
+        }
+    }
+    if (c.registry.allowedNetworks.length > 0 && mode === "in-cluster" && !gateway && !ingressControllerOf(c.inCluster)) {
         add(
             ["registry", "allowedNetworks"],
             `cannot be enforced behind inCluster.ingressClass "${c.inCluster.ingressClass}": the registry's Caddy sidecar sees only the ` +

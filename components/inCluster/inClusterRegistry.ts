@@ -21,6 +21,7 @@ import {
     clusterMirrorRoutes,
     renderClusterMirrors,
 } from "../mirrors/mirrorManifests";
+import { UI_WORKLOAD } from "../registryUi/kubernetes";
 import type { DistributionSettings } from "../shared/distributionSettings";
 import { type IngressController, METRICS_PORTS } from "../shared/facts";
 import { withFormerType } from "../shared/formerType";
@@ -39,6 +40,7 @@ import {
     DEFAULT_KUBECTL_IMAGE,
     IN_CLUSTER,
     type InClusterBackup,
+    type InClusterGateway,
     type InClusterLoginLimit,
     type InClusterPod,
     type InClusterSpec,
@@ -75,8 +77,10 @@ export interface InClusterRegistryArgs extends RegistryFront {
     /** Images of Distribution, the Caddy sidecar and the web UI. */
     readonly images: { readonly registry: string; readonly caddy: string; readonly ui: string };
     readonly storage: InClusterRegistryStorage;
-    /** The token endpoint's limit at the ingress (`registry.loginLimit`; ingress-nginx only); none when unset. */
+    /** The token endpoint's limit at the ingress (`registry.loginLimit`; ingress-nginx or Traefik); none when unset. */
     readonly loginLimit?: InClusterLoginLimit;
+    /** Exposed through a Gateway API HTTPRoute instead of Ingresses (`inCluster.exposure` "gateway"). */
+    readonly gateway?: InClusterGateway;
     /** Whether the web UI runs in the registry pod, behind the same Caddy. */
     readonly ui: { readonly enabled: boolean };
     /** The garbage-collection CronJob: whether it runs, when (cron), and whether it also removes untagged manifests. */
@@ -164,6 +168,13 @@ export function sidecarPolicy(args: {
     readonly retentionCounts?: boolean;
     /** Push accounts that may write only under repository prefixes. */
     readonly scopedPushAccounts?: readonly ScopedPushAccount[];
+    /**
+     * Behind a Gateway: the allowlist, enforced on the plain-HTTP listener the controller uses, and, with
+     * the web UI, its path served through the front (the route sends every path here) from `uiService`.
+     */
+    readonly gateway?: { readonly proxyNetworks: readonly string[]; readonly uiService?: string };
+    /** `registry.allowedNetworks`: the sidecar's only behind a Gateway. */
+    readonly allowedNetworks?: readonly string[];
 }): AccessPolicy {
     return {
         siteAddress: args.host,
@@ -175,8 +186,12 @@ export function sidecarPolicy(args: {
         requiresAuthForPull: args.requiresAuthForPull,
         pushUsersFile: `${IN_CLUSTER.usersDir}/push`,
         pullUsersFile: `${IN_CLUSTER.usersDir}/pull`,
-        // The sidecar only sees the ingress controller's address: the allowlist is the ingress's job.
-        allowedNetworks: [],
+        // Behind an Ingress the sidecar only sees the controller's address: the allowlist is the ingress's
+        // job. Behind a Gateway (no standard allowlist) the sidecar enforces it on the client the
+        // controller names, believed from the controller's networks only.
+        allowedNetworks: args.gateway ? (args.allowedNetworks ?? []) : [],
+        ...(args.gateway && args.gateway.proxyNetworks.length > 0 ? { trustedProxies: args.gateway.proxyNetworks } : {}),
+        ...(args.gateway?.uiService ? { uiUpstream: args.gateway.uiService } : {}),
         deletesEnabled: args.deletesEnabled,
         // Pods are replaced on every change; nothing needs Caddy's admin API.
         admin: "off",
@@ -252,7 +267,14 @@ export function renderSidecarCaddyfile(policy: AccessPolicy, tls?: SidecarTlsLis
     if (!tls) return lines.join("\n");
     // The TLS site is the same policy rendered for a certificate on disk; its global options (no ACME,
     // no redirect listener) apply to the whole file, and the plain-HTTP site keeps its explicit scheme.
-    const secure = renderCaddyfile({ ...policy, port: tls.port, tls: { kind: "files", certFile: tls.certFile, keyFile: tls.keyFile } });
+    // The allowlist (behind a Gateway) guards the controller's way in, the plain-HTTP site; pods that reach the
+    // TLS Service by the registry's name are not behind it, as with an Ingress.
+    const secure = renderCaddyfile({
+        ...policy,
+        allowedNetworks: [],
+        port: tls.port,
+        tls: { kind: "files", certFile: tls.certFile, keyFile: tls.keyFile },
+    });
     const secureLines = secure.split("\n");
     const secureLabel = `${policy.siteAddress}:${tls.port} {`;
     const secureIndex = secureLines.indexOf(secureLabel);
@@ -326,8 +348,8 @@ export class InClusterRegistry extends pulumi.ComponentResource {
     readonly service: k8s.core.v1.Service;
     /** Service `registry-tls` (port 443, the sidecar's TLS listener): how pods reach the registry by its public name. */
     readonly tlsService: k8s.core.v1.Service;
-    /** Ingress `registry`: the registry's public name on the ingress controller. */
-    readonly ingress: k8s.networking.v1.Ingress;
+    /** Ingress `registry`: the registry's public name on the ingress controller; none behind a Gateway. */
+    readonly ingress?: k8s.networking.v1.Ingress;
     /**
      * ClusterIP of Service `registry-tls` (port 443, the sidecar's TLS listener): the address the
      * registry's public name resolves to inside the cluster.
@@ -352,6 +374,15 @@ export class InClusterRegistry extends pulumi.ComponentResource {
             metrics: args.monitoring !== undefined,
             retentionCounts: retentionCountsServed(args),
             scopedPushAccounts: users.scoped,
+            ...(args.gateway
+                ? {
+                      gateway: {
+                          proxyNetworks: args.gateway.proxyNetworks,
+                          ...(args.ui.enabled ? { uiService: `${UI_WORKLOAD.name}.${args.namespace}.svc:80` } : {}),
+                      },
+                      allowedNetworks: args.allowedNetworks,
+                  }
+                : {}),
         });
         // Every users file's accounts by name: at each check, credentials of any other user are checked against the decoy account.
         const accounts = {
@@ -423,6 +454,7 @@ export class InClusterRegistry extends pulumi.ComponentResource {
             host: args.host,
             ingressClass: args.ingressClass,
             ingressController: args.ingressController,
+            ...(args.gateway ? { gateway: args.gateway } : {}),
             tls,
             images: { ...args.images, kubectl: DEFAULT_KUBECTL_IMAGE },
             replicas: args.replicas,
@@ -492,7 +524,7 @@ export class InClusterRegistry extends pulumi.ComponentResource {
         this.deployment = registered("Deployment", IN_CLUSTER.name, k8s.apps.v1.Deployment);
         this.service = registered("Service", IN_CLUSTER.name, k8s.core.v1.Service);
         this.tlsService = registered("Service", IN_CLUSTER.tlsService, k8s.core.v1.Service);
-        this.ingress = registered("Ingress", IN_CLUSTER.name, k8s.networking.v1.Ingress);
+        if (!args.gateway) this.ingress = registered("Ingress", IN_CLUSTER.name, k8s.networking.v1.Ingress);
         this.tlsServiceClusterIp = this.tlsService.spec.clusterIP;
         const caCertificate = resources.find((r) => r.kind === "Certificate" && r.name === ISSUER_CHAIN.ca)?.resource;
         this.caCertPem = caCertificate && readChainCa(name, args.namespace, caCertificate, { parent: this });
@@ -534,11 +566,11 @@ function registerObjects(
         const ctor = resourceClassOf(object, `InClusterRegistry ${name}`);
         const { apiVersion: _apiVersion, kind: _kind, ...body } = object;
         const workload = object.kind === "Deployment" || object.kind === "CronJob";
-        // An Ingress after the Secret and the Services it names: a controller that reads it at once (Traefik)
+        // An Ingress (or a Gateway and its route) after the Secret and the Services it names: a controller that reads it at once (Traefik)
         // otherwise logs that they do not exist until they do.
         const dependsOn = workload
             ? [...(namespace ? [namespace] : []), ...inputs]
-            : object.kind === "Ingress"
+            : ["Ingress", "HTTPRoute", "Gateway"].includes(object.kind)
               ? [...(namespace ? [namespace] : []), ...inputs, ...services]
               : namespace && object.kind !== "Namespace"
                 ? [namespace]

@@ -8,6 +8,7 @@
 import type { K8sObject } from "../shared/k8sObject";
 import { renderBackupObjects } from "./backup";
 import { renderDeployment, renderDisruptionBudget } from "./deployment";
+import { renderGatewayCertificate, renderGatewayObjects } from "./gateway";
 import { renderGcCronJob, renderGcRbac } from "./gcJob";
 import { renderIssuerChain } from "./issuerChain";
 import { renderMonitoringObjects } from "./monitoring";
@@ -16,6 +17,7 @@ import {
     renderIngress,
     renderLocalRegistryHosting,
     renderLoginIngress,
+    renderLoginLimitMiddleware,
     renderService,
     renderTlsService,
     renderUiObjectsOf,
@@ -39,12 +41,16 @@ export function renderInClusterObjects(spec: InClusterSpec): K8sObject[] {
         ...(spec.tls.kind === "cert-manager" && spec.tls.chain
             ? renderIssuerChain({ namespace: spec.namespace, host: spec.host, lifetimes: spec.tls.chain })
             : []),
+        // Behind a Gateway, the operator's issuer's Certificate: before the workloads, like the chain's.
+        spec.gateway ? renderGatewayCertificate({ ...spec, gateway: spec.gateway }) : undefined,
         renderDeployment(spec),
         renderService(spec),
         renderTlsService(spec),
         renderAllowlistMiddleware(spec),
         renderIngress(spec),
+        renderLoginLimitMiddleware(spec),
         renderLoginIngress(spec),
+        ...(spec.gateway ? renderGatewayObjects({ ...spec, gateway: spec.gateway }) : []),
         renderDisruptionBudget(spec),
         // The web UI: objects of its own, so it is updated and restarted without the registry's pod.
         ...renderUiObjectsOf(spec),

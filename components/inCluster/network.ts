@@ -3,7 +3,7 @@
  * Traefik allowlist Middleware, and the KEP-1755 ConfigMap that tells local tools where it is.
  */
 import type * as k8s from "@pulumi/kubernetes";
-import { loginIngressAnnotations } from "../accessPolicy/loginLimit";
+import { loginIngressAnnotations, traefikLoginRateLimit } from "../accessPolicy/loginLimit";
 import { TOKEN_PATH } from "../accessPolicy/policy";
 import { renderUiObjects } from "../registryUi/kubernetes";
 import type { K8sObject } from "../shared/k8sObject";
@@ -86,9 +86,7 @@ export function ingressAnnotations(
         annotations["nginx.ingress.kubernetes.io/whitelist-source-range"] = spec.allowedNetworks.join(",");
     }
     if (allowlist && spec.ingressController === "traefik") {
-        // Traefik names a Middleware from Kubernetes as <namespace>-<name>@kubernetescrd.
-        annotations["traefik.ingress.kubernetes.io/router.middlewares"] =
-            `${spec.namespace}-${IN_CLUSTER.allowlistMiddleware}@kubernetescrd`;
+        annotations["traefik.ingress.kubernetes.io/router.middlewares"] = traefikMiddlewareRef(spec, IN_CLUSTER.allowlistMiddleware);
     }
     // The program's own chain has a Certificate of its own (issuerChain.ts); ingress-shim would make a second one.
     if (spec.tls.kind === "cert-manager" && !spec.tls.chain) {
@@ -106,10 +104,28 @@ export function ingressAnnotations(
  */
 export function renderUiObjectsOf(spec: InClusterSpec): K8sObject[] {
     if (!spec.ui.enabled) return [];
+    if (spec.gateway) {
+        // The HTTPRoute routes the UI's path (gateway.ts): the UI's workload and Service only.
+        return renderUiObjects(uiArgs(spec, {}, [])).filter((o) => o.kind === "Deployment" || o.kind === "Service");
+    }
     const registryAnnotations = ingressAnnotations(spec);
     const whitelist = "nginx.ingress.kubernetes.io/whitelist-source-range";
     const middlewares = registryAnnotations["traefik.ingress.kubernetes.io/router.middlewares"];
-    return renderUiObjects({
+    return renderUiObjects(
+        uiArgs(
+            spec,
+            {
+                ...INGRESS_AWAIT_ANNOTATIONS,
+                ...(registryAnnotations[whitelist] ? { [whitelist]: registryAnnotations[whitelist] } : {}),
+            },
+            middlewares ? [middlewares] : [],
+        ),
+    );
+}
+
+/** The UI's arguments from the registry's spec, with its Ingress's shared annotations and Traefik Middlewares. */
+function uiArgs(spec: InClusterSpec, sharedAnnotations: Record<string, string>, traefikMiddlewares: string[]) {
+    return {
         namespace: spec.namespace,
         image: spec.images.ui,
         host: spec.host,
@@ -121,17 +137,14 @@ export function renderUiObjectsOf(spec: InClusterSpec): K8sObject[] {
         ingressClass: spec.ingressClass,
         ingressController: spec.ingressController,
         tlsSecret: IN_CLUSTER.tlsSecret,
-        sharedAnnotations: {
-            ...INGRESS_AWAIT_ANNOTATIONS,
-            ...(registryAnnotations[whitelist] ? { [whitelist]: registryAnnotations[whitelist] } : {}),
-        },
-        traefikMiddlewares: middlewares ? [middlewares] : [],
-    });
+        sharedAnnotations,
+        traefikMiddlewares,
+    };
 }
 
 /** Traefik's ipAllowList Middleware (traefik.io/v1alpha1, Traefik v3) for the allowlist; none otherwise. */
 export function renderAllowlistMiddleware(spec: InClusterSpec): K8sObject | undefined {
-    if (spec.ingressController !== "traefik" || spec.allowedNetworks.length === 0) return undefined;
+    if (spec.gateway || spec.ingressController !== "traefik" || spec.allowedNetworks.length === 0) return undefined;
     return {
         apiVersion: "traefik.io/v1alpha1",
         kind: "Middleware",
@@ -144,7 +157,8 @@ export function renderAllowlistMiddleware(spec: InClusterSpec): K8sObject | unde
 export type IngressSpec = Pick<
     InClusterSpec,
     "namespace" | "host" | "ingressClass" | "ingressController" | "tls" | "allowedNetworks" | "loginLimit"
->;
+> &
+    Partial<Pick<InClusterSpec, "gateway">>;
 
 /** An Ingress for the registry's host name over TLS (certificate in Secret `registry-tls`), for one path. */
 function ingressFor(
@@ -171,28 +185,58 @@ function ingressFor(
 }
 
 /** The Ingress that serves the registry's host name over TLS, with its certificate in Secret `registry-tls`. */
-export function renderIngress(spec: IngressSpec): K8sObject {
+export function renderIngress(spec: IngressSpec): K8sObject | undefined {
+    if (spec.gateway) return undefined;
     return ingressFor(spec, IN_CLUSTER.name, ingressAnnotations(spec), { path: "/", pathType: "Prefix" });
 }
 
+/** Traefik's name for a Middleware of this namespace: <namespace>-<name>@kubernetescrd. */
+function traefikMiddlewareRef(spec: Pick<IngressSpec, "namespace">, name: string): string {
+    return `${spec.namespace}-${name}@kubernetescrd`;
+}
+
 /**
- * The token endpoint's own Ingress, with ingress-nginx's per-address limits (docs/access-policy.md,
- * Failed logins are limited): ingress-nginx merges it with the main Ingress for the same host, and an
- * Exact path wins over the Prefix "/", so every request for the token goes through the limit and no
- * other request does. Only for ingress-nginx: Traefik and unknown controllers get none (the config
- * warns that the setting has no effect there). Its certificate comes from the main Ingress (no
- * cert-manager annotation here: one Certificate per Secret).
+ * Traefik's rateLimit Middleware for the token endpoint (`traefikLoginRateLimit`), named by the token's
+ * Ingress or, behind a Gateway, by the HTTPRoute's ExtensionRef filter; none without Traefik or a limit.
+ */
+export function renderLoginLimitMiddleware(spec: IngressSpec): K8sObject | undefined {
+    if (!spec.loginLimit || spec.ingressController !== "traefik") return undefined;
+    return {
+        apiVersion: "traefik.io/v1alpha1",
+        kind: "Middleware",
+        metadata: meta(IN_CLUSTER.loginLimitMiddleware, spec.namespace, "ingress"),
+        spec: traefikLoginRateLimit(spec.loginLimit.tokenRequestsPerMinute),
+    };
+}
+
+/**
+ * The token endpoint's own Ingress, with the controller's per-address limit (docs/access-policy.md,
+ * Failed logins are limited): ingress-nginx's annotations, or Traefik's rateLimit Middleware after the
+ * allowlist's. Both controllers merge it with the main Ingress for the same host, and an Exact path wins
+ * over the Prefix "/" (ingress-nginx by its rules, Traefik by the longer rule), so every request for the
+ * token goes through the limit and no other request does. Unknown controllers get none (the config warns
+ * that the setting has no effect there). Its certificate comes from the main Ingress (no cert-manager
+ * annotation here: one Certificate per Secret).
  */
 export function renderLoginIngress(spec: IngressSpec): K8sObject | undefined {
-    if (!spec.loginLimit || spec.ingressController !== "nginx") return undefined;
+    if (!spec.loginLimit || spec.ingressController === undefined || spec.gateway) return undefined;
     const { "cert-manager.io/cluster-issuer": _cluster, "cert-manager.io/issuer": _issuer, ...annotations } = ingressAnnotations(spec);
-    const limits = loginIngressAnnotations(spec.loginLimit.tokenRequestsPerMinute, spec.loginLimit.ignoreNetworks);
+    const middlewares = "traefik.ingress.kubernetes.io/router.middlewares";
+    const limits =
+        spec.ingressController === "nginx"
+            ? loginIngressAnnotations(spec.loginLimit.tokenRequestsPerMinute, spec.loginLimit.ignoreNetworks)
+            : {
+                  [middlewares]: [annotations[middlewares], traefikMiddlewareRef(spec, IN_CLUSTER.loginLimitMiddleware)]
+                      .filter((m) => m !== undefined)
+                      .join(","),
+              };
     const all = { ...annotations, ...limits };
     return ingressFor(spec, IN_CLUSTER.loginIngress, Object.fromEntries(Object.entries(all).sort(([a], [b]) => a.localeCompare(b))), {
         path: TOKEN_PATH,
         pathType: "Exact",
     });
 }
+
 /** KEP-1755: tells tools (Tilt, ctlptl, Skaffold…) where the local registry is. */
 export function renderLocalRegistryHosting(spec: InClusterSpec): K8sObject | undefined {
     if (!spec.publishLocalRegistryHosting) return undefined;

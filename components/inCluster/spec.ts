@@ -51,7 +51,23 @@ export type InClusterTls =
           readonly chain?: IssuerChainLifetimes;
       };
 
-/** The token endpoint's limit at the ingress (ingress-nginx only). */
+/** The Gateway API exposure (`inCluster.gateway`): the Gateway the registry's HTTPRoute attaches to. */
+export interface InClusterGateway {
+    /** The Gateway's name. */
+    readonly name: string;
+    /** Its namespace; the registry's when unset. */
+    readonly namespace?: string;
+    /** The listener the route attaches to; every listener that allows it when unset. */
+    readonly sectionName?: string;
+    /** With a class, the stack creates the Gateway (in the registry's namespace); without, it is the operator's. */
+    readonly className?: string;
+    /** The created Gateway's HTTPS listener port (the controller's entry point). */
+    readonly port: number;
+    /** Where the controller connects from: the pod's Caddy believes X-Forwarded-For only from these. */
+    readonly proxyNetworks: readonly string[];
+}
+
+/** The token endpoint's limit at the ingress (ingress-nginx's annotations or Traefik's Middleware). */
 export interface InClusterLoginLimit {
     /** Token requests per minute per client address, with a burst of as many. */
     readonly tokenRequestsPerMinute: number;
@@ -99,6 +115,11 @@ export interface InClusterSpec {
      * enforced; undefined for a controller this program does not know (then no allowlist is allowed).
      */
     readonly ingressController?: IngressController;
+    /**
+     * With a Gateway, the registry is exposed by an HTTPRoute instead of Ingresses (gateway.ts), and the
+     * sidecar enforces `allowedNetworks` itself.
+     */
+    readonly gateway?: InClusterGateway;
     readonly tls: InClusterTls;
     readonly images: {
         readonly registry: string;
@@ -111,7 +132,7 @@ export interface InClusterSpec {
     /** Where and how the registry's pods run (`inCluster.pod`); the program's defaults where unset. */
     readonly pod?: InClusterPod;
     readonly storage: InClusterStorage;
-    /** Client networks allowed through the ingress; everyone when empty. */
+    /** Client networks allowed through the ingress (or by the sidecar behind a Gateway); everyone when empty. */
     readonly allowedNetworks: readonly string[];
     /** Token requests limited per client address at the ingress (`registry.loginLimit`); none when unset. */
     readonly loginLimit?: InClusterLoginLimit;
@@ -199,8 +220,10 @@ export const IN_CLUSTER = {
     /** Where the Caddy container mounts Secret `registry-tls` (the ingress's certificate and key). */
     tlsDir: "/etc/caddy-tls",
     configMap: "registry-config",
-    /** The token endpoint's own Ingress, with ingress-nginx's login limits. */
+    /** The token endpoint's own Ingress, with the controller's login limit. */
     loginIngress: "registry-login",
+    /** Traefik's rateLimit Middleware of the token endpoint's Ingress. */
+    loginLimitMiddleware: "registry-login-limit",
     /** Traefik's Middleware that enforces the client-network allowlist. */
     allowlistMiddleware: "registry-allowlist",
     dataClaim: "registry-data",

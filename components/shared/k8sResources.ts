@@ -51,6 +51,9 @@ const CLASSES: Record<string, Constructor> = {
     "traefik.io/v1alpha1/Middleware": TraefikMiddleware,
     "cert-manager.io/v1/Issuer": customResource("cert-manager.io/v1", "Issuer"),
     "cert-manager.io/v1/Certificate": customResource("cert-manager.io/v1", "Certificate"),
+    "gateway.networking.k8s.io/v1/Gateway": customResource("gateway.networking.k8s.io/v1", "Gateway"),
+    "gateway.networking.k8s.io/v1/HTTPRoute": customResource("gateway.networking.k8s.io/v1", "HTTPRoute"),
+    "gateway.networking.k8s.io/v1beta1/ReferenceGrant": customResource("gateway.networking.k8s.io/v1beta1", "ReferenceGrant"),
     "monitoring.coreos.com/v1/PodMonitor": customResource("monitoring.coreos.com/v1", "PodMonitor"),
     "monitoring.coreos.com/v1/PrometheusRule": customResource("monitoring.coreos.com/v1", "PrometheusRule"),
 };

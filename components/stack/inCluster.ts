@@ -31,6 +31,18 @@ export function defineInClusterRegistry(
         namespace: inCluster.namespace,
         ingressClass: inCluster.ingressClass,
         ingressController: inCluster.ingressController,
+        ...(inCluster.exposure === "gateway"
+            ? {
+                  gateway: {
+                      name: inCluster.gateway.name,
+                      ...(inCluster.gateway.namespace !== undefined ? { namespace: inCluster.gateway.namespace } : {}),
+                      ...(inCluster.gateway.sectionName !== undefined ? { sectionName: inCluster.gateway.sectionName } : {}),
+                      ...(inCluster.gateway.className !== undefined ? { className: inCluster.gateway.className } : {}),
+                      port: inCluster.gateway.port,
+                      proxyNetworks: inCluster.gateway.proxyNetworks,
+                  },
+              }
+            : {}),
         images: { registry: r.image, caddy: r.caddyImage, ui: r.ui.image },
         storage: s3
             ? {

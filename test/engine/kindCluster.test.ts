@@ -47,27 +47,18 @@
  * pod (the Service's endpoint, as ingress-nginx sends it), and its `/v2/` requests → the ExternalName
  * Service's `kind-registry:5002` → the front → Distribution.
  */
-import { cpSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import puppeteer from "puppeteer-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as YAML from "yaml";
 import type { K8sObject } from "../../components/shared/k8sObject";
 import type { DockerClient } from "../support/dockerEngine";
-import {
-    busyboxImage,
-    busyboxRootfs,
-    importRootfs,
-    nginxImage,
-    payloadImage,
-    pinnedCaddyImage,
-    registryImage,
-} from "../support/dockerImages";
+import { busyboxImage, nginxImage, payloadImage, pinnedCaddyImage, registryImage, registryUiStandInImage } from "../support/dockerImages";
 import { ingressLocations, ingressNginxConf, ingressRegexLocations } from "../support/ingress";
 import { type KindCluster, startKindCluster } from "../support/kindCluster";
 import { dockerCliImage } from "../support/kindNode";
 import { openWorkspace, PROJECT_DIR, type Workspace } from "../support/pulumiEngine";
-import { UI_FILES } from "../support/registryUiOrigin";
 import { privateDir, removeDir, run } from "../support/serverProcess";
 
 /** The committed kind stack's `kind.clusterName` (its context `kind-kind`). */
@@ -235,33 +226,6 @@ function loadIntoNode(ref: string): void {
     cluster.engine.dockerOk(["save", "-o", archive, ref]);
     const loaded = cluster.kind(["load", "image-archive", archive, "--name", NAME]);
     if (loaded.code !== 0) throw new Error(`kind load image-archive ${ref}: ${loaded.stdout}${loaded.stderr}`);
-}
-
-/**
- * A stand-in for the UI's image (it cannot be pulled here): busybox httpd serving the stand-in page
- * (test/support/registryUiStandIn) on the port the Deployment names (NGINX_LISTEN_PORT). Its entrypoint
- * writes the settings of the Deployment's environment into the page's config.js, as the real image's
- * entrypoint writes them into its own files; the directory is writable by the UI's non-root user.
- */
-function uiStandIn(): void {
-    const dir = path.join(scratch, "ui-rootfs");
-    busyboxRootfs(dir);
-    const www = path.join(dir, "www");
-    cpSync(UI_FILES, www, { recursive: true });
-    run("chmod", ["0777", www]);
-    writeFileSync(
-        path.join(dir, "entrypoint.sh"),
-        [
-            "#!/bin/sh",
-            "set -eu",
-            `printf 'window.UI_CONFIG = {"registryUrl": "%s", "deleteImages": %s, "catalogElementsLimit": %s};\\n' \\`,
-            '    "$REGISTRY_URL" "$DELETE_IMAGES" "$CATALOG_ELEMENTS_LIMIT" >/www/config.js',
-            'exec httpd -f -p "$NGINX_LISTEN_PORT" -h /www',
-            "",
-        ].join("\n"),
-        { mode: 0o755 },
-    );
-    importRootfs(cluster.engine, dir, UI_IMAGE, ['ENTRYPOINT ["/entrypoint.sh"]']);
 }
 
 /**
@@ -443,7 +407,7 @@ describe("the kind stack on the real cluster", () => {
         pinnedCaddyImage(cluster.engine);
         dockerCliImage(cluster.engine);
         // The UI's image and the ingress controller's stand-in in the node, as a pull would have put them there.
-        uiStandIn();
+        registryUiStandInImage(cluster.engine, UI_IMAGE);
         loadIntoNode(UI_IMAGE);
         nginxImage(cluster.engine, INGRESS_IMAGE);
         loadIntoNode(INGRESS_IMAGE);

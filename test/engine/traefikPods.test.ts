@@ -1,29 +1,51 @@
 /**
  * The `local` stack with `inCluster.ingressController: traefik` under the real Pulumi engine, on a node whose
- * pods really run (test/support/kubeNode.ts), with a real ingress controller in front: Traefik v3 built from its
- * module (tools/traefik/build.sh), on the node's :80 and :443 as k3s runs it, its kubernetescrd and
- * kubernetesingress providers watching the API server, its CRDs and RBAC from its own module
- * (test/support/traefik.ts). What is checked:
+ * pods really run (test/support/kubeNode.ts), with a real controller in front: Traefik v3 built from its module
+ * (tools/traefik/build.sh), on the node's :80 and :443 as k3s runs it, its kubernetescrd, kubernetesingress and
+ * Gateway API providers watching the API server, its CRDs and RBAC from its own module and the Gateway API's
+ * standard-channel CRDs from the Gateway API module Traefik requires (test/support/traefik.ts). What is checked:
  *
- * - the Traefik Middleware the program writes (the allowlist's ipAllowList) is accepted by the API server with
- *   Traefik's CRDs, and Traefik serves the registry's router with it, no error on either;
+ * - the Traefik Middlewares the program writes (the allowlist's ipAllowList, the token's rateLimit) are accepted
+ *   by the API server with Traefik's CRDs, and Traefik serves the registry's routers with them, no error;
  * - through Traefik on the node's 443, by the registry's name and the stack's CA: the ping's challenge, a push
  *   with the push account, an anonymous push refused, an anonymous pull;
- * - the kubelet pulls the image pushed through Traefik (a pod of it runs);
- * - the allowlist set to a network that excludes the client: Traefik answers 403; set back, the registry answers.
+ * - the kubelet pulls the image pushed through Traefik (a pod of it runs), its containerd going through the
+ *   node trust's hosts.toml to the name, which is Traefik on the node;
+ * - the web UI (a stand-in of its image that makes the real UI's requests) in Chromium at /registry/ on the
+ *   registry's origin, through Traefik's Ingress and through the Gateway's route;
+ * - the allowlist set to a network that excludes the client: Traefik answers 403; set back, the registry answers;
+ * - the token endpoint's rate limit: a loop of token requests gets 429 past the limit, and a token again after;
+ * - the stack moved to Gateway API (`inCluster.exposure: gateway`, a Gateway the stack creates on Traefik's
+ *   class) while a pull loop and a push loop run: what `up` replaced, how long each loop failed (printed), and
+ *   nothing lost; then through the HTTPRoute the same journeys, the kubelet's pull, and the rate limit through
+ *   the route's ExtensionRef filter;
+ * - behind the Gateway the allowlist is the pod's Caddy's: through Traefik the client it names is let in or
+ *   refused by the allowlist, and a pod that reaches the front directly with a forged X-Forwarded-For is
+ *   judged by its own address.
  *
  * The stack runs without its pull-through cache, the images are built here, and Jenkins is a fake, as in
- * localPods.test.ts. The login rate limit has no Traefik form in the program (renderLoginIngress writes one
- * for ingress-nginx only), so there is none to check here.
+ * localPods.test.ts.
  */
 import { randomBytes } from "node:crypto";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import puppeteer from "puppeteer-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { registryUiStandInImage } from "../support/dockerImages";
 import { type FakeJenkins, startFakeJenkins } from "../support/fakeJenkins";
 import type { RealCluster } from "../support/kubeNode";
 import { LOCAL_REGISTRY, pushFromNode as pushImageFromNode, runPodOfImage, startLocalStackNode } from "../support/localNode";
-import { openWorkspace, type Workspace } from "../support/pulumiEngine";
-import { privateDir, removeDir } from "../support/serverProcess";
-import { installTraefikCrds, startTraefik, TRAEFIK_CLASS, type Traefik } from "../support/traefik";
+import { engineSet, openWorkspace, type Workspace } from "../support/pulumiEngine";
+import { makePushLoop, type Push } from "../support/pushLoop";
+import { privateDir, removeDir, run } from "../support/serverProcess";
+import {
+    installGatewayApiCrds,
+    installTraefikCrds,
+    startTraefik,
+    TRAEFIK_CLASS,
+    TRAEFIK_GATEWAY_CLASS,
+    type Traefik,
+} from "../support/traefik";
 
 const STACK = "local";
 const REGISTRY = LOCAL_REGISTRY;
@@ -32,6 +54,9 @@ const VOLUME_COUNT = 6;
 const CLIENTS = "127.0.0.0/8";
 /** A network no client of the test is in (TEST-NET-1). */
 const ELSEWHERE = "192.0.2.0/24";
+/** Token requests per minute per client address at the controller (`registry.loginLimit`): a loop exceeds it at once. */
+const TOKEN_RATE = 30;
+const TOKEN_REQUEST = "/v2/token?service=dso-registry&scope=repository:docker-internal/p2c/through-traefik:pull";
 const jenkinsToken = `token-${randomBytes(12).toString("hex")}`;
 
 let cluster: RealCluster;
@@ -75,6 +100,107 @@ function routers(): { name: string; status: string; middlewares?: string[]; rule
     return r.code === 0 && r.stdout.startsWith("[") ? JSON.parse(r.stdout) : [];
 }
 
+/** `count` token requests from the node in a row, anonymous, through the registry's name: each one's status. */
+function tokenRequests(count: number): string[] {
+    const r = onNode("sh", [
+        "-c",
+        'i=0; while [ $i -lt "$1" ]; do i=$((i + 1)); curl -s --max-time 5 --cacert /root/push-certs/ca.crt -o /dev/null -w "%{http_code}\\n" "$2"; done',
+        "tokens",
+        String(count),
+        `https://${REGISTRY}${TOKEN_REQUEST}`,
+    ]);
+    return r.stdout.split("\n").filter(Boolean);
+}
+
+const kubectl = (...args: string[]) =>
+    run(path.join(engineSet(), "bin/kubectl"), ["--kubeconfig", cluster.kube.kubeconfig, ...args], { input: "" });
+
+/**
+ * A pull loop on the node: anonymous manifest GETs of `repository:tag` through the registry's name every
+ * 200 ms (the anonymous token the realm gives, as a client sends it back), each one's time and status in
+ * `file`, until `stop` exists.
+ */
+const PULL_LOOP = `
+file=$1 url=$2 stop=$3
+while [ ! -e "$stop" ]; do
+  code=$(curl -s --max-time 2 --cacert /root/push-certs/ca.crt -o /dev/null -w "%{http_code}" \\
+    -H "Authorization: Bearer anonymous-read-only" -H "Accept: application/vnd.oci.image.manifest.v1+json" "$url")
+  echo "$(date +%s%3N) $code" >> "$file"
+  sleep 0.2
+done
+`;
+
+/** The longest stretch, in seconds, between the last good sample before a failure and the first good one after it. */
+function longestOutage(samples: readonly { readonly at: number; readonly ok: boolean }[]): number {
+    let longest = 0;
+    let lastGood: number | undefined;
+    let failing = false;
+    for (const s of samples) {
+        if (!s.ok) failing = true;
+        else {
+            if (failing && lastGood !== undefined) longest = Math.max(longest, s.at - lastGood);
+            failing = false;
+            lastGood = s.at;
+        }
+    }
+    return longest / 1000;
+}
+
+const CHROMIUM = "/usr/bin/chromium";
+/** The test host's address on its link to the node, as a network: where Chromium's requests come from. */
+const browserNetwork = () => `${cluster.node.hostAddress}/32`;
+
+/**
+ * The web UI at https://<registry>/registry/ in Chromium on the test host, the registry's name mapped to the
+ * node (where Traefik listens on 443) and only the certificate the node's 443 serves accepted (its key's
+ * SPKI pin: the chain itself is checked by curl with the stack's CA in the other tests). Returns the
+ * repositories the page lists once loaded, after checking that every request it made went to /v2/ on its own
+ * origin and was answered 200 without an account.
+ */
+async function uiInChromium(): Promise<string[]> {
+    const spki = onNode("sh", [
+        "-c",
+        'openssl s_client -connect 127.0.0.1:443 -servername "$1" </dev/null 2>/dev/null | openssl x509 -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64',
+        "spki",
+        REGISTRY,
+    ]).stdout.trim();
+    expect(spki).toMatch(/^[A-Za-z0-9+/]{43}=$/);
+    const browser = await puppeteer.launch({
+        executablePath: CHROMIUM,
+        headless: true,
+        pipe: true,
+        args: [
+            "--no-sandbox",
+            "--headless=new",
+            `--host-resolver-rules=MAP ${REGISTRY} ${cluster.node.address}`,
+            `--ignore-certificate-errors-spki-list=${spki}`,
+        ],
+        userDataDir: path.join(scratch, `chromium-profile-${randomBytes(4).toString("hex")}`),
+    });
+    try {
+        const page = await browser.newPage();
+        const errors: string[] = [];
+        page.on("console", (m) => {
+            if (m.type() === "error") errors.push(m.text());
+        });
+        page.on("pageerror", (e) => errors.push(String(e)));
+        const response = await page.goto(`https://${REGISTRY}/registry/`, { waitUntil: "load" });
+        expect(response?.status()).toBe(200);
+        await page.waitForFunction(() => document.getElementById("status")?.textContent !== "loading", { timeout: 30_000 });
+        const log = await page.evaluate(() => (window as unknown as { uiLog: { method: string; url: string; status: number }[] }).uiLog);
+        expect(await page.$eval("#status", (e) => e.textContent), JSON.stringify(log)).toBe("loaded");
+        expect(log.length).toBeGreaterThan(0);
+        expect(
+            log.every((r) => r.status === 200 && r.url.startsWith(`https://${REGISTRY}/v2/`)),
+            JSON.stringify(log),
+        ).toBe(true);
+        expect(errors).toEqual([]);
+        return await page.$$eval("li.repository", (items) => items.map((i) => (i as HTMLElement).dataset.name ?? ""));
+    } finally {
+        await browser.close();
+    }
+}
+
 async function up(): Promise<void> {
     const result = await ws.pulumi(["up", "--yes", "-s", STACK], { timeoutMs: 15 * 60_000 });
     expect(result.code, `${result.stdout.slice(-10_000)}${result.stderr}\n${cluster.logs(20)}`).toBe(0);
@@ -82,10 +208,11 @@ async function up(): Promise<void> {
 
 beforeAll(async () => {
     scratch = privateDir("traefik-pods");
-    cluster = await startLocalStackNode(VOLUME_COUNT);
+    cluster = await startLocalStackNode(VOLUME_COUNT, (t) => [registryUiStandInImage(t)]);
     // Traefik's CRDs before the program writes its Middleware; Traefik itself, as a distribution runs it before any app.
     installTraefikCrds(cluster.kube.kubeconfig);
-    traefik = await startTraefik(cluster);
+    installGatewayApiCrds(cluster.kube.kubeconfig);
+    traefik = await startTraefik(cluster, { gatewayApi: true });
     jenkins = await startFakeJenkins({ user: "admin", apiToken: jenkinsToken });
     ws = openWorkspace({ stackFiles: [STACK], env: { KUBECONFIG: cluster.kube.kubeconfig } });
 }, 10 * 60_000);
@@ -110,13 +237,26 @@ describe("local stack behind a real Traefik, on a node whose pods run", () => {
             await set("inCluster.ingressClass", TRAEFIK_CLASS);
             await set("inCluster.ingressController", "traefik");
             await set("registry.allowedNetworks[0]", CLIENTS);
+            // The test host too, where Chromium runs (its requests reach the node from the host's side of its link).
+            await set("registry.allowedNetworks[1]", browserNetwork());
+            await set("registry.loginLimit.tokenRequestsPerMinute", String(TOKEN_RATE));
+            await set("registry.ui.enabled", "true");
             await up();
 
-            type Middleware = { metadata: { name: string }; spec: { ipAllowList?: { sourceRange: string[] } } };
+            type Middleware = { metadata: { name: string }; spec: { ipAllowList?: { sourceRange: string[] }; rateLimit?: unknown } };
             const middlewares = await cluster.kube.get<{ items: Middleware[] }>("/apis/traefik.io/v1alpha1/namespaces/dso/middlewares");
-            expect(middlewares?.items.map((m) => [m.metadata.name, m.spec])).toHaveLength(1);
-            const [middleware] = middlewares!.items;
-            expect(middleware!.spec.ipAllowList?.sourceRange).toEqual([CLIENTS]);
+            expect(middlewares?.items.map((m) => m.metadata.name).sort()).toEqual([
+                "registry-allowlist",
+                "registry-login-limit",
+                "registry-ui-strip-prefix",
+            ]);
+            const middleware = middlewares!.items.find((m) => m.metadata.name === "registry-allowlist");
+            expect(middleware!.spec.ipAllowList?.sourceRange).toEqual([CLIENTS, browserNetwork()]);
+            expect(middlewares!.items.find((m) => m.metadata.name === "registry-login-limit")?.spec.rateLimit).toEqual({
+                average: TOKEN_RATE,
+                period: "1m",
+                burst: TOKEN_RATE,
+            });
             type Ingress = { metadata: { name: string; annotations?: Record<string, string> }; spec: { ingressClassName?: string } };
             const ingress = await cluster.kube.get<Ingress>("/apis/networking.k8s.io/v1/namespaces/dso/ingresses/registry");
             expect(ingress?.spec.ingressClassName).toBe(TRAEFIK_CLASS);
@@ -188,13 +328,23 @@ describe("local stack behind a real Traefik, on a node whose pods run", () => {
     );
 
     it(
+        "the web UI through Traefik in Chromium: its path on the registry's origin, the images it lists read anonymously through the same Traefik",
+        async () => {
+            expect(await uiInChromium()).toContain("docker-internal/p2c/through-traefik");
+        },
+        5 * 60_000,
+    );
+
+    it(
         "the allowlist set to a network without the client: Traefik refuses with 403; set back, the registry answers again",
         async () => {
             await ws.pulumiOk(["config", "set", "--path", "dso-registry:registry.allowedNetworks[0]", ELSEWHERE, "-s", STACK]);
             await up();
             type Middleware = { spec: { ipAllowList?: { sourceRange: string[] } } };
             const list = await cluster.kube.get<{ items: Middleware[] }>("/apis/traefik.io/v1alpha1/namespaces/dso/middlewares");
-            expect(list?.items.map((m) => m.spec.ipAllowList?.sourceRange)).toEqual([[ELSEWHERE]]);
+            expect(list?.items.flatMap((m) => (m.spec.ipAllowList ? [m.spec.ipAllowList.sourceRange] : []))).toEqual([
+                [ELSEWHERE, browserNetwork()],
+            ]);
             // Traefik reads the Middleware's change from its watch.
             await until("Traefik's 403 for a client outside the allowlist", () => throughTraefik("/v2/").status === "403", 60_000);
             // Traefik's ipAllowList answers with the status text alone (the sidecar's Caddy enforces no allowlist here).
@@ -206,5 +356,267 @@ describe("local stack behind a real Traefik, on a node whose pods run", () => {
             expect(throughTraefik("/v2/docker-internal/p2c/through-traefik/tags/list").status).toBe("200");
         },
         15 * 60_000,
+    );
+
+    it(
+        "the token endpoint's rate limit at Traefik: a loop of token requests gets 429 past the limit, and a token again once the rate allows",
+        async () => {
+            // A burst of twice the rate: the first ones are given tokens, the rest refused before the front.
+            const statuses = tokenRequests(2 * TOKEN_RATE);
+            expect(statuses).toHaveLength(2 * TOKEN_RATE);
+            expect(statuses.filter((c) => c === "200").length, statuses.join(" ")).toBeGreaterThan(0);
+            expect(statuses.filter((c) => c === "200").length, statuses.join(" ")).toBeLessThanOrEqual(TOKEN_RATE + 2);
+            expect(statuses.filter((c) => c === "429").length, statuses.join(" ")).toBeGreaterThanOrEqual(TOKEN_RATE - 2);
+            expect(
+                statuses.filter((c) => c !== "200" && c !== "429"),
+                statuses.join(" "),
+            ).toEqual([]);
+            // Other paths are not limited: the ping still answers with its challenge.
+            expect(throughTraefik("/v2/").status).toBe("401");
+            // The rate refills (one token every 60/TOKEN_RATE s): the limit lifts.
+            await until("a token again after the burst", () => tokenRequests(1)[0] === "200", 30_000);
+        },
+        5 * 60_000,
+    );
+
+    it(
+        "moved to Gateway API while a pull loop and a push loop run: the Ingresses go, a Gateway and an HTTPRoute come, and neither loop loses anything",
+        async () => {
+            const prefix = (await ws.output(STACK, "imagePrefix")) as string;
+            // The node's address on the pod bridge: where Traefik, on the node, connects to the registry's pods from.
+            const addresses = onNode("ip", ["-4", "-o", "addr", "show"]).stdout;
+            const bridge = addresses.match(/inet (198\.19\.254\.\d+)\//)?.[1];
+            expect(bridge, addresses).toBeDefined();
+            const set = (key: string, value: string) => ws.pulumiOk(["config", "set", "--path", `dso-registry:${key}`, value, "-s", STACK]);
+            // The push loop asks for tokens on every push, far above the rate the burst tests use: the limit is
+            // raised first, on its own, and the move starts once Traefik serves the new rate.
+            await set("registry.loginLimit.tokenRequestsPerMinute", "6000");
+            await up();
+            await until("Traefik's raised rate", () => !tokenRequests(2 * TOKEN_RATE).includes("429"), 60_000);
+            await set("inCluster.exposure", "gateway");
+            await set("inCluster.gateway.className", TRAEFIK_GATEWAY_CLASS);
+            await set("inCluster.gateway.proxyNetworks[0]", `${bridge}/32`);
+
+            const pullLog = path.join(scratch, "pull-loop.log");
+            const pullStop = path.join(scratch, "pull-loop.stop");
+            const pulls = cluster.node.startServer("sh", [
+                "-c",
+                PULL_LOOP,
+                "pull-loop",
+                pullLog,
+                `https://${REGISTRY}/v2/docker-internal/p2c/through-traefik/manifests/1`,
+                pullStop,
+            ]);
+            const loop = makePushLoop({
+                work: scratch,
+                prefix,
+                authFile: "/root/push-auth.json",
+                certDir: "/root/push-certs",
+                count: 2,
+                start: (command, args) => cluster.node.startServer(command, args),
+            });
+            let preview = "";
+            const { result: changed, pushes } = await loop.during("to-gateway", async () => {
+                try {
+                    const plan = await ws.pulumi(["preview", "--json", "-s", STACK], { timeoutMs: 10 * 60_000 });
+                    expect(plan.code, plan.stderr).toBe(0);
+                    preview = plan.stdout;
+                    const result = await ws.pulumi(["up", "--yes", "-s", STACK], { timeoutMs: 15 * 60_000 });
+                    expect(result.code, `${result.stdout.slice(-10_000)}${result.stderr}\n${cluster.logs(20)}`).toBe(0);
+                    // The loops go on until the registry answers through the route.
+                    await until("a pull through the Gateway's route", () => {
+                        const lines = readFileSync(pullLog, "utf8").trim().split("\n");
+                        return lines.at(-1)?.endsWith(" 200") === true;
+                    });
+                    await new Promise((r) => setTimeout(r, 3000));
+                    return result;
+                } finally {
+                    writeFileSync(pullStop, "");
+                    while (pulls.child.exitCode === null && pulls.child.signalCode === null) await new Promise((r) => setTimeout(r, 100));
+                    await pulls.stop();
+                }
+            });
+            expect(changed.code).toBe(0);
+            // What the preview said would change: the Ingresses and the allowlist's Middleware deleted, the Gateway and
+            // the route created, the registry's Deployment updated (its front's configuration: the pod is replaced).
+            const steps = (JSON.parse(preview) as { steps: { op: string; urn: string }[] }).steps.map(
+                (step) => `${step.op} ${step.urn.slice(step.urn.lastIndexOf("::") + 2)}`,
+            );
+            expect(steps, steps.join("\n")).toEqual(
+                expect.arrayContaining([
+                    "delete registry-ingress-registry",
+                    "delete registry-ingress-registry-login",
+                    "delete registry-middleware-registry-allowlist",
+                    "create registry-gateway-registry",
+                    "create registry-httproute-registry",
+                    "update registry-deployment-registry",
+                    "delete registry-ingress-registry-ui",
+                    "delete registry-middleware-registry-ui-strip-prefix",
+                ]),
+            );
+            console.log(`to Gateway API, the preview's steps other than same:\n${steps.filter((x) => !x.startsWith("same ")).join("\n")}`);
+            const ingresses = await cluster.kube.get<{ items: unknown[] }>("/apis/networking.k8s.io/v1/namespaces/dso/ingresses");
+            expect(ingresses?.items).toEqual([]);
+
+            // Traefik accepted the route on the Gateway, and resolved its backends.
+            type Condition = { type: string; status: string };
+            type Route = { status?: { parents?: { conditions?: Condition[] }[] } };
+            const route = await cluster.kube.get<Route>("/apis/gateway.networking.k8s.io/v1/namespaces/dso/httproutes/registry");
+            const conditions = route?.status?.parents?.[0]?.conditions ?? [];
+            expect(
+                conditions.filter((c) => ["Accepted", "ResolvedRefs"].includes(c.type)).map((c) => [c.type, c.status]),
+                JSON.stringify(route?.status),
+            ).toEqual([
+                ["Accepted", "True"],
+                ["ResolvedRefs", "True"],
+            ]);
+
+            // How long each loop got no answer: printed, and bounded by what the Recreate of the pod costs.
+            const samples = readFileSync(pullLog, "utf8")
+                .trim()
+                .split("\n")
+                .map((l) => l.split(" "))
+                .map(([at, code]) => ({ at: Number(at), ok: code === "200" }));
+            expect(samples.length).toBeGreaterThan(10);
+            expect(samples.filter((x) => x.ok).length).toBeGreaterThan(0);
+            const ended = (p: Push) => statSync(path.join(scratch, "loop-to-gateway", `${p.n}.code`)).mtimeMs;
+            const pushOutage = longestOutage(pushes.map((p) => ({ at: ended(p), ok: p.code === 0 })));
+            console.log(
+                `to Gateway API: pulls failed for at most ${longestOutage(samples).toFixed(1)} s (${samples.filter((x) => !x.ok).length} of ${samples.length} failed), pushes for at most ${pushOutage.toFixed(1)} s (${pushes.filter((p) => p.code !== 0).length} of ${pushes.length} refused)`,
+            );
+            // Nothing lost: every push that landed is there, by its digest.
+            const landed = pushes.filter((p) => p.code === 0);
+            expect(landed.length).toBeGreaterThan(0);
+            for (const p of landed) {
+                const tag = p.ref.slice(p.ref.lastIndexOf(":") + 1);
+                const repository = p.ref.slice(REGISTRY.length + 1, p.ref.lastIndexOf(":"));
+                const head = onNode("curl", [
+                    "-s",
+                    "-I",
+                    "--cacert",
+                    "/root/push-certs/ca.crt",
+                    "-H",
+                    "Authorization: Bearer anonymous-read-only",
+                    "-H",
+                    "Accept: application/vnd.oci.image.manifest.v1+json",
+                    `https://${REGISTRY}/v2/${repository}/manifests/${tag}`,
+                ]);
+                expect(head.stdout.toLowerCase(), p.ref).toContain(`docker-content-digest: ${p.digest}`);
+            }
+        },
+        20 * 60_000,
+    );
+
+    it(
+        "through the Gateway's route: a push with the push account, an anonymous push refused, an anonymous pull, the kubelet's pull, the web UI in Chromium, and the rate limit on the token path's router alone",
+        async () => {
+            await until("Traefik's router from the HTTPRoute", () =>
+                routers().some((r) => r.rule.includes(REGISTRY) && r.provider === "kubernetesgateway"),
+            );
+            const prefix = (await ws.output(STACK, "imagePrefix")) as string;
+            const pushed = pushFromNode(`${prefix}/through-gateway:1`, true);
+            expect(pushed.code, `${pushed.stderr}\n--- Traefik:\n${traefikLog()}`).toBe(0);
+            const anonymous = pushFromNode(`${prefix}/anonymous-gateway:1`, false);
+            expect(anonymous.code).not.toBe(0);
+            expect(anonymous.stderr).toMatch(/unauthorized|authentication required|\b401\b/i);
+            const pulled = onNode("skopeo", [
+                "copy",
+                "--src-cert-dir",
+                "/root/push-certs",
+                `docker://${prefix}/through-gateway:1`,
+                "oci:/root/pulled-through-gateway:1",
+            ]);
+            expect(pulled.code, pulled.stderr).toBe(0);
+            const pod = await runPodOfImage(cluster, "pulled-gateway", `${prefix}/through-gateway:1`);
+            expect(pod.log).toMatch(/131072 .*\/payload/);
+            // The web UI through the route's rewrite of its prefix, on the same origin.
+            expect(await uiInChromium()).toEqual(
+                expect.arrayContaining(["docker-internal/p2c/through-traefik", "docker-internal/p2c/through-gateway"]),
+            );
+            // The token path's router carries the rate limit (the route's ExtensionRef filter); the others do not.
+            const mine = routers().filter((r) => r.rule.includes(REGISTRY) && r.provider === "kubernetesgateway");
+            const limited = mine.filter((r) => (r.middlewares ?? []).some((m) => m.includes("registry-login-limit")));
+            expect(
+                limited.map((r) => r.rule),
+                JSON.stringify(mine),
+            ).toEqual([expect.stringContaining("/v2/token")]);
+            expect(
+                mine.every((r) => r.status === "enabled"),
+                JSON.stringify(mine),
+            ).toBe(true);
+        },
+        10 * 60_000,
+    );
+
+    it(
+        "behind the Gateway the pod's Caddy enforces the allowlist: the client Traefik names is let in or refused, and a forged X-Forwarded-For from a pod is not believed",
+        async () => {
+            // The allowlist holds the node's loopback, where the clients are: through Traefik, the registry answers.
+            expect(throughTraefik("/v2/").status).toBe("401");
+            // A pod sends the registry's plain-HTTP Service a request that claims to come from the node's loopback.
+            type Service = { spec: { clusterIP: string } };
+            const service = await cluster.kube.get<Service>("/api/v1/namespaces/dso/services/registry");
+            const started = kubectl(
+                "run",
+                "forger",
+                "-n",
+                "default",
+                "--image=busybox:1.36.1",
+                "--restart=Never",
+                "--",
+                "sh",
+                "-c",
+                `wget -S -O- --header "X-Forwarded-For: 127.0.0.1" http://${service?.spec.clusterIP}:5000/v2/ 2>&1; echo "exit=$?"`,
+            );
+            expect(started.code, started.stderr).toBe(0);
+            try {
+                await until("the forging pod's end", async () => {
+                    const pod = await cluster.kube.get<{ status: { phase: string } }>("/api/v1/namespaces/default/pods/forger");
+                    return pod?.status.phase === "Succeeded" || pod?.status.phase === "Failed";
+                });
+                const log = kubectl("logs", "-n", "default", "forger").stdout;
+                expect(log).toMatch(/HTTP\/1\.1 403/);
+                expect(log).toContain("exit=1");
+            } finally {
+                kubectl("delete", "pod", "-n", "default", "forger", "--wait=false");
+            }
+
+            // The allowlist without the client: the pod's Caddy refuses what Traefik forwards, with its own answer.
+            await ws.pulumiOk(["config", "set", "--path", "dso-registry:registry.allowedNetworks[0]", ELSEWHERE, "-s", STACK]);
+            await up();
+            await until("Caddy's 403 through the Gateway", () => throughTraefik("/v2/").status === "403", 120_000);
+            expect(throughTraefik("/v2/docker-internal/p2c/through-gateway/tags/list")).toEqual({
+                status: "403",
+                body: "Forbidden: your network may not use this registry",
+            });
+        },
+        15 * 60_000,
+    );
+
+    it(
+        "back in the allowlist, with the login limit at its burst-test rate: through the route's ExtensionRef filter a token loop gets 429 past the limit, and a token again after",
+        async () => {
+            const set = (key: string, value: string) => ws.pulumiOk(["config", "set", "--path", `dso-registry:${key}`, value, "-s", STACK]);
+            await set("registry.allowedNetworks[0]", CLIENTS);
+            await set("registry.loginLimit.tokenRequestsPerMinute", String(TOKEN_RATE));
+            await up();
+            await until("the registry's challenge through the Gateway again", () => throughTraefik("/v2/").status === "401", 120_000);
+            // Traefik reads the Middleware's new rate from its watch: then a burst of twice the rate is cut at it.
+            let statuses: string[] = [];
+            await until(
+                "Traefik's limit at the burst-test rate",
+                () => {
+                    statuses = tokenRequests(2 * TOKEN_RATE);
+                    return statuses.filter((c) => c === "429").length >= TOKEN_RATE - 2;
+                },
+                60_000,
+            );
+            expect(
+                statuses.filter((c) => c !== "200" && c !== "429"),
+                statuses.join(" "),
+            ).toEqual([]);
+            await until("a token again after the burst", () => tokenRequests(1)[0] === "200", 30_000);
+        },
+        10 * 60_000,
     );
 });

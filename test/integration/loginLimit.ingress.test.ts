@@ -163,9 +163,10 @@ async function guesses(from: string, n: number): Promise<number[]> {
 }
 
 beforeAll(async () => {
+    const main = renderIngress(spec);
     const login = renderLoginIngress(spec);
-    if (!login) throw new Error("no token Ingress rendered for ingress-nginx");
-    await start([renderIngress(spec), login]);
+    if (!main || !login) throw new Error("no Ingresses rendered for ingress-nginx");
+    await start([main, login]);
 }, 120_000);
 
 afterAll(async () => {

@@ -15,13 +15,25 @@
  *   payloadImage(engine, "registry.test/team/app:1", { payloadBytes: 200 * 2 ** 20 });
  */
 import { randomBytes } from "node:crypto";
-import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, symlinkSync, writeFileSync, writeSync } from "node:fs";
+import {
+    chmodSync,
+    closeSync,
+    copyFileSync,
+    cpSync,
+    existsSync,
+    mkdirSync,
+    openSync,
+    symlinkSync,
+    writeFileSync,
+    writeSync,
+} from "node:fs";
 import * as path from "node:path";
 import { DEFAULT_RESTIC_IMAGE } from "../../components/shared/facts";
 import { pinnedCaddy } from "./caddyBinaries";
 import { DEPLOYED_REGISTRY_IMAGE, deployedRegistry, distributionBinaries } from "./distributionBinaries";
 import type { DockerClient } from "./dockerEngine";
 import { LAYER_TAR_FLAGS, writeOciArchive } from "./ociArchive";
+import { UI_FILES } from "./registryUiOrigin";
 import { privateDir, removeDir, runOk } from "./serverProcess";
 
 const BUSYBOX = "/bin/busybox";
@@ -165,6 +177,41 @@ export function uiStandInImage(client: ImageTarget, ref = "dso-test/registry-ui:
         mkdirSync(path.join(root, "www"));
         writeFileSync(path.join(root, "www", "index.html"), `<!doctype html><title>registry UI stand-in</title><p>${ref}</p>\n`);
         importRootfs(client, root, ref, ["EXPOSE 80", 'ENTRYPOINT ["/bin/httpd", "-f", "-p", "80", "-h", "/www"]']);
+        return ref;
+    } finally {
+        removeDir(scratch);
+    }
+}
+
+/**
+ * A stand-in for the web UI's image as the stack's Deployment runs it (joxit/docker-registry-ui cannot be
+ * pulled here): busybox httpd serving the stand-in page (./registryUiStandIn), which makes the real UI's
+ * requests, on the port the Deployment names (NGINX_LISTEN_PORT). Its entrypoint writes the settings of the
+ * Deployment's environment into the page's config.js, as the real image's entrypoint writes them into its
+ * own files; the directory is writable by the UI's non-root user. Imported once per target; returns `ref`.
+ */
+export function registryUiStandInImage(target: ImageTarget, ref = "joxit/docker-registry-ui:2.5.7"): string {
+    if (imageExists(target, ref)) return ref;
+    const scratch = privateDir("ui-stand-in");
+    try {
+        const dir = path.join(scratch, "rootfs");
+        busyboxRootfs(dir);
+        const www = path.join(dir, "www");
+        cpSync(UI_FILES, www, { recursive: true });
+        chmodSync(www, 0o777);
+        writeFileSync(
+            path.join(dir, "entrypoint.sh"),
+            [
+                "#!/bin/sh",
+                "set -eu",
+                `printf 'window.UI_CONFIG = {"registryUrl": "%s", "deleteImages": %s, "catalogElementsLimit": %s};\\n' \\`,
+                '    "$REGISTRY_URL" "$DELETE_IMAGES" "$CATALOG_ELEMENTS_LIMIT" >/www/config.js',
+                'exec httpd -f -p "$NGINX_LISTEN_PORT" -h /www',
+                "",
+            ].join("\n"),
+            { mode: 0o755 },
+        );
+        importRootfs(target, dir, ref, ['ENTRYPOINT ["/entrypoint.sh"]']);
         return ref;
     } finally {
         removeDir(scratch);

@@ -35,10 +35,14 @@ export const LOCAL_VOLUMES = "/srv/test-volumes";
 export const NODE_CERT_DIR = "/root/push-certs";
 export const NODE_AUTH_FILE = "/root/push-auth.json";
 
-/** Starts the node and the control plane with what the local stack needs; `volumes` static volumes. */
-export async function startLocalStackNode(volumes: number): Promise<RealCluster> {
+/**
+ * Starts the node and the control plane with what the local stack needs; `volumes` static volumes; `images`
+ * adds images the test's settings need (the web UI's stand-in, say).
+ */
+export async function startLocalStackNode(volumes: number, images: (t: ImageTarget) => readonly string[] = () => []): Promise<RealCluster> {
     const cluster = await startRealCluster({
         images: (t: ImageTarget) => [
+            ...images(t),
             registryImage(t),
             pinnedCaddyImage(t),
             nginxImage(t),

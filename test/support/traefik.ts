@@ -2,7 +2,7 @@
  * Traefik v3, k3s's ingress controller, on a real node (test/support/kubeNode.ts): the binary built from its
  * Go module (tools/traefik/build.sh), run inside the node's namespaces as k3s runs it on each node, listening
  * on the node's :80 and :443 (entry points `web` and `websecure`, TLS on the latter), with the
- * kubernetescrd and kubernetesingress providers watching the tier's API server.
+ * kubernetescrd and kubernetesingress providers (and, asked for, its Gateway API provider) watching the tier's API server.
  *
  * What Traefik's own module ships is used as it is, read from the module cache at test time (nothing of it is
  * kept in the repository): its CRDs (Middleware, IngressRoute…) and the ClusterRole of its reference RBAC,
@@ -18,7 +18,7 @@
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
-import { parse } from "yaml";
+import { parse, parseAllDocuments } from "yaml";
 import type { RealCluster } from "./kubeNode";
 import { engineSet, PROJECT_DIR } from "./pulumiEngine";
 import { run, type ServerProcess } from "./serverProcess";
@@ -71,6 +71,35 @@ const kubectlOf =
     (args: readonly string[], input = "") =>
         run(path.join(engineSet(), "bin/kubectl"), ["--kubeconfig", kubeconfig, ...args], { input });
 
+/** The GatewayClass Traefik's Gateway API provider serves here, and its controller's name (Traefik's default). */
+export const TRAEFIK_GATEWAY_CLASS = "traefik";
+const TRAEFIK_GATEWAY_CONTROLLER = "traefik.io/gateway-controller";
+
+/**
+ * The Gateway API module Traefik's own module requires (its go.sum, so the wrapper's, vouches for it), in the
+ * module cache: its standard channel's CRDs are what the API server validates Gateways and routes with.
+ */
+export function gatewayApiModuleDir(): string {
+    const list = spawnSync("go", ["list", "-m", "-json", "sigs.k8s.io/gateway-api"], { cwd: toolDir, encoding: "utf8", env: goEnv });
+    if (list.status !== 0) throw new Error(`go list of the Gateway API module failed:\n${list.stderr}`);
+    const { Path, Version } = JSON.parse(list.stdout) as { Path: string; Version: string };
+    const downloaded = spawnSync("go", ["mod", "download", "-json", `${Path}@${Version}`], { cwd: toolDir, encoding: "utf8", env: goEnv });
+    if (downloaded.status !== 0) throw new Error(`go mod download of ${Path}@${Version} failed:\n${downloaded.stdout}${downloaded.stderr}`);
+    return (JSON.parse(downloaded.stdout) as { Dir: string }).Dir;
+}
+
+/** Installs the Gateway API's standard-channel CRDs from its module and waits until the API server serves them. */
+export function installGatewayApiCrds(kubeconfig: string): string[] {
+    const kubectl = kubectlOf(kubeconfig);
+    const dir = path.join(gatewayApiModuleDir(), "config/crd/standard");
+    const created = kubectl(["create", "-f", dir, "-o", "name"]);
+    if (created.code !== 0) throw new Error(`the Gateway API CRDs were refused:\n${created.stderr}`);
+    const names = created.stdout.split("\n").filter((n) => n.startsWith("customresourcedefinition"));
+    const established = kubectl(["wait", "--for=condition=Established", "--timeout=60s", ...names]);
+    if (established.code !== 0) throw new Error(`the Gateway API CRDs not established:\n${established.stderr}`);
+    return names;
+}
+
 /**
  * Installs Traefik's CRDs (traefik.io/v1alpha1) from its module and waits until the API server serves them.
  * `kubectl create`: the Middleware CRD is too large for the annotation `kubectl apply` keeps.
@@ -98,7 +127,7 @@ export interface Traefik {
  * Starts Traefik on the node: the IngressClass, a ServiceAccount with Traefik's reference ClusterRole, a
  * token of it and the API server's CA in files on the node, then Traefik; resolves once it answers its ping.
  */
-export async function startTraefik(cluster: RealCluster): Promise<Traefik> {
+export async function startTraefik(cluster: RealCluster, options: { readonly gatewayApi?: boolean } = {}): Promise<Traefik> {
     const binary = traefikBinary();
     const kubectl = kubectlOf(cluster.kube.kubeconfig);
     const ok = (what: string, r: ReturnType<typeof kubectl>) => {
@@ -119,6 +148,26 @@ export async function startTraefik(cluster: RealCluster): Promise<Traefik> {
     );
     ok("Traefik's ServiceAccount", kubectl(["create", "serviceaccount", "-n", SERVICE_ACCOUNT.namespace, SERVICE_ACCOUNT.name]));
     ok("Traefik's RBAC", kubectl(["create", "-f", "-"], traefikReferenceFile("kubernetes-crd-rbac.yml")));
+    if (options.gatewayApi) {
+        // Traefik's reference RBAC for its Gateway API provider, bound to the same ServiceAccount; and the
+        // GatewayClass, as Traefik's chart makes it.
+        const rbac = parseAllDocuments(traefikReferenceFile("kubernetes-gateway-rbac.yml")).map((d) => d.toJS());
+        for (const binding of rbac.filter((o) => o.kind === "ClusterRoleBinding"))
+            binding.subjects = [{ kind: "ServiceAccount", ...SERVICE_ACCOUNT }];
+        ok("Traefik's Gateway API RBAC", kubectl(["create", "-f", "-"], JSON.stringify({ apiVersion: "v1", kind: "List", items: rbac })));
+        ok(
+            "the GatewayClass",
+            kubectl(
+                ["create", "-f", "-"],
+                JSON.stringify({
+                    apiVersion: "gateway.networking.k8s.io/v1",
+                    kind: "GatewayClass",
+                    metadata: { name: TRAEFIK_GATEWAY_CLASS },
+                    spec: { controllerName: TRAEFIK_GATEWAY_CONTROLLER },
+                }),
+            ),
+        );
+    }
     const token = ok(
         "Traefik's token",
         kubectl(["create", "token", "-n", SERVICE_ACCOUNT.namespace, SERVICE_ACCOUNT.name, "--duration=2h"]),
@@ -165,6 +214,14 @@ export async function startTraefik(cluster: RealCluster): Promise<Traefik> {
             ...providerArgs("kubernetescrd"),
             "--providers.kubernetesingress=true",
             ...providerArgs("kubernetesingress"),
+            ...(options.gatewayApi
+                ? [
+                      "--providers.kubernetesgateway=true",
+                      ...providerArgs("kubernetesgateway"),
+                      // The address Traefik writes in its Gateways' status: the node's, where it listens.
+                      `--providers.kubernetesgateway.statusAddress.ip=${cluster.node.address}`,
+                  ]
+                : []),
         ],
         env,
     );

@@ -751,6 +751,56 @@ describe("registry.allowedNetworks in the cluster: enforced by the ingress contr
     });
 });
 
+describe("inCluster.exposure gateway: the allowlist in the pod's Caddy needs the controller's networks", () => {
+    const gateway = (g: object, allowed: string[] = ["10.0.0.0/8"]) =>
+        set(set(set(base(), "registry.allowedNetworks", allowed), "inCluster.exposure", "gateway"), "inCluster.gateway", g);
+    it.each([
+        [
+            "an allowlist without proxyNetworks",
+            gateway({}),
+            /inCluster\.gateway\.proxyNetworks: is empty, but registry\.allowedNetworks is set/,
+        ],
+        ["an allowlist with the controller's network", gateway({ proxyNetworks: ["10.42.0.0/16"] }), undefined],
+        ["no allowlist, no proxyNetworks", gateway({}, []), undefined],
+        [
+            "a created Gateway in another namespace",
+            gateway({ className: "traefik", namespace: "gateways", proxyNetworks: ["10.42.0.0/16"] }),
+            /inCluster\.gateway\.namespace: is "gateways", but inCluster\.gateway\.className makes the stack create the Gateway/,
+        ],
+        ["an operator's Gateway in another namespace", gateway({ namespace: "gateways", proxyNetworks: ["10.42.0.0/16"] }), undefined],
+        // Behind a Gateway the controller need not be known: the sidecar enforces the list.
+        [
+            "a class this program does not know",
+            set(gateway({ proxyNetworks: ["10.42.0.0/16"] }), "inCluster.ingressClass", "haproxy"),
+            undefined,
+        ],
+    ])("%s", (_name, raw, refused) => {
+        const problems = problemsOf(raw).filter(
+            (p) => p.startsWith("dso-registry:inCluster.gateway") || p.startsWith("dso-registry:registry.allowedNetworks"),
+        );
+        if (refused) expect(problems).toEqual([expect.stringMatching(refused)]);
+        else expect(problems).toEqual([]);
+    });
+
+    it("warns that the login limit, Traefik's ignoreNetworks and the Gateway's settings have no effect where they have none", () => {
+        const warned = (raw: Record<string, any>) => parseConfig(raw).warnings.map((w) => w.key);
+        const limit = (raw: object) => set(raw, "registry.loginLimit.tokenRequestsPerMinute", 30);
+        expect(warned(limit(set(base(), "inCluster.exposure", "gateway")))).toContain(
+            "dso-registry:registry.loginLimit.tokenRequestsPerMinute",
+        );
+        expect(warned(limit(set(set(base(), "inCluster.exposure", "gateway"), "inCluster.ingressController", "traefik")))).not.toContain(
+            "dso-registry:registry.loginLimit.tokenRequestsPerMinute",
+        );
+        expect(
+            warned(set(set(base(), "inCluster.ingressClass", "traefik"), "registry.loginLimit.ignoreNetworks", ["10.0.0.0/8"])),
+        ).toContain("dso-registry:registry.loginLimit.ignoreNetworks");
+        expect(warned(set(base(), "inCluster.gateway", { name: "shared" }))).toContain("dso-registry:inCluster.gateway.name");
+        expect(warned(set(set(base(), "inCluster.exposure", "gateway"), "inCluster.gateway", { port: 8443 }))).toContain(
+            "dso-registry:inCluster.gateway.port",
+        );
+    });
+});
+
 describe("registry.maintenance.backup in the cluster: to S3, of the registry's volume", () => {
     const backupSecrets = present("backupRepositoryPassword", "backupS3AccessKeyId", "backupS3SecretAccessKey");
     const s3Destination = { kind: "s3", bucket: "registry-backup", endpoint: "https://minio.example.test" };

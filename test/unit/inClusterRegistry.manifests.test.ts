@@ -1513,3 +1513,93 @@ describe("inCluster.pod: where and how the placement's pods run", () => {
         ).toMatch(says);
     });
 });
+
+describe("the token endpoint's login limit at the ingress", () => {
+    const loginLimit = { tokenRequestsPerMinute: 30, ignoreNetworks: ["10.1.0.0/16"] };
+
+    test("ingress-nginx: the token's own Ingress carries the limit annotations, and no Middleware is written", () => {
+        const objects = renderInClusterObjects(baseSpec({ ingressController: "nginx", loginLimit }));
+        const login = get(objects, "Ingress", IN_CLUSTER.loginIngress);
+        expect(login.metadata.annotations["nginx.ingress.kubernetes.io/limit-rpm"]).toBe("30");
+        expect(login.metadata.annotations["nginx.ingress.kubernetes.io/limit-whitelist"]).toBe("10.1.0.0/16");
+        expect(find(objects, "Middleware", IN_CLUSTER.loginLimitMiddleware)).toBeUndefined();
+    });
+
+    test("Traefik: a rateLimit Middleware, named on the token's Exact-path Ingress after the allowlist's", () => {
+        const objects = renderInClusterObjects(
+            baseSpec({ ingressClass: "traefik", ingressController: "traefik", allowedNetworks: ["10.0.0.0/8"], loginLimit }),
+        );
+        expect(get(objects, "Middleware", IN_CLUSTER.loginLimitMiddleware).spec).toEqual({
+            rateLimit: { average: 30, period: "1m", burst: 30 },
+        });
+        const login = get(objects, "Ingress", IN_CLUSTER.loginIngress);
+        expect(login.metadata.annotations["traefik.ingress.kubernetes.io/router.middlewares"]).toBe(
+            `dso-${IN_CLUSTER.allowlistMiddleware}@kubernetescrd,dso-${IN_CLUSTER.loginLimitMiddleware}@kubernetescrd`,
+        );
+        expect(Object.keys(login.metadata.annotations).filter((k) => k.startsWith("nginx."))).toEqual([]);
+        expect(login.spec.rules[0].http.paths.map((p: { path: string; pathType: string }) => [p.path, p.pathType])).toEqual([
+            ["/v2/token", "Exact"],
+        ]);
+        // The registry's own Ingress does not go through the limit.
+        expect(get(objects, "Ingress", "registry").metadata.annotations["traefik.ingress.kubernetes.io/router.middlewares"]).toBe(
+            `dso-${IN_CLUSTER.allowlistMiddleware}@kubernetescrd`,
+        );
+        const kinds = objects.map((o) => `${o.kind}/${o.metadata.name}`);
+        expect(kinds.indexOf(`Middleware/${IN_CLUSTER.loginLimitMiddleware}`)).toBeLessThan(
+            kinds.indexOf(`Ingress/${IN_CLUSTER.loginIngress}`),
+        );
+    });
+
+    test("Traefik without an allowlist: the token's Ingress names the rate limit alone", () => {
+        const objects = renderInClusterObjects(baseSpec({ ingressClass: "traefik", ingressController: "traefik", loginLimit }));
+        expect(
+            get(objects, "Ingress", IN_CLUSTER.loginIngress).metadata.annotations["traefik.ingress.kubernetes.io/router.middlewares"],
+        ).toBe(`dso-${IN_CLUSTER.loginLimitMiddleware}@kubernetescrd`);
+    });
+
+    test("an unknown controller gets neither the Ingress nor the Middleware", () => {
+        const objects = renderInClusterObjects(baseSpec({ ingressClass: "haproxy", ingressController: undefined, loginLimit }));
+        expect(find(objects, "Ingress", IN_CLUSTER.loginIngress)).toBeUndefined();
+        expect(find(objects, "Middleware", IN_CLUSTER.loginLimitMiddleware)).toBeUndefined();
+    });
+});
+
+describe("exposed through a Gateway instead of Ingresses", () => {
+    const gateway = { name: "registry", className: "traefik", port: 443, proxyNetworks: ["10.42.0.0/16"] };
+
+    test("an HTTPRoute (and the Gateway the stack creates) after the Services; no Ingress and no allowlist Middleware", () => {
+        const objects = renderInClusterObjects(
+            baseSpec({
+                gateway,
+                ingressController: "traefik",
+                allowedNetworks: ["192.0.2.0/24"],
+                ui: { enabled: true, deleteEnabled: false },
+            }),
+        );
+        expect(objects.filter((o) => o.kind === "Ingress")).toEqual([]);
+        expect(find(objects, "Middleware", IN_CLUSTER.allowlistMiddleware)).toBeUndefined();
+        const order = objects.map((o) => `${o.kind}/${o.metadata.name}`);
+        expect(order.indexOf("HTTPRoute/registry")).toBeGreaterThan(order.indexOf("Service/registry"));
+        expect(order.indexOf("Gateway/registry")).toBeGreaterThan(order.indexOf("Service/registry"));
+        expect(order.indexOf("Gateway/registry")).toBeLessThan(order.indexOf("HTTPRoute/registry"));
+        // The UI's workload and Service stay; the front serves its path (the route sends every path to the front).
+        expect(find(objects, "Deployment", UI_WORKLOAD.name)).toBeDefined();
+        expect(find(objects, "Service", UI_WORKLOAD.name)).toBeDefined();
+        expect(find(objects, "Middleware", UI_WORKLOAD.stripPrefixMiddleware)).toBeUndefined();
+    });
+
+    test("with Traefik and a login limit, its Middleware is written for the route's filter", () => {
+        const objects = renderInClusterObjects(
+            baseSpec({ gateway, ingressController: "traefik", loginLimit: { tokenRequestsPerMinute: 20, ignoreNetworks: [] } }),
+        );
+        expect(get(objects, "Middleware", IN_CLUSTER.loginLimitMiddleware).spec.rateLimit.average).toBe(20);
+        expect(JSON.stringify(get(objects, "HTTPRoute", "registry").spec)).toContain(IN_CLUSTER.loginLimitMiddleware);
+    });
+
+    test("with the operator's issuer, the Certificate comes before the workloads that mount its Secret", () => {
+        const objects = renderInClusterObjects(baseSpec({ gateway, tls: certManager }));
+        const order = objects.map((o) => `${o.kind}/${o.metadata.name}`);
+        expect(order.indexOf("Certificate/registry-tls")).toBeGreaterThanOrEqual(0);
+        expect(order.indexOf("Certificate/registry-tls")).toBeLessThan(order.indexOf("Deployment/registry"));
+    });
+});

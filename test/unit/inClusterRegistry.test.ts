@@ -395,6 +395,39 @@ describe("validation", () => {
         expect(renderSidecarCaddyfile(policy).includes("route @blob")).toBe(blobFiles !== undefined);
     });
 
+    test("behind a Gateway the plain-HTTP site enforces the allowlist on the client a trusted proxy names; the TLS site has none", () => {
+        const policy = sidecarPolicy({
+            host: "registry-dso.jmann.local",
+            requiresAuthForPull: false,
+            deletesEnabled: false,
+            storage: "filesystem",
+            gateway: { proxyNetworks: ["10.42.0.0/16"], uiService: "registry-ui.dso.svc:80" },
+            allowedNetworks: ["192.0.2.0/24"],
+        });
+        const text = renderSidecarCaddyfile(policy, { port: 8443, certFile: "/c/tls.crt", keyFile: "/c/tls.key" });
+        const [globals = "", rest = ""] = text.split("\nhttp://:5000 {\n");
+        expect(globals).toContain("\t\ttrusted_proxies static 10.42.0.0/16\n\t\ttrusted_proxies_strict\n");
+        const [plain = "", secure] = rest.split("\nregistry-dso.jmann.local:8443 {\n");
+        expect(plain).toContain("\t@outside not client_ip 192.0.2.0/24\n");
+        // The allowlist's refusal comes before the web UI's path, which the front serves from the UI's Service.
+        expect(plain.indexOf("respond @outside")).toBeGreaterThan(0);
+        expect(plain.indexOf("respond @outside")).toBeLessThan(plain.indexOf("reverse_proxy registry-ui.dso.svc:80"));
+        expect(plain).not.toContain("remote_ip");
+        expect(secure).not.toContain("@outside");
+    });
+
+    test("behind an Ingress the sidecar enforces no allowlist and trusts no proxy (the controller enforces it)", () => {
+        const policy = sidecarPolicy({
+            host: "registry-dso.jmann.local",
+            requiresAuthForPull: false,
+            deletesEnabled: false,
+            storage: "filesystem",
+        });
+        const text = renderSidecarCaddyfile(policy, { port: 8443, certFile: "/c/tls.crt", keyFile: "/c/tls.key" });
+        expect(text).not.toContain("@outside");
+        expect(text).not.toContain("trusted_proxies");
+    });
+
     test("with a TLS listener the sidecar serves the same policy on a second, TLS site with the given certificate", () => {
         const policy = sidecarPolicy({
             host: "registry-dso.jmann.local",

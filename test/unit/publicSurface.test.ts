@@ -126,6 +126,7 @@ describe("components/index.ts", () => {
             ["ingress", "Ingress", "registry"],
         ] as const)("InClusterRegistry.%s is its %s %s", async (field, kind, name) => {
             const child = result.registry[field];
+            if (!child) throw new Error(`InClusterRegistry.${field} is not set`);
             expect(await promiseOf(child.urn)).toBe(rt.byName(`lib-${kind.toLowerCase()}-${name}`).urn);
             expect(await promiseOf(child.metadata.name)).toBe(name);
         });

@@ -7,7 +7,7 @@ import { ResourceRequirements } from "kubernetes-models/v1/ResourceRequirements"
 import { Toleration } from "kubernetes-models/v1/Toleration";
 import { z } from "zod";
 import { INGRESS_CONTROLLERS, PROGRAM_POD_ANNOTATIONS } from "../../shared/facts";
-import { hostName, imageRef, k8sName, port, sshConnection } from "./values";
+import { cidr, hostName, imageRef, k8sName, port, sshConnection } from "./values";
 
 /**
  * An object checked against Kubernetes's own schema for `kind` (the kubernetes-models package, generated
@@ -121,8 +121,46 @@ export const inCluster = z.strictObject({
         .enum(INGRESS_CONTROLLERS)
         .optional()
         .describe(
-            'The controller behind ingressClass, when its name does not say: "nginx" (ingress-nginx; known classes "nginx", "public") or "traefik" (Traefik v3; known class "traefik"). It decides the Ingress annotations and how registry.allowedNetworks is enforced.',
+            'The controller behind ingressClass, when its name does not say: "nginx" (ingress-nginx; known classes "nginx", "public") or "traefik" (Traefik v3; known class "traefik"). It decides the Ingress annotations and how registry.allowedNetworks is enforced; with inCluster.exposure "gateway", "traefik" puts the rate limit of Traefik on the token route.',
         ),
+    exposure: z
+        .enum(["ingress", "gateway"])
+        .default("ingress")
+        .describe(
+            'How clients outside the cluster reach the registry: "ingress" (an Ingress of inCluster.ingressClass) or "gateway" (a Gateway API HTTPRoute on the Gateway of inCluster.gateway; docs/in-cluster.md, Gateway API).',
+        ),
+    gateway: z
+        .strictObject({
+            name: k8sName.default("registry").describe('The Gateway the registry\'s HTTPRoute attaches to (inCluster.exposure "gateway").'),
+            namespace: k8sName
+                .optional()
+                .describe(
+                    "Namespace of that Gateway; the registry's namespace when unset. For a Gateway in another namespace the program writes a ReferenceGrant, so the Gateway's listener may name the certificate Secret registry-tls.",
+                ),
+            sectionName: z
+                .string()
+                .min(1)
+                .optional()
+                .describe("The Gateway's listener the HTTPRoute attaches to; every listener that allows it when unset."),
+            className: k8sName
+                .optional()
+                .describe(
+                    "GatewayClass of a Gateway the stack creates (in the registry's namespace, named inCluster.gateway.name), with one HTTPS listener for containerRegistry.host and the registry's certificate; unset: the Gateway is the operator's. Traefik's class is \"traefik\".",
+                ),
+            port: port
+                .default(443)
+                .describe(
+                    "Port of the created Gateway's HTTPS listener: the controller's entry point for it (443 for most; Traefik's Helm chart and k3s use 8443, its websecure entry point).",
+                ),
+            proxyNetworks: z
+                .array(cidr)
+                .default([])
+                .describe(
+                    "Addresses the Gateway's controller connects to the registry's pods from (its pods' or nodes' network). With registry.allowedNetworks the pod's Caddy enforces the allowlist itself and believes the X-Forwarded-For header only from these; required then.",
+                ),
+        })
+        .prefault({})
+        .describe('The Gateway API exposure (inCluster.exposure "gateway").'),
     publishLocalRegistryHosting: z
         .boolean()
         .default(true)

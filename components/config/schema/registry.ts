@@ -466,7 +466,7 @@ const loginLimit = z.strictObject({
         .boolean()
         .default(true)
         .describe(
-            "Refuse clients that keep failing to log in (docs/access-policy.md, Failed logins are limited): on the external host fail2ban bans the address at the firewall; in the cluster (ingress-nginx) the token endpoint is rate-limited per client address. CI's challenge and good logins never count.",
+            "Refuse clients that keep failing to log in (docs/access-policy.md, Failed logins are limited): on the external host fail2ban bans the address at the firewall; in the cluster (ingress-nginx or Traefik) the token endpoint is rate-limited per client address. CI's challenge and good logins never count.",
         ),
     maxRetry: z
         .number()
@@ -490,9 +490,12 @@ const loginLimit = z.strictObject({
         .max(6000)
         .default(60)
         .describe(
-            "In-cluster (ingress-nginx): token requests per minute one client address may make, good or bad (ingress-nginx cannot tell them apart), with a burst of as many at once; past it, 503. Every login and every docker pull asks for a token: size it for the busiest CI agent or node.",
+            "In-cluster (ingress-nginx or Traefik): token requests per minute one client address may make, good or bad (the controller cannot tell them apart), with a burst of as many at once; past it, 503 (ingress-nginx) or 429 (Traefik). Every login and every docker pull asks for a token: size it for the busiest CI agent or node.",
         ),
-    ignoreNetworks: z.array(cidr).default([]).describe("Client networks never banned or limited (e.g. CI's); loopback never is."),
+    ignoreNetworks: z
+        .array(cidr)
+        .default([])
+        .describe("Client networks never banned or limited (e.g. CI's); loopback never is. Traefik's rate limit exempts none."),
 });
 
 /** Key `registry`: how and where the registry runs. */
