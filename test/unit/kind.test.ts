@@ -15,6 +15,7 @@ import { decide } from "../../components/decisions";
 import { defaultKindDataDir } from "../../components/kind/dataDir";
 import { kindFrontPolicy, renderKindCaddyfile, renderKindRegistryConfig } from "../../components/kind/front";
 import {
+    containersApplyScript,
     gcScript,
     KIND_GC_MARKER,
     KIND_MIRROR_HEADER,
@@ -445,5 +446,75 @@ describe("scheduled garbage collection in kind mode", () => {
             expect(calls().slice(before)[1]).toContain("registry garbage-collect");
             expect(existsSync(path.join(dir, "window/gc"))).toBe(false);
         });
+    });
+});
+
+describe("the Docker socket the watcher mounts: DOCKER_HOST's, the docker context's, or refused for a remote daemon", () => {
+    let dir: string;
+    beforeAll(() => {
+        dir = privateDir("kind-docker-socket");
+        mkdirSync(path.join(dir, "bin"));
+        // docker stand-in: the context's endpoint from CONTEXT_HOST; every other call recorded and answered with nothing.
+        writeFileSync(
+            path.join(dir, "bin", "docker"),
+            `#!/bin/sh\ncase "$1 $2" in "context inspect") [ -n "\${CONTEXT_HOST:-}" ] || exit 1; echo "$CONTEXT_HOST"; exit 0 ;; esac\necho "$*" >> "\${CALLS:?}"\nexit 0\n`,
+            { mode: 0o755 },
+        );
+    });
+    afterAll(() => removeDir(dir));
+
+    const apply = (env: Record<string, string>) => {
+        const calls = path.join(
+            dir,
+            `calls-${Object.values(env)
+                .join("-")
+                .replace(/[^a-z0-9]/gi, "_")}`,
+        );
+        const layout: KindLayout = {
+            cluster: "kind",
+            network: "kind",
+            registryName: "kind-registry",
+            port: 5002,
+            dataDir: path.join(dir, "data"),
+        };
+        const script = containersApplyScript(
+            layout,
+            { distribution: "registry:3.1.2", front: "caddy:2.8.4", watcher: "docker:27.3-cli" },
+            {
+                distribution: "d",
+                front: "f",
+                watcher: "w",
+            },
+        );
+        const { DOCKER_HOST: _host, ...inherited } = process.env;
+        const r = run("/bin/sh", ["-c", script], { env: { ...inherited, ...env, CALLS: calls, PATH: `${dir}/bin:${process.env.PATH}` } });
+        const made = existsSync(calls) ? readFileSync(calls, "utf8") : "";
+        return { ...r, mounts: [...made.matchAll(/-v (\S+):\/var\/run\/docker\.sock/g)].map((m) => m[1]) };
+    };
+
+    it.each([
+        ["DOCKER_HOST names a socket", { DOCKER_HOST: "unix:///run/user/1000/docker.sock" }, "/run/user/1000/docker.sock"],
+        [
+            "no DOCKER_HOST: the current context's socket (rootless Docker)",
+            { CONTEXT_HOST: "unix:///run/user/1000/docker.sock" },
+            "/run/user/1000/docker.sock",
+        ],
+        ["neither: the default socket", {}, "/var/run/docker.sock"],
+    ])("%s", (_name, env, socket) => {
+        const r = apply(env);
+        expect(r.code, r.stderr).toBe(0);
+        expect(r.mounts.length).toBeGreaterThan(0);
+        expect(new Set(r.mounts)).toEqual(new Set([socket]));
+    });
+
+    it.each([
+        ["DOCKER_HOST over TCP", { DOCKER_HOST: "tcp://10.0.0.5:2376" }, "tcp://10.0.0.5:2376"],
+        ["a context over SSH", { CONTEXT_HOST: "ssh://builder@10.0.0.5" }, "ssh://builder@10.0.0.5"],
+    ])("%s: refused before any container changes, naming the endpoint and what to set", (_name, env, endpoint) => {
+        const r = apply(env);
+        expect(r.code).not.toBe(0);
+        expect(r.stderr).toContain(`the Docker daemon is at ${endpoint}`);
+        expect(r.stderr).toContain("DOCKER_HOST=unix://");
+        expect(r.mounts).toEqual([]);
     });
 });

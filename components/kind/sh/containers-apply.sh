@@ -81,17 +81,28 @@ run_front() {
   docker network connect "$BACKEND_NETWORK" "$FRONT_NAME"
 }
 
-# The Docker socket the scripts use (DOCKER_HOST when it names one), as /var/run/docker.sock inside.
+# The Docker daemon's socket on this machine, which the watcher and the maintenance container mount as
+# /var/run/docker.sock: DOCKER_HOST's, else the current docker context's (rootless Docker and Docker
+# Desktop set one up instead of DOCKER_HOST), else the default. A daemon reached over TCP or SSH has no
+# socket here to mount: refused, with what to set.
 docker_socket() {
-  case "${DOCKER_HOST:-}" in
-    unix://*) echo "${DOCKER_HOST#unix://}" ;;
-    *) echo /var/run/docker.sock ;;
+  endpoint=${DOCKER_HOST:-}
+  if [ -z "$endpoint" ]; then
+    endpoint=$(docker context inspect --format '{{.Endpoints.docker.Host}}' 2>/dev/null || :)
+  fi
+  endpoint=${endpoint:-unix:///var/run/docker.sock}
+  case "$endpoint" in
+    unix://*) echo "${endpoint#unix://}" ;;
+    *)
+      echo "the Docker daemon is at $endpoint: the kind placement's watcher needs the daemon's unix socket on this machine; run pulumi up where the daemon runs, with DOCKER_HOST=unix://<its socket> or a docker context whose endpoint is one" >&2
+      return 1
+      ;;
   esac
 }
 
 run_watcher() {
   run_container "$WATCHER_NAME" "$1" --network none \
-    -v "$(docker_socket):/var/run/docker.sock" \
+    -v "$DOCKER_SOCKET:/var/run/docker.sock" \
     -v "$DATA_DIR/bin:$BIN_DIR:ro" \
     --entrypoint /bin/sh "$WATCHER_IMAGE" "$BIN_DIR/node-watch.sh"
 }
@@ -118,7 +129,7 @@ run_mirror() {
 # No network: it talks to the Docker host's socket only.
 run_maintenance() {
   run_container "$MAINTENANCE_NAME" "$1" --network none \
-    -v "$(docker_socket):/var/run/docker.sock" \
+    -v "$DOCKER_SOCKET:/var/run/docker.sock" \
     -v "$DATA_DIR/bin:$BIN_DIR:ro" \
     -v "$DATA_DIR/window:$WINDOW_DIR" \
     -v "$DATA_DIR/images:$MAINTENANCE_IMAGES:ro" \
@@ -126,6 +137,7 @@ run_maintenance() {
     --entrypoint crond "$WATCHER_IMAGE" -f -L /dev/stderr -c /etc/crontabs
 }
 
+DOCKER_SOCKET=$(docker_socket)
 mkdir -p "$DATA_DIR/images" "$DATA_DIR/window"
 ensure_network "$KIND_NETWORK" "$KIND_NETWORK"
 ensure_backend_network
