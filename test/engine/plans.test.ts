@@ -15,6 +15,7 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PROJECT } from "../../components/shared/facts";
+import { type ConsequenceKind, consequencesOfPreviewJson, MEASURED } from "../../tools/previewConsequences";
 import { countOps, executedLines, modelLines, type PreEvent, preEvents, previewLines } from "../support/engineEvents";
 import { type FakeJenkins, startFakeJenkins } from "../support/fakeJenkins";
 import type { ControlPlane } from "../support/kubeControlPlane";
@@ -42,6 +43,8 @@ function writeStack(state: StackState): void {
 const local = TRANSITIONS.filter((t) => t.stack === "local");
 /** What each transition's comparison found, for the table in docs/lifecycle.md. */
 const found: string[] = [];
+/** Each transition's `preview --json` output, as the engine printed it. */
+const previews = new Map<string, string>();
 
 beforeAll(async () => {
     kube = await startLocalCluster(12);
@@ -94,6 +97,7 @@ describe.each(local.map((t) => [t.name, t] as const))("%s (local), real engine",
               });
         expect(preview.code, preview.stdout + preview.stderr).toBe(0);
         const previewed = previewLines(preview.stdout);
+        previews.set(t.name, preview.stdout);
 
         const accountsBefore = await accountEntries();
         const applied = await ws.pulumi([t.to ? "up" : "destroy", "--yes", "--json", "-s", STACK], { timeoutMs: 15 * 60_000 });
@@ -125,7 +129,86 @@ describe.each(local.map((t) => [t.name, t] as const))("%s (local), real engine",
             expect(where).toContain(gone.account === "flux-reader" ? "secret" : "jenkins");
         }
     });
+
+    it("the consequences summary of its preview names what it disrupts", () => {
+        const expected = CONSEQUENCES[t.name];
+        expect(expected, `CONSEQUENCES has no entry for "${t.name}"`).toBeDefined();
+        const preview = previews.get(t.name);
+        expect(preview, "the preview of the test above").toBeDefined();
+        const { consequences } = consequencesOfPreviewJson(preview!);
+        expect(new Set(consequences.map((c) => c.kind))).toEqual(new Set(expected!.kinds));
+        const lines = consequences.map((c) => c.text).join("\n");
+        for (const phrase of expected!.says) expect(lines).toContain(phrase);
+    });
 });
+
+/**
+ * What the consequences summary (tools/previewConsequences.ts, docs/preview-consequences.md) must say of
+ * each transition's preview: exactly these kinds, and each phrase somewhere in its lines.
+ */
+const CONSEQUENCES: Record<string, { readonly kinds: readonly ConsequenceKind[]; readonly says: readonly string[] }> = {
+    "nothing changed (local)": { kinds: [], says: [] },
+    "inCluster.namespace renamed": {
+        kinds: ["registry", "cache", "exposure", "data"],
+        says: [
+            "claim registry-data is replaced (namespace dso → registry): the old claim is left in the cluster (retainOnDelete)",
+            "claim maven-data is replaced (namespace dso → registry)",
+            "namespace dso is left in the cluster (retainOnDelete)",
+            "Ingress registry is replaced",
+        ],
+    },
+    "rotation bumped": {
+        kinds: ["registry", "credential"],
+        says: [
+            `the registry's pod (Deployment registry, Distribution and its Caddy front) is replaced`,
+            MEASURED.inClusterRecreate,
+            "account ci-push: its password rotates",
+            "account cluster-pull: its password rotates",
+            "Jenkins credential container-registry is rewritten with the new password",
+        ],
+    },
+    "rotation by age turned on": {
+        kinds: ["registry", "credential"],
+        says: ["account ci-push: its password rotates", "Jenkins credential container-registry is rewritten with the new password"],
+    },
+    [ACCOUNTS.added]: {
+        kinds: ["registry", "credential"],
+        says: ["account team-a-ci is added", "account flux-reader is added", "Jenkins credential container-registry-team-a-ci is created"],
+    },
+    [ACCOUNTS.pushRevoked]: {
+        kinds: ["registry", "credential"],
+        says: ["account team-a-ci is removed", "Jenkins credential container-registry-team-a-ci is deleted"],
+    },
+    [ACCOUNTS.pushRotated]: {
+        kinds: ["registry", "credential"],
+        says: [
+            "account team-b-ci: its password rotates",
+            "Jenkins credential container-registry-team-b-ci is rewritten with the new password",
+        ],
+    },
+    [ACCOUNTS.readRevoked]: {
+        kinds: ["registry", "credential"],
+        says: ["account flux-reader is removed", "pull secret registry-read-flux-reader in default is deleted"],
+    },
+    "tag retention turned on (local)": { kinds: ["registry"], says: ["the registry's pod"] },
+    "TLS generated-ca → provided": { kinds: ["registry", "certificate"], says: ["the generated CA is removed"] },
+    "registry and Caddy images bumped": {
+        kinds: ["registry", "cache"],
+        says: ["the registry's pod", "cache registry-mirror-docker-io's pod is replaced"],
+    },
+    "login limit changed (in-cluster)": { kinds: [], says: [] },
+    "UI turned on (local)": { kinds: [], says: [] },
+    "UI image bumped (local)": { kinds: ["other"], says: ["the web UI's pod (registry-ui) is replaced"] },
+    "destroy (local)": {
+        kinds: ["runtime", "registry", "cache", "exposure", "data", "credential", "certificate"],
+        says: [
+            "node trust removed from every node",
+            "Deployment registry is deleted",
+            "claim registry-data is left in the cluster (retainOnDelete)",
+            "Jenkins credential container-registry is deleted",
+        ],
+    },
+};
 
 /** The account each named-account transition revokes or rotates. */
 const ACCOUNT_CHANGES: Record<string, { account: string; revoked: boolean }> = {

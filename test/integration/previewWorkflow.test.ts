@@ -1,7 +1,8 @@
 /**
  * The pull-request workflow (.github/workflows/preview.yml) run as far as this machine can: the stack
  * list, the synth-diff job end to end on a pull request that changes a stack and one that does not, and
- * the preview job's own commands up to the Pulumi engine (which cannot be installed here). Each `run`
+ * the preview job's own commands up to the Pulumi engine (which cannot be installed here), and its step that
+ * comments what the change disrupts, on a preview the CLI stand-in prints and with `gh` recording. Each `run`
  * step runs as GitHub runs it (bash -eo pipefail) with the variables GitHub gives it; `npm ci` is
  * skipped (the project's node_modules is linked instead), everything else is the workflow's own text.
  */
@@ -9,7 +10,7 @@ import { spawnSync } from "node:child_process";
 import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as YAML from "yaml";
 import { COMMITTED_STACKS, PROJECT_DIR } from "../support/synthCli";
 
@@ -173,6 +174,108 @@ describe("the preview workflow", () => {
             const result = runStep(access, workspace, env({ PULUMI_BACKEND_URL: "", KUBECONFIG_CONTENT: "x" }));
             expect(result.status).toBe(1);
             expect(result.stdout).toContain("::error::Set the repository variable PULUMI_BACKEND_URL");
+        });
+    });
+
+    describe("what the change disrupts, after the preview", () => {
+        const job = workflow.jobs.preview!;
+        const step = job.steps.find((s) => s.name === "What the change disrupts")!;
+        const workspace = path.join(work, "consequences");
+        const bin = path.join(work, "consequences-bin");
+        const calls = path.join(work, "consequences-calls");
+        // A preview of the prod stack in the shape `pulumi preview --json` prints: the push password rotates.
+        const preview = {
+            steps: [
+                { op: "same", urn: "urn:pulumi:prod::dso-registry::pulumi:pulumi:Stack::dso-registry-prod" },
+                {
+                    op: "replace",
+                    urn: "urn:pulumi:prod::dso-registry::dso-registry:accounts:RegistryAccounts$random:index/randomPassword:RandomPassword::registry-accounts-push",
+                    oldState: {
+                        type: "random:index/randomPassword:RandomPassword",
+                        custom: true,
+                        inputs: { keepers: { rotation: "1", username: "ci-push" } },
+                    },
+                    newState: {
+                        type: "random:index/randomPassword:RandomPassword",
+                        custom: true,
+                        inputs: { keepers: { rotation: "2", username: "ci-push" } },
+                    },
+                },
+            ],
+        };
+        beforeAll(() => {
+            checkout(workspace);
+            mkdirSync(bin, { recursive: true });
+            writeFileSync(path.join(work, "preview-prod.json"), JSON.stringify(preview));
+            // The CLI prints the preview above; gh answers the comment search with COMMENT_ID and keeps each body it is given.
+            writeFileSync(
+                path.join(bin, "pulumi"),
+                `#!/bin/sh\necho "pulumi $*" >> "${calls}"\ncat "${path.join(work, "preview-prod.json")}"\n`,
+            );
+            writeFileSync(
+                path.join(bin, "gh"),
+                [
+                    "#!/bin/sh",
+                    `echo "gh $*" >> "${calls}"`,
+                    'for a in "$@"; do case "$a" in body=@*) cp "${a#body=@}" "$CALLS.body" ;; esac; done',
+                    'if [ "$1 $2" = "pr comment" ]; then shift 2; while [ $# -gt 0 ]; do [ "$1" = --body-file ] && cp "$2" "$CALLS.body"; shift; done; fi',
+                    'if [ "$1" = api ] && [ "$2" != --method ]; then echo "$COMMENT_ID"; fi',
+                    "",
+                ].join("\n"),
+            );
+            chmodSync(path.join(bin, "pulumi"), 0o755);
+            chmodSync(path.join(bin, "gh"), 0o755);
+        });
+        const run = (commentId: string) => {
+            rmSync(calls, { force: true });
+            rmSync(`${calls}.body`, { force: true });
+            const summary = path.join(work, "consequences-summary.md");
+            writeFileSync(summary, "");
+            const result = runStep(step, workspace, {
+                PATH: `${bin}:${PATH}`,
+                STACK: "prod",
+                GH_TOKEN: "token",
+                PR_NUMBER: "42",
+                REPOSITORY: "platform/dso-registry",
+                GITHUB_STEP_SUMMARY: summary,
+                CALLS: calls,
+                COMMENT_ID: commentId,
+            });
+            expect(result.status, `${result.stdout}\n${result.stderr}`).toBe(0);
+            return {
+                calls: readFileSync(calls, "utf8").trim().split("\n"),
+                body: readFileSync(`${calls}.body`, "utf8"),
+                summary: readFileSync(summary, "utf8"),
+            };
+        };
+
+        it("runs only where the preview ran, with the stack, the token and the pull request from the environment", () => {
+            expect(step.if).toBe("steps.access.outputs.ready == 'true'");
+            expect(step.env).toMatchObject({
+                STACK: "${{ matrix.stack }}",
+                GH_TOKEN: "${{ secrets.GITHUB_TOKEN }}",
+                PR_NUMBER: "${{ github.event.pull_request.number }}",
+            });
+            expect(job.steps.indexOf(step)).toBeGreaterThan(job.steps.findIndex((s) => s.uses?.startsWith("pulumi/actions@")));
+        });
+
+        it("comments the summary of the stack's preview on the pull request, and puts it in the job's summary", () => {
+            const { calls, body, summary } = run("");
+            expect(calls[0]).toBe("pulumi preview --json --non-interactive --stack prod");
+            expect(calls[1]).toMatch(/^gh api repos\/platform\/dso-registry\/issues\/42\/comments --paginate --jq /);
+            expect(calls[2]).toBe("gh pr comment 42 --repo platform/dso-registry --body-file comment.md");
+            expect(body.split("\n")[0]).toBe("<!-- dso-registry consequences: prod -->");
+            for (const text of [body, summary]) {
+                expect(text).toContain("### What this change disrupts: stack `prod`");
+                expect(text).toContain("- account ci-push: its password rotates; the old one stops working when this runs");
+            }
+        });
+
+        it("updates the comment an earlier run left instead of adding another", () => {
+            const { calls, body } = run("1234");
+            expect(calls[2]).toBe("gh api --method PATCH repos/platform/dso-registry/issues/comments/1234 -F body=@comment.md");
+            expect(calls).toHaveLength(3);
+            expect(body).toContain("- account ci-push: its password rotates");
         });
     });
 });

@@ -1,0 +1,646 @@
+/**
+ * tools/previewConsequences.ts: what a `pulumi preview --json` of the program will disrupt. Each case is a
+ * small preview written by hand in the shape the engine prints (read from a recorded one: steps with `op`,
+ * `urn`, old and new inputs, `detailedDiff`; `diffReasons` never filled), and the consequences a reviewer
+ * must be told. The last cases take the prod stack's own scripts from its synth, so a renamed script
+ * parameter the summary reads fails here.
+ */
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
+import { describe, expect, it } from "vitest";
+import { shQuote } from "../../components/shared/shQuote";
+import {
+    type ConsequenceKind,
+    consequencesOfPreviewJson,
+    MEASURED,
+    type PreviewStep,
+    previewConsequences,
+    renderConsequences,
+    scriptParameters,
+    UNKNOWN,
+} from "../../tools/previewConsequences";
+import { committedSynthDir } from "../support/committedSynth";
+
+const STACK_URN = "urn:pulumi:prod::dso-registry::pulumi:pulumi:Stack::dso-registry-prod";
+/** A URN of the prod stack: the type chain (components first) and the name. */
+const urn = (chain: readonly string[], name: string) => `urn:pulumi:prod::dso-registry::${chain.join("$")}::${name}`;
+/** A script as the program renders it (parameters under the header), run as root over SSH. */
+const script = (params: Record<string, string>) =>
+    `sudo -n sh -c ${shQuote(["#!/bin/sh", "# a script", ...Object.entries(params).map(([k, v]) => `${k}=${shQuote(v)}`), "set -eu", "echo done"].join("\n"))}`;
+
+interface StepSpec {
+    readonly op: string;
+    readonly chain: readonly string[];
+    readonly name: string;
+    readonly olds?: Record<string, unknown>;
+    readonly news?: Record<string, unknown>;
+    readonly parent?: string;
+    readonly detailedDiff?: Record<string, { kind: string }>;
+    readonly retainOnDelete?: boolean;
+}
+
+/** A step as `preview --json` prints it. */
+function step(s: StepSpec): PreviewStep {
+    const type = s.chain[s.chain.length - 1]!;
+    const state = (inputs: Record<string, unknown> | undefined) =>
+        inputs && { type, custom: true, inputs, parent: s.parent ?? STACK_URN, ...(s.retainOnDelete ? { retainOnDelete: true } : {}) };
+    return {
+        op: s.op,
+        urn: urn(s.chain, s.name),
+        ...(s.op !== "create" ? { oldState: state(s.olds ?? {}) } : {}),
+        ...(s.op !== "delete" ? { newState: state(s.news ?? {}) } : {}),
+        ...(s.detailedDiff ? { detailedDiff: s.detailedDiff } : {}),
+    };
+}
+
+const REMOTE = "command:remote:Command";
+const NODE_FILE = ["dso-registry:nodeTrust:NodeTrustFleet", "dso-registry:nodeTrust:NodeTrust", "dso-registry:nodeTrust:NodeFile", REMOTE];
+const HOST = "dso-registry:externalHost:ExternalRegistryHost";
+const IN_CLUSTER = "dso-registry:inCluster:InClusterRegistry";
+const connection = { host: "10.20.0.22", port: 22, privateKey: "[secret]", user: "deploy" };
+
+const registriesYaml = (params: Record<string, string> = {}) =>
+    script({
+        FLAVOUR: "k3s",
+        UNITS: "k3s\nk3s-agent",
+        ALLOW_RESTART: "true",
+        RESTART_TIMEOUT_SECONDS: "300",
+        TURN: "agent batch 1 of 2, after k3s-server-1",
+        ...params,
+    });
+const nodeFileStep = (op: string, olds: Record<string, unknown>, news: Record<string, unknown>) =>
+    step({
+        op,
+        chain: NODE_FILE,
+        name: "node-trust-k3s-agent-1-registries-yaml-write",
+        parent: urn(NODE_FILE.slice(0, 3), "node-trust-k3s-agent-1-registries-yaml"),
+        olds,
+        news,
+    });
+const yamlInputs = (stdin: string, params: Record<string, string> = {}) => ({
+    connection,
+    create: registriesYaml({ ACTION: "apply", ...params }),
+    delete: registriesYaml({ ACTION: "remove", ...params }),
+    stdin,
+});
+
+const registryRun = (params: Record<string, string>) =>
+    script({
+        REGISTRY_NAME: "dso-registry",
+        REGISTRY_IMAGE: "registry:3.1.2",
+        REGISTRY_FINGERPRINT: "a612f4c90abecbd3",
+        RELAY_FINGERPRINT: "bf1c",
+        ...params,
+    });
+const caddyReload = (fingerprint: string) =>
+    script({ CADDYFILE: "/etc/caddy/Caddyfile", FILES_FINGERPRINT: fingerprint, UPLOAD_WAIT_SECONDS: "120" });
+const purgeMarker = (directories: string) => script({ MARKER: "/etc/dso-registry/purge-on-destroy", DIRECTORIES: directories });
+const kindContainers = (params: Record<string, string>) =>
+    `sh -c ${shQuote(
+        Object.entries({
+            DISTRIBUTION_FILES: "d1",
+            DISTRIBUTION_IMAGE: "registry:3.1.2",
+            FRONT_FILES: "f1",
+            FRONT_IMAGE: "caddy:2.8.4",
+            MIRRORS: "",
+            ...params,
+        })
+            .map(([k, v]) => `${k}=${shQuote(v)}`)
+            .join("\n"),
+    )}`;
+
+const deployment = (name: string, strategy: string, annotation: string) => ({
+    kind: "Deployment",
+    metadata: { name, namespace: "dso" },
+    spec: { strategy: { type: strategy }, template: { metadata: { annotations: { "dso-registry/config-checksum": annotation } } } },
+});
+const daemonSet = (hash: string, flavourMount: string, restarts: boolean) => ({
+    kind: "DaemonSet",
+    metadata: { name: "dso-node-trust", namespace: "dso-node-trust" },
+    spec: {
+        template: {
+            metadata: { annotations: { "dso-registry/config-hash": hash } },
+            spec: {
+                containers: [{ name: "node-trust", env: restarts ? [{ name: "DSO_HOST_EXEC", value: "nsenter" }] : [] }],
+                volumes: [{ name: "host", hostPath: { path: flavourMount } }],
+            },
+        },
+    },
+});
+const claim = (namespace: string) => ({
+    kind: "PersistentVolumeClaim",
+    metadata: { name: "registry-data", namespace },
+    spec: { accessModes: ["ReadWriteOnce"] },
+});
+const credential = (password: string, jenkinsSecret = "[secret]") => ({
+    credentialId: "container-registry",
+    kind: "usernamePassword",
+    username: "ci-push",
+    password,
+    jenkinsSecret,
+    jenkinsUrl: "https://jenkins.example.com",
+});
+
+/** What a case must yield: each consequence's kind and a phrase of its text, in the summary's order. */
+type Expected = readonly (readonly [ConsequenceKind, string])[];
+
+const CASES: readonly (readonly [string, readonly PreviewStep[], Expected])[] = [
+    ["a preview with no change", [{ op: "same", urn: STACK_URN }], []],
+    [
+        "registries.yaml changes on a k3s node: k3s restarts there, in its turn",
+        [nodeFileStep("update", yamlInputs("mirrors: {}\n"), yamlInputs("mirrors: {a: 1}\n"))],
+        [["runtime", "k3s-agent-1: k3s or k3s-agent restarts (agent batch 1 of 2, after k3s-server-1)"]],
+    ],
+    [
+        "only the node's turn changes (a node added elsewhere): the file is the same, nothing restarts",
+        [
+            nodeFileStep(
+                "update",
+                yamlInputs("mirrors: {}\n"),
+                yamlInputs("mirrors: {}\n", { TURN: "agent batch 1 of 3, after k3s-server-1" }),
+            ),
+        ],
+        [],
+    ],
+    [
+        "registries.yaml with restarts not allowed: the restart is the operator's",
+        [nodeFileStep("update", yamlInputs("a\n", { ALLOW_RESTART: "false" }), yamlInputs("b\n", { ALLOW_RESTART: "false" }))],
+        [["runtime", "must be restarted by hand"]],
+    ],
+    [
+        "a node removed: its registries.yaml loses the entries and k3s restarts",
+        [nodeFileStep("delete", yamlInputs("a\n"), {})],
+        [["runtime", "k3s-agent-1: k3s or k3s-agent restarts (agent batch 1 of 2, after k3s-server-1): registries.yaml loses"]],
+    ],
+    [
+        "a secret registries.yaml (pull credentials) and nothing else visible changes: it may restart",
+        [nodeFileStep("update", yamlInputs("[secret]"), yamlInputs("[secret]"))],
+        [["runtime", "k3s or k3s-agent may restart"]],
+    ],
+    [
+        "the node-trust DaemonSet on k3s rolls: each node's k3s restarts in turn",
+        [
+            step({
+                op: "update",
+                chain: ["dso-registry:nodeTrust:NodeTrustDaemonSet", "kubernetes:apps/v1:DaemonSet"],
+                name: "node-trust-daemonset",
+                olds: daemonSet("a", "/etc/rancher/k3s", true),
+                news: daemonSet("b", "/etc/rancher/k3s", true),
+            }),
+        ],
+        [["runtime", "every node: k3s restarts where its registries.yaml changes, one node at a time"]],
+    ],
+    [
+        "the node-trust DaemonSet on microk8s rolls: hosts.toml needs no restart",
+        [
+            step({
+                op: "replace",
+                chain: ["dso-registry:nodeTrust:NodeTrustDaemonSet", "kubernetes:apps/v1:DaemonSet"],
+                name: "node-trust-daemonset",
+                olds: daemonSet("a", "/var/snap/microk8s/current/args/certs.d", false),
+                news: daemonSet(UNKNOWN, "/var/snap/microk8s/current/args/certs.d", false),
+            }),
+        ],
+        [],
+    ],
+    [
+        "the registry image on the external host changes: its container is recreated",
+        [
+            step({
+                op: "update",
+                chain: [HOST, "dso-registry:externalHost:RegistryContainer", REMOTE],
+                name: "registry-host-container-run",
+                olds: { connection, create: registryRun({}) },
+                news: { connection, create: registryRun({ REGISTRY_IMAGE: "registry:3.1.3", REGISTRY_FINGERPRINT: "c0ffee" }) },
+            }),
+        ],
+        [["registry", "the registry container on the external host is recreated"]],
+    ],
+    [
+        "only the metrics relay's spec changes: the registry container stays",
+        [
+            step({
+                op: "update",
+                chain: [HOST, "dso-registry:externalHost:RegistryContainer", REMOTE],
+                name: "registry-host-container-run",
+                olds: { connection, create: registryRun({}) },
+                news: { connection, create: registryRun({ RELAY_FINGERPRINT: "other" }) },
+            }),
+        ],
+        [],
+    ],
+    [
+        "a file Caddy reads changes: Caddy reloads after the uploads in flight",
+        [
+            step({
+                op: "update",
+                chain: [HOST, "dso-registry:externalHost:CaddySite", REMOTE],
+                name: "registry-host-caddy-reload",
+                olds: { connection, create: caddyReload("e547") },
+                news: { connection, create: caddyReload("9a1b") },
+            }),
+        ],
+        [["front", "Caddy on the external host reloads: the apply waits up to 120 s for uploads in progress"]],
+    ],
+    [
+        "Caddy's files are known only during the up (a password replaced in it): it may reload",
+        [
+            step({
+                op: "update",
+                chain: [HOST, "dso-registry:externalHost:CaddySite", REMOTE],
+                name: "registry-host-caddy-reload",
+                olds: { connection, create: caddyReload("e547") },
+                news: { connection, create: UNKNOWN },
+            }),
+        ],
+        [["front", "Caddy on the external host may reload"]],
+    ],
+    [
+        "a mirror removed on the external host: its cache goes with its storage",
+        [
+            step({
+                op: "delete",
+                chain: [HOST, "dso-registry:mirrors:MirrorCachesOnHost", REMOTE],
+                name: "registry-host-mirrors-ghcr-io-run",
+                parent: urn([HOST, "dso-registry:mirrors:MirrorCachesOnHost"], "registry-host-mirrors"),
+                olds: { connection, create: script({ IMAGE: "registry:3.1.2", FINGERPRINT: "1" }) },
+            }),
+        ],
+        [["cache", "cache ghcr-io is removed with its storage"]],
+    ],
+    [
+        "purge turned on: from now on a destroy deletes the data",
+        [
+            step({
+                op: "update",
+                chain: [HOST, "dso-registry:externalHost:PurgeOnDestroy", REMOTE],
+                name: "registry-host-purge-marker",
+                olds: { connection, create: purgeMarker("") },
+                news: { connection, create: purgeMarker("/srv/data/registry\n/srv/data/maven") },
+            }),
+        ],
+        [["data", "a destroy deletes the data: /srv/data/registry, /srv/data/maven"]],
+    ],
+    [
+        "a destroy with purge off at the last up: the data is kept",
+        [
+            step({
+                op: "delete",
+                chain: [HOST, "dso-registry:externalHost:PurgeOnDestroy", REMOTE],
+                name: "registry-host-purge-marker",
+                olds: { connection, create: purgeMarker("") },
+            }),
+        ],
+        [["data", "the data directories are kept"]],
+    ],
+    [
+        "the in-cluster registry's pod template changes on a ReadWriteOnce claim: Recreate, the measured outage",
+        [
+            step({
+                op: "update",
+                chain: [IN_CLUSTER, "kubernetes:apps/v1:Deployment"],
+                name: "registry-deployment-registry",
+                olds: deployment("registry", "Recreate", "1"),
+                news: deployment("registry", "Recreate", UNKNOWN),
+                detailedDiff: { "spec.template.metadata.annotations.dso-registry/config-checksum": { kind: "update" } },
+            }),
+        ],
+        [["registry", MEASURED.inClusterRecreate]],
+    ],
+    [
+        "the registry's pods on shared storage roll: no outage expected",
+        [
+            step({
+                op: "update",
+                chain: [IN_CLUSTER, "kubernetes:apps/v1:Deployment"],
+                name: "registry-deployment-registry",
+                olds: deployment("registry", "RollingUpdate", "1"),
+                news: deployment("registry", "RollingUpdate", "2"),
+            }),
+        ],
+        [["registry", "no outage expected"]],
+    ],
+    [
+        "a Deployment update outside its pod template replaces no pod",
+        [
+            step({
+                op: "update",
+                chain: [IN_CLUSTER, "kubernetes:apps/v1:Deployment"],
+                name: "registry-deployment-registry",
+                olds: { ...deployment("registry", "Recreate", "1"), metadata: { name: "registry", labels: { a: "1" } } },
+                news: { ...deployment("registry", "Recreate", "1"), metadata: { name: "registry", labels: { a: "2" } } },
+                detailedDiff: { "metadata.labels.a": { kind: "update" } },
+            }),
+        ],
+        [],
+    ],
+    [
+        "the state lists the pod template's keys in another order than the program: not a change",
+        [
+            step({
+                op: "update",
+                chain: [IN_CLUSTER, "kubernetes:apps/v1:Deployment"],
+                name: "registry-deployment-registry",
+                olds: { ...deployment("registry", "Recreate", "1"), spec: { template: { spec: { a: 1, b: 2 } }, replicas: 1 } },
+                news: { ...deployment("registry", "Recreate", "1"), spec: { template: { spec: { b: 2, a: 1 } }, replicas: 2 } },
+                detailedDiff: { "spec.replicas": { kind: "update" } },
+            }),
+        ],
+        [],
+    ],
+    [
+        "a cache's pod replaced in the cluster",
+        [
+            step({
+                op: "update",
+                chain: [IN_CLUSTER, "kubernetes:apps/v1:Deployment"],
+                name: "registry-deployment-registry-mirror-docker-io",
+                olds: deployment("registry-mirror-docker-io", "Recreate", "1"),
+                news: deployment("registry-mirror-docker-io", "Recreate", "2"),
+            }),
+        ],
+        [["cache", "cache registry-mirror-docker-io's pod is replaced"]],
+    ],
+    [
+        "the namespace renamed: the data claim is replaced, the old one and its namespace kept",
+        [
+            step({
+                op: "replace",
+                chain: [IN_CLUSTER, "kubernetes:core/v1:PersistentVolumeClaim"],
+                name: "registry-persistentvolumeclaim-registry-data",
+                olds: claim("dso"),
+                news: claim("registry"),
+                detailedDiff: { "metadata.namespace": { kind: "update-replace" } },
+                retainOnDelete: true,
+            }),
+            step({
+                op: "delete",
+                chain: [IN_CLUSTER, "kubernetes:core/v1:Namespace"],
+                name: "registry-namespace-dso",
+                olds: { metadata: { name: "dso" } },
+                retainOnDelete: true,
+            }),
+        ],
+        [
+            ["data", "claim registry-data is replaced (namespace dso → registry): the old claim is left in the cluster (retainOnDelete)"],
+            ["data", "namespace dso is left in the cluster (retainOnDelete)"],
+        ],
+    ],
+    [
+        "a claim and a namespace deleted without retainOnDelete: the data goes",
+        [
+            step({ op: "delete", chain: [IN_CLUSTER, "kubernetes:core/v1:PersistentVolumeClaim"], name: "c", olds: claim("dso") }),
+            step({ op: "delete", chain: [IN_CLUSTER, "kubernetes:core/v1:Namespace"], name: "n", olds: { metadata: { name: "dso" } } }),
+        ],
+        [
+            ["data", "claim registry-data is deleted with its data"],
+            ["data", "namespace dso is deleted: Kubernetes deletes every object in it"],
+        ],
+    ],
+    [
+        "a rotation: the password is replaced and Jenkins gets the new one",
+        [
+            step({
+                op: "replace",
+                chain: ["dso-registry:accounts:RegistryAccounts", "random:index/randomPassword:RandomPassword"],
+                name: "registry-accounts-push",
+                olds: { keepers: { rotation: "1", username: "ci-push" }, length: 40 },
+                news: { keepers: { rotation: "2", username: "ci-push" }, length: 40 },
+            }),
+            step({
+                op: "update",
+                chain: ["dso-registry:jenkins:JenkinsCredentials", "pulumi-nodejs:dynamic/jenkins:Credential"],
+                name: "jenkins-credentials-container-registry",
+                olds: credential("[secret]"),
+                news: credential(UNKNOWN),
+            }),
+        ],
+        [
+            ["credential", "account ci-push: its password rotates; the old one stops working when this runs"],
+            ["credential", "Jenkins credential container-registry is rewritten with the new password"],
+        ],
+    ],
+    [
+        "the decoy's seed replaced: no account of anyone's changes",
+        [
+            step({
+                op: "replace",
+                chain: [HOST, "dso-registry:externalHost:CaddySite", "random:index/randomPassword:RandomPassword"],
+                name: "registry-host-caddy-decoy",
+                olds: { length: 40 },
+                news: { length: 41 },
+            }),
+        ],
+        [],
+    ],
+    [
+        "the Jenkins token rotated: the credentials are reached with it, their content stays",
+        [
+            step({
+                op: "update",
+                chain: ["dso-registry:jenkins:JenkinsCredentials", "pulumi-nodejs:dynamic/jenkins:Credential"],
+                name: "jenkins-credentials-container-registry",
+                olds: credential("[secret]"),
+                news: credential("[secret]"),
+                detailedDiff: { jenkinsSecret: { kind: "update" } },
+            }),
+        ],
+        [["credential", "Jenkins credential container-registry: only the token the program reaches Jenkins with changes"]],
+    ],
+    [
+        "a Jenkins credential whose secrets both show as [secret] (a dynamic provider gives no detailed diff): said as unknown",
+        [
+            step({
+                op: "update",
+                chain: ["dso-registry:jenkins:JenkinsCredentials", "pulumi-nodejs:dynamic/jenkins:Credential"],
+                name: "jenkins-credentials-container-registry",
+                olds: credential("[secret]"),
+                news: credential("[secret]"),
+            }),
+        ],
+        [["credential", "a secret input changes, its password or only the token the program reaches Jenkins with"]],
+    ],
+    [
+        "kind's front files change: only the front container is recreated",
+        [
+            step({
+                op: "update",
+                chain: ["dso-registry:kind:KindRegistry", "command:local:Command"],
+                name: "kind-registry-containers",
+                olds: { create: kindContainers({}) },
+                news: { create: kindContainers({ FRONT_FILES: "f2" }) },
+            }),
+        ],
+        [["front", "kind's front (Caddy) container is recreated"]],
+    ],
+    [
+        "kind's registry image bumped: only Distribution is recreated",
+        [
+            step({
+                op: "update",
+                chain: ["dso-registry:kind:KindRegistry", "command:local:Command"],
+                name: "kind-registry-containers",
+                olds: { create: kindContainers({}) },
+                news: { create: kindContainers({ DISTRIBUTION_IMAGE: "registry:3.1.3" }) },
+            }),
+        ],
+        [["registry", "kind's Distribution container is recreated"]],
+    ],
+    [
+        "the generated CA replaced",
+        [
+            step({
+                op: "replace",
+                chain: ["dso-registry:accounts:RegistryTls", "tls:index/selfSignedCert:SelfSignedCert"],
+                name: "registry-tls-ca",
+            }),
+        ],
+        [["certificate", "the generated CA is replaced"]],
+    ],
+    [
+        "an Ingress replaced is a route gone for a while; one updated or created is not",
+        [
+            step({
+                op: "replace",
+                chain: [IN_CLUSTER, "kubernetes:networking.k8s.io/v1:Ingress"],
+                name: "i1",
+                news: { metadata: { name: "registry" } },
+            }),
+            step({
+                op: "update",
+                chain: [IN_CLUSTER, "kubernetes:networking.k8s.io/v1:Ingress"],
+                name: "i2",
+                news: { metadata: { name: "registry-login" } },
+            }),
+            step({
+                op: "create",
+                chain: [IN_CLUSTER, "kubernetes:networking.k8s.io/v1:Ingress"],
+                name: "i3",
+                news: { metadata: { name: "registry-ui" } },
+            }),
+        ],
+        [["exposure", "Ingress registry is replaced"]],
+    ],
+];
+
+describe("previewConsequences", () => {
+    it.each(CASES)("%s", (_, steps, expected) => {
+        const { consequences } = previewConsequences({ steps: [{ op: "same", urn: STACK_URN }, ...steps] });
+        expect(consequences.map((c) => c.kind)).toEqual(expected.map(([kind]) => kind));
+        for (const [i, c] of consequences.entries()) expect(c.text).toContain(expected[i]![1]);
+    });
+
+    it("counts each custom resource once, a replacement listed as its parts too", () => {
+        const chain = [IN_CLUSTER, "kubernetes:core/v1:Secret"];
+        const result = previewConsequences({
+            steps: [
+                { op: "same", urn: STACK_URN },
+                step({ op: "create-replacement", chain, name: "s" }),
+                step({ op: "delete-replaced", chain, name: "s" }),
+                step({ op: "create", chain, name: "t" }),
+                {
+                    op: "create",
+                    urn: urn(["dso-registry:inCluster:InClusterRegistry"], "registry"),
+                    newState: { custom: false, type: IN_CLUSTER },
+                },
+            ],
+        });
+        expect(result).toMatchObject({ stack: "prod", counts: { create: 1, update: 0, replace: 1, delete: 0 } });
+    });
+});
+
+describe("scriptParameters", () => {
+    it("reads the parameters inside sudo's sh -c, quotes and lines as they were", () => {
+        expect(scriptParameters(script({ A: "it's", B: "one\ntwo", C: "" }))).toEqual({ A: "it's", B: "one\ntwo", C: "" });
+    });
+
+    it("reads none from a value known only during the up", () => {
+        expect(scriptParameters(UNKNOWN)).toEqual({});
+    });
+});
+
+describe("renderConsequences", () => {
+    it("lists the kinds under their headings, the runtime first", () => {
+        const text = renderConsequences(
+            previewConsequences({
+                steps: [
+                    nodeFileStep("update", yamlInputs("a\n"), yamlInputs("b\n")),
+                    step({
+                        op: "replace",
+                        chain: ["dso-registry:accounts:RegistryAccounts", "random:index/randomPassword:RandomPassword"],
+                        name: "registry-accounts-pull",
+                        news: { keepers: { username: "cluster-pull" } },
+                    }),
+                ],
+            }),
+        );
+        expect(text).toMatch(/^### What this change disrupts: stack `prod`\n/);
+        expect(text).toContain("0 to create, 1 to update, 1 to replace, 0 to delete.");
+        expect(text.indexOf("**Nodes: container runtime restarts and trust**")).toBeLessThan(text.indexOf("**Credentials**"));
+        expect(text).toContain("- account cluster-pull: its password rotates");
+    });
+
+    it("says when the changes disrupt nothing, and when there are none", () => {
+        const quiet = step({
+            op: "update",
+            chain: ["dso-registry:jenkins:PipelineConfig", "kubernetes:core/v1:ConfigMap"],
+            name: "pipeline-config-configmap",
+        });
+        expect(renderConsequences(previewConsequences({ steps: [quiet] }))).toContain("Nothing that restarts a node's runtime");
+        expect(renderConsequences(previewConsequences({ steps: [] }), "local")).toContain(
+            "stack `local`\n\n0 to create, 0 to update, 0 to replace, 0 to delete.\n\nNo change.",
+        );
+    });
+});
+
+describe("consequencesOfPreviewJson", () => {
+    it("reads the CLI's document and refuses what is not one", () => {
+        expect(consequencesOfPreviewJson(JSON.stringify({ steps: [{ op: "same", urn: STACK_URN }] })).stack).toBe("prod");
+        expect(() => consequencesOfPreviewJson("error: no stack selected")).toThrow(/no JSON document.*pulumi preview --json/);
+    });
+});
+
+describe("the prod stack's own scripts (its synth)", () => {
+    interface Resource {
+        readonly name: string;
+        readonly type: string;
+        readonly urn: string;
+        readonly parent?: string;
+        readonly inputs: Record<string, unknown>;
+    }
+    const resources = (): Resource[] => JSON.parse(readFileSync(path.join(committedSynthDir("prod"), "resources.json"), "utf8"));
+    /** An update of the resource named `name` whose create script has `from` replaced by `to`. */
+    function updated(name: string, from: RegExp, to: string): PreviewStep {
+        const r = resources().find((x) => x.name === name)!;
+        const create = String(r.inputs.create);
+        expect(create).toMatch(from);
+        return {
+            op: "update",
+            urn: r.urn,
+            oldState: { type: r.type, custom: true, inputs: r.inputs, parent: r.parent },
+            newState: { type: r.type, custom: true, inputs: { ...r.inputs, create: create.replace(from, to) }, parent: r.parent },
+        };
+    }
+    const kindsOf = (s: PreviewStep) => previewConsequences({ steps: [s] }).consequences.map((c) => [c.kind, c.text]);
+
+    it.each([
+        ["node-trust-k3s-agent-1-registries-yaml-write", /TURN='\\''[^']*'\\''/, "TURN='\\''changed'\\''", []],
+        ["registry-host-container-run", /REGISTRY_IMAGE='\\''[^']*'\\''/, "REGISTRY_IMAGE='\\''registry:9'\\''", ["registry"]],
+        ["registry-host-caddy-reload", /FILES_FINGERPRINT='\\''[^']*'\\''/, "FILES_FINGERPRINT='\\''0'\\''", ["front"]],
+        ["registry-host-mirrors-docker-io-run", /FINGERPRINT='\\''[^']*'\\''/, "FINGERPRINT='\\''0'\\''", ["cache"]],
+        ["registry-host-purge-marker", /DIRECTORIES='\\'''\\''/, "DIRECTORIES='\\''/srv/data/registry'\\''", ["data"]],
+    ] as const)("%s: the parameter the summary reads is in its script", (name, from, to, kinds) => {
+        expect(kindsOf(updated(name, from, to)).map(([kind]) => kind)).toEqual(kinds);
+    });
+
+    it("a k3s node's registries.yaml changed names the node, its units and its turn", () => {
+        const r = resources().find((x) => x.name === "node-trust-k3s-agent-1-registries-yaml-write")!;
+        const s: PreviewStep = {
+            op: "update",
+            urn: r.urn,
+            oldState: { type: r.type, custom: true, inputs: r.inputs, parent: r.parent },
+            newState: { type: r.type, custom: true, inputs: { ...r.inputs, stdin: `${String(r.inputs.stdin)}# more\n` }, parent: r.parent },
+        };
+        expect(kindsOf(s)).toEqual([["runtime", expect.stringMatching(/^k3s-agent-1: k3s or k3s-agent restarts \(agent batch \d of \d/)]]);
+    });
+});

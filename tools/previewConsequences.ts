@@ -1,0 +1,715 @@
+/**
+ * What a `pulumi preview --json` of this program will disrupt, said for a reviewer: which nodes restart
+ * their container runtime, which registry containers or pods are replaced and for how long pulls and
+ * pushes go unanswered, whether the front reloads, whether a claim or a data directory is touched,
+ * whether a credential or certificate changes. docs/preview-consequences.md says what it covers.
+ *
+ * It reads each step's `op`, its URN (type chain and name), the old and new inputs and `detailedDiff`.
+ * It never reads `diffReasons` or `diffs`: the real Kubernetes provider leaves them empty. A value the
+ * engine knows only during the `up` (its unknown marker) counts as changed, said as "may"; a secret
+ * shown as "[secret]" on both sides counts as unchanged unless `detailedDiff` names it.
+ */
+
+/** The engine's marker for a value known only once the `up` runs (`plugin.UnknownStringValue`). */
+export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+/** How `preview --json` shows a secret value. */
+const SECRET = "[secret]";
+
+/**
+ * Outages the project has measured, each with where it is written down. Nothing else is given a figure.
+ */
+export const MEASURED = {
+    /** The in-cluster registry pod, `Recreate` on a ReadWriteOnce claim, on the engine tier's real node. */
+    inClusterRecreate: "about 10.5 s without an answer (measured on a real node: docs/in-cluster.md, docs/engine.md)",
+} as const;
+
+interface StepState {
+    readonly type?: string;
+    readonly custom?: boolean;
+    readonly inputs?: Record<string, unknown>;
+    readonly parent?: string;
+    readonly retainOnDelete?: boolean;
+}
+
+/** One step of `preview --json` as this module reads it. */
+export interface PreviewStep {
+    readonly op: string;
+    readonly urn: string;
+    readonly oldState?: StepState;
+    readonly newState?: StepState;
+    readonly detailedDiff?: Record<string, { kind?: string }> | null;
+}
+
+/** What a reviewer is told about, in the order the summary lists it. */
+export const KINDS = ["runtime", "registry", "front", "cache", "exposure", "data", "credential", "certificate", "other"] as const;
+export type ConsequenceKind = (typeof KINDS)[number];
+
+/** Headings of the kinds in the summary. */
+const HEADINGS: Record<ConsequenceKind, string> = {
+    runtime: "Nodes: container runtime restarts and trust",
+    registry: "The registry: pulls and pushes",
+    front: "Front (Caddy)",
+    cache: "Pull-through caches",
+    exposure: "How clients reach the registry",
+    data: "Claims and data directories",
+    credential: "Credentials",
+    certificate: "Certificates",
+    other: "Other",
+};
+
+/** One consequence of one resource's step. */
+export interface Consequence {
+    readonly kind: ConsequenceKind;
+    /** The sentence a reviewer reads. */
+    readonly text: string;
+    /** The resource it comes from (the last part of its URN). */
+    readonly resource: string;
+}
+
+/** A stack's consequences and its step counts. */
+export interface StackConsequences {
+    readonly stack: string;
+    /** Custom resources by operation: create, update, replace, delete. */
+    readonly counts: Readonly<Record<"create" | "update" | "replace" | "delete", number>>;
+    readonly consequences: readonly Consequence[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading steps
+
+/** The operations of a replacement, which the engine may list as one step or as several. */
+const REPLACE_OPS = new Set(["replace", "create-replacement", "delete-replaced"]);
+/** Operations that change nothing. */
+const QUIET_OPS = new Set(["same", "read", "refresh", "discard", "remove-pending-replace"]);
+
+/** A step reduced to what the rules read. */
+interface Change {
+    readonly op: "create" | "update" | "replace" | "delete";
+    readonly type: string;
+    /** The type of the component the resource belongs to (the URN's type chain, one up). */
+    readonly parentType: string;
+    readonly name: string;
+    /** The last part of the parent's URN. */
+    readonly parentName: string;
+    readonly olds: Record<string, unknown>;
+    readonly news: Record<string, unknown>;
+    readonly detailed: readonly string[];
+    readonly retainOnDelete: boolean;
+}
+
+/** The stack a URN belongs to (`urn:pulumi:<stack>::<project>::…`). */
+export function stackOfUrn(urn: string): string {
+    return urn.split("::")[0]?.replace(/^urn:pulumi:/, "") ?? "";
+}
+
+function changesOf(steps: readonly PreviewStep[]): Change[] {
+    const byUrn = new Map<string, Change>();
+    for (const step of steps) {
+        if (QUIET_OPS.has(step.op) || step.urn.includes("::pulumi:providers:")) continue;
+        const state = step.newState ?? step.oldState;
+        if (state?.custom === false) continue;
+        const op = REPLACE_OPS.has(step.op) ? "replace" : step.op;
+        if (!["create", "update", "replace", "delete"].includes(op)) continue;
+        const parts = step.urn.split("::");
+        const chain = (parts[2] ?? "").split("$");
+        const parentUrn = step.newState?.parent ?? step.oldState?.parent ?? "";
+        const previous = byUrn.get(step.urn);
+        byUrn.set(step.urn, {
+            op: previous && previous.op !== op ? "replace" : (op as Change["op"]),
+            type: state?.type ?? chain[chain.length - 1] ?? "",
+            parentType: chain[chain.length - 2] ?? "",
+            name: parts[parts.length - 1] ?? "",
+            parentName: parentUrn.split("::").pop() ?? "",
+            olds: { ...previous?.olds, ...step.oldState?.inputs },
+            news: { ...previous?.news, ...step.newState?.inputs },
+            detailed: [...(previous?.detailed ?? []), ...Object.keys(step.detailedDiff ?? {})],
+            retainOnDelete: Boolean(step.oldState?.retainOnDelete ?? step.newState?.retainOnDelete),
+        });
+    }
+    return [...byUrn.values()];
+}
+
+const holdsUnknown = (value: unknown): boolean => JSON.stringify(value ?? null).includes(UNKNOWN);
+
+/** JSON with every object's keys sorted: the state and the program may list an object's keys in different orders. */
+function canonical(value: unknown): string {
+    return JSON.stringify(value ?? null, (_, v: unknown) =>
+        v !== null && typeof v === "object" && !Array.isArray(v)
+            ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)))
+            : v,
+    );
+}
+
+/** The value at a dotted path (`spec.template`). */
+function at(value: unknown, path: string): unknown {
+    let here = value;
+    for (const key of path.split(".").filter(Boolean)) {
+        if (here === null || typeof here !== "object") return undefined;
+        here = (here as Record<string, unknown>)[key];
+    }
+    return here;
+}
+
+/**
+ * Whether an input changes: "yes"; "maybe", its new value is known only during the `up`; "hidden", it is a
+ * secret on both sides and only a secret can have changed (see visiblyChanged); "no".
+ */
+type How = "yes" | "maybe" | "hidden" | "no";
+
+/** Whether the input at `path` changes. */
+function changeAt(c: Change, path: string): How {
+    if (c.detailed.some((d) => d === path || d.startsWith(`${path}.`) || d.startsWith(`${path}[`) || path.startsWith(`${d}.`)))
+        return "yes";
+    const before = at(c.olds, path);
+    const after = at(c.news, path);
+    if (holdsUnknown(after) && !holdsUnknown(before)) return "maybe";
+    if (before === SECRET && after === SECRET) return c.detailed.length > 0 || visiblyChanged(c) ? "no" : "hidden";
+    return canonical(before) === canonical(after) ? "no" : "yes";
+}
+
+/**
+ * Whether any input shown in the clear changes. An update with none changes a secret one, which the
+ * preview shows as "[secret]" on both sides.
+ */
+function visiblyChanged(c: Change): boolean {
+    return [...new Set([...Object.keys(c.olds), ...Object.keys(c.news)])].some((key) => {
+        const before = c.olds[key];
+        const after = c.news[key];
+        return !(before === SECRET && after === SECRET) && canonical(before) !== canonical(after);
+    });
+}
+
+/** "may " when the change is not certain. */
+const may = (how: How) => (how === "maybe" || how === "hidden" ? "may " : "");
+
+/**
+ * The parameters a rendered script assigns at its top (`NAME='value'`, components/shared/shellScript.ts),
+ * inside the `sh -c '…'` (or `sudo -n sh -c '…'`, `docker exec … sh -c '…'`) that runs it.
+ */
+export function scriptParameters(command: unknown): Record<string, string> {
+    if (typeof command !== "string" || command === UNKNOWN) return {};
+    let text = command;
+    for (let depth = 0; depth < 3; depth++) {
+        const start = text.indexOf("sh -c '");
+        if (start < 0 || !text.trimEnd().endsWith("'")) break;
+        text = unquote(text.slice(start + "sh -c ".length).trimEnd());
+    }
+    const params: Record<string, string> = {};
+    for (const match of text.matchAll(/^([A-Z_][A-Z0-9_]*)=('[^']*'(?:\\''[^']*')*)/gm)) {
+        const [, name, quoted] = match as unknown as [string, string, string];
+        if (!(name in params)) params[name] = unquote(quoted);
+    }
+    return params;
+}
+
+/** A single-quoted shell word's value (`'it'\''s'` → `it's`). */
+function unquote(quoted: string): string {
+    return quoted.slice(1, -1).replace(/'\\''/g, "'");
+}
+
+/** Whether a script parameter whose name matches `names` changes between the old and the new `create`. */
+function paramChange(c: Change, names: RegExp): How {
+    if (c.news.create === UNKNOWN || holdsUnknown(c.news.create)) return "maybe";
+    const before = scriptParameters(c.olds.create);
+    const after = scriptParameters(c.news.create);
+    const keys = new Set([...Object.keys(before), ...Object.keys(after)].filter((k) => names.test(k)));
+    return [...keys].some((k) => before[k] !== after[k]) ? "yes" : "no";
+}
+
+/** The more certain of two changes. */
+const either = (a: How, b: How): How => (["yes", "maybe", "hidden"] as const).find((how) => a === how || b === how) ?? "no";
+
+const isCommand = (c: Change) => c.type === "command:remote:Command" || c.type === "command:local:Command";
+const metadataName = (c: Change): string => String(at(c.news, "metadata.name") ?? at(c.olds, "metadata.name") ?? c.name);
+const inputsOf = (c: Change) => (c.op === "delete" ? c.olds : c.news);
+
+// ---------------------------------------------------------------------------------------------
+// The rules: one per kind of resource whose change a reviewer must hear about.
+
+type Rule = (c: Change) => Omit<Consequence, "resource">[];
+
+/** A command that runs a container: recreated when its spec (fingerprint, image, files) or its stdin changes. */
+function containerChange(c: Change): How {
+    if (c.op !== "update") return "yes";
+    return either(paramChange(c, /FINGERPRINT$|IMAGE$|_FILES$|^MIRRORS$/), changeAt(c, "stdin"));
+}
+
+/** k3s / RKE2 registries.yaml (or CRI-O's registries.conf) on a node over SSH. */
+const nodeFile: Rule = (c) => {
+    if (!isCommand(c) || c.parentType !== "dso-registry:nodeTrust:NodeFile") return [];
+    const params = scriptParameters(c.op === "delete" ? c.olds.delete : (c.news.create ?? c.olds.create));
+    const node = c.parentName.replace(/^node-trust-/, "").replace(/-(registries-yaml|registries-conf)$/, "");
+    const how = c.op === "update" ? changeAt(c, "stdin") : "yes";
+    if (how === "no") return [];
+    if (params.FLAVOUR) {
+        const units = (params.UNITS ?? params.FLAVOUR).split("\n").join(" or ");
+        if (params.ALLOW_RESTART === "false") {
+            return [
+                {
+                    kind: "runtime",
+                    text: `${node}: registries.yaml changes; ${units} must be restarted by hand to read it (allowServiceRestart is off)`,
+                },
+            ];
+        }
+        const turn = params.TURN ? ` (${params.TURN})` : "";
+        return [
+            {
+                kind: "runtime",
+                text: `${node}: ${units} ${may(how)}restarts${turn}: registries.yaml ${c.op === "delete" ? "loses the registry's entries" : "changes"}; the apply waits until the node is Ready again (up to ${params.RESTART_TIMEOUT_SECONDS ?? "?"} s) before the next node's turn`,
+            },
+        ];
+    }
+    if (params.UNITS) return [{ kind: "runtime", text: `${node}: CRI-O ${may(how)}reloads its registries configuration (no restart)` }];
+    return [];
+};
+
+/** containerd's config_path on a node over SSH: set once, with a restart when allowed. */
+const configPath: Rule = (c) => {
+    if (!isCommand(c) || !c.name.endsWith("-config-path") || c.parentType !== "dso-registry:nodeTrust:NodeTrust") return [];
+    if (c.op === "update") return [];
+    const params = scriptParameters(c.op === "delete" ? c.olds.delete : c.news.create);
+    if (params.ALLOW_RESTART !== "true") return [];
+    const node = c.name.replace(/^node-trust-/, "").replace(/-config-path$/, "");
+    const what = c.op === "delete" ? "its original config is put back" : "its config_path is not set yet";
+    return [{ kind: "runtime", text: `${node}: containerd restarts if ${what}` }];
+};
+
+/** The node-trust DaemonSet: a rolling update, one node at a time; on k3s / RKE2 each node's service restarts. */
+const nodeTrustDaemonSet: Rule = (c) => {
+    if (c.type !== "kubernetes:apps/v1:DaemonSet" || c.parentType !== "dso-registry:nodeTrust:NodeTrustDaemonSet") return [];
+    if (c.op === "delete") {
+        return [
+            {
+                kind: "runtime",
+                text: "node trust removed from every node (each pod takes its files away as it stops): nodes no longer trust the registry",
+            },
+        ];
+    }
+    const how = c.op === "update" ? changeAt(c, "spec.template") : c.op === "replace" ? "yes" : "no";
+    if (how === "no" || c.op === "create") return [];
+    const spec = inputsOf(c);
+    const text = JSON.stringify(at(spec, "spec.template.spec") ?? {});
+    const restarts = text.includes('"DSO_HOST_EXEC"');
+    const flavour = /"\/etc\/rancher\/(k3s|rke2)"/.exec(text)?.[1];
+    if (restarts && flavour) {
+        return [
+            {
+                kind: "runtime",
+                text: `every node: ${flavour} ${may(how)}restarts where its registries.yaml changes, one node at a time (the DaemonSet's rolling update)`,
+            },
+        ];
+    }
+    if (restarts && text.includes('"/etc/containerd"')) {
+        return [{ kind: "runtime", text: "every node: containerd restarts where its config_path is not set yet, one node at a time" }];
+    }
+    if (restarts && text.includes('"/etc/containers"')) {
+        return [{ kind: "runtime", text: "every node: CRI-O reloads its registries configuration, one node at a time (no restart)" }];
+    }
+    return [];
+};
+
+/** Distribution on the external host. */
+const hostRegistry: Rule = (c) => {
+    if (!isCommand(c) || c.parentType !== "dso-registry:externalHost:RegistryContainer" || !c.name.endsWith("-run")) return [];
+    if (c.op === "create") return [];
+    if (c.op === "delete")
+        return [
+            {
+                kind: "registry",
+                text: "the registry container on the external host is removed (its data stays): the registry stops answering",
+            },
+        ];
+    const how = c.op === "replace" ? "yes" : either(paramChange(c, /^REGISTRY_(FINGERPRINT|IMAGE)$/), changeAt(c, "stdin"));
+    if (how === "no") return [];
+    return [
+        {
+            kind: "registry",
+            text: `the registry container on the external host ${may(how)}is recreated: pulls and pushes fail from its stop until the new container answers (not measured); pushes under way fail and their clients retry`,
+        },
+    ];
+};
+
+/** Caddy on the external host: a reload ends the uploads it is proxying (Caddy 2.6). */
+const hostCaddy: Rule = (c) => {
+    if (!isCommand(c) || c.parentType !== "dso-registry:externalHost:CaddySite" || !c.name.endsWith("-reload")) return [];
+    if (c.op === "delete")
+        return [{ kind: "front", text: "the registry's site is removed from Caddy on the external host: the registry stops answering" }];
+    if (c.op === "create") return [];
+    const how = changeAt(c, "create");
+    if (how === "no") return [];
+    const wait = scriptParameters(c.news.create).UPLOAD_WAIT_SECONDS ?? scriptParameters(c.olds.create).UPLOAD_WAIT_SECONDS ?? "120";
+    return [
+        {
+            kind: "front",
+            text: `Caddy on the external host ${may(how)}reloads: the apply waits up to ${wait} s for uploads in progress, then reloads; uploads still streaming are cut (502) and their clients retry (docs/decisions/access-policy.md#reloads-and-uploads-in-flight)`,
+        },
+    ];
+};
+
+/** Pull-through caches on the external host. */
+const hostCache: Rule = (c) => {
+    if (!isCommand(c) || c.parentType !== "dso-registry:mirrors:MirrorCachesOnHost" || !c.name.endsWith("-run")) return [];
+    const cache = c.name.replace(`${c.parentName}-`, "").replace(/-run$/, "");
+    if (c.op === "create") return [{ kind: "cache", text: `cache ${cache} is started` }];
+    if (c.op === "delete")
+        return [{ kind: "cache", text: `cache ${cache} is removed with its storage: its images are pulled from the upstream again` }];
+    const how = containerChange(c);
+    if (how === "no") return [];
+    return [
+        { kind: "cache", text: `cache ${cache} ${may(how)}is recreated: while it restarts, nodes pull those images from the upstream` },
+    ];
+};
+
+/** Other containers on the external host: Maven, the web UI. */
+const hostOtherContainer: Rule = (c) => {
+    if (!isCommand(c) || !c.name.endsWith("-run")) return [];
+    const what =
+        c.parentType === "dso-registry:externalHost:MavenContainer"
+            ? "the Maven repository's container (deploys and downloads fail while it restarts)"
+            : c.parentType === "dso-registry:externalHost:UiContainer"
+              ? "the web UI's container"
+              : undefined;
+    if (!what) return [];
+    if (c.op === "create") return [];
+    if (c.op === "delete") return [{ kind: "other", text: `${what} is removed` }];
+    const how = containerChange(c);
+    return how === "no" ? [] : [{ kind: "other", text: `${what} ${may(how)}is recreated` }];
+};
+
+/** The external host's login limit (fail2ban). */
+const hostLoginLimit: Rule = (c) => {
+    if (!isCommand(c) || c.parentType !== "dso-registry:externalHost:HostLoginLimit" || c.op === "create") return [];
+    if (c.op === "update" && changeAt(c, "create") === "no") return [];
+    return [{ kind: "other", text: "fail2ban's registry jail is reloaded (turned off or removed: its bans are lifted)" }];
+};
+
+/** Data directories on the external host, and the purge marker that decides whether a destroy removes them. */
+const hostData: Rule = (c) => {
+    if (!isCommand(c)) return [];
+    if (
+        c.name.endsWith("-data-dir") &&
+        (c.parentType === "dso-registry:externalHost:HostPackages" || c.parentType === "dso-registry:externalHost:MavenContainer")
+    ) {
+        const which =
+            c.parentType === "dso-registry:externalHost:MavenContainer"
+                ? "the Maven repository's data directory"
+                : "the registry's data directory";
+        if (c.op === "create") return [];
+        if (c.op === "delete") return [{ kind: "data", text: `${which} is left in place (only the purge marker removes data)` }];
+        if (changeAt(c, "create") === "no") return [];
+        return [{ kind: "data", text: `${which} is set up again (created if missing, its owner and mode set; files stay)` }];
+    }
+    if (c.parentType === "dso-registry:externalHost:PurgeOnDestroy" && c.name.endsWith("-marker")) {
+        const listed = (inputs: Record<string, unknown>) => scriptParameters(inputs.create).DIRECTORIES?.split("\n").filter(Boolean) ?? [];
+        if (c.op === "delete") {
+            const dirs = listed(c.olds);
+            return dirs.length > 0
+                ? [{ kind: "data", text: `the data is deleted: ${dirs.join(", ")} (purgeDataOnDestroy was on at the last up)` }]
+                : [{ kind: "data", text: "the data directories are kept (purgeDataOnDestroy was off at the last up)" }];
+        }
+        if (c.op !== "update") return [];
+        const before = listed(c.olds).length > 0;
+        const after = listed(c.news).length > 0;
+        if (before === after) return [];
+        return [
+            {
+                kind: "data",
+                text: after
+                    ? `from this up on, a destroy deletes the data: ${listed(c.news).join(", ")} (purgeDataOnDestroy turned on)`
+                    : "from this up on, a destroy keeps the data (purgeDataOnDestroy turned off)",
+            },
+        ];
+    }
+    return [];
+};
+
+/** kind's containers on the Docker host: Distribution, the front, the node watcher, caches. */
+const kindContainers: Rule = (c) => {
+    if (!isCommand(c) || c.parentType !== "dso-registry:kind:KindRegistry") return [];
+    if (c.name.endsWith("-nodes")) {
+        if (c.op === "update" || c.op === "create") return [];
+        return [
+            {
+                kind: "runtime",
+                text: "each kind node's registry configuration is rewritten; containerd restarts in a node only where its config_path had to be set",
+            },
+        ];
+    }
+    if (!c.name.endsWith("-containers") || c.op === "create") return [];
+    if (c.op === "delete")
+        return [{ kind: "registry", text: "kind's registry and front containers are removed (the images stay on the Docker host)" }];
+    if (c.op === "replace") {
+        return [
+            {
+                kind: "registry",
+                text: "kind's registry, front and watcher containers are all recreated (their data directory or name changes): pulls and pushes fail until they answer (not measured)",
+            },
+            {
+                kind: "data",
+                text: "kind's registry data directory changes: images stored under the old one are not served from the new one",
+            },
+        ];
+    }
+    const out: Omit<Consequence, "resource">[] = [];
+    const registry = paramChange(c, /^DISTRIBUTION_(FILES|IMAGE)$/);
+    if (registry !== "no") {
+        out.push({
+            kind: "registry",
+            text: `kind's Distribution container ${may(registry)}is recreated: pulls and pushes fail until it answers (not measured)`,
+        });
+    }
+    const front = paramChange(c, /^FRONT_(FILES|IMAGE)$/);
+    if (front !== "no") {
+        out.push({
+            kind: "front",
+            text: `kind's front (Caddy) container ${may(front)}is recreated: requests in progress are cut, and nothing answers until it runs again`,
+        });
+    }
+    const caches = paramChange(c, /^MIRRORS$/);
+    if (caches !== "no")
+        out.push({
+            kind: "cache",
+            text: `kind's pull-through caches ${may(caches)}change: a changed cache is recreated, a removed one loses its storage`,
+        });
+    return out;
+};
+
+/** The in-cluster registry's workloads. */
+const inClusterWorkload: Rule = (c) => {
+    if (
+        c.type !== "kubernetes:apps/v1:Deployment" ||
+        !["dso-registry:inCluster:InClusterRegistry", "dso-registry:kind:KindRegistry"].includes(c.parentType)
+    ) {
+        return [];
+    }
+    const name = metadataName(c);
+    if (name.endsWith("certificate-probe") || c.op === "create") return [];
+    const how = c.op === "update" ? changeAt(c, "spec.template") : "yes";
+    if (how === "no") return [];
+    if (name.includes("-mirror-")) {
+        if (c.op === "delete") return [{ kind: "cache", text: `cache ${name} is removed: nodes pull those images from the upstream` }];
+        return [
+            {
+                kind: "cache",
+                text: `cache ${name}'s pod ${may(how)}is replaced: while it restarts, nodes pull those images from the upstream`,
+            },
+        ];
+    }
+    if (name.endsWith("-ui"))
+        return [{ kind: "other", text: `the web UI's pod (${name}) ${c.op === "delete" ? "is removed" : `${may(how)}is replaced`}` }];
+    if (c.op === "delete") return [{ kind: "registry", text: `Deployment ${name} is deleted: the registry stops answering` }];
+    const strategy = at(c.news, "spec.strategy.type");
+    const outage =
+        strategy === "Recreate"
+            ? `no pod answers between the old pod's stop and the new pod's readiness (Recreate, its claim is ReadWriteOnce): ${MEASURED.inClusterRecreate}`
+            : "the new pod is ready before the old one stops (RollingUpdate): no outage expected";
+    return [
+        {
+            kind: "registry",
+            text: `the registry's pod (Deployment ${name}, Distribution and its Caddy front) ${may(how)}is replaced; ${outage}`,
+        },
+    ];
+};
+
+/** Ingresses, Gateways and routes. */
+const exposure: Rule = (c) => {
+    const kind = /:(Ingress|Gateway|HTTPRoute)$/.exec(c.type)?.[1];
+    // A new route adds a way in and an update is read in place; a replaced or deleted one is gone for a while.
+    if (!kind || c.op === "update" || c.op === "create") return [];
+    const verb = c.op === "replace" ? "is replaced" : "is deleted";
+    return [
+        {
+            kind: "exposure",
+            text: `${kind} ${metadataName(c)} ${verb}: until the controller has read the change, requests by that route may fail (not measured)`,
+        },
+    ];
+};
+
+/** Claims and namespaces, which hold the data. */
+const claims: Rule = (c) => {
+    if (c.type === "kubernetes:core/v1:PersistentVolumeClaim") {
+        const name = metadataName(c);
+        const cache = name.includes("-mirror-");
+        const kept = c.retainOnDelete ? " the old claim is left in the cluster (retainOnDelete) with its data," : "";
+        if (c.op === "create") return [{ kind: "data", text: `claim ${name} is created (empty)` }];
+        if (c.op === "update") return [{ kind: "data", text: `claim ${name} is changed in place` }];
+        if (c.op === "delete") {
+            return [
+                {
+                    kind: cache ? "cache" : "data",
+                    text: c.retainOnDelete
+                        ? `claim ${name} is left in the cluster (retainOnDelete): Pulumi forgets it, its data stays`
+                        : `claim ${name} is deleted${cache ? " (a cache: its images are fetched again)" : " with its data"}`,
+                },
+            ];
+        }
+        const where =
+            at(c.olds, "metadata.namespace") !== at(c.news, "metadata.namespace")
+                ? ` (namespace ${String(at(c.olds, "metadata.namespace"))} → ${String(at(c.news, "metadata.namespace"))})`
+                : "";
+        return [
+            {
+                kind: cache ? "cache" : "data",
+                text: `claim ${name} is replaced${where}:${kept} the new claim starts empty unless it binds the same volume`,
+            },
+        ];
+    }
+    if (c.type === "kubernetes:core/v1:Namespace" && (c.op === "delete" || c.op === "replace")) {
+        return [
+            {
+                kind: "data",
+                text: c.retainOnDelete
+                    ? `namespace ${metadataName(c)} is left in the cluster (retainOnDelete), with every object in it`
+                    : `namespace ${metadataName(c)} is deleted: Kubernetes deletes every object in it (claims and their data too, where it holds any)`,
+            },
+        ];
+    }
+    return [];
+};
+
+/** Generated passwords, Jenkins credentials and pull secrets. */
+const credentials: Rule = (c) => {
+    if (c.type === "random:index/randomPassword:RandomPassword") {
+        if (c.parentType !== "dso-registry:accounts:RegistryAccounts") return [];
+        const user = String(at(inputsOf(c), "keepers.username") ?? c.name);
+        if (c.op === "replace")
+            return [{ kind: "credential", text: `account ${user}: its password rotates; the old one stops working when this runs` }];
+        if (c.op === "delete")
+            return [{ kind: "credential", text: `account ${user} is removed: its password stops working when this runs` }];
+        if (c.op === "create") return [{ kind: "credential", text: `account ${user} is added` }];
+        return [];
+    }
+    if (c.type === "pulumi-nodejs:dynamic/jenkins:Credential") {
+        const id = String(at(inputsOf(c), "credentialId") ?? c.name);
+        if (c.op === "create") return [{ kind: "credential", text: `Jenkins credential ${id} is created` }];
+        if (c.op === "delete") return [{ kind: "credential", text: `Jenkins credential ${id} is deleted: pipelines that use it fail` }];
+        const secret = either(changeAt(c, "password"), changeAt(c, "secret"));
+        const visible = ["username", "description", "kind", "credentialId", "jenkinsUrl"].some((k) => changeAt(c, k) !== "no");
+        if (secret === "no" && !visible) {
+            return changeAt(c, "jenkinsSecret") === "no"
+                ? []
+                : [
+                      {
+                          kind: "credential",
+                          text: `Jenkins credential ${id}: only the token the program reaches Jenkins with changes; the credential stays as it is`,
+                      },
+                  ];
+        }
+        const verb = c.op === "replace" ? "replaced" : "rewritten";
+        if (secret === "hidden" && !visible) {
+            return [
+                {
+                    kind: "credential",
+                    text: `Jenkins credential ${id} is ${verb}: a secret input changes, its password or only the token the program reaches Jenkins with (the preview shows neither)`,
+                },
+            ];
+        }
+        const what = secret === "yes" || secret === "maybe" ? " with the new password" : "";
+        return [
+            {
+                kind: "credential",
+                text: `Jenkins credential ${id} is ${verb}${what}: a pipeline that read it before the up keeps the old value`,
+            },
+        ];
+    }
+    if (c.type === "kubernetes:core/v1:Secret" && c.parentType === "dso-registry:accounts:PullSecrets" && c.op !== "create") {
+        const ns = String(at(inputsOf(c), "metadata.namespace") ?? "");
+        return [
+            {
+                kind: "credential",
+                text: `pull secret ${metadataName(c)}${ns ? ` in ${ns}` : ""} is ${c.op === "delete" ? "deleted" : "rewritten"}`,
+            },
+        ];
+    }
+    return [];
+};
+
+/** The generated CA and the server certificate. */
+const certificates: Rule = (c) => {
+    if (c.op === "create" || c.op === "update") return [];
+    if (c.type === "tls:index/selfSignedCert:SelfSignedCert") {
+        return [
+            {
+                kind: "certificate",
+                text:
+                    c.op === "delete"
+                        ? "the generated CA is removed: a client that trusts only it must trust the CA of the certificate served from then on"
+                        : "the generated CA is replaced: every node's trust file and every copy of the CA get the new one in this up; a client holding the old CA fails until it has the new one",
+            },
+        ];
+    }
+    if (c.type === "tls:index/locallySignedCert:LocallySignedCert" && c.op === "replace") {
+        return [
+            {
+                kind: "certificate",
+                text: "the registry's server certificate is replaced (the front serves the new one once it restarts or reloads)",
+            },
+        ];
+    }
+    return [];
+};
+
+const RULES: readonly Rule[] = [
+    nodeFile,
+    configPath,
+    nodeTrustDaemonSet,
+    hostRegistry,
+    hostCaddy,
+    hostCache,
+    hostOtherContainer,
+    hostLoginLimit,
+    hostData,
+    kindContainers,
+    inClusterWorkload,
+    exposure,
+    claims,
+    credentials,
+    certificates,
+];
+
+// ---------------------------------------------------------------------------------------------
+// The summary
+
+/** The consequences of one `preview --json` document (one stack). */
+export function previewConsequences(preview: { readonly steps?: readonly PreviewStep[] | null }): StackConsequences {
+    const steps = preview.steps ?? [];
+    const changes = changesOf(steps);
+    const counts = { create: 0, update: 0, replace: 0, delete: 0 };
+    for (const c of changes) counts[c.op]++;
+    const consequences = changes
+        .flatMap((c) => RULES.flatMap((rule) => rule(c)).map((found) => ({ ...found, resource: c.name })))
+        .sort((a, b) => KINDS.indexOf(a.kind) - KINDS.indexOf(b.kind) || a.text.localeCompare(b.text));
+    const stack = steps.map((s) => stackOfUrn(s.urn)).find(Boolean) ?? "";
+    return { stack, counts, consequences };
+}
+
+/** Parses `preview --json` output (one document, as the CLI prints it) and gives its consequences. */
+export function consequencesOfPreviewJson(text: string): StackConsequences {
+    const start = text.indexOf("{");
+    if (start < 0) throw new Error("no JSON document in the input: give the output of `pulumi preview --json`");
+    return previewConsequences(JSON.parse(text.slice(start)) as { steps?: PreviewStep[] });
+}
+
+/** The summary of one stack in Markdown, for a pull request's comment and a terminal alike. */
+export function renderConsequences(result: StackConsequences, stackName = result.stack): string {
+    const { create, update, replace, delete: deleted } = result.counts;
+    const lines = [`### What this change disrupts: stack \`${stackName || "?"}\``, ""];
+    lines.push(`${create} to create, ${update} to update, ${replace} to replace, ${deleted} to delete.`, "");
+    if (result.consequences.length === 0) {
+        lines.push(
+            create + update + replace + deleted === 0
+                ? "No change."
+                : "Nothing that restarts a node's runtime, replaces the registry, reloads its front, touches a claim or data directory, or changes a credential or certificate.",
+        );
+        return `${lines.join("\n")}\n`;
+    }
+    for (const kind of KINDS) {
+        const texts = [...new Set(result.consequences.filter((c) => c.kind === kind).map((c) => c.text))];
+        if (texts.length === 0) continue;
+        lines.push(`**${HEADINGS[kind]}**`, "", ...texts.map((t) => `- ${t}`), "");
+    }
+    lines.push(
+        'Figures are measured ones where the docs give them (docs/preview-consequences.md); "not measured" means the project has none.',
+    );
+    return `${lines.join("\n")}\n`;
+}
