@@ -16,7 +16,7 @@ import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { COMMAND_DEFAULTS, type HostTarget } from "../shared/hostAccess";
-import { corefileScriptBody, renderRegistryServerBlock } from "./corefile";
+import { corefileScriptBody, registryServerBlockFor } from "./corefile";
 
 /** Where the cluster's CoreDNS takes extra configuration from. */
 export type ClusterDnsFlavour = "k3s" | "microk8s";
@@ -42,7 +42,9 @@ export class ClusterDns extends pulumi.ComponentResource {
     constructor(name: string, args: ClusterDnsArgs, opts?: pulumi.ComponentResourceOptions) {
         const target: HostTarget | Record<string, never> = args.flavour === "microk8s" ? { target: OPERATOR_MACHINE } : {};
         super("dso-registry:inCluster:ClusterDns", name, target, opts);
-        const block = pulumi.output(args.clusterIp).apply((ip) => renderRegistryServerBlock(args.host, ip));
+        const block = pulumi
+            .output(args.clusterIp as pulumi.Input<string | undefined>)
+            .apply((ip) => registryServerBlockFor(args.host, ip, pulumi.runtime.isDryRun()));
         if (args.flavour === "k3s") {
             new k8s.core.v1.ConfigMapPatch(
                 `${name}-coredns-custom`,

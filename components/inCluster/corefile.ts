@@ -38,6 +38,20 @@ export function renderRegistryServerBlock(host: string, ip: string): string {
     return [`${host}:53 {`, `    errors`, `    hosts {`, `        ${ip} ${host}`, `        ttl 30`, `    }`, `}`, ``].join("\n");
 }
 
+/** What a preview shows for the address while the TLS Service is still to be made (a new namespace, say). */
+export const ADDRESS_NOT_YET_KNOWN = "<address of Service registry-tls, known once it exists>";
+
+/**
+ * The block for the TLS Service's address `ip`. A Service still to be created has no ClusterIP in a
+ * preview (its `spec` is known, the address in it is not yet): the preview shows that instead of
+ * "undefined"; in an `up` a missing address is an error, never a block that would answer "undefined".
+ */
+export function registryServerBlockFor(host: string, ip: string | undefined, preview: boolean): string {
+    if (ip) return renderRegistryServerBlock(host, ip);
+    if (preview) return renderRegistryServerBlock(host, ADDRESS_NOT_YET_KNOWN);
+    throw new Error(`cluster DNS: Service registry-tls has no ClusterIP, so ${host} cannot be given an address`);
+}
+
 /**
  * The awk program of the Corefile transform (`sh/corefile-transform.awk`). Input files: the block to
  * insert (empty to remove), then the current Corefile. Prints the new Corefile; on anything it cannot
