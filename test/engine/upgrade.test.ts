@@ -62,12 +62,14 @@ interface IntendedChanges {
     readonly components: readonly string[];
     /** Custom resources updated in place, with why. */
     readonly updates: Readonly<Record<string, string>>;
+    /** Custom resources replaced (made anew under the same name), with why. */
+    readonly replacements?: Readonly<Record<string, string>>;
 }
 
 /**
  * `up` with the BASELINE program, then the current one: its preview and its `up` change exactly the
- * intended custom resources (`intended.updates`: in place, nothing replaced or deleted) and create only
- * the intended components; every other resource keeps its state. Then a second `up` plans and does
+ * intended custom resources (`intended.updates` in place, `intended.replacements` made anew; nothing
+ * deleted) and create only the intended components; every other resource keeps its state. Then a second `up` plans and does
  * nothing at all.
  */
 async function upgradeChangesNothing(ws: Workspace, stack: string, intended: IntendedChanges): Promise<void> {
@@ -77,25 +79,38 @@ async function upgradeChangesNothing(ws: Workspace, stack: string, intended: Int
     currentProgram(ws);
     const preview = await ws.pulumi(["preview", "--json", "-s", stack], { timeoutMs: 15 * 60_000 });
     expect(preview.code, preview.stdout.slice(-20_000) + preview.stderr).toBe(0);
-    const updates = Object.keys(intended.updates).map((name) => `update ${name}`);
-    expect(previewLines(preview.stdout)).toEqual([...updates].sort());
+    const replaced = Object.keys(intended.replacements ?? {});
+    const updates = [...Object.keys(intended.updates).map((name) => `update ${name}`), ...replaced.map((name) => `replace ${name}`)].sort();
+    expect(previewLines(preview.stdout)).toEqual(updates);
     const steps = (JSON.parse(preview.stdout) as { steps?: { op: string; urn: string }[] }).steps ?? [];
+    const typed = (st: { urn: string }) => st.urn.split("::").slice(-2).join("::");
+    // A replacement's steps: the replace itself, the new object's create and the old one's delete.
+    const replacementOps = ["replace", "create-replacement", "delete-replaced"];
     expect(
         steps
             .filter((s) => s.op !== "same")
-            .map((s) => `${s.op} ${s.urn.split("::").slice(-2).join("::")}`)
+            .map((s) => `${s.op} ${typed(s)}`)
             .sort(),
     ).toEqual(
         [
             ...intended.components.map((c) => `create ${c}`),
             ...steps
-                .filter((st) => updates.includes(`update ${st.urn.split("::").pop()}`))
-                .map((st) => `update ${st.urn.split("::").slice(-2).join("::")}`),
+                .filter((st) => updates.includes(`update ${st.urn.split("::").pop()}`) && st.op === "update")
+                .map((st) => `update ${typed(st)}`),
+            ...steps
+                .filter((st) => replaced.includes(st.urn.split("::").pop() ?? "") && replacementOps.includes(st.op))
+                .map((st) => `${st.op} ${typed(st)}`),
         ].sort(),
     );
+    for (const name of replaced) {
+        expect(
+            steps.filter((st) => st.urn.endsWith(`::${name}`)).map((st) => st.op),
+            `${name} is replaced`,
+        ).toContain("replace");
+    }
     const up = await ws.pulumi(["up", "--yes", "--json", "-s", stack], { timeoutMs: 15 * 60_000 });
     expect(up.code, up.stdout.slice(-20_000) + up.stderr).toBe(0);
-    expect(executedLines(preEvents(up.stdout))).toEqual([...updates].sort());
+    expect(executedLines(preEvents(up.stdout))).toEqual(updates);
     const again = await ws.pulumi(["up", "--yes", "--expect-no-changes", "-s", stack], { timeoutMs: 15 * 60_000 });
     expect(again.code, again.stdout.slice(-20_000) + again.stderr).toBe(0);
 }
@@ -130,6 +145,10 @@ describe(`the local stack deployed by ${BASELINE.slice(0, 7)}, real engine`, () 
                     "the Maven backend's probes run inside its container: nginx listens on the pod's loopback, and a kubelet's TCP check of the pod's address was refused",
                 "registry-secret-registry-tls":
                     "cert-manager's issuer annotations on the program's TLS Secret, so a later move to cert-manager issues instead of taking the program's certificate over (metadata only; the pods do not roll)",
+            },
+            replacements: {
+                "registry-configmap-registry-config":
+                    "the front's window answers writes 503 only after the push accounts' check, reading no body before it, and the GC's window cuts an upload that trickles past a bounded drain (the Caddyfile and the GC scripts it holds)",
             },
         });
     });
@@ -187,9 +206,18 @@ describe(`the prod stack deployed by ${BASELINE.slice(0, 7)}, real engine on tes
         await upgradeChangesNothing(stack.ws, PROD_STACK, {
             components: ["dso-registry:nodeTrust:NodeTrustFleet::node-trust-fleet"],
             updates: {
-                "registry-host-maintenance-gc-script-write": "tag retention's step in the garbage-collection window (off without rules)",
+                "registry-host-maintenance-gc-script-write":
+                    "tag retention's step in the garbage-collection window (off without rules), and the window cuts an upload that trickles past a bounded drain",
                 "registry-host-maintenance-status-script-write": "the status command's retention section",
                 "registry-host-maintenance-verify-script-write": "verify's HTTP helpers moved into the file it shares with retention",
+                "registry-host-caddy-caddyfile-write":
+                    "the window answers writes 503 only after the push accounts' check, reading no body before it",
+                "registry-host-caddy-reload": "the reload waits, bounded, for uploads in flight (the host's Caddy cuts them on a reload)",
+                "registry-host-maintenance-backup-script-write":
+                    "the backup's window drains for a bounded time and leaves a trickling upload as it is",
+            },
+            replacements: {
+                "registry-host-check-run": "the post-deploy check runs again whenever the front's files change, as they do above",
             },
         });
     });
