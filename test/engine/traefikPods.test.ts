@@ -27,7 +27,7 @@
  * localPods.test.ts.
  */
 import { randomBytes } from "node:crypto";
-import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import puppeteer from "puppeteer-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -36,7 +36,7 @@ import { type FakeJenkins, startFakeJenkins } from "../support/fakeJenkins";
 import type { RealCluster } from "../support/kubeNode";
 import { LOCAL_REGISTRY, pushFromNode as pushImageFromNode, runPodOfImage, startLocalStackNode } from "../support/localNode";
 import { engineSet, openWorkspace, type Workspace } from "../support/pulumiEngine";
-import { makePushLoop, type Push } from "../support/pushLoop";
+import { makePushLoop, type Push, pushLoopSummary } from "../support/pushLoop";
 import { privateDir, removeDir, run } from "../support/serverProcess";
 import {
     installGatewayApiCrds,
@@ -130,19 +130,33 @@ while [ ! -e "$stop" ]; do
 done
 `;
 
-/** The longest stretch, in seconds, between the last good sample before a failure and the first good one after it. */
+/** The samples as runs, in order: "200 ok, 55 failed, 119 ok". */
+function runsOf(samples: readonly { readonly ok: boolean }[]): string {
+    const runs: { ok: boolean; count: number }[] = [];
+    for (const s of samples) {
+        const last = runs.at(-1);
+        if (last && last.ok === s.ok) last.count++;
+        else runs.push({ ok: s.ok, count: 1 });
+    }
+    return runs.map((r) => `${r.count} ${r.ok ? "ok" : "failed"}`).join(", ");
+}
+
+/**
+ * The longest stretch, in seconds, of failed samples: from the last good sample before it (or the first
+ * sample, when the loop began failing) to the first good one after it (or the last sample, when it ended
+ * failing), so no stretch goes uncounted.
+ */
 function longestOutage(samples: readonly { readonly at: number; readonly ok: boolean }[]): number {
     let longest = 0;
-    let lastGood: number | undefined;
-    let failing = false;
-    for (const s of samples) {
-        if (!s.ok) failing = true;
-        else {
-            if (failing && lastGood !== undefined) longest = Math.max(longest, s.at - lastGood);
-            failing = false;
-            lastGood = s.at;
+    let since: number | undefined;
+    for (const [i, s] of samples.entries()) {
+        if (!s.ok) since ??= i > 0 ? samples[i - 1]!.at : s.at;
+        else if (since !== undefined) {
+            longest = Math.max(longest, s.at - since);
+            since = undefined;
         }
     }
+    if (since !== undefined && samples.length > 0) longest = Math.max(longest, samples.at(-1)!.at - since);
     return longest / 1000;
 }
 
@@ -423,12 +437,23 @@ describe("local stack behind a real Traefik, on a node whose pods run", () => {
                     preview = plan.stdout;
                     const result = await ws.pulumi(["up", "--yes", "-s", STACK], { timeoutMs: 15 * 60_000 });
                     expect(result.code, `${result.stdout.slice(-10_000)}${result.stderr}\n${cluster.logs(20)}`).toBe(0);
-                    // The loops go on until the registry answers through the route.
+                    // The loops go on until the registry answers both through the route: a pull, and a push that
+                    // started after the `up` ended.
                     await until("a pull through the Gateway's route", () => {
                         const lines = readFileSync(pullLog, "utf8").trim().split("\n");
                         return lines.at(-1)?.endsWith(" 200") === true;
                     });
-                    await new Promise((r) => setTimeout(r, 3000));
+                    const results = path.join(scratch, "loop-to-gateway");
+                    const upEnded = Date.now();
+                    await until("a push through the Gateway's route", () =>
+                        readdirSync(results).some(
+                            (f) =>
+                                f.endsWith(".code") &&
+                                statSync(path.join(results, f)).mtimeMs > upEnded &&
+                                readFileSync(path.join(results, f), "utf8").trim() === "0" &&
+                                statSync(path.join(results, f.replace(".code", ".ref"))).mtimeMs > upEnded,
+                        ),
+                    );
                     return result;
                 } finally {
                     writeFileSync(pullStop, "");
@@ -480,9 +505,12 @@ describe("local stack behind a real Traefik, on a node whose pods run", () => {
             expect(samples.length).toBeGreaterThan(10);
             expect(samples.filter((x) => x.ok).length).toBeGreaterThan(0);
             const ended = (p: Push) => statSync(path.join(scratch, "loop-to-gateway", `${p.n}.code`)).mtimeMs;
-            const pushOutage = longestOutage(pushes.map((p) => ({ at: ended(p), ok: p.code === 0 })));
+            const pushSamples = pushes.map((p) => ({ at: ended(p), ok: p.code === 0 }));
+            const pushOutage = longestOutage(pushSamples);
+            // The loop ended on a push that landed: the route serves pushes again.
+            expect(pushes.at(-1)?.code, pushLoopSummary("to-gateway", pushes)).toBe(0);
             console.log(
-                `to Gateway API: pulls failed for at most ${longestOutage(samples).toFixed(1)} s (${samples.filter((x) => !x.ok).length} of ${samples.length} failed), pushes for at most ${pushOutage.toFixed(1)} s (${pushes.filter((p) => p.code !== 0).length} of ${pushes.length} refused)`,
+                `to Gateway API: pulls failed for at most ${longestOutage(samples).toFixed(1)} s (${samples.filter((x) => !x.ok).length} of ${samples.length} failed), pushes for at most ${pushOutage.toFixed(1)} s (${pushes.filter((p) => p.code !== 0).length} of ${pushes.length} refused); pulls in order: ${runsOf(samples)}; pushes: ${runsOf(pushSamples)}`,
             );
             // Nothing lost: every push that landed is there, by its digest.
             const landed = pushes.filter((p) => p.code === 0);
