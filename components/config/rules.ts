@@ -3,7 +3,8 @@
  * shape (./modeShapes.ts: which keys and variants each registry.mode takes) can see, such as several
  * replicas on a volume, or an account name used twice. Once they all pass, `settings.ts` maps the stack.
  */
-import { FLUX_NAMESPACE, NODE_HELD_CREDENTIAL_FLAVOURS, registryAuthority } from "../shared/facts";
+
+import { CREATED_GATEWAY_LISTENER, FLUX_NAMESPACE, NODE_HELD_CREDENTIAL_FLAVOURS, registryAuthority } from "../shared/facts";
 import { mavenServedByRegistry, pushAccountCredentialId, readAccountSecretName, trustedNodes } from "./derived";
 import { kindProblems } from "./kindRules";
 import { type ConfigProblem, keyPath } from "./problems";
@@ -185,6 +186,20 @@ export function crossChecks(c: FlatConfig): ConfigProblem[] {
                     `or remove className to attach to a Gateway of your own`,
             );
         }
+    }
+    const section = c.inCluster.gateway.sectionName;
+    if (
+        mode === "in-cluster" &&
+        gateway &&
+        c.inCluster.gateway.className &&
+        section !== undefined &&
+        section !== CREATED_GATEWAY_LISTENER
+    ) {
+        add(
+            ["inCluster", "gateway", "sectionName"],
+            `is "${section}", but the Gateway the stack creates (inCluster.gateway.className) has one listener, "${CREATED_GATEWAY_LISTENER}": ` +
+                `the route would attach to none and nothing would reach the registry. Remove sectionName, or remove className to attach to a Gateway of your own`,
+        );
     }
     if (c.registry.allowedNetworks.length > 0 && mode === "in-cluster" && !gateway && !ingressControllerOf(c.inCluster)) {
         add(

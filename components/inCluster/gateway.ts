@@ -6,6 +6,7 @@
  * token path through an ExtensionRef filter when the controller is Traefik. Why: docs/in-cluster.md, Gateway API.
  */
 import { TOKEN_PATH } from "../accessPolicy/policy";
+import { CREATED_GATEWAY_LISTENER } from "../shared/facts";
 import type { K8sObject } from "../shared/k8sObject";
 import { WAIT_FOR_ISSUED } from "./issuerChain";
 import { meta } from "./k8sHelpers";
@@ -39,7 +40,7 @@ export function renderGateway(spec: GatewayExposureSpec): K8sObject | undefined 
             gatewayClassName: className,
             listeners: [
                 {
-                    name: "https",
+                    name: CREATED_GATEWAY_LISTENER,
                     protocol: "HTTPS",
                     port: spec.gateway.port,
                     hostname: spec.host,

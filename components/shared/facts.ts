@@ -168,3 +168,6 @@ export interface RegistryDeletes {
     readonly api: boolean;
     readonly ui: boolean;
 }
+
+/** The one listener of the Gateway the stack creates (`inCluster.gateway.className`): an HTTPRoute's sectionName must name it. */
+export const CREATED_GATEWAY_LISTENER = "https";

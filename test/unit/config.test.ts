@@ -768,6 +768,21 @@ describe("inCluster.exposure gateway: the allowlist in the pod's Caddy needs the
             /inCluster\.gateway\.namespace: is "gateways", but inCluster\.gateway\.className makes the stack create the Gateway/,
         ],
         ["an operator's Gateway in another namespace", gateway({ namespace: "gateways", proxyNetworks: ["10.42.0.0/16"] }), undefined],
+        [
+            "a created Gateway's route on a listener it does not have",
+            gateway({ className: "traefik", sectionName: "websecure", proxyNetworks: ["10.42.0.0/16"] }),
+            /inCluster\.gateway\.sectionName: is "websecure", but the Gateway the stack creates .* has one listener, "https"/,
+        ],
+        [
+            "a created Gateway's route on its listener",
+            gateway({ className: "traefik", sectionName: "https", proxyNetworks: ["10.42.0.0/16"] }),
+            undefined,
+        ],
+        [
+            "an operator's Gateway, on a listener of theirs",
+            gateway({ sectionName: "websecure", proxyNetworks: ["10.42.0.0/16"] }),
+            undefined,
+        ],
         // Behind a Gateway the controller need not be known: the sidecar enforces the list.
         [
             "a class this program does not know",
