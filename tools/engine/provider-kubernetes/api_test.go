@@ -532,3 +532,60 @@ func TestMergeManagedFields(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, changed)
 }
+
+// Upstream's Deployment await (provider/pkg/await/deployment.go, processDeploymentEvent and
+// checkReplicaSetStatus) passes the controller's conditions on while it waits: an Available or Progressing
+// condition that is not True becomes a warning "[<reason>] <message>" (a new Deployment shows the
+// controller's "[MinimumReplicasUnavailable] Deployment does not have minimum availability."), and the
+// ReplicaSet's count an info "Waiting for app ReplicaSet to be available (N/M Pods available)". Each goes
+// through its DedupLogger (provider/pkg/logging/dedup_logger.go): sent once per operation, however often
+// the await looks again.
+func TestDeploymentProgressMessages(t *testing.T) {
+	type sent struct {
+		sev diag.Severity
+		msg string
+	}
+	var got []sent
+	host := &engineHost{quiet: true, observe: func(sev diag.Severity, msg string, ephemeral bool) {
+		assert.True(t, ephemeral, "status messages are ephemeral")
+		got = append(got, sent{sev, msg})
+	}}
+	current := uns(obj{"apiVersion": "apps/v1", "kind": "Deployment",
+		"metadata": obj{"name": "registry", "namespace": "dso", "uid": "dep-uid", "generation": int64(1)}})
+	c := awaitConfig{ctx: context.Background(), op: &opConfig{host: host}, current: current, logged: newStatusLog()}
+	dep := uns(obj{"apiVersion": "apps/v1", "kind": "Deployment",
+		"metadata": obj{"name": "registry", "namespace": "dso", "uid": "dep-uid", "generation": int64(1),
+			"annotations": obj{revisionAnnotation: "1"}},
+		"status": obj{"observedGeneration": int64(1), "conditions": list{
+			obj{"type": "Available", "status": "False", "reason": "MinimumReplicasUnavailable",
+				"message": "Deployment does not have minimum availability."},
+			obj{"type": "Progressing", "status": "True", "reason": "ReplicaSetUpdated",
+				"message": `ReplicaSet "registry-abc" is progressing.`},
+		}}})
+	rs := func(ready int64) []unstructured.Unstructured {
+		return []unstructured.Unstructured{*uns(obj{"apiVersion": "apps/v1", "kind": "ReplicaSet",
+			"metadata": obj{"name": "registry-abc", "annotations": obj{revisionAnnotation: "1"},
+				"ownerReferences": list{obj{"apiVersion": "apps/v1", "kind": "Deployment", "name": "registry", "uid": "dep-uid"}}},
+			"spec": obj{"replicas": int64(2)}, "status": obj{"readyReplicas": ready}})}
+	}
+	for range 3 {
+		assert.False(t, c.evaluateDeployment(dep, rs(0), nil).ready())
+	}
+	c.evaluateDeployment(dep, rs(1), nil)
+	assert.Equal(t, []sent{
+		{diag.Warning, "[MinimumReplicasUnavailable] Deployment does not have minimum availability."},
+		{diag.Info, "Waiting for app ReplicaSet to be available (0/2 Pods available)"},
+		{diag.Info, "Waiting for app ReplicaSet to be available (1/2 Pods available)"},
+	}, got)
+
+	// Scaled to zero: ready, with upstream's warning.
+	got = nil
+	zero := rs(0)
+	require.NoError(t, unstructured.SetNestedField(zero[0].Object, int64(0), "spec", "replicas"))
+	available := uns(deepCopyValue(dep.Object).(map[string]any))
+	require.NoError(t, unstructured.SetNestedSlice(available.Object, list{
+		obj{"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable", "message": "m"},
+	}, "status", "conditions"))
+	assert.True(t, c.evaluateDeployment(available, zero, nil).ready())
+	assert.Equal(t, []sent{{diag.Warning, `Replicas scaled to 0 for Deployment "registry"`}}, got)
+}

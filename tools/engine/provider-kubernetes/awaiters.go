@@ -27,7 +27,18 @@ type awaitConfig struct {
 	current *unstructured.Unstructured // the result of the create or update
 	last    *unstructured.Unstructured // the object before the update; nil on create
 	timeout time.Duration
+	// logged holds the status messages this await has sent: upstream's awaiters log through a
+	// DedupLogger (pkg/logging/dedup_logger.go), which sends each message once per operation. Nil
+	// sends every message.
+	logged map[statusMessage]bool
 }
+
+type statusMessage struct {
+	sev diag.Severity
+	msg string
+}
+
+func newStatusLog() map[statusMessage]bool { return map[statusMessage]bool{} }
 
 type awaitSpec struct {
 	await func(awaitConfig) (*unstructured.Unstructured, error)
@@ -76,7 +87,16 @@ func (c awaitConfig) client(gvk schema.GroupVersionKind) (interface {
 	return c.op.cs.resourceClient(gvk, c.current.GetNamespace())
 }
 
-func (c awaitConfig) status(sev diag.Severity, msg string) { c.op.logStatus(sev, msg) }
+func (c awaitConfig) status(sev diag.Severity, msg string) {
+	if c.logged != nil {
+		m := statusMessage{sev, msg}
+		if c.logged[m] {
+			return
+		}
+		c.logged[m] = true
+	}
+	c.op.logStatus(sev, msg)
+}
 
 // pollUntil calls check every pollInterval until it reports done, an error, or the timeout passes.
 // It returns whether check finished, and the context error when it did not.
@@ -192,12 +212,17 @@ func (c awaitConfig) evaluateDeployment(dep *unstructured.Unstructured, replicaS
 			progressing := cond["status"] == "True"
 			if !progressing && reason != "" && message != "" {
 				st.errors[reason] = fmt.Sprintf("[%s] %s", reason, message)
+				c.status(diag.Warning, st.errors[reason])
 			}
 			st.replicaSetAvailable = reason == "NewReplicaSetAvailable" && progressing
 		case "Available":
+			// A Deployment whose pods are not ready yet says so in this condition (the controller's
+			// "[MinimumReplicasUnavailable] Deployment does not have minimum availability."), which
+			// upstream passes on as a warning while it waits.
 			st.deploymentAvailable = cond["status"] == "True"
 			if !st.deploymentAvailable && reason != "" && message != "" {
 				st.errors[reason] = fmt.Sprintf("[%s] %s", reason, message)
+				c.status(diag.Warning, st.errors[reason])
 			}
 		}
 	}
@@ -230,6 +255,9 @@ func (c awaitConfig) evaluateDeployment(dep *unstructured.Unstructured, replicaS
 		}
 		if !st.updatedReplicaSetReady {
 			c.status(diag.Info, fmt.Sprintf("Waiting for app ReplicaSet to be available (%d/%d Pods available)", ready, specReplicas))
+		}
+		if _, set := nestedInt(rs, "spec", "replicas"); st.updatedReplicaSetReady && set && specReplicas == 0 {
+			c.status(diag.Warning, fmt.Sprintf("Replicas scaled to 0 for Deployment %q", dep.GetName()))
 		}
 	}
 

@@ -299,7 +299,7 @@ func awaitReady(c *opConfig, inputs, outputs, last *unstructured.Unstructured, r
 	}
 	cfg := awaitConfig{
 		ctx: c.ctx, op: c, inputs: inputs, current: outputs, last: last,
-		timeout: operationTimeout(requestTimeout, inputs),
+		timeout: operationTimeout(requestTimeout, inputs), logged: newStatusLog(),
 	}
 	var obj *unstructured.Unstructured
 	var err error
@@ -344,7 +344,7 @@ func readObject(c *opConfig, inputs *unstructured.Unstructured, name string, rea
 		return outputs, nil
 	}
 	if spec, ok := awaiters[outputs.GetAPIVersion()+"/"+outputs.GetKind()]; ok && spec.read != nil && !skipAwait(inputs) {
-		cfg := awaitConfig{ctx: c.ctx, op: c, inputs: inputs, current: outputs}
+		cfg := awaitConfig{ctx: c.ctx, op: c, inputs: inputs, current: outputs, logged: newStatusLog()}
 		if err := spec.read(cfg); err != nil {
 			return nil, err
 		}

@@ -68,10 +68,35 @@ const (
 	defaultSpecial = "!@#$%&*()-_=+[]{}<>:?"
 )
 
-// checkPassword validates the program's inputs and returns them with upstream's defaults filled in
-// (special, upper, lower, numeric/number true; min* 0). Values keep their secretness; unknown values
-// (preview) pass unchecked, and so do the rules that need them.
+// checkPassword validates the program's inputs and returns them as given: the bridge's Check for a
+// Plugin Framework provider (pulumi-terraform-bridge pkg/pf/tfbridge/provider_check.go) copies the inputs,
+// applies the Pulumi-level defaults of the resource's SchemaInfo (RandomPassword has none), validates
+// through the provider's ValidateResourceConfig and returns the copy: no Terraform default is filled in and
+// keepers are not normalized, so the stored inputs hold only what the program set. The defaults and the
+// keepers' normal form are the plan's: passwordDefaults gives them where the provider plans (Create,
+// Update, Diff). Values keep their secretness; unknown values (preview) pass unchecked, and so do the rules
+// that need them.
 func checkPassword(news resource.PropertyMap) (resource.PropertyMap, []plugin.CheckFailure) {
+	given := resource.PropertyMap{}
+	for _, k := range passwordInputs {
+		if v, ok := providerkit.Present(news, k); ok {
+			given[k] = v
+		}
+	}
+	_, failures := validatePassword(news)
+	return given, failures
+}
+
+// passwordDefaults returns the inputs with upstream's schema defaults filled in, as the provider plans
+// them into the state: special, upper, lower true; numeric and number each the other's value, else true;
+// min* 0; keepers normalized (null values dropped, an empty map null).
+func passwordDefaults(in resource.PropertyMap) resource.PropertyMap {
+	out, _ := validatePassword(in)
+	return out
+}
+
+// validatePassword checks the inputs and returns them with the defaults filled in.
+func validatePassword(news resource.PropertyMap) (resource.PropertyMap, []plugin.CheckFailure) {
 	var failures []plugin.CheckFailure
 	fail := func(k resource.PropertyKey, format string, args ...any) {
 		failures = append(failures, plugin.CheckFailure{Property: k, Reason: fmt.Sprintf(format, args...)})
@@ -456,8 +481,7 @@ func importedPassword(result string) (resource.PropertyMap, resource.PropertyMap
 	outputs := inputs.Copy()
 	outputs[pResult] = resource.MakeSecret(resource.NewStringProperty(result))
 	outputs[pBcryptHash] = resource.MakeSecret(resource.NewStringProperty(hash))
-	outputs[pMeta] = passwordSchemaMeta
-	return inputs, outputs, nil
+	return inputs, bridgeState(outputs), nil
 }
 
 // passwordSchemaMeta is the bridge's `__meta` for random_password: its schema version 3
@@ -465,6 +489,54 @@ func importedPassword(result string) (resource.PropertyMap, resource.PropertyMap
 // version 0 and runs the V0→V3 upgrade, which hashes the password anew with a new salt: a stack written
 // without it and then refreshed by the real provider would plan new users files and a restart.
 var passwordSchemaMeta = resource.NewStringProperty(`{"schema_version":"3"}`)
+
+// Keys of the bridge's own in every state it writes (pulumi-terraform-bridge pkg/reservedkeys/keys.go), and
+// the Terraform id, which the bridge keeps among the outputs too.
+const (
+	pRawStateDelta resource.PropertyKey = "__pulumi_raw_state_delta"
+	pID            resource.PropertyKey = "id"
+)
+
+// passwordID is upstream's id for every password.
+const passwordID = "none"
+
+// bridgeState gives a known state what the bridge adds to every state a Plugin Framework provider returns
+// (pkg/pf/tfbridge provider_create.go, provider_read.go, provider_update.go): the Terraform `id`
+// attribute, the `__meta` schema record and the raw state delta (insertRawStateDelta, computed by
+// pkg/tfbridge/rawstate.go RawStateComputeDelta). The delta says how to rebuild Terraform's raw state from
+// the outputs; for random_password it is an object delta whose only entries are the attributes the
+// outputs cannot give back: a null attribute (keepers or override_special unset; the bridge's decoder
+// leaves null attributes out of the outputs) is recorded as a `replace` with a raw null, which the bridge
+// marks secret as it does every replace; keepers, a map, as a map delta with no element deltas (its values
+// are strings). Every other attribute of random_password is a string, number or bool whose camelCase name
+// maps back to its snake_case one, so it needs no entry. A state with unknowns gets no delta, as upstream.
+func bridgeState(outputs resource.PropertyMap) resource.PropertyMap {
+	out := outputs.Copy()
+	out[pID] = resource.NewStringProperty(passwordID)
+	out[pMeta] = passwordSchemaMeta
+	if resource.NewObjectProperty(out).ContainsUnknowns() {
+		delete(out, pRawStateDelta)
+		return out
+	}
+	nullAttribute := func() resource.PropertyValue {
+		return resource.MakeSecret(resource.NewObjectProperty(resource.PropertyMap{
+			"replace": resource.NewObjectProperty(resource.PropertyMap{"raw": resource.NewNullProperty()}),
+		}))
+	}
+	deltas := resource.PropertyMap{}
+	if _, ok := providerkit.Present(out, pKeepers); ok {
+		deltas[pKeepers] = resource.NewObjectProperty(resource.PropertyMap{"map": resource.NewObjectProperty(resource.PropertyMap{})})
+	} else {
+		deltas[pKeepers] = nullAttribute()
+	}
+	if _, ok := providerkit.Present(out, pOverrideSpecial); !ok {
+		deltas[pOverrideSpecial] = nullAttribute()
+	}
+	out[pRawStateDelta] = resource.NewObjectProperty(resource.PropertyMap{
+		"obj": resource.NewObjectProperty(resource.PropertyMap{"ps": resource.NewObjectProperty(deltas)}),
+	})
+	return out
+}
 
 // sortedKeys is for stable messages.
 func sortedKeys(m map[string]plugin.PropertyDiff) []string {

@@ -19,22 +19,32 @@ func unknownValue() resource.PropertyValue {
 }
 func obj(m resource.PropertyMap) resource.PropertyValue { return resource.NewObjectProperty(m) }
 
-func TestCheckFillsUpstreamDefaults(t *testing.T) {
-	out, failures := checkPassword(resource.PropertyMap{"length": num(40), "special": boolean(false)})
+// The bridge's Check for a Plugin Framework provider returns the inputs as given (pkg/pf/tfbridge/
+// provider_check.go): the stored inputs hold no Terraform default. The plan fills them in.
+func TestCheckStoresOnlyGivenInputs(t *testing.T) {
+	in := resource.PropertyMap{"length": num(40), "special": boolean(false)}
+	out, failures := checkPassword(in)
 	if len(failures) != 0 {
 		t.Fatalf("unexpected failures: %v", failures)
 	}
+	if !out.DeepEquals(in) {
+		t.Fatalf("checked inputs\n got %v\nwant %v", out, in)
+	}
+}
+
+func TestPlanFillsUpstreamDefaults(t *testing.T) {
+	out := passwordDefaults(resource.PropertyMap{"length": num(40), "special": boolean(false)})
 	want := resource.PropertyMap{
 		"length": num(40), "special": boolean(false), "upper": boolean(true), "lower": boolean(true),
 		"numeric": boolean(true), "number": boolean(true),
 		"minUpper": num(0), "minLower": num(0), "minNumeric": num(0), "minSpecial": num(0),
 	}
 	if !out.DeepEquals(want) {
-		t.Fatalf("checked inputs\n got %v\nwant %v", out, want)
+		t.Fatalf("planned inputs\n got %v\nwant %v", out, want)
 	}
 }
 
-func TestCheckNumberAndNumericStayEqual(t *testing.T) {
+func TestPlanKeepsNumberAndNumericEqual(t *testing.T) {
 	cases := []struct {
 		name string
 		in   resource.PropertyMap
@@ -47,10 +57,10 @@ func TestCheckNumberAndNumericStayEqual(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			out, failures := checkPassword(c.in)
-			if len(failures) != 0 {
+			if _, failures := checkPassword(c.in); len(failures) != 0 {
 				t.Fatalf("unexpected failures: %v", failures)
 			}
+			out := passwordDefaults(c.in)
 			for _, k := range []resource.PropertyKey{"number", "numeric"} {
 				if !out[k].DeepEquals(boolean(c.want)) {
 					t.Errorf("%s = %v, want %v", k, out[k], c.want)
@@ -114,17 +124,21 @@ func TestCheckLeavesUnknownsAlone(t *testing.T) {
 	}
 }
 
-func TestCheckKeepsSecretsAndNormalizesKeepers(t *testing.T) {
+func TestPlanKeepsSecretsAndNormalizesKeepers(t *testing.T) {
 	in := resource.PropertyMap{
 		"length": secret(num(12)),
 		"keepers": obj(resource.PropertyMap{
 			"username": secret(str("ci")), "gone": resource.NewNullProperty(), "n": num(3), "b": boolean(true),
 		}),
 	}
-	out, failures := checkPassword(in)
+	checked, failures := checkPassword(in)
 	if len(failures) != 0 {
 		t.Fatalf("unexpected failures: %v", failures)
 	}
+	if !checked.DeepEquals(in) {
+		t.Errorf("Check must return the keepers as given: %v", checked)
+	}
+	out := passwordDefaults(checked)
 	if !out["length"].IsSecret() {
 		t.Errorf("a secret input must stay secret, got %v", out["length"])
 	}
@@ -139,7 +153,7 @@ func TestCheckKeepsSecretsAndNormalizesKeepers(t *testing.T) {
 		t.Errorf("keepers must be strings: %v", keepers)
 	}
 
-	out, _ = checkPassword(resource.PropertyMap{"length": num(3), "keepers": obj(resource.PropertyMap{"x": resource.NewNullProperty()})})
+	out = passwordDefaults(resource.PropertyMap{"length": num(3), "keepers": obj(resource.PropertyMap{"x": resource.NewNullProperty()})})
 	if _, ok := out["keepers"]; ok {
 		t.Errorf("keepers with only null values must be dropped: %v", out)
 	}
@@ -152,7 +166,7 @@ func created(t *testing.T, in resource.PropertyMap) resource.PropertyMap {
 	if len(failures) != 0 {
 		t.Fatalf("check: %v", failures)
 	}
-	p, err := readParams(checked)
+	p, err := readParams(passwordDefaults(checked))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,10 +174,10 @@ func created(t *testing.T, in resource.PropertyMap) resource.PropertyMap {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := checked.Copy()
+	out := passwordDefaults(checked)
 	out[pResult] = secret(str(result))
 	out[pBcryptHash] = secret(str("$2a$10$notcheckedhere"))
-	return out
+	return bridgeState(out)
 }
 
 func TestDiffRules(t *testing.T) {
@@ -225,7 +239,7 @@ func TestDiffRules(t *testing.T) {
 			if len(failures) != 0 {
 				t.Fatalf("check: %v", failures)
 			}
-			d := diffPassword(oldState(nil, olds), news, c.ignore)
+			d := planDiff(nil, olds, news, c.ignore)
 			if d.Changes != c.changes {
 				t.Fatalf("changes = %v, want %v (detail %v)", d.Changes, c.changes, d.DetailedDiff)
 			}

@@ -42,7 +42,14 @@ func (p *randomProvider) Diff(_ context.Context, req plugin.DiffRequest) (plugin
 	if err := checkType(req.Type); err != nil {
 		return plugin.DiffResult{}, err
 	}
-	return diffPassword(oldState(req.OldInputs, req.OldOutputs), req.NewInputs, req.IgnoreChanges), nil
+	return planDiff(req.OldInputs, req.OldOutputs, req.NewInputs, req.IgnoreChanges), nil
+}
+
+// planDiff is upstream's plan compared with the prior state: the new inputs with the schema's defaults
+// filled in (an input left out and its default stored are the same value), against the state with its
+// defaults (a state of the bridge always holds them; one written before may not).
+func planDiff(oldInputs, oldOutputs, newInputs resource.PropertyMap, ignoreChanges []string) plugin.DiffResult {
+	return diffPassword(passwordDefaults(oldState(oldInputs, oldOutputs)), passwordDefaults(newInputs), ignoreChanges)
 }
 
 // oldState is what a diff compares with: the state (which holds every input, defaults included), or the
@@ -63,17 +70,19 @@ func (p *randomProvider) Create(_ context.Context, req plugin.CreateRequest) (pl
 	if err := checkType(req.Type); err != nil {
 		return plugin.CreateResponse{}, err
 	}
-	outputs := req.Properties.Copy()
+	outputs := passwordDefaults(req.Properties)
 	if req.Preview {
 		// Nothing is generated in a preview: the password and its hash are not known yet.
 		outputs[pResult] = resource.MakeComputed(resource.NewStringProperty(""))
 		outputs[pBcryptHash] = resource.MakeComputed(resource.NewStringProperty(""))
+		// The bridge's preview is the planned state as it is: the id not known yet, none of its own keys.
+		outputs[pID] = resource.MakeComputed(resource.NewStringProperty(""))
 		return plugin.CreateResponse{Properties: outputs, Status: resource.StatusOK}, nil
 	}
 	if req.Properties.ContainsUnknowns() {
 		return plugin.CreateResponse{}, fmt.Errorf("%s: cannot create %s with inputs that are not known", name, req.URN)
 	}
-	params, err := readParams(req.Properties)
+	params, err := readParams(outputs)
 	if err != nil {
 		return plugin.CreateResponse{}, err
 	}
@@ -87,9 +96,7 @@ func (p *randomProvider) Create(_ context.Context, req plugin.CreateRequest) (pl
 	}
 	outputs[pResult] = resource.MakeSecret(resource.NewStringProperty(result))
 	outputs[pBcryptHash] = resource.MakeSecret(resource.NewStringProperty(hash))
-	outputs[pMeta] = passwordSchemaMeta
-	// Upstream's id for every password is "none".
-	return plugin.CreateResponse{ID: "none", Properties: outputs, Status: resource.StatusOK}, nil
+	return plugin.CreateResponse{ID: passwordID, Properties: bridgeState(outputs), Status: resource.StatusOK}, nil
 }
 
 // Read returns the stored state: there is nothing outside it to read. Given no state (an import), it
@@ -111,8 +118,10 @@ func (p *randomProvider) Read(_ context.Context, req plugin.ReadRequest) (plugin
 			Status:     resource.StatusOK,
 		}, nil
 	}
+	// Upstream's Read keeps the state as it is; the bridge then writes its own keys again (id, __meta, the
+	// raw state delta), so a state without them gets them from a refresh.
 	return plugin.ReadResponse{
-		ReadResult: plugin.ReadResult{ID: req.ID, Inputs: req.Inputs, Outputs: req.State},
+		ReadResult: plugin.ReadResult{ID: req.ID, Inputs: req.Inputs, Outputs: bridgeState(req.State)},
 		Status:     resource.StatusOK,
 	}, nil
 }
@@ -124,22 +133,22 @@ func (p *randomProvider) Update(_ context.Context, req plugin.UpdateRequest) (pl
 		return plugin.UpdateResponse{}, err
 	}
 	if !req.Preview {
-		if d := diffPassword(oldState(req.OldInputs, req.OldOutputs), req.NewInputs, req.IgnoreChanges); d.Replace() {
+		if d := planDiff(req.OldInputs, req.OldOutputs, req.NewInputs, req.IgnoreChanges); d.Replace() {
 			return plugin.UpdateResponse{}, fmt.Errorf("%s: %s cannot be updated in place (changed: %s); it must be replaced",
 				name, req.URN, strings.Join(sortedKeys(d.DetailedDiff), ", "))
 		}
 	}
 	outputs := req.OldOutputs.Copy()
-	// The bridge writes its schema record in every state, so an update gives it to a state without one.
-	outputs[pMeta] = passwordSchemaMeta
+	news := passwordDefaults(req.NewInputs)
 	for _, k := range passwordInputs {
-		if v, ok := providerkit.Present(req.NewInputs, k); ok {
+		if v, ok := providerkit.Present(news, k); ok {
 			outputs[k] = v
 		} else {
 			delete(outputs, k)
 		}
 	}
-	return plugin.UpdateResponse{Properties: outputs, Status: resource.StatusOK}, nil
+	// The bridge writes its own keys in every state, so an update gives them to a state without them.
+	return plugin.UpdateResponse{Properties: bridgeState(outputs), Status: resource.StatusOK}, nil
 }
 
 func (p *randomProvider) Delete(context.Context, plugin.DeleteRequest) (plugin.DeleteResponse, error) {

@@ -199,3 +199,64 @@ func TestSecretsOverTheWire(t *testing.T) {
 		t.Errorf("configure = %v, %v", cfg, err)
 	}
 }
+
+// The bridge's own keys in every state a Plugin Framework provider returns (pkg/pf/tfbridge
+// provider_create.go, provider_read.go, provider_update.go): the Terraform id among the outputs, __meta,
+// and the raw state delta (pkg/tfbridge/rawstate.go), whose entries for random_password are the null
+// attributes (a secret `replace` with a raw null) and the keepers map.
+func TestStatesCarryTheBridgesKeys(t *testing.T) {
+	nullAttribute := secret(obj(resource.PropertyMap{"replace": obj(resource.PropertyMap{"raw": resource.NewNullProperty()})}))
+	delta := func(ps resource.PropertyMap) resource.PropertyValue {
+		return obj(resource.PropertyMap{"obj": obj(resource.PropertyMap{"ps": obj(ps)})})
+	}
+	cases := []struct {
+		name  string
+		in    resource.PropertyMap
+		delta resource.PropertyValue
+	}{
+		{"no keepers", resource.PropertyMap{"length": num(48), "special": boolean(false)},
+			delta(resource.PropertyMap{"keepers": nullAttribute, "overrideSpecial": nullAttribute})},
+		{"keepers", resource.PropertyMap{"length": num(40), "special": boolean(false), "keepers": obj(resource.PropertyMap{"username": secret(str("ci"))})},
+			delta(resource.PropertyMap{"keepers": obj(resource.PropertyMap{"map": obj(resource.PropertyMap{})}), "overrideSpecial": nullAttribute})},
+		{"overrideSpecial set", resource.PropertyMap{"length": num(8), "overrideSpecial": str("_")},
+			delta(resource.PropertyMap{"keepers": nullAttribute})},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p := testProvider()
+			checked, _ := checkPassword(c.in)
+			resp, err := p.Create(context.Background(), plugin.CreateRequest{URN: testURN, Name: "pw", Type: passwordType, Properties: checked})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := resp.Properties["id"]; !got.DeepEquals(str("none")) {
+				t.Errorf("id output = %v, want \"none\"", got)
+			}
+			if got := resp.Properties["__pulumi_raw_state_delta"]; !got.DeepEquals(c.delta) {
+				t.Errorf("raw state delta\n got %v\nwant %v", got, c.delta)
+			}
+			// A state written before these keys gets them from a refresh, as the bridge's Read writes them.
+			old := resp.Properties.Copy()
+			for _, k := range []resource.PropertyKey{"id", "__meta", "__pulumi_raw_state_delta"} {
+				delete(old, k)
+			}
+			read, err := p.Read(context.Background(), plugin.ReadRequest{URN: testURN, Type: passwordType, ID: "none", State: old, Inputs: checked})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !read.Outputs.DeepEquals(resp.Properties) {
+				t.Errorf("refreshed state\n got %v\nwant %v", read.Outputs, resp.Properties)
+			}
+		})
+	}
+
+	// A preview's outputs are the plan as it is: the id unknown, no delta or __meta.
+	checked, _ := checkPassword(resource.PropertyMap{"length": num(40)})
+	resp, err := testProvider().Create(context.Background(), plugin.CreateRequest{URN: testURN, Name: "pw", Type: passwordType, Properties: checked, Preview: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !resp.Properties["id"].IsComputed() || resp.Properties.HasValue("__meta") || resp.Properties.HasValue("__pulumi_raw_state_delta") {
+		t.Errorf("preview outputs: %v", resp.Properties)
+	}
+}

@@ -19,21 +19,28 @@ func check(t *testing.T, typ tokens.Type, in resource.PropertyMap) (resource.Pro
 	return resp.Properties, resp.Failures
 }
 
-func TestCheckFillsUpstreamDefaults(t *testing.T) {
+// The bridge's Check for a Plugin Framework provider returns the inputs as given, Sensitive ones made
+// secret (pkg/pf/tfbridge/provider_check.go, MarkSchemaSecrets); the schema's defaults are the plan's and
+// so the state's, not the stored inputs'.
+func TestCheckReturnsGivenInputsAndTheStateHoldsTheDefaults(t *testing.T) {
 	key := newKey(t, ecdsaP256)
 	cases := []struct {
-		typ  tokens.Type
-		in   resource.PropertyMap
-		want resource.PropertyMap
+		typ     tokens.Type
+		in      resource.PropertyMap
+		checked resource.PropertyMap
+		state   resource.PropertyMap
 	}{
 		{privateKeyType, resource.PropertyMap{"algorithm": str("ED25519")},
+			resource.PropertyMap{"algorithm": str("ED25519")},
 			resource.PropertyMap{"algorithm": str("ED25519"), "rsaBits": num(2048), "ecdsaCurve": str("P224")}},
 		{selfSignedCertType, resource.PropertyMap{"privateKeyPem": secret(str(key)), "validityPeriodHours": num(24), "allowedUses": strs("cert_signing")},
+			resource.PropertyMap{"privateKeyPem": secret(str(key)), "validityPeriodHours": num(24), "allowedUses": strs("cert_signing")},
 			resource.PropertyMap{
 				"privateKeyPem": secret(str(key)), "validityPeriodHours": num(24), "allowedUses": strs("cert_signing"),
 				"earlyRenewalHours": num(0), "isCaCertificate": boolean(false), "setSubjectKeyId": boolean(false), "setAuthorityKeyId": boolean(false),
 			}},
-		{certRequestType, resource.PropertyMap{"privateKeyPem": str(key)}, resource.PropertyMap{"privateKeyPem": str(key)}},
+		{certRequestType, resource.PropertyMap{"privateKeyPem": str(key)}, resource.PropertyMap{"privateKeyPem": secret(str(key))},
+			resource.PropertyMap{"privateKeyPem": secret(str(key))}},
 	}
 	for _, c := range cases {
 		t.Run(string(c.typ), func(t *testing.T) {
@@ -41,8 +48,14 @@ func TestCheckFillsUpstreamDefaults(t *testing.T) {
 			if len(failures) != 0 {
 				t.Fatalf("unexpected failures: %v", failures)
 			}
-			if !got.DeepEquals(c.want) {
-				t.Fatalf("checked inputs\n got %v\nwant %v", got, c.want)
+			if !got.DeepEquals(c.checked) {
+				t.Fatalf("checked inputs\n got %v\nwant %v", got, c.checked)
+			}
+			state := create(t, c.typ, got).outputs
+			for k, want := range c.state {
+				if !state[k].DeepEquals(want) {
+					t.Errorf("state's %s = %v, want %v", k, state[k], want)
+				}
 			}
 		})
 	}

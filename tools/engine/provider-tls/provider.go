@@ -57,7 +57,10 @@ func (p *tlsProvider) Diff(_ context.Context, req plugin.DiffRequest) (plugin.Di
 // diff compares inputs field by field and, for a certificate, plans a replacement once it is due for
 // renewal, reckoned with the new earlyRenewalHours (upstream modifyPlanIfCertificateReadyForRenewal).
 func (r *tlsResource) diff(oldInputs, oldOutputs, newInputs resource.PropertyMap, ignoreChanges []string) (plugin.DiffResult, error) {
-	detailed := diffInputs(r.fields, oldState(r.fields, oldInputs, oldOutputs), newInputs, ignoreChanges)
+	// Upstream's plan against the prior state: both with the schema's defaults, so an input left out and
+	// its default stored are the same value.
+	newInputs = r.planned(newInputs)
+	detailed := diffInputs(r.fields, r.planned(oldState(r.fields, oldInputs, oldOutputs)), newInputs, ignoreChanges)
 	if r.renewable {
 		due, err := r.due(oldOutputs, newInputs)
 		if err != nil {
@@ -91,6 +94,7 @@ func (p *tlsProvider) Create(_ context.Context, req plugin.CreateRequest) (plugi
 	if err != nil {
 		return plugin.CreateResponse{}, err
 	}
+	props := r.planned(req.Properties)
 	computed := resource.PropertyMap{}
 	if req.Preview {
 		// Nothing is generated in a preview: everything the provider makes is not known yet.
@@ -99,24 +103,24 @@ func (p *tlsProvider) Create(_ context.Context, req plugin.CreateRequest) (plugi
 		}
 		if r.renewable {
 			computed[pReadyForRenewal] = resource.MakeComputed(resource.NewStringProperty(""))
-			if ready, ok := plannedReadyForRenewal(req.Properties); ok {
+			if ready, ok := plannedReadyForRenewal(props); ok {
 				computed[pReadyForRenewal] = resource.NewBoolProperty(ready)
 			}
 		}
-		return plugin.CreateResponse{Properties: r.outputs(req.Properties, computed), Status: resource.StatusOK}, nil
+		return plugin.CreateResponse{Properties: r.outputs(props, computed), Status: resource.StatusOK}, nil
 	}
-	if req.Properties.ContainsUnknowns() {
+	if props.ContainsUnknowns() {
 		return plugin.CreateResponse{}, fmt.Errorf("%s: cannot create %s with inputs that are not known", name, req.URN)
 	}
-	id, computed, err := r.create(req.Properties)
+	id, computed, err := r.create(props)
 	if err != nil {
 		return plugin.CreateResponse{}, fmt.Errorf("creating %s: %w", req.URN, err)
 	}
 	if r.renewable {
-		ready, _ := plannedReadyForRenewal(req.Properties)
+		ready, _ := plannedReadyForRenewal(props)
 		computed[pReadyForRenewal] = resource.NewBoolProperty(ready)
 	}
-	return plugin.CreateResponse{ID: resource.ID(id), Properties: r.outputs(req.Properties, computed), Status: resource.StatusOK}, nil
+	return plugin.CreateResponse{ID: resource.ID(id), Properties: r.outputs(props, computed), Status: resource.StatusOK}, nil
 }
 
 // Read returns the stored state; a certificate due for renewal is marked readyForRenewal, as upstream's
@@ -167,6 +171,7 @@ func (p *tlsProvider) Update(_ context.Context, req plugin.UpdateRequest) (plugi
 				name, req.URN, strings.Join(keys, ", "))
 		}
 	}
+	news := r.planned(req.NewInputs)
 	computed := resource.PropertyMap{}
 	for _, k := range r.computed {
 		if v, ok := req.OldOutputs[k]; ok {
@@ -175,11 +180,11 @@ func (p *tlsProvider) Update(_ context.Context, req plugin.UpdateRequest) (plugi
 	}
 	if r.renewable {
 		computed[pReadyForRenewal] = resource.MakeComputed(resource.NewStringProperty(""))
-		if ready, ok := plannedReadyForRenewal(req.NewInputs); ok {
+		if ready, ok := plannedReadyForRenewal(news); ok {
 			computed[pReadyForRenewal] = resource.NewBoolProperty(ready)
 		}
 	}
-	return plugin.UpdateResponse{Properties: r.outputs(req.NewInputs, computed), Status: resource.StatusOK}, nil
+	return plugin.UpdateResponse{Properties: r.outputs(news, computed), Status: resource.StatusOK}, nil
 }
 
 func (p *tlsProvider) Delete(context.Context, plugin.DeleteRequest) (plugin.DeleteResponse, error) {

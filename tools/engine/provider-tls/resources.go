@@ -242,12 +242,31 @@ func checkRSABits(in resource.PropertyMap) []plugin.CheckFailure {
 	return nil
 }
 
+// check validates the program's inputs and returns them as given: the bridge's Check for a Plugin
+// Framework provider (pulumi-terraform-bridge pkg/pf/tfbridge/provider_check.go) validates through the
+// provider's ValidateResourceConfig and returns the inputs with no Terraform default filled in, so the
+// stored inputs hold only what the program set (no rsaBits 2048, setSubjectKeyId or isCaCertificate
+// false); the schema's Sensitive inputs come back secret (the bridge's MarkSchemaSecrets). The defaults
+// are the plan's and the state's: planned gives them where the provider plans.
 func (r *tlsResource) check(news resource.PropertyMap) (resource.PropertyMap, []plugin.CheckFailure) {
 	out, failures := checkInputs(string(r.token), r.fields, news)
 	if r.crossCheck != nil && len(failures) == 0 {
 		failures = append(failures, r.crossCheck(out)...)
 	}
-	return out, failures
+	given := resource.PropertyMap{}
+	for _, f := range r.fields {
+		if v, ok := providerkit.Present(news, f.key); ok {
+			given[f.key] = providerkit.SecretIf(v, f.secret)
+		}
+	}
+	return given, failures
+}
+
+// planned is the inputs as upstream plans them into the state: the schema's defaults filled in, a
+// subject's null fields left out.
+func (r *tlsResource) planned(in resource.PropertyMap) resource.PropertyMap {
+	out, _ := checkInputs(string(r.token), r.fields, in)
+	return out
 }
 
 // outputs are the inputs with the computed values added, and secret inputs kept secret.
