@@ -107,6 +107,14 @@ func (p *tlsProvider) Create(_ context.Context, req plugin.CreateRequest) (plugi
 				computed[pReadyForRenewal] = resource.NewBoolProperty(ready)
 			}
 		}
+		// The bridge's preview is the planned state: the id not known yet, and an optional computed
+		// attribute left out (max_path_length) not known either; none of the bridge's own keys.
+		computed[pID] = resource.MakeComputed(resource.NewStringProperty(""))
+		for _, f := range r.fields {
+			if _, given := providerkit.Present(props, f.key); f.key == pMaxPathLength && !given {
+				computed[pMaxPathLength] = resource.MakeComputed(resource.NewStringProperty(""))
+			}
+		}
 		return plugin.CreateResponse{Properties: r.outputs(props, computed), Status: resource.StatusOK}, nil
 	}
 	if props.ContainsUnknowns() {
@@ -120,7 +128,7 @@ func (p *tlsProvider) Create(_ context.Context, req plugin.CreateRequest) (plugi
 		ready, _ := plannedReadyForRenewal(props)
 		computed[pReadyForRenewal] = resource.NewBoolProperty(ready)
 	}
-	return plugin.CreateResponse{ID: resource.ID(id), Properties: r.outputs(props, computed), Status: resource.StatusOK}, nil
+	return plugin.CreateResponse{ID: resource.ID(id), Properties: r.bridgeState(resource.ID(id), r.outputs(props, computed)), Status: resource.StatusOK}, nil
 }
 
 // Read returns the stored state; a certificate due for renewal is marked readyForRenewal, as upstream's
@@ -144,7 +152,8 @@ func (p *tlsProvider) Read(_ context.Context, req plugin.ReadRequest) (plugin.Re
 		}
 	}
 	return plugin.ReadResponse{
-		ReadResult: plugin.ReadResult{ID: req.ID, Inputs: req.Inputs, Outputs: state},
+		// The bridge writes its own keys again after the provider's read, so a state without them gets them.
+		ReadResult: plugin.ReadResult{ID: req.ID, Inputs: req.Inputs, Outputs: r.bridgeState(req.ID, state)},
 		Status:     resource.StatusOK,
 	}, nil
 }
@@ -184,7 +193,11 @@ func (p *tlsProvider) Update(_ context.Context, req plugin.UpdateRequest) (plugi
 			computed[pReadyForRenewal] = resource.NewBoolProperty(ready)
 		}
 	}
-	return plugin.UpdateResponse{Properties: r.outputs(news, computed), Status: resource.StatusOK}, nil
+	outputs := r.outputs(news, computed)
+	if !req.Preview {
+		outputs = r.bridgeState(req.ID, outputs)
+	}
+	return plugin.UpdateResponse{Properties: outputs, Status: resource.StatusOK}, nil
 }
 
 func (p *tlsProvider) Delete(context.Context, plugin.DeleteRequest) (plugin.DeleteResponse, error) {
