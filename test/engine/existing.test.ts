@@ -110,11 +110,13 @@ describe("existing stack, real engine", () => {
         for (const value of Object.values(secrets).filter((v) => v !== secrets.existingPullUsername)) expect(state).not.toContain(value);
     });
 
-    it("a second `up` with no change plans nothing", async () => {
+    it("a second `up` with no change plans nothing, and a refresh right after finds nothing to change", async () => {
         const r = await ws.pulumi(["preview", "--expect-no-changes", "-s", STACK]);
         expect(r.code, r.stdout + r.stderr).toBe(0);
         const up = await ws.pulumi(["up", "--yes", "--expect-no-changes", "-s", STACK]);
         expect(up.code, up.stdout + up.stderr).toBe(0);
+        const refresh = await ws.pulumi(["refresh", "--yes", "--expect-no-changes", "-s", STACK]);
+        expect(refresh.code, refresh.stdout + refresh.stderr).toBe(0);
     });
 
     it("the pull-request workflow's preview job, on a fresh checkout with only the backend, passphrase and kubeconfig, shows no change", () => {

@@ -287,9 +287,11 @@ describe("kind stack, real engine", () => {
         expect(state).not.toContain(push.password);
     }, 300_000);
 
-    it("a second `up` with no change plans nothing", async () => {
+    it("a second `up` with no change plans nothing, and a refresh right after finds nothing to change", async () => {
         const up = await ws.pulumi(["up", "--yes", "--expect-no-changes", "-s", STACK]);
         expect(up.code, up.stdout + up.stderr).toBe(0);
+        const refresh = await ws.pulumi(["refresh", "--yes", "--expect-no-changes", "-s", STACK]);
+        expect(refresh.code, refresh.stdout + refresh.stderr).toBe(0);
     });
 
     it("the UI's objects are in the cluster, and the front names each client's own authority as its realm", async () => {

@@ -90,9 +90,11 @@ describe("local stack, real engine", () => {
         expect(state).not.toMatch(/BEGIN (EC |RSA )?PRIVATE KEY/);
     });
 
-    it("a second `up` with no change plans nothing", async () => {
+    it("a second `up` with no change plans nothing, and a refresh right after finds nothing to change", async () => {
         const up = await ws.pulumi(["up", "--yes", "--expect-no-changes", "-s", STACK]);
         expect(up.code, up.stdout + up.stderr).toBe(0);
+        const refresh = await ws.pulumi(["refresh", "--yes", "--expect-no-changes", "-s", STACK]);
+        expect(refresh.code, refresh.stdout + refresh.stderr).toBe(0);
     });
 
     it("setting registry.storage.storageClass later keeps the existing claims and their data, and every later `up` works", async () => {

@@ -173,10 +173,12 @@ describe("prod stack, real engine, on hosts of its own", () => {
     );
 
     it(
-        "a second `up` plans nothing",
+        "a second `up` plans nothing, and a refresh right after finds nothing to change",
         async () => {
             const again = await ws().pulumi(["up", "--yes", "--expect-no-changes", "-s", STACK], { timeoutMs: 10 * 60_000 });
             expect(again.code, again.stdout.slice(-10_000) + again.stderr).toBe(0);
+            const refresh = await ws().pulumi(["refresh", "--yes", "--expect-no-changes", "-s", STACK], { timeoutMs: 10 * 60_000 });
+            expect(refresh.code, refresh.stdout.slice(-10_000) + refresh.stderr).toBe(0);
         },
         15 * 60_000,
     );
