@@ -8,7 +8,8 @@
  * - the Traefik Middlewares the program writes (the allowlist's ipAllowList, the token's rateLimit) are accepted
  *   by the API server with Traefik's CRDs, and Traefik serves the registry's routers with them, no error;
  * - through Traefik on the node's 443, by the registry's name and the stack's CA: the ping's challenge, a push
- *   with the push account, an anonymous push refused, an anonymous pull;
+ *   with the push account, an anonymous push refused, an anonymous pull, with skopeo on the node and with
+ *   Docker's own client (`docker login`, push, pull) from a Docker engine beside the node;
  * - the kubelet pulls the image pushed through Traefik (a pod of it runs), its containerd going through the
  *   node trust's hosts.toml to the name, which is Traefik on the node;
  * - the web UI (a stand-in of its image that makes the real UI's requests) in Chromium at /registry/ on the
@@ -21,17 +22,21 @@
  *   the route's ExtensionRef filter;
  * - behind the Gateway the allowlist is the pod's Caddy's: through Traefik the client it names is let in or
  *   refused by the allowlist, and a pod that reaches the front directly with a forged X-Forwarded-For is
- *   judged by its own address.
+ *   judged by its own address;
+ * - an operator's Gateway in another namespace (`inCluster.gateway.name`/`namespace`, no `className`): Traefik
+ *   refuses its listener the registry's Secret until the program's ReferenceGrant exists, then serves it; the
+ *   stack's own Gateway goes, the route attaches to the operator's, and the journeys go through it.
  *
  * The stack runs without its pull-through cache, the images are built here, and Jenkins is a fake, as in
  * localPods.test.ts.
  */
-import { randomBytes } from "node:crypto";
-import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { randomBytes, X509Certificate } from "node:crypto";
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import puppeteer from "puppeteer-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { registryUiStandInImage } from "../support/dockerImages";
+import { type DockerEngine, startDockerEngineBeside } from "../support/dockerEngine";
+import { payloadImage, registryUiStandInImage } from "../support/dockerImages";
 import { type FakeJenkins, startFakeJenkins } from "../support/fakeJenkins";
 import type { RealCluster } from "../support/kubeNode";
 import { LOCAL_REGISTRY, pushFromNode as pushImageFromNode, runPodOfImage, startLocalStackNode } from "../support/localNode";
@@ -64,6 +69,7 @@ let traefik: Traefik | undefined;
 let jenkins: FakeJenkins;
 let ws: Workspace;
 let scratch: string;
+let docker: DockerEngine | undefined;
 
 const onNode = (command: string, args: readonly string[], input?: string) => cluster.node.run(command, args, { input });
 const traefikLog = () => traefik?.output().slice(-6000) ?? "";
@@ -163,6 +169,46 @@ function longestOutage(samples: readonly { readonly at: number; readonly ok: boo
 const CHROMIUM = "/usr/bin/chromium";
 /** The test host's address on its link to the node, as a network: where Chromium's requests come from. */
 const browserNetwork = () => `${cluster.node.hostAddress}/32`;
+/** The node's own address, as a network: where the Docker engine beside the node connects to Traefik from. */
+const dockerNetwork = () => `${cluster.node.address}/32`;
+
+/**
+ * Docker's own client through the registry's name: a Docker engine beside the node, on its network (it resolves
+ * the name to the node's address, where Traefik listens: not to a loopback address, which dockerd would take for
+ * an insecure registry and reach without checking TLS) and trusting the stack's CA of now in its certs.d.
+ * `docker login` with the push account, a push, `docker logout`; an anonymous push refused; an anonymous pull
+ * of `pullable`, an image this daemon never held (so the registry is asked); what docker pushed is listed.
+ */
+async function dockerJourney(name: string, pullable: string): Promise<void> {
+    const ca = (await ws.output(STACK, "caCertPem")) as string;
+    const caFile = `docker/certs.d/${REGISTRY}/ca.crt`;
+    docker ??= await startDockerEngineBeside(cluster.node, {
+        hosts: `127.0.0.1 localhost\n${cluster.node.address} ${REGISTRY}\n`,
+        [caFile]: ca,
+    });
+    // dockerd reads certs.d on each connection to a registry: the CA of now, after a change of issuer too.
+    mkdirSync(path.dirname(path.join(cluster.node.etcDir, caFile)), { recursive: true });
+    writeFileSync(path.join(cluster.node.etcDir, caFile), ca);
+    const client = docker.client();
+    const prefix = (await ws.output(STACK, "imagePrefix")) as string;
+    const push = (await ws.output(STACK, "pushCredentials")) as { username: string; password: string };
+    const ref = payloadImage(client, `${prefix}/${name}:1`, { payloadBytes: 64 * 1024 });
+    const login = client.login(REGISTRY, push);
+    expect(login.code, `${login.stdout}${login.stderr}\n--- Traefik:\n${traefikLog()}`).toBe(0);
+    const pushed = client.docker(["push", ref]);
+    expect(pushed.code, `${pushed.stdout}${pushed.stderr}\n--- Traefik:\n${traefikLog()}`).toBe(0);
+    expect(pushed.stdout).toMatch(/digest: sha256:[0-9a-f]{64}/);
+    client.dockerOk(["logout", REGISTRY]);
+    const anonymousRef = `${prefix}/${name}-anonymous:1`;
+    client.dockerOk(["tag", ref, anonymousRef]);
+    const anonymous = client.docker(["push", anonymousRef]);
+    expect(anonymous.code, "docker's anonymous push is refused").not.toBe(0);
+    expect(anonymous.stderr).toMatch(/unauthorized|authentication required|no basic auth credentials/i);
+    const pulled = client.docker(["pull", pullable]);
+    expect(pulled.code, `${pulled.stdout}${pulled.stderr}`).toBe(0);
+    expect(client.docker(["image", "inspect", pullable]).code).toBe(0);
+    expect(throughTraefik(`/v2/${ref.slice(REGISTRY.length + 1, ref.lastIndexOf(":"))}/tags/list`).body).toContain('"1"');
+}
 
 /**
  * The web UI at https://<registry>/registry/ in Chromium on the test host, the registry's name mapped to the
@@ -232,6 +278,7 @@ beforeAll(async () => {
 }, 10 * 60_000);
 
 afterAll(async () => {
+    await docker?.stop();
     ws?.close();
     await jenkins?.close();
     await traefik?.stop();
@@ -253,6 +300,8 @@ describe("local stack behind a real Traefik, on a node whose pods run", () => {
             await set("registry.allowedNetworks[0]", CLIENTS);
             // The test host too, where Chromium runs (its requests reach the node from the host's side of its link).
             await set("registry.allowedNetworks[1]", browserNetwork());
+            // And the node's own address, where the Docker engine beside the node connects from.
+            await set("registry.allowedNetworks[2]", dockerNetwork());
             await set("registry.loginLimit.tokenRequestsPerMinute", String(TOKEN_RATE));
             await set("registry.ui.enabled", "true");
             await up();
@@ -265,7 +314,7 @@ describe("local stack behind a real Traefik, on a node whose pods run", () => {
                 "registry-ui-strip-prefix",
             ]);
             const middleware = middlewares!.items.find((m) => m.metadata.name === "registry-allowlist");
-            expect(middleware!.spec.ipAllowList?.sourceRange).toEqual([CLIENTS, browserNetwork()]);
+            expect(middleware!.spec.ipAllowList?.sourceRange).toEqual([CLIENTS, browserNetwork(), dockerNetwork()]);
             expect(middlewares!.items.find((m) => m.metadata.name === "registry-login-limit")?.spec.rateLimit).toEqual({
                 average: TOKEN_RATE,
                 period: "1m",
@@ -296,7 +345,7 @@ describe("local stack behind a real Traefik, on a node whose pods run", () => {
     );
 
     it(
-        "through Traefik on the node's 443 by the registry's name: the challenge, a push with the push account, an anonymous push refused, an anonymous pull",
+        "through Traefik on the node's 443 by the registry's name: the challenge, a push with the push account, an anonymous push refused, an anonymous pull, with skopeo and with Docker's own client",
         async () => {
             const ca = (await ws.output(STACK, "caCertPem")) as string;
             onNode("sh", ["-c", "mkdir -p /root/push-certs && cat > /root/push-certs/ca.crt"], ca);
@@ -325,6 +374,7 @@ describe("local stack behind a real Traefik, on a node whose pods run", () => {
             ]);
             expect(pulled.code, pulled.stderr).toBe(0);
             expect(throughTraefik("/v2/docker-internal/p2c/through-traefik/tags/list").body).toContain('"1"');
+            await dockerJourney("docker-through-traefik", `${prefix}/through-traefik:1`);
         },
         10 * 60_000,
     );
@@ -357,7 +407,7 @@ describe("local stack behind a real Traefik, on a node whose pods run", () => {
             type Middleware = { spec: { ipAllowList?: { sourceRange: string[] } } };
             const list = await cluster.kube.get<{ items: Middleware[] }>("/apis/traefik.io/v1alpha1/namespaces/dso/middlewares");
             expect(list?.items.flatMap((m) => (m.spec.ipAllowList ? [m.spec.ipAllowList.sourceRange] : []))).toEqual([
-                [ELSEWHERE, browserNetwork()],
+                [ELSEWHERE, browserNetwork(), dockerNetwork()],
             ]);
             // Traefik reads the Middleware's change from its watch.
             await until("Traefik's 403 for a client outside the allowlist", () => throughTraefik("/v2/").status === "403", 60_000);
@@ -536,7 +586,7 @@ describe("local stack behind a real Traefik, on a node whose pods run", () => {
     );
 
     it(
-        "through the Gateway's route: a push with the push account, an anonymous push refused, an anonymous pull, the kubelet's pull, the web UI in Chromium, and the rate limit on the token path's router alone",
+        "through the Gateway's route: a push with the push account, an anonymous push refused, an anonymous pull (skopeo and Docker's own client), the kubelet's pull, the web UI in Chromium, and the rate limit on the token path's router alone",
         async () => {
             await until("Traefik's router from the HTTPRoute", () =>
                 routers().some((r) => r.rule.includes(REGISTRY) && r.provider === "kubernetesgateway"),
@@ -555,6 +605,7 @@ describe("local stack behind a real Traefik, on a node whose pods run", () => {
                 "oci:/root/pulled-through-gateway:1",
             ]);
             expect(pulled.code, pulled.stderr).toBe(0);
+            await dockerJourney("docker-through-gateway", `${prefix}/through-gateway:1`);
             const pod = await runPodOfImage(cluster, "pulled-gateway", `${prefix}/through-gateway:1`);
             expect(pod.log).toMatch(/131072 .*\/payload/);
             // The web UI through the route's rewrite of its prefix, on the same origin.
@@ -646,5 +697,122 @@ describe("local stack behind a real Traefik, on a node whose pods run", () => {
             await until("a token again after the burst", () => tokenRequests(1)[0] === "200", 30_000);
         },
         10 * 60_000,
+    );
+    it(
+        "an operator's Gateway in another namespace: the program's ReferenceGrant lets its listener use Secret registry-tls, the stack's own Gateway goes, the route attaches to the operator's, and the journeys go through it",
+        async () => {
+            const kubeOk = (args: string[], input = "") => {
+                const r = run(path.join(engineSet(), "bin/kubectl"), ["--kubeconfig", cluster.kube.kubeconfig, ...args], { input });
+                expect(r.code, `kubectl ${args.join(" ")}: ${r.stdout}${r.stderr}`).toBe(0);
+                return r.stdout;
+            };
+            // The operator's Gateway, in a namespace of its own: one HTTPS listener for the registry's name whose
+            // certificate is the registry's Secret in dso, routes from every namespace.
+            kubeOk(["create", "namespace", "platform-gateways"]);
+            kubeOk(
+                ["apply", "-f", "-"],
+                JSON.stringify({
+                    apiVersion: "gateway.networking.k8s.io/v1",
+                    kind: "Gateway",
+                    metadata: { name: "shared", namespace: "platform-gateways" },
+                    spec: {
+                        gatewayClassName: TRAEFIK_GATEWAY_CLASS,
+                        listeners: [
+                            {
+                                name: "registry",
+                                protocol: "HTTPS",
+                                port: 443,
+                                hostname: REGISTRY,
+                                tls: {
+                                    mode: "Terminate",
+                                    certificateRefs: [{ group: "", kind: "Secret", name: "registry-tls", namespace: "dso" }],
+                                },
+                                allowedRoutes: { namespaces: { from: "All" } },
+                            },
+                        ],
+                    },
+                }),
+            );
+            type Condition = { type: string; status: string; reason?: string };
+            type Gateway = { status?: { listeners?: { name: string; conditions?: Condition[] }[] } };
+            const listenerRefs = async () => {
+                const gateway = await cluster.kube.get<Gateway>(
+                    "/apis/gateway.networking.k8s.io/v1/namespaces/platform-gateways/gateways/shared",
+                );
+                return gateway?.status?.listeners?.find((l) => l.name === "registry")?.conditions?.find((c) => c.type === "ResolvedRefs");
+            };
+            // Before the stack's ReferenceGrant, Traefik may not use a Secret of another namespace for the listener.
+            await until("Traefik's verdict on the listener's certificate", async () => (await listenerRefs()) !== undefined, 60_000);
+            const before = await listenerRefs();
+            console.log(`the operator's listener before the grant: ${JSON.stringify(before)}`);
+            expect(before).toMatchObject({ status: "False", reason: "RefNotPermitted" });
+
+            const set = (key: string, value: string) => ws.pulumiOk(["config", "set", "--path", `dso-registry:${key}`, value, "-s", STACK]);
+            await ws.pulumiOk(["config", "rm", "--path", "dso-registry:inCluster.gateway.className", "-s", STACK]);
+            await set("inCluster.gateway.name", "shared");
+            await set("inCluster.gateway.namespace", "platform-gateways");
+            const plan = await ws.pulumi(["preview", "--json", "-s", STACK], { timeoutMs: 10 * 60_000 });
+            expect(plan.code, plan.stderr).toBe(0);
+            const steps = (JSON.parse(plan.stdout) as { steps: { op: string; urn: string }[] }).steps
+                .map((step) => `${step.op} ${step.urn.slice(step.urn.lastIndexOf("::") + 2)}`)
+                .filter((step) => !step.startsWith("same "));
+            console.log(`to the operator's Gateway, the preview's steps other than same:\n${steps.join("\n")}`);
+            expect(steps.sort(), steps.join("\n")).toEqual(
+                [
+                    "create registry-referencegrant-registry-tls-for-gateway",
+                    "delete registry-gateway-registry",
+                    "update registry-httproute-registry",
+                ].sort(),
+            );
+            const result = await ws.pulumi(["up", "--yes", "-s", STACK], { timeoutMs: 15 * 60_000 });
+            expect(result.code, `${result.stdout.slice(-10_000)}${result.stderr}`).toBe(0);
+
+            // The grant the program wrote, and Traefik's verdict now: the listener's certificate resolved, the route accepted.
+            type Grant = { spec: { from: { kind: string; namespace: string }[]; to: { kind: string; name: string }[] } };
+            const grant = await cluster.kube.get<Grant>(
+                "/apis/gateway.networking.k8s.io/v1beta1/namespaces/dso/referencegrants/registry-tls-for-gateway",
+            );
+            expect(grant?.spec).toEqual({
+                from: [{ group: "gateway.networking.k8s.io", kind: "Gateway", namespace: "platform-gateways" }],
+                to: [{ group: "", kind: "Secret", name: "registry-tls" }],
+            });
+            await until("the operator's listener with its certificate resolved", async () => (await listenerRefs())?.status === "True");
+            type Route = { status?: { parents?: { parentRef: { name: string; namespace?: string }; conditions?: Condition[] }[] } };
+            await until("the route accepted on the operator's Gateway", async () => {
+                const route = await cluster.kube.get<Route>("/apis/gateway.networking.k8s.io/v1/namespaces/dso/httproutes/registry");
+                const parent = route?.status?.parents?.find(
+                    (p) => p.parentRef.name === "shared" && p.parentRef.namespace === "platform-gateways",
+                );
+                return ["Accepted", "ResolvedRefs"].every((t) => parent?.conditions?.some((c) => c.type === t && c.status === "True"));
+            });
+            // The stack's own Gateway is gone.
+            expect(await cluster.kube.get("/apis/gateway.networking.k8s.io/v1/namespaces/dso/gateways/registry")).toBeUndefined();
+
+            // What Traefik serves for the registry's name on the operator's Gateway: the stack's certificate.
+            const ca = new X509Certificate((await ws.output(STACK, "caCertPem")) as string);
+            await until("Traefik serving the stack's certificate on the operator's listener", () => {
+                const served = onNode("sh", [
+                    "-c",
+                    `openssl s_client -connect 127.0.0.1:443 -servername ${REGISTRY} </dev/null 2>/dev/null | openssl x509`,
+                ]);
+                return served.code === 0 && new X509Certificate(served.stdout).checkIssued(ca);
+            });
+
+            // The journeys through the operator's Gateway: skopeo and docker push and pull, the kubelet pulls.
+            await until("the registry's challenge through the operator's Gateway", () => throughTraefik("/v2/").status === "401", 120_000);
+            const prefix = (await ws.output(STACK, "imagePrefix")) as string;
+            const pushed = pushFromNode(`${prefix}/through-operator-gateway:1`, true);
+            expect(pushed.code, `${pushed.stderr}\n--- Traefik:\n${traefikLog()}`).toBe(0);
+            const anonymous = pushFromNode(`${prefix}/anonymous-operator-gateway:1`, false);
+            expect(anonymous.code).not.toBe(0);
+            await dockerJourney("docker-through-operator-gateway", `${prefix}/through-operator-gateway:1`);
+            const pod = await runPodOfImage(cluster, "pulled-operator-gateway", `${prefix}/docker-through-operator-gateway:1`);
+            expect(pod.log).toMatch(/65536 .*\/payload/);
+
+            // Nothing left to change: a second `up` plans nothing.
+            const again = await ws.pulumi(["up", "--yes", "--expect-no-changes", "-s", STACK], { timeoutMs: 10 * 60_000 });
+            expect(again.code, again.stdout.slice(-10_000) + again.stderr).toBe(0);
+        },
+        15 * 60_000,
     );
 });

@@ -23,10 +23,11 @@
  *   client.docker(["push", "registry.test/app:1"]);
  *   await engine.stop(); await ns.destroy();           // always, e.g. in afterAll
  */
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import type { TestNetns } from "./netns";
 import { privateDir, type RunResult, removeDir, run, type ServerProcess, startServer } from "./serverProcess";
+import type { TestHost } from "./testHost";
 
 /** The docker CLI the tests drive (Debian's, from docker.io, the same version as the engine). */
 export const DOCKER_CLI = "/usr/bin/docker";
@@ -96,8 +97,11 @@ function makeClient(host: string, dirs: string[]): DockerClient {
     };
 }
 
-/** Starts dockerd inside `netns`; resolves once it answers. Needs root. */
-export async function startDockerEngine(netns: TestNetns): Promise<DockerEngine> {
+/**
+ * Starts dockerd inside `netns`; resolves once it answers. Needs root. `extraArgs` go to dockerd after the
+ * test's own flags (`--bridge=none` for a daemon that only pulls and pushes).
+ */
+export async function startDockerEngine(netns: TestNetns, extraArgs: readonly string[] = []): Promise<DockerEngine> {
     const dir = privateDir("dockerd");
     const dataRoot = path.join(dir, "root");
     const execRoot = path.join(dir, "exec");
@@ -117,6 +121,7 @@ export async function startDockerEngine(netns: TestNetns): Promise<DockerEngine>
         path.join(dir, "docker.pid"),
         "-H",
         host,
+        ...extraArgs,
     ];
     // A test host (test/support/testHost.ts) has its own /etc and /run already: dockerd runs there as the
     // host's service, on the host's /run/docker.sock too, so the bind mounts of its containers name the
@@ -183,5 +188,37 @@ export async function startDockerEngine(netns: TestNetns): Promise<DockerEngine>
         client: () => makeClient(host, clientDirs),
         log: () => daemon.output(),
         stop,
+    };
+}
+
+/**
+ * A Docker engine on a test host's network but not on the host: dockerd in the host's network namespace with
+ * this machine's filesystem, /etc/hosts and /etc/docker from the namespace's own files (`etc` writes them:
+ * `etc("hosts", …)`, `etc("docker/certs.d/<authority>/ca.crt", …)`), and no bridge (it pulls and pushes, runs
+ * nothing). A client machine that reaches the host's services at the host's own address, as another machine of
+ * the host's network would, without touching the host's /etc, /run or containerd. `engine.stop()` as usual.
+ */
+export async function startDockerEngineBeside(host: TestHost, files: Readonly<Record<string, string>>): Promise<DockerEngine> {
+    const { holderPid: _holder, run: _run, wrap: _wrap, startServer: _start, writeEtcFile: _write, ...network } = host;
+    const written: string[] = [];
+    for (const [relativePath, content] of Object.entries(files)) {
+        const file = path.join(network.etcDir, relativePath);
+        if (!file.startsWith(`${network.etcDir}/`)) throw new Error(`startDockerEngineBeside: ${relativePath} leaves ${network.etcDir}`);
+        mkdirSync(path.dirname(file), { recursive: true });
+        writeFileSync(file, content);
+        written.push(path.join(network.etcDir, relativePath.split("/")[0] as string));
+    }
+    const unused = (): never => {
+        throw new Error("startDockerEngineBeside: only dockerd runs on this view of the host's network");
+    };
+    const engine = await startDockerEngine({ ...network, run: unused, wrap: unused, startServer: unused, writeEtcFile: unused }, [
+        "--bridge=none",
+    ]);
+    return {
+        ...engine,
+        stop: async () => {
+            await engine.stop();
+            for (const entry of written) rmSync(entry, { recursive: true, force: true });
+        },
     };
 }
