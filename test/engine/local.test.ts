@@ -14,7 +14,8 @@ import { type FakeJenkins, startFakeJenkins } from "../support/fakeJenkins";
 import type { ControlPlane } from "../support/kubeControlPlane";
 import { startLocalCluster } from "../support/localCluster";
 import { MICROK8S_COREFILE } from "../support/microk8sCorefile";
-import { openWorkspace, type Workspace } from "../support/pulumiEngine";
+import { engineSet, openWorkspace, type Workspace } from "../support/pulumiEngine";
+import { run } from "../support/serverProcess";
 
 const STACK = "local";
 const jenkinsToken = `token-${randomBytes(12).toString("hex")}`;
@@ -95,6 +96,42 @@ describe("local stack, real engine", () => {
         expect(up.code, up.stdout + up.stderr).toBe(0);
         const refresh = await ws.pulumi(["refresh", "--yes", "--expect-no-changes", "-s", STACK]);
         expect(refresh.code, refresh.stdout + refresh.stderr).toBe(0);
+    });
+
+    it("a hand edit of a ConfigMap the stack owns shows as a change in `preview --refresh`, and `up --refresh` puts it back", async () => {
+        type ConfigMap = { data: Record<string, string> };
+        const configMap = "/api/v1/namespaces/dso/configmaps/registry-config";
+        const before = await kube.get<ConfigMap>(configMap);
+        const [key] = Object.keys(before?.data ?? {});
+        expect(key, "the ConfigMap holds the registry's configuration").toBeDefined();
+        // A ConfigMap holds nothing secret: the patch may stand on kubectl's command line.
+        const patch = JSON.stringify({ data: { [key as string]: `${before?.data[key as string]}\n# edited by hand\n` } });
+        const edit = run(path.join(engineSet(), "bin/kubectl"), [
+            "--kubeconfig",
+            kube.kubeconfig,
+            "-n",
+            "dso",
+            "patch",
+            "configmap",
+            "registry-config",
+            "--type",
+            "merge",
+            "-p",
+            patch,
+        ]);
+        expect(edit.code, edit.stderr).toBe(0);
+        const preview = await ws.pulumi(["preview", "--refresh", "--json", "--expect-no-changes", "-s", STACK]);
+        expect(preview.code, "a preview that refreshes sees the edit").not.toBe(0);
+        const steps = (JSON.parse(preview.stdout) as { steps: { op: string; urn: string }[] }).steps
+            .filter((step) => !["same", "refresh"].includes(step.op))
+            .map((step) => `${step.op} ${step.urn.slice(step.urn.lastIndexOf("::") + 2)}`);
+        console.log(`the preview that refreshes, after the edit:\n${steps.join("\n")}`);
+        expect(steps).toContainEqual(expect.stringMatching(/^(update|replace|create-replacement) registry-configmap-registry-config$/));
+        const up = await ws.pulumi(["up", "--refresh", "--yes", "-s", STACK]);
+        expect(up.code, up.stdout + up.stderr).toBe(0);
+        expect((await kube.get<ConfigMap>(configMap))?.data).toEqual(before?.data);
+        const again = await ws.pulumi(["preview", "--refresh", "--expect-no-changes", "-s", STACK]);
+        expect(again.code, again.stdout + again.stderr).toBe(0);
     });
 
     it("setting registry.storage.storageClass later keeps the existing claims and their data, and every later `up` works", async () => {
