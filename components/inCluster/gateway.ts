@@ -113,7 +113,8 @@ export function renderGatewayReferenceGrant(spec: GatewayExposureSpec): K8sObjec
 /**
  * With the operator's cert-manager issuer and no Ingress for ingress-shim to read, the registry's
  * Certificate, written by the program into Secret `registry-tls` (cert-manager's gateway-shim is off unless
- * the operator turned it on, so the program does not rely on it).
+ * the operator turned it on, so the program does not rely on it). Its key is cert-manager's default type,
+ * new at each issuance.
  */
 export function renderGatewayCertificate(spec: GatewayExposureSpec): K8sObject | undefined {
     if (spec.tls.kind !== "cert-manager" || spec.tls.chain) return undefined;
@@ -125,6 +126,11 @@ export function renderGatewayCertificate(spec: GatewayExposureSpec): K8sObject |
             secretName: IN_CLUSTER.tlsSecret,
             dnsNames: [spec.host],
             issuerRef: { group: "cert-manager.io", kind: spec.tls.issuerKind, name: spec.tls.issuerName },
+            // A new key at every issuance. Without it cert-manager 1.x (rotation policy Never) will not replace a
+            // key in the Secret that differs from the Certificate's (the program's ECDSA key, left in Secret
+            // registry-tls by a stack moved from a generated or provided certificate): it records
+            // CannotRegenerateKey, requests nothing, and `up` waits for Ready until it times out.
+            privateKey: { rotationPolicy: "Always" },
         },
     };
 }

@@ -92,6 +92,9 @@ export function ingressAnnotations(
     if (spec.tls.kind === "cert-manager" && !spec.tls.chain) {
         const key = spec.tls.issuerKind === "ClusterIssuer" ? "cert-manager.io/cluster-issuer" : "cert-manager.io/issuer";
         annotations[key] = spec.tls.issuerName;
+        // A new key at every issuance, as the Gateway's Certificate has (gateway.ts): with cert-manager's
+        // default (Never) a key left in Secret registry-tls that differs from the Certificate's blocks issuing.
+        annotations["cert-manager.io/private-key-rotation-policy"] = "Always";
     }
     return Object.fromEntries(Object.entries(annotations).sort(([a], [b]) => a.localeCompare(b)));
 }

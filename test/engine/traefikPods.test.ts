@@ -25,7 +25,11 @@
  *   judged by its own address;
  * - an operator's Gateway in another namespace (`inCluster.gateway.name`/`namespace`, no `className`): Traefik
  *   refuses its listener the registry's Secret until the program's ReferenceGrant exists, then serves it; the
- *   stack's own Gateway goes, the route attaches to the operator's, and the journeys go through it.
+ *   stack's own Gateway goes, the route attaches to the operator's, and the journeys go through it;
+ * - then the operator's cert-manager ClusterIssuer (`registry.tls.mode: cert-manager` with
+ *   `certManagerIssuer`), moved to from the stack's own CA: the program's Certificate is issued although
+ *   Secret registry-tls still holds the program's key (a new key at each issuance), Traefik serves the
+ *   operator's certificate, the nodes trust the operator's CA, and the journeys go through it.
  *
  * The stack runs without its pull-through cache, the images are built here, and Jenkins is a fake, as in
  * localPods.test.ts.
@@ -35,14 +39,21 @@ import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "n
 import * as path from "node:path";
 import puppeteer from "puppeteer-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type CertManager, installCertManager } from "../support/certManager";
 import { type DockerEngine, startDockerEngineBeside } from "../support/dockerEngine";
 import { payloadImage, registryUiStandInImage } from "../support/dockerImages";
 import { type FakeJenkins, startFakeJenkins } from "../support/fakeJenkins";
 import type { RealCluster } from "../support/kubeNode";
-import { LOCAL_REGISTRY, pushFromNode as pushImageFromNode, runPodOfImage, startLocalStackNode } from "../support/localNode";
+import {
+    LOCAL_REGISTRY,
+    MICROK8S_CERTS_D,
+    pushFromNode as pushImageFromNode,
+    runPodOfImage,
+    startLocalStackNode,
+} from "../support/localNode";
 import { engineSet, openWorkspace, type Workspace } from "../support/pulumiEngine";
 import { makePushLoop, type Push, pushLoopSummary } from "../support/pushLoop";
-import { privateDir, removeDir, run } from "../support/serverProcess";
+import { privateDir, removeDir, run, runOk } from "../support/serverProcess";
 import {
     installGatewayApiCrds,
     installTraefikCrds,
@@ -70,6 +81,7 @@ let jenkins: FakeJenkins;
 let ws: Workspace;
 let scratch: string;
 let docker: DockerEngine | undefined;
+let certManager: CertManager | undefined;
 
 const onNode = (command: string, args: readonly string[], input?: string) => cluster.node.run(command, args, { input });
 const traefikLog = () => traefik?.output().slice(-6000) ?? "";
@@ -279,6 +291,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
     await docker?.stop();
+    await certManager?.stop();
     ws?.close();
     await jenkins?.close();
     await traefik?.stop();
@@ -814,5 +827,125 @@ describe("local stack behind a real Traefik, on a node whose pods run", () => {
             expect(again.code, again.stdout.slice(-10_000) + again.stderr).toBe(0);
         },
         15 * 60_000,
+    );
+    it(
+        "the operator's cert-manager issuer behind the operator's Gateway, moved to from the stack's own CA: the program's Certificate is issued over the key left in registry-tls, Traefik serves it, the nodes trust the operator's CA, and the journeys go through it",
+        async () => {
+            certManager = await installCertManager(cluster.kube);
+            const kubeOk = (args: string[], input = "") => {
+                const r = run(path.join(engineSet(), "bin/kubectl"), ["--kubeconfig", cluster.kube.kubeconfig, ...args], { input });
+                expect(r.code, `kubectl ${args.join(" ")}: ${r.stdout}${r.stderr}`).toBe(0);
+                return r.stdout;
+            };
+            // The operator's private CA behind a ClusterIssuer, its Secret in cert-manager's cluster resource namespace.
+            const caDir = path.join(scratch, "operator-ca");
+            mkdirSync(caDir, { mode: 0o700 });
+            runOk("openssl", [
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-keyout",
+                path.join(caDir, "tls.key"),
+                "-out",
+                path.join(caDir, "tls.crt"),
+                "-days",
+                "365",
+                "-subj",
+                "/O=Platform team/CN=Platform test CA",
+                "-addext",
+                "basicConstraints=critical,CA:TRUE",
+                "-addext",
+                "keyUsage=critical,keyCertSign,cRLSign",
+            ]);
+            const operatorCa = readFileSync(path.join(caDir, "tls.crt"), "utf8");
+            kubeOk(["create", "namespace", "cert-manager"]);
+            kubeOk([
+                "create",
+                "secret",
+                "tls",
+                "operator-ca",
+                "-n",
+                "cert-manager",
+                `--cert=${path.join(caDir, "tls.crt")}`,
+                `--key=${path.join(caDir, "tls.key")}`,
+            ]);
+            kubeOk(
+                ["apply", "-f", "-"],
+                JSON.stringify({
+                    apiVersion: "cert-manager.io/v1",
+                    kind: "ClusterIssuer",
+                    metadata: { name: "operator-ca" },
+                    spec: { ca: { secretName: "operator-ca" } },
+                }),
+            );
+            type Condition = { type: string; status: string; reason?: string };
+            await until("the operator's ClusterIssuer ready", async () => {
+                const issuer = await cluster.kube.get<{ status?: { conditions?: Condition[] } }>(
+                    "/apis/cert-manager.io/v1/clusterissuers/operator-ca",
+                );
+                return issuer?.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") === true;
+            });
+
+            await ws.pulumiOk(["config", "set", "--path", "dso-registry:registry.tls.mode", "cert-manager", "-s", STACK]);
+            await ws.pulumiOk(["config", "set", "--path", "dso-registry:registry.tls.certManagerIssuer.name", "operator-ca", "-s", STACK]);
+            await ws.pulumiOk(["config", "set", "--path", "dso-registry:registry.tls.certManagerCaCertificate", "-s", STACK], {
+                input: operatorCa,
+            });
+            const plan = await ws.pulumi(["preview", "--json", "-s", STACK], { timeoutMs: 10 * 60_000 });
+            expect(plan.code, plan.stderr).toBe(0);
+            const steps = (JSON.parse(plan.stdout) as { steps: { op: string; urn: string }[] }).steps
+                .map((step) => `${step.op} ${step.urn.slice(step.urn.lastIndexOf("::") + 2)}`)
+                .filter((step) => !step.startsWith("same "));
+            console.log(`to the operator's issuer, the preview's steps other than same:\n${steps.join("\n")}`);
+            expect(steps).toEqual(
+                expect.arrayContaining(["create registry-certificate-registry-tls", "delete registry-secret-registry-tls"]),
+            );
+            const result = await ws.pulumi(["up", "--yes", "-s", STACK], { timeoutMs: 15 * 60_000 });
+            expect(
+                result.code,
+                `${result.stdout.slice(-10_000)}${result.stderr}\n--- cert-manager:\n${certManager.output().slice(-5000)}`,
+            ).toBe(0);
+
+            // The program's Certificate, issued by the operator's issuer over the key the stack's own certificate left.
+            type Certificate = { spec: { issuerRef: { kind: string; name: string } }; status?: { conditions?: Condition[] } };
+            const certificate = await cluster.kube.get<Certificate>("/apis/cert-manager.io/v1/namespaces/dso/certificates/registry-tls");
+            expect(certificate?.spec.issuerRef).toMatchObject({ kind: "ClusterIssuer", name: "operator-ca" });
+            expect(certificate?.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True")).toBe(true);
+            expect(((await ws.output(STACK, "caCertPem")) as string).trim()).toBe(operatorCa.trim());
+
+            // What Traefik serves on the operator's listener: a certificate of the operator's CA.
+            const ca = new X509Certificate(operatorCa);
+            await until("Traefik serving the operator's issuer's certificate", () => {
+                const served = onNode("sh", [
+                    "-c",
+                    `openssl s_client -connect 127.0.0.1:443 -servername ${REGISTRY} </dev/null 2>/dev/null | openssl x509`,
+                ]);
+                return served.code === 0 && new X509Certificate(served.stdout).checkIssued(ca);
+            });
+            // The node trusts the operator's CA for the registry's name (the node-trust DaemonSet's file).
+            await until("the node's containerd trusting the operator's CA", () => {
+                const files = onNode("sh", ["-c", `cat ${MICROK8S_CERTS_D}/${REGISTRY}/*.crt`]);
+                return files.stdout.trim() === operatorCa.trim();
+            });
+
+            // The journeys: skopeo and Docker push and pull with the operator's CA, the kubelet pulls.
+            onNode("sh", ["-c", "cat > /root/push-certs/ca.crt"], operatorCa);
+            const prefix = (await ws.output(STACK, "imagePrefix")) as string;
+            const pushed = pushFromNode(`${prefix}/through-operator-issuer:1`, true);
+            expect(pushed.code, `${pushed.stderr}\n--- Traefik:\n${traefikLog()}`).toBe(0);
+            const anonymous = pushFromNode(`${prefix}/anonymous-operator-issuer:1`, false);
+            expect(anonymous.code).not.toBe(0);
+            await dockerJourney("docker-through-operator-issuer", `${prefix}/through-operator-issuer:1`);
+            const pod = await runPodOfImage(cluster, "pulled-operator-issuer", `${prefix}/docker-through-operator-issuer:1`);
+            expect(pod.log).toMatch(/65536 .*\/payload/);
+
+            const again = await ws.pulumi(["up", "--yes", "--expect-no-changes", "-s", STACK], { timeoutMs: 10 * 60_000 });
+            expect(again.code, again.stdout.slice(-10_000) + again.stderr).toBe(0);
+        },
+        20 * 60_000,
     );
 });

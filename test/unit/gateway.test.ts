@@ -120,6 +120,8 @@ describe("the Gateway and what lets it use the certificate", () => {
             secretName: IN_CLUSTER.tlsSecret,
             dnsNames: [HOST],
             issuerRef: { group: "cert-manager.io", kind: "ClusterIssuer", name: "letsencrypt" },
+            // A key left in registry-tls by a move from the program's own certificate must not block issuing.
+            privateKey: { rotationPolicy: "Always" },
         });
         expect(certificate?.metadata.annotations?.["pulumi.com/waitFor"]).toContain("status.revision");
         // The program's chain and a certificate the program holds need none.

@@ -492,6 +492,9 @@ describe("ingress", () => {
     ] as const)("cert-manager %s: annotation %s, and no TLS Secret of ours", (issuerKind, annotation) => {
         const objects = renderInClusterObjects(baseSpec({ tls: { kind: "cert-manager", issuerKind, issuerName: "lab-ca" } }));
         expect(get(objects, "Ingress", "registry").metadata.annotations[annotation]).toBe("lab-ca");
+        // ingress-shim's Certificate makes a new key at each issuance: a key left in registry-tls by a move from
+        // the program's own certificate would otherwise block it (cert-manager's CannotRegenerateKey).
+        expect(get(objects, "Ingress", "registry").metadata.annotations["cert-manager.io/private-key-rotation-policy"]).toBe("Always");
         expect(find(objects, "Secret", "registry-tls")).toBeUndefined();
     });
 
