@@ -534,10 +534,14 @@ describe("local stack, real engine, on a node whose pods run", () => {
             });
             // What the front serves (through the node's 443): cert-manager's certificate for the registry's name, by its CA.
             onNode("sh", ["-c", "cat > /root/push-certs/ca.crt"], ca);
-            const served = onNode("sh", [
-                "-c",
-                `openssl s_client -connect 127.0.0.1:443 -servername ${REGISTRY} </dev/null 2>/dev/null | openssl x509`,
-            ]);
+            // kube-proxy may take a moment to send the Service's address to the new pod: asked again until it answers.
+            const serve = () =>
+                onNode("sh", [
+                    "-c",
+                    `openssl s_client -connect 127.0.0.1:443 -servername ${REGISTRY} </dev/null 2>/dev/null | openssl x509`,
+                ]);
+            await until("the front answering TLS on the node's 443", async () => serve().code === 0, 60_000);
+            const served = serve();
             expect(served.code, served.stderr).toBe(0);
             const certificate = new X509Certificate(served.stdout);
             const describeCert = (c: X509Certificate) =>

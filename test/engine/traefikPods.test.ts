@@ -256,10 +256,25 @@ async function uiInChromium(): Promise<string[]> {
             if (m.type() === "error") errors.push(m.text());
         });
         page.on("pageerror", (e) => errors.push(String(e)));
-        const response = await page.goto(`https://${REGISTRY}/registry/`, { waitUntil: "load" });
-        expect(response?.status()).toBe(200);
-        await page.waitForFunction(() => document.getElementById("status")?.textContent !== "loading", { timeout: 30_000 });
-        const log = await page.evaluate(() => (window as unknown as { uiLog: { method: string; url: string; status: number }[] }).uiLog);
+        type Request = { method: string; url: string; status: number };
+        const load = async (): Promise<Request[]> => {
+            errors.length = 0;
+            const response = await page.goto(`https://${REGISTRY}/registry/`, { waitUntil: "load" });
+            expect(response?.status()).toBe(200);
+            await page.waitForFunction(() => document.getElementById("status")?.textContent !== "loading", { timeout: 30_000 });
+            return await page.evaluate(() => (window as unknown as { uiLog: Request[] }).uiLog);
+        };
+        let log = await load();
+        // The page asks for every tag of every repository (some 800 requests after the push loops): under a loaded
+        // CI machine one of them may end without an answer (status 0, no HTTP status). That, and only that, earns
+        // one more load, said in the log; an HTTP status other than 200 fails at once.
+        const unanswered = log.filter((r) => r.status === 0);
+        if (unanswered.length > 0 && log.every((r) => r.status === 0 || r.status === 200)) {
+            console.log(
+                `the UI's load had ${unanswered.length} of ${log.length} requests without an answer (${JSON.stringify(unanswered)}); loaded again`,
+            );
+            log = await load();
+        }
         expect(await page.$eval("#status", (e) => e.textContent), JSON.stringify(log)).toBe("loaded");
         expect(log.length).toBeGreaterThan(0);
         expect(
