@@ -53,7 +53,8 @@ import {
 } from "../support/localNode";
 import { engineSet, openWorkspace, type Workspace } from "../support/pulumiEngine";
 import { makePushLoop, type Push, pushLoopSummary } from "../support/pushLoop";
-import { privateDir, removeDir, run, runOk } from "../support/serverProcess";
+import { makeTestCa } from "../support/realRegistry";
+import { privateDir, removeDir, run } from "../support/serverProcess";
 import {
     installGatewayApiCrds,
     installTraefikCrds,
@@ -220,6 +221,33 @@ async function dockerJourney(name: string, pullable: string): Promise<void> {
     expect(pulled.code, `${pulled.stdout}${pulled.stderr}`).toBe(0);
     expect(client.docker(["image", "inspect", pullable]).code).toBe(0);
     expect(throughTraefik(`/v2/${ref.slice(REGISTRY.length + 1, ref.lastIndexOf(":"))}/tags/list`).body).toContain('"1"');
+}
+
+/** `pulumi preview --json` of the stack as it is configured now: each step other than `same` as "op name", printed under `what`. */
+async function previewSteps(what: string): Promise<string[]> {
+    const plan = await ws.pulumi(["preview", "--json", "-s", STACK], { timeoutMs: 10 * 60_000 });
+    expect(plan.code, plan.stderr).toBe(0);
+    const steps = (JSON.parse(plan.stdout) as { steps: { op: string; urn: string }[] }).steps
+        .map((step) => `${step.op} ${step.urn.slice(step.urn.lastIndexOf("::") + 2)}`)
+        .filter((step) => !step.startsWith("same "));
+    console.log(`${what}, the preview's steps other than same:\n${steps.join("\n")}`);
+    return steps;
+}
+
+/**
+ * The journeys through whatever serves the registry's name now, images named after `label`: skopeo on the node
+ * pushes with the push account (its CA in /root/push-certs), an anonymous push is refused, Docker's own client
+ * logs in, pushes and pulls (dockerJourney), and the kubelet runs a pod of the image Docker pushed.
+ */
+async function journeysThrough(label: string): Promise<void> {
+    const prefix = (await ws.output(STACK, "imagePrefix")) as string;
+    const pushed = pushFromNode(`${prefix}/through-${label}:1`, true);
+    expect(pushed.code, `${pushed.stderr}\n--- Traefik:\n${traefikLog()}`).toBe(0);
+    const anonymous = pushFromNode(`${prefix}/anonymous-${label}:1`, false);
+    expect(anonymous.code).not.toBe(0);
+    await dockerJourney(`docker-through-${label}`, `${prefix}/through-${label}:1`);
+    const pod = await runPodOfImage(cluster, `pulled-${label}`, `${prefix}/docker-through-${label}:1`);
+    expect(pod.log).toMatch(/65536 .*\/payload/);
 }
 
 /**
@@ -779,12 +807,7 @@ describe("local stack behind a real Traefik, on a node whose pods run", () => {
             await ws.pulumiOk(["config", "rm", "--path", "dso-registry:inCluster.gateway.className", "-s", STACK]);
             await set("inCluster.gateway.name", "shared");
             await set("inCluster.gateway.namespace", "platform-gateways");
-            const plan = await ws.pulumi(["preview", "--json", "-s", STACK], { timeoutMs: 10 * 60_000 });
-            expect(plan.code, plan.stderr).toBe(0);
-            const steps = (JSON.parse(plan.stdout) as { steps: { op: string; urn: string }[] }).steps
-                .map((step) => `${step.op} ${step.urn.slice(step.urn.lastIndexOf("::") + 2)}`)
-                .filter((step) => !step.startsWith("same "));
-            console.log(`to the operator's Gateway, the preview's steps other than same:\n${steps.join("\n")}`);
+            const steps = await previewSteps("to the operator's Gateway");
             expect(steps.sort(), steps.join("\n")).toEqual(
                 [
                     "create registry-referencegrant-registry-tls-for-gateway",
@@ -828,14 +851,7 @@ describe("local stack behind a real Traefik, on a node whose pods run", () => {
 
             // The journeys through the operator's Gateway: skopeo and docker push and pull, the kubelet pulls.
             await until("the registry's challenge through the operator's Gateway", () => throughTraefik("/v2/").status === "401", 120_000);
-            const prefix = (await ws.output(STACK, "imagePrefix")) as string;
-            const pushed = pushFromNode(`${prefix}/through-operator-gateway:1`, true);
-            expect(pushed.code, `${pushed.stderr}\n--- Traefik:\n${traefikLog()}`).toBe(0);
-            const anonymous = pushFromNode(`${prefix}/anonymous-operator-gateway:1`, false);
-            expect(anonymous.code).not.toBe(0);
-            await dockerJourney("docker-through-operator-gateway", `${prefix}/through-operator-gateway:1`);
-            const pod = await runPodOfImage(cluster, "pulled-operator-gateway", `${prefix}/docker-through-operator-gateway:1`);
-            expect(pod.log).toMatch(/65536 .*\/payload/);
+            await journeysThrough("operator-gateway");
 
             // Nothing left to change: a second `up` plans nothing.
             const again = await ws.pulumi(["up", "--yes", "--expect-no-changes", "-s", STACK], { timeoutMs: 10 * 60_000 });
@@ -853,30 +869,8 @@ describe("local stack behind a real Traefik, on a node whose pods run", () => {
                 return r.stdout;
             };
             // The operator's private CA behind a ClusterIssuer, its Secret in cert-manager's cluster resource namespace.
-            const caDir = path.join(scratch, "operator-ca");
-            mkdirSync(caDir, { mode: 0o700 });
-            runOk("openssl", [
-                "req",
-                "-x509",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:P-256",
-                "-nodes",
-                "-keyout",
-                path.join(caDir, "tls.key"),
-                "-out",
-                path.join(caDir, "tls.crt"),
-                "-days",
-                "365",
-                "-subj",
-                "/O=Platform team/CN=Platform test CA",
-                "-addext",
-                "basicConstraints=critical,CA:TRUE",
-                "-addext",
-                "keyUsage=critical,keyCertSign,cRLSign",
-            ]);
-            const operatorCa = readFileSync(path.join(caDir, "tls.crt"), "utf8");
+            const operator = makeTestCa(path.join(scratch, "operator-ca"));
+            const operatorCa = operator.caCertPem;
             kubeOk(["create", "namespace", "cert-manager"]);
             kubeOk([
                 "create",
@@ -885,8 +879,8 @@ describe("local stack behind a real Traefik, on a node whose pods run", () => {
                 "operator-ca",
                 "-n",
                 "cert-manager",
-                `--cert=${path.join(caDir, "tls.crt")}`,
-                `--key=${path.join(caDir, "tls.key")}`,
+                `--cert=${operator.caCertFile}`,
+                `--key=${operator.caKeyFile}`,
             ]);
             kubeOk(
                 ["apply", "-f", "-"],
@@ -910,12 +904,7 @@ describe("local stack behind a real Traefik, on a node whose pods run", () => {
             await ws.pulumiOk(["config", "set", "--path", "dso-registry:registry.tls.certManagerCaCertificate", "-s", STACK], {
                 input: operatorCa,
             });
-            const plan = await ws.pulumi(["preview", "--json", "-s", STACK], { timeoutMs: 10 * 60_000 });
-            expect(plan.code, plan.stderr).toBe(0);
-            const steps = (JSON.parse(plan.stdout) as { steps: { op: string; urn: string }[] }).steps
-                .map((step) => `${step.op} ${step.urn.slice(step.urn.lastIndexOf("::") + 2)}`)
-                .filter((step) => !step.startsWith("same "));
-            console.log(`to the operator's issuer, the preview's steps other than same:\n${steps.join("\n")}`);
+            const steps = await previewSteps("to the operator's issuer");
             expect(steps).toEqual(
                 expect.arrayContaining(["create registry-certificate-registry-tls", "delete registry-secret-registry-tls"]),
             );
@@ -949,14 +938,7 @@ describe("local stack behind a real Traefik, on a node whose pods run", () => {
 
             // The journeys: skopeo and Docker push and pull with the operator's CA, the kubelet pulls.
             onNode("sh", ["-c", "cat > /root/push-certs/ca.crt"], operatorCa);
-            const prefix = (await ws.output(STACK, "imagePrefix")) as string;
-            const pushed = pushFromNode(`${prefix}/through-operator-issuer:1`, true);
-            expect(pushed.code, `${pushed.stderr}\n--- Traefik:\n${traefikLog()}`).toBe(0);
-            const anonymous = pushFromNode(`${prefix}/anonymous-operator-issuer:1`, false);
-            expect(anonymous.code).not.toBe(0);
-            await dockerJourney("docker-through-operator-issuer", `${prefix}/through-operator-issuer:1`);
-            const pod = await runPodOfImage(cluster, "pulled-operator-issuer", `${prefix}/docker-through-operator-issuer:1`);
-            expect(pod.log).toMatch(/65536 .*\/payload/);
+            await journeysThrough("operator-issuer");
 
             const again = await ws.pulumi(["up", "--yes", "--expect-no-changes", "-s", STACK], { timeoutMs: 10 * 60_000 });
             expect(again.code, again.stdout.slice(-10_000) + again.stderr).toBe(0);

@@ -35,6 +35,8 @@ export interface TestCa {
     /** CA certificate (PEM file); what clients trust. */
     readonly caCertFile: string;
     readonly caCertPem: string;
+    /** The CA's key (PEM file), for a test that hands the CA to an issuer. */
+    readonly caKeyFile: string;
     /** Server certificate chain and key (PEM files). */
     readonly serverCertFile: string;
     readonly serverKeyFile: string;
@@ -85,6 +87,7 @@ export function makeTestCa(dir: string, dnsNames: readonly string[] = []): TestC
     return {
         caCertFile: f("ca.crt"),
         caCertPem: runOk("cat", [f("ca.crt")]).stdout,
+        caKeyFile: f("ca.key"),
         serverCertFile: f("server.crt"),
         serverKeyFile: f("server.key"),
     };
