@@ -223,7 +223,12 @@ export function renderLoginLimitMiddleware(spec: IngressSpec): K8sObject | undef
  */
 export function renderLoginIngress(spec: IngressSpec): K8sObject | undefined {
     if (!spec.loginLimit || spec.ingressController === undefined || spec.gateway) return undefined;
-    const { "cert-manager.io/cluster-issuer": _cluster, "cert-manager.io/issuer": _issuer, ...annotations } = ingressAnnotations(spec);
+    const {
+        "cert-manager.io/cluster-issuer": _cluster,
+        "cert-manager.io/issuer": _issuer,
+        "cert-manager.io/private-key-rotation-policy": _rotation,
+        ...annotations
+    } = ingressAnnotations(spec);
     const middlewares = "traefik.ingress.kubernetes.io/router.middlewares";
     const limits =
         spec.ingressController === "nginx"

@@ -1528,6 +1528,14 @@ describe("the token endpoint's login limit at the ingress", () => {
         expect(find(objects, "Middleware", IN_CLUSTER.loginLimitMiddleware)).toBeUndefined();
     });
 
+    test("with an issuer of yours, only the main Ingress asks cert-manager for the certificate: the token's Ingress has none of its annotations", () => {
+        const tls = { kind: "cert-manager" as const, issuerKind: "ClusterIssuer" as const, issuerName: "lab-ca" };
+        const objects = renderInClusterObjects(baseSpec({ ingressController: "nginx", loginLimit, tls }));
+        expect(get(objects, "Ingress", "registry").metadata.annotations["cert-manager.io/cluster-issuer"]).toBe("lab-ca");
+        const login = get(objects, "Ingress", IN_CLUSTER.loginIngress);
+        expect(Object.keys(login.metadata.annotations).filter((k) => k.startsWith("cert-manager.io/"))).toEqual([]);
+    });
+
     test("Traefik: a rateLimit Middleware, named on the token's Exact-path Ingress after the allowlist's", () => {
         const objects = renderInClusterObjects(
             baseSpec({ ingressClass: "traefik", ingressController: "traefik", allowedNetworks: ["10.0.0.0/8"], loginLimit }),
