@@ -2,7 +2,8 @@
  * The plan model against the real engine: for each transition of the local stack in docs/lifecycle.md
  * (test/support/lifecycleTransitions.ts), the stack is brought to config A with `pulumi up` on a real API
  * server, `pulumi preview --json` for config B is recorded, then `pulumi up --json` (or `destroy`) for B runs
- * and reports its engine events. What it did, custom resources only (components and providers are not the model's),
+ * and reports its engine events. Both `up`s skip the preview `up` runs first by default (`--skip-preview`):
+ * the one for B is the preview just recorded, and the one for A is of no interest. What it did, custom resources only (components and providers are not the model's),
  * must be the plan test/support/plan.ts computes from two runs under the mock: the same resources, each
  * with the same operation. Where they differed, the model was corrected to the engine. The preview can
  * say more than the `up` does: an object whose whole `spec` is unknown at preview (made from a password
@@ -86,7 +87,7 @@ function ingressesCreatedFirst(events: readonly PreEvent[]): string[] {
 describe.each(local.map((t) => [t.name, t] as const))("%s (local), real engine", (_, t) => {
     it("what the engine does is what the model plans", async () => {
         writeStack(t.from);
-        const base = await ws.pulumi(["up", "--yes", "-s", STACK], { timeoutMs: 15 * 60_000 });
+        const base = await ws.pulumi(["up", "--yes", "--skip-preview", "-s", STACK], { timeoutMs: 15 * 60_000 });
         expect(base.code, base.stdout + base.stderr).toBe(0);
         if (t.to) writeStack(t.to);
         const preview = t.to
@@ -100,7 +101,9 @@ describe.each(local.map((t) => [t.name, t] as const))("%s (local), real engine",
         previews.set(t.name, preview.stdout);
 
         const accountsBefore = await accountEntries();
-        const applied = await ws.pulumi([t.to ? "up" : "destroy", "--yes", "--json", "-s", STACK], { timeoutMs: 15 * 60_000 });
+        const applied = await ws.pulumi([t.to ? "up" : "destroy", "--yes", "--skip-preview", "--json", "-s", STACK], {
+            timeoutMs: 15 * 60_000,
+        });
         expect(applied.code, applied.stdout + applied.stderr).toBe(0);
         const events = preEvents(applied.stdout);
         const executed = executedLines(events);

@@ -3,7 +3,7 @@
  * (test/support/prodHosts.ts: the registry host with Docker, Caddy, Pebble and fail2ban, and four k3s
  * nodes, all over SSH as a sudo user): for each, the stack is brought to config A with `pulumi up`,
  * `pulumi preview --json` for config B is recorded, then `pulumi up --json` (or `destroy --json`) for B
- * runs. What the engine did, custom resources only, must be the plan test/support/plan.ts computes under
+ * runs, both `up`s with `--skip-preview` (the preview for B is the one just recorded). What the engine did, custom resources only, must be the plan test/support/plan.ts computes under
  * the mock; and after every `up` the host must serve: the post-deploy check the stack itself runs passed
  * (it is one of the commands), the registry answers through Caddy with the ACME certificate, an image
  * pushed at the start is still there and is pulled again through Caddy, the running containers are exactly
@@ -174,7 +174,7 @@ describe.each(prod.map((t) => [t.name, t] as const))("%s (prod), real engine on 
     it("what the engine does is what the model plans, and the host serves after it", async () => {
         writeStack(t.from);
         await useJenkinsToken(t.from);
-        const base = await ws().pulumi(["up", "--yes", "-s", STACK], { timeoutMs: 15 * 60_000 });
+        const base = await ws().pulumi(["up", "--yes", "--skip-preview", "-s", STACK], { timeoutMs: 15 * 60_000 });
         expect(base.code, base.stdout.slice(-20_000) + base.stderr).toBe(0);
         pushKeptImage();
         if (t.to) {
@@ -192,7 +192,9 @@ describe.each(prod.map((t) => [t.name, t] as const))("%s (prod), real engine on 
         const usersBefore = pushUsersOnHost();
         const imageChanged = t.to !== undefined && registryImageOf(t.from.raw) !== registryImageOf(t.to.raw);
         const dataBefore = imageChanged ? dataFiles() : "";
-        const applied = await ws().pulumi([t.to ? "up" : "destroy", "--yes", "--json", "-s", STACK], { timeoutMs: 15 * 60_000 });
+        const applied = await ws().pulumi([t.to ? "up" : "destroy", "--yes", "--skip-preview", "--json", "-s", STACK], {
+            timeoutMs: 15 * 60_000,
+        });
         expect(applied.code, applied.stdout.slice(-20_000) + applied.stderr).toBe(0);
         const executed = executedLines(preEvents(applied.stdout));
 
