@@ -12,9 +12,8 @@
  *   registries.conf and its drop-ins, policy.json) and /var/lib/containers is an empty tmpfs, so the
  *   client reads exactly the files under test and writes nothing of the machine's.
  */
-import { execFile } from "node:child_process";
 import * as net from "node:net";
-import type { RunResult } from "./serverProcess";
+import { type RunResult, runAsync as runProcess } from "./serverProcess";
 
 export interface ConnectRecorder {
     /** "http://127.0.0.1:<port>", for HTTPS_PROXY. */
@@ -52,12 +51,7 @@ export async function startConnectRecorder(): Promise<ConnectRecorder> {
 
 /** Runs a command to completion without blocking the event loop; never rejects on a non-zero exit. */
 export function runAsync(command: string, args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<RunResult> {
-    return new Promise((resolve) => {
-        execFile(command, [...args], { env, timeout: 60_000, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
-            const code = error ? (typeof error.code === "number" ? error.code : -1) : 0;
-            resolve({ code, stdout: String(stdout), stderr: String(stderr) });
-        });
-    });
+    return runProcess(command, args, { env, timeoutMs: 60_000 });
 }
 
 /**

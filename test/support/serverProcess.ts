@@ -2,7 +2,7 @@
  * Small process and network helpers shared by the test harnesses: free loopback ports, waiting for a
  * port, starting a server and stopping it for sure (also when a test fails or the process exits).
  */
-import { type ChildProcess, type SpawnSyncOptions, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, execFile, type SpawnSyncOptions, spawn, spawnSync } from "node:child_process";
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { createConnection, createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -108,6 +108,29 @@ export function run(command: string, args: readonly string[], options: SpawnSync
     const result = spawnSync(command, [...args], { encoding: "utf8", timeout: 120_000, maxBuffer: 64 * 1024 * 1024, ...options });
     if (result.error) throw result.error;
     return { code: result.status ?? -1, stdout: String(result.stdout ?? ""), stderr: String(result.stderr ?? "") };
+}
+
+/**
+ * Like `run`, without blocking the event loop (so several run at once, and servers of the same process
+ * answer them); `input` goes to stdin. Never rejects on a non-zero exit.
+ */
+export function runAsync(
+    command: string,
+    args: readonly string[],
+    options: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {},
+): Promise<RunResult> {
+    return new Promise((resolve) => {
+        const child = execFile(
+            command,
+            [...args],
+            { env: options.env ?? process.env, timeout: options.timeoutMs ?? 120_000, maxBuffer: 64 * 1024 * 1024 },
+            (error, stdout, stderr) => {
+                const code = error ? (typeof error.code === "number" ? error.code : -1) : 0;
+                resolve({ code, stdout: String(stdout), stderr: String(stderr) });
+            },
+        );
+        child.stdin?.end(options.input ?? "");
+    });
 }
 
 /** Like `run`, but throws with the command's output when it fails. */
