@@ -180,7 +180,8 @@ function visiblyChanged(c: Change): boolean {
 }
 
 /** "may " when the change is not certain. */
-const may = (how: How) => (how === "maybe" || how === "hidden" ? "may " : "");
+/** The verb as it stands when the step surely happens (`sure`: "restarts"), or "may" and its plain form (`plain`: "restart") when the preview cannot tell. */
+const may = (how: How, sure: string, plain: string) => (how === "maybe" || how === "hidden" ? `may ${plain}` : sure);
 
 /**
  * The parameters a rendered script assigns at its top (`NAME='value'`, components/shared/shellScript.ts),
@@ -255,11 +256,12 @@ const nodeFile: Rule = (c) => {
         return [
             {
                 kind: "runtime",
-                text: `${node}: ${units} ${may(how)}restarts${turn}: registries.yaml ${c.op === "delete" ? "loses the registry's entries" : "changes"}; the apply waits until the node is Ready again (up to ${params.RESTART_TIMEOUT_SECONDS ?? "?"} s) before the next node's turn`,
+                text: `${node}: ${units} ${may(how, "restarts", "restart")}${turn}: registries.yaml ${c.op === "delete" ? "loses the registry's entries" : "changes"}; the apply waits until the node is Ready again (up to ${params.RESTART_TIMEOUT_SECONDS ?? "?"} s) before the next node's turn`,
             },
         ];
     }
-    if (params.UNITS) return [{ kind: "runtime", text: `${node}: CRI-O ${may(how)}reloads its registries configuration (no restart)` }];
+    if (params.UNITS)
+        return [{ kind: "runtime", text: `${node}: CRI-O ${may(how, "reloads", "reload")} its registries configuration (no restart)` }];
     return [];
 };
 
@@ -295,7 +297,7 @@ const nodeTrustDaemonSet: Rule = (c) => {
         return [
             {
                 kind: "runtime",
-                text: `every node: ${flavour} ${may(how)}restarts where its registries.yaml changes, one node at a time (the DaemonSet's rolling update)`,
+                text: `every node: ${flavour} ${may(how, "restarts", "restart")} where its registries.yaml changes, one node at a time (the DaemonSet's rolling update)`,
             },
         ];
     }
@@ -324,7 +326,7 @@ const hostRegistry: Rule = (c) => {
     return [
         {
             kind: "registry",
-            text: `the registry container on the external host ${may(how)}is recreated: pulls and pushes fail from its stop until the new container answers (not measured); pushes under way fail and their clients retry`,
+            text: `the registry container on the external host ${may(how, "is recreated", "be recreated")}: pulls and pushes fail from its stop until the new container answers (not measured); pushes under way fail and their clients retry`,
         },
     ];
 };
@@ -341,7 +343,7 @@ const hostCaddy: Rule = (c) => {
     return [
         {
             kind: "front",
-            text: `Caddy on the external host ${may(how)}reloads: the apply waits up to ${wait} s for uploads in progress, then reloads; uploads still streaming are cut (502) and their clients retry (docs/decisions/access-policy.md#reloads-and-uploads-in-flight)`,
+            text: `Caddy on the external host ${may(how, "reloads", "reload")}: the apply waits up to ${wait} s for uploads in progress, then reloads; uploads still streaming are cut (502) and their clients retry (docs/decisions/access-policy.md#reloads-and-uploads-in-flight)`,
         },
     ];
 };
@@ -356,7 +358,10 @@ const hostCache: Rule = (c) => {
     const how = containerChange(c);
     if (how === "no") return [];
     return [
-        { kind: "cache", text: `cache ${cache} ${may(how)}is recreated: while it restarts, nodes pull those images from the upstream` },
+        {
+            kind: "cache",
+            text: `cache ${cache} ${may(how, "is recreated", "be recreated")}: while it restarts, nodes pull those images from the upstream`,
+        },
     ];
 };
 
@@ -373,14 +378,18 @@ const hostOtherContainer: Rule = (c) => {
     if (c.op === "create") return [];
     if (c.op === "delete") return [{ kind: "other", text: `${what} is removed` }];
     const how = containerChange(c);
-    return how === "no" ? [] : [{ kind: "other", text: `${what} ${may(how)}is recreated` }];
+    return how === "no" ? [] : [{ kind: "other", text: `${what} ${may(how, "is recreated", "be recreated")}` }];
 };
 
 /** The external host's login limit (fail2ban). */
 const hostLoginLimit: Rule = (c) => {
     if (!isCommand(c) || c.parentType !== "dso-registry:externalHost:HostLoginLimit" || c.op === "create") return [];
     if (c.op === "update" && changeAt(c, "create") === "no") return [];
-    return [{ kind: "other", text: "fail2ban's registry jail is reloaded (turned off or removed: its bans are lifted)" }];
+    // The script that runs: the jail's (with its limits as JAIL) or, turned off, the one that removes it.
+    if (c.op !== "delete" && (c.news.create === UNKNOWN || scriptParameters(c.news.create).JAIL !== undefined)) {
+        return [{ kind: "other", text: "fail2ban's registry jail is reloaded with the new limits" }];
+    }
+    return [{ kind: "other", text: "fail2ban's registry jail is removed: its bans are lifted, and failed logins are no longer limited" }];
 };
 
 /** Data directories on the external host, and the purge marker that decides whether a destroy removes them. */
@@ -395,7 +404,14 @@ const hostData: Rule = (c) => {
                 ? "the Maven repository's data directory"
                 : "the registry's data directory";
         if (c.op === "create") return [];
-        if (c.op === "delete") return [{ kind: "data", text: `${which} is left in place (only the purge marker removes data)` }];
+        // The step's delete removes no file; whether the data goes is the purge marker's line (same preview).
+        if (c.op === "delete")
+            return [
+                {
+                    kind: "data",
+                    text: `${which}: its setup step goes, and deletes no file itself (the purge marker decides whether the data goes)`,
+                },
+            ];
         if (changeAt(c, "create") === "no") return [];
         return [{ kind: "data", text: `${which} is set up again (created if missing, its owner and mode set; files stay)` }];
     }
@@ -455,21 +471,21 @@ const kindContainers: Rule = (c) => {
     if (registry !== "no") {
         out.push({
             kind: "registry",
-            text: `kind's Distribution container ${may(registry)}is recreated: pulls and pushes fail until it answers (not measured)`,
+            text: `kind's Distribution container ${may(registry, "is recreated", "be recreated")}: pulls and pushes fail until it answers (not measured)`,
         });
     }
     const front = paramChange(c, /^FRONT_(FILES|IMAGE)$/);
     if (front !== "no") {
         out.push({
             kind: "front",
-            text: `kind's front (Caddy) container ${may(front)}is recreated: requests in progress are cut, and nothing answers until it runs again`,
+            text: `kind's front (Caddy) container ${may(front, "is recreated", "be recreated")}: requests in progress are cut, and nothing answers until it runs again`,
         });
     }
     const caches = paramChange(c, /^MIRRORS$/);
     if (caches !== "no")
         out.push({
             kind: "cache",
-            text: `kind's pull-through caches ${may(caches)}change: a changed cache is recreated, a removed one loses its storage`,
+            text: `kind's pull-through caches ${may(caches, "change", "change")}: a changed cache is recreated, a removed one loses its storage`,
         });
     return out;
 };
@@ -491,12 +507,17 @@ const inClusterWorkload: Rule = (c) => {
         return [
             {
                 kind: "cache",
-                text: `cache ${name}'s pod ${may(how)}is replaced: while it restarts, nodes pull those images from the upstream`,
+                text: `cache ${name}'s pod ${may(how, "is replaced", "be replaced")}: while it restarts, nodes pull those images from the upstream`,
             },
         ];
     }
     if (name.endsWith("-ui"))
-        return [{ kind: "other", text: `the web UI's pod (${name}) ${c.op === "delete" ? "is removed" : `${may(how)}is replaced`}` }];
+        return [
+            {
+                kind: "other",
+                text: `the web UI's pod (${name}) ${c.op === "delete" ? "is removed" : `${may(how, "is replaced", "be replaced")}`}`,
+            },
+        ];
     if (c.op === "delete") return [{ kind: "registry", text: `Deployment ${name} is deleted: the registry stops answering` }];
     const strategy = at(c.news, "spec.strategy.type");
     const outage =
@@ -506,7 +527,7 @@ const inClusterWorkload: Rule = (c) => {
     return [
         {
             kind: "registry",
-            text: `the registry's pod (Deployment ${name}, Distribution and its Caddy front) ${may(how)}is replaced; ${outage}`,
+            text: `the registry's pod (Deployment ${name}, Distribution and its Caddy front) ${may(how, "is replaced", "be replaced")}; ${outage}`,
         },
     ];
 };

@@ -19,6 +19,7 @@
  * and the destroy with purge off (test/engine/prodUp.test.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type ConsequenceKind, consequencesOfPreviewJson } from "../../tools/previewConsequences";
 import { BUMPED_REGISTRY_IMAGE, DEPLOYED_REGISTRY_IMAGE } from "../support/distributionBinaries";
 import { payloadImage, registryImage } from "../support/dockerImages";
 import { countOps, executedLines, modelLines, preEvents, previewLines } from "../support/engineEvents";
@@ -66,6 +67,8 @@ function writeStack(state: StackState): void {
 }
 
 const found: string[] = [];
+/** Each transition's `preview --json` output, as the engine printed it. */
+const previews = new Map<string, string>();
 
 /** The accounts of the host's push users file (`user hash` lines), user → hash. */
 function pushUsersOnHost(): Map<string, string> {
@@ -188,6 +191,7 @@ describe.each(prod.map((t) => [t.name, t] as const))("%s (prod), real engine on 
               });
         expect(preview.code, preview.stdout.slice(-20_000) + preview.stderr).toBe(0);
         const previewed = previewLines(preview.stdout);
+        previews.set(t.name, preview.stdout);
 
         const usersBefore = pushUsersOnHost();
         const imageChanged = t.to !== undefined && registryImageOf(t.from.raw) !== registryImageOf(t.to.raw);
@@ -236,4 +240,123 @@ describe.each(prod.map((t) => [t.name, t] as const))("%s (prod), real engine on 
             pushed = false;
         }
     });
+
+    it("the consequences summary of its preview names what it disrupts", () => {
+        const preview = previews.get(t.name);
+        expect(preview, "the preview of the test above").toBeDefined();
+        const { consequences } = consequencesOfPreviewJson(preview!);
+        const expected = CONSEQUENCES[t.name];
+        expect(
+            expected,
+            `CONSEQUENCES has no entry for "${t.name}"; the summary says:\n${consequences.map((c) => `${c.kind}: ${c.text}`).join("\n")}`,
+        ).toBeDefined();
+        expect(new Set(consequences.map((c) => c.kind))).toEqual(new Set(expected!.kinds));
+        const lines = consequences.map((c) => c.text).join("\n");
+        for (const phrase of expected!.says) expect(lines).toContain(phrase);
+    });
 });
+
+/**
+ * What the consequences summary (tools/previewConsequences.ts, docs/preview-consequences.md) must say of
+ * each prod transition's preview under the real engine: exactly these kinds, and each phrase somewhere in its lines.
+ */
+const CONSEQUENCES: Record<string, { readonly kinds: readonly ConsequenceKind[]; readonly says: readonly string[] }> = {
+    // The nodes' registries.yaml carries the pull account's password (secret stdin): a change the preview
+    // cannot see into, so each node "may" restart, in its turn.
+    "a mirror removed": {
+        kinds: ["runtime", "front", "cache"],
+        says: [
+            "k3s-server-1: k3s or k3s-agent may restart (server 1 of 1): registries.yaml changes",
+            "k3s-agent-2: k3s or k3s-agent may restart (agent batch 2 of 2, after k3s-agent-1)",
+            "Caddy on the external host reloads",
+            "cache docker-io is removed with its storage",
+        ],
+    },
+    "a mirror added": {
+        kinds: ["runtime", "front", "cache"],
+        says: [
+            "k3s-agent-1: k3s or k3s-agent may restart (agent batch 1 of 2",
+            "Caddy on the external host reloads",
+            "cache quay-io is started",
+        ],
+    },
+    "mirrors reordered": {
+        kinds: ["runtime", "front"],
+        says: ["k3s-server-1: k3s or k3s-agent may restart", "Caddy on the external host reloads"],
+    },
+    // The entries are keyed by the registry's name: every node's entry is replaced, so every node restarts.
+    "registry host renamed": {
+        kinds: ["runtime", "front", "credential"],
+        says: [
+            "k3s-server-1: k3s or k3s-agent restarts (server 1 of 1): registries.yaml changes",
+            "k3s-agent-1: k3s or k3s-agent restarts (agent batch 1 of 2, after k3s-server-1)",
+            "k3s-agent-2: k3s or k3s-agent restarts (agent batch 2 of 2, after k3s-agent-1)",
+            "Caddy on the external host reloads",
+            "Jenkins credential container-registry is rewritten",
+            "pull secret registry-credentials in flux-system is rewritten",
+        ],
+    },
+    // containerd reads hosts.toml at each pull: the nodes' files change, nothing restarts.
+    "registry host renamed (containerd nodes)": {
+        kinds: ["front", "credential"],
+        says: ["Caddy on the external host reloads", "Jenkins credential container-registry is rewritten"],
+    },
+    "purge off → on": { kinds: ["data"], says: ["from this up on, a destroy deletes the data: /srv/data/registry"] },
+    "purge on → off": { kinds: ["data"], says: ["from this up on, a destroy keeps the data"] },
+    "a node added": { kinds: ["runtime"], says: ["k3s-agent-3: k3s or k3s-agent restarts (agent batch 3 of 3, after k3s-agent-2)"] },
+    "a node removed": {
+        kinds: ["runtime"],
+        says: [
+            "k3s-agent-2: k3s or k3s-agent restarts (agent batch 2 of 2, after k3s-agent-1): registries.yaml loses the registry's entries",
+        ],
+    },
+    // The rolling restart's order changes, the file does not: the scripts run again and restart nothing.
+    "a node's role changed": { kinds: [], says: [] },
+    "Jenkins token rotated": {
+        kinds: ["credential"],
+        says: [
+            "Jenkins credential container-registry is rewritten: a secret input changes, its password or only the token",
+            "Jenkins credential maven-registry is rewritten",
+        ],
+    },
+    "tag retention turned on (external host)": { kinds: [], says: [] },
+    [ACCOUNTS.hostPushRevoked]: {
+        kinds: ["front", "credential"],
+        says: [
+            "Caddy on the external host reloads",
+            "account team-a-ci is removed",
+            "Jenkins credential container-registry-team-a-ci is deleted",
+        ],
+    },
+    "registry image bumped (external host)": {
+        kinds: ["registry", "cache"],
+        says: [
+            "the registry container on the external host is recreated",
+            "cache docker-io is recreated",
+            "cache registry-k8s-io is recreated",
+        ],
+    },
+    "registry upgraded from Distribution 2.8.3 (external host)": {
+        kinds: ["registry", "cache"],
+        says: ["the registry container on the external host is recreated", "cache ghcr-io is recreated"],
+    },
+    "login limit changed (external host)": { kinds: ["other"], says: ["fail2ban's registry jail is reloaded with the new limits"] },
+    "login limit turned off (external host)": {
+        kinds: ["other"],
+        says: ["fail2ban's registry jail is removed: its bans are lifted, and failed logins are no longer limited"],
+    },
+    "destroy (prod, purge on)": {
+        kinds: ["runtime", "registry", "front", "cache", "data", "credential", "other"],
+        says: [
+            "k3s-server-1: k3s or k3s-agent restarts (server 1 of 1): registries.yaml loses the registry's entries",
+            "the registry container on the external host is removed (its data stays)",
+            "the registry's site is removed from Caddy on the external host",
+            "cache docker-io is removed with its storage",
+            "the data is deleted: /srv/data/registry (purgeDataOnDestroy was on at the last up)",
+            "account cluster-pull is removed",
+            "Jenkins credential container-registry is deleted",
+            "pull secret registry-credentials in flux-system is deleted",
+            "fail2ban's registry jail is removed: its bans are lifted",
+        ],
+    },
+};

@@ -57,6 +57,7 @@ const REMOTE = "command:remote:Command";
 const NODE_FILE = ["dso-registry:nodeTrust:NodeTrustFleet", "dso-registry:nodeTrust:NodeTrust", "dso-registry:nodeTrust:NodeFile", REMOTE];
 const HOST = "dso-registry:externalHost:ExternalRegistryHost";
 const IN_CLUSTER = "dso-registry:inCluster:InClusterRegistry";
+const LOGIN_LIMIT = "dso-registry:externalHost:HostLoginLimit";
 const connection = { host: "10.20.0.22", port: 22, privateKey: "[secret]", user: "deploy" };
 
 const registriesYaml = (params: Record<string, string> = {}) =>
@@ -175,7 +176,7 @@ const CASES: readonly (readonly [string, readonly PreviewStep[], Expected])[] = 
     [
         "a secret registries.yaml (pull credentials) and nothing else visible changes: it may restart",
         [nodeFileStep("update", yamlInputs("[secret]"), yamlInputs("[secret]"))],
-        [["runtime", "k3s or k3s-agent may restart"]],
+        [["runtime", "k3s-agent-1: k3s or k3s-agent may restart (agent batch 1 of 2, after k3s-server-1): registries.yaml changes"]],
     ],
     [
         "the node-trust DaemonSet on k3s rolls: each node's k3s restarts in turn",
@@ -253,7 +254,46 @@ const CASES: readonly (readonly [string, readonly PreviewStep[], Expected])[] = 
                 news: { connection, create: UNKNOWN },
             }),
         ],
-        [["front", "Caddy on the external host may reload"]],
+        [["front", "Caddy on the external host may reload: the apply waits"]],
+    ],
+    [
+        "the login limit's numbers changed on the external host: fail2ban reloads the jail",
+        [
+            step({
+                op: "update",
+                chain: [HOST, LOGIN_LIMIT, REMOTE],
+                name: "registry-host-login-limit-fail2ban",
+                olds: { connection, create: script({ JAIL_NAME: "dso-registry", JAIL: "maxretry = 10" }) },
+                news: { connection, create: script({ JAIL_NAME: "dso-registry", JAIL: "maxretry = 20" }) },
+            }),
+        ],
+        [["other", "fail2ban's registry jail is reloaded with the new limits"]],
+    ],
+    [
+        "the login limit turned off on the external host: the jail goes, and its bans with it",
+        [
+            step({
+                op: "update",
+                chain: [HOST, LOGIN_LIMIT, REMOTE],
+                name: "registry-host-login-limit-fail2ban",
+                olds: { connection, create: script({ JAIL_NAME: "dso-registry", JAIL: "maxretry = 10" }) },
+                news: { connection, create: script({ JAIL_NAME: "dso-registry", CONF_DIR: "/etc/fail2ban" }) },
+            }),
+        ],
+        [["other", "fail2ban's registry jail is removed: its bans are lifted, and failed logins are no longer limited"]],
+    ],
+    [
+        "the login limit's script unknown at preview: a reload, not a removal",
+        [
+            step({
+                op: "update",
+                chain: [HOST, LOGIN_LIMIT, REMOTE],
+                name: "registry-host-login-limit-fail2ban",
+                olds: { connection, create: script({ JAIL_NAME: "dso-registry", JAIL: "maxretry = 10" }) },
+                news: { connection, create: UNKNOWN },
+            }),
+        ],
+        [["other", "fail2ban's registry jail is reloaded with the new limits"]],
     ],
     [
         "a mirror removed on the external host: its cache goes with its storage",
@@ -280,6 +320,18 @@ const CASES: readonly (readonly [string, readonly PreviewStep[], Expected])[] = 
             }),
         ],
         [["data", "a destroy deletes the data: /srv/data/registry, /srv/data/maven"]],
+    ],
+    [
+        "a destroy removes the data directory's setup step, which deletes nothing itself",
+        [
+            step({
+                op: "delete",
+                chain: [HOST, "dso-registry:externalHost:HostPackages", REMOTE],
+                name: "registry-host-data-dir",
+                olds: { connection, create: script({ DATA_DIR: "/srv/data/registry" }) },
+            }),
+        ],
+        [["data", "the registry's data directory: its setup step goes, and deletes no file itself (the purge marker decides"]],
     ],
     [
         "a destroy with purge off at the last up: the data is kept",
