@@ -29,7 +29,14 @@ let code: string;
 async function serialize(out: string, secrets: { token: string; password: string }): Promise<string> {
     await promisify(execFile)(process.execPath, [path.join(ENGINE, "serializeProvider.cjs"), PROJECT_DIR, out], {
         cwd: PROJECT_DIR,
-        env: { ...process.env, PULUMI_NODEJS_TRANSPILE_ONLY: "true", JENKINS_SECRET: secrets.token, CREDENTIAL_PASSWORD: secrets.password },
+        env: {
+            ...process.env,
+            PULUMI_NODEJS_TRANSPILE_ONLY: "true",
+            // ts-node's compile cache in the test's directory (removed after), not in /tmp.
+            TS_NODE_CACHE_DIRECTORY: path.join(dir, "ts-node-cache"),
+            JENKINS_SECRET: secrets.token,
+            CREDENTIAL_PASSWORD: secrets.password,
+        },
     });
     return readFileSync(out, "utf8");
 }

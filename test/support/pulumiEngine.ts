@@ -72,12 +72,11 @@ export interface WorkspaceOptions {
     readonly env?: Readonly<Record<string, string>>;
     /**
      * Type-check the program on every run, as a newcomer's `npx pulumi up` does (ts-node's default). Off
-     * unless asked for: `npm run build` type-checks the program once per test run, so the workspace then
-     * only transpiles it, with swc (`TRANSPILE_CONFIG`): PULUMI_NODEJS_TRANSPILE_ONLY=true and
-     * PULUMI_NODEJS_TSCONFIG_PATH, both of which the SDK's runner honours. Loading the program takes about
-     * 1.5 s of CPU that way, against about 4.5 s with TypeScript's own transpiler and about 10 s
-     * type-checking, and each `up` loads it twice (its preview, then the update). The files that run the
-     * README's commands verbatim, and the library example a consumer compiles, keep it on.
+     * unless asked for: the workspace then sets PULUMI_NODEJS_TRANSPILE_ONLY=true, which the SDK's runner
+     * honours (`npm run build` type-checks the program once per run). Either way the SDK's ts-node (7.0.1)
+     * keeps what it compiled in a cache of the workspace's own, so a workspace compiles each file once:
+     * from the second run on, loading the program takes about 1 s of CPU. The files that run the README's
+     * commands verbatim, and the library example a consumer compiles, keep it on.
      */
     readonly typeCheck?: boolean;
 }
@@ -102,20 +101,6 @@ export interface Workspace {
 
 const PROJECT_FILES = ["Pulumi.yaml", "index.ts", "package.json", "tsconfig.json", "components"];
 
-/** The workspace's own TypeScript config when it does not type-check (`WorkspaceOptions.typeCheck`). */
-export const TRANSPILE_CONFIG = "tsconfig.transpile.json";
-
-/**
- * Writes TRANSPILE_CONFIG beside the project's tsconfig.json: the project's compiler options unchanged,
- * and ts-node (the devDependency, which the SDK's runner prefers to the copy it vendors) told to
- * transpile with swc (`@swc/core`), the transpiler ts-node documents for runs that do not type-check.
- */
-function writeTranspileConfig(projectDir: string): void {
-    const config = JSON.parse(readFileSync(path.join(projectDir, "tsconfig.json"), "utf8"));
-    config["ts-node"] = { swc: true };
-    writeFileSync(path.join(projectDir, TRANSPILE_CONFIG), `${JSON.stringify(config, null, 4)}\n`);
-}
-
 export function openWorkspace(options: WorkspaceOptions = {}): Workspace {
     const set = engineSet();
     const dir = privateDir("engine");
@@ -130,7 +115,6 @@ export function openWorkspace(options: WorkspaceOptions = {}): Workspace {
         cpSync(path.join(PROJECT_DIR, `Pulumi.${stack}.yaml`), path.join(projectDir, `Pulumi.${stack}.yaml`));
     }
     symlinkSync(path.join(PROJECT_DIR, "node_modules"), path.join(projectDir, "node_modules"));
-    if (!options.typeCheck) writeTranspileConfig(projectDir);
     symlinkSync(set, path.join(home, ".pulumi", "versions", SDK_VERSION));
     // The providers as `pulumi plugin install` lays them out: the engine loads the exact versions.
     symlinkSync(path.join(set, "plugins"), path.join(home, ".pulumi", "plugins"));
@@ -149,7 +133,9 @@ export function openWorkspace(options: WorkspaceOptions = {}): Workspace {
         PULUMI_COPILOT: "false",
         NO_COLOR: "1",
         PATH: `${path.join(set, "bin")}:${process.env.PATH}`,
-        ...(options.typeCheck ? {} : { PULUMI_NODEJS_TRANSPILE_ONLY: "true", PULUMI_NODEJS_TSCONFIG_PATH: TRANSPILE_CONFIG }),
+        ...(options.typeCheck ? {} : { PULUMI_NODEJS_TRANSPILE_ONLY: "true" }),
+        // ts-node's compile cache, in the workspace (removed with it) instead of a directory per HOME in /tmp.
+        TS_NODE_CACHE_DIRECTORY: path.join(dir, "ts-node-cache"),
         ...options.env,
     };
     const exec = (command: string, args: readonly string[], opts: { input?: string; timeoutMs?: number } = {}) =>
