@@ -10,7 +10,8 @@ import { decoyHash } from "../accounts/decoy";
 import { METRICS_PORTS } from "../shared/facts";
 import { fingerprint } from "../shared/fingerprint";
 import { withFormerType } from "../shared/formerType";
-import { type HostConnection, HostFile, hostCommand, privileged } from "../shared/hostAccess";
+import { type HostConnection, HostFile, type HostFileSpec, hostCommand, privileged } from "../shared/hostAccess";
+import { checkFilesOverSsh } from "../shared/hostFilesCheck";
 import { caddyApplyScript, caddyRemoveScript, type HostLayout, hostPaths } from "./scripts";
 
 /** An account the policy knows: its name and bcrypt hash (secret). */
@@ -148,7 +149,12 @@ export class CaddySite extends pulumi.ComponentResource {
             mode: string,
             content: pulumi.Input<string>,
             more: { secret?: boolean; owner?: string; retainOnDelete?: boolean } = {},
-        ) => new HostFile(`${name}-${role}`, { connection, path, mode, content, ...more }, { parent: this });
+        ) => {
+            checked.push({ path, mode, content, ...(more.owner ? { owner: more.owner } : {}) });
+            return new HostFile(`${name}-${role}`, { connection, path, mode, content, ...more }, { parent: this });
+        };
+        /** Every file Caddy reads, as placed: read back at each refresh (HostFilesCheck). */
+        const checked: (HostFileSpec & { content: pulumi.Input<string> })[] = [];
         // Secret files are Caddy's own: 0600, readable by nobody else.
         const caddyOnly = { secret: true, owner: "caddy:caddy" };
 
@@ -185,15 +191,18 @@ export class CaddySite extends pulumi.ComponentResource {
         this.filesFingerprint = pulumi.unsecret(
             pulumi.all([caddyfileText, pushUsers, pullUsers, mavenUsers, ...tlsInputs]).apply((bodies) => fingerprint(...bodies)),
         );
-        hostCommand(
+        const apply = this.filesFingerprint.apply((fp) => privileged(caddyApplyScript(layout, fp), connection.sudo));
+        const reload = hostCommand(
             `${name}-reload`,
             {
                 connection,
-                create: this.filesFingerprint.apply((fp) => privileged(caddyApplyScript(layout, fp), connection.sudo)),
+                create: apply,
                 delete: privileged(caddyRemoveScript(layout), connection.sudo),
             },
             { parent: this, dependsOn: files },
         );
+        // A file of Caddy's changed by hand shows at the next refresh; the next `up` puts it back and reloads.
+        checkFilesOverSsh(`${name}-files-check`, { connection, files: checked, afterRepair: apply }, { parent: this, dependsOn: [reload] });
         this.registerOutputs({});
     }
 }

@@ -4,7 +4,8 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { withFormerType } from "../shared/formerType";
-import { type HostConnection, HostFile } from "../shared/hostAccess";
+import { type HostConnection, HostFile, type HostFileSpec } from "../shared/hostAccess";
+import { checkFilesOverSsh } from "../shared/hostFilesCheck";
 import type { BackupDestination } from "../upkeep/backup";
 import type { JobReporting } from "../upkeep/reporting";
 import type { Retention } from "../upkeep/retention";
@@ -66,8 +67,12 @@ export class Maintenance extends pulumi.ComponentResource {
             snapshotBuildsToKeep: maven.snapshotBuildsToKeep,
         };
         const paths = hostPaths(spec.layout);
-        const file = (role: string, path: string, mode: string, content: pulumi.Input<string>, secret = false) =>
-            new HostFile(`${name}-${role}`, { connection, path, mode, content, secret }, { parent: this });
+        /** Every file placed here, as placed: read back at each refresh (HostFilesCheck). */
+        const checked: (HostFileSpec & { content: pulumi.Input<string> })[] = [];
+        const file = (role: string, path: string, mode: string, content: pulumi.Input<string>, secret = false) => {
+            checked.push({ path, mode, content });
+            return new HostFile(`${name}-${role}`, { connection, path, mode, content, secret }, { parent: this });
+        };
         const script = (role: string, path: string, content: string) => file(role, path, "0755", content);
 
         const files = [
@@ -106,12 +111,13 @@ export class Maintenance extends pulumi.ComponentResource {
         // The schedule goes last: cron must never find an entry whose script is not there yet.
         const maintenance: MaintenanceOptions = { garbageCollection, ...(backup ? { backup: { schedule: backup.schedule } } : {}) };
         if (garbageCollection.enabled || backup) {
-            new HostFile(
-                `${name}-cron`,
-                { connection, path: spec.layout.cronFile, mode: "0644", content: cronFile(spec.layout, maintenance) },
-                { parent: this, dependsOn: files },
-            );
+            const cron = { path: spec.layout.cronFile, mode: "0644", content: cronFile(spec.layout, maintenance) };
+            checked.push(cron);
+            files.push(new HostFile(`${name}-cron`, { connection, ...cron }, { parent: this, dependsOn: [...files] }));
         }
+        // A script (run as root by cron) or a key changed by hand shows at the next refresh; the next `up`
+        // puts it back. Each is read when it runs: nothing to reload.
+        checkFilesOverSsh(`${name}-files-check`, { connection, files: checked }, { parent: this, dependsOn: files });
         this.registerOutputs({});
     }
 }

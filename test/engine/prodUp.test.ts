@@ -16,8 +16,10 @@
  * The machines and what differs from production: test/support/prodHosts.ts.
  */
 import { spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
+import bcrypt from "bcryptjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { payloadImage } from "../support/dockerImages";
 import { REGISTRY } from "../support/prodHosts";
@@ -181,6 +183,75 @@ describe("prod stack, real engine, on hosts of its own", () => {
             expect(refresh.code, refresh.stdout.slice(-10_000) + refresh.stderr).toBe(0);
         },
         15 * 60_000,
+    );
+
+    it(
+        "the push account's password changed by hand in the host's users file, and Caddy reloaded by hand: a plain `preview` sees nothing (it reads no machine), `preview --refresh` shows Caddy's files to put back, `up --refresh` puts the file back and reloads Caddy, and only the stack's password gets in again",
+        async () => {
+            const USERS_PUSH = "/etc/caddy/dso-registry/users-push";
+            const placed = registryHost().readFile(USERS_PUSH);
+            expect(placed).toMatch(/^jenkins-push /m);
+            // An operator with root on the host: the push account's line given a password of their own (the
+            // front knows its accounts by name, so only a known account's line can let anyone in), Caddy reloaded.
+            const password = randomBytes(12).toString("hex");
+            const line = `jenkins-push ${bcrypt.hashSync(password, 10)}`;
+            const reload = "caddy reload --adapter caddyfile --config /etc/caddy/Caddyfile --address unix//var/lib/caddy/admin.sock";
+            const edit = registryHost().run("sh", [
+                "-c",
+                `awk -v line="$1" '/^jenkins-push /{print line; next} {print}' ${USERS_PUSH} > /tmp/users-push.edit && cat /tmp/users-push.edit > ${USERS_PUSH} && rm /tmp/users-push.edit && ${reload}`,
+                "sh",
+                line,
+            ]);
+            expect(edit.code, edit.stdout + edit.stderr).toBe(0);
+            /** The status of /v2/ for the push account with `secret`, through Caddy (the credentials in a curl config on stdin). */
+            const v2With = (secret: string) =>
+                registryHost().run(
+                    "curl",
+                    [
+                        "-sS",
+                        "-o",
+                        "/dev/null",
+                        "-w",
+                        "%{http_code}",
+                        "--max-time",
+                        "10",
+                        "--cacert",
+                        hosts().pebbleRootFile,
+                        "-K",
+                        "-",
+                        `https://${REGISTRY}/v2/`,
+                    ],
+                    { input: `user = "jenkins-push:${secret}"\n` },
+                ).stdout;
+            expect(v2With(password), "the hand-set password before the up").toBe("200");
+            expect(v2With(secrets().containerRegistryPassword), "the stack's password before the up").toBe("401");
+
+            // A plain preview reads no machine: it sees nothing.
+            const plain = await ws().pulumi(["preview", "--expect-no-changes", "-s", STACK]);
+            expect(plain.code, plain.stdout.slice(-10_000) + plain.stderr).toBe(0);
+            // With --refresh, the read-back of Caddy's files finds the users file changed: an update to put it back.
+            const refreshed = await ws().pulumi(["preview", "--refresh", "--json", "-s", STACK]);
+            expect(refreshed.code, refreshed.stdout.slice(-10_000) + refreshed.stderr).toBe(0);
+            const steps = (JSON.parse(refreshed.stdout).steps ?? []) as { op: string; urn: string }[];
+            // Each resource shows its refresh step first, then the plan's step.
+            const changed = steps
+                .filter((st) => st.op !== "same" && st.op !== "refresh")
+                .map((st) => `${st.op} ${st.urn.split("::").pop()}`);
+            expect(changed).toEqual(["update registry-host-caddy-files-check"]);
+
+            const up = await ws().pulumi(["up", "--refresh", "--yes", "-s", STACK], { timeoutMs: 10 * 60_000 });
+            expect(up.code, up.stdout.slice(-10_000) + up.stderr).toBe(0);
+            expect(registryHost().readFile(USERS_PUSH), "the users file as the program placed it").toBe(placed);
+            expect(v2With(password), "the hand-set password after the up").toBe("401");
+            expect(v2With(secrets().containerRegistryPassword), "the stack's password after the up").toBe("200");
+
+            // Nothing left to change, and a refresh finds the files as placed.
+            const refresh = await ws().pulumi(["refresh", "--yes", "--expect-no-changes", "-s", STACK], { timeoutMs: 10 * 60_000 });
+            expect(refresh.code, refresh.stdout.slice(-10_000) + refresh.stderr).toBe(0);
+            const again = await ws().pulumi(["up", "--yes", "--expect-no-changes", "-s", STACK], { timeoutMs: 10 * 60_000 });
+            expect(again.code, again.stdout.slice(-10_000) + again.stderr).toBe(0);
+        },
+        20 * 60_000,
     );
 
     it(

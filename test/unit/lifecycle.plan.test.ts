@@ -107,10 +107,12 @@ describe("plans with a known shape", () => {
             "registry-secret-registry-htpasswd",
             "registry-configmap-registry-config",
             "registry-deployment-registry",
-            // The external host: its push users file and Caddyfile, Caddy's reload, the post-deploy check.
+            // The external host: its push users file and Caddyfile, Caddy's reload, the read-back of Caddy's
+            // files (their digests), the post-deploy check.
             "registry-host-caddy-users-push-write",
             "registry-host-caddy-caddyfile-write",
             "registry-host-caddy-reload",
+            "registry-host-caddy-files-check",
             "registry-host-check-run",
         ];
         const touched = p.steps.map((s) => s.urn.split("::").pop()!);

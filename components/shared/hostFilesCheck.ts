@@ -1,0 +1,93 @@
+/**
+ * Files placed over SSH, made visible to `pulumi refresh`: one dynamic resource per group of files that
+ * share a follow-up (Caddy's files and its reload), created after the commands that place them. The
+ * commands cannot read a machine back (`@pulumi/command` keeps what it ran, not what the machine has);
+ * this resource can: a refresh reads every file's SHA-256, mode and owner in one SSH session and records
+ * what differs, `preview --refresh` then shows the resource as an update, and `up --refresh` (or `refresh`
+ * and `up`) puts each changed file back with its own placing command and runs the group's follow-up.
+ * A plain `preview` or `up` reads nothing: no SSH round trip, nothing needed beyond the state
+ * ([decision](../../docs/decisions/drift-on-hosts.md)).
+ */
+import { createHash } from "node:crypto";
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { type HostConnection, type HostFileSpec, placeFileScript, privileged } from "./hostAccess";
+import { type CheckedFile, hostFilesProvider } from "./hostFilesProvider";
+import { renderShellScript } from "./shellScript";
+
+const READ_PLACED_FILES = path.join(__dirname, "sh", "read-placed-files.sh");
+
+/** The owner a placed file has when the program names none: the writer's, root. */
+const ROOT_OWNER = "root:root";
+
+export interface HostFilesCheckArgs {
+    /** The machine, over SSH. */
+    readonly connection: Extract<HostConnection, { kind: "ssh" }>;
+    /** Each file as its HostFile places it, with its content. */
+    readonly files: readonly (HostFileSpec & { readonly content: pulumi.Input<string> })[];
+    /** What to run after files were put back (the group's reload), as the group's own command runs it. */
+    readonly afterRepair?: pulumi.Input<string>;
+}
+
+/** The command line that reads `paths` back (read-placed-files.sh), as root. */
+export function readPlacedFilesScript(paths: readonly string[], sudo: boolean): string {
+    return privileged(renderShellScript(READ_PLACED_FILES, { FILES: paths }), sudo);
+}
+
+/** A file's entry in the check: what it must be, and the command that places it (the HostFile's own). */
+export function checkedFile(spec: HostFileSpec, content: string, sudo: boolean): CheckedFile {
+    return {
+        path: spec.path,
+        sha256: createHash("sha256").update(content, "utf8").digest("hex"),
+        mode: spec.mode,
+        owner: spec.owner ?? ROOT_OWNER,
+        place: placeFileScript(spec, sudo),
+        content,
+    };
+}
+
+/** The files of one group on one machine, read back at each refresh and put back by the next `up`. */
+export class HostFilesCheck extends pulumi.dynamic.Resource {
+    declare readonly drifted: pulumi.Output<readonly { path: string; found: string }[]>;
+
+    constructor(name: string, args: HostFilesCheckArgs, opts?: pulumi.CustomResourceOptions) {
+        const c = args.connection;
+        const sudo = c.sudo;
+        const files = pulumi.all(args.files.map((f) => pulumi.output(f.content).apply((content) => checkedFile(f, content, sudo))));
+        super(
+            hostFilesProvider,
+            name,
+            {
+                host: c.host,
+                port: c.port,
+                user: c.user,
+                privateKey: pulumi.secret(c.privateKey),
+                hostKey: c.hostKey,
+                read: readPlacedFilesScript(
+                    args.files.map((f) => f.path),
+                    sudo,
+                ),
+                // Secret: the contents (users files, keys) and their digests.
+                files: pulumi.secret(files),
+                afterRepair: args.afterRepair,
+                drifted: undefined,
+            },
+            { ...opts, additionalSecretOutputs: ["privateKey", "files"] },
+            "hostFiles",
+            "Check",
+        );
+    }
+}
+
+/**
+ * A HostFilesCheck for `files` when the machine is reached over SSH; none when Pulumi runs on the machine
+ * itself (a local connection), where the files are the operator's own to look at.
+ */
+export function checkFilesOverSsh(
+    name: string,
+    args: Omit<HostFilesCheckArgs, "connection"> & { readonly connection: HostConnection },
+    opts: pulumi.CustomResourceOptions,
+): HostFilesCheck | undefined {
+    const { connection } = args;
+    return connection.kind === "ssh" ? new HostFilesCheck(name, { ...args, connection }, opts) : undefined;
+}

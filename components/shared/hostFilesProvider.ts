@@ -1,0 +1,198 @@
+/**
+ * The provider behind HostFilesCheck (hostFilesCheck.ts): files the program placed on a machine over SSH,
+ * read back by `pulumi refresh` (and `preview --refresh`, `up --refresh`) and put back by the next `up`.
+ *
+ * - `read` runs the read-back script over SSH and records, per file, what differs from what the program
+ *   placed (content, mode, owner, or the file gone) as `drifted`.
+ * - `diff` looks at the state and the inputs only (it runs on every preview, where the machine may be out
+ *   of reach): a change when the last read found drift, when an input changed, or when this code changed.
+ * - `update` puts back each file the last read found changed, with the same command that placed it (the
+ *   content on stdin), then runs `afterRepair` (e.g. Caddy's validate-and-reload); after an input change
+ *   alone it does nothing, since the placing commands it follows have already written the new files.
+ * - `create` and `delete` touch nothing: the files are placed and removed by their own commands.
+ *
+ * This module has no imports on purpose: the SDK serializes the provider with everything it captures,
+ * and runs it in the dynamic-provider host; the SSH client (`ssh2`) is required when a call needs it.
+ */
+
+/** One file as the program placed it. */
+export interface CheckedFile {
+    readonly path: string;
+    /** SHA-256 (hex) of the content. */
+    readonly sha256: string;
+    /** Octal mode, e.g. "0600". */
+    readonly mode: string;
+    /** "user:group"; root:root when the program leaves it to the writer. */
+    readonly owner: string;
+    /** The command line that places it (its content on stdin), as its own command runs it. */
+    readonly place: string;
+    /** The content (secret in state). */
+    readonly content: string;
+}
+
+/** What differed for one file at the last read. */
+export interface Drift {
+    readonly path: string;
+    /** e.g. "content changed", "mode 644 (placed 0600)", "missing". */
+    readonly found: string;
+}
+
+/** The dynamic resource's state: how to reach the machine, the files, and the last read's findings. */
+export interface HostFilesState {
+    readonly host: string;
+    readonly port: number;
+    readonly user: string;
+    /** The SSH client key (secret in state). */
+    readonly privateKey: string;
+    /** The machine's pinned public key ("ssh-ed25519 AAAA…"); unset only when the stack opted out. */
+    readonly hostKey?: string;
+    /** The command line that reads the files back (read-placed-files.sh, with sudo when needed). */
+    readonly read: string;
+    readonly files: readonly CheckedFile[];
+    /** The command line run after files were put back, if any. */
+    readonly afterRepair?: string;
+    /** Set by `read`: what the last read found changed. Empty after `create` and `update`. */
+    readonly drifted?: readonly Drift[];
+}
+
+/** The property in which the engine keeps a dynamic provider's serialized code. */
+const PROVIDER_CODE_KEY = "__provider";
+/** The value a property has in a preview while the program has not computed it yet. */
+const UNKNOWN_VALUE = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
+/** The inputs that decide what is placed and how it is reached, as one comparable text. */
+function placedInputs(state: HostFilesState): string {
+    return JSON.stringify([
+        state.host,
+        state.port,
+        state.user,
+        state.privateKey,
+        state.hostKey ?? null,
+        state.read,
+        state.afterRepair ?? null,
+        state.files.map((f) => [f.path, f.sha256, f.mode, f.owner, f.place, f.content]),
+    ]);
+}
+
+/**
+ * The provider's diff, pure: a change when the last read found drift (the `update` puts the files back),
+ * when an input changed, or when the provider's code changed (so the state gets the new code).
+ */
+export function diffHostFiles(olds: HostFilesState, news: HostFilesState): { changes: boolean; replaces: string[] } {
+    const drifted = (olds.drifted ?? []).length > 0;
+    const before = (olds as unknown as Record<string, unknown>)[PROVIDER_CODE_KEY];
+    const after = (news as unknown as Record<string, unknown>)[PROVIDER_CODE_KEY];
+    const codeChanged = typeof before === "string" && typeof after === "string" && after !== UNKNOWN_VALUE && before !== after;
+    return { changes: drifted || placedInputs(olds) !== placedInputs(news) || codeChanged, replaces: [] };
+}
+
+/**
+ * What the read-back script printed (a line per file, in order: "<sha256> <mode> <user>:<group>" or
+ * "missing"), judged against the files as placed.
+ */
+export function driftOf(files: readonly CheckedFile[], output: string): Drift[] {
+    const lines = output.split("\n").filter((line) => line.trim() !== "");
+    if (lines.length !== files.length) {
+        throw new Error(`the read-back printed ${lines.length} lines for ${files.length} files:\n${output}`);
+    }
+    const drift: Drift[] = [];
+    files.forEach((file, i) => {
+        const line = lines[i]!.trim();
+        if (line === "missing") {
+            drift.push({ path: file.path, found: "missing" });
+            return;
+        }
+        const [sha256 = "", mode = "", owner = ""] = line.split(/\s+/);
+        const found: string[] = [];
+        if (sha256 !== file.sha256) found.push("content changed");
+        if (Number.parseInt(mode, 8) !== Number.parseInt(file.mode, 8)) found.push(`mode ${mode} (placed ${file.mode})`);
+        if (owner !== file.owner) found.push(`owner ${owner} (placed ${file.owner})`);
+        if (found.length > 0) drift.push({ path: file.path, found: found.join(", ") });
+    });
+    return drift;
+}
+
+interface Ran {
+    readonly code: number;
+    readonly stdout: string;
+    readonly stderr: string;
+}
+
+/** Runs `command` on the machine over SSH, as `@pulumi/command`'s remote.Command does: the line to the user's shell, `stdin` as input. */
+function overSsh(state: HostFilesState, command: string, stdin = ""): Promise<Ran> {
+    const { Client } = require("ssh2") as typeof import("ssh2");
+    const where = `${state.user}@${state.host}:${state.port}`;
+    return new Promise((resolve, reject) => {
+        const client = new Client();
+        const fail = (error: Error) => {
+            client.end();
+            reject(new Error(`${where}: ${error.message}`));
+        };
+        client
+            .on("ready", () => {
+                client.exec(command, (error, stream) => {
+                    if (error) return fail(error);
+                    let stdout = "";
+                    let stderr = "";
+                    stream.on("data", (chunk: Buffer) => {
+                        stdout += chunk.toString("utf8");
+                    });
+                    stream.stderr.on("data", (chunk: Buffer) => {
+                        stderr += chunk.toString("utf8");
+                    });
+                    stream.on("close", (code: number | null) => {
+                        client.end();
+                        resolve({ code: code ?? -1, stdout, stderr });
+                    });
+                    stream.end(stdin);
+                });
+            })
+            .on("error", fail)
+            .connect({
+                host: state.host,
+                port: state.port,
+                username: state.user,
+                privateKey: state.privateKey,
+                readyTimeout: 30_000,
+                // The pinned key, as the commands pin it: anything else is refused before a byte is sent.
+                hostVerifier: (key: Buffer) =>
+                    state.hostKey === undefined || key.toString("base64") === state.hostKey.trim().split(/\s+/)[1],
+            });
+    });
+}
+
+export const hostFilesProvider = {
+    async diff(_id: string, olds: HostFilesState, news: HostFilesState) {
+        return diffHostFiles(olds, news);
+    },
+
+    async create(inputs: HostFilesState) {
+        return { id: `files@${inputs.host}:${inputs.port}`, outs: { ...inputs, drifted: [] } };
+    },
+
+    async read(id: string, props: HostFilesState) {
+        const ran = await overSsh(props, props.read);
+        if (ran.code !== 0) throw new Error(`reading back the placed files on ${props.host} exited ${ran.code}: ${ran.stderr}`);
+        return { id, props: { ...props, drifted: driftOf(props.files, ran.stdout) } };
+    },
+
+    async update(_id: string, olds: HostFilesState, news: HostFilesState) {
+        const changed = new Set((olds.drifted ?? []).map((d) => d.path));
+        if (changed.size > 0) {
+            for (const file of news.files.filter((f) => changed.has(f.path))) {
+                const ran = await overSsh(news, file.place, file.content);
+                if (ran.code !== 0) throw new Error(`putting back ${file.path} on ${news.host} exited ${ran.code}: ${ran.stderr}`);
+            }
+            if (news.afterRepair) {
+                const ran = await overSsh(news, news.afterRepair);
+                if (ran.code !== 0)
+                    throw new Error(`after putting back files on ${news.host}, the follow-up exited ${ran.code}: ${ran.stderr}`);
+            }
+        }
+        return { outs: { ...news, drifted: [] } };
+    },
+
+    async delete() {
+        // The files are removed (or kept) by the commands that placed them.
+    },
+};

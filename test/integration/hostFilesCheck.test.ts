@@ -1,0 +1,118 @@
+/**
+ * HostFilesCheck's provider (components/shared/hostFilesProvider.ts) against a real OpenSSH server, through
+ * the SSH client it ships with (`ssh2`): files placed by their own command (place-file.sh), then changed
+ * by hand as an operator would (an account added to a users file, a mode loosened, a file deleted), read
+ * back by `read` as a refresh does, seen as a change by `diff`, and put back by `update` with the placing
+ * command and the group's follow-up. A machine whose key is not the pinned one is refused before anything
+ * runs.
+ */
+import { chmodSync, existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { checkedFile, readPlacedFilesScript } from "../../components/shared/hostFilesCheck";
+import { diffHostFiles, type HostFilesState, hostFilesProvider } from "../../components/shared/hostFilesProvider";
+import { type SshServer, startSshServer } from "../support/sshServer";
+
+let ssh: SshServer;
+beforeAll(async () => {
+    ssh = await startSshServer();
+});
+afterAll(async () => {
+    await ssh?.stop();
+});
+
+const USERS = "/etc/caddy/dso-registry/users-push";
+const CADDYFILE = "/etc/caddy/Caddyfile";
+const AFTER = "/after-repair";
+const users = "ci-push $2a$10$0123456789012345678901uSeRsHaShOfThEpUsHaCcOuNt0123\n";
+const caddyfile = "registry.example.com {\n\treverse_proxy 127.0.0.1:5000\n}\n";
+
+/** The state a create leaves, for the two files as placed over `ssh`. */
+function placed(): HostFilesState {
+    const files = [
+        checkedFile({ path: USERS, mode: "0600" }, users, false),
+        checkedFile({ path: CADDYFILE, mode: "0644" }, caddyfile, false),
+    ];
+    return {
+        host: ssh.host,
+        port: ssh.port,
+        user: ssh.user,
+        privateKey: ssh.privateKey,
+        hostKey: ssh.hostKey,
+        read: readPlacedFilesScript(
+            files.map((f) => f.path),
+            false,
+        ),
+        files,
+        afterRepair: `sh -c 'echo repaired > "$DSO_ROOT${AFTER}"'`,
+    };
+}
+
+const onHost = (p: string) => path.join(ssh.root, p);
+
+describe("HostFilesCheck against a real sshd", () => {
+    let state: HostFilesState;
+
+    it("the files placed by their own command read back as placed: nothing drifted", async () => {
+        state = placed();
+        for (const file of state.files) {
+            const r = ssh.runScript(file.place, file.content);
+            expect(r.code, r.stderr).toBe(0);
+        }
+        const created = await hostFilesProvider.create(state);
+        expect(created.outs.drifted).toEqual([]);
+        const read = await hostFilesProvider.read(created.id, created.outs);
+        expect(read.props.drifted).toEqual([]);
+        expect(diffHostFiles(read.props, state).changes).toBe(false);
+    });
+
+    it("an account added to the users file by hand, the Caddyfile made world-writable, both seen by the read", async () => {
+        writeFileSync(onHost(USERS), `${users}intruder $2a$10$abcdefghijklmnopqrstuvABCDEFGHIJKLMNOPQRSTUVWXYZ01234\n`);
+        chmodSync(onHost(CADDYFILE), 0o666);
+        const read = await hostFilesProvider.read("files", state);
+        expect(read.props.drifted).toEqual([
+            { path: USERS, found: "content changed" },
+            { path: CADDYFILE, found: "mode 666 (placed 0644)" },
+        ]);
+        expect(diffHostFiles(read.props, state).changes).toBe(true);
+
+        // The next up: each file back as placed, then the follow-up.
+        const updated = await hostFilesProvider.update("files", read.props, state);
+        expect(updated.outs.drifted).toEqual([]);
+        expect(readFileSync(onHost(USERS), "utf8")).toBe(users);
+        expect(statSync(onHost(USERS)).mode & 0o777).toBe(0o600);
+        expect(statSync(onHost(CADDYFILE)).mode & 0o777).toBe(0o644);
+        expect(readFileSync(onHost(AFTER), "utf8").trim()).toBe("repaired");
+        expect((await hostFilesProvider.read("files", updated.outs)).props.drifted).toEqual([]);
+    });
+
+    it("a file deleted by hand reads as missing and is placed again", async () => {
+        rmSync(onHost(AFTER));
+        rmSync(onHost(CADDYFILE));
+        const read = await hostFilesProvider.read("files", state);
+        expect(read.props.drifted).toEqual([{ path: CADDYFILE, found: "missing" }]);
+        await hostFilesProvider.update("files", read.props, state);
+        expect(readFileSync(onHost(CADDYFILE), "utf8")).toBe(caddyfile);
+        expect(readFileSync(onHost(USERS), "utf8")).toBe(users);
+        expect(existsSync(onHost(AFTER))).toBe(true);
+    });
+
+    it("an update after an input change alone writes nothing (the placing commands did)", async () => {
+        rmSync(onHost(AFTER));
+        const changed = { ...state, afterRepair: `${state.afterRepair} # changed` };
+        expect(diffHostFiles(state, changed).changes).toBe(true);
+        const updated = await hostFilesProvider.update("files", { ...state, drifted: [] }, changed);
+        expect(updated.outs.drifted).toEqual([]);
+        expect(existsSync(onHost(AFTER))).toBe(false);
+    });
+
+    it("a machine whose key is not the pinned one is refused before anything runs", async () => {
+        const other = await startSshServer();
+        try {
+            const wrongKey = { ...state, hostKey: other.hostKey };
+            await expect(hostFilesProvider.read("files", wrongKey)).rejects.toThrow(/Handshake failed|host key|verification/i);
+        } finally {
+            await other.stop();
+        }
+    });
+});
