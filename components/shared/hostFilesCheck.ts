@@ -17,9 +17,6 @@ import { renderShellScript } from "./shellScript";
 
 const READ_PLACED_FILES = path.join(__dirname, "sh", "read-placed-files.sh");
 
-/** The owner a placed file has when the program names none: the writer's, root. */
-const ROOT_OWNER = "root:root";
-
 export interface HostFilesCheckArgs {
     /** The machine, over SSH. */
     readonly connection: Extract<HostConnection, { kind: "ssh" }>;
@@ -40,7 +37,7 @@ export function checkedFile(spec: HostFileSpec, content: string, sudo: boolean):
         path: spec.path,
         sha256: createHash("sha256").update(content, "utf8").digest("hex"),
         mode: spec.mode,
-        owner: spec.owner ?? ROOT_OWNER,
+        ...(spec.owner ? { owner: spec.owner } : {}),
         place: placeFileScript(spec, sudo),
         content,
     };

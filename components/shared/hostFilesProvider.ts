@@ -22,8 +22,8 @@ export interface CheckedFile {
     readonly sha256: string;
     /** Octal mode, e.g. "0600". */
     readonly mode: string;
-    /** "user:group"; root:root when the program leaves it to the writer. */
-    readonly owner: string;
+    /** "user:group" where the program sets one; otherwise the owner is not compared (a setgid directory may give its group). */
+    readonly owner?: string;
     /** The command line that places it (its content on stdin), as its own command runs it. */
     readonly place: string;
     /** The content (secret in state). */
@@ -70,7 +70,7 @@ function placedInputs(state: HostFilesState): string {
         state.hostKey ?? null,
         state.read,
         state.afterRepair ?? null,
-        state.files.map((f) => [f.path, f.sha256, f.mode, f.owner, f.place, f.content]),
+        state.files.map((f) => [f.path, f.sha256, f.mode, f.owner ?? null, f.place, f.content]),
     ]);
 }
 
@@ -106,7 +106,7 @@ export function driftOf(files: readonly CheckedFile[], output: string): Drift[] 
         const found: string[] = [];
         if (sha256 !== file.sha256) found.push("content changed");
         if (Number.parseInt(mode, 8) !== Number.parseInt(file.mode, 8)) found.push(`mode ${mode} (placed ${file.mode})`);
-        if (owner !== file.owner) found.push(`owner ${owner} (placed ${file.owner})`);
+        if (file.owner !== undefined && owner !== file.owner) found.push(`owner ${owner} (placed ${file.owner})`);
         if (found.length > 0) drift.push({ path: file.path, found: found.join(", ") });
     });
     return drift;

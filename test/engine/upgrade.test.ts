@@ -64,12 +64,15 @@ interface IntendedChanges {
     readonly updates: Readonly<Record<string, string>>;
     /** Custom resources replaced (made anew under the same name), with why. */
     readonly replacements?: Readonly<Record<string, string>>;
+    /** Custom resources this version adds, with why; they must change nothing on the machines. */
+    readonly creates?: Readonly<Record<string, string>>;
 }
 
 /**
  * `up` with the BASELINE program, then the current one: its preview and its `up` change exactly the
- * intended custom resources (`intended.updates` in place, `intended.replacements` made anew; nothing
- * deleted) and create only the intended components; every other resource keeps its state. Then a second `up` plans and does
+ * intended custom resources (`intended.updates` in place, `intended.replacements` made anew,
+ * `intended.creates` added; nothing deleted) and create only the intended components; every other
+ * resource keeps its state. Then a second `up` plans and does
  * nothing at all.
  */
 async function upgradeChangesNothing(ws: Workspace, stack: string, intended: IntendedChanges): Promise<void> {
@@ -80,7 +83,12 @@ async function upgradeChangesNothing(ws: Workspace, stack: string, intended: Int
     const preview = await ws.pulumi(["preview", "--json", "-s", stack], { timeoutMs: 15 * 60_000 });
     expect(preview.code, preview.stdout.slice(-20_000) + preview.stderr).toBe(0);
     const replaced = Object.keys(intended.replacements ?? {});
-    const updates = [...Object.keys(intended.updates).map((name) => `update ${name}`), ...replaced.map((name) => `replace ${name}`)].sort();
+    const created = Object.keys(intended.creates ?? {});
+    const updates = [
+        ...Object.keys(intended.updates).map((name) => `update ${name}`),
+        ...replaced.map((name) => `replace ${name}`),
+        ...created.map((name) => `create ${name}`),
+    ].sort();
     expect(previewLines(preview.stdout)).toEqual(updates);
     const steps = (JSON.parse(preview.stdout) as { steps?: { op: string; urn: string }[] }).steps ?? [];
     const typed = (st: { urn: string }) => st.urn.split("::").slice(-2).join("::");
@@ -100,6 +108,9 @@ async function upgradeChangesNothing(ws: Workspace, stack: string, intended: Int
             ...steps
                 .filter((st) => replaced.includes(st.urn.split("::").pop() ?? "") && replacementOps.includes(st.op))
                 .map((st) => `${st.op} ${typed(st)}`),
+            ...steps
+                .filter((st) => created.includes(st.urn.split("::").pop() ?? "") && st.op === "create")
+                .map((st) => `create ${typed(st)}`),
         ].sort(),
     );
     for (const name of replaced) {
@@ -218,6 +229,11 @@ describe(`the prod stack deployed by ${BASELINE.slice(0, 7)}, real engine on tes
             },
             replacements: {
                 "registry-host-check-run": "the post-deploy check runs again whenever the front's files change, as they do above",
+            },
+            creates: {
+                "registry-host-caddy-files-check":
+                    "Caddy's files read back at each refresh and put back by the next up (docs/decisions/drift-on-hosts.md); its create reads and writes nothing",
+                "registry-host-maintenance-files-check": "the maintenance files read back at each refresh, the same way",
             },
         });
     });
