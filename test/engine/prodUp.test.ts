@@ -61,6 +61,11 @@ const registryHost = () => hosts().registryHost;
 /** curl on the registry host trusting only Pebble's root, as a client with the ACME CA's root: the response's headers. */
 const curlRegistry = (url: string) =>
     registryHost().run("curl", ["-sS", "-o", "/dev/null", "-D", "-", "--max-time", "10", "--cacert", hosts().pebbleRootFile, url]);
+/** `pulumi <command> --expect-no-changes` on the stack, which must pass. */
+async function expectNoChanges(command: "up" | "refresh"): Promise<void> {
+    const r = await ws().pulumi([command, "--yes", "--expect-no-changes", "-s", STACK], { timeoutMs: 10 * 60_000 });
+    expect(r.code, r.stdout.slice(-10_000) + r.stderr).toBe(0);
+}
 const IMAGE_REF = `${REGISTRY}/docker-internal/p2c/app:1.0.0`;
 /** Where Distribution keeps the pushed repository's tag, under the host's data directory. */
 const TAG_DIR = `${DATA_DIR}/docker/registry/v2/repositories/docker-internal/p2c/app/_manifests/tags/1.0.0`;
@@ -177,10 +182,8 @@ describe("prod stack, real engine, on hosts of its own", () => {
     it(
         "a second `up` plans nothing, and a refresh right after finds nothing to change",
         async () => {
-            const again = await ws().pulumi(["up", "--yes", "--expect-no-changes", "-s", STACK], { timeoutMs: 10 * 60_000 });
-            expect(again.code, again.stdout.slice(-10_000) + again.stderr).toBe(0);
-            const refresh = await ws().pulumi(["refresh", "--yes", "--expect-no-changes", "-s", STACK], { timeoutMs: 10 * 60_000 });
-            expect(refresh.code, refresh.stdout.slice(-10_000) + refresh.stderr).toBe(0);
+            await expectNoChanges("up");
+            await expectNoChanges("refresh");
         },
         15 * 60_000,
     );
@@ -246,10 +249,8 @@ describe("prod stack, real engine, on hosts of its own", () => {
             expect(v2With(secrets().containerRegistryPassword), "the stack's password after the up").toBe("200");
 
             // Nothing left to change, and a refresh finds the files as placed.
-            const refresh = await ws().pulumi(["refresh", "--yes", "--expect-no-changes", "-s", STACK], { timeoutMs: 10 * 60_000 });
-            expect(refresh.code, refresh.stdout.slice(-10_000) + refresh.stderr).toBe(0);
-            const again = await ws().pulumi(["up", "--yes", "--expect-no-changes", "-s", STACK], { timeoutMs: 10 * 60_000 });
-            expect(again.code, again.stdout.slice(-10_000) + again.stderr).toBe(0);
+            await expectNoChanges("refresh");
+            await expectNoChanges("up");
         },
         20 * 60_000,
     );

@@ -99,10 +99,13 @@ describe("HostFilesCheck against a real sshd", () => {
 
     it("an update after an input change alone writes nothing (the placing commands did)", async () => {
         rmSync(onHost(AFTER));
+        // A file that differs on the machine but that no read has reported: the update leaves it as it is.
+        writeFileSync(onHost(CADDYFILE), "unreported\n");
         const changed = { ...state, afterRepair: `${state.afterRepair} # changed` };
         expect(diffHostFiles(state, changed).changes).toBe(true);
         const updated = await hostFilesProvider.update("files", { ...state, drifted: [] }, changed);
         expect(updated.outs.drifted).toEqual([]);
+        expect(readFileSync(onHost(CADDYFILE), "utf8")).toBe("unreported\n");
         expect(existsSync(onHost(AFTER))).toBe(false);
     });
 
