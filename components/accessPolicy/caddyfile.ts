@@ -33,7 +33,9 @@ import {
     UPSTREAM_TRY_SECONDS,
 } from "./policy";
 import { scopedTokenQuery, scopedWritePath } from "./scopedAccounts";
-import { DECOY_ACCOUNT } from "./usersFile";
+import { base64PrefixPattern, DECOY_ACCOUNT, OVERLAP_MATCHERS, previousUsersFile } from "./usersFile";
+
+export { base64PrefixPattern };
 
 function globalOptions(policy: AccessPolicy): string[] {
     const lines: string[] = [];
@@ -100,6 +102,25 @@ class PasswordChecks {
      * once); and the decoy account is refused even if its check passed. Lines indented for the site's route.
      */
     check(matcher: string, files: readonly string[]): string[] {
+        const overlap = this.policy.overlap;
+        if (!overlap) return this.currentCheck(matcher, files);
+        // During a rotation's overlap: credentials the overlap file routes to a previous password are
+        // checked against the previous-passwords files alone, every other against the current ones.
+        const imported = checkFiles(files, this.accounts);
+        return [
+            matcher === "*" ? "route {" : `route ${matcher} {`,
+            `\tbasicauth @${OVERLAP_MATCHERS.previous} bcrypt ${REALM} {`,
+            ...imported.map((f) => `\t\timport ${previousUsersFile(f)}`),
+            "\t}",
+            `\troute @${OVERLAP_MATCHERS.current} {`,
+            ...this.currentCheck("*", files).map((l) => `\t\t${l.replace(/^\t\t/, "")}`),
+            "\t}",
+            "}",
+        ].map((l) => `\t\t${l}`);
+    }
+
+    /** The check against the current passwords (see `check`). */
+    private currentCheck(matcher: string, files: readonly string[]): string[] {
         const imported = checkFiles(files, this.accounts);
         const decoy = this.policy.decoy;
         if (!decoy) return [`basicauth ${matcher} bcrypt ${REALM} {`, ...imported.map((f) => `\timport ${f}`), "}"].map((l) => `\t\t${l}`);
@@ -247,29 +268,6 @@ function blobShortcut(storageRoot: string): string[] {
         "\t}",
         "}",
     ].map((l) => `\t\t${l}`);
-}
-
-const BASE64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/** A regular expression character for one base64 character (`+` and `/` escaped). */
-const base64Char = (index: number) => (BASE64[index] === "+" ? "\\+" : BASE64[index]!);
-
-/**
- * A regular expression for the base64 text of every string that starts with `prefix`: whole groups of
- * three bytes are fixed characters; the last one or two bytes fix some bits of the next characters,
- * which become character classes. Exported for tests.
- */
-export function base64PrefixPattern(prefix: string): string {
-    const bytes = Buffer.from(prefix, "utf8");
-    const whole = bytes.length - (bytes.length % 3);
-    const fixed = [...Buffer.from(bytes.subarray(0, whole)).toString("base64")].map((c) => (c === "+" ? "\\+" : c)).join("");
-    const rest = bytes.subarray(whole);
-    const range = (from: number, count: number) => `[${Array.from({ length: count }, (_, i) => base64Char(from + i)).join("")}]`;
-    if (rest.length === 0) return fixed;
-    const b0 = rest[0]!;
-    if (rest.length === 1) return `${fixed}${base64Char(b0 >> 2)}${range((b0 & 3) << 4, 16)}`;
-    const b1 = rest[1]!;
-    return `${fixed}${base64Char(b0 >> 2)}${base64Char(((b0 & 3) << 4) | (b1 >> 4))}${range((b1 & 15) << 2, 4)}`;
 }
 
 /**
@@ -872,6 +870,7 @@ export function renderCaddyfile(policy: AccessPolicy): string {
             ? [`\t@outside not ${policy.trustedProxies?.length ? "client_ip" : "remote_ip"} ${policy.allowedNetworks.join(" ")}`]
             : []),
         ...checks.matchers(),
+        ...(policy.overlap ? [`\timport ${policy.overlap.matchersFile}`] : []),
         ...scopedAccountMatchers(policy.scopedPushAccounts ?? []),
         `\t@authorizationTwice vars_regexp {http.request.header.Authorization} ,`,
         `\t@authorizationTooLong vars_regexp {http.request.header.Authorization} ${longerThan(MAX_AUTHORIZATION_LENGTH)}`,

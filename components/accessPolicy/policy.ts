@@ -94,6 +94,13 @@ export interface AccessPolicy {
      */
     readonly decoy?: DecoyCheck;
     /**
+     * Rotation with an overlap (components/accounts/passwordOverlap.ts): the overlap file
+     * (`renderOverlapMatchers`), imported at the site, and beside every users file its previous-passwords
+     * file (`previousUsersFile`). Each password check then sends the credentials `@overlapPrevious`
+     * matches to a check against the previous passwords and every other to the usual one. Unset: no overlap.
+     */
+    readonly overlap?: { readonly matchersFile: string };
+    /**
      * Client networks (CIDR) that may reach the registry at all; everyone when empty. Matched against
      * the direct peer, or, with `trustedProxies`, against the client a trusted proxy names; behind an
      * ingress controller that enforces it, leave it empty here.

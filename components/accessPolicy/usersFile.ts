@@ -8,6 +8,9 @@
 import { createHash } from "node:crypto";
 import * as bcrypt from "bcryptjs";
 import { ACCOUNT_NAME } from "../shared/facts";
+import type { PreviousPassword } from "../shared/front";
+
+export type { PreviousPassword };
 
 /** A bcrypt hash as Caddy and Distribution accept it: "$2a$", "$2b$" or "$2y$", a two-digit cost, salt and hash. */
 const BCRYPT_HASH = /^\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}$/;
@@ -62,4 +65,76 @@ export function renderUsersFile(role: "push" | "pull", accounts: readonly Policy
 export function unmatchableBcryptHash(seed: string): string {
     const bytes = createHash("sha512").update(`dso-registry decoy\n${seed}`).digest();
     return `$2b$10$${bcrypt.encodeBase64(bytes.subarray(0, 16), 16)}${bcrypt.encodeBase64(bytes.subarray(16, 39), 23)}`;
+}
+
+/** An account as the overlap files need it: its name and, during an overlap, its previous password. */
+export interface OverlapAccount {
+    readonly username: string;
+    readonly previous?: PreviousPassword | undefined;
+}
+
+/** The users file of the accounts' previous passwords, beside `renderUsersFile`'s (same format; only the comment when none). */
+export function renderPreviousUsersFile(role: "push" | "pull", accounts: readonly OverlapAccount[]): string {
+    const held = accounts.flatMap((a) => (a.previous ? [{ username: a.username, bcryptHash: a.previous.bcryptHash }] : []));
+    return renderUsersFile(role, held).replace(/^# (\w+) accounts/, "# $1 accounts' previous passwords");
+}
+
+/** The path of a users file's previous-passwords file. */
+export function previousUsersFile(usersFile: string): string {
+    return `${usersFile}-previous`;
+}
+
+/** The site matchers the overlap file defines (`renderOverlapMatchers`). */
+export const OVERLAP_MATCHERS = { previous: "overlapPrevious", current: "overlapCurrent" } as const;
+
+/**
+ * The overlap file: two site matchers, `@overlapPrevious` (Basic credentials of an account in its
+ * overlap whose password starts with its previous password's prefix, before the overlap's end by
+ * Caddy's own clock) and `@overlapCurrent` (every other request). The overlap ends whether or not
+ * anyone runs `pulumi up`. It holds the prefixes, so it is a secret file like the users files.
+ * Without an account in its overlap, `@overlapPrevious` matches nothing.
+ */
+export function renderOverlapMatchers(accounts: readonly OverlapAccount[]): string {
+    const terms: string[] = [];
+    for (const a of [...accounts].sort((x, y) => x.username.localeCompare(y.username))) {
+        const p = a.previous;
+        if (!p) continue;
+        if (!ACCOUNT_NAME.test(a.username)) throw new Error(`renderOverlapMatchers: user name "${a.username}" is not allowed`);
+        if (!/^[\x21-\x7e]+$/.test(p.prefix) || !Number.isSafeInteger(p.until)) {
+            throw new Error(`renderOverlapMatchers: the previous password of "${a.username}" has no usable prefix or end`);
+        }
+        // RE2 inside a CEL string literal: every backslash of the pattern is written twice.
+        const pattern = `^(?i:basic)\\s+${base64PrefixPattern(`${a.username}:${p.prefix}`)}[A-Za-z0-9+/]*=*$`.replace(/\\/g, "\\\\");
+        terms.push(`({http.request.header.Authorization}.matches('${pattern.replace(/'/g, "\\'")}') && int({time.now.unix}) < ${p.until})`);
+    }
+    const previous = terms.length > 0 ? terms.join(" || ") : "false";
+    return [
+        "# the accounts' previous passwords in their overlap, managed by dso-registry",
+        `@${OVERLAP_MATCHERS.previous} expression ${previous}`,
+        `@${OVERLAP_MATCHERS.current} expression !(${previous})`,
+        "",
+    ].join("\n");
+}
+
+const BASE64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/** A regular expression character for one base64 character (`+` and `/` escaped). */
+const base64Char = (index: number) => (BASE64[index] === "+" ? "\\+" : BASE64[index]!);
+
+/**
+ * A regular expression for the base64 text of every string that starts with `prefix`: whole groups of
+ * three bytes are fixed characters; the last one or two bytes fix some bits of the next characters,
+ * which become character classes.
+ */
+export function base64PrefixPattern(prefix: string): string {
+    const bytes = Buffer.from(prefix, "utf8");
+    const whole = bytes.length - (bytes.length % 3);
+    const fixed = [...Buffer.from(bytes.subarray(0, whole)).toString("base64")].map((c) => (c === "+" ? "\\+" : c)).join("");
+    const rest = bytes.subarray(whole);
+    const range = (from: number, count: number) => `[${Array.from({ length: count }, (_, i) => base64Char(from + i)).join("")}]`;
+    if (rest.length === 0) return fixed;
+    const b0 = rest[0]!;
+    if (rest.length === 1) return `${fixed}${base64Char(b0 >> 2)}${range((b0 & 3) << 4, 16)}`;
+    const b1 = rest[1]!;
+    return `${fixed}${base64Char(b0 >> 2)}${base64Char(((b0 & 3) << 4) | (b1 >> 4))}${range((b1 & 15) << 2, 4)}`;
 }

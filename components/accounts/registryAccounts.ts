@@ -7,14 +7,23 @@ import { createHmac } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as bcrypt from "bcryptjs";
+import type { PreviousPassword } from "../accessPolicy/usersFile";
 import { PROJECT } from "../shared/facts";
 import { withFormerType } from "../shared/formerType";
+import { PasswordOverlap } from "./passwordOverlap";
 
 /** A registry account. `password` and `bcryptHash` are secret Outputs. */
 export interface RegistryAccount {
     readonly username: string;
     readonly password: pulumi.Output<string>;
     readonly bcryptHash: pulumi.Output<string>;
+    /**
+     * A generated password's previous value while its rotation's overlap lasts (secret; undefined
+     * outside one). Absent for a supplied password, and without an overlap.
+     */
+    readonly previous?: pulumi.Output<PreviousPassword | undefined>;
+    /** When the previous password stops working (Unix seconds; not secret), as `previous` has it. */
+    readonly previousUntil?: pulumi.Output<number | undefined>;
 }
 
 export interface RegistryAccountsArgs {
@@ -36,6 +45,11 @@ export interface RegistryAccountsArgs {
      * passwords. Unset: only `rotation` rotates them.
      */
     readonly agePeriod?: string;
+    /**
+     * Hours the previous value of a rotated generated password stays valid on the fronts
+     * (passwordOverlap.ts); 0 or unset: it stops at the rotation.
+     */
+    readonly overlapHours?: number;
 }
 
 /** A named account: generated unless a password is supplied, with a rotation of its own. */
@@ -128,7 +142,14 @@ export class RegistryAccounts extends pulumi.ComponentResource {
                 },
                 { parent: this },
             );
-            return { username, password: pulumi.secret(password.result), bcryptHash: pulumi.secret(password.bcryptHash) };
+            const account = { username, password: pulumi.secret(password.result), bcryptHash: pulumi.secret(password.bcryptHash) };
+            if (!args.overlapHours) return account;
+            const overlap = new PasswordOverlap(
+                `${name}-${role}-overlap`,
+                { password: account.password, bcryptHash: account.bcryptHash, overlapHours: args.overlapHours },
+                { parent: this },
+            );
+            return { ...account, previous: overlap.forFronts, previousUntil: pulumi.unsecret(overlap.forFronts.apply((p) => p?.until)) };
         };
         const supplied = (username: string, password: pulumi.Input<string>): RegistryAccount => {
             const secretPassword = pulumi.secret(pulumi.output(password));

@@ -5,7 +5,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { renderCaddyfile } from "../accessPolicy/caddyfile";
 import type { AccessPolicy, MirrorRoute, ScopedPushAccount } from "../accessPolicy/policy";
-import { usersFileOutput } from "../accessPolicy/usersFileOutput";
+import { previousUsersFile } from "../accessPolicy/usersFile";
+import { type HashedAccount, overlapFilesOutput, usersFileOutput } from "../accessPolicy/usersFileOutput";
 import { decoyHash } from "../accounts/decoy";
 import { METRICS_PORTS } from "../shared/facts";
 import { fingerprint } from "../shared/fingerprint";
@@ -14,11 +15,8 @@ import { type HostConnection, HostFile, type HostFileSpec, hostCommand, privileg
 import { checkFilesOverSsh } from "../shared/hostFilesCheck";
 import { caddyApplyScript, caddyRemoveScript, type HostLayout, hostPaths } from "./scripts";
 
-/** An account the policy knows: its name and bcrypt hash (secret). */
-export interface HostAccount {
-    readonly username: string;
-    readonly bcryptHash: pulumi.Input<string>;
-}
+/** An account the policy knows: its name and bcrypt hash (secret), and its previous password during an overlap. */
+export type HostAccount = HashedAccount;
 
 /** TLS for the Caddy site. */
 export type HostTls =
@@ -87,6 +85,8 @@ export interface CaddyMaven {
 export function caddySitePolicy(
     args: Omit<CaddySiteArgs, "connection" | "pushAccounts" | "pullAccounts" | "maven"> & {
         readonly maven?: Omit<CaddyMaven, "deployAccount">;
+        /** Whether an account may have a previous password (a rotation's overlap): the overlap file is imported. */
+        readonly overlap?: boolean;
     },
 ): AccessPolicy {
     const paths = hostPaths(args.layout);
@@ -101,6 +101,7 @@ export function caddySitePolicy(
         requiresAuthForPull: args.requiresAuthForPull,
         pushUsersFile: paths.pushUsers,
         pullUsersFile: paths.pullUsers,
+        ...(args.overlap ? { overlap: { matchersFile: paths.overlapMatchers } } : {}),
         allowedNetworks: args.allowedNetworks,
         uiUpstream: args.uiUpstream,
         deletesEnabled: args.deletesEnabled,
@@ -166,6 +167,27 @@ export class CaddySite extends pulumi.ComponentResource {
         ];
         const mavenUsers = args.maven ? usersFileOutput("push", [args.maven.deployAccount]) : pulumi.output("");
         if (args.maven) files.push(file("users-maven-deploy", paths.mavenDeployUsers, "0600", mavenUsers, caddyOnly));
+        // A rotation's overlap: each users file's previous passwords, and the overlap file that routes to them.
+        const overlap = overlapFilesOutput({
+            push: args.pushAccounts,
+            pull: args.pullAccounts,
+            ...(args.maven ? { mavenDeploy: [args.maven.deployAccount] } : {}),
+        });
+        const overlapBodies: pulumi.Input<string>[] = [];
+        if (overlap) {
+            files.push(
+                file("overlap", paths.overlapMatchers, "0600", overlap.matchers, caddyOnly),
+                file("users-push-previous", previousUsersFile(paths.pushUsers), "0600", overlap.push, caddyOnly),
+                file("users-pull-previous", previousUsersFile(paths.pullUsers), "0600", overlap.pull, caddyOnly),
+            );
+            overlapBodies.push(overlap.matchers, overlap.push, overlap.pull);
+            if (overlap.mavenDeploy) {
+                files.push(
+                    file("users-maven-deploy-previous", previousUsersFile(paths.mavenDeployUsers), "0600", overlap.mavenDeploy, caddyOnly),
+                );
+                overlapBodies.push(overlap.mavenDeploy);
+            }
+        }
         const tlsInputs: pulumi.Input<string>[] = [];
         if (args.tls.kind === "files") {
             files.push(
@@ -182,14 +204,16 @@ export class CaddySite extends pulumi.ComponentResource {
             ...(args.maven ? { mavenDeploy: names([args.maven.deployAccount]) } : {}),
         };
         const caddyfileText = decoyHash(`${name}-decoy`, this).apply((bcryptHash) =>
-            renderCaddyfile({ ...caddySitePolicy(args), decoy: { accounts, bcryptHash } }),
+            renderCaddyfile({ ...caddySitePolicy({ ...args, overlap: overlap !== undefined }), decoy: { accounts, bcryptHash } }),
         );
         // Kept on destroy: the reload's delete replaces it with a Caddyfile without the site.
         files.push(file("caddyfile", layout.caddyfile, "0644", caddyfileText, { retainOnDelete: true }));
 
         // Reload whenever a file Caddy reads changes: the fingerprint of every body is part of the script.
         this.filesFingerprint = pulumi.unsecret(
-            pulumi.all([caddyfileText, pushUsers, pullUsers, mavenUsers, ...tlsInputs]).apply((bodies) => fingerprint(...bodies)),
+            pulumi
+                .all([caddyfileText, pushUsers, pullUsers, mavenUsers, ...tlsInputs, ...overlapBodies])
+                .apply((bodies) => fingerprint(...bodies)),
         );
         const apply = this.filesFingerprint.apply((fp) => privileged(caddyApplyScript(layout, fp), connection.sudo));
         const reload = hostCommand(

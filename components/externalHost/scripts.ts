@@ -99,6 +99,8 @@ export function hostPaths(layout: HostLayout) {
         pullUsers: `${layout.caddyDir}/users-pull`,
         /** The Maven deploy account's users file (the only account that may PUT to the Maven repository). */
         mavenDeployUsers: `${layout.caddyDir}/users-maven-deploy`,
+        /** With a rotation's overlap: the overlap file, beside each users file's "-previous" file (usersFile.ts). */
+        overlapMatchers: `${layout.caddyDir}/overlap`,
         /** The Maven backend's nginx.conf, in a directory mounted read-only into the nginx container. */
         mavenConfigDir: `${layout.registryConfigDir}/maven`,
         /** Exists only during the read-only window; Caddy answers writes with 503 while it does. */

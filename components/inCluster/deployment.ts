@@ -15,6 +15,7 @@ import { metricsContainerPorts, scrapeAnnotations } from "./monitoring";
 import { signalMount, signalVolume } from "./readOnlySignal";
 import { retentionCountsMount, retentionCountsServed, retentionCountsVolume } from "./retentionCounts";
 import { IN_CLUSTER, type InClusterPod, type InClusterSpec } from "./spec";
+import { overlapSecretData } from "./workload";
 
 function secretEnv(name: string, secretName: string, key: string) {
     return { name, valueFrom: { secretKeyRef: { name: secretName, key } } };
@@ -67,6 +68,7 @@ export function renderDeployment(spec: InClusterSpec): K8sObject {
                     { key: "push", path: "push" },
                     { key: "pull", path: "pull" },
                     ...(spec.maven ? [{ key: "maven-deploy", path: "maven-deploy" }] : []),
+                    ...Object.keys(overlapSecretData(spec)).map((key) => ({ key, path: key })),
                 ],
             },
         },

@@ -10,7 +10,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { renderCaddyfile } from "../accessPolicy/caddyfile";
 import type { AccessPolicy, MirrorRoute, ScopedPushAccount } from "../accessPolicy/policy";
-import { usersFileOutput } from "../accessPolicy/usersFileOutput";
+import { type OverlapFiles, overlapFilesOutput, usersFileOutput } from "../accessPolicy/usersFileOutput";
 import { decoyHash } from "../accounts/decoy";
 import { type RegistryStorage, renderRegistryConfig } from "../distribution/registryConfig";
 import { MAVEN_BACKEND, renderMavenNginxConfig } from "../maven/nginxConfig";
@@ -47,6 +47,7 @@ import {
     type InClusterStorage,
     type InClusterTls,
     type IssuerChainLifetimes,
+    OVERLAP_FILES,
 } from "./spec";
 
 /** Where Distribution keeps images: a PVC, or an S3 bucket with the credentials to reach it. */
@@ -175,6 +176,8 @@ export function sidecarPolicy(args: {
     readonly gateway?: { readonly proxyNetworks: readonly string[]; readonly uiService?: string };
     /** `registry.allowedNetworks`: the sidecar's only behind a Gateway. */
     readonly allowedNetworks?: readonly string[];
+    /** Whether an account may have a previous password (a rotation's overlap): the overlap file is imported. */
+    readonly overlap?: boolean;
 }): AccessPolicy {
     return {
         siteAddress: args.host,
@@ -186,6 +189,7 @@ export function sidecarPolicy(args: {
         requiresAuthForPull: args.requiresAuthForPull,
         pushUsersFile: `${IN_CLUSTER.usersDir}/push`,
         pullUsersFile: `${IN_CLUSTER.usersDir}/pull`,
+        ...(args.overlap ? { overlap: { matchersFile: `${IN_CLUSTER.usersDir}/${OVERLAP_FILES.matchers}` } } : {}),
         // Behind an Ingress the sidecar only sees the controller's address: the allowlist is the ingress's
         // job. Behind a Gateway (no standard allowlist) the sidecar enforces it on the client the
         // controller names, believed from the controller's networks only.
@@ -361,7 +365,14 @@ export class InClusterRegistry extends pulumi.ComponentResource {
     constructor(name: string, args: InClusterRegistryArgs, opts?: pulumi.ComponentResourceOptions) {
         super("dso-registry:inCluster:InClusterRegistry", name, {}, withFormerType(opts, "dso:registry:InClusterRegistry"));
         const users = frontUsers(args.accounts);
+        // A rotation's overlap: each users file's previous passwords, and the overlap file that routes to them.
+        const overlap = overlapFilesOutput({
+            push: users.push,
+            pull: users.pull,
+            ...(args.maven ? { mavenDeploy: [args.maven.deployAccount] } : {}),
+        });
         const policy = sidecarPolicy({
+            overlap: overlap !== undefined,
             host: args.host,
             requiresAuthForPull: args.requiresAuthForPull,
             deletesEnabled: args.deletes.api,
@@ -418,8 +429,8 @@ export class InClusterRegistry extends pulumi.ComponentResource {
         const servedCert = args.tls.kind === "secret" ? args.tls.certPem : "";
         const configChecksum = pulumi.unsecret(
             pulumi
-                .all([caddyfile, push, pull, mavenDeploy, servedCert])
-                .apply(([caddy, p, q, m, c]) =>
+                .all([caddyfile, push, pull, mavenDeploy, servedCert, overlap ? pulumi.all(overlapValues(overlap)) : []])
+                .apply(([caddy, p, q, m, c, previous]) =>
                     createHash("sha256")
                         .update(caddy)
                         .update("\0")
@@ -434,6 +445,7 @@ export class InClusterRegistry extends pulumi.ComponentResource {
                         .update(mavenNginxConfig)
                         .update("\0")
                         .update(c)
+                        .update(previous.map((v) => `\0${v}`).join(""))
                         .digest("hex"),
                 ),
         );
@@ -468,7 +480,7 @@ export class InClusterRegistry extends pulumi.ComponentResource {
             publishLocalRegistryHosting: args.publishLocalRegistryHosting,
             caddyfile,
             registryConfig,
-            users: { push, pull, htpasswd: pulumi.secret(args.htpasswd) },
+            users: { push, pull, htpasswd: pulumi.secret(args.htpasswd), ...(overlap ? { overlap } : {}) },
             httpSecret: pulumi.secret(httpSecret.result),
             configChecksum,
             ...(args.maven
@@ -595,4 +607,9 @@ function registerObjects(
         registered.push({ kind: object.kind, name: object.metadata.name, resource });
     }
     return registered;
+}
+
+/** The overlap files' bodies, in a fixed order (for the pods' checksum). */
+function overlapValues(o: OverlapFiles): pulumi.Output<string>[] {
+    return [o.matchers, o.push, o.pull, ...(o.mavenDeploy ? [o.mavenDeploy] : [])];
 }

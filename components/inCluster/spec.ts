@@ -146,7 +146,13 @@ export interface InClusterSpec {
     /** Distribution's config.yml (from the shared renderer; holds no secret). */
     readonly registryConfig: string;
     /** Caddy users files and the htpasswd view of the same accounts. */
-    readonly users: { readonly push: Value; readonly pull: Value; readonly htpasswd: Value };
+    readonly users: {
+        readonly push: Value;
+        readonly pull: Value;
+        readonly htpasswd: Value;
+        /** A rotation's overlap: the overlap file and each users file's previous passwords (usersFileOutput.ts). */
+        readonly overlap?: { readonly matchers: Value; readonly push: Value; readonly pull: Value; readonly mavenDeploy?: Value };
+    };
     /** Distribution's `http.secret`, shared by every replica. */
     readonly httpSecret: Value;
     /** Digest of everything the pods read at start; a change rolls the pods. */
@@ -290,3 +296,11 @@ export interface InClusterMonitoring {
     /** With a rotation by age, when the generated passwords' next period begins (Unix seconds). */
     readonly passwordsRotationDue?: number;
 }
+
+/** The overlap's files in the users Secret: its key (and file name) for each. */
+export const OVERLAP_FILES = {
+    matchers: "overlap",
+    push: "push-previous",
+    pull: "pull-previous",
+    mavenDeploy: "maven-deploy-previous",
+} as const;

@@ -3,13 +3,13 @@
  * the claims of its volumes.
  */
 import type * as k8s from "@pulumi/kubernetes";
-import type { K8sObject } from "../shared/k8sObject";
+import type { K8sObject, Value } from "../shared/k8sObject";
 import { CLAIM_ANNOTATIONS, persistentClaim } from "../shared/persistentClaim";
 import { inClusterGcStepScript, inClusterRetentionScript, inClusterVerifyScript, mavenGcScript } from "./gcJob";
 import { gcWindow } from "./gcWindow";
 import { labels, meta, secret } from "./k8sHelpers";
 import { retentionCountsServed } from "./retentionCounts";
-import { IN_CLUSTER, type InClusterSpec } from "./spec";
+import { IN_CLUSTER, type InClusterSpec, OVERLAP_FILES } from "./spec";
 
 /** The registry's namespace, which enforces the "restricted" Pod Security Standard. */
 export function renderNamespace(spec: InClusterSpec): K8sObject {
@@ -39,6 +39,18 @@ export const NOT_ISSUED_BY_CERT_MANAGER = {
     "cert-manager.io/issuer-kind": "PulumiProgram",
 } as const;
 
+/** The overlap's files in the users Secret, by key (OVERLAP_FILES); none without an overlap. */
+export function overlapSecretData(spec: InClusterSpec): Record<string, Value> {
+    const o = spec.users.overlap;
+    if (!o) return {};
+    return {
+        [OVERLAP_FILES.matchers]: o.matchers,
+        [OVERLAP_FILES.push]: o.push,
+        [OVERLAP_FILES.pull]: o.pull,
+        ...(o.mavenDeploy !== undefined ? { [OVERLAP_FILES.mavenDeploy]: o.mavenDeploy } : {}),
+    };
+}
+
 export function renderSecrets(spec: InClusterSpec): K8sObject[] {
     const secrets = [
         secret(IN_CLUSTER.htpasswdSecret, spec, "registry", {
@@ -46,6 +58,7 @@ export function renderSecrets(spec: InClusterSpec): K8sObject[] {
             push: spec.users.push,
             pull: spec.users.pull,
             ...(spec.maven ? { "maven-deploy": spec.maven.deployUsers } : {}),
+            ...overlapSecretData(spec),
         }),
         secret(IN_CLUSTER.httpSecret, spec, "registry", { secret: spec.httpSecret }),
     ];

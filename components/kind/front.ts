@@ -43,6 +43,8 @@ export interface KindFrontSpec {
      * account writes everywhere. Why: docs/decisions/access-policy.md#push-accounts-scoped-to-repository-prefixes
      */
     readonly scopedPushAccounts?: readonly ScopedPushAccount[];
+    /** Whether an account may have a previous password (a rotation's overlap): the overlap file is imported. */
+    readonly overlap?: boolean;
 }
 
 /** An authority as a browser writes it in its Host header: the port only when it is not HTTP's 80. */
@@ -77,6 +79,7 @@ export function kindFrontPolicy(spec: KindFrontSpec): AccessPolicy {
         requiresAuthForPull: spec.requiresAuthForPull,
         pushUsersFile: `${FRONT_DIR}/users-push`,
         pullUsersFile: `${FRONT_DIR}/users-pull`,
+        ...(spec.overlap ? { overlap: { matchersFile: `${FRONT_DIR}/overlap` } } : {}),
         ...(spec.decoy ? { decoy: spec.decoy } : {}),
         // Only the host's loopback and the kind network reach the front.
         allowedNetworks: [],

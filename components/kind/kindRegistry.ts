@@ -7,7 +7,8 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { usersFileOutput } from "../accessPolicy/usersFileOutput";
+import { previousUsersFile } from "../accessPolicy/usersFile";
+import { overlapFilesOutput, usersFileOutput } from "../accessPolicy/usersFileOutput";
 import { decoyHash } from "../accounts/decoy";
 import { type MirrorSpec, renderMirrorEnvFile, type UpstreamAccount } from "../mirrors/mirrors";
 import type { DistributionSettings } from "../shared/distributionSettings";
@@ -102,6 +103,8 @@ export class KindRegistry extends pulumi.ComponentResource {
                 throw new Error(`KindRegistry ${name}: the cache of ${m.spec.upstream} has credentials but no upstream account was given`);
             }
         }
+        // A rotation's overlap: each users file's previous passwords, and the overlap file that routes to them.
+        const overlap = overlapFilesOutput({ push: users.push, pull: users.pull });
         const decoy = decoyHash(`${name}-decoy`, this);
         const caddyfile = decoy.apply((bcryptHash) =>
             renderKindCaddyfile({
@@ -117,6 +120,7 @@ export class KindRegistry extends pulumi.ComponentResource {
                     upstream: `${kindMirrorPaths(layout, m.spec).container}:${DISTRIBUTION.containerPort}`,
                 })),
                 scopedPushAccounts: users.scoped,
+                overlap: overlap !== undefined,
                 decoy: {
                     accounts: { push: users.push.map((a) => a.username), pull: users.pull.map((a) => a.username) },
                     bcryptHash,
@@ -148,6 +152,13 @@ export class KindRegistry extends pulumi.ComponentResource {
             file("caddyfile", p.caddyfile, caddyfile),
             file("users-push", p.pushUsers, usersFileOutput("push", users.push), "0600", true),
             file("users-pull", p.pullUsers, usersFileOutput("pull", users.pull), "0600", true),
+            ...(overlap
+                ? [
+                      file("overlap", p.overlapMatchers, overlap.matchers, "0600", true),
+                      file("users-push-previous", previousUsersFile(p.pushUsers), overlap.push, "0600", true),
+                      file("users-pull-previous", previousUsersFile(p.pullUsers), overlap.pull, "0600", true),
+                  ]
+                : []),
             file("registry-config", p.registryConfig, registryConfig),
             file("node-script", p.nodeScript, nodeScript),
             file("watcher-script", p.watcherScript, nodeWatchScript(layout)),
@@ -165,7 +176,8 @@ export class KindRegistry extends pulumi.ComponentResource {
         ];
         // Each container is replaced when its own files change. The digest of the accounts is of their
         // bcrypt hashes, which reveal nothing, so the script stays readable in previews.
-        const digests = pulumi.all([caddyfile, ...accounts.map((a) => a.bcryptHash)]).apply(
+        const overlapBodies = overlap ? [overlap.matchers, overlap.push, overlap.pull] : [];
+        const digests = pulumi.all([caddyfile, ...accounts.map((a) => a.bcryptHash), ...overlapBodies]).apply(
             (frontParts): KindFileDigests => ({
                 distribution: fingerprint(registryConfig),
                 front: fingerprint(...frontParts),

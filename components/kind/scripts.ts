@@ -51,6 +51,8 @@ export function kindPaths(layout: KindLayout) {
         caddyfile: `${dataDir}/front/Caddyfile`,
         pushUsers: `${dataDir}/front/users-push`,
         pullUsers: `${dataDir}/front/users-pull`,
+        /** With a rotation's overlap: the overlap file (the users files' "-previous" files beside them). */
+        overlapMatchers: `${dataDir}/front/overlap`,
         registryConfig: `${dataDir}/front/config.yml`,
         nodeScript: `${dataDir}/bin/node-inside.sh`,
         watcherScript: `${dataDir}/bin/node-watch.sh`,

@@ -7,10 +7,26 @@
 import type * as pulumi from "@pulumi/pulumi";
 import type { RegistryDeletes } from "./facts";
 
+/**
+ * An account's previous password during a rotation's overlap (components/accounts/passwordOverlap.ts):
+ * its bcrypt hash, the shortest prefix of it that the current password does not start with, and the
+ * end of the overlap. The front sends Basic credentials of that user whose password starts with the
+ * prefix to a check against the previous hash, until `until`; every other credential to the current one.
+ */
+export interface PreviousPassword {
+    readonly bcryptHash: string;
+    /** The previous password's first characters, up to and including the first that differs from the current one. */
+    readonly prefix: string;
+    /** End of the overlap (Unix seconds): from then on the front no longer routes to the previous hash. */
+    readonly until: number;
+}
+
 /** An account the front checks: its user name and the bcrypt hash of its password (secret). */
 export interface FrontAccount {
     readonly username: string;
     readonly bcryptHash: pulumi.Input<string>;
+    /** The previous password during a rotation's overlap (secret), which the front also accepts until its end. */
+    readonly previous?: pulumi.Input<PreviousPassword | undefined>;
 }
 
 /** A push account that may write only under its repository prefixes (whole path components ending in "/"). */

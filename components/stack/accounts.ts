@@ -36,6 +36,7 @@ export function defineAccounts(cfg: StackConfig, d: Decisions, ageRotation?: Age
         ...(cr.readAccounts.length > 0 ? { read: cr.readAccounts.map((a) => namedAccount(cfg, a)) } : {}),
         rotation: cr.rotation,
         ...(ageRotation ? { agePeriod: periodKeeper(ageRotation.days, ageRotation) } : {}),
+        overlapHours: cr.rotationOverlapHours,
     });
 }
 

@@ -17,7 +17,8 @@ import { hostname } from "node:os";
 import * as path from "node:path";
 import { renderCaddyfile } from "../../components/accessPolicy/caddyfile";
 import { LOGIN_JAIL, type LoginLimit, renderFail2banFilter, renderFail2banJail } from "../../components/accessPolicy/loginLimit";
-import { renderUsersFile } from "../../components/accessPolicy/usersFile";
+import { renderOverlapMatchers, renderPreviousUsersFile, renderUsersFile } from "../../components/accessPolicy/usersFile";
+import { distinguishingPrefix } from "../../components/accounts/passwordOverlapProvider";
 import { renderRegistryConfig } from "../../components/distribution/registryConfig";
 import { DISTRIBUTION } from "../../components/shared/facts";
 import { DEBIAN_CADDY } from "./caddyBinaries";
@@ -33,6 +34,12 @@ export interface LoginLimitFront {
     readonly ns: TestNetns;
     readonly ca: TestCa;
     readonly push: TestAccount;
+    /**
+     * With `pushOverlapSeconds`: the push account's previous password (same user name), which the front
+     * accepts until `overlapUntil` (Unix seconds) by its own clock, as after a rotation with an overlap.
+     */
+    readonly previousPush?: TestAccount;
+    readonly overlapUntil?: number;
     /** Source addresses on this machine: an attacker, CI, and anonymous pullers. */
     readonly addresses: { readonly attacker: string; readonly ci: string; readonly puller: string };
     readonly accessLogFile: string;
@@ -103,11 +110,16 @@ export function frontRequest(
 
 export const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
 
-/** Uploads one blob with the push account (POST, then one PUT); returns its path for anonymous GETs. */
-export async function pushBlob(front: LoginLimitFront, from: string, bytes = 64 * 1024): Promise<string> {
+/** Uploads one blob with the push account (or `account`: POST, then one PUT); returns its path for anonymous GETs. */
+export async function pushBlob(
+    front: LoginLimitFront,
+    from: string,
+    bytes = 64 * 1024,
+    account: TestAccount = front.push,
+): Promise<string> {
     const body = randomBytes(bytes);
     const digest = `sha256:${createHash("sha256").update(body).digest("hex")}`;
-    const auth = basic(front.push.username, front.push.password);
+    const auth = basic(account.username, account.password);
     const started = await frontRequest(front, from, "/v2/team/app/blobs/uploads/", { method: "POST", authorization: auth });
     if (started.status !== 202 || !started.location) throw new Error(`upload start answered ${started.status} ${started.error ?? ""}`);
     const location = new URL(started.location, `https://${FRONT_NAME}`);
@@ -138,6 +150,11 @@ export interface LoginLimitFrontOptions {
     readonly installJail?: (install: JailInstall) => void;
     /** Adds the client namespace joined straight to the front's (`LoginLimitFront.neighbour`). */
     readonly neighbour?: boolean;
+    /**
+     * The push account was just rotated with an overlap of this many seconds: the previous-passwords
+     * files and the overlap file are written as a placement writes them, and the policy imports them.
+     */
+    readonly pushOverlapSeconds?: number;
 }
 
 /** Starts the front with `limit` (used by the built-in jail; an `installJail` brings its own). */
@@ -194,6 +211,8 @@ export async function startLoginLimitFront(
         const pullUsersFile = path.join(dir, "users-pull");
         writeFileSync(pushUsersFile, renderUsersFile("push", [push]), { mode: 0o600 });
         writeFileSync(pullUsersFile, renderUsersFile("pull", [pull]), { mode: 0o600 });
+        const overlap =
+            options.pushOverlapSeconds !== undefined ? writeOverlapFiles(dir, push, pull, options.pushOverlapSeconds) : undefined;
         const accessLogFile = path.join(dir, "access.log");
         const caddyfile = renderCaddyfile({
             siteAddress: FRONT_NAME,
@@ -209,6 +228,7 @@ export async function startLoginLimitFront(
             blobFiles: dataDir,
             accessLog: { kind: "file", path: accessLogFile },
             decoy: { accounts: { push: [push.username], pull: [pull.username] }, bcryptHash: makeDecoyHash() },
+            ...(overlap ? { overlap: { matchersFile: overlap.matchersFile } } : {}),
         });
         const caddyfilePath = path.join(dir, "Caddyfile");
         writeFileSync(caddyfilePath, caddyfile);
@@ -285,6 +305,7 @@ export async function startLoginLimitFront(
             ns,
             ca,
             push,
+            ...(overlap ? { previousPush: overlap.previous, overlapUntil: overlap.until } : {}),
             addresses,
             accessLogFile,
             neighbour,
@@ -341,4 +362,25 @@ export async function eventually(check: () => Promise<boolean>, timeoutMs = 20_0
         await new Promise((r) => setTimeout(r, 250));
     }
     return false;
+}
+
+/**
+ * The files a placement writes after rotating the push account with an overlap of `seconds`: a
+ * previous password for the push account (another than the current one from its first character on),
+ * each users file's previous-passwords file and the overlap file (usersFileOutput.ts does the same).
+ */
+function writeOverlapFiles(dir: string, push: TestAccount, pull: TestAccount, seconds: number) {
+    let previous = makeAccount(push.username);
+    while (distinguishingPrefix(previous.password, push.password) === undefined) previous = makeAccount(push.username);
+    const until = Math.floor(Date.now() / 1000) + seconds;
+    const kept = { bcryptHash: previous.bcryptHash, prefix: distinguishingPrefix(previous.password, push.password)!, until };
+    const matchersFile = path.join(dir, "overlap");
+    writeFileSync(path.join(dir, "users-push-previous"), renderPreviousUsersFile("push", [{ username: push.username, previous: kept }]), {
+        mode: 0o600,
+    });
+    writeFileSync(path.join(dir, "users-pull-previous"), renderPreviousUsersFile("pull", [{ username: pull.username }]), { mode: 0o600 });
+    writeFileSync(matchersFile, renderOverlapMatchers([{ username: push.username, previous: kept }, { username: pull.username }]), {
+        mode: 0o600,
+    });
+    return { previous, until, matchersFile };
 }

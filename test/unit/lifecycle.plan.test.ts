@@ -102,7 +102,9 @@ describe("plans with a known shape", () => {
         [ACCOUNTS.hostPushRevoked, "team-a-ci", ["delete"]],
     ])("%s: only %s's own password, credential and pull Secret change, and the users files", async (name, account, ops) => {
         const { plan: p } = await plan(byName(name));
-        const own = (n: string) => n.endsWith(`-${account}`) || n.startsWith(`read-pull-secrets-${account}-`);
+        // The account's password, its overlap (the previous password kept), credential and pull Secrets.
+        const own = (n: string) =>
+            n.endsWith(`-${account}`) || n.endsWith(`-${account}-overlap`) || n.startsWith(`read-pull-secrets-${account}-`);
         const usersFiles = [
             "registry-secret-registry-htpasswd",
             "registry-configmap-registry-config",

@@ -134,6 +134,15 @@ export const containerRegistry = z.strictObject({
         .describe(
             "Rotate every generated registry password by age: the first `pulumi up` in each new period of this many days (counted from 1970-01-01 UTC) generates new ones, and Jenkins's credentials and the pull secrets follow in the same `up`; the stack output `accountRotation` and an alert tell when the next is due. Turning it on rotates once. Unset: only `rotation` rotates them.",
         ),
+    rotationOverlapHours: z
+        .number()
+        .int()
+        .min(0)
+        .max(720)
+        .default(24)
+        .describe(
+            "Hours a generated password's previous value keeps working on every front after the `pulumi up` that rotated it (by `rotateAfterDays`, `rotation` or an account's own `rotation`): a pipeline that read the credential before the `up` still pushes, and its retries never count toward a ban. The fronts end the overlap by their own clock, whether or not anyone runs `up`; after it the previous password is a wrong password like any other. 0: it stops at the rotation.",
+        ),
 });
 
 /** Key `mavenRegistry`: the Maven repository CI deploys to. */

@@ -1,0 +1,163 @@
+/**
+ * Rotation with an overlap, the pure parts: what the PasswordOverlap resource keeps across a rotation
+ * (components/accounts/passwordOverlap.ts and its provider), the overlap file and previous-passwords
+ * files the fronts import (usersFile.ts), and the password checks the Caddyfile gets (caddyfile.ts).
+ * The same files on real Caddy and fail2ban: test/integration/rotationOverlap.test.ts.
+ * Covers: components/accounts/passwordOverlapProvider.ts
+ */
+import { describe, expect, test } from "vitest";
+import { renderCaddyfile } from "../../components/accessPolicy/caddyfile";
+import { renderOverlapMatchers, renderPreviousUsersFile } from "../../components/accessPolicy/usersFile";
+import { PasswordOverlap } from "../../components/accounts/passwordOverlap";
+import {
+    diffPasswordOverlap,
+    distinguishingPrefix,
+    nextPrevious,
+    type PasswordOverlapState,
+} from "../../components/accounts/passwordOverlapProvider";
+import { BASE_POLICY } from "../support/accessPolicy";
+
+const HASH_A = `$2b$10$${"a".repeat(53)}`;
+const HASH_B = `$2b$10$${"b".repeat(53)}`;
+const DAY = 24 * 3600;
+
+const state = (password: string, bcryptHash: string, overlapSeconds = DAY, previous: PasswordOverlapState["previous"] = null) => ({
+    password,
+    bcryptHash,
+    overlapSeconds,
+    previous,
+});
+
+describe("distinguishingPrefix", () => {
+    test.each([
+        ["Xabc", "Yabc", "X"],
+        ["abcX", "abcY", "abcX"],
+        ["same", "same", undefined],
+        ["ab", "abc", undefined],
+        ["abc", "ab", "abc"],
+    ])("previous %s, current %s: %s", (previous, current, prefix) => {
+        expect(distinguishingPrefix(previous, current)).toBe(prefix);
+        // The prefix is never one the current password starts with.
+        if (prefix !== undefined) expect(current.startsWith(prefix)).toBe(false);
+    });
+});
+
+describe("what the resource keeps", () => {
+    const now = 1_800_000_000;
+
+    test("a new password: the old one's hash and prefix, until the overlap's end counted from the rotation", () => {
+        expect(nextPrevious(state("old-pass", HASH_A), state("new-pass", HASH_B), now)).toEqual({
+            bcryptHash: HASH_A,
+            prefix: "o",
+            rotatedAt: now,
+            until: now + DAY,
+        });
+    });
+
+    test("the same password: what was kept stays, its end moved when the overlap's length changed", () => {
+        const kept = { bcryptHash: HASH_A, prefix: "o", rotatedAt: now, until: now + DAY };
+        expect(nextPrevious(state("new", HASH_B, DAY, kept), state("new", HASH_B, DAY), now + 60)).toEqual(kept);
+        expect(nextPrevious(state("new", HASH_B, DAY, kept), state("new", HASH_B, 2 * DAY), now + 60)).toEqual({
+            ...kept,
+            until: now + 2 * DAY,
+        });
+        expect(nextPrevious(state("new", HASH_B), state("new", HASH_B), now)).toBeNull();
+    });
+
+    test("a second rotation inside the overlap keeps only the password it replaces", () => {
+        const kept = { bcryptHash: HASH_A, prefix: "f", rotatedAt: now, until: now + DAY };
+        expect(nextPrevious(state("second", HASH_B, DAY, kept), state("third", HASH_A), now + 60)).toEqual({
+            bcryptHash: HASH_B,
+            prefix: "s",
+            rotatedAt: now + 60,
+            until: now + 60 + DAY,
+        });
+    });
+
+    test("an overlap of 0 keeps nothing", () => {
+        expect(nextPrevious(state("old", HASH_A, 0), state("new", HASH_B, 0), now)).toBeNull();
+        const kept = { bcryptHash: HASH_A, prefix: "o", rotatedAt: now, until: now + DAY };
+        expect(nextPrevious(state("new", HASH_B, DAY, kept), state("new", HASH_B, 0), now)).toBeNull();
+    });
+
+    test("an update is planned for a new password or a new length, and for nothing else", () => {
+        expect(diffPasswordOverlap(state("a", HASH_A), state("a", HASH_A)).changes).toBe(false);
+        expect(diffPasswordOverlap(state("a", HASH_A), state("b", HASH_B)).changes).toBe(true);
+        expect(diffPasswordOverlap(state("a", HASH_A), state("a", HASH_A, 2 * DAY)).changes).toBe(true);
+    });
+
+    test("the resource refuses an overlap that is not a whole number of hours", () => {
+        expect(() => new PasswordOverlap("o", { password: "p", bcryptHash: HASH_A, overlapHours: 1.5 })).toThrow(/whole number of hours/);
+        expect(() => new PasswordOverlap("o", { password: "p", bcryptHash: HASH_A, overlapHours: -1 })).toThrow(/whole number of hours/);
+    });
+});
+
+describe("the overlap file", () => {
+    const until = 1_800_000_000;
+
+    test("without a previous password @overlapPrevious matches nothing and @overlapCurrent everything", () => {
+        const text = renderOverlapMatchers([{ username: "ci" }]);
+        expect(text).toContain("@overlapPrevious expression false\n");
+        expect(text).toContain("@overlapCurrent expression !(false)\n");
+    });
+
+    test("each account in its overlap: its user and prefix in base64, and the end by Caddy's clock", () => {
+        const text = renderOverlapMatchers([
+            { username: "ci", previous: { bcryptHash: HASH_A, prefix: "old", until } },
+            { username: "flux", previous: undefined },
+        ]);
+        const previous = /^@overlapPrevious expression (.*)$/m.exec(text)![1]!;
+        // "ci:old" is two whole base64 groups; the doubled backslash is RE2's \s inside a CEL string.
+        expect(previous).toBe(
+            `({http.request.header.Authorization}.matches('^(?i:basic)\\\\s+Y2k6b2xk[A-Za-z0-9+/]*=*$') && int({time.now.unix}) < ${until})`,
+        );
+        expect(text).toContain(`@overlapCurrent expression !(${previous})`);
+        expect(text).not.toContain("flux");
+    });
+
+    test("the pattern, read as a regular expression, takes the previous password and not the current one", () => {
+        const text = renderOverlapMatchers([{ username: "team-b-ci", previous: { bcryptHash: HASH_A, prefix: "Qx", until } }]);
+        const quoted = /matches\('(.*?)'\)/.exec(text)![1]!.replace(/\\\\/g, "\\").replace("(?i:basic)", "[Bb][Aa][Ss][Ii][Cc]");
+        const pattern = new RegExp(quoted);
+        const header = (password: string) => `Basic ${Buffer.from(`team-b-ci:${password}`).toString("base64")}`;
+        expect(pattern.test(header("Qx7h2kPREVIOUS"))).toBe(true);
+        expect(pattern.test(header("QyCURRENT"))).toBe(false);
+        expect(pattern.test(`Basic ${Buffer.from("other:Qx7h2k").toString("base64")}`)).toBe(false);
+    });
+
+    test("the previous-passwords file holds the previous hashes only", () => {
+        const text = renderPreviousUsersFile("push", [
+            { username: "ci", previous: { bcryptHash: HASH_A, prefix: "o", until } },
+            { username: "team-a-ci" },
+        ]);
+        expect(text).toBe(`# push accounts' previous passwords, managed by dso-registry\nci ${HASH_A}\n`);
+        expect(renderPreviousUsersFile("pull", [{ username: "flux" }])).toBe(
+            "# pull accounts' previous passwords, managed by dso-registry\n",
+        );
+    });
+});
+
+describe("the Caddyfile with an overlap", () => {
+    const policy = { ...BASE_POLICY, overlap: { matchersFile: "/etc/caddy/overlap" } };
+
+    test("imports the overlap file at the site, and every check has its previous-passwords route first", () => {
+        const text = renderCaddyfile(policy);
+        expect(text).toContain("\timport /etc/caddy/overlap\n");
+        const previousChecks = text.match(/basicauth @overlapPrevious bcrypt /g) ?? [];
+        const currentRoutes = text.match(/route @overlapCurrent \{/g) ?? [];
+        expect(previousChecks.length).toBeGreaterThan(0);
+        expect(currentRoutes.length).toBe(previousChecks.length);
+        expect(text).toContain(`import ${BASE_POLICY.pushUsersFile}-previous\n`);
+        // The write check holds the push accounts' previous passwords only.
+        const write = text.slice(text.indexOf("route @write {"));
+        const writeCheck = write.slice(0, write.indexOf("route @overlapCurrent"));
+        expect(writeCheck).toContain(`import ${BASE_POLICY.pushUsersFile}-previous`);
+        expect(writeCheck).not.toContain(BASE_POLICY.pullUsersFile);
+    });
+
+    test("without an overlap the Caddyfile is what it was", () => {
+        const text = renderCaddyfile(BASE_POLICY);
+        expect(text).not.toContain("overlap");
+        expect(text).not.toContain("-previous");
+    });
+});
