@@ -71,7 +71,15 @@ export interface StackOutputs {
      * began (the generated passwords are no older), and when the next begins (the first `up` after it
      * rotates them).
      */
-    readonly accountRotation?: { readonly everyDays: number; readonly since: string; readonly nextDue: string };
+    readonly accountRotation?: {
+        readonly everyDays?: number;
+        readonly since?: string;
+        readonly nextDue?: string;
+        /** `containerRegistry.rotationOverlapHours`: how long a rotated password's previous value keeps working. */
+        readonly overlapHours: number;
+        /** Each account whose previous password has an overlap: when it stops working (ISO time; maybe past). */
+        readonly previousValidUntil: pulumi.Output<Record<string, string>>;
+    };
 }
 
 /** Named accounts as one secret stack output, by user name. */
@@ -192,15 +200,38 @@ export function defineStack(cfg: StackConfig): StackOutputs {
         ...(accounts?.pull ? { pullCredentials: credentialsOutput(accounts.pull) } : {}),
         ...(accounts && accounts.scopedPush.length > 0 ? { pushAccountCredentials: credentialsByName(accounts.scopedPush) } : {}),
         ...(accounts && accounts.read.length > 0 ? { readAccountCredentials: credentialsByName(accounts.read) } : {}),
-        ...(ageRotation
-            ? {
-                  accountRotation: {
-                      everyDays: ageRotation.days,
-                      since: ageRotation.since.toISOString(),
-                      nextDue: ageRotation.due.toISOString(),
-                  },
-              }
-            : {}),
+        ...accountRotationOutput(cfg, accounts, ageRotation),
         seedImage: { prefix: d.imagePrefix, placeholderTag: PLACEHOLDER_TAG, example: `${d.imagePrefix}/app:${PLACEHOLDER_TAG}` },
+    };
+}
+
+/**
+ * The stack output `accountRotation`: the rotation by age (when on) and the overlap, with each account
+ * whose previous password has one and when it ends; none when passwords rotate by hand without an overlap.
+ */
+function accountRotationOutput(
+    cfg: StackConfig,
+    accounts: RegistryAccounts | undefined,
+    ageRotation: AgeRotation | undefined,
+): Pick<StackOutputs, "accountRotation"> {
+    const all = accounts ? [accounts.push, ...accounts.scopedPush, ...(accounts.pull ? [accounts.pull] : []), ...accounts.read] : [];
+    const overlapping = all.flatMap((a) => (a.previousUntil ? [{ username: a.username, until: a.previousUntil }] : []));
+    if (!ageRotation && overlapping.length === 0) return {};
+    return {
+        accountRotation: {
+            ...(ageRotation
+                ? { everyDays: ageRotation.days, since: ageRotation.since.toISOString(), nextDue: ageRotation.due.toISOString() }
+                : {}),
+            overlapHours: overlapping.length > 0 ? cfg.containerRegistry.rotationOverlapHours : 0,
+            previousValidUntil: pulumi
+                .all(overlapping.map((a) => a.until))
+                .apply((ends) =>
+                    Object.fromEntries(
+                        ends.flatMap((end, i) =>
+                            end === undefined ? [] : [[overlapping[i]!.username, new Date(end * 1000).toISOString()]],
+                        ),
+                    ),
+                ),
+        },
     };
 }

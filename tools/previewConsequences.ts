@@ -227,7 +227,8 @@ const inputsOf = (c: Change) => (c.op === "delete" ? c.olds : c.news);
 // ---------------------------------------------------------------------------------------------
 // The rules: one per kind of resource whose change a reviewer must hear about.
 
-type Rule = (c: Change) => Omit<Consequence, "resource">[];
+/** A rule reads one change; `all` is every change of the preview, for what a sibling tells about it. */
+type Rule = (c: Change, all: readonly Change[]) => Omit<Consequence, "resource">[];
 
 /** A command that runs a container: recreated when its spec (fingerprint, image, files) or its stdin changes. */
 function containerChange(c: Change): How {
@@ -588,13 +589,23 @@ const claims: Rule = (c) => {
     return [];
 };
 
+const PASSWORD_OVERLAP = "pulumi-nodejs:dynamic/accounts:PasswordOverlap";
+
 /** Generated passwords, Jenkins credentials and pull secrets. */
-const credentials: Rule = (c) => {
+const credentials: Rule = (c, all) => {
     if (c.type === "random:index/randomPassword:RandomPassword") {
         if (c.parentType !== "dso-registry:accounts:RegistryAccounts") return [];
         const user = String(at(inputsOf(c), "keepers.username") ?? c.name);
-        if (c.op === "replace")
-            return [{ kind: "credential", text: `account ${user}: its password rotates; the old one stops working when this runs` }];
+        if (c.op === "replace") {
+            // Its PasswordOverlap (components/accounts/passwordOverlap.ts) keeps the old one for the overlap.
+            const overlap = all.find((o) => o.type === PASSWORD_OVERLAP && o.name === `${c.name}-overlap` && o.op === "update");
+            const seconds = Number(overlap ? at(overlap.news, "overlapSeconds") : 0);
+            const kept =
+                seconds > 0
+                    ? `the old one keeps working for ${seconds / 3600} hours after this runs (the rotation's overlap), then stops`
+                    : "the old one stops working when this runs";
+            return [{ kind: "credential", text: `account ${user}: its password rotates; ${kept}` }];
+        }
         if (c.op === "delete")
             return [{ kind: "credential", text: `account ${user} is removed: its password stops working when this runs` }];
         if (c.op === "create") return [{ kind: "credential", text: `account ${user} is added` }];
@@ -698,7 +709,7 @@ export function previewConsequences(preview: { readonly steps?: readonly Preview
     const counts = { create: 0, update: 0, replace: 0, delete: 0 };
     for (const c of changes) counts[c.op]++;
     const consequences = changes
-        .flatMap((c) => RULES.flatMap((rule) => rule(c)).map((found) => ({ ...found, resource: c.name })))
+        .flatMap((c) => RULES.flatMap((rule) => rule(c, changes)).map((found) => ({ ...found, resource: c.name })))
         .sort((a, b) => KINDS.indexOf(a.kind) - KINDS.indexOf(b.kind) || a.text.localeCompare(b.text));
     const stack = steps.map((s) => stackOfUrn(s.urn)).find(Boolean) ?? "";
     return { stack, counts, consequences };

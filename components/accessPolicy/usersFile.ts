@@ -96,6 +96,7 @@ export const OVERLAP_MATCHERS = { previous: "overlapPrevious", current: "overlap
  */
 export function renderOverlapMatchers(accounts: readonly OverlapAccount[]): string {
     const terms: string[] = [];
+    const ends: string[] = [];
     for (const a of [...accounts].sort((x, y) => x.username.localeCompare(y.username))) {
         const p = a.previous;
         if (!p) continue;
@@ -105,11 +106,14 @@ export function renderOverlapMatchers(accounts: readonly OverlapAccount[]): stri
         }
         // RE2 inside a CEL string literal: every backslash of the pattern is written twice.
         const pattern = `^(?i:basic)\\s+${base64PrefixPattern(`${a.username}:${p.prefix}`)}[A-Za-z0-9+/]*=*$`.replace(/\\/g, "\\\\");
+        ends.push(`# previous password of ${a.username} until ${p.until}`);
         terms.push(`({http.request.header.Authorization}.matches('${pattern.replace(/'/g, "\\'")}') && int({time.now.unix}) < ${p.until})`);
     }
     const previous = terms.length > 0 ? terms.join(" || ") : "false";
     return [
         "# the accounts' previous passwords in their overlap, managed by dso-registry",
+        // Read by the status command: each account's end of overlap (Unix seconds), nothing secret.
+        ...ends,
         `@${OVERLAP_MATCHERS.previous} expression ${previous}`,
         `@${OVERLAP_MATCHERS.current} expression !(${previous})`,
         "",

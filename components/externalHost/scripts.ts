@@ -460,6 +460,7 @@ export function statusScript(spec: ContainerSpec, targets: StatusTargets): strin
         BYTES_FREED: JOB_METRICS.bytesFreed,
         ROTATE_AFTER_DAYS: targets.passwordRotation?.everyDays ?? "",
         ROTATION_DUE: targets.passwordRotation?.due ?? "",
+        OVERLAP_FILE: hostPaths(spec.layout).overlapMatchers,
         RETENTION_MODE: targets.retentionMode ?? "",
         RETENTION_FILE: RETENTION_TEXTFILE,
         RETENTION_REMOVED: JOB_METRICS.retentionRemoved,

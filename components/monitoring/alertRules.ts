@@ -182,7 +182,7 @@ export function alertRules(options: AlertRulesOptions): AlertRule[] {
                 "warning",
                 RUNBOOK_ANCHORS.rotation,
                 "The registry's generated passwords are older than their rotation period",
-                "A new rotation period began and no `pulumi up` has run since: the generated passwords are older than containerRegistry.rotateAfterDays. The next `pulumi up` rotates them.",
+                "A new rotation period began and no `pulumi up` has run since: the generated passwords are older than containerRegistry.rotateAfterDays. The next `pulumi up` rotates them; the previous ones keep working for containerRegistry.rotationOverlapHours after it (their ends: `pulumi stack output accountRotation`, or dso-registry-status on the host).",
             ),
         );
     }

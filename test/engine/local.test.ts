@@ -6,9 +6,11 @@
  * the Jenkins credentials through the real dynamic-provider host; then a second `up` that changes
  * nothing, and `destroy`, after which only what the stack retains on purpose is left.
  */
+
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
+import * as bcrypt from "bcryptjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type FakeJenkins, startFakeJenkins } from "../support/fakeJenkins";
 import type { ControlPlane } from "../support/kubeControlPlane";
@@ -207,6 +209,22 @@ describe("local stack, real engine", () => {
             JSON.stringify((await kube.get<{ data: Record<string, string> }>("/api/v1/namespaces/dso/secrets/registry-htpasswd"))?.data);
         const before = await push();
         const usersBefore = await usersSecret();
+        /**
+         * The users Secret after a rotation from `previous` to `current` at about `at` (ms): the push users
+         * file holds the current password's hash, its previous-passwords file the previous one's, and the
+         * overlap file the push account's end 24 hours after; returns that end (Unix seconds).
+         */
+        const expectOverlap = async (previous: Account, current: Account, at: number) => {
+            const data = (await kube.get<{ data: Record<string, string> }>("/api/v1/namespaces/dso/secrets/registry-htpasswd"))!.data;
+            const file = (key: string) => Buffer.from(data[key] ?? "", "base64").toString("utf8");
+            const hashOf = (text: string) => new RegExp(`^${current.username} (\\S+)$`, "m").exec(text)?.[1] ?? "";
+            expect(bcrypt.compareSync(current.password, hashOf(file("push")))).toBe(true);
+            expect(bcrypt.compareSync(previous.password, hashOf(file("push-previous")))).toBe(true);
+            expect(bcrypt.compareSync(current.password, hashOf(file("push-previous")))).toBe(false);
+            const end = Number(new RegExp(`^# previous password of ${current.username} until (\\d+)$`, "m").exec(file("overlap"))?.[1]);
+            expect(Math.abs(end - (Math.floor(at / 1000) + 24 * 3600))).toBeLessThan(600);
+            return end;
+        };
 
         await ws.pulumiOk(["config", "set", "--path", "dso-registry:containerRegistry.rotateAfterDays", "90", "-s", STACK]);
         const on = await ws.pulumi(["up", "--yes", "-s", STACK]);
@@ -215,8 +233,18 @@ describe("local stack, real engine", () => {
         expect(first.password).not.toBe(before.password);
         expect(inJenkins()).toMatchObject({ username: first.username, password: first.password });
         expect(await usersSecret()).not.toBe(usersBefore);
-        const rotation = (await ws.output(STACK, "accountRotation")) as { everyDays: number; since: string; nextDue: string };
+        const rotation = (await ws.output(STACK, "accountRotation")) as {
+            everyDays: number;
+            since: string;
+            nextDue: string;
+            overlapHours: number;
+            previousValidUntil: Record<string, string>;
+        };
         expect(rotation.everyDays).toBe(90);
+        // The overlap (default 24 hours): the previous password's hash beside the new one's, and its end.
+        const firstEnd = await expectOverlap(before, first, Date.now());
+        expect(rotation.overlapHours).toBe(24);
+        expect(rotation.previousValidUntil[first.username]).toBe(new Date(firstEnd * 1000).toISOString());
         expect(Date.parse(rotation.since)).toBeLessThanOrEqual(Date.now());
         expect(Date.parse(rotation.nextDue) - Date.parse(rotation.since)).toBe(90 * 24 * 3600 * 1000);
 
@@ -231,6 +259,8 @@ describe("local stack, real engine", () => {
         expect(second.password).not.toBe(first.password);
         expect(inJenkins()).toMatchObject({ username: second.username, password: second.password });
         expect(((await ws.output(STACK, "accountRotation")) as { since: string }).since).toBe(rotation.nextDue);
+        // The second rotation's overlap keeps the first password, ending 24 hours after the rotating `up` by its own clock.
+        await expectOverlap(first, second, Date.now() + ahead * 1000);
         const again = await ws.shell(`faketime -f +${ahead}s npx pulumi up --yes --expect-no-changes -s ${STACK}`);
         expect(again.code, again.stdout + again.stderr).toBe(0);
     });

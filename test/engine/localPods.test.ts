@@ -22,8 +22,9 @@
  *   set as a secret, holds one complete snapshot with the image pushed before;
  * - a rotation (`containerRegistry.rotation` bumped as the runbook says) while skopeo pushes in a loop with
  *   the old password: pushes land until the old pod stops (the Deployment is `Recreate`), fail while no pod
- *   serves, and are refused once the new pod serves; the new password, read from Jenkins as the next build
- *   reads it, pushes;
+ *   serves, and land again on the new pod, inside the rotation's overlap, never refused for their
+ *   credential; the new password, read from Jenkins as the next build reads it, pushes; the overlap turned
+ *   off (the runbook's cut for a leaked password), the old password is refused;
  * - `registry.tls.mode` switched to cert-manager once its controllers run: cert-manager issues the chain,
  *   the registry's pod serves cert-manager's certificate, the node-trust pod writes the new CA, and the
  *   kubelet pulls an image pushed after the switch;
@@ -352,7 +353,12 @@ describe("local stack, real engine, on a node whose pods run", () => {
                 return now.length === 1 && now[0]!.metadata.uid !== before!.metadata.uid && ready(now[0]!);
             });
             const prefix = (await ws.output(STACK, "imagePrefix")) as string;
-            const inspected = onNode("skopeo", ["inspect", "--cert-dir", "/root/push-certs", `docker://${prefix}/hello:1`]);
+            const inspect = () => onNode("skopeo", ["inspect", "--cert-dir", "/root/push-certs", `docker://${prefix}/hello:1`]);
+            // kube-proxy may take a moment to send the Service's address to the new pod: a connection cut or
+            // timed out (no answer at all) is asked again, any answer is judged.
+            const NO_ANSWER = /: EOF|TLS handshake timeout|connection refused|connection reset/;
+            await until("the new pod answering through the node's 443", async () => !NO_ANSWER.test(inspect().stderr), 60_000);
+            const inspected = inspect();
             expect(inspected.code, inspected.stderr).toBe(0);
             expect(JSON.parse(inspected.stdout).Name).toBe(`${prefix}/hello`);
         },
@@ -385,7 +391,12 @@ describe("local stack, real engine, on a node whose pods run", () => {
             expect(job.serviceAccountName).toBe("registry-gc");
             // The image pushed before is served whole, and the window is over: a push is taken.
             const prefix = (await ws.output(STACK, "imagePrefix")) as string;
-            const inspected = onNode("skopeo", ["inspect", "--cert-dir", "/root/push-certs", `docker://${prefix}/hello:1`]);
+            const inspect = () => onNode("skopeo", ["inspect", "--cert-dir", "/root/push-certs", `docker://${prefix}/hello:1`]);
+            // kube-proxy may take a moment to send the Service's address to the new pod: a connection cut or
+            // timed out (no answer at all) is asked again, any answer is judged.
+            const NO_ANSWER = /: EOF|TLS handshake timeout|connection refused|connection reset/;
+            await until("the new pod answering through the node's 443", async () => !NO_ANSWER.test(inspect().stderr), 60_000);
+            const inspected = inspect();
             expect(inspected.code, inspected.stderr).toBe(0);
             const pushed = pushFromNode(`${prefix}/after-gc:1`);
             expect(pushed.code, pushed.stderr).toBe(0);
@@ -448,7 +459,7 @@ describe("local stack, real engine, on a node whose pods run", () => {
     );
 
     it(
-        "a rotation `up` rolls the registry's pod: a push loop with the old password lands until the old pod stops, is refused once the new one serves, and the new password from Jenkins pushes",
+        "a rotation `up` rolls the registry's pod: a push loop with the old password lands on the old pod and, inside the overlap, on the new one, never refused for its credential; the new password from Jenkins pushes; the overlap turned off, the old password is refused",
         async () => {
             const before = jenkins.credentials.get("container-registry")?.fields.password;
             expect(before).toBeDefined();
@@ -462,13 +473,19 @@ describe("local stack, real engine, on a node whose pods run", () => {
                 count: 2,
                 start: (command, args) => cluster.node.startServer(command, args),
             });
+            const results = path.join(scratch, "loop-rotation");
+            let upEnded = 0;
             const { result: up, pushes } = await loop.during("rotation", async () => {
                 await ws.pulumiOk(["config", "set", "--path", "dso-registry:containerRegistry.rotation", "2", "-s", STACK]);
                 const result = await ws.pulumi(["up", "--yes", "-s", STACK], { timeoutMs: 15 * 60_000 });
-                // The loop goes on until the new pod answers it (with the old password: 401).
-                await until("the loop refused by the new pod", async () =>
-                    readdirSync(path.join(scratch, "loop-rotation")).some(
-                        (f) => f.endsWith(".out") && CREDENTIAL_REFUSED.test(readFileSync(path.join(scratch, "loop-rotation", f), "utf8")),
+                upEnded = Date.now();
+                // The loop goes on until a push begun after the `up` (the new pod, the old password) has landed.
+                await until("a push with the old password landed on the new pod", async () =>
+                    readdirSync(results).some(
+                        (f) =>
+                            f.endsWith(".ref") &&
+                            statSync(path.join(results, f)).mtimeMs > upEnded &&
+                            readFileSync(path.join(results, f.replace(/\.ref$/, ".code")), { encoding: "utf8", flag: "a+" }).trim() === "0",
                     ),
                 );
                 return result;
@@ -478,22 +495,32 @@ describe("local stack, real engine, on a node whose pods run", () => {
             expect(others).toEqual([]);
             expect(newPod!.metadata.uid).not.toBe(oldPod!.metadata.uid);
 
-            // Every push: landed (the old pod, old password), cut while no pod served (the Recreate strategy's gap),
-            // or refused for its credential (the new pod). Once the new pod refused one, none landed again.
+            // Every push: landed (the old pod, or the new one inside the overlap), or cut while no pod served (the
+            // Recreate strategy's gap); none refused for its credential.
+            const summary = pushLoopSummary("rotation", pushes);
             const refusedForCredential = (p: Push) => p.code !== 0 && CREDENTIAL_REFUSED.test(p.out);
-            const firstRefused = pushes.findIndex(refusedForCredential);
-            expect(firstRefused, pushLoopSummary("rotation", pushes)).toBeGreaterThan(0);
-            expect(pushes.slice(firstRefused).filter((p) => p.code === 0)).toEqual([]);
-            expect(pushes.slice(0, firstRefused).some((p) => p.code === 0)).toBe(true);
-            // How long nothing served the loop: from the last push that landed to the first the new pod answered.
-            const ended = (p: Push) => statSync(path.join(scratch, "loop-rotation", `${p.n}.code`)).mtimeMs;
-            const lastLanded = pushes
-                .slice(0, firstRefused)
-                .filter((p) => p.code === 0)
-                .at(-1)!;
-            console.log(
-                `rotation: no pod served pushes for at most ${((ended(pushes[firstRefused]!) - ended(lastLanded)) / 1000).toFixed(1)} s`,
-            );
+            expect(pushes.filter(refusedForCredential), summary).toEqual([]);
+            const began = (p: Push) => statSync(path.join(results, `${p.n}.ref`)).mtimeMs;
+            expect(
+                pushes.some((p) => p.code === 0 && began(p) < upEnded),
+                summary,
+            ).toBe(true);
+            expect(
+                pushes.some((p) => p.code === 0 && began(p) > upEnded),
+                summary,
+            ).toBe(true);
+            // How long nothing served the loop: the longest run of pushes that did not land.
+            const ended = (p: Push) => statSync(path.join(results, `${p.n}.code`)).mtimeMs;
+            let gap = 0;
+            for (let i = 1; i < pushes.length; i++) {
+                if (pushes[i]!.code !== 0) continue;
+                const last = pushes
+                    .slice(0, i)
+                    .filter((p) => p.code === 0)
+                    .at(-1);
+                if (last) gap = Math.max(gap, ended(pushes[i]!) - ended(last));
+            }
+            console.log(`rotation: no pod served pushes for at most ${(gap / 1000).toFixed(1)} s; the old password was refused by none`);
 
             // The pipeline's next build reads the credential from Jenkins: the new password, which pushes.
             const after = jenkins.credentials.get("container-registry")?.fields.password;
@@ -501,10 +528,26 @@ describe("local stack, real engine, on a node whose pods run", () => {
             expect(after).not.toBe(before);
             const push = (await ws.output(STACK, "pushCredentials")) as { username: string; password: string };
             expect(push.password).toBe(after);
-            const auth = Buffer.from(`${push.username}:${after}`).toString("base64");
-            onNode("sh", ["-c", "umask 077 && cat > /root/push-auth.json"], JSON.stringify({ auths: { [REGISTRY]: { auth } } }));
+            const authFile = (password: string) => {
+                const auth = Buffer.from(`${push.username}:${password}`).toString("base64");
+                onNode("sh", ["-c", "umask 077 && cat > /root/push-auth.json"], JSON.stringify({ auths: { [REGISTRY]: { auth } } }));
+            };
+            authFile(after!);
             const pushed = pushFromNode(`${prefix}/after-rotation:1`);
             expect(pushed.code, pushed.stderr).toBe(0);
+
+            // The runbook's cut for a leaked password: the overlap turned off, the next `up` drops the previous
+            // password from the front, and it is refused; the new one still pushes.
+            await ws.pulumiOk(["config", "set", "--path", "dso-registry:containerRegistry.rotationOverlapHours", "0", "-s", STACK]);
+            const cut = await ws.pulumi(["up", "--yes", "-s", STACK], { timeoutMs: 15 * 60_000 });
+            expect(cut.code, `${cut.stdout.slice(-10_000)}${cut.stderr}`).toBe(0);
+            authFile(before!);
+            const refused = pushFromNode(`${prefix}/old-after-cut:1`);
+            expect(refused.code).not.toBe(0);
+            expect(refused.stderr + refused.stdout).toMatch(CREDENTIAL_REFUSED);
+            authFile(after!);
+            const again = pushFromNode(`${prefix}/new-after-cut:1`);
+            expect(again.code, again.stderr).toBe(0);
         },
         20 * 60_000,
     );

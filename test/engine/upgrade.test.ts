@@ -64,7 +64,7 @@ interface IntendedChanges {
     readonly updates: Readonly<Record<string, string>>;
     /** Custom resources replaced (made anew under the same name), with why. */
     readonly replacements?: Readonly<Record<string, string>>;
-    /** Custom resources this version adds, with why; they must change nothing on the machines. */
+    /** Custom resources this version adds, with why (what each writes on a machine, if anything). */
     readonly creates?: Readonly<Record<string, string>>;
 }
 
@@ -159,7 +159,14 @@ describe(`the local stack deployed by ${BASELINE.slice(0, 7)}, real engine`, () 
             },
             replacements: {
                 "registry-configmap-registry-config":
-                    "the front's window answers writes 503 only after the push accounts' check, reading no body before it, and the GC's window cuts an upload that trickles past a bounded drain (the Caddyfile and the GC scripts it holds)",
+                    "the front's window answers writes 503 only after the push accounts' check, reading no body before it, and the GC's window cuts an upload that trickles past a bounded drain (the Caddyfile and the GC scripts it holds); the Caddyfile imports the rotation overlap's file and checks previous passwords first",
+                "registry-secret-registry-htpasswd":
+                    "the rotation overlap's files beside the users files (no previous password yet: only their comments and matchers that match nothing)",
+            },
+            creates: {
+                "registry-accounts-push-overlap":
+                    "rotation with an overlap (docs/decisions/rotation-overlap.md): keeps a rotated password's previous hash; its create keeps nothing",
+                "registry-accounts-pull-overlap": "the same for the generated pull-only account",
             },
         });
     });
@@ -215,14 +222,21 @@ describe(`the prod stack deployed by ${BASELINE.slice(0, 7)}, real engine on tes
 
     it("is taken over by this version: the nodes regrouped under NodeTrustFleet keep their state, only the intended scripts change", async () => {
         await upgradeChangesNothing(stack.ws, PROD_STACK, {
-            components: ["dso-registry:nodeTrust:NodeTrustFleet::node-trust-fleet"],
+            components: [
+                "dso-registry:nodeTrust:NodeTrustFleet::node-trust-fleet",
+                // The rotation overlap's files, each a HostFile (its write command is listed in `creates`).
+                ...["overlap", "users-push-previous", "users-pull-previous"].map(
+                    (f) =>
+                        `dso-registry:externalHost:ExternalRegistryHost$dso-registry:externalHost:CaddySite$dso-registry:shared:HostFile::registry-host-caddy-${f}`,
+                ),
+            ],
             updates: {
                 "registry-host-maintenance-gc-script-write":
                     "tag retention's step in the garbage-collection window (off without rules), and the window cuts an upload that trickles past a bounded drain",
                 "registry-host-maintenance-status-script-write": "the status command's retention section",
                 "registry-host-maintenance-verify-script-write": "verify's HTTP helpers moved into the file it shares with retention",
                 "registry-host-caddy-caddyfile-write":
-                    "the window answers writes 503 only after the push accounts' check, reading no body before it",
+                    "the window answers writes 503 only after the push accounts' check, reading no body before it; the Caddyfile imports the rotation overlap's file and checks previous passwords first",
                 "registry-host-caddy-reload": "the reload waits, bounded, for uploads in flight (the host's Caddy cuts them on a reload)",
                 "registry-host-maintenance-backup-script-write":
                     "the backup's window drains for a bounded time and leaves a trickling upload as it is",
@@ -234,6 +248,11 @@ describe(`the prod stack deployed by ${BASELINE.slice(0, 7)}, real engine on tes
                 "registry-host-caddy-files-check":
                     "Caddy's files read back at each refresh and put back by the next up (docs/decisions/drift-on-hosts.md); its create reads and writes nothing",
                 "registry-host-maintenance-files-check": "the maintenance files read back at each refresh, the same way",
+                "registry-accounts-pull-overlap":
+                    "rotation with an overlap (docs/decisions/rotation-overlap.md): keeps the generated pull-only password's previous hash (the push password is the operator's)",
+                "registry-host-caddy-overlap-write": "the overlap file Caddy imports (matchers that match nothing until a rotation)",
+                "registry-host-caddy-users-push-previous-write": "the push users file's previous-passwords file (only its comment)",
+                "registry-host-caddy-users-pull-previous-write": "the pull users file's previous-passwords file (only its comment)",
             },
         });
     });

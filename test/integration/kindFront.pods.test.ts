@@ -5,7 +5,8 @@
  * names only `kind-registry`) and cannot reach the Docker host's loopback (its own localhost is empty).
  * Through `kind-registry:<port>` it lists tags anonymously and pushes with the push account: both need
  * the realm the front names for that authority, and a realm on localhost:<port> would be unreachable.
- * A push account scoped to team-a/ pushes there and is denied anywhere else.
+ * A push account scoped to team-a/ pushes there and is denied anywhere else, and so does its previous
+ * password inside a rotation's overlap (the front on the pinned Caddy, with the overlap's files).
  */
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -25,6 +26,7 @@ let servers: ServerProcess[] = [];
 let port = 0;
 let push: TestAccount;
 let scoped: TestAccount;
+let previousScoped: TestAccount;
 let image: OciImage;
 
 /** skopeo inside the pod's namespace, with no auth file but the one it is given. */
@@ -62,9 +64,11 @@ beforeAll(async () => {
         deletesEnabled: false,
         ui: { host: "localhost", port: 8080 },
         bind: ["127.0.0.1", pod.hostAddress],
+        overlap: true,
     });
     push = front.push;
     scoped = front.scoped;
+    previousScoped = front.previousScoped!;
     servers = [
         startServer(deployedRegistry().path, ["serve", front.registryConfig], { ...process.env, ...DISTRIBUTION.environment }),
         startServer(frontCaddy("kind front"), ["run", "--adapter", "caddyfile", "--config", front.caddyfile], caddyEnv(dir)),
@@ -109,6 +113,22 @@ describe("a pod of the kind cluster, through the front's name on the kind networ
         expect(outside.stderr).toMatch(/denied|403/i);
         const listed = skopeoInPod(["list-tags", "--tls-verify=false", "--no-creds", `docker://${REGISTRY_NAME}:${port}/dev/app`]);
         expect(JSON.parse(listed.stdout).Tags).not.toContain("scoped");
+    });
+
+    it("inside a rotation's overlap, the scoped account's previous password pushes too, and only inside its prefix", () => {
+        expect(previousScoped.username).toBe(scoped.username);
+        expect(previousScoped.password).not.toBe(scoped.password);
+        const auth = ["--dest-authfile", writeAuthFile(dir, `${REGISTRY_NAME}:${port}`, previousScoped)];
+        const inside = copyFromPod("team-a/app:previous", auth);
+        expect(inside.code, `${inside.stderr}\n${logs()}`).toBe(0);
+        const outside = copyFromPod("dev/app:previous", auth);
+        expect(outside.code).not.toBe(0);
+        expect(outside.stderr).toMatch(/denied|403/i);
+        // A password that starts like the previous one and is not it: refused.
+        const wrong = { ...previousScoped, password: `${previousScoped.password.slice(0, 2)}-wrong` };
+        const refused = copyFromPod("team-a/app:wrong", ["--dest-authfile", writeAuthFile(dir, `${REGISTRY_NAME}:${port}`, wrong)]);
+        expect(refused.code).not.toBe(0);
+        expect(refused.stderr).toMatch(/unauthorized|authentication required/i);
     });
 
     it("is refused an anonymous push", () => {

@@ -2,7 +2,8 @@
  * The converged case with the real software: real `mvn` deploys through real Caddy running the
  * rendered front (the access policy with its Maven route) to real nginx running the rendered Maven
  * backend config, next to real Distribution. Maven deploys with the Maven account, resolves the
- * artifact anonymously, and is refused an anonymous deploy and a deploy with the registry's push
+ * artifact anonymously, deploys with the Maven account's previous password inside a rotation's overlap
+ * (the front imports the overlap's files), and is refused an anonymous deploy and a deploy with the registry's push
  * account or a push account scoped to repository prefixes; the registry's API keeps its own rules on the same origin. Both placements render the
  * route, so it runs on each one's Caddy (Debian's on the external host, the pinned one in the
  * cluster). Last, the in-cluster
@@ -14,14 +15,27 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFil
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { renderCaddyfile } from "../../components/accessPolicy/caddyfile";
-import { renderUsersFile } from "../../components/accessPolicy/usersFile";
+import {
+    previousUsersFile,
+    renderOverlapMatchers,
+    renderPreviousUsersFile,
+    renderUsersFile,
+} from "../../components/accessPolicy/usersFile";
 import { gcScript, mavenGcScript } from "../../components/inCluster/gcJob";
 import { READ_ONLY_SIGNAL } from "../../components/inCluster/readOnlySignal";
 import { IN_CLUSTER } from "../../components/inCluster/spec";
 import { MAVEN_BACKEND } from "../../components/maven/nginxConfig";
 import { FRONT_CADDYS, frontCaddy } from "../support/caddyBinaries";
 import { type MavenBackend, makeJar, makeTrustStore, mavenClient, startMavenBackend } from "../support/maven";
-import { makeAccount, makeOciImage, type RealRegistry, skopeoCopy, startRealRegistry, type TestAccount } from "../support/realRegistry";
+import {
+    makeAccount,
+    makeOciImage,
+    makePreviousAccount,
+    type RealRegistry,
+    skopeoCopy,
+    startRealRegistry,
+    type TestAccount,
+} from "../support/realRegistry";
 import { type RegistryPodStandIn, renderPodObjects, startRegistryPodStandIn } from "../support/registryPodStandIn";
 import { privateDir, removeDir, run } from "../support/serverProcess";
 
@@ -31,6 +45,8 @@ interface Front {
     readonly registry: RealRegistry;
     readonly backend: MavenBackend;
     readonly deploy: TestAccount;
+    /** The Maven account's previous password, inside a rotation's overlap (the front imports the overlap's files). */
+    readonly previousDeploy: TestAccount;
     readonly repositoryUrl: string;
     readonly trustStore: { readonly file: string; readonly password: string };
 }
@@ -40,20 +56,37 @@ async function startFront(dir: string, requiresAuthForPull: boolean, caddyBinary
     const deploy = makeAccount("ci-deploy");
     const deployUsersFile = path.join(dir, "users-maven");
     writeFileSync(deployUsersFile, renderUsersFile("push", [deploy]), { mode: 0o600 });
+    const rotated = makePreviousAccount(deploy, 3600);
+    const overlapFile = path.join(dir, "overlap");
+    writeFileSync(overlapFile, renderOverlapMatchers([{ username: deploy.username, previous: rotated.previous }]), { mode: 0o600 });
+    writeFileSync(
+        previousUsersFile(deployUsersFile),
+        renderPreviousUsersFile("push", [{ username: deploy.username, previous: rotated.previous }]),
+        { mode: 0o600 },
+    );
     const registry = await startRealRegistry({
         caddyBinary,
         // A push account scoped to repository prefixes: the Maven path is no repository of its, and it cannot deploy there.
         scopedPushAccounts: [{ username: "team-a-ci", prefixes: ["team-a/"] }],
-        caddyfileFor: (policy) =>
-            renderCaddyfile({
+        caddyfileFor: (policy) => {
+            // The registry's own accounts have no previous password: their previous-passwords files hold only the comment.
+            for (const [file, role] of [
+                [policy.pushUsersFile, "push"],
+                [policy.pullUsersFile, "pull"],
+            ] as const) {
+                writeFileSync(previousUsersFile(file), renderPreviousUsersFile(role, []), { mode: 0o600 });
+            }
+            return renderCaddyfile({
                 ...policy,
+                overlap: { matchersFile: overlapFile },
                 // As both placements render it: the Maven deploy account is known, not checked against the decoy.
                 decoy: policy.decoy && { ...policy.decoy, accounts: { ...policy.decoy.accounts, mavenDeploy: [deploy.username] } },
                 maven: { pathPrefix: PREFIX, upstream: backend.address, deployUsersFile, requiresAuthForPull },
-            }),
+            });
+        },
     });
     const trustStore = makeTrustStore(dir, registry.ca.caCertFile);
-    return { registry, backend, deploy, repositoryUrl: `${registry.url}/${PREFIX}`, trustStore };
+    return { registry, backend, deploy, previousDeploy: rotated.account, repositoryUrl: `${registry.url}/${PREFIX}`, trustStore };
 }
 
 const app = { groupId: "com.example.dso", artifactId: "journey-app", version: "1.0.0" };
@@ -85,6 +118,14 @@ describe.each(FRONT_CADDYS)("on $caddy", ({ binary }) => {
             expect(
                 readFileSync(path.join(front.backend.dataDir, PREFIX, "com/example/dso/journey-app/maven-metadata.xml"), "utf8"),
             ).toContain("<version>1.0.0</version>");
+        });
+
+        test("inside a rotation's overlap the Maven account's previous password deploys too", () => {
+            expect(front.previousDeploy.password).not.toBe(front.deploy.password);
+            const mvn = mavenClient(path.join(dir, "deployer-previous"), front.trustStore, front.previousDeploy);
+            const result = mvn.deployFile(front.repositoryUrl, { ...app, version: "1.0.1" }, jar.file);
+            expect(result.stdout, result.stderr).toContain("BUILD SUCCESS");
+            expect(existsSync(path.join(front.backend.dataDir, PREFIX, "com/example/dso/journey-app/1.0.1"))).toBe(true);
         });
 
         test("an anonymous mvn dependency:get resolves the deployed jar", () => {

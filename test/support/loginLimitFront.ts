@@ -18,13 +18,12 @@ import * as path from "node:path";
 import { renderCaddyfile } from "../../components/accessPolicy/caddyfile";
 import { LOGIN_JAIL, type LoginLimit, renderFail2banFilter, renderFail2banJail } from "../../components/accessPolicy/loginLimit";
 import { renderOverlapMatchers, renderPreviousUsersFile, renderUsersFile } from "../../components/accessPolicy/usersFile";
-import { distinguishingPrefix } from "../../components/accounts/passwordOverlapProvider";
 import { renderRegistryConfig } from "../../components/distribution/registryConfig";
 import { DISTRIBUTION } from "../../components/shared/facts";
 import { DEBIAN_CADDY } from "./caddyBinaries";
 import { deployedRegistry } from "./distributionBinaries";
 import { createNetns, type TestNetns } from "./netns";
-import { caddyEnv, makeAccount, makeDecoyHash, makeTestCa, type TestAccount, type TestCa } from "./realRegistry";
+import { caddyEnv, makeAccount, makeDecoyHash, makePreviousAccount, makeTestCa, type TestAccount, type TestCa } from "./realRegistry";
 import { privateDir, type RunResult, removeDir, runOk, type ServerProcess } from "./serverProcess";
 
 export const FRONT_NAME = "registry.test";
@@ -370,10 +369,7 @@ export async function eventually(check: () => Promise<boolean>, timeoutMs = 20_0
  * each users file's previous-passwords file and the overlap file (usersFileOutput.ts does the same).
  */
 function writeOverlapFiles(dir: string, push: TestAccount, pull: TestAccount, seconds: number) {
-    let previous = makeAccount(push.username);
-    while (distinguishingPrefix(previous.password, push.password) === undefined) previous = makeAccount(push.username);
-    const until = Math.floor(Date.now() / 1000) + seconds;
-    const kept = { bcryptHash: previous.bcryptHash, prefix: distinguishingPrefix(previous.password, push.password)!, until };
+    const { account: previous, previous: kept } = makePreviousAccount(push, seconds);
     const matchersFile = path.join(dir, "overlap");
     writeFileSync(path.join(dir, "users-push-previous"), renderPreviousUsersFile("push", [{ username: push.username, previous: kept }]), {
         mode: 0o600,
@@ -382,5 +378,5 @@ function writeOverlapFiles(dir: string, push: TestAccount, pull: TestAccount, se
     writeFileSync(matchersFile, renderOverlapMatchers([{ username: push.username, previous: kept }, { username: pull.username }]), {
         mode: 0o600,
     });
-    return { previous, until, matchersFile };
+    return { previous, until: kept.until, matchersFile };
 }

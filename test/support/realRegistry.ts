@@ -19,7 +19,8 @@ import * as path from "node:path";
 import * as bcrypt from "bcryptjs";
 import { renderCaddyfile } from "../../components/accessPolicy/caddyfile";
 import type { AccessPolicy } from "../../components/accessPolicy/policy";
-import { renderUsersFile, unmatchableBcryptHash } from "../../components/accessPolicy/usersFile";
+import { type PreviousPassword, renderUsersFile, unmatchableBcryptHash } from "../../components/accessPolicy/usersFile";
+import { distinguishingPrefix } from "../../components/accounts/passwordOverlapProvider";
 import { renderRegistryConfig } from "../../components/distribution/registryConfig";
 import { DISTRIBUTION } from "../../components/shared/facts";
 import { deployedRegistry } from "./distributionBinaries";
@@ -113,6 +114,20 @@ export function basicCredentials(account: Pick<TestAccount, "username" | "passwo
 export function makeAccount(username: string): TestAccount {
     const password = randomBytes(18).toString("base64url");
     return { username, password, bcryptHash: bcrypt.hashSync(password, 10) };
+}
+
+/**
+ * A rotated account's previous password, as a PasswordOverlap keeps it: another password of the same
+ * user whose first characters the current one does not start with, and what the fronts get of it, with
+ * the overlap's end `seconds` from now.
+ */
+export function makePreviousAccount(current: TestAccount, seconds: number): { account: TestAccount; previous: PreviousPassword } {
+    for (;;) {
+        const account = makeAccount(current.username);
+        const prefix = distinguishingPrefix(account.password, current.password);
+        if (prefix === undefined) continue;
+        return { account, previous: { bcryptHash: account.bcryptHash, prefix, until: Math.floor(Date.now() / 1000) + seconds } };
+    }
 }
 
 /** A decoy check's hash as a stack makes it (components/accounts/decoy.ts), from a seed made now. */

@@ -4,7 +4,7 @@
  */
 import { cpSync, mkdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { renderUsersFile } from "../../components/accessPolicy/usersFile";
+import { renderOverlapMatchers, renderPreviousUsersFile, renderUsersFile } from "../../components/accessPolicy/usersFile";
 import { renderRegistryConfig } from "../../components/distribution/registryConfig";
 import { renderKindCaddyfile } from "../../components/kind/front";
 import { renderKindUiObjects } from "../../components/kind/ui";
@@ -13,7 +13,7 @@ import type { K8sObject } from "../../components/shared/k8sObject";
 import { frontCaddy } from "./caddyBinaries";
 import { deployedRegistry } from "./distributionBinaries";
 import { ingressLocations, ingressNginxConf, ingressRegexLocations } from "./ingress";
-import { caddyEnv, makeAccount, makeDecoyHash, type TestAccount, writeAuthFile } from "./realRegistry";
+import { caddyEnv, makeAccount, makeDecoyHash, makePreviousAccount, type TestAccount, writeAuthFile } from "./realRegistry";
 import { freePort, type RunResult, run, type ServerProcess, startServer, waitForPort } from "./serverProcess";
 
 /** The stand-in UI's files (test/support/registryUiStandIn). */
@@ -52,6 +52,8 @@ export interface KindFrontFiles {
     readonly ui?: { readonly host: string; readonly port: number };
     /** Caddy's addresses (its `default_bind`). */
     readonly bind: readonly string[];
+    /** The scoped account was just rotated with an overlap of an hour: its previous password works too. */
+    readonly overlap?: boolean;
 }
 
 /**
@@ -76,7 +78,16 @@ export function writeKindFront(dir: string, files: KindFrontFiles) {
     );
     writeFileSync(path.join(dir, "users-push"), renderUsersFile("push", [push, scoped]), { mode: 0o600 });
     writeFileSync(path.join(dir, "users-pull"), renderUsersFile("pull", [pull]), { mode: 0o600 });
+    // The overlap's files as the placement writes them (usersFileOutput.ts), the scoped account in its overlap.
+    const rotated = files.overlap ? makePreviousAccount(scoped, 3600) : undefined;
+    if (rotated) {
+        const inOverlap = [{ username: scoped.username, previous: rotated.previous }];
+        writeFileSync(path.join(dir, "users-push-previous"), renderPreviousUsersFile("push", inOverlap), { mode: 0o600 });
+        writeFileSync(path.join(dir, "users-pull-previous"), renderPreviousUsersFile("pull", []), { mode: 0o600 });
+        writeFileSync(path.join(dir, "overlap"), renderOverlapMatchers([...inOverlap, { username: push.username }]), { mode: 0o600 });
+    }
     const rendered = renderKindCaddyfile({
+        overlap: rotated !== undefined,
         registryName: KIND_REGISTRY_NAME,
         port: files.frontPort,
         distributionName: "distribution.invalid",
@@ -96,7 +107,7 @@ export function writeKindFront(dir: string, files: KindFrontFiles) {
     }
     const caddyfile = path.join(dir, "Caddyfile");
     writeFileSync(caddyfile, caddyfileText);
-    return { push, pull, scoped, registryConfig, caddyfile };
+    return { push, pull, scoped, ...(rotated ? { previousScoped: rotated.account } : {}), registryConfig, caddyfile };
 }
 
 /**

@@ -11,6 +11,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, expect, test } from "vitest";
+import { renderOverlapMatchers } from "../../components/accessPolicy/usersFile";
 import { hostReporting, monitoringPaths, reporterScript } from "../../components/externalHost/hostMonitoring";
 import { type ContainerSpec, defaultHostLayout, gcScript, hostPaths, statusScript } from "../../components/externalHost/scripts";
 
@@ -117,4 +118,20 @@ test("the status says when the generated passwords are due for rotation, that th
         /^OVERDUE: the generated passwords are older than 90 days since .* UTC; run pulumi up to rotate them$/m,
     );
     expect(run()).toContain("rotated by hand only (containerRegistry.rotation)");
+    expect(run()).not.toContain("overlap:");
+
+    // The front's overlap file, as a placement writes it after a rotation: one account inside its overlap, one past it.
+    const previous = (until: number) => ({ bcryptHash: `$2b$10$${"a".repeat(53)}`, prefix: "x", until });
+    place(
+        hostPaths(layout).overlapMatchers,
+        renderOverlapMatchers([
+            { username: "ci", previous: previous(now + 5 * 3600 + 600) },
+            { username: "team-a-ci", previous: previous(now - 60) },
+            { username: "flux" },
+        ]),
+    );
+    const shown = run();
+    expect(shown).toMatch(/^overlap: the previous password of ci keeps working until .* UTC \(5 hours left\); pipelines still using it/m);
+    expect(shown).toMatch(/^overlap: the previous password of team-a-ci stopped working at .* UTC$/m);
+    expect(shown).not.toContain("flux");
 });

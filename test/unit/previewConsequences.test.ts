@@ -40,6 +40,17 @@ interface StepSpec {
 }
 
 /** A step as `preview --json` prints it. */
+/** A generated password replaced by a rotation (its counter bumped). */
+function passwordRotated(name: string, username: string): PreviewStep {
+    return step({
+        op: "replace",
+        chain: ["dso-registry:accounts:RegistryAccounts", "random:index/randomPassword:RandomPassword"],
+        name,
+        olds: { keepers: { rotation: "1", username }, length: 40 },
+        news: { keepers: { rotation: "2", username }, length: 40 },
+    });
+}
+
 function step(s: StepSpec): PreviewStep {
     const type = s.chain[s.chain.length - 1]!;
     const state = (inputs: Record<string, unknown> | undefined) =>
@@ -452,13 +463,7 @@ const CASES: readonly (readonly [string, readonly PreviewStep[], Expected])[] = 
     [
         "a rotation: the password is replaced and Jenkins gets the new one",
         [
-            step({
-                op: "replace",
-                chain: ["dso-registry:accounts:RegistryAccounts", "random:index/randomPassword:RandomPassword"],
-                name: "registry-accounts-push",
-                olds: { keepers: { rotation: "1", username: "ci-push" }, length: 40 },
-                news: { keepers: { rotation: "2", username: "ci-push" }, length: 40 },
-            }),
+            passwordRotated("registry-accounts-push", "ci-push"),
             step({
                 op: "update",
                 chain: ["dso-registry:jenkins:JenkinsCredentials", "pulumi-nodejs:dynamic/jenkins:Credential"],
@@ -470,6 +475,27 @@ const CASES: readonly (readonly [string, readonly PreviewStep[], Expected])[] = 
         [
             ["credential", "account ci-push: its password rotates; the old one stops working when this runs"],
             ["credential", "Jenkins credential container-registry is rewritten with the new password"],
+        ],
+    ],
+    [
+        "a rotation with an overlap: the old password keeps working for the overlap, as the account's PasswordOverlap says",
+        [
+            passwordRotated("registry-accounts-push", "ci-push"),
+            step({
+                op: "update",
+                chain: ["dso-registry:accounts:RegistryAccounts", "pulumi-nodejs:dynamic/accounts:PasswordOverlap"],
+                name: "registry-accounts-push-overlap",
+                olds: { password: "[secret]", overlapSeconds: 86400 },
+                news: { password: UNKNOWN, overlapSeconds: 86400 },
+            }),
+            passwordRotated("registry-accounts-read-flux", "flux"),
+        ],
+        [
+            [
+                "credential",
+                "account ci-push: its password rotates; the old one keeps working for 24 hours after this runs (the rotation's overlap), then stops",
+            ],
+            ["credential", "account flux: its password rotates; the old one stops working when this runs"],
         ],
     ],
     [

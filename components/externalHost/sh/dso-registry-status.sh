@@ -4,10 +4,12 @@
 # the one the front serves on HOST:PORT (asked on loopback); the jobs' outcomes are the files they
 # leave in TEXTFILE_DIR (empty: monitoring is off, they leave none); the caches live under CACHES_DIR.
 # ROTATION_DUE (Unix seconds) is when the generated passwords' next rotation period begins, with
-# ROTATE_AFTER_DAYS its length; both empty when they are rotated by hand only. RETENTION_MODE is tag
+# ROTATE_AFTER_DAYS its length; both empty when they are rotated by hand only. OVERLAP_FILE is the
+# front's overlap file: its comments name each account whose previous password still has an overlap's
+# end (absent without containerRegistry.rotationOverlapHours). RETENTION_MODE is tag
 # retention's mode (empty: no rules); its last run's counts are in RETENTION_FILE in TEXTFILE_DIR, its lines in the GC's log.
 : "${CONTAINER:?}" "${DATA_DIR:?}" "${BUCKET?}" "${HOST:?}" "${PORT:?}" "${TEXTFILE_DIR?}" "${CACHES_DIR:?}" "${TASKS:?}"
-: "${LAST_RUN:?}" "${LAST_SUCCESS:?}" "${SUCCESS:?}" "${DURATION:?}" "${BYTES_FREED:?}" "${ROTATE_AFTER_DAYS?}" "${ROTATION_DUE?}"
+: "${LAST_RUN:?}" "${LAST_SUCCESS:?}" "${SUCCESS:?}" "${DURATION:?}" "${BYTES_FREED:?}" "${ROTATE_AFTER_DAYS?}" "${ROTATION_DUE?}" "${OVERLAP_FILE:?}"
 : "${RETENTION_MODE?}" "${RETENTION_FILE:?}" "${RETENTION_REMOVED:?}" "${RETENTION_CANDIDATES:?}" "${RETENTION_LAST_RUN:?}"
 echo "== container"; docker ps -a --filter "name=^/$CONTAINER\$" --format '{{.Names}} {{.Image}} {{.Status}} {{.Labels}}'
 echo "== last log lines"; docker logs --tail 20 "$CONTAINER" 2>&1
@@ -79,4 +81,14 @@ else
     else
         echo "OVERDUE: the generated passwords are older than $ROTATE_AFTER_DAYS days since $due; run pulumi up to rotate them"
     fi
+fi
+if [ -r "${DSO_ROOT:-}$OVERLAP_FILE" ]; then
+    sed -n 's/^# previous password of \([^ ]*\) until \([0-9]*\)$/\1 \2/p' "${DSO_ROOT:-}$OVERLAP_FILE" | while read -r user until; do
+        end=$(date -u -d "@$until" '+%Y-%m-%d %H:%M UTC')
+        if [ "$(date +%s)" -lt "$until" ]; then
+            echo "overlap: the previous password of $user keeps working until $end ($(( (until - $(date +%s)) / 3600 )) hours left); pipelines still using it should read the credential again"
+        else
+            echo "overlap: the previous password of $user stopped working at $end"
+        fi
+    done
 fi
