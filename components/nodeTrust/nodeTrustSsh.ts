@@ -5,7 +5,8 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { withFormerType } from "../shared/formerType";
-import { type HostConnection, HostFile, type HostTarget, hostCommand } from "../shared/hostAccess";
+import { type HostConnection, HostFile, type HostFileSpec, type HostTarget, hostCommand } from "../shared/hostAccess";
+import { checkFilesOverSsh } from "../shared/hostFilesCheck";
 import { fileContent, type NodeTrustCommonArgs, nodeRunner, restartSettingsOf, trustTargetOf } from "./common";
 import {
     configPathCheckScript,
@@ -61,6 +62,8 @@ export class NodeTrust extends pulumi.ComponentResource {
 
         let dir: pulumi.Resource | undefined;
         const placed: pulumi.Resource[] = [];
+        /** The files placed whole (HostFile), as placed: read back at each refresh (HostFilesCheck). */
+        const checked: (HostFileSpec & { content: pulumi.Input<string> })[] = [];
         for (const step of plan.steps) {
             const after = { parent: this, dependsOn: dir ? [dir] : [claim] };
             switch (step.kind) {
@@ -110,6 +113,7 @@ export class NodeTrust extends pulumi.ComponentResource {
                         if (restarts) this.restartStep = file.command;
                         placed.push(file);
                     } else {
+                        checked.push({ path: step.path, mode: step.mode, content });
                         placed.push(
                             new HostFile(
                                 `${name}-${step.id ?? step.role}`,
@@ -156,6 +160,10 @@ export class NodeTrust extends pulumi.ComponentResource {
                     break;
             }
         }
+        // Over SSH, the whole files (the CA, containerd's hosts.toml) are read back by a refresh and put back by
+        // the next `up`; containerd and k3s read them when they next pull, so nothing follows. The merged
+        // registries.yaml and the files with a restart are not read back (docs/decisions/drift-on-hosts.md).
+        if (checked.length > 0) checkFilesOverSsh(`${name}-files-check`, { connection, files: checked }, { parent: this, dependsOn: placed });
         this.registerOutputs({});
     }
 }
