@@ -443,7 +443,7 @@ export function filesPlacedIn(plan: TrustPlan, dir: string): string[] {
 }
 
 /** Places a file that is shared with the operator (registries.yaml): merges the entries on stdin, then restarts. */
-function mergeWithRestartBody(step: FileStep, authority: string, restart: RestartSettings, action: "apply" | "remove"): string {
+function mergeWithRestartBody(step: FileStep, authority: string, restart: RestartSettings, action: "apply" | "remove" | "check"): string {
     const flavour = step.path.startsWith("/etc/rancher/rke2/") ? "rke2" : "k3s";
     return registriesYamlScript(
         { path: step.path, authority, secret: step.secret },
@@ -525,6 +525,16 @@ export function placeFileStepBody(step: FileStep, restart: RestartSettings): str
         default:
             return placeFileBody(step);
     }
+}
+
+/**
+ * For a file the program merges its entries into (registries.yaml), the body that reads the entries on
+ * stdin and prints "changed <file>" when placing them would change the file, "unchanged <file>"
+ * otherwise, writing and restarting nothing; none for the other steps (whole files are read back by
+ * their digest, read-placed-files.sh).
+ */
+export function checkFileStepBody(step: FileStep, restart: RestartSettings): string | undefined {
+    return step.role === "registries-yaml" ? mergeWithRestartBody(step, step.mergeKey!, restart, "check") : undefined;
 }
 
 /** The body that removes a file step's file again (for a shared file, only the program's entries). */

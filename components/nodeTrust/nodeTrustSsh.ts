@@ -9,6 +9,7 @@ import { type HostConnection, HostFile, type HostFileSpec, type HostTarget, host
 import { checkFilesOverSsh } from "../shared/hostFilesCheck";
 import { fileContent, type NodeTrustCommonArgs, nodeRunner, restartSettingsOf, trustTargetOf } from "./common";
 import {
+    checkFileStepBody,
     configPathCheckScript,
     configPathRemoveScript,
     dirCreateScript,
@@ -16,6 +17,7 @@ import {
     etcHostsScript,
     filesPlacedIn,
     ownerScript,
+    placeFileStepBody,
     trustPlan,
     whileOwned,
 } from "./files";
@@ -62,8 +64,11 @@ export class NodeTrust extends pulumi.ComponentResource {
 
         let dir: pulumi.Resource | undefined;
         const placed: pulumi.Resource[] = [];
-        /** The files placed whole (HostFile), as placed: read back at each refresh (HostFilesCheck). */
-        const checked: (HostFileSpec & { content: pulumi.Input<string> })[] = [];
+        /**
+         * The files read back at each refresh (HostFilesCheck): those placed whole (HostFile), and the
+         * registries.yaml the program merges its entries into, with its own placing command and check.
+         */
+        const checked: (HostFileSpec & { content: pulumi.Input<string>; place?: string; check?: string })[] = [];
         for (const step of plan.steps) {
             const after = { parent: this, dependsOn: dir ? [dir] : [claim] };
             switch (step.kind) {
@@ -112,6 +117,16 @@ export class NodeTrust extends pulumi.ComponentResource {
                         );
                         if (restarts) this.restartStep = file.command;
                         placed.push(file);
+                        const check = checkFileStepBody(step, restart);
+                        if (check !== undefined && args.flavour !== "kind") {
+                            checked.push({
+                                path: step.path,
+                                mode: step.mode,
+                                content,
+                                place: run(placeFileStepBody(step, restart)),
+                                check: run(check),
+                            });
+                        }
                     } else {
                         checked.push({ path: step.path, mode: step.mode, content });
                         placed.push(
@@ -161,9 +176,14 @@ export class NodeTrust extends pulumi.ComponentResource {
             }
         }
         // Over SSH, the whole files (the CA, containerd's hosts.toml) are read back by a refresh and put back by
-        // the next `up`; containerd and k3s read them when they next pull, so nothing follows. The merged
-        // registries.yaml and the files with a restart are not read back (docs/decisions/drift-on-hosts.md).
-        if (checked.length > 0) checkFilesOverSsh(`${name}-files-check`, { connection, files: checked }, { parent: this, dependsOn: placed });
+        // the next `up`; containerd reads them when it next pulls, so nothing follows. registries.yaml is judged
+        // by its own check (would placing the entries change it?) and put back by its own command, restart
+        // included. A mirror's hosts.toml block and CRI-O's drop-in are not read back (docs/decisions/drift-on-hosts.md).
+        if (checked.length > 0) {
+            const check = checkFilesOverSsh(`${name}-files-check`, { connection, files: checked }, { parent: this, dependsOn: placed });
+            // A repair of registries.yaml restarts the node's service: the next node's turn waits for it too.
+            if (check && this.restartStep && checked.some((f) => f.check !== undefined)) this.restartStep = check;
+        }
         this.registerOutputs({});
     }
 }

@@ -99,7 +99,7 @@ export interface RegistriesYamlScriptInput {
  * the restart did. Comments, order and every byte of the other lines stay; a file written whole by an
  * earlier version is taken over as the program's.
  */
-export function registriesYamlScript(input: RegistriesYamlScriptInput, restart: NodeRestart, action: "apply" | "remove"): string {
+export function registriesYamlScript(input: RegistriesYamlScriptInput, restart: NodeRestart, action: "apply" | "remove" | "check"): string {
     const { begin, end } = registriesYamlMarkers(input.authority);
     return renderShellScript(SCRIPT, {
         ACTION: action,

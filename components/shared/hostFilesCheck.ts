@@ -20,8 +20,15 @@ const READ_PLACED_FILES = path.join(__dirname, "sh", "read-placed-files.sh");
 export interface HostFilesCheckArgs {
     /** The machine, over SSH. */
     readonly connection: Extract<HostConnection, { kind: "ssh" }>;
-    /** Each file as its HostFile places it, with its content. */
-    readonly files: readonly (HostFileSpec & { readonly content: pulumi.Input<string> })[];
+    /**
+     * Each file as its HostFile places it, with its content; a file placed by a command of its own
+     * gives that command (`place`) and, when the program merges entries into it, its check (`check`).
+     */
+    readonly files: readonly (HostFileSpec & {
+        readonly content: pulumi.Input<string>;
+        readonly place?: string;
+        readonly check?: string;
+    })[];
     /** What to run after files were put back (the group's reload), as the group's own command runs it. */
     readonly afterRepair?: pulumi.Input<string>;
 }
@@ -32,13 +39,18 @@ export function readPlacedFilesScript(paths: readonly string[], sudo: boolean): 
 }
 
 /** A file's entry in the check: what it must be, and the command that places it (the HostFile's own). */
-export function checkedFile(spec: HostFileSpec, content: string, sudo: boolean): CheckedFile {
+export function checkedFile(
+    spec: HostFileSpec & { readonly place?: string; readonly check?: string },
+    content: string,
+    sudo: boolean,
+): CheckedFile {
     return {
         path: spec.path,
         sha256: createHash("sha256").update(content, "utf8").digest("hex"),
         mode: spec.mode,
         ...(spec.owner ? { owner: spec.owner } : {}),
-        place: placeFileScript(spec, sudo),
+        place: spec.place ?? placeFileScript(spec, sudo),
+        ...(spec.check !== undefined ? { check: spec.check } : {}),
         content,
     };
 }
@@ -60,8 +72,9 @@ export class HostFilesCheck extends pulumi.dynamic.Resource {
                 user: c.user,
                 privateKey: pulumi.secret(c.privateKey),
                 hostKey: c.hostKey,
+                // Merged files are judged by their own check, not by the digest of the whole file.
                 read: readPlacedFilesScript(
-                    args.files.map((f) => f.path),
+                    args.files.filter((f) => f.check === undefined).map((f) => f.path),
                     sudo,
                 ),
                 // Secret: the contents (users files, keys) and their digests.

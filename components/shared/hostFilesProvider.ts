@@ -26,6 +26,12 @@ export interface CheckedFile {
     readonly owner?: string;
     /** The command line that places it (its content on stdin), as its own command runs it. */
     readonly place: string;
+    /**
+     * For a file the program merges its entries into (k3s's registries.yaml): the command line that reads
+     * the content on stdin and prints "changed …" when placing it would change the file. Such a file is
+     * judged by it instead of by its digest, and is not in `read`.
+     */
+    readonly check?: string;
     /** The content (secret in state). */
     readonly content: string;
 }
@@ -70,7 +76,7 @@ function placedInputs(state: HostFilesState): string {
         state.hostKey ?? null,
         state.read,
         state.afterRepair ?? null,
-        state.files.map((f) => [f.path, f.sha256, f.mode, f.owner ?? null, f.place, f.content]),
+        state.files.map((f) => [f.path, f.sha256, f.mode, f.owner ?? null, f.place, f.check ?? null, f.content]),
     ]);
 }
 
@@ -110,6 +116,13 @@ export function driftOf(files: readonly CheckedFile[], output: string): Drift[] 
         if (found.length > 0) drift.push({ path: file.path, found: found.join(", ") });
     });
     return drift;
+}
+
+/** What a merged file's check printed ("changed <file>…" or "unchanged <file>"), as a drift; none when unchanged. */
+export function mergedFileDrift(path: string, output: string): Drift | undefined {
+    const line = output.split("\n").find((l) => /^(un)?changed /.test(l));
+    if (line === undefined) throw new Error(`the check of ${path} printed neither "changed" nor "unchanged":\n${output}`);
+    return line.startsWith("changed ") ? { path, found: "the program's entries or the mode changed" } : undefined;
 }
 
 interface Ran {
@@ -171,9 +184,21 @@ export const hostFilesProvider = {
     },
 
     async read(id: string, props: HostFilesState) {
-        const ran = await overSsh(props, props.read);
-        if (ran.code !== 0) throw new Error(`reading back the placed files on ${props.host} exited ${ran.code}: ${ran.stderr}`);
-        return { id, props: { ...props, drifted: driftOf(props.files, ran.stdout) } };
+        const whole = props.files.filter((f) => f.check === undefined);
+        const drifted: Drift[] = [];
+        if (whole.length > 0) {
+            const ran = await overSsh(props, props.read);
+            if (ran.code !== 0) throw new Error(`reading back the placed files on ${props.host} exited ${ran.code}: ${ran.stderr}`);
+            drifted.push(...driftOf(whole, ran.stdout));
+        }
+        for (const file of props.files) {
+            if (file.check === undefined) continue;
+            const ran = await overSsh(props, file.check, file.content);
+            if (ran.code !== 0) throw new Error(`checking ${file.path} on ${props.host} exited ${ran.code}: ${ran.stderr}`);
+            const changed = mergedFileDrift(file.path, ran.stdout);
+            if (changed) drifted.push(changed);
+        }
+        return { id, props: { ...props, drifted } };
     },
 
     async update(_id: string, olds: HostFilesState, news: HostFilesState) {

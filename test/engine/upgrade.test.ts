@@ -253,6 +253,12 @@ describe(`the prod stack deployed by ${BASELINE.slice(0, 7)}, real engine on tes
                 "registry-host-caddy-overlap-write": "the overlap file Caddy imports (matchers that match nothing until a rotation)",
                 "registry-host-caddy-users-push-previous-write": "the push users file's previous-passwords file (only its comment)",
                 "registry-host-caddy-users-pull-previous-write": "the pull users file's previous-passwords file (only its comment)",
+                ...Object.fromEntries(
+                    ["k3s-server-1", "k3s-agent-1", "k3s-agent-2"].map((node) => [
+                        `node-trust-${node}-files-check`,
+                        "the node's registries.yaml judged at each refresh by its script's check mode and put back by the next up; its create reads and writes nothing",
+                    ]),
+                ),
             },
         });
     });

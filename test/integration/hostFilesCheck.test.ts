@@ -4,11 +4,13 @@
  * by hand as an operator would (an account added to a users file, a mode loosened, a file deleted), read
  * back by `read` as a refresh does, seen as a change by `diff`, and put back by `update` with the placing
  * command and the group's follow-up. A machine whose key is not the pinned one is refused before anything
- * runs.
+ * runs. A k3s registries.yaml, which the program merges its entries into, is judged by its script's check
+ * mode: the operator's own lines change nothing, an edit of the program's block is seen and put back.
  */
 import { chmodSync, existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { registriesYamlScript, renderRegistriesEntries } from "../../components/nodeTrust/registriesYaml";
 import { checkedFile, readPlacedFilesScript } from "../../components/shared/hostFilesCheck";
 import { diffHostFiles, type HostFilesState, hostFilesProvider } from "../../components/shared/hostFilesProvider";
 import { type SshServer, startSshServer } from "../support/sshServer";
@@ -117,5 +119,47 @@ describe("HostFilesCheck against a real sshd", () => {
         } finally {
             await other.stop();
         }
+    });
+});
+
+describe("a merged registries.yaml against a real sshd: judged by its own check, not by the whole file", () => {
+    const FILE = "/etc/rancher/k3s/registries.yaml";
+    const step = { path: FILE, authority: "registry.example.com", secret: true };
+    // No restart on these tests: the node's service is not here (the placing script says what to restart).
+    const restart = { flavour: "k3s" as const, units: ["k3s"], settings: { allow: false, timeoutSeconds: 60 } };
+    const entries = renderRegistriesEntries({ host: "registry.example.com", port: 443, plainHttp: false });
+    let merged: HostFilesState;
+
+    it("placed by its script, read back unchanged; the operator's own lines outside the program's block change nothing", async () => {
+        const file = checkedFile(
+            {
+                path: FILE,
+                mode: "0600",
+                place: registriesYamlScript(step, restart, "apply"),
+                check: registriesYamlScript(step, restart, "check"),
+            },
+            entries,
+            false,
+        );
+        merged = { ...placed(), files: [file], read: readPlacedFilesScript([], false), afterRepair: undefined };
+        const r = ssh.runScript(file.place, file.content);
+        expect(r.code, r.stderr).toBe(0);
+        expect((await hostFilesProvider.read("files", merged)).props.drifted).toEqual([]);
+        writeFileSync(onHost(FILE), `${readFileSync(onHost(FILE), "utf8")}# the operator's own note\n`);
+        expect((await hostFilesProvider.read("files", merged)).props.drifted).toEqual([]);
+    });
+
+    it("an endpoint of the program's block edited by hand is seen, and the next up puts the block back and keeps the operator's lines", async () => {
+        const edited = readFileSync(onHost(FILE), "utf8").replace('- "https://registry.example.com"', '- "https://registry.evil.example"');
+        writeFileSync(onHost(FILE), edited);
+        const read = await hostFilesProvider.read("files", merged);
+        expect(read.props.drifted).toEqual([{ path: FILE, found: "the program's entries or the mode changed" }]);
+        expect(diffHostFiles(read.props, merged).changes).toBe(true);
+        await hostFilesProvider.update("files", read.props, merged);
+        const back = readFileSync(onHost(FILE), "utf8");
+        expect(back).toContain('- "https://registry.example.com"');
+        expect(back).not.toContain("registry.evil.example");
+        expect(back).toContain("# the operator's own note");
+        expect((await hostFilesProvider.read("files", merged)).props.drifted).toEqual([]);
     });
 });

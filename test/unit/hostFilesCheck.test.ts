@@ -9,7 +9,7 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { checkedFile, readPlacedFilesScript } from "../../components/shared/hostFilesCheck";
-import { diffHostFiles, driftOf, type HostFilesState } from "../../components/shared/hostFilesProvider";
+import { diffHostFiles, driftOf, type HostFilesState, mergedFileDrift } from "../../components/shared/hostFilesProvider";
 
 const sha = (text: string) => createHash("sha256").update(text).digest("hex");
 const caddyOwned = checkedFile({ path: "/etc/caddy/dso-registry/users-push", mode: "0600", owner: "caddy:caddy" }, "a $2a$x\n", true);
@@ -48,6 +48,35 @@ describe("driftOf", () => {
     });
     it("refuses an answer that does not have a line per file", () => {
         expect(() => driftOf([caddyOwned, rootOwned], asPlaced(caddyOwned))).toThrow(/1 lines for 2 files/);
+    });
+});
+
+describe("mergedFileDrift", () => {
+    const FILE = "/etc/rancher/k3s/registries.yaml";
+
+    it("reads the check's verdict, after whatever else the script printed", () => {
+        expect(mergedFileDrift(FILE, `unchanged ${FILE}\n`)).toBeUndefined();
+        expect(mergedFileDrift(FILE, `note\nchanged ${FILE}\n`)).toEqual({
+            path: FILE,
+            found: "the program's entries or the mode changed",
+        });
+        expect(mergedFileDrift(FILE, `changed ${FILE} (absent)\n`)).toEqual({
+            path: FILE,
+            found: "the program's entries or the mode changed",
+        });
+    });
+
+    it("refuses an answer that is neither", () => {
+        expect(() => mergedFileDrift(FILE, "permission denied\n")).toThrow(/neither "changed" nor "unchanged"/);
+    });
+});
+
+describe("checkedFile with a command of its own", () => {
+    it("keeps the file's own placing command and check instead of the generic placement", () => {
+        const file = checkedFile({ path: "/etc/x", mode: "0600", place: "place-it", check: "check-it" }, "entries", true);
+        expect(file.place).toBe("place-it");
+        expect(file.check).toBe("check-it");
+        expect(checkedFile({ path: "/etc/x", mode: "0600" }, "entries", true).check).toBeUndefined();
     });
 });
 

@@ -5,7 +5,7 @@
  * Covers: components/nodeTrust/restarts.ts, components/nodeTrust/registriesYaml.ts (the restart part of its script).
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -62,7 +62,7 @@ describe("planRollingRestarts", () => {
 describe("the restart part of the registries.yaml script", () => {
     const settings = { allow: true, timeoutSeconds: 120 };
     const input = { path: "/etc/rancher/k3s/registries.yaml", authority: "registry.example.com", secret: false };
-    const script = (restart: NodeRestart, action: "apply" | "remove" = "apply") => registriesYamlScript(input, restart, action);
+    const script = (restart: NodeRestart, action: "apply" | "remove" | "check" = "apply") => registriesYamlScript(input, restart, action);
 
     it.each([
         ["k3s", "k3s kubectl --kubeconfig /var/lib/rancher/k3s/agent/kubelet.kubeconfig get node"],
@@ -81,6 +81,41 @@ describe("the restart part of the registries.yaml script", () => {
         expect(script({ flavour: "k3s", units: ["k3s"], settings: { ...settings, nodeName: "worker-7.lab" } })).toContain(
             "\nNODE_NAME='worker-7.lab'\n",
         );
+    });
+
+    it("its check mode says whether placing the entries would change the file, and writes and restarts nothing", () => {
+        const root = mkdtempSync(path.join(tmpdir(), "dso-check-"));
+        try {
+            mkdirSync(path.join(root, "bin"));
+            writeFileSync(path.join(root, "bin", "systemctl"), `#!/bin/sh\necho "$*" >> "${root}/systemctl.calls"\n`, { mode: 0o755 });
+            const entries = renderRegistriesEntries({ host: "registry.example.com", port: 443, plainHttp: false });
+            const restart = { flavour: "k3s" as const, units: ["k3s"], settings: { ...settings, allow: false } };
+            const sh = (action: "apply" | "check") =>
+                spawnSync("sh", ["-c", script(restart, action)], {
+                    input: entries,
+                    env: { ...process.env, DSO_ROOT: root, PATH: `${path.join(root, "bin")}:${process.env.PATH}` },
+                    encoding: "utf8",
+                });
+            const file = path.join(root, input.path);
+            expect(sh("check").stdout).toBe(`changed ${file} (absent)\n`);
+            expect(sh("apply").status).toBe(0);
+            expect(sh("check").stdout).toBe(`unchanged ${file}\n`);
+            // The operator's own entry outside the program's block: still unchanged.
+            writeFileSync(file, `${readFileSync(file, "utf8")}# the operator's note\n`);
+            expect(sh("check").stdout).toBe(`unchanged ${file}\n`);
+            // A line of the program's block edited by hand: changed, and the file is left as it is.
+            const edited = readFileSync(file, "utf8").replace('- "https://registry.example.com"', '- "https://registry.evil.example"');
+            expect(edited).toContain("registry.evil.example");
+            writeFileSync(file, edited);
+            const checked = sh("check");
+            expect(checked.status, checked.stderr).toBe(0);
+            expect(checked.stdout).toBe(`changed ${file}\n`);
+            expect(readFileSync(file, "utf8")).toBe(edited);
+            expect(readdirSync(path.dirname(file)).filter((f) => f.startsWith(".dso-"))).toEqual([]);
+            expect(existsSync(path.join(root, "systemctl.calls"))).toBe(false);
+        } finally {
+            rmSync(root, { recursive: true, force: true });
+        }
     });
 
     it("without permission restarts nothing and says what to run", () => {

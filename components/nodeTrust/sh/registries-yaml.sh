@@ -3,7 +3,9 @@
 # file the operator may have entries of their own in, then the restart that makes the service read it.
 #
 # ACTION=apply reads the entries on stdin and puts them into the file (creating it when absent);
-# ACTION=remove takes them out and removes the file when only the program's header is left. The
+# ACTION=remove takes them out and removes the file when only the program's header is left;
+# ACTION=check reads the entries on stdin and only says whether apply would change the file (its
+# program's entries or its mode: "changed <file>"), writing and restarting nothing. The
 # program's entries sit between the lines $BEGIN_MARKER and $END_MARKER; comments, order and every
 # byte of the other lines stay (the awk program $MERGE_AWK does the merge and refuses what it cannot
 # merge safely). A file written whole by an earlier version ($LEGACY_HEADER) is taken over as the
@@ -40,12 +42,12 @@ join_units() {
   printf '%s' "$joined"
 }
 
-# The merge: sets changed=1 when the file changed.
-merge_entries() {
+# The merged file into $work/new, and the mode the file must have into $mode.
+merge_into_work() {
   umask 077
   work=$(mktemp -d "$(dirname "$file")/.dso-registries.XXXXXX")
   trap 'rm -rf "$work"' EXIT
-  if [ "$ACTION" = apply ]; then cat > "$work/entries"; else : > "$work/entries"; fi
+  if [ "$ACTION" = remove ]; then : > "$work/entries"; else cat > "$work/entries"; fi
   current="$file"
   created=0
   mode=644
@@ -58,6 +60,20 @@ merge_entries() {
     -v begin="$BEGIN_MARKER" -v end="$END_MARKER" \
     -v header="$CREATED_HEADER" -v addedComment="$ADDED_KEY_COMMENT" -v created="$created" \
     "$MERGE_AWK" "$work/entries" "$current" > "$work/new"
+}
+
+# Whether apply would change the file: prints "changed <file>" or "unchanged <file>"; writes nothing.
+check_entries() {
+  if [ ! -e "$file" ]; then echo "changed $file (absent)"; return 0; fi
+  merge_into_work
+  if cmp -s "$work/new" "$file" && [ "$(stat -c %a "$file")" = "$mode" ]; then echo "unchanged $file"; else echo "changed $file"; fi
+  rm -rf "$work"
+  trap - EXIT
+}
+
+# The merge: sets changed=1 when the file changed.
+merge_entries() {
+  merge_into_work
   if ! grep -Fxv "$CREATED_HEADER" "$work/new" | grep -q '[^[:space:]]'; then
     if [ -e "$file" ]; then rm -f "$file"; changed=1; echo "removed $file"; else echo "unchanged $file"; fi
   elif [ -e "$file" ] && cmp -s "$work/new" "$file"; then
@@ -174,6 +190,10 @@ case "$ACTION" in
   remove)
     if [ ! -e "$file" ]; then echo "unchanged $file"; else merge_entries; fi
     ;;
-  *) echo "registries-yaml.sh: ACTION must be apply or remove, got \"$ACTION\"" >&2; exit 2 ;;
+  check)
+    check_entries
+    exit 0
+    ;;
+  *) echo "registries-yaml.sh: ACTION must be apply, remove or check, got \"$ACTION\"" >&2; exit 2 ;;
 esac
 restart_after_change
