@@ -10,6 +10,7 @@ import { JOB_METRICS, renderHostScrapeConfig, TEXTFILE_DIR } from "../monitoring
 import { METRICS_PORTS } from "../shared/facts";
 import { withFormerType } from "../shared/formerType";
 import { type HostConnection, HostFile, hostCommand, privileged } from "../shared/hostAccess";
+import { checkFilesOverSsh } from "../shared/hostFilesCheck";
 import type { JobReporting } from "../upkeep/reporting";
 import { METRICS_RELAY_CONTAINER } from "./metricsRelay";
 import { type HostLayout, hostScript, REGISTRY_CONTAINER } from "./scripts";
@@ -117,8 +118,15 @@ export class HostMonitoring extends pulumi.ComponentResource {
         super("dso-registry:externalHost:HostMonitoring", name, {}, withFormerType(opts, "dso:externalHost:HostMonitoring"));
         const { connection, layout } = args;
         const paths = monitoringPaths(layout);
-        const file = (role: string, path: string, mode: string, content: string, dependsOn: pulumi.Resource[] = []) =>
-            new HostFile(`${name}-${role}`, { connection, path, mode, content }, { parent: this, dependsOn });
+        /** Every file as placed: read back at each refresh (HostFilesCheck). */
+        const checked: { path: string; mode: string; content: string }[] = [];
+        const placed: pulumi.Resource[] = [];
+        const file = (role: string, path: string, mode: string, content: string, dependsOn: pulumi.Resource[] = []) => {
+            checked.push({ path, mode, content });
+            const placedFile = new HostFile(`${name}-${role}`, { connection, path, mode, content }, { parent: this, dependsOn });
+            placed.push(placedFile);
+            return placedFile;
+        };
         const exporter = hostCommand(
             `${name}-node-exporter`,
             {
@@ -142,6 +150,8 @@ export class HostMonitoring extends pulumi.ComponentResource {
             }),
         );
         file("scrape", paths.scrapeFile, "0644", renderHostScrapeConfig());
+        // The scripts run as they are at each use, and Prometheus reads the rules and scrape files at its next reload: nothing follows a repair.
+        checkFilesOverSsh(`${name}-files-check`, { connection, files: checked }, { parent: this, dependsOn: placed });
         this.scripts = [reporter, probe];
         this.registerOutputs({});
     }

@@ -7,6 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { fingerprint } from "../shared/fingerprint";
 import { withFormerType } from "../shared/formerType";
 import { type HostConnection, HostFile, hostCommand, privileged } from "../shared/hostAccess";
+import { checkFilesOverSsh, recreatingScript } from "../shared/hostFilesCheck";
 import {
     hostMavenNginxConfig,
     type MavenHostSpec,
@@ -43,20 +44,24 @@ export class MavenContainer extends pulumi.ComponentResource {
             },
             { parent: this },
         );
-        const configFile = new HostFile(
-            `${name}-config`,
-            { connection, path: `${hostPaths(spec.layout).mavenConfigDir}/nginx.conf`, mode: "0644", content: config },
-            { parent: this },
-        );
+        const configSpec = { path: `${hostPaths(spec.layout).mavenConfigDir}/nginx.conf`, mode: "0644" };
+        const configFile = new HostFile(`${name}-config`, { connection, ...configSpec, content: config }, { parent: this });
         this.specFingerprint = fingerprint(spec.image, spec.layout.mavenDataDir, hostPaths(spec.layout).mavenConfigDir, config);
-        hostCommand(
+        const runScript = mavenContainerScript(spec, this.specFingerprint);
+        const run = hostCommand(
             `${name}-run`,
             {
                 connection,
-                create: privileged(mavenContainerScript(spec, this.specFingerprint), sudo),
+                create: privileged(runScript, sudo),
                 delete: privileged(mavenContainerDeleteScript(spec.layout), sudo),
             },
             { parent: this, dependsOn: [dataDir, configFile] },
+        );
+        // nginx.conf read back at each refresh; a repair makes the container anew, so nginx reads it again.
+        checkFilesOverSsh(
+            `${name}-files-check`,
+            { connection, files: [{ ...configSpec, content: config }], afterRepair: privileged(recreatingScript(runScript), sudo) },
+            { parent: this, dependsOn: [run] },
         );
         this.registerOutputs({});
     }

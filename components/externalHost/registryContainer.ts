@@ -10,7 +10,8 @@ import type { DistributionSettings } from "../shared/distributionSettings";
 import { DISTRIBUTION, DISTRIBUTION_ENV_WORDS } from "../shared/facts";
 import { fingerprint } from "../shared/fingerprint";
 import { withFormerType } from "../shared/formerType";
-import { type HostConnection, HostFile, hostCommand, privileged } from "../shared/hostAccess";
+import { type HostConnection, HostFile, type HostFileSpec, hostCommand, privileged } from "../shared/hostAccess";
+import { checkFilesOverSsh, recreatingScript } from "../shared/hostFilesCheck";
 import { DEBUG_LISTENER_PORT } from "./metricsRelay";
 import {
     type ContainerSpec,
@@ -81,17 +82,23 @@ export class RegistryContainer extends pulumi.ComponentResource {
                 ...(args.distributionConfig ? { settings: args.distributionConfig } : {}),
             });
         const writable = configText(false);
+        const readOnlyText = configText(true);
+        const checked: (HostFileSpec & { content: pulumi.Input<string> })[] = [
+            { path: paths.registryConfig, mode: "0644", content: writable },
+            { path: paths.registryConfigReadOnly, mode: "0644", content: readOnlyText },
+        ];
         const configFiles = [
             new HostFile(`${name}-config`, { connection, path: paths.registryConfig, mode: "0644", content: writable }, { parent: this }),
             new HostFile(
                 `${name}-config-readonly`,
-                { connection, path: paths.registryConfigReadOnly, mode: "0644", content: configText(true) },
+                { connection, path: paths.registryConfigReadOnly, mode: "0644", content: readOnlyText },
                 { parent: this },
             ),
         ];
         const relayFile = metricsRelayFile(spec);
         if (relayFile) {
             configFiles.push(new HostFile(`${name}-metrics-relay-config`, { connection, ...relayFile, mode: "0644" }, { parent: this }));
+            checked.push({ path: relayFile.path, mode: "0644", content: relayFile.content });
         }
         let storageEnv: pulumi.Output<string> | undefined;
         if (storage.kind === "s3") {
@@ -107,6 +114,7 @@ export class RegistryContainer extends pulumi.ComponentResource {
                     { parent: this },
                 ),
             );
+            checked.push({ path: paths.storageEnv, mode: "0600", content: storageEnv });
         }
         const mounts = storage.kind === "s3" ? "s3" : spec.layout.dataDir;
         this.specFingerprint = fingerprint(
@@ -117,7 +125,7 @@ export class RegistryContainer extends pulumi.ComponentResource {
             spec.layout.registryConfigDir,
             writable,
         );
-        hostCommand(
+        const run = hostCommand(
             `${name}-run`,
             {
                 connection,
@@ -129,6 +137,16 @@ export class RegistryContainer extends pulumi.ComponentResource {
                 ...(storageEnv ? { stdin: storageEnv } : {}),
             },
             { parent: this, dependsOn: configFiles },
+        );
+        // The files read back at each refresh; a repair makes the container (and the relay) anew, so they read them again.
+        checkFilesOverSsh(
+            `${name}-files-check`,
+            {
+                connection,
+                files: checked,
+                afterRepair: privileged(recreatingScript(containerScript(spec, this.specFingerprint)), connection.sudo),
+            },
+            { parent: this, dependsOn: [run] },
         );
         this.registerOutputs({});
     }

@@ -8,7 +8,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { DISTRIBUTION_ENV_WORDS } from "../shared/facts";
 import { fingerprint } from "../shared/fingerprint";
 import { withFormerType } from "../shared/formerType";
-import { type HostConnection, HostFile, hostCommand, privileged } from "../shared/hostAccess";
+import { type HostConnection, HostFile, type HostFileSpec, hostCommand, privileged } from "../shared/hostAccess";
+import { checkFilesOverSsh, recreatingScript } from "../shared/hostFilesCheck";
 import {
     hostMirrorConfig,
     hostMirrorPaths,
@@ -55,13 +56,10 @@ export class MirrorCachesOnHost extends pulumi.ComponentResource {
             const paths = hostMirrorPaths(spec, args.mirrorsDir, args.configRoot, args.socketsDir);
             const config = hostMirrorConfig(spec);
             const role = `${name}-${spec.pathName.replace(/\./g, "-")}`;
-            const files = [
-                new HostFile(
-                    `${role}-config`,
-                    { connection, path: `${paths.configDir}/config.yml`, mode: "0644", content: config },
-                    { parent: this },
-                ),
+            const checked: (HostFileSpec & { content: pulumi.Input<string> })[] = [
+                { path: `${paths.configDir}/config.yml`, mode: "0644", content: config },
             ];
+            const files = [new HostFile(`${role}-config`, { connection, ...checked[0]!, content: config }, { parent: this })];
             if (spec.hasCredentials) {
                 if (envFile === undefined)
                     throw new pulumi.ResourceError(
@@ -75,16 +73,24 @@ export class MirrorCachesOnHost extends pulumi.ComponentResource {
                         { parent: this },
                     ),
                 );
+                checked.push({ path: `${paths.configDir}/env`, mode: "0600", content: envFile });
             }
             const fp = fingerprint(args.image, DISTRIBUTION_ENV_WORDS, paths.socketDir, paths.dataDir, paths.configDir, config);
-            hostCommand(
+            const runScript = mirrorContainerScript(paths, args.image, fp, spec.hasCredentials);
+            const run = hostCommand(
                 `${role}-run`,
                 {
                     connection,
-                    create: privileged(mirrorContainerScript(paths, args.image, fp, spec.hasCredentials), connection.sudo),
+                    create: privileged(runScript, connection.sudo),
                     delete: privileged(mirrorContainerDeleteScript(paths), connection.sudo),
                 },
                 { parent: this, dependsOn: files },
+            );
+            // The cache's files read back at each refresh; a repair makes its container anew, so it reads them again.
+            checkFilesOverSsh(
+                `${role}-files-check`,
+                { connection, files: checked, afterRepair: privileged(recreatingScript(runScript), connection.sudo) },
+                { parent: this, dependsOn: [run] },
             );
             return { paths, maxSize: spec.maxSize, maxAge: spec.ttl, remoteUrl: spec.remoteUrl };
         });
@@ -96,16 +102,14 @@ export class MirrorCachesOnHost extends pulumi.ComponentResource {
             metricsFile: `${args.reporting.textfileDir}/dso_registry_caches.prom`,
         };
         if (pruned.length > 0) {
-            const script = new HostFile(
-                `${name}-prune-script`,
-                { connection, path: args.pruneScriptPath, mode: "0755", content: mirrorPruneScript(pruned, pruneReporting) },
-                { parent: this },
-            );
-            new HostFile(
-                `${name}-cron`,
-                { connection, path: args.cronFilePath, mode: "0644", content: mirrorCronFile(args.pruneScriptPath) },
-                { parent: this, dependsOn: [script] },
-            );
+            const prune = [
+                { path: args.pruneScriptPath, mode: "0755", content: mirrorPruneScript(pruned, pruneReporting) },
+                { path: args.cronFilePath, mode: "0644", content: mirrorCronFile(args.pruneScriptPath) },
+            ];
+            const script = new HostFile(`${name}-prune-script`, { connection, ...prune[0]! }, { parent: this });
+            const cron = new HostFile(`${name}-cron`, { connection, ...prune[1]! }, { parent: this, dependsOn: [script] });
+            // The prune script and its cron file read back at each refresh; cron runs the script as it is, nothing follows.
+            checkFilesOverSsh(`${name}-prune-files-check`, { connection, files: prune }, { parent: this, dependsOn: [cron] });
         }
         this.registerOutputs({});
     }

@@ -101,3 +101,11 @@ export function checkFilesOverSsh(
     const { connection } = args;
     return connection.kind === "ssh" ? new HostFilesCheck(name, { ...args, connection }, opts) : undefined;
 }
+
+/**
+ * A container's converging script that makes its containers anew even when their spec is unchanged
+ * (`DSO_RECREATE`, upkeep/sh/container-converge.sh): the follow-up of a repair of files they read at start.
+ */
+export function recreatingScript(script: string): string {
+    return `DSO_RECREATE=1\n${script}`;
+}

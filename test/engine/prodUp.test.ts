@@ -21,6 +21,7 @@ import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import bcrypt from "bcryptjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { defaultHostLayout, hostPaths } from "../../components/externalHost/scripts";
 import { payloadImage } from "../support/dockerImages";
 import { REGISTRY } from "../support/prodHosts";
 import { PROD_STACK, type ProdStack, startProdStack } from "../support/prodStack";
@@ -189,7 +190,7 @@ describe("prod stack, real engine, on hosts of its own", () => {
     );
 
     it(
-        "the push account's password changed by hand in the host's users file, and Caddy reloaded by hand: a plain `preview` sees nothing (it reads no machine), `preview --refresh` shows Caddy's files to put back, `up --refresh` puts the file back and reloads Caddy, and only the stack's password gets in again",
+        "the push account's password changed by hand in the host's users file and Caddy reloaded, a node's registries.yaml endpoint and the registry's config.yml edited: a plain `preview` sees nothing (it reads no machine), `preview --refresh` shows the three checks to put back, `up --refresh` puts every file back (Caddy reloaded, the registry's container made anew), and only the stack's password gets in again",
         async () => {
             const USERS_PUSH = "/etc/caddy/dso-registry/users-push";
             const placed = registryHost().readFile(USERS_PUSH);
@@ -229,6 +230,24 @@ describe("prod stack, real engine, on hosts of its own", () => {
             expect(v2With(password), "the hand-set password before the up").toBe("200");
             expect(v2With(secrets().containerRegistryPassword), "the stack's password before the up").toBe("401");
 
+            // The same day, two more hand edits: the registry's endpoint in a node's registries.yaml (the
+            // program's block of a file the operator shares), and a line added to Distribution's config.yml.
+            const node = hosts().nodes.find((n) => n.name === "k3s-agent-2")!;
+            const REGISTRIES_YAML = "/etc/rancher/k3s/registries.yaml";
+            const nodePlaced = node.host.readFile(REGISTRIES_YAML)!;
+            expect(nodePlaced).toContain(`"https://${REGISTRY}"`);
+            const nodeEdit = node.host.run("sh", [
+                "-c",
+                `sed -i 's|"https://${REGISTRY}"|"https://registry.elsewhere.example"|' ${REGISTRIES_YAML}`,
+            ]);
+            expect(nodeEdit.code, nodeEdit.stderr).toBe(0);
+            const CONFIG = hostPaths(defaultHostLayout(DATA_DIR)).registryConfig;
+            const configPlaced = registryHost().readFile(CONFIG)!;
+            const configEdit = registryHost().run("sh", ["-c", `echo '# tuned by hand' >> ${CONFIG}`]);
+            expect(configEdit.code, configEdit.stderr).toBe(0);
+            const containerId = () => hosts().engine.dockerOk(["inspect", "-f", "{{.Id}}", "dso-registry"]).trim();
+            const containerBefore = containerId();
+
             // A plain preview reads no machine: it sees nothing.
             const plain = await ws().pulumi(["preview", "--expect-no-changes", "-s", STACK]);
             expect(plain.code, plain.stdout.slice(-10_000) + plain.stderr).toBe(0);
@@ -240,13 +259,21 @@ describe("prod stack, real engine, on hosts of its own", () => {
             const changed = steps
                 .filter((st) => st.op !== "same" && st.op !== "refresh")
                 .map((st) => `${st.op} ${st.urn.split("::").pop()}`);
-            expect(changed).toEqual(["update registry-host-caddy-files-check"]);
+            expect(changed.sort()).toEqual([
+                "update node-trust-k3s-agent-2-files-check",
+                "update registry-host-caddy-files-check",
+                "update registry-host-container-files-check",
+            ]);
 
             const up = await ws().pulumi(["up", "--refresh", "--yes", "-s", STACK], { timeoutMs: 10 * 60_000 });
             expect(up.code, up.stdout.slice(-10_000) + up.stderr).toBe(0);
             expect(registryHost().readFile(USERS_PUSH), "the users file as the program placed it").toBe(placed);
             expect(v2With(password), "the hand-set password after the up").toBe("401");
             expect(v2With(secrets().containerRegistryPassword), "the stack's password after the up").toBe("200");
+            // The node's file and the registry's config as placed; the registry's container made anew, serving.
+            expect(node.host.readFile(REGISTRIES_YAML), "the node's registries.yaml as the program placed it").toBe(nodePlaced);
+            expect(registryHost().readFile(CONFIG), "config.yml as the program placed it").toBe(configPlaced);
+            expect(containerId()).not.toBe(containerBefore);
 
             // Nothing left to change, and a refresh finds the files as placed.
             await expectNoChanges("refresh");

@@ -240,6 +240,22 @@ describe(`the prod stack deployed by ${BASELINE.slice(0, 7)}, real engine on tes
                 "registry-host-caddy-reload": "the reload waits, bounded, for uploads in flight (the host's Caddy cuts them on a reload)",
                 "registry-host-maintenance-backup-script-write":
                     "the backup's window drains for a bounded time and leaves a trickling upload as it is",
+                // The scripts below changed text only; their run finds nothing to do (no restart, no new container).
+                ...Object.fromEntries(
+                    ["k3s-server-1", "k3s-agent-1", "k3s-agent-2"].map((node) => [
+                        `node-trust-${node}-registries-yaml-write`,
+                        "the registries.yaml script gained its check mode (for the refresh); apply finds the file unchanged and restarts nothing",
+                    ]),
+                ),
+                "registry-host-container-run":
+                    "the containers' converge script can make a container anew on request (a repair's follow-up); this run finds it unchanged",
+                "registry-host-maintenance-restore-script-write": "the restore script carries the same converge script",
+                ...Object.fromEntries(
+                    ["docker-io", "ghcr-io", "registry-k8s-io"].map((cache) => [
+                        `registry-host-mirrors-${cache}-run`,
+                        "the same converge script; the cache's container is left as it is",
+                    ]),
+                ),
             },
             replacements: {
                 "registry-host-check-run": "the post-deploy check runs again whenever the front's files change, as they do above",
@@ -253,6 +269,16 @@ describe(`the prod stack deployed by ${BASELINE.slice(0, 7)}, real engine on tes
                 "registry-host-caddy-overlap-write": "the overlap file Caddy imports (matchers that match nothing until a rotation)",
                 "registry-host-caddy-users-push-previous-write": "the push users file's previous-passwords file (only its comment)",
                 "registry-host-caddy-users-pull-previous-write": "the pull users file's previous-passwords file (only its comment)",
+                "registry-host-container-files-check":
+                    "the registry's config files read back at each refresh; a repair makes the container anew (docs/decisions/drift-on-hosts.md); its create reads and writes nothing",
+                "registry-host-monitoring-files-check": "the monitoring scripts, cron, rules and scrape files read back the same way",
+                "registry-host-mirrors-prune-files-check": "the caches' prune script and its cron file read back the same way",
+                ...Object.fromEntries(
+                    ["docker-io", "ghcr-io", "registry-k8s-io"].map((cache) => [
+                        `registry-host-mirrors-${cache}-files-check`,
+                        "the cache's config read back the same way; a repair makes its container anew",
+                    ]),
+                ),
                 ...Object.fromEntries(
                     ["k3s-server-1", "k3s-agent-1", "k3s-agent-2"].map((node) => [
                         `node-trust-${node}-files-check`,

@@ -416,6 +416,22 @@ describe("the external host's scripts over SSH, against a real Docker engine", (
         expect(runOk(probe)).toBe("");
     });
 
+    test("the follow-up of a repaired file (DSO_RECREATE) makes the registry and its relay anew, which the run command alone does not", () => {
+        const run = synthCommand("registry-host-container-run.create");
+        const ids = () => [inspect()?.Id, relay()?.Id];
+        const before = ids();
+        expect(runOk(run)).toBe("unchanged container");
+        expect(ids()).toEqual(before);
+        // As HostFilesCheck runs it after putting config.yml back (recreatingScript): the containers read their files again.
+        expect(runOk(`DSO_RECREATE=1 ${run}`)).toBe("changed container\nchanged metrics relay");
+        const after = ids();
+        expect(after[0]).not.toBe(before[0]);
+        expect(after[1]).not.toBe(before[1]);
+        expect(inspect()?.State.Running).toBe(true);
+        expect(metricsExposure()).toEqual(onlyMetrics());
+        expect(runOk(checkScript())).toContain("ok   anonymous read");
+    });
+
     test("a changed spec recreates the container, with the images kept in the data directory", () => {
         const spec: ContainerSpec = { name: CONTAINER, image: DEPLOYED_REGISTRY_IMAGE, layout };
         const before = inspect()?.Id;

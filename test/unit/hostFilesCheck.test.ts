@@ -8,7 +8,7 @@
  */
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { checkedFile, readPlacedFilesScript } from "../../components/shared/hostFilesCheck";
+import { checkedFile, readPlacedFilesScript, recreatingScript } from "../../components/shared/hostFilesCheck";
 import { diffHostFiles, driftOf, type HostFilesState, mergedFileDrift } from "../../components/shared/hostFilesProvider";
 
 const sha = (text: string) => createHash("sha256").update(text).digest("hex");
@@ -77,6 +77,14 @@ describe("checkedFile with a command of its own", () => {
         expect(file.place).toBe("place-it");
         expect(file.check).toBe("check-it");
         expect(checkedFile({ path: "/etc/x", mode: "0600" }, "entries", true).check).toBeUndefined();
+    });
+});
+
+describe("recreatingScript", () => {
+    it("sets DSO_RECREATE for the converging script it runs, whose containers are then made anew (upkeep/sh/container-converge.sh)", () => {
+        const script = recreatingScript("#!/bin/sh\necho run\n");
+        expect(script.split("\n")[0]).toBe("DSO_RECREATE=1");
+        expect(script.endsWith("#!/bin/sh\necho run\n")).toBe(true);
     });
 });
 

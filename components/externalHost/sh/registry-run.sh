@@ -72,7 +72,7 @@ run_metrics_relay() {
 }
 
 # converge_metrics_relay: once the registry container is as wanted, runs the relay again when it is
-# missing, stopped or from another spec, and prints "changed metrics relay"; without metrics, removes a
+# missing, stopped or from another spec (or with DSO_RECREATE set), and prints "changed metrics relay"; without metrics, removes a
 # relay left from before and prints "removed metrics relay". Prints nothing when there is nothing to do.
 converge_metrics_relay() {
     if [ -z "$REGISTRY_METRICS_PORT" ]; then
@@ -83,7 +83,7 @@ converge_metrics_relay() {
         return 0
     fi
     relay_have=$(docker inspect -f '{{index .Config.Labels "dso-registry.spec"}} {{.State.Running}}' "$RELAY_NAME" 2>/dev/null || true)
-    if [ "$relay_have" != "$RELAY_FINGERPRINT true" ]; then
+    if [ "$relay_have" != "$RELAY_FINGERPRINT true" ] || [ -n "${DSO_RECREATE:-}" ]; then
         run_metrics_relay
         echo "changed metrics relay"
     fi

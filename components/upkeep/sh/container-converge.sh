@@ -14,12 +14,13 @@ run_container() {
 
 # converge_container NAME SPEC WHAT RUN...: prints "unchanged WHAT" when container NAME runs with the
 # label SPEC; otherwise removes it, runs the command RUN... (which runs the new one) and prints
-# "changed WHAT".
+# "changed WHAT". With DSO_RECREATE set (a file of the container's put back after a hand edit: it
+# must read it again), the container is made anew all the same.
 converge_container() {
     converge_name=$1 converge_spec=$2 converge_what=$3
     shift 3
     have=$(docker inspect -f '{{index .Config.Labels "dso-registry.spec"}} {{.State.Running}}' "$converge_name" 2>/dev/null || true)
-    if [ "$have" = "$converge_spec true" ]; then
+    if [ "$have" = "$converge_spec true" ] && [ -z "${DSO_RECREATE:-}" ]; then
         echo "unchanged $converge_what"
         return 0
     fi
