@@ -459,7 +459,7 @@ function mergeWithRestartBody(step: FileStep, authority: string, restart: Restar
  * pull password made it root-only). A node without the file gets the program's own, removed with its
  * last block.
  */
-export function mirrorHostsTomlScript(step: FileStep, action: "apply" | "remove"): string {
+export function mirrorHostsTomlScript(step: FileStep, action: "apply" | "remove" | "check"): string {
     return mirrorHostsTomlParams(step.mergeKey!, { ACTION: action, FILE: step.path, MODE: step.mode, SECRET: step.secret });
 }
 
@@ -528,13 +528,20 @@ export function placeFileStepBody(step: FileStep, restart: RestartSettings): str
 }
 
 /**
- * For a file the program merges its entries into (registries.yaml), the body that reads the entries on
- * stdin and prints "changed <file>" when placing them would change the file, "unchanged <file>"
- * otherwise, writing and restarting nothing; none for the other steps (whole files are read back by
- * their digest, read-placed-files.sh).
+ * For a file the program merges its entries into (registries.yaml, a mirrored upstream's hosts.toml),
+ * the body that reads what placing reads on stdin and prints "changed <file>" when placing it would
+ * change the file, "unchanged <file>" otherwise, writing and restarting nothing; none for the other
+ * steps (whole files are read back by their digest, read-placed-files.sh).
  */
 export function checkFileStepBody(step: FileStep, restart: RestartSettings): string | undefined {
-    return step.role === "registries-yaml" ? mergeWithRestartBody(step, step.mergeKey!, restart, "check") : undefined;
+    switch (step.role) {
+        case "registries-yaml":
+            return mergeWithRestartBody(step, step.mergeKey!, restart, "check");
+        case "mirror-hosts-toml":
+            return mirrorHostsTomlScript(step, "check");
+        default:
+            return undefined;
+    }
 }
 
 /** The body that removes a file step's file again (for a shared file, only the program's entries). */

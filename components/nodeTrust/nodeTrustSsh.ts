@@ -117,15 +117,13 @@ export class NodeTrust extends pulumi.ComponentResource {
                         );
                         if (restarts) this.restartStep = file.command;
                         placed.push(file);
-                        const check = checkFileStepBody(step, restart);
-                        if (check !== undefined && args.flavour !== "kind") {
-                            checked.push({
-                                path: step.path,
-                                mode: step.mode,
-                                content,
-                                place: run(placeFileStepBody(step, restart)),
-                                check: run(check),
-                            });
+                        // Read back too, and put back with the file's own command: a merged file judged by its
+                        // script's check mode, a whole file (CRI-O's drop-in, a CA) by its digest.
+                        if (args.flavour !== "kind") {
+                            const check = checkFileStepBody(step, restart);
+                            const place = run(placeFileStepBody(step, restart));
+                            if (check !== undefined) checked.push({ path: step.path, mode: step.mode, content, place, check: run(check) });
+                            else if (step.mergeKey === undefined) checked.push({ path: step.path, mode: step.mode, content, place });
                         }
                     } else {
                         checked.push({ path: step.path, mode: step.mode, content });
@@ -175,10 +173,10 @@ export class NodeTrust extends pulumi.ComponentResource {
                     break;
             }
         }
-        // Over SSH, the whole files (the CA, containerd's hosts.toml) are read back by a refresh and put back by
-        // the next `up`; containerd reads them when it next pulls, so nothing follows. registries.yaml is judged
-        // by its own check (would placing the entries change it?) and put back by its own command, restart
-        // included. A mirror's hosts.toml block and CRI-O's drop-in are not read back (docs/decisions/drift-on-hosts.md).
+        // Over SSH, every file of the node's trust is read back by a refresh and put back by the next `up`
+        // (docs/decisions/drift-on-hosts.md): whole files by their digest, the files the program merges its
+        // entries into (registries.yaml, a mirror's hosts.toml) by their script's check mode; each is put back
+        // by the command that placed it, a restart or reload included where that command makes one.
         if (checked.length > 0) {
             const check = checkFilesOverSsh(`${name}-files-check`, { connection, files: checked }, { parent: this, dependsOn: placed });
             // A repair of registries.yaml restarts the node's service: the next node's turn waits for it too.

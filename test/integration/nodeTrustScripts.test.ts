@@ -5,7 +5,7 @@
  * $DSO_ROOT/active-units count as running.
  */
 import { spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { mirrorCaFile, renderMirrorHostsToml } from "../../components/mirrors/mirrors";
@@ -314,6 +314,38 @@ describe("a mirrored upstream's hosts.toml", () => {
         expect(merged.startsWith('server = "https://registry-1.docker.io"\n\n# BEGIN dso-registry')).toBe(true);
         expect(remove().code).toBe(0);
         expect(file(DOCKER_IO)).toBe(theirs);
+    });
+
+    it("its check mode says whether apply would change the file, and writes nothing", () => {
+        const check = (f = ours) => sh(mirrorHostsTomlScript(f.step, "check"), f.body);
+        const outputOf = (r: { code: number | null; stdout: string; stderr: string }) => {
+            expect(r.code, r.stderr).toBe(0);
+            return r.stdout.trim();
+        };
+        const onNode = path.join(root, DOCKER_IO);
+        rmSync(path.dirname(onNode), { recursive: true, force: true });
+        expect(outputOf(check())).toBe(`changed ${onNode} (absent)`);
+        expect(existsSync(path.dirname(onNode))).toBe(false);
+        const theirs = 'server = "https://registry-1.docker.io"\n[host."https://cache.example.test"]\n  capabilities = ["pull"]\n';
+        put(DOCKER_IO, theirs);
+        expect(outputOf(check())).toBe(`changed ${onNode}`);
+        expect(file(DOCKER_IO)).toBe(theirs);
+        expect(apply().code).toBe(0);
+        expect(outputOf(check())).toBe(`unchanged ${onNode}`);
+        // The operator's own table edited: still unchanged for the program.
+        put(DOCKER_IO, file(DOCKER_IO)!.replace("https://cache.example.test", "https://cache2.example.test"));
+        expect(outputOf(check())).toBe(`unchanged ${onNode}`);
+        // The program's block edited by hand: changed, and left as it is until apply.
+        const edited = file(DOCKER_IO)!.replace(`https://${HOST}`, "https://elsewhere.example.test");
+        expect(edited).toContain("elsewhere.example.test");
+        put(DOCKER_IO, edited);
+        expect(outputOf(check())).toBe(`changed ${onNode}`);
+        expect(file(DOCKER_IO)).toBe(edited);
+        // A damaged block is a change for the check (apply then says what to do), not a failed read.
+        put(DOCKER_IO, `${mirrorBlockMarkers(HOST).begin}\n${theirs}`);
+        expect(outputOf(check())).toBe(`changed ${onNode} (damaged block)`);
+        expect(readdirSync(path.dirname(onNode)).filter((f) => f.startsWith(".dso-"))).toEqual([]);
+        rmSync(path.dirname(onNode), { recursive: true, force: true });
     });
 
     it("a file without tables and without a newline at its end comes back exactly", () => {

@@ -14,7 +14,8 @@
 # that for every <upstream>/hosts.toml under $CERTS_DIR but the upstreams in $KEEP, also for a file an
 # earlier version wrote whole for the registry (it has $LEGACY_MATCH), and removes the directory when
 # it is left empty. A damaged block stops the run with nothing changed. Prints "changed <file>",
-# "unchanged <file>" or "removed <file>".
+# "unchanged <file>" or "removed <file>". ACTION=check reads what apply reads and only says whether
+# apply would change the file (content or mode; a damaged block counts as a change), writing nothing.
 : "${ACTION:?}" "${FILE?}" "${MODE:?}" "${SECRET:?}" "${CERTS_DIR?}" "${KEEP?}"
 : "${BEGIN_MARKER:?}" "${END_MARKER:?}" "${MANAGED_HEADER:?}" "${LEGACY_MATCH:?}"
 set -eu
@@ -35,6 +36,7 @@ has_any_block() {
 # Stops the run when the file's markers do not pair up.
 check_markers() {
   if ! awk -v b="$BEGIN_MARKER" -v e="$END_MARKER" '$0==b{if(open)bad=1;open=1;next} $0==e{if(!open)bad=1;open=0;next} END{exit (open||bad)?1:0}' "$1"; then
+    if [ "$ACTION" = check ]; then echo "changed $1 (damaged block)"; exit 0; fi
     echo "$1 has a damaged dso-registry block (a BEGIN line without its END line, or the reverse): $BEGIN_MARKER" >&2
     echo "Nothing was changed. Remove the lines between and including the markers by hand, then run again." >&2
     exit 1
@@ -60,6 +62,10 @@ done_with_work() {
 # Puts $2 in place of $1 with mode $3 when the content differs: renamed over it, or copied where it
 # cannot be renamed (a bind mount).
 write_if_changed() {
+  if [ "$ACTION" = check ]; then
+    if [ -e "$1" ] && cmp -s "$2" "$1" && [ "$(stat -c %a "$1")" = "$(printf '%s' "$3" | sed 's/^0*//')" ]; then echo "unchanged $1"; else echo "changed $1"; fi
+    return 0
+  fi
   if [ -e "$1" ] && cmp -s "$2" "$1"; then
     chmod "$3" "$1"
     echo "unchanged $1"
@@ -72,6 +78,10 @@ write_if_changed() {
 
 apply_block() {
   file="${DSO_ROOT:-}$FILE"
+  if [ "$ACTION" = check ] && [ ! -e "$file" ]; then
+    echo "changed $file (absent)"
+    return 0
+  fi
   mkdir -p "$(dirname "$file")"
   work_dir "$file"
   cat > "$work/ours"
@@ -184,8 +194,8 @@ prune_blocks() {
 }
 
 case "$ACTION" in
-  apply) apply_block ;;
+  apply | check) apply_block ;;
   remove) remove_block "${DSO_ROOT:-}$FILE" ;;
   prune) prune_blocks ;;
-  *) echo "mirror-hosts-toml.sh: ACTION must be apply, remove or prune, got \"$ACTION\"" >&2; exit 2 ;;
+  *) echo "mirror-hosts-toml.sh: ACTION must be apply, check, remove or prune, got \"$ACTION\"" >&2; exit 2 ;;
 esac
