@@ -93,15 +93,16 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
         keys: [
             "containerRegistry.rotation",
             "containerRegistry.rotateAfterDays",
+            "containerRegistry.rotationOverlapHours",
             "containerRegistry.pushCredentials",
             "containerRegistry.pullUsername",
         ],
         mootWith: (c) => unless(c.registry.mode !== "existing", mode(c)),
     },
     {
-        // Both rotate the passwords the program generates: with the operator's push password and no
+        // They rotate the passwords the program generates (and keep the previous one): with the operator's push password and no
         // pull-only account, there are none.
-        keys: ["containerRegistry.rotation", "containerRegistry.rotateAfterDays"],
+        keys: ["containerRegistry.rotation", "containerRegistry.rotateAfterDays", "containerRegistry.rotationOverlapHours"],
         mootWith: (c) =>
             unless(
                 c.containerRegistry.pushCredentials === "generated" ||
