@@ -233,11 +233,16 @@ describe("kind stack, real engine", () => {
                 "create kind-registry-local-registry-hosting",
                 "create kind-registry-node-script-write",
                 "create kind-registry-nodes",
+                // The rotation overlap's file and the previous-passwords files (docs/decisions/rotation-overlap.md).
+                "create kind-registry-overlap-write",
                 "create kind-registry-registry-config-write",
+                "create kind-registry-users-pull-previous-write",
                 "create kind-registry-users-pull-write",
+                "create kind-registry-users-push-previous-write",
                 "create kind-registry-users-push-write",
                 "create kind-registry-watcher-script-write",
                 "create registry-accounts-push",
+                "create registry-accounts-push-overlap",
             ].sort(),
         );
         const containers = await commandStdout("kind-registry-containers");

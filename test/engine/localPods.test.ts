@@ -100,6 +100,24 @@ const ready = (pod: Pod) => pod.status.conditions?.some((c) => c.type === "Ready
 
 /** Builds a new image `ref` and pushes it from the node with the push account and the stack's CA. */
 const pushFromNode = (ref: string, payloadBytes?: number) => pushImageFromNode(cluster, scratch, ref, { payloadBytes });
+
+/** What skopeo prints when nothing answered at all: kube-proxy not yet sending the Service to a new pod. */
+const NO_ANSWER = /: EOF|TLS handshake timeout|connection refused|connection reset/;
+
+/**
+ * `attempt` (a skopeo run through the node's 443) once a pod answers: kube-proxy may take a moment to
+ * send the Service's address to a new pod, so a connection cut or timed out is tried again (for at most a
+ * minute); any answer is the result, judged by the caller.
+ */
+async function answered<T extends { readonly stderr: string }>(attempt: () => T): Promise<T> {
+    let last = attempt();
+    const deadline = Date.now() + 60_000;
+    while (NO_ANSWER.test(last.stderr) && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 2000));
+        last = attempt();
+    }
+    return last;
+}
 const imageArchives = () => nodeImageArchives(scratch);
 
 /** Waits until `check` holds, polling; fails with `what` and the node's logs. */
@@ -354,11 +372,7 @@ describe("local stack, real engine, on a node whose pods run", () => {
             });
             const prefix = (await ws.output(STACK, "imagePrefix")) as string;
             const inspect = () => onNode("skopeo", ["inspect", "--cert-dir", "/root/push-certs", `docker://${prefix}/hello:1`]);
-            // kube-proxy may take a moment to send the Service's address to the new pod: a connection cut or
-            // timed out (no answer at all) is asked again, any answer is judged.
-            const NO_ANSWER = /: EOF|TLS handshake timeout|connection refused|connection reset/;
-            await until("the new pod answering through the node's 443", async () => !NO_ANSWER.test(inspect().stderr), 60_000);
-            const inspected = inspect();
+            const inspected = await answered(inspect);
             expect(inspected.code, inspected.stderr).toBe(0);
             expect(JSON.parse(inspected.stdout).Name).toBe(`${prefix}/hello`);
         },
@@ -392,11 +406,7 @@ describe("local stack, real engine, on a node whose pods run", () => {
             // The image pushed before is served whole, and the window is over: a push is taken.
             const prefix = (await ws.output(STACK, "imagePrefix")) as string;
             const inspect = () => onNode("skopeo", ["inspect", "--cert-dir", "/root/push-certs", `docker://${prefix}/hello:1`]);
-            // kube-proxy may take a moment to send the Service's address to the new pod: a connection cut or
-            // timed out (no answer at all) is asked again, any answer is judged.
-            const NO_ANSWER = /: EOF|TLS handshake timeout|connection refused|connection reset/;
-            await until("the new pod answering through the node's 443", async () => !NO_ANSWER.test(inspect().stderr), 60_000);
-            const inspected = inspect();
+            const inspected = await answered(inspect);
             expect(inspected.code, inspected.stderr).toBe(0);
             const pushed = pushFromNode(`${prefix}/after-gc:1`);
             expect(pushed.code, pushed.stderr).toBe(0);
@@ -541,12 +551,16 @@ describe("local stack, real engine, on a node whose pods run", () => {
             await ws.pulumiOk(["config", "set", "--path", "dso-registry:containerRegistry.rotationOverlapHours", "0", "-s", STACK]);
             const cut = await ws.pulumi(["up", "--yes", "-s", STACK], { timeoutMs: 15 * 60_000 });
             expect(cut.code, `${cut.stdout.slice(-10_000)}${cut.stderr}`).toBe(0);
-            authFile(before!);
-            const refused = pushFromNode(`${prefix}/old-after-cut:1`);
-            expect(refused.code).not.toBe(0);
-            expect(refused.stderr + refused.stdout).toMatch(CREDENTIAL_REFUSED);
-            authFile(after!);
-            const again = pushFromNode(`${prefix}/new-after-cut:1`);
+            try {
+                authFile(before!);
+                const refused = await answered(() => pushFromNode(`${prefix}/old-after-cut:1`));
+                expect(refused.code).not.toBe(0);
+                expect(refused.stderr + refused.stdout).toMatch(CREDENTIAL_REFUSED);
+            } finally {
+                // The later tests push with the node's auth file: the current password.
+                authFile(after!);
+            }
+            const again = await answered(() => pushFromNode(`${prefix}/new-after-cut:1`));
             expect(again.code, again.stderr).toBe(0);
         },
         20 * 60_000,

@@ -31,8 +31,8 @@
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import * as YAML from "yaml";
-import { renderUsersFile } from "../../components/accessPolicy/usersFile";
-import { IN_CLUSTER } from "../../components/inCluster/spec";
+import { renderOverlapMatchers, renderPreviousUsersFile, renderUsersFile } from "../../components/accessPolicy/usersFile";
+import { IN_CLUSTER, OVERLAP_FILES } from "../../components/inCluster/spec";
 import type { K8sObject } from "../../components/shared/k8sObject";
 import { pinnedCaddy } from "./caddyBinaries";
 import type { DistributionBinary } from "./distributionBinaries";
@@ -352,6 +352,11 @@ export async function startRegistryReplicas(options: {
             place(path.join(root, "front-port"), `${ports.front}\n`);
             place(`${root}${IN_CLUSTER.usersDir}/push`, renderUsersFile("push", [options.push]), 0o600);
             place(`${root}${IN_CLUSTER.usersDir}/pull`, renderUsersFile("pull", [options.pull]), 0o600);
+            // The rotation overlap's files the stack's Caddyfile imports, as the users Secret holds them before any rotation.
+            const accounts = [{ username: options.push.username }, { username: options.pull.username }];
+            place(`${root}${IN_CLUSTER.usersDir}/${OVERLAP_FILES.matchers}`, renderOverlapMatchers(accounts), 0o600);
+            place(`${root}${IN_CLUSTER.usersDir}/${OVERLAP_FILES.push}`, renderPreviousUsersFile("push", []), 0o600);
+            place(`${root}${IN_CLUSTER.usersDir}/${OVERLAP_FILES.pull}`, renderPreviousUsersFile("pull", []), 0o600);
             place(`${root}${IN_CLUSTER.tlsDir}/tls.crt`, readFileSync(ca.serverCertFile, "utf8"));
             place(`${root}${IN_CLUSTER.tlsDir}/tls.key`, readFileSync(ca.serverKeyFile, "utf8"), 0o600);
             const registryConfig = (config["config.yml"] ?? "")
