@@ -162,6 +162,9 @@ describe(`the local stack deployed by ${BASELINE.slice(0, 7)}, real engine`, () 
                     "the front's window answers writes 503 only after the push accounts' check, reading no body before it, and the GC's window cuts an upload that trickles past a bounded drain (the Caddyfile and the GC scripts it holds); the Caddyfile imports the rotation overlap's file and checks previous passwords first",
                 "registry-secret-registry-htpasswd":
                     "the rotation overlap's files beside the users files (no previous password yet: only their comments and matchers that match nothing)",
+                "node-trust-config":
+                    "the node-trust scripts it holds: a mirror's hosts.toml script gained its check mode (for the refresh over SSH); the pods find the files unchanged",
+                "node-trust-daemonset": "made anew with the scripts' ConfigMap, as after any change of the scripts",
             },
             creates: {
                 "registry-accounts-push-overlap":
