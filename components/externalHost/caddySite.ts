@@ -12,7 +12,7 @@ import { METRICS_PORTS } from "../shared/facts";
 import { fingerprint } from "../shared/fingerprint";
 import { withFormerType } from "../shared/formerType";
 import { type HostConnection, HostFile, type HostFileSpec, hostCommand, privileged } from "../shared/hostAccess";
-import { checkFilesOverSsh } from "../shared/hostFilesCheck";
+import { HostFilesCheck } from "../shared/hostFilesCheck";
 import { caddyApplyScript, caddyRemoveScript, type HostLayout, hostPaths } from "./scripts";
 
 /** An account the policy knows: its name and bcrypt hash (secret), and its previous password during an overlap. */
@@ -226,7 +226,11 @@ export class CaddySite extends pulumi.ComponentResource {
             { parent: this, dependsOn: files },
         );
         // A file of Caddy's changed by hand shows at the next refresh; the next `up` puts it back and reloads.
-        checkFilesOverSsh(`${name}-files-check`, { connection, files: checked, afterRepair: apply }, { parent: this, dependsOn: [reload] });
+        new HostFilesCheck(
+            `${name}-files-check`,
+            { connection, files: checked, afterRepair: apply },
+            { parent: this, dependsOn: [reload] },
+        );
         this.registerOutputs({});
     }
 }

@@ -10,7 +10,7 @@ import { JOB_METRICS, renderHostScrapeConfig, TEXTFILE_DIR } from "../monitoring
 import { METRICS_PORTS } from "../shared/facts";
 import { withFormerType } from "../shared/formerType";
 import { type HostConnection, HostFile, hostCommand, privileged } from "../shared/hostAccess";
-import { checkFilesOverSsh } from "../shared/hostFilesCheck";
+import { HostFilesCheck } from "../shared/hostFilesCheck";
 import type { JobReporting } from "../upkeep/reporting";
 import { METRICS_RELAY_CONTAINER } from "./metricsRelay";
 import { type HostLayout, hostScript, REGISTRY_CONTAINER } from "./scripts";
@@ -151,7 +151,7 @@ export class HostMonitoring extends pulumi.ComponentResource {
         );
         file("scrape", paths.scrapeFile, "0644", renderHostScrapeConfig());
         // The scripts run as they are at each use, and Prometheus reads the rules and scrape files at its next reload: nothing follows a repair.
-        checkFilesOverSsh(`${name}-files-check`, { connection, files: checked }, { parent: this, dependsOn: placed });
+        new HostFilesCheck(`${name}-files-check`, { connection, files: checked }, { parent: this, dependsOn: placed });
         this.scripts = [reporter, probe];
         this.registerOutputs({});
     }

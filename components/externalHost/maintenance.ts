@@ -5,7 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { withFormerType } from "../shared/formerType";
 import { type HostConnection, HostFile, type HostFileSpec } from "../shared/hostAccess";
-import { checkFilesOverSsh } from "../shared/hostFilesCheck";
+import { HostFilesCheck } from "../shared/hostFilesCheck";
 import type { BackupDestination } from "../upkeep/backup";
 import type { JobReporting } from "../upkeep/reporting";
 import type { Retention } from "../upkeep/retention";
@@ -117,7 +117,7 @@ export class Maintenance extends pulumi.ComponentResource {
         }
         // A script (run as root by cron) or a key changed by hand shows at the next refresh; the next `up`
         // puts it back. Each is read when it runs: nothing to reload.
-        checkFilesOverSsh(`${name}-files-check`, { connection, files: checked }, { parent: this, dependsOn: files });
+        new HostFilesCheck(`${name}-files-check`, { connection, files: checked }, { parent: this, dependsOn: files });
         this.registerOutputs({});
     }
 }

@@ -7,7 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { fingerprint } from "../shared/fingerprint";
 import { withFormerType } from "../shared/formerType";
 import { type HostConnection, HostFile, hostCommand, privileged } from "../shared/hostAccess";
-import { checkFilesOverSsh, recreatingScript } from "../shared/hostFilesCheck";
+import { HostFilesCheck, recreatingScript } from "../shared/hostFilesCheck";
 import {
     hostMavenNginxConfig,
     type MavenHostSpec,
@@ -58,7 +58,7 @@ export class MavenContainer extends pulumi.ComponentResource {
             { parent: this, dependsOn: [dataDir, configFile] },
         );
         // nginx.conf read back at each refresh; a repair makes the container anew, so nginx reads it again.
-        checkFilesOverSsh(
+        new HostFilesCheck(
             `${name}-files-check`,
             { connection, files: [{ ...configSpec, content: config }], afterRepair: privileged(recreatingScript(runScript), sudo) },
             { parent: this, dependsOn: [run] },

@@ -11,7 +11,7 @@ import { DISTRIBUTION, DISTRIBUTION_ENV_WORDS } from "../shared/facts";
 import { fingerprint } from "../shared/fingerprint";
 import { withFormerType } from "../shared/formerType";
 import { type HostConnection, HostFile, type HostFileSpec, hostCommand, privileged } from "../shared/hostAccess";
-import { checkFilesOverSsh, recreatingScript } from "../shared/hostFilesCheck";
+import { HostFilesCheck, recreatingScript } from "../shared/hostFilesCheck";
 import { DEBUG_LISTENER_PORT } from "./metricsRelay";
 import {
     type ContainerSpec,
@@ -139,7 +139,7 @@ export class RegistryContainer extends pulumi.ComponentResource {
             { parent: this, dependsOn: configFiles },
         );
         // The files read back at each refresh; a repair makes the container (and the relay) anew, so they read them again.
-        checkFilesOverSsh(
+        new HostFilesCheck(
             `${name}-files-check`,
             {
                 connection,

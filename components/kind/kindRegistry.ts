@@ -15,7 +15,8 @@ import type { DistributionSettings } from "../shared/distributionSettings";
 import { DISTRIBUTION } from "../shared/facts";
 import { fingerprint } from "../shared/fingerprint";
 import { frontUsers, type RegistryFront } from "../shared/front";
-import { type HostConnection, HostFile, type HostTarget, hostCommand, privileged } from "../shared/hostAccess";
+import { type HostConnection, HostFile, type HostFileSpec, type HostTarget, hostCommand, privileged } from "../shared/hostAccess";
+import { HostFilesCheck, recreatingScript } from "../shared/hostFilesCheck";
 import { objectOptions } from "../shared/k8sObject";
 import { resourceClassOf } from "../shared/k8sResources";
 import { renderKindCaddyfile, renderKindRegistryConfig } from "./front";
@@ -145,8 +146,11 @@ export class KindRegistry extends pulumi.ComponentResource {
             files: fingerprint(args.images.distribution, kindMirrorConfig(m.spec)),
             hasCredentials: m.spec.hasCredentials,
         }));
-        const file = (id: string, path: string, content: pulumi.Input<string>, mode = "0644", secret = false) =>
-            new HostFile(`${name}-${id}`, { connection, path, mode, content, secret, replaceOnPathChange: true }, { parent: this });
+        const checked: (HostFileSpec & { content: pulumi.Input<string> })[] = [];
+        const file = (id: string, path: string, content: pulumi.Input<string>, mode = "0644", secret = false) => {
+            checked.push({ path, mode, content });
+            return new HostFile(`${name}-${id}`, { connection, path, mode, content, secret, replaceOnPathChange: true }, { parent: this });
+        };
         // Caddy runs as root in its image and reads the users files through a read-only mount.
         const files = [
             file("caddyfile", p.caddyfile, caddyfile),
@@ -186,11 +190,12 @@ export class KindRegistry extends pulumi.ComponentResource {
             }),
         );
         const root = (script: string) => privileged(script, connection.sudo);
+        const applyContainers = pulumi.unsecret(digests).apply((d) => containersApplyScript(layout, args.images, d, mirrorRuns));
         const containers = hostCommand(
             `${name}-containers`,
             {
                 connection,
-                create: pulumi.unsecret(digests).apply((d) => root(containersApplyScript(layout, args.images, d, mirrorRuns))),
+                create: applyContainers.apply(root),
                 delete: root(containersDeleteScript(layout)),
                 triggers: [layout.dataDir, layout.registryName],
             },
@@ -204,6 +209,14 @@ export class KindRegistry extends pulumi.ComponentResource {
                 delete: root(nodesUnconfigureScript(layout)),
                 triggers: [layout.cluster, layout.registryName, layout.port],
             },
+            { parent: this, dependsOn: [containers] },
+        );
+        // Every file above is read back by a refresh (docs/decisions/drift-on-hosts.md); a repair makes the
+        // containers anew, so that each reads its files again. The nodes' own files are the watcher's: it
+        // puts them back on its own loop (sh/node-watch.sh).
+        new HostFilesCheck(
+            `${name}-files-check`,
+            { connection, files: checked, afterRepair: applyContainers.apply((script) => root(recreatingScript(script))) },
             { parent: this, dependsOn: [containers] },
         );
         if (args.publishLocalRegistryHosting) {

@@ -153,9 +153,18 @@ export function nodesConfigureScript(layout: KindLayout): string {
     return renderShellScript(sh("nodes-configure.sh"), nodeParams(layout, kindPaths(layout).nodeScript));
 }
 
+/**
+ * How often the node watcher configures every running node again, putting back a file of the program's
+ * edited or removed by hand inside a node (node-inside.sh writes only what differs).
+ */
+export const NODE_RECHECK_SECONDS = 30;
+
 /** The node watcher's script (`sh/node-watch.sh`), as its container sees its files. */
 export function nodeWatchScript(layout: KindLayout): string {
-    return renderShellScript(sh("node-watch.sh"), nodeParams(layout, `${WATCHER_BIN}/node-inside.sh`));
+    return renderShellScript(sh("node-watch.sh"), {
+        ...nodeParams(layout, `${WATCHER_BIN}/node-inside.sh`),
+        RECHECK_SECONDS: NODE_RECHECK_SECONDS,
+    });
 }
 
 /** Removes the registry's files from the nodes (`sh/nodes-unconfigure.sh`). */

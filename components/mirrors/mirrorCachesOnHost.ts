@@ -9,7 +9,7 @@ import { DISTRIBUTION_ENV_WORDS } from "../shared/facts";
 import { fingerprint } from "../shared/fingerprint";
 import { withFormerType } from "../shared/formerType";
 import { type HostConnection, HostFile, type HostFileSpec, hostCommand, privileged } from "../shared/hostAccess";
-import { checkFilesOverSsh, recreatingScript } from "../shared/hostFilesCheck";
+import { HostFilesCheck, recreatingScript } from "../shared/hostFilesCheck";
 import {
     hostMirrorConfig,
     hostMirrorPaths,
@@ -87,7 +87,7 @@ export class MirrorCachesOnHost extends pulumi.ComponentResource {
                 { parent: this, dependsOn: files },
             );
             // The cache's files read back at each refresh; a repair makes its container anew, so it reads them again.
-            checkFilesOverSsh(
+            new HostFilesCheck(
                 `${role}-files-check`,
                 { connection, files: checked, afterRepair: privileged(recreatingScript(runScript), connection.sudo) },
                 { parent: this, dependsOn: [run] },
@@ -109,7 +109,7 @@ export class MirrorCachesOnHost extends pulumi.ComponentResource {
             const script = new HostFile(`${name}-prune-script`, { connection, ...prune[0]! }, { parent: this });
             const cron = new HostFile(`${name}-cron`, { connection, ...prune[1]! }, { parent: this, dependsOn: [script] });
             // The prune script and its cron file read back at each refresh; cron runs the script as it is, nothing follows.
-            checkFilesOverSsh(`${name}-prune-files-check`, { connection, files: prune }, { parent: this, dependsOn: [cron] });
+            new HostFilesCheck(`${name}-prune-files-check`, { connection, files: prune }, { parent: this, dependsOn: [cron] });
         }
         this.registerOutputs({});
     }

@@ -6,7 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { withFormerType } from "../shared/formerType";
 import { type HostConnection, HostFile, type HostFileSpec, type HostTarget, hostCommand } from "../shared/hostAccess";
-import { checkFilesOverSsh } from "../shared/hostFilesCheck";
+import { HostFilesCheck } from "../shared/hostFilesCheck";
 import { fileContent, type NodeTrustCommonArgs, nodeRunner, restartSettingsOf, trustTargetOf } from "./common";
 import {
     checkFileStepBody,
@@ -119,12 +119,10 @@ export class NodeTrust extends pulumi.ComponentResource {
                         placed.push(file);
                         // Read back too, and put back with the file's own command: a merged file judged by its
                         // script's check mode, a whole file (CRI-O's drop-in, a CA) by its digest.
-                        if (args.flavour !== "kind") {
-                            const check = checkFileStepBody(step, restart);
-                            const place = run(placeFileStepBody(step, restart));
-                            if (check !== undefined) checked.push({ path: step.path, mode: step.mode, content, place, check: run(check) });
-                            else if (step.mergeKey === undefined) checked.push({ path: step.path, mode: step.mode, content, place });
-                        }
+                        const check = checkFileStepBody(step, restart);
+                        const place = run(placeFileStepBody(step, restart));
+                        if (check !== undefined) checked.push({ path: step.path, mode: step.mode, content, place, check: run(check) });
+                        else if (step.mergeKey === undefined) checked.push({ path: step.path, mode: step.mode, content, place });
                     } else {
                         checked.push({ path: step.path, mode: step.mode, content });
                         placed.push(
@@ -173,14 +171,19 @@ export class NodeTrust extends pulumi.ComponentResource {
                     break;
             }
         }
-        // Over SSH, every file of the node's trust is read back by a refresh and put back by the next `up`
-        // (docs/decisions/drift-on-hosts.md): whole files by their digest, the files the program merges its
-        // entries into (registries.yaml, a mirror's hosts.toml) by their script's check mode; each is put back
-        // by the command that placed it, a restart or reload included where that command makes one.
+        // Every file of the node's trust is read back by a refresh and put back by the next `up`, over SSH, on
+        // this machine, or inside a kind node container (docs/decisions/drift-on-hosts.md): whole files by their
+        // digest, the files the program merges its entries into (registries.yaml, a mirror's hosts.toml) by
+        // their script's check mode; each is put back by the command that placed it, a restart or reload
+        // included where that command makes one.
         if (checked.length > 0) {
-            const check = checkFilesOverSsh(`${name}-files-check`, { connection, files: checked }, { parent: this, dependsOn: placed });
+            const check = new HostFilesCheck(
+                `${name}-files-check`,
+                { connection, files: checked, run },
+                { parent: this, dependsOn: placed },
+            );
             // A repair of registries.yaml restarts the node's service: the next node's turn waits for it too.
-            if (check && this.restartStep && checked.some((f) => f.check !== undefined)) this.restartStep = check;
+            if (this.restartStep && checked.some((f) => f.check !== undefined)) this.restartStep = check;
         }
         this.registerOutputs({});
     }

@@ -18,8 +18,13 @@ import { renderShellScript } from "./shellScript";
 const READ_PLACED_FILES = path.join(__dirname, "sh", "read-placed-files.sh");
 
 export interface HostFilesCheckArgs {
-    /** The machine, over SSH. */
-    readonly connection: Extract<HostConnection, { kind: "ssh" }>;
+    /** The machine: over SSH, or this one when Pulumi runs on it (the commands then run locally). */
+    readonly connection: HostConnection;
+    /**
+     * Wraps the read-back so that it runs where the files live, as the placing commands do (a kind node's
+     * files through `docker exec`); by default as root on the machine itself.
+     */
+    readonly run?: (body: string) => string;
     /**
      * Each file as its HostFile places it, with its content; a file placed by a command of its own
      * gives that command (`place`) and, when the program merges entries into it, its check (`check`).
@@ -33,9 +38,10 @@ export interface HostFilesCheckArgs {
     readonly afterRepair?: pulumi.Input<string>;
 }
 
-/** The command line that reads `paths` back (read-placed-files.sh), as root. */
-export function readPlacedFilesScript(paths: readonly string[], sudo: boolean): string {
-    return privileged(renderShellScript(READ_PLACED_FILES, { FILES: paths }), sudo);
+/** The command line that reads `paths` back (read-placed-files.sh), as root, or wrapped by `run`. */
+export function readPlacedFilesScript(paths: readonly string[], sudo: boolean, run?: (body: string) => string): string {
+    const body = renderShellScript(READ_PLACED_FILES, { FILES: paths });
+    return run ? run(body) : privileged(body, sudo);
 }
 
 /** A file's entry in the check: what it must be, and the command that places it (the HostFile's own). */
@@ -63,19 +69,20 @@ export class HostFilesCheck extends pulumi.dynamic.Resource {
         const c = args.connection;
         const sudo = c.sudo;
         const files = pulumi.all(args.files.map((f) => pulumi.output(f.content).apply((content) => checkedFile(f, content, sudo))));
+        const machine =
+            c.kind === "ssh"
+                ? { host: c.host, port: c.port, user: c.user, privateKey: pulumi.secret(c.privateKey), hostKey: c.hostKey }
+                : { local: true, host: c.name, port: 0, user: "", privateKey: pulumi.secret("") };
         super(
             hostFilesProvider,
             name,
             {
-                host: c.host,
-                port: c.port,
-                user: c.user,
-                privateKey: pulumi.secret(c.privateKey),
-                hostKey: c.hostKey,
+                ...machine,
                 // Merged files are judged by their own check, not by the digest of the whole file.
                 read: readPlacedFilesScript(
                     args.files.filter((f) => f.check === undefined).map((f) => f.path),
                     sudo,
+                    args.run,
                 ),
                 // Secret: the contents (users files, keys) and their digests.
                 files: pulumi.secret(files),
@@ -87,19 +94,6 @@ export class HostFilesCheck extends pulumi.dynamic.Resource {
             "Check",
         );
     }
-}
-
-/**
- * A HostFilesCheck for `files` when the machine is reached over SSH; none when Pulumi runs on the machine
- * itself (a local connection), where the files are the operator's own to look at.
- */
-export function checkFilesOverSsh(
-    name: string,
-    args: Omit<HostFilesCheckArgs, "connection"> & { readonly connection: HostConnection },
-    opts: pulumi.CustomResourceOptions,
-): HostFilesCheck | undefined {
-    const { connection } = args;
-    return connection.kind === "ssh" ? new HostFilesCheck(name, { ...args, connection }, opts) : undefined;
 }
 
 /**

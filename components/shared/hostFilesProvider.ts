@@ -1,6 +1,6 @@
 /**
- * The provider behind HostFilesCheck (hostFilesCheck.ts): files the program placed on a machine over SSH,
- * read back by `pulumi refresh` (and `preview --refresh`, `up --refresh`) and put back by the next `up`.
+ * The provider behind HostFilesCheck (hostFilesCheck.ts): files the program placed on a machine over SSH
+ * (or on this machine, for a local connection), read back by `pulumi refresh` (and `preview --refresh`, `up --refresh`) and put back by the next `up`.
  *
  * - `read` runs the read-back script over SSH and records, per file, what differs from what the program
  *   placed (content, mode, owner, or the file gone) as `drifted`.
@@ -45,6 +45,13 @@ export interface Drift {
 
 /** The dynamic resource's state: how to reach the machine, the files, and the last read's findings. */
 export interface HostFilesState {
+    /**
+     * Set when Pulumi runs on the machine itself (a local connection, e.g. the kind placement's Docker
+     * host or a node whose entry says `local`): the commands run here, through `/bin/sh -c`, as
+     * `@pulumi/command`'s local.Command runs them; the SSH fields are then unused.
+     */
+    readonly local?: boolean;
+    /** The machine's address (SSH), or its label when local. */
     readonly host: string;
     readonly port: number;
     readonly user: string;
@@ -69,6 +76,7 @@ const UNKNOWN_VALUE = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 /** The inputs that decide what is placed and how it is reached, as one comparable text. */
 function placedInputs(state: HostFilesState): string {
     return JSON.stringify([
+        state.local ?? false,
         state.host,
         state.port,
         state.user,
@@ -174,6 +182,30 @@ function overSsh(state: HostFilesState, command: string, stdin = ""): Promise<Ra
     });
 }
 
+/** Runs `command` through `/bin/sh -c` on this machine, as `@pulumi/command`'s local.Command does, `stdin` as input. */
+function locally(command: string, stdin = ""): Promise<Ran> {
+    const { spawn } = require("node:child_process") as typeof import("node:child_process");
+    return new Promise((resolve, reject) => {
+        const child = spawn("/bin/sh", ["-c", command], { stdio: ["pipe", "pipe", "pipe"] });
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (chunk: Buffer) => {
+            stdout += chunk.toString("utf8");
+        });
+        child.stderr.on("data", (chunk: Buffer) => {
+            stderr += chunk.toString("utf8");
+        });
+        child.on("error", reject);
+        child.on("close", (code: number | null) => resolve({ code: code ?? -1, stdout, stderr }));
+        child.stdin.end(stdin);
+    });
+}
+
+/** Runs `command` where the files are: on this machine for a local connection, otherwise over SSH. */
+function onMachine(state: HostFilesState, command: string, stdin = ""): Promise<Ran> {
+    return state.local ? locally(command, stdin) : overSsh(state, command, stdin);
+}
+
 export const hostFilesProvider = {
     async diff(_id: string, olds: HostFilesState, news: HostFilesState) {
         return diffHostFiles(olds, news);
@@ -187,13 +219,13 @@ export const hostFilesProvider = {
         const whole = props.files.filter((f) => f.check === undefined);
         const drifted: Drift[] = [];
         if (whole.length > 0) {
-            const ran = await overSsh(props, props.read);
+            const ran = await onMachine(props, props.read);
             if (ran.code !== 0) throw new Error(`reading back the placed files on ${props.host} exited ${ran.code}: ${ran.stderr}`);
             drifted.push(...driftOf(whole, ran.stdout));
         }
         for (const file of props.files) {
             if (file.check === undefined) continue;
-            const ran = await overSsh(props, file.check, file.content);
+            const ran = await onMachine(props, file.check, file.content);
             if (ran.code !== 0) throw new Error(`checking ${file.path} on ${props.host} exited ${ran.code}: ${ran.stderr}`);
             const changed = mergedFileDrift(file.path, ran.stdout);
             if (changed) drifted.push(changed);
@@ -205,11 +237,11 @@ export const hostFilesProvider = {
         const changed = new Set((olds.drifted ?? []).map((d) => d.path));
         if (changed.size > 0) {
             for (const file of news.files.filter((f) => changed.has(f.path))) {
-                const ran = await overSsh(news, file.place, file.content);
+                const ran = await onMachine(news, file.place, file.content);
                 if (ran.code !== 0) throw new Error(`putting back ${file.path} on ${news.host} exited ${ran.code}: ${ran.stderr}`);
             }
             if (news.afterRepair) {
-                const ran = await overSsh(news, news.afterRepair);
+                const ran = await onMachine(news, news.afterRepair);
                 if (ran.code !== 0)
                     throw new Error(`after putting back files on ${news.host}, the follow-up exited ${ran.code}: ${ran.stderr}`);
             }

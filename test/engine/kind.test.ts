@@ -6,7 +6,9 @@
  * account `stack output --show-secrets` shows is pulled in each node under both of its names; the web UI's
  * objects in the cluster and the front's realm chosen by the authority each client came by (the UI's
  * origin localhost:8080, pods' kind-registry:5002, the host's localhost:5002); a second `up` plans
- * nothing; then the web UI turned off, the registry's image bumped and scheduled garbage collection
+ * nothing and a refresh finds nothing; the front's users file edited by hand shows in `preview --refresh`
+ * and `up --refresh` puts it back, and a node's file removed by hand is put back by the node watcher;
+ * then the web UI turned off, the registry's image bumped and scheduled garbage collection
  * turned on (the maintenance container, a collection run in it), each checked in the engine's events
  * and on the running containers; and `destroy`, after which only the images in the data directory are
  * left.
@@ -29,6 +31,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as YAML from "yaml";
+import { NODE_RECHECK_SECONDS } from "../../components/kind/scripts";
 import { BUMPED_REGISTRY_IMAGE, DEPLOYED_REGISTRY_IMAGE } from "../support/distributionBinaries";
 import { type DockerClient, type DockerEngine, startDockerEngine } from "../support/dockerEngine";
 import { payloadImage, pinnedCaddyImage, registryImage } from "../support/dockerImages";
@@ -230,6 +233,8 @@ describe("kind stack, real engine", () => {
                 "create kind-registry-caddyfile-write",
                 "create kind-registry-containers",
                 "create kind-registry-decoy",
+                // Every file above, read back by a refresh (docs/decisions/drift-on-hosts.md).
+                "create kind-registry-files-check",
                 "create kind-registry-local-registry-hosting",
                 "create kind-registry-node-script-write",
                 "create kind-registry-nodes",
@@ -299,6 +304,43 @@ describe("kind stack, real engine", () => {
         expect(refresh.code, refresh.stdout + refresh.stderr).toBe(0);
     });
 
+    it("files edited by hand: the front's users file shows in `preview --refresh` and `up --refresh` puts it back with the containers made anew; a node's file is put back by the watcher", async () => {
+        const users = path.join(dataDir, "front", "users-push");
+        const placed = readFileSync(users, "utf8");
+        const before = container("kind-registry")?.id;
+        writeFileSync(users, `${placed}intruder $2a$10$abcdefghijklmnopqrstuvABCDEFGHIJKLMNOPQRSTUVWXYZ01234\n`);
+
+        const preview = await ws.pulumi(["preview", "--refresh", "--json", "-s", STACK]);
+        expect(preview.code, preview.stdout + preview.stderr).toBe(0);
+        const steps = (JSON.parse(preview.stdout) as { steps: { op: string; urn: string }[] }).steps
+            .filter((step) => step.op !== "same" && step.op !== "refresh")
+            .map((step) => `${step.op} ${step.urn.split("::").pop()}`);
+        expect(steps).toEqual(["update kind-registry-files-check"]);
+
+        const up = await ws.pulumi(["up", "--refresh", "--yes", "--json", "-s", STACK]);
+        expect(up.code, up.stdout + up.stderr).toBe(0);
+        expect(executed(up.stdout).filter((l) => !l.startsWith("refresh"))).toEqual(["update kind-registry-files-check"]);
+        expect(readFileSync(users, "utf8")).toBe(placed);
+        // The front reads its users file at start: it is made anew.
+        expect(container("kind-registry")?.id).not.toBe(before);
+        await waitForFront();
+        // A node's file, once the new watcher has configured the nodes at its start: put back on the watcher's
+        // own loop (NODE_RECHECK_SECONDS), with no up.
+        const watcherLog = () => {
+            const logs = engine.docker(["logs", "kind-registry-node-watcher"]);
+            return logs.stdout + logs.stderr;
+        };
+        while (!watcherLog().includes("node kind-worker: configured")) await new Promise((r) => setTimeout(r, 500));
+        const hostsToml = "/etc/containerd/certs.d/kind-registry:5002/hosts.toml";
+        expect(engine.docker(["exec", "kind-worker", "rm", hostsToml]).code).toBe(0);
+        const deadline = Date.now() + (NODE_RECHECK_SECONDS + 30) * 1000;
+        while (nodeFile("kind-worker", hostsToml).code !== 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1000));
+        expect(nodeFile("kind-worker", hostsToml).stdout).toContain('[host."http://kind-registry:5002"]');
+        expect(watcherLog()).toContain(`wrote ${hostsToml}`);
+        const again = await ws.pulumi(["up", "--refresh", "--yes", "--expect-no-changes", "-s", STACK]);
+        expect(again.code, again.stdout + again.stderr).toBe(0);
+    }, 300_000);
+
     it("the UI's objects are in the cluster, and the front names each client's own authority as its realm", async () => {
         expect(await kube.get(`/apis/apps/v1/namespaces/${UI_NAMESPACE}/deployments/registry-ui`)).toBeDefined();
         expect(await kube.get(`/api/v1/namespaces/${UI_NAMESPACE}/services/registry-api`)).toMatchObject({
@@ -315,9 +357,11 @@ describe("kind stack, real engine", () => {
         const up = await ws.pulumi(["up", "--yes", "--json", "-s", STACK]);
         expect(up.code, up.stdout + up.stderr).toBe(0);
         const lines = executed(up.stdout);
+        // The files' check follows what it reads back (the new Caddyfile) and what it runs after a repair.
         expect(lines.filter((l) => !l.startsWith("delete kind-registry-ui-"))).toEqual([
             "update kind-registry-caddyfile-write",
             "update kind-registry-containers",
+            "update kind-registry-files-check",
         ]);
         expect(lines.filter((l) => l.startsWith("delete kind-registry-ui-"))).toHaveLength(6);
         await kube.waitGone(`/api/v1/namespaces/${UI_NAMESPACE}`);
@@ -338,7 +382,8 @@ describe("kind stack, real engine", () => {
         await ws.pulumiOk(["config", "set", "--path", "dso-registry:registry.image", BUMPED_REGISTRY_IMAGE, "-s", STACK]);
         const up = await ws.pulumi(["up", "--yes", "--json", "-s", STACK]);
         expect(up.code, up.stdout + up.stderr).toBe(0);
-        expect(executed(up.stdout)).toEqual(["update kind-registry-containers"]);
+        // The check's repair runs the containers' script, which names the image.
+        expect(executed(up.stdout)).toEqual(["update kind-registry-containers", "update kind-registry-files-check"]);
         expect(container("kind-registry-distribution")).toMatchObject({ running: true, image: BUMPED_REGISTRY_IMAGE });
         expect(container("kind-registry-distribution")?.id).not.toBe(before["kind-registry-distribution"]);
         expect(container("kind-registry")?.id).toBe(before["kind-registry"]);
@@ -361,6 +406,7 @@ describe("kind stack, real engine", () => {
             "create kind-registry-gc-script-write",
             "update kind-registry-caddyfile-write",
             "update kind-registry-containers",
+            "update kind-registry-files-check",
             "update kind-registry-registry-config-write",
         ]);
         expect(container(MAINTENANCE)).toMatchObject({ running: true, image: "docker:27.3-cli" });

@@ -6,8 +6,11 @@
  * command and the group's follow-up. A machine whose key is not the pinned one is refused before anything
  * runs. A k3s registries.yaml, which the program merges its entries into, is judged by its script's check
  * mode: the operator's own lines change nothing, an edit of the program's block is seen and put back.
+ * For a local connection (Pulumi on the machine itself) the same provider runs the same scripts here.
  */
-import { chmodSync, existsSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { registriesYamlScript, renderRegistriesEntries } from "../../components/nodeTrust/registriesYaml";
@@ -161,5 +164,64 @@ describe("a merged registries.yaml against a real sshd: judged by its own check,
         expect(back).not.toContain("registry.evil.example");
         expect(back).toContain("# the operator's own note");
         expect((await hostFilesProvider.read("files", merged)).props.drifted).toEqual([]);
+    });
+});
+
+describe("on this machine (a local connection): the same read, diff and repair, without SSH", () => {
+    let root: string;
+    let local: HostFilesState;
+    const here = (p: string) => path.join(root, p);
+    beforeAll(() => {
+        root = mkdtempSync(path.join(tmpdir(), "dso-local-files-"));
+        // The placing and reading scripts write under $DSO_ROOT, as they do in the SSH server's root above.
+        process.env.DSO_ROOT = root;
+    });
+    afterAll(() => {
+        delete process.env.DSO_ROOT;
+        rmSync(root, { recursive: true, force: true });
+    });
+
+    it("placed, read back as placed; a users file edited by hand is seen and put back, then the follow-up runs", async () => {
+        const files = [
+            checkedFile({ path: USERS, mode: "0600" }, users, false),
+            checkedFile({ path: CADDYFILE, mode: "0644" }, caddyfile, false),
+        ];
+        local = {
+            local: true,
+            host: "laptop",
+            port: 0,
+            user: "",
+            privateKey: "",
+            read: readPlacedFilesScript(
+                files.map((f) => f.path),
+                false,
+            ),
+            files,
+            afterRepair: `sh -c 'echo repaired > "$DSO_ROOT${AFTER}"'`,
+        };
+        for (const file of files) {
+            const r = spawnSync("/bin/sh", ["-c", file.place], { input: file.content, encoding: "utf8" });
+            expect(r.status, r.stderr).toBe(0);
+        }
+        expect(readFileSync(here(USERS), "utf8")).toBe(users);
+        expect((await hostFilesProvider.read("files", local)).props.drifted).toEqual([]);
+
+        writeFileSync(here(USERS), `${users}intruder $2a$10$abcdefghijklmnopqrstuvABCDEFGHIJKLMNOPQRSTUVWXYZ01234\n`);
+        rmSync(here(CADDYFILE));
+        const read = await hostFilesProvider.read("files", local);
+        expect(read.props.drifted).toEqual([
+            { path: USERS, found: "content changed" },
+            { path: CADDYFILE, found: "missing" },
+        ]);
+        expect(diffHostFiles(read.props, local).changes).toBe(true);
+        await hostFilesProvider.update("files", read.props, local);
+        expect(readFileSync(here(USERS), "utf8")).toBe(users);
+        expect(readFileSync(here(CADDYFILE), "utf8")).toBe(caddyfile);
+        expect(readFileSync(here(AFTER), "utf8").trim()).toBe("repaired");
+        expect((await hostFilesProvider.read("files", local)).props.drifted).toEqual([]);
+    });
+
+    it("the same files over SSH and here are different machines to the diff", () => {
+        expect(diffHostFiles(local, { ...local, local: undefined }).changes).toBe(true);
     });
 });

@@ -29,6 +29,15 @@ describe("checkedFile", () => {
         expect(script).toContain("/etc/caddy/dso-registry/users-push");
         expect(script).toContain("/etc/caddy/Caddyfile");
     });
+    it("the read-back runs where the placing commands run when they are wrapped (a kind node's files, through docker exec)", () => {
+        const script = readPlacedFilesScript(
+            ["/etc/containerd/certs.d/registry:5000/hosts.toml"],
+            false,
+            (body) => `docker exec -i kind-worker sh -c '${body.length}'`,
+        );
+        expect(script).toMatch(/^docker exec -i kind-worker sh -c /);
+        expect(script).not.toMatch(/^sudo/);
+    });
 });
 
 describe("driftOf", () => {

@@ -171,14 +171,11 @@ describe("NodeTrust over SSH: the files of each flavour", () => {
         expect(placedPaths("public-ca")).toEqual(["node-public:/etc/containerd/certs.d/registry.example.test/hosts.toml 0644"]);
     });
 
-    it("a local node uses local commands", () => {
-        expect(
-            new Set(
-                children("local-node")
-                    .filter((r) => r.custom)
-                    .map((r) => r.type),
-            ),
-        ).toEqual(new Set(["command:local:Command"]));
+    it("a local node uses local commands, and its files are read back on this machine (no SSH)", () => {
+        const custom = children("local-node").filter((r) => r.custom);
+        expect(new Set(custom.map((r) => r.type))).toEqual(new Set(["command:local:Command", "pulumi-nodejs:dynamic/hostFiles:Check"]));
+        const check = custom.find((r) => r.type === "pulumi-nodejs:dynamic/hostFiles:Check")!;
+        expect(check.inputs).toMatchObject({ local: true, host: "laptop", port: 0 });
     });
 });
 
