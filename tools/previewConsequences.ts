@@ -332,19 +332,38 @@ const hostRegistry: Rule = (c) => {
     ];
 };
 
-/** Caddy on the external host: a reload ends the uploads it is proxying (Caddy 2.6). */
+/**
+ * The external host's front: a reload of the pinned Caddy lets uploads in flight finish; a new image (or
+ * the move from the distribution's caddy service) makes the front anew, and the port closes while it starts.
+ */
 const hostCaddy: Rule = (c) => {
     if (!isCommand(c) || c.parentType !== "dso-registry:externalHost:CaddySite" || !c.name.endsWith("-reload")) return [];
     if (c.op === "delete")
-        return [{ kind: "front", text: "the registry's site is removed from Caddy on the external host: the registry stops answering" }];
+        return [{ kind: "front", text: "the registry's front on the external host is removed: the registry stops answering" }];
     if (c.op === "create") return [];
     const how = changeAt(c, "create");
     if (how === "no") return [];
-    const wait = scriptParameters(c.news.create).UPLOAD_WAIT_SECONDS ?? scriptParameters(c.olds.create).UPLOAD_WAIT_SECONDS ?? "120";
+    const olds = scriptParameters(c.olds.create);
+    const news = scriptParameters(c.news.create);
+    const why = "(docs/decisions/host-front.md)";
+    if (olds.FRONT_IMAGE === undefined && news.FRONT_IMAGE !== undefined)
+        return [
+            {
+                kind: "front",
+                text: `the front on the external host ${may(how, "moves", "move")} from the caddy service to the pinned Caddy's container (${news.FRONT_IMAGE}), with the service's certificates: the port is closed while the container starts, and requests in flight then are cut ${why}`,
+            },
+        ];
+    if (news.FRONT_IMAGE !== undefined && (olds.FRONT_IMAGE !== news.FRONT_IMAGE || olds.FRONT_MOUNTS !== news.FRONT_MOUNTS))
+        return [
+            {
+                kind: "front",
+                text: `the front on the external host ${may(how, "is made anew", "be made anew")}${olds.FRONT_IMAGE !== news.FRONT_IMAGE ? ` with ${news.FRONT_IMAGE}` : ""}: the port is closed while the new container starts, and requests in flight then are cut ${why}`,
+            },
+        ];
     return [
         {
             kind: "front",
-            text: `Caddy on the external host ${may(how, "reloads", "reload")}: the apply waits up to ${wait} s for uploads in progress, then reloads; uploads still streaming are cut (502) and their clients retry (docs/decisions/access-policy.md#reloads-and-uploads-in-flight)`,
+            text: `the front (Caddy) on the external host ${may(how, "reloads", "reload")}: uploads in flight finish, the next request gets the new config (docs/decisions/access-policy.md#reloads-and-uploads-in-flight)`,
         },
     ];
 };

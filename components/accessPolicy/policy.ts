@@ -116,10 +116,10 @@ export interface AccessPolicy {
     /** Same-origin web UI (the external host): requests under /registry/ go to this upstream without the prefix (e.g. "127.0.0.1:8081"). */
     readonly uiUpstream?: string;
     /**
-     * HTTP/2 offered beside HTTP/1.1 (ALPN); unset: offered. Off where the Caddy that runs was built
-     * with a Go older than the HTTP/2 rapid-reset fix (CVE-2023-44487, Go 1.20.10 and 1.21.3): the
-     * external host's distribution package (Debian 12's Caddy 2.6.2, Go 1.19.8). Registry clients
-     * work the same over HTTP/1.1. Why: docs/decisions/access-policy.md#http2-on-the-host
+     * HTTP/2 offered beside HTTP/1.1 (ALPN); unset: offered. Off only for a Caddy built with a Go older
+     * than the HTTP/2 rapid-reset fix (CVE-2023-44487, Go 1.20.10 and 1.21.3), such as Debian 12's
+     * Caddy 2.6.2 (Go 1.19.8), which earlier versions ran on the external host; every placement now runs
+     * the pinned Caddy. Registry clients work the same over HTTP/1.1. Why: docs/decisions/access-policy.md#http2-on-the-host
      */
     readonly http2?: boolean;
     /** Let push accounts delete manifests and blobs; otherwise DELETE is refused here (405). */

@@ -60,11 +60,6 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
         mootWith: (c) =>
             unless(mavenServedByRegistry(c), "mavenRegistry.host other than containerRegistry.host (the pod serves no Maven repository)"),
     },
-    // On the external host it is the metrics relay's image (components/externalHost/metricsRelay.ts): moot without monitoring.
-    {
-        keys: ["registry.caddyImage"],
-        mootWith: (c) => unless(c.registry.mode !== "external-host" || c.registry.monitoring.enabled, "registry.monitoring.enabled false"),
-    },
     // The kind placement's caches live in kind.dataDir with no prune job (docs/kind.md, Pull-through caches).
     {
         keys: ["registry.mirrors[].maxSize"],

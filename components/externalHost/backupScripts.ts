@@ -13,7 +13,7 @@ import { type JobReporting, reportingParams } from "../upkeep/reporting";
 import { type Retention, renderRetentionScript } from "../upkeep/retention";
 import { renderVerifyScript } from "../upkeep/verify";
 import { type MavenHostSpec, mavenRunParams } from "./mavenScripts";
-import { type ContainerSpec, type HostLayout, hostPaths, hostScript, lockParams, registryParams } from "./scripts";
+import { type ContainerSpec, FRONT_CONTAINER, type HostLayout, hostPaths, hostScript, lockParams, registryParams } from "./scripts";
 
 /** Files of the backup on the host (outside everything the backup copies). */
 export function backupPaths() {
@@ -121,6 +121,7 @@ export function restoreScript(
         MARKER: paths.readOnlyMarker,
         SET_ASIDE: [spec.layout.dataDir, ...(maven ? [spec.layout.mavenDataDir] : [])],
         CADDYFILE: spec.layout.caddyfile,
+        FRONT_NAME: FRONT_CONTAINER,
         VERIFY_SCRIPT: paths.verifyScript,
         ...resticParams(dest),
         ...registryParams(spec, specFingerprint),

@@ -1,6 +1,7 @@
 /**
  * The registry's site in Caddy on the external host: the users files, the TLS files, the Caddyfile
- * carrying the access policy, then `caddy validate` and a reload.
+ * carrying the access policy, then `caddy validate` and a reload of the front, Caddy from the pinned
+ * image in a container on the host's network (sh/caddy-apply.sh).
  */
 import * as pulumi from "@pulumi/pulumi";
 import { renderCaddyfile } from "../accessPolicy/caddyfile";
@@ -13,7 +14,7 @@ import { fingerprint } from "../shared/fingerprint";
 import { withFormerType } from "../shared/formerType";
 import { type HostConnection, HostFile, type HostFileSpec, hostCommand, privileged } from "../shared/hostAccess";
 import { HostFilesCheck } from "../shared/hostFilesCheck";
-import { caddyApplyScript, caddyRemoveScript, type HostLayout, hostPaths } from "./scripts";
+import { caddyApplyScript, caddyRemoveScript, FRONT_DIR, type HostLayout, hostPaths } from "./scripts";
 
 /** An account the policy knows: its name and bcrypt hash (secret), and its previous password during an overlap. */
 export type HostAccount = HashedAccount;
@@ -32,6 +33,8 @@ export type HostTls =
 export interface CaddySiteArgs {
     /** The host Caddy runs on. */
     readonly connection: HostConnection;
+    /** The front's Caddy image (`registry.caddyImage`), run by the host's container engine on its network. */
+    readonly image: string;
     /** Where the Caddyfile, users and TLS files go, and the data directory blobs are served from. */
     readonly layout: HostLayout;
     /** Host name clients use, and the HTTPS port Caddy listens on. */
@@ -68,8 +71,8 @@ export interface CaddySiteArgs {
     readonly metrics?: boolean;
 }
 
-/** Caddy's access log on the host (the Debian package's log directory belongs to user caddy). */
-export const CADDY_ACCESS_LOG = "/var/log/caddy/dso-registry-access.log";
+/** The front's access log, in its own directory (the same path on the host and in its container), which fail2ban reads. */
+export const CADDY_ACCESS_LOG = `${FRONT_DIR}/logs/access.log`;
 
 /** The Maven route of the host's site: the repository's path, who may read, and the only account that may deploy. */
 export interface CaddyMaven {
@@ -83,7 +86,7 @@ export interface CaddyMaven {
 
 /** The access policy of the host's Caddy site: its files under the layout, blob downloads from the data directory (filesystem storage). */
 export function caddySitePolicy(
-    args: Omit<CaddySiteArgs, "connection" | "pushAccounts" | "pullAccounts" | "maven"> & {
+    args: Omit<CaddySiteArgs, "connection" | "image" | "pushAccounts" | "pullAccounts" | "maven"> & {
         readonly maven?: Omit<CaddyMaven, "deployAccount">;
         /** Whether an account may have a previous password (a rotation's overlap): the overlap file is imported. */
         readonly overlap?: boolean;
@@ -105,11 +108,11 @@ export function caddySitePolicy(
         allowedNetworks: args.allowedNetworks,
         uiUpstream: args.uiUpstream,
         deletesEnabled: args.deletesEnabled,
-        // The distribution's Caddy: Debian 12's 2.6.2 is built with Go 1.19.8, without the HTTP/2 rapid-reset fix.
-        http2: false,
+        // The pinned Caddy is built with a Go that has the HTTP/2 rapid-reset fix (docs/decisions/access-policy.md#http2-on-the-host).
+        http2: true,
         // Off TCP: on 127.0.0.1:2019 any local process could replace the policy.
         admin: `unix/${args.layout.caddyAdminSocket}`,
-        // Caddy reads the data directory (group caddy, see dataDirScript) and serves blob
+        // Caddy reads the data directory (mounted read-only into its container) and serves blob
         // downloads from it when it is the container's registry storage; with s3 every download is proxied.
         ...(args.blobFiles ? { blobFiles: args.layout.dataDir } : {}),
         accessLog: { kind: "file", path: CADDY_ACCESS_LOG },
@@ -156,8 +159,9 @@ export class CaddySite extends pulumi.ComponentResource {
         };
         /** Every file Caddy reads, as placed: read back at each refresh (HostFilesCheck). */
         const checked: (HostFileSpec & { content: pulumi.Input<string> })[] = [];
-        // Secret files are Caddy's own: 0600, readable by nobody else.
-        const caddyOnly = { secret: true, owner: "caddy:caddy" };
+        // Secret files are root's, 0600: Caddy reads them as root in its container, with no capability to
+        // read anyone else's files; no other user of the host reads them.
+        const caddyOnly = { secret: true, owner: "root:root" };
 
         const pushUsers = usersFileOutput("push", args.pushAccounts);
         const pullUsers = usersFileOutput("pull", args.pullAccounts);
@@ -215,7 +219,7 @@ export class CaddySite extends pulumi.ComponentResource {
                 .all([caddyfileText, pushUsers, pullUsers, mavenUsers, ...tlsInputs, ...overlapBodies])
                 .apply((bodies) => fingerprint(...bodies)),
         );
-        const apply = this.filesFingerprint.apply((fp) => privileged(caddyApplyScript(layout, fp), connection.sudo));
+        const apply = this.filesFingerprint.apply((fp) => privileged(caddyApplyScript(layout, fp, args.image), connection.sudo));
         const reload = hostCommand(
             `${name}-reload`,
             {

@@ -28,6 +28,7 @@ import { containerStorage, type HostRegistryStorage, RegistryContainer } from ".
 import {
     type ContainerSpec,
     defaultHostLayout,
+    FRONT_CONTAINER,
     hostPaths,
     type MaintenanceOptions,
     mirrorsDirOf,
@@ -49,6 +50,8 @@ export interface ExternalRegistryHostArgs extends RegistryFront {
     readonly pathPrefix: string;
     /** Distribution image, e.g. "registry:2.8.3" or "registry@sha256:…". */
     readonly image: string;
+    /** The front's Caddy image (`registry.caddyImage`, e.g. "caddy:2.8.4"): the same Caddy as every other placement's front. */
+    readonly caddyImage: string;
     /** Registry data directory on the host (filesystem storage). */
     readonly dataDir: string;
     /** The Maven repository's data directory on the host (used when `maven` is set). */
@@ -57,7 +60,7 @@ export interface ExternalRegistryHostArgs extends RegistryFront {
     readonly storage: HostRegistryStorage;
     /** Delete the data directory on destroy. */
     readonly purgeDataOnDestroy: boolean;
-    /** Install missing packages (Docker, Caddy, cron, curl) instead of only reporting them. */
+    /** Install missing packages (Docker, cron, curl) instead of only reporting them. */
     readonly installPackages: boolean;
     readonly tls: HostTls;
     /** Same-origin web UI container; none when unset. */
@@ -107,7 +110,7 @@ export function externalRegistryHostProblem(args: Pick<ExternalRegistryHostArgs,
  * a caller can order against (`dependsOn`); the commands run with the `command` provider of the stack.
  */
 export class ExternalRegistryHost extends pulumi.ComponentResource {
-    /** The Debian packages the host needs (Docker, Caddy, cron, curl), checked or installed; everything else waits for it. */
+    /** The packages the host needs (Docker, cron, curl), checked or installed; everything else waits for it. */
     readonly packages: HostPackages;
     /** Distribution's container (`dso-registry`) and its config.yml; `specFingerprint` changes when it is replaced. */
     readonly container: RegistryContainer;
@@ -258,6 +261,7 @@ export class ExternalRegistryHost extends pulumi.ComponentResource {
             `${name}-caddy`,
             {
                 connection,
+                image: args.caddyImage,
                 layout,
                 registryHost: args.registryHost,
                 port: args.port,
@@ -353,7 +357,7 @@ export class ExternalRegistryHost extends pulumi.ComponentResource {
             status: `${sshTarget} ${root}${paths.statusScript}`.trim(),
             logs: `${sshTarget} ${root}docker logs --tail 100 -f ${REGISTRY_CONTAINER}`.trim(),
             ...(args.maven ? { mavenLogs: `${sshTarget} ${root}docker logs --tail 100 -f ${MAVEN_CONTAINER}`.trim() } : {}),
-            caddyLogs: `${sshTarget} ${root}journalctl -u caddy -n 100 -f`.trim(),
+            caddyLogs: `${sshTarget} ${root}docker logs --tail 100 -f ${FRONT_CONTAINER}`.trim(),
             garbageCollect: `${sshTarget} ${root}${paths.gcScript}`.trim(),
             verify: `${sshTarget} ${root}${paths.verifyScript}`.trim(),
             accessLog: `${sshTarget} ${root}tail -f ${CADDY_ACCESS_LOG}`.trim(),

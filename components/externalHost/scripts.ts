@@ -40,7 +40,12 @@ export interface HostLayout {
     readonly cronFile: string;
     /** Lock file that serialises maintenance runs and container changes. */
     readonly lockFile: string;
-    /** Caddy's data directory (certificates, ACME account); backed up, never written by the program. */
+    /**
+     * The front's own directory, mounted at the same path into its container (sh/caddy-apply.sh): Caddy's
+     * data (`data/`: certificates, ACME account), its autosaved config (`config/`) and its access log (`logs/`).
+     */
+    readonly frontDir: string;
+    /** Caddy's data directory (certificates, ACME account), under `frontDir`; backed up, never written by the program. */
     readonly caddyDataDir: string;
     /** The Maven repository's files (when the host serves Maven), bind-mounted into the nginx container. */
     readonly mavenDataDir: string;
@@ -60,9 +65,9 @@ export interface HostLayout {
      */
     readonly mirrorSocketsDir: string;
     /**
-     * Caddy's admin API: a unix socket in Caddy's home, which Caddy creates (mode 0755 under the
-     * service's umask 022): only Caddy's user and root can connect. `caddy reload` (ours, and the
-     * service's ExecReload) finds it in the Caddyfile. Why not TCP: docs/decisions/access-policy.md#no-path-around-the-front
+     * Caddy's admin API: a unix socket inside the front's container, on a tmpfs of its own (new at each
+     * start), which nothing outside the container reaches; `caddy reload` run in the container (ours,
+     * through the engine's exec) finds it in the Caddyfile. Why not TCP: docs/decisions/access-policy.md#no-path-around-the-front
      */
     readonly caddyAdminSocket: string;
 }
@@ -78,14 +83,29 @@ export function defaultHostLayout(dataDir: string, mavenDataDir = "/srv/data/mav
         binDir: "/usr/local/sbin",
         cronFile: "/etc/cron.d/dso-registry",
         lockFile: "/run/lock/dso-registry.lock",
-        // Debian's and Fedora's caddy service runs as user caddy with HOME=/var/lib/caddy.
-        caddyDataDir: "/var/lib/caddy/.local/share/caddy",
+        frontDir: FRONT_DIR,
+        caddyDataDir: `${FRONT_DIR}/data/caddy`,
         socketDir: DISTRIBUTION.socketDir,
         mavenSocketDir: "/run/dso-registry-maven",
         mirrorSocketsDir: "/run/dso-registry-mirrors",
-        caddyAdminSocket: "/var/lib/caddy/admin.sock",
+        caddyAdminSocket: "/run/caddy/admin.sock",
     };
 }
+
+/** The front's directory on the host (HostLayout.frontDir). */
+export const FRONT_DIR = "/var/lib/dso-registry-front";
+
+/** The front's container: Caddy from `registry.caddyImage`, on the host's network. */
+export const FRONT_CONTAINER = "dso-registry-front";
+
+/**
+ * The distribution's caddy service, which earlier versions ran as the front (Debian's and Fedora's run
+ * as user caddy with HOME=/var/lib/caddy): where its certificates and admin socket are, for the move.
+ */
+export const PACKAGE_CADDY = {
+    dataDir: "/var/lib/caddy/.local/share/caddy",
+    adminSocket: "/var/lib/caddy/admin.sock",
+} as const;
 
 /** Paths derived from the layout, used by both the component and the scripts. */
 export function hostPaths(layout: HostLayout) {
@@ -298,36 +318,41 @@ export function registryDeleteScript(spec: Pick<ContainerSpec, "name">): string 
 }
 
 /**
- * Longest wait of a Caddy reload for the uploads streaming through the front: a reload of Debian's
- * Caddy 2.6 ends them with 502 (sh/caddy-apply.sh). After it, the reload happens anyway.
+ * What the front's container mounts, each at the same path: the Caddyfile's directory (with the users
+ * and TLS files) and the registry's data directory read-only, and the directories of the unix sockets it
+ * proxies to (Distribution, Maven's backend, the caches).
  */
-export const RELOAD_UPLOAD_WAIT_SECONDS = 120;
-
-/** No upload file written for this long: no upload streams through the front. */
-export const RELOAD_UPLOAD_QUIET_SECONDS = 2;
-
-/**
- * Validates the Caddyfile with Caddy itself, then applies it: `caddy reload` when Caddy is running
- * (once no upload streams through it, for at most RELOAD_UPLOAD_WAIT_SECONDS), otherwise starts the
- * caddy service. `reloadFingerprint` makes the script's text change (and so re-run) whenever a file
- * Caddy reads changes.
- */
-export function caddyApplyScript(layout: HostLayout, reloadFingerprint: string): string {
-    return hostScript("caddy-apply.sh", {
-        CADDYFILE: layout.caddyfile,
-        FILES_FINGERPRINT: reloadFingerprint,
-        REGISTRY_DATA_DIR: layout.dataDir,
-        UPLOAD_QUIET_SECONDS: RELOAD_UPLOAD_QUIET_SECONDS,
-        UPLOAD_WAIT_SECONDS: RELOAD_UPLOAD_WAIT_SECONDS,
-    });
+export function frontMounts(layout: HostLayout): string[] {
+    const configDir = path.posix.dirname(layout.caddyfile);
+    const readOnly = [configDir, ...(layout.caddyDir.startsWith(`${configDir}/`) ? [] : [layout.caddyDir]), layout.dataDir];
+    const sockets = [layout.socketDir, layout.mavenSocketDir, layout.mirrorSocketsDir];
+    return [...readOnly.map((d) => `${d}:${d}:ro`), ...sockets.map((d) => `${d}:${d}`)];
 }
 
 /**
- * On destroy: replaces the registry's Caddyfile with one that serves no site (so Caddy keeps
- * running for anything else the operator adds later) and reloads.
+ * Validates the Caddyfile with the front's Caddy (`image`), then applies it: `caddy reload` inside the
+ * front when it runs from the same spec, otherwise the front made anew (moving from the distribution's
+ * caddy service on the first run). `reloadFingerprint` makes the script's text change (and so re-run)
+ * whenever a file Caddy reads changes.
  */
+export function caddyApplyScript(layout: HostLayout, reloadFingerprint: string, image: string): string {
+    return hostScript("caddy-apply.sh", {
+        CADDYFILE: layout.caddyfile,
+        FILES_FINGERPRINT: reloadFingerprint,
+        FRONT_NAME: FRONT_CONTAINER,
+        FRONT_IMAGE: image,
+        FRONT_DIR: layout.frontDir,
+        FRONT_MOUNTS: frontMounts(layout),
+        ADMIN_DIR: path.posix.dirname(layout.caddyAdminSocket),
+        PACKAGE_DATA_DIR: PACKAGE_CADDY.dataDir,
+        PACKAGE_ADMIN_SOCKET: PACKAGE_CADDY.adminSocket,
+        ...lockParams(layout),
+    });
+}
+
+/** On destroy: removes the front's container and leaves a Caddyfile that says the site was removed (certificates stay). */
 export function caddyRemoveScript(layout: HostLayout): string {
-    return hostScript("caddy-remove.sh", { CADDYFILE: layout.caddyfile, ADMIN_SOCKET: layout.caddyAdminSocket });
+    return hostScript("caddy-remove.sh", { CADDYFILE: layout.caddyfile, FRONT_NAME: FRONT_CONTAINER, FRONT_DIR: layout.frontDir });
 }
 
 export interface MaintenanceOptions {
@@ -461,6 +486,7 @@ export function statusScript(spec: ContainerSpec, targets: StatusTargets): strin
         ROTATE_AFTER_DAYS: targets.passwordRotation?.everyDays ?? "",
         ROTATION_DUE: targets.passwordRotation?.due ?? "",
         OVERLAP_FILE: hostPaths(spec.layout).overlapMatchers,
+        FRONT_NAME: FRONT_CONTAINER,
         RETENTION_MODE: targets.retentionMode ?? "",
         RETENTION_FILE: RETENTION_TEXTFILE,
         RETENTION_REMOVED: JOB_METRICS.retentionRemoved,

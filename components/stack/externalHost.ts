@@ -48,6 +48,7 @@ export function defineExternalHost(
             port: cr.port,
             pathPrefix: cr.pathPrefix,
             image: cfg.registry.image,
+            caddyImage: cfg.registry.caddyImage,
             dataDir: eh.dataDir,
             mavenDataDir: eh.mavenDataDir,
             storage: externalHostStorage(cfg),

@@ -3,8 +3,8 @@
  * are test hosts (test/support/testHost.ts: a network namespace each, with this machine's packages seen
  * through overlays, so every remote script writes the real paths of a machine that is not this one), each
  * logged into over SSH as `deploy`, who reaches root with `sudo -n` as the stack says. On the registry host
- * run a Docker engine, Caddy as Debian's service runs it (user caddy, started with the package's default
- * Caddyfile, then reloaded by the program), fail2ban and node_exporter's package as installed. The stack's
+ * run a Docker engine (the front, Caddy from the pinned image, is a container `up` starts on the host's
+ * network), fail2ban and node_exporter's package as installed. The stack's
  * ACME certificate comes from Pebble (Let's Encrypt's ACME test server) on the host's loopback, through
  * `registry.tls.acmeDirectory`, the key meant for a staging CA. The cluster side (the Flux pull secret,
  * the pipeline ConfigMaps) goes to a real API server, the Jenkins credentials to the fake Jenkins over HTTPS.
@@ -86,6 +86,7 @@ describe("prod stack, real engine, on hosts of its own", () => {
     it("the registry and its caches run on the host, behind Caddy with a certificate obtained over ACME", () => {
         expect(hosts().runningContainers()).toEqual([
             "dso-registry",
+            "dso-registry-front",
             "dso-registry-metrics",
             "dso-registry-mirror-docker.io",
             "dso-registry-mirror-ghcr.io",
@@ -107,6 +108,19 @@ describe("prod stack, real engine, on hosts of its own", () => {
             `openssl s_client -connect ${REGISTRY}:443 -servername ${REGISTRY} </dev/null 2>/dev/null | openssl x509 -noout -issuer`,
         ]);
         expect(issuer.stdout).toMatch(/Pebble Intermediate/);
+        // The pinned Caddy offers HTTP/2 (its Go has the rapid-reset fix); a client that asks for it gets it.
+        const h2 = registryHost().run("curl", [
+            "-sS",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_version}",
+            "--http2",
+            "--cacert",
+            hosts().pebbleRootFile,
+            `https://${REGISTRY}/v2/`,
+        ]);
+        expect(h2.stdout, h2.stderr).toBe("2");
         // The login limit's jail runs in fail2ban, node_exporter's textfile and the cron jobs are in place.
         expect(registryHost().run("fail2ban-client", ["status", "dso-registry-login"]).code).toBe(0);
         for (const file of ["/etc/cron.d/dso-registry", "/etc/cron.d/dso-registry-mirrors", "/usr/local/sbin/dso-registry-backup"])
@@ -199,7 +213,7 @@ describe("prod stack, real engine, on hosts of its own", () => {
             // front knows its accounts by name, so only a known account's line can let anyone in), Caddy reloaded.
             const password = randomBytes(12).toString("hex");
             const line = `jenkins-push ${bcrypt.hashSync(password, 10)}`;
-            const reload = "caddy reload --adapter caddyfile --config /etc/caddy/Caddyfile --address unix//var/lib/caddy/admin.sock";
+            const reload = "docker exec dso-registry-front caddy reload --adapter caddyfile --config /etc/caddy/Caddyfile";
             const edit = registryHost().run("sh", [
                 "-c",
                 `awk -v line="$1" '/^jenkins-push /{print line; next} {print}' ${USERS_PUSH} > /tmp/users-push.edit && cat /tmp/users-push.edit > ${USERS_PUSH} && rm /tmp/users-push.edit && ${reload}`,

@@ -1,30 +1,27 @@
 /**
  * A change of the external host's front (`pulumi up` with an account added, a rotation, a setting) runs
- * components/externalHost/sh/caddy-apply.sh, which reloads Caddy. A reload of Debian's Caddy 2.6 ends
- * every request it is proxying with 502, so the apply waits while an upload streams (bounded) and
- * reloads once it is in: against real Caddy (Debian's 2.6.2, the host's, and the pinned 2.8.4) and real
- * Distribution, a chunked blob PATCH of an account the change does not touch, streaming when the apply
- * starts, completes with 202, and the new config is in force afterwards.
+ * components/externalHost/sh/caddy-apply.sh, which reloads the front: `caddy reload` inside its container.
+ * The front runs the pinned Caddy, whose reload lets the requests it is proxying finish (Debian's Caddy
+ * 2.6, which earlier versions ran on the host, ended them with 502, and the apply had to wait for uploads
+ * to pass). Against the pinned Caddy and real Distribution: a chunked blob PATCH of an account the change
+ * does not touch, streaming when the reload starts, completes with 202, and the new config is in force
+ * afterwards.
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import * as tls from "node:tls";
 import { describe, expect, test } from "vitest";
 import { renderCaddyfile } from "../../components/accessPolicy/caddyfile";
 import type { AccessPolicy } from "../../components/accessPolicy/policy";
-import { caddyApplyScript, defaultHostLayout } from "../../components/externalHost/scripts";
-import { DEBIAN_CADDY, pinnedCaddy } from "../support/caddyBinaries";
+import { pinnedCaddy } from "../support/caddyBinaries";
 import { type RealRegistry, startRealRegistry } from "../support/realRegistry";
 import { run } from "../support/serverProcess";
 
-describe.each([
-    { caddy: "Debian's Caddy 2.6.2", binary: () => DEBIAN_CADDY },
-    { caddy: "the pinned Caddy 2.8.4", binary: () => pinnedCaddy() },
-])("$caddy: a reload the apply makes", ({ binary }) => {
-    test("waits for an upload streaming through the front, which completes, then the new config is in force", async () => {
-        const caddy = binary();
+describe("the pinned Caddy: a reload the apply makes", () => {
+    test("an upload streaming through the front completes, and the new config is in force", async () => {
+        const caddy = pinnedCaddy();
         let admin = "";
         // The front as the host runs it: its admin endpoint on a unix socket, where `caddy reload` finds it.
         const withAdmin = (p: AccessPolicy) => {
@@ -40,13 +37,9 @@ describe.each([
             },
         });
         try {
-            // `caddy` on the PATH is the Caddy under test; the changed front turns deletes off.
-            const bin = path.join(reg.dir, "bin");
-            mkdirSync(bin);
-            writeFileSync(path.join(bin, "caddy"), `#!/bin/sh\nexec '${caddy}' "$@"\n`, { mode: 0o755 });
+            // The changed front turns deletes off.
             const caddyfile = path.join(reg.dir, "changed.Caddyfile");
             writeFileSync(caddyfile, withAdmin({ ...policy!, deletesEnabled: false }));
-            const layout = { ...defaultHostLayout(reg.dataDir), caddyfile };
 
             const base = `https://${reg.authority}`;
             const credentials = `user = "${reg.push.username}:${reg.push.password}"\n`;
@@ -104,17 +97,13 @@ describe.each([
             }, 250);
             await new Promise((r) => setTimeout(r, 1000));
 
-            const apply = await runAsync("/bin/sh", ["-c", caddyApplyScript(layout, "test")], {
-                ...process.env,
-                PATH: `${bin}:${process.env.PATH}`,
-            });
+            // What caddy-apply.sh runs in the front's container.
+            const apply = await runAsync(caddy, ["reload", "--adapter", "caddyfile", "--config", caddyfile], process.env);
             await answered;
             clearInterval(chunks);
             socket.destroy();
             expect(response, `${response}\n${apply.out}`).toMatch(/^HTTP\/1\.1 202 /);
             expect(apply.code, apply.out).toBe(0);
-            expect(apply.out).toContain("waiting for uploads in flight before reloading caddy");
-            expect(apply.out).toContain("reloaded caddy");
             // The reload did happen: deletes are refused now.
             const deleted = run(
                 "curl",

@@ -42,6 +42,7 @@ import {
 } from "../../components/externalHost/scripts";
 import { DISTRIBUTION } from "../../components/shared/facts";
 import type { BackupDestination } from "../../components/upkeep/backup";
+import { pinnedCaddy } from "../support/caddyBinaries";
 import { type DockerEngine, startDockerEngine } from "../support/dockerEngine";
 import { payloadImage, registryImage } from "../support/dockerImages";
 import { createNetns, type TestNetns } from "../support/netns";
@@ -135,7 +136,7 @@ describe.each(DESTINATIONS)("external host backup and restore with restic to $ki
     let certDir: string;
     /** Each image's reference by digest and the sha256 of its payload, recorded after the push. */
     const pushed: { name: string; byDigest: string; payload: string }[] = [];
-    const caddyCertificate = "/var/lib/caddy/.local/share/caddy/certificates/acme/registry.test/registry.test.crt";
+    const caddyCertificate = `${layout.caddyDataDir}/certificates/acme/registry.test/registry.test.crt`;
     let caddyCertificateText: string;
 
     const onHost = (p: string) => path.join(root, p);
@@ -214,8 +215,10 @@ describe.each(DESTINATIONS)("external host backup and restore with restic to $ki
         place("/usr/local/sbin/start-registry", containerScript(spec, FINGERPRINT), 0o755);
         mustRun("/usr/local/sbin/start-registry");
         mkdirSync(path.join(scratch, "caddy-home"));
+        // The front's Caddy (the pinned one) as a process on the rooted paths: the container's mounts are
+        // proven by externalRegistryHost.scripts and the engine tier.
         caddy = ns.startServer(
-            "caddy",
+            pinnedCaddy(),
             ["run", "--adapter", "caddyfile", "--config", onHost(layout.caddyfile)],
             caddyEnv(path.join(scratch, "caddy-home")),
         );
@@ -264,7 +267,7 @@ describe.each(DESTINATIONS)("external host backup and restore with restic to $ki
 
     test("a wiped host is restored by dso-registry-restore: data, configs, Caddy's files and certificates", () => {
         engine.dockerOk(["rm", "-f", "dso-registry"]);
-        for (const p of [layout.dataDir, layout.registryConfigDir, layout.caddyfile, layout.caddyDir, "/var/lib/caddy", bp.cacheDir]) {
+        for (const p of [layout.dataDir, layout.registryConfigDir, layout.caddyfile, layout.caddyDir, layout.frontDir, bp.cacheDir]) {
             rmSync(onHost(p), { recursive: true, force: true });
         }
         // The rebuilt host gets the restore command and the backup's secrets from `pulumi up`; they are still there.

@@ -1,10 +1,12 @@
 /**
- * On the external host Caddy runs as user `caddy` and serves blob downloads from the registry's data
- * directory. This proves the permissions work with the real software: the data directory made by
- * `dataDirScript`, blobs written by a real Distribution running as root with umask 022 (as in the
- * container), and Caddy started as the unprivileged `caddy` user (Debian's package creates it) with
- * the rendered Caddyfile. Distribution is stopped before each download, so a 200 can only come from
- * the file.
+ * The external host's front serves blob downloads from the registry's data directory. The front now
+ * runs as root in its container (docs/decisions/host-front.md), which reads the directory whatever its
+ * group; on a host an earlier version deployed, the data directory also belongs to the group `caddy`
+ * (`dataDirScript` keeps giving it where the group exists). This plays the strictest reader the script
+ * serves: Caddy as the unprivileged `caddy` user of Debian's package (Debian's Caddy, which that user can
+ * run; the pinned build lives in the build cache, out of its reach), with the rendered Caddyfile, blobs
+ * written by a real Distribution running as root with umask 022 (as in the container). Distribution is
+ * stopped before each download, so a 200 can only come from the file.
  */
 import { createHash, randomBytes } from "node:crypto";
 import { chmodSync, chownSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";

@@ -2,9 +2,10 @@
  * The external host's scripts, as the prod stack's synth renders them (hosts/<host>/commands/*.sh and
  * the placed maintenance scripts), run for real over SSH against a real Docker engine: a test network
  * namespace plays the registry host, with OpenSSH, dockerd (Debian's docker.io, the locally built
- * default `registry.image`), Caddy (started as the host's service would be, then reloaded by the
- * scripts) and curl all inside it, so Distribution's former port 127.0.0.1:5000 and Caddy's default
- * admin endpoint are the namespace's own. Files land under a private root (DSO_ROOT) that dockerd bind-mounts from.
+ * default `registry.image` and `registry.caddyImage`: the front's container runs on the namespace's
+ * network, as on the host's) and curl all inside it, so Distribution's former port 127.0.0.1:5000 and
+ * Caddy's default admin endpoint are the namespace's own. Files land under a private root (DSO_ROOT)
+ * that dockerd bind-mounts from.
  * Results are checked with `docker inspect`, real pushes and pulls through Caddy, and the data
  * directory.
  *
@@ -29,6 +30,7 @@ import {
     type ContainerSpec,
     containerScript,
     defaultHostLayout,
+    FRONT_CONTAINER,
     hostPaths,
     packagesScript,
     postDeployCheckScript,
@@ -42,8 +44,8 @@ import { DEPLOYED_REGISTRY_IMAGE } from "../support/distributionBinaries";
 import { type DockerClient, type DockerEngine, startDockerEngine } from "../support/dockerEngine";
 import { payloadImage, pinnedCaddyImage, registryImage, uiStandInImage } from "../support/dockerImages";
 import { createNetns, type TestNetns } from "../support/netns";
-import { caddyEnv, makeAccount, makeTestCa, type TestAccount } from "../support/realRegistry";
-import { privateDir, removeDir, type ServerProcess } from "../support/serverProcess";
+import { makeAccount, makeTestCa, type TestAccount } from "../support/realRegistry";
+import { privateDir, removeDir } from "../support/serverProcess";
 import { CADDY_USER, NOBODY, socketRequestAs } from "../support/socketRequest";
 import { type SshServer, startSshServer } from "../support/sshServer";
 
@@ -56,7 +58,6 @@ const CONTAINER = "dso-registry";
 let ns: TestNetns;
 let engine: DockerEngine;
 let ssh: SshServer;
-let caddy: ServerProcess;
 let scratch: string;
 let hostDir: string;
 let push: TestAccount;
@@ -152,19 +153,20 @@ function outcome(task: string, series: string): number | undefined {
     return value === undefined ? undefined : Number(value);
 }
 
+/** The site as the front's container reads it: the host's paths, which its mounts keep. */
 function caddyfile(): string {
     return renderCaddyfile({
         siteAddress: HOST,
         port: 443,
-        tls: { kind: "files", certFile: onDisk(paths.tlsCert), keyFile: onDisk(paths.tlsKey) },
-        upstream: `unix/${onDisk(paths.registrySocket)}`,
-        admin: `unix/${onDisk(layout.caddyAdminSocket)}`,
+        tls: { kind: "files", certFile: paths.tlsCert, keyFile: paths.tlsKey },
+        upstream: `unix/${paths.registrySocket}`,
+        admin: `unix/${layout.caddyAdminSocket}`,
         requiresAuthForPull: false,
-        pushUsersFile: onDisk(paths.pushUsers),
-        pullUsersFile: onDisk(paths.pullUsers),
+        pushUsersFile: paths.pushUsers,
+        pullUsersFile: paths.pullUsers,
         allowedNetworks: [],
         deletesEnabled: true,
-        blobFiles: onDisk(layout.dataDir),
+        blobFiles: layout.dataDir,
     });
 }
 
@@ -198,26 +200,13 @@ beforeAll(async () => {
         env: { DOCKER_HOST: engine.host, PATH: "/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin" },
     });
     mkdirSync(onDisk("/etc/cron.d"), { recursive: true });
-    // Caddy's home, where the package's service keeps its admin socket.
-    mkdirSync(onDisk(path.dirname(layout.caddyAdminSocket)), { recursive: true });
     place(paths.tlsCert, readFileSync(ca.serverCertFile, "utf8"));
     place(paths.tlsKey, readFileSync(ca.serverKeyFile, "utf8"), "0600");
-    // Caddy as the host's service runs it: started with an empty config (admin on its default address), then reloaded.
-    const bootstrap = path.join(scratch, "Caddyfile.boot");
-    writeFileSync(bootstrap, "# empty\n");
-    caddy = ns.startServer("/usr/bin/caddy", ["run", "--adapter", "caddyfile", "--config", bootstrap], caddyEnv(scratch));
-    // The admin endpoint listens on the namespace's loopback only: ask from inside.
-    const deadline = Date.now() + 30_000;
-    while (ns.run("curl", ["-s", "-o", "/dev/null", "http://localhost:2019/config/"]).code !== 0) {
-        if (Date.now() > deadline) throw new Error(`Caddy's admin endpoint did not answer\n${caddy.output()}`);
-        await new Promise((r) => setTimeout(r, 200));
-    }
     push = makeAccount("jenkins-push");
     pusher = engine.client();
 });
 
 afterAll(async () => {
-    await caddy?.stop();
     await ssh?.stop();
     await engine?.stop();
     await ns?.destroy();
@@ -234,7 +223,9 @@ describe("the external host's scripts over SSH, against a real Docker engine", (
             `PATH=/nonexistent; export PATH; ${packagesScript(false).replace("set -eu", "set -eu; command() { return 1; }")}`,
         );
         expect(result.code).not.toBe(0);
-        expect(result.stderr).toMatch(/missing on the registry host: docker caddy.*installPackages: true/);
+        // The front is an image Docker runs: no Caddy package is asked for.
+        expect(result.stderr).toMatch(/missing on the registry host: docker curl flock\. .*installPackages: true/);
+        expect(result.stderr).not.toContain("caddy");
     });
 
     test("the data directory is created once", () => {
@@ -243,7 +234,7 @@ describe("the external host's scripts over SSH, against a real Docker engine", (
         expect(runOk(script)).toBe(`unchanged ${onDisk(layout.dataDir)}`);
     });
 
-    test("first run: the container runs as specified, Caddy is reloaded, and the post-deploy check passes", () => {
+    test("first run: the container runs as specified, the front starts, and the post-deploy check passes", () => {
         for (const [resource, hostPath] of [
             ["container-config", paths.registryConfig],
             ["container-config-readonly", paths.registryConfigReadOnly],
@@ -282,7 +273,17 @@ describe("the external host's scripts over SSH, against a real Docker engine", (
             ],
             tracing: ["OTEL_TRACES_EXPORTER=none"],
         });
+        expect(runOk(synthCommand("registry-host-caddy-reload.create"))).toBe("changed caddy");
+        const front = inspect(FRONT_CONTAINER);
+        expect({
+            image: front?.Config.Image,
+            network: front?.HostConfig.NetworkMode,
+            capDrop: front?.HostConfig.CapDrop,
+            capAdd: front?.HostConfig.CapAdd,
+        }).toEqual({ image: "caddy:2.8.4", network: "host", capDrop: ["ALL"], capAdd: ["NET_BIND_SERVICE"] });
+        // The second apply of the same files: a reload inside the running front.
         expect(runOk(synthCommand("registry-host-caddy-reload.create"))).toBe("reloaded caddy");
+        expect(inspect(FRONT_CONTAINER)?.Id).toBe(front?.Id);
         const check = runOk(checkScript());
         expect(check.split("\n").filter((l) => l.startsWith("ok"))).toHaveLength(3);
     });
@@ -328,23 +329,9 @@ describe("the external host's scripts over SSH, against a real Docker engine", (
         expect(asNobody.code).toBe(7);
         const asCaddy = socketRequestAs(ns, CADDY_USER, socket, "http://localhost/v2/");
         expect(asCaddy.stdout).toBe("200");
-        // The admin API answers on its socket (Caddy allows an empty Host there), which only Caddy's user (here: root) and root open.
-        const admin = onDisk(layout.caddyAdminSocket);
-        expect(
-            ns.run("curl", [
-                "-sS",
-                "-o",
-                "/dev/null",
-                "-w",
-                "%{http_code}",
-                "-H",
-                "Host: ",
-                "--unix-socket",
-                admin,
-                "http://localhost/config/",
-            ]).stdout,
-        ).toBe("200");
-        expect(ns.run("stat", ["-c", "%A", admin]).stdout.trim()).toMatch(/^s....-..-.$/);
+        // The admin API's socket is inside the front's container, on a tmpfs of its own: nothing on the host reaches it.
+        expect(engine.docker(["exec", FRONT_CONTAINER, "sh", "-c", `test -S ${layout.caddyAdminSocket}`]).code).toBe(0);
+        expect(existsSync(onDisk(layout.caddyAdminSocket))).toBe(false);
     });
 
     test("an image pushed through Caddy with the push account lands in the data directory and pulls back", () => {
@@ -460,7 +447,7 @@ describe("the external host's scripts over SSH, against a real Docker engine", (
         place(layout.caddyfile, "registry.dso.example.com:443 {\n\tno_such_directive\n}\n");
         const result = ssh.runScript(synthCommand("registry-host-caddy-reload.create"));
         expect(result.code).not.toBe(0);
-        expect(result.stderr).toContain("the running Caddy config was not changed");
+        expect(result.stderr).toContain("the running front was not changed");
         placeAsSynth("caddy-caddyfile", caddyfile());
         expect(ssh.runScript(checkScript()).code).toBe(0);
     });
@@ -617,13 +604,14 @@ describe("the external host's scripts over SSH, against a real Docker engine", (
         expect(inspect(UI_CONTAINER)?.Config.Env).toContain("DELETE_IMAGES=false");
     });
 
-    test("delete removes the container and the Caddy site, and keeps the data", () => {
+    test("delete removes the containers and the front, and keeps the data and the front's certificates", () => {
         const remove = synthCommand("registry-host-container-run.delete");
         const removed = `removed container ${METRICS_RELAY_CONTAINER}\nremoved container dso-registry`;
         expect(runOk(remove)).toBe(removed);
         expect([inspect(), relay()]).toEqual([undefined, undefined]);
         expect(runOk(remove)).toBe(removed);
-        expect(runOk(synthCommand("registry-host-caddy-reload.delete"))).toBe("removed caddy site");
+        expect(runOk(synthCommand("registry-host-caddy-reload.delete"))).toBe("removed the front (caddy) and its site");
+        expect(inspect(FRONT_CONTAINER)).toBeUndefined();
         const check = ssh.runScript(checkScript().replace("WAIT_SECONDS='\\''180'\\''", "WAIT_SECONDS='\\''2'\\''"));
         expect(check.code).not.toBe(0);
         expect(runOk(synthCommand("registry-host-packages-data-dir.delete"))).toContain("kept registry data in /srv/data/registry");

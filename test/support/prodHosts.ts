@@ -1,10 +1,13 @@
 /**
  * The machines the `prod` stack runs on, for the engine tier: the registry host and the k3s nodes as
  * test hosts (test/support/testHost.ts), each an OpenSSH server with a `deploy` login that reaches root
- * with `sudo -n`, as Pulumi.prod.yaml says. On the registry host run a Docker engine (the image the stack
- * pins, built here), Pebble (Let's Encrypt's ACME test server) on its loopback, fail2ban and Caddy as
- * Debian's units start them (Caddy as user caddy with the package's own Caddyfile, which the program then
- * replaces and reloads). Its system trust store holds Pebble's root, as a real host's holds the ACME CA's.
+ * with `sudo -n`, as Pulumi.prod.yaml says. On the registry host run a Docker engine (the images the stack
+ * pins, built here: Distribution, and Caddy for the front and the metrics relay), Pebble (Let's Encrypt's
+ * ACME test server) on its loopback, and fail2ban as Debian's unit starts it. The front is the program's:
+ * `up` runs it as a container on the host's network. With `packageCaddy`, Debian's caddy service runs
+ * too, as it does on a host that an earlier version of the program deployed (Caddy as user caddy with
+ * the package's own Caddyfile, which that version replaced and reloaded). Its system trust store holds
+ * Pebble's root, as a real host's holds the ACME CA's.
  *
  * What differs from production, and why: the nodes' `systemctl` and `k3s` are stand-ins that log each
  * call to /var/log/dso-test-stand-ins.log (no systemd or k3s runs here); Pebble validates no challenge
@@ -73,6 +76,8 @@ export interface ProdHostsOptions {
      * Docker engine, Pebble, fail2ban, Caddy): what it removes or installs is what those services find.
      */
     readonly prepareRegistryHost?: (host: TestHost) => void | Promise<void>;
+    /** Debian's caddy service runs on the registry host, as earlier versions of the program had it (the upgrade test). */
+    readonly packageCaddy?: boolean;
 }
 
 /** An ed25519 key pair made with ssh-keygen: the public key line; the private key stays in `file`. */
@@ -185,20 +190,31 @@ export async function startProdHosts(
         registryHost.trust(pebbleRoot);
 
         // Debian's services as their units start them: fail2ban (root; when its package is on the host),
-        // Caddy (user caddy, the package's Caddyfile).
+        // and with packageCaddy, Caddy (user caddy, the package's Caddyfile).
         if (registryHost.run("sh", ["-c", "command -v fail2ban-server"]).code === 0) {
             registryHost.run("sh", ["-c", "mkdir -p /run/fail2ban && touch /var/log/auth.log"]);
             const fail2ban = registryHost.startServer("/usr/bin/fail2ban-server", ["-xf", "start"]);
             services.push(fail2ban);
             await waitUntil("fail2ban did not start", () => registryHost.run("fail2ban-client", ["ping"]).code === 0, fail2ban.output);
         }
-        const caddy = registryHost.startServer(
-            "setpriv",
-            ["--reuid=caddy", "--regid=caddy", "--init-groups", "/usr/bin/caddy", "run", "--environ", "--config", "/etc/caddy/Caddyfile"],
-            { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", HOME: "/var/lib/caddy" },
-        );
-        services.push(caddy);
-        await waitUntil("Caddy did not start", () => curl("http://localhost:2019/config/").code === 0, caddy.output);
+        if (options.packageCaddy) {
+            const caddy = registryHost.startServer(
+                "setpriv",
+                [
+                    "--reuid=caddy",
+                    "--regid=caddy",
+                    "--init-groups",
+                    "/usr/bin/caddy",
+                    "run",
+                    "--environ",
+                    "--config",
+                    "/etc/caddy/Caddyfile",
+                ],
+                { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", HOME: "/var/lib/caddy" },
+            );
+            services.push(caddy);
+            await waitUntil("Caddy did not start", () => curl("http://localhost:2019/config/").code === 0, caddy.output);
+        }
 
         const prodNodes: ProdNode[] = [];
         for (const node of nodes) {

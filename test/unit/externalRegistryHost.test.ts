@@ -7,7 +7,9 @@
  * components/externalHost/uiContainer.ts, components/externalHost/maintenance.ts, components/upkeep/backup.ts
  * (the restic repository).
  */
+
 import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
@@ -42,6 +44,7 @@ beforeAll(async () => {
         port: 443,
         pathPrefix: "team/app",
         image: `registry@sha256:${"a".repeat(64)}`,
+        caddyImage: "caddy:2.8.4",
         dataDir: "/srv/data/registry",
         storage: { kind: "filesystem" },
         purgeDataOnDestroy: false,
@@ -85,6 +88,7 @@ beforeAll(async () => {
         port: 443,
         pathPrefix: "",
         image: "registry:2.8.3",
+        caddyImage: "caddy:2.8.4",
         dataDir: "/srv/data/registry",
         storage: { kind: "filesystem" },
         purgeDataOnDestroy: true,
@@ -112,6 +116,7 @@ beforeAll(async () => {
         port: 443,
         pathPrefix: "",
         image: "registry:2.8.3",
+        caddyImage: "caddy:2.8.4",
         dataDir: "/srv/data/registry",
         storage: {
             kind: "s3",
@@ -156,18 +161,23 @@ afterAll(() => rmSync(scratch, { recursive: true, force: true }));
  * `onlyStubs`, PATH holds nothing else. The host's lock (util-linux's flock) is a stand-in that takes
  * it at once, unless `programs` names flock.
  */
-function runStubbed(text: string, programs: readonly string[], { curlAnswer = "000", onlyStubs = false } = {}) {
+function runStubbed(
+    text: string,
+    programs: readonly string[],
+    { curlAnswer = "000", onlyStubs = false, dockerAnswer = ":", prepare = (_root: string) => {} } = {},
+) {
     const root = mkdtempSync(path.join(scratch, "root-"));
     const bin = path.join(root, "bin");
     mkdirSync(bin);
     const log = path.join(root, "calls.log");
     writeFileSync(log, "");
     for (const program of programs) {
-        const answer = program === "curl" ? `printf '%s' '${curlAnswer}'` : ":";
+        const answer = program === "curl" ? `printf '%s' '${curlAnswer}'` : program === "docker" ? dockerAnswer : ":";
         writeFileSync(path.join(bin, program), `#!/bin/sh\necho "${program} $*" >> '${log}'\n${answer}\n`);
         chmodSync(path.join(bin, program), 0o755);
     }
     if (!programs.includes("flock")) writeFileSync(path.join(bin, "flock"), "#!/bin/sh\n", { mode: 0o755 });
+    prepare(root);
     // The shell's own helpers (dirname, sha256sum, …) come after the stand-ins.
     const result = spawnSync("/bin/sh", ["-c", text], {
         env: { PATH: onlyStubs ? bin : `${bin}:/usr/bin:/bin`, DSO_ROOT: root },
@@ -286,8 +296,97 @@ describe("ExternalRegistryHost", () => {
         expect(run).toMatch(/ -v \S*\/run\/dso-registry:\/run\/dso-registry /);
         const caddyfile = String(command("registry-host-caddy-caddyfile-write").inputs.stdin);
         expect(caddyfile).toContain("reverse_proxy unix//run/dso-registry/registry.sock {");
-        expect(caddyfile).toContain("admin unix//var/lib/caddy/admin.sock");
+        expect(caddyfile).toContain("admin unix//run/caddy/admin.sock");
         expect(caddyfile).toContain('realm="https://registry.example.com/v2/token"');
+    });
+
+    /** A Docker stand-in for the front's apply: `inspect` of the front says `running`, its log says Caddy is up. */
+    const frontDocker = (running: string) =>
+        `case "$1" in inspect) case "$3" in *Labels*) printf '%s\\n' '${running}' ;; *) echo true ;; esac ;; logs) echo '{"msg":"serving initial configuration"}' ;; esac`;
+    const FRONT_MOUNTS = ["/etc/caddy:/etc/caddy:ro", "/srv/data/registry:/srv/data/registry:ro", "/run/dso-registry:/run/dso-registry"];
+
+    test("the front is the pinned Caddy image on the host's network: validated first, then run with no capability but binding low ports", () => {
+        const { status, calls, stdout, stderr } = runStubbed(script("registry-host-caddy-reload"), ["docker"], {
+            dockerAnswer: frontDocker(""),
+        });
+        expect(status, stderr).toBe(0);
+        const validate = calls.find((c) => c.startsWith("docker run "))!;
+        const front = calls.find((c) => c.startsWith("docker create "))!;
+        expect(validate).toMatch(
+            / --rm --network none --cap-drop ALL --cap-add NET_BIND_SERVICE caddy:2\.8\.4 caddy validate --adapter caddyfile --config \/etc\/caddy\/Caddyfile$/,
+        );
+        expect(front).toMatch(/ --name dso-registry-front-next --restart unless-stopped /);
+        expect(front).toContain(
+            " --network host --cap-drop ALL --cap-add NET_BIND_SERVICE --security-opt no-new-privileges --tmpfs /run/caddy ",
+        );
+        expect(front).toMatch(/ caddy:2\.8\.4 caddy run --adapter caddyfile --config \/etc\/caddy\/Caddyfile$/);
+        for (const command of [validate, front]) {
+            expect(command).toContain(
+                "-e XDG_DATA_HOME=/var/lib/dso-registry-front/data -e XDG_CONFIG_HOME=/var/lib/dso-registry-front/config",
+            );
+            expect(command).toMatch(/ -v \S*\/var\/lib\/dso-registry-front:\/var\/lib\/dso-registry-front /);
+            for (const mount of FRONT_MOUNTS) expect(command).toMatch(new RegExp(` -v \\S*${mount.replaceAll("/", "\\/")} `));
+            // Nothing else of the host: no Docker socket, no /etc but Caddy's own.
+            expect(command).not.toContain("docker.sock");
+        }
+        // Made before the old front goes, started right after it went.
+        const removed = calls.indexOf("docker rm -f dso-registry-front");
+        expect(calls.findIndex((c) => c.startsWith("docker create "))).toBeLessThan(removed);
+        expect(calls.slice(removed)).toEqual([
+            "docker rm -f dso-registry-front",
+            "docker rename dso-registry-front-next dso-registry-front",
+            "docker start dso-registry-front",
+            "docker logs dso-registry-front",
+        ]);
+        expect(stdout).toContain("changed caddy");
+        const caddyfile = String(command("registry-host-caddy-caddyfile-write").inputs.stdin);
+        expect(caddyfile).toContain("\t\tprotocols h1 h2\n");
+        expect(caddyfile).toContain("output file /var/lib/dso-registry-front/logs/access.log {");
+    });
+
+    test("a front running from the same spec is reloaded inside its container, nothing else", () => {
+        const mounts = [
+            "/etc/caddy:/etc/caddy:ro",
+            "/srv/data/registry:/srv/data/registry:ro",
+            "/run/dso-registry:/run/dso-registry",
+            "/run/dso-registry-maven:/run/dso-registry-maven",
+            "/run/dso-registry-mirrors:/run/dso-registry-mirrors",
+        ];
+        const digest = createHash("sha256")
+            .update(`/var/lib/dso-registry-front ${mounts.join("\n")}`)
+            .digest("hex")
+            .slice(0, 16);
+        const { status, calls, stdout, stderr } = runStubbed(script("registry-host-caddy-reload"), ["docker"], {
+            dockerAnswer: frontDocker(`caddy:2.8.4 mounts:${digest} true`),
+        });
+        expect(status, stderr).toBe(0);
+        expect(calls.filter((c) => !c.includes(" caddy validate ") && !c.startsWith("docker inspect "))).toEqual([
+            "docker exec dso-registry-front caddy reload --adapter caddyfile --config /etc/caddy/Caddyfile",
+        ]);
+        expect(stdout).toBe("reloaded caddy\n");
+    });
+
+    test("a host whose front was the caddy service: its certificates copied, the service stopped and disabled, the front started", () => {
+        const { status, calls, stdout, stderr, root } = runStubbed(script("registry-host-caddy-reload"), ["docker", "systemctl"], {
+            dockerAnswer: frontDocker(""),
+            prepare: (r) => {
+                const account = path.join(r, "var/lib/caddy/.local/share/caddy/acme/acme-v02.api.letsencrypt.org-directory/users/ops");
+                mkdirSync(account, { recursive: true });
+                writeFileSync(path.join(account, "ops.json"), "{}");
+            },
+        });
+        expect(status, stderr).toBe(0);
+        expect(
+            readFileSync(
+                path.join(root, "var/lib/dso-registry-front/data/caddy/acme/acme-v02.api.letsencrypt.org-directory/users/ops/ops.json"),
+                "utf8",
+            ),
+        ).toBe("{}");
+        expect(calls).toContain("systemctl disable --now caddy");
+        // The service stops before the front starts on its ports.
+        expect(calls.indexOf("systemctl disable --now caddy")).toBeLessThan(calls.indexOf("docker start dso-registry-front"));
+        expect(stdout).toContain("copied the caddy service's certificates and ACME account");
+        expect(stdout).toContain("stopped and disabled the caddy service");
     });
 
     test("data is kept on delete; the purge marker's delete removes it only when the last up asked for it", () => {

@@ -104,7 +104,15 @@ const registryRun = (params: Record<string, string>) =>
         RELAY_FINGERPRINT: "bf1c",
         ...params,
     });
-const caddyReload = (fingerprint: string) =>
+const caddyReload = (fingerprint: string, image = "caddy:2.8.4") =>
+    script({
+        CADDYFILE: "/etc/caddy/Caddyfile",
+        FILES_FINGERPRINT: fingerprint,
+        FRONT_IMAGE: image,
+        FRONT_MOUNTS: "/etc/caddy:/etc/caddy:ro",
+    });
+/** The apply of earlier versions, which reloaded the distribution's caddy service. */
+const packageCaddyReload = (fingerprint: string) =>
     script({ CADDYFILE: "/etc/caddy/Caddyfile", FILES_FINGERPRINT: fingerprint, UPLOAD_WAIT_SECONDS: "120" });
 const purgeMarker = (directories: string) => script({ MARKER: "/etc/dso-registry/purge-on-destroy", DIRECTORIES: directories });
 const kindContainers = (params: Record<string, string>) =>
@@ -242,7 +250,7 @@ const CASES: readonly (readonly [string, readonly PreviewStep[], Expected])[] = 
         [],
     ],
     [
-        "a file Caddy reads changes: Caddy reloads after the uploads in flight",
+        "a file Caddy reads changes: the front reloads, and uploads in flight finish",
         [
             step({
                 op: "update",
@@ -252,7 +260,38 @@ const CASES: readonly (readonly [string, readonly PreviewStep[], Expected])[] = 
                 news: { connection, create: caddyReload("9a1b") },
             }),
         ],
-        [["front", "Caddy on the external host reloads: the apply waits up to 120 s for uploads in progress"]],
+        [["front", "the front (Caddy) on the external host reloads: uploads in flight finish"]],
+    ],
+    [
+        "a new Caddy image: the front is made anew, and the port is closed while it starts",
+        [
+            step({
+                op: "update",
+                chain: [HOST, "dso-registry:externalHost:CaddySite", REMOTE],
+                name: "registry-host-caddy-reload",
+                olds: { connection, create: caddyReload("e547") },
+                news: { connection, create: caddyReload("e547", "caddy:2.10.2") },
+            }),
+        ],
+        [["front", "the front on the external host is made anew with caddy:2.10.2: the port is closed while the new container starts"]],
+    ],
+    [
+        "the upgrade from the caddy service: the front moves to the pinned Caddy's container with the service's certificates",
+        [
+            step({
+                op: "update",
+                chain: [HOST, "dso-registry:externalHost:CaddySite", REMOTE],
+                name: "registry-host-caddy-reload",
+                olds: { connection, create: packageCaddyReload("e547") },
+                news: { connection, create: caddyReload("e547") },
+            }),
+        ],
+        [
+            [
+                "front",
+                "the front on the external host moves from the caddy service to the pinned Caddy's container (caddy:2.8.4), with the service's certificates",
+            ],
+        ],
     ],
     [
         "Caddy's files are known only during the up (a password replaced in it): it may reload",
@@ -265,7 +304,7 @@ const CASES: readonly (readonly [string, readonly PreviewStep[], Expected])[] = 
                 news: { connection, create: UNKNOWN },
             }),
         ],
-        [["front", "Caddy on the external host may reload: the apply waits"]],
+        [["front", "the front (Caddy) on the external host may reload: uploads in flight finish"]],
     ],
     [
         "the login limit's numbers changed on the external host: fail2ban reloads the jail",

@@ -518,7 +518,7 @@ export const registry = z.strictObject({
     caddyImage: imageRef
         .default("caddy:2.8.4")
         .describe(
-            'Caddy image of the front: the in-cluster sidecar, and the front container of registry.mode "kind"; on the external host, with monitoring on, the metrics relay that lets only Distribution\'s /metrics out of its container.',
+            "Caddy image of the front in every placement: the in-cluster sidecar, the front container of registry.mode \"kind\", and the external host's front (a container on the host's network; with monitoring on, also the metrics relay that lets only Distribution's /metrics out of its container).",
         ),
     tls: tls.prefault({}).describe("How the registry gets its certificate."),
     allowedNetworks: z.array(cidr).default([]).describe("Client networks allowed to reach the registry at all; everyone when empty."),

@@ -1,56 +1,115 @@
 #!/bin/sh
-# Validates the Caddyfile CADDYFILE with Caddy itself, then applies it: `caddy reload` when Caddy is
-# running (its admin endpoint answers), otherwise starts the caddy service. `caddy reload` finds the
-# admin endpoint in the Caddyfile (a unix socket only Caddy's user and root can open); a Caddy still
-# running a Caddyfile from before the endpoint moved there listens on Caddy's default,
-# localhost:2019, and is reloaded there once. An invalid Caddyfile fails
-# the update and leaves the running config alone. FILES_FINGERPRINT covers every file Caddy reads: the
-# script's text changes with it, so it runs again whenever one of them changes.
+# The host's front: Caddy from the pinned image FRONT_IMAGE (`registry.caddyImage`, the same Caddy as the
+# in-cluster sidecar and kind's front), run by the host's container engine as container FRONT_NAME with
+# the host's network, so it listens on the host's ports as a service would.
 #
-# A reload of Caddy 2.6 (Debian 12's package) ends every request it is proxying with 502, whatever the
-# grace period: an upload streaming a layer fails, of accounts the change does not touch too (Caddy 2.8
-# lets such requests finish). So, before a reload, the apply waits while uploads stream: until nothing
-# under the registry's upload sessions (REGISTRY_DATA_DIR) was written for UPLOAD_QUIET_SECONDS, for at
-# most UPLOAD_WAIT_SECONDS; then it reloads anyway (what still streams gets 502, and its client tries
-# that blob again). With s3 storage there is no such directory: no wait.
-: "${CADDYFILE:?}" "${FILES_FINGERPRINT:?}" "${REGISTRY_DATA_DIR:?}" "${UPLOAD_QUIET_SECONDS:?}" "${UPLOAD_WAIT_SECONDS:?}"
+# It validates the Caddyfile CADDYFILE with that Caddy (a throwaway container with the same mounts and
+# no network), then applies it: `caddy reload` inside the front when the front runs from the same spec
+# (image and mounts), otherwise the front is made anew. An invalid Caddyfile fails the update and leaves
+# the running front alone. FILES_FINGERPRINT covers every file Caddy reads: the script's text changes
+# with it, so it runs again whenever one of them changes.
+#
+# Every path the front reads is mounted at the same path (the Caddyfile names host paths): the config
+# directory read-only, the registry's data directory read-only (blob downloads), the unix sockets'
+# directories of Distribution, Maven's backend and the caches, the host's trust store read-only (an
+# ACME directory of the organisation's own CA), and FRONT_DIR, Caddy's own: certificates and ACME
+# account under data/, its autosave under config/, the access log under logs/. The admin endpoint is a
+# unix socket on a tmpfs of the container's own (ADMIN_DIR): new at each start, and
+# reached only from inside (`caddy reload` through the engine's exec).
+# Caddy runs as root in the container with no capability but NET_BIND_SERVICE: it reads what root owns,
+# and nothing else of the host is mounted.
+#
+# The first apply on a host whose front was the distribution's caddy service moves it: the service's
+# certificates and ACME account (PACKAGE_DATA_DIR) are copied into FRONT_DIR/data when that holds none
+# yet (no new ACME order), the service is stopped and disabled (systemd), or told to stop through its
+# admin endpoint (PACKAGE_ADMIN_SOCKET, or Caddy's default localhost:2019) where no systemd runs, and the
+# front starts in its place: made before the service stops and started right after, so the port is
+# closed only while Caddy starts (measured in docs/performance.md). The same holds when the front is made
+# anew (a new image).
+: "${CADDYFILE:?}" "${FILES_FINGERPRINT:?}" "${FRONT_NAME:?}" "${FRONT_IMAGE:?}" "${FRONT_DIR:?}" "${FRONT_MOUNTS:?}"
+: "${ADMIN_DIR:?}" "${PACKAGE_DATA_DIR:?}" "${PACKAGE_ADMIN_SOCKET:?}" "${LOCK_FILE:?}"
 set -eu
-f="${DSO_ROOT:-}$CADDYFILE"
-if ! out=$(caddy validate --adapter caddyfile --config "$f" 2>&1); then
+# shellcheck source=./lock.sh
+. "$(dirname "$0")/lock.sh"
+front_dir="${DSO_ROOT:-}$FRONT_DIR"
+mkdir -p "$front_dir/data" "$front_dir/config" "$front_dir/logs"
+chmod 0700 "$front_dir/data" "$front_dir/config" "$front_dir/logs"
+
+# front_container VERB OPTION... IMAGE ARG...: `docker VERB` (run, create) with the front's mounts and
+# environment, then OPTION... (options may come in any order before the image).
+front_container() {
+    verb=$1
+    shift
+    # The host's trust store, where it has one (Debian's and Fedora's layouts).
+    for store in /etc/pki /etc/ssl/certs; do
+        if [ -d "$store" ]; then set -- -v "$store:$store:ro" "$@"; fi
+    done
+    for mount in $FRONT_MOUNTS; do
+        mkdir -p "${DSO_ROOT:-}${mount%%:*}"
+        set -- -v "${DSO_ROOT:-}$mount" "$@"
+    done
+    docker "$verb" -e "XDG_DATA_HOME=$FRONT_DIR/data" -e "XDG_CONFIG_HOME=$FRONT_DIR/config" -v "$front_dir:$FRONT_DIR" "$@"
+}
+
+if ! out=$(front_container run --rm --network none --cap-drop ALL --cap-add NET_BIND_SERVICE "$FRONT_IMAGE" caddy validate --adapter caddyfile --config "$CADDYFILE" 2>&1); then
     echo "$out" | grep -v '"level":"info"' >&2
-    echo "caddy validate rejected $f; the running Caddy config was not changed" >&2
+    echo "caddy validate rejected $CADDYFILE; the running front was not changed" >&2
     exit 1
 fi
 
-# uploads_streaming: the first upload file written in the last UPLOAD_QUIET_SECONDS, if any.
-uploads_streaming() {
-    touch -d "$UPLOAD_QUIET_SECONDS seconds ago" "$quiet_since"
-    find "$repositories" -path '*/_uploads/*' -type f -newer "$quiet_since" 2>/dev/null | head -n 1
-}
-repositories="${DSO_ROOT:-}$REGISTRY_DATA_DIR/docker/registry/v2/repositories"
-if [ -d "$repositories" ]; then
-    quiet_since=$(mktemp)
-    waited=0
-    while streaming=$(uploads_streaming) && [ -n "$streaming" ]; do
-        if [ "$waited" -ge "$UPLOAD_WAIT_SECONDS" ]; then
-            echo "uploads still streaming after $waited s (e.g. $streaming): reloading caddy now; they fail with 502 and their clients retry"
-            break
-        fi
-        echo "waiting for uploads in flight before reloading caddy (e.g. $streaming)"
-        sleep "$UPLOAD_QUIET_SECONDS"
-        waited=$((waited + UPLOAD_QUIET_SECONDS))
-    done
-    rm -f "$quiet_since"
+spec="$FRONT_IMAGE mounts:$(printf '%s %s' "$FRONT_DIR" "$FRONT_MOUNTS" | sha256sum | cut -c1-16)"
+have=$(docker inspect -f '{{index .Config.Labels "dso-registry.spec"}} {{.State.Running}}' "$FRONT_NAME" 2>/dev/null || true)
+if [ "$have" = "$spec true" ] && [ -z "${DSO_RECREATE:-}" ]; then
+    if docker exec "$FRONT_NAME" caddy reload --adapter caddyfile --config "$CADDYFILE" >/dev/null 2>&1; then
+        echo "reloaded caddy"
+        exit 0
+    fi
+    echo "the front did not take the reload: making it anew" >&2
 fi
-if timeout 50 caddy reload --adapter caddyfile --config "$f" >/dev/null 2>&1; then
-    echo "reloaded caddy"
-elif timeout 50 caddy reload --address localhost:2019 --adapter caddyfile --config "$f" >/dev/null 2>&1; then
-    echo "reloaded caddy"
-elif command -v systemctl >/dev/null 2>&1; then
-    systemctl enable caddy >/dev/null 2>&1 || true
-    systemctl restart caddy
-    echo "restarted caddy"
-else
-    echo "Caddy is not running and there is no systemd to start it: start it with caddy start --config $f" >&2
-    exit 1
+
+# Making the front anew waits for a maintenance run in progress (its read-only window is the front's).
+take_lock "$LOCK_FILE"
+# The new front is made before the old one goes, and started right after: the port is closed only for
+# the time Caddy takes to start.
+docker rm -f "$FRONT_NAME-next" >/dev/null 2>&1 || true
+front_container create --name "$FRONT_NAME-next" --restart unless-stopped --label "dso-registry.spec=$spec" \
+    --network host --cap-drop ALL --cap-add NET_BIND_SERVICE --security-opt no-new-privileges --tmpfs "$ADMIN_DIR" \
+    "$FRONT_IMAGE" caddy run --adapter caddyfile --config "$CADDYFILE" >/dev/null
+
+# The distribution's caddy service, on a host moving to the front (no front yet): its certificates
+# first, then it stops. With a front already there, nothing else on the host is touched.
+package_data="${DSO_ROOT:-}$PACKAGE_DATA_DIR"
+if [ -n "$have" ]; then
+    :
+elif [ -d "$package_data" ] && [ -z "$(ls -A "$front_dir/data" 2>/dev/null)" ]; then
+    mkdir -p "$front_dir/data/caddy"
+    cp -a "$package_data/." "$front_dir/data/caddy/"
+    chown -R root:root "$front_dir/data"
+    echo "copied the caddy service's certificates and ACME account into $FRONT_DIR/data"
 fi
+if [ -n "$have" ]; then
+    :
+elif command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet caddy 2>/dev/null; then
+    systemctl disable --now caddy >/dev/null 2>&1 || systemctl stop caddy
+    echo "stopped and disabled the caddy service: the front runs in its place"
+elif [ -S "${DSO_ROOT:-}$PACKAGE_ADMIN_SOCKET" ] &&
+    curl -fsS --max-time 10 --unix-socket "${DSO_ROOT:-}$PACKAGE_ADMIN_SOCKET" -X POST http://localhost/stop >/dev/null 2>&1; then
+    echo "stopped the caddy service through its admin endpoint: the front runs in its place"
+elif curl -fsS --max-time 10 -X POST http://localhost:2019/stop >/dev/null 2>&1; then
+    echo "stopped the caddy service through its admin endpoint: the front runs in its place"
+fi
+docker rm -f "$FRONT_NAME" >/dev/null 2>&1 || true
+docker rename "$FRONT_NAME-next" "$FRONT_NAME"
+docker start "$FRONT_NAME" >/dev/null
+echo "changed caddy"
+# The front is up once Caddy has loaded the config (its log says so at start).
+waited=0
+until docker logs "$FRONT_NAME" 2>&1 | grep -q 'serving initial configuration'; do
+    if [ "$waited" -ge 60 ] || [ "$(docker inspect -f '{{.State.Running}}' "$FRONT_NAME" 2>/dev/null)" != true ]; then
+        docker logs --tail 20 "$FRONT_NAME" >&2 || true
+        echo "the front did not start" >&2
+        exit 1
+    fi
+    sleep 1
+    waited=$((waited + 1))
+done

@@ -1,12 +1,10 @@
 #!/bin/sh
-# On destroy: replaces the registry's Caddyfile CADDYFILE with one that serves no site (so Caddy keeps
-# running for anything else the operator adds later) and reloads.
-: "${CADDYFILE:?}" "${ADMIN_SOCKET:?}"
+# On destroy: removes the front's container FRONT_NAME and replaces the registry's Caddyfile CADDYFILE
+# with a note that the site was removed. Caddy's certificates and ACME account (FRONT_DIR) stay, as the
+# registry's data does: a stack deployed again on this host takes them up without a new ACME order.
+: "${CADDYFILE:?}" "${FRONT_NAME:?}" "${FRONT_DIR:?}"
 set -eu
 f="${DSO_ROOT:-}$CADDYFILE"
-echo "# The dso-registry site was removed by pulumi destroy." >"$f"
-# The running Caddy listens for reloads on the socket the registry's Caddyfile named; the new one has
-# Caddy's default admin endpoint again, which the service's own reloads then use.
-timeout 50 caddy reload --address "unix/${DSO_ROOT:-}$ADMIN_SOCKET" --adapter caddyfile --config "$f" >/dev/null 2>&1 ||
-    (command -v systemctl >/dev/null 2>&1 && systemctl restart caddy) || true
-echo "removed caddy site"
+docker rm -f "$FRONT_NAME" >/dev/null 2>&1 || true
+echo "# The dso-registry site was removed by pulumi destroy; its certificates stay in $FRONT_DIR." >"$f"
+echo "removed the front (caddy) and its site"

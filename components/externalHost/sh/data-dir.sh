@@ -1,9 +1,9 @@
 #!/bin/sh
-# Creates the registry's data directory DATA_DIR (mode 0750) and gives it to Caddy's group. The
-# registry container runs as root and writes with umask 022 (directories 0755, files 0644), so Caddy
-# (user `caddy` in the Debian and Fedora packages) can then read the blobs and serve downloads itself
-# (see docs/access-policy.md, Performance). Others get nothing. Without a `caddy` group the directory
-# stays root's and every download goes through Distribution.
+# Creates the registry's data directory DATA_DIR (mode 0750), and gives it to the group `caddy` where
+# the host has one (a host whose front was the distribution's caddy service). The registry container
+# runs as root and writes with umask 022 (directories 0755, files 0644); the front's Caddy runs as root
+# in its container, with the directory mounted read-only, and serves blob downloads from it (see
+# docs/access-policy.md, Performance). Other users of the host get nothing.
 : "${DATA_DIR:?}"
 set -eu
 d="${DSO_ROOT:-}$DATA_DIR"

@@ -7,7 +7,7 @@
 # the registry's and Caddy's configs and Caddy's certificates in place, starts the writable registry
 # (and the Maven backend), reloads Caddy when it runs, and checks every tagged image. SET_ASIDE: one
 # path a line; MAVEN_CONTAINER is empty when the host serves no Maven.
-: "${LOCK_FILE:?}" "${MARKER:?}" "${SET_ASIDE:?}" "${CADDYFILE:?}" "${VERIFY_SCRIPT:?}"
+: "${LOCK_FILE:?}" "${MARKER:?}" "${SET_ASIDE:?}" "${CADDYFILE:?}" "${FRONT_NAME:?}" "${VERIFY_SCRIPT:?}"
 : "${REPOSITORY:?}" "${DESTINATION:?}" "${BACKUP_CONF:?}" "${CACHE_DIR:?}" "${SFTP_HOST?}" "${SFTP_PORT?}" "${SFTP_USER?}"
 : "${SNAPSHOT_HOST:?}" "${SNAPSHOT_TAG:?}"
 : "${REGISTRY_NAME:?}" "${REGISTRY_IMAGE:?}" "${REGISTRY_SOCKET_DIR:?}" "${REGISTRY_STORAGE:?}" "${REGISTRY_DATA_DIR:?}"
@@ -70,9 +70,9 @@ if [ -n "$MAVEN_CONTAINER" ]; then
     echo "Maven repository restored and served again"
 fi
 caddyfile="${DSO_ROOT:-}$CADDYFILE"
-if [ -f "$caddyfile" ] && timeout 50 caddy reload --adapter caddyfile --config "$caddyfile" >/dev/null 2>&1; then
-    echo "caddy reloaded with the restored Caddyfile"
+if [ -f "$caddyfile" ] && timeout 50 docker exec "$FRONT_NAME" caddy reload --adapter caddyfile --config "$CADDYFILE" >/dev/null 2>&1; then
+    echo "the front (caddy) reloaded with the restored Caddyfile"
 else
-    echo "caddy was not reloaded (not running here?): start it with systemctl restart caddy"
+    echo "the front (caddy) was not reloaded (not running?): run pulumi up, or docker start $FRONT_NAME" >&2
 fi
 "${DSO_ROOT:-}$VERIFY_SCRIPT"

@@ -35,9 +35,9 @@ fi
 if [ ! -e "$log" ]; then
     mkdir -p "$(dirname "$log")"
     : >"$log"
-    # As Caddy creates its log files: its own, readable by nobody else (fail2ban runs as root).
+    # As Caddy creates its log files: root's (the front's Caddy runs as root in its container), readable
+    # by nobody else (fail2ban runs as root).
     chmod 0600 "$log"
-    if id caddy >/dev/null 2>&1; then chown caddy:caddy "$log"; fi
 fi
 
 changed=''

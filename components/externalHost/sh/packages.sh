@@ -1,19 +1,18 @@
 #!/bin/sh
-# Installs Docker, Caddy, cron, curl and flock (and restic, for backups: RESTIC) from the
-# distribution's packages when they are missing (apt or dnf), or, with INSTALL false, only reports
-# what is missing and fails.
+# Installs Docker, cron, curl and flock (and restic, for backups: RESTIC) from the distribution's
+# packages when they are missing (apt or dnf), or, with INSTALL false, only reports what is missing and
+# fails. The front is Caddy from the pinned image, run by Docker: no Caddy package is needed.
 : "${INSTALL:?}" "${RESTIC:?}"
 set -eu
 missing=''
 command -v docker >/dev/null 2>&1 || missing="$missing docker"
-command -v caddy >/dev/null 2>&1 || missing="$missing caddy"
 command -v crontab >/dev/null 2>&1 || [ -d "${DSO_ROOT:-}/etc/cron.d" ] || missing="$missing cron"
 command -v curl >/dev/null 2>&1 || missing="$missing curl"
 command -v flock >/dev/null 2>&1 || missing="$missing flock"
 if [ "$RESTIC" = true ]; then command -v restic >/dev/null 2>&1 || missing="$missing restic"; fi
 if [ -z "$missing" ]; then echo "unchanged packages"; exit 0; fi
 if [ "$INSTALL" != true ]; then
-    debian='docker.io caddy cron curl util-linux'
+    debian='docker.io cron curl util-linux'
     if [ "$RESTIC" = true ]; then debian="$debian restic"; fi
     echo "missing on the registry host:$missing. Install them (Debian: apt-get install $debian), or set externalHost.installPackages: true" >&2
     exit 1

@@ -19,7 +19,7 @@ ask() { tls_curl -sS -o /dev/null -w '%{http_code}' --max-time 20 --resolve "$HO
 deadline=$(( $(date +%s) + WAIT_SECONDS ))
 while [ "$(ask GET /v2/)" = 000 ]; do
     if [ "$(date +%s)" -ge "$deadline" ]; then
-        echo "the registry does not answer on $base (through Caddy on this host); see: journalctl -u caddy" >&2; exit 1
+        echo "the registry does not answer on $base (through Caddy on this host); see: docker logs dso-registry-front" >&2; exit 1
     fi
     sleep 2
 done
