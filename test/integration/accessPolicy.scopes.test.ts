@@ -1,6 +1,6 @@
 /**
  * Push accounts scoped to repository prefixes (`AccessPolicy.scopedPushAccounts`) against real Caddy and
- * real Distribution from the rendered files (test/support/realRegistry.ts), on each Caddy a front runs:
+ * real Distribution from the rendered files (test/support/realRegistry.ts), on the pinned Caddy every front runs:
  * the scoped account pushes inside its prefix with skopeo and is refused (403) on every other route a
  * write can take, by curl as sent; it gets no push token outside its prefix; the unscoped push account
  * keeps every right. The patterns alone: test/unit/scopedAccounts.test.ts.
@@ -8,7 +8,7 @@
 import { existsSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { FRONT_CADDYS } from "../support/caddyBinaries";
+import { pinnedCaddy } from "../support/caddyBinaries";
 import {
     basicCredentials,
     makeOciImage,
@@ -21,7 +21,7 @@ import {
 } from "../support/realRegistry";
 import { privateDir, removeDir, run } from "../support/serverProcess";
 
-describe.each(FRONT_CADDYS)("push accounts scoped to repository prefixes on $caddy", ({ binary }) => {
+describe("push accounts scoped to repository prefixes", () => {
     let scratch: string;
     let reg: RealRegistry;
     let image: OciImage;
@@ -68,7 +68,7 @@ describe.each(FRONT_CADDYS)("push accounts scoped to repository prefixes on $cad
     beforeAll(async () => {
         scratch = privateDir("scopes");
         reg = await startRealRegistry({
-            caddyBinary: binary(),
+            caddyBinary: pinnedCaddy(),
             policy: { deletesEnabled: true },
             scopedPushAccounts: [{ username: "team-a-ci", prefixes: ["p2c/team-a/", "shared/team-a-tools/"] }],
         });

@@ -3,8 +3,10 @@
  * with real Caddy and real Distribution at the address of a network namespace the test creates (the
  * docker engine treats 127.0.0.0/8 as insecure, so loopback would prove neither trust nor messages):
  *
- *   external host:  client --TLS--> Caddy (the host's Caddyfile, caddySitePolicy; Debian's 2.6.2) --unix socket--> Distribution
- *   in-cluster:     client --TLS--> nginx (the Ingress) --HTTP--> Caddy (the sidecar's Caddyfile; the pinned 2.8.4) --> Distribution
+ *   external host:  client --TLS--> Caddy (the host's Caddyfile, caddySitePolicy) --unix socket--> Distribution
+ *   in-cluster:     client --TLS--> nginx (the Ingress) --HTTP--> Caddy (the sidecar's Caddyfile) --> Distribution
+ *
+ * Both fronts on the pinned Caddy, which every placement runs.
  *
  * Every client runs inside the namespace, where registry.test resolves to the namespace's address and
  * /etc/docker/certs.d/registry.test/ca.crt holds the test CA. The read-only maintenance window is
@@ -23,7 +25,7 @@ import { renderSidecarCaddyfile, sidecarPolicy } from "../../components/inCluste
 import { ingressAnnotations } from "../../components/inCluster/network";
 import { IN_CLUSTER } from "../../components/inCluster/spec";
 import { DISTRIBUTION } from "../../components/shared/facts";
-import { DEBIAN_CADDY, pinnedCaddy } from "../support/caddyBinaries";
+import { pinnedCaddy } from "../support/caddyBinaries";
 import { deployedRegistry } from "../support/distributionBinaries";
 import { type DockerClient, type DockerEngine, startDockerEngine } from "../support/dockerEngine";
 import { payloadImage } from "../support/dockerImages";
@@ -110,7 +112,13 @@ interface FrontOptions {
 /** The external host: the host's Caddyfile (TLS on 443, files under the host layout) in front of Distribution. */
 async function startExternalHost(ns: TestNetns, dir: string, caPair: { cert: string; key: string }, options: FrontOptions): Promise<Front> {
     const base = defaultHostLayout(path.join(dir, "data"));
-    const layout = { ...base, registryConfigDir: path.join(dir, "registry"), caddyDir: path.join(dir, "caddy") };
+    // The host's paths under the test's directory, the admin socket too (on the host it is inside the front's container).
+    const layout = {
+        ...base,
+        registryConfigDir: path.join(dir, "registry"),
+        caddyDir: path.join(dir, "caddy"),
+        caddyAdminSocket: path.join(dir, "caddy", "admin.sock"),
+    };
     const paths = hostPaths(layout);
     for (const d of [layout.dataDir, layout.registryConfigDir, layout.caddyDir]) mkdirSync(d, { recursive: true });
     const push = makeAccount("ci-push");
@@ -146,7 +154,7 @@ async function startExternalHost(ns: TestNetns, dir: string, caPair: { cert: str
             ...DISTRIBUTION.environment,
         });
         await waitInside(ns, "http://localhost/v2/", "docker-registry", () => servers.logs(), socket);
-        servers.start("caddy", DEBIAN_CADDY, ["run", "--adapter", "caddyfile", "--config", caddyfilePath], caddyEnv(dir));
+        servers.start("caddy", pinnedCaddy(), ["run", "--adapter", "caddyfile", "--config", caddyfilePath], caddyEnv(dir));
         await ns.waitForPort(443, 30_000, "caddy").catch((e: Error) => {
             throw new Error(`${e.message}\n${servers.logs()}`);
         });

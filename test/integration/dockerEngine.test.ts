@@ -9,7 +9,7 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { renderCaddyfile } from "../../components/accessPolicy/caddyfile";
 import { renderUsersFile } from "../../components/accessPolicy/usersFile";
-import { frontCaddy } from "../support/caddyBinaries";
+import { pinnedCaddy } from "../support/caddyBinaries";
 import { DEPLOYED_REGISTRY_IMAGE } from "../support/distributionBinaries";
 import { type DockerEngine, startDockerEngine } from "../support/dockerEngine";
 import { payloadImage, registryImage } from "../support/dockerImages";
@@ -56,8 +56,8 @@ beforeAll(async () => {
             deletesEnabled: false,
         }),
     );
-    // A TLS site on 443 reached by name, as docker reaches the external host's front: Debian's Caddy.
-    caddy = ns.startServer(frontCaddy("external host"), ["run", "--adapter", "caddyfile", "--config", caddyfile], caddyEnv(scratch));
+    // A TLS site on 443 reached by name, as docker reaches the external host's front.
+    caddy = ns.startServer(pinnedCaddy(), ["run", "--adapter", "caddyfile", "--config", caddyfile], caddyEnv(scratch));
     await ns.waitForPort(443, 30_000, "caddy");
 });
 

@@ -11,7 +11,7 @@
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DISTRIBUTION } from "../../components/shared/facts";
-import { frontCaddy } from "../support/caddyBinaries";
+import { pinnedCaddy } from "../support/caddyBinaries";
 import { deployedRegistry } from "../support/distributionBinaries";
 import { createNetns, type TestNetns } from "../support/netns";
 import { caddyEnv, makeOciImage, type OciImage, type TestAccount, writeAuthFile } from "../support/realRegistry";
@@ -71,7 +71,7 @@ beforeAll(async () => {
     previousScoped = front.previousScoped!;
     servers = [
         startServer(deployedRegistry().path, ["serve", front.registryConfig], { ...process.env, ...DISTRIBUTION.environment }),
-        startServer(frontCaddy("kind front"), ["run", "--adapter", "caddyfile", "--config", front.caddyfile], caddyEnv(dir)),
+        startServer(pinnedCaddy(), ["run", "--adapter", "caddyfile", "--config", front.caddyfile], caddyEnv(dir)),
     ];
     for (const p of [registryPort, port]) {
         await waitForPort(p, 30_000, `port ${p}`).catch((e: Error) => {

@@ -11,7 +11,7 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { renderUsersFile } from "../../components/accessPolicy/usersFile";
 import { renderKindCaddyfile } from "../../components/kind/front";
-import { frontCaddy } from "../support/caddyBinaries";
+import { pinnedCaddy } from "../support/caddyBinaries";
 import { caddyEnv, makeDecoyHash } from "../support/realRegistry";
 import { freePort, privateDir, removeDir, runOk, type ServerProcess, startServer, waitForPort } from "../support/serverProcess";
 
@@ -60,7 +60,7 @@ beforeAll(async () => {
     writeFileSync(file, local);
     writeFileSync(path.join(dir, "users-push"), renderUsersFile("push", [{ username: "ci-push", bcryptHash: makeDecoyHash() }]));
     writeFileSync(path.join(dir, "users-pull"), renderUsersFile("pull", [{ username: "ci-pull", bcryptHash: makeDecoyHash() }]));
-    caddy = startServer(frontCaddy("kind front"), ["run", "--adapter", "caddyfile", "--config", file], caddyEnv(dir));
+    caddy = startServer(pinnedCaddy(), ["run", "--adapter", "caddyfile", "--config", file], caddyEnv(dir));
     await waitForPort(port, 30_000, "caddy");
 }, 60_000);
 

@@ -5,8 +5,7 @@
  * artifact anonymously, deploys with the Maven account's previous password inside a rotation's overlap
  * (the front imports the overlap's files), and is refused an anonymous deploy and a deploy with the registry's push
  * account or a push account scoped to repository prefixes; the registry's API keeps its own rules on the same origin. Both placements render the
- * route, so it runs on each one's Caddy (Debian's on the external host, the pinned one in the
- * cluster). Last, the in-cluster
+ * route, and both run it on the pinned Caddy. Last, the in-cluster
  * garbage-collection job, rendered, runs against the registry pod's stand-in (real Distribution and
  * Caddy, a stand-in kubectl) with that nginx's data directory as the pod's `maven-data`: it removes
  * the old snapshot builds real mvn deployed, and the latest still resolves.
@@ -25,7 +24,7 @@ import { gcScript, mavenGcScript } from "../../components/inCluster/gcJob";
 import { READ_ONLY_SIGNAL } from "../../components/inCluster/readOnlySignal";
 import { IN_CLUSTER } from "../../components/inCluster/spec";
 import { MAVEN_BACKEND } from "../../components/maven/nginxConfig";
-import { FRONT_CADDYS, frontCaddy } from "../support/caddyBinaries";
+import { pinnedCaddy } from "../support/caddyBinaries";
 import { type MavenBackend, makeJar, makeTrustStore, mavenClient, startMavenBackend } from "../support/maven";
 import {
     makeAccount,
@@ -51,7 +50,7 @@ interface Front {
     readonly trustStore: { readonly file: string; readonly password: string };
 }
 
-async function startFront(dir: string, requiresAuthForPull: boolean, caddyBinary: string): Promise<Front> {
+async function startFront(dir: string, requiresAuthForPull: boolean): Promise<Front> {
     const backend = await startMavenBackend(dir, PREFIX);
     const deploy = makeAccount("ci-deploy");
     const deployUsersFile = path.join(dir, "users-maven");
@@ -65,7 +64,7 @@ async function startFront(dir: string, requiresAuthForPull: boolean, caddyBinary
         { mode: 0o600 },
     );
     const registry = await startRealRegistry({
-        caddyBinary,
+        caddyBinary: pinnedCaddy(),
         // A push account scoped to repository prefixes: the Maven path is no repository of its, and it cannot deploy there.
         scopedPushAccounts: [{ username: "team-a-ci", prefixes: ["team-a/"] }],
         caddyfileFor: (policy) => {
@@ -92,150 +91,148 @@ async function startFront(dir: string, requiresAuthForPull: boolean, caddyBinary
 const app = { groupId: "com.example.dso", artifactId: "journey-app", version: "1.0.0" };
 const jarPath = `${PREFIX}/com/example/dso/journey-app/1.0.0/journey-app-1.0.0.jar`;
 
-describe.each(FRONT_CADDYS)("on $caddy", ({ binary }) => {
-    describe("Maven through the front, anonymous downloads", () => {
-        let dir: string;
-        let front: Front;
-        let jar: { readonly file: string; readonly marker: string };
+describe("Maven through the front, anonymous downloads", () => {
+    let dir: string;
+    let front: Front;
+    let jar: { readonly file: string; readonly marker: string };
 
-        beforeAll(async () => {
-            dir = privateDir("jn-maven");
-            front = await startFront(dir, false, binary());
-            jar = makeJar(dir);
-        });
-        afterAll(async () => {
-            await front?.registry.stop();
-            await front?.backend.stop();
-            removeDir(dir);
-        });
-
-        test("mvn deploy-file with the Maven account stores the jar in the backend's data directory", () => {
-            const mvn = mavenClient(path.join(dir, "deployer"), front.trustStore, front.deploy);
-            const result = mvn.deployFile(front.repositoryUrl, app, jar.file);
-            expect(result.stdout, result.stderr).toContain("BUILD SUCCESS");
-            const stored = readFileSync(path.join(front.backend.dataDir, jarPath));
-            expect(stored.equals(readFileSync(jar.file))).toBe(true);
-            expect(
-                readFileSync(path.join(front.backend.dataDir, PREFIX, "com/example/dso/journey-app/maven-metadata.xml"), "utf8"),
-            ).toContain("<version>1.0.0</version>");
-        });
-
-        test("inside a rotation's overlap the Maven account's previous password deploys too", () => {
-            expect(front.previousDeploy.password).not.toBe(front.deploy.password);
-            const mvn = mavenClient(path.join(dir, "deployer-previous"), front.trustStore, front.previousDeploy);
-            const result = mvn.deployFile(front.repositoryUrl, { ...app, version: "1.0.1" }, jar.file);
-            expect(result.stdout, result.stderr).toContain("BUILD SUCCESS");
-            expect(existsSync(path.join(front.backend.dataDir, PREFIX, "com/example/dso/journey-app/1.0.1"))).toBe(true);
-        });
-
-        test("an anonymous mvn dependency:get resolves the deployed jar", () => {
-            const mvn = mavenClient(path.join(dir, "reader"), front.trustStore);
-            const result = mvn.get(front.repositoryUrl, app);
-            expect(result.stdout, result.stderr).toContain("BUILD SUCCESS");
-            const resolved = readFileSync(path.join(result.localRepository, jarPath.slice(PREFIX.length + 1)));
-            expect(resolved.equals(readFileSync(jar.file))).toBe(true);
-        });
-
-        test.each([
-            ["anonymous", undefined],
-            ["the registry's push account", "push"],
-            ["a push account scoped to repository prefixes", "scoped"],
-        ] as const)("a deploy as %s is refused with 401", (_who, account) => {
-            const credentials = account === "push" ? front.registry.push : account === "scoped" ? front.registry.scoped[0] : undefined;
-            const mvn = mavenClient(path.join(dir, `refused-${account ?? "anonymous"}`), front.trustStore, credentials);
-            const result = mvn.deployFile(front.repositoryUrl, { ...app, version: "6.6.6" }, jar.file);
-            expect(result.code).not.toBe(0);
-            expect(result.stdout).toMatch(/401.*Unauthorized|Unauthorized.*401/);
-            expect(run("ls", [path.join(front.backend.dataDir, PREFIX, "com/example/dso/journey-app")]).stdout).not.toContain("6.6.6");
-        });
-
-        test.each(["DELETE", "MKCOL", "MOVE"])("%s with the Maven account is refused with 405", (method) => {
-            const result = run(
-                "curl",
-                [
-                    "-sS",
-                    "-o",
-                    "/dev/null",
-                    "-w",
-                    "%{http_code}",
-                    "--cacert",
-                    front.registry.ca.caCertFile,
-                    "-K",
-                    "-",
-                    "-X",
-                    method,
-                    `${front.registry.url}/${jarPath}`,
-                ],
-                { input: `user = "${front.deploy.username}:${front.deploy.password}"\n` },
-            );
-            expect(result.stdout).toBe("405");
-        });
-
-        test("an anonymous PUT is challenged with Basic, not the registry's Bearer realm", () => {
-            const result = run("curl", [
-                "-sS",
-                "-D",
-                "-",
-                "-o",
-                "/dev/null",
-                "--cacert",
-                front.registry.ca.caCertFile,
-                "-X",
-                "PUT",
-                "--data-binary",
-                "x",
-                `${front.registry.url}/${PREFIX}/x/y/1/y-1.pom`,
-            ]);
-            expect(result.stdout).toMatch(/^HTTP\/\S+ 401/m);
-            expect(result.stdout).toMatch(/^www-authenticate: Basic realm="dso-registry"/im);
-        });
-
-        test("the registry's ping on the same origin still answers the Bearer challenge", () => {
-            const result = run("curl", [
-                "-sS",
-                "-D",
-                "-",
-                "-o",
-                "/dev/null",
-                "--cacert",
-                front.registry.ca.caCertFile,
-                `${front.registry.url}/v2/`,
-            ]);
-            expect(result.stdout).toMatch(/^www-authenticate: Bearer realm=/im);
-        });
+    beforeAll(async () => {
+        dir = privateDir("jn-maven");
+        front = await startFront(dir, false);
+        jar = makeJar(dir);
+    });
+    afterAll(async () => {
+        await front?.registry.stop();
+        await front?.backend.stop();
+        removeDir(dir);
     });
 
-    describe("Maven through the front, downloads need an account (mavenRegistry.requiresAuthForPull)", () => {
-        let dir: string;
-        let front: Front;
+    test("mvn deploy-file with the Maven account stores the jar in the backend's data directory", () => {
+        const mvn = mavenClient(path.join(dir, "deployer"), front.trustStore, front.deploy);
+        const result = mvn.deployFile(front.repositoryUrl, app, jar.file);
+        expect(result.stdout, result.stderr).toContain("BUILD SUCCESS");
+        const stored = readFileSync(path.join(front.backend.dataDir, jarPath));
+        expect(stored.equals(readFileSync(jar.file))).toBe(true);
+        expect(readFileSync(path.join(front.backend.dataDir, PREFIX, "com/example/dso/journey-app/maven-metadata.xml"), "utf8")).toContain(
+            "<version>1.0.0</version>",
+        );
+    });
 
-        beforeAll(async () => {
-            dir = privateDir("jn-maven-auth");
-            front = await startFront(dir, true, binary());
-            const jar = makeJar(dir);
-            const deployed = mavenClient(path.join(dir, "deployer"), front.trustStore, front.deploy).deployFile(
-                front.repositoryUrl,
-                app,
-                jar.file,
-            );
-            if (!deployed.stdout.includes("BUILD SUCCESS")) throw new Error(`deploy failed:\n${deployed.stdout}\n${deployed.stderr}`);
-        });
-        afterAll(async () => {
-            await front?.registry.stop();
-            await front?.backend.stop();
-            removeDir(dir);
-        });
+    test("inside a rotation's overlap the Maven account's previous password deploys too", () => {
+        expect(front.previousDeploy.password).not.toBe(front.deploy.password);
+        const mvn = mavenClient(path.join(dir, "deployer-previous"), front.trustStore, front.previousDeploy);
+        const result = mvn.deployFile(front.repositoryUrl, { ...app, version: "1.0.1" }, jar.file);
+        expect(result.stdout, result.stderr).toContain("BUILD SUCCESS");
+        expect(existsSync(path.join(front.backend.dataDir, PREFIX, "com/example/dso/journey-app/1.0.1"))).toBe(true);
+    });
 
-        test("an anonymous mvn dependency:get is refused", () => {
-            const result = mavenClient(path.join(dir, "anonymous"), front.trustStore).get(front.repositoryUrl, app);
-            expect(result.code).not.toBe(0);
-            expect(result.stdout).toMatch(/401.*Unauthorized|Unauthorized.*401/);
-        });
+    test("an anonymous mvn dependency:get resolves the deployed jar", () => {
+        const mvn = mavenClient(path.join(dir, "reader"), front.trustStore);
+        const result = mvn.get(front.repositoryUrl, app);
+        expect(result.stdout, result.stderr).toContain("BUILD SUCCESS");
+        const resolved = readFileSync(path.join(result.localRepository, jarPath.slice(PREFIX.length + 1)));
+        expect(resolved.equals(readFileSync(jar.file))).toBe(true);
+    });
 
-        test("the registry's pull-only account resolves the jar", () => {
-            const result = mavenClient(path.join(dir, "puller"), front.trustStore, front.registry.pull).get(front.repositoryUrl, app);
-            expect(result.stdout, result.stderr).toContain("BUILD SUCCESS");
-        });
+    test.each([
+        ["anonymous", undefined],
+        ["the registry's push account", "push"],
+        ["a push account scoped to repository prefixes", "scoped"],
+    ] as const)("a deploy as %s is refused with 401", (_who, account) => {
+        const credentials = account === "push" ? front.registry.push : account === "scoped" ? front.registry.scoped[0] : undefined;
+        const mvn = mavenClient(path.join(dir, `refused-${account ?? "anonymous"}`), front.trustStore, credentials);
+        const result = mvn.deployFile(front.repositoryUrl, { ...app, version: "6.6.6" }, jar.file);
+        expect(result.code).not.toBe(0);
+        expect(result.stdout).toMatch(/401.*Unauthorized|Unauthorized.*401/);
+        expect(run("ls", [path.join(front.backend.dataDir, PREFIX, "com/example/dso/journey-app")]).stdout).not.toContain("6.6.6");
+    });
+
+    test.each(["DELETE", "MKCOL", "MOVE"])("%s with the Maven account is refused with 405", (method) => {
+        const result = run(
+            "curl",
+            [
+                "-sS",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "--cacert",
+                front.registry.ca.caCertFile,
+                "-K",
+                "-",
+                "-X",
+                method,
+                `${front.registry.url}/${jarPath}`,
+            ],
+            { input: `user = "${front.deploy.username}:${front.deploy.password}"\n` },
+        );
+        expect(result.stdout).toBe("405");
+    });
+
+    test("an anonymous PUT is challenged with Basic, not the registry's Bearer realm", () => {
+        const result = run("curl", [
+            "-sS",
+            "-D",
+            "-",
+            "-o",
+            "/dev/null",
+            "--cacert",
+            front.registry.ca.caCertFile,
+            "-X",
+            "PUT",
+            "--data-binary",
+            "x",
+            `${front.registry.url}/${PREFIX}/x/y/1/y-1.pom`,
+        ]);
+        expect(result.stdout).toMatch(/^HTTP\/\S+ 401/m);
+        expect(result.stdout).toMatch(/^www-authenticate: Basic realm="dso-registry"/im);
+    });
+
+    test("the registry's ping on the same origin still answers the Bearer challenge", () => {
+        const result = run("curl", [
+            "-sS",
+            "-D",
+            "-",
+            "-o",
+            "/dev/null",
+            "--cacert",
+            front.registry.ca.caCertFile,
+            `${front.registry.url}/v2/`,
+        ]);
+        expect(result.stdout).toMatch(/^www-authenticate: Bearer realm=/im);
+    });
+});
+
+describe("Maven through the front, downloads need an account (mavenRegistry.requiresAuthForPull)", () => {
+    let dir: string;
+    let front: Front;
+
+    beforeAll(async () => {
+        dir = privateDir("jn-maven-auth");
+        front = await startFront(dir, true);
+        const jar = makeJar(dir);
+        const deployed = mavenClient(path.join(dir, "deployer"), front.trustStore, front.deploy).deployFile(
+            front.repositoryUrl,
+            app,
+            jar.file,
+        );
+        if (!deployed.stdout.includes("BUILD SUCCESS")) throw new Error(`deploy failed:\n${deployed.stdout}\n${deployed.stderr}`);
+    });
+    afterAll(async () => {
+        await front?.registry.stop();
+        await front?.backend.stop();
+        removeDir(dir);
+    });
+
+    test("an anonymous mvn dependency:get is refused", () => {
+        const result = mavenClient(path.join(dir, "anonymous"), front.trustStore).get(front.repositoryUrl, app);
+        expect(result.code).not.toBe(0);
+        expect(result.stdout).toMatch(/401.*Unauthorized|Unauthorized.*401/);
+    });
+
+    test("the registry's pull-only account resolves the jar", () => {
+        const result = mavenClient(path.join(dir, "puller"), front.trustStore, front.registry.pull).get(front.repositoryUrl, app);
+        expect(result.stdout, result.stderr).toContain("BUILD SUCCESS");
     });
 });
 
@@ -262,7 +259,7 @@ describe("the in-cluster garbage-collection job and the Maven repository's old s
 
     beforeAll(async () => {
         dir = privateDir("mg-maven-gc");
-        front = await startFront(dir, false, frontCaddy("in-cluster sidecar"));
+        front = await startFront(dir, false);
         const deployer = mavenClient(path.join(dir, "deployer"), front.trustStore, front.deploy);
         const releaseJar = makeJar(path.join(dir, "release"));
         const r = deployer.deployFile(front.repositoryUrl, release, releaseJar.file);

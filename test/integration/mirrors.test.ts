@@ -24,7 +24,7 @@ import {
     type UpstreamAccount,
 } from "../../components/mirrors/mirrors";
 import { DISTRIBUTION } from "../../components/shared/facts";
-import { DEBIAN_CADDY, frontCaddy } from "../support/caddyBinaries";
+import { DEBIAN_CADDY, pinnedCaddy } from "../support/caddyBinaries";
 import { deployedRegistry, UPSTREAM_REGISTRY } from "../support/distributionBinaries";
 import { createNetns, type TestNetns } from "../support/netns";
 import {
@@ -247,6 +247,8 @@ function startPrivateFront(): Promise<void> {
             deletesEnabled: false,
         }),
     );
+    // A registry somewhere else, which the program does not run: Debian's Caddy, so that the upstream is
+    // not the same build as the front under test.
     servers["private-front"] = ns.startServer(DEBIAN_CADDY, ["run", "--adapter", "caddyfile", "--config", caddyfile], caddyEnv(dir));
     return waitInside(`https://${PRIVATE_UPSTREAM}/v2/`, "private-front");
 }
@@ -333,11 +335,7 @@ beforeAll(async () => {
         }),
     );
     // The cluster's front, whose nodes pull through the caches: the sidecar's Caddy.
-    servers.caddy = ns.startServer(
-        frontCaddy("in-cluster sidecar"),
-        ["run", "--adapter", "caddyfile", "--config", caddyfile],
-        caddyEnv(scratch),
-    );
+    servers.caddy = ns.startServer(pinnedCaddy(), ["run", "--adapter", "caddyfile", "--config", caddyfile], caddyEnv(scratch));
     await ns.waitForPort(443, 30_000, "caddy");
 }, 240_000);
 

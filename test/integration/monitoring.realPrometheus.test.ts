@@ -18,7 +18,7 @@ import { AUTHORIZATION_LOG_MARKER } from "../../components/accessPolicy/loginLim
 import { probeScript, reporterScript } from "../../components/externalHost/hostMonitoring";
 import { renderRulesFile } from "../../components/monitoring/alertRules";
 import { renderHostScrapeConfig, TEXTFILE_DIR } from "../../components/monitoring/jobMetrics";
-import { frontCaddy } from "../support/caddyBinaries";
+import { pinnedCaddy } from "../support/caddyBinaries";
 import { deployedRegistry } from "../support/distributionBinaries";
 import { curlStatus, makeOciImage, type RealRegistry, skopeoCopy, skopeoDelete, startRealRegistry } from "../support/realRegistry";
 import { freePort, privateDir, removeDir, run, runOk, type ServerProcess, startServer, waitForPort } from "../support/serverProcess";
@@ -30,9 +30,9 @@ let nodeExporter: ServerProcess | undefined;
 let promUrl: string;
 
 beforeAll(async () => {
-    // The external host's Caddy: its alert rules, access log file and metrics listener are the host's.
+    // The external host's front: its alert rules, access log file and metrics listener are the host's.
     reg = await startRealRegistry({
-        caddyBinary: frontCaddy("external host"),
+        caddyBinary: pinnedCaddy(),
         metrics: true,
         accessLog: true,
         policy: { requiresAuthForPull: true },

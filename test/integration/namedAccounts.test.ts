@@ -1,6 +1,6 @@
 /**
  * The named accounts against real Caddy and real Distribution from the rendered files
- * (test/support/realRegistry.ts), on each Caddy a front runs, with pulls that need credentials: a read
+ * (test/support/realRegistry.ts), on the pinned Caddy every front runs, with pulls that need credentials: a read
  * account (`containerRegistry.readAccounts`) pulls with skopeo and lists, and can write nowhere; the
  * access log names the account behind each request, with no credential in it; and revoking one account
  * (its users-file line and its name gone from the Caddyfile, as a deploy without it writes them) turns it
@@ -9,7 +9,7 @@
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { FRONT_CADDYS } from "../support/caddyBinaries";
+import { pinnedCaddy } from "../support/caddyBinaries";
 import {
     basicCredentials,
     makeOciImage,
@@ -21,7 +21,7 @@ import {
 } from "../support/realRegistry";
 import { privateDir, removeDir, run } from "../support/serverProcess";
 
-describe.each(FRONT_CADDYS)("named accounts on $caddy, pulls with credentials", ({ binary }) => {
+describe("named accounts, pulls with credentials", () => {
     let scratch: string;
     let reg: RealRegistry;
     let image: OciImage;
@@ -58,7 +58,7 @@ describe.each(FRONT_CADDYS)("named accounts on $caddy, pulls with credentials", 
     beforeAll(async () => {
         scratch = privateDir("named-accounts");
         reg = await startRealRegistry({
-            caddyBinary: binary(),
+            caddyBinary: pinnedCaddy(),
             accessLog: true,
             policy: { requiresAuthForPull: true },
             scopedPushAccounts: [

@@ -11,7 +11,7 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { renderHostsToml } from "../../components/nodeTrust/files";
 import { type RecordedResource, settle, startMockRuntime } from "../../tools/mockRuntime";
-import { frontCaddy } from "../support/caddyBinaries";
+import { pinnedCaddy } from "../support/caddyBinaries";
 import {
     makeOciImage,
     type PrivateContainerd,
@@ -40,7 +40,7 @@ beforeAll(async () => {
     root = path.join(scratch, "root");
     mkdirSync(root);
     // The cluster's registry, whose nodes NodeTrust prepares: the in-cluster sidecar's Caddy.
-    registry = await startRealRegistry({ caddyBinary: frontCaddy("in-cluster sidecar") });
+    registry = await startRealRegistry({ caddyBinary: pinnedCaddy() });
     containerd = await startContainerd();
     const image = makeOciImage(path.join(scratch, "image"));
     imageRef = `${registry.authority}/team/app:1`;
@@ -124,7 +124,7 @@ describe("containerd pulls with the node's pull credentials", () => {
     beforeAll(async () => {
         authRoot = path.join(scratch, "auth-root");
         mkdirSync(authRoot);
-        authRegistry = await startRealRegistry({ caddyBinary: frontCaddy("in-cluster sidecar"), policy: { requiresAuthForPull: true } });
+        authRegistry = await startRealRegistry({ caddyBinary: pinnedCaddy(), policy: { requiresAuthForPull: true } });
         authRef = `${authRegistry.authority}/team/private:1`;
         const image = makeOciImage(path.join(scratch, "private-image"));
         const pushed = skopeoCopy(image.ref, `docker://${authRef}`, { certDir: authRegistry.certDir, creds: authRegistry.push });

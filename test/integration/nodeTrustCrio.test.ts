@@ -15,7 +15,7 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { registriesConfPath } from "../../components/nodeTrust/files";
 import { type MockRuntime, type RecordedResource, settle, startMockRuntime } from "../../tools/mockRuntime";
-import { frontCaddy } from "../support/caddyBinaries";
+import { pinnedCaddy } from "../support/caddyBinaries";
 import { type ConnectRecorder, inContainersRoot, runAsync, startConnectRecorder } from "../support/nodeTrustClients";
 import { makeOciImage, type RealRegistry, skopeoCopy, startRealRegistry } from "../support/realRegistry";
 import { privateDir, removeDir, run, runOk } from "../support/serverProcess";
@@ -147,7 +147,7 @@ beforeAll(async () => {
     // The clients' auth file: none of this machine's credentials, and none for the registry (pulls are anonymous).
     writeFileSync(path.join(scratch, "no-auth.json"), '{"auths":{}}\n', { mode: 0o600 });
     // The cluster's registry, whose nodes NodeTrust prepares: the in-cluster sidecar's Caddy.
-    registry = await startRealRegistry({ caddyBinary: frontCaddy("in-cluster sidecar"), mirrorsToSelf: ["docker.io"] });
+    registry = await startRealRegistry({ caddyBinary: pinnedCaddy(), mirrorsToSelf: ["docker.io"] });
     proxy = await startConnectRecorder();
     const image = makeOciImage(path.join(scratch, "image"));
     for (const repository of ["team/app:1", "library/x:1"]) {

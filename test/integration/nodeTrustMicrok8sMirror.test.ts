@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { NodeTrustCommonArgs } from "../../components/nodeTrust/common";
 import { MANAGED_HEADER, mirrorBlockMarkers } from "../../components/nodeTrust/files";
 import { type MockRuntime, type RecordedResource, settle, startMockRuntime } from "../../tools/mockRuntime";
-import { frontCaddy } from "../support/caddyBinaries";
+import { pinnedCaddy } from "../support/caddyBinaries";
 import { type ConnectRecorder, runAsync, startConnectRecorder } from "../support/nodeTrustClients";
 import {
     makeOciImage,
@@ -118,9 +118,9 @@ beforeAll(async () => {
     mkdirSync(busybox);
     runOk("busybox", ["--install", "-s", busybox]);
     // As in the local stack: the caches take accounts only, and nodes hold the pull account.
-    // The local stack's registry: the in-cluster sidecar's Caddy.
+    // The local stack's registry: the in-cluster sidecar's front.
     registry = await startRealRegistry({
-        caddyBinary: frontCaddy("in-cluster sidecar"),
+        caddyBinary: pinnedCaddy(),
         mirrorsToSelf: ["docker.io"],
         policy: { mirrorsRequireAuth: true },
     });

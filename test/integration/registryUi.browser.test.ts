@@ -36,7 +36,7 @@ import { ingressAnnotations } from "../../components/inCluster/network";
 import { uiEnvironment } from "../../components/registryUi/environment";
 import { renderUiIngress } from "../../components/registryUi/kubernetes";
 import { DISTRIBUTION } from "../../components/shared/facts";
-import { frontCaddy } from "../support/caddyBinaries";
+import { pinnedCaddy } from "../support/caddyBinaries";
 import { deployedRegistry } from "../support/distributionBinaries";
 import { ingressNginxConf, ingressRegexLocations, nginxDirectives } from "../support/ingress";
 import { caddyEnv, makeAccount, makeDecoyHash, makeOciImage, makeTestCa, skopeoCopy, type TestAccount } from "../support/realRegistry";
@@ -169,13 +169,7 @@ async function startOrigin(dir: string, placement: Placement, requiresAuthForPul
             }),
         );
         servers.push(startServer(deployedRegistry().path, ["serve", registryConfig], { ...process.env, ...DISTRIBUTION.environment }));
-        servers.push(
-            startServer(
-                frontCaddy(inCluster ? "in-cluster sidecar" : "external host"),
-                ["run", "--adapter", "caddyfile", "--config", caddyfile],
-                caddyEnv(dir),
-            ),
-        );
+        servers.push(startServer(pinnedCaddy(), ["run", "--adapter", "caddyfile", "--config", caddyfile], caddyEnv(dir)));
         servers.push(startServer("/usr/sbin/nginx", ["-c", nginxConf, "-e", path.join(dir, "nginx-error.log")]));
         const logs = () => servers.map((s) => s.output()).join("\n");
         for (const port of inCluster ? [registryPort, frontPort, ingressPort, uiPort] : [registryPort, ingressPort, uiPort]) {

@@ -19,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { DISTRIBUTION } from "../../components/shared/facts";
 import { renderRetentionScript } from "../../components/upkeep/retention";
 import { renderVerifyScript } from "../../components/upkeep/verify";
-import { frontCaddy } from "../support/caddyBinaries";
+import { pinnedCaddy } from "../support/caddyBinaries";
 import { deployedRegistry } from "../support/distributionBinaries";
 import { makeOciImage, type RealRegistry, skopeoCopy, startRealRegistry } from "../support/realRegistry";
 import { privateDir, removeDir, run, runOk } from "../support/serverProcess";
@@ -117,7 +117,7 @@ describe("cosign and oras through the front, then retention and GC on Distributi
     beforeAll(async () => {
         work = privateDir("supply-chain");
         reg = await startRealRegistry({
-            caddyBinary: frontCaddy("in-cluster sidecar"),
+            caddyBinary: pinnedCaddy(),
             policy: { deletesEnabled: true },
             scopedPushAccounts: [{ username: "team-a-ci", prefixes: ["team-a/"] }],
         });

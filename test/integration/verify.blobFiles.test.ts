@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, wri
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { CHECKED_BLOBS_FILE, renderVerifyScript, type VerifyHttpClient } from "../../components/upkeep/verify";
-import { frontCaddy } from "../support/caddyBinaries";
+import { pinnedCaddy } from "../support/caddyBinaries";
 import { makeOciImage, type RealRegistry, skopeoCopy, startRealRegistry } from "../support/realRegistry";
 import { privateDir, type RunResult, removeDir, run, runOk } from "../support/serverProcess";
 
@@ -23,7 +23,7 @@ beforeAll(async () => {
     mkdirSync(busybox);
     runOk("busybox", ["--install", "-s", busybox]);
     // The front only carries the push; the check reads Distribution and its files.
-    registry = await startRealRegistry({ caddyBinary: frontCaddy("external host") });
+    registry = await startRealRegistry({ caddyBinary: pinnedCaddy() });
     const image = makeOciImage(path.join(work, "image"), 8192);
     const pushed = skopeoCopy(image.ref, `docker://${registry.authority}/team/app:1`, {
         certDir: registry.certDir,

@@ -6,8 +6,8 @@
  *   of the deployed version (test/support/distributionBinaries.ts, static) and busybox-static for a shell.
  * - `uiStandInImage`: a stand-in for joxit/docker-registry-ui (busybox httpd serving one page on :80).
  * - `nginxImage`: the official `nginx` image's layout for the Maven backend, from Debian's nginx.
- * - `pinnedCaddyImage`: the official `caddy` image's layout (kind's front, the external host's metrics
- *   relay), from the pinned static Caddy (test/support/caddyBinaries.ts).
+ * - `pinnedCaddyImage`: the official `caddy` image's layout (the external host's front and metrics relay,
+ *   kind's front), from the pinned static Caddy (test/support/caddyBinaries.ts).
  * - `payloadImage`: a busybox image with a random payload (a new image each call; large on request).
  *
  * Usage:

@@ -20,7 +20,7 @@ import { LOGIN_JAIL, type LoginLimit, renderFail2banFilter, renderFail2banJail }
 import { renderOverlapMatchers, renderPreviousUsersFile, renderUsersFile } from "../../components/accessPolicy/usersFile";
 import { renderRegistryConfig } from "../../components/distribution/registryConfig";
 import { DISTRIBUTION } from "../../components/shared/facts";
-import { DEBIAN_CADDY } from "./caddyBinaries";
+import { pinnedCaddy } from "./caddyBinaries";
 import { deployedRegistry } from "./distributionBinaries";
 import { createNetns, type TestNetns } from "./netns";
 import { caddyEnv, makeAccount, makeDecoyHash, makePreviousAccount, makeTestCa, type TestAccount, type TestCa } from "./realRegistry";
@@ -294,7 +294,7 @@ export async function startLoginLimitFront(
         }
         await waitFor(`the jail ${LOGIN_JAIL} did not start`, "status", LOGIN_JAIL);
 
-        const caddy = ns.startServer(DEBIAN_CADDY, ["run", "--adapter", "caddyfile", "--config", caddyfilePath], caddyEnv(dir));
+        const caddy = ns.startServer(pinnedCaddy(), ["run", "--adapter", "caddyfile", "--config", caddyfilePath], caddyEnv(dir));
         servers.push(caddy);
         await ns.waitForPort(PORT).catch((e: Error) => {
             throw new Error(`${e.message}\n${caddy.output()}`);

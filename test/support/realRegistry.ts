@@ -6,7 +6,7 @@
  * passwords are generated per run and removed on stop.
  *
  * Usage:
- *   const reg = await startRealRegistry({ caddyBinary: frontCaddy("in-cluster sidecar"), policy: { requiresAuthForPull: false } });
+ *   const reg = await startRealRegistry({ caddyBinary: pinnedCaddy(), policy: { requiresAuthForPull: false } });
  *   const image = makeOciImage(dir);                              // a small valid image
  *   skopeoCopy(image.ref, `docker://${reg.authority}/team/app:1`, { certDir: reg.certDir, creds: reg.push });
  *   const ctrd = await startContainerd();
@@ -175,8 +175,8 @@ export interface RealRegistryOptions {
     /** Caddy's access log to a file in the scratch directory, as the external host renders it. */
     readonly accessLog?: boolean;
     /**
-     * The Caddy binary (test/support/caddyBinaries.ts): the one of the placement the test stands for
-     * (`frontCaddy`), or each in turn (`FRONT_CADDYS`). Required with Caddy in front.
+     * The Caddy binary (test/support/caddyBinaries.ts): `pinnedCaddy()`, every placement's front, unless
+     * the test plays a server the program does not run. Required with Caddy in front.
      */
     readonly caddyBinary?: string;
     /** Distribution's `registry` binary (test/support/distributionBinaries.ts); `deployedRegistry()` unless set. */

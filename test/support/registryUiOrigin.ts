@@ -10,7 +10,7 @@ import { renderKindCaddyfile } from "../../components/kind/front";
 import { renderKindUiObjects } from "../../components/kind/ui";
 import { DISTRIBUTION } from "../../components/shared/facts";
 import type { K8sObject } from "../../components/shared/k8sObject";
-import { frontCaddy } from "./caddyBinaries";
+import { pinnedCaddy } from "./caddyBinaries";
 import { deployedRegistry } from "./distributionBinaries";
 import { ingressLocations, ingressNginxConf, ingressRegexLocations } from "./ingress";
 import { caddyEnv, makeAccount, makeDecoyHash, makePreviousAccount, type TestAccount, writeAuthFile } from "./realRegistry";
@@ -195,7 +195,7 @@ export async function startKindOrigin(dir: string): Promise<Origin> {
             }),
         );
         servers.push(startServer(deployedRegistry().path, ["serve", registryConfig], { ...process.env, ...DISTRIBUTION.environment }));
-        servers.push(startServer(frontCaddy("kind front"), ["run", "--adapter", "caddyfile", "--config", caddyfile], caddyEnv(dir)));
+        servers.push(startServer(pinnedCaddy(), ["run", "--adapter", "caddyfile", "--config", caddyfile], caddyEnv(dir)));
         servers.push(startServer("/usr/sbin/nginx", ["-c", nginxConf, "-e", path.join(dir, "nginx-error.log")]));
         const logs = () => servers.map((s) => s.output()).join("\n");
         for (const port of [registryPort, frontPort, ingressPort, uiPort]) {
