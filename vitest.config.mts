@@ -42,7 +42,7 @@ const INTEGRATION_WORKERS = availableParallelism() + 1;
  * builds (docs/testing.md).
  */
 const CORE_INTEGRATION_FILES = [
-    // The external host's front (Debian's Caddy, as the host installs it): skopeo, containerd and curl pull
+    // The external host's front (the pinned Caddy; Debian's stands in here): skopeo, containerd and curl pull
     // anonymously, push with the push account, and are refused everything else.
     "test/integration/accessPolicy.realClients.test.ts",
     // The in-cluster placement: the ingress's nginx, the sidecar's Caddyfile and the registry's config.yml.

@@ -19,7 +19,7 @@ import { cpus, loadavg } from "node:os";
 import * as path from "node:path";
 import { renderCaddyfile } from "../components/accessPolicy/caddyfile";
 import { DOCKER_HUB, renderMirrorConfig } from "../components/mirrors/mirrors";
-import { DEBIAN_CADDY } from "../test/support/caddyBinaries";
+import { pinnedCaddy } from "../test/support/caddyBinaries";
 import { type RealRegistry, startRealRegistry } from "../test/support/realRegistry";
 import { freePort, privateDir, removeDir, runOk, type ServerProcess, startServer, waitForPort } from "../test/support/serverProcess";
 
@@ -124,9 +124,9 @@ async function main(): Promise<void> {
         });
         servers.push(mirror);
         await waitForPort(mirrorPort, 30_000, "mirror");
-        // The shipped front, with the mirror route, on the external host's Caddy (the figures in docs/performance.md).
+        // The shipped front, with the mirror route, on the pinned Caddy the external host runs (the figures in docs/performance.md).
         fronted = await startRealRegistry({
-            caddyBinary: DEBIAN_CADDY,
+            caddyBinary: pinnedCaddy(),
             caddyfileFor: (policy) =>
                 renderCaddyfile({ ...policy, mirrors: [{ pathName: DOCKER_HUB.name, upstream: `127.0.0.1:${mirrorPort}` }] }),
         });

@@ -1,21 +1,25 @@
 /**
  * Throughput of the access policy's Caddy front: GET of a 256 MiB blob on loopback through the
- * rendered Caddyfile (TLS in Caddy) against Distribution serving TLS itself, median of 5 each, all
- * measured in the same run (interleaved): the external host's front (Debian's Caddy, HTTP/1.1 only)
- * and a front on the pinned Caddy over HTTP/1.1 and HTTP/2. Two fronts: the shipped one,
- * where Caddy serves blob downloads from Distribution's files, and the proxy-only one (no
- * `blobFiles`, as with s3 storage), where every byte goes through Distribution behind Caddy.
+ * external host's rendered Caddyfile (TLS in Caddy) on the pinned Caddy, which every placement runs,
+ * against Distribution serving TLS itself, median of 5 each, all measured in the same run
+ * (interleaved), over HTTP/1.1 and HTTP/2. Two fronts: the shipped one, where Caddy serves blob
+ * downloads from Distribution's files (filesystem storage), and the proxy-only one (no `blobFiles`, as
+ * with s3 storage), where every byte goes through Distribution behind Caddy.
  *
- *   npx tsx bench/policy-throughput.ts [--size-mib 256] [--runs 5]
+ * With --profile-seconds N, the proxy-only front's CPU is profiled for N seconds while it serves
+ * downloads (Caddy's admin endpoint, /debug/pprof/profile), and `go tool pprof -top` prints where the
+ * time went.
+ *
+ *   npx tsx bench/policy-throughput.ts [--size-mib 256] [--runs 5] [--profile-seconds 10]
  */
 import { createHash, randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { renderCaddyfile } from "../components/accessPolicy/caddyfile";
 import type { AccessPolicy } from "../components/accessPolicy/policy";
-import { DEBIAN_CADDY, pinnedCaddy } from "../test/support/caddyBinaries";
+import { pinnedCaddy } from "../test/support/caddyBinaries";
 import { type RealRegistry, startRealRegistry } from "../test/support/realRegistry";
-import { privateDir, removeDir, runOk } from "../test/support/serverProcess";
+import { freePort, privateDir, removeDir, runOk } from "../test/support/serverProcess";
 
 function arg(name: string, fallback: number): number {
     const i = process.argv.indexOf(`--${name}`);
@@ -82,18 +86,37 @@ function servedBy(reg: RealRegistry, digest: string): "Distribution" | "file" {
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 const mib = (bytesPerSecond: number) => (bytesPerSecond / 1024 / 1024).toFixed(0);
 
+/**
+ * Where the proxy-only front's CPU goes: a CPU profile from its admin endpoint while downloads run
+ * back to back, printed by `go tool pprof -top` (Go from the PATH or /usr/local/go).
+ */
+function profile(reg: RealRegistry, digest: string, adminPort: number, seconds: number, scratch: string): void {
+    const out = path.join(scratch, "caddy.pprof");
+    const script = [
+        `curl -sS -o '${out}' 'http://127.0.0.1:${adminPort}/debug/pprof/profile?seconds=${seconds}' &`,
+        "profiler=$!",
+        `end=$(( $(date +%s) + ${seconds} ))`,
+        `while [ "$(date +%s)" -lt "$end" ]; do curl -sS --cacert '${reg.ca.caCertFile}' -o /dev/null '${reg.url}/v2/bench/blob/blobs/${digest}'; done`,
+        'wait "$profiler"',
+    ].join("\n");
+    runOk("sh", ["-c", script]);
+    const go = ["go", "/usr/local/go/bin/go"].find((g) => runOk("sh", ["-c", `command -v ${g} || true`]).stdout.trim() !== "");
+    if (!go) throw new Error("no go to read the profile with");
+    console.log(`\nthe proxy-only front's CPU over ${seconds} s of back-to-back downloads (HTTP/1.1):`);
+    console.log(runOk(go, ["tool", "pprof", "-top", "-nodecount=25", pinnedCaddy(), out]).stdout);
+}
+
 async function main(): Promise<void> {
     const sizeMib = arg("size-mib", 256);
     const runs = arg("runs", 5);
     const scratch = privateDir("bench");
     const direct = await startRealRegistry({ caddy: false, registryTls: true });
-    // The external host's front: Debian's Caddy, HTTP/1.1 only (its Go predates the HTTP/2 rapid-reset fix).
-    const hostFront = (p: AccessPolicy) => renderCaddyfile({ ...p, http2: false });
-    const proxied = await startRealRegistry({ blobShortcut: false, caddyfileFor: hostFront, caddyBinary: DEBIAN_CADDY });
-    const fronted = await startRealRegistry({ caddyfileFor: hostFront, caddyBinary: DEBIAN_CADDY });
-    // A front on the pinned Caddy, which offers HTTP/2: the in-cluster sidecar's TLS port.
-    const proxiedPinned = await startRealRegistry({ blobShortcut: false, caddyBinary: pinnedCaddy() });
-    const frontedPinned = await startRealRegistry({ caddyBinary: pinnedCaddy() });
+    // The external host's front as it ships: the host's Caddyfile shape, HTTP/2 offered, on the pinned Caddy.
+    const adminPort = await freePort();
+    const hostFront = (p: AccessPolicy) => renderCaddyfile(p);
+    const proxiedFront = (p: AccessPolicy) => renderCaddyfile({ ...p, admin: `127.0.0.1:${adminPort}` });
+    const proxied = await startRealRegistry({ blobShortcut: false, caddyfileFor: proxiedFront, caddyBinary: pinnedCaddy() });
+    const fronted = await startRealRegistry({ caddyfileFor: hostFront, caddyBinary: pinnedCaddy() });
     try {
         const file = path.join(scratch, "blob");
         const data = randomBytes(sizeMib * 1024 * 1024);
@@ -102,25 +125,19 @@ async function main(): Promise<void> {
         upload(direct, file, digest, false);
         upload(proxied, file, digest, true);
         upload(fronted, file, digest, true);
-        upload(proxiedPinned, file, digest, true);
-        upload(frontedPinned, file, digest, true);
-        if (
-            [proxied, proxiedPinned].some((r) => servedBy(r, digest) !== "Distribution") ||
-            [fronted, frontedPinned].some((r) => servedBy(r, digest) !== "file")
-        ) {
+        if (servedBy(proxied, digest) !== "Distribution" || servedBy(fronted, digest) !== "file") {
             throw new Error("the fronts do not answer as intended: the proxy-only front must proxy, the shipped front must serve the file");
         }
         // One warm-up each, so the page cache holds every copy.
-        for (const reg of [direct, proxied, fronted, proxiedPinned, frontedPinned]) download(reg, digest, "1.1");
+        for (const reg of [direct, proxied, fronted]) download(reg, digest, "1.1");
 
         console.log(
             `blob ${sizeMib} MiB, ${runs} runs each, median MiB/s (loopback, ${require("node:os").cpus().length} cores, load ${require("node:os").loadavg()[0].toFixed(2)})`,
         );
         console.log("front                                    registry-TLS  Caddy-file  ratio  Caddy-proxy  ratio");
         const rows = [
-            ["HTTP/1.1, external host (Debian's Caddy)", "1.1", fronted, proxied],
-            ["HTTP/1.1, pinned Caddy 2.8.4", "1.1", frontedPinned, proxiedPinned],
-            ["HTTP/2, pinned Caddy 2.8.4", "2", frontedPinned, proxiedPinned],
+            ["HTTP/1.1, external host (pinned Caddy)", "1.1", fronted, proxied],
+            ["HTTP/2, external host (pinned Caddy)", "2", fronted, proxied],
         ] as const;
         for (const [label, http, front, proxy] of rows) {
             const a: number[] = [];
@@ -136,9 +153,9 @@ async function main(): Promise<void> {
                 `${label.padEnd(40)} ${mib(median(a)).padStart(12)}  ${mib(median(b)).padStart(10)}  ${ratio(b).padStart(5)}  ${mib(median(c)).padStart(11)}  ${ratio(c).padStart(5)}`,
             );
         }
+        const profileSeconds = arg("profile-seconds", 0);
+        if (profileSeconds > 0) profile(proxied, digest, adminPort, profileSeconds, scratch);
     } finally {
-        await frontedPinned.stop();
-        await proxiedPinned.stop();
         await fronted.stop();
         await proxied.stop();
         await direct.stop();

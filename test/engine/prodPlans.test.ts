@@ -1,6 +1,6 @@
 /**
  * The prod stack's transitions of docs/lifecycle.md under the real engine, on machines of its own
- * (test/support/prodHosts.ts: the registry host with Docker, Caddy, Pebble and fail2ban, and four k3s
+ * (test/support/prodHosts.ts: the registry host with Docker (the front's Caddy a container of it), Pebble and fail2ban, and four k3s
  * nodes, all over SSH as a sudo user): for each, the stack is brought to config A with `pulumi up`,
  * `pulumi preview --json` for config B is recorded, then `pulumi up --json` (or `destroy --json`) for B
  * runs, both `up`s with `--skip-preview` (the preview for B is the one just recorded). What the engine did, custom resources only, must be the plan test/support/plan.ts computes under
@@ -82,11 +82,12 @@ function pushUsersOnHost(): Map<string, string> {
     );
 }
 
-/** The containers config `raw` runs on the host: the registry, its metrics relay (monitoring on, the default) and one cache per mirror. */
+/** The containers config `raw` runs on the host: the registry, the front, its metrics relay (monitoring on, the default) and one cache per mirror. */
 const expectedContainers = (raw: Raw) => {
     const registry = raw.registry as { mirrors?: { upstream: string }[]; monitoring?: { enabled?: boolean } };
     return [
         "dso-registry",
+        "dso-registry-front",
         ...(registry.monitoring?.enabled === false ? [] : ["dso-registry-metrics"]),
         ...(registry.mirrors ?? []).map((m) => `dso-registry-mirror-${m.upstream}`),
     ].sort();
@@ -268,7 +269,7 @@ const CONSEQUENCES: Record<string, { readonly kinds: readonly ConsequenceKind[];
         says: [
             "k3s-server-1: k3s or k3s-agent may restart (server 1 of 1): registries.yaml changes",
             "k3s-agent-2: k3s or k3s-agent may restart (agent batch 2 of 2, after k3s-agent-1)",
-            "Caddy on the external host reloads",
+            "the front (Caddy) on the external host reloads: uploads in flight finish",
             "cache docker-io is removed with its storage",
         ],
     },
@@ -276,13 +277,13 @@ const CONSEQUENCES: Record<string, { readonly kinds: readonly ConsequenceKind[];
         kinds: ["runtime", "front", "cache"],
         says: [
             "k3s-agent-1: k3s or k3s-agent may restart (agent batch 1 of 2",
-            "Caddy on the external host reloads",
+            "the front (Caddy) on the external host reloads: uploads in flight finish",
             "cache quay-io is started",
         ],
     },
     "mirrors reordered": {
         kinds: ["runtime", "front"],
-        says: ["k3s-server-1: k3s or k3s-agent may restart", "Caddy on the external host reloads"],
+        says: ["k3s-server-1: k3s or k3s-agent may restart", "the front (Caddy) on the external host reloads: uploads in flight finish"],
     },
     // The entries are keyed by the registry's name: every node's entry is replaced, so every node restarts.
     "registry host renamed": {
@@ -291,7 +292,7 @@ const CONSEQUENCES: Record<string, { readonly kinds: readonly ConsequenceKind[];
             "k3s-server-1: k3s or k3s-agent restarts (server 1 of 1): registries.yaml changes",
             "k3s-agent-1: k3s or k3s-agent restarts (agent batch 1 of 2, after k3s-server-1)",
             "k3s-agent-2: k3s or k3s-agent restarts (agent batch 2 of 2, after k3s-agent-1)",
-            "Caddy on the external host reloads",
+            "the front (Caddy) on the external host reloads: uploads in flight finish",
             "Jenkins credential container-registry is rewritten",
             "pull secret registry-credentials in flux-system is rewritten",
         ],
@@ -299,7 +300,10 @@ const CONSEQUENCES: Record<string, { readonly kinds: readonly ConsequenceKind[];
     // containerd reads hosts.toml at each pull: the nodes' files change, nothing restarts.
     "registry host renamed (containerd nodes)": {
         kinds: ["front", "credential"],
-        says: ["Caddy on the external host reloads", "Jenkins credential container-registry is rewritten"],
+        says: [
+            "the front (Caddy) on the external host reloads: uploads in flight finish",
+            "Jenkins credential container-registry is rewritten",
+        ],
     },
     "purge off → on": { kinds: ["data"], says: ["from this up on, a destroy deletes the data: /srv/data/registry"] },
     "purge on → off": { kinds: ["data"], says: ["from this up on, a destroy keeps the data"] },
@@ -323,7 +327,7 @@ const CONSEQUENCES: Record<string, { readonly kinds: readonly ConsequenceKind[];
     [ACCOUNTS.hostPushRevoked]: {
         kinds: ["front", "credential"],
         says: [
-            "Caddy on the external host reloads",
+            "the front (Caddy) on the external host reloads: uploads in flight finish",
             "account team-a-ci is removed",
             "Jenkins credential container-registry-team-a-ci is deleted",
         ],
@@ -350,7 +354,7 @@ const CONSEQUENCES: Record<string, { readonly kinds: readonly ConsequenceKind[];
         says: [
             "k3s-server-1: k3s or k3s-agent restarts (server 1 of 1): registries.yaml loses the registry's entries",
             "the registry container on the external host is removed (its data stays)",
-            "the registry's site is removed from Caddy on the external host",
+            "the registry's front on the external host is removed",
             "cache docker-io is removed with its storage",
             "the data is deleted: /srv/data/registry (purgeDataOnDestroy was on at the last up)",
             "account cluster-pull is removed",

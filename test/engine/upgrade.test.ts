@@ -70,6 +70,22 @@ interface IntendedChanges {
     readonly creates?: Readonly<Record<string, string>>;
 }
 
+/** The error diagnostics of `up --json` (each failed step's message), which the end of its output does not hold. */
+function errorDiagnostics(output: string): string {
+    return output
+        .split(/\n(?=\{)/)
+        .flatMap((doc) => {
+            try {
+                const event = (JSON.parse(doc) as { diagnosticEvent?: { severity: string; message: string; urn?: string } })
+                    .diagnosticEvent;
+                return event && /error/.test(event.severity) ? [`${event.urn ?? ""}: ${event.message.slice(-4000)}`] : [];
+            } catch {
+                return [];
+            }
+        })
+        .join("\n");
+}
+
 /**
  * `up` with the BASELINE program, then the current one: its preview and its `up` change exactly the
  * intended custom resources (`intended.updates` in place, `intended.replacements` made anew,
@@ -129,7 +145,7 @@ async function upgradeChangesNothing(
     }
     const runUp = () => ws.pulumi(["up", "--yes", "--json", "-s", stack], { timeoutMs: 15 * 60_000 });
     const up = await (hooks.aroundUp ? hooks.aroundUp(runUp) : runUp());
-    expect(up.code, up.stdout.slice(-20_000) + up.stderr).toBe(0);
+    expect(up.code, `${errorDiagnostics(up.stdout)}\n${up.stderr}`).toBe(0);
     expect(executedLines(preEvents(up.stdout))).toEqual(updates);
     const again = await ws.pulumi(["up", "--yes", "--expect-no-changes", "-s", stack], { timeoutMs: 15 * 60_000 });
     expect(again.code, again.stdout.slice(-20_000) + again.stderr).toBe(0);
@@ -229,52 +245,74 @@ describe(`the prod stack deployed by ${BASELINE.slice(0, 7)}, real engine on tes
     it(
         "is taken over by this version: the front moves from the caddy service to the pinned Caddy's container, only the intended changes made",
         async () => {
+            const updates: Record<string, string> = {};
             await upgradeChangesNothing(
                 stack.ws,
                 PROD_STACK,
                 {
                     components: [],
-                    updates: {
-                        "registry-host-caddy-reload":
-                            "the front moves from the caddy service to the pinned Caddy's container, with the service's certificates (docs/decisions/host-front.md)",
-                        "registry-host-caddy-caddyfile-write":
-                            "HTTP/2 on again (the pinned Caddy has the rapid-reset fix), the admin socket inside the front's container, the access log in the front's directory",
-                        ...Object.fromEntries(
-                            ["users-push", "users-pull", "overlap", "users-push-previous", "users-pull-previous"].map((file) => [
-                                `registry-host-caddy-${file}-write`,
-                                "owned by root: the front's Caddy runs as root in its container, with no capability to read another user's files",
-                            ]),
-                        ),
-                        "registry-host-login-limit-fail2ban": "the jail reads the front's access log in the front's directory",
-                        "registry-host-packages-install": "the host needs no Caddy package: the front is an image Docker runs",
-                        "registry-host-packages-data-dir":
-                            "the data directory script's comment (the front reads it as root); it finds the directory unchanged",
-                        "registry-host-maintenance-backup-script-write":
-                            "the backup keeps the front's certificates from the front's directory",
-                        "registry-host-maintenance-restore-script-write": "the restore reloads the front inside its container",
-                        "registry-host-maintenance-status-script-write": "the status command shows the front's container",
-                        // The checks' provider runs on this machine too now (a local connection); each update reads and writes nothing.
-                        ...Object.fromEntries(
-                            [
-                                "registry-host-caddy-files-check",
-                                "registry-host-container-files-check",
-                                "registry-host-maintenance-files-check",
-                                "registry-host-monitoring-files-check",
-                                "registry-host-mirrors-prune-files-check",
-                                ...["docker-io", "ghcr-io", "registry-k8s-io"].map((cache) => `registry-host-mirrors-${cache}-files-check`),
-                                ...["k3s-server-1", "k3s-agent-1", "k3s-agent-2"].map((node) => `node-trust-${node}-files-check`),
-                            ].map((check) => [
-                                check,
-                                "the files' check's new provider code (and, for Caddy's files, the new owner and Caddyfile)",
-                            ]),
-                        ),
-                    },
+                    updates,
                     replacements: {
                         "registry-host-check-run": "the post-deploy check runs again whenever the front's files change, as they do above",
                     },
                 },
                 {
-                    afterBaseline: () => {
+                    afterBaseline: async () => {
+                        // Every file BASELINE placed whole (HostFile): the placing script now sets an unchanged
+                        // file's owner too; these runs write nothing (Caddy's files below take their new owner).
+                        const state = await stack.ws.exportState(PROD_STACK);
+                        for (const r of state.deployment.resources ?? []) {
+                            const urn = String(r.urn);
+                            if (/\$dso-registry:shared:HostFile\$command:remote:Command::/.test(urn))
+                                updates[urn.split("::").pop()!] =
+                                    "the placing script sets an unchanged file's owner too (place-file.sh); it writes nothing";
+                        }
+                        Object.assign(updates, {
+                            "registry-host-caddy-reload":
+                                "the front moves from the caddy service to the pinned Caddy's container, with the service's certificates (docs/decisions/host-front.md)",
+                            "registry-host-caddy-caddyfile-write":
+                                "HTTP/2 on again (the pinned Caddy has the rapid-reset fix), the admin socket inside the front's container, the access log in the front's directory",
+                            ...Object.fromEntries(
+                                ["users-push", "users-pull", "overlap", "users-push-previous", "users-pull-previous"].map((file) => [
+                                    `registry-host-caddy-${file}-write`,
+                                    "owned by root: the front's Caddy runs as root in its container, with no capability to read another user's files",
+                                ]),
+                            ),
+                            "registry-host-login-limit-fail2ban": "the jail reads the front's access log in the front's directory",
+                            "registry-host-packages-install": "the host needs no Caddy package: the front is an image Docker runs",
+                            "registry-host-packages-data-dir":
+                                "the data directory script's comment (the front reads it as root); it finds the directory unchanged",
+                            "registry-host-maintenance-backup-script-write":
+                                "the backup keeps the front's certificates from the front's directory",
+                            "registry-host-maintenance-restore-script-write": "the restore reloads the front inside its container",
+                            "registry-host-maintenance-status-script-write": "the status command shows the front's container",
+                            // The checks' provider runs on this machine too now (a local connection); each update reads and writes nothing.
+                            ...Object.fromEntries(
+                                [
+                                    "registry-host-caddy-files-check",
+                                    "registry-host-container-files-check",
+                                    "registry-host-maintenance-files-check",
+                                    "registry-host-monitoring-files-check",
+                                    "registry-host-mirrors-prune-files-check",
+                                    ...["docker-io", "ghcr-io", "registry-k8s-io"].map(
+                                        (cache) => `registry-host-mirrors-${cache}-files-check`,
+                                    ),
+                                    ...["k3s-server-1", "k3s-agent-1", "k3s-agent-2"].map((node) => `node-trust-${node}-files-check`),
+                                ].map((check) => [
+                                    check,
+                                    "the files' check's new provider code (and, for Caddy's files, the new owner and Caddyfile)",
+                                ]),
+                            ),
+                            // The scripts that run containers call the host's engine: Docker, or Podman where there is no Docker.
+                            "registry-host-container-run":
+                                "the container scripts run Podman where the host has no Docker (upkeep/sh/container-engine.sh); the run finds its containers unchanged",
+                            ...Object.fromEntries(
+                                ["docker-io", "ghcr-io", "registry-k8s-io"].map((cache) => [
+                                    `registry-host-mirrors-${cache}-run`,
+                                    "the same: the cache's container is left as it is",
+                                ]),
+                            ),
+                        });
                         certificateBefore = servedCertificate();
                         expect(certificateBefore).toMatch(/^sha256 Fingerprint=/i);
                         const pusher = stack.hosts.engine.client();
@@ -287,7 +325,7 @@ describe(`the prod stack deployed by ${BASELINE.slice(0, 7)}, real engine on tes
                     // A pull (the manifest, anonymously) and the start of a push (an upload, with the push account)
                     // every 50 ms on the host, through the front, while `up` moves it.
                     aroundUp: async (up) => {
-                        const log = "/tmp/dso-front-move-probes.log";
+                        const log = "/var/tmp/dso-front-move-probes.log";
                         const credentials = `${"jenkins-push"}:${stack.secrets.containerRegistryPassword}`;
                         const probe = registryHost().startServer("sh", [
                             "-c",

@@ -1,7 +1,7 @@
 /**
  * Which builds of the pinned servers a test run uses. `npm test` (the `core` project) sets
  * DSO_TEST_BINARIES=debian: it needs no Go and builds nothing, so Debian's Caddy (2.6.2) stands in for the
- * pinned Caddy of the cluster's and kind's fronts, and Debian's Distribution (2.8.2) for the registry
+ * pinned Caddy of every placement's front, and Debian's Distribution (2.8.2) for the registry
  * image's version; test/setup/debianStandIns.ts says so when the run starts. Every other run uses the
  * pinned builds (tools/engine/build.sh --caddy, tools/distribution/build.sh).
  */

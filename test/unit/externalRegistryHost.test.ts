@@ -164,7 +164,7 @@ afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 function runStubbed(
     text: string,
     programs: readonly string[],
-    { curlAnswer = "000", onlyStubs = false, dockerAnswer = ":", prepare = (_root: string) => {} } = {},
+    { curlAnswer = "000", onlyStubs = false, dockerAnswer = ":", prepare = (_root: string) => {}, failing = [] as readonly string[] } = {},
 ) {
     const root = mkdtempSync(path.join(scratch, "root-"));
     const bin = path.join(root, "bin");
@@ -172,7 +172,13 @@ function runStubbed(
     const log = path.join(root, "calls.log");
     writeFileSync(log, "");
     for (const program of programs) {
-        const answer = program === "curl" ? `printf '%s' '${curlAnswer}'` : program === "docker" ? dockerAnswer : ":";
+        const answer = failing.includes(program)
+            ? "exit 1"
+            : program === "curl"
+              ? `printf '%s' '${curlAnswer}'`
+              : program === "docker"
+                ? dockerAnswer
+                : ":";
         writeFileSync(path.join(bin, program), `#!/bin/sh\necho "${program} $*" >> '${log}'\n${answer}\n`);
         chmodSync(path.join(bin, program), 0o755);
     }
@@ -356,8 +362,9 @@ describe("ExternalRegistryHost", () => {
             .update(`/var/lib/dso-registry-front ${mounts.join("\n")}`)
             .digest("hex")
             .slice(0, 16);
-        const { status, calls, stdout, stderr } = runStubbed(script("registry-host-caddy-reload"), ["docker"], {
+        const { status, calls, stdout, stderr } = runStubbed(script("registry-host-caddy-reload"), ["docker", "systemctl", "curl"], {
             dockerAnswer: frontDocker(`caddy:2.8.4 mounts:${digest} true`),
+            failing: ["systemctl", "curl"],
         });
         expect(status, stderr).toBe(0);
         expect(calls.filter((c) => !c.includes(" caddy validate ") && !c.startsWith("docker inspect "))).toEqual([

@@ -47,6 +47,16 @@ describe("placeFileScript (run for real with /bin/sh)", () => {
         expect(execFileSync("ls", ["-A", path.join(root, "etc/caddy")]).toString()).toBe("Caddyfile\n");
     });
 
+    it("gives an unchanged file its new owner: a change of owner alone changes no byte", () => {
+        const root = privateRoot();
+        const users = { path: "/etc/caddy/dso-registry/users-push", mode: "0600" };
+        run(placeFileScript({ ...users, owner: "nobody:nogroup" }, false), root, "u:hash\n");
+        const file = path.join(root, "etc/caddy/dso-registry/users-push");
+        expect(statSync(file).uid).not.toBe(0);
+        expect(run(placeFileScript({ ...users, owner: "root:root" }, false), root, "u:hash\n")).toMatch(/^unchanged /);
+        expect([statSync(file).uid, statSync(file).gid, statSync(file).mode & 0o777]).toEqual([0, 0, 0o600]);
+    });
+
     it("replaces the content when it changes", () => {
         const root = privateRoot();
         run(placeFileScript(spec, false), root, "old\n");

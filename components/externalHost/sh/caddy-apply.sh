@@ -29,6 +29,8 @@
 : "${CADDYFILE:?}" "${FILES_FINGERPRINT:?}" "${FRONT_NAME:?}" "${FRONT_IMAGE:?}" "${FRONT_DIR:?}" "${FRONT_MOUNTS:?}"
 : "${ADMIN_DIR:?}" "${PACKAGE_DATA_DIR:?}" "${PACKAGE_ADMIN_SOCKET:?}" "${LOCK_FILE:?}"
 set -eu
+# shellcheck source=../../upkeep/sh/container-engine.sh
+. "$(dirname "$0")/../../upkeep/sh/container-engine.sh"
 # shellcheck source=./lock.sh
 . "$(dirname "$0")/lock.sh"
 front_dir="${DSO_ROOT:-}$FRONT_DIR"
@@ -87,15 +89,30 @@ elif [ -d "$package_data" ] && [ -z "$(ls -A "$front_dir/data" 2>/dev/null)" ]; 
     chown -R root:root "$front_dir/data"
     echo "copied the caddy service's certificates and ACME account into $FRONT_DIR/data"
 fi
+# package_admin PATH: the caddy service's admin endpoint answers PATH (on its socket, where Caddy takes an
+# empty Host, or on Caddy's default address).
+package_admin() {
+    curl -fsS --max-time 10 --unix-socket "${DSO_ROOT:-}$PACKAGE_ADMIN_SOCKET" -H 'Host: ' "$@" "http://localhost$1" >/dev/null 2>&1 ||
+        curl -fsS --max-time 10 "$@" "http://localhost:2019$1" >/dev/null 2>&1
+}
 if [ -n "$have" ]; then
     :
 elif command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet caddy 2>/dev/null; then
     systemctl disable --now caddy >/dev/null 2>&1 || systemctl stop caddy
     echo "stopped and disabled the caddy service: the front runs in its place"
-elif [ -S "${DSO_ROOT:-}$PACKAGE_ADMIN_SOCKET" ] &&
-    curl -fsS --max-time 10 --unix-socket "${DSO_ROOT:-}$PACKAGE_ADMIN_SOCKET" -X POST http://localhost/stop >/dev/null 2>&1; then
-    echo "stopped the caddy service through its admin endpoint: the front runs in its place"
-elif curl -fsS --max-time 10 -X POST http://localhost:2019/stop >/dev/null 2>&1; then
+elif package_admin /config/; then
+    package_admin /stop -X POST || true
+    # The admin endpoint is the last thing a stopping Caddy closes: once it is gone, so are its listeners.
+    tries=0
+    while package_admin /config/; do
+        if [ "$tries" -ge 40 ]; then
+            docker rm -f "$FRONT_NAME-next" >/dev/null 2>&1 || true
+            echo "the caddy service did not stop: stop it (systemctl disable --now caddy), then run pulumi up again" >&2
+            exit 1
+        fi
+        sleep 0.25
+        tries=$((tries + 1))
+    done
     echo "stopped the caddy service through its admin endpoint: the front runs in its place"
 fi
 docker rm -f "$FRONT_NAME" >/dev/null 2>&1 || true

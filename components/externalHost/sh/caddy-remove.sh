@@ -4,6 +4,8 @@
 # registry's data does: a stack deployed again on this host takes them up without a new ACME order.
 : "${CADDYFILE:?}" "${FRONT_NAME:?}" "${FRONT_DIR:?}"
 set -eu
+# shellcheck source=../../upkeep/sh/container-engine.sh
+. "$(dirname "$0")/../../upkeep/sh/container-engine.sh"
 f="${DSO_ROOT:-}$CADDYFILE"
 docker rm -f "$FRONT_NAME" >/dev/null 2>&1 || true
 echo "# The dso-registry site was removed by pulumi destroy; its certificates stay in $FRONT_DIR." >"$f"

@@ -18,6 +18,8 @@
 : "${MAVEN_DATA_DIR?}" "${MAVEN_PATH_PREFIX?}" "${MAVEN_SNAPSHOT_BUILDS_TO_KEEP?}" "${MAVEN_UPLOADS?}" "${MAVEN_UPLOAD_LEFTOVER_MINUTES?}"
 : "${REPORTER?}" "${REPORT_SELF?}" "${REPORT_MEASURED?}"
 set -eu
+# shellcheck source=../../upkeep/sh/container-engine.sh
+. "$(dirname "$0")/../../upkeep/sh/container-engine.sh"
 # shellcheck source=../../upkeep/sh/reported.sh
 . "$(dirname "$0")/../../upkeep/sh/reported.sh"
 reported gc "$@"

@@ -10,6 +10,8 @@
 : "${TEXTFILE_DIR:?}" "${HOST:?}" "${PORT:?}" "${CERT_FILE?}" "${DATA_DIR?}"
 : "${NOT_AFTER:?}" "${PROBE:?}" "${FREE:?}" "${SIZE:?}" "${RELAY_NAME:?}" "${REGISTRY_NAME:?}"
 set -u
+# shellcheck source=../../upkeep/sh/container-engine.sh
+. "$(dirname "$0")/../../upkeep/sh/container-engine.sh"
 # The metrics relay (metricsRelay.ts) shares the registry container's namespaces, so Docker cannot start
 # it when it starts the registry after a reboot or a restart of dockerd (the namespace is not there yet),
 # nor after someone's `docker stop` and `docker start` of the registry. Started again here: a scrape

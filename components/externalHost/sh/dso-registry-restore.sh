@@ -18,6 +18,8 @@
 : "${MAVEN_BACKEND_DATA_DIR?}" "${MAVEN_BACKEND_CONFIG_DIR?}" "${MAVEN_BACKEND_RUN_DIR?}" "${MAVEN_BACKEND_SOCKET_DIR?}" "${MAVEN_BACKEND_SOCKET?}"
 : "${REPORTER?}" "${REPORT_SELF?}" "${REPORT_MEASURED?}"
 set -eu
+# shellcheck source=../../upkeep/sh/container-engine.sh
+. "$(dirname "$0")/../../upkeep/sh/container-engine.sh"
 # shellcheck source=../../upkeep/sh/reported.sh
 . "$(dirname "$0")/../../upkeep/sh/reported.sh"
 # Listing snapshots is no restore.

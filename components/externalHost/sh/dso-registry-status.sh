@@ -11,9 +11,11 @@
 : "${CONTAINER:?}" "${DATA_DIR:?}" "${BUCKET?}" "${HOST:?}" "${PORT:?}" "${TEXTFILE_DIR?}" "${CACHES_DIR:?}" "${TASKS:?}"
 : "${LAST_RUN:?}" "${LAST_SUCCESS:?}" "${SUCCESS:?}" "${DURATION:?}" "${BYTES_FREED:?}" "${ROTATE_AFTER_DAYS?}" "${ROTATION_DUE?}" "${OVERLAP_FILE:?}" "${FRONT_NAME:?}"
 : "${RETENTION_MODE?}" "${RETENTION_FILE:?}" "${RETENTION_REMOVED:?}" "${RETENTION_CANDIDATES:?}" "${RETENTION_LAST_RUN:?}"
-echo "== container"; docker ps -a --filter "name=^/$CONTAINER\$" --format '{{.Names}} {{.Image}} {{.Status}} {{.Labels}}'
+# shellcheck source=../../upkeep/sh/container-engine.sh
+. "$(dirname "$0")/../../upkeep/sh/container-engine.sh"
+echo "== container"; docker ps -a --filter "name=^/?$CONTAINER\$" --format '{{.Names}} {{.Image}} {{.Status}} {{.Labels}}'
 echo "== last log lines"; docker logs --tail 20 "$CONTAINER" 2>&1
-echo "== front (caddy)"; docker ps -a --filter "name=^/$FRONT_NAME\$" --format '{{.Names}} {{.Image}} {{.Status}}'
+echo "== front (caddy)"; docker ps -a --filter "name=^/?$FRONT_NAME\$" --format '{{.Names}} {{.Image}} {{.Status}}'
 docker logs --tail 5 "$FRONT_NAME" 2>&1 | grep -v '"level":"info"' || true
 echo "== certificate"
 end=$(echo | timeout 10 openssl s_client -connect "127.0.0.1:$PORT" -servername "$HOST" 2>/dev/null | openssl x509 -noout -enddate 2>/dev/null | sed -n 's/^notAfter=//p')

@@ -4,6 +4,8 @@
 # stay in their data directory).
 : "${CONTAINER:?}" "${SOCKET_DIR:?}" "${TMPFILES_ENTRY:?}"
 set -eu
+# shellcheck source=../../upkeep/sh/container-engine.sh
+. "$(dirname "$0")/../../upkeep/sh/container-engine.sh"
 docker rm -f "$CONTAINER" >/dev/null 2>&1 || true
 rm -rf "${DSO_ROOT:-}$SOCKET_DIR"
 rm -f "${DSO_ROOT:-}$TMPFILES_ENTRY"

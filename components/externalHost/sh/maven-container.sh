@@ -5,6 +5,8 @@
 : "${MAVEN_CONTAINER:?}" "${MAVEN_IMAGE:?}" "${MAVEN_FINGERPRINT:?}" "${MAVEN_UID:?}" "${MAVEN_SOCKET_DIR:?}" "${MAVEN_TMPFILES_ENTRY:?}" "${MAVEN_DATA_DIR:?}" "${MAVEN_CONFIG_DIR:?}"
 : "${MAVEN_BACKEND_DATA_DIR:?}" "${MAVEN_BACKEND_CONFIG_DIR:?}" "${MAVEN_BACKEND_RUN_DIR:?}" "${MAVEN_BACKEND_SOCKET_DIR:?}" "${MAVEN_BACKEND_SOCKET:?}"
 set -eu
+# shellcheck source=../../upkeep/sh/container-engine.sh
+. "$(dirname "$0")/../../upkeep/sh/container-engine.sh"
 # shellcheck source=./lock.sh
 . "$(dirname "$0")/lock.sh"
 # shellcheck source=../../upkeep/sh/container-converge.sh

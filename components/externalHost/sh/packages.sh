@@ -1,11 +1,13 @@
 #!/bin/sh
 # Installs Docker, cron, curl and flock (and restic, for backups: RESTIC) from the distribution's
 # packages when they are missing (apt or dnf), or, with INSTALL false, only reports what is missing and
-# fails. The front is Caddy from the pinned image, run by Docker: no Caddy package is needed.
+# fails. A host with Podman and no Docker keeps Podman. The front is Caddy from the pinned image, run by
+# the container engine: no Caddy package is needed.
 : "${INSTALL:?}" "${RESTIC:?}"
 set -eu
 missing=''
-command -v docker >/dev/null 2>&1 || missing="$missing docker"
+# Docker, or Podman in its place (the scripts run it where there is no Docker: upkeep/sh/container-engine.sh).
+command -v docker >/dev/null 2>&1 || command -v podman >/dev/null 2>&1 || missing="$missing docker"
 command -v crontab >/dev/null 2>&1 || [ -d "${DSO_ROOT:-}/etc/cron.d" ] || missing="$missing cron"
 command -v curl >/dev/null 2>&1 || missing="$missing curl"
 command -v flock >/dev/null 2>&1 || missing="$missing flock"

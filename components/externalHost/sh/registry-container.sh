@@ -9,6 +9,8 @@
 : "${RELAY_NAME:?}" "${RELAY_IMAGE?}" "${RELAY_CONFIG_DIR?}" "${RELAY_FINGERPRINT?}"
 : "${DISTRIBUTION_SOCKET_DIR:?}" "${DISTRIBUTION_SOCKET:?}" "${DISTRIBUTION_DATA_DIR:?}" "${DISTRIBUTION_CONFIG_DIR:?}" "${DISTRIBUTION_ENV:?}"
 set -eu
+# shellcheck source=../../upkeep/sh/container-engine.sh
+. "$(dirname "$0")/../../upkeep/sh/container-engine.sh"
 # shellcheck source=./lock.sh
 . "$(dirname "$0")/lock.sh"
 # shellcheck source=../../upkeep/sh/container-converge.sh

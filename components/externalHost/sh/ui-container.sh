@@ -4,6 +4,8 @@
 # registry through the page's own origin, so no CORS is involved. ENVIRONMENT: one NAME=value a line.
 : "${CONTAINER:?}" "${IMAGE:?}" "${PUBLISH:?}" "${ENVIRONMENT:?}" "${FINGERPRINT:?}"
 set -eu
+# shellcheck source=../../upkeep/sh/container-engine.sh
+. "$(dirname "$0")/../../upkeep/sh/container-engine.sh"
 # shellcheck source=../../upkeep/sh/container-converge.sh
 . "$(dirname "$0")/../../upkeep/sh/container-converge.sh"
 run_ui() {

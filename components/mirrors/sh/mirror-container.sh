@@ -14,6 +14,8 @@
 : "${CONTAINER:?}" "${IMAGE:?}" "${SOCKET_DIR:?}" "${DATA_DIR:?}" "${CONFIG_DIR:?}" "${FINGERPRINT:?}" "${CREDENTIALS:?}"
 : "${DISTRIBUTION_SOCKET_DIR:?}" "${DISTRIBUTION_DATA_DIR:?}" "${DISTRIBUTION_CONFIG_DIR:?}" "${DISTRIBUTION_ENV:?}"
 set -eu
+# shellcheck source=../../upkeep/sh/container-engine.sh
+. "$(dirname "$0")/../../upkeep/sh/container-engine.sh"
 # shellcheck source=../../upkeep/sh/container-converge.sh
 . "$(dirname "$0")/../../upkeep/sh/container-converge.sh"
 data="${DSO_ROOT:-}$DATA_DIR"

@@ -19,6 +19,8 @@
 : "${CACHES:?}" "${METRICS_FILE?}" "${SIZE_METRIC?}" "${LIMIT_METRIC?}"
 : "${REPORTER?}" "${REPORT_SELF?}" "${REPORT_MEASURED?}"
 set -eu
+# shellcheck source=../../upkeep/sh/container-engine.sh
+. "$(dirname "$0")/../../upkeep/sh/container-engine.sh"
 # shellcheck source=../../upkeep/sh/reported.sh
 . "$(dirname "$0")/../../upkeep/sh/reported.sh"
 reported cache-prune "$@"

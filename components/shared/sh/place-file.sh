@@ -15,7 +15,9 @@ cat > "$tmp"
 chmod "$MODE" "$tmp"
 if [ -n "$OWNER" ]; then chown "$OWNER" "$tmp"; fi
 if [ -f "$target" ] && cmp -s "$tmp" "$target"; then
+  # The same content: its mode and owner are still put right (a new owner alone changes no byte).
   chmod "$MODE" "$target"
+  if [ -n "$OWNER" ]; then chown "$OWNER" "$target"; fi
   echo "unchanged $target"
 else
   mv "$tmp" "$target"
