@@ -212,7 +212,9 @@ export const externalHost = z.strictObject({
     installPackages: z
         .boolean()
         .default(true)
-        .describe("Install Docker and Caddy from the distribution's packages when missing; otherwise only check."),
+        .describe(
+            "Install Docker, cron and curl from the distribution's packages when missing (Podman stands for Docker where the host has it); otherwise only check.",
+        ),
 });
 
 /** Key `existing`: settings of registry.mode "existing". */

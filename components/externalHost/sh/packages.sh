@@ -12,6 +12,13 @@ command -v crontab >/dev/null 2>&1 || [ -d "${DSO_ROOT:-}/etc/cron.d" ] || missi
 command -v curl >/dev/null 2>&1 || missing="$missing curl"
 command -v flock >/dev/null 2>&1 || missing="$missing flock"
 if [ "$RESTIC" = true ]; then command -v restic >/dev/null 2>&1 || missing="$missing restic"; fi
+# With Podman as the engine, its restart service starts the registry's containers at boot (Podman has
+# no daemon that would). Said on stderr: the packages themselves are unchanged.
+if ! command -v docker >/dev/null 2>&1 && command -v podman >/dev/null 2>&1 && command -v systemctl >/dev/null 2>&1 &&
+    ! systemctl is-enabled --quiet podman-restart.service 2>/dev/null &&
+    systemctl enable podman-restart.service >/dev/null 2>&1; then
+    echo "enabled podman-restart.service: it starts the registry's containers at boot" >&2
+fi
 if [ -z "$missing" ]; then echo "unchanged packages"; exit 0; fi
 if [ "$INSTALL" != true ]; then
     debian='docker.io cron curl util-linux'

@@ -1,0 +1,134 @@
+/**
+ * Podman as a test host's container engine, with no Docker on it: the host an operator gets on a
+ * distribution that ships Podman (Fedora, RHEL), for the external host's scripts, which call `docker`
+ * and run Podman where there is no Docker (components/upkeep/sh/container-engine.sh).
+ *
+ * On the test host (testHost.ts) the docker client and daemon binaries are removed (from its overlay of
+ * /usr: this machine keeps its own), and Podman is configured as root's Podman on such a host, with what
+ * this machine needs (why, below). Its storage is in the host's /var and its run state in the host's
+ * /run, so every image and container goes with the host. Images come from OCI archives
+ * (dockerImages.ts's OciArchives target) through `podman load`, under the names the archives carry.
+ *
+ * What differs from a real Podman host, and why:
+ * - storage driver vfs: the graph root is on the host's overlay of /var, where an overlay cannot be mounted;
+ * - cgroupfs and file events: no systemd or journald runs on a test host;
+ * - the containers' open files and processes are limited as this machine allows (Podman raises both
+ *   above its hard limits by default, and runc then fails to start a container).
+ * Podman places its containers' cgroups under libpod_parent in this machine's cgroup tree (cgroups are not
+ * namespaced here); `stop` removes them when they are empty. Its container monitors (conmon) run
+ * detached on the host and outlive the host's holder: `stop` removes every container, then kills what is
+ * left there. Call it before the host's `destroy`.
+ *
+ * Usage:
+ *   const podman = usePodman(host, archives, ["registry:3.1.2", "caddy:2.8.4"]);
+ *   podman.podmanOk(["ps", "--format", "{{.Names}}"]);
+ *   await podman.stop();                      // before host.destroy()
+ */
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { type OciArchives, ociArchivePath } from "./dockerImages";
+import type { RunResult } from "./serverProcess";
+import type { TestHost } from "./testHost";
+
+export interface PodmanEngine {
+    /** `podman args` as root on the host; never throws. */
+    podman(args: readonly string[]): RunResult;
+    /** `podman args`; throws with its output on a non-zero exit, else returns stdout trimmed. */
+    podmanOk(args: readonly string[]): string;
+    /** Removes every container and kills what is left on the host but its holder; removes the cgroups Podman made. Safe to call twice. */
+    stop(): Promise<void>;
+}
+
+const STORAGE_CONF = `[storage]
+driver = "vfs"
+runroot = "/run/containers/storage"
+graphroot = "/var/lib/containers/storage"
+`;
+
+const CONTAINERS_CONF = `[containers]
+default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
+log_driver = "k8s-file"
+
+[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+runtime = "runc"
+`;
+
+/** Makes `host` a Podman host without Docker and loads `images` (each one's archive in `archives`) into its Podman. */
+export function usePodman(host: TestHost, archives: OciArchives, images: readonly string[]): PodmanEngine {
+    const sh = (script: string) => {
+        const r = host.run("sh", ["-c", script]);
+        if (r.code !== 0) throw new Error(`on the test host: ${script}\n${r.stdout}\n${r.stderr}`);
+        return r.stdout.trim();
+    };
+    // Every docker binary on the host's PATH (the Debian package's and the CLI in /usr/local/bin).
+    sh('for d in $(echo "$PATH" | tr : " "); do rm -f "$d/docker" "$d/dockerd"; done; ! command -v docker');
+    host.writeEtcFile("containers/storage.conf", STORAGE_CONF);
+    host.writeEtcFile("containers/containers.conf", CONTAINERS_CONF);
+    const podman = (args: readonly string[]) => host.run("podman", args);
+    const podmanOk = (args: readonly string[]) => {
+        const r = podman(args);
+        if (r.code !== 0) throw new Error(`podman ${args.join(" ")} exited ${r.code}\n${r.stdout}\n${r.stderr}`);
+        return r.stdout.trim();
+    };
+    for (const ref of images) {
+        podmanOk(["load", "--quiet", "--input", ociArchivePath(archives, ref)]);
+        podmanOk(["image", "exists", ref]);
+    }
+    let stopped = false;
+    return {
+        podman,
+        podmanOk,
+        async stop() {
+            if (stopped) return;
+            stopped = true;
+            // --depend: Podman removes a container that another joined only with that one (the metrics relay).
+            podman(["rm", "--all", "--force", "--time", "0", "--depend"]);
+            killLeftovers(host.holderPid);
+            // Only empty cgroups can be removed: one in use (another Podman's) stays.
+            host.run("sh", [
+                "-c",
+                'for d in /sys/fs/cgroup/*/libpod_parent /sys/fs/cgroup/libpod_parent; do rmdir "$d"/*/ "$d"; done 2>/dev/null; true',
+            ]);
+        },
+    };
+}
+
+/**
+ * Kills what is left on the host after its containers were removed, which the holder's end would not
+ * end: a script whose SSH session timed out, and a container monitor (conmon, started detached from
+ * the host's shell) with the container it runs, should a removal have failed.
+ */
+function killLeftovers(holderPid: number): void {
+    const mountNs = (pid: string) => {
+        try {
+            return readlinkSync(`/proc/${pid}/ns/mnt`);
+        } catch {
+            return undefined;
+        }
+    };
+    const hostNs = mountNs(String(holderPid));
+    if (!hostNs) return;
+    const pids = readdirSync("/proc").filter((p) => /^\d+$/.test(p));
+    const onHost = pids.filter((p) => p !== String(holderPid) && mountNs(p) === hostNs);
+    const parentOf = (pid: string) => /^\d+ \(.*\) \S (\d+)/.exec(readFileOr(`/proc/${pid}/stat`))?.[1];
+    const containers = pids.filter((p) => {
+        const parent = parentOf(p);
+        return parent !== undefined && onHost.includes(parent) && readFileOr(`/proc/${parent}/comm`).trim() === "conmon";
+    });
+    for (const pid of [...containers, ...onHost]) {
+        try {
+            process.kill(Number(pid), "SIGKILL");
+        } catch {
+            // Gone already.
+        }
+    }
+}
+
+function readFileOr(file: string): string {
+    try {
+        return readFileSync(file, "utf8");
+    } catch {
+        return "";
+    }
+}
