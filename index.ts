@@ -2,11 +2,14 @@
  * Entry point for `pulumi up` / `pulumi preview`. Reads and validates the stack's config once, then
  * builds the stack; invalid config stops here with every problem listed and nothing created. The
  * resources then wait for a check of the cluster: what the stack needs and the cluster lacks stops the
- * run with one message, before anything changes (components/cluster/gate.ts). Everything comes through
- * the package's public surface (components/index.ts), as in any program that imports the package.
+ * run with one message, before anything changes (components/cluster/gate.ts). The program imports its
+ * stack wiring, config loader and gate from their own modules: they are this project's, not the package's
+ * public surface (components/index.ts), which exports the components alone.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigError, defineStack, gateOnClusterPrerequisites, loadDeployableConfig } from "./components";
+import { gateOnClusterPrerequisites } from "./components/cluster/gate";
+import { ConfigError, loadDeployableConfig } from "./components/config";
+import { defineStack } from "./components/stack";
 
 function load() {
     try {

@@ -1,14 +1,16 @@
 /**
  * The package's public surface: what a Pulumi program imports to place the registry and what goes around
- * it, one component each, without the stack config of this project (docs/library.md). `index.ts`, this
- * project's own program, imports through it too.
+ * it, one component each, without the stack config of this project (docs/library.md). It exports the
+ * components and the types their args and outputs name, nothing else: this project's own program
+ * (`index.ts`) reaches its stack wiring, config loader and cluster gate from their own modules.
  *
  * Each component takes `(name, args, opts?: pulumi.ComponentResourceOptions)`. Kubernetes objects go to
  * the provider of `opts.providers` (or `opts.provider`), commands over SSH to the connection in the
  * args. Args are `pulumi.Input<…>` where a value comes from another resource (a password, a CA, a
  * ClusterIP); plain where the value decides which resources exist or how they are named.
  *
- * Nothing in components/ imports this file (.dependency-cruiser.cjs): it is for programs only.
+ * `npm run build:package` compiles this file and what it imports to `dist/` (tsconfig.build.json), the
+ * package's `main`. Nothing in components/ imports this file (.dependency-cruiser.cjs): it is for programs only.
  */
 
 export type { LoginLimit } from "./accessPolicy/loginLimit";
@@ -16,19 +18,11 @@ export { PullSecrets, type PullSecretsArgs } from "./accounts/pullSecrets";
 // What the placements take: accounts, certificates, caches.
 export { type RegistryAccount, RegistryAccounts, type RegistryAccountsArgs } from "./accounts/registryAccounts";
 export { RegistryTls, type RegistryTlsArgs } from "./accounts/registryTls";
-// This project's own program: the whole stack from its config (index.ts).
-export { gateOnClusterPrerequisites } from "./cluster/gate";
-export { ConfigError, loadDeployableConfig, type StackConfig } from "./config";
 export type { HostAccount, HostTls } from "./externalHost/caddySite";
-export {
-    ExternalRegistryHost,
-    type ExternalRegistryHostArgs,
-    externalRegistryHostProblem,
-    type HostMavenArgs,
-} from "./externalHost/externalRegistryHost";
+export { ExternalRegistryHost, type ExternalRegistryHostArgs, type HostMavenArgs } from "./externalHost/externalRegistryHost";
 export type { HostBackupArgs } from "./externalHost/maintenance";
 export type { HostRegistryStorage } from "./externalHost/registryContainer";
-export type { MaintenanceOptions, PasswordRotation } from "./externalHost/scripts";
+export type { PasswordRotation } from "./externalHost/scripts";
 export {
     type InClusterAccount,
     type InClusterMavenArgs,
@@ -58,4 +52,3 @@ export type { DistributionSettings, NotificationEndpoint } from "./shared/distri
 export type { IngressController, RegistryDeletes, RuntimeFlavour } from "./shared/facts";
 export type { FrontAccount, FrontAccounts, RegistryFront, ScopedFrontAccount } from "./shared/front";
 export type { HostConnection } from "./shared/hostAccess";
-export { defineStack, type StackOutputs } from "./stack";

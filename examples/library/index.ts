@@ -5,7 +5,8 @@
  * (Pulumi.dev.yaml), none of dso-registry's.
  *
  * The import is relative because the example lives in the package's repository; a program elsewhere
- * imports the package by name (`from "dso-registry"`), which resolves to the same file.
+ * installs the package and imports it by name (`from "dso-registry"`), the same surface compiled
+ * (test/engine/libraryPackage.test.ts).
  */
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";

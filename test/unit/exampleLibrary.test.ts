@@ -2,7 +2,7 @@
  * examples/library, a program of its own built from the package's public surface, synthesized as
  * `npm run synth -- --project examples/library --stack dev` writes it; the package as another program
  * resolves it (package.json) and the example's imports (the import rules).
- * Covers: examples/library/index.ts, tools/synth.ts (another project's program), package.json, Pulumi.yaml.
+ * Covers: examples/library/index.ts, tools/synth.ts (another project's program), package.json, tsconfig.build.json, Pulumi.yaml.
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -67,9 +67,21 @@ describe("examples/library under the synth", () => {
 describe("the package as a program imports it", () => {
     const pkg = JSON.parse(readFileSync(path.join(PROJECT_DIR, "package.json"), "utf8"));
 
-    it("package.json's main, types and exports name the public surface, components/index.ts", () => {
-        expect([pkg.main, pkg.types, pkg.exports["."]]).toEqual(["components/index.ts", "components/index.ts", "./components/index.ts"]);
-        expect(require.resolve(PROJECT_DIR)).toBe(path.join(PROJECT_DIR, "components/index.ts"));
+    it("package.json's main and types name the public surface compiled to dist/ by its own build config, and the tarball holds dist/", () => {
+        expect([pkg.main, pkg.types]).toEqual(["dist/index.js", "dist/index.d.ts"]);
+        const build = JSON.parse(readFileSync(path.join(PROJECT_DIR, "tsconfig.build.json"), "utf8"));
+        expect(build.files).toEqual(["components/index.ts"]);
+        expect([build.compilerOptions.rootDir, build.compilerOptions.outDir, build.compilerOptions.declaration]).toEqual([
+            "components",
+            "dist",
+            true,
+        ]);
+        expect(pkg.files).toContain("dist");
+        expect(pkg.scripts.prepack).toContain("build:package");
+    });
+
+    it("package.json has no exports map: a dynamic provider's code, serialized from the installed package, requires its modules by path", () => {
+        expect(pkg.exports).toBeUndefined();
     });
 
     it.each([".", "examples/library"])("the Pulumi.yaml in %s names its program, index.ts, not the package's main", (dir) => {

@@ -106,6 +106,13 @@ describe("components/index.ts", () => {
         expect(typeof (library as unknown as Record<string, unknown>)[name]).toBe("function");
     });
 
+    it.each(["defineStack", "loadDeployableConfig", "gateOnClusterPrerequisites", "ConfigError"])(
+        "does not export %s: this project's program imports it from its own module",
+        (name) => {
+            expect(name in library).toBe(false);
+        },
+    );
+
     describe("composed in a program of its own", () => {
         let result: Awaited<ReturnType<typeof composed>>;
         beforeAll(async () => {
