@@ -16,40 +16,44 @@
  * Podman is configured as this machine needs (podmanHost.ts says what and why). The Docker engine runs
  * the same commands in externalRegistryHost.scripts.test.ts.
  */
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { renderCaddyfile } from "../../components/accessPolicy/caddyfile";
 import { renderUsersFile } from "../../components/accessPolicy/usersFile";
-import { METRICS_RELAY_CONTAINER, metricsRelayDir } from "../../components/externalHost/metricsRelay";
-import { defaultHostLayout, FRONT_CONTAINER, hostPaths } from "../../components/externalHost/scripts";
+import { METRICS_RELAY_CONTAINER } from "../../components/externalHost/metricsRelay";
+import { FRONT_CONTAINER } from "../../components/externalHost/scripts";
 import { placeFileScript } from "../../components/shared/hostAccess";
-import { committedSynthDir } from "../support/committedSynth";
 import { DEPLOYED_REGISTRY_IMAGE } from "../support/distributionBinaries";
 import { type OciArchives, pinnedCaddyImage, registryImage } from "../support/dockerImages";
 import { type PodmanEngine, usePodman } from "../support/podmanHost";
+import {
+    PROD_HOST,
+    type ProdHostSynth,
+    prodFrontCaddyfile,
+    prodHostSynth,
+    prodLayout,
+    prodPaths,
+    REGISTRY_CONFIG_FILES,
+} from "../support/prodHostSynth";
 import { makeAccount, makeOciImage, makeTestCa, type TestAccount, writeAuthFile } from "../support/realRegistry";
 import { privateDir, removeDir } from "../support/serverProcess";
 import { type SshServer, startSshServer } from "../support/sshServer";
 import { startTestHost, type TestHost } from "../support/testHost";
 
-/** The prod stack's registry host name and data directory (Pulumi.prod.yaml). */
-const HOST = "registry.dso.example.com";
-const layout = defaultHostLayout("/srv/data/registry");
-const paths = hostPaths(layout);
+const HOST = PROD_HOST;
+const layout = prodLayout;
+const paths = prodPaths;
 const CONTAINER = "dso-registry";
 
 let host: TestHost;
 let engine: PodmanEngine;
 let ssh: SshServer;
 let scratch: string;
-let hostDir: string;
+let synth: ProdHostSynth;
 let push: TestAccount;
 
 /** A command script the synth wrote for the registry host, as the `deploy` login runs it (`sudo -n` kept). */
-const synthCommand = (name: string) => readFileSync(path.join(hostDir, "commands", `${name}.sh`), "utf8");
-/** A file the synth places on the registry host, by its absolute path there. */
-const synthFile = (hostPath: string) => readFileSync(path.join(hostDir, hostPath), "utf8");
+const synthCommand = (name: string) => synth.command(name);
 
 function runOk(script: string, stdin = ""): string {
     const result = ssh.runScript(script, stdin);
@@ -72,23 +76,6 @@ const running = () => engine.podmanOk(["ps", "--format", "{{.Names}}"]).split("\
 /** The HTTP status of a GET from the host itself; "000" when nothing answers. */
 const status = (url: string) => host.run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5", url]).stdout;
 
-/** The site as the front's container reads it: the host's paths, which its mounts keep. */
-function caddyfile(): string {
-    return renderCaddyfile({
-        siteAddress: HOST,
-        port: 443,
-        tls: { kind: "files", certFile: paths.tlsCert, keyFile: paths.tlsKey },
-        upstream: `unix/${paths.registrySocket}`,
-        admin: `unix/${layout.caddyAdminSocket}`,
-        requiresAuthForPull: false,
-        pushUsersFile: paths.pushUsers,
-        pullUsersFile: paths.pullUsers,
-        allowedNetworks: [],
-        deletesEnabled: true,
-        blobFiles: layout.dataDir,
-    });
-}
-
 /** skopeo on the host (its /etc/hosts names the front, its trust store holds the test CA); no auth file unless given. */
 function skopeo(args: readonly string[]) {
     return host.run("skopeo", ["--insecure-policy", ...args], {
@@ -97,12 +84,7 @@ function skopeo(args: readonly string[]) {
 }
 
 beforeAll(async () => {
-    const synthHosts = path.join(committedSynthDir("prod"), "hosts");
-    const target = readdirSync(synthHosts).find((d) =>
-        existsSync(path.join(synthHosts, d, "commands", "registry-host-container-run.create.sh")),
-    );
-    if (!target) throw new Error("the prod synth has no registry host");
-    hostDir = path.join(synthHosts, target);
+    synth = prodHostSynth();
 
     scratch = privateDir("podman-host");
     const ca = makeTestCa(path.join(scratch, "tls"), [HOST]);
@@ -149,16 +131,12 @@ describe("the external host's scripts on a host with Podman and no Docker", () =
     });
 
     test("the registry and its metrics relay run from Podman, the front starts and takes a reload, and the post-deploy check passes", () => {
-        for (const [resource, hostPath] of [
-            ["container-config", paths.registryConfig],
-            ["container-config-readonly", paths.registryConfigReadOnly],
-            ["container-metrics-relay-config", `${metricsRelayDir(layout.registryConfigDir)}/Caddyfile`],
-        ] as const) {
-            expect(placeAsSynth(resource, synthFile(hostPath))).toMatch(/^changed /);
+        for (const [resource, hostPath] of REGISTRY_CONFIG_FILES) {
+            expect(placeAsSynth(resource, synth.file(hostPath))).toMatch(/^changed /);
         }
         placeAsSynth("caddy-users-push", renderUsersFile("push", [push]));
         placeAsSynth("caddy-users-pull", renderUsersFile("pull", [makeAccount("cluster-pull")]));
-        placeAsSynth("caddy-caddyfile", caddyfile());
+        placeAsSynth("caddy-caddyfile", prodFrontCaddyfile());
 
         expect(runOk(synthCommand("registry-host-container-run.create"))).toBe("changed container");
         const c = inspect();

@@ -17,10 +17,9 @@
  * renderer with a stand-in image (busybox httpd; joxit/docker-registry-ui cannot be pulled here).
  * The metrics relay runs from a `caddy:2.8.4` image built here from the pinned Caddy (dockerImages.ts).
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { renderCaddyfile } from "../../components/accessPolicy/caddyfile";
 import { renderUsersFile } from "../../components/accessPolicy/usersFile";
 import { retentionScript } from "../../components/externalHost/backupScripts";
 import { monitoringPaths } from "../../components/externalHost/hostMonitoring";
@@ -29,9 +28,7 @@ import { purgeMarkerScript, purgeOnDestroyScript } from "../../components/extern
 import {
     type ContainerSpec,
     containerScript,
-    defaultHostLayout,
     FRONT_CONTAINER,
-    hostPaths,
     packagesScript,
     postDeployCheckScript,
     UI_CONTAINER,
@@ -39,27 +36,34 @@ import {
     uiContainerScript,
 } from "../../components/externalHost/scripts";
 import { placeFileScript } from "../../components/shared/hostAccess";
-import { committedSynthDir } from "../support/committedSynth";
 import { DEPLOYED_REGISTRY_IMAGE } from "../support/distributionBinaries";
 import { type DockerClient, type DockerEngine, startDockerEngine } from "../support/dockerEngine";
 import { payloadImage, pinnedCaddyImage, registryImage, uiStandInImage } from "../support/dockerImages";
 import { createNetns, type TestNetns } from "../support/netns";
+import {
+    PROD_HOST,
+    type ProdHostSynth,
+    prodFrontCaddyfile,
+    prodHostSynth,
+    prodLayout,
+    prodPaths,
+    REGISTRY_CONFIG_FILES,
+} from "../support/prodHostSynth";
 import { makeAccount, makeTestCa, type TestAccount } from "../support/realRegistry";
 import { privateDir, removeDir } from "../support/serverProcess";
 import { CADDY_USER, NOBODY, socketRequestAs } from "../support/socketRequest";
 import { type SshServer, startSshServer } from "../support/sshServer";
 
-/** The prod stack's registry host name and data directory (Pulumi.prod.yaml). */
-const HOST = "registry.dso.example.com";
-const layout = defaultHostLayout("/srv/data/registry");
-const paths = hostPaths(layout);
+const HOST = PROD_HOST;
+const layout = prodLayout;
+const paths = prodPaths;
 const CONTAINER = "dso-registry";
 
 let ns: TestNetns;
 let engine: DockerEngine;
 let ssh: SshServer;
 let scratch: string;
-let hostDir: string;
+let synth: ProdHostSynth;
 let push: TestAccount;
 let pusher: DockerClient;
 
@@ -72,11 +76,11 @@ const onDisk = (p: string) => path.join(ssh.root, p);
  * what a root login runs.
  */
 function synthCommand(name: string): string {
-    const text = readFileSync(path.join(hostDir, "commands", `${name}.sh`), "utf8");
+    const text = synth.command(name);
     return text.startsWith("sudo -n sh -c ") ? text.slice("sudo -n ".length) : text;
 }
 /** A file the synth places on the registry host, by its absolute path there. */
-const synthFile = (hostPath: string) => readFileSync(path.join(hostDir, hostPath), "utf8");
+const synthFile = (hostPath: string) => synth.file(hostPath);
 
 function runOk(script: string, stdin = ""): string {
     const result = ssh.runScript(script, stdin);
@@ -153,23 +157,6 @@ function outcome(task: string, series: string): number | undefined {
     return value === undefined ? undefined : Number(value);
 }
 
-/** The site as the front's container reads it: the host's paths, which its mounts keep. */
-function caddyfile(): string {
-    return renderCaddyfile({
-        siteAddress: HOST,
-        port: 443,
-        tls: { kind: "files", certFile: paths.tlsCert, keyFile: paths.tlsKey },
-        upstream: `unix/${paths.registrySocket}`,
-        admin: `unix/${layout.caddyAdminSocket}`,
-        requiresAuthForPull: false,
-        pushUsersFile: paths.pushUsers,
-        pullUsersFile: paths.pullUsers,
-        allowedNetworks: [],
-        deletesEnabled: true,
-        blobFiles: layout.dataDir,
-    });
-}
-
 /** Pushes a new image as the push account; returns its reference. */
 function pushImage(repository: string, tag: string): string {
     const ref = payloadImage(pusher, `${HOST}/${repository}:${tag}`, { payloadBytes: 32 * 1024 });
@@ -178,12 +165,7 @@ function pushImage(repository: string, tag: string): string {
 }
 
 beforeAll(async () => {
-    const synthHosts = path.join(committedSynthDir("prod"), "hosts");
-    const target = readdirSync(synthHosts).find((d) =>
-        existsSync(path.join(synthHosts, d, "commands", "registry-host-container-run.create.sh")),
-    );
-    if (!target) throw new Error("the prod synth has no registry host");
-    hostDir = path.join(synthHosts, target);
+    synth = prodHostSynth();
 
     scratch = privateDir("host-scripts");
     const ca = makeTestCa(path.join(scratch, "tls"), [HOST]);
@@ -235,16 +217,12 @@ describe("the external host's scripts over SSH, against a real Docker engine", (
     });
 
     test("first run: the container runs as specified, the front starts, and the post-deploy check passes", () => {
-        for (const [resource, hostPath] of [
-            ["container-config", paths.registryConfig],
-            ["container-config-readonly", paths.registryConfigReadOnly],
-            ["container-metrics-relay-config", `${metricsRelayDir(layout.registryConfigDir)}/Caddyfile`],
-        ] as const) {
+        for (const [resource, hostPath] of REGISTRY_CONFIG_FILES) {
             expect(placeAsSynth(resource, synthFile(hostPath))).toMatch(/^changed /);
         }
         placeAsSynth("caddy-users-push", renderUsersFile("push", [push]));
         placeAsSynth("caddy-users-pull", renderUsersFile("pull", [makeAccount("cluster-pull")]));
-        placeAsSynth("caddy-caddyfile", caddyfile());
+        placeAsSynth("caddy-caddyfile", prodFrontCaddyfile());
 
         expect(runOk(synthCommand("registry-host-container-run.create"))).toBe("changed container");
         const c = inspect();
@@ -348,7 +326,7 @@ describe("the external host's scripts over SSH, against a real Docker engine", (
         const before = [inspect()?.Id, relay()?.Id];
         expect(runOk(synthCommand("registry-host-container-run.create"))).toBe("unchanged container");
         expect([inspect()?.Id, relay()?.Id]).toEqual(before);
-        expect(placeAsSynth("caddy-caddyfile", caddyfile())).toMatch(/^unchanged/);
+        expect(placeAsSynth("caddy-caddyfile", prodFrontCaddyfile())).toMatch(/^unchanged/);
     });
 
     test("a missing relay alone is run again, the registry left as it is", () => {
@@ -448,7 +426,7 @@ describe("the external host's scripts over SSH, against a real Docker engine", (
         const result = ssh.runScript(synthCommand("registry-host-caddy-reload.create"));
         expect(result.code).not.toBe(0);
         expect(result.stderr).toContain("the running front was not changed");
-        placeAsSynth("caddy-caddyfile", caddyfile());
+        placeAsSynth("caddy-caddyfile", prodFrontCaddyfile());
         expect(ssh.runScript(checkScript()).code).toBe(0);
     });
 
