@@ -96,7 +96,7 @@ function profile(reg: RealRegistry, digest: string, adminPort: number, seconds: 
         `curl -sS -o '${out}' 'http://127.0.0.1:${adminPort}/debug/pprof/profile?seconds=${seconds}' &`,
         "profiler=$!",
         `end=$(( $(date +%s) + ${seconds} ))`,
-        `while [ "$(date +%s)" -lt "$end" ]; do curl -sS --cacert '${reg.ca.caCertFile}' -o /dev/null '${reg.url}/v2/bench/blob/blobs/${digest}'; done`,
+        `while [ "$(date +%s)" -lt "$end" ]; do curl -sS --http1.1 --cacert '${reg.ca.caCertFile}' -o /dev/null '${reg.url}/v2/bench/blob/blobs/${digest}'; done`,
         'wait "$profiler"',
     ].join("\n");
     runOk("sh", ["-c", script]);
