@@ -389,7 +389,7 @@ describe(`the prod stack deployed by ${BASELINE.slice(0, 7)}, real engine on tes
                 open.codes.add(l[kind]);
             }
             console.log(
-                `front move, ${kind}es: ${lines.length} probes, ${windows.length} failure window(s): ${windows.map((w) => `${w.to - w.from} ms (${[...w.codes].join(",")})`).join("; ") || "none"}`,
+                `front move, ${kind === "push" ? "pushes" : "pulls"}: ${lines.length} probes, ${windows.length} failure window(s): ${windows.map((w) => `${w.to - w.from} ms (${[...w.codes].join(",")})`).join("; ") || "none"}`,
             );
             // At most the one window in which the port moved from the service to the container (000: connection refused).
             expect(windows.length, JSON.stringify(windows.map((w) => [w.from, w.to, [...w.codes]]))).toBeLessThanOrEqual(1);
