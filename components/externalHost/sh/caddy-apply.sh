@@ -3,9 +3,10 @@
 # in-cluster sidecar and kind's front), run by the host's container engine as container FRONT_NAME with
 # the host's network, so it listens on the host's ports as a service would.
 #
-# It validates the Caddyfile CADDYFILE with that Caddy (a throwaway container with the same mounts and
-# no network), then applies it: `caddy reload` inside the front when the front runs from the same spec
-# (image and mounts), otherwise the front is made anew. An invalid Caddyfile fails the update and leaves
+# It validates the Caddyfile CADDYFILE with that Caddy (inside the running front, or in a throwaway
+# container with the same mounts and no network when the front is to be made anew), then applies it:
+# `caddy reload` inside the front when the front runs from the same spec (image and mounts), otherwise
+# the front is made anew. An invalid Caddyfile fails the update and leaves
 # the running front alone. FILES_FINGERPRINT covers every file Caddy reads: the script's text changes
 # with it, so it runs again whenever one of them changes.
 #
@@ -53,14 +54,24 @@ front_container() {
     docker "$verb" -e "XDG_DATA_HOME=$FRONT_DIR/data" -e "XDG_CONFIG_HOME=$FRONT_DIR/config" -v "$front_dir:$FRONT_DIR" "$@"
 }
 
-if ! out=$(front_container run --rm --network none --cap-drop ALL --cap-add NET_BIND_SERVICE "$FRONT_IMAGE" caddy validate --adapter caddyfile --config "$CADDYFILE" 2>&1); then
+spec="$FRONT_IMAGE mounts:$(printf '%s %s' "$FRONT_DIR" "$FRONT_MOUNTS" | sha256sum | cut -c1-16)"
+have=$(docker inspect -f '{{index .Config.Labels "dso-registry.spec"}} {{.State.Running}}' "$FRONT_NAME" 2>/dev/null || true)
+
+# validate: `caddy validate` by the Caddy that will run the file: the front itself when it runs from
+# this spec (it sees the same files), otherwise a throwaway container of the image with its mounts.
+validate() {
+    if [ "$have" = "$spec true" ]; then
+        docker exec "$FRONT_NAME" caddy validate --adapter caddyfile --config "$CADDYFILE"
+    else
+        front_container run --rm --network none --cap-drop ALL --cap-add NET_BIND_SERVICE "$FRONT_IMAGE" \
+            caddy validate --adapter caddyfile --config "$CADDYFILE"
+    fi
+}
+if ! out=$(validate 2>&1); then
     echo "$out" | grep -v '"level":"info"' >&2
     echo "caddy validate rejected $CADDYFILE; the running front was not changed" >&2
     exit 1
 fi
-
-spec="$FRONT_IMAGE mounts:$(printf '%s %s' "$FRONT_DIR" "$FRONT_MOUNTS" | sha256sum | cut -c1-16)"
-have=$(docker inspect -f '{{index .Config.Labels "dso-registry.spec"}} {{.State.Running}}' "$FRONT_NAME" 2>/dev/null || true)
 if [ "$have" = "$spec true" ] && [ -z "${DSO_RECREATE:-}" ]; then
     if docker exec "$FRONT_NAME" caddy reload --adapter caddyfile --config "$CADDYFILE" >/dev/null 2>&1; then
         echo "reloaded caddy"
