@@ -23,7 +23,7 @@
 # The first apply on a host whose front was the distribution's caddy service moves it: the service's
 # certificates and ACME account (PACKAGE_DATA_DIR) are copied into FRONT_DIR/data when that holds none
 # yet (no new ACME order), the service is stopped and disabled (systemd), or told to stop through its
-# admin endpoint (PACKAGE_ADMIN_SOCKET, or Caddy's default localhost:2019) where no systemd runs, and the
+# admin endpoint (PACKAGE_ADMIN_SOCKET) where no systemd runs, and the
 # front starts in its place: made before the service stops and started right after, so the port is
 # closed only while Caddy starts (measured in docs/performance.md). The same holds when the front is made
 # anew (a new image).
@@ -100,11 +100,11 @@ elif [ -d "$package_data" ] && [ -z "$(ls -A "$front_dir/data" 2>/dev/null)" ]; 
     chown -R root:root "$front_dir/data"
     echo "copied the caddy service's certificates and ACME account into $FRONT_DIR/data"
 fi
-# package_admin PATH: the caddy service's admin endpoint answers PATH (on its socket, where Caddy takes an
-# empty Host, or on Caddy's default address).
+# package_admin PATH: the caddy service's admin endpoint answers PATH on the socket the earlier versions'
+# Caddyfile gave it (Caddy takes an empty Host there). Caddy's default address, localhost:2019, is not
+# asked: a Caddy listening there may be anybody's, and is not stopped.
 package_admin() {
-    curl -fsS --max-time 10 --unix-socket "${DSO_ROOT:-}$PACKAGE_ADMIN_SOCKET" -H 'Host: ' "$@" "http://localhost$1" >/dev/null 2>&1 ||
-        curl -fsS --max-time 10 "$@" "http://localhost:2019$1" >/dev/null 2>&1
+    curl -fsS --max-time 10 --unix-socket "${DSO_ROOT:-}$PACKAGE_ADMIN_SOCKET" -H 'Host: ' "$@" "http://localhost$1" >/dev/null 2>&1
 }
 if [ -n "$have" ]; then
     :
@@ -135,7 +135,7 @@ waited=0
 until docker logs "$FRONT_NAME" 2>&1 | grep -q 'serving initial configuration'; do
     if [ "$waited" -ge 60 ] || [ "$(docker inspect -f '{{.State.Running}}' "$FRONT_NAME" 2>/dev/null)" != true ]; then
         docker logs --tail 20 "$FRONT_NAME" >&2 || true
-        echo "the front did not start" >&2
+        echo "the front did not start: its log is above (another server on its ports, such as a caddy service, must be stopped first)" >&2
         exit 1
     fi
     sleep 1
