@@ -197,6 +197,11 @@ function locally(command: string, stdin = ""): Promise<Ran> {
         });
         child.on("error", reject);
         child.on("close", (code: number | null) => resolve({ code: code ?? -1, stdout, stderr }));
+        // A command that does not read its input may exit before the input is written: its exit status
+        // says what happened, so the broken pipe is not an error of its own.
+        child.stdin.on("error", (err: NodeJS.ErrnoException) => {
+            if (err.code !== "EPIPE") reject(err);
+        });
         child.stdin.end(stdin);
     });
 }

@@ -221,6 +221,18 @@ describe("on this machine (a local connection): the same read, diff and repair, 
         expect((await hostFilesProvider.read("files", local)).props.drifted).toEqual([]);
     });
 
+    it("a check that exits before reading its input is judged by what it printed, the broken pipe is no error", async () => {
+        // 4 MiB is far beyond a pipe's buffer: the command has exited long before the input is written.
+        const content = "x".repeat(4 * 1024 * 1024);
+        const file = { path: "/big", sha256: "", mode: "0644", place: "cat >/dev/null", check: "echo unchanged /big", content };
+        const here: HostFilesState = { local: true, host: "laptop", port: 0, user: "", privateKey: "", read: "true", files: [file] };
+        expect((await hostFilesProvider.read("files", here)).props.drifted).toEqual([]);
+        const failing = { ...file, check: "echo refused >&2; exit 3" };
+        await expect(hostFilesProvider.read("files", { ...here, files: [failing] })).rejects.toThrow(
+            /checking \/big on laptop exited 3: refused/,
+        );
+    });
+
     it("the same files over SSH and here are different machines to the diff", () => {
         expect(diffHostFiles(local, { ...local, local: undefined }).changes).toBe(true);
     });
