@@ -17,7 +17,6 @@ export type { LoginLimit } from "./accessPolicy/loginLimit";
 export { PullSecrets, type PullSecretsArgs } from "./accounts/pullSecrets";
 // What the placements take: accounts, certificates, caches.
 export { type RegistryAccount, RegistryAccounts, type RegistryAccountsArgs } from "./accounts/registryAccounts";
-export { RegistryTls, type RegistryTlsArgs } from "./accounts/registryTls";
 export type { HostAccount, HostTls } from "./externalHost/caddySite";
 export { ExternalRegistryHost, type ExternalRegistryHostArgs, type HostMavenArgs } from "./externalHost/externalRegistryHost";
 export type { HostBackupArgs } from "./externalHost/maintenance";
@@ -52,3 +51,4 @@ export type { DistributionSettings, NotificationEndpoint } from "./shared/distri
 export type { IngressController, RegistryDeletes, RuntimeFlavour } from "./shared/facts";
 export type { FrontAccount, FrontAccounts, RegistryFront, ScopedFrontAccount } from "./shared/front";
 export type { HostConnection } from "./shared/hostAccess";
+export { RegistryTls, type RegistryTlsArgs } from "./tls/registryTls";

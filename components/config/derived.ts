@@ -1,5 +1,5 @@
 /**
- * Facts derived from the configuration that the config's own checks and components/decisions.ts both
+ * Facts derived from the configuration that the config's own checks and components/config/decisions.ts both
  * read. Each takes only the keys it needs, so it serves the schema's flat shape (while the rules and
  * notices run) and the typed settings (in the decisions) alike, and both always agree.
  */

@@ -343,7 +343,7 @@ const LOGIN_LIMIT_OF = {
     "external-host": switched({ maxRetry, findTimeSeconds, banTimeSeconds, ignoreNetworks }, true),
 };
 const { enabled: _uiOn, ...uiOn } = ownRegistry.ui.unwrap().shape;
-/** The web UI: its image only when it runs; deletes through the API are decided with or without it (decisions.ts). */
+/** The web UI: its image only when it runs; deletes through the API are decided with or without it (config/decisions.ts). */
 const UI = switched(uiOn, false, ["deleteEnabled"]);
 const NOT_OURS = 'registry.mode "existing" is not ours to run: set it to false (or remove it)';
 

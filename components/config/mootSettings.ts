@@ -153,7 +153,7 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
     },
     { keys: ["kind.ui"], mootWith: (c) => unless(c.registry.ui.enabled, "registry.ui.enabled false") },
     {
-        // Deletes are allowed when the UI's delete button or garbage collection needs them (decisions.ts).
+        // Deletes are allowed when the UI's delete button or garbage collection needs them (config/decisions.ts).
         keys: ["registry.ui.deleteEnabled"],
         mootWith: (c) =>
             unless(
@@ -183,7 +183,7 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
     },
     { keys: ["pullSecrets.secretName"], mootWith: (c) => unless(c.pullSecrets.namespaces.length > 0, "pullSecrets.namespaces empty") },
     {
-        // The CA goes where pods talk to the registry themselves, and only when the program publishes one (components/stack.ts).
+        // The CA goes where pods talk to the registry themselves, and only when the program publishes one (components/stack/index.ts).
         keys: ["caConfigMap"],
         mootWith: (c) =>
             noPublishedCa(c)?.reason ??

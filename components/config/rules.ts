@@ -27,8 +27,8 @@ function nodesWithoutPullCredentials(c: FlatConfig): string | undefined {
 
 /**
  * Why the program publishes no CA to clients (nodes, the `dso-registry-ca` ConfigMaps), with what would
- * give it one; undefined when it publishes one. The same choice as `caCertPem` in components/stack.ts
- * (with `configuredCa` in components/decisions.ts): the generated CA, the issuer's CA given with
+ * give it one; undefined when it publishes one. The same choice as `caCertPem` in components/stack/index.ts
+ * (with `configuredCa` in components/config/decisions.ts): the generated CA, the issuer's CA given with
  * cert-manager, or an existing registry's CA.
  */
 export function noPublishedCa(c: FlatConfig): { readonly reason: string; readonly fix: string } | undefined {

@@ -44,8 +44,8 @@ import { containerResources, schedulingFields } from "../shared/podScheduling";
 import { renderShellScript } from "../shared/shellScript";
 import { BACKUP_WARM_TAG, resticRepository, SNAPSHOT_PARAMS } from "../upkeep/backup";
 import { FRONT_WINDOW_PARAMS } from "../upkeep/frontWindow";
-import { renderMaintenanceRbac } from "./gcJob";
 import { kubectlJobContainer, labels, meta, restrictedContainer, restrictedPod, secret } from "./k8sHelpers";
+import { renderMaintenanceRbac } from "./maintenance";
 import { READ_ONLY_SIGNAL, signalMount } from "./readOnlySignal";
 import { IN_CLUSTER, type InClusterBackup, type InClusterBackupDestination, type InClusterSpec } from "./spec";
 

@@ -9,8 +9,8 @@ import type { K8sObject } from "../shared/k8sObject";
 import { renderBackupObjects } from "./backup";
 import { renderDeployment, renderDisruptionBudget } from "./deployment";
 import { renderGatewayCertificate, renderGatewayObjects } from "./gateway";
-import { renderGcCronJob, renderGcRbac } from "./gcJob";
 import { renderIssuerChain } from "./issuerChain";
+import { renderGcCronJob, renderGcRbac } from "./maintenance";
 import { renderMonitoringObjects } from "./monitoring";
 import {
     renderAllowlistMiddleware,

@@ -5,9 +5,9 @@
 import type * as k8s from "@pulumi/kubernetes";
 import type { K8sObject, Value } from "../shared/k8sObject";
 import { CLAIM_ANNOTATIONS, persistentClaim } from "../shared/persistentClaim";
-import { inClusterGcStepScript, inClusterRetentionScript, inClusterVerifyScript, mavenGcScript } from "./gcJob";
 import { gcWindow } from "./gcWindow";
 import { labels, meta, secret } from "./k8sHelpers";
+import { inClusterGcStepScript, inClusterRetentionScript, inClusterVerifyScript, mavenGcScript } from "./maintenance";
 import { retentionCountsServed } from "./retentionCounts";
 import { IN_CLUSTER, type InClusterSpec, OVERLAP_FILES } from "./spec";
 

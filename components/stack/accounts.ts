@@ -4,8 +4,8 @@ import { PullSecrets } from "../accounts/pullSecrets";
 import { type NamedAccountArgs, RegistryAccounts } from "../accounts/registryAccounts";
 import { periodKeeper, type RotationPeriod, rotationPeriod } from "../accounts/rotationSchedule";
 import type { StackConfig } from "../config";
+import type { Decisions } from "../config/decisions";
 import { readAccountSecretName } from "../config/derived";
-import type { Decisions } from "../decisions";
 import { secret } from "./secret";
 
 /** Rotation by age of the generated passwords (`containerRegistry.rotateAfterDays`), as of `now`; none when unset. */

@@ -1,7 +1,7 @@
 /** The registry on a host of its own (`registry.mode` "external-host"), reached over SSH, with its storage and backups. */
 import type { RegistryAccounts } from "../accounts/registryAccounts";
 import type { ExternalHostRegistrySettings, StackConfig } from "../config";
-import type { Decisions } from "../decisions";
+import type { Decisions } from "../config/decisions";
 import { ExternalRegistryHost, type ExternalRegistryHostArgs } from "../externalHost/externalRegistryHost";
 import { HostPlacement } from "../externalHost/hostPlacement";
 import type { HostBackupArgs } from "../externalHost/maintenance";

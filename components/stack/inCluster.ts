@@ -1,7 +1,7 @@
 /** The in-cluster registry (`registry.mode` "in-cluster"), its backups, and its name inside pods. */
 import type { RegistryAccounts } from "../accounts/registryAccounts";
 import type { InClusterRegistrySettings } from "../config";
-import type { Decisions } from "../decisions";
+import type { Decisions } from "../config/decisions";
 import { ClusterDns } from "../inCluster/clusterDns";
 import { InClusterRegistry } from "../inCluster/inClusterRegistry";
 import type { InClusterBackup } from "../inCluster/spec";

@@ -1,8 +1,8 @@
 /** What Jenkins and its agents are given (`jenkins.enabled`): credentials, the pipeline-config ConfigMap, agent pod templates. */
 import type { RegistryAccount, ScopedRegistryAccount } from "../accounts/registryAccounts";
 import type { StackConfig } from "../config";
+import type { Decisions } from "../config/decisions";
 import { pushAccountCredentialId } from "../config/derived";
-import type { Decisions } from "../decisions";
 import { CA_CONFIG_MAP } from "../inCluster/caConfigMaps";
 import { AgentPodTemplates } from "../jenkins/agentPods";
 import { JenkinsCredentials, planJenkinsCredentials } from "../jenkins/jenkinsCredentials";

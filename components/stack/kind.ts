@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { homedir } from "node:os";
 import type { RegistryAccounts } from "../accounts/registryAccounts";
 import type { KindRegistrySettings } from "../config";
-import type { Decisions } from "../decisions";
+import type { Decisions } from "../config/decisions";
 import { defaultKindDataDir, SYSTEM_KIND_DATA_DIR } from "../kind/dataDir";
 import { KindRegistry } from "../kind/kindRegistry";
 import { needsSudo } from "../shared/facts";

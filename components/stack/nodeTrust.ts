@@ -4,7 +4,7 @@
  */
 import type * as pulumi from "@pulumi/pulumi";
 import type { StackConfig } from "../config";
-import type { Decisions } from "../decisions";
+import type { Decisions } from "../config/decisions";
 import type { NodeTrustCommonArgs } from "../nodeTrust/common";
 import { NodeTrustDaemonSet } from "../nodeTrust/nodeTrustDaemonSet";
 import { NodeTrustFleet } from "../nodeTrust/nodeTrustFleet";

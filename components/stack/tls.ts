@@ -2,10 +2,11 @@
  * The registry's certificate in each placement: the program's own material (a generated CA, or the
  * operator's certificate), a cert-manager issuer's in the cluster, or Caddy's ACME on the external host.
  */
-import { RegistryTls } from "../accounts/registryTls";
+
 import type { ExternalHostRegistrySettings, InClusterRegistrySettings, OwnTls, RegistrySettings, StackConfig } from "../config";
 import type { ExternalRegistryHostArgs } from "../externalHost/externalRegistryHost";
 import type { InClusterRegistryArgs } from "../inCluster/inClusterRegistry";
+import { RegistryTls } from "../tls/registryTls";
 import { secret } from "./secret";
 
 /** The stack's config once `defineStack`'s switch on registry.mode has chosen a placement: its registry settings are that mode's. */

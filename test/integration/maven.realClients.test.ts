@@ -20,7 +20,7 @@ import {
     renderPreviousUsersFile,
     renderUsersFile,
 } from "../../components/accessPolicy/usersFile";
-import { gcScript, mavenGcScript } from "../../components/inCluster/gcJob";
+import { gcScript, mavenGcScript } from "../../components/inCluster/maintenance";
 import { READ_ONLY_SIGNAL } from "../../components/inCluster/readOnlySignal";
 import { IN_CLUSTER } from "../../components/inCluster/spec";
 import { MAVEN_BACKEND } from "../../components/maven/nginxConfig";

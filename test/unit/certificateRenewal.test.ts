@@ -2,16 +2,11 @@
  * The generated certificates renew on a regular `up` before they expire, never in a loop: pulumi-tls
  * replaces a certificate once `now ≥ end − earlyRenewalHours`, so the window must be shorter than the
  * lifetime (else every run replaces it) and present on the CA too (else it renews only after expiry).
- * Covers: components/accounts/certificateRenewal.ts, components/accounts/registryTls.ts.
+ * Covers: components/tls/certificateRenewal.ts, components/tls/registryTls.ts.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import {
-    CA_RENEWAL_CAP_DAYS,
-    renewalNotice,
-    renewalWindowHours,
-    SERVER_RENEWAL_CAP_DAYS,
-} from "../../components/accounts/certificateRenewal";
 import { registry } from "../../components/config/schema/registry";
+import { CA_RENEWAL_CAP_DAYS, renewalNotice, renewalWindowHours, SERVER_RENEWAL_CAP_DAYS } from "../../components/tls/certificateRenewal";
 import { type MockRuntime, settle, startMockRuntime } from "../../tools/mockRuntime";
 
 /** The lifetimes the schema accepts, from its own bounds. */
@@ -47,7 +42,7 @@ describe("RegistryTls under mocks", () => {
     let rt: MockRuntime;
     beforeAll(async () => {
         rt = await startMockRuntime({ stack: "test" });
-        const { RegistryTls } = await import("../../components/accounts/registryTls");
+        const { RegistryTls } = await import("../../components/tls/registryTls");
         new RegistryTls("short", { source: "generated", dnsNames: ["r.example.test"], caValidityDays: 30, serverCertValidityDays: 7 });
         await settle();
     });

@@ -1,7 +1,7 @@
 /**
  * A component that refuses its args throws a ResourceError naming itself, so the engine reports the
  * problem against that resource (its URN, no stack trace) rather than as a crash of the program.
- * Covers: components/accounts/registryAccounts.ts, components/accounts/registryTls.ts, components/externalHost/externalRegistryHost.ts, components/mirrors/mirrorCachesOnHost.ts, components/shared/hostAccess.ts (the errors each throws).
+ * Covers: components/accounts/registryAccounts.ts, components/tls/registryTls.ts, components/externalHost/externalRegistryHost.ts, components/mirrors/mirrorCachesOnHost.ts, components/shared/hostAccess.ts (the errors each throws).
  */
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -9,7 +9,7 @@ import { promiseOf, startMockRuntime } from "../../tools/mockRuntime";
 
 type Components = {
     accounts: typeof import("../../components/accounts/registryAccounts");
-    tls: typeof import("../../components/accounts/registryTls");
+    tls: typeof import("../../components/tls/registryTls");
     host: typeof import("../../components/externalHost/externalRegistryHost");
     mirrors: typeof import("../../components/mirrors/mirrorCachesOnHost");
     hostAccess: typeof import("../../components/shared/hostAccess");
@@ -20,7 +20,7 @@ beforeAll(async () => {
     await startMockRuntime({ stack: "test" });
     c = {
         accounts: await import("../../components/accounts/registryAccounts"),
-        tls: await import("../../components/accounts/registryTls"),
+        tls: await import("../../components/tls/registryTls"),
         host: await import("../../components/externalHost/externalRegistryHost"),
         mirrors: await import("../../components/mirrors/mirrorCachesOnHost"),
         hostAccess: await import("../../components/shared/hostAccess"),

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../components/config";
-import { decide } from "../../components/decisions";
+import { decide } from "../../components/config/decisions";
 
 const pem = (marker: string) => `-----BEGIN CERTIFICATE-----\n${marker}\n-----END CERTIFICATE-----\n`;
 

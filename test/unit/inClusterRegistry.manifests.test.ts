@@ -1,7 +1,7 @@
 /**
  * Every Kubernetes object of the in-cluster registry, rendered without Pulumi: against the API schema and Pod
  * Security, every option, and the rendered scripts run under sh against stand-ins.
- * Covers: components/inCluster/manifests.ts, components/inCluster/spec.ts, components/inCluster/workload.ts, components/inCluster/deployment.ts, components/inCluster/network.ts, components/inCluster/gcJob.ts, components/inCluster/gcWindow.ts, components/inCluster/backup.ts, components/inCluster/certificateProbe.ts, components/inCluster/readOnlySignal.ts, components/inCluster/k8sHelpers.ts, components/registryUi/kubernetes.ts.
+ * Covers: components/inCluster/manifests.ts, components/inCluster/spec.ts, components/inCluster/workload.ts, components/inCluster/deployment.ts, components/inCluster/network.ts, components/inCluster/maintenance.ts, components/inCluster/gcWindow.ts, components/inCluster/backup.ts, components/inCluster/certificateProbe.ts, components/inCluster/readOnlySignal.ts, components/inCluster/k8sHelpers.ts, components/registryUi/kubernetes.ts.
  * Covers: components/shared/persistentClaim.ts, components/shared/podScheduling.ts, components/mirrors/mirrorManifests.ts, components/inCluster/retentionCounts.ts.
  */
 
@@ -13,8 +13,8 @@ import { afterAll, describe, expect, test } from "vitest";
 import * as YAML from "yaml";
 import { IN_CLUSTER_BACKUP } from "../../components/inCluster/backup";
 import { CERTIFICATE_PROBE, DEFAULT_PROBE_IMAGE } from "../../components/inCluster/certificateProbe";
-import { gcScript, inClusterGcStepScript, mavenGcScript } from "../../components/inCluster/gcJob";
 import { distributionCachesBlobs, gcWindow } from "../../components/inCluster/gcWindow";
+import { gcScript, inClusterGcStepScript, mavenGcScript } from "../../components/inCluster/maintenance";
 import { renderInClusterObjects } from "../../components/inCluster/manifests";
 import { READ_ONLY_SIGNAL } from "../../components/inCluster/readOnlySignal";
 import { RETENTION_COUNTS, retentionCountsServed } from "../../components/inCluster/retentionCounts";

@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mirrorPullPolicy, parseConfig } from "../../components/config";
-import { decide } from "../../components/decisions";
+import { decide } from "../../components/config/decisions";
 import { defaultKindDataDir } from "../../components/kind/dataDir";
 import { kindFrontPolicy, renderKindCaddyfile, renderKindRegistryConfig } from "../../components/kind/front";
 import {

@@ -6,7 +6,7 @@
  *
  * Custom mocks derive RandomPassword.result from its keepers, as the real provider does in effect
  * (new keepers, new password), so two runs with different config can be compared.
- * Covers: components/accounts/registryAccounts.ts, components/stack.ts (one value in every place).
+ * Covers: components/accounts/registryAccounts.ts, components/stack/index.ts (one value in every place).
  */
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";

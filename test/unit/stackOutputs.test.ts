@@ -1,7 +1,7 @@
 /**
  * The generated credentials reach the operator the Pulumi way: secret stack outputs
  * (`pulumi stack output --show-secrets pushCredentials`), masked everywhere else.
- * Covers: components/stack.ts (the stack's outputs).
+ * Covers: components/stack/index.ts (the stack's outputs).
  */
 import { readFileSync } from "node:fs";
 import * as path from "node:path";

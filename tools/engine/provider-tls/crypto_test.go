@@ -133,7 +133,7 @@ func TestPrivateKeys(t *testing.T) {
 	}
 }
 
-// chain builds the program's certificates (components/accounts/registryTls.ts): a CA key and
+// chain builds the program's certificates (components/tls/registryTls.ts): a CA key and
 // self-signed CA, a server key, a CSR and the server certificate signed by the CA.
 func chain(t *testing.T, caKeyIn, serverKeyIn resource.PropertyMap) (ca, server made, caKey, serverKey string) {
 	t.Helper()

@@ -4,15 +4,15 @@
  *
  * Only the wiring reads the config schema's shape: each `defineX` (one file per feature under
  * ./stack/) picks what one component needs and hands it over as typed args, and decisions that
- * several components share come from `decide` (components/decisions.ts), made once.
+ * several components share come from `decide` (components/config/decisions.ts), made once.
  */
 import * as pulumi from "@pulumi/pulumi";
-import type { RegistryAccounts } from "./accounts/registryAccounts";
-import type { StackConfig } from "./config";
-import { pushAccountCredentialId } from "./config/derived";
-import { type Decisions, decide } from "./decisions";
-import type { ExternalRegistryHost } from "./externalHost/externalRegistryHost";
-import { PLACEHOLDER_TAG } from "./shared/facts";
+import type { RegistryAccounts } from "../accounts/registryAccounts";
+import type { StackConfig } from "../config";
+import { type Decisions, decide } from "../config/decisions";
+import { pushAccountCredentialId } from "../config/derived";
+import type { ExternalRegistryHost } from "../externalHost/externalRegistryHost";
+import { PLACEHOLDER_TAG } from "../shared/facts";
 import {
     type AgeRotation,
     ageRotationOf,
@@ -20,13 +20,13 @@ import {
     definePullSecrets,
     defineReadAccountPullSecrets,
     pullAccountOf,
-} from "./stack/accounts";
-import { defineCaConfigMaps } from "./stack/caConfigMaps";
-import { defineExternalHost } from "./stack/externalHost";
-import { defineClusterDns, defineInClusterRegistry } from "./stack/inCluster";
-import { defineAgentPodTemplates, defineJenkinsCredentials, definePipelineConfig } from "./stack/jenkins";
-import { defineKindRegistry } from "./stack/kind";
-import { defineNodeTrust } from "./stack/nodeTrust";
+} from "./accounts";
+import { defineCaConfigMaps } from "./caConfigMaps";
+import { defineExternalHost } from "./externalHost";
+import { defineClusterDns, defineInClusterRegistry } from "./inCluster";
+import { defineAgentPodTemplates, defineJenkinsCredentials, definePipelineConfig } from "./jenkins";
+import { defineKindRegistry } from "./kind";
+import { defineNodeTrust } from "./nodeTrust";
 
 /** What the stack exports; index.ts re-exports each field. */
 export interface StackOutputs {

@@ -3,14 +3,7 @@
  * The stack hands the results to the components; no component derives them again, so both registry
  * placements (in-cluster, external host) and node trust always agree.
  */
-import {
-    mavenServedByRegistry,
-    mirrorsNeedAccount,
-    type NodeConfig,
-    nodeRuntime,
-    type ParsedConfig,
-    pullCredentialsWanted,
-} from "./config";
+
 import {
     imagePrefix,
     NODE_HELD_CREDENTIAL_FLAVOURS,
@@ -18,7 +11,8 @@ import {
     type RuntimeFlavour,
     registryAuthority,
     restartsOnRegistriesChange,
-} from "./shared/facts";
+} from "../shared/facts";
+import { mavenServedByRegistry, mirrorsNeedAccount, type NodeConfig, nodeRuntime, type ParsedConfig, pullCredentialsWanted } from ".";
 
 /**
  * Who is given pull credentials, and whose account they are. Node trust (registries.yaml auth) and the
