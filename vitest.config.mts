@@ -28,9 +28,10 @@ const nodeAndSh = {
 } as const;
 
 /**
- * Integration files at once. Most of their time is spent waiting on the servers they start (Caddy,
- * Distribution, dockerd, sshd, containerd), not computing, and none shares a port, a namespace, a /30 or a
- * scratch directory with another (free ports, claims under /run/lock, private directories): one more than the cores.
+ * Integration and engine files at once. Much of their time is spent waiting on the servers they start (Caddy,
+ * Distribution, dockerd, sshd, containerd, a control plane, the Pulumi CLI), not computing, and none shares a
+ * port, a namespace, a /30 or a scratch directory with another (free ports, claims under /run/lock, private
+ * directories): one more than the cores, so that a file's wait is another file's turn on a core.
  */
 const INTEGRATION_WORKERS = availableParallelism() + 1;
 
@@ -64,44 +65,55 @@ const SLOW_UNIT_FILES = ["test/unit/everySetting*.test.ts"];
 
 /**
  * The files that take longest, longest first, as `bash .ci/run` measured them (its cost report; docs/testing.md).
- * Each project starts these before its other files, so that no long file starts last and runs alone at the
- * end: vitest's own order, without the timings of an earlier run on this machine (a fresh clone has none),
- * is by file size, which put the engine's two longest files last. Files not named keep vitest's order, after these.
+ * The files of one group start in this order, before the group's other files, so that no long file starts
+ * last and runs alone at the end (longest-processing-time-first: the integration and engine files share one
+ * group, so their long files interleave by cost, whatever their project). vitest's own order, without the
+ * timings of an earlier run on this machine (a fresh clone has none), is by file size, which put the engine's
+ * two longest files last. Files not named keep vitest's order, after these.
  */
 const LONGEST_FIRST = [
     "test/engine/prodPlans.test.ts",
     "test/engine/plans.test.ts",
-    "test/engine/local.test.ts",
+    "test/engine/traefikPods.test.ts",
     "test/engine/localPods.test.ts",
+    "test/engine/local.test.ts",
     "test/engine/kindCluster.test.ts",
-    "test/engine/upgrade.test.ts",
-    "test/engine/existing.test.ts",
+    "test/engine/kind.test.ts",
     "test/engine/nodes.test.ts",
-    "test/integration/accessPolicy.blobFiles.test.ts",
+    "test/engine/upgrade.test.ts",
+    "test/engine/prodUp.test.ts",
     "test/integration/clientMatrix.test.ts",
+    "test/engine/existing.test.ts",
+    "test/engine/freshHost.test.ts",
     "test/integration/externalRegistryHost.backup.test.ts",
-    "test/integration/maven.realClients.test.ts",
     "test/integration/kindMirror.test.ts",
     "test/integration/replicas.s3.test.ts",
+    "test/integration/lifecycle.replay.nodes.test.ts",
+    "test/integration/kindPlacement.test.ts",
+    "test/integration/maven.realClients.test.ts",
+    "test/integration/externalRegistryHost.scripts.test.ts",
     "test/integration/externalRegistryHost.maven.test.ts",
-    "test/unit/everySetting.noChange.test.ts",
+    "test/engine/certManagerChain.test.ts",
+    "test/engine/clusterRecreated.test.ts",
+    "test/integration/inClusterBackup.restore.test.ts",
+    "test/integration/mirrors.test.ts",
+    "test/integration/ociConformance.test.ts",
+    "test/engine/library.test.ts",
+    "test/unit/everySetting.registry.test.ts",
+    "test/unit/everySetting.test.ts",
 ];
 
-/** vitest's order of the groups and projects, and within each project the files of LONGEST_FIRST first. */
+/** vitest's order of the groups; within a group, the files of LONGEST_FIRST first, in its order, whatever their project. */
 class LongestFirst extends BaseSequencer {
     override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
         const sorted = await super.sort(files);
-        const projects = new Map<string, TestSpecification[]>();
-        for (const spec of sorted) {
-            const own = projects.get(spec.project.name) ?? [];
-            own.push(spec);
-            projects.set(spec.project.name, own);
-        }
         const rank = (spec: TestSpecification): number => {
             const index = LONGEST_FIRST.indexOf(relative(spec.project.config.root, spec.moduleId));
             return index === -1 ? LONGEST_FIRST.length : index;
         };
-        return [...projects.values()].flatMap((own) => [...own].sort((a, b) => rank(a) - rank(b)));
+        const group = (spec: TestSpecification): number => spec.project.config.sequence.groupOrder;
+        // Array.prototype.sort is stable: files of equal rank keep vitest's order.
+        return [...sorted].sort((a, b) => group(a) - group(b) || rank(a) - rank(b));
     }
 }
 
@@ -162,9 +174,10 @@ export default defineConfig({
             {
                 // The real Pulumi CLI runs the program (tools/engine: the CLI, our language host and
                 // providers, a Kubernetes control plane, all built from Go modules; built first when the
-                // cache is cold). Two files at a time: each runs the engine, the program and a control plane
-                // of its own (ports chosen free, test hosts in namespaces of their own), and much of a file's
-                // time is spent waiting on them; more than two would only share the two cores thinner.
+                // cache is cold). Each file runs the engine, the program and a control plane of its own
+                // (ports chosen free, test hosts in namespaces of their own), so its files run beside the
+                // integration files, in one group with one worker count: a group that ends waits for its
+                // last file alone, and two groups one after the other left a core idle at each end.
                 test: {
                     ...shared,
                     name: "engine",
@@ -172,8 +185,8 @@ export default defineConfig({
                     globalSetup: ["test/setup/debianTools.ts", "test/setup/engineBuild.ts", "test/setup/goBuilds.ts"],
                     testTimeout: 20 * 60_000,
                     hookTimeout: 60 * 60_000,
-                    maxWorkers: 2,
-                    sequence: { groupOrder: 2 },
+                    maxWorkers: INTEGRATION_WORKERS,
+                    sequence: { groupOrder: 1 },
                 },
             },
         ],

@@ -9,7 +9,9 @@
  * - be refused, by a problem that names the key;
  * - leave the synth as it was and warn that the key "has no effect with" the setting that makes it moot.
  *
- * Synths run in this process, one after another (Pulumi's runtime is process-global), each config once.
+ * Synths run in this process, one after another (Pulumi's runtime is process-global), each config once,
+ * its program twice: the second run must plan no change (Pulumi's ExpectNoChanges), so every config the
+ * walk builds is also checked for a second `up` that would change something.
  * The keys are checked by three test files (test/unit/everySetting*.test.ts), by top-level key, so that
  * they run side by side; each calls `describeEverySetting` with its part.
  */
@@ -18,7 +20,8 @@ import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { ConfigError, type ConfigProblem, PROJECT, parseConfig } from "../../components/config";
 import { schema } from "../../components/config/schema";
-import { readStackConfig, synthesizeConfig } from "../../tools/synth";
+import { readStackConfig, runProgram, synthFilesOf } from "../../tools/synth";
+import { secondRunChanges, stackConfigOf } from "./noChange";
 
 type Path = (string | number)[];
 type Raw = Record<string, unknown>;
@@ -308,15 +311,23 @@ function parse(raw: Raw): Parsed {
 const synths = new Map<string, Promise<Map<string, string>>>();
 let queue: Promise<unknown> = Promise.resolve();
 
-/** The synth's files for a config; the same config is synthesized once, and one synth runs at a time. */
+/**
+ * The synth's files for a config; the same config is synthesized once, and one synth runs at a time.
+ * Each config's program runs twice, and the second run must plan no change (Pulumi's ExpectNoChanges,
+ * test/support/noChange.ts): a config whose second `up` would change something fails the test that
+ * synthesized it, with the plan.
+ */
 function synth(raw: Raw): Promise<Map<string, string>> {
     const id = JSON.stringify(raw);
     let result = synths.get(id);
     if (!result) {
-        const config = Object.fromEntries(
-            Object.entries(raw).map(([k, v]) => [`${PROJECT}:${k}`, typeof v === "string" ? v : JSON.stringify(v)]),
-        );
-        result = queue.then(async () => (await synthesizeConfig("every-setting", { config, secretKeys: [] })).files);
+        const config = stackConfigOf(raw);
+        result = queue.then(async () => {
+            const first = await runProgram("every-setting", config);
+            const changes = secondRunChanges(first, await runProgram("every-setting", config));
+            if (changes) throw new Error(`config ${JSON.stringify(raw)}: ${changes}`);
+            return synthFilesOf(first);
+        });
         queue = result.catch(() => undefined);
         synths.set(id, result);
     }
@@ -368,6 +379,8 @@ async function outcomes(leaf: Leaf, baseName: string): Promise<Outcome[]> {
         // The key's parent is refused in this base (e.g. externalHost in mode in-cluster): it has its own outcome.
         return [{ base: baseName, value: undefined, result: "base does not take the key" }];
     }
+    // Synthesized (and its second run checked) even where every changed value is refused.
+    const synthBefore = await synth(before);
     const explicit = get(before, leaf.path);
     const current = explicit ?? (leaf.schema.safeParse(undefined).success ? leaf.schema.parse(undefined) : undefined);
     const values = changedValues(leaf, current);
@@ -397,7 +410,7 @@ async function outcomes(leaf: Leaf, baseName: string): Promise<Outcome[]> {
             });
             continue;
         }
-        const changed = differences(await synth(before), await synth(after));
+        const changed = differences(synthBefore, await synth(after));
         const mootWarning = parsedAfter.warnings.find((w) => isMootWarning(w, leaf));
         if (changed.length > 0) {
             results.push({

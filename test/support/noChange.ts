@@ -9,7 +9,7 @@
  */
 import { expect } from "vitest";
 import { PROJECT } from "../../components/config";
-import { runProgram, type StackFileConfig } from "../../tools/synth";
+import { type ProgramRun, runProgram, type StackFileConfig } from "../../tools/synth";
 import { describePlan, planOf } from "./plan";
 
 /** A decoded config (`registry` → object) as the CLI hands it to the program. */
@@ -20,13 +20,25 @@ export function stackConfigOf(raw: Readonly<Record<string, unknown>>): StackFile
     return { config, secretKeys: [] };
 }
 
+/**
+ * What the second of two runs with one config would change, in words, or undefined when it plans no
+ * change: no step from the first run's state, the same URNs, the same outputs.
+ */
+export function secondRunChanges(first: ProgramRun, second: ProgramRun): string | undefined {
+    const plan = planOf(first.resources, second.resources);
+    if (plan.steps.length > 0) return `the second run plans changes:\n${describePlan(plan)}`;
+    // Registration order may differ between runs (outputs resolve in any order); the engine matches by URN.
+    const urns = (run: ProgramRun) => JSON.stringify(run.resources.map((r) => r.urn).sort());
+    if (urns(first) !== urns(second)) return "the second run registers other resources";
+    if (JSON.stringify(second.outputs) !== JSON.stringify(first.outputs)) return "the second run's outputs differ";
+    return undefined;
+}
+
 /** Runs the program twice with `config` and expects the second run to plan no change. */
 export async function expectNoChange(stack: string, config: StackFileConfig): Promise<void> {
     const first = await runProgram(stack, config);
     const second = await runProgram(stack, config);
     const plan = planOf(first.resources, second.resources);
     expect(plan.steps, describePlan(plan)).toEqual([]);
-    // Registration order may differ between runs (outputs resolve in any order); the engine matches by URN.
-    expect(second.resources.map((r) => r.urn).sort()).toEqual(first.resources.map((r) => r.urn).sort());
-    expect(JSON.stringify(second.outputs)).toBe(JSON.stringify(first.outputs));
+    expect(secondRunChanges(first, second)).toBeUndefined();
 }

@@ -27,7 +27,7 @@ describe("projectOf", () => {
     it.each([
         ["test/unit/caddyfile.test.ts", "unit"],
         ["test/unit/everySetting.registry.test.ts", "slow"],
-        ["test/unit/everySetting.noChange.test.ts", "slow"],
+        ["test/unit/everySetting.test.ts", "slow"],
         ["test/integration/accessPolicy.test.ts", "integration"],
         ["test/engine/prodPlans.test.ts", "engine"],
     ])("%s is in the %s project", (name, project) => {
