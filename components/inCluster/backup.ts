@@ -44,7 +44,7 @@ import { containerResources, schedulingFields } from "../shared/podScheduling";
 import { renderShellScript } from "../shared/shellScript";
 import { BACKUP_WARM_TAG, resticRepository, SNAPSHOT_PARAMS } from "../upkeep/backup";
 import { FRONT_WINDOW_PARAMS } from "../upkeep/frontWindow";
-import { kubectlJobContainer, labels, meta, restrictedContainer, restrictedPod, secret } from "./k8sHelpers";
+import { kubectlCronJob, labels, meta, restrictedContainer, restrictedPod, secret } from "./k8sHelpers";
 import { renderMaintenanceRbac } from "./maintenance";
 import { READ_ONLY_SIGNAL, signalMount } from "./readOnlySignal";
 import { IN_CLUSTER, type InClusterBackup, type InClusterBackupDestination, type InClusterSpec } from "./spec";
@@ -230,43 +230,15 @@ export function renderBackupObjects(spec: InClusterSpec): K8sObject[] {
         dest.kind === "volume"
             ? [persistentClaim(meta(b.name, spec.namespace, component, CLAIM_ANNOTATIONS), dest.size, dest.storageClass)]
             : [];
-    const job = {
-        apiVersion: "batch/v1",
-        kind: "CronJob",
-        metadata: meta(b.name, spec.namespace, component),
-        spec: {
-            schedule: backup.schedule,
-            concurrencyPolicy: "Forbid",
-            startingDeadlineSeconds: 3600,
-            successfulJobsHistoryLimit: 3,
-            failedJobsHistoryLimit: 3,
-            jobTemplate: {
-                spec: {
-                    backoffLimit: 0,
-                    activeDeadlineSeconds: 6 * 3600,
-                    template: {
-                        metadata: { labels: labels(component) },
-                        spec: {
-                            serviceAccountName: b.name,
-                            automountServiceAccountToken: true,
-                            restartPolicy: "Never",
-                            securityContext: restrictedPod(),
-                            ...schedulingFields(spec.pod),
-                            containers: [
-                                kubectlJobContainer(
-                                    "backup",
-                                    spec.images.kubectl,
-                                    inClusterBackupJobScript(spec.namespace, backup),
-                                    spec.pod?.resources?.jobs,
-                                ),
-                            ],
-                            volumes: [{ name: "tmp", emptyDir: {} }],
-                        },
-                    },
-                },
-            },
-        },
-    } satisfies k8s.types.input.batch.v1.CronJob;
+    const job = kubectlCronJob({
+        spec,
+        name: b.name,
+        component,
+        schedule: backup.schedule,
+        activeDeadlineSeconds: 6 * 3600,
+        container: "backup",
+        script: inClusterBackupJobScript(spec.namespace, backup),
+    });
     const restore = {
         apiVersion: "batch/v1",
         kind: "CronJob",

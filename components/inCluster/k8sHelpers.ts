@@ -6,7 +6,7 @@
 import type * as k8s from "@pulumi/kubernetes";
 import { MANAGED_LABELS } from "../shared/facts";
 import type { K8sObject, Value } from "../shared/k8sObject";
-import { type ContainerResources, containerResources } from "../shared/podScheduling";
+import { type ContainerResources, containerResources, schedulingFields } from "../shared/podScheduling";
 import { IN_CLUSTER, type InClusterSpec } from "./spec";
 
 /** The labels of an in-cluster object: its component, the registry's name, and the program's own. */
@@ -97,4 +97,51 @@ export function kubectlJobContainer(
         resources: containerResources(resources, { requests: { cpu: "20m", memory: "64Mi" }, limits: { cpu: "500m", memory: "256Mi" } }),
         securityContext: restrictedContainer(true),
     };
+}
+
+/**
+ * A maintenance CronJob whose one container drives the registry with kubectl (the GC and the backup): never
+ * two runs at once, a missed start still made within the hour, three of each outcome kept, no retry (the next
+ * run is the retry), the pod restricted and scheduled as the registry's pods are.
+ */
+export function kubectlCronJob(job: {
+    readonly spec: InClusterSpec;
+    readonly name: string;
+    readonly component: string;
+    readonly schedule: string;
+    readonly activeDeadlineSeconds: number;
+    readonly container: string;
+    readonly script: string;
+}) {
+    const { spec } = job;
+    return {
+        apiVersion: "batch/v1",
+        kind: "CronJob",
+        metadata: meta(job.name, spec.namespace, job.component),
+        spec: {
+            schedule: job.schedule,
+            concurrencyPolicy: "Forbid",
+            startingDeadlineSeconds: 3600,
+            successfulJobsHistoryLimit: 3,
+            failedJobsHistoryLimit: 3,
+            jobTemplate: {
+                spec: {
+                    backoffLimit: 0,
+                    activeDeadlineSeconds: job.activeDeadlineSeconds,
+                    template: {
+                        metadata: { labels: labels(job.component) },
+                        spec: {
+                            serviceAccountName: job.name,
+                            automountServiceAccountToken: true,
+                            restartPolicy: "Never",
+                            securityContext: restrictedPod(),
+                            ...schedulingFields(spec.pod),
+                            containers: [kubectlJobContainer(job.container, spec.images.kubectl, job.script, spec.pod?.resources?.jobs)],
+                            volumes: [{ name: "tmp", emptyDir: {} }],
+                        },
+                    },
+                },
+            },
+        },
+    } satisfies k8s.types.input.batch.v1.CronJob;
 }

@@ -7,14 +7,13 @@ import * as path from "node:path";
 import type * as k8s from "@pulumi/kubernetes";
 import { MAVEN_BACKEND } from "../maven/nginxConfig";
 import type { K8sObject } from "../shared/k8sObject";
-import { schedulingFields } from "../shared/podScheduling";
 import { renderShellScript } from "../shared/shellScript";
 import { FRONT_WINDOW_PARAMS } from "../upkeep/frontWindow";
 import { mavenCleanupParams } from "../upkeep/mavenCleanup";
 import { type Retention, renderRetentionScript } from "../upkeep/retention";
 import { renderVerifyScript } from "../upkeep/verify";
 import { type GcWindow, gcWindow } from "./gcWindow";
-import { kubectlJobContainer, labels, meta, restrictedPod, selector } from "./k8sHelpers";
+import { kubectlCronJob, meta, selector } from "./k8sHelpers";
 import { READ_ONLY_SIGNAL } from "./readOnlySignal";
 import { RETENTION_COUNTS } from "./retentionCounts";
 import { IN_CLUSTER, type InClusterMaven, type InClusterSpec, type InClusterStorage } from "./spec";
@@ -221,47 +220,19 @@ export function renderMaintenanceRbac(spec: InClusterSpec, name: string, compone
 export function renderGcCronJob(spec: InClusterSpec): K8sObject | undefined {
     const window = gcWindow(spec);
     if (!window) return undefined;
-    return {
-        apiVersion: "batch/v1",
-        kind: "CronJob",
-        metadata: meta(IN_CLUSTER.gcName, spec.namespace, "garbage-collection"),
-        spec: {
-            schedule: spec.garbageCollection.schedule,
-            concurrencyPolicy: "Forbid",
-            startingDeadlineSeconds: 3600,
-            successfulJobsHistoryLimit: 3,
-            failedJobsHistoryLimit: 3,
-            jobTemplate: {
-                spec: {
-                    backoffLimit: 0,
-                    activeDeadlineSeconds: 3 * 3600,
-                    template: {
-                        metadata: { labels: labels("garbage-collection") },
-                        spec: {
-                            serviceAccountName: IN_CLUSTER.gcName,
-                            automountServiceAccountToken: true,
-                            restartPolicy: "Never",
-                            securityContext: restrictedPod(),
-                            ...schedulingFields(spec.pod),
-                            containers: [
-                                kubectlJobContainer(
-                                    "gc",
-                                    spec.images.kubectl,
-                                    gcScript(
-                                        spec.namespace,
-                                        spec.garbageCollection.deleteUntagged,
-                                        spec.maven !== undefined,
-                                        window,
-                                        spec.retention !== undefined,
-                                    ),
-                                    spec.pod?.resources?.jobs,
-                                ),
-                            ],
-                            volumes: [{ name: "tmp", emptyDir: {} }],
-                        },
-                    },
-                },
-            },
-        },
-    } satisfies k8s.types.input.batch.v1.CronJob;
+    return kubectlCronJob({
+        spec,
+        name: IN_CLUSTER.gcName,
+        component: "garbage-collection",
+        schedule: spec.garbageCollection.schedule,
+        activeDeadlineSeconds: 3 * 3600,
+        container: "gc",
+        script: gcScript(
+            spec.namespace,
+            spec.garbageCollection.deleteUntagged,
+            spec.maven !== undefined,
+            window,
+            spec.retention !== undefined,
+        ),
+    });
 }
