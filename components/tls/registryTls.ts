@@ -49,6 +49,7 @@ export class RegistryTls extends pulumi.ComponentResource {
     readonly serverKeyPem: pulumi.Output<string>;
 
     constructor(name: string, args: RegistryTlsArgs, opts?: pulumi.ComponentResourceOptions) {
+        // The type keeps `accounts`, the folder this component lived in: another type would change every URN under it.
         super("dso-registry:accounts:RegistryTls", name, {}, withFormerType(opts, "dso:registry:RegistryTls"));
         if (args.dnsNames.length === 0) throw new pulumi.ResourceError(`RegistryTls ${name}: at least one DNS name is needed`, this);
 

@@ -37,8 +37,6 @@ export function secondRunChanges(first: ProgramRun, second: ProgramRun): string 
 /** Runs the program twice with `config` and expects the second run to plan no change. */
 export async function expectNoChange(stack: string, config: StackFileConfig): Promise<void> {
     const first = await runProgram(stack, config);
-    const second = await runProgram(stack, config);
-    const plan = planOf(first.resources, second.resources);
-    expect(plan.steps, describePlan(plan)).toEqual([]);
-    expect(secondRunChanges(first, second)).toBeUndefined();
+    // undefined, or what would change: the plan, the resources or the outputs, in words.
+    expect(secondRunChanges(first, await runProgram(stack, config))).toBeUndefined();
 }
