@@ -113,9 +113,9 @@ describe("existing stack, real engine", () => {
     it("a second `up` with no change plans nothing, and a refresh right after finds nothing to change", async () => {
         const r = await ws.pulumi(["preview", "--expect-no-changes", "-s", STACK]);
         expect(r.code, r.stdout + r.stderr).toBe(0);
-        const up = await ws.pulumi(["up", "--yes", "--expect-no-changes", "-s", STACK]);
+        const up = await ws.pulumi(["up", "--yes", "--skip-preview", "--expect-no-changes", "-s", STACK]);
         expect(up.code, up.stdout + up.stderr).toBe(0);
-        const refresh = await ws.pulumi(["refresh", "--yes", "--expect-no-changes", "-s", STACK]);
+        const refresh = await ws.pulumi(["refresh", "--yes", "--skip-preview", "--expect-no-changes", "-s", STACK]);
         expect(refresh.code, refresh.stdout + refresh.stderr).toBe(0);
     });
 
@@ -155,7 +155,7 @@ describe("existing stack, real engine", () => {
     it("a rotated push password updates the Jenkins credential in place, and nothing else", async () => {
         const rotated = `push-${randomBytes(12).toString("hex")}`;
         await ws.pulumiOk(["config", "set", "--secret", "dso-registry:containerRegistryPassword", "-s", STACK], { input: rotated });
-        const r = await ws.pulumiOk(["up", "--yes", "-s", STACK]);
+        const r = await ws.pulumiOk(["up", "--yes", "--skip-preview", "-s", STACK]);
         expect(r.stdout).toMatch(/~ 1 updated/);
         expect(jenkins.credentials.get("container-registry")?.fields.password).toBe(rotated);
     });

@@ -298,9 +298,9 @@ describe("kind stack, real engine", () => {
     }, 300_000);
 
     it("a second `up` with no change plans nothing, and a refresh right after finds nothing to change", async () => {
-        const up = await ws.pulumi(["up", "--yes", "--expect-no-changes", "-s", STACK]);
+        const up = await ws.pulumi(["up", "--yes", "--skip-preview", "--expect-no-changes", "-s", STACK]);
         expect(up.code, up.stdout + up.stderr).toBe(0);
-        const refresh = await ws.pulumi(["refresh", "--yes", "--expect-no-changes", "-s", STACK]);
+        const refresh = await ws.pulumi(["refresh", "--yes", "--skip-preview", "--expect-no-changes", "-s", STACK]);
         expect(refresh.code, refresh.stdout + refresh.stderr).toBe(0);
     });
 
@@ -337,7 +337,7 @@ describe("kind stack, real engine", () => {
         while (nodeFile("kind-worker", hostsToml).code !== 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 1000));
         expect(nodeFile("kind-worker", hostsToml).stdout).toContain('[host."http://kind-registry:5002"]');
         expect(watcherLog()).toContain(`wrote ${hostsToml}`);
-        const again = await ws.pulumi(["up", "--refresh", "--yes", "--expect-no-changes", "-s", STACK]);
+        const again = await ws.pulumi(["up", "--refresh", "--yes", "--skip-preview", "--expect-no-changes", "-s", STACK]);
         expect(again.code, again.stdout + again.stderr).toBe(0);
     }, 300_000);
 
@@ -371,7 +371,7 @@ describe("kind stack, real engine", () => {
         expect(container("kind-registry")?.id).not.toBe(before["kind-registry"]);
         expect(container("kind-registry-distribution")?.id).toBe(before["kind-registry-distribution"]);
         expect(container("kind-registry-node-watcher")?.id).toBe(before["kind-registry-node-watcher"]);
-        const again = await ws.pulumi(["up", "--yes", "--expect-no-changes", "-s", STACK]);
+        const again = await ws.pulumi(["up", "--yes", "--skip-preview", "--expect-no-changes", "-s", STACK]);
         expect(again.code, again.stdout + again.stderr).toBe(0);
     });
 
@@ -392,7 +392,7 @@ describe("kind stack, real engine", () => {
         await criRemoveImage(node.socket, `localhost:5002/${IMAGE}`);
         await criRemoveImage(node.socket, `kind-registry:5002/${IMAGE}`);
         expect(await pullInNode(node, `localhost:5002/${IMAGE}`)).toMatch(/^sha256:/);
-        const again = await ws.pulumi(["up", "--yes", "--expect-no-changes", "-s", STACK]);
+        const again = await ws.pulumi(["up", "--yes", "--skip-preview", "--expect-no-changes", "-s", STACK]);
         expect(again.code, again.stdout + again.stderr).toBe(0);
     }, 300_000);
 
@@ -422,7 +422,7 @@ describe("kind stack, real engine", () => {
         const node = nodes[0]!;
         await criRemoveImage(node.socket, `localhost:5002/${IMAGE}`);
         expect(await pullInNode(node, `localhost:5002/${IMAGE}`)).toMatch(/^sha256:/);
-        const again = await ws.pulumi(["up", "--yes", "--expect-no-changes", "-s", STACK]);
+        const again = await ws.pulumi(["up", "--yes", "--skip-preview", "--expect-no-changes", "-s", STACK]);
         expect(again.code, again.stdout + again.stderr).toBe(0);
     }, 300_000);
 

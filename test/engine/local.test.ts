@@ -94,9 +94,9 @@ describe("local stack, real engine", () => {
     });
 
     it("a second `up` with no change plans nothing, and a refresh right after finds nothing to change", async () => {
-        const up = await ws.pulumi(["up", "--yes", "--expect-no-changes", "-s", STACK]);
+        const up = await ws.pulumi(["up", "--yes", "--skip-preview", "--expect-no-changes", "-s", STACK]);
         expect(up.code, up.stdout + up.stderr).toBe(0);
-        const refresh = await ws.pulumi(["refresh", "--yes", "--expect-no-changes", "-s", STACK]);
+        const refresh = await ws.pulumi(["refresh", "--yes", "--skip-preview", "--expect-no-changes", "-s", STACK]);
         expect(refresh.code, refresh.stdout + refresh.stderr).toBe(0);
     });
 
@@ -129,7 +129,7 @@ describe("local stack, real engine", () => {
             .map((step) => `${step.op} ${step.urn.slice(step.urn.lastIndexOf("::") + 2)}`);
         console.log(`the preview that refreshes, after the edit:\n${steps.join("\n")}`);
         expect(steps).toContainEqual(expect.stringMatching(/^(update|replace|create-replacement) registry-configmap-registry-config$/));
-        const up = await ws.pulumi(["up", "--refresh", "--yes", "-s", STACK]);
+        const up = await ws.pulumi(["up", "--refresh", "--yes", "--skip-preview", "-s", STACK]);
         expect(up.code, up.stdout + up.stderr).toBe(0);
         expect((await kube.get<ConfigMap>(configMap))?.data).toEqual(before?.data);
         const again = await ws.pulumi(["preview", "--refresh", "--expect-no-changes", "-s", STACK]);
@@ -143,11 +143,11 @@ describe("local stack, real engine", () => {
             );
         const before = await claim();
         await ws.pulumiOk(["config", "set", "--path", "dso-registry:registry.storage.storageClass", "fast-ssd", "-s", STACK]);
-        const up = await ws.pulumi(["up", "--yes", "-s", STACK]);
+        const up = await ws.pulumi(["up", "--yes", "--skip-preview", "-s", STACK]);
         expect(up.code, up.stdout + up.stderr).toBe(0);
         expect((await claim())?.metadata.uid).toBe(before?.metadata.uid);
         expect((await claim())?.status.phase).toBe("Bound");
-        const again = await ws.pulumi(["up", "--yes", "--expect-no-changes", "-s", STACK]);
+        const again = await ws.pulumi(["up", "--yes", "--skip-preview", "--expect-no-changes", "-s", STACK]);
         expect(again.code, again.stdout + again.stderr).toBe(0);
     });
 
@@ -161,7 +161,7 @@ describe("local stack, real engine", () => {
         // Back to the cluster's default class (the one the test's volumes have), which a new claim gets.
         await ws.pulumiOk(["config", "rm", "--path", "dso-registry:registry.storage.storageClass", "-s", STACK]);
         await ws.pulumiOk(["config", "set", "--path", "dso-registry:registry.mirrors[0].maxSize", "5Gi", "-s", STACK]);
-        const up = await ws.pulumi(["up", "--yes", "-s", STACK]);
+        const up = await ws.pulumi(["up", "--yes", "--skip-preview", "-s", STACK]);
         expect(up.code, up.stdout + up.stderr).toBe(0);
         const claims = await mirrorClaims();
         expect(claims.map((c) => [c.spec.resources.requests.storage, c.status.phase])).toEqual([["5Gi", "Bound"]]);
@@ -173,7 +173,7 @@ describe("local stack, real engine", () => {
         );
         expect(mounted).toEqual([claims[0]?.metadata.name]);
         expect((await deployment("registry-mirror-docker-io"))?.status.availableReplicas).toBe(1);
-        const again = await ws.pulumi(["up", "--yes", "--expect-no-changes", "-s", STACK]);
+        const again = await ws.pulumi(["up", "--yes", "--skip-preview", "--expect-no-changes", "-s", STACK]);
         expect(again.code, again.stdout + again.stderr).toBe(0);
     });
 
@@ -185,7 +185,7 @@ describe("local stack, real engine", () => {
         await set("tolerations[0].operator", "Exists");
         await set("tolerations[0].effect", "NoSchedule");
         await set('annotations["example.com/team"]', "platform");
-        const up = await ws.pulumi(["up", "--yes", "-s", STACK]);
+        const up = await ws.pulumi(["up", "--yes", "--skip-preview", "-s", STACK]);
         expect(up.code, up.stdout + up.stderr).toBe(0);
         type Template = {
             metadata: { annotations: Record<string, string> };
@@ -197,7 +197,7 @@ describe("local stack, real engine", () => {
         expect(template.spec.tolerations).toEqual([{ key: "dedicated", operator: "Exists", effect: "NoSchedule" }]);
         expect(template.metadata.annotations["example.com/team"]).toBe("platform");
         expect((await deployment("registry"))?.status.availableReplicas).toBe(1);
-        const again = await ws.pulumi(["up", "--yes", "--expect-no-changes", "-s", STACK]);
+        const again = await ws.pulumi(["up", "--yes", "--skip-preview", "--expect-no-changes", "-s", STACK]);
         expect(again.code, again.stdout + again.stderr).toBe(0);
     });
 
@@ -227,7 +227,7 @@ describe("local stack, real engine", () => {
         };
 
         await ws.pulumiOk(["config", "set", "--path", "dso-registry:containerRegistry.rotateAfterDays", "90", "-s", STACK]);
-        const on = await ws.pulumi(["up", "--yes", "-s", STACK]);
+        const on = await ws.pulumi(["up", "--yes", "--skip-preview", "-s", STACK]);
         expect(on.code, on.stdout + on.stderr).toBe(0);
         const first = await push();
         expect(first.password).not.toBe(before.password);
@@ -248,7 +248,7 @@ describe("local stack, real engine", () => {
         expect(Date.parse(rotation.since)).toBeLessThanOrEqual(Date.now());
         expect(Date.parse(rotation.nextDue) - Date.parse(rotation.since)).toBe(90 * 24 * 3600 * 1000);
 
-        const same = await ws.pulumi(["up", "--yes", "--expect-no-changes", "-s", STACK]);
+        const same = await ws.pulumi(["up", "--yes", "--skip-preview", "--expect-no-changes", "-s", STACK]);
         expect(same.code, same.stdout + same.stderr).toBe(0);
 
         // The program's clock an hour past the period's end (libfaketime in the Node.js process that runs it).

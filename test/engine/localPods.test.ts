@@ -391,7 +391,7 @@ describe("local stack, real engine, on a node whose pods run", () => {
                 "-s",
                 STACK,
             ]);
-            const up = await ws.pulumi(["up", "--yes", "-s", STACK], { timeoutMs: 15 * 60_000 });
+            const up = await ws.pulumi(["up", "--yes", "--skip-preview", "-s", STACK], { timeoutMs: 15 * 60_000 });
             expect(up.code, `${up.stdout.slice(-10_000)}${up.stderr}\n${cluster.logs(20)}`).toBe(0);
             // Only the pod of the new template, ready. Once, on a loaded machine, the job's `kubectl exec
             // deployment/registry` right after this `up` found the replaced pod, Succeeded, and failed
@@ -426,7 +426,7 @@ describe("local stack, real engine, on a node whose pods run", () => {
             ]) {
                 await ws.pulumiOk(["config", "set", "--path", `dso-registry:registry.maintenance.backup.${key}`, value!, "-s", STACK]);
             }
-            const up = await ws.pulumi(["up", "--yes", "-s", STACK], { timeoutMs: 15 * 60_000 });
+            const up = await ws.pulumi(["up", "--yes", "--skip-preview", "-s", STACK], { timeoutMs: 15 * 60_000 });
             expect(up.code, `${up.stdout.slice(-10_000)}${up.stderr}\n${cluster.logs(20)}`).toBe(0);
             // The pod gains its backup container: only the pod of the new template, ready, with it.
             await until("only the registry's new pod, with its backup container", async () => {
@@ -487,7 +487,7 @@ describe("local stack, real engine, on a node whose pods run", () => {
             let upEnded = 0;
             const { result: up, pushes } = await loop.during("rotation", async () => {
                 await ws.pulumiOk(["config", "set", "--path", "dso-registry:containerRegistry.rotation", "2", "-s", STACK]);
-                const result = await ws.pulumi(["up", "--yes", "-s", STACK], { timeoutMs: 15 * 60_000 });
+                const result = await ws.pulumi(["up", "--yes", "--skip-preview", "-s", STACK], { timeoutMs: 15 * 60_000 });
                 upEnded = Date.now();
                 // The loop goes on until a push begun after the `up` (the new pod, the old password) has landed.
                 await until("a push with the old password landed on the new pod", async () =>
@@ -549,7 +549,7 @@ describe("local stack, real engine, on a node whose pods run", () => {
             // The runbook's cut for a leaked password: the overlap turned off, the next `up` drops the previous
             // password from the front, and it is refused; the new one still pushes.
             await ws.pulumiOk(["config", "set", "--path", "dso-registry:containerRegistry.rotationOverlapHours", "0", "-s", STACK]);
-            const cut = await ws.pulumi(["up", "--yes", "-s", STACK], { timeoutMs: 15 * 60_000 });
+            const cut = await ws.pulumi(["up", "--yes", "--skip-preview", "-s", STACK], { timeoutMs: 15 * 60_000 });
             expect(cut.code, `${cut.stdout.slice(-10_000)}${cut.stderr}`).toBe(0);
             try {
                 authFile(before!);
@@ -571,7 +571,7 @@ describe("local stack, real engine, on a node whose pods run", () => {
         async () => {
             certManager = await installCertManager(cluster.kube);
             await ws.pulumiOk(["config", "set", "--path", "dso-registry:registry.tls.mode", "cert-manager", "-s", STACK]);
-            const up = await ws.pulumi(["up", "--yes", "-s", STACK], { timeoutMs: 15 * 60_000 });
+            const up = await ws.pulumi(["up", "--yes", "--skip-preview", "-s", STACK], { timeoutMs: 15 * 60_000 });
             expect(up.code, `${up.stdout.slice(-10_000)}${up.stderr}\n--- cert-manager:\n${certManager.output().slice(-5000)}`).toBe(0);
             const secretPem = async (name: string, key: string) => {
                 const s = await cluster.kube.get<{ data: Record<string, string> }>(`/api/v1/namespaces/dso/secrets/${name}`);
@@ -630,7 +630,7 @@ describe("local stack, real engine, on a node whose pods run", () => {
     it(
         "a second `up` plans nothing, and `destroy` ends every pod of the stack",
         async () => {
-            const again = await ws.pulumi(["up", "--yes", "--expect-no-changes", "-s", STACK]);
+            const again = await ws.pulumi(["up", "--yes", "--skip-preview", "--expect-no-changes", "-s", STACK]);
             expect(again.code, again.stdout.slice(-10_000) + again.stderr).toBe(0);
             const destroyed = await ws.pulumi(["destroy", "--yes", "-s", STACK], { timeoutMs: 15 * 60_000 });
             expect(destroyed.code, destroyed.stdout.slice(-10_000) + destroyed.stderr).toBe(0);

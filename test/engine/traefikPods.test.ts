@@ -316,8 +316,15 @@ async function uiInChromium(): Promise<string[]> {
     }
 }
 
-async function up(): Promise<void> {
-    const result = await ws.pulumi(["up", "--yes", "-s", STACK], { timeoutMs: 15 * 60_000 });
+/**
+ * `up` of the stack as configured now. Without a preview unless asked: the stack's first `up` previews, as a
+ * user's does; a later one's plan is what the files that compare previews with what applies prove (plans,
+ * prodPlans), and the preview would run the program once more.
+ */
+async function up(options: { readonly preview?: boolean } = {}): Promise<void> {
+    const result = await ws.pulumi(["up", "--yes", ...(options.preview ? [] : ["--skip-preview"]), "-s", STACK], {
+        timeoutMs: 15 * 60_000,
+    });
     expect(result.code, `${result.stdout.slice(-10_000)}${result.stderr}\n${cluster.logs(20)}`).toBe(0);
 }
 
@@ -360,7 +367,7 @@ describe("local stack behind a real Traefik, on a node whose pods run", () => {
             await set("registry.allowedNetworks[2]", dockerNetwork());
             await set("registry.loginLimit.tokenRequestsPerMinute", String(TOKEN_RATE));
             await set("registry.ui.enabled", "true");
-            await up();
+            await up({ preview: true });
 
             type Middleware = { metadata: { name: string }; spec: { ipAllowList?: { sourceRange: string[] }; rateLimit?: unknown } };
             const middlewares = await cluster.kube.get<{ items: Middleware[] }>("/apis/traefik.io/v1alpha1/namespaces/dso/middlewares");
@@ -541,7 +548,7 @@ describe("local stack behind a real Traefik, on a node whose pods run", () => {
                     const plan = await ws.pulumi(["preview", "--json", "-s", STACK], { timeoutMs: 10 * 60_000 });
                     expect(plan.code, plan.stderr).toBe(0);
                     preview = plan.stdout;
-                    const result = await ws.pulumi(["up", "--yes", "-s", STACK], { timeoutMs: 15 * 60_000 });
+                    const result = await ws.pulumi(["up", "--yes", "--skip-preview", "-s", STACK], { timeoutMs: 15 * 60_000 });
                     expect(result.code, `${result.stdout.slice(-10_000)}${result.stderr}\n${cluster.logs(20)}`).toBe(0);
                     // The loops go on until the registry answers both through the route: a pull, and a push that
                     // started after the `up` ended.
@@ -815,7 +822,7 @@ describe("local stack behind a real Traefik, on a node whose pods run", () => {
                     "update registry-httproute-registry",
                 ].sort(),
             );
-            const result = await ws.pulumi(["up", "--yes", "-s", STACK], { timeoutMs: 15 * 60_000 });
+            const result = await ws.pulumi(["up", "--yes", "--skip-preview", "-s", STACK], { timeoutMs: 15 * 60_000 });
             expect(result.code, `${result.stdout.slice(-10_000)}${result.stderr}`).toBe(0);
 
             // The grant the program wrote, and Traefik's verdict now: the listener's certificate resolved, the route accepted.
@@ -854,7 +861,9 @@ describe("local stack behind a real Traefik, on a node whose pods run", () => {
             await journeysThrough("operator-gateway");
 
             // Nothing left to change: a second `up` plans nothing.
-            const again = await ws.pulumi(["up", "--yes", "--expect-no-changes", "-s", STACK], { timeoutMs: 10 * 60_000 });
+            const again = await ws.pulumi(["up", "--yes", "--skip-preview", "--expect-no-changes", "-s", STACK], {
+                timeoutMs: 10 * 60_000,
+            });
             expect(again.code, again.stdout.slice(-10_000) + again.stderr).toBe(0);
         },
         15 * 60_000,
@@ -908,7 +917,7 @@ describe("local stack behind a real Traefik, on a node whose pods run", () => {
             expect(steps).toEqual(
                 expect.arrayContaining(["create registry-certificate-registry-tls", "delete registry-secret-registry-tls"]),
             );
-            const result = await ws.pulumi(["up", "--yes", "-s", STACK], { timeoutMs: 15 * 60_000 });
+            const result = await ws.pulumi(["up", "--yes", "--skip-preview", "-s", STACK], { timeoutMs: 15 * 60_000 });
             expect(
                 result.code,
                 `${result.stdout.slice(-10_000)}${result.stderr}\n--- cert-manager:\n${certManager.output().slice(-5000)}`,
@@ -940,7 +949,9 @@ describe("local stack behind a real Traefik, on a node whose pods run", () => {
             onNode("sh", ["-c", "cat > /root/push-certs/ca.crt"], operatorCa);
             await journeysThrough("operator-issuer");
 
-            const again = await ws.pulumi(["up", "--yes", "--expect-no-changes", "-s", STACK], { timeoutMs: 10 * 60_000 });
+            const again = await ws.pulumi(["up", "--yes", "--skip-preview", "--expect-no-changes", "-s", STACK], {
+                timeoutMs: 10 * 60_000,
+            });
             expect(again.code, again.stdout.slice(-10_000) + again.stderr).toBe(0);
         },
         20 * 60_000,
