@@ -172,8 +172,8 @@ export default defineConfig({
                 },
             },
             {
-                // The real Pulumi CLI runs the program (tools/engine: the CLI, our language host and
-                // providers, a Kubernetes control plane, all built from Go modules; built first when the
+                // The real Pulumi CLI runs the program (tools/engine: the CLI, our language host, our
+                // providers from stand-ins/, a Kubernetes control plane, all built from Go modules; built first when the
                 // cache is cold). Each file runs the engine, the program and a control plane of its own
                 // (ports chosen free, test hosts in namespaces of their own), so its files run beside the
                 // integration files, in one group with one worker count: a group that ends waits for its

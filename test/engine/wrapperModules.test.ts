@@ -1,7 +1,8 @@
 /**
- * The engine tier's own Go code — our Node.js language host and providers under tools/engine — has Go
- * tests of its own (diff rules, previews, secrets, SSH against a real sshd); each module's `go test`
- * runs here so that its result counts with the rest.
+ * The engine tier's own Go code — our stand-ins for Pulumi's providers and their shared module under
+ * stand-ins/, and any module under tools/engine that has tests — has Go tests of its own (diff rules,
+ * previews, secrets, SSH against a real sshd, the recordings of the real random and tls providers);
+ * each module's `go test` runs here so that its result counts with the rest.
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
@@ -9,20 +10,33 @@ import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { PROJECT_DIR } from "../support/pulumiEngine";
 
-const ENGINE_DIR = path.join(PROJECT_DIR, "tools/engine");
-const modules = readdirSync(ENGINE_DIR).filter(
-    (entry) =>
-        existsSync(path.join(ENGINE_DIR, entry, "go.mod")) && readdirSync(path.join(ENGINE_DIR, entry)).some((f) => f.endsWith("_test.go")),
-);
+/** The Go modules directly under `dir` (relative to the project) that have tests, as project-relative paths. */
+const testedModules = (dir: string) =>
+    readdirSync(path.join(PROJECT_DIR, dir))
+        .map((entry) => `${dir}/${entry}`)
+        .filter(
+            (module) =>
+                existsSync(path.join(PROJECT_DIR, module, "go.mod")) &&
+                readdirSync(path.join(PROJECT_DIR, module)).some((f) => f.endsWith("_test.go")),
+        );
+const modules = [...testedModules("stand-ins"), ...testedModules("tools/engine")];
 
-describe("Go tests of the engine tier's wrapper modules", () => {
-    it("finds the providers' modules", () => {
-        expect(modules).toEqual(expect.arrayContaining(["provider-command", "provider-kubernetes", "provider-random", "provider-tls"]));
+describe("Go tests of the engine tier's own modules", () => {
+    it("finds the provider stand-ins' modules", () => {
+        expect(modules).toEqual(
+            expect.arrayContaining([
+                "stand-ins/command",
+                "stand-ins/kubernetes",
+                "stand-ins/random",
+                "stand-ins/tls",
+                "stand-ins/providerkit",
+            ]),
+        );
     });
 
     it.each(modules)("%s: go test ./... passes", (module) => {
         const r = spawnSync("go", ["test", "-count=1", "./..."], {
-            cwd: path.join(ENGINE_DIR, module),
+            cwd: path.join(PROJECT_DIR, module),
             encoding: "utf8",
             env: {
                 ...process.env,

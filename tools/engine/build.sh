@@ -1,7 +1,8 @@
 #!/bin/sh
 # Builds the engine tier's binaries from the wrapper modules beside this script: the Pulumi CLI at the
-# version of @pulumi/pulumi in package-lock.json, our Node.js language host, our providers (stamped with
-# the versions package-lock.json resolves for @pulumi/command, kubernetes, random and tls) and, with
+# version of @pulumi/pulumi in package-lock.json, our Node.js language host, our stand-ins for Pulumi's
+# providers (the modules in stand-ins/, stamped with the versions package-lock.json resolves for
+# @pulumi/command, kubernetes, random and tls) and, with
 # --kube, the Kubernetes control plane (tools/engine/kube/build.sh). Everything goes to a cache outside
 # the checkout, one directory per binary keyed by its version and the hash of its module's files, so a
 # warm cache builds nothing. The last line printed is the directory holding the set: `bin/` with the CLI,
@@ -22,6 +23,7 @@ set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
+standins="$root/stand-ins"
 cache=${DSO_ENGINE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/dso-registry/engine}
 kube=false
 quiet=false
@@ -69,14 +71,15 @@ module_files() {
     (cd "$1" && find . -type f \( -name '*.go' -o -name go.mod -o -name go.sum \) ! -name '*_test.go' | LC_ALL=C sort | xargs sha256sum)
 }
 
-# module_key DIR: the hash of a wrapper module's files and, for one that uses it (its go.mod names it),
-# of our shared module providerkit's, so that any change to either builds anew.
+# module_key DIR: the hash of a module's files and, for one that uses it (its go.mod names it), of the
+# stand-ins' shared module providerkit's (stand-ins/providerkit), so that any change to either builds anew.
+# Both hashes are of paths relative to the module's directory: moving a module keeps its key.
 module_key() {
     {
         module_files "$1"
         if grep -q 'dso-registry/engine/providerkit' "$1/go.mod"; then
             echo providerkit
-            module_files "$here/providerkit"
+            module_files "$standins/providerkit"
         fi
         go env GOVERSION
     } | sha256sum | cut -c1-16
@@ -115,7 +118,7 @@ if [ "$caddy_only" = false ]; then
     # beside the CLI: the engine then loads exactly the version each package asks for, as it does for a user.
     for provider in command kubernetes random tls; do
         version=$(lock_version "@pulumi/$provider")
-        build "$set/plugins/resource-$provider-v$version" "pulumi-resource-$provider" "$here/provider-$provider" . \
+        build "$set/plugins/resource-$provider-v$version" "pulumi-resource-$provider" "$standins/$provider" . \
             "$version" "-X main.version=$version"
     done
 

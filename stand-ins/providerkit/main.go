@@ -1,4 +1,4 @@
-// Package providerkit is the code our Pulumi plugin stand-ins under tools/engine share: the main of a
+// Package providerkit is the code our Pulumi plugin stand-ins under stand-ins/ share: the main of a
 // resource provider plugin (a stamped version or no start, the gRPC server, its port on the first line
 // of stdout, the engine's arguments) and helpers over the property values that providers read and
 // write. Each plugin is its own module and requires this one through a replace directive.
