@@ -17,16 +17,21 @@ export type { LoginLimit } from "./accessPolicy/loginLimit";
 export { PullSecrets, type PullSecretsArgs } from "./accounts/pullSecrets";
 // What the placements take: accounts, certificates, caches.
 export { type RegistryAccount, RegistryAccounts, type RegistryAccountsArgs } from "./accounts/registryAccounts";
-export type { HostAccount, HostTls } from "./externalHost/caddySite";
-export { ExternalRegistryHost, type ExternalRegistryHostArgs, type HostMavenArgs } from "./externalHost/externalRegistryHost";
+export type { HostTls } from "./externalHost/caddySite";
+export {
+    ExternalRegistryHost,
+    type ExternalRegistryHostArgs,
+    type HostMavenArgs,
+    type HostRegistryMonitoring,
+} from "./externalHost/externalRegistryHost";
 export type { HostBackupArgs } from "./externalHost/maintenance";
 export type { HostRegistryStorage } from "./externalHost/registryContainer";
 export type { PasswordRotation } from "./externalHost/scripts";
 export {
-    type InClusterAccount,
     type InClusterMavenArgs,
     InClusterRegistry,
     type InClusterRegistryArgs,
+    type InClusterRegistryMonitoring,
     type InClusterRegistryStorage,
 } from "./inCluster/inClusterRegistry";
 export type { InClusterBackup, InClusterLoginLimit, InClusterPod, IssuerChainLifetimes } from "./inCluster/spec";
@@ -37,11 +42,11 @@ export {
     type PlannedCredential,
     planJenkinsCredentials,
 } from "./jenkins/jenkinsCredentials";
-export { type KindMirror, KindRegistry, type KindRegistryArgs } from "./kind/kindRegistry";
+export { KindRegistry, type KindRegistryArgs } from "./kind/kindRegistry";
 export type { KindGarbageCollection, KindImages, KindLayout } from "./kind/scripts";
-export type { HostMirror } from "./mirrors/mirrorCachesOnHost";
-export type { ClusterMirror } from "./mirrors/mirrorManifests";
-export type { MirrorSpec, NodeMirror } from "./mirrors/mirrors";
+export type { RegistryMaven } from "./maven/registryMaven";
+export type { MirrorSpec, NodeMirror, RegistryMirror, UpstreamAccount } from "./mirrors/mirrors";
+export type { RegistryMonitoring } from "./monitoring/alertRules";
 // What the cluster needs to use it.
 export type { NodeTrustCommonArgs } from "./nodeTrust/common";
 export { NodeTrustDaemonSet, type NodeTrustDaemonSetArgs } from "./nodeTrust/nodeTrustDaemonSet";

@@ -8,6 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as bcrypt from "bcryptjs";
 import type { PreviousPassword } from "../accessPolicy/usersFile";
+import { DEFAULT_PUSH_USERNAME, DEFAULT_ROTATION, type WithDefaults } from "../shared/defaults";
 import { PROJECT } from "../shared/facts";
 import { withFormerType } from "../shared/formerType";
 import { PasswordOverlap } from "./passwordOverlap";
@@ -27,8 +28,11 @@ export interface RegistryAccount {
 }
 
 export interface RegistryAccountsArgs {
-    /** Push account. Without `password` the program generates one (and owns it). */
-    readonly push: { readonly username: string; readonly password?: pulumi.Input<string> };
+    /**
+     * Push account. Without `password` the program generates one (and owns it).
+     * @default { username: "ci-push" } (a generated password)
+     */
+    readonly push?: { readonly username: string; readonly password?: pulumi.Input<string> };
     /**
      * Push accounts scoped to repository prefixes (`containerRegistry.pushAccounts`); the access policy
      * limits their writes to the prefixes.
@@ -38,8 +42,11 @@ export interface RegistryAccountsArgs {
     readonly pull?: { readonly username: string };
     /** Read-only accounts (`containerRegistry.readAccounts`), each in the pull users file beside `pull`. */
     readonly read?: readonly NamedAccountArgs[];
-    /** Changing this value generates new passwords for every generated account. */
-    readonly rotation: string;
+    /**
+     * Changing this value generates new passwords for every generated account.
+     * @default "1"
+     */
+    readonly rotation?: string;
     /**
      * Rotation by age (rotationSchedule.ts): the period the passwords belong to; a new one generates new
      * passwords. Unset: only `rotation` rotates them.
@@ -50,6 +57,14 @@ export interface RegistryAccountsArgs {
      * (passwordOverlap.ts); 0 or unset: it stops at the rotation.
      */
     readonly overlapHours?: number;
+}
+
+/** `RegistryAccountsArgs` with every default applied: what the component builds from (`registryAccountsDefaults`). */
+export type RegistryAccountsArgsWithDefaults = WithDefaults<RegistryAccountsArgs, "push" | "rotation">;
+
+/** The args with the defaults each one's `@default` documents (the stack config's too, components/shared/defaults.ts). */
+export function registryAccountsDefaults(args: RegistryAccountsArgs): RegistryAccountsArgsWithDefaults {
+    return { ...args, push: args.push ?? { username: DEFAULT_PUSH_USERNAME }, rotation: args.rotation ?? DEFAULT_ROTATION };
 }
 
 /** A named account: generated unless a password is supplied, with a rotation of its own. */
@@ -89,6 +104,21 @@ export function renderHtpasswd(entries: readonly { username: string; bcryptHash:
         .join("");
 }
 
+/**
+ * The htpasswd lines of accounts whose hashes are Pulumi values (secret): `renderHtpasswd` once every
+ * hash is known. `RegistryAccounts.htpasswd` is this of its accounts; a placement that needs an htpasswd
+ * derives it from the accounts it is given with the same function, so both are the same text.
+ */
+export function htpasswdOutput(
+    accounts: readonly { readonly username: string; readonly bcryptHash: pulumi.Input<string> }[],
+): pulumi.Output<string> {
+    return pulumi.secret(
+        pulumi
+            .all(accounts.map((a) => a.bcryptHash))
+            .apply((hashes) => renderHtpasswd(accounts.map((a, i) => ({ username: a.username, bcryptHash: hashes[i]! })))),
+    );
+}
+
 /** A push account scoped to repository prefixes (see `RegistryAccountsArgs.scopedPush`). */
 export interface ScopedRegistryAccount extends RegistryAccount {
     readonly prefixes: readonly string[];
@@ -104,8 +134,9 @@ export class RegistryAccounts extends pulumi.ComponentResource {
     /** Every account as htpasswd lines (bcrypt), secret. */
     readonly htpasswd: pulumi.Output<string>;
 
-    constructor(name: string, args: RegistryAccountsArgs, opts?: pulumi.ComponentResourceOptions) {
+    constructor(name: string, given: RegistryAccountsArgs = {}, opts?: pulumi.ComponentResourceOptions) {
         super("dso-registry:accounts:RegistryAccounts", name, {}, withFormerType(opts, "dso:registry:RegistryAccounts"));
+        const args = registryAccountsDefaults(given);
         if (args.pull && args.pull.username === args.push.username) {
             throw new pulumi.ResourceError(
                 `RegistryAccounts ${name}: the pull-only account needs its own user name, not "${args.push.username}"`,
@@ -167,11 +198,7 @@ export class RegistryAccounts extends pulumi.ComponentResource {
         this.scopedPush = (args.scopedPush ?? []).map((a) => ({ ...named("push", a), prefixes: a.prefixes }));
         this.read = (args.read ?? []).map((a) => named("read", a));
         const accounts = [this.push, ...this.scopedPush, ...(this.pull ? [this.pull] : []), ...this.read];
-        this.htpasswd = pulumi.secret(
-            pulumi
-                .all(accounts.map((a) => a.bcryptHash))
-                .apply((hashes) => renderHtpasswd(accounts.map((a, i) => ({ username: a.username, bcryptHash: hashes[i]! })))),
-        );
+        this.htpasswd = htpasswdOutput(accounts);
         this.registerOutputs({});
     }
 }

@@ -12,7 +12,16 @@ import {
     registryAuthority,
     restartsOnRegistriesChange,
 } from "../shared/facts";
-import { mavenServedByRegistry, mirrorsNeedAccount, type NodeConfig, nodeRuntime, type ParsedConfig, pullCredentialsWanted } from ".";
+import {
+    mavenServedByRegistry,
+    mirrorsNeedAccount,
+    type NodeConfig,
+    nodeRuntime,
+    type OwnRegistrySettings,
+    type ParsedConfig,
+    pullCredentialsWanted,
+    type RegistrySettings,
+} from ".";
 
 /**
  * Who is given pull credentials, and whose account they are. Node trust (registries.yaml auth) and the
@@ -61,8 +70,6 @@ export interface Decisions {
     readonly authority: string;
     /** `authority/pathPrefix`, the prefix every image name starts with. */
     readonly imagePrefix: string;
-    /** The program runs the registry (in-cluster or on its host); false for an existing registry. */
-    readonly ownRegistry: boolean;
     /**
      * Pull credentials, when anything needs them: reads need credentials, or a pull secret is
      * configured. Undefined otherwise (then no pull-only account exists).
@@ -79,7 +86,7 @@ export interface Decisions {
      * Tag retention in garbage collection's window (`registry.maintenance.retention`), when it has rules
      * (the config refuses rules without garbage collection, so `deletes.api` is on whenever this is set).
      */
-    readonly retention?: ParsedConfig["registry"]["maintenance"]["retention"];
+    readonly retention?: OwnRegistrySettings["maintenance"]["retention"];
     /**
      * The registry's front serves the Maven repository too (`mavenRegistry.host` and port are the
      * registry's own). Otherwise nothing Maven is served and pipelines point at `mavenRegistry.host`.
@@ -94,13 +101,13 @@ export interface Decisions {
     readonly sshNodes: readonly SshNode[];
 }
 
-function decidePullCredentials(cfg: ParsedConfig, ownRegistry: boolean): PullCredentials | undefined {
+function decidePullCredentials(cfg: ParsedConfig): PullCredentials | undefined {
     if (!pullCredentialsWanted(cfg)) return undefined;
     const readsNeedCredentials = cfg.containerRegistry.requiresAuthForPull;
     const cachesNeedCredentials = mirrorsNeedAccount(cfg);
     const p = cfg.pullSecrets;
     return {
-        account: ownRegistry ? "generated" : "organisation",
+        account: cfg.registry.mode === "existing" ? "organisation" : "generated",
         readsNeedCredentials,
         cachesNeedCredentials,
         namespaces: p.namespaces,
@@ -118,24 +125,44 @@ function decideSshNodes(nodes: ParsedConfig["nodes"]): SshNode[] {
     });
 }
 
+/**
+ * Who may delete, and the tags retention removes: a registry the program runs decides both from its UI
+ * and its upkeep; an existing registry is not ours to delete from or clean up.
+ */
+function decideUpkeep(r: RegistrySettings): Pick<Decisions, "deletes" | "retention"> {
+    if (r.mode === "existing") return { deletes: { api: false, ui: false } };
+    const api = r.ui.deleteEnabled || r.maintenance.garbageCollection.enabled;
+    const retention = r.maintenance.retention;
+    return {
+        deletes: { api, ui: r.ui.enabled && r.ui.deleteEnabled && api },
+        ...(retention.rules.length > 0 ? { retention } : {}),
+    };
+}
+
+/** The CA the configuration names: an existing registry's, or the in-cluster cert-manager issuer's. */
+function configuredCaOf(r: RegistrySettings): string | undefined {
+    switch (r.mode) {
+        case "existing":
+            return r.existing.caCertificate;
+        case "in-cluster":
+            return r.tls.mode === "cert-manager" && r.tls.issuer === "named" ? r.tls.caCertificate : undefined;
+        case "external-host":
+        case "kind":
+            return undefined;
+    }
+}
+
 /** Every decision, from the validated configuration. */
 export function decide(cfg: ParsedConfig): Decisions {
     const cr = cfg.containerRegistry;
     const authority = registryAuthority(cr.host, cr.port);
-    const ownRegistry = cfg.registry.mode !== "existing";
-    const apiDeletes = ownRegistry && (cfg.registry.ui.deleteEnabled || cfg.registry.maintenance.garbageCollection.enabled);
-    const pullCredentials = decidePullCredentials(cfg, ownRegistry);
-    const existingCa = cfg.registry.mode === "existing" ? cfg.registry.existing.caCertificate : undefined;
-    const tls = cfg.registry.tls;
-    const issuerCa = tls.mode === "cert-manager" && tls.issuer === "named" ? tls.caCertificate : undefined;
-    const configuredCa = existingCa ?? issuerCa;
+    const pullCredentials = decidePullCredentials(cfg);
+    const configuredCa = configuredCaOf(cfg.registry);
     return {
         authority,
         imagePrefix: imagePrefix(authority, cr.pathPrefix),
-        ownRegistry,
         ...(pullCredentials ? { pullCredentials } : {}),
-        deletes: { api: apiDeletes, ui: cfg.registry.ui.enabled && cfg.registry.ui.deleteEnabled && apiDeletes },
-        ...(ownRegistry && cfg.registry.maintenance.retention.rules.length > 0 ? { retention: cfg.registry.maintenance.retention } : {}),
+        ...decideUpkeep(cfg.registry),
         mavenServed: mavenServedByRegistry(cfg),
         ...(configuredCa ? { configuredCa } : {}),
         sshNodes: decideSshNodes(cfg.nodes),

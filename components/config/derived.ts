@@ -18,12 +18,15 @@ export function mavenServedByRegistry(c: {
     return m !== undefined && c.registry.mode !== "existing" && m.host === c.containerRegistry.host && m.port === c.containerRegistry.port;
 }
 
-/** The keys that decide who may pull through the caches. */
+/**
+ * The keys that decide who may pull through the caches. The program's settings leave out what a mode
+ * has no use for (./settings.ts): an existing registry carries no caches, kind no allowlist.
+ */
 interface MirrorPullKeys {
     readonly registry: {
         readonly mode: string;
-        readonly allowedNetworks: readonly string[];
-        readonly mirrors: readonly unknown[];
+        readonly allowedNetworks?: readonly string[];
+        readonly mirrors?: readonly unknown[];
         readonly mirrorPull?: "accounts" | "allowlist" | "anonymous";
     };
 }
@@ -37,12 +40,12 @@ interface MirrorPullKeys {
  */
 export function mirrorPullPolicy(c: MirrorPullKeys): "accounts" | "allowlist" | "anonymous" {
     if (c.registry.mode === "kind") return c.registry.mirrorPull ?? "anonymous";
-    return c.registry.mirrorPull ?? (c.registry.allowedNetworks.length > 0 ? "allowlist" : "accounts");
+    return c.registry.mirrorPull ?? ((c.registry.allowedNetworks ?? []).length > 0 ? "allowlist" : "accounts");
 }
 
 /** The registry runs caches that only accounts may pull through (whatever `requiresAuthForPull` says of the rest). */
 export function mirrorsNeedAccount(c: MirrorPullKeys): boolean {
-    return c.registry.mode !== "existing" && c.registry.mirrors.length > 0 && mirrorPullPolicy(c) === "accounts";
+    return c.registry.mode !== "existing" && (c.registry.mirrors ?? []).length > 0 && mirrorPullPolicy(c) === "accounts";
 }
 
 /**

@@ -156,23 +156,29 @@ const s3Storage = z.strictObject({
     s3: requiredWith(s.s3.unwrap(), 'registry.storage.kind "s3" (at least bucket)'),
 });
 
-/** `registry.storage` of a placement: filesystem (with the claim's settings in the cluster) or s3, where offered. */
-function storageOf(mode: "in-cluster" | "external-host" | "kind") {
-    const filesystem =
-        mode === "in-cluster"
-            ? z.strictObject({ kind: z.literal("filesystem"), size: s.size, storageClass: s.storageClass })
-            : z.strictObject({ kind: z.literal("filesystem") });
-    const union =
-        mode === "kind"
-            ? variants(
-                  "kind",
-                  [filesystem],
-                  "filesystem",
-                  (kind) => `is ${JSON.stringify(kind)}, but registry.mode "kind" keeps the images in kind.dataDir on the Docker host`,
-              )
-            : variants("kind", [filesystem, s3Storage], "filesystem", (kind) => `is ${JSON.stringify(kind)}; allowed: "filesystem", "s3"`);
-    return union.prefault({});
-}
+/** Filesystem storage: the claim's size and class in the cluster, the data directory (nothing to set) elsewhere. */
+const FILESYSTEM = {
+    claim: z.strictObject({ kind: z.literal("filesystem"), size: s.size, storageClass: s.storageClass }),
+    directory: z.strictObject({ kind: z.literal("filesystem") }),
+};
+
+/** `registry.storage` of a placement that offers a bucket: its filesystem storage, or s3. */
+const storageWith = <const F extends z.ZodObject>(filesystem: F) =>
+    variants("kind", [filesystem, s3Storage], "filesystem", (kind) => `is ${JSON.stringify(kind)}; allowed: "filesystem", "s3"`).prefault(
+        {},
+    );
+
+/** `registry.storage` of each placement that takes it. */
+const STORAGE_OF = {
+    "in-cluster": storageWith(FILESYSTEM.claim),
+    "external-host": storageWith(FILESYSTEM.directory),
+    kind: variants(
+        "kind",
+        [FILESYSTEM.directory],
+        "filesystem",
+        (kind) => `is ${JSON.stringify(kind)}, but registry.mode "kind" keeps the images in kind.dataDir on the Docker host`,
+    ).prefault({}),
+};
 
 // ---------------------------------------------------------------------------------------------
 // registry.maintenance.backup, by enabled, and its destination by kind
@@ -353,7 +359,7 @@ const REGISTRY_OF = {
         ...ownRegistry,
         mode: z.literal("in-cluster"),
         tls: TLS_OF["in-cluster"],
-        storage: storageOf("in-cluster"),
+        storage: STORAGE_OF["in-cluster"],
         maintenance: maintenanceWith(GARBAGE_COLLECTION.other, BACKUP_OF["in-cluster"]),
         loginLimit: LOGIN_LIMIT_OF["in-cluster"],
         monitoring: switched(monitoringOn, true),
@@ -364,7 +370,7 @@ const REGISTRY_OF = {
         ...ownRegistry,
         mode: z.literal("external-host"),
         tls: TLS_OF["external-host"],
-        storage: storageOf("external-host"),
+        storage: STORAGE_OF["external-host"],
         maintenance: maintenanceWith(GARBAGE_COLLECTION["external-host"], BACKUP_OF["external-host"]),
         loginLimit: LOGIN_LIMIT_OF["external-host"],
         monitoring: switched({ runbookBaseUrl: monitoringOn.runbookBaseUrl }, true),
@@ -376,7 +382,7 @@ const REGISTRY_OF = {
         return z.strictObject({
             ...kindRegistry,
             mode: z.literal("kind"),
-            storage: storageOf("kind"),
+            storage: STORAGE_OF.kind,
             ui: UI,
             maintenance: maintenanceWith(
                 GARBAGE_COLLECTION.other,

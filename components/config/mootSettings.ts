@@ -2,7 +2,7 @@
  * Settings that have no effect in the chosen modes: one table (`MOOT_SETTINGS`) and the warnings it
  * gives for the keys a stack file sets. Told, not refused.
  */
-import { INGRESS_CONTROLLER_OF_CLASS, type RuntimeFlavour, restartsOnRegistriesChange } from "../shared/facts";
+import { INGRESS_CONTROLLER_OF_CLASS, needsSudo, type RuntimeFlavour, restartsOnRegistriesChange } from "../shared/facts";
 import { mavenServedByRegistry, mirrorPullPolicy, nodeRuntime, pullCredentialsWanted, trustedNodes } from "./derived";
 import { type ConfigProblem, keyPath } from "./problems";
 import { noPublishedCa } from "./rules";
@@ -23,6 +23,8 @@ const mode = (c: FlatConfig) => `registry.mode "${c.registry.mode}"`;
 const unless = (applies: boolean, reason: string): string | undefined => (applies ? undefined : reason);
 /** The runtime flavours of the nodes node trust configures (none with delivery "none"). */
 const nodeFlavours = (c: FlatConfig): RuntimeFlavour[] => trustedNodes(c.nodes).map((n) => n.runtime);
+/** The controller of the in-cluster ingress class: as the stack says, or known from the class name. */
+const controllerOf = (c: FlatConfig) => c.inCluster.ingressController ?? INGRESS_CONTROLLER_OF_CLASS[c.inCluster.ingressClass];
 
 /** The object that holds the key at `at` (an SSH connection, a node), with its defaults filled in. */
 const holder = (c: FlatConfig, at: readonly PropertyKey[]): Record<string, unknown> =>
@@ -31,35 +33,69 @@ const holder = (c: FlatConfig, at: readonly PropertyKey[]): Record<string, unkno
         unknown
     >;
 
+/** Why the registry's front serves no Maven repository, or undefined when it serves one. */
+function noServedMaven(c: FlatConfig): string | undefined {
+    if (mavenServedByRegistry(c)) return undefined;
+    if (c.registry.mode === "existing") return `${mode(c)} (the program serves no Maven repository)`;
+    return c.mavenRegistry
+        ? "mavenRegistry.host and port other than the registry's (the program serves no Maven repository)"
+        : "no mavenRegistry (the program serves no Maven repository)";
+}
+
+/**
+ * A row made of a table whose entries share the row's reason: its keys are the entries' keys, and a
+ * key's warning names what its own entry says.
+ */
+function tableRow(entries: readonly MootRule[]): MootRule {
+    return {
+        keys: entries.flatMap((e) => e.keys),
+        mootWith: (c, at) => entries.find((e) => e.keys.some((k) => covers(k, pattern(at))))?.mootWith(c, at),
+    };
+}
+
 /**
  * Settings that do nothing with some values of other settings. Ordered: the first row whose keys
  * cover a key and that names a reason gives its warning. A key a mode does not take at all needs no
- * row: that mode's shape refuses it (./modeShapes.ts).
+ * row: that mode's shape refuses it (./modeShapes.ts). Rows that share a reason are one row: several
+ * keys, or a table of entries (`tableRow`) when each key names its own setting.
  */
 export const MOOT_SETTINGS: readonly MootRule[] = [
-    // The caches', the UI's and the jobs' containers exist only with caches, the UI, and garbage collection or backups.
-    {
-        keys: ["inCluster.pod.resources.cache"],
-        mootWith: (c) => unless(c.registry.mirrors.length > 0, "no registry.mirrors (no cache runs)"),
-    },
-    {
-        keys: ["inCluster.pod.resources.ui"],
-        mootWith: (c) => unless(c.registry.ui.enabled, "registry.ui.enabled false"),
-    },
-    {
-        keys: ["inCluster.pod.resources.jobs"],
-        mootWith: (c) =>
-            unless(
-                c.registry.maintenance.garbageCollection.enabled || c.registry.maintenance.backup.enabled,
-                "registry.maintenance.garbageCollection.enabled and backup.enabled false (no job runs)",
-            ),
-    },
-    // The Maven container runs in the registry's pod only where that pod serves the Maven repository.
-    {
-        keys: ["inCluster.pod.resources.maven"],
-        mootWith: (c) =>
-            unless(mavenServedByRegistry(c), "mavenRegistry.host other than containerRegistry.host (the pod serves no Maven repository)"),
-    },
+    // A part the placement runs only with some settings: its own settings (its containers' resources, its
+    // images, directories and volume) have no effect while it does not run. Each entry: a part, and why it does not run.
+    tableRow([
+        {
+            keys: ["inCluster.pod.resources.cache", "registry.mirrorPull"],
+            mootWith: (c) => unless(c.registry.mirrors.length > 0, "no registry.mirrors (no cache runs)"),
+        },
+        {
+            keys: ["inCluster.pod.resources.ui", "kind.ui"],
+            mootWith: (c) => unless(c.registry.ui.enabled, "registry.ui.enabled false"),
+        },
+        {
+            keys: ["inCluster.pod.resources.jobs"],
+            mootWith: (c) =>
+                unless(
+                    c.registry.maintenance.garbageCollection.enabled || c.registry.maintenance.backup.enabled,
+                    "registry.maintenance.garbageCollection.enabled and backup.enabled false (no job runs)",
+                ),
+        },
+        // The Maven repository the registry's front serves: its container in either placement, its files on the host.
+        { keys: ["inCluster.pod.resources.maven", "mavenRegistry.nginxImage", "externalHost.mavenDataDir"], mootWith: noServedMaven },
+        // Its volume, in the cluster only (the host keeps the files in externalHost.mavenDataDir).
+        {
+            keys: ["mavenRegistry.storageSize"],
+            mootWith: (c) =>
+                noServedMaven(c) ??
+                unless(c.registry.mode === "in-cluster", `${mode(c)} (the Maven repository's files are in externalHost.mavenDataDir)`),
+        },
+        // Old snapshot builds are removed by the garbage-collection job, on the external host or in the cluster.
+        {
+            keys: ["mavenRegistry.snapshotBuildsToKeep"],
+            mootWith: (c) =>
+                noServedMaven(c) ??
+                unless(c.registry.maintenance.garbageCollection.enabled, "registry.maintenance.garbageCollection.enabled false"),
+        },
+    ]),
     // The kind placement's caches live in kind.dataDir with no prune job (docs/kind.md, Pull-through caches).
     {
         keys: ["registry.mirrors[].maxSize"],
@@ -68,20 +104,11 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
                 ? `${mode(c)}, whose caches have no size limit (Distribution drops cached content after maxAge, 168h with Distribution 2)`
                 : undefined,
     },
+    // Only the microk8s flavour runs kubectl (a block in the Corefile); k3s's is a ConfigMap of the stack.
     {
         keys: ["inCluster.clusterDns.kubectlContext"],
         mootWith: (c) =>
             unless(c.inCluster.clusterDns.flavour === "microk8s", `inCluster.clusterDns.flavour "${c.inCluster.clusterDns.flavour}"`),
-    },
-    {
-        keys: ["inCluster.ingressController"],
-        mootWith: (c) => {
-            const known = INGRESS_CONTROLLER_OF_CLASS[c.inCluster.ingressClass];
-            return unless(
-                known !== c.inCluster.ingressController,
-                `inCluster.ingressClass "${c.inCluster.ingressClass}" (its controller is known)`,
-            );
-        },
     },
     {
         // An existing registry's accounts are the organisation's.
@@ -107,6 +134,7 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
             ),
     },
     {
+        // The operator's issuer makes the certificates; the lifetimes are those of the program's own chain.
         keys: ["registry.tls.caValidityDays", "registry.tls.serverCertValidityDays"],
         mootWith: (c) =>
             c.registry.tls.mode === "cert-manager" && c.registry.tls.certManagerIssuer
@@ -114,44 +142,40 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
                 : undefined,
     },
     {
+        // How retention removes tags, and which it keeps, act only through its rules.
         keys: ["registry.maintenance.retention.mode", "registry.maintenance.retention.protect"],
         mootWith: (c) => unless(c.registry.maintenance.retention.rules.length > 0, "registry.maintenance.retention.rules empty"),
     },
     {
         // In the cluster the limit is the ingress controller's: ingress-nginx's or Traefik's; behind a Gateway, Traefik's only.
+        // Traefik's rateLimit Middleware exempts no network (components/accessPolicy/loginLimit.ts).
         keys: ["registry.loginLimit"],
-        mootWith: (c) => {
+        mootWith: (c, at) => {
             if (c.registry.mode !== "in-cluster") return undefined;
-            const controller = c.inCluster.ingressController ?? INGRESS_CONTROLLER_OF_CLASS[c.inCluster.ingressClass];
+            const controller = controllerOf(c);
             if (c.inCluster.exposure === "gateway") {
                 return controller !== "traefik"
                     ? 'inCluster.exposure "gateway" without inCluster.ingressController "traefik" (Gateway API has no rate limit; Caddy\'s standard build neither)'
                     : undefined;
             }
-            return controller === undefined
-                ? `inCluster.ingressClass "${c.inCluster.ingressClass}" (the login limit needs ingress-nginx or Traefik)`
-                : undefined;
-        },
-    },
-    {
-        keys: ["inCluster.gateway"],
-        mootWith: (c) => unless(c.inCluster.exposure === "gateway", `inCluster.exposure "${c.inCluster.exposure}"`),
-    },
-    {
-        keys: ["inCluster.gateway.port"],
-        mootWith: (c) => unless(c.inCluster.gateway.className !== undefined, "inCluster.gateway.className unset (the Gateway is yours)"),
-    },
-    {
-        // Traefik's rateLimit Middleware exempts no network (components/accessPolicy/loginLimit.ts).
-        keys: ["registry.loginLimit.ignoreNetworks"],
-        mootWith: (c) => {
-            const controller = c.inCluster.ingressController ?? INGRESS_CONTROLLER_OF_CLASS[c.inCluster.ingressClass];
-            return c.registry.mode === "in-cluster" && controller === "traefik" && c.inCluster.exposure === "ingress"
+            if (controller === undefined) {
+                return `inCluster.ingressClass "${c.inCluster.ingressClass}" (the login limit needs ingress-nginx or Traefik)`;
+            }
+            return controller === "traefik" && covers("registry.loginLimit.ignoreNetworks", pattern(at))
                 ? `inCluster.ingressClass "${c.inCluster.ingressClass}" (Traefik's rate limit exempts no network)`
                 : undefined;
         },
     },
-    { keys: ["kind.ui"], mootWith: (c) => unless(c.registry.ui.enabled, "registry.ui.enabled false") },
+    {
+        // Only the Gateway API exposure attaches to a Gateway.
+        keys: ["inCluster.gateway"],
+        mootWith: (c) => unless(c.inCluster.exposure === "gateway", `inCluster.exposure "${c.inCluster.exposure}"`),
+    },
+    {
+        // The listener's port is the stack's to choose only on a Gateway it creates.
+        keys: ["inCluster.gateway.port"],
+        mootWith: (c) => unless(c.inCluster.gateway.className !== undefined, "inCluster.gateway.className unset (the Gateway is yours)"),
+    },
     {
         // Deletes are allowed when the UI's delete button or garbage collection needs them (config/decisions.ts).
         keys: ["registry.ui.deleteEnabled"],
@@ -162,6 +186,7 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
             ),
     },
     {
+        // The pull-only account exists only when something pulls with credentials.
         keys: ["containerRegistry.pullUsername"],
         mootWith: (c) =>
             unless(
@@ -169,18 +194,7 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
                 "containerRegistry.requiresAuthForPull false, no cache that needs an account and no pull secrets",
             ),
     },
-    {
-        keys: ["registry.mirrorPull"],
-        mootWith: (c) => {
-            if (c.registry.mirrors.length === 0) return "registry.mirrors empty";
-            // Saying what applies anyway: told, as for a known ingress controller.
-            const unset = mirrorPullPolicy({ registry: { ...c.registry, mirrorPull: undefined } });
-            return unless(
-                c.registry.mirrorPull !== unset,
-                `registry.allowedNetworks ${c.registry.allowedNetworks.length > 0 ? "set" : "empty"} (it is "${unset}" when unset)`,
-            );
-        },
-    },
+    // The name of pull secrets that no namespace gets.
     { keys: ["pullSecrets.secretName"], mootWith: (c) => unless(c.pullSecrets.namespaces.length > 0, "pullSecrets.namespaces empty") },
     {
         // The CA goes where pods talk to the registry themselves, and only when the program publishes one (components/stack/index.ts).
@@ -190,52 +204,32 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
             unless(c.jenkins.enabled || c.pullSecrets.namespaces.length > 0, "jenkins.enabled false and pullSecrets.namespaces empty"),
     },
     {
+        // Only trust-manager reads a trust namespace.
         keys: ["caConfigMap.trustNamespace"],
         mootWith: (c) => unless(c.caConfigMap.delivery === "trust-manager", `caConfigMap.delivery "${c.caConfigMap.delivery}"`),
     },
     {
-        // The repository this program serves: its volume in the cluster.
-        keys: ["mavenRegistry.storageSize"],
-        mootWith: (c) =>
-            unless(
-                mavenServedByRegistry(c) && c.registry.mode === "in-cluster",
-                "mavenRegistry.host and port other than the in-cluster registry's",
-            ),
-    },
-    {
-        // The repository this program serves, in either placement.
-        keys: ["mavenRegistry.nginxImage"],
-        mootWith: (c) => unless(mavenServedByRegistry(c), "mavenRegistry.host and port other than the registry's"),
-    },
-    {
-        // The repository this program serves on the external host.
-        keys: ["externalHost.mavenDataDir"],
-        mootWith: (c) => unless(mavenServedByRegistry(c), "mavenRegistry.host and port other than the external registry host's"),
-    },
-    {
-        // Old snapshot builds are removed by the garbage-collection job, on the external host or in the cluster.
-        keys: ["mavenRegistry.snapshotBuildsToKeep"],
-        mootWith: (c) =>
-            unless(
-                mavenServedByRegistry(c) && c.registry.maintenance.garbageCollection.enabled,
-                "a Maven repository this program does not serve, or registry.maintenance.garbageCollection.enabled false",
-            ),
-    },
-    {
-        // What the served repository's front uses even without Jenkins.
-        keys: ["mavenRegistry.pathPrefix", "mavenRegistry.requiresAuthForPull", "mavenRegistry.reuseContainerCredentials"],
-        mootWith: (c) => unless(c.jenkins.enabled || mavenServedByRegistry(c), "jenkins.enabled false"),
-    },
-    // A push account's Jenkins credential ID names a credential only Jenkins gets.
-    { keys: ["containerRegistry.pushAccounts[].credentialId"], mootWith: (c) => unless(c.jenkins.enabled, "jenkins.enabled false") },
-    {
-        // Otherwise only Jenkins's Maven credential and the pipeline-config ConfigMap carry the Maven repository.
-        keys: ["mavenRegistry.requiresAuthForPush"],
+        // Only Jenkins gets them: its credentials (by ID, one per push account), and the Maven credential's push setting, which
+        // the pipeline-config ConfigMap carries; the agent templates and the outputs name the IDs.
+        keys: [
+            "containerRegistry.credentialId",
+            "containerRegistry.pushAccounts[].credentialId",
+            "mavenRegistry.credentialId",
+            "mavenRegistry.requiresAuthForPush",
+        ],
         mootWith: (c) => unless(c.jenkins.enabled, "jenkins.enabled false"),
     },
     {
-        // Host and port also decide whether the registry's front serves the repository (a registry of ours).
-        keys: ["mavenRegistry.host", "mavenRegistry.port"],
+        // What Jenkins's Maven credential and the pipeline-config ConfigMap carry, and what the front of a Maven repository this
+        // program serves uses even without Jenkins (host and port also decide whether it serves one).
+        keys: [
+            "mavenRegistry.host",
+            "mavenRegistry.port",
+            "mavenRegistry.pathPrefix",
+            "mavenRegistry.requiresAuthForPull",
+            "mavenRegistry.reuseContainerCredentials",
+            "mavenRegistry.username",
+        ],
         mootWith: (c) =>
             unless(
                 c.jenkins.enabled || mavenServedByRegistry(c),
@@ -243,75 +237,91 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
             ),
     },
     {
-        // The deploy account of the repository this program serves, and of Jenkins's Maven credential.
-        keys: ["mavenRegistry.username"],
-        mootWith: (c) => unless(c.jenkins.enabled || mavenServedByRegistry(c), "jenkins.enabled false"),
-    },
-    {
+        // The container registry's push account deploys instead.
         keys: ["mavenRegistry.username"],
         mootWith: (c) => unless(!c.mavenRegistry?.reuseContainerCredentials, "mavenRegistry.reuseContainerCredentials true"),
     },
     {
-        // Only Jenkins's credentials, the pipeline-config ConfigMap, the agent templates and the outputs that name them use the IDs.
-        keys: ["containerRegistry.credentialId", "mavenRegistry.credentialId"],
-        mootWith: (c) => unless(c.jenkins.enabled, "jenkins.enabled false"),
-    },
-    {
+        // It allows an http:// URL only.
         keys: ["jenkins.allowPlainHttp"],
         mootWith: (c) => unless(!c.jenkins.url?.startsWith("https://"), "an https:// jenkins.url"),
     },
-    {
-        keys: ["nodes.allowContainerdRestart"],
-        mootWith: (c) => unless(nodeFlavours(c).includes("containerd"), 'no node of runtime "containerd"'),
-    },
-    {
-        keys: ["nodes.allowServiceRestart"],
-        mootWith: (c) => unless(nodeFlavours(c).some(restartsOnRegistriesChange), 'no node of runtime "k3s" or "rke2"'),
-    },
-    {
-        keys: ["nodes.restartTimeoutSeconds"],
-        mootWith: (c) => unless(nodeFlavours(c).some(restartsOnRegistriesChange), 'no node of runtime "k3s" or "rke2"'),
-    },
-    {
-        // Only agents restart in batches (nodes reached over SSH, the only delivery that takes the key).
-        keys: ["nodes.restartBatchSize"],
-        mootWith: (c) =>
-            unless(
-                c.nodes.list.some((n) => n.role === "agent" && restartsOnRegistriesChange(nodeRuntime(n, c.nodes))),
-                'no node in nodes.list of runtime "k3s" or "rke2" with role "agent"',
-            ),
-    },
-    {
-        keys: ["nodes.list[].role", "nodes.list[].kubernetesNodeName"],
-        mootWith: (c, at) => {
-            const runtime = nodeRuntime(holder(c, at) as { runtime?: RuntimeFlavour }, c.nodes);
-            return unless(
-                restartsOnRegistriesChange(runtime),
-                `runtime "${runtime}" (only k3s and RKE2 nodes restart when registries.yaml changes)`,
-            );
+    // A restart no node makes: the settings of each restart act only on the nodes whose runtime restarts that way (containerd
+    // to take the CRI plugin's config_path; k3s and RKE2 when registries.yaml changes, servers one at a time, agents in batches).
+    tableRow([
+        {
+            keys: ["nodes.allowContainerdRestart"],
+            mootWith: (c) => unless(nodeFlavours(c).includes("containerd"), 'no node of runtime "containerd"'),
         },
-    },
+        {
+            keys: ["nodes.allowServiceRestart", "nodes.restartTimeoutSeconds"],
+            mootWith: (c) => unless(nodeFlavours(c).some(restartsOnRegistriesChange), 'no node of runtime "k3s" or "rke2"'),
+        },
+        {
+            // Nodes reached over SSH, the only delivery that takes the key.
+            keys: ["nodes.restartBatchSize"],
+            mootWith: (c) =>
+                unless(
+                    c.nodes.list.some((n) => n.role === "agent" && restartsOnRegistriesChange(nodeRuntime(n, c.nodes))),
+                    'no node in nodes.list of runtime "k3s" or "rke2" with role "agent"',
+                ),
+        },
+        {
+            keys: ["nodes.list[].role", "nodes.list[].kubernetesNodeName"],
+            mootWith: (c, at) => {
+                const runtime = nodeRuntime(holder(c, at) as { runtime?: RuntimeFlavour }, c.nodes);
+                return unless(
+                    restartsOnRegistriesChange(runtime),
+                    `runtime "${runtime}" (only k3s and RKE2 nodes restart when registries.yaml changes)`,
+                );
+            },
+        },
+    ]),
+    // A value that is what applies when the key is unset: each entry says what that is (the ingress class's known controller,
+    // who may pull through the caches without an allowlist or with one, the group's runtime, `sudo -n` unless the user is root).
+    tableRow([
+        {
+            keys: ["inCluster.ingressController"],
+            mootWith: (c) =>
+                unless(
+                    INGRESS_CONTROLLER_OF_CLASS[c.inCluster.ingressClass] !== c.inCluster.ingressController,
+                    `inCluster.ingressClass "${c.inCluster.ingressClass}" (its controller is known)`,
+                ),
+        },
+        {
+            keys: ["registry.mirrorPull"],
+            mootWith: (c) => {
+                const unset = mirrorPullPolicy({ registry: { ...c.registry, mirrorPull: undefined } });
+                return unless(
+                    c.registry.mirrorPull !== unset,
+                    `registry.allowedNetworks ${c.registry.allowedNetworks.length > 0 ? "set" : "empty"} (it is "${unset}" when unset)`,
+                );
+            },
+        },
+        {
+            keys: ["nodes.list[].runtime"],
+            mootWith: (c, at) => unless(holder(c, at).runtime !== c.nodes.runtime, `nodes.runtime "${c.nodes.runtime}" (the same runtime)`),
+        },
+        {
+            keys: ["externalHost.ssh.sudo", "kind.ssh.sudo", "nodes.list[].sudo"],
+            mootWith: (c, at) => {
+                const { user, sudo } = holder(c, at);
+                return unless(
+                    sudo !== needsSudo(String(user), undefined),
+                    `user "${String(user)}" (privileged steps use \`sudo -n\` exactly when the user is not root)`,
+                );
+            },
+        },
+    ]),
     {
-        keys: ["nodes.list[].runtime"],
-        mootWith: (c, at) => unless(holder(c, at).runtime !== c.nodes.runtime, `nodes.runtime "${c.nodes.runtime}" (the same runtime)`),
-    },
-    {
+        // A node Pulumi runs on is reached without SSH.
         keys: ["nodes.list[].host", "nodes.list[].port", "nodes.list[].hostKey", "nodes.list[].allowUnpinnedHostKey"],
         mootWith: (c, at) => unless(!holder(c, at).local, "local true (the node's commands run where Pulumi runs, without SSH)"),
     },
     {
+        // It allows connecting without a pinned key only.
         keys: ["externalHost.ssh.allowUnpinnedHostKey", "kind.ssh.allowUnpinnedHostKey", "nodes.list[].allowUnpinnedHostKey"],
         mootWith: (c, at) => unless(holder(c, at).hostKey === undefined, "hostKey set (the pinned key is checked)"),
-    },
-    {
-        keys: ["externalHost.ssh.sudo", "kind.ssh.sudo", "nodes.list[].sudo"],
-        mootWith: (c, at) => {
-            const { user, sudo } = holder(c, at);
-            return unless(
-                sudo !== (user !== "root"),
-                `user "${String(user)}" (privileged steps use \`sudo -n\` exactly when the user is not root)`,
-            );
-        },
     },
 ];
 

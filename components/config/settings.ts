@@ -2,8 +2,9 @@
  * The configuration as the program reads it. The schema checks one key at a time and the rules check
  * keys against each other; once both pass, `toSettings` gives every mode exactly the settings it needs
  * (an ACME certificate its contact address, S3 storage its bucket, SSH node delivery its list of
- * nodes, an external host its SSH connection), so the wiring narrows on the mode and never asserts
- * that a setting is there.
+ * nodes, an external host its SSH connection) and none it has no use for (kind no certificate or
+ * storage, an existing registry no image, storage, UI or upkeep), so the wiring narrows on the mode
+ * once and never asserts that a setting is there.
  */
 import { INGRESS_CONTROLLER_OF_CLASS, type IngressController } from "../shared/facts";
 import type { ModeConfig, RegistryMode } from "./modeShapes";
@@ -89,84 +90,108 @@ export type OwnTls = GeneratedCaTls | ProvidedTls;
 /** `registry.tls`, one variant per mode. */
 export type TlsSettings = OwnTls | AcmeTls | CertManagerTls | PublicTls;
 
-type StorageCommon = Omit<FlatStorage, "kind" | "s3">;
+type VariantOf<M extends RegistryMode> = Extract<ModeConfig, { readonly registry: { readonly mode: M } }>;
+/** `registry` as the shape of mode `M` takes it (./modeShapes.ts): only that mode's keys and variants. */
+type RegistryOf<M extends RegistryMode> = VariantOf<M>["registry"];
 
-/** `registry.storage.kind` "filesystem": a PersistentVolumeClaim, or the external host's data directory. */
-export interface FilesystemStorage extends StorageCommon {
+/** `registry.storage.kind` "s3": S3-compatible object storage. */
+export interface S3Storage {
+    readonly kind: "s3";
+    readonly s3: S3Config;
+}
+
+/** `registry.storage.kind` "filesystem" in the cluster: a PersistentVolumeClaim of this size and class. */
+export interface ClaimStorage {
+    readonly kind: "filesystem";
+    readonly size: string;
+    readonly storageClass?: string;
+    /** Never set with filesystem storage; declared so that code may test `storage.s3` itself. */
+    readonly s3?: undefined;
+}
+
+/** `registry.storage.kind` "filesystem" on the external host: its data directory (`externalHost.dataDir`). */
+export interface DirectoryStorage {
     readonly kind: "filesystem";
     /** Never set with filesystem storage; declared so that code may test `storage.s3` itself. */
     readonly s3?: undefined;
 }
 
-/** `registry.storage.kind` "s3": S3-compatible object storage. */
-export interface S3Storage extends StorageCommon {
-    readonly kind: "s3";
-    readonly s3: S3Config;
-}
+/** `registry.storage` in the cluster: a claim, or a bucket. */
+export type InClusterStorageSettings = ClaimStorage | S3Storage;
+/** `registry.storage` on the external host: its data directory, or a bucket. */
+export type ExternalHostStorageSettings = DirectoryStorage | S3Storage;
 
-/** `registry.storage`, one variant per kind. */
-export type StorageSettings = FilesystemStorage | S3Storage;
-
-type RegistryCommon = Omit<FlatRegistry, "mode" | "tls" | "storage" | "maintenance"> & { readonly storage: StorageSettings };
-
+/** Garbage collection and retention, which every registry the program runs offers (`registry.maintenance`, without backups). */
+type Upkeep = Omit<FlatRegistry["maintenance"], "backup">;
 /** `registry.maintenance`, with the backups its placement offers (`registry.maintenance.backup`, by enabled, the destination by kind). */
-type MaintenanceWith<Backup> = Omit<FlatRegistry["maintenance"], "backup"> & { readonly backup: Backup };
-type BackupOf<M extends "in-cluster" | "external-host"> = VariantOf<M>["registry"]["maintenance"]["backup"];
+type MaintenanceWith<Backup> = Upkeep & { readonly backup: Backup };
 /** The in-cluster registry's backups: off, or on to S3 or a volume of its own. */
-export type InClusterBackupSettings = BackupOf<"in-cluster">;
+export type InClusterBackupSettings = RegistryOf<"in-cluster">["maintenance"]["backup"];
 /** The external host's backups: off, or on to another machine over SFTP or to S3. */
-export type ExternalHostBackupSettings = BackupOf<"external-host">;
-/** Where no backups of ours run (kind, an existing registry). */
-type NoBackup = { readonly enabled: false };
+export type ExternalHostBackupSettings = RegistryOf<"external-host">["maintenance"]["backup"];
+
+/**
+ * What every registry the program runs reads, wherever it runs: Distribution's and Caddy's images, the
+ * pull-through caches and who may pull through them, the additions to config.yml, and the web UI.
+ */
+type RunRegistrySettings = Pick<FlatRegistry, "image" | "caddyImage" | "mirrors" | "mirrorPull" | "distributionConfig" | "ui">;
 
 /** `registry.mode` "in-cluster": Distribution with a Caddy sidecar, behind the cluster's ingress. */
-export interface InClusterRegistrySettings extends RegistryCommon {
+export interface InClusterRegistrySettings extends RunRegistrySettings {
     readonly mode: "in-cluster";
-    readonly maintenance: MaintenanceWith<InClusterBackupSettings>;
     readonly tls: OwnTls | CertManagerTls;
+    readonly storage: InClusterStorageSettings;
+    readonly maintenance: MaintenanceWith<InClusterBackupSettings>;
+    readonly allowedNetworks: FlatRegistry["allowedNetworks"];
+    /** Metrics, with prometheus-operator's objects or scrape annotations. */
+    readonly monitoring: RegistryOf<"in-cluster">["monitoring"];
+    /** The ingress controller's rate limit on the token endpoint. */
+    readonly loginLimit: RegistryOf<"in-cluster">["loginLimit"];
+    readonly replicas: FlatRegistry["replicas"];
     /** `dso-registry:inCluster`, with its ingress controller resolved from the class name when the stack does not name it. */
     readonly inCluster: InClusterConfig;
 }
 
 /** `registry.mode` "external-host": Distribution and Caddy on a host reached over SSH. */
-export interface ExternalHostRegistrySettings extends RegistryCommon {
+export interface ExternalHostRegistrySettings extends RunRegistrySettings {
     readonly mode: "external-host";
-    readonly maintenance: MaintenanceWith<ExternalHostBackupSettings>;
     readonly tls: OwnTls | AcmeTls;
+    readonly storage: ExternalHostStorageSettings;
+    readonly maintenance: MaintenanceWith<ExternalHostBackupSettings>;
+    readonly allowedNetworks: FlatRegistry["allowedNetworks"];
+    /** Metrics, with a rules file and a scrape file for the host's Prometheus. */
+    readonly monitoring: RegistryOf<"external-host">["monitoring"];
+    /** fail2ban's counts. */
+    readonly loginLimit: RegistryOf<"external-host">["loginLimit"];
     /** `dso-registry:externalHost`. */
     readonly externalHost: ExternalHostConfig;
 }
 
 /**
  * `registry.mode` "kind": Distribution and Caddy as containers on the Docker host of a kind cluster,
- * in plain HTTP on 127.0.0.1 and on the kind network (docs/kind.md). `registry.tls` is moot there:
- * the rules accept only its default.
+ * in plain HTTP on 127.0.0.1 and on the kind network (docs/kind.md): no certificate, no storage but
+ * `kind.dataDir`, no backups, allowlist, metrics or login limit of its own.
  */
-export interface KindRegistrySettings extends RegistryCommon {
+export interface KindRegistrySettings extends RunRegistrySettings {
     readonly mode: "kind";
-    readonly maintenance: MaintenanceWith<NoBackup>;
-    readonly tls: GeneratedCaTls;
+    readonly maintenance: Upkeep;
     /** `dso-registry:kind`. */
     readonly kind: KindConfig;
 }
 
-/** `registry.mode` "existing": a registry the program does not run. */
-export interface ExistingRegistrySettings extends RegistryCommon {
+/** `registry.mode` "existing": a registry the program does not run; its images, storage, UI and upkeep are the organisation's. */
+export interface ExistingRegistrySettings {
     readonly mode: "existing";
-    readonly maintenance: MaintenanceWith<NoBackup>;
     readonly tls: PublicTls;
     /** `dso-registry:existing`. */
     readonly existing: ExistingConfig;
 }
 
-/** `registry`, one variant per placement, each with the settings of its own mode. */
-export type RegistrySettings = InClusterRegistrySettings | ExternalHostRegistrySettings | KindRegistrySettings | ExistingRegistrySettings;
+/** A registry the program runs: in the cluster, on its host, or beside a kind cluster. */
+export type OwnRegistrySettings = InClusterRegistrySettings | ExternalHostRegistrySettings | KindRegistrySettings;
 
-/**
- * The registry settings a placement reads whatever its mode: images, storage, UI, maintenance,
- * replicas. Its TLS reaches it as an argument of its own.
- */
-export type RegistryConfig = Omit<FlatRegistry, "tls">;
+/** `registry`, one variant per placement, each with the settings of its own mode and nothing else. */
+export type RegistrySettings = OwnRegistrySettings | ExistingRegistrySettings;
 
 type NodesCommon = Omit<FlatNodes, "delivery" | "list">;
 
@@ -217,8 +242,9 @@ export interface ParsedConfig {
 /**
  * Maps what the schema yielded into the settings of the chosen modes. Called only after every rule in
  * `rules.ts` has passed. `variant` is the stack file in its mode's shape (./modeShapes.ts): it gives the
- * registry its TLS, storage and placement block, each already the variant its mode takes; `c` (the
- * catalogue's view, every key with its default) gives the rest.
+ * registry its TLS, storage, backups, metrics, login limit and placement block, each already the
+ * variant its mode takes; `c` (the catalogue's view, every key with its default) gives the rest, and
+ * only to the modes that read it.
  */
 export function toSettings(c: FlatConfig, variant: ModeConfig): ParsedConfig {
     return {
@@ -237,51 +263,52 @@ export function ingressControllerOf(i: FlatConfig["inCluster"]): IngressControll
     return i.ingressController ?? INGRESS_CONTROLLER_OF_CLASS[i.ingressClass];
 }
 
-type VariantOf<M extends RegistryMode> = Extract<ModeConfig, { readonly registry: { readonly mode: M } }>;
 const isMode = <M extends RegistryMode>(v: ModeConfig, mode: M): v is VariantOf<M> => v.registry.mode === mode;
 
+/** The keys of `o` among `keys` that it holds (an optional key it leaves out stays out). */
+function pick<T extends object, K extends keyof T>(o: T, keys: readonly K[]): Pick<T, K> {
+    return Object.fromEntries(keys.filter((k) => k in o).map((k) => [k, o[k]])) as Pick<T, K>;
+}
+
+/**
+ * The registry's settings, narrowed once by registry.mode: each variant holds what its placement reads
+ * and nothing else (kind no certificate, storage, backups, allowlist, metrics or login limit; an existing
+ * registry none of what runs a registry).
+ */
 function registrySettings(c: FlatConfig, v: ModeConfig): RegistrySettings {
-    const { mode: _mode, tls: flatTls, storage: flatStorage, maintenance: flatMaintenance, ...rest } = c.registry;
-    const { kind: _kind, s3: _s3, ...storageCommon } = flatStorage;
-    const storage = (s: { readonly kind: "filesystem" } | { readonly kind: "s3"; readonly s3: S3Config }): StorageSettings =>
-        s.kind === "s3" ? { ...storageCommon, kind: "s3", s3: s.s3 } : { ...storageCommon, kind: "filesystem" };
-    const maintenance = <B>(backup: B): MaintenanceWith<B> => ({ ...flatMaintenance, backup });
+    const r = c.registry;
+    const runs = pick(r, ["image", "caddyImage", "mirrors", "mirrorPull", "distributionConfig", "ui"]);
+    const { backup: _backup, ...upkeep } = r.maintenance;
     if (isMode(v, "in-cluster")) {
-        const inCluster = { ...v.inCluster, ingressController: ingressControllerOf(v.inCluster) };
         return {
-            ...rest,
-            storage: storage(v.registry.storage),
-            maintenance: maintenance(v.registry.maintenance.backup),
+            ...runs,
             mode: "in-cluster",
             tls: tlsSettings(v.registry.tls),
-            inCluster,
+            storage: v.registry.storage,
+            maintenance: { ...upkeep, backup: v.registry.maintenance.backup },
+            allowedNetworks: r.allowedNetworks,
+            monitoring: v.registry.monitoring,
+            loginLimit: v.registry.loginLimit,
+            replicas: r.replicas,
+            inCluster: { ...v.inCluster, ingressController: ingressControllerOf(v.inCluster) },
         };
     }
     if (isMode(v, "external-host")) {
         return {
-            ...rest,
-            storage: storage(v.registry.storage),
-            maintenance: maintenance(v.registry.maintenance.backup),
+            ...runs,
             mode: "external-host",
             tls: tlsSettings(v.registry.tls),
+            storage: v.registry.storage,
+            maintenance: { ...upkeep, backup: v.registry.maintenance.backup },
+            allowedNetworks: r.allowedNetworks,
+            monitoring: v.registry.monitoring,
+            loginLimit: v.registry.loginLimit,
             externalHost: v.externalHost,
         };
     }
-    const noBackup = maintenance({ enabled: false } as const);
-    if (isMode(v, "kind")) {
-        const { caValidityDays, serverCertValidityDays } = flatTls;
-        const tls = { mode: "generated-ca", caValidityDays, serverCertValidityDays } as const;
-        return { ...rest, storage: storage(v.registry.storage), maintenance: noBackup, mode: "kind", tls, kind: v.kind };
-    }
+    if (isMode(v, "kind")) return { ...runs, mode: "kind", maintenance: upkeep, kind: v.kind };
     const existing = v as VariantOf<"existing">;
-    return {
-        ...rest,
-        storage: storage({ kind: "filesystem" }),
-        maintenance: noBackup,
-        mode: "existing",
-        tls: { mode: "public" },
-        existing: existing.existing,
-    };
+    return { mode: "existing", tls: { mode: "public" }, existing: existing.existing };
 }
 
 type TlsVariant = Exclude<VariantOf<"in-cluster" | "external-host" | "existing">["registry"]["tls"], undefined>;

@@ -7,17 +7,15 @@ import * as pulumi from "@pulumi/pulumi";
 import { renderCaddyfile } from "../accessPolicy/caddyfile";
 import type { AccessPolicy, MirrorRoute, ScopedPushAccount } from "../accessPolicy/policy";
 import { previousUsersFile } from "../accessPolicy/usersFile";
-import { type HashedAccount, overlapFilesOutput, usersFileOutput } from "../accessPolicy/usersFileOutput";
+import { overlapFilesOutput, usersFileOutput } from "../accessPolicy/usersFileOutput";
 import { decoyHash } from "../accounts/decoy";
 import { METRICS_PORTS } from "../shared/facts";
 import { fingerprint } from "../shared/fingerprint";
 import { withFormerType } from "../shared/formerType";
+import type { FrontAccount } from "../shared/front";
 import { type HostConnection, HostFile, type HostFileSpec, hostCommand, privileged } from "../shared/hostAccess";
 import { HostFilesCheck } from "../shared/hostFilesCheck";
 import { caddyApplyScript, caddyRemoveScript, FRONT_DIR, type HostLayout, hostPaths } from "./scripts";
-
-/** An account the policy knows: its name and bcrypt hash (secret), and its previous password during an overlap. */
-export type HostAccount = HashedAccount;
 
 /** TLS for the Caddy site. */
 export type HostTls =
@@ -42,9 +40,9 @@ export interface CaddySiteArgs {
     readonly port: number;
     readonly tls: HostTls;
     /** Accounts that may push (and pull). */
-    readonly pushAccounts: readonly HostAccount[];
+    readonly pushAccounts: readonly FrontAccount[];
     /** Pull-only accounts. */
-    readonly pullAccounts: readonly HostAccount[];
+    readonly pullAccounts: readonly FrontAccount[];
     /**
      * Push accounts (in `pushAccounts`) that may write only under repository prefixes; every other push
      * account writes everywhere. Why: docs/decisions/access-policy.md#push-accounts-scoped-to-repository-prefixes
@@ -81,7 +79,7 @@ export interface CaddyMaven {
     /** Downloads need an account (`mavenRegistry.requiresAuthForPull`). */
     readonly requiresAuthForPull: boolean;
     /** The account Jenkins holds under `mavenRegistry.credentialId`. */
-    readonly deployAccount: HostAccount;
+    readonly deployAccount: FrontAccount;
 }
 
 /** The access policy of the host's Caddy site: its files under the layout, blob downloads from the data directory (filesystem storage). */
@@ -201,7 +199,7 @@ export class CaddySite extends pulumi.ComponentResource {
             tlsInputs.push(args.tls.certificatePem, args.tls.privateKeyPem);
         }
         // Every users file's accounts by name: at each check, credentials of any other user are checked against the decoy account.
-        const names = (accounts: readonly HostAccount[]) => accounts.map((a) => a.username);
+        const names = (accounts: readonly FrontAccount[]) => accounts.map((a) => a.username);
         const accounts = {
             push: names(args.pushAccounts),
             pull: names(args.pullAccounts),

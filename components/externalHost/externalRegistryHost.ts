@@ -8,27 +8,33 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { LoginLimit } from "../accessPolicy/loginLimit";
-import { type HostMirror, MirrorCachesOnHost } from "../mirrors/mirrorCachesOnHost";
+import type { MirrorRoute } from "../accessPolicy/policy";
+import type { RegistryMaven } from "../maven/registryMaven";
+import { hostMirror, MirrorCachesOnHost, type MirrorCachesOnHostArgs } from "../mirrors/mirrorCachesOnHost";
+import type { RegistryMirror } from "../mirrors/mirrors";
+import type { RegistryMonitoring } from "../monitoring/alertRules";
+import { DEFAULT_GC_SCHEDULE, DEFAULT_HOST_DIRS, DEFAULT_IMAGES, DEFAULT_REGISTRY_PORT } from "../shared/defaults";
 import type { DistributionSettings } from "../shared/distributionSettings";
 import { imagePrefix, METRICS_PORTS, registryAuthority } from "../shared/facts";
 import { withFormerType } from "../shared/formerType";
-import { frontUsers, type RegistryFront } from "../shared/front";
+import { frontDefaults, frontUsers, type RegistryFront, type WithFrontDefaults } from "../shared/front";
 import type { HostConnection, HostTarget } from "../shared/hostAccess";
 import type { Retention } from "../upkeep/retention";
-import { CADDY_ACCESS_LOG, type CaddyMaven, CaddySite, type HostTls } from "./caddySite";
-import { HostMonitoring, hostReporting, monitoringPaths } from "./hostMonitoring";
-import { HostPackages } from "./hostPackages";
-import { HostLoginLimit } from "./loginLimit";
-import { type HostBackupArgs, Maintenance } from "./maintenance";
-import { MavenContainer } from "./mavenContainer";
+import { CADDY_ACCESS_LOG, CaddySite, type CaddySiteArgs, type HostTls } from "./caddySite";
+import { HostMonitoring, type HostMonitoringArgs, hostReporting, monitoringPaths } from "./hostMonitoring";
+import { HostPackages, type HostPackagesArgs } from "./hostPackages";
+import { HostLoginLimit, type HostLoginLimitArgs } from "./loginLimit";
+import { type HostBackupArgs, Maintenance, type MaintenanceArgs } from "./maintenance";
+import { MavenContainer, type MavenContainerArgs } from "./mavenContainer";
 import { MAVEN_CONTAINER } from "./mavenScripts";
-import { PostDeployCheck } from "./postDeployCheck";
-import { PurgeOnDestroy } from "./purgeOnDestroy";
-import { containerStorage, type HostRegistryStorage, RegistryContainer } from "./registryContainer";
+import { PostDeployCheck, type PostDeployCheckArgs } from "./postDeployCheck";
+import { PurgeOnDestroy, type PurgeOnDestroyArgs } from "./purgeOnDestroy";
+import { containerStorage, type HostRegistryStorage, RegistryContainer, type RegistryContainerArgs } from "./registryContainer";
 import {
     type ContainerSpec,
     defaultHostLayout,
     FRONT_CONTAINER,
+    type HostLayout,
     hostPaths,
     type MaintenanceOptions,
     mirrorsDirOf,
@@ -37,49 +43,78 @@ import {
     UI_CONTAINER,
     UI_HOST_PORT,
 } from "./scripts";
-import { UiContainer } from "./uiContainer";
+import { UiContainer, type UiContainerArgs } from "./uiContainer";
 
 /** The host's registry: the front contract every placement takes (accounts, pull auth, deletes, allowlist), and what runs on the host. */
 export interface ExternalRegistryHostArgs extends RegistryFront {
     /** The SSH connection to the host (kind "ssh"; "local" when Pulumi runs on the host itself). */
     readonly connection: HostConnection;
-    /** Host name clients use, and the HTTPS port Caddy listens on. */
+    /** Host name clients use. */
     readonly registryHost: string;
-    readonly port: number;
-    /** Repository path prefix, for the image prefix output. */
-    readonly pathPrefix: string;
-    /** Distribution image, e.g. "registry:2.8.3" or "registry@sha256:…". */
-    readonly image: string;
-    /** The front's Caddy image (`registry.caddyImage`, e.g. "caddy:2.8.4"): the same Caddy as every other placement's front. */
-    readonly caddyImage: string;
-    /** Registry data directory on the host (filesystem storage). */
-    readonly dataDir: string;
-    /** The Maven repository's data directory on the host (used when `maven` is set). */
+    /**
+     * The HTTPS port Caddy listens on.
+     * @default 443
+     */
+    readonly port?: number;
+    /**
+     * Repository path prefix, for the image prefix output.
+     * @default "" (images right under the host)
+     */
+    readonly pathPrefix?: string;
+    /**
+     * Distribution image, e.g. "registry:3.1.2" or "registry@sha256:…".
+     * @default "registry:3.1.2"
+     */
+    readonly image?: string;
+    /**
+     * The front's Caddy image (`registry.caddyImage`): the same Caddy as every other placement's front.
+     * @default "caddy:2.8.4"
+     */
+    readonly caddyImage?: string;
+    /**
+     * Registry data directory on the host (filesystem storage).
+     * @default "/srv/data/registry"
+     */
+    readonly dataDir?: string;
+    /**
+     * The Maven repository's data directory on the host (used when `maven` is set).
+     * @default "/srv/data/maven"
+     */
     readonly mavenDataDir?: string;
-    /** Where the registry keeps images: the data directory, or an S3 bucket with its credentials. */
-    readonly storage: HostRegistryStorage;
-    /** Delete the data directory on destroy. */
-    readonly purgeDataOnDestroy: boolean;
-    /** Install missing packages (Docker, cron, curl) instead of only reporting them. */
-    readonly installPackages: boolean;
+    /**
+     * Where the registry keeps images: the data directory, or an S3 bucket with its credentials.
+     * @default { kind: "filesystem" }
+     */
+    readonly storage?: HostRegistryStorage;
+    /**
+     * Delete the data directory on destroy.
+     * @default false
+     */
+    readonly purgeDataOnDestroy?: boolean;
+    /**
+     * Install missing packages (Docker, cron, curl) instead of only reporting them.
+     * @default true
+     */
+    readonly installPackages?: boolean;
     readonly tls: HostTls;
     /** Same-origin web UI container; none when unset. */
     readonly ui?: { readonly image: string };
-    /** Scheduled garbage collection (in a read-only window, checked afterwards). */
-    readonly garbageCollection: MaintenanceOptions["garbageCollection"];
+    /**
+     * Scheduled garbage collection (in a read-only window, checked afterwards): whether it runs, when
+     * (cron; default "30 3 * * 0"), and whether it also removes untagged manifests (default false).
+     * @default { enabled: false, schedule: "30 3 * * 0", deleteUntagged: false }
+     */
+    readonly garbageCollection?: { readonly enabled: boolean; readonly schedule?: string; readonly deleteUntagged?: boolean };
     /** Tag retention, run by garbage collection in its window; none when unset. */
     readonly retention?: Retention;
     /** Scheduled backups off the host, and the restore command; none when unset. */
     readonly backup?: HostBackupArgs;
     /** Pull-through caches (`registry.mirrors`): containers of their own beside the registry; none when unset. */
-    readonly mirrors?: readonly HostMirror[];
+    readonly mirrors?: readonly RegistryMirror[];
     /** The Maven repository served by the same site (the converged case); none when unset. */
     readonly maven?: HostMavenArgs;
-    /**
-     * Metrics, job outcomes and alert rules (docs/monitoring.md); none when unset. `relayImage` is the
-     * Caddy image (`registry.caddyImage`) of the relay that lets only Distribution's /metrics out.
-     */
-    readonly monitoring?: { readonly runbookBaseUrl: string; readonly relayImage: string };
+    /** Metrics, job outcomes and alert rules (docs/monitoring.md); none when unset. */
+    readonly monitoring?: HostRegistryMonitoring;
     /**
      * Rotation by age of the generated passwords: the period's length and when the next begins (Unix
      * seconds), for the status script and, with monitoring, an alert past it.
@@ -91,18 +126,345 @@ export interface ExternalRegistryHostArgs extends RegistryFront {
     readonly distributionConfig?: DistributionSettings;
 }
 
-/** The Maven repository on the host: nginx's WebDAV behind the registry's Caddy site (docs/maven.md). */
-export interface HostMavenArgs extends CaddyMaven {
-    /** nginx image with its WebDAV module (`mavenRegistry.nginxImage`). */
-    readonly image: string;
-    /** Timestamped builds kept per SNAPSHOT version by the garbage-collection job. */
-    readonly snapshotBuildsToKeep: number;
+/**
+ * The Maven repository on the host (`RegistryMaven`): nginx's WebDAV behind the registry's Caddy site, its
+ * files in `mavenDataDir` (docs/maven.md).
+ */
+export type HostMavenArgs = RegistryMaven;
+
+/** The host's monitoring: what every placement takes (`RegistryMonitoring`), and the image of its metrics relay. */
+export interface HostRegistryMonitoring extends RegistryMonitoring {
+    /**
+     * The Caddy image of the relay that lets only Distribution's /metrics out.
+     * @default the front's (`caddyImage`)
+     */
+    readonly relayImage?: string;
+}
+
+/** `ExternalRegistryHostArgs` with every default applied: what the component builds from (`externalRegistryHostDefaults`). */
+export type ExternalRegistryHostArgsWithDefaults = Omit<WithFrontDefaults<ExternalRegistryHostArgs>, "garbageCollection" | "monitoring"> &
+    Required<
+        Pick<
+            ExternalRegistryHostArgs,
+            | "port"
+            | "pathPrefix"
+            | "image"
+            | "caddyImage"
+            | "dataDir"
+            | "mavenDataDir"
+            | "storage"
+            | "purgeDataOnDestroy"
+            | "installPackages"
+        >
+    > & {
+        readonly garbageCollection: MaintenanceOptions["garbageCollection"];
+        readonly monitoring?: HostRegistryMonitoring & { readonly relayImage: string };
+    };
+
+/**
+ * The args with the defaults each one's `@default` documents (the stack config's defaults too,
+ * components/shared/defaults.ts): the front's (`frontDefaults`), then the host's own. A setting given
+ * is kept as given.
+ */
+export function externalRegistryHostDefaults(args: ExternalRegistryHostArgs): ExternalRegistryHostArgsWithDefaults {
+    const caddyImage = args.caddyImage ?? DEFAULT_IMAGES.caddy;
+    const { monitoring, ...given } = frontDefaults(args);
+    return {
+        ...given,
+        port: args.port ?? DEFAULT_REGISTRY_PORT,
+        pathPrefix: args.pathPrefix ?? "",
+        image: args.image ?? DEFAULT_IMAGES.registry,
+        caddyImage,
+        dataDir: args.dataDir ?? DEFAULT_HOST_DIRS.data,
+        mavenDataDir: args.mavenDataDir ?? DEFAULT_HOST_DIRS.maven,
+        storage: args.storage ?? { kind: "filesystem" },
+        purgeDataOnDestroy: args.purgeDataOnDestroy ?? false,
+        installPackages: args.installPackages ?? true,
+        garbageCollection: {
+            enabled: args.garbageCollection?.enabled ?? false,
+            schedule: args.garbageCollection?.schedule ?? DEFAULT_GC_SCHEDULE,
+            deleteUntagged: args.garbageCollection?.deleteUntagged ?? false,
+        },
+        ...(monitoring ? { monitoring: { ...monitoring, relayImage: monitoring.relayImage ?? caddyImage } } : {}),
+    };
 }
 
 /** Why the args cannot work, or undefined. Exported for table-driven tests. */
-export function externalRegistryHostProblem(args: Pick<ExternalRegistryHostArgs, "dataDir">): string | undefined {
+export function externalRegistryHostProblem(args: Pick<ExternalRegistryHostArgsWithDefaults, "dataDir">): string | undefined {
     if (!args.dataDir.startsWith("/") || args.dataDir === "/") return `dataDir "${args.dataDir}" must be an absolute path below /`;
     return undefined;
+}
+
+/** A child component of the host: one of its steps, by the role it plays. */
+export type HostStepName = "purge" | "packages" | "monitoring" | "monitoringScripts" | "container" | "ui" | "mirrors" | "maven" | "caddy";
+
+/**
+ * One child component the host registers: its resource name, its args (a function of the values the
+ * children registered before it give, where it takes any) and the steps it waits for (`monitoringScripts`:
+ * the monitoring's reporter and probe; no `dependsOn` at all when unset).
+ */
+export interface HostStep<A> {
+    readonly name: string;
+    readonly args: A;
+    readonly dependsOn?: readonly HostStepName[];
+}
+
+/** What `ExternalRegistryHost` registers, in this order, and what it exposes: `planExternalRegistryHost`. */
+export interface ExternalRegistryHostPlan {
+    readonly purge: HostStep<PurgeOnDestroyArgs>;
+    readonly packages: HostStep<HostPackagesArgs>;
+    readonly monitoring?: HostStep<HostMonitoringArgs>;
+    readonly loginLimit: HostStep<HostLoginLimitArgs>;
+    readonly container: HostStep<RegistryContainerArgs>;
+    readonly ui?: HostStep<UiContainerArgs>;
+    readonly mirrors?: HostStep<MirrorCachesOnHostArgs>;
+    readonly maven?: HostStep<MavenContainerArgs>;
+    /** With the caches' routes (`MirrorCachesOnHost.routes`). */
+    readonly caddy: HostStep<(links: { readonly mirrorRoutes?: readonly MirrorRoute[] }) => CaddySiteArgs>;
+    /** With the containers' spec fingerprints (`RegistryContainer`, `MavenContainer`). */
+    readonly maintenance: HostStep<
+        (links: { readonly containerFingerprint: string; readonly mavenFingerprint?: string }) => MaintenanceArgs
+    >;
+    /** With the site's files' fingerprint (`CaddySite.filesFingerprint`) and the container's. */
+    readonly check: HostStep<
+        (links: { readonly caddyFingerprint: pulumi.Output<string>; readonly containerFingerprint: string }) => PostDeployCheckArgs
+    >;
+    readonly registryUrl: string;
+    readonly imagePrefix: string;
+    /** The CA clients must trust, when the program generated one. */
+    readonly caCertPem?: pulumi.Input<string>;
+    readonly opsCommands: Record<string, string>;
+}
+
+/**
+ * Everything `ExternalRegistryHost` registers, from its args with the defaults applied: which child
+ * components exist (the web UI, the caches, the Maven repository and the monitoring only when asked
+ * for), their names and args, and the order they run in (everything after the packages, which wait for
+ * the purge; the site after what it proxies to; the check after the site).
+ */
+export function planExternalRegistryHost(name: string, args: ExternalRegistryHostArgsWithDefaults): ExternalRegistryHostPlan {
+    const { connection } = args;
+    const layout = defaultHostLayout(args.dataDir, args.mavenDataDir);
+    const s3 = args.storage.kind === "s3";
+    // No published port: Distribution listens on a unix socket only Caddy and root can open.
+    const registry: ContainerSpec = {
+        name: REGISTRY_CONTAINER,
+        image: args.image,
+        layout,
+        storage: containerStorage(args.storage),
+        ...(args.monitoring ? { metrics: { port: METRICS_PORTS.distribution, relayImage: args.monitoring.relayImage } } : {}),
+    };
+    const monitored = args.monitoring !== undefined;
+    const reporting = monitored ? hostReporting(layout) : undefined;
+    // The jobs that report run after the reporter is placed.
+    const jobsAfter: HostStepName[] = monitored ? ["monitoringScripts"] : [];
+    const mavenSpec = args.maven && { image: args.maven.image, pathPrefix: args.maven.pathPrefix, layout };
+    const users = frontUsers(args.accounts);
+    return {
+        // Everything on the host waits for it (through the packages), so on destroy its delete, which
+        // removes the data when the last `up` asked for it, runs after every container is gone.
+        purge: {
+            name: `${name}-purge`,
+            args: {
+                connection,
+                purge: args.purgeDataOnDestroy,
+                directories: [...(s3 ? [] : [layout.dataDir]), ...(args.maven ? [layout.mavenDataDir] : [])],
+            },
+        },
+        packages: {
+            name: `${name}-packages`,
+            args: { connection, layout, dataDir: !s3, installPackages: args.installPackages, restic: args.backup !== undefined },
+            dependsOn: ["purge"],
+        },
+        ...(args.monitoring
+            ? {
+                  monitoring: {
+                      name: `${name}-monitoring`,
+                      args: {
+                          connection,
+                          layout,
+                          installPackages: args.installPackages,
+                          probe: {
+                              host: args.registryHost,
+                              port: args.port,
+                              certFile: args.tls.kind === "files" ? hostPaths(layout).tlsCert : "",
+                              dataDir: s3 ? "" : layout.dataDir,
+                          },
+                          backup: args.backup !== undefined,
+                          caches: (args.mirrors ?? []).length > 0,
+                          runbookBaseUrl: args.monitoring.runbookBaseUrl,
+                          passwordsRotationDue: args.passwordRotation?.due,
+                      },
+                      dependsOn: ["packages"],
+                  },
+              }
+            : {}),
+        loginLimit: {
+            name: `${name}-login-limit`,
+            args: {
+                connection,
+                installPackages: args.installPackages,
+                jail: args.loginLimit && { ...args.loginLimit, accessLog: CADDY_ACCESS_LOG, port: args.port },
+            },
+            // After the monitoring too: both may install Debian packages, and the engine runs every step
+            // whose dependencies are done at once, so two apt-get runs would race for dpkg's lock.
+            dependsOn: ["packages", ...(monitored ? (["monitoring"] as const) : [])],
+        },
+        container: {
+            name: `${name}-container`,
+            args: {
+                connection,
+                spec: registry,
+                storage: args.storage,
+                deletesEnabled: args.deletes.api,
+                ...(args.distributionConfig ? { distributionConfig: args.distributionConfig } : {}),
+            },
+            dependsOn: ["packages"],
+        },
+        ...(args.ui
+            ? {
+                  ui: {
+                      name: `${name}-ui`,
+                      args: {
+                          connection,
+                          spec: { name: UI_CONTAINER, image: args.ui.image, hostPort: UI_HOST_PORT, layout },
+                          deleteEnabled: args.deletes.ui,
+                          // The origin the UI calls: the registry's authority as clients write it.
+                          registryHost: args.port === 443 ? args.registryHost : `${args.registryHost}:${args.port}`,
+                      },
+                      dependsOn: ["packages"],
+                  },
+              }
+            : {}),
+        ...(args.mirrors && args.mirrors.length > 0
+            ? {
+                  mirrors: {
+                      name: `${name}-mirrors`,
+                      args: {
+                          connection,
+                          image: args.image,
+                          mirrors: args.mirrors.map(hostMirror),
+                          // Beside the registry's data directory, never inside it: backups and GC never see a cache.
+                          mirrorsDir: mirrorsDirOf(args.dataDir),
+                          configRoot: layout.registryConfigDir,
+                          socketsDir: layout.mirrorSocketsDir,
+                          pruneScriptPath: `${layout.binDir}/dso-registry-mirror-prune`,
+                          cronFilePath: `${layout.cronFile}-mirrors`,
+                          ...(reporting ? { reporting: { ...reporting, textfileDir: monitoringPaths(layout).textfileDir } } : {}),
+                      },
+                      dependsOn: ["packages", ...jobsAfter],
+                  },
+              }
+            : {}),
+        ...(mavenSpec ? { maven: { name: `${name}-maven`, args: { connection, spec: mavenSpec }, dependsOn: ["packages"] } } : {}),
+        // The site goes live only once what it proxies to runs.
+        caddy: {
+            name: `${name}-caddy`,
+            args: ({ mirrorRoutes }) => ({
+                connection,
+                image: args.caddyImage,
+                layout,
+                registryHost: args.registryHost,
+                port: args.port,
+                tls: args.tls,
+                pushAccounts: users.push,
+                pullAccounts: users.pull,
+                scopedPushAccounts: users.scoped,
+                requiresAuthForPull: args.requiresAuthForPull,
+                allowedNetworks: args.allowedNetworks,
+                deletesEnabled: args.deletes.api,
+                blobFiles: !s3,
+                upstream: `unix/${hostPaths(layout).registrySocket}`,
+                metrics: monitored,
+                uiUpstream: args.ui && `127.0.0.1:${UI_HOST_PORT}`,
+                mirrors: mirrorRoutes,
+                mirrorsRequireAuth: args.mirrorsRequireAuth,
+                maven: args.maven && {
+                    pathPrefix: args.maven.pathPrefix,
+                    requiresAuthForPull: args.maven.requiresAuthForPull,
+                    deployAccount: args.maven.deployAccount,
+                },
+            }),
+            dependsOn: [
+                "packages",
+                "container",
+                ...(args.ui ? (["ui"] as const) : []),
+                ...(args.mirrors && args.mirrors.length > 0 ? (["mirrors"] as const) : []),
+                ...(mavenSpec ? (["maven"] as const) : []),
+            ],
+        },
+        maintenance: {
+            name: `${name}-maintenance`,
+            args: ({ containerFingerprint, mavenFingerprint }) => ({
+                connection,
+                spec: registry,
+                specFingerprint: containerFingerprint,
+                garbageCollection: args.garbageCollection,
+                backup: args.backup,
+                maven:
+                    mavenSpec && mavenFingerprint !== undefined && args.maven
+                        ? { spec: mavenSpec, fingerprint: mavenFingerprint, snapshotBuildsToKeep: args.maven.snapshotBuildsToKeep }
+                        : undefined,
+                reporting,
+                ...(args.retention ? { retention: args.retention } : {}),
+                status: {
+                    host: args.registryHost,
+                    port: args.port,
+                    textfileDir: monitored ? monitoringPaths(layout).textfileDir : "",
+                    ...(args.passwordRotation ? { passwordRotation: args.passwordRotation } : {}),
+                    ...(args.retention ? { retentionMode: args.retention.mode } : {}),
+                },
+            }),
+            dependsOn: ["packages", ...jobsAfter],
+        },
+        check: {
+            name: `${name}-check`,
+            args: ({ caddyFingerprint, containerFingerprint }) => ({
+                connection,
+                layout,
+                registryHost: args.registryHost,
+                port: args.port,
+                tls: args.tls,
+                requiresAuthForPull: args.requiresAuthForPull,
+                allowedNetworks: args.allowedNetworks,
+                triggers: [caddyFingerprint, containerFingerprint],
+            }),
+            dependsOn: ["caddy", "container"],
+        },
+        ...hostOutputs(args, layout),
+    };
+}
+
+/** What the host exposes besides its children: its URL, image prefix, CA, and the operator's commands. */
+function hostOutputs(
+    args: ExternalRegistryHostArgsWithDefaults,
+    layout: HostLayout,
+): Pick<ExternalRegistryHostPlan, "registryUrl" | "imagePrefix" | "caCertPem" | "opsCommands"> {
+    const { connection } = args;
+    const authority = registryAuthority(args.registryHost, args.port);
+    const paths = hostPaths(layout);
+    const sshTarget = connection.kind === "ssh" ? `ssh -p ${connection.port} ${connection.user}@${connection.host}` : "";
+    const root = connection.sudo ? "sudo " : "";
+    return {
+        registryUrl: `https://${authority}`,
+        imagePrefix: imagePrefix(authority, args.pathPrefix),
+        ...(args.tls.kind === "files" && args.tls.caCertPem ? { caCertPem: args.tls.caCertPem } : {}),
+        opsCommands: {
+            status: `${sshTarget} ${root}${paths.statusScript}`.trim(),
+            logs: `${sshTarget} ${root}docker logs --tail 100 -f ${REGISTRY_CONTAINER}`.trim(),
+            ...(args.maven ? { mavenLogs: `${sshTarget} ${root}docker logs --tail 100 -f ${MAVEN_CONTAINER}`.trim() } : {}),
+            caddyLogs: `${sshTarget} ${root}docker logs --tail 100 -f ${FRONT_CONTAINER}`.trim(),
+            garbageCollect: `${sshTarget} ${root}${paths.gcScript}`.trim(),
+            verify: `${sshTarget} ${root}${paths.verifyScript}`.trim(),
+            accessLog: `${sshTarget} ${root}tail -f ${CADDY_ACCESS_LOG}`.trim(),
+            ...(args.backup
+                ? {
+                      backup: `${sshTarget} ${root}${paths.backupScript}`.trim(),
+                      restore: `${sshTarget} ${root}${paths.restoreScript}`.trim(),
+                  }
+                : {}),
+        },
+    };
 }
 
 /**
@@ -135,239 +497,34 @@ export class ExternalRegistryHost extends pulumi.ComponentResource {
     /** Commands an operator runs on the host (no secrets). */
     readonly opsCommands: Record<string, string>;
 
-    constructor(name: string, args: ExternalRegistryHostArgs, opts?: pulumi.ComponentResourceOptions) {
-        const target: HostTarget = { target: args.connection.name };
+    constructor(name: string, given: ExternalRegistryHostArgs, opts?: pulumi.ComponentResourceOptions) {
+        const target: HostTarget = { target: given.connection.name };
         super("dso-registry:externalHost:ExternalRegistryHost", name, target, withFormerType(opts, "dso:registry:ExternalRegistryHost"));
+        const args = externalRegistryHostDefaults(given);
         const problem = externalRegistryHostProblem(args);
         if (problem) throw new pulumi.ResourceError(`ExternalRegistryHost ${name}: ${problem}`, this);
-
-        const { connection } = args;
-        const layout = defaultHostLayout(args.dataDir, args.mavenDataDir);
-        const s3 = args.storage.kind === "s3";
-        // No published port: Distribution listens on a unix socket only Caddy and root can open.
-        const registry: ContainerSpec = {
-            name: REGISTRY_CONTAINER,
-            image: args.image,
-            layout,
-            storage: containerStorage(args.storage),
-            ...(args.monitoring ? { metrics: { port: METRICS_PORTS.distribution, relayImage: args.monitoring.relayImage } } : {}),
-        };
-
-        // Everything on the host waits for it (through the packages), so on destroy its delete, which
-        // removes the data when the last `up` asked for it, runs after every container is gone.
-        const purge = new PurgeOnDestroy(
-            `${name}-purge`,
-            {
-                connection,
-                purge: args.purgeDataOnDestroy,
-                directories: [...(s3 ? [] : [layout.dataDir]), ...(args.maven ? [layout.mavenDataDir] : [])],
-            },
-            { parent: this },
-        );
-        const packages = new HostPackages(
-            `${name}-packages`,
-            {
-                connection,
-                layout,
-                dataDir: !s3,
-                installPackages: args.installPackages,
-                restic: args.backup !== undefined,
-            },
-            { parent: this, dependsOn: [purge] },
-        );
-        const monitoring =
-            args.monitoring &&
-            new HostMonitoring(
-                `${name}-monitoring`,
-                {
-                    connection,
-                    layout,
-                    installPackages: args.installPackages,
-                    probe: {
-                        host: args.registryHost,
-                        port: args.port,
-                        certFile: args.tls.kind === "files" ? hostPaths(layout).tlsCert : "",
-                        dataDir: s3 ? "" : layout.dataDir,
-                    },
-                    backup: args.backup !== undefined,
-                    caches: (args.mirrors ?? []).length > 0,
-                    runbookBaseUrl: args.monitoring.runbookBaseUrl,
-                    passwordsRotationDue: args.passwordRotation?.due,
-                },
-                { parent: this, dependsOn: [packages] },
-            );
-        new HostLoginLimit(
-            `${name}-login-limit`,
-            {
-                connection,
-                installPackages: args.installPackages,
-                jail: args.loginLimit && { ...args.loginLimit, accessLog: CADDY_ACCESS_LOG, port: args.port },
-            },
-            // After the monitoring too: both may install Debian packages, and the engine runs every step
-            // whose dependencies are done at once, so two apt-get runs would race for dpkg's lock.
-            { parent: this, dependsOn: [packages, ...(monitoring ? [monitoring] : [])] },
-        );
-        const reporting = monitoring ? hostReporting(layout) : undefined;
-        const jobsAfter = monitoring ? monitoring.scripts : [];
-        const container = new RegistryContainer(
-            `${name}-container`,
-            {
-                connection,
-                spec: registry,
-                storage: args.storage,
-                deletesEnabled: args.deletes.api,
-                ...(args.distributionConfig ? { distributionConfig: args.distributionConfig } : {}),
-            },
-            { parent: this, dependsOn: [packages] },
-        );
-        const uiContainer =
-            args.ui &&
-            new UiContainer(
-                `${name}-ui`,
-                {
-                    connection,
-                    spec: { name: UI_CONTAINER, image: args.ui.image, hostPort: UI_HOST_PORT, layout },
-                    deleteEnabled: args.deletes.ui,
-                    // The origin the UI calls: the registry's authority as clients write it.
-                    registryHost: args.port === 443 ? args.registryHost : `${args.registryHost}:${args.port}`,
-                },
-                { parent: this, dependsOn: [packages] },
-            );
-        const mirrors =
-            args.mirrors && args.mirrors.length > 0
-                ? new MirrorCachesOnHost(
-                      `${name}-mirrors`,
-                      {
-                          connection,
-                          image: args.image,
-                          mirrors: args.mirrors,
-                          // Beside the registry's data directory, never inside it: backups and GC never see a cache.
-                          mirrorsDir: mirrorsDirOf(args.dataDir),
-                          configRoot: layout.registryConfigDir,
-                          socketsDir: layout.mirrorSocketsDir,
-                          pruneScriptPath: `${layout.binDir}/dso-registry-mirror-prune`,
-                          cronFilePath: `${layout.cronFile}-mirrors`,
-                          ...(reporting ? { reporting: { ...reporting, textfileDir: monitoringPaths(layout).textfileDir } } : {}),
-                      },
-                      { parent: this, dependsOn: [packages, ...jobsAfter] },
-                  )
-                : undefined;
-        const mavenSpec = args.maven && { image: args.maven.image, pathPrefix: args.maven.pathPrefix, layout };
-        const mavenContainer =
-            mavenSpec && new MavenContainer(`${name}-maven`, { connection, spec: mavenSpec }, { parent: this, dependsOn: [packages] });
-        // The site goes live only once what it proxies to runs.
-        const users = frontUsers(args.accounts);
-        const caddy = new CaddySite(
-            `${name}-caddy`,
-            {
-                connection,
-                image: args.caddyImage,
-                layout,
-                registryHost: args.registryHost,
-                port: args.port,
-                tls: args.tls,
-                pushAccounts: users.push,
-                pullAccounts: users.pull,
-                scopedPushAccounts: users.scoped,
-                requiresAuthForPull: args.requiresAuthForPull,
-                allowedNetworks: args.allowedNetworks,
-                deletesEnabled: args.deletes.api,
-                blobFiles: !s3,
-                upstream: `unix/${hostPaths(layout).registrySocket}`,
-                metrics: args.monitoring !== undefined,
-                uiUpstream: args.ui && `127.0.0.1:${UI_HOST_PORT}`,
-                mirrors: mirrors?.routes,
-                mirrorsRequireAuth: args.mirrorsRequireAuth,
-                maven: args.maven && {
-                    pathPrefix: args.maven.pathPrefix,
-                    requiresAuthForPull: args.maven.requiresAuthForPull,
-                    deployAccount: args.maven.deployAccount,
-                },
-            },
-            {
-                parent: this,
-                dependsOn: [
-                    packages,
-                    container,
-                    ...(uiContainer ? [uiContainer] : []),
-                    ...(mirrors ? [mirrors] : []),
-                    ...(mavenContainer ? [mavenContainer] : []),
-                ],
-            },
-        );
-        const maintenance = new Maintenance(
-            `${name}-maintenance`,
-            {
-                connection,
-                spec: registry,
-                specFingerprint: container.specFingerprint,
-                garbageCollection: args.garbageCollection,
-                backup: args.backup,
-                maven:
-                    mavenSpec && mavenContainer && args.maven
-                        ? {
-                              spec: mavenSpec,
-                              fingerprint: mavenContainer.specFingerprint,
-                              snapshotBuildsToKeep: args.maven.snapshotBuildsToKeep,
-                          }
-                        : undefined,
-                reporting,
-                ...(args.retention ? { retention: args.retention } : {}),
-                status: {
-                    host: args.registryHost,
-                    port: args.port,
-                    textfileDir: monitoring ? monitoringPaths(layout).textfileDir : "",
-                    ...(args.passwordRotation ? { passwordRotation: args.passwordRotation } : {}),
-                    ...(args.retention ? { retentionMode: args.retention.mode } : {}),
-                },
-            },
-            { parent: this, dependsOn: [packages, ...jobsAfter] },
-        );
-        const check = new PostDeployCheck(
-            `${name}-check`,
-            {
-                connection,
-                layout,
-                registryHost: args.registryHost,
-                port: args.port,
-                tls: args.tls,
-                requiresAuthForPull: args.requiresAuthForPull,
-                allowedNetworks: args.allowedNetworks,
-                triggers: [caddy.filesFingerprint, container.specFingerprint],
-            },
-            { parent: this, dependsOn: [caddy, container] },
-        );
-
-        this.packages = packages;
-        this.container = container;
-        this.caddy = caddy;
-        this.uiContainer = uiContainer;
-        this.mavenContainer = mavenContainer;
-        this.mirrors = mirrors;
-        this.maintenance = maintenance;
-        this.check = check;
-        const authority = registryAuthority(args.registryHost, args.port);
-        this.registryUrl = `https://${authority}`;
-        this.imagePrefix = imagePrefix(authority, args.pathPrefix);
-        if (args.tls.kind === "files" && args.tls.caCertPem) this.caCertPem = pulumi.output(args.tls.caCertPem);
-        const paths = hostPaths(layout);
-        const sshTarget = connection.kind === "ssh" ? `ssh -p ${connection.port} ${connection.user}@${connection.host}` : "";
-        const root = connection.sudo ? "sudo " : "";
-        this.opsCommands = {
-            status: `${sshTarget} ${root}${paths.statusScript}`.trim(),
-            logs: `${sshTarget} ${root}docker logs --tail 100 -f ${REGISTRY_CONTAINER}`.trim(),
-            ...(args.maven ? { mavenLogs: `${sshTarget} ${root}docker logs --tail 100 -f ${MAVEN_CONTAINER}`.trim() } : {}),
-            caddyLogs: `${sshTarget} ${root}docker logs --tail 100 -f ${FRONT_CONTAINER}`.trim(),
-            garbageCollect: `${sshTarget} ${root}${paths.gcScript}`.trim(),
-            verify: `${sshTarget} ${root}${paths.verifyScript}`.trim(),
-            accessLog: `${sshTarget} ${root}tail -f ${CADDY_ACCESS_LOG}`.trim(),
-            ...(args.backup
-                ? {
-                      backup: `${sshTarget} ${root}${paths.backupScript}`.trim(),
-                      restore: `${sshTarget} ${root}${paths.restoreScript}`.trim(),
-                  }
-                : {}),
-        };
+        const plan = planExternalRegistryHost(name, args);
+        const { step, after } = stepOrder(this, name);
+        step("purge", new PurgeOnDestroy(plan.purge.name, plan.purge.args, after(plan.purge)));
+        this.packages = step("packages", new HostPackages(plan.packages.name, plan.packages.args, after(plan.packages)));
+        const monitoring = plan.monitoring && new HostMonitoring(plan.monitoring.name, plan.monitoring.args, after(plan.monitoring));
+        if (monitoring) step("monitoring", monitoring, monitoring.scripts);
+        new HostLoginLimit(plan.loginLimit.name, plan.loginLimit.args, after(plan.loginLimit));
+        this.container = step("container", new RegistryContainer(plan.container.name, plan.container.args, after(plan.container)));
+        this.uiContainer = plan.ui && step("ui", new UiContainer(plan.ui.name, plan.ui.args, after(plan.ui)));
+        this.mirrors = plan.mirrors && step("mirrors", new MirrorCachesOnHost(plan.mirrors.name, plan.mirrors.args, after(plan.mirrors)));
+        this.mavenContainer = plan.maven && step("maven", new MavenContainer(plan.maven.name, plan.maven.args, after(plan.maven)));
+        const caddyArgs = plan.caddy.args({ mirrorRoutes: this.mirrors?.routes });
+        this.caddy = step("caddy", new CaddySite(plan.caddy.name, caddyArgs, after(plan.caddy)));
+        const containerFingerprint = this.container.specFingerprint;
+        const maintenanceArgs = plan.maintenance.args({ containerFingerprint, mavenFingerprint: this.mavenContainer?.specFingerprint });
+        this.maintenance = new Maintenance(plan.maintenance.name, maintenanceArgs, after(plan.maintenance));
+        const checkArgs = plan.check.args({ caddyFingerprint: this.caddy.filesFingerprint, containerFingerprint });
+        this.check = new PostDeployCheck(plan.check.name, checkArgs, after(plan.check));
+        this.registryUrl = plan.registryUrl;
+        this.imagePrefix = plan.imagePrefix;
+        if (plan.caCertPem) this.caCertPem = pulumi.output(plan.caCertPem);
+        this.opsCommands = plan.opsCommands;
         this.registerOutputs({
             registryUrl: this.registryUrl,
             imagePrefix: this.imagePrefix,
@@ -375,4 +532,31 @@ export class ExternalRegistryHost extends pulumi.ComponentResource {
             opsCommands: this.opsCommands,
         });
     }
+}
+
+/**
+ * Registers the plan's steps in order under `parent`: `step` records a registered child (with the
+ * monitoring, its scripts as `monitoringScripts`); `after` gives a step's options, waiting for the
+ * children its `dependsOn` names.
+ */
+function stepOrder(parent: pulumi.Resource, name: string) {
+    const done: Partial<Record<HostStepName, pulumi.Resource[]>> = {};
+    return {
+        step: <T extends pulumi.Resource>(role: HostStepName, resource: T, scripts?: pulumi.Resource[]): T => {
+            done[role] = [resource];
+            if (scripts) done.monitoringScripts = scripts;
+            return resource;
+        },
+        after: ({ dependsOn }: HostStep<unknown>): pulumi.ComponentResourceOptions => {
+            if (!dependsOn) return { parent };
+            return {
+                parent,
+                dependsOn: dependsOn.flatMap((role) => {
+                    const children = done[role];
+                    if (!children) throw new Error(`ExternalRegistryHost ${name}: a step waits for "${role}", not registered before it`);
+                    return children;
+                }),
+            };
+        },
+    };
 }

@@ -15,6 +15,7 @@ import { REGISTRY_DRAIN_SECONDS } from "../distribution/registryConfig";
 import { MAVEN_BACKEND } from "../maven/nginxConfig";
 import { JOB_METRICS } from "../monitoring/jobMetrics";
 import { uiEnvironment } from "../registryUi/environment";
+import { DEFAULT_HOST_DIRS } from "../shared/defaults";
 import { DISTRIBUTION, DISTRIBUTION_ENV_WORDS } from "../shared/facts";
 import { fingerprint } from "../shared/fingerprint";
 import { renderShellScript, type ShellParams } from "../shared/shellScript";
@@ -73,7 +74,7 @@ export interface HostLayout {
 }
 
 /** The production layout around a registry data directory (and the Maven repository's, `externalHost.mavenDataDir`). */
-export function defaultHostLayout(dataDir: string, mavenDataDir = "/srv/data/maven"): HostLayout {
+export function defaultHostLayout(dataDir: string, mavenDataDir: string = DEFAULT_HOST_DIRS.maven): HostLayout {
     return {
         dataDir,
         mavenDataDir,

@@ -12,22 +12,33 @@ import { renderCaddyfile } from "../accessPolicy/caddyfile";
 import type { AccessPolicy, MirrorRoute, ScopedPushAccount } from "../accessPolicy/policy";
 import { type OverlapFiles, overlapFilesOutput, usersFileOutput } from "../accessPolicy/usersFileOutput";
 import { decoyHash } from "../accounts/decoy";
+import { htpasswdOutput } from "../accounts/registryAccounts";
 import { type RegistryStorage, renderRegistryConfig } from "../distribution/registryConfig";
 import { MAVEN_BACKEND, renderMavenNginxConfig } from "../maven/nginxConfig";
+import type { RegistryMaven } from "../maven/registryMaven";
 import {
-    type ClusterMirror,
+    clusterMirror,
     clusterMirrorClaimName,
     clusterMirrorName,
     clusterMirrorRoutes,
     renderClusterMirrors,
 } from "../mirrors/mirrorManifests";
+import type { RegistryMirror } from "../mirrors/mirrors";
+import type { RegistryMonitoring } from "../monitoring/alertRules";
 import { UI_WORKLOAD } from "../registryUi/kubernetes";
+import {
+    DEFAULT_GC_SCHEDULE,
+    DEFAULT_IMAGES,
+    DEFAULT_IN_CLUSTER_NAMESPACE,
+    DEFAULT_INGRESS_CLASS,
+    DEFAULT_STORAGE_SIZE,
+} from "../shared/defaults";
 import type { DistributionSettings } from "../shared/distributionSettings";
 import { type IngressController, METRICS_PORTS } from "../shared/facts";
 import { withFormerType } from "../shared/formerType";
-import { frontUsers, type RegistryFront } from "../shared/front";
-import { type K8sObject, objectOptions } from "../shared/k8sObject";
-import { resourceClassOf } from "../shared/k8sResources";
+import { frontDefaults, frontUsers, type RegistryFront, type WithFrontDefaults } from "../shared/front";
+import type { K8sObject } from "../shared/k8sObject";
+import { type PlannedObject, registerPlannedObjects } from "../shared/k8sResources";
 import { RETENTION_TEXTFILE, type Retention } from "../upkeep/retention";
 import { IN_CLUSTER_BACKUP } from "./backup";
 import { distributionCachesBlobs, type GcWindow, gcWindow } from "./gcWindow";
@@ -54,8 +65,11 @@ import {
 export type InClusterRegistryStorage =
     | {
           readonly kind: "filesystem";
-          /** PVC size, e.g. "20Gi". */
-          readonly size: string;
+          /**
+           * PVC size, e.g. "50Gi".
+           * @default "20Gi"
+           */
+          readonly size?: string;
           /** Storage class; the cluster default when unset. */
           readonly storageClass?: string;
       }
@@ -69,33 +83,57 @@ export type InClusterRegistryStorage =
 export interface InClusterRegistryArgs extends RegistryFront {
     /** Host name clients use (no port: the ingress serves 443). */
     readonly host: string;
-    /** Namespace of the registry's objects; created by the component. */
-    readonly namespace: string;
-    /** IngressClass of the ingress controller. */
-    readonly ingressClass: string;
+    /**
+     * Namespace of the registry's objects; created by the component.
+     * @default "dso"
+     */
+    readonly namespace?: string;
+    /**
+     * IngressClass of the ingress controller.
+     * @default "nginx"
+     */
+    readonly ingressClass?: string;
     /** The controller behind it (annotations, allowlist); undefined for one this program does not know. */
     readonly ingressController?: IngressController;
-    /** Images of Distribution, the Caddy sidecar and the web UI. */
-    readonly images: { readonly registry: string; readonly caddy: string; readonly ui: string };
-    readonly storage: InClusterRegistryStorage;
+    /**
+     * Images of Distribution, the Caddy sidecar and the web UI; each one left out is the pinned default.
+     * @default { registry: "registry:3.1.2", caddy: "caddy:2.8.4", ui: "joxit/docker-registry-ui:2.5.7" }
+     */
+    readonly images?: { readonly registry?: string; readonly caddy?: string; readonly ui?: string };
+    /**
+     * Where Distribution keeps images.
+     * @default { kind: "filesystem", size: "20Gi" } (a PVC of the cluster's default storage class)
+     */
+    readonly storage?: InClusterRegistryStorage;
     /** The token endpoint's limit at the ingress (`registry.loginLimit`; ingress-nginx or Traefik); none when unset. */
     readonly loginLimit?: InClusterLoginLimit;
     /** Exposed through a Gateway API HTTPRoute instead of Ingresses (`inCluster.exposure` "gateway"). */
     readonly gateway?: InClusterGateway;
-    /** Whether the web UI runs in the registry pod, behind the same Caddy. */
-    readonly ui: { readonly enabled: boolean };
-    /** The garbage-collection CronJob: whether it runs, when (cron), and whether it also removes untagged manifests. */
-    readonly garbageCollection: { readonly enabled: boolean; readonly schedule: string; readonly deleteUntagged: boolean };
+    /**
+     * Whether the web UI runs in the registry pod, behind the same Caddy.
+     * @default { enabled: false }
+     */
+    readonly ui?: { readonly enabled: boolean };
+    /**
+     * The garbage-collection CronJob: whether it runs, when (cron; default "30 3 * * 0"), and whether it
+     * also removes untagged manifests (default false).
+     * @default { enabled: false, schedule: "30 3 * * 0", deleteUntagged: false }
+     */
+    readonly garbageCollection?: { readonly enabled: boolean; readonly schedule?: string; readonly deleteUntagged?: boolean };
     /** Tag retention, run by the GC job in its window before the collection; none when unset. */
     readonly retention?: Retention;
-    /** Registry pods; more than one needs s3 storage. */
-    readonly replicas: number;
+    /**
+     * Registry pods; more than one needs s3 storage.
+     * @default 1
+     */
+    readonly replicas?: number;
     /** Where and how the registry's pods run (resources, nodeSelector, tolerations, affinity, priority, annotations). */
     readonly pod?: InClusterPod;
-    /** Publish the KEP-1755 `local-registry-hosting` ConfigMap in kube-public. */
-    readonly publishLocalRegistryHosting: boolean;
-    /** Every account of `accounts` (and Maven's deploy account) as htpasswd lines (`RegistryAccounts.htpasswd`), for Distribution's Secret. */
-    readonly htpasswd: pulumi.Input<string>;
+    /**
+     * Publish the KEP-1755 `local-registry-hosting` ConfigMap in kube-public.
+     * @default true
+     */
+    readonly publishLocalRegistryHosting?: boolean;
     /** The ingress certificate: our own (generated CA or provided), or a cert-manager issuer. */
     readonly tls:
         | { readonly kind: "secret"; readonly certPem: pulumi.Input<string>; readonly keyPem: pulumi.Input<string> }
@@ -109,41 +147,88 @@ export interface InClusterRegistryArgs extends RegistryFront {
     /** The Maven repository this front serves too (the converged case); none when unset. */
     readonly maven?: InClusterMavenArgs;
     /** Pull-through caches (`registry.mirrors`), each a Deployment of its own behind the sidecar; none when unset. */
-    readonly mirrors?: readonly ClusterMirror[];
+    readonly mirrors?: readonly RegistryMirror[];
     /** Scheduled backups of the registry's volume (and Maven's) to S3 with restic; none when unset. */
     readonly backup?: InClusterBackup;
     /** Additions to Distribution's config.yml (`registry.distributionConfig`, docs/distribution-config.md); none when unset. */
     readonly distributionConfig?: DistributionSettings;
     /** Metrics and alert rules (docs/monitoring.md); none when unset. */
-    readonly monitoring?: {
-        readonly prometheusOperator: boolean;
-        readonly runbookBaseUrl: string;
-        /** With a rotation by age, when the generated passwords' next period begins (Unix seconds): an alert past it. */
-        readonly passwordsRotationDue?: number;
-    };
+    readonly monitoring?: InClusterRegistryMonitoring;
 }
 
-/** An account of the registry's front: its user name and the bcrypt hash of its password (secret). */
-export interface InClusterAccount {
-    readonly username: string;
-    readonly bcryptHash: pulumi.Input<string>;
+/** The cluster's monitoring: what every placement takes (`RegistryMonitoring`), and how the cluster's Prometheus finds it. */
+export interface InClusterRegistryMonitoring extends RegistryMonitoring {
+    /**
+     * prometheus-operator's CRDs exist: a PodMonitor and a PrometheusRule instead of scrape annotations.
+     * @default false
+     */
+    readonly prometheusOperator?: boolean;
+    /** With a rotation by age, when the generated passwords' next period begins (Unix seconds): an alert past it. */
+    readonly passwordsRotationDue?: number;
 }
 
-/** The Maven repository on the registry's front: an nginx sidecar with its own PVC. */
-export interface InClusterMavenArgs {
-    /** `mavenRegistry.pathPrefix`, e.g. "maven-releases". */
-    readonly pathPrefix: string;
-    /** Downloads need an account (`mavenRegistry.requiresAuthForPull`). */
-    readonly requiresAuthForPull: boolean;
-    /** The only account that may deploy (the one Jenkins holds under `mavenRegistry.credentialId`). */
-    readonly deployAccount: InClusterAccount;
-    /** nginx image (with the WebDAV module; the official image has it). */
-    readonly image: string;
+/** The Maven repository on the registry's front (`RegistryMaven`): an nginx sidecar with its own PVC, cleaned by the GC job. */
+export interface InClusterMavenArgs extends RegistryMaven {
     /** PVC size and storage class of the repository's files. */
     readonly size: string;
     readonly storageClass?: string;
-    /** Timestamped builds the GC job keeps per SNAPSHOT version (`mavenRegistry.snapshotBuildsToKeep`). */
-    readonly snapshotBuildsToKeep: number;
+}
+
+/** `InClusterRegistryArgs` with every default applied: what the component builds from (`inClusterRegistryDefaults`). */
+export type InClusterRegistryArgsWithDefaults = Omit<
+    WithFrontDefaults<InClusterRegistryArgs>,
+    | "namespace"
+    | "ingressClass"
+    | "images"
+    | "storage"
+    | "ui"
+    | "garbageCollection"
+    | "replicas"
+    | "publishLocalRegistryHosting"
+    | "monitoring"
+> & {
+    readonly namespace: string;
+    readonly ingressClass: string;
+    readonly images: { readonly registry: string; readonly caddy: string; readonly ui: string };
+    readonly storage: Exclude<InClusterRegistryStorage, { readonly kind: "filesystem" }> | FilesystemStorageSettings;
+    readonly ui: { readonly enabled: boolean };
+    readonly garbageCollection: { readonly enabled: boolean; readonly schedule: string; readonly deleteUntagged: boolean };
+    readonly replicas: number;
+    readonly publishLocalRegistryHosting: boolean;
+    readonly monitoring?: InClusterRegistryMonitoring & { readonly prometheusOperator: boolean };
+};
+
+/** Filesystem storage with its size decided. */
+type FilesystemStorageSettings = Extract<InClusterRegistryStorage, { readonly kind: "filesystem" }> & { readonly size: string };
+
+/**
+ * The args with the defaults each one's `@default` documents (the stack config's defaults too,
+ * components/shared/defaults.ts): the front's (`frontDefaults`), then the placement's own. A setting
+ * given is kept as given; nothing else is added.
+ */
+export function inClusterRegistryDefaults(args: InClusterRegistryArgs): InClusterRegistryArgsWithDefaults {
+    const storage = args.storage ?? { kind: "filesystem" };
+    const { monitoring, ...given } = frontDefaults(args);
+    return {
+        ...given,
+        namespace: args.namespace ?? DEFAULT_IN_CLUSTER_NAMESPACE,
+        ingressClass: args.ingressClass ?? DEFAULT_INGRESS_CLASS,
+        images: {
+            registry: args.images?.registry ?? DEFAULT_IMAGES.registry,
+            caddy: args.images?.caddy ?? DEFAULT_IMAGES.caddy,
+            ui: args.images?.ui ?? DEFAULT_IMAGES.ui,
+        },
+        storage: storage.kind === "filesystem" ? { ...storage, size: storage.size ?? DEFAULT_STORAGE_SIZE } : storage,
+        ui: args.ui ?? { enabled: false },
+        garbageCollection: {
+            enabled: args.garbageCollection?.enabled ?? false,
+            schedule: args.garbageCollection?.schedule ?? DEFAULT_GC_SCHEDULE,
+            deleteUntagged: args.garbageCollection?.deleteUntagged ?? false,
+        },
+        replicas: args.replicas ?? 1,
+        publishLocalRegistryHosting: args.publishLocalRegistryHosting ?? true,
+        ...(monitoring ? { monitoring: { ...monitoring, prometheusOperator: monitoring.prometheusOperator ?? false } } : {}),
+    };
 }
 
 /** The sidecar's policy: the shared policy, placed behind the ingress on plain HTTP inside the pod. */
@@ -290,7 +375,7 @@ export function renderSidecarCaddyfile(policy: AccessPolicy, tls?: SidecarTlsLis
 }
 
 /** Distribution's storage as the shared config renderer takes it (credentials stay out of config.yml). */
-function registryStorage(storage: InClusterRegistryStorage): RegistryStorage {
+function registryStorage(storage: InClusterRegistryArgsWithDefaults["storage"]): RegistryStorage {
     if (storage.kind === "filesystem") return { kind: "filesystem", rootDirectory: IN_CLUSTER.dataDir };
     const { credentials: _credentials, ...settings } = storage;
     return settings;
@@ -338,6 +423,214 @@ function readChainCa(
     );
 }
 
+/** What `InClusterRegistry` registers (after the decoy's seed and the HTTP secret): `planInClusterRegistry`. */
+export interface InClusterRegistryPlan {
+    /** The objects in the order they are registered, each with its resource name, its options and what it waits for. */
+    readonly objects: readonly PlannedObject[];
+    /** Resource names of the objects the component exposes; `ingress` none behind a Gateway, `chainCa` only with the program's own cert-manager chain. */
+    readonly exposed: {
+        readonly namespace: string;
+        readonly deployment: string;
+        readonly service: string;
+        readonly tlsService: string;
+        readonly ingress?: string;
+        readonly chainCa?: string;
+    };
+}
+
+/**
+ * Everything `InClusterRegistry` registers, from its args with the defaults applied and the two values
+ * the component generates (the decoy's hash, `decoyHash`; Distribution's HTTP secret): the sidecar's
+ * policy and Caddyfile, Distribution's config, the users files, the pods' checksum, every object
+ * `manifests.ts` and the caches' renderer return, and how each is registered (`inClusterObjectPlan`).
+ */
+export function planInClusterRegistry(
+    name: string,
+    args: InClusterRegistryArgsWithDefaults,
+    generated: { readonly decoyBcryptHash: pulumi.Output<string>; readonly httpSecret: pulumi.Output<string> },
+): InClusterRegistryPlan {
+    const users = frontUsers(args.accounts);
+    const mirrors = (args.mirrors ?? []).map(clusterMirror);
+    // A rotation's overlap: each users file's previous passwords, and the overlap file that routes to them.
+    const overlap = overlapFilesOutput({
+        push: users.push,
+        pull: users.pull,
+        ...(args.maven ? { mavenDeploy: [args.maven.deployAccount] } : {}),
+    });
+    const policy = sidecarPolicy({
+        overlap: overlap !== undefined,
+        host: args.host,
+        requiresAuthForPull: args.requiresAuthForPull,
+        deletesEnabled: args.deletes.api,
+        storage: args.storage.kind,
+        maven: args.maven,
+        mirrors: clusterMirrorRoutes({ namespace: args.namespace, mirrors }),
+        mirrorsRequireAuth: args.mirrorsRequireAuth,
+        backup: args.backup !== undefined,
+        gcWindow: gcWindow(args),
+        metrics: args.monitoring !== undefined,
+        retentionCounts: retentionCountsServed(args),
+        scopedPushAccounts: users.scoped,
+        ...(args.gateway
+            ? {
+                  gateway: {
+                      proxyNetworks: args.gateway.proxyNetworks,
+                      ...(args.ui.enabled ? { uiService: `${UI_WORKLOAD.name}.${args.namespace}.svc:80` } : {}),
+                  },
+                  allowedNetworks: args.allowedNetworks,
+              }
+            : {}),
+    });
+    // Every users file's accounts by name: at each check, credentials of any other user are checked against the decoy account.
+    const accounts = {
+        push: users.push.map((a) => a.username),
+        pull: users.pull.map((a) => a.username),
+        ...(args.maven ? { mavenDeploy: [args.maven.deployAccount.username] } : {}),
+    };
+    const caddyfile = generated.decoyBcryptHash.apply((bcryptHash) =>
+        renderSidecarCaddyfile({ ...policy, decoy: { accounts, bcryptHash } }, SIDECAR_TLS),
+    );
+    const registryConfig = renderRegistryConfig({
+        addr: IN_CLUSTER.registryAddr,
+        storage: registryStorage(args.storage),
+        deletesEnabled: args.deletes.api,
+        blobDescriptorCache: distributionCachesBlobs(args),
+        ...(args.monitoring ? { metricsAddr: REGISTRY_METRICS_ADDR } : {}),
+        ...(args.distributionConfig ? { settings: args.distributionConfig } : {}),
+    });
+    const push = usersFileOutput("push", users.push);
+    const pull = usersFileOutput("pull", users.pull);
+    const mavenDeploy = args.maven ? usersFileOutput("push", [args.maven.deployAccount]) : pulumi.output("");
+    const mavenNginxConfig = args.maven
+        ? renderMavenNginxConfig({
+              listen: `127.0.0.1:${MAVEN_BACKEND.port}`,
+              pathPrefix: args.maven.pathPrefix,
+              dataDir: MAVEN_BACKEND.dataDir,
+              runDir: MAVEN_BACKEND.runDir,
+          })
+        : "";
+    // A digest of bcrypt hashes of long random passwords reveals nothing; keeping it plain keeps the
+    // pod template readable in previews.
+    // Our certificate is in it too (public): Caddy reads it at start, so a renewed certificate rolls the pods.
+    const servedCert = args.tls.kind === "secret" ? args.tls.certPem : "";
+    const configChecksum = pulumi.unsecret(
+        pulumi
+            .all([caddyfile, push, pull, mavenDeploy, servedCert, overlap ? pulumi.all(overlapValues(overlap)) : []])
+            .apply(([caddy, p, q, m, c, previous]) =>
+                createHash("sha256")
+                    .update(caddy)
+                    .update("\0")
+                    .update(registryConfig)
+                    .update("\0")
+                    .update(p)
+                    .update("\0")
+                    .update(q)
+                    .update("\0")
+                    .update(m)
+                    .update("\0")
+                    .update(mavenNginxConfig)
+                    .update("\0")
+                    .update(c)
+                    .update(previous.map((v) => `\0${v}`).join(""))
+                    .digest("hex"),
+            ),
+    );
+
+    const storage: InClusterStorage =
+        args.storage.kind === "s3"
+            ? {
+                  kind: "s3",
+                  accessKeyId: pulumi.secret(args.storage.credentials.accessKeyId),
+                  secretAccessKey: pulumi.secret(args.storage.credentials.secretAccessKey),
+              }
+            : { kind: "filesystem", size: args.storage.size, storageClass: args.storage.storageClass };
+    const tls = inClusterTls(args.tls);
+
+    const spec: InClusterSpec = {
+        namespace: args.namespace,
+        host: args.host,
+        ingressClass: args.ingressClass,
+        ingressController: args.ingressController,
+        ...(args.gateway ? { gateway: args.gateway } : {}),
+        tls,
+        images: { ...args.images, kubectl: DEFAULT_KUBECTL_IMAGE },
+        replicas: args.replicas,
+        ...(args.pod ? { pod: args.pod } : {}),
+        storage,
+        allowedNetworks: args.allowedNetworks,
+        ...(args.loginLimit ? { loginLimit: args.loginLimit } : {}),
+        ui: { enabled: args.ui.enabled, deleteEnabled: args.deletes.ui },
+        garbageCollection: args.garbageCollection,
+        ...(args.retention ? { retention: args.retention } : {}),
+        publishLocalRegistryHosting: args.publishLocalRegistryHosting,
+        caddyfile,
+        registryConfig,
+        // The htpasswd view of the front's accounts (Secret `registry-htpasswd`): the same text as `RegistryAccounts.htpasswd`.
+        users: { push, pull, htpasswd: pulumi.secret(htpasswdOutput([...users.push, ...users.pull])), ...(overlap ? { overlap } : {}) },
+        httpSecret: pulumi.secret(generated.httpSecret),
+        configChecksum,
+        ...(args.maven
+            ? {
+                  maven: {
+                      image: args.maven.image,
+                      nginxConfig: mavenNginxConfig,
+                      deployUsers: mavenDeploy,
+                      size: args.maven.size,
+                      storageClass: args.maven.storageClass,
+                      pathPrefix: args.maven.pathPrefix,
+                      snapshotBuildsToKeep: args.maven.snapshotBuildsToKeep,
+                  },
+              }
+            : {}),
+        ...(args.backup
+            ? {
+                  backup: {
+                      ...args.backup,
+                      repositoryPassword: pulumi.secret(args.backup.repositoryPassword),
+                      s3: args.backup.s3 && {
+                          accessKeyId: pulumi.secret(args.backup.s3.accessKeyId),
+                          secretAccessKey: pulumi.secret(args.backup.s3.secretAccessKey),
+                      },
+                  },
+              }
+            : {}),
+        ...(args.monitoring
+            ? {
+                  monitoring: {
+                      ...args.monitoring,
+                      cacheClaims: mirrors.map((m) => clusterMirrorClaimName(clusterMirrorName(m.spec), m.spec.maxSize)),
+                  },
+              }
+            : {}),
+    };
+    const caches = renderClusterMirrors({
+        namespace: args.namespace,
+        image: args.images.registry,
+        storageClass: args.storage.kind === "filesystem" ? args.storage.storageClass : undefined,
+        mirrors,
+        scheduling: args.pod,
+        resources: args.pod?.resources?.cache,
+    });
+    const objects = inClusterObjectPlan(name, [...renderInClusterObjects(spec), ...caches]);
+    const resourceName = (kind: string, objectName: string): string => {
+        const found = objects.find((o) => o.object.kind === kind && o.object.metadata.name === objectName);
+        if (!found) throw new Error(`InClusterRegistry ${name}: ${kind} ${objectName} was not rendered`);
+        return found.name;
+    };
+    const chainCa = objects.find((o) => o.object.kind === "Certificate" && o.object.metadata.name === ISSUER_CHAIN.ca);
+    return {
+        objects,
+        exposed: {
+            namespace: resourceName("Namespace", args.namespace),
+            deployment: resourceName("Deployment", IN_CLUSTER.name),
+            service: resourceName("Service", IN_CLUSTER.name),
+            tlsService: resourceName("Service", IN_CLUSTER.tlsService),
+            ...(args.gateway ? {} : { ingress: resourceName("Ingress", IN_CLUSTER.name) }),
+            ...(chainCa ? { chainCa: chainCa.name } : {}),
+        },
+    };
+}
+
 /**
  * The registry in a cluster: Distribution and its Caddy sidecar in one Deployment, behind the cluster's
  * ingress. Kubernetes objects go to the provider of `opts.providers` (or `opts.provider`), else the
@@ -362,184 +655,27 @@ export class InClusterRegistry extends pulumi.ComponentResource {
     /** The CA of the program's own cert-manager chain, read from cert-manager's Secret; undefined with any other TLS. */
     readonly caCertPem?: pulumi.Output<string>;
 
-    constructor(name: string, args: InClusterRegistryArgs, opts?: pulumi.ComponentResourceOptions) {
+    constructor(name: string, given: InClusterRegistryArgs, opts?: pulumi.ComponentResourceOptions) {
         super("dso-registry:inCluster:InClusterRegistry", name, {}, withFormerType(opts, "dso:registry:InClusterRegistry"));
-        const users = frontUsers(args.accounts);
-        // A rotation's overlap: each users file's previous passwords, and the overlap file that routes to them.
-        const overlap = overlapFilesOutput({
-            push: users.push,
-            pull: users.pull,
-            ...(args.maven ? { mavenDeploy: [args.maven.deployAccount] } : {}),
-        });
-        const policy = sidecarPolicy({
-            overlap: overlap !== undefined,
-            host: args.host,
-            requiresAuthForPull: args.requiresAuthForPull,
-            deletesEnabled: args.deletes.api,
-            storage: args.storage.kind,
-            maven: args.maven,
-            mirrors: clusterMirrorRoutes({ namespace: args.namespace, mirrors: args.mirrors ?? [] }),
-            mirrorsRequireAuth: args.mirrorsRequireAuth,
-            backup: args.backup !== undefined,
-            gcWindow: gcWindow(args),
-            metrics: args.monitoring !== undefined,
-            retentionCounts: retentionCountsServed(args),
-            scopedPushAccounts: users.scoped,
-            ...(args.gateway
-                ? {
-                      gateway: {
-                          proxyNetworks: args.gateway.proxyNetworks,
-                          ...(args.ui.enabled ? { uiService: `${UI_WORKLOAD.name}.${args.namespace}.svc:80` } : {}),
-                      },
-                      allowedNetworks: args.allowedNetworks,
-                  }
-                : {}),
-        });
-        // Every users file's accounts by name: at each check, credentials of any other user are checked against the decoy account.
-        const accounts = {
-            push: users.push.map((a) => a.username),
-            pull: users.pull.map((a) => a.username),
-            ...(args.maven ? { mavenDeploy: [args.maven.deployAccount.username] } : {}),
-        };
-        const caddyfile = decoyHash(`${name}-decoy`, this).apply((bcryptHash) =>
-            renderSidecarCaddyfile({ ...policy, decoy: { accounts, bcryptHash } }, SIDECAR_TLS),
-        );
-        const registryConfig = renderRegistryConfig({
-            addr: IN_CLUSTER.registryAddr,
-            storage: registryStorage(args.storage),
-            deletesEnabled: args.deletes.api,
-            blobDescriptorCache: distributionCachesBlobs(args),
-            ...(args.monitoring ? { metricsAddr: REGISTRY_METRICS_ADDR } : {}),
-            ...(args.distributionConfig ? { settings: args.distributionConfig } : {}),
-        });
-        const push = usersFileOutput("push", users.push);
-        const pull = usersFileOutput("pull", users.pull);
-        const mavenDeploy = args.maven ? usersFileOutput("push", [args.maven.deployAccount]) : pulumi.output("");
-        const mavenNginxConfig = args.maven
-            ? renderMavenNginxConfig({
-                  listen: `127.0.0.1:${MAVEN_BACKEND.port}`,
-                  pathPrefix: args.maven.pathPrefix,
-                  dataDir: MAVEN_BACKEND.dataDir,
-                  runDir: MAVEN_BACKEND.runDir,
-              })
-            : "";
-        // A digest of bcrypt hashes of long random passwords reveals nothing; keeping it plain keeps the
-        // pod template readable in previews.
-        // Our certificate is in it too (public): Caddy reads it at start, so a renewed certificate rolls the pods.
-        const servedCert = args.tls.kind === "secret" ? args.tls.certPem : "";
-        const configChecksum = pulumi.unsecret(
-            pulumi
-                .all([caddyfile, push, pull, mavenDeploy, servedCert, overlap ? pulumi.all(overlapValues(overlap)) : []])
-                .apply(([caddy, p, q, m, c, previous]) =>
-                    createHash("sha256")
-                        .update(caddy)
-                        .update("\0")
-                        .update(registryConfig)
-                        .update("\0")
-                        .update(p)
-                        .update("\0")
-                        .update(q)
-                        .update("\0")
-                        .update(m)
-                        .update("\0")
-                        .update(mavenNginxConfig)
-                        .update("\0")
-                        .update(c)
-                        .update(previous.map((v) => `\0${v}`).join(""))
-                        .digest("hex"),
-                ),
-        );
+        const args = inClusterRegistryDefaults(given);
+        const decoyBcryptHash = decoyHash(`${name}-decoy`, this);
         const httpSecret = new random.RandomPassword(`${name}-http-secret`, { length: 48, special: false }, { parent: this });
-
-        const storage: InClusterStorage =
-            args.storage.kind === "s3"
-                ? {
-                      kind: "s3",
-                      accessKeyId: pulumi.secret(args.storage.credentials.accessKeyId),
-                      secretAccessKey: pulumi.secret(args.storage.credentials.secretAccessKey),
-                  }
-                : { kind: "filesystem", size: args.storage.size, storageClass: args.storage.storageClass };
-        const tls = inClusterTls(args.tls);
-
-        const spec: InClusterSpec = {
-            namespace: args.namespace,
-            host: args.host,
-            ingressClass: args.ingressClass,
-            ingressController: args.ingressController,
-            ...(args.gateway ? { gateway: args.gateway } : {}),
-            tls,
-            images: { ...args.images, kubectl: DEFAULT_KUBECTL_IMAGE },
-            replicas: args.replicas,
-            ...(args.pod ? { pod: args.pod } : {}),
-            storage,
-            allowedNetworks: args.allowedNetworks,
-            ...(args.loginLimit ? { loginLimit: args.loginLimit } : {}),
-            ui: { enabled: args.ui.enabled, deleteEnabled: args.deletes.ui },
-            garbageCollection: args.garbageCollection,
-            ...(args.retention ? { retention: args.retention } : {}),
-            publishLocalRegistryHosting: args.publishLocalRegistryHosting,
-            caddyfile,
-            registryConfig,
-            users: { push, pull, htpasswd: pulumi.secret(args.htpasswd), ...(overlap ? { overlap } : {}) },
-            httpSecret: pulumi.secret(httpSecret.result),
-            configChecksum,
-            ...(args.maven
-                ? {
-                      maven: {
-                          image: args.maven.image,
-                          nginxConfig: mavenNginxConfig,
-                          deployUsers: mavenDeploy,
-                          size: args.maven.size,
-                          storageClass: args.maven.storageClass,
-                          pathPrefix: args.maven.pathPrefix,
-                          snapshotBuildsToKeep: args.maven.snapshotBuildsToKeep,
-                      },
-                  }
-                : {}),
-            ...(args.backup
-                ? {
-                      backup: {
-                          ...args.backup,
-                          repositoryPassword: pulumi.secret(args.backup.repositoryPassword),
-                          s3: args.backup.s3 && {
-                              accessKeyId: pulumi.secret(args.backup.s3.accessKeyId),
-                              secretAccessKey: pulumi.secret(args.backup.s3.secretAccessKey),
-                          },
-                      },
-                  }
-                : {}),
-            ...(args.monitoring
-                ? {
-                      monitoring: {
-                          ...args.monitoring,
-                          cacheClaims: (args.mirrors ?? []).map((m) => clusterMirrorClaimName(clusterMirrorName(m.spec), m.spec.maxSize)),
-                      },
-                  }
-                : {}),
-        };
-        const mirrors = renderClusterMirrors({
-            namespace: args.namespace,
-            image: args.images.registry,
-            storageClass: args.storage.kind === "filesystem" ? args.storage.storageClass : undefined,
-            mirrors: args.mirrors ?? [],
-            scheduling: args.pod,
-            resources: args.pod?.resources?.cache,
-        });
-        const resources = registerObjects(name, [...renderInClusterObjects(spec), ...mirrors], { parent: this });
-        const registered = <T extends pulumi.CustomResource>(kind: string, objectName: string, type: new (...a: never[]) => T): T => {
-            const resource = resources.find((r) => r.kind === kind && r.name === objectName)?.resource;
+        const plan = planInClusterRegistry(name, args, { decoyBcryptHash, httpSecret: httpSecret.result });
+        const resources = registerPlannedObjects(plan.objects, `InClusterRegistry ${name}`, { parent: this });
+        const registered = <T extends pulumi.CustomResource>(resourceName: string, type: new (...a: never[]) => T): T => {
+            const resource = resources.get(resourceName);
             if (!(resource instanceof type))
-                throw new pulumi.ResourceError(`InClusterRegistry ${name}: ${kind} ${objectName} was not rendered`, this);
+                throw new pulumi.ResourceError(`InClusterRegistry ${name}: ${resourceName} was not registered`, this);
             return resource;
         };
-        this.namespace = registered("Namespace", args.namespace, k8s.core.v1.Namespace);
-        this.deployment = registered("Deployment", IN_CLUSTER.name, k8s.apps.v1.Deployment);
-        this.service = registered("Service", IN_CLUSTER.name, k8s.core.v1.Service);
-        this.tlsService = registered("Service", IN_CLUSTER.tlsService, k8s.core.v1.Service);
-        if (!args.gateway) this.ingress = registered("Ingress", IN_CLUSTER.name, k8s.networking.v1.Ingress);
+        this.namespace = registered(plan.exposed.namespace, k8s.core.v1.Namespace);
+        this.deployment = registered(plan.exposed.deployment, k8s.apps.v1.Deployment);
+        this.service = registered(plan.exposed.service, k8s.core.v1.Service);
+        this.tlsService = registered(plan.exposed.tlsService, k8s.core.v1.Service);
+        if (plan.exposed.ingress) this.ingress = registered(plan.exposed.ingress, k8s.networking.v1.Ingress);
         this.tlsServiceClusterIp = this.tlsService.spec.clusterIP;
-        const caCertificate = resources.find((r) => r.kind === "Certificate" && r.name === ISSUER_CHAIN.ca)?.resource;
-        this.caCertPem = caCertificate && readChainCa(name, args.namespace, caCertificate, { parent: this });
+        const caCertificate = plan.exposed.chainCa && resources.get(plan.exposed.chainCa);
+        this.caCertPem = caCertificate ? readChainCa(name, args.namespace, caCertificate, { parent: this }) : undefined;
         this.registerOutputs({ tlsServiceClusterIp: this.tlsServiceClusterIp, caCertPem: this.caCertPem });
     }
 }
@@ -562,21 +698,17 @@ export function retainedOnDelete(object: Pick<K8sObject, "kind" | "metadata">): 
 }
 
 /**
- * Registers each object with an explicit `metadata.name` (no suffixes). The namespace comes first;
- * the workloads wait for the Secrets and ConfigMaps they mount, and for the chain's Certificates (Ready).
+ * How each object is registered, in their order: its resource name (`<name>-<kind>-<metadata.name>`, no
+ * suffixes), what it waits for and the options beyond its kind's. The namespace comes first; the
+ * workloads wait for the Secrets and ConfigMaps they mount, and for the chain's Certificates (Ready).
  */
-function registerObjects(
-    name: string,
-    objects: readonly K8sObject[],
-    opts: pulumi.CustomResourceOptions,
-): { readonly kind: string; readonly name: string; readonly resource: pulumi.CustomResource }[] {
-    const registered: { readonly kind: string; readonly name: string; readonly resource: pulumi.CustomResource }[] = [];
-    let namespace: pulumi.CustomResource | undefined;
-    const inputs: pulumi.CustomResource[] = [];
-    const services: pulumi.CustomResource[] = [];
+export function inClusterObjectPlan(name: string, objects: readonly K8sObject[]): PlannedObject[] {
+    const planned: PlannedObject[] = [];
+    let namespace: string | undefined;
+    const inputs: string[] = [];
+    const services: string[] = [];
     for (const object of objects) {
-        const ctor = resourceClassOf(object, `InClusterRegistry ${name}`);
-        const { apiVersion: _apiVersion, kind: _kind, ...body } = object;
+        const resourceName = `${name}-${object.kind.toLowerCase()}-${object.metadata.name}`;
         const workload = object.kind === "Deployment" || object.kind === "CronJob";
         // An Ingress (or a Gateway and its route) after the Secret and the Services it names: a controller that reads it at once (Traefik)
         // otherwise logs that they do not exist until they do.
@@ -587,10 +719,10 @@ function registerObjects(
               : namespace && object.kind !== "Namespace"
                 ? [namespace]
                 : [];
-        const resource = new ctor(`${name}-${object.kind.toLowerCase()}-${object.metadata.name}`, body, {
-            ...opts,
+        planned.push({
+            name: resourceName,
+            object,
             dependsOn,
-            ...objectOptions(object.kind),
             ...(retainedOnDelete(object) ? { retainOnDelete: true } : {}),
             // A claim's storage class cannot change. Replacing the claim for a new one is no way out:
             // a retained claim's delete only forgets it and the create of the same name then fails
@@ -598,15 +730,14 @@ function registerObjects(
             // the class applies to claims created after it is set, and an existing claim keeps its own.
             ...(object.kind === "PersistentVolumeClaim" ? { ignoreChanges: ["spec.storageClassName"] } : {}),
         });
-        if (object.kind === "Namespace") namespace = resource;
+        if (object.kind === "Namespace") namespace = resourceName;
         // A Certificate of the program's chain too: Caddy reads its Secret when the pod starts, so a pod made
         // before cert-manager wrote it (a move to cert-manager, whose Secret still held the generated
         // certificate) would serve a certificate the nodes no longer trust.
-        if (["Secret", "ConfigMap", "ServiceAccount", "Certificate"].includes(object.kind)) inputs.push(resource);
-        if (object.kind === "Service") services.push(resource);
-        registered.push({ kind: object.kind, name: object.metadata.name, resource });
+        if (["Secret", "ConfigMap", "ServiceAccount", "Certificate"].includes(object.kind)) inputs.push(resourceName);
+        if (object.kind === "Service") services.push(resourceName);
     }
-    return registered;
+    return planned;
 }
 
 /** The overlap files' bodies, in a fixed order (for the pods' checksum). */

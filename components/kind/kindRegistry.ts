@@ -5,20 +5,27 @@
  * cluster; each node's containerd configured for the registry's name and for localhost:<port>, now and
  * by a watcher container whenever a node of the cluster starts; and the KEP-1755 ConfigMap.
  */
-import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { previousUsersFile } from "../accessPolicy/usersFile";
 import { overlapFilesOutput, usersFileOutput } from "../accessPolicy/usersFileOutput";
 import { decoyHash } from "../accounts/decoy";
-import { type MirrorSpec, renderMirrorEnvFile, type UpstreamAccount } from "../mirrors/mirrors";
+import { type RegistryMirror, renderMirrorEnvFile } from "../mirrors/mirrors";
+import { DEFAULT_IMAGES, DEFAULT_KIND_WATCHER_IMAGE } from "../shared/defaults";
 import type { DistributionSettings } from "../shared/distributionSettings";
-import { DISTRIBUTION } from "../shared/facts";
+import { DISTRIBUTION, type RegistryDeletes } from "../shared/facts";
 import { fingerprint } from "../shared/fingerprint";
-import { frontUsers, type RegistryFront } from "../shared/front";
-import { type HostConnection, HostFile, type HostFileSpec, type HostTarget, hostCommand, privileged } from "../shared/hostAccess";
-import { HostFilesCheck, recreatingScript } from "../shared/hostFilesCheck";
-import { objectOptions } from "../shared/k8sObject";
-import { resourceClassOf } from "../shared/k8sResources";
+import { FRONT_DEFAULTS, frontUsers, type RegistryFront } from "../shared/front";
+import {
+    type HostCommandArgs,
+    type HostConnection,
+    HostFile,
+    type HostFileArgs,
+    type HostTarget,
+    hostCommand,
+    privileged,
+} from "../shared/hostAccess";
+import { HostFilesCheck, type HostFilesCheckArgs, recreatingScript } from "../shared/hostFilesCheck";
+import { type PlannedObject, registerPlannedObjects } from "../shared/k8sResources";
 import { renderKindCaddyfile, renderKindRegistryConfig } from "./front";
 import {
     containersApplyScript,
@@ -53,33 +60,274 @@ export interface KindRegistryArgs extends Omit<RegistryFront, "allowedNetworks" 
     readonly connection: HostConnection;
     /** Names, port and data directory (`dso-registry:kind`). */
     readonly layout: KindLayout;
-    /** Distribution (`registry.image`), Caddy (`registry.caddyImage`), the watcher (`kind.watcherImage`). */
-    readonly images: KindImages;
+    /**
+     * Distribution (`registry.image`), Caddy (`registry.caddyImage`), the watcher (`kind.watcherImage`);
+     * each one left out is the pinned default.
+     * @default { distribution: "registry:3.1.2", front: "caddy:2.8.4", watcher: "docker:27.3-cli" }
+     */
+    readonly images?: Partial<KindImages>;
     /** Scheduled garbage collection in the front's read-only window, by a maintenance container; none when unset. */
     readonly garbageCollection?: KindGarbageCollection;
-    /** Publish the KEP-1755 ConfigMap in the cluster Pulumi deploys to. */
-    readonly publishLocalRegistryHosting: boolean;
+    /**
+     * Publish the KEP-1755 ConfigMap in the cluster Pulumi deploys to.
+     * @default true
+     */
+    readonly publishLocalRegistryHosting?: boolean;
     /** The web UI in the cluster (registry.ui.enabled); none when unset. */
     readonly ui?: Omit<KindUiSpec, "registryName" | "port" | "deleteEnabled">;
     /** Pull-through caches (`registry.mirrors`), each with its upstream account when it has one. */
-    readonly mirrors?: readonly KindMirror[];
+    readonly mirrors?: readonly RegistryMirror[];
     /** Additions to Distribution's config.yml (`registry.distributionConfig`, docs/distribution-config.md); none when unset. */
     readonly distributionConfig?: DistributionSettings;
 }
 
-/** One pull-through cache of the kind placement. */
-export interface KindMirror {
-    readonly spec: MirrorSpec;
-    /** The upstream account (`mirrorCredentials`), for a spec with `hasCredentials`. */
-    readonly account?: pulumi.Input<UpstreamAccount>;
+/** `KindRegistryArgs` with every default applied: what the component builds from (`kindRegistryDefaults`). */
+export type KindRegistryArgsWithDefaults = Omit<
+    KindRegistryArgs,
+    "requiresAuthForPull" | "deletes" | "images" | "publishLocalRegistryHosting"
+> & {
+    readonly requiresAuthForPull: boolean;
+    readonly deletes: RegistryDeletes;
+    readonly images: KindImages;
+    readonly publishLocalRegistryHosting: boolean;
+};
+
+/**
+ * The args with the defaults each one's `@default` documents (the stack config's defaults too,
+ * components/shared/defaults.ts): the front's (`FRONT_DEFAULTS`; kind has no allowlist and no cache
+ * accounts), then the placement's own. A setting given is kept as given.
+ */
+export function kindRegistryDefaults(args: KindRegistryArgs): KindRegistryArgsWithDefaults {
+    return {
+        ...args,
+        requiresAuthForPull: args.requiresAuthForPull ?? FRONT_DEFAULTS.requiresAuthForPull,
+        deletes: args.deletes ?? FRONT_DEFAULTS.deletes,
+        images: {
+            distribution: args.images?.distribution ?? DEFAULT_IMAGES.registry,
+            front: args.images?.front ?? DEFAULT_IMAGES.caddy,
+            watcher: args.images?.watcher ?? DEFAULT_KIND_WATCHER_IMAGE,
+        },
+        publishLocalRegistryHosting: args.publishLocalRegistryHosting ?? true,
+    };
 }
 
-/** The Pulumi resource type of each kind of object the kind UI renders. */
+/** A file the kind placement writes on the Docker host: the HostFile's resource name and args. */
+export interface KindPlannedFile {
+    readonly name: string;
+    readonly args: HostFileArgs;
+}
+
+/** A command on the Docker host, and what it waits for: every file, or the containers' command. */
+export interface KindPlannedCommand {
+    readonly name: string;
+    readonly args: HostCommandArgs;
+    readonly after: "files" | "containers";
+}
+
+/** What `KindRegistry` registers, in this order (after the decoy's seed): `planKindRegistry`. */
+export interface KindRegistryPlan {
+    readonly files: readonly KindPlannedFile[];
+    /** Starts (and replaces) the containers; then configures the nodes. */
+    readonly containers: KindPlannedCommand;
+    readonly nodes: KindPlannedCommand;
+    /** The read-back of every file above, after the containers. */
+    readonly filesCheck: { readonly name: string; readonly args: HostFilesCheckArgs; readonly after: "containers" };
+    /** The KEP-1755 ConfigMap (when published), then the UI's objects (the namespace first). */
+    readonly objects: readonly PlannedObject[];
+    readonly registryUrl: string;
+    readonly authority: string;
+}
+
+/** Refuses a cache whose upstream needs an account when none was given. */
+export function checkKindMirrors(name: string, mirrors: readonly RegistryMirror[]): void {
+    for (const m of mirrors) {
+        if (m.spec.hasCredentials && m.account === undefined) {
+            throw new Error(`KindRegistry ${name}: the cache of ${m.spec.upstream} has credentials but no upstream account was given`);
+        }
+    }
+}
+
+/**
+ * Everything `KindRegistry` registers, from its args with the defaults applied and the decoy's hash
+ * (`decoyHash`, a resource of the component's): the files on the Docker host, the commands that start
+ * the containers and configure the nodes, the read-back of the files, the Kubernetes objects.
+ */
+export function planKindRegistry(
+    name: string,
+    args: KindRegistryArgsWithDefaults,
+    decoyBcryptHash: pulumi.Output<string>,
+): KindRegistryPlan {
+    const { connection, layout } = args;
+    const p = kindPaths(layout);
+    const users = frontUsers(args.accounts);
+    const accounts = [...users.push, ...users.pull];
+    const mirrors = args.mirrors ?? [];
+    checkKindMirrors(name, mirrors);
+    // A rotation's overlap: each users file's previous passwords, and the overlap file that routes to them.
+    const overlap = overlapFilesOutput({ push: users.push, pull: users.pull });
+    const caddyfile = decoyBcryptHash.apply((bcryptHash) =>
+        renderKindCaddyfile({
+            registryName: layout.registryName,
+            port: layout.port,
+            distributionName: p.distributionName,
+            requiresAuthForPull: args.requiresAuthForPull,
+            deletesEnabled: args.deletes.api,
+            ...(args.ui ? { ui: { host: args.ui.host, port: args.ui.uiPort } } : {}),
+            ...(args.garbageCollection ? { readOnlyMarker: KIND_GC_MARKER } : {}),
+            mirrors: mirrors.map((m) => ({
+                pathName: m.spec.pathName,
+                upstream: `${kindMirrorPaths(layout, m.spec).container}:${DISTRIBUTION.containerPort}`,
+            })),
+            scopedPushAccounts: users.scoped,
+            overlap: overlap !== undefined,
+            decoy: {
+                accounts: { push: users.push.map((a) => a.username), pull: users.pull.map((a) => a.username) },
+                bcryptHash,
+            },
+        }),
+    );
+    const gc = args.garbageCollection;
+    const registryConfig = renderKindRegistryConfig(args.deletes.api, gc !== undefined, args.distributionConfig);
+    const maintenance = gc
+        ? {
+              script: gcScript(layout, gc),
+              crontab: maintenanceCrontab(gc),
+              retention: gc.retention ? kindRetentionScript(gc.retention) : "",
+          }
+        : undefined;
+    const nodeScript = nodeInsideScript(
+        layout,
+        mirrors.map((m) => m.spec),
+    );
+    const mirrorRuns: KindMirrorRun[] = mirrors.map((m) => ({
+        pathName: m.spec.pathName,
+        files: fingerprint(args.images.distribution, kindMirrorConfig(m.spec)),
+        hasCredentials: m.spec.hasCredentials,
+    }));
+    const file = (id: string, path: string, content: pulumi.Input<string>, mode = "0644", secret = false): KindPlannedFile => ({
+        name: `${name}-${id}`,
+        args: { connection, path, mode, content, secret, replaceOnPathChange: true },
+    });
+    // Caddy runs as root in its image and reads the users files through a read-only mount.
+    const files = [
+        file("caddyfile", p.caddyfile, caddyfile),
+        file("users-push", p.pushUsers, usersFileOutput("push", users.push), "0600", true),
+        file("users-pull", p.pullUsers, usersFileOutput("pull", users.pull), "0600", true),
+        ...(overlap
+            ? [
+                  file("overlap", p.overlapMatchers, overlap.matchers, "0600", true),
+                  file("users-push-previous", previousUsersFile(p.pushUsers), overlap.push, "0600", true),
+                  file("users-pull-previous", previousUsersFile(p.pullUsers), overlap.pull, "0600", true),
+              ]
+            : []),
+        file("registry-config", p.registryConfig, registryConfig),
+        file("node-script", p.nodeScript, nodeScript),
+        file("watcher-script", p.watcherScript, nodeWatchScript(layout)),
+        ...(maintenance ? [file("gc-script", p.gcScript, maintenance.script), file("crontab", p.crontab, maintenance.crontab)] : []),
+        ...(maintenance?.retention ? [file("retention-script", p.retentionScript, maintenance.retention)] : []),
+        ...mirrors.flatMap((m) => {
+            const mp = kindMirrorPaths(layout, m.spec);
+            const env = m.spec.hasCredentials && m.account ? pulumi.secret(pulumi.output(m.account).apply(renderMirrorEnvFile)) : undefined;
+            return [
+                file(`mirror-${m.spec.pathName}-config`, mp.config, kindMirrorConfig(m.spec)),
+                ...(env ? [file(`mirror-${m.spec.pathName}-env`, mp.env, env, "0600", true)] : []),
+            ];
+        }),
+    ];
+    // Each container is replaced when its own files change. The digest of the accounts is of their
+    // bcrypt hashes, which reveal nothing, so the script stays readable in previews.
+    const overlapBodies = overlap ? [overlap.matchers, overlap.push, overlap.pull] : [];
+    const digests = pulumi.all([caddyfile, ...accounts.map((a) => a.bcryptHash), ...overlapBodies]).apply(
+        (frontParts): KindFileDigests => ({
+            distribution: fingerprint(registryConfig),
+            front: fingerprint(...frontParts),
+            watcher: fingerprint(nodeScript, nodeWatchScript(layout)),
+            ...(maintenance ? { maintenance: fingerprint(maintenance.script, maintenance.crontab, maintenance.retention) } : {}),
+        }),
+    );
+    const root = (script: string) => privileged(script, connection.sudo);
+    const applyContainers = pulumi.unsecret(digests).apply((d) => containersApplyScript(layout, args.images, d, mirrorRuns));
+    return {
+        files,
+        containers: {
+            name: `${name}-containers`,
+            args: {
+                connection,
+                create: applyContainers.apply(root),
+                delete: root(containersDeleteScript(layout)),
+                triggers: [layout.dataDir, layout.registryName],
+            },
+            after: "files",
+        },
+        nodes: {
+            name: `${name}-nodes`,
+            args: {
+                connection,
+                create: root(nodesConfigureScript(layout)),
+                delete: root(nodesUnconfigureScript(layout)),
+                triggers: [layout.cluster, layout.registryName, layout.port],
+            },
+            after: "containers",
+        },
+        // Every file above is read back by a refresh (docs/decisions/drift-on-hosts.md); a repair makes the
+        // containers anew, so that each reads its files again. The nodes' own files are the watcher's: it
+        // puts them back on its own loop (sh/node-watch.sh).
+        filesCheck: {
+            name: `${name}-files-check`,
+            args: {
+                connection,
+                files: files.map(({ args: { path, mode, content } }) => ({ path, mode, content })),
+                afterRepair: applyContainers.apply((script) => root(recreatingScript(script))),
+            },
+            after: "containers",
+        },
+        objects: [...(args.publishLocalRegistryHosting ? [localRegistryHostingObject(name, layout)] : []), ...kindUiObjects(name, args)],
+        registryUrl: `http://localhost:${layout.port}`,
+        authority: `${layout.registryName}:${layout.port}`,
+    };
+}
+
+/** The KEP-1755 ConfigMap in kube-public. */
+function localRegistryHostingObject(name: string, layout: KindLayout): PlannedObject {
+    return {
+        name: `${name}-local-registry-hosting`,
+        object: {
+            apiVersion: "v1",
+            kind: "ConfigMap",
+            metadata: {
+                name: "local-registry-hosting",
+                namespace: "kube-public",
+                labels: { "app.kubernetes.io/managed-by": "dso-registry", "app.kubernetes.io/component": "discovery" },
+            },
+            data: { "localRegistryHosting.v1": localRegistryHostingBody(layout) },
+        },
+        dependsOn: [],
+    };
+}
+
+/** The web UI's objects, none without `args.ui`: the namespace first; the rest waits for it and is independent of the registry's containers. */
+function kindUiObjects(name: string, args: KindRegistryArgsWithDefaults): PlannedObject[] {
+    if (!args.ui) return [];
+    const objects = renderKindUiObjects({
+        ...args.ui,
+        deleteEnabled: args.deletes.ui,
+        registryName: args.layout.registryName,
+        port: args.layout.port,
+    });
+    const planned: PlannedObject[] = [];
+    let namespace: string | undefined;
+    for (const object of objects) {
+        const resourceName = `${name}-ui-${object.kind.toLowerCase()}-${object.metadata.name}`;
+        planned.push({ name: resourceName, object, dependsOn: namespace ? [namespace] : [] });
+        if (object.kind === "Namespace") namespace = resourceName;
+    }
+    return planned;
+}
 
 /**
  * The kind placement: its files, its containers, its nodes, its ConfigMap. Commands run on the Docker host
  * of `args.connection`; the ConfigMap and the UI's objects go to the Kubernetes provider of
- * `opts.providers` (or `opts.provider`), else the ambient one.
+ * `opts.providers` (or `opts.provider`), else the ambient one. What it registers is `planKindRegistry`'s.
  */
 export class KindRegistry extends pulumi.ComponentResource {
     /** Starts the front, Distribution, the caches, the watcher and the maintenance container, and replaces each when its files change. */
@@ -91,171 +339,26 @@ export class KindRegistry extends pulumi.ComponentResource {
     /** `<registry name>:<port>`: the authority pods use in image references (their localhost is their own; docs/kind.md). */
     readonly authority: string;
 
-    constructor(name: string, args: KindRegistryArgs, opts?: pulumi.ComponentResourceOptions) {
-        const target: HostTarget = { target: args.connection.name };
+    constructor(name: string, given: KindRegistryArgs, opts?: pulumi.ComponentResourceOptions) {
+        const target: HostTarget = { target: given.connection.name };
         super("dso-registry:kind:KindRegistry", name, target, opts);
-        const { connection, layout } = args;
-        const p = kindPaths(layout);
-        const users = frontUsers(args.accounts);
-        const accounts = [...users.push, ...users.pull];
-        const mirrors = args.mirrors ?? [];
-        for (const m of mirrors) {
-            if (m.spec.hasCredentials && m.account === undefined) {
-                throw new Error(`KindRegistry ${name}: the cache of ${m.spec.upstream} has credentials but no upstream account was given`);
-            }
-        }
-        // A rotation's overlap: each users file's previous passwords, and the overlap file that routes to them.
-        const overlap = overlapFilesOutput({ push: users.push, pull: users.pull });
-        const decoy = decoyHash(`${name}-decoy`, this);
-        const caddyfile = decoy.apply((bcryptHash) =>
-            renderKindCaddyfile({
-                registryName: layout.registryName,
-                port: layout.port,
-                distributionName: p.distributionName,
-                requiresAuthForPull: args.requiresAuthForPull,
-                deletesEnabled: args.deletes.api,
-                ...(args.ui ? { ui: { host: args.ui.host, port: args.ui.uiPort } } : {}),
-                ...(args.garbageCollection ? { readOnlyMarker: KIND_GC_MARKER } : {}),
-                mirrors: mirrors.map((m) => ({
-                    pathName: m.spec.pathName,
-                    upstream: `${kindMirrorPaths(layout, m.spec).container}:${DISTRIBUTION.containerPort}`,
-                })),
-                scopedPushAccounts: users.scoped,
-                overlap: overlap !== undefined,
-                decoy: {
-                    accounts: { push: users.push.map((a) => a.username), pull: users.pull.map((a) => a.username) },
-                    bcryptHash,
-                },
-            }),
-        );
-        const gc = args.garbageCollection;
-        const registryConfig = renderKindRegistryConfig(args.deletes.api, gc !== undefined, args.distributionConfig);
-        const maintenance = gc
-            ? {
-                  script: gcScript(layout, gc),
-                  crontab: maintenanceCrontab(gc),
-                  retention: gc.retention ? kindRetentionScript(gc.retention) : "",
-              }
-            : undefined;
-        const nodeScript = nodeInsideScript(
-            layout,
-            mirrors.map((m) => m.spec),
-        );
-        const mirrorRuns: KindMirrorRun[] = mirrors.map((m) => ({
-            pathName: m.spec.pathName,
-            files: fingerprint(args.images.distribution, kindMirrorConfig(m.spec)),
-            hasCredentials: m.spec.hasCredentials,
-        }));
-        const checked: (HostFileSpec & { content: pulumi.Input<string> })[] = [];
-        const file = (id: string, path: string, content: pulumi.Input<string>, mode = "0644", secret = false) => {
-            checked.push({ path, mode, content });
-            return new HostFile(`${name}-${id}`, { connection, path, mode, content, secret, replaceOnPathChange: true }, { parent: this });
-        };
-        // Caddy runs as root in its image and reads the users files through a read-only mount.
-        const files = [
-            file("caddyfile", p.caddyfile, caddyfile),
-            file("users-push", p.pushUsers, usersFileOutput("push", users.push), "0600", true),
-            file("users-pull", p.pullUsers, usersFileOutput("pull", users.pull), "0600", true),
-            ...(overlap
-                ? [
-                      file("overlap", p.overlapMatchers, overlap.matchers, "0600", true),
-                      file("users-push-previous", previousUsersFile(p.pushUsers), overlap.push, "0600", true),
-                      file("users-pull-previous", previousUsersFile(p.pullUsers), overlap.pull, "0600", true),
-                  ]
-                : []),
-            file("registry-config", p.registryConfig, registryConfig),
-            file("node-script", p.nodeScript, nodeScript),
-            file("watcher-script", p.watcherScript, nodeWatchScript(layout)),
-            ...(maintenance ? [file("gc-script", p.gcScript, maintenance.script), file("crontab", p.crontab, maintenance.crontab)] : []),
-            ...(maintenance?.retention ? [file("retention-script", p.retentionScript, maintenance.retention)] : []),
-            ...mirrors.flatMap((m) => {
-                const mp = kindMirrorPaths(layout, m.spec);
-                const env =
-                    m.spec.hasCredentials && m.account ? pulumi.secret(pulumi.output(m.account).apply(renderMirrorEnvFile)) : undefined;
-                return [
-                    file(`mirror-${m.spec.pathName}-config`, mp.config, kindMirrorConfig(m.spec)),
-                    ...(env ? [file(`mirror-${m.spec.pathName}-env`, mp.env, env, "0600", true)] : []),
-                ];
-            }),
-        ];
-        // Each container is replaced when its own files change. The digest of the accounts is of their
-        // bcrypt hashes, which reveal nothing, so the script stays readable in previews.
-        const overlapBodies = overlap ? [overlap.matchers, overlap.push, overlap.pull] : [];
-        const digests = pulumi.all([caddyfile, ...accounts.map((a) => a.bcryptHash), ...overlapBodies]).apply(
-            (frontParts): KindFileDigests => ({
-                distribution: fingerprint(registryConfig),
-                front: fingerprint(...frontParts),
-                watcher: fingerprint(nodeScript, nodeWatchScript(layout)),
-                ...(maintenance ? { maintenance: fingerprint(maintenance.script, maintenance.crontab, maintenance.retention) } : {}),
-            }),
-        );
-        const root = (script: string) => privileged(script, connection.sudo);
-        const applyContainers = pulumi.unsecret(digests).apply((d) => containersApplyScript(layout, args.images, d, mirrorRuns));
-        const containers = hostCommand(
-            `${name}-containers`,
-            {
-                connection,
-                create: applyContainers.apply(root),
-                delete: root(containersDeleteScript(layout)),
-                triggers: [layout.dataDir, layout.registryName],
-            },
-            { parent: this, dependsOn: files },
-        );
-        const nodes = hostCommand(
-            `${name}-nodes`,
-            {
-                connection,
-                create: root(nodesConfigureScript(layout)),
-                delete: root(nodesUnconfigureScript(layout)),
-                triggers: [layout.cluster, layout.registryName, layout.port],
-            },
-            { parent: this, dependsOn: [containers] },
-        );
-        // Every file above is read back by a refresh (docs/decisions/drift-on-hosts.md); a repair makes the
-        // containers anew, so that each reads its files again. The nodes' own files are the watcher's: it
-        // puts them back on its own loop (sh/node-watch.sh).
-        new HostFilesCheck(
-            `${name}-files-check`,
-            { connection, files: checked, afterRepair: applyContainers.apply((script) => root(recreatingScript(script))) },
-            { parent: this, dependsOn: [containers] },
-        );
-        if (args.publishLocalRegistryHosting) {
-            new k8s.core.v1.ConfigMap(
-                `${name}-local-registry-hosting`,
-                {
-                    metadata: {
-                        name: "local-registry-hosting",
-                        namespace: "kube-public",
-                        labels: { "app.kubernetes.io/managed-by": "dso-registry", "app.kubernetes.io/component": "discovery" },
-                    },
-                    data: { "localRegistryHosting.v1": localRegistryHostingBody(layout) },
-                },
-                { parent: this },
-            );
-        }
-        if (args.ui) {
-            // The namespace first; the rest is independent of the registry's containers.
-            let namespace: pulumi.CustomResource | undefined;
-            for (const object of renderKindUiObjects({
-                ...args.ui,
-                deleteEnabled: args.deletes.ui,
-                registryName: layout.registryName,
-                port: layout.port,
-            })) {
-                const { apiVersion: _apiVersion, kind, ...body } = object;
-                const ctor = resourceClassOf(object, `KindRegistry ${name}`);
-                const resource = new ctor(`${name}-ui-${kind.toLowerCase()}-${object.metadata.name}`, body as never, {
-                    parent: this,
-                    ...objectOptions(kind),
-                    ...(namespace ? { dependsOn: [namespace] } : {}),
-                });
-                if (kind === "Namespace") namespace = resource;
-            }
-        }
+        const args = kindRegistryDefaults(given);
+        checkKindMirrors(name, args.mirrors ?? []);
+        const plan = planKindRegistry(name, args, decoyHash(`${name}-decoy`, this));
+        const files = plan.files.map((f) => new HostFile(f.name, f.args, { parent: this }));
+        const after: Record<KindPlannedCommand["after"], pulumi.Resource[]> = { files, containers: [] };
+        const containers = hostCommand(plan.containers.name, plan.containers.args, {
+            parent: this,
+            dependsOn: after[plan.containers.after],
+        });
+        after.containers = [containers];
+        const nodes = hostCommand(plan.nodes.name, plan.nodes.args, { parent: this, dependsOn: after[plan.nodes.after] });
+        new HostFilesCheck(plan.filesCheck.name, plan.filesCheck.args, { parent: this, dependsOn: after[plan.filesCheck.after] });
+        registerPlannedObjects(plan.objects, `KindRegistry ${name}`, { parent: this });
         this.containers = containers;
         this.nodes = nodes;
-        this.registryUrl = `http://localhost:${layout.port}`;
-        this.authority = `${layout.registryName}:${layout.port}`;
+        this.registryUrl = plan.registryUrl;
+        this.authority = plan.authority;
         this.registerOutputs({});
     }
 }

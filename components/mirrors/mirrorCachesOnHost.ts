@@ -18,13 +18,19 @@ import {
     mirrorCronFile,
     mirrorPruneScript,
 } from "./hostCaches";
-import type { MirrorRoute, MirrorSpec } from "./mirrors";
+import { type MirrorRoute, type MirrorSpec, type RegistryMirror, renderMirrorEnvFile } from "./mirrors";
 
 /** A cache to run, with its upstream account's env file when it has one (secret). */
 export interface HostMirror {
     readonly spec: MirrorSpec;
     /** `renderMirrorEnvFile` of the upstream account; only with `spec.hasCredentials`. */
     readonly envFile?: pulumi.Input<string>;
+}
+
+/** The host's form of a cache (`RegistryMirror`): its upstream account as the container's env file. */
+export function hostMirror(mirror: RegistryMirror): HostMirror {
+    if (!mirror.spec.hasCredentials || mirror.account === undefined) return { spec: mirror.spec };
+    return { spec: mirror.spec, envFile: pulumi.output(mirror.account).apply(renderMirrorEnvFile) };
 }
 
 export interface MirrorCachesOnHostArgs {

@@ -7,17 +7,25 @@
  */
 
 import type * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
 import type { MirrorRoute } from "../accessPolicy/policy";
 import { DISTRIBUTION, DISTRIBUTION_ENV_VARS, MANAGED_LABELS } from "../shared/facts";
 import type { K8sObject, Value } from "../shared/k8sObject";
 import { CLAIM_ANNOTATIONS, persistentClaim } from "../shared/persistentClaim";
 import { type ContainerResources, containerResources, type PodScheduling, schedulingFields } from "../shared/podScheduling";
-import { type MirrorSpec, renderMirrorConfig } from "./mirrors";
+import { type MirrorSpec, type RegistryMirror, renderMirrorConfig } from "./mirrors";
 
 /** A cache in the cluster, with its upstream account's env values when it has one (secret). */
 export interface ClusterMirror {
     readonly spec: MirrorSpec;
     readonly account?: { readonly username: Value; readonly password: Value };
+}
+
+/** The cluster's form of a cache (`RegistryMirror`): its upstream account as the values of its Secret. */
+export function clusterMirror(mirror: RegistryMirror): ClusterMirror {
+    if (!mirror.spec.hasCredentials || mirror.account === undefined) return { spec: mirror.spec };
+    const account = pulumi.output(mirror.account);
+    return { spec: mirror.spec, account: { username: account.apply((a) => a.username), password: account.apply((a) => a.password) } };
 }
 
 export interface ClusterMirrorsSpec {

@@ -13,6 +13,7 @@
  *
  * Everything here is pure: no Pulumi, no I/O.
  */
+import type * as pulumi from "@pulumi/pulumi";
 import { MIRRORS_NAMESPACE } from "../accessPolicy/policy";
 import { renderRegistryConfig } from "../distribution/registryConfig";
 import { DISTRIBUTION_2_PROXY_TTL_HOURS, durationSeconds, isDistribution3Image, registryAuthority } from "../shared/facts";
@@ -154,6 +155,17 @@ export function renderMirrorConfig(options: MirrorConfigOptions): string {
 export interface UpstreamAccount {
     readonly username: string;
     readonly password: string;
+}
+
+/**
+ * A pull-through cache as every placement takes it: what it caches, and the account it logs in to its
+ * upstream with. Each placement renders its own form of the account: the host an env file, the cluster a
+ * Secret, kind a file beside the cache's container.
+ */
+export interface RegistryMirror {
+    readonly spec: MirrorSpec;
+    /** The upstream account (`mirrorCredentials`, a secret); required when `spec.hasCredentials`, unused otherwise. */
+    readonly account?: pulumi.Input<UpstreamAccount>;
 }
 
 /**

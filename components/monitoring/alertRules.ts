@@ -38,6 +38,15 @@ export type RulesPlacement =
           readonly certManager: boolean;
       };
 
+/**
+ * Monitoring as every placement takes it (docs/monitoring.md): where the alerts' runbook links point. A
+ * placement adds only settings of its own, each optional (`HostRegistryMonitoring`, `InClusterRegistryMonitoring`).
+ */
+export interface RegistryMonitoring {
+    /** docs/runbooks.md as the operators read it (`registry.monitoring.runbookBaseUrl`); each alert adds its section's anchor. */
+    readonly runbookBaseUrl: string;
+}
+
 export interface AlertRulesOptions {
     readonly placement: RulesPlacement;
     /** docs/runbooks.md as the operators read it; each alert adds its section's anchor. */

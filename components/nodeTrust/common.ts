@@ -4,6 +4,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { mirrorCaFile, type NodeMirror, renderMirrorHostsToml } from "../mirrors/mirrors";
+import { DEFAULT_REGISTRY_PORT, type WithDefaults } from "../shared/defaults";
 import { registryAuthority } from "../shared/facts";
 import { type HostConnection, privileged } from "../shared/hostAccess";
 import { shQuote } from "../shared/shQuote";
@@ -25,8 +26,11 @@ import { DEFAULT_RESTART_TIMEOUT_SECONDS, type RestartSettings } from "./restart
 export interface NodeTrustCommonArgs {
     /** Registry host name as in image references (no scheme, no port). */
     readonly host: string;
-    /** Registry port; 443 means none in image references. */
-    readonly port: number;
+    /**
+     * Registry port; 443 means none in image references.
+     * @default 443
+     */
+    readonly port?: number;
     /** Container runtime flavour of the node(s). */
     readonly flavour: RuntimeFlavour;
     /** CA certificate (PEM) nodes must trust; omit for publicly trusted certificates (ACME). */
@@ -42,20 +46,53 @@ export interface NodeTrustCommonArgs {
      * generated pull-only account, or an existing registry's (whose user name is a secret too).
      */
     readonly pullAccount?: { readonly username: pulumi.Input<string>; readonly password: pulumi.Input<string> };
-    /** Plain HTTP instead of TLS. Images can be swapped in transit: existing lab registries only. */
+    /**
+     * Plain HTTP instead of TLS. Images can be swapped in transit: existing lab registries only.
+     * @default false
+     */
     readonly plainHttp?: boolean;
-    /** Let the program set containerd's config_path and restart containerd (containerd flavour). */
+    /**
+     * Let the program set containerd's config_path and restart containerd (containerd flavour).
+     * @default false
+     */
     readonly allowContainerdRestart?: boolean;
-    /** Let the program restart k3s / RKE2 after registries.yaml changed. */
+    /**
+     * Let the program restart k3s / RKE2 after registries.yaml changed.
+     * @default true
+     */
     readonly allowServiceRestart?: boolean;
-    /** Seconds a restarted k3s / RKE2 node has to be active and Ready again before the run fails. */
+    /**
+     * Seconds a restarted k3s / RKE2 node has to be active and Ready again before the run fails.
+     * @default 300
+     */
     readonly restartTimeoutSeconds?: number;
     /** Upstreams the node pulls through the registry's pull-through caches, falling back to each upstream. */
     readonly mirrors?: readonly NodeMirror[];
 }
 
+/** The settings node trust defaults (`nodeTrustDefaults`). */
+type NodeTrustDefaulted = "port" | "plainHttp" | "allowContainerdRestart" | "allowServiceRestart" | "restartTimeoutSeconds";
+
+/** Node trust's args with every default applied: what both deliveries build from. */
+export type NodeTrustCommonArgsWithDefaults<T extends NodeTrustCommonArgs = NodeTrustCommonArgs> = WithDefaults<T, NodeTrustDefaulted>;
+
+/** The args with the defaults each one's `@default` documents; a setting given is kept as given. */
+export function nodeTrustDefaults<T extends NodeTrustCommonArgs>(args: T): NodeTrustCommonArgsWithDefaults<T> {
+    return {
+        ...args,
+        port: args.port ?? DEFAULT_REGISTRY_PORT,
+        plainHttp: args.plainHttp ?? false,
+        allowContainerdRestart: args.allowContainerdRestart ?? false,
+        allowServiceRestart: args.allowServiceRestart ?? true,
+        restartTimeoutSeconds: args.restartTimeoutSeconds ?? DEFAULT_RESTART_TIMEOUT_SECONDS,
+    } as NodeTrustCommonArgsWithDefaults<T>;
+}
+
 /** The restart settings of the args, for a node's turn (SSH) or the DaemonSet's pods (no turn). */
-export function restartSettingsOf(args: NodeTrustCommonArgs, extra: Pick<RestartSettings, "nodeName" | "turn"> = {}): RestartSettings {
+export function restartSettingsOf(
+    args: NodeTrustCommonArgsWithDefaults,
+    extra: Pick<RestartSettings, "nodeName" | "turn"> = {},
+): RestartSettings {
     return {
         allow: args.allowServiceRestart ?? true,
         timeoutSeconds: args.restartTimeoutSeconds ?? DEFAULT_RESTART_TIMEOUT_SECONDS,
@@ -64,7 +101,7 @@ export function restartSettingsOf(args: NodeTrustCommonArgs, extra: Pick<Restart
 }
 
 /** The plain facts that decide which steps exist. */
-export function trustTargetOf(args: NodeTrustCommonArgs): TrustTarget {
+export function trustTargetOf(args: NodeTrustCommonArgsWithDefaults): TrustTarget {
     return {
         host: args.host,
         port: args.port,
@@ -77,7 +114,7 @@ export function trustTargetOf(args: NodeTrustCommonArgs): TrustTarget {
 }
 
 /** The content of a file step, secret where it carries the pull password. */
-export function fileContent(step: FileStep, plan: TrustPlan, args: NodeTrustCommonArgs): pulumi.Output<string> {
+export function fileContent(step: FileStep, plan: TrustPlan, args: NodeTrustCommonArgsWithDefaults): pulumi.Output<string> {
     const target = trustTargetOf(args);
     switch (step.role) {
         case "ca":

@@ -10,7 +10,14 @@ import * as pulumi from "@pulumi/pulumi";
 import { PART_OF_LABELS } from "../shared/facts";
 import { withFormerType } from "../shared/formerType";
 import { renderShellScript } from "../shared/shellScript";
-import { fileContent, type NodeTrustCommonArgs, restartSettingsOf, trustTargetOf } from "./common";
+import {
+    fileContent,
+    type NodeTrustCommonArgs,
+    type NodeTrustCommonArgsWithDefaults,
+    nodeTrustDefaults,
+    restartSettingsOf,
+    trustTargetOf,
+} from "./common";
 import {
     configPathCheckScript,
     configPathRemoveScript,
@@ -69,7 +76,7 @@ function scriptFile(name: string): string {
  * the old one) and run.sh (applies, then re-applies every interval to repair drift), and every step's
  * script, as ConfigMap keys.
  */
-function daemonSetScripts(plan: TrustPlan, args: NodeTrustCommonArgs): DaemonSetScripts {
+function daemonSetScripts(plan: TrustPlan, args: NodeTrustCommonArgsWithDefaults): DaemonSetScripts {
     const config: Record<string, pulumi.Output<string>> = {};
     const secret: Record<string, pulumi.Output<string>> = {};
     /** apply.sh's steps: a script's path, and the file it reads on stdin where it places one. */
@@ -150,8 +157,9 @@ export class NodeTrustDaemonSet extends pulumi.ComponentResource {
     /** The files that carry the pull password; undefined when nothing does. */
     readonly secret?: k8s.core.v1.Secret;
 
-    constructor(name: string, args: NodeTrustDaemonSetArgs, opts?: pulumi.ComponentResourceOptions) {
+    constructor(name: string, given: NodeTrustDaemonSetArgs, opts?: pulumi.ComponentResourceOptions) {
         super("dso-registry:nodeTrust:NodeTrustDaemonSet", name, {}, withFormerType(opts, "dso:nodes:NodeTrustDaemonSet"));
+        const args = nodeTrustDefaults(given);
         const plan = trustPlan(args.flavour, trustTargetOf(args));
         const objectName = args.objectName ?? "dso-node-trust";
         const restarts =

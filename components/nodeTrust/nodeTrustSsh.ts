@@ -7,7 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { withFormerType } from "../shared/formerType";
 import { type HostConnection, HostFile, type HostFileSpec, type HostTarget, hostCommand } from "../shared/hostAccess";
 import { HostFilesCheck } from "../shared/hostFilesCheck";
-import { fileContent, type NodeTrustCommonArgs, nodeRunner, restartSettingsOf, trustTargetOf } from "./common";
+import { fileContent, type NodeTrustCommonArgs, nodeRunner, nodeTrustDefaults, restartSettingsOf, trustTargetOf } from "./common";
 import {
     checkFileStepBody,
     configPathCheckScript,
@@ -43,9 +43,10 @@ export class NodeTrust extends pulumi.ComponentResource {
     /** The command after which this node's runtime has restarted and is Ready (k3s / RKE2), for later nodes to wait for. */
     readonly restartStep?: pulumi.Resource;
 
-    constructor(name: string, args: NodeTrustArgs, opts?: pulumi.ComponentResourceOptions) {
-        const target: HostTarget = { target: args.connection.name };
+    constructor(name: string, given: NodeTrustArgs, opts?: pulumi.ComponentResourceOptions) {
+        const target: HostTarget = { target: given.connection.name };
         super("dso-registry:nodeTrust:NodeTrust", name, target, withFormerType(opts, "dso:nodes:NodeTrust"));
+        const args = nodeTrustDefaults(given);
         const plan = trustPlan(args.flavour, trustTargetOf(args));
         const connection = args.connection;
         const run = nodeRunner(args.flavour, connection);

@@ -162,7 +162,9 @@ export const FLUX_NAMESPACE = "flux-system";
  * Who may delete, decided once by the stack (`decide`) and given to every placement the same way:
  * `api`, push accounts may DELETE through the front and Distribution's delete is on (garbage
  * collection needs deletable manifests, so does the UI's button); `ui`, the web UI offers its delete
- * button (only where the UI runs and `api` holds).
+ * button (only where the UI runs and `api` holds). Every component takes it as `deletes`; the renderers
+ * below them (the access policy, Distribution's config.yml, a front's policy) take `deletes.api` as their
+ * own `deletesEnabled` flag, the one setting each of them renders.
  */
 export interface RegistryDeletes {
     readonly api: boolean;

@@ -48,15 +48,28 @@ export interface FrontAccounts {
 
 /** What every placement's front enforces. */
 export interface RegistryFront {
+    /** The accounts the front checks (`RegistryAccounts` gives them); the placement derives its users files and htpasswd from them. */
     readonly accounts: FrontAccounts;
-    /** Every read needs an account (push, pull-only or read); otherwise reads are anonymous. */
-    readonly requiresAuthForPull: boolean;
-    /** Pulls through the caches need an account even when reads are anonymous (`registry.mirrorPull` "accounts"). */
+    /**
+     * Every read needs an account (push, pull-only or read); otherwise reads are anonymous.
+     * @default false
+     */
+    readonly requiresAuthForPull?: boolean;
+    /**
+     * Pulls through the caches need an account even when reads are anonymous (`registry.mirrorPull` "accounts").
+     * @default false
+     */
     readonly mirrorsRequireAuth?: boolean;
-    /** Whether push accounts may DELETE, and whether the UI offers a delete button (decided once by the stack). */
-    readonly deletes: RegistryDeletes;
-    /** Client networks (CIDR) allowed to reach the registry at all; everyone when empty. */
-    readonly allowedNetworks: readonly string[];
+    /**
+     * Whether push accounts may DELETE (`api`), and whether the UI offers a delete button (`ui`).
+     * @default { api: false, ui: false }
+     */
+    readonly deletes?: RegistryDeletes;
+    /**
+     * Client networks (CIDR) allowed to reach the registry at all; everyone when empty.
+     * @default []
+     */
+    readonly allowedNetworks?: readonly string[];
 }
 
 /**
@@ -74,5 +87,30 @@ export function frontUsers(accounts: FrontAccounts): {
         push: [accounts.push, ...scoped],
         pull: [...(accounts.pull ? [accounts.pull] : []), ...(accounts.read ?? [])],
         scoped: scoped.map((a) => ({ username: a.username, prefixes: a.prefixes })),
+    };
+}
+
+/** The front's defaults, as documented on `RegistryFront`. */
+export const FRONT_DEFAULTS = {
+    requiresAuthForPull: false,
+    mirrorsRequireAuth: false,
+    deletes: { api: false, ui: false },
+    allowedNetworks: [],
+} as const satisfies Required<Omit<RegistryFront, "accounts">>;
+
+/** A placement's args with the front's defaults applied (`frontDefaults`). */
+export type WithFrontDefaults<T extends RegistryFront> = Omit<T, keyof typeof FRONT_DEFAULTS> & Required<Omit<RegistryFront, "accounts">>;
+
+/**
+ * The front's defaults applied to a placement's args: every front setting the args leave out is set,
+ * the rest of the args kept as they are. Each placement's own `…Defaults` function starts from this one.
+ */
+export function frontDefaults<T extends RegistryFront>(args: T): WithFrontDefaults<T> {
+    return {
+        ...args,
+        requiresAuthForPull: args.requiresAuthForPull ?? FRONT_DEFAULTS.requiresAuthForPull,
+        mirrorsRequireAuth: args.mirrorsRequireAuth ?? FRONT_DEFAULTS.mirrorsRequireAuth,
+        deletes: args.deletes ?? FRONT_DEFAULTS.deletes,
+        allowedNetworks: args.allowedNetworks ?? FRONT_DEFAULTS.allowedNetworks,
     };
 }

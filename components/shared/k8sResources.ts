@@ -4,7 +4,7 @@
  */
 import * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
-import type { K8sObject } from "./k8sObject";
+import { type K8sObject, objectOptions } from "./k8sObject";
 
 // biome-ignore lint/suspicious/noExplicitAny: each kind's constructor takes its own args type; the objects were checked against it when rendered (manifests.ts).
 type Constructor = new (name: string, args: any, opts?: pulumi.CustomResourceOptions) => pulumi.CustomResource;
@@ -64,4 +64,48 @@ export function resourceClassOf(object: Pick<K8sObject, "apiVersion" | "kind">, 
     const ctor = CLASSES[key];
     if (!ctor) throw new Error(`${who}: no resource type for ${key}`);
     return ctor;
+}
+
+/**
+ * A rendered object as a component registers it: its resource name, the options it needs beyond its kind's
+ * (`objectOptions`, which registration adds), and the objects above it in the same list it waits for (by
+ * resource name). A placement's plan function lists them; its constructor only registers the list.
+ */
+export interface PlannedObject {
+    readonly name: string;
+    readonly object: K8sObject;
+    /** Resource names of objects earlier in the list. */
+    readonly dependsOn: readonly string[];
+    readonly retainOnDelete?: boolean;
+    readonly ignoreChanges?: readonly string[];
+}
+
+/**
+ * Registers `objects` in their order under `opts` (the parent, the provider), each waiting for the ones its
+ * `dependsOn` names, and returns each resource by its name. `who` names the component in errors.
+ */
+export function registerPlannedObjects(
+    objects: readonly PlannedObject[],
+    who: string,
+    opts: pulumi.CustomResourceOptions,
+): ReadonlyMap<string, pulumi.CustomResource> {
+    const registered = new Map<string, pulumi.CustomResource>();
+    for (const planned of objects) {
+        const ctor = resourceClassOf(planned.object, who);
+        const { apiVersion: _apiVersion, kind, ...body } = planned.object;
+        const dependsOn = planned.dependsOn.map((dependency) => {
+            const resource = registered.get(dependency);
+            if (!resource) throw new Error(`${who}: ${planned.name} waits for ${dependency}, which is not registered before it`);
+            return resource;
+        });
+        const resource = new ctor(planned.name, body, {
+            ...opts,
+            dependsOn,
+            ...objectOptions(kind),
+            ...(planned.retainOnDelete ? { retainOnDelete: true } : {}),
+            ...(planned.ignoreChanges ? { ignoreChanges: [...planned.ignoreChanges] } : {}),
+        });
+        registered.set(planned.name, resource);
+    }
+    return registered;
 }

@@ -8,10 +8,13 @@ import type { Decisions } from "../config/decisions";
 import { readAccountSecretName } from "../config/derived";
 import { secret } from "./secret";
 
-/** Rotation by age of the generated passwords (`containerRegistry.rotateAfterDays`), as of `now`; none when unset. */
-export function ageRotationOf(cfg: StackConfig, d: Decisions, now: Date): AgeRotation | undefined {
+/**
+ * Rotation by age of the generated passwords (`containerRegistry.rotateAfterDays`), as of `now`; none
+ * when unset, and for an existing registry, whose accounts are the organisation's.
+ */
+export function ageRotationOf(cfg: StackConfig, now: Date): AgeRotation | undefined {
     const days = cfg.containerRegistry.rotateAfterDays;
-    if (!d.ownRegistry || !days) return undefined;
+    if (cfg.registry.mode === "existing" || !days) return undefined;
     return { days, ...rotationPeriod(days, now) };
 }
 
@@ -20,9 +23,12 @@ export interface AgeRotation extends RotationPeriod {
     readonly days: number;
 }
 
-/** The push account and, when something pulls with credentials, the pull-only account (own registries only). */
+/**
+ * The push account and, when something pulls with credentials, the pull-only account, of a registry the
+ * program runs; none for an existing registry, whose accounts are the organisation's.
+ */
 export function defineAccounts(cfg: StackConfig, d: Decisions, ageRotation?: AgeRotation): RegistryAccounts | undefined {
-    if (!d.ownRegistry) return undefined;
+    if (cfg.registry.mode === "existing") return undefined;
     const cr = cfg.containerRegistry;
     return new RegistryAccounts("registry-accounts", {
         push: {

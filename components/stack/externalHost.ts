@@ -1,16 +1,15 @@
 /** The registry on a host of its own (`registry.mode` "external-host"), reached over SSH, with its storage and backups. */
 import type { RegistryAccounts } from "../accounts/registryAccounts";
-import type { ExternalHostRegistrySettings, StackConfig } from "../config";
+import type { ExternalHostRegistrySettings } from "../config";
 import type { Decisions } from "../config/decisions";
 import { ExternalRegistryHost, type ExternalRegistryHostArgs } from "../externalHost/externalRegistryHost";
 import { HostPlacement } from "../externalHost/hostPlacement";
 import type { HostBackupArgs } from "../externalHost/maintenance";
-import { renderMirrorEnvFile } from "../mirrors/mirrors";
 import { needsSudo } from "../shared/facts";
 import type { AgeRotation } from "./accounts";
 import { backupCommon } from "./backup";
 import { externalHostMaven } from "./maven";
-import { mirrorAccount, mirrorSpecs } from "./mirrors";
+import { registryMirrors } from "./mirrors";
 import { secret } from "./secret";
 import { externalHostTls, type Placement, type StackIn } from "./tls";
 
@@ -28,7 +27,7 @@ export function defineExternalHost(
     const placement = new HostPlacement("registry-host-placement", {
         host: eh.ssh.host,
         port: eh.ssh.port,
-        dataDir: cfg.registry.storage.s3 ? "" : eh.dataDir,
+        dataDir: cfg.registry.storage.kind === "s3" ? "" : eh.dataDir,
         mavenDataDir: d.mavenServed ? eh.mavenDataDir : "",
     });
     const component = new ExternalRegistryHost(
@@ -64,13 +63,10 @@ export function defineExternalHost(
             garbageCollection: cfg.registry.maintenance.garbageCollection,
             ...(d.retention ? { retention: d.retention } : {}),
             backup: hostBackup(cfg),
-            mirrors: mirrorSpecs(cfg).map((spec) =>
-                spec.hasCredentials ? { spec, envFile: mirrorAccount(cfg, spec).apply(renderMirrorEnvFile) } : { spec },
-            ),
+            mirrors: registryMirrors(cfg),
             maven: d.mavenServed ? externalHostMaven(cfg, accounts) : undefined,
-            monitoring: cfg.registry.monitoring.enabled
-                ? { runbookBaseUrl: cfg.registry.monitoring.runbookBaseUrl, relayImage: cfg.registry.caddyImage }
-                : undefined,
+            // The metrics relay runs the front's Caddy image (`registry.caddyImage`), the component's default.
+            monitoring: cfg.registry.monitoring.enabled ? { runbookBaseUrl: cfg.registry.monitoring.runbookBaseUrl } : undefined,
             loginLimit: hostLoginLimit(cfg),
             ...(cfg.registry.distributionConfig ? { distributionConfig: cfg.registry.distributionConfig } : {}),
             ...(ageRotation ? { passwordRotation: { everyDays: ageRotation.days, due: ageRotation.due.getTime() / 1000 } } : {}),
@@ -81,12 +77,12 @@ export function defineExternalHost(
 }
 
 /** The external host's storage: its data directory, or the S3 bucket with the stack's S3 secrets. */
-function externalHostStorage(cfg: StackConfig): ExternalRegistryHostArgs["storage"] {
-    const { s3 } = cfg.registry.storage;
-    if (!s3) return { kind: "filesystem" };
+function externalHostStorage(cfg: StackIn<ExternalHostRegistrySettings>): ExternalRegistryHostArgs["storage"] {
+    const storage = cfg.registry.storage;
+    if (storage.kind === "filesystem") return { kind: "filesystem" };
     return {
         kind: "s3",
-        ...s3,
+        ...storage.s3,
         credentials: { accessKeyId: secret(cfg, "s3AccessKeyId"), secretAccessKey: secret(cfg, "s3SecretAccessKey") },
     };
 }
@@ -116,7 +112,7 @@ function hostBackup(cfg: StackIn<ExternalHostRegistrySettings>): HostBackupArgs 
 }
 
 /** fail2ban's limit from `registry.loginLimit`, or none when it is off. */
-function hostLoginLimit(cfg: StackConfig): ExternalRegistryHostArgs["loginLimit"] {
+function hostLoginLimit(cfg: StackIn<ExternalHostRegistrySettings>): ExternalRegistryHostArgs["loginLimit"] {
     const l = cfg.registry.loginLimit;
     if (!l.enabled) return undefined;
     return {

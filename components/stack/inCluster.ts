@@ -8,7 +8,7 @@ import type { InClusterBackup } from "../inCluster/spec";
 import type { AgeRotation } from "./accounts";
 import { backupCommon } from "./backup";
 import { inClusterMaven } from "./maven";
-import { mirrorAccount, mirrorSpecs } from "./mirrors";
+import { registryMirrors } from "./mirrors";
 import { secret } from "./secret";
 import { inClusterTls, type Placement, type StackIn } from "./tls";
 
@@ -22,8 +22,6 @@ export function defineInClusterRegistry(
     const tls = inClusterTls(cfg, cfg.registry.tls);
     const { registry: r, containerRegistry: cr } = cfg;
     const { inCluster } = r;
-    // The config allows S3 settings exactly when registry.storage.kind is "s3".
-    const { s3 } = r.storage;
     const component = new InClusterRegistry("registry", {
         host: cr.host,
         requiresAuthForPull: cr.requiresAuthForPull,
@@ -44,13 +42,14 @@ export function defineInClusterRegistry(
               }
             : {}),
         images: { registry: r.image, caddy: r.caddyImage, ui: r.ui.image },
-        storage: s3
-            ? {
-                  kind: "s3",
-                  ...s3,
-                  credentials: { accessKeyId: secret(cfg, "s3AccessKeyId"), secretAccessKey: secret(cfg, "s3SecretAccessKey") },
-              }
-            : { kind: "filesystem", size: r.storage.size, storageClass: r.storage.storageClass },
+        storage:
+            r.storage.kind === "s3"
+                ? {
+                      kind: "s3",
+                      ...r.storage.s3,
+                      credentials: { accessKeyId: secret(cfg, "s3AccessKeyId"), secretAccessKey: secret(cfg, "s3SecretAccessKey") },
+                  }
+                : { kind: "filesystem", size: r.storage.size, storageClass: r.storage.storageClass },
         allowedNetworks: r.allowedNetworks,
         ...(r.loginLimit.enabled
             ? { loginLimit: { tokenRequestsPerMinute: r.loginLimit.tokenRequestsPerMinute, ignoreNetworks: r.loginLimit.ignoreNetworks } }
@@ -62,15 +61,10 @@ export function defineInClusterRegistry(
         pod: inCluster.pod,
         publishLocalRegistryHosting: inCluster.publishLocalRegistryHosting,
         accounts,
-        htpasswd: accounts.htpasswd,
         deletes: d.deletes,
         tls: tls.args,
         maven: d.mavenServed ? inClusterMaven(cfg, accounts) : undefined,
-        mirrors: mirrorSpecs(cfg).map((spec) => {
-            if (!spec.hasCredentials) return { spec };
-            const account = mirrorAccount(cfg, spec);
-            return { spec, account: { username: account.apply((a) => a.username), password: account.apply((a) => a.password) } };
-        }),
+        mirrors: registryMirrors(cfg),
         backup: inClusterBackup(cfg),
         ...(cfg.registry.distributionConfig ? { distributionConfig: cfg.registry.distributionConfig } : {}),
         ...(cfg.registry.monitoring.enabled

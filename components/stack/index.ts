@@ -104,13 +104,13 @@ function credentialsOutput(account: { readonly username: string; readonly passwo
  * The push example's first line: where REG_USER and REG_PASS come from. Jenkins's credential where the
  * stack writes it; else the push account of the stack's own registry, or the organisation's.
  */
-function pushAccountSource(cfg: StackConfig, ownRegistry: boolean): string {
+function pushAccountSource(cfg: StackConfig): string {
     if (cfg.jenkins.enabled) {
         return `# In Jenkins: withCredentials([usernamePassword(credentialsId: '${cfg.containerRegistry.credentialId}', usernameVariable: 'REG_USER', passwordVariable: 'REG_PASS')])`;
     }
-    return ownRegistry
-        ? "# REG_USER and REG_PASS: the push account, from `npx pulumi stack output --show-secrets pushCredentials`"
-        : "# REG_USER and REG_PASS: the organisation's push account";
+    return cfg.registry.mode === "existing"
+        ? "# REG_USER and REG_PASS: the organisation's push account"
+        : "# REG_USER and REG_PASS: the push account, from `npx pulumi stack output --show-secrets pushCredentials`";
 }
 
 /** What the placement of the stack's registry gives the rest of the stack. */
@@ -151,7 +151,7 @@ function definePlacement(cfg: StackConfig, d: Decisions, accounts: RegistryAccou
 export function defineStack(cfg: StackConfig): StackOutputs {
     const d = decide(cfg);
     const cr = cfg.containerRegistry;
-    const ageRotation = ageRotationOf(cfg, d, new Date());
+    const ageRotation = ageRotationOf(cfg, new Date());
     const accounts = defineAccounts(cfg, d, ageRotation);
 
     const placed = accounts ? definePlacement(cfg, d, accounts, ageRotation) : {};
@@ -190,7 +190,7 @@ export function defineStack(cfg: StackConfig): StackOutputs {
               }
             : {}),
         pushExample: [
-            pushAccountSource(cfg, accounts !== undefined),
+            pushAccountSource(cfg),
             `echo "$REG_PASS" | docker login ${d.authority} -u "$REG_USER" --password-stdin`,
             `docker tag app:build ${d.imagePrefix}/app:1.0.0`,
             `docker push ${d.imagePrefix}/app:1.0.0`,

@@ -8,7 +8,7 @@ import { defaultKindDataDir, SYSTEM_KIND_DATA_DIR } from "../kind/dataDir";
 import { KindRegistry } from "../kind/kindRegistry";
 import { needsSudo } from "../shared/facts";
 import type { HostConnection } from "../shared/hostAccess";
-import { mirrorAccount, mirrorSpecs } from "./mirrors";
+import { registryMirrors } from "./mirrors";
 import { secret } from "./secret";
 import type { StackIn } from "./tls";
 
@@ -56,7 +56,7 @@ export function defineKindRegistry(cfg: StackIn<KindRegistrySettings>, d: Decisi
                   },
               }
             : {}),
-        mirrors: mirrorSpecs(cfg).map((spec) => ({ spec, ...(spec.hasCredentials ? { account: mirrorAccount(cfg, spec) } : {}) })),
+        mirrors: registryMirrors(cfg),
         ...(cfg.registry.distributionConfig ? { distributionConfig: cfg.registry.distributionConfig } : {}),
         publishLocalRegistryHosting: true,
         ...(cfg.registry.ui.enabled

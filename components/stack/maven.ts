@@ -5,27 +5,30 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { deterministicBcrypt, type RegistryAccounts } from "../accounts/registryAccounts";
-import type { StackConfig } from "../config";
+import type { InClusterRegistrySettings, StackConfig } from "../config";
 import type { HostMavenArgs } from "../externalHost/externalRegistryHost";
 import type { InClusterMavenArgs } from "../inCluster/inClusterRegistry";
+import type { RegistryMaven } from "../maven/registryMaven";
 import { secret } from "./secret";
+import type { StackIn } from "./tls";
 
-/** The Maven repository in the cluster: an nginx sidecar with a volume of its own. */
-export function inClusterMaven(cfg: StackConfig, accounts: RegistryAccounts): InClusterMavenArgs {
-    const m = servedMaven(cfg);
+/** The Maven repository in the cluster: an nginx sidecar with a volume of its own, of the registry's storage class. */
+export function inClusterMaven(cfg: StackIn<InClusterRegistrySettings>, accounts: RegistryAccounts): InClusterMavenArgs {
+    const storage = cfg.registry.storage;
     return {
-        pathPrefix: m.pathPrefix,
-        requiresAuthForPull: m.requiresAuthForPull,
-        deployAccount: mavenDeployAccount(cfg, accounts),
-        image: m.nginxImage,
-        size: m.storageSize,
-        storageClass: cfg.registry.storage.storageClass,
-        snapshotBuildsToKeep: m.snapshotBuildsToKeep,
+        ...registryMaven(cfg, accounts),
+        size: servedMaven(cfg).storageSize,
+        storageClass: storage.kind === "filesystem" ? storage.storageClass : undefined,
     };
 }
 
-/** The Maven repository on the external host: nginx in a container behind the host's Caddy site. */
+/** The Maven repository on the external host: nginx in a container behind the host's Caddy site (its files in the host's Maven directory). */
 export function externalHostMaven(cfg: StackConfig, accounts: RegistryAccounts): HostMavenArgs {
+    return registryMaven(cfg, accounts);
+}
+
+/** What every placement takes of the Maven repository (`RegistryMaven`). */
+function registryMaven(cfg: StackConfig, accounts: RegistryAccounts): RegistryMaven {
     const m = servedMaven(cfg);
     return {
         pathPrefix: m.pathPrefix,

@@ -7,25 +7,33 @@ import {
     mirrorAge,
     mirrorPathName,
     parseMirrorCredentials,
+    type RegistryMirror,
     type UpstreamAccount,
 } from "../mirrors/mirrors";
 import { isDistribution3Image } from "../shared/facts";
 import { secret } from "./secret";
 
-/** Each cache of `registry.mirrors`: its upstream, path, remote, age and size limits. */
+/** Each cache of `registry.mirrors`: its upstream, path, remote, age and size limits; none beside an existing registry. */
 export function mirrorSpecs(cfg: StackConfig): MirrorSpec[] {
-    return cfg.registry.mirrors.map((m) => ({
+    const r = cfg.registry;
+    if (r.mode === "existing") return [];
+    return r.mirrors.map((m) => ({
         upstream: m.upstream,
         pathName: mirrorPathName(m.upstream),
         remoteUrl: m.remoteUrl ?? defaultRemoteUrl(m.upstream),
-        ttl: mirrorAge(m.maxAge, cfg.registry.image),
-        proxyTtl: isDistribution3Image(cfg.registry.image),
+        ttl: mirrorAge(m.maxAge, r.image),
+        proxyTtl: isDistribution3Image(r.image),
         maxSize: m.maxSize,
         hasCredentials: m.credentials,
     }));
 }
 
+/** Each cache of `registry.mirrors` as every placement takes it: its spec, and its upstream account when it has one. */
+export function registryMirrors(cfg: StackConfig): RegistryMirror[] {
+    return mirrorSpecs(cfg).map((spec) => ({ spec, ...(spec.hasCredentials ? { account: mirrorAccount(cfg, spec) } : {}) }));
+}
+
 /** A cache's upstream account, from the secret `mirrorCredentials` (secret, checked when it resolves). */
-export function mirrorAccount(cfg: StackConfig, spec: MirrorSpec): pulumi.Output<UpstreamAccount> {
+function mirrorAccount(cfg: StackConfig, spec: MirrorSpec): pulumi.Output<UpstreamAccount> {
     return pulumi.secret(secret(cfg, "mirrorCredentials").apply((json) => parseMirrorCredentials(json, [spec.upstream])[spec.upstream]!));
 }

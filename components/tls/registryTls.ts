@@ -4,6 +4,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
+import { DEFAULT_VALIDITY_DAYS, type WithDefaults } from "../shared/defaults";
 import { PROJECT } from "../shared/facts";
 import { withFormerType } from "../shared/formerType";
 import {
@@ -30,14 +31,38 @@ function noticeRenewal(cert: tls.SelfSignedCert | tls.LocallySignedCert, dates: 
 }
 
 export interface RegistryTlsArgs {
-    /** "generated" makes a CA and a server certificate; "provided" passes the operator's through. */
-    readonly source: "generated" | "provided";
+    /**
+     * "generated" makes a CA and a server certificate; "provided" passes the operator's through.
+     * @default "generated"
+     */
+    readonly source?: "generated" | "provided";
     /** Names the server certificate is valid for; the first is its common name. */
     readonly dnsNames: readonly string[];
-    readonly caValidityDays: number;
-    readonly serverCertValidityDays: number;
+    /**
+     * Days the generated CA is valid (renewed before its end, keeping its key).
+     * @default 3650
+     */
+    readonly caValidityDays?: number;
+    /**
+     * Days the generated server certificate is valid (renewed before its end).
+     * @default 825
+     */
+    readonly serverCertValidityDays?: number;
     /** The operator's certificate chain and key (source "provided"). */
     readonly provided?: { readonly certificatePem: pulumi.Input<string>; readonly privateKeyPem: pulumi.Input<string> };
+}
+
+/** `RegistryTlsArgs` with every default applied: what the component builds from (`registryTlsDefaults`). */
+export type RegistryTlsArgsWithDefaults = WithDefaults<RegistryTlsArgs, "source" | "caValidityDays" | "serverCertValidityDays">;
+
+/** The args with the defaults each one's `@default` documents (the stack config's too, components/shared/defaults.ts). */
+export function registryTlsDefaults(args: RegistryTlsArgs): RegistryTlsArgsWithDefaults {
+    return {
+        ...args,
+        source: args.source ?? "generated",
+        caValidityDays: args.caValidityDays ?? DEFAULT_VALIDITY_DAYS.ca,
+        serverCertValidityDays: args.serverCertValidityDays ?? DEFAULT_VALIDITY_DAYS.serverCert,
+    };
 }
 
 export class RegistryTls extends pulumi.ComponentResource {
@@ -48,9 +73,10 @@ export class RegistryTls extends pulumi.ComponentResource {
     /** Server private key (PEM), secret. */
     readonly serverKeyPem: pulumi.Output<string>;
 
-    constructor(name: string, args: RegistryTlsArgs, opts?: pulumi.ComponentResourceOptions) {
+    constructor(name: string, given: RegistryTlsArgs, opts?: pulumi.ComponentResourceOptions) {
         // The type keeps `accounts`, the folder this component lived in: another type would change every URN under it.
         super("dso-registry:accounts:RegistryTls", name, {}, withFormerType(opts, "dso:registry:RegistryTls"));
+        const args = registryTlsDefaults(given);
         if (args.dnsNames.length === 0) throw new pulumi.ResourceError(`RegistryTls ${name}: at least one DNS name is needed`, this);
 
         if (args.source === "provided") {

@@ -14,35 +14,19 @@ import { InClusterRegistry, NodeTrustDaemonSet, RegistryAccounts, RegistryTls } 
 
 const config = new pulumi.Config();
 const host = config.require("host");
-const namespace = config.get("namespace") ?? "registry";
-const ingressClass = config.get("ingressClass") ?? "nginx";
-const images = config.requireObject<{ registry: string; caddy: string; ui: string }>("images");
 /** Where the nodes resolve `host` to (a node's ingress address); unset when DNS answers the name. */
 const nodeAddress = config.get("nodeAddress");
 
-const accounts = new RegistryAccounts("registry-accounts", { push: { username: "ci-push" }, rotation: "1" });
-const tls = new RegistryTls("registry-tls", {
-    source: "generated",
-    dnsNames: [host],
-    caValidityDays: 3650,
-    serverCertValidityDays: 825,
-});
+// Everything left out is the components' default (docs/library.md, Defaults): a generated password for
+// the push account, a CA of ten years, the pinned images, a 20Gi claim, anonymous pulls, no deletes.
+const accounts = new RegistryAccounts("registry-accounts", { push: { username: "ci-push" } });
+const tls = new RegistryTls("registry-tls", { dnsNames: [host] });
 
 const registry = new InClusterRegistry("registry", {
     host,
-    requiresAuthForPull: false,
-    namespace,
-    ingressClass,
-    images,
-    storage: { kind: "filesystem", size: "10Gi" },
-    allowedNetworks: [],
-    ui: { enabled: false },
-    deletes: { api: false, ui: false },
-    garbageCollection: { enabled: false, schedule: "0 3 * * 0", deleteUntagged: false },
-    replicas: 1,
-    publishLocalRegistryHosting: true,
+    namespace: "registry",
+    // The htpasswd and the users files come from the accounts.
     accounts,
-    htpasswd: accounts.htpasswd,
     tls: { kind: "secret", certPem: tls.serverCertPem, keyPem: tls.serverKeyPem },
 });
 
@@ -55,7 +39,6 @@ const trust = new NodeTrustDaemonSet(
     {
         namespace: trustNamespace.metadata.name,
         host,
-        port: 443,
         flavour: "containerd",
         caCertPem: tls.caCertPem,
         ...(nodeAddress ? { registryAddress: nodeAddress } : {}),

@@ -17,7 +17,7 @@
  * tier can deploy (test/engine/upgrade.test.ts starts from a release after the move). The transitions
  * between socket-era configs (a mirror removed, added, reordered, nothing changed) run under the real
  * engine on the prod test hosts (test/engine/prodPlans.test.ts, test/engine/prodUp.test.ts), and a cache
- * answering on its socket through such changes is test/integration/mirrors.hostTransitions.test.ts.
+ * answering on its socket through such changes is test/integration/mirrorCachesOnHost.transitions.test.ts.
  *
  * What differs from production: the caches' upstreams (Docker Hub, ghcr.io, …) cannot be reached from
  * here, and Distribution's proxy contacts its upstream when it starts, so each cache's config.yml (the

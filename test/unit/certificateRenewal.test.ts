@@ -2,12 +2,11 @@
  * The generated certificates renew on a regular `up` before they expire, never in a loop: pulumi-tls
  * replaces a certificate once `now ≥ end − earlyRenewalHours`, so the window must be shorter than the
  * lifetime (else every run replaces it) and present on the CA too (else it renews only after expiry).
- * Covers: components/tls/certificateRenewal.ts, components/tls/registryTls.ts.
+ * The windows RegistryTls gives its certificates: registryTls.test.ts.
  */
-import { beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { registry } from "../../components/config/schema/registry";
 import { CA_RENEWAL_CAP_DAYS, renewalNotice, renewalWindowHours, SERVER_RENEWAL_CAP_DAYS } from "../../components/tls/certificateRenewal";
-import { type MockRuntime, settle, startMockRuntime } from "../../tools/mockRuntime";
 
 /** The lifetimes the schema accepts, from its own bounds. */
 function bounds(key: "caValidityDays" | "serverCertValidityDays"): [number, number] {
@@ -35,29 +34,6 @@ describe("renewal windows", () => {
             expect(window, `${days} days`).toBeGreaterThan(0);
             expect(window, `${days} days`).toBeLessThan(days * 24);
         }
-    });
-});
-
-describe("RegistryTls under mocks", () => {
-    let rt: MockRuntime;
-    beforeAll(async () => {
-        rt = await startMockRuntime({ stack: "test" });
-        const { RegistryTls } = await import("../../components/tls/registryTls");
-        new RegistryTls("short", { source: "generated", dnsNames: ["r.example.test"], caValidityDays: 30, serverCertValidityDays: 7 });
-        await settle();
-    });
-
-    it("renews the server certificate inside its lifetime, even a 7-day one (no replacement on every run)", () => {
-        const server = rt.byName("short-server").inputs;
-        expect(server.validityPeriodHours).toBe(7 * 24);
-        expect(server.earlyRenewalHours).toBeGreaterThan(0);
-        expect(server.earlyRenewalHours).toBeLessThan(server.validityPeriodHours as number);
-    });
-
-    it("renews the CA early too, inside its lifetime", () => {
-        const ca = rt.byName("short-ca").inputs;
-        expect(ca.earlyRenewalHours).toBeGreaterThan(0);
-        expect(ca.earlyRenewalHours).toBeLessThan(ca.validityPeriodHours as number);
     });
 });
 

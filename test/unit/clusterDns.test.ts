@@ -11,12 +11,7 @@ const rtPromise = startMockRuntime({ stack: "test" });
 
 import { ConfigError, parseConfig } from "../../components/config";
 import { ClusterDns, K3S_SERVER_KEY } from "../../components/inCluster/clusterDns";
-import {
-    ADDRESS_NOT_YET_KNOWN,
-    corefileScriptBody,
-    registryServerBlockFor,
-    renderRegistryServerBlock,
-} from "../../components/inCluster/corefile";
+import { corefileScriptBody, renderRegistryServerBlock } from "../../components/inCluster/corefile";
 import { schemaProblems } from "../support/k8sValidate";
 
 const HOST = "registry-dso.example.test";
@@ -94,16 +89,5 @@ describe("config", () => {
     test("accepts it on 443", () => {
         const { registry } = parse({}, "microk8s").config;
         expect(registry.mode === "in-cluster" && registry.inCluster.clusterDns.flavour).toBe("microk8s");
-    });
-});
-
-describe("the address while the TLS Service is still to be made", () => {
-    test('a preview shows what the address will be instead of "undefined"; an up refuses to write a block without one', () => {
-        expect(registryServerBlockFor(HOST, "10.43.0.7", false)).toBe(renderRegistryServerBlock(HOST, "10.43.0.7"));
-        expect(registryServerBlockFor(HOST, "10.43.0.7", true)).toBe(renderRegistryServerBlock(HOST, "10.43.0.7"));
-        const previewed = registryServerBlockFor(HOST, undefined, true);
-        expect(previewed).toContain(`        ${ADDRESS_NOT_YET_KNOWN} ${HOST}\n`);
-        expect(previewed).not.toContain("undefined");
-        expect(() => registryServerBlockFor(HOST, undefined, false)).toThrow(/Service registry-tls has no ClusterIP/);
     });
 });

@@ -44,6 +44,15 @@ const present = (...names: SecretName[]): Partial<Record<SecretName, SecretState
 const problemsOf = (raw: Record<string, unknown>, secrets: Partial<Record<SecretName, SecretState>> = {}): string[] =>
     configProblems(raw, secrets);
 
+/** The registry settings of an in-cluster configuration. */
+function inClusterOf(config: ParsedConfig) {
+    if (config.registry.mode !== "in-cluster") throw new Error(`registry.mode is "${config.registry.mode}", not "in-cluster"`);
+    return config.registry;
+}
+
+/** The registry's TLS settings, in a mode that has a certificate. */
+const tlsOf = (s: ParsedConfig) => (s.registry.mode === "kind" ? undefined : s.registry.tls);
+
 function set(target: Record<string, any>, path: string, value: unknown): Record<string, any> {
     const parts = path.split(".");
     let node = target;
@@ -65,11 +74,12 @@ describe("parseConfig: valid stacks", () => {
             requiresAuthForPull: false,
             pushCredentials: "generated",
         });
-        expect(config.registry.image).toBe("registry:3.1.2");
-        expect(config.registry.tls.mode).toBe("generated-ca");
-        expect(config.registry.mode === "in-cluster" && config.registry.inCluster.namespace).toBe("dso");
-        expect(config.registry.storage).toMatchObject({ kind: "filesystem", size: "20Gi" });
-        expect(config.registry.maintenance.garbageCollection.enabled).toBe(false);
+        const registry = inClusterOf(config);
+        expect(registry.image).toBe("registry:3.1.2");
+        expect(registry.tls.mode).toBe("generated-ca");
+        expect(registry.inCluster.namespace).toBe("dso");
+        expect(registry.storage).toMatchObject({ kind: "filesystem", size: "20Gi" });
+        expect(registry.maintenance.garbageCollection.enabled).toBe(false);
         expect(config.nodes.delivery).toBe("none");
         expect(config.jenkins.enabled).toBe(false);
     });
@@ -92,7 +102,7 @@ describe("parseConfig: valid stacks", () => {
 
     it("accepts a digest-pinned registry image", () => {
         const digest = `registry@sha256:${"a".repeat(64)}`;
-        expect(parseConfig(set(base(), "registry.image", digest)).config.registry.image).toBe(digest);
+        expect(inClusterOf(parseConfig(set(base(), "registry.image", digest)).config).image).toBe(digest);
     });
 
     it("tolerates missing secrets only when asked to (synth)", () => {
@@ -471,37 +481,37 @@ describe("toSettings: each mode carries exactly the settings it needs", () => {
         {
             name: "generated CA",
             raw: base,
-            pick: (s) => s.registry.tls,
+            pick: tlsOf,
             equals: { mode: "generated-ca", caValidityDays: 3650, serverCertValidityDays: 825 },
         },
         {
             name: "provided certificate",
             raw: () => set(base(), "registry.tls", { mode: "provided", caValidityDays: 100 }),
-            pick: (s) => s.registry.tls,
+            pick: tlsOf,
             equals: { mode: "provided", caValidityDays: 100, serverCertValidityDays: 825 },
         },
         {
             name: "ACME carries its contact address",
             raw: external,
-            pick: (s) => s.registry.tls,
+            pick: tlsOf,
             equals: { mode: "acme", acmeEmail: "ops@example.com", acmeDirectory: undefined },
         },
         {
             name: "ACME with a directory",
             raw: () => set(external(), "registry.tls.acmeDirectory", "https://acme-staging-v02.api.letsencrypt.org/directory"),
-            pick: (s) => s.registry.tls.mode === "acme" && s.registry.tls.acmeDirectory,
+            pick: (s) => s.registry.mode === "external-host" && s.registry.tls.mode === "acme" && s.registry.tls.acmeDirectory,
             equals: "https://acme-staging-v02.api.letsencrypt.org/directory",
         },
         {
             name: "cert-manager carries its issuer",
             raw: () => set(base(), "registry.tls", { mode: "cert-manager", certManagerIssuer: { name: "lab-ca" } }),
-            pick: (s) => s.registry.tls,
+            pick: tlsOf,
             equals: { mode: "cert-manager", issuer: "named", certManagerIssuer: { kind: "ClusterIssuer", name: "lab-ca" } },
         },
         {
             name: "cert-manager without an issuer of one's own: the program's chain, with the lifetimes",
             raw: () => set(base(), "registry.tls", { mode: "cert-manager", caValidityDays: 730 }),
-            pick: (s) => s.registry.tls,
+            pick: tlsOf,
             equals: { mode: "cert-manager", issuer: "chain", caValidityDays: 730, serverCertValidityDays: 825 },
         },
         {
@@ -512,10 +522,14 @@ describe("toSettings: each mode carries exactly the settings it needs", () => {
                     certManagerIssuer: { name: "lab-ca" },
                     certManagerCaCertificate: "-----BEGIN CERTIFICATE-----\nX\n-----END CERTIFICATE-----\n",
                 }),
-            pick: (s) => s.registry.tls.mode === "cert-manager" && s.registry.tls.issuer === "named" && s.registry.tls.caCertificate,
+            pick: (s) =>
+                s.registry.mode === "in-cluster" &&
+                s.registry.tls.mode === "cert-manager" &&
+                s.registry.tls.issuer === "named" &&
+                s.registry.tls.caCertificate,
             equals: "-----BEGIN CERTIFICATE-----\nX\n-----END CERTIFICATE-----\n",
         },
-        { name: "public certificate of an existing registry", raw: existing, pick: (s) => s.registry.tls, equals: { mode: "public" } },
+        { name: "public certificate of an existing registry", raw: existing, pick: tlsOf, equals: { mode: "public" } },
         {
             name: "external host carries its host settings",
             raw: external,
@@ -549,16 +563,15 @@ describe("toSettings: each mode carries exactly the settings it needs", () => {
         {
             name: "filesystem storage has no S3 settings",
             raw: base,
-            pick: (s) => s.registry.storage,
+            pick: (s) => inClusterOf(s).storage,
             equals: { kind: "filesystem", size: "20Gi" },
         },
         {
-            name: "S3 storage carries its bucket",
+            name: "S3 storage carries its bucket, and no claim's size",
             raw: () => set(base(), "registry.storage", { kind: "s3", s3: { bucket: "images" } }),
-            pick: (s) => s.registry.storage,
+            pick: (s) => inClusterOf(s).storage,
             equals: {
                 kind: "s3",
-                size: "20Gi",
                 s3: { bucket: "images", region: "us-east-1", forcePathStyle: true, rootDirectory: "/registry", redirect: false },
             },
         },

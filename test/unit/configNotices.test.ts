@@ -6,7 +6,7 @@
  * components/config/stackFileLeaves.ts, components/config/load.ts (`loadDeployableConfig`).
  */
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadDeployableConfig, PLACEHOLDER_MARK, parseConfig } from "../../components/config";
+import { ConfigError, loadDeployableConfig, MOOT_SETTINGS, PLACEHOLDER_MARK, parseConfig } from "../../components/config";
 import { startMockRuntime } from "../../tools/mockRuntime";
 import { readStackConfig, synthesizeConfig } from "../../tools/synth";
 
@@ -150,6 +150,64 @@ describe("warnings", () => {
         };
         const warnings = parseConfig(raw, {}, { allowMissingSecrets: true }).warnings;
         expect(warnings.filter((w) => w.key === "dso-registry:mavenRegistry.snapshotBuildsToKeep")).toHaveLength(count);
+    });
+
+    it("come from a table of fewer than 25 rows, one reason each (a key a mode or switch rules out is its shape's)", () => {
+        expect(MOOT_SETTINGS.length).toBeLessThan(25);
+        for (const row of MOOT_SETTINGS) expect(row.keys.length).toBeGreaterThan(0);
+    });
+
+    /** The moot warnings of a stack, as `key: reason`. */
+    const mootOf = (raw: Record<string, unknown>) =>
+        parseConfig(raw, {}, { allowMissingSecrets: true })
+            .warnings.filter((w) => w.message.endsWith("; remove it from the stack file"))
+            .map((w) => `${w.key.replace("dso-registry:", "")}: ${/^has no effect with (.*); remove it/.exec(w.message)?.[1]}`);
+
+    it("name, for each key of a row made of a table, its own entry's reason", () => {
+        const raw = {
+            ...base,
+            registry: { mode: "in-cluster", mirrorPull: "anonymous" },
+            inCluster: { pod: { resources: { cache: { limits: { memory: "1Gi" } }, ui: { limits: { memory: "1Gi" } } } } },
+            nodes: { delivery: "daemonset", runtime: "containerd", allowServiceRestart: false, allowContainerdRestart: true },
+        };
+        expect(mootOf(raw)).toEqual([
+            "registry.mirrorPull: no registry.mirrors (no cache runs)",
+            "inCluster.pod.resources.cache.limits.memory: no registry.mirrors (no cache runs)",
+            "inCluster.pod.resources.ui.limits.memory: registry.ui.enabled false",
+            'nodes.allowServiceRestart: no node of runtime "k3s" or "rke2"',
+        ]);
+    });
+
+    it("say why the Maven repository's own settings do nothing: no repository served, its files on the host, no garbage collection", () => {
+        const maven = { host: "registry.example.test", pathPrefix: "maven-releases", storageSize: "5Gi", snapshotBuildsToKeep: 2 };
+        const external = {
+            containerRegistry: base.containerRegistry,
+            registry: { mode: "external-host" },
+            externalHost: { ssh: { host: "10.0.0.5", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKeyOfTheNoticeTest" } },
+            mavenRegistry: maven,
+        };
+        expect(mootOf(external)).toEqual([
+            'mavenRegistry.storageSize: registry.mode "external-host" (the Maven repository\'s files are in externalHost.mavenDataDir)',
+            "mavenRegistry.snapshotBuildsToKeep: registry.maintenance.garbageCollection.enabled false",
+        ]);
+        expect(mootOf({ ...base, mavenRegistry: { ...maven, host: "maven.example.test" } })).toEqual([
+            "mavenRegistry.host: jenkins.enabled false and a Maven repository this program does not serve",
+            "mavenRegistry.pathPrefix: jenkins.enabled false and a Maven repository this program does not serve",
+            "mavenRegistry.storageSize: mavenRegistry.host and port other than the registry's (the program serves no Maven repository)",
+            "mavenRegistry.snapshotBuildsToKeep: mavenRegistry.host and port other than the registry's (the program serves no Maven repository)",
+        ]);
+    });
+
+    it("about the in-cluster login limit, say what the controller cannot do", () => {
+        const limit = (inCluster: Record<string, unknown>) =>
+            mootOf({ ...base, registry: { mode: "in-cluster", loginLimit: { ignoreNetworks: ["10.0.0.0/8"] } }, inCluster });
+        expect(limit({ ingressClass: "traefik" })).toEqual([
+            'registry.loginLimit.ignoreNetworks: inCluster.ingressClass "traefik" (Traefik\'s rate limit exempts no network)',
+        ]);
+        expect(limit({ ingressClass: "haproxy" })).toEqual([
+            'registry.loginLimit.ignoreNetworks: inCluster.ingressClass "haproxy" (the login limit needs ingress-nginx or Traefik)',
+        ]);
+        expect(limit({ ingressClass: "nginx" })).toEqual([]);
     });
 
     it("only for keys the stack file sets, not for defaults", () => {

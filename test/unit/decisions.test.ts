@@ -59,6 +59,26 @@ describe("decide", () => {
         expect(d.deletes).toEqual(expected);
     });
 
+    it("lets an existing registry delete nothing and clean up nothing: it is not ours", () => {
+        const d = decisionsFor({ registry: { mode: "existing", tls: { mode: "public" } } });
+        expect(d.deletes).toEqual({ api: false, ui: false });
+        expect(d.retention).toBeUndefined();
+    });
+
+    it("decides kind's deletes and retention from its UI and garbage collection, as for any registry the program runs", () => {
+        const d = decisionsFor({
+            containerRegistry: { host: "localhost", port: 5002, pathPrefix: "dev" },
+            registry: {
+                mode: "kind",
+                ui: { enabled: true, deleteEnabled: true },
+                maintenance: { garbageCollection: { enabled: true }, retention: { rules: [{ prefix: "dev/team/", keepNewest: 3 }] } },
+            },
+        });
+        expect(d.deletes).toEqual({ api: true, ui: true });
+        expect(d.retention?.rules).toEqual([{ prefix: "dev/team/", keepNewest: 3 }]);
+        expect(d.configuredCa).toBeUndefined();
+    });
+
     it("names the registry as image references do: the port only when it is not 443", () => {
         expect(decisionsFor().imagePrefix).toBe("registry-dso.jmann.local/docker-internal/p2c");
         const d = decisionsFor({ containerRegistry: { port: 5443, pathPrefix: "" } });

@@ -2,201 +2,31 @@
  * ExternalRegistryHost under Pulumi's mock runtime: which remote commands and files it creates, with
  * which inputs, and that secrets stay on stdin and secret in state. What a command does is checked by
  * running it under sh with stand-ins for the programs it calls (docker, curl).
- * Covers: components/externalHost/externalRegistryHost.ts, components/externalHost/postDeployCheck.ts,
- * components/externalHost/hostPackages.ts, components/externalHost/registryContainer.ts,
- * components/externalHost/uiContainer.ts, components/externalHost/maintenance.ts, components/upkeep/backup.ts
- * (the restic repository).
+ * The hosts are made by test/support/externalHostMocks.ts; the tests of each component's own commands
+ * are in the file named after it (hostPackages, registryContainer, uiContainer).
+ * Covers: components/externalHost/postDeployCheck.ts, components/externalHost/maintenance.ts,
+ * components/upkeep/backup.ts (the restic repository).
  */
 
-import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import * as pulumi from "@pulumi/pulumi";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import * as YAML from "yaml";
-import { type MockRuntime, promiseOf, settle, startMockRuntime } from "../../tools/mockRuntime";
+import { beforeAll, describe, expect, test } from "vitest";
+import { type MockRuntime, promiseOf } from "../../tools/mockRuntime";
+import { HASH, PLACED_0600, scriptOf, startHosts, stubbedShell } from "../support/externalHostMocks";
 
 let rt: MockRuntime;
 let mod: typeof import("../../components/externalHost/externalRegistryHost");
-let check: typeof import("../../components/externalHost/postDeployCheck");
 let host: import("../../components/externalHost/externalRegistryHost").ExternalRegistryHost;
 
-const HASH = `$2a$10$${"b".repeat(53)}`;
-
 beforeAll(async () => {
-    rt = await startMockRuntime({ stack: "test" });
-    mod = await import("../../components/externalHost/externalRegistryHost");
-    check = await import("../../components/externalHost/postDeployCheck");
-    host = new mod.ExternalRegistryHost("registry-host", {
-        connection: {
-            kind: "ssh",
-            name: "registry-01",
-            host: "10.0.0.5",
-            port: 22,
-            user: "deploy",
-            privateKey: pulumi.secret("PRIVATE-KEY-MATERIAL"),
-            hostKey: "ssh-ed25519 AAAAtest",
-            sudo: true,
-        },
-        registryHost: "registry.example.com",
-        port: 443,
-        pathPrefix: "team/app",
-        image: `registry@sha256:${"a".repeat(64)}`,
-        caddyImage: "caddy:2.8.4",
-        dataDir: "/srv/data/registry",
-        storage: { kind: "filesystem" },
-        purgeDataOnDestroy: false,
-        installPackages: true,
-        tls: { kind: "files", certificatePem: "CERT", privateKeyPem: pulumi.secret("SERVER-KEY-MATERIAL"), caCertPem: "CA" },
-        accounts: {
-            push: { username: "ci-push", bcryptHash: pulumi.secret(HASH) },
-            pull: { username: "cluster-pull", bcryptHash: pulumi.secret(HASH) },
-        },
-        requiresAuthForPull: false,
-        allowedNetworks: ["10.0.0.0/8"],
-        deletes: { api: true, ui: false },
-        garbageCollection: { enabled: true, schedule: "30 3 * * 0", deleteUntagged: false },
-        backup: {
-            schedule: "0 2 * * *",
-            keep: 7,
-            destination: {
-                kind: "sftp",
-                host: "backup-01",
-                port: 22,
-                user: "dso-backup",
-                path: "/srv/restic/registry",
-                hostKey: "ssh-ed25519 AAAAbackup",
-            },
-            repositoryPassword: pulumi.secret("REPOSITORY-PASSWORD-MATERIAL"),
-            credentials: { kind: "sftp", privateKey: pulumi.secret("BACKUP-KEY-MATERIAL") },
-        },
-    });
-    // The other flavours: ACME, the web UI (without its delete button), no backups.
-    new mod.ExternalRegistryHost("ui-host", {
-        connection: {
-            kind: "ssh",
-            name: "registry-02",
-            host: "10.0.0.6",
-            port: 22,
-            user: "root",
-            privateKey: pulumi.secret("PRIVATE-KEY-MATERIAL"),
-            sudo: false,
-        },
-        registryHost: "registry.example.com",
-        port: 443,
-        pathPrefix: "",
-        image: "registry:2.8.3",
-        caddyImage: "caddy:2.8.4",
-        dataDir: "/srv/data/registry",
-        storage: { kind: "filesystem" },
-        purgeDataOnDestroy: true,
-        installPackages: false,
-        tls: { kind: "acme", email: "ops@example.com" },
-        accounts: { push: { username: "ci-push", bcryptHash: pulumi.secret(HASH) } },
-        requiresAuthForPull: false,
-        allowedNetworks: [],
-        deletes: { api: true, ui: false },
-        ui: { image: "joxit/docker-registry-ui:2.5.7" },
-        garbageCollection: { enabled: true, schedule: "30 3 * * 0", deleteUntagged: false },
-    });
-    // S3 storage.
-    new mod.ExternalRegistryHost("s3-host", {
-        connection: {
-            kind: "ssh",
-            name: "registry-03",
-            host: "10.0.0.7",
-            port: 22,
-            user: "root",
-            privateKey: pulumi.secret("PRIVATE-KEY-MATERIAL"),
-            sudo: false,
-        },
-        registryHost: "registry.example.com",
-        port: 443,
-        pathPrefix: "",
-        image: "registry:2.8.3",
-        caddyImage: "caddy:2.8.4",
-        dataDir: "/srv/data/registry",
-        storage: {
-            kind: "s3",
-            bucket: "dso-images",
-            region: "eu-central-1",
-            endpoint: "https://minio.example.com:9000",
-            forcePathStyle: true,
-            rootDirectory: "/registry",
-            redirect: false,
-            credentials: { accessKeyId: pulumi.secret("S3-ACCESS-KEY-ID"), secretAccessKey: pulumi.secret("S3-SECRET-KEY-VALUE") },
-        },
-        purgeDataOnDestroy: true,
-        installPackages: false,
-        tls: { kind: "acme", email: "ops@example.com" },
-        accounts: { push: { username: "ci-push", bcryptHash: pulumi.secret(HASH) } },
-        requiresAuthForPull: false,
-        allowedNetworks: [],
-        deletes: { api: true, ui: false },
-        garbageCollection: { enabled: true, schedule: "30 3 * * 0", deleteUntagged: false },
-    });
-    await settle();
+    ({ rt, mod, host } = await startHosts());
 });
 
 const commands = () => rt.ofType("command:remote:Command").filter((c) => c.name.startsWith("registry-host-"));
 const command = (name: string) => rt.byName(name);
-/** The file-placement script's MODE parameter of 0600 (its quotes quoted again inside `sudo -n sh -c '…'`). */
-const PLACED_0600 = /^MODE='(?:\\'')?0600'/m;
-
-/** A command's script as the shell runs it: without `sudo -n sh -c '…'` or `sh -c '…'` around it. */
-function script(name: string, phase: "create" | "delete" = "create"): string {
-    const wrapped = String(command(name).inputs[phase]);
-    const quoted = wrapped.replace(/^(sudo -n )?sh -c /, "");
-    return quoted.slice(1, -1).replaceAll("'\\''", "'");
-}
-
-const scratch = mkdtempSync(path.join(tmpdir(), "dso-host-commands-"));
-afterAll(() => rmSync(scratch, { recursive: true, force: true }));
-
-/**
- * Runs a command's script under sh in a private root ($DSO_ROOT), with stand-ins on PATH for
- * `programs`: each records its arguments in calls.log; `curl` answers `curlAnswer`. With
- * `onlyStubs`, PATH holds nothing else. The host's lock (util-linux's flock) is a stand-in that takes
- * it at once, unless `programs` names flock.
- */
-function runStubbed(
-    text: string,
-    programs: readonly string[],
-    { curlAnswer = "000", onlyStubs = false, dockerAnswer = ":", prepare = (_root: string) => {}, failing = [] as readonly string[] } = {},
-) {
-    const root = mkdtempSync(path.join(scratch, "root-"));
-    const bin = path.join(root, "bin");
-    mkdirSync(bin);
-    const log = path.join(root, "calls.log");
-    writeFileSync(log, "");
-    for (const program of programs) {
-        const answer = failing.includes(program)
-            ? "exit 1"
-            : program === "curl"
-              ? `printf '%s' '${curlAnswer}'`
-              : program === "docker"
-                ? dockerAnswer
-                : ":";
-        writeFileSync(path.join(bin, program), `#!/bin/sh\necho "${program} $*" >> '${log}'\n${answer}\n`);
-        chmodSync(path.join(bin, program), 0o755);
-    }
-    if (!programs.includes("flock")) writeFileSync(path.join(bin, "flock"), "#!/bin/sh\n", { mode: 0o755 });
-    prepare(root);
-    // The shell's own helpers (dirname, sha256sum, …) come after the stand-ins.
-    const result = spawnSync("/bin/sh", ["-c", text], {
-        env: { PATH: onlyStubs ? bin : `${bin}:/usr/bin:/bin`, DSO_ROOT: root },
-        encoding: "utf8",
-    });
-    return {
-        status: result.status,
-        stdout: result.stdout,
-        stderr: result.stderr,
-        root,
-        calls: readFileSync(log, "utf8").trim().split("\n"),
-    };
-}
+const script = (name: string, phase: "create" | "delete" = "create") => scriptOf(command(name), phase);
+const runStubbed = stubbedShell();
 
 describe("ExternalRegistryHost", () => {
     test("one component per remote job, each a child of the host", () => {
@@ -293,19 +123,6 @@ describe("ExternalRegistryHost", () => {
         expect(String(command("registry-host-container-run").inputs.create)).toMatch(/^sudo -n sh -c /);
     });
 
-    test("the container is pinned by digest, publishes no port and listens on its socket", () => {
-        const { status, calls } = runStubbed(script("registry-host-container-run"), ["docker"]);
-        expect(status).toBe(0);
-        const run = calls.find((c) => c.startsWith("docker run "));
-        expect(run).toContain(` registry@sha256:${"a".repeat(64)} `);
-        expect(run).not.toContain(" -p ");
-        expect(run).toMatch(/ -v \S*\/run\/dso-registry:\/run\/dso-registry /);
-        const caddyfile = String(command("registry-host-caddy-caddyfile-write").inputs.stdin);
-        expect(caddyfile).toContain("reverse_proxy unix//run/dso-registry/registry.sock {");
-        expect(caddyfile).toContain("admin unix//run/caddy/admin.sock");
-        expect(caddyfile).toContain('realm="https://registry.example.com/v2/token"');
-    });
-
     /** A Docker stand-in for the front's apply: `inspect` of the front says `running`, its log says Caddy is up. */
     const frontDocker = (running: string) =>
         `case "$1" in inspect) case "$3" in *Labels*) printf '%s\\n' '${running}' ;; *) echo true ;; esac ;; logs) echo '{"msg":"serving initial configuration"}' ;; esac`;
@@ -396,16 +213,6 @@ describe("ExternalRegistryHost", () => {
         expect(stdout).toContain("stopped and disabled the caddy service");
     });
 
-    test("data is kept on delete; the purge marker's delete removes it only when the last up asked for it", () => {
-        const { status, stdout } = runStubbed(script("registry-host-packages-data-dir", "delete"), []);
-        expect(status).toBe(0);
-        expect(stdout).toBe(
-            "kept registry data in /srv/data/registry (removed on destroy only when externalHost.purgeDataOnDestroy was true at the last pulumi up)\n",
-        );
-        // Inside `sudo -n sh -c '…'`: an empty list, quoted.
-        expect(String(command("registry-host-purge-marker").inputs.create)).toContain("\nDIRECTORIES='\\'''\\''\n");
-    });
-
     test("the Caddyfile is the rendered policy with the allowlist", () => {
         const caddyfile = String(command("registry-host-caddy-caddyfile-write").inputs.stdin);
         expect(caddyfile).toContain("registry.example.com:443 {");
@@ -417,10 +224,6 @@ describe("ExternalRegistryHost", () => {
         const caddyfile = String(command("registry-host-caddy-caddyfile-write").inputs.stdin);
         expect(caddyfile).toContain("route @blob");
         expect(caddyfile).toContain("root /srv/data/registry/docker/registry/v2");
-    });
-
-    test("the data directory is given to Caddy's group", () => {
-        expect(String(command("registry-host-packages-data-dir").inputs.create)).toContain("chgrp caddy");
     });
 
     test("the check expects 403 when loopback is outside the allowlist", () => {
@@ -445,35 +248,12 @@ describe("ExternalRegistryHost", () => {
         expect(backup).toContain("REPOSITORY='sftp:dso-backup@backup-01:/srv/restic/registry'");
     });
 
-    test("restic is installed with the other packages when backups are on", () => {
-        // Everything else is there; restic is not (and neither is a package manager).
-        const others = ["docker", "caddy", "crontab", "curl", "flock"];
-        const withBackups = runStubbed(script("registry-host-packages-install"), others, { onlyStubs: true });
-        expect(withBackups.status).not.toBe(0);
-        expect(withBackups.stderr).toContain("missing: restic, and neither apt-get nor dnf is available");
-        const without = runStubbed(script("ui-host-packages-install"), others, { onlyStubs: true });
-        expect(without.stdout).toBe("unchanged packages\n");
-    });
-
     test("outputs: URL, image prefix, CA and ops commands", async () => {
         expect(host.registryUrl).toBe("https://registry.example.com");
         expect(host.imagePrefix).toBe("registry.example.com/team/app");
         expect(await promiseOf(host.caCertPem!)).toBe("CA");
         expect(host.opsCommands.status).toBe("ssh -p 22 deploy@10.0.0.5 sudo /usr/local/sbin/dso-registry-status");
         expect(host.opsCommands.restore).toBe("ssh -p 22 deploy@10.0.0.5 sudo /usr/local/sbin/dso-registry-restore");
-    });
-});
-
-describe("loopbackAllowed", () => {
-    test.each([
-        [[], true],
-        [["127.0.0.0/8"], true],
-        [["127.0.0.1/32"], true],
-        [["10.0.0.0/8"], false],
-        [["0.0.0.0/0"], true],
-        [["fd00::/8"], false],
-    ] as [string[], boolean][])("%j -> %s", (networks, expected) => {
-        expect(check.loopbackAllowed(networks)).toBe(expected);
     });
 });
 
@@ -488,19 +268,6 @@ describe("externalRegistryHostProblem", () => {
 });
 
 describe("ExternalRegistryHost with ACME and the web UI", () => {
-    test("the UI container runs on loopback with the delete button as configured", () => {
-        expect(rt.byName("ui-host-ui").type).toBe("dso-registry:externalHost:UiContainer");
-        const created = runStubbed(script("ui-host-ui-run"), ["docker"]);
-        expect(created.stdout).toBe("changed ui container\n");
-        const run = created.calls.find((c) => c.startsWith("docker run "));
-        expect(run).toContain(" -p 127.0.0.1:5080:80 ");
-        expect(run).toContain(" -e DELETE_IMAGES=false ");
-        expect(run).toContain(" -e REGISTRY_TITLE=registry.example.com ");
-        const removed = runStubbed(script("ui-host-ui-run", "delete"), ["docker"]);
-        expect(removed.calls).toEqual(["docker rm -f dso-registry-ui"]);
-        expect(removed.stdout).toBe("removed container dso-registry-ui\n");
-    });
-
     test("Caddy serves the UI same-origin", () => {
         expect(String(command("ui-host-caddy-caddyfile-write").inputs.stdin)).toContain("127.0.0.1:5080");
     });
@@ -529,38 +296,6 @@ describe("ExternalRegistryHost with s3 storage", () => {
             .ofType("command:remote:Command")
             .map((c) => c.name)
             .filter((n) => n.startsWith("s3-host-"));
-
-    test("config.yml names the bucket and proxies blob downloads (redirect off)", () => {
-        const doc = YAML.parse(String(command("s3-host-container-config-write").inputs.stdin));
-        expect(doc.storage.s3).toEqual({
-            bucket: "dso-images",
-            region: "eu-central-1",
-            regionendpoint: "https://minio.example.com:9000",
-            forcepathstyle: true,
-            rootdirectory: "/registry",
-        });
-        expect(doc.storage.redirect).toEqual({ disable: true });
-        expect(doc.storage.filesystem).toBeUndefined();
-    });
-
-    test("the credentials go to a 0600 environment file, as a secret on stdin", () => {
-        const write = command("s3-host-container-storage-env-write");
-        expect(write.inputs.stdin).toBe("[secret]");
-        expect(write.inputs.logging).toBe("none");
-        expect(String(write.inputs.create)).toMatch(PLACED_0600);
-        expect(String(write.inputs.create)).toContain("'/etc/dso-registry/storage.env'");
-    });
-
-    test("the container reads the environment file and mounts no data directory", () => {
-        const { calls, root } = runStubbed(script("s3-host-container-run"), ["docker"]);
-        const run = calls.find((c) => c.startsWith("docker run "));
-        expect(run).toContain(` --env-file ${root}/etc/dso-registry/storage.env `);
-        expect(run).not.toContain("/var/lib/registry");
-    });
-
-    test("new credentials re-run the container step: they are its stdin, secret", () => {
-        expect(command("s3-host-container-run").inputs.stdin).toBe("[secret]");
-    });
 
     test("no command line and no file in the clear carries the credentials", () => {
         for (const c of rt.ofType("command:remote:Command").filter((r) => r.name.startsWith("s3-host-"))) {

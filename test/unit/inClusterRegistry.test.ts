@@ -107,7 +107,6 @@ function argsFor(v: Variant, accounts: RegistryAccounts): InClusterRegistryArgs 
         replicas: r.replicas,
         publishLocalRegistryHosting: inCluster.publishLocalRegistryHosting,
         accounts,
-        htpasswd: accounts.htpasswd,
         deletes: { api: r.ui.deleteEnabled, ui: r.ui.enabled && r.ui.deleteEnabled },
         tls: v.certManager
             ? { kind: "cert-manager", issuer: { kind: "ClusterIssuer", name: "lab-ca" } }

@@ -1,10 +1,9 @@
 /**
- * The kind placement's pure parts: its config rules, the front it renders, the KEP-1755 document, the
- * script run inside each node (run here with /bin/sh on a private directory: config_path present,
- * missing, in a section without it, containerd 2.x, or naming other directories; the caches'
- * hosts.toml), and the garbage collection's script with a docker stand-in. The containers and nodes
- * themselves: test/integration/kindPlacement.test.ts, kindMaintenance.test.ts, kindMirror.test.ts.
- * Covers: components/config/kindRules.ts, components/kind/front.ts, components/kind/scripts.ts, components/kind/dataDir.ts.
+ * The kind placement's pure parts: its config rules, the front it renders, the KEP-1755 document, and the
+ * garbage collection's script with a docker stand-in. The script run inside each node and the watcher's
+ * Docker socket: scripts.kind.test.ts; the data directory when unset: dataDir.test.ts. The containers
+ * and nodes themselves: test/integration/kindPlacement.test.ts, kindMaintenance.test.ts, kindMirror.test.ts.
+ * Covers: components/config/kindRules.ts, components/kind/front.ts, components/kind/scripts.ts.
  */
 import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -12,18 +11,8 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mirrorPullPolicy, parseConfig } from "../../components/config";
 import { decide } from "../../components/config/decisions";
-import { defaultKindDataDir } from "../../components/kind/dataDir";
 import { kindFrontPolicy, renderKindCaddyfile, renderKindRegistryConfig } from "../../components/kind/front";
-import {
-    containersApplyScript,
-    gcScript,
-    KIND_GC_MARKER,
-    KIND_MIRROR_HEADER,
-    type KindLayout,
-    localRegistryHostingBody,
-    maintenanceCrontab,
-    nodeMirrorParams,
-} from "../../components/kind/scripts";
+import { gcScript, KIND_GC_MARKER, type KindLayout, localRegistryHostingBody, maintenanceCrontab } from "../../components/kind/scripts";
 import { renderShellScript } from "../../components/shared/shellScript";
 import { configProblems } from "../support/configProblems";
 import { makeDecoyHash } from "../support/realRegistry";
@@ -88,34 +77,6 @@ describe("registry.mode kind: the config", () => {
     });
 });
 
-describe("kind.dataDir when unset", () => {
-    it.each([
-        [
-            "locally: the home of Pulumi's user, no sudo",
-            { remote: false, home: "/home/dev", systemDirHoldsImages: false },
-            "/home/dev/.local/share/dso-registry-kind",
-        ],
-        [
-            "locally, with images in the former default: kept",
-            { remote: false, home: "/home/dev", systemDirHoldsImages: true },
-            "/var/lib/dso-registry-kind",
-        ],
-        [
-            "over SSH, where the steps run as root",
-            { remote: true, home: "/home/dev", systemDirHoldsImages: false },
-            "/var/lib/dso-registry-kind",
-        ],
-    ])("%s", (_name, facts, dataDir) => {
-        expect(defaultKindDataDir(facts)).toBe(dataDir);
-    });
-
-    it("says what to set when the home directory is unknown", () => {
-        expect(() => defaultKindDataDir({ remote: false, home: "", systemDirHoldsImages: false })).toThrow(
-            /pulumi config set --path 'dso-registry:kind.dataDir'/,
-        );
-    });
-});
-
 describe("the kind front", () => {
     const spec = {
         registryName: "kind-registry",
@@ -153,137 +114,6 @@ describe("the kind front", () => {
                 "",
             ].join("\n"),
         );
-    });
-});
-
-/** The layout the node script tests render for (the front's name and port in hosts.toml). */
-const NODE_LAYOUT: KindLayout = { cluster: "kind", network: "kind", registryName: "kind-registry", port: 5002, dataDir: "/d" };
-
-describe("the script run inside each node", () => {
-    let dir: string;
-    let bin: string;
-    beforeAll(() => {
-        dir = privateDir("kind-node-script");
-        bin = path.join(dir, "bin");
-        mkdirSync(bin);
-        // systemctl stand-in: records the restart.
-        writeFileSync(path.join(bin, "systemctl"), `#!/bin/sh\necho "$*" >> "${dir}/restarts"\n`, { mode: 0o755 });
-    });
-    afterAll(() => removeDir(dir));
-
-    /** Runs the node script on a config (undefined: no file); returns its output and the config after. */
-    function nodeRun(name: string, config: string | undefined, mirrors: readonly { upstream: string; pathName: string }[] = []) {
-        const root = path.join(dir, name);
-        mkdirSync(root, { recursive: true });
-        const configFile = path.join(root, "config.toml");
-        if (config !== undefined) writeFileSync(configFile, config);
-        const script = renderShellScript(path.join(__dirname, "../../components/kind/sh/node-inside.sh"), {
-            PORT: 5002,
-            REGISTRY_NAME: "kind-registry",
-            CERTS_DIR: path.join(root, "certs.d"),
-            CONFIG_FILE: configFile,
-            ...nodeMirrorParams(NODE_LAYOUT, mirrors),
-        });
-        const env = { ...process.env, PATH: `${bin}:${process.env.PATH}` };
-        const first = run("/bin/sh", ["-c", script], { env });
-        const second = run("/bin/sh", ["-c", script], { env });
-        const read = (f: string) => readFileSync(path.join(root, f), "utf8");
-        return { first, second, root, read, certs: path.join(root, "certs.d") };
-    }
-
-    const restarts = () => {
-        try {
-            return readFileSync(path.join(dir, "restarts"), "utf8").split("\n").filter(Boolean).length;
-        } catch {
-            return 0;
-        }
-    };
-
-    it("writes hosts.toml under both names, and leaves a config that has config_path alone", () => {
-        const before = restarts();
-        const again = nodeRun(
-            "kind-027",
-            `version = 2\n[plugins."io.containerd.grpc.v1.cri".registry]\n  config_path = "${path.join(dir, "kind-027", "certs.d")}"\n`,
-        );
-        expect(again.first.code, again.first.stderr).toBe(0);
-        expect(again.first.stdout).toContain("config_path ok");
-        for (const name of ["localhost:5002", "kind-registry:5002"]) {
-            expect(again.read(`certs.d/${name}/hosts.toml`)).toBe(
-                'server = "http://kind-registry:5002"\n\n[host."http://kind-registry:5002"]\n  capabilities = ["pull", "resolve"]\n',
-            );
-        }
-        expect(again.second.stdout).not.toContain("wrote");
-        expect(restarts()).toBe(before);
-    });
-
-    it("adds config_path where the config has none, restarts containerd once, and not on the next run", () => {
-        const before = restarts();
-        const r = nodeRun("kind-old", 'version = 2\n[plugins."io.containerd.grpc.v1.cri".containerd]\n  snapshotter = "overlayfs"\n');
-        expect(r.first.code, r.first.stderr).toBe(0);
-        expect(r.read("config.toml")).toContain(`[plugins."io.containerd.grpc.v1.cri".registry]\n  config_path = "${r.certs}"\n`);
-        expect(r.second.stdout).toContain("config_path ok");
-        expect(restarts()).toBe(before + 1);
-    });
-
-    it("puts the key under an existing registry section, and uses containerd 2.x's section for a version 3 config", () => {
-        const section = nodeRun("kind-section", 'version = 2\n[plugins."io.containerd.grpc.v1.cri".registry]\n[other]\n');
-        expect(section.read("config.toml")).toBe(
-            `version = 2\n[plugins."io.containerd.grpc.v1.cri".registry]\n  config_path = "${section.certs}"\n[other]\n`,
-        );
-        const v3 = nodeRun("kind-v3", "version = 3\n");
-        expect(v3.read("config.toml")).toContain(`[plugins."io.containerd.cri.v1.images".registry]\n  config_path = "${v3.certs}"`);
-    });
-
-    it("writes each cache's hosts.toml (the front's name in plain HTTP, the upstream as fallback), removes ours when a cache goes, leaves others' alone", () => {
-        const config = `version = 2\n[plugins."io.containerd.grpc.v1.cri".registry]\n  config_path = "CERTS"\n`;
-        const mirrors = [
-            { upstream: "docker.io", pathName: "docker.io" },
-            { upstream: "ghcr.io", pathName: "ghcr.io" },
-        ];
-        const root = path.join(dir, "kind-mirrors");
-        const withCerts = (c: string) => c.replace("CERTS", path.join(root, "certs.d"));
-        // Someone else's file for quay.io: the cluster's containerdConfigPatches, or a user's.
-        mkdirSync(path.join(root, "certs.d/quay.io"), { recursive: true });
-        writeFileSync(path.join(root, "certs.d/quay.io/hosts.toml"), 'server = "https://quay.io"\n');
-        const r = nodeRun("kind-mirrors", withCerts(config), [...mirrors, { upstream: "quay.io", pathName: "quay.io" }]);
-        expect(r.first.code, r.first.stderr).toBe(0);
-        expect(r.read("certs.d/docker.io/hosts.toml")).toBe(
-            [
-                KIND_MIRROR_HEADER,
-                'server = "https://registry-1.docker.io"',
-                "",
-                '[host."http://kind-registry:5002/v2/mirrors/docker.io"]',
-                '  capabilities = ["pull", "resolve"]',
-                "  override_path = true",
-                "",
-            ].join("\n"),
-        );
-        expect(r.read("certs.d/ghcr.io/hosts.toml")).toContain('server = "https://ghcr.io"');
-        expect(r.first.stderr).toContain("quay.io/hosts.toml is not ours");
-        expect(r.read("certs.d/quay.io/hosts.toml")).toBe('server = "https://quay.io"\n');
-        expect(r.second.stdout).not.toContain("wrote");
-        // ghcr.io's cache removed from the stack: its file goes, docker.io's and quay.io's stay.
-        const script = renderShellScript(path.join(__dirname, "../../components/kind/sh/node-inside.sh"), {
-            PORT: 5002,
-            REGISTRY_NAME: "kind-registry",
-            CERTS_DIR: path.join(root, "certs.d"),
-            CONFIG_FILE: path.join(root, "config.toml"),
-            ...nodeMirrorParams(NODE_LAYOUT, [mirrors[0]!]),
-        });
-        const after = run("/bin/sh", ["-c", script]);
-        expect(after.code, after.stderr).toBe(0);
-        expect(after.stdout).toContain("(its cache is no longer listed)");
-        expect(existsSync(path.join(root, "certs.d/ghcr.io"))).toBe(false);
-        expect(existsSync(path.join(root, "certs.d/docker.io/hosts.toml"))).toBe(true);
-        expect(existsSync(path.join(root, "certs.d/quay.io/hosts.toml"))).toBe(true);
-    });
-
-    it("refuses a config_path that names other directories, changing nothing", () => {
-        const config = 'version = 2\n[plugins."io.containerd.grpc.v1.cri".registry]\n  config_path = "/elsewhere"\n';
-        const r = nodeRun("kind-other", config);
-        expect(r.first.code).toBe(1);
-        expect(r.first.stderr).toContain("containerdConfigPatches");
-        expect(r.read("config.toml")).toBe(config);
     });
 });
 
@@ -446,75 +276,5 @@ describe("scheduled garbage collection in kind mode", () => {
             expect(calls().slice(before)[1]).toContain("registry garbage-collect");
             expect(existsSync(path.join(dir, "window/gc"))).toBe(false);
         });
-    });
-});
-
-describe("the Docker socket the watcher mounts: DOCKER_HOST's, the docker context's, or refused for a remote daemon", () => {
-    let dir: string;
-    beforeAll(() => {
-        dir = privateDir("kind-docker-socket");
-        mkdirSync(path.join(dir, "bin"));
-        // docker stand-in: the context's endpoint from CONTEXT_HOST; every other call recorded and answered with nothing.
-        writeFileSync(
-            path.join(dir, "bin", "docker"),
-            `#!/bin/sh\ncase "$1 $2" in "context inspect") [ -n "\${CONTEXT_HOST:-}" ] || exit 1; echo "$CONTEXT_HOST"; exit 0 ;; esac\necho "$*" >> "\${CALLS:?}"\nexit 0\n`,
-            { mode: 0o755 },
-        );
-    });
-    afterAll(() => removeDir(dir));
-
-    const apply = (env: Record<string, string>) => {
-        const calls = path.join(
-            dir,
-            `calls-${Object.values(env)
-                .join("-")
-                .replace(/[^a-z0-9]/gi, "_")}`,
-        );
-        const layout: KindLayout = {
-            cluster: "kind",
-            network: "kind",
-            registryName: "kind-registry",
-            port: 5002,
-            dataDir: path.join(dir, "data"),
-        };
-        const script = containersApplyScript(
-            layout,
-            { distribution: "registry:3.1.2", front: "caddy:2.8.4", watcher: "docker:27.3-cli" },
-            {
-                distribution: "d",
-                front: "f",
-                watcher: "w",
-            },
-        );
-        const { DOCKER_HOST: _host, ...inherited } = process.env;
-        const r = run("/bin/sh", ["-c", script], { env: { ...inherited, ...env, CALLS: calls, PATH: `${dir}/bin:${process.env.PATH}` } });
-        const made = existsSync(calls) ? readFileSync(calls, "utf8") : "";
-        return { ...r, mounts: [...made.matchAll(/-v (\S+):\/var\/run\/docker\.sock/g)].map((m) => m[1]) };
-    };
-
-    it.each([
-        ["DOCKER_HOST names a socket", { DOCKER_HOST: "unix:///run/user/1000/docker.sock" }, "/run/user/1000/docker.sock"],
-        [
-            "no DOCKER_HOST: the current context's socket (rootless Docker)",
-            { CONTEXT_HOST: "unix:///run/user/1000/docker.sock" },
-            "/run/user/1000/docker.sock",
-        ],
-        ["neither: the default socket", {}, "/var/run/docker.sock"],
-    ])("%s", (_name, env, socket) => {
-        const r = apply(env);
-        expect(r.code, r.stderr).toBe(0);
-        expect(r.mounts.length).toBeGreaterThan(0);
-        expect(new Set(r.mounts)).toEqual(new Set([socket]));
-    });
-
-    it.each([
-        ["DOCKER_HOST over TCP", { DOCKER_HOST: "tcp://10.0.0.5:2376" }, "tcp://10.0.0.5:2376"],
-        ["a context over SSH", { CONTEXT_HOST: "ssh://builder@10.0.0.5" }, "ssh://builder@10.0.0.5"],
-    ])("%s: refused before any container changes, naming the endpoint and what to set", (_name, env, endpoint) => {
-        const r = apply(env);
-        expect(r.code).not.toBe(0);
-        expect(r.stderr).toContain(`the Docker daemon is at ${endpoint}`);
-        expect(r.stderr).toContain("DOCKER_HOST=unix://");
-        expect(r.mounts).toEqual([]);
     });
 });

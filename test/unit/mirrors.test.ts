@@ -1,7 +1,6 @@
 /**
- * The pull-through caches of `registry.mirrors`: their config, the nodes' entries for them, and the external
- * host's cache containers and prune job.
- * Covers: components/mirrors/mirrors.ts, components/mirrors/hostCaches.ts.
+ * The pull-through caches of `registry.mirrors`: their config and the nodes' entries for them. The external
+ * host's cache sockets and prune job: hostCaches.test.ts.
  */
 import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -9,7 +8,6 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { ConfigError, parseConfig } from "../../components/config";
-import { hostMirrorConfig, hostMirrorPaths, mirrorPruneScript } from "../../components/mirrors/hostCaches";
 import {
     defaultRemoteUrl,
     mirrorAge,
@@ -189,28 +187,6 @@ describe("the registries.yaml merge with mirror entries (sh and awk)", () => {
     });
 });
 
-describe("the external host's size and age limits", () => {
-    const paths = hostMirrorPaths({ pathName: "docker.io" }, "/srv/m", "/etc/x", "/run/s");
-    const remoteUrl = "https://registry-1.docker.io";
-
-    it.each([
-        ["1Gi", "168h", "1048576 10080"],
-        ["500M", "90m", "488282 90"],
-        ["1Ki", "30s", "1 1"],
-    ])("checks a cache of maxSize %s and maxAge %s in KiB and minutes", (maxSize, maxAge, limits) => {
-        expect(mirrorPruneScript([{ paths, maxSize, maxAge, remoteUrl }])).toContain(
-            `\nCACHES='dso-registry-mirror-docker.io ${limits} https://registry-1.docker.io /srv/m/docker.io'\n`,
-        );
-    });
-
-    it.each([
-        ["20 Gi", "168h"],
-        ["1Gi", "7d"],
-    ])("refuses maxSize %s / maxAge %s", (maxSize, maxAge) => {
-        expect(() => mirrorPruneScript([{ paths, maxSize, maxAge, remoteUrl }])).toThrow(/is not a (quantity|duration)/);
-    });
-});
-
 describe("how long a cache keeps content", () => {
     it.each([
         ["72h", "registry:2.8.3", "72h"],
@@ -287,7 +263,9 @@ describe("maxAge that Distribution 2 cannot honour", () => {
 describe("registry.mirrors config", () => {
     it("is accepted with defaults: 168h, 20Gi, no credentials", () => {
         const { config, requiredSecrets } = parseConfig(base([{ upstream: "docker.io" }]));
-        expect(config.registry.mirrors).toEqual([{ upstream: "docker.io", credentials: false, maxAge: "168h", maxSize: "20Gi" }]);
+        expect(config.registry.mode !== "existing" && config.registry.mirrors).toEqual([
+            { upstream: "docker.io", credentials: false, maxAge: "168h", maxSize: "20Gi" },
+        ]);
         expect(requiredSecrets).not.toContain("mirrorCredentials");
     });
 
@@ -320,23 +298,5 @@ describe("registry.mirrors config", () => {
 
     it("refuses mirrors beside an existing registry", () => {
         expect(problemsOf(base([{ upstream: "docker.io" }], "existing")).join("\n")).toMatch(/registry\.mirrors.*existing registry/);
-    });
-});
-
-describe("hostMirrorPaths: each cache's unix socket on the external host", () => {
-    const socketOf = (name: string) =>
-        hostMirrorPaths({ pathName: name }, "/srv/m", "/etc/dso-registry", "/run/dso-registry-mirrors").socket;
-
-    it("is named after the cache alone: adding, removing or reordering others cannot move or take it", () => {
-        expect(socketOf("docker.io")).toBe("/run/dso-registry-mirrors/docker.io/registry.sock");
-        const names = Array.from({ length: 200 }, (_, i) => `r${i}.example.test`);
-        expect(new Set(names.map(socketOf)).size).toBe(names.length);
-    });
-
-    it("is where the cache's Distribution listens, with no TCP listener", () => {
-        const config = hostMirrorConfig({ remoteUrl: "https://registry-1.docker.io", ttl: "168h" });
-        expect(config).toMatch(/\n {2}net: unix\n/);
-        expect(config).toContain('\n  addr: "/run/dso-registry/registry.sock"\n');
-        expect(config).not.toMatch(/debug:/);
     });
 });

@@ -59,13 +59,13 @@ describe("each mode's shape", () => {
         ["existing", "public"],
     ] as const)("fills registry.tls.mode of mode %s with its default, %s", (mode, tlsMode) => {
         const config = parseConfig(stacks[mode](), {}, { allowMissingSecrets: true }).config;
-        expect(config.registry.tls.mode).toBe(tlsMode);
+        expect(config.registry.mode !== "kind" && config.registry.tls.mode).toBe(tlsMode);
         expect(TLS_MODES_OF[mode][0]).toBe(tlsMode);
     });
 
-    it("gives kind the generated-ca settings it reads, though it takes no registry.tls", () => {
+    it("gives kind no registry.tls, which it does not take (plain HTTP)", () => {
         const config = parseConfig(stacks.kind(), {}, { allowMissingSecrets: true }).config;
-        expect(config.registry.tls).toEqual({ mode: "generated-ca", caValidityDays: 3650, serverCertValidityDays: 825 });
+        expect("tls" in config.registry).toBe(false);
     });
 
     it.each([
@@ -156,7 +156,10 @@ describe("each mode's shape", () => {
         const raw = withRegistry("external-host", { maintenance: { garbageCollection: { deleteUntagged: true } } });
         const { warnings, config } = parseConfig(raw, {}, { allowMissingSecrets: true });
         expect(warnings.filter((w) => w.key.includes("garbageCollection"))).toEqual([]);
-        expect(config.registry.maintenance.garbageCollection).toMatchObject({ enabled: false, deleteUntagged: true });
+        expect(config.registry.mode === "external-host" && config.registry.maintenance.garbageCollection).toMatchObject({
+            enabled: false,
+            deleteUntagged: true,
+        });
     });
 
     it("refuses listed nodes without delivery ssh, and delivery ssh without nodes", () => {

@@ -5,13 +5,11 @@
  * The config check (components/config/rules.ts), the Jenkins plan (components/jenkins/jenkinsCredentials.ts),
  * the operator's passwords (components/stack/accounts.ts) and what the committed stacks write with them.
  * What the front does with the accounts: accessPolicy.scopes.test.ts; the engine's plans: docs/lifecycle.md.
- * Covers: components/stack/accounts.ts (the operator's passwords).
  */
 import { describe, expect, it } from "vitest";
 import { base64PrefixPattern } from "../../components/accessPolicy/caddyfile";
 import { ConfigError, PROJECT, parseConfig } from "../../components/config";
 import { planJenkinsCredentials } from "../../components/jenkins/jenkinsCredentials";
-import { operatorPassword } from "../../components/stack/accounts";
 import { readStackConfig, synthesizeConfig } from "../../tools/synth";
 import { PROJECT_DIR } from "../support/synthCli";
 
@@ -135,30 +133,6 @@ describe("containerRegistry.readAccounts and the named accounts' settings in the
             /containerRegistry\.readAccounts.*pulls are anonymous.*requiresAuthForPull: true/,
         );
         expect(check({ readAccounts: [alice] }).warnings.join("\n")).not.toMatch(/readAccounts/);
-    });
-});
-
-describe("the operator's passwords (secret accountPasswords)", () => {
-    it("takes an account's entry from the JSON object", () => {
-        expect(operatorPassword(JSON.stringify({ "team-a-ci": "s3cret-value", other: "x" }), "team-a-ci")).toBe("s3cret-value");
-    });
-
-    it.each([
-        ["text that is not JSON", "hunter2", /accountPasswords is not JSON/],
-        ["a JSON list", "[]", /accountPasswords is not a JSON object/],
-        ["no entry for the account", JSON.stringify({ other: "x" }), /no password for account "team-a-ci"/],
-        ["an empty password", JSON.stringify({ "team-a-ci": "" }), /no password for account "team-a-ci"/],
-        ["a password with a line break", JSON.stringify({ "team-a-ci": "a\nb" }), /no password for account "team-a-ci"/],
-    ])("refuses %s, naming the key and never a value", (_name, json, message) => {
-        let thrown: unknown;
-        try {
-            operatorPassword(json, "team-a-ci");
-        } catch (error) {
-            thrown = error;
-        }
-        expect(String(thrown)).toMatch(message);
-        expect(String(thrown)).toMatch(/pulumi config set --secret dso-registry:accountPasswords/);
-        expect(String(thrown)).not.toContain("hunter2");
     });
 });
 

@@ -1,15 +1,12 @@
 /**
  * NodeTrust and NodeTrustDaemonSet under Pulumi's mocks: what each flavour creates over SSH, what the
- * DaemonSet carries, how the stack's `nodes` config is turned into components, and that secrets stay
- * secret. The scripts themselves run for real in nodeTrustScripts/Ssh/Containerd tests.
- * Covers: components/nodeTrust/nodeTrustSsh.ts, components/nodeTrust/nodeTrustDaemonSet.ts, components/stack/nodeTrust.ts.
- * Covers: components/nodeTrust/common.ts, components/nodeTrust/nodeFile.ts,
- * components/nodeTrust/nodeTrustFleet.ts.
+ * DaemonSet carries, and that secrets stay secret (how the stack's `nodes` config is turned into
+ * components: nodeTrust.defineStack.test.ts). The scripts themselves run for real in
+ * nodeTrustScripts/Ssh/Containerd tests.
+ * Covers: components/nodeTrust/nodeTrustSsh.ts, components/nodeTrust/nodeTrustDaemonSet.ts.
+ * Covers: components/nodeTrust/common.ts, components/nodeTrust/nodeFile.ts.
  */
-import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { StackConfig } from "../../components/config";
-import { parseConfig } from "../../components/config";
 import { type RuntimeFlavour, RUNTIME_FLAVOURS as runtimeFlavours } from "../../components/shared/facts";
 import { type MockRuntime, type RecordedResource, settle, startMockRuntime } from "../../tools/mockRuntime";
 import { schemaProblems } from "../support/k8sValidate";
@@ -19,7 +16,6 @@ const PASSWORD = "pull-password-under-test";
 let rt: MockRuntime;
 let nodeTrustSsh: typeof import("../../components/nodeTrust/nodeTrustSsh");
 let nodeTrustDaemonSet: typeof import("../../components/nodeTrust/nodeTrustDaemonSet");
-let stack: typeof import("../../components/stack");
 
 const ssh = (name: string) =>
     ({
@@ -56,7 +52,6 @@ beforeAll(async () => {
     rt = await startMockRuntime({ stack: "test" });
     nodeTrustSsh = await import("../../components/nodeTrust/nodeTrustSsh");
     nodeTrustDaemonSet = await import("../../components/nodeTrust/nodeTrustDaemonSet");
-    stack = await import("../../components/stack");
     for (const flavour of runtimeFlavours) {
         const registry = {
             host: "registry.example.test",
@@ -255,102 +250,5 @@ describe("NodeTrustDaemonSet", () => {
 
     it("rolls the pods when the ConfigMap changes (hash annotation)", () => {
         expect(daemonSet("microk8s").spec.template.metadata.annotations["dso-registry/config-hash"]).toMatch(/^[0-9a-f]{64}$/);
-    });
-});
-
-describe("node trust from stack config (defineStack)", () => {
-    const base = {
-        containerRegistry: { host: "registry.example.test", pathPrefix: "team", requiresAuthForPull: true },
-        registry: { mode: "in-cluster" },
-        // Pods on nodes that hold no credentials pull with this namespace's pull secret.
-        pullSecrets: { namespaces: ["apps"] },
-    };
-    const cfg = (nodes: unknown): StackConfig => {
-        const { config } = parseConfig({ ...base, nodes }, {}, { allowMissingSecrets: true });
-        return { ...config, secrets: { sshPrivateKey: pulumi.secret("[key]") }, warnings: [], placeholders: [] };
-    };
-    const node = (name: string, extra: object = {}) => ({ name, host: "10.0.0.9", hostKey: "ssh-ed25519 AAAA", ...extra });
-    /** Node-trust components the stack created for nodes whose names start with `prefix`. */
-    const made = (prefix: string) =>
-        rt.resources
-            .filter((r) => !r.custom && r.type.startsWith("dso-registry:nodeTrust:NodeTrust") && r.name.startsWith(prefix))
-            .map((r) => `${r.type} ${r.name}`);
-
-    it("delivery none creates nothing", async () => {
-        const before = rt.resources.filter((r) => r.type.startsWith("dso-registry:nodeTrust:")).length;
-        stack.defineStack(cfg({ delivery: "none" }));
-        await settle();
-        expect(rt.resources.filter((r) => r.type.startsWith("dso-registry:nodeTrust:")).length).toBe(before);
-    });
-
-    it("delivery ssh creates one NodeTrust per node, with the per-node runtime", async () => {
-        stack.defineStack(cfg({ delivery: "ssh", runtime: "k3s", list: [node("sa"), node("sb", { runtime: "docker" })] }));
-        await settle();
-        expect(made("node-trust-s")).toEqual([
-            "dso-registry:nodeTrust:NodeTrust node-trust-sa",
-            "dso-registry:nodeTrust:NodeTrust node-trust-sb",
-        ]);
-        expect(rt.byName("node-trust-sa-registries-yaml-write").type).toMatch(/^command:/);
-        expect(rt.resources.some((r) => r.name === "node-trust-sb-registries-yaml")).toBe(false);
-    });
-
-    it("delivery daemonset creates one DaemonSet", async () => {
-        const before = made("node-trust").length;
-        stack.defineStack(cfg({ delivery: "daemonset", runtime: "containerd" }));
-        await settle();
-        expect(made("node-trust").slice(before)).toEqual(["dso-registry:nodeTrust:NodeTrustDaemonSet node-trust"]);
-    });
-
-    it("k3s nodes take turns: each node's restart script says its turn (servers, then agents in batches)", async () => {
-        stack.defineStack(
-            cfg({
-                delivery: "ssh",
-                runtime: "k3s",
-                restartBatchSize: 2,
-                list: [
-                    node("ra1", { role: "agent" }),
-                    node("rs1"),
-                    node("ra2", { role: "agent" }),
-                    node("rs2"),
-                    node("ra3", { role: "agent" }),
-                ],
-            }),
-        );
-        await settle();
-        const turnOf = (name: string) =>
-            // The script's TURN parameter, in the single quotes of `sudo -n sh -c '…'`.
-            String(rt.byName(`node-trust-${name}-registries-yaml-write`).inputs.create).match(/\nTURN='\\''([^']*)'\\''\n/)?.[1];
-        expect(["rs1", "rs2", "ra1", "ra2", "ra3"].map(turnOf)).toEqual([
-            "server 1 of 2",
-            "server 2 of 2, after rs1",
-            "agent batch 1 of 2, after rs2",
-            "agent batch 1 of 2, after rs2",
-            "agent batch 2 of 2, after ra1, ra2",
-        ]);
-    });
-
-    it("delivery daemonset: the DaemonSet in nodes.namespace, created privileged; the registry's namespace enforces restricted", async () => {
-        stack.defineStack(cfg({ delivery: "daemonset", runtime: "k3s", namespace: "trust-ns" }));
-        await settle();
-        const ns = rt.resources.filter((r) => r.type === "kubernetes:core/v1:Namespace").map((r) => r.inputs as Record<string, any>);
-        const trustNs = ns.find((n) => n.metadata.name === "trust-ns")!;
-        expect(trustNs.metadata.labels["pod-security.kubernetes.io/enforce"]).toBe("privileged");
-        expect(await schemaProblems(trustNs)).toEqual([]);
-        const daemonSets = rt.resources
-            .filter((r) => r.type === "kubernetes:apps/v1:DaemonSet")
-            .map((r) => r.inputs as Record<string, any>);
-        expect(daemonSets.at(-1)!.metadata.namespace).toBe("trust-ns");
-        const dso = ns.filter((n) => n.metadata.name === "dso");
-        expect(dso.length).toBeGreaterThan(0);
-        for (const n of dso) expect(n.metadata.labels["pod-security.kubernetes.io/enforce"]).toBe("restricted");
-    });
-
-    it("pull credentials reach every node but docker ones: registries.yaml on k3s, hosts.toml on containerd, both secret", async () => {
-        stack.defineStack(cfg({ delivery: "ssh", runtime: "containerd", list: [node("c1"), node("k1", { runtime: "k3s" })] }));
-        await settle();
-        expect(rt.byName("node-trust-k1-registries-yaml-write").inputs.stdin).toBe("[secret]");
-        expect(rt.byName("node-trust-c1-hosts-toml-write").inputs.stdin).toBe("[secret]");
-        // The secret as the mock received it (JSON-quoted): the pull account as hosts.toml's Authorization header.
-        expect(JSON.stringify(rt.byName("node-trust-c1-hosts-toml-write").rawInputs.stdin)).toContain('Authorization = \\"Basic ');
     });
 });

@@ -54,7 +54,6 @@ async function composed() {
             replicas: 1,
             publishLocalRegistryHosting: false,
             accounts,
-            htpasswd: accounts.htpasswd,
             tls: { kind: "secret", certPem: tls.serverCertPem, keyPem: tls.serverKeyPem },
         },
         opts,

@@ -41,7 +41,11 @@ function config(retention: Record<string, unknown>, overrides: { gc?: boolean; m
     };
 }
 
-const retentionOf = (raw: Record<string, any>) => parseConfig(raw, {}, { allowMissingSecrets: true }).config.registry.maintenance.retention;
+const retentionOf = (raw: Record<string, any>) => {
+    const registry = parseConfig(raw, {}, { allowMissingSecrets: true }).config.registry;
+    if (registry.mode === "existing") throw new Error("an existing registry has no retention settings");
+    return registry.maintenance.retention;
+};
 
 describe("the retention settings", () => {
     it("default to dry-run, no rules, and `latest` and three-number release tags protected", () => {

@@ -6,6 +6,7 @@ import { Affinity } from "kubernetes-models/v1/Affinity";
 import { ResourceRequirements } from "kubernetes-models/v1/ResourceRequirements";
 import { Toleration } from "kubernetes-models/v1/Toleration";
 import { z } from "zod";
+import { DEFAULT_HOST_DIRS, DEFAULT_IN_CLUSTER_NAMESPACE, DEFAULT_INGRESS_CLASS, DEFAULT_KIND_WATCHER_IMAGE } from "../../shared/defaults";
 import { INGRESS_CONTROLLERS, PROGRAM_POD_ANNOTATIONS } from "../../shared/facts";
 import { cidr, hostName, imageRef, k8sName, port, sshConnection } from "./values";
 
@@ -109,11 +110,13 @@ const pod = z.strictObject({
 
 /** Key `inCluster`: settings of registry.mode "in-cluster". */
 export const inCluster = z.strictObject({
-    namespace: k8sName.default("dso").describe("Namespace of the in-cluster registry; it enforces the restricted Pod Security level."),
+    namespace: k8sName
+        .default(DEFAULT_IN_CLUSTER_NAMESPACE)
+        .describe("Namespace of the in-cluster registry; it enforces the restricted Pod Security level."),
     ingressClass: z
         .string()
         .min(1)
-        .default("nginx")
+        .default(DEFAULT_INGRESS_CLASS)
         .describe(
             'IngressClass of the ingress controller; microk8s\'s ingress addon registers "public" and "nginx", k3s\'s Traefik "traefik".',
         ),
@@ -196,12 +199,12 @@ export const externalHost = z.strictObject({
     dataDir: z
         .string()
         .startsWith("/", { error: "must be an absolute path" })
-        .default("/srv/data/registry")
+        .default(DEFAULT_HOST_DIRS.data)
         .describe("Registry data directory on the host."),
     mavenDataDir: z
         .string()
         .startsWith("/", { error: "must be an absolute path" })
-        .default("/srv/data/maven")
+        .default(DEFAULT_HOST_DIRS.maven)
         .describe("The Maven repository's files on the host, when the host serves it (mavenRegistry.host is containerRegistry.host)."),
     purgeDataOnDestroy: z
         .boolean()
@@ -279,7 +282,7 @@ export const kind = z.strictObject({
         .prefault({})
         .describe("The web UI in the kind cluster (registry.ui.enabled), beside the registry's containers on the Docker host."),
     watcherImage: imageRef
-        .default("docker:27.3-cli")
+        .default(DEFAULT_KIND_WATCHER_IMAGE)
         .describe(
             "Image with a shell and the docker CLI for the node watcher, the container that configures each node of the cluster when it starts (a cluster deleted and created again without `pulumi up`). Pin by digest for production.",
         ),

@@ -3,6 +3,14 @@
  * registry runs (image, certificate, storage, upkeep, web UI, pull-through mirrors).
  */
 import { z } from "zod";
+import {
+    DEFAULT_GC_SCHEDULE,
+    DEFAULT_IMAGES,
+    DEFAULT_PUSH_USERNAME,
+    DEFAULT_ROTATION,
+    DEFAULT_STORAGE_SIZE,
+    DEFAULT_VALIDITY_DAYS,
+} from "../../shared/defaults";
 import { DEFAULT_RESTIC_IMAGE } from "../../shared/facts";
 import { distributionConfig } from "./distribution";
 import {
@@ -61,7 +69,7 @@ export const containerRegistry = z.strictObject({
         .boolean()
         .default(false)
         .describe("Pulls need credentials too (the pull-only account); false keeps pulls anonymous for the kubelet."),
-    pushUsername: username.default("ci-push").describe("Push account user name (the account Jenkins pushes with)."),
+    pushUsername: username.default(DEFAULT_PUSH_USERNAME).describe("Push account user name (the account Jenkins pushes with)."),
     pushCredentials: z
         .enum(["generated", "operator"])
         .default("generated")
@@ -124,7 +132,7 @@ export const containerRegistry = z.strictObject({
         .describe(
             "Read-only accounts (developers, Flux, caches), one per person or client: each pulls and lists but never writes, has its own password, and is revoked alone by removing its entry. They matter when pulls need credentials (containerRegistry.requiresAuthForPull); read them with `pulumi stack output --show-secrets readAccountCredentials`.",
         ),
-    rotation: rotationCounter.default("1").describe("Bump to rotate every generated registry password in one `pulumi up`."),
+    rotation: rotationCounter.default(DEFAULT_ROTATION).describe("Bump to rotate every generated registry password in one `pulumi up`."),
     rotateAfterDays: z
         .number()
         .int()
@@ -225,7 +233,7 @@ export const tls = z.strictObject({
         .int()
         .min(30)
         .max(36500)
-        .default(3650)
+        .default(DEFAULT_VALIDITY_DAYS.ca)
         .describe(
             "Lifetime of the generated CA, in days (with mode \"cert-manager\" and the program's own chain: the chain's CA, which cert-manager renews with the same key). Renewed by the first `pulumi up` in its last third, at most its last 90 days (the same key: certificates it signed keep verifying while nodes switch).",
         ),
@@ -234,7 +242,7 @@ export const tls = z.strictObject({
         .int()
         .min(7)
         .max(3650)
-        .default(825)
+        .default(DEFAULT_VALIDITY_DAYS.serverCert)
         .describe(
             "Lifetime of the generated server certificate, in days (with mode \"cert-manager\" and the program's own chain: the registry's certificate, which cert-manager renews in its last third). Renewed by the first `pulumi up` in its last third, at most its last 30 days.",
         ),
@@ -245,7 +253,7 @@ export const storage = z.strictObject({
         .enum(["filesystem", "s3"])
         .default("filesystem")
         .describe('"filesystem" (a PersistentVolumeClaim or the host\'s data dir) or "s3" (S3-compatible object storage).'),
-    size: quantity.default("20Gi").describe("PVC size (in-cluster, filesystem)."),
+    size: quantity.default(DEFAULT_STORAGE_SIZE).describe("PVC size (in-cluster, filesystem)."),
     storageClass: k8sName
         .optional()
         .describe(
@@ -276,7 +284,7 @@ const maintenance = z.strictObject({
     garbageCollection: z
         .strictObject({
             enabled: z.boolean().default(false).describe("Run garbage collection on a schedule."),
-            schedule: cronSchedule.default("30 3 * * 0").describe("Cron schedule."),
+            schedule: cronSchedule.default(DEFAULT_GC_SCHEDULE).describe("Cron schedule."),
             deleteUntagged: z.boolean().default(false).describe("Also delete manifests no tag points to."),
         })
         .prefault({})
@@ -407,7 +415,7 @@ const ui = z.strictObject({
         .describe(
             "Serve the web UI (joxit/docker-registry-ui) at https://<host>/registry/ on the registry's own origin: in the cluster its own Deployment, Service and Ingress; on the external host a container behind Caddy.",
         ),
-    image: imageRef.default("joxit/docker-registry-ui:2.5.7").describe("Web UI image; pin by digest for production."),
+    image: imageRef.default(DEFAULT_IMAGES.ui).describe("Web UI image; pin by digest for production."),
     deleteEnabled: z
         .boolean()
         .default(false)
@@ -514,9 +522,9 @@ export const registry = z.strictObject({
         .describe(
             'Where the registry runs: "in-cluster", "external-host" (over SSH), "kind" (containers on the Docker host of a kind cluster, docs/kind.md) or "existing" (not ours).',
         ),
-    image: imageRef.default("registry:3.1.2").describe('Distribution image; pin by digest with "registry@sha256:\u2026".'),
+    image: imageRef.default(DEFAULT_IMAGES.registry).describe('Distribution image; pin by digest with "registry@sha256:\u2026".'),
     caddyImage: imageRef
-        .default("caddy:2.8.4")
+        .default(DEFAULT_IMAGES.caddy)
         .describe(
             "Caddy image of the front in every placement: the in-cluster sidecar, the front container of registry.mode \"kind\", and the external host's front (a container on the host's network; with monitoring on, also the metrics relay that lets only Distribution's /metrics out of its container).",
         ),

@@ -1,13 +1,10 @@
 /**
- * The Maven backend's nginx.conf and the front's Maven route, as text. What they do with real nginx,
- * Caddy and Maven: test/integration/maven.realClients.test.ts.
- * Covers: components/maven/nginxConfig.ts, components/accessPolicy/caddyfile.ts (the Maven route).
+ * The Maven backend's nginx.conf, as text: the settings it refuses and what it serves. What it does with
+ * real nginx, Caddy and Maven: test/integration/maven.realClients.test.ts; the front's Maven route:
+ * caddyfile.maven.test.ts.
  */
 import { describe, expect, test } from "vitest";
-import { renderCaddyfile } from "../../components/accessPolicy/caddyfile";
-import { accessPolicyProblem } from "../../components/accessPolicy/policy";
 import { type MavenBackendConfig, mavenBackendProblem, renderMavenNginxConfig } from "../../components/maven/nginxConfig";
-import { BASE_POLICY } from "../support/accessPolicy";
 
 const backend: MavenBackendConfig = { listen: "127.0.0.1:5002", pathPrefix: "maven-releases", dataDir: "/var/lib/maven", runDir: "/run/m" };
 
@@ -49,42 +46,5 @@ describe("renderMavenNginxConfig", () => {
 
     test("answers 404 outside the repository", () => {
         expect(text).toMatch(/location \/ \{\s+return 404;/);
-    });
-});
-
-describe("the front's Maven route", () => {
-    const maven = {
-        pathPrefix: "maven-releases",
-        upstream: "127.0.0.1:5002",
-        deployUsersFile: "/etc/m/deploy",
-        requiresAuthForPull: false,
-    };
-
-    test.each([
-        ["a prefix that hides the registry API", { pathPrefix: "v2" }, "/v2/"],
-        ["an upstream without a port", { upstream: "nginx" }, "maven.upstream"],
-        ["a relative users file", { deployUsersFile: "deploy" }, "maven.deployUsersFile"],
-    ] as const)("refuses %s", (_name, override, words) => {
-        expect(accessPolicyProblem({ ...BASE_POLICY, maven: { ...maven, ...override } })).toContain(words);
-    });
-
-    test("comes before every registry rule, so Maven never meets the registry's tokens", () => {
-        const text = renderCaddyfile({ ...BASE_POLICY, maven });
-        expect(text.indexOf("route @maven {")).toBeGreaterThan(0);
-        expect(text.indexOf("route @maven {")).toBeLessThan(text.indexOf("route @token {"));
-    });
-
-    test.each([
-        [false, 1],
-        [true, 2],
-    ])("with requiresAuthForPull %s the route checks accounts %i time(s)", (requiresAuthForPull, checks) => {
-        const text = renderCaddyfile({ ...BASE_POLICY, maven: { ...maven, requiresAuthForPull } });
-        const route = text.slice(text.indexOf("route @maven {"), text.indexOf("reverse_proxy 127.0.0.1:5002"));
-        expect(route.match(/basicauth /g)?.length).toBe(checks);
-        expect(route).toContain("import /etc/m/deploy");
-    });
-
-    test("a policy without Maven renders no Maven route", () => {
-        expect(renderCaddyfile(BASE_POLICY)).not.toContain("@maven");
     });
 });

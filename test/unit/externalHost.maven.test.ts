@@ -2,16 +2,14 @@
  * The Maven repository and the external registry host, through the whole program's synth: the host
  * serves Maven exactly when `mavenRegistry.host` and port are the registry's (the converged case), and
  * otherwise serves nothing Maven while the pipeline-config points pipelines at the other host,
- * unchanged. Plus the pure pieces the host's scripts are made of.
- * Covers: components/externalHost/mavenScripts.ts, components/upkeep/mavenCleanup.ts,
- * components/externalHost/mavenContainer.ts (whether it runs), components/stack/externalHost.ts,
- * components/stack/backup.ts, components/stack/jenkins.ts (the pipeline-config).
+ * unchanged. The pure pieces the host's scripts are made of: mavenScripts.test.ts, mavenCleanup.test.ts.
+ * Covers: components/externalHost/mavenContainer.ts (whether it runs), components/stack/backup.ts,
+ * components/stack/jenkins.ts (the pipeline-config).
  */
 import { describe, expect, it } from "vitest";
 import * as YAML from "yaml";
 import { PROJECT } from "../../components/config";
 import { hostMavenNginxConfig } from "../../components/externalHost/mavenScripts";
-import { mavenCleanupParams } from "../../components/upkeep/mavenCleanup";
 import { synthesizeConfig } from "../../tools/synth";
 
 const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKeyOfTheHostMavenTest";
@@ -87,20 +85,5 @@ describe.each([
     it("hands pipelines the Maven repository's URL on its own host", async () => {
         const { pipelineUrl } = await synth(mavenHost);
         expect(pipelineUrl).toBe(`https://${mavenHost}/maven-releases`);
-    });
-});
-
-describe("host Maven pieces", () => {
-    it("nginx spools uploads beside the data, outside the served path", () => {
-        const conf = hostMavenNginxConfig({ pathPrefix: "maven-releases" });
-        expect(conf).toContain("client_body_temp_path /var/lib/maven/.uploads;");
-        // A unix socket only Caddy reaches; no TCP listener (docs/decisions/access-policy.md#no-path-around-the-front).
-        expect(conf).toContain("listen unix:/run/dso-maven-socket/maven.sock;");
-        expect(conf).not.toMatch(/listen [^u]/);
-        expect(conf).toContain("location /maven-releases/ {");
-    });
-
-    it.each([0, -1, 1.5])("refuses to keep %s snapshot builds", (keep) => {
-        expect(() => mavenCleanupParams({ dataDir: "/srv/data/maven", pathPrefix: "m", snapshotBuildsToKeep: keep })).toThrow(/at least 1/);
     });
 });

@@ -2,8 +2,9 @@
  * Maven in the converged case or elsewhere, on what the in-cluster synth writes: when
  * `mavenRegistry.host` (and port) is the registry's own, the front serves the repository and its
  * storage exists; when the Maven host is another, nothing Maven is served and the pipeline-config
- * points pipelines at that host unchanged.
- * Covers: components/stack/inCluster.ts, components/stack/jenkins.ts (the pipeline-config).
+ * points pipelines at that host unchanged (components/stack/inCluster.ts; the external host's:
+ * externalHost.maven.test.ts).
+ * Covers: components/stack/jenkins.ts (the pipeline-config).
  */
 import { describe, expect, it } from "vitest";
 import * as YAML from "yaml";

@@ -3,7 +3,7 @@
  * (the UI's own Deployment and Service, one host serving /registry/ from the UI and /v2/ from the
  * front on the Docker host through an ExternalName Service), and the front accepting that host while
  * its realm on that host being that host, from configuration (real Caddy: test/integration/kindUi.front.test.ts).
- * Covers: components/kind/ui.ts, components/kind/kindRegistry.ts (the committed kind stack).
+ * What KindRegistry registers of it in the committed kind stack: kindRegistry.ui.test.ts.
  */
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
@@ -13,10 +13,9 @@ import { ConfigError, parseConfig } from "../../components/config";
 import { kindFrontPolicy, renderKindCaddyfile } from "../../components/kind/front";
 import { type KindUiSpec, renderKindUiObjects } from "../../components/kind/ui";
 import type { K8sObject } from "../../components/shared/k8sObject";
-import { committedSynthRun } from "../support/committedSynth";
 import { configProblems } from "../support/configProblems";
 import { podTemplates, restrictedPodProblems, schemaProblems } from "../support/k8sValidate";
-import { PROJECT_DIR, readTree } from "../support/synthCli";
+import { PROJECT_DIR } from "../support/synthCli";
 
 const kindStack = (): Record<string, any> => ({
     containerRegistry: { host: "localhost", port: 5002, pathPrefix: "dev" },
@@ -184,29 +183,6 @@ describe("registry.mode kind with registry.ui.enabled", () => {
         expect(caddyfile).toContain(realmMap("kind-registry:5002 kind-registry:5002", entry));
         // The Host header chooses among configured authorities; it is never the realm itself.
         expect(caddyfile).not.toMatch(/realm="[^"]*\{(http\.request\.)?host/);
-    });
-});
-
-describe("the committed kind stack, synthesized (the UI is on)", () => {
-    const run = committedSynthRun("kind");
-    const files = run.status === 0 ? readTree(run.dir) : new Map<string, string>();
-
-    it("registers the UI's objects beside the registry's containers, and the front gives the UI's origin its realm", () => {
-        expect(run.status).toBe(0);
-        const resources = files.get("resources.json") ?? "";
-        for (const name of [
-            "kind-registry-ui-namespace-dso-registry-ui",
-            "kind-registry-ui-deployment-registry-ui",
-            "kind-registry-ui-service-registry-ui",
-            "kind-registry-ui-ingress-registry-ui",
-            "kind-registry-ui-service-registry-api",
-            "kind-registry-ui-ingress-registry-api",
-        ]) {
-            expect(resources).toContain(name);
-        }
-        const caddyfile = [...files.entries()].find(([name]) => name.endsWith("/front/Caddyfile"))?.[1] ?? "";
-        expect(caddyfile).toContain("\t\tlocalhost:8080 localhost:8080\n");
-        expect(caddyfile).toContain("\t\tdefault localhost:5002\n");
     });
 });
 

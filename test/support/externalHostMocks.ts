@@ -1,0 +1,195 @@
+/**
+ * Three ExternalRegistryHosts under Pulumi's mock runtime, for the tests of the external host's
+ * components (test/unit/externalRegistryHost.test.ts and the files named after each component):
+ * "registry-host" (files TLS, an allowlist, sudo, garbage collection and backups over SFTP), "ui-host"
+ * (ACME, the web UI without its delete button, root, no backups) and "s3-host" (s3 storage); a
+ * command's script as the shell runs it, and that script run under sh with stand-ins.
+ */
+import { spawnSync } from "node:child_process";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { afterAll } from "vitest";
+import { type RecordedResource, settle, startMockRuntime } from "../../tools/mockRuntime";
+
+export const HASH = `$2a$10$${"b".repeat(53)}`;
+/** The file-placement script's MODE parameter of 0600 (its quotes quoted again inside `sudo -n sh -c '…'`). */
+export const PLACED_0600 = /^MODE='(?:\\'')?0600'/m;
+
+/** Starts a mock runtime of its own and makes the three hosts in it; `host` is "registry-host". */
+export async function startHosts() {
+    const rt = await startMockRuntime({ stack: "test" });
+    const mod = await import("../../components/externalHost/externalRegistryHost");
+    const host = new mod.ExternalRegistryHost("registry-host", {
+        connection: {
+            kind: "ssh",
+            name: "registry-01",
+            host: "10.0.0.5",
+            port: 22,
+            user: "deploy",
+            privateKey: pulumi.secret("PRIVATE-KEY-MATERIAL"),
+            hostKey: "ssh-ed25519 AAAAtest",
+            sudo: true,
+        },
+        registryHost: "registry.example.com",
+        port: 443,
+        pathPrefix: "team/app",
+        image: `registry@sha256:${"a".repeat(64)}`,
+        caddyImage: "caddy:2.8.4",
+        dataDir: "/srv/data/registry",
+        storage: { kind: "filesystem" },
+        purgeDataOnDestroy: false,
+        installPackages: true,
+        tls: { kind: "files", certificatePem: "CERT", privateKeyPem: pulumi.secret("SERVER-KEY-MATERIAL"), caCertPem: "CA" },
+        accounts: {
+            push: { username: "ci-push", bcryptHash: pulumi.secret(HASH) },
+            pull: { username: "cluster-pull", bcryptHash: pulumi.secret(HASH) },
+        },
+        requiresAuthForPull: false,
+        allowedNetworks: ["10.0.0.0/8"],
+        deletes: { api: true, ui: false },
+        garbageCollection: { enabled: true, schedule: "30 3 * * 0", deleteUntagged: false },
+        backup: {
+            schedule: "0 2 * * *",
+            keep: 7,
+            destination: {
+                kind: "sftp",
+                host: "backup-01",
+                port: 22,
+                user: "dso-backup",
+                path: "/srv/restic/registry",
+                hostKey: "ssh-ed25519 AAAAbackup",
+            },
+            repositoryPassword: pulumi.secret("REPOSITORY-PASSWORD-MATERIAL"),
+            credentials: { kind: "sftp", privateKey: pulumi.secret("BACKUP-KEY-MATERIAL") },
+        },
+    });
+    // The other flavours: ACME, the web UI (without its delete button), no backups.
+    new mod.ExternalRegistryHost("ui-host", {
+        connection: {
+            kind: "ssh",
+            name: "registry-02",
+            host: "10.0.0.6",
+            port: 22,
+            user: "root",
+            privateKey: pulumi.secret("PRIVATE-KEY-MATERIAL"),
+            sudo: false,
+        },
+        registryHost: "registry.example.com",
+        port: 443,
+        pathPrefix: "",
+        image: "registry:2.8.3",
+        caddyImage: "caddy:2.8.4",
+        dataDir: "/srv/data/registry",
+        storage: { kind: "filesystem" },
+        purgeDataOnDestroy: true,
+        installPackages: false,
+        tls: { kind: "acme", email: "ops@example.com" },
+        accounts: { push: { username: "ci-push", bcryptHash: pulumi.secret(HASH) } },
+        requiresAuthForPull: false,
+        allowedNetworks: [],
+        deletes: { api: true, ui: false },
+        ui: { image: "joxit/docker-registry-ui:2.5.7" },
+        garbageCollection: { enabled: true, schedule: "30 3 * * 0", deleteUntagged: false },
+    });
+    // S3 storage.
+    new mod.ExternalRegistryHost("s3-host", {
+        connection: {
+            kind: "ssh",
+            name: "registry-03",
+            host: "10.0.0.7",
+            port: 22,
+            user: "root",
+            privateKey: pulumi.secret("PRIVATE-KEY-MATERIAL"),
+            sudo: false,
+        },
+        registryHost: "registry.example.com",
+        port: 443,
+        pathPrefix: "",
+        image: "registry:2.8.3",
+        caddyImage: "caddy:2.8.4",
+        dataDir: "/srv/data/registry",
+        storage: {
+            kind: "s3",
+            bucket: "dso-images",
+            region: "eu-central-1",
+            endpoint: "https://minio.example.com:9000",
+            forcePathStyle: true,
+            rootDirectory: "/registry",
+            redirect: false,
+            credentials: { accessKeyId: pulumi.secret("S3-ACCESS-KEY-ID"), secretAccessKey: pulumi.secret("S3-SECRET-KEY-VALUE") },
+        },
+        purgeDataOnDestroy: true,
+        installPackages: false,
+        tls: { kind: "acme", email: "ops@example.com" },
+        accounts: { push: { username: "ci-push", bcryptHash: pulumi.secret(HASH) } },
+        requiresAuthForPull: false,
+        allowedNetworks: [],
+        deletes: { api: true, ui: false },
+        garbageCollection: { enabled: true, schedule: "30 3 * * 0", deleteUntagged: false },
+    });
+    await settle();
+    return { rt, mod, host };
+}
+
+/** A command's script as the shell runs it: without `sudo -n sh -c '…'` or `sh -c '…'` around it. */
+export function scriptOf(command: RecordedResource, phase: "create" | "delete" = "create"): string {
+    const wrapped = String(command.inputs[phase]);
+    const quoted = wrapped.replace(/^(sudo -n )?sh -c /, "");
+    return quoted.slice(1, -1).replaceAll("'\\''", "'");
+}
+
+/**
+ * A runner of a command's script under sh in a private root ($DSO_ROOT), with stand-ins on PATH for
+ * `programs`: each records its arguments in calls.log; `curl` answers `curlAnswer`. With
+ * `onlyStubs`, PATH holds nothing else. The host's lock (util-linux's flock) is a stand-in that takes
+ * it at once, unless `programs` names flock. The roots are made in a scratch directory of the calling
+ * file, removed after its tests.
+ */
+export function stubbedShell() {
+    const scratch = mkdtempSync(path.join(tmpdir(), "dso-host-commands-"));
+    afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+    return function runStubbed(
+        text: string,
+        programs: readonly string[],
+        {
+            curlAnswer = "000",
+            onlyStubs = false,
+            dockerAnswer = ":",
+            prepare = (_root: string) => {},
+            failing = [] as readonly string[],
+        } = {},
+    ) {
+        const root = mkdtempSync(path.join(scratch, "root-"));
+        const bin = path.join(root, "bin");
+        mkdirSync(bin);
+        const log = path.join(root, "calls.log");
+        writeFileSync(log, "");
+        for (const program of programs) {
+            const answer = failing.includes(program)
+                ? "exit 1"
+                : program === "curl"
+                  ? `printf '%s' '${curlAnswer}'`
+                  : program === "docker"
+                    ? dockerAnswer
+                    : ":";
+            writeFileSync(path.join(bin, program), `#!/bin/sh\necho "${program} $*" >> '${log}'\n${answer}\n`);
+            chmodSync(path.join(bin, program), 0o755);
+        }
+        if (!programs.includes("flock")) writeFileSync(path.join(bin, "flock"), "#!/bin/sh\n", { mode: 0o755 });
+        prepare(root);
+        // The shell's own helpers (dirname, sha256sum, …) come after the stand-ins.
+        const result = spawnSync("/bin/sh", ["-c", text], {
+            env: { PATH: onlyStubs ? bin : `${bin}:/usr/bin:/bin`, DSO_ROOT: root },
+            encoding: "utf8",
+        });
+        return {
+            status: result.status,
+            stdout: result.stdout,
+            stderr: result.stderr,
+            root,
+            calls: readFileSync(log, "utf8").trim().split("\n"),
+        };
+    };
+}

@@ -1,0 +1,218 @@
+/**
+ * What the in-cluster registry registers (`planInClusterRegistry`, `inClusterObjectPlan`,
+ * components/inCluster/inClusterRegistry.ts), tested without a Pulumi runtime: which objects exist for
+ * which args, their resource names, what each waits for, which ones are kept on delete, and the
+ * objects the component exposes. The constructor only registers this list.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { describe, expect, it } from "vitest";
+import {
+    type InClusterRegistryArgs,
+    inClusterObjectPlan,
+    inClusterRegistryDefaults,
+    planInClusterRegistry,
+} from "../../components/inCluster/inClusterRegistry";
+import type { MirrorSpec } from "../../components/mirrors/mirrors";
+
+/** A string of a bcrypt hash's shape (the users files check it). */
+const HASH = `$2b$10$${"N".repeat(53)}`;
+const accounts = { push: { username: "ci-push", bcryptHash: HASH } };
+const minimal: InClusterRegistryArgs = {
+    host: "registry.lab.example",
+    accounts,
+    tls: { kind: "secret", certPem: "CERT", keyPem: "KEY" },
+};
+const dockerHub: MirrorSpec = {
+    upstream: "docker.io",
+    pathName: "docker.io",
+    remoteUrl: "https://registry-1.docker.io",
+    ttl: "168h",
+    maxSize: "10Gi",
+    hasCredentials: false,
+};
+const maven = {
+    pathPrefix: "maven-releases",
+    requiresAuthForPull: false,
+    deployAccount: { username: "maven-deploy", bcryptHash: HASH },
+    image: "nginx:1.27",
+    size: "5Gi",
+    snapshotBuildsToKeep: 3,
+};
+
+function plan(args: InClusterRegistryArgs) {
+    return planInClusterRegistry("registry", inClusterRegistryDefaults(args), {
+        decoyBcryptHash: pulumi.output(HASH),
+        httpSecret: pulumi.output("http-secret"),
+    });
+}
+
+const names = (args: InClusterRegistryArgs) => plan(args).objects.map((o) => o.name);
+const planned = (args: InClusterRegistryArgs, name: string) => {
+    const found = plan(args).objects.find((o) => o.name === name);
+    if (!found) throw new Error(`${name} is not planned`);
+    return found;
+};
+
+describe("planInClusterRegistry", () => {
+    it("lists the namespace first, the registry's objects, and the objects the component exposes", () => {
+        const p = plan(minimal);
+        expect(p.objects.map((o) => o.name)).toEqual([
+            "registry-namespace-dso",
+            "registry-serviceaccount-registry",
+            "registry-secret-registry-htpasswd",
+            "registry-secret-registry-http-secret",
+            "registry-secret-registry-tls",
+            "registry-configmap-registry-config",
+            "registry-persistentvolumeclaim-registry-data",
+            "registry-deployment-registry",
+            "registry-service-registry",
+            "registry-service-registry-tls",
+            "registry-ingress-registry",
+            "registry-configmap-local-registry-hosting",
+        ]);
+        expect(p.exposed).toEqual({
+            namespace: "registry-namespace-dso",
+            deployment: "registry-deployment-registry",
+            service: "registry-service-registry",
+            tlsService: "registry-service-registry-tls",
+            ingress: "registry-ingress-registry",
+        });
+    });
+
+    it("keeps the namespace and the data claims on delete, and never changes a claim's storage class", () => {
+        const namespace = planned(minimal, "registry-namespace-dso");
+        expect(namespace.retainOnDelete).toBe(true);
+        expect(namespace.dependsOn).toEqual([]);
+        const data = planned({ ...minimal, maven }, "registry-persistentvolumeclaim-registry-data");
+        expect(data).toMatchObject({ retainOnDelete: true, ignoreChanges: ["spec.storageClassName"] });
+        expect(planned({ ...minimal, maven }, "registry-persistentvolumeclaim-maven-data").retainOnDelete).toBe(true);
+        // A cache's claim comes back from its upstream: not retained, but its class is fixed too.
+        const cache = planned(
+            { ...minimal, mirrors: [{ spec: dockerHub }] },
+            "registry-persistentvolumeclaim-registry-mirror-docker-io-10gi",
+        );
+        expect(cache.retainOnDelete).toBeUndefined();
+        expect(cache.ignoreChanges).toEqual(["spec.storageClassName"]);
+        expect(planned(minimal, "registry-deployment-registry").retainOnDelete).toBeUndefined();
+    });
+
+    it("has the web UI's objects only with the UI on", () => {
+        const ui = ["registry-deployment-registry-ui", "registry-service-registry-ui", "registry-ingress-registry-ui"];
+        for (const name of ui) expect(names(minimal)).not.toContain(name);
+        for (const name of ui) expect(names({ ...minimal, ui: { enabled: true } })).toContain(name);
+    });
+
+    it("has the GC CronJob, its account and role only with garbage collection on", () => {
+        const gc = [
+            "registry-serviceaccount-registry-gc",
+            "registry-role-registry-gc",
+            "registry-rolebinding-registry-gc",
+            "registry-cronjob-registry-gc",
+        ];
+        for (const name of gc) expect(names({ ...minimal, garbageCollection: { enabled: false } })).not.toContain(name);
+        for (const name of gc) expect(names({ ...minimal, garbageCollection: { enabled: true } })).toContain(name);
+    });
+
+    it("has the Maven sidecar and its claim only with maven", () => {
+        const containers = (args: InClusterRegistryArgs) => {
+            const spec = planned(args, "registry-deployment-registry").object.spec as {
+                template: { spec: { containers: { name: string }[] } };
+            };
+            return spec.template.spec.containers.map((c) => c.name);
+        };
+        expect(containers(minimal)).not.toContain("maven");
+        expect(names(minimal)).not.toContain("registry-persistentvolumeclaim-maven-data");
+        expect(containers({ ...minimal, maven })).toContain("maven");
+        expect(names({ ...minimal, maven })).toContain("registry-persistentvolumeclaim-maven-data");
+    });
+
+    it("has a ConfigMap, claim, Deployment and Service per mirror", () => {
+        const quay: MirrorSpec = { ...dockerHub, upstream: "quay.io", pathName: "quay.io", remoteUrl: "https://quay.io" };
+        const all = names({ ...minimal, mirrors: [{ spec: dockerHub }, { spec: quay }] });
+        for (const cache of ["docker-io", "quay-io"]) {
+            expect(all).toContain(`registry-configmap-registry-mirror-${cache}`);
+            expect(all).toContain(`registry-persistentvolumeclaim-registry-mirror-${cache}-10gi`);
+            expect(all).toContain(`registry-deployment-registry-mirror-${cache}`);
+            expect(all).toContain(`registry-service-registry-mirror-${cache}`);
+        }
+        expect(names(minimal).filter((n) => n.includes("mirror"))).toEqual([]);
+    });
+
+    it("gives a mirror with an upstream account its Secret, from the account every placement takes", () => {
+        const ghcr: MirrorSpec = {
+            ...dockerHub,
+            upstream: "ghcr.io",
+            pathName: "ghcr.io",
+            remoteUrl: "https://ghcr.io",
+            hasCredentials: true,
+        };
+        const withAccount = { ...minimal, mirrors: [{ spec: ghcr, account: { username: "bot", password: "token" } }] };
+        expect(names(withAccount)).toContain("registry-secret-registry-mirror-ghcr-io-upstream");
+        expect(names({ ...minimal, mirrors: [{ spec: dockerHub }] }).filter((n) => n.includes("upstream"))).toEqual([]);
+        expect(() => plan({ ...minimal, mirrors: [{ spec: ghcr }] })).toThrow("mirror ghcr.io: its upstream account is missing");
+    });
+
+    it("takes the monitoring every placement takes: scrape annotations and a rules ConfigMap unless prometheus-operator is named", () => {
+        const monitored = (monitoring: InClusterRegistryArgs["monitoring"]) =>
+            names({ ...minimal, monitoring }).filter((n) => /podmonitor|prometheusrule|alert-rules/.test(n));
+        expect(inClusterRegistryDefaults({ ...minimal, monitoring: { runbookBaseUrl: "https://runbooks" } }).monitoring).toEqual({
+            runbookBaseUrl: "https://runbooks",
+            prometheusOperator: false,
+        });
+        expect(monitored({ runbookBaseUrl: "https://runbooks" })).toEqual(["registry-configmap-dso-registry-alert-rules"]);
+        expect(monitored({ runbookBaseUrl: "https://runbooks", prometheusOperator: true })).toEqual([
+            "registry-podmonitor-registry-certificate-probe",
+            "registry-podmonitor-registry",
+            "registry-prometheusrule-dso-registry",
+        ]);
+        expect(monitored(undefined)).toEqual([]);
+        expect(inClusterRegistryDefaults(minimal)).not.toHaveProperty("monitoring");
+    });
+
+    it("exposes no Ingress behind a Gateway, and the chain's CA Certificate only with the program's own chain", () => {
+        const gateway = plan({ ...minimal, gateway: { name: "shared", namespace: "gateways", port: 443, proxyNetworks: [] } });
+        expect(gateway.exposed.ingress).toBeUndefined();
+        expect(gateway.objects.some((o) => o.object.kind === "Ingress" && o.object.metadata.name === "registry")).toBe(false);
+        expect(plan(minimal).exposed.chainCa).toBeUndefined();
+        const chain = plan({
+            ...minimal,
+            tls: { kind: "cert-manager", issuer: { kind: "chain", caValidityDays: 3650, serverCertValidityDays: 90 } },
+        });
+        expect(chain.exposed.chainCa).toBe("registry-certificate-dso-registry-ca");
+        expect(chain.objects.map((o) => o.name)).not.toContain("registry-secret-registry-tls");
+    });
+});
+
+describe("inClusterObjectPlan", () => {
+    const object = (kind: string, name: string) => ({ apiVersion: "v1", kind, metadata: { name } });
+
+    it("makes workloads wait for the namespace and every input before them, and an Ingress for the Services too", () => {
+        const objects = inClusterObjectPlan("r", [
+            object("Namespace", "dso"),
+            object("Service", "registry"),
+            object("Secret", "s"),
+            object("ConfigMap", "c"),
+            object("Deployment", "registry"),
+            object("Ingress", "registry"),
+            object("Secret", "later"),
+            object("CronJob", "gc"),
+        ]);
+        const dependsOn = Object.fromEntries(objects.map((o) => [o.name, o.dependsOn]));
+        expect(dependsOn).toEqual({
+            "r-namespace-dso": [],
+            "r-service-registry": ["r-namespace-dso"],
+            "r-secret-s": ["r-namespace-dso"],
+            "r-configmap-c": ["r-namespace-dso"],
+            "r-deployment-registry": ["r-namespace-dso", "r-secret-s", "r-configmap-c"],
+            "r-ingress-registry": ["r-namespace-dso", "r-secret-s", "r-configmap-c", "r-service-registry"],
+            "r-secret-later": ["r-namespace-dso"],
+            "r-cronjob-gc": ["r-namespace-dso", "r-secret-s", "r-configmap-c", "r-secret-later"],
+        });
+    });
+
+    it("waits for nothing without a namespace in the list", () => {
+        expect(inClusterObjectPlan("r", [object("ConfigMap", "c")])).toEqual([
+            { name: "r-configmap-c", object: object("ConfigMap", "c"), dependsOn: [] },
+        ]);
+    });
+});

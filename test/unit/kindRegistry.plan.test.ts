@@ -1,0 +1,112 @@
+/**
+ * What the kind placement registers (`planKindRegistry`, components/kind/kindRegistry.ts), tested without
+ * a Pulumi runtime: which files go on the Docker host for which args, the commands and what they wait
+ * for, the read-back of every file, and the Kubernetes objects (the KEP-1755 ConfigMap, the UI's).
+ * The constructor only registers this description.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { describe, expect, it } from "vitest";
+import { checkKindMirrors, type KindRegistryArgs, kindRegistryDefaults, planKindRegistry } from "../../components/kind/kindRegistry";
+import type { MirrorSpec } from "../../components/mirrors/mirrors";
+
+const HASH = `$2b$10$${"N".repeat(53)}`;
+const minimal: KindRegistryArgs = {
+    connection: { kind: "local", name: "docker", sudo: false },
+    layout: { cluster: "kind", network: "kind", registryName: "kind-registry", port: 5002, dataDir: "/var/lib/dso-registry-kind" },
+    accounts: { push: { username: "ci-push", bcryptHash: HASH } },
+};
+const privateMirror: MirrorSpec = {
+    upstream: "ghcr.io",
+    pathName: "ghcr.io",
+    remoteUrl: "https://ghcr.io",
+    ttl: "168h",
+    maxSize: "10Gi",
+    hasCredentials: true,
+};
+const ui = {
+    namespace: "dso-registry-ui",
+    host: "localhost",
+    uiPort: 8080,
+    ingressClass: "nginx",
+    image: "joxit/docker-registry-ui:2.5.7",
+};
+
+const plan = (args: KindRegistryArgs) => planKindRegistry("kind-registry", kindRegistryDefaults(args), pulumi.output(HASH));
+const fileIds = (args: KindRegistryArgs) => plan(args).files.map((f) => f.name.replace(/^kind-registry-/, ""));
+
+describe("planKindRegistry", () => {
+    it("places the front's, Distribution's and the nodes' files, each replaced when its path changes", () => {
+        const p = plan(minimal);
+        expect(fileIds(minimal)).toEqual(["caddyfile", "users-push", "users-pull", "registry-config", "node-script", "watcher-script"]);
+        for (const file of p.files) {
+            expect(file.args.connection).toBe(minimal.connection);
+            expect(file.args.replaceOnPathChange).toBe(true);
+        }
+        const usersPush = p.files.find((f) => f.name === "kind-registry-users-push");
+        expect(usersPush?.args).toMatchObject({ mode: "0600", secret: true });
+        expect(p.files.find((f) => f.name === "kind-registry-caddyfile")?.args).toMatchObject({ mode: "0644", secret: false });
+    });
+
+    it("adds the GC script and crontab only with garbage collection, and the retention script only with retention", () => {
+        const gc = { schedule: "30 3 * * 0", deleteUntagged: false };
+        expect(fileIds({ ...minimal, garbageCollection: gc })).toEqual(expect.arrayContaining(["gc-script", "crontab"]));
+        expect(fileIds({ ...minimal, garbageCollection: gc })).not.toContain("retention-script");
+        expect(fileIds(minimal)).not.toContain("gc-script");
+        const retention = { mode: "apply", rules: [{ prefix: "team/", keepNewest: 5 }], protect: [] } as const;
+        expect(fileIds({ ...minimal, garbageCollection: { ...gc, retention } })).toContain("retention-script");
+    });
+
+    it("places each mirror's config, and its env file (secret) only when it has an upstream account", () => {
+        const open = { ...privateMirror, upstream: "quay.io", pathName: "quay.io", remoteUrl: "https://quay.io", hasCredentials: false };
+        const p = plan({ ...minimal, mirrors: [{ spec: privateMirror, account: { username: "u", password: "p" } }, { spec: open }] });
+        const ids = p.files.map((f) => f.name.replace(/^kind-registry-/, ""));
+        expect(ids.filter((id) => id.startsWith("mirror-"))).toEqual([
+            "mirror-ghcr.io-config",
+            "mirror-ghcr.io-env",
+            "mirror-quay.io-config",
+        ]);
+        expect(p.files.find((f) => f.name === "kind-registry-mirror-ghcr.io-env")?.args).toMatchObject({ mode: "0600", secret: true });
+    });
+
+    it("refuses a mirror with credentials but no upstream account", () => {
+        expect(() => plan({ ...minimal, mirrors: [{ spec: privateMirror }] })).toThrow(
+            "KindRegistry kind-registry: the cache of ghcr.io has credentials but no upstream account was given",
+        );
+        expect(() => checkKindMirrors("k", [{ spec: { ...privateMirror, hasCredentials: false } }])).not.toThrow();
+    });
+
+    it("starts the containers after every file, configures the nodes after them, and reads every file back", () => {
+        const p = plan(minimal);
+        expect(p.containers).toMatchObject({ name: "kind-registry-containers", after: "files" });
+        expect(p.containers.args.triggers).toEqual(["/var/lib/dso-registry-kind", "kind-registry"]);
+        expect(p.nodes).toMatchObject({ name: "kind-registry-nodes", after: "containers" });
+        expect(p.nodes.args.triggers).toEqual(["kind", "kind-registry", 5002]);
+        expect(p.filesCheck).toMatchObject({ name: "kind-registry-files-check", after: "containers" });
+        expect(p.filesCheck.args.files.map((f) => f.path)).toEqual(p.files.map((f) => f.args.path));
+        expect(p.filesCheck.args.files.map((f) => f.mode)).toEqual(p.files.map((f) => f.args.mode));
+    });
+
+    it("publishes the KEP-1755 ConfigMap unless told not to", () => {
+        const [configMap] = plan(minimal).objects;
+        expect(configMap?.name).toBe("kind-registry-local-registry-hosting");
+        expect(configMap?.object).toMatchObject({
+            kind: "ConfigMap",
+            metadata: { name: "local-registry-hosting", namespace: "kube-public" },
+        });
+        expect(plan({ ...minimal, publishLocalRegistryHosting: false }).objects).toEqual([]);
+    });
+
+    it("has the UI's objects only with the UI, the namespace first and every other one waiting for it", () => {
+        expect(plan(minimal).objects.map((o) => o.name)).toEqual(["kind-registry-local-registry-hosting"]);
+        const objects = plan({ ...minimal, ui, publishLocalRegistryHosting: false }).objects;
+        expect(objects[0]).toMatchObject({ name: "kind-registry-ui-namespace-dso-registry-ui", dependsOn: [] });
+        expect(objects.map((o) => o.name)).toEqual(
+            expect.arrayContaining(["kind-registry-ui-deployment-registry-ui", "kind-registry-ui-ingress-registry-api"]),
+        );
+        for (const object of objects.slice(1)) expect(object.dependsOn).toEqual(["kind-registry-ui-namespace-dso-registry-ui"]);
+    });
+
+    it("gives the registry's URL on the Docker host and the authority pods use", () => {
+        expect(plan(minimal)).toMatchObject({ registryUrl: "http://localhost:5002", authority: "kind-registry:5002" });
+    });
+});
