@@ -10,8 +10,8 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { afterAll } from "vitest";
-import { type RecordedResource, settle, startMockRuntime } from "../../tools/mockRuntime";
+import { afterAll, beforeAll } from "vitest";
+import { type MockRuntime, type RecordedResource, settle, startMockRuntime } from "../../tools/mockRuntime";
 
 export const HASH = `$2a$10$${"b".repeat(53)}`;
 /** The file-placement script's MODE parameter of 0600 (its quotes quoted again inside `sudo -n sh -c '…'`). */
@@ -131,6 +131,30 @@ export async function startHosts() {
     });
     await settle();
     return { rt, mod, host };
+}
+
+/**
+ * The hosts of `startHosts`, made before the calling file's tests (its `beforeAll`), and what those tests
+ * read of them: the runtime, a resource by name, a command's script by name, and a stubbed shell to run it.
+ */
+export function hostsUnderMocks() {
+    let made: Awaited<ReturnType<typeof startHosts>> | undefined;
+    beforeAll(async () => {
+        made = await startHosts();
+    });
+    const hosts = () => {
+        if (!made) throw new Error("the hosts are made in beforeAll: read them inside a test");
+        return made;
+    };
+    const rt = (): MockRuntime => hosts().rt;
+    const command = (name: string) => rt().byName(name);
+    return {
+        hosts,
+        rt,
+        command,
+        script: (name: string, phase: "create" | "delete" = "create") => scriptOf(command(name), phase),
+        runStubbed: stubbedShell(),
+    };
 }
 
 /** A command's script as the shell runs it: without `sudo -n sh -c '…'` or `sh -c '…'` around it. */

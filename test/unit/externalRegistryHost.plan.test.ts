@@ -13,8 +13,8 @@ import {
     planExternalRegistryHost,
 } from "../../components/externalHost/externalRegistryHost";
 import type { MirrorSpec } from "../../components/mirrors/mirrors";
+import { DOCKER_HUB_MIRROR, PLAN_HASH as HASH, MAVEN_REPOSITORY } from "../support/placementFixtures";
 
-const HASH = `$2b$10$${"N".repeat(53)}`;
 const minimal: ExternalRegistryHostArgs = {
     connection: {
         kind: "ssh",
@@ -30,21 +30,8 @@ const minimal: ExternalRegistryHostArgs = {
     accounts: { push: { username: "ci-push", bcryptHash: HASH } },
     tls: { kind: "acme", email: "ops@example.com" },
 };
-const dockerHub: MirrorSpec = {
-    upstream: "docker.io",
-    pathName: "docker.io",
-    remoteUrl: "https://registry-1.docker.io",
-    ttl: "168h",
-    maxSize: "10Gi",
-    hasCredentials: false,
-};
-const maven = {
-    pathPrefix: "maven-releases",
-    requiresAuthForPull: false,
-    deployAccount: { username: "maven-deploy", bcryptHash: HASH },
-    image: "nginx:1.27",
-    snapshotBuildsToKeep: 3,
-};
+const dockerHub = DOCKER_HUB_MIRROR;
+const maven = MAVEN_REPOSITORY;
 const monitoring = { runbookBaseUrl: "https://runbooks.example.com", relayImage: "caddy:2.8.4" };
 const everything: ExternalRegistryHostArgs = {
     ...minimal,

@@ -11,27 +11,22 @@
 import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { beforeAll, describe, expect, test } from "vitest";
-import { type MockRuntime, promiseOf } from "../../tools/mockRuntime";
-import { HASH, PLACED_0600, scriptOf, startHosts, stubbedShell } from "../support/externalHostMocks";
+import { describe, expect, test } from "vitest";
+import { promiseOf } from "../../tools/mockRuntime";
+import { HASH, hostsUnderMocks, PLACED_0600 } from "../support/externalHostMocks";
 
-let rt: MockRuntime;
-let mod: typeof import("../../components/externalHost/externalRegistryHost");
-let host: import("../../components/externalHost/externalRegistryHost").ExternalRegistryHost;
-
-beforeAll(async () => {
-    ({ rt, mod, host } = await startHosts());
-});
-
-const commands = () => rt.ofType("command:remote:Command").filter((c) => c.name.startsWith("registry-host-"));
-const command = (name: string) => rt.byName(name);
-const script = (name: string, phase: "create" | "delete" = "create") => scriptOf(command(name), phase);
-const runStubbed = stubbedShell();
+const { hosts, rt, command, script, runStubbed } = hostsUnderMocks();
+const commands = () =>
+    rt()
+        .ofType("command:remote:Command")
+        .filter((c) => c.name.startsWith("registry-host-"));
 
 describe("ExternalRegistryHost", () => {
     test("one component per remote job, each a child of the host", () => {
-        const hostUrn = rt.byName("registry-host").urn;
-        const children = rt.resources.filter((r) => r.parentUrn === hostUrn).map((r) => `${r.type} ${r.name}`);
+        const hostUrn = rt().byName("registry-host").urn;
+        const children = rt()
+            .resources.filter((r) => r.parentUrn === hostUrn)
+            .map((r) => `${r.type} ${r.name}`);
         expect(children.sort()).toEqual(
             [
                 "dso-registry:externalHost:CaddySite registry-host-caddy",
@@ -249,11 +244,11 @@ describe("ExternalRegistryHost", () => {
     });
 
     test("outputs: URL, image prefix, CA and ops commands", async () => {
-        expect(host.registryUrl).toBe("https://registry.example.com");
-        expect(host.imagePrefix).toBe("registry.example.com/team/app");
-        expect(await promiseOf(host.caCertPem!)).toBe("CA");
-        expect(host.opsCommands.status).toBe("ssh -p 22 deploy@10.0.0.5 sudo /usr/local/sbin/dso-registry-status");
-        expect(host.opsCommands.restore).toBe("ssh -p 22 deploy@10.0.0.5 sudo /usr/local/sbin/dso-registry-restore");
+        expect(hosts().host.registryUrl).toBe("https://registry.example.com");
+        expect(hosts().host.imagePrefix).toBe("registry.example.com/team/app");
+        expect(await promiseOf(hosts().host.caCertPem!)).toBe("CA");
+        expect(hosts().host.opsCommands.status).toBe("ssh -p 22 deploy@10.0.0.5 sudo /usr/local/sbin/dso-registry-status");
+        expect(hosts().host.opsCommands.restore).toBe("ssh -p 22 deploy@10.0.0.5 sudo /usr/local/sbin/dso-registry-restore");
     });
 });
 
@@ -263,7 +258,7 @@ describe("externalRegistryHostProblem", () => {
         ["srv/data", 'dataDir "srv/data" must be an absolute path below /'],
         ["/", 'dataDir "/" must be an absolute path below /'],
     ] as const)("dataDir %s -> %s", (dataDir, expected) => {
-        expect(mod.externalRegistryHostProblem({ dataDir })).toBe(expected);
+        expect(hosts().mod.externalRegistryHostProblem({ dataDir })).toBe(expected);
     });
 });
 
@@ -273,7 +268,7 @@ describe("ExternalRegistryHost with ACME and the web UI", () => {
     });
 
     test("no TLS or CA files are placed, and the check trusts the system store and waits for ACME", () => {
-        const names = rt
+        const names = rt()
             .ofType("command:remote:Command")
             .map((c) => c.name)
             .filter((n) => n.startsWith("ui-host-"));
@@ -292,13 +287,15 @@ describe("ExternalRegistryHost with ACME and the web UI", () => {
 
 describe("ExternalRegistryHost with s3 storage", () => {
     const s3Commands = () =>
-        rt
+        rt()
             .ofType("command:remote:Command")
             .map((c) => c.name)
             .filter((n) => n.startsWith("s3-host-"));
 
     test("no command line and no file in the clear carries the credentials", () => {
-        for (const c of rt.ofType("command:remote:Command").filter((r) => r.name.startsWith("s3-host-"))) {
+        for (const c of rt()
+            .ofType("command:remote:Command")
+            .filter((r) => r.name.startsWith("s3-host-"))) {
             const text = JSON.stringify([c.rawInputs.create, c.rawInputs.update, c.rawInputs.delete, c.inputs.stdin]);
             expect(text).not.toContain("S3-ACCESS-KEY-ID");
             expect(text).not.toContain("S3-SECRET-KEY-VALUE");

@@ -5,19 +5,10 @@
  * on delete unless the last `up` asked for the purge.
  * Covers: components/externalHost/purgeOnDestroy.ts (the purge marker).
  */
-import { beforeAll, describe, expect, test } from "vitest";
-import type { MockRuntime } from "../../tools/mockRuntime";
-import { scriptOf, startHosts, stubbedShell } from "../support/externalHostMocks";
+import { describe, expect, test } from "vitest";
+import { hostsUnderMocks } from "../support/externalHostMocks";
 
-let rt: MockRuntime;
-
-beforeAll(async () => {
-    ({ rt } = await startHosts());
-});
-
-const command = (name: string) => rt.byName(name);
-const script = (name: string, phase: "create" | "delete" = "create") => scriptOf(command(name), phase);
-const runStubbed = stubbedShell();
+const { command, script, runStubbed } = hostsUnderMocks();
 
 describe("ExternalRegistryHost", () => {
     test("data is kept on delete; the purge marker's delete removes it only when the last up asked for it", () => {

@@ -6,25 +6,15 @@
  * Covers: components/inCluster/inClusterRegistry.ts, components/accounts/registryAccounts.ts (htpasswdOutput).
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { type MockRuntime, promiseOf, settle, startMockRuntime } from "../../tools/mockRuntime";
+import { type MockRuntime, promiseOf, redactWireValue, settle, startMockRuntime } from "../../tools/mockRuntime";
 
 const rtPromise = startMockRuntime({ stack: "test" });
 
 import { RegistryAccounts } from "../../components/accounts/registryAccounts";
 import { InClusterRegistry } from "../../components/inCluster/inClusterRegistry";
 
-/** Pulumi's wire form of a secret value: the value, wrapped with a signature key. */
-const SIG_KEY = "4dabf18193072939515e22adb298388d";
-
-function unwrap(value: unknown): any {
-    if (Array.isArray(value)) return value.map(unwrap);
-    if (value && typeof value === "object") {
-        const record = value as Record<string, unknown>;
-        if (SIG_KEY in record) return unwrap(record.value);
-        return Object.fromEntries(Object.entries(record).map(([k, v]) => [k, unwrap(v)]));
-    }
-    return value;
-}
+/** Inputs with secret wrappers removed: what the API server would receive. */
+const unwrap = (value: unknown): any => redactWireValue(value, (secret) => secret);
 
 let rt: MockRuntime;
 let accounts: RegistryAccounts;

@@ -13,31 +13,16 @@ import {
     planInClusterRegistry,
 } from "../../components/inCluster/inClusterRegistry";
 import type { MirrorSpec } from "../../components/mirrors/mirrors";
+import { DOCKER_HUB_MIRROR, PLAN_HASH as HASH, MAVEN_REPOSITORY } from "../support/placementFixtures";
 
-/** A string of a bcrypt hash's shape (the users files check it). */
-const HASH = `$2b$10$${"N".repeat(53)}`;
 const accounts = { push: { username: "ci-push", bcryptHash: HASH } };
 const minimal: InClusterRegistryArgs = {
     host: "registry.lab.example",
     accounts,
     tls: { kind: "secret", certPem: "CERT", keyPem: "KEY" },
 };
-const dockerHub: MirrorSpec = {
-    upstream: "docker.io",
-    pathName: "docker.io",
-    remoteUrl: "https://registry-1.docker.io",
-    ttl: "168h",
-    maxSize: "10Gi",
-    hasCredentials: false,
-};
-const maven = {
-    pathPrefix: "maven-releases",
-    requiresAuthForPull: false,
-    deployAccount: { username: "maven-deploy", bcryptHash: HASH },
-    image: "nginx:1.27",
-    size: "5Gi",
-    snapshotBuildsToKeep: 3,
-};
+const dockerHub = DOCKER_HUB_MIRROR;
+const maven = { ...MAVEN_REPOSITORY, size: "5Gi" };
 
 function plan(args: InClusterRegistryArgs) {
     return planInClusterRegistry("registry", inClusterRegistryDefaults(args), {

@@ -7,7 +7,15 @@
  */
 import { beforeAll, describe, expect, test } from "vitest";
 import * as YAML from "yaml";
-import { type MockRuntime, mockPassword, promiseOf, type RecordedResource, settle, startMockRuntime } from "../../tools/mockRuntime";
+import {
+    type MockRuntime,
+    mockPassword,
+    promiseOf,
+    type RecordedResource,
+    redactWireValue,
+    settle,
+    startMockRuntime,
+} from "../../tools/mockRuntime";
 
 const rtPromise = startMockRuntime({ stack: "test" });
 
@@ -136,19 +144,8 @@ beforeAll(async () => {
     await settle();
 });
 
-/** Pulumi's wire form of a secret value: the value, wrapped with a signature key. */
-const SIG_KEY = "4dabf18193072939515e22adb298388d";
-
 /** Inputs with secret wrappers removed: what the API server would receive. */
-function unwrap(value: unknown): any {
-    if (Array.isArray(value)) return value.map(unwrap);
-    if (value && typeof value === "object") {
-        const record = value as Record<string, unknown>;
-        if (SIG_KEY in record) return unwrap(record.value);
-        return Object.fromEntries(Object.entries(record).map(([k, v]) => [k, unwrap(v)]));
-    }
-    return value;
-}
+const unwrap = (value: unknown): any => redactWireValue(value, (secret) => secret);
 
 /** The Kubernetes objects one instance registered, as the API server would receive them. */
 function objectsOf(variant: string): (K8sObject & Record<string, any>)[] {

@@ -4,20 +4,11 @@
  * docker stand-in: pinned by digest, no port published, listening on its socket; with s3 storage, the
  * bucket in config.yml and the credentials in a 0600 environment file on stdin, never in the clear.
  */
-import { beforeAll, describe, expect, test } from "vitest";
+import { describe, expect, test } from "vitest";
 import * as YAML from "yaml";
-import type { MockRuntime } from "../../tools/mockRuntime";
-import { PLACED_0600, scriptOf, startHosts, stubbedShell } from "../support/externalHostMocks";
+import { hostsUnderMocks, PLACED_0600 } from "../support/externalHostMocks";
 
-let rt: MockRuntime;
-
-beforeAll(async () => {
-    ({ rt } = await startHosts());
-});
-
-const command = (name: string) => rt.byName(name);
-const script = (name: string, phase: "create" | "delete" = "create") => scriptOf(command(name), phase);
-const runStubbed = stubbedShell();
+const { command, script, runStubbed } = hostsUnderMocks();
 
 describe("ExternalRegistryHost", () => {
     test("the container is pinned by digest, publishes no port and listens on its socket", () => {

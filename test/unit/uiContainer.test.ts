@@ -3,23 +3,14 @@
  * test/support/externalHostMocks.ts under Pulumi's mock runtime, its script run under sh with a docker
  * stand-in: on loopback, with the delete button as configured, and removed on delete.
  */
-import { beforeAll, describe, expect, test } from "vitest";
-import type { MockRuntime } from "../../tools/mockRuntime";
-import { scriptOf, startHosts, stubbedShell } from "../support/externalHostMocks";
+import { describe, expect, test } from "vitest";
+import { hostsUnderMocks } from "../support/externalHostMocks";
 
-let rt: MockRuntime;
-
-beforeAll(async () => {
-    ({ rt } = await startHosts());
-});
-
-const command = (name: string) => rt.byName(name);
-const script = (name: string, phase: "create" | "delete" = "create") => scriptOf(command(name), phase);
-const runStubbed = stubbedShell();
+const { rt, script, runStubbed } = hostsUnderMocks();
 
 describe("ExternalRegistryHost with ACME and the web UI", () => {
     test("the UI container runs on loopback with the delete button as configured", () => {
-        expect(rt.byName("ui-host-ui").type).toBe("dso-registry:externalHost:UiContainer");
+        expect(rt().byName("ui-host-ui").type).toBe("dso-registry:externalHost:UiContainer");
         const created = runStubbed(script("ui-host-ui-run"), ["docker"]);
         expect(created.stdout).toBe("changed ui container\n");
         const run = created.calls.find((c) => c.startsWith("docker run "));
