@@ -317,7 +317,7 @@ describe("kind stack, real engine", () => {
             .map((step) => `${step.op} ${step.urn.split("::").pop()}`);
         expect(steps).toEqual(["update kind-registry-files-check"]);
 
-        const up = await ws.pulumi(["up", "--refresh", "--yes", "--json", "-s", STACK]);
+        const up = await ws.pulumi(["up", "--refresh", "--yes", "--skip-preview", "--json", "-s", STACK]);
         expect(up.code, up.stdout + up.stderr).toBe(0);
         expect(executed(up.stdout).filter((l) => !l.startsWith("refresh"))).toEqual(["update kind-registry-files-check"]);
         expect(readFileSync(users, "utf8")).toBe(placed);
@@ -354,7 +354,7 @@ describe("kind stack, real engine", () => {
     it("the web UI turned off: its objects deleted, the front alone restarted, the UI's origin no longer a realm", async () => {
         const before = Object.fromEntries(CONTAINERS.map((name) => [name, container(name)?.id]));
         await ws.pulumiOk(["config", "set", "--path", "dso-registry:registry.ui.enabled", "false", "-s", STACK]);
-        const up = await ws.pulumi(["up", "--yes", "--json", "-s", STACK]);
+        const up = await ws.pulumi(["up", "--yes", "--skip-preview", "--json", "-s", STACK]);
         expect(up.code, up.stdout + up.stderr).toBe(0);
         const lines = executed(up.stdout);
         // The files' check follows what it reads back (the new Caddyfile) and what it runs after a repair.
@@ -380,7 +380,7 @@ describe("kind stack, real engine", () => {
         // The same Distribution under the new tag: no other image can be pulled here.
         engine.dockerOk(["tag", DEPLOYED_REGISTRY_IMAGE, BUMPED_REGISTRY_IMAGE]);
         await ws.pulumiOk(["config", "set", "--path", "dso-registry:registry.image", BUMPED_REGISTRY_IMAGE, "-s", STACK]);
-        const up = await ws.pulumi(["up", "--yes", "--json", "-s", STACK]);
+        const up = await ws.pulumi(["up", "--yes", "--skip-preview", "--json", "-s", STACK]);
         expect(up.code, up.stdout + up.stderr).toBe(0);
         // The check's repair runs the containers' script, which names the image.
         expect(executed(up.stdout)).toEqual(["update kind-registry-containers", "update kind-registry-files-check"]);
@@ -399,7 +399,7 @@ describe("kind stack, real engine", () => {
     it("garbage collection turned on: the maintenance container starts, the front and Distribution take their new files, a collection keeps the image", async () => {
         const before = Object.fromEntries(CONTAINERS.map((name) => [name, container(name)?.id]));
         await ws.pulumiOk(["config", "set", "--path", "dso-registry:registry.maintenance.garbageCollection.enabled", "true", "-s", STACK]);
-        const up = await ws.pulumi(["up", "--yes", "--json", "-s", STACK]);
+        const up = await ws.pulumi(["up", "--yes", "--skip-preview", "--json", "-s", STACK]);
         expect(up.code, up.stdout + up.stderr).toBe(0);
         expect(executed(up.stdout).sort()).toEqual([
             "create kind-registry-crontab-write",
