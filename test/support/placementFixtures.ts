@@ -18,6 +18,15 @@ export const DOCKER_HUB_MIRROR: MirrorSpec = {
     hasCredentials: false,
 };
 
+/** A pull-through cache of GitHub's registry, whose upstream needs an account. */
+export const GHCR_MIRROR: MirrorSpec = {
+    ...DOCKER_HUB_MIRROR,
+    upstream: "ghcr.io",
+    pathName: "ghcr.io",
+    remoteUrl: "https://ghcr.io",
+    hasCredentials: true,
+};
+
 /** A Maven repository under /maven-releases, downloads anonymous, deploys by `maven-deploy`. */
 export const MAVEN_REPOSITORY: RegistryMaven = {
     pathPrefix: "maven-releases",

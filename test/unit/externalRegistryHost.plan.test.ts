@@ -12,8 +12,7 @@ import {
     externalRegistryHostDefaults,
     planExternalRegistryHost,
 } from "../../components/externalHost/externalRegistryHost";
-import type { MirrorSpec } from "../../components/mirrors/mirrors";
-import { DOCKER_HUB_MIRROR, PLAN_HASH as HASH, MAVEN_REPOSITORY } from "../support/placementFixtures";
+import { DOCKER_HUB_MIRROR, GHCR_MIRROR, PLAN_HASH as HASH, MAVEN_REPOSITORY } from "../support/placementFixtures";
 
 const minimal: ExternalRegistryHostArgs = {
     connection: {
@@ -82,13 +81,7 @@ describe("planExternalRegistryHost", () => {
     });
 
     it("writes a mirror's env file from the account every placement takes, only for an upstream with credentials", () => {
-        const ghcr: MirrorSpec = {
-            ...dockerHub,
-            upstream: "ghcr.io",
-            pathName: "ghcr.io",
-            remoteUrl: "https://ghcr.io",
-            hasCredentials: true,
-        };
+        const ghcr = GHCR_MIRROR;
         const account = { username: "bot", password: "token" };
         const caches = plan({
             ...minimal,

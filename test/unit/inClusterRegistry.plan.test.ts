@@ -13,7 +13,7 @@ import {
     planInClusterRegistry,
 } from "../../components/inCluster/inClusterRegistry";
 import type { MirrorSpec } from "../../components/mirrors/mirrors";
-import { DOCKER_HUB_MIRROR, PLAN_HASH as HASH, MAVEN_REPOSITORY } from "../support/placementFixtures";
+import { DOCKER_HUB_MIRROR, GHCR_MIRROR, PLAN_HASH as HASH, MAVEN_REPOSITORY } from "../support/placementFixtures";
 
 const accounts = { push: { username: "ci-push", bcryptHash: HASH } };
 const minimal: InClusterRegistryArgs = {
@@ -124,13 +124,7 @@ describe("planInClusterRegistry", () => {
     });
 
     it("gives a mirror with an upstream account its Secret, from the account every placement takes", () => {
-        const ghcr: MirrorSpec = {
-            ...dockerHub,
-            upstream: "ghcr.io",
-            pathName: "ghcr.io",
-            remoteUrl: "https://ghcr.io",
-            hasCredentials: true,
-        };
+        const ghcr = GHCR_MIRROR;
         const withAccount = { ...minimal, mirrors: [{ spec: ghcr, account: { username: "bot", password: "token" } }] };
         expect(names(withAccount)).toContain("registry-secret-registry-mirror-ghcr-io-upstream");
         expect(names({ ...minimal, mirrors: [{ spec: dockerHub }] }).filter((n) => n.includes("upstream"))).toEqual([]);
