@@ -21,7 +21,10 @@ function load() {
     }
 }
 
-/** The program: its stack outputs once the cluster has been checked (a refusal fails the run with its message alone). */
+/**
+ * The program: the stack's outputs (defineStack's, unchanged: an output a stack has no value for is absent,
+ * as in the synth) once the cluster has been checked (a refusal fails the run with its message alone).
+ */
 export = async () => {
     const config = load();
     for (const warning of config.warnings) pulumi.log.warn(`${warning.key}: ${warning.message}`);
@@ -32,24 +35,6 @@ export = async () => {
         kubeconfig: pulumi.runtime.getConfig("kubernetes:kubeconfig"),
         context: pulumi.runtime.getConfig("kubernetes:context"),
     });
-    return {
-        registryUrl: outputs.registryUrl,
-        imagePrefix: outputs.imagePrefix,
-        /** null when the registry's certificate comes from a public CA or from the operator. */
-        caCertPem: outputs.caCertPem ?? null,
-        /** null unless the stack manages Jenkins's credentials (jenkins.enabled). */
-        jenkinsCredentialIds: outputs.jenkinsCredentialIds ?? null,
-        pushExample: outputs.pushExample,
-        seedImage: outputs.seedImage,
-        /** null unless registry.mode is "external-host". */
-        registryHostOps: outputs.registryHostOps ?? null,
-        /** The push account of a registry of our own, secret: `pulumi stack output --show-secrets pushCredentials`. null for an existing registry. */
-        pushCredentials: outputs.pushCredentials ?? null,
-        /** The generated pull-only account, secret; null when the stack has none. */
-        pullCredentials: outputs.pullCredentials ?? null,
-        /** The push accounts scoped to repository prefixes, by name, secret; absent when containerRegistry.pushAccounts is empty. */
-        ...(outputs.pushAccountCredentials ? { pushAccountCredentials: outputs.pushAccountCredentials } : {}),
-        /** null unless containerRegistry.rotateAfterDays rotates the generated passwords by age. */
-        accountRotation: outputs.accountRotation ?? null,
-    };
+    // The outputs are exactly what defineStack returns, as the synth's outputs.json shows them: said once.
+    return outputs;
 };

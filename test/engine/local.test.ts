@@ -12,6 +12,7 @@ import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import * as bcrypt from "bcryptjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readStackConfig, runProgram } from "../../tools/synth";
 import { type FakeJenkins, startFakeJenkins } from "../support/fakeJenkins";
 import type { ControlPlane } from "../support/kubeControlPlane";
 import { startLocalCluster } from "../support/localCluster";
@@ -83,6 +84,17 @@ describe("local stack, real engine", () => {
         expect(jenkins.credentials.get("container-registry")?.fields).toMatchObject({ username: push.username, password: push.password });
         const caCertPem = await ws.shell(`npx pulumi stack output caCertPem -s ${STACK}`);
         expect(caCertPem.stdout).toMatch(/^-----BEGIN CERTIFICATE-----/);
+    });
+
+    it("`pulumi stack output` has exactly the outputs the synth shows for the stack's config, and each a doc names reads", async () => {
+        const listed = await ws.pulumiOk(["stack", "output", "--json", "-s", STACK]);
+        const synth = await runProgram(STACK, readStackConfig(ws.projectDir, STACK));
+        expect(Object.keys(JSON.parse(listed.stdout) as object).sort()).toEqual(Object.keys(synth.outputs).sort());
+        for (const name of Object.keys(synth.outputs)) {
+            const read = await ws.pulumi(["stack", "output", "--show-secrets", name, "-s", STACK]);
+            expect(read.code, `${name}: ${read.stderr}`).toBe(0);
+            expect(read.stdout.trim(), name).not.toMatch(/^(null|)$/);
+        }
     });
 
     it("keeps the generated passwords and the CA key out of the state's plaintext", async () => {
