@@ -6,6 +6,7 @@ import { mavenServedByRegistry, mirrorsNeedAccount, trustedNodes } from "./deriv
 import { type ConfigProblem, keyPath } from "./problems";
 import type { FlatConfig } from "./schema";
 import { registry } from "./schema/registry";
+import { ingressControllerOf } from "./settings";
 
 /**
  * Docker nodes, anonymous reads and a registry that is not ours. The front of our own registries answers
@@ -176,6 +177,44 @@ function bucketBackupWarnings(c: FlatConfig): ConfigProblem[] {
     ];
 }
 
+/**
+ * The kaniko agent template, rendered only for a stack that names kaniko's image: kaniko was archived
+ * upstream in June 2025, so the template still works but its image gets no more fixes.
+ */
+function kanikoWarnings(c: FlatConfig): ConfigProblem[] {
+    if (!c.jenkins.enabled || c.jenkins.agentImages.kaniko === undefined) return [];
+    return [
+        {
+            key: keyPath(["jenkins", "agentImages", "kaniko"]),
+            message:
+                "adds the kaniko agent template, but kaniko was archived upstream in June 2025: its executor gets no more fixes, security ones included. " +
+                "Build with the buildah or docker-in-docker template instead (docs/ci-agents.md), and remove this key when no pipeline uses kaniko.yaml",
+        },
+    ];
+}
+
+/**
+ * ingress-nginx, whose annotations the program writes for the classes "nginx" and "public" (or for
+ * inCluster.ingressController "nginx"), was retired upstream in March 2026: told, not refused, since
+ * clusters still run it and the Ingress still works (docs/decisions/default-ingress-class.md).
+ */
+function retiredControllerWarnings(c: FlatConfig): ConfigProblem[] {
+    const i = c.inCluster;
+    if (c.registry.mode !== "in-cluster" || i.exposure !== "ingress" || ingressControllerOf(i) !== "nginx") return [];
+    const named = i.ingressController === "nginx" ? "ingressController" : "ingressClass";
+    return [
+        {
+            key: keyPath(["inCluster", named]),
+            message:
+                `is "${i[named]}", so the program writes ingress-nginx's annotations, and ingress-nginx was retired upstream in March 2026: ` +
+                "it gets no fixes, security ones included. Move the registry to a maintained controller: Traefik (k3s's, and microk8s's " +
+                'since 1.35) with inCluster.ingressClass "traefik", or Gateway API with inCluster.exposure "gateway" (docs/in-cluster.md, ' +
+                'The ingress class). Where Traefik already serves this class (microk8s 1.35 and later serve "public" and "nginx" with it), ' +
+                "set inCluster.ingressController \"traefik\": Traefik ignores ingress-nginx's annotations, the login limit's among them",
+        },
+    ];
+}
+
 /** Advice about combinations that work with a known limit. */
 export function adviceWarnings(c: FlatConfig): ConfigProblem[] {
     const warnings: ConfigProblem[] = [
@@ -183,6 +222,8 @@ export function adviceWarnings(c: FlatConfig): ConfigProblem[] {
         ...unusedMirrorWarnings(c),
         ...crioMirrorWarnings(c),
         ...bucketBackupWarnings(c),
+        ...kanikoWarnings(c),
+        ...retiredControllerWarnings(c),
     ];
     if (c.containerRegistry.readAccounts.length > 0 && !c.containerRegistry.requiresAuthForPull && c.registry.mode !== "existing") {
         warnings.push({

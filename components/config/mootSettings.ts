@@ -2,11 +2,12 @@
  * Settings that have no effect in the chosen modes: one table (`MOOT_SETTINGS`) and the warnings it
  * gives for the keys a stack file sets. Told, not refused.
  */
-import { INGRESS_CONTROLLER_OF_CLASS, needsSudo, type RuntimeFlavour, restartsOnRegistriesChange } from "../shared/facts";
+import { needsSudo, type RuntimeFlavour, restartsOnRegistriesChange } from "../shared/facts";
 import { mavenServedByRegistry, mirrorPullPolicy, nodeRuntime, pullCredentialsWanted, trustedNodes } from "./derived";
 import { type ConfigProblem, keyPath } from "./problems";
 import { noPublishedCa } from "./rules";
 import type { FlatConfig } from "./schema";
+import { ingressClassSetting, ingressControllerOf } from "./settings";
 import { pattern, setLeaves } from "./stackFileLeaves";
 
 /**
@@ -24,7 +25,7 @@ const unless = (applies: boolean, reason: string): string | undefined => (applie
 /** The runtime flavours of the nodes node trust configures (none with delivery "none"). */
 const nodeFlavours = (c: FlatConfig): RuntimeFlavour[] => trustedNodes(c.nodes).map((n) => n.runtime);
 /** The controller of the in-cluster ingress class: as the stack says, or known from the class name. */
-const controllerOf = (c: FlatConfig) => c.inCluster.ingressController ?? INGRESS_CONTROLLER_OF_CLASS[c.inCluster.ingressClass];
+const controllerOf = (c: FlatConfig) => ingressControllerOf(c.inCluster);
 
 /** The object that holds the key at `at` (an SSH connection, a node), with its defaults filled in. */
 const holder = (c: FlatConfig, at: readonly PropertyKey[]): Record<string, unknown> =>
@@ -159,10 +160,10 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
                     : undefined;
             }
             if (controller === undefined) {
-                return `inCluster.ingressClass "${c.inCluster.ingressClass}" (the login limit needs ingress-nginx or Traefik)`;
+                return `${ingressClassSetting(c.inCluster)} (the login limit needs ingress-nginx or Traefik)`;
             }
             return controller === "traefik" && covers("registry.loginLimit.ignoreNetworks", pattern(at))
-                ? `inCluster.ingressClass "${c.inCluster.ingressClass}" (Traefik's rate limit exempts no network)`
+                ? `${ingressClassSetting(c.inCluster)} (Traefik's rate limit exempts no network)`
                 : undefined;
         },
     },
@@ -284,7 +285,7 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
             keys: ["inCluster.ingressController"],
             mootWith: (c) =>
                 unless(
-                    INGRESS_CONTROLLER_OF_CLASS[c.inCluster.ingressClass] !== c.inCluster.ingressController,
+                    ingressControllerOf({ ingressClass: c.inCluster.ingressClass }) !== c.inCluster.ingressController,
                     `inCluster.ingressClass "${c.inCluster.ingressClass}" (its controller is known)`,
                 ),
         },

@@ -9,7 +9,7 @@ import { mavenServedByRegistry, pushAccountCredentialId, readAccountSecretName, 
 import { kindProblems } from "./kindRules";
 import { type ConfigProblem, keyPath } from "./problems";
 import type { FlatConfig } from "./schema";
-import { ingressControllerOf } from "./settings";
+import { ingressClassSetting, ingressControllerOf } from "./settings";
 
 /**
  * Why some nodes would keep no registry credentials of their own, or undefined when every node holds
@@ -204,7 +204,7 @@ export function crossChecks(c: FlatConfig): ConfigProblem[] {
     if (c.registry.allowedNetworks.length > 0 && mode === "in-cluster" && !gateway && !ingressControllerOf(c.inCluster)) {
         add(
             ["registry", "allowedNetworks"],
-            `cannot be enforced behind inCluster.ingressClass "${c.inCluster.ingressClass}": the registry's Caddy sidecar sees only the ` +
+            `cannot be enforced behind ${ingressClassSetting(c.inCluster)}: the registry's Caddy sidecar sees only the ` +
                 `ingress controller's address, so the controller must enforce it, and this program knows how to tell ingress-nginx ` +
                 `(an annotation) and Traefik (an ipAllowList Middleware) only. If the class belongs to one of them, set ` +
                 `inCluster.ingressController to "nginx" or "traefik"; otherwise enforce the allowlist in your controller or firewall and remove it here`,

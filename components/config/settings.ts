@@ -258,9 +258,22 @@ export function toSettings(c: FlatConfig, variant: ModeConfig): ParsedConfig {
     };
 }
 
-/** The ingress controller: as the stack says, or known from the class name; undefined for another class. */
-export function ingressControllerOf(i: FlatConfig["inCluster"]): IngressController | undefined {
-    return i.ingressController ?? INGRESS_CONTROLLER_OF_CLASS[i.ingressClass];
+/**
+ * The ingress controller: as the stack says, or known from the class name; undefined for another class,
+ * and for the cluster's default class (inCluster.ingressClass unset), which only the cluster knows.
+ */
+export function ingressControllerOf(i: Pick<FlatConfig["inCluster"], "ingressClass" | "ingressController">): IngressController | undefined {
+    if (i.ingressController !== undefined) return i.ingressController;
+    return i.ingressClass !== undefined && Object.hasOwn(INGRESS_CONTROLLER_OF_CLASS, i.ingressClass)
+        ? INGRESS_CONTROLLER_OF_CLASS[i.ingressClass]
+        : undefined;
+}
+
+/** The class as a warning or refusal names it: `inCluster.ingressClass "traefik"`, or unset (the cluster's default). */
+export function ingressClassSetting(i: Pick<FlatConfig["inCluster"], "ingressClass">): string {
+    return i.ingressClass === undefined
+        ? "inCluster.ingressClass unset (the cluster's default class, whose controller only the cluster knows)"
+        : `inCluster.ingressClass "${i.ingressClass}"`;
 }
 
 const isMode = <M extends RegistryMode>(v: ModeConfig, mode: M): v is VariantOf<M> => v.registry.mode === mode;

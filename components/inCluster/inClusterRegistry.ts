@@ -30,7 +30,6 @@ import {
     DEFAULT_GC_SCHEDULE,
     DEFAULT_IMAGES,
     DEFAULT_IN_CLUSTER_NAMESPACE,
-    DEFAULT_INGRESS_CLASS,
     DEFAULT_STORAGE_SIZE,
 } from "../shared/defaults";
 import type { DistributionSettings } from "../shared/distributionSettings";
@@ -89,8 +88,9 @@ export interface InClusterRegistryArgs extends RegistryFront {
      */
     readonly namespace?: string;
     /**
-     * IngressClass of the ingress controller.
-     * @default "nginx"
+     * IngressClass of the Ingresses. Unset, they name none: the API server gives each the cluster's default
+     * class when it creates it, and an Ingress that exists keeps the class it has
+     * (docs/decisions/default-ingress-class.md).
      */
     readonly ingressClass?: string;
     /** The controller behind it (annotations, allowlist); undefined for one this program does not know. */
@@ -178,7 +178,6 @@ export interface InClusterMavenArgs extends RegistryMaven {
 export type InClusterRegistryArgsWithDefaults = Omit<
     WithFrontDefaults<InClusterRegistryArgs>,
     | "namespace"
-    | "ingressClass"
     | "images"
     | "storage"
     | "ui"
@@ -188,7 +187,6 @@ export type InClusterRegistryArgsWithDefaults = Omit<
     | "monitoring"
 > & {
     readonly namespace: string;
-    readonly ingressClass: string;
     readonly images: { readonly registry: string; readonly caddy: string; readonly ui: string };
     readonly storage: Exclude<InClusterRegistryStorage, { readonly kind: "filesystem" }> | FilesystemStorageSettings;
     readonly ui: { readonly enabled: boolean };
@@ -212,7 +210,6 @@ export function inClusterRegistryDefaults(args: InClusterRegistryArgs): InCluste
     return {
         ...given,
         namespace: args.namespace ?? DEFAULT_IN_CLUSTER_NAMESPACE,
-        ingressClass: args.ingressClass ?? DEFAULT_INGRESS_CLASS,
         images: {
             registry: args.images?.registry ?? DEFAULT_IMAGES.registry,
             caddy: args.images?.caddy ?? DEFAULT_IMAGES.caddy,
@@ -729,6 +726,13 @@ export function inClusterObjectPlan(name: string, objects: readonly K8sObject[])
             // (AlreadyExists) on every later `up`; another's delete waits on the pod that mounts it. So
             // the class applies to claims created after it is set, and an existing claim keeps its own.
             ...(object.kind === "PersistentVolumeClaim" ? { ignoreChanges: ["spec.storageClassName"] } : {}),
+            // An Ingress that names no class gets the cluster's default from the API server when it is created, and
+            // keeps it: the class is not in the inputs, and an update without it would drop the class the create was
+            // given (server-side apply removes the fields a manager owned and no longer sends). Likewise an Ingress
+            // made when the stack named a class keeps that class (docs/decisions/default-ingress-class.md).
+            ...(object.kind === "Ingress" && !(object.spec as { ingressClassName?: string } | undefined)?.ingressClassName
+                ? { ignoreChanges: ["spec.ingressClassName"] }
+                : {}),
         });
         if (object.kind === "Namespace") namespace = resourceName;
         // A Certificate of the program's chain too: Caddy reads its Secret when the pod starts, so a pod made

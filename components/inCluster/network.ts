@@ -175,7 +175,8 @@ function ingressFor(
         kind: "Ingress",
         metadata: meta(name, spec.namespace, "ingress", annotations),
         spec: {
-            ingressClassName: spec.ingressClass,
+            // Unset: the API server gives the Ingress the cluster's default class when it creates it.
+            ...(spec.ingressClass !== undefined ? { ingressClassName: spec.ingressClass } : {}),
             tls: [{ hosts: [spec.host], secretName: IN_CLUSTER.tlsSecret }],
             rules: [
                 {

@@ -108,8 +108,11 @@ export interface InClusterSpec {
     readonly namespace: string;
     /** Host name clients use; the Ingress serves it. */
     readonly host: string;
-    /** IngressClass of the ingress controller. */
-    readonly ingressClass: string;
+    /**
+     * IngressClass of the Ingresses; unset, they name none and the API server gives each the cluster's
+     * default class when it creates it (an Ingress that exists keeps its class: inClusterObjectPlan).
+     */
+    readonly ingressClass?: string;
     /**
      * The controller behind it, which decides the Ingress annotations and how `allowedNetworks` is
      * enforced; undefined for a controller this program does not know (then no allowlist is allowed).

@@ -15,9 +15,6 @@ export const DEFAULT_IMAGES = {
 /** The in-cluster registry's namespace (`inCluster.namespace`). */
 export const DEFAULT_IN_CLUSTER_NAMESPACE = "dso";
 
-/** The IngressClass the in-cluster registry's Ingress names (`inCluster.ingressClass`). */
-export const DEFAULT_INGRESS_CLASS = "nginx";
-
 /** The registry volume's size (`registry.storage.size`). */
 export const DEFAULT_STORAGE_SIZE = "20Gi";
 

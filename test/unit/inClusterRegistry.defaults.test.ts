@@ -20,7 +20,6 @@ describe("inClusterRegistryDefaults", () => {
             deletes: { api: false, ui: false },
             allowedNetworks: [],
             namespace: "dso",
-            ingressClass: "nginx",
             images: { registry: "registry:3.1.2", caddy: "caddy:2.8.4", ui: "joxit/docker-registry-ui:2.5.7" },
             storage: { kind: "filesystem", size: "20Gi" },
             ui: { enabled: false },

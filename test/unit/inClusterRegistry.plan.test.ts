@@ -81,6 +81,15 @@ describe("planInClusterRegistry", () => {
         expect(planned(minimal, "registry-deployment-registry").retainOnDelete).toBeUndefined();
     });
 
+    it("lets an Ingress of no class keep the class it was created with, and changes a named class", () => {
+        const loginLimit = { tokenRequestsPerMinute: 30, ignoreNetworks: [] };
+        const unnamed = { ...minimal, ingressController: "nginx" as const, loginLimit, ui: { enabled: true } };
+        for (const name of ["registry-ingress-registry", "registry-ingress-registry-login", "registry-ingress-registry-ui"]) {
+            expect(planned(unnamed, name).ignoreChanges, name).toEqual(["spec.ingressClassName"]);
+            expect(planned({ ...unnamed, ingressClass: "traefik" }, name).ignoreChanges, name).toBeUndefined();
+        }
+    });
+
     it("has the web UI's objects only with the UI on", () => {
         const ui = ["registry-deployment-registry-ui", "registry-service-registry-ui", "registry-ingress-registry-ui"];
         for (const name of ui) expect(names(minimal)).not.toContain(name);

@@ -19,6 +19,18 @@ describe("ingress", () => {
         expect(ing.spec.tls).toEqual([{ hosts: ["registry-dso.jmann.local"], secretName: "registry-tls" }]);
     });
 
+    test("without a class names none, so the API server gives it the cluster's default, and keeps the streaming settings", async () => {
+        const objects = renderInClusterObjects(
+            baseSpec({ ingressClass: undefined, ingressController: undefined, ui: { enabled: true, deleteEnabled: false } }),
+        );
+        for (const name of ["registry", "registry-ui"]) {
+            const ing = get(objects, "Ingress", name);
+            expect(ing.spec, name).not.toHaveProperty("ingressClassName");
+            expect(await schemaProblems(ing), name).toEqual([]);
+        }
+        expect(get(objects, "Ingress", "registry").metadata.annotations["nginx.ingress.kubernetes.io/proxy-body-size"]).toBe("0");
+    });
+
     test.each([
         ["nginx.ingress.kubernetes.io/proxy-body-size", "0"],
         ["nginx.ingress.kubernetes.io/proxy-request-buffering", "off"],

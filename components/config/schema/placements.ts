@@ -6,7 +6,7 @@ import { Affinity } from "kubernetes-models/v1/Affinity";
 import { ResourceRequirements } from "kubernetes-models/v1/ResourceRequirements";
 import { Toleration } from "kubernetes-models/v1/Toleration";
 import { z } from "zod";
-import { DEFAULT_HOST_DIRS, DEFAULT_IN_CLUSTER_NAMESPACE, DEFAULT_INGRESS_CLASS, DEFAULT_KIND_WATCHER_IMAGE } from "../../shared/defaults";
+import { DEFAULT_HOST_DIRS, DEFAULT_IN_CLUSTER_NAMESPACE, DEFAULT_KIND_WATCHER_IMAGE } from "../../shared/defaults";
 import { INGRESS_CONTROLLERS, PROGRAM_POD_ANNOTATIONS } from "../../shared/facts";
 import { cidr, hostName, imageRef, k8sName, port, sshConnection } from "./values";
 
@@ -116,15 +116,15 @@ export const inCluster = z.strictObject({
     ingressClass: z
         .string()
         .min(1)
-        .default(DEFAULT_INGRESS_CLASS)
+        .optional()
         .describe(
-            'IngressClass of the ingress controller; microk8s\'s ingress addon registers "public" and "nginx", k3s\'s Traefik "traefik".',
+            'IngressClass of the registry\'s Ingresses. Unset: the cluster\'s default IngressClass (the one annotated ingressclass.kubernetes.io/is-default-class "true"), which Kubernetes gives an Ingress when it is created; `preview` and `up` stop when the cluster has none or several, listing its classes. k3s\'s Traefik registers "traefik" (its default); microk8s\'s ingress addon "public" (its default) and "nginx", served by Traefik since microk8s 1.35 (which adds "traefik") and by ingress-nginx before. "nginx" is taken for ingress-nginx, retired upstream in March 2026: a warning says so.',
         ),
     ingressController: z
         .enum(INGRESS_CONTROLLERS)
         .optional()
         .describe(
-            'The controller behind ingressClass, when its name does not say: "nginx" (ingress-nginx; known classes "nginx", "public") or "traefik" (Traefik v3; known class "traefik"). It decides the Ingress annotations and how registry.allowedNetworks is enforced; with inCluster.exposure "gateway", "traefik" puts the rate limit of Traefik on the token route.',
+            'The controller behind ingressClass (or behind the cluster\'s default class when ingressClass is unset), when the class name does not say: "nginx" (ingress-nginx; known classes "nginx", "public") or "traefik" (Traefik v3; known class "traefik"). It decides the Ingress annotations and how registry.allowedNetworks is enforced; with inCluster.exposure "gateway", "traefik" puts the rate limit of Traefik on the token route.',
         ),
     exposure: z
         .enum(["ingress", "gateway"])
