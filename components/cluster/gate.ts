@@ -48,11 +48,12 @@ export function gateOnClusterPrerequisites(options: { readonly run?: typeof chec
                     `could not check the cluster for this stack's prerequisites (${reason}); the Kubernetes provider reports what is missing as it goes`,
                 );
             }
+            for (const note of result.notes) pulumi.log.warn(note);
             if (result.missing.length === 0) {
                 release();
                 return;
             }
-            const error = new pulumi.RunError(missingPrerequisitesMessage(result.missing));
+            const error = new pulumi.RunError(missingPrerequisitesMessage(result.missing, { stack: pulumi.getStack() }));
             refuse(error);
             throw error;
         },

@@ -8,7 +8,13 @@ import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import * as path from "node:path";
-import type { Prerequisite } from "./prerequisites";
+import {
+    DEFAULT_INGRESS_CLASS_ANNOTATION,
+    defaultIngressClassNotes,
+    type FoundIngressClass,
+    type ObjectRef,
+    type Prerequisite,
+} from "./prerequisites";
 
 /** Where the provider finds its cluster: `kubernetes:kubeconfig` (a path or the file's text) and `kubernetes:context`. */
 export interface ClusterAccess {
@@ -21,6 +27,8 @@ export interface CheckResult {
     readonly missing: Prerequisite[];
     /** Why some or all could not be checked (kubectl missing, cluster unreachable, access refused). */
     readonly unchecked: string[];
+    /** What the cluster's answers call for telling, though nothing is missing (the default IngressClass's controller). */
+    readonly notes: string[];
 }
 
 type Kubectl = (args: readonly string[]) => Promise<{ code: number; stdout: string; stderr: string }>;
@@ -56,18 +64,54 @@ function kubectlFor(access: ClusterAccess): { kubectl: Kubectl; cleanup: () => v
 
 const firstLine = (text: string) => text.trim().split("\n")[0] ?? "";
 
+/** How many of `objects` do not exist yet (kubectl answers nothing, or cannot say). */
+async function pendingOf(kubectl: Kubectl, resource: string, objects: readonly ObjectRef[]): Promise<number> {
+    let pending = 0;
+    for (const o of objects) {
+        const r = await kubectl([
+            "get",
+            resource,
+            o.name,
+            ...(o.namespace ? ["--namespace", o.namespace] : []),
+            "--ignore-not-found",
+            "--output=name",
+        ]);
+        if (r.code !== 0 || r.stdout.trim() === "") pending++;
+    }
+    return pending;
+}
+
+/** The IngressClasses in `kubectl get ingressclasses --output=json`. */
+export function ingressClassesOf(json: string): FoundIngressClass[] {
+    const items =
+        (
+            JSON.parse(json) as {
+                items?: { metadata?: { name?: string; annotations?: Record<string, string> }; spec?: { controller?: string } }[];
+            }
+        ).items ?? [];
+    return items
+        .map((i) => ({
+            name: i.metadata?.name ?? "",
+            controller: i.spec?.controller ?? "",
+            isDefault: i.metadata?.annotations?.[DEFAULT_INGRESS_CLASS_ANNOTATION] === "true",
+        }))
+        .filter((c) => c.name !== "")
+        .sort((a, b) => a.name.localeCompare(b.name));
+}
+
 /** Checks each prerequisite against the cluster. */
 export async function checkPrerequisites(prerequisites: readonly Prerequisite[], access: ClusterAccess): Promise<CheckResult> {
-    if (prerequisites.length === 0) return { missing: [], unchecked: [] };
+    if (prerequisites.length === 0) return { missing: [], unchecked: [], notes: [] };
     const { kubectl, cleanup } = kubectlFor(access);
     try {
         // One question first: an unreachable cluster or a missing kubectl decides nothing.
         const probe = await kubectl(["version", "--output=json"]);
         if (probe.code !== 0 || !/"serverVersion"/.test(probe.stdout)) {
-            return { missing: [], unchecked: [firstLine(probe.stderr) || "kubectl could not reach the cluster"] };
+            return { missing: [], unchecked: [firstLine(probe.stderr) || "kubectl could not reach the cluster"], notes: [] };
         }
         const missing: Prerequisite[] = [];
         const unchecked: string[] = [];
+        const notes: string[] = [];
         const namespaces = prerequisites.filter((p) => p.kind === "namespace");
         if (namespaces.length > 0) {
             const r = await kubectl(["get", "namespaces", ...namespaces.map((n) => n.name), "--ignore-not-found", "--output=name"]);
@@ -92,19 +136,7 @@ export async function checkPrerequisites(prerequisites: readonly Prerequisite[],
         for (const p of prerequisites) {
             if (p.kind !== "default-storage-class" && p.kind !== "storage-class") continue;
             // A claim that exists keeps the class it was bound with: only claims still to be made need one.
-            let pending = 0;
-            for (const claim of p.claims) {
-                const r = await kubectl([
-                    "get",
-                    "persistentvolumeclaims",
-                    claim.name,
-                    ...(claim.namespace ? ["--namespace", claim.namespace] : []),
-                    "--ignore-not-found",
-                    "--output=name",
-                ]);
-                if (r.code !== 0 || r.stdout.trim() === "") pending++;
-            }
-            if (pending > 0) classNeeds.push(p);
+            if ((await pendingOf(kubectl, "persistentvolumeclaims", p.claims)) > 0) classNeeds.push(p);
         }
         if (classNeeds.length > 0) {
             const r = await kubectl(["get", "storageclasses", "--output=json"]);
@@ -125,6 +157,21 @@ export async function checkPrerequisites(prerequisites: readonly Prerequisite[],
             }
         }
         for (const p of prerequisites) {
+            // The API server gives an Ingress the default class when it creates it, and the Ingress keeps it: only
+            // Ingresses still to be made need one (docs/decisions/default-ingress-class.md).
+            if (p.kind !== "default-ingress-class" || (await pendingOf(kubectl, "ingresses.networking.k8s.io", p.ingresses)) === 0)
+                continue;
+            const r = await kubectl(["get", "ingressclasses.networking.k8s.io", "--output=json"]);
+            if (r.code !== 0) {
+                unchecked.push(firstLine(r.stderr));
+                continue;
+            }
+            const found = ingressClassesOf(r.stdout);
+            const defaults = found.filter((c) => c.isDefault);
+            if (defaults.length === 1) notes.push(...defaultIngressClassNotes(p, defaults[0] as FoundIngressClass));
+            else missing.push({ ...p, found });
+        }
+        for (const p of prerequisites) {
             if (p.kind !== "object") continue;
             const [group, version] = p.apiVersion.includes("/") ? p.apiVersion.split("/") : ["", p.apiVersion];
             const resource = [p.objectKind.toLowerCase(), ...(group ? [version, group] : [])].join(".");
@@ -141,7 +188,7 @@ export async function checkPrerequisites(prerequisites: readonly Prerequisite[],
             } else if (NOT_FOUND.test(r.stderr)) missing.push(p);
             else unchecked.push(firstLine(r.stderr));
         }
-        return { missing, unchecked: unchecked.filter((u) => u !== "") };
+        return { missing, unchecked: unchecked.filter((u) => u !== ""), notes };
     } finally {
         cleanup();
     }

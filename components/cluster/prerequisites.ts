@@ -1,7 +1,8 @@
 /**
  * What a stack needs from its cluster before it may change anything: the namespaces it writes into
  * without creating them, the APIs of the custom resources it creates, a StorageClass for each claim,
- * the objects it patches, and the cert-manager issuers its Ingresses name. Derived from the
+ * a default IngressClass for Ingresses that name none, the objects it patches, and the cert-manager
+ * issuers its Ingresses name. Derived from the
  * Kubernetes resources the program registers (their type and plain inputs), so that the list can
  * never drift from what the program creates. Why: docs/decisions/cluster-prerequisites.md
  */
@@ -19,6 +20,16 @@ export type Prerequisite =
     | { readonly kind: "default-storage-class"; readonly neededBy: readonly string[]; readonly claims: readonly Claim[] }
     | { readonly kind: "storage-class"; readonly name: string; readonly neededBy: readonly string[]; readonly claims: readonly Claim[] }
     | {
+          readonly kind: "default-ingress-class";
+          readonly neededBy: readonly string[];
+          /** The Ingresses that name no class; only those still to be made need a default (one that exists keeps its class). */
+          readonly ingresses: readonly ObjectRef[];
+          /** The controller-specific annotation prefixes they carry (`nginx.ingress.kubernetes.io/`, …), sorted. */
+          readonly annotationPrefixes: readonly string[];
+          /** The classes the cluster has, when the check found no single default among them (the check sets it). */
+          readonly found?: readonly FoundIngressClass[];
+      }
+    | {
           readonly kind: "object";
           readonly apiVersion: string;
           readonly objectKind: string;
@@ -27,11 +38,46 @@ export type Prerequisite =
           readonly neededBy: readonly string[];
       };
 
-/** A claim that needs a class; one that exists already keeps the class it was made with. */
-export interface Claim {
+/** A namespaced or cluster-wide object by name. */
+export interface ObjectRef {
     readonly namespace?: string;
     readonly name: string;
 }
+
+/** A claim that needs a class; one that exists already keeps the class it was made with. */
+export type Claim = ObjectRef;
+
+/** An IngressClass as the cluster lists it. */
+export interface FoundIngressClass {
+    readonly name: string;
+    /** `spec.controller`, e.g. "traefik.io/ingress-controller". */
+    readonly controller: string;
+    /** Annotated `ingressclass.kubernetes.io/is-default-class: "true"`. */
+    readonly isDefault: boolean;
+}
+
+/** The annotation that marks the default IngressClass: the API server gives it to an Ingress created without a class. */
+export const DEFAULT_INGRESS_CLASS_ANNOTATION = "ingressclass.kubernetes.io/is-default-class";
+
+/**
+ * Ingress controllers this program writes settings for, by the controller name their IngressClass carries:
+ * the prefix of the annotations only that controller reads, and the inCluster.ingressController value that
+ * makes the program write them.
+ */
+const KNOWN_CONTROLLERS: readonly {
+    readonly controller: string;
+    readonly name: string;
+    readonly annotationPrefix: string;
+    readonly setting: string;
+}[] = [
+    { controller: "k8s.io/ingress-nginx", name: "ingress-nginx", annotationPrefix: "nginx.ingress.kubernetes.io/", setting: "nginx" },
+    {
+        controller: "traefik.io/ingress-controller",
+        name: "Traefik",
+        annotationPrefix: "traefik.ingress.kubernetes.io/",
+        setting: "traefik",
+    },
+];
 
 /** Namespaces every cluster has. */
 const BUILT_IN_NAMESPACES = new Set(["default", "kube-system", "kube-public", "kube-node-lease"]);
@@ -85,6 +131,7 @@ export function prerequisitesOf(objects: readonly RegisteredObject[]): Prerequis
     const apis = new Map<string, { kinds: Set<string>; neededBy: string[] }>();
     const defaultClass: { label: string; claim: Claim }[] = [];
     const classes = new Map<string, { label: string; claim: Claim }[]>();
+    const unclassed: { label: string; ingress: ObjectRef; prefixes: string[] }[] = [];
     const objectsNeeded = new Map<string, Extract<Prerequisite, { kind: "object" }> & { neededBy: string[] }>();
     const add = <T>(map: Map<string, T[]>, key: string, value: T) => map.set(key, [...(map.get(key) ?? []), value]);
 
@@ -121,6 +168,12 @@ export function prerequisitesOf(objects: readonly RegisteredObject[]): Prerequis
         }
         if (kind === "Ingress") {
             const annotations = record(metadata.annotations);
+            if (name && !str(record(props.spec).ingressClassName)) {
+                const prefixes = KNOWN_CONTROLLERS.map((c) => c.annotationPrefix).filter((prefix) =>
+                    Object.keys(annotations).some((key) => key.startsWith(prefix)),
+                );
+                unclassed.push({ label, ingress: { namespace, name }, prefixes });
+            }
             for (const [annotation, issuer] of Object.entries(ISSUER_ANNOTATIONS)) {
                 const issuerName = str(annotations[annotation]);
                 if (!issuerName) continue;
@@ -165,8 +218,50 @@ export function prerequisitesOf(objects: readonly RegisteredObject[]): Prerequis
                 claims: needs.map((n) => n.claim),
             }),
         ),
+        ...(unclassed.length > 0
+            ? [
+                  {
+                      kind: "default-ingress-class",
+                      neededBy: unclassed.map((u) => u.label),
+                      ingresses: unclassed.map((u) => u.ingress),
+                      annotationPrefixes: [...new Set(unclassed.flatMap((u) => u.prefixes))].sort(),
+                  } as const,
+              ]
+            : []),
         ...byKey(objectsNeeded).map(([, entry]): Prerequisite => entry),
     ];
+}
+
+/** The classes a cluster lists, as one line: `public (traefik.io/ingress-controller, default), traefik (…)`. */
+function listClasses(found: readonly FoundIngressClass[]): string {
+    return found.map((c) => `${c.name} (${c.controller || "no controller"}${c.isDefault ? ", default" : ""})`).join(", ");
+}
+
+/**
+ * What to tell once the cluster's one default IngressClass is known: its controller retired, or annotations
+ * on the Ingresses that it ignores, with the setting that makes the program write its own.
+ */
+export function defaultIngressClassNotes(
+    p: Extract<Prerequisite, { kind: "default-ingress-class" }>,
+    defaultClass: FoundIngressClass,
+): string[] {
+    const serving = KNOWN_CONTROLLERS.find((c) => c.controller === defaultClass.controller);
+    if (!serving) return [];
+    const takes = `The registry's Ingresses take the cluster's default IngressClass ${defaultClass.name}, served by ${serving.name} (${serving.controller})`;
+    const notes: string[] = [];
+    if (serving.setting === "nginx") {
+        notes.push(
+            `${takes}, which was retired upstream in March 2026 and gets no fixes, security ones included: move to a maintained controller (Traefik, or Gateway API with inCluster.exposure "gateway"; docs/in-cluster.md, The ingress class)`,
+        );
+    }
+    for (const other of KNOWN_CONTROLLERS) {
+        if (other === serving || !p.annotationPrefixes.includes(other.annotationPrefix)) continue;
+        notes.push(
+            `${takes}, which ignores the ${other.name} annotations (${other.annotationPrefix}…) the program wrote on them, the login limit's and the allowlist's among them: ` +
+                `set inCluster.ingressController "${serving.setting}" so that it writes ${serving.name}'s, or name a class of ${other.name} in inCluster.ingressClass`,
+        );
+    }
+    return notes;
 }
 
 /** How to create what is missing, for the prerequisites this program has. */
@@ -184,8 +279,39 @@ const API_FIXES: Readonly<Record<string, string>> = {
         'install the Gateway API CRDs (standard channel) and a controller that implements them, or set inCluster.exposure to "ingress"',
 };
 
+/** What the messages need beyond the prerequisites: the stack the commands they print act on. */
+export interface MessageContext {
+    /** The stack's name, for `-s <stack>`; `<stack>` when unknown. */
+    readonly stack?: string;
+}
+
+/** Why the cluster gives an Ingress no class, what it has, and the command that names one. */
+function describeDefaultIngressClass(
+    p: Extract<Prerequisite, { kind: "default-ingress-class" }>,
+    by: string,
+    context: MessageContext,
+): string {
+    const found = p.found ?? [];
+    const defaults = found.filter((c) => c.isDefault);
+    const name = found.length === 1 ? (found[0] as FoundIngressClass).name : "<name>";
+    const set = `npx pulumi config set --path 'dso-registry:inCluster.ingressClass' ${name} -s ${context.stack ?? "<stack>"}`;
+    const subject = `a default IngressClass (${by})`;
+    if (found.length === 0) {
+        return `${subject}: the cluster has no IngressClass, so no ingress controller would serve the registry. Install one (k3s and microk8s's ingress addon bring Traefik), then name its class: ${set}; or expose the registry through Gateway API (inCluster.exposure "gateway")`;
+    }
+    const why =
+        defaults.length === 0
+            ? `none of the cluster's IngressClasses is marked default (${DEFAULT_INGRESS_CLASS_ANNOTATION}: "true")`
+            : `${defaults.length} of the cluster's IngressClasses are marked default (${defaults.map((c) => c.name).join(", ")}), so the API server cannot pick one`;
+    return `${subject}: ${why}; the cluster has ${listClasses(found)}. Name the class: ${set}${
+        defaults.length === 0
+            ? ` (or mark one default: kubectl annotate ingressclass ${name} ${DEFAULT_INGRESS_CLASS_ANNOTATION}=true)`
+            : ""
+    }`;
+}
+
 /** One line per missing prerequisite: what it is, who needs it, and the command or setting that fixes it. */
-export function describeMissing(p: Prerequisite): string {
+export function describeMissing(p: Prerequisite, context: MessageContext = {}): string {
     const by = `needed by ${p.neededBy.slice(0, 3).join(", ")}${p.neededBy.length > 3 ? ` and ${p.neededBy.length - 3} more` : ""}`;
     switch (p.kind) {
         case "namespace":
@@ -196,6 +322,8 @@ export function describeMissing(p: Prerequisite): string {
             return `a default StorageClass (${by}): install a provisioner (microk8s enable hostpath-storage; k3s ships local-path) or mark a class default with kubectl patch storageclass <name> -p '{"metadata":{"annotations":{"storageclass.kubernetes.io/is-default-class":"true"}}}', or name a class in the stack's storageClass settings`;
         case "storage-class":
             return `StorageClass ${p.name} (${by}): create it, or name a class the cluster has (kubectl get storageclass)`;
+        case "default-ingress-class":
+            return describeDefaultIngressClass(p, by, context);
         case "object":
             return `${p.objectKind} ${p.namespace ? `${p.namespace}/` : ""}${p.name} (${p.apiVersion}; ${by}): ${
                 p.apiVersion === CERT_MANAGER_API
@@ -206,9 +334,9 @@ export function describeMissing(p: Prerequisite): string {
 }
 
 /** The one message `preview` and `up` stop with. */
-export function missingPrerequisitesMessage(missing: readonly Prerequisite[]): string {
+export function missingPrerequisitesMessage(missing: readonly Prerequisite[], context: MessageContext = {}): string {
     return [
         `The cluster lacks ${missing.length === 1 ? "something" : `${missing.length} things`} this stack needs; nothing was changed. Create each, then run the command again:`,
-        ...missing.map((p) => `  - ${describeMissing(p)}`),
+        ...missing.map((p) => `  - ${describeMissing(p, context)}`),
     ].join("\n");
 }

@@ -1,15 +1,17 @@
 /**
  * The cluster check (components/cluster/kubectlCheck.ts) asks a real API server, with the kubectl and
  * kubeconfig a user has: every kind of prerequisite is reported missing on a bare control plane, and
- * found once it exists; a kubeconfig given as text and a context are honoured; an unreachable cluster
- * decides nothing. The whole run through `pulumi preview` and `up`: test/engine/existing.test.ts.
- * Covers: components/cluster/kubectlCheck.ts.
+ * found once it exists; the default IngressClass is found when exactly one class is marked, the API server
+ * gives it to an Ingress created without a class, and none or several stop the run with the classes
+ * listed; a kubeconfig given as text and a context are honoured; an unreachable cluster decides nothing.
+ * The whole run through `pulumi preview` and `up`: test/engine/existing.test.ts.
+ * Covers: components/cluster/kubectlCheck.ts, components/cluster/prerequisites.ts.
  */
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
 import { checkPrerequisites } from "../../components/cluster/kubectlCheck";
-import type { Prerequisite } from "../../components/cluster/prerequisites";
+import { missingPrerequisitesMessage, type Prerequisite } from "../../components/cluster/prerequisites";
 import { type ControlPlane, namespace, startControlPlane } from "../support/kubeControlPlane";
 import { engineSet } from "../support/pulumiEngine";
 
@@ -29,6 +31,12 @@ const ALL: Prerequisite[] = [
     },
     { kind: "object", apiVersion: "v1", objectKind: "ConfigMap", namespace: "kube-system", name: "coredns", neededBy: ["the patch"] },
     {
+        kind: "default-ingress-class",
+        neededBy: ["Ingress jenkins/registry"],
+        ingresses: [{ namespace: "jenkins", name: "registry" }],
+        annotationPrefixes: [],
+    },
+    {
         kind: "object",
         apiVersion: "cert-manager.io/v1",
         objectKind: "Issuer",
@@ -37,6 +45,17 @@ const ALL: Prerequisite[] = [
         neededBy: ["Ingress jenkins/registry (annotation cert-manager.io/issuer)"],
     },
 ];
+
+/** An IngressClass of `controller`, marked default or not. */
+function ingressClass(name: string, controller: string, isDefault: boolean) {
+    return {
+        apiVersion: "networking.k8s.io/v1",
+        kind: "IngressClass",
+        metadata: { name, ...(isDefault ? { annotations: { "ingressclass.kubernetes.io/is-default-class": "true" } } : {}) },
+        spec: { controller },
+    };
+}
+const INGRESS_CLASSES = "/apis/networking.k8s.io/v1/ingressclasses";
 
 /** A CRD with the least a real API server accepts: one served, stored version, any fields. */
 function crd(group: string, kind: string, plural: string, scope: "Namespaced" | "Cluster") {
@@ -89,6 +108,7 @@ describe("the cluster check against a real API server", () => {
             "api",
             "default-storage-class",
             "storage-class",
+            "default-ingress-class",
             "ConfigMap coredns",
             "Issuer registry-ca",
         ]);
@@ -113,8 +133,13 @@ describe("the cluster check against a real API server", () => {
             metadata: { name: "coredns", namespace: "kube-system" },
             data: { Corefile: ".:53 {}" },
         });
-        await waitFor(async () => (await checkPrerequisites(ALL, {})).missing.length === 3);
-        expect(kinds((await checkPrerequisites(ALL, {})).missing)).toEqual(["api", "default-storage-class", "Issuer registry-ca"]);
+        await waitFor(async () => (await checkPrerequisites(ALL, {})).missing.length === 4);
+        expect(kinds((await checkPrerequisites(ALL, {})).missing)).toEqual([
+            "api",
+            "default-storage-class",
+            "default-ingress-class",
+            "Issuer registry-ca",
+        ]);
 
         await kube.create(
             "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
@@ -130,6 +155,7 @@ describe("the cluster check against a real API server", () => {
             "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
             crd("cert-manager.io", "Issuer", "issuers", "Namespaced"),
         );
+        await kube.create(INGRESS_CLASSES, ingressClass("traefik", "traefik.io/ingress-controller", true));
         await waitFor(async () => (await checkPrerequisites(ALL, {})).missing.length === 1);
         // cert-manager's API now exists; its Issuer does not yet.
         expect(kinds((await checkPrerequisites(ALL, {})).missing)).toEqual(["Issuer registry-ca"]);
@@ -139,7 +165,56 @@ describe("the cluster check against a real API server", () => {
             metadata: { name: "registry-ca", namespace: "jenkins" },
             spec: { selfSigned: {} },
         });
-        expect(await checkPrerequisites(ALL, {})).toEqual({ missing: [], unchecked: [] });
+        expect(await checkPrerequisites(ALL, {})).toEqual({ missing: [], unchecked: [], notes: [] });
+    }, 180_000);
+
+    it("finds the one default IngressClass, which the API server gives an Ingress made without a class; none or several stop, listed", async () => {
+        const need = (ingress: string, annotationPrefixes: string[] = []): Prerequisite[] => [
+            {
+                kind: "default-ingress-class",
+                neededBy: [`Ingress jenkins/${ingress}`],
+                ingresses: [{ namespace: "jenkins", name: ingress }],
+                annotationPrefixes,
+            },
+        ];
+        // One default (the previous test's "traefik"): found; ingress-nginx's annotations on the Ingress are told, not refused.
+        const one = await checkPrerequisites(need("still-to-make", ["nginx.ingress.kubernetes.io/"]), {});
+        expect(one.missing).toEqual([]);
+        expect(one.notes).toEqual([
+            expect.stringMatching(/default IngressClass traefik, served by Traefik .*inCluster.ingressController "traefik"/),
+        ]);
+
+        // What the program relies on: an Ingress created without a class gets the default from the API server.
+        await kube.create("/apis/networking.k8s.io/v1/namespaces/jenkins/ingresses", {
+            apiVersion: "networking.k8s.io/v1",
+            kind: "Ingress",
+            metadata: { name: "made-before", namespace: "jenkins" },
+            spec: { defaultBackend: { service: { name: "registry", port: { number: 80 } } } },
+        });
+        const made = await kube.get<{ spec: { ingressClassName?: string } }>(
+            "/apis/networking.k8s.io/v1/namespaces/jenkins/ingresses/made-before",
+        );
+        expect(made?.spec.ingressClassName).toBe("traefik");
+
+        // Two defaults: the API server cannot pick one; the message lists both and the command that names one.
+        await kube.create(INGRESS_CLASSES, ingressClass("nginx", "k8s.io/ingress-nginx", true));
+        const several = await checkPrerequisites(need("still-to-make"), {});
+        expect(kinds(several.missing)).toEqual(["default-ingress-class"]);
+        const message = missingPrerequisitesMessage(several.missing, { stack: "local" });
+        expect(message).toContain("2 of the cluster's IngressClasses are marked default (nginx, traefik)");
+        expect(message).toContain("npx pulumi config set --path 'dso-registry:inCluster.ingressClass' <name> -s local");
+
+        // None marked: the one class left is named in the command. An Ingress that exists keeps its class and needs none.
+        await kube.remove(`${INGRESS_CLASSES}/traefik`);
+        await kube.remove(`${INGRESS_CLASSES}/nginx`);
+        await kube.waitGone(`${INGRESS_CLASSES}/nginx`);
+        await kube.create(INGRESS_CLASSES, ingressClass("nginx", "k8s.io/ingress-nginx", false));
+        await waitFor(async () => (await checkPrerequisites(need("still-to-make"), {})).missing.length === 1);
+        const none = await checkPrerequisites(need("still-to-make"), {});
+        expect(missingPrerequisitesMessage(none.missing, { stack: "local" })).toContain(
+            "nginx (k8s.io/ingress-nginx). Name the class: npx pulumi config set --path 'dso-registry:inCluster.ingressClass' nginx -s local",
+        );
+        expect(await checkPrerequisites(need("made-before"), {})).toEqual({ missing: [], unchecked: [], notes: [] });
     }, 180_000);
 
     it("asks no class for a claim that exists already (it keeps the class it was made with)", async () => {

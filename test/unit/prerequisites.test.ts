@@ -3,7 +3,10 @@
  * Covers: components/cluster/prerequisites.ts.
  */
 import { describe, expect, it } from "vitest";
+import { ingressClassesOf } from "../../components/cluster/kubectlCheck";
 import {
+    defaultIngressClassNotes,
+    describeMissing,
     missingPrerequisitesMessage,
     type Prerequisite,
     prerequisitesOf,
@@ -38,7 +41,10 @@ describe("prerequisitesOf", () => {
                     metadata: { name: "r", namespace: "kube-system" },
                 }),
                 object("kubernetes:monitoring.coreos.com/v1:PodMonitor", { metadata: { name: "m", namespace: "kube-system" } }),
-                object("kubernetes:networking.k8s.io/v1:Ingress", { metadata: { name: "i", namespace: "kube-system" } }),
+                object("kubernetes:networking.k8s.io/v1:Ingress", {
+                    metadata: { name: "i", namespace: "kube-system" },
+                    spec: { ingressClassName: "traefik" },
+                }),
             ],
             [
                 {
@@ -96,9 +102,11 @@ describe("prerequisitesOf", () => {
             [
                 object("kubernetes:networking.k8s.io/v1:Ingress", {
                     metadata: { name: "r", namespace: "default", annotations: { "cert-manager.io/issuer": "registry-ca" } },
+                    spec: { ingressClassName: "traefik" },
                 }),
                 object("kubernetes:networking.k8s.io/v1:Ingress", {
                     metadata: { name: "u", namespace: "default", annotations: { "cert-manager.io/cluster-issuer": "corp" } },
+                    spec: { ingressClassName: "traefik" },
                 }),
             ],
             [
@@ -117,6 +125,34 @@ describe("prerequisitesOf", () => {
                     namespace: "default",
                     name: "registry-ca",
                     neededBy: ["Ingress default/r (annotation cert-manager.io/issuer)"],
+                },
+            ],
+        ],
+        [
+            "a default IngressClass for the Ingresses that name none, with the controllers' annotations they carry",
+            [
+                object("kubernetes:networking.k8s.io/v1:Ingress", {
+                    metadata: { name: "registry", namespace: "default", annotations: { "nginx.ingress.kubernetes.io/proxy-body-size": "0" } },
+                    spec: {},
+                }),
+                object("kubernetes:networking.k8s.io/v1:Ingress", {
+                    metadata: { name: "registry-ui", namespace: "default", annotations: { "pulumi.com/skipAwait": "true" } },
+                    spec: {},
+                }),
+                object("kubernetes:networking.k8s.io/v1:Ingress", {
+                    metadata: { name: "named", namespace: "default", annotations: { "traefik.ingress.kubernetes.io/router.middlewares": "m" } },
+                    spec: { ingressClassName: "traefik" },
+                }),
+            ],
+            [
+                {
+                    kind: "default-ingress-class",
+                    neededBy: ["Ingress default/registry", "Ingress default/registry-ui"],
+                    ingresses: [
+                        { namespace: "default", name: "registry" },
+                        { namespace: "default", name: "registry-ui" },
+                    ],
+                    annotationPrefixes: ["nginx.ingress.kubernetes.io/"],
                 },
             ],
         ],
@@ -176,5 +212,95 @@ describe("the message preview and up stop with", () => {
             "  - StorageClass fast-ssd (needed by PersistentVolumeClaim dso/registry-data): create it, or name a class the cluster has (kubectl get storageclass)",
             "  - Issuer dso/registry-ca (cert-manager.io/v1; needed by Ingress dso/registry (annotation cert-manager.io/issuer)): install cert-manager (https://cert-manager.io/docs/installation/) if it is not, and create the Issuer; or name one that exists in registry.tls.certManagerIssuer",
         ]);
+    });
+});
+
+describe("the default IngressClass", () => {
+    const need: Extract<Prerequisite, { kind: "default-ingress-class" }> = {
+        kind: "default-ingress-class",
+        neededBy: ["Ingress dso/registry"],
+        ingresses: [{ namespace: "dso", name: "registry" }],
+        annotationPrefixes: ["nginx.ingress.kubernetes.io/"],
+    };
+    const traefik = { name: "traefik", controller: "traefik.io/ingress-controller", isDefault: false };
+    const nginx = { name: "nginx", controller: "k8s.io/ingress-nginx", isDefault: false };
+    const setCommand = (name: string) => `npx pulumi config set --path 'dso-registry:inCluster.ingressClass' ${name} -s local`;
+
+    it("is read from kubectl's list: name, controller, and the default annotation only when it says true", () => {
+        const json = JSON.stringify({
+            items: [
+                { metadata: { name: "traefik" }, spec: { controller: "traefik.io/ingress-controller" } },
+                {
+                    metadata: { name: "public", annotations: { "ingressclass.kubernetes.io/is-default-class": "true" } },
+                    spec: { controller: "traefik.io/ingress-controller" },
+                },
+                { metadata: { name: "nginx", annotations: { "ingressclass.kubernetes.io/is-default-class": "false" } }, spec: {} },
+            ],
+        });
+        expect(ingressClassesOf(json)).toEqual([
+            { name: "nginx", controller: "", isDefault: false },
+            { name: "public", controller: "traefik.io/ingress-controller", isDefault: true },
+            traefik,
+        ]);
+    });
+
+    it("missing among several classes: lists them, and prints the command that names one", () => {
+        const line = describeMissing({ ...need, found: [nginx, traefik] }, { stack: "local" });
+        expect(line).toContain("none of the cluster's IngressClasses is marked default");
+        expect(line).toContain("nginx (k8s.io/ingress-nginx), traefik (traefik.io/ingress-controller)");
+        expect(line).toContain(setCommand("<name>"));
+        expect(line).toContain("kubectl annotate ingressclass <name> ingressclass.kubernetes.io/is-default-class=true");
+    });
+
+    it("missing beside one class: the command names it", () => {
+        expect(describeMissing({ ...need, found: [traefik] }, { stack: "local" })).toContain(setCommand("traefik"));
+    });
+
+    it("marked on several classes: the API server cannot pick one, and each is listed", () => {
+        const both = [
+            { ...nginx, isDefault: true },
+            { ...traefik, isDefault: true },
+        ];
+        const line = describeMissing({ ...need, found: both }, { stack: "prod" });
+        expect(line).toContain("2 of the cluster's IngressClasses are marked default (nginx, traefik)");
+        expect(line).toContain("nginx (k8s.io/ingress-nginx, default), traefik (traefik.io/ingress-controller, default)");
+        expect(line).toContain("npx pulumi config set --path 'dso-registry:inCluster.ingressClass' <name> -s prod");
+        expect(line).not.toContain("kubectl annotate");
+    });
+
+    it("with no class at all: an ingress controller to install, or Gateway API", () => {
+        const line = describeMissing({ ...need, found: [] }, { stack: "local" });
+        expect(line).toMatch(/^a default IngressClass \(needed by Ingress dso\/registry\): the cluster has no IngressClass/);
+        expect(line).toContain(setCommand("<name>"));
+        expect(line).toContain('inCluster.exposure "gateway"');
+    });
+
+    it.each([
+        ["ingress-nginx's: retired", { ...nginx, isDefault: true }, [], [/served by ingress-nginx .*retired upstream in March 2026/]],
+        [
+            "Traefik's, with ingress-nginx's annotations on the Ingresses: name Traefik",
+            { ...traefik, isDefault: true },
+            ["nginx.ingress.kubernetes.io/"],
+            [/served by Traefik .*ignores the ingress-nginx annotations .*set inCluster.ingressController "traefik"/],
+        ],
+        [
+            "ingress-nginx's, with Traefik's annotations: both told",
+            { ...nginx, isDefault: true },
+            ["traefik.ingress.kubernetes.io/"],
+            [/retired/, /ignores the Traefik annotations .*set inCluster.ingressController "nginx"/],
+        ],
+        ["Traefik's, with none of another controller's annotations: nothing", { ...traefik, isDefault: true }, [], []],
+        [
+            "a controller the program does not know: nothing",
+            { name: "haproxy", controller: "haproxy.org/ingress", isDefault: true },
+            ["nginx.ingress.kubernetes.io/"],
+            [],
+        ],
+    ])("once found, tells about its controller when it is %s", (_, found, annotationPrefixes, expected) => {
+        const notes = defaultIngressClassNotes({ ...need, annotationPrefixes }, found);
+        expect(notes).toHaveLength(expected.length);
+        expected.forEach((pattern, i) => {
+            expect(notes[i]).toMatch(pattern);
+        });
     });
 });
