@@ -210,6 +210,34 @@ describe("warnings", () => {
         expect(limit({ ingressClass: "nginx" })).toEqual([]);
     });
 
+    it.each([
+        ['the class "nginx"', { ingressClass: "nginx" }, "dso-registry:inCluster.ingressClass"],
+        ['the class "public" (microk8s before 1.35)', { ingressClass: "public" }, "dso-registry:inCluster.ingressClass"],
+        [
+            "ingress-nginx named for another class",
+            { ingressClass: "edge", ingressController: "nginx" },
+            "dso-registry:inCluster.ingressController",
+        ],
+    ])("tell a stack whose Ingress gets ingress-nginx's annotations that ingress-nginx is retired: %s", (_name, inCluster, key) => {
+        const retired = parseConfig({ ...base, inCluster }).warnings.filter((w) => /retired/.test(w.message));
+        expect(retired.map((w) => w.key)).toEqual([key]);
+        expect(retired[0]?.message).toMatch(
+            /retired upstream in March 2026.*inCluster\.ingressClass "traefik".*inCluster\.exposure "gateway"/,
+        );
+    });
+
+    it.each([
+        ["Traefik's class", { ingressClass: "traefik" }],
+        ["the cluster's default class", {}],
+        ["a class of another controller", { ingressClass: "haproxy" }],
+        [
+            "ingress-nginx behind a Gateway (no Ingress)",
+            { ingressClass: "nginx", exposure: "gateway", gateway: { proxyNetworks: ["10.42.0.0/16"] } },
+        ],
+    ])("say nothing of ingress-nginx for %s", (_name, inCluster) => {
+        expect(parseConfig({ ...base, inCluster }).warnings.filter((w) => /retired/.test(w.message))).toEqual([]);
+    });
+
     it("only for keys the stack file sets, not for defaults", () => {
         expect(parseConfig(base).warnings).toEqual([]);
     });
