@@ -92,7 +92,7 @@ describe("the package as a program imports it", () => {
         const cruise = spawnSync(
             process.execPath,
             [
-                path.join(PROJECT_DIR, "node_modules/dependency-cruiser/bin/dependency-cruise.mjs"),
+                path.join(PROJECT_DIR, "node_modules/dependency-cruiser/bin/dependency-cruiser.mjs"),
                 "--config",
                 ".dependency-cruiser.cjs",
                 "examples",

@@ -18,16 +18,16 @@ const readme = read("README.md");
 describe("README", () => {
     it("gives the two newcomer commands that package.json provides", () => {
         const scripts = JSON.parse(read("package.json")).scripts;
-        expect(scripts.synth).toBe("tsx tools/synth.ts");
+        expect(scripts.synth).toBe("sh tools/node/run.sh tsx tools/synth.ts");
         expect(readme).toContain("npm ci && npm run synth -- --stack local");
         expect(readme).toMatch(/^npm test\s/m);
         expect(readme).toMatch(/^npm run test:all\s/m);
         // `npm test` is the unit tier and the core integration files; `test:all` is every other project.
-        expect(scripts.test).toBe("vitest run --project unit --project core");
+        expect(scripts.test).toBe("sh tools/node/run.sh vitest run --project unit --project core");
         const projects = [...read("vitest.config.mts").matchAll(/name: "([a-z]+)"/g)].map((m) => m[1]);
         expect(projects).toEqual(["unit", "slow", "core", "integration", "engine"]);
         expect(scripts["test:all"]).toBe(
-            `vitest run ${projects
+            `sh tools/node/run.sh vitest run ${projects
                 .filter((p) => p !== "core")
                 .map((p) => `--project ${p}`)
                 .join(" ")}`,
