@@ -296,11 +296,11 @@ const JENKINS = variants(
 // nodes, by delivery
 // ---------------------------------------------------------------------------------------------
 
-const { delivery: _delivery, namespace, list, restartBatchSize, ...nodeRuntime } = nodes.shape;
+const { delivery: _delivery, namespace, daemonsetImage, list, restartBatchSize, ...nodeRuntime } = nodes.shape;
 const { insecurePlainHttp } = nodeRuntime;
 const NODES_BY = {
     none: z.strictObject({ delivery: z.literal("none"), insecurePlainHttp }),
-    daemonset: z.strictObject({ delivery: z.literal("daemonset"), ...nodeRuntime, namespace }),
+    daemonset: z.strictObject({ delivery: z.literal("daemonset"), ...nodeRuntime, namespace, daemonsetImage }),
     ssh: z.strictObject({
         delivery: z.literal("ssh"),
         ...nodeRuntime,

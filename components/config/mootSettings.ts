@@ -73,7 +73,7 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
             mootWith: (c) => unless(c.registry.ui.enabled, "registry.ui.enabled false"),
         },
         {
-            keys: ["inCluster.pod.resources.jobs"],
+            keys: ["inCluster.pod.resources.jobs", "inCluster.kubectlImage"],
             mootWith: (c) =>
                 unless(
                     c.registry.maintenance.garbageCollection.enabled || c.registry.maintenance.backup.enabled,

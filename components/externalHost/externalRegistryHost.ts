@@ -68,7 +68,7 @@ export interface ExternalRegistryHostArgs extends RegistryFront {
     readonly image?: string;
     /**
      * The front's Caddy image (`registry.caddyImage`): the same Caddy as every other placement's front.
-     * @default "caddy:2.8.4"
+     * @default "caddy:2.11.9"
      */
     readonly caddyImage?: string;
     /**

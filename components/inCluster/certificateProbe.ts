@@ -30,9 +30,6 @@ import type { K8sObject } from "../shared/k8sObject";
 import { labels, meta, restrictedContainer, restrictedPod, selector } from "./k8sHelpers";
 import { IN_CLUSTER } from "./spec";
 
-/** blackbox_exporter's image. Pin it by digest in production. */
-export const DEFAULT_PROBE_IMAGE = "prom/blackbox-exporter:v0.28.0";
-
 /** Names and ports of the probe. */
 export const CERTIFICATE_PROBE = {
     /** The Deployment, its ConfigMap and (with prometheus-operator) its PodMonitor. */
@@ -113,6 +110,8 @@ export interface CertificateProbeSpec {
     readonly host: string;
     /** The front's Caddy image, which the probe pod's Caddy container runs too. */
     readonly caddyImage: string;
+    /** blackbox_exporter's image (`registry.monitoring.probeImage`). */
+    readonly probeImage: string;
     /** The port the probe's metrics are served on (the scrape annotations' port). */
     readonly metricsPort: number;
     /** The pod's scrape annotations (none with prometheus-operator). */
@@ -137,7 +136,7 @@ export function renderCertificateProbe(spec: CertificateProbeSpec): K8sObject[] 
     };
     const exporter: k8s.types.input.core.v1.Container = {
         name: "blackbox-exporter",
-        image: DEFAULT_PROBE_IMAGE,
+        image: spec.probeImage,
         args: [`--config.file=${p.configDir}/${p.configKey}`, `--web.listen-address=${p.exporterAddr}`],
         volumeMounts: [mount],
         resources: { requests: { cpu: "10m", memory: "16Mi" }, limits: { cpu: "200m", memory: "64Mi" } },

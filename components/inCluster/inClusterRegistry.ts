@@ -30,6 +30,8 @@ import {
     DEFAULT_GC_SCHEDULE,
     DEFAULT_IMAGES,
     DEFAULT_IN_CLUSTER_NAMESPACE,
+    DEFAULT_KUBECTL_IMAGE,
+    DEFAULT_PROBE_IMAGE,
     DEFAULT_STORAGE_SIZE,
 } from "../shared/defaults";
 import type { DistributionSettings } from "../shared/distributionSettings";
@@ -47,7 +49,6 @@ import { REGISTRY_METRICS_ADDR, REGISTRY_METRICS_RELAY_PORT } from "./monitoring
 import { READ_ONLY_SIGNAL } from "./readOnlySignal";
 import { RETENTION_COUNTS, retentionCountsServed } from "./retentionCounts";
 import {
-    DEFAULT_KUBECTL_IMAGE,
     IN_CLUSTER,
     type InClusterBackup,
     type InClusterGateway,
@@ -96,10 +97,11 @@ export interface InClusterRegistryArgs extends RegistryFront {
     /** The controller behind it (annotations, allowlist); undefined for one this program does not know. */
     readonly ingressController?: IngressController;
     /**
-     * Images of Distribution, the Caddy sidecar and the web UI; each one left out is the pinned default.
-     * @default { registry: "registry:3.1.2", caddy: "caddy:2.8.4", ui: "joxit/docker-registry-ui:2.5.7" }
+     * Images of Distribution, the Caddy sidecar, the web UI and the GC and backup jobs (kubectl with a
+     * shell); each one left out is the pinned default.
+     * @default { registry: "registry:3.1.2", caddy: "caddy:2.11.9", ui: "joxit/docker-registry-ui:2.6.0", kubectl: "alpine/kubectl:1.36.3" }
      */
-    readonly images?: { readonly registry?: string; readonly caddy?: string; readonly ui?: string };
+    readonly images?: { readonly registry?: string; readonly caddy?: string; readonly ui?: string; readonly kubectl?: string };
     /**
      * Where Distribution keeps images.
      * @default { kind: "filesystem", size: "20Gi" } (a PVC of the cluster's default storage class)
@@ -165,6 +167,11 @@ export interface InClusterRegistryMonitoring extends RegistryMonitoring {
     readonly prometheusOperator?: boolean;
     /** With a rotation by age, when the generated passwords' next period begins (Unix seconds): an alert past it. */
     readonly passwordsRotationDue?: number;
+    /**
+     * blackbox_exporter's image in the certificate probe's pod.
+     * @default "prom/blackbox-exporter:v0.28.0"
+     */
+    readonly probeImage?: string;
 }
 
 /** The Maven repository on the registry's front (`RegistryMaven`): an nginx sidecar with its own PVC, cleaned by the GC job. */
@@ -177,23 +184,16 @@ export interface InClusterMavenArgs extends RegistryMaven {
 /** `InClusterRegistryArgs` with every default applied: what the component builds from (`inClusterRegistryDefaults`). */
 export type InClusterRegistryArgsWithDefaults = Omit<
     WithFrontDefaults<InClusterRegistryArgs>,
-    | "namespace"
-    | "images"
-    | "storage"
-    | "ui"
-    | "garbageCollection"
-    | "replicas"
-    | "publishLocalRegistryHosting"
-    | "monitoring"
+    "namespace" | "images" | "storage" | "ui" | "garbageCollection" | "replicas" | "publishLocalRegistryHosting" | "monitoring"
 > & {
     readonly namespace: string;
-    readonly images: { readonly registry: string; readonly caddy: string; readonly ui: string };
+    readonly images: { readonly registry: string; readonly caddy: string; readonly ui: string; readonly kubectl: string };
     readonly storage: Exclude<InClusterRegistryStorage, { readonly kind: "filesystem" }> | FilesystemStorageSettings;
     readonly ui: { readonly enabled: boolean };
     readonly garbageCollection: { readonly enabled: boolean; readonly schedule: string; readonly deleteUntagged: boolean };
     readonly replicas: number;
     readonly publishLocalRegistryHosting: boolean;
-    readonly monitoring?: InClusterRegistryMonitoring & { readonly prometheusOperator: boolean };
+    readonly monitoring?: InClusterRegistryMonitoring & { readonly prometheusOperator: boolean; readonly probeImage: string };
 };
 
 /** Filesystem storage with its size decided. */
@@ -214,6 +214,7 @@ export function inClusterRegistryDefaults(args: InClusterRegistryArgs): InCluste
             registry: args.images?.registry ?? DEFAULT_IMAGES.registry,
             caddy: args.images?.caddy ?? DEFAULT_IMAGES.caddy,
             ui: args.images?.ui ?? DEFAULT_IMAGES.ui,
+            kubectl: args.images?.kubectl ?? DEFAULT_KUBECTL_IMAGE,
         },
         storage: storage.kind === "filesystem" ? { ...storage, size: storage.size ?? DEFAULT_STORAGE_SIZE } : storage,
         ui: args.ui ?? { enabled: false },
@@ -224,7 +225,15 @@ export function inClusterRegistryDefaults(args: InClusterRegistryArgs): InCluste
         },
         replicas: args.replicas ?? 1,
         publishLocalRegistryHosting: args.publishLocalRegistryHosting ?? true,
-        ...(monitoring ? { monitoring: { ...monitoring, prometheusOperator: monitoring.prometheusOperator ?? false } } : {}),
+        ...(monitoring
+            ? {
+                  monitoring: {
+                      ...monitoring,
+                      prometheusOperator: monitoring.prometheusOperator ?? false,
+                      probeImage: monitoring.probeImage ?? DEFAULT_PROBE_IMAGE,
+                  },
+              }
+            : {}),
     };
 }
 
@@ -550,7 +559,7 @@ export function planInClusterRegistry(
         ingressController: args.ingressController,
         ...(args.gateway ? { gateway: args.gateway } : {}),
         tls,
-        images: { ...args.images, kubectl: DEFAULT_KUBECTL_IMAGE },
+        images: args.images,
         replicas: args.replicas,
         ...(args.pod ? { pod: args.pod } : {}),
         storage,

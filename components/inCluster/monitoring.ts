@@ -82,6 +82,7 @@ export function renderMonitoringObjects(spec: InClusterSpec): K8sObject[] {
         namespace: spec.namespace,
         host: spec.host,
         caddyImage: spec.images.caddy,
+        probeImage: m.probeImage,
         metricsPort: METRICS_PORTS.caddy,
         podAnnotations: scrapeAnnotations(spec),
         prometheusOperator: m.prometheusOperator,

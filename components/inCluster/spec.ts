@@ -128,7 +128,7 @@ export interface InClusterSpec {
         readonly registry: string;
         readonly caddy: string;
         readonly ui: string;
-        /** Image with `sh` and `kubectl`, for the garbage-collection job. */
+        /** Image with `sh` and `kubectl`, for the garbage-collection and backup jobs. */
         readonly kubectl: string;
     };
     readonly replicas: number;
@@ -264,8 +264,6 @@ export const IN_CLUSTER = {
     uid: 65532,
 } as const;
 
-/** The default image for the garbage-collection job: Alpine with kubectl. Pin it by digest in production. */
-export const DEFAULT_KUBECTL_IMAGE = "alpine/k8s:1.31.4";
 /** Why the settings cannot be rendered, or undefined. Exported for table-driven tests. */
 export function inClusterSpecProblem(
     spec: Pick<InClusterSpec, "replicas" | "storage" | "host" | "maven"> & Partial<Pick<InClusterSpec, "backup">>,
@@ -294,6 +292,8 @@ export interface InClusterMonitoring {
     readonly prometheusOperator: boolean;
     /** docs/runbooks.md as the operators read it. */
     readonly runbookBaseUrl: string;
+    /** blackbox_exporter's image in the certificate probe's pod. */
+    readonly probeImage: string;
     /** The mirrors' PVCs (their size is their limit). */
     readonly cacheClaims: readonly string[];
     /** With a rotation by age, when the generated passwords' next period begins (Unix seconds). */

@@ -5,7 +5,8 @@
  *  - "docker-in-docker": a dockerd sidecar (privileged) with the CA in its certs.d, and a docker CLI
  *    container that talks to it over a socket in a shared emptyDir (no TCP listener);
  *  - "kaniko": the executor's debug image (it has a shell for `sh` steps), the CA handed to the executor
- *    with `--registry-certificate`;
+ *    with `--registry-certificate`; only for a stack that names its image (kaniko was archived upstream
+ *    in June 2025, so no default pins one);
  *  - "buildah": privileged buildah with chroot isolation, the CA in /etc/containers/certs.d.
  *
  * Each mounts the `dso-registry-ca` ConfigMap as a directory (never with subPath: the kubelet then
@@ -31,8 +32,11 @@ export interface AgentImages {
     readonly dockerCli: string;
     /** The Docker engine sidecar (docker-in-docker). */
     readonly dockerDaemon: string;
-    /** kaniko's executor, a `-debug` tag (the plain image has no shell for `sh` steps). */
-    readonly kaniko: string;
+    /**
+     * kaniko's executor, a `-debug` tag (the plain image has no shell for `sh` steps); its template is
+     * rendered only when this is set.
+     */
+    readonly kaniko?: string;
     /** buildah. */
     readonly buildah: string;
 }
@@ -130,11 +134,14 @@ function containersOf(kind: AgentKind, spec: AgentPodsSpec): { containers: Conta
                     { name: "dind-storage", emptyDir: {} },
                 ],
             };
-        case "kaniko":
+        case "kaniko": {
+            const image = spec.images.kaniko;
+            if (image === undefined) throw new Error("the kaniko agent template needs kaniko's image: set jenkins.agentImages.kaniko");
             return {
-                containers: [{ name: "kaniko", image: spec.images.kaniko, ...idle(["/busybox/cat"]), ...mounts([], true) }],
+                containers: [{ name: "kaniko", image, ...idle(["/busybox/cat"]), ...mounts([], true) }],
                 volumes: [],
             };
+        }
         case "buildah":
             return {
                 containers: [
@@ -220,10 +227,15 @@ export function renderAgentSteps(kind: AgentKind, spec: AgentPodsSpec): string {
     ].join("\n");
 }
 
-/** The ConfigMap's data: `<kind>.yaml` (the pod) and `<kind>.groovy` (the steps) for every template. */
+/** The templates a stack gets: every kind whose images it has (kaniko's only when named). */
+export function renderedAgentKinds(images: AgentImages): AgentKind[] {
+    return AGENT_KINDS.filter((kind) => kind !== "kaniko" || images.kaniko !== undefined);
+}
+
+/** The ConfigMap's data: `<kind>.yaml` (the pod) and `<kind>.groovy` (the steps) for every template the stack gets. */
 export function renderAgentPodsData(spec: AgentPodsSpec): Record<string, string> {
     const data: Record<string, string> = {};
-    for (const kind of AGENT_KINDS) {
+    for (const kind of renderedAgentKinds(spec.images)) {
         data[`${kind}.yaml`] = YAML.stringify(renderAgentPod(kind, spec), { lineWidth: 0 });
         data[`${kind}.groovy`] = renderAgentSteps(kind, spec);
     }

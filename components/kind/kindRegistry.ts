@@ -63,7 +63,7 @@ export interface KindRegistryArgs extends Omit<RegistryFront, "allowedNetworks" 
     /**
      * Distribution (`registry.image`), Caddy (`registry.caddyImage`), the watcher (`kind.watcherImage`);
      * each one left out is the pinned default.
-     * @default { distribution: "registry:3.1.2", front: "caddy:2.8.4", watcher: "docker:27.3-cli" }
+     * @default { distribution: "registry:3.1.2", front: "caddy:2.11.9", watcher: "docker:29.9.3-cli" }
      */
     readonly images?: Partial<KindImages>;
     /** Scheduled garbage collection in the front's read-only window, by a maintenance container; none when unset. */

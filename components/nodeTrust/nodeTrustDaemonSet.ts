@@ -7,6 +7,7 @@ import { createHash } from "node:crypto";
 import * as path from "node:path";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
+import { DEFAULT_NODE_TRUST_IMAGE } from "../shared/defaults";
 import { PART_OF_LABELS } from "../shared/facts";
 import { withFormerType } from "../shared/formerType";
 import { renderShellScript } from "../shared/shellScript";
@@ -31,8 +32,6 @@ import {
     trustPlan,
 } from "./files";
 
-/** Image of the DaemonSet: busybox has sh, awk, cmp, mktemp, sha256sum and nsenter. */
-const NODE_TRUST_IMAGE = "busybox:1.36.1";
 /** Seconds between two runs of the apply script on each node (it converges drift). */
 const INTERVAL_SECONDS = 300;
 
@@ -46,6 +45,12 @@ export interface NodeTrustDaemonSetArgs extends NodeTrustCommonArgs {
     readonly createNamespace?: boolean;
     /** Name of the Kubernetes objects. */
     readonly objectName?: string;
+    /**
+     * Image of the pods: busybox, or any image with sh, awk, cmp, mktemp, sha256sum and nsenter (the
+     * scripts' tools); a mirror's copy, or one pinned by digest, for a cluster without internet access.
+     * @default "busybox:1.37.0"
+     */
+    readonly image?: string;
 }
 
 /** Where the DaemonSet finds its files. */
@@ -241,7 +246,7 @@ export class NodeTrustDaemonSet extends pulumi.ComponentResource {
                             containers: [
                                 {
                                     name: "node-trust",
-                                    image: NODE_TRUST_IMAGE,
+                                    image: args.image ?? DEFAULT_NODE_TRUST_IMAGE,
                                     command: ["sh", `${CONFIG_DIR}/run.sh`],
                                     env: [
                                         { name: "DSO_ROOT", value: HOST_ROOT },

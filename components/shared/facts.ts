@@ -153,7 +153,7 @@ export const ACCOUNT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
  * restic, which the tests run): backup --host --tag --parent --exclude, forget --keep-last --prune,
  * restore --include --target, snapshots, init, cat config.
  */
-export const DEFAULT_RESTIC_IMAGE = "restic/restic:0.17.3";
+export const DEFAULT_RESTIC_IMAGE = "restic/restic:0.20.0";
 
 /** Flux's namespace, where `pullSecrets.flux` writes Secret `registry-credentials`. */
 export const FLUX_NAMESPACE = "flux-system";

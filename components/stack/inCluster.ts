@@ -41,7 +41,7 @@ export function defineInClusterRegistry(
                   },
               }
             : {}),
-        images: { registry: r.image, caddy: r.caddyImage, ui: r.ui.image },
+        images: { registry: r.image, caddy: r.caddyImage, ui: r.ui.image, kubectl: inCluster.kubectlImage },
         storage:
             r.storage.kind === "s3"
                 ? {
@@ -72,6 +72,7 @@ export function defineInClusterRegistry(
                   monitoring: {
                       prometheusOperator: cfg.registry.monitoring.prometheusOperator,
                       runbookBaseUrl: cfg.registry.monitoring.runbookBaseUrl,
+                      probeImage: cfg.registry.monitoring.probeImage,
                       ...(ageRotation ? { passwordsRotationDue: ageRotation.due.getTime() / 1000 } : {}),
                   },
               }

@@ -42,7 +42,12 @@ export function defineNodeTrust(
     if (nodes.delivery === "daemonset") {
         // Its pods are privileged: they get a namespace of their own, so the registry's namespace can
         // enforce the restricted standard.
-        new NodeTrustDaemonSet("node-trust", { ...common(nodes.runtime), namespace: nodes.namespace, createNamespace: true });
+        new NodeTrustDaemonSet("node-trust", {
+            ...common(nodes.runtime),
+            namespace: nodes.namespace,
+            createNamespace: true,
+            image: nodes.daemonsetImage,
+        });
         return;
     }
     new NodeTrustFleet("node-trust-fleet", {

@@ -409,7 +409,7 @@ describe("kind stack, real engine", () => {
             "update kind-registry-files-check",
             "update kind-registry-registry-config-write",
         ]);
-        expect(container(MAINTENANCE)).toMatchObject({ running: true, image: "docker:27.3-cli" });
+        expect(container(MAINTENANCE)).toMatchObject({ running: true, image: "docker:29.9.3-cli" });
         // The marker's check in the Caddyfile, no blob-descriptor cache in Distribution's config.
         expect(container("kind-registry")?.id).not.toBe(before["kind-registry"]);
         expect(container("kind-registry-distribution")?.id).not.toBe(before["kind-registry-distribution"]);

@@ -68,7 +68,7 @@ const STACK = "kind";
 /** The image a pod runs, built in the Docker engine and loaded into the node with kind. */
 const PROBE_IMAGE = "dso-test/probe:1";
 /** The UI's image as the stack pins it (registry.ui.image's default), a stand-in built here. */
-const UI_IMAGE = "joxit/docker-registry-ui:2.5.7";
+const UI_IMAGE = "joxit/docker-registry-ui:2.6.0";
 const UI_NAMESPACE = "dso-registry-ui";
 /** The UI's address as the README and docs/kind.md give it (kind.ui.host, kind.ui.port). */
 const UI_URL = "http://localhost:8080/registry/";

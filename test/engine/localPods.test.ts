@@ -38,7 +38,7 @@
  * registry's certificate. Here a TCP relay on the node's 127.0.0.1:443 passes connections to the `registry-tls`
  * Service (kube-proxy's rules take them to the sidecar's Caddy, which serves the same certificate for the same
  * name). An ingress controller of its own is another change (docs/engine.md). The images are built here
- * (no registry can be reached) under the names the stack pins; the maintenance jobs' `alpine/k8s` is busybox
+ * (no registry can be reached) under the names the stack pins; the maintenance jobs' `alpine/kubectl` is busybox
  * and the engine set's kubectl, the backup container's `restic/restic` busybox and Debian's restic.
  */
 import { randomBytes, X509Certificate } from "node:crypto";
@@ -280,7 +280,7 @@ describe("local stack, real engine, on a node whose pods run", () => {
                 "true",
             ].join("; ");
             expect(
-                kubectl("run", "dns-check", "-n", "default", "--image=busybox:1.36.1", "--restart=Never", "--", "sh", "-c", script).code,
+                kubectl("run", "dns-check", "-n", "default", "--image=busybox:1.37.0", "--restart=Never", "--", "sh", "-c", script).code,
             ).toBe(0);
             await until(
                 "the DNS check's pod finished",

@@ -703,7 +703,7 @@ describe("local stack behind a real Traefik, on a node whose pods run", () => {
                 "forger",
                 "-n",
                 "default",
-                "--image=busybox:1.36.1",
+                "--image=busybox:1.37.0",
                 "--restart=Never",
                 "--",
                 "sh",

@@ -41,7 +41,8 @@ function renderedPod(host: string) {
     const objects = renderCertificateProbe({
         namespace: NAMESPACE,
         host,
-        caddyImage: "caddy:2.8.4",
+        caddyImage: "caddy:2.11.9",
+        probeImage: "prom/blackbox-exporter:v0.28.0",
         metricsPort: METRICS_PORTS.caddy,
         podAnnotations: {},
         prometheusOperator: false,

@@ -166,7 +166,7 @@ describe("the external host's scripts on a host with Podman and no Docker", () =
             image: front?.ImageName,
             network: front?.HostConfig.NetworkMode,
             restart: front?.HostConfig.RestartPolicy.Name,
-        }).toEqual({ image: "docker.io/library/caddy:2.8.4", network: "host", restart: "always" });
+        }).toEqual({ image: "docker.io/library/caddy:2.11.9", network: "host", restart: "always" });
         // The second apply of the same files: a reload inside the running front.
         expect(runOk(synthCommand("registry-host-caddy-reload.create"))).toBe("reloaded caddy");
         expect(inspect(FRONT_CONTAINER)?.Id).toBe(front?.Id);

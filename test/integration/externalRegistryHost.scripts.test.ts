@@ -15,7 +15,7 @@
  * post-deploy check (which trusts the system store) runs unchanged. The users files are the synth's
  * secrets, so the test places its own. The UI is off in the prod stack: its script runs from the
  * renderer with a stand-in image (busybox httpd; joxit/docker-registry-ui cannot be pulled here).
- * The metrics relay runs from a `caddy:2.8.4` image built here from the pinned Caddy (dockerImages.ts).
+ * The metrics relay runs from a `caddy:2.11.9` image built here from the pinned Caddy (dockerImages.ts).
  */
 import { existsSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
@@ -258,7 +258,7 @@ describe("the external host's scripts over SSH, against a real Docker engine", (
             network: front?.HostConfig.NetworkMode,
             capDrop: front?.HostConfig.CapDrop,
             capAdd: front?.HostConfig.CapAdd,
-        }).toEqual({ image: "caddy:2.8.4", network: "host", capDrop: ["ALL"], capAdd: ["NET_BIND_SERVICE"] });
+        }).toEqual({ image: "caddy:2.11.9", network: "host", capDrop: ["ALL"], capAdd: ["NET_BIND_SERVICE"] });
         // The second apply of the same files: a reload inside the running front.
         expect(runOk(synthCommand("registry-host-caddy-reload.create"))).toBe("reloaded caddy");
         expect(inspect(FRONT_CONTAINER)?.Id).toBe(front?.Id);
@@ -275,7 +275,7 @@ describe("the external host's scripts over SSH, against a real Docker engine", (
             ports: r?.HostConfig.PortBindings,
             mounts: r?.Mounts.map((m: any) => [m.Source, m.Destination, m.RW]),
         }).toEqual({
-            image: "caddy:2.8.4",
+            image: "caddy:2.11.9",
             cmd: ["caddy", "run", "--config", "/etc/caddy/Caddyfile", "--adapter", "caddyfile"],
             restart: "unless-stopped",
             ports: {},

@@ -28,6 +28,13 @@ import {
     writeSync,
 } from "node:fs";
 import * as path from "node:path";
+import {
+    DEFAULT_IMAGES,
+    DEFAULT_KUBECTL_IMAGE,
+    DEFAULT_MAVEN_NGINX_IMAGE,
+    DEFAULT_NODE_TRUST_IMAGE,
+    DEFAULT_PROBE_IMAGE,
+} from "../../components/shared/defaults";
 import { DEFAULT_RESTIC_IMAGE } from "../../components/shared/facts";
 import { pinnedCaddy } from "./caddyBinaries";
 import { DEPLOYED_REGISTRY_IMAGE, deployedRegistry, distributionBinaries } from "./distributionBinaries";
@@ -190,7 +197,7 @@ export function uiStandInImage(client: ImageTarget, ref = "dso-test/registry-ui:
  * Deployment's environment into the page's config.js, as the real image's entrypoint writes them into its
  * own files; the directory is writable by the UI's non-root user. Imported once per target; returns `ref`.
  */
-export function registryUiStandInImage(target: ImageTarget, ref = "joxit/docker-registry-ui:2.5.7"): string {
+export function registryUiStandInImage(target: ImageTarget, ref: string = DEFAULT_IMAGES.ui): string {
     if (imageExists(target, ref)) return ref;
     const scratch = privateDir("ui-stand-in");
     try {
@@ -224,7 +231,7 @@ export function registryUiStandInImage(target: ImageTarget, ref = "joxit/docker-
  * /usr/sbin/nginx on PATH, so that `docker run <image> nginx -e stderr -c <conf>` runs as it would with
  * the official image. Imported once per data root; returns `ref`.
  */
-export function nginxImage(client: ImageTarget, ref = "nginx:1.27-alpine"): string {
+export function nginxImage(client: ImageTarget, ref = DEFAULT_MAVEN_NGINX_IMAGE): string {
     if (imageExists(client, ref)) return ref;
     const scratch = privateDir("nginx-image");
     try {
@@ -244,12 +251,12 @@ export function nginxImage(client: ImageTarget, ref = "nginx:1.27-alpine"): stri
 }
 
 /**
- * `caddy:2.8.4` (`registry.caddyImage`'s default) as the official image lays it out: /usr/bin/caddy
+ * `registry.caddyImage`'s default (`caddy:<the pinned release>`) as the official image lays it out: /usr/bin/caddy
  * (the pinned static build, `pinnedCaddy()`), its config and data directories under /config and /data,
  * busybox for a shell (the official image is Alpine's), and the command `caddy run --config
  * /etc/caddy/Caddyfile --adapter caddyfile`. Imported once per data root; returns `ref`.
  */
-export function pinnedCaddyImage(client: ImageTarget, ref = "caddy:2.8.4"): string {
+export function pinnedCaddyImage(client: ImageTarget, ref: string = DEFAULT_IMAGES.caddy): string {
     if (imageExists(client, ref)) return ref;
     const scratch = privateDir("caddy-image");
     try {
@@ -283,8 +290,11 @@ export function pauseImage(target: ImageTarget, ref = "registry.k8s.io/pause:3.1
     return busyboxBased(target, ref, ['ENTRYPOINT ["/bin/sleep", "2147483647"]']);
 }
 
-/** `busybox:<tag>` as the official image: busybox-static and its applets, `sh` as the command. Returns `ref`. */
-export function busyboxImage(target: ImageTarget, ref = "busybox:1.36.1"): string {
+/**
+ * `busybox:<tag>` as the official image: busybox-static and its applets, `sh` as the command; by default the
+ * node-trust DaemonSet's (`nodes.daemonsetImage`). Returns `ref`.
+ */
+export function busyboxImage(target: ImageTarget, ref = DEFAULT_NODE_TRUST_IMAGE): string {
     return busyboxBased(target, ref, ['CMD ["sh"]']);
 }
 
@@ -292,7 +302,7 @@ export function busyboxImage(target: ImageTarget, ref = "busybox:1.36.1"): strin
  * A stand-in for `prom/blackbox-exporter` (the certificate probe's image): Debian's blackbox_exporter (an
  * older release than the pinned tag) at the official image's path, busybox for `wget`. Returns `ref`.
  */
-export function blackboxExporterImage(target: ImageTarget, ref = "prom/blackbox-exporter:v0.28.0"): string {
+export function blackboxExporterImage(target: ImageTarget, ref = DEFAULT_PROBE_IMAGE): string {
     return busyboxBased(
         target,
         ref,
@@ -302,10 +312,10 @@ export function blackboxExporterImage(target: ImageTarget, ref = "prom/blackbox-
 }
 
 /**
- * A stand-in for `alpine/k8s` (the in-cluster maintenance jobs' image, `kubectl` and a shell): busybox and the
- * given static `kubectl` (the engine set's, v1.34) at the image's path. Returns `ref`.
+ * A stand-in for `alpine/kubectl` (the in-cluster maintenance jobs' image, `inCluster.kubectlImage`: `kubectl`
+ * and a shell): busybox and the given static `kubectl` (the engine set's) on busybox's default PATH. Returns `ref`.
  */
-export function kubectlImage(target: ImageTarget, kubectl: string, ref = "alpine/k8s:1.31.4"): string {
+export function kubectlImage(target: ImageTarget, kubectl: string, ref = DEFAULT_KUBECTL_IMAGE): string {
     return busyboxBased(target, ref, ['CMD ["sh"]'], (root) => {
         mkdirSync(path.join(root, "usr/bin"), { recursive: true });
         copyFileSync(kubectl, path.join(root, "usr/bin/kubectl"));

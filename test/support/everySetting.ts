@@ -197,6 +197,8 @@ const ALTERNATIVES: Record<string, unknown[]> = {
     "registry.mirrorPull": ["anonymous"],
     "jenkins.caCertificate": [PEM],
     "jenkins.registryHostCredentialId": ["registry-host-2"],
+    // Unset: no kaniko template (kaniko is archived upstream); a named image adds it.
+    "jenkins.agentImages.kaniko": ["mirror.example.test/kaniko-project/executor:v1.23.2-debug"],
     "nodes.registryAddress": ["10.0.0.99"],
     "inCluster.clusterDns.kubectlContext": ["lab-cluster"],
     "inCluster.gateway.namespace": ["gateways"],

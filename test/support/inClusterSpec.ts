@@ -15,7 +15,12 @@ export function baseSpec(overrides: Partial<InClusterSpec> = {}): InClusterSpec 
         ingressClass: "public",
         ingressController: "nginx",
         tls: { kind: "secret", certPem: "CERT-PEM", keyPem: "KEY-PEM-VALUE" },
-        images: { registry: "registry:2.8.3", caddy: "caddy:2.8.4", ui: "joxit/docker-registry-ui:2.5.7", kubectl: "alpine/k8s:1.31.4" },
+        images: {
+            registry: "registry:2.8.3",
+            caddy: "caddy:2.11.9",
+            ui: "joxit/docker-registry-ui:2.6.0",
+            kubectl: "alpine/kubectl:1.36.3",
+        },
         replicas: 1,
         storage: { kind: "filesystem", size: "20Gi" },
         allowedNetworks: [],
@@ -44,7 +49,7 @@ export const issuerChain: InClusterSpec["tls"] = {
 };
 
 export const maven: NonNullable<InClusterSpec["maven"]> = {
-    image: "nginx:1.27-alpine",
+    image: "nginx:1.30-alpine",
     nginxConfig: "# nginx\n",
     deployUsers: "ci-deploy $2b$HASH-DEPLOY\n",
     size: "10Gi",
@@ -53,7 +58,7 @@ export const maven: NonNullable<InClusterSpec["maven"]> = {
 };
 
 export const backup: NonNullable<InClusterSpec["backup"]> = {
-    image: "restic/restic:0.17.3",
+    image: "restic/restic:0.20.0",
     schedule: "0 2 * * *",
     keep: 7,
     destination: { kind: "s3", endpoint: "https://minio.example.test", bucket: "registry-backup", prefix: "dso", region: "us-east-1" },
@@ -62,7 +67,7 @@ export const backup: NonNullable<InClusterSpec["backup"]> = {
 };
 
 export const volumeBackup: NonNullable<InClusterSpec["backup"]> = {
-    image: "restic/restic:0.17.3",
+    image: "restic/restic:0.20.0",
     schedule: "0 2 * * *",
     keep: 7,
     destination: { kind: "volume", size: "100Gi", storageClass: "other-disks" },
@@ -88,14 +93,26 @@ export const variants: [string, InClusterSpec][] = [
     ],
     [
         "monitoring with scrape annotations and the rules ConfigMap",
-        baseSpec({ monitoring: { prometheusOperator: false, runbookBaseUrl: "docs/runbooks.md", cacheClaims: [] } }),
+        baseSpec({
+            monitoring: {
+                prometheusOperator: false,
+                runbookBaseUrl: "docs/runbooks.md",
+                cacheClaims: [],
+                probeImage: "prom/blackbox-exporter:v0.28.0",
+            },
+        }),
     ],
     [
         "tag retention with monitoring: the counts' emptyDir in the pod",
         baseSpec({
             garbageCollection: { enabled: true, schedule: "0 4 * * 6", deleteUntagged: false },
             retention: { mode: "dry-run", rules: [{ prefix: "team/", keepNewest: 5 }], protect: [] },
-            monitoring: { prometheusOperator: false, runbookBaseUrl: "docs/runbooks.md", cacheClaims: [] },
+            monitoring: {
+                prometheusOperator: false,
+                runbookBaseUrl: "docs/runbooks.md",
+                cacheClaims: [],
+                probeImage: "prom/blackbox-exporter:v0.28.0",
+            },
         }),
     ],
     [

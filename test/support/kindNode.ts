@@ -19,6 +19,7 @@ import { spawnSync } from "node:child_process";
 import { chmodSync, copyFileSync, mkdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import * as grpc from "@grpc/grpc-js";
+import { DEFAULT_KIND_WATCHER_IMAGE } from "../../components/shared/defaults";
 import type { DockerClient } from "./dockerEngine";
 import { busyboxRootfs, copyWithLibraries, imageExists, importRootfs } from "./dockerImages";
 import { privateDir, removeDir } from "./serverProcess";
@@ -195,7 +196,7 @@ export function kindNodeImage(client: DockerClient, containerd: NodeContainerd =
 }
 
 /** `docker:<tag>-cli` as the watcher and the maintenance container use it: a shell (busybox, with crond), the docker CLI. */
-export function dockerCliImage(client: DockerClient, ref = "docker:27.3-cli"): string {
+export function dockerCliImage(client: DockerClient, ref = DEFAULT_KIND_WATCHER_IMAGE): string {
     if (imageExists(client, ref)) return ref;
     const scratch = privateDir("docker-cli-image");
     try {

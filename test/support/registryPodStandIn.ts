@@ -43,6 +43,7 @@ import { REGISTRY_METRICS_RELAY_PORT } from "../../components/inCluster/monitori
 import { RETENTION_COUNTS, retentionCountsServed } from "../../components/inCluster/retentionCounts";
 import { IN_CLUSTER, type InClusterBackup, type InClusterSpec } from "../../components/inCluster/spec";
 import { MAVEN_BACKEND } from "../../components/maven/nginxConfig";
+import { DEFAULT_IMAGES, DEFAULT_KUBECTL_IMAGE, DEFAULT_PROBE_IMAGE } from "../../components/shared/defaults";
 import { DISTRIBUTION, METRICS_PORTS } from "../../components/shared/facts";
 import type { K8sObject } from "../../components/shared/k8sObject";
 import type { Retention } from "../../components/upkeep/retention";
@@ -135,7 +136,9 @@ export function renderPodObjects(
 ): K8sObject[] {
     const storage = { kind: "filesystem", size: "20Gi" } as const;
     const garbageCollection = { enabled: true, schedule: "30 3 * * 0", deleteUntagged: false };
-    const monitoring = options.monitoring ? { prometheusOperator: true, runbookBaseUrl: "docs/runbooks.md", cacheClaims: [] } : undefined;
+    const monitoring = options.monitoring
+        ? { prometheusOperator: true, runbookBaseUrl: "docs/runbooks.md", cacheClaims: [], probeImage: DEFAULT_PROBE_IMAGE }
+        : undefined;
     const policy = sidecarPolicy({
         host,
         requiresAuthForPull: false,
@@ -153,7 +156,7 @@ export function renderPodObjects(
         ingressClass: "public",
         ingressController: "nginx",
         tls: { kind: "secret", certPem: "unused", keyPem: "unused" },
-        images: { registry: DEPLOYED_REGISTRY_IMAGE, caddy: "caddy:2.8.4", ui: "ui", kubectl: "alpine/k8s:1.31.4" },
+        images: { registry: DEPLOYED_REGISTRY_IMAGE, caddy: DEFAULT_IMAGES.caddy, ui: "ui", kubectl: DEFAULT_KUBECTL_IMAGE },
         replicas: 1,
         storage,
         allowedNetworks: [],

@@ -19,6 +19,7 @@ import {
     renderAgentPod,
     renderAgentPodsData,
     renderAgentSteps,
+    renderedAgentKinds,
 } from "../../components/jenkins/agentPods";
 import { committedSynthDir } from "../support/committedSynth";
 import { restrictedPodProblems, schemaProblems } from "../support/k8sValidate";
@@ -37,6 +38,7 @@ const withCa: AgentPodsSpec = {
     images,
 };
 const withoutCa: AgentPodsSpec = { ...withCa, ca: undefined };
+const { kaniko: _kaniko, ...withoutKaniko } = images;
 
 type Obj = Record<string, any>;
 const containersOf = (kind: AgentKind, spec: AgentPodsSpec): Obj[] => renderAgentPod(kind, spec).spec.containers as Obj[];
@@ -104,6 +106,24 @@ describe("renderAgentPod", () => {
     });
 });
 
+describe("the templates a stack gets", () => {
+    test("every kind when kaniko's image is named; without it, no kaniko template (kaniko is archived upstream)", () => {
+        expect(renderedAgentKinds(images)).toEqual([...AGENT_KINDS]);
+        expect(renderedAgentKinds(withoutKaniko)).toEqual(["docker-in-docker", "buildah"]);
+        expect(Object.keys(renderAgentPodsData({ ...withCa, images: withoutKaniko }))).toEqual([
+            "buildah.groovy",
+            "buildah.yaml",
+            "docker-in-docker.groovy",
+            "docker-in-docker.yaml",
+        ]);
+        expect(Object.keys(renderAgentPodsData(withCa))).toEqual(expect.arrayContaining(["kaniko.groovy", "kaniko.yaml"]));
+    });
+
+    test("a kaniko pod without kaniko's image is refused with the key that names it", () => {
+        expect(() => renderAgentPod("kaniko", { ...withCa, images: withoutKaniko })).toThrow("jenkins.agentImages.kaniko");
+    });
+});
+
 describe("renderAgentSteps", () => {
     test.each(AGENT_KINDS)("%s logs in with the push credential in the build container and pushes under the image prefix", (kind) => {
         const steps = renderAgentSteps(kind, withCa);
@@ -141,7 +161,7 @@ describe("the local stack's templates", () => {
 
     test("the synth writes them into ConfigMap dso-registry-agent-pods in Jenkins's namespace, with the CA ConfigMap there", () => {
         const data = rendered();
-        expect(Object.keys(data)).toEqual(Object.keys(renderAgentPodsData(withCa)));
+        expect(Object.keys(data)).toEqual(Object.keys(renderAgentPodsData({ ...withCa, images: withoutKaniko })));
         const pod = YAML.parse(data["buildah.yaml"]!) as Obj;
         expect(pod.spec.volumes).toContainEqual({
             name: AGENT_CA_VOLUME,

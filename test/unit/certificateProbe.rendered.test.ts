@@ -7,14 +7,15 @@ import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { describe, expect, test } from "vitest";
 import * as YAML from "yaml";
-import { CERTIFICATE_PROBE, DEFAULT_PROBE_IMAGE } from "../../components/inCluster/certificateProbe";
+import { CERTIFICATE_PROBE } from "../../components/inCluster/certificateProbe";
 import { renderInClusterObjects } from "../../components/inCluster/manifests";
 import type { InClusterSpec } from "../../components/inCluster/spec";
 import type { K8sObject } from "../../components/shared/k8sObject";
 import { baseSpec, certManager, find, get } from "../support/inClusterSpec";
 
 describe("the certificate probe", () => {
-    const monitoring = { runbookBaseUrl: "docs/runbooks.md", cacheClaims: [] };
+    const probeImage = "mirror.example/prom/blackbox-exporter:v0.28.0";
+    const monitoring = { runbookBaseUrl: "docs/runbooks.md", cacheClaims: [], probeImage };
     const withProbe = (overrides: Partial<InClusterSpec> = {}, prometheusOperator = false) =>
         renderInClusterObjects(baseSpec({ monitoring: { ...monitoring, prometheusOperator }, ...overrides }));
     const probePod = (objects: K8sObject[]) => get(objects, "Deployment", CERTIFICATE_PROBE.name).spec.template;
@@ -42,7 +43,7 @@ describe("the certificate probe", () => {
             "prometheus.io/path": "/metrics",
         });
         const caddy = pod.spec.containers.find((c: { name: string }) => c.name === "caddy");
-        expect(caddy.image).toBe("caddy:2.8.4");
+        expect(caddy.image).toBe(baseSpec().images.caddy);
         expect(caddy.ports).toEqual([{ name: "metrics", containerPort: 5092, protocol: "TCP" }]);
         expect(probeFiles(objects)[CERTIFICATE_PROBE.caddyfileKey]).toContain("http://:5092 {");
         expect(find(objects, "PodMonitor", CERTIFICATE_PROBE.name)).toBeUndefined();
@@ -50,7 +51,7 @@ describe("the certificate probe", () => {
 
     test("blackbox_exporter listens on the pod's loopback only: only the Caddy beside it reaches it", () => {
         const exporter = probePod(withProbe()).spec.containers.find((c: { name: string }) => c.name === "blackbox-exporter");
-        expect(exporter.image).toBe(DEFAULT_PROBE_IMAGE);
+        expect(exporter.image).toBe(probeImage);
         expect(exporter.args).toContain("--web.listen-address=127.0.0.1:9115");
         expect(exporter.ports).toBeUndefined();
     });

@@ -198,6 +198,28 @@ describe("warnings", () => {
         ]);
     });
 
+    it("say the maintenance jobs' image does nothing while no job runs, and nothing once one does", () => {
+        const image = { ...base, inCluster: { kubectlImage: "mirror.example.test/alpine/kubectl:1.36.3" } };
+        expect(mootOf(image)).toEqual([
+            "inCluster.kubectlImage: registry.maintenance.garbageCollection.enabled and backup.enabled false (no job runs)",
+        ]);
+        const withGc = { ...image, registry: { mode: "in-cluster", maintenance: { garbageCollection: { enabled: true } } } };
+        expect(mootOf(withGc)).toEqual([]);
+    });
+
+    it("tell a stack that names kaniko's image that kaniko is archived, and say nothing to one that does not", () => {
+        const jenkins = { enabled: true, url: "https://jenkins.example.test" };
+        const kaniko = (agentImages: Record<string, string>) =>
+            parseConfig({ ...base, jenkins: { ...jenkins, agentImages } }, {}, { allowMissingSecrets: true }).warnings.filter((w) =>
+                w.key.startsWith("dso-registry:jenkins.agentImages"),
+            );
+        const [warning, ...more] = kaniko({ kaniko: "mirror.example.test/kaniko-project/executor:v1.23.2-debug" });
+        expect(more).toEqual([]);
+        expect(warning?.key).toBe("dso-registry:jenkins.agentImages.kaniko");
+        expect(warning?.message).toMatch(/archived upstream in June 2025.*buildah or docker-in-docker template/);
+        expect(kaniko({ buildah: "mirror.example.test/buildah/stable:v1.44.0" })).toEqual([]);
+    });
+
     it("about the in-cluster login limit, say what the controller cannot do", () => {
         const limit = (inCluster: Record<string, unknown>) =>
             mootOf({ ...base, registry: { mode: "in-cluster", loginLimit: { ignoreNetworks: ["10.0.0.0/8"] } }, inCluster });

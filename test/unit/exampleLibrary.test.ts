@@ -38,7 +38,7 @@ describe("examples/library under the synth", () => {
         expect(ingress.spec.ingressClassName).toBe("nginx");
         expect(ingress.spec.rules.map((r: { host: string }) => r.host)).toEqual(["registry.lab.example"]);
         const images = object("k8s/registry/Deployment-registry.yaml").spec.template.spec.containers.map((c: { image: string }) => c.image);
-        expect(images).toEqual(expect.arrayContaining(["registry:3.1.2", "caddy:2.8.4"]));
+        expect(images).toEqual(expect.arrayContaining(["registry:3.1.2", "caddy:2.11.9"]));
     });
 
     it("runs node trust in a privileged namespace of its own, for the registry's host, after the registry's Deployment", () => {

@@ -24,7 +24,7 @@ describe("externalRegistryHostDefaults", () => {
             port: 443,
             pathPrefix: "",
             image: "registry:3.1.2",
-            caddyImage: "caddy:2.8.4",
+            caddyImage: "caddy:2.11.9",
             dataDir: "/srv/data/registry",
             mavenDataDir: "/srv/data/maven",
             storage: { kind: "filesystem" },

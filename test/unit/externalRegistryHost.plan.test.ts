@@ -98,7 +98,7 @@ describe("planExternalRegistryHost", () => {
     it("takes the monitoring every placement takes, its metrics relay on the front's Caddy image unless told otherwise", () => {
         const relay = (args: ExternalRegistryHostArgs) => plan(args).container.args.spec.metrics?.relayImage;
         expect(relay({ ...minimal, caddyImage: "caddy:2.9", monitoring: { runbookBaseUrl: "https://runbooks" } })).toBe("caddy:2.9");
-        expect(relay({ ...minimal, monitoring: { runbookBaseUrl: "https://runbooks" } })).toBe("caddy:2.8.4");
+        expect(relay({ ...minimal, monitoring: { runbookBaseUrl: "https://runbooks" } })).toBe("caddy:2.11.9");
         expect(relay({ ...minimal, monitoring: { runbookBaseUrl: "https://runbooks", relayImage: "caddy:relay" } })).toBe("caddy:relay");
         expect(relay(minimal)).toBeUndefined();
         expect(plan({ ...minimal, monitoring: { runbookBaseUrl: "https://runbooks" } }).monitoring?.args.runbookBaseUrl).toBe(

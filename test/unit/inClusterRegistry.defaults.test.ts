@@ -20,7 +20,12 @@ describe("inClusterRegistryDefaults", () => {
             deletes: { api: false, ui: false },
             allowedNetworks: [],
             namespace: "dso",
-            images: { registry: "registry:3.1.2", caddy: "caddy:2.8.4", ui: "joxit/docker-registry-ui:2.5.7" },
+            images: {
+                registry: "registry:3.1.2",
+                caddy: "caddy:2.11.9",
+                ui: "joxit/docker-registry-ui:2.6.0",
+                kubectl: "alpine/kubectl:1.36.3",
+            },
             storage: { kind: "filesystem", size: "20Gi" },
             ui: { enabled: false },
             garbageCollection: { enabled: false, schedule: "30 3 * * 0", deleteUntagged: false },
@@ -38,7 +43,7 @@ describe("inClusterRegistryDefaults", () => {
             allowedNetworks: ["10.0.0.0/8"],
             namespace: "registry",
             ingressClass: "traefik",
-            images: { registry: "registry:3", caddy: "caddy:2", ui: "ui:1" },
+            images: { registry: "registry:3", caddy: "caddy:2", ui: "ui:1", kubectl: "kubectl:1" },
             storage: { kind: "filesystem", size: "50Gi", storageClass: "fast" },
             ui: { enabled: true },
             garbageCollection: { enabled: true, schedule: "0 4 * * *", deleteUntagged: true },
@@ -50,8 +55,25 @@ describe("inClusterRegistryDefaults", () => {
 
     it("defaults each image, and each part of the collection, on its own", () => {
         const args = inClusterRegistryDefaults({ ...minimal, images: { registry: "registry:3" }, garbageCollection: { enabled: true } });
-        expect(args.images).toEqual({ registry: "registry:3", caddy: "caddy:2.8.4", ui: "joxit/docker-registry-ui:2.5.7" });
+        expect(args.images).toEqual({
+            registry: "registry:3",
+            caddy: "caddy:2.11.9",
+            ui: "joxit/docker-registry-ui:2.6.0",
+            kubectl: "alpine/kubectl:1.36.3",
+        });
         expect(args.garbageCollection).toEqual({ enabled: true, schedule: "30 3 * * 0", deleteUntagged: false });
+    });
+
+    it("gives monitoring its probe's image and keeps one given", () => {
+        const runbookBaseUrl = "docs/runbooks.md";
+        expect(inClusterRegistryDefaults({ ...minimal, monitoring: { runbookBaseUrl } }).monitoring).toEqual({
+            runbookBaseUrl,
+            prometheusOperator: false,
+            probeImage: "prom/blackbox-exporter:v0.28.0",
+        });
+        const given = { runbookBaseUrl, prometheusOperator: true, probeImage: `mirror.example/blackbox-exporter@sha256:${"a".repeat(64)}` };
+        expect(inClusterRegistryDefaults({ ...minimal, monitoring: given }).monitoring).toEqual(given);
+        expect(inClusterRegistryDefaults(minimal).monitoring).toBeUndefined();
     });
 
     it("gives filesystem storage its size, and leaves S3 storage as given", () => {

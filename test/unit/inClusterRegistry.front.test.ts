@@ -48,7 +48,7 @@ describe("InClusterRegistry from the front contract alone", () => {
         const deployment = raw("Deployment", "registry");
         expect(deployment.spec.replicas).toBe(1);
         const images = deployment.spec.template.spec.containers.map((c: { image: string }) => c.image);
-        expect(images).toEqual(expect.arrayContaining(["registry:3.1.2", "caddy:2.8.4"]));
+        expect(images).toEqual(expect.arrayContaining(["registry:3.1.2", "caddy:2.11.9"]));
         expect(raw("PersistentVolumeClaim", "registry-data").spec.resources.requests.storage).toBe("20Gi");
         expect(raw("Ingress", "registry").spec.ingressClassName).toBe("nginx");
         expect(raw("ConfigMap", "local-registry-hosting").metadata.namespace).toBe("kube-public");

@@ -13,6 +13,7 @@ import {
     planInClusterRegistry,
 } from "../../components/inCluster/inClusterRegistry";
 import type { MirrorSpec } from "../../components/mirrors/mirrors";
+import { backup } from "../support/inClusterSpec";
 import { DOCKER_HUB_MIRROR, GHCR_MIRROR, PLAN_HASH as HASH, MAVEN_REPOSITORY } from "../support/placementFixtures";
 
 const accounts = { push: { username: "ci-push", bcryptHash: HASH } };
@@ -140,12 +141,35 @@ describe("planInClusterRegistry", () => {
         expect(() => plan({ ...minimal, mirrors: [{ spec: ghcr }] })).toThrow("mirror ghcr.io: its upstream account is missing");
     });
 
+    it("runs the GC and backup jobs on images.kubectl, and the certificate probe on monitoring.probeImage", () => {
+        const kubectl = "mirror.example/alpine/kubectl:1.36.3";
+        const probeImage = `mirror.example/prom/blackbox-exporter@sha256:${"c".repeat(64)}`;
+        const args: InClusterRegistryArgs = {
+            ...minimal,
+            images: { kubectl },
+            garbageCollection: { enabled: true },
+            backup,
+            monitoring: { runbookBaseUrl: "https://runbooks", probeImage },
+        };
+        type Containers = { containers: { name: string; image: string }[] };
+        const jobImages = (name: string) =>
+            (
+                planned(args, name).object.spec as { jobTemplate: { spec: { template: { spec: Containers } } } }
+            ).jobTemplate.spec.template.spec.containers.map((c) => c.image);
+        expect(jobImages("registry-cronjob-registry-gc")).toEqual([kubectl]);
+        expect(jobImages("registry-cronjob-registry-backup")).toEqual([kubectl]);
+        const probe = (planned(args, "registry-deployment-registry-certificate-probe").object.spec as { template: { spec: Containers } })
+            .template.spec.containers;
+        expect(probe.find((c) => c.name === "blackbox-exporter")?.image).toBe(probeImage);
+    });
+
     it("takes the monitoring every placement takes: scrape annotations and a rules ConfigMap unless prometheus-operator is named", () => {
         const monitored = (monitoring: InClusterRegistryArgs["monitoring"]) =>
             names({ ...minimal, monitoring }).filter((n) => /podmonitor|prometheusrule|alert-rules/.test(n));
         expect(inClusterRegistryDefaults({ ...minimal, monitoring: { runbookBaseUrl: "https://runbooks" } }).monitoring).toEqual({
             runbookBaseUrl: "https://runbooks",
             prometheusOperator: false,
+            probeImage: "prom/blackbox-exporter:v0.28.0",
         });
         expect(monitored({ runbookBaseUrl: "https://runbooks" })).toEqual(["registry-configmap-dso-registry-alert-rules"]);
         expect(monitored({ runbookBaseUrl: "https://runbooks", prometheusOperator: true })).toEqual([

@@ -20,7 +20,7 @@ describe("kindRegistryDefaults", () => {
             ...minimal,
             requiresAuthForPull: false,
             deletes: { api: false, ui: false },
-            images: { distribution: "registry:3.1.2", front: "caddy:2.8.4", watcher: "docker:27.3-cli" },
+            images: { distribution: "registry:3.1.2", front: "caddy:2.11.9", watcher: "docker:29.9.3-cli" },
             publishLocalRegistryHosting: true,
         });
         expect(Object.keys(args)).not.toContain("allowedNetworks");
@@ -39,7 +39,7 @@ describe("kindRegistryDefaults", () => {
         expect(kindRegistryDefaults({ ...minimal, images: { front: "caddy:2" } }).images).toEqual({
             distribution: "registry:3.1.2",
             front: "caddy:2",
-            watcher: "docker:27.3-cli",
+            watcher: "docker:29.9.3-cli",
         });
     });
 });

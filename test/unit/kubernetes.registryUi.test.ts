@@ -24,7 +24,7 @@ describe("web UI", () => {
             const registryPod = get(objects, "Deployment", "registry").spec.template;
             expect(registryPod.spec.containers.map((c: any) => c.name)).toEqual(["caddy", "registry"]);
             const ui = get(objects, "Deployment", UI_WORKLOAD.name).spec.template.spec.containers[0];
-            expect(ui.image).toBe("joxit/docker-registry-ui:2.5.7");
+            expect(ui.image).toBe(baseSpec().images.ui);
             expect(ui.env).toContainEqual({ name: "DELETE_IMAGES", value: String(deleteEnabled) });
             expect(ui.env).toContainEqual({ name: "NGINX_LISTEN_PORT", value: String(UI_WORKLOAD.port) });
             // Served under /registry/: the API is at the origin, not under the page's path.

@@ -9,7 +9,11 @@ import { renderInClusterObjects } from "../../components/inCluster/manifests";
 import { baseSpec, certManager, container, find, get } from "../support/inClusterSpec";
 
 describe("monitoring in the cluster", () => {
-    const monitoring = { runbookBaseUrl: "https://docs.example.test/runbooks.md", cacheClaims: ["registry-mirror-docker-io"] };
+    const monitoring = {
+        runbookBaseUrl: "https://docs.example.test/runbooks.md",
+        cacheClaims: ["registry-mirror-docker-io"],
+        probeImage: "prom/blackbox-exporter:v0.28.0",
+    };
 
     test("without prometheus-operator: Caddy's metrics port is annotated, the rules are a ConfigMap, no CRD objects", () => {
         const objects = renderInClusterObjects(baseSpec({ monitoring: { ...monitoring, prometheusOperator: false } }));

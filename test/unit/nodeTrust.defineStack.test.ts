@@ -65,6 +65,22 @@ describe("node trust from stack config (defineStack)", () => {
         for (const n of dso) expect(n.metadata.labels["pod-security.kubernetes.io/enforce"]).toBe("restricted");
     });
 
+    it("delivery daemonset: the pods run nodes.daemonsetImage, busybox:1.37.0 unless the stack names another", async () => {
+        const image = () => {
+            const daemonSets = rt.resources
+                .filter((r) => r.type === "kubernetes:apps/v1:DaemonSet")
+                .map((r) => r.inputs as Record<string, any>);
+            return daemonSets.at(-1)!.spec.template.spec.containers.map((c: { image: string }) => c.image);
+        };
+        stack.defineStack(cfg({ delivery: "daemonset", runtime: "containerd", namespace: "trust-default" }));
+        await settle();
+        expect(image()).toEqual(["busybox:1.37.0"]);
+        const mirrored = `mirror.example.test/library/busybox:1.37.0@sha256:${"b".repeat(64)}`;
+        stack.defineStack(cfg({ delivery: "daemonset", runtime: "containerd", namespace: "trust-mirrored", daemonsetImage: mirrored }));
+        await settle();
+        expect(image()).toEqual([mirrored]);
+    });
+
     it("pull credentials reach every node but docker ones: registries.yaml on k3s, hosts.toml on containerd, both secret", async () => {
         stack.defineStack(cfg({ delivery: "ssh", runtime: "containerd", list: [node("c1"), node("k1", { runtime: "k3s" })] }));
         await settle();

@@ -11,7 +11,11 @@ import { RETENTION_TEXTFILE } from "../../components/upkeep/retention";
 import { baseSpec, container, find, get, s3 } from "../support/inClusterSpec";
 
 describe("monitoring in the cluster", () => {
-    const monitoring = { runbookBaseUrl: "https://docs.example.test/runbooks.md", cacheClaims: ["registry-mirror-docker-io"] };
+    const monitoring = {
+        runbookBaseUrl: "https://docs.example.test/runbooks.md",
+        cacheClaims: ["registry-mirror-docker-io"],
+        probeImage: "prom/blackbox-exporter:v0.28.0",
+    };
 
     describe("tag retention's counts", () => {
         const retention = { mode: "apply", rules: [{ prefix: "team/", keepNewest: 5 }], protect: [] } as const;

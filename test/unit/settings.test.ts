@@ -108,7 +108,7 @@ describe("toSettings narrows the registry's settings once, by registry.mode", ()
     it.each(REGISTRY_MODES.filter((m) => m !== "existing"))("gives mode %s the web UI's block, its defaults filled in", (mode) => {
         const registry = settingsOf(mode);
         if (registry.mode === "existing") throw new Error("existing");
-        expect(registry.ui).toEqual({ enabled: false, image: "joxit/docker-registry-ui:2.5.7", deleteEnabled: false });
+        expect(registry.ui).toEqual({ enabled: false, image: "joxit/docker-registry-ui:2.6.0", deleteEnabled: false });
     });
 
     it("takes each placement's storage from its own shape: a claim in the cluster, a directory on the host", () => {
@@ -126,7 +126,12 @@ describe("toSettings narrows the registry's settings once, by registry.mode", ()
         if (inCluster.mode !== "in-cluster" || host.mode !== "external-host") throw new Error("modes");
         expect(inCluster.loginLimit).toEqual({ enabled: true, tokenRequestsPerMinute: 60, ignoreNetworks: [] });
         expect(host.loginLimit).toEqual({ enabled: true, maxRetry: 10, findTimeSeconds: 600, banTimeSeconds: 3600, ignoreNetworks: [] });
-        expect(inCluster.monitoring).toEqual({ enabled: true, prometheusOperator: false, runbookBaseUrl: "docs/runbooks.md" });
+        expect(inCluster.monitoring).toEqual({
+            enabled: true,
+            prometheusOperator: false,
+            runbookBaseUrl: "docs/runbooks.md",
+            probeImage: "prom/blackbox-exporter:v0.28.0",
+        });
         expect(host.monitoring).toEqual({ enabled: true, runbookBaseUrl: "docs/runbooks.md" });
         const off = settingsOf("in-cluster", { loginLimit: { enabled: false }, monitoring: { enabled: false } });
         expect(off.mode === "in-cluster" && [off.loginLimit, off.monitoring]).toEqual([{ enabled: false }, { enabled: false }]);

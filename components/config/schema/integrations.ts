@@ -3,6 +3,7 @@
  * ConfigMap, pull secrets, and copies of the registry's CA.
  */
 import { z } from "zod";
+import { DEFAULT_AGENT_IMAGES } from "../../shared/defaults";
 import { credentialId, imageRef, k8sName } from "./values";
 
 /** Key `jenkins`: the Jenkins credentials and the pipeline-config ConfigMap. */
@@ -36,12 +37,16 @@ export const jenkins = z.strictObject({
     timeoutSeconds: z.number().int().min(1).max(300).default(30).describe("Request timeout in seconds."),
     agentImages: z
         .strictObject({
-            dockerCli: imageRef.default("docker:27.3.1-cli").describe("Docker CLI of the docker-in-docker agent template."),
-            dockerDaemon: imageRef.default("docker:27.3.1-dind").describe("Docker engine sidecar of the docker-in-docker agent template."),
+            dockerCli: imageRef.default(DEFAULT_AGENT_IMAGES.dockerCli).describe("Docker CLI of the docker-in-docker agent template."),
+            dockerDaemon: imageRef
+                .default(DEFAULT_AGENT_IMAGES.dockerDaemon)
+                .describe("Docker engine sidecar of the docker-in-docker agent template."),
             kaniko: imageRef
-                .default("gcr.io/kaniko-project/executor:v1.23.2-debug")
-                .describe("kaniko executor of the kaniko agent template; a `-debug` tag, which has the shell `sh` steps need."),
-            buildah: imageRef.default("quay.io/buildah/stable:v1.37.0").describe("buildah of the buildah agent template."),
+                .optional()
+                .describe(
+                    "kaniko executor of a kaniko agent template, which is rendered only when this is set: kaniko was archived upstream in June 2025 and gets no more fixes (a warning says so). A `-debug` tag, which has the shell `sh` steps need.",
+                ),
+            buildah: imageRef.default(DEFAULT_AGENT_IMAGES.buildah).describe("buildah of the buildah agent template."),
         })
         .prefault({})
         .describe(

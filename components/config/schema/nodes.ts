@@ -3,8 +3,9 @@
  * nodes reached over SSH.
  */
 import { z } from "zod";
+import { DEFAULT_NODE_TRUST_IMAGE } from "../../shared/defaults";
 import { IPV4, RUNTIME_FLAVOURS } from "../../shared/facts";
-import { k8sName, k8sNodeName, sshConnection } from "./values";
+import { imageRef, k8sName, k8sNodeName, sshConnection } from "./values";
 
 const node = z.strictObject({
     name: k8sName.describe("Name used in resource names and synth output."),
@@ -59,6 +60,11 @@ export const nodes = z.strictObject({
     namespace: k8sName
         .default("dso-node-trust")
         .describe('Namespace of the node-trust DaemonSet (delivery "daemonset"), created with the privileged Pod Security level.'),
+    daemonsetImage: imageRef
+        .default(DEFAULT_NODE_TRUST_IMAGE)
+        .describe(
+            'Image of the node-trust DaemonSet (delivery "daemonset"): busybox, or any image with sh, awk, cmp, mktemp, sha256sum and nsenter. Pin it by digest in production.',
+        ),
     insecurePlainHttp: z.boolean().default(false).describe("Plain-HTTP registry (no TLS). Dangerous: images can be swapped in transit."),
     list: z.array(node).default([]).describe('Nodes reached over SSH (delivery "ssh").'),
 });

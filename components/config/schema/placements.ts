@@ -6,7 +6,7 @@ import { Affinity } from "kubernetes-models/v1/Affinity";
 import { ResourceRequirements } from "kubernetes-models/v1/ResourceRequirements";
 import { Toleration } from "kubernetes-models/v1/Toleration";
 import { z } from "zod";
-import { DEFAULT_HOST_DIRS, DEFAULT_IN_CLUSTER_NAMESPACE, DEFAULT_KIND_WATCHER_IMAGE } from "../../shared/defaults";
+import { DEFAULT_HOST_DIRS, DEFAULT_IN_CLUSTER_NAMESPACE, DEFAULT_KIND_WATCHER_IMAGE, DEFAULT_KUBECTL_IMAGE } from "../../shared/defaults";
 import { INGRESS_CONTROLLERS, PROGRAM_POD_ANNOTATIONS } from "../../shared/facts";
 import { cidr, hostName, imageRef, k8sName, port, sshConnection } from "./values";
 
@@ -186,6 +186,11 @@ export const inCluster = z.strictObject({
         })
         .prefault({})
         .describe("The registry's host name inside pods, through the cluster's CoreDNS (docs/in-cluster.md, Cluster DNS)."),
+    kubectlImage: imageRef
+        .default(DEFAULT_KUBECTL_IMAGE)
+        .describe(
+            "Image of the garbage-collection and backup jobs (registry.maintenance), which drive the registry with kubectl: it needs kubectl within one minor version of the cluster's and a POSIX shell with mktemp, grep, sort, sleep and date (docs/in-cluster.md, The maintenance jobs' image). Pin it by digest in production.",
+        ),
     pod: pod
         .prefault({})
         .describe(

@@ -6,6 +6,8 @@ import { z } from "zod";
 import {
     DEFAULT_GC_SCHEDULE,
     DEFAULT_IMAGES,
+    DEFAULT_MAVEN_NGINX_IMAGE,
+    DEFAULT_PROBE_IMAGE,
     DEFAULT_PUSH_USERNAME,
     DEFAULT_ROTATION,
     DEFAULT_STORAGE_SIZE,
@@ -175,10 +177,8 @@ export const mavenRegistry = z.strictObject({
         .describe(
             "PVC size of the repository's files, when this program serves it (mavenRegistry.host is the in-cluster registry's host).",
         ),
-    nginxImage: z
-        .string()
-        .min(1)
-        .default("nginx:1.27-alpine")
+    nginxImage: imageRef
+        .default(DEFAULT_MAVEN_NGINX_IMAGE)
         .describe(
             "Image of the Maven backend (nginx with its WebDAV module; the official image has it), when this program serves the repository (the registry pod's sidecar, or a container on the external host). Pin it by digest in production.",
         ),
@@ -468,6 +468,11 @@ const monitoring = z.strictObject({
         .default(false)
         .describe(
             "In-cluster: the cluster runs prometheus-operator (its CRDs exist): a PodMonitor and a PrometheusRule are created instead of scrape annotations.",
+        ),
+    probeImage: imageRef
+        .default(DEFAULT_PROBE_IMAGE)
+        .describe(
+            "In-cluster: blackbox_exporter's image in the certificate probe's pod (docs/monitoring.md), which reports the certificate the registry serves. Pin it by digest in production.",
         ),
     runbookBaseUrl: z
         .string()
