@@ -10,7 +10,6 @@ import { loadStackConfig } from "../../components/config";
 import { defineStack } from "../../components/stack";
 import { isSecret, type MockRuntime, mockPassword, promiseOf, SECRET, settle, startMockRuntime } from "../../tools/mockRuntime";
 import { committedSynthDir } from "../support/committedSynth";
-import { PROJECT_DIR } from "../support/synthCli";
 
 let rt: MockRuntime;
 /** The password the mock generated for a random resource of the last run (it depends on its inputs). */
@@ -59,12 +58,6 @@ describe("stack outputs for logging in by hand", () => {
             username: "cluster-pull",
             password: generated("registry-accounts-pull"),
         });
-    });
-
-    it("index.ts exports both, so `pulumi stack output` has them", () => {
-        const index = readFileSync(path.join(PROJECT_DIR, "index.ts"), "utf8");
-        expect(index).toMatch(/^ {8}pushCredentials: outputs\.pushCredentials/m);
-        expect(index).toMatch(/^ {8}pullCredentials: outputs\.pullCredentials/m);
     });
 
     it.each([
