@@ -30,7 +30,7 @@ export function renovateDir(version: string = RENOVATE_VERSION): string {
 /** An installed renovate. */
 export interface RenovateInstall {
     readonly dir: string;
-    /** Seconds the install took in this call; undefined when the cache was warm. */
+    /** Seconds the install took in this call; undefined when it was there already, or another caller installed it. */
     readonly installSeconds: number | undefined;
 }
 
@@ -51,6 +51,7 @@ mkdir -p "$partial"
 printf '{ "private": true, "dependencies": { "renovate": "%s" } }\\n' "$version" > "$partial/package.json"
 sh "$runner" npm install --prefix "$partial" --ignore-scripts --omit=dev --no-audit --no-fund --fetch-retries=5 --loglevel=error >&2
 mv "$partial" "$dir"
+echo installed
 `;
 
 export function installRenovate(version: string = RENOVATE_VERSION): RenovateInstall {
@@ -58,10 +59,12 @@ export function installRenovate(version: string = RENOVATE_VERSION): RenovateIns
     if (existsSync(dir)) return { dir, installSeconds: undefined };
     mkdirSync(path.dirname(dir), { recursive: true });
     const started = Date.now();
-    runOk("flock", [path.join(path.dirname(dir), ".install.lock"), "sh", "-c", INSTALL, "sh", dir, version, NODE_RUNNER], {
+    const result = runOk("flock", [path.join(path.dirname(dir), ".install.lock"), "sh", "-c", INSTALL, "sh", dir, version, NODE_RUNNER], {
         timeout: 15 * 60_000,
     });
-    return { dir, installSeconds: Math.round((Date.now() - started) / 100) / 10 };
+    // A caller that waited for another's install finds it finished and installs nothing.
+    const installed = result.stdout.trim() === "installed";
+    return { dir, installSeconds: installed ? Math.round((Date.now() - started) / 100) / 10 : undefined };
 }
 
 /**
