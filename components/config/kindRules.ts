@@ -46,12 +46,6 @@ export function kindProblems(c: FlatConfig): ConfigProblem[] {
             `is ${cr.port}, but with registry.mode "kind" clients reach the registry on kind.hostPort (${c.kind.hostPort}): set both to the same port`,
         );
     }
-    if (c.registry.ui.enabled && c.kind.ui.port === c.kind.hostPort) {
-        add(
-            ["kind", "ui", "port"],
-            `is ${c.kind.ui.port}, the registry's kind.hostPort: the Docker host publishes the cluster's ingress controller (the UI's origin) on its own port; choose another (docs/kind.md#the-web-ui)`,
-        );
-    }
     for (const [path, refused, message] of unoffered(c)) if (refused) add(path, message);
     if (c.kind.ssh && !c.kind.ssh.hostKey && !c.kind.ssh.allowUnpinnedHostKey) {
         add(

@@ -25,10 +25,10 @@ export interface KindFrontSpec {
     readonly requiresAuthForPull: boolean;
     readonly deletesEnabled: boolean;
     /**
-     * The web UI's origin (`kind.ui.host` and `kind.ui.port`) when the UI is on: its `/v2/` requests arrive
-     * with that Host, forwarded by the cluster's ingress controller.
+     * The web UI's container as the front reaches it on the backend network (ui.ts `kindUiUpstream`) when the
+     * UI is on: the front serves it under /registry/, on its own origin, where the UI's `/v2/` requests arrive.
      */
-    readonly ui?: { readonly host: string; readonly port: number };
+    readonly uiUpstream?: string;
     /** Decoy check: the accounts of each users file by name, and the decoy hash. */
     readonly decoy?: DecoyCheck;
     /**
@@ -53,27 +53,24 @@ export function httpAuthority(host: string, port: number): string {
 }
 
 /**
- * The policy: addressed as localhost (or 127.0.0.1) on the host (the name images carry, KEP-1755), by
- * its container name from the nodes and pods, and by the UI's host through the ingress controller. The
- * challenge's realm is chosen by the authority the client used, among configured ones: pods that use
- * `<containerName>:<port>` get the realm there (they cannot reach localhost), the UI's browser its own
- * origin, and everyone else `localhost:<port>`, where docker, skopeo and CI on the host log in.
+ * The policy: addressed as localhost (or 127.0.0.1) on the host (the name images carry, KEP-1755), and by
+ * its container name from the nodes and pods. The challenge's realm is chosen by the authority the client
+ * used, among configured ones: pods that use `<containerName>:<port>` get the realm there (they cannot
+ * reach localhost), and everyone else `localhost:<port>`, where docker, skopeo and CI on the host log in
+ * and where the browser opened the web UI.
  */
 export function kindFrontPolicy(spec: KindFrontSpec): AccessPolicy {
     const onKindNetwork = `${spec.registryName}:${spec.port}`;
-    const uiOrigin = spec.ui ? httpAuthority(spec.ui.host, spec.ui.port) : undefined;
     // 127.0.0.1 too: on the host, clients that write the address instead of localhost.
-    const names = ["localhost", "127.0.0.1", spec.registryName, ...(spec.ui ? [spec.ui.host] : [])];
+    const names = ["localhost", "127.0.0.1", spec.registryName];
     return {
         siteAddress: "localhost",
         siteAliases: [...new Set(names)].filter((name) => name !== "localhost"),
         port: spec.port,
         publicAuthority: `localhost:${spec.port}`,
         // docs/kind.md#the-realm
-        realmAuthorities: {
-            [onKindNetwork]: onKindNetwork,
-            ...(uiOrigin ? { [uiOrigin]: uiOrigin } : {}),
-        },
+        realmAuthorities: { [onKindNetwork]: onKindNetwork },
+        ...(spec.uiUpstream ? { uiUpstream: spec.uiUpstream } : {}),
         tls: { kind: "plain-http" },
         upstream: `${spec.distributionName}:${DISTRIBUTION.containerPort}`,
         requiresAuthForPull: spec.requiresAuthForPull,

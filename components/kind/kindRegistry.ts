@@ -48,7 +48,7 @@ import {
     nodesUnconfigureScript,
     nodeWatchScript,
 } from "./scripts";
-import { type KindUiSpec, renderKindUiObjects } from "./ui";
+import { kindUiEnvironment, kindUiUpstream } from "./ui";
 
 /**
  * kind's registry: the front contract every placement takes (accounts, pull auth, deletes), but no
@@ -73,8 +73,12 @@ export interface KindRegistryArgs extends Omit<RegistryFront, "allowedNetworks" 
      * @default true
      */
     readonly publishLocalRegistryHosting?: boolean;
-    /** The web UI in the cluster (registry.ui.enabled); none when unset. */
-    readonly ui?: Omit<KindUiSpec, "registryName" | "port" | "deleteEnabled">;
+    /**
+     * The web UI (registry.ui.enabled): a container beside the registry's, which the front serves at
+     * http://localhost:<port>/registry/, the API's own origin; none when unset. Its image, when left out,
+     * is the pinned default (`registry.ui.image`'s).
+     */
+    readonly ui?: { readonly image?: string };
     /** Pull-through caches (`registry.mirrors`), each with its upstream account when it has one. */
     readonly mirrors?: readonly RegistryMirror[];
     /** Additions to Distribution's config.yml (`registry.distributionConfig`, docs/distribution-config.md); none when unset. */
@@ -84,12 +88,13 @@ export interface KindRegistryArgs extends Omit<RegistryFront, "allowedNetworks" 
 /** `KindRegistryArgs` with every default applied: what the component builds from (`kindRegistryDefaults`). */
 export type KindRegistryArgsWithDefaults = Omit<
     KindRegistryArgs,
-    "requiresAuthForPull" | "deletes" | "images" | "publishLocalRegistryHosting"
+    "requiresAuthForPull" | "deletes" | "images" | "publishLocalRegistryHosting" | "ui"
 > & {
     readonly requiresAuthForPull: boolean;
     readonly deletes: RegistryDeletes;
     readonly images: KindImages;
     readonly publishLocalRegistryHosting: boolean;
+    readonly ui?: { readonly image: string };
 };
 
 /**
@@ -98,8 +103,9 @@ export type KindRegistryArgsWithDefaults = Omit<
  * accounts), then the placement's own. A setting given is kept as given.
  */
 export function kindRegistryDefaults(args: KindRegistryArgs): KindRegistryArgsWithDefaults {
+    const { ui, ...given } = args;
     return {
-        ...args,
+        ...given,
         requiresAuthForPull: args.requiresAuthForPull ?? FRONT_DEFAULTS.requiresAuthForPull,
         deletes: args.deletes ?? FRONT_DEFAULTS.deletes,
         images: {
@@ -108,6 +114,7 @@ export function kindRegistryDefaults(args: KindRegistryArgs): KindRegistryArgsWi
             watcher: args.images?.watcher ?? DEFAULT_KIND_WATCHER_IMAGE,
         },
         publishLocalRegistryHosting: args.publishLocalRegistryHosting ?? true,
+        ...(ui ? { ui: { image: ui.image ?? DEFAULT_IMAGES.ui } } : {}),
     };
 }
 
@@ -132,7 +139,7 @@ export interface KindRegistryPlan {
     readonly nodes: KindPlannedCommand;
     /** The read-back of every file above, after the containers. */
     readonly filesCheck: { readonly name: string; readonly args: HostFilesCheckArgs; readonly after: "containers" };
-    /** The KEP-1755 ConfigMap (when published), then the UI's objects (the namespace first). */
+    /** The KEP-1755 ConfigMap, when published. */
     readonly objects: readonly PlannedObject[];
     readonly registryUrl: string;
     readonly authority: string;
@@ -172,7 +179,7 @@ export function planKindRegistry(
             distributionName: p.distributionName,
             requiresAuthForPull: args.requiresAuthForPull,
             deletesEnabled: args.deletes.api,
-            ...(args.ui ? { ui: { host: args.ui.host, port: args.ui.uiPort } } : {}),
+            ...(args.ui ? { uiUpstream: kindUiUpstream(layout) } : {}),
             ...(args.garbageCollection ? { readOnlyMarker: KIND_GC_MARKER } : {}),
             mirrors: mirrors.map((m) => ({
                 pathName: m.spec.pathName,
@@ -246,7 +253,8 @@ export function planKindRegistry(
         }),
     );
     const root = (script: string) => privileged(script, connection.sudo);
-    const applyContainers = pulumi.unsecret(digests).apply((d) => containersApplyScript(layout, args.images, d, mirrorRuns));
+    const ui = args.ui ? { image: args.ui.image, environment: kindUiEnvironment(layout, { deleteEnabled: args.deletes.ui }) } : undefined;
+    const applyContainers = pulumi.unsecret(digests).apply((d) => containersApplyScript(layout, args.images, d, mirrorRuns, ui));
     return {
         files,
         containers: {
@@ -281,7 +289,7 @@ export function planKindRegistry(
             },
             after: "containers",
         },
-        objects: [...(args.publishLocalRegistryHosting ? [localRegistryHostingObject(name, layout)] : []), ...kindUiObjects(name, args)],
+        objects: args.publishLocalRegistryHosting ? [localRegistryHostingObject(name, layout)] : [],
         registryUrl: `http://localhost:${layout.port}`,
         authority: `${layout.registryName}:${layout.port}`,
     };
@@ -305,28 +313,9 @@ function localRegistryHostingObject(name: string, layout: KindLayout): PlannedOb
     };
 }
 
-/** The web UI's objects, none without `args.ui`: the namespace first; the rest waits for it and is independent of the registry's containers. */
-function kindUiObjects(name: string, args: KindRegistryArgsWithDefaults): PlannedObject[] {
-    if (!args.ui) return [];
-    const objects = renderKindUiObjects({
-        ...args.ui,
-        deleteEnabled: args.deletes.ui,
-        registryName: args.layout.registryName,
-        port: args.layout.port,
-    });
-    const planned: PlannedObject[] = [];
-    let namespace: string | undefined;
-    for (const object of objects) {
-        const resourceName = `${name}-ui-${object.kind.toLowerCase()}-${object.metadata.name}`;
-        planned.push({ name: resourceName, object, dependsOn: namespace ? [namespace] : [] });
-        if (object.kind === "Namespace") namespace = resourceName;
-    }
-    return planned;
-}
-
 /**
  * The kind placement: its files, its containers, its nodes, its ConfigMap. Commands run on the Docker host
- * of `args.connection`; the ConfigMap and the UI's objects go to the Kubernetes provider of
+ * of `args.connection`; the ConfigMap goes to the Kubernetes provider of
  * `opts.providers` (or `opts.provider`), else the ambient one. What it registers is `planKindRegistry`'s.
  */
 export class KindRegistry extends pulumi.ComponentResource {

@@ -66,6 +66,8 @@ export function kindPaths(layout: KindLayout) {
         distributionName: `${registryName}-distribution`,
         watcherName: `${registryName}-node-watcher`,
         maintenanceName: `${registryName}-maintenance`,
+        /** The web UI's container (ui.ts), which the front serves under /registry/. */
+        uiName: `${registryName}-ui`,
         /** Distribution's and the caches' network with the front: internal, and no address of the Docker host on its bridge. */
         backendNetwork: `${registryName}-backend`,
         /** The pull-through caches' way out to their upstreams (a bridge network, not internal). */
@@ -255,12 +257,23 @@ export interface KindMirrorRun {
     readonly hasCredentials: boolean;
 }
 
-/** Runs the containers (`sh/containers-apply.sh`); `digests` name what each one's placed files hold. */
+/** The web UI's container as `containers-apply.sh` runs it (ui.ts): its image and environment, its spec. */
+export interface KindUiRun {
+    readonly image: string;
+    /** `NAME=value` words. */
+    readonly environment: readonly string[];
+}
+
+/**
+ * Runs the containers (`sh/containers-apply.sh`); `digests` name what each one's placed files hold. `ui`
+ * unset, the UI's container is removed (or never made).
+ */
 export function containersApplyScript(
     layout: KindLayout,
     images: KindImages,
     digests: KindFileDigests,
     mirrors: readonly KindMirrorRun[] = [],
+    ui?: KindUiRun,
 ): string {
     const p = kindPaths(layout);
     return renderShellScript(sh("containers-apply.sh"), {
@@ -290,6 +303,10 @@ export function containersApplyScript(
         DISTRIBUTION_DATA_DIR: DISTRIBUTION.dataDir,
         DISTRIBUTION_ENV: DISTRIBUTION_ENV_WORDS,
         DISTRIBUTION_PORT: DISTRIBUTION.containerPort,
+        UI_NAME: p.uiName,
+        UI_IMAGE: ui?.image ?? "",
+        // One line, as DISTRIBUTION_ENV: the words become the container's spec label too.
+        UI_ENV: (ui?.environment ?? []).join(" "),
     });
 }
 
@@ -303,6 +320,7 @@ export function containersDeleteScript(layout: KindLayout): string {
         FRONT_NAME: layout.registryName,
         WATCHER_NAME: p.watcherName,
         MAINTENANCE_NAME: p.maintenanceName,
+        UI_NAME: p.uiName,
         EGRESS_NETWORK: p.egressNetwork,
         MIRRORS_DIR: p.mirrors,
         MIRROR_PREFIX: mirrorPrefix(layout),

@@ -59,16 +59,6 @@ export function defineKindRegistry(cfg: StackIn<KindRegistrySettings>, d: Decisi
         mirrors: registryMirrors(cfg),
         ...(cfg.registry.distributionConfig ? { distributionConfig: cfg.registry.distributionConfig } : {}),
         publishLocalRegistryHosting: true,
-        ...(cfg.registry.ui.enabled
-            ? {
-                  ui: {
-                      namespace: k.ui.namespace,
-                      host: k.ui.host,
-                      uiPort: k.ui.port,
-                      ingressClass: k.ui.ingressClass,
-                      image: cfg.registry.ui.image,
-                  },
-              }
-            : {}),
+        ...(cfg.registry.ui.enabled ? { ui: { image: cfg.registry.ui.image } } : {}),
     });
 }

@@ -4,8 +4,9 @@
  * no secret to set); the registry's three containers on the Docker host, each node's containerd
  * configured, the KEP-1755 ConfigMap on the API server; an image pushed from the Docker host with the
  * account `stack output --show-secrets` shows is pulled in each node under both of its names; the web UI's
- * objects in the cluster and the front's realm chosen by the authority each client came by (the UI's
- * origin localhost:8080, pods' kind-registry:5002, the host's localhost:5002); a second `up` plans
+ * container beside them, served by the front at localhost:5002/registry/ on the API's own origin, and the
+ * front's realm chosen by the authority each client came by (pods' kind-registry:5002, the Docker host's
+ * and the browser's localhost:5002); a second `up` plans
  * nothing and a refresh finds nothing; the front's users file edited by hand shows in `preview --refresh`
  * and `up --refresh` puts it back, and a node's file removed by hand is put back by the node watcher;
  * then the web UI turned off, the registry's image bumped and scheduled garbage collection
@@ -21,10 +22,10 @@
  *   configured as kind configures it, named and labelled like kind's, on the network `kind`; pulls go
  *   through containerd's CRI, as the kubelet's do. One node lacks `config_path` (an older node image).
  * - The cluster's API is the engine tier's control plane (kwok nodes), under a kubeconfig whose
- *   context is named `kind-kind` as `kind create cluster` names it. kind's ingress-nginx is not there:
- *   the test publishes each Ingress's address as that controller does (`--publish-status-address=localhost`).
+ *   context is named `kind-kind` as `kind create cluster` names it.
  * - Images are built here and given the names the stack pins (no registry can be pulled from); the
- *   bumped image is the same Distribution under a new tag.
+ *   bumped image is the same Distribution under a new tag; the UI's is a stand-in that serves a page
+ *   with the settings the stack's container gives it (test/support/registryUiStandIn).
  * - `kind.dataDir` is a directory of the test instead of the default under the home directory.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -34,21 +35,20 @@ import * as YAML from "yaml";
 import { NODE_RECHECK_SECONDS } from "../../components/kind/scripts";
 import { BUMPED_REGISTRY_IMAGE, DEPLOYED_REGISTRY_IMAGE } from "../support/distributionBinaries";
 import { type DockerClient, type DockerEngine, startDockerEngine } from "../support/dockerEngine";
-import { payloadImage, pinnedCaddyImage, registryImage } from "../support/dockerImages";
+import { payloadImage, pinnedCaddyImage, registryImage, registryUiStandInImage } from "../support/dockerImages";
 import { criPullUntil, criRemoveImage, dockerCliImage, type KindNode, startKindNode } from "../support/kindNode";
 import { type ControlPlane, startControlPlane } from "../support/kubeControlPlane";
 import { createNetns, type TestNetns } from "../support/netns";
-import { engineSet, openWorkspace, type Workspace } from "../support/pulumiEngine";
-import { privateDir, removeDir, run } from "../support/serverProcess";
+import { openWorkspace, type Workspace } from "../support/pulumiEngine";
+import { privateDir, removeDir } from "../support/serverProcess";
 
 const STACK = "kind";
 const IMAGE = "dev/app:1";
 const CONTAINERS = ["kind-registry", "kind-registry-distribution", "kind-registry-node-watcher"];
 /** The maintenance container, with registry.maintenance.garbageCollection.enabled. */
 const MAINTENANCE = "kind-registry-maintenance";
-const UI_NAMESPACE = "dso-registry-ui";
-/** The committed stack's kind.ui.host and kind.ui.port, as the browser writes them. */
-const UI_ORIGIN = "localhost:8080";
+/** The web UI's container, with registry.ui.enabled (on in the committed stack). */
+const UI = "kind-registry-ui";
 const CONFIG_MAP = "/api/v1/namespaces/kube-public/configmaps/local-registry-hosting";
 
 let scratch: string;
@@ -139,40 +139,9 @@ async function waitForFront(): Promise<void> {
     }
 }
 
-interface IngressList {
-    items: { metadata: { name: string }; status?: { loadBalancer?: { ingress?: unknown[] } } }[];
-}
-
-/**
- * What kind's ingress-nginx does with `--publish-status-address=localhost`: every Ingress of `namespace`
- * gets `localhost` as its address. Runs until the returned function is called.
- */
-function publishIngressAddresses(namespace: string): () => void {
-    const kubectl = path.join(engineSet(), "bin", "kubectl");
-    const env = { ...process.env, KUBECONFIG: kube.kubeconfig };
-    const timer = setInterval(() => {
-        const list = run(kubectl, ["get", "ingress", "-n", namespace, "-o", "json"], { env });
-        if (list.code !== 0) return;
-        const { items } = JSON.parse(list.stdout) as IngressList;
-        for (const ingress of items.filter((i) => !i.status?.loadBalancer?.ingress?.length)) {
-            run(
-                kubectl,
-                [
-                    "patch",
-                    "ingress",
-                    ingress.metadata.name,
-                    "-n",
-                    namespace,
-                    "--subresource=status",
-                    "--type=merge",
-                    "-p",
-                    JSON.stringify({ status: { loadBalancer: { ingress: [{ hostname: "localhost" }] } } }),
-                ],
-                { env },
-            );
-        }
-    }, 1000);
-    return () => clearInterval(timer);
+/** The front's answer to GET `urlPath` with Host localhost:5002, as a browser on the Docker host sends it: status line and headers, then the body. */
+function fromFront(urlPath: string): string {
+    return ns.run("curl", ["-sS", "-D", "-", "-H", "Host: localhost:5002", `http://127.0.0.1:5002${urlPath}`]).stdout;
 }
 
 beforeAll(async () => {
@@ -186,6 +155,8 @@ beforeAll(async () => {
     registryImage(engine);
     pinnedCaddyImage(engine);
     dockerCliImage(engine);
+    // registry.ui.image: the UI's stand-in under the name the stack pins.
+    registryUiStandInImage(engine);
     // Seed 004's step 1: `kind create cluster` (its nodes on the network "kind"), then the registry.
     nodes = [
         startKindNode(engine, { cluster: "kind", name: "kind-control-plane", runDir: path.join(scratch, "run-cp") }),
@@ -218,17 +189,14 @@ describe("kind stack, real engine", () => {
         const preview = await ws.shell(`npx pulumi preview --diff -s ${STACK}`);
         expect(preview.code, preview.stdout + preview.stderr).toBe(0);
         expect(preview.stdout).toMatch(/\+ \d+ to create/);
-        expect([...CONTAINERS, MAINTENANCE].map(container)).toEqual([undefined, undefined, undefined, undefined]);
+        expect([...CONTAINERS, UI, MAINTENANCE].map(container)).toEqual([undefined, undefined, undefined, undefined, undefined]);
         expect(await kube.get(CONFIG_MAP)).toBeUndefined();
     });
 
-    it("`up` creates the files, the containers, the nodes' configuration, the ConfigMap and the UI's objects", async () => {
-        const stopPublishing = publishIngressAddresses(UI_NAMESPACE);
-        const up = await ws.pulumi(["up", "--yes", "--json", "-s", STACK]).finally(stopPublishing);
+    it("`up` creates the files, the containers (the UI's among them), the nodes' configuration and the ConfigMap, and nothing of the UI in the cluster", async () => {
+        const up = await ws.pulumi(["up", "--yes", "--json", "-s", STACK]);
         expect(up.code, up.stdout + up.stderr).toBe(0);
-        const lines = executed(up.stdout);
-        expect(lines.filter((l) => l.startsWith("create kind-registry-ui-"))).toHaveLength(6);
-        expect(lines.filter((l) => !l.startsWith("create kind-registry-ui-"))).toEqual(
+        expect(executed(up.stdout)).toEqual(
             [
                 "create kind-registry-caddyfile-write",
                 "create kind-registry-containers",
@@ -251,7 +219,7 @@ describe("kind stack, real engine", () => {
             ].sort(),
         );
         const containers = await commandStdout("kind-registry-containers");
-        for (const what of ["distribution", "front", "node watcher"]) expect(containers).toContain(`changed ${what}`);
+        for (const what of ["distribution", "front", "node watcher", "web UI"]) expect(containers).toContain(`changed ${what}`);
         const configured = await commandStdout("kind-registry-nodes");
         expect(configured).toContain("node kind-control-plane: configured");
         expect(configured).toContain("node kind-worker: configured");
@@ -263,6 +231,10 @@ describe("kind stack, real engine", () => {
             Object.keys(JSON.parse(engine.dockerOk(["inspect", "-f", "{{json .NetworkSettings.Networks}}", name]))).sort();
         expect(networks("kind-registry")).toEqual(["kind", "kind-registry-backend"]);
         expect(networks("kind-registry-distribution")).toEqual(["kind-registry-backend"]);
+        // The UI's container: on the backend network only, where the front reaches it, and no port of the host.
+        expect(container(UI)?.running).toBe(true);
+        expect(networks(UI)).toEqual(["kind-registry-backend"]);
+        expect(engine.dockerOk(["port", UI]).trim()).toBe("");
         expect(engine.dockerOk(["port", "kind-registry"])).toMatch(/^5002\/tcp -> 127\.0\.0\.1:5002$/);
         await waitForFront();
         for (const node of ["kind-control-plane", "kind-worker"]) {
@@ -341,32 +313,34 @@ describe("kind stack, real engine", () => {
         expect(again.code, again.stdout + again.stderr).toBe(0);
     }, 300_000);
 
-    it("the UI's objects are in the cluster, and the front names each client's own authority as its realm", async () => {
-        expect(await kube.get(`/apis/apps/v1/namespaces/${UI_NAMESPACE}/deployments/registry-ui`)).toBeDefined();
-        expect(await kube.get(`/api/v1/namespaces/${UI_NAMESPACE}/services/registry-api`)).toMatchObject({
-            spec: { type: "ExternalName", externalName: "kind-registry" },
-        });
-        expect(frontChallenge(UI_ORIGIN)).toContain(`realm="http://${UI_ORIGIN}/v2/token"`);
-        expect(frontChallenge("kind-registry:5002")).toContain('realm="http://kind-registry:5002/v2/token"');
+    it("the web UI at http://localhost:5002/registry/, from its container through the front, on the origin whose realm the browser gets", async () => {
+        const page = fromFront("/registry/");
+        expect(page).toMatch(/^HTTP\/\S+ 200/);
+        expect(page).toContain('id="status"');
+        // The settings the stack gives the UI's container: the API on the page's own origin.
+        expect(fromFront("/registry/config.js")).toContain('"registryUrl": "http://localhost:5002"');
+        expect(fromFront("/registry")).toMatch(/^HTTP\/\S+ 308[\s\S]*^location: \/registry\/\r?$/im);
         expect(frontChallenge("localhost:5002")).toContain('realm="http://localhost:5002/v2/token"');
+        expect(frontChallenge("kind-registry:5002")).toContain('realm="http://kind-registry:5002/v2/token"');
+        // The earlier releases' UI origin is no realm of its own.
+        expect(frontChallenge("localhost:8080")).toContain('realm="http://localhost:5002/v2/token"');
     });
 
-    it("the web UI turned off: its objects deleted, the front alone restarted, the UI's origin no longer a realm", async () => {
+    it("the web UI turned off: its container removed, the front alone restarted, /registry/ no longer served", async () => {
         const before = Object.fromEntries(CONTAINERS.map((name) => [name, container(name)?.id]));
         await ws.pulumiOk(["config", "set", "--path", "dso-registry:registry.ui.enabled", "false", "-s", STACK]);
         const up = await ws.pulumi(["up", "--yes", "--skip-preview", "--json", "-s", STACK]);
         expect(up.code, up.stdout + up.stderr).toBe(0);
-        const lines = executed(up.stdout);
         // The files' check follows what it reads back (the new Caddyfile) and what it runs after a repair.
-        expect(lines.filter((l) => !l.startsWith("delete kind-registry-ui-"))).toEqual([
+        expect(executed(up.stdout)).toEqual([
             "update kind-registry-caddyfile-write",
             "update kind-registry-containers",
             "update kind-registry-files-check",
         ]);
-        expect(lines.filter((l) => l.startsWith("delete kind-registry-ui-"))).toHaveLength(6);
-        await kube.waitGone(`/api/v1/namespaces/${UI_NAMESPACE}`);
+        expect(await commandStdout("kind-registry-containers")).toContain("removed web UI");
+        expect(container(UI)).toBeUndefined();
         await waitForFront();
-        expect(frontChallenge(UI_ORIGIN)).toContain('realm="http://localhost:5002/v2/token"');
+        expect(fromFront("/registry/")).not.toMatch(/^HTTP\/\S+ 200/);
         expect(frontChallenge("kind-registry:5002")).toContain('realm="http://kind-registry:5002/v2/token"');
         expect(container("kind-registry")?.id).not.toBe(before["kind-registry"]);
         expect(container("kind-registry-distribution")?.id).toBe(before["kind-registry-distribution"]);
@@ -426,7 +400,7 @@ describe("kind stack, real engine", () => {
         expect(again.code, again.stdout + again.stderr).toBe(0);
     }, 300_000);
 
-    it("`destroy` removes the containers, the nodes' files and the cluster's objects, and keeps the images", async () => {
+    it("`destroy` removes the containers, the nodes' files and the cluster's object, and keeps the images", async () => {
         const r = await ws.pulumi(["destroy", "--yes", "--json", "-s", STACK]);
         expect(r.code, r.stdout + r.stderr).toBe(0);
         expect(executed(r.stdout).filter((l) => !l.startsWith("delete "))).toEqual([]);
@@ -436,7 +410,6 @@ describe("kind stack, real engine", () => {
             expect(engine.docker(["exec", node, "ls", "/etc/containerd/certs.d"]).stdout.trim()).toBe("");
         }
         expect(await kube.get(CONFIG_MAP)).toBeUndefined();
-        await kube.waitGone(`/api/v1/namespaces/${UI_NAMESPACE}`);
         expect(existsSync(path.join(dataDir, "images/docker/registry/v2/repositories/dev/app/_manifests/tags/1"))).toBe(true);
         const leftFiles = ["front", "bin", "window"].flatMap((dir) =>
             existsSync(path.join(dataDir, dir)) ? readdirSync(path.join(dataDir, dir)).map((f) => `${dir}/${f}`) : [],

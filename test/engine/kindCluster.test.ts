@@ -7,24 +7,15 @@
  * run, that an image loaded with `kind load image-archive` runs as a pod, that the pod resolves a Service's
  * name through the cluster's CoreDNS and reaches the API server through its Service. Then the committed `kind`
  * stack on that cluster: the README's kind quick start as written, an image pushed through the front running
- * by both of its names, the web UI in Chromium at http://localhost:8080/registry/, a second `up` that plans
- * nothing, and a `destroy` after which the cluster's objects and the node's containerd files are what they
- * were before the first `up`; and that `stop()` leaves nothing behind.
+ * by both of its names, the web UI in Chromium at http://localhost:5002/registry/ (the front's own origin:
+ * no ingress controller in the cluster), a second `up` that plans nothing, and a `destroy` after which the
+ * cluster's objects and the node's containerd files are what they were before the first `up`; and that
+ * `stop()` leaves nothing behind.
  *
  * The README's kind quick start (README.md, "A kind cluster on your machine"), line by line:
- * - `kind create cluster --name kind --config docs/examples/kind-cluster.yaml`: differs. The cluster is made
- *   by startKindCluster with that file's control-plane entry (its `ingress-ready=true` label and its port
- *   mapping of the node's port 80 to 127.0.0.1:8080) inside a config of its own: the node image built here
- *   (`--image`; kind's own cannot be pulled), the API on the test namespace's address, no default CNI
- *   (kindnetd cannot be pulled) and the kubeadm patches this machine needs.
- * - `kubectl apply -f https://kind.sigs.k8s.io/examples/ingress/deploy-ingress-nginx.yaml`: cannot run (no
- *   network, and ingress-nginx is retired upstream). A stand-in takes its place: Debian's nginx as a pod on
- *   the node's network (port 80, in namespace `ingress-nginx`, labelled as the controller), its nginx.conf
- *   translated from the Ingresses `up` wrote (test/support/ingress.ts, as ingress-nginx translates them). It
- *   is applied after `up`, since it reads those Ingresses once instead of watching them; during `up` the
- *   test publishes each Ingress's address as the controller would (`--publish-status-address=localhost`).
- * - `kubectl wait -n ingress-nginx --for=condition=ready pod -l app.kubernetes.io/component=controller
- *   --timeout=180s`: verbatim, after the stand-in is applied.
+ * - `kind create cluster --name kind`: differs. The cluster is made by startKindCluster with a config of its
+ *   own: the node image built here (`--image`; kind's own cannot be pulled), the API on the test namespace's
+ *   address, no default CNI (kindnetd cannot be pulled) and the kubeadm patches this machine needs.
  * - `npx pulumi stack init kind`, `npx pulumi up`, `npx pulumi stack output --show-secrets pushCredentials`:
  *   verbatim. Between the first two the test sets `kind.dataDir` to a directory of its own (the default is
  *   under the home directory).
@@ -40,25 +31,22 @@
  *
  * The web UI: joxit/docker-registry-ui cannot be pulled, so its image is a stand-in built here, busybox httpd
  * serving test/support/registryUiStandIn (a page that makes the requests the real UI 2.x makes to `/v2/` and
- * shows the catalog, tags and digests) with the settings the stack's Deployment gives it in its environment,
+ * shows the catalog, tags and digests) with the settings the stack gives its container in its environment,
  * written into the page by the image's entrypoint as the real image does. Chromium (Debian's, headless,
- * driven by puppeteer-core over a pipe) runs inside the test's network namespace, where localhost:8080 is the
- * Docker host's port mapping to the node's port 80: the page goes browser → node → nginx stand-in → the UI's
- * pod (the Service's endpoint, as ingress-nginx sends it), and its `/v2/` requests → the ExternalName
- * Service's `kind-registry:5002` → the front → Distribution.
+ * driven by puppeteer-core over a pipe) runs inside the test's network namespace, where localhost:5002 is the
+ * front's published port on the Docker host: the page goes browser → front → the UI's container (on the
+ * backend network), and its `/v2/` requests browser → front → Distribution, one origin.
  */
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import puppeteer from "puppeteer-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as YAML from "yaml";
-import type { K8sObject } from "../../components/shared/k8sObject";
 import type { DockerClient } from "../support/dockerEngine";
-import { busyboxImage, nginxImage, payloadImage, pinnedCaddyImage, registryImage, registryUiStandInImage } from "../support/dockerImages";
-import { ingressLocations, ingressNginxConf, ingressRegexLocations } from "../support/ingress";
+import { busyboxImage, payloadImage, pinnedCaddyImage, registryImage, registryUiStandInImage } from "../support/dockerImages";
 import { type KindCluster, startKindCluster } from "../support/kindCluster";
 import { dockerCliImage } from "../support/kindNode";
-import { openWorkspace, PROJECT_DIR, type Workspace } from "../support/pulumiEngine";
+import { openWorkspace, type Workspace } from "../support/pulumiEngine";
 import { privateDir, removeDir, run } from "../support/serverProcess";
 
 /** The committed kind stack's `kind.clusterName` (its context `kind-kind`). */
@@ -69,15 +57,9 @@ const STACK = "kind";
 const PROBE_IMAGE = "dso-test/probe:1";
 /** The UI's image as the stack pins it (registry.ui.image's default), a stand-in built here. */
 const UI_IMAGE = "joxit/docker-registry-ui:2.6.0";
-const UI_NAMESPACE = "dso-registry-ui";
-/** The UI's address as the README and docs/kind.md give it (kind.ui.host, kind.ui.port). */
-const UI_URL = "http://localhost:8080/registry/";
-/** The ingress controller stand-in: the namespace, names and labels of kind's ingress-nginx manifest. */
-const INGRESS_NAMESPACE = "ingress-nginx";
-const INGRESS_NAME = "ingress-nginx-controller";
-const INGRESS_LABELS = { "app.kubernetes.io/name": "ingress-nginx", "app.kubernetes.io/component": "controller" };
-const INGRESS_IMAGE = "nginx:1.27-alpine";
-const CONTAINERS = ["kind-registry", "kind-registry-distribution", "kind-registry-node-watcher"];
+/** The UI's address as the README and docs/kind.md give it: the front's own origin on the Docker host. */
+const UI_URL = "http://localhost:5002/registry/";
+const CONTAINERS = ["kind-registry", "kind-registry-distribution", "kind-registry-node-watcher", "kind-registry-ui"];
 const APP = "dev/app:1";
 const CHROMIUM = "/usr/bin/chromium";
 /**
@@ -122,21 +104,10 @@ async function eventually(what: string, check: () => boolean, timeoutMs: number,
 
 const pods = () => cluster.kubectl(["get", "pods", "-A", "-o", "wide"]).stdout;
 
-/** docs/examples/kind-cluster.yaml's control-plane entry without its role: the lines under `- role: control-plane`. */
-function exampleControlPlane(): string[] {
-    const example = YAML.parse(readFileSync(path.join(PROJECT_DIR, "docs/examples/kind-cluster.yaml"), "utf8")) as {
-        nodes: { role: string }[];
-    };
-    const { role, ...entry } = example.nodes[0] ?? { role: "" };
-    if (role !== "control-plane" || example.nodes.length !== 1)
-        throw new Error("docs/examples/kind-cluster.yaml: one control-plane node expected");
-    return YAML.stringify(entry).trimEnd().split("\n");
-}
-
 beforeAll(async () => {
     scratch = privateDir("kind-cluster-test");
     const started = Date.now();
-    cluster = await startKindCluster({ name: NAME, controlPlane: exampleControlPlane() });
+    cluster = await startKindCluster({ name: NAME });
     console.log(
         `kind cluster: node image ${cluster.timings.image} s (built, or loaded from the cache), kind create cluster ${cluster.timings.create} s, all ${Math.round((Date.now() - started) / 1000)} s`,
     );
@@ -220,153 +191,6 @@ describe("kind create cluster, real", () => {
     }, 300_000);
 });
 
-/** `ref` from the Docker engine into the node's containerd, as `kind load image-archive` does it. */
-function loadIntoNode(ref: string): void {
-    const archive = path.join(scratch, `${ref.replace(/[^A-Za-z0-9._-]/g, "_")}.tar`);
-    cluster.engine.dockerOk(["save", "-o", archive, ref]);
-    const loaded = cluster.kind(["load", "image-archive", archive, "--name", NAME]);
-    if (loaded.code !== 0) throw new Error(`kind load image-archive ${ref}: ${loaded.stdout}${loaded.stderr}`);
-}
-
-/**
- * What kind's ingress-nginx does with `--publish-status-address=localhost` (no ingress controller watches
- * here): every Ingress of `namespace` gets `localhost` as its address. Runs until the returned function is called.
- */
-function publishIngressAddresses(namespace: string): () => void {
-    const timer = setInterval(() => {
-        const list = cluster.kubectl(["get", "ingress", "-n", namespace, "-o", "json"]);
-        if (list.code !== 0) return;
-        const { items } = JSON.parse(list.stdout) as {
-            items: { metadata: { name: string }; status?: { loadBalancer?: { ingress?: unknown[] } } }[];
-        };
-        for (const ingress of items.filter((i) => !i.status?.loadBalancer?.ingress?.length)) {
-            cluster.kubectl([
-                "patch",
-                "ingress",
-                ingress.metadata.name,
-                "-n",
-                namespace,
-                "--subresource=status",
-                "--type=merge",
-                "-p",
-                JSON.stringify({ status: { loadBalancer: { ingress: [{ hostname: "localhost" }] } } }),
-            ]);
-        }
-    }, 1000);
-    return () => clearInterval(timer);
-}
-
-interface ServiceObject {
-    metadata: { name: string };
-    spec: { type: string; externalName?: string; ports: { port: number }[] };
-}
-
-/**
- * The ingress controller's stand-in: Debian's nginx in a pod on the node's network (port 80, which the
- * cluster config maps to 127.0.0.1:8080 of the Docker host), its nginx.conf translated from the Ingresses of
- * `namespace` as they are in the cluster, each backend where ingress-nginx sends it (the UI's ready pod, the
- * ExternalName's name, which the node resolves through Docker's DNS on the kind network). Read once: the
- * stand-in does not follow later changes. The manifest for `kubectl apply`.
- */
-function ingressStandIn(namespace: string): string {
-    const get = <T>(what: string): T[] => {
-        const r = cluster.kubectl(["get", what, "-n", namespace, "-o", "json"]);
-        if (r.code !== 0) throw new Error(`kubectl get ${what}: ${r.stderr}`);
-        return (JSON.parse(r.stdout) as { items: T[] }).items;
-    };
-    const ingresses = get<K8sObject>("ingresses");
-    const services = get<ServiceObject>("services");
-    // As ingress-nginx: an ExternalName Service's name, and for the others their endpoints (the ready pods' addresses).
-    const upstreamOf = (name: string) => {
-        const service = services.find((s) => s.metadata.name === name);
-        if (!service) throw new Error(`no Service ${name} in ${namespace}`);
-        if (service.spec.type === "ExternalName") return `${service.spec.externalName}:${service.spec.ports[0]?.port}`;
-        const slices = cluster.kubectl([
-            "get",
-            "endpointslices",
-            "-n",
-            namespace,
-            "-l",
-            `kubernetes.io/service-name=${name}`,
-            "-o",
-            "json",
-        ]);
-        const { items } = JSON.parse(slices.stdout || '{"items":[]}') as {
-            items: { endpoints?: { addresses: string[]; conditions?: { ready?: boolean } }[]; ports?: { port: number }[] }[];
-        };
-        const slice = items.find((i) => i.endpoints?.some((e) => e.conditions?.ready));
-        const address = slice?.endpoints?.find((e) => e.conditions?.ready)?.addresses[0];
-        if (!address || !slice?.ports?.[0]) throw new Error(`Service ${name} has no ready endpoint\n${slices.stdout}${slices.stderr}`);
-        return `${address}:${slice.ports[0].port}`;
-    };
-    const named = (name: string) => {
-        const ingress = ingresses.find((i) => (i.metadata as { name: string }).name === name);
-        if (!ingress) throw new Error(`no Ingress ${name} in ${namespace}`);
-        return ingress;
-    };
-    const api = named("registry-api");
-    const ui = named("registry-ui");
-    const apiBackend = (api.spec as { rules: { http: { paths: { backend: { service: { name: string } } }[] } }[] }).rules[0]?.http.paths[0]
-        ?.backend.service.name as string;
-    const apiLocations = ingressLocations([api]);
-    const conf = ingressNginxConf({
-        dir: "/tmp",
-        listen: "80",
-        serverNames: (ui.spec as { rules: { host: string }[] }).rules.map((r) => r.host),
-        upstream: upstreamOf(apiBackend),
-        http: apiLocations.http,
-        locations: [...apiLocations.locations, ...ingressRegexLocations(ui, upstreamOf)],
-    }).replace(/error_log \S+ warn;/, "error_log stderr warn;");
-    const objects = [
-        { apiVersion: "v1", kind: "Namespace", metadata: { name: INGRESS_NAMESPACE } },
-        {
-            apiVersion: "v1",
-            kind: "ConfigMap",
-            metadata: { name: INGRESS_NAME, namespace: INGRESS_NAMESPACE },
-            // nginx started as root looks up its default user and group (`nobody`, `nogroup`); the image has no /etc/passwd.
-            data: {
-                "nginx.conf": conf,
-                passwd: "root:x:0:0::/root:/bin/sh\nnobody:x:65534:65534::/nonexistent:/bin/false\n",
-                group: "root:x:0:\nnogroup:x:65534:\n",
-            },
-        },
-        {
-            apiVersion: "apps/v1",
-            kind: "Deployment",
-            metadata: { name: INGRESS_NAME, namespace: INGRESS_NAMESPACE, labels: INGRESS_LABELS },
-            spec: {
-                replicas: 1,
-                selector: { matchLabels: INGRESS_LABELS },
-                template: {
-                    metadata: { labels: INGRESS_LABELS },
-                    spec: {
-                        hostNetwork: true,
-                        dnsPolicy: "Default",
-                        nodeSelector: { "ingress-ready": "true" },
-                        tolerations: [{ key: "node-role.kubernetes.io/control-plane", operator: "Exists", effect: "NoSchedule" }],
-                        containers: [
-                            {
-                                name: "controller",
-                                image: `docker.io/library/${INGRESS_IMAGE}`,
-                                imagePullPolicy: "Never",
-                                command: ["nginx", "-e", "stderr", "-c", "/etc/ingress/nginx.conf"],
-                                volumeMounts: [
-                                    { name: "conf", mountPath: "/etc/ingress" },
-                                    { name: "conf", mountPath: "/etc/passwd", subPath: "passwd" },
-                                    { name: "conf", mountPath: "/etc/group", subPath: "group" },
-                                ],
-                                readinessProbe: { tcpSocket: { port: 80 }, periodSeconds: 2 },
-                            },
-                        ],
-                        volumes: [{ name: "conf", configMap: { name: INGRESS_NAME } }],
-                    },
-                },
-            },
-        },
-    ];
-    return JSON.stringify({ apiVersion: "v1", kind: "List", items: objects });
-}
-
 /** Every object of OBJECT_KINDS in the cluster, as "Kind namespace/name uid", sorted. */
 function clusterObjects(): string[] {
     const r = cluster.kubectl(["get", OBJECT_KINDS.join(","), "-A", "-o", "json"]);
@@ -406,11 +230,8 @@ describe("the kind stack on the real cluster", () => {
         registryImage(cluster.engine);
         pinnedCaddyImage(cluster.engine);
         dockerCliImage(cluster.engine);
-        // The UI's image and the ingress controller's stand-in in the node, as a pull would have put them there.
+        // registry.ui.image: the UI's stand-in, on the Docker host beside the registry's images.
         registryUiStandInImage(cluster.engine, UI_IMAGE);
-        loadIntoNode(UI_IMAGE);
-        nginxImage(cluster.engine, INGRESS_IMAGE);
-        loadIntoNode(INGRESS_IMAGE);
         // The README's `docker pull alpine:3.20`, without Docker Hub.
         busyboxImage(cluster.engine, "alpine:3.20");
         developer = cluster.engine.client();
@@ -424,7 +245,7 @@ describe("the kind stack on the real cluster", () => {
     }, 10 * 60_000);
 
     it(
-        "the README's kind quick start, run as written: up, the ingress, a push and a pod that runs the pushed image",
+        "the README's kind quick start, run as written: up, a push and a pod that runs the pushed image",
         async () => {
             const w = ws as Workspace;
             const sh = async (line: string, input?: string) => {
@@ -432,10 +253,6 @@ describe("the kind stack on the real cluster", () => {
                 expect(r.code, `${line}\n${r.stdout}${r.stderr}`).toBe(0);
                 return r;
             };
-            // docs/examples/kind-cluster.yaml took effect: the node's label and the port mapping to 127.0.0.1:8080.
-            expect(cluster.kubectl(["get", "node", NODE, "-o", "jsonpath={.metadata.labels.ingress-ready}"]).stdout).toBe("true");
-            expect(cluster.engine.docker(["port", NODE, "80/tcp"]).stdout.trim()).toBe("127.0.0.1:8080");
-
             await sh(`npx pulumi stack init ${STACK}`);
             await w.pulumiOk([
                 "config",
@@ -446,23 +263,8 @@ describe("the kind stack on the real cluster", () => {
                 "-s",
                 STACK,
             ]);
-            const stopPublishing = publishIngressAddresses(UI_NAMESPACE);
-            await sh("npx pulumi up").finally(stopPublishing);
+            await sh("npx pulumi up");
             for (const name of CONTAINERS) expect(running(name), name).toBe(true);
-
-            expect(
-                cluster.kubectl(["get", "deployment", "-n", UI_NAMESPACE, "registry-ui", "-o", "jsonpath={.status.readyReplicas}"]).stdout,
-            ).toBe("1");
-            // The ingress controller, then the README's wait for it.
-            const applied = cluster.kubectl(["apply", "-f", "-"], ingressStandIn(UI_NAMESPACE));
-            expect(applied.code, applied.stderr).toBe(0);
-            await eventually(
-                "the ingress controller's pod",
-                () => cluster.kubectl(["get", "pods", "-n", INGRESS_NAMESPACE, "-o", "name"]).stdout.trim() !== "",
-                60_000,
-                pods,
-            );
-            await sh("kubectl wait -n ingress-nginx --for=condition=ready pod -l app.kubernetes.io/component=controller --timeout=180s");
 
             const shown = await sh("npx pulumi stack output --show-secrets pushCredentials");
             const push = JSON.parse(shown.stdout) as { username: string; password: string };
@@ -475,7 +277,7 @@ describe("the kind stack on the real cluster", () => {
             const logs = await sh("kubectl logs hello");
             expect(logs.stdout.trim()).toBe("pulled from the registry");
 
-            // What up did in the node and the cluster (docs/kind.md): the hosts.toml files, the KEP-1755 ConfigMap, the UI.
+            // What up did in the node and the cluster (docs/kind.md): the hosts.toml files, the KEP-1755 ConfigMap.
             for (const dir of ["localhost:5002", "kind-registry:5002"]) {
                 const hosts = cluster.engine.docker(["exec", NODE, "cat", `/etc/containerd/certs.d/${dir}/hosts.toml`]);
                 expect(hosts.stdout, hosts.stderr).toContain('[host."http://kind-registry:5002"]');
@@ -486,12 +288,9 @@ describe("the kind stack on the real cluster", () => {
                 (JSON.parse(configMap.stdout) as { data: Record<string, string> }).data["localRegistryHosting.v1"] ?? "",
             );
             expect(hosting).toMatchObject({ host: "localhost:5002", hostFromContainerRuntime: "kind-registry:5002" });
-            // The destroy check sees what up made: the UI's namespace, the KEP-1755 ConfigMap, the node's hosts.toml files.
-            const afterUp = clusterObjects();
-            const made = afterUp.filter((o) => !before.objects.includes(o));
-            expect(made.some((o) => o.startsWith(`Namespace /${UI_NAMESPACE} `))).toBe(true);
-            expect(made.some((o) => o.startsWith("ConfigMap kube-public/local-registry-hosting "))).toBe(true);
-            expect(made.some((o) => o.startsWith(`Ingress ${UI_NAMESPACE}/registry-ui `))).toBe(true);
+            // The destroy check sees what up made: the KEP-1755 ConfigMap (nothing of the UI, which is the Docker host's), the node's hosts.toml files.
+            const made = clusterObjects().filter((o) => !before.objects.includes(o) && !/^Pod default\/hello /.test(o));
+            expect(made.map((o) => o.split(" ").slice(0, 2).join(" "))).toEqual(["ConfigMap kube-public/local-registry-hosting"]);
             expect(
                 nodeFiles()
                     .filter((f) => !before.nodeFiles.includes(f))
@@ -545,9 +344,9 @@ describe("the kind stack on the real cluster", () => {
     );
 
     it(
-        "the web UI in Chromium at http://localhost:8080/registry/ lists the pushed images, anonymously, on one origin",
+        "the web UI in Chromium at http://localhost:5002/registry/ lists the pushed images, anonymously, on one origin",
         async () => {
-            // Chromium inside the test's network namespace, where localhost:8080 is the Docker host's port mapping.
+            // Chromium inside the test's network namespace, where localhost:5002 is the front's published port.
             const launcher = path.join(scratch, "chromium-in-netns");
             const [command, args] = cluster.netns.wrap(CHROMIUM, []);
             writeFileSync(launcher, `#!/bin/sh\nexec ${[command, ...args].join(" ")} "$@"\n`, { mode: 0o755 });
@@ -576,8 +375,8 @@ describe("the kind stack on the real cluster", () => {
                     () => (window as unknown as { uiLog: { method: string; url: string; status: number }[] }).uiLog,
                 );
                 expect(status, JSON.stringify(log)).toBe("loaded");
-                // The settings the stack's Deployment gives the UI: the API on the page's own origin.
-                expect(await page.$eval("#title", (e) => e.textContent)).toBe("http://localhost:8080");
+                // The settings the stack gives the UI's container: the API on the page's own origin.
+                expect(await page.$eval("#title", (e) => e.textContent)).toBe("http://localhost:5002");
                 const repositories = await page.$$eval("li.repository", (items) => items.map((i) => (i as HTMLElement).dataset.name));
                 expect(repositories).toEqual(["dev/alpine", "dev/app"]);
                 const tags = await page.$$eval("li.tag", (items) =>
@@ -588,7 +387,7 @@ describe("the kind stack on the real cluster", () => {
                 // Every request went to /v2/ on the page's origin and was answered without an account.
                 expect(log.length).toBeGreaterThan(0);
                 expect(
-                    log.every((r) => r.status === 200 && r.url.startsWith("http://localhost:8080/v2/")),
+                    log.every((r) => r.status === 200 && r.url.startsWith("http://localhost:5002/v2/")),
                     JSON.stringify(log),
                 ).toBe(true);
                 expect(consoleErrors).toEqual([]);
@@ -605,18 +404,17 @@ describe("the kind stack on the real cluster", () => {
             const w = ws as Workspace;
             const again = await w.pulumi(["up", "--yes", "--skip-preview", "--expect-no-changes", "-s", STACK]);
             expect(again.code, again.stdout + again.stderr).toBe(0);
-            // What the test itself made after the first record: the README's pod, the app's pods, the ingress stand-in.
+            // What the test itself made after the first record: the README's pod, the app's pods.
             for (const args of [
                 ["delete", "pod", "hello", "app-by-name", "--ignore-not-found", "--wait"],
                 ["delete", "deployment", "app", "--ignore-not-found", "--wait"],
-                ["delete", "namespace", INGRESS_NAMESPACE, "--ignore-not-found", "--wait"],
             ]) {
                 const r = cluster.kubectl(args);
                 expect(r.code, r.stderr).toBe(0);
             }
             const destroyed = await w.pulumi(["destroy", "--yes", "-s", STACK]);
             expect(destroyed.code, destroyed.stdout + destroyed.stderr).toBe(0);
-            expect(CONTAINERS.map(running)).toEqual([undefined, undefined, undefined]);
+            expect(CONTAINERS.map(running)).toEqual([undefined, undefined, undefined, undefined]);
             let now: string[] = [];
             await eventually(
                 "the cluster's objects as before the first up",

@@ -62,7 +62,8 @@ beforeAll(async () => {
         frontPort: port,
         registryPort,
         deletesEnabled: false,
-        ui: { host: "localhost", port: 8080 },
+        // The committed stack's UI route (nothing serves it here: no request of this file goes there).
+        uiPort: await freePort(),
         bind: ["127.0.0.1", pod.hostAddress],
         overlap: true,
     });

@@ -8,10 +8,9 @@
  *                   front: real Caddy with the sidecar's rendered policy --> real Distribution
  *   external host:  chromium --TLS--> real Caddy with the host site's rendered policy (/registry/ → the
  *                   UI's web server, the rest --> real Distribution)
- *   kind:           chromium --HTTP--> nginx on http://localhost:<UI port> (both of the kind UI's Ingresses:
- *                   /registry/ → the UI's web server, /v2/ → the ExternalName Service's front)
- *                   front: real Caddy with the kind front's rendered Caddyfile on localhost:<front port>
- *                   --> real Distribution; CI pushes to localhost:<front port>, the same host name
+ *   kind:           chromium --HTTP--> real Caddy with the kind front's rendered Caddyfile on
+ *                   http://localhost:<front port> (/registry/ → the UI's web server, where its container
+ *                   would answer; the rest --> real Distribution); CI pushes to that same origin
  *
  * and once more in the cluster with pulls requiring an account. The UI is a stand-in
  * (test/support/registryUiStandIn): joxit/docker-registry-ui's image cannot be pulled where the tests
@@ -305,8 +304,8 @@ describe.each([
         return Number(r.stdout);
     }
 
-    // Each case registers only the tests that apply to it (a closed registry prompts on load; kind's CLI
-    // clients use the front on the Docker host, not the UI's host), so no test is reported as skipped.
+    // Each case registers only the tests that apply to it (a closed registry prompts on load), so no test is
+    // reported as skipped.
     if (closed)
         test("pulls need an account: the login prompt comes as the page loads; the pull account reads the catalog, Cancel shows none", async () => {
             const v = await visit(origin.pull);
@@ -403,7 +402,7 @@ describe.each([
         }
     });
 
-    // On kind, CLI clients use the front on the Docker host, not the UI's host (test/integration/kind*.test.ts).
+    // kind's origin is plain HTTP, which this skopeo call does not speak: its CLI pulls are in test/integration/kind*.test.ts.
     if (!closed && placement !== "kind")
         test("anonymous CLI pull still works through the same origin (skopeo, no credentials)", () => {
             const out = path.join(scratch, "pulled");

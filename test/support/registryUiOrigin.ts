@@ -7,12 +7,10 @@ import * as path from "node:path";
 import { renderOverlapMatchers, renderPreviousUsersFile, renderUsersFile } from "../../components/accessPolicy/usersFile";
 import { renderRegistryConfig } from "../../components/distribution/registryConfig";
 import { renderKindCaddyfile } from "../../components/kind/front";
-import { renderKindUiObjects } from "../../components/kind/ui";
+import { kindUiEnvironment, kindUiUpstream } from "../../components/kind/ui";
 import { DISTRIBUTION } from "../../components/shared/facts";
-import type { K8sObject } from "../../components/shared/k8sObject";
 import { pinnedCaddy } from "./caddyBinaries";
 import { deployedRegistry } from "./distributionBinaries";
-import { ingressLocations, ingressNginxConf, ingressRegexLocations } from "./ingress";
 import { caddyEnv, makeAccount, makeDecoyHash, makePreviousAccount, type TestAccount, writeAuthFile } from "./realRegistry";
 import { freePort, type RunResult, run, type ServerProcess, startServer, waitForPort } from "./serverProcess";
 
@@ -21,9 +19,9 @@ export const UI_FILES = path.join(__dirname, "registryUiStandIn");
 
 /** One origin of the UI and the registry's API, with the servers behind it. */
 export interface Origin {
-    /** "127.0.0.1:<port>": the Ingress's host as people and clients write it. */
+    /** "127.0.0.1:<port>": the Ingress's host as people and clients write it; kind's front, "localhost:<port>". */
     readonly authority: string;
-    /** The origin the browser opens: "https://<authority>", or the kind UI's "http://localhost:<port>". */
+    /** The origin the browser opens: "https://<authority>", or kind's front "http://localhost:<port>". */
     readonly base: string;
     /** curl's arguments to reach `base` (the CA, or where the UI's host name leads). */
     readonly curlArgs: readonly string[];
@@ -39,8 +37,7 @@ export interface Origin {
     stop(): Promise<void>;
 }
 
-/** The kind UI's host (`kind.ui.host`'s default, the same name as the front's on the Docker host) and the front's container name. */
-const KIND_UI_HOST = "localhost";
+/** The front's container name on the kind network (`kind.containerName`'s default). */
 const KIND_REGISTRY_NAME = "kind-registry";
 
 /** What `writeKindFront` is told: the test's ports, the front's settings, and where Caddy listens. */
@@ -49,7 +46,8 @@ export interface KindFrontFiles {
     /** Distribution's port on 127.0.0.1. */
     readonly registryPort: number;
     readonly deletesEnabled: boolean;
-    readonly ui?: { readonly host: string; readonly port: number };
+    /** With the web UI: the port on 127.0.0.1 where the UI's files are served, which stands for its container. */
+    readonly uiPort?: number;
     /** Caddy's addresses (its `default_bind`). */
     readonly bind: readonly string[];
     /** The scoped account was just rotated with an overlap of an hour: its previous password works too. */
@@ -59,7 +57,8 @@ export interface KindFrontFiles {
 /**
  * The kind front's files as the stack renders them, in `dir`: Distribution's config.yml (its storage in
  * `dir`/data), a push and a pull-only account in the users files, and the Caddyfile, whose container
- * paths become `dir`, whose Distribution becomes 127.0.0.1:`registryPort`, and which listens on `bind`.
+ * paths become `dir`, whose Distribution becomes 127.0.0.1:`registryPort` (the UI's container 127.0.0.1:`uiPort`),
+ * and which listens on `bind`.
  */
 export function writeKindFront(dir: string, files: KindFrontFiles) {
     const push = makeAccount("ci-push");
@@ -93,16 +92,22 @@ export function writeKindFront(dir: string, files: KindFrontFiles) {
         distributionName: "distribution.invalid",
         requiresAuthForPull: false,
         deletesEnabled: files.deletesEnabled,
-        ...(files.ui ? { ui: files.ui } : {}),
+        ...(files.uiPort ? { uiUpstream: kindUiUpstream(KIND_LAYOUT(files.frontPort)) } : {}),
         decoy: { accounts: { push: [push.username, scoped.username], pull: [pull.username] }, bcryptHash: makeDecoyHash() },
         scopedPushAccounts: [{ username: scoped.username, prefixes: ["team-a/"] }],
     });
     const bind = `default_bind ${files.bind.join(" ")}`;
+    const ui = files.uiPort ? kindUiUpstream(KIND_LAYOUT(files.frontPort)) : undefined;
     const caddyfileText = rendered
         .replaceAll("/etc/dso-registry/", `${dir}/`)
         .replaceAll("distribution.invalid:5000", `127.0.0.1:${files.registryPort}`)
+        .replaceAll(`reverse_proxy ${ui}\n`, `reverse_proxy 127.0.0.1:${files.uiPort}\n`)
         .replace("\n{\n", `\n{\n\t${bind}\n`);
-    if (!caddyfileText.includes(`127.0.0.1:${files.registryPort}`) || !caddyfileText.includes(bind)) {
+    if (
+        !caddyfileText.includes(`127.0.0.1:${files.registryPort}`) ||
+        !caddyfileText.includes(bind) ||
+        (ui !== undefined && !caddyfileText.includes(`reverse_proxy 127.0.0.1:${files.uiPort}\n`))
+    ) {
         throw new Error(`the kind front's Caddyfile did not take the test's addresses:\n${caddyfileText}`);
     }
     const caddyfile = path.join(dir, "Caddyfile");
@@ -110,13 +115,14 @@ export function writeKindFront(dir: string, files: KindFrontFiles) {
     return { push, pull, scoped, ...(rotated ? { previousScoped: rotated.account } : {}), registryConfig, caddyfile };
 }
 
+/** The kind stack's layout with the test's front port: what the UI's settings are rendered from. */
+const KIND_LAYOUT = (port: number) => ({ cluster: "kind", network: "kind", registryName: KIND_REGISTRY_NAME, port, dataDir: "/unused" });
+
 /**
- * The kind placement: nginx from both of the kind UI's rendered Ingresses (`/registry/` → the UI's web
- * server, `/v2/` → the front) on localhost:<UI port>, as the Docker host publishes the cluster's ingress
- * controller (plain HTTP; the front names that origin, port included, as the realm for requests that
- * came by it, the UI calls it), and the front: real Caddy with the kind front's rendered Caddyfile on
- * localhost:<front port>, in front of real Distribution. Both origins are localhost: only their ports
- * tell them apart, as with the kind stack's 8080 and 5002.
+ * The kind placement: the front, real Caddy with the kind front's rendered Caddyfile on localhost:<front port>,
+ * in front of real Distribution and, under /registry/, of the UI's files served where its container would
+ * answer (a second Caddy's file server stands for the UI's nginx). The page, its `/v2/` requests and CI's
+ * pushes all go to that one origin, as on the Docker host of a kind cluster.
  */
 export async function startKindOrigin(dir: string): Promise<Origin> {
     const servers: ServerProcess[] = [];
@@ -125,39 +131,22 @@ export async function startKindOrigin(dir: string): Promise<Origin> {
     };
     try {
         mkdirSync(dir, { recursive: true });
-        const [frontPort, registryPort, uiPort, ingressPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
-        const uiOrigin = `${KIND_UI_HOST}:${ingressPort}`;
+        const [frontPort, registryPort, uiPort] = [await freePort(), await freePort(), await freePort()];
+        const authority = `localhost:${frontPort}`;
         const { push, pull, registryConfig, caddyfile } = writeKindFront(dir, {
             frontPort,
             registryPort,
             deletesEnabled: true,
-            ui: { host: KIND_UI_HOST, port: ingressPort },
+            uiPort,
             bind: ["127.0.0.1"],
         });
-        // The cluster's objects of the UI, as the kind stack renders them with registry.ui.enabled.
-        const objects = renderKindUiObjects({
-            namespace: "dso-registry-ui",
-            host: KIND_UI_HOST,
-            uiPort: ingressPort,
-            ingressClass: "nginx",
-            image: "joxit/docker-registry-ui:2.5.7",
-            deleteEnabled: true,
-            registryName: KIND_REGISTRY_NAME,
-            port: frontPort,
-        });
-        const object = (kind: string, name: string): K8sObject => {
-            const o = objects.find((x) => x.kind === kind && x.metadata.name === name);
-            if (!o) throw new Error(`no ${kind} ${name}`);
-            return o;
-        };
-        const byName = (kind: string, name: string) => object(kind, name) as Record<string, any>;
         const uiRoot = path.join(dir, "ui");
         cpSync(UI_FILES, uiRoot, { recursive: true });
-        // The settings of the UI's container, from its rendered Deployment.
+        // The settings of the UI's container, as the placement renders its environment.
         const env: Record<string, string> = Object.fromEntries(
-            byName("Deployment", "registry-ui").spec.template.spec.containers[0].env.map((e: { name: string; value: string }) => [
-                e.name,
-                e.value,
+            kindUiEnvironment(KIND_LAYOUT(frontPort), { deleteEnabled: true }).map((w) => [
+                w.slice(0, w.indexOf("=")),
+                w.slice(w.indexOf("=") + 1),
             ]),
         );
         const uiConfig = {
@@ -166,39 +155,14 @@ export async function startKindOrigin(dir: string): Promise<Origin> {
             catalogElementsLimit: Number(env.CATALOG_ELEMENTS_LIMIT),
         };
         writeFileSync(path.join(uiRoot, "config.js"), `window.UI_CONFIG = ${JSON.stringify(uiConfig)};\n`);
-        // The ExternalName Service names the front's container at its port: here the test's Caddy.
-        const apiService = byName("Service", "registry-api");
-        if (apiService.spec.externalName !== KIND_REGISTRY_NAME) throw new Error("the API's Service does not name the front");
-        const services: Record<string, string> = {
-            "registry-ui": `127.0.0.1:${uiPort}`,
-            "registry-api": `127.0.0.1:${apiService.spec.ports[0].port}`,
-        };
-        const api = ingressLocations([object("Ingress", "registry-api")]);
-        const nginxConf = path.join(dir, "nginx.conf");
-        writeFileSync(
-            nginxConf,
-            ingressNginxConf({
-                dir,
-                listen: `127.0.0.1:${ingressPort}`,
-                serverNames: byName("Ingress", "registry-ui").spec.rules.map((r: { host: string }) => r.host),
-                upstream: services["registry-api"]!,
-                http: api.http,
-                locations: [
-                    ...api.locations,
-                    ...ingressRegexLocations(object("Ingress", "registry-ui"), (service) => {
-                        const upstream = services[service];
-                        if (!upstream) throw new Error(`no Service ${service}`);
-                        return upstream;
-                    }),
-                ],
-                staticSites: [{ listen: `127.0.0.1:${uiPort}`, root: uiRoot }],
-            }),
-        );
         servers.push(startServer(deployedRegistry().path, ["serve", registryConfig], { ...process.env, ...DISTRIBUTION.environment }));
         servers.push(startServer(pinnedCaddy(), ["run", "--adapter", "caddyfile", "--config", caddyfile], caddyEnv(dir)));
-        servers.push(startServer("/usr/sbin/nginx", ["-c", nginxConf, "-e", path.join(dir, "nginx-error.log")]));
+        // The UI's files, where the front's route sends /registry/ (no admin endpoint: two Caddys run here).
+        const uiServer = path.join(dir, "ui-server.Caddyfile");
+        writeFileSync(uiServer, `{\n\tadmin off\n}\nhttp://:${uiPort} {\n\tbind 127.0.0.1\n\troot * ${uiRoot}\n\tfile_server\n}\n`);
+        servers.push(startServer(pinnedCaddy(), ["run", "--adapter", "caddyfile", "--config", uiServer], caddyEnv(dir)));
         const logs = () => servers.map((s) => s.output()).join("\n");
-        for (const port of [registryPort, frontPort, ingressPort, uiPort]) {
+        for (const port of [registryPort, frontPort, uiPort]) {
             await waitForPort(port, 30_000, `port ${port}`).catch((e: Error) => {
                 throw new Error(`${e.message}\n${logs()}`);
             });
@@ -212,16 +176,16 @@ export async function startKindOrigin(dir: string): Promise<Origin> {
                 "0",
                 "--dest-tls-verify=false",
                 "--dest-authfile",
-                writeAuthFile(scratch, `localhost:${frontPort}`, push),
+                writeAuthFile(scratch, authority, push),
                 src,
-                `docker://localhost:${frontPort}/${ref}`,
+                `docker://${authority}/${ref}`,
             ]);
         return {
-            authority: uiOrigin,
-            base: `http://${uiOrigin}`,
-            // Where nginx and the front listen: localhost's IPv4 address.
-            curlArgs: ["--resolve", `${uiOrigin}:127.0.0.1`],
-            browserArgs: [`--host-resolver-rules=MAP ${KIND_UI_HOST} 127.0.0.1`],
+            authority,
+            base: `http://${authority}`,
+            // Where the front listens: localhost's IPv4 address.
+            curlArgs: ["--resolve", `${authority}:127.0.0.1`],
+            browserArgs: ["--host-resolver-rules=MAP localhost 127.0.0.1"],
             pushImage,
             push,
             pull,

@@ -1,13 +1,14 @@
 /**
  * What the kind placement registers (`planKindRegistry`, components/kind/kindRegistry.ts), tested without
  * a Pulumi runtime: which files go on the Docker host for which args, the commands and what they wait
- * for, the read-back of every file, and the Kubernetes objects (the KEP-1755 ConfigMap, the UI's).
+ * for, the read-back of every file, the web UI's container behind the front, and the KEP-1755 ConfigMap.
  * The constructor only registers this description.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
 import { checkKindMirrors, type KindRegistryArgs, kindRegistryDefaults, planKindRegistry } from "../../components/kind/kindRegistry";
 import type { MirrorSpec } from "../../components/mirrors/mirrors";
+import { promiseOf } from "../../tools/mockRuntime";
 
 const HASH = `$2b$10$${"N".repeat(53)}`;
 const minimal: KindRegistryArgs = {
@@ -23,14 +24,9 @@ const privateMirror: MirrorSpec = {
     maxSize: "10Gi",
     hasCredentials: true,
 };
-const ui = {
-    namespace: "dso-registry-ui",
-    host: "localhost",
-    uiPort: 8080,
-    ingressClass: "nginx",
-    image: "joxit/docker-registry-ui:2.5.7",
-};
+const ui = { image: "mirror.example/joxit/docker-registry-ui:2.6.0" };
 
+const unquoted = (script: string) => script.replaceAll("'\\''", "'");
 const plan = (args: KindRegistryArgs) => planKindRegistry("kind-registry", kindRegistryDefaults(args), pulumi.output(HASH));
 const fileIds = (args: KindRegistryArgs) => plan(args).files.map((f) => f.name.replace(/^kind-registry-/, ""));
 
@@ -96,14 +92,23 @@ describe("planKindRegistry", () => {
         expect(plan({ ...minimal, publishLocalRegistryHosting: false }).objects).toEqual([]);
     });
 
-    it("has the UI's objects only with the UI, the namespace first and every other one waiting for it", () => {
-        expect(plan(minimal).objects.map((o) => o.name)).toEqual(["kind-registry-local-registry-hosting"]);
-        const objects = plan({ ...minimal, ui, publishLocalRegistryHosting: false }).objects;
-        expect(objects[0]).toMatchObject({ name: "kind-registry-ui-namespace-dso-registry-ui", dependsOn: [] });
-        expect(objects.map((o) => o.name)).toEqual(
-            expect.arrayContaining(["kind-registry-ui-deployment-registry-ui", "kind-registry-ui-ingress-registry-api"]),
-        );
-        for (const object of objects.slice(1)) expect(object.dependsOn).toEqual(["kind-registry-ui-namespace-dso-registry-ui"]);
+    it("runs the UI as a container the front serves under /registry/, and puts nothing of it in the cluster", async () => {
+        const withUi = plan({ ...minimal, ui, deletes: { api: true, ui: true } });
+        expect(withUi.objects.map((o) => o.name)).toEqual(["kind-registry-local-registry-hosting"]);
+        const caddyfile = withUi.files.find((f) => f.name === "kind-registry-caddyfile")?.args.content as pulumi.Output<string>;
+        expect(await promiseOf(caddyfile)).toContain("reverse_proxy kind-registry-ui:80");
+        // The script as it runs: `sh -c '…'` quotes each of its quotes.
+        const script = unquoted(await promiseOf(withUi.containers.args.create as pulumi.Output<string>));
+        expect(script).toContain("UI_NAME='kind-registry-ui'");
+        expect(script).toContain("UI_IMAGE='mirror.example/joxit/docker-registry-ui:2.6.0'");
+        expect(script).toMatch(/UI_ENV='[^']*REGISTRY_URL=http:\/\/localhost:5002\s[^']*DELETE_IMAGES=true/);
+        // Without the UI: no route, and the script removes a UI container an earlier up made.
+        const without = plan(minimal);
+        expect(
+            await promiseOf(without.files.find((f) => f.name === "kind-registry-caddyfile")?.args.content as pulumi.Output<string>),
+        ).not.toContain("/registry/");
+        expect(unquoted(await promiseOf(without.containers.args.create as pulumi.Output<string>))).toContain("UI_IMAGE=''");
+        expect(unquoted(String(without.containers.args.delete))).toContain("UI_NAME='kind-registry-ui'");
     });
 
     it("gives the registry's URL on the Docker host and the authority pods use", () => {

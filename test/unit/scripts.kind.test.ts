@@ -211,3 +211,77 @@ describe("the Docker socket the watcher mounts: DOCKER_HOST's, the docker contex
         expect(r.mounts).toEqual([]);
     });
 });
+
+describe("the web UI's container: on the backend network behind the front, removed once the UI is off", () => {
+    let dir: string;
+    beforeAll(() => {
+        dir = privateDir("kind-ui-container");
+        mkdirSync(path.join(dir, "bin"));
+        // docker stand-in: every call recorded; `inspect` of a container named in EXISTING succeeds (with no spec
+        // label, so it is made anew), of any other fails; networks exist; nothing else answers.
+        writeFileSync(
+            path.join(dir, "bin", "docker"),
+            [
+                "#!/bin/sh",
+                'echo "$*" >> "${CALLS:?}"',
+                'eval "last=\\${$#}"',
+                'case "$1" in',
+                '  inspect) case " ${EXISTING:-} " in *" $last "*) exit 0 ;; esac; exit 1 ;;',
+                "  context) exit 1 ;;",
+                "esac",
+                "exit 0",
+                "",
+            ].join("\n"),
+            { mode: 0o755 },
+        );
+    });
+    afterAll(() => removeDir(dir));
+
+    const layout = (): KindLayout => ({
+        cluster: "kind",
+        network: "kind",
+        registryName: "kind-registry",
+        port: 5002,
+        dataDir: path.join(dir, "data"),
+    });
+    const apply = (name: string, ui: Parameters<typeof containersApplyScript>[4], existing = "") => {
+        const calls = path.join(dir, `calls-${name}`);
+        const script = containersApplyScript(
+            layout(),
+            { distribution: "registry:3.1.2", front: "caddy:2.11.9", watcher: "docker:29.9.3-cli" },
+            { distribution: "d", front: "f", watcher: "w" },
+            [],
+            ui,
+        );
+        const { DOCKER_HOST: _host, ...inherited } = process.env;
+        const r = run("/bin/sh", ["-c", script], {
+            env: { ...inherited, EXISTING: existing, CALLS: calls, PATH: `${dir}/bin:${process.env.PATH}` },
+        });
+        return { ...r, calls: existsSync(calls) ? readFileSync(calls, "utf8").split("\n") : [] };
+    };
+
+    it("runs the UI with its environment on the backend network only, publishing no port", () => {
+        const r = apply("on", {
+            image: "joxit/docker-registry-ui:2.6.0",
+            environment: ["REGISTRY_URL=http://localhost:5002", "DELETE_IMAGES=false"],
+        });
+        expect(r.code, r.stderr).toBe(0);
+        const runs = r.calls.filter((c) => c.startsWith("run -d --name kind-registry-ui "));
+        expect(runs).toHaveLength(1);
+        expect(runs[0]).toMatch(
+            / --network kind-registry-backend -e REGISTRY_URL=http:\/\/localhost:5002 -e DELETE_IMAGES=false joxit\/docker-registry-ui:2\.6\.0$/,
+        );
+        expect(runs[0]).not.toContain(" -p ");
+        expect(r.stdout).toContain("changed web UI");
+    });
+
+    it("removes the UI's container an earlier up made once the UI is off, and touches none otherwise", () => {
+        const off = apply("off", undefined, "kind-registry-ui");
+        expect(off.code, off.stderr).toBe(0);
+        expect(off.calls).toContain("rm -f kind-registry-ui");
+        expect(off.stdout).toContain("removed web UI");
+        const never = apply("never", undefined);
+        expect(never.code, never.stderr).toBe(0);
+        expect(never.calls.filter((c) => c.includes("kind-registry-ui"))).toEqual(["inspect kind-registry-ui"]);
+    });
+});

@@ -267,25 +267,15 @@ export const kind = z.strictObject({
         ),
     ui: z
         .strictObject({
-            host: hostName
-                .default("localhost")
-                .describe(
-                    "Host name of the web UI (registry.ui.enabled) on the cluster's ingress controller: http://<host>:<port>/registry/ is the UI and http://<host>:<port>/v2/ the registry's API, one origin. Browsers resolve localhost and *.localhost to the loopback.",
-                ),
-            port: port
-                .default(8080)
-                .describe(
-                    "Port of the web UI's origin: the Docker host's port that the kind cluster maps to port 80 of its ingress-ready node (extraPortMappings hostPort, docs/kind.md). 80 leaves the port out of the origin. It must differ from kind.hostPort.",
-                ),
-            namespace: k8sName.default("dso-registry-ui").describe("Namespace of the web UI's Deployment, Services and Ingresses."),
-            ingressClass: k8sName
-                .default("nginx")
-                .describe(
-                    "IngressClass of the web UI's Ingresses: ingress-nginx, which the operator installs in the kind cluster (docs/kind.md).",
-                ),
+            host: hostName.optional().describe("No effect (kind.ui)."),
+            port: port.optional().describe("No effect (kind.ui)."),
+            namespace: k8sName.optional().describe("No effect (kind.ui)."),
+            ingressClass: k8sName.optional().describe("No effect (kind.ui)."),
         })
-        .prefault({})
-        .describe("The web UI in the kind cluster (registry.ui.enabled), beside the registry's containers on the Docker host."),
+        .optional()
+        .describe(
+            "No effect: earlier releases ran the web UI in the kind cluster behind an ingress controller at http://<host>:<port>/registry/; the registry's front now serves it at http://localhost:<kind.hostPort>/registry/ (docs/kind.md#the-web-ui). This release warns and the next refuses it: remove it (pulumi config rm --path 'dso-registry:kind.ui').",
+        ),
     watcherImage: imageRef
         .default(DEFAULT_KIND_WATCHER_IMAGE)
         .describe(

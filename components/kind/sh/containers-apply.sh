@@ -8,6 +8,9 @@
 # - the front, Caddy ($FRONT_NAME), published on 127.0.0.1:$HOST_PORT, attached to the kind network
 #   under its own name and to the backend network: the only way to Distribution;
 # - the node watcher ($WATCHER_NAME), which configures each node of the cluster when it starts;
+# - with the web UI (UI_IMAGE not empty), its container ($UI_NAME) on the backend network, with its
+#   environment (UI_ENV, `NAME=value` words): the front serves it under /registry/ on its own origin, and
+#   nothing else reaches it; without the UI, that container is removed;
 # - with scheduled garbage collection (MAINTENANCE_FILES not empty), the maintenance container
 #   ($MAINTENANCE_NAME, the watcher's image): busybox crond runs gc.sh on the schedule; without it,
 #   that container is removed. It opens the front's read-only window by a marker in $DATA_DIR/window,
@@ -28,6 +31,7 @@
 : "${DISTRIBUTION_NAME:?}" "${DISTRIBUTION_IMAGE:?}" "${DISTRIBUTION_CONFIG:?}" "${FRONT_NAME:?}" "${FRONT_IMAGE:?}"
 : "${WATCHER_NAME:?}" "${WATCHER_IMAGE:?}" "${MAINTENANCE_NAME:?}" "${WINDOW_DIR:?}" "${MAINTENANCE_IMAGES:?}"
 : "${EGRESS_NETWORK:?}" "${MIRRORS_DIR:?}" "${MIRROR_PREFIX:?}" "${MIRRORS?}" "${DISTRIBUTION_DATA_DIR:?}" "${DISTRIBUTION_ENV:?}" "${DISTRIBUTION_PORT:?}"
+: "${UI_NAME:?}" "${UI_IMAGE?}" "${UI_ENV?}"
 set -eu
 # shellcheck source=../../upkeep/sh/container-converge.sh
 . "$(dirname "$0")/../../upkeep/sh/container-converge.sh"
@@ -126,6 +130,14 @@ run_mirror() {
   docker start "$mirror_name" >/dev/null
 }
 
+# The backend network only: the front reaches it there; it reaches nothing, and serves only its own files.
+run_ui() {
+  ui_label=$1
+  set --
+  for env_word in $UI_ENV; do set -- "$@" -e "$env_word"; done
+  run_container "$UI_NAME" "$ui_label" --network "$BACKEND_NETWORK" "$@" "$UI_IMAGE"
+}
+
 # No network: it talks to the Docker host's socket only.
 run_maintenance() {
   run_container "$MAINTENANCE_NAME" "$1" --network none \
@@ -147,6 +159,13 @@ front_spec="$FRONT_IMAGE port:$HOST_PORT files:$FRONT_FILES"
 converge_container "$FRONT_NAME" "$front_spec" front run_front "$front_spec"
 watcher_spec="$WATCHER_IMAGE files:$WATCHER_FILES"
 converge_container "$WATCHER_NAME" "$watcher_spec" "node watcher" run_watcher "$watcher_spec"
+if [ -n "$UI_IMAGE" ]; then
+  ui_spec="$UI_IMAGE env:$UI_ENV"
+  converge_container "$UI_NAME" "$ui_spec" "web UI" run_ui "$ui_spec"
+elif docker inspect "$UI_NAME" >/dev/null 2>&1; then
+  docker rm -f "$UI_NAME" >/dev/null
+  echo "removed web UI (registry.ui.enabled false)"
+fi
 if [ -n "$MAINTENANCE_FILES" ]; then
   maintenance_spec="$WATCHER_IMAGE files:$MAINTENANCE_FILES"
   converge_container "$MAINTENANCE_NAME" "$maintenance_spec" "maintenance (garbage collection)" run_maintenance "$maintenance_spec"

@@ -1,10 +1,10 @@
 #!/bin/sh
 # Removes the kind placement's containers and its backend network. The images in $DATA_DIR stay: they
 # outlive the containers and the cluster (docs/kind.md, What destroy keeps).
-: "${DATA_DIR:?}" "${BACKEND_NETWORK:?}" "${DISTRIBUTION_NAME:?}" "${FRONT_NAME:?}" "${WATCHER_NAME:?}" "${MAINTENANCE_NAME:?}"
+: "${DATA_DIR:?}" "${BACKEND_NETWORK:?}" "${DISTRIBUTION_NAME:?}" "${FRONT_NAME:?}" "${WATCHER_NAME:?}" "${MAINTENANCE_NAME:?}" "${UI_NAME:?}"
 : "${EGRESS_NETWORK:?}" "${MIRRORS_DIR:?}" "${MIRROR_PREFIX:?}"
 set -eu
-for c in "$MAINTENANCE_NAME" "$WATCHER_NAME" "$FRONT_NAME" "$DISTRIBUTION_NAME"; do
+for c in "$MAINTENANCE_NAME" "$WATCHER_NAME" "$UI_NAME" "$FRONT_NAME" "$DISTRIBUTION_NAME"; do
   docker rm -f "$c" >/dev/null 2>&1 || true
   echo "removed container $c"
 done
