@@ -46,6 +46,7 @@ import type { DockerClient } from "../support/dockerEngine";
 import { busyboxImage, payloadImage, pinnedCaddyImage, registryImage, registryUiStandInImage } from "../support/dockerImages";
 import { type KindCluster, startKindCluster } from "../support/kindCluster";
 import { dockerCliImage } from "../support/kindNode";
+import { KIND_NODE_KUBE_VERSION } from "../support/kindNodeImage";
 import { openWorkspace, type Workspace } from "../support/pulumiEngine";
 import { privateDir, removeDir, run } from "../support/serverProcess";
 
@@ -130,7 +131,7 @@ describe("kind create cluster, real", () => {
         expect(nodes.items.map((n) => n.metadata.name)).toEqual([`${NAME}-control-plane`]);
         const [node] = nodes.items;
         expect(node?.status.conditions.find((c) => c.type === "Ready")?.status).toBe("True");
-        expect(node?.status.nodeInfo.kubeletVersion).toBe("v1.34.10");
+        expect(node?.status.nodeInfo.kubeletVersion).toBe(KIND_NODE_KUBE_VERSION);
         expect(node?.status.nodeInfo.containerRuntimeVersion).toMatch(/^containerd:\/\/1\.6\./);
         // kind's own record of the cluster: the node container, labelled as kind labels it.
         expect(cluster.kind(["get", "nodes", "--name", NAME]).stdout.trim()).toBe(`${NAME}-control-plane`);
@@ -187,7 +188,7 @@ describe("kind create cluster, real", () => {
             "--no-check-certificate",
             "https://kubernetes.default.svc/version",
         ]);
-        expect(version.stdout, version.stderr).toContain('"gitVersion": "v1.34.10"');
+        expect(version.stdout, version.stderr).toContain(`"gitVersion": "${KIND_NODE_KUBE_VERSION}"`);
     }, 300_000);
 });
 

@@ -11,7 +11,7 @@
  *   permitted". The engine runs its containers through a runtime (kindNodeImage/runc-bounded, named in the
  *   engine's daemon.json) that leaves out of each container's spec the capabilities outside its own
  *   bounding set; everything else of `--privileged` (devices, writable /sys and cgroups) stays.
- * - The kubelet v1.34 refuses cgroup v1 unless told otherwise (`failCgroupV1: false`); the node image's
+ * - The kubelet (v1.35 on) refuses cgroup v1 unless told otherwise (`failCgroupV1: false`); the node image's
  *   containerd runs with `restrict_oom_score_adj` (see kindNodeImage/containerd-config.toml).
  * - etcd and CoreDNS are the versions the engine set builds, named by a `kubeadmConfigPatches` entry.
  *

@@ -2,7 +2,7 @@
  * A node image for the real `kind create cluster` (test/support/kindCluster.ts), built here because no
  * registry can be reached: a Debian root filesystem made by debootstrap from the mirror apt uses (systemd,
  * Debian's containerd 1.6 and runc, the CNI plugins of containernetworking-plugins, iptables), the kubelet,
- * kubeadm and kubectl of the engine set (v1.34), and the images kubeadm runs, built from the engine set's
+ * kubeadm and kubectl of the engine set (v1.37), and the images kubeadm runs, built from the engine set's
  * binaries as OCI archives under /kind/images, imported into the node's containerd at boot.
  *
  * The layout kind reads: /kind/version (the Kubernetes version), /kind/manifests/default-cni.yaml (here a
@@ -11,10 +11,10 @@
  * provisioner), /etc/containerd/config.toml, and an entrypoint that ends in systemd. The node's own files
  * are in test/support/kindNodeImage/.
  *
- * Which images kubeadm runs, and under which names (kubeadm v1.34's defaults, but etcd and CoreDNS at the
+ * Which images kubeadm runs, and under which names (kubeadm v1.37's defaults, but etcd and CoreDNS at the
  * versions built here, which the cluster's config names with `kubeadmConfigPatches`, see
  * `kubeadmImagePatch`):
- *   registry.k8s.io/kube-{apiserver,controller-manager,scheduler,proxy}:v1.34.10, registry.k8s.io/pause:3.10.1,
+ *   registry.k8s.io/kube-{apiserver,controller-manager,scheduler,proxy}:<the engine set's version>, registry.k8s.io/pause:3.10.2,
  *   registry.k8s.io/etcd:<etcd build>-0, registry.k8s.io/coredns/coredns:v<CoreDNS build>.
  *
  * Cached by content: the image is saved (`docker save`) under the engine cache's kind-node/, keyed by the
@@ -45,10 +45,18 @@ import { privateDir, removeDir, run, runOk } from "./serverProcess";
 /** The node's own files (entrypoint, units, containerd config, manifests). */
 const FILES = path.join(__dirname, "kindNodeImage");
 
-/** The Kubernetes version of the engine set's kubelet, kubeadm and kubectl. */
-export const KIND_NODE_KUBE_VERSION = "v1.34.10";
-/** The pause image kubeadm v1.34 names (containerd's sandbox image in containerd-config.toml). */
-const PAUSE_REF = "registry.k8s.io/pause:3.10.1";
+/**
+ * The Kubernetes version of the engine set's kubelet, kubeadm and kubectl: the k8s.io/kubernetes that
+ * tools/engine/kube/kubernetes/go.mod requires, which tools/engine/kube/build.sh stamps into them.
+ */
+export const KIND_NODE_KUBE_VERSION: string = (() => {
+    const goMod = readFileSync(path.join(__dirname, "../../tools/engine/kube/kubernetes/go.mod"), "utf8");
+    const version = /^\s*k8s\.io\/kubernetes (v\d+\.\d+\.\d+)\b/m.exec(goMod)?.[1];
+    if (!version) throw new Error("tools/engine/kube/kubernetes/go.mod requires no k8s.io/kubernetes");
+    return version;
+})();
+/** The pause image kubeadm v1.37 names (containerd's sandbox image in containerd-config.toml). */
+const PAUSE_REF = "registry.k8s.io/pause:3.10.2";
 
 /** Debian packages of the node, beside debootstrap's minimal base. */
 const NODE_PACKAGES = [
@@ -88,7 +96,7 @@ function binaryVersion(binary: string, pattern: RegExp): string {
 export interface KindNodeBinaries {
     /** The engine set's bin/ (kubelet, kubectl, kube-apiserver, kube-controller-manager, kube-scheduler, kube-proxy, etcd, coredns). */
     readonly bin: string;
-    /** kubeadm v1.34.10. */
+    /** kubeadm, at {@link KIND_NODE_KUBE_VERSION}. */
     readonly kubeadm: string;
     readonly etcdVersion: string;
     readonly coreDnsVersion: string;

@@ -145,7 +145,7 @@ fi
 if [ "$kube" = true ] && [ "$caddy_only" = false ]; then
     mkdir -p "$cache/kube"
     sh "$here/kube/build.sh" "$cache/kube" >&2
-    for binary in etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok kubelet kube-proxy kubeadm coredns; do
+    for binary in etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok kwok-stages.yaml kubelet kube-proxy kubeadm coredns; do
         ln -sf "$cache/kube/$binary" "$set/bin/$binary"
     done
     # cert-manager's controllers (tools/engine/cert-manager) and the CRDs its module ships, for the stacks

@@ -4,7 +4,7 @@
 #   kubelet kube-proxy (kubernetes/: a real node, node-start.sh)
 #   etcd                                                   (etcd/)
 #   coredns                                                (coredns/)
-#   kwok                                                   (kwok/)
+#   kwok, and kwok-stages.yaml (its stages)                (kwok/)
 # into the directory given as $1.
 #
 # Each binary is keyed by its module version, the sha256 of its wrapper's
@@ -118,5 +118,26 @@ build coredns coredns github.com/coredns/coredns "$CV" "-s -w"
 # --- kwok -------------------------------------------------------------------
 WV=$(mod_version "$HERE/kwok" sigs.k8s.io/kwok)
 build kwok kwok sigs.k8s.io/kwok/cmd/kwok "$WV" "-s -w"
+
+# From v0.8 the kwok binary has no stages of its own (kwokctl passes them): a
+# fake node would never become Ready and its pods never Running. start.sh
+# gives it, as kwok-stages.yaml, the stages v0.7 used by default when kwok
+# keeps the node leases itself (--node-lease-duration-seconds): the fast node
+# initialisation, the heartbeat without lease, and the fast pod ready,
+# complete and delete stages, each the module's own file at the version built.
+stages_key="kwok-stages $WV go.sum=$(sha "$HERE/kwok/go.sum")"
+if [ -f "$OUT/kwok-stages.yaml" ] && [ -f "$OUT/.kwok-stages.key" ] && [ "$(cat "$OUT/.kwok-stages.key")" = "$stages_key" ]; then
+	echo "kwok-stages.yaml $WV: up to date"
+else
+	kwok_dir=$(cd "$HERE/kwok" && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)
+	tmp="$OUT/.kwok-stages.tmp.$$"
+	for stage in node/fast/node-initialize node/heartbeat/node-heartbeat pod/fast/pod-ready pod/fast/pod-complete pod/fast/pod-delete; do
+		echo "---"
+		cat "$kwok_dir/kustomize/stage/$stage.yaml"
+	done >"$tmp"
+	mv -f "$tmp" "$OUT/kwok-stages.yaml"
+	printf '%s\n' "$stages_key" >"$OUT/.kwok-stages.key"
+	echo "kwok-stages.yaml $WV: written"
+fi
 
 echo "build.sh: $BUILT built, total $(($(date +%s) - TOTAL_START))s, in $OUT"

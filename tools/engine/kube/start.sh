@@ -55,6 +55,10 @@ for b in etcd kube-apiserver kube-controller-manager kube-scheduler kwok; do
 		exit 1
 	fi
 done
+if [ ! -f "$BIN/kwok-stages.yaml" ]; then
+	echo "start.sh: $BIN/kwok-stages.yaml missing: run build.sh $BIN first" >&2
+	exit 1
+fi
 for t in openssl curl base64 od; do
 	command -v "$t" >/dev/null 2>&1 || {
 		echo "start.sh: $t is required" >&2
@@ -364,6 +368,7 @@ attempt() {
 	# with that port, so anything reaching "a node" stays on this machine.
 	if [ "$NODES" -gt 0 ]; then
 		launch kwok \
+			--config="$BIN/kwok-stages.yaml" \
 			--kubeconfig="$DIR/kubeconfig" \
 			--manage-all-nodes=true \
 			--server-address="127.0.0.1:$KWOK_PORT" \
