@@ -201,6 +201,13 @@ const ALTERNATIVES: Record<string, unknown[]> = {
     "jenkins.agentImages.kaniko": ["mirror.example.test/kaniko-project/executor:v1.23.2-debug"],
     "nodes.registryAddress": ["10.0.0.99"],
     "inCluster.clusterDns.kubectlContext": ["lab-cluster"],
+    // Unset: the cluster's default IngressClass (the Ingresses name none); a named class is the change.
+    "inCluster.ingressClass": ["traefik"],
+    // Earlier releases' kind UI behind the cluster's ingress: no effect now, each key warned.
+    "kind.ui.host": ["registry.localhost"],
+    "kind.ui.port": [8081],
+    "kind.ui.namespace": ["registry-ui"],
+    "kind.ui.ingressClass": ["nginx"],
     "inCluster.gateway.namespace": ["gateways"],
     "inCluster.gateway.sectionName": ["https"],
     "inCluster.gateway.className": ["traefik"],
