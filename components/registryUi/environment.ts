@@ -4,7 +4,8 @@
  * own), titled with the host name people pull from, each image's tag count on the catalog page,
  * content digests shown, and the delete button only where the registry accepts DELETE
  * (docs/deletes-and-gc.md). Only where nginx listens in the container differs: its default port 80 on
- * the external host (published on loopback), a port of the UI's own Deployment in the cluster.
+ * the external host (published on loopback) and beside kind's front, a port of the UI's own Deployment in
+ * the cluster.
  */
 
 /**

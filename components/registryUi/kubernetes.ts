@@ -34,11 +34,6 @@ export interface UiObjectsArgs {
     readonly image: Value;
     /** The registry's host name as clients write it (the Ingress's host, the UI's title and origin). */
     readonly host: string;
-    /**
-     * The port of the browser's origin when it is not the scheme's default: kind's ingress controller,
-     * published on a port of the Docker host (`kind.ui.port`). The Ingress matches the host name alone.
-     */
-    readonly originPort?: number;
     /** Offer the delete button. */
     readonly deleteEnabled: boolean;
     /** Metadata labels of the UI's objects (the placement's labels for component "ui"). */
@@ -48,8 +43,8 @@ export interface UiObjectsArgs {
     /** The Ingress's class, and its controller when known (nginx when unknown, like the registry's Ingress). */
     readonly ingressClass?: string;
     readonly ingressController?: IngressController;
-    /** The TLS Secret of the registry's host (the registry's Ingress obtains or holds it); none where the origin is plain HTTP (kind). */
-    readonly tlsSecret?: string;
+    /** The TLS Secret of the registry's host (the registry's Ingress obtains or holds it). */
+    readonly tlsSecret: string;
     /** Annotations the registry's Ingress carries that the UI's must carry too (the allowlist, the await setting). */
     readonly sharedAnnotations: Record<string, string>;
     /** Traefik Middlewares of the registry's Ingress (`<ns>-<name>@kubernetescrd`), kept ahead of the prefix strip. */
@@ -93,10 +88,9 @@ export function renderUiDeployment(args: UiObjectsArgs): K8sObject {
                             name: "ui",
                             image: args.image,
                             env: uiEnvironment({
-                                registryHost: args.originPort === undefined ? args.host : `${args.host}:${args.originPort}`,
+                                registryHost: args.host,
                                 deleteEnabled: args.deleteEnabled,
                                 listenPort: UI_WORKLOAD.port,
-                                scheme: args.tlsSecret ? "https" : "http",
                             }),
                             ports: [{ name: "http", containerPort: UI_WORKLOAD.port, protocol: "TCP" }],
                             resources: containerResources(args.resources, {
@@ -184,7 +178,7 @@ export function renderUiIngress(args: UiObjectsArgs): K8sObject {
         metadata: meta(UI_WORKLOAD.name, args, annotations),
         spec: {
             ...(args.ingressClass ? { ingressClassName: args.ingressClass } : {}),
-            ...(args.tlsSecret ? { tls: [{ hosts: [args.host], secretName: args.tlsSecret }] } : {}),
+            tls: [{ hosts: [args.host], secretName: args.tlsSecret }],
             rules: [
                 {
                     host: args.host,
