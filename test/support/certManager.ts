@@ -17,8 +17,8 @@ export interface CertManager {
 }
 
 /**
- * cert-manager's CRDs as the API server takes them: its module ships them as Helm templates, whose
- * labels and annotations are template text (in YAML comments and quoted values); the schemas are plain.
+ * cert-manager's CRDs as the API server takes them, without their labels and annotations (which
+ * releases before v1.21 shipped as Helm template text); the schemas are as the module ships them.
  */
 export function certManagerCrds(): KubeObject[] {
     const dir = path.join(engineSet(), "cert-manager-crds");

@@ -153,8 +153,11 @@ if [ "$kube" = true ] && [ "$caddy_only" = false ]; then
     cm_version=$(cd "$here/cert-manager" && go list -m -f '{{.Version}}' github.com/cert-manager/cert-manager)
     CGO_ENABLED=0 build "$set/bin" cert-manager-controller "$here/cert-manager" . "$cm_version" "-s -w"
     cm_dir=$(cd "$here/cert-manager" && go list -m -f '{{.Dir}}' github.com/cert-manager/cert-manager)
+    # deploy/crds holds the plain CRDs (v1.16 had Helm templates there, named crd-*.yaml); a set keeps
+    # only those of the version it was last built with.
     mkdir -p "$set/cert-manager-crds"
-    cp "$cm_dir"/deploy/crds/crd-*.yaml "$set/cert-manager-crds/"
+    rm -f "$set/cert-manager-crds"/*.yaml
+    cp "$cm_dir"/deploy/crds/*.yaml "$set/cert-manager-crds/"
     chmod 0644 "$set/cert-manager-crds"/*.yaml
 fi
 

@@ -33,8 +33,6 @@ import (
 	_ "github.com/cert-manager/cert-manager/pkg/issuer/ca"
 	_ "github.com/cert-manager/cert-manager/pkg/issuer/selfsigned"
 	logf "github.com/cert-manager/cert-manager/pkg/logs"
-	"github.com/cert-manager/cert-manager/pkg/metrics"
-	"k8s.io/utils/clock"
 )
 
 // The controllers this build runs: what issues a certificate from a self-signed or CA issuer.
@@ -72,8 +70,6 @@ func run(kubeconfig, clusterNamespace string) error {
 		Kubeconfig:         kubeconfig,
 		KubernetesAPIQPS:   50,
 		KubernetesAPIBurst: 100,
-		Clock:              clock.RealClock{},
-		Metrics:            metrics.New(log, clock.RealClock{}),
 	}
 	opts.ClusterResourceNamespace = clusterNamespace
 	opts.DefaultAutoCertificateAnnotations = []string{"kubernetes.io/tls-acme"}
