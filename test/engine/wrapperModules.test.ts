@@ -5,10 +5,10 @@
  * each module's `go test` runs here so that its result counts with the rest.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { PROJECT_DIR } from "../support/pulumiEngine";
+import { CLI_VERSION, PROJECT_DIR } from "../support/pulumiEngine";
 
 /** The Go modules directly under `dir` (relative to the project) that have tests, as project-relative paths. */
 const testedModules = (dir: string) =>
@@ -47,5 +47,23 @@ describe("Go tests of the engine tier's own modules", () => {
             timeout: 15 * 60_000,
         });
         expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
+    });
+});
+
+/** The version at which `module`'s go.mod requires `dependency`, or undefined. */
+function required(module: string, dependency: string): string | undefined {
+    const goMod = readFileSync(path.join(PROJECT_DIR, module, "go.mod"), "utf8");
+    const escaped = dependency.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+    return new RegExp(`^(?:require\\s+|\\s+)${escaped} v(\\S+)`, "m").exec(goMod)?.[1];
+}
+
+describe("the Pulumi CLI's version", () => {
+    // tools/engine/build.sh stamps the CLI and its language host with the CLI module's version, and the
+    // tests install the set under that version for the npm launcher: all three must be the same release.
+    it("is the pkg/v3 the CLI's wrapper requires, with sdk/v3 and the language host's sdk/v3 at the same release", () => {
+        expect(CLI_VERSION).toMatch(/^\d+\.\d+\.\d+$/);
+        expect(required("tools/engine/cli", "github.com/pulumi/pulumi/pkg/v3")).toBe(CLI_VERSION);
+        expect(required("tools/engine/cli", "github.com/pulumi/pulumi/sdk/v3")).toBe(CLI_VERSION);
+        expect(required("tools/engine/language-nodejs", "github.com/pulumi/pulumi/sdk/v3")).toBe(CLI_VERSION);
     });
 });

@@ -7,7 +7,7 @@
  * - `project/`: the program's files (Pulumi.yaml, index.ts, components/, package.json, tsconfig.json and
  *   the stack files the test asks for), with node_modules linked to the checkout's, so that
  *   `pulumi config set` and `pulumi stack init` write stack files there, never into the checkout;
- * - `home/`: HOME and PULUMI_HOME. `home/.pulumi/versions/<sdk>/` is the engine set, laid out as the
+ * - `home/`: HOME and PULUMI_HOME. `home/.pulumi/versions/<CLI version>/` is the engine set, laid out as the
  *   npm `pulumi` package's launcher looks for an installed CLI, so the README's `npx pulumi …` commands
  *   run verbatim and download nothing; `home/.pulumi/plugins` holds the providers at their versions;
  * - `state/`: the file backend (PULUMI_BACKEND_URL, which wins over any login).
@@ -54,10 +54,17 @@ export function caddySet(): string {
     return setDirs.get("--kube") ?? buildSet("--caddy");
 }
 
-/** The version of @pulumi/pulumi the program uses, which is the CLI's version too. */
-export const SDK_VERSION: string = JSON.parse(
-    readFileSync(path.join(PROJECT_DIR, "node_modules/@pulumi/pulumi/package.json"), "utf8"),
-).version;
+/**
+ * The version of the CLI in the engine set: the `github.com/pulumi/pulumi/pkg/v3` that its wrapper module
+ * (tools/engine/cli/go.mod) requires, as tools/engine/build.sh stamps it. Not @pulumi/pulumi's: npm has SDK
+ * releases the module proxy does not serve, so the two move on their own.
+ */
+export const CLI_VERSION: string = (() => {
+    const goMod = readFileSync(path.join(PROJECT_DIR, "tools/engine/cli/go.mod"), "utf8");
+    const version = /^require github\.com\/pulumi\/pulumi\/pkg\/v3 v(\S+)$/m.exec(goMod)?.[1];
+    if (!version) throw new Error("tools/engine/cli/go.mod requires no github.com/pulumi/pulumi/pkg/v3");
+    return version;
+})();
 
 export interface CliResult {
     readonly code: number;
@@ -115,14 +122,14 @@ export function openWorkspace(options: WorkspaceOptions = {}): Workspace {
         cpSync(path.join(PROJECT_DIR, `Pulumi.${stack}.yaml`), path.join(projectDir, `Pulumi.${stack}.yaml`));
     }
     symlinkSync(path.join(PROJECT_DIR, "node_modules"), path.join(projectDir, "node_modules"));
-    symlinkSync(set, path.join(home, ".pulumi", "versions", SDK_VERSION));
+    symlinkSync(set, path.join(home, ".pulumi", "versions", CLI_VERSION));
     // The providers as `pulumi plugin install` lays them out: the engine loads the exact versions.
     symlinkSync(path.join(set, "plugins"), path.join(home, ".pulumi", "plugins"));
     const env: NodeJS.ProcessEnv = {
         ...process.env,
         HOME: home,
         PULUMI_HOME: path.join(home, ".pulumi"),
-        PULUMI_VERSION: SDK_VERSION,
+        PULUMI_VERSION: CLI_VERSION,
         PULUMI_BACKEND_URL: `file://${state}`,
         // Generated per workspace; it reaches the CLI only through its environment.
         PULUMI_CONFIG_PASSPHRASE: randomBytes(18).toString("base64url"),

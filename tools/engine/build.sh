@@ -1,6 +1,7 @@
 #!/bin/sh
 # Builds the engine tier's binaries from the wrapper modules beside this script: the Pulumi CLI at the
-# version of @pulumi/pulumi in package-lock.json, our Node.js language host, our stand-ins for Pulumi's
+# version its wrapper module requires (cli/go.mod: the npm SDK @pulumi/pulumi has releases the module proxy
+# does not serve, so the two move on their own), our Node.js language host, our stand-ins for Pulumi's
 # providers (the modules in stand-ins/, stamped with the versions package-lock.json resolves for
 # @pulumi/command, kubernetes, random and tls) and, with
 # --kube, the Kubernetes control plane (tools/engine/kube/build.sh). Everything goes to a cache outside
@@ -104,16 +105,31 @@ build() {
     ln -sf "$out/$name" "$dest/$name"
 }
 
-sdk=$(lock_version @pulumi/pulumi)
-set_key=$(printf '%s\n' "$sdk" "$(lock_version @pulumi/command)" "$(lock_version @pulumi/kubernetes)" \
+# mod_version DIR MODULE: the version (without its v) at which DIR/go.mod requires MODULE, read from the
+# file so that a warm run starts no go command for it.
+mod_version() {
+    awk -v m="$2" '
+        $1 == "require" && $2 == m { print substr($3, 2); exit }
+        $1 == m && $2 ~ /^v/ { print substr($2, 2); exit }
+    ' "$1/go.mod"
+}
+
+cli=$(mod_version "$here/cli" github.com/pulumi/pulumi/pkg/v3)
+language_sdk=$(mod_version "$here/language-nodejs" github.com/pulumi/pulumi/sdk/v3)
+if [ -z "$cli" ] || [ "$language_sdk" != "$cli" ]; then
+    echo "engine build: tools/engine/cli requires pkg/v3 '$cli' and tools/engine/language-nodejs sdk/v3 '$language_sdk': the CLI and its language host move together" >&2
+    exit 1
+fi
+# A set is keyed by what goes into it: the CLI (and its language host) and the providers' versions.
+set_key=$(printf '%s\n' "cli $cli" "$(lock_version @pulumi/command)" "$(lock_version @pulumi/kubernetes)" \
     "$(lock_version @pulumi/random)" "$(lock_version @pulumi/tls)" | sha256sum | cut -c1-12)
 set="$cache/sets/$set_key"
 mkdir -p "$set/bin"
 
 if [ "$caddy_only" = false ]; then
-    build "$set/bin" pulumi "$here/cli" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi "$sdk" \
-        "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$sdk" osusergo,grpcnotrace
-    build "$set/bin" pulumi-language-nodejs "$here/language-nodejs" . "$sdk" "-X main.version=$sdk"
+    build "$set/bin" pulumi "$here/cli" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi "$cli" \
+        "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$cli" osusergo,grpcnotrace
+    build "$set/bin" pulumi-language-nodejs "$here/language-nodejs" . "$cli" "-X main.version=$cli"
     # Providers go where `pulumi plugin install` puts them ($PULUMI_HOME/plugins/resource-NAME-vVERSION/), not
     # beside the CLI: the engine then loads exactly the version each package asks for, as it does for a user.
     for provider in command kubernetes random tls; do
