@@ -735,10 +735,11 @@ export function inClusterObjectPlan(name: string, objects: readonly K8sObject[])
             // (AlreadyExists) on every later `up`; another's delete waits on the pod that mounts it. So
             // the class applies to claims created after it is set, and an existing claim keeps its own.
             ...(object.kind === "PersistentVolumeClaim" ? { ignoreChanges: ["spec.storageClassName"] } : {}),
-            // An Ingress that names no class gets the cluster's default from the API server when it is created, and
-            // keeps it: the class is not in the inputs, and an update without it would drop the class the create was
-            // given (server-side apply removes the fields a manager owned and no longer sends). Likewise an Ingress
-            // made when the stack named a class keeps that class (docs/decisions/default-ingress-class.md).
+            // An Ingress that names no class keeps the class it has: the cluster's default, which the API server gave it
+            // when it was created, or the class the stack named before (an earlier release's default). Without the
+            // option, an apply that no longer sends a class the stack sent once removes it (server-side apply drops a
+            // field its manager stops sending), and the API server gives the default only to an Ingress it creates:
+            // no controller would serve the registry (docs/decisions/default-ingress-class.md).
             ...(object.kind === "Ingress" && !(object.spec as { ingressClassName?: string } | undefined)?.ingressClassName
                 ? { ignoreChanges: ["spec.ingressClassName"] }
                 : {}),

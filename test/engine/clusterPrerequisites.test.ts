@@ -3,10 +3,13 @@
  * kubeconfig a user has: every kind of prerequisite is reported missing on a bare control plane, and
  * found once it exists; the default IngressClass is found when exactly one class is marked, the API server
  * gives it to an Ingress created without a class, and none or several stop the run with the classes
- * listed; a kubeconfig given as text and a context are honoured; an unreachable cluster decides nothing.
+ * listed; the class kept, or dropped, by server-side applies that name none (why an Ingress of no class
+ * ignores changes of it); a kubeconfig given as text and a context are honoured; an unreachable cluster
+ * decides nothing.
  * The whole run through `pulumi preview` and `up`: test/engine/existing.test.ts.
- * Covers: components/cluster/kubectlCheck.ts, components/cluster/prerequisites.ts.
+ * Covers: components/cluster/kubectlCheck.ts, components/cluster/prerequisites.ts, components/inCluster/inClusterRegistry.ts.
  */
+import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, stringify } from "yaml";
@@ -234,6 +237,40 @@ describe("the cluster check against a real API server", () => {
         ];
         expect((await checkPrerequisites(need("made-before"), {})).missing).toEqual([]);
         expect(kinds((await checkPrerequisites(need("still-to-make"), {})).missing)).toEqual(["storage-class"]);
+    }, 120_000);
+
+    it("keeps the class the API server gave an Ingress through applies that name none, and drops one an apply named before", async () => {
+        // Why an Ingress that names no class ignores changes of it (components/inCluster/inClusterRegistry.ts): the
+        // Kubernetes provider applies server-side, and a field its manager sent once and no longer sends is removed.
+        await kube.create(INGRESS_CLASSES, ingressClass("edge", "traefik.io/ingress-controller", true));
+        const apply = (name: string, note: string, ingressClassName?: string) => {
+            const object = {
+                apiVersion: "networking.k8s.io/v1",
+                kind: "Ingress",
+                metadata: { name, namespace: "jenkins", annotations: { note } },
+                spec: {
+                    ...(ingressClassName ? { ingressClassName } : {}),
+                    defaultBackend: { service: { name: "registry", port: { number: 80 } } },
+                },
+            };
+            const r = spawnSync("kubectl", ["apply", "--server-side", "--field-manager=dso-registry-test", "-f", "-"], {
+                input: JSON.stringify(object),
+                encoding: "utf8",
+            });
+            expect(r.status, r.stderr).toBe(0);
+        };
+        const classOf = async (name: string) =>
+            (await kube.get<{ spec: { ingressClassName?: string } }>(`/apis/networking.k8s.io/v1/namespaces/jenkins/ingresses/${name}`))
+                ?.spec.ingressClassName;
+        apply("defaulted", "one");
+        expect(await classOf("defaulted")).toBe("edge");
+        apply("defaulted", "two");
+        expect(await classOf("defaulted")).toBe("edge");
+        // A class the stack named (an earlier release's default), then an apply without it: no class at all, and
+        // the API server gives the default only to an Ingress it creates.
+        apply("named", "one", "nginx");
+        apply("named", "two");
+        expect(await classOf("named")).toBeUndefined();
     }, 120_000);
 
     it("reads a kubeconfig given as text (kubernetes:kubeconfig) and its context (kubernetes:context)", async () => {
