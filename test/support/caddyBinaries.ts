@@ -5,6 +5,8 @@
  * built). Under `npm test`, which builds nothing, Debian's Caddy stands in for it
  * (test/support/testBinaries.ts), and the run says so first.
  */
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { caddySet } from "./pulumiEngine";
 import { debianStandIns } from "./testBinaries";
@@ -18,4 +20,30 @@ export const DEBIAN_CADDY = "/usr/bin/caddy";
 /** The pinned Caddy (tools/engine/caddy): every placement's front; Debian's stands in under `npm test`. */
 export function pinnedCaddy(): string {
     return debianStandIns() ? DEBIAN_CADDY : path.join(caddySet(), "bin", "caddy");
+}
+
+let previous: string | undefined;
+
+/**
+ * The Caddy the front ran in the last release that landed (tools/caddy-previous), built on the first call:
+ * the upgrade test's front before this release moves it to the pinned one.
+ */
+export function previousCaddy(): string {
+    if (!previous) {
+        const build = spawnSync("sh", [path.join(__dirname, "../../tools/caddy-previous/build.sh")], {
+            encoding: "utf8",
+            stdio: ["ignore", "pipe", "inherit"],
+        });
+        if (build.status !== 0) throw new Error(`tools/caddy-previous/build.sh failed (exit ${build.status ?? build.signal})`);
+        previous = path.join(build.stdout.trim().split("\n").at(-1) as string, "caddy");
+    }
+    return previous;
+}
+
+/** The version of the previous Caddy (its wrapper's requirement), as its image's tag names it: "2.8.4". */
+export function previousCaddyVersion(): string {
+    const mod = readFileSync(path.join(__dirname, "../../tools/caddy-previous/go.mod"), "utf8");
+    const version = /^require github\.com\/caddyserver\/caddy\/v2 v(\S+)$/m.exec(mod)?.[1];
+    if (!version) throw new Error("tools/caddy-previous/go.mod requires no github.com/caddyserver/caddy/v2");
+    return version;
 }

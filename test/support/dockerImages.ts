@@ -254,16 +254,17 @@ export function nginxImage(client: ImageTarget, ref = DEFAULT_MAVEN_NGINX_IMAGE)
  * `registry.caddyImage`'s default (`caddy:<the pinned release>`) as the official image lays it out: /usr/bin/caddy
  * (the pinned static build, `pinnedCaddy()`), its config and data directories under /config and /data,
  * busybox for a shell (the official image is Alpine's), and the command `caddy run --config
- * /etc/caddy/Caddyfile --adapter caddyfile`. Imported once per data root; returns `ref`.
+ * /etc/caddy/Caddyfile --adapter caddyfile`. Imported once per data root; returns `ref`. `binary` gives another
+ * build for another tag (the previous release's Caddy, `caddy:<its version>`, for the upgrade test).
  */
-export function pinnedCaddyImage(client: ImageTarget, ref: string = DEFAULT_IMAGES.caddy): string {
+export function pinnedCaddyImage(client: ImageTarget, ref: string = DEFAULT_IMAGES.caddy, binary: () => string = pinnedCaddy): string {
     if (imageExists(client, ref)) return ref;
     const scratch = privateDir("caddy-image");
     try {
         const root = path.join(scratch, "rootfs");
         busyboxRootfs(root);
         for (const d of ["usr/bin", "etc/caddy", "config/caddy", "data/caddy"]) mkdirSync(path.join(root, d), { recursive: true });
-        copyFileSync(pinnedCaddy(), path.join(root, "usr/bin/caddy"));
+        copyFileSync(binary(), path.join(root, "usr/bin/caddy"));
         chmodSync(path.join(root, "usr/bin/caddy"), 0o755);
         // As the official image: the binary may bind low ports as any user that keeps NET_BIND_SERVICE.
         runOk("setcap", ["cap_net_bind_service=+ep", path.join(root, "usr/bin/caddy")]);

@@ -4,10 +4,10 @@
  * with `sudo -n`, as Pulumi.prod.yaml says. On the registry host run a Docker engine (the images the stack
  * pins, built here: Distribution, and Caddy for the front and the metrics relay), Pebble (Let's Encrypt's
  * ACME test server) on its loopback, and fail2ban as Debian's unit starts it. The front is the program's:
- * `up` runs it as a container on the host's network. With `packageCaddy`, Debian's caddy service runs
- * too, as it does on a host that an earlier version of the program deployed (Caddy as user caddy with
- * the package's own Caddyfile, which that version replaced and reloaded). Its system trust store holds
- * Pebble's root, as a real host's holds the ACME CA's.
+ * `up` runs it as a container on the host's network. With `previousCaddy`, the Docker engine also has the
+ * image of the front that the last landed release pinned (`caddy:<its version>`, built from
+ * tools/caddy-previous), as a host that release deployed has it. Its system trust store holds Pebble's root,
+ * as a real host's holds the ACME CA's.
  *
  * What differs from production, and why: the nodes' `systemctl` and `k3s` are stand-ins that log each
  * call to /var/log/dso-test-stand-ins.log (no systemd or k3s runs here); Pebble validates no challenge
@@ -24,6 +24,7 @@
 import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
+import { previousCaddy, previousCaddyVersion } from "./caddyBinaries";
 import { type DockerEngine, startDockerEngine } from "./dockerEngine";
 import { pinnedCaddyImage, registryImage } from "./dockerImages";
 import { engineSet } from "./pulumiEngine";
@@ -76,8 +77,8 @@ export interface ProdHostsOptions {
      * Docker engine, Pebble, fail2ban, Caddy): what it removes or installs is what those services find.
      */
     readonly prepareRegistryHost?: (host: TestHost) => void | Promise<void>;
-    /** Debian's caddy service runs on the registry host, as earlier versions of the program had it (the upgrade test). */
-    readonly packageCaddy?: boolean;
+    /** The image of the front the last landed release pinned is on the host too, as that release left it (the upgrade test). */
+    readonly previousCaddy?: boolean;
 }
 
 /** An ed25519 key pair made with ssh-keygen: the public key line; the private key stays in `file`. */
@@ -154,6 +155,7 @@ export async function startProdHosts(
         registryImage(engine);
         // The registry's metrics relay (monitoring is on in the prod stack).
         pinnedCaddyImage(engine);
+        if (options.previousCaddy) pinnedCaddyImage(engine, `caddy:${previousCaddyVersion()}`, previousCaddy);
 
         // Pebble, with an HTTPS certificate of a test CA that the host trusts.
         const acmeCa = makeTestCa(path.join(dir, "acme-ca"));
@@ -189,31 +191,12 @@ export async function startProdHosts(
         writeFileSync(pebbleRootFile, pebbleRoot);
         registryHost.trust(pebbleRoot);
 
-        // Debian's services as their units start them: fail2ban (root; when its package is on the host),
-        // and with packageCaddy, Caddy (user caddy, the package's Caddyfile).
+        // Debian's fail2ban as its unit starts it (root; when its package is on the host).
         if (registryHost.run("sh", ["-c", "command -v fail2ban-server"]).code === 0) {
             registryHost.run("sh", ["-c", "mkdir -p /run/fail2ban && touch /var/log/auth.log"]);
             const fail2ban = registryHost.startServer("/usr/bin/fail2ban-server", ["-xf", "start"]);
             services.push(fail2ban);
             await waitUntil("fail2ban did not start", () => registryHost.run("fail2ban-client", ["ping"]).code === 0, fail2ban.output);
-        }
-        if (options.packageCaddy) {
-            const caddy = registryHost.startServer(
-                "setpriv",
-                [
-                    "--reuid=caddy",
-                    "--regid=caddy",
-                    "--init-groups",
-                    "/usr/bin/caddy",
-                    "run",
-                    "--environ",
-                    "--config",
-                    "/etc/caddy/Caddyfile",
-                ],
-                { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", HOME: "/var/lib/caddy" },
-            );
-            services.push(caddy);
-            await waitUntil("Caddy did not start", () => curl("http://localhost:2019/config/").code === 0, caddy.output);
         }
 
         const prodNodes: ProdNode[] = [];
