@@ -103,7 +103,9 @@ describe("decide", () => {
         ["caches with an allowlist and mirrorPull accounts", { allowedNetworks: ["10.0.0.0/8"], mirrorPull: "accounts" }, true],
         ["caches opened with mirrorPull anonymous", { mirrorPull: "anonymous" }, false],
     ])("gives the nodes the pull account for %s: %s", (_name, registry, onNodes) => {
-        const pc = decisionsFor({ registry: { mirrors: [{ upstream: "docker.io" }], ...registry } }).pullCredentials;
+        // An allowlist needs a class whose controller enforces it (Traefik here): the default class's controller is unknown.
+        const pc = decisionsFor({ registry: { mirrors: [{ upstream: "docker.io" }], ...registry }, inCluster: { ingressClass: "traefik" } })
+            .pullCredentials;
         expect(pc?.cachesNeedCredentials ?? false).toBe(onNodes);
         expect(["k3s", "containerd", "microk8s", "docker"].map((f) => pc?.onNodes(f as "k3s") ?? false)).toEqual([
             onNodes,

@@ -70,6 +70,8 @@ describe("config: the crio runtime", () => {
             containerRegistry,
             registry: { mode: "in-cluster", mirrors: [{ upstream: "docker.io" }], ...extra },
             nodes: { delivery: "daemonset", runtime: "crio" },
+            // An allowlist needs a class whose controller enforces it: the default class's controller is unknown.
+            inCluster: { ingressClass: "traefik" },
         };
         expect(mirrorWarnings(raw)).toEqual([]);
     });
