@@ -23,6 +23,7 @@ import { cpus, loadavg } from "node:os";
 import * as path from "node:path";
 import { renderCaddyfile } from "../components/accessPolicy/caddyfile";
 import { renderUsersFile } from "../components/accessPolicy/usersFile";
+import { DEFAULT_IMAGES } from "../components/shared/defaults";
 import { DEBIAN_CADDY, pinnedCaddy } from "../test/support/caddyBinaries";
 import { makeAccount, makeOciImage, type RealRegistry, skopeoCopy, startRealRegistry } from "../test/support/realRegistry";
 import { privateDir, removeDir } from "../test/support/serverProcess";
@@ -208,7 +209,7 @@ async function main(): Promise<void> {
     const scratch = privateDir("login-cost");
     for (const [caddy, binary] of [
         ["Debian's Caddy 2.6.2", DEBIAN_CADDY],
-        ["pinned Caddy 2.8.4", pinnedCaddy()],
+        [`pinned ${DEFAULT_IMAGES.caddy}`, pinnedCaddy()],
     ] as const) {
         const front = await everyCheck(binary);
         try {

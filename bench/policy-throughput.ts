@@ -10,14 +10,18 @@
  * downloads (Caddy's admin endpoint, /debug/pprof/profile), and `go tool pprof -top` prints where the
  * time went.
  *
- *   npx tsx bench/policy-throughput.ts [--size-mib 256] [--runs 5] [--profile-seconds 10]
+ * With --caddy previous, the fronts run the Caddy of the last landed release (tools/caddy-previous) instead:
+ * the same bench on the same machine, to compare a Caddy bump with.
+ *
+ *   npx tsx bench/policy-throughput.ts [--size-mib 256] [--runs 5] [--profile-seconds 10] [--caddy previous]
  */
 import { createHash, randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { renderCaddyfile } from "../components/accessPolicy/caddyfile";
 import type { AccessPolicy } from "../components/accessPolicy/policy";
-import { pinnedCaddy } from "../test/support/caddyBinaries";
+import { DEFAULT_IMAGES } from "../components/shared/defaults";
+import { pinnedCaddy, previousCaddy, previousCaddyVersion } from "../test/support/caddyBinaries";
 import { type RealRegistry, startRealRegistry } from "../test/support/realRegistry";
 import { freePort, privateDir, removeDir, runOk } from "../test/support/serverProcess";
 
@@ -90,7 +94,7 @@ const mib = (bytesPerSecond: number) => (bytesPerSecond / 1024 / 1024).toFixed(0
  * Where the proxy-only front's CPU goes: a CPU profile from its admin endpoint while downloads run
  * back to back, printed by `go tool pprof -top` (Go from the PATH or /usr/local/go).
  */
-function profile(reg: RealRegistry, digest: string, adminPort: number, seconds: number, scratch: string): void {
+function profile(reg: RealRegistry, digest: string, adminPort: number, seconds: number, scratch: string, binary: string): void {
     const out = path.join(scratch, "caddy.pprof");
     const script = [
         `curl -sS -o '${out}' 'http://127.0.0.1:${adminPort}/debug/pprof/profile?seconds=${seconds}' &`,
@@ -103,10 +107,20 @@ function profile(reg: RealRegistry, digest: string, adminPort: number, seconds: 
     const go = ["go", "/usr/local/go/bin/go"].find((g) => runOk("sh", ["-c", `command -v ${g} || true`]).stdout.trim() !== "");
     if (!go) throw new Error("no go to read the profile with");
     console.log(`\nthe proxy-only front's CPU over ${seconds} s of back-to-back downloads (HTTP/1.1):`);
-    console.log(runOk(go, ["tool", "pprof", "-top", "-nodecount=25", pinnedCaddy(), out]).stdout);
+    console.log(runOk(go, ["tool", "pprof", "-top", "-nodecount=25", binary, out]).stdout);
+}
+
+/** The Caddy the fronts run (--caddy previous: the last landed release's), and how the rows name it. */
+function caddyUnderTest(): { binary: string; label: string } {
+    const i = process.argv.indexOf("--caddy");
+    const which = i > 0 ? process.argv[i + 1] : "pinned";
+    if (which === "previous") return { binary: previousCaddy(), label: `previous Caddy ${previousCaddyVersion()}` };
+    if (which !== "pinned") throw new Error(`--caddy takes "pinned" or "previous", not ${which}`);
+    return { binary: pinnedCaddy(), label: `pinned ${DEFAULT_IMAGES.caddy}` };
 }
 
 async function main(): Promise<void> {
+    const caddy = caddyUnderTest();
     const sizeMib = arg("size-mib", 256);
     const runs = arg("runs", 5);
     const scratch = privateDir("bench");
@@ -115,8 +129,8 @@ async function main(): Promise<void> {
     const adminPort = await freePort();
     const hostFront = (p: AccessPolicy) => renderCaddyfile(p);
     const proxiedFront = (p: AccessPolicy) => renderCaddyfile({ ...p, admin: `127.0.0.1:${adminPort}` });
-    const proxied = await startRealRegistry({ blobShortcut: false, caddyfileFor: proxiedFront, caddyBinary: pinnedCaddy() });
-    const fronted = await startRealRegistry({ caddyfileFor: hostFront, caddyBinary: pinnedCaddy() });
+    const proxied = await startRealRegistry({ blobShortcut: false, caddyfileFor: proxiedFront, caddyBinary: caddy.binary });
+    const fronted = await startRealRegistry({ caddyfileFor: hostFront, caddyBinary: caddy.binary });
     try {
         const file = path.join(scratch, "blob");
         const data = randomBytes(sizeMib * 1024 * 1024);
@@ -136,8 +150,8 @@ async function main(): Promise<void> {
         );
         console.log("front                                    registry-TLS  Caddy-file  ratio  Caddy-proxy  ratio");
         const rows = [
-            ["HTTP/1.1, external host (pinned Caddy)", "1.1", fronted, proxied],
-            ["HTTP/2, external host (pinned Caddy)", "2", fronted, proxied],
+            [`HTTP/1.1, external host (${caddy.label})`, "1.1", fronted, proxied],
+            [`HTTP/2, external host (${caddy.label})`, "2", fronted, proxied],
         ] as const;
         for (const [label, http, front, proxy] of rows) {
             const a: number[] = [];
@@ -154,7 +168,7 @@ async function main(): Promise<void> {
             );
         }
         const profileSeconds = arg("profile-seconds", 0);
-        if (profileSeconds > 0) profile(proxied, digest, adminPort, profileSeconds, scratch);
+        if (profileSeconds > 0) profile(proxied, digest, adminPort, profileSeconds, scratch, caddy.binary);
     } finally {
         await fronted.stop();
         await proxied.stop();
