@@ -104,8 +104,10 @@ describe("decide", () => {
         ["caches opened with mirrorPull anonymous", { mirrorPull: "anonymous" }, false],
     ])("gives the nodes the pull account for %s: %s", (_name, registry, onNodes) => {
         // An allowlist needs a class whose controller enforces it (Traefik here): the default class's controller is unknown.
-        const pc = decisionsFor({ registry: { mirrors: [{ upstream: "docker.io" }], ...registry }, inCluster: { ingressClass: "traefik" } })
-            .pullCredentials;
+        const pc = decisionsFor({
+            registry: { mirrors: [{ upstream: "docker.io" }], ...registry },
+            inCluster: { ingressClass: "traefik" },
+        }).pullCredentials;
         expect(pc?.cachesNeedCredentials ?? false).toBe(onNodes);
         expect(["k3s", "containerd", "microk8s", "docker"].map((f) => pc?.onNodes(f as "k3s") ?? false)).toEqual([
             onNodes,

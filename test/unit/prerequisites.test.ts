@@ -132,7 +132,11 @@ describe("prerequisitesOf", () => {
             "a default IngressClass for the Ingresses that name none, with the controllers' annotations they carry",
             [
                 object("kubernetes:networking.k8s.io/v1:Ingress", {
-                    metadata: { name: "registry", namespace: "default", annotations: { "nginx.ingress.kubernetes.io/proxy-body-size": "0" } },
+                    metadata: {
+                        name: "registry",
+                        namespace: "default",
+                        annotations: { "nginx.ingress.kubernetes.io/proxy-body-size": "0" },
+                    },
                     spec: {},
                 }),
                 object("kubernetes:networking.k8s.io/v1:Ingress", {
@@ -140,7 +144,11 @@ describe("prerequisitesOf", () => {
                     spec: {},
                 }),
                 object("kubernetes:networking.k8s.io/v1:Ingress", {
-                    metadata: { name: "named", namespace: "default", annotations: { "traefik.ingress.kubernetes.io/router.middlewares": "m" } },
+                    metadata: {
+                        name: "named",
+                        namespace: "default",
+                        annotations: { "traefik.ingress.kubernetes.io/router.middlewares": "m" },
+                    },
                     spec: { ingressClassName: "traefik" },
                 }),
             ],
