@@ -1,7 +1,11 @@
 #!/bin/sh
 # Stop a control plane started by start.sh DIR: send SIGTERM to exactly the
-# PIDs listed in DIR/pids (newest first), wait for them to exit (SIGKILL after
-# KUBE_STOP_TIMEOUT seconds, default 20), then remove DIR/pids.
+# PIDs listed in DIR/pids (newest first), a second SIGTERM to those still
+# running after KUBE_STOP_GRACE seconds (default 3), wait for them to exit
+# (SIGKILL after KUBE_STOP_TIMEOUT seconds, default 20), then remove DIR/pids.
+# The Kubernetes components exit at once on a second signal; on the first, the
+# API server (1.37) sometimes waits out its request timeout (60 s) for its own
+# connections to go idle, which a throw-away control plane has no use for.
 # A PID whose process is gone, or whose command line no longer mentions DIR
 # (the PID was reused by another process), is left alone.
 #
@@ -14,6 +18,7 @@ if [ $# -ne 1 ]; then
 fi
 DIR=$(cd "$1" && pwd -P)
 TIMEOUT=${KUBE_STOP_TIMEOUT:-20}
+GRACE=${KUBE_STOP_GRACE:-3}
 [ -f "$DIR/pids" ] || exit 0
 
 # ours PID: the process exists and was started by start.sh for this DIR
@@ -44,6 +49,7 @@ for p in $PIDS; do
 done
 
 deadline=$(($(date +%s) + TIMEOUT))
+again=$(($(date +%s) + GRACE))
 while :; do
 	still=""
 	for p in $LEFT; do
@@ -53,6 +59,10 @@ while :; do
 	done
 	LEFT=$still
 	[ -z "$LEFT" ] && break
+	if [ -n "$again" ] && [ "$(date +%s)" -ge "$again" ]; then
+		for p in $LEFT; do kill -TERM "$p" 2>/dev/null || true; done
+		again=""
+	fi
 	if [ "$(date +%s)" -ge "$deadline" ]; then
 		echo "stop.sh: still running after ${TIMEOUT}s, killing:$LEFT" >&2
 		for p in $LEFT; do kill -KILL "$p" 2>/dev/null || true; done
