@@ -647,6 +647,24 @@ const credentials: Rule = (c, all) => {
                   ];
         }
         const verb = c.op === "replace" ? "replaced" : "rewritten";
+        // A password generated anew in the same plan for the credential's account is what changes, whether the
+        // preview shows the new value as unknown or, as newer engines do for an unknown secret, as "[secret]".
+        const username = at(inputsOf(c), "username");
+        const rotated = all.some(
+            (o) =>
+                o.type === "random:index/randomPassword:RandomPassword" &&
+                o.op === "replace" &&
+                username !== undefined &&
+                at(inputsOf(o), "keepers.username") === username,
+        );
+        if (secret === "hidden" && rotated) {
+            return [
+                {
+                    kind: "credential",
+                    text: `Jenkins credential ${id} is ${verb} with the new password: a pipeline that read it before the up keeps the old value`,
+                },
+            ];
+        }
         if (secret === "hidden" && !visible) {
             return [
                 {

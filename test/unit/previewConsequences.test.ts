@@ -517,6 +517,40 @@ const CASES: readonly (readonly [string, readonly PreviewStep[], Expected])[] = 
         ],
     ],
     [
+        "a rotation the engine shows with the new password as [secret] on both sides: the password replaced in the same plan for the credential's account is the change",
+        [
+            passwordRotated("registry-accounts-push", "ci-push"),
+            step({
+                op: "update",
+                chain: ["dso-registry:jenkins:JenkinsCredentials", "pulumi-nodejs:dynamic/jenkins:Credential"],
+                name: "jenkins-credentials-container-registry",
+                olds: credential("[secret]"),
+                news: credential("[secret]"),
+            }),
+        ],
+        [
+            ["credential", "account ci-push: its password rotates; the old one stops working when this runs"],
+            ["credential", "Jenkins credential container-registry is rewritten with the new password"],
+        ],
+    ],
+    [
+        "another account's rotation does not tell what a credential's hidden change is",
+        [
+            passwordRotated("registry-accounts-pull", "cluster-pull"),
+            step({
+                op: "update",
+                chain: ["dso-registry:jenkins:JenkinsCredentials", "pulumi-nodejs:dynamic/jenkins:Credential"],
+                name: "jenkins-credentials-container-registry",
+                olds: credential("[secret]"),
+                news: credential("[secret]"),
+            }),
+        ],
+        [
+            ["credential", "account cluster-pull: its password rotates"],
+            ["credential", "a secret input changes, its password or only the token the program reaches Jenkins with"],
+        ],
+    ],
+    [
         "a rotation with an overlap: the old password keeps working for the overlap, as the account's PasswordOverlap says",
         [
             passwordRotated("registry-accounts-push", "ci-push"),
