@@ -438,8 +438,13 @@ function unauthorizedAnswer(policy: AccessPolicy): string[] {
         ...repository("scopePush", "POST PUT PATCH"),
         "\t\t@scopeCatalog path /v2/_catalog",
         `\t\t@tokenRefused path ${TOKEN_PATH}`,
+        // A refused write's body is never read: the answer goes at once, then the connection is closed. Without
+        // `Connection: close`, Go's server reads up to 256 KiB of the unread body before it answers whenever the
+        // handler has wrapped the body (Caddy 2.11 does), so a client that stalls holds the answer back.
+        "\t\t@refusedBody method POST PUT PATCH",
         "\t\thandle @unauthorized {",
         "\t\t\troute {",
+        "\t\t\t\theader @refusedBody Connection close",
         "\t\t\t\theader {",
         `\t\t\t\t\tWWW-Authenticate \`${realm}\``,
         "\t\t\t\t\tContent-Type application/json",

@@ -83,7 +83,7 @@ const programFiles = (tarball: string): Record<string, string> => ({
             compilerOptions: {
                 target: "ES2022",
                 module: "commonjs",
-                moduleResolution: "node",
+                moduleResolution: "bundler",
                 strict: true,
                 esModuleInterop: true,
                 types: ["node"],

@@ -272,8 +272,11 @@ afterAll(async () => {
 }, 120_000);
 
 describe("the local stack, deployed", () => {
-    test("the committed stack loads without a warning and every container of the registry pod is ready", () => {
-        expect(stack.warnings).toEqual([]);
+    test("the committed stack loads with no warning but the ingress class's advice, and every container of the registry pod is ready", () => {
+        // "public" is the class every microk8s release serves: ingress-nginx's before 1.35, Traefik's since. The
+        // program writes ingress-nginx's annotations for it and says what to set for Traefik; nothing else warns.
+        expect(stack.warnings).toHaveLength(1);
+        expect(stack.warnings[0]).toMatch(/^dso-registry:inCluster\.ingressClass: is "public", .*ingress-nginx was retired/);
         expect(pod!.logs()).not.toMatch(/permission denied|read-only file system/i);
     });
 });
