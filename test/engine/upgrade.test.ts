@@ -187,15 +187,22 @@ async function upgradeChangesNothing(
 const AGENT_TEMPLATES =
     "the agent templates' images at their current releases: docker 29.9.3 (the runc fixes of 28.5.2 and later) and buildah v1.44.0; kaniko, archived upstream, is no default template any more (docs/ci-agents.md)";
 
+/** The Caddyfile's change, in every placement's front. */
+const REFUSED_WRITES =
+    "the Caddyfile answers a refused write (401) with Connection: close, so that Caddy 2.11 answers a stalled upload at once instead of reading its body first";
+
 /** What this version changes on purpose in the local stack BASELINE deployed. */
 const LOCAL_INTENDED: IntendedChanges = {
     components: [],
     updates: {
-        "registry-deployment-registry": `the registry pod's front at ${DEFAULT_IMAGES.caddy} (docs/access-policy.md, Caddy 2.8 to 2.11) and Maven's nginx at 1.30, the maintained stable line: the pod is rolled (Recreate)`,
+        "registry-deployment-registry": `the registry pod's front at ${DEFAULT_IMAGES.caddy} (docs/access-policy.md, Caddy 2.8 to 2.11) with its new Caddyfile (its checksum), and Maven's nginx at 1.30, the maintained stable line: the pod is rolled (Recreate)`,
         "registry-deployment-registry-certificate-probe": `the probe's relay runs ${DEFAULT_IMAGES.caddy}, as every front`,
         "node-trust-daemonset": "busybox 1.37.0 (nodes.daemonsetImage): the pods are rolled and find the nodes' files unchanged",
     },
-    replacements: { "agent-pods-configmap": AGENT_TEMPLATES },
+    replacements: {
+        "agent-pods-configmap": AGENT_TEMPLATES,
+        "registry-configmap-registry-config": REFUSED_WRITES,
+    },
 };
 
 /** The files' checks whose expected files changed above: each reads the host's files again and writes nothing. */
@@ -209,9 +216,15 @@ const PROD_INTENDED: IntendedChanges = {
         "registry-host-container-run": `the metrics relay (Caddy, in the registry's namespaces) is made anew with ${DEFAULT_IMAGES.caddy}; Distribution's container is left as it is`,
         "registry-host-maintenance-gc-script-write": "the collection recreates the metrics relay with its new image",
         "registry-host-maintenance-restore-script-write": "the restore recreates the metrics relay with its new image",
-        ...Object.fromEntries(PROD_FILES_CHECKS.map((check) => [check, "the files it checks changed above (the scripts' new images)"])),
+        "registry-host-caddy-caddyfile-write": REFUSED_WRITES,
+        ...Object.fromEntries(
+            PROD_FILES_CHECKS.map((check) => [check, "the files it checks changed above (the scripts' new images, the Caddyfile)"]),
+        ),
     },
-    replacements: { "agent-pods-configmap": AGENT_TEMPLATES },
+    replacements: {
+        "agent-pods-configmap": AGENT_TEMPLATES,
+        "registry-host-check-run": "the post-deploy check runs again whenever the front's files change, as they do above",
+    },
 };
 
 describe(`the local stack deployed by ${BASELINE.slice(0, 7)}, real engine`, () => {
