@@ -176,6 +176,8 @@ export function nodesUnconfigureScript(layout: KindLayout): string {
         REGISTRY_NAME: layout.registryName,
         HOST_PORT: layout.port,
         MIRROR_HEADER: KIND_MIRROR_HEADER,
+        WATCHER_NAME: kindPaths(layout).watcherName,
+        WATCHER_BIN,
     });
 }
 

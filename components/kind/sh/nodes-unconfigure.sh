@@ -2,8 +2,19 @@
 # Removes the registry's hosts.toml files from every running node of kind cluster $CLUSTER, and the
 # caches' (those whose first line is $MIRROR_HEADER). Leaves config_path as it is: other registries'
 # files may rely on it.
-: "${CLUSTER:?}" "${REGISTRY_NAME:?}" "${HOST_PORT:?}" "${MIRROR_HEADER:?}"
+#
+# The node watcher ($WATCHER_NAME) puts back, at its next recheck, every file of its own that is missing
+# from a node. When it writes these very files (the same cluster, registry name and port: `destroy`, which
+# removes its container right after), it is stopped first, so that it cannot write them again in between.
+# A watcher that writes other files (a renamed cluster, a new port) is left running.
+: "${CLUSTER:?}" "${REGISTRY_NAME:?}" "${HOST_PORT:?}" "${MIRROR_HEADER:?}" "${WATCHER_NAME:?}" "${WATCHER_BIN:?}"
 set -eu
+if docker exec "$WATCHER_NAME" grep -qx "CLUSTER='$CLUSTER'" "$WATCHER_BIN/node-watch.sh" 2>/dev/null &&
+  docker exec "$WATCHER_NAME" grep -qx "REGISTRY_NAME='$REGISTRY_NAME'" "$WATCHER_BIN/node-watch.sh" 2>/dev/null &&
+  docker exec "$WATCHER_NAME" grep -qx "PORT='$HOST_PORT'" "$WATCHER_BIN/node-inside.sh" 2>/dev/null; then
+  docker stop "$WATCHER_NAME" >/dev/null 2>&1 || true
+  echo "stopped the node watcher $WATCHER_NAME: it would put the files back"
+fi
 for node in $(docker ps --filter "label=io.x-k8s.kind.cluster=$CLUSTER" --format '{{.Names}}'); do
   docker exec "$node" rm -rf "/etc/containerd/certs.d/localhost:$HOST_PORT" "/etc/containerd/certs.d/$REGISTRY_NAME:$HOST_PORT" || true
   # shellcheck disable=SC2016 # expanded by the node's shell
