@@ -3,17 +3,14 @@
  * a stack that version deployed was run with. The upgrade test (test/engine/upgrade.test.ts) runs the earlier
  * program on them, not on this checkout's node_modules, whose newer packages (TypeScript's major, say) the
  * earlier program's files were not written for. Installed once per lock file into a cache outside the
- * checkout (`$XDG_CACHE_HOME`, or ~/.cache, then dso-registry/baseline-deps/<hash of the lock>), with the
- * tests' Node (tools/node/run.sh); parallel callers take turns on a lock (flock), and an install appears whole
- * or not at all. `--ignore-scripts`: the providers' install scripts would download their plugins, which the
+ * checkout (dso-registry/baseline-deps/<hash of the lock>, test/support/cachedInstall.ts), with the tests'
+ * Node (tools/node/run.sh). `--ignore-scripts`: the providers' install scripts would download their plugins, which the
  * engine tier builds instead (tools/engine/build.sh).
  */
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync } from "node:fs";
-import { homedir } from "node:os";
 import * as path from "node:path";
-import { runOk } from "./serverProcess";
+import { installOnce, projectCacheDir } from "./cachedInstall";
 import { PROJECT_DIR } from "./synthCli";
 
 const INSTALL = `
@@ -32,13 +29,7 @@ mv "$partial" "$dir"
 /** The node_modules directory of `commit`'s dependencies, installed on the first call for its lock file. */
 export function baselineNodeModules(commit: string): string {
     const lock = execFileSync("git", ["-C", PROJECT_DIR, "show", `${commit}:package-lock.json`], { maxBuffer: 64 * 1024 * 1024 });
-    const key = createHash("sha256").update(lock).digest("hex").slice(0, 16);
-    const dir = path.join(process.env.XDG_CACHE_HOME ?? path.join(homedir(), ".cache"), "dso-registry/baseline-deps", key);
-    if (!existsSync(dir)) {
-        mkdirSync(path.dirname(dir), { recursive: true });
-        runOk("flock", [path.join(path.dirname(dir), ".install.lock"), "sh", "-c", INSTALL, "sh", dir, commit, PROJECT_DIR], {
-            timeout: 15 * 60_000,
-        });
-    }
+    const dir = projectCacheDir("baseline-deps", createHash("sha256").update(lock).digest("hex").slice(0, 16));
+    installOnce(dir, INSTALL, [commit, PROJECT_DIR]);
     return path.join(dir, "node_modules");
 }

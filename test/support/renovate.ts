@@ -11,8 +11,8 @@
  * extracts, without asking any registry.
  */
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { homedir } from "node:os";
 import * as path from "node:path";
+import { installOnce, projectCacheDir } from "./cachedInstall";
 import { privateDir, type RunResult, removeDir, run, runOk } from "./serverProcess";
 import { PROJECT_DIR } from "./synthCli";
 
@@ -24,7 +24,7 @@ const NODE_RUNNER = path.join(PROJECT_DIR, "tools/node/run.sh");
 
 /** Where a renovate release is installed: one directory per version, beside the other caches of the project. */
 export function renovateDir(version: string = RENOVATE_VERSION): string {
-    return path.join(process.env.XDG_CACHE_HOME ?? path.join(homedir(), ".cache"), "dso-registry/renovate", version);
+    return projectCacheDir("renovate", version);
 }
 
 /** An installed renovate. */
@@ -56,14 +56,10 @@ echo installed
 
 export function installRenovate(version: string = RENOVATE_VERSION): RenovateInstall {
     const dir = renovateDir(version);
-    if (existsSync(dir)) return { dir, installSeconds: undefined };
-    mkdirSync(path.dirname(dir), { recursive: true });
     const started = Date.now();
-    const result = runOk("flock", [path.join(path.dirname(dir), ".install.lock"), "sh", "-c", INSTALL, "sh", dir, version, NODE_RUNNER], {
-        timeout: 15 * 60_000,
-    });
+    const output = installOnce(dir, INSTALL, [version, NODE_RUNNER]);
     // A caller that waited for another's install finds it finished and installs nothing.
-    const installed = result.stdout.trim() === "installed";
+    const installed = output?.trim() === "installed";
     return { dir, installSeconds: installed ? Math.round((Date.now() - started) / 100) / 10 : undefined };
 }
 
