@@ -99,7 +99,7 @@ const UNKNOWN_VALUE = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
  * Whether the provider's code in state differs from the program's. The engine keeps the code in state
  * and runs `delete` (and `read`) with the stored code; it stores new code only when `update` runs, and
  * it runs `update` only when `diff` reports a change. A diff that ignored the code would leave the code
- * of the first `up` in state for good (issue 21, defect 10): a fix to `delete` would never reach a destroy.
+ * of the first `up` in state for good: a fix to `delete` would never reach a destroy.
  */
 function codeChanged(olds: object, news: object): boolean {
     const before = (olds as Record<string, unknown>)[PROVIDER_CODE_KEY];
