@@ -7,7 +7,7 @@
 # --kube, the Kubernetes control plane (tools/engine/kube/build.sh). Everything goes to a cache outside
 # the checkout, one directory per binary keyed by its version and the hash of its module's files, so a
 # warm cache builds nothing. The last line printed is the directory holding the set: `bin/` with the CLI,
-# its language host and the dynamic-provider launcher (the CLI finds them beside itself), Pebble, Caddy, the control
+# its language host and the dynamic-provider launcher (the CLI finds them beside itself), Pebble and its challenge test server, Caddy, the control
 # plane's binaries, kubectl, a real node's kubelet, kube-proxy and CoreDNS, and cert-manager's controller (with cert-manager's CRDs in `cert-manager-crds/`), and `plugins/`, laid out as $PULUMI_HOME/plugins.
 #
 #   sh tools/engine/build.sh [--kube] [--quiet]
@@ -138,9 +138,11 @@ if [ "$caddy_only" = false ]; then
             "$version" "-X main.version=$version"
     done
 
-    # Pebble, an ACME server for the prod test's external host (the stack's ACME certificate, obtained for real).
+    # Pebble, an ACME server for the prod test's external host (the stack's ACME certificate, obtained for real),
+    # and its challenge test server, the DNS server through which Pebble's validation finds the registry host.
     pebble_version=$(cd "$here/pebble" && go list -m -f '{{.Version}}' github.com/letsencrypt/pebble/v2)
     build "$set/bin" pebble "$here/pebble" github.com/letsencrypt/pebble/v2/cmd/pebble "$pebble_version" "-s -w"
+    build "$set/bin" pebble-challtestsrv "$here/pebble" github.com/letsencrypt/pebble/v2/cmd/pebble-challtestsrv "$pebble_version" "-s -w"
 fi
 
 # Caddy at the version the cluster's and kind's fronts pin (`registry.caddyImage`'s default; test/unit/
