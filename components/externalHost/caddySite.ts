@@ -15,7 +15,7 @@ import { withFormerType } from "../shared/formerType";
 import type { FrontAccount } from "../shared/front";
 import { type HostConnection, HostFile, type HostFileSpec, hostCommand, privileged } from "../shared/hostAccess";
 import { HostFilesCheck } from "../shared/hostFilesCheck";
-import { caddyApplyScript, caddyRemoveScript, FRONT_DIR, type HostLayout, hostPaths } from "./scripts";
+import { caddyApplyScript, caddyRemoveScript, FRONT_CONTAINER, FRONT_DIR, type HostLayout, hostPaths } from "./scripts";
 
 /** TLS for the Caddy site. */
 export type HostTls =
@@ -230,7 +230,7 @@ export class CaddySite extends pulumi.ComponentResource {
         // A file of Caddy's changed by hand shows at the next refresh; the next `up` puts it back and reloads.
         new HostFilesCheck(
             `${name}-files-check`,
-            { connection, files: checked, afterRepair: apply },
+            { connection, files: checked, afterRepair: apply, containers: [FRONT_CONTAINER] },
             { parent: this, dependsOn: [reload] },
         );
         this.registerOutputs({});

@@ -138,13 +138,14 @@ export class RegistryContainer extends pulumi.ComponentResource {
             },
             { parent: this, dependsOn: configFiles },
         );
-        // The files read back at each refresh; a repair makes the container (and the relay) anew, so they read them again.
+        // The files and the container read back at each refresh; a repair makes the container (and the relay) anew, so they read the files again.
         new HostFilesCheck(
             `${name}-files-check`,
             {
                 connection,
                 files: checked,
                 afterRepair: privileged(recreatingScript(containerScript(spec, this.specFingerprint)), connection.sudo),
+                containers: [spec.name],
             },
             { parent: this, dependsOn: [run] },
         );

@@ -36,6 +36,19 @@ export interface HostFilesCheckArgs {
     })[];
     /** What to run after files were put back (the group's reload), as the group's own command runs it. */
     readonly afterRepair?: pulumi.Input<string>;
+    /**
+     * Containers the group's command runs (on the machine's own engine): each is read back too, and one
+     * that is gone or stopped is made again by `afterRepair` at the next `up` after a refresh.
+     */
+    readonly containers?: readonly string[];
+}
+
+const CONTAINER_CHECK = path.join(__dirname, "sh", "container-check.sh");
+
+/** A container of the group as the check holds it: an entry read by its own check (container-check.sh), placed by nothing but `afterRepair`. */
+function containerEntry(name: string, sudo: boolean, run?: (body: string) => string) {
+    const body = renderShellScript(CONTAINER_CHECK, { CONTAINER: name });
+    return { path: `container ${name}`, mode: "0000", content: "", place: "true", check: run ? run(body) : privileged(body, sudo) };
 }
 
 /** The command line that reads `paths` back (read-placed-files.sh), as root, or wrapped by `run`. */
@@ -68,7 +81,8 @@ export class HostFilesCheck extends pulumi.dynamic.Resource {
     constructor(name: string, args: HostFilesCheckArgs, opts?: pulumi.CustomResourceOptions) {
         const c = args.connection;
         const sudo = c.sudo;
-        const files = pulumi.all(args.files.map((f) => pulumi.output(f.content).apply((content) => checkedFile(f, content, sudo))));
+        const entries = [...args.files, ...(args.containers ?? []).map((n) => containerEntry(n, sudo, args.run))];
+        const files = pulumi.all(entries.map((f) => pulumi.output(f.content).apply((content) => checkedFile(f, content, sudo))));
         const machine =
             c.kind === "ssh"
                 ? { host: c.host, port: c.port, user: c.user, privateKey: pulumi.secret(c.privateKey), hostKey: c.hostKey }

@@ -126,11 +126,17 @@ export function driftOf(files: readonly CheckedFile[], output: string): Drift[] 
     return drift;
 }
 
-/** What a merged file's check printed ("changed <file>…" or "unchanged <file>"), as a drift; none when unchanged. */
+/**
+ * What a check printed (a merged file's: "changed <file>…" or "unchanged <file>"; a container's: "changed
+ * container <name>: <why>"), as a drift; none when unchanged.
+ */
 export function mergedFileDrift(path: string, output: string): Drift | undefined {
     const line = output.split("\n").find((l) => /^(un)?changed /.test(l));
     if (line === undefined) throw new Error(`the check of ${path} printed neither "changed" nor "unchanged":\n${output}`);
-    return line.startsWith("changed ") ? { path, found: "the program's entries or the mode changed" } : undefined;
+    if (!line.startsWith("changed ")) return undefined;
+    // A check that says why ("changed <path>: <why>", a container's) is taken at its word.
+    const said = `changed ${path}: `;
+    return { path, found: line.startsWith(said) ? line.slice(said.length) : "the program's entries or the mode changed" };
 }
 
 interface Ran {

@@ -58,13 +58,16 @@ export function runbookSection(title: string): RunbookSection {
 
 /**
  * The one command of section `title` that starts with `start` (its ```sh blocks first, then its inline code
- * spans). Throws when none does, or when several different ones do and `nth` is not given.
+ * spans), or the command that is exactly `start`. Throws when none does, or when several different ones do
+ * and `nth` is not given.
  */
 export function runbookCommand(title: string, start: string, nth?: number): string {
     const section = runbookSection(title);
     const fromBlocks = section.blockCommands.filter((c) => c.startsWith(start));
     const candidates = fromBlocks.length > 0 ? fromBlocks : section.inline.filter((c) => c.startsWith(start));
     const distinct = [...new Set(candidates)];
+    // A command given whole is that command, even when longer ones start with it.
+    if (distinct.includes(start) && nth === undefined) return start;
     if (distinct.length === 0) throw new Error(`docs/runbooks.md, "${title}": no command starts with "${start}"`);
     if (nth !== undefined) {
         const picked = distinct[nth];

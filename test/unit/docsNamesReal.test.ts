@@ -21,8 +21,8 @@
  */
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import * as path from "node:path";
-import * as YAML from "yaml";
 import { beforeAll, describe, expect, it } from "vitest";
+import * as YAML from "yaml";
 import type { z } from "zod";
 import { secretNames } from "../../components/config";
 import { configShape, schema } from "../../components/config/schema";
@@ -674,13 +674,7 @@ function kubectlMentions(): KubectlMention[] {
  * Objects a page names that the program does not render, on a page whose correction is pending: let through
  * on that page only, each with what is true, and only while the page still names it.
  */
-const PENDING_CORRECTION: readonly { readonly file: string; readonly object: string; readonly truth: string }[] = [
-    {
-        file: "docs/runbooks.md",
-        object: "Job/registry-restore",
-        truth: "a restore Job is named by whoever creates it from the suspended CronJob registry-restore (docs/in-cluster.md, Restore: `job/restore-<time>`), after scaling the registry to 0",
-    },
-];
+const PENDING_CORRECTION: readonly { readonly file: string; readonly object: string; readonly truth: string }[] = [];
 
 /** The kinds the program never renders an object of on its own, named after what made them. */
 const MADE_AT_RUN_TIME = new Set(["Job"]);

@@ -47,6 +47,13 @@ describe("mergedFileDrift", () => {
         });
     });
 
+    it("takes a container's check at its word: what it found is the drift", () => {
+        const container = "container dso-registry";
+        expect(mergedFileDrift(container, "unchanged container dso-registry\n")).toBeUndefined();
+        expect(mergedFileDrift(container, "changed container dso-registry: missing\n")).toEqual({ path: container, found: "missing" });
+        expect(mergedFileDrift(container, "changed container dso-registry: exited\n")).toEqual({ path: container, found: "exited" });
+    });
+
     it("refuses an answer that is neither", () => {
         expect(() => mergedFileDrift(FILE, "permission denied\n")).toThrow(/neither "changed" nor "unchanged"/);
     });
