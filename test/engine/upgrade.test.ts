@@ -218,7 +218,10 @@ const PROD_INTENDED: IntendedChanges = {
         "registry-host-maintenance-restore-script-write": "the restore recreates the metrics relay with its new image",
         "registry-host-caddy-caddyfile-write": REFUSED_WRITES,
         ...Object.fromEntries(
-            PROD_FILES_CHECKS.map((check) => [check, "the files it checks changed above (the scripts' new images, the Caddyfile)"]),
+            PROD_FILES_CHECKS.map((check) => [
+                check,
+                `the files it checks changed above (the scripts' new images, the Caddyfile)${check.includes("maintenance") ? "" : "; it reads its container back too (a container that is gone comes back with `up --refresh`)"}`,
+            ]),
         ),
     },
     replacements: {

@@ -19,8 +19,6 @@
  * resources and files the synth writes. A failure names the page, the line and the name.
  * Covers: index.ts, components/stack/index.ts (StackOutputs), components/config/schema.ts.
  */
-import { readdirSync, readFileSync, statSync } from "node:fs";
-import * as path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import * as YAML from "yaml";
 import type { z } from "zod";
@@ -28,58 +26,10 @@ import { secretNames } from "../../components/config";
 import { configShape, schema } from "../../components/config/schema";
 import { PROJECT } from "../../components/shared/facts";
 import { readStackConfig, runProgram, type StackFileConfig, synthFilesOf } from "../../tools/synth";
+import { filesUnder, type Mention, OUTPUT_READ_FILES, outputMentions, PAGES, pageLines, ROOT, read, where } from "../support/docPages";
 
-const ROOT = path.resolve(__dirname, "../..");
-
-/** Files under `dir` (relative to the project) whose names end with one of `ends`, recursively. */
-function filesUnder(dir: string, ends: readonly string[]): string[] {
-    return readdirSync(path.join(ROOT, dir)).flatMap((entry) => {
-        const rel = path.join(dir, entry);
-        if (statSync(path.join(ROOT, rel)).isDirectory()) return filesUnder(rel, ends);
-        return ends.some((e) => entry.endsWith(e)) ? [rel] : [];
-    });
-}
-
-const read = (file: string) => readFileSync(path.join(ROOT, file), "utf8");
-
-/** The pages a reader reads: the README and every page under docs/. */
-const PAGES = ["README.md", ...filesUnder("docs", [".md"])];
 /** The schema's sources, whose descriptions flow into docs/configuration.md and the config check's messages. */
 const SCHEMA_SOURCES = ["components/config/schema.ts", ...filesUnder("components/config/schema", [".ts"]), "components/config/secrets.ts"];
-
-/** A name found on a page: where, and what. */
-interface Mention {
-    readonly file: string;
-    readonly line: number;
-    readonly name: string;
-}
-const where = (m: Mention) => `${m.file}:${m.line}`;
-
-/** A line of a page: its number (from 1), its text, and the language of the fenced block it is in ("" outside one). */
-interface PageLine {
-    readonly line: number;
-    text: string;
-    readonly fence: string;
-}
-
-/** A page's lines; commands a backslash continues are joined onto their first line. */
-function pageLines(file: string): PageLine[] {
-    const out: PageLine[] = [];
-    let fence: string | undefined;
-    read(file)
-        .split("\n")
-        .forEach((text, i) => {
-            const marker = /^\s*```\s*([\w-]*)/.exec(text);
-            if (marker) {
-                fence = fence === undefined ? marker[1]! : undefined;
-                return;
-            }
-            const last = out.at(-1);
-            if (last?.text.endsWith("\\")) last.text = `${last.text.slice(0, -1)} ${text.trim()}`;
-            else out.push({ line: i + 1, text, fence: fence ?? "" });
-        });
-    return out;
-}
 
 /** Program code shown on a page: its dotted names are properties of the code's own variables (`registry.deployment`), not config keys. */
 const PROGRAM_CODE = new Set(["ts", "typescript", "js", "javascript"]);
@@ -327,24 +277,6 @@ beforeAll(async () => {
 // ---------------------------------------------------------------------------------------------
 // Stack outputs
 // ---------------------------------------------------------------------------------------------
-
-/** Where an output may be named: the pages, the workflows, the examples and the config module's messages. */
-const OUTPUT_READ_FILES = [
-    ...PAGES,
-    ...filesUnder("docs", [".yml", ".yaml"]),
-    ...filesUnder(".github", [".yml", ".yaml"]),
-    ...filesUnder("examples", [".ts", ".md", ".yaml"]),
-    ...filesUnder("components/config", [".ts"]),
-];
-
-/** `pulumi stack output [flags] NAME`, with the flags the docs use before the name. */
-const OUTPUT_COMMAND = /pulumi stack output((?:\s+(?:--show-secrets|--json|(?:-s|--stack)\s+\S+))*)\s+([a-z][A-Za-z]+)/g;
-
-function outputMentions(): Mention[] {
-    return OUTPUT_READ_FILES.flatMap((file) =>
-        pageLines(file).flatMap(({ line, text }) => [...text.matchAll(OUTPUT_COMMAND)].map((m) => ({ file, line, name: m[2]! }))),
-    );
-}
 
 describe("the stack's outputs", () => {
     const returnedByAny = () => new Set([...registered.values()].flatMap((r) => [...r.outputs]));
