@@ -19,9 +19,12 @@ import { writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TEXTFILE_DIR } from "../../components/monitoring/jobMetrics";
+import { readStackConfig, runProgram } from "../../tools/synth";
 import { payloadImage } from "../support/dockerImages";
+import { outputMentions } from "../support/docPages";
 import { REGISTRY } from "../support/prodHosts";
 import { PROD_STACK, type ProdStack, startProdStack } from "../support/prodStack";
+import { PROJECT_DIR } from "../support/pulumiEngine";
 import { fillPlaceholders, runbookCommand, runbookSection } from "../support/runbooks";
 import { type SftpTarget, startSftpTarget } from "../support/sftpTarget";
 
@@ -55,6 +58,13 @@ beforeAll(async () => {
     ] as const)
         await stack.config(`registry.maintenance.backup.destination.${key}`, value);
     await stack.secret("backupSshPrivateKey", backupTarget.privateKey);
+    // A pipeline's push account and a developer's read account, so that the outputs only named accounts give exist.
+    for (const [key, value] of [
+        ["containerRegistry.pushAccounts[0].name", "team-a-ci"],
+        ["containerRegistry.pushAccounts[0].prefixes[0]", "docker-internal/p2c/team-a/"],
+        ["containerRegistry.readAccounts[0].name", "dev-alice"],
+    ] as const)
+        await stack.config(key, value);
     const up = await stack.ws.pulumi(["up", "--yes", "--skip-preview", "-s", STACK], { timeoutMs: 20 * 60_000 });
     if (up.code !== 0) throw new Error(`up failed\n${up.stdout.slice(-20_000)}${up.stderr}`);
     // The operator's SSH line, as `pulumi stack output registryHostOps` gives it, with the stack's key and pinned host key.
@@ -130,6 +140,38 @@ function jobSeries(task: string, series: string): string | undefined {
 
 let keepDigest = "";
 
+describe("the outputs the pages name, on the deployed stack", () => {
+    it(
+        "each a page tells a reader to read that this stack has reads with a value; every other is the local stack's (local.test.ts reads those on its deployed stack)",
+        async () => {
+            const named = [...new Set(outputMentions().map((m) => m.name))].sort();
+            expect(named.length).toBeGreaterThan(5);
+            const listed = Object.keys(JSON.parse((await stack.ws.pulumiOk(["stack", "output", "--json", "-s", STACK])).stdout) as object);
+            const read = named.filter((name) => listed.includes(name));
+            for (const name of read) {
+                const value = await stack.ws.pulumi(["stack", "output", "--show-secrets", name, "-s", STACK]);
+                expect(value.code, `${name}: ${value.stderr}`).toBe(0);
+                expect(value.stdout.trim(), name).not.toMatch(/^(null|)$/);
+            }
+            expect(read).toEqual(
+                expect.arrayContaining(["registryHostOps", "pushAccountCredentials", "readAccountCredentials", "accountRotation"]),
+            );
+            const local = Object.keys((await runProgram("local", readStackConfig(PROJECT_DIR, "local"))).outputs);
+            expect(named.filter((name) => !listed.includes(name) && !local.includes(name))).toEqual([]);
+
+            // Credential leaked: the page's command gives a named account's password to hand over.
+            const command = runbookSection("Credential leaked").inline.find((c) => c.endsWith("readAccountCredentials"));
+            expect(command).toBe("pulumi stack output --show-secrets readAccountCredentials");
+            const accounts = JSON.parse(
+                (await stack.ws.pulumiOk([...(command as string).split(" ").slice(1), "--json", "-s", STACK])).stdout,
+            ) as Record<string, { username: string; password: string }>;
+            expect(accounts["dev-alice"]?.username).toBe("dev-alice");
+            expect(accounts["dev-alice"]?.password).toMatch(/^\S{16,}$/);
+        },
+        5 * 60_000,
+    );
+});
+
 describe("runbooks on the external host, as written", () => {
     it("the page names the sections this file runs", () => {
         for (const title of ["Registry down", "Disk full", "Backup failing", "Garbage collection or verify failed"])
@@ -188,6 +230,33 @@ describe("runbooks on the external host, as written", () => {
             expect(again.code, again.stdout.slice(-5_000) + again.stderr).toBe(0);
         },
         25 * 60_000,
+    );
+
+    it(
+        "Errors and failed logins: wrong passwords show in the page's access-log query by address; a banned address is listed by the page's status and let in again by its unban",
+        () => {
+            const address = host().address;
+            const wrong = () =>
+                operator(
+                    `curl -sS -o /dev/null -w '%{http_code}' -K - https://${REGISTRY}/v2/ <<'EOF'\nuser = "jenkins-push:not-the-password"\nEOF`,
+                ).out.trim();
+            for (let i = 0; i < 3; i++) expect(wrong()).toBe("401");
+            const counted = step("Errors and failed logins", "sudo jq -r 'select(.status == 401)");
+            const line = counted.split("\n").find((l) => l.includes(`${address}\t/v2/`));
+            expect(Number(line?.trim().split(/\s+/)[0]), counted).toBeGreaterThanOrEqual(3);
+            expect(step("Errors and failed logins", "sudo fail2ban-client status dso-registry-login")).toMatch(/Banned IP list:/);
+
+            // A ban, as fail2ban makes one (the host's own address is never banned by counting: fail2ban ignores its own addresses).
+            const ban = host().run("fail2ban-client", ["set", "dso-registry-login", "banip", address]);
+            expect(ban.code, ban.stderr).toBe(0);
+            expect(step("Errors and failed logins", "sudo fail2ban-client status dso-registry-login")).toMatch(
+                new RegExp(`Banned IP list:.*\\b${address.replaceAll(".", "\\.")}\\b`),
+            );
+            expect(v2Status()).toMatch(/^000/);
+            step("Errors and failed logins", "sudo fail2ban-client set dso-registry-login unbanip", { address });
+            expect(v2Status()).toBe("401");
+        },
+        5 * 60_000,
     );
 
     it(
