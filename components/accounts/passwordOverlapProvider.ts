@@ -6,7 +6,8 @@
  * - `update` after a new password records the old one's bcrypt hash, its shortest prefix the new
  *   password does not start with, when the rotation happened and when the overlap ends (now plus its
  *   length, by the clock of the machine running `pulumi up`). After a change of length alone the end
- *   moves with it; with a length of 0 nothing is kept.
+ *   of an overlap still running moves with it, and an overlap that has ended is dropped, never revived;
+ *   with a length of 0 nothing is kept.
  * - `create` keeps nothing: a new account has no previous password. `delete` has nothing to remove.
  *
  * No imports on purpose: the SDK serializes the provider with everything it captures.
@@ -50,7 +51,10 @@ export function nextPrevious(olds: PasswordOverlapState, news: PasswordOverlapSt
     if (news.overlapSeconds <= 0) return null;
     if (olds.password === news.password) {
         const kept = olds.previous;
-        return kept ? { ...kept, until: kept.rotatedAt + news.overlapSeconds } : null;
+        // An overlap that has ended stays ended: a longer one set later never brings back a password
+        // that had stopped working (it may have leaked since). One still running takes the new length.
+        if (!kept || kept.until <= now) return null;
+        return { ...kept, until: kept.rotatedAt + news.overlapSeconds };
     }
     const prefix = distinguishingPrefix(olds.password, news.password);
     if (prefix === undefined) return null;

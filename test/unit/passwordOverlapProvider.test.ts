@@ -59,6 +59,14 @@ describe("what the resource keeps", () => {
         expect(nextPrevious(state("new", HASH_B), state("new", HASH_B), now)).toBeNull();
     });
 
+    test("an overlap that has ended is not revived by a longer one: rotated five days ago with 24 h, raised to 168 h", () => {
+        const kept = { bcryptHash: HASH_A, prefix: "o", rotatedAt: now, until: now + DAY };
+        const fiveDaysLater = now + 5 * DAY;
+        expect(nextPrevious(state("new", HASH_B, DAY, kept), state("new", HASH_B, 7 * DAY), fiveDaysLater)).toBeNull();
+        // At its very end it has ended too.
+        expect(nextPrevious(state("new", HASH_B, DAY, kept), state("new", HASH_B, 7 * DAY), now + DAY)).toBeNull();
+    });
+
     test("a second rotation inside the overlap keeps only the password it replaces", () => {
         const kept = { bcryptHash: HASH_A, prefix: "f", rotatedAt: now, until: now + DAY };
         expect(nextPrevious(state("second", HASH_B, DAY, kept), state("third", HASH_A), now + 60)).toEqual({
