@@ -1,6 +1,7 @@
 /**
- * What the external host needs before anything else: Docker, Caddy, cron, curl and flock (installed
- * or only reported), and the registry's data directory.
+ * What the external host needs before anything else: a container engine (Docker, or the host's Podman),
+ * cron, curl and flock, and restic with backups (installed or only reported), and the registry's data
+ * directory. Caddy is no package of the host: the front runs the pinned Caddy image.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { withFormerType } from "../shared/formerType";

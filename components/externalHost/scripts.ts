@@ -273,7 +273,7 @@ export function packagesScript(install: boolean, restic = false): string {
     return hostScript("packages.sh", { INSTALL: install, RESTIC: restic });
 }
 
-/** Creates the data directory (mode 0750) and gives it to Caddy's group, so that Caddy serves blob downloads itself. */
+/** Creates the data directory (root's, mode 0750; group `caddy` where the host has one). The front reads it as root, mounted read-only. */
 export function dataDirScript(layout: HostLayout): string {
     return hostScript("data-dir.sh", { DATA_DIR: layout.dataDir });
 }

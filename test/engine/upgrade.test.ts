@@ -217,6 +217,7 @@ const PROD_INTENDED: IntendedChanges = {
         "registry-host-maintenance-gc-script-write": "the collection recreates the metrics relay with its new image",
         "registry-host-maintenance-restore-script-write": "the restore recreates the metrics relay with its new image",
         "registry-host-caddy-caddyfile-write": REFUSED_WRITES,
+        "registry-host-packages-data-dir": "its script's header now says the umask the registry writes with: it runs again and changes nothing",
         ...Object.fromEntries(
             PROD_FILES_CHECKS.map((check) => [
                 check,

@@ -119,7 +119,7 @@ function kindCaddyfile(policy: AccessPolicy): string {
 /** With deletes off (the stacks' default), the front answers every DELETE 405, as Distribution would. */
 const DELETES_OFF: Refusal = {
     steps: /\/(blob|manifest|tag)-delete$/,
-    reason: "`registry.deletes` is off: the front answers DELETE with 405 before any account check, and Distribution's config has deletes off too",
+    reason: "deletes are off (neither `registry.ui.deleteEnabled` nor garbage collection is on): the front answers DELETE with 405 before any account check, and Distribution's config has deletes off too",
 };
 
 interface Front {

@@ -4,7 +4,7 @@
  * installed packages, every write lands in the test's upper directories) and /run is a fresh tmpfs.
  * The program's remote scripts then run on it over SSH exactly as on a real host: real paths, no
  * private-root prefix, a login that is not root and reaches root with `sudo -n`, a Docker engine whose
- * bind mounts resolve on that host, and Caddy run as Debian's service runs it. Nothing written there
+ * bind mounts resolve on that host, and the front's Caddy container on the host's network. Nothing written there
  * touches this machine; `destroy()` removes every upper directory with the namespaces.
  *
  * A holder process keeps the mount (and UTS: the host's own name) namespace alive; every process of the host (sshd, dockerd, Caddy,

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Creates the registry's data directory DATA_DIR (mode 0750), and gives it to the group `caddy` where
 # the host has one (a host whose front was the distribution's caddy service). The registry container
-# runs as root and writes with umask 022 (directories 0755, files 0644); the front's Caddy runs as root
+# runs as root and writes with umask 0007 (directories 0770, files 0660); the front's Caddy runs as root
 # in its container, with the directory mounted read-only, and serves blob downloads from it (see
 # docs/access-policy.md, Performance). Other users of the host get nothing.
 : "${DATA_DIR:?}"

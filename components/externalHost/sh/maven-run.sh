@@ -8,10 +8,10 @@
 # listens on a unix socket in MAVEN_SOCKET_DIR, bind-mounted from the host. nginx makes every unix
 # socket it listens on srw-rw-rw- (it chmods it after bind; there is no directive for the mode), so
 # the directory is the guard, as for the registry's socket (registry-run.sh): mode 0750, owned by
-# nginx's uid (which creates the socket there) and Caddy's group (which may pass). Caddy connects, no
-# other user of the host does (docs/decisions/access-policy.md#no-path-around-the-front). Without a
-# caddy group only root connects. The directory is under /run, which is empty after a boot, and nginx
-# is not root, so a systemd-tmpfiles entry (MAVEN_TMPFILES_ENTRY) recreates it with its owner before
+# nginx's uid (which creates the socket there) and group `caddy` where the host has one. The front, root
+# in its container, connects; no other user of the host does
+# (docs/decisions/access-policy.md#no-path-around-the-front). The directory is under /run, which is
+# empty after a boot, and nginx is not root, so a systemd-tmpfiles entry (MAVEN_TMPFILES_ENTRY) recreates it with its owner before
 # Docker restarts the container. nginx does not bind over an existing socket, so one left by a killed
 # nginx (`docker rm -f`) is removed before it starts.
 run_maven() {

@@ -22,9 +22,9 @@ registry_socket() {
 # (config.yml, or config-readonly.yml for the read-only window): its data directory bind-mounted, or
 # the bucket's credentials from the environment file, and Distribution's environment (DISTRIBUTION_ENV,
 # `NAME=value` words). No API port is published: Distribution listens on a
-# unix socket in a directory bind-mounted from the host. It runs with Caddy's group and umask 0007, so
-# the socket is srwxrwx--- root:caddy: Caddy connects, no other user of the host does (why:
-# docs/decisions/access-policy.md#no-path-around-the-front). Without a caddy group only root connects.
+# unix socket in a directory bind-mounted from the host. It runs with umask 0007 (and group `caddy`
+# where the host has one), so the socket is srwxrwx--- and root's: the front, root in its container,
+# connects, no other user of the host does (why: docs/decisions/access-policy.md#no-path-around-the-front).
 # With metrics (REGISTRY_METRICS_PORT, empty: none), that port is published on the host's loopback and
 # the metrics relay is run right after (run_metrics_relay).
 run_registry() {
