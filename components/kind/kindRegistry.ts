@@ -9,7 +9,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { previousUsersFile } from "../accessPolicy/usersFile";
 import { overlapFilesOutput, usersFileOutput } from "../accessPolicy/usersFileOutput";
 import { decoyHash } from "../accounts/decoy";
-import { type RegistryMirror, renderMirrorEnvFile } from "../mirrors/mirrors";
+import { MIRROR_FILE_ROLES, type RegistryMirror, renderMirrorEnvFile } from "../mirrors/mirrors";
 import { DEFAULT_IMAGES, DEFAULT_KIND_WATCHER_IMAGE } from "../shared/defaults";
 import type { DistributionSettings } from "../shared/distributionSettings";
 import { DISTRIBUTION, type RegistryDeletes } from "../shared/facts";
@@ -37,7 +37,7 @@ import {
     type KindImages,
     type KindLayout,
     type KindMirrorRun,
-    kindMirrorConfig,
+    kindMirrorFiles,
     kindMirrorPaths,
     kindPaths,
     kindRetentionScript,
@@ -206,9 +206,10 @@ export function planKindRegistry(
         layout,
         mirrors.map((m) => m.spec),
     );
-    const mirrorRuns: KindMirrorRun[] = mirrors.map((m) => ({
+    const mirrorFiles = mirrors.map((m) => kindMirrorFiles(layout, m.spec));
+    const mirrorRuns: KindMirrorRun[] = mirrors.map((m, i) => ({
         pathName: m.spec.pathName,
-        files: fingerprint(args.images.distribution, kindMirrorConfig(m.spec)),
+        files: fingerprint(args.images.distribution, ...mirrorFiles[i]!.map((f) => f.content)),
         hasCredentials: m.spec.hasCredentials,
     }));
     const file = (id: string, path: string, content: pulumi.Input<string>, mode = "0644", secret = false): KindPlannedFile => ({
@@ -232,11 +233,11 @@ export function planKindRegistry(
         file("watcher-script", p.watcherScript, nodeWatchScript(layout)),
         ...(maintenance ? [file("gc-script", p.gcScript, maintenance.script), file("crontab", p.crontab, maintenance.crontab)] : []),
         ...(maintenance?.retention ? [file("retention-script", p.retentionScript, maintenance.retention)] : []),
-        ...mirrors.flatMap((m) => {
+        ...mirrors.flatMap((m, i) => {
             const mp = kindMirrorPaths(layout, m.spec);
             const env = m.spec.hasCredentials && m.account ? pulumi.secret(pulumi.output(m.account).apply(renderMirrorEnvFile)) : undefined;
             return [
-                file(`mirror-${m.spec.pathName}-config`, mp.config, kindMirrorConfig(m.spec)),
+                ...mirrorFiles[i]!.map((f) => file(`mirror-${m.spec.pathName}-${MIRROR_FILE_ROLES[f.name]}`, f.path, f.content)),
                 ...(env ? [file(`mirror-${m.spec.pathName}-env`, mp.env, env, "0600", true)] : []),
             ];
         }),

@@ -3,7 +3,14 @@
  * the Docker host and in the node watcher.
  */
 import * as path from "node:path";
-import { type MirrorSpec, renderMirrorConfig, renderMirrorHostsToml } from "../mirrors/mirrors";
+import {
+    MIRROR_COMMAND,
+    MIRROR_FILES,
+    type MirrorFileName,
+    type MirrorSpec,
+    renderMirrorFiles,
+    renderMirrorHostsToml,
+} from "../mirrors/mirrors";
 import { DISTRIBUTION, DISTRIBUTION_ENV_WORDS } from "../shared/facts";
 import { renderShellScript } from "../shared/shellScript";
 import { FRONT_WINDOW_PARAMS } from "../upkeep/frontWindow";
@@ -72,7 +79,7 @@ export function kindPaths(layout: KindLayout) {
         backendNetwork: `${registryName}-backend`,
         /** The pull-through caches' way out to their upstreams (a bridge network, not internal). */
         egressNetwork: `${registryName}-egress`,
-        /** One directory per cache: config.yml, env (its upstream account), data/. */
+        /** One directory per cache: its files (`MIRROR_FILES`), env (its upstream account), data/. */
         mirrors: `${dataDir}/mirrors`,
     };
 }
@@ -86,19 +93,27 @@ export function kindMirrorPaths(layout: KindLayout, spec: Pick<MirrorSpec, "path
     return {
         container: `${mirrorPrefix(layout)}${spec.pathName}`,
         dir,
-        config: `${dir}/config.yml`,
         env: `${dir}/env`,
     };
 }
 
-/** A cache's config.yml: Distribution in proxy mode on the backend network, its storage in its own directory. */
-export function kindMirrorConfig(spec: Pick<MirrorSpec, "remoteUrl" | "proxyTtl" | "ttl">): string {
-    return renderMirrorConfig({
+/**
+ * A cache's files (`MIRROR_FILES`, in its directory), by path: Distribution on the backend network (the
+ * container's environment names the address), in proxy mode or read-only on its storage, and the start
+ * script that picks one.
+ */
+export function kindMirrorFiles(
+    layout: KindLayout,
+    spec: Pick<MirrorSpec, "pathName" | "remoteUrl" | "proxyTtl" | "ttl">,
+): readonly { readonly name: MirrorFileName; readonly path: string; readonly content: string }[] {
+    const files = renderMirrorFiles({
         addr: `:${DISTRIBUTION.containerPort}`,
         rootDirectory: DISTRIBUTION.dataDir,
         remoteUrl: spec.remoteUrl,
         ttl: spec.proxyTtl ? spec.ttl : undefined,
     });
+    const dir = kindMirrorPaths(layout, spec).dir;
+    return Object.values(MIRROR_FILES).map((name) => ({ name, path: `${dir}/${name}`, content: files[name] }));
 }
 
 /** The first line of every hosts.toml the node script writes for a cache: how it knows its own files. */
@@ -254,7 +269,7 @@ export interface KindFileDigests {
 /** A pull-through cache's container as `containers-apply.sh` runs it. */
 export interface KindMirrorRun {
     readonly pathName: string;
-    /** Fingerprint of its image and config (a digest of its env file is added on the host). */
+    /** Fingerprint of its image and files (a digest of its env file is added on the host). */
     readonly files: string;
     readonly hasCredentials: boolean;
 }
@@ -302,6 +317,9 @@ export function containersApplyScript(
         MIRRORS_DIR: p.mirrors,
         MIRROR_PREFIX: mirrorPrefix(layout),
         MIRRORS: mirrors.map((m) => `${m.pathName} ${m.files} ${m.hasCredentials}`),
+        MIRROR_FILES: Object.values(MIRROR_FILES),
+        MIRROR_CONFIG_DIR: DISTRIBUTION.configDir,
+        MIRROR_START: MIRROR_COMMAND[1],
         DISTRIBUTION_DATA_DIR: DISTRIBUTION.dataDir,
         DISTRIBUTION_ENV: DISTRIBUTION_ENV_WORDS,
         DISTRIBUTION_PORT: DISTRIBUTION.containerPort,

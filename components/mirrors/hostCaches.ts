@@ -1,6 +1,6 @@
 /**
  * The pull-through caches on the external host, pure part: where each cache lives (its container,
- * unix socket, storage and config directory), the scripts that run and remove its container, the
+ * unix socket, storage and config directory), the files it runs from, the scripts that run and remove its container, the
  * hourly prune job that holds every cache to its size and age limits, and that job's cron file. The
  * scripts are in `sh/` beside this file; MirrorCachesOnHost places and runs them.
  */
@@ -9,7 +9,7 @@ import { JOB_METRICS } from "../monitoring/jobMetrics";
 import { DISTRIBUTION, DISTRIBUTION_ENV_WORDS, durationSeconds } from "../shared/facts";
 import { renderShellScript } from "../shared/shellScript";
 import { type JobReporting, reportingParams } from "../upkeep/reporting";
-import { type MirrorSpec, quantityBytes, renderMirrorConfig } from "./mirrors";
+import { MIRROR_COMMAND, MIRROR_FILES, type MirrorFileName, type MirrorSpec, quantityBytes, renderMirrorFiles } from "./mirrors";
 
 /** Where one cache lives on the external host. */
 export interface HostMirrorPaths {
@@ -25,7 +25,7 @@ export interface HostMirrorPaths {
     readonly socket: string;
     /** Its storage (bind-mounted as Distribution's data directory): outside the registry's data directory. */
     readonly dataDir: string;
-    /** Its config directory (config.yml, and env with the upstream account). */
+    /** Its config directory (the files of `MIRROR_FILES`, and env with the upstream account). */
     readonly configDir: string;
 }
 
@@ -49,9 +49,12 @@ export function hostMirrorPaths(
     };
 }
 
-/** A cache's config.yml on the host: Distribution in proxy mode on its unix socket, inside its container. */
-export function hostMirrorConfig(spec: Pick<MirrorSpec, "remoteUrl" | "proxyTtl" | "ttl">): string {
-    return renderMirrorConfig({
+/**
+ * A cache's files on the host (`MIRROR_FILES`, in its config directory): Distribution on its unix socket
+ * inside its container, in proxy mode or read-only, and the start script that picks one.
+ */
+export function hostMirrorFiles(spec: Pick<MirrorSpec, "remoteUrl" | "proxyTtl" | "ttl">): Readonly<Record<MirrorFileName, string>> {
+    return renderMirrorFiles({
         addr: `${DISTRIBUTION.socketDir}/${DISTRIBUTION.socketName}`,
         rootDirectory: DISTRIBUTION.dataDir,
         remoteUrl: spec.remoteUrl,
@@ -64,7 +67,7 @@ export const MIRROR_CONTAINER_PREFIX = "dso-registry-mirror-";
 
 /**
  * Runs a cache's container when it is missing, stopped, or made from another spec (`fingerprint`,
- * which covers image, paths and config; a digest of the env file is added on the host, so new
+ * which covers image, paths and files; a digest of the env file is added on the host, so new
  * upstream credentials recreate it without ever appearing in the script).
  */
 export function mirrorContainerScript(paths: HostMirrorPaths, image: string, fingerprint: string, hasCredentials: boolean): string {
@@ -80,6 +83,8 @@ export function mirrorContainerScript(paths: HostMirrorPaths, image: string, fin
         DISTRIBUTION_ENV: DISTRIBUTION_ENV_WORDS,
         DISTRIBUTION_DATA_DIR: DISTRIBUTION.dataDir,
         DISTRIBUTION_CONFIG_DIR: DISTRIBUTION.configDir,
+        MIRROR_FILES: Object.values(MIRROR_FILES),
+        START_SCRIPT: MIRROR_COMMAND[1],
     });
 }
 
@@ -98,7 +103,7 @@ export interface PrunedMirror {
     readonly maxSize: string;
     /** `maxAge`: blobs fetched longer ago than this are removed ("168h"). */
     readonly maxAge: string;
-    /** The upstream's registry API: a cache is only restarted while it answers. */
+    /** The upstream's registry API: a cache is only emptied or pruned while it answers (nothing else could fetch it again). */
     readonly remoteUrl: string;
 }
 

@@ -1,6 +1,7 @@
 /**
- * The pull-through caches on the external registry host: per upstream a Distribution container in
- * proxy mode on its own unix socket (which only root and Caddy's group can open), with its own storage directory beside (never inside) the
+ * The pull-through caches on the external registry host: per upstream a Distribution container (in
+ * proxy mode while the upstream answers, read-only on what it holds otherwise) on its own unix socket
+ * (which only root and Caddy's group can open), with its own storage directory beside (never inside) the
  * registry's data directory, and the hourly prune job that holds each cache to its `maxSize`. The
  * front (CaddySite) routes `/v2/mirrors/<upstream>/` to the `routes` this component exposes.
  */
@@ -11,14 +12,14 @@ import { withFormerType } from "../shared/formerType";
 import { type HostConnection, HostFile, type HostFileSpec, hostCommand, privileged } from "../shared/hostAccess";
 import { HostFilesCheck, recreatingScript } from "../shared/hostFilesCheck";
 import {
-    hostMirrorConfig,
+    hostMirrorFiles,
     hostMirrorPaths,
     mirrorContainerDeleteScript,
     mirrorContainerScript,
     mirrorCronFile,
     mirrorPruneScript,
 } from "./hostCaches";
-import { type MirrorRoute, type MirrorSpec, type RegistryMirror, renderMirrorEnvFile } from "./mirrors";
+import { MIRROR_FILE_ROLES, MIRROR_FILES, type MirrorRoute, type MirrorSpec, type RegistryMirror, renderMirrorEnvFile } from "./mirrors";
 
 /** A cache to run, with its upstream account's env file when it has one (secret). */
 export interface HostMirror {
@@ -60,12 +61,17 @@ export class MirrorCachesOnHost extends pulumi.ComponentResource {
         const { connection } = args;
         const pruned = args.mirrors.map(({ spec, envFile }) => {
             const paths = hostMirrorPaths(spec, args.mirrorsDir, args.configRoot, args.socketsDir);
-            const config = hostMirrorConfig(spec);
+            const mirrorFiles = hostMirrorFiles(spec);
             const role = `${name}-${spec.pathName.replace(/\./g, "-")}`;
-            const checked: (HostFileSpec & { content: pulumi.Input<string> })[] = [
-                { path: `${paths.configDir}/config.yml`, mode: "0644", content: config },
-            ];
-            const files = [new HostFile(`${role}-config`, { connection, ...checked[0]!, content: config }, { parent: this })];
+            const names = Object.values(MIRROR_FILES);
+            const checked: (HostFileSpec & { content: pulumi.Input<string> })[] = names.map((file) => ({
+                path: `${paths.configDir}/${file}`,
+                mode: "0644",
+                content: mirrorFiles[file],
+            }));
+            const files = names.map(
+                (file, i) => new HostFile(`${role}-${MIRROR_FILE_ROLES[file]}`, { connection, ...checked[i]! }, { parent: this }),
+            );
             if (spec.hasCredentials) {
                 if (envFile === undefined)
                     throw new pulumi.ResourceError(
@@ -81,7 +87,14 @@ export class MirrorCachesOnHost extends pulumi.ComponentResource {
                 );
                 checked.push({ path: `${paths.configDir}/env`, mode: "0600", content: envFile });
             }
-            const fp = fingerprint(args.image, DISTRIBUTION_ENV_WORDS, paths.socketDir, paths.dataDir, paths.configDir, config);
+            const fp = fingerprint(
+                args.image,
+                DISTRIBUTION_ENV_WORDS,
+                paths.socketDir,
+                paths.dataDir,
+                paths.configDir,
+                ...names.map((file) => mirrorFiles[file]),
+            );
             const runScript = mirrorContainerScript(paths, args.image, fp, spec.hasCredentials);
             const run = hostCommand(
                 `${role}-run`,

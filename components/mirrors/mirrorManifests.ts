@@ -1,9 +1,10 @@
 /**
  * The pull-through caches in the cluster, rendered as plain objects: per upstream a ConfigMap (its
- * config.yml), a Secret with the upstream account when it has one, a PersistentVolumeClaim of
- * `maxSize` (the cache's own storage, and its hard size limit), a one-pod Deployment of Distribution
- * in proxy mode held to the restricted Pod Security Standard, and a ClusterIP Service the registry's
- * Caddy sidecar proxies `/v2/mirrors/<upstream>/` to. Nothing here creates resources.
+ * files: the proxy's config.yml, the read-only config and the start script), a Secret with the
+ * upstream account when it has one, a PersistentVolumeClaim of `maxSize` (the cache's own storage, and
+ * its hard size limit), a one-pod Deployment of Distribution (in proxy mode while the upstream answers,
+ * read-only on what it holds otherwise) held to the restricted Pod Security Standard, and a ClusterIP
+ * Service the registry's Caddy sidecar proxies `/v2/mirrors/<upstream>/` to. Nothing here creates resources.
  */
 
 import type * as k8s from "@pulumi/kubernetes";
@@ -13,7 +14,7 @@ import { DISTRIBUTION, DISTRIBUTION_ENV_VARS, MANAGED_LABELS } from "../shared/f
 import type { K8sObject, Value } from "../shared/k8sObject";
 import { CLAIM_ANNOTATIONS, persistentClaim } from "../shared/persistentClaim";
 import { type ContainerResources, containerResources, type PodScheduling, schedulingFields } from "../shared/podScheduling";
-import { type MirrorSpec, type RegistryMirror, renderMirrorConfig } from "./mirrors";
+import { MIRROR_COMMAND, type MirrorSpec, type RegistryMirror, renderMirrorFiles } from "./mirrors";
 
 /** A cache in the cluster, with its upstream account's env values when it has one (secret). */
 export interface ClusterMirror {
@@ -93,14 +94,12 @@ function renderClusterMirror(spec: ClusterMirrorsSpec, mirror: ClusterMirror): K
             apiVersion: "v1",
             kind: "ConfigMap",
             metadata: meta(name, spec.namespace, s.upstream),
-            data: {
-                "config.yml": renderMirrorConfig({
-                    addr: `:${DISTRIBUTION.containerPort}`,
-                    rootDirectory: DISTRIBUTION.dataDir,
-                    remoteUrl: s.remoteUrl,
-                    ttl: s.proxyTtl ? s.ttl : undefined,
-                }),
-            },
+            data: renderMirrorFiles({
+                addr: `:${DISTRIBUTION.containerPort}`,
+                rootDirectory: DISTRIBUTION.dataDir,
+                remoteUrl: s.remoteUrl,
+                ttl: s.proxyTtl ? s.ttl : undefined,
+            }),
         } satisfies k8s.types.input.core.v1.ConfigMap,
     ];
     if (s.hasCredentials) {
@@ -142,7 +141,7 @@ function renderClusterMirror(spec: ClusterMirrorsSpec, mirror: ClusterMirror): K
                             {
                                 name: "registry",
                                 image: spec.image,
-                                args: [`${DISTRIBUTION.configDir}/config.yml`],
+                                command: [...MIRROR_COMMAND],
                                 ports: [{ name: "registry", containerPort: DISTRIBUTION.containerPort, protocol: "TCP" }],
                                 env: DISTRIBUTION_ENV_VARS,
                                 ...(s.hasCredentials ? { envFrom: [{ secretRef: { name: secretName } }] } : {}),
@@ -163,7 +162,9 @@ function renderClusterMirror(spec: ClusterMirrorsSpec, mirror: ClusterMirror): K
                                     runAsNonRoot: true,
                                     seccompProfile: { type: "RuntimeDefault" },
                                 },
-                                readinessProbe: { tcpSocket: { port: "registry" }, periodSeconds: 10 },
+                                // Ready once Distribution answers from its storage, in proxy mode or read-only:
+                                // never waiting for the upstream, so `pulumi up` does not either.
+                                readinessProbe: { httpGet: { path: "/v2/", port: "registry" }, periodSeconds: 10 },
                                 livenessProbe: {
                                     tcpSocket: { port: "registry" },
                                     initialDelaySeconds: 10,

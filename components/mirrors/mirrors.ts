@@ -2,8 +2,9 @@
  * Pull-through caches (`registry.mirrors`), pure part: for each upstream registry the program runs
  * one Docker Distribution in proxy mode (Distribution takes one `proxy.remoteurl` per instance), with
  * storage of its own, behind the registry's own front at `/v2/mirrors/<upstream>/…`, read-only to
- * every client. This file renders what every placement and every node needs for that: the proxy's
- * config.yml and environment, and the nodes' containerd hosts.toml and k3s / RKE2 registries.yaml
+ * every client. This file renders what every placement and every node needs for that: the cache's
+ * files (the proxy's config.yml, its read-only config and the start script that picks one) and
+ * environment, and the nodes' containerd hosts.toml and k3s / RKE2 registries.yaml
  * entries (the external host's containers and prune job: ./hostCaches.ts). The front's routes are
  * part of the access policy (`AccessPolicy.mirrors`, rendered by accessPolicy/caddyfile.ts).
  *
@@ -11,12 +12,14 @@
  * `/etc/hosts` line serve every mirror. Clients never see the path: containerd reaches it through a
  * hosts.toml `[host]` with `override_path`, k3s / RKE2 through a `rewrite` of the repository name.
  *
- * Everything here is pure: no Pulumi, no I/O.
+ * Everything here is pure: no Pulumi, no I/O but reading the start script's source (../shared/shellScript.ts).
  */
+import * as path from "node:path";
 import type * as pulumi from "@pulumi/pulumi";
 import { MIRRORS_NAMESPACE } from "../accessPolicy/policy";
 import { renderRegistryConfig } from "../distribution/registryConfig";
-import { DISTRIBUTION_2_PROXY_TTL_HOURS, durationSeconds, isDistribution3Image, registryAuthority } from "../shared/facts";
+import { DISTRIBUTION, DISTRIBUTION_2_PROXY_TTL_HOURS, durationSeconds, isDistribution3Image, registryAuthority } from "../shared/facts";
+import { renderShellScript } from "../shared/shellScript";
 
 /** A mirror as the front routes to it: the access policy's own type, which `MirrorCachesOnHost` exposes. */
 export type { MirrorRoute } from "../accessPolicy/policy";
@@ -149,6 +152,77 @@ export function renderMirrorConfig(options: MirrorConfigOptions): string {
         proxy: { remoteUrl: options.remoteUrl, ttl: options.ttl },
         logLevel: options.logLevel,
     });
+}
+
+/**
+ * The files a cache runs from, by their names in its config directory (`DISTRIBUTION.configDir` in its
+ * container, where every placement puts them side by side): Distribution in proxy mode, Distribution
+ * read-only on the same storage, and the start script that chooses between them (sh/mirror-start.sh).
+ */
+export const MIRROR_FILES = {
+    /** Distribution in proxy mode, while the upstream answers. */
+    proxyConfig: "config.yml",
+    /** Distribution without the proxy and read-only, while the upstream does not answer: it serves what the cache holds. */
+    readOnlyConfig: "read-only.yml",
+    /** The container's command. */
+    startScript: "start.sh",
+} as const;
+
+export type MirrorFileName = (typeof MIRROR_FILES)[keyof typeof MIRROR_FILES];
+
+/**
+ * How a placement names the resource that places each file (after the cache's own name): the proxy's
+ * config keeps "config", the name it had before the other two files existed.
+ */
+export const MIRROR_FILE_ROLES: Readonly<Record<MirrorFileName, string>> = {
+    [MIRROR_FILES.proxyConfig]: "config",
+    [MIRROR_FILES.readOnlyConfig]: "read-only-config",
+    [MIRROR_FILES.startScript]: "start-script",
+} as Record<MirrorFileName, string>;
+
+/** The command of every cache's container: its start script, from its config directory. */
+export const MIRROR_COMMAND = ["sh", `${DISTRIBUTION.configDir}/${MIRROR_FILES.startScript}`] as const;
+
+/** Seconds between two questions to an upstream that does not answer, and the longest one question waits. */
+export const MIRROR_PROBE_SECONDS = 15;
+
+/**
+ * The cache's read-only config: the same listener and storage as `renderMirrorConfig`, without the proxy,
+ * writes refused (`storage.maintenance.readonly`, which Distribution reads only from the file), deletes off.
+ * Distribution serves the repositories, tags, manifests and blobs the proxy stored from it as it serves
+ * pushed ones; it reads the upstream account's environment and ignores it.
+ */
+export function renderMirrorReadOnlyConfig(options: MirrorConfigOptions): string {
+    const text = renderRegistryConfig({
+        addr: options.addr,
+        storage: { kind: "filesystem", rootDirectory: options.rootDirectory },
+        deletesEnabled: false,
+        readOnly: true,
+        logLevel: options.logLevel,
+    });
+    return text.replace(
+        /^#[^\n]*/,
+        "# Managed by dso-registry: a pull-through cache while its upstream does not answer. See docs/mirrors.md.",
+    );
+}
+
+/** The cache's start script (sh/mirror-start.sh): proxy mode while `remoteUrl` answers, read-only otherwise. */
+export function renderMirrorStartScript(remoteUrl: string): string {
+    return renderShellScript(path.join(__dirname, "sh", "mirror-start.sh"), {
+        PROXY_CONFIG: MIRROR_FILES.proxyConfig,
+        READ_ONLY_CONFIG: MIRROR_FILES.readOnlyConfig,
+        REMOTE_URL: remoteUrl,
+        PROBE_SECONDS: MIRROR_PROBE_SECONDS,
+    });
+}
+
+/** Every file of a cache (`MIRROR_FILES`), by name, as its placement puts them in its config directory. */
+export function renderMirrorFiles(options: MirrorConfigOptions): Readonly<Record<MirrorFileName, string>> {
+    return {
+        [MIRROR_FILES.proxyConfig]: renderMirrorConfig(options),
+        [MIRROR_FILES.readOnlyConfig]: renderMirrorReadOnlyConfig(options),
+        [MIRROR_FILES.startScript]: renderMirrorStartScript(options.remoteUrl),
+    } as Record<MirrorFileName, string>;
 }
 
 /** An upstream account for a cache. */

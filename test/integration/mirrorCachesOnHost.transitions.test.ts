@@ -15,7 +15,7 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { renderRegistryConfig } from "../../components/distribution/registryConfig";
 import { defaultHostLayout, mirrorsDirOf } from "../../components/externalHost/scripts";
-import { hostMirrorConfig, hostMirrorPaths } from "../../components/mirrors/hostCaches";
+import { hostMirrorFiles, hostMirrorPaths } from "../../components/mirrors/hostCaches";
 import { readStackConfig, runProgram } from "../../tools/synth";
 import { UPSTREAM_REGISTRY } from "../support/distributionBinaries";
 import { type DockerEngine, startDockerEngine } from "../support/dockerEngine";
@@ -118,12 +118,13 @@ function leftOf(upstream: string): string[] {
     ];
 }
 
-/** Each cache's config.yml, as the program renders it and the synth's config write places it (the container mounts it). */
+/** Each cache's files, as the program renders them and the synth's file writes place them (the container mounts them). */
 function placeConfigs(upstreams: readonly string[]): void {
     for (const upstream of upstreams) {
         const dir = path.join(ssh.root, pathsOf(upstream.replace(":", "-")).configDir);
         mkdirSync(dir, { recursive: true });
-        writeFileSync(path.join(dir, "config.yml"), hostMirrorConfig({ remoteUrl: `http://${ns.address}:${UPSTREAM_PORT}`, ttl: "168h" }));
+        const files = hostMirrorFiles({ remoteUrl: `http://${ns.address}:${UPSTREAM_PORT}`, ttl: "168h" });
+        for (const [name, content] of Object.entries(files)) writeFileSync(path.join(dir, name), content);
     }
 }
 

@@ -19,7 +19,7 @@ import {
     type KindGarbageCollection,
     type KindLayout,
     type KindMirrorRun,
-    kindMirrorConfig,
+    kindMirrorFiles,
     kindMirrorPaths,
     kindPaths,
     kindRetentionScript,
@@ -78,7 +78,7 @@ export function placeKindFiles(layout: KindLayout, options: KindFilesOptions): K
                   ...(options.gc.retention ? [[p.retentionScript, kindRetentionScript(options.gc.retention)] as [string, string]] : []),
               ]
             : []),
-        ...mirrors.map((m): [string, string] => [kindMirrorPaths(layout, m).config, kindMirrorConfig(m)]),
+        ...mirrors.flatMap((m) => kindMirrorFiles(layout, m).map((f): [string, string] => [f.path, f.content])),
     ];
     // Modes as the component's files have them: the users files 0600, the rest 0644.
     const secret = new Set([p.pushUsers, p.pullUsers]);

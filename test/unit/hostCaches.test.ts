@@ -1,10 +1,12 @@
 /**
  * The pull-through caches on the external host (components/mirrors/hostCaches.ts): the prune job's size
- * and age limits, and each cache's unix socket, named after the cache alone, where its Distribution
- * listens. The caches' config and the nodes' entries: mirrors.test.ts.
+ * and age limits, each cache's unix socket, named after the cache alone, where its Distribution
+ * listens in either mode, and the container that runs its start script. The caches' files and the
+ * nodes' entries: mirrors.test.ts.
  */
 import { describe, expect, it } from "vitest";
-import { hostMirrorConfig, hostMirrorPaths, mirrorPruneScript } from "../../components/mirrors/hostCaches";
+import { hostMirrorFiles, hostMirrorPaths, mirrorContainerScript, mirrorPruneScript } from "../../components/mirrors/hostCaches";
+import { MIRROR_FILES } from "../../components/mirrors/mirrors";
 
 describe("the external host's size and age limits", () => {
     const paths = hostMirrorPaths({ pathName: "docker.io" }, "/srv/m", "/etc/x", "/run/s");
@@ -38,10 +40,29 @@ describe("hostMirrorPaths: each cache's unix socket on the external host", () =>
         expect(new Set(names.map(socketOf)).size).toBe(names.length);
     });
 
-    it("is where the cache's Distribution listens, with no TCP listener", () => {
-        const config = hostMirrorConfig({ remoteUrl: "https://registry-1.docker.io", ttl: "168h" });
-        expect(config).toMatch(/\n {2}net: unix\n/);
-        expect(config).toContain('\n  addr: "/run/dso-registry/registry.sock"\n');
-        expect(config).not.toMatch(/debug:/);
+    it.each([MIRROR_FILES.proxyConfig, MIRROR_FILES.readOnlyConfig])(
+        "is where the cache's Distribution listens (%s), with no TCP listener",
+        (file) => {
+            const config = hostMirrorFiles({ remoteUrl: "https://registry-1.docker.io", ttl: "168h" })[file];
+            expect(config).toMatch(/\n {2}net: unix\n/);
+            expect(config).toContain('\n  addr: "/run/dso-registry/registry.sock"\n');
+            expect(config).not.toMatch(/debug:/);
+        },
+    );
+});
+
+describe("the external host's cache container", () => {
+    const paths = hostMirrorPaths({ pathName: "docker.io" }, "/srv/m", "/etc/dso-registry", "/run/s");
+    const script = mirrorContainerScript(paths, "registry:3.1.2", "fp", false);
+
+    it("mounts each of the cache's files, read-only, where its start script finds them beside it", () => {
+        expect(script).toContain("\nMIRROR_FILES='config.yml\nread-only.yml\nstart.sh'\n");
+        expect(script).toContain('-v "${DSO_ROOT:-}$CONFIG_DIR/$file:$DISTRIBUTION_CONFIG_DIR/$file:ro"');
+        expect(script).toContain("\nCONFIG_DIR='/etc/dso-registry/mirrors/docker.io'\n");
+    });
+
+    it("runs the start script, with the socket's umask", () => {
+        expect(script).toContain("\nSTART_SCRIPT='/etc/dso-registry/start.sh'\n");
+        expect(script).toContain(`sh -c 'umask 0007 && exec sh "$1"' start "$START_SCRIPT"`);
     });
 });

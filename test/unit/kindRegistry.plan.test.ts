@@ -52,15 +52,22 @@ describe("planKindRegistry", () => {
         expect(fileIds({ ...minimal, garbageCollection: { ...gc, retention } })).toContain("retention-script");
     });
 
-    it("places each mirror's config, and its env file (secret) only when it has an upstream account", () => {
+    it("places each mirror's files (its two configs and start script), and its env file (secret) only when it has an upstream account", () => {
         const open = { ...privateMirror, upstream: "quay.io", pathName: "quay.io", remoteUrl: "https://quay.io", hasCredentials: false };
         const p = plan({ ...minimal, mirrors: [{ spec: privateMirror, account: { username: "u", password: "p" } }, { spec: open }] });
         const ids = p.files.map((f) => f.name.replace(/^kind-registry-/, ""));
         expect(ids.filter((id) => id.startsWith("mirror-"))).toEqual([
             "mirror-ghcr.io-config",
+            "mirror-ghcr.io-read-only-config",
+            "mirror-ghcr.io-start-script",
             "mirror-ghcr.io-env",
             "mirror-quay.io-config",
+            "mirror-quay.io-read-only-config",
+            "mirror-quay.io-start-script",
         ]);
+        expect(p.files.find((f) => f.name === "kind-registry-mirror-quay.io-start-script")?.args.path).toMatch(
+            /\/mirrors\/quay\.io\/start\.sh$/,
+        );
         expect(p.files.find((f) => f.name === "kind-registry-mirror-ghcr.io-env")?.args).toMatchObject({ mode: "0600", secret: true });
     });
 

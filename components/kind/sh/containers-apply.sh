@@ -16,12 +16,14 @@
 #   that container is removed. It opens the front's read-only window by a marker in $DATA_DIR/window,
 #   which the front mounts read-only at $WINDOW_DIR;
 # - a pull-through cache per line of MIRRORS (`<pathName> <fingerprint> <credentials>`): Distribution
-#   in proxy mode ($MIRROR_PREFIX<pathName>) on the backend network, where the front reaches it, and on
-#   $EGRESS_NETWORK, its way out to the upstream. It listens on its backend address only (the name
+#   ($MIRROR_PREFIX<pathName>, in proxy mode while the upstream answers, read-only on what it holds
+#   otherwise) on the backend network, where the front reaches it, and on $EGRESS_NETWORK, its way out
+#   to the upstream. It listens on its backend address only (the name
 #   $MIRROR_PREFIX<pathName>$BACKEND_ALIAS_SUFFIX exists on the backend network alone): its address on
-#   the egress network, which the host reaches, has nothing listening. Its config, upstream account
-#   (env, mode 0600) and storage in $MIRRORS_DIR/<pathName>. Caches no longer listed are removed with
-#   their storage.
+#   the egress network, which the host reaches, has nothing listening. Its files (MIRROR_FILES, mounted
+#   read-only in MIRROR_CONFIG_DIR; its command is the start script MIRROR_START among them), upstream
+#   account (env, mode 0600) and storage in $MIRRORS_DIR/<pathName>. Caches no longer listed are removed
+#   with their storage.
 # The kind network is created when the cluster does not exist yet (kind uses an existing one), so the
 # registry runs before, between and after clusters. DISTRIBUTION_FILES, FRONT_FILES and WATCHER_FILES
 # name what each container's placed files held (MAINTENANCE_FILES too): a container is replaced only
@@ -31,6 +33,7 @@
 : "${DISTRIBUTION_NAME:?}" "${DISTRIBUTION_IMAGE:?}" "${DISTRIBUTION_CONFIG:?}" "${FRONT_NAME:?}" "${FRONT_IMAGE:?}"
 : "${WATCHER_NAME:?}" "${WATCHER_IMAGE:?}" "${MAINTENANCE_NAME:?}" "${WINDOW_DIR:?}" "${MAINTENANCE_IMAGES:?}"
 : "${EGRESS_NETWORK:?}" "${MIRRORS_DIR:?}" "${MIRROR_PREFIX:?}" "${MIRRORS?}" "${DISTRIBUTION_DATA_DIR:?}" "${DISTRIBUTION_ENV:?}" "${DISTRIBUTION_PORT:?}"
+: "${MIRROR_FILES:?}" "${MIRROR_CONFIG_DIR:?}" "${MIRROR_START:?}"
 : "${UI_NAME:?}" "${UI_IMAGE?}" "${UI_ENV?}"
 set -eu
 # shellcheck source=../../upkeep/sh/container-converge.sh
@@ -112,20 +115,20 @@ run_watcher() {
 }
 
 # run_mirror PATH_NAME SPEC CREDENTIALS: the cache, on the backend network (no port is published) and
-# on the egress network before it starts: Distribution asks its upstream as it starts, and stops when
-# it cannot. It listens on its name on the backend network, which resolves there only.
+# on the egress network before it starts: its start script asks the upstream first, to choose between
+# proxy mode and read-only. It listens on its name on the backend network, which resolves there only.
 run_mirror() {
   mirror_dir="$MIRRORS_DIR/$1"
   if [ "$3" = true ]; then set -- "$1" "$2" --env-file "$mirror_dir/env"; else set -- "$1" "$2"; fi
   mirror_name="$MIRROR_PREFIX$1" mirror_spec=$2
   shift 2
   for env_word in $DISTRIBUTION_ENV; do set -- "$@" -e "$env_word"; done
+  for file in $MIRROR_FILES; do set -- "$@" -v "$mirror_dir/$file:$MIRROR_CONFIG_DIR/$file:ro"; done
   docker create --name "$mirror_name" --restart unless-stopped --label "dso-registry.spec=$mirror_spec" \
     --network "$BACKEND_NETWORK" --network-alias "$mirror_name$BACKEND_ALIAS_SUFFIX" "$@" \
     -e "REGISTRY_HTTP_ADDR=$mirror_name$BACKEND_ALIAS_SUFFIX:$DISTRIBUTION_PORT" \
     -v "$mirror_dir/data:$DISTRIBUTION_DATA_DIR" \
-    -v "$mirror_dir/config.yml:$DISTRIBUTION_CONFIG:ro" \
-    "$DISTRIBUTION_IMAGE" "$DISTRIBUTION_CONFIG" >/dev/null
+    "$DISTRIBUTION_IMAGE" sh "$MIRROR_START" >/dev/null
   docker network connect "$EGRESS_NETWORK" "$mirror_name"
   docker start "$mirror_name" >/dev/null
 }

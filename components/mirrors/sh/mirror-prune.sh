@@ -10,9 +10,9 @@
 #   memory and fail on the missing file), and the tags and manifests that point at them stay valid.
 # Everything in a cache can be fetched again; the registry's own data directory, which the caches
 # never share, is never touched. Nodes use the upstream during the seconds a cache is down. A cache is
-# only restarted while its upstream answers: Distribution 2.8 does not start without it, so a restart
-# during an upstream outage would take the cache, and what it holds, away for the outage. Prints one
-# line per cache, and one more for each cache it changed or left for that reason.
+# only emptied or pruned while its upstream answers: what it removes can be fetched again from there
+# only, so during an upstream outage a cache keeps, and serves, everything it holds. Prints one line per
+# cache, and one more for each cache it changed or left for that reason.
 # CACHES: one cache a line, "CONTAINER LIMIT-KIB MAX-AGE-MINUTES UPSTREAM-URL STORAGE-DIR". With
 # METRICS_FILE (empty: none), each cache's size and limit before the prune go there for node_exporter's
 # textfile collector, as SIZE_METRIC and LIMIT_METRIC with label `cache`.
@@ -39,7 +39,7 @@ check() {
     blobs="$dir/docker/registry/v2/blobs"
     [ -n "$over" ] || [ ! -d "$blobs" ] || old=$(find "$blobs" -type f -name data -mmin "+$minutes" | wc -l)
     if { [ -n "$over" ] || [ "$old" -gt 0 ]; } && ! upstream_answers "$remote"; then
-        echo "$name: ${used} KiB of ${limit} KiB; $remote does not answer, so the cache is left running as it is (a cache does not start without its upstream)"
+        echo "$name: ${used} KiB of ${limit} KiB; $remote does not answer, so the cache is left running as it is (what it holds could not be fetched again)"
         return 0
     fi
     if [ -n "$over" ]; then
