@@ -7,8 +7,9 @@
  * (its `remoteUrl`) and by the node as `registry-1.docker.io` over TLS (a hosts entry and the test CA
  * in the node's system bundle: the public name and CAs a real node uses), both serving the same
  * storage. The node pulls `docker.io/library/app:1` through the cache; with the cache stopped it falls
- * back to the upstream; with the upstream stopped the cache still serves what it holds. A cache removed
- * from the stack takes its container, storage and the nodes' hosts.toml with it.
+ * back to the upstream; with the upstream stopped the cache still serves what it holds, also restarted
+ * meanwhile (its start script serves it read-only). A cache removed from the stack takes its container,
+ * storage and the nodes' hosts.toml with it.
  */
 import { readdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
@@ -195,6 +196,18 @@ describe("the kind registry's pull-through cache for docker.io, on a real Docker
         try {
             await criRemoveImage(node.socket, IMAGE);
             expect(await pull()).toMatch(/^sha256:/);
+        } finally {
+            await startUpstreams();
+        }
+    }, 300_000);
+
+    it("restarted while the upstream is stopped, the cache serves what it holds, read-only", async () => {
+        await stopUpstreams();
+        try {
+            engine.dockerOk(["restart", "kind-registry-mirror-docker.io"]);
+            await criRemoveImage(node.socket, IMAGE);
+            expect(await pull()).toMatch(/^sha256:/);
+            expect(mirrorState()).toContain(`${spec.remoteUrl} does not answer: serving what this cache holds, read-only`);
         } finally {
             await startUpstreams();
         }

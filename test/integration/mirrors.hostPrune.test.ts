@@ -4,12 +4,14 @@
  * default `registry.image`) inside a test network namespace that plays the registry host. The engine
  * pulls through the cache container; the prune script empties the cache past a tiny `maxSize` and
  * removes blobs older than `maxAge`, and the cache still serves pulls afterwards, fetching again from
- * its upstream, while the registry's own data directory is left as it was.
+ * its upstream, while the registry's own data directory is left as it was. With the upstream stopped,
+ * the cache restarted (its start script) serves what it holds, read-only, and turns to proxy mode once
+ * the upstream is back.
  *
  * What differs from production, and why: the upstream is a plain-HTTP Distribution on the
  * namespace's address (containers here have neither public DNS nor public CAs), so the cache's
- * config.yml is the same renderer's output with that remote URL, placed by the synth's own write
- * command. The limits under test are made tiny by changing the two numbers of the synth's prune line.
+ * files are the same renderer's output with that remote URL, placed by the synth's own write
+ * commands. The limits under test are made tiny by changing the two numbers of the synth's prune line.
  * The cache listens on its unix socket only; the engine pulls through Caddy on the namespace's
  * loopback, with nothing but the front's `reverse_proxy` to that socket (the rendered front's routes
  * are proven in mirrors.test.ts).
@@ -19,8 +21,8 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { renderRegistryConfig } from "../../components/distribution/registryConfig";
 import { defaultHostLayout } from "../../components/externalHost/scripts";
-import { hostMirrorConfig, hostMirrorPaths } from "../../components/mirrors/hostCaches";
-import { DOCKER_HUB } from "../../components/mirrors/mirrors";
+import { hostMirrorFiles, hostMirrorPaths } from "../../components/mirrors/hostCaches";
+import { DOCKER_HUB, MIRROR_FILE_ROLES, MIRROR_FILES } from "../../components/mirrors/mirrors";
 import { committedSynthDir } from "../support/committedSynth";
 import { UPSTREAM_REGISTRY } from "../support/distributionBinaries";
 import { type DockerEngine, startDockerEngine } from "../support/dockerEngine";
@@ -57,6 +59,8 @@ let scratch: string;
 let hostDir: string;
 /** What the engine pulls: the cache on the host's loopback. */
 let imageRef: string;
+/** The image pushed to the upstream (an OCI layout). */
+let sourceImage: string;
 
 const onDisk = (p: string) => path.join(ssh.root, p);
 
@@ -183,8 +187,8 @@ beforeAll(async () => {
     ssh = await startSshServer({ netns: ns, env: { DOCKER_HOST: engine.host, PATH: "/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin" } });
 
     await startUpstream();
-    const image = makeOciImage(path.join(scratch, "image"), 512 * 1024);
-    skopeoPushPlainHttp(ns, image.ref, `docker://${ns.address}:${UPSTREAM_PORT}/${REPOSITORY}:1`);
+    sourceImage = makeOciImage(path.join(scratch, "image"), 512 * 1024).ref;
+    skopeoPushPlainHttp(ns, sourceImage, `docker://${ns.address}:${UPSTREAM_PORT}/${REPOSITORY}:1`);
     imageRef = `127.0.0.1:${FRONT_PORT}/${REPOSITORY}:1`;
     front = await startSocketFront(ns, FRONT_PORT, onDisk(cache.socket));
 
@@ -204,8 +208,11 @@ afterAll(async () => {
 
 describe("the external host's pull-through cache and its prune job, over SSH against a real Docker engine", () => {
     test("the synth's script runs the cache container on its unix socket with its own storage beside the registry's data", () => {
-        const config = hostMirrorConfig({ remoteUrl: upstreamUrl(), ttl: "168h" });
-        expect(runRemote(synthCommand("registry-host-mirrors-docker-io-config-write.create"), config)).toMatch(/^changed /);
+        const files = hostMirrorFiles({ remoteUrl: upstreamUrl(), ttl: "168h" });
+        for (const file of Object.values(MIRROR_FILES)) {
+            const write = synthCommand(`registry-host-mirrors-docker-io-${MIRROR_FILE_ROLES[file]}-write.create`);
+            expect(runRemote(write, files[file])).toMatch(/^changed /);
+        }
         expect(runRemote(synthCommand("registry-host-mirrors-docker-io-run.create"))).toBe(`changed mirror container ${cache.container}`);
         const c = JSON.parse(engine.dockerOk(["inspect", cache.container]))[0];
         const caddyGid = ns.run("getent", ["group", "caddy"]).stdout.split(":")[2];
@@ -221,11 +228,12 @@ describe("the external host's pull-through cache and its prune job, over SSH aga
             user: `0:${caddyGid}`,
             ports: {},
             mounts: [
-                [onDisk(`${cache.configDir}/config.yml`), "/etc/dso-registry/config.yml"],
+                ...Object.values(MIRROR_FILES).map((f) => [onDisk(`${cache.configDir}/${f}`), `/etc/dso-registry/${f}`]),
                 [onDisk(cache.socketDir), "/run/dso-registry"],
                 [onDisk(cache.dataDir), "/var/lib/registry"],
-            ],
+            ].sort(),
         });
+        expect(engine.dockerOk(["logs", cache.container])).toContain(`${upstreamUrl()} answers: serving as its pull-through cache`);
     });
 
     test("no path around the front: the former loopback port refuses, only Caddy's group opens the cache's socket", async () => {
@@ -336,6 +344,39 @@ describe("the external host's pull-through cache and its prune job, over SSH aga
         } finally {
             await startUpstream();
         }
+    });
+
+    test("restarted while its upstream does not answer (the host rebooted in an outage), the cache serves what it holds, read-only; it turns to proxy mode once the upstream is back", async () => {
+        const socket = onDisk(cache.socket);
+        const logs = () => engine.docker(["logs", cache.container]);
+        const said = (text: string) => {
+            const l = logs();
+            return `${l.stdout}${l.stderr}`.split(text).length - 1;
+        };
+        await upstream.stop();
+        try {
+            engine.dockerOk(["restart", cache.container]);
+            for (let i = 0; i < 300 && socketRequestAs(ns, CADDY_USER, socket, "http://localhost/v2/").stdout !== "200"; i++) {
+                await new Promise((r) => setTimeout(r, 100));
+            }
+            expect(said(`${upstreamUrl()} does not answer: serving what this cache holds, read-only`)).toBeGreaterThan(0);
+            const pulled = freshPull();
+            expect(pulled.code, pulled.output).toBe(0);
+            // Read-only: Distribution itself refuses a write (the front refuses them before it anyway).
+            const write = socketRequestAs(ns, CADDY_USER, socket, `http://localhost/v2/${REPOSITORY}/blobs/uploads/`, ["-X", "POST"]);
+            expect(write.stdout).toBe("405");
+        } finally {
+            await startUpstream();
+        }
+        // A tag only the upstream has comes through once the cache asks it again (every MIRROR_PROBE_SECONDS).
+        skopeoPushPlainHttp(ns, sourceImage, `docker://${ns.address}:${UPSTREAM_PORT}/${REPOSITORY}:2`);
+        for (let i = 0; i < 600 && said("answers again: turning to the pull-through cache") === 0; i++) {
+            await new Promise((r) => setTimeout(r, 100));
+        }
+        const second = imageRef.replace(/:1$/, ":2");
+        const r = engine.docker(["pull", second]);
+        expect(r.code, `${r.stdout}\n${r.stderr}\n${logs().stdout.slice(-3000)}`).toBe(0);
+        engine.docker(["rmi", second]);
     });
 
     test("the backup copies the registry's data and config but no cache", () => {

@@ -1,14 +1,18 @@
 /**
  * Pull-through caches with real software, inside a test network namespace whose /etc/hosts makes
  * `registry-1.docker.io` a local stand-in: Distribution with TLS from a test CA plays Docker Hub, the
- * rendered front (Caddy) and the rendered proxy Distribution are the mirror, and containerd pulls `docker.io/library/…` with `ctr --hosts-dir`
+ * rendered front (Caddy) and the rendered cache are the mirror, and containerd pulls `docker.io/library/…` with `ctr --hosts-dir`
  * through the rendered hosts.toml: it gets the image from the cache, still gets it with the upstream
- * stopped, and gets it from the upstream itself with the cache stopped.
+ * stopped (from the running proxy, and from a cache restarted meanwhile, read-only), and gets it from
+ * the upstream itself with the cache stopped. A cache started while its upstream is down serves what it
+ * holds and becomes the pull-through cache once the upstream answers.
  *
+ * Each cache runs as its container does: its start script (busybox's sh, wget and timeout, as in the
+ * registry image) beside its two rendered configs, with the deployed Distribution as `registry`.
  * The upstreams' CA is trusted through SSL_CERT_FILE (it stands in for the public CAs a node trusts);
  * the registry's CA only through hosts.toml's `ca`.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { renderCaddyfile } from "../../components/accessPolicy/caddyfile";
@@ -16,16 +20,18 @@ import { renderUsersFile } from "../../components/accessPolicy/usersFile";
 import { renderRegistryConfig } from "../../components/distribution/registryConfig";
 import {
     DOCKER_HUB,
+    MIRROR_FILES,
     type MirrorSpec,
     mirrorCaFile,
-    renderMirrorConfig,
     renderMirrorEnvFile,
+    renderMirrorFiles,
     renderMirrorHostsToml,
     type UpstreamAccount,
 } from "../../components/mirrors/mirrors";
 import { DISTRIBUTION } from "../../components/shared/facts";
 import { DEBIAN_CADDY, pinnedCaddy } from "../support/caddyBinaries";
 import { deployedRegistry, UPSTREAM_REGISTRY } from "../support/distributionBinaries";
+import { busyboxRootfs } from "../support/dockerImages";
 import { createNetns, type TestNetns } from "../support/netns";
 import {
     caddyEnv,
@@ -110,22 +116,35 @@ function mirrorDataDir(spec: MirrorSpec): string {
     return path.join(scratch, `cache-${spec.pathName}`);
 }
 
+/** A cache's directory of files, as its container's config directory holds them. */
+const mirrorFilesDir = (spec: MirrorSpec) => path.join(scratch, `mirror-${spec.pathName}`);
+
+/** The programs of the registry image: busybox's applets, and the deployed Distribution as `registry`. */
+function imageBin(): string {
+    const root = path.join(scratch, "image-root");
+    if (!existsSync(root)) {
+        busyboxRootfs(root);
+        symlinkSync(deployedRegistry().path, path.join(root, "bin", "registry"));
+    }
+    return path.join(root, "bin");
+}
+
 /**
- * Starts a cache as the program runs it: the rendered config.yml, and the upstream account only as
- * the environment `renderMirrorEnvFile` renders (what `docker run --env-file` or the Secret passes).
+ * Starts a cache as the program runs it: its rendered files, its start script as the command, and the
+ * upstream account only as the environment `renderMirrorEnvFile` renders (what `docker run --env-file`
+ * or the Secret passes). Resolves once it answers, in whichever mode.
  */
 function startMirror(spec: MirrorSpec, port: number, account?: UpstreamAccount, dataDir = mirrorDataDir(spec)): Promise<void> {
     launchMirror(spec, port, account, dataDir);
     return waitInside(`http://127.0.0.1:${port}/v2/`, `mirror-${spec.pathName}`);
 }
 
-/** Starts a cache's process without waiting for it to answer. */
+/** Starts a cache's start script without waiting for it to answer. */
 function launchMirror(spec: MirrorSpec, port: number, account: UpstreamAccount | undefined, dataDir: string): void {
-    const file = path.join(scratch, `mirror-${spec.pathName}.yml`);
-    writeFileSync(
-        file,
-        renderMirrorConfig({ addr: `127.0.0.1:${port}`, rootDirectory: dataDir, remoteUrl: spec.remoteUrl, ttl: spec.ttl }),
-    );
+    const dir = mirrorFilesDir(spec);
+    mkdirSync(dir, { recursive: true });
+    const files = renderMirrorFiles({ addr: `127.0.0.1:${port}`, rootDirectory: dataDir, remoteUrl: spec.remoteUrl, ttl: spec.ttl });
+    for (const [name, content] of Object.entries(files)) writeFileSync(path.join(dir, name), content);
     const accountEnv = account
         ? Object.fromEntries(
               renderMirrorEnvFile(account)
@@ -135,12 +154,23 @@ function launchMirror(spec: MirrorSpec, port: number, account: UpstreamAccount |
           )
         : {};
     const name = `mirror-${spec.pathName}`;
-    servers[name] = ns.startServer(deployedRegistry().path, ["serve", file], {
+    const bin = imageBin();
+    // The namespace's wrapper needs this machine's PATH; the script gets the image's.
+    servers[name] = ns.startServer(path.join(bin, "env"), [`PATH=${bin}`, "sh", path.join(dir, MIRROR_FILES.startScript)], {
         ...process.env,
         ...DISTRIBUTION.environment,
         SSL_CERT_FILE: upstreamCa.caCertFile,
         ...accountEnv,
     });
+}
+
+/** The pid of the Distribution a cache's start script runs (its only child that lives on). */
+function registryPidOf(name: string): number {
+    const pid = servers[name]!.child.pid!;
+    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean);
+    const registry = children.find((c) => readFileSync(`/proc/${c}/cmdline`, "utf8").split("\0").includes("serve"));
+    if (!registry) throw new Error(`${name}: no Distribution among the start script's children ${children.join(" ")}`);
+    return Number(registry);
 }
 
 /**
@@ -251,13 +281,6 @@ function startPrivateFront(): Promise<void> {
     // not the same build as the front under test.
     servers["private-front"] = ns.startServer(DEBIAN_CADDY, ["run", "--adapter", "caddyfile", "--config", caddyfile], caddyEnv(dir));
     return waitInside(`https://${PRIVATE_UPSTREAM}/v2/`, "private-front");
-}
-
-/** Waits until a server process has exited; returns its exit code (null when it is still running after ~30 s). */
-async function exitCodeOf(name: string): Promise<number | null> {
-    const child = servers[name]!.child;
-    for (let i = 0; i < 300 && child.exitCode === null && child.signalCode === null; i++) await new Promise((r) => setTimeout(r, 100));
-    return child.exitCode;
 }
 
 beforeAll(async () => {
@@ -393,6 +416,26 @@ describe("pull-through cache with real containerd, Caddy and Distribution", () =
         }
     });
 
+    test("with the upstream stopped, a cache restarted meanwhile serves what it holds, read-only; what it never fetched fails", async () => {
+        await waitForCachedBlobs(dockerHub, 2);
+        await servers["docker-hub"]!.stop();
+        await servers["mirror-docker.io"]!.stop();
+        try {
+            await startMirror(dockerHub, CACHE_PORT.dockerHub);
+            expect(servers["mirror-docker.io"]!.output()).toContain(
+                `${DOCKER_HUB.remoteUrl} does not answer: serving what this cache holds, read-only`,
+            );
+            const held = await pull("docker.io/library/mrtest:1");
+            expect(held.code, held.output).toBe(0);
+            const never = await pull("docker.io/library/never-fetched:1");
+            expect(never.code, never.output).not.toBe(0);
+        } finally {
+            await servers["mirror-docker.io"]!.stop();
+            await startUpstream("docker-hub", DOCKER_HUB_ADDRESS);
+            await startMirror(dockerHub, CACHE_PORT.dockerHub);
+        }
+    });
+
     test("with the cache stopped, containerd falls back to the upstream itself", async () => {
         await servers["mirror-docker.io"]!.stop();
         try {
@@ -483,13 +526,16 @@ describe("an upstream that needs an account (token challenge), with real contain
 
     test("the upstream password is on no command line and in no log", async () => {
         await pull(privateRef);
-        const pid = servers[cacheName]!.child.pid!;
+        const pid = registryPidOf(cacheName);
         const commandLine = readFileSync(`/proc/${pid}/cmdline`, "utf8");
         expect(commandLine).toContain("serve");
         // The account reached the process as its environment, the only way the program passes it.
         expect(readFileSync(`/proc/${pid}/environ`, "utf8")).toContain(`REGISTRY_PROXY_PASSWORD=${upstreamAccount.password}`);
-        expect(commandLine).not.toContain(upstreamAccount.password);
-        expect(readFileSync(path.join(scratch, `mirror-${PRIVATE_UPSTREAM}.yml`), "utf8")).not.toContain(upstreamAccount.password);
+        for (const p of [pid, servers[cacheName]!.child.pid!])
+            expect(readFileSync(`/proc/${p}/cmdline`, "utf8")).not.toContain(upstreamAccount.password);
+        for (const file of Object.values(MIRROR_FILES)) {
+            expect(readFileSync(path.join(mirrorFilesDir(privateUpstream), file), "utf8"), file).not.toContain(upstreamAccount.password);
+        }
         for (const [name, server] of Object.entries(servers)) expect(server.output(), name).not.toContain(upstreamAccount.password);
     });
 
@@ -536,20 +582,40 @@ describe("an upstream that needs an account (token challenge), with real contain
         }
     });
 
-    test("a cache cannot start while its upstream is down (it learns the token realm at start), and starts once it is back", async () => {
+    test("started while its upstream is down, the cache serves what it holds, read-only; once the upstream answers it is the pull-through cache again, logged in", async () => {
         await servers[cacheName]!.stop();
         await servers["private-front"]!.stop();
         try {
-            launchMirror(privateUpstream, CACHE_PORT.private, upstreamAccount, mirrorDataDir(privateUpstream));
-            const code = await exitCodeOf(cacheName);
-            expect(code, servers[cacheName]!.output().slice(-2000)).not.toBeNull();
-            expect(code).not.toBe(0);
-        } finally {
-            await servers[cacheName]!.stop();
-            await startPrivateFront();
             await startMirror(privateUpstream, CACHE_PORT.private, upstreamAccount);
+            expect(servers[cacheName]!.output()).toContain(
+                `https://${PRIVATE_UPSTREAM} does not answer: serving what this cache holds, read-only`,
+            );
+            // containerd's fallback, the upstream itself, is down too: the image came from the cache.
+            const held = await pull(privateRef);
+            expect(held.code, held.output).toBe(0);
+            const write = ns.run("curl", [
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "-X",
+                "POST",
+                `http://127.0.0.1:${CACHE_PORT.private}/v2/team/app/blobs/uploads/`,
+            ]);
+            expect(write.stdout).toBe("405");
+        } finally {
+            await startPrivateFront();
         }
-        const result = await pull(privateRef);
-        expect(result.code, result.output).toBe(0);
+        // A tag only the upstream has: it comes through once the cache has asked the upstream again.
+        skopeoPushPlainHttp(ns, image.ref, `docker://${PRIVATE_BACKEND}/team/app:2`);
+        for (let i = 0; i < 600 && !servers[cacheName]!.output().includes("answers again: turning to the pull-through cache"); i++) {
+            await new Promise((r) => setTimeout(r, 100));
+        }
+        const result = await pull(`${PRIVATE_UPSTREAM}/team/app:2`);
+        expect(result.code, `${result.output}\n${servers[cacheName]!.output().slice(-3000)}`).toBe(0);
+        // The cache resolved the tag at the upstream, with its account, and keeps it now.
+        const tag = path.join(mirrorDataDir(privateUpstream), "docker/registry/v2/repositories/team/app/_manifests/tags/2/current/link");
+        expect(existsSync(tag)).toBe(true);
     });
 });
