@@ -30,7 +30,7 @@ import {
 } from "../../components/mirrors/mirrors";
 import { DISTRIBUTION } from "../../components/shared/facts";
 import { DEBIAN_CADDY, pinnedCaddy } from "../support/caddyBinaries";
-import { deployedRegistry, UPSTREAM_REGISTRY } from "../support/distributionBinaries";
+import { type DistributionBinary, deployedRegistry, distributionBinaries, UPSTREAM_REGISTRY } from "../support/distributionBinaries";
 import { busyboxRootfs } from "../support/dockerImages";
 import { createNetns, type TestNetns } from "../support/netns";
 import {
@@ -119,12 +119,12 @@ function mirrorDataDir(spec: MirrorSpec): string {
 /** A cache's directory of files, as its container's config directory holds them. */
 const mirrorFilesDir = (spec: MirrorSpec) => path.join(scratch, `mirror-${spec.pathName}`);
 
-/** The programs of the registry image: busybox's applets, and the deployed Distribution as `registry`. */
-function imageBin(): string {
-    const root = path.join(scratch, "image-root");
+/** The programs of the registry image: busybox's applets, and Distribution (the deployed one unless given) as `registry`. */
+function imageBin(registry = deployedRegistry()): string {
+    const root = path.join(scratch, `image-root-${registry.version}`);
     if (!existsSync(root)) {
         busyboxRootfs(root);
-        symlinkSync(deployedRegistry().path, path.join(root, "bin", "registry"));
+        symlinkSync(registry.path, path.join(root, "bin", "registry"));
     }
     return path.join(root, "bin");
 }
@@ -134,13 +134,25 @@ function imageBin(): string {
  * upstream account only as the environment `renderMirrorEnvFile` renders (what `docker run --env-file`
  * or the Secret passes). Resolves once it answers, in whichever mode.
  */
-function startMirror(spec: MirrorSpec, port: number, account?: UpstreamAccount, dataDir = mirrorDataDir(spec)): Promise<void> {
-    launchMirror(spec, port, account, dataDir);
+function startMirror(
+    spec: MirrorSpec,
+    port: number,
+    account?: UpstreamAccount,
+    dataDir = mirrorDataDir(spec),
+    registry = deployedRegistry(),
+): Promise<void> {
+    launchMirror(spec, port, account, dataDir, registry);
     return waitInside(`http://127.0.0.1:${port}/v2/`, `mirror-${spec.pathName}`);
 }
 
 /** Starts a cache's start script without waiting for it to answer. */
-function launchMirror(spec: MirrorSpec, port: number, account: UpstreamAccount | undefined, dataDir: string): void {
+function launchMirror(
+    spec: MirrorSpec,
+    port: number,
+    account: UpstreamAccount | undefined,
+    dataDir: string,
+    registry: DistributionBinary,
+): void {
     const dir = mirrorFilesDir(spec);
     mkdirSync(dir, { recursive: true });
     const files = renderMirrorFiles({ addr: `127.0.0.1:${port}`, rootDirectory: dataDir, remoteUrl: spec.remoteUrl, ttl: spec.ttl });
@@ -154,7 +166,7 @@ function launchMirror(spec: MirrorSpec, port: number, account: UpstreamAccount |
           )
         : {};
     const name = `mirror-${spec.pathName}`;
-    const bin = imageBin();
+    const bin = imageBin(registry);
     // The namespace's wrapper needs this machine's PATH; the script gets the image's.
     servers[name] = ns.startServer(path.join(bin, "env"), [`PATH=${bin}`, "sh", path.join(dir, MIRROR_FILES.startScript)], {
         ...process.env,
@@ -429,6 +441,22 @@ describe("pull-through cache with real containerd, Caddy and Distribution", () =
             expect(held.code, held.output).toBe(0);
             const never = await pull("docker.io/library/never-fetched:1");
             expect(never.code, never.output).not.toBe(0);
+        } finally {
+            await servers["mirror-docker.io"]!.stop();
+            await startUpstream("docker-hub", DOCKER_HUB_ADDRESS);
+            await startMirror(dockerHub, CACHE_PORT.dockerHub);
+        }
+    });
+
+    test("the same with Distribution 2.8.3 (a stack that pins registry:2.8.3): restarted with the upstream stopped, it serves what the cache holds", async () => {
+        await waitForCachedBlobs(dockerHub, 2);
+        await servers["docker-hub"]!.stop();
+        await servers["mirror-docker.io"]!.stop();
+        try {
+            await startMirror(dockerHub, CACHE_PORT.dockerHub, undefined, mirrorDataDir(dockerHub), distributionBinaries().v2);
+            expect(servers["mirror-docker.io"]!.output()).toContain("version=v2.8.3");
+            const held = await pull("docker.io/library/mrtest:1");
+            expect(held.code, held.output).toBe(0);
         } finally {
             await servers["mirror-docker.io"]!.stop();
             await startUpstream("docker-hub", DOCKER_HUB_ADDRESS);
