@@ -20,9 +20,9 @@
  * answering on its socket through such changes is test/integration/mirrorCachesOnHost.transitions.test.ts.
  *
  * What differs from production: the caches' upstreams (Docker Hub, ghcr.io, …) cannot be reached from
- * here, and Distribution's proxy contacts its upstream when it starts, so each cache's config.yml (the
- * stdin of its write command) names a plain-HTTP Distribution on the namespace's address instead, the
- * one change made to what the program renders. An image pushed there is pulled through every cache of B.
+ * here (a cache would serve only what it holds), so each cache's config.yml and start script (the stdin
+ * of their write commands) name a plain-HTTP Distribution on the namespace's address instead, the one
+ * change made to what the program renders. An image pushed there is pulled through every cache of B.
  */
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
@@ -62,7 +62,9 @@ const onDisk = (p: string) => path.join(ssh.root, p);
 
 function runStep(what: string, script: string, stdin = ""): void {
     // The caches' upstream is the test's (see the header).
-    const input = stdin.replace(/^(\s*remoteurl:\s*).*$/m, `$1${upstreamUrl()}`);
+    const input = stdin
+        .replace(/^(\s*remoteurl:\s*).*$/m, `$1${upstreamUrl()}`)
+        .replace(/^REMOTE_URL=.*$/m, `REMOTE_URL='${upstreamUrl()}'`);
     const result = ssh.runScript(asRoot(script), input);
     if (result.code !== 0) throw new Error(`${what} failed (${result.code}):\n${result.stdout}\n${result.stderr}`);
 }
