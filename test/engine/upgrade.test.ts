@@ -217,7 +217,18 @@ const PROD_INTENDED: IntendedChanges = {
         "registry-host-maintenance-gc-script-write": "the collection recreates the metrics relay with its new image",
         "registry-host-maintenance-restore-script-write": "the restore recreates the metrics relay with its new image",
         "registry-host-caddy-caddyfile-write": REFUSED_WRITES,
-        "registry-host-packages-data-dir": "its script's header now says the umask the registry writes with: it runs again and changes nothing",
+        "registry-host-packages-data-dir":
+            "its script's header now says the umask the registry writes with: it runs again and changes nothing",
+        // Every other files check: the provider's code is new (a check that says why, as a container's does, is
+        // taken at its word), so the engine updates each to carry it; the update writes the state only.
+        ...Object.fromEntries(
+            [
+                ...["k3s-server-1", "k3s-agent-1", "k3s-agent-2"].map((node) => `node-trust-${node}-files-check`),
+                ...["monitoring", "mirrors-prune", "mirrors-docker-io", "mirrors-ghcr-io", "mirrors-registry-k8s-io"].map(
+                    (part) => `registry-host-${part}-files-check`,
+                ),
+            ].map((check) => [check, "the files-check provider's code is new: the update writes the state only"]),
+        ),
         ...Object.fromEntries(
             PROD_FILES_CHECKS.map((check) => [
                 check,
