@@ -10,8 +10,14 @@
  * the pipeline ConfigMaps) goes to a real API server, the Jenkins credentials to the fake Jenkins over HTTPS.
  *
  * The sequence: the README's secrets on stdin, `preview --diff`, `up`; real pushes and pulls through what
- * `up` built, with the stack's push account and anonymously; `up --expect-no-changes`; `destroy`, after
- * which the data directory is left (purgeDataOnDestroy is off) and everything else the stack made is gone.
+ * `up` built, with the stack's push account and anonymously; `up --expect-no-changes`; the certificate's
+ * renewal, failed and mended as docs/runbooks.md's "TLS renewal failed" says, its commands read from the page
+ * and run over SSH as `deploy`; `destroy`, after which the data directory is left (purgeDataOnDestroy is off)
+ * and everything else the stack made is gone.
+ *
+ * Pebble validates each challenge against the front (HTTP-01 on port 80, TLS-ALPN-01 on 443) and issues
+ * certificates valid for a few minutes, which the front finds due at every check (its start, then every 10
+ * minutes): each restart of the front is a renewal, and no test waits for a renewal window.
  *
  * The machines and what differs from production: test/support/prodHosts.ts.
  */
@@ -21,14 +27,25 @@ import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import bcrypt from "bcryptjs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { monitoringPaths } from "../../components/externalHost/hostMonitoring";
 import { defaultHostLayout, hostPaths } from "../../components/externalHost/scripts";
+import { JOB_METRICS } from "../../components/monitoring/jobMetrics";
 import { payloadImage } from "../support/dockerImages";
 import { REGISTRY } from "../support/prodHosts";
 import { PROD_STACK, type ProdStack, startProdStack } from "../support/prodStack";
+import { fillPlaceholders, runbookCommand } from "../support/runbooks";
 import { type SftpTarget, startSftpTarget } from "../support/sftpTarget";
 
 const STACK = PROD_STACK;
 const DATA_DIR = "/srv/data/registry";
+/**
+ * How long Pebble's certificates are valid: far longer than the tests between `up` and the renewal take (under a
+ * minute here), and short enough that the front finds them due at every check (see ProdHostsOptions).
+ */
+const CERTIFICATE_VALIDITY_SECONDS = 5 * 60;
+/** An address of TEST-NET-1 (RFC 5737): no machine of the test has it, and the registry host has no route to it. */
+const ELSEWHERE = "192.0.2.80";
+const RENEWAL_SECTION = "TLS renewal failed";
 
 let stack: ProdStack;
 let backupTarget: SftpTarget;
@@ -36,7 +53,7 @@ let backupTarget: SftpTarget;
 beforeAll(async () => {
     // The operator's steps (test/support/prodStack.ts): stack init, the placeholders replaced by the
     // machines' addresses and what ssh-keyscan prints, the ACME directory, Jenkins, the secrets on stdin.
-    stack = await startProdStack();
+    stack = await startProdStack({ hosts: { certificateValidity: CERTIFICATE_VALIDITY_SECONDS } });
     // The backup machine: an SFTP-only OpenSSH server on this machine's end of the registry host's link.
     backupTarget = await startSftpTarget(stack.hosts.registryHost.hostAddress);
     for (const [key, value] of [
@@ -69,6 +86,93 @@ const curlRegistry = (url: string) =>
 async function expectNoChanges(command: "up" | "refresh"): Promise<void> {
     const r = await ws().pulumi([command, "--yes", "--skip-preview", "--expect-no-changes", "-s", STACK], { timeoutMs: 10 * 60_000 });
     expect(r.code, r.stdout.slice(-10_000) + r.stderr).toBe(0);
+}
+/** ssh's options for the operator's session on the registry host: the stack's key, and the host key it pinned. */
+function operatorSsh(): string[] {
+    const knownHosts = path.join(ws().dir, "known_hosts");
+    writeFileSync(knownHosts, `${hosts().registryHost.address} ${hosts().hostSsh.hostKey}\n`);
+    return ["-i", hosts().clientKeyFile, "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-o", `UserKnownHostsFile=${knownHosts}`];
+}
+/** `command` as the operator runs it: a shell line over SSH as `deploy` on the registry host. */
+function asOperator(command: string) {
+    return spawnSync("ssh", [...operatorSsh(), `deploy@${hosts().registryHost.address}`, command], { encoding: "utf8", timeout: 60_000 });
+}
+/** The command of the runbook's "TLS renewal failed" section that starts with `start`, for this stack's registry. */
+const renewalCommand = (start: string) => fillPlaceholders(runbookCommand(RENEWAL_SECTION, start), { "registry host": REGISTRY });
+/** The notAfter of the certificate the front serves, as the section's `openssl s_client` line prints it. */
+function servedNotAfter(): string {
+    const probe = asOperator(renewalCommand("echo | openssl s_client"));
+    const notAfter = /^notAfter=(.+)$/m.exec(probe.stdout)?.[1];
+    if (notAfter === undefined) throw new Error(`the openssl line printed no notAfter:\n${probe.stdout}${probe.stderr}`);
+    return notAfter;
+}
+/**
+ * The certificate's notAfter as the host's metrics have it: the probe of the monitoring cron file run as cron
+ * runs it (root, every five minutes), then its series read from node_exporter's textfile directory.
+ */
+function notAfterMetric(): number {
+    const monitoring = monitoringPaths(defaultHostLayout(DATA_DIR));
+    const job = registryHost()
+        .readFile(monitoring.cronFile)
+        ?.split("\n")
+        .find((line) => line.startsWith("*/5 "));
+    if (job === undefined) throw new Error(`${monitoring.cronFile} has no five-minute job`);
+    // Fields: minute, hour, day, month, weekday, user, then the command.
+    registryHost().run("sh", ["-c", job.split(/\s+/).slice(6).join(" ")], {
+        env: { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" },
+    });
+    const textfiles = registryHost().run("sh", ["-c", `cat ${monitoring.textfileDir}/*.prom`]).stdout;
+    const value = new RegExp(`^${JOB_METRICS.certificateNotAfter} (\\d+)$`, "m").exec(textfiles)?.[1];
+    if (value === undefined) throw new Error(`no ${JOB_METRICS.certificateNotAfter} in ${monitoring.textfileDir}:\n${textfiles}`);
+    return Number(value);
+}
+/** Polls `read` every half second until `done` holds of its value, which it returns; throws after `timeoutMs`. */
+async function pollUntil<T>(what: string, read: () => T, done: (value: T) => boolean, timeoutMs = 90_000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+        const value = read();
+        if (done(value)) return value;
+        if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs / 1000} s; last seen:\n${String(value)}`);
+        await new Promise((r) => setTimeout(r, 500));
+    }
+}
+/** A line of Caddy's JSON log, with the fields its ACME client writes. */
+interface FrontLogEntry {
+    readonly msg?: string;
+    readonly identifier?: string;
+    readonly challenge_type?: string;
+    readonly authz_status?: string;
+    /** On the front's answer to the CA's request: the challenge it answered, and where the request came from. */
+    readonly challenge?: string;
+    readonly remote?: string;
+}
+/** The front's log (Caddy writes JSON lines to stderr), across its restarts, in order. */
+function frontLog(): FrontLogEntry[] {
+    const logs = hosts().engine.docker(["logs", "dso-registry-front"]);
+    return logs.stderr.split("\n").flatMap((line) => {
+        try {
+            return [JSON.parse(line) as FrontLogEntry];
+        } catch {
+            return [];
+        }
+    });
+}
+/**
+ * The challenge types through which the CA validated `identifier`, in order: each authorization the ACME client
+ * saw finalized as valid, with the challenge it was solving then.
+ */
+function validatedChallenges(entries: readonly FrontLogEntry[], identifier: string): string[] {
+    const validated: string[] = [];
+    let solving: string | undefined;
+    for (const entry of entries) {
+        if (entry.identifier !== identifier) continue;
+        if (entry.msg === "trying to solve challenge") solving = entry.challenge_type;
+        if (entry.msg === "authorization finalized" && entry.authz_status === "valid" && solving) {
+            validated.push(solving);
+            solving = undefined;
+        }
+    }
+    return validated;
 }
 const IMAGE_REF = `${REGISTRY}/docker-internal/p2c/app:1.0.0`;
 /** Where Distribution keeps the pushed repository's tag, under the host's data directory. */
@@ -175,20 +279,8 @@ describe("prod stack, real engine, on hosts of its own", () => {
             const ops = (await ws().output(STACK, "registryHostOps")) as { backup: string };
             expect(ops.backup).toBe(`ssh -p 22 deploy@${hosts().registryHost.address} sudo /usr/local/sbin/dso-registry-backup`);
             // The operator's ssh line as given, with the stack's key and the host key it pinned.
-            const knownHosts = path.join(ws().dir, "known_hosts");
-            writeFileSync(knownHosts, `${hosts().registryHost.address} ${hosts().hostSsh.hostKey}\n`);
-            const identity = [
-                "-i",
-                hosts().clientKeyFile,
-                "-o",
-                "IdentitiesOnly=yes",
-                "-o",
-                "BatchMode=yes",
-                "-o",
-                `UserKnownHostsFile=${knownHosts}`,
-            ];
             const [, ...args] = ops.backup.split(" ");
-            const backup = spawnSync("ssh", [...identity, ...args], { encoding: "utf8", timeout: 5 * 60_000 });
+            const backup = spawnSync("ssh", [...operatorSsh(), ...args], { encoding: "utf8", timeout: 5 * 60_000 });
             expect(backup.status, backup.stdout + backup.stderr).toBe(0);
             const repository = path.join(backupTarget.dir, "dso-registry");
             expect(existsSync(path.join(repository, "config"))).toBe(true);
@@ -297,6 +389,100 @@ describe("prod stack, real engine, on hosts of its own", () => {
             await expectNoChanges("up");
         },
         20 * 60_000,
+    );
+
+    it("the first certificate came through a challenge the CA validated against the front, finding the host through its DNS", async ({
+        annotate,
+    }) => {
+        const validated = validatedChallenges(frontLog(), REGISTRY);
+        expect(validated.length, "authorizations of the registry's name the front saw validated").toBeGreaterThan(0);
+        const first = validated[0] as string;
+        await annotate(`${REGISTRY}: first certificate validated through ${first}`);
+        expect(["http-01", "tls-alpn-01"]).toContain(first);
+        // The front answered the CA's request for that challenge, which came to the host's address.
+        const answered = frontLog().filter((e) => e.msg?.startsWith("served key authentication") && e.challenge === first);
+        expect(answered.length).toBeGreaterThan(0);
+        expect(answered.every((e) => e.remote?.startsWith(`${hosts().registryHost.address}:`))).toBe(true);
+        // Pebble asked its DNS for the name's address, validated for real, and, for HTTP-01, fetched the token from port 80.
+        expect(
+            hosts()
+                .dnsQuestions(REGISTRY)
+                .some((q) => q.Qtype === 1),
+        ).toBe(true);
+        const pebble = hosts().pebbleLog();
+        expect(pebble).toMatch(/authz \S+ set VALID by completed challenge/);
+        expect(pebble).not.toContain("Skipping real validation");
+        if (first === "http-01")
+            expect(pebble).toContain(`Attempting to validate w/ HTTP: http://${REGISTRY}:80/.well-known/acme-challenge/`);
+    });
+
+    it(
+        "a renewal while the registry's name points elsewhere fails, and the runbook's log line shows why; with the name fixed, the runbook's restart renews and its openssl line shows the new notAfter",
+        async () => {
+            const before = servedNotAfter();
+            expect(notAfterMetric()).toBe(Date.parse(before) / 1000);
+            hosts().pointName(REGISTRY, ELSEWHERE);
+            try {
+                // The front checks its certificate when it starts (and every 10 minutes): due, it tries to renew and fails.
+                hosts().engine.dockerOk(["restart", "dso-registry-front"]);
+                const logs = renewalCommand("sudo docker logs --since");
+                const failure = await pollUntil(
+                    "the runbook's log line shows the renewal given up for now",
+                    () => asOperator(logs).stdout,
+                    (out) => out.split("\n").some((line) => line.includes('"msg":"will retry"') && line.includes(REGISTRY)),
+                );
+                // Both challenges failed on the address the name now points at, and the old certificate is still served.
+                const failed = failure.split("\n").filter((line) => line.includes('"msg":"challenge failed"'));
+                expect(failed.length, failure).toBeGreaterThan(0);
+                for (const line of failed) expect(line).toContain(ELSEWHERE);
+                expect(servedNotAfter(), "the certificate served while the renewal fails").toBe(before);
+            } finally {
+                hosts().pointName(REGISTRY, hosts().registryHost.address);
+            }
+            const restart = asOperator(runbookCommand(RENEWAL_SECTION, "sudo docker restart"));
+            expect(restart.status, restart.stderr).toBe(0);
+            const after = await pollUntil("a new certificate is served", servedNotAfter, (notAfter) => notAfter !== before);
+            expect(Date.parse(after)).toBeGreaterThan(Date.parse(before));
+            // The section's other sign: the notAfter series moves, at the probe's next run.
+            expect(notAfterMetric()).toBe(Date.parse(after) / 1000);
+        },
+        5 * 60_000,
+    );
+
+    it.each([
+        { closed: 80, through: "tls-alpn-01" },
+        { closed: 443, through: "http-01" },
+    ])(
+        "with the host's port $closed closed to the CA, the runbook's restart renews through $through",
+        async ({ closed, through }) => {
+            const before = servedNotAfter();
+            const seen = frontLog().length;
+            const rule = [
+                "INPUT",
+                "-d",
+                hosts().registryHost.address,
+                "-p",
+                "tcp",
+                "--dport",
+                String(closed),
+                "-j",
+                "REJECT",
+                "--reject-with",
+                "tcp-reset",
+            ];
+            const close = registryHost().run("iptables", ["-I", ...rule]);
+            expect(close.code, close.stderr).toBe(0);
+            try {
+                const restart = asOperator(runbookCommand(RENEWAL_SECTION, "sudo docker restart"));
+                expect(restart.status, restart.stderr).toBe(0);
+                const after = await pollUntil("a new certificate is served", servedNotAfter, (notAfter) => notAfter !== before);
+                expect(Date.parse(after)).toBeGreaterThan(Date.parse(before));
+            } finally {
+                registryHost().run("iptables", ["-D", ...rule]);
+            }
+            expect(validatedChallenges(frontLog().slice(seen), REGISTRY)).toEqual([through]);
+        },
+        5 * 60_000,
     );
 
     it(

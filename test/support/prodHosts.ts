@@ -9,11 +9,19 @@
  * tools/caddy-previous), as a host that release deployed has it. Its system trust store holds Pebble's root,
  * as a real host's holds the ACME CA's.
  *
+ * Pebble validates every challenge as a public CA does: it finds the registry's names through a DNS server of
+ * the test's (Pebble's challenge test server, pebble-challtestsrv, with its DNS alone on the host's loopback),
+ * where each name the host serves has an A record of the host's address, and asks the front there: on port 80
+ * for HTTP-01, on 443 for TLS-ALPN-01 (Caddy tries one of the two at random, then the other if it fails). It
+ * reuses no earlier authorization, so a renewal validates anew, as one at a real CA does once the last
+ * validation is older than the CA's reuse period. `pointName` changes a name's A record (the name moved
+ * elsewhere, then back); `pebbleLog` is the CA's log of each validation.
+ *
  * What differs from production, and why: the nodes' `systemctl` and `k3s` are stand-ins that log each
- * call to /var/log/dso-test-stand-ins.log (no systemd or k3s runs here); Pebble validates no challenge
- * (the test's names resolve only inside the hosts); the backup target's host key is pinned, but no SFTP
- * server runs, since `up` does not contact it (the backup is proven by
- * test/integration/externalRegistryHost.backup.test.ts).
+ * call to /var/log/dso-test-stand-ins.log (no systemd or k3s runs here); the CA and its DNS run on the
+ * registry host itself, so its validations reach the front at the host's own address rather than from
+ * outside; the backup target's host key is pinned, but no SFTP server runs, since `up` does not contact it
+ * (the backup is proven by test/integration/externalRegistryHost.backup.test.ts).
  *
  * A caller may prepare the registry host before any service starts on it (`prepareRegistryHost`), e.g. to
  * make it a fresh host without some packages; fail2ban runs only when its package is on the host.
@@ -37,6 +45,9 @@ export const REGISTRY = "registry.dso.example.com";
 export const MAVEN = "maven.dso.example.com";
 /** Pebble's ACME directory on the registry host's loopback. */
 export const ACME_DIRECTORY = "https://127.0.0.1:14000/dir";
+/** The challenge test server on the registry host's loopback: its DNS (what Pebble asks) and its management API. */
+const NAME_SERVER = "127.0.0.1:8053";
+const NAME_SERVER_MANAGEMENT = "http://127.0.0.1:8055";
 const SUBNET = "198.18.48.0/20";
 
 export interface ProdNode {
@@ -68,6 +79,12 @@ export interface ProdHosts {
     readonly settings: ReadonlyArray<readonly [string, string]>;
     /** Names of the containers running on the registry host, sorted. */
     runningContainers(): string[];
+    /** Gives `name` the one A record `address` in the DNS Pebble validates through (each served name starts at the host's address). */
+    pointName(name: string, address: string): void;
+    /** The names Pebble asked the DNS about `name`, as the challenge test server recorded them (record types: 1 is A, 28 AAAA). */
+    dnsQuestions(name: string): Array<{ readonly Name: string; readonly Qtype: number }>;
+    /** Pebble's log so far: each order, each validation (an HTTP-01 one names the URL it fetched) and its outcome. */
+    pebbleLog(): string;
     stop(): Promise<void>;
 }
 
@@ -79,6 +96,14 @@ export interface ProdHostsOptions {
     readonly prepareRegistryHost?: (host: TestHost) => void | Promise<void>;
     /** The image of the front the last landed release pinned is on the host too, as that release left it (the upgrade test). */
     readonly previousCaddy?: boolean;
+    /**
+     * How long Pebble's certificates are valid, in seconds (default Pebble's 90 days). The front checks its
+     * certificate when it starts, then every 10 minutes, and finds one of a few minutes due at every check:
+     * Pebble's renewal information (ARI) puts its whole life in the renewal window, and Caddy renews anyway what
+     * has under 50 minutes left. Each restart of the front is then a renewal; the validity must still outlast what
+     * a test does between the first `up` and the renewal it makes.
+     */
+    readonly certificateValidity?: number;
 }
 
 /** An ed25519 key pair made with ssh-keygen: the public key line; the private key stays in `file`. */
@@ -157,6 +182,49 @@ export async function startProdHosts(
         pinnedCaddyImage(engine);
         if (options.previousCaddy) pinnedCaddyImage(engine, `caddy:${previousCaddyVersion()}`, previousCaddy);
 
+        // The DNS Pebble validates through: the challenge test server with its DNS alone (no HTTP-01,
+        // TLS-ALPN-01 or DNS-over-HTTPS server, no default answer), each name the host serves given its address.
+        const nameServer = registryHost.startServer(path.join(engineSet(), "bin", "pebble-challtestsrv"), [
+            "-dnsserver",
+            NAME_SERVER,
+            "-management",
+            NAME_SERVER_MANAGEMENT.replace("http://", ""),
+            "-http01",
+            "",
+            "-https01",
+            "",
+            "-tlsalpn01",
+            "",
+            "-doh",
+            "",
+            "-defaultIPv4",
+            "",
+            "-defaultIPv6",
+            "",
+        ]);
+        services.push(nameServer);
+        const manage = (endpoint: string, body: object) =>
+            registryHost.run("curl", [
+                "-sS",
+                "--fail",
+                "--max-time",
+                "5",
+                "-d",
+                JSON.stringify(body),
+                `${NAME_SERVER_MANAGEMENT}/${endpoint}`,
+            ]);
+        const pointName = (name: string, address: string) => {
+            for (const [endpoint, body] of [
+                ["clear-a", { host: name }],
+                ["add-a", { host: name, addresses: [address] }],
+            ] as const) {
+                const r = manage(endpoint, body);
+                if (r.code !== 0) throw new Error(`pebble-challtestsrv ${endpoint} ${name}: ${r.stderr}\n${nameServer.output()}`);
+            }
+        };
+        await waitUntil("pebble-challtestsrv did not answer", () => manage("clear-a", { host: REGISTRY }).code === 0, nameServer.output);
+        for (const name of [REGISTRY, MAVEN, ...siteNames]) pointName(name, registryHost.address);
+
         // Pebble, with an HTTPS certificate of a test CA that the host trusts.
         const acmeCa = makeTestCa(path.join(dir, "acme-ca"));
         registryHost.trust(acmeCa.caCertPem);
@@ -173,15 +241,23 @@ export async function startProdHosts(
                     tlsPort: 443,
                     ocspResponderURL: "",
                     externalAccountBindingRequired: false,
+                    ...(options.certificateValidity === undefined
+                        ? {}
+                        : { profiles: { default: { description: "short-lived", validityPeriod: options.certificateValidity } } }),
                 },
             }),
         );
-        const pebble = registryHost.startServer(path.join(engineSet(), "bin", "pebble"), ["-config", pebbleConfig], {
-            ...process.env,
-            PEBBLE_VA_ALWAYS_VALID: "1",
-            PEBBLE_VA_NOSLEEP: "1",
-            PEBBLE_WFE_NONCEREJECT: "0",
-        });
+        // No random waits before a validation, no nonce refused at random, no authorization reused.
+        const pebble = registryHost.startServer(
+            path.join(engineSet(), "bin", "pebble"),
+            ["-config", pebbleConfig, "-dnsserver", NAME_SERVER],
+            {
+                ...process.env,
+                PEBBLE_VA_NOSLEEP: "1",
+                PEBBLE_WFE_NONCEREJECT: "0",
+                PEBBLE_AUTHZREUSE: "0",
+            },
+        );
         services.push(pebble);
         const curl = (url: string) => registryHost.run("curl", ["-sS", "--fail", "--max-time", "5", url]);
         const rootUrl = "https://127.0.0.1:15000/roots/0";
@@ -231,6 +307,13 @@ export async function startProdHosts(
                 ["registry.tls.acmeDirectory", ACME_DIRECTORY],
             ],
             runningContainers: () => engine.dockerOk(["ps", "--format", "{{.Names}}"]).split("\n").filter(Boolean).sort(),
+            pointName,
+            dnsQuestions(name) {
+                const r = manage("dns-request-history", { host: name });
+                if (r.code !== 0) throw new Error(`pebble-challtestsrv dns-request-history ${name}: ${r.stderr}`);
+                return (JSON.parse(r.stdout) as Array<{ Question: { Name: string; Qtype: number } }>).map((e) => e.Question);
+            },
+            pebbleLog: () => pebble.output(),
             stop,
         };
     } catch (error) {
