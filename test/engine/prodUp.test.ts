@@ -457,6 +457,8 @@ describe("prod stack, real engine, on hosts of its own", () => {
         async ({ closed, through }) => {
             const before = servedNotAfter();
             const seen = frontLog().length;
+            // The host's firewall refuses the port at the host's address, where the CA's validation connects; the
+            // section's openssl line asks on the loopback and still reaches the front.
             const rule = [
                 "INPUT",
                 "-d",
