@@ -30,9 +30,9 @@
  *   kubelet pulls an image pushed after the switch;
  * - a second `up` plans nothing, and `destroy` ends every pod of the stack.
  *
- * The stack runs without its pull-through cache: Distribution's proxy asks its upstream when it starts and
- * exits when it cannot, and the node reaches nothing outside the test (its pods' traffic anywhere else is
- * refused).
+ * The stack runs with its pull-through cache for docker.io, whose upstream nothing here reaches (the node's
+ * pods' traffic anywhere else is refused): `up` completes all the same, with the cache's pod ready, serving
+ * what it holds read-only (its start script, docs/mirrors.md).
  *
  * What stands in: microk8s's ingress controller, which listens on each node's 443 and terminates TLS with the
  * registry's certificate. Here a TCP relay on the node's 127.0.0.1:443 passes connections to the `registry-tls`
@@ -200,11 +200,16 @@ describe("local stack, real engine, on a node whose pods run", () => {
             await ws.pulumiOk(["stack", "init", STACK]);
             await ws.pulumiOk(["config", "set", "--path", "dso-registry:jenkins.url", jenkins.url, "-s", STACK]);
             await ws.pulumiOk(["config", "set", "--secret", "dso-registry:jenkinsApiToken", "-s", STACK], { input: jenkinsToken });
-            // No pull-through cache: Distribution's proxy asks its upstream (registry-1.docker.io) when it starts and
-            // exits when it cannot reach it, and nothing outside this machine can be reached here (docs/engine.md).
-            await ws.pulumiOk(["config", "rm", "--path", "dso-registry:registry.mirrors", "-s", STACK]);
             const up = await ws.pulumi(["up", "--yes", "-s", STACK], { timeoutMs: 15 * 60_000 });
             expect(up.code, `${up.stdout.slice(-10_000)}${up.stderr}\n${cluster.logs(20)}`).toBe(0);
+            // The docker.io cache, whose upstream nothing here reaches: ready by its own probe, serving read-only.
+            const caches = await pods("dso", "app.kubernetes.io/name=registry-mirror");
+            expect(caches.map((c) => [c.metadata.labels?.["app.kubernetes.io/instance"], ready(c)])).toEqual([
+                ["registry-mirror-docker-io", true],
+            ]);
+            expect(kubectl("logs", "-n", "dso", caches[0]!.metadata.name).stdout).toContain(
+                "does not answer: serving what this cache holds, read-only",
+            );
             const [pod, ...others] = await registryPods();
             expect(others).toEqual([]);
             expect(pod?.spec.nodeName).toBe(cluster.nodeName);

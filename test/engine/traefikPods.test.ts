@@ -31,7 +31,8 @@
  *   Secret registry-tls still holds the program's key (a new key at each issuance), Traefik serves the
  *   operator's certificate, the nodes trust the operator's CA, and the journeys go through it.
  *
- * The stack runs without its pull-through cache, the images are built here, and Jenkins is a fake, as in
+ * The stack runs with its pull-through cache for docker.io, whose upstream nothing here reaches (ready all
+ * the same, serving what it holds read-only), the images are built here, and Jenkins is a fake, as in
  * localPods.test.ts.
  */
 import { randomBytes, X509Certificate } from "node:crypto";
@@ -357,7 +358,6 @@ describe("local stack behind a real Traefik, on a node whose pods run", () => {
             const set = (key: string, value: string) => ws.pulumiOk(["config", "set", "--path", `dso-registry:${key}`, value, "-s", STACK]);
             await set("jenkins.url", jenkins.url);
             await ws.pulumiOk(["config", "set", "--secret", "dso-registry:jenkinsApiToken", "-s", STACK], { input: jenkinsToken });
-            await ws.pulumiOk(["config", "rm", "--path", "dso-registry:registry.mirrors", "-s", STACK]);
             await set("inCluster.ingressClass", TRAEFIK_CLASS);
             await set("inCluster.ingressController", "traefik");
             await set("registry.allowedNetworks[0]", CLIENTS);
@@ -368,6 +368,11 @@ describe("local stack behind a real Traefik, on a node whose pods run", () => {
             await set("registry.loginLimit.tokenRequestsPerMinute", String(TOKEN_RATE));
             await set("registry.ui.enabled", "true");
             await up({ preview: true });
+            // The docker.io cache, whose upstream nothing here reaches: ready all the same.
+            const cache = await cluster.kube.get<{ status?: { readyReplicas?: number } }>(
+                "/apis/apps/v1/namespaces/dso/deployments/registry-mirror-docker-io",
+            );
+            expect(cache?.status?.readyReplicas).toBe(1);
 
             type Middleware = { metadata: { name: string }; spec: { ipAllowList?: { sourceRange: string[] }; rateLimit?: unknown } };
             const middlewares = await cluster.kube.get<{ items: Middleware[] }>("/apis/traefik.io/v1alpha1/namespaces/dso/middlewares");
