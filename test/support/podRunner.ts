@@ -69,7 +69,11 @@ interface Container {
     readonly ports?: { name?: string; containerPort: number }[];
     readonly volumeMounts?: { name: string; mountPath: string; readOnly?: boolean; subPath?: string }[];
     readonly securityContext?: SecurityContext;
-    readonly readinessProbe?: { tcpSocket?: { port: number | string; host?: string }; exec?: { command: string[] } };
+    readonly readinessProbe?: {
+        tcpSocket?: { port: number | string; host?: string };
+        httpGet?: { path: string; port: number | string };
+        exec?: { command: string[] };
+    };
 }
 interface PodSpec {
     readonly containers: Container[];
@@ -286,12 +290,14 @@ export async function startPod(options: {
                 ...(added.length && user !== 0 ? [`--inh-caps=-all,${added.join(",")}`, `--ambient-caps=-all,${added.join(",")}`] : []),
                 ...(security.allowPrivilegeEscalation === false ? ["--no-new-privs"] : []),
             ];
-            // The runtime's environment: its default PATH, HOME=/ for a user without a passwd entry.
+            // The runtime's environment: its default PATH (the image's programs first, where this root
+            // holds them), HOME=/ for a user without a passwd entry.
+            const imagePath = imageRepository(c.image) === "registry" ? `${path.dirname(REGISTRY_IN_ROOT)}:` : "";
             const exec = [
                 ...setpriv,
                 "env",
                 "-i",
-                `PATH=${RUNTIME_PATH}`,
+                `PATH=${imagePath}${RUNTIME_PATH}`,
                 "HOME=/",
                 ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
                 ...argv,
@@ -302,9 +308,9 @@ export async function startPod(options: {
                 server: ns.startServer("unshare", ["--mount", "--propagation", "private", "sh", "-c", script], process.env),
             });
         }
-        // Ready when every readiness probe passes (tcpSocket: the port answers at the pod's address, where the
-        // kubelet connects, so a program that listens on the pod's loopback only fails it as on a node; exec: the
-        // command, busybox's tools).
+        // Ready when every readiness probe passes (tcpSocket and httpGet: the port answers at the pod's address,
+        // where the kubelet connects, so a program that listens on the pod's loopback only fails it as on a node;
+        // exec: the command, busybox's tools).
         const deadline = Date.now() + 60_000;
         for (const c of spec.containers) {
             const probe = c.readinessProbe;
@@ -314,6 +320,21 @@ export async function startPod(options: {
                     const port = typeof probe.tcpSocket.port === "number" ? probe.tcpSocket.port : ports.get(probe.tcpSocket.port);
                     const host = probe.tcpSocket.host ?? ns.address;
                     return ns.run("bash", ["-c", `exec 3<>/dev/tcp/${host}/${port}`]).code === 0;
+                }
+                if (probe.httpGet) {
+                    // The kubelet's rule: a status from 200 to 399 at the pod's address.
+                    const port = typeof probe.httpGet.port === "number" ? probe.httpGet.port : ports.get(probe.httpGet.port);
+                    const status = ns.run("curl", [
+                        "-s",
+                        "-o",
+                        "/dev/null",
+                        "-w",
+                        "%{http_code}",
+                        "--max-time",
+                        "2",
+                        `http://${ns.address}:${port}${probe.httpGet.path}`,
+                    ]).stdout;
+                    return Number(status) >= 200 && Number(status) < 400;
                 }
                 const [program, ...args] = probe.exec!.command;
                 return ns.run("busybox", [program!, ...args]).code === 0;
