@@ -63,6 +63,8 @@ beforeAll(async () => {
         ["containerRegistry.pushAccounts[0].name", "team-a-ci"],
         ["containerRegistry.pushAccounts[0].prefixes[0]", "docker-internal/p2c/team-a/"],
         ["containerRegistry.readAccounts[0].name", "dev-alice"],
+        // A cache small enough to be filled: ghcr.io's (the committed stack's second).
+        ["registry.mirrors[1].maxSize", "64Mi"],
     ] as const)
         await stack.config(key, value);
     const up = await stack.ws.pulumi(["up", "--yes", "--skip-preview", "-s", STACK], { timeoutMs: 20 * 60_000 });
@@ -174,7 +176,14 @@ describe("the outputs the pages name, on the deployed stack", () => {
 
 describe("runbooks on the external host, as written", () => {
     it("the page names the sections this file runs", () => {
-        for (const title of ["Registry down", "Disk full", "Backup failing", "Garbage collection or verify failed"])
+        for (const title of [
+            "Registry down",
+            "Errors and failed logins",
+            "Disk full",
+            "Backup failing",
+            "Garbage collection or verify failed",
+            "Cache over its size",
+        ])
             expect(runbookSection(title).title).toBe(title);
         const client = pusher();
         payloadImage(client, KEEP, { payloadBytes: 512 * 1024 });
@@ -363,5 +372,37 @@ describe("runbooks on the external host, as written", () => {
             expect(pullKeep()).toBe(keepDigest);
         },
         15 * 60_000,
+    );
+    it(
+        "Cache over its size: a cache over its maxSize whose upstream does not answer is left as it is by the page's prune; the page's emptying brings it under, as the prune's series then say",
+        () => {
+            const cache = "dso-registry-mirror-ghcr.io";
+            const dir = "/srv/data/registry-mirrors/ghcr.io";
+            const series = (name: string) =>
+                (host().readFile(`${TEXTFILE_DIR}/dso_registry_caches.prom`) ?? "").match(
+                    new RegExp(`^${name}\\{cache="${cache.replaceAll(".", "\\.")}"\\} (\\d+)$`, "m"),
+                )?.[1];
+            // What the cache stored, 80 MiB of its 64 MiB, where it stores blobs.
+            const filled = host().run("sh", [
+                "-c",
+                `mkdir -p ${dir}/docker/registry/v2/blobs/sha256/00/00filler && head -c ${80 * 2 ** 20} /dev/urandom > ${dir}/docker/registry/v2/blobs/sha256/00/00filler/data`,
+            ]);
+            expect(filled.code, filled.stderr).toBe(0);
+            const pruned = step("Cache over its size", "sudo dso-registry-mirror-prune");
+            expect(pruned).toMatch(
+                new RegExp(
+                    `${cache.replaceAll(".", "\\.")}: \\d+ KiB of 65536 KiB; \\S+ does not answer, so the cache is left running as it is`,
+                ),
+            );
+            expect(Number(series("dso_registry_cache_size_bytes"))).toBeGreaterThan(Number(series("dso_registry_cache_limit_bytes")));
+
+            step("Cache over its size", "sudo docker stop", { cache, dir });
+            expect(host().exists(`${dir}/docker`)).toBe(false);
+            expect(stack.hosts.engine.dockerOk(["inspect", "-f", "{{.State.Running}}", cache]).trim()).toBe("true");
+            // It worked when: the next prune's series say the cache is under its limit.
+            step("Cache over its size", "sudo dso-registry-mirror-prune");
+            expect(Number(series("dso_registry_cache_size_bytes"))).toBeLessThan(Number(series("dso_registry_cache_limit_bytes")));
+        },
+        5 * 60_000,
     );
 });

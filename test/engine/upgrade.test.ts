@@ -191,6 +191,11 @@ const AGENT_TEMPLATES =
 const REFUSED_WRITES =
     "the Caddyfile answers a refused write (401) with Connection: close, so that Caddy 2.11 answers a stalled upload at once instead of reading its body first";
 
+/** Why each pull-through cache changes: it starts whatever its upstream does (docs/mirrors.md, When the upstream is down). */
+const CACHE_START = "the cache's start script and read-only config, beside its proxy config";
+/** The prod stack's caches. */
+const PROD_CACHES = ["docker-io", "ghcr-io", "registry-k8s-io"];
+
 /** What this version changes on purpose in the local stack BASELINE deployed. */
 const LOCAL_INTENDED: IntendedChanges = {
     components: [],
@@ -198,10 +203,12 @@ const LOCAL_INTENDED: IntendedChanges = {
         "registry-deployment-registry": `the registry pod's front at ${DEFAULT_IMAGES.caddy} (docs/access-policy.md, Caddy 2.8 to 2.11) with its new Caddyfile (its checksum), and Maven's nginx at 1.30, the maintained stable line: the pod is rolled (Recreate)`,
         "registry-deployment-registry-certificate-probe": `the probe's relay runs ${DEFAULT_IMAGES.caddy}, as every front`,
         "node-trust-daemonset": "busybox 1.37.0 (nodes.daemonsetImage): the pods are rolled and find the nodes' files unchanged",
+        "registry-deployment-registry-mirror-docker-io": `${CACHE_START}: the cache's pod runs it, ready on GET /v2/ (rolled)`,
     },
     replacements: {
         "agent-pods-configmap": AGENT_TEMPLATES,
         "registry-configmap-registry-config": REFUSED_WRITES,
+        "registry-configmap-registry-mirror-docker-io": CACHE_START,
     },
 };
 
@@ -210,13 +217,29 @@ const PROD_FILES_CHECKS = ["caddy", "container", "maintenance"].map((part) => `r
 
 /** What this version changes on purpose in the prod stack BASELINE deployed. */
 const PROD_INTENDED: IntendedChanges = {
-    components: [],
+    components: PROD_CACHES.flatMap((cache) => [
+        `registry-host-mirrors-${cache}-read-only-config`,
+        `registry-host-mirrors-${cache}-start-script`,
+    ]),
+    creates: Object.fromEntries(
+        PROD_CACHES.flatMap((cache) => [
+            [`registry-host-mirrors-${cache}-read-only-config-write`, `${CACHE_START}: its read-only config.yml, placed on the host`],
+            [`registry-host-mirrors-${cache}-start-script-write`, `${CACHE_START}: its start script, placed on the host`],
+        ]),
+    ),
     updates: {
         "registry-host-caddy-reload": `the front's container is made anew with ${DEFAULT_IMAGES.caddy}, its certificates kept (the consequences summary names the window, measured below)`,
         "registry-host-container-run": `the metrics relay (Caddy, in the registry's namespaces) is made anew with ${DEFAULT_IMAGES.caddy}; Distribution's container is left as it is`,
         "registry-host-maintenance-gc-script-write": "the collection recreates the metrics relay with its new image",
         "registry-host-maintenance-restore-script-write": "the restore recreates the metrics relay with its new image",
         "registry-host-caddy-caddyfile-write": REFUSED_WRITES,
+        ...Object.fromEntries(
+            PROD_CACHES.map((cache) => [
+                `registry-host-mirrors-${cache}-run`,
+                `${CACHE_START}: the cache's container is made anew running it`,
+            ]),
+        ),
+        "registry-host-mirrors-prune-script-write": "the prune's reason for leaving a cache whose upstream does not answer is said anew",
         "registry-host-packages-data-dir":
             "its script's header now says the umask the registry writes with: it runs again and changes nothing",
         // Every other files check: the provider's code is new (a check that says why, as a container's does, is
