@@ -28,6 +28,9 @@
  * - `registry.tls.mode` switched to cert-manager once its controllers run: cert-manager issues the chain,
  *   the registry's pod serves cert-manager's certificate, the node-trust pod writes the new CA, and the
  *   kubelet pulls an image pushed after the switch;
+ * - docs/runbooks.md's cluster commands, read from the page and run with kubectl as an operator runs them:
+ *   Registry down's looks and its curl, Disk full's `du`, TLS renewal failed's probe and Secret lines and its
+ *   restart, the GC and backup Jobs made by the page's commands and their logs read by its lines;
  * - a second `up` plans nothing, and `destroy` ends every pod of the stack.
  *
  * The stack runs with its pull-through cache for docker.io, whose upstream nothing here reaches (the node's
@@ -61,6 +64,7 @@ import {
 } from "../support/localNode";
 import { engineSet, openWorkspace, PROJECT_DIR, type Workspace } from "../support/pulumiEngine";
 import { makePushLoop, type Push, pushLoopSummary } from "../support/pushLoop";
+import { fillPlaceholders, runbookCommand } from "../support/runbooks";
 import { privateDir, removeDir, run, type ServerProcess } from "../support/serverProcess";
 
 const STACK = "local";
@@ -92,6 +96,24 @@ type Pod = {
 const kubectl = (...args: string[]) =>
     run(path.join(engineSet(), "bin/kubectl"), ["--kubeconfig", cluster.kube.kubeconfig, ...args], { input: "" });
 const onNode = (command: string, args: readonly string[], input?: string) => cluster.node.run(command, args, { input });
+/**
+ * docs/runbooks.md's command of `section` that starts with `start` (placeholders filled), run as the operator
+ * runs it: a shell line on this machine, with the engine set's kubectl and the cluster's kubeconfig.
+ */
+function runbookKubectl(section: string, start: string, values: Record<string, string> = {}): { code: number; out: string } {
+    const line = fillPlaceholders(runbookCommand(section, start), values);
+    const r = run("sh", ["-c", line], {
+        input: "",
+        env: { ...process.env, PATH: `${path.join(engineSet(), "bin")}:${process.env.PATH}`, KUBECONFIG: cluster.kube.kubeconfig },
+    });
+    return { code: r.code, out: `${r.stdout}${r.stderr}` };
+}
+/** The same, which must exit 0: its output. */
+function runbookKubectlOk(section: string, start: string, values: Record<string, string> = {}): string {
+    const r = runbookKubectl(section, start, values);
+    expect(r.code, `${section}: ${start}…\n${r.out}`).toBe(0);
+    return r.out;
+}
 const pods = async (namespace: string, selector: string) =>
     (await cluster.kube.get<{ items: Pod[] }>(`/api/v1/namespaces/${namespace}/pods?labelSelector=${encodeURIComponent(selector)}`))
         ?.items ?? [];
@@ -129,19 +151,20 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs = 18
     }
 }
 
-/** A Job made from CronJob `cronJob` of the stack's namespace (as `kubectl create job --from` makes it), run to its end. */
+/** A Job made from CronJob `cronJob` of the stack's namespace by docs/runbooks.md's command (`create`), run to its end. */
 async function runJobFromCronJob(
     cronJob: string,
-    name: string,
-): Promise<{ succeeded: number | undefined; serviceAccountName: string | undefined; logs: string }> {
+    create: { readonly section: string; readonly start: string },
+): Promise<{ name: string; succeeded: number | undefined; serviceAccountName: string | undefined; logs: string }> {
     const cronJobs = kubectl("get", "cronjobs", "-n", "dso", "-o", "name");
     expect(cronJobs.stdout.split("\n"), cronJobs.stderr).toContain(`cronjob.batch/${cronJob}`);
     // The registry's rollout complete first: a Job started while the Deployment still rolls may exec into a
     // pod on its way out (the GC job failed so once, on a loaded machine).
     const rollout = kubectl("rollout", "status", "-n", "dso", "deployment/registry", "--timeout=300s");
     expect(rollout.code, rollout.stdout + rollout.stderr).toBe(0);
-    const created = kubectl("create", "job", "-n", "dso", name, `--from=cronjob/${cronJob}`);
-    expect(created.code, created.stderr).toBe(0);
+    // The Job made as the runbook makes it: its command, read from the page; the Job's name is its last word.
+    const name = runbookCommand(create.section, create.start).split(" ").at(-1) as string;
+    runbookKubectlOk(create.section, create.start);
     type Job = { status: { succeeded?: number; failed?: number } };
     const job = () => cluster.kube.get<Job>(`/apis/batch/v1/namespaces/dso/jobs/${name}`);
     await until(`Job ${name} finished`, async () => {
@@ -157,6 +180,7 @@ async function runJobFromCronJob(
             ? ""
             : `\n--- pods:\n${kubectl("get", "pods", "-n", "dso", "-o", "wide").stdout}--- events:\n${kubectl("get", "events", "-n", "dso", "--sort-by=.lastTimestamp").stdout.split("\n").slice(-40).join("\n")}`;
     return {
+        name,
         succeeded,
         serviceAccountName: (pod as unknown as { spec: { serviceAccountName?: string } } | undefined)?.spec.serviceAccountName,
         logs: `${logs.stdout}${logs.stderr}${context}`,
@@ -380,6 +404,52 @@ describe("local stack, real engine, on a node whose pods run", () => {
             const inspected = await answered(inspect);
             expect(inspected.code, inspected.stderr).toBe(0);
             expect(JSON.parse(inspected.stdout).Name).toBe(`${prefix}/hello`);
+
+            // Registry down, in the cluster: the runbook's four looks, each at what it names.
+            const section = "Registry down";
+            expect(runbookKubectlOk(section, "kubectl -n dso get deploy,pods")).toMatch(
+                /deployment\.apps\/registry\s+1\/1[\s\S]*pod\/registry-\S+\s+\d\/\d\s+Running/,
+            );
+            const described = runbookKubectlOk(section, "kubectl -n dso describe pod");
+            for (const container of ["registry", "caddy"]) expect(described).toMatch(new RegExp(`^\\s+${container}:$`, "m"));
+            expect(described).toMatch(/^Events:/m);
+            runbookKubectlOk(section, "kubectl -n dso logs deploy/registry -c registry");
+            expect(runbookKubectlOk(section, "kubectl -n dso logs deploy/registry -c caddy")).toMatch(/"level"/);
+            // It worked when: the runbook's curl, from the node (by the registry's name, trusting the stack's CA), answers 401.
+            const curl = fillPlaceholders(runbookCommand(section, "curl -sS"), { registry: REGISTRY });
+            expect(onNode("sh", ["-c", `CURL_CA_BUNDLE=/root/push-certs/ca.crt ${curl}`]).stdout.trim()).toBe("401");
+            // Disk full, in the cluster: what the registry's volume holds.
+            expect(runbookKubectlOk("Disk full", "kubectl -n dso exec deploy/registry -c registry -- du -sh")).toMatch(
+                /\s\/var\/lib\/registry$/m,
+            );
+        },
+        10 * 60_000,
+    );
+
+    it(
+        "TLS renewal failed, in the cluster: the runbook's probe and Secret lines agree on the certificate served; its restart rolls the registry, after which the probe still sees the Secret's",
+        async () => {
+            const section = "TLS renewal failed";
+            const notAfterOfSecret = () => {
+                const out = runbookKubectlOk(section, "kubectl -n dso get secret registry-tls");
+                expect(out).toContain(`DNS:${REGISTRY}`);
+                return Date.parse((out.match(/^notAfter=(.*)$/m) as RegExpMatchArray)[1] as string) / 1000;
+            };
+            const probed = async () => {
+                let out = "";
+                await until("the probe's handshake", async () => {
+                    out = runbookKubectl(section, "kubectl -n dso exec deploy/registry-certificate-probe").out;
+                    return /^probe_success 1$/m.test(out);
+                });
+                return Number((out.match(/^probe_ssl_earliest_cert_expiry (\S+)$/m) as RegExpMatchArray)[1]);
+            };
+            expect(await probed()).toBe(notAfterOfSecret());
+            const restart = runbookCommand(section, "kubectl -n dso rollout restart");
+            expect(restart).toBe("kubectl -n dso rollout restart deployment/registry");
+            runbookKubectlOk(section, restart);
+            const rollout = kubectl("rollout", "status", "-n", "dso", "deployment/registry", "--timeout=300s");
+            expect(rollout.code, rollout.stdout + rollout.stderr).toBe(0);
+            expect(await probed()).toBe(notAfterOfSecret());
         },
         10 * 60_000,
     );
@@ -405,9 +475,19 @@ describe("local stack, real engine, on a node whose pods run", () => {
                 const now = await registryPods();
                 return now.length === 1 && ready(now[0]!);
             });
-            const job = await runJobFromCronJob("registry-gc", "gc-now");
+            // Disk full's "what frees space", as the runbook says it in the cluster.
+            const job = await runJobFromCronJob("registry-gc", {
+                section: "Disk full",
+                start: "kubectl -n dso create job --from=cronjob/registry-gc",
+            });
             expect(job.succeeded, job.logs).toBe(1);
             expect(job.serviceAccountName).toBe("registry-gc");
+            // Garbage collection or verify failed: the runbook's look at the job's log.
+            expect(
+                runbookKubectlOk("Garbage collection or verify failed", "kubectl -n dso logs job/", {
+                    "the failed registry-gc job": job.name,
+                }),
+            ).toMatch(/verified: \d+ tagged images?, \d+ blobs?, all served/);
             // The image pushed before is served whole, and the window is over: a push is taken.
             const prefix = (await ws.output(STACK, "imagePrefix")) as string;
             const inspect = () => onNode("skopeo", ["inspect", "--cert-dir", "/root/push-certs", `docker://${prefix}/hello:1`]);
@@ -438,9 +518,20 @@ describe("local stack, real engine, on a node whose pods run", () => {
                 const now = await registryPods();
                 return now.length === 1 && ready(now[0]!) && (now[0]!.status.containerStatuses ?? []).some((c) => c.name === "backup");
             });
-            const job = await runJobFromCronJob("registry-backup", "backup-now");
+            // Backup failing, in the cluster: the runbook's commands, its run made by its own command.
+            const job = await runJobFromCronJob("registry-backup", {
+                section: "Backup failing",
+                start: "kubectl -n dso create job --from=cronjob/registry-backup",
+            });
             expect(job.succeeded, job.logs).toBe(1);
             expect(job.serviceAccountName).toBe("registry-backup");
+            expect(runbookKubectlOk("Backup failing", "kubectl -n dso get cronjob registry-backup")).toMatch(/^registry-backup\s/m);
+            expect(runbookKubectlOk("Backup failing", "kubectl -n dso get jobs -l app.kubernetes.io/component=backup")).toMatch(
+                new RegExp(`^${job.name}\\s+(Complete|1/1)`, "m"),
+            );
+            expect(runbookKubectlOk("Backup failing", "kubectl -n dso logs job/", { "the failed job": job.name })).toMatch(
+                /backup done: snapshot/,
+            );
             expect(job.logs).toMatch(/registry writable again after \d+ s read-only/);
             expect(job.logs).toMatch(/backup done: snapshot [0-9a-f]+ in PVC registry-backup/);
 
