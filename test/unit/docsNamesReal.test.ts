@@ -602,12 +602,6 @@ function kubectlMentions(): KubectlMention[] {
     );
 }
 
-/**
- * Objects a page names that the program does not render, on a page whose correction is pending: let through
- * on that page only, each with what is true, and only while the page still names it.
- */
-const PENDING_CORRECTION: readonly { readonly file: string; readonly object: string; readonly truth: string }[] = [];
-
 /** The kinds the program never renders an object of on its own, named after what made them. */
 const MADE_AT_RUN_TIME = new Set(["Job"]);
 
@@ -655,16 +649,10 @@ describe("in-cluster objects the docs name in kubectl commands", () => {
                     // In kubectl's default namespace only a kind the program renders cluster-scoped is the program's.
                     .filter((o) => m.namespace !== null || candidates.some((r) => r.kind === o.kind))
                     .filter((o) => !candidates.some((r) => r.kind === o.kind && r.name === o.name))
-                    .filter((o) => !PENDING_CORRECTION.some((p) => p.file === m.file && p.object === `${o.kind}/${o.name}`))
                     .map((o) => `${m.file}:${m.line}: ${o.kind}/${o.name}${m.namespace ? ` in ${m.namespace}` : ""}`)
             );
         });
         expect(missing).toEqual([]);
-    });
-
-    it("a name let through as pending correction is still on its page (remove its entry once the page is right)", () => {
-        const named = new Set(mentions.flatMap((m) => m.objects.map((o) => `${m.file} ${o.kind}/${o.name}`)));
-        expect(PENDING_CORRECTION.filter((p) => !named.has(`${p.file} ${p.object}`))).toEqual([]);
     });
 
     it("every container named is one of the workload's (or of a pod the program renders in that namespace)", () => {
