@@ -32,9 +32,9 @@ import { defaultHostLayout, hostPaths } from "../../components/externalHost/scri
 import { JOB_METRICS } from "../../components/monitoring/jobMetrics";
 import { payloadImage } from "../support/dockerImages";
 import { REGISTRY } from "../support/prodHosts";
-import { PROD_STACK, type ProdStack, startProdStack } from "../support/prodStack";
+import { PROD_STACK, type ProdStack, startBackupTarget, startProdStack } from "../support/prodStack";
 import { fillPlaceholders, runbookCommand } from "../support/runbooks";
-import { type SftpTarget, startSftpTarget } from "../support/sftpTarget";
+import type { SftpTarget } from "../support/sftpTarget";
 
 const STACK = PROD_STACK;
 const DATA_DIR = "/srv/data/registry";
@@ -54,17 +54,7 @@ beforeAll(async () => {
     // The operator's steps (test/support/prodStack.ts): stack init, the placeholders replaced by the
     // machines' addresses and what ssh-keyscan prints, the ACME directory, Jenkins, the secrets on stdin.
     stack = await startProdStack({ hosts: { certificateValidity: CERTIFICATE_VALIDITY_SECONDS } });
-    // The backup machine: an SFTP-only OpenSSH server on this machine's end of the registry host's link.
-    backupTarget = await startSftpTarget(stack.hosts.registryHost.hostAddress);
-    for (const [key, value] of [
-        ["host", backupTarget.host],
-        ["port", String(backupTarget.port)],
-        ["user", backupTarget.user],
-        ["path", `${backupTarget.dir}/dso-registry`],
-        ["hostKey", backupTarget.hostKey],
-    ] as const)
-        await stack.config(`registry.maintenance.backup.destination.${key}`, value);
-    await stack.secret("backupSshPrivateKey", backupTarget.privateKey);
+    backupTarget = await startBackupTarget(stack);
 }, 20 * 60_000);
 
 afterAll(async () => {

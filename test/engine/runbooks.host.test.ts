@@ -23,10 +23,10 @@ import { readStackConfig, runProgram } from "../../tools/synth";
 import { payloadImage } from "../support/dockerImages";
 import { outputMentions } from "../support/docPages";
 import { REGISTRY } from "../support/prodHosts";
-import { PROD_STACK, type ProdStack, startProdStack } from "../support/prodStack";
+import { PROD_STACK, type ProdStack, startBackupTarget, startProdStack } from "../support/prodStack";
 import { PROJECT_DIR } from "../support/pulumiEngine";
 import { fillPlaceholders, runbookCommand, runbookSection } from "../support/runbooks";
-import { type SftpTarget, startSftpTarget } from "../support/sftpTarget";
+import type { SftpTarget } from "../support/sftpTarget";
 
 const STACK = PROD_STACK;
 const DATA_FS_MIB = 256;
@@ -48,16 +48,7 @@ beforeAll(async () => {
             },
         },
     });
-    backupTarget = await startSftpTarget(stack.hosts.registryHost.hostAddress);
-    for (const [key, value] of [
-        ["host", backupTarget.host],
-        ["port", String(backupTarget.port)],
-        ["user", backupTarget.user],
-        ["path", `${backupTarget.dir}/dso-registry`],
-        ["hostKey", backupTarget.hostKey],
-    ] as const)
-        await stack.config(`registry.maintenance.backup.destination.${key}`, value);
-    await stack.secret("backupSshPrivateKey", backupTarget.privateKey);
+    backupTarget = await startBackupTarget(stack);
     // A pipeline's push account and a developer's read account, so that the outputs only named accounts give exist.
     for (const [key, value] of [
         ["containerRegistry.pushAccounts[0].name", "team-a-ci"],
@@ -306,6 +297,7 @@ describe("runbooks on the external host, as written", () => {
             expect(freePercent(), "deleting the tag alone frees nothing").toBeLessThan(10);
             const gc = step("Disk full", "sudo dso-registry-gc");
             expect(gc).toMatch(/verified: \d+ tagged images?, \d+ blobs?, all served/);
+            expect(jobSeries("gc", "dso_registry_upkeep_success")).toBe("1");
 
             // It worked when: the free space is back above 10%; the push that did not fit lands; nothing kept was lost.
             expect(step("Disk full", "df -h /srv/data")).toMatch(/\s(\d|[1-8]\d)%\s/);
@@ -358,6 +350,7 @@ describe("runbooks on the external host, as written", () => {
             const verify = operator(runbookCommand("Garbage collection or verify failed", "sudo dso-registry-verify"));
             expect(verify.code, verify.out).not.toBe(0);
             expect(verify.out).toContain(`DAMAGED ${layerDir}/data`);
+            expect(jobSeries("verify", "dso_registry_upkeep_success")).toBe("0");
             step("Garbage collection or verify failed", "sudo dso-registry-status");
 
             // The page's fix: the blob's directory deleted, the registry restarted, the image pushed again from its build.
@@ -369,6 +362,8 @@ describe("runbooks on the external host, as written", () => {
             rebuilt.dockerOk(["push", KEEP]);
             const again = step("Garbage collection or verify failed", "sudo dso-registry-verify");
             expect(again).toMatch(/verified: \d+ tagged images?, \d+ blobs?, all served/);
+            // It worked when: the job's success series is 1.
+            expect(jobSeries("verify", "dso_registry_upkeep_success")).toBe("1");
             expect(pullKeep()).toBe(keepDigest);
         },
         15 * 60_000,

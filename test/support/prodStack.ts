@@ -14,6 +14,7 @@ import { type ControlPlane, namespace, startControlPlane } from "./kubeControlPl
 import { type ProdHosts, type ProdHostsOptions, type ProdNode, startProdHosts } from "./prodHosts";
 import { openWorkspace, type Workspace } from "./pulumiEngine";
 import { makeTestCa } from "./realRegistry";
+import { type SftpTarget, startSftpTarget } from "./sftpTarget";
 
 export const PROD_STACK = "prod";
 
@@ -111,4 +112,23 @@ export async function startProdStack(options: ProdStackOptions = {}): Promise<Pr
         await stop();
         throw error;
     }
+}
+
+/**
+ * The backup machine: an SFTP-only OpenSSH server on this machine's end of the registry host's link, set as
+ * the stack's backup destination (its address, port, user, path and pinned host key, and the client key as
+ * the secret backupSshPrivateKey). The caller stops it.
+ */
+export async function startBackupTarget(stack: ProdStack): Promise<SftpTarget> {
+    const target = await startSftpTarget(stack.hosts.registryHost.hostAddress);
+    for (const [key, value] of [
+        ["host", target.host],
+        ["port", String(target.port)],
+        ["user", target.user],
+        ["path", `${target.dir}/dso-registry`],
+        ["hostKey", target.hostKey],
+    ] as const)
+        await stack.config(`registry.maintenance.backup.destination.${key}`, value);
+    await stack.secret("backupSshPrivateKey", target.privateKey);
+    return target;
 }
