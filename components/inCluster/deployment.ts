@@ -54,6 +54,27 @@ function caddyProbes(): Pick<k8s.types.input.core.v1.Container, "readinessProbe"
 }
 
 /**
+ * What `pulumi up` waits for on the registry's Deployment before it goes on and returns: the controller has
+ * seen the current spec, and all `replicas` pods are of the current template and available, none of an
+ * earlier one left. `pulumi.com/waitFor` replaces the provider's own Deployment await, which is not enough
+ * with `Recreate`: on its first pass after a template change the controller scales the old ReplicaSet to 0
+ * and records the new generation before it makes the new ReplicaSet, and that await (pulumi-kubernetes's
+ * `await/deployment.go`) took the old ReplicaSet at 0 of 0 for the rolled-out one, so `up` returned while no
+ * registry pod served. Each jsonpath waits while `.status.observedGeneration` is behind the generation
+ * (`await/condition/jsonpath.go`), and from then on the counts are the new template's: `updatedReplicas`
+ * stays 0 until the new ReplicaSet has pods.
+ */
+export function rolloutWait(replicas: number): Record<string, string> {
+    return {
+        "pulumi.com/waitFor": JSON.stringify([
+            `jsonpath={.status.updatedReplicas}=${replicas}`,
+            `jsonpath={.status.replicas}=${replicas}`,
+            `jsonpath={.status.availableReplicas}=${replicas}`,
+        ]),
+    };
+}
+
+/**
  * The registry's pods: the Caddy front and Distribution, and the UI, the Maven backend and the backup
  * container when enabled, with the volumes they share.
  */
@@ -202,7 +223,7 @@ export function renderDeployment(spec: InClusterSpec): K8sObject {
     return {
         apiVersion: "apps/v1",
         kind: "Deployment",
-        metadata: meta(IN_CLUSTER.name, spec.namespace, "registry"),
+        metadata: meta(IN_CLUSTER.name, spec.namespace, "registry", rolloutWait(spec.replicas)),
         spec: {
             replicas: spec.replicas,
             selector: { matchLabels: selector("registry") },
@@ -258,7 +279,7 @@ export function renderDisruptionBudget(spec: InClusterSpec): K8sObject | undefin
     return {
         apiVersion: "policy/v1",
         kind: "PodDisruptionBudget",
-        metadata: meta(IN_CLUSTER.name, spec.namespace, "registry"),
+        metadata: meta(IN_CLUSTER.name, spec.namespace, "registry", rolloutWait(spec.replicas)),
         spec: { maxUnavailable: 1, selector: { matchLabels: selector("registry") } },
     } satisfies k8s.types.input.policy.v1.PodDisruptionBudget;
 }
