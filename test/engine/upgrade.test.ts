@@ -193,6 +193,9 @@ const REFUSED_WRITES =
 
 /** Why each pull-through cache changes: it starts whatever its upstream does (docs/mirrors.md, When the upstream is down). */
 const CACHE_START = "the cache's start script and read-only config, beside its proxy config";
+/** Why the textfile writers change: a directory that is not root's is refused, and temporary names are mktemp's. */
+const TEXTFILES =
+    "its textfile is written only into a directory of root's, through a temporary file of mktemp's (a local user cannot turn it onto a file of root's)";
 /** The prod stack's caches. */
 const PROD_CACHES = ["docker-io", "ghcr-io", "registry-k8s-io"];
 
@@ -200,7 +203,7 @@ const PROD_CACHES = ["docker-io", "ghcr-io", "registry-k8s-io"];
 const LOCAL_INTENDED: IntendedChanges = {
     components: [],
     updates: {
-        "registry-deployment-registry": `the registry pod's front at ${DEFAULT_IMAGES.caddy} (docs/access-policy.md, Caddy 2.8 to 2.11) with its new Caddyfile (its checksum), and Maven's nginx at 1.30, the maintained stable line: the pod is rolled (Recreate)`,
+        "registry-deployment-registry": `the registry pod's front at ${DEFAULT_IMAGES.caddy} (docs/access-policy.md, Caddy 2.8 to 2.11) with its new Caddyfile (its checksum), and Maven's nginx at 1.30, the maintained stable line: the pod is rolled (Recreate); and the Deployment's pulumi.com/waitFor annotation, by which \`up\` waits for the rollout by the Deployment's own status`,
         "registry-deployment-registry-certificate-probe": `the probe's relay runs ${DEFAULT_IMAGES.caddy}, as every front`,
         "node-trust-daemonset": "busybox 1.37.0 (nodes.daemonsetImage): the pods are rolled and find the nodes' files unchanged",
         "registry-deployment-registry-mirror-docker-io": `${CACHE_START}: the cache's pod runs it, ready on GET /v2/ (rolled)`,
@@ -217,10 +220,13 @@ const PROD_FILES_CHECKS = ["caddy", "container", "maintenance"].map((part) => `r
 
 /** What this version changes on purpose in the prod stack BASELINE deployed. */
 const PROD_INTENDED: IntendedChanges = {
-    components: PROD_CACHES.flatMap((cache) => [
-        `registry-host-mirrors-${cache}-read-only-config`,
-        `registry-host-mirrors-${cache}-start-script`,
-    ]),
+    // A HostFile component per new file of a cache, under its MirrorCachesOnHost (the URN's type chain and name).
+    components: PROD_CACHES.flatMap((cache) =>
+        ["read-only-config", "start-script"].map(
+            (file) =>
+                `dso-registry:externalHost:ExternalRegistryHost$dso-registry:mirrors:MirrorCachesOnHost$dso-registry:shared:HostFile::registry-host-mirrors-${cache}-${file}`,
+        ),
+    ),
     creates: Object.fromEntries(
         PROD_CACHES.flatMap((cache) => [
             [`registry-host-mirrors-${cache}-read-only-config-write`, `${CACHE_START}: its read-only config.yml, placed on the host`],
@@ -240,6 +246,8 @@ const PROD_INTENDED: IntendedChanges = {
             ]),
         ),
         "registry-host-mirrors-prune-script-write": "the prune's reason for leaving a cache whose upstream does not answer is said anew",
+        "registry-host-monitoring-probe-write": TEXTFILES,
+        "registry-host-monitoring-reporter-write": TEXTFILES,
         "registry-host-packages-data-dir":
             "its script's header now says the umask the registry writes with: it runs again and changes nothing",
         // Every other files check: the provider's code is new (a check that says why, as a container's does, is

@@ -12,6 +12,8 @@
 set -u
 # shellcheck source=../../upkeep/sh/container-engine.sh
 . "$(dirname "$0")/../../upkeep/sh/container-engine.sh"
+# shellcheck source=../../upkeep/sh/textfile.sh
+. "$(dirname "$0")/../../upkeep/sh/textfile.sh"
 # The metrics relay (metricsRelay.ts) shares the registry container's namespaces, so Docker cannot start
 # it when it starts the registry after a reboot or a restart of dockerd (the namespace is not there yet),
 # nor after someone's `docker stop` and `docker start` of the registry. Started again here: a scrape
@@ -23,8 +25,6 @@ if command -v docker >/dev/null 2>&1 &&
 fi
 dir="${DSO_ROOT:-}$TEXTFILE_DIR"
 mkdir -p "$dir"
-tmp="$dir/.dso_registry_host.prom.$$"
-trap 'rm -f "$tmp"' EXIT
 # The notAfter of the PEM certificate on stdin, as seconds since the epoch; nothing when there is none.
 not_after() { openssl x509 -noout -enddate 2>/dev/null | sed -n 's/^notAfter=//p' | { read -r d && date -u -d "$d" +%s; } 2>/dev/null; }
 probe=1
@@ -49,6 +49,4 @@ fi
             printf "# HELP %s Bytes of the registry data directory'"'"'s file system.\n# TYPE %s gauge\n%s %.0f\n", size, size, size, $2 * 1024
         }'
     fi
-} >"$tmp"
-chmod 0644 "$tmp"
-mv -f "$tmp" "$dir/dso_registry_host.prom"
+} | write_textfile "$dir" dso_registry_host.prom

@@ -9,6 +9,8 @@
 # moved into place, so node_exporter never reads half of it. Exits with COMMAND's status.
 : "${TEXTFILE_DIR:?}" "${LAST_RUN:?}" "${LAST_SUCCESS:?}" "${SUCCESS:?}" "${DURATION:?}" "${BYTES_FREED:?}" "${BYTES:?}"
 set -u
+# shellcheck source=../../upkeep/sh/textfile.sh
+. "$(dirname "$0")/../../upkeep/sh/textfile.sh"
 if [ "$#" -lt 3 ]; then echo "usage: dso-registry-report TASK MEASURED-DIR COMMAND [ARGS...]" >&2; exit 2; fi
 task=$1 measured=$2
 shift 2
@@ -35,7 +37,6 @@ fi
 freed=$((before - after))
 [ "$freed" -gt 0 ] || freed=0
 if mkdir -p "$dir" 2>/dev/null; then
-    tmp="$dir/.dso_registry_$task.prom.$$"
     {
         echo "# HELP $LAST_RUN When the dso-registry job last ended."
         echo "# TYPE $LAST_RUN gauge"
@@ -57,8 +58,7 @@ if mkdir -p "$dir" 2>/dev/null; then
         echo "# HELP $BYTES The size of the job's directory after its last run."
         echo "# TYPE $BYTES gauge"
         echo "$BYTES$label $after"
-    } >"$tmp"
-    if ! { chmod 0644 "$tmp" && mv -f "$tmp" "$file"; }; then rm -f "$tmp"; echo "could not write $file" >&2; fi
+    } | write_textfile "$dir" "dso_registry_$task.prom" || echo "could not write $file" >&2
 else
     echo "could not create $dir: the outcome of $task is not reported" >&2
 fi

@@ -23,6 +23,8 @@ set -eu
 . "$(dirname "$0")/../../upkeep/sh/container-engine.sh"
 # shellcheck source=../../upkeep/sh/reported.sh
 . "$(dirname "$0")/../../upkeep/sh/reported.sh"
+# shellcheck source=../../upkeep/sh/textfile.sh
+. "$(dirname "$0")/../../upkeep/sh/textfile.sh"
 reported cache-prune "$@"
 # Any HTTP answer from the upstream's API counts; nothing is sent, so its certificate is not checked here.
 upstream_answers() { curl -s -k -o /dev/null --max-time 20 "$1/v2/"; }
@@ -59,7 +61,8 @@ check() {
 metrics_tmp=''
 if [ -n "$METRICS_FILE" ]; then
     mkdir -p "$(dirname "${DSO_ROOT:-}$METRICS_FILE")"
-    metrics_tmp="${DSO_ROOT:-}$METRICS_FILE.$$"
+    metrics_tmp=$(mktemp)
+    trap 'rm -f "$metrics_tmp"' EXIT
     printf '# TYPE %s gauge\n# TYPE %s gauge\n' "$SIZE_METRIC" "$LIMIT_METRIC" >"$metrics_tmp"
 fi
 # The storage directory comes last: `read` gives the last name the rest of the line, blanks included.
@@ -68,4 +71,4 @@ while read -r name limit minutes remote dir <&3; do
 done 3<<EOF_CACHES
 $CACHES
 EOF_CACHES
-if [ -n "$METRICS_FILE" ]; then chmod 0644 "$metrics_tmp"; mv -f "$metrics_tmp" "${DSO_ROOT:-}$METRICS_FILE"; fi
+if [ -n "$METRICS_FILE" ]; then write_textfile "$(dirname "${DSO_ROOT:-}$METRICS_FILE")" "$(basename "$METRICS_FILE")" <"$metrics_tmp"; fi

@@ -36,6 +36,8 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 api_tmp=$tmp
 # shellcheck source=./registry-api.sh
 . "$(dirname "$0")/./registry-api.sh"
+# shellcheck source=./textfile.sh
+. "$(dirname "$0")/./textfile.sh"
 base=$REGISTRY_URL
 case $MODE in dry-run | apply) ;; *) echo "MODE is dry-run or apply, not $MODE" >&2; exit 2 ;; esac
 now=$(date +%s)
@@ -335,7 +337,6 @@ else
 fi
 if [ -n "$TEXTFILE_DIR" ]; then
     dir="${DSO_ROOT:-}$TEXTFILE_DIR"
-    file="$dir/$TEXTFILE_NAME"
     label="{mode=\"$MODE\"}"
     if mkdir -p "$dir" 2>/dev/null; then
         {
@@ -351,9 +352,7 @@ if [ -n "$TEXTFILE_DIR" ]; then
             echo "# HELP $LAST_RUN_METRIC When the last retention run ended."
             echo "# TYPE $LAST_RUN_METRIC gauge"
             echo "$LAST_RUN_METRIC$label $(date +%s)"
-        } >"$dir/.$TEXTFILE_NAME.$$"
-        chmod 0644 "$dir/.$TEXTFILE_NAME.$$"
-        mv -f "$dir/.$TEXTFILE_NAME.$$" "$file"
+        } | write_textfile "$dir" "$TEXTFILE_NAME"
     else
         echo "could not create $dir: retention's counts are not reported" >&2
     fi
