@@ -279,7 +279,7 @@ export function renderDisruptionBudget(spec: InClusterSpec): K8sObject | undefin
     return {
         apiVersion: "policy/v1",
         kind: "PodDisruptionBudget",
-        metadata: meta(IN_CLUSTER.name, spec.namespace, "registry", rolloutWait(spec.replicas)),
+        metadata: meta(IN_CLUSTER.name, spec.namespace, "registry"),
         spec: { maxUnavailable: 1, selector: { matchLabels: selector("registry") } },
     } satisfies k8s.types.input.policy.v1.PodDisruptionBudget;
 }

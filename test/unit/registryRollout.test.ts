@@ -143,6 +143,13 @@ describe("`up` waits for the registry's rollout by the Deployment's own status",
         ]);
     });
 
+    test("only the Deployment waits so: no other object of the registry's carries a wait (a budget has no such status)", () => {
+        const waiting = renderInClusterObjects(baseSpec({ storage: s3, replicas: 3 }))
+            .filter((o) => o.metadata.annotations?.["pulumi.com/waitFor"]?.includes("updatedReplicas"))
+            .map((o) => `${o.kind} ${o.metadata.name}`);
+        expect(waiting).toEqual(["Deployment registry"]);
+    });
+
     test.each(recreateRollout)("one pod, Recreate: %s (done: %s)", (_name, snapshot, done) => {
         const spec = baseSpec();
         expect(get(renderInClusterObjects(spec), "Deployment", "registry").spec.strategy.type).toBe("Recreate");
