@@ -54,9 +54,19 @@ function caddyProbes(): Pick<k8s.types.input.core.v1.Container, "readinessProbe"
 }
 
 /**
+ * How long a new registry pod is ready before its Deployment counts it available (`minReadySeconds`), and so
+ * before `up` returns (rolloutWait) or a rolling update stops an old pod: the time the cluster's routing may
+ * take to send requests to a pod once it is ready. kube-proxy syncs its rules at most once a second by default,
+ * ingress-nginx its endpoints at most 0.3 times a second (`--sync-rate-limit`), Traefik its providers' changes
+ * at most every 2 s (`providersThrottleDuration`). On the real node, with no such wait, a request sent 48 ms
+ * after `up` returned went unanswered and the next, 220 ms later, was served.
+ */
+export const ROUTED_AFTER_SECONDS = 5;
+
+/**
  * What `pulumi up` waits for on the registry's Deployment before it goes on and returns: the controller has
- * seen the current spec, and all `replicas` pods are of the current template and available, none of an
- * earlier one left. `pulumi.com/waitFor` replaces the provider's own Deployment await, which is not enough
+ * seen the current spec, and all `replicas` pods are of the current template and available (ready for
+ * ROUTED_AFTER_SECONDS), none of an earlier one left. `pulumi.com/waitFor` replaces the provider's own Deployment await, which is not enough
  * with `Recreate`: on its first pass after a template change the controller scales the old ReplicaSet to 0
  * and records the new generation before it makes the new ReplicaSet, and that await (pulumi-kubernetes's
  * `await/deployment.go`) took the old ReplicaSet at 0 of 0 for the rolled-out one, so `up` returned while no
@@ -226,6 +236,7 @@ export function renderDeployment(spec: InClusterSpec): K8sObject {
         metadata: meta(IN_CLUSTER.name, spec.namespace, "registry", rolloutWait(spec.replicas)),
         spec: {
             replicas: spec.replicas,
+            minReadySeconds: ROUTED_AFTER_SECONDS,
             selector: { matchLabels: selector("registry") },
             // A ReadWriteOnce volume can be mounted by one pod at a time: the old pod goes first.
             strategy: shared ? { type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } } : { type: "Recreate" },

@@ -3,10 +3,12 @@
  * the `pulumi.com/waitFor` the Deployment carries, evaluated as the kubernetes provider evaluates it, against
  * the statuses the Deployment controller writes while it rolls the pods. With `Recreate`, the controller's
  * first pass after a template change records the new generation with the old pod's counts and no pod of the
- * new template; `up` must not return there, nor before the new pods are available.
+ * new template; `up` must not return there, nor before the new pods are available (ready for long enough that
+ * the cluster's routing sends requests to them).
  * Rendered without Pulumi.
  */
 import { describe, expect, test } from "vitest";
+import { ROUTED_AFTER_SECONDS } from "../../components/inCluster/deployment";
 import { renderInClusterObjects } from "../../components/inCluster/manifests";
 import type { InClusterSpec } from "../../components/inCluster/spec";
 import { baseSpec, get, s3, variants } from "../support/inClusterSpec";
@@ -148,6 +150,10 @@ describe("`up` waits for the registry's rollout by the Deployment's own status",
             .filter((o) => o.metadata.annotations?.["pulumi.com/waitFor"]?.includes("updatedReplicas"))
             .map((o) => `${o.kind} ${o.metadata.name}`);
         expect(waiting).toEqual(["Deployment registry"]);
+    });
+
+    test.each(variants)("a pod counts as available once it has been ready for the routing to reach it (%s)", (_name, spec) => {
+        expect(get(renderInClusterObjects(spec), "Deployment", "registry").spec.minReadySeconds).toBe(ROUTED_AFTER_SECONDS);
     });
 
     test.each(recreateRollout)("one pod, Recreate: %s (done: %s)", (_name, snapshot, done) => {
