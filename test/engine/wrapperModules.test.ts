@@ -24,13 +24,7 @@ const modules = [...testedModules("stand-ins"), ...testedModules("tools/engine")
 describe("Go tests of the engine tier's own modules", () => {
     it("finds the provider stand-ins' modules", () => {
         expect(modules).toEqual(
-            expect.arrayContaining([
-                "stand-ins/command",
-                "stand-ins/kubernetes",
-                "stand-ins/random",
-                "stand-ins/tls",
-                "stand-ins/providerkit",
-            ]),
+            expect.arrayContaining(["stand-ins/command", "stand-ins/random", "stand-ins/tls", "stand-ins/providerkit"]),
         );
     });
 

@@ -1,13 +1,12 @@
 #!/bin/sh
 # Builds the engine tier's binaries from the wrapper modules beside this script: the Pulumi CLI at the
 # version its wrapper module requires (cli/go.mod: the npm SDK @pulumi/pulumi has releases the module proxy
-# does not serve, so the two move on their own), our Node.js language host, our stand-ins for Pulumi's
-# providers (the modules in stand-ins/, stamped with the versions package-lock.json resolves for
-# @pulumi/command, kubernetes, random and tls) or, for kubernetes with DSO_KUBERNETES_PROVIDER=upstream,
-# pulumi-kubernetes's own provider (kubernetes-provider/, stamped the same way) and, with
-# --kube, the Kubernetes control plane (tools/engine/kube/build.sh). Everything goes to a cache outside
-# the checkout, one directory per binary keyed by its version and the hash of its module's files, so a
-# warm cache builds nothing. The last line printed is the directory holding the set: `bin/` with the CLI,
+# does not serve, so the two move on their own), our Node.js language host, pulumi-kubernetes's own
+# provider (kubernetes-provider/), our stand-ins for Pulumi's other providers (the modules in stand-ins/),
+# each provider stamped with the version package-lock.json resolves for @pulumi/command, kubernetes, random
+# and tls, and, with --kube, the Kubernetes control plane (tools/engine/kube/build.sh). Everything goes to a
+# cache outside the checkout, one directory per binary keyed by its version and the hash of its module's
+# files, so a warm cache builds nothing. The last line printed is the directory holding the set: `bin/` with the CLI,
 # its language host and the dynamic-provider launcher (the CLI finds them beside itself), Pebble and its challenge test server, Caddy, the control
 # plane's binaries, kubectl, a real node's kubelet, kube-proxy and CoreDNS, and cert-manager's controller (with cert-manager's CRDs in `cert-manager-crds/`), and `plugins/`, laid out as $PULUMI_HOME/plugins.
 #
@@ -21,9 +20,6 @@
 # set wait for one build instead of racing each other into the same directories.
 #
 # DSO_ENGINE_CACHE overrides the cache (default: $XDG_CACHE_HOME or ~/.cache, then dso-registry/engine).
-# DSO_KUBERNETES_PROVIDER chooses the set's kubernetes plugin: `stand-in` (the default, stand-ins/kubernetes)
-# or `upstream` (pulumi-kubernetes's provider, built by kubernetes-provider/). Each choice is a set of its
-# own, so runs with either can share the cache at the same time.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -44,14 +40,6 @@ for arg in "$@"; do
         ;;
     esac
 done
-kubernetes_provider=${DSO_KUBERNETES_PROVIDER:-stand-in}
-case $kubernetes_provider in
-stand-in | upstream) ;;
-*)
-    echo "engine build: DSO_KUBERNETES_PROVIDER is '$kubernetes_provider'; it takes stand-in or upstream" >&2
-    exit 2
-    ;;
-esac
 
 PATH=$PATH:/usr/local/go/bin
 export PATH
@@ -117,19 +105,19 @@ build() {
     ln -sf "$out/$name" "$dest/$name"
 }
 
-# build_upstream_kubernetes DEST VERSION: pulumi-kubernetes's provider (kubernetes-provider/go.mod pins the
+# build_kubernetes DEST VERSION: pulumi-kubernetes's provider (kubernetes-provider/go.mod pins the
 # module), stamped VERSION, into the cache unless it is there, linked into DEST. Its main package embeds
 # schema-embed.json and terraform-mapping-embed.json, which upstream's Makefile makes with
 # `VERSION=<version> go generate` from the schema.json and terraform-mapping.json beside it. The module
 # cache is read-only (and `go build -overlay` may not replace files in it), so the command's package is
 # copied into a copy of the wrapper module outside the checkout, generated and built there, then removed.
-build_upstream_kubernetes() {
+build_kubernetes() {
     dest=$1 version=$2 dir="$here/kubernetes-provider"
     out="$cache/build/pulumi-resource-kubernetes-upstream-$version-$(module_key "$dir")"
     if [ -x "$out/pulumi-resource-kubernetes" ]; then
-        say "engine build: pulumi-resource-kubernetes $version (upstream) is cached"
+        say "engine build: pulumi-resource-kubernetes $version (pulumi-kubernetes $kubernetes_module) is cached"
     else
-        say "engine build: building pulumi-resource-kubernetes $version (upstream)"
+        say "engine build: building pulumi-resource-kubernetes $version (pulumi-kubernetes $kubernetes_module)"
         started=$(date +%s)
         command_dir=$(cd "$dir" && go list -m -f '{{.Dir}}' github.com/pulumi/pulumi-kubernetes/provider/v4)/cmd/pulumi-resource-kubernetes
         work="$out.partial/src"
@@ -143,7 +131,7 @@ build_upstream_kubernetes() {
                 -o "$out.partial/pulumi-resource-kubernetes" .)
         rm -rf "$work"
         rm -rf "$out" && mv "$out.partial" "$out"
-        say "engine build: pulumi-resource-kubernetes $version (upstream) built in $(($(date +%s) - started)) s"
+        say "engine build: pulumi-resource-kubernetes $version (pulumi-kubernetes $kubernetes_module) built in $(($(date +%s) - started)) s"
     fi
     mkdir -p "$dest"
     ln -sf "$out/pulumi-resource-kubernetes" "$dest/pulumi-resource-kubernetes"
@@ -164,13 +152,12 @@ if [ -z "$cli" ] || [ "$language_sdk" != "$cli" ]; then
     echo "engine build: tools/engine/cli requires pkg/v3 '$cli' and tools/engine/language-nodejs sdk/v3 '$language_sdk': the CLI and its language host move together" >&2
     exit 1
 fi
-# A set is keyed by what goes into it: the CLI (and its language host), the providers' versions and, when it
-# is not the stand-in, which kubernetes provider (a stand-in set keeps the key it had before the choice).
-set_key=$({
-    printf '%s\n' "cli $cli" "$(lock_version @pulumi/command)" "$(lock_version @pulumi/kubernetes)" \
-        "$(lock_version @pulumi/random)" "$(lock_version @pulumi/tls)"
-    [ "$kubernetes_provider" = stand-in ] || echo "kubernetes $kubernetes_provider"
-} | sha256sum | cut -c1-12)
+# A set is keyed by what goes into it: the CLI (and its language host), the providers' versions and the
+# pulumi-kubernetes module its kubernetes provider is built from.
+kubernetes_module=$(mod_version "$here/kubernetes-provider" github.com/pulumi/pulumi-kubernetes/provider/v4)
+set_key=$(printf '%s\n' "cli $cli" "$(lock_version @pulumi/command)" "$(lock_version @pulumi/kubernetes)" \
+    "$(lock_version @pulumi/random)" "$(lock_version @pulumi/tls)" "pulumi-kubernetes $kubernetes_module" |
+    sha256sum | cut -c1-12)
 set="$cache/sets/$set_key"
 mkdir -p "$set/bin"
 
@@ -180,12 +167,10 @@ if [ "$caddy_only" = false ]; then
     build "$set/bin" pulumi-language-nodejs "$here/language-nodejs" . "$cli" "-X main.version=$cli"
     # Providers go where `pulumi plugin install` puts them ($PULUMI_HOME/plugins/resource-NAME-vVERSION/), not
     # beside the CLI: the engine then loads exactly the version each package asks for, as it does for a user.
-    for provider in command kubernetes random tls; do
+    version=$(lock_version @pulumi/kubernetes)
+    build_kubernetes "$set/plugins/resource-kubernetes-v$version" "$version"
+    for provider in command random tls; do
         version=$(lock_version "@pulumi/$provider")
-        if [ "$provider" = kubernetes ] && [ "$kubernetes_provider" = upstream ]; then
-            build_upstream_kubernetes "$set/plugins/resource-$provider-v$version" "$version"
-            continue
-        fi
         build "$set/plugins/resource-$provider-v$version" "pulumi-resource-$provider" "$standins/$provider" . \
             "$version" "-X main.version=$version"
     done

@@ -3,7 +3,7 @@
 // pseudo-version, named exactly (it lists no versions, and refuses later commits'). tools/engine/build.sh
 // generates the two files its main package embeds from the module's schema.json and
 // terraform-mapping.json, as upstream's Makefile does, and stamps the version package-lock.json resolves
-// for @pulumi/kubernetes (DSO_KUBERNETES_PROVIDER=upstream).
+// for @pulumi/kubernetes: the engine tier's kubernetes provider (docs/engine.md).
 module dso-registry/tools/engine/kubernetes-provider
 
 go 1.26.0
