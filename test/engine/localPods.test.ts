@@ -14,6 +14,10 @@
  *   and CA the stack gives) lands on the claim, and a pod whose image is that one, by the name
  *   `stack output imagePrefix` gives, runs: the kubelet's containerd pulled it through the node's trust;
  * - the registry's pod deleted, its replacement serves the same image;
+ * - an `up` that rolls the registry's pod (a new pod annotation) returns only once the new pod serves: a probe on
+ *   the node asks for a manifest every 200 ms, the Deployment's status at `up`'s return counts the new pod
+ *   available, and every probe begun after `up` returned is answered (components/inCluster/deployment.ts,
+ *   `rolloutWait`, says why the provider's own Deployment await is not enough with `Recreate`);
  * - garbage collection turned on: a Job made from the CronJob runs to completion in a pod, with its
  *   ServiceAccount's rights (kubectl exec into the registry's pod through the API server and the kubelet);
  *   the registry serves the image pushed before and takes a push after it;
@@ -45,7 +49,7 @@
  * and the engine set's kubectl, the backup container's `restic/restic` busybox and Debian's restic.
  */
 import { randomBytes, X509Certificate } from "node:crypto";
-import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BACKUP_TAG } from "../../components/upkeep/backup";
@@ -92,6 +96,34 @@ type Pod = {
         containerStatuses?: { name: string; ready: boolean; restartCount: number; containerID?: string; state: Record<string, unknown> }[];
     };
 };
+
+type Deployment = {
+    metadata: { generation: number };
+    status: { observedGeneration?: number; replicas?: number; updatedReplicas?: number; availableReplicas?: number };
+};
+
+/**
+ * The probe, a shell script run on the node: until the stop file exists, a GET of `url` (accepting OCI and
+ * Docker manifests) with the stack's CA, at most 2 s each, 200 ms apart; each probe appends the times it began
+ * and ended (ms since the epoch) and the HTTP status (000: no answer) to the results file.
+ */
+const PROBE = `#!/bin/sh
+set -u
+url=$1 ca=$2 results=$3 stop=$4
+while [ ! -e "$stop" ]; do
+  began=$(date +%s%3N)
+  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 --cacert "$ca" \\
+    -H 'Accept: application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json' "$url")
+  echo "$began $(date +%s%3N) $code" >> "$results"
+  sleep 0.2
+done
+`;
+
+interface Probe {
+    readonly began: number;
+    readonly ended: number;
+    readonly code: string;
+}
 
 const kubectl = (...args: string[]) =>
     run(path.join(engineSet(), "bin/kubectl"), ["--kubeconfig", cluster.kube.kubeconfig, ...args], { input: "" });
@@ -446,12 +478,86 @@ describe("local stack, real engine, on a node whose pods run", () => {
             expect(await probed()).toBe(notAfterOfSecret());
             const restart = runbookCommand(section, "kubectl -n dso rollout restart");
             expect(restart).toBe("kubectl -n dso rollout restart deployment/registry");
+            const [before] = await registryPods();
             runbookKubectlOk(section, restart);
             const rollout = kubectl("rollout", "status", "-n", "dso", "deployment/registry", "--timeout=300s");
             expect(rollout.code, rollout.stdout + rollout.stderr).toBe(0);
+            await until("only the restarted registry pod, ready", async () => {
+                const now = await registryPods();
+                return now.length === 1 && now[0]!.metadata.uid !== before!.metadata.uid && ready(now[0]!);
+            });
             expect(await probed()).toBe(notAfterOfSecret());
         },
         10 * 60_000,
+    );
+
+    it(
+        "an `up` that rolls the registry's pod returns once the new pod serves: the Deployment's status counts it available, the old pod is gone, and every probe begun after `up` returned is answered",
+        async () => {
+            const [oldPod] = await registryPods();
+            expect(oldPod).toBeDefined();
+            const prefix = (await ws.output(STACK, "imagePrefix")) as string;
+            const manifest = `https://${REGISTRY}/v2/${prefix.slice(REGISTRY.length + 1)}/hello/manifests/1`;
+            const script = path.join(scratch, "probe.sh");
+            const results = path.join(scratch, "probes");
+            const stop = path.join(scratch, "probes-stop");
+            writeFileSync(script, PROBE, { mode: 0o755 });
+            const probes = (): Probe[] =>
+                existsSync(results)
+                    ? readFileSync(results, "utf8")
+                          .trim()
+                          .split("\n")
+                          .map((line) => line.split(" "))
+                          .map(([began, ended, code]) => ({ began: Number(began), ended: Number(ended), code: code ?? "" }))
+                    : [];
+            const probe = cluster.node.startServer("sh", [script, manifest, `/root/push-certs/ca.crt`, results, stop]);
+            let upEnded = 0;
+            let atReturn: { deployment: Deployment | undefined; pods: Pod[] } = { deployment: undefined, pods: [] };
+            try {
+                await until("the probe answered before the rollout", async () => probes().some((p) => p.code === "200"), 60_000);
+                await ws.pulumiOk(["config", "set", "--path", "dso-registry:inCluster.pod.annotations.rolled", "once", "-s", STACK]);
+                const up = await ws.pulumi(["up", "--yes", "--skip-preview", "-s", STACK], { timeoutMs: 15 * 60_000 });
+                upEnded = Date.now();
+                atReturn = {
+                    deployment: await cluster.kube.get<Deployment>("/apis/apps/v1/namespaces/dso/deployments/registry"),
+                    pods: await registryPods(),
+                };
+                expect(up.code, `${up.stdout.slice(-10_000)}${up.stderr}\n${cluster.logs(20)}`).toBe(0);
+                // Probes for 5 s after `up` returned.
+                await until("5 s of probes after `up`", async () => probes().some((p) => p.began > upEnded + 5000), 60_000);
+            } finally {
+                writeFileSync(stop, "");
+                await probe.stop();
+            }
+
+            // When `up` returned: the controller had observed the new spec, its one pod of the current template was
+            // available and no other pod was counted; that pod was the only registry pod, a new one, ready.
+            const { deployment, pods } = atReturn;
+            expect({ ...deployment?.status, generation: deployment?.metadata.generation }).toMatchObject({
+                observedGeneration: deployment?.metadata.generation,
+                replicas: 1,
+                updatedReplicas: 1,
+                availableReplicas: 1,
+            });
+            expect(pods.map((p) => [p.metadata.uid === oldPod!.metadata.uid, ready(p)])).toEqual([[false, true]]);
+
+            // What the probe saw: the rollout's window without answers came before `up` returned, none after.
+            const all = probes();
+            const summary = all.map((p) => `${p.began - upEnded} ms: ${p.code}`).join("\n");
+            expect(
+                all.some((p) => p.began < upEnded && p.code !== "200"),
+                `the rollout left a window without answers while \`up\` ran\n${summary}`,
+            ).toBe(true);
+            expect(
+                all.filter((p) => p.began >= upEnded && p.code !== "200"),
+                summary,
+            ).toEqual([]);
+            const failed = all.filter((p) => p.code !== "200");
+            console.log(
+                `rollout: ${failed.length} probes unanswered, the last begun ${upEnded - Math.max(...failed.map((p) => p.began))} ms before \`up\` returned`,
+            );
+        },
+        20 * 60_000,
     );
 
     it(
