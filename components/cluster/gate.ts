@@ -7,9 +7,14 @@
  * inputs): it records the Kubernetes ones, and makes each wait for the check through `dependsOn`,
  * which the SDK awaits before it registers the resource. The program constructs every resource
  * before `check` runs, so the check sees the whole stack. Why: docs/decisions/cluster-prerequisites.md
+ *
+ * The same check asks whether an object the stack declares already exists without this project's label
+ * (ownership.ts): such an object stops the run too, before the create would take it over.
+ * Why: docs/decisions/existing-objects.md
  */
 import * as pulumi from "@pulumi/pulumi";
-import { type CheckResult, type ClusterAccess, checkPrerequisites } from "./kubectlCheck";
+import { type CheckResult, type ClusterAccess, checkOwnership, checkPrerequisites, type OwnershipResult } from "./kubectlCheck";
+import { declaredObjectsOf, foreignObjectsMessage } from "./ownership";
 import { missingPrerequisitesMessage, prerequisitesOf, type RegisteredObject } from "./prerequisites";
 
 export interface ClusterGate {
@@ -18,7 +23,9 @@ export interface ClusterGate {
 }
 
 /** Installs the gate; call before the program constructs its first resource. */
-export function gateOnClusterPrerequisites(options: { readonly run?: typeof checkPrerequisites } = {}): ClusterGate {
+export function gateOnClusterPrerequisites(
+    options: { readonly run?: typeof checkPrerequisites; readonly ownership?: typeof checkOwnership } = {},
+): ClusterGate {
     const recorded: RegisteredObject[] = [];
     let release!: () => void;
     let refuse!: (error: Error) => void;
@@ -37,23 +44,30 @@ export function gateOnClusterPrerequisites(options: { readonly run?: typeof chec
     return {
         async check(access) {
             let result: CheckResult;
+            let owned: OwnershipResult;
             try {
                 result = await (options.run ?? checkPrerequisites)(prerequisitesOf(recorded), access);
+                owned = await (options.ownership ?? checkOwnership)(declaredObjectsOf(recorded), access);
             } catch (error) {
                 refuse(error instanceof Error ? error : new Error(String(error)));
                 throw error;
             }
-            for (const reason of result.unchecked) {
+            for (const reason of new Set([...result.unchecked, ...owned.unchecked])) {
                 pulumi.log.warn(
                     `could not check the cluster for this stack's prerequisites (${reason}); the Kubernetes provider reports what is missing as it goes`,
                 );
             }
             for (const note of result.notes) pulumi.log.warn(note);
-            if (result.missing.length === 0) {
+            if (result.missing.length === 0 && owned.foreign.length === 0) {
                 release();
                 return;
             }
-            const error = new pulumi.RunError(missingPrerequisitesMessage(result.missing, { stack: pulumi.getStack() }));
+            const context = { stack: pulumi.getStack() };
+            const messages = [
+                ...(result.missing.length > 0 ? [missingPrerequisitesMessage(result.missing, context)] : []),
+                ...(owned.foreign.length > 0 ? [foreignObjectsMessage(owned.foreign, context)] : []),
+            ];
+            const error = new pulumi.RunError(messages.join("\n\n"));
             refuse(error);
             throw error;
         },

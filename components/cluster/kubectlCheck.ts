@@ -8,6 +8,7 @@ import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import * as path from "node:path";
+import { type DeclaredObject, type ForeignObject, foreignAmong, itemsOf, kubectlResource } from "./ownership";
 import {
     DEFAULT_INGRESS_CLASS_ANNOTATION,
     defaultIngressClassNotes,
@@ -189,6 +190,67 @@ export async function checkPrerequisites(prerequisites: readonly Prerequisite[],
             else unchecked.push(firstLine(r.stderr));
         }
         return { missing, unchecked: unchecked.filter((u) => u !== ""), notes };
+    } finally {
+        cleanup();
+    }
+}
+
+export interface OwnershipResult {
+    /** Objects the stack declares that the cluster holds without this project's label. */
+    readonly foreign: ForeignObject[];
+    /** Why some or all could not be asked about. */
+    readonly unchecked: string[];
+}
+
+/**
+ * Asks the cluster for each object the stack declares, one question per namespace: which exist
+ * without this project's label (ownership.ts). A kind the cluster does not serve yet holds none (the
+ * prerequisites say it is missing).
+ */
+export async function checkOwnership(objects: readonly DeclaredObject[], access: ClusterAccess): Promise<OwnershipResult> {
+    if (objects.length === 0) return { foreign: [], unchecked: [] };
+    const { kubectl, cleanup } = kubectlFor(access);
+    try {
+        const probe = await kubectl(["version", "--output=json"]);
+        if (probe.code !== 0 || !/"serverVersion"/.test(probe.stdout)) {
+            return { foreign: [], unchecked: [firstLine(probe.stderr) || "kubectl could not reach the cluster"] };
+        }
+        const get = (names: readonly string[], namespace: string) =>
+            kubectl([
+                "get",
+                ...names,
+                ...(namespace ? ["--namespace", namespace] : []),
+                "--ignore-not-found",
+                "--show-managed-fields",
+                "--output=json",
+            ]);
+        const byNamespace = new Map<string, DeclaredObject[]>();
+        for (const o of objects) byNamespace.set(o.namespace ?? "", [...(byNamespace.get(o.namespace ?? "") ?? []), o]);
+        const foreign: ForeignObject[] = [];
+        const unchecked: string[] = [];
+        for (const [namespace, declared] of byNamespace) {
+            const ref = (o: DeclaredObject) => `${kubectlResource(o.apiVersion, o.kind)}/${o.name}`;
+            // One question for the namespace; a kind the cluster does not serve fails it, so then one per object.
+            const all = await get(declared.map(ref), namespace);
+            const answers = all.code === 0 ? [{ objects: declared, r: all }] : [];
+            if (all.code !== 0) for (const o of declared) answers.push({ objects: [o], r: await get([ref(o)], namespace) });
+            for (const { objects: asked, r } of answers) {
+                if (r.code !== 0) {
+                    if (!NOT_FOUND.test(r.stderr)) unchecked.push(firstLine(r.stderr));
+                    continue;
+                }
+                for (const item of itemsOf(r.stdout)) {
+                    const kind = typeof item.kind === "string" ? item.kind : "";
+                    foreign.push(
+                        ...foreignAmong(
+                            asked.filter((o) => o.kind === kind),
+                            [item],
+                        ),
+                    );
+                }
+            }
+        }
+        return { foreign, unchecked: unchecked.filter((u) => u !== "") };
     } finally {
         cleanup();
     }

@@ -109,12 +109,12 @@ const ISSUER_ANNOTATIONS: Readonly<Record<string, { readonly kind: string; reado
 
 const CERT_MANAGER_API = "cert-manager.io/v1";
 
-const str = (value: unknown): string | undefined => (typeof value === "string" && value !== "" ? value : undefined);
-const record = (value: unknown): Record<string, unknown> =>
+export const str = (value: unknown): string | undefined => (typeof value === "string" && value !== "" ? value : undefined);
+export const record = (value: unknown): Record<string, unknown> =>
     value && typeof value === "object" && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
 
 /** `kubernetes:core/v1:ConfigMapPatch` → { apiVersion: "v1", kind: "ConfigMap", patch: true }. */
-function typeParts(type: string): { apiVersion: string; kind: string; patch: boolean } | undefined {
+export function typeParts(type: string): { apiVersion: string; kind: string; patch: boolean } | undefined {
     const m = /^kubernetes:([^/:]+)\/([^:]+):(\w+)$/.exec(type);
     if (!m) return undefined;
     const [, group, version, kind] = m as unknown as [string, string, string, string];

@@ -3,7 +3,8 @@
  * it (`npx pulumi stack init`, `config set --secret` answered on stdin, `preview --diff`, `up`), against
  * a real Kubernetes API server and the fake Jenkins over HTTPS through the real dynamic-provider host;
  * then a second `up` that must change nothing, a config change, and `destroy`.
- * Covers: components/cluster/gate.ts (the refusal before anything changes).
+ * Covers: components/cluster/gate.ts (the refusal before anything changes), components/cluster/ownership.ts (an
+ * object of the stack's made by hand: refused, kept by destroy, handed over by the label the message prints).
  */
 
 import { spawnSync } from "node:child_process";
@@ -77,11 +78,44 @@ describe("existing stack, real engine", () => {
         for (const ns of ["jenkins", "flux-system"]) await kube.create("/api/v1/namespaces", namespace(ns));
     });
 
+    it("a ConfigMap of the same name made by hand stops preview and up, unchanged; destroy leaves it; the printed label hands it over", async () => {
+        const mine = {
+            apiVersion: "v1",
+            kind: "ConfigMap",
+            metadata: { name: "pipeline-config", namespace: "jenkins" },
+            data: { mine: "yes" },
+        };
+        await kube.create("/api/v1/namespaces/jenkins/configmaps", mine);
+        let printed = "";
+        for (const command of [`npx pulumi preview -s ${STACK}`, `npx pulumi up --yes -s ${STACK}`]) {
+            const r = await ws.shell(command);
+            const output = r.stdout + r.stderr;
+            expect(r.code, output).not.toBe(0);
+            expect(output).toContain(
+                "The cluster already holds an object this stack would make, and this project did not make it; nothing was changed.",
+            );
+            expect(output).toMatch(
+                /- ConfigMap jenkins\/pipeline-config \(written by [^)]+\) has no label app\.kubernetes\.io\/part-of=dso-registry\./,
+            );
+            expect(output).not.toMatch(/^\s+at .*gate\.ts/m);
+            printed = /kubectl label [^\n]+/.exec(output)?.[0] ?? "";
+        }
+        expect((await configMap("pipeline-config"))?.data).toEqual({ mine: "yes" });
+        expect(jenkins.credentials.size).toBe(0);
+        const destroy = await ws.pulumi(["destroy", "--yes", "--skip-preview", "-s", STACK]);
+        expect(destroy.code, destroy.stdout + destroy.stderr).toBe(0);
+        expect((await configMap("pipeline-config"))?.data).toEqual({ mine: "yes" });
+        // The way the message gives to hand it to the stack, run as printed: the next run goes on and takes it.
+        expect(printed).toBe("kubectl label configmap pipeline-config --namespace jenkins app.kubernetes.io/part-of=dso-registry");
+        const label = await ws.shell(printed);
+        expect(label.code, label.stderr).toBe(0);
+    });
+
     it("previews every resource as a create, and changes nothing", async () => {
         const r = await ws.shell(`npx pulumi preview --diff -s ${STACK}`);
         expect(r.code, r.stdout + r.stderr).toBe(0);
         expect(r.stdout).toMatch(/\+ 10 to create/);
-        expect(await configMap("pipeline-config")).toBeUndefined();
+        expect((await configMap("pipeline-config"))?.data).toEqual({ mine: "yes" });
         expect(jenkins.credentials.size).toBe(0);
     });
 
