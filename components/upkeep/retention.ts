@@ -18,20 +18,38 @@ import { renderShellScript } from "../shared/shellScript";
 import { type RegistryApiAccess, registryApiParams } from "./verify";
 
 /**
+ * What the tools that attach by tag push under each suffix: the media types the layers of that manifest may
+ * have (cosign v2.6: `pkg/oci/remote/options.go` names the suffixes, `pkg/types` the media types). `sig`:
+ * `cosign sign`'s simple-signing payloads; `att`: `cosign attest`'s DSSE envelopes; `sbom`: the SPDX,
+ * CycloneDX or Syft document of `cosign attach sbom`.
+ */
+export const ATTACHMENT_LAYERS = {
+    sig: ["application/vnd.dev.cosign.simplesigning.v1+json"],
+    att: ["application/vnd.dsse.envelope.v1+json"],
+    sbom: ["text/spdx", "text/spdx+json", "application/vnd.cyclonedx+xml", "application/vnd.cyclonedx+json", "application/vnd.syft+json"],
+} as const satisfies Record<string, readonly string[]>;
+
+/**
  * A tag attached to another manifest of its repository, as a POSIX extended regular expression matched
  * against the whole tag (grep -Ex): `sha256-` and the 64 hex digits of the subject's digest, alone (the
  * OCI 1.1 referrers tag schema's index, which oras and notation write where the registry has no referrers
- * API, as Distribution 3.1.2 has not) or followed by "." and any suffix (cosign's `.sig`, `.att`, `.sbom`,
- * and whatever suffix another tool picks). Retention never ranks or ages such a tag: it follows its
- * subject (docs/supply-chain.md).
+ * API, as Distribution 3.1.2 has not) or followed by one of cosign's suffixes (`ATTACHMENT_LAYERS`: `.sig`,
+ * `.att`, `.sbom`). Any other suffix makes a tag of its own. A tag of this form counts as attached only
+ * when its manifest is what that tool pushes (the script checks it: docs/supply-chain.md); then retention
+ * never ranks or ages it: it follows its subject.
  */
-export const ATTACHED_TAG = "sha256-[0-9a-f]{64}([.].*)?";
+export const ATTACHED_TAG = `sha256-[0-9a-f]{64}([.](${Object.keys(ATTACHMENT_LAYERS).join("|")}))?`;
 
-const ATTACHED_TAG_REGEXP = new RegExp(`^(?:${ATTACHED_TAG})$`, "s");
+const ATTACHED_TAG_REGEXP = new RegExp(`^(?:${ATTACHED_TAG})$`);
 
-/** The digest `tag` is attached to (`sha256-<hex>.sig` → `sha256:<hex>`); undefined for a tag of its own. */
+/** The digest `tag` names as its subject (`sha256-<hex>.sig` → `sha256:<hex>`); undefined for a tag of its own. */
 export function attachedSubject(tag: string): string | undefined {
     return ATTACHED_TAG_REGEXP.test(tag) ? `sha256:${tag.slice("sha256-".length, "sha256-".length + 64)}` : undefined;
+}
+
+/** ATTACHMENT_LAYERS as the script reads it: "SUFFIX MEDIA-TYPE" a line. */
+function attachmentLayerLines(): string[] {
+    return Object.entries(ATTACHMENT_LAYERS).flatMap(([suffix, types]) => types.map((type) => `${suffix} ${type}`));
 }
 
 /** The file the counts go to in `RetentionScriptOptions.textfileDir`. */
@@ -73,7 +91,8 @@ export function retentionRuleLines(rules: readonly RetentionRule[]): string[] {
  * The script's complete text. Prints each tag it removes, or would remove in dry-run, on its own line
  * (`retention: removed team/app:41 (not among the 10 newest, 40 days old; with its manifest sha256:…)`;
  * an attached tag: `retention: removed team/app:sha256-….sig (attached to sha256:…, which retention removes)`),
- * each tag it keeps for a reason worth telling (`retention: kept …`), and a summary line
+ * each tag it keeps for a reason worth telling (`retention: kept …`), each tag that looks attached and is not
+ * (`retention: not attached team/app:sha256-….sig (<why>; it counts as a tag of its own)`), and a summary line
  * (`retention: apply: 3 tags removed, …`); fails when Distribution refused a removal.
  */
 export function renderRetentionScript(options: RetentionScriptOptions): string {
@@ -83,6 +102,7 @@ export function renderRetentionScript(options: RetentionScriptOptions): string {
         RULES: retentionRuleLines(options.retention.rules),
         PROTECT: [...options.retention.protect],
         ATTACHED_TAG,
+        ATTACHMENT_LAYERS: attachmentLayerLines(),
         STORAGE_ROOT: options.storageRoot ?? "",
         TEXTFILE_DIR: options.textfileDir ?? "",
         TEXTFILE_NAME: RETENTION_TEXTFILE,

@@ -12,6 +12,10 @@
  * candidates, the collector then frees their blobs, and verify.sh passes. Without a storage root (as
  * with s3 storage) the ages come from the image configs' `created`, and Jib's 1970 counts as new.
  *
+ * Three unrelated images 100 days old, tagged `sha256-<digest of latest>.keep-forever-<n>` as if attached
+ * to `latest`, are tags of their own: a rule by age removes them with the real old build, and the collector
+ * frees their blobs.
+ *
  * Then the in-cluster GC job as rendered, on the registry pod's stand-in (test/support/registryPodStandIn.ts):
  * it lists the pods' images, hands them to gc.sh on stdin, and retention removes, inside the marker
  * window and in the registry container (busybox: its nc sends the DELETEs), what the rule selects and
@@ -338,6 +342,87 @@ describe.each(CASES)("retention's order on Distribution $major with $client: tag
         ]);
     });
 });
+
+describe.each(CASES)(
+    "retention on Distribution $major with $client: unrelated images tagged as if attached to latest",
+    ({ major, client }) => {
+        const repo = "impostor/app";
+        let work: string;
+        let busybox: string;
+        let registry: RealRegistry;
+        let binary: DistributionBinary;
+        /** Tag → its layer's digest, as pushed. */
+        const layers = new Map<string, string>();
+        let impostors: string[];
+
+        const reference = (tag: string) => `docker://127.0.0.1:${registry.registryPort}/${repo}:${tag}`;
+        const blobFile = (digest: string) =>
+            path.join(registry.dataDir, "docker/registry/v2/blobs/sha256", digest.slice(7, 9), digest.slice(7), "data");
+
+        /** Pushes an image of its own as `tag`, its link dated `days` ago; returns its manifest's digest. */
+        function push(tag: string, days: number): string {
+            const image = makeOciImage(path.join(work, "src", tag), 2048);
+            skopeoPushPlainHttp({ run }, image.ref, reference(tag));
+            const raw = JSON.parse(runOk("skopeo", ["inspect", "--tls-verify=false", "--raw", reference(tag)]).stdout) as {
+                layers: { digest: string }[];
+            };
+            layers.set(tag, raw.layers[0]!.digest);
+            const link = path.join(registry.dataDir, "docker/registry/v2/repositories", repo, "_manifests/tags", tag, "current/link");
+            runOk("touch", ["-d", `@${now() - days * DAY - 60}`, link]);
+            return runOk("skopeo", ["inspect", "--tls-verify=false", "--format", "{{.Digest}}", reference(tag)]).stdout.trim();
+        }
+
+        function tags(): string[] {
+            const r = run("curl", ["-sS", `http://127.0.0.1:${registry.registryPort}/v2/${repo}/tags/list`]);
+            return ((JSON.parse(r.stdout) as { tags?: string[] | null }).tags ?? []).sort();
+        }
+
+        beforeAll(async () => {
+            work = privateDir("retention-impostor-");
+            busybox = path.join(work, "busybox");
+            mkdirSync(busybox);
+            runOk("busybox", ["--install", "-s", busybox]);
+            binary = major === 3 ? deployedRegistry() : distributionBinaries().v2;
+            registry = await startRealRegistry({ caddy: false, registryBinary: binary.path });
+            const latest = push("latest", 1);
+            push("build-1", 100);
+            push("build-2", 10);
+            impostors = [1, 2, 3].map((n) => `sha256-${latest.slice("sha256:".length)}.keep-forever-${n}`);
+            for (const tag of impostors) push(tag, 100);
+        }, 300_000);
+
+        afterAll(async () => {
+            await registry?.stop();
+            if (work) removeDir(work);
+        });
+
+        test("apply removes them with the real old build, as tags of their own 100 days old; the collector frees their blobs", () => {
+            const script = path.join(work, "retention.sh");
+            writeFileSync(
+                script,
+                renderRetentionScript({
+                    retention: { mode: "apply", rules: [{ prefix: "impostor/", keepDays: 30 }], protect: ["latest"] },
+                    base: `http://127.0.0.1:${registry.registryPort}`,
+                    client,
+                    registryLogs: "the test's registry log",
+                    storageRoot: registry.dataDir,
+                }),
+            );
+            const r = client === "curl" ? run("sh", [script]) : run(path.join(busybox, "sh"), [script], { env: { PATH: busybox } });
+            expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+            const removed = [...r.stdout.matchAll(/^retention: removed (\S+) \((.*)\)$/gm)];
+            expect(removed.map((m) => m[1]).sort()).toEqual(["build-1", ...impostors].map((tag) => `${repo}:${tag}`).sort());
+            for (const m of removed) expect(m[2], m[1]).toMatch(/^100 days old/);
+            expect(tags()).toEqual(["build-2", "latest"]);
+            const gc = run(binary.path, ["garbage-collect", path.join(registry.dir, "config.yml")], {
+                env: { ...process.env, ...DISTRIBUTION.environment },
+            });
+            expect(gc.code, gc.stderr).toBe(0);
+            for (const tag of ["build-1", ...impostors]) expect(existsSync(blobFile(layers.get(tag)!)), tag).toBe(false);
+            for (const tag of ["latest", "build-2"]) expect(existsSync(blobFile(layers.get(tag)!)), tag).toBe(true);
+        });
+    },
+);
 
 /** GET `path` on the sidecar's metrics listener: status, Content-Type and body. */
 function scrape(pod: RegistryPodStandIn, urlPath: string): { status: number; type: string; body: string } {

@@ -7,8 +7,9 @@
  * a second artifact, so its index is written twice); `cosign verify` passes anonymously through the front;
  * the same account cannot sign outside its prefix. Then tag retention, the script the GC paths run (as
  * the registry container runs it: busybox against Distribution's own port, ages from the link files),
- * removes the older image with its signature, attestation and referrers index and keeps the newer one's;
- * the collector frees what went, the GC paths' check (verify.sh) passes, and the kept image still
+ * removes the older image with its signature, attestation and referrers index and keeps the newer one's,
+ * and removes four old unrelated images tagged as if attached to the newer one (three under a suffix no
+ * tool pushes, one under cosign's `.sbom`, which cosign did not push); the collector frees what went, the GC paths' check (verify.sh) passes, and the kept image still
  * verifies through the front. Which tags count as attached, and the decisions case by case:
  * test/unit/retention.attached.test.ts.
  */
@@ -212,10 +213,20 @@ describe("cosign and oras through the front, then retention and GC on Distributi
         const newLayers = layers("new");
         expect(oldLayers).toHaveLength(4);
         expect(newLayers).toHaveLength(3);
-        for (const [tag, days] of [
-            ["old", 10],
-            ["new", 1],
-        ] as const) {
+        // Three unrelated images, 100 days old, tagged as if attached to the newer image under a suffix no tool
+        // pushes, and a fourth under cosign's .sbom, which cosign did not push: each is a tag of its own.
+        const impostors = [1, 2, 3].map((n) => attached(REPO, "new", `.keep-forever-${n}`)).concat(attached(REPO, "new", ".sbom"));
+        const impostorLayers = impostors.map((tag) => {
+            const image = makeOciImage(path.join(work, "images", tag), 2048);
+            const pushed = skopeoCopy(image.ref, `docker://${reg.authority}/${REPO}:${tag}`, {
+                certDir: reg.certDir,
+                creds: reg.push,
+                scratch: work,
+            });
+            expect(pushed.code, pushed.stderr).toBe(0);
+            return layersOf(REPO, tag)[0]!;
+        });
+        for (const [tag, days] of [["old", 10], ["new", 1], ...impostors.map((tag) => [tag, 100] as const)] as const) {
             const link = path.join(reg.dataDir, "docker/registry/v2/repositories", REPO, "_manifests/tags", tag, "current/link");
             runOk("touch", ["-d", `@${Math.floor(Date.now() / 1000) - days * DAY}`, link]);
         }
@@ -237,15 +248,23 @@ describe("cosign and oras through the front, then retention and GC on Distributi
         expect(retention.code, `${retention.stdout}\n${retention.stderr}`).toBe(0);
         const removed = [...retention.stdout.matchAll(/^retention: removed (\S+) \(/gm)].map((m) => m[1]).sort();
         expect(removed).toEqual(
-            [`${REPO}:old`, ...[".sig", ".att", ""].map((suffix) => `${REPO}:${attached(REPO, "old", suffix)}`)].sort(),
+            [
+                `${REPO}:old`,
+                ...[".sig", ".att", ""].map((suffix) => `${REPO}:${attached(REPO, "old", suffix)}`),
+                ...impostors.map((tag) => `${REPO}:${tag}`),
+            ].sort(),
         );
+        // What cosign and oras pushed passed as attached; the image under .sbom did not, and says why.
+        expect([...retention.stdout.matchAll(/^retention: not attached (\S+) /gm)].map((m) => m[1])).toEqual([
+            `${REPO}:${attached(REPO, "new", ".sbom")}`,
+        ]);
         expect(tagsOf(REPO)).toEqual(["new", ...[".sig", ".att", ""].map((suffix) => attached(REPO, "new", suffix))].sort());
 
         const gc = run(deployedRegistry().path, ["garbage-collect", path.join(reg.dir, "config.yml")], {
             env: { ...process.env, ...DISTRIBUTION.environment },
         });
         expect(gc.code, gc.stderr).toBe(0);
-        for (const layer of oldLayers) expect(existsSync(blobFile(layer)), layer).toBe(false);
+        for (const layer of [...oldLayers, ...impostorLayers]) expect(existsSync(blobFile(layer)), layer).toBe(false);
         for (const layer of newLayers) expect(existsSync(blobFile(layer)), layer).toBe(true);
         // The GC paths' own check after the collection: every tagged manifest, signatures and indexes included, is served whole.
         writeFileSync(

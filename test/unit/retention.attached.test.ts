@@ -16,7 +16,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ATTACHED_TAG, attachedSubject, type Retention, renderRetentionScript } from "../../components/upkeep/retention";
+import { ATTACHED_TAG, ATTACHMENT_LAYERS, attachedSubject, type Retention, renderRetentionScript } from "../../components/upkeep/retention";
 
 const HEX = "0123456789abcdef".repeat(4);
 
@@ -26,9 +26,7 @@ describe("attachedSubject", () => {
         [`sha256-${HEX}.att`, `sha256:${HEX}`],
         [`sha256-${HEX}.sbom`, `sha256:${HEX}`],
         [`sha256-${HEX}`, `sha256:${HEX}`],
-        [`sha256-${HEX}.vex.1`, `sha256:${HEX}`],
-        [`sha256-${HEX}.`, `sha256:${HEX}`],
-    ])("%s is attached to %s", (tag, subject) => {
+    ])("%s names %s as its subject", (tag, subject) => {
         expect(attachedSubject(tag)).toBe(subject);
     });
 
@@ -40,6 +38,9 @@ describe("attachedSubject", () => {
         ["a suffix without a dot", `sha256-${HEX}-sig`],
         ["another algorithm", `sha512-${HEX}.sig`],
         ["a prefix before it", `x-sha256-${HEX}.sig`],
+        ["a suffix no tool pushes", `sha256-${HEX}.keep-forever-1`],
+        ["a suffix after cosign's", `sha256-${HEX}.sig.1`],
+        ["a dot alone", `sha256-${HEX}.`],
     ])("%s (%s) is a tag of its own", (_case, tag) => {
         expect(attachedSubject(tag)).toBeUndefined();
     });
@@ -48,6 +49,7 @@ describe("attachedSubject", () => {
         const tags = [
             `sha256-${HEX}.sig`,
             `sha256-${HEX}`,
+            `sha256-${HEX}.sbom`,
             `sha256-${HEX}.vex.1`,
             "1.4.2",
             `sha256-${HEX}-sig`,
@@ -57,6 +59,7 @@ describe("attachedSubject", () => {
         const grep = spawnSync("grep", ["-Ex", ATTACHED_TAG], { input: `${tags.join("\n")}\n`, encoding: "utf8" });
         expect(grep.stdout.split("\n").filter(Boolean)).toEqual(tags.filter((t) => attachedSubject(t) !== undefined));
         expect(grep.stdout.split("\n").filter(Boolean)).toHaveLength(3);
+        expect(grep.stdout).not.toContain(".vex.1");
     });
 });
 
@@ -88,6 +91,41 @@ class Repository {
             layers: [],
             ...(subject ? { subject: { mediaType: MANIFEST, digest: subject, size: 1 } } : {}),
             annotations: { name },
+        });
+        this.manifests.set(digestOf(body), { type: MANIFEST, body });
+        return digestOf(body);
+    }
+
+    /**
+     * Stores what cosign pushes under `suffix` (layers of the media type it writes there, `docker` with
+     * COSIGN_DOCKER_MEDIA_TYPES' manifest type), distinct by `name`; returns its digest.
+     */
+    attachment(name: string, suffix: ".sig" | ".att" | ".sbom", docker = false): string {
+        const type = docker ? "application/vnd.docker.distribution.manifest.v2+json" : MANIFEST;
+        const body = JSON.stringify({
+            schemaVersion: 2,
+            mediaType: type,
+            config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: digestOf(name), size: 233 },
+            layers: [
+                {
+                    mediaType: ATTACHMENT_LAYERS[suffix.slice(1) as keyof typeof ATTACHMENT_LAYERS][0],
+                    digest: digestOf(`${name} layer`),
+                    size: 250,
+                    annotations: { "dev.cosignproject.cosign/signature": "MEUCIQ==" },
+                },
+            ],
+        });
+        this.manifests.set(digestOf(body), { type, body });
+        return digestOf(body);
+    }
+
+    /** Stores a runnable image (a tar layer), distinct by `name`; returns its digest. */
+    runnable(name: string): string {
+        const body = JSON.stringify({
+            schemaVersion: 2,
+            mediaType: MANIFEST,
+            config: { mediaType: "application/vnd.oci.image.config.v1+json", digest: digestOf(name), size: 233 },
+            layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest: digestOf(`${name} layer`), size: 2048 }],
         });
         this.manifests.set(digestOf(body), { type: MANIFEST, body });
         return digestOf(body);
@@ -240,13 +278,13 @@ describe("retention.sh with attached tags", () => {
         for (const [name, tag] of Object.entries(attached)) {
             if (name === "newIndex") app.tag(tag, app.index([artifactOfNew]));
             else if (name === "oldIndex") app.tag(tag, app.index([artifactOfOld]));
-            else app.tag(tag, app.image(`${name} payload`));
+            else app.tag(tag, app.attachment(`${name} payload`, tag.slice(71) as ".sig" | ".att" | ".sbom"));
         }
         // A signature of old's attestation, and one of the artifact old's referrers index lists: they go with old.
         const oldAtt = app.tags.get(attached.oldAtt)!;
         const chained = { oldAttSig: attachedTag(oldAtt, ".sig"), oldArtifactSig: attachedTag(artifactOfOld, ".sig") };
-        app.tag(chained.oldAttSig, app.image("signature of old's attestation"));
-        app.tag(chained.oldArtifactSig, app.image("signature of old's artifact"));
+        app.tag(chained.oldAttSig, app.attachment("signature of old's attestation", ".sig"));
+        app.tag(chained.oldArtifactSig, app.attachment("signature of old's artifact", ".sig"));
         return {
             repositories: new Map([["team/app", app]]),
             app,
@@ -355,7 +393,7 @@ describe("retention.sh with attached tags", () => {
         const b = app.image("b");
         app.tag("a", a);
         app.tag("b", b);
-        app.tag(attachedTag(b, ".sig"), app.image("signature of b"));
+        app.tag(attachedTag(b, ".sig"), app.attachment("signature of b", ".sig"));
         const run = await retention(
             new Map([["team/app", app]]),
             { "team/app:a": 5, "team/app:b": 2, [`team/app:${attachedTag(b, ".sig")}`]: 0 },
@@ -366,6 +404,79 @@ describe("retention.sh with attached tags", () => {
         );
         expect(run.code, `${run.stdout}\n${run.stderr}`).toBe(0);
         expect(lines(run.stdout, "would remove")).toEqual(["team/app:a (not among the 1 newest)"]);
+    });
+
+    /**
+     * team/app under `keepDays: 30`: `latest` (a day old) and `old` (100 days), each signed. Besides, 100 days old,
+     * three unrelated images tagged as if attached to latest under a suffix no tool pushes, and three under
+     * the tools' own tags whose manifests are not what the tools push: a runnable image as `.sig`, an attestation
+     * whose `subject` names another image as `.att`, an index of a runnable image as the referrers index.
+     * `1.0.0` (protected, 100 days) has a signature in Docker's media types and a real referrers index.
+     */
+    function impostors() {
+        const app = new Repository();
+        const latest = app.image("latest");
+        const old = app.image("old");
+        const release = app.image("1.0.0");
+        const elsewhere = app.image("another image");
+        const artifact = app.image("scan of 1.0.0", release);
+        app.tag("latest", latest);
+        app.tag("old", old);
+        app.tag("1.0.0", release);
+        const real = {
+            latestSig: attachedTag(latest, ".sig"),
+            oldSig: attachedTag(old, ".sig"),
+            releaseSig: attachedTag(release, ".sig"),
+            releaseIndex: attachedTag(release),
+        };
+        app.tag(real.oldSig, app.attachment("signature of old", ".sig"));
+        app.tag(real.releaseSig, app.attachment("signature of 1.0.0", ".sig", true));
+        app.tag(real.releaseIndex, app.index([artifact]));
+        const keepForever = [1, 2, 3].map((n) => attachedTag(latest, `.keep-forever-${n}`));
+        for (const [n, tag] of keepForever.entries()) app.tag(tag, app.runnable(`unrelated ${n}`));
+        const fake = { sig: attachedTag(release, ".sbom"), att: attachedTag(latest, ".att"), index: attachedTag(latest) };
+        app.tag(fake.sig, app.runnable("a runnable image as an SBOM"));
+        const att = JSON.parse(app.manifests.get(app.attachment("an attestation of another image", ".att"))!.body);
+        att.subject = { mediaType: MANIFEST, digest: elsewhere, size: 1 };
+        const attBody = JSON.stringify(att);
+        app.manifests.set(digestOf(attBody), { type: MANIFEST, body: attBody });
+        app.tag(fake.att, digestOf(attBody));
+        const platform = app.runnable("a platform image");
+        app.tag(fake.index, app.index([platform]));
+        app.tag(real.latestSig, app.attachment("signature of latest", ".sig"));
+        const ages: Record<string, number> = { "team/app:latest": 1, "team/app:old": 100, "team/app:1.0.0": 100 };
+        for (const tag of [...keepForever, ...Object.values(fake)]) ages[`team/app:${tag}`] = 100;
+        return { repositories: new Map([["team/app", app]]), app, latest, old, elsewhere, platform, real, keepForever, fake, ages };
+    }
+
+    const DAYS: Retention = { mode: "dry-run", rules: [{ prefix: "team/", keepDays: 30 }], protect: ["latest", "1[.]0[.]0"] };
+
+    it("tags that look attached but are not what the tools push count as tags of their own, and old ones go", async () => {
+        const r = impostors();
+        const run = await retention(r.repositories, r.ages, DAYS);
+        expect(run.code, `${run.stdout}\n${run.stderr}`).toBe(0);
+        expect(lines(run.stdout, "would remove")).toEqual(
+            [
+                "team/app:old (100 days old)",
+                `team/app:${r.real.oldSig} (attached to ${r.old}, which retention removes)`,
+                ...[...r.keepForever, ...Object.values(r.fake)].map((tag) => `team/app:${tag} (100 days old)`),
+            ].sort(),
+        );
+        expect(lines(run.stdout, "not attached")).toEqual(
+            [
+                `team/app:${r.fake.sig} (a layer of its manifest is application/vnd.oci.image.layer.v1.tar+gzip, which cosign does not push under .sbom; it counts as a tag of its own)`,
+                `team/app:${r.fake.att} (its manifest's subject is ${r.elsewhere}; it counts as a tag of its own)`,
+                `team/app:${r.fake.index} (it lists ${r.platform}, which does not name ${r.latest} as its subject; it counts as a tag of its own)`,
+            ].sort(),
+        );
+    });
+
+    it("apply: the impostors go with their manifests; the kept images keep their real signatures and referrers index", async () => {
+        const r = impostors();
+        const run = await retention(r.repositories, r.ages, { ...DAYS, mode: "apply" });
+        expect(run.code, `${run.stdout}\n${run.stderr}`).toBe(0);
+        expect([...r.app.tags.keys()].sort()).toEqual(["1.0.0", "latest", r.real.latestSig, r.real.releaseSig, r.real.releaseIndex].sort());
+        for (const tag of [...r.keepForever, ...Object.values(r.fake)]) expect(r.app.deletes, tag).toContain(tag);
     });
 
     it("apply: when removing a subject fails, what is attached to it stays, and the run fails", async () => {

@@ -21,15 +21,19 @@
 # host, the Caddy sidecar's metrics listener in the cluster).
 #
 # A tag that matches ATTACHED_TAG as a whole (grep -Ex: `sha256-<64 hex digits>`, alone or followed by
-# "." and any suffix: cosign's .sig, .att and .sbom, and the OCI 1.1 referrers tag schema's index that
-# oras and notation write) is attached to the manifest with that digest in the same repository, its
-# subject: it is never ranked or aged as a tag of its own; it is kept while its subject is kept (a
-# kept tag points to it, a kept index or referrers index lists it, a running workload names it by
-# digest) or while it matches PROTECT, and removed with it otherwise, including when its subject is
-# untagged or gone; it stays when removing its subject fails. Removing a referrers index also removes the
-# artifacts it lists that nothing kept names, so that the collector frees them.
+# cosign's .sig, .att or .sbom) names the manifest with that digest in the same repository as its subject.
+# It is attached to it when its manifest is what the tool that uses the tag pushes (not_attached): a
+# referrers index (the OCI 1.1 referrers tag schema that oras and notation write) is an OCI image index
+# whose every manifest names the subject as its own `subject`; a cosign tag is an image manifest whose
+# layers all have the media types ATTACHMENT_LAYERS lists for its suffix, with a `subject`, if any, that
+# is the one its tag names. Any other tag of that form is ranked and aged as a tag of its own, and the
+# report says why. An attached tag is never ranked or aged: it is kept while its subject is kept (a kept
+# tag points to it, a kept index or referrers index lists it, a running workload names it by digest) or
+# while it matches PROTECT, and removed with it otherwise, including when its subject is untagged or gone;
+# it stays when removing its subject fails. Removing a referrers index also removes the artifacts it lists
+# that nothing kept names, so that the collector frees them.
 : "${REGISTRY_URL:?}" "${HTTP_CLIENT:?}" "${UNIX_SOCKET?}" "${REGISTRY_LOGS:?}"
-: "${MODE:?}" "${RULES:?}" "${PROTECT?}" "${ATTACHED_TAG:?}" "${STORAGE_ROOT?}"
+: "${MODE:?}" "${RULES:?}" "${PROTECT?}" "${ATTACHED_TAG:?}" "${ATTACHMENT_LAYERS:?}" "${STORAGE_ROOT?}"
 : "${TEXTFILE_DIR?}" "${TEXTFILE_NAME:?}" "${REMOVED_METRIC:?}" "${CANDIDATES_METRIC:?}" "${KEPT_METRIC:?}" "${LAST_RUN_METRIC:?}"
 set -eu
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
@@ -114,8 +118,70 @@ fraction_of() {
 # named REPO TAG DIGEST: whether a workload names the tag, or the digest in this repository.
 named() { awk -v r="$1" -v t="$2" -v d="$3" '$1 == r && ($2 == t || $3 == d) { found = 1 } END { exit !found }' "$tmp/named"; }
 
-# subject_of TAG: the digest an attached tag names ("sha256-<hex>.sig" → "sha256:<hex>"); nothing for any other tag.
+# subject_of TAG: the digest a tag of the attached form names ("sha256-<hex>.sig" → "sha256:<hex>"); nothing for any other tag.
 subject_of() { if printf '%s\n' "$1" | grep -Exq "$ATTACHED_TAG"; then printf 'sha256:%s\n' "$(printf '%s\n' "$1" | cut -c8-71)"; fi; }
+
+# json_values FILE: every string, number, true, false and null of the JSON document FILE, one a line as
+# "PATH VALUE", PATH as jq spells it (".layers[0].mediaType application/vnd.oci.image.layer.v1.tar");
+# a string's escapes are left as they are. Manifests are read whole, whatever their layout.
+json_values() {
+    awk '
+        { doc = doc $0 "\n" }
+        function here() { return depth == 0 ? "" : kind[depth] == "o" ? prefix[depth] "." key[depth] : prefix[depth] "[" idx[depth] "]" }
+        END {
+            n = length(doc); depth = 0; want = "value"
+            for (i = 1; i <= n; i++) {
+                c = substr(doc, i, 1)
+                if (c == "{" || c == "[") {
+                    p = here(); depth++; prefix[depth] = p
+                    if (c == "{") { kind[depth] = "o"; want = "key" } else { kind[depth] = "a"; idx[depth] = 0; want = "value" }
+                } else if (c == "}" || c == "]") { depth--; want = "" }
+                else if (c == ",") { if (kind[depth] == "a") { idx[depth]++; want = "value" } else want = "key" }
+                else if (c == ":") want = "value"
+                else if (c == "\"") {
+                    for (j = i + 1; j <= n; j++) { d = substr(doc, j, 1); if (d == "\\") j++; else if (d == "\"") break }
+                    text = substr(doc, i + 1, j - i - 1); i = j
+                    if (depth > 0 && kind[depth] == "o" && want == "key") key[depth] = text; else print here() " " text
+                    want = ""
+                } else if (c !~ /[ \t\r\n]/) {
+                    for (j = i; j <= n && substr(doc, j, 1) !~ /[],} \t\r\n]/; j++) {}
+                    print here() " " substr(doc, i, j - i); i = j - 1; want = ""
+                }
+            }
+        }' "$1"
+}
+
+# field PATH: the value of PATH in json_values' lines on stdin (the first, if several).
+field() { awk -v p="$1" '$1 == p { sub(/^[^ ]* /, ""); print; exit }'; }
+
+# not_attached REPO TAG SUBJECT TYPE: why the manifest TAG names (in $tmp/manifest, of media type TYPE) is
+# not what a tool attaches to SUBJECT under such a tag; nothing when it is.
+not_attached() {
+    json_values "$tmp/manifest" >"$tmp/fields"
+    claimed=$(field .subject.digest <"$tmp/fields")
+    if [ -n "$claimed" ] && [ "$claimed" != "$3" ]; then echo "its manifest's subject is $claimed"; return 0; fi
+    suffix=$(printf '%s\n' "$2" | cut -c73-)
+    if [ -z "$suffix" ]; then
+        [ "$4" = application/vnd.oci.image.index.v1+json ] || { echo "its manifest is $4, not an OCI image index as a referrers index is"; return 0; }
+        sed -n 's/^\.manifests\[[0-9]*\]\.digest //p' "$tmp/fields" >"$tmp/referrers"
+        while read -r referrer <&6; do
+            # One that is gone is no longer there to keep.
+            [ "$(http_get "$base/v2/$1/manifests/$referrer" "$tmp/referrer")" = 200 ] || continue
+            claimed=$(json_values "$tmp/referrer" | field .subject.digest)
+            [ "$claimed" = "$3" ] || { echo "it lists $referrer, which does not name $3 as its subject"; return 0; }
+        done 6<"$tmp/referrers"
+        return 0
+    fi
+    case $4 in
+        application/vnd.oci.image.manifest.v1+json | application/vnd.docker.distribution.manifest.v2+json) ;;
+        *) echo "its manifest is $4, not an image manifest as cosign pushes under .$suffix"; return 0 ;;
+    esac
+    sed -n 's/^\.layers\[[0-9]*\]\.mediaType //p' "$tmp/fields" >"$tmp/layer-types"
+    [ -s "$tmp/layer-types" ] || { echo "its manifest has no layers (cosign's under .$suffix have)"; return 0; }
+    printf '%s\n' "$ATTACHMENT_LAYERS" | awk -v s="$suffix" '$1 == s { print $2 }' >"$tmp/allowed"
+    odd=$(grep -vxF -f "$tmp/allowed" "$tmp/layer-types" | head -n 1 || true)
+    [ -z "$odd" ] || echo "a layer of its manifest is $odd, which cosign does not push under .$suffix"
+}
 
 # protected TAG: whether TAG matches a line of PROTECT as a whole.
 protected() { printf '%s\n' "$1" | grep -Exq -f "$tmp/protect"; }
@@ -187,6 +253,13 @@ retain() {
         digest=$(api_header Docker-Content-Digest)
         type=$(api_header Content-Type)
         subject=$(subject_of "$tag")
+        if [ -n "$subject" ]; then
+            problem=$(not_attached "$repo" "$tag" "$subject" "$type")
+            if [ -n "$problem" ]; then
+                say "not attached $repo:$tag ($problem; it counts as a tag of its own)"
+                subject=''
+            fi
+        fi
         if [ -n "$subject" ]; then
             echo "$tag $digest $subject" >>"$tmp/attached"
         else
