@@ -12,6 +12,8 @@
  */
 
 import { ACCOUNT_NAME } from "../shared/facts";
+import { PATH_COMPONENT } from "../shared/imageReference";
+import { cidrProblem, ipv4OfMappedNetwork } from "../shared/networks";
 
 /** How the Caddy site gets its certificate. */
 export type CaddyTls =
@@ -279,14 +281,10 @@ export const READ_ONLY_BODY_READ_LIMIT = "1MiB";
 /** How long the front keeps trying to reach a registry that does not accept connections (a restart). */
 export const UPSTREAM_TRY_SECONDS = 20;
 
-const CIDR = /^[0-9a-fA-F:.]+\/\d{1,3}$/;
 const UPSTREAM = /^[A-Za-z0-9.-]+:\d{1,5}$|^unix\/\S+$/;
 
-/** One component of a repository name (Distribution's reference grammar): never "." or "..". */
-export const REPOSITORY_COMPONENT = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
-
 /** A repository prefix of a scoped push account: one or more whole components, each followed by "/". */
-const REPOSITORY_PREFIX = new RegExp(`^(?:${REPOSITORY_COMPONENT}/)+$`);
+const REPOSITORY_PREFIX = new RegExp(`^(?:${PATH_COMPONENT}/)+$`);
 
 /** Why a scoped push account cannot be rendered, or undefined when every one can. */
 function scopedPushAccountsProblem(policy: AccessPolicy): string | undefined {
@@ -306,6 +304,20 @@ function scopedPushAccountsProblem(policy: AccessPolicy): string | undefined {
         if (policy.decoy && !policy.decoy.accounts.push.includes(account.username)) {
             return `scopedPushAccounts "${account.username}" is not in the push users file (decoy.accounts.push)`;
         }
+    }
+    return undefined;
+}
+
+/**
+ * Why a list of client networks cannot be matched as written, or undefined. An IPv4-mapped IPv6 network
+ * parses in Caddy and never matches: Caddy matches an IPv4 client by its IPv4 address (shared/networks.ts).
+ */
+function networksProblem(key: string, networks: readonly string[], example: string): string | undefined {
+    for (const network of networks) {
+        const problem = cidrProblem(network, example);
+        if (problem) return `${key} entry ${problem}`;
+        const ipv4 = ipv4OfMappedNetwork(network);
+        if (ipv4) return `${key} entry "${network}" is IPv4-mapped: write it as "${ipv4}", the address IPv4 clients are matched by`;
     }
     return undefined;
 }
@@ -343,12 +355,10 @@ export function accessPolicyProblem(policy: AccessPolicy): string | undefined {
     if (policy.decoy && !/^\$2[aby]\$10\$[./A-Za-z0-9]{53}$/.test(policy.decoy.bcryptHash)) {
         return "decoy.bcryptHash must be a bcrypt hash of cost 10, the accounts' cost (unmatchableBcryptHash)";
     }
-    const badProxy = (policy.trustedProxies ?? []).find((n) => !CIDR.test(n));
-    if (badProxy !== undefined) return `trustedProxies entry "${badProxy}" is not a network in CIDR form such as "10.42.0.0/16"`;
-    const badNetwork = policy.allowedNetworks.find((n) => !CIDR.test(n));
-    if (badNetwork !== undefined) {
-        return `allowedNetworks entry "${badNetwork}" is not a network in CIDR form such as "10.0.0.0/8"`;
-    }
+    const networkProblem =
+        networksProblem("trustedProxies", policy.trustedProxies ?? [], "10.42.0.0/16") ??
+        networksProblem("allowedNetworks", policy.allowedNetworks, "10.0.0.0/8");
+    if (networkProblem !== undefined) return networkProblem;
     for (const [key, file] of [
         ["pushUsersFile", policy.pushUsersFile],
         ["pullUsersFile", policy.pullUsersFile],

@@ -11,7 +11,7 @@
  * Everything here is pure: no Pulumi, no I/O.
  */
 
-import { REPOSITORY_COMPONENT } from "./policy";
+import { PATH_COMPONENT } from "../shared/imageReference";
 
 const literal = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
@@ -35,7 +35,7 @@ const UPLOAD_ID = "[A-Za-z0-9_=-][A-Za-z0-9._=-]*";
  */
 export function scopedWritePath(prefixes: readonly string[]): string {
     const under = prefixes.map(literal).join("|");
-    const repository = `(?:${under})${REPOSITORY_COMPONENT}(?:/${REPOSITORY_COMPONENT})*`;
+    const repository = `(?:${under})${PATH_COMPONENT}(?:/${PATH_COMPONENT})*`;
     return `^/v2/${repository}/(?:manifests/(?:${TAG}|${DIGEST})|blobs/uploads/(?:${UPLOAD_ID})?|blobs/${DIGEST})$`;
 }
 
@@ -58,7 +58,7 @@ const ENCODED = {
  */
 export function scopedTokenQuery(prefixes: readonly string[]): string {
     const { colon, slash, comma, space, star } = ENCODED;
-    const name = `${REPOSITORY_COMPONENT}(?:${slash}${REPOSITORY_COMPONENT})*`;
+    const name = `${PATH_COMPONENT}(?:${slash}${PATH_COMPONENT})*`;
     const under = prefixes.map((p) => p.split("/").filter(Boolean).map(literal).join(slash) + slash).join("|");
     const action = `(?:pull|push|delete|${star})`;
     const scope = [

@@ -10,8 +10,9 @@
  */
 import * as path from "node:path";
 import { mirrorApiPath, type NodeMirror } from "../mirrors/mirrors";
-import { IPV4, type RuntimeFlavour, registryAuthority, restartsOnRegistriesChange } from "../shared/facts";
+import { type RuntimeFlavour, registryAuthority, restartsOnRegistriesChange } from "../shared/facts";
 import { type HostFileSpec, placeFileBody, removeFileBody } from "../shared/hostAccess";
+import { isIpAddress } from "../shared/networks";
 import { renderShellScript } from "../shared/shellScript";
 import { registriesYamlScript } from "./registriesYaml";
 import type { RestartSettings } from "./restarts";
@@ -352,11 +353,9 @@ export function normalizePem(pem: string): string {
     return `${pem.trim()}\n`;
 }
 
-const IPV6 = /^[0-9a-f:.]+$/i;
-
 /** Why an address cannot go into /etc/hosts, or undefined. */
 export function hostsAddressProblem(address: string): string | undefined {
-    if (IPV4.test(address) || (address.includes(":") && IPV6.test(address))) return undefined;
+    if (isIpAddress(address)) return undefined;
     return `"${address}" is not an IP address; /etc/hosts maps names to IPv4 or IPv6 addresses`;
 }
 

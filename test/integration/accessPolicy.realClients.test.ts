@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { renderCaddyfile } from "../../components/accessPolicy/caddyfile";
+import { parseConfig } from "../../components/config";
 import { pinnedCaddy } from "../support/caddyBinaries";
 import {
     curlStatus,
@@ -207,6 +208,47 @@ describe("client network allowlist", () => {
         const reg = await startRealRegistry({ caddyBinary: pinnedCaddy(), policy: { allowedNetworks: [...allowedNetworks] } });
         try {
             expect(curlStatus(`${reg.url}/v2/`, { caCertFile: reg.ca.caCertFile })).toBe(expected);
+        } finally {
+            await reg.stop();
+        }
+    });
+});
+
+describe("an IPv4-mapped network in registry.allowedNetworks", () => {
+    /** `registry.allowedNetworks` as the program reads it from a stack file that lists `networks`. */
+    function allowlistOfStack(networks: string[]): readonly string[] {
+        const raw = {
+            containerRegistry: { host: "registry.example.com", pathPrefix: "team" },
+            registry: { mode: "external-host", tls: { mode: "acme", acmeEmail: "ops@example.com" }, allowedNetworks: networks },
+            externalHost: { ssh: { host: "10.0.0.5", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample" } },
+        };
+        const { config } = parseConfig(raw, {}, { allowMissingSecrets: true });
+        if (config.registry.mode !== "external-host") throw new Error(`registry.mode is "${config.registry.mode}"`);
+        return config.registry.allowedNetworks;
+    }
+
+    test("reaches the front as the IPv4 network it stands for, which lets that network's clients in", async () => {
+        const allowedNetworks = allowlistOfStack(["::ffff:127.0.0.0/104"]);
+        const reg = await startRealRegistry({ caddyBinary: pinnedCaddy(), policy: { allowedNetworks } });
+        try {
+            expect(reg.caddyfile).toContain("not remote_ip 127.0.0.0/8\n");
+            expect(curlStatus(`${reg.url}/v2/`, { caCertFile: reg.ca.caCertFile })).toBe(401);
+        } finally {
+            await reg.stop();
+        }
+    });
+
+    test("why: written into the Caddyfile as it is, it parses and never matches an IPv4 client", async () => {
+        const mappedAsWritten = (policy: Parameters<typeof renderCaddyfile>[0]) =>
+            renderCaddyfile(policy).replace("not remote_ip 127.0.0.0/8\n", "not remote_ip ::ffff:127.0.0.0/104\n");
+        const reg = await startRealRegistry({
+            caddyBinary: pinnedCaddy(),
+            policy: { allowedNetworks: ["127.0.0.0/8"] },
+            caddyfileFor: mappedAsWritten,
+        });
+        try {
+            expect(reg.caddyfile).toContain("not remote_ip ::ffff:127.0.0.0/104\n");
+            expect(curlStatus(`${reg.url}/v2/`, { caCertFile: reg.ca.caCertFile })).toBe(403);
         } finally {
             await reg.stop();
         }

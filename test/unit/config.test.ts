@@ -100,6 +100,20 @@ describe("parseConfig: valid stacks", () => {
         expect(result.requiredSecrets).not.toContain("mavenRegistryPassword");
     });
 
+    it("accepts an image whose tag has upper-case letters, as the reference grammar allows", () => {
+        expect(inClusterOf(parseConfig(set(base(), "registry.image", "registry:Release-1")).config).image).toBe("registry:Release-1");
+    });
+
+    it("takes an IPv4-mapped IPv6 network as the IPv4 network it stands for, which every front matches IPv4 clients against", () => {
+        const raw = set(external(), "registry.allowedNetworks", ["::ffff:10.0.0.0/104", "::FFFF:192.168.1.7/128", "fd00::/8"]);
+        const { config } = parseConfig(raw, present("containerRegistryPassword", "sshPrivateKey"));
+        expect(config.registry.mode === "external-host" && config.registry.allowedNetworks).toEqual([
+            "10.0.0.0/8",
+            "192.168.1.7/32",
+            "fd00::/8",
+        ]);
+    });
+
     it("accepts a digest-pinned registry image", () => {
         const digest = `registry@sha256:${"a".repeat(64)}`;
         expect(inClusterOf(parseConfig(set(base(), "registry.image", digest)).config).image).toBe(digest);
@@ -381,6 +395,56 @@ describe("parseConfig: bad config names the key, says what is wrong and what is 
             raw: () => set(base(), "registry.allowedNetworks", ["10.0.0.0/33"]),
             key: "dso-registry:registry.allowedNetworks[0]",
             says: /CIDR/,
+        },
+        {
+            name: "an IPv6 network of three groups",
+            raw: () => set(external(), "registry.allowedNetworks", ["10.0.0.0/8", "1:2:3/64"]),
+            secrets: present("containerRegistryPassword", "sshPrivateKey"),
+            key: "dso-registry:registry.allowedNetworks[1]",
+            says: /"1:2:3\/64" is not a network in CIDR form/,
+        },
+        {
+            name: "an IPv6 network of colons alone",
+            raw: () => set(external(), "registry.loginLimit.ignoreNetworks", ["::::::/128"]),
+            secrets: present("containerRegistryPassword", "sshPrivateKey"),
+            key: "dso-registry:registry.loginLimit.ignoreNetworks[0]",
+            says: /"::::::\/128" is not a network in CIDR form/,
+        },
+        {
+            name: "a Gateway proxy network of colons alone",
+            raw: () => set(set(base(), "inCluster.exposure", "gateway"), "inCluster.gateway.proxyNetworks", ["::::::"]),
+            key: "dso-registry:inCluster.gateway.proxyNetworks[0]",
+            says: /"::::::" is not a network in CIDR form/,
+        },
+        {
+            name: "an image name with upper case",
+            raw: () => set(base(), "registry.caddyImage", "Caddy:2.11.9"),
+            key: "dso-registry:registry.caddyImage",
+            says: /"Caddy:2\.11\.9" is not an image reference: .*lower case/,
+        },
+        {
+            name: "an image name with an empty path segment",
+            raw: () => set(base(), "registry.image", "mirror.corp.example/library//registry:3.1.2"),
+            key: "dso-registry:registry.image",
+            says: /"mirror\.corp\.example\/library\/\/registry:3\.1\.2" is not an image reference/,
+        },
+        {
+            name: "an image with two tags",
+            raw: () => set(base(), "registry.ui", { enabled: true, image: "joxit/docker-registry-ui:2.5.7:latest" }),
+            key: "dso-registry:registry.ui.image",
+            says: /"joxit\/docker-registry-ui:2\.5\.7:latest" is not an image reference/,
+        },
+        {
+            name: "an image with an empty tag",
+            raw: () => set(base(), "nodes", { delivery: "daemonset", daemonsetImage: "busybox:" }),
+            key: "dso-registry:nodes.daemonsetImage",
+            says: /"busybox:" is not an image reference: .*tag/,
+        },
+        {
+            name: "an image with a short digest",
+            raw: () => set(base(), "inCluster.kubectlImage", "kubectl@sha256:abc"),
+            key: "dso-registry:inCluster.kubectlImage",
+            says: /"kubectl@sha256:abc" is not an image reference: .*sha256/,
         },
         {
             name: "a password in plain config",

@@ -290,7 +290,10 @@ describe("hostsAddressProblem", () => {
     it.each(["10.0.0.5", "127.0.0.1", "fd00::1", "::1"])("accepts %s", (address) => {
         expect(hostsAddressProblem(address)).toBeUndefined();
     });
-    it.each(["registry.local", "10.0.0.256", "", "10.0.0.5 evil.example.com"])("refuses %j", (address) => {
-        expect(hostsAddressProblem(address)).toMatch(/not an IP address/);
-    });
+    it.each(["registry.local", "10.0.0.256", "", "10.0.0.5 evil.example.com", "1:2:3", "::::::", "fe80::1%eth0"])(
+        "refuses %j",
+        (address) => {
+            expect(hostsAddressProblem(address)).toMatch(/not an IP address/);
+        },
+    );
 });

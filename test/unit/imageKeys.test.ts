@@ -41,6 +41,11 @@ const ACCEPTED = [
     ["a digest alone", `caddy@sha256:${HEX}`],
     ["a mirror's name with a digest alone", `mirror.corp.example/prom/blackbox-exporter@sha256:${HEX}`],
     ["a tag with underscores and dashes", "quay.io/buildah/stable:v1.44.0_build-2"],
+    ["a tag with upper-case letters", "app:Release-1"],
+    ["a mirror on localhost with a port", "localhost:5000/caddy:2.11.9"],
+    ["a mirror at an IPv6 address", "[fd00::5]:5000/library/caddy:2.11.9"],
+    ["a mirror's name in upper case", "Mirror.Corp.Example/library/caddy:2.11.9"],
+    ["separators of a name component", "team/my_app__x.y---z:1"],
 ] as const;
 
 const REFUSED = [
@@ -51,6 +56,20 @@ const REFUSED = [
     ["upper-case hex in the digest", `caddy@sha256:${HEX.toUpperCase()}`],
     ["a digest of another algorithm", `caddy@sha512:${HEX}${HEX}`],
     ["white space", "caddy: 2.11.9"],
+    ["an empty path segment", "mirror.corp.example/library//caddy:2.11.9"],
+    ["a path ending in a slash", "library/:2.11.9"],
+    ["two tags", "caddy:2.11.9:latest"],
+    ["an empty tag", "caddy:"],
+    ["a tag starting with a dot", "caddy:.2"],
+    ["a tag of 129 characters", `caddy:${"v".repeat(129)}`],
+    ["doubled dots in the name", "my..app:1"],
+    ["a name component ending in a separator", "team_/app:1"],
+    ["a port with letters", "mirror.corp.example:http/caddy:2.11.9"],
+    ["a domain alone", "mirror.corp.example:5000/"],
+    ["an IPv6 mirror that is not an address", "[1:2:3]:5000/caddy:2.11.9"],
+    ["a name longer than 255 characters", `mirror.corp.example/${"a".repeat(240)}:1`],
+    ["an empty digest", "caddy@"],
+    ["two digests", `caddy@sha256:${HEX}@sha256:${HEX}`],
 ] as const;
 
 describe("image keys", () => {

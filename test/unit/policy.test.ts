@@ -13,6 +13,21 @@ describe("accessPolicyProblem", () => {
         ["a port out of range", { port: 70000 }, /1 to 65535/],
         ["an upstream with a scheme", { upstream: "http://127.0.0.1:5000" }, /host:port/],
         ["a network without prefix length", { allowedNetworks: ["10.0.0.0"] }, /CIDR/],
+        [
+            "an IPv6 network of three groups",
+            { allowedNetworks: ["1:2:3/64"] },
+            /allowedNetworks entry "1:2:3\/64" is not a network in CIDR form/,
+        ],
+        [
+            "a proxy network of colons alone",
+            { trustedProxies: ["::::::/64"] },
+            /trustedProxies entry "::::::\/64" is not a network in CIDR form/,
+        ],
+        [
+            "an IPv4-mapped network, which the front would never match an IPv4 client against",
+            { allowedNetworks: ["::ffff:10.0.0.0/104"] },
+            /allowedNetworks entry "::ffff:10\.0\.0\.0\/104" is IPv4-mapped: write it as "10\.0\.0\.0\/8"/,
+        ],
         ["a relative users file", { pushUsersFile: "users" }, /absolute path/],
         ["ACME without an e-mail address", { tls: { kind: "acme", email: "ops" } as const }, /e-mail/],
         ["ACME for an IP address", { siteAddress: "10.1.2.3", tls: { kind: "acme", email: "ops@example.com" } as const }, /DNS name/],

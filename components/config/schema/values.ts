@@ -5,10 +5,11 @@
  */
 import { z } from "zod";
 import { ACCOUNT_NAME, IPV4 } from "../../shared/facts";
+import { imageReferenceProblem, PATH_COMPONENT } from "../../shared/imageReference";
+import { cidrProblem, ipv4OfMappedNetwork } from "../../shared/networks";
 
 const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
-/** Distribution's rule for one component of a repository name (distribution/reference). */
-const REPO_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*$/;
+const REPO_COMPONENT = new RegExp(`^${PATH_COMPONENT}$`);
 
 /** Why a host name is not acceptable, or undefined when it is. Exported for table-driven tests. */
 export function hostNameProblem(value: string): string | undefined {
@@ -85,17 +86,17 @@ export const port = z
     .min(1, { error: "must be a whole number from 1 to 65535" })
     .max(65535, { error: "must be a whole number from 1 to 65535" });
 
-/** An IPv4 or IPv6 network in CIDR form. */
-export const cidr = z.string().superRefine((value, ctx) => {
-    const [address, bits, ...rest] = value.split("/");
-    const ipv6 = address?.includes(":") ?? false;
-    const maxBits = ipv6 ? 128 : 32;
-    const validAddress = ipv6 ? /^[0-9a-f:]+$/i.test(address ?? "") : IPV4.test(address ?? "");
-    const validBits = bits !== undefined && /^\d+$/.test(bits) && Number(bits) <= maxBits;
-    if (!validAddress || !validBits || rest.length > 0) {
-        ctx.addIssue({ code: "custom", message: `"${value}" is not a network in CIDR form, such as "10.0.0.0/8"` });
-    }
-});
+/**
+ * An IPv4 or IPv6 network in CIDR form (shared/networks.ts). An IPv4-mapped IPv6 network is taken as the
+ * IPv4 network it stands for, the only form every front matches an IPv4 client against.
+ */
+export const cidr = z
+    .string()
+    .superRefine((value, ctx) => {
+        const problem = cidrProblem(value);
+        if (problem) ctx.addIssue({ code: "custom", message: problem });
+    })
+    .transform((value) => ipv4OfMappedNetwork(value) ?? value);
 
 /**
  * A rotation counter: any new value rotates. `pulumi config set --path …rotation 2` stores the number 2 (the
@@ -106,13 +107,11 @@ export const rotationCounter = z
     .union([z.string(), z.number().int({ error: "must be text or a whole number" })], { error: "must be text or a whole number" })
     .transform((value) => String(value));
 
-/** An OCI image reference: name[:tag][@sha256:digest]. */
-export const imageRef = z
-    .string()
-    .regex(/^[a-z0-9][a-z0-9._/:-]*(@sha256:[a-f0-9]{64})?$/, {
-        error: 'must be an image reference such as "registry:3.1.2" or "registry@sha256:<64 hex digits>"',
-    })
-    .refine((value) => !/^[a-z]+:\/\//.test(value), { error: "an image reference has no scheme" });
+/** An image reference, `name[:tag][@sha256:digest]`, by Distribution's reference grammar (shared/imageReference.ts). */
+export const imageRef = z.string().superRefine((value, ctx) => {
+    const problem = imageReferenceProblem(value);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+});
 
 /** A five-field cron schedule. */
 export const cronSchedule = z.string().regex(/^(\S+\s+){4}\S+$/, { error: 'must be a five-field cron schedule such as "0 3 * * 0"' });
