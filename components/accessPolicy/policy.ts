@@ -12,7 +12,7 @@
  */
 
 import { ACCOUNT_NAME } from "../shared/facts";
-import { PATH_COMPONENT } from "../shared/imageReference";
+import { REPOSITORY_PREFIX } from "../shared/imageReference";
 import { cidrProblem, ipv4OfMappedNetwork } from "../shared/networks";
 
 /** How the Caddy site gets its certificate. */
@@ -282,9 +282,6 @@ export const READ_ONLY_BODY_READ_LIMIT = "1MiB";
 export const UPSTREAM_TRY_SECONDS = 20;
 
 const UPSTREAM = /^[A-Za-z0-9.-]+:\d{1,5}$|^unix\/\S+$/;
-
-/** A repository prefix of a scoped push account: one or more whole components, each followed by "/". */
-const REPOSITORY_PREFIX = new RegExp(`^(?:${PATH_COMPONENT}/)+$`);
 
 /** Why a scoped push account cannot be rendered, or undefined when every one can. */
 function scopedPushAccountsProblem(policy: AccessPolicy): string | undefined {

@@ -11,6 +11,8 @@ import { isIpAddress } from "./networks";
 /** One component of a repository's path: lower-case runs joined by ".", "_", "__" or runs of "-". */
 export const PATH_COMPONENT = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*";
 const PATH_COMPONENT_RE = new RegExp(`^${PATH_COMPONENT}$`);
+/** A repository prefix: one or more whole path components, each followed by "/" (e.g. "docker-internal/p2c/team-a/"). */
+export const REPOSITORY_PREFIX = new RegExp(`^(?:${PATH_COMPONENT}/)+$`);
 const DOMAIN_COMPONENT = "(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])";
 /** A registry's name: a host name (any case) or a bracketed IPv6 address, with an optional port. */
 const DOMAIN_RE = new RegExp(`^(?:${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*|\\[([0-9a-fA-F:]+)\\])(?::[0-9]+)?$`);

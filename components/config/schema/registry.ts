@@ -14,6 +14,7 @@ import {
     DEFAULT_VALIDITY_DAYS,
 } from "../../shared/defaults";
 import { DEFAULT_RESTIC_IMAGE } from "../../shared/facts";
+import { REPOSITORY_PREFIX } from "../../shared/imageReference";
 import { distributionConfig } from "./distribution";
 import {
     cidr,
@@ -89,7 +90,7 @@ export const containerRegistry = z.strictObject({
                 name: username.describe("The account's user name."),
                 prefixes: z
                     .array(
-                        z.string().regex(/^(?:[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*\/)+$/, {
+                        z.string().regex(REPOSITORY_PREFIX, {
                             error: 'must be repository name components, each followed by "/", e.g. "docker-internal/p2c/team-a/"',
                         }),
                     )
@@ -303,7 +304,7 @@ const maintenance = z.strictObject({
                         .strictObject({
                             prefix: z
                                 .string()
-                                .regex(/^(?:[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*\/)+$/, {
+                                .regex(REPOSITORY_PREFIX, {
                                     error: 'must be repository name components, each followed by "/", e.g. "docker-internal/p2c/team-a/"',
                                 })
                                 .describe(
