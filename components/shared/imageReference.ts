@@ -2,9 +2,11 @@
  * Image references as container runtimes read them: the reference grammar of Distribution
  * (distribution/reference, which the Docker engine, containerd and so the kubelet parse with), and its
  * reading of a familiar name's first component as a registry's name. Written from the grammar rather
- * than taken from npm: the parsers there are ports of an older grammar whose name-component pattern
- * backtracks without end (one took two minutes to refuse a name of 21 letters and a "!"), or are
- * splitters that check nothing; each part here is matched on its own, in time linear in its length.
+ * than taken from npm, where no parser is both kept and usable: @swimlane/docker-reference ports an older
+ * grammar whose name pattern backtracks without end (two minutes to refuse twenty letters and a "!"),
+ * parse-docker-image-name is a GopherJS build of an old Go parser that answers an empty object with no
+ * reason, docker-parse-image splits and checks nothing. Each part here is matched on its own, in time
+ * linear in its length.
  */
 import { isIpAddress } from "./networks";
 
@@ -19,9 +21,8 @@ const DOMAIN_RE = new RegExp(`^(?:${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*
 const TAG_RE = /^\w[\w.-]{0,127}$/;
 /**
  * The grammar takes any algorithm; this program takes sha256 alone, with the 64 lower-case hex digits
- * that go-digest requires of it: the digest registries report for a pushed or pulled image, the one
- * Distribution stores manifests under, and the only one what reads a pinned reference here knows
- * (`isDistribution3Image`, the Renovate config).
+ * that go-digest requires of it: the digest registries report for a pushed or pulled image, and the only
+ * one what reads a pinned reference here knows (`isDistribution3Image`, the Renovate config).
  */
 const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
 /** Distribution's limit on a name, registry included. */
