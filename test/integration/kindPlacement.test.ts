@@ -26,7 +26,7 @@ import {
 import { DISTRIBUTION } from "../../components/shared/facts";
 import { type DockerEngine, startDockerEngine } from "../support/dockerEngine";
 import { payloadImage, pinnedCaddyImage, registryImage } from "../support/dockerImages";
-import { onHostOk as onHostOkOf, placeKindFiles } from "../support/kindFiles";
+import { onHost as onHostOf, onHostOk as onHostOkOf, placeKindFiles } from "../support/kindFiles";
 import {
     containerd2,
     criPullUntil,
@@ -99,6 +99,7 @@ const CASES: readonly ContainerdCase[] = [
 ];
 
 const onHostOk = (script: string) => onHostOkOf(engine, script);
+const onHost = (script: string) => onHostOf(engine, script);
 
 /** The files the component places in kind.dataDir, rendered as it renders them. */
 function placeFiles(): void {
@@ -200,6 +201,46 @@ describe.each(CASES)("the kind placement on a Docker engine with kind-like nodes
         await engine?.stop();
         await ns?.destroy();
         if (scratch) removeDir(scratch);
+    });
+
+    it("a kind-registry container of kind's own local-registry recipe stops the apply before any change, and the delete keeps it", () => {
+        // kind's documented recipe: `docker run -d --restart=always -p 127.0.0.1:5001:5000 --network bridge --name kind-registry registry:2`.
+        const recipe = engine.docker([
+            "run",
+            "-d",
+            "--restart=always",
+            "-p",
+            "127.0.0.1:5001:5000",
+            "--network",
+            "bridge",
+            "--name",
+            "kind-registry",
+            images.distribution,
+        ]);
+        expect(recipe.code, recipe.stderr).toBe(0);
+        const id = recipe.stdout.trim();
+        const state = () =>
+            engine.docker(["inspect", "-f", "{{.Id}} {{.State.Running}} {{.State.StartedAt}}", "kind-registry"]).stdout.trim();
+        const before = state();
+        const paths = kindPaths(layout);
+        try {
+            const applied = onHost(containersApplyScript(layout, images, FILES));
+            expect(applied.code, applied.stdout).not.toBe(0);
+            expect(applied.stderr).toContain("A container named kind-registry exists on this Docker host and this stack did not make it");
+            expect(applied.stderr).toContain("docker rename kind-registry <another name>");
+            expect(applied.stderr).toContain("kind.containerName");
+            // Nothing changed: the recipe's container runs as it did, and none of the stack's exists.
+            expect(state()).toBe(before);
+            expect(before.startsWith(`${id} true`)).toBe(true);
+            for (const name of [paths.distributionName, paths.watcherName]) expect(engine.docker(["inspect", name]).code).not.toBe(0);
+            expect(engine.docker(["network", "inspect", paths.backendNetwork]).code).not.toBe(0);
+            const removed = onHost(containersDeleteScript(layout));
+            expect(removed.code, removed.stderr).toBe(0);
+            expect(removed.stdout).toContain("kept container kind-registry: this stack did not make it");
+            expect(state()).toBe(before);
+        } finally {
+            engine.docker(["rm", "-f", id]);
+        }
     });
 
     it("runs the containers and configures every node, fixing a node whose containerd lacks config_path", async () => {

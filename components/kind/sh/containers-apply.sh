@@ -51,9 +51,9 @@ ensure_backend_network() {
   backend_option=$(docker network inspect -f "{{index .Options \"$BACKEND_OPTION\"}}" "$BACKEND_NETWORK" 2>/dev/null) || backend_option=none
   [ "$backend_option" != true ] || return 0
   if [ "$backend_option" != none ]; then
-    for attached in $(docker network inspect -f '{{range .Containers}}{{.Name}} {{end}}' "$BACKEND_NETWORK"); do
-      docker rm -f "$attached" >/dev/null
-    done
+    attached=$(docker network inspect -f '{{range .Containers}}{{.Name}} {{end}}' "$BACKEND_NETWORK")
+    for name in $attached; do refuse_foreign "$name"; done
+    for name in $attached; do docker rm -f "$name" >/dev/null; done
     docker network rm "$BACKEND_NETWORK" >/dev/null
     echo "removed network $BACKEND_NETWORK, which carried the Docker host's address (its containers run again)"
   fi
@@ -152,6 +152,16 @@ run_maintenance() {
     --entrypoint crond "$WATCHER_IMAGE" -f -L /dev/stderr -c /etc/crontabs
 }
 
+# Before any change: a container of one of the stack's names that the stack did not make stops the run
+# (kind's own local-registry recipe names its registry kind-registry, the default kind.containerName).
+for name in "$DISTRIBUTION_NAME" "$FRONT_NAME" "$WATCHER_NAME" ${UI_IMAGE:+"$UI_NAME"} ${MAINTENANCE_FILES:+"$MAINTENANCE_NAME"}; do
+  refuse_foreign "$name"
+done
+while read -r path_name _; do
+  [ -z "$path_name" ] || refuse_foreign "$MIRROR_PREFIX$path_name"
+done <<EOF
+$MIRRORS
+EOF
 DOCKER_SOCKET=$(docker_socket)
 mkdir -p "$DATA_DIR/images" "$DATA_DIR/window"
 ensure_network "$KIND_NETWORK" "$KIND_NETWORK"
@@ -165,14 +175,14 @@ converge_container "$WATCHER_NAME" "$watcher_spec" "node watcher" run_watcher "$
 if [ -n "$UI_IMAGE" ]; then
   ui_spec="$UI_IMAGE env:$UI_ENV"
   converge_container "$UI_NAME" "$ui_spec" "web UI" run_ui "$ui_spec"
-elif docker inspect "$UI_NAME" >/dev/null 2>&1; then
+elif ours "$UI_NAME"; then
   docker rm -f "$UI_NAME" >/dev/null
   echo "removed web UI (registry.ui.enabled false)"
 fi
 if [ -n "$MAINTENANCE_FILES" ]; then
   maintenance_spec="$WATCHER_IMAGE files:$MAINTENANCE_FILES"
   converge_container "$MAINTENANCE_NAME" "$maintenance_spec" "maintenance (garbage collection)" run_maintenance "$maintenance_spec"
-elif docker inspect "$MAINTENANCE_NAME" >/dev/null 2>&1; then
+elif ours "$MAINTENANCE_NAME"; then
   docker rm -f "$MAINTENANCE_NAME" >/dev/null
   echo "removed maintenance (garbage collection off)"
 fi
@@ -189,7 +199,7 @@ if [ -n "$MIRRORS" ]; then
 $MIRRORS
 EOF
 fi
-for name in $(docker ps -a --filter "name=^$MIRROR_PREFIX" --format '{{.Names}}'); do
+for name in $(docker ps -a --filter "name=^$MIRROR_PREFIX" --filter label=dso-registry.spec --format '{{.Names}}'); do
   case "$wanted" in *" $name "*) continue ;; esac
   docker rm -f "$name" >/dev/null
   rm -rf "${MIRRORS_DIR:?}/${name#"$MIRROR_PREFIX"}"

@@ -4,12 +4,17 @@
 : "${DATA_DIR:?}" "${BACKEND_NETWORK:?}" "${DISTRIBUTION_NAME:?}" "${FRONT_NAME:?}" "${WATCHER_NAME:?}" "${MAINTENANCE_NAME:?}" "${UI_NAME:?}"
 : "${EGRESS_NETWORK:?}" "${MIRRORS_DIR:?}" "${MIRROR_PREFIX:?}"
 set -eu
+# Only containers the stack made (labelled dso-registry.spec): a same-named one of someone else's stays.
 for c in "$MAINTENANCE_NAME" "$WATCHER_NAME" "$UI_NAME" "$FRONT_NAME" "$DISTRIBUTION_NAME"; do
-  docker rm -f "$c" >/dev/null 2>&1 || true
-  echo "removed container $c"
+  if [ -n "$(docker inspect -f '{{index .Config.Labels "dso-registry.spec"}}' "$c" 2>/dev/null)" ]; then
+    docker rm -f "$c" >/dev/null 2>&1 || true
+    echo "removed container $c"
+  elif docker inspect "$c" >/dev/null 2>&1; then
+    echo "kept container $c: this stack did not make it"
+  fi
 done
 # The pull-through caches, and what they cached: it can always be fetched again.
-for c in $(docker ps -a --filter "name=^$MIRROR_PREFIX" --format '{{.Names}}'); do
+for c in $(docker ps -a --filter "name=^$MIRROR_PREFIX" --filter label=dso-registry.spec --format '{{.Names}}'); do
   docker rm -f "$c" >/dev/null 2>&1 || true
   echo "removed cache container $c"
 done

@@ -1,5 +1,5 @@
 # shellcheck shell=sh
-# Containers on the external host converge to their spec: each carries the label dso-registry.spec
+# Containers on the external host and the kind host converge to their spec: each carries the label dso-registry.spec
 # with a fingerprint of everything it is made from (image, ports, mounts, config), and is replaced
 # when that label differs or it does not run. The registry, the web UI, the Maven backend and the
 # pull-through caches are run this way.
@@ -12,6 +12,27 @@ run_container() {
     docker run -d --name "$run_name" --restart unless-stopped --label "dso-registry.spec=$run_spec" "$@" >/dev/null
 }
 
+# ours NAME: whether container NAME exists and carries the label every container of the stack carries.
+ours() {
+    [ -n "$(docker inspect -f '{{index .Config.Labels "dso-registry.spec"}}' "$1" 2>/dev/null)" ]
+}
+
+# refuse_foreign NAME: stops the run, changing nothing, when a container NAME exists that the stack did
+# not make (no dso-registry.spec label): kind's own local-registry recipe, say, names its container
+# kind-registry. Why: docs/decisions/existing-objects.md
+refuse_foreign() {
+    docker inspect "$1" >/dev/null 2>&1 || return 0
+    ours "$1" && return 0
+    what=$(docker inspect -f '{{.Config.Image}}, created {{.Created}}' "$1" 2>/dev/null || echo unknown)
+    cat >&2 <<MESSAGE
+A container named $1 exists on this Docker host and this stack did not make it ($what; it has no
+label dso-registry.spec); nothing of it was changed. Keep it: rename it (docker rename $1 <another name>),
+or give the stack's containers another name in its config (kind.containerName on kind). Or hand it over:
+remove it yourself (docker rm -f $1), and the next pulumi up runs the stack's own.
+MESSAGE
+    exit 1
+}
+
 # converge_container NAME SPEC WHAT RUN...: prints "unchanged WHAT" when container NAME runs with the
 # label SPEC; otherwise removes it, runs the command RUN... (which runs the new one) and prints
 # "changed WHAT". With DSO_RECREATE set (a file of the container's put back after a hand edit: it
@@ -19,6 +40,7 @@ run_container() {
 converge_container() {
     converge_name=$1 converge_spec=$2 converge_what=$3
     shift 3
+    refuse_foreign "$converge_name"
     have=$(docker inspect -f '{{index .Config.Labels "dso-registry.spec"}} {{.State.Running}}' "$converge_name" 2>/dev/null || true)
     if [ "$have" = "$converge_spec true" ] && [ -z "${DSO_RECREATE:-}" ]; then
         echo "unchanged $converge_what"
