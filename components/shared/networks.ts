@@ -1,8 +1,9 @@
 /**
  * Client networks and addresses, checked by zod's own IP validators: the one definition of what the
- * config, the access policy and node trust accept as a network in CIDR form or as an address. What
- * they accept is what Go's `netip.ParsePrefix` (Caddy's `remote_ip`/`client_ip`, `trusted_proxies`)
- * and `net.ParseCIDR` (Traefik's ipAllowList, ingress-nginx's annotations) parse: no zone
+ * config, the access policy and node trust accept as a network in CIDR form or as an address. On the
+ * cases of test/unit/networks.test.ts they accept what Go's `netip.ParsePrefix` (Caddy's `remote_ip`,
+ * `client_ip` and `trusted_proxies`) parses and refuse what it refuses, and every network they accept
+ * also parses with `net.ParseCIDR` (Traefik's ipAllowList, ingress-nginx's annotations): no zone
  * (`fe80::1%eth0`), no leading zeros in an IPv4 part or in the prefix length.
  */
 import { z } from "zod";

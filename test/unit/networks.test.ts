@@ -18,6 +18,7 @@ describe("cidrProblem", () => {
         "2001:db8:0:0:0:0:0:1/128",
         "::ffff:10.0.0.1/128",
         "::ffff:a00:1/128",
+        "1:2:3:4:5:6:1.2.3.4/128",
     ])("accepts %s", (network) => {
         expect(cidrProblem(network)).toBeUndefined();
     });
@@ -35,6 +36,7 @@ describe("cidrProblem", () => {
         ["a prefix length with a leading zero", "10.0.0.0/08"],
         ["an IPv4 part with a leading zero", "010.0.0.0/8"],
         ["an IPv4 part past 255", "10.0.0.256/32"],
+        ["an embedded IPv4 part with a leading zero", "::1.02.3.4/128"],
         ["a zone", "fe80::1%eth0/64"],
         ["two prefix lengths", "10.0.0.0/8/8"],
         ["a host name", "example.com/32"],
