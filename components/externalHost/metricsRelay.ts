@@ -16,9 +16,6 @@ export const METRICS_RELAY_CONTAINER = "dso-registry-metrics";
  */
 export const DEBUG_LISTENER_PORT = 5090;
 
-/** Where the relay's Caddyfile is inside its container: the official caddy image's command reads it there. */
-export const RELAY_CONFIG_DIR_IN_CONTAINER = "/etc/caddy";
-
 /** The directory on the host holding the relay's Caddyfile (under the registry's config directory), mounted read-only into its container. */
 export function metricsRelayDir(registryConfigDir: string): string {
     return `${registryConfigDir}/metrics-relay`;

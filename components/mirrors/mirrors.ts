@@ -87,22 +87,6 @@ export function mirrorApiPath(spec: Pick<MirrorSpec, "pathName">): string {
     return `/v2/${MIRRORS_NAMESPACE}/${spec.pathName}`;
 }
 
-/** Why a list of mirrors cannot be served, or undefined. Exported for table-driven tests. */
-export function mirrorSpecsProblem(specs: readonly MirrorSpec[]): string | undefined {
-    const names = specs.map((s) => s.pathName);
-    const duplicate = names.find((n, i) => names.indexOf(n) !== i);
-    if (duplicate) return `two mirrors share the path name "${duplicate}"`;
-    for (const s of specs) {
-        if (!/^[a-z0-9]+(?:[.-][a-z0-9]+)*$/.test(s.pathName)) {
-            return `mirror path name "${s.pathName}" must be lower-case letters and digits separated by "." or "-"`;
-        }
-        if (!/^https:\/\/[^\s/]+(\/\S*)?$/.test(s.remoteUrl)) return `remote URL "${s.remoteUrl}" of ${s.upstream} must be an https URL`;
-        if (!/^\d+[smh]$/.test(s.ttl)) return `ttl "${s.ttl}" of ${s.upstream} must be a duration such as "168h"`;
-        if (quantityBytes(s.maxSize) === undefined) return `maxSize "${s.maxSize}" of ${s.upstream} must be a quantity such as "20Gi"`;
-    }
-    return undefined;
-}
-
 const UNITS: Record<string, number> = {
     "": 1,
     k: 1e3,

@@ -157,7 +157,7 @@ beforeAll(async () => {
     dockerCliImage(engine);
     // registry.ui.image: the UI's stand-in under the name the stack pins.
     registryUiStandInImage(engine);
-    // Seed 004's step 1: `kind create cluster` (its nodes on the network "kind"), then the registry.
+    // The kind workflow's first step: `kind create cluster` (its nodes on the network "kind"), then the registry.
     nodes = [
         startKindNode(engine, { cluster: "kind", name: "kind-control-plane", runDir: path.join(scratch, "run-cp") }),
         startKindNode(engine, { cluster: "kind", name: "kind-worker", runDir: path.join(scratch, "run-w"), configPath: false }),

@@ -167,7 +167,7 @@ describe("a change of the provider's code", () => {
     });
 });
 
-describe("a rotated Jenkins token (issue 21, defect 10)", () => {
+describe("a rotated Jenkins token", () => {
     const newToken = `tok-new-${randomBytes(8).toString("hex")}`;
 
     it("a destroy without an up first sends the stored token, and says to run up first", async () => {

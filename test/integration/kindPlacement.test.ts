@@ -192,7 +192,7 @@ describe.each(CASES)("the kind placement on a Docker engine with kind-like nodes
         images = { distribution: registryImage(engine), front: pinnedCaddyImage(engine), watcher: dockerCliImage(engine) };
         push = makeAccount("ci-push");
         placeFiles();
-        // As in seed 004's workflow: the cluster exists first, then `pulumi up`.
+        // As in the kind workflow (docs/kind.md): the cluster exists first, then `pulumi up`.
         nodes = createNodes(c, containerd);
         // containerd 2 is built from Go modules on a cold cache (a few minutes on 2 cores).
     }, 900_000);

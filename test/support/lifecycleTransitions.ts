@@ -49,7 +49,7 @@ export const ACCOUNTS = {
     hostPushRevoked: "a push account revoked (external host)",
 } as const;
 
-/** The transitions of issue 21, each named as the table in docs/lifecycle.md names it. */
+/** The lifecycle transitions, each named as the table in docs/lifecycle.md names it. */
 export const TRANSITIONS: Transition[] = [
     { name: "nothing changed (local)", stack: "local", from: local, to: local },
     { name: "nothing changed (prod)", stack: "prod", from: prod, to: prod },

@@ -5,8 +5,7 @@
  * data unless it is a destroy with purge, must not start a container on a port or socket directory an
  * old one still holds,
  * and must not lose an old delete script to an update (what it removes would stay on the machine).
- * Each check failed on the program before the fixes of issue 21 it names: data (defects 3 and 12),
- * ports (defect 2), deletes (defect 6).
+ * Each check failed on the program before the fix it stands for: the data kept, the ports, the deletes.
  */
 import { readFileSync } from "node:fs";
 import * as path from "node:path";

@@ -112,7 +112,7 @@ describe("a URN registered twice", () => {
         expect(twice.resources.filter((r) => r.name === "same")).toHaveLength(3);
     });
 
-    // flux-system listed and `flux: true` must not register its pull secret twice (issue 21, defect 1):
+    // flux-system listed and `flux: true` must not register its pull secret twice:
     // the program may take it once or refuse the config, but never reach the engine's refusal.
     it("never registers the flux-system pull secret twice", async () => {
         const config = (pullSecrets: unknown) => ({
