@@ -2,11 +2,13 @@
  * The pull-request workflow (.github/workflows/preview.yml) run as far as this machine can: the stack
  * list, the synth-diff job end to end on a pull request that changes a stack and one that does not, and
  * the preview job's own commands up to the Pulumi engine (which cannot be installed here), and its step that
- * comments what the change disrupts, on a preview the CLI stand-in prints and with `gh` recording. Each `run`
- * step runs as GitHub runs it (bash -eo pipefail) with the variables GitHub gives it; `npm ci` is
- * skipped (the project's node_modules is linked instead), everything else is the workflow's own text.
- */
-import { spawnSync } from "node:child_process";
+ * comments what the change disrupts, on a preview the CLI stand-in prints and with `gh` recording (it answers
+ * the comment search with the comments a test gives, which the step filters with jq). Each `run` step runs as
+ * GitHub runs it (bash -eo pipefail) with the variables GitHub gives it; `npm ci` is skipped (the project's
+ * node_modules is linked instead), everything else is the workflow's own text. The install step itself runs
+ * with the real npm, on a checkout whose package.json has an install script, in the environment GitHub would
+ * give it (the job's and the step's variables, with made-up secrets).
+ */ import { spawnSync } from "node:child_process";
 import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
@@ -82,6 +84,48 @@ function runStep(step: Step, workspace: string, env: Record<string, string>) {
 
 const runSteps = (job: Job) => job.steps.filter((s) => s.run);
 
+/** The secrets a step's or job's expressions name (`secrets.NAME`, `secrets[format('KUBECONFIG_{0}', …)]`). */
+function secretsNamed(values: Record<string, unknown> | undefined): string[] {
+    const text = JSON.stringify(values ?? {});
+    return [...text.matchAll(/secrets(?:\.([A-Z_]+)|\[format\('([A-Z_]+)\{0\}')/g)].map((m) => m[1] ?? `${m[2]}<stack>`).sort();
+}
+
+/**
+ * The environment GitHub gives `step` of `job` for the stack prod in `workspace`: the job's variables, then the
+ * step's, each expression resolved (a secret to a made-up value that names it, in `secrets`).
+ */
+function stepEnvironment(job: Job, step: Step, workspace: string, secrets: Map<string, string>): Record<string, string> {
+    const resolve = (value: string) =>
+        value.replace(/\$\{\{\s*(.*?)\s*\}\}/g, (_all, expression: string) => {
+            const secret = /^secrets(?:\.([A-Z_]+)|\[format\('([A-Z_]+)\{0\}', matrix\.stack\)\])$/.exec(expression);
+            if (secret) {
+                const name = secret[1] ?? `${secret[2]}prod`;
+                if (!secrets.has(name)) secrets.set(name, `made-up-${name}-${Math.random().toString(36).slice(2)}`);
+                return secrets.get(name)!;
+            }
+            if (expression === "github.workspace") return workspace;
+            if (expression === "matrix.stack") return "prod";
+            if (expression.startsWith("vars.")) return `the-variable-${expression.slice(5)}`;
+            throw new Error(`no value for \${{ ${expression} }} in a test`);
+        });
+    return Object.fromEntries(Object.entries({ ...job.env, ...step.env }).map(([name, value]) => [name, resolve(value)]));
+}
+
+describe("the ci workflow, which runs install scripts on pull requests too", () => {
+    const ci = YAML.parse(readFileSync(path.join(PROJECT_DIR, ".github/workflows/ci.yml"), "utf8")) as {
+        permissions: Record<string, string>;
+        jobs: Record<string, Job>;
+    };
+
+    it("gives them no secret and a token that may only read, which the checkout does not keep", () => {
+        expect(ci.permissions).toEqual({ contents: "read" });
+        for (const job of Object.values(ci.jobs)) {
+            expect(secretsNamed({ ...job.env, steps: job.steps })).toEqual([]);
+            expect(job.steps.find((s) => s.uses?.startsWith("actions/checkout@"))!.with?.["persist-credentials"]).toBe(false);
+        }
+    });
+});
+
 describe("the preview workflow", () => {
     it("lists every stack file as the matrix of both jobs", () => {
         const workspace = path.join(work, "stacks");
@@ -148,10 +192,65 @@ describe("the preview workflow", () => {
             expect(preview.if).toBe("steps.access.outputs.ready == 'true'");
         });
 
-        it("runs npm ci, then writes the stack's kubeconfig for the engine, readable by the runner only", () => {
-            const steps = runSteps(job);
-            expect(steps[0]!.run).toBe("npm ci");
-            expect(runStep(steps[0]!, workspace, {}).status).toBe(0);
+        it("checks out without leaving the token in the checkout's git config, for what runs later to read", () => {
+            const checkoutStep = job.steps.find((s) => s.uses?.startsWith("actions/checkout@"))!;
+            expect(checkoutStep.with?.["persist-credentials"]).toBe(false);
+        });
+
+        it("installs without running install scripts, in an environment with no secret", () => {
+            const install = runSteps(job)[0]!;
+            expect(job.steps.indexOf(install)).toBeLessThan(job.steps.indexOf(access));
+            // A branch of this repository whose package.json runs a script on install that keeps the environment.
+            const branch = path.join(work, "install-scripts");
+            mkdirSync(branch, { recursive: true });
+            const pkg = { name: "branch", version: "1.0.0", private: true, scripts: { postinstall: "env > installed-env" } };
+            writeFileSync(path.join(branch, "package.json"), JSON.stringify(pkg));
+            writeFileSync(
+                path.join(branch, "package-lock.json"),
+                JSON.stringify({
+                    name: "branch",
+                    version: "1.0.0",
+                    lockfileVersion: 3,
+                    requires: true,
+                    packages: { "": { name: "branch", version: "1.0.0", hasInstallScript: true } },
+                }),
+            );
+            const secrets = new Map<string, string>();
+            const env = stepEnvironment(job, install, branch, secrets);
+            for (const value of secrets.values()) expect(Object.values(env)).not.toContain(value);
+            const result = runStep(install, branch, {
+                ...env,
+                PATH: process.env.PATH!,
+                npm_config_audit: "false",
+                npm_config_fund: "false",
+            });
+            expect(result.status, `${result.stdout}\n${result.stderr}`).toBe(0);
+            expect(existsSync(path.join(branch, "installed-env")), "the package's install script ran").toBe(false);
+        });
+
+        it("hands the secrets only to the steps that use them, never through the job's environment", () => {
+            expect(secretsNamed(job.env)).toEqual([]);
+            const named = Object.fromEntries(
+                job.steps.map((step) => [step.name ?? step.uses ?? step.run!, secretsNamed({ ...step.env, ...step.with })]),
+            );
+            const backend = [
+                "PULUMI_ACCESS_TOKEN",
+                "PULUMI_BACKEND_ACCESS_KEY_ID",
+                "PULUMI_BACKEND_SECRET_ACCESS_KEY",
+                "PULUMI_CONFIG_PASSPHRASE",
+            ];
+            expect(named).toEqual({
+                "actions/checkout@v7": [],
+                "actions/setup-node@v7": [],
+                "npm ci --ignore-scripts": [],
+                "Backend and cluster access for the preview": ["KUBECONFIG_<stack>"],
+                "pulumi/actions@v7": [...backend, "GITHUB_TOKEN"].sort(),
+                "The preview as JSON": backend,
+                "What the change disrupts": ["GITHUB_TOKEN"],
+            });
+        });
+
+        it("writes the stack's kubeconfig for the engine, readable by the runner only", () => {
             const result = runStep(
                 access,
                 workspace,
@@ -180,6 +279,7 @@ describe("the preview workflow", () => {
     describe("what the change disrupts, after the preview", () => {
         const job = workflow.jobs.preview!;
         const step = job.steps.find((s) => s.name === "What the change disrupts")!;
+        const previewJson = job.steps.find((s) => s.name === "The preview as JSON")!;
         const workspace = path.join(work, "consequences");
         const bin = path.join(work, "consequences-bin");
         const calls = path.join(work, "consequences-calls");
@@ -207,7 +307,8 @@ describe("the preview workflow", () => {
             checkout(workspace);
             mkdirSync(bin, { recursive: true });
             writeFileSync(path.join(work, "preview-prod.json"), JSON.stringify(preview));
-            // The CLI prints the preview above; gh answers the comment search with COMMENT_ID and keeps each body it is given.
+            // The CLI prints the preview above; gh answers the comment search with the comments in COMMENTS (as two
+            // pages, as `--paginate` prints them) and keeps each body it is given.
             writeFileSync(
                 path.join(bin, "pulumi"),
                 `#!/bin/sh\necho "pulumi $*" >> "${calls}"\ncat "${path.join(work, "preview-prod.json")}"\n`,
@@ -219,19 +320,26 @@ describe("the preview workflow", () => {
                     `echo "gh $*" >> "${calls}"`,
                     'for a in "$@"; do case "$a" in body=@*) cp "${a#body=@}" "$CALLS.body" ;; esac; done',
                     'if [ "$1 $2" = "pr comment" ]; then shift 2; while [ $# -gt 0 ]; do [ "$1" = --body-file ] && cp "$2" "$CALLS.body"; shift; done; fi',
-                    'if [ "$1" = api ] && [ "$2" != --method ]; then echo "$COMMENT_ID"; fi',
+                    'if [ "$1" = api ] && [ "$2" != --method ]; then jq -c ".[:1]" "$COMMENTS"; jq -c ".[1:]" "$COMMENTS"; fi',
                     "",
                 ].join("\n"),
             );
             chmodSync(path.join(bin, "pulumi"), 0o755);
             chmodSync(path.join(bin, "gh"), 0o755);
         });
-        const run = (commentId: string) => {
+        /** A comment on the pull request as the API lists it. */
+        const comment = (id: number, login: string, type: "Bot" | "User", body: string) => ({ id, user: { login, type }, body });
+        const BOT = "github-actions[bot]";
+        const MARKER = "<!-- dso-registry consequences: prod -->";
+
+        /** Runs the JSON preview and the comment step, with `comments` on the pull request. */
+        const run = (comments: readonly ReturnType<typeof comment>[]) => {
             rmSync(calls, { force: true });
             rmSync(`${calls}.body`, { force: true });
             const summary = path.join(work, "consequences-summary.md");
             writeFileSync(summary, "");
-            const result = runStep(step, workspace, {
+            writeFileSync(`${calls}.comments`, JSON.stringify(comments));
+            const env = {
                 PATH: `${bin}:${PATH}`,
                 STACK: "prod",
                 GH_TOKEN: "token",
@@ -239,9 +347,12 @@ describe("the preview workflow", () => {
                 REPOSITORY: "platform/dso-registry",
                 GITHUB_STEP_SUMMARY: summary,
                 CALLS: calls,
-                COMMENT_ID: commentId,
-            });
-            expect(result.status, `${result.stdout}\n${result.stderr}`).toBe(0);
+                COMMENTS: `${calls}.comments`,
+            };
+            for (const s of [previewJson, step]) {
+                const result = runStep(s, workspace, env);
+                expect(result.status, `${s.name}:\n${result.stdout}\n${result.stderr}`).toBe(0);
+            }
             return {
                 calls: readFileSync(calls, "utf8").trim().split("\n"),
                 body: readFileSync(`${calls}.body`, "utf8"),
@@ -256,13 +367,15 @@ describe("the preview workflow", () => {
                 GH_TOKEN: "${{ secrets.GITHUB_TOKEN }}",
                 PR_NUMBER: "${{ github.event.pull_request.number }}",
             });
-            expect(job.steps.indexOf(step)).toBeGreaterThan(job.steps.findIndex((s) => s.uses?.startsWith("pulumi/actions@")));
+            expect(previewJson.if).toBe("steps.access.outputs.ready == 'true'");
+            expect(job.steps.indexOf(previewJson)).toBeGreaterThan(job.steps.findIndex((s) => s.uses?.startsWith("pulumi/actions@")));
+            expect(job.steps.indexOf(step)).toBe(job.steps.indexOf(previewJson) + 1);
         });
 
         it("comments the summary of the stack's preview on the pull request, and puts it in the job's summary", () => {
-            const { calls, body, summary } = run("");
+            const { calls, body, summary } = run([]);
             expect(calls[0]).toBe("pulumi preview --json --non-interactive --stack prod");
-            expect(calls[1]).toMatch(/^gh api repos\/platform\/dso-registry\/issues\/42\/comments --paginate --jq /);
+            expect(calls[1]).toBe("gh api repos/platform/dso-registry/issues/42/comments --paginate");
             expect(calls[2]).toBe("gh pr comment 42 --repo platform/dso-registry --body-file comment.md");
             expect(body.split("\n")[0]).toBe("<!-- dso-registry consequences: prod -->");
             for (const text of [body, summary]) {
@@ -272,10 +385,26 @@ describe("the preview workflow", () => {
         });
 
         it("updates the comment an earlier run left instead of adding another", () => {
-            const { calls, body } = run("1234");
+            const { calls, body } = run([comment(1200, "alice", "User", "Looks good"), comment(1234, BOT, "Bot", `${MARKER}\nearlier`)]);
             expect(calls[2]).toBe("gh api --method PATCH repos/platform/dso-registry/issues/comments/1234 -F body=@comment.md");
             expect(calls).toHaveLength(3);
             expect(body).toContain("- account ci-push: its password rotates");
+        });
+
+        it("leaves a comment someone else started with the marker alone, and adds its own", () => {
+            const { calls } = run([
+                comment(1300, "mallory", "User", `${MARKER}\nNothing to see here.`),
+                comment(1301, "dependabot[bot]", "Bot", `${MARKER}\nnor here`),
+                comment(1302, BOT, "Bot", "<!-- dso-registry consequences: local -->\nanother stack's"),
+            ]);
+            expect(calls[2]).toBe("gh pr comment 42 --repo platform/dso-registry --body-file comment.md");
+            expect(calls.filter((c) => c.includes("--method PATCH"))).toEqual([]);
+        });
+
+        it("updates its own comment when someone else's with the marker came after it", () => {
+            const { calls } = run([comment(1234, BOT, "Bot", `${MARKER}\nearlier`), comment(1300, "mallory", "User", `${MARKER}\nlater`)]);
+            expect(calls[2]).toBe("gh api --method PATCH repos/platform/dso-registry/issues/comments/1234 -F body=@comment.md");
+            expect(calls).toHaveLength(3);
         });
     });
 });
