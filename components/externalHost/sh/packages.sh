@@ -1,24 +1,31 @@
 #!/bin/sh
 # Installs Docker, cron, curl and flock (and restic, for backups: RESTIC) from the distribution's
 # packages when they are missing (apt or dnf), or, with INSTALL false, only reports what is missing and
-# fails. A host with Podman and no Docker keeps Podman. The front is Caddy from the pinned image, run by
-# the container engine: no Caddy package is needed.
+# fails. A host with Podman keeps Podman, whether it runs under its own name or as `docker` (the
+# podman-docker package, which RHEL's `dnf install docker` installs). The front is Caddy from the pinned
+# image, run by the container engine: no Caddy package is needed.
 : "${INSTALL:?}" "${RESTIC:?}"
 set -eu
+# shellcheck source=../../upkeep/sh/container-engine.sh
+. "$(dirname "$0")/../../upkeep/sh/container-engine.sh"
 missing=''
-# Docker, or Podman in its place (the scripts run it where there is no Docker: upkeep/sh/container-engine.sh).
+# Docker, or Podman in its place (upkeep/sh/container-engine.sh).
 command -v docker >/dev/null 2>&1 || command -v podman >/dev/null 2>&1 || missing="$missing docker"
 command -v crontab >/dev/null 2>&1 || [ -d "${DSO_ROOT:-}/etc/cron.d" ] || missing="$missing cron"
 command -v curl >/dev/null 2>&1 || missing="$missing curl"
 command -v flock >/dev/null 2>&1 || missing="$missing flock"
 if [ "$RESTIC" = true ]; then command -v restic >/dev/null 2>&1 || missing="$missing restic"; fi
 # With Podman as the engine, its restart service starts the registry's containers at boot (Podman has
-# no daemon that would). Said on stderr: the packages themselves are unchanged.
-if ! command -v docker >/dev/null 2>&1 && command -v podman >/dev/null 2>&1 && command -v systemctl >/dev/null 2>&1 &&
-    ! systemctl is-enabled --quiet podman-restart.service 2>/dev/null &&
-    systemctl enable podman-restart.service >/dev/null 2>&1; then
-    echo "enabled podman-restart.service: it starts the registry's containers at boot" >&2
-fi
+# no daemon that would). Said on stderr: the packages themselves are unchanged. Checked again after an
+# install: on RHEL the `docker` package installed below is Podman.
+enable_podman_restart() {
+    if podman_engine && command -v systemctl >/dev/null 2>&1 &&
+        ! systemctl is-enabled --quiet podman-restart.service 2>/dev/null &&
+        systemctl enable podman-restart.service >/dev/null 2>&1; then
+        echo "enabled podman-restart.service: it starts the registry's containers at boot" >&2
+    fi
+}
+enable_podman_restart
 if [ -z "$missing" ]; then echo "unchanged packages"; exit 0; fi
 if [ "$INSTALL" != true ]; then
     debian='docker.io cron curl util-linux'
@@ -43,4 +50,5 @@ if [ "$manager" = apt-get ]; then
 else
     dnf install -y "$@"
 fi
+enable_podman_restart
 echo "changed packages: $*"
