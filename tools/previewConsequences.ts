@@ -353,7 +353,9 @@ const hostCaddy: Rule = (c) => {
                 text: `the front on the external host ${may(how, "moves", "move")} from the caddy service to the pinned Caddy's container (${news.FRONT_IMAGE}), with the service's certificates: the port is closed while the container starts, and requests in flight then are cut ${why}`,
             },
         ];
-    if (news.FRONT_IMAGE !== undefined && (olds.FRONT_IMAGE !== news.FRONT_IMAGE || olds.FRONT_MOUNTS !== news.FRONT_MOUNTS))
+    // The parameters that make caddy-apply.sh's spec label: a change of any of them makes the front anew.
+    const spec = ["FRONT_IMAGE", "FRONT_MOUNTS", "FRONT_MEMORY_MIB", "FRONT_GO_MEMORY_LIMIT", "FRONT_OPEN_FILES"];
+    if (news.FRONT_IMAGE !== undefined && spec.some((name) => olds[name] !== news[name]))
         return [
             {
                 kind: "front",

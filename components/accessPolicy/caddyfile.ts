@@ -58,7 +58,7 @@ function globalOptions(policy: AccessPolicy): string[] {
         // Layers can take a long time to upload and download: no read or write deadline on bodies,
         // only on the request header and on idle keep-alive connections.
         "\t\ttimeouts {",
-        "\t\t\tread_header 30s",
+        `\t\t\tread_header ${READ_HEADER_SECONDS}s`,
         "\t\t\tidle 5m",
         "\t\t}",
         // HTTP/3 is not used by registry clients; without it there is no UDP listener to firewall. HTTP/2
@@ -303,10 +303,21 @@ const DECOY_AUTHENTICATED = "decoyAuthenticated";
 export const MAX_AUTHORIZATION_LENGTH = 4096;
 
 /**
- * A request header block larger than this gets 431 from Caddy's HTTP server before any handler:
- * registry clients send a few hundred bytes; browsers' cookies for the UI's origin stay well under it.
+ * A request header block larger than this gets 431 from Caddy's HTTP server before any handler, and the
+ * connection is closed: registry clients send a few hundred bytes, a browser on the UI's origin a few KiB of
+ * cookies, an Authorization value at most MAX_AUTHORIZATION_LENGTH. Each connection still reading its head
+ * holds up to this much (and Go's 4 KiB of slack): with READ_HEADER_SECONDS, it bounds what a client that
+ * never finishes its head costs the front. Why: docs/decisions/access-policy.md#slow-clients
  */
-const MAX_HEADER_SIZE = "64KiB";
+export const MAX_HEADER_SIZE = "16KiB";
+
+/**
+ * Seconds a connection has for its TLS handshake and a request's head (from the first byte of a request
+ * on a kept-alive one): a real client sends its head in one write; a connection that has not sent it by
+ * then is closed, and its memory freed. Bodies have no such deadline (uploads and downloads of large
+ * layers over slow links). Why: docs/decisions/access-policy.md#slow-clients
+ */
+export const READ_HEADER_SECONDS = 10;
 
 /**
  * A regular expression for a value longer than `length` characters (RE2 repeats at most 1000 times).

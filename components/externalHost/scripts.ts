@@ -18,6 +18,7 @@ import { uiEnvironment } from "../registryUi/environment";
 import { DEFAULT_HOST_DIRS } from "../shared/defaults";
 import { DISTRIBUTION, DISTRIBUTION_ENV_WORDS } from "../shared/facts";
 import { fingerprint } from "../shared/fingerprint";
+import { FRONT_ENVIRONMENT, FRONT_MEMORY } from "../shared/front";
 import { renderShellScript, type ShellParams } from "../shared/shellScript";
 import { FRONT_WINDOW_PARAMS } from "../upkeep/frontWindow";
 import { type MavenCleanup, mavenCleanupParams } from "../upkeep/mavenCleanup";
@@ -345,6 +346,9 @@ export function caddyApplyScript(layout: HostLayout, reloadFingerprint: string, 
         FRONT_DIR: layout.frontDir,
         FRONT_MOUNTS: frontMounts(layout),
         ADMIN_DIR: path.posix.dirname(layout.caddyAdminSocket),
+        FRONT_MEMORY_MIB: FRONT_MEMORY.limitMiB,
+        FRONT_GO_MEMORY_LIMIT: FRONT_ENVIRONMENT.GOMEMLIMIT,
+        FRONT_OPEN_FILES: FRONT_MEMORY.openFiles,
         PACKAGE_DATA_DIR: PACKAGE_CADDY.dataDir,
         PACKAGE_ADMIN_SOCKET: PACKAGE_CADDY.adminSocket,
         ...lockParams(layout),

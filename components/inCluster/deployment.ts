@@ -6,6 +6,7 @@
 import type * as k8s from "@pulumi/kubernetes";
 import { MAVEN_BACKEND } from "../maven/nginxConfig";
 import { DISTRIBUTION_ENV_VARS } from "../shared/facts";
+import { FRONT_MEMORY, goMemoryLimit } from "../shared/front";
 import type { K8sObject } from "../shared/k8sObject";
 import { containerResources, schedulingFields } from "../shared/podScheduling";
 import { backupSidecar } from "./backup";
@@ -157,6 +158,11 @@ export function renderDeployment(spec: InClusterSpec): K8sObject {
         securityContext: restrictedContainer(true),
         ...registryProbes(),
     };
+    const frontResources = containerResources(spec.pod?.resources?.front, {
+        requests: { cpu: "50m", memory: "64Mi" },
+        limits: { cpu: "2", memory: `${FRONT_MEMORY.limitMiB}Mi` },
+    });
+    const frontGoLimit = goMemoryLimit((frontResources.limits as Record<string, string> | undefined)?.memory);
     const caddy: k8s.types.input.core.v1.Container = {
         name: "caddy",
         image: spec.images.caddy,
@@ -169,6 +175,8 @@ export function renderDeployment(spec: InClusterSpec): K8sObject {
         env: [
             { name: "XDG_DATA_HOME", value: "/data" },
             { name: "XDG_CONFIG_HOME", value: "/config" },
+            // Go's runtime collects harder as it nears the container's limit (docs/decisions/access-policy.md#slow-clients).
+            ...(frontGoLimit ? [{ name: "GOMEMLIMIT", value: frontGoLimit }] : []),
         ],
         volumeMounts: [
             { name: "config", mountPath: IN_CLUSTER.configDir, readOnly: true },
@@ -185,10 +193,7 @@ export function renderDeployment(spec: InClusterSpec): K8sObject {
             // Tag retention's counts, which the registry container writes and the metrics port serves.
             ...(retentionCounts ? [retentionCountsMount(false)] : []),
         ],
-        resources: containerResources(spec.pod?.resources?.front, {
-            requests: { cpu: "50m", memory: "64Mi" },
-            limits: { cpu: "2", memory: "512Mi" },
-        }),
+        resources: frontResources,
         // The caddy image's binary carries the file capability cap_net_bind_service=+ep: the kernel
         // refuses to exec it (EPERM) when that capability is outside the bounding set, even though
         // port 5000 does not need it. The restricted standard allows adding exactly this one.

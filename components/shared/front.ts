@@ -114,3 +114,40 @@ export function frontDefaults<T extends RegistryFront>(args: T): WithFrontDefaul
         allowedNetworks: args.allowedNetworks ?? FRONT_DEFAULTS.allowedNetworks,
     };
 }
+
+/**
+ * The front's memory, in the placements that run it in a container of its own (the external host's front
+ * container, the in-cluster sidecar): the container's limit (the sidecar's default, which the operator may
+ * change), the Go runtime's soft limit (`GOMEMLIMIT`) some 80% of it (`goMemoryLimit`), so that Caddy collects its garbage
+ * harder as it nears the limit instead of being killed with memory it no longer uses, and, on the host, its
+ * open files, which bound its connections: each connection still reading its head holds up to about
+ * 75 KiB over TLS, so 4,096 of them stay under the soft limit. Why: docs/decisions/access-policy.md#slow-clients
+ */
+export const FRONT_MEMORY = { limitMiB: 512, openFiles: 4096 } as const;
+
+const QUANTITY_UNITS: Readonly<Record<string, number>> = {
+    "": 1,
+    k: 1e3,
+    M: 1e6,
+    G: 1e9,
+    T: 1e12,
+    Ki: 2 ** 10,
+    Mi: 2 ** 20,
+    Gi: 2 ** 30,
+    Ti: 2 ** 40,
+};
+
+/**
+ * Go's soft memory limit (`GOMEMLIMIT`) for a container whose memory limit is `limit` (a Kubernetes
+ * quantity such as "512Mi" or "1G"): about 80% of it, in MiB; none without a limit, or for a quantity
+ * written otherwise.
+ */
+export function goMemoryLimit(limit: string | undefined): string | undefined {
+    const match = limit === undefined ? null : /^(\d+(?:\.\d+)?)(|k|M|G|T|Ki|Mi|Gi|Ti)$/.exec(limit);
+    if (!match) return undefined;
+    const mib = Math.floor((Number(match[1]) * QUANTITY_UNITS[match[2]!]! * 0.78) / 2 ** 20);
+    return mib > 0 ? `${mib}MiB` : undefined;
+}
+
+/** Caddy's environment for `FRONT_MEMORY`'s limit (the host's front; the sidecar's with the default limit). */
+export const FRONT_ENVIRONMENT = { GOMEMLIMIT: goMemoryLimit(`${FRONT_MEMORY.limitMiB}Mi`) as string } as const;

@@ -189,7 +189,7 @@ const AGENT_TEMPLATES =
 
 /** The Caddyfile's change, in every placement's front. */
 const REFUSED_WRITES =
-    "the Caddyfile answers a refused write (401) with Connection: close, so that Caddy 2.11 answers a stalled upload at once instead of reading its body first";
+    "the Caddyfile answers a refused write (401) with Connection: close, so that Caddy 2.11 answers a stalled upload at once instead of reading its body first, and gives a request's head at most 16 KiB and 10 s (slow clients)";
 
 /** Why each pull-through cache changes: it starts whatever its upstream does (docs/mirrors.md, When the upstream is down). */
 const CACHE_START = "the cache's start script and read-only config, beside its proxy config";
@@ -203,7 +203,7 @@ const PROD_CACHES = ["docker-io", "ghcr-io", "registry-k8s-io"];
 const LOCAL_INTENDED: IntendedChanges = {
     components: [],
     updates: {
-        "registry-deployment-registry": `the registry pod's front at ${DEFAULT_IMAGES.caddy} (docs/access-policy.md, Caddy 2.8 to 2.11) with its new Caddyfile (its checksum), and Maven's nginx at 1.30, the maintained stable line: the pod is rolled (Recreate); and the Deployment's pulumi.com/waitFor annotation, by which \`up\` waits for the rollout by the Deployment's own status`,
+        "registry-deployment-registry": `the registry pod's front at ${DEFAULT_IMAGES.caddy} (docs/access-policy.md, Caddy 2.8 to 2.11) with its new Caddyfile (its checksum) and GOMEMLIMIT, and Maven's nginx at 1.30, the maintained stable line: the pod is rolled (Recreate); and the Deployment's pulumi.com/waitFor annotation, by which \`up\` waits for the rollout by the Deployment's own status`,
         "registry-deployment-registry-certificate-probe": `the probe's relay runs ${DEFAULT_IMAGES.caddy}, as every front`,
         "node-trust-daemonset": "busybox 1.37.0 (nodes.daemonsetImage): the pods are rolled and find the nodes' files unchanged",
         "registry-deployment-registry-mirror-docker-io": `${CACHE_START}: the cache's pod runs it, ready on GET /v2/ (rolled)`,
@@ -234,7 +234,7 @@ const PROD_INTENDED: IntendedChanges = {
         ]),
     ),
     updates: {
-        "registry-host-caddy-reload": `the front's container is made anew with ${DEFAULT_IMAGES.caddy}, its certificates kept (the consequences summary names the window, measured below)`,
+        "registry-host-caddy-reload": `the front's container is made anew with ${DEFAULT_IMAGES.caddy} and a memory and open-files limit, its certificates kept (the consequences summary names the window, measured below)`,
         "registry-host-container-run": `the metrics relay (Caddy, in the registry's namespaces) is made anew with ${DEFAULT_IMAGES.caddy}; Distribution's container is left as it is`,
         "registry-host-maintenance-gc-script-write": "the collection recreates the metrics relay with its new image",
         "registry-host-maintenance-restore-script-write": "the restore recreates the metrics relay with its new image",

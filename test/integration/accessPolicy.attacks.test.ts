@@ -14,7 +14,7 @@ import * as path from "node:path";
 import * as tls from "node:tls";
 import * as bcrypt from "bcryptjs";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { MAX_AUTHORIZATION_LENGTH, renderCaddyfile } from "../../components/accessPolicy/caddyfile";
+import { MAX_AUTHORIZATION_LENGTH, READ_HEADER_SECONDS, renderCaddyfile } from "../../components/accessPolicy/caddyfile";
 import type { AccessPolicy } from "../../components/accessPolicy/policy";
 import { renderUsersFile } from "../../components/accessPolicy/usersFile";
 import { renderSidecarCaddyfile } from "../../components/inCluster/inClusterRegistry";
@@ -185,6 +185,48 @@ describe.each(SHAPES)("$placement: the attacks", ({ scheme, caddyfileFor }) => {
             socket.on("error", (e) => (answer ? undefined : reject(e)));
             socket.on("close", () => resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1])));
         });
+    }
+
+    /**
+     * Sends `GET /v2/`'s request line, then `lines` one every `intervalMs` (all at once with 0), then the
+     * blank line that ends the head; stops sending when the front closes the connection. Reports whether
+     * the front closed it before the head was complete, how many lines went, and what it answered.
+     */
+    async function slowHead(
+        reg: RealRegistry,
+        lines: readonly string[],
+        intervalMs: number,
+    ): Promise<{ closedByFront: boolean; linesSent: number; answer: string }> {
+        const [host, port] = reg.authority.split(":") as [string, string];
+        const socket =
+            scheme === "https"
+                ? tls.connect({ host, port: Number(port), ca: readFileSync(reg.ca.caCertFile), servername: host })
+                : net.connect({ host, port: Number(port) });
+        await once(socket, scheme === "https" ? "secureConnect" : "connect");
+        let answer = "";
+        let closed = false;
+        socket.on("data", (d) => {
+            answer += d.toString("latin1");
+        });
+        socket.on("error", () => undefined);
+        const ended = new Promise<void>((resolve) => socket.once("close", () => resolve()));
+        void ended.then(() => {
+            closed = true;
+        });
+        socket.write(`GET /v2/ HTTP/1.1\r\nHost: ${reg.authority}\r\n`);
+        let linesSent = 0;
+        for (const line of lines) {
+            if (closed) break;
+            socket.write(`${line}\r\n`);
+            linesSent++;
+            if (intervalMs > 0) await new Promise((r) => setTimeout(r, intervalMs));
+        }
+        const closedByFront =
+            closed || (await Promise.race([ended.then(() => true), new Promise((r) => setTimeout(() => r(false), 2000))]));
+        if (!closed) socket.end("\r\n");
+        await Promise.race([ended, new Promise((r) => setTimeout(r, 5000))]);
+        socket.destroy();
+        return { closedByFront: closedByFront === true, linesSent, answer };
     }
 
     /** Starts an upload as the push account; returns its location as the client would use it. */
@@ -440,6 +482,27 @@ describe.each(SHAPES)("$placement: the attacks", ({ scheme, caddyfileFor }) => {
         },
         120_000,
     );
+
+    test("a request head over MAX_HEADER_SIZE gets 431 and the connection closed, before any handler", async () => {
+        // 24 header lines of 1 KB: under the 64 KiB the front took before, over the 16 KiB it takes now and
+        // the 4 KiB Go reads beyond it.
+        const lines = Array.from({ length: 24 }, (_, i) => `X-Filler-${i}: ${"a".repeat(1000)}`);
+        const exchange = await slowHead(open, lines, 0);
+        expect(exchange.closedByFront).toBe(true);
+        expect(exchange.answer).toMatch(/^HTTP\/1\.1 431 /);
+    });
+
+    test("a client that sends its head slowly is cut once READ_HEADER_SECONDS have passed, before its head is complete", async () => {
+        // One short header line every half second, for twice the deadline: the head is never finished in time.
+        const lines = Array.from({ length: 4 * READ_HEADER_SECONDS }, (_, i) => `X-Slow-${i}: ${"a".repeat(64)}`);
+        const exchange = await slowHead(open, lines, 500);
+        expect(exchange.closedByFront).toBe(true);
+        expect(exchange.linesSent).toBeLessThan(lines.length);
+        // It was not cut for its size: what it sent is far under the limit.
+        expect(exchange.answer).not.toMatch(/^HTTP\/1\.1 431 /);
+        // A well-behaved client is answered meanwhile and after.
+        expect(send(open, "GET", "/v2/").status).toBe(401);
+    }, 60_000);
 
     test("oversized credentials leave the front's memory flat (Caddy caches each password check by its plaintext)", async () => {
         const rss = () => Number(/^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${open.caddyPid}/status`, "utf8"))?.[1]) * 1024;

@@ -63,10 +63,11 @@ describe("renderCaddyfile rules", () => {
         );
     });
 
-    test("offers HTTP/2 unless the policy turns it off (the external host), and caps request headers", () => {
+    test("offers HTTP/2 unless the policy turns it off (the external host), and caps request heads in size and time", () => {
         expect(renderCaddyfile(base)).toContain("\t\tprotocols h1 h2\n");
         expect(renderCaddyfile({ ...base, http2: false })).toContain("\t\tprotocols h1\n");
-        expect(renderCaddyfile(base)).toMatch(/\n\t\tmax_header_size 64KiB\n/);
+        expect(renderCaddyfile(base)).toMatch(/\n\t\tmax_header_size 16KiB\n/);
+        expect(renderCaddyfile(base)).toMatch(/\n\t\ttimeouts \{\n\t\t\tread_header 10s\n\t\t\tidle 5m\n\t\t\}\n/);
     });
 
     test("refuses a route prefix in another case, two Authorization values and an oversized one before anything else", () => {

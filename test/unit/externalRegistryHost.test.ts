@@ -12,6 +12,7 @@ import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { describe, expect, test } from "vitest";
+import { FRONT_ENVIRONMENT, FRONT_MEMORY } from "../../components/shared/front";
 import { promiseOf } from "../../tools/mockRuntime";
 import { HASH, hostsUnderMocks, PLACED_0600 } from "../support/externalHostMocks";
 
@@ -138,6 +139,11 @@ describe("ExternalRegistryHost", () => {
             " --network host --cap-drop ALL --cap-add NET_BIND_SERVICE --security-opt no-new-privileges --tmpfs /run/caddy ",
         );
         expect(front).toMatch(/ caddy:2\.8\.4 caddy run --adapter caddyfile --config \/etc\/caddy\/Caddyfile$/);
+        // Its memory and connections are bounded: slow clients can slow it down, not grow it into the host's memory.
+        expect(front).toContain(
+            ` --memory 512m --memory-swap 512m -e GOMEMLIMIT=${FRONT_ENVIRONMENT.GOMEMLIMIT} --ulimit nofile=4096:4096 `,
+        );
+        expect(FRONT_ENVIRONMENT.GOMEMLIMIT).toBe("399MiB");
         for (const command of [validate, front]) {
             expect(command).toContain(
                 "-e XDG_DATA_HOME=/var/lib/dso-registry-front/data -e XDG_CONFIG_HOME=/var/lib/dso-registry-front/config",
@@ -171,7 +177,9 @@ describe("ExternalRegistryHost", () => {
             "/run/dso-registry-mirrors:/run/dso-registry-mirrors",
         ];
         const digest = createHash("sha256")
-            .update(`/var/lib/dso-registry-front ${mounts.join("\n")}`)
+            .update(
+                `/var/lib/dso-registry-front ${mounts.join("\n")} memory:${FRONT_MEMORY.limitMiB} go:${FRONT_ENVIRONMENT.GOMEMLIMIT} files:${FRONT_MEMORY.openFiles}`,
+            )
             .digest("hex")
             .slice(0, 16);
         const { status, calls, stdout, stderr } = runStubbed(script("registry-host-caddy-reload"), ["docker", "systemctl", "curl"], {

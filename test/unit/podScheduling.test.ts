@@ -54,6 +54,17 @@ describe("inCluster.pod: where and how the placement's pods run", () => {
         expect(restrictedPodProblems(template.spec)).toEqual([]);
     });
 
+    test.each([
+        ["the program's limit", undefined, "399MiB"],
+        ["a limit of 1Gi", { limits: { memory: "1Gi" } }, "798MiB"],
+        ["a limit of 600M", { limits: { memory: "600M" } }, "446MiB"],
+        ["no memory limit", { limits: { cpu: "1" } }, undefined],
+    ])("the front's Go runtime is told about its memory limit (%s): GOMEMLIMIT some 80%% of it", (_name, front, expected) => {
+        const d = deploymentOf(baseSpec({ pod: front ? { resources: { front } } : {} }));
+        const env: { name: string; value?: string }[] = container(d, "caddy").env;
+        expect(env.find((e) => e.name === "GOMEMLIMIT")?.value).toBe(expected);
+    });
+
     test("nodeSelector, tolerations and priorityClassName reach every pod of the placement (UI, GC, backup, restore, caches); affinity and annotations only the registry's", async () => {
         const jobs = { requests: { cpu: "50m" }, limits: { memory: "512Mi" } };
         const spec = baseSpec({

@@ -276,6 +276,30 @@ const CASES: readonly (readonly [string, readonly PreviewStep[], Expected])[] = 
         [["front", "the front on the external host is made anew with caddy:2.10.2: the port is closed while the new container starts"]],
     ],
     [
+        "a front made before its memory and open-files limits: the front is made anew with them",
+        [
+            step({
+                op: "update",
+                chain: [HOST, "dso-registry:externalHost:CaddySite", REMOTE],
+                name: "registry-host-caddy-reload",
+                olds: { connection, create: caddyReload("e547") },
+                news: {
+                    connection,
+                    create: script({
+                        CADDYFILE: "/etc/caddy/Caddyfile",
+                        FILES_FINGERPRINT: "e547",
+                        FRONT_IMAGE: "caddy:2.8.4",
+                        FRONT_MOUNTS: "/etc/caddy:/etc/caddy:ro",
+                        FRONT_MEMORY_MIB: "512",
+                        FRONT_GO_MEMORY_LIMIT: "399MiB",
+                        FRONT_OPEN_FILES: "4096",
+                    }),
+                },
+            }),
+        ],
+        [["front", "the front on the external host is made anew: the port is closed while the new container starts"]],
+    ],
+    [
         "the upgrade from the caddy service: the front moves to the pinned Caddy's container with the service's certificates",
         [
             step({

@@ -19,6 +19,10 @@
 # reached only from inside (`caddy reload` through the engine's exec).
 # Caddy runs as root in the container with no capability but NET_BIND_SERVICE: it reads what root owns,
 # and nothing else of the host is mounted.
+# Its memory is limited to FRONT_MEMORY_MIB (no swap beyond it), Go's runtime told to collect harder near
+# FRONT_GO_MEMORY_LIMIT, and its open files (so its connections) to FRONT_OPEN_FILES: clients that open
+# connections and never finish a request can slow the front down, but not grow it into the host's memory
+# (docs/decisions/access-policy.md#slow-clients).
 #
 # The first apply on a host whose front was the distribution's caddy service moves it: the service's
 # certificates and ACME account (PACKAGE_DATA_DIR) are copied into FRONT_DIR/data when that holds none
@@ -29,6 +33,7 @@
 # anew (a new image).
 : "${CADDYFILE:?}" "${FILES_FINGERPRINT:?}" "${FRONT_NAME:?}" "${FRONT_IMAGE:?}" "${FRONT_DIR:?}" "${FRONT_MOUNTS:?}"
 : "${ADMIN_DIR:?}" "${PACKAGE_DATA_DIR:?}" "${PACKAGE_ADMIN_SOCKET:?}" "${LOCK_FILE:?}"
+: "${FRONT_MEMORY_MIB:?}" "${FRONT_GO_MEMORY_LIMIT:?}" "${FRONT_OPEN_FILES:?}"
 set -eu
 # shellcheck source=../../upkeep/sh/container-engine.sh
 . "$(dirname "$0")/../../upkeep/sh/container-engine.sh"
@@ -54,7 +59,8 @@ front_container() {
     docker "$verb" -e "XDG_DATA_HOME=$FRONT_DIR/data" -e "XDG_CONFIG_HOME=$FRONT_DIR/config" -v "$front_dir:$FRONT_DIR" "$@"
 }
 
-spec="$FRONT_IMAGE mounts:$(printf '%s %s' "$FRONT_DIR" "$FRONT_MOUNTS" | sha256sum | cut -c1-16)"
+limits="memory:$FRONT_MEMORY_MIB go:$FRONT_GO_MEMORY_LIMIT files:$FRONT_OPEN_FILES"
+spec="$FRONT_IMAGE mounts:$(printf '%s %s %s' "$FRONT_DIR" "$FRONT_MOUNTS" "$limits" | sha256sum | cut -c1-16)"
 have=$(docker inspect -f '{{index .Config.Labels "dso-registry.spec"}} {{.State.Running}}' "$FRONT_NAME" 2>/dev/null || true)
 
 # validate: `caddy validate` by the Caddy that will run the file: the front itself when it runs from
@@ -87,6 +93,8 @@ take_lock "$LOCK_FILE"
 docker rm -f "$FRONT_NAME-next" >/dev/null 2>&1 || true
 front_container create --name "$FRONT_NAME-next" --restart unless-stopped --label "dso-registry.spec=$spec" \
     --network host --cap-drop ALL --cap-add NET_BIND_SERVICE --security-opt no-new-privileges --tmpfs "$ADMIN_DIR" \
+    --memory "${FRONT_MEMORY_MIB}m" --memory-swap "${FRONT_MEMORY_MIB}m" -e "GOMEMLIMIT=$FRONT_GO_MEMORY_LIMIT" \
+    --ulimit "nofile=$FRONT_OPEN_FILES:$FRONT_OPEN_FILES" \
     "$FRONT_IMAGE" caddy run --adapter caddyfile --config "$CADDYFILE" >/dev/null
 
 # The distribution's caddy service, on a host moving to the front (no front yet): its certificates
