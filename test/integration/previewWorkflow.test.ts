@@ -189,6 +189,10 @@ describe("the preview workflow", () => {
             expect(YAML.parse(readFileSync(path.join(PROJECT_DIR, "Pulumi.yaml"), "utf8")).backend).toBeUndefined();
             const preview = job.steps.find((s) => s.uses?.startsWith("pulumi/actions@"))!;
             expect(preview.with).toMatchObject({ command: "preview", "stack-name": "${{ matrix.stack }}", diff: true });
+            // The action's own comment edits the first comment that starts with its heading, whoever wrote it: off, and
+            // its diff goes into the workflow's own comment (below).
+            expect(preview.with?.["comment-on-pr"]).toBe(false);
+            expect(preview.id).toBe("preview");
             expect(preview.if).toBe("steps.access.outputs.ready == 'true'");
         });
 
@@ -244,7 +248,7 @@ describe("the preview workflow", () => {
                 "actions/setup-node@v7": [],
                 "npm ci --ignore-scripts": [],
                 "Backend and cluster access for the preview": ["KUBECONFIG_<stack>"],
-                "pulumi/actions@v7": [...backend, "GITHUB_TOKEN"].sort(),
+                "pulumi/actions@v7": backend,
                 "The preview as JSON": backend,
                 "What the change disrupts": ["GITHUB_TOKEN"],
             });
@@ -348,6 +352,7 @@ describe("the preview workflow", () => {
                 GITHUB_STEP_SUMMARY: summary,
                 CALLS: calls,
                 COMMENTS: `${calls}.comments`,
+                PREVIEW_DIFF: "Previewing update (prod):\n~ random:index/randomPassword:RandomPassword registry-accounts-push replace",
             };
             for (const s of [previewJson, step]) {
                 const result = runStep(s, workspace, env);
@@ -378,6 +383,10 @@ describe("the preview workflow", () => {
             expect(calls[1]).toBe("gh api repos/platform/dso-registry/issues/42/comments --paginate");
             expect(calls[2]).toBe("gh pr comment 42 --repo platform/dso-registry --body-file comment.md");
             expect(body.split("\n")[0]).toBe("<!-- dso-registry consequences: prod -->");
+            // The preview action's diff, in the same comment: the action comments nothing itself.
+            expect(step.env?.PREVIEW_DIFF).toBe("${{ steps.preview.outputs.output }}");
+            expect(body).toContain("<details><summary>pulumi preview --diff (prod)</summary>");
+            expect(body).toMatch(/~ random:index\/randomPassword:RandomPassword registry-accounts-push replace\n+```\n<\/details>/);
             for (const text of [body, summary]) {
                 expect(text).toContain("### What this change disrupts: stack `prod`");
                 expect(text).toContain("- account ci-push: its password rotates; the old one stops working when this runs");
