@@ -435,6 +435,76 @@ describe("the kind stack on the real cluster", () => {
         },
         15 * 60_000,
     );
+
+    it(
+        "kind's own local-registry recipe followed first: its kind-registry container and ConfigMap stop `up` before any change, and `destroy` keeps both",
+        async () => {
+            const w = ws as Workspace;
+            // kind's recipe (kind.sigs.k8s.io/docs/user/local-registry): the registry container, then the KEP-1755 ConfigMap.
+            const recipe = cluster.engine.docker([
+                "run",
+                "-d",
+                "--restart=always",
+                "-p",
+                "127.0.0.1:5001:5000",
+                "--network",
+                "bridge",
+                "--name",
+                "kind-registry",
+                registryImage(cluster.engine),
+            ]);
+            expect(recipe.code, recipe.stderr).toBe(0);
+            const hosting =
+                'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: local-registry-hosting\n  namespace: kube-public\ndata:\n  localRegistryHosting.v1: |\n    host: "localhost:5001"\n';
+            const applied = await w.shell("kubectl apply -f -", { input: hosting });
+            expect(applied.code, applied.stderr).toBe(0);
+            const container = () =>
+                cluster.engine.docker(["inspect", "-f", "{{.Id}} {{.State.Running}} {{.State.StartedAt}}", "kind-registry"]).stdout.trim();
+            const configMap = () =>
+                cluster.kubectl([
+                    "get",
+                    "configmap",
+                    "-n",
+                    "kube-public",
+                    "local-registry-hosting",
+                    "-o",
+                    "jsonpath={.metadata.uid} {.metadata.resourceVersion} {.data}",
+                ]).stdout;
+            const was = { container: container(), configMap: configMap() };
+            try {
+                const up = await w.pulumi(["up", "--yes", "-s", STACK]);
+                const output = up.stdout + up.stderr;
+                expect(up.code, output).not.toBe(0);
+                expect(output).toContain("- ConfigMap kube-public/local-registry-hosting (written by kubectl-client-side-apply");
+                expect(output).toContain(
+                    "kubectl label configmap local-registry-hosting --namespace kube-public app.kubernetes.io/part-of=dso-registry",
+                );
+                // Nothing was changed: no container of the stack's, the recipe's two as they were.
+                expect(CONTAINERS.slice(1).map(running)).toEqual([undefined, undefined, undefined]);
+                expect({ container: container(), configMap: configMap() }).toEqual(was);
+                const destroyed = await w.pulumi(["destroy", "--yes", "-s", STACK]);
+                expect(destroyed.code, destroyed.stdout + destroyed.stderr).toBe(0);
+                expect({ container: container(), configMap: configMap() }).toEqual(was);
+
+                // The ConfigMap gone, the container alone stops `up` where the containers are run; destroy keeps it.
+                cluster.kubectl(["delete", "configmap", "-n", "kube-public", "local-registry-hosting"]);
+                const again = await w.pulumi(["up", "--yes", "--skip-preview", "-s", STACK]);
+                expect(again.code, again.stdout + again.stderr).not.toBe(0);
+                expect(again.stdout + again.stderr).toContain(
+                    "A container named kind-registry exists on this Docker host and this stack did not make it",
+                );
+                expect(CONTAINERS.slice(1).map(running)).toEqual([undefined, undefined, undefined]);
+                expect(container()).toBe(was.container);
+                const destroyedAgain = await w.pulumi(["destroy", "--yes", "-s", STACK]);
+                expect(destroyedAgain.code, destroyedAgain.stdout + destroyedAgain.stderr).toBe(0);
+                expect(container()).toBe(was.container);
+            } finally {
+                cluster.engine.docker(["rm", "-f", "kind-registry"]);
+                cluster.kubectl(["delete", "configmap", "-n", "kube-public", "local-registry-hosting", "--ignore-not-found"]);
+            }
+        },
+        10 * 60_000,
+    );
 });
 
 describe("stop", () => {
