@@ -1,9 +1,10 @@
 /**
  * Repeated failed logins from one client are refused before they reach a password check: on the
  * external host, fail2ban reads the front's JSON access log and bans the address at the firewall
- * (nftables) for the front's ports; in the cluster, the ingress controller limits the token endpoint's
- * requests per client address (ingress-nginx with annotations, Traefik with a rateLimit Middleware). Why these and not a limiter inside Caddy:
- * docs/decisions/access-policy.md#login-cost.
+ * (nftables) for the front's ports; in the cluster, the ingress controller limits requests per client
+ * address: ingress-nginx with annotations on the token endpoint and the ping, Traefik with rateLimit
+ * Middlewares on the token endpoint and on every other request that carries credentials. Why these and
+ * not a limiter inside Caddy: docs/decisions/access-policy.md#login-cost.
  *
  * A failed login is a request whose credentials were refused; a 401 to an anonymous request never
  * counts, since any web page can make its visitors' browsers send those (`renderFail2banFilter`).
@@ -99,9 +100,9 @@ export function renderFail2banJail(jail: LoginJail): string {
 }
 
 /**
- * The annotations of an Ingress that carries only the token endpoint (ingress-nginx): requests per
+ * The annotations of the login Ingress (ingress-nginx: the token endpoint and the ping): requests per
  * minute and concurrent connections per client address; past them ingress-nginx answers 503 without
- * passing the request on. ingress-nginx counts every token request, good logins and anonymous tokens
+ * passing the request on. ingress-nginx counts every request there, good logins and anonymous tokens
  * too (it cannot see the answer), so the rate is its own setting, sized for the busiest legitimate
  * client, not fail2ban's failure budget: `requestsPerMinute`, with a burst of as many at once
  * (`limit-burst-multiplier` 1). Names and value forms: ingress-nginx's annotations page, "Rate Limiting".
@@ -124,13 +125,38 @@ export function loginIngressAnnotations(requestsPerMinute: number, ignoreNetwork
 export const LOGIN_CONNECTIONS_PER_CLIENT = 16;
 
 /**
- * Traefik's rateLimit Middleware spec (traefik.io/v1alpha1) for the token endpoint's Ingress: on average
- * `requestsPerMinute` per client address, with a burst of as many at once; past it Traefik answers 429
- * without passing the request on. Without a `sourceCriterion` Traefik groups requests by the connection's
- * remote address, which a client cannot forge with a header. Traefik's rateLimit has no list of exempt
- * networks: `ignoreNetworks` does not apply here (the config says so).
+ * Traefik's rateLimit Middleware spec (traefik.io/v1alpha1): on average `requestsPerMinute` per client
+ * address, with a burst of as many at once; past it Traefik answers 429 without passing the request on.
+ * Without a `sourceCriterion` Traefik groups requests by the connection's remote address, which a client
+ * cannot forge with a header. Traefik's rateLimit has no list of exempt networks: `ignoreNetworks` does
+ * not apply here (the config says so). Each router that names the Middleware counts in buckets of its own.
  */
 export function traefikLoginRateLimit(requestsPerMinute: number): { rateLimit: { average: number; period: string; burst: number } } {
     const rate = Math.max(1, Math.floor(requestsPerMinute));
     return { rateLimit: { average: rate, period: "1m", burst: rate } };
+}
+
+/**
+ * The Traefik rule (v3 syntax) of every request to `host` that carries credentials: an Authorization
+ * header whose value is not exactly `anonymousToken` (which the front drops: no credential), outside the
+ * paths `excluded` (routes of their own: the token endpoint's, limited on its own, and the web UI's, which
+ * never reaches the front). That is every request that can make the front run a password check: the front
+ * checks only an Authorization value (Basic, or a token, which is Basic inside; docs/decisions/access-policy.md,
+ * Login cost), so a request without one is never a guess. It is wider than the password checks (a pull with
+ * a token gets none unless reads need an account): counted all the same, so no later route of the front's
+ * that checks a password can be missed. Traefik's `Header` and `HeaderRegexp` hold when any of the header's
+ * values matches; the front refuses a second Authorization value (400) before any check.
+ */
+export function traefikCredentialsRule(
+    host: string,
+    anonymousToken: string,
+    excluded: readonly { readonly path: string; readonly exact: boolean }[],
+): string {
+    const quoted = (text: string) => `\`${text}\``;
+    return [
+        `Host(${quoted(host)})`,
+        `HeaderRegexp(\`Authorization\`, \`.\`)`,
+        `!Header(\`Authorization\`, ${quoted(`Bearer ${anonymousToken}`)})`,
+        ...excluded.map(({ path, exact }) => `!${exact ? "Path" : "PathPrefix"}(${quoted(path)})`),
+    ].join(" && ");
 }

@@ -29,6 +29,7 @@ const FORMERLY_TOLD = new Set([
     "registry.loginLimit.findTimeSeconds",
     "registry.loginLimit.banTimeSeconds",
     "registry.loginLimit.tokenRequestsPerMinute",
+    "registry.loginLimit.credentialRequestsPerMinute",
     "registry.tls.caValidityDays",
     "registry.tls.serverCertValidityDays",
     "registry.tls.acmeEmail",

@@ -341,11 +341,12 @@ const {
     findTimeSeconds,
     banTimeSeconds,
     tokenRequestsPerMinute,
+    credentialRequestsPerMinute,
     ignoreNetworks,
 } = ownRegistry.loginLimit.unwrap().shape;
 /** The limit each front applies: fail2ban's counts on the host, ingress-nginx's rate in the cluster. */
 const LOGIN_LIMIT_OF = {
-    "in-cluster": switched({ tokenRequestsPerMinute, ignoreNetworks }, true),
+    "in-cluster": switched({ tokenRequestsPerMinute, credentialRequestsPerMinute, ignoreNetworks }, true),
     "external-host": switched({ maxRetry, findTimeSeconds, banTimeSeconds, ignoreNetworks }, true),
 };
 const { enabled: _uiOn, ...uiOn } = ownRegistry.ui.unwrap().shape;

@@ -156,7 +156,8 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
     },
     {
         // In the cluster the limit is the ingress controller's: ingress-nginx's or Traefik's; behind a Gateway, Traefik's only.
-        // Traefik's rateLimit Middleware exempts no network (components/accessPolicy/loginLimit.ts).
+        // Traefik's rateLimit Middleware exempts no network, and only Traefik counts the requests with credentials
+        // (components/accessPolicy/loginLimit.ts).
         keys: ["registry.loginLimit"],
         mootWith: (c, at) => {
             if (c.registry.mode !== "in-cluster") return undefined;
@@ -169,8 +170,12 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
             if (controller === undefined) {
                 return `${ingressClassSetting(c.inCluster)} (the login limit needs ingress-nginx or Traefik)`;
             }
-            return controller === "traefik" && covers("registry.loginLimit.ignoreNetworks", pattern(at))
-                ? `${ingressClassSetting(c.inCluster)} (Traefik's rate limit exempts no network)`
+            if (controller === "traefik" && covers("registry.loginLimit.ignoreNetworks", pattern(at))) {
+                return `${ingressClassSetting(c.inCluster)} (Traefik's rate limit exempts no network)`;
+            }
+            // ingress-nginx cannot tell a request with credentials from a pull on the same path: only Traefik counts them.
+            return controller === "nginx" && covers("registry.loginLimit.credentialRequestsPerMinute", pattern(at))
+                ? `${ingressClassSetting(c.inCluster)} (ingress-nginx limits the token endpoint and the ping only)`
                 : undefined;
         },
     },

@@ -2,10 +2,10 @@
  * The Gateway API exposure (`inCluster.exposure` "gateway"): the registry's name on one HTTPRoute to the
  * front, on a Gateway the operator names or one the stack creates with the registry's certificate.
  * Gateway API has no allowlist and no rate limit of its own: the pod's Caddy enforces the allowlist on the
- * client address the controller forwards (`sidecarPolicy`), and Traefik's rate limit is attached to the
- * token path through an ExtensionRef filter when the controller is Traefik. Why: docs/in-cluster.md, Gateway API.
+ * client address the controller forwards (`sidecarPolicy`), and Traefik's rate limits are attached to the
+ * token path and to requests with credentials through ExtensionRef filters when the controller is Traefik. Why: docs/in-cluster.md, Gateway API.
  */
-import { TOKEN_PATH } from "../accessPolicy/policy";
+import { ANONYMOUS_TOKEN, TOKEN_PATH } from "../accessPolicy/policy";
 import { CREATED_GATEWAY_LISTENER } from "../shared/facts";
 import type { K8sObject } from "../shared/k8sObject";
 import { WAIT_FOR_ISSUED } from "./issuerChain";
@@ -52,23 +52,40 @@ export function renderGateway(spec: GatewayExposureSpec): K8sObject | undefined 
     };
 }
 
+/** An ExtensionRef filter naming one of Traefik's Middlewares of the route's namespace. */
+const traefikMiddleware = (name: string) => ({ type: "ExtensionRef", extensionRef: { group: "traefik.io", kind: "Middleware", name } });
+
 /**
  * HTTPRoute `registry`: every path of the registry's name to the front's plain-HTTP Service (the web UI's
- * too: the front serves it, behind the allowlist, as on the external host); with Traefik and a login
- * limit, the token path (an Exact match, which wins over any prefix) through the rate-limit Middleware.
+ * too: the front serves it, behind the allowlist, as on the external host). With Traefik and a login limit,
+ * two rate-limit Middlewares by ExtensionRef filters: the token path (an Exact match, which wins over any
+ * prefix) through the token's, and every other request with an Authorization header through the
+ * credentials' (`credentialRequestsPerMinute`), but for the anonymous token, which the front drops: Gateway
+ * API has no negated match, so an Exact header match for it comes first, without a filter. Traefik ranks
+ * the two header rules alike (one header match each) and then by their order in the route, the first first.
+ * Requests without credentials meet the plain rule, unlimited.
  */
 export function renderHttpRoute(spec: GatewayExposureSpec): K8sObject {
     const registry = [{ name: IN_CLUSTER.name, port: IN_CLUSTER.servicePort }];
     // The web UI's path too: the front serves it from the UI's Service behind the allowlist (sidecarPolicy).
     const rules: Record<string, unknown>[] = [{ matches: [{ path: { type: "PathPrefix", value: "/" } }], backendRefs: registry }];
     if (spec.loginLimit && spec.ingressController === "traefik") {
-        rules.push({
-            matches: [{ path: { type: "Exact", value: TOKEN_PATH } }],
-            filters: [
-                { type: "ExtensionRef", extensionRef: { group: "traefik.io", kind: "Middleware", name: IN_CLUSTER.loginLimitMiddleware } },
-            ],
-            backendRefs: registry,
-        });
+        const authorization = (type: "Exact" | "RegularExpression", value: string) => [
+            { path: { type: "PathPrefix", value: "/" }, headers: [{ type, name: "Authorization", value }] },
+        ];
+        rules.push(
+            {
+                matches: [{ path: { type: "Exact", value: TOKEN_PATH } }],
+                filters: [traefikMiddleware(IN_CLUSTER.loginLimitMiddleware)],
+                backendRefs: registry,
+            },
+            { matches: authorization("Exact", `Bearer ${ANONYMOUS_TOKEN}`), backendRefs: registry },
+            {
+                matches: authorization("RegularExpression", "."),
+                filters: [traefikMiddleware(IN_CLUSTER.credentialsLimitMiddleware)],
+                backendRefs: registry,
+            },
+        );
     }
     const namespace = gatewayNamespace(spec);
     return {

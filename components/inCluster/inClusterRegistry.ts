@@ -637,6 +637,9 @@ export function planInClusterRegistry(
     };
 }
 
+/** Its type token, by which URNs and previews name it (the preview's consequences summary reads it). */
+export const IN_CLUSTER_REGISTRY_TYPE = "dso-registry:inCluster:InClusterRegistry";
+
 /**
  * The registry in a cluster: Distribution and its Caddy sidecar in one Deployment, behind the cluster's
  * ingress. Kubernetes objects go to the provider of `opts.providers` (or `opts.provider`), else the
@@ -662,7 +665,7 @@ export class InClusterRegistry extends pulumi.ComponentResource {
     readonly caCertPem?: pulumi.Output<string>;
 
     constructor(name: string, given: InClusterRegistryArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("dso-registry:inCluster:InClusterRegistry", name, {}, withFormerType(opts, "dso:registry:InClusterRegistry"));
+        super(IN_CLUSTER_REGISTRY_TYPE, name, {}, withFormerType(opts, "dso:registry:InClusterRegistry"));
         const args = inClusterRegistryDefaults(given);
         const decoyBcryptHash = decoyHash(`${name}-decoy`, this);
         const httpSecret = new random.RandomPassword(`${name}-http-secret`, { length: 48, special: false }, { parent: this });
@@ -716,11 +719,11 @@ export function inClusterObjectPlan(name: string, objects: readonly K8sObject[])
     for (const object of objects) {
         const resourceName = `${name}-${object.kind.toLowerCase()}-${object.metadata.name}`;
         const workload = object.kind === "Deployment" || object.kind === "CronJob";
-        // An Ingress (or a Gateway and its route) after the Secret and the Services it names: a controller that reads it at once (Traefik)
+        // An Ingress (or an IngressRoute, or a Gateway and its route) after the Secret and the Services it names: a controller that reads it at once (Traefik)
         // otherwise logs that they do not exist until they do.
         const dependsOn = workload
             ? [...(namespace ? [namespace] : []), ...inputs]
-            : ["Ingress", "HTTPRoute", "Gateway"].includes(object.kind)
+            : ["Ingress", "IngressRoute", "HTTPRoute", "Gateway"].includes(object.kind)
               ? [...(namespace ? [namespace] : []), ...inputs, ...services]
               : namespace && object.kind !== "Namespace"
                 ? [namespace]

@@ -14,6 +14,8 @@ import { renderGcCronJob, renderGcRbac } from "./maintenance";
 import { renderMonitoringObjects } from "./monitoring";
 import {
     renderAllowlistMiddleware,
+    renderCredentialsLimitMiddleware,
+    renderCredentialsRoute,
     renderIngress,
     renderLocalRegistryHosting,
     renderLoginIngress,
@@ -50,6 +52,8 @@ export function renderInClusterObjects(spec: InClusterSpec): K8sObject[] {
         renderIngress(spec),
         renderLoginLimitMiddleware(spec),
         renderLoginIngress(spec),
+        renderCredentialsLimitMiddleware(spec),
+        renderCredentialsRoute(spec),
         ...(spec.gateway ? renderGatewayObjects({ ...spec, gateway: spec.gateway }) : []),
         renderDisruptionBudget(spec),
         // The web UI: objects of its own, so it is updated and restarted without the registry's pod.

@@ -3,8 +3,9 @@
  * Traefik allowlist Middleware, and the KEP-1755 ConfigMap that tells local tools where it is.
  */
 import type * as k8s from "@pulumi/kubernetes";
-import { loginIngressAnnotations, traefikLoginRateLimit } from "../accessPolicy/loginLimit";
-import { TOKEN_PATH } from "../accessPolicy/policy";
+import { loginIngressAnnotations, traefikCredentialsRule, traefikLoginRateLimit } from "../accessPolicy/loginLimit";
+import { ANONYMOUS_TOKEN, TOKEN_PATH } from "../accessPolicy/policy";
+import { UI_PATH } from "../registryUi/environment";
 import { renderUiObjects } from "../registryUi/kubernetes";
 import type { K8sObject } from "../shared/k8sObject";
 import { labels, meta, selector } from "./k8sHelpers";
@@ -161,14 +162,14 @@ export type IngressSpec = Pick<
     InClusterSpec,
     "namespace" | "host" | "ingressClass" | "ingressController" | "tls" | "allowedNetworks" | "loginLimit"
 > &
-    Partial<Pick<InClusterSpec, "gateway">>;
+    Partial<Pick<InClusterSpec, "gateway" | "ui">>;
 
-/** An Ingress for the registry's host name over TLS (certificate in Secret `registry-tls`), for one path. */
+/** An Ingress for the registry's host name over TLS (certificate in Secret `registry-tls`), for its paths. */
 function ingressFor(
     spec: IngressSpec,
     name: string,
     annotations: Record<string, string>,
-    path: { readonly path: string; readonly pathType: "Prefix" | "Exact" },
+    paths: readonly { readonly path: string; readonly pathType: "Prefix" | "Exact" }[],
 ): K8sObject {
     return {
         apiVersion: "networking.k8s.io/v1",
@@ -181,7 +182,9 @@ function ingressFor(
             rules: [
                 {
                     host: spec.host,
-                    http: { paths: [{ ...path, backend: { service: { name: IN_CLUSTER.name, port: { name: "http" } } } }] },
+                    http: {
+                        paths: paths.map((path) => ({ ...path, backend: { service: { name: IN_CLUSTER.name, port: { name: "http" } } } })),
+                    },
                 },
             ],
         },
@@ -191,7 +194,7 @@ function ingressFor(
 /** The Ingress that serves the registry's host name over TLS, with its certificate in Secret `registry-tls`. */
 export function renderIngress(spec: IngressSpec): K8sObject | undefined {
     if (spec.gateway) return undefined;
-    return ingressFor(spec, IN_CLUSTER.name, ingressAnnotations(spec), { path: "/", pathType: "Prefix" });
+    return ingressFor(spec, IN_CLUSTER.name, ingressAnnotations(spec), [{ path: "/", pathType: "Prefix" }]);
 }
 
 /** Traefik's name for a Middleware of this namespace: <namespace>-<name>@kubernetescrd. */
@@ -214,13 +217,88 @@ export function renderLoginLimitMiddleware(spec: IngressSpec): K8sObject | undef
 }
 
 /**
- * The token endpoint's own Ingress, with the controller's per-address limit (docs/access-policy.md,
- * Failed logins are limited): ingress-nginx's annotations, or Traefik's rateLimit Middleware after the
- * allowlist's. Both controllers merge it with the main Ingress for the same host, and an Exact path wins
- * over the Prefix "/" (ingress-nginx by its rules, Traefik by the longer rule), so every request for the
- * token goes through the limit and no other request does. Unknown controllers get none (the config warns
- * that the setting has no effect there). Its certificate comes from the main Ingress (no cert-manager
- * annotation here: one Certificate per Secret).
+ * Traefik's rateLimit Middleware for every other request that carries credentials
+ * (`credentialRequestsPerMinute`), named by the IngressRoute of `renderCredentialsRoute` or, behind a
+ * Gateway, by the HTTPRoute's ExtensionRef filter; none without Traefik or a limit.
+ */
+export function renderCredentialsLimitMiddleware(spec: IngressSpec): K8sObject | undefined {
+    if (!spec.loginLimit || spec.ingressController !== "traefik") return undefined;
+    return {
+        apiVersion: "traefik.io/v1alpha1",
+        kind: "Middleware",
+        metadata: meta(IN_CLUSTER.credentialsLimitMiddleware, spec.namespace, "ingress"),
+        spec: traefikLoginRateLimit(spec.loginLimit.credentialRequestsPerMinute),
+    };
+}
+
+/**
+ * The paths an Ingress of their own sends past the front's password checks' limit here: the token
+ * endpoint (its own limit) and, with the web UI, the UI's prefix as Traefik's strict prefix match writes
+ * it (the UI's Ingress sends those to the UI, never to the front). A path that Traefik's looser prefix
+ * match also gives the UI (`/registryX`) is not excluded: the credentials' router has the longer rule, so
+ * it wins there and the request reaches the front limited.
+ */
+function credentialsRouteExclusions(spec: IngressSpec): { path: string; exact: boolean }[] {
+    const ui = UI_PATH.replace(/\/$/, "");
+    return [
+        { path: TOKEN_PATH, exact: true },
+        ...(spec.ui?.enabled
+            ? [
+                  { path: ui, exact: true },
+                  { path: UI_PATH, exact: false },
+              ]
+            : []),
+    ];
+}
+
+/**
+ * Traefik's IngressRoute (traefik.io/v1alpha1) for every request to the registry's name that carries
+ * credentials other than the anonymous token, outside the token endpoint (`traefikCredentialsRule`): to the
+ * same Service as the main Ingress, through the allowlist's Middleware and the credentials' rate limit. A
+ * request without credentials never matches it (anonymous pulls, the kubelet's among them, are not
+ * limited); the front only ever checks a password that came in an Authorization header. No entry points
+ * and no `tls`: like the Ingresses' routers, it is served on Traefik's default entry points with their
+ * TLS, so no entry point that reaches the front without it remains. The rule is longer than the main
+ * Ingress's (`Host && PathPrefix("/")`), so Traefik's default priority (the rule's length) puts it first.
+ * Why: docs/decisions/access-policy.md#repeated-failed-logins-are-refused-before-a-password-check
+ */
+export function renderCredentialsRoute(spec: IngressSpec): K8sObject | undefined {
+    if (!spec.loginLimit || spec.ingressController !== "traefik" || spec.gateway) return undefined;
+    const allowlist = spec.allowedNetworks.length > 0 ? [{ name: IN_CLUSTER.allowlistMiddleware }] : [];
+    return {
+        apiVersion: "traefik.io/v1alpha1",
+        kind: "IngressRoute",
+        metadata: meta(IN_CLUSTER.credentialsRoute, spec.namespace, "ingress"),
+        spec: {
+            routes: [
+                {
+                    kind: "Rule",
+                    match: traefikCredentialsRule(spec.host, ANONYMOUS_TOKEN, credentialsRouteExclusions(spec)),
+                    middlewares: [...allowlist, { name: IN_CLUSTER.credentialsLimitMiddleware }],
+                    services: [{ name: IN_CLUSTER.name, port: "http" }],
+                },
+            ],
+        },
+    };
+}
+
+/**
+ * The paths of the login Ingress. Traefik: the token endpoint alone (every other request with
+ * credentials has the IngressRoute above). ingress-nginx, which cannot tell requests apart by a header:
+ * the token endpoint and the ping (`/v2`, `/v2/`), the two paths where a guess never shares its path with
+ * a pull; one Ingress, so one zone counts both.
+ */
+function loginPaths(spec: IngressSpec): string[] {
+    return spec.ingressController === "nginx" ? [TOKEN_PATH, "/v2", "/v2/"] : [TOKEN_PATH];
+}
+
+/**
+ * The login Ingress, with the controller's per-address limit (docs/access-policy.md, Failed logins are
+ * limited): ingress-nginx's annotations, or Traefik's rateLimit Middleware after the allowlist's. Both
+ * controllers merge it with the main Ingress for the same host, and an Exact path wins over the Prefix "/"
+ * (ingress-nginx by its rules, Traefik by the longer rule), so every request for its paths goes through
+ * the limit. Unknown controllers get none (the config warns that the setting has no effect there). Its
+ * certificate comes from the main Ingress (no cert-manager annotation here: one Certificate per Secret).
  */
 export function renderLoginIngress(spec: IngressSpec): K8sObject | undefined {
     if (!spec.loginLimit || spec.ingressController === undefined || spec.gateway) return undefined;
@@ -240,10 +318,12 @@ export function renderLoginIngress(spec: IngressSpec): K8sObject | undefined {
                       .join(","),
               };
     const all = { ...annotations, ...limits };
-    return ingressFor(spec, IN_CLUSTER.loginIngress, Object.fromEntries(Object.entries(all).sort(([a], [b]) => a.localeCompare(b))), {
-        path: TOKEN_PATH,
-        pathType: "Exact",
-    });
+    return ingressFor(
+        spec,
+        IN_CLUSTER.loginIngress,
+        Object.fromEntries(Object.entries(all).sort(([a], [b]) => a.localeCompare(b))),
+        loginPaths(spec).map((path) => ({ path, pathType: "Exact" as const })),
+    );
 }
 
 /** KEP-1755: tells tools (Tilt, ctlptl, Skaffold…) where the local registry is. */

@@ -67,10 +67,12 @@ export interface InClusterGateway {
     readonly proxyNetworks: readonly string[];
 }
 
-/** The token endpoint's limit at the ingress (ingress-nginx's annotations or Traefik's Middleware). */
+/** The login limit at the ingress (ingress-nginx's annotations or Traefik's Middlewares). */
 export interface InClusterLoginLimit {
-    /** Token requests per minute per client address, with a burst of as many. */
+    /** Token requests per minute per client address, with a burst of as many (ingress-nginx: the pings' too). */
     readonly tokenRequestsPerMinute: number;
+    /** Traefik: other requests with credentials per minute per client address, with a burst of as many. */
+    readonly credentialRequestsPerMinute: number;
     /** Client networks never limited. */
     readonly ignoreNetworks: readonly string[];
 }
@@ -137,7 +139,7 @@ export interface InClusterSpec {
     readonly storage: InClusterStorage;
     /** Client networks allowed through the ingress (or by the sidecar behind a Gateway); everyone when empty. */
     readonly allowedNetworks: readonly string[];
-    /** Token requests limited per client address at the ingress (`registry.loginLimit`); none when unset. */
+    /** Requests that can cost a password check, limited per client address at the ingress (`registry.loginLimit`); none when unset. */
     readonly loginLimit?: InClusterLoginLimit;
     readonly ui: { readonly enabled: boolean; readonly deleteEnabled: boolean };
     readonly garbageCollection: { readonly enabled: boolean; readonly schedule: string; readonly deleteUntagged: boolean };
@@ -233,6 +235,10 @@ export const IN_CLUSTER = {
     loginIngress: "registry-login",
     /** Traefik's rateLimit Middleware of the token endpoint's Ingress. */
     loginLimitMiddleware: "registry-login-limit",
+    /** Traefik's IngressRoute of every other request that carries credentials, with the limit below. */
+    credentialsRoute: "registry-credentials",
+    /** Traefik's rateLimit Middleware of the requests with credentials. */
+    credentialsLimitMiddleware: "registry-credentials-limit",
     /** Traefik's Middleware that enforces the client-network allowlist. */
     allowlistMiddleware: "registry-allowlist",
     dataClaim: "registry-data",

@@ -49,6 +49,7 @@ const CLASSES: Record<string, Constructor> = {
     "rbac.authorization.k8s.io/v1/ClusterRoleBinding": k8s.rbac.v1.ClusterRoleBinding,
     "batch/v1/CronJob": k8s.batch.v1.CronJob,
     "traefik.io/v1alpha1/Middleware": TraefikMiddleware,
+    "traefik.io/v1alpha1/IngressRoute": customResource("traefik.io/v1alpha1", "IngressRoute"),
     "cert-manager.io/v1/Issuer": customResource("cert-manager.io/v1", "Issuer"),
     "cert-manager.io/v1/Certificate": customResource("cert-manager.io/v1", "Certificate"),
     "gateway.networking.k8s.io/v1/Gateway": customResource("gateway.networking.k8s.io/v1", "Gateway"),

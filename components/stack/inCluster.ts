@@ -52,7 +52,13 @@ export function defineInClusterRegistry(
                 : { kind: "filesystem", size: r.storage.size, storageClass: r.storage.storageClass },
         allowedNetworks: r.allowedNetworks,
         ...(r.loginLimit.enabled
-            ? { loginLimit: { tokenRequestsPerMinute: r.loginLimit.tokenRequestsPerMinute, ignoreNetworks: r.loginLimit.ignoreNetworks } }
+            ? {
+                  loginLimit: {
+                      tokenRequestsPerMinute: r.loginLimit.tokenRequestsPerMinute,
+                      credentialRequestsPerMinute: r.loginLimit.credentialRequestsPerMinute,
+                      ignoreNetworks: r.loginLimit.ignoreNetworks,
+                  },
+              }
             : {}),
         ui: { enabled: r.ui.enabled },
         garbageCollection: r.maintenance.garbageCollection,

@@ -3,9 +3,9 @@
  * files, behind Debian's nginx configured from the rendered Ingresses (the main one and the token
  * endpoint's own, merged for one host as ingress-nginx does; test/support/ingress.ts turns their
  * annotations into the directives ingress-nginx's template writes). Clients on different loopback
- * addresses are different clients to nginx: a brute-force loop on the token endpoint is refused with
- * 503 after the burst, while anonymous pulls and token requests from other addresses, and from a
- * network never limited, keep working.
+ * addresses are different clients to nginx: a brute-force loop on the token endpoint, or on the ping,
+ * is refused with 503 after the burst, while anonymous pulls and token requests from other addresses,
+ * and from a network never limited, keep working.
  */
 import { createHash, randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
@@ -32,6 +32,7 @@ const ADDRESSES = {
     ci: "127.0.0.4",
     neverLimited: "127.0.0.5",
     otherCase: "127.0.0.6",
+    pinger: "127.0.0.7",
 } as const;
 
 const spec: IngressSpec = {
@@ -41,7 +42,7 @@ const spec: IngressSpec = {
     ingressController: "nginx",
     tls: { kind: "secret", certPem: "", keyPem: "" },
     allowedNetworks: [],
-    loginLimit: { tokenRequestsPerMinute: RATE, ignoreNetworks: [`${ADDRESSES.neverLimited}/32`] },
+    loginLimit: { tokenRequestsPerMinute: RATE, credentialRequestsPerMinute: RATE * 10, ignoreNetworks: [`${ADDRESSES.neverLimited}/32`] },
 };
 
 let dir: string;
@@ -230,6 +231,23 @@ describe("ingress-nginx's limit on the token endpoint, with the rendered Ingress
         }
         expect(statuses).toEqual(Array(RATE * 4).fill(404));
         expect((await request(ADDRESSES.otherCase, "/V2/TOKEN", { authorization: basic(push.username, push.password) })).status).toBe(404);
+    }, 60_000);
+
+    test("a brute-force loop on the ping (GET /v2/ with Basic) meets the same limit, in the token's zone; anonymous pulls from that address go on", async () => {
+        const statuses: number[] = [];
+        for (let i = 0; i < RATE * 3; i++) {
+            statuses.push((await request(ADDRESSES.pinger, "/v2/", { authorization: basic(push.username, `guess-${i}`) })).status);
+        }
+        expect(
+            statuses.every((s) => s === 401 || s === 503),
+            statuses.join(" "),
+        ).toBe(true);
+        expect(statuses.filter((s) => s === 401).length, statuses.join(" ")).toBeLessThanOrEqual(RATE + 2);
+        expect(statuses.slice(-RATE), statuses.join(" ")).toEqual(Array(RATE).fill(503));
+        // One zone: the token endpoint is spent for this address too.
+        expect((await request(ADDRESSES.pinger, TOKEN, { authorization: basic(push.username, push.password) })).status).toBe(503);
+        expect((await request(ADDRESSES.pinger, "/v2")).status).toBe(503);
+        expect((await request(ADDRESSES.pinger, blob)).status).toBe(200);
     }, 60_000);
 
     test("a network of ignoreNetworks is never limited", async () => {

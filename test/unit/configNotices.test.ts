@@ -230,6 +230,12 @@ describe("warnings", () => {
             'registry.loginLimit.ignoreNetworks: inCluster.ingressClass "haproxy" (the login limit needs ingress-nginx or Traefik)',
         ]);
         expect(limit({ ingressClass: "nginx" })).toEqual([]);
+        const credentials = (inCluster: Record<string, unknown>) =>
+            mootOf({ ...base, registry: { mode: "in-cluster", loginLimit: { credentialRequestsPerMinute: 600 } }, inCluster });
+        expect(credentials({ ingressClass: "nginx" })).toEqual([
+            'registry.loginLimit.credentialRequestsPerMinute: inCluster.ingressClass "nginx" (ingress-nginx limits the token endpoint and the ping only)',
+        ]);
+        expect(credentials({ ingressClass: "traefik" })).toEqual([]);
     });
 
     it.each([

@@ -52,25 +52,33 @@ describe("the HTTPRoute", () => {
         ]);
     });
 
-    test("with Traefik and a login limit, the token path alone goes through the rate-limit Middleware (ExtensionRef)", () => {
-        const limited = spec({ ingressController: "traefik", loginLimit: { tokenRequestsPerMinute: 20, ignoreNetworks: [] } });
-        const token = rules(limited).filter((r) => r.filters?.length);
-        expect(token).toEqual([
-            {
-                matches: [{ path: { type: "Exact", value: "/v2/token" } }],
-                filters: [
-                    {
-                        type: "ExtensionRef",
-                        extensionRef: { group: "traefik.io", kind: "Middleware", name: IN_CLUSTER.loginLimitMiddleware },
-                    },
-                ],
-                backendRefs: [{ name: IN_CLUSTER.name, port: IN_CLUSTER.servicePort }],
-            },
+    test("with Traefik and a login limit: the token path through its rate limit, every other request with credentials but the anonymous token through the credentials' (ExtensionRef), in that order", () => {
+        const limited = spec({
+            ingressController: "traefik",
+            loginLimit: { tokenRequestsPerMinute: 20, credentialRequestsPerMinute: 40, ignoreNetworks: [] },
+        });
+        const backendRefs = [{ name: IN_CLUSTER.name, port: IN_CLUSTER.servicePort }];
+        const filter = (name: string) => [{ type: "ExtensionRef", extensionRef: { group: "traefik.io", kind: "Middleware", name } }];
+        const authorization = (type: string, value: string) => [
+            { path: { type: "PathPrefix", value: "/" }, headers: [{ type, name: "Authorization", value }] },
+        ];
+        expect(rules(limited)).toEqual([
+            { matches: [{ path: { type: "PathPrefix", value: "/" } }], backendRefs },
+            { matches: [{ path: { type: "Exact", value: "/v2/token" } }], filters: filter(IN_CLUSTER.loginLimitMiddleware), backendRefs },
+            // Traefik ranks the two header rules alike, then by their order: the anonymous token's first, unlimited.
+            { matches: authorization("Exact", "Bearer anonymous-read-only"), backendRefs },
+            { matches: authorization("RegularExpression", "."), filters: filter(IN_CLUSTER.credentialsLimitMiddleware), backendRefs },
         ]);
     });
 
     test.each([
-        ["another controller", { ingressController: undefined, loginLimit: { tokenRequestsPerMinute: 20, ignoreNetworks: [] } }],
+        [
+            "another controller",
+            {
+                ingressController: undefined,
+                loginLimit: { tokenRequestsPerMinute: 20, credentialRequestsPerMinute: 40, ignoreNetworks: [] },
+            },
+        ],
         ["Traefik without a limit", { ingressController: "traefik" as const }],
     ])("%s: no filter names a Middleware (an unknown ExtensionRef would break the rule)", (_label, overrides) => {
         expect(JSON.stringify(rules(spec(overrides)))).not.toContain("ExtensionRef");

@@ -83,7 +83,7 @@ describe("planInClusterRegistry", () => {
     });
 
     it("lets an Ingress of no class keep the class it was created with, and changes a named class", () => {
-        const loginLimit = { tokenRequestsPerMinute: 30, ignoreNetworks: [] };
+        const loginLimit = { tokenRequestsPerMinute: 30, credentialRequestsPerMinute: 90, ignoreNetworks: [] };
         const unnamed = { ...minimal, ingressController: "nginx" as const, loginLimit, ui: { enabled: true } };
         for (const name of ["registry-ingress-registry", "registry-ingress-registry-login", "registry-ingress-registry-ui"]) {
             expect(planned(unnamed, name).ignoreChanges, name).toEqual(["spec.ingressClassName"]);

@@ -239,7 +239,11 @@ describe("exposed through a Gateway instead of Ingresses", () => {
 
     test("with Traefik and a login limit, its Middleware is written for the route's filter", () => {
         const objects = renderInClusterObjects(
-            baseSpec({ gateway, ingressController: "traefik", loginLimit: { tokenRequestsPerMinute: 20, ignoreNetworks: [] } }),
+            baseSpec({
+                gateway,
+                ingressController: "traefik",
+                loginLimit: { tokenRequestsPerMinute: 20, credentialRequestsPerMinute: 40, ignoreNetworks: [] },
+            }),
         );
         expect(get(objects, "Middleware", IN_CLUSTER.loginLimitMiddleware).spec.rateLimit.average).toBe(20);
         expect(JSON.stringify(get(objects, "HTTPRoute", "registry").spec)).toContain(IN_CLUSTER.loginLimitMiddleware);

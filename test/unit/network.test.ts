@@ -121,7 +121,7 @@ describe("KEP-1755 local-registry-hosting", () => {
 });
 
 describe("the token endpoint's login limit at the ingress", () => {
-    const loginLimit = { tokenRequestsPerMinute: 30, ignoreNetworks: ["10.1.0.0/16"] };
+    const loginLimit = { tokenRequestsPerMinute: 30, credentialRequestsPerMinute: 90, ignoreNetworks: ["10.1.0.0/16"] };
 
     test("ingress-nginx: the token's own Ingress carries the limit annotations, and no Middleware is written", () => {
         const objects = renderInClusterObjects(baseSpec({ ingressController: "nginx", loginLimit }));
@@ -175,5 +175,61 @@ describe("the token endpoint's login limit at the ingress", () => {
         const objects = renderInClusterObjects(baseSpec({ ingressClass: "haproxy", ingressController: undefined, loginLimit }));
         expect(find(objects, "Ingress", IN_CLUSTER.loginIngress)).toBeUndefined();
         expect(find(objects, "Middleware", IN_CLUSTER.loginLimitMiddleware)).toBeUndefined();
+        expect(find(objects, "IngressRoute", IN_CLUSTER.credentialsRoute)).toBeUndefined();
+    });
+
+    test("ingress-nginx: the ping's two paths are on the token's Ingress (one zone), and no IngressRoute is written", () => {
+        const objects = renderInClusterObjects(baseSpec({ ingressController: "nginx", loginLimit }));
+        const login = get(objects, "Ingress", IN_CLUSTER.loginIngress);
+        expect(login.spec.rules[0].http.paths.map((p: { path: string; pathType: string }) => [p.path, p.pathType])).toEqual([
+            ["/v2/token", "Exact"],
+            ["/v2", "Exact"],
+            ["/v2/", "Exact"],
+        ]);
+        expect(find(objects, "IngressRoute", IN_CLUSTER.credentialsRoute)).toBeUndefined();
+        expect(find(objects, "Middleware", IN_CLUSTER.credentialsLimitMiddleware)).toBeUndefined();
+    });
+
+    test("Traefik: every other request with credentials goes through an IngressRoute with the allowlist and its own rate limit", () => {
+        const objects = renderInClusterObjects(
+            baseSpec({ ingressClass: "traefik", ingressController: "traefik", allowedNetworks: ["10.0.0.0/8"], loginLimit }),
+        );
+        expect(get(objects, "Middleware", IN_CLUSTER.credentialsLimitMiddleware).spec).toEqual({
+            rateLimit: { average: 90, period: "1m", burst: 90 },
+        });
+        const route = get(objects, "IngressRoute", IN_CLUSTER.credentialsRoute);
+        expect(route.apiVersion).toBe("traefik.io/v1alpha1");
+        expect(route.spec.routes).toEqual([
+            {
+                kind: "Rule",
+                match: [
+                    "Host(`registry-dso.jmann.local`)",
+                    "HeaderRegexp(`Authorization`, `.`)",
+                    "!Header(`Authorization`, `Bearer anonymous-read-only`)",
+                    "!Path(`/v2/token`)",
+                ].join(" && "),
+                middlewares: [{ name: IN_CLUSTER.allowlistMiddleware }, { name: IN_CLUSTER.credentialsLimitMiddleware }],
+                services: [{ name: IN_CLUSTER.name, port: "http" }],
+            },
+        ]);
+        // Served as the Ingresses are: Traefik's default entry points, their TLS.
+        expect(route.spec.entryPoints).toBeUndefined();
+        expect(route.spec.tls).toBeUndefined();
+        const kinds = objects.map((o) => `${o.kind}/${o.metadata.name}`);
+        expect(kinds.indexOf(`Middleware/${IN_CLUSTER.credentialsLimitMiddleware}`)).toBeLessThan(
+            kinds.indexOf(`IngressRoute/${IN_CLUSTER.credentialsRoute}`),
+        );
+    });
+
+    test.each([
+        ["off", false, "!Path(`/v2/token`)"],
+        ["on", true, "!Path(`/v2/token`) && !Path(`/registry`) && !PathPrefix(`/registry/`)"],
+    ])("Traefik with the web UI %s: the credentials' rule leaves out exactly the paths another Ingress serves", (_label, enabled, tail) => {
+        const objects = renderInClusterObjects(
+            baseSpec({ ingressClass: "traefik", ingressController: "traefik", loginLimit, ui: { enabled, deleteEnabled: false } }),
+        );
+        const [route] = get(objects, "IngressRoute", IN_CLUSTER.credentialsRoute).spec.routes;
+        expect(route.match.endsWith(`\`Bearer anonymous-read-only\`) && ${tail}`), route.match).toBe(true);
+        expect(route.middlewares).toEqual([{ name: IN_CLUSTER.credentialsLimitMiddleware }]);
     });
 });

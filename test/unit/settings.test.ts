@@ -124,7 +124,12 @@ describe("toSettings narrows the registry's settings once, by registry.mode", ()
         const inCluster = settingsOf("in-cluster");
         const host = settingsOf("external-host");
         if (inCluster.mode !== "in-cluster" || host.mode !== "external-host") throw new Error("modes");
-        expect(inCluster.loginLimit).toEqual({ enabled: true, tokenRequestsPerMinute: 60, ignoreNetworks: [] });
+        expect(inCluster.loginLimit).toEqual({
+            enabled: true,
+            tokenRequestsPerMinute: 60,
+            credentialRequestsPerMinute: 300,
+            ignoreNetworks: [],
+        });
         expect(host.loginLimit).toEqual({ enabled: true, maxRetry: 10, findTimeSeconds: 600, banTimeSeconds: 3600, ignoreNetworks: [] });
         expect(inCluster.monitoring).toEqual({
             enabled: true,

@@ -489,7 +489,7 @@ const loginLimit = z.strictObject({
         .boolean()
         .default(true)
         .describe(
-            "Refuse clients that keep failing to log in (docs/access-policy.md, Failed logins are limited): on the external host fail2ban bans the address at the firewall; in the cluster (ingress-nginx or Traefik) the token endpoint is rate-limited per client address. CI's challenge and good logins never count.",
+            "Refuse clients that keep failing to log in (docs/access-policy.md, Failed logins are limited): on the external host fail2ban bans the address at the firewall; in the cluster the token endpoint (ingress-nginx: and the ping; Traefik: and every request with credentials) is rate-limited per client address. On the host CI's challenge and good logins never count.",
         ),
     maxRetry: z
         .number()
@@ -513,7 +513,16 @@ const loginLimit = z.strictObject({
         .max(6000)
         .default(60)
         .describe(
-            "In-cluster (ingress-nginx or Traefik): token requests per minute one client address may make, good or bad (the controller cannot tell them apart), with a burst of as many at once; past it, 503 (ingress-nginx) or 429 (Traefik). Every login and every docker pull asks for a token: size it for the busiest CI agent or node.",
+            "In-cluster (ingress-nginx or Traefik): token requests per minute one client address may make, good or bad (the controller cannot tell them apart), with a burst of as many at once; past it, 503 (ingress-nginx) or 429 (Traefik). With ingress-nginx the pings (/v2/) count in the same budget. Every login and every docker pull asks for a token: size it for the busiest CI agent or node.",
+        ),
+    credentialRequestsPerMinute: z
+        .number()
+        .int()
+        .min(1)
+        .max(60000)
+        .default(300)
+        .describe(
+            "In-cluster with Traefik (Ingress or Gateway API): every other request that carries credentials (an Authorization header other than the anonymous token: pings with an account, a push's uploads and manifests, pulls with an account), per minute per client address, with a burst of as many at once; past it, 429. Each one can cost a password check, so this is also the guesses per minute an address gets there. A push makes about four such requests per new layer: size it for the busiest CI agent's pushes.",
         ),
     ignoreNetworks: z
         .array(cidr)
