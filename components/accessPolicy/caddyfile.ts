@@ -103,34 +103,43 @@ class PasswordChecks {
      */
     check(matcher: string, files: readonly string[]): string[] {
         const overlap = this.policy.overlap;
-        if (!overlap) return this.currentCheck(matcher, files);
+        if (!overlap) return this.fileCheck(matcher, files, (f) => f);
         // During a rotation's overlap: credentials the overlap file routes to a previous password are
-        // checked against the previous-passwords files alone, every other against the current ones.
-        const imported = checkFiles(files, this.accounts);
+        // checked against the previous-passwords files alone, every other against the current ones. Both
+        // have the decoy: a previous password's prefix sent where the check does not hold its account
+        // costs what any refused login costs, and tells nothing of which accounts are in their overlap.
+        const nested = (lines: string[]) => lines.map((l) => `\t${l.replace(/^\t\t/, "")}`);
+        const current = this.fileCheck("*", files, (f) => f);
         return [
             matcher === "*" ? "route {" : `route ${matcher} {`,
-            `\tbasicauth @${OVERLAP_MATCHERS.previous} bcrypt ${REALM} {`,
-            ...imported.map((f) => `\t\timport ${previousUsersFile(f)}`),
-            "\t}",
+            ...nested(this.fileCheck(`@${OVERLAP_MATCHERS.previous}`, files, previousUsersFile)),
             `\troute @${OVERLAP_MATCHERS.current} {`,
-            ...this.currentCheck("*", files).map((l) => `\t\t${l.replace(/^\t\t/, "")}`),
+            ...nested(current).map((l) => `\t${l}`),
             "\t}",
             "}",
         ].map((l) => `\t\t${l}`);
     }
 
-    /** The check against the current passwords (see `check`). */
-    private currentCheck(matcher: string, files: readonly string[]): string[] {
+    /**
+     * The check against the files `importOf` names for each users file (the file itself, or its
+     * previous-passwords file, which holds a subset of its accounts), with the decoy when the policy has one
+     * (see `check`).
+     */
+    private fileCheck(matcher: string, files: readonly string[], importOf: (file: string) => string): string[] {
         const imported = checkFiles(files, this.accounts);
         const decoy = this.policy.decoy;
-        if (!decoy) return [`basicauth ${matcher} bcrypt ${REALM} {`, ...imported.map((f) => `\timport ${f}`), "}"].map((l) => `\t\t${l}`);
+        if (!decoy) {
+            return [`basicauth ${matcher} bcrypt ${REALM} {`, ...imported.map((f) => `\timport ${importOf(f)}`), "}"].map((l) => `\t\t${l}`);
+        }
+        // A previous-passwords file holds only the accounts in their overlap, and the overlap's matcher sends
+        // only those accounts' credentials there: the names it may hold are its users file's.
         const held = imported.flatMap((f) => this.accounts?.get(f) ?? []);
         const notHeld = this.decoyMatcher(held);
         return [
             matcher === "*" ? "route {" : `route ${matcher} {`,
             `\trequest_header @${notHeld} Authorization "Basic ${DECOY_BASE64_PREFIX}{re.${notHeld}.1}"`,
             `\tbasicauth bcrypt ${REALM} {`,
-            ...imported.map((f) => `\t\timport ${f}`),
+            ...imported.map((f) => `\t\timport ${importOf(f)}`),
             `\t\t${DECOY_ACCOUNT} ${decoy.bcryptHash}`,
             "\t}",
             `\terror @${DECOY_AUTHENTICATED} 401`,

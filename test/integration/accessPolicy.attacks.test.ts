@@ -444,6 +444,39 @@ describe.each(SHAPES)("$placement: the attacks", ({ scheme, caddyfileFor }) => {
         expect(send(known, "POST", "/v2/team/x/blobs/uploads/", [push]).status).toBe(202);
     });
 
+    test("during a rotation's overlap, a read account's previous password sent to a write is checked against the decoy (the accounts' cost), not Caddy's own (cost 14)", async () => {
+        // The decoy's hash is of the password it is checked with for these credentials (the client's whole
+        // "user:password"): a request the decoy checked is logged with the decoy as its user before its 401,
+        // one that went to Caddy's own decoy with none.
+        const previous = randomBytes(18).toString("base64url");
+        const credentials = basic("cluster-pull", previous);
+        const front = await start({
+            previousPasswords: { pull: previous, seconds: 600 },
+            decoyHash: bcrypt.hashSync(`cluster-pull:${previous}`, 10),
+            accessLog: true,
+        });
+        // Inside its overlap the previous password reads.
+        expect(send(front, "GET", "/v2/", [`Authorization: Basic ${credentials}`]).status).toBe(200);
+        const refused = [
+            ["POST", "/v2/team/x/blobs/uploads/"],
+            ["PUT", "/v2/team/x/manifests/1"],
+        ] as const;
+        for (const [method, urlPath] of refused) {
+            expect(send(front, method, urlPath, [`Authorization: Basic ${credentials}`], method === "PUT" ? "{}" : undefined).status).toBe(
+                401,
+            );
+        }
+        await new Promise((r) => setTimeout(r, 500));
+        const entries = readFileSync(front.accessLogFile!, "utf8")
+            .split("\n")
+            .filter(Boolean)
+            .map((line) => JSON.parse(line) as { user_id?: string; status: number; request: { method: string; uri: string } });
+        for (const [method, urlPath] of refused) {
+            const entry = entries.find((e) => e.request.method === method && e.request.uri === urlPath);
+            expect([method, entry?.status, entry?.user_id]).toEqual([method, 401, "~unknown"]);
+        }
+    });
+
     test("an Authorization value over the limit gets 431 before any check, and a megabyte header block never reaches a handler", async () => {
         const long = `Authorization: Basic ${randomBytes(MAX_AUTHORIZATION_LENGTH).toString("base64")}`;
         expect(send(open, "GET", "/v2/", [long]).status).toBe(431);

@@ -19,7 +19,13 @@ import * as path from "node:path";
 import * as bcrypt from "bcryptjs";
 import { renderCaddyfile } from "../../components/accessPolicy/caddyfile";
 import type { AccessPolicy } from "../../components/accessPolicy/policy";
-import { type PreviousPassword, renderUsersFile, unmatchableBcryptHash } from "../../components/accessPolicy/usersFile";
+import {
+    type PreviousPassword,
+    renderOverlapMatchers,
+    renderPreviousUsersFile,
+    renderUsersFile,
+    unmatchableBcryptHash,
+} from "../../components/accessPolicy/usersFile";
 import { distinguishingPrefix } from "../../components/accounts/passwordOverlapProvider";
 import { renderRegistryConfig } from "../../components/distribution/registryConfig";
 import { DISTRIBUTION } from "../../components/shared/facts";
@@ -190,6 +196,12 @@ export interface RealRegistryOptions {
     readonly scopedPushAccounts?: readonly { readonly username: string; readonly prefixes: readonly string[] }[];
     /** Read accounts (`containerRegistry.readAccounts`), each made with a fresh password and put in the pull users file beside the pull account. */
     readonly readAccounts?: readonly string[];
+    /**
+     * The push or pull account was just rotated with an overlap of `seconds`: its previous password is the
+     * one given (a test's own, so that it can compute what the front does with it), and the
+     * previous-passwords files and the overlap file are written and imported as a placement does.
+     */
+    readonly previousPasswords?: { readonly push?: string; readonly pull?: string; readonly seconds: number };
 }
 
 export interface RealRegistry {
@@ -304,6 +316,7 @@ export async function startRealRegistry(
             const pushUsersFile = path.join(dir, "users-push");
             const pullUsersFile = path.join(dir, "users-pull");
             const decoyHash = options.decoyHash ?? makeDecoyHash();
+            const overlapFile = options.previousPasswords ? writeOverlapFiles(dir, { push, pull }, options.previousPasswords) : undefined;
             // The front's files for the accounts not revoked: the users files and the Caddyfile naming them.
             writeFront = (revoked: ReadonlySet<string>) => {
                 const kept = (a: TestAccount) => !revoked.has(a.username);
@@ -331,6 +344,7 @@ export async function startRealRegistry(
                         bcryptHash: decoyHash,
                     },
                     ...(scopedPolicy ? { scopedPushAccounts: scopedPolicy } : {}),
+                    ...(overlapFile ? { overlap: { matchersFile: overlapFile } } : {}),
                     allowedNetworks: options.policy?.allowedNetworks ?? [],
                     deletesEnabled: options.policy?.deletesEnabled ?? true,
                     uiUpstream: options.policy?.uiUpstream,
@@ -413,6 +427,33 @@ export async function startRealRegistry(
         await stopAll();
         throw error;
     }
+}
+
+/**
+ * The files a placement writes after rotating accounts with an overlap (usersFileOutput.ts): each users
+ * file's previous-passwords file and the overlap file, for the previous passwords `given`. Returns the
+ * overlap file's path.
+ */
+function writeOverlapFiles(
+    dir: string,
+    accounts: { readonly push: TestAccount; readonly pull: TestAccount },
+    given: NonNullable<RealRegistryOptions["previousPasswords"]>,
+): string {
+    const until = Math.floor(Date.now() / 1000) + given.seconds;
+    const kept = (role: "push" | "pull") => {
+        const password = given[role];
+        if (password === undefined) return { username: accounts[role].username };
+        const prefix = distinguishingPrefix(password, accounts[role].password);
+        if (prefix === undefined) throw new Error(`previousPasswords.${role}: the current password starts with it`);
+        return { username: accounts[role].username, previous: { bcryptHash: bcrypt.hashSync(password, 10), prefix, until } };
+    };
+    const push = kept("push");
+    const pull = kept("pull");
+    writeFileSync(path.join(dir, "users-push-previous"), renderPreviousUsersFile("push", [push]), { mode: 0o600 });
+    writeFileSync(path.join(dir, "users-pull-previous"), renderPreviousUsersFile("pull", [pull]), { mode: 0o600 });
+    const matchersFile = path.join(dir, "overlap");
+    writeFileSync(matchersFile, renderOverlapMatchers([push, pull]), { mode: 0o600 });
+    return matchersFile;
 }
 
 /** Checks a Caddyfile with the real `caddy validate` of `binary`; returns its result (code 0 when valid). */

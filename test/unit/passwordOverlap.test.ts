@@ -83,6 +83,21 @@ describe("the Caddyfile with an overlap", () => {
         expect(writeCheck).not.toContain(BASE_POLICY.pullUsersFile);
     });
 
+    test("with the decoy, every previous-passwords check has it too: names the check does not hold go to the decoy account", () => {
+        const decoy = { accounts: { push: ["ci"], pull: ["flux"] }, bcryptHash: `$2b$10$${"a".repeat(53)}` };
+        const text = renderCaddyfile({ ...policy, decoy });
+        const previousRoutes = text.split(/\n\t+route @overlapPrevious \{\n/).slice(1);
+        expect(previousRoutes.length).toBeGreaterThan(0);
+        expect(text).not.toContain("basicauth @overlapPrevious");
+        for (const route of previousRoutes) {
+            const body = route.slice(0, route.indexOf("route @overlapCurrent"));
+            expect(body).toMatch(/^\t+request_header @notHeld\d+ Authorization "Basic fnVua25vd246\{re\.notHeld\d+\.1\}"\n/);
+            expect(body).toContain(`~unknown ${decoy.bcryptHash}`);
+            expect(body).toMatch(/\n\t+error @decoyAuthenticated 401\n\t+\}\n\t+$/);
+            expect(route).toMatch(/^\t+route @overlapCurrent \{\n\t+route \{\n/m);
+        }
+    });
+
     test("without an overlap the Caddyfile is what it was", () => {
         const text = renderCaddyfile(BASE_POLICY);
         expect(text).not.toContain("overlap");
