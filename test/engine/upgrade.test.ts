@@ -236,7 +236,10 @@ const PROD_INTENDED: IntendedChanges = {
     updates: {
         "registry-host-caddy-reload": `the front's container is made anew with ${DEFAULT_IMAGES.caddy} and a memory and open-files limit, its certificates kept (the consequences summary names the window, measured below)`,
         "registry-host-container-run": `the metrics relay (Caddy, in the registry's namespaces) is made anew with ${DEFAULT_IMAGES.caddy}; Distribution's container is left as it is`,
-        "registry-host-maintenance-gc-script-write": "the collection recreates the metrics relay with its new image",
+        "registry-host-maintenance-gc-script-write":
+            "the collection recreates the metrics relay with its new image, and its window cuts every upload session left once the storage is quiet (no upload commits inside it)",
+        "registry-host-maintenance-backup-script-write":
+            "the window's shared shell it carries (front-window.sh) now cuts the upload sessions left in a collection's window; a backup's window leaves them, as before",
         "registry-host-maintenance-restore-script-write": "the restore recreates the metrics relay with its new image",
         "registry-host-caddy-caddyfile-write": REFUSED_WRITES,
         ...Object.fromEntries(

@@ -10,7 +10,7 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import * as net from "node:net";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
@@ -199,6 +199,74 @@ describe.each(PLACEMENTS)("$placement: the window waits for an upload in flight"
             run("rm", ["-f", marker]);
         }
     }, 60_000);
+    test("an upload paused in its body past the settle time, then finished in the same request, commits nothing inside the window", async () => {
+        run("rm", ["-f", marker]);
+        const layer = randomBytes(256 * 1024);
+        const hex = createHash("sha256").update(layer).digest("hex");
+        const location = new URL(startUpload("team/paused"));
+        location.searchParams.set("digest", `sha256:${hex}`);
+        const socket = await connectTo(reg, scheme);
+        let response = "";
+        socket.on("data", (d) => {
+            response += d;
+        });
+        socket.on("error", () => undefined);
+        const answered = new Promise<void>((resolve) => {
+            socket.on("data", () => response.includes("\r\n\r\n") && resolve());
+            socket.once("close", () => resolve());
+        });
+        try {
+            // A monolithic PUT: half its body, then a pause longer than the settle time.
+            socket.write(
+                [
+                    `PUT ${location.pathname}${location.search} HTTP/1.1`,
+                    `Host: ${reg.authority}`,
+                    `Authorization: Basic ${Buffer.from(`${reg.push.username}:${reg.push.password}`).toString("base64")}`,
+                    "Content-Type: application/octet-stream",
+                    `Content-Length: ${layer.length}`,
+                    "",
+                    "",
+                ].join("\r\n"),
+            );
+            socket.write(layer.subarray(0, layer.length / 2));
+            await new Promise((r) => setTimeout(r, 1000));
+            const window = await openWindow(FRONT_WINDOW_PARAMS.FRONT_DRAIN_SECONDS);
+            expect(window.code, window.out).toBe(0);
+            // The window's work has begun: the client goes on, and its request ends.
+            socket.write(layer.subarray(layer.length / 2));
+            await Promise.race([answered, new Promise((r) => setTimeout(r, 20_000))]);
+            expect(response).toMatch(/^HTTP\/1\.1 \d{3} /);
+            expect(response).not.toMatch(/^HTTP\/1\.1 201 /);
+            const v2 = path.join(reg.dataDir, "docker/registry/v2");
+            expect(existsSync(path.join(v2, "blobs/sha256", hex.slice(0, 2), hex))).toBe(false);
+            expect(existsSync(path.join(v2, "repositories/team/paused/_layers/sha256", hex))).toBe(false);
+        } finally {
+            socket.destroy();
+            run("rm", ["-f", marker]);
+        }
+    }, 60_000);
+
+    /** The window as every maintenance script opens it, watching the registry's storage, with a drain of `drain` s. */
+    function openWindow(drain: number): Promise<{ code: number; out: string }> {
+        const script = [
+            `FRONT_SETTLE_SECONDS=${FRONT_WINDOW_PARAMS.FRONT_SETTLE_SECONDS}`,
+            `FRONT_DRAIN_SECONDS=${drain}`,
+            `. "${FRONT_WINDOW_SH}"`,
+            `open_front_window "$1" "$2"`,
+        ].join("\n");
+        return new Promise((resolve) => {
+            const child = spawn("sh", ["-c", script, "window", marker, reg.dataDir], { stdio: ["ignore", "pipe", "pipe"] });
+            let out = "";
+            child.stdout.on("data", (d) => {
+                out += d;
+            });
+            child.stderr.on("data", (d) => {
+                out += d;
+            });
+            child.on("exit", (code) => resolve({ code: code ?? -1, out }));
+        });
+    }
+
     test("during the window, a blob PATCH sent with Connection: close (as skopeo sends it) gets the 503 after its body, not a reset", async () => {
         // The upload session starts before the window opens; its PATCH meets the window.
         run("rm", ["-f", marker]);

@@ -106,9 +106,25 @@ describe("an upload still streaming when the drain ends", () => {
         expect(result.status, result.stderr).toBe(0);
         expect(result.stdout).toContain(`upload streaming still streaming after ${FRONT_DRAIN_SECONDS} s: cut`);
         expect(existsSync(path.join(storage(), "streaming"))).toBe(false);
-        // Only the upload that kept writing: one that went quiet stays.
-        expect(existsSync(path.join(storage(), "idle/data"))).toBe(true);
         expect(calls().filter((c) => c.startsWith("marker sleep"))).toHaveLength(settles + 1);
+        expect(calls().at(-1)).toBe("marker work");
+    });
+
+    test("with the storage quiet, every upload session left is cut before the work (a request paused in its body cannot commit inside the window)", () => {
+        const result = run(`open_front_window "$marker" '${path.join(dir, "storage")}'\nwork`);
+        expect(result.status, result.stderr).toBe(0);
+        expect(result.stdout).toContain("upload idle open when the window's work begins: cut");
+        expect(result.stdout).toContain("upload streaming open when the window's work begins: cut");
+        expect(existsSync(path.join(storage(), "idle"))).toBe(false);
+        expect(existsSync(path.join(storage(), "streaming"))).toBe(false);
+        expect(calls().filter((c) => c.startsWith("marker sleep"))).toHaveLength(1);
+        expect(calls().at(-1)).toBe("marker work");
+    });
+
+    test("a backup's window (FRONT_LATE_UPLOADS=leave) leaves the sessions of a quiet storage as they are", () => {
+        const result = run(`FRONT_LATE_UPLOADS=leave\nopen_front_window "$marker" '${path.join(dir, "storage")}'\nwork`);
+        expect(result.status, result.stderr).toBe(0);
+        expect(existsSync(path.join(storage(), "idle/data"))).toBe(true);
         expect(calls().at(-1)).toBe("marker work");
     });
 

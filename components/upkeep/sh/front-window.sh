@@ -18,15 +18,33 @@ cut_upload() {
     rm -rf "$1"
 }
 
+# cut_quiet_uploads DIR...: once the storage is quiet, with FRONT_LATE_UPLOADS=cut, every upload session
+# still under DIR... is cut as well. A request paused in the middle of its body writes nothing, so the
+# settle wait cannot tell it from a session between requests; when it goes on, it would commit its blob
+# inside the window. Cut, its commit finds no data and fails, and nothing lands in the blobs. A session
+# between requests loses nothing it still had: its client's next request gets the window's 503.
+cut_quiet_uploads() {
+    [ "$FRONT_LATE_UPLOADS" = cut ] || return 0
+    for upload in $(find "$@" -type d -path '*/_uploads/*' -prune 2>/dev/null || :); do
+        if cut_upload "$upload"; then
+            echo "upload ${upload##*/} open when the window's work begins: cut (a request paused in its body cannot commit inside the window)"
+        else
+            echo "upload ${upload##*/} could not be cut: the window gives up" >&2
+            return 1
+        fi
+    done
+}
+
 # open_front_window MARKER [DIR...]: creates the marker, then waits until the writes already past the
 # front have landed: nothing under DIR... (the registry's storage, the backed-up directories) may
 # change for FRONT_SETTLE_SECONDS after the marker was last touched. An upload that was streaming
 # when the marker appeared keeps writing its file, so the wait lasts as long as it does, for at most
 # FRONT_DRAIN_SECONDS: then each upload still streaming is cut (FRONT_LATE_UPLOADS=cut) or left
-# (=leave), and the window's work begins. A write still going on then that is no upload (nothing the
-# front lets through streams for that long), or an upload that a cut did not end, makes the window give
-# up and fail. The next request of any client (PATCH, PUT) gets 503. Without DIR (s3 storage) only the
-# settle time is waited.
+# (=leave), and the window's work begins. With cut, every upload session still there once the storage
+# is quiet is cut too (cut_quiet_uploads), so that no upload commits inside the window. A write still
+# going on then that is no upload (nothing the front lets through streams for that long), or an upload
+# that a cut did not end, makes the window give up and fail. The next request of any client (PATCH,
+# PUT) gets 503. Without DIR (s3 storage) only the settle time is waited.
 open_front_window() {
     window_file=$1
     shift
@@ -39,7 +57,10 @@ open_front_window() {
         [ $# -gt 0 ] || return 0
         # Files written since the marker was last touched (pulls write nothing).
         written=$(find "$@" -type f -newer "$window_file" 2>/dev/null || :)
-        [ -n "$written" ] || return 0
+        if [ -z "$written" ]; then
+            cut_quiet_uploads "$@"
+            return
+        fi
         if [ "$drained" -lt "$FRONT_DRAIN_SECONDS" ]; then
             echo "waiting for writes in flight (e.g. $(printf '%s\n' "$written" | head -n 1))"
             touch "$window_file"
