@@ -55,6 +55,7 @@ import {
 import { engineSet, openWorkspace, type Workspace } from "../support/pulumiEngine";
 import { makePushLoop, type Push, pushLoopSummary } from "../support/pushLoop";
 import { makeTestCa } from "../support/realRegistry";
+import { runbookSection } from "../support/runbooks";
 import { privateDir, removeDir, run } from "../support/serverProcess";
 import {
     installGatewayApiCrds,
@@ -75,6 +76,10 @@ const ELSEWHERE = "192.0.2.0/24";
 /** Token requests per minute per client address at the controller (`registry.loginLimit`): a loop exceeds it at once. */
 const TOKEN_RATE = 30;
 const TOKEN_REQUEST = "/v2/token?service=dso-registry&scope=repository:docker-internal/p2c/through-traefik:pull";
+/** Requests with credentials per minute per client address (`registry.loginLimit`) in the guessing tests: a loop exceeds it at once. */
+const CREDENTIAL_RATE = 20;
+/** The pushed image's manifest, read anonymously in the guessing tests. */
+const MANIFEST = "/v2/docker-internal/p2c/through-traefik/manifests/1";
 const jenkinsToken = `token-${randomBytes(12).toString("hex")}`;
 
 let cluster: RealCluster;
@@ -130,6 +135,123 @@ function tokenRequests(count: number): string[] {
         `https://${REGISTRY}${TOKEN_REQUEST}`,
     ]);
     return r.stdout.split("\n").filter(Boolean);
+}
+
+/**
+ * `count` requests in a row from the node's loopback address `source` (Traefik counts per client address),
+ * through the registry's name: `method` on `urlPath` with the Authorization `auth` says (a new wrong password
+ * of the push account for each guess, the anonymous token, or none), each one's status. A PUT carries a
+ * manifest's media type and a small body. The right password never passes here (see `withRightPassword`).
+ */
+function requestsFrom(
+    source: string,
+    count: number,
+    method: "GET" | "PUT",
+    urlPath: string,
+    auth: { guessesFor: string } | "anonymous-token" | "none",
+): string[] {
+    const salt = randomBytes(6).toString("hex");
+    const r = onNode("sh", [
+        "-c",
+        `src=$1 count=$2 method=$3 url=$4 user=$5 salt=$6 kind=$7
+i=0
+while [ $i -lt "$count" ]; do
+  i=$((i + 1))
+  case $kind in
+    guess) set -- -H "Authorization: Basic $(printf '%s:%s' "$user" "guess-$salt-$i" | base64 -w0)" ;;
+    anonymous-token) set -- -H "Authorization: Bearer anonymous-read-only" ;;
+    *) set -- ;;
+  esac
+  if [ "$method" = PUT ]; then set -- "$@" -H "Content-Type: application/vnd.oci.image.manifest.v1+json" --data-binary '{}'; fi
+  curl -s --max-time 5 --interface "$src" --cacert /root/push-certs/ca.crt -o /dev/null -w "%{http_code}\n" \
+    -X "$method" -H "Accept: application/vnd.oci.image.manifest.v1+json" "$@" "$url"
+done`,
+        "requests",
+        source,
+        String(count),
+        method,
+        `https://${REGISTRY}${urlPath}`,
+        typeof auth === "object" ? auth.guessesFor : "",
+        salt,
+        typeof auth === "object" ? "guess" : auth,
+    ]);
+    return r.stdout.split("\n").filter(Boolean);
+}
+
+/**
+ * `GET /v2/` from `source` with the push account's right password: the status. The Authorization header
+ * goes to a file on the node through stdin and curl reads it from there (never on a command line).
+ */
+async function withRightPassword(source: string): Promise<string> {
+    const push = (await ws.output(STACK, "pushCredentials")) as { username: string; password: string };
+    const basic = Buffer.from(`${push.username}:${push.password}`).toString("base64");
+    onNode("sh", ["-c", "umask 077 && cat > /root/push-auth.header"], `Authorization: Basic ${basic}\n`);
+    const r = onNode("curl", [
+        ...["-s", "--max-time", "5", "--interface", source, "--cacert", "/root/push-certs/ca.crt", "-o", "/dev/null"],
+        ...["-w", "%{http_code}", "-H", "@/root/push-auth.header", `https://${REGISTRY}/v2/`],
+    ]);
+    return r.stdout.trim();
+}
+
+/**
+ * docs/runbooks.md's leaked-credential query for the cluster, as written, for `username` (the page's example
+ * account replaced), run as the operator runs it: a shell line here with the engine set's kubectl. Its output.
+ */
+function leakedCredentialQuery(username: string): string {
+    // The page's command sits in a list item's indented block: read from the section's text.
+    const start = "kubectl -n dso logs deploy/registry -c caddy";
+    const written = runbookSection("Credential leaked")
+        .text.split("\n")
+        .map((l) => l.trim())
+        .find((l) => l.startsWith(start));
+    expect(written, `docs/runbooks.md, Credential leaked: no line starts with ${start}`).toBeDefined();
+    const line = (written as string).replaceAll('"team-a-ci"', JSON.stringify(username));
+    const r = run("sh", ["-c", line], {
+        input: "",
+        env: { ...process.env, PATH: `${path.join(engineSet(), "bin")}:${process.env.PATH}`, KUBECONFIG: cluster.kube.kubeconfig },
+    });
+    expect(r.code, `${line}\n${r.stdout}${r.stderr}`).toBe(0);
+    return r.stdout;
+}
+
+/** The query's line for a `GET /v2/` answered 200 whose client column is `client`. */
+const rightPasswordLine = (client: string) => new RegExp(`^[0-9.]+\\t${client.replaceAll(".", "\\.")}\\t[^\\t]+\\tGET\\t/v2/\\t200$`, "m");
+
+/** How many of `statuses` are `code`. */
+const countOf = (statuses: readonly string[], code: string) => statuses.filter((c) => c === code).length;
+
+/**
+ * Wrong passwords from `source`, twice the credentials' rate, on the ping and on a manifest PUT (the latter
+ * from `other`, a second address with a budget of its own): each loop's guesses reach the front (401) up to
+ * the burst, then Traefik answers 429 without passing them on.
+ */
+function guessesAreCut(username: string, source: string, other: string): void {
+    for (const [from, method, urlPath] of [
+        [source, "GET", "/v2/"],
+        [other, "PUT", MANIFEST],
+    ] as const) {
+        const statuses = requestsFrom(from, 2 * CREDENTIAL_RATE, method, urlPath, { guessesFor: username });
+        const shown = `${method} ${urlPath} from ${from}: ${statuses.join(" ")}`;
+        expect(statuses, shown).toHaveLength(2 * CREDENTIAL_RATE);
+        expect(
+            statuses.filter((c) => c !== "401" && c !== "429"),
+            shown,
+        ).toEqual([]);
+        expect(countOf(statuses, "401"), shown).toBeLessThanOrEqual(CREDENTIAL_RATE + 2);
+        expect(countOf(statuses, "429"), shown).toBeGreaterThanOrEqual(CREDENTIAL_RATE - 2);
+        expect(statuses.at(-1), shown).toBe("429");
+        console.log(
+            `${method} ${urlPath}, ${statuses.length} wrong passwords in a row: ${countOf(statuses, "401")} reached the front, ${countOf(statuses, "429")} got 429`,
+        );
+    }
+}
+
+/** From an address whose credentials' budget is spent: anonymous pulls, with and without the anonymous token, are not limited. */
+function anonymousPullsGoOn(source: string): void {
+    for (const auth of ["none", "anonymous-token"] as const) {
+        const statuses = requestsFrom(source, 2 * CREDENTIAL_RATE, "GET", MANIFEST, auth);
+        expect(statuses, `${auth}: ${statuses.join(" ")}`).toEqual(Array(2 * CREDENTIAL_RATE).fill("200"));
+    }
 }
 
 const kubectl = (...args: string[]) =>
@@ -378,9 +500,16 @@ describe("local stack behind a real Traefik, on a node whose pods run", () => {
             const middlewares = await cluster.kube.get<{ items: Middleware[] }>("/apis/traefik.io/v1alpha1/namespaces/dso/middlewares");
             expect(middlewares?.items.map((m) => m.metadata.name).sort()).toEqual([
                 "registry-allowlist",
+                "registry-credentials-limit",
                 "registry-login-limit",
                 "registry-ui-strip-prefix",
             ]);
+            // The requests with credentials: the config's default rate, on an IngressRoute of their own.
+            expect(middlewares!.items.find((m) => m.metadata.name === "registry-credentials-limit")?.spec.rateLimit).toEqual({
+                average: 300,
+                period: "1m",
+                burst: 300,
+            });
             const middleware = middlewares!.items.find((m) => m.metadata.name === "registry-allowlist");
             expect(middleware!.spec.ipAllowList?.sourceRange).toEqual([CLIENTS, browserNetwork(), dockerNetwork()]);
             expect(middlewares!.items.find((m) => m.metadata.name === "registry-login-limit")?.spec.rateLimit).toEqual({
@@ -398,11 +527,19 @@ describe("local stack behind a real Traefik, on a node whose pods run", () => {
             await until("Traefik's router for the registry", () =>
                 routers().some((r) => r.rule.includes(REGISTRY) && r.status === "enabled" && (r.middlewares ?? []).includes(reference)),
             );
+            await until("Traefik's router for the requests with credentials", () =>
+                routers().some((r) => r.provider === "kubernetescrd" && r.rule.includes(REGISTRY) && r.rule.includes("Authorization")),
+            );
             const mine = routers().filter((r) => r.rule.includes(REGISTRY));
             expect(
                 mine.map((r) => [r.provider, r.status]),
                 JSON.stringify(mine),
-            ).toEqual(mine.map(() => ["kubernetes", "enabled"]));
+            ).toEqual(mine.map((r) => [r.rule.includes("Authorization") ? "kubernetescrd" : "kubernetes", "enabled"]));
+            const credentials = mine.find((r) => r.provider === "kubernetescrd");
+            expect(credentials?.middlewares, JSON.stringify(credentials)).toEqual([
+                reference,
+                "dso-registry-credentials-limit@kubernetescrd",
+            ]);
             // Traefik's log is read (its providers started), and it has no error about a middleware: a reference to
             // one it does not know, or one whose spec it cannot use, would be logged at ERR.
             const log = traefik!.output();
@@ -512,6 +649,32 @@ describe("local stack behind a real Traefik, on a node whose pods run", () => {
     );
 
     it(
+        "every request with credentials is limited at Traefik, not only the token's: wrong passwords on the ping and on a manifest PUT get 429 past the limit, anonymous pulls from the same address go on, and the right password works once the rate allows",
+        async () => {
+            const set = (key: string, value: string) => ws.pulumiOk(["config", "set", "--path", `dso-registry:${key}`, value, "-s", STACK]);
+            await set("registry.loginLimit.credentialRequestsPerMinute", String(CREDENTIAL_RATE));
+            await up();
+            await until("Traefik's credentials' limit at the guessing tests' rate", () => {
+                const r = onNode("curl", [
+                    "-s",
+                    "--max-time",
+                    "5",
+                    `${traefik?.api}/api/http/middlewares/dso-registry-credentials-limit@kubernetescrd`,
+                ]);
+                return r.code === 0 && r.stdout.includes(`"average":${CREDENTIAL_RATE},`);
+            });
+            const push = (await ws.output(STACK, "pushCredentials")) as { username: string; password: string };
+            guessesAreCut(push.username, "127.0.0.2", "127.0.0.3");
+            anonymousPullsGoOn("127.0.0.2");
+            // The right password works again once the rate refills.
+            await until("the right password after the window", async () => (await withRightPassword("127.0.0.2")) === "200", 30_000);
+            // The runbook's leaked-credential query names the client Traefik saw (not Traefik's own address).
+            expect(leakedCredentialQuery(push.username)).toMatch(rightPasswordLine("127.0.0.2"));
+        },
+        10 * 60_000,
+    );
+
+    it(
         "moved to Gateway API while a pull loop and a push loop run: the Ingresses go, a Gateway and an HTTPRoute come, and neither loop loses anything",
         async () => {
             const prefix = (await ws.output(STACK, "imagePrefix")) as string;
@@ -523,6 +686,7 @@ describe("local stack behind a real Traefik, on a node whose pods run", () => {
             // The push loop asks for tokens on every push, far above the rate the burst tests use: the limit is
             // raised first, on its own, and the move starts once Traefik serves the new rate.
             await set("registry.loginLimit.tokenRequestsPerMinute", "6000");
+            await set("registry.loginLimit.credentialRequestsPerMinute", "60000");
             await up();
             await until("Traefik's raised rate", () => !tokenRequests(2 * TOKEN_RATE).includes("429"), 60_000);
             await set("inCluster.exposure", "gateway");
@@ -589,6 +753,7 @@ describe("local stack behind a real Traefik, on a node whose pods run", () => {
                 expect.arrayContaining([
                     "delete registry-ingress-registry",
                     "delete registry-ingress-registry-login",
+                    "delete registry-ingressroute-registry-credentials",
                     "delete registry-middleware-registry-allowlist",
                     "create registry-gateway-registry",
                     "create registry-httproute-registry",
@@ -654,7 +819,7 @@ describe("local stack behind a real Traefik, on a node whose pods run", () => {
     );
 
     it(
-        "through the Gateway's route: a push with the push account, an anonymous push refused, an anonymous pull (skopeo and Docker's own client), the kubelet's pull, the web UI in Chromium, and the rate limit on the token path's router alone",
+        "through the Gateway's route: a push with the push account, an anonymous push refused, an anonymous pull (skopeo and Docker's own client), the kubelet's pull, the web UI in Chromium, and the rate limits on the token path's router and the credentials' alone",
         async () => {
             await until("Traefik's router from the HTTPRoute", () =>
                 routers().some((r) => r.rule.includes(REGISTRY) && r.provider === "kubernetesgateway"),
@@ -680,13 +845,14 @@ describe("local stack behind a real Traefik, on a node whose pods run", () => {
             expect(await uiInChromium()).toEqual(
                 expect.arrayContaining(["docker-internal/p2c/through-traefik", "docker-internal/p2c/through-gateway"]),
             );
-            // The token path's router carries the rate limit (the route's ExtensionRef filter); the others do not.
+            // The token path's router carries the token's rate limit (the route's ExtensionRef filter), the router of
+            // requests with credentials the credentials' limit; the others none.
             const mine = routers().filter((r) => r.rule.includes(REGISTRY) && r.provider === "kubernetesgateway");
-            const limited = mine.filter((r) => (r.middlewares ?? []).some((m) => m.includes("registry-login-limit")));
-            expect(
-                limited.map((r) => r.rule),
-                JSON.stringify(mine),
-            ).toEqual([expect.stringContaining("/v2/token")]);
+            const limitedBy = (name: string) => mine.filter((r) => (r.middlewares ?? []).some((m) => m.includes(name))).map((r) => r.rule);
+            expect(limitedBy("registry-login-limit"), JSON.stringify(mine)).toEqual([expect.stringContaining("/v2/token")]);
+            expect(limitedBy("registry-credentials-limit"), JSON.stringify(mine)).toEqual([
+                expect.stringContaining('HeaderRegexp("Authorization",".")'),
+            ]);
             expect(
                 mine.every((r) => r.status === "enabled"),
                 JSON.stringify(mine),
@@ -741,11 +907,12 @@ describe("local stack behind a real Traefik, on a node whose pods run", () => {
     );
 
     it(
-        "back in the allowlist, with the login limit at its burst-test rate: through the route's ExtensionRef filter a token loop gets 429 past the limit, and a token again after",
+        "back in the allowlist, with the login limit at its burst-test rates: through the route's ExtensionRef filters a token loop, and wrong passwords on the ping and a manifest PUT, get 429 past the limit, anonymous pulls go on, and a token and the right password work again after",
         async () => {
             const set = (key: string, value: string) => ws.pulumiOk(["config", "set", "--path", `dso-registry:${key}`, value, "-s", STACK]);
             await set("registry.allowedNetworks[0]", CLIENTS);
             await set("registry.loginLimit.tokenRequestsPerMinute", String(TOKEN_RATE));
+            await set("registry.loginLimit.credentialRequestsPerMinute", String(CREDENTIAL_RATE));
             await up();
             await until("the registry's challenge through the Gateway again", () => throughTraefik("/v2/").status === "401", 120_000);
             // Traefik reads the Middleware's new rate from its watch: then a burst of twice the rate is cut at it.
@@ -763,6 +930,13 @@ describe("local stack behind a real Traefik, on a node whose pods run", () => {
                 statuses.join(" "),
             ).toEqual([]);
             await until("a token again after the burst", () => tokenRequests(1)[0] === "200", 30_000);
+            // And the credentials' limit through the route's other ExtensionRef filter, from addresses of their own.
+            const push = (await ws.output(STACK, "pushCredentials")) as { username: string; password: string };
+            guessesAreCut(push.username, "127.0.0.4", "127.0.0.5");
+            anonymousPullsGoOn("127.0.0.4");
+            await until("the right password after the window", async () => (await withRightPassword("127.0.0.4")) === "200", 30_000);
+            // Behind the Gateway the front's own client_ip (X-Forwarded-For believed from the controller only).
+            expect(leakedCredentialQuery(push.username)).toMatch(rightPasswordLine("127.0.0.4"));
         },
         10 * 60_000,
     );
