@@ -8,7 +8,31 @@
  * It never reads `diffReasons` or `diffs`: the real Kubernetes provider leaves them empty. A value the
  * engine knows only during the `up` (its unknown marker) counts as changed, said as "may"; a secret
  * shown as "[secret]" on both sides counts as unchanged unless `detailedDiff` names it.
+ *
+ * Which resource is which it knows from the components themselves: their type tokens and the names they
+ * give their children are imported from where the components define them (TARGETS below).
  */
+import { PASSWORD_OVERLAP_TYPE } from "../components/accounts/passwordOverlap";
+import { PULL_SECRETS_TYPE } from "../components/accounts/pullSecrets";
+import { passwordOverlapName, REGISTRY_ACCOUNTS_TYPE } from "../components/accounts/registryAccounts";
+import { CADDY_SITE_TYPE, caddyApplyStepName } from "../components/externalHost/caddySite";
+import { HOST_PACKAGES_TYPE } from "../components/externalHost/hostPackages";
+import { HOST_LOGIN_LIMIT_TYPE } from "../components/externalHost/loginLimit";
+import { MAVEN_CONTAINER_TYPE } from "../components/externalHost/mavenContainer";
+import { PURGE_ON_DESTROY_TYPE, purgeMarkerStepName } from "../components/externalHost/purgeOnDestroy";
+import { REGISTRY_CONTAINER_TYPE } from "../components/externalHost/registryContainer";
+import { UI_CONTAINER_TYPE } from "../components/externalHost/uiContainer";
+import { CERTIFICATE_PROBE } from "../components/inCluster/certificateProbe";
+import { IN_CLUSTER_REGISTRY_TYPE } from "../components/inCluster/inClusterRegistry";
+import { JENKINS_CREDENTIAL_TYPE } from "../components/jenkins/jenkinsCredentials";
+import { MIRROR_CACHES_ON_HOST_TYPE } from "../components/mirrors/mirrorCachesOnHost";
+import { CLUSTER_MIRROR_PREFIX } from "../components/mirrors/mirrorManifests";
+import { NODE_FILE_TYPE } from "../components/nodeTrust/nodeFile";
+import { NODE_TRUST_DAEMON_SET_TYPE } from "../components/nodeTrust/nodeTrustDaemonSet";
+import { nodeTrustName } from "../components/nodeTrust/nodeTrustFleet";
+import { configPathStepName, NODE_TRUST_TYPE } from "../components/nodeTrust/nodeTrustSsh";
+import { UI_WORKLOAD } from "../components/registryUi/kubernetes";
+import { containerRunStepName, dataDirStepName } from "../components/shared/hostAccess";
 
 /** The engine's marker for a value known only once the `up` runs (`plugin.UnknownStringValue`). */
 export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
@@ -217,12 +241,109 @@ function paramChange(c: Change, names: RegExp): How {
     return [...keys].some((k) => before[k] !== after[k]) ? "yes" : "no";
 }
 
+/** `text` without `prefix` where it starts with it. */
+const withoutPrefix = (text: string, prefix: string) => (text.startsWith(prefix) ? text.slice(prefix.length) : text);
+
 /** The more certain of two changes. */
 const either = (a: How, b: How): How => (["yes", "maybe", "hidden"] as const).find((how) => a === how || b === how) ?? "no";
 
-const isCommand = (c: Change) => c.type === "command:remote:Command" || c.type === "command:local:Command";
 const metadataName = (c: Change): string => String(at(c.news, "metadata.name") ?? at(c.olds, "metadata.name") ?? c.name);
 const inputsOf = (c: Change) => (c.op === "delete" ? c.olds : c.news);
+
+// ---------------------------------------------------------------------------------------------
+// The resources the rules read, as the components name them
+
+/** What a target is matched on: a resource's type, its component's type and name, its own name and its object's name. */
+export interface Named {
+    readonly type: string;
+    readonly parentType: string;
+    readonly parentName: string;
+    readonly name: string;
+    /** A Kubernetes object's `metadata.name`; else the resource's name. */
+    readonly objectName: string;
+}
+
+/** A kind of resource a rule reads. */
+export interface Target {
+    /** The resource's type: any of these. */
+    readonly types: readonly string[];
+    /** The type of the component it belongs to; any when absent. */
+    readonly parentType?: string;
+    /** Which of the component's resources; any of the types when absent. */
+    readonly named?: (r: Named) => boolean;
+}
+
+const COMMANDS = ["command:remote:Command", "command:local:Command"];
+const DEPLOYMENT = "kubernetes:apps/v1:Deployment";
+const CLAIM = "kubernetes:core/v1:PersistentVolumeClaim";
+const RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword";
+
+/**
+ * kind's component: components/kind/kindRegistry.ts exports neither its type token nor the names of its
+ * commands, so they are written here; test/unit/previewConsequences.test.ts holds them to the kind stack's synth.
+ */
+const KIND_REGISTRY_TYPE = "dso-registry:kind:KindRegistry";
+const kindStepName = (step: "containers" | "nodes") => (name: string) => `${name}-${step}`;
+
+/** The component's child whose name `stepName` makes from the component's name. */
+const child =
+    (stepName: (component: string) => string) =>
+    (r: Named): boolean =>
+        r.name === stepName(r.parentName);
+
+/** The cache a command of the host's caches runs (`<component>-<cache>-run`), or undefined. */
+function hostCacheOf(r: Pick<Named, "name" | "parentName">): string | undefined {
+    const prefix = `${r.parentName}-`;
+    const suffix = containerRunStepName("");
+    if (!r.name.startsWith(prefix) || !r.name.endsWith(suffix) || r.name.length <= prefix.length + suffix.length) return undefined;
+    return r.name.slice(prefix.length, -suffix.length);
+}
+
+/** Every kind of resource a rule reads. */
+export const TARGETS = {
+    nodeFile: { types: COMMANDS, parentType: NODE_FILE_TYPE },
+    configPath: { types: COMMANDS, parentType: NODE_TRUST_TYPE, named: child(configPathStepName) },
+    nodeTrustDaemonSet: { types: ["kubernetes:apps/v1:DaemonSet"], parentType: NODE_TRUST_DAEMON_SET_TYPE },
+    hostRegistry: { types: COMMANDS, parentType: REGISTRY_CONTAINER_TYPE, named: child(containerRunStepName) },
+    hostFront: { types: COMMANDS, parentType: CADDY_SITE_TYPE, named: child(caddyApplyStepName) },
+    hostCache: { types: COMMANDS, parentType: MIRROR_CACHES_ON_HOST_TYPE, named: (r) => hostCacheOf(r) !== undefined },
+    hostMaven: { types: COMMANDS, parentType: MAVEN_CONTAINER_TYPE, named: child(containerRunStepName) },
+    hostUi: { types: COMMANDS, parentType: UI_CONTAINER_TYPE, named: child(containerRunStepName) },
+    hostLoginLimit: { types: COMMANDS, parentType: HOST_LOGIN_LIMIT_TYPE },
+    hostRegistryData: { types: COMMANDS, parentType: HOST_PACKAGES_TYPE, named: child(dataDirStepName) },
+    hostMavenData: { types: COMMANDS, parentType: MAVEN_CONTAINER_TYPE, named: child(dataDirStepName) },
+    hostPurgeMarker: { types: COMMANDS, parentType: PURGE_ON_DESTROY_TYPE, named: child(purgeMarkerStepName) },
+    kindContainers: { types: COMMANDS, parentType: KIND_REGISTRY_TYPE, named: child(kindStepName("containers")) },
+    kindNodes: { types: COMMANDS, parentType: KIND_REGISTRY_TYPE, named: child(kindStepName("nodes")) },
+    clusterWorkload: { types: [DEPLOYMENT], parentType: IN_CLUSTER_REGISTRY_TYPE },
+    clusterCertificateProbe: {
+        types: [DEPLOYMENT],
+        parentType: IN_CLUSTER_REGISTRY_TYPE,
+        named: (r) => r.objectName === CERTIFICATE_PROBE.name,
+    },
+    clusterCache: {
+        types: [DEPLOYMENT],
+        parentType: IN_CLUSTER_REGISTRY_TYPE,
+        named: (r) => r.objectName.startsWith(CLUSTER_MIRROR_PREFIX),
+    },
+    clusterUi: { types: [DEPLOYMENT], parentType: IN_CLUSTER_REGISTRY_TYPE, named: (r) => r.objectName === UI_WORKLOAD.name },
+    cacheClaim: { types: [CLAIM], named: (r) => r.objectName.startsWith(CLUSTER_MIRROR_PREFIX) },
+    password: { types: [RANDOM_PASSWORD], parentType: REGISTRY_ACCOUNTS_TYPE },
+    passwordOverlap: { types: [PASSWORD_OVERLAP_TYPE], parentType: REGISTRY_ACCOUNTS_TYPE },
+    jenkinsCredential: { types: [JENKINS_CREDENTIAL_TYPE] },
+    pullSecret: { types: ["kubernetes:core/v1:Secret"], parentType: PULL_SECRETS_TYPE },
+} as const satisfies Record<string, Target>;
+
+/** Whether a resource is of the target's kind. */
+export function isTarget(target: Target, r: Named): boolean {
+    return (
+        target.types.includes(r.type) &&
+        (target.parentType === undefined || r.parentType === target.parentType) &&
+        (target.named?.(r) ?? true)
+    );
+}
+
+const is = (c: Change, target: Target) => isTarget(target, { ...c, objectName: metadataName(c) });
 
 // ---------------------------------------------------------------------------------------------
 // The rules: one per kind of resource whose change a reviewer must hear about.
@@ -238,9 +359,9 @@ function containerChange(c: Change): How {
 
 /** k3s / RKE2 registries.yaml (or CRI-O's registries.conf) on a node over SSH. */
 const nodeFile: Rule = (c) => {
-    if (!isCommand(c) || c.parentType !== "dso-registry:nodeTrust:NodeFile") return [];
+    if (!is(c, TARGETS.nodeFile)) return [];
     const params = scriptParameters(c.op === "delete" ? c.olds.delete : (c.news.create ?? c.olds.create));
-    const node = c.parentName.replace(/^node-trust-/, "").replace(/-(registries-yaml|registries-conf)$/, "");
+    const node = withoutPrefix(c.parentName, nodeTrustName("")).replace(/-(registries-yaml|registries-conf)$/, "");
     const how = c.op === "update" ? changeAt(c, "stdin") : "yes";
     if (how === "no") return [];
     if (params.FLAVOUR) {
@@ -268,18 +389,18 @@ const nodeFile: Rule = (c) => {
 
 /** containerd's config_path on a node over SSH: set once, with a restart when allowed. */
 const configPath: Rule = (c) => {
-    if (!isCommand(c) || !c.name.endsWith("-config-path") || c.parentType !== "dso-registry:nodeTrust:NodeTrust") return [];
+    if (!is(c, TARGETS.configPath)) return [];
     if (c.op === "update") return [];
     const params = scriptParameters(c.op === "delete" ? c.olds.delete : c.news.create);
     if (params.ALLOW_RESTART !== "true") return [];
-    const node = c.name.replace(/^node-trust-/, "").replace(/-config-path$/, "");
+    const node = withoutPrefix(c.parentName, nodeTrustName(""));
     const what = c.op === "delete" ? "its original config is put back" : "its config_path is not set yet";
     return [{ kind: "runtime", text: `${node}: containerd restarts if ${what}` }];
 };
 
 /** The node-trust DaemonSet: a rolling update, one node at a time; on k3s / RKE2 each node's service restarts. */
 const nodeTrustDaemonSet: Rule = (c) => {
-    if (c.type !== "kubernetes:apps/v1:DaemonSet" || c.parentType !== "dso-registry:nodeTrust:NodeTrustDaemonSet") return [];
+    if (!is(c, TARGETS.nodeTrustDaemonSet)) return [];
     if (c.op === "delete") {
         return [
             {
@@ -313,7 +434,7 @@ const nodeTrustDaemonSet: Rule = (c) => {
 
 /** Distribution on the external host. */
 const hostRegistry: Rule = (c) => {
-    if (!isCommand(c) || c.parentType !== "dso-registry:externalHost:RegistryContainer" || !c.name.endsWith("-run")) return [];
+    if (!is(c, TARGETS.hostRegistry)) return [];
     if (c.op === "create") return [];
     if (c.op === "delete")
         return [
@@ -337,7 +458,7 @@ const hostRegistry: Rule = (c) => {
  * the move from the distribution's caddy service) makes the front anew, and the port closes while it starts.
  */
 const hostCaddy: Rule = (c) => {
-    if (!isCommand(c) || c.parentType !== "dso-registry:externalHost:CaddySite" || !c.name.endsWith("-reload")) return [];
+    if (!is(c, TARGETS.hostFront)) return [];
     if (c.op === "delete")
         return [{ kind: "front", text: "the registry's front on the external host is removed: the registry stops answering" }];
     if (c.op === "create") return [];
@@ -372,8 +493,8 @@ const hostCaddy: Rule = (c) => {
 
 /** Pull-through caches on the external host. */
 const hostCache: Rule = (c) => {
-    if (!isCommand(c) || c.parentType !== "dso-registry:mirrors:MirrorCachesOnHost" || !c.name.endsWith("-run")) return [];
-    const cache = c.name.replace(`${c.parentName}-`, "").replace(/-run$/, "");
+    const cache = is(c, TARGETS.hostCache) ? hostCacheOf(c) : undefined;
+    if (cache === undefined) return [];
     if (c.op === "create") return [{ kind: "cache", text: `cache ${cache} is started` }];
     if (c.op === "delete")
         return [{ kind: "cache", text: `cache ${cache} is removed with its storage: its images are pulled from the upstream again` }];
@@ -389,13 +510,11 @@ const hostCache: Rule = (c) => {
 
 /** Other containers on the external host: Maven, the web UI. */
 const hostOtherContainer: Rule = (c) => {
-    if (!isCommand(c) || !c.name.endsWith("-run")) return [];
-    const what =
-        c.parentType === "dso-registry:externalHost:MavenContainer"
-            ? "the Maven repository's container (deploys and downloads fail while it restarts)"
-            : c.parentType === "dso-registry:externalHost:UiContainer"
-              ? "the web UI's container"
-              : undefined;
+    const what = is(c, TARGETS.hostMaven)
+        ? "the Maven repository's container (deploys and downloads fail while it restarts)"
+        : is(c, TARGETS.hostUi)
+          ? "the web UI's container"
+          : undefined;
     if (!what) return [];
     if (c.op === "create") return [];
     if (c.op === "delete") return [{ kind: "other", text: `${what} is removed` }];
@@ -405,7 +524,7 @@ const hostOtherContainer: Rule = (c) => {
 
 /** The external host's login limit (fail2ban). */
 const hostLoginLimit: Rule = (c) => {
-    if (!isCommand(c) || c.parentType !== "dso-registry:externalHost:HostLoginLimit" || c.op === "create") return [];
+    if (!is(c, TARGETS.hostLoginLimit) || c.op === "create") return [];
     if (c.op === "update" && changeAt(c, "create") === "no") return [];
     // The script that runs: the jail's (with its limits as JAIL) or, turned off, the one that removes it.
     if (c.op !== "delete" && (c.news.create === UNKNOWN || scriptParameters(c.news.create).JAIL !== undefined)) {
@@ -416,15 +535,9 @@ const hostLoginLimit: Rule = (c) => {
 
 /** Data directories on the external host, and the purge marker that decides whether a destroy removes them. */
 const hostData: Rule = (c) => {
-    if (!isCommand(c)) return [];
-    if (
-        c.name.endsWith("-data-dir") &&
-        (c.parentType === "dso-registry:externalHost:HostPackages" || c.parentType === "dso-registry:externalHost:MavenContainer")
-    ) {
-        const which =
-            c.parentType === "dso-registry:externalHost:MavenContainer"
-                ? "the Maven repository's data directory"
-                : "the registry's data directory";
+    const maven = is(c, TARGETS.hostMavenData);
+    if (maven || is(c, TARGETS.hostRegistryData)) {
+        const which = maven ? "the Maven repository's data directory" : "the registry's data directory";
         if (c.op === "create") return [];
         // The step's delete removes no file; whether the data goes is the purge marker's line (same preview).
         if (c.op === "delete")
@@ -437,7 +550,7 @@ const hostData: Rule = (c) => {
         if (changeAt(c, "create") === "no") return [];
         return [{ kind: "data", text: `${which} is set up again (created if missing, its owner and mode set; files stay)` }];
     }
-    if (c.parentType === "dso-registry:externalHost:PurgeOnDestroy" && c.name.endsWith("-marker")) {
+    if (is(c, TARGETS.hostPurgeMarker)) {
         const listed = (inputs: Record<string, unknown>) => scriptParameters(inputs.create).DIRECTORIES?.split("\n").filter(Boolean) ?? [];
         if (c.op === "delete") {
             const dirs = listed(c.olds);
@@ -463,8 +576,7 @@ const hostData: Rule = (c) => {
 
 /** kind's containers on the Docker host: Distribution, the front, the node watcher, caches. */
 const kindContainers: Rule = (c) => {
-    if (!isCommand(c) || c.parentType !== "dso-registry:kind:KindRegistry") return [];
-    if (c.name.endsWith("-nodes")) {
+    if (is(c, TARGETS.kindNodes)) {
         if (c.op === "update" || c.op === "create") return [];
         return [
             {
@@ -473,7 +585,7 @@ const kindContainers: Rule = (c) => {
             },
         ];
     }
-    if (!c.name.endsWith("-containers") || c.op === "create") return [];
+    if (!is(c, TARGETS.kindContainers) || c.op === "create") return [];
     if (c.op === "delete")
         return [{ kind: "registry", text: "kind's registry and front containers are removed (the images stay on the Docker host)" }];
     if (c.op === "replace") {
@@ -514,17 +626,11 @@ const kindContainers: Rule = (c) => {
 
 /** The in-cluster registry's workloads. */
 const inClusterWorkload: Rule = (c) => {
-    if (
-        c.type !== "kubernetes:apps/v1:Deployment" ||
-        !["dso-registry:inCluster:InClusterRegistry", "dso-registry:kind:KindRegistry"].includes(c.parentType)
-    ) {
-        return [];
-    }
+    if (!is(c, TARGETS.clusterWorkload) || is(c, TARGETS.clusterCertificateProbe) || c.op === "create") return [];
     const name = metadataName(c);
-    if (name.endsWith("certificate-probe") || c.op === "create") return [];
     const how = c.op === "update" ? changeAt(c, "spec.template") : "yes";
     if (how === "no") return [];
-    if (name.includes("-mirror-")) {
+    if (is(c, TARGETS.clusterCache)) {
         if (c.op === "delete") return [{ kind: "cache", text: `cache ${name} is removed: nodes pull those images from the upstream` }];
         return [
             {
@@ -533,7 +639,7 @@ const inClusterWorkload: Rule = (c) => {
             },
         ];
     }
-    if (name.endsWith("-ui"))
+    if (is(c, TARGETS.clusterUi))
         return [
             {
                 kind: "other",
@@ -570,9 +676,9 @@ const exposure: Rule = (c) => {
 
 /** Claims and namespaces, which hold the data. */
 const claims: Rule = (c) => {
-    if (c.type === "kubernetes:core/v1:PersistentVolumeClaim") {
+    if (c.type === CLAIM) {
         const name = metadataName(c);
-        const cache = name.includes("-mirror-");
+        const cache = is(c, TARGETS.cacheClaim);
         const kept = c.retainOnDelete ? " the old claim is left in the cluster (retainOnDelete) with its data," : "";
         if (c.op === "create") return [{ kind: "data", text: `claim ${name} is created (empty)` }];
         if (c.op === "update") return [{ kind: "data", text: `claim ${name} is changed in place` }];
@@ -610,16 +716,14 @@ const claims: Rule = (c) => {
     return [];
 };
 
-const PASSWORD_OVERLAP = "pulumi-nodejs:dynamic/accounts:PasswordOverlap";
-
 /** Generated passwords, Jenkins credentials and pull secrets. */
 const credentials: Rule = (c, all) => {
-    if (c.type === "random:index/randomPassword:RandomPassword") {
-        if (c.parentType !== "dso-registry:accounts:RegistryAccounts") return [];
+    if (c.type === RANDOM_PASSWORD) {
+        if (!is(c, TARGETS.password)) return [];
         const user = String(at(inputsOf(c), "keepers.username") ?? c.name);
         if (c.op === "replace") {
             // Its PasswordOverlap (components/accounts/passwordOverlap.ts) keeps the old one for the overlap.
-            const overlap = all.find((o) => o.type === PASSWORD_OVERLAP && o.name === `${c.name}-overlap` && o.op === "update");
+            const overlap = all.find((o) => is(o, TARGETS.passwordOverlap) && o.name === passwordOverlapName(c.name) && o.op === "update");
             const seconds = Number(overlap ? at(overlap.news, "overlapSeconds") : 0);
             const kept =
                 seconds > 0
@@ -632,7 +736,7 @@ const credentials: Rule = (c, all) => {
         if (c.op === "create") return [{ kind: "credential", text: `account ${user} is added` }];
         return [];
     }
-    if (c.type === "pulumi-nodejs:dynamic/jenkins:Credential") {
+    if (is(c, TARGETS.jenkinsCredential)) {
         const id = String(at(inputsOf(c), "credentialId") ?? c.name);
         if (c.op === "create") return [{ kind: "credential", text: `Jenkins credential ${id} is created` }];
         if (c.op === "delete") return [{ kind: "credential", text: `Jenkins credential ${id} is deleted: pipelines that use it fail` }];
@@ -654,10 +758,7 @@ const credentials: Rule = (c, all) => {
         const username = at(inputsOf(c), "username");
         const rotated = all.some(
             (o) =>
-                o.type === "random:index/randomPassword:RandomPassword" &&
-                o.op === "replace" &&
-                username !== undefined &&
-                at(inputsOf(o), "keepers.username") === username,
+                is(o, TARGETS.password) && o.op === "replace" && username !== undefined && at(inputsOf(o), "keepers.username") === username,
         );
         if (secret === "hidden" && rotated) {
             return [
@@ -683,7 +784,7 @@ const credentials: Rule = (c, all) => {
             },
         ];
     }
-    if (c.type === "kubernetes:core/v1:Secret" && c.parentType === "dso-registry:accounts:PullSecrets" && c.op !== "create") {
+    if (is(c, TARGETS.pullSecret) && c.op !== "create") {
         const ns = String(at(inputsOf(c), "metadata.namespace") ?? "");
         return [
             {

@@ -9,6 +9,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { PreviousPassword } from "../accessPolicy/usersFile";
+import { dynamicResourceType } from "../shared/dynamicType";
 import { type KeptPrevious, passwordOverlapProvider } from "./passwordOverlapProvider";
 
 export interface PasswordOverlapArgs {
@@ -18,6 +19,12 @@ export interface PasswordOverlapArgs {
     /** The overlap's length in hours; 0: the previous password stops at the rotation. */
     readonly overlapHours: number;
 }
+
+/** Its module and type as a dynamic resource. */
+const MODULE = "accounts";
+const TYPE = "PasswordOverlap";
+/** Its type token, by which URNs and previews name it (the preview's consequences summary reads it). */
+export const PASSWORD_OVERLAP_TYPE = dynamicResourceType(MODULE, TYPE);
 
 /** A generated password's previous value during its overlap, as the fronts need it. */
 export class PasswordOverlap extends pulumi.dynamic.Resource {
@@ -37,8 +44,8 @@ export class PasswordOverlap extends pulumi.dynamic.Resource {
                 previous: undefined,
             },
             { ...opts, additionalSecretOutputs: ["password", "bcryptHash", "previous"] },
-            "accounts",
-            "PasswordOverlap",
+            MODULE,
+            TYPE,
         );
     }
 

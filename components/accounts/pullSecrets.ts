@@ -63,6 +63,9 @@ export interface PullSecretsArgs {
     readonly defaultServiceAccount?: boolean;
 }
 
+/** Its type token, by which URNs and previews name it (the preview's consequences summary reads it). */
+export const PULL_SECRETS_TYPE = "dso-registry:accounts:PullSecrets";
+
 /**
  * The pull Secrets of `args.namespaces` (and Flux's), each namespace's default ServiceAccount patched to use
  * it. Objects go to the Kubernetes provider of `opts.providers` (or `opts.provider`), else the ambient one.
@@ -72,7 +75,7 @@ export class PullSecrets extends pulumi.ComponentResource {
     readonly secrets: Readonly<Record<string, k8s.core.v1.Secret>>;
 
     constructor(name: string, args: PullSecretsArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("dso-registry:accounts:PullSecrets", name, {}, withFormerType(opts, "dso:registry:PullSecrets"));
+        super(PULL_SECRETS_TYPE, name, {}, withFormerType(opts, "dso:registry:PullSecrets"));
         const dockerConfig = pulumi.secret(
             pulumi
                 .all([args.authority, args.username, args.password])

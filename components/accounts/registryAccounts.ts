@@ -124,6 +124,12 @@ export interface ScopedRegistryAccount extends RegistryAccount {
     readonly prefixes: readonly string[];
 }
 
+/** Its type token, by which URNs and previews name it (the preview's consequences summary reads it). */
+export const REGISTRY_ACCOUNTS_TYPE = "dso-registry:accounts:RegistryAccounts";
+
+/** The name of the PasswordOverlap that keeps a generated password's previous value, from the password's name. */
+export const passwordOverlapName = (passwordName: string) => `${passwordName}-overlap`;
+
 export class RegistryAccounts extends pulumi.ComponentResource {
     readonly push: RegistryAccount;
     /** The scoped push accounts, in the order given (none unless asked for). */
@@ -135,7 +141,7 @@ export class RegistryAccounts extends pulumi.ComponentResource {
     readonly htpasswd: pulumi.Output<string>;
 
     constructor(name: string, given: RegistryAccountsArgs = {}, opts?: pulumi.ComponentResourceOptions) {
-        super("dso-registry:accounts:RegistryAccounts", name, {}, withFormerType(opts, "dso:registry:RegistryAccounts"));
+        super(REGISTRY_ACCOUNTS_TYPE, name, {}, withFormerType(opts, "dso:registry:RegistryAccounts"));
         const args = registryAccountsDefaults(given);
         if (args.pull && args.pull.username === args.push.username) {
             throw new pulumi.ResourceError(
@@ -176,7 +182,7 @@ export class RegistryAccounts extends pulumi.ComponentResource {
             const account = { username, password: pulumi.secret(password.result), bcryptHash: pulumi.secret(password.bcryptHash) };
             if (!args.overlapHours) return account;
             const overlap = new PasswordOverlap(
-                `${name}-${role}-overlap`,
+                passwordOverlapName(`${name}-${role}`),
                 { password: account.password, bcryptHash: account.bcryptHash, overlapHours: args.overlapHours },
                 { parent: this },
             );

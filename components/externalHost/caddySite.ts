@@ -133,6 +133,12 @@ export function caddySitePolicy(
     };
 }
 
+/** Its type token, by which URNs and previews name it (the preview's consequences summary reads it). */
+export const CADDY_SITE_TYPE = "dso-registry:externalHost:CaddySite";
+
+/** The name of the command that applies the front: a reload, or the front made anew when its container's spec changes. */
+export const caddyApplyStepName = (name: string) => `${name}-reload`;
+
 /** Caddy's files and the reload; on destroy the Caddyfile is replaced by one without the site. */
 export class CaddySite extends pulumi.ComponentResource {
     /**
@@ -142,7 +148,7 @@ export class CaddySite extends pulumi.ComponentResource {
     readonly filesFingerprint: pulumi.Output<string>;
 
     constructor(name: string, args: CaddySiteArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("dso-registry:externalHost:CaddySite", name, {}, withFormerType(opts, "dso:externalHost:CaddySite"));
+        super(CADDY_SITE_TYPE, name, {}, withFormerType(opts, "dso:externalHost:CaddySite"));
         const { connection, layout } = args;
         const paths = hostPaths(layout);
         const file = (
@@ -219,7 +225,7 @@ export class CaddySite extends pulumi.ComponentResource {
         );
         const apply = this.filesFingerprint.apply((fp) => privileged(caddyApplyScript(layout, fp, args.image), connection.sudo));
         const reload = hostCommand(
-            `${name}-reload`,
+            caddyApplyStepName(name),
             {
                 connection,
                 create: apply,

@@ -5,7 +5,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { withFormerType } from "../shared/formerType";
-import { type HostConnection, hostCommand, privileged } from "../shared/hostAccess";
+import { dataDirStepName, type HostConnection, hostCommand, privileged } from "../shared/hostAccess";
 import { dataDirDeleteScript, dataDirScript, type HostLayout, packagesScript } from "./scripts";
 
 export interface HostPackagesArgs {
@@ -21,10 +21,13 @@ export interface HostPackagesArgs {
     readonly restic?: boolean;
 }
 
+/** Its type token, by which URNs and previews name it (the preview's consequences summary reads it). */
+export const HOST_PACKAGES_TYPE = "dso-registry:externalHost:HostPackages";
+
 /** The packages (left installed on destroy) and the data directory (kept on delete; the purge on destroy removes it when asked: purgeOnDestroy.ts). */
 export class HostPackages extends pulumi.ComponentResource {
     constructor(name: string, args: HostPackagesArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("dso-registry:externalHost:HostPackages", name, {}, withFormerType(opts, "dso:externalHost:HostPackages"));
+        super(HOST_PACKAGES_TYPE, name, {}, withFormerType(opts, "dso:externalHost:HostPackages"));
         const { connection, layout } = args;
         const sudo = connection.sudo;
         const install = hostCommand(
@@ -39,7 +42,7 @@ export class HostPackages extends pulumi.ComponentResource {
         // After the packages: the directory goes to the group the Caddy package creates.
         if (args.dataDir) {
             hostCommand(
-                `${name}-data-dir`,
+                dataDirStepName(name),
                 {
                     connection,
                     create: privileged(dataDirScript(layout), sudo),

@@ -57,10 +57,13 @@ export interface HostLoginLimitArgs {
     readonly installPackages: boolean;
 }
 
+/** Its type token, by which URNs and previews name it (the preview's consequences summary reads it). */
+export const HOST_LOGIN_LIMIT_TYPE = "dso-registry:externalHost:HostLoginLimit";
+
 /** fail2ban's filter and jail for the front; removed on destroy (fail2ban stays installed). */
 export class HostLoginLimit extends pulumi.ComponentResource {
     constructor(name: string, args: HostLoginLimitArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("dso-registry:externalHost:HostLoginLimit", name, {}, opts);
+        super(HOST_LOGIN_LIMIT_TYPE, name, {}, opts);
         const sudo = args.connection.sudo;
         hostCommand(
             `${name}-fail2ban`,

@@ -6,7 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { fingerprint } from "../shared/fingerprint";
 import { withFormerType } from "../shared/formerType";
-import { type HostConnection, HostFile, hostCommand, privileged } from "../shared/hostAccess";
+import { containerRunStepName, dataDirStepName, type HostConnection, HostFile, hostCommand, privileged } from "../shared/hostAccess";
 import { HostFilesCheck, recreatingScript } from "../shared/hostFilesCheck";
 import {
     hostMavenNginxConfig,
@@ -25,18 +25,21 @@ export interface MavenContainerArgs {
     readonly spec: MavenHostSpec;
 }
 
+/** Its type token, by which URNs and previews name it (the preview's consequences summary reads it). */
+export const MAVEN_CONTAINER_TYPE = "dso-registry:externalHost:MavenContainer";
+
 /** The Maven backend; the container is removed on destroy, its files stay unless purged. */
 export class MavenContainer extends pulumi.ComponentResource {
     /** Fingerprint of everything the container is created from; the restore recreates it with this label. */
     readonly specFingerprint: string;
 
     constructor(name: string, args: MavenContainerArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("dso-registry:externalHost:MavenContainer", name, {}, withFormerType(opts, "dso:externalHost:MavenContainer"));
+        super(MAVEN_CONTAINER_TYPE, name, {}, withFormerType(opts, "dso:externalHost:MavenContainer"));
         const { connection, spec } = args;
         const sudo = connection.sudo;
         const config = hostMavenNginxConfig(spec);
         const dataDir = hostCommand(
-            `${name}-data-dir`,
+            dataDirStepName(name),
             {
                 connection,
                 create: privileged(mavenDataDirScript(spec.layout), sudo),
@@ -49,7 +52,7 @@ export class MavenContainer extends pulumi.ComponentResource {
         this.specFingerprint = fingerprint(spec.image, spec.layout.mavenDataDir, hostPaths(spec.layout).mavenConfigDir, config);
         const runScript = mavenContainerScript(spec, this.specFingerprint);
         const run = hostCommand(
-            `${name}-run`,
+            containerRunStepName(name),
             {
                 connection,
                 create: privileged(runScript, sudo),

@@ -36,16 +36,22 @@ export interface PurgeOnDestroyArgs {
     readonly directories: readonly string[];
 }
 
+/** Its type token, by which URNs and previews name it (the preview's consequences summary reads it). */
+export const PURGE_ON_DESTROY_TYPE = "dso-registry:externalHost:PurgeOnDestroy";
+
+/** The name of the command that records which directories a destroy deletes, and deletes them on destroy. */
+export const purgeMarkerStepName = (name: string) => `${name}-marker`;
+
 /**
  * The marker and its delete. Everything else on the host depends on it, so on destroy the engine runs
  * its delete last, once the containers are gone.
  */
 export class PurgeOnDestroy extends pulumi.ComponentResource {
     constructor(name: string, args: PurgeOnDestroyArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("dso-registry:externalHost:PurgeOnDestroy", name, {}, opts);
+        super(PURGE_ON_DESTROY_TYPE, name, {}, opts);
         const sudo = args.connection.sudo;
         hostCommand(
-            `${name}-marker`,
+            purgeMarkerStepName(name),
             {
                 connection: args.connection,
                 create: privileged(purgeMarkerScript(args.purge ? args.directories : []), sudo),

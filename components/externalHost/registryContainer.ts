@@ -10,7 +10,7 @@ import type { DistributionSettings } from "../shared/distributionSettings";
 import { DISTRIBUTION, DISTRIBUTION_ENV_WORDS } from "../shared/facts";
 import { fingerprint } from "../shared/fingerprint";
 import { withFormerType } from "../shared/formerType";
-import { type HostConnection, HostFile, type HostFileSpec, hostCommand, privileged } from "../shared/hostAccess";
+import { containerRunStepName, type HostConnection, HostFile, type HostFileSpec, hostCommand, privileged } from "../shared/hostAccess";
 import { HostFilesCheck, recreatingScript } from "../shared/hostFilesCheck";
 import { DEBUG_LISTENER_PORT } from "./metricsRelay";
 import {
@@ -59,6 +59,9 @@ function configStorage(storage: HostRegistryStorage): RegistryStorage {
     return settings;
 }
 
+/** Its type token, by which URNs and previews name it (the preview's consequences summary reads it). */
+export const REGISTRY_CONTAINER_TYPE = "dso-registry:externalHost:RegistryContainer";
+
 /** The registry's config files and container; the container is removed on destroy, its data stays. */
 export class RegistryContainer extends pulumi.ComponentResource {
     /**
@@ -68,7 +71,7 @@ export class RegistryContainer extends pulumi.ComponentResource {
     readonly specFingerprint: string;
 
     constructor(name: string, args: RegistryContainerArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("dso-registry:externalHost:RegistryContainer", name, {}, withFormerType(opts, "dso:externalHost:RegistryContainer"));
+        super(REGISTRY_CONTAINER_TYPE, name, {}, withFormerType(opts, "dso:externalHost:RegistryContainer"));
         const { connection, spec, storage } = args;
         const paths = hostPaths(spec.layout);
         const configText = (readOnly: boolean) =>
@@ -126,7 +129,7 @@ export class RegistryContainer extends pulumi.ComponentResource {
             writable,
         );
         const run = hostCommand(
-            `${name}-run`,
+            containerRunStepName(name),
             {
                 connection,
                 create: privileged(containerScript(spec, this.specFingerprint), connection.sudo),

@@ -1,7 +1,7 @@
 /** The optional web UI on the external host: a container on loopback that Caddy serves same-origin. */
 import * as pulumi from "@pulumi/pulumi";
 import { withFormerType } from "../shared/formerType";
-import { type HostConnection, hostCommand, privileged } from "../shared/hostAccess";
+import { containerRunStepName, type HostConnection, hostCommand, privileged } from "../shared/hostAccess";
 import { type ContainerSpec, containerDeleteScript, uiContainerScript } from "./scripts";
 
 export interface UiContainerArgs {
@@ -15,13 +15,16 @@ export interface UiContainerArgs {
     readonly registryHost: string;
 }
 
+/** Its type token, by which URNs and previews name it (the preview's consequences summary reads it). */
+export const UI_CONTAINER_TYPE = "dso-registry:externalHost:UiContainer";
+
 /** The UI container, removed on destroy. */
 export class UiContainer extends pulumi.ComponentResource {
     constructor(name: string, args: UiContainerArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("dso-registry:externalHost:UiContainer", name, {}, withFormerType(opts, "dso:externalHost:UiContainer"));
+        super(UI_CONTAINER_TYPE, name, {}, withFormerType(opts, "dso:externalHost:UiContainer"));
         const { connection, spec } = args;
         hostCommand(
-            `${name}-run`,
+            containerRunStepName(name),
             {
                 connection,
                 create: privileged(uiContainerScript(spec, args.deleteEnabled, args.registryHost), connection.sudo),

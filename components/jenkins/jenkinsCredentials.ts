@@ -10,6 +10,7 @@
  * in state; the provider's code captures no secret.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { dynamicResourceType } from "../shared/dynamicType";
 import { withFormerType } from "../shared/formerType";
 import type { CredentialSpec } from "./credentialXml";
 import * as credentialXml from "./credentialXml";
@@ -183,6 +184,12 @@ export const jenkinsCredentialProvider: pulumi.dynamic.ResourceProvider = {
 
 type Inputs<T> = { readonly [K in keyof T]: pulumi.Input<T[K]> };
 
+/** Its module and type as a dynamic resource. */
+const MODULE = "jenkins";
+const TYPE = "Credential";
+/** Its type token, by which URNs and previews name it (the preview's consequences summary reads it). */
+export const JENKINS_CREDENTIAL_TYPE = dynamicResourceType(MODULE, TYPE);
+
 /** One credential in Jenkins's system store. */
 export class JenkinsCredential extends pulumi.dynamic.Resource {
     declare readonly credentialId: pulumi.Output<string>;
@@ -196,7 +203,7 @@ export class JenkinsCredential extends pulumi.dynamic.Resource {
         }
         // One ID can exist only once in a Jenkins store: a replacement must delete before it creates.
         const options = { deleteBeforeReplace: true, ...opts, additionalSecretOutputs: [...SECRET_FIELDS] };
-        super(jenkinsCredentialProvider, name, secretArgs, options, "jenkins", "Credential");
+        super(jenkinsCredentialProvider, name, secretArgs, options, MODULE, TYPE);
     }
 }
 

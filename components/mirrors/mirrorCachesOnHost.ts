@@ -9,7 +9,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { DISTRIBUTION_ENV_WORDS } from "../shared/facts";
 import { fingerprint } from "../shared/fingerprint";
 import { withFormerType } from "../shared/formerType";
-import { type HostConnection, HostFile, type HostFileSpec, hostCommand, privileged } from "../shared/hostAccess";
+import { containerRunStepName, type HostConnection, HostFile, type HostFileSpec, hostCommand, privileged } from "../shared/hostAccess";
 import { HostFilesCheck, recreatingScript } from "../shared/hostFilesCheck";
 import {
     hostMirrorFiles,
@@ -52,12 +52,15 @@ export interface MirrorCachesOnHostArgs {
     readonly reporting?: { readonly reporter: string; readonly textfileDir: string };
 }
 
+/** Its type token, by which URNs and previews name it (the preview's consequences summary reads it). */
+export const MIRROR_CACHES_ON_HOST_TYPE = "dso-registry:mirrors:MirrorCachesOnHost";
+
 export class MirrorCachesOnHost extends pulumi.ComponentResource {
     /** Where the front sends each mirror's requests. */
     readonly routes: readonly MirrorRoute[];
 
     constructor(name: string, args: MirrorCachesOnHostArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("dso-registry:mirrors:MirrorCachesOnHost", name, {}, withFormerType(opts, "dso:mirrors:MirrorCachesOnHost"));
+        super(MIRROR_CACHES_ON_HOST_TYPE, name, {}, withFormerType(opts, "dso:mirrors:MirrorCachesOnHost"));
         const { connection } = args;
         const pruned = args.mirrors.map(({ spec, envFile }) => {
             const paths = hostMirrorPaths(spec, args.mirrorsDir, args.configRoot, args.socketsDir);
@@ -97,7 +100,7 @@ export class MirrorCachesOnHost extends pulumi.ComponentResource {
             );
             const runScript = mirrorContainerScript(paths, args.image, fp, spec.hasCredentials);
             const run = hostCommand(
-                `${role}-run`,
+                containerRunStepName(role),
                 {
                     connection,
                     create: privileged(runScript, connection.sudo),

@@ -45,9 +45,12 @@ export interface ClusterMirrorsSpec {
 /** User the caches run as; their claims are group-owned by it (fsGroup). */
 const UID = 65532;
 
+/** How the names of a cache's objects start (its Deployment's, Service's, claim's). */
+export const CLUSTER_MIRROR_PREFIX = "registry-mirror-";
+
 /** Kubernetes name of a cache's objects, e.g. "registry-mirror-docker-io". */
 export function clusterMirrorName(spec: Pick<MirrorSpec, "pathName">): string {
-    const name = `registry-mirror-${spec.pathName.replace(/\./g, "-")}`;
+    const name = `${CLUSTER_MIRROR_PREFIX}${spec.pathName.replace(/\./g, "-")}`;
     if (name.length > 63) throw new Error(`mirror "${spec.pathName}": "${name}" is longer than Kubernetes's 63 characters`);
     return name;
 }

@@ -27,6 +27,9 @@ export interface NodeFileArgs {
     readonly guardDelete?: (body: string) => string;
 }
 
+/** Its type token, by which URNs and previews name it (the preview's consequences summary reads it). */
+export const NODE_FILE_TYPE = "dso-registry:nodeTrust:NodeFile";
+
 /** A node-trust file placed by its own scripts: written when its content changes, removed on destroy. */
 export class NodeFile extends pulumi.ComponentResource {
     /** The command that places the file (and restarts): what a later node's restart waits for. */
@@ -34,7 +37,7 @@ export class NodeFile extends pulumi.ComponentResource {
 
     constructor(name: string, args: NodeFileArgs, opts?: pulumi.ComponentResourceOptions) {
         const placed: PlacedFile = { target: args.connection.name, path: args.step.path, mode: args.step.mode };
-        super("dso-registry:nodeTrust:NodeFile", name, placed, withFormerType(opts, "dso:nodes:NodeFile"));
+        super(NODE_FILE_TYPE, name, placed, withFormerType(opts, "dso:nodes:NodeFile"));
         const { step, run } = args;
         this.command = hostCommand(
             `${name}-write`,

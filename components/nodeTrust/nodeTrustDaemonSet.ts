@@ -150,6 +150,9 @@ function volumeName(hostPath: string): string {
     return `host${hostPath.replace(/[^a-z0-9]+/gi, "-").toLowerCase()}`.replace(/-+$/, "");
 }
 
+/** Its type token, by which URNs and previews name it (the preview's consequences summary reads it). */
+export const NODE_TRUST_DAEMON_SET_TYPE = "dso-registry:nodeTrust:NodeTrustDaemonSet";
+
 /**
  * A privileged DaemonSet that applies node trust on every node, also on nodes that join later. Objects go
  * to the Kubernetes provider of `opts.providers` (or `opts.provider`), else the ambient one.
@@ -163,7 +166,7 @@ export class NodeTrustDaemonSet extends pulumi.ComponentResource {
     readonly secret?: k8s.core.v1.Secret;
 
     constructor(name: string, given: NodeTrustDaemonSetArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("dso-registry:nodeTrust:NodeTrustDaemonSet", name, {}, withFormerType(opts, "dso:nodes:NodeTrustDaemonSet"));
+        super(NODE_TRUST_DAEMON_SET_TYPE, name, {}, withFormerType(opts, "dso:nodes:NodeTrustDaemonSet"));
         const args = nodeTrustDefaults(given);
         const plan = trustPlan(args.flavour, trustTargetOf(args));
         const objectName = args.objectName ?? "dso-node-trust";

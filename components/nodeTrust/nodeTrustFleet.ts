@@ -12,7 +12,7 @@ import { planRollingRestarts } from "./restarts";
 
 /** One node of the fleet. */
 export interface FleetNode {
-    /** Its name in the stack; its NodeTrust is `node-trust-<name>`. */
+    /** Its name in the stack; its NodeTrust is `node-trust-<name>` (nodeTrustName). */
     readonly name: string;
     readonly connection: HostConnection;
     readonly runtime: RuntimeFlavour;
@@ -38,6 +38,9 @@ export interface NodeTrustFleetArgs {
  * The fleet. Each node's NodeTrust was once a resource of the stack itself: the alias keeps its
  * identity, so a stack deployed before this component takes it over without a change.
  */
+/** The name of a node's NodeTrust, from the node's name in the stack (the preview's consequences summary reads the node's name from it). */
+export const nodeTrustName = (node: string) => `node-trust-${node}`;
+
 export class NodeTrustFleet extends pulumi.ComponentResource {
     /** Each node's NodeTrust, by its name in the stack. */
     readonly nodes: Readonly<Record<string, NodeTrust>>;
@@ -54,7 +57,7 @@ export class NodeTrustFleet extends pulumi.ComponentResource {
         for (const node of [...ordered, ...args.nodes.filter((n) => !turns.has(n.name))]) {
             const turn = turns.get(node.name);
             const trust = new NodeTrust(
-                `node-trust-${node.name}`,
+                nodeTrustName(node.name),
                 {
                     ...args.common,
                     flavour: node.runtime,

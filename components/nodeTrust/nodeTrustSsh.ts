@@ -38,6 +38,12 @@ export interface NodeTrustArgs extends NodeTrustCommonArgs {
 /** Type token of the shared file placer (components/shared/hostAccess.ts). */
 const HOST_FILE_TYPE = "dso-registry:shared:HostFile";
 
+/** Its type token, by which URNs and previews name it (the preview's consequences summary reads it). */
+export const NODE_TRUST_TYPE = "dso-registry:nodeTrust:NodeTrust";
+
+/** The name of the command that sets containerd's config_path on the node (and restarts containerd when allowed). */
+export const configPathStepName = (name: string) => `${name}-config-path`;
+
 /** Node trust on one node, over SSH or with local commands. */
 export class NodeTrust extends pulumi.ComponentResource {
     /** The command after which this node's runtime has restarted and is Ready (k3s / RKE2), for later nodes to wait for. */
@@ -45,7 +51,7 @@ export class NodeTrust extends pulumi.ComponentResource {
 
     constructor(name: string, given: NodeTrustArgs, opts?: pulumi.ComponentResourceOptions) {
         const target: HostTarget = { target: given.connection.name };
-        super("dso-registry:nodeTrust:NodeTrust", name, target, withFormerType(opts, "dso:nodes:NodeTrust"));
+        super(NODE_TRUST_TYPE, name, target, withFormerType(opts, "dso:nodes:NodeTrust"));
         const args = nodeTrustDefaults(given);
         const plan = trustPlan(args.flavour, trustTargetOf(args));
         const connection = args.connection;
@@ -147,7 +153,7 @@ export class NodeTrust extends pulumi.ComponentResource {
                 case "config-path": {
                     const allow = args.allowContainerdRestart ?? false;
                     hostCommand(
-                        `${name}-config-path`,
+                        configPathStepName(name),
                         {
                             connection,
                             create: run(configPathCheckScript(step, allow)),

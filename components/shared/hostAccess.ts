@@ -119,6 +119,12 @@ export interface HostCommandArgs {
     readonly sensitiveOutput?: boolean;
 }
 
+/** The name of the command that runs a component's container on a host (the preview's consequences summary finds it by it). */
+export const containerRunStepName = (name: string) => `${name}-run`;
+
+/** The name of the command that sets up a component's data directory on a host (kept on delete). */
+export const dataDirStepName = (name: string) => `${name}-data-dir`;
+
 /**
  * One command on a host: `command.remote.Command` over SSH, or `command.local.Command` when Pulumi
  * runs on the machine itself. Both get the same scripts.

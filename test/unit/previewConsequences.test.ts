@@ -3,23 +3,30 @@
  * small preview written by hand in the shape the engine prints (read from a recorded one: steps with `op`,
  * `urn`, old and new inputs, `detailedDiff`; `diffReasons` never filled), and the consequences a reviewer
  * must be told. The last cases take the prod stack's own scripts from its synth, so a renamed script
- * parameter the summary reads fails here.
+ * parameter the summary reads fails here, and hold every kind of resource the summary reads (its type, its
+ * component's, its name) to the resources the program makes, so a renamed type token or child fails here too.
  */
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
+import { passwordOverlapName } from "../../components/accounts/registryAccounts";
 import { shQuote } from "../../components/shared/shQuote";
 import {
     type ConsequenceKind,
     consequencesOfPreviewJson,
+    isTarget,
     MEASURED,
+    type Named,
     type PreviewStep,
     previewConsequences,
     renderConsequences,
     scriptParameters,
+    TARGETS,
     UNKNOWN,
 } from "../../tools/previewConsequences";
+import { readStackConfig, runProgram, type StackFileConfig } from "../../tools/synth";
 import { committedSynthDir } from "../support/committedSynth";
+import { PROJECT_DIR } from "../support/synthCli";
 
 const STACK_URN = "urn:pulumi:prod::dso-registry::pulumi:pulumi:Stack::dso-registry-prod";
 /** A URN of the prod stack: the type chain (components first) and the name. */
@@ -35,6 +42,8 @@ interface StepSpec {
     readonly olds?: Record<string, unknown>;
     readonly news?: Record<string, unknown>;
     readonly parent?: string;
+    /** The name of the component it belongs to (the last type of `chain` but one): its parent. */
+    readonly component?: string;
     readonly detailedDiff?: Record<string, { kind: string }>;
     readonly retainOnDelete?: boolean;
 }
@@ -53,8 +62,9 @@ function passwordRotated(name: string, username: string): PreviewStep {
 
 function step(s: StepSpec): PreviewStep {
     const type = s.chain[s.chain.length - 1]!;
+    const parent = s.parent ?? (s.component !== undefined ? urn(s.chain.slice(0, -1), s.component) : STACK_URN);
     const state = (inputs: Record<string, unknown> | undefined) =>
-        inputs && { type, custom: true, inputs, parent: s.parent ?? STACK_URN, ...(s.retainOnDelete ? { retainOnDelete: true } : {}) };
+        inputs && { type, custom: true, inputs, parent, ...(s.retainOnDelete ? { retainOnDelete: true } : {}) };
     return {
         op: s.op,
         urn: urn(s.chain, s.name),
@@ -230,6 +240,7 @@ const CASES: readonly (readonly [string, readonly PreviewStep[], Expected])[] = 
                 op: "update",
                 chain: [HOST, "dso-registry:externalHost:RegistryContainer", REMOTE],
                 name: "registry-host-container-run",
+                component: "registry-host-container",
                 olds: { connection, create: registryRun({}) },
                 news: { connection, create: registryRun({ REGISTRY_IMAGE: "registry:3.1.3", REGISTRY_FINGERPRINT: "c0ffee" }) },
             }),
@@ -243,6 +254,7 @@ const CASES: readonly (readonly [string, readonly PreviewStep[], Expected])[] = 
                 op: "update",
                 chain: [HOST, "dso-registry:externalHost:RegistryContainer", REMOTE],
                 name: "registry-host-container-run",
+                component: "registry-host-container",
                 olds: { connection, create: registryRun({}) },
                 news: { connection, create: registryRun({ RELAY_FINGERPRINT: "other" }) },
             }),
@@ -256,6 +268,7 @@ const CASES: readonly (readonly [string, readonly PreviewStep[], Expected])[] = 
                 op: "update",
                 chain: [HOST, "dso-registry:externalHost:CaddySite", REMOTE],
                 name: "registry-host-caddy-reload",
+                component: "registry-host-caddy",
                 olds: { connection, create: caddyReload("e547") },
                 news: { connection, create: caddyReload("9a1b") },
             }),
@@ -269,6 +282,7 @@ const CASES: readonly (readonly [string, readonly PreviewStep[], Expected])[] = 
                 op: "update",
                 chain: [HOST, "dso-registry:externalHost:CaddySite", REMOTE],
                 name: "registry-host-caddy-reload",
+                component: "registry-host-caddy",
                 olds: { connection, create: caddyReload("e547") },
                 news: { connection, create: caddyReload("e547", "caddy:2.10.2") },
             }),
@@ -282,6 +296,7 @@ const CASES: readonly (readonly [string, readonly PreviewStep[], Expected])[] = 
                 op: "update",
                 chain: [HOST, "dso-registry:externalHost:CaddySite", REMOTE],
                 name: "registry-host-caddy-reload",
+                component: "registry-host-caddy",
                 olds: { connection, create: caddyReload("e547") },
                 news: {
                     connection,
@@ -306,6 +321,7 @@ const CASES: readonly (readonly [string, readonly PreviewStep[], Expected])[] = 
                 op: "update",
                 chain: [HOST, "dso-registry:externalHost:CaddySite", REMOTE],
                 name: "registry-host-caddy-reload",
+                component: "registry-host-caddy",
                 olds: { connection, create: packageCaddyReload("e547") },
                 news: { connection, create: caddyReload("e547") },
             }),
@@ -324,6 +340,7 @@ const CASES: readonly (readonly [string, readonly PreviewStep[], Expected])[] = 
                 op: "update",
                 chain: [HOST, "dso-registry:externalHost:CaddySite", REMOTE],
                 name: "registry-host-caddy-reload",
+                component: "registry-host-caddy",
                 olds: { connection, create: caddyReload("e547") },
                 news: { connection, create: UNKNOWN },
             }),
@@ -389,6 +406,7 @@ const CASES: readonly (readonly [string, readonly PreviewStep[], Expected])[] = 
                 op: "update",
                 chain: [HOST, "dso-registry:externalHost:PurgeOnDestroy", REMOTE],
                 name: "registry-host-purge-marker",
+                component: "registry-host-purge",
                 olds: { connection, create: purgeMarker("") },
                 news: { connection, create: purgeMarker("/srv/data/registry\n/srv/data/maven") },
             }),
@@ -401,7 +419,8 @@ const CASES: readonly (readonly [string, readonly PreviewStep[], Expected])[] = 
             step({
                 op: "delete",
                 chain: [HOST, "dso-registry:externalHost:HostPackages", REMOTE],
-                name: "registry-host-data-dir",
+                name: "registry-host-packages-data-dir",
+                component: "registry-host-packages",
                 olds: { connection, create: script({ DATA_DIR: "/srv/data/registry" }) },
             }),
         ],
@@ -414,6 +433,7 @@ const CASES: readonly (readonly [string, readonly PreviewStep[], Expected])[] = 
                 op: "delete",
                 chain: [HOST, "dso-registry:externalHost:PurgeOnDestroy", REMOTE],
                 name: "registry-host-purge-marker",
+                component: "registry-host-purge",
                 olds: { connection, create: purgeMarker("") },
             }),
         ],
@@ -642,6 +662,7 @@ const CASES: readonly (readonly [string, readonly PreviewStep[], Expected])[] = 
                 op: "update",
                 chain: ["dso-registry:kind:KindRegistry", "command:local:Command"],
                 name: "kind-registry-containers",
+                component: "kind-registry",
                 olds: { create: kindContainers({}) },
                 news: { create: kindContainers({ FRONT_FILES: "f2" }) },
             }),
@@ -655,6 +676,7 @@ const CASES: readonly (readonly [string, readonly PreviewStep[], Expected])[] = 
                 op: "update",
                 chain: ["dso-registry:kind:KindRegistry", "command:local:Command"],
                 name: "kind-registry-containers",
+                component: "kind-registry",
                 olds: { create: kindContainers({}) },
                 news: { create: kindContainers({ DISTRIBUTION_IMAGE: "registry:3.1.3" }) },
             }),
@@ -818,4 +840,89 @@ describe("the prod stack's own scripts (its synth)", () => {
         };
         expect(kindsOf(s)).toEqual([["runtime", expect.stringMatching(/^k3s-agent-1: k3s or k3s-agent restarts \(agent batch \d of \d/)]]);
     });
+});
+
+describe("the resources the summary reads are the program's", () => {
+    /** A committed stack's config with some top-level keys changed, as a stack file gives it. */
+    function changed(stack: string, change: (raw: Record<string, Record<string, unknown>>) => void): StackFileConfig {
+        const file = readStackConfig(PROJECT_DIR, stack);
+        const raw: Record<string, Record<string, unknown>> = {};
+        for (const [key, value] of Object.entries(file.config)) {
+            if (key.startsWith("dso-registry:") && !file.secretKeys.includes(key))
+                raw[key.slice("dso-registry:".length)] = JSON.parse(value);
+        }
+        change(raw);
+        const config = {
+            ...file.config,
+            ...Object.fromEntries(Object.entries(raw).map(([k, v]) => [`dso-registry:${k}`, JSON.stringify(v)])),
+        };
+        return { ...file, config };
+    }
+    /** A resource as the summary matches it, from the synth's record of it. */
+    const named = (r: { type: string; name: string; urn: string; parent?: string; inputs?: Record<string, unknown> }): Named => {
+        const chain = (r.urn.split("::")[2] ?? "").split("$");
+        const metadata = r.inputs?.metadata as { name?: unknown } | undefined;
+        return {
+            type: r.type,
+            name: r.name,
+            parentType: chain[chain.length - 2] ?? "",
+            parentName: r.parent?.split("::").pop() ?? "",
+            objectName: typeof metadata?.name === "string" ? metadata.name : r.name,
+        };
+    };
+
+    let resources: Named[] | undefined;
+    /**
+     * The resources of the committed stacks (their synth), and of the parts they leave out: the Maven
+     * repository and the web UI on the external host and containerd nodes over SSH (prod changed), the web UI
+     * in the cluster (local changed).
+     */
+    async function programResources(): Promise<Named[]> {
+        if (resources) return resources;
+        const committed = ["local", "prod", "kind"].flatMap((stack) =>
+            (
+                JSON.parse(readFileSync(path.join(committedSynthDir(stack as "local"), "resources.json"), "utf8")) as Parameters<
+                    typeof named
+                >[0][]
+            ).map(named),
+        );
+        const prodWithMore = changed("prod", (raw) => {
+            raw.mavenRegistry = { ...raw.mavenRegistry, host: raw.containerRegistry!.host };
+            raw.registry = { ...raw.registry, ui: { enabled: true } };
+            raw.nodes = { ...raw.nodes, runtime: "containerd", allowContainerdRestart: true };
+        });
+        const localWithUi = changed("local", (raw) => {
+            raw.registry = { ...raw.registry, ui: { enabled: true } };
+        });
+        const more: Named[] = [];
+        for (const [stack, config] of [
+            ["prod", prodWithMore],
+            ["local", localWithUi],
+        ] as const) {
+            const run = await runProgram(stack, config);
+            more.push(...run.resources.map((r) => named({ ...r, parent: r.parentUrn })));
+        }
+        resources = [...committed, ...more];
+        return resources;
+    }
+
+    it.each(Object.entries(TARGETS))(
+        "%s: the program makes such a resource",
+        async (_, target) => {
+            const all = await programResources();
+            expect(
+                all.some((r) => isTarget(target, r)),
+                `no resource of type ${target.types.join(" or ")} in ${"parentType" in target ? target.parentType : "any component"} has the name the summary looks for`,
+            ).toBe(true);
+        },
+        120_000,
+    );
+
+    it("a generated password's overlap is named after it, as the rotation's line finds it", async () => {
+        const all = await programResources();
+        const passwords = all.filter((r) => isTarget(TARGETS.password, r)).map((r) => r.name);
+        const overlaps = all.filter((r) => isTarget(TARGETS.passwordOverlap, r));
+        expect(overlaps.length).toBeGreaterThan(0);
+        for (const overlap of overlaps) expect(passwords.map(passwordOverlapName)).toContain(overlap.name);
+    }, 120_000);
 });
