@@ -129,7 +129,9 @@ class PasswordChecks {
         const imported = checkFiles(files, this.accounts);
         const decoy = this.policy.decoy;
         if (!decoy) {
-            return [`basicauth ${matcher} bcrypt ${REALM} {`, ...imported.map((f) => `\timport ${importOf(f)}`), "}"].map((l) => `\t\t${l}`);
+            return [`basicauth ${matcher} bcrypt ${REALM} {`, ...imported.map((f) => `\timport ${importOf(f)}`), "}"].map(
+                (l) => `\t\t${l}`,
+            );
         }
         // A previous-passwords file holds only the accounts in their overlap, and the overlap's matcher sends
         // only those accounts' credentials there: the names it may hold are its users file's.
