@@ -261,7 +261,17 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
     },
     // A restart no node makes: the settings of each restart act only on the nodes whose runtime restarts that way (containerd
     // to take the CRI plugin's config_path; k3s and RKE2 when registries.yaml changes, servers one at a time, agents in batches).
+    // Likewise the signature policy, which only CRI-O and podman (containers/image) read on the node; containerd, k3s, RKE2 and
+    // the Docker engine pull whatever the registry serves (docs/node-trust.md, Signatures required at pull).
     tableRow([
+        {
+            keys: ["containerRegistry.signingKeys"],
+            mootWith: (c) =>
+                unless(
+                    nodeFlavours(c).includes("crio"),
+                    'no node of runtime "crio" (only CRI-O and podman check signatures when they pull; other runtimes need an admission policy, docs/node-trust.md)',
+                ),
+        },
         {
             keys: ["nodes.allowContainerdRestart"],
             mootWith: (c) => unless(nodeFlavours(c).includes("containerd"), 'no node of runtime "containerd"'),

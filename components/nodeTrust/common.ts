@@ -16,6 +16,8 @@ import {
     type RuntimeFlavour,
     renderHostsToml,
     renderRegistriesConf,
+    renderSignatureRequirement,
+    signatureScope,
     type TrustPlan,
     type TrustTarget,
 } from "./files";
@@ -68,6 +70,17 @@ export interface NodeTrustCommonArgs {
     readonly restartTimeoutSeconds?: number;
     /** Upstreams the node pulls through the registry's pull-through caches, falling back to each upstream. */
     readonly mirrors?: readonly NodeMirror[];
+    /**
+     * Pulls of the registry's images need a sigstore signature by one of these keys: on CRI-O and podman
+     * nodes (flavour "crio") an entry in the node's policy.json and a registries.d drop-in; the other
+     * runtimes check no signatures when they pull, and get nothing of it.
+     */
+    readonly requiredSignatures?: {
+        /** PEM public keys, as cosign writes cosign.pub. */
+        readonly publicKeys: readonly string[];
+        /** The repository path under the registry that the requirement covers; "" for every repository. */
+        readonly pathPrefix: string;
+    };
 }
 
 /** The settings node trust defaults (`nodeTrustDefaults`). */
@@ -110,6 +123,14 @@ export function trustTargetOf(args: NodeTrustCommonArgsWithDefaults): TrustTarge
         hasAddress: args.registryAddress !== undefined,
         plainHttp: args.plainHttp ?? false,
         mirrors: args.mirrors ?? [],
+        ...(args.requiredSignatures && args.requiredSignatures.publicKeys.length > 0
+            ? {
+                  signatures: {
+                      scope: signatureScope(registryAuthority(args.host, args.port), args.requiredSignatures.pathPrefix),
+                      keyCount: args.requiredSignatures.publicKeys.length,
+                  },
+              }
+            : {}),
     };
 }
 
@@ -153,6 +174,8 @@ export function fileContent(step: FileStep, plan: TrustPlan, args: NodeTrustComm
         }
         case "registries-conf":
             return pulumi.output(renderRegistriesConf(target));
+        case "signature-policy":
+            return pulumi.output(renderSignatureRequirement(args.requiredSignatures!.publicKeys));
         case "registries-yaml": {
             const caFile = plan.steps.find((s): s is FileStep => s.kind === "file" && s.role === "ca")?.path;
             const base = { host: args.host, port: args.port, plainHttp: target.plainHttp, caFile, mirrors: target.mirrors };

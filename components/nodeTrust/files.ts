@@ -8,6 +8,7 @@
  * a private directory in tests) and $DSO_HOST_EXEC (a prefix for commands that must run in the
  * node's own namespaces: empty over SSH, `nsenter …` in the DaemonSet).
  */
+import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { mirrorApiPath, type NodeMirror } from "../mirrors/mirrors";
 import { type RuntimeFlavour, registryAuthority, restartsOnRegistriesChange } from "../shared/facts";
@@ -39,16 +40,23 @@ export interface TrustTarget {
     readonly plainHttp: boolean;
     /** Upstreams the node pulls through the registry's pull-through caches (`registry.mirrors`). */
     readonly mirrors?: readonly NodeMirror[];
+    /**
+     * Pulls of the images under `scope` need a sigstore signature by one of `keyCount` keys (CRI-O and
+     * podman nodes; no other runtime checks signatures when it pulls).
+     */
+    readonly signatures?: { readonly scope: string; readonly keyCount: number };
 }
 
 /** One file on the node. */
 export interface FileStep extends HostFileSpec {
     readonly kind: "file";
-    readonly role: "ca" | "hosts-toml" | "registries-yaml" | "mirror-hosts-toml" | "registries-conf";
+    readonly role: "ca" | "hosts-toml" | "registries-yaml" | "mirror-hosts-toml" | "registries-conf" | "signature-policy";
     /** Tells steps of one role apart in names (a mirror's upstream); unset for the registry's own steps. */
     readonly id?: string;
     /** The upstream a "mirror-hosts-toml" step is for. */
     readonly mirror?: NodeMirror;
+    /** How many keys a "signature-policy" step's requirement names. */
+    readonly keyCount?: number;
     /** The content carries a secret (pull password). */
     readonly secret: boolean;
     /** systemd units restarted (when running and allowed) after the content changed or was removed. */
@@ -120,6 +128,32 @@ const REGISTRIES_CONF_DIR = "/etc/containers/registries.conf.d";
 /** The program's registries.conf drop-in for the registry `authority` (CRI-O and podman hosts). */
 export function registriesConfPath(authority: string): string {
     return `${REGISTRIES_CONF_DIR}/dso-registry-${authority}.conf`;
+}
+
+/** The signature policy of containers/image (CRI-O, podman, skopeo), containers-policy.json(5). */
+export const SIGNATURE_POLICY_FILE = "/etc/containers/policy.json";
+
+/**
+ * Where node trust keeps what it needs to give the node's policy.json back for the registry `authority`
+ * (`sh/policy-json.sh`), and the copy of the node's file from before the first change.
+ */
+export function signaturePolicyFiles(authority: string): { state: string; backup: string; registriesD: string } {
+    return {
+        state: `${SIGNATURE_POLICY_FILE}.dso-registry-${authority}`,
+        backup: `${SIGNATURE_POLICY_FILE}.before-dso-registry`,
+        // containers-registries.d(5): every *.yaml file of the directory is read.
+        registriesD: `/etc/containers/registries.d/dso-registry-${authority}.yaml`,
+    };
+}
+
+/**
+ * The repositories whose pulls need a signature: `<authority>/<pathPrefix>` (where the pipelines push),
+ * the whole registry when the prefix is empty. containers/image matches a policy scope and a
+ * registries.d namespace by whole path components.
+ */
+export function signatureScope(authority: string, pathPrefix: string): string {
+    const prefix = pathPrefix.replace(/^\/+|\/+$/g, "");
+    return prefix === "" ? authority : `${authority}/${prefix}`;
 }
 
 /** Why a target cannot be served for a flavour, or undefined. Exported for table-driven tests. */
@@ -199,6 +233,19 @@ export function trustPlan(flavour: RuntimeFlavour, target: TrustTarget): TrustPl
             restartUnits: [],
             reloadUnits: ["crio"],
         });
+        // The node's signature policy gets one entry, for the registry's images; every other entry stays the node's.
+        if (target.signatures) {
+            steps.push({
+                kind: "file",
+                role: "signature-policy",
+                path: SIGNATURE_POLICY_FILE,
+                mode: "0644",
+                secret: false,
+                restartUnits: [],
+                mergeKey: target.signatures.scope,
+                keyCount: target.signatures.keyCount,
+            });
+        }
         hostMounts.push({ path: "/etc/containers", type: "DirectoryOrCreate" });
         markerDir = dir;
     } else {
@@ -348,6 +395,32 @@ export function renderRegistriesConf(target: Pick<TrustTarget, "host" | "port" |
     return `${lines.join("\n")}\n`;
 }
 
+/**
+ * The value of `transports.docker["<scope>"]` in the node's policy.json: a sigstore signature by one of
+ * `publicKeys` (PEM, cosign.pub), whose claimed repository is the image's. One key is `keyData`, which
+ * containers/image reads since sigstore signatures came in (podman 4.2); several are `keyDatas` ("any of
+ * them"), which containers/image reads from 5.33 on: a list of requirements would need all of them.
+ * `matchRepository` because cosign signs a repository without tag or digest.
+ */
+export function renderSignatureRequirement(publicKeys: readonly string[]): string {
+    if (publicKeys.length === 0) throw new Error("a signature requirement needs at least one public key");
+    const data = publicKeys.map((pem) => Buffer.from(normalizePem(pem), "utf8").toString("base64"));
+    const keys = data.length === 1 ? { keyData: data[0] } : { keyDatas: data };
+    return JSON.stringify([{ type: "sigstoreSigned", ...keys, signedIdentity: { type: "matchRepository" } }], null, 4);
+}
+
+/** The registries.d drop-in: containers/image reads the signatures cosign attaches to the images under `scope`. */
+export function renderSignatureRegistriesD(scope: string): string {
+    return [
+        MANAGED_HEADER,
+        "# containers-registries.d(5): read the sigstore signatures attached to these images (the node's policy.json requires them).",
+        "docker:",
+        `  ${quoted(scope)}:`,
+        "    use-sigstore-attachments: true",
+        "",
+    ].join("\n");
+}
+
 /** A PEM bundle with exactly one trailing newline (the config schema has checked that it is PEM). */
 export function normalizePem(pem: string): string {
     return `${pem.trim()}\n`;
@@ -491,6 +564,33 @@ function mirrorHostsTomlParams(
     });
 }
 
+const POLICY_MERGE_AWK = readFileSync(script("policy-json-merge.awk"), "utf8");
+
+/**
+ * Puts the registry's requirement (stdin: `renderSignatureRequirement`) into the node's policy.json and
+ * places the registries.d drop-in, takes both out again, or says whether placing would change them
+ * (`sh/policy-json.sh`). The node's file keeps every other byte; removal gives it back as it was.
+ */
+export function signaturePolicyScript(step: FileStep, authority: string, action: "apply" | "remove" | "check"): string {
+    const files = signaturePolicyFiles(authority);
+    return renderShellScript(script("policy-json.sh"), {
+        ACTION: action,
+        FILE: step.path,
+        SCOPE: step.mergeKey!,
+        KEY_COUNT: step.keyCount ?? 1,
+        STATE_FILE: files.state,
+        BACKUP_FILE: files.backup,
+        REGISTRIES_D_FILE: files.registriesD,
+        REGISTRIES_D_CONTENT: renderSignatureRegistriesD(step.mergeKey!).replace(/\n$/, ""),
+        MERGE_AWK: POLICY_MERGE_AWK,
+    });
+}
+
+/** The registry's authority of a signature-policy step: the first component of its scope (signatureScope). */
+function stepAuthority(step: FileStep): string {
+    return step.mergeKey!.split("/")[0] as string;
+}
+
 /** Marker beside the registries.conf drop-in: it changed, and CRI-O has not been reloaded since. */
 const RELOAD_PENDING_FILE = ".dso-registry-reload-pending";
 
@@ -521,6 +621,8 @@ export function placeFileStepBody(step: FileStep, restart: RestartSettings): str
             return mirrorHostsTomlScript(step, "apply");
         case "registries-conf":
             return registriesConfScript(step, "apply");
+        case "signature-policy":
+            return signaturePolicyScript(step, stepAuthority(step), "apply");
         default:
             return placeFileBody(step);
     }
@@ -538,6 +640,8 @@ export function checkFileStepBody(step: FileStep, restart: RestartSettings): str
             return mergeWithRestartBody(step, step.mergeKey!, restart, "check");
         case "mirror-hosts-toml":
             return mirrorHostsTomlScript(step, "check");
+        case "signature-policy":
+            return signaturePolicyScript(step, stepAuthority(step), "check");
         default:
             return undefined;
     }
@@ -552,6 +656,8 @@ export function removeFileStepBody(step: FileStep, restart: RestartSettings): st
             return mirrorHostsTomlScript(step, "remove");
         case "registries-conf":
             return registriesConfScript(step, "remove");
+        case "signature-policy":
+            return signaturePolicyScript(step, stepAuthority(step), "remove");
         default:
             return removeFileBody(step);
     }

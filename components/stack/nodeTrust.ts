@@ -36,6 +36,8 @@ export function defineNodeTrust(
         allowServiceRestart: nodes.allowServiceRestart,
         restartTimeoutSeconds: nodes.restartTimeoutSeconds,
         mirrors: mirrorSpecs(cfg).map(({ upstream, pathName }) => ({ upstream, pathName })),
+        // CRI-O and podman nodes pull the pipelines' images only signed by one of these keys; other runtimes ignore it.
+        ...(cr.signingKeys.length > 0 ? { requiredSignatures: { publicKeys: cr.signingKeys, pathPrefix: cr.pathPrefix } } : {}),
     };
     const pullAccountOn = (flavour: RuntimeFlavour) => (d.pullCredentials?.onNodes(flavour) ? inputs.pullAccount : undefined);
     const common = (flavour: RuntimeFlavour): NodeTrustCommonArgs => ({ ...commonArgs, flavour, pullAccount: pullAccountOn(flavour) });

@@ -15,6 +15,7 @@
  * The keys are checked by three test files (test/unit/everySetting*.test.ts), by top-level key, so that
  * they run side by side; each calls `describeEverySetting` with its part.
  */
+import { generateKeyPairSync } from "node:crypto";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
@@ -29,6 +30,8 @@ type Raw = Record<string, unknown>;
 const PROJECT_DIR = path.resolve(__dirname, "../..");
 const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKeyOfTheEverySettingTest";
 const PEM = "-----BEGIN CERTIFICATE-----\nMIIBeverySettingTest\n-----END CERTIFICATE-----\n";
+/** A signing key (containerRegistry.signingKeys), made when the test loads: the schema parses it. */
+const SIGNING_KEY = generateKeyPairSync("ec", { namedCurve: "P-256" }).publicKey.export({ type: "spki", format: "pem" }).toString();
 
 // ---------------------------------------------------------------------------------------------
 // The schema's leaves
@@ -175,6 +178,7 @@ const PARENT_SAMPLES: Record<string, unknown> = {
 /** Values for keys a generic change cannot make: optional keys without a default, and values in a fixed format. */
 const ALTERNATIVES: Record<string, unknown[]> = {
     "containerRegistry.rotateAfterDays": [90],
+    "containerRegistry.signingKeys": [[SIGNING_KEY]],
     "containerRegistry.pushAccounts[].name": ["team-b-ci"],
     "containerRegistry.pushAccounts[].prefixes": [["docker-internal/p2c/team-b/"]],
     "containerRegistry.pushAccounts[].credentialId": ["team-a-push"],

@@ -29,6 +29,7 @@ import {
     quantity,
     repositoryPrefixProblem,
     rotationCounter,
+    signingPublicKey,
     tagPatternProblem,
     username,
 } from "./values";
@@ -134,6 +135,19 @@ export const containerRegistry = z.strictObject({
         .default([])
         .describe(
             "Read-only accounts (developers, Flux, caches), one per person or client: each pulls and lists but never writes, has its own password, and is revoked alone by removing its entry. They matter when pulls need credentials (containerRegistry.requiresAuthForPull); read them with `pulumi stack output --show-secrets readAccountCredentials`.",
+        ),
+    signingKeys: z
+        .array(signingPublicKey)
+        .default([])
+        .superRefine((keys, ctx) => {
+            keys.forEach((key, i) => {
+                const first = keys.findIndex((other) => other.trim() === key.trim());
+                if (first < i)
+                    ctx.addIssue({ code: "custom", path: [i], message: `is the same key as signingKeys[${first}]: give each key once` });
+            });
+        })
+        .describe(
+            'Public keys (PEM, as cosign writes cosign.pub) that the pipelines sign the registry\'s images with. Nodes of runtime "crio" (CRI-O, podman) then pull images under containerRegistry.host and pathPrefix only with a sigstore signature by one of them (docs/node-trust.md, Signatures required at pull). Public keys, not secrets.',
         ),
     rotation: rotationCounter.default(DEFAULT_ROTATION).describe("Bump to rotate every generated registry password in one `pulumi up`."),
     rotateAfterDays: z

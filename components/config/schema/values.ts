@@ -3,6 +3,7 @@
  * refused (plain functions, tested table-driven), and the primitive schemas built on them and on
  * the facts in `shared/facts.ts` (ports, networks, image references, Kubernetes names, SSH access).
  */
+import { createPublicKey } from "node:crypto";
 import { z } from "zod";
 import { ACCOUNT_NAME, IPV4 } from "../../shared/facts";
 import { imageReferenceProblem, PATH_COMPONENT } from "../../shared/imageReference";
@@ -211,3 +212,41 @@ export function tagPatternProblem(value: string): string | undefined {
     }
     return undefined;
 }
+
+/** Key types a sigstore public key may have for containers/image (and cosign): ECDSA, RSA, Ed25519. */
+const SIGNING_KEY_TYPES: readonly string[] = ["ec", "rsa", "ed25519"];
+
+/**
+ * Why a signing key is not a PEM public key that containers/image can verify sigstore signatures with
+ * (cosign's `cosign.pub`: one "PUBLIC KEY" block, SubjectPublicKeyInfo), or undefined. A private key,
+ * a certificate or several blocks are refused with what to give instead. Exported for table-driven tests.
+ */
+export function signingKeyProblem(value: string): string | undefined {
+    const labels = [...value.matchAll(/-----BEGIN ([A-Z0-9 ]+)-----/g)].map((m) => m[1] as string);
+    if (labels.length === 0) {
+        return 'is not PEM: give the public key as cosign writes it (cosign.pub, "-----BEGIN PUBLIC KEY-----" …)';
+    }
+    if (labels.some((label) => label.includes("PRIVATE"))) {
+        return `is a private key ("BEGIN ${labels.find((label) => label.includes("PRIVATE"))}"): give the public key (cosign.pub, or \`cosign public-key --key cosign.key\`); a private key must never be in the stack's config`;
+    }
+    if (labels.length > 1) return `holds ${labels.length} PEM blocks: give one public key per list item`;
+    if (labels[0] === "CERTIFICATE") {
+        return "is a certificate, not a public key: give its public key (`openssl x509 -pubkey -noout -in <certificate>`)";
+    }
+    if (labels[0] !== "PUBLIC KEY") return `is a "${labels[0]}" PEM block: give a "PUBLIC KEY" block (cosign.pub)`;
+    try {
+        const key = createPublicKey({ key: value.trim(), format: "pem", type: "spki" });
+        if (!SIGNING_KEY_TYPES.includes(key.asymmetricKeyType ?? "")) {
+            return `is a ${key.asymmetricKeyType ?? "unknown"} key: sigstore signatures are verified with ECDSA, RSA or Ed25519 keys`;
+        }
+    } catch (error) {
+        return `is not a readable public key (${(error as Error).message}): copy cosign.pub whole, from its BEGIN line to its END line`;
+    }
+    return undefined;
+}
+
+/** A PEM public key that verifies sigstore signatures (`signingKeyProblem`). */
+export const signingPublicKey = z.string().superRefine((value, ctx) => {
+    const problem = signingKeyProblem(value);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+});

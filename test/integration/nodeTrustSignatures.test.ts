@@ -1,0 +1,323 @@
+/**
+ * Signatures required at pull on CRI-O and podman nodes, with real signatures and real clients: images
+ * pushed to a real Distribution behind the rendered Caddy front (test CA, loopback) are signed by real
+ * cosign (tools/supplychain/build.sh) with keys made at test time, one with the stack's key and one with
+ * another key, one left unsigned, one outside containerRegistry.pathPrefix. Node trust's files go under a
+ * private root as the DaemonSet's scripts (its ConfigMap as NodeTrustDaemonSet renders it under Pulumi's
+ * mocks, run with busybox's applets) and the SSH delivery's commands place them; each client runs in a
+ * mount namespace of its own where that root's etc/containers is /etc/containers.
+ *
+ * The clients: containers/image's own pull (copy.Image, as CRI-O and podman pull; built from its module
+ * by tools/containersimage/build.sh), and Debian 12's skopeo and podman. Debian builds containers/image
+ * 5.23.1 with sigstore verification disabled (a Debian patch): those refuse every signed image with
+ * "Debian-local change: sigstore disabled", which this test records, and refuse unsigned images as the
+ * policy says.
+ */
+import { spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { renderSignatureRequirement, SIGNATURE_POLICY_FILE, signaturePolicyFiles } from "../../components/nodeTrust/files";
+import { type MockRuntime, type RecordedResource, settle, startMockRuntime } from "../../tools/mockRuntime";
+import { pinnedCaddy } from "../support/caddyBinaries";
+import { inContainersRoot, runAsync } from "../support/nodeTrustClients";
+import { makeOciImage, type RealRegistry, skopeoCopy, startRealRegistry } from "../support/realRegistry";
+import { privateDir, removeDir } from "../support/serverProcess";
+import { supplyChainClient } from "../support/supplyChainTools";
+
+/** Debian's policy.json (containers-common): accept anything. */
+const NODE_POLICY = '{\n    "default": [\n        {\n            "type": "insecureAcceptAnything"\n        }\n    ]\n}\n';
+const IMAGES = { signed: "team/signed:1", unsigned: "team/unsigned:1", otherKey: "team/other-key:1", outside: "elsewhere/app:1" } as const;
+
+let scratch: string;
+let registry: RealRegistry;
+let rt: MockRuntime;
+let busybox: string;
+let stubs: string;
+let cimagePull: string;
+let root: string;
+let publicKeyA: string;
+let publicKeyB: string;
+let oneKeyFiles: string;
+let twoKeyFiles: string;
+let noKeyFiles: string;
+let sshCommands: RecordedResource[];
+let pulls = 0;
+
+const ref = (image: string) => `${registry.authority}/${image}`;
+const read = (file: string) => readFileSync(path.join(root, file), "utf8");
+const files = () => signaturePolicyFiles(registry.authority);
+
+function freshNode(): string {
+    const dir = mkdtempSync(path.join(scratch, "node-"));
+    mkdirSync(path.join(dir, "etc/containers"), { recursive: true });
+    writeFileSync(path.join(dir, "etc/containers/registries.conf"), 'unqualified-search-registries = ["docker.io"]\n');
+    writeFileSync(path.join(dir, "etc/containers/policy.json"), NODE_POLICY);
+    writeFileSync(path.join(dir, "active-units"), "crio\n");
+    return dir;
+}
+
+/** A DaemonSet script, with busybox's applets (and the node's tools in `extraPath`, where it has them). */
+function runScript(script: string, dir: string, extraPath: string[] = []) {
+    return spawnSync(path.join(busybox, "sh"), [path.join(dir, script)], {
+        env: { PATH: [stubs, ...extraPath, busybox].join(":"), DSO_ROOT: root, POD_UID: "pod-a" },
+        encoding: "utf8",
+    });
+}
+
+function applyOk(dir: string) {
+    const r = runScript("apply.sh", dir);
+    expect(r.status, r.stderr).toBe(0);
+    return r.stdout;
+}
+
+const clientEnv = (): NodeJS.ProcessEnv => ({ ...process.env, HOME: scratch, REGISTRY_AUTH_FILE: path.join(scratch, "no-auth.json") });
+
+/** containers/image's own pull (copy.Image) with the node's /etc/containers. */
+function imagePull(image: string) {
+    const [command, args] = inContainersRoot(root, cimagePull, [ref(image), path.join(scratch, `pulled-${++pulls}`)]);
+    return runAsync(command, args, clientEnv());
+}
+
+function skopeoPull(image: string) {
+    const [command, args] = inContainersRoot(root, "skopeo", [
+        "copy",
+        "--retry-times",
+        "0",
+        `docker://${ref(image)}`,
+        `dir:${path.join(scratch, `pulled-${++pulls}`)}`,
+    ]);
+    return runAsync(command, args, clientEnv());
+}
+
+function podmanPull(image: string) {
+    const store = path.join(scratch, `podman-${++pulls}`);
+    const [command, args] = inContainersRoot(root, "podman", [
+        "--root",
+        path.join(store, "root"),
+        "--runroot",
+        path.join(store, "run"),
+        "--storage-driver",
+        "vfs",
+        "--events-backend",
+        "none",
+        "pull",
+        ref(image),
+    ]);
+    return runAsync(command, args, clientEnv());
+}
+
+beforeAll(async () => {
+    // Short: podman refuses a run root longer than 50 characters.
+    scratch = privateDir("sigs");
+    busybox = path.join(scratch, "busybox");
+    mkdirSync(busybox);
+    spawnSync("busybox", ["--install", "-s", busybox]);
+    stubs = path.join(scratch, "stubs");
+    mkdirSync(stubs);
+    writeFileSync(
+        path.join(stubs, "systemctl"),
+        '#!/bin/sh\nif [ "$1" = is-active ]; then grep -qx "$3" "$DSO_ROOT/active-units"; exit $?; fi\nexit 0\n',
+    );
+    chmodSync(path.join(stubs, "systemctl"), 0o755);
+    writeFileSync(path.join(scratch, "no-auth.json"), '{"auths":{}}\n', { mode: 0o600 });
+    const build = spawnSync("sh", [path.join(__dirname, "../../tools/containersimage/build.sh"), "--quiet"], { encoding: "utf8" });
+    if (build.status !== 0) throw new Error(`tools/containersimage/build.sh: ${build.stderr}`);
+    cimagePull = path.join(build.stdout.trim().split("\n").at(-1)!, "cimage-pull");
+
+    registry = await startRealRegistry({ caddyBinary: pinnedCaddy() });
+    for (const [name, image] of Object.entries(IMAGES)) {
+        const pushed = skopeoCopy(makeOciImage(path.join(scratch, "images", name)).ref, `docker://${ref(image)}`, {
+            certDir: registry.certDir,
+            creds: registry.push,
+        });
+        if (pushed.code !== 0) throw new Error(`push failed: ${pushed.stderr}`);
+    }
+    // The pipeline's key (A) and someone else's (B), each signing one image as cosign does in CI.
+    const signWith = (name: string, image: string) => {
+        const signer = supplyChainClient(
+            path.join(scratch, `signer-${name}`),
+            registry.ca.caCertFile,
+            { authority: registry.authority, account: registry.push },
+            randomBytes(18).toString("base64url"),
+        );
+        const keys = signer.cosign(["generate-key-pair"]);
+        if (keys.code !== 0) throw new Error(`cosign generate-key-pair: ${keys.stderr}`);
+        const signed = signer.cosign(["sign", "--yes", "--key", "cosign.key", "--tlog-upload=false", ref(image)]);
+        if (signed.code !== 0) throw new Error(`cosign sign: ${signed.stderr}`);
+        return readFileSync(path.join(scratch, `signer-${name}`, "cosign.pub"), "utf8");
+    };
+    publicKeyA = signWith("a", IMAGES.signed);
+    publicKeyB = signWith("b", IMAGES.otherKey);
+
+    rt = await startMockRuntime({ stack: "test" });
+    const { NodeTrustDaemonSet } = await import("../../components/nodeTrust/nodeTrustDaemonSet");
+    const { NodeTrust } = await import("../../components/nodeTrust/nodeTrustSsh");
+    const [host, port] = registry.authority.split(":");
+    const common = { host: host!, port: Number(port), flavour: "crio" as const, caCertPem: registry.ca.caCertPem };
+    const signatures = (publicKeys: string[]) => ({ requiredSignatures: { publicKeys, pathPrefix: "team" } });
+    new NodeTrustDaemonSet("one-key", { ...common, ...signatures([publicKeyA]), namespace: "dso-node-trust" });
+    new NodeTrustDaemonSet("no-keys", { ...common, namespace: "dso-node-trust" });
+    new NodeTrustDaemonSet("two-keys", { ...common, ...signatures([publicKeyA, publicKeyB]), namespace: "dso-node-trust" });
+    new NodeTrust("crio-node", { ...common, ...signatures([publicKeyA]), connection: { kind: "local", name: "crio-node", sudo: false } });
+    await settle();
+    const writeConfigMap = (name: string) => {
+        const dir = path.join(scratch, name);
+        mkdirSync(dir);
+        for (const [key, value] of Object.entries(rt.byName(`${name}-config`).inputs.data as Record<string, string>)) {
+            writeFileSync(path.join(dir, key), value.replaceAll("/dso/config/", `${dir}/`));
+        }
+        return dir;
+    };
+    oneKeyFiles = writeConfigMap("one-key");
+    twoKeyFiles = writeConfigMap("two-keys");
+    noKeyFiles = writeConfigMap("no-keys");
+    sshCommands = rt.ofType("command:local:Command").filter((c) => c.name.startsWith("crio-node-"));
+}, 300_000);
+
+afterAll(async () => {
+    await registry?.stop();
+    if (scratch) removeDir(scratch);
+});
+
+describe("a CRI-O node without the signing keys", () => {
+    it("pulls every image, signed or not", async () => {
+        root = freshNode();
+        applyOk(noKeyFiles);
+        expect(read(SIGNATURE_POLICY_FILE)).toBe(NODE_POLICY);
+        for (const image of Object.values(IMAGES)) {
+            const r = await imagePull(image);
+            expect(r.code, `${image}: ${r.stderr}`).toBe(0);
+        }
+    });
+});
+
+describe("a CRI-O node whose trust names the pipeline's key (the DaemonSet's scripts)", () => {
+    it("containers/image pulls the image signed with that key", async () => {
+        root = freshNode();
+        expect(applyOk(oneKeyFiles)).toContain(`changed ${SIGNATURE_POLICY_FILE}`);
+        const r = await imagePull(IMAGES.signed);
+        expect(r.code, r.stderr).toBe(0);
+    });
+
+    it("refuses the unsigned image and the one signed with another key, and still pulls outside the prefix", async () => {
+        root = freshNode();
+        applyOk(oneKeyFiles);
+        const unsigned = await imagePull(IMAGES.unsigned);
+        expect(unsigned.code).not.toBe(0);
+        expect(unsigned.stderr).toContain("A signature was required, but no signature exists");
+        const otherKey = await imagePull(IMAGES.otherKey);
+        expect(otherKey.code).not.toBe(0);
+        expect(otherKey.stderr).toContain("cryptographic signature verification failed");
+        const outside = await imagePull(IMAGES.outside);
+        expect(outside.code, outside.stderr).toBe(0);
+    });
+
+    it("without the registries.d drop-in containers/image finds no signature: the drop-in is what reads cosign's", async () => {
+        root = freshNode();
+        applyOk(oneKeyFiles);
+        rmSync(path.join(root, files().registriesD));
+        const r = await imagePull(IMAGES.signed);
+        expect(r.code).not.toBe(0);
+        expect(r.stderr).toContain("A signature was required, but no signature exists");
+    });
+
+    it("Debian 12's skopeo and podman refuse the unsigned image, and every signed one too (sigstore disabled by Debian)", async () => {
+        root = freshNode();
+        applyOk(oneKeyFiles);
+        for (const pull of [skopeoPull, podmanPull]) {
+            const unsigned = await pull(IMAGES.unsigned);
+            expect(unsigned.code).not.toBe(0);
+            expect(unsigned.stderr).toContain("A signature was required, but no signature exists");
+            const signed = await pull(IMAGES.signed);
+            expect(signed.code).not.toBe(0);
+            expect(signed.stderr).toContain("Debian-local change: sigstore disabled");
+        }
+    });
+
+    it("the owning pod's preStop gives the node's policy.json back byte for byte, and unsigned pulls work again", async () => {
+        root = freshNode();
+        applyOk(oneKeyFiles);
+        const removed = runScript("remove.sh", oneKeyFiles);
+        expect(removed.status, removed.stderr).toBe(0);
+        expect(read(SIGNATURE_POLICY_FILE)).toBe(NODE_POLICY);
+        expect(existsSync(path.join(root, files().registriesD))).toBe(false);
+        // The CA went with the rest: node trust without keys puts it back.
+        applyOk(noKeyFiles);
+        const r = await imagePull(IMAGES.unsigned);
+        expect(r.code, r.stderr).toBe(0);
+    });
+});
+
+describe("two signing keys (keyDatas)", () => {
+    it("containers/image takes an image signed with either key in the policy node trust renders, and refuses the unsigned one", async () => {
+        root = freshNode();
+        applyOk(oneKeyFiles);
+        // The entry as apply writes it where the node's containers/image reads keyDatas (checked there with its skopeo or podman).
+        writeFileSync(
+            path.join(root, "etc/containers/policy.json"),
+            JSON.stringify({
+                default: [{ type: "insecureAcceptAnything" }],
+                transports: {
+                    docker: { [`${registry.authority}/team`]: JSON.parse(renderSignatureRequirement([publicKeyA, publicKeyB])) },
+                },
+            }),
+        );
+        for (const image of [IMAGES.signed, IMAGES.otherKey]) {
+            const r = await imagePull(image);
+            expect(r.code, `${image}: ${r.stderr}`).toBe(0);
+        }
+        expect((await imagePull(IMAGES.unsigned)).stderr).toContain("A signature was required, but no signature exists");
+    });
+
+    it.each([
+        ["skopeo", "/usr/bin/skopeo"],
+        ["podman", "/usr/bin/podman"],
+    ])(
+        "on a node whose %s has containers/image 5.23 (Debian 12), apply is refused with its answer, and policy.json stays",
+        (name, binary) => {
+            root = freshNode();
+            const tools = path.join(scratch, `only-${name}-${++pulls}`);
+            mkdirSync(tools);
+            symlinkSync(binary, path.join(tools, name));
+            const r = runScript("apply.sh", twoKeyFiles, [tools]);
+            expect(r.status).not.toBe(0);
+            expect(r.stderr).toContain(`the node's ${name} refuses the policy`);
+            expect(r.stderr).toMatch(/Unknown key \\?"keyDatas\\?"/);
+            expect(read(SIGNATURE_POLICY_FILE)).toBe(NODE_POLICY);
+        },
+    );
+
+    it("with one key the same node's skopeo reads the policy, and apply writes it", () => {
+        root = freshNode();
+        const tools = path.join(scratch, `skopeo-${++pulls}`);
+        mkdirSync(tools);
+        symlinkSync("/usr/bin/skopeo", path.join(tools, "skopeo"));
+        const r = runScript("apply.sh", oneKeyFiles, [tools]);
+        expect(r.status, r.stderr).toBe(0);
+        expect(r.stdout).toContain("checked with the node's skopeo: it reads the policy");
+    });
+});
+
+describe("a CRI-O node over SSH", () => {
+    it("the commands place the requirement, the pulls follow it, and their deletes give policy.json back", async () => {
+        root = freshNode();
+        const sh = (script: string, stdin = "") => {
+            const r = spawnSync("/bin/sh", ["-c", script], {
+                env: { ...process.env, PATH: `${stubs}:${process.env.PATH}`, DSO_ROOT: root },
+                input: stdin,
+                encoding: "utf8",
+            });
+            expect(r.status, r.stderr).toBe(0);
+        };
+        for (const c of sshCommands) sh(String(c.rawInputs.create), typeof c.rawInputs.stdin === "string" ? c.rawInputs.stdin : "");
+        expect((await imagePull(IMAGES.signed)).code).toBe(0);
+        expect((await imagePull(IMAGES.unsigned)).code).not.toBe(0);
+        for (const c of [...sshCommands].reverse()) {
+            if (typeof c.rawInputs.delete === "string") sh(c.rawInputs.delete);
+        }
+        expect(read(SIGNATURE_POLICY_FILE)).toBe(NODE_POLICY);
+        expect(existsSync(path.join(root, files().registriesD))).toBe(false);
+    });
+});
