@@ -12,6 +12,7 @@ import {
     renderMirrorHostsToml,
 } from "../mirrors/mirrors";
 import { DISTRIBUTION, DISTRIBUTION_ENV_WORDS } from "../shared/facts";
+import { FRONT_ENVIRONMENT, FRONT_MEMORY } from "../shared/front";
 import { renderShellScript } from "../shared/shellScript";
 import { FRONT_WINDOW_PARAMS } from "../upkeep/frontWindow";
 import { type Retention, renderRetentionScript } from "../upkeep/retention";
@@ -307,6 +308,9 @@ export function containersApplyScript(
         DISTRIBUTION_IMAGE: images.distribution,
         FRONT_NAME: layout.registryName,
         FRONT_IMAGE: images.front,
+        FRONT_MEMORY_MIB: FRONT_MEMORY.limitMiB,
+        FRONT_GO_MEMORY_LIMIT: FRONT_ENVIRONMENT.GOMEMLIMIT,
+        FRONT_OPEN_FILES: FRONT_MEMORY.openFiles,
         WATCHER_NAME: p.watcherName,
         WATCHER_IMAGE: images.watcher,
         DISTRIBUTION_CONFIG,

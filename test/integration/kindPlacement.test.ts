@@ -246,6 +246,14 @@ describe.each(CASES)("the kind placement on a Docker engine with kind-like nodes
     it("runs the containers and configures every node, fixing a node whose containerd lacks config_path", async () => {
         const applied = onHostOk(containersApplyScript(layout, images, FILES));
         expect(applied).toContain("changed front");
+        // The front's limits, as the external host's front has them (FRONT_MEMORY).
+        const limits = engine.docker([
+            "inspect",
+            "-f",
+            "{{.HostConfig.Memory}} {{json .HostConfig.Ulimits}} {{json .Config.Env}}",
+            "kind-registry",
+        ]);
+        expect(limits.stdout).toMatch(/^536870912 \[\{"Name":"nofile","Hard":4096,"Soft":4096\}\] .*"GOMEMLIMIT=\d+MiB"/);
         // Distribution 3 would export traces without it (DISTRIBUTION.environment).
         const env = engine.docker(["inspect", "-f", "{{json .Config.Env}}", kindPaths(layout).distributionName]);
         expect((JSON.parse(env.stdout) as string[]).filter((e) => e.startsWith("OTEL_"))).toEqual(["OTEL_TRACES_EXPORTER=none"]);

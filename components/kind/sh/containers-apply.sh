@@ -6,7 +6,8 @@
 #   to it and forwards nothing there: neither the host, nor a container or kind node on another network
 #   reaches it; no port of it is published), its images in $DATA_DIR/images;
 # - the front, Caddy ($FRONT_NAME), published on 127.0.0.1:$HOST_PORT, attached to the kind network
-#   under its own name and to the backend network: the only way to Distribution;
+#   under its own name and to the backend network: the only way to Distribution; its memory and open
+#   files limited as the external host's front (FRONT_MEMORY), so slow clients cannot grow it without end;
 # - the node watcher ($WATCHER_NAME), which configures each node of the cluster when it starts;
 # - with the web UI (UI_IMAGE not empty), its container ($UI_NAME) on the backend network, with its
 #   environment (UI_ENV, `NAME=value` words): the front serves it under /registry/ on its own origin, and
@@ -35,6 +36,7 @@
 : "${EGRESS_NETWORK:?}" "${MIRRORS_DIR:?}" "${MIRROR_PREFIX:?}" "${MIRRORS?}" "${DISTRIBUTION_DATA_DIR:?}" "${DISTRIBUTION_ENV:?}" "${DISTRIBUTION_PORT:?}"
 : "${MIRROR_FILES:?}" "${MIRROR_CONFIG_DIR:?}" "${MIRROR_START:?}"
 : "${UI_NAME:?}" "${UI_IMAGE?}" "${UI_ENV?}"
+: "${FRONT_MEMORY_MIB:?}" "${FRONT_GO_MEMORY_LIMIT:?}" "${FRONT_OPEN_FILES:?}"
 set -eu
 # shellcheck source=../../upkeep/sh/container-converge.sh
 . "$(dirname "$0")/../../upkeep/sh/container-converge.sh"
@@ -83,6 +85,8 @@ run_distribution() {
 # The published port needs a network that is not internal first; the backend network is joined after.
 run_front() {
   run_container "$FRONT_NAME" "$1" --network "$KIND_NETWORK" -p "127.0.0.1:$HOST_PORT:$HOST_PORT" \
+    --memory "${FRONT_MEMORY_MIB}m" --memory-swap "${FRONT_MEMORY_MIB}m" -e "GOMEMLIMIT=$FRONT_GO_MEMORY_LIMIT" \
+    --ulimit "nofile=$FRONT_OPEN_FILES:$FRONT_OPEN_FILES" \
     -v "$DATA_DIR/front:/etc/dso-registry:ro" -v "$DATA_DIR/window:$WINDOW_DIR:ro" \
     "$FRONT_IMAGE" caddy run --adapter caddyfile --config /etc/dso-registry/Caddyfile
   docker network connect "$BACKEND_NETWORK" "$FRONT_NAME"
@@ -168,7 +172,7 @@ ensure_network "$KIND_NETWORK" "$KIND_NETWORK"
 ensure_backend_network
 distribution_spec="$DISTRIBUTION_IMAGE env:$DISTRIBUTION_ENV files:$DISTRIBUTION_FILES"
 converge_container "$DISTRIBUTION_NAME" "$distribution_spec" distribution run_distribution "$distribution_spec"
-front_spec="$FRONT_IMAGE port:$HOST_PORT files:$FRONT_FILES"
+front_spec="$FRONT_IMAGE port:$HOST_PORT files:$FRONT_FILES memory:$FRONT_MEMORY_MIB go:$FRONT_GO_MEMORY_LIMIT nofile:$FRONT_OPEN_FILES"
 converge_container "$FRONT_NAME" "$front_spec" front run_front "$front_spec"
 watcher_spec="$WATCHER_IMAGE files:$WATCHER_FILES"
 converge_container "$WATCHER_NAME" "$watcher_spec" "node watcher" run_watcher "$watcher_spec"
