@@ -13,19 +13,31 @@
  * - storage driver vfs: the graph root is on the host's overlay of /var, where an overlay cannot be mounted;
  * - cgroupfs and file events: no systemd or journald runs on a test host;
  * - the containers' open files and processes are limited as this machine allows (Podman raises both
- *   above its hard limits by default, and runc then fails to start a container).
+ *   above its hard limits by default, and runc then fails to start a container): containers.conf's
+ *   default_ulimits, and, since Podman drops those for a container whose command names a `--ulimit` of its
+ *   own (the front's open files), /usr/bin/podman is a wrapper that adds the process limit to such a
+ *   `run` or `create` before it runs Podman (PODMAN_WRAPPER).
  * Podman places its containers' cgroups under libpod_parent in this machine's cgroup tree (cgroups are not
  * namespaced here); `stop` removes them when they are empty. Its container monitors (conmon) run
  * detached on the host and outlive the host's holder: `stop` removes every container, then kills what is
  * left there. Call it before the host's `destroy`.
  *
+ * With `{ docker: "podman-docker" }`, `docker` is then what the podman-docker package installs as
+ * /usr/bin/docker (RHEL's `dnf install docker` installs that package): a script that runs podman
+ * (podmanDockerScript.ts). The script is written into the host's overlay of /usr, not installed from the package:
+ * the package conflicts with docker.io, which this machine keeps for the other tests, and a test has no
+ * package download to install it from inside the host.
+ *
  * Usage:
  *   const podman = usePodman(host, archives, ["registry:3.1.2", "caddy:2.8.4"]);
+ *   const shimmed = usePodman(host, archives, images, { docker: "podman-docker" });
  *   podman.podmanOk(["ps", "--format", "{{.Names}}"]);
  *   await podman.stop();                      // before host.destroy()
  */
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import * as path from "node:path";
 import { type OciArchives, ociArchivePath } from "./dockerImages";
+import { PODMAN_DOCKER_SCRIPT } from "./podmanDockerScript";
 import type { RunResult } from "./serverProcess";
 import type { TestHost } from "./testHost";
 
@@ -54,8 +66,32 @@ events_logger = "file"
 runtime = "runc"
 `;
 
+/** Where the wrapper moves the real podman on the host. */
+const REAL_PODMAN = "/usr/local/libexec/dso-test/podman";
+
+/** /usr/bin/podman on the host: Podman, with the process limit containers.conf gives when a `run` or `create` names only other limits. */
+const PODMAN_WRAPPER = `#!/bin/sh
+case "$1" in
+    run | create)
+        verb=$1
+        shift
+        case " $* " in
+            *" --ulimit nproc="*) ;;
+            *" --ulimit "*) set -- --ulimit nproc=4096:4096 "$@" ;;
+        esac
+        set -- "$verb" "$@"
+        ;;
+esac
+exec ${REAL_PODMAN} "$@"
+`;
+
+export interface PodmanHostOptions {
+    /** What `docker` is on the host: no such program (default), or podman-docker's script. */
+    readonly docker?: "absent" | "podman-docker";
+}
+
 /** Makes `host` a Podman host without Docker and loads `images` (each one's archive in `archives`) into its Podman. */
-export function usePodman(host: TestHost, archives: OciArchives, images: readonly string[]): PodmanEngine {
+export function usePodman(host: TestHost, archives: OciArchives, images: readonly string[], options: PodmanHostOptions = {}): PodmanEngine {
     const sh = (script: string) => {
         const r = host.run("sh", ["-c", script]);
         if (r.code !== 0) throw new Error(`on the test host: ${script}\n${r.stdout}\n${r.stderr}`);
@@ -63,8 +99,21 @@ export function usePodman(host: TestHost, archives: OciArchives, images: readonl
     };
     // Every docker binary on the host's PATH (the Debian package's and the CLI in /usr/local/bin).
     sh('for d in $(echo "$PATH" | tr : " "); do rm -f "$d/docker" "$d/dockerd"; done; ! command -v docker');
+    if (options.docker === "podman-docker") {
+        const r = host.run("sh", ["-c", "cat > /usr/bin/docker && chmod 0755 /usr/bin/docker"], { input: PODMAN_DOCKER_SCRIPT });
+        if (r.code !== 0) throw new Error(`placing podman-docker's script on the test host: ${r.stderr}`);
+    }
     host.writeEtcFile("containers/storage.conf", STORAGE_CONF);
     host.writeEtcFile("containers/containers.conf", CONTAINERS_CONF);
+    const wrapped = host.run(
+        "sh",
+        [
+            "-c",
+            `mkdir -p ${path.posix.dirname(REAL_PODMAN)} && mv /usr/bin/podman ${REAL_PODMAN} && cat > /usr/bin/podman && chmod 0755 /usr/bin/podman`,
+        ],
+        { input: PODMAN_WRAPPER },
+    );
+    if (wrapped.code !== 0) throw new Error(`wrapping podman on the test host: ${wrapped.stderr}`);
     const podman = (args: readonly string[]) => host.run("podman", args);
     const podmanOk = (args: readonly string[]) => {
         const r = podman(args);

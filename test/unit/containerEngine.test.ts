@@ -15,17 +15,14 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
 import { packagesScript } from "../../components/externalHost/scripts";
+import { PODMAN_DOCKER_SCRIPT } from "../support/podmanDockerScript";
 
 const ENGINE_SH = path.resolve(__dirname, "../../components/upkeep/sh/container-engine.sh");
 const scratch = mkdtempSync(path.join(tmpdir(), "dso-container-engine-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-/** What podman-docker installs as /usr/bin/docker (Debian's and Fedora's/RHEL's are this script), podman found on PATH. */
-const PODMAN_DOCKER = `#!/bin/sh
-[ -e /etc/containers/nodocker ] || \\
-echo "Emulate Docker CLI using podman. Create /etc/containers/nodocker to quiet msg." >&2
-exec podman "$@"
-`;
+/** podman-docker's script, running the stand-in podman from PATH. */
+const PODMAN_DOCKER = PODMAN_DOCKER_SCRIPT.replace("/usr/bin/podman", "podman");
 
 type Docker = "none" | "podman-docker" | "link to podman" | "docker";
 

@@ -72,7 +72,9 @@ if [ -n "$MAVEN_CONTAINER" ]; then
     echo "Maven repository restored and served again"
 fi
 caddyfile="${DSO_ROOT:-}$CADDYFILE"
-if [ -f "$caddyfile" ] && timeout 50 docker exec "$FRONT_NAME" caddy reload --adapter caddyfile --config "$CADDYFILE" >/dev/null 2>&1; then
+# The time limit is the container's own `timeout` (the Caddy image's busybox): `docker` may be a shell
+# function running Podman (container-engine.sh), which the host's `timeout` cannot run.
+if [ -f "$caddyfile" ] && docker exec "$FRONT_NAME" timeout 50 caddy reload --adapter caddyfile --config "$CADDYFILE" >/dev/null 2>&1; then
     echo "the front (caddy) reloaded with the restored Caddyfile"
 else
     echo "the front (caddy) was not reloaded (not running?): run pulumi up, or docker start $FRONT_NAME" >&2
