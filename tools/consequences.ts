@@ -6,35 +6,67 @@
  *   npx pulumi preview --json -s prod > preview-prod.json && npm run --silent consequences -- preview-prod.json
  *
  * `--stack <name>` names the stack when the preview has no step to read it from.
+ *
+ * With `--stack-file Pulumi.<stack>.yaml` the consequences are also compared with the stack's
+ * `dso-registry:disruptionBudget`, and the verdict is printed below them. Over the budget without an
+ * approval, the command exits 2 once everything is printed. `--approved-by-label` says the pull request
+ * carries the approval label; `--base-stack-file <file>` gives the base branch's stack file, whose
+ * `disruptionBudget.approved` approves nothing any more.
  */
-import { readFileSync } from "node:fs";
-import { consequencesOfPreviewJson, renderConsequences } from "./previewConsequences";
+import { existsSync, readFileSync } from "node:fs";
+import { budgetOfStackFile, budgetVerdict, consequencesOfPreviewJson, renderBudgetVerdict, renderConsequences } from "./previewConsequences";
 
-function main(argv: readonly string[]): void {
+/** The exit status of a change over its budget that nobody approved. */
+const OVER_BUDGET = 2;
+
+function main(argv: readonly string[]): number {
     const files: string[] = [];
     let stack: string | undefined;
+    let stackFile: string | undefined;
+    let baseStackFile: string | undefined;
+    let labelApproved = false;
     for (let i = 0; i < argv.length; i++) {
-        if (argv[i] === "--stack") stack = argv[++i];
-        else files.push(argv[i]!);
+        const arg = argv[i]!;
+        if (arg === "--stack") stack = argv[++i];
+        else if (arg === "--stack-file") stackFile = argv[++i];
+        else if (arg === "--base-stack-file") baseStackFile = argv[++i];
+        else if (arg === "--approved-by-label") labelApproved = true;
+        else if (arg.startsWith("--")) throw new Error(`consequences: unknown option ${arg}`);
+        else files.push(arg);
     }
+    const budget = stackFile === undefined ? undefined : budgetOfStackFile(readFileSync(stackFile, "utf8"), stackFile);
+    // A stack file the base branch does not have yet approves nothing there.
+    const baseApproved =
+        baseStackFile !== undefined && existsSync(baseStackFile)
+            ? budgetOfStackFile(readFileSync(baseStackFile, "utf8"), baseStackFile)?.approved
+            : undefined;
     const inputs =
         files.length > 0
             ? files.map((file) => ({ file, text: readFileSync(file, "utf8") }))
             : [{ file: "stdin", text: readFileSync(0, "utf8") }];
     const out: string[] = [];
+    let status = 0;
     for (const { file, text } of inputs) {
         try {
             const result = consequencesOfPreviewJson(text);
-            out.push(renderConsequences(result, stack ?? result.stack));
+            const name = stack ?? result.stack;
+            let section = renderConsequences(result, name);
+            if (stackFile !== undefined) {
+                const verdict = budgetVerdict(result, { budget, baseApproved, labelApproved });
+                section += `\n${renderBudgetVerdict(verdict, name)}`;
+                if (!verdict.passes) status = OVER_BUDGET;
+            }
+            out.push(section);
         } catch (error) {
             throw new Error(`consequences: ${file}: ${(error as Error).message}`);
         }
     }
     process.stdout.write(out.join("\n"));
+    return status;
 }
 
 try {
-    main(process.argv.slice(2));
+    process.exitCode = main(process.argv.slice(2));
 } catch (error) {
     process.stderr.write(`${(error as Error).message}\n`);
     process.exit(1);

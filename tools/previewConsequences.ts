@@ -12,9 +12,11 @@
  * Which resource is which it knows from the components themselves: their type tokens and the names they
  * give their children are imported from where the components define them (TARGETS below).
  */
+import { parse as parseYaml } from "yaml";
 import { PASSWORD_OVERLAP_TYPE } from "../components/accounts/passwordOverlap";
 import { PULL_SECRETS_TYPE } from "../components/accounts/pullSecrets";
 import { passwordOverlapName, REGISTRY_ACCOUNTS_TYPE } from "../components/accounts/registryAccounts";
+import { type DisruptionBudget, disruptionBudget } from "../components/config/schema/review";
 import { CADDY_SITE_TYPE, caddyApplyStepName } from "../components/externalHost/caddySite";
 import { HOST_PACKAGES_TYPE } from "../components/externalHost/hostPackages";
 import { HOST_LOGIN_LIMIT_TYPE } from "../components/externalHost/loginLimit";
@@ -32,6 +34,7 @@ import { NODE_TRUST_DAEMON_SET_TYPE } from "../components/nodeTrust/nodeTrustDae
 import { nodeTrustName } from "../components/nodeTrust/nodeTrustFleet";
 import { configPathStepName, NODE_TRUST_TYPE } from "../components/nodeTrust/nodeTrustSsh";
 import { UI_WORKLOAD } from "../components/registryUi/kubernetes";
+import { PROJECT } from "../components/shared/facts";
 import { containerRunStepName, dataDirStepName } from "../components/shared/hostAccess";
 
 /** The engine's marker for a value known only once the `up` runs (`plugin.UnknownStringValue`). */
@@ -42,9 +45,14 @@ const SECRET = "[secret]";
 /**
  * Outages the project has measured, each with where it is written down. Nothing else is given a figure.
  */
-export const MEASURED = {
+export const MEASURED_SECONDS = {
     /** The in-cluster registry pod, `Recreate` on a ReadWriteOnce claim, on the engine tier's real node. */
-    inClusterRecreate: "about 10.5 s without an answer (measured on a real node: docs/in-cluster.md, docs/engine.md)",
+    inClusterRecreate: 10.5,
+} as const;
+
+/** The measured outages as the summary says them. */
+export const MEASURED = {
+    inClusterRecreate: `about ${MEASURED_SECONDS.inClusterRecreate} s without an answer (measured on a real node: docs/in-cluster.md, docs/engine.md)`,
 } as const;
 
 interface StepState {
@@ -81,11 +89,35 @@ const HEADINGS: Record<ConsequenceKind, string> = {
     other: "Other",
 };
 
+/**
+ * What a consequence disrupts, in the terms of a stack's disruption budget (`dso-registry:disruptionBudget`,
+ * components/config/schema/review.ts). A consequence that only may happen (a value known only during the
+ * `up`) is counted as if it happens.
+ */
+export interface Disruption {
+    /** Pulls, pushes or both go unanswered: for `seconds` where the project measured it, else for a time nobody measured. */
+    readonly outage?: { readonly pulls: boolean; readonly pushes: boolean; readonly seconds?: number };
+    /** A node's container runtime restarts. */
+    readonly runtimeRestart?: true;
+    /** A credential (a password, a Jenkins credential, a pull secret, the CA clients trust) stops working: at once, or when its rotation's overlap ends. */
+    readonly credentialCut?: "now" | "after-overlap";
+    /** A claim, a namespace, a data directory or what a destroy deletes is touched. */
+    readonly data?: true;
+}
+
+/** Pulls and pushes unanswered for a time nobody measured. */
+const UNMEASURED_OUTAGE: Disruption = { outage: { pulls: true, pushes: true } };
+const RESTART: Disruption = { runtimeRestart: true };
+const CUT: Disruption = { credentialCut: "now" };
+const DATA: Disruption = { data: true };
+
 /** One consequence of one resource's step. */
 export interface Consequence {
     readonly kind: ConsequenceKind;
     /** The sentence a reviewer reads. */
     readonly text: string;
+    /** What it disrupts, for the budget; nothing it counts when absent. */
+    readonly disrupts?: Disruption;
     /** The resource it comes from (the last part of its URN). */
     readonly resource: string;
 }
@@ -378,6 +410,7 @@ const nodeFile: Rule = (c) => {
         return [
             {
                 kind: "runtime",
+                disrupts: RESTART,
                 text: `${node}: ${units} ${may(how, "restarts", "restart")}${turn}: registries.yaml ${c.op === "delete" ? "loses the registry's entries" : "changes"}; the apply waits until the node is Ready again (up to ${params.RESTART_TIMEOUT_SECONDS ?? "?"} s) before the next node's turn`,
             },
         ];
@@ -395,7 +428,7 @@ const configPath: Rule = (c) => {
     if (params.ALLOW_RESTART !== "true") return [];
     const node = withoutPrefix(c.parentName, nodeTrustName(""));
     const what = c.op === "delete" ? "its original config is put back" : "its config_path is not set yet";
-    return [{ kind: "runtime", text: `${node}: containerd restarts if ${what}` }];
+    return [{ kind: "runtime", text: `${node}: containerd restarts if ${what}`, disrupts: RESTART }];
 };
 
 /** The node-trust DaemonSet: a rolling update, one node at a time; on k3s / RKE2 each node's service restarts. */
@@ -406,6 +439,7 @@ const nodeTrustDaemonSet: Rule = (c) => {
             {
                 kind: "runtime",
                 text: "node trust removed from every node (each pod takes its files away as it stops): nodes no longer trust the registry",
+                disrupts: { outage: { pulls: true, pushes: false } },
             },
         ];
     }
@@ -420,11 +454,18 @@ const nodeTrustDaemonSet: Rule = (c) => {
             {
                 kind: "runtime",
                 text: `every node: ${flavour} ${may(how, "restarts", "restart")} where its registries.yaml changes, one node at a time (the DaemonSet's rolling update)`,
+                disrupts: RESTART,
             },
         ];
     }
     if (restarts && text.includes('"/etc/containerd"')) {
-        return [{ kind: "runtime", text: "every node: containerd restarts where its config_path is not set yet, one node at a time" }];
+        return [
+            {
+                kind: "runtime",
+                text: "every node: containerd restarts where its config_path is not set yet, one node at a time",
+                disrupts: RESTART,
+            },
+        ];
     }
     if (restarts && text.includes('"/etc/containers"')) {
         return [{ kind: "runtime", text: "every node: CRI-O reloads its registries configuration, one node at a time (no restart)" }];
@@ -441,6 +482,7 @@ const hostRegistry: Rule = (c) => {
             {
                 kind: "registry",
                 text: "the registry container on the external host is removed (its data stays): the registry stops answering",
+                disrupts: UNMEASURED_OUTAGE,
             },
         ];
     const how = c.op === "replace" ? "yes" : either(paramChange(c, /^REGISTRY_(FINGERPRINT|IMAGE)$/), changeAt(c, "stdin"));
@@ -449,6 +491,7 @@ const hostRegistry: Rule = (c) => {
         {
             kind: "registry",
             text: `the registry container on the external host ${may(how, "is recreated", "be recreated")}: pulls and pushes fail from its stop until the new container answers (not measured); pushes under way fail and their clients retry`,
+            disrupts: UNMEASURED_OUTAGE,
         },
     ];
 };
@@ -460,7 +503,13 @@ const hostRegistry: Rule = (c) => {
 const hostCaddy: Rule = (c) => {
     if (!is(c, TARGETS.hostFront)) return [];
     if (c.op === "delete")
-        return [{ kind: "front", text: "the registry's front on the external host is removed: the registry stops answering" }];
+        return [
+            {
+                kind: "front",
+                text: "the registry's front on the external host is removed: the registry stops answering",
+                disrupts: UNMEASURED_OUTAGE,
+            },
+        ];
     if (c.op === "create") return [];
     const how = changeAt(c, "create");
     if (how === "no") return [];
@@ -471,6 +520,7 @@ const hostCaddy: Rule = (c) => {
         return [
             {
                 kind: "front",
+                disrupts: UNMEASURED_OUTAGE,
                 text: `the front on the external host ${may(how, "moves", "move")} from the caddy service to the pinned Caddy's container (${news.FRONT_IMAGE}), with the service's certificates: the port is closed while the container starts, and requests in flight then are cut ${why}`,
             },
         ];
@@ -480,6 +530,7 @@ const hostCaddy: Rule = (c) => {
         return [
             {
                 kind: "front",
+                disrupts: UNMEASURED_OUTAGE,
                 text: `the front on the external host ${may(how, "is made anew", "be made anew")}${olds.FRONT_IMAGE !== news.FRONT_IMAGE ? ` with ${news.FRONT_IMAGE}` : ""}: the port is closed while the new container starts, and requests in flight then are cut ${why}`,
             },
         ];
@@ -545,17 +596,26 @@ const hostData: Rule = (c) => {
                 {
                     kind: "data",
                     text: `${which}: its setup step goes, and deletes no file itself (the purge marker decides whether the data goes)`,
+                    disrupts: DATA,
                 },
             ];
         if (changeAt(c, "create") === "no") return [];
-        return [{ kind: "data", text: `${which} is set up again (created if missing, its owner and mode set; files stay)` }];
+        return [
+            { kind: "data", text: `${which} is set up again (created if missing, its owner and mode set; files stay)`, disrupts: DATA },
+        ];
     }
     if (is(c, TARGETS.hostPurgeMarker)) {
         const listed = (inputs: Record<string, unknown>) => scriptParameters(inputs.create).DIRECTORIES?.split("\n").filter(Boolean) ?? [];
         if (c.op === "delete") {
             const dirs = listed(c.olds);
             return dirs.length > 0
-                ? [{ kind: "data", text: `the data is deleted: ${dirs.join(", ")} (purgeDataOnDestroy was on at the last up)` }]
+                ? [
+                      {
+                          kind: "data",
+                          text: `the data is deleted: ${dirs.join(", ")} (purgeDataOnDestroy was on at the last up)`,
+                          disrupts: DATA,
+                      },
+                  ]
                 : [{ kind: "data", text: "the data directories are kept (purgeDataOnDestroy was off at the last up)" }];
         }
         if (c.op !== "update") return [];
@@ -565,6 +625,7 @@ const hostData: Rule = (c) => {
         return [
             {
                 kind: "data",
+                ...(after ? { disrupts: DATA } : {}),
                 text: after
                     ? `from this up on, a destroy deletes the data: ${listed(c.news).join(", ")} (purgeDataOnDestroy turned on)`
                     : "from this up on, a destroy keeps the data (purgeDataOnDestroy turned off)",
@@ -582,21 +643,30 @@ const kindContainers: Rule = (c) => {
             {
                 kind: "runtime",
                 text: "each kind node's registry configuration is rewritten; containerd restarts in a node only where its config_path had to be set",
+                disrupts: RESTART,
             },
         ];
     }
     if (!is(c, TARGETS.kindContainers) || c.op === "create") return [];
     if (c.op === "delete")
-        return [{ kind: "registry", text: "kind's registry and front containers are removed (the images stay on the Docker host)" }];
+        return [
+            {
+                kind: "registry",
+                text: "kind's registry and front containers are removed (the images stay on the Docker host)",
+                disrupts: UNMEASURED_OUTAGE,
+            },
+        ];
     if (c.op === "replace") {
         return [
             {
                 kind: "registry",
                 text: "kind's registry, front and watcher containers are all recreated (their data directory or name changes): pulls and pushes fail until they answer (not measured)",
+                disrupts: UNMEASURED_OUTAGE,
             },
             {
                 kind: "data",
                 text: "kind's registry data directory changes: images stored under the old one are not served from the new one",
+                disrupts: DATA,
             },
         ];
     }
@@ -606,6 +676,7 @@ const kindContainers: Rule = (c) => {
         out.push({
             kind: "registry",
             text: `kind's Distribution container ${may(registry, "is recreated", "be recreated")}: pulls and pushes fail until it answers (not measured)`,
+            disrupts: UNMEASURED_OUTAGE,
         });
     }
     const front = paramChange(c, /^FRONT_(FILES|IMAGE)$/);
@@ -613,6 +684,7 @@ const kindContainers: Rule = (c) => {
         out.push({
             kind: "front",
             text: `kind's front (Caddy) container ${may(front, "is recreated", "be recreated")}: requests in progress are cut, and nothing answers until it runs again`,
+            disrupts: UNMEASURED_OUTAGE,
         });
     }
     const caches = paramChange(c, /^MIRRORS$/);
@@ -646,7 +718,8 @@ const inClusterWorkload: Rule = (c) => {
                 text: `the web UI's pod (${name}) ${c.op === "delete" ? "is removed" : `${may(how, "is replaced", "be replaced")}`}`,
             },
         ];
-    if (c.op === "delete") return [{ kind: "registry", text: `Deployment ${name} is deleted: the registry stops answering` }];
+    if (c.op === "delete")
+        return [{ kind: "registry", text: `Deployment ${name} is deleted: the registry stops answering`, disrupts: UNMEASURED_OUTAGE }];
     const strategy = at(c.news, "spec.strategy.type");
     const outage =
         strategy === "Recreate"
@@ -656,6 +729,9 @@ const inClusterWorkload: Rule = (c) => {
         {
             kind: "registry",
             text: `the registry's pod (Deployment ${name}, Distribution and its Caddy front) ${may(how, "is replaced", "be replaced")}; ${outage}`,
+            ...(strategy === "Recreate"
+                ? { disrupts: { outage: { pulls: true, pushes: true, seconds: MEASURED_SECONDS.inClusterRecreate } } }
+                : {}),
         },
     ];
 };
@@ -670,6 +746,7 @@ const exposure: Rule = (c) => {
         {
             kind: "exposure",
             text: `${kind} ${metadataName(c)} ${verb}: until the controller has read the change, requests by that route may fail (not measured)`,
+            disrupts: UNMEASURED_OUTAGE,
         },
     ];
 };
@@ -681,7 +758,7 @@ const claims: Rule = (c) => {
         const cache = is(c, TARGETS.cacheClaim);
         const kept = c.retainOnDelete ? " the old claim is left in the cluster (retainOnDelete) with its data," : "";
         if (c.op === "create") return [{ kind: "data", text: `claim ${name} is created (empty)` }];
-        if (c.op === "update") return [{ kind: "data", text: `claim ${name} is changed in place` }];
+        if (c.op === "update") return [{ kind: "data", text: `claim ${name} is changed in place`, disrupts: DATA }];
         if (c.op === "delete") {
             return [
                 {
@@ -689,6 +766,7 @@ const claims: Rule = (c) => {
                     text: c.retainOnDelete
                         ? `claim ${name} is left in the cluster (retainOnDelete): Pulumi forgets it, its data stays`
                         : `claim ${name} is deleted${cache ? " (a cache: its images are fetched again)" : " with its data"}`,
+                    ...(cache ? {} : { disrupts: DATA }),
                 },
             ];
         }
@@ -700,6 +778,7 @@ const claims: Rule = (c) => {
             {
                 kind: cache ? "cache" : "data",
                 text: `claim ${name} is replaced${where}:${kept} the new claim starts empty unless it binds the same volume`,
+                ...(cache ? {} : { disrupts: DATA }),
             },
         ];
     }
@@ -707,6 +786,7 @@ const claims: Rule = (c) => {
         return [
             {
                 kind: "data",
+                disrupts: DATA,
                 text: c.retainOnDelete
                     ? `namespace ${metadataName(c)} is left in the cluster (retainOnDelete), with every object in it`
                     : `namespace ${metadataName(c)} is deleted: Kubernetes deletes every object in it (claims and their data too, where it holds any)`,
@@ -729,17 +809,24 @@ const credentials: Rule = (c, all) => {
                 seconds > 0
                     ? `the old one keeps working for ${seconds / 3600} hours after this runs (the rotation's overlap), then stops`
                     : "the old one stops working when this runs";
-            return [{ kind: "credential", text: `account ${user}: its password rotates; ${kept}` }];
+            return [
+                {
+                    kind: "credential",
+                    text: `account ${user}: its password rotates; ${kept}`,
+                    disrupts: { credentialCut: seconds > 0 ? "after-overlap" : "now" },
+                },
+            ];
         }
         if (c.op === "delete")
-            return [{ kind: "credential", text: `account ${user} is removed: its password stops working when this runs` }];
+            return [{ kind: "credential", text: `account ${user} is removed: its password stops working when this runs`, disrupts: CUT }];
         if (c.op === "create") return [{ kind: "credential", text: `account ${user} is added` }];
         return [];
     }
     if (is(c, TARGETS.jenkinsCredential)) {
         const id = String(at(inputsOf(c), "credentialId") ?? c.name);
         if (c.op === "create") return [{ kind: "credential", text: `Jenkins credential ${id} is created` }];
-        if (c.op === "delete") return [{ kind: "credential", text: `Jenkins credential ${id} is deleted: pipelines that use it fail` }];
+        if (c.op === "delete")
+            return [{ kind: "credential", text: `Jenkins credential ${id} is deleted: pipelines that use it fail`, disrupts: CUT }];
         const secret = either(changeAt(c, "password"), changeAt(c, "secret"));
         const visible = ["username", "description", "kind", "credentialId", "jenkinsUrl"].some((k) => changeAt(c, k) !== "no");
         if (secret === "no" && !visible) {
@@ -790,6 +877,7 @@ const credentials: Rule = (c, all) => {
             {
                 kind: "credential",
                 text: `pull secret ${metadataName(c)}${ns ? ` in ${ns}` : ""} is ${c.op === "delete" ? "deleted" : "rewritten"}`,
+                ...(c.op === "delete" ? { disrupts: CUT } : {}),
             },
         ];
     }
@@ -803,6 +891,7 @@ const certificates: Rule = (c) => {
         return [
             {
                 kind: "certificate",
+                disrupts: CUT,
                 text:
                     c.op === "delete"
                         ? "the generated CA is removed: a client that trusts only it must trust the CA of the certificate served from then on"
@@ -884,4 +973,143 @@ export function renderConsequences(result: StackConsequences, stackName = result
         'Figures are measured ones where the docs give them (docs/preview-consequences.md); "not measured" means the project has none.',
     );
     return `${lines.join("\n")}\n`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The disruption budget
+
+/** A consequence over the budget, with what it exceeds. */
+export interface OverBudget {
+    readonly consequence: Consequence;
+    /** The budget's key and its value, and what the consequence does beyond it. */
+    readonly exceeds: string;
+}
+
+/** How an outage of `seconds` (undefined: not measured) is said against a budget of `budget` seconds. */
+const outageBeyond = (who: "pulls" | "pushes", seconds: number | undefined, key: string, budget: number): string | undefined =>
+    seconds === undefined
+        ? `disruptionBudget.${key} ${budget}: ${who} go unanswered for a time nobody measured`
+        : seconds > budget
+          ? `disruptionBudget.${key} ${budget}: ${who} go unanswered for about ${seconds} s`
+          : undefined;
+
+/** Each consequence over the budget, once for each part of the budget it exceeds. */
+export function overBudget(result: StackConsequences, budget: DisruptionBudget): OverBudget[] {
+    const over: OverBudget[] = [];
+    for (const consequence of result.consequences) {
+        const d = consequence.disrupts;
+        if (!d) continue;
+        const exceeded = [
+            d.outage?.pulls ? outageBeyond("pulls", d.outage.seconds, "pullOutageSeconds", budget.pullOutageSeconds) : undefined,
+            d.outage?.pushes ? outageBeyond("pushes", d.outage.seconds, "pushOutageSeconds", budget.pushOutageSeconds) : undefined,
+            d.runtimeRestart && !budget.runtimeRestarts
+                ? "disruptionBudget.runtimeRestarts false: a node's container runtime restarts"
+                : undefined,
+            d.credentialCut === "now" && budget.credentialCuts !== "any"
+                ? `disruptionBudget.credentialCuts "${budget.credentialCuts}": a credential stops working when this runs`
+                : undefined,
+            d.credentialCut === "after-overlap" && budget.credentialCuts === "none"
+                ? `disruptionBudget.credentialCuts "none": a password stops working once its rotation's overlap ends`
+                : undefined,
+            d.data && !budget.dataChanges
+                ? "disruptionBudget.dataChanges false: a claim, namespace or data directory is touched"
+                : undefined,
+        ];
+        for (const exceeds of exceeded) if (exceeds) over.push({ consequence, exceeds });
+    }
+    return over;
+}
+
+/** Who approved a change over the budget. */
+export type Approval = { readonly by: "label"; readonly label: string } | { readonly by: "stack file"; readonly reason: string };
+
+/** The budget's verdict on one stack's consequences. */
+export interface BudgetVerdict {
+    /** The stack's budget; undefined when its stack file sets none (nothing is checked). */
+    readonly budget?: DisruptionBudget;
+    readonly over: readonly OverBudget[];
+    /** The approval that lets what is over the budget pass; undefined when there is none or nothing to approve. */
+    readonly approval?: Approval;
+    /** What the reviewer is told besides: an approval that approves nothing, or one an earlier change left behind. */
+    readonly notes: readonly string[];
+    /** Whether the pull request's check passes. */
+    readonly passes: boolean;
+}
+
+/** The label on a pull request that approves its disruptions (read from the event by .github/workflows/preview.yml). */
+export const APPROVAL_LABEL = "disruption-approved";
+
+export interface BudgetInputs {
+    /** `disruptionBudget` of the stack file the preview ran with (the pull request's), parsed; undefined when it sets none. */
+    readonly budget?: DisruptionBudget;
+    /** `disruptionBudget.approved` of the base branch's stack file: the same value approves nothing any more. */
+    readonly baseApproved?: string;
+    /** The pull request carries APPROVAL_LABEL. */
+    readonly labelApproved?: boolean;
+}
+
+/** Compares the consequences with the budget and says whether the check passes, and why. */
+export function budgetVerdict(result: StackConsequences, inputs: BudgetInputs): BudgetVerdict {
+    const { budget } = inputs;
+    if (!budget) return { over: [], notes: [], passes: true };
+    const over = overBudget(result, budget);
+    const notes: string[] = [];
+    let fromFile: Approval | undefined;
+    if (budget.approved !== undefined) {
+        if (budget.approved === inputs.baseApproved) {
+            notes.push(
+                `\`disruptionBudget.approved\` ("${budget.approved}") is on the base branch already: it approved an earlier change and approves nothing here. Remove it from the stack file.`,
+            );
+        } else if (over.length === 0) {
+            notes.push(
+                `\`disruptionBudget.approved\` ("${budget.approved}") approves nothing: the change is within the budget. Remove it.`,
+            );
+        } else {
+            fromFile = { by: "stack file", reason: budget.approved };
+        }
+    }
+    const approval = over.length === 0 ? undefined : inputs.labelApproved ? { by: "label" as const, label: APPROVAL_LABEL } : fromFile;
+    return { budget, over, approval, notes, passes: over.length === 0 || approval !== undefined };
+}
+
+/** The verdict in Markdown, below the summary. */
+export function renderBudgetVerdict(verdict: BudgetVerdict, stackName: string): string {
+    if (!verdict.budget) {
+        return `**Disruption budget**: none set for stack \`${stackName}\` (\`dso-registry:disruptionBudget\`), nothing is checked.\n`;
+    }
+    const b = verdict.budget;
+    const stated = `pulls ${b.pullOutageSeconds} s, pushes ${b.pushOutageSeconds} s, runtime restarts ${b.runtimeRestarts ? "allowed" : "not allowed"}, credential cuts "${b.credentialCuts}", data changes ${b.dataChanges ? "allowed" : "not allowed"}`;
+    const lines = [`**Disruption budget** (${stated}): `];
+    if (verdict.over.length === 0) {
+        lines[0] += "within it.";
+    } else {
+        lines[0] +=
+            verdict.approval === undefined
+                ? "**over it, not approved**."
+                : verdict.approval.by === "label"
+                  ? `over it, approved by the label \`${verdict.approval.label}\`.`
+                  : `over it, approved in the stack file: "${verdict.approval.reason}".`;
+        lines.push("", ...verdict.over.map((o) => `- ${o.consequence.text}: over ${o.exceeds}`));
+        if (verdict.approval === undefined) {
+            lines.push(
+                "",
+                `To go ahead, a maintainer adds the label \`${APPROVAL_LABEL}\` to this pull request, or the pull request sets \`disruptionBudget.approved\` in \`Pulumi.${stackName}.yaml\` to who approved it and why (removed again in the next pull request). docs/preview-consequences.md`,
+            );
+        }
+    }
+    if (verdict.notes.length > 0) lines.push("", ...verdict.notes.map((n) => `- ${n}`));
+    return `${lines.join("\n")}\n`;
+}
+
+/** A stack file's `dso-registry:disruptionBudget`, checked by the config's own schema; undefined when it sets none. */
+export function budgetOfStackFile(text: string, file: string): DisruptionBudget | undefined {
+    const parsed = parseYaml(text) as { config?: Record<string, unknown> } | null;
+    const raw = parsed?.config?.[`${PROJECT}:disruptionBudget`];
+    if (raw === undefined) return undefined;
+    const result = disruptionBudget.safeParse(raw);
+    if (!result.success) {
+        const problems = result.error.issues.map((i) => `${[`${PROJECT}:disruptionBudget`, ...i.path.map(String)].join(".")} ${i.message}`);
+        throw new Error(`${file}: ${problems.join("; ")}`);
+    }
+    return result.data;
 }

@@ -11,6 +11,7 @@
  *   problems.ts         ConfigError, how a problem names its key, the nearest allowed word
  *   schemaIssues.ts     the schema's issues reworded as problems
  *   mootSettings.ts     settings with no effect given the values of others (one table): told, not refused
+ *   toolSettings.ts     settings the program never reads, and the tools that read them
  *   advice.ts           combinations that work with a known limit: told, not refused
  *   placeholders.ts     `REPLACE-WITH-…` values a deployment refuses and the synth warns about
  *   stackFileLeaves.ts  the values a stack file sets, with their paths, for the notices
@@ -60,3 +61,4 @@ export type {
     S3Storage,
     TlsSettings,
 } from "./settings";
+export { TOOL_SETTINGS } from "./toolSettings";

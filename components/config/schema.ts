@@ -2,15 +2,17 @@
  * The zod schema: one entry per key of the `dso-registry` namespace, with its description (which
  * flows into the README's reference) and its value rules. The entries live in `schema/`: the value
  * rules shared by several keys (`values.ts`), the registry (`registry.ts`), the settings of each
- * registry mode (`placements.ts`), node trust (`nodes.ts`), and what the cluster's users are given
- * (`integrations.ts`). Rules that span several keys live in `rules.ts`; the shape the rest of the
- * program reads is made in `settings.ts`.
+ * registry mode (`placements.ts`), node trust (`nodes.ts`), what the cluster's users are given
+ * (`integrations.ts`), and what a change may disrupt without approval (`review.ts`, read by tools
+ * only: ./toolSettings.ts). Rules that span several keys live in `rules.ts`; the shape the rest of
+ * the program reads is made in `settings.ts`.
  */
 import { z } from "zod";
 import { caConfigMap, jenkins, pullSecrets } from "./schema/integrations";
 import { nodes } from "./schema/nodes";
 import { existing, externalHost, inCluster, kind } from "./schema/placements";
 import { containerRegistry, mavenRegistry, registry } from "./schema/registry";
+import { disruptionBudget } from "./schema/review";
 
 /** Every key of the `dso-registry` namespace that holds plain (non-secret) configuration. */
 export const configShape = {
@@ -27,6 +29,11 @@ export const configShape = {
     caConfigMap: caConfigMap
         .prefault({})
         .describe("How the registry's CA reaches the namespaces whose pods talk to the registry themselves (ConfigMap `dso-registry-ca`)."),
+    disruptionBudget: disruptionBudget
+        .optional()
+        .describe(
+            "What a pull request's change may disrupt without approval, checked by the preview workflow (docs/preview-consequences.md); unset, nothing is checked. Read by tools only, never by the program.",
+        ),
 } as const;
 
 /** The whole plain configuration: every key above, and nothing else. */

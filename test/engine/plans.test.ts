@@ -15,8 +15,9 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { disruptionBudget } from "../../components/config/schema/review";
 import { PROJECT } from "../../components/shared/facts";
-import { type ConsequenceKind, consequencesOfPreviewJson, MEASURED } from "../../tools/previewConsequences";
+import { budgetVerdict, type ConsequenceKind, consequencesOfPreviewJson, MEASURED, overBudget } from "../../tools/previewConsequences";
 import { countOps, executedLines, modelLines, type PreEvent, preEvents, previewLines } from "../support/engineEvents";
 import { type FakeJenkins, startFakeJenkins } from "../support/fakeJenkins";
 import type { ControlPlane } from "../support/kubeControlPlane";
@@ -157,15 +158,40 @@ describe.each(local.map((t) => [t.name, t] as const))("%s (local), real engine",
         const lines = consequences.map((c) => c.text).join("\n");
         for (const phrase of expected!.says) expect(lines).toContain(phrase);
     });
+
+    it("its preview is within or over the stated budget, as the pull request's check would find", () => {
+        const preview = previews.get(t.name);
+        expect(preview, "the preview of the test above").toBeDefined();
+        const result = consequencesOfPreviewJson(preview!);
+        const over = overBudget(result, LOCAL_BUDGET).map((o) => `${o.consequence.text}: over ${o.exceeds}`);
+        expect(over.length > 0 ? "over" : "within", over.join("\n")).toBe(CONSEQUENCES[t.name]!.budget);
+        expect(budgetVerdict(result, { budget: LOCAL_BUDGET }).passes).toBe(over.length === 0);
+    });
+});
+
+/**
+ * The budget the transitions are held to: what a team might allow without asking (docs/preview-consequences.md):
+ * up to 15 s without an answer, no runtime restart, passwords cut only after their overlap, no data touched.
+ */
+const LOCAL_BUDGET = disruptionBudget.parse({
+    pullOutageSeconds: 15,
+    pushOutageSeconds: 15,
+    runtimeRestarts: false,
+    credentialCuts: "after-overlap",
+    dataChanges: false,
 });
 
 /**
  * What the consequences summary (tools/previewConsequences.ts, docs/preview-consequences.md) must say of
  * each transition's preview: exactly these kinds, and each phrase somewhere in its lines.
  */
-const CONSEQUENCES: Record<string, { readonly kinds: readonly ConsequenceKind[]; readonly says: readonly string[] }> = {
-    "nothing changed (local)": { kinds: [], says: [] },
+const CONSEQUENCES: Record<
+    string,
+    { readonly kinds: readonly ConsequenceKind[]; readonly says: readonly string[]; readonly budget: "within" | "over" }
+> = {
+    "nothing changed (local)": { budget: "within", kinds: [], says: [] },
     "inCluster.namespace renamed": {
+        budget: "over",
         kinds: ["registry", "cache", "exposure", "data"],
         says: [
             "claim registry-data is replaced (namespace dso → registry): the old claim is left in the cluster (retainOnDelete)",
@@ -175,6 +201,7 @@ const CONSEQUENCES: Record<string, { readonly kinds: readonly ConsequenceKind[];
         ],
     },
     "rotation bumped": {
+        budget: "within",
         kinds: ["registry", "credential"],
         says: [
             `the registry's pod (Deployment registry, Distribution and its Caddy front) is replaced`,
@@ -185,18 +212,22 @@ const CONSEQUENCES: Record<string, { readonly kinds: readonly ConsequenceKind[];
         ],
     },
     "rotation by age turned on": {
+        budget: "within",
         kinds: ["registry", "credential"],
         says: ["account ci-push: its password rotates", "Jenkins credential container-registry is rewritten with the new password"],
     },
     [ACCOUNTS.added]: {
+        budget: "within",
         kinds: ["registry", "credential"],
         says: ["account team-a-ci is added", "account flux-reader is added", "Jenkins credential container-registry-team-a-ci is created"],
     },
     [ACCOUNTS.pushRevoked]: {
+        budget: "over",
         kinds: ["registry", "credential"],
         says: ["account team-a-ci is removed", "Jenkins credential container-registry-team-a-ci is deleted"],
     },
     [ACCOUNTS.pushRotated]: {
+        budget: "within",
         kinds: ["registry", "credential"],
         says: [
             "account team-b-ci: its password rotates",
@@ -204,19 +235,22 @@ const CONSEQUENCES: Record<string, { readonly kinds: readonly ConsequenceKind[];
         ],
     },
     [ACCOUNTS.readRevoked]: {
+        budget: "over",
         kinds: ["registry", "credential"],
         says: ["account flux-reader is removed", "pull secret registry-read-flux-reader in default is deleted"],
     },
-    "tag retention turned on (local)": { kinds: ["registry"], says: ["the registry's pod"] },
-    "TLS generated-ca → provided": { kinds: ["registry", "certificate"], says: ["the generated CA is removed"] },
+    "tag retention turned on (local)": { budget: "within", kinds: ["registry"], says: ["the registry's pod"] },
+    "TLS generated-ca → provided": { budget: "over", kinds: ["registry", "certificate"], says: ["the generated CA is removed"] },
     "registry and Caddy images bumped": {
+        budget: "within",
         kinds: ["registry", "cache"],
         says: ["the registry's pod", "cache registry-mirror-docker-io's pod is replaced"],
     },
-    "login limit changed (in-cluster)": { kinds: [], says: [] },
-    "UI turned on (local)": { kinds: [], says: [] },
-    "UI image bumped (local)": { kinds: ["other"], says: ["the web UI's pod (registry-ui) is replaced"] },
+    "login limit changed (in-cluster)": { budget: "within", kinds: [], says: [] },
+    "UI turned on (local)": { budget: "within", kinds: [], says: [] },
+    "UI image bumped (local)": { budget: "within", kinds: ["other"], says: ["the web UI's pod (registry-ui) is replaced"] },
     "destroy (local)": {
+        budget: "over",
         kinds: ["runtime", "registry", "cache", "exposure", "data", "credential", "certificate"],
         says: [
             "node trust removed from every node",

@@ -19,7 +19,8 @@
  * and the destroy with purge off (test/engine/prodUp.test.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type ConsequenceKind, consequencesOfPreviewJson } from "../../tools/previewConsequences";
+import { disruptionBudget } from "../../components/config/schema/review";
+import { type ConsequenceKind, consequencesOfPreviewJson, overBudget } from "../../tools/previewConsequences";
 import { BUMPED_REGISTRY_IMAGE, DEPLOYED_REGISTRY_IMAGE } from "../support/distributionBinaries";
 import { payloadImage, registryImage } from "../support/dockerImages";
 import { countOps, executedLines, modelLines, preEvents, previewLines } from "../support/engineEvents";
@@ -269,16 +270,39 @@ describe.each(prod.map((t) => [t.name, t] as const))("%s (prod), real engine on 
         const lines = consequences.map((c) => c.text).join("\n");
         for (const phrase of expected!.says) expect(lines).toContain(phrase);
     });
+
+    it("its preview is within or over the stated budget, as the pull request's check would find", () => {
+        const preview = previews.get(t.name);
+        expect(preview, "the preview of the test above").toBeDefined();
+        const over = overBudget(consequencesOfPreviewJson(preview!), PROD_BUDGET).map((o) => `${o.consequence.text}: over ${o.exceeds}`);
+        expect(over.length > 0 ? "over" : "within", over.join("\n")).toBe(CONSEQUENCES[t.name]!.budget);
+    });
+});
+
+/**
+ * The budget the transitions are held to, the local stack's (test/engine/plans.test.ts): up to 15 s without an
+ * answer, no runtime restart, passwords cut only after their overlap, no data touched.
+ */
+const PROD_BUDGET = disruptionBudget.parse({
+    pullOutageSeconds: 15,
+    pushOutageSeconds: 15,
+    runtimeRestarts: false,
+    credentialCuts: "after-overlap",
+    dataChanges: false,
 });
 
 /**
  * What the consequences summary (tools/previewConsequences.ts, docs/preview-consequences.md) must say of
  * each prod transition's preview under the real engine: exactly these kinds, and each phrase somewhere in its lines.
  */
-const CONSEQUENCES: Record<string, { readonly kinds: readonly ConsequenceKind[]; readonly says: readonly string[] }> = {
+const CONSEQUENCES: Record<
+    string,
+    { readonly kinds: readonly ConsequenceKind[]; readonly says: readonly string[]; readonly budget: "within" | "over" }
+> = {
     // The nodes' registries.yaml carries the pull account's password (secret stdin): a change the preview
     // cannot see into, so each node "may" restart, in its turn.
     "a mirror removed": {
+        budget: "over",
         kinds: ["runtime", "front", "cache"],
         says: [
             "k3s-server-1: k3s or k3s-agent may restart (server 1 of 1): registries.yaml changes",
@@ -288,6 +312,7 @@ const CONSEQUENCES: Record<string, { readonly kinds: readonly ConsequenceKind[];
         ],
     },
     "a mirror added": {
+        budget: "over",
         kinds: ["runtime", "front", "cache"],
         says: [
             "k3s-agent-1: k3s or k3s-agent may restart (agent batch 1 of 2",
@@ -296,11 +321,13 @@ const CONSEQUENCES: Record<string, { readonly kinds: readonly ConsequenceKind[];
         ],
     },
     "mirrors reordered": {
+        budget: "over",
         kinds: ["runtime", "front"],
         says: ["k3s-server-1: k3s or k3s-agent may restart", "the front (Caddy) on the external host reloads: uploads in flight finish"],
     },
     // The entries are keyed by the registry's name: every node's entry is replaced, so every node restarts.
     "registry host renamed": {
+        budget: "over",
         kinds: ["runtime", "front", "credential"],
         says: [
             "k3s-server-1: k3s or k3s-agent restarts (server 1 of 1): registries.yaml changes",
@@ -313,32 +340,40 @@ const CONSEQUENCES: Record<string, { readonly kinds: readonly ConsequenceKind[];
     },
     // containerd reads hosts.toml at each pull: the nodes' files change, nothing restarts.
     "registry host renamed (containerd nodes)": {
+        budget: "within",
         kinds: ["front", "credential"],
         says: [
             "the front (Caddy) on the external host reloads: uploads in flight finish",
             "Jenkins credential container-registry is rewritten",
         ],
     },
-    "purge off → on": { kinds: ["data"], says: ["from this up on, a destroy deletes the data: /srv/data/registry"] },
-    "purge on → off": { kinds: ["data"], says: ["from this up on, a destroy keeps the data"] },
-    "a node added": { kinds: ["runtime"], says: ["k3s-agent-3: k3s or k3s-agent restarts (agent batch 3 of 3, after k3s-agent-2)"] },
+    "purge off → on": { budget: "over", kinds: ["data"], says: ["from this up on, a destroy deletes the data: /srv/data/registry"] },
+    "purge on → off": { budget: "within", kinds: ["data"], says: ["from this up on, a destroy keeps the data"] },
+    "a node added": {
+        budget: "over",
+        kinds: ["runtime"],
+        says: ["k3s-agent-3: k3s or k3s-agent restarts (agent batch 3 of 3, after k3s-agent-2)"],
+    },
     "a node removed": {
+        budget: "over",
         kinds: ["runtime"],
         says: [
             "k3s-agent-2: k3s or k3s-agent restarts (agent batch 2 of 2, after k3s-agent-1): registries.yaml loses the registry's entries",
         ],
     },
     // The rolling restart's order changes, the file does not: the scripts run again and restart nothing.
-    "a node's role changed": { kinds: [], says: [] },
+    "a node's role changed": { budget: "within", kinds: [], says: [] },
     "Jenkins token rotated": {
+        budget: "within",
         kinds: ["credential"],
         says: [
             "Jenkins credential container-registry is rewritten: a secret input changes, its password or only the token",
             "Jenkins credential maven-registry is rewritten",
         ],
     },
-    "tag retention turned on (external host)": { kinds: [], says: [] },
+    "tag retention turned on (external host)": { budget: "within", kinds: [], says: [] },
     [ACCOUNTS.hostPushRevoked]: {
+        budget: "over",
         kinds: ["front", "credential"],
         says: [
             "the front (Caddy) on the external host reloads: uploads in flight finish",
@@ -347,6 +382,7 @@ const CONSEQUENCES: Record<string, { readonly kinds: readonly ConsequenceKind[];
         ],
     },
     "registry image bumped (external host)": {
+        budget: "over",
         kinds: ["registry", "cache"],
         says: [
             "the registry container on the external host is recreated",
@@ -355,15 +391,22 @@ const CONSEQUENCES: Record<string, { readonly kinds: readonly ConsequenceKind[];
         ],
     },
     "registry upgraded from Distribution 2.8.3 (external host)": {
+        budget: "over",
         kinds: ["registry", "cache"],
         says: ["the registry container on the external host is recreated", "cache ghcr-io is recreated"],
     },
-    "login limit changed (external host)": { kinds: ["other"], says: ["fail2ban's registry jail is reloaded with the new limits"] },
+    "login limit changed (external host)": {
+        budget: "within",
+        kinds: ["other"],
+        says: ["fail2ban's registry jail is reloaded with the new limits"],
+    },
     "login limit turned off (external host)": {
+        budget: "within",
         kinds: ["other"],
         says: ["fail2ban's registry jail is removed: its bans are lifted, and failed logins are no longer limited"],
     },
     "destroy (prod, purge on)": {
+        budget: "over",
         kinds: ["runtime", "registry", "front", "cache", "data", "credential", "other"],
         says: [
             "k3s-server-1: k3s or k3s-agent restarts (server 1 of 1): registries.yaml loses the registry's entries",

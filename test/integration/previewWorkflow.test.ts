@@ -336,8 +336,11 @@ describe("the preview workflow", () => {
         const BOT = "github-actions[bot]";
         const MARKER = "<!-- dso-registry consequences: prod -->";
 
-        /** Runs the JSON preview and the comment step, with `comments` on the pull request. */
-        const run = (comments: readonly ReturnType<typeof comment>[]) => {
+        /**
+         * Runs the JSON preview and the comment step, with `comments` on the pull request and `extra` in the step's
+         * environment; the comment step must end with `status` (2: over the stack's disruption budget).
+         */
+        const run = (comments: readonly ReturnType<typeof comment>[], extra: Record<string, string> = {}, status = 0) => {
             rmSync(calls, { force: true });
             rmSync(`${calls}.body`, { force: true });
             const summary = path.join(work, "consequences-summary.md");
@@ -353,12 +356,16 @@ describe("the preview workflow", () => {
                 CALLS: calls,
                 COMMENTS: `${calls}.comments`,
                 PREVIEW_DIFF: "Previewing update (prod):\n~ random:index/randomPassword:RandomPassword registry-accounts-push replace",
+                ...extra,
             };
+            let stdout = "";
             for (const s of [previewJson, step]) {
                 const result = runStep(s, workspace, env);
-                expect(result.status, `${s.name}:\n${result.stdout}\n${result.stderr}`).toBe(0);
+                expect(result.status, `${s.name}:\n${result.stdout}\n${result.stderr}`).toBe(s === step ? status : 0);
+                stdout = result.stdout;
             }
             return {
+                stdout,
                 calls: readFileSync(calls, "utf8").trim().split("\n"),
                 body: readFileSync(`${calls}.body`, "utf8"),
                 summary: readFileSync(summary, "utf8"),
@@ -371,6 +378,7 @@ describe("the preview workflow", () => {
                 STACK: "${{ matrix.stack }}",
                 GH_TOKEN: "${{ secrets.GITHUB_TOKEN }}",
                 PR_NUMBER: "${{ github.event.pull_request.number }}",
+                APPROVED_BY_LABEL: "${{ contains(github.event.pull_request.labels.*.name, 'disruption-approved') }}",
             });
             expect(previewJson.if).toBe("steps.access.outputs.ready == 'true'");
             expect(job.steps.indexOf(previewJson)).toBeGreaterThan(job.steps.findIndex((s) => s.uses?.startsWith("pulumi/actions@")));
@@ -414,6 +422,87 @@ describe("the preview workflow", () => {
             const { calls } = run([comment(1234, BOT, "Bot", `${MARKER}\nearlier`), comment(1300, "mallory", "User", `${MARKER}\nlater`)]);
             expect(calls[2]).toBe("gh api --method PATCH repos/platform/dso-registry/issues/comments/1234 -F body=@comment.md");
             expect(calls).toHaveLength(3);
+        });
+
+        describe("with a disruption budget in the stack file", () => {
+            const stackFile = path.join(workspace, "Pulumi.prod.yaml");
+            const baseFile = path.join(workspace, "base", "Pulumi.prod.yaml");
+            let original = "";
+            /** The pull request's stack file (and the base branch's, when given) with `budget` as its disruptionBudget. */
+            const withBudget = (budget: string, base?: string) => {
+                writeFileSync(stackFile, `${original.trimEnd()}\n    dso-registry:disruptionBudget:\n${budget}`);
+                rmSync(path.dirname(baseFile), { recursive: true, force: true });
+                if (base !== undefined) {
+                    mkdirSync(path.dirname(baseFile), { recursive: true });
+                    writeFileSync(baseFile, `${original.trimEnd()}\n    dso-registry:disruptionBudget:\n${base}`);
+                }
+            };
+            beforeAll(() => {
+                original = readFileSync(stackFile, "utf8");
+            });
+            afterAll(() => {
+                writeFileSync(stackFile, original);
+                rmSync(path.dirname(baseFile), { recursive: true, force: true });
+            });
+
+            it("checks out the base branch's stack files, keeping no token", () => {
+                const base = job.steps.find((s) => s.uses?.startsWith("actions/checkout@") && s.with?.path === "base")!;
+                expect(base.with).toMatchObject({
+                    ref: "${{ github.event.pull_request.base.sha }}",
+                    "persist-credentials": false,
+                    "sparse-checkout": "/Pulumi.*.yaml",
+                });
+            });
+
+            it("over the budget: comments first, then fails the check naming what is over which budget", () => {
+                withBudget("        pullOutageSeconds: 30\n");
+                const { calls, body, stdout } = run([], {}, 2);
+                expect(calls[2]).toBe("gh pr comment 42 --repo platform/dso-registry --body-file comment.md");
+                expect(body).toContain("**over it, not approved**");
+                expect(body).toContain(
+                    '- account ci-push: its password rotates; the old one stops working when this runs: over disruptionBudget.credentialCuts "none"',
+                );
+                expect(stdout).toContain("::error::The change is over the disruption budget of stack prod");
+            });
+
+            it("within the budget: passes and says so", () => {
+                withBudget("        credentialCuts: any\n");
+                const { body } = run([]);
+                expect(body).toContain("within it.");
+            });
+
+            it("over the budget with the approval label on the pull request: passes", () => {
+                withBudget("        pullOutageSeconds: 30\n");
+                const { body } = run([], { APPROVED_BY_LABEL: "true" });
+                expect(body).toContain("over it, approved by the label `disruption-approved`");
+            });
+
+            it("over the budget with an approval the pull request adds to the stack file: passes", () => {
+                withBudget('        approved: "platform lead: the rotation is announced"\n', "        pullOutageSeconds: 0\n");
+                const { body } = run([]);
+                expect(body).toContain('over it, approved in the stack file: "platform lead: the rotation is announced"');
+            });
+
+            it("an approval the base branch's stack file already has approves nothing: fails", () => {
+                const approved = '        approved: "platform lead: an earlier rotation"\n';
+                withBudget(approved, approved);
+                const { body } = run([], {}, 2);
+                expect(body).toContain("is on the base branch already");
+            });
+
+            it("a budget the config refuses fails the step before any comment", () => {
+                withBudget("        credentialCuts: some\n");
+                rmSync(calls, { force: true });
+                const result = runStep(step, workspace, {
+                    PATH: `${bin}:${PATH}`,
+                    STACK: "prod",
+                    CALLS: calls,
+                    GITHUB_STEP_SUMMARY: path.join(work, "consequences-summary.md"),
+                });
+                expect(result.status).toBe(1);
+                expect(result.stderr).toContain("dso-registry:disruptionBudget.credentialCuts");
+                expect(existsSync(calls), "gh was not called").toBe(false);
+            });
         });
     });
 });

@@ -9,6 +9,9 @@
  * - be refused, by a problem that names the key;
  * - leave the synth as it was and warn that the key "has no effect with" the setting that makes it moot.
  *
+ * A key the program never reads, only tools (TOOL_SETTINGS, components/config/toolSettings.ts), must leave
+ * the synth as it was without a warning; one base is enough to show it, the tool's tests show what it does.
+ *
  * Synths run in this process, one after another (Pulumi's runtime is process-global), each config once,
  * its program twice: the second run must plan no change (Pulumi's ExpectNoChanges), so every config the
  * walk builds is also checked for a second `up` that would change something.
@@ -19,7 +22,7 @@ import { generateKeyPairSync } from "node:crypto";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { ConfigError, type ConfigProblem, PROJECT, parseConfig } from "../../components/config";
+import { ConfigError, type ConfigProblem, PROJECT, parseConfig, TOOL_SETTINGS } from "../../components/config";
 import { schema } from "../../components/config/schema";
 import { readStackConfig, runProgram, synthFilesOf } from "../../tools/synth";
 import { secondRunChanges, stackConfigOf } from "./noChange";
@@ -258,6 +261,7 @@ const ALTERNATIVES: Record<string, unknown[]> = {
     "registry.distributionConfig.notifications.endpoints[].ignore.actions": [["pull"]],
     "registry.distributionConfig.validation.manifests.urls.allow": [["^https://layers\\.example\\.test/"]],
     "registry.distributionConfig.validation.manifests.urls.deny": [[".*"]],
+    "disruptionBudget.approved": ["the platform lead: the namespace move, announced for Saturday"],
 };
 
 /** Value at a path, or undefined. */
@@ -377,11 +381,14 @@ const isMootWarning = (w: ConfigProblem, leaf: Leaf) => {
     return related && /has no effect with /.test(w.message);
 };
 
+/** Whether only tools read the key (components/config/toolSettings.ts). */
+const readByTools = (leaf: Leaf) => String(leaf.path[0]) in TOOL_SETTINGS;
+
 /** What changing one leaf of one base did; `problem` says why it is none of the three. */
 interface Outcome {
     readonly base: string;
     readonly value: unknown;
-    readonly result: "changes the synth" | "refused" | "warns" | "base does not take the key" | "no base value";
+    readonly result: "changes the synth" | "refused" | "warns" | "read by a tool" | "base does not take the key" | "no base value";
     readonly problem?: string;
 }
 
@@ -425,7 +432,19 @@ async function outcomes(leaf: Leaf, baseName: string): Promise<Outcome[]> {
         }
         const changed = differences(synthBefore, await synth(after));
         const mootWarning = parsedAfter.warnings.find((w) => isMootWarning(w, leaf));
-        if (changed.length > 0) {
+        if (readByTools(leaf)) {
+            results.push({
+                base: baseName,
+                value,
+                result: "read by a tool",
+                problem:
+                    changed.length > 0
+                        ? `is read by tools only (TOOL_SETTINGS) but changes ${changed.join(", ")}`
+                        : mootWarning
+                          ? `is read by tools only (TOOL_SETTINGS) but warns "${mootWarning.message}"`
+                          : undefined,
+            });
+        } else if (changed.length > 0) {
             results.push({
                 base: baseName,
                 value,
@@ -483,7 +502,9 @@ export function describeEverySetting(part: EverySettingPart): void {
 
         it.each(LEAVES.filter((leaf) => inPart(leaf, part)).map((leaf) => [dotted(leaf.path), leaf] as const))("%s", async (_key, leaf) => {
             const all: Outcome[] = [];
-            for (const base of Object.keys(BASES)) all.push(...(await outcomes(leaf, base)));
+            // A key only tools read cannot act through another base: one shows that it leaves the synth alone.
+            const bases = readByTools(leaf) ? ["local"] : Object.keys(BASES);
+            for (const base of bases) all.push(...(await outcomes(leaf, base)));
             const failures = all.filter((o) => o.problem).map((o) => `${o.base}, value ${JSON.stringify(o.value)}: ${o.problem}`);
             expect(failures).toEqual([]);
             expect(

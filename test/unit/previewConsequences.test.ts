@@ -10,15 +10,20 @@ import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { passwordOverlapName } from "../../components/accounts/registryAccounts";
+import { type DisruptionBudget, disruptionBudget } from "../../components/config/schema/review";
 import { shQuote } from "../../components/shared/shQuote";
 import {
+    budgetOfStackFile,
+    budgetVerdict,
     type ConsequenceKind,
     consequencesOfPreviewJson,
     isTarget,
     MEASURED,
     type Named,
+    overBudget,
     type PreviewStep,
     previewConsequences,
+    renderBudgetVerdict,
     renderConsequences,
     scriptParameters,
     TARGETS,
@@ -925,4 +930,201 @@ describe("the resources the summary reads are the program's", () => {
         expect(overlaps.length).toBeGreaterThan(0);
         for (const overlap of overlaps) expect(passwords.map(passwordOverlapName)).toContain(overlap.name);
     }, 120_000);
+});
+
+describe("the disruption budget", () => {
+    /** The budget a stack file gives with `given` set, defaults filled in. */
+    const budget = (given: Partial<DisruptionBudget> = {}): DisruptionBudget => disruptionBudget.parse(given);
+    const inCluster = (strategy: string) =>
+        step({
+            op: "update",
+            chain: [IN_CLUSTER, "kubernetes:apps/v1:Deployment"],
+            name: "registry-deployment-registry",
+            olds: { metadata: { name: "registry" }, spec: { strategy: { type: strategy }, template: { a: 1 } } },
+            news: { metadata: { name: "registry" }, spec: { strategy: { type: strategy }, template: { a: 2 } } },
+        });
+    const withOverlap = (hours: number) => [
+        passwordRotated("registry-accounts-push", "ci-push"),
+        step({
+            op: "update",
+            chain: ["dso-registry:accounts:RegistryAccounts", "pulumi-nodejs:dynamic/accounts:PasswordOverlap"],
+            name: "registry-accounts-push-overlap",
+            olds: { overlapSeconds: hours * 3600 },
+            news: { overlapSeconds: hours * 3600 },
+        }),
+    ];
+    const accountRemoved = step({
+        op: "delete",
+        chain: ["dso-registry:accounts:RegistryAccounts", "random:index/randomPassword:RandomPassword"],
+        name: "registry-accounts-team-a",
+        olds: { keepers: { username: "team-a-ci" } },
+    });
+    const claimReplaced = step({
+        op: "replace",
+        chain: [IN_CLUSTER, "kubernetes:core/v1:PersistentVolumeClaim"],
+        name: "registry-persistentvolumeclaim-registry-data",
+        olds: { metadata: { name: "registry-data", namespace: "dso" } },
+        news: { metadata: { name: "registry-data", namespace: "registry" } },
+    });
+    const claimCreated = step({
+        op: "create",
+        chain: [IN_CLUSTER, "kubernetes:core/v1:PersistentVolumeClaim"],
+        name: "registry-persistentvolumeclaim-maven-data",
+        news: { metadata: { name: "maven-data" } },
+    });
+    const over = (steps: PreviewStep[], b: DisruptionBudget) => overBudget(previewConsequences({ steps }), b).map((o) => o.exceeds);
+
+    it.each<[string, PreviewStep[], Partial<DisruptionBudget>, readonly RegExp[]]>([
+        ["nothing disruptive: within the strictest budget", [claimCreated], {}, []],
+        [
+            "a Recreate of the in-cluster pod: its measured 10.5 s against 10 s",
+            [inCluster("Recreate")],
+            { pullOutageSeconds: 10, pushOutageSeconds: 11 },
+            [/^disruptionBudget\.pullOutageSeconds 10: pulls go unanswered for about 10\.5 s$/],
+        ],
+        ["a Recreate of the in-cluster pod within 15 s", [inCluster("Recreate")], { pullOutageSeconds: 15, pushOutageSeconds: 15 }, []],
+        ["a RollingUpdate: no outage", [inCluster("RollingUpdate")], {}, []],
+        [
+            "the host's registry recreated: an outage nobody measured is over any budget",
+            [
+                step({
+                    op: "replace",
+                    chain: [HOST, "dso-registry:externalHost:RegistryContainer", REMOTE],
+                    name: "registry-host-container-run",
+                    component: "registry-host-container",
+                }),
+            ],
+            { pullOutageSeconds: 86_400, pushOutageSeconds: 86_400 },
+            [
+                /^disruptionBudget\.pullOutageSeconds 86400: pulls go unanswered for a time nobody measured$/,
+                /^disruptionBudget\.pushOutageSeconds 86400: pushes/,
+            ],
+        ],
+        [
+            "a node's k3s restart",
+            [nodeFileStep("update", yamlInputs("a\n"), yamlInputs("b\n"))],
+            {},
+            [/^disruptionBudget\.runtimeRestarts false/],
+        ],
+        [
+            "a node's k3s restart, restarts allowed",
+            [nodeFileStep("update", yamlInputs("a\n"), yamlInputs("b\n"))],
+            { runtimeRestarts: true },
+            [],
+        ],
+        [
+            "a rotation with an overlap, no cut allowed",
+            withOverlap(24),
+            {},
+            [/^disruptionBudget\.credentialCuts "none": a password stops working once its rotation's overlap ends$/],
+        ],
+        ["a rotation with an overlap, cuts after the overlap allowed", withOverlap(24), { credentialCuts: "after-overlap" }, []],
+        [
+            "a rotation without an overlap, cuts after an overlap allowed",
+            withOverlap(0),
+            { credentialCuts: "after-overlap" },
+            [/^disruptionBudget\.credentialCuts "after-overlap": a credential stops working when this runs$/],
+        ],
+        ["an account removed, every cut allowed", [accountRemoved], { credentialCuts: "any" }, []],
+        ["a data claim replaced", [claimReplaced], {}, [/^disruptionBudget\.dataChanges false/]],
+        ["a data claim replaced, data changes allowed", [claimReplaced], { dataChanges: true }, []],
+    ])("%s", (_, steps, given, expected) => {
+        const found = over(steps, budget(given));
+        expect(found).toHaveLength(expected.length);
+        for (const [i, pattern] of expected.entries()) expect(found[i]).toMatch(pattern);
+    });
+
+    it("every part of the budget decides some consequence", () => {
+        // Each key of the schema, changed from its default, lets one of these consequences pass that the default refuses.
+        const steps = [
+            inCluster("Recreate"),
+            nodeFileStep("update", yamlInputs("a\n"), yamlInputs("b\n")),
+            ...withOverlap(24),
+            claimReplaced,
+        ];
+        const strict = over(steps, budget()).length;
+        const loosened: Record<Exclude<keyof DisruptionBudget, "approved">, Partial<DisruptionBudget>> = {
+            pullOutageSeconds: { pullOutageSeconds: 11 },
+            pushOutageSeconds: { pushOutageSeconds: 11 },
+            runtimeRestarts: { runtimeRestarts: true },
+            credentialCuts: { credentialCuts: "after-overlap" },
+            dataChanges: { dataChanges: true },
+        };
+        expect(Object.keys(loosened).sort()).toEqual(
+            Object.keys(disruptionBudget.shape)
+                .filter((k) => k !== "approved")
+                .sort(),
+        );
+        for (const [key, given] of Object.entries(loosened)) expect(over(steps, budget(given)).length, key).toBe(strict - 1);
+    });
+
+    describe("the verdict", () => {
+        const rotation = () => previewConsequences({ steps: withOverlap(0) });
+
+        it("passes without a budget, and says nothing is checked", () => {
+            const verdict = budgetVerdict(rotation(), {});
+            expect(verdict.passes).toBe(true);
+            expect(renderBudgetVerdict(verdict, "prod")).toContain("none set for stack `prod`");
+        });
+
+        it("fails over the budget without an approval, naming each consequence and the budget it exceeds, and how to approve", () => {
+            const verdict = budgetVerdict(rotation(), { budget: budget() });
+            expect(verdict.passes).toBe(false);
+            const text = renderBudgetVerdict(verdict, "prod");
+            expect(text).toContain("**over it, not approved**");
+            expect(text).toContain(
+                '- account ci-push: its password rotates; the old one stops working when this runs: over disruptionBudget.credentialCuts "none": a credential stops working when this runs',
+            );
+            expect(text).toContain("the label `disruption-approved`");
+            expect(text).toContain("`disruptionBudget.approved` in `Pulumi.prod.yaml`");
+        });
+
+        it("passes over the budget with the label", () => {
+            const verdict = budgetVerdict(rotation(), { budget: budget(), labelApproved: true });
+            expect(verdict).toMatchObject({ passes: true, approval: { by: "label", label: "disruption-approved" } });
+            expect(renderBudgetVerdict(verdict, "prod")).toContain("over it, approved by the label `disruption-approved`");
+        });
+
+        it("passes over the budget with an approval the pull request adds to the stack file", () => {
+            const verdict = budgetVerdict(rotation(), {
+                budget: budget({ approved: "ops lead, planned rotation" }),
+                baseApproved: undefined,
+            });
+            expect(verdict).toMatchObject({ passes: true, approval: { by: "stack file", reason: "ops lead, planned rotation" } });
+        });
+
+        it("does not pass with an approval the base branch already has, and says to remove it", () => {
+            const approved = "ops lead, the last rotation";
+            const verdict = budgetVerdict(rotation(), { budget: budget({ approved }), baseApproved: approved });
+            expect(verdict.passes).toBe(false);
+            expect(renderBudgetVerdict(verdict, "prod")).toContain("is on the base branch already: it approved an earlier change");
+        });
+
+        it("says an approval with nothing to approve should go", () => {
+            const verdict = budgetVerdict(previewConsequences({ steps: [claimCreated] }), { budget: budget({ approved: "just in case" }) });
+            expect(verdict.passes).toBe(true);
+            expect(verdict.notes.join("\n")).toContain("approves nothing: the change is within the budget. Remove it.");
+        });
+    });
+
+    describe("budgetOfStackFile", () => {
+        it("reads the stack file's budget with the config's defaults, or none", () => {
+            expect(
+                budgetOfStackFile("config:\n    dso-registry:disruptionBudget:\n        runtimeRestarts: true\n", "Pulumi.x.yaml"),
+            ).toEqual({
+                pullOutageSeconds: 0,
+                pushOutageSeconds: 0,
+                runtimeRestarts: true,
+                credentialCuts: "none",
+                dataChanges: false,
+            });
+            expect(budgetOfStackFile("config:\n    dso-registry:registry:\n        mode: kind\n", "Pulumi.x.yaml")).toBeUndefined();
+        });
+
+        it("refuses a budget the config refuses, naming the key", () => {
+            expect(() =>
+                budgetOfStackFile("config:\n    dso-registry:disruptionBudget:\n        credentialCuts: some\n", "Pulumi.x.yaml"),
+            ).toThrow(/^Pulumi\.x\.yaml: dso-registry:disruptionBudget\.credentialCuts /);
+        });
+    });
 });
