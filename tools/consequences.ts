@@ -14,7 +14,13 @@
  * `disruptionBudget.approved` approves nothing any more.
  */
 import { existsSync, readFileSync } from "node:fs";
-import { budgetOfStackFile, budgetVerdict, consequencesOfPreviewJson, renderBudgetVerdict, renderConsequences } from "./previewConsequences";
+import {
+    budgetOfStackFile,
+    budgetVerdict,
+    consequencesOfPreviewJson,
+    renderBudgetVerdict,
+    renderConsequences,
+} from "./previewConsequences";
 
 /** The exit status of a change over its budget that nobody approved. */
 const OVER_BUDGET = 2;
