@@ -1,5 +1,5 @@
 /**
- * Every module under components/ has a test one can find from the module (README.md, Layout): a test file
+ * Every module under components/ has a test one can find from the module (docs/contributing.md, Layout): a test file
  * named after it (`<module>.test.ts`, `<module>.<aspect>.test.ts`) anywhere under test/, or a test file
  * whose header comment names it in a `Covers:` line. A module with no runtime behaviour (only types, or a
  * barrel of re-exports) is listed in ALLOWED_WITHOUT_TEST with its reason instead. Most modules have a test
@@ -82,7 +82,7 @@ describe("every module under components/ has a findable test", () => {
     it.each(modules.filter((m) => !(m in ALLOWED_WITHOUT_TEST)))("%s", (module) => {
         expect(
             findableBy(module),
-            `no test is named after ${module} and no test header names it in a Covers: line (README.md, Layout)`,
+            `no test is named after ${module} and no test header names it in a Covers: line (docs/contributing.md, Layout)`,
         ).toBeDefined();
     });
 });

@@ -1,5 +1,5 @@
 /**
- * The README's layout table (README.md, Layout) names every folder a newcomer finds: each top-level
+ * The layout table (docs/contributing.md, Layout) names every folder a newcomer finds: each top-level
  * folder, each folder of components/ and each of tools/. A folder added without a line there fails here.
  */
 import { execFileSync } from "node:child_process";
@@ -8,8 +8,8 @@ import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 
 const ROOT = path.resolve(__dirname, "../..");
-const readme = readFileSync(path.join(ROOT, "README.md"), "utf8");
-const layout = readme.slice(readme.indexOf("### Layout"), readme.indexOf("\n#", readme.indexOf("### Layout") + 1));
+const readme = readFileSync(path.join(ROOT, "docs/contributing.md"), "utf8");
+const layout = readme.slice(readme.indexOf("## Layout"), readme.indexOf("\n#", readme.indexOf("## Layout") + 1));
 
 /** The folders directly under `dir` that hold files of the repository (what git tracks: no build output, no node_modules). */
 const tracked = execFileSync("git", ["-C", ROOT, "ls-files"], { encoding: "utf8" }).split("\n").filter(Boolean);
@@ -23,7 +23,7 @@ const folders = (dir: string) => {
     return [...new Set(names)].sort();
 };
 
-describe("the README's layout table", () => {
+describe("the layout table", () => {
     it("is there, as a table", () => {
         expect(layout).toMatch(/\| path \| what \|/);
     });
