@@ -77,7 +77,7 @@ export interface Decisions {
     readonly pullCredentials?: PullCredentials;
     /**
      * Who may delete (`RegistryDeletes`): DELETE through the API for push accounts, which garbage
-     * collection needs (it frees only what no manifest references: the seed workflow deletes a manifest,
+     * collection needs (it frees only what no manifest references: the documented workflow deletes a manifest,
      * then collects) and so does the UI's delete button; and that button, when the UI runs and the
      * operator asked for it.
      */

@@ -388,7 +388,7 @@ describe.each(VERSIONS.map((binary) => [binary.version, binary] as const))(
             const kept = pushAndPull(registry, "team/kept", path.join(scratch, `gc-kept-${bucket}`));
             const gone = pushAndPull(registry, "team/gone", path.join(scratch, `gc-gone-${bucket}`));
             expect(await s3.listKeys(bucket, `${ROOT}/blobs/`)).toContain(blobKey(gone.layerDigest));
-            // The seed workflow: delete the manifest through the API, then collect.
+            // The documented workflow: delete the manifest through the API, then collect.
             const deleted = runOk("curl", [
                 "-sS",
                 "-o",
