@@ -90,7 +90,8 @@ export function crossChecks(c: FlatConfig): ConfigProblem[] {
             `is required: pin the host key (ssh-keyscan -t ed25519 ${c.externalHost.ssh.host}), or set externalHost.ssh.allowUnpinnedHostKey: true for a throwaway lab`,
         );
     }
-    if (c.registry.replicas > 1 && c.registry.storage.kind !== "s3") {
+    // Only where replicas apply: elsewhere the rule below refuses them, and S3 storage would be refused too.
+    if (c.registry.replicas > 1 && mode === "in-cluster" && c.registry.storage.kind !== "s3") {
         add(
             ["registry", "replicas"],
             `is ${c.registry.replicas}, but several replicas need shared storage: set registry.storage.kind "s3"`,

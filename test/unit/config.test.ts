@@ -947,3 +947,20 @@ describe("registry.maintenance.backup in the cluster: to S3, of the registry's v
         else expect(problems).toEqual([]);
     });
 });
+
+describe("advice that contradicts no other rule", () => {
+    it.each([
+        ["kind", { containerRegistry: { host: "localhost", pathPrefix: "dev" }, registry: { mode: "kind", replicas: 3 } }],
+        ["external-host", set(external(), "registry.replicas", 2)],
+    ])(
+        "several replicas on %s are refused as in-cluster only, without advice to set S3 storage, which that mode refuses too",
+        (_mode, raw) => {
+            const problems = problemsOf(raw as Record<string, unknown>, present("containerRegistryPassword"));
+            expect(
+                problems.some((p) => /replicas apply to the in-cluster registry only/.test(p)),
+                problems.join("\n"),
+            ).toBe(true);
+            expect(problems.filter((p) => /storage\.kind "s3"/.test(p))).toEqual([]);
+        },
+    );
+});
