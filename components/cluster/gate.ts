@@ -11,6 +11,10 @@
  * The same check asks whether an object the stack declares already exists without this project's label
  * (ownership.ts): such an object stops the run too, before the create would take it over.
  * Why: docs/decisions/existing-objects.md
+ *
+ * A resource made through a Kubernetes provider of the program's own that names a kubeconfig context
+ * (one per kind cluster with kind.clusterNames) is asked about in that context: each cluster's API server
+ * answers for its own objects.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { type CheckResult, type ClusterAccess, checkOwnership, checkPrerequisites, type OwnershipResult } from "./kubectlCheck";
@@ -27,6 +31,9 @@ export function gateOnClusterPrerequisites(
     options: { readonly run?: typeof checkPrerequisites; readonly ownership?: typeof checkOwnership } = {},
 ): ClusterGate {
     const recorded: RegisteredObject[] = [];
+    /** The context of each Kubernetes provider constructed with one, and the objects made through each. */
+    const providerContexts = new Map<pulumi.Resource, string>();
+    const byContext = new Map<string | undefined, RegisteredObject[]>();
     let release!: () => void;
     let refuse!: (error: Error) => void;
     const checked = new Promise<void>((resolve, reject) => {
@@ -36,7 +43,15 @@ export function gateOnClusterPrerequisites(
     // Each resource gets its own derived promise; the refusal is one error object, reported once.
     checked.catch(() => undefined);
     pulumi.runtime.registerStackTransformation((args) => {
-        if (args.type.startsWith("kubernetes:")) recorded.push({ type: args.type, props: args.props as Record<string, unknown> });
+        if (args.type === "pulumi:providers:kubernetes" && typeof args.props.context === "string") {
+            providerContexts.set(args.resource, args.props.context);
+        }
+        if (args.type.startsWith("kubernetes:")) {
+            const object = { type: args.type, props: args.props as Record<string, unknown> };
+            recorded.push(object);
+            const context = args.opts.provider ? providerContexts.get(args.opts.provider) : undefined;
+            byContext.set(context, [...(byContext.get(context) ?? []), object]);
+        }
         const before = args.opts.dependsOn;
         const dependsOn = checked.then(() => before ?? []) as unknown as pulumi.Input<pulumi.Resource>;
         return { props: args.props, opts: { ...args.opts, dependsOn } };
@@ -47,7 +62,20 @@ export function gateOnClusterPrerequisites(
             let owned: OwnershipResult;
             try {
                 result = await (options.run ?? checkPrerequisites)(prerequisitesOf(recorded), access);
-                owned = await (options.ownership ?? checkOwnership)(declaredObjectsOf(recorded), access);
+                owned = { foreign: [], unchecked: [] };
+                // The stack's own context first (its objects, as before), then each provider's context.
+                const groups = [
+                    [undefined, byContext.get(undefined) ?? []] as const,
+                    ...[...byContext].filter(([context]) => context !== undefined),
+                ];
+                for (const [context, objects] of groups) {
+                    const answer = await (options.ownership ?? checkOwnership)(
+                        declaredObjectsOf(objects),
+                        context === undefined ? access : { ...access, context },
+                    );
+                    const foreign = context === undefined ? answer.foreign : answer.foreign.map((o) => ({ ...o, context }));
+                    owned = { foreign: [...owned.foreign, ...foreign], unchecked: [...owned.unchecked, ...answer.unchecked] };
+                }
             } catch (error) {
                 refuse(error instanceof Error ? error : new Error(String(error)));
                 throw error;

@@ -25,6 +25,8 @@ export interface ForeignObject extends DeclaredObject {
     /** Who wrote it, from its managed fields (`kubectl`, `microk8s`…), when the API server says. */
     readonly managers: readonly string[];
     readonly created?: string;
+    /** The kubeconfig context it was found in, when not the stack's own (a provider of the program's that names one). */
+    readonly context?: string;
 }
 
 /** The label that hands an object to the program (PART_OF_LABELS). */
@@ -85,7 +87,7 @@ export function foreignAmong(declared: readonly DeclaredObject[], items: readonl
     return foreign;
 }
 
-const where = (o: DeclaredObject) => (o.namespace ? ` --namespace ${o.namespace}` : "");
+const where = (o: ForeignObject) => `${o.namespace ? ` --namespace ${o.namespace}` : ""}${o.context ? ` --context ${o.context}` : ""}`;
 
 /** One line per object: what it is, and the two ways on. */
 function describeForeign(o: ForeignObject): string {
@@ -93,7 +95,7 @@ function describeForeign(o: ForeignObject): string {
     const by = o.managers.length > 0 ? `written by ${o.managers.join(", ")}` : "made outside this project";
     const since = o.created ? `, since ${o.created}` : "";
     return [
-        `${o.kind} ${o.namespace ? `${o.namespace}/` : ""}${o.name} (${by}${since}) has no label ${OWNER_LABEL}=${OWNER_VALUE}.`,
+        `${o.kind} ${o.namespace ? `${o.namespace}/` : ""}${o.name}${o.context ? ` in context ${o.context}` : ""} (${by}${since}) has no label ${OWNER_LABEL}=${OWNER_VALUE}.`,
         `    Keep it yours: rename or delete it yourself, or change the setting that names it (docs/decisions/existing-objects.md).`,
         `    Hand it to this stack, which will then change it and delete it on destroy: kubectl label ${resource} ${o.name}${where(o)} ${OWNER_LABEL}=${OWNER_VALUE}`,
     ].join("\n");

@@ -47,6 +47,15 @@ export function kindProblems(c: FlatConfig): ConfigProblem[] {
         );
     }
     for (const [path, refused, message] of unoffered(c)) if (refused) add(path, message);
+    const names = c.kind.clusterNames;
+    if (names && c.kind.clusterName !== undefined) {
+        add(
+            ["kind", "clusterNames"],
+            `and kind.clusterName ("${c.kind.clusterName}") are both set: list every cluster in kind.clusterNames and remove the other (pulumi config rm --path 'dso-registry:kind.clusterName')`,
+        );
+    }
+    const twice = names?.filter((n, i) => names.indexOf(n) !== i) ?? [];
+    if (twice.length > 0) add(["kind", "clusterNames"], `lists ${[...new Set(twice)].join(", ")} more than once: name each cluster once`);
     if (c.kind.ssh && !c.kind.ssh.hostKey && !c.kind.ssh.allowUnpinnedHostKey) {
         add(
             ["kind", "ssh", "hostKey"],

@@ -24,10 +24,18 @@ export interface StackConfig extends ParsedConfig {
      * to, which kubectl steps of the program must use too.
      */
     readonly kubernetesContext?: string;
+    /**
+     * The Kubernetes provider's `kubernetes:kubeconfig` (a path or the file's text), when the stack sets it:
+     * the providers the program makes for other contexts (kind.clusterNames) read the same kubeconfig.
+     */
+    readonly kubernetesKubeconfig?: pulumi.Output<string>;
 }
 
 /** The stack key that names the Kubernetes provider's kubeconfig context. */
 export const KUBERNETES_CONTEXT_KEY = "kubernetes:context";
+
+/** The stack key that gives the Kubernetes provider's kubeconfig. */
+export const KUBERNETES_KUBECONFIG_KEY = "kubernetes:kubeconfig";
 
 function isSecretKey(fullKey: string): boolean {
     const check = (runtimeConfig as unknown as { isConfigSecret?: (k: string) => boolean }).isConfigSecret;
@@ -85,7 +93,16 @@ export function loadStackConfig(): StackConfig {
         secrets[name] = config.requireSecret(name);
     }
     const kubernetesContext = all[KUBERNETES_CONTEXT_KEY] || undefined;
-    return { ...parsed.config, secrets, warnings: parsed.warnings, placeholders: parsed.placeholders, kubernetesContext };
+    // A kubeconfig given as text may hold credentials: it stays secret.
+    const kubeconfig = all[KUBERNETES_KUBECONFIG_KEY];
+    return {
+        ...parsed.config,
+        secrets,
+        warnings: parsed.warnings,
+        placeholders: parsed.placeholders,
+        kubernetesContext,
+        ...(kubeconfig ? { kubernetesKubeconfig: pulumi.secret(kubeconfig) } : {}),
+    };
 }
 
 /**

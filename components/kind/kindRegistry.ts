@@ -3,7 +3,9 @@
  * front as containers on the Docker host that runs the cluster (locally or over SSH), the front
  * attached to the kind network under its own name, the images in a host directory that outlives the
  * cluster; each node's containerd configured for the registry's name and for localhost:<port>, now and
- * by a watcher container whenever a node of the cluster starts; and the KEP-1755 ConfigMap.
+ * by a watcher container whenever a node of the cluster starts; and the KEP-1755 ConfigMap. One registry
+ * may serve several clusters of the same Docker host (`layout.clusters`): each gets its nodes' files and
+ * its ConfigMap, through its own Kubernetes provider.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { previousUsersFile } from "../accessPolicy/usersFile";
@@ -26,6 +28,7 @@ import {
 } from "../shared/hostAccess";
 import { HostFilesCheck, type HostFilesCheckArgs, recreatingScript } from "../shared/hostFilesCheck";
 import { type PlannedObject, registerPlannedObjects } from "../shared/k8sResources";
+import { shQuote } from "../shared/shQuote";
 import { renderKindCaddyfile, renderKindRegistryConfig } from "./front";
 import {
     containersApplyScript,
@@ -37,6 +40,7 @@ import {
     type KindImages,
     type KindLayout,
     type KindMirrorRun,
+    kindClusters,
     kindMirrorFiles,
     kindMirrorPaths,
     kindPaths,
@@ -47,6 +51,7 @@ import {
     nodesConfigureScript,
     nodesUnconfigureScript,
     nodeWatchScript,
+    watcherStopScript,
 } from "./scripts";
 import { kindUiEnvironment, kindUiUpstream } from "./ui";
 
@@ -60,6 +65,12 @@ export interface KindRegistryArgs extends Omit<RegistryFront, "allowedNetworks" 
     readonly connection: HostConnection;
     /** Names, port and data directory (`dso-registry:kind`). */
     readonly layout: KindLayout;
+    /**
+     * With several clusters (`layout.clusters`): the Kubernetes provider of each cluster whose ConfigMap does
+     * not go through the component's own provider (`opts.provider`, else the ambient one). At most one
+     * cluster goes without: it keeps the single cluster's resource names. None when unset.
+     */
+    readonly clusterProviders?: Readonly<Record<string, pulumi.ProviderResource>>;
     /**
      * Distribution (`registry.image`), Caddy (`registry.caddyImage`), the watcher (`kind.watcherImage`);
      * each one left out is the pinned default.
@@ -131,16 +142,32 @@ export interface KindPlannedCommand {
     readonly after: "files" | "containers";
 }
 
+/** What `KindRegistry` registers for one cluster it serves. */
+export interface KindClusterPlan {
+    /** The kind cluster's name. */
+    readonly cluster: string;
+    /** Its ConfigMap goes through the component's own provider (else through `clusterProviders[cluster]`). */
+    readonly ownProvider: boolean;
+    /** Configures its nodes (and undoes it on delete), after the containers. */
+    readonly nodes: KindPlannedCommand;
+    /** The KEP-1755 ConfigMap, when published. */
+    readonly objects: readonly PlannedObject[];
+}
+
 /** What `KindRegistry` registers, in this order (after the decoy's seed): `planKindRegistry`. */
 export interface KindRegistryPlan {
     readonly files: readonly KindPlannedFile[];
     /** Starts (and replaces) the containers; then configures the nodes. */
     readonly containers: KindPlannedCommand;
-    readonly nodes: KindPlannedCommand;
+    /** Each cluster served: `layout.cluster` alone, or every one of `layout.clusters`. */
+    readonly clusters: readonly KindClusterPlan[];
+    /**
+     * With `layout.clusters`: stops the node watcher on `destroy` before any cluster's files are removed (it
+     * waits for every cluster's nodes command, so it is deleted first).
+     */
+    readonly watcherStop?: Omit<KindPlannedCommand, "after">;
     /** The read-back of every file above, after the containers. */
     readonly filesCheck: { readonly name: string; readonly args: HostFilesCheckArgs; readonly after: "containers" };
-    /** The KEP-1755 ConfigMap, when published. */
-    readonly objects: readonly PlannedObject[];
     readonly registryUrl: string;
     readonly authority: string;
 }
@@ -152,6 +179,25 @@ export function checkKindMirrors(name: string, mirrors: readonly RegistryMirror[
             throw new Error(`KindRegistry ${name}: the cache of ${m.spec.upstream} has credentials but no upstream account was given`);
         }
     }
+}
+
+/**
+ * The clusters served and which of them goes through the component's own Kubernetes provider: every
+ * cluster but at most one has a provider of its own. Refuses two without.
+ */
+export function kindClusterProviders(
+    name: string,
+    layout: KindLayout,
+    providers: Readonly<Record<string, unknown>> = {},
+): readonly { readonly cluster: string; readonly ownProvider: boolean }[] {
+    const clusters = kindClusters(layout).map((cluster) => ({ cluster, ownProvider: providers[cluster] === undefined }));
+    const own = clusters.filter((c) => c.ownProvider).map((c) => c.cluster);
+    if (own.length > 1) {
+        throw new Error(
+            `KindRegistry ${name}: kind clusters ${own.join(", ")} have no Kubernetes provider of their own; give every cluster but one a provider in clusterProviders`,
+        );
+    }
+    return clusters;
 }
 
 /**
@@ -268,16 +314,41 @@ export function planKindRegistry(
             },
             after: "files",
         },
-        nodes: {
-            name: `${name}-nodes`,
-            args: {
-                connection,
-                create: root(nodesConfigureScript(layout)),
-                delete: root(nodesUnconfigureScript(layout)),
-                triggers: [layout.cluster, layout.registryName, layout.port],
-            },
-            after: "containers",
-        },
+        // The cluster on the component's own provider keeps the single cluster's names (an existing stack that
+        // adds clusters sees no replacement); each other is named after its cluster, so that taking one off
+        // the list deletes its own resources alone.
+        clusters: kindClusterProviders(name, layout, args.clusterProviders).map(({ cluster, ownProvider }) => {
+            const suffix = ownProvider ? "" : `-${cluster}`;
+            return {
+                cluster,
+                ownProvider,
+                nodes: {
+                    name: `${name}-nodes${suffix}`,
+                    args: {
+                        connection,
+                        create: root(nodesConfigureScript(layout, cluster)),
+                        delete: root(nodesUnconfigureScript(layout, cluster)),
+                        triggers: [cluster, layout.registryName, layout.port],
+                    },
+                    after: "containers" as const,
+                },
+                objects: args.publishLocalRegistryHosting
+                    ? [localRegistryHostingObject(`${name}-local-registry-hosting${suffix}`, layout)]
+                    : [],
+            };
+        }),
+        ...(layout.clusters
+            ? {
+                  watcherStop: {
+                      name: `${name}-watcher-stop`,
+                      args: {
+                          connection,
+                          create: `echo ${shQuote(`node watcher serves kind clusters ${kindClusters(layout).join(", ")}`)}`,
+                          delete: root(watcherStopScript(layout)),
+                      },
+                  },
+              }
+            : {}),
         // Every file above is read back by a refresh (docs/decisions/drift-on-hosts.md); a repair makes the
         // containers anew, so that each reads its files again. The nodes' own files are the watcher's: it
         // puts them back on its own loop (sh/node-watch.sh).
@@ -290,16 +361,15 @@ export function planKindRegistry(
             },
             after: "containers",
         },
-        objects: args.publishLocalRegistryHosting ? [localRegistryHostingObject(name, layout)] : [],
         registryUrl: `http://localhost:${layout.port}`,
         authority: `${layout.registryName}:${layout.port}`,
     };
 }
 
-/** The KEP-1755 ConfigMap in kube-public. */
+/** The KEP-1755 ConfigMap in kube-public, registered as `name`. */
 function localRegistryHostingObject(name: string, layout: KindLayout): PlannedObject {
     return {
-        name: `${name}-local-registry-hosting`,
+        name,
         object: {
             apiVersion: "v1",
             kind: "ConfigMap",
@@ -317,13 +387,14 @@ function localRegistryHostingObject(name: string, layout: KindLayout): PlannedOb
 /**
  * The kind placement: its files, its containers, its nodes, its ConfigMap. Commands run on the Docker host
  * of `args.connection`; the ConfigMap goes to the Kubernetes provider of
- * `opts.providers` (or `opts.provider`), else the ambient one. What it registers is `planKindRegistry`'s.
+ * `opts.providers` (or `opts.provider`), else the ambient one; with several clusters, each other cluster's
+ * to its own provider (`args.clusterProviders`). What it registers is `planKindRegistry`'s.
  */
 export class KindRegistry extends pulumi.ComponentResource {
     /** Starts the front, Distribution, the caches, the watcher and the maintenance container, and replaces each when its files change. */
     readonly containers: pulumi.CustomResource;
-    /** Configures every node of the cluster for the registry (and undoes it on delete); runs after `containers`. */
-    readonly nodes: pulumi.CustomResource;
+    /** Configures every node of each cluster for the registry (and undoes it on delete), one command per cluster; run after `containers`. */
+    readonly nodes: readonly pulumi.CustomResource[];
     /** http://localhost:<port>: the registry as the Docker host reaches it (kind's nodes pull `localhost:<port>/…` too). */
     readonly registryUrl: string;
     /** `<registry name>:<port>`: the authority pods use in image references (their localhost is their own; docs/kind.md). */
@@ -342,9 +413,13 @@ export class KindRegistry extends pulumi.ComponentResource {
             dependsOn: after[plan.containers.after],
         });
         after.containers = [containers];
-        const nodes = hostCommand(plan.nodes.name, plan.nodes.args, { parent: this, dependsOn: after[plan.nodes.after] });
+        const nodes = plan.clusters.map((c) => hostCommand(c.nodes.name, c.nodes.args, { parent: this, dependsOn: after[c.nodes.after] }));
+        if (plan.watcherStop) hostCommand(plan.watcherStop.name, plan.watcherStop.args, { parent: this, dependsOn: nodes });
         new HostFilesCheck(plan.filesCheck.name, plan.filesCheck.args, { parent: this, dependsOn: after[plan.filesCheck.after] });
-        registerPlannedObjects(plan.objects, `KindRegistry ${name}`, { parent: this });
+        for (const c of plan.clusters) {
+            const provider = c.ownProvider ? {} : { provider: given.clusterProviders?.[c.cluster] };
+            registerPlannedObjects(c.objects, `KindRegistry ${name}`, { parent: this, ...provider });
+        }
         this.containers = containers;
         this.nodes = nodes;
         this.registryUrl = plan.registryUrl;

@@ -21,8 +21,13 @@ const sh = (name: string) => path.join(__dirname, "sh", name);
 
 /** The placement's names and places, from `dso-registry:kind` and the images. */
 export interface KindLayout {
-    /** `kind.clusterName`. */
+    /**
+     * `kind.clusterName`; with `kind.clusterNames`, the cluster whose resources keep the single cluster's
+     * names (`clusters` lists every one).
+     */
     readonly cluster: string;
+    /** `kind.clusterNames`: every cluster the registry serves; unset: `cluster` alone. */
+    readonly clusters?: readonly string[];
     /** `kind.network`. */
     readonly network: string;
     /** `kind.containerName`: the front container, the registry's name on the kind network. */
@@ -157,18 +162,22 @@ export function nodeInsideScript(layout: KindLayout, mirrors: readonly Pick<Mirr
     });
 }
 
+/** Every cluster the registry serves: `clusters`, else `cluster` alone. */
+export function kindClusters(layout: KindLayout): readonly string[] {
+    return layout.clusters ?? [layout.cluster];
+}
+
 function nodeParams(layout: KindLayout, nodeScriptFile: string) {
     return {
-        CLUSTER: layout.cluster,
         KIND_NETWORK: layout.network,
         REGISTRY_NAME: layout.registryName,
         NODE_SCRIPT_FILE: nodeScriptFile,
     };
 }
 
-/** Configures every running node of the cluster now (`sh/nodes-configure.sh`), on the Docker host. */
-export function nodesConfigureScript(layout: KindLayout): string {
-    return renderShellScript(sh("nodes-configure.sh"), nodeParams(layout, kindPaths(layout).nodeScript));
+/** Configures every running node of `cluster` now (`sh/nodes-configure.sh`), on the Docker host. */
+export function nodesConfigureScript(layout: KindLayout, cluster: string = layout.cluster): string {
+    return renderShellScript(sh("nodes-configure.sh"), { CLUSTER: cluster, ...nodeParams(layout, kindPaths(layout).nodeScript) });
 }
 
 /**
@@ -177,21 +186,37 @@ export function nodesConfigureScript(layout: KindLayout): string {
  */
 export const NODE_RECHECK_SECONDS = 30;
 
-/** The node watcher's script (`sh/node-watch.sh`), as its container sees its files. */
+/** The node watcher's script (`sh/node-watch.sh`) for every cluster served, as its container sees its files. */
 export function nodeWatchScript(layout: KindLayout): string {
     return renderShellScript(sh("node-watch.sh"), {
+        // One line: nodes-unconfigure.sh and watcher-stop.sh read the list back from the watcher's script.
+        CLUSTERS: kindClusters(layout).join(" "),
         ...nodeParams(layout, `${WATCHER_BIN}/node-inside.sh`),
         RECHECK_SECONDS: NODE_RECHECK_SECONDS,
     });
 }
 
-/** Removes the registry's files from the nodes (`sh/nodes-unconfigure.sh`). */
-export function nodesUnconfigureScript(layout: KindLayout): string {
+/** Removes the registry's files from the nodes of `cluster` (`sh/nodes-unconfigure.sh`). */
+export function nodesUnconfigureScript(layout: KindLayout, cluster: string = layout.cluster): string {
     return renderShellScript(sh("nodes-unconfigure.sh"), {
-        CLUSTER: layout.cluster,
+        CLUSTER: cluster,
         REGISTRY_NAME: layout.registryName,
         HOST_PORT: layout.port,
         MIRROR_HEADER: KIND_MIRROR_HEADER,
+        WATCHER_NAME: kindPaths(layout).watcherName,
+        WATCHER_BIN,
+    });
+}
+
+/**
+ * With several clusters: stops the node watcher when it serves exactly the clusters of `layout`
+ * (`sh/watcher-stop.sh`), before `destroy` removes their files.
+ */
+export function watcherStopScript(layout: KindLayout): string {
+    return renderShellScript(sh("watcher-stop.sh"), {
+        CLUSTERS: kindClusters(layout).join(" "),
+        REGISTRY_NAME: layout.registryName,
+        HOST_PORT: layout.port,
         WATCHER_NAME: kindPaths(layout).watcherName,
         WATCHER_BIN,
     });

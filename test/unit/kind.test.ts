@@ -31,11 +31,12 @@ describe("registry.mode kind: the config", () => {
         expect(config.registry.mode).toBe("kind");
         if (config.registry.mode !== "kind") return;
         expect(config.registry.kind).toMatchObject({
-            clusterName: "kind",
             network: "kind",
             containerName: "kind-registry",
             hostPort: 5002,
         });
+        // Unset: "kind", unless kind.clusterNames lists the clusters (components/stack/kind.ts).
+        expect(config.registry.kind.clusterName).toBeUndefined();
         // Unset: the program chooses it on the Docker host (components/kind/dataDir.ts).
         expect(config.registry.kind.dataDir).toBeUndefined();
     });

@@ -82,26 +82,27 @@ describe("planKindRegistry", () => {
         const p = plan(minimal);
         expect(p.containers).toMatchObject({ name: "kind-registry-containers", after: "files" });
         expect(p.containers.args.triggers).toEqual(["/var/lib/dso-registry-kind", "kind-registry"]);
-        expect(p.nodes).toMatchObject({ name: "kind-registry-nodes", after: "containers" });
-        expect(p.nodes.args.triggers).toEqual(["kind", "kind-registry", 5002]);
+        expect(p.clusters.map((c) => c.nodes)).toMatchObject([{ name: "kind-registry-nodes", after: "containers" }]);
+        expect(p.clusters[0]?.nodes.args.triggers).toEqual(["kind", "kind-registry", 5002]);
+        expect(p.watcherStop).toBeUndefined();
         expect(p.filesCheck).toMatchObject({ name: "kind-registry-files-check", after: "containers" });
         expect(p.filesCheck.args.files.map((f) => f.path)).toEqual(p.files.map((f) => f.args.path));
         expect(p.filesCheck.args.files.map((f) => f.mode)).toEqual(p.files.map((f) => f.args.mode));
     });
 
     it("publishes the KEP-1755 ConfigMap unless told not to", () => {
-        const [configMap] = plan(minimal).objects;
+        const [configMap] = plan(minimal).clusters.flatMap((c) => c.objects);
         expect(configMap?.name).toBe("kind-registry-local-registry-hosting");
         expect(configMap?.object).toMatchObject({
             kind: "ConfigMap",
             metadata: { name: "local-registry-hosting", namespace: "kube-public" },
         });
-        expect(plan({ ...minimal, publishLocalRegistryHosting: false }).objects).toEqual([]);
+        expect(plan({ ...minimal, publishLocalRegistryHosting: false }).clusters.flatMap((c) => c.objects)).toEqual([]);
     });
 
     it("runs the UI as a container the front serves under /registry/, and puts nothing of it in the cluster", async () => {
         const withUi = plan({ ...minimal, ui, deletes: { api: true, ui: true } });
-        expect(withUi.objects.map((o) => o.name)).toEqual(["kind-registry-local-registry-hosting"]);
+        expect(withUi.clusters.flatMap((c) => c.objects).map((o) => o.name)).toEqual(["kind-registry-local-registry-hosting"]);
         const caddyfile = withUi.files.find((f) => f.name === "kind-registry-caddyfile")?.args.content as pulumi.Output<string>;
         expect(await promiseOf(caddyfile)).toContain("reverse_proxy kind-registry-ui:80");
         // The script as it runs: `sh -c '…'` quotes each of its quotes.

@@ -243,9 +243,16 @@ export const kind = z.strictObject({
             "SSH connection to the machine whose Docker runs the kind cluster; the key is the secret `sshPrivateKey`. Unset: the Docker of the machine Pulumi runs on.",
         ),
     clusterName: k8sName
-        .default("kind")
+        .optional()
         .describe(
-            "Name of the kind cluster (`kind create cluster --name`): its node containers carry the label io.x-k8s.kind.cluster=<name>.",
+            'Name of the kind cluster (`kind create cluster --name`): its node containers carry the label io.x-k8s.kind.cluster=<name>. Unset: "kind", unless kind.clusterNames lists the clusters (the two together are refused).',
+        ),
+    clusterNames: z
+        .array(k8sName)
+        .min(1)
+        .optional()
+        .describe(
+            "Several kind clusters of the same Docker host that share the registry (docs/kind.md#several-clusters): every node of each trusts and resolves it, and each gets the KEP-1755 ConfigMap through the kubeconfig context kind-<name>. A cluster taken off the list is cleaned on the next `pulumi up`. Replaces kind.clusterName.",
         ),
     network: k8sName.default("kind").describe("Docker network of the kind nodes; the registry joins it under containerName."),
     containerName: hostName

@@ -20,7 +20,7 @@ ensure_front_attached() {
   fi
 }
 
-# cluster_nodes: the running node containers of the cluster.
+# cluster_nodes CLUSTER: the running node containers of kind cluster CLUSTER.
 cluster_nodes() {
-  docker ps --filter "label=io.x-k8s.kind.cluster=$CLUSTER" --format '{{.Names}}'
+  docker ps --filter "label=io.x-k8s.kind.cluster=$1" --format '{{.Names}}'
 }

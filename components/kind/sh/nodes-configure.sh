@@ -7,7 +7,7 @@ set -eu
 . "$(dirname "$0")/node-configure.sh"
 ensure_front_attached
 failed=0
-nodes=$(cluster_nodes)
+nodes=$(cluster_nodes "$CLUSTER")
 [ -n "$nodes" ] || echo "no running node of kind cluster $CLUSTER: the node watcher configures them when they start"
 for node in $nodes; do configure_node "$node" || failed=1; done
 exit "$failed"

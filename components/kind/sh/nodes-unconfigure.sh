@@ -4,12 +4,15 @@
 # files may rely on it.
 #
 # The node watcher ($WATCHER_NAME) puts back, at its next recheck, every file of its own that is missing
-# from a node. When it writes these very files (the same cluster, registry name and port: `destroy`, which
-# removes its container right after), it is stopped first, so that it cannot write them again in between.
-# A watcher that writes other files (a renamed cluster, a new port) is left running.
+# from a node. When it writes these very files for this cluster alone (the same registry name and port:
+# `destroy`, which removes its container right after), it is stopped first, so that it cannot write them
+# again in between. A watcher that serves other clusters too, or writes other files (a renamed cluster, a
+# new port), is left running: with several clusters, `destroy` stops it before any cluster's files are
+# removed (watcher-stop.sh), and a cluster taken off the list is one the watcher no longer serves.
 : "${CLUSTER:?}" "${REGISTRY_NAME:?}" "${HOST_PORT:?}" "${MIRROR_HEADER:?}" "${WATCHER_NAME:?}" "${WATCHER_BIN:?}"
 set -eu
-if docker exec "$WATCHER_NAME" grep -qx "CLUSTER='$CLUSTER'" "$WATCHER_BIN/node-watch.sh" 2>/dev/null &&
+if { docker exec "$WATCHER_NAME" grep -qx "CLUSTERS='$CLUSTER'" "$WATCHER_BIN/node-watch.sh" 2>/dev/null ||
+  docker exec "$WATCHER_NAME" grep -qx "CLUSTER='$CLUSTER'" "$WATCHER_BIN/node-watch.sh" 2>/dev/null; } &&
   docker exec "$WATCHER_NAME" grep -qx "REGISTRY_NAME='$REGISTRY_NAME'" "$WATCHER_BIN/node-watch.sh" 2>/dev/null &&
   docker exec "$WATCHER_NAME" grep -qx "PORT='$HOST_PORT'" "$WATCHER_BIN/node-inside.sh" 2>/dev/null; then
   docker stop "$WATCHER_NAME" >/dev/null 2>&1 || true
