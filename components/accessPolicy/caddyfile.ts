@@ -567,6 +567,32 @@ function unavailableAnswer(indent: string): string[] {
     ].map((l) => `${indent}${l}`);
 }
 
+/** The disk guard's matcher: an upload (POST, PUT, PATCH; deletes free space and go on) while its marker exists. */
+function diskFullMatcher(marker: string): string[] {
+    return ["\t@diskFull {", "\t\tmethod POST PUT PATCH", "\t\tfile {", "\t\t\troot /", `\t\t\ttry_files ${marker}`, "\t\t}", "\t}"];
+}
+
+/** The message of the disk guard's refusal: what is wrong, that pulls go on, and what frees space. */
+export const DISK_FULL_MESSAGE =
+    "the registry's disk is almost full, so it takes no new uploads: pulls work, pushes do not. An operator frees space (docs/runbooks.md, Disk full: delete unused tags, then run the garbage collection); pushes resume by themselves within five minutes of it";
+
+/**
+ * New uploads while the disk guard's marker exists: 507 Insufficient Storage and a registry error that
+ * says so, on the window's path (after the push accounts' check, the body read first: `readBodyFirst`).
+ */
+function diskFullAnswer(): string[] {
+    return [
+        "\t\troute @diskFull {",
+        ...readBodyFirst("\t\t\t"),
+        "\t\t\theader {",
+        "\t\t\t\tContent-Type application/json",
+        "\t\t\t\tDocker-Distribution-Api-Version registry/2.0",
+        "\t\t\t}",
+        `\t\t\trespond \`${escapeBraces(registryError("DENIED", DISK_FULL_MESSAGE))}\` 507`,
+        "\t\t}",
+    ];
+}
+
 /**
  * Reads a refused write's body (up to READ_ONLY_BODY_READ_LIMIT) before the answer: a Go client
  * (docker, skopeo) still writing a blob when the 503 comes reports a reset connection instead of it.
@@ -869,6 +895,7 @@ export function renderCaddyfile(policy: AccessPolicy): string {
         ...blobCheckAnswer(policy.readOnlySignals ?? []),
         ...checks.check("@write", [policy.pushUsersFile]),
         ...readOnlyAnswer(policy.readOnlySignals ?? []),
+        ...(policy.diskFullSignal ? diskFullAnswer() : []),
         ...(policy.scopedPushAccounts ?? []).flatMap((account, i) => scopedRefusal(`@scopedWrite${i}`, account, "\t\t")),
         ...checks.check("@ping", everyone),
         ...(policy.requiresAuthForPull ? checks.check("@read", everyone) : []),
@@ -893,6 +920,7 @@ export function renderCaddyfile(policy: AccessPolicy): string {
         ...(policy.requiresAuthForPull ? ["\t@read method GET HEAD"] : []),
         ...(policy.deletesEnabled ? [] : ["\t@delete method DELETE"]),
         ...readOnlyMatchers(policy.readOnlySignals ?? []),
+        ...(policy.diskFullSignal ? diskFullMatcher(policy.diskFullSignal) : []),
         ...(policy.allowedNetworks.length > 0
             ? [`\t@outside not ${policy.trustedProxies?.length ? "client_ip" : "remote_ip"} ${policy.allowedNetworks.join(" ")}`]
             : []),

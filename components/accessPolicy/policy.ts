@@ -150,6 +150,14 @@ export interface AccessPolicy {
      */
     readonly readOnlySignals?: readonly ReadOnlySignal[];
     /**
+     * The disk guard's marker file (docs/runbooks.md#disk-full): while it exists, new uploads (POST,
+     * PUT, PATCH) get 507 with a message that the disk is full and what frees it; pulls and deletes go
+     * on. Refused where the window refuses writes, by the same means (after the push accounts' check,
+     * the body read first). The host's disk probe creates it past `registry.diskGuard.refusePercent`
+     * and removes it below.
+     */
+    readonly diskFullSignal?: string;
+    /**
      * A Maven repository on the same origin (the "converged case": `mavenRegistry.host` is this
      * registry): requests under `/<pathPrefix>/` go to its backend instead of Distribution.
      */
@@ -390,6 +398,13 @@ export function accessPolicyProblem(policy: AccessPolicy): string | undefined {
         if (signal.kind === "env" && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(signal.name)) {
             return `readOnlySignal environment variable "${signal.name}" must be letters, digits and "_", not starting with a digit`;
         }
+    }
+    if (policy.diskFullSignal !== undefined) {
+        if (!/^\/[A-Za-z0-9._/-]+$/.test(policy.diskFullSignal)) {
+            return `diskFullSignal "${policy.diskFullSignal}" must be an absolute path of letters, digits, ".", "_", "-" and "/"`;
+        }
+        if (files.includes(policy.diskFullSignal))
+            return "diskFullSignal is also a readOnlySignal: give the disk guard a marker of its own";
     }
     if (policy.maven) {
         const m = policy.maven;

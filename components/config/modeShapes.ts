@@ -393,7 +393,15 @@ const REGISTRY_OF = {
     })(),
     // Not ours to run: its image, storage, front, metrics, login limit and backups are the organisation's.
     existing: (() => {
-        const { image: _i, caddyImage: _c, distributionConfig: _d, monitoring: _m, loginLimit: _l, ...existingRegistry } = ownRegistry;
+        const {
+            image: _i,
+            caddyImage: _c,
+            distributionConfig: _d,
+            monitoring: _m,
+            loginLimit: _l,
+            diskGuard: _g,
+            ...existingRegistry
+        } = ownRegistry;
         return z.strictObject({
             ...existingRegistry,
             mode: z.literal("existing"),

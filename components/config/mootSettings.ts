@@ -103,6 +103,22 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
                 noServedMaven(c) ??
                 unless(c.registry.maintenance.garbageCollection.enabled, "registry.maintenance.garbageCollection.enabled false"),
         },
+        // The disk guard runs on the external host's data disk only: its script and the front's refusal with
+        // enabled, the alert's threshold with monitoring.
+        {
+            keys: ["registry.diskGuard"],
+            mootWith: (c, at) => {
+                if (c.registry.mode !== "external-host") return `${mode(c)} (only the external host has the disk guard)`;
+                if (c.registry.storage.kind === "s3") return 'registry.storage.kind "s3" (no data disk of the registry\'s to fill)';
+                if (covers("registry.diskGuard.warnPercent", pattern(at))) {
+                    return unless(c.registry.monitoring.enabled, "registry.monitoring.enabled false (no alert rules)");
+                }
+                if (covers("registry.diskGuard.refusePercent", pattern(at))) {
+                    return unless(c.registry.diskGuard.enabled, "registry.diskGuard.enabled false");
+                }
+                return undefined;
+            },
+        },
     ]),
     // The kind placement's caches live in kind.dataDir with no prune job (docs/kind.md, Pull-through caches).
     {

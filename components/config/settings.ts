@@ -163,6 +163,8 @@ export interface ExternalHostRegistrySettings extends RunRegistrySettings {
     readonly monitoring: RegistryOf<"external-host">["monitoring"];
     /** fail2ban's counts. */
     readonly loginLimit: RegistryOf<"external-host">["loginLimit"];
+    /** The data disk's thresholds: the alert's, and where new uploads are refused. */
+    readonly diskGuard: RegistryOf<"external-host">["diskGuard"];
     /** `dso-registry:externalHost`. */
     readonly externalHost: ExternalHostConfig;
 }
@@ -316,6 +318,7 @@ function registrySettings(c: FlatConfig, v: ModeConfig): RegistrySettings {
             allowedNetworks: r.allowedNetworks,
             monitoring: v.registry.monitoring,
             loginLimit: v.registry.loginLimit,
+            diskGuard: v.registry.diskGuard,
             externalHost: v.externalHost,
         };
     }

@@ -55,6 +55,8 @@ export interface CaddySiteArgs {
     readonly deletesEnabled: boolean;
     /** Serve blob downloads from the data directory (filesystem storage); with s3 every download is proxied. */
     readonly blobFiles: boolean;
+    /** New uploads answered 507 while the disk guard's marker exists (`registry.diskGuard`). */
+    readonly diskGuard?: boolean;
     /** Distribution as Caddy reaches it: its unix socket ("unix//run/dso-registry/registry.sock"). */
     readonly upstream: string;
     /** The web UI on loopback, served same-origin; no UI when unset. */
@@ -117,6 +119,8 @@ export function caddySitePolicy(
         ...(args.metrics ? { metrics: { port: METRICS_PORTS.caddy, bindAddress: "127.0.0.1" } } : {}),
         // The maintenance scripts create the marker for their read-only window.
         readOnlySignals: [{ kind: "file", path: paths.readOnlyMarker }],
+        // The disk guard's script creates its marker while the data disk is almost full.
+        ...(args.diskGuard ? { diskFullSignal: paths.diskFullMarker } : {}),
         ...(args.mirrors && args.mirrors.length > 0 ? { mirrors: args.mirrors, mirrorsRequireAuth: args.mirrorsRequireAuth ?? false } : {}),
         ...(args.scopedPushAccounts?.length ? { scopedPushAccounts: args.scopedPushAccounts } : {}),
         // nginx in its container, on its unix socket (see mavenScripts.ts).

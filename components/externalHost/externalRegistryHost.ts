@@ -32,6 +32,7 @@ import { PurgeOnDestroy, type PurgeOnDestroyArgs } from "./purgeOnDestroy";
 import { containerStorage, type HostRegistryStorage, RegistryContainer, type RegistryContainerArgs } from "./registryContainer";
 import {
     type ContainerSpec,
+    type DiskGuard,
     defaultHostLayout,
     FRONT_CONTAINER,
     type HostLayout,
@@ -124,6 +125,11 @@ export interface ExternalRegistryHostArgs extends RegistryFront {
     readonly loginLimit?: { readonly limit: LoginLimit; readonly ignoreNetworks: readonly string[] };
     /** Additions to Distribution's config.yml (`registry.distributionConfig`, docs/distribution-config.md); none when unset. */
     readonly distributionConfig?: DistributionSettings;
+    /**
+     * The disk guard (`registry.diskGuard`, filesystem storage): new uploads refused with 507 while the
+     * data directory's file system is used past `refusePercent`; none when unset.
+     */
+    readonly diskGuard?: DiskGuard;
 }
 
 /**
@@ -139,6 +145,8 @@ export interface HostRegistryMonitoring extends RegistryMonitoring {
      * @default the front's (`caddyImage`)
      */
     readonly relayImage?: string;
+    /** The almost-full alert past this percentage used (`registry.diskGuard.warnPercent`); at 10% free when unset. */
+    readonly diskWarnPercent?: number;
 }
 
 /** `ExternalRegistryHostArgs` with every default applied: what the component builds from (`externalRegistryHostDefaults`). */
@@ -293,6 +301,9 @@ export function planExternalRegistryHost(name: string, args: ExternalRegistryHos
                           backup: args.backup !== undefined,
                           caches: (args.mirrors ?? []).length > 0,
                           runbookBaseUrl: args.monitoring.runbookBaseUrl,
+                          ...(args.monitoring.diskWarnPercent !== undefined && !s3
+                              ? { diskGuard: { warnPercent: args.monitoring.diskWarnPercent, refusing: args.diskGuard !== undefined } }
+                              : {}),
                           passwordsRotationDue: args.passwordRotation?.due,
                       },
                       dependsOn: ["packages"],
@@ -374,6 +385,7 @@ export function planExternalRegistryHost(name: string, args: ExternalRegistryHos
                 allowedNetworks: args.allowedNetworks,
                 deletesEnabled: args.deletes.api,
                 blobFiles: !s3,
+                diskGuard: args.diskGuard !== undefined && !s3,
                 upstream: `unix/${hostPaths(layout).registrySocket}`,
                 metrics: monitored,
                 uiUpstream: args.ui && `127.0.0.1:${UI_HOST_PORT}`,
@@ -407,12 +419,14 @@ export function planExternalRegistryHost(name: string, args: ExternalRegistryHos
                         : undefined,
                 reporting,
                 ...(args.retention ? { retention: args.retention } : {}),
+                ...(args.diskGuard && !s3 ? { diskGuard: args.diskGuard } : {}),
                 status: {
                     host: args.registryHost,
                     port: args.port,
                     textfileDir: monitored ? monitoringPaths(layout).textfileDir : "",
                     ...(args.passwordRotation ? { passwordRotation: args.passwordRotation } : {}),
                     ...(args.retention ? { retentionMode: args.retention.mode } : {}),
+                    ...(args.diskGuard && !s3 ? { diskGuard: args.diskGuard } : {}),
                 },
             }),
             dependsOn: ["packages", ...jobsAfter],

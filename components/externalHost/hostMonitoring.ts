@@ -107,6 +107,8 @@ export interface HostMonitoringArgs {
     readonly runbookBaseUrl: string;
     /** With a rotation by age, when the generated passwords' next period begins (Unix seconds): an alert past it. */
     readonly passwordsRotationDue?: number;
+    /** The disk guard's thresholds for the alerts (`AlertRulesOptions.diskGuard`); the alert at 10% free when unset. */
+    readonly diskGuard?: { readonly warnPercent: number; readonly refusing: boolean };
 }
 
 /** The exporter, the reporter, the probe and its schedule, and the Prometheus files; all removed on destroy but the package. */
@@ -147,6 +149,7 @@ export class HostMonitoring extends pulumi.ComponentResource {
                 placement: { kind: "external-host", backup: args.backup, caches: args.caches },
                 runbookBaseUrl: args.runbookBaseUrl,
                 passwordsRotationDue: args.passwordsRotationDue,
+                ...(args.diskGuard ? { diskGuard: args.diskGuard } : {}),
             }),
         );
         file("scrape", paths.scrapeFile, "0644", renderHostScrapeConfig());

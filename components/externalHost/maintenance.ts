@@ -19,7 +19,18 @@ import {
     retentionScript,
     verifyScript,
 } from "./backupScripts";
-import { type ContainerSpec, cronFile, gcScript, hostPaths, type MaintenanceOptions, type StatusTargets, statusScript } from "./scripts";
+import {
+    type ContainerSpec,
+    cronFile,
+    type DiskGuard,
+    diskGuardCronFile,
+    diskGuardScript,
+    gcScript,
+    hostPaths,
+    type MaintenanceOptions,
+    type StatusTargets,
+    statusScript,
+} from "./scripts";
 
 /** Backups of the host with restic: where to, how many to keep, and the secrets for the destination. */
 export interface HostBackupArgs {
@@ -50,6 +61,8 @@ export interface MaintenanceArgs {
     readonly maven?: BackedUpMaven & { readonly snapshotBuildsToKeep: number };
     /** What the status script shows of the certificate and the jobs. */
     readonly status: StatusTargets;
+    /** The disk guard (`registry.diskGuard`, filesystem storage only); its script and cron file go when unset. */
+    readonly diskGuard?: DiskGuard;
     /** The job reporter (monitoring on); the jobs report nothing when unset. */
     readonly reporting?: JobReporting;
     /** Tag retention, run by garbage collection in its window; none when unset. */
@@ -107,6 +120,16 @@ export class Maintenance extends pulumi.ComponentResource {
                     .apply(([id, key]) => backupS3EnvFile(id, key, destination.region));
                 files.push(file("backup-s3-env", bp.s3Env, "0600", env, true));
             }
+        }
+        if (args.diskGuard) {
+            const guard = script(
+                "disk-guard-script",
+                paths.diskGuardScript,
+                diskGuardScript(spec.layout, args.diskGuard, args.status.textfileDir),
+            );
+            const cron = { path: paths.diskGuardCron, mode: "0644", content: diskGuardCronFile(spec.layout) };
+            checked.push(cron);
+            files.push(guard, new HostFile(`${name}-disk-guard-cron`, { connection, ...cron }, { parent: this, dependsOn: [guard] }));
         }
         // The schedule goes last: cron must never find an entry whose script is not there yet.
         const maintenance: MaintenanceOptions = { garbageCollection, ...(backup ? { backup: { schedule: backup.schedule } } : {}) };

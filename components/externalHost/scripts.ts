@@ -127,6 +127,10 @@ export function hostPaths(layout: HostLayout) {
         mavenConfigDir: `${layout.registryConfigDir}/maven`,
         /** Exists only during the read-only window; Caddy answers writes with 503 while it does. */
         readOnlyMarker: `${layout.caddyDir}/read-only`,
+        /** Exists while the disk guard refuses new uploads (registry.diskGuard); Caddy answers them 507 while it does. */
+        diskFullMarker: `${layout.caddyDir}/disk-full`,
+        diskGuardScript: `${layout.binDir}/dso-registry-disk-guard`,
+        diskGuardCron: `${layout.cronFile}-disk-guard`,
         tlsCert: `${layout.caddyDir}/registry.crt`,
         tlsKey: `${layout.caddyDir}/registry.key`,
         gcScript: `${layout.binDir}/dso-registry-gc`,
@@ -456,6 +460,8 @@ export interface StatusTargets {
     readonly passwordRotation?: PasswordRotation;
     /** Tag retention's mode, when it has rules: the status shows its last run's counts. */
     readonly retentionMode?: "dry-run" | "apply";
+    /** The disk guard, when on: the status says whether it refuses uploads. */
+    readonly diskGuard?: DiskGuard;
 }
 
 /** Rotation by age of the generated passwords (`containerRegistry.rotateAfterDays`). */
@@ -497,7 +503,36 @@ export function statusScript(spec: ContainerSpec, targets: StatusTargets): strin
         RETENTION_REMOVED: JOB_METRICS.retentionRemoved,
         RETENTION_CANDIDATES: JOB_METRICS.retentionCandidates,
         RETENTION_LAST_RUN: JOB_METRICS.retentionLastRun,
+        DISK_MARKER: targets.diskGuard ? hostPaths(spec.layout).diskFullMarker : "",
+        REFUSE_PERCENT: targets.diskGuard?.refusePercent ?? "",
     });
+}
+
+/** The disk guard (`registry.diskGuard`): where it refuses, and where it writes its series ("" without monitoring). */
+export interface DiskGuard {
+    readonly refusePercent: number;
+}
+
+/** The disk guard's script (dso-registry-disk-guard.sh): the marker past `refusePercent` used, none below. */
+export function diskGuardScript(layout: HostLayout, guard: DiskGuard, textfileDir: string): string {
+    return hostScript("dso-registry-disk-guard.sh", {
+        DATA_DIR: layout.dataDir,
+        MARKER: hostPaths(layout).diskFullMarker,
+        REFUSE_PERCENT: guard.refusePercent,
+        TEXTFILE_DIR: textfileDir,
+        REFUSING: JOB_METRICS.diskGuardRefusing,
+    });
+}
+
+/** /etc/cron.d file that runs the disk guard every five minutes (root, output to syslog). */
+export function diskGuardCronFile(layout: HostLayout): string {
+    return [
+        "# Managed by dso-registry: new uploads refused while the data disk is almost full. See docs/runbooks.md, Disk full.",
+        "SHELL=/bin/sh",
+        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        `*/5 * * * * root ${hostPaths(layout).diskGuardScript} 2>&1 | logger -t dso-registry-disk-guard`,
+        "",
+    ].join("\n");
 }
 
 /** The directory of the pull-through caches' storage: beside the registry's data directory, never inside it. */

@@ -56,6 +56,11 @@ export interface AlertRulesOptions {
      * period begins (Unix seconds): past it with no `pulumi up`, they are older than the period.
      */
     readonly passwordsRotationDue?: number;
+    /**
+     * The external host's disk guard (`registry.diskGuard`): the almost-full alert past `warnPercent`
+     * used, and with `refusing`, an alert while the guard refuses uploads. Unset: the alert at 10% free.
+     */
+    readonly diskGuard?: { readonly warnPercent: number; readonly refusing: boolean };
 }
 
 /** One alerting rule, as Prometheus reads it. */
@@ -129,8 +134,8 @@ export function alertRules(options: AlertRulesOptions): AlertRule[] {
         annotations: { summary, description, runbook_url: `${options.runbookBaseUrl}#${anchor}` },
     });
     // Caddy 2.6 labels its request series with the site's outermost handler only ("subroute"), so
-    // the code tells: the read-only window's 503 (the front's, or Distribution's read-only mode) is
-    // not an error, every other 5xx is.
+    // the code tells: the read-only window's 503 (the front's, or Distribution's read-only mode) and
+    // the disk guard's 507 (its own alert) are no errors, every other 5xx is.
     const requests = `caddy_http_request_duration_seconds_count{${s.caddy}`;
     const rules: AlertRule[] = [
         rule(
@@ -144,12 +149,12 @@ export function alertRules(options: AlertRulesOptions): AlertRule[] {
         ),
         rule(
             "DsoRegistryErrorRate",
-            `sum(rate(${requests},code=~"5..",code!="503"}[5m])) / sum(rate(${requests}}[5m])) > 0.05`,
+            `sum(rate(${requests},code=~"5..",code!~"503|507"}[5m])) / sum(rate(${requests}}[5m])) > 0.05`,
             "10m",
             "critical",
             RUNBOOK_ANCHORS.errors,
             "More than 5% of the registry's answers are server errors",
-            "Over 10 minutes more than 5% of the registry's requests ended in a server error (5xx other than the read-only window's 503).",
+            "Over 10 minutes more than 5% of the registry's requests ended in a server error (5xx other than the read-only window's 503 and the disk guard's 507).",
         ),
         rule(
             "DsoRegistryFailedLoginSpike",
@@ -169,16 +174,39 @@ export function alertRules(options: AlertRulesOptions): AlertRule[] {
             "The registry's data volume fills up within a day",
             "At the rate of the last 6 hours, the registry's data volume is full within 24 hours.",
         ),
-        rule(
-            "DsoRegistryDiskAlmostFull",
-            `${s.freeBytes} / ${s.sizeBytes} < 0.1`,
-            "5m",
-            "critical",
-            RUNBOOK_ANCHORS.diskFull,
-            "The registry's data volume is almost full",
-            "Less than 10% of the registry's data volume is free; pushes fail when it is full.",
-        ),
+        options.diskGuard
+            ? rule(
+                  "DsoRegistryDiskAlmostFull",
+                  `1 - ${s.freeBytes} / ${s.sizeBytes} > ${options.diskGuard.warnPercent / 100}`,
+                  "5m",
+                  "warning",
+                  RUNBOOK_ANCHORS.diskFull,
+                  "The registry's data volume is almost full",
+                  `More than ${options.diskGuard.warnPercent}% of the registry's data volume is used; ${options.diskGuard.refusing ? "past registry.diskGuard.refusePercent the registry refuses new uploads" : "pushes fail when it is full"}.`,
+              )
+            : rule(
+                  "DsoRegistryDiskAlmostFull",
+                  `${s.freeBytes} / ${s.sizeBytes} < 0.1`,
+                  "5m",
+                  "critical",
+                  RUNBOOK_ANCHORS.diskFull,
+                  "The registry's data volume is almost full",
+                  "Less than 10% of the registry's data volume is free; pushes fail when it is full.",
+              ),
     ];
+    if (options.diskGuard?.refusing) {
+        rules.push(
+            rule(
+                "DsoRegistryUploadsRefusedDiskFull",
+                `${JOB_METRICS.diskGuardRefusing} == 1`,
+                undefined,
+                "critical",
+                RUNBOOK_ANCHORS.diskFull,
+                "The registry refuses new uploads: its data volume is full",
+                "The data volume is used past registry.diskGuard.refusePercent: every push is refused with 507 until space is freed (pulls go on). Pushes resume by themselves within five minutes of a clean-up.",
+            ),
+        );
+    }
     rules.push(...certificateRules(p, rule));
     rules.push(...jobRules(p, rule));
     if (options.passwordsRotationDue !== undefined) {

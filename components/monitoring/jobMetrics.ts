@@ -31,6 +31,8 @@ export const JOB_METRICS = {
     /** The data directory's file system: free and total bytes. */
     dataFree: "dso_registry_data_free_bytes",
     dataSize: "dso_registry_data_size_bytes",
+    /** 1 while the disk guard refuses new uploads (its marker exists), 0 otherwise. */
+    diskGuardRefusing: "dso_registry_disk_guard_refusing",
     /** Each pull-through cache's size and limit (label `cache`), written by the hourly prune. */
     cacheSize: "dso_registry_cache_size_bytes",
     cacheLimit: "dso_registry_cache_limit_bytes",

@@ -66,7 +66,12 @@ export function defineExternalHost(
             mirrors: registryMirrors(cfg),
             maven: d.mavenServed ? externalHostMaven(cfg, accounts) : undefined,
             // The metrics relay runs the front's Caddy image (`registry.caddyImage`), the component's default.
-            monitoring: cfg.registry.monitoring.enabled ? { runbookBaseUrl: cfg.registry.monitoring.runbookBaseUrl } : undefined,
+            monitoring: cfg.registry.monitoring.enabled
+                ? { runbookBaseUrl: cfg.registry.monitoring.runbookBaseUrl, diskWarnPercent: cfg.registry.diskGuard.warnPercent }
+                : undefined,
+            ...(cfg.registry.diskGuard.enabled && cfg.registry.storage.kind === "filesystem"
+                ? { diskGuard: { refusePercent: cfg.registry.diskGuard.refusePercent } }
+                : {}),
             loginLimit: hostLoginLimit(cfg),
             ...(cfg.registry.distributionConfig ? { distributionConfig: cfg.registry.distributionConfig } : {}),
             ...(ageRotation ? { passwordRotation: { everyDays: ageRotation.days, due: ageRotation.due.getTime() / 1000 } } : {}),

@@ -40,8 +40,8 @@ function commonCases(where: string, free: string, size: string): Record<string, 
     return {
         DsoRegistryErrorRate: {
             fires: { series: { [requests("200")]: "0+10x30", [requests("502")]: "0+10x30" }, at: "25m", labels: {} },
-            // The read-only window's 503s are no errors.
-            quiet: { series: { [requests("200")]: "0+10x30", [requests("503")]: "0+10x30" }, at: "25m" },
+            // The read-only window's 503s and the disk guard's 507s are no errors.
+            quiet: { series: { [requests("200")]: "0+10x30", [requests("503")]: "0+10x30", [requests("507")]: "0+10x30" }, at: "25m" },
         },
         DsoRegistryFailedLoginSpike: {
             fires: { series: { [requests("401")]: "0+20x20", [requests("200")]: "0+20x20" }, at: "15m", labels: {} },
@@ -185,6 +185,21 @@ const CLUSTER_CASES: Record<string, AlertCases> = {
 const CLUSTER_OWN_CERTIFICATE_CASES: Record<string, AlertCases> = { ...CLUSTER_CASES, ...clusterCertificateCases(false) };
 
 /** A rotation by age whose next period began an hour into promtool's clock (which starts at 0). */
+/** The disk guard on (`registry.diskGuard`): the almost-full alert past 80% used, and one while uploads are refused. */
+const HOST_DISK_GUARD: AlertRulesOptions = { ...HOST, diskGuard: { warnPercent: 80, refusing: true } };
+const HOST_DISK_GUARD_CASES: Record<string, AlertCases> = {
+    ...HOST_CASES,
+    DsoRegistryDiskAlmostFull: {
+        fires: {
+            series: { dso_registry_data_free_bytes: "15000000000x20", dso_registry_data_size_bytes: "100000000000x20" },
+            at: "15m",
+            labels: {},
+        },
+        quiet: { series: { dso_registry_data_free_bytes: "25000000000x20", dso_registry_data_size_bytes: "100000000000x20" }, at: "15m" },
+    },
+    DsoRegistryUploadsRefusedDiskFull: single("dso_registry_disk_guard_refusing", "1x5", "0x5", "2m"),
+};
+
 const HOST_ROTATING: AlertRulesOptions = { ...HOST, passwordsRotationDue: 3600 };
 const HOST_ROTATING_CASES: Record<string, AlertCases> = {
     ...HOST_CASES,
@@ -232,6 +247,7 @@ describe.each([
     ["in-cluster, cert-manager", CLUSTER, CLUSTER_CASES],
     ["in-cluster, the program's own certificate", CLUSTER_OWN_CERTIFICATE, CLUSTER_OWN_CERTIFICATE_CASES],
     ["external host, passwords rotated by age", HOST_ROTATING, HOST_ROTATING_CASES],
+    ["external host, disk guard", HOST_DISK_GUARD, HOST_DISK_GUARD_CASES],
 ] as const)("alert rules (%s)", (placement, options, cases) => {
     const slug = placement.replace(/\W+/g, "-");
     const rulesFile = path.join(dir, `${slug}.rules.yml`);

@@ -150,9 +150,17 @@ export interface RealRegistryOptions {
     readonly policy?: Partial<
         Pick<
             AccessPolicy,
-            "requiresAuthForPull" | "allowedNetworks" | "deletesEnabled" | "uiUpstream" | "readOnlySignals" | "mirrorsRequireAuth"
+            | "requiresAuthForPull"
+            | "allowedNetworks"
+            | "deletesEnabled"
+            | "uiUpstream"
+            | "readOnlySignals"
+            | "diskFullSignal"
+            | "mirrorsRequireAuth"
         >
     >;
+    /** The data directory on a tmpfs of this many MiB of its own (a small disk to fill), unmounted on stop. */
+    readonly dataFsMiB?: number;
     /**
      * Mirror path names (`/v2/mirrors/<name>/`) whose cache is this registry's own Distribution: a
      * stand-in for a cache in proxy mode, for tests of the front's mirror route and its checks.
@@ -269,8 +277,10 @@ export async function startRealRegistry(
 ): Promise<RealRegistry> {
     const dir = privateDir("registry");
     const servers: ServerProcess[] = [];
+    let mounted = false;
     const stopAll = async () => {
         for (const s of servers.reverse()) await s.stop();
+        if (mounted) run("umount", [path.join(dir, "data-registry")]);
         removeDir(dir);
     };
     try {
@@ -283,6 +293,12 @@ export async function startRealRegistry(
         const scoped = (options.scopedPushAccounts ?? []).map((a) => makeAccount(a.username));
         const read = (options.readAccounts ?? []).map((name) => makeAccount(name));
         const dataDir = path.join(dir, "data-registry");
+        if (options.dataFsMiB !== undefined) {
+            mkdirSync(dataDir);
+            const mount = run("mount", ["-t", "tmpfs", "-o", `size=${options.dataFsMiB}m`, "dso-test-data", dataDir]);
+            if (mount.code !== 0) throw new Error(`tmpfs for the data directory: ${mount.stderr}`);
+            mounted = true;
+        }
         const registryPort = await freePort();
         const metricsPorts = options.metrics ? { distribution: await freePort(), caddy: await freePort() } : undefined;
         const accessLogFile = options.accessLog ? path.join(dir, "access.log") : undefined;
@@ -349,6 +365,7 @@ export async function startRealRegistry(
                     deletesEnabled: options.policy?.deletesEnabled ?? true,
                     uiUpstream: options.policy?.uiUpstream,
                     readOnlySignals: options.policy?.readOnlySignals,
+                    ...(options.policy?.diskFullSignal ? { diskFullSignal: options.policy.diskFullSignal } : {}),
                     blobFiles: options.blobShortcut === false ? undefined : dataDir,
                     ...(metricsPorts ? { metrics: { port: metricsPorts.caddy, bindAddress: "127.0.0.1" } } : {}),
                     ...(accessLogFile ? { accessLog: { kind: "file", path: accessLogFile } } : {}),

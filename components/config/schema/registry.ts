@@ -544,6 +544,28 @@ const loginLimit = z.strictObject({
         .describe("Client networks never banned or limited (e.g. CI's); loopback never is. Traefik's rate limit exempts none."),
 });
 
+const percent = z.number().int().min(50).max(99);
+
+const diskGuard = z
+    .strictObject({
+        enabled: z
+            .boolean()
+            .default(true)
+            .describe(
+                "External host: refuse new uploads (507, with a message saying the disk is full and what frees it) while the data directory's file system is used past refusePercent; pulls and deletes go on, and pushes resume by themselves once a clean-up brings it below (checked every five minutes). Uploads already past the front finish (docs/runbooks.md, Disk full).",
+            ),
+        warnPercent: percent
+            .default(80)
+            .describe(
+                "External host: the alert DsoRegistryDiskAlmostFull fires while the data directory's file system is used past this percentage.",
+            ),
+        refusePercent: percent.default(90).describe("External host: past this percentage used, new uploads are refused (with enabled)."),
+    })
+    .refine((g) => g.warnPercent < g.refusePercent, {
+        error: "warnPercent must be below refusePercent, so that the alert comes before pushes are refused",
+        path: ["warnPercent"],
+    });
+
 /** Key `registry`: how and where the registry runs. */
 export const registry = z.strictObject({
     mode: z
@@ -566,6 +588,11 @@ export const registry = z.strictObject({
     loginLimit: loginLimit
         .prefault({})
         .describe("Repeated failed logins refused before they cost a password check (docs/access-policy.md)."),
+    diskGuard: diskGuard
+        .prefault({})
+        .describe(
+            "A data disk that cannot fill: an alert past warnPercent used, new uploads refused past refusePercent (docs/runbooks.md, Disk full).",
+        ),
     replicas: z.number().int().min(1).max(20).default(1).describe("Registry replicas (in-cluster). More than one needs s3 storage."),
     mirrors: z
         .array(mirror)

@@ -8,9 +8,11 @@
 # front's overlap file: its comments name each account whose previous password still has an overlap's
 # end (absent without containerRegistry.rotationOverlapHours). RETENTION_MODE is tag
 # retention's mode (empty: no rules); its last run's counts are in RETENTION_FILE in TEXTFILE_DIR, its lines in the GC's log.
+# DISK_MARKER exists while the disk guard refuses new uploads past REFUSE_PERCENT used (both empty: no guard).
 : "${CONTAINER:?}" "${DATA_DIR:?}" "${BUCKET?}" "${HOST:?}" "${PORT:?}" "${TEXTFILE_DIR?}" "${CACHES_DIR:?}" "${TASKS:?}"
 : "${LAST_RUN:?}" "${LAST_SUCCESS:?}" "${SUCCESS:?}" "${DURATION:?}" "${BYTES_FREED:?}" "${ROTATE_AFTER_DAYS?}" "${ROTATION_DUE?}" "${OVERLAP_FILE:?}" "${FRONT_NAME:?}"
 : "${RETENTION_MODE?}" "${RETENTION_FILE:?}" "${RETENTION_REMOVED:?}" "${RETENTION_CANDIDATES:?}" "${RETENTION_LAST_RUN:?}"
+: "${DISK_MARKER?}" "${REFUSE_PERCENT?}"
 # shellcheck source=../../upkeep/sh/container-engine.sh
 . "$(dirname "$0")/../../upkeep/sh/container-engine.sh"
 echo "== container"; docker ps -a --filter "name=^/?$CONTAINER\$" --format '{{.Names}} {{.Image}} {{.Status}} {{.Labels}}'
@@ -66,6 +68,33 @@ if [ -n "$BUCKET" ]; then
 else
     echo "== data"; du -sh "$DATA_DIR" 2>/dev/null || true
     echo "== free disk"; df -h "$DATA_DIR" 2>/dev/null | tail -n 1
+    echo "== disk guard"
+    if [ -z "$DISK_MARKER" ]; then
+        echo "off (registry.diskGuard.enabled): uploads are taken until the disk is full"
+    elif [ -e "${DSO_ROOT:-}$DISK_MARKER" ]; then
+        echo "REFUSING new uploads: the data disk is used past ${REFUSE_PERCENT}%; free space (docs/runbooks.md, Disk full) and pushes resume within five minutes"
+    else
+        echo "taking uploads; new ones are refused past ${REFUSE_PERCENT}% used"
+    fi
+    # Each repository's size: the layers it references, each counted in every repository that uses it
+    # (Distribution keeps a layer once, under blobs/, however many repositories link it).
+    echo "== repositories (MiB of the layers each references, biggest last)"
+    v2="${DSO_ROOT:-}$DATA_DIR/docker/registry/v2"
+    if [ -d "$v2/repositories" ]; then
+        find "$v2/repositories" -type d -name _layers | while read -r layers; do
+            bytes=0
+            for link in "$layers"/sha256/*/link; do
+                [ -f "$link" ] || continue
+                digest=$(cut -d: -f2 "$link")
+                size=$(stat -c %s "$v2/blobs/sha256/$(printf %.2s "$digest")/$digest/data" 2>/dev/null || echo 0)
+                bytes=$((bytes + size))
+            done
+            repository=${layers#"$v2/repositories/"}
+            echo "$((bytes / 1048576)) ${repository%/_layers}"
+        done | sort -n
+    else
+        echo "none"
+    fi
 fi
 echo "== caches"
 if [ -d "${DSO_ROOT:-}$CACHES_DIR" ] && [ -n "$(ls -A "${DSO_ROOT:-}$CACHES_DIR" 2>/dev/null)" ]; then
