@@ -18,8 +18,12 @@
  * `stop()` runs `kind delete cluster`, stops the engine (by its PID), deletes the namespace and removes every
  * file it made.
  *
+ * `addKindCluster(first, name, port)` creates another cluster on the same engine (kind's nodes of both on
+ * the one `kind` network, their contexts in the one kubeconfig), as a developer with several clusters has.
+ *
  * Usage:
  *   const cluster = await startKindCluster({ name: "kind" });
+ *   const other = await addKindCluster(cluster, "other", 6444);   // other.stop() deletes that cluster alone
  *   cluster.kubectl(["get", "nodes"]);       // with the cluster's kubeconfig
  *   cluster.kind(["load", "image-archive", tar, "--name", cluster.name]);
  *   await cluster.stop();
@@ -78,7 +82,7 @@ export interface KindCluster {
 }
 
 /** The cluster config: the API on the namespace's address, no CNI add-on, kubeadm told about this machine. */
-function clusterConfig(apiAddress: string, imagePatch: string, controlPlane: readonly string[]): string {
+function clusterConfig(apiAddress: string, imagePatch: string, controlPlane: readonly string[], apiServerPort = 6443): string {
     const indent = (text: string) =>
         text
             .trimEnd()
@@ -93,7 +97,7 @@ function clusterConfig(apiAddress: string, imagePatch: string, controlPlane: rea
         `  apiServerAddress: "${apiAddress}"`,
         // kind would pick a free port by listening on that address itself, which is not this machine's: the
         // namespace is the cluster's alone, so the API server's own port is free there.
-        "  apiServerPort: 6443",
+        `  apiServerPort: ${apiServerPort}`,
         // The node image's containerd writes a bridge config per node (kind's kindnetd image cannot be pulled).
         "  disableDefaultCNI: true",
         "nodes:",
@@ -166,6 +170,46 @@ export async function startKindCluster(options: KindClusterOptions = {}): Promis
             stop,
         };
         return cluster;
+    } catch (error) {
+        await stop();
+        throw error;
+    }
+}
+
+/**
+ * Another cluster on `first`'s engine: its own name and API port on the namespace's address, its context
+ * (`kind-<name>`) written into `first`'s kubeconfig. `stop()` deletes this cluster alone; `first.stop()`
+ * stops the engine under both.
+ */
+export async function addKindCluster(first: KindCluster, name: string, apiServerPort: number): Promise<KindCluster> {
+    const binaries = kindNodeBinaries();
+    const kubectlBin = path.join(binaries.bin, "kubectl");
+    const dir = privateDir("kind-cluster-more");
+    const kindRun = (args: readonly string[]) => run(kindBinary(), args, { env: first.env, timeout: 15 * 60_000 });
+    let stopped = false;
+    const stop = async () => {
+        if (stopped) return;
+        stopped = true;
+        kindRun(["delete", "cluster", "--name", name]);
+        removeDir(dir);
+    };
+    try {
+        const configFile = path.join(dir, "cluster.yaml");
+        writeFileSync(configFile, clusterConfig(first.netns.address, kubeadmImagePatch(binaries), [], apiServerPort));
+        const started = Date.now();
+        const created = kindRun(["create", "cluster", "--name", name, "--image", first.image, "--config", configFile, "--wait", "3m"]);
+        const create = Math.round((Date.now() - started) / 1000);
+        if (created.code !== 0) {
+            throw new Error(`kind create cluster --name ${name} failed (exit ${created.code})\n${created.stdout}\n${created.stderr}`);
+        }
+        return {
+            ...first,
+            name,
+            context: `kind-${name}`,
+            timings: { image: 0, create },
+            kubectl: (args, input) => run(kubectlBin, ["--context", `kind-${name}`, ...args], { env: first.env, input, timeout: 600_000 }),
+            stop,
+        };
     } catch (error) {
         await stop();
         throw error;
