@@ -567,17 +567,33 @@ function unavailableAnswer(indent: string): string[] {
     ].map((l) => `${indent}${l}`);
 }
 
-/** The disk guard's matcher: an upload (POST, PUT, PATCH; deletes free space and go on) while its marker exists. */
+/**
+ * The disk guard's matcher, while its marker exists: a new blob upload (POST to a repository's
+ * `blobs/uploads/`, a cross-repository mount included). Upload sessions already open go on (their
+ * PATCH and PUT), and so do manifests, pulls and deletes (which free space).
+ */
 function diskFullMatcher(marker: string): string[] {
-    return ["\t@diskFull {", "\t\tmethod POST PUT PATCH", "\t\tfile {", "\t\t\troot /", `\t\t\ttry_files ${marker}`, "\t\t}", "\t}"];
+    return [
+        "\t@diskFull {",
+        "\t\tmethod POST",
+        `\t\tpath_regexp ${UPLOAD_START_PATH}`,
+        "\t\tfile {",
+        "\t\t\troot /",
+        `\t\t\ttry_files ${marker}`,
+        "\t\t}",
+        "\t}",
+    ];
 }
+
+/** Where a blob upload starts: POST /v2/<name>/blobs/uploads/. */
+const UPLOAD_START_PATH = "^/v2/.+/blobs/uploads/?$";
 
 /** The message of the disk guard's refusal: what is wrong, that pulls go on, and what frees space. */
 export const DISK_FULL_MESSAGE =
     "the registry's disk is almost full, so it takes no new uploads: pulls work, pushes do not. An operator frees space (docs/runbooks.md, Disk full: delete unused tags, then run the garbage collection); pushes resume by themselves within five minutes of it";
 
 /**
- * New uploads while the disk guard's marker exists: 507 Insufficient Storage and a registry error that
+ * New blob uploads while the disk guard's marker exists: 507 Insufficient Storage and a registry error that
  * says so, on the window's path (after the push accounts' check, the body read first: `readBodyFirst`).
  */
 function diskFullAnswer(): string[] {

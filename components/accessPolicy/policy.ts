@@ -150,9 +150,9 @@ export interface AccessPolicy {
      */
     readonly readOnlySignals?: readonly ReadOnlySignal[];
     /**
-     * The disk guard's marker file (docs/runbooks.md#disk-full): while it exists, new uploads (POST,
-     * PUT, PATCH) get 507 with a message that the disk is full and what frees it; pulls and deletes go
-     * on. Refused where the window refuses writes, by the same means (after the push accounts' check,
+     * The disk guard's marker file (docs/runbooks.md#disk-full): while it exists, a new blob upload
+     * (POST to `blobs/uploads/`) gets 507 with a message that the disk is full and what frees it; upload
+     * sessions already open, manifests, pulls and deletes go on. Refused where the window refuses writes, by the same means (after the push accounts' check,
      * the body read first). The host's disk probe creates it past `registry.diskGuard.refusePercent`
      * and removes it below.
      */

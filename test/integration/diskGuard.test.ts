@@ -122,26 +122,28 @@ function damagedBlobs(): string[] {
     );
 }
 
-/** A new upload started with curl as the push account: status and body. */
-function startUpload(repository: string): { status: string; body: string } {
-    const r = run(
-        "curl",
-        [
-            "-sS",
-            "--cacert",
-            reg.ca.caCertFile,
-            "-K",
-            "-",
-            "-X",
-            "POST",
-            "-w",
-            "\n%{http_code}",
-            `${reg.url}/v2/${repository}/blobs/uploads/`,
-        ],
-        { input: `user = "${reg.push.username}:${reg.push.password}"\n` },
-    );
+/** A request with curl as the push account: status, body and the Location header. */
+function asPusher(args: readonly string[]): { status: string; body: string; location?: string } {
+    const headers = path.join(work, "headers");
+    const r = run("curl", ["-sS", "--cacert", reg.ca.caCertFile, "-K", "-", "-D", headers, "-w", "\n%{http_code}", ...args], {
+        input: `user = "${reg.push.username}:${reg.push.password}"\n`,
+    });
     const cut = r.stdout.lastIndexOf("\n");
-    return { status: r.stdout.slice(cut + 1), body: r.stdout.slice(0, cut) };
+    const location = /^location:\s*(\S+)/im.exec(readFileSync(headers, "utf8"))?.[1];
+    return { status: r.stdout.slice(cut + 1), body: r.stdout.slice(0, cut), ...(location ? { location } : {}) };
+}
+
+/** A new blob upload started as the push account. */
+const startUpload = (repository: string) => asPusher(["-X", "POST", `${reg.url}/v2/${repository}/blobs/uploads/`]);
+
+/** An open upload session finished with the whole blob (PUT with its digest): the status. */
+function finishUpload(location: string, blob: Buffer): string {
+    const file = path.join(work, "blob");
+    writeFileSync(file, blob);
+    const url = location.startsWith("http") ? location : `${reg.url}${location}`;
+    const digest = `sha256:${createHash("sha256").update(blob).digest("hex")}`;
+    return asPusher(["-H", "Content-Type: application/octet-stream", "-T", file, `${url}${url.includes("?") ? "&" : "?"}digest=${digest}`])
+        .status;
 }
 
 describe("the disk guard on a data disk filled by real pushes", () => {
@@ -158,6 +160,10 @@ describe("the disk guard on a data disk filled by real pushes", () => {
         expect(disk().used / size).toBeGreaterThan(REFUSE_PERCENT / 100);
         expect(disk().used / size).toBeLessThan(0.99);
 
+        // An upload a push started before the guard's run.
+        const open = startUpload("team/open");
+        expect(open.status).toBe("202");
+
         // The guard's next run refuses new uploads: with room still there, the front turns the push away.
         expect(guard()).toMatch(new RegExp(`^data disk \\d+% used, past ${REFUSE_PERCENT}%: new uploads are refused`));
         expect(refusingSeries()).toBe("1");
@@ -168,6 +174,9 @@ describe("the disk guard on a data disk filled by real pushes", () => {
         expect(next.code).not.toBe(0);
         expect(next.stderr).toContain("507 Insufficient Storage");
         expect(manifestDigest("team/next:1")).toBe("");
+        // The upload started before goes on and lands whole.
+        const late = randomBytes(2 ** 20);
+        expect(finishUpload(open.location!, late)).toBe("201");
         // Pulls go on; nothing kept was lost; no half-written blob landed; a second run changes nothing.
         expect(pull("team/keep:1")).toBe(0);
         expect(manifestDigest("team/keep:1")).toBe(keep.digest);

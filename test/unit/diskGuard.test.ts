@@ -42,8 +42,10 @@ describe("registry.diskGuard", () => {
 describe("the front with the disk guard's marker", () => {
     const text = renderCaddyfile({ ...base, diskFullSignal: MARKER });
 
-    it("matches uploads only (POST, PUT, PATCH) while the marker exists: pulls and deletes are never refused", () => {
-        expect(text).toContain(`\t@diskFull {\n\t\tmethod POST PUT PATCH\n\t\tfile {\n\t\t\troot /\n\t\t\ttry_files ${MARKER}\n\t\t}\n\t}`);
+    it("matches the start of a blob upload only while the marker exists: open uploads, manifests, pulls and deletes go on", () => {
+        expect(text).toContain(
+            `\t@diskFull {\n\t\tmethod POST\n\t\tpath_regexp ^/v2/.+/blobs/uploads/?$\n\t\tfile {\n\t\t\troot /\n\t\t\ttry_files ${MARKER}\n\t\t}\n\t}`,
+        );
     });
 
     it("answers them 507 with a registry error saying the disk is full, after the push accounts' check, the body read first", () => {

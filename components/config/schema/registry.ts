@@ -552,7 +552,7 @@ const diskGuard = z
             .boolean()
             .default(true)
             .describe(
-                "External host: refuse new uploads (507, with a message saying the disk is full and what frees it) while the data directory's file system is used past refusePercent; pulls and deletes go on, and pushes resume by themselves once a clean-up brings it below (checked every five minutes). Uploads already past the front finish (docs/runbooks.md, Disk full).",
+                "External host: refuse new uploads (507, with a message saying the disk is full and what frees it) while the data directory's file system is used past refusePercent; pulls and deletes go on, and pushes resume by themselves once a clean-up brings it below (checked every five minutes). Uploads already started finish (docs/runbooks.md, Disk full).",
             ),
         warnPercent: percent
             .default(80)

@@ -1,9 +1,9 @@
 #!/bin/sh
 # Managed by dso-registry: the disk guard (registry.diskGuard, docs/runbooks.md "Disk full"), every five
 # minutes from cron. While the data directory's file system is used past REFUSE_PERCENT (its total minus
-# what is available, as the alert reads it), MARKER exists, and the front answers every new upload 507
-# with a message that the disk is full (the front's refusal path is the maintenance window's); pulls and
-# deletes go on. Below it again, MARKER goes and pushes resume. An upload already past the front finishes.
+# what is available, as the alert reads it), MARKER exists, and the front answers every new blob upload
+# 507 with a message that the disk is full (the front's refusal path is the maintenance window's); uploads
+# already started, pulls and deletes go on. Below it again, MARKER goes and pushes resume.
 # With TEXTFILE_DIR, whether uploads are refused is written for node_exporter's textfile collector.
 : "${DATA_DIR:?}" "${MARKER:?}" "${REFUSE_PERCENT:?}" "${TEXTFILE_DIR?}" "${REFUSING:?}"
 set -eu
