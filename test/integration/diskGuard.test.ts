@@ -170,6 +170,20 @@ describe("the disk guard on a data disk filled by real pushes", () => {
         const refused = startUpload("team/next");
         expect(refused.status).toBe("507");
         expect(JSON.parse(refused.body)).toEqual({ errors: [{ code: "DENIED", message: DISK_FULL_MESSAGE, detail: null }] });
+        // Only after the push accounts' check: without credentials, the usual 401.
+        const anonymous = run("curl", [
+            "-sS",
+            "--cacert",
+            reg.ca.caCertFile,
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "-X",
+            "POST",
+            `${reg.url}/v2/team/next/blobs/uploads/`,
+        ]);
+        expect(anonymous.stdout).toBe("401");
         const next = push("team/next:1", 2 ** 20);
         expect(next.code).not.toBe(0);
         expect(next.stderr).toContain("507 Insufficient Storage");
