@@ -190,6 +190,11 @@ export function kindClusterProviders(
     layout: KindLayout,
     providers: Readonly<Record<string, unknown>> = {},
 ): readonly { readonly cluster: string; readonly ownProvider: boolean }[] {
+    if (!kindClusters(layout).includes(layout.cluster)) {
+        throw new Error(
+            `KindRegistry ${name}: layout.cluster "${layout.cluster}" is not among layout.clusters (${kindClusters(layout).join(", ")})`,
+        );
+    }
     const clusters = kindClusters(layout).map((cluster) => ({ cluster, ownProvider: providers[cluster] === undefined }));
     const own = clusters.filter((c) => c.ownProvider).map((c) => c.cluster);
     if (own.length > 1) {
@@ -393,8 +398,10 @@ function localRegistryHostingObject(name: string, layout: KindLayout): PlannedOb
 export class KindRegistry extends pulumi.ComponentResource {
     /** Starts the front, Distribution, the caches, the watcher and the maintenance container, and replaces each when its files change. */
     readonly containers: pulumi.CustomResource;
-    /** Configures every node of each cluster for the registry (and undoes it on delete), one command per cluster; run after `containers`. */
-    readonly nodes: readonly pulumi.CustomResource[];
+    /** Configures every node of `layout.cluster` for the registry (and undoes it on delete); runs after `containers`. */
+    readonly nodes: pulumi.CustomResource;
+    /** The same command of each cluster served, by name (`layout.clusters`; else `layout.cluster`'s alone). */
+    readonly nodesByCluster: Readonly<Record<string, pulumi.CustomResource>>;
     /** http://localhost:<port>: the registry as the Docker host reaches it (kind's nodes pull `localhost:<port>/…` too). */
     readonly registryUrl: string;
     /** `<registry name>:<port>`: the authority pods use in image references (their localhost is their own; docs/kind.md). */
@@ -421,7 +428,8 @@ export class KindRegistry extends pulumi.ComponentResource {
             registerPlannedObjects(c.objects, `KindRegistry ${name}`, { parent: this, ...provider });
         }
         this.containers = containers;
-        this.nodes = nodes;
+        this.nodesByCluster = Object.fromEntries(plan.clusters.map((c, i) => [c.cluster, nodes[i] as pulumi.CustomResource]));
+        this.nodes = this.nodesByCluster[args.layout.cluster] as pulumi.CustomResource;
         this.registryUrl = plan.registryUrl;
         this.authority = plan.authority;
         this.registerOutputs({});

@@ -97,6 +97,12 @@ describe("kind.clusterNames: what the placement registers for each cluster", () 
         expect(() => plan(args(both))).toThrow(/kind clusters a, b have no Kubernetes provider of their own/);
     });
 
+    it("refuses a layout whose cluster is not among its clusters", () => {
+        expect(() => plan(args({ ...both, cluster: "c" }, { a: provider, b: provider }))).toThrow(
+            /layout.cluster "c" is not among layout.clusters \(a, b\)/,
+        );
+    });
+
     it("registers for kind.clusterName what it always did: one nodes command, no watcher stop", () => {
         const p = plan(args(single));
         expect(p.clusters.map((c) => c.nodes.name)).toEqual(["kind-registry-nodes"]);
