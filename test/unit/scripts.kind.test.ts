@@ -147,10 +147,11 @@ describe("the Docker socket the watcher mounts: DOCKER_HOST's, the docker contex
     beforeAll(() => {
         dir = privateDir("kind-docker-socket");
         mkdirSync(path.join(dir, "bin"));
-        // docker stand-in: the context's endpoint from CONTEXT_HOST; every other call recorded and answered with nothing.
+        // docker stand-in: the context's endpoint from CONTEXT_HOST; no container exists yet; every other call
+        // recorded and answered with nothing.
         writeFileSync(
             path.join(dir, "bin", "docker"),
-            `#!/bin/sh\ncase "$1 $2" in "context inspect") [ -n "\${CONTEXT_HOST:-}" ] || exit 1; echo "$CONTEXT_HOST"; exit 0 ;; esac\necho "$*" >> "\${CALLS:?}"\nexit 0\n`,
+            `#!/bin/sh\ncase "$1 $2" in "context inspect") [ -n "\${CONTEXT_HOST:-}" ] || exit 1; echo "$CONTEXT_HOST"; exit 0 ;; esac\necho "$*" >> "\${CALLS:?}"\n[ "$1" = inspect ] && exit 1\nexit 0\n`,
             { mode: 0o755 },
         );
     });
@@ -217,8 +218,9 @@ describe("the web UI's container: on the backend network behind the front, remov
     beforeAll(() => {
         dir = privateDir("kind-ui-container");
         mkdirSync(path.join(dir, "bin"));
-        // docker stand-in: every call recorded; `inspect` of a container named in EXISTING succeeds (with no spec
-        // label, so it is made anew), of any other fails; networks exist; nothing else answers.
+        // docker stand-in: every call recorded; `inspect` of a container named in EXISTING succeeds, one an earlier up
+        // made (its spec label, when asked for, an older spec: it is made anew), of any other fails; networks exist;
+        // nothing else answers.
         writeFileSync(
             path.join(dir, "bin", "docker"),
             [
@@ -226,7 +228,7 @@ describe("the web UI's container: on the backend network behind the front, remov
                 'echo "$*" >> "${CALLS:?}"',
                 'eval "last=\\${$#}"',
                 'case "$1" in',
-                '  inspect) case " ${EXISTING:-} " in *" $last "*) exit 0 ;; esac; exit 1 ;;',
+                '  inspect) case " ${EXISTING:-} " in *" $last "*) [ "$2" = -f ] && echo older-spec; exit 0 ;; esac; exit 1 ;;',
                 "  context) exit 1 ;;",
                 "esac",
                 "exit 0",
@@ -282,6 +284,9 @@ describe("the web UI's container: on the backend network behind the front, remov
         expect(off.stdout).toContain("removed web UI");
         const never = apply("never", undefined);
         expect(never.code, never.stderr).toBe(0);
-        expect(never.calls.filter((c) => c.includes("kind-registry-ui"))).toEqual(["inspect kind-registry-ui"]);
+        // Only asked whether a container of that name is the stack's: none is, and nothing is removed.
+        expect(never.calls.filter((c) => c.includes("kind-registry-ui"))).toEqual([
+            'inspect -f {{index .Config.Labels "dso-registry.spec"}} kind-registry-ui',
+        ]);
     });
 });
