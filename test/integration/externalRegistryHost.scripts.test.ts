@@ -437,6 +437,29 @@ describe("the external host's scripts over SSH, against a real Docker engine", (
         expect(out).toContain(`listening on ${paths.registrySocket}`);
     });
 
+    test("the disk guard's marker makes the front refuse a push with 507 and the status say so; the guard's script, below its threshold, takes it away and pushes go on", () => {
+        placeAsSynth("maintenance-disk-guard-script", synthFile(paths.diskGuardScript));
+        // The front with the guard's marker in its policy, as the prod stack renders it, reloaded in its container.
+        expect(synthFile(layout.caddyfile)).toContain(`try_files ${paths.diskFullMarker}`);
+        placeAsSynth("caddy-caddyfile", prodFrontCaddyfile({ diskFullSignal: paths.diskFullMarker }));
+        runOk(synthCommand("registry-host-caddy-reload.create"));
+        // What the guard's script leaves past refusePercent (test/integration/diskGuard.test.ts fills a disk for it).
+        const marker = onDisk(paths.diskFullMarker);
+        writeFileSync(marker, "");
+        const refused = pusher.docker(["push", payloadImage(pusher, `${HOST}/team/full:1`, { payloadBytes: 32 * 1024 })]);
+        expect(refused.code).not.toBe(0);
+        expect(refused.stderr).toContain("507 Insufficient Storage");
+        expect(runOk(`sh "$DSO_ROOT"${paths.statusScript}`)).toMatch(/^== disk guard\nREFUSING new uploads/m);
+        expect(runOk(`sh "$DSO_ROOT"${paths.diskGuardScript}`)).toMatch(/^data disk \d+% used, below 90% again: pushes resume$/);
+        expect(existsSync(marker)).toBe(false);
+        expect(runOk(`sh "$DSO_ROOT"${paths.statusScript}`)).toMatch(
+            /^== disk guard\ntaking uploads; new ones are refused past 90% used$/m,
+        );
+        pusher.dockerOk(["push", `${HOST}/team/full:1`]);
+        placeAsSynth("caddy-caddyfile", prodFrontCaddyfile());
+        runOk(synthCommand("registry-host-caddy-reload.create"));
+    });
+
     test("garbage collection runs read-only, frees the blobs of deleted manifests, and brings the registry back writable", () => {
         placeAsSynth("maintenance-gc-script", synthFile(paths.gcScript));
         placeAsSynth("maintenance-verify-script", synthFile(paths.verifyScript));

@@ -7,6 +7,7 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import * as path from "node:path";
 import { renderCaddyfile } from "../../components/accessPolicy/caddyfile";
+import type { AccessPolicy } from "../../components/accessPolicy/policy";
 import { metricsRelayDir } from "../../components/externalHost/metricsRelay";
 import { defaultHostLayout, hostPaths } from "../../components/externalHost/scripts";
 import { committedSynthDir } from "./committedSynth";
@@ -47,8 +48,9 @@ export const REGISTRY_CONFIG_FILES = [
 ] as const;
 
 /** The site as the front's container reads it: the host's paths, which its mounts keep, TLS from files. */
-export function prodFrontCaddyfile(): string {
+export function prodFrontCaddyfile(extra: Pick<AccessPolicy, "diskFullSignal"> = {}): string {
     return renderCaddyfile({
+        ...extra,
         siteAddress: PROD_HOST,
         port: 443,
         tls: { kind: "files", certFile: prodPaths.tlsCert, keyFile: prodPaths.tlsKey },
