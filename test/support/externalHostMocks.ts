@@ -180,7 +180,8 @@ export function stubbedShell() {
         {
             curlAnswer = "000",
             onlyStubs = false,
-            dockerAnswer = ":",
+            // No container exists: `docker inspect NAME` fails; a formatted inspect prints nothing.
+            dockerAnswer = 'case "$1 $2" in "inspect -f"|"inspect --format"*) ;; inspect*) exit 1 ;; esac',
             prepare = (_root: string) => {},
             failing = [] as readonly string[],
         } = {},

@@ -76,7 +76,7 @@ run_metrics_relay() {
 # relay left from before and prints "removed metrics relay". Prints nothing when there is nothing to do.
 converge_metrics_relay() {
     if [ -z "$REGISTRY_METRICS_PORT" ]; then
-        if docker inspect "$RELAY_NAME" >/dev/null 2>&1; then
+        if ours "$RELAY_NAME"; then
             docker rm -f "$RELAY_NAME" >/dev/null
             echo "removed metrics relay"
         fi
