@@ -5,6 +5,7 @@
  * must be told. The last cases take the prod stack's own scripts from its synth, so a renamed script
  * parameter the summary reads fails here, and hold every kind of resource the summary reads (its type, its
  * component's, its name) to the resources the program makes, so a renamed type token or child fails here too.
+ * Covers: components/config/schema/review.ts (the disruption budget the summary compares with).
  */
 import { readFileSync } from "node:fs";
 import * as path from "node:path";

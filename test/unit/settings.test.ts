@@ -61,6 +61,7 @@ describe("toSettings narrows the registry's settings once, by registry.mode", ()
             [
                 "allowedNetworks",
                 "caddyImage",
+                "diskGuard",
                 "externalHost",
                 "image",
                 "loginLimit",
