@@ -189,7 +189,7 @@ const AGENT_TEMPLATES =
 
 /** The Caddyfile's change, in every placement's front. */
 const REFUSED_WRITES =
-    "the Caddyfile answers a refused write (401) with Connection: close, so that Caddy 2.11 answers a stalled upload at once instead of reading its body first, and gives a request's head at most 16 KiB and 10 s (slow clients)";
+    "the Caddyfile answers a refused write (401) with Connection: close, so that Caddy 2.11 answers a stalled upload at once instead of reading its body first, gives a request's head at most 16 KiB and 10 s (slow clients), checks a rotation's previous passwords with the decoy too, and on the external host answers a new upload 507 while the disk guard refuses";
 
 /** Why each pull-through cache changes: it starts whatever its upstream does (docs/mirrors.md, When the upstream is down). */
 const CACHE_START = "the cache's start script and read-only config, beside its proxy config";
@@ -206,12 +206,16 @@ const LOCAL_INTENDED: IntendedChanges = {
         "registry-deployment-registry": `the registry pod's front at ${DEFAULT_IMAGES.caddy} (docs/access-policy.md, Caddy 2.8 to 2.11) with its new Caddyfile (its checksum) and GOMEMLIMIT, and Maven's nginx at 1.30, the maintained stable line: the pod is rolled (Recreate); and the Deployment's pulumi.com/waitFor annotation, by which \`up\` waits for the rollout by the Deployment's own status`,
         "registry-deployment-registry-certificate-probe": `the probe's relay runs ${DEFAULT_IMAGES.caddy}, as every front`,
         "node-trust-daemonset": "busybox 1.37.0 (nodes.daemonsetImage): the pods are rolled and find the nodes' files unchanged",
+        "registry-ingress-registry-login":
+            "ingress-nginx's login limit covers the ping (/v2, /v2/) too, where a password is checked: both paths join the token endpoint's Ingress and its limit",
         "registry-deployment-registry-mirror-docker-io": `${CACHE_START}: the cache's pod runs it, ready on GET /v2/ (rolled)`,
     },
     replacements: {
         "agent-pods-configmap": AGENT_TEMPLATES,
         "registry-configmap-registry-config": REFUSED_WRITES,
         "registry-configmap-registry-mirror-docker-io": CACHE_START,
+        "registry-configmap-dso-registry-alert-rules":
+            "the error-rate alert no longer counts a 507 (the disk guard's answer while it refuses uploads: no server error)",
     },
 };
 
@@ -221,18 +225,27 @@ const PROD_FILES_CHECKS = ["caddy", "container", "maintenance"].map((part) => `r
 /** What this version changes on purpose in the prod stack BASELINE deployed. */
 const PROD_INTENDED: IntendedChanges = {
     // A HostFile component per new file of a cache, under its MirrorCachesOnHost (the URN's type chain and name).
-    components: PROD_CACHES.flatMap((cache) =>
-        ["read-only-config", "start-script"].map(
-            (file) =>
-                `dso-registry:externalHost:ExternalRegistryHost$dso-registry:mirrors:MirrorCachesOnHost$dso-registry:shared:HostFile::registry-host-mirrors-${cache}-${file}`,
+    components: [
+        ...PROD_CACHES.flatMap((cache) =>
+            ["read-only-config", "start-script"].map(
+                (file) =>
+                    `dso-registry:externalHost:ExternalRegistryHost$dso-registry:mirrors:MirrorCachesOnHost$dso-registry:shared:HostFile::registry-host-mirrors-${cache}-${file}`,
+            ),
         ),
-    ),
-    creates: Object.fromEntries(
-        PROD_CACHES.flatMap((cache) => [
+        // The disk guard's two files, under the host's Maintenance.
+        ...["cron", "script"].map(
+            (file) =>
+                `dso-registry:externalHost:ExternalRegistryHost$dso-registry:externalHost:Maintenance$dso-registry:shared:HostFile::registry-host-maintenance-disk-guard-${file}`,
+        ),
+    ],
+    creates: Object.fromEntries([
+        ...PROD_CACHES.flatMap((cache) => [
             [`registry-host-mirrors-${cache}-read-only-config-write`, `${CACHE_START}: its read-only config.yml, placed on the host`],
             [`registry-host-mirrors-${cache}-start-script-write`, `${CACHE_START}: its start script, placed on the host`],
         ]),
-    ),
+        ["registry-host-maintenance-disk-guard-script-write", "the disk guard (registry.diskGuard, on by default): its script"],
+        ["registry-host-maintenance-disk-guard-cron-write", "the disk guard: its check every five minutes"],
+    ]),
     updates: {
         "registry-host-caddy-reload": `the front's container is made anew with ${DEFAULT_IMAGES.caddy} and a memory and open-files limit, its certificates kept (the consequences summary names the window, measured below)`,
         "registry-host-container-run": `the metrics relay (Caddy, in the registry's namespaces) is made anew with ${DEFAULT_IMAGES.caddy}; Distribution's container is left as it is`,
@@ -240,7 +253,14 @@ const PROD_INTENDED: IntendedChanges = {
             "the collection recreates the metrics relay with its new image, and its window cuts every upload session left once the storage is quiet (no upload commits inside it)",
         "registry-host-maintenance-backup-script-write":
             "the window's shared shell it carries (front-window.sh) now cuts the upload sessions left in a collection's window; a backup's window leaves them, as before",
-        "registry-host-maintenance-restore-script-write": "the restore recreates the metrics relay with its new image",
+        "registry-host-maintenance-restore-script-write":
+            "the restore recreates the metrics relay with its new image, and reloads the front inside its container (where `docker` is Podman's shell function too)",
+        "registry-host-maintenance-status-script-write":
+            "the status says whether the disk guard refuses uploads, and what each repository holds",
+        "registry-host-monitoring-rules-write":
+            "the disk alerts follow the disk guard's thresholds (warn past warnPercent, page while uploads are refused) and the error rate no longer counts its 507",
+        "registry-host-packages-install":
+            "Podman is recognised by what `docker` is (podman-docker's script, or a link to podman), not only by docker's absence: it runs again and changes nothing on a Docker host",
         "registry-host-caddy-caddyfile-write": REFUSED_WRITES,
         ...Object.fromEntries(
             PROD_CACHES.map((cache) => [
