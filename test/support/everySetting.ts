@@ -240,6 +240,9 @@ const ALTERNATIVES: Record<string, unknown[]> = {
     "inCluster.pod.annotations": [{ "example.com/team": "platform" }],
     // Unset: a directory the program chooses on the Docker host.
     "kind.dataDir": ["/srv/dso-registry-kind"],
+    // Unset: the cluster named "kind" alone.
+    "kind.clusterName": ["dev"],
+    "kind.clusterNames": [["kind", "ci"]],
     "nodes.list[].kubernetesNodeName": ["node-a-k8s"],
     "pullSecrets.namespaces": [["web"]],
     "registry.maintenance.backup.destination.endpoint": ["https://minio.example.test"],
