@@ -79,7 +79,16 @@ function runPod(c: KindCluster, name: string): string {
     const waited = c.kubectl(["wait", "--for=jsonpath={.status.phase}=Succeeded", `pod/${name}`, "--timeout=180s"]);
     const described = () => c.kubectl(["describe", "pod", name]).stdout;
     if (waited.code !== 0) throw new Error(`pod ${name} in ${c.context} did not succeed: ${waited.stderr}\n${described()}`);
-    const logs = c.kubectl(["logs", name]).stdout.trim();
+    // The pod has succeeded; its log may take the kubelet a moment to serve on a loaded machine (an empty answer).
+    let logs = "";
+    let stderr = "";
+    for (let attempt = 0; attempt < 15 && logs === ""; attempt++) {
+        if (attempt > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2000);
+        const r = c.kubectl(["logs", name]);
+        logs = r.stdout.trim();
+        stderr = r.stderr;
+    }
+    if (logs === "") throw new Error(`pod ${name} in ${c.context} succeeded, but its log stayed empty: ${stderr}\n${described()}`);
     c.kubectl(["delete", "pod", name, "--wait=true"]);
     return logs;
 }
