@@ -8,6 +8,7 @@
  * reason, docker-parse-image splits and checks nothing. Each part here is matched on its own, in time
  * linear in its length.
  */
+import { DEFAULT_IMAGES } from "./defaults";
 import { isIpAddress } from "./networks";
 
 /** One component of a repository's path: lower-case runs joined by ".", "_", "__" or runs of "-". */
@@ -37,7 +38,7 @@ export function imageReferenceProblem(value: string): string | undefined {
 function problemOf(value: string): string | undefined {
     if (value === "") return "it is empty";
     if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value))
-        return 'an image reference has no scheme: start with the registry\'s name, e.g. "mirror.example.com/library/caddy:2.11.9"';
+        return `an image reference has no scheme: start with the registry's name, e.g. "mirror.example.com/library/${DEFAULT_IMAGES.caddy}"`;
     if (/\s/.test(value)) return "it holds white space";
     if (/^[a-f0-9]{64}$/.test(value))
         return 'it is an image ID; name the image by its repository, with the ID as a sha256 digest after "@"';
