@@ -45,6 +45,7 @@ import * as YAML from "yaml";
 import type { DockerClient } from "../support/dockerEngine";
 import { busyboxImage, kubectlImage, payloadImage, pinnedCaddyImage, registryImage, registryUiStandInImage } from "../support/dockerImages";
 import { type KindCluster, startKindCluster } from "../support/kindCluster";
+import { runKindRecipeRegistry } from "../support/kindFiles";
 import { dockerCliImage } from "../support/kindNode";
 import { KIND_NODE_KUBE_VERSION } from "../support/kindNodeImage";
 import { engineSet, openWorkspace, type Workspace } from "../support/pulumiEngine";
@@ -441,18 +442,7 @@ describe("the kind stack on the real cluster", () => {
         async () => {
             const w = ws as Workspace;
             // kind's recipe (kind.sigs.k8s.io/docs/user/local-registry): the registry container, then the KEP-1755 ConfigMap.
-            const recipe = cluster.engine.docker([
-                "run",
-                "-d",
-                "--restart=always",
-                "-p",
-                "127.0.0.1:5001:5000",
-                "--network",
-                "bridge",
-                "--name",
-                "kind-registry",
-                registryImage(cluster.engine),
-            ]);
+            const recipe = runKindRecipeRegistry(cluster.engine, registryImage(cluster.engine));
             expect(recipe.code, recipe.stderr).toBe(0);
             const hosting =
                 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: local-registry-hosting\n  namespace: kube-public\ndata:\n  localRegistryHosting.v1: |\n    host: "localhost:5001"\n';

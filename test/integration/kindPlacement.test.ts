@@ -26,7 +26,7 @@ import {
 import { DISTRIBUTION } from "../../components/shared/facts";
 import { type DockerEngine, startDockerEngine } from "../support/dockerEngine";
 import { payloadImage, pinnedCaddyImage, registryImage } from "../support/dockerImages";
-import { onHost as onHostOf, onHostOk as onHostOkOf, placeKindFiles } from "../support/kindFiles";
+import { onHost as onHostOf, onHostOk as onHostOkOf, placeKindFiles, runKindRecipeRegistry } from "../support/kindFiles";
 import {
     containerd2,
     criPullUntil,
@@ -204,19 +204,8 @@ describe.each(CASES)("the kind placement on a Docker engine with kind-like nodes
     });
 
     it("a kind-registry container of kind's own local-registry recipe stops the apply before any change, and the delete keeps it", () => {
-        // kind's documented recipe: `docker run -d --restart=always -p 127.0.0.1:5001:5000 --network bridge --name kind-registry registry:2`.
-        const recipe = engine.docker([
-            "run",
-            "-d",
-            "--restart=always",
-            "-p",
-            "127.0.0.1:5001:5000",
-            "--network",
-            "bridge",
-            "--name",
-            "kind-registry",
-            images.distribution,
-        ]);
+        // kind's documented recipe (runKindRecipeRegistry says which).
+        const recipe = runKindRecipeRegistry(engine, images.distribution);
         expect(recipe.code, recipe.stderr).toBe(0);
         const id = recipe.stdout.trim();
         const state = () =>

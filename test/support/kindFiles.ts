@@ -100,3 +100,23 @@ export function onHostOk(engine: DockerClient, script: string): string {
     if (r.code !== 0) throw new Error(`script exited ${r.code}\n${r.stdout}\n${r.stderr}`);
     return r.stdout;
 }
+
+/**
+ * Runs kind's own local-registry recipe's container on `docker` (kind.sigs.k8s.io/docs/user/local-registry:
+ * `docker run -d --restart=always -p 127.0.0.1:5001:5000 --network bridge --name kind-registry registry:2`),
+ * from `image`, and returns its result: a container of the stack's default name that the stack did not make.
+ */
+export function runKindRecipeRegistry(docker: DockerClient, image: string): RunResult {
+    return docker.docker([
+        "run",
+        "-d",
+        "--restart=always",
+        "-p",
+        "127.0.0.1:5001:5000",
+        "--network",
+        "bridge",
+        "--name",
+        "kind-registry",
+        image,
+    ]);
+}
