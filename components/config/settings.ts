@@ -148,6 +148,8 @@ export interface InClusterRegistrySettings extends RunRegistrySettings {
     /** The ingress controller's rate limit on the token endpoint. */
     readonly loginLimit: RegistryOf<"in-cluster">["loginLimit"];
     readonly replicas: FlatRegistry["replicas"];
+    /** The data disk's thresholds: the alert's, and where new uploads are refused. */
+    readonly diskGuard: RegistryOf<"in-cluster">["diskGuard"];
     /** `dso-registry:inCluster`, with its ingress controller resolved from the class name when the stack does not name it. */
     readonly inCluster: InClusterConfig;
 }
@@ -177,6 +179,8 @@ export interface ExternalHostRegistrySettings extends RunRegistrySettings {
 export interface KindRegistrySettings extends RunRegistrySettings {
     readonly mode: "kind";
     readonly maintenance: Upkeep;
+    /** The data directory's thresholds: where new uploads are refused. */
+    readonly diskGuard: RegistryOf<"kind">["diskGuard"];
     /** `dso-registry:kind`. */
     readonly kind: KindConfig;
 }
@@ -305,6 +309,7 @@ function registrySettings(c: FlatConfig, v: ModeConfig): RegistrySettings {
             monitoring: v.registry.monitoring,
             loginLimit: v.registry.loginLimit,
             replicas: r.replicas,
+            diskGuard: v.registry.diskGuard,
             inCluster: { ...v.inCluster, ingressController: ingressControllerOf(v.inCluster) },
         };
     }
@@ -322,7 +327,7 @@ function registrySettings(c: FlatConfig, v: ModeConfig): RegistrySettings {
             externalHost: v.externalHost,
         };
     }
-    if (isMode(v, "kind")) return { ...runs, mode: "kind", maintenance: upkeep, kind: v.kind };
+    if (isMode(v, "kind")) return { ...runs, mode: "kind", maintenance: upkeep, diskGuard: v.registry.diskGuard, kind: v.kind };
     const existing = v as VariantOf<"existing">;
     return { mode: "existing", tls: { mode: "public" }, existing: existing.existing };
 }
