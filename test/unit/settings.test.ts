@@ -43,6 +43,7 @@ describe("toSettings narrows the registry's settings once, by registry.mode", ()
             [
                 "allowedNetworks",
                 "caddyImage",
+                "diskGuard",
                 "image",
                 "inCluster",
                 "loginLimit",
@@ -74,7 +75,7 @@ describe("toSettings narrows the registry's settings once, by registry.mode", ()
                 "ui",
             ],
         ],
-        ["kind", ["caddyImage", "image", "kind", "maintenance", "mirrors", "mode", "ui"]],
+        ["kind", ["caddyImage", "diskGuard", "image", "kind", "maintenance", "mirrors", "mode", "ui"]],
         ["existing", ["existing", "mode", "tls"]],
     ] as const)("mode %s carries exactly %j", (mode, keys) => {
         const registry = settingsOf(mode);
