@@ -50,7 +50,7 @@ export type { RegistryMonitoring } from "./monitoring/alertRules";
 // What the cluster needs to use it.
 export type { NodeTrustCommonArgs } from "./nodeTrust/common";
 export { NodeTrustDaemonSet, type NodeTrustDaemonSetArgs } from "./nodeTrust/nodeTrustDaemonSet";
-export { NodeTrust, type NodeTrustArgs } from "./nodeTrust/nodeTrustSsh";
+export { NodeTrust, type NodeTrustArgs } from "./nodeTrust/nodeTrustPerNode";
 export type { DistributionSettings, NotificationEndpoint } from "./shared/distributionSettings";
 // The placements: where the registry runs. Each takes the front contract (accounts, pull auth, deletes, allowlist).
 export type { IngressController, RegistryDeletes, RuntimeFlavour } from "./shared/facts";

@@ -32,7 +32,7 @@ import { CLUSTER_MIRROR_PREFIX } from "../components/mirrors/mirrorManifests";
 import { NODE_FILE_TYPE } from "../components/nodeTrust/nodeFile";
 import { NODE_TRUST_DAEMON_SET_TYPE } from "../components/nodeTrust/nodeTrustDaemonSet";
 import { nodeTrustName } from "../components/nodeTrust/nodeTrustFleet";
-import { configPathStepName, NODE_TRUST_TYPE } from "../components/nodeTrust/nodeTrustSsh";
+import { configPathStepName, NODE_TRUST_TYPE } from "../components/nodeTrust/nodeTrustPerNode";
 import { UI_WORKLOAD } from "../components/registryUi/kubernetes";
 import { PROJECT } from "../components/shared/facts";
 import { containerRunStepName, dataDirStepName } from "../components/shared/hostAccess";

@@ -1,7 +1,7 @@
 /**
  * Node trust, pure part: which files and steps each container runtime flavour needs so that a node
  * trusts and resolves the registry, the text of those files, and the shell scripts that apply and
- * remove each step (the scripts are files in `sh/`, filled in here). The SSH delivery (nodeTrustSsh.ts) and the DaemonSet delivery (nodeTrustDaemonSet.ts)
+ * remove each step (the scripts are files in `sh/`, filled in here). The per-node delivery (nodeTrustPerNode.ts: SSH, local or kind) and the DaemonSet delivery (nodeTrustDaemonSet.ts)
  * both run these same scripts; the components only feed values in and place the results.
  *
  * Every script honours $DSO_ROOT (a path prefix, empty on real nodes; "/host" in the DaemonSet;

@@ -7,7 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { RuntimeFlavour } from "../shared/facts";
 import type { HostConnection } from "../shared/hostAccess";
 import type { NodeTrustCommonArgs } from "./common";
-import { NodeTrust } from "./nodeTrustSsh";
+import { NodeTrust } from "./nodeTrustPerNode";
 import { planRollingRestarts } from "./restarts";
 
 /** One node of the fleet. */

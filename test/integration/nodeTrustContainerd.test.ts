@@ -48,7 +48,7 @@ beforeAll(async () => {
     if (pushed.code !== 0) throw new Error(`push failed: ${pushed.stderr}`);
 
     const rt = await startMockRuntime({ stack: "test" });
-    const { NodeTrust } = await import("../../components/nodeTrust/nodeTrustSsh");
+    const { NodeTrust } = await import("../../components/nodeTrust/nodeTrustPerNode");
     const [host, port] = registry.authority.split(":");
     new NodeTrust("node-1", {
         host: host!,
@@ -130,7 +130,7 @@ describe("containerd pulls with the node's pull credentials", () => {
         const pushed = skopeoCopy(image.ref, `docker://${authRef}`, { certDir: authRegistry.certDir, creds: authRegistry.push });
         if (pushed.code !== 0) throw new Error(`push failed: ${pushed.stderr}`);
         const rt = await startMockRuntime({ stack: "test" });
-        const { NodeTrust } = await import("../../components/nodeTrust/nodeTrustSsh");
+        const { NodeTrust } = await import("../../components/nodeTrust/nodeTrustPerNode");
         const [host, port] = authRegistry.authority.split(":");
         new NodeTrust("auth-node", {
             host: host!,

@@ -172,7 +172,7 @@ beforeAll(async () => {
 
     rt = await startMockRuntime({ stack: "test" });
     const { NodeTrustDaemonSet } = await import("../../components/nodeTrust/nodeTrustDaemonSet");
-    const { NodeTrust } = await import("../../components/nodeTrust/nodeTrustSsh");
+    const { NodeTrust } = await import("../../components/nodeTrust/nodeTrustPerNode");
     const [host, port] = registry.authority.split(":");
     const common = {
         host: host!,

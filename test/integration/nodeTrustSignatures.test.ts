@@ -153,7 +153,7 @@ beforeAll(async () => {
 
     rt = await startMockRuntime({ stack: "test" });
     const { NodeTrustDaemonSet } = await import("../../components/nodeTrust/nodeTrustDaemonSet");
-    const { NodeTrust } = await import("../../components/nodeTrust/nodeTrustSsh");
+    const { NodeTrust } = await import("../../components/nodeTrust/nodeTrustPerNode");
     const [host, port] = registry.authority.split(":");
     const common = { host: host!, port: Number(port), flavour: "crio" as const, caCertPem: registry.ca.caCertPem };
     const signatures = (publicKeys: string[]) => ({ requiredSignatures: { publicKeys, pathPrefix: "team" } });

@@ -115,7 +115,7 @@ beforeAll(async () => {
     removeDir(caDir);
 
     rt = await startMockRuntime({ stack: "test" });
-    const { NodeTrust } = await import("../../components/nodeTrust/nodeTrustSsh");
+    const { NodeTrust } = await import("../../components/nodeTrust/nodeTrustPerNode");
     const connection = { ...ssh.connection, name: "k3s-server-1" };
     const common = { host: HOST, port: 443, flavour: "k3s" as const, connection, kubernetesNodeName: "k3s-server-1" };
     const account = (password: string) => ({ username: "cluster-pull", password });

@@ -3,7 +3,7 @@
  * DaemonSet carries, and that secrets stay secret (how the stack's `nodes` config is turned into
  * components: nodeTrust.defineStack.test.ts). The scripts themselves run for real in
  * nodeTrustScripts/Ssh/Containerd tests.
- * Covers: components/nodeTrust/nodeTrustSsh.ts, components/nodeTrust/nodeTrustDaemonSet.ts.
+ * Covers: components/nodeTrust/nodeTrustPerNode.ts, components/nodeTrust/nodeTrustDaemonSet.ts.
  * Covers: components/nodeTrust/common.ts, components/nodeTrust/nodeFile.ts.
  */
 import { beforeAll, describe, expect, it } from "vitest";
@@ -14,7 +14,7 @@ import { schemaProblems } from "../support/k8sValidate";
 const CA = "-----BEGIN CERTIFICATE-----\nMIIBtest\n-----END CERTIFICATE-----";
 const PASSWORD = "pull-password-under-test";
 let rt: MockRuntime;
-let nodeTrustSsh: typeof import("../../components/nodeTrust/nodeTrustSsh");
+let nodeTrustSsh: typeof import("../../components/nodeTrust/nodeTrustPerNode");
 let nodeTrustDaemonSet: typeof import("../../components/nodeTrust/nodeTrustDaemonSet");
 
 const ssh = (name: string) =>
@@ -50,7 +50,7 @@ const commandNames = (component: string) =>
 
 beforeAll(async () => {
     rt = await startMockRuntime({ stack: "test" });
-    nodeTrustSsh = await import("../../components/nodeTrust/nodeTrustSsh");
+    nodeTrustSsh = await import("../../components/nodeTrust/nodeTrustPerNode");
     nodeTrustDaemonSet = await import("../../components/nodeTrust/nodeTrustDaemonSet");
     for (const flavour of runtimeFlavours) {
         const registry = {
