@@ -10,6 +10,7 @@ import { FRONT_MEMORY, goMemoryLimit } from "../shared/front";
 import type { K8sObject } from "../shared/k8sObject";
 import { containerResources, schedulingFields } from "../shared/podScheduling";
 import { backupSidecar } from "./backup";
+import { diskGuardContainer } from "./diskGuard";
 import { gcWindow, podsMayOverlap } from "./gcWindow";
 import { labels, meta, restrictedContainer, restrictedPod, selector } from "./k8sHelpers";
 import { metricsContainerPorts, scrapeAnnotations } from "./monitoring";
@@ -128,6 +129,9 @@ export function renderDeployment(spec: InClusterSpec): K8sObject {
     // Maven containers when it collects without a restart, and the backup's, written by its container.
     const gcMarker = gcWindow(spec) === "marker";
     const backup = backupSidecar(spec);
+    // The disk guard's marker (./diskGuard.ts), written by its own container.
+    const diskGuard = diskGuardContainer(spec);
+    const signals = gcMarker || backup !== undefined || diskGuard !== undefined;
     const retentionCounts = retentionCountsServed(spec);
     const registryEnv: k8s.types.input.core.v1.EnvVar[] = [
         ...DISTRIBUTION_ENV_VARS,
@@ -188,8 +192,8 @@ export function renderDeployment(spec: InClusterSpec): K8sObject {
             // container, where the sidecar's Caddyfile looks); it never writes there. Same user as the
             // registry, so it can read everything the registry writes.
             ...(spec.storage.kind === "filesystem" ? [{ name: "data", mountPath: IN_CLUSTER.dataDir, readOnly: true }] : []),
-            // The maintenance jobs' read-only markers (the policy's file signals); the sidecar only reads them.
-            ...(gcMarker || backup ? [signalMount(false)] : []),
+            // The maintenance jobs' read-only markers and the disk guard's (the policy's file signals); the sidecar only reads them.
+            ...(signals ? [signalMount(false)] : []),
             // Tag retention's counts, which the registry container writes and the metrics port serves.
             ...(retentionCounts ? [retentionCountsMount(false)] : []),
         ],
@@ -231,7 +235,8 @@ export function renderDeployment(spec: InClusterSpec): K8sObject {
         containers.push(backup.container);
         volumes.push(...backup.volumes);
     }
-    if (gcMarker || backup) volumes.push(signalVolume());
+    if (diskGuard) containers.push(diskGuard);
+    if (signals) volumes.push(signalVolume());
     if (retentionCounts) volumes.push(retentionCountsVolume());
     // Without a ReadWriteOnce volume in the pod (s3 storage and no Maven files), pods may overlap in a rollout.
     const shared = podsMayOverlap(spec);

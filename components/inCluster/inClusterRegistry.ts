@@ -42,6 +42,7 @@ import type { K8sObject } from "../shared/k8sObject";
 import { type PlannedObject, registerPlannedObjects } from "../shared/k8sResources";
 import { RETENTION_TEXTFILE, type Retention } from "../upkeep/retention";
 import { IN_CLUSTER_BACKUP } from "./backup";
+import { IN_CLUSTER_DISK_GUARD, inClusterDiskGuard } from "./diskGuard";
 import { distributionCachesBlobs, type GcWindow, gcWindow } from "./gcWindow";
 import { ISSUER_CHAIN } from "./issuerChain";
 import { renderInClusterObjects } from "./manifests";
@@ -156,6 +157,8 @@ export interface InClusterRegistryArgs extends RegistryFront {
     readonly distributionConfig?: DistributionSettings;
     /** Metrics and alert rules (docs/monitoring.md); none when unset. */
     readonly monitoring?: InClusterRegistryMonitoring;
+    /** The disk guard (`registry.diskGuard`): new uploads refused past this percentage of the data volume used (./diskGuard.ts); none when unset or with s3. */
+    readonly diskGuard?: { readonly refusePercent: number };
 }
 
 /** The cluster's monitoring: what every placement takes (`RegistryMonitoring`), and how the cluster's Prometheus finds it. */
@@ -269,6 +272,8 @@ export function sidecarPolicy(args: {
     readonly allowedNetworks?: readonly string[];
     /** Whether an account may have a previous password (a rotation's overlap): the overlap file is imported. */
     readonly overlap?: boolean;
+    /** The disk guard's container runs (./diskGuard.ts): new uploads get 507 while its marker exists. */
+    readonly diskGuard?: boolean;
 }): AccessPolicy {
     return {
         siteAddress: args.host,
@@ -324,6 +329,7 @@ export function sidecarPolicy(args: {
               }
             : {}),
         ...(args.scopedPushAccounts?.length ? { scopedPushAccounts: args.scopedPushAccounts } : {}),
+        ...(args.diskGuard ? { diskFullSignal: IN_CLUSTER_DISK_GUARD.marker } : {}),
     };
 }
 
@@ -477,6 +483,7 @@ export function planInClusterRegistry(
         metrics: args.monitoring !== undefined,
         retentionCounts: retentionCountsServed(args),
         scopedPushAccounts: users.scoped,
+        diskGuard: inClusterDiskGuard(args) !== undefined,
         ...(args.gateway
             ? {
                   gateway: {
@@ -600,6 +607,7 @@ export function planInClusterRegistry(
                   },
               }
             : {}),
+        ...(inClusterDiskGuard(args) ? { diskGuard: inClusterDiskGuard(args) } : {}),
         ...(args.monitoring
             ? {
                   monitoring: {

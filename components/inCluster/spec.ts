@@ -171,6 +171,11 @@ export interface InClusterSpec {
     readonly backup?: InClusterBackup;
     /** Metrics and alert rules (docs/monitoring.md); none when unset. */
     readonly monitoring?: InClusterMonitoring;
+    /**
+     * The disk guard (`registry.diskGuard`, filesystem storage): new uploads refused while the data volume is
+     * used past `refusePercent`, checked every `checkSeconds` (./diskGuard.ts); none when unset.
+     */
+    readonly diskGuard?: { readonly refusePercent: number; readonly checkSeconds: number };
 }
 
 /** See `InClusterSpec.maven`. */

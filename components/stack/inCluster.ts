@@ -72,6 +72,8 @@ export function defineInClusterRegistry(
         maven: d.mavenServed ? inClusterMaven(cfg, accounts) : undefined,
         mirrors: registryMirrors(cfg),
         backup: inClusterBackup(cfg),
+        // With s3 storage the component runs no guard: no volume of the registry's to fill.
+        ...(r.diskGuard.enabled ? { diskGuard: { refusePercent: r.diskGuard.refusePercent } } : {}),
         ...(cfg.registry.distributionConfig ? { distributionConfig: cfg.registry.distributionConfig } : {}),
         ...(cfg.registry.monitoring.enabled
             ? {

@@ -1,0 +1,39 @@
+# shellcheck shell=sh
+# The disk guard's check, one for every placement (registry.diskGuard, docs/runbooks.md "Disk full"): the
+# external host's cron job, the registry pod's disk-guard container and kind's maintenance container all
+# run it on the registry's data. While the file system that holds the data is used past the threshold (its
+# total minus what is available, as the alert reads it), the marker exists, and the front answers every
+# new blob upload 507 with a message that the disk is full; uploads already started, pulls and deletes go
+# on. Below it again, the marker goes and pushes resume.
+
+# disk_guard DATA_DIR MARKER REFUSE_PERCENT: creates MARKER (and its directory) while DATA_DIR's file system
+# is used past REFUSE_PERCENT, removes it below; prints a line when that changes; sets disk_guard_refusing
+# to 1 or 0. Status 1, with a line on stderr, when the file system cannot be read.
+# shellcheck disable=SC2034 # disk_guard_refusing: for the script that sources this
+disk_guard() {
+    disk_guard_dir=$1 disk_guard_marker=$2 disk_guard_limit=$3
+    # POSIX df in 1024-byte blocks: total, and "used" as what is not available (busybox's df and GNU's alike).
+    disk_guard_usage=$(df -Pk "$disk_guard_dir" | awk 'NR == 2 { print $2, $2 - $4 }')
+    if [ -z "$disk_guard_usage" ]; then
+        echo "disk guard: cannot read the file system of $disk_guard_dir" >&2
+        return 1
+    fi
+    read -r disk_guard_size disk_guard_used <<DISK_GUARD_USAGE
+$disk_guard_usage
+DISK_GUARD_USAGE
+    disk_guard_percent=$((disk_guard_used * 100 / disk_guard_size))
+    if [ $((disk_guard_used * 100)) -ge $((disk_guard_limit * disk_guard_size)) ]; then
+        if [ ! -e "$disk_guard_marker" ]; then
+            mkdir -p "$(dirname "$disk_guard_marker")"
+            : >"$disk_guard_marker"
+            echo "data disk ${disk_guard_percent}% used, past ${disk_guard_limit}%: new uploads are refused until space is freed (docs/runbooks.md, Disk full)"
+        fi
+        disk_guard_refusing=1
+    else
+        if [ -e "$disk_guard_marker" ]; then
+            rm -f "$disk_guard_marker"
+            echo "data disk ${disk_guard_percent}% used, below ${disk_guard_limit}% again: pushes resume"
+        fi
+        disk_guard_refusing=0
+    fi
+}
