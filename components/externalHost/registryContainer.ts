@@ -10,8 +10,17 @@ import type { DistributionSettings } from "../shared/distributionSettings";
 import { DISTRIBUTION, DISTRIBUTION_ENV_WORDS } from "../shared/facts";
 import { fingerprint } from "../shared/fingerprint";
 import { withFormerType } from "../shared/formerType";
-import { containerRunStepName, type HostConnection, HostFile, type HostFileSpec, hostCommand, privileged } from "../shared/hostAccess";
-import { HostFilesCheck, recreatingScript } from "../shared/hostFilesCheck";
+import {
+    containerRunStepName,
+    type HostCommandArgs,
+    type HostConnection,
+    HostFile,
+    type HostFileArgs,
+    type HostFileSpec,
+    hostCommand,
+    privileged,
+} from "../shared/hostAccess";
+import { HostFilesCheck, type HostFilesCheckArgs, recreatingScript } from "../shared/hostFilesCheck";
 import { DEBUG_LISTENER_PORT } from "./metricsRelay";
 import {
     type ContainerSpec,
@@ -62,6 +71,109 @@ function configStorage(storage: HostRegistryStorage): RegistryStorage {
 /** Its type token, by which URNs and previews name it (the preview's consequences summary reads it). */
 export const REGISTRY_CONTAINER_TYPE = "dso-registry:externalHost:RegistryContainer";
 
+/** A file `RegistryContainer` places: its HostFile's resource name and args. */
+export interface PlannedHostFile {
+    readonly name: string;
+    readonly args: HostFileArgs;
+}
+
+/** What `RegistryContainer` registers, in this order: `planRegistryContainer`. */
+export interface RegistryContainerPlan {
+    /** config.yml, its read-only variant, the metrics relay's Caddyfile (with metrics), the S3 credentials (with s3). */
+    readonly files: readonly PlannedHostFile[];
+    /** Starts (and replaces) the container, after every file. */
+    readonly run: { readonly name: string; readonly args: HostCommandArgs };
+    /** The read-back of every file and of the container, after the run. */
+    readonly filesCheck: { readonly name: string; readonly args: HostFilesCheckArgs };
+    /** Fingerprint of everything the container is created from (`RegistryContainer.specFingerprint`). */
+    readonly specFingerprint: string;
+}
+
+/**
+ * Everything `RegistryContainer` registers, from its args: the files (which ones, their modes, which
+ * are secret), the container's run and delete scripts with the spec's fingerprint, and the read-back
+ * of the files that recreates the container after a repair.
+ */
+export function planRegistryContainer(name: string, args: RegistryContainerArgs): RegistryContainerPlan {
+    const { connection, spec, storage } = args;
+    const paths = hostPaths(spec.layout);
+    const configText = (readOnly: boolean) =>
+        renderRegistryConfig({
+            addr: `${DISTRIBUTION.socketDir}/${DISTRIBUTION.socketName}`,
+            storage: configStorage(storage),
+            deletesEnabled: args.deletesEnabled,
+            readOnly,
+            // On the container's loopback: only the metrics relay, in the same network namespace, reaches it.
+            ...(spec.metrics ? { metricsAddr: `127.0.0.1:${DEBUG_LISTENER_PORT}` } : {}),
+            ...(args.distributionConfig ? { settings: args.distributionConfig } : {}),
+        });
+    const writable = configText(false);
+    const readOnlyText = configText(true);
+    const checked: (HostFileSpec & { content: pulumi.Input<string> })[] = [
+        { path: paths.registryConfig, mode: "0644", content: writable },
+        { path: paths.registryConfigReadOnly, mode: "0644", content: readOnlyText },
+    ];
+    const files: PlannedHostFile[] = [
+        { name: `${name}-config`, args: { connection, path: paths.registryConfig, mode: "0644", content: writable } },
+        { name: `${name}-config-readonly`, args: { connection, path: paths.registryConfigReadOnly, mode: "0644", content: readOnlyText } },
+    ];
+    const relayFile = metricsRelayFile(spec);
+    if (relayFile) {
+        files.push({ name: `${name}-metrics-relay-config`, args: { connection, ...relayFile, mode: "0644" } });
+        checked.push({ path: relayFile.path, mode: "0644", content: relayFile.content });
+    }
+    const storageEnv =
+        storage.kind === "s3"
+            ? pulumi.secret(
+                  pulumi
+                      .all([storage.credentials.accessKeyId, storage.credentials.secretAccessKey])
+                      .apply(([accessKeyId, secretAccessKey]) => renderStorageEnvFile({ accessKeyId, secretAccessKey })),
+              )
+            : undefined;
+    if (storageEnv) {
+        files.push({
+            name: `${name}-storage-env`,
+            args: { connection, path: paths.storageEnv, mode: "0600", content: storageEnv, secret: true },
+        });
+        checked.push({ path: paths.storageEnv, mode: "0600", content: storageEnv });
+    }
+    const mounts = storage.kind === "s3" ? "s3" : spec.layout.dataDir;
+    const specFingerprint = fingerprint(
+        spec.image,
+        DISTRIBUTION_ENV_WORDS,
+        spec.layout.socketDir,
+        mounts,
+        spec.layout.registryConfigDir,
+        writable,
+    );
+    return {
+        files,
+        run: {
+            name: containerRunStepName(name),
+            args: {
+                connection,
+                create: privileged(containerScript(spec, specFingerprint), connection.sudo),
+                delete: privileged(registryDeleteScript(spec), connection.sudo),
+                // The script reads the credentials from the placed file, not from here: they are on
+                // stdin (secret in state) only so that new credentials re-run this step, which then
+                // recreates the container because the file's digest no longer matches its label.
+                ...(storageEnv ? { stdin: storageEnv } : {}),
+            },
+        },
+        // The files and the container read back at each refresh; a repair makes the container (and the relay) anew, so they read the files again.
+        filesCheck: {
+            name: `${name}-files-check`,
+            args: {
+                connection,
+                files: checked,
+                afterRepair: privileged(recreatingScript(containerScript(spec, specFingerprint)), connection.sudo),
+                containers: [spec.name],
+            },
+        },
+        specFingerprint,
+    };
+}
+
 /** The registry's config files and container; the container is removed on destroy, its data stays. */
 export class RegistryContainer extends pulumi.ComponentResource {
     /**
@@ -72,86 +184,11 @@ export class RegistryContainer extends pulumi.ComponentResource {
 
     constructor(name: string, args: RegistryContainerArgs, opts?: pulumi.ComponentResourceOptions) {
         super(REGISTRY_CONTAINER_TYPE, name, {}, withFormerType(opts, "dso:externalHost:RegistryContainer"));
-        const { connection, spec, storage } = args;
-        const paths = hostPaths(spec.layout);
-        const configText = (readOnly: boolean) =>
-            renderRegistryConfig({
-                addr: `${DISTRIBUTION.socketDir}/${DISTRIBUTION.socketName}`,
-                storage: configStorage(storage),
-                deletesEnabled: args.deletesEnabled,
-                readOnly,
-                // On the container's loopback: only the metrics relay, in the same network namespace, reaches it.
-                ...(spec.metrics ? { metricsAddr: `127.0.0.1:${DEBUG_LISTENER_PORT}` } : {}),
-                ...(args.distributionConfig ? { settings: args.distributionConfig } : {}),
-            });
-        const writable = configText(false);
-        const readOnlyText = configText(true);
-        const checked: (HostFileSpec & { content: pulumi.Input<string> })[] = [
-            { path: paths.registryConfig, mode: "0644", content: writable },
-            { path: paths.registryConfigReadOnly, mode: "0644", content: readOnlyText },
-        ];
-        const configFiles = [
-            new HostFile(`${name}-config`, { connection, path: paths.registryConfig, mode: "0644", content: writable }, { parent: this }),
-            new HostFile(
-                `${name}-config-readonly`,
-                { connection, path: paths.registryConfigReadOnly, mode: "0644", content: readOnlyText },
-                { parent: this },
-            ),
-        ];
-        const relayFile = metricsRelayFile(spec);
-        if (relayFile) {
-            configFiles.push(new HostFile(`${name}-metrics-relay-config`, { connection, ...relayFile, mode: "0644" }, { parent: this }));
-            checked.push({ path: relayFile.path, mode: "0644", content: relayFile.content });
-        }
-        let storageEnv: pulumi.Output<string> | undefined;
-        if (storage.kind === "s3") {
-            storageEnv = pulumi.secret(
-                pulumi
-                    .all([storage.credentials.accessKeyId, storage.credentials.secretAccessKey])
-                    .apply(([accessKeyId, secretAccessKey]) => renderStorageEnvFile({ accessKeyId, secretAccessKey })),
-            );
-            configFiles.push(
-                new HostFile(
-                    `${name}-storage-env`,
-                    { connection, path: paths.storageEnv, mode: "0600", content: storageEnv, secret: true },
-                    { parent: this },
-                ),
-            );
-            checked.push({ path: paths.storageEnv, mode: "0600", content: storageEnv });
-        }
-        const mounts = storage.kind === "s3" ? "s3" : spec.layout.dataDir;
-        this.specFingerprint = fingerprint(
-            spec.image,
-            DISTRIBUTION_ENV_WORDS,
-            spec.layout.socketDir,
-            mounts,
-            spec.layout.registryConfigDir,
-            writable,
-        );
-        const run = hostCommand(
-            containerRunStepName(name),
-            {
-                connection,
-                create: privileged(containerScript(spec, this.specFingerprint), connection.sudo),
-                delete: privileged(registryDeleteScript(spec), connection.sudo),
-                // The script reads the credentials from the placed file, not from here: they are on
-                // stdin (secret in state) only so that new credentials re-run this step, which then
-                // recreates the container because the file's digest no longer matches its label.
-                ...(storageEnv ? { stdin: storageEnv } : {}),
-            },
-            { parent: this, dependsOn: configFiles },
-        );
-        // The files and the container read back at each refresh; a repair makes the container (and the relay) anew, so they read the files again.
-        new HostFilesCheck(
-            `${name}-files-check`,
-            {
-                connection,
-                files: checked,
-                afterRepair: privileged(recreatingScript(containerScript(spec, this.specFingerprint)), connection.sudo),
-                containers: [spec.name],
-            },
-            { parent: this, dependsOn: [run] },
-        );
+        const plan = planRegistryContainer(name, args);
+        const files = plan.files.map((f) => new HostFile(f.name, f.args, { parent: this }));
+        const run = hostCommand(plan.run.name, plan.run.args, { parent: this, dependsOn: files });
+        new HostFilesCheck(plan.filesCheck.name, plan.filesCheck.args, { parent: this, dependsOn: [run] });
+        this.specFingerprint = plan.specFingerprint;
         this.registerOutputs({});
     }
 }
