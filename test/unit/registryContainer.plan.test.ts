@@ -30,7 +30,10 @@ const s3: RegistryContainerArgs = {
         credentials: { accessKeyId: "AK", secretAccessKey: "SK" },
     },
 };
-const monitored: RegistryContainerArgs = { ...filesystem, spec: { ...filesystem.spec, metrics: { port: 5001, relayImage: "caddy:2.11.9" } } };
+const monitored: RegistryContainerArgs = {
+    ...filesystem,
+    spec: { ...filesystem.spec, metrics: { port: 5001, relayImage: "caddy:2.11.9" } },
+};
 
 const plan = (args: RegistryContainerArgs) => planRegistryContainer("registry-container", args);
 const fileIds = (args: RegistryContainerArgs) => plan(args).files.map((f) => f.name.replace(/^registry-container-/, ""));
