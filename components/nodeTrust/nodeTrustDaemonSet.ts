@@ -1,7 +1,8 @@
 /**
  * Node trust as a privileged DaemonSet: every node, also nodes that join later, applies the same
  * steps and scripts as the SSH delivery (files.ts) from a ConfigMap (and a Secret for the pull
- * password), and repairs drift every interval.
+ * password), and repairs drift every interval. `planNodeTrustDaemonSet` decides the objects and their
+ * content; the component only registers them.
  */
 import { createHash } from "node:crypto";
 import * as path from "node:path";
@@ -154,6 +155,171 @@ function volumeName(hostPath: string): string {
 export const NODE_TRUST_DAEMON_SET_TYPE = "dso-registry:nodeTrust:NodeTrustDaemonSet";
 
 /**
+ * One Kubernetes object `NodeTrustDaemonSet` registers: its resource name, its args, and whether it waits
+ * for the namespace the component creates (`createNamespace`).
+ */
+export interface DaemonSetObject<A> {
+    readonly name: string;
+    readonly args: A;
+    readonly afterNamespace: boolean;
+}
+
+/** What `NodeTrustDaemonSet` registers, in this order: `planNodeTrustDaemonSet`. */
+export interface NodeTrustDaemonSetPlan {
+    /** The privileged namespace, only with `createNamespace`; once a resource of the stack itself (hence its alias). */
+    readonly namespace?: DaemonSetObject<k8s.core.v1.NamespaceArgs>;
+    /** The scripts, the CA and the non-secret files. */
+    readonly configMap: DaemonSetObject<k8s.core.v1.ConfigMapArgs>;
+    /** The files that carry the pull password; none when nothing does. */
+    readonly secret?: DaemonSetObject<k8s.core.v1.SecretArgs>;
+    /** The DaemonSet, with the names of the ConfigMap and Secret it mounts (their objects' `metadata.name`). */
+    readonly daemonSet: DaemonSetObject<
+        (links: { readonly configMapName: pulumi.Input<string>; readonly secretName?: pulumi.Input<string> }) => k8s.apps.v1.DaemonSetArgs
+    >;
+}
+
+/**
+ * Everything `NodeTrustDaemonSet` registers, from its args with the defaults applied: the namespace (only
+ * when it creates it), the ConfigMap of scripts and files, the Secret (only when a file carries the pull
+ * password), and the DaemonSet whose pods apply them, rolled whenever either changes.
+ */
+export function planNodeTrustDaemonSet(
+    name: string,
+    args: NodeTrustDaemonSetArgs & NodeTrustCommonArgsWithDefaults,
+): NodeTrustDaemonSetPlan {
+    const plan = trustPlan(args.flavour, trustTargetOf(args));
+    const objectName = args.objectName ?? "dso-node-trust";
+    const labels = { "app.kubernetes.io/name": objectName, ...PART_OF_LABELS };
+    const scripts = daemonSetScripts(plan, args);
+    const metadata = { name: objectName, namespace: args.namespace, labels };
+    const afterNamespace = args.createNamespace ?? false;
+    const hasSecret = Object.keys(scripts.secret).length > 0;
+    // A new hash rolls the pods, one node at a time; so does a new Secret (a rotated pull password), whose
+    // hash is kept secret like the Secret itself.
+    const hashOf = (data: Record<string, string>) =>
+        createHash("sha256")
+            .update(JSON.stringify(Object.entries(data).sort()))
+            .digest("hex");
+    const hashes = {
+        config: pulumi.all(scripts.config).apply(hashOf),
+        ...(hasSecret ? { secret: pulumi.secret(pulumi.all(scripts.secret).apply(hashOf)) } : {}),
+    };
+    return {
+        ...(args.createNamespace
+            ? {
+                  namespace: {
+                      name: `${name}-namespace`,
+                      args: {
+                          metadata: {
+                              name: args.namespace,
+                              labels: {
+                                  "pod-security.kubernetes.io/enforce": "privileged",
+                                  "pod-security.kubernetes.io/audit": "privileged",
+                                  "pod-security.kubernetes.io/warn": "privileged",
+                                  ...PART_OF_LABELS,
+                              },
+                          },
+                      },
+                      afterNamespace: false,
+                  },
+              }
+            : {}),
+        configMap: { name: `${name}-config`, args: { metadata, data: scripts.config }, afterNamespace },
+        ...(hasSecret ? { secret: { name: `${name}-secret`, args: { metadata, stringData: scripts.secret }, afterNamespace } } : {}),
+        daemonSet: {
+            name: `${name}-daemonset`,
+            args: (links) => ({
+                metadata,
+                spec: daemonSetSpec({ args, plan, labels, restarts: podRestarts(plan, args), hashes, ...links }),
+            }),
+            afterNamespace,
+        },
+    };
+}
+
+/** Whether a pod restarts or reloads a service on the node: then it runs in the node's PID namespace (HOST_EXEC). */
+function podRestarts(plan: TrustPlan, args: NodeTrustCommonArgsWithDefaults): boolean {
+    return (
+        plan.steps.some((s) => s.kind === "file" && s.restartUnits.length > 0 && (args.allowServiceRestart ?? true)) ||
+        plan.steps.some((s) => s.kind === "file" && (s.reloadUnits?.length ?? 0) > 0) ||
+        plan.steps.some((s) => s.kind === "config-path" && (args.allowContainerdRestart ?? false))
+    );
+}
+
+/**
+ * The DaemonSet's spec: one privileged pod per node (every taint tolerated), updated new pod first, that
+ * runs run.sh from the ConfigMap with the node's directories mounted under HOST_ROOT, is Ready once it
+ * applied, and runs remove.sh when it stops.
+ */
+function daemonSetSpec(p: {
+    readonly args: NodeTrustDaemonSetArgs;
+    readonly plan: TrustPlan;
+    readonly labels: Record<string, string>;
+    readonly restarts: boolean;
+    readonly hashes: { readonly config: pulumi.Output<string>; readonly secret?: pulumi.Output<string> };
+    readonly configMapName: pulumi.Input<string>;
+    readonly secretName?: pulumi.Input<string>;
+}): k8s.types.input.apps.v1.DaemonSetSpec {
+    const { args, plan, labels, restarts, hashes } = p;
+    const hasSecret = hashes.secret !== undefined;
+    const hostVolumes = plan.hostMounts.map((m) => ({
+        name: volumeName(m.path),
+        hostPath: { path: m.path, type: m.type },
+    }));
+    return {
+        selector: { matchLabels: labels },
+        // The new pod applies before the old one goes, so nodes never lose trust on an update.
+        updateStrategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
+        template: {
+            metadata: {
+                labels,
+                annotations: {
+                    "dso-registry/config-hash": hashes.config,
+                    ...(hashes.secret ? { "dso-registry/secret-hash": hashes.secret } : {}),
+                },
+            },
+            spec: {
+                automountServiceAccountToken: false,
+                hostPID: restarts || undefined,
+                tolerations: [{ operator: "Exists" }],
+                terminationGracePeriodSeconds: 60,
+                containers: [
+                    {
+                        name: "node-trust",
+                        image: args.image ?? DEFAULT_NODE_TRUST_IMAGE,
+                        command: ["sh", `${CONFIG_DIR}/run.sh`],
+                        env: [
+                            { name: "DSO_ROOT", value: HOST_ROOT },
+                            ...(restarts
+                                ? [
+                                      { name: "DSO_HOST_EXEC", value: HOST_EXEC },
+                                      { name: "DSO_NODE_NAME", valueFrom: { fieldRef: { fieldPath: "spec.nodeName" } } },
+                                  ]
+                                : []),
+                            { name: "POD_UID", valueFrom: { fieldRef: { fieldPath: "metadata.uid" } } },
+                        ],
+                        lifecycle: { preStop: { exec: { command: ["sh", `${CONFIG_DIR}/remove.sh`] } } },
+                        readinessProbe: { exec: { command: ["test", "-f", "/tmp/applied"] }, periodSeconds: 5 },
+                        securityContext: { privileged: true },
+                        resources: { requests: { cpu: "5m", memory: "16Mi" }, limits: { memory: "64Mi" } },
+                        volumeMounts: [
+                            { name: "config", mountPath: CONFIG_DIR, readOnly: true },
+                            ...(hasSecret ? [{ name: "secret", mountPath: SECRET_DIR, readOnly: true }] : []),
+                            ...plan.hostMounts.map((m) => ({ name: volumeName(m.path), mountPath: `${HOST_ROOT}${m.path}` })),
+                        ],
+                    },
+                ],
+                volumes: [
+                    { name: "config", configMap: { name: p.configMapName } },
+                    ...(p.secretName !== undefined ? [{ name: "secret", secret: { secretName: p.secretName, defaultMode: 0o400 } }] : []),
+                    ...hostVolumes,
+                ],
+            },
+        },
+    };
+}
+
+/**
  * A privileged DaemonSet that applies node trust on every node, also on nodes that join later. Objects go
  * to the Kubernetes provider of `opts.providers` (or `opts.provider`), else the ambient one.
  */
@@ -167,122 +333,25 @@ export class NodeTrustDaemonSet extends pulumi.ComponentResource {
 
     constructor(name: string, given: NodeTrustDaemonSetArgs, opts?: pulumi.ComponentResourceOptions) {
         super(NODE_TRUST_DAEMON_SET_TYPE, name, {}, withFormerType(opts, "dso:nodes:NodeTrustDaemonSet"));
-        const args = nodeTrustDefaults(given);
-        const plan = trustPlan(args.flavour, trustTargetOf(args));
-        const objectName = args.objectName ?? "dso-node-trust";
-        const restarts =
-            plan.steps.some((s) => s.kind === "file" && s.restartUnits.length > 0 && (args.allowServiceRestart ?? true)) ||
-            plan.steps.some((s) => s.kind === "file" && (s.reloadUnits?.length ?? 0) > 0) ||
-            plan.steps.some((s) => s.kind === "config-path" && (args.allowContainerdRestart ?? false));
-        const labels = { "app.kubernetes.io/name": objectName, ...PART_OF_LABELS };
-        const scripts = daemonSetScripts(plan, args);
+        const plan = planNodeTrustDaemonSet(name, nodeTrustDefaults(given));
         // Once created by the stack itself (no parent): the alias keeps its identity.
-        const namespace = args.createNamespace
-            ? new k8s.core.v1.Namespace(
-                  `${name}-namespace`,
-                  {
-                      metadata: {
-                          name: args.namespace,
-                          labels: {
-                              "pod-security.kubernetes.io/enforce": "privileged",
-                              "pod-security.kubernetes.io/audit": "privileged",
-                              "pod-security.kubernetes.io/warn": "privileged",
-                              ...PART_OF_LABELS,
-                          },
-                      },
-                  },
-                  { parent: this, aliases: [{ parent: pulumi.rootStackResource }] },
-              )
-            : undefined;
-        const inNamespace: pulumi.CustomResourceOptions = { parent: this, ...(namespace ? { dependsOn: [namespace] } : {}) };
-
-        const configMap = new k8s.core.v1.ConfigMap(
-            `${name}-config`,
-            { metadata: { name: objectName, namespace: args.namespace, labels }, data: scripts.config },
-            inNamespace,
-        );
-        const hasSecret = Object.keys(scripts.secret).length > 0;
-        const secret = hasSecret
-            ? new k8s.core.v1.Secret(
-                  `${name}-secret`,
-                  { metadata: { name: objectName, namespace: args.namespace, labels }, stringData: scripts.secret },
-                  inNamespace,
-              )
-            : undefined;
-
-        // A new hash rolls the pods, one node at a time; so does a new Secret (a rotated pull password), whose
-        // hash is kept secret like the Secret itself.
-        const hashOf = (data: Record<string, string>) =>
-            createHash("sha256")
-                .update(JSON.stringify(Object.entries(data).sort()))
-                .digest("hex");
-        const configHash = pulumi.all(scripts.config).apply(hashOf);
-        const secretHash = hasSecret ? pulumi.secret(pulumi.all(scripts.secret).apply(hashOf)) : undefined;
-
-        const hostVolumes = plan.hostMounts.map((m) => ({
-            name: volumeName(m.path),
-            hostPath: { path: m.path, type: m.type },
-        }));
-        this.configMap = configMap;
-        this.secret = secret;
-        this.daemonSet = new k8s.apps.v1.DaemonSet(
-            `${name}-daemonset`,
-            {
-                metadata: { name: objectName, namespace: args.namespace, labels },
-                spec: {
-                    selector: { matchLabels: labels },
-                    // The new pod applies before the old one goes, so nodes never lose trust on an update.
-                    updateStrategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
-                    template: {
-                        metadata: {
-                            labels,
-                            annotations: {
-                                "dso-registry/config-hash": configHash,
-                                ...(secretHash ? { "dso-registry/secret-hash": secretHash } : {}),
-                            },
-                        },
-                        spec: {
-                            automountServiceAccountToken: false,
-                            hostPID: restarts || undefined,
-                            tolerations: [{ operator: "Exists" }],
-                            terminationGracePeriodSeconds: 60,
-                            containers: [
-                                {
-                                    name: "node-trust",
-                                    image: args.image ?? DEFAULT_NODE_TRUST_IMAGE,
-                                    command: ["sh", `${CONFIG_DIR}/run.sh`],
-                                    env: [
-                                        { name: "DSO_ROOT", value: HOST_ROOT },
-                                        ...(restarts
-                                            ? [
-                                                  { name: "DSO_HOST_EXEC", value: HOST_EXEC },
-                                                  { name: "DSO_NODE_NAME", valueFrom: { fieldRef: { fieldPath: "spec.nodeName" } } },
-                                              ]
-                                            : []),
-                                        { name: "POD_UID", valueFrom: { fieldRef: { fieldPath: "metadata.uid" } } },
-                                    ],
-                                    lifecycle: { preStop: { exec: { command: ["sh", `${CONFIG_DIR}/remove.sh`] } } },
-                                    readinessProbe: { exec: { command: ["test", "-f", "/tmp/applied"] }, periodSeconds: 5 },
-                                    securityContext: { privileged: true },
-                                    resources: { requests: { cpu: "5m", memory: "16Mi" }, limits: { memory: "64Mi" } },
-                                    volumeMounts: [
-                                        { name: "config", mountPath: CONFIG_DIR, readOnly: true },
-                                        ...(hasSecret ? [{ name: "secret", mountPath: SECRET_DIR, readOnly: true }] : []),
-                                        ...plan.hostMounts.map((m) => ({ name: volumeName(m.path), mountPath: `${HOST_ROOT}${m.path}` })),
-                                    ],
-                                },
-                            ],
-                            volumes: [
-                                { name: "config", configMap: { name: configMap.metadata.name } },
-                                ...(secret ? [{ name: "secret", secret: { secretName: secret.metadata.name, defaultMode: 0o400 } }] : []),
-                                ...hostVolumes,
-                            ],
-                        },
-                    },
-                },
-            },
-            inNamespace,
-        );
+        const namespace =
+            plan.namespace &&
+            new k8s.core.v1.Namespace(plan.namespace.name, plan.namespace.args, {
+                parent: this,
+                aliases: [{ parent: pulumi.rootStackResource }],
+            });
+        const options = ({ afterNamespace }: DaemonSetObject<unknown>): pulumi.CustomResourceOptions => ({
+            parent: this,
+            ...(afterNamespace && namespace ? { dependsOn: [namespace] } : {}),
+        });
+        this.configMap = new k8s.core.v1.ConfigMap(plan.configMap.name, plan.configMap.args, options(plan.configMap));
+        this.secret = plan.secret && new k8s.core.v1.Secret(plan.secret.name, plan.secret.args, options(plan.secret));
+        const daemonSetArgs = plan.daemonSet.args({
+            configMapName: this.configMap.metadata.name,
+            ...(this.secret ? { secretName: this.secret.metadata.name } : {}),
+        });
+        this.daemonSet = new k8s.apps.v1.DaemonSet(plan.daemonSet.name, daemonSetArgs, options(plan.daemonSet));
         this.registerOutputs({});
     }
 }
