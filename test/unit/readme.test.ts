@@ -21,7 +21,8 @@ describe("README", () => {
         expect(scripts.synth).toBe("sh tools/node/run.sh tsx tools/synth.ts");
         expect(readme).toContain("npm ci && npm run synth -- --stack local");
         expect(readme).toMatch(/^npm test\s/m);
-        expect(readme).toMatch(/^npm run test:all\s/m);
+        // The whole suite is the contributor's command, on the contributor's page.
+        expect(read("docs/contributing.md")).toMatch(/^npm run test:all\s/m);
         // `npm test` is the unit tier and the core integration files; `test:all` is every other project.
         expect(scripts.test).toBe("sh tools/node/run.sh vitest run --project unit --project core");
         const projects = [...read("vitest.config.mts").matchAll(/name: "([a-z]+)"/g)].map((m) => m[1]);
@@ -32,11 +33,11 @@ describe("README", () => {
                 .map((p) => `--project ${p}`)
                 .join(" ")}`,
         );
-        // CI runs the README's whole-suite command.
+        // CI runs that whole-suite command.
         expect(read(".ci/run")).toContain("npm run --silent test:all");
     });
 
-    it("`npm test` and `npm run test:all` install what the integration tests need before they start, as the README says", () => {
+    it("`npm test` and `npm run test:all` install what the integration tests need before they start, as the README and docs/contributing.md say", () => {
         // The projects' own global setups run the installer before any of their tests.
         const config = read("vitest.config.mts");
         expect(config).toMatch(/name: "integration",[^}]*globalSetup: \["test\/setup\/debianTools\.ts", "test\/setup\/goBuilds\.ts"\]/);
@@ -96,17 +97,22 @@ describe("README", () => {
         });
     });
 
-    it.each(["README.md", "docs/operations.md", "docs/configuration.md", "docs/performance.md", "docs/local-journey.md"])(
-        "%s links only files that exist",
-        (page) => {
-            const text = read(page);
-            const links = [...text.matchAll(/\]\(([^)#\s]+)(?:#[^)]*)?\)/g)].map((m) => m[1]!).filter((t) => !/^[a-z]+:/.test(t));
-            expect(links.length).toBeGreaterThan(0);
-            for (const target of links) {
-                expect(() => readFileSync(path.resolve(root, path.dirname(page), target)), `${page} → ${target}`).not.toThrow();
-            }
-        },
-    );
+    it.each([
+        "README.md",
+        "docs/contributing.md",
+        "docs/glossary.md",
+        "docs/operations.md",
+        "docs/configuration.md",
+        "docs/performance.md",
+        "docs/local-journey.md",
+    ])("%s links only files that exist", (page) => {
+        const text = read(page);
+        const links = [...text.matchAll(/\]\(([^)#\s]+)(?:#[^)]*)?\)/g)].map((m) => m[1]!).filter((t) => !/^[a-z]+:/.test(t));
+        expect(links.length).toBeGreaterThan(0);
+        for (const target of links) {
+            expect(() => readFileSync(path.resolve(root, path.dirname(page), target)), `${page} → ${target}`).not.toThrow();
+        }
+    });
 });
 
 describe("the configuration reference", () => {
