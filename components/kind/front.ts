@@ -36,6 +36,11 @@ export interface KindFrontSpec {
      * collection: while it exists writes get 503 and reads go on (scripts.ts `KIND_GC_MARKER`).
      */
     readonly readOnlyMarker?: string;
+    /**
+     * The disk guard's marker file, as the front container sees it (diskGuard.ts `KIND_DISK_FULL_MARKER`):
+     * while it exists new blob uploads get 507.
+     */
+    readonly diskFullMarker?: string;
     /** The pull-through caches, each a container on the backend network (scripts.ts `kindMirrorPaths`). */
     readonly mirrors?: readonly MirrorRoute[];
     /**
@@ -82,6 +87,7 @@ export function kindFrontPolicy(spec: KindFrontSpec): AccessPolicy {
         allowedNetworks: [],
         deletesEnabled: spec.deletesEnabled,
         ...(spec.readOnlyMarker ? { readOnlySignals: [{ kind: "file" as const, path: spec.readOnlyMarker }] } : {}),
+        ...(spec.diskFullMarker ? { diskFullSignal: spec.diskFullMarker } : {}),
         // Anonymous: kind's nodes hold no account, and only the host's loopback and the kind network reach the front.
         ...(spec.mirrors && spec.mirrors.length > 0 ? { mirrors: spec.mirrors, mirrorsRequireAuth: false } : {}),
         ...(spec.scopedPushAccounts?.length ? { scopedPushAccounts: spec.scopedPushAccounts } : {}),

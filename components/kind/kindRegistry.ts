@@ -29,11 +29,12 @@ import {
 import { HostFilesCheck, type HostFilesCheckArgs, recreatingScript } from "../shared/hostFilesCheck";
 import { type PlannedObject, registerPlannedObjects } from "../shared/k8sResources";
 import { shQuote } from "../shared/shQuote";
+import { KIND_DISK_FULL_MARKER, type KindDiskGuard } from "./diskGuard";
 import { renderKindCaddyfile, renderKindRegistryConfig } from "./front";
+import { kindMaintenance } from "./maintenance";
 import {
     containersApplyScript,
     containersDeleteScript,
-    gcScript,
     KIND_GC_MARKER,
     type KindFileDigests,
     type KindGarbageCollection,
@@ -44,9 +45,7 @@ import {
     kindMirrorFiles,
     kindMirrorPaths,
     kindPaths,
-    kindRetentionScript,
     localRegistryHostingBody,
-    maintenanceCrontab,
     nodeInsideScript,
     nodesConfigureScript,
     nodesUnconfigureScript,
@@ -79,6 +78,8 @@ export interface KindRegistryArgs extends Omit<RegistryFront, "allowedNetworks" 
     readonly images?: Partial<KindImages>;
     /** Scheduled garbage collection in the front's read-only window, by a maintenance container; none when unset. */
     readonly garbageCollection?: KindGarbageCollection;
+    /** The disk guard (`registry.diskGuard`): new uploads refused past its percentage of kind.dataDir's file system used, by the maintenance container; none when unset. */
+    readonly diskGuard?: KindDiskGuard;
     /**
      * Publish the KEP-1755 ConfigMap in the cluster Pulumi deploys to.
      * @default true
@@ -232,6 +233,7 @@ export function planKindRegistry(
             deletesEnabled: args.deletes.api,
             ...(args.ui ? { uiUpstream: kindUiUpstream(layout) } : {}),
             ...(args.garbageCollection ? { readOnlyMarker: KIND_GC_MARKER } : {}),
+            ...(args.diskGuard ? { diskFullMarker: KIND_DISK_FULL_MARKER } : {}),
             mirrors: mirrors.map((m) => ({
                 pathName: m.spec.pathName,
                 upstream: `${kindMirrorPaths(layout, m.spec).container}:${DISTRIBUTION.containerPort}`,
@@ -246,13 +248,7 @@ export function planKindRegistry(
     );
     const gc = args.garbageCollection;
     const registryConfig = renderKindRegistryConfig(args.deletes.api, gc !== undefined, args.distributionConfig);
-    const maintenance = gc
-        ? {
-              script: gcScript(layout, gc),
-              crontab: maintenanceCrontab(gc),
-              retention: gc.retention ? kindRetentionScript(gc.retention) : "",
-          }
-        : undefined;
+    const maintenance = kindMaintenance(layout, gc, args.diskGuard);
     const nodeScript = nodeInsideScript(
         layout,
         mirrors.map((m) => m.spec),
@@ -282,8 +278,7 @@ export function planKindRegistry(
         file("registry-config", p.registryConfig, registryConfig),
         file("node-script", p.nodeScript, nodeScript),
         file("watcher-script", p.watcherScript, nodeWatchScript(layout)),
-        ...(maintenance ? [file("gc-script", p.gcScript, maintenance.script), file("crontab", p.crontab, maintenance.crontab)] : []),
-        ...(maintenance?.retention ? [file("retention-script", p.retentionScript, maintenance.retention)] : []),
+        ...(maintenance?.files ?? []).map((f) => file(f.id, f.path, f.content)),
         ...mirrors.flatMap((m, i) => {
             const mp = kindMirrorPaths(layout, m.spec);
             const env = m.spec.hasCredentials && m.account ? pulumi.secret(pulumi.output(m.account).apply(renderMirrorEnvFile)) : undefined;
@@ -301,7 +296,7 @@ export function planKindRegistry(
             distribution: fingerprint(registryConfig),
             front: fingerprint(...frontParts),
             watcher: fingerprint(nodeScript, nodeWatchScript(layout)),
-            ...(maintenance ? { maintenance: fingerprint(maintenance.script, maintenance.crontab, maintenance.retention) } : {}),
+            ...(maintenance ? { maintenance: maintenance.digest } : {}),
         }),
     );
     const root = (script: string) => privileged(script, connection.sudo);

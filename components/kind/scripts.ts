@@ -39,7 +39,7 @@ export interface KindLayout {
 }
 
 /** Where the watcher and maintenance containers mount `<dataDir>/bin`. */
-const WATCHER_BIN = "/dso";
+export const WATCHER_BIN = "/dso";
 
 /**
  * Where the front container mounts `<dataDir>/window` (read-only) and the maintenance container
@@ -54,7 +54,7 @@ export const KIND_GC_MARKER = `${KIND_WINDOW_DIR}/gc`;
 const DISTRIBUTION_CONFIG = "/etc/docker/registry/config.yml";
 
 /** Where the maintenance container mounts Distribution's storage (`<dataDir>/images`), read-only. */
-const MAINTENANCE_IMAGES = "/images";
+export const MAINTENANCE_IMAGES = "/images";
 
 /** The files and containers of the placement, derived from its layout. */
 export function kindPaths(layout: KindLayout) {
@@ -72,6 +72,8 @@ export function kindPaths(layout: KindLayout) {
         gcScript: `${dataDir}/bin/gc.sh`,
         /** Tag retention, which gc.sh runs in the Distribution container. */
         retentionScript: `${dataDir}/bin/retention.sh`,
+        /** The disk guard (diskGuard.ts), which the maintenance container's crond runs. */
+        diskGuardScript: `${dataDir}/bin/disk-guard.sh`,
         /** The maintenance container's crontab, mounted as busybox crond's `/etc/crontabs/root`. */
         crontab: `${dataDir}/bin/crontab`,
         window: `${dataDir}/window`,
@@ -288,7 +290,7 @@ export interface KindFileDigests {
     readonly front: string;
     /** The watcher's script and the node script (a watcher that starts configures every running node again). */
     readonly watcher: string;
-    /** The collection's script and crontab; undefined without scheduled garbage collection (no maintenance container). */
+    /** The maintenance container's files (maintenance.ts); undefined without garbage collection or the disk guard (no maintenance container). */
     readonly maintenance?: string;
 }
 

@@ -90,6 +90,7 @@ export function defineKindRegistry(cfg: StackIn<KindRegistrySettings>, d: Decisi
                   },
               }
             : {}),
+        ...(cfg.registry.diskGuard.enabled ? { diskGuard: { refusePercent: cfg.registry.diskGuard.refusePercent } } : {}),
         mirrors: registryMirrors(cfg),
         ...(cfg.registry.distributionConfig ? { distributionConfig: cfg.registry.distributionConfig } : {}),
         publishLocalRegistryHosting: true,

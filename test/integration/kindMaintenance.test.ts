@@ -136,7 +136,7 @@ describe("deletes and scheduled garbage collection of the kind registry", () => 
 
     it("runs the maintenance container beside the registry's, and the push account's pushes land", async () => {
         const applied = onHostOk(containersApplyScript(layout, images, FILES));
-        expect(applied).toContain("changed maintenance (garbage collection)");
+        expect(applied).toContain("changed maintenance (garbage collection, disk guard)");
         const deadline = Date.now() + 30_000;
         // Any answer (401 for /v2/ without credentials): the front runs and reaches Distribution.
         while (ns.run("curl", ["-s", "-o", "/dev/null", "http://127.0.0.1:5002/v2/dev/none/tags/list"]).code !== 0) {
@@ -242,7 +242,7 @@ describe("deletes and scheduled garbage collection of the kind registry", () => 
 
     it("removes the maintenance container when garbage collection is turned off", () => {
         const applied = onHostOk(containersApplyScript(layout, images, { ...FILES, maintenance: undefined }));
-        expect(applied).toContain("removed maintenance (garbage collection off)");
+        expect(applied).toContain("removed maintenance (garbage collection and disk guard off)");
         expect(applied).toContain("unchanged front");
         expect(engine.docker(["inspect", kindPaths(layout).maintenanceName]).code).not.toBe(0);
     });

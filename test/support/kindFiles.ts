@@ -6,15 +6,17 @@
  * Usage:
  *   placeKindFiles(layout, { push });                                     // the registry alone
  *   placeKindFiles(layout, { push, deletesEnabled: true, gc });           // with scheduled garbage collection
+ *   placeKindFiles(layout, { push, diskGuard: { refusePercent: 90 } });  // with the disk guard
  *   const runs = placeKindFiles(layout, { push, mirrors: [spec] });       // with caches: containersApplyScript's 4th argument
  *   onHostOk(engine, containersApplyScript(layout, images, FILES, runs));
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { renderUsersFile } from "../../components/accessPolicy/usersFile";
+import { KIND_DISK_FULL_MARKER, type KindDiskGuard } from "../../components/kind/diskGuard";
 import { renderKindCaddyfile, renderKindRegistryConfig } from "../../components/kind/front";
+import { kindMaintenance } from "../../components/kind/maintenance";
 import {
-    gcScript,
     KIND_GC_MARKER,
     type KindGarbageCollection,
     type KindLayout,
@@ -22,8 +24,6 @@ import {
     kindMirrorFiles,
     kindMirrorPaths,
     kindPaths,
-    kindRetentionScript,
-    maintenanceCrontab,
     nodeInsideScript,
     nodeWatchScript,
 } from "../../components/kind/scripts";
@@ -40,6 +40,8 @@ export interface KindFilesOptions {
     readonly deletesEnabled?: boolean;
     /** Scheduled garbage collection: its script and crontab, the front's marker check, no blob-descriptor cache. */
     readonly gc?: KindGarbageCollection;
+    /** The disk guard: its script in the maintenance container's crontab, the front's 507 while its marker exists. */
+    readonly diskGuard?: KindDiskGuard;
     /** Pull-through caches: each one's config, its route on the front, its hosts.toml in the node script. */
     readonly mirrors?: readonly MirrorSpec[];
 }
@@ -59,6 +61,7 @@ export function placeKindFiles(layout: KindLayout, options: KindFilesOptions): K
                 requiresAuthForPull: false,
                 deletesEnabled: options.deletesEnabled ?? false,
                 ...(options.gc ? { readOnlyMarker: KIND_GC_MARKER } : {}),
+                ...(options.diskGuard ? { diskFullMarker: KIND_DISK_FULL_MARKER } : {}),
                 mirrors: mirrors.map((m) => ({
                     pathName: m.pathName,
                     upstream: `${kindMirrorPaths(layout, m).container}:${DISTRIBUTION.containerPort}`,
@@ -71,13 +74,7 @@ export function placeKindFiles(layout: KindLayout, options: KindFilesOptions): K
         [p.registryConfig, renderKindRegistryConfig(options.deletesEnabled ?? false, options.gc !== undefined)],
         [p.nodeScript, nodeInsideScript(layout, mirrors)],
         [p.watcherScript, nodeWatchScript(layout)],
-        ...(options.gc
-            ? [
-                  [p.gcScript, gcScript(layout, options.gc)] as [string, string],
-                  [p.crontab, maintenanceCrontab(options.gc)] as [string, string],
-                  ...(options.gc.retention ? [[p.retentionScript, kindRetentionScript(options.gc.retention)] as [string, string]] : []),
-              ]
-            : []),
+        ...(kindMaintenance(layout, options.gc, options.diskGuard)?.files ?? []).map((f): [string, string] => [f.path, f.content]),
         ...mirrors.flatMap((m) => kindMirrorFiles(layout, m).map((f): [string, string] => [f.path, f.content])),
     ];
     // Modes as the component's files have them: the users files 0600, the rest 0644.

@@ -12,10 +12,11 @@
 # - with the web UI (UI_IMAGE not empty), its container ($UI_NAME) on the backend network, with its
 #   environment (UI_ENV, `NAME=value` words): the front serves it under /registry/ on its own origin, and
 #   nothing else reaches it; without the UI, that container is removed;
-# - with scheduled garbage collection (MAINTENANCE_FILES not empty), the maintenance container
-#   ($MAINTENANCE_NAME, the watcher's image): busybox crond runs gc.sh on the schedule; without it,
-#   that container is removed. It opens the front's read-only window by a marker in $DATA_DIR/window,
-#   which the front mounts read-only at $WINDOW_DIR;
+# - with scheduled garbage collection or the disk guard (MAINTENANCE_FILES not empty), the maintenance
+#   container ($MAINTENANCE_NAME, the watcher's image): busybox crond runs gc.sh and disk-guard.sh on their
+#   schedules; without either, that container is removed. Each keeps its marker in $DATA_DIR/window, which
+#   the front mounts read-only at $WINDOW_DIR: the collection's opens the read-only window, the disk
+#   guard's refuses new uploads while the images' file system is almost full;
 # - a pull-through cache per line of MIRRORS (`<pathName> <fingerprint> <credentials>`): Distribution
 #   ($MIRROR_PREFIX<pathName>, in proxy mode while the upstream answers, read-only on what it holds
 #   otherwise) on the backend network, where the front reaches it, and on $EGRESS_NETWORK, its way out
@@ -185,10 +186,10 @@ elif ours "$UI_NAME"; then
 fi
 if [ -n "$MAINTENANCE_FILES" ]; then
   maintenance_spec="$WATCHER_IMAGE files:$MAINTENANCE_FILES"
-  converge_container "$MAINTENANCE_NAME" "$maintenance_spec" "maintenance (garbage collection)" run_maintenance "$maintenance_spec"
+  converge_container "$MAINTENANCE_NAME" "$maintenance_spec" "maintenance (garbage collection, disk guard)" run_maintenance "$maintenance_spec"
 elif ours "$MAINTENANCE_NAME"; then
   docker rm -f "$MAINTENANCE_NAME" >/dev/null
-  echo "removed maintenance (garbage collection off)"
+  echo "removed maintenance (garbage collection and disk guard off)"
 fi
 wanted=" "
 if [ -n "$MIRRORS" ]; then

@@ -1,0 +1,40 @@
+/**
+ * What the kind placement's maintenance container (busybox crond, the watcher's image) runs: scheduled
+ * garbage collection (`gc.sh`, with tag retention) and the disk guard (./diskGuard.ts), each when it is on,
+ * from one crontab. Without either there is no maintenance container.
+ *
+ * Pure: no Pulumi, no I/O.
+ */
+import { fingerprint } from "../shared/fingerprint";
+import { type KindDiskGuard, kindDiskGuardCrontab, kindDiskGuardScript } from "./diskGuard";
+import { gcScript, type KindGarbageCollection, type KindLayout, kindPaths, kindRetentionScript, maintenanceCrontab } from "./scripts";
+
+/** One of the maintenance container's files in `kind.dataDir`: its role (the HostFile's name suffix), path and text. */
+export interface KindMaintenanceFile {
+    readonly id: string;
+    readonly path: string;
+    readonly content: string;
+}
+
+/** The maintenance container's files and their fingerprint (`KindFileDigests.maintenance`); undefined when nothing is on. */
+export function kindMaintenance(
+    layout: KindLayout,
+    gc: KindGarbageCollection | undefined,
+    diskGuard: KindDiskGuard | undefined,
+): { readonly files: readonly KindMaintenanceFile[]; readonly digest: string } | undefined {
+    if (!gc && !diskGuard) return undefined;
+    const p = kindPaths(layout);
+    const script = gc ? gcScript(layout, gc) : "";
+    const crontab = `${gc ? maintenanceCrontab(gc) : ""}${diskGuard ? kindDiskGuardCrontab(diskGuard) : ""}`;
+    const retention = gc?.retention ? kindRetentionScript(gc.retention) : "";
+    const guard = diskGuard ? kindDiskGuardScript(diskGuard) : "";
+    return {
+        files: [
+            ...(gc ? [{ id: "gc-script", path: p.gcScript, content: script }] : []),
+            { id: "crontab", path: p.crontab, content: crontab },
+            ...(retention ? [{ id: "retention-script", path: p.retentionScript, content: retention }] : []),
+            ...(guard ? [{ id: "disk-guard-script", path: p.diskGuardScript, content: guard }] : []),
+        ],
+        digest: fingerprint(script, crontab, retention, ...(guard ? [guard] : [])),
+    };
+}
