@@ -59,10 +59,8 @@ describe("planNodeTrustDaemonSet", () => {
         expect(configKeys(trust("k3s", { pullAccount: PULL }))).not.toContain("registries.yaml");
         const s = spec(trust("k3s", { pullAccount: PULL }));
         expect(s.template.spec!.volumes).toContainEqual({ name: "secret", secret: { secretName: "sec", defaultMode: 0o400 } });
-        const annotations = plan(trust("k3s", { pullAccount: PULL })).daemonSet.args({ configMapName: "cm", secretName: "sec" }).spec as {
-            template: { metadata: { annotations: Record<string, pulumi.Output<string>> } };
-        };
-        expect(await isSecret(annotations.template.metadata.annotations["dso-registry/secret-hash"]!)).toBe(true);
+        const annotations = s.template.metadata!.annotations as unknown as Record<string, pulumi.Output<string>>;
+        expect(await isSecret(annotations["dso-registry/secret-hash"]!)).toBe(true);
     });
 
     it("has no Secret, secret volume or secret hash without a pull account", () => {
