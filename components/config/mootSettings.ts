@@ -103,14 +103,18 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
                 noServedMaven(c) ??
                 unless(c.registry.maintenance.garbageCollection.enabled, "registry.maintenance.garbageCollection.enabled false"),
         },
-        // The disk guard runs on the external host's data disk only: its script and the front's refusal with
-        // enabled, the alert's threshold with monitoring.
+        // The disk guard runs on the registry's own data disk in every placement (the external host's data
+        // directory, the pod's volume, kind.dataDir), not on a bucket: its check and the front's refusal with
+        // enabled; the alert's threshold is the external host's, with monitoring.
         {
             keys: ["registry.diskGuard"],
             mootWith: (c, at) => {
-                if (c.registry.mode !== "external-host") return `${mode(c)} (only the external host has the disk guard)`;
+                if (c.registry.mode === "existing") return `${mode(c)} (the registry's disk is not the program's)`;
                 if (c.registry.storage.kind === "s3") return 'registry.storage.kind "s3" (no data disk of the registry\'s to fill)';
                 if (covers("registry.diskGuard.warnPercent", pattern(at))) {
+                    if (c.registry.mode !== "external-host") {
+                        return `${mode(c)} (${c.registry.mode === "kind" ? "no alert rules" : "the cluster's almost-full alert fires at 10% free"})`;
+                    }
                     return unless(c.registry.monitoring.enabled, "registry.monitoring.enabled false (no alert rules)");
                 }
                 if (covers("registry.diskGuard.refusePercent", pattern(at))) {

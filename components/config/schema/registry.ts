@@ -552,14 +552,14 @@ const diskGuard = z
             .boolean()
             .default(true)
             .describe(
-                "External host: refuse new uploads (507, with a message saying the disk is full and what frees it) while the data directory's file system is used past refusePercent; pulls and deletes go on, and pushes resume by themselves once a clean-up brings it below (checked every five minutes). Uploads already started finish (docs/runbooks.md, Disk full).",
+                "Refuse new uploads (507, with a message saying the disk is full and what frees it) while the file system of the registry's data is used past refusePercent: the external host's data directory (a cron job), the in-cluster registry's volume (a disk-guard container in its pod), kind.dataDir (kind's maintenance container). Pulls and deletes go on, and pushes resume by themselves once a clean-up brings it below (checked every five minutes). Uploads already started finish. Moot with registry.storage.kind \"s3\": a bucket is no disk of the registry's to fill (docs/runbooks.md, Disk full).",
             ),
         warnPercent: percent
             .default(80)
             .describe(
-                "External host: the alert DsoRegistryDiskAlmostFull fires while the data directory's file system is used past this percentage.",
+                "External host: the alert DsoRegistryDiskAlmostFull fires while the data directory's file system is used past this percentage (in the cluster it fires at 10% of the volume free; kind has no alert rules).",
             ),
-        refusePercent: percent.default(90).describe("External host: past this percentage used, new uploads are refused (with enabled)."),
+        refusePercent: percent.default(90).describe("Past this percentage used, new uploads are refused (with enabled)."),
     })
     .refine((g) => g.warnPercent < g.refusePercent, {
         error: "warnPercent must be below refusePercent, so that the alert comes before pushes are refused",
