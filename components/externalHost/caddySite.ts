@@ -1,7 +1,8 @@
 /**
  * The registry's site in Caddy on the external host: the users files, the TLS files, the Caddyfile
  * carrying the access policy, then `caddy validate` and a reload of the front, Caddy from the pinned
- * image in a container on the host's network (sh/caddy-apply.sh).
+ * image in a container on the host's network (sh/caddy-apply.sh). `planCaddySite` decides the files, their
+ * modes and the scripts; the component only registers them.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { renderCaddyfile } from "../accessPolicy/caddyfile";
@@ -13,8 +14,8 @@ import { METRICS_PORTS } from "../shared/facts";
 import { fingerprint } from "../shared/fingerprint";
 import { withFormerType } from "../shared/formerType";
 import type { FrontAccount } from "../shared/front";
-import { type HostConnection, HostFile, type HostFileSpec, hostCommand, privileged } from "../shared/hostAccess";
-import { HostFilesCheck } from "../shared/hostFilesCheck";
+import { type HostCommandArgs, type HostConnection, HostFile, type HostFileArgs, hostCommand, privileged } from "../shared/hostAccess";
+import { HostFilesCheck, type HostFilesCheckArgs } from "../shared/hostFilesCheck";
 import { caddyApplyScript, caddyRemoveScript, FRONT_CONTAINER, FRONT_DIR, type HostLayout, hostPaths } from "./scripts";
 
 /** TLS for the Caddy site. */
@@ -143,6 +144,139 @@ export const CADDY_SITE_TYPE = "dso-registry:externalHost:CaddySite";
 /** The name of the command that applies the front: a reload, or the front made anew when its container's spec changes. */
 export const caddyApplyStepName = (name: string) => `${name}-reload`;
 
+/** One resource `CaddySite` registers: its name and its args. */
+export interface CaddySiteStep<A> {
+    readonly name: string;
+    readonly args: A;
+}
+
+/** What `CaddySite` registers, in this order (after the decoy's seed, `decoyHash`): `planCaddySite`. */
+export interface CaddySitePlan {
+    /** Every file Caddy reads: the users files, a rotation's overlap files, the TLS files, the Caddyfile last. */
+    readonly files: readonly CaddySiteStep<HostFileArgs>[];
+    /** The reload (or the front made anew), after every file. */
+    readonly reload: CaddySiteStep<HostCommandArgs>;
+    /** The read-back of every file and of the front's container, after the reload. */
+    readonly filesCheck: CaddySiteStep<HostFilesCheckArgs>;
+    /** Fingerprint of every file body; the reload's script carries it, so a changed file reloads. */
+    readonly filesFingerprint: pulumi.Output<string>;
+}
+
+/**
+ * Everything `CaddySite` registers, from its args and the decoy account's hash (`decoyHash`, a resource of
+ * the component's): the users files (the Maven deploy account's with Maven, a rotation's previous
+ * passwords while any account has one), the TLS files (only for files TLS), the Caddyfile, then the
+ * reload and the read-back.
+ */
+export function planCaddySite(name: string, args: CaddySiteArgs, decoyBcryptHash: pulumi.Output<string>): CaddySitePlan {
+    const { connection, layout } = args;
+    const secretFiles = caddySecretFiles(name, args);
+    // Every users file's accounts by name: at each check, credentials of any other user are checked against the decoy account.
+    const names = (accounts: readonly FrontAccount[]) => accounts.map((a) => a.username);
+    const accounts = {
+        push: names(args.pushAccounts),
+        pull: names(args.pullAccounts),
+        ...(args.maven ? { mavenDeploy: names([args.maven.deployAccount]) } : {}),
+    };
+    const caddyfileText = decoyBcryptHash.apply((bcryptHash) =>
+        renderCaddyfile({ ...caddySitePolicy({ ...args, overlap: secretFiles.overlap }), decoy: { accounts, bcryptHash } }),
+    );
+    const files: CaddySiteStep<HostFileArgs>[] = [
+        ...secretFiles.files,
+        // Kept on destroy: the reload's delete replaces it with a Caddyfile without the site.
+        {
+            name: `${name}-caddyfile`,
+            args: { connection, path: layout.caddyfile, mode: "0644", content: caddyfileText, retainOnDelete: true },
+        },
+    ];
+    // Reload whenever a file Caddy reads changes: the fingerprint of every body is part of the script.
+    const filesFingerprint = pulumi.unsecret(
+        pulumi.all([caddyfileText, ...secretFiles.fingerprinted]).apply((bodies) => fingerprint(...bodies)),
+    );
+    const apply = filesFingerprint.apply((fp) => privileged(caddyApplyScript(layout, fp, args.image), connection.sudo));
+    return {
+        files,
+        reload: {
+            name: caddyApplyStepName(name),
+            args: { connection, create: apply, delete: privileged(caddyRemoveScript(layout), connection.sudo) },
+        },
+        // A file of Caddy's changed by hand shows at the next refresh; the next `up` puts it back and reloads.
+        filesCheck: {
+            name: `${name}-files-check`,
+            args: {
+                connection,
+                files: files.map(({ args: f }) => ({
+                    path: f.path,
+                    mode: f.mode,
+                    content: f.content,
+                    ...(f.owner ? { owner: f.owner } : {}),
+                })),
+                afterRepair: apply,
+                containers: [FRONT_CONTAINER],
+            },
+        },
+        filesFingerprint,
+    };
+}
+
+/**
+ * The files of the site other than the Caddyfile: the users files, a rotation's overlap files, the TLS
+ * files; whether an overlap exists; and the bodies the fingerprint covers besides the Caddyfile's, in
+ * its order (the users files, the TLS files, the overlap files).
+ */
+function caddySecretFiles(
+    name: string,
+    args: CaddySiteArgs,
+): { files: CaddySiteStep<HostFileArgs>[]; overlap: boolean; fingerprinted: pulumi.Input<string>[] } {
+    const { connection } = args;
+    const paths = hostPaths(args.layout);
+    const file = (role: string, path: string, mode: string, content: pulumi.Input<string>, more: Partial<HostFileArgs> = {}) => ({
+        name: `${name}-${role}`,
+        args: { connection, path, mode, content, ...more },
+    });
+    // Secret files are root's, 0600: Caddy reads them as root in its container, with no capability to
+    // read anyone else's files; no other user of the host reads them.
+    const caddyOnly = { secret: true, owner: "root:root" };
+    const pushUsers = usersFileOutput("push", args.pushAccounts);
+    const pullUsers = usersFileOutput("pull", args.pullAccounts);
+    const files = [
+        file("users-push", paths.pushUsers, "0600", pushUsers, caddyOnly),
+        file("users-pull", paths.pullUsers, "0600", pullUsers, caddyOnly),
+    ];
+    const mavenUsers = args.maven ? usersFileOutput("push", [args.maven.deployAccount]) : pulumi.output("");
+    if (args.maven) files.push(file("users-maven-deploy", paths.mavenDeployUsers, "0600", mavenUsers, caddyOnly));
+    // A rotation's overlap: each users file's previous passwords, and the overlap file that routes to them.
+    const overlap = overlapFilesOutput({
+        push: args.pushAccounts,
+        pull: args.pullAccounts,
+        ...(args.maven ? { mavenDeploy: [args.maven.deployAccount] } : {}),
+    });
+    const overlapBodies: pulumi.Input<string>[] = [];
+    if (overlap) {
+        files.push(
+            file("overlap", paths.overlapMatchers, "0600", overlap.matchers, caddyOnly),
+            file("users-push-previous", previousUsersFile(paths.pushUsers), "0600", overlap.push, caddyOnly),
+            file("users-pull-previous", previousUsersFile(paths.pullUsers), "0600", overlap.pull, caddyOnly),
+        );
+        overlapBodies.push(overlap.matchers, overlap.push, overlap.pull);
+        if (overlap.mavenDeploy) {
+            files.push(
+                file("users-maven-deploy-previous", previousUsersFile(paths.mavenDeployUsers), "0600", overlap.mavenDeploy, caddyOnly),
+            );
+            overlapBodies.push(overlap.mavenDeploy);
+        }
+    }
+    const tlsInputs: pulumi.Input<string>[] = [];
+    if (args.tls.kind === "files") {
+        files.push(
+            file("tls-cert", paths.tlsCert, "0644", args.tls.certificatePem),
+            file("tls-key", paths.tlsKey, "0600", args.tls.privateKeyPem, caddyOnly),
+        );
+        tlsInputs.push(args.tls.certificatePem, args.tls.privateKeyPem);
+    }
+    return { files, overlap: overlap !== undefined, fingerprinted: [pushUsers, pullUsers, mavenUsers, ...tlsInputs, ...overlapBodies] };
+}
+
 /** Caddy's files and the reload; on destroy the Caddyfile is replaced by one without the site. */
 export class CaddySite extends pulumi.ComponentResource {
     /**
@@ -153,96 +287,11 @@ export class CaddySite extends pulumi.ComponentResource {
 
     constructor(name: string, args: CaddySiteArgs, opts?: pulumi.ComponentResourceOptions) {
         super(CADDY_SITE_TYPE, name, {}, withFormerType(opts, "dso:externalHost:CaddySite"));
-        const { connection, layout } = args;
-        const paths = hostPaths(layout);
-        const file = (
-            role: string,
-            path: string,
-            mode: string,
-            content: pulumi.Input<string>,
-            more: { secret?: boolean; owner?: string; retainOnDelete?: boolean } = {},
-        ) => {
-            checked.push({ path, mode, content, ...(more.owner ? { owner: more.owner } : {}) });
-            return new HostFile(`${name}-${role}`, { connection, path, mode, content, ...more }, { parent: this });
-        };
-        /** Every file Caddy reads, as placed: read back at each refresh (HostFilesCheck). */
-        const checked: (HostFileSpec & { content: pulumi.Input<string> })[] = [];
-        // Secret files are root's, 0600: Caddy reads them as root in its container, with no capability to
-        // read anyone else's files; no other user of the host reads them.
-        const caddyOnly = { secret: true, owner: "root:root" };
-
-        const pushUsers = usersFileOutput("push", args.pushAccounts);
-        const pullUsers = usersFileOutput("pull", args.pullAccounts);
-        const files = [
-            file("users-push", paths.pushUsers, "0600", pushUsers, caddyOnly),
-            file("users-pull", paths.pullUsers, "0600", pullUsers, caddyOnly),
-        ];
-        const mavenUsers = args.maven ? usersFileOutput("push", [args.maven.deployAccount]) : pulumi.output("");
-        if (args.maven) files.push(file("users-maven-deploy", paths.mavenDeployUsers, "0600", mavenUsers, caddyOnly));
-        // A rotation's overlap: each users file's previous passwords, and the overlap file that routes to them.
-        const overlap = overlapFilesOutput({
-            push: args.pushAccounts,
-            pull: args.pullAccounts,
-            ...(args.maven ? { mavenDeploy: [args.maven.deployAccount] } : {}),
-        });
-        const overlapBodies: pulumi.Input<string>[] = [];
-        if (overlap) {
-            files.push(
-                file("overlap", paths.overlapMatchers, "0600", overlap.matchers, caddyOnly),
-                file("users-push-previous", previousUsersFile(paths.pushUsers), "0600", overlap.push, caddyOnly),
-                file("users-pull-previous", previousUsersFile(paths.pullUsers), "0600", overlap.pull, caddyOnly),
-            );
-            overlapBodies.push(overlap.matchers, overlap.push, overlap.pull);
-            if (overlap.mavenDeploy) {
-                files.push(
-                    file("users-maven-deploy-previous", previousUsersFile(paths.mavenDeployUsers), "0600", overlap.mavenDeploy, caddyOnly),
-                );
-                overlapBodies.push(overlap.mavenDeploy);
-            }
-        }
-        const tlsInputs: pulumi.Input<string>[] = [];
-        if (args.tls.kind === "files") {
-            files.push(
-                file("tls-cert", paths.tlsCert, "0644", args.tls.certificatePem),
-                file("tls-key", paths.tlsKey, "0600", args.tls.privateKeyPem, caddyOnly),
-            );
-            tlsInputs.push(args.tls.certificatePem, args.tls.privateKeyPem);
-        }
-        // Every users file's accounts by name: at each check, credentials of any other user are checked against the decoy account.
-        const names = (accounts: readonly FrontAccount[]) => accounts.map((a) => a.username);
-        const accounts = {
-            push: names(args.pushAccounts),
-            pull: names(args.pullAccounts),
-            ...(args.maven ? { mavenDeploy: names([args.maven.deployAccount]) } : {}),
-        };
-        const caddyfileText = decoyHash(`${name}-decoy`, this).apply((bcryptHash) =>
-            renderCaddyfile({ ...caddySitePolicy({ ...args, overlap: overlap !== undefined }), decoy: { accounts, bcryptHash } }),
-        );
-        // Kept on destroy: the reload's delete replaces it with a Caddyfile without the site.
-        files.push(file("caddyfile", layout.caddyfile, "0644", caddyfileText, { retainOnDelete: true }));
-
-        // Reload whenever a file Caddy reads changes: the fingerprint of every body is part of the script.
-        this.filesFingerprint = pulumi.unsecret(
-            pulumi
-                .all([caddyfileText, pushUsers, pullUsers, mavenUsers, ...tlsInputs, ...overlapBodies])
-                .apply((bodies) => fingerprint(...bodies)),
-        );
-        const apply = this.filesFingerprint.apply((fp) => privileged(caddyApplyScript(layout, fp, args.image), connection.sudo));
-        const reload = hostCommand(
-            caddyApplyStepName(name),
-            {
-                connection,
-                create: apply,
-                delete: privileged(caddyRemoveScript(layout), connection.sudo),
-            },
-            { parent: this, dependsOn: files },
-        );
-        // A file of Caddy's changed by hand shows at the next refresh; the next `up` puts it back and reloads.
-        new HostFilesCheck(
-            `${name}-files-check`,
-            { connection, files: checked, afterRepair: apply, containers: [FRONT_CONTAINER] },
-            { parent: this, dependsOn: [reload] },
-        );
+        const plan = planCaddySite(name, args, decoyHash(`${name}-decoy`, this));
+        const files = plan.files.map((f) => new HostFile(f.name, f.args, { parent: this }));
+        const reload = hostCommand(plan.reload.name, plan.reload.args, { parent: this, dependsOn: files });
+        new HostFilesCheck(plan.filesCheck.name, plan.filesCheck.args, { parent: this, dependsOn: [reload] });
+        this.filesFingerprint = plan.filesFingerprint;
         this.registerOutputs({});
     }
 }
