@@ -11,7 +11,7 @@ import type { PreviousPassword } from "../accessPolicy/usersFile";
 import { DEFAULT_PUSH_USERNAME, DEFAULT_ROTATION, type WithDefaults } from "../shared/defaults";
 import { PROJECT } from "../shared/facts";
 import { withFormerType } from "../shared/formerType";
-import { PasswordOverlap } from "./passwordOverlap";
+import { PasswordOverlap, type PasswordOverlapArgs } from "./passwordOverlap";
 
 /** A registry account. `password` and `bcryptHash` are secret Outputs. */
 export interface RegistryAccount {
@@ -130,6 +130,101 @@ export const REGISTRY_ACCOUNTS_TYPE = "dso-registry:accounts:RegistryAccounts";
 /** The name of the PasswordOverlap that keeps a generated password's previous value, from the password's name. */
 export const passwordOverlapName = (passwordName: string) => `${passwordName}-overlap`;
 
+/** A generated password `RegistryAccounts` registers: its RandomPassword, and the PasswordOverlap that keeps its previous value. */
+export interface PlannedGeneratedPassword {
+    readonly name: string;
+    readonly args: random.RandomPasswordArgs;
+    /** With the rotation's overlap (`overlapHours`); none without one. */
+    readonly overlap?: {
+        readonly name: string;
+        /** With the password's value and hash (secret). */
+        readonly args: (account: {
+            readonly password: pulumi.Output<string>;
+            readonly bcryptHash: pulumi.Output<string>;
+        }) => PasswordOverlapArgs;
+    };
+}
+
+/** One account: its generated password to register, or the supplied one with its hash. */
+export type PlannedAccount =
+    | { readonly username: string; readonly generated: PlannedGeneratedPassword }
+    | { readonly username: string; readonly supplied: Pick<RegistryAccount, "password" | "bcryptHash"> };
+
+/** What `RegistryAccounts` registers (the generated passwords in this order: push, pull, scoped push, read): `planRegistryAccounts`. */
+export interface RegistryAccountsPlan {
+    readonly push: PlannedAccount;
+    readonly pull?: PlannedAccount;
+    readonly scopedPush: readonly (PlannedAccount & { readonly prefixes: readonly string[] })[];
+    readonly read: readonly PlannedAccount[];
+}
+
+/**
+ * Everything `RegistryAccounts` registers, from its args with the defaults applied, or why they cannot
+ * work (a user name twice): which accounts get a generated password, its resource name and keepers,
+ * the overlap that keeps its previous value, and the hash of each supplied password.
+ */
+export function planRegistryAccounts(
+    name: string,
+    args: RegistryAccountsArgsWithDefaults,
+): RegistryAccountsPlan | { readonly problem: string } {
+    if (args.pull && args.pull.username === args.push.username) {
+        return { problem: `the pull-only account needs its own user name, not "${args.push.username}"` };
+    }
+    const names = [
+        args.push.username,
+        ...(args.scopedPush ?? []).map((a) => a.username),
+        ...(args.pull ? [args.pull.username] : []),
+        ...(args.read ?? []).map((a) => a.username),
+    ];
+    const twice = names.find((n, i) => names.indexOf(n) !== i);
+    if (twice !== undefined) return { problem: `two accounts are named "${twice}"; each needs its own user name` };
+    const { overlapHours } = args;
+    // The keepers of a generated password: any change replaces it. An account's own rotation is a
+    // keeper only once set, so that stacks from before it keep their passwords.
+    const generated = (role: string, username: string, own?: string): PlannedAccount => ({
+        username,
+        generated: {
+            name: `${name}-${role}`,
+            args: {
+                length: 40,
+                special: false,
+                keepers: {
+                    username,
+                    rotation: args.rotation,
+                    ...(args.agePeriod ? { agePeriod: args.agePeriod } : {}),
+                    ...(own !== undefined ? { accountRotation: own } : {}),
+                },
+            },
+            ...(overlapHours
+                ? {
+                      overlap: {
+                          name: passwordOverlapName(`${name}-${role}`),
+                          args: ({ password, bcryptHash }) => ({ password, bcryptHash, overlapHours }),
+                      },
+                  }
+                : {}),
+        },
+    });
+    const supplied = (username: string, password: pulumi.Input<string>): PlannedAccount => {
+        const secretPassword = pulumi.secret(pulumi.output(password));
+        return {
+            username,
+            supplied: {
+                password: secretPassword,
+                bcryptHash: pulumi.secret(secretPassword.apply((p) => deterministicBcrypt(username, p))),
+            },
+        };
+    };
+    const named = (role: string, a: NamedAccountArgs) =>
+        a.password === undefined ? generated(`${role}-${a.username}`, a.username, a.rotation) : supplied(a.username, a.password);
+    return {
+        push: args.push.password === undefined ? generated("push", args.push.username) : supplied(args.push.username, args.push.password),
+        ...(args.pull ? { pull: generated("pull", args.pull.username) } : {}),
+        scopedPush: (args.scopedPush ?? []).map((a) => ({ ...named("push", a), prefixes: a.prefixes })),
+        read: (args.read ?? []).map((a) => named("read", a)),
+    };
+}
+
 export class RegistryAccounts extends pulumi.ComponentResource {
     readonly push: RegistryAccount;
     /** The scoped push accounts, in the order given (none unless asked for). */
@@ -142,67 +237,29 @@ export class RegistryAccounts extends pulumi.ComponentResource {
 
     constructor(name: string, given: RegistryAccountsArgs = {}, opts?: pulumi.ComponentResourceOptions) {
         super(REGISTRY_ACCOUNTS_TYPE, name, {}, withFormerType(opts, "dso:registry:RegistryAccounts"));
-        const args = registryAccountsDefaults(given);
-        if (args.pull && args.pull.username === args.push.username) {
-            throw new pulumi.ResourceError(
-                `RegistryAccounts ${name}: the pull-only account needs its own user name, not "${args.push.username}"`,
-                this,
-            );
-        }
-        const names = [
-            args.push.username,
-            ...(args.scopedPush ?? []).map((a) => a.username),
-            ...(args.pull ? [args.pull.username] : []),
-            ...(args.read ?? []).map((a) => a.username),
-        ];
-        const twice = names.find((n, i) => names.indexOf(n) !== i);
-        if (twice !== undefined) {
-            throw new pulumi.ResourceError(
-                `RegistryAccounts ${name}: two accounts are named "${twice}"; each needs its own user name`,
-                this,
-            );
-        }
-        // The keepers of a generated password: any change replaces it. An account's own rotation is a
-        // keeper only once set, so that stacks from before it keep their passwords.
-        const generated = (role: string, username: string, own?: string): RegistryAccount => {
-            const password = new random.RandomPassword(
-                `${name}-${role}`,
-                {
-                    length: 40,
-                    special: false,
-                    keepers: {
-                        username,
-                        rotation: args.rotation,
-                        ...(args.agePeriod ? { agePeriod: args.agePeriod } : {}),
-                        ...(own !== undefined ? { accountRotation: own } : {}),
-                    },
-                },
-                { parent: this },
-            );
-            const account = { username, password: pulumi.secret(password.result), bcryptHash: pulumi.secret(password.bcryptHash) };
-            if (!args.overlapHours) return account;
-            const overlap = new PasswordOverlap(
-                passwordOverlapName(`${name}-${role}`),
-                { password: account.password, bcryptHash: account.bcryptHash, overlapHours: args.overlapHours },
-                { parent: this },
-            );
-            return { ...account, previous: overlap.forFronts, previousUntil: pulumi.unsecret(overlap.forFronts.apply((p) => p?.until)) };
-        };
-        const supplied = (username: string, password: pulumi.Input<string>): RegistryAccount => {
-            const secretPassword = pulumi.secret(pulumi.output(password));
+        const plan = planRegistryAccounts(name, registryAccountsDefaults(given));
+        if ("problem" in plan) throw new pulumi.ResourceError(`RegistryAccounts ${name}: ${plan.problem}`, this);
+        const account = (planned: PlannedAccount): RegistryAccount => {
+            if ("supplied" in planned) return { username: planned.username, ...planned.supplied };
+            const { generated } = planned;
+            const password = new random.RandomPassword(generated.name, generated.args, { parent: this });
+            const registered = {
+                username: planned.username,
+                password: pulumi.secret(password.result),
+                bcryptHash: pulumi.secret(password.bcryptHash),
+            };
+            if (!generated.overlap) return registered;
+            const overlap = new PasswordOverlap(generated.overlap.name, generated.overlap.args(registered), { parent: this });
             return {
-                username,
-                password: secretPassword,
-                bcryptHash: pulumi.secret(secretPassword.apply((p) => deterministicBcrypt(username, p))),
+                ...registered,
+                previous: overlap.forFronts,
+                previousUntil: pulumi.unsecret(overlap.forFronts.apply((p) => p?.until)),
             };
         };
-        this.push =
-            args.push.password === undefined ? generated("push", args.push.username) : supplied(args.push.username, args.push.password);
-        this.pull = args.pull ? generated("pull", args.pull.username) : undefined;
-        const named = (role: string, a: NamedAccountArgs) =>
-            a.password === undefined ? generated(`${role}-${a.username}`, a.username, a.rotation) : supplied(a.username, a.password);
-        this.scopedPush = (args.scopedPush ?? []).map((a) => ({ ...named("push", a), prefixes: a.prefixes }));
-        this.read = (args.read ?? []).map((a) => named("read", a));
+        this.push = account(plan.push);
+        this.pull = plan.pull && account(plan.pull);
+        this.scopedPush = plan.scopedPush.map((a) => ({ ...account(a), prefixes: a.prefixes }));
+        this.read = plan.read.map(account);
         const accounts = [this.push, ...this.scopedPush, ...(this.pull ? [this.pull] : []), ...this.read];
         this.htpasswd = htpasswdOutput(accounts);
         this.registerOutputs({});
