@@ -1,7 +1,7 @@
 /**
  * The registry's access policy as data: what the front (Caddy before Docker Distribution) is told, the
  * names and numbers its rules share, and the check that a policy can be rendered. Both placements
- * build an `AccessPolicy` and render it with `renderCaddyfile` (caddyfile.ts); the accounts it
+ * build an `AccessPolicy` and render it with `renderCaddyfile` (caddyfile/); the accounts it
  * imports come from `renderUsersFile` (usersFile.ts).
  *
  * The rules, in short: the ping and every write need credentials, reads are anonymous unless pulls

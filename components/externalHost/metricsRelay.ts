@@ -4,7 +4,7 @@
  * Caddy container sharing that container's network namespace passes `GET`/`HEAD /metrics` to it and
  * answers everything else 404. The registry container publishes the relay's port on the host's
  * loopback, where Prometheus scrapes it. The cluster does the same with its Caddy sidecar
- * (components/accessPolicy/caddyfile.ts, `metricsSites`).
+ * (components/accessPolicy/caddyfile/observability.ts, `metricsSites`).
  */
 /** Name of the relay's container. */
 export const METRICS_RELAY_CONTAINER = "dso-registry-metrics";

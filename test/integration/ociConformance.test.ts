@@ -7,7 +7,7 @@
  * does not is listed, and passes through the fronts too.
  *
  * Covers: components/externalHost/caddySite.ts (caddySitePolicy), components/inCluster/inClusterRegistry.ts
- * (sidecarPolicy, renderSidecarCaddyfile), components/kind/front.ts (kindFrontPolicy), components/accessPolicy/caddyfile.ts.
+ * (sidecarPolicy, renderSidecarCaddyfile), components/kind/front.ts (kindFrontPolicy), components/accessPolicy/caddyfile/index.ts.
  */
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";

@@ -1,5 +1,5 @@
 /**
- * What monitoring adds to the rendered Caddyfile (components/accessPolicy/caddyfile.ts): the metrics
+ * What monitoring adds to the rendered Caddyfile (components/accessPolicy/caddyfile/observability.ts): the metrics
  * listener, loopback-only and serving /metrics alone, a textfile served on it, and the access log, which
  * drops credentials.
  */

@@ -1,8 +1,10 @@
 /**
- * components/accessPolicy/caddyfile.ts, `renderCaddyfile`: the rules appear in the order that makes them
+ * components/accessPolicy/caddyfile/index.ts, `renderCaddyfile`: the rules appear in the order that makes them
  * work, and bad input is refused with a message that says what to change. (The policy's checks:
  * policy.test.ts; the users files: usersFile.test.ts; every Caddyfile variant against the real
- * `caddy validate`: test/integration/accessPolicy.test.ts.)
+ * `caddy validate`: test/integration/accessPolicy.test.ts; each group of rules alone: the test named after
+ * its module.)
+ * Covers: components/accessPolicy/caddyfile/index.ts.
  */
 import { describe, expect, test } from "vitest";
 import { BLOB_PATH, base64PrefixPattern, MAX_AUTHORIZATION_LENGTH, renderCaddyfile } from "../../components/accessPolicy/caddyfile";

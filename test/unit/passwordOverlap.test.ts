@@ -1,7 +1,7 @@
 /**
  * Rotation with an overlap, the pure parts: the overlaps the PasswordOverlap resource refuses
  * (components/accounts/passwordOverlap.ts), the overlap file and previous-passwords files the fronts
- * import (usersFile.ts), and the password checks the Caddyfile gets (caddyfile.ts). What the resource
+ * import (usersFile.ts), and the password checks the Caddyfile gets (caddyfile/passwordChecks.ts). What the resource
  * keeps across a rotation: passwordOverlapProvider.test.ts. The same files on real Caddy and fail2ban:
  * test/integration/rotationOverlap.test.ts.
  */

@@ -1,0 +1,131 @@
+/**
+ * The Caddyfile's global options (admin endpoint, TLS automation, the server's timeouts, protocols and
+ * header limits) and the requests refused for their shape before any rule reads them.
+ */
+
+import { UI_PATH } from "../../registryUi/environment";
+import { type AccessPolicy, TOKEN_PATH } from "../policy";
+import { regexpLiteral } from "./syntax";
+
+/** The global options block: the admin endpoint, TLS automation, and the server's deadlines, protocols and header limit. */
+export function globalOptions(policy: AccessPolicy): string[] {
+    const lines: string[] = [];
+    if (policy.admin !== undefined) lines.push(`\tadmin ${policy.admin}`);
+    switch (policy.tls.kind) {
+        case "acme":
+            lines.push(`\temail ${policy.tls.email}`);
+            if (policy.tls.directory) lines.push(`\tacme_ca ${policy.tls.directory}`);
+            break;
+        case "files":
+            // The certificate is ours: no ACME, and no second listener on port 80 for redirects.
+            lines.push("\tauto_https disable_redirects");
+            break;
+        case "plain-http":
+            lines.push("\tauto_https off");
+            break;
+    }
+    lines.push(
+        "\tservers {",
+        // Layers can take a long time to upload and download: no read or write deadline on bodies,
+        // only on the request header and on idle keep-alive connections.
+        "\t\ttimeouts {",
+        `\t\t\tread_header ${READ_HEADER_SECONDS}s`,
+        "\t\t\tidle 5m",
+        "\t\t}",
+        // HTTP/3 is not used by registry clients; without it there is no UDP listener to firewall. HTTP/2
+        // only where the Caddy that runs has the rapid-reset fix (`AccessPolicy.http2`).
+        `\t\tprotocols h1${policy.http2 === false ? "" : " h2"}`,
+        `\t\tmax_header_size ${MAX_HEADER_SIZE}`,
+        // Behind a Gateway's controller: the client it names in X-Forwarded-For, read right to left past
+        // the trusted proxies, so an address a client writes in front of it is never taken.
+        ...(policy.trustedProxies && policy.trustedProxies.length > 0
+            ? [`\t\ttrusted_proxies static ${policy.trustedProxies.join(" ")}`, "\t\ttrusted_proxies_strict"]
+            : []),
+        // Request counts, codes and durations per handler, served on the metrics listener only.
+        ...(policy.metrics ? ["\t\tmetrics"] : []),
+        "\t}",
+    );
+    return ["{", ...lines, "}"];
+}
+
+/**
+ * The longest Authorization value the front reads (characters): far above any account's Basic
+ * credentials or token, and far below what would let Caddy's cache of password checks (keyed by the
+ * plaintext, up to 1,000 entries a check) grow the front's memory. Longer values get 431 before any check.
+ */
+export const MAX_AUTHORIZATION_LENGTH = 4096;
+
+/**
+ * A request header block larger than this gets 431 from Caddy's HTTP server before any handler, and the
+ * connection is closed: registry clients send a few hundred bytes, a browser on the UI's origin a few KiB of
+ * cookies, an Authorization value at most MAX_AUTHORIZATION_LENGTH. Each connection still reading its head
+ * holds up to this much (and Go's 4 KiB of slack): with READ_HEADER_SECONDS, it bounds what a client that
+ * never finishes its head costs the front. Why: docs/decisions/access-policy.md#slow-clients
+ */
+export const MAX_HEADER_SIZE = "16KiB";
+
+/**
+ * Seconds a connection has for its TLS handshake and a request's head (from the first byte of a request
+ * on a kept-alive one): a real client sends its head in one write; a connection that has not sent it by
+ * then is closed, and its memory freed. Bodies have no such deadline (uploads and downloads of large
+ * layers over slow links). Why: docs/decisions/access-policy.md#slow-clients
+ */
+export const READ_HEADER_SECONDS = 10;
+
+/**
+ * A regular expression for a value longer than `length` characters (RE2 repeats at most 1000 times).
+ */
+function longerThan(length: number): string {
+    const whole = Math.floor(length / 1000);
+    return `^${".{1000}".repeat(whole)}.{${length - whole * 1000 + 1}}`;
+}
+
+/**
+ * The paths whose routes Caddy chooses by a `path` matcher, which ignores case: the token endpoint (exact),
+ * the registry's API, the Maven repository and the UI (prefixes). A proxy in front may match them with
+ * case (ingress-nginx's `Exact` location for the token endpoint carries the login limit).
+ */
+function routePrefixes(policy: AccessPolicy): { readonly path: string; readonly exact: boolean }[] {
+    return [
+        { path: TOKEN_PATH, exact: true },
+        { path: "/v2", exact: false },
+        ...(policy.maven ? [{ path: `/${policy.maven.pathPrefix}`, exact: false }] : []),
+        ...(policy.uiUpstream ? [{ path: UI_PATH.replace(/\/$/, ""), exact: false }] : []),
+    ];
+}
+
+/**
+ * One matcher per route prefix: the path names it in another case (`/V2/TOKEN`). Such a request is
+ * refused, so it meets no route that a proxy in front matched under other rules.
+ */
+function caseVariantMatchers(policy: AccessPolicy): string[] {
+    return routePrefixes(policy).flatMap(({ path, exact }, i) => {
+        const pattern = `^${regexpLiteral(path)}${exact ? "$" : "(?:/|$)"}`;
+        return [`\t@caseVariant${i} {`, `\t\tpath_regexp (?i)${pattern}`, `\t\tnot path_regexp ${pattern}`, "\t}"];
+    });
+}
+
+/**
+ * Requests refused for their shape before any rule reads them: a route prefix in another case (404), more
+ * than one Authorization value (basicauth reads the first, the decoy's matchers any: 400), an
+ * Authorization value longer than MAX_AUTHORIZATION_LENGTH (431). Why: docs/decisions/access-policy.md#request-shape
+ */
+export function requestShapeAnswers(policy: AccessPolicy): string[] {
+    return [
+        ...routePrefixes(policy).map((_, i) => `\t\trespond @caseVariant${i} 404`),
+        '\t\trespond @authorizationTwice "Send one Authorization header with one credential" 400',
+        `\t\trespond @authorizationTooLong "Authorization longer than ${MAX_AUTHORIZATION_LENGTH} characters" 431`,
+    ];
+}
+
+/**
+ * The site's matchers of a request's shape: more than one Authorization value, one longer than
+ * MAX_AUTHORIZATION_LENGTH, a route prefix in another case (`requestShapeAnswers` refuses them).
+ */
+export function requestShapeMatchers(policy: AccessPolicy): string[] {
+    return [
+        `\t@authorizationTwice vars_regexp {http.request.header.Authorization} ,`,
+        `\t@authorizationTooLong vars_regexp {http.request.header.Authorization} ${longerThan(MAX_AUTHORIZATION_LENGTH)}`,
+        ...caseVariantMatchers(policy),
+    ];
+}

@@ -1,0 +1,149 @@
+/**
+ * The front's answers while a signal holds: the read-only maintenance window (503 to writes and to a
+ * pusher's blob check) and the disk guard (507 to new uploads), with their matchers.
+ */
+
+import { READ_ONLY_BODY_READ_LIMIT, READ_ONLY_RETRY_AFTER_SECONDS, type ReadOnlySignal } from "../policy";
+import { escapeBraces, registryError } from "./syntax";
+
+/** The name of a signal's matcher: one matcher per kind, since a named matcher's conditions all have to hold. */
+export function maintenanceMatcherName(kind: ReadOnlySignal["kind"]): string {
+    return `@maintenance-${kind}`;
+}
+
+/**
+ * A pusher's check whether a blob exists (HEAD on a blob) during the window: it gets the window's 503
+ * too. Pulls fetch blobs with GET. Why: docs/decisions/access-policy.md#the-blob-check-during-the-window
+ */
+function blobCheckMatcherName(kind: ReadOnlySignal["kind"]): string {
+    return `@maintenance-${kind}-blob-check`;
+}
+
+/** Any blob of any repository, by digest (the blob check's path). */
+const BLOB_CHECK_PATH = "^/v2/.+/blobs/sha256:[0-9a-f]{64}$";
+
+/** The kinds of signal present, in order: each gets its matchers and their 503 routes. */
+export function signalKinds(signals: readonly ReadOnlySignal[]): ReadOnlySignal["kind"][] {
+    return [...new Set(signals.map((s) => s.kind))];
+}
+
+/**
+ * A pusher's blob check (HEAD on a blob) during the read-only maintenance window: the window's 503,
+ * before any credential check. A HEAD carries no body: nothing is read. One route per kind of signal.
+ * Why: docs/decisions/access-policy.md#the-blob-check-during-the-window
+ */
+export function blobCheckAnswer(signals: readonly ReadOnlySignal[]): string[] {
+    return signalKinds(signals).flatMap((kind) => [`\t\troute ${blobCheckMatcherName(kind)} {`, ...unavailableAnswer("\t\t\t"), "\t\t}"]);
+}
+
+/**
+ * Writes during the read-only maintenance window: 503, Retry-After and a registry error that says
+ * what is going on. Placed after the push accounts' password check: a write without valid push
+ * credentials gets the 401 it gets outside the window, at once and without its body being read; only
+ * an authenticated write has its body read first (`readBodyFirst`). One route per kind of signal, with
+ * the same answer: the window is open while any signal is.
+ * Why: docs/decisions/access-policy.md#the-read-only-window and #the-window-reads-the-body-first
+ */
+export function readOnlyAnswer(signals: readonly ReadOnlySignal[]): string[] {
+    return signalKinds(signals).flatMap((kind) => [
+        `\t\troute ${maintenanceMatcherName(kind)} {`,
+        ...readBodyFirst("\t\t\t"),
+        ...unavailableAnswer("\t\t\t"),
+        "\t\t}",
+    ]);
+}
+
+/** The window's answer: 503, Retry-After and a registry error that says what is going on. */
+function unavailableAnswer(indent: string): string[] {
+    const message =
+        "the registry is in its read-only maintenance window (garbage collection or backup): pulls work, pushes do not; retry the push in a few minutes";
+    return [
+        "header {",
+        `\tRetry-After ${READ_ONLY_RETRY_AFTER_SECONDS}`,
+        "\tContent-Type application/json",
+        "\tDocker-Distribution-Api-Version registry/2.0",
+        "}",
+        `respond \`${escapeBraces(registryError("UNAVAILABLE", message))}\` 503`,
+    ].map((l) => `${indent}${l}`);
+}
+
+/**
+ * The disk guard's matcher, while its marker exists: a new blob upload (POST to a repository's
+ * `blobs/uploads/`, a cross-repository mount included). Upload sessions already open go on (their
+ * PATCH and PUT), and so do manifests, pulls and deletes (which free space).
+ */
+export function diskFullMatcher(marker: string): string[] {
+    return [
+        "\t@diskFull {",
+        "\t\tmethod POST",
+        `\t\tpath_regexp ${UPLOAD_START_PATH}`,
+        "\t\tfile {",
+        "\t\t\troot /",
+        `\t\t\ttry_files ${marker}`,
+        "\t\t}",
+        "\t}",
+    ];
+}
+
+/** Where a blob upload starts: POST /v2/<name>/blobs/uploads/. */
+const UPLOAD_START_PATH = "^/v2/.+/blobs/uploads/?$";
+
+/** The message of the disk guard's refusal: what is wrong, that pulls go on, and what frees space. */
+export const DISK_FULL_MESSAGE =
+    "the registry's disk is almost full, so it takes no new uploads: pulls work, pushes do not. An operator frees space (docs/runbooks.md, Disk full: delete unused tags, then run the garbage collection); pushes resume by themselves within five minutes of it";
+
+/**
+ * New blob uploads while the disk guard's marker exists: 507 Insufficient Storage and a registry error that
+ * says so, on the window's path (after the push accounts' check, the body read first: `readBodyFirst`).
+ */
+export function diskFullAnswer(): string[] {
+    return [
+        "\t\troute @diskFull {",
+        ...readBodyFirst("\t\t\t"),
+        "\t\t\theader {",
+        "\t\t\t\tContent-Type application/json",
+        "\t\t\t\tDocker-Distribution-Api-Version registry/2.0",
+        "\t\t\t}",
+        `\t\t\trespond \`${escapeBraces(registryError("DENIED", DISK_FULL_MESSAGE))}\` 507`,
+        "\t\t}",
+    ];
+}
+
+/**
+ * Reads a refused write's body (up to READ_ONLY_BODY_READ_LIMIT) before the answer: a Go client
+ * (docker, skopeo) still writing a blob when the 503 comes reports a reset connection instead of it.
+ * The placeholder `{http.request.body}` is what reads it; the variable is used nowhere else. Only
+ * after a password check: the front never holds a body for a client it has not authenticated.
+ * Why: docs/decisions/access-policy.md#the-window-reads-the-body-first
+ */
+export function readBodyFirst(indent: string): string[] {
+    return [
+        `${indent}request_body {`,
+        `${indent}\tmax_size ${READ_ONLY_BODY_READ_LIMIT}`,
+        `${indent}}`,
+        `${indent}vars refused_body {http.request.body}`,
+    ];
+}
+
+/** One matcher per kind: the files' matcher holds when any of its files exists (try_files, first_exist). */
+export function readOnlyMatchers(signals: readonly ReadOnlySignal[]): string[] {
+    return signalKinds(signals).flatMap((kind) => {
+        const files = signals.flatMap((s) => (s.kind === "file" ? [s.path] : []));
+        const names = signals.flatMap((s) => (s.kind === "env" ? [s.name] : []));
+        const test =
+            kind === "file"
+                ? ["\t\tfile {", "\t\t\troot /", `\t\t\ttry_files ${files.join(" ")}`, "\t\t}"]
+                : [`\t\texpression \`{env.${names[0]}} != ""\``];
+        return [
+            `\t${maintenanceMatcherName(kind)} {`,
+            "\t\tnot method GET HEAD",
+            ...test,
+            "\t}",
+            `\t${blobCheckMatcherName(kind)} {`,
+            "\t\tmethod HEAD",
+            `\t\tpath_regexp ${BLOB_CHECK_PATH}`,
+            ...test,
+            "\t}",
+        ];
+    });
+}

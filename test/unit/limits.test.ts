@@ -1,0 +1,76 @@
+/**
+ * The Caddyfile's global options and request limits (components/accessPolicy/caddyfile/limits.ts): TLS
+ * automation per TLS kind, the server's deadlines and protocols, and the requests refused for their shape.
+ */
+import { describe, expect, it } from "vitest";
+import {
+    globalOptions,
+    MAX_AUTHORIZATION_LENGTH,
+    requestShapeAnswers,
+    requestShapeMatchers,
+} from "../../components/accessPolicy/caddyfile/limits";
+import type { AccessPolicy } from "../../components/accessPolicy/policy";
+import { BASE_POLICY } from "../support/accessPolicy";
+
+describe("globalOptions", () => {
+    it.each([
+        ["files", BASE_POLICY.tls, ["\tauto_https disable_redirects"]],
+        ["plain HTTP", { kind: "plain-http" }, ["\tauto_https off"]],
+        [
+            "ACME",
+            { kind: "acme", email: "ops@example.com", directory: "https://acme.example/dir" },
+            ["\temail ops@example.com", "\tacme_ca https://acme.example/dir"],
+        ],
+    ] as const)("%s TLS: only its own automation settings", (_, tls, lines) => {
+        const options = globalOptions({ ...BASE_POLICY, tls } as AccessPolicy);
+        expect(options.filter((l) => /^\t(auto_https|email|acme_ca)/.test(l))).toEqual(lines);
+    });
+
+    it("offers HTTP/2 unless the policy turns it off, and never HTTP/3", () => {
+        expect(globalOptions(BASE_POLICY)).toContain("\t\tprotocols h1 h2");
+        expect(globalOptions({ ...BASE_POLICY, http2: false })).toContain("\t\tprotocols h1");
+    });
+
+    it("reads the client's address past trusted proxies only when the policy names them", () => {
+        expect(globalOptions(BASE_POLICY).join("\n")).not.toContain("trusted_proxies");
+        expect(globalOptions({ ...BASE_POLICY, trustedProxies: ["10.1.0.0/16"] })).toEqual(
+            expect.arrayContaining(["\t\ttrusted_proxies static 10.1.0.0/16", "\t\ttrusted_proxies_strict"]),
+        );
+    });
+
+    it("moves the admin endpoint where the policy says, and serves metrics only with monitoring", () => {
+        expect(globalOptions({ ...BASE_POLICY, admin: "unix//run/caddy-admin.sock" })).toContain("\tadmin unix//run/caddy-admin.sock");
+        expect(globalOptions(BASE_POLICY)).not.toContain("\t\tmetrics");
+        expect(globalOptions({ ...BASE_POLICY, metrics: { port: 9180 } })).toContain("\t\tmetrics");
+    });
+});
+
+describe("requestShapeMatchers", () => {
+    it("finds an Authorization value longer than MAX_AUTHORIZATION_LENGTH, and none at it", () => {
+        const line = requestShapeMatchers(BASE_POLICY).find((l) => l.includes("@authorizationTooLong"))!;
+        const tooLong = new RegExp(line.split(" ").at(-1)!);
+        expect(tooLong.test("x".repeat(MAX_AUTHORIZATION_LENGTH + 1))).toBe(true);
+        expect(tooLong.test("x".repeat(MAX_AUTHORIZATION_LENGTH))).toBe(false);
+    });
+
+    it("has one case-variant matcher, and one refusal, per route prefix: the UI's and Maven's only when served", () => {
+        const count = (policy: AccessPolicy) => requestShapeMatchers(policy).filter((l) => /^\t@caseVariant\d+ \{$/.test(l)).length;
+        const served: AccessPolicy = {
+            ...BASE_POLICY,
+            uiUpstream: "127.0.0.1:8081",
+            maven: { pathPrefix: "maven-releases", requiresAuthForPull: false, upstream: "unix//run/m.sock", deployUsersFile: "/etc/m" },
+        };
+        expect(count(BASE_POLICY)).toBe(2);
+        expect(count(served)).toBe(4);
+        expect(requestShapeAnswers(served).filter((l) => l.includes("@caseVariant"))).toHaveLength(4);
+    });
+
+    it("matches a route prefix in another case, and not the prefix as written", () => {
+        const lines = requestShapeMatchers(BASE_POLICY);
+        const at = lines.indexOf("\t@caseVariant1 {");
+        const [variant, exact] = [lines[at + 1]!, lines[at + 2]!].map((l) => l.split(" ").at(-1)!);
+        const anyCase = new RegExp(variant!.replace("(?i)", ""), "i");
+        expect([anyCase.test("/V2/app"), new RegExp(exact!).test("/V2/app")]).toEqual([true, false]);
+        expect(new RegExp(exact!).test("/v2/app")).toBe(true);
+    });
+});
