@@ -170,6 +170,11 @@ export async function startPod(options: {
     readonly dnsAnswers?: readonly string[];
     /** The image's CA bundle (/etc/ssl/certs/ca-certificates.crt), for a container that calls out over TLS. */
     readonly caBundle?: string;
+    /**
+     * Claims whose data is a file system of its own of this many MiB (a tmpfs), as a volume of that size
+     * fills: by claim name. Others are directories of this machine's file system.
+     */
+    readonly claimSizesMiB?: Readonly<Record<string, number>>;
 }): Promise<RunningPod> {
     const { ns, deployment, stack } = options;
     const namespace = deployment.metadata.namespace!;
@@ -183,6 +188,10 @@ export async function startPod(options: {
     // Volumes: one directory each, shared by every container that mounts it.
     const volumeDirs = new Map<string, string>();
     const claimDirs = new Map<string, string>();
+    const mounted: string[] = [];
+    const unmount = () => {
+        for (const target of mounted.splice(0)) run("umount", [target]);
+    };
     for (const v of spec.volumes ?? []) {
         const vdir = path.join(dir, "volumes", v.name);
         if (v.configMap) {
@@ -204,6 +213,15 @@ export async function startPod(options: {
         } else if (v.persistentVolumeClaim) {
             stack.object("PersistentVolumeClaim", v.persistentVolumeClaim.claimName, namespace);
             mkdirSync(vdir, { recursive: true });
+            const sizeMiB = options.claimSizesMiB?.[v.persistentVolumeClaim.claimName];
+            if (sizeMiB !== undefined) {
+                const mount = run("mount", ["-t", "tmpfs", "-o", `size=${sizeMiB}m`, `pod-${v.persistentVolumeClaim.claimName}`, vdir]);
+                if (mount.code !== 0) {
+                    unmount();
+                    throw new Error(`podRunner: a file system for claim ${v.persistentVolumeClaim.claimName}: ${mount.stderr}`);
+                }
+                mounted.push(vdir);
+            }
             applyFsGroup(vdir, fsGroup, false, true, 0o755);
             claimDirs.set(v.persistentVolumeClaim.claimName, vdir);
         } else if (v.emptyDir) {
@@ -225,6 +243,7 @@ export async function startPod(options: {
         if (stopped) return;
         stopped = true;
         for (const { server } of servers.splice(0).reverse()) await server.stop();
+        unmount();
         removeDir(dir);
     };
 

@@ -12,15 +12,25 @@
 # shellcheck disable=SC2034 # disk_guard_refusing: for the script that sources this
 disk_guard() {
     disk_guard_dir=$1 disk_guard_marker=$2 disk_guard_limit=$3
-    # POSIX df in 1024-byte blocks: total, and "used" as what is not available (busybox's df and GNU's alike).
-    disk_guard_usage=$(df -Pk "$disk_guard_dir" | awk 'NR == 2 { print $2, $2 - $4 }')
-    if [ -z "$disk_guard_usage" ]; then
-        echo "disk guard: cannot read the file system of $disk_guard_dir" >&2
-        return 1
+    # POSIX df in 1024-byte blocks (busybox's and GNU's alike), its second line: file system, total, used,
+    # available. "Used" here is what is not available. The shell's own read: no other program needed.
+    disk_guard_size="" disk_guard_available=""
+    if disk_guard_df=$(df -Pk "$disk_guard_dir"); then
+        {
+            read -r _
+            read -r _ disk_guard_size _ disk_guard_available _
+        } <<DISK_GUARD_DF
+$disk_guard_df
+DISK_GUARD_DF
     fi
-    read -r disk_guard_size disk_guard_used <<DISK_GUARD_USAGE
-$disk_guard_usage
-DISK_GUARD_USAGE
+    case "$disk_guard_size$disk_guard_available" in
+        "" | *[!0-9]*)
+            echo "disk guard: cannot read the file system of $disk_guard_dir" >&2
+            return 1
+            ;;
+    esac
+    [ "$disk_guard_size" -gt 0 ] || return 1
+    disk_guard_used=$((disk_guard_size - disk_guard_available))
     disk_guard_percent=$((disk_guard_used * 100 / disk_guard_size))
     if [ $((disk_guard_used * 100)) -ge $((disk_guard_limit * disk_guard_size)) ]; then
         if [ ! -e "$disk_guard_marker" ]; then
