@@ -9,8 +9,17 @@ import * as pulumi from "@pulumi/pulumi";
 import { DISTRIBUTION_ENV_WORDS } from "../shared/facts";
 import { fingerprint } from "../shared/fingerprint";
 import { withFormerType } from "../shared/formerType";
-import { containerRunStepName, type HostConnection, HostFile, type HostFileSpec, hostCommand, privileged } from "../shared/hostAccess";
-import { HostFilesCheck, recreatingScript } from "../shared/hostFilesCheck";
+import {
+    containerRunStepName,
+    type HostCommandArgs,
+    type HostConnection,
+    HostFile,
+    type HostFileArgs,
+    type HostFileSpec,
+    hostCommand,
+    privileged,
+} from "../shared/hostAccess";
+import { HostFilesCheck, type HostFilesCheckArgs, recreatingScript } from "../shared/hostFilesCheck";
 import {
     hostMirrorFiles,
     hostMirrorPaths,
@@ -18,6 +27,7 @@ import {
     mirrorContainerScript,
     mirrorCronFile,
     mirrorPruneScript,
+    type PrunedMirror,
 } from "./hostCaches";
 import { MIRROR_FILE_ROLES, MIRROR_FILES, type MirrorRoute, type MirrorSpec, type RegistryMirror, renderMirrorEnvFile } from "./mirrors";
 
@@ -55,84 +65,145 @@ export interface MirrorCachesOnHostArgs {
 /** Its type token, by which URNs and previews name it (the preview's consequences summary reads it). */
 export const MIRROR_CACHES_ON_HOST_TYPE = "dso-registry:mirrors:MirrorCachesOnHost";
 
+/** A file `MirrorCachesOnHost` places: its HostFile's resource name and args. */
+export interface PlannedCacheFile {
+    readonly name: string;
+    readonly args: HostFileArgs;
+}
+
+/** What `MirrorCachesOnHost` registers for one cache, in this order. */
+export interface HostCachePlan {
+    /** Its config files, and its upstream account's env file (secret) when it has one. */
+    readonly files: readonly PlannedCacheFile[];
+    /** Starts (and replaces) its container, after its files. */
+    readonly run: { readonly name: string; readonly args: HostCommandArgs };
+    /** The read-back of its files, after the run. */
+    readonly filesCheck: { readonly name: string; readonly args: HostFilesCheckArgs };
+}
+
+/** What `MirrorCachesOnHost` registers, in this order, and exposes: `planMirrorCachesOnHost`. */
+export interface MirrorCachesOnHostPlan {
+    readonly caches: readonly HostCachePlan[];
+    /** The prune script, then its cron file, then their read-back; none without a cache. */
+    readonly prune?: {
+        readonly script: PlannedCacheFile;
+        readonly cron: PlannedCacheFile;
+        readonly filesCheck: { readonly name: string; readonly args: HostFilesCheckArgs };
+    };
+    /** Where the front sends each mirror's requests (`MirrorCachesOnHost.routes`). */
+    readonly routes: readonly MirrorRoute[];
+}
+
+/**
+ * Everything `MirrorCachesOnHost` registers, from its args, or why they cannot work (an upstream with
+ * credentials but no env file): each cache's files, container and read-back under a name of its upstream's,
+ * the prune job over every cache, and the front's routes.
+ */
+export function planMirrorCachesOnHost(name: string, args: MirrorCachesOnHostArgs): MirrorCachesOnHostPlan | { readonly problem: string } {
+    const { connection } = args;
+    const missing = args.mirrors.find(({ spec, envFile }) => spec.hasCredentials && envFile === undefined);
+    if (missing) return { problem: `${missing.spec.upstream} needs its upstream account's env file` };
+    const caches = args.mirrors.map(({ spec, envFile }) => {
+        const paths = hostMirrorPaths(spec, args.mirrorsDir, args.configRoot, args.socketsDir);
+        const mirrorFiles = hostMirrorFiles(spec);
+        const role = `${name}-${spec.pathName.replace(/\./g, "-")}`;
+        const names = Object.values(MIRROR_FILES);
+        const checked: (HostFileSpec & { content: pulumi.Input<string> })[] = names.map((file) => ({
+            path: `${paths.configDir}/${file}`,
+            mode: "0644",
+            content: mirrorFiles[file],
+        }));
+        const files: PlannedCacheFile[] = names.map((file, i) => ({
+            name: `${role}-${MIRROR_FILE_ROLES[file]}`,
+            args: { connection, ...checked[i]! },
+        }));
+        if (spec.hasCredentials && envFile !== undefined) {
+            files.push({
+                name: `${role}-env`,
+                args: { connection, path: `${paths.configDir}/env`, mode: "0600", content: envFile, secret: true },
+            });
+            checked.push({ path: `${paths.configDir}/env`, mode: "0600", content: envFile });
+        }
+        const fp = fingerprint(
+            args.image,
+            DISTRIBUTION_ENV_WORDS,
+            paths.socketDir,
+            paths.dataDir,
+            paths.configDir,
+            ...names.map((file) => mirrorFiles[file]),
+        );
+        const runScript = mirrorContainerScript(paths, args.image, fp, spec.hasCredentials);
+        const cache: HostCachePlan = {
+            files,
+            run: {
+                name: containerRunStepName(role),
+                args: {
+                    connection,
+                    create: privileged(runScript, connection.sudo),
+                    delete: privileged(mirrorContainerDeleteScript(paths), connection.sudo),
+                },
+            },
+            // The cache's files read back at each refresh; a repair makes its container anew, so it reads them again.
+            filesCheck: {
+                name: `${role}-files-check`,
+                args: { connection, files: checked, afterRepair: privileged(recreatingScript(runScript), connection.sudo) },
+            },
+        };
+        return { cache, pruned: { paths, maxSize: spec.maxSize, maxAge: spec.ttl, remoteUrl: spec.remoteUrl } };
+    });
+    const pruned = caches.map((c) => c.pruned);
+    return {
+        caches: caches.map((c) => c.cache),
+        ...(pruned.length > 0 ? { prune: prunePlan(name, args, pruned) } : {}),
+        routes: pruned.map(({ paths }, i) => ({ pathName: args.mirrors[i]!.spec.pathName, upstream: `unix/${paths.socket}` })),
+    };
+}
+
+/** The prune job over the caches: its script, its cron file and their read-back. */
+function prunePlan(
+    name: string,
+    args: MirrorCachesOnHostArgs,
+    pruned: readonly PrunedMirror[],
+): NonNullable<MirrorCachesOnHostPlan["prune"]> {
+    const { connection } = args;
+    const pruneReporting = args.reporting && {
+        reporter: args.reporting.reporter,
+        self: args.pruneScriptPath,
+        mirrorsDir: args.mirrorsDir,
+        metricsFile: `${args.reporting.textfileDir}/dso_registry_caches.prom`,
+    };
+    const prune = [
+        { path: args.pruneScriptPath, mode: "0755", content: mirrorPruneScript(pruned, pruneReporting) },
+        { path: args.cronFilePath, mode: "0644", content: mirrorCronFile(args.pruneScriptPath) },
+    ];
+    return {
+        script: { name: `${name}-prune-script`, args: { connection, ...prune[0]! } },
+        cron: { name: `${name}-cron`, args: { connection, ...prune[1]! } },
+        // The prune script and its cron file read back at each refresh; cron runs the script as it is, nothing follows.
+        filesCheck: { name: `${name}-prune-files-check`, args: { connection, files: prune } },
+    };
+}
+
 export class MirrorCachesOnHost extends pulumi.ComponentResource {
     /** Where the front sends each mirror's requests. */
     readonly routes: readonly MirrorRoute[];
 
     constructor(name: string, args: MirrorCachesOnHostArgs, opts?: pulumi.ComponentResourceOptions) {
         super(MIRROR_CACHES_ON_HOST_TYPE, name, {}, withFormerType(opts, "dso:mirrors:MirrorCachesOnHost"));
-        const { connection } = args;
-        const pruned = args.mirrors.map(({ spec, envFile }) => {
-            const paths = hostMirrorPaths(spec, args.mirrorsDir, args.configRoot, args.socketsDir);
-            const mirrorFiles = hostMirrorFiles(spec);
-            const role = `${name}-${spec.pathName.replace(/\./g, "-")}`;
-            const names = Object.values(MIRROR_FILES);
-            const checked: (HostFileSpec & { content: pulumi.Input<string> })[] = names.map((file) => ({
-                path: `${paths.configDir}/${file}`,
-                mode: "0644",
-                content: mirrorFiles[file],
-            }));
-            const files = names.map(
-                (file, i) => new HostFile(`${role}-${MIRROR_FILE_ROLES[file]}`, { connection, ...checked[i]! }, { parent: this }),
-            );
-            if (spec.hasCredentials) {
-                if (envFile === undefined)
-                    throw new pulumi.ResourceError(
-                        `MirrorCachesOnHost ${name}: ${spec.upstream} needs its upstream account's env file`,
-                        this,
-                    );
-                files.push(
-                    new HostFile(
-                        `${role}-env`,
-                        { connection, path: `${paths.configDir}/env`, mode: "0600", content: envFile, secret: true },
-                        { parent: this },
-                    ),
-                );
-                checked.push({ path: `${paths.configDir}/env`, mode: "0600", content: envFile });
-            }
-            const fp = fingerprint(
-                args.image,
-                DISTRIBUTION_ENV_WORDS,
-                paths.socketDir,
-                paths.dataDir,
-                paths.configDir,
-                ...names.map((file) => mirrorFiles[file]),
-            );
-            const runScript = mirrorContainerScript(paths, args.image, fp, spec.hasCredentials);
-            const run = hostCommand(
-                containerRunStepName(role),
-                {
-                    connection,
-                    create: privileged(runScript, connection.sudo),
-                    delete: privileged(mirrorContainerDeleteScript(paths), connection.sudo),
-                },
-                { parent: this, dependsOn: files },
-            );
-            // The cache's files read back at each refresh; a repair makes its container anew, so it reads them again.
-            new HostFilesCheck(
-                `${role}-files-check`,
-                { connection, files: checked, afterRepair: privileged(recreatingScript(runScript), connection.sudo) },
-                { parent: this, dependsOn: [run] },
-            );
-            return { paths, maxSize: spec.maxSize, maxAge: spec.ttl, remoteUrl: spec.remoteUrl };
-        });
-        this.routes = pruned.map(({ paths }, i) => ({ pathName: args.mirrors[i]!.spec.pathName, upstream: `unix/${paths.socket}` }));
-        const pruneReporting = args.reporting && {
-            reporter: args.reporting.reporter,
-            self: args.pruneScriptPath,
-            mirrorsDir: args.mirrorsDir,
-            metricsFile: `${args.reporting.textfileDir}/dso_registry_caches.prom`,
-        };
-        if (pruned.length > 0) {
-            const prune = [
-                { path: args.pruneScriptPath, mode: "0755", content: mirrorPruneScript(pruned, pruneReporting) },
-                { path: args.cronFilePath, mode: "0644", content: mirrorCronFile(args.pruneScriptPath) },
-            ];
-            const script = new HostFile(`${name}-prune-script`, { connection, ...prune[0]! }, { parent: this });
-            const cron = new HostFile(`${name}-cron`, { connection, ...prune[1]! }, { parent: this, dependsOn: [script] });
-            // The prune script and its cron file read back at each refresh; cron runs the script as it is, nothing follows.
-            new HostFilesCheck(`${name}-prune-files-check`, { connection, files: prune }, { parent: this, dependsOn: [cron] });
+        const plan = planMirrorCachesOnHost(name, args);
+        if ("problem" in plan) throw new pulumi.ResourceError(`MirrorCachesOnHost ${name}: ${plan.problem}`, this);
+        for (const cache of plan.caches) {
+            const files = cache.files.map((f) => new HostFile(f.name, f.args, { parent: this }));
+            const run = hostCommand(cache.run.name, cache.run.args, { parent: this, dependsOn: files });
+            new HostFilesCheck(cache.filesCheck.name, cache.filesCheck.args, { parent: this, dependsOn: [run] });
         }
+        if (plan.prune) {
+            const { prune } = plan;
+            const script = new HostFile(prune.script.name, prune.script.args, { parent: this });
+            const cron = new HostFile(prune.cron.name, prune.cron.args, { parent: this, dependsOn: [script] });
+            new HostFilesCheck(prune.filesCheck.name, prune.filesCheck.args, { parent: this, dependsOn: [cron] });
+        }
+        this.routes = plan.routes;
         this.registerOutputs({});
     }
 }
