@@ -4,7 +4,8 @@
  * namespace for the whole pod (the pod's address is the namespace's), with:
  *   - the pod's volumes mounted at each container's mountPaths as the kubelet mounts them: configMap
  *     and secret volumes as files (items, defaultMode), persistentVolumeClaims and emptyDirs as
- *     directories; fsGroup gives the group and group access to them, as the kubelet does;
+ *     directories (a claim the test sizes, `claimSizesMiB`, a file system of its own of that size, which
+ *     fills as a volume does); fsGroup gives the group and group access to them, as the kubelet does;
  *   - the container's env (values, and secretKeyRef read from the applied Secret);
  *   - the securityContext: user, group, fsGroup as a supplementary group, no_new_privs when privilege
  *     escalation is off, the capability bounding set (ALL dropped, the added ones kept), and a
