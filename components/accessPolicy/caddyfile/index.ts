@@ -22,15 +22,8 @@ import {
     tokenEndpoint,
     unauthorizedAnswer,
 } from "./authentication";
-import {
-    globalOptions,
-    MAX_AUTHORIZATION_LENGTH,
-    MAX_HEADER_SIZE,
-    READ_HEADER_SECONDS,
-    requestShapeAnswers,
-    requestShapeMatchers,
-} from "./limits";
-import { accessLog, metricsSites, PROMETHEUS_TEXT_CONTENT_TYPE, REDACTED_LOG_FIELDS } from "./observability";
+import { globalOptions, MAX_AUTHORIZATION_LENGTH, READ_HEADER_SECONDS, requestShapeAnswers, requestShapeMatchers } from "./limits";
+import { accessLog, metricsSites, PROMETHEUS_TEXT_CONTENT_TYPE } from "./observability";
 import { PasswordChecks } from "./passwordChecks";
 import { BLOB_PATH, blobMatcher, blobShortcut, mavenMatchers, mavenRoute, mirrorRoutes, registryProxy, uiRoute } from "./routes";
 import { blobCheckAnswer, DISK_FULL_MESSAGE, diskFullAnswer, diskFullMatcher, readOnlyAnswer, readOnlyMatchers } from "./signals";
@@ -40,11 +33,9 @@ export {
     base64PrefixPattern,
     DISK_FULL_MESSAGE,
     MAX_AUTHORIZATION_LENGTH,
-    MAX_HEADER_SIZE,
     PROMETHEUS_TEXT_CONTENT_TYPE,
     publicAuthority,
     READ_HEADER_SECONDS,
-    REDACTED_LOG_FIELDS,
 };
 
 /** The site's address: each name it answers to, on its port (with the scheme only for plain HTTP). */
