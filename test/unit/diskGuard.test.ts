@@ -1,17 +1,27 @@
 /**
  * The disk guard (`registry.diskGuard`, docs/runbooks.md "Disk full"), rendered: its settings, the
  * front's 507 to new uploads while the marker exists (on the window's path, deletes and pulls spared),
- * the alert rules it changes, and the host's script and status. The guard against real Distribution,
- * Caddy and a small file system filled by pushes: test/integration/diskGuard.test.ts.
+ * the alert rules it changes, the host's script and status, the registry pod's disk-guard container and
+ * kind's maintenance crontab. The guard against real Distribution, Caddy and a small file system filled by
+ * pushes: test/integration/diskGuard.test.ts (host), inClusterDiskGuard.test.ts, kindDiskGuard.test.ts.
  */
 import { describe, expect, it } from "vitest";
 import { DISK_FULL_MESSAGE, renderCaddyfile } from "../../components/accessPolicy/caddyfile";
 import { accessPolicyProblem } from "../../components/accessPolicy/policy";
 import { parseConfig } from "../../components/config";
 import { defaultHostLayout, diskGuardCronFile, diskGuardScript, hostPaths } from "../../components/externalHost/scripts";
+import { IN_CLUSTER_DISK_GUARD, inClusterDiskGuard } from "../../components/inCluster/diskGuard";
+import { sidecarPolicy } from "../../components/inCluster/inClusterRegistry";
+import { renderInClusterObjects } from "../../components/inCluster/manifests";
+import { READ_ONLY_SIGNAL } from "../../components/inCluster/readOnlySignal";
+import { IN_CLUSTER } from "../../components/inCluster/spec";
+import { KIND_DISK_FULL_MARKER } from "../../components/kind/diskGuard";
+import { kindFrontPolicy } from "../../components/kind/front";
+import { kindMaintenance } from "../../components/kind/maintenance";
 import { alertRules } from "../../components/monitoring/alertRules";
 import { BASE_POLICY as base } from "../support/accessPolicy";
 import { configProblems } from "../support/configProblems";
+import { baseSpec, container, get, s3 } from "../support/inClusterSpec";
 import { HOST_PLACEMENT } from "../support/rulesPlacements";
 
 const MARKER = "/etc/caddy/dso-registry/disk-full";
@@ -108,5 +118,87 @@ describe("the host's disk guard script", () => {
         expect(diskGuardCronFile(layout)).toContain(
             `*/5 * * * * root ${hostPaths(layout).diskGuardScript} 2>&1 | logger -t dso-registry-disk-guard`,
         );
+    });
+});
+
+describe("the registry pod's disk guard", () => {
+    const guarded = baseSpec({ diskGuard: { refusePercent: 85, checkSeconds: 300 } });
+
+    it("is a container of the registry's image with the data volume read-only and the markers' emptyDir writable", () => {
+        const guard = container(renderInClusterObjects(guarded), IN_CLUSTER_DISK_GUARD.container);
+        expect(guard.image).toBe(guarded.images.registry);
+        expect(guard.volumeMounts).toEqual([
+            { name: "data", mountPath: IN_CLUSTER.dataDir, readOnly: true },
+            { name: READ_ONLY_SIGNAL.volume, mountPath: READ_ONLY_SIGNAL.dir },
+        ]);
+        expect(guard.command.slice(0, 2)).toEqual(["/bin/sh", "-c"]);
+        expect(guard.command[2]).toContain("REFUSE_PERCENT='85'");
+        expect(guard.command[2]).toContain(`MARKER='${IN_CLUSTER_DISK_GUARD.marker}'`);
+    });
+
+    it("makes the Caddy sidecar mount the markers read-only", () => {
+        const caddy = container(renderInClusterObjects(guarded), "caddy");
+        expect(caddy.volumeMounts).toContainEqual({ name: READ_ONLY_SIGNAL.volume, mountPath: READ_ONLY_SIGNAL.dir, readOnly: true });
+    });
+
+    it("is not there with s3 storage, nor when off", () => {
+        for (const spec of [baseSpec({ storage: s3, diskGuard: { refusePercent: 90, checkSeconds: 300 } }), baseSpec()]) {
+            const deployment = get(renderInClusterObjects(spec), "Deployment", IN_CLUSTER.name);
+            expect(deployment.spec.template.spec.containers.map((c: { name: string }) => c.name)).not.toContain(
+                IN_CLUSTER_DISK_GUARD.container,
+            );
+        }
+        expect(inClusterDiskGuard({ storage: { kind: "s3" }, diskGuard: { refusePercent: 90 } })).toBeUndefined();
+    });
+
+    it("gives the sidecar's policy the marker", () => {
+        const policy = sidecarPolicy({
+            host: "r.test",
+            requiresAuthForPull: false,
+            deletesEnabled: true,
+            storage: "filesystem",
+            diskGuard: true,
+        });
+        expect(policy.diskFullSignal).toBe(IN_CLUSTER_DISK_GUARD.marker);
+    });
+});
+
+describe("kind's disk guard", () => {
+    const layout = { cluster: "kind", network: "kind", registryName: "kind-registry", port: 5001, dataDir: "/srv/kind" };
+
+    it("runs in the maintenance container every five minutes, also without garbage collection", () => {
+        const maintenance = kindMaintenance(layout, undefined, { refusePercent: 90 });
+        expect(maintenance?.files.map((f) => f.id)).toEqual(["crontab", "disk-guard-script"]);
+        expect(maintenance?.files[0]?.content).toBe("*/5 * * * * /bin/sh /dso/disk-guard.sh >/proc/1/fd/1 2>&1\n");
+        expect(maintenance?.files[1]?.content).toContain(`MARKER='${KIND_DISK_FULL_MARKER}'`);
+        expect(kindMaintenance(layout, undefined, undefined)).toBeUndefined();
+    });
+
+    it("gives the front's policy the marker", () => {
+        const policy = kindFrontPolicy({
+            registryName: "kind-registry",
+            port: 5001,
+            distributionName: "kind-registry-distribution",
+            requiresAuthForPull: false,
+            deletesEnabled: false,
+            diskFullMarker: KIND_DISK_FULL_MARKER,
+        });
+        expect(policy.diskFullSignal).toBe(KIND_DISK_FULL_MARKER);
+    });
+});
+
+describe("registry.diskGuard with kind", () => {
+    const kindStack = (diskGuard: Record<string, unknown>) => ({
+        containerRegistry: { host: "localhost", port: 5002, pathPrefix: "dev" },
+        registry: { mode: "kind", diskGuard },
+    });
+
+    it("takes refusePercent, and tells that warnPercent has no effect (no alert rules)", () => {
+        expect(parseConfig(kindStack({ refusePercent: 95 })).warnings).toEqual([]);
+        expect(parseConfig(kindStack({ warnPercent: 70 })).warnings.map((w) => `${w.key} ${w.message}`)).toEqual([
+            expect.stringMatching(
+                /^dso-registry:registry\.diskGuard\.warnPercent has no effect with registry\.mode "kind" \(no alert rules\)/,
+            ),
+        ]);
     });
 });
