@@ -4,8 +4,8 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { withFormerType } from "../shared/formerType";
-import { type HostConnection, HostFile, type HostFileSpec } from "../shared/hostAccess";
-import { HostFilesCheck } from "../shared/hostFilesCheck";
+import { type HostConnection, HostFile, type HostFileArgs } from "../shared/hostAccess";
+import { HostFilesCheck, type HostFilesCheckArgs } from "../shared/hostFilesCheck";
 import type { BackupDestination } from "../upkeep/backup";
 import type { JobReporting } from "../upkeep/reporting";
 import type { Retention } from "../upkeep/retention";
@@ -69,78 +69,109 @@ export interface MaintenanceArgs {
     readonly retention?: Retention;
 }
 
+/** A file `Maintenance` places: its HostFile's resource name and args, and the files placed before it that it waits for. */
+export interface PlannedMaintenanceFile {
+    readonly name: string;
+    readonly args: HostFileArgs;
+    /** Resource names of files earlier in the plan; no `dependsOn` when unset. */
+    readonly dependsOn?: readonly string[];
+}
+
+/** What `Maintenance` registers, in this order: `planMaintenance`. */
+export interface MaintenancePlan {
+    /** The scripts, the backup's secret files, the disk guard's cron file and the schedule, in this order. */
+    readonly files: readonly PlannedMaintenanceFile[];
+    /** The read-back of every file, after all of them. */
+    readonly filesCheck: { readonly name: string; readonly args: HostFilesCheckArgs };
+}
+
+/**
+ * Everything `Maintenance` registers, from its args: which scripts and secret files it places (retention,
+ * backups and their destination's credentials, the disk guard only when asked for), their modes, the
+ * cron file only when a job is scheduled, and what waits for what (a cron file after its scripts).
+ */
+export function planMaintenance(name: string, args: MaintenanceArgs): MaintenancePlan {
+    const { connection, spec, specFingerprint, garbageCollection, backup, maven, reporting } = args;
+    const mavenCleanup = maven && {
+        dataDir: spec.layout.mavenDataDir,
+        pathPrefix: maven.spec.pathPrefix,
+        snapshotBuildsToKeep: maven.snapshotBuildsToKeep,
+    };
+    const paths = hostPaths(spec.layout);
+    const files: PlannedMaintenanceFile[] = [];
+    const file = (role: string, path: string, mode: string, content: pulumi.Input<string>, secret = false) => {
+        files.push({ name: `${name}-${role}`, args: { connection, path, mode, content, secret } });
+    };
+    const script = (role: string, path: string, content: string) => file(role, path, "0755", content);
+
+    script("verify-script", paths.verifyScript, verifyScript(spec, reporting && { ...reporting, self: paths.verifyScript }));
+    script(
+        "gc-script",
+        paths.gcScript,
+        gcScript(spec, specFingerprint, garbageCollection.deleteUntagged, mavenCleanup, reporting, args.retention !== undefined),
+    );
+    script("status-script", paths.statusScript, statusScript(spec, args.status));
+    if (args.retention) script("retention-script", paths.retentionScript, retentionScript(spec, args.retention, args.status.textfileDir));
+    if (backup) {
+        const bp = backupPaths();
+        const { destination, credentials } = backup;
+        file("backup-password", bp.passwordFile, "0600", backup.repositoryPassword, true);
+        script("backup-script", paths.backupScript, backupScript(spec, destination, backup.keep, maven, reporting));
+        script("restore-script", paths.restoreScript, restoreScript(spec, specFingerprint, destination, maven, reporting));
+        if (destination.kind === "sftp" && credentials.kind === "sftp") {
+            file("backup-ssh-key", bp.sshKey, "0600", pulumi.output(credentials.privateKey).apply(withFinalNewline), true);
+            file("backup-known-hosts", bp.knownHosts, "0644", backupKnownHosts(destination));
+        }
+        if (destination.kind === "s3" && credentials.kind === "s3") {
+            const env = pulumi
+                .all([credentials.accessKeyId, credentials.secretAccessKey])
+                .apply(([id, key]) => backupS3EnvFile(id, key, destination.region));
+            file("backup-s3-env", bp.s3Env, "0600", env, true);
+        }
+    }
+    if (args.diskGuard) {
+        script("disk-guard-script", paths.diskGuardScript, diskGuardScript(spec.layout, args.diskGuard, args.status.textfileDir));
+        files.push({
+            name: `${name}-disk-guard-cron`,
+            args: { connection, path: paths.diskGuardCron, mode: "0644", content: diskGuardCronFile(spec.layout) },
+            dependsOn: [`${name}-disk-guard-script`],
+        });
+    }
+    // The schedule goes last: cron must never find an entry whose script is not there yet.
+    const maintenance: MaintenanceOptions = { garbageCollection, ...(backup ? { backup: { schedule: backup.schedule } } : {}) };
+    if (garbageCollection.enabled || backup) {
+        files.push({
+            name: `${name}-cron`,
+            args: { connection, path: spec.layout.cronFile, mode: "0644", content: cronFile(spec.layout, maintenance) },
+            dependsOn: files.map((f) => f.name),
+        });
+    }
+    return {
+        files,
+        // A script (run as root by cron) or a key changed by hand shows at the next refresh; the next `up`
+        // puts it back. Each is read when it runs: nothing to reload.
+        filesCheck: {
+            name: `${name}-files-check`,
+            args: { connection, files: files.map(({ args: { path, mode, content } }) => ({ path, mode, content })) },
+        },
+    };
+}
+
 /** The maintenance scripts and their schedule; every file is removed on destroy. */
 export class Maintenance extends pulumi.ComponentResource {
     constructor(name: string, args: MaintenanceArgs, opts?: pulumi.ComponentResourceOptions) {
         super("dso-registry:externalHost:Maintenance", name, {}, withFormerType(opts, "dso:externalHost:Maintenance"));
-        const { connection, spec, specFingerprint, garbageCollection, backup, maven, reporting } = args;
-        const mavenCleanup = maven && {
-            dataDir: spec.layout.mavenDataDir,
-            pathPrefix: maven.spec.pathPrefix,
-            snapshotBuildsToKeep: maven.snapshotBuildsToKeep,
-        };
-        const paths = hostPaths(spec.layout);
-        /** Every file placed here, as placed: read back at each refresh (HostFilesCheck). */
-        const checked: (HostFileSpec & { content: pulumi.Input<string> })[] = [];
-        const file = (role: string, path: string, mode: string, content: pulumi.Input<string>, secret = false) => {
-            checked.push({ path, mode, content });
-            return new HostFile(`${name}-${role}`, { connection, path, mode, content, secret }, { parent: this });
-        };
-        const script = (role: string, path: string, content: string) => file(role, path, "0755", content);
-
-        const files = [
-            script("verify-script", paths.verifyScript, verifyScript(spec, reporting && { ...reporting, self: paths.verifyScript })),
-            script(
-                "gc-script",
-                paths.gcScript,
-                gcScript(spec, specFingerprint, garbageCollection.deleteUntagged, mavenCleanup, reporting, args.retention !== undefined),
-            ),
-            script("status-script", paths.statusScript, statusScript(spec, args.status)),
-        ];
-        if (args.retention) {
-            files.push(script("retention-script", paths.retentionScript, retentionScript(spec, args.retention, args.status.textfileDir)));
+        const plan = planMaintenance(name, args);
+        const placed = new Map<string, HostFile>();
+        for (const f of plan.files) {
+            const dependsOn = f.dependsOn?.map((earlier) => {
+                const resource = placed.get(earlier);
+                if (!resource) throw new Error(`Maintenance ${name}: ${f.name} waits for ${earlier}, not placed before it`);
+                return resource;
+            });
+            placed.set(f.name, new HostFile(f.name, f.args, { parent: this, ...(dependsOn ? { dependsOn } : {}) }));
         }
-        if (backup) {
-            const bp = backupPaths();
-            const { destination, credentials } = backup;
-            files.push(
-                file("backup-password", bp.passwordFile, "0600", backup.repositoryPassword, true),
-                script("backup-script", paths.backupScript, backupScript(spec, destination, backup.keep, maven, reporting)),
-                script("restore-script", paths.restoreScript, restoreScript(spec, specFingerprint, destination, maven, reporting)),
-            );
-            if (destination.kind === "sftp" && credentials.kind === "sftp") {
-                files.push(
-                    file("backup-ssh-key", bp.sshKey, "0600", pulumi.output(credentials.privateKey).apply(withFinalNewline), true),
-                    file("backup-known-hosts", bp.knownHosts, "0644", backupKnownHosts(destination)),
-                );
-            }
-            if (destination.kind === "s3" && credentials.kind === "s3") {
-                const env = pulumi
-                    .all([credentials.accessKeyId, credentials.secretAccessKey])
-                    .apply(([id, key]) => backupS3EnvFile(id, key, destination.region));
-                files.push(file("backup-s3-env", bp.s3Env, "0600", env, true));
-            }
-        }
-        if (args.diskGuard) {
-            const guard = script(
-                "disk-guard-script",
-                paths.diskGuardScript,
-                diskGuardScript(spec.layout, args.diskGuard, args.status.textfileDir),
-            );
-            const cron = { path: paths.diskGuardCron, mode: "0644", content: diskGuardCronFile(spec.layout) };
-            checked.push(cron);
-            files.push(guard, new HostFile(`${name}-disk-guard-cron`, { connection, ...cron }, { parent: this, dependsOn: [guard] }));
-        }
-        // The schedule goes last: cron must never find an entry whose script is not there yet.
-        const maintenance: MaintenanceOptions = { garbageCollection, ...(backup ? { backup: { schedule: backup.schedule } } : {}) };
-        if (garbageCollection.enabled || backup) {
-            const cron = { path: spec.layout.cronFile, mode: "0644", content: cronFile(spec.layout, maintenance) };
-            checked.push(cron);
-            files.push(new HostFile(`${name}-cron`, { connection, ...cron }, { parent: this, dependsOn: [...files] }));
-        }
-        // A script (run as root by cron) or a key changed by hand shows at the next refresh; the next `up`
-        // puts it back. Each is read when it runs: nothing to reload.
-        new HostFilesCheck(`${name}-files-check`, { connection, files: checked }, { parent: this, dependsOn: files });
+        new HostFilesCheck(plan.filesCheck.name, plan.filesCheck.args, { parent: this, dependsOn: [...placed.values()] });
         this.registerOutputs({});
     }
 }
