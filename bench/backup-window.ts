@@ -44,14 +44,14 @@ import {
 import { IN_CLUSTER_BACKUP } from "../components/inCluster/backup";
 import { IN_CLUSTER } from "../components/inCluster/spec";
 import { DISTRIBUTION } from "../components/shared/facts";
-import type { K8sObject } from "../components/shared/k8sObject";
 import { renderShellScript } from "../components/shared/shellScript";
 import { FRONT_SETTLE_SECONDS } from "../components/upkeep/frontWindow";
 import { startDockerEngine } from "../test/support/dockerEngine";
 import { registryImage } from "../test/support/dockerImages";
 import { createNetns } from "../test/support/netns";
 import { makeAccount } from "../test/support/realRegistry";
-import { renderPodObjects, startRegistryPodStandIn } from "../test/support/registryPodStandIn";
+import { startRegistryPodStandIn, synthRegistryPod } from "../test/support/registryPodStandIn";
+import { dataOf } from "../test/support/registryStack";
 import { startS3Server } from "../test/support/s3Server";
 import { privateDir, removeDir, run } from "../test/support/serverProcess";
 import { startSftpTarget } from "../test/support/sftpTarget";
@@ -108,23 +108,36 @@ async function inClusterMain(): Promise<void> {
         const rows: string[] = [];
         let files = 0;
         for (const targetFiles of [2_500, 10_000]) {
-            const objects: K8sObject[] = renderPodObjects("localhost", makeAccount("ci-push"), makeAccount("cluster-pull"), {
-                image: "restic/restic",
-                schedule: "0 2 * * *",
-                keep: 7,
-                destination: { kind: "s3", endpoint: s3.endpoint, bucket, prefix: `repo-${targetFiles}`, region: "us-east-1" },
-                repositoryPassword: randomBytes(24).toString("base64"),
-                s3: { accessKeyId: s3.credentials.accessKeyId, secretAccessKey: s3.credentials.secretAccessKey },
+            const stack = await synthRegistryPod({
+                push: makeAccount("ci-push"),
+                pull: makeAccount("cluster-pull"),
+                maintenance: {
+                    backup: {
+                        enabled: true,
+                        image: "restic/restic",
+                        keep: 7,
+                        destination: { kind: "s3", endpoint: s3.endpoint, bucket, prefix: `repo-${targetFiles}`, region: "us-east-1" },
+                    },
+                },
+                secrets: {
+                    backupRepositoryPassword: randomBytes(24).toString("base64"),
+                    backupS3AccessKeyId: s3.credentials.accessKeyId,
+                    backupS3SecretAccessKey: s3.credentials.secretAccessKey,
+                },
             });
-            if (!pod) pod = await startRegistryPodStandIn(objects, "localhost");
+            const objects = stack.objects;
+            if (!pod) pod = await startRegistryPodStandIn(stack, { loopbackServices: [Number(new URL(s3.endpoint).port)] });
             else {
-                // The same pod and data; a new repository for this size: the rendered scripts again.
-                const scripts = objects.find((o) => o.kind === "ConfigMap" && o.metadata.name === IN_CLUSTER_BACKUP.name) as unknown as {
-                    data: Record<string, string>;
-                };
-                for (const [key, text] of Object.entries(scripts.data)) {
-                    writeFileSync(`${pod.root}${IN_CLUSTER_BACKUP.scriptsDir}/${key}`, text);
+                // The same pod and data; a new repository for this size: the synthesized scripts and Secret again.
+                for (const [dir, kind] of [
+                    [IN_CLUSTER_BACKUP.scriptsDir, "ConfigMap"],
+                    [IN_CLUSTER_BACKUP.secretDir, "Secret"],
+                ] as const) {
+                    for (const [key, text] of Object.entries(dataOf(objects, kind, IN_CLUSTER_BACKUP.name))) {
+                        writeFileSync(`${pod.root}${dir}/${key}`, text);
+                    }
                 }
+                removeDir(stack.dir);
             }
             files = growBlobs(`${pod.root}${IN_CLUSTER.dataDir}`, files, targetFiles);
             const mib = Math.round((files * FILE_BYTES) / 2 ** 20);
@@ -156,7 +169,7 @@ async function inClusterMain(): Promise<void> {
             ].join("\n"),
         );
     } finally {
-        pod?.stop();
+        await pod?.stop();
         await s3.stop();
     }
 }

@@ -7,11 +7,10 @@ import { IN_CLUSTER } from "../../components/inCluster/spec";
 import type { K8sObject } from "../../components/shared/k8sObject";
 import { BACKUP_TAG, BACKUP_WARM_TAG } from "../../components/upkeep/backup";
 import { makeAccount, makeOciImage, skopeoCopy } from "../support/realRegistry";
-import { type RegistryPodStandIn, renderPodObjects, runCronJob, startRegistryPodStandIn } from "../support/registryPodStandIn";
+import { type RegistryPodStandIn, runCronJob, startRegistryPodStandIn, synthRegistryPod } from "../support/registryPodStandIn";
 import { type S3Server, startS3Server } from "../support/s3Server";
 import { privateDir, removeDir, run, runOk } from "../support/serverProcess";
 
-const HOST = "localhost";
 const BUCKET = "registry-backups";
 const KEEP = 2;
 const IMAGES = ["team/app-1:1", "team/app-2:1", "other/tool:2.0"];
@@ -57,21 +56,30 @@ describe.each(["s3", "volume"] as const)("in-cluster backup to %s and restore", 
         work = privateDir("cb-backup-test");
         pushed.clear();
         s3 = kind === "s3" ? await startS3Server([BUCKET]) : undefined;
-        objects = renderPodObjects(HOST, push, pull, {
-            image: "restic/restic:0.17.3",
-            schedule: "0 2 * * *",
-            keep: KEEP,
-            destination: s3
-                ? { kind: "s3", endpoint: s3.endpoint, bucket: BUCKET, prefix: "dso-registry", region: "us-east-1" }
-                : { kind: "volume", size: "1Gi" },
-            repositoryPassword: randomBytes(24).toString("base64"),
-            ...(s3 ? { s3: { accessKeyId: s3.credentials.accessKeyId, secretAccessKey: s3.credentials.secretAccessKey } } : {}),
+        const stack = await synthRegistryPod({
+            push,
+            pull,
+            maintenance: {
+                backup: {
+                    enabled: true,
+                    image: "restic/restic:0.17.3",
+                    keep: KEEP,
+                    destination: s3
+                        ? { kind: "s3", endpoint: s3.endpoint, bucket: BUCKET, prefix: "dso-registry", region: "us-east-1" }
+                        : { kind: "volume", size: "1Gi" },
+                },
+            },
+            secrets: {
+                backupRepositoryPassword: randomBytes(24).toString("base64"),
+                ...(s3 ? { backupS3AccessKeyId: s3.credentials.accessKeyId, backupS3SecretAccessKey: s3.credentials.secretAccessKey } : {}),
+            },
         });
-        pod = await startRegistryPodStandIn(objects, HOST);
+        objects = stack.objects;
+        pod = await startRegistryPodStandIn(stack, { loopbackServices: s3 ? [Number(new URL(s3.endpoint).port)] : [] });
     }, 120_000);
 
     afterAll(async () => {
-        pod?.stop();
+        await pod?.stop();
         await s3?.stop();
         if (work) removeDir(work);
     });
@@ -196,7 +204,7 @@ describe.each(["s3", "volume"] as const)("in-cluster backup to %s and restore", 
         expect(snapshotsTagged(BACKUP_WARM_TAG)).toHaveLength(0);
     }, 300_000);
 
-    test("restored into a wiped volume by the restore script as the pod's user, every image pulls back by digest, whole", () => {
+    test("restored into a wiped volume by the restore job's pod, every image pulls back by digest, whole", async () => {
         pod.scaleToZero();
         const data = `${pod.root}${IN_CLUSTER.dataDir}`;
         rmSync(data, { recursive: true, force: true });
@@ -204,24 +212,8 @@ describe.each(["s3", "volume"] as const)("in-cluster backup to %s and restore", 
         mkdirSync(data, { recursive: true, mode: 0o2775 });
         chownSync(data, 0, IN_CLUSTER.uid);
         runOk("chmod", ["2775", data]);
-        // The restore Job's own pod: a fresh /tmp, the Secret readable by the pod's user.
-        rmSync(`${pod.root}/tmp`, { recursive: true, force: true });
-        mkdirSync(`${pod.root}/tmp`, { mode: 0o1777 });
-        runOk("chmod", ["1777", `${pod.root}/tmp`]);
-        runOk("chown", ["-R", String(IN_CLUSTER.uid), `${pod.root}${IN_CLUSTER_BACKUP.secretDir}`]);
-        // On a cluster the backup container wrote the repository as the pod's user; here it ran as root.
-        if (kind === "volume") runOk("chown", ["-R", String(IN_CLUSTER.uid), `${pod.root}${IN_CLUSTER_BACKUP.volumeDir}`]);
-        const restore = run(
-            "setpriv",
-            [
-                `--reuid=${IN_CLUSTER.uid}`,
-                `--regid=${IN_CLUSTER.uid}`,
-                "--clear-groups",
-                "sh",
-                `${pod.root}${IN_CLUSTER_BACKUP.scriptsDir}/restore.sh`,
-            ],
-            { env: { ...pod.env, HOME: "/tmp" }, timeout: 300_000 },
-        );
+        // The restore Job's own pod, as the stack specifies it, on the same volumes.
+        const restore = await pod.runJobPod(IN_CLUSTER_BACKUP.restoreName);
         expect(restore.stdout + restore.stderr).toContain(`restored ${IN_CLUSTER.dataDir}`);
         expect(restore.code).toBe(0);
         expect(readdirSync(data)).toEqual(["docker"]);

@@ -8,10 +8,9 @@ import { IN_CLUSTER } from "../../components/inCluster/spec";
 import type { K8sObject } from "../../components/shared/k8sObject";
 import { blobHashes, expectLandedPullBackWhole, makePushLoop, type Push, type PushLoop, refusalsOtherThan503 } from "../support/pushLoop";
 import { makeAccount, makeOciImage, skopeoCopy, writeAuthFile } from "../support/realRegistry";
-import { type JobRun, type RegistryPodStandIn, renderPodObjects, runCronJob, startRegistryPodStandIn } from "../support/registryPodStandIn";
+import { type JobRun, type RegistryPodStandIn, runCronJob, startRegistryPodStandIn, synthRegistryPod } from "../support/registryPodStandIn";
 import { privateDir, removeDir, runOk, startServer } from "../support/serverProcess";
 
-const HOST = "localhost";
 const IMAGES = ["team/app-1:1", "team/app-2:1", "other/tool:2.0"];
 const UNTAGGED = "team/untagged";
 
@@ -26,18 +25,20 @@ describe("the in-cluster GC job checks every tagged image; pushes during GC and 
 
     beforeAll(async () => {
         work = privateDir("cg-gc-test");
-        objects = renderPodObjects(HOST, push, pull, {
-            image: "restic/restic:0.17.3",
-            schedule: "0 2 * * *",
-            keep: 2,
-            destination: { kind: "volume", size: "1Gi" },
-            repositoryPassword: randomBytes(24).toString("base64"),
+        const stack = await synthRegistryPod({
+            push,
+            pull,
+            maintenance: {
+                backup: { enabled: true, image: "restic/restic:0.17.3", keep: 2, destination: { kind: "volume", size: "1Gi" } },
+            },
+            secrets: { backupRepositoryPassword: randomBytes(24).toString("base64") },
         });
-        pod = await startRegistryPodStandIn(objects, HOST);
+        objects = stack.objects;
+        pod = await startRegistryPodStandIn(stack);
     }, 120_000);
 
-    afterAll(() => {
-        pod?.stop();
+    afterAll(async () => {
+        await pod?.stop();
         if (work) removeDir(work);
     });
 
@@ -138,7 +139,7 @@ describe("the in-cluster GC job checks every tagged image; pushes during GC and 
         expect(gc.stdout).toContain("front read-only (writes get 503, pulls go on, writes in flight have landed); collecting garbage");
         expect(pod.starts()).toBe(startsBefore);
         expect(existsSync(`${pod.root}${READ_ONLY_SIGNAL.gcMarker}`)).toBe(false);
-        expect(existsSync(path.join(pod.podDir, "read-only"))).toBe(false);
+        expect(pod.templateEnv()).toEqual({});
     }, 300_000);
 
     let pushLoop: PushLoop | undefined;
@@ -273,7 +274,7 @@ describe("the in-cluster GC job checks every tagged image; pushes during GC and 
         for (const other of IMAGES.filter((i) => i !== victim)) expect(gc.stderr).not.toContain(other);
         expect(gc.stderr).not.toMatch(/MISSING (gc|backup)\//);
         // Writable again: the switch is off and a push lands.
-        expect(existsSync(path.join(pod.podDir, "read-only"))).toBe(false);
+        expect(pod.templateEnv()).toEqual({});
         const oci = makeOciImage(path.join(work, "src", "after"), 1024);
         const r = skopeoCopy(oci.ref, `docker://${pod.authority}/team/after:1`, { certDir: pod.certDir, creds: push, scratch: work });
         expect(r.stderr).toBe("");

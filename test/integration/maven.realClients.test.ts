@@ -10,7 +10,7 @@
  * Caddy, a stand-in kubectl) with that nginx's data directory as the pod's `maven-data`: it removes
  * the old snapshot builds real mvn deployed, and the latest still resolves.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { renderCaddyfile } from "../../components/accessPolicy/caddyfile";
@@ -20,7 +20,6 @@ import {
     renderPreviousUsersFile,
     renderUsersFile,
 } from "../../components/accessPolicy/usersFile";
-import { gcScript, mavenGcScript } from "../../components/inCluster/maintenance";
 import { READ_ONLY_SIGNAL } from "../../components/inCluster/readOnlySignal";
 import { IN_CLUSTER } from "../../components/inCluster/spec";
 import { MAVEN_BACKEND } from "../../components/maven/nginxConfig";
@@ -35,8 +34,8 @@ import {
     startRealRegistry,
     type TestAccount,
 } from "../support/realRegistry";
-import { type RegistryPodStandIn, renderPodObjects, startRegistryPodStandIn } from "../support/registryPodStandIn";
-import { privateDir, removeDir, run } from "../support/serverProcess";
+import { type JobRun, type RegistryPodStandIn, runCronJob, startRegistryPodStandIn, synthRegistryPod } from "../support/registryPodStandIn";
+import { privateDir, removeDir, run, runOk } from "../support/serverProcess";
 
 const PREFIX = "maven-releases";
 
@@ -247,7 +246,7 @@ describe("the in-cluster garbage-collection job and the Maven repository's old s
     let pod: RegistryPodStandIn;
     let jars: { readonly file: string; readonly marker: string }[];
     let releaseBefore: Buffer;
-    let gc: ReturnType<typeof run>;
+    let gc: JobRun;
     const builds = () =>
         [
             ...new Set(
@@ -273,23 +272,26 @@ describe("the in-cluster garbage-collection job and the Maven repository's old s
         }
         releaseBefore = readFileSync(path.join(front.backend.dataDir, PREFIX, appDir, "1.0.0", "gc-app-1.0.0.jar"));
 
-        // The registry pod: Distribution has a repository (garbage-collect needs one), and the nginx
-        // data directory above is its maven-data mount; the cleanup script is where the ConfigMap puts it.
+        // The registry pod of a stack that serves this Maven repository: Distribution has a repository
+        // (garbage-collect needs one), and the nginx data directory above is its maven-data volume, as the
+        // pod's nginx, which runs as the pod's user, would have written it.
         const push = makeAccount("pod-push");
-        pod = await startRegistryPodStandIn(renderPodObjects("localhost", push, makeAccount("pod-pull")), "localhost");
+        const stack = await synthRegistryPod({
+            push,
+            pull: makeAccount("pod-pull"),
+            settings: { mavenRegistry: { host: "localhost", pathPrefix: PREFIX, snapshotBuildsToKeep: KEEP } },
+        });
+        pod = await startRegistryPodStandIn(stack);
         const oci = makeOciImage(path.join(dir, "oci"), 1024);
         const copied = skopeoCopy(oci.ref, `docker://${pod.authority}/team/app:1`, { certDir: pod.certDir, creds: push, scratch: dir });
         if (copied.code !== 0) throw new Error(copied.stderr);
+        rmSync(`${pod.root}${MAVEN_BACKEND.dataDir}`, { recursive: true });
         symlinkSync(front.backend.dataDir, `${pod.root}${MAVEN_BACKEND.dataDir}`);
-        mkdirSync(`${pod.root}${MAVEN_BACKEND.runDir}`, { recursive: true });
-        writeFileSync(
-            `${pod.root}${IN_CLUSTER.configDir}/${IN_CLUSTER.mavenGcScript}`,
-            mavenGcScript({ pathPrefix: PREFIX, snapshotBuildsToKeep: KEEP }),
-        );
-        gc = run("/bin/sh", ["-c", gcScript("dso", false, true, "marker")], { env: pod.env, timeout: 300_000 });
+        runOk("chown", ["-R", `${IN_CLUSTER.uid}:${IN_CLUSTER.uid}`, front.backend.dataDir]);
+        gc = await runCronJob(pod, stack.objects, IN_CLUSTER.gcName);
     }, 900_000);
     afterAll(async () => {
-        pod?.stop();
+        await pod?.stop();
         await front?.registry.stop();
         await front?.backend.stop();
         removeDir(dir);

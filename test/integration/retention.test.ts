@@ -32,11 +32,12 @@ import { RETENTION_COUNTS } from "../../components/inCluster/retentionCounts";
 import { IN_CLUSTER } from "../../components/inCluster/spec";
 import { JOB_METRICS } from "../../components/monitoring/jobMetrics";
 import { DISTRIBUTION } from "../../components/shared/facts";
+import type { K8sObject } from "../../components/shared/k8sObject";
 import { type Retention, renderRetentionScript } from "../../components/upkeep/retention";
 import { renderVerifyScript, type VerifyHttpClient } from "../../components/upkeep/verify";
 import { type DistributionBinary, deployedRegistry, distributionBinaries } from "../support/distributionBinaries";
 import { makeAccount, makeOciImage, type RealRegistry, skopeoCopy, skopeoPushPlainHttp, startRealRegistry } from "../support/realRegistry";
-import { type RegistryPodStandIn, renderPodObjects, runCronJob, startRegistryPodStandIn } from "../support/registryPodStandIn";
+import { type RegistryPodStandIn, runCronJob, startRegistryPodStandIn, synthRegistryPod } from "../support/registryPodStandIn";
 import { privateDir, type RunResult, removeDir, run, runOk } from "../support/serverProcess";
 
 const DAY = 86_400;
@@ -435,22 +436,21 @@ function scrape(pod: RegistryPodStandIn, urlPath: string): { status: number; typ
 
 describe("the in-cluster GC job runs retention in the registry container, inside its window, keeping what pods run", () => {
     let pod: RegistryPodStandIn;
-    let objects: ReturnType<typeof renderPodObjects>;
+    let objects: K8sObject[];
     let work: string;
     const push = makeAccount("ci-push");
     const repo = "team/app";
 
     beforeAll(async () => {
         work = privateDir("retention-pod-test-");
-        objects = renderPodObjects(
-            "localhost",
+        const stack = await synthRegistryPod({
             push,
-            makeAccount("cluster-pull"),
-            undefined,
-            { mode: "apply", rules: [{ prefix: "team/", keepNewest: 1 }], protect: ["latest"] },
-            { monitoring: true },
-        );
-        pod = await startRegistryPodStandIn(objects, "localhost");
+            pull: makeAccount("cluster-pull"),
+            maintenance: { retention: { mode: "apply", rules: [{ prefix: "team/", keepNewest: 1 }], protect: ["latest"] } },
+            monitoring: true,
+        });
+        objects = stack.objects;
+        pod = await startRegistryPodStandIn(stack);
         for (const [tag, days] of [
             ["1", 30],
             ["2", 20],
@@ -471,8 +471,8 @@ describe("the in-cluster GC job runs retention in the registry container, inside
         writeFileSync(path.join(pod.podDir, "workloads"), `registry-dso.jmann.local/${repo}:2\n`);
     }, 300_000);
 
-    afterAll(() => {
-        pod?.stop();
+    afterAll(async () => {
+        await pod?.stop();
         if (work) removeDir(work);
     });
 
@@ -532,16 +532,15 @@ describe("the in-cluster GC job runs retention in the registry container, inside
 
 describe("without retention rules the pod has no counts' volume and its metrics port no counts' path", () => {
     let pod: RegistryPodStandIn;
-    let objects: ReturnType<typeof renderPodObjects>;
+    let objects: K8sObject[];
 
     beforeAll(async () => {
-        objects = renderPodObjects("localhost", makeAccount("ci-push"), makeAccount("cluster-pull"), undefined, undefined, {
-            monitoring: true,
-        });
-        pod = await startRegistryPodStandIn(objects, "localhost");
+        const stack = await synthRegistryPod({ push: makeAccount("ci-push"), pull: makeAccount("cluster-pull"), monitoring: true });
+        objects = stack.objects;
+        pod = await startRegistryPodStandIn(stack);
     }, 300_000);
 
-    afterAll(() => pod?.stop());
+    afterAll(async () => await pod?.stop());
 
     test("the Deployment mounts no counts' volume, and the Caddyfile names no counts' path", () => {
         const deployment = objects.find((o) => o.kind === "Deployment" && o.metadata.name === IN_CLUSTER.name);

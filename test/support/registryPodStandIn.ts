@@ -1,56 +1,41 @@
 /**
- * The in-cluster registry pod, played on this machine by its real programs: Distribution
- * (`docker-registry`) with the rendered config.yml and Caddy (the pinned build the sidecar's image
- * runs, test/support/caddyBinaries.ts) with the rendered sidecar Caddyfile, the
- * pod's paths under a private root (`DSO_ROOT`, which the backup scripts honour), and the backup
- * container's scripts and credentials from the rendered ConfigMap and Secret `registry-backup`, run
- * by Debian's restic.
+ * The in-cluster registry pod, played on this machine by running the Deployment the program
+ * synthesizes (test/support/podStandIn.ts: every container as specified, in a network namespace of
+ * the pod's own), with the images' programs built here: Distribution (the deployed version's build,
+ * test/support/distributionBinaries.ts), the pinned Caddy (test/support/caddyBinaries.ts) and Debian's
+ * restic. The stack is an in-cluster one of the test's own (`synthRegistryPod`): its config is the
+ * test's, its certificate the test CA's, the push account's password the test's.
  *
  * Only what needs an API server is a stand-in: a `kubectl` shell script first on PATH. It understands
- * the calls the maintenance jobs make — `set env deployment/registry VAR=…|VAR-` (remembered),
- * `rollout status` (the Recreate rollout: both programs stop, then start again with the remembered
- * environment, and it returns once both answer), `exec … -- /bin/sh SCRIPT ARGS` (runs the script
- * under the root; in the `registry` container with busybox's sh and only busybox's applets on PATH,
- * as the registry:2 image, Alpine without curl, has them, plus the image's `registry`, which is
- * Debian's docker-registry), `exec … -- registry garbage-collect … CONFIG` (runs Debian's
- * docker-registry on the rooted config) — and refuses everything else. It logs every call. The
- * scripts of ConfigMap `registry-config` (the GC job's `gc.sh` and `verify.sh`, …) are placed in the
- * config directory with Distribution's address mapped; they honour DSO_ROOT, as the backup's scripts
- * do. Test hooks, in a `restic`
- * wrapper first on PATH that runs Debian's restic: while a file `hold-pass-2` exists in the pod
- * directory, restic's pass-2 backup (the one with `--parent`) waits before it starts (after writing
- * `holding-pass-2`), so a test can act inside the read-only window; with `fail-pass-2`, that backup
- * fails instead.
+ * the calls the maintenance jobs make — `set env deployment/registry VAR=…|VAR-` (the template's
+ * environment, remembered in the pod's template.env), `rollout status` (the Recreate rollout: the pod
+ * stops, then starts again with the template, and it returns once the readiness probes pass), `exec
+ * [-i] deployment/registry [--container=NAME] -- ARGS` (ARGS run in that container, the first one when
+ * none is named, as `kubectl exec` runs them) and `get pods --all-namespaces …` (the images the test
+ * lists in the pod directory's file `workloads`) — and refuses everything else. It logs every call
+ * (kubectl.log, and kubectl.times with when each started and ended).
  *
- * Each start is a new pod (recorded, see `starts`): its emptyDirs (/tmp under the root, where restic
- * keeps its cache, and the read-only markers' directory) start empty, as on a cluster. What the
- * rendered text names inside the pod is mapped to this machine: the pod's absolute paths
- * get the root in front, and the listen ports become free loopback ports (bound to 127.0.0.1).
+ * Test hooks, in the restic the backup container's image holds (a wrapper that runs Debian's restic):
+ * while a file `hold-pass-2` exists in the pod directory, restic's pass-2 backup (the one with
+ * `--parent`) waits before it starts (after writing `holding-pass-2`), so a test can act inside the
+ * read-only window; with `fail-pass-2`, that backup fails instead.
+ *
+ * Clients reach the sidecar's TLS site at `authority`, `localhost` on 443 as the program publishes an
+ * in-cluster registry (the Ingress's port, which the token realm names), forwarded to the pod's `https`
+ * port; 127.0.0.1:443 is claimed for the pod's lifetime (`claimLoopbackHttps`), so stand-ins of other
+ * test files wait for it. The metrics listener is at `metricsPort` (forwarded to the pod's `metrics` port).
  */
-
 import { spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { TOKEN_PATH } from "../../components/accessPolicy/policy";
-import { renderUsersFile } from "../../components/accessPolicy/usersFile";
-import { renderRegistryConfig } from "../../components/distribution/registryConfig";
-import { IN_CLUSTER_BACKUP } from "../../components/inCluster/backup";
-import { distributionCachesBlobs, gcWindow } from "../../components/inCluster/gcWindow";
-import { renderSidecarCaddyfile, SIDECAR_TLS, sidecarPolicy } from "../../components/inCluster/inClusterRegistry";
-import { renderInClusterObjects } from "../../components/inCluster/manifests";
-import { REGISTRY_METRICS_RELAY_PORT } from "../../components/inCluster/monitoring";
-import { RETENTION_COUNTS, retentionCountsServed } from "../../components/inCluster/retentionCounts";
-import { IN_CLUSTER, type InClusterBackup, type InClusterSpec } from "../../components/inCluster/spec";
-import { MAVEN_BACKEND } from "../../components/maven/nginxConfig";
-import { DEFAULT_IMAGES, DEFAULT_KUBECTL_IMAGE, DEFAULT_PROBE_IMAGE } from "../../components/shared/defaults";
-import { DISTRIBUTION, METRICS_PORTS } from "../../components/shared/facts";
+import type { SecretName } from "../../components/config";
 import type { K8sObject } from "../../components/shared/k8sObject";
-import type { Retention } from "../../components/upkeep/retention";
 import { pinnedCaddy } from "./caddyBinaries";
 import { DEPLOYED_REGISTRY_IMAGE, deployedRegistry } from "./distributionBinaries";
+import { type ImageStandIn, type PodStandIn, startForwarders, startPodStandIn } from "./podStandIn";
 import { makeTestCa, type TestAccount, type TestCa } from "./realRegistry";
-import { freePort, privateDir, removeDir, run, runOk } from "./serverProcess";
+import { type StackSettings, synthStackObjects } from "./registryStack";
+import { freePort, privateDir, removeDir, run, type ServerProcess } from "./serverProcess";
 
 /** A rendered CronJob's inline script: its container runs `/bin/sh -c SCRIPT`. */
 export function cronJobScript(objects: readonly K8sObject[], name: string): string {
@@ -89,14 +74,146 @@ export function runCronJob(pod: Pick<RegistryPodStandIn, "env">, objects: readon
     return new Promise((resolve) => child.once("close", (code) => resolve({ code, stdout, stderr, output })));
 }
 
-export interface RegistryPodStandIn {
-    /** The pod's filesystem root (DSO_ROOT). */
-    readonly root: string;
-    /** The pod directory: the stand-in's state, pid files and the programs' logs. */
-    readonly podDir: string;
-    /** `localhost:<port>`: the sidecar's TLS site, as clients name it. */
+/**
+ * The images of the registry's pods, with this machine's programs: `distribution` as the registry
+ * image's /bin/registry behind the image's entrypoint, the pinned Caddy, Debian's nginx, and restic
+ * with the tests' hooks (see the header). Files the images need are written to `dir`.
+ */
+export function registryImages(dir: string, distribution: string): Record<string, ImageStandIn> {
+    mkdirSync(dir, { recursive: true });
+    const file = (name: string, text: string) => {
+        writeFileSync(path.join(dir, name), text, { mode: 0o755 });
+        return path.join(dir, name);
+    };
+    return {
+        // docker-library/registry's entrypoint.sh (the same for 2.x and 3.x).
+        registry: {
+            files: {
+                "/bin/registry": distribution,
+                "/entrypoint.sh": file(
+                    "registry-entrypoint.sh",
+                    `#!/bin/sh
+set -e
+case "$1" in
+    *.yaml|*.yml) set -- registry serve "$@" ;;
+    serve|garbage-collect|help|-*) set -- registry "$@" ;;
+esac
+exec "$@"
+`,
+                ),
+            },
+            entrypoint: ["/entrypoint.sh"],
+            cmd: ["/etc/docker/registry/config.yml"],
+        },
+        caddy: {
+            files: { "/usr/bin/caddy": pinnedCaddy() },
+            cmd: ["caddy", "run", "--config", "/etc/caddy/Caddyfile", "--adapter", "caddyfile"],
+            env: { XDG_CONFIG_HOME: "/config", XDG_DATA_HOME: "/data" },
+        },
+        // The official nginx image's entrypoint runs its /docker-entrypoint.d scripts (it has none that apply) and execs the command.
+        nginx: {
+            files: {
+                "/usr/sbin/nginx": "/usr/sbin/nginx",
+                "/docker-entrypoint.sh": file("nginx-entrypoint.sh", '#!/bin/sh\nset -e\nexec "$@"\n'),
+            },
+            entrypoint: ["/docker-entrypoint.sh"],
+            cmd: ["nginx", "-g", "daemon off;"],
+        },
+        "restic/restic": {
+            files: {
+                "/usr/bin/restic": file(
+                    "restic",
+                    `#!/bin/sh
+# restic with the tests' hooks on pass 2 (test/support/registryPodStandIn.ts); every other call goes straight through.
+set -eu
+pod=/.stand-in/pod
+case " $* " in
+  *" backup "*" --parent "*)
+    if [ -e "$pod/fail-pass-2" ]; then echo "restic stand-in: pass 2 fails (test hook)" >&2; exit 1; fi
+    if [ -e "$pod/hold-pass-2" ]; then
+      : > "$pod/holding-pass-2"
+      while [ -e "$pod/hold-pass-2" ]; do sleep 0.1; done
+    fi ;;
+esac
+exec /.stand-in/restic "$@"
+`,
+                ),
+                "/.stand-in/restic": "/usr/bin/restic",
+            },
+            entrypoint: ["/usr/bin/restic"],
+        },
+    };
+}
+
+/** An in-cluster stack of the test's own, as the program synthesizes it, and what clients need to reach it. */
+export interface RegistryPodStack {
+    readonly objects: K8sObject[];
+    /** `localhost`: the registry as its clients address it (containerRegistry.host, on 443). */
     readonly authority: string;
-    /** The loopback port of the sidecar's metrics listener (`METRICS_PORTS.caddy` in the pod), with monitoring. */
+    /** The CA of the registry's certificate (the stack's `provided` certificate). */
+    readonly ca: TestCa;
+    /** Where the CA lives; the pod stand-in removes it when it stops. */
+    readonly dir: string;
+}
+
+/**
+ * The objects of an in-cluster stack on filesystem storage with garbage collection on (and
+ * `maintenance` over that: backup, retention), monitoring as asked (off by default), Jenkins and node
+ * delivery off, the host `localhost`, the push account `push` with its password as
+ * the operator's, `pull` as the pull account's name, and a certificate of a test CA.
+ */
+export async function synthRegistryPod(options: {
+    readonly push: TestAccount;
+    readonly pull: TestAccount;
+    /** registry.maintenance settings over garbage collection on. */
+    readonly maintenance?: Readonly<Record<string, unknown>>;
+    readonly monitoring?: boolean;
+    /** Other top-level settings (mavenRegistry, say). */
+    readonly settings?: StackSettings;
+    readonly secrets?: Partial<Record<SecretName, string>>;
+}): Promise<RegistryPodStack> {
+    const dir = privateDir("registry-pod-stack");
+    const ca = makeTestCa(path.join(dir, "ca"), ["localhost"]);
+    const { garbageCollection, ...maintenance } = options.maintenance ?? {};
+    const objects = await synthStackObjects(
+        {
+            containerRegistry: {
+                host: "localhost",
+                pathPrefix: "",
+                pushUsername: options.push.username,
+                pushCredentials: "operator",
+                pullUsername: options.pull.username,
+            },
+            jenkins: { enabled: false },
+            nodes: { delivery: "none" },
+            registry: {
+                mode: "in-cluster",
+                image: DEPLOYED_REGISTRY_IMAGE,
+                tls: { mode: "provided" },
+                storage: { kind: "filesystem" },
+                maintenance: { garbageCollection: { enabled: true, ...(garbageCollection as object) }, ...maintenance },
+                monitoring: { enabled: options.monitoring ?? false },
+            },
+            ...options.settings,
+        },
+        {
+            containerRegistryPassword: options.push.password,
+            tlsCertificate: readFileSync(ca.serverCertFile, "utf8"),
+            tlsPrivateKey: readFileSync(ca.serverKeyFile, "utf8"),
+            ...options.secrets,
+        },
+    );
+    return { objects, authority: "localhost", ca, dir };
+}
+
+export interface RegistryPodStandIn {
+    /** The pod's volumes, each at its mount path under this directory (DSO_ROOT for scripts run on this machine). */
+    readonly root: string;
+    /** The pod directory: the stand-in's state, the containers' logs, the test hooks. */
+    readonly podDir: string;
+    /** `localhost`: the sidecar's TLS site on 443, as clients name it. */
+    readonly authority: string;
+    /** The loopback port of the sidecar's metrics listener (its `metrics` port); 0 when the pod has none (monitoring off). */
     readonly metricsPort: number;
     /** Directory with ca.crt for clients. */
     readonly certDir: string;
@@ -107,118 +224,35 @@ export interface RegistryPodStandIn {
     kubectlCalls(): string[];
     /** When each kubectl call started and ended (seconds since the epoch), in order. */
     kubectlTimes(): { readonly at: number; readonly edge: "start" | "end"; readonly call: string }[];
-    /** How many times the pod's programs were started (each start restarts Distribution and Caddy). */
+    /** What `kubectl set env` put in the Deployment's template (name → value), as it stands. */
+    templateEnv(): Record<string, string>;
+    /** How many times the pod was started (each start is a new pod). */
     starts(): number;
-    /** The running programs' process ids, to show that nothing restarted in between. */
-    pids(): { readonly registry: string; readonly caddy: string };
+    /** The running containers' process ids by name, to show that nothing restarted in between. */
+    pids(): Record<string, string>;
+    /** Runs ARGS in a container, as `kubectl exec` does. */
+    exec(container: string, args: readonly string[]): { code: number; stdout: string; stderr: string };
+    /** Runs the pod of CronJob `name` (the restore job, say) to its end, with this pod's volumes. */
+    runJobPod(name: string): Promise<{ code: number; stdout: string; stderr: string }>;
     /** Starts (or restarts) the pod, as a rollout does. */
     rollout(): void;
-    /** Stops the pod's programs (the Deployment scaled to 0). */
+    /** Stops the pod's containers (the Deployment scaled to 0). */
     scaleToZero(): void;
-    /** Logs of Distribution and Caddy, for failure messages. */
+    /** The containers' logs, for failure messages. */
     logs(): string;
     /** Stops everything started and removes the directories. */
-    stop(): void;
+    stop(): Promise<void>;
 }
 
-/**
- * The objects as InClusterRegistry renders them, with plain values where it passes secrets: filesystem
- * storage with garbage collection on, hence deletes through the API allowed (the stack's `deletes.api`)
- * and the GC job's window and Distribution's cache as `gcWindow` decides for one pod.
- */
-export function renderPodObjects(
-    host: string,
-    push: TestAccount,
-    pull: TestAccount,
-    backup?: InClusterBackup,
-    retention?: Retention,
-    options: { readonly monitoring?: boolean } = {},
-): K8sObject[] {
-    const storage = { kind: "filesystem", size: "20Gi" } as const;
-    const garbageCollection = { enabled: true, schedule: "30 3 * * 0", deleteUntagged: false };
-    const monitoring = options.monitoring
-        ? { prometheusOperator: true, runbookBaseUrl: "docs/runbooks.md", cacheClaims: [], probeImage: DEFAULT_PROBE_IMAGE }
-        : undefined;
-    const policy = sidecarPolicy({
-        host,
-        requiresAuthForPull: false,
-        deletesEnabled: true,
-        storage: "filesystem",
-        backup: true,
-        gcWindow: gcWindow({ storage, garbageCollection }),
-        metrics: monitoring !== undefined,
-        retentionCounts: retentionCountsServed({ monitoring, retention, storage, garbageCollection }),
-    });
-    const pushUsers = renderUsersFile("push", [push]);
-    const spec: InClusterSpec = {
-        namespace: "dso",
-        host,
-        ingressClass: "public",
-        ingressController: "nginx",
-        tls: { kind: "secret", certPem: "unused", keyPem: "unused" },
-        images: { registry: DEPLOYED_REGISTRY_IMAGE, caddy: DEFAULT_IMAGES.caddy, ui: "ui", kubectl: DEFAULT_KUBECTL_IMAGE },
-        replicas: 1,
-        storage,
-        allowedNetworks: [],
-        ui: { enabled: false, deleteEnabled: false },
-        garbageCollection,
-        publishLocalRegistryHosting: false,
-        caddyfile: renderSidecarCaddyfile(policy, SIDECAR_TLS),
-        registryConfig: renderRegistryConfig({
-            addr: IN_CLUSTER.registryAddr,
-            storage: { kind: "filesystem", rootDirectory: IN_CLUSTER.dataDir },
-            deletesEnabled: true,
-            blobDescriptorCache: distributionCachesBlobs({ storage, garbageCollection }),
-        }),
-        users: { push: pushUsers, pull: renderUsersFile("pull", [pull]), htpasswd: "" },
-        httpSecret: randomBytes(24).toString("hex"),
-        configChecksum: "test",
-        ...(backup ? { backup } : {}),
-        ...(retention ? { retention } : {}),
-        ...(monitoring ? { monitoring } : {}),
-    };
-    return renderInClusterObjects(spec);
-}
-
-/** Whether the registry Deployment has the volume `name`. */
-function podHasVolume(objects: readonly K8sObject[], name: string): boolean {
-    const deployment = objects.find((o) => o.kind === "Deployment" && o.metadata.name === IN_CLUSTER.name) as
-        | { spec: { template: { spec: { volumes: { name: string }[] } } } }
-        | undefined;
-    if (!deployment) throw new Error(`no Deployment ${IN_CLUSTER.name} among the rendered objects`);
-    return deployment.spec.template.spec.volumes.some((v) => v.name === name);
-}
-
-/** The `stringData` of a rendered object, or its `data`. */
-function dataOf(objects: readonly K8sObject[], kind: string, name: string): Record<string, string> {
-    const object = objects.find((o) => o.kind === kind && o.metadata.name === name);
-    if (!object) throw new Error(`no ${kind}/${name} among the rendered objects`);
-    return ((object as Record<string, unknown>).stringData ?? (object as Record<string, unknown>).data) as Record<string, string>;
-}
-
-const POD_PATHS = [
-    IN_CLUSTER.configDir,
-    IN_CLUSTER.dataDir,
-    IN_CLUSTER.tlsDir,
-    MAVEN_BACKEND.dataDir,
-    "/etc/dso-registry-backup",
-    IN_CLUSTER_BACKUP.signalDir,
-    RETENTION_COUNTS.dir,
-];
-
-/** Puts the root in front of every pod path the text names, in one pass (one path may begin another). */
-function rooted(text: string, root: string): string {
-    const longestFirst = [...POD_PATHS].sort((a, b) => b.length - a.length).map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
-    return text.replace(new RegExp(longestFirst.join("|"), "g"), (p) => `${root}${p}`);
-}
-
-const KUBECTL = `#!/bin/sh
+/** The stand-in for kubectl of a pod stand-in (`pod.sh` in `$POD_DIR`): the calls the maintenance jobs make. */
+export function kubectlStandIn(deployment: string, defaultContainer: string, rollout: string, getPods: string): string {
+    return `#!/bin/sh
 # Stand-in for kubectl (tests only): the calls the registry's maintenance jobs make, against the pod
-# played by local processes. Anything else is refused.
+# stand-in. Anything else is refused.
 set -eu
 pod="$POD_DIR"
 echo "$*" >> "$pod/kubectl.log"
-printf '%s start %s\n' "$(date +%s.%N)" "$*" >> "$pod/kubectl.times"
+printf '%s start %s\\n' "$(date +%s.%N)" "$*" >> "$pod/kubectl.times"
 call="$*"
 status=0
 while [ "$#" -gt 0 ]; do
@@ -230,226 +264,198 @@ while [ "$#" -gt 0 ]; do
 done
 case "$1 \${2:-}" in
   "set env")
+    [ "$3" = "deployment/${deployment}" ] || { echo "kubectl stand-in: no $3" >&2; exit 1; }
+    name="\${4%%=*}"; name="\${name%-}"
+    touch "$pod/template.env"
+    grep -v "^export $name=" "$pod/template.env" > "$pod/template.env.new" || true
     case "$4" in
-      *=*) printf '%s' "\${4#*=}" > "$pod/read-only" ;;
-      *-) rm -f "$pod/read-only" ;;
-    esac ;;
-  "rollout status") sh "$pod/restart" || status=$? ;;
-  "get pods")
-    case "$call" in
-      *--all-namespaces*) cat "$pod/workloads" 2>/dev/null || true ;;
-      *) echo "kubectl stand-in: not a call the jobs make: $call" >&2; exit 1 ;;
-    esac ;;
+      *=*)
+        value="\${4#*=}"
+        case "$value" in *"'"*) echo "kubectl stand-in: a value with a single quote is not modelled: $4" >&2; exit 1 ;; esac
+        printf "export %s='%s'\\n" "$name" "$value" >> "$pod/template.env.new" ;;
+    esac
+    mv "$pod/template.env.new" "$pod/template.env" ;;
+  "rollout status") ${rollout} || status=$? ;;
+  "get pods") ${getPods} ;;
   "exec "*)
-    container=""
+    container=${defaultContainer}
     while [ "$1" != -- ]; do
-      case "$1" in --container=*) container="\${1#--container=}" ;; esac
+      case "$1" in
+        --container=*) container="\${1#--container=}" ;;
+        deployment/*) [ "$1" = "deployment/${deployment}" ] || { echo "kubectl stand-in: no $1" >&2; exit 1; } ;;
+      esac
       shift
     done
     shift
-    if [ "$1" = registry ]; then
-      # Distribution's own command (the GC job's collection) is the deployed version's build here
-      # ($pod/busybox/registry); the pod's absolute paths get the root in front (they hold no spaces).
-      shift
-      args=""
-      for a in "$@"; do case "$a" in /*) args="$args $DSO_ROOT$a" ;; *) args="$args $a" ;; esac; done
-      # shellcheck disable=SC2086
-      "$pod/busybox/registry" $args || status=$?
-    elif [ "$container" = registry ]; then
-      # The registry:2 image is Alpine: busybox's sh and applets, no curl.
-      script="$2"; shift 2
-      PATH="$pod/busybox" "$pod/busybox/sh" "$DSO_ROOT$script" "$@" || status=$?
-    else
-      shell="$1"; script="$2"; shift 2
-      "$shell" "$DSO_ROOT$script" "$@" || status=$?
-    fi ;;
-  *) echo "kubectl stand-in: not a call the jobs make: $*" >&2; exit 1 ;;
+    sh "$pod/pod.sh" exec "$container" "$@" || status=$? ;;
+  *) echo "kubectl stand-in: not a call the jobs make: $call" >&2; exit 1 ;;
 esac
-printf '%s end %s\n' "$(date +%s.%N)" "$call" >> "$pod/kubectl.times"
+printf '%s end %s\\n' "$(date +%s.%N)" "$call" >> "$pod/kubectl.times"
 exit "$status"
-`;
-
-/** restic with the tests' hooks on pass 2 (see the header); every other call goes straight through. */
-const RESTIC = `#!/bin/sh
-set -eu
-pod="$POD_DIR"
-case " $* " in
-  *" backup "*" --parent "*)
-    if [ -e "$pod/fail-pass-2" ]; then echo "restic stand-in: pass 2 fails (test hook)" >&2; exit 1; fi
-    if [ -e "$pod/hold-pass-2" ]; then
-      : > "$pod/holding-pass-2"
-      while [ -e "$pod/hold-pass-2" ]; do sleep 0.1; done
-    fi ;;
-esac
-exec /usr/bin/restic "$@"
-`;
-
-/** Stops the pod's programs by their pid files, then (unless "stop") starts them with the remembered environment. */
-function restartScript(pod: string, root: string, registryPort: number, frontPort: number, emptyDirs: readonly string[]): string {
-    return `#!/bin/sh
-set -eu
-pod=${JSON.stringify(pod)}
-for name in caddy registry; do
-  if [ -f "$pod/$name.pid" ]; then
-    pid=$(cat "$pod/$name.pid")
-    kill -TERM "$pid" 2>/dev/null || true
-    while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
-    rm -f "$pod/$name.pid"
-  fi
-done
-[ "\${1:-}" = stop ] && exit 0
-# A new pod gets new emptyDirs: /tmp (restic's cache and temporary files among them), the
-# read-only markers' directory and retention's counts' directory (when the pod has it) start empty.
-rm -rf ${JSON.stringify(`${root}/tmp`)} ${JSON.stringify(`${root}${IN_CLUSTER_BACKUP.signalDir}`)}
-mkdir -m 1777 ${JSON.stringify(`${root}/tmp`)}
-mkdir -p ${JSON.stringify(`${root}${IN_CLUSTER_BACKUP.signalDir}`)}
-${emptyDirs
-    .map(
-        (d) => `rm -rf ${JSON.stringify(`${root}${d}`)}
-mkdir -m 1777 ${JSON.stringify(`${root}${d}`)}
-`,
-    )
-    .join("")}
-date +%s.%N >> "$pod/starts"
-if [ -f "$pod/read-only" ]; then
-  ${IN_CLUSTER.readOnlyEnv}=$(cat "$pod/read-only")
-  export ${IN_CLUSTER.readOnlyEnv}
-fi
-"$pod/busybox/registry" serve ${JSON.stringify(`${root}${IN_CLUSTER.configDir}/config.yml`)} </dev/null >>"$pod/registry.log" 2>&1 &
-echo $! > "$pod/registry.pid"
-XDG_DATA_HOME="$pod/caddy-data" XDG_CONFIG_HOME="$pod/caddy-config" ${JSON.stringify(pinnedCaddy())} run --config "$pod/Caddyfile" --adapter caddyfile </dev/null >>"$pod/caddy.log" 2>&1 &
-echo $! > "$pod/caddy.pid"
-tries=0
-until curl -s -o /dev/null --max-time 2 http://127.0.0.1:${registryPort}/v2/ && curl -s -o /dev/null --max-time 2 http://127.0.0.1:${frontPort}/v2/; do
-  tries=$((tries + 1))
-  if [ "$tries" -ge 300 ]; then echo "the pod did not start; see $pod/*.log" >&2; exit 1; fi
-  sleep 0.1
-done
 `;
 }
 
-/**
- * Lays out the pod from the rendered objects (ConfigMaps and Secrets with plain values) and starts it.
- * `host` must be the spec's host name; it is served as localhost by the TLS site, so it must be "localhost".
- */
-export async function startRegistryPodStandIn(objects: readonly K8sObject[], host: string): Promise<RegistryPodStandIn> {
-    if (host !== "localhost") throw new Error('render the spec with host "localhost": the TLS site is reached by that name');
-    const root = privateDir("cb-pod-root");
-    const podDir = privateDir("cb-pod");
-    const bin = path.join(podDir, "bin");
-    const [registryPort, frontPort, tlsPort, metricsPort, relayPort] = [
-        await freePort(),
-        await freePort(),
-        await freePort(),
-        await freePort(),
-        await freePort(),
-    ];
-    const place = (file: string, body: string, mode = 0o644) => {
-        mkdirSync(path.dirname(file), { recursive: true });
-        writeFileSync(file, body, { mode });
-    };
-    const config = dataOf(objects, "ConfigMap", IN_CLUSTER.configMap);
-    const users = dataOf(objects, "Secret", IN_CLUSTER.htpasswdSecret);
-    const ca = makeTestCa(path.join(podDir, "tls"), [host]);
-    const certDir = path.join(podDir, "client-certs");
-    place(path.join(certDir, "ca.crt"), ca.caCertPem);
-    place(`${root}${IN_CLUSTER.tlsDir}/tls.crt`, readFileSync(ca.serverCertFile, "utf8"));
-    place(`${root}${IN_CLUSTER.tlsDir}/tls.key`, readFileSync(ca.serverKeyFile, "utf8"), 0o600);
-    for (const key of ["push", "pull"]) place(`${root}${IN_CLUSTER.usersDir}/${key}`, users[key] ?? "");
-
-    const registryConfig = rooted(config["config.yml"] ?? "", root).replace(IN_CLUSTER.registryAddr, `127.0.0.1:${registryPort}`);
-    place(`${root}${IN_CLUSTER.configDir}/config.yml`, registryConfig);
-    const caddyfile = rooted(config.Caddyfile ?? "", root)
-        .split(IN_CLUSTER.registryAddr)
-        .join(`127.0.0.1:${registryPort}`)
-        .replace(`http://:${IN_CLUSTER.servicePort} {`, `http://:${frontPort} {\n\tbind 127.0.0.1`)
-        .replace(`${host}:${IN_CLUSTER.tlsPort} {`, `${host}:${tlsPort} {\n\tbind 127.0.0.1`)
-        .replace(`http://:${METRICS_PORTS.caddy} {`, `http://:${metricsPort} {\n\tbind 127.0.0.1`)
-        .replace(`http://:${REGISTRY_METRICS_RELAY_PORT} {`, `http://:${relayPort} {\n\tbind 127.0.0.1`)
-        // The realm names the registry's public host on 443, the ingress's port; here the TLS site's port.
-        .split(`://${host}${TOKEN_PATH}`)
-        .join(`://${host}:${tlsPort}${TOKEN_PATH}`);
-    place(path.join(podDir, "Caddyfile"), caddyfile);
-    for (const [key, text] of Object.entries(config)) {
-        if (key === "config.yml" || key === "Caddyfile") continue;
-        // Scripts put the root in front of the pod's paths themselves (DSO_ROOT), as the backup's do.
-        const mapped = key.endsWith(".sh") ? text : rooted(text, root);
-        place(`${root}${IN_CLUSTER.configDir}/${key}`, mapped.split(IN_CLUSTER.registryAddr).join(`127.0.0.1:${registryPort}`));
-    }
-    mkdirSync(`${root}${IN_CLUSTER.dataDir}`, { recursive: true });
-
-    if (objects.some((o) => o.kind === "ConfigMap" && o.metadata.name === IN_CLUSTER_BACKUP.name)) {
-        for (const [key, text] of Object.entries(dataOf(objects, "ConfigMap", IN_CLUSTER_BACKUP.name))) {
-            place(`${root}${IN_CLUSTER_BACKUP.scriptsDir}/${key}`, text);
-        }
-        for (const [key, text] of Object.entries(dataOf(objects, "Secret", IN_CLUSTER_BACKUP.name))) {
-            place(`${root}${IN_CLUSTER_BACKUP.secretDir}/${key}`, text, 0o600);
-        }
-        // The mount point of PVC registry-backup (volume destination), as the image's directories are.
-        if (objects.some((o) => o.kind === "PersistentVolumeClaim" && o.metadata.name === IN_CLUSTER_BACKUP.name)) {
-            mkdirSync(`${root}${IN_CLUSTER_BACKUP.volumeDir}`, { recursive: true, mode: 0o755 });
-        }
-    }
-    place(path.join(bin, "kubectl"), KUBECTL, 0o755);
-    place(path.join(bin, "restic"), RESTIC, 0o755);
-    mkdirSync(path.join(podDir, "busybox"));
-    runOk("busybox", ["--install", "-s", path.join(podDir, "busybox")]);
-    // The image's own command beside busybox's applets: the build of the deployed Distribution, with
-    // the environment every placement gives it.
-    place(
-        path.join(podDir, "busybox", "registry"),
-        `#!/bin/sh\n${Object.entries(DISTRIBUTION.environment)
-            .map(([k, v]) => `export ${k}=${v}\n`)
-            .join("")}exec ${JSON.stringify(deployedRegistry().path)} "$@"\n`,
-        0o755,
+/** The template's environment as kubectl set env left it (template.env in `dir`). */
+export function readTemplateEnv(dir: string): Record<string, string> {
+    const file = path.join(dir, "template.env");
+    if (!existsSync(file)) return {};
+    const out = run("sh", ["-c", `set -a; . "$1"; set +a; env -0`, "sh", file], { env: {} }).stdout;
+    const base = run("sh", ["-c", "env -0"], { env: {} }).stdout.split("\0");
+    return Object.fromEntries(
+        out
+            .split("\0")
+            .filter((kv) => kv && !base.includes(kv))
+            .map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]),
     );
-    // Tag retention's counts: an emptyDir when the Deployment has it (nothing there otherwise).
-    const emptyDirs = podHasVolume(objects, RETENTION_COUNTS.volume) ? [RETENTION_COUNTS.dir] : [];
-    place(path.join(podDir, "restart"), restartScript(podDir, root, registryPort, frontPort, emptyDirs), 0o755);
-    const env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, DSO_ROOT: root, POD_DIR: podDir };
-    const sh = (...args: string[]) => {
-        const r = run("sh", args, { env, timeout: 120_000 });
-        if (r.code !== 0) throw new Error(`${args.join(" ")} exited ${r.code}\n${r.stdout}\n${r.stderr}`);
-    };
-    const readLog = (name: string) => (existsSync(path.join(podDir, name)) ? readFileSync(path.join(podDir, name), "utf8") : "");
-    const pod: RegistryPodStandIn = {
-        root,
-        podDir,
-        authority: `${host}:${tlsPort}`,
-        metricsPort,
-        certDir,
-        ca,
-        env,
-        kubectlCalls: () => readLog("kubectl.log").split("\n").filter(Boolean),
-        kubectlTimes: () =>
-            readLog("kubectl.times")
-                .split("\n")
-                .filter(Boolean)
-                .map((line) => {
-                    const [at, edge, ...call] = line.split(" ");
-                    return { at: Number(at), edge: edge as "start" | "end", call: call.join(" ") };
-                }),
-        starts: () => readLog("starts").split("\n").filter(Boolean).length,
-        pids: () => ({ registry: readLog("registry.pid").trim(), caddy: readLog("caddy.pid").trim() }),
-        rollout: () => sh(path.join(podDir, "restart")),
-        scaleToZero: () => sh(path.join(podDir, "restart"), "stop"),
-        logs: () => `--- registry\n${readLog("registry.log").slice(-20_000)}\n--- caddy\n${readLog("caddy.log").slice(-20_000)}`,
-        stop: () => {
+}
+
+const HTTPS_CLAIM = "/run/lock/dso-test-loopback-443";
+
+/**
+ * Claims 127.0.0.1:443 for one registry stand-in at a time (a file holding this process's pid, made
+ * atomically; a claim whose process is gone is taken over), waiting up to 30 minutes for another test's
+ * stand-in to release it. Returns the release, as a process-like `stop`.
+ */
+export async function claimLoopbackHttps(): Promise<Pick<ServerProcess, "stop">> {
+    const mine = `${HTTPS_CLAIM}.${process.pid}.${Math.random().toString(36).slice(2)}`;
+    writeFileSync(mine, String(process.pid));
+    try {
+        for (let i = 0; i < 9000; i++) {
             try {
-                pod.scaleToZero();
-            } finally {
-                removeDir(root);
-                removeDir(podDir);
+                linkSync(mine, HTTPS_CLAIM);
+                const release = () => {
+                    if (existsSync(HTTPS_CLAIM) && readFileSync(HTTPS_CLAIM, "utf8") === String(process.pid)) rmSync(HTTPS_CLAIM);
+                };
+                process.once("exit", release);
+                return { stop: async () => release() };
+            } catch {
+                const owner = Number(readFileSync(HTTPS_CLAIM, "utf8"));
+                if (!alive(owner)) rmSync(HTTPS_CLAIM, { force: true });
+                else await new Promise((r) => setTimeout(r, 200));
             }
-        },
+        }
+        throw new Error(`127.0.0.1:443 stayed claimed by another test (${HTTPS_CLAIM}) for 30 minutes`);
+    } finally {
+        rmSync(mine, { force: true });
+    }
+}
+
+function alive(pid: number): boolean {
+    try {
+        process.kill(pid, 0);
+        return true;
+    } catch {
+        return false;
+    }
+}
+
+/**
+ * Runs the stack's registry Deployment and the forwarders clients use. `loopbackServices`: ports of this
+ * machine's loopback that the pod reaches at its own 127.0.0.1 (a bucket the stack names there).
+ */
+export async function startRegistryPodStandIn(
+    stack: RegistryPodStack,
+    options: { readonly loopbackServices?: readonly number[] } = {},
+): Promise<RegistryPodStandIn> {
+    const servers: Pick<ServerProcess, "stop">[] = [];
+    let pod: PodStandIn | undefined;
+    const stop = async () => {
+        for (const s of servers.splice(0).reverse()) await s.stop();
+        await pod?.destroy();
+        removeDir(stack.dir);
     };
     try {
-        pod.rollout();
+        const deployment = stack.objects.find((o) => o.kind === "Deployment" && o.metadata.name === "registry");
+        const containers = (deployment as { spec?: { template?: { spec?: { containers?: { name: string }[] } } } } | undefined)?.spec
+            ?.template?.spec?.containers;
+        if (!containers?.length) throw new Error("the stack has no Deployment registry with containers");
+        const images = registryImages(path.join(stack.dir, "images"), deployedRegistry().path);
+        pod = await startPodStandIn({
+            objects: stack.objects,
+            deployment: "registry",
+            images,
+            netns: { prefix: "rps", subnet: "198.19.144.0/20" },
+            loopbackServices: options.loopbackServices,
+        });
+        const podDir = pod.dir;
+        const bin = path.join(podDir, "bin");
+        mkdirSync(bin);
+        writeFileSync(
+            path.join(bin, "kubectl"),
+            kubectlStandIn(
+                "registry",
+                containers[0]!.name,
+                'sh "$pod/pod.sh" restart',
+                `case "$call" in
+      *--all-namespaces*) cat "$pod/workloads" 2>/dev/null || true ;;
+      *) echo "kubectl stand-in: not a call the jobs make: $call" >&2; exit 1 ;;
+    esac`,
+            ),
+            { mode: 0o755 },
+        );
+        const certDir = path.join(podDir, "client-certs");
+        mkdirSync(certDir);
+        writeFileSync(path.join(certDir, "ca.crt"), stack.ca.caCertPem);
+        servers.push(await claimLoopbackHttps());
+        const ns = pod.ns;
+        const metrics = pod.declaresPort("metrics");
+        const metricsPort = metrics ? await freePort() : 0;
+        servers.push(
+            await startForwarders([
+                [`127.0.0.1:443`, `${ns.address}:${pod.port("https")}`],
+                ...(metrics ? [[`127.0.0.1:${metricsPort}`, `${ns.address}:${pod.port("metrics")}`] as const] : []),
+            ]),
+        );
+        const env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, DSO_ROOT: pod.root, POD_DIR: podDir };
+        const readLog = (name: string) => (existsSync(path.join(podDir, name)) ? readFileSync(path.join(podDir, name), "utf8") : "");
+        const running = pod;
+        return {
+            root: running.root,
+            podDir,
+            authority: stack.authority,
+            metricsPort,
+            certDir,
+            ca: stack.ca,
+            env,
+            kubectlCalls: () => readLog("kubectl.log").split("\n").filter(Boolean),
+            kubectlTimes: () =>
+                readLog("kubectl.times")
+                    .split("\n")
+                    .filter(Boolean)
+                    .map((line) => {
+                        const [at, edge, ...call] = line.split(" ");
+                        return { at: Number(at), edge: edge as "start" | "end", call: call.join(" ") };
+                    }),
+            templateEnv: () => readTemplateEnv(podDir),
+            starts: () => running.starts(),
+            pids: () => running.pids(),
+            exec: (container, args) => running.exec(container, args),
+            runJobPod: async (name) => {
+                const job = await startPodStandIn({
+                    objects: stack.objects,
+                    deployment: name,
+                    kind: "CronJob",
+                    root: running.root,
+                    images,
+                    netns: { prefix: "rps", subnet: "198.19.144.0/20" },
+                    loopbackServices: options.loopbackServices,
+                });
+                try {
+                    return job.run();
+                } finally {
+                    await job.destroy();
+                }
+            },
+            rollout: () => {
+                running.stopContainers();
+                running.start();
+            },
+            scaleToZero: () => running.stopContainers(),
+            logs: () => running.logs(),
+            stop,
+        };
     } catch (error) {
-        const logs = pod.logs();
-        pod.stop();
-        throw new Error(`${(error as Error).message}\n${logs}`);
+        await stop();
+        throw error;
     }
-    chmodSync(root, 0o755);
-    return pod;
 }
