@@ -19,6 +19,7 @@ import { imagePrefix, METRICS_PORTS, registryAuthority } from "../shared/facts";
 import { withFormerType } from "../shared/formerType";
 import { frontDefaults, frontUsers, type RegistryFront, type WithFrontDefaults } from "../shared/front";
 import type { HostConnection, HostTarget } from "../shared/hostAccess";
+import type { JobReporting } from "../upkeep/reporting";
 import type { Retention } from "../upkeep/retention";
 import { CADDY_ACCESS_LOG, CaddySite, type CaddySiteArgs, type HostTls } from "./caddySite";
 import { HostMonitoring, type HostMonitoringArgs, hostReporting, monitoringPaths } from "./hostMonitoring";
@@ -26,7 +27,7 @@ import { HostPackages, type HostPackagesArgs } from "./hostPackages";
 import { HostLoginLimit, type HostLoginLimitArgs } from "./loginLimit";
 import { type HostBackupArgs, Maintenance, type MaintenanceArgs } from "./maintenance";
 import { MavenContainer, type MavenContainerArgs } from "./mavenContainer";
-import { MAVEN_CONTAINER } from "./mavenScripts";
+import { MAVEN_CONTAINER, type MavenHostSpec } from "./mavenScripts";
 import { PostDeployCheck, type PostDeployCheckArgs } from "./postDeployCheck";
 import { PurgeOnDestroy, type PurgeOnDestroyArgs } from "./purgeOnDestroy";
 import { containerStorage, type HostRegistryStorage, RegistryContainer, type RegistryContainerArgs } from "./registryContainer";
@@ -244,6 +245,51 @@ export interface ExternalRegistryHostPlan {
     readonly opsCommands: Record<string, string>;
 }
 
+/** What every step of the host's plan reads: the args with their defaults, and what is derived from them once. */
+interface HostPlanContext {
+    readonly name: string;
+    readonly args: ExternalRegistryHostArgsWithDefaults;
+    readonly connection: HostConnection;
+    readonly layout: HostLayout;
+    /** The images are in a bucket: no data directory on the host. */
+    readonly s3: boolean;
+    /** Distribution's container. */
+    readonly registry: ContainerSpec;
+    readonly monitored: boolean;
+    /** The job reporter, with monitoring. */
+    readonly reporting?: JobReporting;
+    /** What the jobs that report wait for: the reporter, with monitoring. */
+    readonly jobsAfter: readonly HostStepName[];
+    /** The Maven repository's container, with `maven`. */
+    readonly mavenSpec?: MavenHostSpec;
+}
+
+/** The plan's context (`HostPlanContext`) from the component's name and args. */
+function hostPlanContext(name: string, args: ExternalRegistryHostArgsWithDefaults): HostPlanContext {
+    const layout = defaultHostLayout(args.dataDir, args.mavenDataDir);
+    const monitored = args.monitoring !== undefined;
+    return {
+        name,
+        args,
+        connection: args.connection,
+        layout,
+        s3: args.storage.kind === "s3",
+        // No published port: Distribution listens on a unix socket only Caddy and root can open.
+        registry: {
+            name: REGISTRY_CONTAINER,
+            image: args.image,
+            layout,
+            storage: containerStorage(args.storage),
+            ...(args.monitoring ? { metrics: { port: METRICS_PORTS.distribution, relayImage: args.monitoring.relayImage } } : {}),
+        },
+        monitored,
+        ...(monitored ? { reporting: hostReporting(layout) } : {}),
+        // The jobs that report run after the reporter is placed.
+        jobsAfter: monitored ? ["monitoringScripts"] : [],
+        ...(args.maven ? { mavenSpec: { image: args.maven.image, pathPrefix: args.maven.pathPrefix, layout } } : {}),
+    };
+}
+
 /**
  * Everything `ExternalRegistryHost` registers, from its args with the defaults applied: which child
  * components exist (the web UI, the caches, the Maven repository and the monitoring only when asked
@@ -251,23 +297,22 @@ export interface ExternalRegistryHostPlan {
  * the purge; the site after what it proxies to; the check after the site).
  */
 export function planExternalRegistryHost(name: string, args: ExternalRegistryHostArgsWithDefaults): ExternalRegistryHostPlan {
-    const { connection } = args;
-    const layout = defaultHostLayout(args.dataDir, args.mavenDataDir);
-    const s3 = args.storage.kind === "s3";
-    // No published port: Distribution listens on a unix socket only Caddy and root can open.
-    const registry: ContainerSpec = {
-        name: REGISTRY_CONTAINER,
-        image: args.image,
-        layout,
-        storage: containerStorage(args.storage),
-        ...(args.monitoring ? { metrics: { port: METRICS_PORTS.distribution, relayImage: args.monitoring.relayImage } } : {}),
+    const context = hostPlanContext(name, args);
+    return {
+        ...hostPreparationSteps(context),
+        ...hostContainerSteps(context),
+        // The site goes live only once what it proxies to runs.
+        caddy: hostSiteStep(context),
+        ...hostJobSteps(context),
+        ...hostOutputs(args, context.layout),
     };
-    const monitored = args.monitoring !== undefined;
-    const reporting = monitored ? hostReporting(layout) : undefined;
-    // The jobs that report run after the reporter is placed.
-    const jobsAfter: HostStepName[] = monitored ? ["monitoringScripts"] : [];
-    const mavenSpec = args.maven && { image: args.maven.image, pathPrefix: args.maven.pathPrefix, layout };
-    const users = frontUsers(args.accounts);
+}
+
+/** What the host needs before anything runs on it: the purge on destroy, the packages, the monitoring, the login limit. */
+function hostPreparationSteps(
+    context: HostPlanContext,
+): Pick<ExternalRegistryHostPlan, "purge" | "packages" | "monitoring" | "loginLimit"> {
+    const { name, args, connection, layout, s3, monitored } = context;
     return {
         // Everything on the host waits for it (through the packages), so on destroy its delete, which
         // removes the data when the last `up` asked for it, runs after every container is gone.
@@ -321,6 +366,13 @@ export function planExternalRegistryHost(name: string, args: ExternalRegistryHos
             // whose dependencies are done at once, so two apt-get runs would race for dpkg's lock.
             dependsOn: ["packages", ...(monitored ? (["monitoring"] as const) : [])],
         },
+    };
+}
+
+/** The containers the site proxies to: Distribution, and the web UI, the caches and Maven when asked for. */
+function hostContainerSteps(context: HostPlanContext): Pick<ExternalRegistryHostPlan, "container" | "ui" | "mirrors" | "maven"> {
+    const { name, args, connection, layout, registry, reporting, jobsAfter, mavenSpec } = context;
+    return {
         container: {
             name: `${name}-container`,
             args: {
@@ -368,43 +420,55 @@ export function planExternalRegistryHost(name: string, args: ExternalRegistryHos
               }
             : {}),
         ...(mavenSpec ? { maven: { name: `${name}-maven`, args: { connection, spec: mavenSpec }, dependsOn: ["packages"] } } : {}),
-        // The site goes live only once what it proxies to runs.
-        caddy: {
-            name: `${name}-caddy`,
-            args: ({ mirrorRoutes }) => ({
-                connection,
-                image: args.caddyImage,
-                layout,
-                registryHost: args.registryHost,
-                port: args.port,
-                tls: args.tls,
-                pushAccounts: users.push,
-                pullAccounts: users.pull,
-                scopedPushAccounts: users.scoped,
-                requiresAuthForPull: args.requiresAuthForPull,
-                allowedNetworks: args.allowedNetworks,
-                deletesEnabled: args.deletes.api,
-                blobFiles: !s3,
-                diskGuard: args.diskGuard !== undefined && !s3,
-                upstream: `unix/${hostPaths(layout).registrySocket}`,
-                metrics: monitored,
-                uiUpstream: args.ui && `127.0.0.1:${UI_HOST_PORT}`,
-                mirrors: mirrorRoutes,
-                mirrorsRequireAuth: args.mirrorsRequireAuth,
-                maven: args.maven && {
-                    pathPrefix: args.maven.pathPrefix,
-                    requiresAuthForPull: args.maven.requiresAuthForPull,
-                    deployAccount: args.maven.deployAccount,
-                },
-            }),
-            dependsOn: [
-                "packages",
-                "container",
-                ...(args.ui ? (["ui"] as const) : []),
-                ...(args.mirrors && args.mirrors.length > 0 ? (["mirrors"] as const) : []),
-                ...(mavenSpec ? (["maven"] as const) : []),
-            ],
-        },
+    };
+}
+
+/** Caddy's site: the access policy in front of what runs, with the caches' routes once they are known. */
+function hostSiteStep(context: HostPlanContext): ExternalRegistryHostPlan["caddy"] {
+    const { name, args, connection, layout, s3, monitored, mavenSpec } = context;
+    const users = frontUsers(args.accounts);
+    return {
+        name: `${name}-caddy`,
+        args: ({ mirrorRoutes }) => ({
+            connection,
+            image: args.caddyImage,
+            layout,
+            registryHost: args.registryHost,
+            port: args.port,
+            tls: args.tls,
+            pushAccounts: users.push,
+            pullAccounts: users.pull,
+            scopedPushAccounts: users.scoped,
+            requiresAuthForPull: args.requiresAuthForPull,
+            allowedNetworks: args.allowedNetworks,
+            deletesEnabled: args.deletes.api,
+            blobFiles: !s3,
+            diskGuard: args.diskGuard !== undefined && !s3,
+            upstream: `unix/${hostPaths(layout).registrySocket}`,
+            metrics: monitored,
+            uiUpstream: args.ui && `127.0.0.1:${UI_HOST_PORT}`,
+            mirrors: mirrorRoutes,
+            mirrorsRequireAuth: args.mirrorsRequireAuth,
+            maven: args.maven && {
+                pathPrefix: args.maven.pathPrefix,
+                requiresAuthForPull: args.maven.requiresAuthForPull,
+                deployAccount: args.maven.deployAccount,
+            },
+        }),
+        dependsOn: [
+            "packages",
+            "container",
+            ...(args.ui ? (["ui"] as const) : []),
+            ...(args.mirrors && args.mirrors.length > 0 ? (["mirrors"] as const) : []),
+            ...(mavenSpec ? (["maven"] as const) : []),
+        ],
+    };
+}
+
+/** The maintenance jobs and the post-deploy check, with the fingerprints of what they watch. */
+function hostJobSteps(context: HostPlanContext): Pick<ExternalRegistryHostPlan, "maintenance" | "check"> {
+    const { name, args, connection, layout, s3, registry, monitored, reporting, jobsAfter, mavenSpec } = context;
+    return {
         maintenance: {
             name: `${name}-maintenance`,
             args: ({ containerFingerprint, mavenFingerprint }) => ({
@@ -445,7 +509,6 @@ export function planExternalRegistryHost(name: string, args: ExternalRegistryHos
             }),
             dependsOn: ["caddy", "container"],
         },
-        ...hostOutputs(args, layout),
     };
 }
 
