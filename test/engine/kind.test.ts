@@ -9,8 +9,9 @@
  * and the browser's localhost:5002); a second `up` plans
  * nothing and a refresh finds nothing; the front's users file edited by hand shows in `preview --refresh`
  * and `up --refresh` puts it back, and a node's file removed by hand is put back by the node watcher;
- * then the web UI turned off, the registry's image bumped and scheduled garbage collection
- * turned on (the maintenance container, a collection run in it), each checked in the engine's events
+ * the maintenance container running the disk guard from the start; then the web UI turned off, the
+ * registry's image bumped and scheduled garbage collection turned on (the maintenance container's
+ * crontab, a collection run in it), each checked in the engine's events
  * and on the running containers; and `destroy`, after which only the images in the data directory are
  * left.
  *
@@ -45,7 +46,7 @@ import { privateDir, removeDir } from "../support/serverProcess";
 const STACK = "kind";
 const IMAGE = "dev/app:1";
 const CONTAINERS = ["kind-registry", "kind-registry-distribution", "kind-registry-node-watcher"];
-/** The maintenance container, with registry.maintenance.garbageCollection.enabled. */
+/** The maintenance container: the disk guard (on by default), and the collection with registry.maintenance.garbageCollection.enabled. */
 const MAINTENANCE = "kind-registry-maintenance";
 /** The web UI's container, with registry.ui.enabled (on in the committed stack). */
 const UI = "kind-registry-ui";
@@ -200,7 +201,10 @@ describe("kind stack, real engine", () => {
             [
                 "create kind-registry-caddyfile-write",
                 "create kind-registry-containers",
+                // The disk guard (registry.diskGuard, on by default), run by the maintenance container's crond.
+                "create kind-registry-crontab-write",
                 "create kind-registry-decoy",
+                "create kind-registry-disk-guard-script-write",
                 // Every file above, read back by a refresh (docs/decisions/drift-on-hosts.md).
                 "create kind-registry-files-check",
                 "create kind-registry-local-registry-hosting",
@@ -219,7 +223,9 @@ describe("kind stack, real engine", () => {
             ].sort(),
         );
         const containers = await commandStdout("kind-registry-containers");
-        for (const what of ["distribution", "front", "node watcher", "web UI"]) expect(containers).toContain(`changed ${what}`);
+        for (const what of ["distribution", "front", "node watcher", "web UI", "maintenance (garbage collection, disk guard)"]) {
+            expect(containers).toContain(`changed ${what}`);
+        }
         const configured = await commandStdout("kind-registry-nodes");
         expect(configured).toContain("node kind-control-plane: configured");
         expect(configured).toContain("node kind-worker: configured");
@@ -370,15 +376,16 @@ describe("kind stack, real engine", () => {
         expect(again.code, again.stdout + again.stderr).toBe(0);
     }, 300_000);
 
-    it("garbage collection turned on: the maintenance container starts, the front and Distribution take their new files, a collection keeps the image", async () => {
+    it("garbage collection turned on: the maintenance container takes it, the front and Distribution take their new files, a collection keeps the image", async () => {
         const before = Object.fromEntries(CONTAINERS.map((name) => [name, container(name)?.id]));
         await ws.pulumiOk(["config", "set", "--path", "dso-registry:registry.maintenance.garbageCollection.enabled", "true", "-s", STACK]);
         const up = await ws.pulumi(["up", "--yes", "--skip-preview", "--json", "-s", STACK]);
         expect(up.code, up.stdout + up.stderr).toBe(0);
         expect(executed(up.stdout).sort()).toEqual([
-            "create kind-registry-crontab-write",
             "create kind-registry-gc-script-write",
             "update kind-registry-caddyfile-write",
+            // The collection's line beside the disk guard's.
+            "update kind-registry-crontab-write",
             "update kind-registry-containers",
             "update kind-registry-files-check",
             "update kind-registry-registry-config-write",
