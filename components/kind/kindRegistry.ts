@@ -9,7 +9,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { previousUsersFile } from "../accessPolicy/usersFile";
-import { overlapFilesOutput, usersFileOutput } from "../accessPolicy/usersFileOutput";
+import { type OverlapFiles, overlapFilesOutput, usersFileOutput } from "../accessPolicy/usersFileOutput";
 import { decoyHash } from "../accounts/decoy";
 import { MIRROR_FILE_ROLES, type RegistryMirror, renderMirrorEnvFile } from "../mirrors/mirrors";
 import { DEFAULT_IMAGES, DEFAULT_KIND_WATCHER_IMAGE } from "../shared/defaults";
@@ -206,23 +206,26 @@ export function kindClusterProviders(
     return clusters;
 }
 
-/**
- * Everything `KindRegistry` registers, from its args with the defaults applied and the decoy's hash
- * (`decoyHash`, a resource of the component's): the files on the Docker host, the commands that start
- * the containers and configure the nodes, the read-back of the files, the Kubernetes objects.
- */
-export function planKindRegistry(
-    name: string,
-    args: KindRegistryArgsWithDefaults,
-    decoyBcryptHash: pulumi.Output<string>,
-): KindRegistryPlan {
-    const { connection, layout } = args;
+/** The texts of the kind placement's files, rendered once: what its files hold and what its containers' digests cover. */
+interface KindRendered {
+    readonly users: ReturnType<typeof frontUsers>;
+    /** A rotation's overlap: each users file's previous passwords, and the overlap file that routes to them. */
+    readonly overlap?: OverlapFiles;
+    readonly caddyfile: pulumi.Output<string>;
+    readonly registryConfig: string;
+    /** The maintenance container's files and their digest, with garbage collection or the disk guard. */
+    readonly maintenance?: ReturnType<typeof kindMaintenance>;
+    readonly nodeScript: string;
+    /** Each cache's files, in the order of `args.mirrors`. */
+    readonly mirrorFiles: readonly ReturnType<typeof kindMirrorFiles>[];
+}
+
+/** The front's Caddyfile, Distribution's config, the maintenance and node scripts and the caches' files, from the args. */
+function renderKindTexts(args: KindRegistryArgsWithDefaults, decoyBcryptHash: pulumi.Output<string>): KindRendered {
+    const { layout } = args;
     const p = kindPaths(layout);
     const users = frontUsers(args.accounts);
-    const accounts = [...users.push, ...users.pull];
     const mirrors = args.mirrors ?? [];
-    checkKindMirrors(name, mirrors);
-    // A rotation's overlap: each users file's previous passwords, and the overlap file that routes to them.
     const overlap = overlapFilesOutput({ push: users.push, pull: users.pull });
     const caddyfile = decoyBcryptHash.apply((bcryptHash) =>
         renderKindCaddyfile({
@@ -247,25 +250,32 @@ export function planKindRegistry(
         }),
     );
     const gc = args.garbageCollection;
-    const registryConfig = renderKindRegistryConfig(args.deletes.api, gc !== undefined, args.distributionConfig);
-    const maintenance = kindMaintenance(layout, gc, args.diskGuard);
-    const nodeScript = nodeInsideScript(
-        layout,
-        mirrors.map((m) => m.spec),
-    );
-    const mirrorFiles = mirrors.map((m) => kindMirrorFiles(layout, m.spec));
-    const mirrorRuns: KindMirrorRun[] = mirrors.map((m, i) => ({
-        pathName: m.spec.pathName,
-        files: fingerprint(args.images.distribution, ...mirrorFiles[i]!.map((f) => f.content)),
-        hasCredentials: m.spec.hasCredentials,
-    }));
+    return {
+        users,
+        ...(overlap ? { overlap } : {}),
+        caddyfile,
+        registryConfig: renderKindRegistryConfig(args.deletes.api, gc !== undefined, args.distributionConfig),
+        maintenance: kindMaintenance(layout, gc, args.diskGuard),
+        nodeScript: nodeInsideScript(
+            layout,
+            mirrors.map((m) => m.spec),
+        ),
+        mirrorFiles: mirrors.map((m) => kindMirrorFiles(layout, m.spec)),
+    };
+}
+
+/** Every file on the Docker host: the front's, Distribution's, the nodes' and the watcher's, the maintenance's, the caches'. */
+function kindFiles(name: string, args: KindRegistryArgsWithDefaults, rendered: KindRendered): KindPlannedFile[] {
+    const { connection, layout } = args;
+    const p = kindPaths(layout);
+    const { users, overlap, maintenance } = rendered;
     const file = (id: string, path: string, content: pulumi.Input<string>, mode = "0644", secret = false): KindPlannedFile => ({
         name: `${name}-${id}`,
         args: { connection, path, mode, content, secret, replaceOnPathChange: true },
     });
     // Caddy runs as root in its image and reads the users files through a read-only mount.
-    const files = [
-        file("caddyfile", p.caddyfile, caddyfile),
+    return [
+        file("caddyfile", p.caddyfile, rendered.caddyfile),
         file("users-push", p.pushUsers, usersFileOutput("push", users.push), "0600", true),
         file("users-pull", p.pullUsers, usersFileOutput("pull", users.pull), "0600", true),
         ...(overlap
@@ -275,48 +285,56 @@ export function planKindRegistry(
                   file("users-pull-previous", previousUsersFile(p.pullUsers), overlap.pull, "0600", true),
               ]
             : []),
-        file("registry-config", p.registryConfig, registryConfig),
-        file("node-script", p.nodeScript, nodeScript),
+        file("registry-config", p.registryConfig, rendered.registryConfig),
+        file("node-script", p.nodeScript, rendered.nodeScript),
         file("watcher-script", p.watcherScript, nodeWatchScript(layout)),
         ...(maintenance?.files ?? []).map((f) => file(f.id, f.path, f.content)),
-        ...mirrors.flatMap((m, i) => {
+        ...(args.mirrors ?? []).flatMap((m, i) => {
             const mp = kindMirrorPaths(layout, m.spec);
             const env = m.spec.hasCredentials && m.account ? pulumi.secret(pulumi.output(m.account).apply(renderMirrorEnvFile)) : undefined;
             return [
-                ...mirrorFiles[i]!.map((f) => file(`mirror-${m.spec.pathName}-${MIRROR_FILE_ROLES[f.name]}`, f.path, f.content)),
+                ...rendered.mirrorFiles[i]!.map((f) => file(`mirror-${m.spec.pathName}-${MIRROR_FILE_ROLES[f.name]}`, f.path, f.content)),
                 ...(env ? [file(`mirror-${m.spec.pathName}-env`, mp.env, env, "0600", true)] : []),
             ];
         }),
     ];
-    // Each container is replaced when its own files change. The digest of the accounts is of their
-    // bcrypt hashes, which reveal nothing, so the script stays readable in previews.
+}
+
+/** The script that starts the containers, each replaced when the digest of its own files changes. */
+function kindContainersScript(args: KindRegistryArgsWithDefaults, rendered: KindRendered): pulumi.Output<string> {
+    const { layout } = args;
+    const { users, overlap, maintenance } = rendered;
+    const accounts = [...users.push, ...users.pull];
+    const mirrorRuns: KindMirrorRun[] = (args.mirrors ?? []).map((m, i) => ({
+        pathName: m.spec.pathName,
+        files: fingerprint(args.images.distribution, ...rendered.mirrorFiles[i]!.map((f) => f.content)),
+        hasCredentials: m.spec.hasCredentials,
+    }));
+    // The digest of the accounts is of their bcrypt hashes, which reveal nothing, so the script stays
+    // readable in previews.
     const overlapBodies = overlap ? [overlap.matchers, overlap.push, overlap.pull] : [];
-    const digests = pulumi.all([caddyfile, ...accounts.map((a) => a.bcryptHash), ...overlapBodies]).apply(
+    const digests = pulumi.all([rendered.caddyfile, ...accounts.map((a) => a.bcryptHash), ...overlapBodies]).apply(
         (frontParts): KindFileDigests => ({
-            distribution: fingerprint(registryConfig),
+            distribution: fingerprint(rendered.registryConfig),
             front: fingerprint(...frontParts),
-            watcher: fingerprint(nodeScript, nodeWatchScript(layout)),
+            watcher: fingerprint(rendered.nodeScript, nodeWatchScript(layout)),
             ...(maintenance ? { maintenance: maintenance.digest } : {}),
         }),
     );
-    const root = (script: string) => privileged(script, connection.sudo);
     const ui = args.ui ? { image: args.ui.image, environment: kindUiEnvironment(layout, { deleteEnabled: args.deletes.ui }) } : undefined;
-    const applyContainers = pulumi.unsecret(digests).apply((d) => containersApplyScript(layout, args.images, d, mirrorRuns, ui));
+    return pulumi.unsecret(digests).apply((d) => containersApplyScript(layout, args.images, d, mirrorRuns, ui));
+}
+
+/**
+ * Each cluster served, its nodes' command and ConfigMap, and with several clusters the watcher's stop.
+ * The cluster on the component's own provider keeps the single cluster's names (an existing stack that
+ * adds clusters sees no replacement); each other is named after its cluster, so that taking one off the
+ * list deletes its own resources alone.
+ */
+function kindClusterPlans(name: string, args: KindRegistryArgsWithDefaults): Pick<KindRegistryPlan, "clusters" | "watcherStop"> {
+    const { connection, layout } = args;
+    const root = (script: string) => privileged(script, connection.sudo);
     return {
-        files,
-        containers: {
-            name: `${name}-containers`,
-            args: {
-                connection,
-                create: applyContainers.apply(root),
-                delete: root(containersDeleteScript(layout)),
-                triggers: [layout.dataDir, layout.registryName],
-            },
-            after: "files",
-        },
-        // The cluster on the component's own provider keeps the single cluster's names (an existing stack that
-        // adds clusters sees no replacement); each other is named after its cluster, so that taking one off
-        // the list deletes its own resources alone.
         clusters: kindClusterProviders(name, layout, args.clusterProviders).map(({ cluster, ownProvider }) => {
             const suffix = ownProvider ? "" : `-${cluster}`;
             return {
@@ -349,6 +367,38 @@ export function planKindRegistry(
                   },
               }
             : {}),
+    };
+}
+
+/**
+ * Everything `KindRegistry` registers, from its args with the defaults applied and the decoy's hash
+ * (`decoyHash`, a resource of the component's): the files on the Docker host, the commands that start
+ * the containers and configure the nodes, the read-back of the files, the Kubernetes objects.
+ */
+export function planKindRegistry(
+    name: string,
+    args: KindRegistryArgsWithDefaults,
+    decoyBcryptHash: pulumi.Output<string>,
+): KindRegistryPlan {
+    const { connection, layout } = args;
+    checkKindMirrors(name, args.mirrors ?? []);
+    const rendered = renderKindTexts(args, decoyBcryptHash);
+    const files = kindFiles(name, args, rendered);
+    const root = (script: string) => privileged(script, connection.sudo);
+    const applyContainers = kindContainersScript(args, rendered);
+    return {
+        files,
+        containers: {
+            name: `${name}-containers`,
+            args: {
+                connection,
+                create: applyContainers.apply(root),
+                delete: root(containersDeleteScript(layout)),
+                triggers: [layout.dataDir, layout.registryName],
+            },
+            after: "files",
+        },
+        ...kindClusterPlans(name, args),
         // Every file above is read back by a refresh (docs/decisions/drift-on-hosts.md); a repair makes the
         // containers anew, so that each reads its files again. The nodes' own files are the watcher's: it
         // puts them back on its own loop (sh/node-watch.sh).
