@@ -12,6 +12,9 @@
  * docs/decisions/maintenance-window.md); the step that holds a window runs inside the pod, so its
  * marker goes when its work ends (the step's trap), whatever happens to the job's `kubectl exec`
  * connection, and a new pod starts without any marker.
+ *
+ * The disk guard's marker lives here too (./diskGuard.ts): it is no read-only window (the policy's
+ * `diskFullSignal`: only new blob uploads are refused, with 507), written by the pod's disk-guard container.
  */
 import type * as k8s from "@pulumi/kubernetes";
 
