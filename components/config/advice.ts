@@ -3,8 +3,8 @@
  */
 import { DISTRIBUTION_2_PROXY_TTL_HOURS, durationSeconds, isDistribution3Image } from "../shared/facts";
 import { mavenServedByRegistry, mirrorsNeedAccount, trustedNodes } from "./derived";
+import { isMode, type ModeConfig } from "./modeShapes";
 import { type ConfigProblem, keyPath } from "./problems";
-import type { FlatConfig } from "./schema";
 import { registry } from "./schema/registry";
 import { ingressControllerOf } from "./settings";
 
@@ -53,7 +53,7 @@ const inClusterAllowlistAdvice = (namespace: string, gateway: boolean) =>
  * older content for shorter ages, so only longer ones are cut short; in the cluster nothing does,
  * so any other age is.
  */
-function mirrorAgeWarnings(c: FlatConfig): ConfigProblem[] {
+function mirrorAgeWarnings(c: ModeConfig): ConfigProblem[] {
     if (c.registry.mode === "existing" || isDistribution3Image(c.registry.image)) return [];
     const image = `registry.image "${c.registry.image}"`;
     return c.registry.mirrors.flatMap((m, i) => {
@@ -89,7 +89,7 @@ function mirrorAgeWarnings(c: FlatConfig): ConfigProblem[] {
  * The caches still run and take disk; an image named through one (`<registry>/mirrors/<upstream>/…`)
  * still pulls, so this warns.
  */
-function unusedMirrorWarnings(c: FlatConfig): ConfigProblem[] {
+function unusedMirrorWarnings(c: ModeConfig): ConfigProblem[] {
     // The kind placement points its own nodes at the caches (docs/kind.md), whatever nodes.delivery says.
     if (c.registry.mirrors.length === 0 || c.registry.mode === "existing" || c.registry.mode === "kind") return [];
     const key = keyPath(["registry", "mirrors"]);
@@ -138,7 +138,7 @@ function unusedMirrorWarnings(c: FlatConfig): ConfigProblem[] {
  * but gives it no account (components/nodeTrust/files.ts), so the caches refuse its pulls and
  * containers/image falls back to each upstream.
  */
-function crioMirrorWarnings(c: FlatConfig): ConfigProblem[] {
+function crioMirrorWarnings(c: ModeConfig): ConfigProblem[] {
     if (c.nodes.delivery === "none" || !mirrorsNeedAccount(c)) return [];
     const crio = trustedNodes(c.nodes).filter((n) => n.runtime === "crio");
     if (crio.length === 0) return [];
@@ -160,9 +160,8 @@ function crioMirrorWarnings(c: FlatConfig): ConfigProblem[] {
  * rules.ts: it copies volumes only, and the images are not on one), it still holds what a rebuilt host
  * needs (backedUpPaths in components/externalHost/backupScripts.ts), so it warns instead.
  */
-function bucketBackupWarnings(c: FlatConfig): ConfigProblem[] {
-    const backup = c.registry.maintenance.backup;
-    if (!backup.enabled || c.registry.mode !== "external-host" || c.registry.storage.kind !== "s3") return [];
+function bucketBackupWarnings(c: ModeConfig): ConfigProblem[] {
+    if (!isMode(c, "external-host") || !c.registry.maintenance.backup.enabled || c.registry.storage.kind !== "s3") return [];
     const maven = mavenServedByRegistry(c) ? ", and the Maven repository's files" : "";
     return [
         {
@@ -181,7 +180,7 @@ function bucketBackupWarnings(c: FlatConfig): ConfigProblem[] {
  * The kaniko agent template, rendered only for a stack that names kaniko's image: kaniko was archived
  * upstream in June 2025, so the template still works but its image gets no more fixes.
  */
-function kanikoWarnings(c: FlatConfig): ConfigProblem[] {
+function kanikoWarnings(c: ModeConfig): ConfigProblem[] {
     if (!c.jenkins.enabled || c.jenkins.agentImages.kaniko === undefined) return [];
     return [
         {
@@ -198,9 +197,10 @@ function kanikoWarnings(c: FlatConfig): ConfigProblem[] {
  * inCluster.ingressController "nginx"), was retired upstream in March 2026: told, not refused, since
  * clusters still run it and the Ingress still works (docs/decisions/default-ingress-class.md).
  */
-function retiredControllerWarnings(c: FlatConfig): ConfigProblem[] {
+function retiredControllerWarnings(c: ModeConfig): ConfigProblem[] {
+    if (!isMode(c, "in-cluster")) return [];
     const i = c.inCluster;
-    if (c.registry.mode !== "in-cluster" || i.exposure !== "ingress" || ingressControllerOf(i) !== "nginx") return [];
+    if (i.exposure !== "ingress" || ingressControllerOf(i) !== "nginx") return [];
     const named = i.ingressController === "nginx" ? "ingressController" : "ingressClass";
     return [
         {
@@ -216,7 +216,7 @@ function retiredControllerWarnings(c: FlatConfig): ConfigProblem[] {
 }
 
 /** Advice about combinations that work with a known limit. */
-export function adviceWarnings(c: FlatConfig): ConfigProblem[] {
+export function adviceWarnings(c: ModeConfig): ConfigProblem[] {
     const warnings: ConfigProblem[] = [
         ...mirrorAgeWarnings(c),
         ...unusedMirrorWarnings(c),
@@ -236,15 +236,15 @@ export function adviceWarnings(c: FlatConfig): ConfigProblem[] {
     if (dockerNodes && c.registry.mode === "existing" && !c.containerRegistry.requiresAuthForPull) {
         warnings.push({ key: keyPath(["nodes", "runtime"]), message: DOCKER_CLASSIC_STORE_ADVICE });
     }
-    if (c.registry.mode === "in-cluster" && c.registry.allowedNetworks.length > 0) {
+    if (isMode(c, "in-cluster") && c.registry.allowedNetworks.length > 0) {
         warnings.push({
             key: keyPath(["registry", "allowedNetworks"]),
             message: inClusterAllowlistAdvice(c.inCluster.namespace, c.inCluster.exposure === "gateway"),
         });
     }
     const caTakers = c.nodes.delivery !== "none" || c.jenkins.enabled || c.pullSecrets.namespaces.length > 0;
-    const t = c.registry.tls;
-    if (t.mode === "cert-manager" && t.certManagerIssuer && !t.certManagerCaCertificate && caTakers) {
+    const t = isMode(c, "in-cluster") ? c.registry.tls : undefined;
+    if (isMode(c, "in-cluster") && t?.mode === "cert-manager" && t.certManagerIssuer && !t.certManagerCaCertificate && caTakers) {
         warnings.push({
             key: keyPath(["registry", "tls", "certManagerCaCertificate"]),
             message: certManagerCaAdvice(c.inCluster.namespace),

@@ -70,11 +70,15 @@ export function nodeRuntime(node: { readonly runtime?: RuntimeFlavour }, nodes: 
  * The nodes node trust configures, each with its runtime: every listed node (delivery "ssh", named),
  * one stand-in for all of them (delivery "daemonset", unnamed), or none (delivery "none").
  */
-export function trustedNodes(nodes: {
-    readonly delivery: "none" | "daemonset" | "ssh";
-    readonly runtime: RuntimeFlavour;
-    readonly list?: readonly { readonly name: string; readonly runtime?: RuntimeFlavour }[];
-}): { readonly runtime: RuntimeFlavour; readonly name?: string }[] {
+export function trustedNodes(
+    nodes:
+        | { readonly delivery: "none" }
+        | {
+              readonly delivery: "daemonset" | "ssh";
+              readonly runtime: RuntimeFlavour;
+              readonly list?: readonly { readonly name: string; readonly runtime?: RuntimeFlavour }[];
+          },
+): { readonly runtime: RuntimeFlavour; readonly name?: string }[] {
     switch (nodes.delivery) {
         case "none":
             return [];

@@ -4,7 +4,6 @@
  *   schema.ts           the zod schema: one entry per key, its description and its value rules
  *   schema/             its entries: shared value rules, the registry, each mode, node trust, integrations
  *   modeShapes.ts       the shape of a stack file per registry.mode: the keys and variants each mode takes
- *   legacyShape.ts      stack files of earlier releases, taken this release with a warning that rewrites them
  *   rules.ts            rules that span several keys
  *   derived.ts          facts derived from several keys, read by the rules, the notices and the decisions
  *   secrets.ts          the secret keys, the commands that set them, which ones a configuration needs
@@ -32,33 +31,24 @@ export { type SecretName, type SecretSpec, type SecretState, secretNames, secret
 export type {
     AcmeTls,
     CertManagerTls,
-    ClaimStorage,
     ContainerRegistryConfig,
-    DirectoryStorage,
     ExistingRegistrySettings,
     ExternalHostConfig,
     ExternalHostRegistrySettings,
-    ExternalHostStorageSettings,
-    GeneratedCaTls,
     InClusterConfig,
     InClusterRegistrySettings,
-    InClusterStorageSettings,
-    JenkinsEnabled,
     JenkinsSettings,
     KindRegistrySettings,
     MavenRegistryConfig,
     NodeConfig,
-    NodesByDaemonSet,
     NodesOverSsh,
     NodesSettings,
-    NodesUntouched,
     OwnRegistrySettings,
     OwnTls,
     ParsedConfig,
     ProvidedTls,
     PublicTls,
     RegistrySettings,
-    S3Storage,
     TlsSettings,
 } from "./settings";
 export { TOOL_SETTINGS } from "./toolSettings";

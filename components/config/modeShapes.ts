@@ -4,8 +4,8 @@
  * with only its own keys: `registry.tls` by TLS mode (only the modes the placement offers),
  * `registry.storage` by kind, backups by `enabled` and their destination by kind, the UI, garbage
  * collection, monitoring and the login limit by `enabled`, node trust by delivery, Jenkins by `enabled`.
- * What a variant does not take is refused by the shape, with the setting that rules it out; a key of
- * another variant that earlier releases only told about is taken out by ./legacyShape.ts, this release.
+ * What a variant does not take is refused by the shape, with the setting that rules it out and the
+ * command that takes the key out of the stack file.
  *
  * Every entry is the catalogue's own (./schema.ts and schema/): its description, default and value
  * rules are written once; this file only says which entries each variant holds, and which a variant
@@ -298,6 +298,25 @@ const JENKINS = variants(
 
 const { delivery: _delivery, namespace, daemonsetImage, list, restartBatchSize, ...nodeRuntime } = nodes.shape;
 const { insecurePlainHttp } = nodeRuntime;
+const {
+    local: _local,
+    host: _host,
+    port: _port,
+    hostKey: _hostKey,
+    allowUnpinnedHostKey: _unpinned,
+    ...nodeOwn
+} = list.unwrap().element.shape;
+const { host, port, hostKey, allowUnpinnedHostKey } = list.unwrap().element.shape;
+/** A listed node: reached over SSH (its connection), or the machine Pulumi runs on (`local: true`, no connection). */
+const NODE_ENTRY = variants(
+    "local",
+    [
+        z.strictObject({ ...nodeOwn, local: z.literal(false), host, port, hostKey, allowUnpinnedHostKey }),
+        z.strictObject({ ...nodeOwn, local: z.literal(true) }),
+    ],
+    false,
+    (value) => `must be true or false, got ${JSON.stringify(value)}`,
+);
 const NODES_BY = {
     none: z.strictObject({ delivery: z.literal("none"), insecurePlainHttp }),
     daemonset: z.strictObject({ delivery: z.literal("daemonset"), ...nodeRuntime, namespace, daemonsetImage }),
@@ -305,8 +324,8 @@ const NODES_BY = {
         delivery: z.literal("ssh"),
         ...nodeRuntime,
         restartBatchSize,
-        list: list
-            .unwrap()
+        list: z
+            .array(NODE_ENTRY)
             .min(1, { error: 'is empty, but nodes.delivery is "ssh": list the nodes, or use delivery "daemonset"' })
             .prefault([]),
     }),
@@ -332,8 +351,8 @@ const NODES_OF = {
 // registry and the whole stack file, per mode
 // ---------------------------------------------------------------------------------------------
 
-/** The registry's settings every placement takes, before each one's own cut. */
-const { tls: _tls, storage: _storage, mode: _mode, maintenance: _maintenance, ...ownRegistry } = registry.shape;
+/** The registry's settings every placement takes, before each one's own cut; replicas only the in-cluster registry runs. */
+const { tls: _tls, storage: _storage, mode: _mode, maintenance: _maintenance, replicas, ...ownRegistry } = registry.shape;
 const { enabled: _monitoringOn, ...monitoringOn } = ownRegistry.monitoring.unwrap().shape;
 const {
     enabled: _limitOn,
@@ -358,6 +377,7 @@ const NOT_OURS = 'registry.mode "existing" is not ours to run: set it to false (
 const REGISTRY_OF = {
     "in-cluster": z.strictObject({
         ...ownRegistry,
+        replicas,
         mode: z.literal("in-cluster"),
         tls: TLS_OF["in-cluster"],
         storage: STORAGE_OF["in-cluster"],
@@ -377,9 +397,10 @@ const REGISTRY_OF = {
         monitoring: switched({ runbookBaseUrl: monitoringOn.runbookBaseUrl }, true),
         ui: UI,
     }),
-    // Plain HTTP on the Docker host's loopback and the kind network, no metrics or login limit of its own (docs/kind.md).
+    // Plain HTTP on the Docker host's loopback and the kind network, the images in kind.dataDir: no allowlist, backups,
+    // metrics or login limit of its own (docs/kind.md).
     kind: (() => {
-        const { monitoring: _m, loginLimit: _l, ...kindRegistry } = ownRegistry;
+        const { monitoring: _m, loginLimit: _l, allowedNetworks: _a, ...kindRegistry } = ownRegistry;
         return z.strictObject({
             ...kindRegistry,
             mode: z.literal("kind"),
@@ -427,8 +448,14 @@ export const MODE_SHAPES = {
     existing: z.strictObject({ ...shared, registry: REGISTRY_OF.existing, existing }),
 };
 
-/** What a stack file of each mode yields once its shape is checked, defaults filled in. */
+/** What a stack file of each mode yields once its shape is checked, defaults filled in: the one parse of a stack file. */
 export type ModeConfig = { [M in RegistryMode]: z.output<(typeof MODE_SHAPES)[M]> }[RegistryMode];
+
+/** The stack file of mode `M`, as its shape yields it. */
+export type ModeConfigOf<M extends RegistryMode> = Extract<ModeConfig, { readonly registry: { readonly mode: M } }>;
+
+/** Narrows a stack file to its mode's shape. */
+export const isMode = <M extends RegistryMode>(c: ModeConfig, mode: M): c is ModeConfigOf<M> => c.registry.mode === mode;
 
 /** The registry.mode a stack file names, when it names one of the modes. */
 export function modeOf(raw: Raw): RegistryMode | undefined {

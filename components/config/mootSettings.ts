@@ -4,9 +4,9 @@
  */
 import { needsSudo, type RuntimeFlavour, restartsOnRegistriesChange } from "../shared/facts";
 import { mavenServedByRegistry, mirrorPullPolicy, nodeRuntime, pullCredentialsWanted, trustedNodes } from "./derived";
-import { type ConfigProblem, keyPath } from "./problems";
+import { isMode, MODE_SHAPES, type ModeConfig, type ModeConfigOf } from "./modeShapes";
+import { type ConfigProblem, fixable, keyPath, removal } from "./problems";
 import { noPublishedCa } from "./rules";
-import type { FlatConfig } from "./schema";
 import { ingressClassSetting, ingressControllerOf } from "./settings";
 import { pattern, setLeaves } from "./stackFileLeaves";
 
@@ -17,25 +17,25 @@ import { pattern, setLeaves } from "./stackFileLeaves";
 interface MootRule {
     readonly keys: readonly string[];
     /** `at` is the key's path, for rules about one item of a list (one SSH connection, one node). */
-    readonly mootWith: (c: FlatConfig, at: readonly PropertyKey[]) => string | undefined;
+    readonly mootWith: (c: ModeConfig, at: readonly PropertyKey[]) => string | undefined;
 }
 
-const mode = (c: FlatConfig) => `registry.mode "${c.registry.mode}"`;
+const mode = (c: ModeConfig) => `registry.mode "${c.registry.mode}"`;
 const unless = (applies: boolean, reason: string): string | undefined => (applies ? undefined : reason);
 /** The runtime flavours of the nodes node trust configures (none with delivery "none"). */
-const nodeFlavours = (c: FlatConfig): RuntimeFlavour[] => trustedNodes(c.nodes).map((n) => n.runtime);
+const nodeFlavours = (c: ModeConfig): RuntimeFlavour[] => trustedNodes(c.nodes).map((n) => n.runtime);
 /** The controller of the in-cluster ingress class: as the stack says, or known from the class name. */
-const controllerOf = (c: FlatConfig) => ingressControllerOf(c.inCluster);
+const controllerOf = (c: ModeConfigOf<"in-cluster">) => ingressControllerOf(c.inCluster);
 
 /** The object that holds the key at `at` (an SSH connection, a node), with its defaults filled in. */
-const holder = (c: FlatConfig, at: readonly PropertyKey[]): Record<string, unknown> =>
+const holder = (c: ModeConfig, at: readonly PropertyKey[]): Record<string, unknown> =>
     at.slice(0, -1).reduce<unknown>((node, part) => (node as Record<PropertyKey, unknown> | undefined)?.[part], c) as Record<
         string,
         unknown
     >;
 
 /** Why the registry's front serves no Maven repository, or undefined when it serves one. */
-function noServedMaven(c: FlatConfig): string | undefined {
+function noServedMaven(c: ModeConfig): string | undefined {
     if (mavenServedByRegistry(c)) return undefined;
     if (c.registry.mode === "existing") return `${mode(c)} (the program serves no Maven repository)`;
     return c.mavenRegistry
@@ -66,7 +66,9 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
         // front serves it now, on its own origin (docs/kind.md#the-web-ui). Told for this release, refused by the next.
         keys: ["kind.ui"],
         mootWith: (c) =>
-            `the web UI served by the registry's front at http://localhost:${c.kind.hostPort}/registry/ (earlier releases ran it in the cluster behind its ingress controller)`,
+            isMode(c, "kind")
+                ? `the web UI served by the registry's front at http://localhost:${c.kind.hostPort}/registry/ (earlier releases ran it in the cluster behind its ingress controller)`
+                : undefined,
     },
     // A part the placement runs only with some settings: its own settings (its containers' resources, its
     // images, directories and volume) have no effect while it does not run. Each entry: a part, and why it does not run.
@@ -109,16 +111,18 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
         {
             keys: ["registry.diskGuard"],
             mootWith: (c, at) => {
-                if (c.registry.mode === "existing") return `${mode(c)} (the registry's disk is not the program's)`;
-                if (c.registry.storage.kind === "s3") return 'registry.storage.kind "s3" (no data disk of the registry\'s to fill)';
+                const r = c.registry;
+                // An existing registry's shape takes no disk guard: its disk is not the program's.
+                if (r.mode === "existing") return undefined;
+                if (r.storage.kind === "s3") return 'registry.storage.kind "s3" (no data disk of the registry\'s to fill)';
                 if (covers("registry.diskGuard.warnPercent", pattern(at))) {
-                    if (c.registry.mode !== "external-host") {
-                        return `${mode(c)} (${c.registry.mode === "kind" ? "no alert rules" : "the cluster's almost-full alert fires at 10% free"})`;
+                    if (r.mode !== "external-host") {
+                        return `${mode(c)} (${r.mode === "kind" ? "no alert rules" : "the cluster's almost-full alert fires at 10% free"})`;
                     }
-                    return unless(c.registry.monitoring.enabled, "registry.monitoring.enabled false (no alert rules)");
+                    return unless(r.monitoring.enabled, "registry.monitoring.enabled false (no alert rules)");
                 }
                 if (covers("registry.diskGuard.refusePercent", pattern(at))) {
-                    return unless(c.registry.diskGuard.enabled, "registry.diskGuard.enabled false");
+                    return unless(r.diskGuard.enabled, "registry.diskGuard.enabled false");
                 }
                 return undefined;
             },
@@ -136,7 +140,9 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
     {
         keys: ["inCluster.clusterDns.kubectlContext"],
         mootWith: (c) =>
-            unless(c.inCluster.clusterDns.flavour === "microk8s", `inCluster.clusterDns.flavour "${c.inCluster.clusterDns.flavour}"`),
+            isMode(c, "in-cluster")
+                ? unless(c.inCluster.clusterDns.flavour === "microk8s", `inCluster.clusterDns.flavour "${c.inCluster.clusterDns.flavour}"`)
+                : undefined,
     },
     {
         // An existing registry's accounts are the organisation's.
@@ -165,7 +171,7 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
         // The operator's issuer makes the certificates; the lifetimes are those of the program's own chain.
         keys: ["registry.tls.caValidityDays", "registry.tls.serverCertValidityDays"],
         mootWith: (c) =>
-            c.registry.tls.mode === "cert-manager" && c.registry.tls.certManagerIssuer
+            isMode(c, "in-cluster") && c.registry.tls.mode === "cert-manager" && c.registry.tls.certManagerIssuer
                 ? `registry.tls.certManagerIssuer (cert-manager's issuer decides the lifetimes)`
                 : undefined,
     },
@@ -180,7 +186,7 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
         // (components/accessPolicy/loginLimit.ts).
         keys: ["registry.loginLimit"],
         mootWith: (c, at) => {
-            if (c.registry.mode !== "in-cluster") return undefined;
+            if (!isMode(c, "in-cluster")) return undefined;
             const controller = controllerOf(c);
             if (c.inCluster.exposure === "gateway") {
                 return controller !== "traefik"
@@ -202,12 +208,18 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
     {
         // Only the Gateway API exposure attaches to a Gateway.
         keys: ["inCluster.gateway"],
-        mootWith: (c) => unless(c.inCluster.exposure === "gateway", `inCluster.exposure "${c.inCluster.exposure}"`),
+        mootWith: (c) =>
+            isMode(c, "in-cluster")
+                ? unless(c.inCluster.exposure === "gateway", `inCluster.exposure "${c.inCluster.exposure}"`)
+                : undefined,
     },
     {
         // The listener's port is the stack's to choose only on a Gateway it creates.
         keys: ["inCluster.gateway.port"],
-        mootWith: (c) => unless(c.inCluster.gateway.className !== undefined, "inCluster.gateway.className unset (the Gateway is yours)"),
+        mootWith: (c) =>
+            isMode(c, "in-cluster")
+                ? unless(c.inCluster.gateway.className !== undefined, "inCluster.gateway.className unset (the Gateway is yours)")
+                : undefined,
     },
     {
         // Deletes are allowed when the UI's delete button or garbage collection needs them (config/decisions.ts).
@@ -277,7 +289,7 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
     {
         // It allows an http:// URL only.
         keys: ["jenkins.allowPlainHttp"],
-        mootWith: (c) => unless(!c.jenkins.url?.startsWith("https://"), "an https:// jenkins.url"),
+        mootWith: (c) => unless(!(c.jenkins.enabled && c.jenkins.url.startsWith("https://")), "an https:// jenkins.url"),
     },
     // A restart no node makes: the settings of each restart act only on the nodes whose runtime restarts that way (containerd
     // to take the CRI plugin's config_path; k3s and RKE2 when registries.yaml changes, servers one at a time, agents in batches).
@@ -303,15 +315,17 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
         {
             // Nodes reached over SSH, the only delivery that takes the key.
             keys: ["nodes.restartBatchSize"],
-            mootWith: (c) =>
+            mootWith: ({ nodes }) =>
                 unless(
-                    c.nodes.list.some((n) => n.role === "agent" && restartsOnRegistriesChange(nodeRuntime(n, c.nodes))),
+                    nodes.delivery === "ssh" &&
+                        nodes.list.some((n) => n.role === "agent" && restartsOnRegistriesChange(nodeRuntime(n, nodes))),
                     'no node in nodes.list of runtime "k3s" or "rke2" with role "agent"',
                 ),
         },
         {
             keys: ["nodes.list[].role", "nodes.list[].kubernetesNodeName"],
             mootWith: (c, at) => {
+                if (c.nodes.delivery === "none") return undefined;
                 const runtime = nodeRuntime(holder(c, at) as { runtime?: RuntimeFlavour }, c.nodes);
                 return unless(
                     restartsOnRegistriesChange(runtime),
@@ -326,10 +340,12 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
         {
             keys: ["inCluster.ingressController"],
             mootWith: (c) =>
-                unless(
-                    ingressControllerOf({ ingressClass: c.inCluster.ingressClass }) !== c.inCluster.ingressController,
-                    `inCluster.ingressClass "${c.inCluster.ingressClass}" (its controller is known)`,
-                ),
+                isMode(c, "in-cluster")
+                    ? unless(
+                          ingressControllerOf({ ingressClass: c.inCluster.ingressClass }) !== c.inCluster.ingressController,
+                          `inCluster.ingressClass "${c.inCluster.ingressClass}" (its controller is known)`,
+                      )
+                    : undefined,
         },
         {
             keys: ["registry.mirrorPull"],
@@ -337,13 +353,16 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
                 const unset = mirrorPullPolicy({ registry: { ...c.registry, mirrorPull: undefined } });
                 return unless(
                     c.registry.mirrorPull !== unset,
-                    `registry.allowedNetworks ${c.registry.allowedNetworks.length > 0 ? "set" : "empty"} (it is "${unset}" when unset)`,
+                    `registry.allowedNetworks ${"allowedNetworks" in c.registry && c.registry.allowedNetworks.length > 0 ? "set" : "empty"} (it is "${unset}" when unset)`,
                 );
             },
         },
         {
             keys: ["nodes.list[].runtime"],
-            mootWith: (c, at) => unless(holder(c, at).runtime !== c.nodes.runtime, `nodes.runtime "${c.nodes.runtime}" (the same runtime)`),
+            mootWith: (c, at) =>
+                c.nodes.delivery === "none"
+                    ? undefined
+                    : unless(holder(c, at).runtime !== c.nodes.runtime, `nodes.runtime "${c.nodes.runtime}" (the same runtime)`),
         },
         {
             keys: ["externalHost.ssh.sudo", "kind.ssh.sudo", "nodes.list[].sudo"],
@@ -357,11 +376,6 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
         },
     ]),
     {
-        // A node Pulumi runs on is reached without SSH.
-        keys: ["nodes.list[].host", "nodes.list[].port", "nodes.list[].hostKey", "nodes.list[].allowUnpinnedHostKey"],
-        mootWith: (c, at) => unless(!holder(c, at).local, "local true (the node's commands run where Pulumi runs, without SSH)"),
-    },
-    {
         // It allows connecting without a pinned key only.
         keys: ["externalHost.ssh.allowUnpinnedHostKey", "kind.ssh.allowUnpinnedHostKey", "nodes.list[].allowUnpinnedHostKey"],
         mootWith: (c, at) => unless(holder(c, at).hostKey === undefined, "hostKey set (the pinned key is checked)"),
@@ -373,18 +387,46 @@ function covers(ruleKey: string, key: string): boolean {
     return key === ruleKey || key.startsWith(`${ruleKey}.`) || key.startsWith(`${ruleKey}[]`);
 }
 
-/** A warning for every key the stack file sets that has no effect with the rest of the configuration. */
-export function mootSettingWarnings(raw: Readonly<Record<string, unknown>>, c: FlatConfig): ConfigProblem[] {
-    const warnings: ConfigProblem[] = [];
-    for (const leaf of setLeaves(raw)) {
+/** The stack file without the key at `path`. */
+function without(raw: Readonly<Record<string, unknown>>, path: readonly PropertyKey[]): Record<string, unknown> {
+    const copy = structuredClone(raw) as Record<PropertyKey, unknown>;
+    const parent = path.slice(0, -1).reduce<unknown>((node, part) => (node as Record<PropertyKey, unknown>)[part], copy);
+    delete (parent as Record<PropertyKey, unknown>)[path[path.length - 1]!];
+    return copy;
+}
+
+/**
+ * A warning for every key the stack file sets that has no effect with the rest of the configuration,
+ * with the change that takes it out. A key its block needs cannot go alone: when nothing the stack sets
+ * in that block has an effect, the warning names the block, whose removal is taken.
+ */
+export function mootSettingWarnings(raw: Readonly<Record<string, unknown>>, c: ModeConfig): ConfigProblem[] {
+    const moot = new Map<string, { path: PropertyKey[]; reason: string }>();
+    const leaves = setLeaves(raw);
+    for (const leaf of leaves) {
         const key = pattern(leaf.path);
-        for (const rule of MOOT_SETTINGS) {
-            if (!rule.keys.some((k) => covers(k, key))) continue;
-            const reason = rule.mootWith(c, leaf.path);
-            if (reason === undefined) continue;
-            warnings.push({ key: keyPath(leaf.path), message: `has no effect with ${reason}; remove it from the stack file` });
-            break;
-        }
+        const rule = MOOT_SETTINGS.find((r) => r.keys.some((k) => covers(k, key)) && r.mootWith(c, leaf.path) !== undefined);
+        if (rule) moot.set(keyPath(leaf.path), { path: leaf.path, reason: rule.mootWith(c, leaf.path)! });
     }
-    return warnings;
+    const shape = MODE_SHAPES[c.registry.mode];
+    const warnings = new Map<string, ConfigProblem>();
+    for (const { path, reason } of moot.values()) {
+        let at = path;
+        // The nearest block whose removal the shape takes, if every key set in it is moot too.
+        while (!shape.safeParse(without(raw, at)).success && at.length > 1) at = at.slice(0, -1);
+        const under = leaves.filter((l) => keyPath(l.path) === keyPath(at) || keyPath(l.path).startsWith(`${keyPath(at)}.`));
+        const whole = shape.safeParse(without(raw, at)).success && under.every((l) => moot.has(keyPath(l.path)));
+        const target = whole ? at : path;
+        if (warnings.has(keyPath(target))) continue;
+        warnings.set(
+            keyPath(target),
+            whole
+                ? fixable(target, removal(target), (command) => `has no effect with ${reason}; remove it from the stack file (${command})`)
+                : { key: keyPath(target), message: `has no effect with ${reason}` },
+        );
+    }
+    // A block's warning stands for the keys under it.
+    return [...warnings.values()].filter(
+        (w) => ![...warnings.keys()].some((block) => block !== w.key && (w.key.startsWith(`${block}.`) || w.key.startsWith(`${block}[`))),
+    );
 }

@@ -3,8 +3,7 @@
  * the typed configuration out, or a ConfigError listing every problem at once.
  */
 import { adviceWarnings } from "./advice";
-import { rewriteLegacyShape } from "./legacyShape";
-import { MODE_SHAPES, type ModeConfig, modeOf } from "./modeShapes";
+import { MODE_SHAPES, modeOf } from "./modeShapes";
 import { mootSettingWarnings } from "./mootSettings";
 import { placeholderProblems } from "./placeholders";
 import { ConfigError, type ConfigProblem } from "./problems";
@@ -49,21 +48,19 @@ export function parseConfig(
 ): ParseResult {
     const states = Object.fromEntries(secretNames.map((n) => [n, secretStates[n] ?? "missing"])) as Record<SecretName, SecretState>;
     const mode = modeOf(raw);
-    const shaped = mode ? rewriteLegacyShape(raw, mode) : undefined;
-    const variant = mode && shaped ? MODE_SHAPES[mode].safeParse(shaped.raw, { reportInput: true }) : undefined;
-    if (!mode || !shaped || !variant?.success) {
+    const variant = mode ? MODE_SHAPES[mode].safeParse(raw, { reportInput: true }) : undefined;
+    if (!mode || !variant?.success) {
         // Without a mode the catalogue says what is wrong everywhere (registry.mode first of all).
         const issues = variant?.error
-            ? variant.error.issues.flatMap((issue) => describeShapeIssue(issue, shaped!.raw, mode!))
+            ? variant.error.issues.flatMap((issue) => describeShapeIssue(issue, raw, mode!))
             : (schema.safeParse(raw, { reportInput: true }).error?.issues ?? []).flatMap(describeIssue);
         throw new ConfigError([...issues, ...plaintextSecretProblems(states)]);
     }
-    // The catalogue's view (every key, with its defaults) for the rules across keys; the variant's TLS mode is its own default.
-    const result = { data: schema.parse(withVariantTls(shaped.raw, variant.data)) };
-    const requiredSecrets = requiredSecretsFor(result.data);
+    const c = variant.data;
+    const requiredSecrets = requiredSecretsFor(c);
     const missingSecrets = requiredSecrets.filter((n) => states[n] === "missing");
     const problems: ConfigProblem[] = [
-        ...crossChecks(result.data),
+        ...crossChecks(c),
         ...plaintextSecretProblems(states),
         ...(options.allowMissingSecrets ? [] : missingSecrets.map(missingSecretProblem)),
     ];
@@ -71,18 +68,10 @@ export function parseConfig(
         throw new ConfigError(problems);
     }
     return {
-        config: toSettings(result.data, variant.data),
+        config: toSettings(c),
         requiredSecrets,
         missingSecrets,
-        warnings: [...shaped.warnings, ...mootSettingWarnings(shaped.raw, result.data), ...adviceWarnings(result.data)],
+        warnings: [...mootSettingWarnings(raw, c), ...adviceWarnings(c)],
         placeholders: placeholderProblems(raw),
     };
-}
-
-/** The stack file with registry.tls.mode as its variant decided it (a mode's own default, "public" for an existing registry). */
-function withVariantTls(raw: Readonly<Record<string, unknown>>, variant: ModeConfig): Record<string, unknown> {
-    if (!("tls" in variant.registry)) return { ...raw };
-    const registry = (raw.registry ?? {}) as Record<string, unknown>;
-    const tls = (registry.tls ?? {}) as Record<string, unknown>;
-    return { ...raw, registry: { ...registry, tls: { ...tls, mode: variant.registry.tls.mode } } };
 }

@@ -5,12 +5,22 @@
  */
 import { PROJECT } from "../shared/facts";
 
+/**
+ * A change to the stack file a problem suggests, which its message words as a `pulumi config` command
+ * (`editCommand`): a key taken out, or a key set to a value. Applied, the problem is gone.
+ */
+export type ConfigEdit =
+    | { readonly remove: readonly PropertyKey[] }
+    | { readonly set: readonly PropertyKey[]; readonly value: string | number | boolean };
+
 /** A configuration problem a person can act on. */
 export interface ConfigProblem {
     /** Full key path, e.g. "dso-registry:containerRegistry.pathPrefix". */
     readonly key: string;
     /** What is wrong and what to change, written to follow the key. */
     readonly message: string;
+    /** The change that settles it, where one change does; the message gives its command. */
+    readonly fix?: ConfigEdit;
 }
 
 /** Invalid configuration: every problem found, listed at once; nothing is created. */
@@ -59,4 +69,31 @@ export function closest(word: string, candidates: readonly string[]): string | u
         }
     }
     return bestDistance <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
+}
+
+/** A change that takes the key at `path` out of the stack file. */
+export const removal = (path: readonly PropertyKey[]): ConfigEdit => ({ remove: path });
+
+/** A change that sets the key at `path` to `value`. */
+export const setting = (path: readonly PropertyKey[], value: string | number | boolean): ConfigEdit => ({ set: path, value });
+
+/**
+ * A problem that one change settles: its message names the change's command (`say` words it), and
+ * the change is kept beside it, so the words and the change cannot part.
+ */
+export function fixable(path: readonly PropertyKey[], fix: ConfigEdit, say: (command: string) => string): ConfigProblem {
+    return { key: keyPath(path), message: say(editCommand(fix)), fix };
+}
+
+/** A value as `pulumi config set --path` takes it: a string quoted for the shell, a number or a boolean as it is. */
+function shellValue(value: string | number | boolean): string {
+    return typeof value === "string" ? `'${value.replaceAll("'", `'\\''`)}'` : String(value);
+}
+
+/** The `pulumi config` command that makes a change to the stack file. */
+export function editCommand(edit: ConfigEdit): string {
+    if ("remove" in edit) {
+        return edit.remove.length === 1 ? `pulumi config rm ${keyPath(edit.remove)}` : `pulumi config rm --path '${keyPath(edit.remove)}'`;
+    }
+    return `pulumi config set --path '${keyPath(edit.set)}' ${shellValue(edit.value)}`;
 }

@@ -7,15 +7,15 @@
 import { CREATED_GATEWAY_LISTENER, FLUX_NAMESPACE, NODE_HELD_CREDENTIAL_FLAVOURS, registryAuthority } from "../shared/facts";
 import { mavenServedByRegistry, pushAccountCredentialId, readAccountSecretName, trustedNodes } from "./derived";
 import { kindProblems } from "./kindRules";
-import { type ConfigProblem, keyPath } from "./problems";
-import type { FlatConfig } from "./schema";
+import { isMode, type ModeConfig, type ModeConfigOf } from "./modeShapes";
+import { type ConfigEdit, type ConfigProblem, fixable, keyPath, removal, setting } from "./problems";
 import { ingressClassSetting, ingressControllerOf } from "./settings";
 
 /**
  * Why some nodes would keep no registry credentials of their own, or undefined when every node holds
  * them (see NODE_HELD_CREDENTIAL_FLAVOURS): pods on the others can only pull with a pull secret.
  */
-function nodesWithoutPullCredentials(c: FlatConfig): string | undefined {
+function nodesWithoutPullCredentials(c: ModeConfig): string | undefined {
     const held = [...NODE_HELD_CREDENTIAL_FLAVOURS].join(", ");
     if (c.nodes.delivery === "none") return `nodes.delivery is "none", so no node is given credentials`;
     const bare = trustedNodes(c.nodes).filter((n) => !NODE_HELD_CREDENTIAL_FLAVOURS.has(n.runtime));
@@ -31,12 +31,11 @@ function nodesWithoutPullCredentials(c: FlatConfig): string | undefined {
  * (with `configuredCa` in components/config/decisions.ts): the generated CA, the issuer's CA given with
  * cert-manager, or an existing registry's CA.
  */
-export function noPublishedCa(c: FlatConfig): { readonly reason: string; readonly fix: string } | undefined {
-    const tls = c.registry.tls;
-    if (c.registry.mode === "kind") {
+export function noPublishedCa(c: ModeConfig): { readonly reason: string; readonly fix: string } | undefined {
+    if (isMode(c, "kind")) {
         return { reason: `registry.mode "kind" (plain HTTP on loopback and the kind network)`, fix: "clients need no CA" };
     }
-    if (c.registry.mode === "existing") {
+    if (isMode(c, "existing")) {
         return c.existing.caCertificate
             ? undefined
             : {
@@ -44,6 +43,7 @@ export function noPublishedCa(c: FlatConfig): { readonly reason: string; readonl
                   fix: "give existing.caCertificate when a private CA signs the registry's certificate",
               };
     }
+    const tls = c.registry.tls;
     switch (tls.mode) {
         case "generated-ca":
             return undefined;
@@ -56,7 +56,6 @@ export function noPublishedCa(c: FlatConfig): { readonly reason: string; readonl
                       fix: "give the issuer's CA in registry.tls.certManagerCaCertificate when the issuer is private",
                   };
         case "acme":
-        case "public":
             return {
                 reason: `registry.tls.mode "${tls.mode}" (a publicly trusted certificate)`,
                 fix: "clients need no CA from the program",
@@ -70,41 +69,54 @@ export function noPublishedCa(c: FlatConfig): { readonly reason: string; readonl
 }
 
 /** Rules that span several keys. Returns every contradiction found. */
-export function crossChecks(c: FlatConfig): ConfigProblem[] {
+export function crossChecks(c: ModeConfig): ConfigProblem[] {
     const problems: ConfigProblem[] = [];
     const add = (path: PropertyKey[], message: string) => problems.push({ key: keyPath(path), message });
+    const addFix = (path: PropertyKey[], fix: ConfigEdit, say: (command: string) => string) => problems.push(fixable(path, fix, say));
     const mode = c.registry.mode;
-    const tlsMode = c.registry.tls.mode;
+    const tls = isMode(c, "in-cluster") ? c.registry.tls : undefined;
 
     // A TLS mode its placement does not offer, a TLS mode's settings under another, a placement's block
     // under another mode: the shape of each mode refuses them (modeShapes.ts).
-    if (tlsMode === "cert-manager" && !c.registry.tls.certManagerIssuer && c.registry.tls.certManagerCaCertificate) {
-        add(
-            ["registry", "tls", "certManagerCaCertificate"],
-            `names the CA of an issuer of your own, but registry.tls.certManagerIssuer is not set: the program creates its own issuer chain and reads its CA from cert-manager; remove certManagerCaCertificate, or name your issuer in registry.tls.certManagerIssuer`,
+    if (tls?.mode === "cert-manager" && !tls.certManagerIssuer && tls.certManagerCaCertificate) {
+        const path = ["registry", "tls", "certManagerCaCertificate"];
+        problems.push(
+            fixable(
+                path,
+                removal(path),
+                (command) =>
+                    `names the CA of an issuer of your own, but registry.tls.certManagerIssuer is not set: the program creates its own issuer chain and reads its CA from cert-manager; remove certManagerCaCertificate (${command}), or name your issuer in registry.tls.certManagerIssuer`,
+            ),
         );
     }
-    if (c.externalHost && !c.externalHost.ssh.hostKey && !c.externalHost.ssh.allowUnpinnedHostKey) {
+    if (isMode(c, "external-host") && !c.externalHost.ssh.hostKey && !c.externalHost.ssh.allowUnpinnedHostKey) {
         add(
             ["externalHost", "ssh", "hostKey"],
             `is required: pin the host key (ssh-keyscan -t ed25519 ${c.externalHost.ssh.host}), or set externalHost.ssh.allowUnpinnedHostKey: true for a throwaway lab`,
         );
     }
-    // Only where replicas apply: elsewhere the rule below refuses them, and S3 storage would be refused too.
-    if (c.registry.replicas > 1 && mode === "in-cluster" && c.registry.storage.kind !== "s3") {
-        add(
-            ["registry", "replicas"],
-            `is ${c.registry.replicas}, but several replicas need shared storage: set registry.storage.kind "s3"`,
+    // Only the in-cluster shape takes replicas.
+    if (isMode(c, "in-cluster") && c.registry.replicas > 1 && c.registry.storage.kind !== "s3") {
+        const replicas = c.registry.replicas;
+        problems.push(
+            fixable(
+                ["registry", "replicas"],
+                setting(["registry", "storage", "kind"], "s3"),
+                (command) =>
+                    `is ${replicas}, but several replicas need shared storage: set registry.storage.kind "s3" (${command}) with its bucket in registry.storage.s3`,
+            ),
         );
-    }
-    if (c.registry.replicas > 1 && mode !== "in-cluster") {
-        add(["registry", "replicas"], `replicas apply to the in-cluster registry only`);
     }
     problems.push(...backupProblems(c), ...kindProblems(c), ...namedAccountProblems(c), ...retentionProblems(c));
     if (!c.containerRegistry.requiresAuthForPush && mode !== "existing") {
-        add(
-            ["containerRegistry", "requiresAuthForPush"],
-            `is false: anyone who reaches the registry could overwrite images. This program always requires credentials for push; set it to true`,
+        const path = ["containerRegistry", "requiresAuthForPush"];
+        problems.push(
+            fixable(
+                path,
+                setting(path, true),
+                (command) =>
+                    `is false: anyone who reaches the registry could overwrite images. This program always requires credentials for push; set it to true (${command})`,
+            ),
         );
     }
     if (c.mavenRegistry?.reuseContainerCredentials && c.mavenRegistry.host !== c.containerRegistry.host) {
@@ -124,12 +136,18 @@ export function crossChecks(c: FlatConfig): ConfigProblem[] {
         );
     }
     if (mavenServedByRegistry(c) && !c.mavenRegistry?.requiresAuthForPush) {
-        add(
-            ["mavenRegistry", "requiresAuthForPush"],
-            `is false, but this program serves the Maven repository (mavenRegistry.host is containerRegistry.host) and always requires the Maven account for deploys; set it to true`,
+        const path = ["mavenRegistry", "requiresAuthForPush"];
+        problems.push(
+            fixable(
+                path,
+                setting(path, true),
+                (command) =>
+                    `is false, but this program serves the Maven repository (mavenRegistry.host is containerRegistry.host) and always requires the Maven account for deploys; set it to true (${command})`,
+            ),
         );
     }
-    c.nodes.list.forEach((n, i) => {
+    const listed = c.nodes.delivery === "ssh" ? c.nodes.list : [];
+    listed.forEach((n, i) => {
         if (!n.local && !n.hostKey && !n.allowUnpinnedHostKey) {
             add(
                 ["nodes", "list", i, "hostKey"],
@@ -137,20 +155,31 @@ export function crossChecks(c: FlatConfig): ConfigProblem[] {
             );
         }
     });
-    const names = c.nodes.list.map((n) => n.name);
+    const names = listed.map((n) => n.name);
     const duplicate = names.find((n, i) => names.indexOf(n) !== i);
     if (duplicate) {
         add(["nodes", "list"], `has two nodes named "${duplicate}"; names must be unique`);
     }
     if (c.nodes.insecurePlainHttp && mode !== "existing") {
-        add(["nodes", "insecurePlainHttp"], `plain HTTP is only allowed for an existing registry; registries of our own always use TLS`);
+        const path = ["nodes", "insecurePlainHttp"];
+        problems.push(
+            fixable(
+                path,
+                removal(path),
+                (command) =>
+                    `plain HTTP is only allowed for an existing registry; registries of our own always use TLS: remove it (${command})`,
+            ),
+        );
     }
     const uncovered = nodesWithoutPullCredentials(c);
     if (c.containerRegistry.requiresAuthForPull && uncovered && c.pullSecrets.namespaces.length === 0) {
-        add(
-            ["containerRegistry", "requiresAuthForPull"],
-            `is true, but nothing that pulls would get credentials: ${uncovered}. List the namespaces your workloads run in under ` +
-                `pullSecrets.namespaces (each gets a pull secret, and its default ServiceAccount uses it), or set requiresAuthForPull to false`,
+        const path = ["containerRegistry", "requiresAuthForPull"];
+        addFix(
+            path,
+            setting(path, false),
+            (command) =>
+                `is true, but nothing that pulls would get credentials: ${uncovered}. List the namespaces your workloads run in under ` +
+                `pullSecrets.namespaces (each gets a pull secret, and its default ServiceAccount uses it), or set requiresAuthForPull to false (${command})`,
         );
     }
     const fluxAt = c.pullSecrets.namespaces.indexOf(FLUX_NAMESPACE);
@@ -169,77 +198,37 @@ export function crossChecks(c: FlatConfig): ConfigProblem[] {
                 `Use the https:// URL (with jenkins.caCertificate for a private CA), or, for a Jenkins reached on a trusted network only, set jenkins.allowPlainHttp: true`,
         );
     }
-    const gateway = c.inCluster.exposure === "gateway";
-    if (c.registry.allowedNetworks.length > 0 && mode === "in-cluster" && gateway && c.inCluster.gateway.proxyNetworks.length === 0) {
-        add(
-            ["inCluster", "gateway", "proxyNetworks"],
-            `is empty, but registry.allowedNetworks is set with inCluster.exposure "gateway": Gateway API has no allowlist, so the ` +
-                `registry's Caddy enforces it on the client address the Gateway's controller forwards, and believes that header only ` +
-                `from the controller. List the networks the controller connects from (its pods' or nodes' network, e.g. "10.42.0.0/16" on k3s)`,
-        );
-    }
-    if (mode === "in-cluster" && gateway && c.inCluster.gateway.className && c.inCluster.gateway.namespace !== undefined) {
-        if (c.inCluster.gateway.namespace !== c.inCluster.namespace) {
-            add(
-                ["inCluster", "gateway", "namespace"],
-                `is "${c.inCluster.gateway.namespace}", but inCluster.gateway.className makes the stack create the Gateway, and it ` +
-                    `creates it in the registry's namespace "${c.inCluster.namespace}" beside its certificate: remove inCluster.gateway.namespace, ` +
-                    `or remove className to attach to a Gateway of your own`,
-            );
-        }
-    }
-    const section = c.inCluster.gateway.sectionName;
-    if (
-        mode === "in-cluster" &&
-        gateway &&
-        c.inCluster.gateway.className &&
-        section !== undefined &&
-        section !== CREATED_GATEWAY_LISTENER
-    ) {
-        add(
-            ["inCluster", "gateway", "sectionName"],
-            `is "${section}", but the Gateway the stack creates (inCluster.gateway.className) has one listener, "${CREATED_GATEWAY_LISTENER}": ` +
-                `the route would attach to none and nothing would reach the registry. Remove sectionName, or remove className to attach to a Gateway of your own`,
-        );
-    }
-    if (c.registry.allowedNetworks.length > 0 && mode === "in-cluster" && !gateway && !ingressControllerOf(c.inCluster)) {
-        add(
-            ["registry", "allowedNetworks"],
-            `cannot be enforced behind ${ingressClassSetting(c.inCluster)}: the registry's Caddy sidecar sees only the ` +
-                `ingress controller's address, so the controller must enforce it, and this program knows how to tell ingress-nginx ` +
-                `(an annotation) and Traefik (an ipAllowList Middleware) only. If the class belongs to one of them, set ` +
-                `inCluster.ingressController to "nginx" or "traefik"; otherwise enforce the allowlist in your controller or firewall and remove it here`,
-        );
-    }
-    const dns = c.inCluster.clusterDns.flavour;
-    if (dns !== "none" && mode === "in-cluster" && c.containerRegistry.port !== 443) {
-        add(
-            ["inCluster", "clusterDns", "flavour"],
-            `is "${dns}", but containerRegistry.port is ${c.containerRegistry.port}: inside pods the name resolves to the registry's TLS ` +
-                `Service, which listens on 443 only, so https://${c.containerRegistry.host}:${c.containerRegistry.port} would reach nothing there. ` +
-                `Publish the registry on 443 (remove containerRegistry.port), or set inCluster.clusterDns.flavour to "none"`,
-        );
-    }
+    if (isMode(c, "in-cluster")) problems.push(...inClusterProblems(c));
     const unpublished = noPublishedCa(c);
     if (c.caConfigMap.delivery === "trust-manager" && unpublished) {
-        add(
-            ["caConfigMap", "delivery"],
-            `is "trust-manager", but the stack publishes no CA (${unpublished.reason}), so a trust-manager Bundle would have ` +
-                `nothing to hand out: ${unpublished.fix}, or remove caConfigMap.delivery (the default "program" writes no ConfigMap without a CA)`,
+        const path = ["caConfigMap", "delivery"];
+        addFix(
+            path,
+            removal(path),
+            (command) =>
+                `is "trust-manager", but the stack publishes no CA (${unpublished.reason}), so a trust-manager Bundle would have ` +
+                `nothing to hand out: ${unpublished.fix}, or remove caConfigMap.delivery (${command}; the default "program" writes no ConfigMap without a CA)`,
         );
     }
     const mirrors = c.registry.mirrors;
+    const allowedNetworks = "allowedNetworks" in c.registry ? c.registry.allowedNetworks : [];
     if (mirrors.length > 0 && mode === "existing") {
-        add(
-            ["registry", "mirrors"],
-            `runs pull-through caches beside a registry of our own; an existing registry is not ours to add them to`,
+        const path = ["registry", "mirrors"];
+        addFix(
+            path,
+            removal(path),
+            (command) =>
+                `runs pull-through caches beside a registry of our own; an existing registry is not ours to add them to: remove it (${command})`,
         );
     }
-    if (mirrors.length > 0 && c.registry.mirrorPull === "allowlist" && c.registry.allowedNetworks.length === 0) {
-        add(
-            ["registry", "mirrorPull"],
-            `is "allowlist", but registry.allowedNetworks is empty, so anyone could pull through the caches: list the networks ` +
-                `that may use the registry under registry.allowedNetworks, leave mirrorPull unset (accounts), or set it to "anonymous"`,
+    if (mirrors.length > 0 && mode !== "kind" && c.registry.mirrorPull === "allowlist" && allowedNetworks.length === 0) {
+        const path = ["registry", "mirrorPull"];
+        addFix(
+            path,
+            removal(path),
+            (command) =>
+                `is "allowlist", but registry.allowedNetworks is empty, so anyone could pull through the caches: list the networks ` +
+                `that may use the registry under registry.allowedNetworks, leave mirrorPull unset (${command}: accounts), or set it to "anonymous"`,
         );
     }
     const upstreams = mirrors.map((m) => m.upstream.replace(":", "-"));
@@ -257,20 +246,81 @@ export function crossChecks(c: FlatConfig): ConfigProblem[] {
             );
         }
     });
-    if (c.registry.allowedNetworks.length > 0 && mode === "existing") {
-        add(["registry", "allowedNetworks"], `cannot be enforced on an existing registry`);
+    if (allowedNetworks.length > 0 && mode === "existing") {
+        const path = ["registry", "allowedNetworks"];
+        addFix(path, removal(path), (command) => `cannot be enforced on an existing registry: remove it (${command})`);
     }
     return problems;
 }
 
-/** The backup settings: the external host's, with what the chosen destination needs. */
+/** Rules of the in-cluster placement: its exposure (Ingress or Gateway), its allowlist and the cluster DNS. */
+function inClusterProblems(c: ModeConfigOf<"in-cluster">): ConfigProblem[] {
+    const problems: ConfigProblem[] = [];
+    const add = (path: PropertyKey[], message: string) => problems.push({ key: keyPath(path), message });
+    const addFix = (path: PropertyKey[], fix: ConfigEdit, say: (command: string) => string) => problems.push(fixable(path, fix, say));
+    const gateway = c.inCluster.exposure === "gateway";
+    if (c.registry.allowedNetworks.length > 0 && gateway && c.inCluster.gateway.proxyNetworks.length === 0) {
+        add(
+            ["inCluster", "gateway", "proxyNetworks"],
+            `is empty, but registry.allowedNetworks is set with inCluster.exposure "gateway": Gateway API has no allowlist, so the ` +
+                `registry's Caddy enforces it on the client address the Gateway's controller forwards, and believes that header only ` +
+                `from the controller. List the networks the controller connects from (its pods' or nodes' network, e.g. "10.42.0.0/16" on k3s)`,
+        );
+    }
+    if (gateway && c.inCluster.gateway.className && c.inCluster.gateway.namespace !== undefined) {
+        if (c.inCluster.gateway.namespace !== c.inCluster.namespace) {
+            const path = ["inCluster", "gateway", "namespace"];
+            addFix(
+                path,
+                removal(path),
+                (command) =>
+                    `is "${c.inCluster.gateway.namespace}", but inCluster.gateway.className makes the stack create the Gateway, and it ` +
+                    `creates it in the registry's namespace "${c.inCluster.namespace}" beside its certificate: remove inCluster.gateway.namespace (${command}), ` +
+                    `or remove className to attach to a Gateway of your own`,
+            );
+        }
+    }
+    const section = c.inCluster.gateway.sectionName;
+    if (gateway && c.inCluster.gateway.className && section !== undefined && section !== CREATED_GATEWAY_LISTENER) {
+        const path = ["inCluster", "gateway", "sectionName"];
+        addFix(
+            path,
+            removal(path),
+            (command) =>
+                `is "${section}", but the Gateway the stack creates (inCluster.gateway.className) has one listener, "${CREATED_GATEWAY_LISTENER}": ` +
+                `the route would attach to none and nothing would reach the registry. Remove sectionName (${command}), or remove className to attach to a Gateway of your own`,
+        );
+    }
+    if (c.registry.allowedNetworks.length > 0 && !gateway && !ingressControllerOf(c.inCluster)) {
+        add(
+            ["registry", "allowedNetworks"],
+            `cannot be enforced behind ${ingressClassSetting(c.inCluster)}: the registry's Caddy sidecar sees only the ` +
+                `ingress controller's address, so the controller must enforce it, and this program knows how to tell ingress-nginx ` +
+                `(an annotation) and Traefik (an ipAllowList Middleware) only. If the class belongs to one of them, set ` +
+                `inCluster.ingressController to "nginx" or "traefik"; otherwise enforce the allowlist in your controller or firewall and remove it here`,
+        );
+    }
+    const dns = c.inCluster.clusterDns.flavour;
+    if (dns !== "none" && c.containerRegistry.port !== 443) {
+        addFix(
+            ["inCluster", "clusterDns", "flavour"],
+            removal(["containerRegistry", "port"]),
+            (command) =>
+                `is "${dns}", but containerRegistry.port is ${c.containerRegistry.port}: inside pods the name resolves to the registry's TLS ` +
+                `Service, which listens on 443 only, so https://${c.containerRegistry.host}:${c.containerRegistry.port} would reach nothing there. ` +
+                `Publish the registry on 443 (${command}), or set inCluster.clusterDns.flavour to "none"`,
+        );
+    }
+    return problems;
+}
+
 /**
  * Why the named accounts (`containerRegistry.pushAccounts`, `containerRegistry.readAccounts`) cannot be
  * created as given: an existing registry's accounts are not ours; names must be unique and apart from
  * the other accounts (the users files hold them all); prefixes must lie under
  * `containerRegistry.pathPrefix`; each Jenkins credential and each pull Secret needs a slot of its own.
  */
-function namedAccountProblems(c: FlatConfig): ConfigProblem[] {
+function namedAccountProblems(c: ModeConfig): ConfigProblem[] {
     const cr = c.containerRegistry;
     const named = [
         ...cr.pushAccounts.map((account, i) => ({ list: "pushAccounts", i, account })),
@@ -281,8 +331,17 @@ function namedAccountProblems(c: FlatConfig): ConfigProblem[] {
     const add = (path: PropertyKey[], message: string) => problems.push({ key: keyPath(["containerRegistry", ...path]), message });
     if (c.registry.mode === "existing") {
         for (const list of ["pushAccounts", "readAccounts"] as const) {
-            if (cr[list].length > 0)
-                add([list], `is set, but registry.mode "existing" is not ours: its accounts are the organisation's. Remove it`);
+            if (cr[list].length > 0) {
+                const path = ["containerRegistry", list];
+                problems.push(
+                    fixable(
+                        path,
+                        removal(path),
+                        (command) =>
+                            `is set, but registry.mode "existing" is not ours: its accounts are the organisation's. Remove it (${command})`,
+                    ),
+                );
+            }
         }
         return problems;
     }
@@ -300,9 +359,14 @@ function namedAccountProblems(c: FlatConfig): ConfigProblem[] {
     }
     for (const { list, i, account } of named) {
         if (account.password === "operator" && account.rotation !== undefined) {
-            add(
-                [list, i, "rotation"],
-                `rotates a generated password, and "${account.name}" has the operator's (password: operator): change its entry in the secret dso-registry:accountPasswords instead, and remove rotation`,
+            const path = ["containerRegistry", list, i, "rotation"];
+            problems.push(
+                fixable(
+                    path,
+                    removal(path),
+                    (command) =>
+                        `rotates a generated password, and "${account.name}" has the operator's (password: operator): change its entry in the secret dso-registry:accountPasswords instead, and remove rotation (${command})`,
+                ),
             );
         }
     }
@@ -310,9 +374,14 @@ function namedAccountProblems(c: FlatConfig): ConfigProblem[] {
     cr.pushAccounts.forEach((account, i) => {
         account.prefixes.forEach((prefix, j) => {
             if (!prefix.startsWith(under)) {
-                add(
-                    ["pushAccounts", i, "prefixes", j],
-                    `"${prefix}" is not under containerRegistry.pathPrefix "${cr.pathPrefix}": write it as "${under}${prefix}"`,
+                const path = ["containerRegistry", "pushAccounts", i, "prefixes", j];
+                problems.push(
+                    fixable(
+                        path,
+                        setting(path, `${under}${prefix}`),
+                        (command) =>
+                            `"${prefix}" is not under containerRegistry.pathPrefix "${cr.pathPrefix}": write it as "${under}${prefix}" (${command})`,
+                    ),
                 );
             }
         });
@@ -352,20 +421,28 @@ function namedAccountProblems(c: FlatConfig): ConfigProblem[] {
 }
 
 /** Retention runs in garbage collection's window, on repositories under the registry's own path prefix. */
-function retentionProblems(c: FlatConfig): ConfigProblem[] {
+function retentionProblems(c: ModeConfig): ConfigProblem[] {
     const rules = c.registry.maintenance.retention.rules;
     if (rules.length === 0) return [];
     const key = (...rest: PropertyKey[]) => keyPath(["registry", "maintenance", "retention", "rules", ...rest]);
     if (c.registry.mode === "existing") {
-        return [{ key: key(), message: `is set, but registry.mode "existing" is not ours to clean up. Remove it` }];
+        const path = ["registry", "maintenance", "retention", "rules"];
+        return [
+            fixable(
+                path,
+                removal(path),
+                (command) => `is set, but registry.mode "existing" is not ours to clean up. Remove it (${command})`,
+            ),
+        ];
     }
     if (!c.registry.maintenance.garbageCollection.enabled) {
         return [
-            {
-                key: key(),
-                message:
-                    "is set, but retention runs inside garbage collection's read-only window, and registry.maintenance.garbageCollection.enabled is false: set it to true (retention starts in dry-run), or remove the rules",
-            },
+            fixable(
+                ["registry", "maintenance", "retention", "rules"],
+                setting(["registry", "maintenance", "garbageCollection", "enabled"], true),
+                (command) =>
+                    `is set, but retention runs inside garbage collection's read-only window, and registry.maintenance.garbageCollection.enabled is false: set it to true (${command}; retention starts in dry-run), or remove the rules`,
+            ),
         ];
     }
     const problems: ConfigProblem[] = [];
@@ -373,10 +450,15 @@ function retentionProblems(c: FlatConfig): ConfigProblem[] {
     const under = pathPrefix === "" ? "" : `${pathPrefix}/`;
     rules.forEach((rule, i) => {
         if (!rule.prefix.startsWith(under)) {
-            problems.push({
-                key: key(i, "prefix"),
-                message: `"${rule.prefix}" is not under containerRegistry.pathPrefix "${pathPrefix}": write it as "${under}${rule.prefix}"`,
-            });
+            const path = ["registry", "maintenance", "retention", "rules", i, "prefix"];
+            problems.push(
+                fixable(
+                    path,
+                    setting(path, `${under}${rule.prefix}`),
+                    (command) =>
+                        `"${rule.prefix}" is not under containerRegistry.pathPrefix "${pathPrefix}": write it as "${under}${rule.prefix}" (${command})`,
+                ),
+            );
         }
         const first = rules.findIndex((r) => r.prefix === rule.prefix);
         if (first !== i) {
@@ -390,14 +472,16 @@ function retentionProblems(c: FlatConfig): ConfigProblem[] {
 }
 
 /** Backups of the registry's volume when its images live in a bucket (the shape of each mode says which destinations it takes). */
-function backupProblems(c: FlatConfig): ConfigProblem[] {
-    if (!c.registry.maintenance.backup.enabled) return [];
-    if (c.registry.mode === "in-cluster" && c.registry.storage.kind === "s3") {
+function backupProblems(c: ModeConfig): ConfigProblem[] {
+    if (!isMode(c, "in-cluster") || !c.registry.maintenance.backup.enabled) return [];
+    if (c.registry.storage.kind === "s3") {
         return [
-            {
-                key: keyPath(["registry", "maintenance", "backup", "enabled"]),
-                message: `backs up the registry's volume, and with registry.storage.kind "s3" the images live in the bucket instead: keep the bucket's own versions or replication, and set it to false (docs/in-cluster.md, Backups)`,
-            },
+            fixable(
+                ["registry", "maintenance", "backup", "enabled"],
+                removal(["registry", "maintenance", "backup"]),
+                (command) =>
+                    `backs up the registry's volume, and with registry.storage.kind "s3" the images live in the bucket instead: keep the bucket's own versions or replication, and turn the backups off (${command}; docs/in-cluster.md, Backups)`,
+            ),
         ];
     }
     return [];

@@ -4,7 +4,7 @@
  */
 import { z } from "zod";
 import { patternOf, type RegistryMode, variantReason } from "./modeShapes";
-import { type ConfigProblem, closest, keyPath } from "./problems";
+import { type ConfigProblem, closest, editCommand, keyPath } from "./problems";
 import { schema } from "./schema";
 import { secretNames, secretSpecs } from "./secrets";
 
@@ -95,7 +95,14 @@ const VARIANT_HINTS: Readonly<Record<string, string>> = {
     "registry.tls.certManagerIssuer": 'it is used with registry.tls.mode "cert-manager"',
     "registry.tls.certManagerCaCertificate": `it is used with registry.tls.mode "cert-manager"; the generated CA is known to the program, and an existing registry's CA goes in existing.caCertificate`,
     "registry.storage.s3": 'it is used with registry.storage.kind "s3"',
+    "registry.allowedNetworks": `kind's registry listens on the Docker host's loopback and the kind network only`,
     "nodes.list": 'nodes are listed for delivery "ssh" only',
+    ...Object.fromEntries(
+        ["host", "port", "hostKey", "allowUnpinnedHostKey"].map((key) => [
+            `nodes.list[].${key}`,
+            "the node's commands run where Pulumi runs, without SSH",
+        ]),
+    ),
 };
 
 /**
@@ -110,10 +117,12 @@ export function describeShapeIssue(issue: z.core.$ZodIssue, raw: Readonly<Record
         if (!known.includes(unknownKey)) return describeIssue({ ...issue, keys: [unknownKey] });
         const path = [...issue.path, unknownKey];
         const hint = VARIANT_HINTS[patternOf(path)];
+        const fix = { remove: path };
         return [
             {
                 key: keyPath(path),
-                message: `has no place with ${variantReason(path, raw, mode)}${hint ? ` (${hint})` : ""}: remove it, or change that setting`,
+                message: `has no place with ${variantReason(path, raw, mode)}${hint ? ` (${hint})` : ""}: remove it (${editCommand(fix)}), or change that setting`,
+                fix,
             },
         ];
     });

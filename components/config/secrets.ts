@@ -4,8 +4,8 @@
  */
 import { PROJECT } from "../shared/facts";
 import { mavenServedByRegistry, pullCredentialsWanted } from "./derived";
-import type { ConfigProblem } from "./problems";
-import type { FlatConfig } from "./schema";
+import { isMode, type ModeConfig } from "./modeShapes";
+import { type ConfigProblem, fixable, removal } from "./problems";
 
 /** How to give a secret without leaving it in the shell history. */
 const fromFileOrPrompt = (key: string, file?: string) =>
@@ -105,7 +105,7 @@ export const secretNames = Object.keys(secretSpecs) as SecretName[];
 export type SecretState = "secret" | "plaintext" | "missing";
 
 /** The secrets a valid configuration needs. */
-export function requiredSecretsFor(c: FlatConfig): SecretName[] {
+export function requiredSecretsFor(c: ModeConfig): SecretName[] {
     const required: SecretName[] = [];
     // An existing registry's push account is the organisation's: Jenkins gets the password the operator supplies.
     const pushPasswordSupplied =
@@ -118,12 +118,13 @@ export function requiredSecretsFor(c: FlatConfig): SecretName[] {
     if (c.jenkins.enabled) required.push(c.jenkins.auth === "token" ? "jenkinsApiToken" : "jenkinsPassword");
     const sshNeeded =
         c.registry.mode === "external-host" ||
-        (c.registry.mode === "kind" && c.kind.ssh !== undefined) ||
+        (isMode(c, "kind") && c.kind.ssh !== undefined) ||
         (c.nodes.delivery === "ssh" && c.nodes.list.some((n) => !n.local));
     if (sshNeeded) required.push("sshPrivateKey");
-    if (c.registry.tls.mode === "provided") required.push("tlsCertificate", "tlsPrivateKey");
-    if (c.registry.storage.kind === "s3") required.push("s3AccessKeyId", "s3SecretAccessKey");
-    const backup = c.registry.maintenance.backup;
+    const r = c.registry;
+    if ("tls" in r && r.tls.mode === "provided") required.push("tlsCertificate", "tlsPrivateKey");
+    if ("storage" in r && r.storage.kind === "s3") required.push("s3AccessKeyId", "s3SecretAccessKey");
+    const backup = r.maintenance.backup;
     if (backup.enabled && backup.destination) {
         required.push("backupRepositoryPassword");
         if (backup.destination.kind === "sftp") required.push("backupSshPrivateKey");
@@ -143,10 +144,14 @@ export function requiredSecretsFor(c: FlatConfig): SecretName[] {
 export function plaintextSecretProblems(states: Readonly<Record<SecretName, SecretState>>): ConfigProblem[] {
     return secretNames
         .filter((name) => states[name] === "plaintext")
-        .map((name) => ({
-            key: `${PROJECT}:${name}`,
-            message: `is stored in plaintext in the stack file. Remove it (pulumi config rm ${PROJECT}:${name}) and set it encrypted: ${secretSpecs[name].setCommand}`,
-        }));
+        .map((name) =>
+            fixable(
+                [name],
+                removal([name]),
+                (command) =>
+                    `is stored in plaintext in the stack file. Remove it (${command}) and set it encrypted: ${secretSpecs[name].setCommand}`,
+            ),
+        );
 }
 
 /** A required secret that is not set. */

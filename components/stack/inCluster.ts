@@ -41,7 +41,7 @@ export function defineInClusterRegistry(
                   },
               }
             : {}),
-        images: { registry: r.image, caddy: r.caddyImage, ui: r.ui.image, kubectl: inCluster.kubectlImage },
+        images: { registry: r.image, caddy: r.caddyImage, ui: r.ui.enabled ? r.ui.image : undefined, kubectl: inCluster.kubectlImage },
         storage:
             r.storage.kind === "s3"
                 ? {

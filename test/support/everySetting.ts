@@ -519,6 +519,32 @@ export function describeEverySetting(part: EverySettingPart): void {
 }
 
 /**
+ * Every stack file the every-setting walk builds, refused or taken: each base, and each base with one
+ * leaf changed to each value the walk tries (for the checks of what the config says about them, which
+ * need no synth).
+ */
+export function everySettingVariations(): { readonly name: string; readonly raw: Raw }[] {
+    const variations = new Map<string, { name: string; raw: Raw }>();
+    const add = (name: string, raw: Raw) => {
+        const id = JSON.stringify(raw);
+        if (!variations.has(id)) variations.set(id, { name, raw });
+    };
+    for (const [baseName, base] of Object.entries(BASES)) add(baseName, base);
+    for (const leaf of LEAVES) {
+        for (const [baseName, base] of Object.entries(BASES)) {
+            const before = withParents(base, leaf.path);
+            add(`${baseName} with ${dotted(leaf.path)} given`, before);
+            const explicit = get(before, leaf.path);
+            const current = explicit ?? (leaf.schema.safeParse(undefined).success ? leaf.schema.parse(undefined) : undefined);
+            for (const value of changedValues(leaf, current)) {
+                add(`${baseName}, ${dotted(leaf.path)} = ${JSON.stringify(value)}`, withValue(before, leaf.path, value));
+            }
+        }
+    }
+    return [...variations.values()];
+}
+
+/**
  * Every config the every-setting tests synthesize: each base, and each base with one leaf changed to
  * each value the tests try, where the config is valid (a refused config never reaches the engine).
  */

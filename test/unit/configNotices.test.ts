@@ -107,23 +107,22 @@ describe("warnings", () => {
         expect(warnings).toEqual([
             {
                 key: "dso-registry:pullSecrets.secretName",
-                message: "has no effect with pullSecrets.namespaces empty; remove it from the stack file",
+                message:
+                    "has no effect with pullSecrets.namespaces empty; remove it from the stack file (pulumi config rm --path 'dso-registry:pullSecrets.secretName')",
+                fix: { remove: ["pullSecrets", "secretName"] },
             },
         ]);
     });
 
-    it("name a block of another mode, with the command that takes it out (earlier releases' shape, this release only)", () => {
-        const { warnings } = parseConfig({
-            ...base,
-            existing: { caCertificate: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n" },
-        });
-        expect(warnings).toEqual([
-            {
-                key: "dso-registry:existing",
-                message:
-                    'has no effect with registry.mode "in-cluster"; this release still takes the stack file, the next one refuses it: remove it (pulumi config rm dso-registry:existing)',
-            },
-        ]);
+    it("refuse a block of another mode, with the command that takes it out", () => {
+        expect(() =>
+            parseConfig({
+                ...base,
+                existing: { caCertificate: "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n" },
+            }),
+        ).toThrow(
+            'dso-registry:existing: has no place with registry.mode "in-cluster": remove it (pulumi config rm dso-registry:existing), or change that setting',
+        );
     });
 
     it.each([
@@ -149,7 +148,9 @@ describe("warnings", () => {
             mavenRegistry: { host: mavenHost, pathPrefix: "maven-releases", snapshotBuildsToKeep: 2 },
         };
         const warnings = parseConfig(raw, {}, { allowMissingSecrets: true }).warnings;
-        expect(warnings.filter((w) => w.key === "dso-registry:mavenRegistry.snapshotBuildsToKeep")).toHaveLength(count);
+        // With a repository of another host and no Jenkins, nothing of mavenRegistry acts: the warning names the block.
+        const about = ["dso-registry:mavenRegistry.snapshotBuildsToKeep", "dso-registry:mavenRegistry"];
+        expect(warnings.filter((w) => about.includes(w.key))).toHaveLength(count);
     });
 
     it("come from a table of fewer than 25 rows, one reason each (a key a mode or switch rules out is its shape's)", () => {
@@ -160,7 +161,7 @@ describe("warnings", () => {
     /** The moot warnings of a stack, as `key: reason`. */
     const mootOf = (raw: Record<string, unknown>) =>
         parseConfig(raw, {}, { allowMissingSecrets: true })
-            .warnings.filter((w) => w.message.endsWith("; remove it from the stack file"))
+            .warnings.filter((w) => /^has no effect with .*; remove it from the stack file \(pulumi config rm [^)]+\)$/.test(w.message))
             .map((w) => `${w.key.replace("dso-registry:", "")}: ${/^has no effect with (.*); remove it/.exec(w.message)?.[1]}`);
 
     it("name, for each key of a row made of a table, its own entry's reason", () => {
@@ -190,11 +191,15 @@ describe("warnings", () => {
             'mavenRegistry.storageSize: registry.mode "external-host" (the Maven repository\'s files are in externalHost.mavenDataDir)',
             "mavenRegistry.snapshotBuildsToKeep: registry.maintenance.garbageCollection.enabled false",
         ]);
-        expect(mootOf({ ...base, mavenRegistry: { ...maven, host: "maven.example.test" } })).toEqual([
-            "mavenRegistry.host: jenkins.enabled false and a Maven repository this program does not serve",
-            "mavenRegistry.pathPrefix: jenkins.enabled false and a Maven repository this program does not serve",
+        // Jenkins reads the repository's address: only what the program would serve it with does nothing.
+        const jenkins = { enabled: true, url: "https://jenkins.example.test" };
+        expect(mootOf({ ...base, jenkins, mavenRegistry: { ...maven, host: "maven.example.test" } })).toEqual([
             "mavenRegistry.storageSize: mavenRegistry.host and port other than the registry's (the program serves no Maven repository)",
             "mavenRegistry.snapshotBuildsToKeep: mavenRegistry.host and port other than the registry's (the program serves no Maven repository)",
+        ]);
+        // Without Jenkins nothing of it acts, and the host it needs cannot go alone: the warning takes the block out.
+        expect(mootOf({ ...base, mavenRegistry: { ...maven, host: "maven.example.test" } })).toEqual([
+            "mavenRegistry: jenkins.enabled false and a Maven repository this program does not serve",
         ]);
     });
 

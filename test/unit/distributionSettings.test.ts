@@ -139,13 +139,15 @@ describe("registry.distributionConfig in the stack config", () => {
         expect(parse({ log: { level: "debug" } }, mode).warnings.filter((w) => w.key.startsWith(KEY))).toEqual([]);
     });
 
-    it("warns that it has no effect in mode existing (the organisation's registry)", () => {
-        expect(parse({ log: { level: "debug" } }, "existing").warnings).toContainEqual({
-            key: KEY,
-            message: expect.stringMatching(
-                /^has no effect with registry\.mode "existing"; .*pulumi config rm --path 'dso-registry:registry\.distributionConfig'/,
-            ),
-        });
+    it("is refused in mode existing (the organisation's registry), with the command that takes it out", () => {
+        expect(parse({ log: { level: "debug" } }, "existing").problems).toContainEqual(
+            expect.objectContaining({
+                key: KEY,
+                message: expect.stringMatching(
+                    /^has no place with registry\.mode "existing": remove it \(pulumi config rm --path 'dso-registry:registry\.distributionConfig'\)/,
+                ),
+            }),
+        );
     });
 });
 

@@ -105,10 +105,11 @@ function argsFor(v: Variant, accounts: RegistryAccounts): InClusterRegistryArgs 
         requiresAuthForPull: cr.requiresAuthForPull,
         namespace: inCluster.namespace,
         ingressClass: inCluster.ingressClass,
-        images: { registry: r.image, caddy: r.caddyImage, ui: r.ui.image },
-        storage: r.storage.s3
-            ? { kind: "s3", ...r.storage.s3, credentials: { accessKeyId: "AKID-FOR-TEST", secretAccessKey: "S3-SECRET-FOR-TEST" } }
-            : { kind: "filesystem", size: r.storage.size, storageClass: r.storage.storageClass },
+        images: { registry: r.image, caddy: r.caddyImage, ui: r.ui.enabled ? r.ui.image : undefined },
+        storage:
+            r.storage.kind === "s3"
+                ? { kind: "s3", ...r.storage.s3, credentials: { accessKeyId: "AKID-FOR-TEST", secretAccessKey: "S3-SECRET-FOR-TEST" } }
+                : { kind: "filesystem", size: r.storage.size, storageClass: r.storage.storageClass },
         allowedNetworks: r.allowedNetworks,
         ui: { enabled: r.ui.enabled },
         garbageCollection: r.maintenance.garbageCollection,

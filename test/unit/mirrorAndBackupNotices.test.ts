@@ -79,7 +79,7 @@ describe("registry.maintenance.backup.enabled with the images in a bucket", () =
         registry: {
             mode: "external-host",
             storage,
-            maintenance: { backup: { enabled, destination: sftp } },
+            maintenance: { backup: enabled ? { enabled, destination: sftp } : { enabled } },
         },
         externalHost,
         ...extra,
@@ -126,7 +126,8 @@ describe("registry.maintenance.backup.enabled with the images in a bucket", () =
         expect(error).toBeInstanceOf(ConfigError);
         expect((error as ConfigError).problems).toContainEqual({
             key: "dso-registry:registry.maintenance.backup.enabled",
-            message: expect.stringMatching(/images live in the bucket.*set it to false/),
+            message: expect.stringMatching(/images live in the bucket.*turn the backups off/),
+            fix: { remove: ["registry", "maintenance", "backup"] },
         });
     });
 });

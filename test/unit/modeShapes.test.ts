@@ -1,12 +1,10 @@
 /**
  * The shape of a stack file per registry.mode: what each mode takes, what it refuses and with which
- * words, the defaults a variant fills in, and the stack files of earlier releases that this release
- * still takes (their keys of another variant taken out, each with the command that rewrites the file).
- * Covers: components/config/modeShapes.ts, components/config/legacyShape.ts.
+ * words (a key of another variant with the command that takes it out), and the defaults a variant
+ * fills in. Covers: components/config/modeShapes.ts, components/config/schemaIssues.ts.
  */
 import { describe, expect, it } from "vitest";
 import { ConfigError, parseConfig } from "../../components/config";
-import { rewriteLegacyShape } from "../../components/config/legacyShape";
 import { MODE_SHAPES, REGISTRY_MODES, TLS_MODES_OF } from "../../components/config/modeShapes";
 
 type Raw = Record<string, unknown>;
@@ -201,7 +199,7 @@ describe("each mode's shape", () => {
     });
 });
 
-describe("stack files of earlier releases (this release only)", () => {
+describe("keys of another variant, as the flat shape of earlier releases had them", () => {
     it.each([
         [
             "in-cluster",
@@ -210,151 +208,6 @@ describe("stack files of earlier releases (this release only)", () => {
             "dso-registry:kind",
             'registry.mode "in-cluster"',
             "pulumi config rm dso-registry:kind",
-        ],
-        [
-            "external-host",
-            {},
-            { inCluster: { namespace: "dso" } },
-            "dso-registry:inCluster",
-            'registry.mode "external-host"',
-            "pulumi config rm dso-registry:inCluster",
-        ],
-        [
-            "kind",
-            { tls: { mode: "generated-ca" } },
-            {},
-            "dso-registry:registry.tls",
-            'registry.mode "kind"',
-            "pulumi config rm --path 'dso-registry:registry.tls'",
-        ],
-        [
-            "kind",
-            { monitoring: { enabled: false } },
-            {},
-            "dso-registry:registry.monitoring",
-            'registry.mode "kind"',
-            "pulumi config rm --path 'dso-registry:registry.monitoring'",
-        ],
-        [
-            "existing",
-            { image: "registry:2.8.3" },
-            {},
-            "dso-registry:registry.image",
-            'registry.mode "existing"',
-            "pulumi config rm --path 'dso-registry:registry.image'",
-        ],
-        [
-            "in-cluster",
-            {},
-            { jenkins: { url: "https://jenkins.example.test", user: "ci" } },
-            "dso-registry:jenkins.url",
-            "jenkins.enabled false",
-            "pulumi config rm --path 'dso-registry:jenkins.url'",
-        ],
-        [
-            "in-cluster",
-            { ui: { image: "joxit/docker-registry-ui:2.5.8" } },
-            {},
-            "dso-registry:registry.ui.image",
-            "registry.ui.enabled false",
-            "pulumi config rm --path 'dso-registry:registry.ui.image'",
-        ],
-        [
-            "in-cluster",
-            { maintenance: { garbageCollection: { schedule: "0 4 * * *", deleteUntagged: true } } },
-            {},
-            "dso-registry:registry.maintenance.garbageCollection.deleteUntagged",
-            "registry.maintenance.garbageCollection.enabled false",
-            "pulumi config rm --path 'dso-registry:registry.maintenance.garbageCollection.deleteUntagged'",
-        ],
-        [
-            "external-host",
-            { monitoring: { enabled: false, runbookBaseUrl: "https://git.example.test/runbooks" } },
-            {},
-            "dso-registry:registry.monitoring.runbookBaseUrl",
-            "registry.monitoring.enabled false",
-            "pulumi config rm --path 'dso-registry:registry.monitoring.runbookBaseUrl'",
-        ],
-        [
-            "in-cluster",
-            { loginLimit: { enabled: false, ignoreNetworks: ["10.0.0.0/8"] } },
-            {},
-            "dso-registry:registry.loginLimit.ignoreNetworks",
-            "registry.loginLimit.enabled false",
-            "pulumi config rm --path 'dso-registry:registry.loginLimit.ignoreNetworks'",
-        ],
-        [
-            "in-cluster",
-            {},
-            { nodes: { delivery: "none", runtime: "k3s", namespace: "trust" } },
-            "dso-registry:nodes.runtime",
-            'nodes.delivery "none"',
-            "pulumi config rm --path 'dso-registry:nodes.runtime'",
-        ],
-        [
-            "in-cluster",
-            {},
-            { nodes: { delivery: "daemonset", list: [] } },
-            "dso-registry:nodes.list",
-            'nodes.delivery "daemonset"',
-            "pulumi config rm --path 'dso-registry:nodes.list'",
-        ],
-        // In the cluster no TLS mode takes it; on a host, ACME does.
-        [
-            "in-cluster",
-            { tls: { mode: "generated-ca", acmeEmail: "ops@example.test" } },
-            {},
-            "dso-registry:registry.tls.acmeEmail",
-            'registry.mode "in-cluster"',
-            "pulumi config rm --path 'dso-registry:registry.tls.acmeEmail'",
-        ],
-        [
-            "external-host",
-            { tls: { mode: "provided", acmeEmail: "ops@example.test" } },
-            {},
-            "dso-registry:registry.tls.acmeEmail",
-            'registry.tls.mode "provided"',
-            "pulumi config rm --path 'dso-registry:registry.tls.acmeEmail'",
-        ],
-        [
-            "external-host",
-            { maintenance: { backup: { schedule: "0 3 * * *" } } },
-            {},
-            "dso-registry:registry.maintenance.backup.schedule",
-            "registry.maintenance.backup.enabled false",
-            "pulumi config rm --path 'dso-registry:registry.maintenance.backup.schedule'",
-        ],
-        [
-            "in-cluster",
-            { maintenance: { backup: { enabled: true, destination: { kind: "s3", bucket: "backups", size: "10Gi" } } } },
-            {},
-            "dso-registry:registry.maintenance.backup.destination.size",
-            'registry.maintenance.backup.destination.kind "s3"',
-            "pulumi config rm --path 'dso-registry:registry.maintenance.backup.destination.size'",
-        ],
-        [
-            "external-host",
-            { tls: { mode: "acme", acmeEmail: "ops@example.test", caValidityDays: 90 } },
-            {},
-            "dso-registry:registry.tls.caValidityDays",
-            'registry.tls.mode "acme"',
-            "pulumi config rm --path 'dso-registry:registry.tls.caValidityDays'",
-        ],
-        [
-            "in-cluster",
-            { storage: { kind: "s3", s3: { bucket: "images" }, size: "50Gi" } },
-            {},
-            "dso-registry:registry.storage.size",
-            'registry.storage.kind "s3"',
-            "pulumi config rm --path 'dso-registry:registry.storage.size'",
-        ],
-        [
-            "external-host",
-            { storage: { kind: "filesystem", size: "50Gi" } },
-            {},
-            "dso-registry:registry.storage.size",
-            'registry.mode "external-host"',
-            "pulumi config rm --path 'dso-registry:registry.storage.size'",
         ],
         [
             "in-cluster",
@@ -372,37 +225,19 @@ describe("stack files of earlier releases (this release only)", () => {
             'registry.mode "external-host"',
             "pulumi config rm --path 'dso-registry:registry.monitoring.prometheusOperator'",
         ],
-    ] as const)("mode %s takes registry %j and %j, warning about %s", (mode, registry, extra, key, reason, command) => {
-        const raw = { ...withRegistry(mode, registry), ...extra };
-        const { warnings } = parseConfig(raw, {}, { allowMissingSecrets: true });
-        const warning = warnings.find((w) => w.key === key);
-        expect(warning?.message).toBe(
-            `has no effect with ${reason}; this release still takes the stack file, the next one refuses it: remove it (${command})`,
-        );
-        // What is left is this release's shape, and it is taken as it is.
-        const rewritten = rewriteLegacyShape(raw, mode).raw;
-        expect(MODE_SHAPES[mode].safeParse(rewritten).success).toBe(true);
-        expect(rewriteLegacyShape(rewritten, mode).warnings).toEqual([]);
-    });
-
-    it("reads the settings left as if the old keys had never been there", () => {
-        const old = {
-            ...withRegistry("external-host", { tls: { mode: "generated-ca", acmeEmail: "ops@example.test" } }),
-            inCluster: { namespace: "x" },
-        };
-        const rewritten = rewriteLegacyShape(old, "external-host");
-        expect(rewritten.warnings.map((w) => w.key).sort()).toEqual(
-            ["dso-registry:registry.tls.acmeEmail", "dso-registry:inCluster"].sort(),
-        );
-        expect(parseConfig(old, {}, { allowMissingSecrets: true }).config).toEqual(
-            parseConfig(rewritten.raw, {}, { allowMissingSecrets: true }).config,
-        );
-    });
-
-    it("leaves the stack file it is given untouched", () => {
-        const old = { ...stacks["in-cluster"](), kind: { clusterName: "dev" } };
-        const copy = structuredClone(old);
-        rewriteLegacyShape(old, "in-cluster");
-        expect(old).toEqual(copy);
-    });
+        [
+            "kind",
+            { replicas: 2 },
+            {},
+            "dso-registry:registry.replicas",
+            'registry.mode "kind"',
+            "pulumi config rm --path 'dso-registry:registry.replicas'",
+        ],
+    ] as const)(
+        "mode %s refuses registry %j and %j: %s, with the command that takes it out",
+        (mode, registry, extra, key, reason, command) => {
+            const raw = { ...withRegistry(mode, registry), ...extra };
+            expect(problemsOf(raw)).toEqual([`${key}: has no place with ${reason}: remove it (${command}), or change that setting`]);
+        },
+    );
 });

@@ -113,7 +113,7 @@ describe("the retention settings", () => {
 
     it("are refused with rules while garbage collection is off: retention runs in its window", () => {
         expect(configProblems(config({ rules: [{ prefix: "platform/a/", keepNewest: 1 }] }, { gc: false }))).toEqual([
-            "dso-registry:registry.maintenance.retention.rules: is set, but retention runs inside garbage collection's read-only window, and registry.maintenance.garbageCollection.enabled is false: set it to true (retention starts in dry-run), or remove the rules",
+            "dso-registry:registry.maintenance.retention.rules: is set, but retention runs inside garbage collection's read-only window, and registry.maintenance.garbageCollection.enabled is false: set it to true (pulumi config set --path 'dso-registry:registry.maintenance.garbageCollection.enabled' true; retention starts in dry-run), or remove the rules",
         ]);
     });
 

@@ -1,13 +1,11 @@
 /**
- * The settings the program reads, narrowed once by registry.mode (`toSettings`, alone: the catalogue's
- * view and the mode's shape in, the settings out): each mode carries what its placement reads and
- * nothing else, so kind has no certificate or storage and an existing registry no image, storage, UI or
- * upkeep, where the catalogue would have filled in their defaults.
+ * The settings the program reads, narrowed once by registry.mode (`toSettings`, alone: the stack file
+ * in its mode's shape in, the settings out): each mode carries what its shape takes and nothing else,
+ * so kind has no certificate and an existing registry no image, storage, UI or upkeep.
  */
 import { describe, expect, it } from "vitest";
 import type { RegistrySettings } from "../../components/config";
 import { MODE_SHAPES, REGISTRY_MODES, type RegistryMode } from "../../components/config/modeShapes";
-import { schema } from "../../components/config/schema";
 import { toSettings } from "../../components/config/settings";
 
 type Raw = Record<string, unknown>;
@@ -29,11 +27,11 @@ const STACKS: Record<RegistryMode, () => Raw> = {
     }),
 };
 
-/** `toSettings` of a stack file: its catalogue's view and its mode's shape, as parseConfig hands them over. */
+/** `toSettings` of a stack file in its mode's shape, as parseConfig hands it over. */
 function settingsOf(mode: RegistryMode, registry: Raw = {}, rest: Raw = {}): RegistrySettings {
     const raw = STACKS[mode]();
     const stack = { ...raw, ...rest, registry: { ...(raw.registry as Raw), ...registry } };
-    return toSettings(schema.parse(stack), MODE_SHAPES[mode].parse(stack)).registry;
+    return toSettings(MODE_SHAPES[mode].parse(stack)).registry;
 }
 
 describe("toSettings narrows the registry's settings once, by registry.mode", () => {
@@ -108,9 +106,12 @@ describe("toSettings narrows the registry's settings once, by registry.mode", ()
     });
 
     it.each(REGISTRY_MODES.filter((m) => m !== "existing"))("gives mode %s the web UI's block, its defaults filled in", (mode) => {
-        const registry = settingsOf(mode);
-        if (registry.mode === "existing") throw new Error("existing");
-        expect(registry.ui).toEqual({ enabled: false, image: "joxit/docker-registry-ui:2.6.0", deleteEnabled: false });
+        const off = settingsOf(mode);
+        const on = settingsOf(mode, { ui: { enabled: true } });
+        if (off.mode === "existing" || on.mode === "existing") throw new Error("existing");
+        // Off, the UI's image is no setting of the stack's: only deletes through the API are decided.
+        expect(off.ui).toEqual({ enabled: false, deleteEnabled: false });
+        expect(on.ui).toEqual({ enabled: true, image: "joxit/docker-registry-ui:2.6.0", deleteEnabled: false });
     });
 
     it("takes each placement's storage from its own shape: a claim in the cluster, a directory on the host", () => {
