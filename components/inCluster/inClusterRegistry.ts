@@ -450,20 +450,32 @@ export interface InClusterRegistryPlan {
     };
 }
 
-/**
- * Everything `InClusterRegistry` registers, from its args with the defaults applied and the two values
- * the component generates (the decoy's hash, `decoyHash`; Distribution's HTTP secret): the sidecar's
- * policy and Caddyfile, Distribution's config, the users files, the pods' checksum, every object
- * `manifests.ts` and the caches' renderer return, and how each is registered (`inClusterObjectPlan`).
- */
-export function planInClusterRegistry(
-    name: string,
+/** The front's accounts (`frontUsers`) and the caches (`clusterMirror`): what every part of the plan reads. */
+interface InClusterPlanInputs {
+    readonly users: ReturnType<typeof frontUsers>;
+    readonly mirrors: readonly ReturnType<typeof clusterMirror>[];
+}
+
+/** The pod's files, rendered once: what the pod mounts, and what its checksum covers. */
+interface InClusterPodFiles {
+    /** A rotation's overlap: each users file's previous passwords, and the overlap file that routes to them. */
+    readonly overlap?: OverlapFiles;
+    readonly caddyfile: pulumi.Output<string>;
+    readonly registryConfig: string;
+    readonly push: pulumi.Output<string>;
+    readonly pull: pulumi.Output<string>;
+    /** The Maven deploy account's users file; "" without `maven`. */
+    readonly mavenDeploy: pulumi.Output<string>;
+    /** nginx's config of the Maven repository; "" without `maven`. */
+    readonly mavenNginxConfig: string;
+}
+
+/** The sidecar's Caddyfile (its policy, with the decoy), Distribution's config, the users files and Maven's nginx config. */
+function renderPodFiles(
     args: InClusterRegistryArgsWithDefaults,
-    generated: { readonly decoyBcryptHash: pulumi.Output<string>; readonly httpSecret: pulumi.Output<string> },
-): InClusterRegistryPlan {
-    const users = frontUsers(args.accounts);
-    const mirrors = (args.mirrors ?? []).map(clusterMirror);
-    // A rotation's overlap: each users file's previous passwords, and the overlap file that routes to them.
+    { users, mirrors }: InClusterPlanInputs,
+    decoyBcryptHash: pulumi.Output<string>,
+): InClusterPodFiles {
     const overlap = overlapFilesOutput({
         push: users.push,
         pull: users.pull,
@@ -500,35 +512,52 @@ export function planInClusterRegistry(
         pull: users.pull.map((a) => a.username),
         ...(args.maven ? { mavenDeploy: [args.maven.deployAccount.username] } : {}),
     };
-    const caddyfile = generated.decoyBcryptHash.apply((bcryptHash) =>
-        renderSidecarCaddyfile({ ...policy, decoy: { accounts, bcryptHash } }, SIDECAR_TLS),
-    );
-    const registryConfig = renderRegistryConfig({
-        addr: IN_CLUSTER.registryAddr,
-        storage: registryStorage(args.storage),
-        deletesEnabled: args.deletes.api,
-        blobDescriptorCache: distributionCachesBlobs(args),
-        ...(args.monitoring ? { metricsAddr: REGISTRY_METRICS_ADDR } : {}),
-        ...(args.distributionConfig ? { settings: args.distributionConfig } : {}),
-    });
-    const push = usersFileOutput("push", users.push);
-    const pull = usersFileOutput("pull", users.pull);
-    const mavenDeploy = args.maven ? usersFileOutput("push", [args.maven.deployAccount]) : pulumi.output("");
-    const mavenNginxConfig = args.maven
-        ? renderMavenNginxConfig({
-              listen: `127.0.0.1:${MAVEN_BACKEND.port}`,
-              pathPrefix: args.maven.pathPrefix,
-              dataDir: MAVEN_BACKEND.dataDir,
-              runDir: MAVEN_BACKEND.runDir,
-          })
-        : "";
-    // A digest of bcrypt hashes of long random passwords reveals nothing; keeping it plain keeps the
-    // pod template readable in previews.
-    // Our certificate is in it too (public): Caddy reads it at start, so a renewed certificate rolls the pods.
+    return {
+        ...(overlap ? { overlap } : {}),
+        caddyfile: decoyBcryptHash.apply((bcryptHash) =>
+            renderSidecarCaddyfile({ ...policy, decoy: { accounts, bcryptHash } }, SIDECAR_TLS),
+        ),
+        registryConfig: renderRegistryConfig({
+            addr: IN_CLUSTER.registryAddr,
+            storage: registryStorage(args.storage),
+            deletesEnabled: args.deletes.api,
+            blobDescriptorCache: distributionCachesBlobs(args),
+            ...(args.monitoring ? { metricsAddr: REGISTRY_METRICS_ADDR } : {}),
+            ...(args.distributionConfig ? { settings: args.distributionConfig } : {}),
+        }),
+        push: usersFileOutput("push", users.push),
+        pull: usersFileOutput("pull", users.pull),
+        mavenDeploy: args.maven ? usersFileOutput("push", [args.maven.deployAccount]) : pulumi.output(""),
+        mavenNginxConfig: args.maven
+            ? renderMavenNginxConfig({
+                  listen: `127.0.0.1:${MAVEN_BACKEND.port}`,
+                  pathPrefix: args.maven.pathPrefix,
+                  dataDir: MAVEN_BACKEND.dataDir,
+                  runDir: MAVEN_BACKEND.runDir,
+              })
+            : "",
+    };
+}
+
+/**
+ * The checksum in the pod template: a change of any file the pods read rolls them. A digest of bcrypt
+ * hashes of long random passwords reveals nothing; keeping it plain keeps the pod template readable in
+ * previews. Our certificate is in it too (public): Caddy reads it at start, so a renewed certificate
+ * rolls the pods.
+ */
+function podConfigChecksum(args: InClusterRegistryArgsWithDefaults, files: InClusterPodFiles): pulumi.Output<string> {
+    const { overlap, registryConfig, mavenNginxConfig } = files;
     const servedCert = args.tls.kind === "secret" ? args.tls.certPem : "";
-    const configChecksum = pulumi.unsecret(
+    return pulumi.unsecret(
         pulumi
-            .all([caddyfile, push, pull, mavenDeploy, servedCert, overlap ? pulumi.all(overlapValues(overlap)) : []])
+            .all([
+                files.caddyfile,
+                files.push,
+                files.pull,
+                files.mavenDeploy,
+                servedCert,
+                overlap ? pulumi.all(overlapValues(overlap)) : [],
+            ])
             .apply(([caddy, p, q, m, c, previous]) =>
                 createHash("sha256")
                     .update(caddy)
@@ -548,7 +577,16 @@ export function planInClusterRegistry(
                     .digest("hex"),
             ),
     );
+}
 
+/** What `manifests.ts` renders the registry's objects from: the args, the pod's files, the secrets kept secret. */
+function inClusterSpec(
+    args: InClusterRegistryArgsWithDefaults,
+    { users, mirrors }: InClusterPlanInputs,
+    files: InClusterPodFiles,
+    httpSecret: pulumi.Output<string>,
+): InClusterSpec {
+    const { overlap } = files;
     const storage: InClusterStorage =
         args.storage.kind === "s3"
             ? {
@@ -557,15 +595,13 @@ export function planInClusterRegistry(
                   secretAccessKey: pulumi.secret(args.storage.credentials.secretAccessKey),
               }
             : { kind: "filesystem", size: args.storage.size, storageClass: args.storage.storageClass };
-    const tls = inClusterTls(args.tls);
-
-    const spec: InClusterSpec = {
+    return {
         namespace: args.namespace,
         host: args.host,
         ingressClass: args.ingressClass,
         ingressController: args.ingressController,
         ...(args.gateway ? { gateway: args.gateway } : {}),
-        tls,
+        tls: inClusterTls(args.tls),
         images: args.images,
         replicas: args.replicas,
         ...(args.pod ? { pod: args.pod } : {}),
@@ -576,18 +612,23 @@ export function planInClusterRegistry(
         garbageCollection: args.garbageCollection,
         ...(args.retention ? { retention: args.retention } : {}),
         publishLocalRegistryHosting: args.publishLocalRegistryHosting,
-        caddyfile,
-        registryConfig,
+        caddyfile: files.caddyfile,
+        registryConfig: files.registryConfig,
         // The htpasswd view of the front's accounts (Secret `registry-htpasswd`): the same text as `RegistryAccounts.htpasswd`.
-        users: { push, pull, htpasswd: pulumi.secret(htpasswdOutput([...users.push, ...users.pull])), ...(overlap ? { overlap } : {}) },
-        httpSecret: pulumi.secret(generated.httpSecret),
-        configChecksum,
+        users: {
+            push: files.push,
+            pull: files.pull,
+            htpasswd: pulumi.secret(htpasswdOutput([...users.push, ...users.pull])),
+            ...(overlap ? { overlap } : {}),
+        },
+        httpSecret: pulumi.secret(httpSecret),
+        configChecksum: podConfigChecksum(args, files),
         ...(args.maven
             ? {
                   maven: {
                       image: args.maven.image,
-                      nginxConfig: mavenNginxConfig,
-                      deployUsers: mavenDeploy,
+                      nginxConfig: files.mavenNginxConfig,
+                      deployUsers: files.mavenDeploy,
                       size: args.maven.size,
                       storageClass: args.maven.storageClass,
                       pathPrefix: args.maven.pathPrefix,
@@ -617,15 +658,14 @@ export function planInClusterRegistry(
               }
             : {}),
     };
-    const caches = renderClusterMirrors({
-        namespace: args.namespace,
-        image: args.images.registry,
-        storageClass: args.storage.kind === "filesystem" ? args.storage.storageClass : undefined,
-        mirrors,
-        scheduling: args.pod,
-        resources: args.pod?.resources?.cache,
-    });
-    const objects = inClusterObjectPlan(name, [...renderInClusterObjects(spec), ...caches]);
+}
+
+/** The resource names of the objects the component exposes, among those planned; refuses one not rendered. */
+function exposedObjects(
+    name: string,
+    args: InClusterRegistryArgsWithDefaults,
+    objects: readonly PlannedObject[],
+): InClusterRegistryPlan["exposed"] {
     const resourceName = (kind: string, objectName: string): string => {
         const found = objects.find((o) => o.object.kind === kind && o.object.metadata.name === objectName);
         if (!found) throw new Error(`InClusterRegistry ${name}: ${kind} ${objectName} was not rendered`);
@@ -633,16 +673,39 @@ export function planInClusterRegistry(
     };
     const chainCa = objects.find((o) => o.object.kind === "Certificate" && o.object.metadata.name === ISSUER_CHAIN.ca);
     return {
-        objects,
-        exposed: {
-            namespace: resourceName("Namespace", args.namespace),
-            deployment: resourceName("Deployment", IN_CLUSTER.name),
-            service: resourceName("Service", IN_CLUSTER.name),
-            tlsService: resourceName("Service", IN_CLUSTER.tlsService),
-            ...(args.gateway ? {} : { ingress: resourceName("Ingress", IN_CLUSTER.name) }),
-            ...(chainCa ? { chainCa: chainCa.name } : {}),
-        },
+        namespace: resourceName("Namespace", args.namespace),
+        deployment: resourceName("Deployment", IN_CLUSTER.name),
+        service: resourceName("Service", IN_CLUSTER.name),
+        tlsService: resourceName("Service", IN_CLUSTER.tlsService),
+        ...(args.gateway ? {} : { ingress: resourceName("Ingress", IN_CLUSTER.name) }),
+        ...(chainCa ? { chainCa: chainCa.name } : {}),
     };
+}
+
+/**
+ * Everything `InClusterRegistry` registers, from its args with the defaults applied and the two values
+ * the component generates (the decoy's hash, `decoyHash`; Distribution's HTTP secret): the sidecar's
+ * policy and Caddyfile, Distribution's config, the users files, the pods' checksum, every object
+ * `manifests.ts` and the caches' renderer return, and how each is registered (`inClusterObjectPlan`).
+ */
+export function planInClusterRegistry(
+    name: string,
+    args: InClusterRegistryArgsWithDefaults,
+    generated: { readonly decoyBcryptHash: pulumi.Output<string>; readonly httpSecret: pulumi.Output<string> },
+): InClusterRegistryPlan {
+    const inputs: InClusterPlanInputs = { users: frontUsers(args.accounts), mirrors: (args.mirrors ?? []).map(clusterMirror) };
+    const files = renderPodFiles(args, inputs, generated.decoyBcryptHash);
+    const spec = inClusterSpec(args, inputs, files, generated.httpSecret);
+    const caches = renderClusterMirrors({
+        namespace: args.namespace,
+        image: args.images.registry,
+        storageClass: args.storage.kind === "filesystem" ? args.storage.storageClass : undefined,
+        mirrors: inputs.mirrors,
+        scheduling: args.pod,
+        resources: args.pod?.resources?.cache,
+    });
+    const objects = inClusterObjectPlan(name, [...renderInClusterObjects(spec), ...caches]);
+    return { objects, exposed: exposedObjects(name, args, objects) };
 }
 
 /** Its type token, by which URNs and previews name it (the preview's consequences summary reads it). */
