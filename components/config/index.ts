@@ -19,36 +19,23 @@
  *   load.ts             loadStackConfig: the one place Pulumi config is read
  */
 export { PROJECT } from "../shared/facts";
-export { mavenServedByRegistry, mirrorPullPolicy, mirrorsNeedAccount, nodeRuntime, pullCredentialsWanted, trustedNodes } from "./derived";
+export { mavenServedByRegistry, mirrorPullPolicy, mirrorsNeedAccount, nodeRuntime, pullCredentialsWanted } from "./derived";
 export { loadDeployableConfig, loadStackConfig, type StackConfig } from "./load";
 export { MOOT_SETTINGS } from "./mootSettings";
-export { type ParseOptions, type ParseResult, parseConfig } from "./parse";
+export { parseConfig } from "./parse";
 export { PLACEHOLDER_MARK } from "./placeholders";
 export { ConfigError, type ConfigProblem } from "./problems";
 export { configShape } from "./schema";
 export { hostNameProblem, mavenPathProblem, repositoryPrefixProblem } from "./schema/values";
-export { type SecretName, type SecretSpec, type SecretState, secretNames, secretSpecs } from "./secrets";
+export { type SecretName, type SecretState, secretNames, secretSpecs } from "./secrets";
 export type {
-    AcmeTls,
-    CertManagerTls,
-    ContainerRegistryConfig,
-    ExistingRegistrySettings,
-    ExternalHostConfig,
     ExternalHostRegistrySettings,
-    InClusterConfig,
     InClusterRegistrySettings,
-    JenkinsSettings,
     KindRegistrySettings,
-    MavenRegistryConfig,
     NodeConfig,
-    NodesOverSsh,
-    NodesSettings,
     OwnRegistrySettings,
     OwnTls,
     ParsedConfig,
-    ProvidedTls,
-    PublicTls,
     RegistrySettings,
-    TlsSettings,
 } from "./settings";
 export { TOOL_SETTINGS } from "./toolSettings";

@@ -38,6 +38,3 @@ export const configShape = {
 
 /** The whole plain configuration: every key above, and nothing else. */
 export const schema = z.strictObject(configShape);
-
-/** What the schema yields: every key checked and defaults filled in, before the rules across keys. */
-export type FlatConfig = z.output<typeof schema>;

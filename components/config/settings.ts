@@ -37,12 +37,6 @@ export type JenkinsSettings = ModeConfig["jenkins"];
 
 /** `registry.tls.mode` "generated-ca" or "provided": the program places the certificate and key itself. */
 export type OwnTls = TlsVariant<"generated-ca" | "provided">;
-/** `registry.tls.mode` "provided": the operator's certificate and key (secrets `tlsCertificate`, `tlsPrivateKey`). */
-export type ProvidedTls = TlsVariant<"provided">;
-/** `registry.tls.mode` "acme": Caddy on the external host obtains a public certificate. */
-export type AcmeTls = TlsVariant<"acme">;
-/** `registry.tls.mode` "public": an existing registry with a publicly trusted certificate. */
-export type PublicTls = TlsVariant<"public">;
 
 type CertManagerVariant = TlsVariant<"cert-manager">;
 /** `registry.tls.mode` "cert-manager": cert-manager issues the ingress certificate, from the program's issuer chain or the operator's. */
@@ -60,8 +54,6 @@ export type CertManagerTls =
           readonly caCertificate?: string;
       };
 
-/** `registry.tls`, one variant per mode. */
-export type TlsSettings = OwnTls | AcmeTls | CertManagerTls | PublicTls;
 
 /** `registry.mode` "in-cluster": Distribution with a Caddy sidecar, behind the cluster's ingress; with `dso-registry:inCluster`. */
 export type InClusterRegistrySettings = Omit<RegistryOf<"in-cluster">, "tls"> & {
