@@ -26,11 +26,11 @@ import * as path from "node:path";
 import { distributionBinaries } from "../test/support/distributionBinaries";
 import { ingressLocations, ingressNginxConf } from "../test/support/ingress";
 import { makeAccount, makeOciImage, makeTestCa, skopeoCopy } from "../test/support/realRegistry";
-import { startRegistryReplicas, synthReplicaObjects } from "../test/support/registryReplicas";
+import { REPLICAS_HOST, startRegistryReplicas, synthReplicaObjects } from "../test/support/registryReplicas";
 import { startS3Server } from "../test/support/s3Server";
 import { freePort, privateDir, removeDir, type ServerProcess, startServer, waitForPort } from "../test/support/serverProcess";
 
-const HOST = "registry.example.test";
+const HOST = REPLICAS_HOST;
 const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
 
 function arg(name: string, fallback: number): number {
@@ -126,13 +126,14 @@ async function main(): Promise<void> {
     try {
         const ca = makeTestCa(path.join(scratch, "ca"), [HOST]);
         const push = makeAccount("ci-push");
-        const pull = makeAccount("cluster-pull");
-        const objects = await synthReplicaObjects(path.join(scratch, "synth"), {
+        const objects = await synthReplicaObjects({
             version: binary.version,
             replicas: 3,
             bucket: "bench",
             endpoint: s3.endpoint,
-            host: HOST,
+            s3: s3.credentials,
+            push,
+            ca,
             // The bench is one client address: the token endpoint's limit is not what is measured.
             noLoginLimitOnLoopback: true,
         });
@@ -147,19 +148,7 @@ async function main(): Promise<void> {
         );
         console.log("| replicas | blob downloads, MiB/s (failures) | manifest GETs, requests/s (failures) |");
         console.log("|---|---|---|");
-        const replicas = await startRegistryReplicas({
-            objects,
-            host: HOST,
-            count: 3,
-            binary,
-            secrets: {
-                "registry-s3": { accessKeyId: s3.credentials.accessKeyId, secretAccessKey: s3.credentials.secretAccessKey },
-                "registry-http-secret": { secret: "bench-http-secret" },
-            },
-            push,
-            pull,
-            ca,
-        });
+        const replicas = await startRegistryReplicas({ objects, count: 3, binary, bucketPort: Number(new URL(s3.endpoint).port), ca });
         const ingresses: ServerProcess[] = [];
         try {
             const r = skopeoCopy(image.ref, `docker://${replicas.authority}/team/bench:1`, { certDir: replicas.certDir, creds: push });

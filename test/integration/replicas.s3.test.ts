@@ -30,11 +30,10 @@ import type { K8sObject } from "../../components/shared/k8sObject";
 import { type DistributionBinary, distributionBinaries } from "../support/distributionBinaries";
 import { makeAccount, makeOciImage, makeTestCa, skopeoCopy, skopeoDelete, type TestCa, writeAuthFile } from "../support/realRegistry";
 import { type JobRun, runCronJob } from "../support/registryPodStandIn";
-import { type RegistryReplicas, startRegistryReplicas, synthReplicaObjects } from "../support/registryReplicas";
+import { REPLICAS_HOST, type RegistryReplicas, startRegistryReplicas, synthReplicaObjects } from "../support/registryReplicas";
 import { type S3Server, startS3Server } from "../support/s3Server";
 import { privateDir, removeDir, runOk } from "../support/serverProcess";
 
-const HOST = "registry.example.test";
 const REPLICAS = 3;
 const ROOT = "registry/docker/registry/v2";
 const BINARIES = distributionBinaries();
@@ -46,11 +45,10 @@ let s3: S3Server;
 let ca: TestCa;
 let scratch: string;
 const push = makeAccount("ci-push");
-const pull = makeAccount("cluster-pull");
 
 beforeAll(async () => {
     scratch = privateDir("replicas-test");
-    ca = makeTestCa(path.join(scratch, "ca"), [HOST]);
+    ca = makeTestCa(path.join(scratch, "ca"), [REPLICAS_HOST]);
     s3 = await startS3Server(VERSIONS.map(bucketOf));
 });
 
@@ -61,12 +59,14 @@ afterAll(async () => {
 
 /** The in-cluster stack of this test: 3 replicas on the version's bucket, garbage collection on. */
 function synthObjects(binary: DistributionBinary): Promise<K8sObject[]> {
-    return synthReplicaObjects(path.join(scratch, `synth-${binary.version}`), {
+    return synthReplicaObjects({
         version: binary.version,
         replicas: REPLICAS,
         bucket: bucketOf(binary),
         endpoint: s3.endpoint,
-        host: HOST,
+        s3: s3.credentials,
+        push,
+        ca,
         garbageCollection: true,
     });
 }
@@ -206,15 +206,9 @@ describe.each(VERSIONS.map((binary) => [binary.version, binary] as const))(
             objects = await synthObjects(binary);
             replicas = await startRegistryReplicas({
                 objects,
-                host: HOST,
                 count: REPLICAS,
                 binary,
-                secrets: {
-                    "registry-s3": { accessKeyId: s3.credentials.accessKeyId, secretAccessKey: s3.credentials.secretAccessKey },
-                    "registry-http-secret": { secret: "http-secret-shared-by-every-replica" },
-                },
-                push,
-                pull,
+                bucketPort: Number(new URL(s3.endpoint).port),
                 ca,
             });
         });

@@ -37,7 +37,7 @@ import * as path from "node:path";
 import type { K8sObject } from "../../components/shared/k8sObject";
 import { createNetns, type TestNetns } from "./netns";
 import { dataOf } from "./registryStack";
-import { privateDir, removeDir, run, type ServerProcess, startServer, waitForPort } from "./serverProcess";
+import { freePort, privateDir, removeDir, run, type ServerProcess, startServer, waitForPort } from "./serverProcess";
 
 /** What an image holds and runs, on this machine. */
 export interface ImageStandIn {
@@ -63,6 +63,11 @@ export interface PodStandInOptions {
     readonly netns: { readonly prefix: string; readonly subnet: string };
     /** Ports of this machine's loopback that the pod reaches on its own 127.0.0.1 (a Service outside the pod, such as a bucket). */
     readonly loopbackServices?: readonly number[];
+    /**
+     * Ports of the pod (on its loopback too) that this machine reaches at 127.0.0.1:`localPort(port)`, as
+     * `kubectl port-forward` does; inside the pod the forward listens on the pod's address at port + 30000.
+     */
+    readonly portForwards?: readonly number[];
 }
 
 export interface PodStandIn {
@@ -75,6 +80,8 @@ export interface PodStandIn {
     port(name: string): number;
     /** Whether a container declares a port of that name. */
     declaresPort(name: string): boolean;
+    /** Where this machine reaches a pod port of `portForwards`. */
+    localPort(podPort: number): number;
     /** Starts the pod's containers (a new pod), resolves once every readiness probe passes; throws with the logs when one does not. */
     start(): void;
     /** Stops every container (SIGTERM, as on deletion). */
@@ -472,12 +479,24 @@ esac
 `;
         writeFileSync(path.join(dir, "pod.sh"), control, { mode: 0o755 });
 
-        for (const port of options.loopbackServices ?? []) {
-            // The pod's 127.0.0.1:port → this machine's end of the link → this machine's 127.0.0.1:port.
-            servers.push(await startForwarders([[`${ns.hostAddress}:${port}`, `127.0.0.1:${port}`]]));
-            const inside = startForwarderProcess([[`127.0.0.1:${port}`, `${ns.hostAddress}:${port}`]], (c, a) => ns.startServer(c, a));
-            servers.push(inside);
+        // The pod's 127.0.0.1:port → this machine's end of the link → this machine's 127.0.0.1:port; and
+        // this machine's 127.0.0.1:local → the pod's address at port + 30000 → the pod's 127.0.0.1:port.
+        const localPorts = new Map<number, number>();
+        for (const port of options.portForwards ?? []) localPorts.set(port, await freePort());
+        const outside: [string, string][] = [
+            ...(options.loopbackServices ?? []).map((p): [string, string] => [`${ns.hostAddress}:${p}`, `127.0.0.1:${p}`]),
+            ...[...localPorts].map(([p, local]): [string, string] => [`127.0.0.1:${local}`, `${ns.address}:${p + 30_000}`]),
+        ];
+        const inside: [string, string][] = [
+            ...(options.loopbackServices ?? []).map((p): [string, string] => [`127.0.0.1:${p}`, `${ns.hostAddress}:${p}`]),
+            ...[...localPorts.keys()].map((p): [string, string] => [`${ns.address}:${p + 30_000}`, `127.0.0.1:${p}`]),
+        ];
+        if (inside.length > 0) {
+            servers.push(startForwarderProcess(inside, (c, a) => ns.startServer(c, a)));
+            for (const [listen] of inside.filter(([l]) => l.startsWith(ns.address)))
+                await ns.waitForPort(Number(listen.split(":")[1]), 30_000);
         }
+        if (outside.length > 0) servers.push(await startForwarders(outside));
 
         const readLog = (file: string) => (existsSync(path.join(dir, file)) ? readFileSync(path.join(dir, file), "utf8") : "");
         const logs = () => spec.containers.map((c) => `--- ${c.name}\n${readLog(`${c.name}.log`).slice(-8000)}`).join("\n");
@@ -495,6 +514,11 @@ esac
                 return found;
             },
             declaresPort: (name) => ports.has(name),
+            localPort(podPort) {
+                const found = localPorts.get(podPort);
+                if (found === undefined) throw new Error(`pod ${options.deployment}: port ${podPort} is not among portForwards`);
+                return found;
+            },
             start: () => control_("start"),
             stopContainers: () => control_("stop"),
             run: () => run("sh", [path.join(dir, "pod.sh"), "run"], { timeout: 600_000 }),
