@@ -27,6 +27,7 @@ import { UI_CONTAINER_TYPE } from "../components/externalHost/uiContainer";
 import { CERTIFICATE_PROBE } from "../components/inCluster/certificateProbe";
 import { IN_CLUSTER_REGISTRY_TYPE } from "../components/inCluster/inClusterRegistry";
 import { JENKINS_CREDENTIAL_TYPE } from "../components/jenkins/jenkinsCredentials";
+import { KIND_REGISTRY_TYPE, kindContainersStepName, kindNodesStepName } from "../components/kind/kindRegistry";
 import { MIRROR_CACHES_ON_HOST_TYPE } from "../components/mirrors/mirrorCachesOnHost";
 import { CLUSTER_MIRROR_PREFIX } from "../components/mirrors/mirrorManifests";
 import { NODE_FILE_TYPE } from "../components/nodeTrust/nodeFile";
@@ -310,13 +311,6 @@ const DEPLOYMENT = "kubernetes:apps/v1:Deployment";
 const CLAIM = "kubernetes:core/v1:PersistentVolumeClaim";
 const RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword";
 
-/**
- * kind's component: components/kind/kindRegistry.ts exports neither its type token nor the names of its
- * commands, so they are written here; test/unit/previewConsequences.test.ts holds them to the kind stack's synth.
- */
-const KIND_REGISTRY_TYPE = "dso-registry:kind:KindRegistry";
-const kindStepName = (step: "containers" | "nodes") => (name: string) => `${name}-${step}`;
-
 /** The component's child whose name `stepName` makes from the component's name. */
 const child =
     (stepName: (component: string) => string) =>
@@ -329,6 +323,17 @@ function hostCacheOf(r: Pick<Named, "name" | "parentName">): string | undefined 
     const suffix = containerRunStepName("");
     if (!r.name.startsWith(prefix) || !r.name.endsWith(suffix) || r.name.length <= prefix.length + suffix.length) return undefined;
     return r.name.slice(prefix.length, -suffix.length);
+}
+
+/**
+ * The kind cluster whose nodes a command of the kind placement configures: "" for the cluster on the
+ * component's own provider, its name for each other one (kind.clusterNames); undefined for another command.
+ */
+function kindClusterOf(r: Pick<Named, "name" | "parentName">): string | undefined {
+    const own = kindNodesStepName(r.parentName);
+    if (r.name === own) return "";
+    const other = kindNodesStepName(r.parentName, "");
+    return r.name.startsWith(other) && r.name.length > other.length ? r.name.slice(other.length) : undefined;
 }
 
 /** Every kind of resource a rule reads. */
@@ -345,8 +350,8 @@ export const TARGETS = {
     hostRegistryData: { types: COMMANDS, parentType: HOST_PACKAGES_TYPE, named: child(dataDirStepName) },
     hostMavenData: { types: COMMANDS, parentType: MAVEN_CONTAINER_TYPE, named: child(dataDirStepName) },
     hostPurgeMarker: { types: COMMANDS, parentType: PURGE_ON_DESTROY_TYPE, named: child(purgeMarkerStepName) },
-    kindContainers: { types: COMMANDS, parentType: KIND_REGISTRY_TYPE, named: child(kindStepName("containers")) },
-    kindNodes: { types: COMMANDS, parentType: KIND_REGISTRY_TYPE, named: child(kindStepName("nodes")) },
+    kindContainers: { types: COMMANDS, parentType: KIND_REGISTRY_TYPE, named: child(kindContainersStepName) },
+    kindNodes: { types: COMMANDS, parentType: KIND_REGISTRY_TYPE, named: (r) => kindClusterOf(r) !== undefined },
     clusterWorkload: { types: [DEPLOYMENT], parentType: IN_CLUSTER_REGISTRY_TYPE },
     clusterCertificateProbe: {
         types: [DEPLOYMENT],
@@ -639,10 +644,22 @@ const hostData: Rule = (c) => {
 const kindContainers: Rule = (c) => {
     if (is(c, TARGETS.kindNodes)) {
         if (c.op === "update" || c.op === "create") return [];
+        const cluster = kindClusterOf(c);
+        const nodes = cluster ? `each node of kind cluster ${cluster}` : "each kind node";
+        if (c.op === "delete") {
+            // nodes-unconfigure.sh removes the files and leaves config_path: nothing restarts.
+            return [
+                {
+                    kind: "runtime",
+                    text: `${nodes}: the registry's files are removed (nothing restarts); its pods no longer pull from the registry`,
+                    disrupts: { outage: { pulls: true, pushes: false } },
+                },
+            ];
+        }
         return [
             {
                 kind: "runtime",
-                text: "each kind node's registry configuration is rewritten; containerd restarts in a node only where its config_path had to be set",
+                text: `${nodes}: the registry configuration is rewritten; containerd restarts in a node only where its config_path had to be set`,
                 disrupts: RESTART,
             },
         ];

@@ -331,6 +331,18 @@ function kindContainersScript(args: KindRegistryArgsWithDefaults, rendered: Kind
  * adds clusters sees no replacement); each other is named after its cluster, so that taking one off the
  * list deletes its own resources alone.
  */
+/** The type token of the kind placement's component. */
+export const KIND_REGISTRY_TYPE = "dso-registry:kind:KindRegistry";
+
+/** The command that starts (and replaces) the containers on the Docker host. */
+export const kindContainersStepName = (name: string) => `${name}-containers`;
+
+/**
+ * The command that configures one cluster's nodes: the cluster on the component's own provider keeps the
+ * single cluster's name, each other is named after its cluster.
+ */
+export const kindNodesStepName = (name: string, cluster?: string) => `${name}-nodes${cluster === undefined ? "" : `-${cluster}`}`;
+
 function kindClusterPlans(name: string, args: KindRegistryArgsWithDefaults): Pick<KindRegistryPlan, "clusters" | "watcherStop"> {
     const { connection, layout } = args;
     const root = (script: string) => privileged(script, connection.sudo);
@@ -341,7 +353,7 @@ function kindClusterPlans(name: string, args: KindRegistryArgsWithDefaults): Pic
                 cluster,
                 ownProvider,
                 nodes: {
-                    name: `${name}-nodes${suffix}`,
+                    name: kindNodesStepName(name, ownProvider ? undefined : cluster),
                     args: {
                         connection,
                         create: root(nodesConfigureScript(layout, cluster)),
@@ -389,7 +401,7 @@ export function planKindRegistry(
     return {
         files,
         containers: {
-            name: `${name}-containers`,
+            name: kindContainersStepName(name),
             args: {
                 connection,
                 create: applyContainers.apply(root),
@@ -454,7 +466,7 @@ export class KindRegistry extends pulumi.ComponentResource {
 
     constructor(name: string, given: KindRegistryArgs, opts?: pulumi.ComponentResourceOptions) {
         const target: HostTarget = { target: given.connection.name };
-        super("dso-registry:kind:KindRegistry", name, target, opts);
+        super(KIND_REGISTRY_TYPE, name, target, opts);
         const args = kindRegistryDefaults(given);
         checkKindMirrors(name, args.mirrors ?? []);
         const plan = planKindRegistry(name, args, decoyHash(`${name}-decoy`, this));

@@ -690,6 +690,30 @@ const CASES: readonly (readonly [string, readonly PreviewStep[], Expected])[] = 
         [["registry", "kind's Distribution container is recreated"]],
     ],
     [
+        "kind's nodes of another cluster (kind.clusterNames) reconfigured: named by their cluster",
+        [
+            step({
+                op: "replace",
+                chain: ["dso-registry:kind:KindRegistry", "command:local:Command"],
+                name: "kind-registry-nodes-second",
+                component: "kind-registry",
+            }),
+        ],
+        [["runtime", "each node of kind cluster second: the registry configuration is rewritten"]],
+    ],
+    [
+        "a kind cluster taken off kind.clusterNames: its nodes lose the registry, nothing restarts",
+        [
+            step({
+                op: "delete",
+                chain: ["dso-registry:kind:KindRegistry", "command:local:Command"],
+                name: "kind-registry-nodes-second",
+                component: "kind-registry",
+            }),
+        ],
+        [["runtime", "each node of kind cluster second: the registry's files are removed (nothing restarts)"]],
+    ],
+    [
         "the generated CA replaced",
         [
             step({
@@ -911,6 +935,16 @@ describe("the resources the summary reads are the program's", () => {
         resources = [...committed, ...more];
         return resources;
     }
+
+    it("kind with several clusters: each other cluster's nodes command is read as that cluster's", async () => {
+        const twoClusters = changed("kind", (raw) => {
+            const { clusterName: _one, ...kind } = raw.kind as Record<string, unknown>;
+            raw.kind = { ...kind, clusterNames: ["kind", "second"] };
+        });
+        const run = await runProgram("kind", twoClusters);
+        const nodes = run.resources.map((r) => named({ ...r, parent: r.parentUrn })).filter((r) => isTarget(TARGETS.kindNodes, r));
+        expect(nodes.map((r) => r.name).sort()).toEqual(["kind-registry-nodes", "kind-registry-nodes-second"]);
+    }, 120_000);
 
     it.each(Object.entries(TARGETS))(
         "%s: the program makes such a resource",
