@@ -7,7 +7,15 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { withFormerType } from "../shared/formerType";
-import { type HostCommandArgs, type HostConnection, HostFile, type HostFileArgs, type HostTarget, hostCommand } from "../shared/hostAccess";
+import {
+    HOST_FILE_TYPE,
+    type HostCommandArgs,
+    type HostConnection,
+    HostFile,
+    type HostFileArgs,
+    type HostTarget,
+    hostCommand,
+} from "../shared/hostAccess";
 import { HostFilesCheck, type HostFilesCheckArgs } from "../shared/hostFilesCheck";
 import {
     fileContent,
@@ -47,9 +55,6 @@ export interface NodeTrustArgs extends NodeTrustCommonArgs {
      */
     readonly restartTurn?: { readonly after: readonly pulumi.Resource[]; readonly turn: string };
 }
-
-/** Type token of the shared file placer (components/shared/hostAccess.ts). */
-const HOST_FILE_TYPE = "dso-registry:shared:HostFile";
 
 /** Its type token, by which URNs and previews name it (the preview's consequences summary reads it). */
 export const NODE_TRUST_TYPE = "dso-registry:nodeTrust:NodeTrust";

@@ -181,11 +181,14 @@ export interface HostFileArgs extends HostFileSpec {
     readonly deletePrelude?: string;
 }
 
+/** The type token of `HostFile`. */
+export const HOST_FILE_TYPE = "dso-registry:shared:HostFile";
+
 /** One file on one host: written when its content changes, removed on destroy. */
 export class HostFile extends pulumi.ComponentResource {
     constructor(name: string, args: HostFileArgs, opts?: pulumi.ComponentResourceOptions) {
         const placed: PlacedFile = { target: args.connection.name, path: args.path, mode: args.mode };
-        super("dso-registry:shared:HostFile", name, placed, withFormerType(opts, "dso:host:HostFile"));
+        super(HOST_FILE_TYPE, name, placed, withFormerType(opts, "dso:host:HostFile"));
         if (args.secret && !/^0[0-7]00$/.test(args.mode)) {
             throw new pulumi.ResourceError(
                 `HostFile ${name}: a secret file must not be readable by group or others (mode ${args.mode}); use 0600 or 0400`,
