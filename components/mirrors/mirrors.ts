@@ -6,7 +6,7 @@
  * files (the proxy's config.yml, its read-only config and the start script that picks one) and
  * environment, and the nodes' containerd hosts.toml and k3s / RKE2 registries.yaml
  * entries (the external host's containers and prune job: ./hostCaches.ts). The front's routes are
- * part of the access policy (`AccessPolicy.mirrors`, rendered by accessPolicy/caddyfile.ts).
+ * part of the access policy (`AccessPolicy.mirrors`, rendered by accessPolicy/caddyfile/routes.ts).
  *
  * Routing by path, not by host name: one certificate, one DNS name, one ingress rule and one
  * `/etc/hosts` line serve every mirror. Clients never see the path: containerd reaches it through a
