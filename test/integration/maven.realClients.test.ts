@@ -6,9 +6,10 @@
  * (the front imports the overlap's files), and is refused an anonymous deploy and a deploy with the registry's push
  * account or a push account scoped to repository prefixes; the registry's API keeps its own rules on the same origin. Both placements render the
  * route, and both run it on the pinned Caddy. Last, the in-cluster
- * garbage-collection job, rendered, runs against the registry pod's stand-in (real Distribution and
- * Caddy, a stand-in kubectl) with that nginx's data directory as the pod's `maven-data`: it removes
- * the old snapshot builds real mvn deployed, and the latest still resolves.
+ * garbage-collection job of a stack that serves the repository, as synthesized, runs against the
+ * registry pod's stand-in (its synthesized Deployment: real Distribution, Caddy and nginx, a stand-in
+ * kubectl) with that nginx's data directory as the pod's `maven-data`: it removes the old snapshot
+ * builds real mvn deployed, and the latest still resolves.
  */
 import { existsSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import * as path from "node:path";

@@ -1,7 +1,7 @@
 /**
  * Scale-out: the in-cluster registry with 3 replicas on one bucket behind the Ingress, with the real
- * programs (test/support/registryReplicas.ts): per replica, Distribution with the rendered config.yml
- * and environment and the pinned Caddy with the rendered sidecar Caddyfile; nginx as the Ingress,
+ * programs (test/support/registryReplicas.ts): per replica, the synthesized Deployment's pod run as
+ * specified (Distribution at the version under test, the pinned Caddy); nginx as the Ingress,
  * balancing per request over the three fronts; an S3 server that checks signatures
  * (test/support/s3Server.ts). Everything comes from a synth of an in-cluster stack with
  * `registry.replicas: 3`, s3 storage and garbage collection on, once per Distribution version the

@@ -16,7 +16,7 @@
  * to `latest`, are tags of their own: a rule by age removes them with the real old build, and the collector
  * frees their blobs.
  *
- * Then the in-cluster GC job as rendered, on the registry pod's stand-in (test/support/registryPodStandIn.ts):
+ * Then the in-cluster GC job as synthesized, on the registry pod's stand-in (test/support/registryPodStandIn.ts):
  * it lists the pods' images, hands them to gc.sh on stdin, and retention removes, inside the marker
  * window and in the registry container (busybox: its nc sends the DELETEs), what the rule selects and
  * no pod runs; the collection and the check follow. With monitoring, the pod's Caddy (the pinned build)
