@@ -63,7 +63,7 @@ function tableRow(entries: readonly MootRule[]): MootRule {
 export const MOOT_SETTINGS: readonly MootRule[] = [
     {
         // Earlier releases ran kind's web UI in the cluster, behind an ingress controller the operator installed; the
-        // front serves it now, on its own origin (docs/kind.md#the-web-ui). Told for this release, refused by the next.
+        // front serves it now, on its own origin (docs/kind.md#the-web-ui). Told, not refused: the UI it asked for is served.
         keys: ["kind.ui"],
         mootWith: (c) =>
             isMode(c, "kind")
