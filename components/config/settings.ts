@@ -54,7 +54,6 @@ export type CertManagerTls =
           readonly caCertificate?: string;
       };
 
-
 /** `registry.mode` "in-cluster": Distribution with a Caddy sidecar, behind the cluster's ingress; with `dso-registry:inCluster`. */
 export type InClusterRegistrySettings = Omit<RegistryOf<"in-cluster">, "tls"> & {
     readonly tls: OwnTls | CertManagerTls;
