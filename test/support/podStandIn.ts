@@ -28,9 +28,10 @@
  * Control is one shell script, `<dir>/pod.sh start|stop|restart|run|exec CONTAINER ARGS…`, so that
  * stand-ins of an API server written in shell (a kubectl script) drive the pod as the test does.
  * `<dir>/template.env` (lines `export NAME='value'`), when present, is applied over every container's
- * env at its start and in exec, as `kubectl set env deployment/…` changes the template. The pod's
- * directory is bound at /.stand-in/pod in each container (test hooks read it); /.stand-in also holds
- * setpriv and the libraries it and the bound programs link, which the real images do not have.
+ * env at its start and in exec, as `kubectl set env deployment/…` changes the template. What the real
+ * images do not have: the pod's directory bound at /.stand-in/pod (test hooks read it), setpriv at
+ * /.stand-in/setpriv (it drops to the container's user after the chroot), and the libraries it and the
+ * bound programs link, at their paths on this machine.
  */
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
@@ -52,8 +53,8 @@ export interface ImageStandIn {
 
 export interface PodStandInOptions {
     readonly objects: readonly K8sObject[];
-    /** The Deployment's name, or a CronJob's (its job's pod, run to completion with `run`). */
-    readonly deployment: string;
+    /** The workload whose pod this is: a Deployment (the default), or a CronJob (its job's pod, run to its end with `run`). */
+    readonly name: string;
     readonly kind?: "Deployment" | "CronJob";
     /** The pod view of another pod stand-in (its `root`) to share: its persistentVolumeClaims are this pod's too. */
     readonly root?: string;
@@ -82,7 +83,7 @@ export interface PodStandIn {
     declaresPort(name: string): boolean;
     /** Where this machine reaches a pod port of `portForwards`. */
     localPort(podPort: number): number;
-    /** Starts the pod's containers (a new pod), resolves once every readiness probe passes; throws with the logs when one does not. */
+    /** Starts the pod's containers (a new pod); returns once every readiness probe passes, throws with the logs when one does not. */
     start(): void;
     /** Stops every container (SIGTERM, as on deletion). */
     stopContainers(): void;
@@ -179,7 +180,7 @@ function refuseUnknown(what: string, value: object | undefined, known: readonly 
 }
 
 /** The repository of an image reference, without registry host, tag or digest. */
-export function imageRepository(image: string): string {
+function imageRepository(image: string): string {
     const withoutDigest = image.replace(/@.*$/, "");
     const parts = withoutDigest.replace(/:[^/:]*$/, "").split("/");
     if (parts.length > 1 && /[.:]|^localhost$/.test(parts[0]!)) parts.shift();
@@ -209,23 +210,23 @@ function applyFsGroup(target: string, fsGroup: number | undefined, readOnly: boo
 const RUNTIME_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 const SETPRIV = "/.stand-in/setpriv";
 
-/** Lays out the pod of `deployment` from the objects and starts it. */
+/** Lays out the pod of the workload from the objects and, for a Deployment, starts it. */
 export async function startPodStandIn(options: PodStandInOptions): Promise<PodStandIn> {
     const kind = options.kind ?? "Deployment";
-    const workload = options.objects.find((o) => o.kind === kind && o.metadata.name === options.deployment) as
+    const workload = options.objects.find((o) => o.kind === kind && o.metadata.name === options.name) as
         | (K8sObject & { spec: { template?: { spec: unknown }; jobTemplate?: { spec: { template: { spec: unknown } } } } })
         | undefined;
-    if (!workload) throw new Error(`pod stand-in: no ${kind} ${options.deployment} among the objects`);
+    if (!workload) throw new Error(`pod stand-in: no ${kind} ${options.name} among the objects`);
     const spec = (kind === "CronJob" ? workload.spec.jobTemplate!.spec.template.spec : workload.spec.template!.spec) as {
         containers: Container[];
         volumes?: Volume[];
         securityContext?: SecurityContext;
     };
-    refuseUnknown(`${kind} ${options.deployment}'s pod`, spec, [...MODELLED.pod, ...MODELLED.podIgnored]);
+    refuseUnknown(`${kind} ${options.name}'s pod`, spec, [...MODELLED.pod, ...MODELLED.podIgnored]);
     refuseUnknown("the pod's securityContext", spec.securityContext, [...MODELLED.securityContext, ...MODELLED.securityContextIgnored]);
     const fsGroup = spec.securityContext?.fsGroup;
 
-    const dir = privateDir(`pod-${options.deployment}`);
+    const dir = privateDir(`pod-${options.name}`);
     const root = options.root ?? path.join(dir, "root");
     mkdirSync(root, { recursive: true });
     chmodSync(dir, 0o777);
@@ -265,45 +266,42 @@ export async function startPodStandIn(options: PodStandInOptions): Promise<PodSt
         }
         // Parents before children: a volume mounted inside another is a directory in it.
         const byDepth = [...volumePath].sort(([, a], [, b]) => a.split("/").length - b.split("/").length);
-        const writeVolumes = () => {
-            for (const [name, mountPath] of byDepth) {
-                const v = volumes.get(name)!;
-                refuseUnknown(`volume ${name}`, v, MODELLED.volume);
-                const target = path.join(root, mountPath);
-                const data = v.configMap
-                    ? { object: dataOf(options.objects, "ConfigMap", v.configMap.name), source: v.configMap }
-                    : v.secret
-                      ? { object: dataOf(options.objects, "Secret", v.secret.secretName), source: v.secret }
-                      : undefined;
-                if (data) {
-                    removeDir(target);
-                    mkdirSync(target, { recursive: true });
-                    applyFsGroup(target, fsGroup, true, true, 0o755);
-                    const items = data.source.items ?? Object.keys(data.object).map((key) => ({ key, path: key }));
-                    for (const item of items) {
-                        if (!(item.key in data.object))
-                            throw new Error(`pod stand-in: volume ${name} names key ${item.key}, which its object lacks`);
-                        const file = path.join(target, item.path);
-                        mkdirSync(path.dirname(file), { recursive: true });
-                        writeFileSync(file, data.object[item.key]!);
-                        applyFsGroup(file, fsGroup, true, false, data.source.defaultMode ?? 0o644);
-                    }
-                } else if (v.emptyDir) {
-                    removeDir(target);
-                    mkdirSync(target, { recursive: true });
-                    applyFsGroup(target, fsGroup, false, true, 0o777);
-                } else if (v.persistentVolumeClaim && !existsSync(target)) {
-                    const claim = v.persistentVolumeClaim.claimName;
-                    if (!options.objects.some((o) => o.kind === "PersistentVolumeClaim" && o.metadata.name === claim))
-                        throw new Error(`pod stand-in: volume ${name} claims ${claim}, which the objects do not create`);
-                    mkdirSync(target, { recursive: true });
-                    applyFsGroup(target, fsGroup, false, true, 0o755);
-                } else if (!v.configMap && !v.secret && !v.emptyDir && !v.persistentVolumeClaim) {
-                    throw new Error(`pod stand-in: volume ${name} is of a kind the stand-in does not model`);
+        for (const [name, mountPath] of byDepth) {
+            const v = volumes.get(name)!;
+            refuseUnknown(`volume ${name}`, v, MODELLED.volume);
+            const target = path.join(root, mountPath);
+            const data = v.configMap
+                ? { object: dataOf(options.objects, "ConfigMap", v.configMap.name), source: v.configMap }
+                : v.secret
+                  ? { object: dataOf(options.objects, "Secret", v.secret.secretName), source: v.secret }
+                  : undefined;
+            if (data) {
+                removeDir(target);
+                mkdirSync(target, { recursive: true });
+                applyFsGroup(target, fsGroup, true, true, 0o755);
+                const items = data.source.items ?? Object.keys(data.object).map((key) => ({ key, path: key }));
+                for (const item of items) {
+                    if (!(item.key in data.object))
+                        throw new Error(`pod stand-in: volume ${name} names key ${item.key}, which its object lacks`);
+                    const file = path.join(target, item.path);
+                    mkdirSync(path.dirname(file), { recursive: true });
+                    writeFileSync(file, data.object[item.key]!);
+                    applyFsGroup(file, fsGroup, true, false, data.source.defaultMode ?? 0o644);
                 }
+            } else if (v.emptyDir) {
+                removeDir(target);
+                mkdirSync(target, { recursive: true });
+                applyFsGroup(target, fsGroup, false, true, 0o777);
+            } else if (v.persistentVolumeClaim && !existsSync(target)) {
+                const claim = v.persistentVolumeClaim.claimName;
+                if (!options.objects.some((o) => o.kind === "PersistentVolumeClaim" && o.metadata.name === claim))
+                    throw new Error(`pod stand-in: volume ${name} claims ${claim}, which the objects do not create`);
+                mkdirSync(target, { recursive: true });
+                applyFsGroup(target, fsGroup, false, true, 0o755);
+            } else if (!v.configMap && !v.secret && !v.emptyDir && !v.persistentVolumeClaim) {
+                throw new Error(`pod stand-in: volume ${name} is of a kind the stand-in does not model`);
             }
-        };
-        writeVolumes();
+        }
 
         const ports = new Map<string, number>();
         const setpriv = "/usr/bin/setpriv";
@@ -315,7 +313,10 @@ export async function startPodStandIn(options: PodStandInOptions): Promise<PodSt
                 ...MODELLED.securityContextIgnored,
             ]);
             refuseUnknown(`container ${c.name}'s readinessProbe`, c.readinessProbe, [...MODELLED.probe, ...MODELLED.probeIgnored]);
-            for (const p of c.ports ?? []) if (p.name) ports.set(p.name, p.containerPort);
+            for (const p of c.ports ?? []) {
+                refuseUnknown(`container ${c.name}'s port ${p.containerPort}`, p, ["name", "containerPort", "protocol"]);
+                if (p.name) ports.set(p.name, p.containerPort);
+            }
             const image = options.images[imageRepository(c.image)];
             if (!image) throw new Error(`pod stand-in: container ${c.name} runs image ${c.image}, for which no stand-in is given`);
 
@@ -338,7 +339,7 @@ export async function startPodStandIn(options: PodStandInOptions): Promise<PodSt
             for (const [target, source] of programs) bindFile(source, target);
             for (const lib of new Set(programs.flatMap(([, source]) => librariesOf(source)))) bindFile(lib, lib);
             for (const file of ["passwd", "group"]) writeFileSync(path.join(rootfs, "etc", file), readFileSync(`/etc/${file}`));
-            writeFileSync(path.join(rootfs, "etc", "hosts"), `127.0.0.1 localhost\n${ns.address} ${options.deployment}\n`);
+            writeFileSync(path.join(rootfs, "etc", "hosts"), `127.0.0.1 localhost\n${ns.address} ${options.name}\n`);
             for (const d of ["", "bin", "etc", "tmp", "run", ".stand-in"]) chmodSync(path.join(rootfs, d), 0o755);
             chmodSync(path.join(rootfs, "tmp"), 0o1777);
             const mounts = [...(c.volumeMounts ?? [])]
@@ -427,7 +428,7 @@ export async function startPodStandIn(options: PodStandInOptions): Promise<PodSt
             });
         const emptyDirs = byDepth.filter(([name]) => volumes.get(name)!.emptyDir).map(([, p]) => path.join(root, p));
         const control = `#!/bin/sh
-# Pod stand-in of ${kind} ${options.deployment} (tests only): start | stop | restart | run | exec CONTAINER ARGS...
+# Pod stand-in of ${kind} ${options.name} (tests only): start | stop | restart | run | exec CONTAINER ARGS...
 set -eu
 pod=${shq(dir)}
 renew_empty_dirs() {
@@ -455,9 +456,9 @@ start() {
   tries=0
   until ${probes.length ? probes.join(" && ") : "true"}; do
     tries=$((tries + 1))
-    if [ "$tries" -ge 300 ]; then echo "pod ${options.deployment}: not ready; see $pod/*.log" >&2; exit 1; fi
+    if [ "$tries" -ge 300 ]; then echo "pod ${options.name}: not ready; see $pod/*.log" >&2; exit 1; fi
     for name in ${containerScripts.join(" ")}; do
-      kill -0 "$(cat "$pod/$name.pid")" 2>/dev/null || { echo "pod ${options.deployment}: container $name exited; see $pod/$name.log" >&2; exit 1; }
+      kill -0 "$(cat "$pod/$name.pid")" 2>/dev/null || { echo "pod ${options.name}: container $name exited; see $pod/$name.log" >&2; exit 1; }
     done
     sleep 0.1
   done
@@ -469,10 +470,10 @@ case "\${1:-}" in
   run)
     # A Job's pod: its emptyDirs new, its one container run to its end.
     renew_empty_dirs
-    ${containerScripts.length === 1 ? `exec ip netns exec ${ns.name} unshare --mount --propagation private sh "$pod/containers/${containerScripts[0]}.sh" </dev/null` : `echo "pod ${options.deployment}: run takes a pod of one container" >&2; exit 1`} ;;
+    ${containerScripts.length === 1 ? `exec ip netns exec ${ns.name} unshare --mount --propagation private sh "$pod/containers/${containerScripts[0]}.sh" </dev/null` : `echo "pod ${options.name}: run takes a pod of one container" >&2; exit 1`} ;;
   exec)
     name="$2"; shift 2
-    [ -f "$pod/containers/$name.sh" ] || { echo "pod ${options.deployment} has no container $name" >&2; exit 1; }
+    [ -f "$pod/containers/$name.sh" ] || { echo "pod ${options.name} has no container $name" >&2; exit 1; }
     exec ip netns exec ${ns.name} unshare --mount --propagation private sh "$pod/containers/$name.sh" "$@" ;;
   *) echo "usage: pod.sh start | stop | restart | run | exec CONTAINER ARGS..." >&2; exit 2 ;;
 esac
@@ -500,7 +501,7 @@ esac
 
         const readLog = (file: string) => (existsSync(path.join(dir, file)) ? readFileSync(path.join(dir, file), "utf8") : "");
         const logs = () => spec.containers.map((c) => `--- ${c.name}\n${readLog(`${c.name}.log`).slice(-8000)}`).join("\n");
-        const control_ = (...args: string[]) => {
+        const podSh = (...args: string[]) => {
             const r = run("sh", [path.join(dir, "pod.sh"), ...args], { timeout: 300_000 });
             if (r.code !== 0) throw new Error(`pod.sh ${args.join(" ")} exited ${r.code}\n${r.stdout}\n${r.stderr}\n${logs()}`);
         };
@@ -510,17 +511,17 @@ esac
             ns,
             port(name) {
                 const found = ports.get(name);
-                if (found === undefined) throw new Error(`pod ${options.deployment} declares no port ${name}`);
+                if (found === undefined) throw new Error(`pod ${options.name} declares no port ${name}`);
                 return found;
             },
             declaresPort: (name) => ports.has(name),
             localPort(podPort) {
                 const found = localPorts.get(podPort);
-                if (found === undefined) throw new Error(`pod ${options.deployment}: port ${podPort} is not among portForwards`);
+                if (found === undefined) throw new Error(`pod ${options.name}: port ${podPort} is not among portForwards`);
                 return found;
             },
-            start: () => control_("start"),
-            stopContainers: () => control_("stop"),
+            start: () => podSh("start"),
+            stopContainers: () => podSh("stop"),
             run: () => run("sh", [path.join(dir, "pod.sh"), "run"], { timeout: 600_000 }),
             exec: (container, args) => run("sh", [path.join(dir, "pod.sh"), "exec", container, ...args], { timeout: 300_000 }),
             starts: () => readLog("starts").split("\n").filter(Boolean).length,

@@ -296,7 +296,7 @@ exit "$status"
 }
 
 /** The template's environment as kubectl set env left it (template.env in `dir`). */
-export function readTemplateEnv(dir: string): Record<string, string> {
+function readTemplateEnv(dir: string): Record<string, string> {
     const file = path.join(dir, "template.env");
     if (!existsSync(file)) return {};
     const out = run("sh", ["-c", `set -a; . "$1"; set +a; env -0`, "sh", file], { env: {} }).stdout;
@@ -372,7 +372,7 @@ export async function startRegistryPodStandIn(
         const images = registryImages(path.join(stack.dir, "images"), deployedRegistry().path);
         pod = await startPodStandIn({
             objects: stack.objects,
-            deployment: "registry",
+            name: "registry",
             images,
             netns: { prefix: "rps", subnet: "198.19.144.0/20" },
             loopbackServices: options.loopbackServices,
@@ -433,7 +433,7 @@ export async function startRegistryPodStandIn(
             runJobPod: async (name) => {
                 const job = await startPodStandIn({
                     objects: stack.objects,
-                    deployment: name,
+                    name,
                     kind: "CronJob",
                     root: running.root,
                     images,

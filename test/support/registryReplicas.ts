@@ -150,7 +150,7 @@ export async function startRegistryReplicas(options: {
         for (let i = 0; i < count; i++) {
             const pod = await startPodStandIn({
                 objects,
-                deployment: IN_CLUSTER.name,
+                name: IN_CLUSTER.name,
                 images,
                 netns: { prefix: "rrs", subnet: "198.19.144.0/20" },
                 loopbackServices: [options.bucketPort],
