@@ -325,12 +325,6 @@ function kindContainersScript(args: KindRegistryArgsWithDefaults, rendered: Kind
     return pulumi.unsecret(digests).apply((d) => containersApplyScript(layout, args.images, d, mirrorRuns, ui));
 }
 
-/**
- * Each cluster served, its nodes' command and ConfigMap, and with several clusters the watcher's stop.
- * The cluster on the component's own provider keeps the single cluster's names (an existing stack that
- * adds clusters sees no replacement); each other is named after its cluster, so that taking one off the
- * list deletes its own resources alone.
- */
 /** The type token of the kind placement's component. */
 export const KIND_REGISTRY_TYPE = "dso-registry:kind:KindRegistry";
 
@@ -343,6 +337,12 @@ export const kindContainersStepName = (name: string) => `${name}-containers`;
  */
 export const kindNodesStepName = (name: string, cluster?: string) => `${name}-nodes${cluster === undefined ? "" : `-${cluster}`}`;
 
+/**
+ * Each cluster served, its nodes' command and ConfigMap, and with several clusters the watcher's stop.
+ * The cluster on the component's own provider keeps the single cluster's names (an existing stack that
+ * adds clusters sees no replacement); each other is named after its cluster, so that taking one off the
+ * list deletes its own resources alone.
+ */
 function kindClusterPlans(name: string, args: KindRegistryArgsWithDefaults): Pick<KindRegistryPlan, "clusters" | "watcherStop"> {
     const { connection, layout } = args;
     const root = (script: string) => privileged(script, connection.sudo);
