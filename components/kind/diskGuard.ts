@@ -9,10 +9,9 @@
  */
 import * as path from "node:path";
 import { renderShellScript } from "../shared/shellScript";
-import { KIND_WINDOW_DIR, MAINTENANCE_IMAGES, WATCHER_BIN } from "./scripts";
+import { KIND_DISK_FULL_MARKER, MAINTENANCE_IMAGES, WATCHER_BIN } from "./scripts";
 
-/** The disk guard's marker, as the front and the maintenance container see it. */
-export const KIND_DISK_FULL_MARKER = `${KIND_WINDOW_DIR}/disk-full`;
+export { KIND_DISK_FULL_MARKER } from "./scripts";
 
 /** Every five minutes, as the external host's cron job (the refusal's message says "within five minutes"). */
 export const KIND_DISK_GUARD_SCHEDULE = "*/5 * * * *";

@@ -50,6 +50,9 @@ export const KIND_WINDOW_DIR = "/etc/dso-registry-window";
 /** The garbage collection's marker, as the front and the maintenance container see it. */
 export const KIND_GC_MARKER = `${KIND_WINDOW_DIR}/gc`;
 
+/** The disk guard's marker (diskGuard.ts), as the front and the maintenance container see it: new uploads get 507 while it exists. */
+export const KIND_DISK_FULL_MARKER = `${KIND_WINDOW_DIR}/disk-full`;
+
 /** Distribution's config file in its container: the image's default path, mounted from `<dataDir>/front/config.yml`. */
 const DISTRIBUTION_CONFIG = "/etc/docker/registry/config.yml";
 
@@ -375,6 +378,7 @@ export function containersDeleteScript(layout: KindLayout): string {
         EGRESS_NETWORK: p.egressNetwork,
         MIRRORS_DIR: p.mirrors,
         MIRROR_PREFIX: mirrorPrefix(layout),
+        DISK_FULL_MARKER: path.posix.basename(KIND_DISK_FULL_MARKER),
     });
 }
 

@@ -384,9 +384,9 @@ describe("kind stack, real engine", () => {
         expect(executed(up.stdout).sort()).toEqual([
             "create kind-registry-gc-script-write",
             "update kind-registry-caddyfile-write",
+            "update kind-registry-containers",
             // The collection's line beside the disk guard's.
             "update kind-registry-crontab-write",
-            "update kind-registry-containers",
             "update kind-registry-files-check",
             "update kind-registry-registry-config-write",
         ]);

@@ -2,7 +2,7 @@
 # Removes the kind placement's containers and its backend network. The images in $DATA_DIR stay: they
 # outlive the containers and the cluster (docs/kind.md, What destroy keeps).
 : "${DATA_DIR:?}" "${BACKEND_NETWORK:?}" "${DISTRIBUTION_NAME:?}" "${FRONT_NAME:?}" "${WATCHER_NAME:?}" "${MAINTENANCE_NAME:?}" "${UI_NAME:?}"
-: "${EGRESS_NETWORK:?}" "${MIRRORS_DIR:?}" "${MIRROR_PREFIX:?}"
+: "${EGRESS_NETWORK:?}" "${MIRRORS_DIR:?}" "${MIRROR_PREFIX:?}" "${DISK_FULL_MARKER:?}"
 set -eu
 # Only containers the stack made (labelled dso-registry.spec): a same-named one of someone else's stays.
 for c in "$MAINTENANCE_NAME" "$WATCHER_NAME" "$UI_NAME" "$FRONT_NAME" "$DISTRIBUTION_NAME"; do
@@ -20,6 +20,8 @@ for c in $(docker ps -a --filter "name=^$MIRROR_PREFIX" --filter label=dso-regis
 done
 rm -rf "$MIRRORS_DIR"
 docker network rm "$BACKEND_NETWORK" "$EGRESS_NETWORK" >/dev/null 2>&1 || true
-# The read-only window's directory, empty once no collection runs.
+# The read-only window's directory, empty once no collection runs; the disk guard's marker (DISK_FULL_MARKER)
+# goes with the guard: a registry made again looks at its disk anew.
+rm -f "$DATA_DIR/window/$DISK_FULL_MARKER"
 rmdir "$DATA_DIR/window" 2>/dev/null || true
 echo "kept the images in $DATA_DIR/images"
