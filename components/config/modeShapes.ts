@@ -12,6 +12,8 @@
  * needs (what the catalogue leaves optional because another variant goes without it).
  */
 import { z } from "zod";
+import { PROJECT } from "../shared/facts";
+import { keyPath } from "./problems";
 import { configShape } from "./schema";
 import { jenkins } from "./schema/integrations";
 import { nodes } from "./schema/nodes";
@@ -538,7 +540,7 @@ export function variantReason(path: readonly PropertyKey[], raw: Raw, mode: Regi
             const options = inner.options as z.ZodObject[];
             const option = options.find((o) => discriminatorValue(o, discriminator) === chosen) ?? options[0]!;
             if (options.some((o) => o !== option && takenBy(o, path.slice(i)))) {
-                reason = `${patternOf([...path.slice(0, i), discriminator])} ${JSON.stringify(chosen)}`;
+                reason = `${keyPath([...path.slice(0, i), discriminator]).slice(PROJECT.length + 1)} ${JSON.stringify(chosen)}`;
             }
             inner = option;
         }
@@ -547,7 +549,6 @@ export function variantReason(path: readonly PropertyKey[], raw: Raw, mode: Regi
         else if (inner instanceof z.ZodObject) node = (inner.shape as Record<string, z.ZodType>)[String(part)] ?? z.never();
         else break;
         value = field(value, String(part));
-        if (inner instanceof z.ZodArray) i--;
     }
     return reason;
 }

@@ -233,6 +233,22 @@ describe("keys of another variant, as the flat shape of earlier releases had the
             'registry.mode "kind"',
             "pulumi config rm --path 'dso-registry:registry.replicas'",
         ],
+        [
+            "in-cluster",
+            {},
+            {
+                nodes: {
+                    delivery: "ssh",
+                    list: [
+                        { name: "n1", host: "n1", allowUnpinnedHostKey: true },
+                        { name: "here", local: true, host: "10.0.0.9" },
+                    ],
+                },
+            },
+            "dso-registry:nodes.list[1].host",
+            "nodes.list[1].local true (the node's commands run where Pulumi runs, without SSH)",
+            "pulumi config rm --path 'dso-registry:nodes.list[1].host'",
+        ],
     ] as const)(
         "mode %s refuses registry %j and %j: %s, with the command that takes it out",
         (mode, registry, extra, key, reason, command) => {
