@@ -177,6 +177,63 @@ const credential = (password: string, jenkinsSecret = "[secret]") => ({
     jenkinsUrl: "https://jenkins.example.com",
 });
 
+/** The external host's commands the cases change: the component's type, the component's name (none: the stack's child) and the command's. */
+const HOST_COMMANDS = {
+    registry: ["dso-registry:externalHost:RegistryContainer", "registry-host-container", "registry-host-container-run"],
+    front: ["dso-registry:externalHost:CaddySite", "registry-host-caddy", "registry-host-caddy-reload"],
+    purge: ["dso-registry:externalHost:PurgeOnDestroy", "registry-host-purge", "registry-host-purge-marker"],
+    dataDir: ["dso-registry:externalHost:HostPackages", "registry-host-packages", "registry-host-packages-data-dir"],
+    loginLimit: [LOGIN_LIMIT, undefined, "registry-host-login-limit-fail2ban"],
+} as const;
+/** A step of a command on the external host, run over SSH: its `create` script before and after. */
+const hostCommand = (op: string, command: keyof typeof HOST_COMMANDS, before?: string, after?: string) => {
+    const [type, component, name] = HOST_COMMANDS[command];
+    return step({
+        op,
+        chain: [HOST, type, REMOTE],
+        name,
+        component,
+        olds: before === undefined ? undefined : { connection, create: before },
+        news: after === undefined ? undefined : { connection, create: after },
+    });
+};
+const jail = (params: Record<string, string>) => script({ JAIL_NAME: "dso-registry", ...params });
+/** A step of one of kind's local commands: its `create` script before and after. */
+const kindCommand = (op: string, name: string, before?: string, after?: string) =>
+    step({
+        op,
+        chain: ["dso-registry:kind:KindRegistry", "command:local:Command"],
+        name,
+        component: "kind-registry",
+        olds: before === undefined ? undefined : { create: before },
+        news: after === undefined ? undefined : { create: after },
+    });
+/** An update of an in-cluster Deployment, `registry-deployment-<name>`. */
+const deploymentUpdate = (
+    name: string,
+    olds: Record<string, unknown>,
+    news: Record<string, unknown>,
+    detailedDiff?: Record<string, { kind: string }>,
+) =>
+    step({
+        op: "update",
+        chain: [IN_CLUSTER, "kubernetes:apps/v1:Deployment"],
+        name: `registry-deployment-${name}`,
+        olds,
+        news,
+        detailedDiff,
+    });
+/** An update of the Jenkins credential whose password showed as [secret] before. */
+const credentialUpdate = (password: string, detailedDiff?: Record<string, { kind: string }>) =>
+    step({
+        op: "update",
+        chain: ["dso-registry:jenkins:JenkinsCredentials", "pulumi-nodejs:dynamic/jenkins:Credential"],
+        name: "jenkins-credentials-container-registry",
+        olds: credential("[secret]"),
+        news: credential(password),
+        detailedDiff,
+    });
+
 /** What a case must yield: each consequence's kind and a phrase of its text, in the summary's order. */
 type Expected = readonly (readonly [ConsequenceKind, string])[];
 
@@ -242,96 +299,53 @@ const CASES: readonly (readonly [string, readonly PreviewStep[], Expected])[] = 
     [
         "the registry image on the external host changes: its container is recreated",
         [
-            step({
-                op: "update",
-                chain: [HOST, "dso-registry:externalHost:RegistryContainer", REMOTE],
-                name: "registry-host-container-run",
-                component: "registry-host-container",
-                olds: { connection, create: registryRun({}) },
-                news: { connection, create: registryRun({ REGISTRY_IMAGE: "registry:3.1.3", REGISTRY_FINGERPRINT: "c0ffee" }) },
-            }),
+            hostCommand(
+                "update",
+                "registry",
+                registryRun({}),
+                registryRun({ REGISTRY_IMAGE: "registry:3.1.3", REGISTRY_FINGERPRINT: "c0ffee" }),
+            ),
         ],
         [["registry", "the registry container on the external host is recreated"]],
     ],
     [
         "only the metrics relay's spec changes: the registry container stays",
-        [
-            step({
-                op: "update",
-                chain: [HOST, "dso-registry:externalHost:RegistryContainer", REMOTE],
-                name: "registry-host-container-run",
-                component: "registry-host-container",
-                olds: { connection, create: registryRun({}) },
-                news: { connection, create: registryRun({ RELAY_FINGERPRINT: "other" }) },
-            }),
-        ],
+        [hostCommand("update", "registry", registryRun({}), registryRun({ RELAY_FINGERPRINT: "other" }))],
         [],
     ],
     [
         "a file Caddy reads changes: the front reloads, and uploads in flight finish",
-        [
-            step({
-                op: "update",
-                chain: [HOST, "dso-registry:externalHost:CaddySite", REMOTE],
-                name: "registry-host-caddy-reload",
-                component: "registry-host-caddy",
-                olds: { connection, create: caddyReload("e547") },
-                news: { connection, create: caddyReload("9a1b") },
-            }),
-        ],
+        [hostCommand("update", "front", caddyReload("e547"), caddyReload("9a1b"))],
         [["front", "the front (Caddy) on the external host reloads: uploads in flight finish"]],
     ],
     [
         "a new Caddy image: the front is made anew, and the port is closed while it starts",
-        [
-            step({
-                op: "update",
-                chain: [HOST, "dso-registry:externalHost:CaddySite", REMOTE],
-                name: "registry-host-caddy-reload",
-                component: "registry-host-caddy",
-                olds: { connection, create: caddyReload("e547") },
-                news: { connection, create: caddyReload("e547", "caddy:2.10.2") },
-            }),
-        ],
+        [hostCommand("update", "front", caddyReload("e547"), caddyReload("e547", "caddy:2.10.2"))],
         [["front", "the front on the external host is made anew with caddy:2.10.2: the port is closed while the new container starts"]],
     ],
     [
         "a front made before its memory and open-files limits: the front is made anew with them",
         [
-            step({
-                op: "update",
-                chain: [HOST, "dso-registry:externalHost:CaddySite", REMOTE],
-                name: "registry-host-caddy-reload",
-                component: "registry-host-caddy",
-                olds: { connection, create: caddyReload("e547") },
-                news: {
-                    connection,
-                    create: script({
-                        CADDYFILE: "/etc/caddy/Caddyfile",
-                        FILES_FINGERPRINT: "e547",
-                        FRONT_IMAGE: "caddy:2.8.4",
-                        FRONT_MOUNTS: "/etc/caddy:/etc/caddy:ro",
-                        FRONT_MEMORY_MIB: "512",
-                        FRONT_GO_MEMORY_LIMIT: "399MiB",
-                        FRONT_OPEN_FILES: "4096",
-                    }),
-                },
-            }),
+            hostCommand(
+                "update",
+                "front",
+                caddyReload("e547"),
+                script({
+                    CADDYFILE: "/etc/caddy/Caddyfile",
+                    FILES_FINGERPRINT: "e547",
+                    FRONT_IMAGE: "caddy:2.8.4",
+                    FRONT_MOUNTS: "/etc/caddy:/etc/caddy:ro",
+                    FRONT_MEMORY_MIB: "512",
+                    FRONT_GO_MEMORY_LIMIT: "399MiB",
+                    FRONT_OPEN_FILES: "4096",
+                }),
+            ),
         ],
         [["front", "the front on the external host is made anew: the port is closed while the new container starts"]],
     ],
     [
         "the upgrade from the caddy service: the front moves to the pinned Caddy's container with the service's certificates",
-        [
-            step({
-                op: "update",
-                chain: [HOST, "dso-registry:externalHost:CaddySite", REMOTE],
-                name: "registry-host-caddy-reload",
-                component: "registry-host-caddy",
-                olds: { connection, create: packageCaddyReload("e547") },
-                news: { connection, create: caddyReload("e547") },
-            }),
-        ],
+        [hostCommand("update", "front", packageCaddyReload("e547"), caddyReload("e547"))],
         [
             [
                 "front",
@@ -341,55 +355,22 @@ const CASES: readonly (readonly [string, readonly PreviewStep[], Expected])[] = 
     ],
     [
         "Caddy's files are known only during the up (a password replaced in it): it may reload",
-        [
-            step({
-                op: "update",
-                chain: [HOST, "dso-registry:externalHost:CaddySite", REMOTE],
-                name: "registry-host-caddy-reload",
-                component: "registry-host-caddy",
-                olds: { connection, create: caddyReload("e547") },
-                news: { connection, create: UNKNOWN },
-            }),
-        ],
+        [hostCommand("update", "front", caddyReload("e547"), UNKNOWN)],
         [["front", "the front (Caddy) on the external host may reload: uploads in flight finish"]],
     ],
     [
         "the login limit's numbers changed on the external host: fail2ban reloads the jail",
-        [
-            step({
-                op: "update",
-                chain: [HOST, LOGIN_LIMIT, REMOTE],
-                name: "registry-host-login-limit-fail2ban",
-                olds: { connection, create: script({ JAIL_NAME: "dso-registry", JAIL: "maxretry = 10" }) },
-                news: { connection, create: script({ JAIL_NAME: "dso-registry", JAIL: "maxretry = 20" }) },
-            }),
-        ],
+        [hostCommand("update", "loginLimit", jail({ JAIL: "maxretry = 10" }), jail({ JAIL: "maxretry = 20" }))],
         [["other", "fail2ban's registry jail is reloaded with the new limits"]],
     ],
     [
         "the login limit turned off on the external host: the jail goes, and its bans with it",
-        [
-            step({
-                op: "update",
-                chain: [HOST, LOGIN_LIMIT, REMOTE],
-                name: "registry-host-login-limit-fail2ban",
-                olds: { connection, create: script({ JAIL_NAME: "dso-registry", JAIL: "maxretry = 10" }) },
-                news: { connection, create: script({ JAIL_NAME: "dso-registry", CONF_DIR: "/etc/fail2ban" }) },
-            }),
-        ],
+        [hostCommand("update", "loginLimit", jail({ JAIL: "maxretry = 10" }), jail({ CONF_DIR: "/etc/fail2ban" }))],
         [["other", "fail2ban's registry jail is removed: its bans are lifted, and failed logins are no longer limited"]],
     ],
     [
         "the login limit's script unknown at preview: a reload, not a removal",
-        [
-            step({
-                op: "update",
-                chain: [HOST, LOGIN_LIMIT, REMOTE],
-                name: "registry-host-login-limit-fail2ban",
-                olds: { connection, create: script({ JAIL_NAME: "dso-registry", JAIL: "maxretry = 10" }) },
-                news: { connection, create: UNKNOWN },
-            }),
-        ],
+        [hostCommand("update", "loginLimit", jail({ JAIL: "maxretry = 10" }), UNKNOWN)],
         [["other", "fail2ban's registry jail is reloaded with the new limits"]],
     ],
     [
@@ -407,109 +388,65 @@ const CASES: readonly (readonly [string, readonly PreviewStep[], Expected])[] = 
     ],
     [
         "purge turned on: from now on a destroy deletes the data",
-        [
-            step({
-                op: "update",
-                chain: [HOST, "dso-registry:externalHost:PurgeOnDestroy", REMOTE],
-                name: "registry-host-purge-marker",
-                component: "registry-host-purge",
-                olds: { connection, create: purgeMarker("") },
-                news: { connection, create: purgeMarker("/srv/data/registry\n/srv/data/maven") },
-            }),
-        ],
+        [hostCommand("update", "purge", purgeMarker(""), purgeMarker("/srv/data/registry\n/srv/data/maven"))],
         [["data", "a destroy deletes the data: /srv/data/registry, /srv/data/maven"]],
     ],
     [
         "a destroy removes the data directory's setup step, which deletes nothing itself",
-        [
-            step({
-                op: "delete",
-                chain: [HOST, "dso-registry:externalHost:HostPackages", REMOTE],
-                name: "registry-host-packages-data-dir",
-                component: "registry-host-packages",
-                olds: { connection, create: script({ DATA_DIR: "/srv/data/registry" }) },
-            }),
-        ],
+        [hostCommand("delete", "dataDir", script({ DATA_DIR: "/srv/data/registry" }))],
         [["data", "the registry's data directory: its setup step goes, and deletes no file itself (the purge marker decides"]],
     ],
     [
         "a destroy with purge off at the last up: the data is kept",
-        [
-            step({
-                op: "delete",
-                chain: [HOST, "dso-registry:externalHost:PurgeOnDestroy", REMOTE],
-                name: "registry-host-purge-marker",
-                component: "registry-host-purge",
-                olds: { connection, create: purgeMarker("") },
-            }),
-        ],
+        [hostCommand("delete", "purge", purgeMarker(""))],
         [["data", "the data directories are kept"]],
     ],
     [
         "the in-cluster registry's pod template changes on a ReadWriteOnce claim: Recreate, the measured outage",
         [
-            step({
-                op: "update",
-                chain: [IN_CLUSTER, "kubernetes:apps/v1:Deployment"],
-                name: "registry-deployment-registry",
-                olds: deployment("registry", "Recreate", "1"),
-                news: deployment("registry", "Recreate", UNKNOWN),
-                detailedDiff: { "spec.template.metadata.annotations.dso-registry/config-checksum": { kind: "update" } },
+            deploymentUpdate("registry", deployment("registry", "Recreate", "1"), deployment("registry", "Recreate", UNKNOWN), {
+                "spec.template.metadata.annotations.dso-registry/config-checksum": { kind: "update" },
             }),
         ],
         [["registry", MEASURED.inClusterRecreate]],
     ],
     [
         "the registry's pods on shared storage roll: no outage expected",
-        [
-            step({
-                op: "update",
-                chain: [IN_CLUSTER, "kubernetes:apps/v1:Deployment"],
-                name: "registry-deployment-registry",
-                olds: deployment("registry", "RollingUpdate", "1"),
-                news: deployment("registry", "RollingUpdate", "2"),
-            }),
-        ],
+        [deploymentUpdate("registry", deployment("registry", "RollingUpdate", "1"), deployment("registry", "RollingUpdate", "2"))],
         [["registry", "no outage expected"]],
     ],
     [
         "a Deployment update outside its pod template replaces no pod",
         [
-            step({
-                op: "update",
-                chain: [IN_CLUSTER, "kubernetes:apps/v1:Deployment"],
-                name: "registry-deployment-registry",
-                olds: { ...deployment("registry", "Recreate", "1"), metadata: { name: "registry", labels: { a: "1" } } },
-                news: { ...deployment("registry", "Recreate", "1"), metadata: { name: "registry", labels: { a: "2" } } },
-                detailedDiff: { "metadata.labels.a": { kind: "update" } },
-            }),
+            deploymentUpdate(
+                "registry",
+                { ...deployment("registry", "Recreate", "1"), metadata: { name: "registry", labels: { a: "1" } } },
+                { ...deployment("registry", "Recreate", "1"), metadata: { name: "registry", labels: { a: "2" } } },
+                { "metadata.labels.a": { kind: "update" } },
+            ),
         ],
         [],
     ],
     [
         "the state lists the pod template's keys in another order than the program: not a change",
         [
-            step({
-                op: "update",
-                chain: [IN_CLUSTER, "kubernetes:apps/v1:Deployment"],
-                name: "registry-deployment-registry",
-                olds: { ...deployment("registry", "Recreate", "1"), spec: { template: { spec: { a: 1, b: 2 } }, replicas: 1 } },
-                news: { ...deployment("registry", "Recreate", "1"), spec: { template: { spec: { b: 2, a: 1 } }, replicas: 2 } },
-                detailedDiff: { "spec.replicas": { kind: "update" } },
-            }),
+            deploymentUpdate(
+                "registry",
+                { ...deployment("registry", "Recreate", "1"), spec: { template: { spec: { a: 1, b: 2 } }, replicas: 1 } },
+                { ...deployment("registry", "Recreate", "1"), spec: { template: { spec: { b: 2, a: 1 } }, replicas: 2 } },
+                { "spec.replicas": { kind: "update" } },
+            ),
         ],
         [],
     ],
     [
         "a cache's pod replaced in the cluster",
         [
-            step({
-                op: "update",
-                chain: [IN_CLUSTER, "kubernetes:apps/v1:Deployment"],
-                name: "registry-deployment-registry-mirror-docker-io",
-                olds: deployment("registry-mirror-docker-io", "Recreate", "1"),
-                news: deployment("registry-mirror-docker-io", "Recreate", "2"),
-            }),
+            deploymentUpdate(
+                "registry-mirror-docker-io",
+                deployment("registry-mirror-docker-io", "Recreate", "1"),
+                deployment("registry-mirror-docker-io", "Recreate", "2"),
+            ),
         ],
         [["cache", "cache registry-mirror-docker-io's pod is replaced"]],
     ],
@@ -551,16 +488,7 @@ const CASES: readonly (readonly [string, readonly PreviewStep[], Expected])[] = 
     ],
     [
         "a rotation: the password is replaced and Jenkins gets the new one",
-        [
-            passwordRotated("registry-accounts-push", "ci-push"),
-            step({
-                op: "update",
-                chain: ["dso-registry:jenkins:JenkinsCredentials", "pulumi-nodejs:dynamic/jenkins:Credential"],
-                name: "jenkins-credentials-container-registry",
-                olds: credential("[secret]"),
-                news: credential(UNKNOWN),
-            }),
-        ],
+        [passwordRotated("registry-accounts-push", "ci-push"), credentialUpdate(UNKNOWN)],
         [
             ["credential", "account ci-push: its password rotates; the old one stops working when this runs"],
             ["credential", "Jenkins credential container-registry is rewritten with the new password"],
@@ -568,16 +496,7 @@ const CASES: readonly (readonly [string, readonly PreviewStep[], Expected])[] = 
     ],
     [
         "a rotation the engine shows with the new password as [secret] on both sides: the password replaced in the same plan for the credential's account is the change",
-        [
-            passwordRotated("registry-accounts-push", "ci-push"),
-            step({
-                op: "update",
-                chain: ["dso-registry:jenkins:JenkinsCredentials", "pulumi-nodejs:dynamic/jenkins:Credential"],
-                name: "jenkins-credentials-container-registry",
-                olds: credential("[secret]"),
-                news: credential("[secret]"),
-            }),
-        ],
+        [passwordRotated("registry-accounts-push", "ci-push"), credentialUpdate("[secret]")],
         [
             ["credential", "account ci-push: its password rotates; the old one stops working when this runs"],
             ["credential", "Jenkins credential container-registry is rewritten with the new password"],
@@ -585,16 +504,7 @@ const CASES: readonly (readonly [string, readonly PreviewStep[], Expected])[] = 
     ],
     [
         "another account's rotation does not tell what a credential's hidden change is",
-        [
-            passwordRotated("registry-accounts-pull", "cluster-pull"),
-            step({
-                op: "update",
-                chain: ["dso-registry:jenkins:JenkinsCredentials", "pulumi-nodejs:dynamic/jenkins:Credential"],
-                name: "jenkins-credentials-container-registry",
-                olds: credential("[secret]"),
-                news: credential("[secret]"),
-            }),
-        ],
+        [passwordRotated("registry-accounts-pull", "cluster-pull"), credentialUpdate("[secret]")],
         [
             ["credential", "account cluster-pull: its password rotates"],
             ["credential", "a secret input changes, its password or only the token the program reaches Jenkins with"],
@@ -636,81 +546,32 @@ const CASES: readonly (readonly [string, readonly PreviewStep[], Expected])[] = 
     ],
     [
         "the Jenkins token rotated: the credentials are reached with it, their content stays",
-        [
-            step({
-                op: "update",
-                chain: ["dso-registry:jenkins:JenkinsCredentials", "pulumi-nodejs:dynamic/jenkins:Credential"],
-                name: "jenkins-credentials-container-registry",
-                olds: credential("[secret]"),
-                news: credential("[secret]"),
-                detailedDiff: { jenkinsSecret: { kind: "update" } },
-            }),
-        ],
+        [credentialUpdate("[secret]", { jenkinsSecret: { kind: "update" } })],
         [["credential", "Jenkins credential container-registry: only the token the program reaches Jenkins with changes"]],
     ],
     [
         "a Jenkins credential whose secrets both show as [secret] (a dynamic provider gives no detailed diff): said as unknown",
-        [
-            step({
-                op: "update",
-                chain: ["dso-registry:jenkins:JenkinsCredentials", "pulumi-nodejs:dynamic/jenkins:Credential"],
-                name: "jenkins-credentials-container-registry",
-                olds: credential("[secret]"),
-                news: credential("[secret]"),
-            }),
-        ],
+        [credentialUpdate("[secret]")],
         [["credential", "a secret input changes, its password or only the token the program reaches Jenkins with"]],
     ],
     [
         "kind's front files change: only the front container is recreated",
-        [
-            step({
-                op: "update",
-                chain: ["dso-registry:kind:KindRegistry", "command:local:Command"],
-                name: "kind-registry-containers",
-                component: "kind-registry",
-                olds: { create: kindContainers({}) },
-                news: { create: kindContainers({ FRONT_FILES: "f2" }) },
-            }),
-        ],
+        [kindCommand("update", "kind-registry-containers", kindContainers({}), kindContainers({ FRONT_FILES: "f2" }))],
         [["front", "kind's front (Caddy) container is recreated"]],
     ],
     [
         "kind's registry image bumped: only Distribution is recreated",
-        [
-            step({
-                op: "update",
-                chain: ["dso-registry:kind:KindRegistry", "command:local:Command"],
-                name: "kind-registry-containers",
-                component: "kind-registry",
-                olds: { create: kindContainers({}) },
-                news: { create: kindContainers({ DISTRIBUTION_IMAGE: "registry:3.1.3" }) },
-            }),
-        ],
+        [kindCommand("update", "kind-registry-containers", kindContainers({}), kindContainers({ DISTRIBUTION_IMAGE: "registry:3.1.3" }))],
         [["registry", "kind's Distribution container is recreated"]],
     ],
     [
         "kind's nodes of another cluster (kind.clusterNames) reconfigured: named by their cluster",
-        [
-            step({
-                op: "replace",
-                chain: ["dso-registry:kind:KindRegistry", "command:local:Command"],
-                name: "kind-registry-nodes-second",
-                component: "kind-registry",
-            }),
-        ],
+        [kindCommand("replace", "kind-registry-nodes-second")],
         [["runtime", "each node of kind cluster second: the registry configuration is rewritten"]],
     ],
     [
         "a kind cluster taken off kind.clusterNames: its nodes lose the registry, nothing restarts",
-        [
-            step({
-                op: "delete",
-                chain: ["dso-registry:kind:KindRegistry", "command:local:Command"],
-                name: "kind-registry-nodes-second",
-                component: "kind-registry",
-            }),
-        ],
+        [kindCommand("delete", "kind-registry-nodes-second")],
         [["runtime", "each node of kind cluster second: the registry's files are removed (nothing restarts)"]],
     ],
     [
@@ -971,13 +832,11 @@ describe("the disruption budget", () => {
     /** The budget a stack file gives with `given` set, defaults filled in. */
     const budget = (given: Partial<DisruptionBudget> = {}): DisruptionBudget => disruptionBudget.parse(given);
     const inCluster = (strategy: string) =>
-        step({
-            op: "update",
-            chain: [IN_CLUSTER, "kubernetes:apps/v1:Deployment"],
-            name: "registry-deployment-registry",
-            olds: { metadata: { name: "registry" }, spec: { strategy: { type: strategy }, template: { a: 1 } } },
-            news: { metadata: { name: "registry" }, spec: { strategy: { type: strategy }, template: { a: 2 } } },
-        });
+        deploymentUpdate(
+            "registry",
+            { metadata: { name: "registry" }, spec: { strategy: { type: strategy }, template: { a: 1 } } },
+            { metadata: { name: "registry" }, spec: { strategy: { type: strategy }, template: { a: 2 } } },
+        );
     const withOverlap = (hours: number) => [
         passwordRotated("registry-accounts-push", "ci-push"),
         step({
@@ -1021,14 +880,7 @@ describe("the disruption budget", () => {
         ["a RollingUpdate: no outage", [inCluster("RollingUpdate")], {}, []],
         [
             "the host's registry recreated: an outage nobody measured is over any budget",
-            [
-                step({
-                    op: "replace",
-                    chain: [HOST, "dso-registry:externalHost:RegistryContainer", REMOTE],
-                    name: "registry-host-container-run",
-                    component: "registry-host-container",
-                }),
-            ],
+            [hostCommand("replace", "registry")],
             { pullOutageSeconds: 86_400, pushOutageSeconds: 86_400 },
             [
                 /^disruptionBudget\.pullOutageSeconds 86400: pulls go unanswered for a time nobody measured$/,
