@@ -73,7 +73,7 @@ export function defineExternalHost(
                 ? { diskGuard: { refusePercent: cfg.registry.diskGuard.refusePercent } }
                 : {}),
             loginLimit: hostLoginLimit(cfg),
-            ...(cfg.registry.distributionConfig ? { distributionConfig: cfg.registry.distributionConfig } : {}),
+            distributionConfig: cfg.registry.distributionConfig,
             ...(ageRotation ? { passwordRotation: { everyDays: ageRotation.days, due: ageRotation.due.getTime() / 1000 } } : {}),
         },
         { dependsOn: [placement] },
@@ -101,13 +101,13 @@ function hostBackup(cfg: StackIn<ExternalHostRegistrySettings>): HostBackupArgs 
     if (d.kind === "sftp") {
         return {
             ...common,
-            destination: { kind: "sftp", host: d.host, port: d.port, user: d.user, path: d.path, hostKey: d.hostKey },
+            destination: d,
             credentials: { kind: "sftp", privateKey: secret(cfg, "backupSshPrivateKey") },
         };
     }
     return {
         ...common,
-        destination: { kind: "s3", endpoint: d.endpoint, bucket: d.bucket, prefix: d.prefix, region: d.region },
+        destination: d,
         credentials: {
             kind: "s3",
             accessKeyId: secret(cfg, "backupS3AccessKeyId"),

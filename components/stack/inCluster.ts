@@ -29,18 +29,7 @@ export function defineInClusterRegistry(
         namespace: inCluster.namespace,
         ingressClass: inCluster.ingressClass,
         ingressController: inCluster.ingressController,
-        ...(inCluster.exposure === "gateway"
-            ? {
-                  gateway: {
-                      name: inCluster.gateway.name,
-                      ...(inCluster.gateway.namespace !== undefined ? { namespace: inCluster.gateway.namespace } : {}),
-                      ...(inCluster.gateway.sectionName !== undefined ? { sectionName: inCluster.gateway.sectionName } : {}),
-                      ...(inCluster.gateway.className !== undefined ? { className: inCluster.gateway.className } : {}),
-                      port: inCluster.gateway.port,
-                      proxyNetworks: inCluster.gateway.proxyNetworks,
-                  },
-              }
-            : {}),
+        ...(inCluster.exposure === "gateway" ? { gateway: inCluster.gateway } : {}),
         images: { registry: r.image, caddy: r.caddyImage, ui: r.ui.enabled ? r.ui.image : undefined, kubectl: inCluster.kubectlImage },
         storage:
             r.storage.kind === "s3"
@@ -51,15 +40,7 @@ export function defineInClusterRegistry(
                   }
                 : { kind: "filesystem", size: r.storage.size, storageClass: r.storage.storageClass },
         allowedNetworks: r.allowedNetworks,
-        ...(r.loginLimit.enabled
-            ? {
-                  loginLimit: {
-                      tokenRequestsPerMinute: r.loginLimit.tokenRequestsPerMinute,
-                      credentialRequestsPerMinute: r.loginLimit.credentialRequestsPerMinute,
-                      ignoreNetworks: r.loginLimit.ignoreNetworks,
-                  },
-              }
-            : {}),
+        ...(r.loginLimit.enabled ? { loginLimit: r.loginLimit } : {}),
         ui: { enabled: r.ui.enabled },
         garbageCollection: r.maintenance.garbageCollection,
         ...(d.retention ? { retention: d.retention } : {}),
@@ -74,16 +55,9 @@ export function defineInClusterRegistry(
         backup: inClusterBackup(cfg),
         // With s3 storage the component runs no guard: no volume of the registry's to fill.
         ...(r.diskGuard.enabled ? { diskGuard: { refusePercent: r.diskGuard.refusePercent } } : {}),
-        ...(cfg.registry.distributionConfig ? { distributionConfig: cfg.registry.distributionConfig } : {}),
-        ...(cfg.registry.monitoring.enabled
-            ? {
-                  monitoring: {
-                      prometheusOperator: cfg.registry.monitoring.prometheusOperator,
-                      runbookBaseUrl: cfg.registry.monitoring.runbookBaseUrl,
-                      probeImage: cfg.registry.monitoring.probeImage,
-                      ...(ageRotation ? { passwordsRotationDue: ageRotation.due.getTime() / 1000 } : {}),
-                  },
-              }
+        distributionConfig: r.distributionConfig,
+        ...(r.monitoring.enabled
+            ? { monitoring: { ...r.monitoring, ...(ageRotation ? { passwordsRotationDue: ageRotation.due.getTime() / 1000 } : {}) } }
             : {}),
     });
     return { component, tlsMaterial: tls.material };
@@ -95,10 +69,10 @@ function inClusterBackup(cfg: StackIn<InClusterRegistrySettings>): InClusterBack
     if (!backup.enabled) return undefined;
     const { destination: d } = backup;
     const common = { image: backup.image, ...backupCommon(cfg, backup) };
-    if (d.kind === "volume") return { ...common, destination: { kind: "volume", size: d.size, storageClass: d.storageClass } };
+    if (d.kind === "volume") return { ...common, destination: d };
     return {
         ...common,
-        destination: { kind: "s3", endpoint: d.endpoint, bucket: d.bucket, prefix: d.prefix, region: d.region },
+        destination: d,
         s3: { accessKeyId: secret(cfg, "backupS3AccessKeyId"), secretAccessKey: secret(cfg, "backupS3SecretAccessKey") },
     };
 }
