@@ -5,12 +5,11 @@ import type { Decisions } from "../config/decisions";
 import { ExternalRegistryHost, type ExternalRegistryHostArgs } from "../externalHost/externalRegistryHost";
 import { HostPlacement } from "../externalHost/hostPlacement";
 import type { HostBackupArgs } from "../externalHost/maintenance";
-import { needsSudo } from "../shared/facts";
 import type { AgeRotation } from "./accounts";
 import { backupCommon } from "./backup";
 import { externalHostMaven } from "./maven";
 import { registryMirrors } from "./mirrors";
-import { secret } from "./secret";
+import { secret, sshConnection } from "./secret";
 import { externalHostTls, type Placement, type StackIn } from "./tls";
 
 /** The registry on its external host; none in another mode. */
@@ -33,16 +32,7 @@ export function defineExternalHost(
     const component = new ExternalRegistryHost(
         "registry-host",
         {
-            connection: {
-                kind: "ssh",
-                name: eh.ssh.host,
-                host: eh.ssh.host,
-                port: eh.ssh.port,
-                user: eh.ssh.user,
-                privateKey: secret(cfg, "sshPrivateKey"),
-                hostKey: eh.ssh.hostKey,
-                sudo: needsSudo(eh.ssh.user, eh.ssh.sudo),
-            },
+            connection: sshConnection(cfg, eh.ssh),
             registryHost: cr.host,
             port: cr.port,
             pathPrefix: cr.pathPrefix,

@@ -8,10 +8,9 @@ import type { KindRegistrySettings } from "../config";
 import type { Decisions } from "../config/decisions";
 import { defaultKindDataDir, SYSTEM_KIND_DATA_DIR } from "../kind/dataDir";
 import { KindRegistry } from "../kind/kindRegistry";
-import { needsSudo } from "../shared/facts";
 import type { HostConnection } from "../shared/hostAccess";
 import { registryMirrors } from "./mirrors";
-import { secret } from "./secret";
+import { sshConnection } from "./secret";
 import type { StackIn } from "./tls";
 
 /** kind's kubeconfig context for cluster `name` (`kind create cluster` writes it). */
@@ -47,16 +46,7 @@ export function kindClusterAccess(cfg: Pick<StackIn<KindRegistrySettings>, "regi
 export function defineKindRegistry(cfg: StackIn<KindRegistrySettings>, d: Decisions, accounts: RegistryAccounts): KindRegistry {
     const k = cfg.registry.kind;
     const connection: HostConnection = k.ssh
-        ? {
-              kind: "ssh",
-              name: k.ssh.host,
-              host: k.ssh.host,
-              port: k.ssh.port,
-              user: k.ssh.user,
-              privateKey: secret(cfg, "sshPrivateKey"),
-              hostKey: k.ssh.hostKey,
-              sudo: needsSudo(k.ssh.user, k.ssh.sudo),
-          }
+        ? sshConnection(cfg, k.ssh)
         : // Locally, Pulumi's user runs docker and owns kind.dataDir (docs/kind.md).
           { kind: "local", name: "localhost", sudo: false };
     const clusters = kindClusterAccess(cfg);
@@ -82,17 +72,11 @@ export function defineKindRegistry(cfg: StackIn<KindRegistrySettings>, d: Decisi
         requiresAuthForPull: cfg.containerRegistry.requiresAuthForPull,
         deletes: d.deletes,
         ...(cfg.registry.maintenance.garbageCollection.enabled
-            ? {
-                  garbageCollection: {
-                      schedule: cfg.registry.maintenance.garbageCollection.schedule,
-                      deleteUntagged: cfg.registry.maintenance.garbageCollection.deleteUntagged,
-                      ...(d.retention ? { retention: d.retention } : {}),
-                  },
-              }
+            ? { garbageCollection: { ...cfg.registry.maintenance.garbageCollection, ...(d.retention ? { retention: d.retention } : {}) } }
             : {}),
         ...(cfg.registry.diskGuard.enabled ? { diskGuard: { refusePercent: cfg.registry.diskGuard.refusePercent } } : {}),
         mirrors: registryMirrors(cfg),
-        ...(cfg.registry.distributionConfig ? { distributionConfig: cfg.registry.distributionConfig } : {}),
+        distributionConfig: cfg.registry.distributionConfig,
         publishLocalRegistryHosting: true,
         ...(cfg.registry.ui.enabled ? { ui: { image: cfg.registry.ui.image } } : {}),
     });

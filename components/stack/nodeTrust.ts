@@ -12,7 +12,7 @@ import { needsSudo, type RuntimeFlavour } from "../shared/facts";
 import type { HostConnection } from "../shared/hostAccess";
 import type { PullAccount } from "./accounts";
 import { mirrorSpecs } from "./mirrors";
-import { secret } from "./secret";
+import { sshConnection } from "./secret";
 
 /**
  * The nodes' trust in the registry. Over SSH, nodes work in parallel except where k3s / RKE2 restart:
@@ -56,19 +56,9 @@ export function defineNodeTrust(
         common: commonArgs,
         restartBatchSize: nodes.restartBatchSize,
         nodes: d.sshNodes.map(({ node, runtime, restartsOnChange }) => {
-            const sudo = needsSudo(node.user, node.sudo);
             const connection: HostConnection = node.local
-                ? { kind: "local", name: node.name, sudo }
-                : {
-                      kind: "ssh",
-                      name: node.name,
-                      host: node.host,
-                      port: node.port,
-                      user: node.user,
-                      privateKey: secret(cfg, "sshPrivateKey"),
-                      hostKey: node.hostKey,
-                      sudo,
-                  };
+                ? { kind: "local", name: node.name, sudo: needsSudo(node.user, node.sudo) }
+                : sshConnection(cfg, node, node.name);
             return {
                 name: node.name,
                 connection,
