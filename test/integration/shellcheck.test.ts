@@ -48,7 +48,7 @@ const variants: Record<string, Record<string, unknown>> = {
                     hostKey: HOST_KEY,
                     runtime,
                 })),
-                { name: "node-local", host: "127.0.0.1", user: "root", local: true, hostKey: HOST_KEY, runtime: "k3s" },
+                { name: "node-local", user: "root", local: true, runtime: "k3s" },
             ],
         },
     },
