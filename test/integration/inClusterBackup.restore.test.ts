@@ -7,7 +7,13 @@ import { IN_CLUSTER } from "../../components/inCluster/spec";
 import type { K8sObject } from "../../components/shared/k8sObject";
 import { BACKUP_TAG, BACKUP_WARM_TAG } from "../../components/upkeep/backup";
 import { makeAccount, makeOciImage, skopeoCopy } from "../support/realRegistry";
-import { type RegistryPodStandIn, runCronJob, startRegistryPodStandIn, synthRegistryPod } from "../support/registryPodStandIn";
+import {
+    POD_START_TIMEOUT_MS,
+    type RegistryPodStandIn,
+    runCronJob,
+    startRegistryPodStandIn,
+    synthRegistryPod,
+} from "../support/registryPodStandIn";
 import { type S3Server, startS3Server } from "../support/s3Server";
 import { privateDir, removeDir, run, runOk } from "../support/serverProcess";
 
@@ -76,7 +82,7 @@ describe.each(["s3", "volume"] as const)("in-cluster backup to %s and restore", 
         });
         objects = stack.objects;
         pod = await startRegistryPodStandIn(stack, { loopbackServices: s3 ? [Number(new URL(s3.endpoint).port)] : [] });
-    }, 120_000);
+    }, POD_START_TIMEOUT_MS);
 
     afterAll(async () => {
         await pod?.stop();

@@ -8,7 +8,14 @@ import { IN_CLUSTER } from "../../components/inCluster/spec";
 import type { K8sObject } from "../../components/shared/k8sObject";
 import { blobHashes, expectLandedPullBackWhole, makePushLoop, type Push, type PushLoop, refusalsOtherThan503 } from "../support/pushLoop";
 import { makeAccount, makeOciImage, skopeoCopy, writeAuthFile } from "../support/realRegistry";
-import { type JobRun, type RegistryPodStandIn, runCronJob, startRegistryPodStandIn, synthRegistryPod } from "../support/registryPodStandIn";
+import {
+    type JobRun,
+    POD_START_TIMEOUT_MS,
+    type RegistryPodStandIn,
+    runCronJob,
+    startRegistryPodStandIn,
+    synthRegistryPod,
+} from "../support/registryPodStandIn";
 import { privateDir, removeDir, runOk, startServer } from "../support/serverProcess";
 
 const IMAGES = ["team/app-1:1", "team/app-2:1", "other/tool:2.0"];
@@ -35,7 +42,7 @@ describe("the in-cluster GC job checks every tagged image; pushes during GC and 
         });
         objects = stack.objects;
         pod = await startRegistryPodStandIn(stack);
-    }, 120_000);
+    }, POD_START_TIMEOUT_MS);
 
     afterAll(async () => {
         await pod?.stop();

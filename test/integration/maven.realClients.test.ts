@@ -35,7 +35,14 @@ import {
     startRealRegistry,
     type TestAccount,
 } from "../support/realRegistry";
-import { type JobRun, type RegistryPodStandIn, runCronJob, startRegistryPodStandIn, synthRegistryPod } from "../support/registryPodStandIn";
+import {
+    type JobRun,
+    POD_START_TIMEOUT_MS,
+    type RegistryPodStandIn,
+    runCronJob,
+    startRegistryPodStandIn,
+    synthRegistryPod,
+} from "../support/registryPodStandIn";
 import { privateDir, removeDir, run, runOk } from "../support/serverProcess";
 
 const PREFIX = "maven-releases";
@@ -290,7 +297,7 @@ describe("the in-cluster garbage-collection job and the Maven repository's old s
         symlinkSync(front.backend.dataDir, `${pod.root}${MAVEN_BACKEND.dataDir}`);
         runOk("chown", ["-R", `${IN_CLUSTER.uid}:${IN_CLUSTER.uid}`, front.backend.dataDir]);
         gc = await runCronJob(pod, stack.objects, IN_CLUSTER.gcName);
-    }, 900_000);
+    }, POD_START_TIMEOUT_MS + 600_000);
     afterAll(async () => {
         await pod?.stop();
         await front?.registry.stop();

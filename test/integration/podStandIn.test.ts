@@ -11,7 +11,13 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { IN_CLUSTER } from "../../components/inCluster/spec";
 import type { K8sObject } from "../../components/shared/k8sObject";
 import { makeAccount } from "../support/realRegistry";
-import { type RegistryPodStack, type RegistryPodStandIn, startRegistryPodStandIn, synthRegistryPod } from "../support/registryPodStandIn";
+import {
+    POD_START_TIMEOUT_MS,
+    type RegistryPodStack,
+    type RegistryPodStandIn,
+    startRegistryPodStandIn,
+    synthRegistryPod,
+} from "../support/registryPodStandIn";
 
 interface PodSpec {
     containers: Record<string, unknown>[];
@@ -60,7 +66,7 @@ describe("the registry pod's stand-in runs what the Deployment specifies", () =>
                 });
             }),
         );
-    }, 300_000);
+    }, POD_START_TIMEOUT_MS);
 
     afterAll(async () => {
         await pod?.stop();

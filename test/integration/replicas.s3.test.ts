@@ -29,7 +29,7 @@ import { IN_CLUSTER } from "../../components/inCluster/spec";
 import type { K8sObject } from "../../components/shared/k8sObject";
 import { type DistributionBinary, distributionBinaries } from "../support/distributionBinaries";
 import { makeAccount, makeOciImage, makeTestCa, skopeoCopy, skopeoDelete, type TestCa, writeAuthFile } from "../support/realRegistry";
-import { type JobRun, runCronJob } from "../support/registryPodStandIn";
+import { type JobRun, POD_START_TIMEOUT_MS, runCronJob } from "../support/registryPodStandIn";
 import { REPLICAS_HOST, type RegistryReplicas, startRegistryReplicas, synthReplicaObjects } from "../support/registryReplicas";
 import { type S3Server, startS3Server } from "../support/s3Server";
 import { privateDir, removeDir, runOk } from "../support/serverProcess";
@@ -211,7 +211,7 @@ describe.each(VERSIONS.map((binary) => [binary.version, binary] as const))(
                 bucketPort: Number(new URL(s3.endpoint).port),
                 ca,
             });
-        });
+        }, POD_START_TIMEOUT_MS);
 
         afterAll(async () => {
             await replicas?.stop();

@@ -37,7 +37,13 @@ import { type Retention, renderRetentionScript } from "../../components/upkeep/r
 import { renderVerifyScript, type VerifyHttpClient } from "../../components/upkeep/verify";
 import { type DistributionBinary, deployedRegistry, distributionBinaries } from "../support/distributionBinaries";
 import { makeAccount, makeOciImage, type RealRegistry, skopeoCopy, skopeoPushPlainHttp, startRealRegistry } from "../support/realRegistry";
-import { type RegistryPodStandIn, runCronJob, startRegistryPodStandIn, synthRegistryPod } from "../support/registryPodStandIn";
+import {
+    POD_START_TIMEOUT_MS,
+    type RegistryPodStandIn,
+    runCronJob,
+    startRegistryPodStandIn,
+    synthRegistryPod,
+} from "../support/registryPodStandIn";
 import { privateDir, type RunResult, removeDir, run, runOk } from "../support/serverProcess";
 
 const DAY = 86_400;
@@ -469,7 +475,7 @@ describe("the in-cluster GC job runs retention in the registry container, inside
         }
         // What the cluster's pods name: tag 2 by its reference, as a pod spec writes it.
         writeFileSync(path.join(pod.podDir, "workloads"), `registry-dso.jmann.local/${repo}:2\n`);
-    }, 300_000);
+    }, POD_START_TIMEOUT_MS);
 
     afterAll(async () => {
         await pod?.stop();
@@ -538,7 +544,7 @@ describe("without retention rules the pod has no counts' volume and its metrics 
         const stack = await synthRegistryPod({ push: makeAccount("ci-push"), pull: makeAccount("cluster-pull"), monitoring: true });
         objects = stack.objects;
         pod = await startRegistryPodStandIn(stack);
-    }, 300_000);
+    }, POD_START_TIMEOUT_MS);
 
     afterAll(async () => await pod?.stop());
 

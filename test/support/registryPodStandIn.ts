@@ -310,17 +310,24 @@ function readTemplateEnv(dir: string): Record<string, string> {
 }
 
 const HTTPS_CLAIM = "/run/lock/dso-test-loopback-443";
+const HTTPS_CLAIM_WAIT_MS = 12 * 60_000;
+
+/**
+ * How long a hook that starts a registry stand-in may take: it may wait for 127.0.0.1:443 while another
+ * test file's stand-in holds it (`claimLoopbackHttps`), then start the pod.
+ */
+export const POD_START_TIMEOUT_MS = HTTPS_CLAIM_WAIT_MS + 3 * 60_000;
 
 /**
  * Claims 127.0.0.1:443 for one registry stand-in at a time (a file holding this process's pid, made
- * atomically; a claim whose process is gone is taken over), waiting up to 30 minutes for another test's
+ * atomically; a claim whose process is gone is taken over), waiting up to 12 minutes for another test's
  * stand-in to release it. Returns the release, as a process-like `stop`.
  */
 export async function claimLoopbackHttps(): Promise<Pick<ServerProcess, "stop">> {
     const mine = `${HTTPS_CLAIM}.${process.pid}.${Math.random().toString(36).slice(2)}`;
     writeFileSync(mine, String(process.pid));
     try {
-        for (let i = 0; i < 9000; i++) {
+        for (const deadline = Date.now() + HTTPS_CLAIM_WAIT_MS; Date.now() < deadline; ) {
             try {
                 linkSync(mine, HTTPS_CLAIM);
                 const release = () => {
@@ -334,7 +341,7 @@ export async function claimLoopbackHttps(): Promise<Pick<ServerProcess, "stop">>
                 else await new Promise((r) => setTimeout(r, 200));
             }
         }
-        throw new Error(`127.0.0.1:443 stayed claimed by another test (${HTTPS_CLAIM}) for 30 minutes`);
+        throw new Error(`127.0.0.1:443 stayed claimed by another test (${HTTPS_CLAIM}) for ${HTTPS_CLAIM_WAIT_MS / 60_000} minutes`);
     } finally {
         rmSync(mine, { force: true });
     }
