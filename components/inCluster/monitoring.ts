@@ -76,6 +76,7 @@ export function renderMonitoringObjects(spec: InClusterSpec): K8sObject[] {
             certManager: spec.tls.kind === "cert-manager",
         },
         runbookBaseUrl: m.runbookBaseUrl,
+        ...(spec.diskGuard ? { diskGuard: { refusing: true, refusePercent: spec.diskGuard.refusePercent } } : {}),
         passwordsRotationDue: m.passwordsRotationDue,
     });
     const probe = renderCertificateProbe({

@@ -57,10 +57,12 @@ export interface AlertRulesOptions {
      */
     readonly passwordsRotationDue?: number;
     /**
-     * The external host's disk guard (`registry.diskGuard`): the almost-full alert past `warnPercent`
-     * used, and with `refusing`, an alert while the guard refuses uploads. Unset: the alert at 10% free.
+     * The disk guard (`registry.diskGuard`): the almost-full alert past `warnPercent` used (the external
+     * host's; unset, the alert at 10% free), and with `refusing`, an alert while the guard refuses uploads:
+     * the host's guard exports its own series; in the cluster the alert reads the volume's stats against
+     * `refusePercent`, as the guard in the pod does.
      */
-    readonly diskGuard?: { readonly warnPercent: number; readonly refusing: boolean };
+    readonly diskGuard?: { readonly warnPercent?: number; readonly refusing: boolean; readonly refusePercent?: number };
 }
 
 /** One alerting rule, as Prometheus reads it. */
@@ -174,7 +176,7 @@ export function alertRules(options: AlertRulesOptions): AlertRule[] {
             "The registry's data volume fills up within a day",
             "At the rate of the last 6 hours, the registry's data volume is full within 24 hours.",
         ),
-        options.diskGuard
+        options.diskGuard?.warnPercent !== undefined
             ? rule(
                   "DsoRegistryDiskAlmostFull",
                   `1 - ${s.freeBytes} / ${s.sizeBytes} > ${options.diskGuard.warnPercent / 100}`,
@@ -195,10 +197,16 @@ export function alertRules(options: AlertRulesOptions): AlertRule[] {
               ),
     ];
     if (options.diskGuard?.refusing) {
+        // The host's guard says when it refuses; the pod's says it on its log only, and refuses exactly when
+        // the volume is used (its size minus what is available) past refusePercent, which the kubelet reports.
+        const refusing =
+            p.kind === "external-host"
+                ? `${JOB_METRICS.diskGuardRefusing} == 1`
+                : `1 - ${s.freeBytes} / ${s.sizeBytes} >= ${(options.diskGuard.refusePercent ?? 100) / 100}`;
         rules.push(
             rule(
                 "DsoRegistryUploadsRefusedDiskFull",
-                `${JOB_METRICS.diskGuardRefusing} == 1`,
+                refusing,
                 undefined,
                 "critical",
                 RUNBOOK_ANCHORS.diskFull,

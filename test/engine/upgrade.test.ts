@@ -196,6 +196,9 @@ const CACHE_START = "the cache's start script and read-only config, beside its p
 /** Why the textfile writers change: a directory that is not root's is refused, and temporary names are mktemp's. */
 const TEXTFILES =
     "its textfile is written only into a directory of root's, through a temporary file of mktemp's (a local user cannot turn it onto a file of root's)";
+/** Why the external host's scripts that remove, stop or replace a container by its name change. */
+const OURS_ONLY =
+    "a container of its name that the stack did not make (no label dso-registry.spec) is left as it is: the script stops with a message, or on delete keeps it (docs/decisions/existing-objects.md)";
 /** The prod stack's caches. */
 const PROD_CACHES = ["docker-io", "ghcr-io", "registry-k8s-io"];
 
@@ -215,7 +218,7 @@ const LOCAL_INTENDED: IntendedChanges = {
         "registry-configmap-registry-config": REFUSED_WRITES,
         "registry-configmap-registry-mirror-docker-io": CACHE_START,
         "registry-configmap-dso-registry-alert-rules":
-            "the error-rate alert no longer counts a 507 (the disk guard's answer while it refuses uploads: no server error)",
+            "the error-rate alert no longer counts a 507 (the disk guard's answer while it refuses uploads: no server error), and DsoRegistryUploadsRefusedDiskFull fires while the pod's disk guard refuses uploads (the volume used past refusePercent)",
     },
 };
 
@@ -247,14 +250,12 @@ const PROD_INTENDED: IntendedChanges = {
         ["registry-host-maintenance-disk-guard-cron-write", "the disk guard: its check every five minutes"],
     ]),
     updates: {
-        "registry-host-caddy-reload": `the front's container is made anew with ${DEFAULT_IMAGES.caddy} and a memory and open-files limit, its certificates kept (the consequences summary names the window, measured below)`,
-        "registry-host-container-run": `the metrics relay (Caddy, in the registry's namespaces) is made anew with ${DEFAULT_IMAGES.caddy}; Distribution's container is left as it is`,
-        "registry-host-maintenance-gc-script-write":
-            "the collection recreates the metrics relay with its new image, and its window cuts every upload session left once the storage is quiet (no upload commits inside it)",
+        "registry-host-caddy-reload": `the front's container is made anew with ${DEFAULT_IMAGES.caddy} and a memory and open-files limit, its certificates kept (the consequences summary names the window, measured below); ${OURS_ONLY}`,
+        "registry-host-container-run": `the metrics relay (Caddy, in the registry's namespaces) is made anew with ${DEFAULT_IMAGES.caddy}; Distribution's container is left as it is; ${OURS_ONLY}`,
+        "registry-host-maintenance-gc-script-write": `the collection recreates the metrics relay with its new image, and its window cuts every upload session left once the storage is quiet (no upload commits inside it); ${OURS_ONLY}`,
         "registry-host-maintenance-backup-script-write":
             "the window's shared shell it carries (front-window.sh) now cuts the upload sessions left in a collection's window; a backup's window leaves them, as before",
-        "registry-host-maintenance-restore-script-write":
-            "the restore recreates the metrics relay with its new image, and reloads the front inside its container (where `docker` is Podman's shell function too)",
+        "registry-host-maintenance-restore-script-write": `the restore recreates the metrics relay with its new image, and reloads the front inside its container (where \`docker\` is Podman's shell function too); ${OURS_ONLY}`,
         "registry-host-maintenance-status-script-write":
             "the status says whether the disk guard refuses uploads, and what each repository holds",
         "registry-host-monitoring-rules-write":
@@ -265,11 +266,11 @@ const PROD_INTENDED: IntendedChanges = {
         ...Object.fromEntries(
             PROD_CACHES.map((cache) => [
                 `registry-host-mirrors-${cache}-run`,
-                `${CACHE_START}: the cache's container is made anew running it`,
+                `${CACHE_START}: the cache's container is made anew running it; the shared container shell it carries checks ownership before any removal`,
             ]),
         ),
         "registry-host-mirrors-prune-script-write": "the prune's reason for leaving a cache whose upstream does not answer is said anew",
-        "registry-host-monitoring-probe-write": TEXTFILES,
+        "registry-host-monitoring-probe-write": `${TEXTFILES}; a stopped metrics relay is started again only when it is the stack's`,
         "registry-host-monitoring-reporter-write": TEXTFILES,
         "registry-host-packages-data-dir":
             "its script's header now says the umask the registry writes with: it runs again and changes nothing",

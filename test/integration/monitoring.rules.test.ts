@@ -200,6 +200,21 @@ const HOST_DISK_GUARD_CASES: Record<string, AlertCases> = {
     DsoRegistryUploadsRefusedDiskFull: single("dso_registry_disk_guard_refusing", "1x5", "0x5", "2m"),
 };
 
+/**
+ * The disk guard in the registry pod: it writes no series of its own, so the alert while it refuses reads
+ * the volume's stats against refusePercent, as the guard does (used = size minus what is available).
+ */
+const CLUSTER_DISK_GUARD: AlertRulesOptions = { ...CLUSTER, diskGuard: { refusing: true, refusePercent: 90 } };
+const clusterFree = `kubelet_volume_stats_available_bytes{${claim("registry-data")}}`;
+const clusterSize = `kubelet_volume_stats_capacity_bytes{${claim("registry-data")}}`;
+const CLUSTER_DISK_GUARD_CASES: Record<string, AlertCases> = {
+    ...CLUSTER_CASES,
+    DsoRegistryUploadsRefusedDiskFull: {
+        fires: { series: { [clusterFree]: "9000000000x5", [clusterSize]: "100000000000x5" }, at: "2m", labels: labelsOf(clusterFree) },
+        quiet: { series: { [clusterFree]: "11000000000x5", [clusterSize]: "100000000000x5" }, at: "2m" },
+    },
+};
+
 const HOST_ROTATING: AlertRulesOptions = { ...HOST, passwordsRotationDue: 3600 };
 const HOST_ROTATING_CASES: Record<string, AlertCases> = {
     ...HOST_CASES,
@@ -248,6 +263,7 @@ describe.each([
     ["in-cluster, the program's own certificate", CLUSTER_OWN_CERTIFICATE, CLUSTER_OWN_CERTIFICATE_CASES],
     ["external host, passwords rotated by age", HOST_ROTATING, HOST_ROTATING_CASES],
     ["external host, disk guard", HOST_DISK_GUARD, HOST_DISK_GUARD_CASES],
+    ["in-cluster, disk guard", CLUSTER_DISK_GUARD, CLUSTER_DISK_GUARD_CASES],
 ] as const)("alert rules (%s)", (placement, options, cases) => {
     const slug = placement.replace(/\W+/g, "-");
     const rulesFile = path.join(dir, `${slug}.rules.yml`);
