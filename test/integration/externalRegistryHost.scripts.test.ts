@@ -143,6 +143,34 @@ const onlyMetrics = () => ({
     vars: "404",
 });
 
+/** Someone else's container: a web server the stack did not make (no label dso-registry.spec). */
+const FOREIGN_IMAGE = "dso-test/registry-ui:stand-in";
+/** What tells a container apart, and whether and since when it runs; undefined when there is none. */
+function containerState(name: string): string | undefined {
+    const result = engine.docker(["inspect", "-f", "{{.Id}} {{.State.Running}} {{.State.StartedAt}}", name]);
+    return result.code === 0 ? result.stdout.trim() : undefined;
+}
+/** What the stack's scripts print when they stop at a container of `name` that the stack did not make (container-converge.sh). */
+const refusal = (name: string) => `A container named ${name} exists on this Docker host and this stack did not make it`;
+
+/**
+ * Runs `check` while `name` is someone else's container, made by `docker VERB` (run: running; create:
+ * stopped), the stack's own of that name set aside under another name meanwhile; then removes the
+ * other one and puts the stack's back.
+ */
+function withForeignContainer(name: string, verb: "run" | "create", check: (foreignState: string) => void): void {
+    const aside = `${name}-aside`;
+    const hadOurs = inspect(name) !== undefined;
+    if (hadOurs) engine.dockerOk(["rename", name, aside]);
+    try {
+        engine.dockerOk([verb, ...(verb === "run" ? ["-d"] : []), "--name", name, FOREIGN_IMAGE]);
+        check(containerState(name) as string);
+    } finally {
+        engine.docker(["rm", "-f", name]);
+        if (hadOurs) engine.dockerOk(["rename", aside, name]);
+    }
+}
+
 /** Polls until `check` holds, at most `seconds` (30); Docker restarts containers with a back-off. */
 async function eventually(check: () => boolean, seconds = 30): Promise<void> {
     const deadline = Date.now() + seconds * 1000;
@@ -603,6 +631,77 @@ describe("the external host's scripts over SSH, against a real Docker engine", (
         expect(ns.run("curl", ["-sS", `http://127.0.0.1:${UI_HOST_PORT}/`]).stdout).toContain("registry UI stand-in");
         expect(runOk(uiContainerScript(spec, false, HOST))).toBe("changed ui container");
         expect(inspect(UI_CONTAINER)?.Config.Env).toContain("DELETE_IMAGES=false");
+    });
+
+    test("a metrics relay of someone else's stops `up`'s container step before any change, and is left running", () => {
+        const registryBefore = inspect()?.Id;
+        withForeignContainer(METRICS_RELAY_CONTAINER, "run", (foreign) => {
+            const result = ssh.runScript(synthCommand("registry-host-container-run.create"));
+            expect(result.code).not.toBe(0);
+            expect(result.stderr).toContain(refusal(METRICS_RELAY_CONTAINER));
+            expect(result.stderr).toContain(`docker rename ${METRICS_RELAY_CONTAINER} <another name>`);
+            expect(containerState(METRICS_RELAY_CONTAINER)).toBe(foreign);
+            expect(inspect()?.Id).toBe(registryBefore);
+        });
+        // The stack's own relay, back under its name, is the one the step keeps.
+        expect(runOk(synthCommand("registry-host-container-run.create"))).toBe("unchanged container");
+        expect(metricsExposure()).toEqual(onlyMetrics());
+    });
+
+    test("a front of someone else's stops the front's apply before any change, and is left running", () => {
+        const ourFront = containerState(FRONT_CONTAINER);
+        withForeignContainer(FRONT_CONTAINER, "run", (foreign) => {
+            const result = ssh.runScript(synthCommand("registry-host-caddy-reload.create"));
+            expect(result.code).not.toBe(0);
+            expect(result.stderr).toContain(refusal(FRONT_CONTAINER));
+            expect(containerState(FRONT_CONTAINER)).toBe(foreign);
+            // No new front was made beside it, and the stack's own (set aside) still serves.
+            expect(containerState(`${FRONT_CONTAINER}-next`)).toBeUndefined();
+            expect(containerState(`${FRONT_CONTAINER}-aside`)).toBe(ourFront);
+        });
+        expect(runOk(synthCommand("registry-host-caddy-reload.create"))).toBe("reloaded caddy");
+        expect(runOk(checkScript())).toContain("ok   anonymous read");
+    });
+
+    test("a registry container of someone else's stops the garbage collection before its window: nothing stopped, removed or made read-only", () => {
+        withForeignContainer(CONTAINER, "run", (foreign) => {
+            const result = ssh.runScript(`sh "$DSO_ROOT"${paths.gcScript}`);
+            expect(result.code).not.toBe(0);
+            expect(result.stderr).toContain(refusal(CONTAINER));
+            expect(containerState(CONTAINER)).toBe(foreign);
+            expect(existsSync(onDisk(paths.readOnlyMarker))).toBe(false);
+            expect(outcome("gc", "success")).toBe(0);
+        });
+        expect(runOk(checkScript())).toContain("ok   anonymous read");
+    });
+
+    test("a stopped metrics relay of someone else's is not started by the five-minute probe", () => {
+        const probe = synthFile(monitoringPaths(layout).probe);
+        withForeignContainer(METRICS_RELAY_CONTAINER, "create", (foreign) => {
+            expect(foreign).toMatch(/ false /);
+            expect(runOk(probe)).toBe("");
+            expect(containerState(METRICS_RELAY_CONTAINER)).toBe(foreign);
+        });
+        expect(metricsExposure()).toEqual(onlyMetrics());
+    });
+
+    test("delete keeps a registry container and a front of someone else's, and says so", () => {
+        withForeignContainer(CONTAINER, "run", (foreign) => {
+            const result = ssh.runScript(synthCommand("registry-host-container-run.delete"));
+            expect(result.code, result.stderr).toBe(0);
+            expect(result.stdout).toContain(`kept container ${CONTAINER}: this stack did not make it`);
+            expect(containerState(CONTAINER)).toBe(foreign);
+        });
+        const caddyfile = readFileSync(onDisk(layout.caddyfile), "utf8");
+        withForeignContainer(FRONT_CONTAINER, "run", (foreign) => {
+            const result = ssh.runScript(synthCommand("registry-host-caddy-reload.delete"));
+            expect(result.code, result.stderr).toBe(0);
+            expect(result.stdout.trim()).toBe(
+                `kept container ${FRONT_CONTAINER}: this stack did not make it (it has no label dso-registry.spec); it is yours to remove`,
+            );
+            expect(containerState(FRONT_CONTAINER)).toBe(foreign);
+            expect(readFileSync(onDisk(layout.caddyfile), "utf8")).toBe(caddyfile);
+        });
     });
 
     test("delete removes the containers and the front, and keeps the data and the front's certificates", () => {

@@ -218,3 +218,16 @@ export function stubbedShell() {
         };
     };
 }
+
+/**
+ * A `dockerAnswer` for `stubbedShell` where each container of `names` exists and is someone else's: it
+ * carries no label dso-registry.spec (its formatted `inspect` prints an empty label, or its image and
+ * creation for other formats). No other container exists, as with the default answer.
+ */
+export function foreignContainers(...names: readonly string[]): string {
+    return [
+        'for arg; do last=$arg; done; case "$1" in inspect)',
+        `case "$last" in ${names.join("|")}) case "$*" in *Labels*) echo ;; *) echo 'someone/app:1, created 2026-01-02T03:04:05Z' ;; esac; exit 0 ;; esac;`,
+        'case "$2" in -f|--format) ;; *) exit 1 ;; esac ;; esac',
+    ].join(" ");
+}

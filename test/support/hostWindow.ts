@@ -37,8 +37,15 @@ export function hostWithStandIns() {
         const bin = (name: string) => path.join(root, "bin", name);
         // A registry something was pushed to: Distribution's collector has repositories to walk.
         mkdirSync(path.join(root, layout.dataDir, "docker/registry/v2/repositories"), { recursive: true });
-        // Each call is logged with "marker" or "no-marker"; `docker exec` fails when asked to.
-        standIn(bin("docker"), 'echo "$1 $m" >> "$DSO_ROOT/calls"', '[ "$1" = exec ] && [ -e "$DSO_ROOT/exec-fails" ] && exit 1', "exit 0");
+        // Each call is logged with "marker" or "no-marker"; `docker exec` fails when asked to. `inspect`
+        // (not logged) finds the stack's own containers, labelled dso-registry.spec.
+        standIn(
+            bin("docker"),
+            '[ "$1" = inspect ] && { case "$*" in *Labels*) echo spec-1 ;; esac; exit 0; }',
+            'echo "$1 $m" >> "$DSO_ROOT/calls"',
+            '[ "$1" = exec ] && [ -e "$DSO_ROOT/exec-fails" ] && exit 1',
+            "exit 0",
+        );
         standIn(
             bin("restic"),
             "for a; do case $a in backup|forget|init|cat) sub=$a; break ;; esac; done",

@@ -119,9 +119,12 @@ describe("ExternalRegistryHost", () => {
         expect(String(command("registry-host-container-run").inputs.create)).toMatch(/^sudo -n sh -c /);
     });
 
-    /** A Docker stand-in for the front's apply: `inspect` of the front says `running`, its log says Caddy is up. */
+    /**
+     * A Docker stand-in for the front's apply: `inspect` of the front says `running` (none when empty:
+     * a plain `inspect` fails), its log says Caddy is up.
+     */
     const frontDocker = (running: string) =>
-        `case "$1" in inspect) case "$3" in *Labels*) printf '%s\\n' '${running}' ;; *) echo true ;; esac ;; logs) echo '{"msg":"serving initial configuration"}' ;; esac`;
+        `case "$1" in inspect) [ "$2" = -f ] || [ -n '${running}' ] || exit 1; case "$3" in *Labels*) printf '%s\\n' '${running}' ;; *) echo true ;; esac ;; logs) echo '{"msg":"serving initial configuration"}' ;; esac`;
     const FRONT_MOUNTS = ["/etc/caddy:/etc/caddy:ro", "/srv/data/registry:/srv/data/registry:ro", "/run/dso-registry:/run/dso-registry"];
 
     test("the front is the pinned Caddy image on the host's network: validated first, then run with no capability but binding low ports", () => {

@@ -28,11 +28,12 @@ function place(file: string, text: string): void {
 beforeEach(() => {
     root = mkdtempSync(path.join(tmpdir(), "dso-report-"));
     mkdirSync(path.join(root, layout.dataDir, "docker/registry/v2/repositories"), { recursive: true });
-    // Something for the "collection" to free: the docker stand-in removes it on `exec`.
+    // Something for the "collection" to free: the docker stand-in removes it on `exec`. Its `inspect`
+    // finds the stack's own containers, labelled dso-registry.spec.
     writeFileSync(path.join(root, layout.dataDir, "garbage"), Buffer.alloc(64 * 1024));
     place(
         "/bin/docker",
-        '#!/bin/sh\nif [ "$1" = exec ]; then [ -e "$DSO_ROOT/exec-fails" ] && exit 1; rm -f "$DSO_ROOT/srv/data/registry/garbage"; fi\nexit 0\n',
+        '#!/bin/sh\nif [ "$1" = exec ]; then [ -e "$DSO_ROOT/exec-fails" ] && exit 1; rm -f "$DSO_ROOT/srv/data/registry/garbage"; fi\nif [ "$1" = inspect ]; then case "$*" in *Labels*) echo spec-1 ;; esac; fi\nexit 0\n',
     );
     for (const name of ["curl", "flock", "sleep"]) place(`/bin/${name}`, "#!/bin/sh\nexit 0\n");
     place(hostPaths(layout).verifyScript, "#!/bin/sh\nexit 0\n");

@@ -18,7 +18,8 @@ describe("ExternalRegistryHost with ACME and the web UI", () => {
         expect(run).toContain(" -e DELETE_IMAGES=false ");
         expect(run).toContain(" -e REGISTRY_TITLE=registry.example.com ");
         const removed = runStubbed(script("ui-host-ui-run", "delete"), ["docker"]);
-        expect(removed.calls).toEqual(["docker rm -f dso-registry-ui"]);
+        // The check that it is the stack's (none is: the stand-in finds no container), then the removal.
+        expect(removed.calls).toEqual(["docker inspect dso-registry-ui", "docker rm -f dso-registry-ui"]);
         expect(removed.stdout).toBe("removed container dso-registry-ui\n");
     });
 });

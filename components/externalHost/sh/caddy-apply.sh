@@ -31,6 +31,9 @@
 # front starts in its place: made before the service stops and started right after, so the port is
 # closed only while Caddy starts (measured in docs/performance.md). The same holds when the front is made
 # anew (a new image).
+#
+# A container named FRONT_NAME (or FRONT_NAME-next, the name a new front is made under) that the stack
+# did not make stops the apply before anything changes (refuse_foreign, container-converge.sh).
 : "${CADDYFILE:?}" "${FILES_FINGERPRINT:?}" "${FRONT_NAME:?}" "${FRONT_IMAGE:?}" "${FRONT_DIR:?}" "${FRONT_MOUNTS:?}"
 : "${ADMIN_DIR:?}" "${PACKAGE_DATA_DIR:?}" "${PACKAGE_ADMIN_SOCKET:?}" "${LOCK_FILE:?}"
 : "${FRONT_MEMORY_MIB:?}" "${FRONT_GO_MEMORY_LIMIT:?}" "${FRONT_OPEN_FILES:?}"
@@ -39,6 +42,10 @@ set -eu
 . "$(dirname "$0")/../../upkeep/sh/container-engine.sh"
 # shellcheck source=./lock.sh
 . "$(dirname "$0")/lock.sh"
+# shellcheck source=../../upkeep/sh/container-converge.sh
+. "$(dirname "$0")/../../upkeep/sh/container-converge.sh"
+refuse_foreign "$FRONT_NAME"
+refuse_foreign "$FRONT_NAME-next"
 front_dir="${DSO_ROOT:-}$FRONT_DIR"
 mkdir -p "$front_dir/data" "$front_dir/config" "$front_dir/logs"
 chmod 0700 "$front_dir/data" "$front_dir/config" "$front_dir/logs"
@@ -90,7 +97,7 @@ fi
 take_lock "$LOCK_FILE"
 # The new front is made before the old one goes, and started right after: the port is closed only for
 # the time Caddy takes to start.
-docker rm -f "$FRONT_NAME-next" >/dev/null 2>&1 || true
+remove_container "$FRONT_NAME-next"
 front_container create --name "$FRONT_NAME-next" --restart unless-stopped --label "dso-registry.spec=$spec" \
     --network host --cap-drop ALL --cap-add NET_BIND_SERVICE --security-opt no-new-privileges --tmpfs "$ADMIN_DIR" \
     --memory "${FRONT_MEMORY_MIB}m" --memory-swap "${FRONT_MEMORY_MIB}m" -e "GOMEMLIMIT=$FRONT_GO_MEMORY_LIMIT" \
@@ -125,7 +132,7 @@ elif package_admin /config/; then
     tries=0
     while package_admin /config/; do
         if [ "$tries" -ge 40 ]; then
-            docker rm -f "$FRONT_NAME-next" >/dev/null 2>&1 || true
+            remove_container "$FRONT_NAME-next"
             echo "the caddy service did not stop: stop it (systemctl disable --now caddy), then run pulumi up again" >&2
             exit 1
         fi
@@ -134,7 +141,7 @@ elif package_admin /config/; then
     done
     echo "stopped the caddy service through its admin endpoint: the front runs in its place"
 fi
-docker rm -f "$FRONT_NAME" >/dev/null 2>&1 || true
+remove_container "$FRONT_NAME"
 docker rename "$FRONT_NAME-next" "$FRONT_NAME"
 docker start "$FRONT_NAME" >/dev/null
 echo "changed caddy"

@@ -10,6 +10,8 @@
 # RETENTION_SCRIPT (tag retention; empty: none) runs first in the window, while Distribution is still
 # writable and the front already refuses every write, so that the collection frees what it removed; a
 # failed retention run does not stop the collection, and fails the job at the end.
+# A container of the registry's names that the stack did not make stops the job before the window
+# opens, and nothing is stopped or removed (refuse_foreign_registry).
 : "${LOCK_FILE:?}" "${MARKER:?}" "${FRONT_SETTLE_SECONDS:?}" "${FRONT_DRAIN_SECONDS:?}" "${STOP_SECONDS:?}" "${DELETE_UNTAGGED:?}" "${VERIFY_SCRIPT:?}" "${RETENTION_SCRIPT?}"
 : "${REGISTRY_NAME:?}" "${REGISTRY_IMAGE:?}" "${REGISTRY_SOCKET_DIR:?}" "${REGISTRY_STORAGE:?}" "${REGISTRY_DATA_DIR:?}"
 : "${REGISTRY_CONFIG_DIR:?}" "${REGISTRY_STORAGE_ENV:?}" "${REGISTRY_FINGERPRINT:?}" "${REGISTRY_METRICS_PORT?}"
@@ -36,6 +38,7 @@ reported gc "$@"
 # shellcheck source=../../upkeep/sh/maven-cleanup.sh
 . "$(dirname "$0")/../../upkeep/sh/maven-cleanup.sh"
 take_lock "$LOCK_FILE"
+refuse_foreign_registry
 marker="${DSO_ROOT:-}$MARKER"
 want=$(registry_spec)
 # SIGTERM, and Distribution lets the requests under way finish (http.draintimeout), so that an upload
@@ -45,7 +48,7 @@ stop_registry() { docker stop -t "$STOP_SECONDS" "$REGISTRY_NAME" >/dev/null 2>&
 # on every exit, also a failed one.
 restore() {
     stop_registry
-    docker rm -f "$REGISTRY_NAME" >/dev/null 2>&1 || true
+    remove_container "$REGISTRY_NAME"
     run_registry "$want" config.yml
     # Close the window only once the registry answers: a PUT that finds no registry is not retried by
     # the front.
@@ -60,7 +63,7 @@ if [ -n "$RETENTION_SCRIPT" ]; then
     "${DSO_ROOT:-}$RETENTION_SCRIPT" || retention_failed=yes
 fi
 stop_registry
-docker rm -f "$REGISTRY_NAME" >/dev/null
+remove_container "$REGISTRY_NAME"
 run_registry read-only config-readonly.yml
 echo "registry is read-only; collecting garbage"
 if [ "$REGISTRY_STORAGE" = s3 ]; then data=''; else data="${DSO_ROOT:-}$REGISTRY_DATA_DIR"; fi

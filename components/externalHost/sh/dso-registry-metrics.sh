@@ -14,11 +14,14 @@ set -u
 . "$(dirname "$0")/../../upkeep/sh/container-engine.sh"
 # shellcheck source=../../upkeep/sh/textfile.sh
 . "$(dirname "$0")/../../upkeep/sh/textfile.sh"
+# shellcheck source=../../upkeep/sh/container-converge.sh
+. "$(dirname "$0")/../../upkeep/sh/container-converge.sh"
 # The metrics relay (metricsRelay.ts) shares the registry container's namespaces, so Docker cannot start
 # it when it starts the registry after a reboot or a restart of dockerd (the namespace is not there yet),
 # nor after someone's `docker stop` and `docker start` of the registry. Started again here: a scrape
-# misses at most these five minutes, less than DsoRegistryDown waits.
-if command -v docker >/dev/null 2>&1 &&
+# misses at most these five minutes, less than DsoRegistryDown waits. Only the stack's own relay (ours):
+# a stopped container of that name that the stack did not make stays stopped.
+if command -v docker >/dev/null 2>&1 && ours "$RELAY_NAME" &&
     [ "$(docker inspect -f '{{.State.Running}}' "$RELAY_NAME" 2>/dev/null)" = false ] &&
     [ "$(docker inspect -f '{{.State.Running}}' "$REGISTRY_NAME" 2>/dev/null)" = true ]; then
     if docker start "$RELAY_NAME" >/dev/null; then echo "started the metrics relay again"; fi

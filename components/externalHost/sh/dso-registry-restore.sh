@@ -6,7 +6,9 @@
 # registry (and the Maven backend), keeps a data directory that is not empty aside, restores the data,
 # the registry's and Caddy's configs and Caddy's certificates in place, starts the writable registry
 # (and the Maven backend), reloads Caddy when it runs, and checks every tagged image. SET_ASIDE: one
-# path a line; MAVEN_CONTAINER is empty when the host serves no Maven.
+# path a line; MAVEN_CONTAINER is empty when the host serves no Maven. A container of the registry's or
+# the Maven backend's name that the stack did not make stops the restore before any change
+# (refuse_foreign), and a front of someone else's is not reloaded.
 : "${LOCK_FILE:?}" "${MARKER:?}" "${SET_ASIDE:?}" "${CADDYFILE:?}" "${FRONT_NAME:?}" "${VERIFY_SCRIPT:?}"
 : "${REPOSITORY:?}" "${DESTINATION:?}" "${BACKUP_CONF:?}" "${CACHE_DIR:?}" "${SFTP_HOST?}" "${SFTP_PORT?}" "${SFTP_USER?}"
 : "${SNAPSHOT_HOST:?}" "${SNAPSHOT_TAG:?}"
@@ -44,8 +46,10 @@ snapshot="${1:-latest}"
 if ! restic_ snapshots --host "$SNAPSHOT_HOST" --tag "$SNAPSHOT_TAG" "$snapshot" >/dev/null 2>&1; then
     echo "no snapshot \"$snapshot\" in $REPOSITORY; list them with: dso-registry-restore --list" >&2; exit 1
 fi
-docker rm -f "$REGISTRY_NAME" >/dev/null 2>&1 || true
-if [ -n "$MAVEN_CONTAINER" ]; then docker rm -f "$MAVEN_CONTAINER" >/dev/null 2>&1 || true; fi
+refuse_foreign_registry
+if [ -n "$MAVEN_CONTAINER" ]; then refuse_foreign "$MAVEN_CONTAINER"; fi
+remove_container "$REGISTRY_NAME"
+if [ -n "$MAVEN_CONTAINER" ]; then remove_container "$MAVEN_CONTAINER"; fi
 # A data directory that is not empty is kept aside, not overwritten.
 set_aside() {
     if [ -d "$1" ] && [ -n "$(ls -A "$1")" ]; then
@@ -67,14 +71,14 @@ want=$(registry_spec)
 run_registry "$want" config.yml
 echo "registry restored from snapshot $snapshot and running writable"
 if [ -n "$MAVEN_CONTAINER" ]; then
-    docker rm -f "$MAVEN_CONTAINER" >/dev/null 2>&1 || true
+    remove_container "$MAVEN_CONTAINER"
     run_maven
     echo "Maven repository restored and served again"
 fi
 caddyfile="${DSO_ROOT:-}$CADDYFILE"
 # The time limit is the container's own `timeout` (the Caddy image's busybox): `docker` may be a shell
 # function running Podman (container-engine.sh), which the host's `timeout` cannot run.
-if [ -f "$caddyfile" ] && docker exec "$FRONT_NAME" timeout 50 caddy reload --adapter caddyfile --config "$CADDYFILE" >/dev/null 2>&1; then
+if [ -f "$caddyfile" ] && ours "$FRONT_NAME" && docker exec "$FRONT_NAME" timeout 50 caddy reload --adapter caddyfile --config "$CADDYFILE" >/dev/null 2>&1; then
     echo "the front (caddy) reloaded with the restored Caddyfile"
 else
     echo "the front (caddy) was not reloaded (not running?): run pulumi up, or docker start $FRONT_NAME" >&2

@@ -2,7 +2,8 @@
 # Runs the registry container when it is missing, stopped, or was created from another spec (image,
 # ports, mounts or config: REGISTRY_FINGERPRINT; with s3 storage also the bucket's credentials), and
 # with it the metrics relay; the relay alone when only it is missing or from another spec
-# (RELAY_FINGERPRINT). Otherwise changes nothing.
+# (RELAY_FINGERPRINT). Otherwise changes nothing. A container of either name that the stack did not
+# make stops it before any change (refuse_foreign_registry).
 : "${LOCK_FILE:?}"
 : "${REGISTRY_NAME:?}" "${REGISTRY_IMAGE:?}" "${REGISTRY_SOCKET_DIR:?}" "${REGISTRY_STORAGE:?}" "${REGISTRY_DATA_DIR:?}"
 : "${REGISTRY_CONFIG_DIR:?}" "${REGISTRY_STORAGE_ENV:?}" "${REGISTRY_FINGERPRINT:?}" "${REGISTRY_METRICS_PORT?}"
@@ -18,6 +19,7 @@ set -eu
 # shellcheck source=./registry-run.sh
 . "$(dirname "$0")/registry-run.sh"
 take_lock "$LOCK_FILE"
+refuse_foreign_registry
 want=$(registry_spec)
 converge_container "$REGISTRY_NAME" "$want" container run_registry "$want" config.yml
 converge_metrics_relay

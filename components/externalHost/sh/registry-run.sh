@@ -13,6 +13,14 @@ registry_spec() {
     fi
 }
 
+# refuse_foreign_registry: stops the run before any change when the registry's container, or with
+# metrics its relay's, is one of that name the stack did not make (refuse_foreign). Without metrics a
+# relay of someone else's is no concern: only the stack's own is removed (converge_metrics_relay).
+refuse_foreign_registry() {
+    refuse_foreign "$REGISTRY_NAME"
+    if [ -n "$REGISTRY_METRICS_PORT" ]; then refuse_foreign "$RELAY_NAME"; fi
+}
+
 # registry_socket: Distribution's unix socket as the host sees it.
 registry_socket() {
     printf '%s/%s\n' "${DSO_ROOT:-}$REGISTRY_SOCKET_DIR" "${DISTRIBUTION_SOCKET##*/}"
@@ -65,7 +73,7 @@ run_registry() {
 # from before).
 run_metrics_relay() {
     if [ -z "$REGISTRY_METRICS_PORT" ]; then return 0; fi
-    docker rm -f "$RELAY_NAME" >/dev/null 2>&1 || true
+    remove_container "$RELAY_NAME"
     run_container "$RELAY_NAME" "$RELAY_FINGERPRINT" --network "container:$REGISTRY_NAME" --pid "container:$REGISTRY_NAME" \
         -v "${DSO_ROOT:-}$RELAY_CONFIG_DIR:/etc/caddy:ro" "$RELAY_IMAGE" \
         caddy run --config /etc/caddy/Caddyfile --adapter caddyfile

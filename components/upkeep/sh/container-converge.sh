@@ -3,6 +3,11 @@
 # with a fingerprint of everything it is made from (image, ports, mounts, config), and is replaced
 # when that label differs or it does not run. The registry, the web UI, the Maven backend and the
 # pull-through caches are run this way.
+#
+# Every script that removes, stops or replaces a container by its name checks here first that the
+# container is the stack's (ours): one of that name that the stack did not make stops the run before
+# any change (refuse_foreign, remove_container), or, on delete, stays as it is (delete_container).
+# Why: docs/decisions/existing-objects.md
 
 # run_container NAME SPEC ARGS...: `docker run` of ARGS (options, image, command) as container NAME,
 # detached, restarted unless stopped, labelled with SPEC.
@@ -31,6 +36,24 @@ or give the stack's containers another name in its config (kind.containerName on
 remove it yourself (docker rm -f $1), and the next pulumi up runs the stack's own.
 MESSAGE
     exit 1
+}
+
+# remove_container NAME...: removes the containers NAME... that exist (docker rm -f), each of them the
+# stack's: when one is not, none is removed and the run stops (refuse_foreign).
+remove_container() {
+    for remove_name in "$@"; do refuse_foreign "$remove_name"; done
+    for remove_name in "$@"; do docker rm -f "$remove_name" >/dev/null 2>&1 || true; done
+}
+
+# delete_container NAME: on delete (pulumi destroy), removes container NAME when the stack made it or
+# there is none. One that the stack did not make stays as it is: says so and returns 1, so that the
+# caller keeps what goes with it too.
+delete_container() {
+    if docker inspect "$1" >/dev/null 2>&1 && ! ours "$1"; then
+        echo "kept container $1: this stack did not make it (it has no label dso-registry.spec); it is yours to remove"
+        return 1
+    fi
+    docker rm -f "$1" >/dev/null 2>&1 || true
 }
 
 # converge_container NAME SPEC WHAT RUN...: prints "unchanged WHAT" when container NAME runs with the
