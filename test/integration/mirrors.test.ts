@@ -240,6 +240,37 @@ async function waitForCachedBlobs(spec: MirrorSpec, count: number): Promise<stri
     return cachedBlobs(spec);
 }
 
+/**
+ * The HTTP status of a request from inside the namespace, TLS verified with `ca` when given; the account,
+ * when given, travels in a curl config on stdin.
+ */
+function statusInside(url: string, options: { ca?: TestCa; method?: string; account?: TestAccount } = {}): string {
+    const args = ["-s", "-o", "/dev/null", "-w", "%{http_code}"];
+    if (options.ca) args.push("--cacert", options.ca.caCertFile);
+    if (options.method) args.push("-X", options.method);
+    if (!options.account) return ns.run("curl", [...args, url]).stdout;
+    return ns.run("curl", [...args, "-K", "-", url], { input: `user = "${options.account.username}:${options.account.password}"\n` })
+        .stdout;
+}
+
+/**
+ * Runs `body` with the Docker Hub stand-in stopped once the cache holds the image, and starts it again
+ * after. With `cacheStopped`, the cache is stopped too for `body` (which starts its own) and started as
+ * before after it.
+ */
+async function whileDockerHubIsDown(body: () => Promise<void>, cacheStopped = false): Promise<void> {
+    await waitForCachedBlobs(dockerHub, 2);
+    await servers["docker-hub"]!.stop();
+    if (cacheStopped) await servers["mirror-docker.io"]!.stop();
+    try {
+        await body();
+    } finally {
+        if (cacheStopped) await servers["mirror-docker.io"]!.stop();
+        await startUpstream("docker-hub", DOCKER_HUB_ADDRESS);
+        if (cacheStopped) await startMirror(dockerHub, CACHE_PORT.dockerHub);
+    }
+}
+
 function skopeoPush(destination: string): void {
     const certDir = path.join(scratch, "skopeo-certs");
     mkdirSync(certDir, { recursive: true });
@@ -392,47 +423,26 @@ describe("pull-through cache with real containerd, Caddy and Distribution", () =
     });
 
     test("with the upstream stopped, the cached image still pulls", async () => {
-        await waitForCachedBlobs(dockerHub, 2);
-        await servers["docker-hub"]!.stop();
-        try {
+        await whileDockerHubIsDown(async () => {
             const result = await pull("docker.io/library/mrtest:1");
             expect(result.code, result.output).toBe(0);
             // Nothing on the cache's side of the namespace answers for docker.io any more: the image came from the cache.
             expect(ns.run("curl", ["-s", "-o", "/dev/null", "--max-time", "2", "https://registry-1.docker.io/v2/"]).code).not.toBe(0);
-        } finally {
-            await startUpstream("docker-hub", DOCKER_HUB_ADDRESS);
-        }
+        });
     });
 
     test("a node without the pull account gets 401 from the cache: with the upstream stopped its pull fails, with the account it pulls", async () => {
-        await waitForCachedBlobs(dockerHub, 2);
-        await servers["docker-hub"]!.stop();
-        try {
+        await whileDockerHubIsDown(async () => {
             const without = await pull("docker.io/library/mrtest:1", false);
             expect(without.code, without.output).not.toBe(0);
-            const anonymous = ns.run("curl", [
-                "-s",
-                "-o",
-                "/dev/null",
-                "-w",
-                "%{http_code}",
-                "--cacert",
-                registryCa.caCertFile,
-                `https://${REGISTRY}/v2/mirrors/docker.io/library/mrtest/manifests/1`,
-            ]);
-            expect(anonymous.stdout).toBe("401");
+            expect(statusInside(`https://${REGISTRY}/v2/mirrors/docker.io/library/mrtest/manifests/1`, { ca: registryCa })).toBe("401");
             const withAccount = await pull("docker.io/library/mrtest:1");
             expect(withAccount.code, withAccount.output).toBe(0);
-        } finally {
-            await startUpstream("docker-hub", DOCKER_HUB_ADDRESS);
-        }
+        });
     });
 
     test("with the upstream stopped, a cache restarted meanwhile serves what it holds, read-only; what it never fetched fails", async () => {
-        await waitForCachedBlobs(dockerHub, 2);
-        await servers["docker-hub"]!.stop();
-        await servers["mirror-docker.io"]!.stop();
-        try {
+        await whileDockerHubIsDown(async () => {
             await startMirror(dockerHub, CACHE_PORT.dockerHub);
             expect(servers["mirror-docker.io"]!.output()).toContain(
                 `${DOCKER_HUB.remoteUrl} does not answer: serving what this cache holds, read-only`,
@@ -441,27 +451,16 @@ describe("pull-through cache with real containerd, Caddy and Distribution", () =
             expect(held.code, held.output).toBe(0);
             const never = await pull("docker.io/library/never-fetched:1");
             expect(never.code, never.output).not.toBe(0);
-        } finally {
-            await servers["mirror-docker.io"]!.stop();
-            await startUpstream("docker-hub", DOCKER_HUB_ADDRESS);
-            await startMirror(dockerHub, CACHE_PORT.dockerHub);
-        }
+        }, true);
     });
 
     test("the same with Distribution 2.8.3 (a stack that pins registry:2.8.3): restarted with the upstream stopped, it serves what the cache holds", async () => {
-        await waitForCachedBlobs(dockerHub, 2);
-        await servers["docker-hub"]!.stop();
-        await servers["mirror-docker.io"]!.stop();
-        try {
+        await whileDockerHubIsDown(async () => {
             await startMirror(dockerHub, CACHE_PORT.dockerHub, undefined, mirrorDataDir(dockerHub), distributionBinaries().v2);
             expect(servers["mirror-docker.io"]!.output()).toContain("version=v2.8.3");
             const held = await pull("docker.io/library/mrtest:1");
             expect(held.code, held.output).toBe(0);
-        } finally {
-            await servers["mirror-docker.io"]!.stop();
-            await startUpstream("docker-hub", DOCKER_HUB_ADDRESS);
-            await startMirror(dockerHub, CACHE_PORT.dockerHub);
-        }
+        }, true);
     });
 
     test("with the cache stopped, containerd falls back to the upstream itself", async () => {
@@ -481,47 +480,13 @@ describe("pull-through cache with real containerd, Caddy and Distribution", () =
         ["POST", "/v2/mirrors/docker.io/library/mrtest/blobs/uploads/"],
         ["DELETE", "/v2/mirrors/docker.io/library/mrtest/manifests/1"],
     ])("the front refuses %s %s even to a push account: mirrors are read-only", (method, urlPath) => {
-        const r = ns.run(
-            "curl",
-            [
-                "-s",
-                "-o",
-                "/dev/null",
-                "-w",
-                "%{http_code}",
-                "--cacert",
-                registryCa.caCertFile,
-                "-X",
-                method,
-                "-K",
-                "-",
-                `https://${REGISTRY}${urlPath}`,
-            ],
-            { input: `user = "${pushAccount.username}:${pushAccount.password}"\n` },
-        );
-        expect(r.stdout).toBe("405");
+        expect(statusInside(`https://${REGISTRY}${urlPath}`, { ca: registryCa, method, account: pushAccount })).toBe("405");
     });
 
     test("the same account's push to the registry itself is not refused by the mirror rule", () => {
-        const r = ns.run(
-            "curl",
-            [
-                "-s",
-                "-o",
-                "/dev/null",
-                "-w",
-                "%{http_code}",
-                "--cacert",
-                registryCa.caCertFile,
-                "-X",
-                "POST",
-                "-K",
-                "-",
-                `https://${REGISTRY}/v2/team/app/blobs/uploads/`,
-            ],
-            { input: `user = "${pushAccount.username}:${pushAccount.password}"\n` },
-        );
-        expect(r.stdout).toBe("202");
+        expect(
+            statusInside(`https://${REGISTRY}/v2/team/app/blobs/uploads/`, { ca: registryCa, method: "POST", account: pushAccount }),
+        ).toBe("202");
     });
 });
 
@@ -530,17 +495,7 @@ describe("an upstream that needs an account (token challenge), with real contain
     const cacheName = `mirror-${PRIVATE_UPSTREAM}`;
 
     test("the upstream refuses an anonymous pull: only an account gets the image there", async () => {
-        const anonymous = ns.run("curl", [
-            "-s",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_code}",
-            "--cacert",
-            upstreamCa.caCertFile,
-            `https://${PRIVATE_UPSTREAM}/v2/team/app/manifests/1`,
-        ]);
-        expect(anonymous.stdout).toBe("401");
+        expect(statusInside(`https://${PRIVATE_UPSTREAM}/v2/team/app/manifests/1`, { ca: upstreamCa })).toBe("401");
     });
 
     test("with the account from mirrorCredentials, containerd pulls through the cache, which logged in and stored the image", async () => {
@@ -621,17 +576,7 @@ describe("an upstream that needs an account (token challenge), with real contain
             // containerd's fallback, the upstream itself, is down too: the image came from the cache.
             const held = await pull(privateRef);
             expect(held.code, held.output).toBe(0);
-            const write = ns.run("curl", [
-                "-s",
-                "-o",
-                "/dev/null",
-                "-w",
-                "%{http_code}",
-                "-X",
-                "POST",
-                `http://127.0.0.1:${CACHE_PORT.private}/v2/team/app/blobs/uploads/`,
-            ]);
-            expect(write.stdout).toBe("405");
+            expect(statusInside(`http://127.0.0.1:${CACHE_PORT.private}/v2/team/app/blobs/uploads/`, { method: "POST" })).toBe("405");
         } finally {
             await startPrivateFront();
         }
