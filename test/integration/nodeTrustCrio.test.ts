@@ -9,16 +9,23 @@
  * no systemd here: `systemctl` is a stand-in on PATH that records its calls ($DSO_ROOT/active-units
  * lists the running units).
  */
-import { spawnSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { registriesConfPath } from "../../components/nodeTrust/files";
 import { type MockRuntime, type RecordedResource, settle, startMockRuntime } from "../../tools/mockRuntime";
 import { pinnedCaddy } from "../support/caddyBinaries";
 import { type ConnectRecorder, inContainersRoot, runAsync, startConnectRecorder } from "../support/nodeTrustClients";
+import {
+    daemonSetConfigDir,
+    freshCrioNode,
+    type NodeScriptTools,
+    nodeScriptTools,
+    runDaemonSetScript,
+    runSshCommands,
+} from "../support/nodeTrustScripts";
 import { makeOciImage, type RealRegistry, skopeoCopy, startRealRegistry } from "../support/realRegistry";
-import { privateDir, removeDir, run, runOk } from "../support/serverProcess";
+import { privateDir, removeDir, run } from "../support/serverProcess";
 
 /** The node's own registries.conf, which node trust never edits. */
 const NODE_REGISTRIES_CONF = 'unqualified-search-registries = ["docker.io"]\n\n[[registry]]\nlocation = "quay.io"\n';
@@ -33,9 +40,8 @@ let proxy: ConnectRecorder;
 let rt: MockRuntime;
 let daemonSetFiles: string;
 let sshCommands: RecordedResource[];
-/** busybox's applets and the systemctl stand-in. */
-let busybox: string;
-let stubs: string;
+/** busybox's applets and the systemctl stand-in, which records its calls. */
+let tools: NodeScriptTools;
 let root: string;
 let pulls = 0;
 
@@ -46,32 +52,17 @@ const read = (file: string) => readFileSync(path.join(root, file), "utf8");
 const systemctlCalls = () => (exists("/systemctl.log") ? read("/systemctl.log").trim().split("\n") : []);
 
 /** A node before node trust: its registries.conf and signature policy, crio running (or not). */
-function freshNode(crioRunning = true): string {
-    const dir = mkdtempSync(path.join(scratch, "node-"));
-    mkdirSync(path.join(dir, "etc/containers"), { recursive: true });
-    writeFileSync(path.join(dir, "etc/containers/registries.conf"), NODE_REGISTRIES_CONF);
-    writeFileSync(path.join(dir, "etc/containers/policy.json"), POLICY);
-    writeFileSync(path.join(dir, "active-units"), crioRunning ? "crio\n" : "");
-    return dir;
-}
+const freshNode = (crioRunning = true) => freshCrioNode(scratch, { registriesConf: NODE_REGISTRIES_CONF, policy: POLICY }, crioRunning);
 
 function runScript(script: string, podUid = "pod-a", files = daemonSetFiles): string {
-    const r = spawnSync(path.join(busybox, "sh"), [path.join(files, script)], {
-        env: { PATH: `${stubs}:${busybox}`, DSO_ROOT: root, POD_UID: podUid },
-        encoding: "utf8",
-    });
+    const r = runDaemonSetScript(tools, files, script, root, { podUid });
     expect(r.status, `${script}: ${r.stderr}`).toBe(0);
     return r.stdout;
 }
 
-function sh(script: string, stdin = "") {
-    const r = spawnSync("/bin/sh", ["-c", script], {
-        env: { ...process.env, PATH: `${stubs}:${process.env.PATH}`, DSO_ROOT: root },
-        input: stdin,
-        encoding: "utf8",
-    });
-    expect(r.status, r.stderr).toBe(0);
-}
+/** The SSH delivery's commands on the node (`create` or `delete`), each succeeding. */
+const sshCommandsRun = (which: "create" | "delete") =>
+    runSshCommands(tools, root, sshCommands, which, (r) => expect(r.status, r.stderr).toBe(0));
 
 /** Environment of the clients: nothing of this machine's user configuration, upstreams through the recorder. */
 function clientEnv(): NodeJS.ProcessEnv {
@@ -128,22 +119,7 @@ function podmanPull(ref: string): Promise<Pull> {
 
 beforeAll(async () => {
     scratch = privateDir("node-trust-crio");
-    busybox = path.join(scratch, "busybox");
-    mkdirSync(busybox);
-    runOk("busybox", ["--install", "-s", busybox]);
-    stubs = path.join(scratch, "stubs");
-    mkdirSync(stubs);
-    writeFileSync(
-        path.join(stubs, "systemctl"),
-        [
-            "#!/bin/sh",
-            'echo "$*" >> "$DSO_ROOT/systemctl.log"',
-            'if [ "$1" = is-active ]; then grep -qx "$3" "$DSO_ROOT/active-units"; exit $?; fi',
-            "exit 0",
-            "",
-        ].join("\n"),
-    );
-    chmodSync(path.join(stubs, "systemctl"), 0o755);
+    tools = nodeScriptTools(scratch, true);
     // The clients' auth file: none of this machine's credentials, and none for the registry (pulls are anonymous).
     writeFileSync(path.join(scratch, "no-auth.json"), '{"auths":{}}\n', { mode: 0o600 });
     // The cluster's registry, whose nodes NodeTrust prepares: the in-cluster sidecar's Caddy.
@@ -192,16 +168,8 @@ beforeAll(async () => {
         namespace: "dso-node-trust",
     });
     await settle();
-    const writeConfigMap = (name: string) => {
-        const dir = path.join(scratch, name);
-        mkdirSync(dir);
-        for (const [key, value] of Object.entries(rt.byName(`${name}-config`).inputs.data as Record<string, string>)) {
-            writeFileSync(path.join(dir, key), value.replaceAll("/dso/config/", `${dir}/`));
-        }
-        return dir;
-    };
-    daemonSetFiles = writeConfigMap("crio");
-    plainHttpFiles = writeConfigMap("crio-plain");
+    daemonSetFiles = daemonSetConfigDir(rt, scratch, "crio");
+    plainHttpFiles = daemonSetConfigDir(rt, scratch, "crio-plain");
     sshCommands = rt.ofType("command:local:Command").filter((c) => c.name.startsWith("crio-node-"));
 }, 180_000);
 
@@ -313,13 +281,11 @@ describe("a CRI-O node and an existing plain-HTTP registry (nodes.insecurePlainH
 describe("a CRI-O node over SSH", () => {
     it("the commands place the files podman pulls with, and their deletes remove them", async () => {
         root = freshNode();
-        for (const c of sshCommands) sh(String(c.rawInputs.create), typeof c.rawInputs.stdin === "string" ? c.rawInputs.stdin : "");
+        sshCommandsRun("create");
         expect(systemctlCalls()).toContain("reload crio");
         expect((await podmanPull("docker.io/library/x:1")).code).toBe(0);
         expect((await podmanPull(`${registry.authority}/team/app:1`)).code).toBe(0);
-        for (const c of [...sshCommands].reverse()) {
-            if (typeof c.rawInputs.delete === "string") sh(c.rawInputs.delete);
-        }
+        sshCommandsRun("delete");
         expect(exists(certsDir())).toBe(false);
         expect(exists(dropIn())).toBe(false);
         expect(read("/etc/containers/registries.conf")).toBe(NODE_REGISTRIES_CONF);

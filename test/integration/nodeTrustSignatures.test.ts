@@ -15,13 +15,21 @@
  */
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { renderSignatureRequirement, SIGNATURE_POLICY_FILE, signaturePolicyFiles } from "../../components/nodeTrust/files";
 import { type MockRuntime, type RecordedResource, settle, startMockRuntime } from "../../tools/mockRuntime";
 import { pinnedCaddy } from "../support/caddyBinaries";
 import { inContainersRoot, runAsync } from "../support/nodeTrustClients";
+import {
+    daemonSetConfigDir,
+    freshCrioNode,
+    type NodeScriptTools,
+    nodeScriptTools,
+    runDaemonSetScript,
+    runSshCommands,
+} from "../support/nodeTrustScripts";
 import { makeOciImage, type RealRegistry, skopeoCopy, startRealRegistry } from "../support/realRegistry";
 import { privateDir, removeDir } from "../support/serverProcess";
 import { supplyChainClient } from "../support/supplyChainTools";
@@ -33,8 +41,8 @@ const IMAGES = { signed: "team/signed:1", unsigned: "team/unsigned:1", otherKey:
 let scratch: string;
 let registry: RealRegistry;
 let rt: MockRuntime;
-let busybox: string;
-let stubs: string;
+/** busybox's applets and the systemctl stand-in. */
+let scriptTools: NodeScriptTools;
 let cimagePull: string;
 let root: string;
 let publicKeyA: string;
@@ -49,22 +57,11 @@ const ref = (image: string) => `${registry.authority}/${image}`;
 const read = (file: string) => readFileSync(path.join(root, file), "utf8");
 const files = () => signaturePolicyFiles(registry.authority);
 
-function freshNode(): string {
-    const dir = mkdtempSync(path.join(scratch, "node-"));
-    mkdirSync(path.join(dir, "etc/containers"), { recursive: true });
-    writeFileSync(path.join(dir, "etc/containers/registries.conf"), 'unqualified-search-registries = ["docker.io"]\n');
-    writeFileSync(path.join(dir, "etc/containers/policy.json"), NODE_POLICY);
-    writeFileSync(path.join(dir, "active-units"), "crio\n");
-    return dir;
-}
+const freshNode = () => freshCrioNode(scratch, { registriesConf: 'unqualified-search-registries = ["docker.io"]\n', policy: NODE_POLICY });
 
 /** A DaemonSet script, with busybox's applets (and the node's tools in `extraPath`, where it has them). */
-function runScript(script: string, dir: string, extraPath: string[] = []) {
-    return spawnSync(path.join(busybox, "sh"), [path.join(dir, script)], {
-        env: { PATH: [stubs, ...extraPath, busybox].join(":"), DSO_ROOT: root, POD_UID: "pod-a" },
-        encoding: "utf8",
-    });
-}
+const runScript = (script: string, dir: string, extraPath: string[] = []) =>
+    runDaemonSetScript(scriptTools, dir, script, root, { extraPath });
 
 function applyOk(dir: string) {
     const r = runScript("apply.sh", dir);
@@ -111,16 +108,7 @@ function podmanPull(image: string) {
 beforeAll(async () => {
     // Short: podman refuses a run root longer than 50 characters.
     scratch = privateDir("sigs");
-    busybox = path.join(scratch, "busybox");
-    mkdirSync(busybox);
-    spawnSync("busybox", ["--install", "-s", busybox]);
-    stubs = path.join(scratch, "stubs");
-    mkdirSync(stubs);
-    writeFileSync(
-        path.join(stubs, "systemctl"),
-        '#!/bin/sh\nif [ "$1" = is-active ]; then grep -qx "$3" "$DSO_ROOT/active-units"; exit $?; fi\nexit 0\n',
-    );
-    chmodSync(path.join(stubs, "systemctl"), 0o755);
+    scriptTools = nodeScriptTools(scratch, false);
     writeFileSync(path.join(scratch, "no-auth.json"), '{"auths":{}}\n', { mode: 0o600 });
     const build = spawnSync("sh", [path.join(__dirname, "../../tools/containersimage/build.sh"), "--quiet"], { encoding: "utf8" });
     if (build.status !== 0) throw new Error(`tools/containersimage/build.sh: ${build.stderr}`);
@@ -162,17 +150,9 @@ beforeAll(async () => {
     new NodeTrustDaemonSet("two-keys", { ...common, ...signatures([publicKeyA, publicKeyB]), namespace: "dso-node-trust" });
     new NodeTrust("crio-node", { ...common, ...signatures([publicKeyA]), connection: { kind: "local", name: "crio-node", sudo: false } });
     await settle();
-    const writeConfigMap = (name: string) => {
-        const dir = path.join(scratch, name);
-        mkdirSync(dir);
-        for (const [key, value] of Object.entries(rt.byName(`${name}-config`).inputs.data as Record<string, string>)) {
-            writeFileSync(path.join(dir, key), value.replaceAll("/dso/config/", `${dir}/`));
-        }
-        return dir;
-    };
-    oneKeyFiles = writeConfigMap("one-key");
-    twoKeyFiles = writeConfigMap("two-keys");
-    noKeyFiles = writeConfigMap("no-keys");
+    oneKeyFiles = daemonSetConfigDir(rt, scratch, "one-key");
+    twoKeyFiles = daemonSetConfigDir(rt, scratch, "two-keys");
+    noKeyFiles = daemonSetConfigDir(rt, scratch, "no-keys");
     sshCommands = rt.ofType("command:local:Command").filter((c) => c.name.startsWith("crio-node-"));
 }, 300_000);
 
@@ -303,20 +283,11 @@ describe("two signing keys (keyDatas)", () => {
 describe("a CRI-O node over SSH", () => {
     it("the commands place the requirement, the pulls follow it, and their deletes give policy.json back", async () => {
         root = freshNode();
-        const sh = (script: string, stdin = "") => {
-            const r = spawnSync("/bin/sh", ["-c", script], {
-                env: { ...process.env, PATH: `${stubs}:${process.env.PATH}`, DSO_ROOT: root },
-                input: stdin,
-                encoding: "utf8",
-            });
-            expect(r.status, r.stderr).toBe(0);
-        };
-        for (const c of sshCommands) sh(String(c.rawInputs.create), typeof c.rawInputs.stdin === "string" ? c.rawInputs.stdin : "");
+        const succeeds = (r: { status: number | null; stderr: string }) => expect(r.status, r.stderr).toBe(0);
+        runSshCommands(scriptTools, root, sshCommands, "create", succeeds);
         expect((await imagePull(IMAGES.signed)).code).toBe(0);
         expect((await imagePull(IMAGES.unsigned)).code).not.toBe(0);
-        for (const c of [...sshCommands].reverse()) {
-            if (typeof c.rawInputs.delete === "string") sh(c.rawInputs.delete);
-        }
+        runSshCommands(scriptTools, root, sshCommands, "delete", succeeds);
         expect(read(SIGNATURE_POLICY_FILE)).toBe(NODE_POLICY);
         expect(existsSync(path.join(root, files().registriesD))).toBe(false);
     });
