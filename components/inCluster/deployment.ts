@@ -263,7 +263,9 @@ export function renderDeployment(spec: InClusterSpec): K8sObject {
                     serviceAccountName: IN_CLUSTER.name,
                     automountServiceAccountToken: false,
                     enableServiceLinks: false,
-                    securityContext: restrictedPod(shared ? undefined : IN_CLUSTER.uid),
+                    // fsGroup with every storage: the kubelet then gives the pod's group the TLS Secret's files
+                    // (0400, root's otherwise), which the front reads as the pod's user.
+                    securityContext: restrictedPod(IN_CLUSTER.uid),
                     containers,
                     volumes,
                     // Uploads in flight get time to finish before the pod stops.

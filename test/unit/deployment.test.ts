@@ -145,6 +145,16 @@ describe("storage", () => {
         expect(pod.securityContext.fsGroup).toBe(IN_CLUSTER.uid);
     });
 
+    test.each(["filesystem", "s3"] as const)(
+        "%s: the pod's group owns the TLS Secret's files (0400, the kubelet's root's without it), so the front reads its key",
+        (kind) => {
+            const pod = get(renderInClusterObjects(baseSpec(kind === "s3" ? { storage: s3 } : {})), "Deployment", "registry").spec.template
+                .spec;
+            expect(pod.volumes.find((v: any) => v.name === "tls").secret.defaultMode).toBe(0o400);
+            expect(pod.securityContext.fsGroup).toBe(IN_CLUSTER.uid);
+        },
+    );
+
     test("s3: no PVC, credentials from the registry-s3 Secret, rolling updates", () => {
         const objects = renderInClusterObjects(baseSpec({ storage: s3 }));
         expect(find(objects, "PersistentVolumeClaim", "registry-data")).toBeUndefined();
