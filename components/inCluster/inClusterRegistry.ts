@@ -35,7 +35,7 @@ import {
     DEFAULT_STORAGE_SIZE,
 } from "../shared/defaults";
 import type { DistributionSettings } from "../shared/distributionSettings";
-import { type IngressController, METRICS_PORTS } from "../shared/facts";
+import { type IngressController, METRICS_PORTS, registryAuthority } from "../shared/facts";
 import { withFormerType } from "../shared/formerType";
 import { frontDefaults, frontUsers, type RegistryFront, type WithFrontDefaults } from "../shared/front";
 import type { K8sObject } from "../shared/k8sObject";
@@ -82,8 +82,15 @@ export type InClusterRegistryStorage =
 
 /** The registry in the cluster: the front contract every placement takes (accounts, pull auth, deletes, allowlist), and what runs in the cluster. */
 export interface InClusterRegistryArgs extends RegistryFront {
-    /** Host name clients use (no port: the ingress serves 443). */
+    /** Host name clients use (no port: the Ingress or Gateway matches the name alone). */
     readonly host: string;
+    /**
+     * The port clients reach the ingress on, as they write it in image names: 443 unless the ingress is
+     * published elsewhere (a load balancer's or a node port's mapping). The token realm and the KEP-1755
+     * ConfigMap name it.
+     * @default 443
+     */
+    readonly port?: number;
     /**
      * Namespace of the registry's objects; created by the component.
      * @default "dso"
@@ -187,9 +194,10 @@ export interface InClusterMavenArgs extends RegistryMaven {
 /** `InClusterRegistryArgs` with every default applied: what the component builds from (`inClusterRegistryDefaults`). */
 export type InClusterRegistryArgsWithDefaults = Omit<
     WithFrontDefaults<InClusterRegistryArgs>,
-    "namespace" | "images" | "storage" | "ui" | "garbageCollection" | "replicas" | "publishLocalRegistryHosting" | "monitoring"
+    "namespace" | "port" | "images" | "storage" | "ui" | "garbageCollection" | "replicas" | "publishLocalRegistryHosting" | "monitoring"
 > & {
     readonly namespace: string;
+    readonly port: number;
     readonly images: { readonly registry: string; readonly caddy: string; readonly ui: string; readonly kubectl: string };
     readonly storage: Exclude<InClusterRegistryStorage, { readonly kind: "filesystem" }> | FilesystemStorageSettings;
     readonly ui: { readonly enabled: boolean };
@@ -213,6 +221,7 @@ export function inClusterRegistryDefaults(args: InClusterRegistryArgs): InCluste
     return {
         ...given,
         namespace: args.namespace ?? DEFAULT_IN_CLUSTER_NAMESPACE,
+        port: args.port ?? 443,
         images: {
             registry: args.images?.registry ?? DEFAULT_IMAGES.registry,
             caddy: args.images?.caddy ?? DEFAULT_IMAGES.caddy,
@@ -243,6 +252,8 @@ export function inClusterRegistryDefaults(args: InClusterRegistryArgs): InCluste
 /** The sidecar's policy: the shared policy, placed behind the ingress on plain HTTP inside the pod. */
 export function sidecarPolicy(args: {
     readonly host: string;
+    /** The port clients write after the host: 443 (the default) unless the ingress is published elsewhere. */
+    readonly port?: number;
     readonly requiresAuthForPull: boolean;
     readonly deletesEnabled: boolean;
     /** With filesystem storage the PVC is mounted read-only into Caddy, which serves blob downloads from it. */
@@ -278,8 +289,8 @@ export function sidecarPolicy(args: {
     return {
         siteAddress: args.host,
         port: IN_CLUSTER.servicePort,
-        // Clients reach the sidecar as https://<host> (the ingress, or the TLS Service on 443).
-        publicAuthority: args.host,
+        // Clients reach the sidecar as https://<host>[:<port>] (the ingress, or the TLS Service on 443 inside pods).
+        publicAuthority: registryAuthority(args.host, args.port ?? 443),
         tls: { kind: "plain-http" },
         upstream: IN_CLUSTER.registryAddr,
         requiresAuthForPull: args.requiresAuthForPull,
@@ -484,6 +495,7 @@ function renderPodFiles(
     const policy = sidecarPolicy({
         overlap: overlap !== undefined,
         host: args.host,
+        port: args.port,
         requiresAuthForPull: args.requiresAuthForPull,
         deletesEnabled: args.deletes.api,
         storage: args.storage.kind,
@@ -598,6 +610,7 @@ function inClusterSpec(
     return {
         namespace: args.namespace,
         host: args.host,
+        port: args.port,
         ingressClass: args.ingressClass,
         ingressController: args.ingressController,
         ...(args.gateway ? { gateway: args.gateway } : {}),

@@ -7,6 +7,7 @@ import { loginIngressAnnotations, traefikCredentialsRule, traefikLoginRateLimit 
 import { ANONYMOUS_TOKEN, TOKEN_PATH } from "../accessPolicy/policy";
 import { UI_PATH } from "../registryUi/environment";
 import { renderUiObjects } from "../registryUi/kubernetes";
+import { registryAuthority } from "../shared/facts";
 import type { K8sObject } from "../shared/k8sObject";
 import { labels, meta, selector } from "./k8sHelpers";
 import { IN_CLUSTER, type InClusterSpec } from "./spec";
@@ -330,8 +331,8 @@ export function renderLoginIngress(spec: IngressSpec): K8sObject | undefined {
 export function renderLocalRegistryHosting(spec: InClusterSpec): K8sObject | undefined {
     if (!spec.publishLocalRegistryHosting) return undefined;
     const body = [
-        `host: ${JSON.stringify(spec.host)}`,
-        `hostFromContainerRuntime: ${JSON.stringify(spec.host)}`,
+        `host: ${JSON.stringify(registryAuthority(spec.host, spec.port))}`,
+        `hostFromContainerRuntime: ${JSON.stringify(registryAuthority(spec.host, spec.port))}`,
         `hostFromClusterNetwork: ${JSON.stringify(`${IN_CLUSTER.name}.${spec.namespace}.svc:${IN_CLUSTER.servicePort}`)}`,
         "",
     ].join("\n");

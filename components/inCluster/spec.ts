@@ -110,6 +110,8 @@ export interface InClusterSpec {
     readonly namespace: string;
     /** Host name clients use; the Ingress serves it. */
     readonly host: string;
+    /** The port clients write after it: 443 unless the ingress is published elsewhere. */
+    readonly port: number;
     /**
      * IngressClass of the Ingresses; unset, they name none and the API server gives each the cluster's
      * default class when it creates it (an Ingress that exists keeps its class: inClusterObjectPlan).

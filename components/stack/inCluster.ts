@@ -24,6 +24,7 @@ export function defineInClusterRegistry(
     const { inCluster } = r;
     const component = new InClusterRegistry("registry", {
         host: cr.host,
+        port: cr.port,
         requiresAuthForPull: cr.requiresAuthForPull,
         mirrorsRequireAuth: d.pullCredentials?.cachesNeedCredentials ?? false,
         namespace: inCluster.namespace,

@@ -12,6 +12,7 @@ export function baseSpec(overrides: Partial<InClusterSpec> = {}): InClusterSpec 
     return {
         namespace: "dso",
         host: "registry-dso.jmann.local",
+        port: 443,
         ingressClass: "public",
         ingressController: "nginx",
         tls: { kind: "secret", certPem: "CERT-PEM", keyPem: "KEY-PEM-VALUE" },

@@ -392,6 +392,20 @@ describe("validation", () => {
         expect(renderSidecarCaddyfile(policy).includes("route @blob")).toBe(blobFiles !== undefined);
     });
 
+    test.each([
+        [443, "{dso_client_scheme}://registry-dso.jmann.local/v2/token"],
+        [8443, "{dso_client_scheme}://registry-dso.jmann.local:8443/v2/token"],
+    ])("the token realm is the address clients write, port %i", (port, realm) => {
+        const policy = sidecarPolicy({
+            host: "registry-dso.jmann.local",
+            port,
+            requiresAuthForPull: false,
+            deletesEnabled: false,
+            storage: "filesystem",
+        });
+        expect(renderSidecarCaddyfile(policy)).toContain(`realm="${realm}"`);
+    });
+
     test("behind a Gateway the plain-HTTP site enforces the allowlist on the client a trusted proxy names; the TLS site has none", () => {
         const policy = sidecarPolicy({
             host: "registry-dso.jmann.local",

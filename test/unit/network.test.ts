@@ -113,6 +113,14 @@ describe("KEP-1755 local-registry-hosting", () => {
         });
     });
 
+    test("names the port clients write when the ingress is published on another (containerRegistry.port)", () => {
+        const cm = get(renderInClusterObjects(baseSpec({ port: 8443 })), "ConfigMap", "local-registry-hosting");
+        expect(YAML.parse(cm.data["localRegistryHosting.v1"])).toMatchObject({
+            host: "registry-dso.jmann.local:8443",
+            hostFromContainerRuntime: "registry-dso.jmann.local:8443",
+        });
+    });
+
     test("not published when turned off", () => {
         expect(
             find(renderInClusterObjects(baseSpec({ publishLocalRegistryHosting: false })), "ConfigMap", "local-registry-hosting"),

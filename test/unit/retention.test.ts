@@ -246,6 +246,7 @@ describe("in the cluster", () => {
     const spec = (retention?: Retention, replicas = 1): InClusterSpec => ({
         namespace: "dso",
         host: "registry-dso.jmann.local",
+        port: 443,
         ingressClass: "public",
         ingressController: "nginx",
         tls: { kind: "secret", certPem: "CERT", keyPem: "KEY" },
