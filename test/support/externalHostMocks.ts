@@ -220,14 +220,21 @@ export function stubbedShell() {
 }
 
 /**
- * A `dockerAnswer` for `stubbedShell` where each container of `names` exists and is someone else's: it
- * carries no label dso-registry.spec (its formatted `inspect` prints an empty label, or its image and
- * creation for other formats). No other container exists, as with the default answer.
+ * A `dockerAnswer` for `stubbedShell` where the containers `labels` names exist, each with its label
+ * dso-registry.spec; an empty one is someone else's container, which carries no such label (its other
+ * formatted `inspect`s print its image and creation). No other container exists, as with the default answer.
  */
-export function foreignContainers(...names: readonly string[]): string {
+export function containersAnswer(labels: Readonly<Record<string, string>>): string {
+    const known = Object.entries(labels).map(
+        ([name, label]) =>
+            `${name}) case "$*" in *Labels*) echo '${label}' ;; *) echo 'someone/app:1, created 2026-01-02T03:04:05Z' ;; esac; exit 0 ;;`,
+    );
     return [
         'for arg; do last=$arg; done; case "$1" in inspect)',
-        `case "$last" in ${names.join("|")}) case "$*" in *Labels*) echo ;; *) echo 'someone/app:1, created 2026-01-02T03:04:05Z' ;; esac; exit 0 ;; esac;`,
+        `case "$last" in ${known.join(" ")} esac;`,
         'case "$2" in -f|--format) ;; *) exit 1 ;; esac ;; esac',
     ].join(" ");
 }
+
+/** A `dockerAnswer` where each container of `names` exists and is someone else's (containersAnswer). */
+export const foreignContainers = (...names: readonly string[]): string => containersAnswer(Object.fromEntries(names.map((n) => [n, ""])));

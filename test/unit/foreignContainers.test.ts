@@ -11,7 +11,7 @@ import * as path from "node:path";
 import { describe, expect, test } from "vitest";
 import { MAVEN_CONTAINER, MAVEN_TMPFILES_ENTRY, mavenContainerDeleteScript } from "../../components/externalHost/mavenScripts";
 import { defaultHostLayout } from "../../components/externalHost/scripts";
-import { foreignContainers, hostsUnderMocks } from "../support/externalHostMocks";
+import { containersAnswer, foreignContainers, hostsUnderMocks } from "../support/externalHostMocks";
 
 const { command, runStubbed } = hostsUnderMocks();
 
@@ -29,22 +29,32 @@ describe("a container of the stack's name that the stack did not make", () => {
         expect(calls.filter((c) => c.includes(" restore "))).toEqual([]);
     });
 
-    test("is kept by the Maven backend's delete, with its socket directory and boot-time entry", () => {
+    test("is kept by the Maven backend's delete, with its socket directory and boot-time entry; the stack's own goes with them", () => {
         const layout = defaultHostLayout("/srv/data/registry");
-        const { status, calls, stdout, root } = runStubbed(mavenContainerDeleteScript(layout), ["docker"], {
-            dockerAnswer: foreignContainers(MAVEN_CONTAINER),
-            prepare: (r) => {
-                mkdirSync(path.join(r, layout.mavenSocketDir), { recursive: true });
-                mkdirSync(path.dirname(path.join(r, MAVEN_TMPFILES_ENTRY)), { recursive: true });
-                writeFileSync(path.join(r, MAVEN_TMPFILES_ENTRY), "d /run/dso-registry-maven\n");
-            },
-        });
-        expect(status).toBe(0);
-        expect(stdout).toBe(
+        const deleteWith = (dockerAnswer: string) =>
+            runStubbed(mavenContainerDeleteScript(layout), ["docker"], {
+                dockerAnswer,
+                prepare: (r) => {
+                    mkdirSync(path.join(r, layout.mavenSocketDir), { recursive: true });
+                    mkdirSync(path.dirname(path.join(r, MAVEN_TMPFILES_ENTRY)), { recursive: true });
+                    writeFileSync(path.join(r, MAVEN_TMPFILES_ENTRY), "d /run/dso-registry-maven\n");
+                },
+            });
+        const left = (root: string) => [layout.mavenSocketDir, MAVEN_TMPFILES_ENTRY].map((f) => existsSync(path.join(root, f)));
+
+        const kept = deleteWith(foreignContainers(MAVEN_CONTAINER));
+        expect(kept.status).toBe(0);
+        expect(kept.stdout).toBe(
             `kept container ${MAVEN_CONTAINER}: this stack did not make it (it has no label dso-registry.spec); it is yours to remove\n`,
         );
-        expect(calls.filter((c) => c.startsWith("docker rm "))).toEqual([]);
-        expect(existsSync(path.join(root, layout.mavenSocketDir))).toBe(true);
-        expect(existsSync(path.join(root, MAVEN_TMPFILES_ENTRY))).toBe(true);
+        expect(kept.calls.filter((c) => c.startsWith("docker rm "))).toEqual([]);
+        expect(left(kept.root)).toEqual([true, true]);
+
+        // The stack's own, labelled, goes as before.
+        const removed = deleteWith(containersAnswer({ [MAVEN_CONTAINER]: "maven-spec" }));
+        expect(removed.status).toBe(0);
+        expect(removed.calls).toContain(`docker rm -f ${MAVEN_CONTAINER}`);
+        expect(removed.stdout).toBe(`removed container ${MAVEN_CONTAINER} and its socket\n`);
+        expect(left(removed.root)).toEqual([false, false]);
     });
 });
