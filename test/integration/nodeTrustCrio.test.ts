@@ -21,6 +21,7 @@ import {
     freshCrioNode,
     type NodeScriptTools,
     nodeScriptTools,
+    podmanPullArgs,
     runDaemonSetScript,
     runSshCommands,
 } from "../support/nodeTrustScripts";
@@ -100,20 +101,7 @@ function skopeoPull(ref: string): Promise<Pull> {
 /** `podman pull <ref>` with the node's /etc/containers and a private store. */
 function podmanPull(ref: string): Promise<Pull> {
     const store = path.join(scratch, `podman-${++pulls}`);
-    const [command, args] = inContainersRoot(root, "podman", [
-        "--root",
-        path.join(store, "root"),
-        "--runroot",
-        path.join(store, "run"),
-        "--tmpdir",
-        path.join(store, "tmp"),
-        "--storage-driver",
-        "vfs",
-        "--events-backend",
-        "none",
-        "pull",
-        ref,
-    ]);
+    const [command, args] = inContainersRoot(root, "podman", podmanPullArgs(store, ref, true));
     return recorded(() => runAsync(command, args, clientEnv()));
 }
 

@@ -27,6 +27,7 @@ import {
     freshCrioNode,
     type NodeScriptTools,
     nodeScriptTools,
+    podmanPullArgs,
     runDaemonSetScript,
     runSshCommands,
 } from "../support/nodeTrustScripts";
@@ -90,18 +91,7 @@ function skopeoPull(image: string) {
 
 function podmanPull(image: string) {
     const store = path.join(scratch, `podman-${++pulls}`);
-    const [command, args] = inContainersRoot(root, "podman", [
-        "--root",
-        path.join(store, "root"),
-        "--runroot",
-        path.join(store, "run"),
-        "--storage-driver",
-        "vfs",
-        "--events-backend",
-        "none",
-        "pull",
-        ref(image),
-    ]);
+    const [command, args] = inContainersRoot(root, "podman", podmanPullArgs(store, ref(image), false));
     return runAsync(command, args, clientEnv());
 }
 

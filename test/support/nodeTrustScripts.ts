@@ -8,7 +8,8 @@
  * - `daemonSetConfigDir`: the DaemonSet's ConfigMap, as NodeTrustDaemonSet renders it under Pulumi's mocks,
  *   written to a directory that stands for the pod's /dso/config/;
  * - `runDaemonSetScript` and `runSshCommands`: the scripts as the pod runs them, and the SSH delivery's
- *   commands as the node's root runs them.
+ *   commands as the node's root runs them;
+ * - `podmanPullArgs`: podman's arguments for a pull into a store of its own.
  */
 import { type SpawnSyncReturns, spawnSync } from "node:child_process";
 import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
@@ -116,4 +117,21 @@ export function runSshCommands(
             if (typeof c.rawInputs.delete === "string") run(c.rawInputs.delete, "");
         }
     }
+}
+
+/** podman's arguments for `pull ref` into the private store `store` (vfs, no events), its temporary files there too with `withTmpdir`. */
+export function podmanPullArgs(store: string, ref: string, withTmpdir: boolean): string[] {
+    return [
+        "--root",
+        path.join(store, "root"),
+        "--runroot",
+        path.join(store, "run"),
+        ...(withTmpdir ? ["--tmpdir", path.join(store, "tmp")] : []),
+        "--storage-driver",
+        "vfs",
+        "--events-backend",
+        "none",
+        "pull",
+        ref,
+    ];
 }
