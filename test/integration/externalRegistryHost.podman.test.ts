@@ -16,107 +16,51 @@
  * Podman is configured as this machine needs (podmanHost.ts says what and why). The Docker engine runs
  * the same commands in externalRegistryHost.scripts.test.ts.
  */
-import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { renderUsersFile } from "../../components/accessPolicy/usersFile";
 import { METRICS_RELAY_CONTAINER } from "../../components/externalHost/metricsRelay";
 import { FRONT_CONTAINER } from "../../components/externalHost/scripts";
-import { placeFileScript } from "../../components/shared/hostAccess";
 import { DEPLOYED_REGISTRY_IMAGE } from "../support/distributionBinaries";
-import { type OciArchives, pinnedCaddyImage, registryImage } from "../support/dockerImages";
-import { type PodmanEngine, usePodman } from "../support/podmanHost";
-import {
-    PROD_HOST,
-    type ProdHostSynth,
-    prodFrontCaddyfile,
-    prodHostSynth,
-    prodLayout,
-    prodPaths,
-    REGISTRY_CONFIG_FILES,
-} from "../support/prodHostSynth";
-import { makeAccount, makeOciImage, makeTestCa, type TestAccount, writeAuthFile } from "../support/realRegistry";
-import { privateDir, removeDir } from "../support/serverProcess";
-import { type SshServer, startSshServer } from "../support/sshServer";
-import { startTestHost, type TestHost } from "../support/testHost";
+import { pinnedCaddyImage, registryImage } from "../support/dockerImages";
+import { PROD_CONTAINER as CONTAINER, type PodmanProdHost, startPodmanProdHost } from "../support/podmanHost";
+import { PROD_HOST as HOST, prodLayout as layout, prodFrontCaddyfile, REGISTRY_CONFIG_FILES } from "../support/prodHostSynth";
+import { makeAccount, makeOciImage } from "../support/realRegistry";
 
-const HOST = PROD_HOST;
-const layout = prodLayout;
-const paths = prodPaths;
-const CONTAINER = "dso-registry";
-
-let host: TestHost;
-let engine: PodmanEngine;
-let ssh: SshServer;
-let scratch: string;
-let synth: ProdHostSynth;
-let push: TestAccount;
+let prod: PodmanProdHost;
 
 /** A command script the synth wrote for the registry host, as the `deploy` login runs it (`sudo -n` kept). */
-const synthCommand = (name: string) => synth.command(name);
-
-function runOk(script: string, stdin = ""): string {
-    const result = ssh.runScript(script, stdin);
-    if (result.code !== 0) throw new Error(`script failed (${result.code}):\n${result.stdout}\n${result.stderr}`);
-    return result.stdout.trim();
-}
-
-/** Places a file the way the synth's own write command does (stdin carries the body). */
-const placeAsSynth = (resource: string, body: string) => runOk(synthCommand(`registry-host-${resource}-write.create`), body);
-
-/** `podman inspect` of a container as JSON, or undefined when there is none. */
-function inspect(name = CONTAINER): Record<string, any> | undefined {
-    const result = engine.podman(["container", "inspect", name]);
-    return result.code === 0 ? JSON.parse(result.stdout)[0] : undefined;
-}
+const synthCommand = (name: string) => prod.synth.command(name);
+const runOk = (script: string, stdin?: string) => prod.runOk(script, stdin);
+const placeAsSynth = (resource: string, body: string) => prod.placeAsSynth(resource, body);
+const inspect = (name?: string) => prod.inspect(name);
+const status = (url: string) => prod.status(url);
+const skopeo = (args: readonly string[]) => prod.skopeo(args);
 
 /** Names of the containers Podman runs on the host, sorted. */
-const running = () => engine.podmanOk(["ps", "--format", "{{.Names}}"]).split("\n").filter(Boolean).sort();
-
-/** The HTTP status of a GET from the host itself; "000" when nothing answers. */
-const status = (url: string) => host.run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5", url]).stdout;
-
-/** skopeo on the host (its /etc/hosts names the front, its trust store holds the test CA); no auth file unless given. */
-function skopeo(args: readonly string[]) {
-    return host.run("skopeo", ["--insecure-policy", ...args], {
-        env: { ...process.env, REGISTRY_AUTH_FILE: path.join(scratch, "no-auth.json") },
-    });
-}
+const running = () => prod.engine.podmanOk(["ps", "--format", "{{.Names}}"]).split("\n").filter(Boolean).sort();
 
 beforeAll(async () => {
-    synth = prodHostSynth();
-
-    scratch = privateDir("podman-host");
-    const ca = makeTestCa(path.join(scratch, "tls"), [HOST]);
-    const archives: OciArchives = { archiveDir: path.join(scratch, "images") };
-    const images = [registryImage(archives), pinnedCaddyImage(archives)];
+    prod = await startPodmanProdHost({
+        name: "podman-host",
+        prefix: "pm",
+        subnet: "198.19.224.0/20",
+        images: (archives) => [registryImage(archives), pinnedCaddyImage(archives)],
+    });
     // The images the synth's scripts run: the registry's, and Caddy's for the front and the metrics relay.
     const run = synthCommand("registry-host-container-run.create");
-    expect(run).toContain(`REGISTRY_IMAGE='\\''${images[0]}'\\''`);
-    expect(run).toContain(`RELAY_IMAGE='\\''${images[1]}'\\''`);
-    expect(synthCommand("registry-host-caddy-reload.create")).toContain(`FRONT_IMAGE='\\''${images[1]}'\\''`);
-
-    host = await startTestHost({ prefix: "pm", subnet: "198.19.224.0/20", hosts: ["registry-01.dso.example.com", HOST] });
-    host.addUser("deploy");
-    // The host's system trust store holds the test CA, as it would hold the ACME CA's root.
-    host.trust(ca.caCertPem);
-    engine = usePodman(host, archives, images);
-    ssh = await startSshServer({ netns: host, user: "deploy", privateRoot: false });
-    runOk(placeFileScript({ path: paths.tlsCert, mode: "0644" }, true), readFileSync(ca.serverCertFile, "utf8"));
-    runOk(placeFileScript({ path: paths.tlsKey, mode: "0600" }, true), readFileSync(ca.serverKeyFile, "utf8"));
-    push = makeAccount("jenkins-push");
+    expect(run).toContain(`REGISTRY_IMAGE='\\''${prod.images[0]}'\\''`);
+    expect(run).toContain(`RELAY_IMAGE='\\''${prod.images[1]}'\\''`);
+    expect(synthCommand("registry-host-caddy-reload.create")).toContain(`FRONT_IMAGE='\\''${prod.images[1]}'\\''`);
 });
 
 afterAll(async () => {
-    await ssh?.stop();
-    await engine?.stop();
-    await host?.destroy();
-    if (scratch) removeDir(scratch);
+    await prod?.stop();
 });
 
 describe("the external host's scripts on a host with Podman and no Docker", () => {
     test("the login's shell finds podman and no docker", () => {
-        expect(ssh.runScript("command -v docker").code).not.toBe(0);
+        expect(prod.run("command -v docker").code).not.toBe(0);
         expect(runOk("command -v podman")).toBe("/usr/bin/podman");
     });
 
@@ -132,9 +76,9 @@ describe("the external host's scripts on a host with Podman and no Docker", () =
 
     test("the registry and its metrics relay run from Podman, the front starts and takes a reload, and the post-deploy check passes", () => {
         for (const [resource, hostPath] of REGISTRY_CONFIG_FILES) {
-            expect(placeAsSynth(resource, synth.file(hostPath))).toMatch(/^changed /);
+            expect(placeAsSynth(resource, prod.synth.file(hostPath))).toMatch(/^changed /);
         }
-        placeAsSynth("caddy-users-push", renderUsersFile("push", [push]));
+        placeAsSynth("caddy-users-push", renderUsersFile("push", [prod.push]));
         placeAsSynth("caddy-users-pull", renderUsersFile("pull", [makeAccount("cluster-pull")]));
         placeAsSynth("caddy-caddyfile", prodFrontCaddyfile());
 
@@ -177,24 +121,11 @@ describe("the external host's scripts on a host with Podman and no Docker", () =
     });
 
     test("through the front: the push account pushes, an anonymous client pulls the same image, an anonymous push is refused", () => {
-        const image = makeOciImage(path.join(scratch, "app"), 32 * 1024, "1");
-        const digestFile = path.join(scratch, "pushed.digest");
-        const pushed = skopeo([
-            "copy",
-            "--retry-times",
-            "0",
-            "--dest-authfile",
-            writeAuthFile(scratch, HOST, push),
-            "--digestfile",
-            digestFile,
-            image.ref,
-            `docker://${HOST}/team/app:1`,
-        ]);
-        expect(pushed.code, pushed.stderr).toBe(0);
-        const digest = readFileSync(digestFile, "utf8").trim();
+        const image = makeOciImage(path.join(prod.scratch, "app"), 32 * 1024, "1");
+        const digest = prod.pushImage("team/app", "1", image);
         // Podman itself pulls it back anonymously (root's auth file on the host holds no login).
-        engine.podmanOk(["pull", "--quiet", `${HOST}/team/app:1`]);
-        expect(engine.podmanOk(["image", "inspect", "--format", "{{.Digest}}", `${HOST}/team/app:1`])).toBe(digest);
+        prod.engine.podmanOk(["pull", "--quiet", `${HOST}/team/app:1`]);
+        expect(prod.engine.podmanOk(["image", "inspect", "--format", "{{.Digest}}", `${HOST}/team/app:1`])).toBe(digest);
 
         const anonymous = skopeo(["copy", "--retry-times", "0", "--dest-no-creds", image.ref, `docker://${HOST}/team/app:anonymous`]);
         expect(anonymous.code).not.toBe(0);
@@ -225,7 +156,7 @@ describe("the external host's scripts on a host with Podman and no Docker", () =
             `removed container ${METRICS_RELAY_CONTAINER}\nremoved container ${CONTAINER}`,
         );
         expect(runOk(synthCommand("registry-host-caddy-reload.delete"))).toBe("removed the front (caddy) and its site");
-        expect(engine.podmanOk(["ps", "--all", "--format", "{{.Names}}"])).toBe("");
+        expect(prod.engine.podmanOk(["ps", "--all", "--format", "{{.Names}}"])).toBe("");
         expect([inspect(), inspect(METRICS_RELAY_CONTAINER), inspect(FRONT_CONTAINER)]).toEqual([undefined, undefined, undefined]);
     });
 });

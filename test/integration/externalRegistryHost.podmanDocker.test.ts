@@ -21,7 +21,7 @@
  * stand-in image (joxit/docker-registry-ui cannot be pulled here), as in externalRegistryHost.scripts.test.ts.
  */
 import { randomBytes } from "node:crypto";
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { renderUsersFile } from "../../components/accessPolicy/usersFile";
@@ -35,30 +35,22 @@ import {
     UI_HOST_PORT,
     uiContainerScript,
 } from "../../components/externalHost/scripts";
-import { placeFileScript, privileged } from "../../components/shared/hostAccess";
+import { privileged } from "../../components/shared/hostAccess";
 import { DEPLOYED_REGISTRY_IMAGE, UPSTREAM_REGISTRY } from "../support/distributionBinaries";
-import { type OciArchives, pinnedCaddyImage, registryImage, uiStandInImage } from "../support/dockerImages";
-import { type PodmanEngine, usePodman } from "../support/podmanHost";
+import { pinnedCaddyImage, registryImage, uiStandInImage } from "../support/dockerImages";
+import { PROD_CONTAINER as CONTAINER, type PodmanProdHost, startPodmanProdHost } from "../support/podmanHost";
 import {
-    PROD_HOST,
-    type ProdHostSynth,
+    PROD_HOST as HOST,
+    prodLayout as layout,
+    prodPaths as paths,
     prodFrontCaddyfile,
-    prodHostSynth,
-    prodLayout,
-    prodPaths,
     REGISTRY_CONFIG_FILES,
 } from "../support/prodHostSynth";
-import { makeAccount, makeOciImage, makeTestCa, type TestAccount, writeAuthFile } from "../support/realRegistry";
-import { privateDir, removeDir, type ServerProcess } from "../support/serverProcess";
+import { makeAccount, makeOciImage } from "../support/realRegistry";
+import type { ServerProcess } from "../support/serverProcess";
 import { type SftpTarget, startSftpTarget } from "../support/sftpTarget";
 import { CADDY_USER, socketRequestAs } from "../support/socketRequest";
-import { type SshServer, startSshServer } from "../support/sshServer";
-import { startTestHost, type TestHost } from "../support/testHost";
 
-const HOST = PROD_HOST;
-const layout = prodLayout;
-const paths = prodPaths;
-const CONTAINER = "dso-registry";
 /** The synth's cache run here, and where it keeps its files, socket and storage on the host. */
 const CACHE = "ghcr.io";
 const CACHE_CONTAINER = `dso-registry-mirror-${CACHE}`;
@@ -69,62 +61,18 @@ const UPSTREAM_PORT = 5300;
 const REPORTER = "/usr/local/sbin/dso-registry-report";
 const PRUNE_SCRIPT = "/usr/local/sbin/dso-registry-mirror-prune";
 
-let host: TestHost;
-let engine: PodmanEngine;
-let ssh: SshServer;
-let scratch: string;
-let synth: ProdHostSynth;
-let push: TestAccount;
+let prod: PodmanProdHost;
 let backupMachine: SftpTarget;
 let upstream: ServerProcess;
 let upstreamUrl: string;
 
-function run(script: string, stdin = "") {
-    return ssh.runScript(script, stdin);
-}
-function runOk(script: string, stdin = ""): string {
-    const result = run(script, stdin);
-    if (result.code !== 0) throw new Error(`script failed (${result.code}):\n${result.stdout}\n${result.stderr}`);
-    return result.stdout.trim();
-}
-
-/** Places a file the way the synth's own write command does (stdin carries the body). */
-const placeAsSynth = (resource: string, body: string) => runOk(synth.command(`registry-host-${resource}-write.create`), body);
-
-/** `podman inspect` of a container as JSON, or undefined when there is none. */
-function inspect(name = CONTAINER): Record<string, any> | undefined {
-    const result = engine.podman(["container", "inspect", name]);
-    return result.code === 0 ? JSON.parse(result.stdout)[0] : undefined;
-}
-
-/** The HTTP status of a GET from the host itself; "000" when nothing answers. */
-const status = (url: string) => host.run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5", url]).stdout;
-
-/** skopeo on the host (its /etc/hosts names the front, its trust store holds the test CA); no auth file unless given. */
-function skopeo(args: readonly string[]) {
-    return host.run("skopeo", ["--insecure-policy", ...args], {
-        env: { ...process.env, REGISTRY_AUTH_FILE: path.join(scratch, "no-auth.json") },
-    });
-}
-
-/** Pushes a new image through the front with the push account; returns its digest. */
-function pushImage(repository: string, tag: string): string {
-    const image = makeOciImage(path.join(scratch, "images-pushed", `${repository}-${tag}`.replaceAll("/", "_")), 32 * 1024, tag);
-    const digestFile = path.join(scratch, "pushed.digest");
-    const pushed = skopeo([
-        "copy",
-        "--retry-times",
-        "0",
-        "--dest-authfile",
-        writeAuthFile(scratch, HOST, push),
-        "--digestfile",
-        digestFile,
-        image.ref,
-        `docker://${HOST}/${repository}:${tag}`,
-    ]);
-    if (pushed.code !== 0) throw new Error(`push of ${repository}:${tag} failed\n${pushed.stderr}`);
-    return readFileSync(digestFile, "utf8").trim();
-}
+const run = (script: string, stdin?: string) => prod.run(script, stdin);
+const runOk = (script: string, stdin?: string) => prod.runOk(script, stdin);
+const placeAsSynth = (resource: string, body: string) => prod.placeAsSynth(resource, body);
+const inspect = (name?: string) => prod.inspect(name);
+const status = (url: string) => prod.status(url);
+const skopeo = (args: readonly string[]) => prod.skopeo(args);
+const pushImage = (repository: string, tag: string) => prod.pushImage(repository, tag);
 
 /** Whether `repository:tag` reads anonymously through the front (skopeo inspect), with its digest. */
 function anonymousDigest(repository: string, tag: string): string {
@@ -148,7 +96,7 @@ function withBackupMachine(script: string): string {
 
 /** A series the job reporter left for node_exporter's textfile collector. */
 function outcome(task: string, series: string): number | undefined {
-    const file = host.readFile(`/var/lib/prometheus/node-exporter/dso_registry_${task}.prom`) ?? "";
+    const file = prod.host.readFile(`/var/lib/prometheus/node-exporter/dso_registry_${task}.prom`) ?? "";
     const value = new RegExp(`^dso_registry_upkeep_${series}\\{task="${task}"\\} (\\d+)$`, "m").exec(file)?.[1];
     return value === undefined ? undefined : Number(value);
 }
@@ -166,20 +114,14 @@ describe.each(INSTALLS)("the external host's upkeep where $what", (install) => {
     /** The pages' `docker …` commands: `podman …` on a host without docker (docs/external-host.md, Limits). */
     const cli = install.docker === "podman-docker" ? "docker" : "podman";
     beforeAll(async () => {
-        synth = prodHostSynth();
-        scratch = privateDir(`podman-host-${install.prefix}`);
-        const ca = makeTestCa(path.join(scratch, "tls"), [HOST]);
-        const archives: OciArchives = { archiveDir: path.join(scratch, "images") };
-        const images = [registryImage(archives), pinnedCaddyImage(archives), uiStandInImage(archives)];
-
-        host = await startTestHost({ prefix: install.prefix, subnet: install.subnet, hosts: ["registry-01.dso.example.com", HOST] });
-        host.addUser("deploy");
-        host.trust(ca.caCertPem);
-        engine = usePodman(host, archives, images, { docker: install.docker });
-        ssh = await startSshServer({ netns: host, user: "deploy", privateRoot: false });
-        runOk(placeFileScript({ path: paths.tlsCert, mode: "0644" }, true), readFileSync(ca.serverCertFile, "utf8"));
-        runOk(placeFileScript({ path: paths.tlsKey, mode: "0600" }, true), readFileSync(ca.serverKeyFile, "utf8"));
-        push = makeAccount("jenkins-push");
+        prod = await startPodmanProdHost({
+            name: `podman-host-${install.prefix}`,
+            prefix: install.prefix,
+            subnet: install.subnet,
+            docker: install.docker,
+            images: (archives) => [registryImage(archives), pinnedCaddyImage(archives), uiStandInImage(archives)],
+        });
+        const { host, scratch } = prod;
         backupMachine = await startSftpTarget(host.hostAddress);
 
         // The cache's upstream, on the host's own address: the cache's container reaches it from Podman's network.
@@ -208,12 +150,9 @@ describe.each(INSTALLS)("the external host's upkeep where $what", (install) => {
     }, 300_000);
 
     afterAll(async () => {
-        await ssh?.stop();
-        await engine?.stop();
         await upstream?.stop();
         await backupMachine?.stop();
-        await host?.destroy();
-        if (scratch) removeDir(scratch);
+        await prod?.stop();
     }, 120_000);
 
     test("the login finds Podman as the engine, and the package check takes it: no package changed, podman-restart.service enabled", () => {
@@ -224,26 +163,26 @@ describe.each(INSTALLS)("the external host's upkeep where $what", (install) => {
             expect(run("command -v docker").code).not.toBe(0);
         }
         // Debian's podman enables the service on install (this machine's does); RHEL's leaves it disabled.
-        expect(host.run("systemctl", ["disable", "--quiet", "podman-restart.service"]).code).toBe(0);
+        expect(prod.host.run("systemctl", ["disable", "--quiet", "podman-restart.service"]).code).toBe(0);
         expect(run("systemctl is-enabled podman-restart.service").stdout.trim()).toBe("disabled");
-        const check = run(synth.command("registry-host-packages-install.create"));
+        const check = run(prod.synth.command("registry-host-packages-install.create"));
         expect([check.code, check.stdout.trim()]).toEqual([0, "unchanged packages"]);
         expect(check.stderr).toContain("enabled podman-restart.service: it starts the registry's containers at boot");
         expect(runOk("systemctl is-enabled podman-restart.service")).toBe("enabled");
         // Once enabled, the next check says nothing of it.
-        expect(run(synth.command("registry-host-packages-install.create")).stderr).not.toContain("podman-restart");
+        expect(run(prod.synth.command("registry-host-packages-install.create")).stderr).not.toContain("podman-restart");
     });
 
     test("the registry with its relay and the front run from Podman, with the restart policy podman-restart.service starts at boot", () => {
-        expect(runOk(synth.command("registry-host-packages-data-dir.create"))).toBe(`changed ${layout.dataDir}`);
-        for (const [resource, hostPath] of REGISTRY_CONFIG_FILES) placeAsSynth(resource, synth.file(hostPath));
-        placeAsSynth("caddy-users-push", renderUsersFile("push", [push]));
+        expect(runOk(prod.synth.command("registry-host-packages-data-dir.create"))).toBe(`changed ${layout.dataDir}`);
+        for (const [resource, hostPath] of REGISTRY_CONFIG_FILES) placeAsSynth(resource, prod.synth.file(hostPath));
+        placeAsSynth("caddy-users-push", renderUsersFile("push", [prod.push]));
         placeAsSynth("caddy-users-pull", renderUsersFile("pull", [makeAccount("cluster-pull")]));
         placeAsSynth("caddy-caddyfile", prodFrontCaddyfile());
-        const started = run(synth.command("registry-host-container-run.create"));
+        const started = run(prod.synth.command("registry-host-container-run.create"));
         expect([started.code, started.stdout.trim(), started.stderr]).toEqual([0, "changed container", ""]);
-        expect(runOk(synth.command("registry-host-caddy-reload.create"))).toBe("changed caddy");
-        expect(runOk(synth.command("registry-host-caddy-reload.create"))).toBe("reloaded caddy");
+        expect(runOk(prod.synth.command("registry-host-caddy-reload.create"))).toBe("changed caddy");
+        expect(runOk(prod.synth.command("registry-host-caddy-reload.create"))).toBe("reloaded caddy");
         const policies = [CONTAINER, METRICS_RELAY_CONTAINER, FRONT_CONTAINER].map((n) => [
             n,
             inspect(n)?.State.Running,
@@ -256,14 +195,14 @@ describe.each(INSTALLS)("the external host's upkeep where $what", (install) => {
         ]);
         expect(status("http://127.0.0.1:5091/metrics")).toBe("200");
         expect(
-            runOk(synth.command("registry-host-check-run.create"))
+            runOk(prod.synth.command("registry-host-check-run.create"))
                 .split("\n")
                 .filter((l) => l.startsWith("ok")),
         ).toHaveLength(3);
     });
 
     test("status: `sudo dso-registry-status` shows the container, its log and the front", () => {
-        placeAsSynth("maintenance-status-script", synth.file(paths.statusScript));
+        placeAsSynth("maintenance-status-script", prod.synth.file(paths.statusScript));
         const out = runOk("sudo dso-registry-status");
         expect(out).toMatch(new RegExp(`== container\\n${CONTAINER} \\S*${DEPLOYED_REGISTRY_IMAGE} Up `));
         expect(out).toContain(`listening on ${paths.registrySocket}`);
@@ -271,12 +210,12 @@ describe.each(INSTALLS)("the external host's upkeep where $what", (install) => {
     });
 
     test("garbage collection: `sudo dso-registry-gc` frees a deleted image's blobs read-only and brings the registry and its relay back", () => {
-        placeAsSynth("maintenance-gc-script", synth.file(paths.gcScript));
-        placeAsSynth("maintenance-verify-script", synth.file(paths.verifyScript));
-        placeAsSynth("monitoring-reporter", synth.file(REPORTER));
+        placeAsSynth("maintenance-gc-script", prod.synth.file(paths.gcScript));
+        placeAsSynth("maintenance-verify-script", prod.synth.file(paths.verifyScript));
+        placeAsSynth("monitoring-reporter", prod.synth.file(REPORTER));
         pushImage("team/app", "1");
         const digest = pushImage("team/gc", "old");
-        const manifest = host.run("curl", [
+        const manifest = prod.host.run("curl", [
             "-sS",
             "-H",
             "Accept: application/vnd.oci.image.manifest.v1+json",
@@ -284,11 +223,11 @@ describe.each(INSTALLS)("the external host's upkeep where $what", (install) => {
         ]);
         const layer: string = JSON.parse(manifest.stdout).layers[0].digest;
         const blob = `${layout.dataDir}/docker/registry/v2/blobs/sha256/${layer.slice(7, 9)}/${layer.slice(7)}/data`;
-        expect(host.exists(blob)).toBe(true);
-        const removed = host.run(
+        expect(prod.host.exists(blob)).toBe(true);
+        const removed = prod.host.run(
             "curl",
             ["-sS", "-o", "/dev/null", "-w", "%{http_code}", "-X", "DELETE", "-K", "-", `https://${HOST}/v2/team/gc/manifests/${digest}`],
-            { input: `user = "${push.username}:${push.password}"\n` },
+            { input: `user = "${prod.push.username}:${prod.push.password}"\n` },
         );
         expect(removed.stdout).toBe("202");
         const before = [inspect()?.Id, inspect(METRICS_RELAY_CONTAINER)?.Id];
@@ -297,7 +236,7 @@ describe.each(INSTALLS)("the external host's upkeep where $what", (install) => {
         expect(out).toContain("registry is read-only; collecting garbage");
         expect(out).toContain(`blob eligible for deletion: sha256:${layer.slice(7)}`);
         expect(out).toMatch(/verified: \d+ tagged images, \d+ blobs, all served/);
-        expect(host.exists(blob)).toBe(false);
+        expect(prod.host.exists(blob)).toBe(false);
         const after = [inspect(), inspect(METRICS_RELAY_CONTAINER)];
         expect(after.map((c, i) => [c?.Id === before[i], c?.State.Running, c?.HostConfig.RestartPolicy.Name])).toEqual([
             [false, true, "always"],
@@ -324,8 +263,8 @@ describe.each(INSTALLS)("the external host's upkeep where $what", (install) => {
                 hostKey: backupMachine.hostKey,
             }),
         );
-        placeAsSynth("maintenance-backup-script", withBackupMachine(synth.file(paths.backupScript)));
-        placeAsSynth("maintenance-restore-script", withBackupMachine(synth.file(paths.restoreScript)));
+        placeAsSynth("maintenance-backup-script", withBackupMachine(prod.synth.file(paths.backupScript)));
+        placeAsSynth("maintenance-restore-script", withBackupMachine(prod.synth.file(paths.restoreScript)));
         const kept = anonymousDigest("team/app", "1");
 
         const backup = runOk("sudo dso-registry-backup");
@@ -335,10 +274,10 @@ describe.each(INSTALLS)("the external host's upkeep where $what", (install) => {
         expect(inspect()?.State.Running).toBe(true);
 
         // What the restore brings back: the tag deleted after the backup.
-        const removed = host.run(
+        const removed = prod.host.run(
             "curl",
             ["-sS", "-o", "/dev/null", "-w", "%{http_code}", "-X", "DELETE", "-K", "-", `https://${HOST}/v2/team/app/manifests/${kept}`],
-            { input: `user = "${push.username}:${push.password}"\n` },
+            { input: `user = "${prod.push.username}:${prod.push.password}"\n` },
         );
         expect(removed.stdout).toBe("202");
         expect(anonymousDigest("team/app", "1")).toMatch(/^not served/);
@@ -363,25 +302,25 @@ describe.each(INSTALLS)("the external host's upkeep where $what", (install) => {
     test("a pull-through cache: it runs from Podman, pulls through from its upstream, is emptied by `sudo dso-registry-mirror-prune` over its size and by the page's commands", async () => {
         for (const file of ["config.yml", "read-only.yml", "start.sh"]) {
             const resource = { "config.yml": "config", "read-only.yml": "read-only-config", "start.sh": "start-script" }[file];
-            placeAsSynth(`mirrors-ghcr-io-${resource}`, withUpstream(synth.file(`${CACHE_CONFIG_DIR}/${file}`)));
+            placeAsSynth(`mirrors-ghcr-io-${resource}`, withUpstream(prod.synth.file(`${CACHE_CONFIG_DIR}/${file}`)));
         }
-        expect(runOk(synth.command("registry-host-mirrors-ghcr-io-run.create"))).toBe(`changed mirror container ${CACHE_CONTAINER}`);
+        expect(runOk(prod.synth.command("registry-host-mirrors-ghcr-io-run.create"))).toBe(`changed mirror container ${CACHE_CONTAINER}`);
         expect([inspect(CACHE_CONTAINER)?.State.Running, inspect(CACHE_CONTAINER)?.HostConfig.RestartPolicy.Name]).toEqual([
             true,
             "always",
         ]);
         const manifest = () =>
-            socketRequestAs(host, CADDY_USER, CACHE_SOCKET, "http://localhost/v2/team/tool/manifests/1", [
+            socketRequestAs(prod.host, CADDY_USER, CACHE_SOCKET, "http://localhost/v2/team/tool/manifests/1", [
                 "-H",
                 "Accept: application/vnd.oci.image.manifest.v1+json",
             ]).stdout;
         for (let i = 0; i < 100 && manifest() !== "200"; i++) await new Promise((r) => setTimeout(r, 200));
         expect(manifest()).toBe("200");
-        const stored = () => host.run("sh", ["-c", `find ${CACHE_DATA_DIR}/docker -type f -name link | wc -l`]).stdout.trim();
+        const stored = () => prod.host.run("sh", ["-c", `find ${CACHE_DATA_DIR}/docker -type f -name link | wc -l`]).stdout.trim();
         expect(Number(stored())).toBeGreaterThan(0);
 
         // The prune, with the cache's limit 1 KiB: over it, the cache is stopped, emptied and started again.
-        const prune = synth
+        const prune = prod.synth
             .file(PRUNE_SCRIPT)
             .replace(new RegExp(`^${CACHE_CONTAINER.replaceAll(".", "\\.")} \\d+ `, "m"), `${CACHE_CONTAINER} 1 `);
         placeAsSynth("mirrors-prune-script", withUpstream(prune));
@@ -395,10 +334,10 @@ describe.each(INSTALLS)("the external host's upkeep where $what", (install) => {
         runOk(
             `sudo ${cli} stop ${CACHE_CONTAINER} && sudo find ${CACHE_DATA_DIR} -mindepth 1 -delete && sudo ${cli} start ${CACHE_CONTAINER}`,
         );
-        expect([inspect(CACHE_CONTAINER)?.State.Running, host.run("sh", ["-c", `ls -A ${CACHE_DATA_DIR} | wc -l`]).stdout.trim()]).toEqual([
-            true,
-            "0",
-        ]);
+        expect([
+            inspect(CACHE_CONTAINER)?.State.Running,
+            prod.host.run("sh", ["-c", `ls -A ${CACHE_DATA_DIR} | wc -l`]).stdout.trim(),
+        ]).toEqual([true, "0"]);
         for (let i = 0; i < 100 && manifest() !== "200"; i++) await new Promise((r) => setTimeout(r, 200));
         expect(manifest()).toBe("200");
     });
@@ -415,21 +354,21 @@ describe.each(INSTALLS)("the external host's upkeep where $what", (install) => {
             "always",
             [{ HostIp: "127.0.0.1", HostPort: String(UI_HOST_PORT) }],
         ]);
-        expect(host.run("curl", ["-sS", `http://127.0.0.1:${UI_HOST_PORT}/`]).stdout).toContain("registry UI stand-in");
-        // `sudo docker restart dso-registry-ui` (docs/external-host.md, Web UI).
+        expect(prod.host.run("curl", ["-sS", `http://127.0.0.1:${UI_HOST_PORT}/`]).stdout).toContain("registry UI stand-in");
+        // `sudo docker restart dso-registry-ui` (docs/external-prod.host.md, Web UI).
         runOk(`sudo ${cli} restart ${UI_CONTAINER}`);
         expect(inspect(UI_CONTAINER)?.State.Running).toBe(true);
     });
 
     test("delete removes every container from Podman", () => {
-        expect(runOk(synth.command("registry-host-mirrors-ghcr-io-run.delete"))).toBe(
+        expect(runOk(prod.synth.command("registry-host-mirrors-ghcr-io-run.delete"))).toBe(
             `removed mirror container ${CACHE_CONTAINER} and its cache`,
         );
-        expect(runOk(synth.command("registry-host-container-run.delete"))).toBe(
+        expect(runOk(prod.synth.command("registry-host-container-run.delete"))).toBe(
             `removed container ${METRICS_RELAY_CONTAINER}\nremoved container ${CONTAINER}`,
         );
-        expect(runOk(synth.command("registry-host-caddy-reload.delete"))).toBe("removed the front (caddy) and its site");
+        expect(runOk(prod.synth.command("registry-host-caddy-reload.delete"))).toBe("removed the front (caddy) and its site");
         expect(runOk(privileged(containerDeleteScript({ name: UI_CONTAINER }), true))).toBe(`removed container ${UI_CONTAINER}`);
-        expect(engine.podmanOk(["ps", "--all", "--format", "{{.Names}}"])).toBe("");
+        expect(prod.engine.podmanOk(["ps", "--all", "--format", "{{.Names}}"])).toBe("");
     });
 });

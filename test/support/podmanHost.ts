@@ -28,18 +28,31 @@
  * the package conflicts with docker.io, which this machine keeps for the other tests, and a test has no
  * package download to install it from inside the host.
  *
+ * `startPodmanProdHost` makes such a host the prod stack's registry host, as the tests that run the synth's
+ * scripts on it over SSH need it: the `deploy` login, the front's certificate from a test CA that the host's
+ * system trust store holds (the prod stack's ACME cannot run here), the push account, and the helpers
+ * those tests share.
+ *
  * Usage:
  *   const podman = usePodman(host, archives, ["registry:3.1.2", "caddy:2.8.4"]);
  *   const shimmed = usePodman(host, archives, images, { docker: "podman-docker" });
  *   podman.podmanOk(["ps", "--format", "{{.Names}}"]);
  *   await podman.stop();                      // before host.destroy()
+ *
+ *   const prod = await startPodmanProdHost({ name: "podman-host", prefix: "pm", subnet: "198.19.224.0/20", images });
+ *   prod.runOk(prod.synth.command("registry-host-packages-install.create"));
+ *   await prod.stop();                        // the SSH server, Podman, the host and the scratch directory
  */
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import * as path from "node:path";
+import { placeFileScript } from "../../components/shared/hostAccess";
 import { type OciArchives, ociArchivePath } from "./dockerImages";
 import { PODMAN_DOCKER_SCRIPT } from "./podmanDockerScript";
-import type { RunResult } from "./serverProcess";
-import type { TestHost } from "./testHost";
+import { PROD_HOST, type ProdHostSynth, prodHostSynth, prodPaths } from "./prodHostSynth";
+import { makeAccount, makeOciImage, makeTestCa, type OciImage, type TestAccount, writeAuthFile } from "./realRegistry";
+import { privateDir, type RunResult, removeDir } from "./serverProcess";
+import { type SshServer, startSshServer } from "./sshServer";
+import { startTestHost, type TestHost } from "./testHost";
 
 export interface PodmanEngine {
     /** `podman args` as root on the host; never throws. */
@@ -179,5 +192,141 @@ function readFileOr(file: string): string {
         return readFileSync(file, "utf8");
     } catch {
         return "";
+    }
+}
+
+export interface PodmanProdHostOptions extends PodmanHostOptions {
+    /** The scratch directory's prefix (privateDir). */
+    readonly name: string;
+    /** The test host's createNetns prefix and subnet. */
+    readonly prefix: string;
+    readonly subnet: string;
+    /** The images loaded into Podman, each built as an archive in `archives`. */
+    readonly images: (archives: OciArchives) => string[];
+}
+
+/** A Podman host that is the prod stack's registry host, reached over SSH as its `deploy` login. */
+export interface PodmanProdHost {
+    readonly host: TestHost;
+    readonly engine: PodmanEngine;
+    /** The test's own directory on this machine (the CA, the images, what is pushed). */
+    readonly scratch: string;
+    readonly synth: ProdHostSynth;
+    /** The images loaded into Podman, as `options.images` gave them. */
+    readonly images: readonly string[];
+    /** The account the front lets push (its users file is the test's to place). */
+    readonly push: TestAccount;
+    /** `script` as the `deploy` login runs it over SSH, `stdin` on its stdin. */
+    run(script: string, stdin?: string): RunResult;
+    /** `run`, throwing with the output on a non-zero exit; its stdout trimmed. */
+    runOk(script: string, stdin?: string): string;
+    /** Places a file the way the synth's own write command does (stdin carries the body). */
+    placeAsSynth(resource: string, body: string): string;
+    /** `podman inspect` of a container (the registry's by default) as JSON, or undefined when there is none. */
+    inspect(name?: string): Record<string, any> | undefined;
+    /** The HTTP status of a GET from the host itself; "000" when nothing answers. */
+    status(url: string): string;
+    /** skopeo on the host (its /etc/hosts names the front, its trust store holds the test CA); no auth file unless given. */
+    skopeo(args: readonly string[]): RunResult;
+    /** Pushes `image` (by default a new one) through the front with the push account; returns its digest. */
+    pushImage(repository: string, tag: string, image?: OciImage): string;
+    /** Stops the SSH server and Podman, destroys the host, removes the scratch directory. Safe to call twice. */
+    stop(): Promise<void>;
+}
+
+/** The registry container's name on the host. */
+export const PROD_CONTAINER = "dso-registry";
+
+/**
+ * Starts a test host with Podman (usePodman, with `options.docker`) as the prod stack's registry host: the
+ * `deploy` login with sudo, the front's certificate and key placed from a test CA the host trusts, and
+ * the push account. On a failure, stops what it started.
+ */
+export async function startPodmanProdHost(options: PodmanProdHostOptions): Promise<PodmanProdHost> {
+    const synth = prodHostSynth();
+    const scratch = privateDir(options.name);
+    let host: TestHost | undefined;
+    let engine: PodmanEngine | undefined;
+    let ssh: SshServer | undefined;
+    let stopped = false;
+    const stop = async () => {
+        if (stopped) return;
+        stopped = true;
+        await ssh?.stop();
+        await engine?.stop();
+        await host?.destroy();
+        removeDir(scratch);
+    };
+    try {
+        const ca = makeTestCa(path.join(scratch, "tls"), [PROD_HOST]);
+        const archives: OciArchives = { archiveDir: path.join(scratch, "images") };
+        const images = options.images(archives);
+        const started = await startTestHost({
+            prefix: options.prefix,
+            subnet: options.subnet,
+            hosts: ["registry-01.dso.example.com", PROD_HOST],
+        });
+        host = started;
+        started.addUser("deploy");
+        // The host's system trust store holds the test CA, as it would hold the ACME CA's root.
+        started.trust(ca.caCertPem);
+        const podman = usePodman(started, archives, images, { docker: options.docker });
+        engine = podman;
+        const login = await startSshServer({ netns: started, user: "deploy", privateRoot: false });
+        ssh = login;
+        const run = (script: string, stdin = "") => login.runScript(script, stdin);
+        const runOk = (script: string, stdin = "") => {
+            const result = run(script, stdin);
+            if (result.code !== 0) throw new Error(`script failed (${result.code}):\n${result.stdout}\n${result.stderr}`);
+            return result.stdout.trim();
+        };
+        runOk(placeFileScript({ path: prodPaths.tlsCert, mode: "0644" }, true), readFileSync(ca.serverCertFile, "utf8"));
+        runOk(placeFileScript({ path: prodPaths.tlsKey, mode: "0600" }, true), readFileSync(ca.serverKeyFile, "utf8"));
+        const push = makeAccount("jenkins-push");
+        const skopeo = (args: readonly string[]) =>
+            started.run("skopeo", ["--insecure-policy", ...args], {
+                env: { ...process.env, REGISTRY_AUTH_FILE: path.join(scratch, "no-auth.json") },
+            });
+        return {
+            host: started,
+            engine: podman,
+            scratch,
+            synth,
+            images,
+            push,
+            run,
+            runOk,
+            placeAsSynth: (resource, body) => runOk(synth.command(`registry-host-${resource}-write.create`), body),
+            inspect(name = PROD_CONTAINER) {
+                const result = podman.podman(["container", "inspect", name]);
+                return result.code === 0 ? JSON.parse(result.stdout)[0] : undefined;
+            },
+            status: (url) => started.run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5", url]).stdout,
+            skopeo,
+            pushImage(
+                repository,
+                tag,
+                image = makeOciImage(path.join(scratch, "images-pushed", `${repository}-${tag}`.replaceAll("/", "_")), 32 * 1024, tag),
+            ) {
+                const digestFile = path.join(scratch, "pushed.digest");
+                const pushed = skopeo([
+                    "copy",
+                    "--retry-times",
+                    "0",
+                    "--dest-authfile",
+                    writeAuthFile(scratch, PROD_HOST, push),
+                    "--digestfile",
+                    digestFile,
+                    image.ref,
+                    `docker://${PROD_HOST}/${repository}:${tag}`,
+                ]);
+                if (pushed.code !== 0) throw new Error(`push of ${repository}:${tag} failed\n${pushed.stderr}`);
+                return readFileSync(digestFile, "utf8").trim();
+            },
+            stop,
+        };
+    } catch (error) {
+        await stop();
+        throw error;
     }
 }
