@@ -16,15 +16,7 @@ import { registriesConfPath } from "../../components/nodeTrust/files";
 import { type MockRuntime, type RecordedResource, settle, startMockRuntime } from "../../tools/mockRuntime";
 import { pinnedCaddy } from "../support/caddyBinaries";
 import { type ConnectRecorder, inContainersRoot, runAsync, startConnectRecorder } from "../support/nodeTrustClients";
-import {
-    daemonSetConfigDir,
-    freshCrioNode,
-    type NodeScriptTools,
-    nodeScriptTools,
-    podmanPullArgs,
-    runDaemonSetScript,
-    runSshCommands,
-} from "../support/nodeTrustScripts";
+import * as nodeScripts from "../support/nodeTrustScripts";
 import { makeOciImage, type RealRegistry, skopeoCopy, startRealRegistry } from "../support/realRegistry";
 import { privateDir, removeDir, run } from "../support/serverProcess";
 
@@ -42,7 +34,7 @@ let rt: MockRuntime;
 let daemonSetFiles: string;
 let sshCommands: RecordedResource[];
 /** busybox's applets and the systemctl stand-in, which records its calls. */
-let tools: NodeScriptTools;
+let tools: nodeScripts.NodeScriptTools;
 let root: string;
 let pulls = 0;
 
@@ -53,17 +45,18 @@ const read = (file: string) => readFileSync(path.join(root, file), "utf8");
 const systemctlCalls = () => (exists("/systemctl.log") ? read("/systemctl.log").trim().split("\n") : []);
 
 /** A node before node trust: its registries.conf and signature policy, crio running (or not). */
-const freshNode = (crioRunning = true) => freshCrioNode(scratch, { registriesConf: NODE_REGISTRIES_CONF, policy: POLICY }, crioRunning);
+const freshNode = (crioRunning = true) =>
+    nodeScripts.freshCrioNode(scratch, { registriesConf: NODE_REGISTRIES_CONF, policy: POLICY }, crioRunning);
 
 function runScript(script: string, podUid = "pod-a", files = daemonSetFiles): string {
-    const r = runDaemonSetScript(tools, files, script, root, { podUid });
+    const r = nodeScripts.runDaemonSetScript(tools, files, script, root, { podUid });
     expect(r.status, `${script}: ${r.stderr}`).toBe(0);
     return r.stdout;
 }
 
 /** The SSH delivery's commands on the node (`create` or `delete`), each succeeding. */
 const sshCommandsRun = (which: "create" | "delete") =>
-    runSshCommands(tools, root, sshCommands, which, (r) => expect(r.status, r.stderr).toBe(0));
+    nodeScripts.runSshCommands(tools, root, sshCommands, which, (r) => expect(r.status, r.stderr).toBe(0));
 
 /** Environment of the clients: nothing of this machine's user configuration, upstreams through the recorder. */
 function clientEnv(): NodeJS.ProcessEnv {
@@ -101,13 +94,13 @@ function skopeoPull(ref: string): Promise<Pull> {
 /** `podman pull <ref>` with the node's /etc/containers and a private store. */
 function podmanPull(ref: string): Promise<Pull> {
     const store = path.join(scratch, `podman-${++pulls}`);
-    const [command, args] = inContainersRoot(root, "podman", podmanPullArgs(store, ref, true));
+    const [command, args] = inContainersRoot(root, "podman", nodeScripts.podmanPullArgs(store, ref, true));
     return recorded(() => runAsync(command, args, clientEnv()));
 }
 
 beforeAll(async () => {
     scratch = privateDir("node-trust-crio");
-    tools = nodeScriptTools(scratch, true);
+    tools = nodeScripts.nodeScriptTools(scratch, true);
     // The clients' auth file: none of this machine's credentials, and none for the registry (pulls are anonymous).
     writeFileSync(path.join(scratch, "no-auth.json"), '{"auths":{}}\n', { mode: 0o600 });
     // The cluster's registry, whose nodes NodeTrust prepares: the in-cluster sidecar's Caddy.
@@ -156,8 +149,8 @@ beforeAll(async () => {
         namespace: "dso-node-trust",
     });
     await settle();
-    daemonSetFiles = daemonSetConfigDir(rt, scratch, "crio");
-    plainHttpFiles = daemonSetConfigDir(rt, scratch, "crio-plain");
+    daemonSetFiles = nodeScripts.daemonSetConfigDir(rt, scratch, "crio");
+    plainHttpFiles = nodeScripts.daemonSetConfigDir(rt, scratch, "crio-plain");
     sshCommands = rt.ofType("command:local:Command").filter((c) => c.name.startsWith("crio-node-"));
 }, 180_000);
 

@@ -22,15 +22,7 @@ import { renderSignatureRequirement, SIGNATURE_POLICY_FILE, signaturePolicyFiles
 import { type MockRuntime, type RecordedResource, settle, startMockRuntime } from "../../tools/mockRuntime";
 import { pinnedCaddy } from "../support/caddyBinaries";
 import { inContainersRoot, runAsync } from "../support/nodeTrustClients";
-import {
-    daemonSetConfigDir,
-    freshCrioNode,
-    type NodeScriptTools,
-    nodeScriptTools,
-    podmanPullArgs,
-    runDaemonSetScript,
-    runSshCommands,
-} from "../support/nodeTrustScripts";
+import * as nodeScripts from "../support/nodeTrustScripts";
 import { makeOciImage, type RealRegistry, skopeoCopy, startRealRegistry } from "../support/realRegistry";
 import { privateDir, removeDir } from "../support/serverProcess";
 import { supplyChainClient } from "../support/supplyChainTools";
@@ -43,7 +35,7 @@ let scratch: string;
 let registry: RealRegistry;
 let rt: MockRuntime;
 /** busybox's applets and the systemctl stand-in. */
-let scriptTools: NodeScriptTools;
+let scriptTools: nodeScripts.NodeScriptTools;
 let cimagePull: string;
 let root: string;
 let publicKeyA: string;
@@ -58,11 +50,12 @@ const ref = (image: string) => `${registry.authority}/${image}`;
 const read = (file: string) => readFileSync(path.join(root, file), "utf8");
 const files = () => signaturePolicyFiles(registry.authority);
 
-const freshNode = () => freshCrioNode(scratch, { registriesConf: 'unqualified-search-registries = ["docker.io"]\n', policy: NODE_POLICY });
+const freshNode = () =>
+    nodeScripts.freshCrioNode(scratch, { registriesConf: 'unqualified-search-registries = ["docker.io"]\n', policy: NODE_POLICY });
 
 /** A DaemonSet script, with busybox's applets (and the node's tools in `extraPath`, where it has them). */
 const runScript = (script: string, dir: string, extraPath: string[] = []) =>
-    runDaemonSetScript(scriptTools, dir, script, root, { extraPath });
+    nodeScripts.runDaemonSetScript(scriptTools, dir, script, root, { extraPath });
 
 function applyOk(dir: string) {
     const r = runScript("apply.sh", dir);
@@ -91,14 +84,14 @@ function skopeoPull(image: string) {
 
 function podmanPull(image: string) {
     const store = path.join(scratch, `podman-${++pulls}`);
-    const [command, args] = inContainersRoot(root, "podman", podmanPullArgs(store, ref(image), false));
+    const [command, args] = inContainersRoot(root, "podman", nodeScripts.podmanPullArgs(store, ref(image), false));
     return runAsync(command, args, clientEnv());
 }
 
 beforeAll(async () => {
     // Short: podman refuses a run root longer than 50 characters.
     scratch = privateDir("sigs");
-    scriptTools = nodeScriptTools(scratch, false);
+    scriptTools = nodeScripts.nodeScriptTools(scratch, false);
     writeFileSync(path.join(scratch, "no-auth.json"), '{"auths":{}}\n', { mode: 0o600 });
     const build = spawnSync("sh", [path.join(__dirname, "../../tools/containersimage/build.sh"), "--quiet"], { encoding: "utf8" });
     if (build.status !== 0) throw new Error(`tools/containersimage/build.sh: ${build.stderr}`);
@@ -140,9 +133,9 @@ beforeAll(async () => {
     new NodeTrustDaemonSet("two-keys", { ...common, ...signatures([publicKeyA, publicKeyB]), namespace: "dso-node-trust" });
     new NodeTrust("crio-node", { ...common, ...signatures([publicKeyA]), connection: { kind: "local", name: "crio-node", sudo: false } });
     await settle();
-    oneKeyFiles = daemonSetConfigDir(rt, scratch, "one-key");
-    twoKeyFiles = daemonSetConfigDir(rt, scratch, "two-keys");
-    noKeyFiles = daemonSetConfigDir(rt, scratch, "no-keys");
+    oneKeyFiles = nodeScripts.daemonSetConfigDir(rt, scratch, "one-key");
+    twoKeyFiles = nodeScripts.daemonSetConfigDir(rt, scratch, "two-keys");
+    noKeyFiles = nodeScripts.daemonSetConfigDir(rt, scratch, "no-keys");
     sshCommands = rt.ofType("command:local:Command").filter((c) => c.name.startsWith("crio-node-"));
 }, 300_000);
 
@@ -274,10 +267,10 @@ describe("a CRI-O node over SSH", () => {
     it("the commands place the requirement, the pulls follow it, and their deletes give policy.json back", async () => {
         root = freshNode();
         const succeeds = (r: { status: number | null; stderr: string }) => expect(r.status, r.stderr).toBe(0);
-        runSshCommands(scriptTools, root, sshCommands, "create", succeeds);
+        nodeScripts.runSshCommands(scriptTools, root, sshCommands, "create", succeeds);
         expect((await imagePull(IMAGES.signed)).code).toBe(0);
         expect((await imagePull(IMAGES.unsigned)).code).not.toBe(0);
-        runSshCommands(scriptTools, root, sshCommands, "delete", succeeds);
+        nodeScripts.runSshCommands(scriptTools, root, sshCommands, "delete", succeeds);
         expect(read(SIGNATURE_POLICY_FILE)).toBe(NODE_POLICY);
         expect(existsSync(path.join(root, files().registriesD))).toBe(false);
     });
