@@ -98,17 +98,34 @@ async function waitInside(url: string, what: string): Promise<void> {
     throw new Error(`${what} did not answer at ${url}\n${servers[what]?.output() ?? ""}`);
 }
 
+/** Writes a Distribution config as the program renders it (its storage in `dataDir`, deletes off) to `file`; returns `file`. */
+function writeRegistryConfig(file: string, addr: string, dataDir: string, tls?: { certificate: string; key: string }): string {
+    writeFileSync(
+        file,
+        renderRegistryConfig({ addr, storage: { kind: "filesystem", rootDirectory: dataDir }, deletesEnabled: false, tls }),
+    );
+    return file;
+}
+
+/** Writes a front's Caddyfile as the program renders it, on port 443 with `ca`'s certificate, no admin endpoint and no deletes, to every network; returns its path. */
+function writeFrontCaddyfile(
+    file: string,
+    ca: TestCa,
+    site: Omit<Parameters<typeof renderCaddyfile>[0], "port" | "admin" | "tls" | "allowedNetworks" | "deletesEnabled">,
+): string {
+    const tls = { kind: "files", certFile: ca.serverCertFile, keyFile: ca.serverKeyFile } as const;
+    writeFileSync(file, renderCaddyfile({ ...site, port: 443, admin: "off", tls, allowedNetworks: [], deletesEnabled: false }));
+    return file;
+}
+
 function startUpstream(name: string, address: string): Promise<void> {
     const dir = path.join(scratch, name);
     mkdirSync(dir, { recursive: true });
-    const config = renderRegistryConfig({
-        addr: `${address}:443`,
-        storage: { kind: "filesystem", rootDirectory: path.join(dir, "data") },
-        deletesEnabled: false,
-        tls: { certificate: upstreamCa.serverCertFile, key: upstreamCa.serverKeyFile },
+    const config = writeRegistryConfig(path.join(dir, "config.yml"), `${address}:443`, path.join(dir, "data"), {
+        certificate: upstreamCa.serverCertFile,
+        key: upstreamCa.serverKeyFile,
     });
-    writeFileSync(path.join(dir, "config.yml"), config);
-    servers[name] = ns.startServer(UPSTREAM_REGISTRY, ["serve", path.join(dir, "config.yml")]);
+    servers[name] = ns.startServer(UPSTREAM_REGISTRY, ["serve", config]);
     return waitInside(`https://${address}/v2/`, name);
 }
 
@@ -303,23 +320,14 @@ function startPrivateFront(): Promise<void> {
     const pullUsers = path.join(dir, "users-pull");
     writeFileSync(pushUsers, renderUsersFile("push", []), { mode: 0o600 });
     writeFileSync(pullUsers, renderUsersFile("pull", [upstreamAccount]), { mode: 0o600 });
-    const caddyfile = path.join(dir, "Caddyfile");
-    writeFileSync(
-        caddyfile,
-        renderCaddyfile({
-            siteAddress: PRIVATE_UPSTREAM,
-            port: 443,
-            bindAddress: PRIVATE_ADDRESS,
-            admin: "off",
-            tls: { kind: "files", certFile: upstreamCa.serverCertFile, keyFile: upstreamCa.serverKeyFile },
-            upstream: PRIVATE_BACKEND,
-            requiresAuthForPull: true,
-            pushUsersFile: pushUsers,
-            pullUsersFile: pullUsers,
-            allowedNetworks: [],
-            deletesEnabled: false,
-        }),
-    );
+    const caddyfile = writeFrontCaddyfile(path.join(dir, "Caddyfile"), upstreamCa, {
+        siteAddress: PRIVATE_UPSTREAM,
+        bindAddress: PRIVATE_ADDRESS,
+        upstream: PRIVATE_BACKEND,
+        requiresAuthForPull: true,
+        pushUsersFile: pushUsers,
+        pullUsersFile: pullUsers,
+    });
     // A registry somewhere else, which the program does not run: Debian's Caddy, so that the upstream is
     // not the same build as the front under test.
     servers["private-front"] = ns.startServer(DEBIAN_CADDY, ["run", "--adapter", "caddyfile", "--config", caddyfile], caddyEnv(dir));
@@ -343,14 +351,10 @@ beforeAll(async () => {
     await startMirror(dockerHub, CACHE_PORT.dockerHub);
 
     // The private upstream: its Distribution gets the image straight (the test is its only pusher), its front needs an account.
-    const privateConfig = path.join(scratch, "private-registry.yml");
-    writeFileSync(
-        privateConfig,
-        renderRegistryConfig({
-            addr: PRIVATE_BACKEND,
-            storage: { kind: "filesystem", rootDirectory: path.join(scratch, "private-data") },
-            deletesEnabled: false,
-        }),
+    const privateConfig = writeRegistryConfig(
+        path.join(scratch, "private-registry.yml"),
+        PRIVATE_BACKEND,
+        path.join(scratch, "private-data"),
     );
     servers["private-registry"] = ns.startServer(UPSTREAM_REGISTRY, ["serve", privateConfig]);
     await waitInside(`http://${PRIVATE_BACKEND}/v2/`, "private-registry");
@@ -360,15 +364,7 @@ beforeAll(async () => {
     await startMirror(privateUpstream, CACHE_PORT.private, upstreamAccount);
 
     // The registry itself, so that the front is the whole front.
-    const registryConfig = path.join(scratch, "registry.yml");
-    writeFileSync(
-        registryConfig,
-        renderRegistryConfig({
-            addr: "127.0.0.1:5000",
-            storage: { kind: "filesystem", rootDirectory: path.join(scratch, "registry-data") },
-            deletesEnabled: false,
-        }),
-    );
+    const registryConfig = writeRegistryConfig(path.join(scratch, "registry.yml"), "127.0.0.1:5000", path.join(scratch, "registry-data"));
     servers.registry = ns.startServer(deployedRegistry().path, ["serve", registryConfig], { ...process.env, ...DISTRIBUTION.environment });
     await waitInside("http://127.0.0.1:5000/v2/", "registry");
 
@@ -378,28 +374,19 @@ beforeAll(async () => {
     writeFileSync(pushUsers, renderUsersFile("push", [pushAccount]), { mode: 0o600 });
     nodeAccount = makeAccount("node-pull");
     writeFileSync(pullUsers, renderUsersFile("pull", [nodeAccount]), { mode: 0o600 });
-    const caddyfile = path.join(scratch, "Caddyfile");
-    writeFileSync(
-        caddyfile,
-        renderCaddyfile({
-            siteAddress: REGISTRY,
-            port: 443,
-            bindAddress: ns.address,
-            admin: "off",
-            tls: { kind: "files", certFile: registryCa.serverCertFile, keyFile: registryCa.serverKeyFile },
-            upstream: "127.0.0.1:5000",
-            requiresAuthForPull: false,
-            pushUsersFile: pushUsers,
-            pullUsersFile: pullUsers,
-            allowedNetworks: [],
-            deletesEnabled: false,
-            mirrorsRequireAuth: true,
-            mirrors: [
-                { pathName: dockerHub.pathName, upstream: `127.0.0.1:${CACHE_PORT.dockerHub}` },
-                { pathName: privateUpstream.pathName, upstream: `127.0.0.1:${CACHE_PORT.private}` },
-            ],
-        }),
-    );
+    const caddyfile = writeFrontCaddyfile(path.join(scratch, "Caddyfile"), registryCa, {
+        siteAddress: REGISTRY,
+        bindAddress: ns.address,
+        upstream: "127.0.0.1:5000",
+        requiresAuthForPull: false,
+        pushUsersFile: pushUsers,
+        pullUsersFile: pullUsers,
+        mirrorsRequireAuth: true,
+        mirrors: [
+            { pathName: dockerHub.pathName, upstream: `127.0.0.1:${CACHE_PORT.dockerHub}` },
+            { pathName: privateUpstream.pathName, upstream: `127.0.0.1:${CACHE_PORT.private}` },
+        ],
+    });
     // The cluster's front, whose nodes pull through the caches: the sidecar's Caddy.
     servers.caddy = ns.startServer(pinnedCaddy(), ["run", "--adapter", "caddyfile", "--config", caddyfile], caddyEnv(scratch));
     await ns.waitForPort(443, 30_000, "caddy");
