@@ -31,6 +31,7 @@ let prod: PodmanProdHost;
 
 /** A command script the synth wrote for the registry host, as the `deploy` login runs it (`sudo -n` kept). */
 const synthCommand = (name: string) => prod.synth.command(name);
+// The prod host's helpers (podmanHost.ts), under the names the tests below call them by.
 const runOk = (script: string, stdin?: string) => prod.runOk(script, stdin);
 const placeAsSynth = (resource: string, body: string) => prod.placeAsSynth(resource, body);
 const inspect = (name?: string) => prod.inspect(name);

@@ -66,6 +66,7 @@ let backupMachine: SftpTarget;
 let upstream: ServerProcess;
 let upstreamUrl: string;
 
+// The prod host's helpers (podmanHost.ts), under the names the tests below call them by.
 const run = (script: string, stdin?: string) => prod.run(script, stdin);
 const runOk = (script: string, stdin?: string) => prod.runOk(script, stdin);
 const placeAsSynth = (resource: string, body: string) => prod.placeAsSynth(resource, body);
