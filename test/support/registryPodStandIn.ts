@@ -20,13 +20,13 @@
  * `--parent`) waits before it starts (after writing `holding-pass-2`), so a test can act inside the
  * read-only window; with `fail-pass-2`, that backup fails instead.
  *
- * Clients reach the sidecar's TLS site at `authority`, `localhost` on 443 as the program publishes an
- * in-cluster registry (the Ingress's port, which the token realm names), forwarded to the pod's `https`
- * port; 127.0.0.1:443 is claimed for the pod's lifetime (`claimLoopbackHttps`), so stand-ins of other
- * test files wait for it. The metrics listener is at `metricsPort` (forwarded to the pod's `metrics` port).
+ * Clients reach the sidecar's TLS site at `authority`, `localhost:<port>`: the stack publishes the
+ * registry on a free loopback port (containerRegistry.port, which the token realm names), forwarded to
+ * the pod's `https` port, so stand-ins of several test files run side by side. The metrics listener is at
+ * `metricsPort` (forwarded to the pod's `metrics` port).
  */
 import { spawn } from "node:child_process";
-import { existsSync, linkSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import type { SecretName } from "../../components/config";
 import type { K8sObject } from "../../components/shared/k8sObject";
@@ -148,7 +148,7 @@ exec /.stand-in/restic "$@"
 /** An in-cluster stack of the test's own, as the program synthesizes it, and what clients need to reach it. */
 export interface RegistryPodStack {
     readonly objects: K8sObject[];
-    /** `localhost`: the registry as its clients address it (containerRegistry.host, on 443). */
+    /** `localhost:<port>`: the registry as its clients address it (containerRegistry.host and port). */
     readonly authority: string;
     /** The CA of the registry's certificate (the stack's `provided` certificate). */
     readonly ca: TestCa;
@@ -159,7 +159,7 @@ export interface RegistryPodStack {
 /**
  * The objects of an in-cluster stack on filesystem storage with garbage collection on (and
  * `maintenance` over that: backup, retention), monitoring as asked (off by default), Jenkins and node
- * delivery off, the host `localhost`, the push account `push` with its password as
+ * delivery off, the host `localhost` on a free port, the push account `push` with its password as
  * the operator's, `pull` as the pull account's name, and a certificate of a test CA.
  */
 export async function synthRegistryPod(options: {
@@ -175,10 +175,12 @@ export async function synthRegistryPod(options: {
     const dir = privateDir("registry-pod-stack");
     const ca = makeTestCa(path.join(dir, "ca"), ["localhost"]);
     const { garbageCollection, ...maintenance } = options.maintenance ?? {};
+    const port = await freePort();
     const objects = await synthStackObjects(
         {
             containerRegistry: {
                 host: "localhost",
+                port,
                 pathPrefix: "",
                 pushUsername: options.push.username,
                 pushCredentials: "operator",
@@ -203,7 +205,7 @@ export async function synthRegistryPod(options: {
             ...options.secrets,
         },
     );
-    return { objects, authority: "localhost", ca, dir };
+    return { objects, authority: `localhost:${port}`, ca, dir };
 }
 
 export interface RegistryPodStandIn {
@@ -211,7 +213,7 @@ export interface RegistryPodStandIn {
     readonly root: string;
     /** The pod directory: the stand-in's state, the containers' logs, the test hooks. */
     readonly podDir: string;
-    /** `localhost`: the sidecar's TLS site on 443, as clients name it. */
+    /** `localhost:<port>`: the sidecar's TLS site, as clients name it. */
     readonly authority: string;
     /** The loopback port of the sidecar's metrics listener (its `metrics` port); 0 when the pod has none (monitoring off). */
     readonly metricsPort: number;
@@ -309,51 +311,28 @@ function readTemplateEnv(dir: string): Record<string, string> {
     );
 }
 
-const HTTPS_CLAIM = "/run/lock/dso-test-loopback-443";
-const HTTPS_CLAIM_WAIT_MS = 12 * 60_000;
+/** How long a hook that starts a registry stand-in may take: the pod's start, its images' first build aside. */
+export const POD_START_TIMEOUT_MS = 3 * 60_000;
 
-/**
- * How long a hook that starts a registry stand-in may take: it may wait for 127.0.0.1:443 while another
- * test file's stand-in holds it (`claimLoopbackHttps`), then start the pod.
- */
-export const POD_START_TIMEOUT_MS = HTTPS_CLAIM_WAIT_MS + 3 * 60_000;
-
-/**
- * Claims 127.0.0.1:443 for one registry stand-in at a time (a file holding this process's pid, made
- * atomically; a claim whose process is gone is taken over), waiting up to 12 minutes for another test's
- * stand-in to release it. Returns the release, as a process-like `stop`.
- */
-export async function claimLoopbackHttps(): Promise<Pick<ServerProcess, "stop">> {
-    const mine = `${HTTPS_CLAIM}.${process.pid}.${Math.random().toString(36).slice(2)}`;
-    writeFileSync(mine, String(process.pid));
-    try {
-        for (const deadline = Date.now() + HTTPS_CLAIM_WAIT_MS; Date.now() < deadline; ) {
-            try {
-                linkSync(mine, HTTPS_CLAIM);
-                const release = () => {
-                    if (existsSync(HTTPS_CLAIM) && readFileSync(HTTPS_CLAIM, "utf8") === String(process.pid)) rmSync(HTTPS_CLAIM);
-                };
-                process.once("exit", release);
-                return { stop: async () => release() };
-            } catch {
-                const owner = Number(readFileSync(HTTPS_CLAIM, "utf8"));
-                if (!alive(owner)) rmSync(HTTPS_CLAIM, { force: true });
-                else await new Promise((r) => setTimeout(r, 200));
-            }
-        }
-        throw new Error(`127.0.0.1:443 stayed claimed by another test (${HTTPS_CLAIM}) for ${HTTPS_CLAIM_WAIT_MS / 60_000} minutes`);
-    } finally {
-        rmSync(mine, { force: true });
-    }
+/** The loopback port of an authority `localhost:<port>` a stand-in's stack publishes the registry on. */
+export function publishedPort(authority: string): number {
+    const port = Number(/^localhost:(\d+)$/.exec(authority)?.[1]);
+    if (!port) throw new Error(`the stand-in's registry is published as ${authority}, not localhost:<port>`);
+    return port;
 }
 
-function alive(pid: number): boolean {
-    try {
-        process.kill(pid, 0);
-        return true;
-    } catch {
-        return false;
+/**
+ * The authority an in-cluster stack publishes its registry under, as its front sends clients to it: the
+ * token realm of the sidecar's Caddyfile (`localhost:<port>` for the stand-ins' stacks).
+ */
+export function publishedAuthority(objects: readonly K8sObject[]): string {
+    for (const o of objects) {
+        for (const text of Object.values(((o as { data?: Record<string, string> }).data ?? {}) as Record<string, string>)) {
+            const realm = /realm="\{dso_client_scheme\}:\/\/([^/"]+)\/v2\/token"/.exec(String(text))?.[1];
+            if (realm) return realm;
+        }
     }
+    throw new Error("no Caddyfile among the stack's objects names the token realm");
 }
 
 /**
@@ -403,13 +382,12 @@ export async function startRegistryPodStandIn(
         const certDir = path.join(podDir, "client-certs");
         mkdirSync(certDir);
         writeFileSync(path.join(certDir, "ca.crt"), stack.ca.caCertPem);
-        servers.push(await claimLoopbackHttps());
         const ns = pod.ns;
         const metrics = pod.declaresPort("metrics");
         const metricsPort = metrics ? await freePort() : 0;
         servers.push(
             await startForwarders([
-                [`127.0.0.1:443`, `${ns.address}:${pod.port("https")}`],
+                [`127.0.0.1:${publishedPort(stack.authority)}`, `${ns.address}:${pod.port("https")}`],
                 ...(metrics ? [[`127.0.0.1:${metricsPort}`, `${ns.address}:${pod.port("metrics")}`] as const] : []),
             ]),
         );

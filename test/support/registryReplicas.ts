@@ -5,7 +5,7 @@
  * version under test (test/support/distributionBinaries.ts) and the pinned Caddy. Every replica runs the
  * same Secrets (the bucket's keys, the HTTP secret), as the pods do, and reaches the bucket (a server on
  * this machine's loopback) at its own 127.0.0.1, as the synthesized config names it. In front, the
- * Ingress: nginx at 127.0.0.1:443 (claimed, see registryPodStandIn.ts) with the synthesized Ingresses'
+ * Ingress: nginx at 127.0.0.1 on the port the stack publishes the registry on, with the synthesized Ingresses'
  * annotations as directives (test/support/ingress.ts) and the replicas' `http` ports as one upstream,
  * balanced per request, as ingress-nginx balances over the Service's endpoints; a replica that does not
  * answer is skipped, as an endpoint that is not ready.
@@ -30,7 +30,7 @@ import type { DistributionBinary } from "./distributionBinaries";
 import { ingressLocations, ingressNginxConf } from "./ingress";
 import { type PodStandIn, startForwarders, startPodStandIn } from "./podStandIn";
 import type { TestAccount, TestCa } from "./realRegistry";
-import { claimLoopbackHttps, kubectlStandIn, registryImages } from "./registryPodStandIn";
+import { kubectlStandIn, publishedAuthority, publishedPort, registryImages } from "./registryPodStandIn";
 import { synthStackObjects } from "./registryStack";
 import { freePort, privateDir, removeDir, type ServerProcess, startServer, waitForPort } from "./serverProcess";
 
@@ -39,7 +39,7 @@ import { freePort, privateDir, removeDir, type ServerProcess, startServer, waitF
  * synthesizes them with the test's secrets: Distribution at `version`, the bucket at `endpoint` with
  * its keys, the push account `push` (its password the operator's), a certificate of `ca`, garbage
  * collection when asked, and the login limit off for loopback when asked (a benchmark is one client
- * address). The host is `localhost` (the Ingress's 443). Jenkins and node delivery off: only the
+ * address). The host is `localhost` on a free port (the Ingress's, which the token realm names). Jenkins and node delivery off: only the
  * registry's objects matter here.
  */
 export async function synthReplicaObjects(options: {
@@ -64,6 +64,7 @@ export async function synthReplicaObjects(options: {
         {
             containerRegistry: {
                 host: REPLICAS_HOST,
+                port: await freePort(),
                 pathPrefix: "team",
                 pushUsername: options.push.username,
                 pushCredentials: "operator",
@@ -85,7 +86,7 @@ export async function synthReplicaObjects(options: {
     );
 }
 
-/** The host the replicas' stack names: the Ingress listens on this machine's loopback, on 443. */
+/** The host the replicas' stack names: the Ingress listens on this machine's loopback, on the stack's port. */
 export const REPLICAS_HOST = "localhost";
 
 /** One replica's ports on 127.0.0.1 (forwarded into its pod). */
@@ -97,7 +98,7 @@ export interface ReplicaPorts {
 }
 
 export interface RegistryReplicas {
-    /** The Ingress's authority, `localhost` (443, TLS with the test CA). */
+    /** The Ingress's authority, `localhost:<port>` (TLS with the test CA). */
     readonly authority: string;
     /** Directory with the test CA as ca.crt, for skopeo. */
     readonly certDir: string;
@@ -218,14 +219,14 @@ esac
         // The Ingress: nginx over the replicas' http ports, per request, skipping a replica that refuses the
         // connection. Every Ingress of the registry's host (the API and the token endpoint's limits), as
         // ingress-nginx merges them.
-        servers.push(await claimLoopbackHttps());
+        const authority = publishedAuthority(objects);
         const { http, locations } = ingressLocations(objects.filter((o) => o.kind === "Ingress"));
         const nginxConf = path.join(dir, "nginx.conf");
         writeFileSync(
             nginxConf,
             ingressNginxConf({
                 dir,
-                listen: "127.0.0.1:443",
+                listen: `127.0.0.1:${publishedPort(authority)}`,
                 serverNames: [REPLICAS_HOST, "127.0.0.1"],
                 certFile: ca.serverCertFile,
                 keyFile: ca.serverKeyFile,
@@ -239,12 +240,12 @@ esac
         );
         const nginx = startServer("/usr/sbin/nginx", ["-c", nginxConf, "-p", dir]);
         servers.push(nginx);
-        await waitForPort(443, 30_000, "nginx", "127.0.0.1").catch((e: Error) => {
+        await waitForPort(publishedPort(authority), 30_000, "nginx", "127.0.0.1").catch((e: Error) => {
             throw new Error(`${e.message}\n${nginx.output()}`);
         });
 
         return {
-            authority: REPLICAS_HOST,
+            authority,
             certDir,
             replicas,
             dir,
