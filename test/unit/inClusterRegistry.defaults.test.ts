@@ -20,6 +20,7 @@ describe("inClusterRegistryDefaults", () => {
             deletes: { api: false, ui: false },
             allowedNetworks: [],
             namespace: "dso",
+            port: 443,
             images: {
                 registry: "registry:3.1.2",
                 caddy: "caddy:2.11.9",
@@ -42,6 +43,7 @@ describe("inClusterRegistryDefaults", () => {
             deletes: { api: true, ui: true },
             allowedNetworks: ["10.0.0.0/8"],
             namespace: "registry",
+            port: 8443,
             ingressClass: "traefik",
             images: { registry: "registry:3", caddy: "caddy:2", ui: "ui:1", kubectl: "kubectl:1" },
             storage: { kind: "filesystem", size: "50Gi", storageClass: "fast" },
