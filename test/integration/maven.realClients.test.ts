@@ -287,7 +287,8 @@ describe("the in-cluster garbage-collection job and the Maven repository's old s
         const stack = await synthRegistryPod({
             push,
             pull: makeAccount("pod-pull"),
-            settings: { mavenRegistry: { host: "localhost", pathPrefix: PREFIX, snapshotBuildsToKeep: KEEP } },
+            // On the registry's own host and port: the front serves it.
+            settings: (port) => ({ mavenRegistry: { host: "localhost", port, pathPrefix: PREFIX, snapshotBuildsToKeep: KEEP } }),
         });
         pod = await startRegistryPodStandIn(stack);
         const oci = makeOciImage(path.join(dir, "oci"), 1024);

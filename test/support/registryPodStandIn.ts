@@ -168,8 +168,11 @@ export async function synthRegistryPod(options: {
     /** registry.maintenance settings over garbage collection on. */
     readonly maintenance?: Readonly<Record<string, unknown>>;
     readonly monitoring?: boolean;
-    /** Other top-level settings (mavenRegistry, say). */
-    readonly settings?: StackSettings;
+    /**
+     * Other top-level settings (mavenRegistry, say), or a function of the registry's port that gives them
+     * (a Maven repository the front serves is on the registry's own host and port).
+     */
+    readonly settings?: StackSettings | ((port: number) => StackSettings);
     readonly secrets?: Partial<Record<SecretName, string>>;
 }): Promise<RegistryPodStack> {
     const dir = privateDir("registry-pod-stack");
@@ -196,7 +199,7 @@ export async function synthRegistryPod(options: {
                 maintenance: { garbageCollection: { enabled: true, ...(garbageCollection as object) }, ...maintenance },
                 monitoring: { enabled: options.monitoring ?? false },
             },
-            ...options.settings,
+            ...(typeof options.settings === "function" ? options.settings(port) : options.settings),
         },
         {
             containerRegistryPassword: options.push.password,
