@@ -4,7 +4,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { withFormerType } from "../shared/formerType";
-import { type HostConnection, HostFile, type HostFileArgs } from "../shared/hostAccess";
+import { type HostConnection, HostFile, type PlannedHostFile } from "../shared/hostAccess";
 import { HostFilesCheck, type HostFilesCheckArgs } from "../shared/hostFilesCheck";
 import type { BackupDestination } from "../upkeep/backup";
 import type { JobReporting } from "../upkeep/reporting";
@@ -70,9 +70,7 @@ export interface MaintenanceArgs {
 }
 
 /** A file `Maintenance` places: its HostFile's resource name and args, and the files placed before it that it waits for. */
-export interface PlannedMaintenanceFile {
-    readonly name: string;
-    readonly args: HostFileArgs;
+export interface PlannedMaintenanceFile extends PlannedHostFile {
     /** Resource names of files earlier in the plan; no `dependsOn` when unset. */
     readonly dependsOn?: readonly string[];
 }

@@ -12,12 +12,12 @@ import { fingerprint } from "../shared/fingerprint";
 import { withFormerType } from "../shared/formerType";
 import {
     containerRunStepName,
-    type HostCommandArgs,
     type HostConnection,
     HostFile,
-    type HostFileArgs,
     type HostFileSpec,
     hostCommand,
+    type PlannedHostCommand,
+    type PlannedHostFile,
     privileged,
 } from "../shared/hostAccess";
 import { HostFilesCheck, type HostFilesCheckArgs, recreatingScript } from "../shared/hostFilesCheck";
@@ -71,18 +71,12 @@ function configStorage(storage: HostRegistryStorage): RegistryStorage {
 /** Its type token, by which URNs and previews name it (the preview's consequences summary reads it). */
 export const REGISTRY_CONTAINER_TYPE = "dso-registry:externalHost:RegistryContainer";
 
-/** A file `RegistryContainer` places: its HostFile's resource name and args. */
-export interface PlannedHostFile {
-    readonly name: string;
-    readonly args: HostFileArgs;
-}
-
 /** What `RegistryContainer` registers, in this order: `planRegistryContainer`. */
 export interface RegistryContainerPlan {
     /** config.yml, its read-only variant, the metrics relay's Caddyfile (with metrics), the S3 credentials (with s3). */
     readonly files: readonly PlannedHostFile[];
     /** Starts (and replaces) the container, after every file. */
-    readonly run: { readonly name: string; readonly args: HostCommandArgs };
+    readonly run: PlannedHostCommand;
     /** The read-back of every file and of the container, after the run. */
     readonly filesCheck: { readonly name: string; readonly args: HostFilesCheckArgs };
     /** Fingerprint of everything the container is created from (`RegistryContainer.specFingerprint`). */

@@ -18,12 +18,12 @@ import { DISTRIBUTION, type RegistryDeletes } from "../shared/facts";
 import { fingerprint } from "../shared/fingerprint";
 import { FRONT_DEFAULTS, frontUsers, type RegistryFront } from "../shared/front";
 import {
-    type HostCommandArgs,
     type HostConnection,
     HostFile,
-    type HostFileArgs,
     type HostTarget,
     hostCommand,
+    type PlannedHostCommand,
+    type PlannedHostFile,
     privileged,
 } from "../shared/hostAccess";
 import { HostFilesCheck, type HostFilesCheckArgs, recreatingScript } from "../shared/hostFilesCheck";
@@ -130,16 +130,8 @@ export function kindRegistryDefaults(args: KindRegistryArgs): KindRegistryArgsWi
     };
 }
 
-/** A file the kind placement writes on the Docker host: the HostFile's resource name and args. */
-export interface KindPlannedFile {
-    readonly name: string;
-    readonly args: HostFileArgs;
-}
-
 /** A command on the Docker host, and what it waits for: every file, or the containers' command. */
-export interface KindPlannedCommand {
-    readonly name: string;
-    readonly args: HostCommandArgs;
+export interface KindPlannedCommand extends PlannedHostCommand {
     readonly after: "files" | "containers";
 }
 
@@ -157,7 +149,7 @@ export interface KindClusterPlan {
 
 /** What `KindRegistry` registers, in this order (after the decoy's seed): `planKindRegistry`. */
 export interface KindRegistryPlan {
-    readonly files: readonly KindPlannedFile[];
+    readonly files: readonly PlannedHostFile[];
     /** Starts (and replaces) the containers; then configures the nodes. */
     readonly containers: KindPlannedCommand;
     /** Each cluster served: `layout.cluster` alone, or every one of `layout.clusters`. */
@@ -265,11 +257,11 @@ function renderKindTexts(args: KindRegistryArgsWithDefaults, decoyBcryptHash: pu
 }
 
 /** Every file on the Docker host: the front's, Distribution's, the nodes' and the watcher's, the maintenance's, the caches'. */
-function kindFiles(name: string, args: KindRegistryArgsWithDefaults, rendered: KindRendered): KindPlannedFile[] {
+function kindFiles(name: string, args: KindRegistryArgsWithDefaults, rendered: KindRendered): PlannedHostFile[] {
     const { connection, layout } = args;
     const p = kindPaths(layout);
     const { users, overlap, maintenance } = rendered;
-    const file = (id: string, path: string, content: pulumi.Input<string>, mode = "0644", secret = false): KindPlannedFile => ({
+    const file = (id: string, path: string, content: pulumi.Input<string>, mode = "0644", secret = false): PlannedHostFile => ({
         name: `${name}-${id}`,
         args: { connection, path, mode, content, secret, replaceOnPathChange: true },
     });

@@ -11,12 +11,12 @@ import { fingerprint } from "../shared/fingerprint";
 import { withFormerType } from "../shared/formerType";
 import {
     containerRunStepName,
-    type HostCommandArgs,
     type HostConnection,
     HostFile,
-    type HostFileArgs,
     type HostFileSpec,
     hostCommand,
+    type PlannedHostCommand,
+    type PlannedHostFile,
     privileged,
 } from "../shared/hostAccess";
 import { HostFilesCheck, type HostFilesCheckArgs, recreatingScript } from "../shared/hostFilesCheck";
@@ -65,18 +65,12 @@ export interface MirrorCachesOnHostArgs {
 /** Its type token, by which URNs and previews name it (the preview's consequences summary reads it). */
 export const MIRROR_CACHES_ON_HOST_TYPE = "dso-registry:mirrors:MirrorCachesOnHost";
 
-/** A file `MirrorCachesOnHost` places: its HostFile's resource name and args. */
-export interface PlannedCacheFile {
-    readonly name: string;
-    readonly args: HostFileArgs;
-}
-
 /** What `MirrorCachesOnHost` registers for one cache, in this order. */
 export interface HostCachePlan {
     /** Its config files, and its upstream account's env file (secret) when it has one. */
-    readonly files: readonly PlannedCacheFile[];
+    readonly files: readonly PlannedHostFile[];
     /** Starts (and replaces) its container, after its files. */
-    readonly run: { readonly name: string; readonly args: HostCommandArgs };
+    readonly run: PlannedHostCommand;
     /** The read-back of its files, after the run. */
     readonly filesCheck: { readonly name: string; readonly args: HostFilesCheckArgs };
 }
@@ -86,8 +80,8 @@ export interface MirrorCachesOnHostPlan {
     readonly caches: readonly HostCachePlan[];
     /** The prune script, then its cron file, then their read-back; none without a cache. */
     readonly prune?: {
-        readonly script: PlannedCacheFile;
-        readonly cron: PlannedCacheFile;
+        readonly script: PlannedHostFile;
+        readonly cron: PlannedHostFile;
         readonly filesCheck: { readonly name: string; readonly args: HostFilesCheckArgs };
     };
     /** Where the front sends each mirror's requests (`MirrorCachesOnHost.routes`). */
@@ -113,7 +107,7 @@ export function planMirrorCachesOnHost(name: string, args: MirrorCachesOnHostArg
             mode: "0644",
             content: mirrorFiles[file],
         }));
-        const files: PlannedCacheFile[] = names.map((file, i) => ({
+        const files: PlannedHostFile[] = names.map((file, i) => ({
             name: `${role}-${MIRROR_FILE_ROLES[file]}`,
             args: { connection, ...checked[i]! },
         }));

@@ -161,6 +161,18 @@ export function hostCommand(
     return new command.remote.Command(name, { ...scripts, connection }, options);
 }
 
+/** A file a component's plan places: its HostFile's resource name and args. */
+export interface PlannedHostFile {
+    readonly name: string;
+    readonly args: HostFileArgs;
+}
+
+/** A command a component's plan runs on a machine: its resource name and args. */
+export interface PlannedHostCommand {
+    readonly name: string;
+    readonly args: HostCommandArgs;
+}
+
 export interface HostFileArgs extends HostFileSpec {
     readonly connection: HostConnection;
     /** The file's content; travels on stdin. */
