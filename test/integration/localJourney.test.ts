@@ -163,6 +163,9 @@ beforeAll(async () => {
         deployment: stack.object("Deployment", "registry", "dso"),
         stack,
         dnsAnswers: [`${cluster.hostAddress} ${MIRROR}.dso.svc`],
+        // The data claim a file system of its own, as a volume is: the disk guard in the pod then reads its
+        // use, not this machine's disk.
+        claimSizesMiB: { "registry-data": 256 },
     });
     tlsService = await startServiceProxy({
         service: stack.object("Service", "registry-tls", "dso"),
