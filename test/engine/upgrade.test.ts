@@ -266,10 +266,11 @@ const PROD_INTENDED: IntendedChanges = {
         ...Object.fromEntries(
             PROD_CACHES.map((cache) => [
                 `registry-host-mirrors-${cache}-run`,
-                `${CACHE_START}: the cache's container is made anew running it; the shared container shell it carries checks ownership before any removal`,
+                `${CACHE_START}: the cache's container is made anew running it; the shared container shell it carries checks ownership before any removal, and its delete keeps a container of its name that the stack did not make, with the cache's socket directory and content`,
             ]),
         ),
-        "registry-host-mirrors-prune-script-write": "the prune's reason for leaving a cache whose upstream does not answer is said anew",
+        "registry-host-mirrors-prune-script-write":
+            "the prune's reason for leaving a cache whose upstream does not answer is said anew, and a cache whose container the stack did not make is left as it is (never stopped)",
         "registry-host-monitoring-probe-write": `${TEXTFILES}; a stopped metrics relay is started again only when it is the stack's`,
         "registry-host-monitoring-reporter-write": TEXTFILES,
         "registry-host-packages-data-dir":

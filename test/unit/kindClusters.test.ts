@@ -118,7 +118,8 @@ describe("kind.clusterNames: the scripts, with a docker stand-in", () => {
         mkdirSync(path.join(dir, "bin"));
         // docker stand-in: every call recorded. `ps` lists two nodes of each cluster in UP; `exec` in the
         // watcher greps its scripts in WATCHER_DIR (no directory: no watcher); `events` prints EVENTS;
-        // `inspect` says the front is on the kind network.
+        // `inspect` says the front is on the kind network, and gives every container the stack's label but
+        // those FOREIGN names (someone else's: no label).
         writeFileSync(
             path.join(dir, "bin", "docker"),
             [
@@ -134,7 +135,7 @@ describe("kind.clusterNames: the scripts, with a docker stand-in", () => {
                 '      exec grep -qx "$4" "$WATCHER_DIR/$(basename "$5")"',
                 "    fi ;;",
                 '  events) cat "$EVENTS" ;;',
-                "  inspect) echo '{\"kind\":{}}' ;;",
+                '  inspect) for a; do last=$a; done; case " ${FOREIGN:-} $*" in *" $last "*Labels*) ;; *) echo \'{"kind":{}}\' ;; esac ;;',
                 "esac",
                 "exit 0",
                 "",
@@ -219,6 +220,20 @@ describe("kind.clusterNames: the scripts, with a docker stand-in", () => {
         expect(r.calls.indexOf("stop kind-registry-node-watcher")).toBeLessThan(
             r.calls.findIndex((c) => c.startsWith("exec a-control-plane rm ")),
         );
+    });
+
+    it.each([
+        ["kind.clusterName: the cluster's files", "unconfigure", single, nodesUnconfigureScript],
+        ["several clusters: the watcher's stop before their files", "stop", both, watcherStopScript],
+    ])("destroy (%s) leaves a container of the watcher's name that the stack did not make as it is", (_case, name, layout, script) => {
+        // The watcher's scripts are those of a watcher that the script would stop, were it the stack's.
+        watcher(layout);
+        const r = sh(`foreign-watcher-${name}`, script(layout), { FOREIGN: "kind-registry-node-watcher" });
+        expect(r.code, r.stderr).toBe(0);
+        expect(r.stdout).toContain(
+            "left container kind-registry-node-watcher as it is: this stack did not make it (it has no label dso-registry.spec)",
+        );
+        expect(r.calls.filter((c) => / kind-registry-node-watcher( |$)/.test(c) && !c.startsWith("inspect "))).toEqual([]);
     });
 
     it("with several clusters, destroy stops the watcher that serves exactly them; one serving another list keeps running", () => {

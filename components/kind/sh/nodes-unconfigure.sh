@@ -8,10 +8,15 @@
 # `destroy`, which removes its container right after), it is stopped first, so that it cannot write them
 # again in between. A watcher that serves other clusters too, or writes other files (a renamed cluster, a
 # new port), is left running: with several clusters, `destroy` stops it before any cluster's files are
-# removed (watcher-stop.sh), and a cluster taken off the list is one the watcher no longer serves.
+# removed (watcher-stop.sh), and a cluster taken off the list is one the watcher no longer serves. A
+# container of the watcher's name that the stack did not make is never stopped, nor looked into.
 : "${CLUSTER:?}" "${REGISTRY_NAME:?}" "${HOST_PORT:?}" "${MIRROR_HEADER:?}" "${WATCHER_NAME:?}" "${WATCHER_BIN:?}"
 set -eu
-if { docker exec "$WATCHER_NAME" grep -qx "CLUSTERS='$CLUSTER'" "$WATCHER_BIN/node-watch.sh" 2>/dev/null ||
+# shellcheck source=../../upkeep/sh/container-converge.sh
+. "$(dirname "$0")/../../upkeep/sh/container-converge.sh"
+if foreign "$WATCHER_NAME"; then
+  echo "left container $WATCHER_NAME as it is: this stack did not make it (it has no label dso-registry.spec)"
+elif { docker exec "$WATCHER_NAME" grep -qx "CLUSTERS='$CLUSTER'" "$WATCHER_BIN/node-watch.sh" 2>/dev/null ||
   docker exec "$WATCHER_NAME" grep -qx "CLUSTER='$CLUSTER'" "$WATCHER_BIN/node-watch.sh" 2>/dev/null; } &&
   docker exec "$WATCHER_NAME" grep -qx "REGISTRY_NAME='$REGISTRY_NAME'" "$WATCHER_BIN/node-watch.sh" 2>/dev/null &&
   docker exec "$WATCHER_NAME" grep -qx "PORT='$HOST_PORT'" "$WATCHER_BIN/node-inside.sh" 2>/dev/null; then

@@ -12,7 +12,8 @@
 # never share, is never touched. Nodes use the upstream during the seconds a cache is down. A cache is
 # only emptied or pruned while its upstream answers: what it removes can be fetched again from there
 # only, so during an upstream outage a cache keeps, and serves, everything it holds. Prints one line per
-# cache, and one more for each cache it changed or left for that reason.
+# cache, and one more for each cache it changed or left for that reason. A container of a cache's name
+# that the stack did not make is never stopped: its cache is left as it is, with a line that says so.
 # CACHES: one cache a line, "CONTAINER LIMIT-KIB MAX-AGE-MINUTES UPSTREAM-URL STORAGE-DIR". With
 # METRICS_FILE (empty: none), each cache's size and limit before the prune go there for node_exporter's
 # textfile collector, as SIZE_METRIC and LIMIT_METRIC with label `cache`.
@@ -21,6 +22,8 @@
 set -eu
 # shellcheck source=../../upkeep/sh/container-engine.sh
 . "$(dirname "$0")/../../upkeep/sh/container-engine.sh"
+# shellcheck source=../../upkeep/sh/container-converge.sh
+. "$(dirname "$0")/../../upkeep/sh/container-converge.sh"
 # shellcheck source=../../upkeep/sh/reported.sh
 . "$(dirname "$0")/../../upkeep/sh/reported.sh"
 # shellcheck source=../../upkeep/sh/textfile.sh
@@ -34,6 +37,10 @@ check() {
     used=$(du -sk "$dir" | cut -f1)
     if [ -n "$METRICS_FILE" ]; then
         printf '%s{cache="%s"} %s\n%s{cache="%s"} %s\n' "$SIZE_METRIC" "$name" "$((used * 1024))" "$LIMIT_METRIC" "$name" "$((limit * 1024))" >>"$metrics_tmp"
+    fi
+    if foreign "$name"; then
+        echo "$name: ${used} KiB of ${limit} KiB; left as it is: a container of this name exists that this stack did not make (it has no label dso-registry.spec)"
+        return 0
     fi
     over=""
     if [ "$used" -gt "$limit" ]; then over=1; fi

@@ -22,12 +22,16 @@ ours() {
     [ -n "$(docker inspect -f '{{index .Config.Labels "dso-registry.spec"}}' "$1" 2>/dev/null)" ]
 }
 
+# foreign NAME: whether a container NAME exists that the stack did not make (no label dso-registry.spec).
+foreign() {
+    docker inspect "$1" >/dev/null 2>&1 && ! ours "$1"
+}
+
 # refuse_foreign NAME: stops the run, changing nothing, when a container NAME exists that the stack did
 # not make (no dso-registry.spec label): kind's own local-registry recipe, say, names its container
 # kind-registry. Why: docs/decisions/existing-objects.md
 refuse_foreign() {
-    docker inspect "$1" >/dev/null 2>&1 || return 0
-    ours "$1" && return 0
+    foreign "$1" || return 0
     what=$(docker inspect -f '{{.Config.Image}}, created {{.Created}}' "$1" 2>/dev/null || echo unknown)
     cat >&2 <<MESSAGE
 A container named $1 exists on this Docker host and this stack did not make it ($what; it has no
@@ -49,7 +53,7 @@ remove_container() {
 # there is none. One that the stack did not make stays as it is: says so and returns 1, so that the
 # caller keeps what goes with it too.
 delete_container() {
-    if docker inspect "$1" >/dev/null 2>&1 && ! ours "$1"; then
+    if foreign "$1"; then
         echo "kept container $1: this stack did not make it (it has no label dso-registry.spec); it is yours to remove"
         return 1
     fi
