@@ -281,7 +281,7 @@ export const kind = z.strictObject({
         })
         .optional()
         .describe(
-            "No effect: earlier releases ran the web UI in the kind cluster behind an ingress controller at http://<host>:<port>/registry/; the registry's front now serves it at http://localhost:<kind.hostPort>/registry/ (docs/kind.md#the-web-ui). This release warns and the next refuses it: remove it (pulumi config rm --path 'dso-registry:kind.ui').",
+            "No effect: earlier releases ran the web UI in the kind cluster behind an ingress controller at http://<host>:<port>/registry/; the registry's front now serves it at http://localhost:<kind.hostPort>/registry/ (docs/kind.md#the-web-ui). It is warned about: remove it (pulumi config rm --path 'dso-registry:kind.ui').",
         ),
     watcherImage: imageRef
         .default(DEFAULT_KIND_WATCHER_IMAGE)
