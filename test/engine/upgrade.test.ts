@@ -198,7 +198,7 @@ const TEXTFILES =
     "its textfile is written only into a directory of root's, through a temporary file of mktemp's (a local user cannot turn it onto a file of root's)";
 /** Why the external host's scripts that remove, stop or replace a container by its name change. */
 const OURS_ONLY =
-    "a container of its name that the stack did not make (no label dso-registry.spec) is left as it is: the script stops with a message, or on delete keeps it (docs/decisions/existing-objects.md)";
+    "a container of its name that the stack did not make (no label dso-registry.spec) is left as it is: the script stops with a message, or on delete keeps it (docs/decisions/existing-objects.md); it is looked up as a container only, so an image, a network or a volume of that name is neither the stack's nor someone else's container";
 /** The prod stack's caches. */
 const PROD_CACHES = ["docker-io", "ghcr-io", "registry-k8s-io"];
 

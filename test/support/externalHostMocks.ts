@@ -238,3 +238,17 @@ export function containersAnswer(labels: Readonly<Record<string, string>>): stri
 
 /** A `dockerAnswer` where each container of `names` exists and is someone else's (containersAnswer). */
 export const foreignContainers = (...names: readonly string[]): string => containersAnswer(Object.fromEntries(names.map((n) => [n, ""])));
+
+/**
+ * A `dockerAnswer` where no container exists, and an image of each of `names` does: as docker's, an
+ * `inspect` that does not say `--type container` answers for that image (which carries no label
+ * dso-registry.spec); one that says it fails.
+ */
+export function imagesNamed(...names: readonly string[]): string {
+    return [
+        'for arg; do last=$arg; done; case "$1" in inspect)',
+        'case "$*" in *"--type container"*) exit 1 ;; esac;',
+        `case "$last" in ${names.join("|")}) case "$*" in *Labels*) echo ;; *) echo 'sha256:0123' ;; esac; exit 0 ;; esac;`,
+        'case "$2" in -f|--format) ;; *) exit 1 ;; esac ;; esac',
+    ].join(" ");
+}

@@ -12,8 +12,13 @@ import * as path from "node:path";
 import { describe, expect, test } from "vitest";
 import { MAVEN_CONTAINER, MAVEN_TMPFILES_ENTRY, mavenContainerDeleteScript } from "../../components/externalHost/mavenScripts";
 import { defaultHostLayout } from "../../components/externalHost/scripts";
-import { hostMirrorPaths, mirrorContainerDeleteScript, mirrorPruneScript } from "../../components/mirrors/hostCaches";
-import { containersAnswer, foreignContainers, hostsUnderMocks } from "../support/externalHostMocks";
+import {
+    hostMirrorPaths,
+    mirrorContainerDeleteScript,
+    mirrorContainerScript,
+    mirrorPruneScript,
+} from "../../components/mirrors/hostCaches";
+import { containersAnswer, foreignContainers, hostsUnderMocks, imagesNamed } from "../support/externalHostMocks";
 
 const { command, runStubbed } = hostsUnderMocks();
 
@@ -113,5 +118,33 @@ describe("a container of the stack's name that the stack did not make", () => {
             `docker start ${cache.container}`,
         ]);
         expect(blobLeft(emptied.root)).toBe(false);
+    });
+});
+
+describe("an image, not a container, of the stack's name", () => {
+    const cache = hostMirrorPaths(
+        { pathName: "docker.io" },
+        "/srv/data/registry-mirrors",
+        "/etc/dso-registry",
+        "/run/dso-registry-mirrors",
+    );
+
+    test("is no container of someone else's: a cache's container is run under that name", () => {
+        const { status, stdout, stderr, calls } = runStubbed(mirrorContainerScript(cache, "registry:2.8.3", "spec-1", false), ["docker"], {
+            dockerAnswer: imagesNamed(cache.container),
+        });
+        expect(status, stderr).toBe(0);
+        expect(stdout).toBe(`changed mirror container ${cache.container}\n`);
+        expect(calls.filter((c) => c.startsWith(`docker run -d --name ${cache.container} `))).toHaveLength(1);
+    });
+
+    test("is no container of someone else's: the Maven backend's delete goes on with its socket directory", () => {
+        const layout = defaultHostLayout("/srv/data/registry");
+        const { status, stdout, calls } = runStubbed(mavenContainerDeleteScript(layout), ["docker"], {
+            dockerAnswer: imagesNamed(MAVEN_CONTAINER),
+        });
+        expect(status).toBe(0);
+        expect(stdout).toBe(`removed container ${MAVEN_CONTAINER} and its socket\n`);
+        expect(calls).toContain(`docker rm -f ${MAVEN_CONTAINER}`);
     });
 });

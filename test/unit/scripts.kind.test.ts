@@ -228,7 +228,7 @@ describe("the web UI's container: on the backend network behind the front, remov
                 'echo "$*" >> "${CALLS:?}"',
                 'eval "last=\\${$#}"',
                 'case "$1" in',
-                '  inspect) case " ${EXISTING:-} " in *" $last "*) [ "$2" = -f ] && echo older-spec; exit 0 ;; esac; exit 1 ;;',
+                '  inspect) case " ${EXISTING:-} " in *" $last "*) case " $* " in *" -f "*) echo older-spec ;; esac; exit 0 ;; esac; exit 1 ;;',
                 "  context) exit 1 ;;",
                 "esac",
                 "exit 0",
@@ -286,7 +286,7 @@ describe("the web UI's container: on the backend network behind the front, remov
         expect(never.code, never.stderr).toBe(0);
         // Only asked whether a container of that name is the stack's: none is, and nothing is removed.
         expect(never.calls.filter((c) => c.includes("kind-registry-ui"))).toEqual([
-            'inspect -f {{index .Config.Labels "dso-registry.spec"}} kind-registry-ui',
+            'inspect --type container -f {{index .Config.Labels "dso-registry.spec"}} kind-registry-ui',
         ]);
     });
 });

@@ -19,7 +19,7 @@ describe("ExternalRegistryHost with ACME and the web UI", () => {
         expect(run).toContain(" -e REGISTRY_TITLE=registry.example.com ");
         const removed = runStubbed(script("ui-host-ui-run", "delete"), ["docker"]);
         // The check that it is the stack's (none is: the stand-in finds no container), then the removal.
-        expect(removed.calls).toEqual(["docker inspect dso-registry-ui", "docker rm -f dso-registry-ui"]);
+        expect(removed.calls).toEqual(["docker inspect --type container dso-registry-ui", "docker rm -f dso-registry-ui"]);
         expect(removed.stdout).toBe("removed container dso-registry-ui\n");
     });
 });

@@ -17,14 +17,18 @@ run_container() {
     docker run -d --name "$run_name" --restart unless-stopped --label "dso-registry.spec=$run_spec" "$@" >/dev/null
 }
 
+# Every look at a container by its name says `--type container`: without it `docker inspect NAME` answers
+# for an image, a network or a volume of that exact name too when no container has it, and such an object
+# is neither a container of the stack's nor one of someone else's.
+
 # ours NAME: whether container NAME exists and carries the label every container of the stack carries.
 ours() {
-    [ -n "$(docker inspect -f '{{index .Config.Labels "dso-registry.spec"}}' "$1" 2>/dev/null)" ]
+    [ -n "$(docker inspect --type container -f '{{index .Config.Labels "dso-registry.spec"}}' "$1" 2>/dev/null)" ]
 }
 
 # foreign NAME: whether a container NAME exists that the stack did not make (no label dso-registry.spec).
 foreign() {
-    docker inspect "$1" >/dev/null 2>&1 && ! ours "$1"
+    docker inspect --type container "$1" >/dev/null 2>&1 && ! ours "$1"
 }
 
 # refuse_foreign NAME: stops the run, changing nothing, when a container NAME exists that the stack did
@@ -32,7 +36,7 @@ foreign() {
 # kind-registry. Why: docs/decisions/existing-objects.md
 refuse_foreign() {
     foreign "$1" || return 0
-    what=$(docker inspect -f '{{.Config.Image}}, created {{.Created}}' "$1" 2>/dev/null || echo unknown)
+    what=$(docker inspect --type container -f '{{.Config.Image}}, created {{.Created}}' "$1" 2>/dev/null || echo unknown)
     cat >&2 <<MESSAGE
 A container named $1 exists on this Docker host and this stack did not make it ($what; it has no
 label dso-registry.spec); nothing of it was changed. Keep it: rename it (docker rename $1 <another name>),
@@ -68,7 +72,7 @@ converge_container() {
     converge_name=$1 converge_spec=$2 converge_what=$3
     shift 3
     refuse_foreign "$converge_name"
-    have=$(docker inspect -f '{{index .Config.Labels "dso-registry.spec"}} {{.State.Running}}' "$converge_name" 2>/dev/null || true)
+    have=$(docker inspect --type container -f '{{index .Config.Labels "dso-registry.spec"}} {{.State.Running}}' "$converge_name" 2>/dev/null || true)
     if [ "$have" = "$converge_spec true" ] && [ -z "${DSO_RECREATE:-}" ]; then
         echo "unchanged $converge_what"
         return 0
