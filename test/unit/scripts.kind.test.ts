@@ -7,7 +7,13 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { containersApplyScript, KIND_MIRROR_HEADER, type KindLayout, nodeMirrorParams } from "../../components/kind/scripts";
+import {
+    containersApplyScript,
+    containersDeleteScript,
+    KIND_MIRROR_HEADER,
+    type KindLayout,
+    nodeMirrorParams,
+} from "../../components/kind/scripts";
 import { renderShellScript } from "../../components/shared/shellScript";
 import { privateDir, removeDir, run } from "../support/serverProcess";
 
@@ -288,5 +294,65 @@ describe("the web UI's container: on the backend network behind the front, remov
         expect(never.calls.filter((c) => c.includes("kind-registry-ui"))).toEqual([
             'inspect --type container -f {{index .Config.Labels "dso-registry.spec"}} kind-registry-ui',
         ]);
+    });
+});
+
+describe("destroy's containers: the stack's own removed, someone else's kept, an image of their name no container", () => {
+    let dir: string;
+    beforeAll(() => {
+        dir = privateDir("kind-containers-delete");
+        mkdirSync(path.join(dir, "bin"));
+        // docker stand-in: every call recorded. `inspect` of a name in OURS answers as a container of the
+        // stack's (its spec label), of a name in FOREIGN as one of someone else's (no label), of a name in
+        // IMAGES as docker's does for an image of that name: unless it says `--type container` (no label);
+        // of any other name it fails.
+        writeFileSync(
+            path.join(dir, "bin", "docker"),
+            [
+                "#!/bin/sh",
+                'echo "$*" >> "${CALLS:?}"',
+                'eval "last=\\${$#}"',
+                '[ "$1" = inspect ] || exit 0',
+                'case " ${OURS:-} " in *" $last "*) case "$*" in *Labels*) echo spec-1 ;; esac; exit 0 ;; esac',
+                'case " ${FOREIGN:-} " in *" $last "*) exit 0 ;; esac',
+                'case " ${IMAGES:-} " in *" $last "*) case "$*" in *"--type container"*) exit 1 ;; esac; exit 0 ;; esac',
+                "exit 1",
+                "",
+            ].join("\n"),
+            { mode: 0o755 },
+        );
+    });
+    afterAll(() => removeDir(dir));
+
+    it("removes the stack's containers, keeps one of someone else's, and takes an image of a container's name for none", () => {
+        const layout: KindLayout = {
+            cluster: "kind",
+            network: "kind",
+            registryName: "kind-registry",
+            port: 5002,
+            dataDir: path.join(dir, "data"),
+        };
+        const calls = path.join(dir, "calls");
+        const { DOCKER_HOST: _host, ...inherited } = process.env;
+        const r = run("/bin/sh", ["-c", containersDeleteScript(layout)], {
+            env: {
+                ...inherited,
+                OURS: "kind-registry-distribution",
+                FOREIGN: "kind-registry-node-watcher",
+                IMAGES: "kind-registry",
+                CALLS: calls,
+                PATH: `${dir}/bin:${process.env.PATH}`,
+            },
+        });
+        expect(r.code, r.stderr).toBe(0);
+        expect(r.stdout.split("\n").filter((l) => l.includes(" container "))).toEqual([
+            "kept container kind-registry-node-watcher: this stack did not make it",
+            "removed container kind-registry-distribution",
+        ]);
+        expect(
+            readFileSync(calls, "utf8")
+                .split("\n")
+                .filter((c) => c.startsWith("rm ")),
+        ).toEqual(["rm -f kind-registry-distribution"]);
     });
 });

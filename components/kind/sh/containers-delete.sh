@@ -4,12 +4,14 @@
 : "${DATA_DIR:?}" "${BACKEND_NETWORK:?}" "${DISTRIBUTION_NAME:?}" "${FRONT_NAME:?}" "${WATCHER_NAME:?}" "${MAINTENANCE_NAME:?}" "${UI_NAME:?}"
 : "${EGRESS_NETWORK:?}" "${MIRRORS_DIR:?}" "${MIRROR_PREFIX:?}" "${DISK_FULL_MARKER:?}"
 set -eu
+# shellcheck source=../../upkeep/sh/container-converge.sh
+. "$(dirname "$0")/../../upkeep/sh/container-converge.sh"
 # Only containers the stack made (labelled dso-registry.spec): a same-named one of someone else's stays.
 for c in "$MAINTENANCE_NAME" "$WATCHER_NAME" "$UI_NAME" "$FRONT_NAME" "$DISTRIBUTION_NAME"; do
-  if [ -n "$(docker inspect -f '{{index .Config.Labels "dso-registry.spec"}}' "$c" 2>/dev/null)" ]; then
+  if ours "$c"; then
     docker rm -f "$c" >/dev/null 2>&1 || true
     echo "removed container $c"
-  elif docker inspect "$c" >/dev/null 2>&1; then
+  elif foreign "$c"; then
     echo "kept container $c: this stack did not make it"
   fi
 done
