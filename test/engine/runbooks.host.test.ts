@@ -241,7 +241,7 @@ describe("runbooks on the external host, as written", () => {
                     `curl -sS -o /dev/null -w '%{http_code}' -K - https://${REGISTRY}/v2/ <<'EOF'\nuser = "jenkins-push:not-the-password"\nEOF`,
                 ).out.trim();
             for (let i = 0; i < 3; i++) expect(wrong()).toBe("401");
-            const counted = step("Errors and failed logins", "sudo jq -r 'select(.status == 401)");
+            const counted = step("Errors and failed logins", "sudo jq -r 'select(.status == 401");
             const line = counted.split("\n").find((l) => l.includes(`${address}\t/v2/`));
             expect(Number(line?.trim().split(/\s+/)[0]), counted).toBeGreaterThanOrEqual(3);
             expect(step("Errors and failed logins", "sudo fail2ban-client status dso-registry-login")).toMatch(/Banned IP list:/);
