@@ -44,7 +44,8 @@ describe("cert-manager's issuer chain, real engine and real cert-manager", () =>
     it("previews and applies the chain with nothing pasted by hand", async () => {
         await ws.pulumiOk(["stack", "init", STACK]);
         await ws.pulumiOk(["config", "set", "--path", "dso-registry:registry.tls.mode", "cert-manager", "-s", STACK]);
-        await ws.pulumiOk(["config", "set", "--path", "dso-registry:jenkins.enabled", "false", "-s", STACK]);
+        // No Jenkins here: the block goes (a switch turned off takes none of its settings).
+        await ws.pulumiOk(["config", "rm", "dso-registry:jenkins", "-s", STACK]);
 
         // The CA's Secret does not exist yet: the preview must not try to read it.
         const preview = await ws.pulumi(["preview", "--diff", "-s", STACK]);
