@@ -272,6 +272,8 @@ describe("local stack, real engine, on a node whose pods run", () => {
             expect(ready(pod!)).toBe(true);
             expect(pod?.status.containerStatuses?.map((c) => [c.name, c.ready, c.restartCount]).sort()).toEqual([
                 ["caddy", true, 0],
+                // The disk guard (registry.diskGuard, on by default): the registry's image, its check on the claim.
+                ["disk-guard", true, 0],
                 ["maven", true, 0],
                 ["registry", true, 0],
             ]);
