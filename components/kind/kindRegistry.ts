@@ -18,6 +18,7 @@ import { DISTRIBUTION, type RegistryDeletes } from "../shared/facts";
 import { fingerprint } from "../shared/fingerprint";
 import { FRONT_DEFAULTS, frontUsers, type RegistryFront } from "../shared/front";
 import {
+    dataDirStepName,
     type HostConnection,
     HostFile,
     type HostTarget,
@@ -35,6 +36,7 @@ import { kindMaintenance } from "./maintenance";
 import {
     containersApplyScript,
     containersDeleteScript,
+    dataDirClaimScript,
     KIND_GC_MARKER,
     type KindFileDigests,
     type KindGarbageCollection,
@@ -130,9 +132,17 @@ export function kindRegistryDefaults(args: KindRegistryArgs): KindRegistryArgsWi
     };
 }
 
-/** A command on the Docker host, and what it waits for: every file, or the containers' command. */
+/** A step of the component that others wait for: the data directory's claim, every file, the containers' command. */
+export type KindStep = "dataDir" | "files" | "containers";
+
+/** A command on the Docker host, and the steps it waits for. */
 export interface KindPlannedCommand extends PlannedHostCommand {
-    readonly after: "files" | "containers";
+    readonly after: readonly KindStep[];
+}
+
+/** A file on the Docker host, placed once `kind.dataDir` is the registry's. */
+export interface KindPlannedFile extends PlannedHostFile {
+    readonly after: readonly ["dataDir"];
 }
 
 /** What `KindRegistry` registers for one cluster it serves. */
@@ -149,7 +159,13 @@ export interface KindClusterPlan {
 
 /** What `KindRegistry` registers, in this order (after the decoy's seed): `planKindRegistry`. */
 export interface KindRegistryPlan {
-    readonly files: readonly PlannedHostFile[];
+    /**
+     * Claims `kind.dataDir` (sh/data-dir-claim.sh): makes it or accepts it as the registry's, or stops the
+     * run before anything is written into a directory that holds someone else's files. Its delete is
+     * nothing: the marker stays with the images.
+     */
+    readonly dataDir: KindPlannedCommand;
+    readonly files: readonly KindPlannedFile[];
     /** Starts (and replaces) the containers; then configures the nodes. */
     readonly containers: KindPlannedCommand;
     /** Each cluster served: `layout.cluster` alone, or every one of `layout.clusters`. */
@@ -160,7 +176,7 @@ export interface KindRegistryPlan {
      */
     readonly watcherStop?: Omit<KindPlannedCommand, "after">;
     /** The read-back of every file above, after the containers. */
-    readonly filesCheck: { readonly name: string; readonly args: HostFilesCheckArgs; readonly after: "containers" };
+    readonly filesCheck: { readonly name: string; readonly args: HostFilesCheckArgs; readonly after: readonly KindStep[] };
     readonly registryUrl: string;
     readonly authority: string;
 }
@@ -257,13 +273,14 @@ function renderKindTexts(args: KindRegistryArgsWithDefaults, decoyBcryptHash: pu
 }
 
 /** Every file on the Docker host: the front's, Distribution's, the nodes' and the watcher's, the maintenance's, the caches'. */
-function kindFiles(name: string, args: KindRegistryArgsWithDefaults, rendered: KindRendered): PlannedHostFile[] {
+function kindFiles(name: string, args: KindRegistryArgsWithDefaults, rendered: KindRendered): KindPlannedFile[] {
     const { connection, layout } = args;
     const p = kindPaths(layout);
     const { users, overlap, maintenance } = rendered;
-    const file = (id: string, path: string, content: pulumi.Input<string>, mode = "0644", secret = false): PlannedHostFile => ({
+    const file = (id: string, path: string, content: pulumi.Input<string>, mode = "0644", secret = false): KindPlannedFile => ({
         name: `${name}-${id}`,
         args: { connection, path, mode, content, secret, replaceOnPathChange: true },
+        after: ["dataDir"],
     });
     // Caddy runs as root in its image and reads the users files through a read-only mount.
     return [
@@ -352,7 +369,7 @@ function kindClusterPlans(name: string, args: KindRegistryArgsWithDefaults): Pic
                         delete: root(nodesUnconfigureScript(layout, cluster)),
                         triggers: [cluster, layout.registryName, layout.port],
                     },
-                    after: "containers" as const,
+                    after: ["containers"] as const,
                 },
                 objects: args.publishLocalRegistryHosting
                     ? [localRegistryHostingObject(`${name}-local-registry-hosting${suffix}`, layout)]
@@ -375,14 +392,16 @@ function kindClusterPlans(name: string, args: KindRegistryArgsWithDefaults): Pic
 }
 
 /**
- * Everything `KindRegistry` registers, from its args with the defaults applied and the decoy's hash
- * (`decoyHash`, a resource of the component's): the files on the Docker host, the commands that start
- * the containers and configure the nodes, the read-back of the files, the Kubernetes objects.
+ * Everything `KindRegistry` registers, from its args with the defaults applied, the decoy's hash
+ * (`decoyHash`, a resource of the component's) and the stack's `<project>/<stack>` (whose `kind.dataDir`
+ * it is): the claim of the data directory, the files on the Docker host, the commands that start the
+ * containers and configure the nodes, the read-back of the files, the Kubernetes objects.
  */
 export function planKindRegistry(
     name: string,
     args: KindRegistryArgsWithDefaults,
     decoyBcryptHash: pulumi.Output<string>,
+    stack: string,
 ): KindRegistryPlan {
     const { connection, layout } = args;
     checkKindMirrors(name, args.mirrors ?? []);
@@ -391,6 +410,11 @@ export function planKindRegistry(
     const root = (script: string) => privileged(script, connection.sudo);
     const applyContainers = kindContainersScript(args, rendered);
     return {
+        dataDir: {
+            name: dataDirStepName(name),
+            args: { connection, create: root(dataDirClaimScript(layout, stack)) },
+            after: [],
+        },
         files,
         containers: {
             name: kindContainersStepName(name),
@@ -400,7 +424,7 @@ export function planKindRegistry(
                 delete: root(containersDeleteScript(layout)),
                 triggers: [layout.dataDir, layout.registryName],
             },
-            after: "files",
+            after: ["dataDir", "files"],
         },
         ...kindClusterPlans(name, args),
         // Every file above is read back by a refresh (docs/decisions/drift-on-hosts.md); a repair makes the
@@ -413,7 +437,7 @@ export function planKindRegistry(
                 files: files.map(({ args: { path, mode, content } }) => ({ path, mode, content })),
                 afterRepair: applyContainers.apply((script) => root(recreatingScript(script))),
             },
-            after: "containers",
+            after: ["containers"],
         },
         registryUrl: `http://localhost:${layout.port}`,
         authority: `${layout.registryName}:${layout.port}`,
@@ -461,17 +485,19 @@ export class KindRegistry extends pulumi.ComponentResource {
         super(KIND_REGISTRY_TYPE, name, target, opts);
         const args = kindRegistryDefaults(given);
         checkKindMirrors(name, args.mirrors ?? []);
-        const plan = planKindRegistry(name, args, decoyHash(`${name}-decoy`, this));
-        const files = plan.files.map((f) => new HostFile(f.name, f.args, { parent: this }));
-        const after: Record<KindPlannedCommand["after"], pulumi.Resource[]> = { files, containers: [] };
+        const plan = planKindRegistry(name, args, decoyHash(`${name}-decoy`, this), `${pulumi.getProject()}/${pulumi.getStack()}`);
+        const done: Record<KindStep, pulumi.Resource[]> = { dataDir: [], files: [], containers: [] };
+        const after = (steps: readonly KindStep[]) => steps.flatMap((step) => done[step]);
+        done.dataDir = [hostCommand(plan.dataDir.name, plan.dataDir.args, { parent: this, dependsOn: after(plan.dataDir.after) })];
+        done.files = plan.files.map((f) => new HostFile(f.name, f.args, { parent: this, dependsOn: after(f.after) }));
         const containers = hostCommand(plan.containers.name, plan.containers.args, {
             parent: this,
-            dependsOn: after[plan.containers.after],
+            dependsOn: after(plan.containers.after),
         });
-        after.containers = [containers];
-        const nodes = plan.clusters.map((c) => hostCommand(c.nodes.name, c.nodes.args, { parent: this, dependsOn: after[c.nodes.after] }));
+        done.containers = [containers];
+        const nodes = plan.clusters.map((c) => hostCommand(c.nodes.name, c.nodes.args, { parent: this, dependsOn: after(c.nodes.after) }));
         if (plan.watcherStop) hostCommand(plan.watcherStop.name, plan.watcherStop.args, { parent: this, dependsOn: nodes });
-        new HostFilesCheck(plan.filesCheck.name, plan.filesCheck.args, { parent: this, dependsOn: after[plan.filesCheck.after] });
+        new HostFilesCheck(plan.filesCheck.name, plan.filesCheck.args, { parent: this, dependsOn: after(plan.filesCheck.after) });
         for (const c of plan.clusters) {
             const provider = c.ownProvider ? {} : { provider: given.clusterProviders?.[c.cluster] };
             registerPlannedObjects(c.objects, `KindRegistry ${name}`, { parent: this, ...provider });

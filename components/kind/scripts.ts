@@ -95,6 +95,55 @@ export function kindPaths(layout: KindLayout) {
     };
 }
 
+/** The file in `kind.dataDir` that says whose registry the directory holds (`dataDirClaimScript`). */
+export const KIND_DATA_DIR_MARKER = ".dso-registry";
+
+/**
+ * The names the placement writes directly in `kind.dataDir`: the first part of each of its paths there
+ * (`kindPaths`). A directory that holds nothing else was made by the placement, of this version or of one
+ * from before the marker.
+ */
+export function kindDataDirEntries(layout: KindLayout): string[] {
+    const prefix = `${layout.dataDir}/`;
+    const names = Object.values(kindPaths(layout))
+        .filter((p) => p.startsWith(prefix))
+        .map((p) => p.slice(prefix.length).split("/")[0] as string);
+    return [...new Set(names)].sort();
+}
+
+/**
+ * The marker's lines: what the directory is, and the stack (`<project>/<stack>`) and registry it belongs
+ * to. The `stack=` line is what the claim compares.
+ */
+export function kindDataDirMarker(layout: KindLayout, stack: string): { readonly owner: string; readonly lines: readonly string[] } {
+    const owner = `stack=${stack}`;
+    return {
+        owner,
+        lines: [
+            '# kind.dataDir of a dso-registry kind registry: its files and images (docs/kind.md, "Where the images live").',
+            "# Another stack refuses this directory while this file names a stack other than its own.",
+            owner,
+            `registry=${layout.registryName}`,
+        ],
+    };
+}
+
+/**
+ * Claims `kind.dataDir` for the registry of `stack` before anything is written into it
+ * (`sh/data-dir-claim.sh`): makes it when absent, accepts it when marked for this stack, marks it when it is
+ * empty or holds the placement's entries alone, and refuses it otherwise, changing nothing.
+ */
+export function dataDirClaimScript(layout: KindLayout, stack: string): string {
+    const marker = kindDataDirMarker(layout, stack);
+    return renderShellScript(sh("data-dir-claim.sh"), {
+        DATA_DIR: layout.dataDir,
+        MARKER: KIND_DATA_DIR_MARKER,
+        OWNER: marker.owner,
+        MARKER_TEXT: marker.lines,
+        LAYOUT_ENTRIES: kindDataDirEntries(layout),
+    });
+}
+
 /** Every cache container's name starts with this; the scripts find the caches to remove by it. */
 const mirrorPrefix = (layout: KindLayout) => `${layout.registryName}-mirror-`;
 

@@ -66,7 +66,8 @@ describe("kind.clusterNames: what the placement registers for each cluster", () 
         clusterProviders: providers,
         accounts: { push: { username: "ci-push", bcryptHash: HASH } },
     });
-    const plan = (a: KindRegistryArgs) => planKindRegistry("kind-registry", kindRegistryDefaults(a), pulumi.output(HASH));
+    const plan = (a: KindRegistryArgs) =>
+        planKindRegistry("kind-registry", kindRegistryDefaults(a), pulumi.output(HASH), "dso-registry/kind");
     const provider = {} as pulumi.ProviderResource;
 
     it("keeps the single cluster's names for the cluster on the stack's provider, and names each other after its cluster", () => {

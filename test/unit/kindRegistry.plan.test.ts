@@ -27,7 +27,8 @@ const privateMirror: MirrorSpec = {
 const ui = { image: "mirror.example/joxit/docker-registry-ui:2.6.0" };
 
 const unquoted = (script: string) => script.replaceAll("'\\''", "'");
-const plan = (args: KindRegistryArgs) => planKindRegistry("kind-registry", kindRegistryDefaults(args), pulumi.output(HASH));
+const plan = (args: KindRegistryArgs) =>
+    planKindRegistry("kind-registry", kindRegistryDefaults(args), pulumi.output(HASH), "dso-registry/kind");
 const fileIds = (args: KindRegistryArgs) => plan(args).files.map((f) => f.name.replace(/^kind-registry-/, ""));
 
 describe("planKindRegistry", () => {
@@ -80,14 +81,42 @@ describe("planKindRegistry", () => {
 
     it("starts the containers after every file, configures the nodes after them, and reads every file back", () => {
         const p = plan(minimal);
-        expect(p.containers).toMatchObject({ name: "kind-registry-containers", after: "files" });
+        expect(p.containers).toMatchObject({ name: "kind-registry-containers", after: ["dataDir", "files"] });
         expect(p.containers.args.triggers).toEqual(["/var/lib/dso-registry-kind", "kind-registry"]);
-        expect(p.clusters.map((c) => c.nodes)).toMatchObject([{ name: "kind-registry-nodes", after: "containers" }]);
+        expect(p.clusters.map((c) => c.nodes)).toMatchObject([{ name: "kind-registry-nodes", after: ["containers"] }]);
         expect(p.clusters[0]?.nodes.args.triggers).toEqual(["kind", "kind-registry", 5002]);
         expect(p.watcherStop).toBeUndefined();
-        expect(p.filesCheck).toMatchObject({ name: "kind-registry-files-check", after: "containers" });
+        expect(p.filesCheck).toMatchObject({ name: "kind-registry-files-check", after: ["containers"] });
         expect(p.filesCheck.args.files.map((f) => f.path)).toEqual(p.files.map((f) => f.args.path));
         expect(p.filesCheck.args.files.map((f) => f.mode)).toEqual(p.files.map((f) => f.args.mode));
+    });
+
+    it.each([
+        ["the registry alone", minimal],
+        [
+            "every file it can place",
+            {
+                ...minimal,
+                ui,
+                garbageCollection: { schedule: "30 3 * * 0", deleteUntagged: false, retention: { mode: "apply", rules: [], protect: [] } },
+                diskGuard: { refusePercent: 90 },
+                mirrors: [{ spec: privateMirror, account: { username: "u", password: "p" } }],
+            } satisfies KindRegistryArgs,
+        ],
+    ])("claims kind.dataDir first, as root where the other steps are: every file and the containers wait for it (%s)", (_, args) => {
+        const sudo = { ...args, connection: { ...args.connection, sudo: true } };
+        const p = plan(sudo);
+        expect(p.dataDir).toMatchObject({ name: "kind-registry-data-dir", after: [] });
+        expect(p.dataDir.args.connection).toBe(sudo.connection);
+        const create = String(p.dataDir.args.create);
+        expect(create).toMatch(/^sudo -n sh -c /);
+        expect(unquoted(create)).toContain("DATA_DIR='/var/lib/dso-registry-kind'");
+        expect(unquoted(create)).toContain("OWNER='stack=dso-registry/kind'");
+        // Nothing of the directory is removed by this step: the marker stays with the images.
+        expect(p.dataDir.args.delete).toBeUndefined();
+        expect(p.files.length).toBeGreaterThan(0);
+        for (const file of p.files) expect(file.after, file.name).toEqual(["dataDir"]);
+        expect(p.containers.after).toContain("dataDir");
     });
 
     it("publishes the KEP-1755 ConfigMap unless told not to", () => {
