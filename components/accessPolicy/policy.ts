@@ -239,6 +239,13 @@ export interface MavenRoute {
      * account of the registry (push or pull-only). Otherwise downloads are anonymous.
      */
     readonly requiresAuthForPull: boolean;
+    /**
+     * The disk guard's marker for the repository's own disk (docs/runbooks.md#disk-full): while it exists,
+     * a deploy (PUT) gets 507 with a message that the disk is full and what frees it; downloads go on. A
+     * marker of its own, beside the registry's (`AccessPolicy.diskFullSignal`): the guard checks the
+     * repository's files apart from the registry's data, which may be on another disk. No refusal when unset.
+     */
+    readonly diskFullSignal?: string;
 }
 
 /** A pull-through cache as the front routes to it (see `AccessPolicy.mirrors`). */
@@ -417,6 +424,14 @@ export function accessPolicyProblem(policy: AccessPolicy): string | undefined {
             return `maven.upstream "${m.upstream}" must be "host:port" (e.g. "127.0.0.1:5002") or "unix/" and a socket's path`;
         if (!m.deployUsersFile.startsWith("/") || /\s/.test(m.deployUsersFile)) {
             return `maven.deployUsersFile "${m.deployUsersFile}" must be an absolute path without spaces`;
+        }
+        if (m.diskFullSignal !== undefined) {
+            if (!/^\/[A-Za-z0-9._/-]+$/.test(m.diskFullSignal)) {
+                return `maven.diskFullSignal "${m.diskFullSignal}" must be an absolute path of letters, digits, ".", "_", "-" and "/"`;
+            }
+            if (files.includes(m.diskFullSignal) || m.diskFullSignal === policy.diskFullSignal) {
+                return "maven.diskFullSignal is also another signal's file: give the Maven repository's disk guard a marker of its own";
+            }
         }
     }
     if (policy.blobFiles !== undefined && !/^\/[A-Za-z0-9._/-]*$/.test(policy.blobFiles)) {

@@ -106,15 +106,20 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
                 unless(c.registry.maintenance.garbageCollection.enabled, "registry.maintenance.garbageCollection.enabled false"),
         },
         // The disk guard runs on the registry's own data disk in every placement (the external host's data
-        // directory, the pod's volume, kind.dataDir), not on a bucket: its check and the front's refusal with
-        // enabled; the alert's threshold is the external host's, with monitoring.
+        // directory, the pod's volume, kind.dataDir), not on a bucket, and on the Maven repository's disk where
+        // the front serves one: its check and the front's refusal with enabled; the alert's threshold is the
+        // external host's data directory's, with monitoring.
         {
             keys: ["registry.diskGuard"],
             mootWith: (c, at) => {
                 const r = c.registry;
                 // An existing registry's shape takes no disk guard: its disk is not the program's.
                 if (r.mode === "existing") return undefined;
-                if (r.storage.kind === "s3") return 'registry.storage.kind "s3" (no data disk of the registry\'s to fill)';
+                if (r.storage.kind === "s3") {
+                    const noDisk = 'registry.storage.kind "s3" (no data disk of the registry\'s to fill)';
+                    // With s3 the guard still keeps the Maven repository's disk, which no alert watches.
+                    if (noServedMaven(c) !== undefined || covers("registry.diskGuard.warnPercent", pattern(at))) return noDisk;
+                }
                 if (covers("registry.diskGuard.warnPercent", pattern(at))) {
                     if (r.mode !== "external-host") {
                         return `${mode(c)} (${r.mode === "kind" ? "no alert rules" : "the cluster's almost-full alert fires at 10% free"})`;

@@ -83,6 +83,8 @@ export interface CaddyMaven {
     readonly requiresAuthForPull: boolean;
     /** The account Jenkins holds under `mavenRegistry.credentialId`. */
     readonly deployAccount: FrontAccount;
+    /** Deploys answered 507 while the disk guard's marker for the Maven data directory exists (`registry.diskGuard`). */
+    readonly diskGuard?: boolean;
 }
 
 /** The access policy of the host's Caddy site: its files under the layout, blob downloads from the data directory (filesystem storage). */
@@ -132,6 +134,8 @@ export function caddySitePolicy(
                       requiresAuthForPull: args.maven.requiresAuthForPull,
                       upstream: `unix/${paths.mavenSocket}`,
                       deployUsersFile: paths.mavenDeployUsers,
+                      // The disk guard's script creates its marker while the Maven data directory's disk is almost full.
+                      ...(args.maven.diskGuard ? { diskFullSignal: paths.mavenDiskFullMarker } : {}),
                   },
               }
             : {}),

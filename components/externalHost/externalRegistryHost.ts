@@ -127,8 +127,9 @@ export interface ExternalRegistryHostArgs extends RegistryFront {
     /** Additions to Distribution's config.yml (`registry.distributionConfig`, docs/distribution-config.md); none when unset. */
     readonly distributionConfig?: DistributionSettings;
     /**
-     * The disk guard (`registry.diskGuard`, filesystem storage): new uploads refused with 507 while the
-     * data directory's file system is used past `refusePercent`; none when unset.
+     * The disk guard (`registry.diskGuard`): new uploads refused with 507 while the data directory's file
+     * system is used past `refusePercent` (filesystem storage), and Maven deploys while the Maven data
+     * directory's is (with `maven`); none when unset.
      */
     readonly diskGuard?: DiskGuard;
 }
@@ -453,6 +454,7 @@ function hostSiteStep(context: HostPlanContext): ExternalRegistryHostPlan["caddy
                 pathPrefix: args.maven.pathPrefix,
                 requiresAuthForPull: args.maven.requiresAuthForPull,
                 deployAccount: args.maven.deployAccount,
+                diskGuard: args.diskGuard !== undefined,
             },
         }),
         dependsOn: [
@@ -483,7 +485,7 @@ function hostJobSteps(context: HostPlanContext): Pick<ExternalRegistryHostPlan, 
                         : undefined,
                 reporting,
                 ...(args.retention ? { retention: args.retention } : {}),
-                ...(args.diskGuard && !s3 ? { diskGuard: args.diskGuard } : {}),
+                ...(args.diskGuard && (!s3 || args.maven) ? { diskGuard: args.diskGuard } : {}),
                 status: {
                     host: args.registryHost,
                     port: args.port,

@@ -61,7 +61,10 @@ export interface MaintenanceArgs {
     readonly maven?: BackedUpMaven & { readonly snapshotBuildsToKeep: number };
     /** What the status script shows of the certificate and the jobs. */
     readonly status: StatusTargets;
-    /** The disk guard (`registry.diskGuard`, filesystem storage only); its script and cron file go when unset. */
+    /**
+     * The disk guard (`registry.diskGuard`): on the data directory with filesystem storage, and on the Maven
+     * data directory with `maven`; its script and cron file go when unset.
+     */
     readonly diskGuard?: DiskGuard;
     /** The job reporter (monitoring on); the jobs report nothing when unset. */
     readonly reporting?: JobReporting;
@@ -128,7 +131,8 @@ export function planMaintenance(name: string, args: MaintenanceArgs): Maintenanc
         }
     }
     if (args.diskGuard) {
-        script("disk-guard-script", paths.diskGuardScript, diskGuardScript(spec.layout, args.diskGuard, args.status.textfileDir));
+        const dirs = { data: spec.storage?.kind !== "s3", maven: maven !== undefined };
+        script("disk-guard-script", paths.diskGuardScript, diskGuardScript(spec.layout, args.diskGuard, args.status.textfileDir, dirs));
         files.push({
             name: `${name}-disk-guard-cron`,
             args: { connection, path: paths.diskGuardCron, mode: "0644", content: diskGuardCronFile(spec.layout) },

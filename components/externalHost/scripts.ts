@@ -129,6 +129,8 @@ export function hostPaths(layout: HostLayout) {
         readOnlyMarker: `${layout.caddyDir}/read-only`,
         /** Exists while the disk guard refuses new uploads (registry.diskGuard); Caddy answers them 507 while it does. */
         diskFullMarker: `${layout.caddyDir}/disk-full`,
+        /** Exists while the disk guard refuses Maven deploys (the Maven data directory's file system); Caddy answers them 507 while it does. */
+        mavenDiskFullMarker: `${layout.caddyDir}/maven-disk-full`,
         diskGuardScript: `${layout.binDir}/dso-registry-disk-guard`,
         diskGuardCron: `${layout.cronFile}-disk-guard`,
         tlsCert: `${layout.caddyDir}/registry.crt`,
@@ -513,11 +515,28 @@ export interface DiskGuard {
     readonly refusePercent: number;
 }
 
-/** The disk guard's script (dso-registry-disk-guard.sh): the marker past `refusePercent` used, none below. */
-export function diskGuardScript(layout: HostLayout, guard: DiskGuard, textfileDir: string): string {
+/** The directories the host's disk guard checks: the registry's data (filesystem storage), the Maven repository's (when the host serves it). */
+export interface DiskGuardDirs {
+    readonly data: boolean;
+    readonly maven: boolean;
+}
+
+/**
+ * The disk guard's script (dso-registry-disk-guard.sh): for each directory it checks, that directory's
+ * marker past `refusePercent` used, none below. The registry's data directory only when `dirs` is unset.
+ */
+export function diskGuardScript(
+    layout: HostLayout,
+    guard: DiskGuard,
+    textfileDir: string,
+    dirs: DiskGuardDirs = { data: true, maven: false },
+): string {
+    const paths = hostPaths(layout);
     return hostScript("dso-registry-disk-guard.sh", {
-        DATA_DIR: layout.dataDir,
-        MARKER: hostPaths(layout).diskFullMarker,
+        DATA_DIR: dirs.data ? layout.dataDir : "",
+        MARKER: paths.diskFullMarker,
+        MAVEN_DIR: dirs.maven ? layout.mavenDataDir : "",
+        MAVEN_MARKER: paths.mavenDiskFullMarker,
         REFUSE_PERCENT: guard.refusePercent,
         TEXTFILE_DIR: textfileDir,
         REFUSING: JOB_METRICS.diskGuardRefusing,

@@ -164,7 +164,10 @@ export interface InClusterRegistryArgs extends RegistryFront {
     readonly distributionConfig?: DistributionSettings;
     /** Metrics and alert rules (docs/monitoring.md); none when unset. */
     readonly monitoring?: InClusterRegistryMonitoring;
-    /** The disk guard (`registry.diskGuard`): new uploads refused past this percentage of the data volume used (./diskGuard.ts); none when unset or with s3. */
+    /**
+     * The disk guard (`registry.diskGuard`): new uploads refused past this percentage of the data volume used,
+     * and Maven deploys past it of the Maven volume used (./diskGuard.ts); none when unset, or with s3 and no Maven.
+     */
     readonly diskGuard?: { readonly refusePercent: number };
 }
 
@@ -283,7 +286,10 @@ export function sidecarPolicy(args: {
     readonly allowedNetworks?: readonly string[];
     /** Whether an account may have a previous password (a rotation's overlap): the overlap file is imported. */
     readonly overlap?: boolean;
-    /** The disk guard's container runs (./diskGuard.ts): new uploads get 507 while its marker exists. */
+    /**
+     * The disk guard's container runs (./diskGuard.ts): new uploads get 507 while the data volume's marker
+     * exists (filesystem storage), Maven deploys while the Maven volume's does (with `maven`).
+     */
     readonly diskGuard?: boolean;
 }): AccessPolicy {
     return {
@@ -322,6 +328,7 @@ export function sidecarPolicy(args: {
                       requiresAuthForPull: args.maven.requiresAuthForPull,
                       upstream: `127.0.0.1:${MAVEN_BACKEND.port}`,
                       deployUsersFile: `${IN_CLUSTER.usersDir}/maven-deploy`,
+                      ...(args.diskGuard ? { diskFullSignal: IN_CLUSTER_DISK_GUARD.mavenMarker } : {}),
                   },
               }
             : {}),
@@ -340,7 +347,7 @@ export function sidecarPolicy(args: {
               }
             : {}),
         ...(args.scopedPushAccounts?.length ? { scopedPushAccounts: args.scopedPushAccounts } : {}),
-        ...(args.diskGuard ? { diskFullSignal: IN_CLUSTER_DISK_GUARD.marker } : {}),
+        ...(args.diskGuard && args.storage === "filesystem" ? { diskFullSignal: IN_CLUSTER_DISK_GUARD.marker } : {}),
     };
 }
 

@@ -76,7 +76,10 @@ export function renderMonitoringObjects(spec: InClusterSpec): K8sObject[] {
             certManager: spec.tls.kind === "cert-manager",
         },
         runbookBaseUrl: m.runbookBaseUrl,
-        ...(spec.diskGuard ? { diskGuard: { refusing: true, refusePercent: spec.diskGuard.refusePercent } } : {}),
+        // The rule reads the data claim's stats: a guard on the Maven volume alone (s3 storage) changes no rule.
+        ...(spec.diskGuard && spec.storage.kind === "filesystem"
+            ? { diskGuard: { refusing: true, refusePercent: spec.diskGuard.refusePercent } }
+            : {}),
         passwordsRotationDue: m.passwordsRotationDue,
     });
     const probe = renderCertificateProbe({

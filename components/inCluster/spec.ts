@@ -174,8 +174,9 @@ export interface InClusterSpec {
     /** Metrics and alert rules (docs/monitoring.md); none when unset. */
     readonly monitoring?: InClusterMonitoring;
     /**
-     * The disk guard (`registry.diskGuard`, filesystem storage): new uploads refused while the data volume is
-     * used past `refusePercent`, checked every `checkSeconds` (./diskGuard.ts); none when unset.
+     * The disk guard (`registry.diskGuard`): new uploads refused while the data volume (filesystem storage) is
+     * used past `refusePercent`, and Maven deploys while the Maven volume is (with `maven`), checked every
+     * `checkSeconds` (./diskGuard.ts); none when unset.
      */
     readonly diskGuard?: { readonly refusePercent: number; readonly checkSeconds: number };
 }

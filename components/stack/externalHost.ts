@@ -59,9 +59,8 @@ export function defineExternalHost(
             monitoring: cfg.registry.monitoring.enabled
                 ? { runbookBaseUrl: cfg.registry.monitoring.runbookBaseUrl, diskWarnPercent: cfg.registry.diskGuard.warnPercent }
                 : undefined,
-            ...(cfg.registry.diskGuard.enabled && cfg.registry.storage.kind === "filesystem"
-                ? { diskGuard: { refusePercent: cfg.registry.diskGuard.refusePercent } }
-                : {}),
+            // The component guards the disks the host has: the data directory's (filesystem storage), Maven's.
+            ...(cfg.registry.diskGuard.enabled ? { diskGuard: { refusePercent: cfg.registry.diskGuard.refusePercent } } : {}),
             loginLimit: hostLoginLimit(cfg),
             distributionConfig: cfg.registry.distributionConfig,
             ...(ageRotation ? { passwordRotation: { everyDays: ageRotation.days, due: ageRotation.due.getTime() / 1000 } } : {}),

@@ -26,12 +26,21 @@ import { globalOptions, MAX_AUTHORIZATION_LENGTH, READ_HEADER_SECONDS, requestSh
 import { accessLog, metricsSites, PROMETHEUS_TEXT_CONTENT_TYPE } from "./observability";
 import { PasswordChecks } from "./passwordChecks";
 import { BLOB_PATH, blobMatcher, blobShortcut, mavenMatchers, mavenRoute, mirrorRoutes, registryProxy, uiRoute } from "./routes";
-import { blobCheckAnswer, DISK_FULL_MESSAGE, diskFullAnswer, diskFullMatcher, readOnlyAnswer, readOnlyMatchers } from "./signals";
+import {
+    blobCheckAnswer,
+    DISK_FULL_MESSAGE,
+    diskFullAnswer,
+    diskFullMatcher,
+    MAVEN_DISK_FULL_MESSAGE,
+    readOnlyAnswer,
+    readOnlyMatchers,
+} from "./signals";
 
 export {
     BLOB_PATH,
     base64PrefixPattern,
     DISK_FULL_MESSAGE,
+    MAVEN_DISK_FULL_MESSAGE,
     MAX_AUTHORIZATION_LENGTH,
     PROMETHEUS_TEXT_CONTENT_TYPE,
     publicAuthority,

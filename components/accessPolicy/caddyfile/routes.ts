@@ -13,7 +13,7 @@ import {
     UPSTREAM_TRY_SECONDS,
 } from "../policy";
 import type { PasswordChecks } from "./passwordChecks";
-import { maintenanceMatcherName, readBodyFirst, signalKinds } from "./signals";
+import { MAVEN_DISK_FULL_MESSAGE, maintenanceMatcherName, readBodyFirst, signalKinds } from "./signals";
 import { escapeBraces, REPOSITORY_NAME, registryError } from "./syntax";
 
 /**
@@ -146,12 +146,25 @@ export function mavenMatchers(maven: MavenRoute): string[] {
         `\t@maven path /${maven.pathPrefix} /${maven.pathPrefix}/*`,
         "\t@mavenOther not method GET HEAD PUT",
         "\t@mavenRead method GET HEAD",
+        // A deploy while the disk guard's marker for the repository's disk exists.
+        ...(maven.diskFullSignal
+            ? [
+                  "\t@mavenDiskFull {",
+                  "\t\tmethod PUT",
+                  "\t\tfile {",
+                  "\t\t\troot /",
+                  `\t\t\ttry_files ${maven.diskFullSignal}`,
+                  "\t\t}",
+                  "\t}",
+              ]
+            : []),
     ];
 }
 
 /**
  * The Maven repository's route, ahead of every registry rule. Only GET, HEAD and PUT exist there;
- * during the maintenance window a PUT gets 503 with Retry-After; PUT needs the Maven deploy account;
+ * during the maintenance window a PUT gets 503 with Retry-After, and while the disk guard's marker for
+ * the repository's disk exists (`MavenRoute.diskFullSignal`) 507; PUT needs the Maven deploy account;
  * reads are anonymous unless `requiresAuthForPull`, and then any account may read. Credentials stop
  * here: the backend never sees them. Why: docs/decisions/access-policy.md#maven-on-the-same-origin
  */
@@ -170,6 +183,11 @@ export function mavenRoute(policy: AccessPolicy, checks: PasswordChecks, maven: 
             '\t\t\t\trespond "the Maven repository is in its read-only maintenance window (garbage collection or backup): downloads work, deploys do not; retry the deploy in a few minutes" 503',
             "\t\t\t}",
         ]),
+        // A deploy that would fill the disk: refused as a push is (after the password check, the body read
+        // first); downloads go on, and so does the removal of old builds, which frees space.
+        ...(maven.diskFullSignal
+            ? ["\t\t\troute @mavenDiskFull {", ...readBodyFirst("\t\t\t\t"), `\t\t\t\trespond "${MAVEN_DISK_FULL_MESSAGE}" 507`, "\t\t\t}"]
+            : []),
         ...(maven.requiresAuthForPull ? checks.check("@mavenRead", readers).map((l) => `\t${l}`) : []),
         "\t\t\trequest_header -Authorization",
         `\t\t\treverse_proxy ${maven.upstream} {`,

@@ -93,6 +93,13 @@ export const DISK_FULL_MESSAGE =
     "the registry's disk is almost full, so it takes no new uploads: pulls work, pushes do not. An operator frees space (docs/runbooks.md, Disk full: delete unused tags, then run the garbage collection); pushes resume by themselves within five minutes of it";
 
 /**
+ * The message of the disk guard's refusal of a Maven deploy: what is wrong, that downloads go on, and what
+ * frees space. Plain text, as every answer of the Maven route: Maven prints the status line, curl the body.
+ */
+export const MAVEN_DISK_FULL_MESSAGE =
+    "the Maven repository's disk is almost full, so it takes no deploys: downloads work, deploys do not. An operator frees space (docs/runbooks.md, Disk full: remove old builds, or let the garbage collection remove old snapshot builds); deploys resume by themselves within five minutes of it";
+
+/**
  * New blob uploads while the disk guard's marker exists: 507 Insufficient Storage and a registry error that
  * says so, on the window's path (after the push accounts' check, the body read first: `readBodyFirst`).
  */

@@ -552,7 +552,7 @@ const diskGuard = z
             .boolean()
             .default(true)
             .describe(
-                "Refuse new uploads (507, with a message saying the disk is full and what frees it) while the file system of the registry's data is used past refusePercent: the external host's data directory (a cron job), the in-cluster registry's volume (a disk-guard container in its pod), kind.dataDir (kind's maintenance container). Pulls and deletes go on, and pushes resume by themselves once a clean-up brings it below (checked every five minutes). Uploads already started finish. Moot with registry.storage.kind \"s3\": a bucket is no disk of the registry's to fill (docs/runbooks.md, Disk full).",
+                "Refuse new uploads (507, with a message saying the disk is full and what frees it) while the file system of the registry's data is used past refusePercent: the external host's data directory (a cron job), the in-cluster registry's volume (a disk-guard container in its pod), kind.dataDir (kind's maintenance container). Pulls and deletes go on, and pushes resume by themselves once a clean-up brings it below (checked every five minutes). Uploads already started finish. Where the front serves the Maven repository, Maven deploys are refused (507) the same way while its files' file system is used past refusePercent (the in-cluster volume of mavenRegistry.storageSize, externalHost.mavenDataDir); downloads go on. With registry.storage.kind \"s3\" only that one is guarded, and without Maven the setting is moot: a bucket is no disk of the registry's to fill (docs/runbooks.md, Disk full).",
             ),
         warnPercent: percent
             .default(80)

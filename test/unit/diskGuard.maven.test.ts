@@ -1,0 +1,237 @@
+/**
+ * The disk guard on the Maven repository's disk (`registry.diskGuard`, docs/runbooks.md "Disk full"), rendered:
+ * the front's 507 to a Maven deploy (PUT) while the repository's own marker exists, downloads spared; the
+ * registry pod's disk-guard container with the Maven volume read-only (also with s3 storage, the Maven volume
+ * alone) and the sidecar's policy; the external host's script, site and maintenance; the setting's warnings.
+ * The guard against real Caddy, nginx and Distribution in the registry pod with its Maven volume a small file
+ * system filled by deploys: test/integration/mavenDiskGuard.test.ts.
+ */
+import { describe, expect, it } from "vitest";
+import { MAVEN_DISK_FULL_MESSAGE, renderCaddyfile } from "../../components/accessPolicy/caddyfile";
+import { accessPolicyProblem, type MavenRoute } from "../../components/accessPolicy/policy";
+import { parseConfig } from "../../components/config";
+import { caddySitePolicy } from "../../components/externalHost/caddySite";
+import { planMaintenance } from "../../components/externalHost/maintenance";
+import { defaultHostLayout, diskGuardScript, hostPaths } from "../../components/externalHost/scripts";
+import { IN_CLUSTER_DISK_GUARD, inClusterDiskGuard } from "../../components/inCluster/diskGuard";
+import { sidecarPolicy } from "../../components/inCluster/inClusterRegistry";
+import { renderInClusterObjects } from "../../components/inCluster/manifests";
+import { renderMonitoringObjects } from "../../components/inCluster/monitoring";
+import { READ_ONLY_SIGNAL } from "../../components/inCluster/readOnlySignal";
+import { IN_CLUSTER } from "../../components/inCluster/spec";
+import { MAVEN_BACKEND } from "../../components/maven/nginxConfig";
+import { BASE_POLICY as base } from "../support/accessPolicy";
+import { baseSpec, container, maven, s3 } from "../support/inClusterSpec";
+
+const MARKER = "/run/dso/maven-disk-full";
+const route: MavenRoute = {
+    pathPrefix: "maven-releases",
+    upstream: "127.0.0.1:5002",
+    deployUsersFile: "/etc/m/deploy",
+    requiresAuthForPull: false,
+};
+
+/** The Maven route's block in a rendered Caddyfile, from its opening to the proxy. */
+function mavenRouteBlock(text: string): string {
+    return text.slice(text.indexOf("route @maven {"), text.indexOf(`reverse_proxy ${route.upstream}`));
+}
+
+/** A named matcher's block in a rendered Caddyfile. */
+function matcherBlock(text: string, name: string): string {
+    const start = text.indexOf(`\t${name} {\n`);
+    return start < 0 ? "" : text.slice(start, text.indexOf("\n\t}\n", start) + 3).trimEnd();
+}
+
+describe("the front's Maven route with the disk guard's marker", () => {
+    const text = renderCaddyfile({ ...base, maven: { ...route, diskFullSignal: MARKER } });
+
+    it("refuses a deploy (PUT) only while the marker exists: downloads (GET, HEAD) never match", () => {
+        expect(matcherBlock(text, "@mavenDiskFull")).toBe(
+            `\t@mavenDiskFull {\n\t\tmethod PUT\n\t\tfile {\n\t\t\troot /\n\t\t\ttry_files ${MARKER}\n\t\t}\n\t}`,
+        );
+    });
+
+    it("answers it 507 with the message, after the deploy account's check, the body read first, before the backend", () => {
+        const block = mavenRouteBlock(text);
+        const refusal = block.slice(block.indexOf("route @mavenDiskFull {"));
+        const answer = refusal.slice(0, refusal.indexOf("\n\t\t\t}\n"));
+        expect(answer).toMatch(/request_body \{[\s\S]*vars refused_body[\s\S]*respond "[^"]*" 507$/);
+        expect(answer.endsWith(`respond "${MAVEN_DISK_FULL_MESSAGE}" 507`)).toBe(true);
+        expect(block.indexOf("route @mavenDiskFull")).toBeGreaterThan(block.indexOf("import /etc/m/deploy"));
+        expect(MAVEN_DISK_FULL_MESSAGE).toMatch(/Maven repository's disk is almost full.*downloads work, deploys do not.*Disk full/);
+    });
+
+    it("is not there without the marker, nor does the registry's own marker refuse deploys", () => {
+        for (const policy of [
+            { ...base, maven: route },
+            { ...base, maven: route, diskFullSignal: "/run/dso/disk-full" },
+        ]) {
+            const plain = renderCaddyfile(policy);
+            expect(plain).not.toContain("@mavenDiskFull");
+            expect(mavenRouteBlock(plain)).not.toContain(" 507");
+        }
+    });
+
+    it("must be a marker of its own, at an absolute path", () => {
+        expect(accessPolicyProblem({ ...base, maven: { ...route, diskFullSignal: "maven-disk-full" } })).toMatch(
+            /maven\.diskFullSignal "maven-disk-full" must be an absolute path/,
+        );
+        expect(accessPolicyProblem({ ...base, diskFullSignal: MARKER, maven: { ...route, diskFullSignal: MARKER } })).toMatch(
+            /a marker of its own/,
+        );
+        expect(
+            accessPolicyProblem({
+                ...base,
+                readOnlySignals: [{ kind: "file", path: MARKER }],
+                maven: { ...route, diskFullSignal: MARKER },
+            }),
+        ).toMatch(/a marker of its own/);
+    });
+});
+
+describe("the registry pod's disk guard with Maven", () => {
+    const guard = { refusePercent: 85, checkSeconds: 300 };
+
+    it("checks the Maven volume, mounted read-only, with a marker of its own beside the data volume's", () => {
+        const c = container(renderInClusterObjects(baseSpec({ maven, diskGuard: guard })), IN_CLUSTER_DISK_GUARD.container);
+        expect(c.volumeMounts).toEqual([
+            { name: "data", mountPath: IN_CLUSTER.dataDir, readOnly: true },
+            { name: "maven-data", mountPath: MAVEN_BACKEND.dataDir, readOnly: true },
+            { name: READ_ONLY_SIGNAL.volume, mountPath: READ_ONLY_SIGNAL.dir },
+        ]);
+        expect(c.command[2]).toContain(`DATA_DIR='${IN_CLUSTER.dataDir}'`);
+        expect(c.command[2]).toContain(`MAVEN_DIR='${MAVEN_BACKEND.dataDir}'`);
+        expect(c.command[2]).toContain(`MAVEN_MARKER='${IN_CLUSTER_DISK_GUARD.mavenMarker}'`);
+        expect(IN_CLUSTER_DISK_GUARD.mavenMarker).not.toBe(IN_CLUSTER_DISK_GUARD.marker);
+    });
+
+    it("without Maven checks no Maven directory", () => {
+        const c = container(renderInClusterObjects(baseSpec({ diskGuard: guard })), IN_CLUSTER_DISK_GUARD.container);
+        expect(c.command[2]).toContain("MAVEN_DIR=''");
+        expect(c.volumeMounts.map((m: { name: string }) => m.name)).not.toContain("maven-data");
+    });
+
+    it("with s3 storage guards the Maven volume alone, and the alert rules stay the bucket's (none on a data claim)", () => {
+        expect(inClusterDiskGuard({ storage: { kind: "s3" }, maven: {}, diskGuard: { refusePercent: 90 } })).toEqual({
+            refusePercent: 90,
+            checkSeconds: IN_CLUSTER_DISK_GUARD.checkSeconds,
+        });
+        const spec = baseSpec({ storage: s3, maven, diskGuard: guard });
+        const c = container(renderInClusterObjects(spec), IN_CLUSTER_DISK_GUARD.container);
+        expect(c.volumeMounts.map((m: { name: string }) => m.name)).toEqual(["maven-data", READ_ONLY_SIGNAL.volume]);
+        expect(c.command[2]).toContain("DATA_DIR=''");
+        const monitoring = { runbookBaseUrl: "docs/runbooks.md", probeImage: "curl", cacheClaims: [], prometheusOperator: false };
+        const rules = (s: typeof spec) => JSON.stringify(renderMonitoringObjects({ ...s, monitoring }));
+        expect(rules(spec)).toBe(rules({ ...spec, diskGuard: undefined }));
+    });
+
+    it("gives the sidecar's Maven route the marker; with s3 no refusal of image uploads", () => {
+        const policy = (storage: "filesystem" | "s3") =>
+            sidecarPolicy({
+                host: "r.test",
+                requiresAuthForPull: false,
+                deletesEnabled: true,
+                storage,
+                diskGuard: true,
+                maven: { pathPrefix: "maven-releases", requiresAuthForPull: false } as never,
+            });
+        expect(policy("filesystem").maven?.diskFullSignal).toBe(IN_CLUSTER_DISK_GUARD.mavenMarker);
+        expect(policy("filesystem").diskFullSignal).toBe(IN_CLUSTER_DISK_GUARD.marker);
+        expect(policy("s3").maven?.diskFullSignal).toBe(IN_CLUSTER_DISK_GUARD.mavenMarker);
+        expect(policy("s3").diskFullSignal).toBeUndefined();
+    });
+});
+
+describe("the external host's disk guard with Maven", () => {
+    const layout = defaultHostLayout("/srv/data/registry", "/srv/data/maven");
+    const paths = hostPaths(layout);
+
+    it("checks the Maven data directory with its own marker in the front's directory", () => {
+        const script = diskGuardScript(layout, { refusePercent: 85 }, "", { data: true, maven: true });
+        expect(script).toContain("MAVEN_DIR='/srv/data/maven'");
+        expect(script).toContain(`MAVEN_MARKER='${paths.mavenDiskFullMarker}'`);
+        expect(paths.mavenDiskFullMarker).toBe("/etc/caddy/dso-registry/maven-disk-full");
+        expect(diskGuardScript(layout, { refusePercent: 85 }, "")).toContain("MAVEN_DIR=''");
+        expect(diskGuardScript(layout, { refusePercent: 85 }, "", { data: false, maven: true })).toContain("DATA_DIR=''");
+    });
+
+    it("places the script that checks it when the host serves Maven, also with s3 storage", () => {
+        const args = {
+            connection: { host: "h", user: "root", privateKey: "k", sudo: false },
+            spec: { name: "dso-registry", image: "registry:2", layout },
+            specFingerprint: "fp",
+            garbageCollection: { enabled: false, schedule: "", deleteUntagged: false },
+            status: { host: "h", port: 443, textfileDir: "" },
+            diskGuard: { refusePercent: 90 },
+            maven: { spec: { pathPrefix: "maven-releases" }, fingerprint: "m", snapshotBuildsToKeep: 3 },
+        } as unknown as Parameters<typeof planMaintenance>[1];
+        const script = (a: typeof args) =>
+            String(planMaintenance("m", a).files.find((f) => f.name === "m-disk-guard-script")?.args.content);
+        expect(script(args)).toContain("MAVEN_DIR='/srv/data/maven'");
+        const s3Spec = { ...args.spec, storage: { kind: "s3", bucket: "b" } } as typeof args.spec;
+        expect(script({ ...args, spec: s3Spec })).toContain("DATA_DIR=''");
+        expect(script({ ...args, spec: s3Spec })).toContain("MAVEN_DIR='/srv/data/maven'");
+        expect(script({ ...args, maven: undefined })).toContain("MAVEN_DIR=''");
+    });
+
+    it("gives the site's Maven route the marker", () => {
+        const policy = caddySitePolicy({
+            layout,
+            registryHost: "registry.example.com",
+            port: 443,
+            tls: { kind: "acme", email: "ops@example.com" },
+            requiresAuthForPull: false,
+            allowedNetworks: [],
+            deletesEnabled: false,
+            blobFiles: true,
+            diskGuard: true,
+            upstream: "unix//run/dso-registry/registry.sock",
+            maven: { pathPrefix: "maven-releases", requiresAuthForPull: false, diskGuard: true },
+        });
+        expect(policy.maven?.diskFullSignal).toBe(paths.mavenDiskFullMarker);
+        expect(policy.diskFullSignal).toBe(paths.diskFullMarker);
+    });
+});
+
+describe("registry.diskGuard with s3 storage", () => {
+    const secrets = {
+        containerRegistryPassword: "secret",
+        sshPrivateKey: "secret",
+        s3AccessKeyId: "secret",
+        s3SecretAccessKey: "secret",
+    } as const;
+    const stack = (servesMaven: boolean) => ({
+        containerRegistry: { host: "registry.example.com", pathPrefix: "team/app", pushCredentials: "operator" },
+        ...(servesMaven
+            ? {
+                  mavenRegistry: {
+                      host: "registry.example.com",
+                      pathPrefix: "maven-releases",
+                      credentialId: "maven",
+                      reuseContainerCredentials: true,
+                  },
+              }
+            : {}),
+        registry: {
+            mode: "external-host",
+            tls: { mode: "acme", acmeEmail: "ops@example.com" },
+            storage: { kind: "s3", s3: { bucket: "images", region: "us-east-1" } },
+            diskGuard: { refusePercent: 95, warnPercent: 70 },
+        },
+        externalHost: { ssh: { host: "10.0.0.5", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample" } },
+    });
+    const warned = (servesMaven: boolean) =>
+        parseConfig(stack(servesMaven), secrets)
+            .warnings.map((w) => w.key)
+            .filter((k) => k.includes("diskGuard"));
+
+    it("acts on the Maven repository's disk where the front serves it; warnPercent (the data disk's alert) stays moot", () => {
+        expect(warned(true)).toEqual(["dso-registry:registry.diskGuard.warnPercent"]);
+    });
+
+    it("is moot without Maven", () => {
+        expect(warned(false).sort()).toEqual(
+            ["dso-registry:registry.diskGuard.refusePercent", "dso-registry:registry.diskGuard.warnPercent"].sort(),
+        );
+    });
+});
