@@ -133,7 +133,7 @@ describe("the registry pod's disk guard with Maven", () => {
                 deletesEnabled: true,
                 storage,
                 diskGuard: true,
-                maven: { pathPrefix: "maven-releases", requiresAuthForPull: false } as never,
+                maven: { pathPrefix: "maven-releases", requiresAuthForPull: false },
             });
         expect(policy("filesystem").maven?.diskFullSignal).toBe(IN_CLUSTER_DISK_GUARD.mavenMarker);
         expect(policy("filesystem").diskFullSignal).toBe(IN_CLUSTER_DISK_GUARD.marker);
@@ -188,7 +188,7 @@ describe("the external host's disk guard with Maven", () => {
             upstream: "unix//run/dso-registry/registry.sock",
             maven: { pathPrefix: "maven-releases", requiresAuthForPull: false, diskGuard: true },
         });
-        expect(policy.maven?.diskFullSignal).toBe(paths.mavenDiskFullMarker);
+        expect(policy.maven?.diskFullSignal).toBe("/etc/caddy/dso-registry/maven-disk-full");
         expect(policy.diskFullSignal).toBe(paths.diskFullMarker);
     });
 });
