@@ -11,7 +11,7 @@ import {
     renderMirrorFiles,
     renderMirrorHostsToml,
 } from "../mirrors/mirrors";
-import { DISTRIBUTION, DISTRIBUTION_ENV_WORDS } from "../shared/facts";
+import { DISTRIBUTION, DISTRIBUTION_ENV_WORDS, PROJECT } from "../shared/facts";
 import { FRONT_ENVIRONMENT, FRONT_MEMORY } from "../shared/front";
 import { renderShellScript } from "../shared/shellScript";
 import { FRONT_WINDOW_PARAMS } from "../upkeep/frontWindow";
@@ -141,6 +141,7 @@ export function dataDirClaimScript(layout: KindLayout, stack: string): string {
         OWNER: marker.owner,
         MARKER_TEXT: marker.lines,
         LAYOUT_ENTRIES: kindDataDirEntries(layout),
+        CONFIG_KEY: `${PROJECT}:kind.dataDir`,
     });
 }
 

@@ -13,7 +13,8 @@
  * registry's image bumped and scheduled garbage collection turned on (the maintenance container's
  * crontab, a collection run in it), each checked in the engine's events
  * and on the running containers; and `destroy`, after which only the images in the data directory are
- * left.
+ * left, with the marker that says whose they are; then a `kind.dataDir` that holds someone else's file,
+ * which `up` refuses before it writes anything there or runs a container.
  *
  * What differs from a kind cluster, and why:
  * - The Docker host is a private dockerd in a test network namespace (test/support/dockerEngine.ts),
@@ -33,7 +34,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as YAML from "yaml";
-import { NODE_RECHECK_SECONDS } from "../../components/kind/scripts";
+import { KIND_DATA_DIR_MARKER, NODE_RECHECK_SECONDS } from "../../components/kind/scripts";
 import { BUMPED_REGISTRY_IMAGE, DEPLOYED_REGISTRY_IMAGE } from "../support/distributionBinaries";
 import { type DockerClient, type DockerEngine, startDockerEngine } from "../support/dockerEngine";
 import { payloadImage, pinnedCaddyImage, registryImage, registryUiStandInImage } from "../support/dockerImages";
@@ -203,6 +204,8 @@ describe("kind stack, real engine", () => {
                 "create kind-registry-containers",
                 // The disk guard (registry.diskGuard, on by default), run by the maintenance container's crond.
                 "create kind-registry-crontab-write",
+                // kind.dataDir claimed for the stack's registry before any file is written into it.
+                "create kind-registry-data-dir",
                 "create kind-registry-decoy",
                 "create kind-registry-disk-guard-script-write",
                 // Every file above, read back by a refresh (docs/decisions/drift-on-hosts.md).
@@ -422,6 +425,21 @@ describe("kind stack, real engine", () => {
             existsSync(path.join(dataDir, dir)) ? readdirSync(path.join(dataDir, dir)).map((f) => `${dir}/${f}`) : [],
         );
         expect(leftFiles).toEqual([]);
+        expect(readFileSync(path.join(dataDir, KIND_DATA_DIR_MARKER), "utf8")).toContain("stack=dso-registry/kind\n");
         expect((await ws.exportState(STACK)).deployment.resources ?? []).toEqual([]);
+    });
+
+    it("a kind.dataDir that holds someone else's file: `up` stops before it writes anything there or runs a container", async () => {
+        const theirs = path.join(scratch, "theirs");
+        mkdirSync(theirs);
+        writeFileSync(path.join(theirs, "notes.txt"), "mine\n");
+        await ws.pulumiOk(["config", "set", "--path", "dso-registry:kind.dataDir", theirs, "-s", STACK]);
+        const up = await ws.pulumi(["up", "--yes", "--skip-preview", "-s", STACK]);
+        expect(up.code, up.stdout + up.stderr).not.toBe(0);
+        expect(up.stdout + up.stderr).toContain(`kind.dataDir is ${theirs}, and it holds what this stack did not put there: notes.txt.`);
+        expect(readdirSync(theirs)).toEqual(["notes.txt"]);
+        expect([...CONTAINERS, UI, MAINTENANCE].map(container)).toEqual([undefined, undefined, undefined, undefined, undefined]);
+        const destroy = await ws.pulumi(["destroy", "--yes", "--skip-preview", "-s", STACK]);
+        expect(destroy.code, destroy.stdout + destroy.stderr).toBe(0);
     });
 });

@@ -9,8 +9,9 @@
 # otherwise (someone's files, a directory marked for another stack, a file in place of the directory) the
 # run stops here, changing nothing, with what is in the way and how to go on. Nothing is removed, ever:
 # the placement's files and containers go with their own deletes, the marker stays with the images.
-# $MARKER_TEXT is the marker's content, one line per item; it holds the $OWNER line.
-: "${DATA_DIR:?}" "${MARKER:?}" "${OWNER:?}" "${MARKER_TEXT:?}" "${LAYOUT_ENTRIES:?}"
+# $MARKER_TEXT is the marker's content, one line per item; it holds the $OWNER line. $CONFIG_KEY is
+# kind.dataDir's key in the stack's config.
+: "${DATA_DIR:?}" "${MARKER:?}" "${OWNER:?}" "${MARKER_TEXT:?}" "${LAYOUT_ENTRIES:?}" "${CONFIG_KEY:?}"
 set -eu
 marker="$DATA_DIR/$MARKER"
 # How many of the entries that are not the placement's a refusal names.
@@ -22,7 +23,7 @@ refuse() {
 kind.dataDir is $DATA_DIR, and $1.
 The kind registry keeps its files and images in kind.dataDir and removes some of them on destroy: it uses only a directory of its own. Nothing was changed.
 To go on, $2, or give the registry another directory (absent or empty):
-  pulumi config set --path 'dso-registry:kind.dataDir' /path/of/its/own
+  pulumi config set --path '$CONFIG_KEY' /path/of/its/own
 then run pulumi up again (docs/kind.md, "Where the images live").
 MESSAGE
   exit 1
