@@ -163,9 +163,9 @@ beforeAll(async () => {
         deployment: stack.object("Deployment", "registry", "dso"),
         stack,
         dnsAnswers: [`${cluster.hostAddress} ${MIRROR}.dso.svc`],
-        // The data claim a file system of its own, as a volume is: the disk guard in the pod then reads its
-        // use, not this machine's disk.
-        claimSizesMiB: { "registry-data": 256 },
+        // The data and Maven claims each a file system of its own, as a volume is: the disk guard in the pod
+        // then reads their use, not this machine's disk.
+        claimSizesMiB: { "registry-data": 256, "maven-data": 64 },
     });
     tlsService = await startServiceProxy({
         service: stack.object("Service", "registry-tls", "dso"),
