@@ -189,7 +189,7 @@ const AGENT_TEMPLATES =
 
 /** The Caddyfile's change, in every placement's front. */
 const REFUSED_WRITES =
-    "the Caddyfile answers a refused write (401) with Connection: close, so that Caddy 2.11 answers a stalled upload at once instead of reading its body first, gives a request's head at most 16 KiB and 10 s (slow clients), checks a rotation's previous passwords with the decoy too, and answers a new upload 507 while the disk guard refuses (the external host's front, and the registry pod's sidecar)";
+    "the Caddyfile answers a refused write (401) with Connection: close, so that Caddy 2.11 answers a stalled upload at once instead of reading its body first, gives a request's head at most 16 KiB and 10 s (slow clients), checks a rotation's previous passwords with the decoy too, and answers a new upload 507 while the disk guard refuses (the external host's front, and the registry pod's sidecar), and a Maven deploy 507 while the guard refuses on the Maven repository's disk (a front that serves Maven: the local stack's sidecar)";
 
 /** Why each pull-through cache changes: it starts whatever its upstream does (docs/mirrors.md, When the upstream is down). */
 const CACHE_START = "the cache's start script and read-only config, beside its proxy config";
@@ -206,7 +206,7 @@ const PROD_CACHES = ["docker-io", "ghcr-io", "registry-k8s-io"];
 const LOCAL_INTENDED: IntendedChanges = {
     components: [],
     updates: {
-        "registry-deployment-registry": `the registry pod's front at ${DEFAULT_IMAGES.caddy} (docs/access-policy.md, Caddy 2.8 to 2.11) with its new Caddyfile (its checksum) and GOMEMLIMIT, and Maven's nginx at 1.30, the maintained stable line; the disk guard's container (registry.diskGuard, on by default), which keeps the sidecar's marker while the data volume is used past refusePercent: the pod is rolled (Recreate); and the Deployment's pulumi.com/waitFor annotation, by which \`up\` waits for the rollout by the Deployment's own status`,
+        "registry-deployment-registry": `the registry pod's front at ${DEFAULT_IMAGES.caddy} (docs/access-policy.md, Caddy 2.8 to 2.11) with its new Caddyfile (its checksum) and GOMEMLIMIT, and Maven's nginx at 1.30, the maintained stable line; the disk guard's container (registry.diskGuard, on by default), which keeps the sidecar's markers while the data volume, or the Maven volume (mounted into it read-only), is used past refusePercent: the pod is rolled (Recreate); and the Deployment's pulumi.com/waitFor annotation, by which \`up\` waits for the rollout by the Deployment's own status`,
         "registry-deployment-registry-certificate-probe": `the probe's relay runs ${DEFAULT_IMAGES.caddy}, as every front`,
         "node-trust-daemonset": "busybox 1.37.0 (nodes.daemonsetImage): the pods are rolled and find the nodes' files unchanged",
         "registry-ingress-registry-login":
@@ -246,7 +246,10 @@ const PROD_INTENDED: IntendedChanges = {
             [`registry-host-mirrors-${cache}-read-only-config-write`, `${CACHE_START}: its read-only config.yml, placed on the host`],
             [`registry-host-mirrors-${cache}-start-script-write`, `${CACHE_START}: its start script, placed on the host`],
         ]),
-        ["registry-host-maintenance-disk-guard-script-write", "the disk guard (registry.diskGuard, on by default): its script"],
+        [
+            "registry-host-maintenance-disk-guard-script-write",
+            "the disk guard (registry.diskGuard, on by default): its script, which checks the data directory (and the Maven directory on a host that serves Maven; this one does not)",
+        ],
         ["registry-host-maintenance-disk-guard-cron-write", "the disk guard: its check every five minutes"],
     ]),
     updates: {
