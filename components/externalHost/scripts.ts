@@ -464,6 +464,8 @@ export interface StatusTargets {
     readonly retentionMode?: "dry-run" | "apply";
     /** The disk guard, when on: the status says whether it refuses uploads. */
     readonly diskGuard?: DiskGuard;
+    /** The disk guard on the Maven directory, when on and the host serves Maven: the status says whether it refuses deploys. */
+    readonly mavenDiskGuard?: DiskGuard;
 }
 
 /** Rotation by age of the generated passwords (`containerRegistry.rotateAfterDays`). */
@@ -506,7 +508,9 @@ export function statusScript(spec: ContainerSpec, targets: StatusTargets): strin
         RETENTION_CANDIDATES: JOB_METRICS.retentionCandidates,
         RETENTION_LAST_RUN: JOB_METRICS.retentionLastRun,
         DISK_MARKER: targets.diskGuard ? hostPaths(spec.layout).diskFullMarker : "",
-        REFUSE_PERCENT: targets.diskGuard?.refusePercent ?? "",
+        MAVEN_DIR: targets.mavenDiskGuard ? spec.layout.mavenDataDir : "",
+        MAVEN_DISK_MARKER: targets.mavenDiskGuard ? hostPaths(spec.layout).mavenDiskFullMarker : "",
+        REFUSE_PERCENT: (targets.diskGuard ?? targets.mavenDiskGuard)?.refusePercent ?? "",
     });
 }
 

@@ -6,14 +6,14 @@
  * directory that is a small file system of its own (a 16 MiB tmpfs), beside real Distribution on a data
  * directory of its own. Past `refusePercent` of the Maven directory the script sets the Maven marker only, the
  * front answers deploys 507 with the message, downloads and image uploads go on; once space is freed, the
- * script's next run lets deploys in again.
+ * script's next run lets deploys in again. `dso-registry-status` says which it is.
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { MAVEN_DISK_FULL_MESSAGE, renderCaddyfile } from "../../components/accessPolicy/caddyfile";
 import { renderUsersFile } from "../../components/accessPolicy/usersFile";
-import { defaultHostLayout, diskGuardScript, type HostLayout, hostPaths } from "../../components/externalHost/scripts";
+import { defaultHostLayout, diskGuardScript, type HostLayout, hostPaths, statusScript } from "../../components/externalHost/scripts";
 import { pinnedCaddy } from "../support/caddyBinaries";
 import { diskUsage } from "../support/diskGuardClient";
 import { type MavenBackend, startMavenBackend } from "../support/maven";
@@ -83,6 +83,25 @@ function guard(): string {
     return r.stdout;
 }
 
+/** What `dso-registry-status` says of the Maven directory's guard (the container engine and systemd played by stubs that say nothing). */
+function mavenStatus(): string {
+    const bin = path.join(work, "stub-bin");
+    mkdirSync(bin, { recursive: true });
+    for (const name of ["docker", "systemctl"]) writeFileSync(path.join(bin, name), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+    const status = statusScript(
+        { name: "dso-registry", image: "registry:3", layout },
+        {
+            host: "127.0.0.1",
+            port: 1,
+            textfileDir: "",
+            diskGuard: { refusePercent: REFUSE_PERCENT },
+            mavenDiskGuard: { refusePercent: REFUSE_PERCENT },
+        },
+    );
+    const out = run("sh", ["-c", status], { env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } }).stdout;
+    return /^== Maven disk guard\n.*\n(.*)$/m.exec(out)?.[1] ?? out;
+}
+
 /** curl against the front: status and body; as `account` when given. */
 function curl(args: readonly string[], account?: TestAccount): { readonly status: string; readonly body: string } {
     const r = run(
@@ -115,6 +134,7 @@ describe("the host's disk guard on the Maven directory, filled by real deploys",
         // The registry's own directory is another file system, with room: its marker stays away.
         expect(run("test", ["-e", paths.diskFullMarker]).code).not.toBe(0);
 
+        expect(mavenStatus()).toMatch(/^REFUSING Maven deploys: the Maven directory's disk is used past 90%/);
         const refused = deploy("com/example/app/1.0.1/app-1.0.1.jar", 4096);
         expect(refused).toEqual({ status: "507", body: MAVEN_DISK_FULL_MESSAGE });
         expect(run("test", ["-e", path.join(backend!.dataDir, PREFIX, "com/example/app/1.0.1")]).code).not.toBe(0);
@@ -126,6 +146,7 @@ describe("the host's disk guard on the Maven directory, filled by real deploys",
         // What frees space: the old build removed; the guard's next run lets deploys in.
         rmSync(path.join(backend!.dataDir, PREFIX, "com/example/big"), { recursive: true });
         expect(guard()).toMatch(/^Maven repository: data disk \d+% used, below 90% again/);
+        expect(mavenStatus()).toBe("taking Maven deploys; they are refused past 90% used");
         expect(deploy("com/example/app/1.0.1/app-1.0.1.jar", 4096).status).toBe("201");
         expect(readFileSync(path.join(backend!.dataDir, PREFIX, "com/example/app/1.0.1/app-1.0.1.jar")).length).toBe(4096);
     });

@@ -11,6 +11,11 @@ import { MAVEN_DISK_FULL_MESSAGE, renderCaddyfile } from "../../components/acces
 import { accessPolicyProblem, type MavenRoute } from "../../components/accessPolicy/policy";
 import { parseConfig } from "../../components/config";
 import { caddySitePolicy } from "../../components/externalHost/caddySite";
+import {
+    type ExternalRegistryHostArgs,
+    externalRegistryHostDefaults,
+    planExternalRegistryHost,
+} from "../../components/externalHost/externalRegistryHost";
 import { planMaintenance } from "../../components/externalHost/maintenance";
 import { defaultHostLayout, diskGuardScript, hostPaths } from "../../components/externalHost/scripts";
 import { IN_CLUSTER_DISK_GUARD, inClusterDiskGuard } from "../../components/inCluster/diskGuard";
@@ -22,6 +27,7 @@ import { IN_CLUSTER } from "../../components/inCluster/spec";
 import { MAVEN_BACKEND } from "../../components/maven/nginxConfig";
 import { BASE_POLICY as base } from "../support/accessPolicy";
 import { baseSpec, container, maven, s3 } from "../support/inClusterSpec";
+import { MAVEN_REPOSITORY, PLAN_HASH } from "../support/placementFixtures";
 
 const MARKER = "/run/dso/maven-disk-full";
 const route: MavenRoute = {
@@ -172,6 +178,41 @@ describe("the external host's disk guard with Maven", () => {
         expect(script({ ...args, spec: s3Spec })).toContain("DATA_DIR=''");
         expect(script({ ...args, spec: s3Spec })).toContain("MAVEN_DIR='/srv/data/maven'");
         expect(script({ ...args, maven: undefined })).toContain("MAVEN_DIR=''");
+    });
+
+    it("is wired by the host: the site's Maven route and the status with Maven, the script also with s3 storage, none with s3 and no Maven", () => {
+        const host: ExternalRegistryHostArgs = {
+            connection: {
+                kind: "ssh",
+                name: "r",
+                host: "10.0.0.5",
+                port: 22,
+                user: "deploy",
+                privateKey: "KEY",
+                hostKey: "ssh-ed25519 AAAA",
+                sudo: true,
+            },
+            registryHost: "registry.example.com",
+            accounts: { push: { username: "ci-push", bcryptHash: PLAN_HASH } },
+            tls: { kind: "acme", email: "ops@example.com" },
+            diskGuard: { refusePercent: 90 },
+        };
+        const s3Storage: ExternalRegistryHostArgs["storage"] = {
+            kind: "s3",
+            bucket: "images",
+            region: "eu-west-1",
+            forcePathStyle: false,
+            rootDirectory: "/",
+            redirect: false,
+            credentials: { accessKeyId: "AK", secretAccessKey: "SK" },
+        };
+        const plan = (args: ExternalRegistryHostArgs) => planExternalRegistryHost("registry", externalRegistryHostDefaults(args));
+        const jobs = (args: ExternalRegistryHostArgs) => plan(args).maintenance.args({ containerFingerprint: "c", mavenFingerprint: "m" });
+        expect(plan({ ...host, maven: MAVEN_REPOSITORY }).caddy.args({ mirrorRoutes: [] }).maven?.diskGuard).toBe(true);
+        expect(jobs({ ...host, maven: MAVEN_REPOSITORY }).status.mavenDiskGuard).toEqual({ refusePercent: 90 });
+        expect(jobs({ ...host, maven: MAVEN_REPOSITORY, storage: s3Storage }).diskGuard).toEqual({ refusePercent: 90 });
+        expect(jobs({ ...host, storage: s3Storage }).diskGuard).toBeUndefined();
+        expect(jobs(host).status.mavenDiskGuard).toBeUndefined();
     });
 
     it("gives the site's Maven route the marker", () => {

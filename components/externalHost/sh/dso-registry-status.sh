@@ -8,11 +8,12 @@
 # front's overlap file: its comments name each account whose previous password still has an overlap's
 # end (absent without containerRegistry.rotationOverlapHours). RETENTION_MODE is tag
 # retention's mode (empty: no rules); its last run's counts are in RETENTION_FILE in TEXTFILE_DIR, its lines in the GC's log.
-# DISK_MARKER exists while the disk guard refuses new uploads past REFUSE_PERCENT used (both empty: no guard).
+# DISK_MARKER exists while the disk guard refuses new uploads past REFUSE_PERCENT used (both empty: no guard);
+# MAVEN_DISK_MARKER while it refuses Maven deploys, MAVEN_DIR's file system used past it (both empty: no Maven, or no guard).
 : "${CONTAINER:?}" "${DATA_DIR:?}" "${BUCKET?}" "${HOST:?}" "${PORT:?}" "${TEXTFILE_DIR?}" "${CACHES_DIR:?}" "${TASKS:?}"
 : "${LAST_RUN:?}" "${LAST_SUCCESS:?}" "${SUCCESS:?}" "${DURATION:?}" "${BYTES_FREED:?}" "${ROTATE_AFTER_DAYS?}" "${ROTATION_DUE?}" "${OVERLAP_FILE:?}" "${FRONT_NAME:?}"
 : "${RETENTION_MODE?}" "${RETENTION_FILE:?}" "${RETENTION_REMOVED:?}" "${RETENTION_CANDIDATES:?}" "${RETENTION_LAST_RUN:?}"
-: "${DISK_MARKER?}" "${REFUSE_PERCENT?}"
+: "${DISK_MARKER?}" "${MAVEN_DIR?}" "${MAVEN_DISK_MARKER?}" "${REFUSE_PERCENT?}"
 # shellcheck source=../../upkeep/sh/container-engine.sh
 . "$(dirname "$0")/../../upkeep/sh/container-engine.sh"
 echo "== container"; docker ps -a --filter "name=^/?$CONTAINER\$" --format '{{.Names}} {{.Image}} {{.Status}} {{.Labels}}'
@@ -94,6 +95,14 @@ else
         done | sort -n
     else
         echo "none"
+    fi
+fi
+if [ -n "$MAVEN_DIR" ]; then
+    echo "== Maven disk guard"; df -h "${DSO_ROOT:-}$MAVEN_DIR" 2>/dev/null | tail -n 1
+    if [ -e "${DSO_ROOT:-}$MAVEN_DISK_MARKER" ]; then
+        echo "REFUSING Maven deploys: the Maven directory's disk is used past ${REFUSE_PERCENT}%; free space (docs/runbooks.md, Disk full) and deploys resume within five minutes"
+    else
+        echo "taking Maven deploys; they are refused past ${REFUSE_PERCENT}% used"
     fi
 fi
 echo "== caches"
