@@ -260,7 +260,7 @@ const PROD_INTENDED: IntendedChanges = {
             "the window's shared shell it carries (front-window.sh) now cuts the upload sessions left in a collection's window; a backup's window leaves them, as before",
         "registry-host-maintenance-restore-script-write": `the restore recreates the metrics relay with its new image, and reloads the front inside its container (where \`docker\` is Podman's shell function too); ${OURS_ONLY}`,
         "registry-host-maintenance-status-script-write":
-            "the status says whether the disk guard refuses uploads, and what each repository holds",
+            "the status says whether the disk guard refuses uploads (and Maven deploys, on a host that serves Maven; this one does not), and what each repository holds",
         "registry-host-monitoring-rules-write":
             "the disk alerts follow the disk guard's thresholds (warn past warnPercent, page while uploads are refused) and the error rate no longer counts its 507",
         "registry-host-packages-install":
