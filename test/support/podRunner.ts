@@ -6,7 +6,8 @@
  *     and secret volumes as files (items, defaultMode), persistentVolumeClaims and emptyDirs as
  *     directories (a claim the test sizes, `claimSizesMiB`, a file system of its own of that size, which
  *     fills as a volume does); fsGroup gives the group and group access to them, as the kubelet does;
- *   - the container's env (values, and secretKeyRef read from the applied Secret);
+ *   - the container's env (values, and secretKeyRef and configMapKeyRef read from the applied objects;
+ *     another source is refused);
  *   - the securityContext: user, group, fsGroup as a supplementary group, no_new_privs when privilege
  *     escalation is off, the capability bounding set (ALL dropped, the added ones kept), and a
  *     read-only root filesystem.
@@ -17,13 +18,27 @@
  * write to the read-only root fails here as it would in the cluster.
  *
  * Not modelled: hostPath volumes, subPath, init containers, resource limits; the container image's
- * own files (only its program, from Debian).
+ * own files (only its program, from Debian). The container mechanics (volumes' files, fsGroup, env, the
+ * securityContext, the mounts) are the pod stand-in's (test/support/podStandIn.ts), which runs each
+ * image's own entrypoint on busybox's applets instead of this machine's /usr.
  */
-import { chmodSync, chownSync, copyFileSync, mkdirSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import type { AppliedObject, DeployedStack } from "./deployedStack";
 import { deployedRegistry } from "./distributionBinaries";
 import type { TestNetns } from "./netns";
+import {
+    applyFsGroup,
+    containerEnv,
+    imageRepository,
+    type Mount,
+    mountLines,
+    type PodSpec,
+    RUNTIME_PATH,
+    setprivArgs,
+    shq,
+    writeDataVolume,
+} from "./podStandIn";
 import { privateDir, removeDir, run, type ServerProcess } from "./serverProcess";
 
 /**
@@ -42,46 +57,7 @@ const PROGRAMS: Record<string, (args: readonly string[]) => string[]> = {
     nginx: (args) => [...args],
     registry: (args) => (/\.ya?ml$/.test(args[0] ?? "") ? [REGISTRY_IN_ROOT, "serve", ...args] : [...args]),
 };
-/** The PATH container runtimes give a container whose image sets none. */
-const RUNTIME_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 const PROGRAM_NAMES: Record<string, string> = { registry: REGISTRY_IN_ROOT };
-
-interface Volume {
-    readonly name: string;
-    readonly configMap?: { name: string; items?: { key: string; path: string }[]; defaultMode?: number };
-    readonly secret?: { secretName: string; items?: { key: string; path: string }[]; defaultMode?: number };
-    readonly persistentVolumeClaim?: { claimName: string };
-    readonly emptyDir?: Record<string, unknown>;
-}
-interface SecurityContext {
-    readonly runAsUser?: number;
-    readonly runAsGroup?: number;
-    readonly fsGroup?: number;
-    readonly allowPrivilegeEscalation?: boolean;
-    readonly readOnlyRootFilesystem?: boolean;
-    readonly capabilities?: { drop?: string[]; add?: string[] };
-}
-interface Container {
-    readonly name: string;
-    readonly image: string;
-    readonly command?: string[];
-    readonly args?: string[];
-    readonly env?: { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }[];
-    readonly ports?: { name?: string; containerPort: number }[];
-    readonly volumeMounts?: { name: string; mountPath: string; readOnly?: boolean; subPath?: string }[];
-    readonly securityContext?: SecurityContext;
-    readonly readinessProbe?: {
-        tcpSocket?: { port: number | string; host?: string };
-        httpGet?: { path: string; port: number | string };
-        exec?: { command: string[] };
-    };
-}
-interface PodSpec {
-    readonly containers: Container[];
-    readonly volumes?: Volume[];
-    readonly securityContext?: SecurityContext;
-    readonly initContainers?: unknown[];
-}
 
 export interface RunningPod {
     /** The pod's address (its network namespace's). */
@@ -96,71 +72,8 @@ export interface RunningPod {
     stop(): Promise<void>;
 }
 
-const imageRepository = (image: string) =>
-    image
-        .replace(/[:@].*$/, "")
-        .split("/")
-        .pop()!;
-
-/** The kubelet's ownership for fsGroup: group fsGroup, group read (read-only volumes) or read-write, setgid directories. */
-function applyFsGroup(target: string, fsGroup: number | undefined, readOnly: boolean, isDir: boolean, mode: number): void {
-    if (fsGroup === undefined) {
-        chmodSync(target, mode);
-        return;
-    }
-    chownSync(target, 0, fsGroup);
-    let mask = readOnly ? 0o440 : 0o660;
-    if (isDir) mask |= 0o2110;
-    chmodSync(target, mode | mask);
-}
-
-/** Files of a configMap or secret volume: the data keys, or the items, with defaultMode. */
-function writeDataVolume(
-    dir: string,
-    data: Record<string, string>,
-    items: { key: string; path: string }[] | undefined,
-    mode: number,
-    fsGroup?: number,
-) {
-    mkdirSync(dir, { recursive: true });
-    applyFsGroup(dir, fsGroup, true, true, 0o755);
-    const chosen = items ?? Object.keys(data).map((key) => ({ key, path: key }));
-    for (const item of chosen) {
-        if (!(item.key in data))
-            throw new Error(`volume item ${item.key} is not a key of the object (keys: ${Object.keys(data).join(", ")})`);
-        const file = path.join(dir, item.path);
-        mkdirSync(path.dirname(file), { recursive: true });
-        writeFileSync(file, data[item.key]!);
-        applyFsGroup(file, fsGroup, true, false, mode);
-    }
-}
-
-const shq = (s: string) => `'${s.replaceAll("'", `'"'"'`)}'`;
-
-/** The script that builds the container's mounts in its private mount namespace and execs its program. */
-function containerScript(
-    root: string,
-    mounts: { source: string; target: string; readOnly: boolean }[],
-    exec: string[],
-    readOnlyRoot: boolean,
-): string {
-    const lines = [
-        "set -eu",
-        `root=${shq(root)}`,
-        'mount --bind "$root" "$root"',
-        'mount --rbind /usr "$root/usr"',
-        'mount -o remount,bind,ro "$root/usr"',
-        'mount --bind /dev "$root/dev"',
-        'mount -t proc proc "$root/proc"',
-    ];
-    for (const m of mounts) {
-        lines.push(`mount --bind ${shq(m.source)} "$root"${shq(m.target)}`);
-        if (m.readOnly) lines.push(`mount -o remount,bind,ro "$root"${shq(m.target)}`);
-    }
-    if (readOnlyRoot) lines.push('mount -o remount,bind,ro "$root"');
-    lines.push(`exec chroot "$root" ${exec.map(shq).join(" ")}`);
-    return lines.join("\n");
-}
+/** The image's name without registry, path, tag or digest: what PROGRAMS is keyed by. */
+const imageName = (image: string) => imageRepository(image).split("/").pop()!;
 
 /** Starts the pod of `deployment` inside `ns`, with its objects taken from `stack`; resolves once every container is ready. */
 export async function startPod(options: {
@@ -195,22 +108,13 @@ export async function startPod(options: {
     };
     for (const v of spec.volumes ?? []) {
         const vdir = path.join(dir, "volumes", v.name);
-        if (v.configMap) {
-            writeDataVolume(
-                vdir,
-                stack.dataOf("ConfigMap", v.configMap.name, namespace),
-                v.configMap.items,
-                v.configMap.defaultMode ?? 0o644,
-                fsGroup,
-            );
-        } else if (v.secret) {
-            writeDataVolume(
-                vdir,
-                stack.dataOf("Secret", v.secret.secretName, namespace),
-                v.secret.items,
-                v.secret.defaultMode ?? 0o644,
-                fsGroup,
-            );
+        const data = v.configMap
+            ? { object: stack.dataOf("ConfigMap", v.configMap.name, namespace), source: v.configMap }
+            : v.secret
+              ? { object: stack.dataOf("Secret", v.secret.secretName, namespace), source: v.secret }
+              : undefined;
+        if (data) {
+            writeDataVolume(`podRunner: volume ${v.name}`, vdir, data.object, data.source, fsGroup);
         } else if (v.persistentVolumeClaim) {
             stack.object("PersistentVolumeClaim", v.persistentVolumeClaim.claimName, namespace);
             mkdirSync(vdir, { recursive: true });
@@ -250,7 +154,7 @@ export async function startPod(options: {
 
     try {
         for (const c of spec.containers) {
-            const entry = PROGRAMS[imageRepository(c.image)];
+            const entry = PROGRAMS[imageName(c.image)];
             if (!entry) throw new Error(`podRunner: no program for image ${c.image}`);
             const argv = entry([...(c.command ?? []), ...(c.args ?? [])]);
             argv[0] = PROGRAM_NAMES[argv[0]!] ?? argv[0]!;
@@ -261,7 +165,7 @@ export async function startPod(options: {
             for (const d of ["usr", "dev", "proc", "etc", "tmp", "run"]) mkdirSync(path.join(root, d), { recursive: true });
             for (const link of ["bin", "lib", "lib64", "sbin"]) run("ln", ["-s", `usr/${link}`, path.join(root, link)]);
             for (const file of ["passwd", "group", "nsswitch.conf"]) copyFileSync(`/etc/${file}`, path.join(root, "etc", file));
-            if (imageRepository(c.image) === "registry") {
+            if (imageName(c.image) === "registry") {
                 mkdirSync(path.join(root, path.dirname(REGISTRY_IN_ROOT)), { recursive: true });
                 copyFileSync(deployedRegistry().path, path.join(root, REGISTRY_IN_ROOT));
                 chmodSync(path.join(root, REGISTRY_IN_ROOT), 0o755);
@@ -291,30 +195,13 @@ export async function startPod(options: {
                 mkdirSync(where, { recursive: true });
             }
 
-            const env: Record<string, string> = {};
-            for (const e of c.env ?? []) {
-                const ref = e.valueFrom?.secretKeyRef;
-                env[e.name] = ref ? stack.dataOf("Secret", ref.name, namespace)[ref.key]! : (e.value ?? "");
-            }
-            const user = security.runAsUser ?? 0;
-            const group = security.runAsGroup ?? user;
-            const dropsAll = security.capabilities?.drop?.includes("ALL") ?? false;
-            const added = (security.capabilities?.add ?? []).map((cap) => `+${cap.toLowerCase()}`);
-            const setpriv = [
-                "setpriv",
-                `--reuid=${user}`,
-                `--regid=${group}`,
-                fsGroup === undefined ? "--clear-groups" : `--groups=${fsGroup}`,
-                ...(dropsAll ? [`--bounding-set=-all${added.map((a) => `,${a}`).join("")}`] : []),
-                // A non-root user keeps the added capabilities across exec, as the runtime grants them.
-                ...(added.length && user !== 0 ? [`--inh-caps=-all,${added.join(",")}`, `--ambient-caps=-all,${added.join(",")}`] : []),
-                ...(security.allowPrivilegeEscalation === false ? ["--no-new-privs"] : []),
-            ];
+            const env = containerEnv(c, (kind, name) => stack.dataOf(kind, name, namespace));
             // The runtime's environment: its default PATH (the image's programs first, where this root
             // holds them), HOME=/ for a user without a passwd entry.
-            const imagePath = imageRepository(c.image) === "registry" ? `${path.dirname(REGISTRY_IN_ROOT)}:` : "";
+            const imagePath = imageName(c.image) === "registry" ? `${path.dirname(REGISTRY_IN_ROOT)}:` : "";
             const exec = [
-                ...setpriv,
+                "setpriv",
+                ...setprivArgs(security, fsGroup),
                 "env",
                 "-i",
                 `PATH=${imagePath}${RUNTIME_PATH}`,
@@ -322,7 +209,11 @@ export async function startPod(options: {
                 ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
                 ...argv,
             ];
-            const script = containerScript(root, mounts, exec, security.readOnlyRootFilesystem === true);
+            const usr: Mount = { source: "/usr", target: "/usr", readOnly: true, recursive: true };
+            const script = [
+                ...mountLines(root, [usr], mounts, security.readOnlyRootFilesystem === true),
+                `exec chroot "$root" ${exec.map(shq).join(" ")}`,
+            ].join("\n");
             servers.push({
                 name: c.name,
                 server: ns.startServer("unshare", ["--mount", "--propagation", "private", "sh", "-c", script], process.env),

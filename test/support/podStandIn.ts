@@ -32,6 +32,10 @@
  * images do not have: the pod's directory bound at /.stand-in/pod (test hooks read it), setpriv at
  * /.stand-in/setpriv (it drops to the container's user after the chroot), and the libraries it and the
  * bound programs link, at their paths on this machine.
+ *
+ * The container mechanics (configMap and secret volumes' files, fsGroup, env, setpriv's arguments for the
+ * securityContext, the mount script) are exported for test/support/podRunner.ts, which runs a Deployment's
+ * pod on this machine's /usr (Debian's programs for the images').
  */
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
@@ -111,7 +115,7 @@ interface EnvVar {
 }
 interface Probe {
     readonly exec?: { command: string[] };
-    readonly tcpSocket?: { port: number | string };
+    readonly tcpSocket?: { port: number | string; host?: string };
     readonly httpGet?: { path: string; port: number | string };
 }
 interface SecurityContext {
@@ -139,6 +143,13 @@ interface Volume {
     readonly secret?: { secretName: string; items?: { key: string; path: string }[]; defaultMode?: number };
     readonly persistentVolumeClaim?: { claimName: string };
     readonly emptyDir?: { medium?: string; sizeLimit?: string };
+}
+/** A pod template's spec, as far as the pod runners read it (this stand-in and test/support/podRunner.ts). */
+export interface PodSpec {
+    readonly containers: Container[];
+    readonly volumes?: Volume[];
+    readonly securityContext?: SecurityContext;
+    readonly initContainers?: unknown[];
 }
 
 /**
@@ -180,14 +191,15 @@ function refuseUnknown(what: string, value: object | undefined, known: readonly 
 }
 
 /** The repository of an image reference, without registry host, tag or digest. */
-function imageRepository(image: string): string {
+export function imageRepository(image: string): string {
     const withoutDigest = image.replace(/@.*$/, "");
     const parts = withoutDigest.replace(/:[^/:]*$/, "").split("/");
     if (parts.length > 1 && /[.:]|^localhost$/.test(parts[0]!)) parts.shift();
     return parts.join("/");
 }
 
-const shq = (s: string) => `'${s.replaceAll("'", `'"'"'`)}'`;
+/** `s` quoted for sh. */
+export const shq = (s: string) => `'${s.replaceAll("'", `'"'"'`)}'`;
 
 /** The libraries `program` links (ldd), by absolute path; none for a static one. */
 function librariesOf(program: string): string[] {
@@ -196,7 +208,7 @@ function librariesOf(program: string): string[] {
 }
 
 /** Ownership and mode for fsGroup as the kubelet sets them: group fsGroup, group read (read-only volumes) or read-write, setgid directories. */
-function applyFsGroup(target: string, fsGroup: number | undefined, readOnly: boolean, isDir: boolean, mode: number): void {
+export function applyFsGroup(target: string, fsGroup: number | undefined, readOnly: boolean, isDir: boolean, mode: number): void {
     if (fsGroup === undefined) {
         chmodSync(target, mode);
         return;
@@ -207,7 +219,112 @@ function applyFsGroup(target: string, fsGroup: number | undefined, readOnly: boo
     chmodSync(target, mode | mask);
 }
 
-const RUNTIME_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+/**
+ * A configMap or secret volume at `dir`, written anew as the kubelet writes it from the object's `data`:
+ * its keys, or the items the volume names, with defaultMode and fsGroup's access. `what` names the volume
+ * in the error for an item the object lacks.
+ */
+export function writeDataVolume(
+    what: string,
+    dir: string,
+    data: Readonly<Record<string, string>>,
+    source: { readonly items?: readonly { key: string; path: string }[]; readonly defaultMode?: number },
+    fsGroup: number | undefined,
+): void {
+    removeDir(dir);
+    mkdirSync(dir, { recursive: true });
+    applyFsGroup(dir, fsGroup, true, true, 0o755);
+    for (const item of source.items ?? Object.keys(data).map((key) => ({ key, path: key }))) {
+        if (!(item.key in data))
+            throw new Error(`${what} names key ${item.key}, which its object lacks (its keys: ${Object.keys(data).join(", ")})`);
+        const file = path.join(dir, item.path);
+        mkdirSync(path.dirname(file), { recursive: true });
+        writeFileSync(file, data[item.key]!);
+        applyFsGroup(file, fsGroup, true, false, source.defaultMode ?? 0o644);
+    }
+}
+
+/**
+ * A container's env as the kubelet gives it: `base` (the image's ENV), then each var's value, or the key of
+ * the Secret or ConfigMap it refers to (`dataOf` reads the object). A var of another source, or a key that
+ * does not exist, is refused.
+ */
+export function containerEnv(
+    c: Container,
+    dataOf: (kind: "Secret" | "ConfigMap", name: string) => Readonly<Record<string, string>>,
+    base: Readonly<Record<string, string>> = {},
+): Record<string, string> {
+    const env: Record<string, string> = { ...base };
+    for (const e of c.env ?? []) {
+        refuseUnknown(`container ${c.name}'s env ${e.name}`, e, MODELLED.env);
+        refuseUnknown(`container ${c.name}'s env ${e.name} valueFrom`, e.valueFrom, ["secretKeyRef", "configMapKeyRef"]);
+        const ref = e.valueFrom?.secretKeyRef ?? e.valueFrom?.configMapKeyRef;
+        const kind = e.valueFrom?.secretKeyRef ? "Secret" : "ConfigMap";
+        const value = ref ? dataOf(kind, ref.name)[ref.key] : (e.value ?? "");
+        if (value === undefined)
+            throw new Error(
+                `pod stand-in: container ${c.name}'s env ${e.name} names ${kind} key ${ref!.name}/${ref!.key}, which does not exist`,
+            );
+        env[e.name] = value;
+    }
+    return env;
+}
+
+/**
+ * setpriv's arguments for the container's securityContext (over the pod's): its user and group, fsGroup as
+ * the one supplementary group, the capability bounding set (ALL dropped, the added ones kept, and kept
+ * across exec by a non-root user, as the runtime grants them), no_new_privs when privilege escalation is off.
+ */
+export function setprivArgs(security: SecurityContext, fsGroup: number | undefined): string[] {
+    const user = security.runAsUser ?? 0;
+    const group = security.runAsGroup ?? user;
+    const added = (security.capabilities?.add ?? []).map((cap) => `+${cap.toLowerCase()}`);
+    const dropsAll = security.capabilities?.drop?.includes("ALL") ?? false;
+    return [
+        `--reuid=${user}`,
+        `--regid=${group}`,
+        fsGroup === undefined ? "--clear-groups" : `--groups=${fsGroup}`,
+        ...(dropsAll ? [`--bounding-set=-all${added.map((a) => `,${a}`).join("")}`] : []),
+        ...(added.length && user !== 0 ? [`--inh-caps=-all,${added.join(",")}`, `--ambient-caps=-all,${added.join(",")}`] : []),
+        ...(security.allowPrivilegeEscalation === false ? ["--no-new-privs"] : []),
+    ];
+}
+
+/** A path of this machine mounted in a container's root at `target`. */
+export interface Mount {
+    readonly source: string;
+    readonly target: string;
+    readonly readOnly: boolean;
+    /** With what is mounted below `source` (a bind of this machine's /usr). */
+    readonly recursive?: boolean;
+}
+
+/**
+ * The start of a container's script, run in a private mount namespace: its root `rootfs` (with /dev and
+ * /proc), then `binds` (this machine's files that stand in for the image's), then the volumes (`mounts`,
+ * parents first), then the root read-only if the container asks for it.
+ */
+export function mountLines(rootfs: string, binds: readonly Mount[], mounts: readonly Mount[], readOnlyRoot: boolean): string[] {
+    return [
+        "set -eu",
+        `root=${shq(rootfs)}`,
+        'mount --bind "$root" "$root"',
+        'mount --bind /dev "$root/dev"',
+        'mount -t proc proc "$root/proc"',
+        ...binds.flatMap((b) => [
+            `mount ${b.recursive ? "--rbind" : "--bind"} ${shq(b.source)} "$root"${shq(b.target)}`,
+            ...(b.readOnly ? [`mount -o remount,bind,ro "$root"${shq(b.target)}`] : []),
+        ]),
+        ...mounts.flatMap((m) => [
+            `mount --bind ${shq(m.source)} "$root"${shq(m.target)}`,
+            ...(m.readOnly ? [`mount -o remount,bind,ro "$root"${shq(m.target)}`] : []),
+        ]),
+        ...(readOnlyRoot ? ['mount -o remount,bind,ro "$root"'] : []),
+    ];
+}
+
+/** The PATH container runtimes give a container whose image sets none. */
+export const RUNTIME_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 const SETPRIV = "/.stand-in/setpriv";
 
 /** Lays out the pod of the workload from the objects and, for a Deployment, starts it. */
@@ -217,11 +334,7 @@ export async function startPodStandIn(options: PodStandInOptions): Promise<PodSt
         | (K8sObject & { spec: { template?: { spec: unknown }; jobTemplate?: { spec: { template: { spec: unknown } } } } })
         | undefined;
     if (!workload) throw new Error(`pod stand-in: no ${kind} ${options.name} among the objects`);
-    const spec = (kind === "CronJob" ? workload.spec.jobTemplate!.spec.template.spec : workload.spec.template!.spec) as {
-        containers: Container[];
-        volumes?: Volume[];
-        securityContext?: SecurityContext;
-    };
+    const spec = (kind === "CronJob" ? workload.spec.jobTemplate!.spec.template.spec : workload.spec.template!.spec) as PodSpec;
     refuseUnknown(`${kind} ${options.name}'s pod`, spec, [...MODELLED.pod, ...MODELLED.podIgnored]);
     refuseUnknown("the pod's securityContext", spec.securityContext, [...MODELLED.securityContext, ...MODELLED.securityContextIgnored]);
     const fsGroup = spec.securityContext?.fsGroup;
@@ -276,18 +389,7 @@ export async function startPodStandIn(options: PodStandInOptions): Promise<PodSt
                   ? { object: dataOf(options.objects, "Secret", v.secret.secretName), source: v.secret }
                   : undefined;
             if (data) {
-                removeDir(target);
-                mkdirSync(target, { recursive: true });
-                applyFsGroup(target, fsGroup, true, true, 0o755);
-                const items = data.source.items ?? Object.keys(data.object).map((key) => ({ key, path: key }));
-                for (const item of items) {
-                    if (!(item.key in data.object))
-                        throw new Error(`pod stand-in: volume ${name} names key ${item.key}, which its object lacks`);
-                    const file = path.join(target, item.path);
-                    mkdirSync(path.dirname(file), { recursive: true });
-                    writeFileSync(file, data.object[item.key]!);
-                    applyFsGroup(file, fsGroup, true, false, data.source.defaultMode ?? 0o644);
-                }
+                writeDataVolume(`pod stand-in: volume ${name}`, target, data.object, data.source, fsGroup);
             } else if (v.emptyDir) {
                 removeDir(target);
                 mkdirSync(target, { recursive: true });
@@ -324,13 +426,13 @@ export async function startPodStandIn(options: PodStandInOptions): Promise<PodSt
             const rootfs = path.join(dir, "rootfs", c.name);
             for (const d of ["bin", "dev", "proc", "etc", "tmp", "run", ".stand-in/pod"])
                 mkdirSync(path.join(rootfs, d), { recursive: true });
-            const binds: [string, string][] = [[dir, "/.stand-in/pod"]];
+            const binds: Mount[] = [{ source: dir, target: "/.stand-in/pod", readOnly: false }];
             const bindFile = (source: string, target: string) => {
                 mkdirSync(path.join(rootfs, path.dirname(target)), { recursive: true });
                 // A mount point of its own (a busybox applet's link there would carry the mount elsewhere).
                 rmSync(path.join(rootfs, target), { force: true });
                 writeFileSync(path.join(rootfs, target), "");
-                binds.push([source, target]);
+                binds.push({ source, target, readOnly: true });
             };
             bindFile("/usr/bin/busybox", "/bin/busybox");
             for (const applet of run("busybox", ["--list"]).stdout.split("\n").filter(Boolean))
@@ -350,56 +452,19 @@ export async function startPodStandIn(options: PodStandInOptions): Promise<PodSt
             // What runs: command (or the image's entrypoint) and args (or, without a command, the image's CMD).
             const argv = c.command ? [...c.command, ...(c.args ?? [])] : [...(image.entrypoint ?? []), ...(c.args ?? image.cmd ?? [])];
             if (argv.length === 0) throw new Error(`pod stand-in: container ${c.name} runs nothing (no command, no entrypoint)`);
-            const env: Record<string, string> = { ...(image.env ?? {}) };
-            for (const e of c.env ?? []) {
-                refuseUnknown(`container ${c.name}'s env ${e.name}`, e, MODELLED.env);
-                refuseUnknown(`container ${c.name}'s env ${e.name} valueFrom`, e.valueFrom, ["secretKeyRef", "configMapKeyRef"]);
-                const ref = e.valueFrom?.secretKeyRef ?? e.valueFrom?.configMapKeyRef;
-                const kind = e.valueFrom?.secretKeyRef ? "Secret" : "ConfigMap";
-                const value = ref ? dataOf(options.objects, kind, ref.name)[ref.key] : (e.value ?? "");
-                if (value === undefined)
-                    throw new Error(
-                        `pod stand-in: container ${c.name}'s env ${e.name} names ${kind} key ${ref!.name}/${ref!.key}, which does not exist`,
-                    );
-                env[e.name] = value;
-            }
+            const env = containerEnv(c, (kind, name) => dataOf(options.objects, kind, name), image.env);
             const security = { ...(spec.securityContext ?? {}), ...(c.securityContext ?? {}) };
-            const user = security.runAsUser ?? 0;
-            const group = security.runAsGroup ?? user;
-            const added = (security.capabilities?.add ?? []).map((cap) => `+${cap.toLowerCase()}`);
-            const dropsAll = security.capabilities?.drop?.includes("ALL") ?? false;
-            const privileges = [
-                `--reuid=${user}`,
-                `--regid=${group}`,
-                fsGroup === undefined ? "--clear-groups" : `--groups=${fsGroup}`,
-                ...(dropsAll ? [`--bounding-set=-all${added.map((a) => `,${a}`).join("")}`] : []),
-                ...(added.length && user !== 0 ? [`--inh-caps=-all,${added.join(",")}`, `--ambient-caps=-all,${added.join(",")}`] : []),
-                ...(security.allowPrivilegeEscalation === false ? ["--no-new-privs"] : []),
-            ];
             const lines = [
                 "#!/bin/sh",
                 `# Container ${c.name} of the pod stand-in: its mounts in a private mount namespace, then its program`,
                 "# (or, given arguments, those: kubectl exec) chrooted, as its user, with its env.",
-                "set -eu",
-                `root=${shq(rootfs)}`,
-                'mount --bind "$root" "$root"',
-                'mount --bind /dev "$root/dev"',
-                'mount -t proc proc "$root/proc"',
-                ...binds.flatMap(([source, target]) => [
-                    `mount --bind ${shq(source)} "$root"${shq(target)}`,
-                    ...(target === "/.stand-in/pod" ? [] : [`mount -o remount,bind,ro "$root"${shq(target)}`]),
-                ]),
-                ...mounts.flatMap((m) => [
-                    `mount --bind ${shq(m.source)} "$root"${shq(m.target)}`,
-                    ...(m.readOnly ? [`mount -o remount,bind,ro "$root"${shq(m.target)}`] : []),
-                ]),
-                ...(security.readOnlyRootFilesystem ? ['mount -o remount,bind,ro "$root"'] : []),
+                ...mountLines(rootfs, binds, mounts, security.readOnlyRootFilesystem === true),
                 `[ "$#" -gt 0 ] || set -- ${argv.map(shq).join(" ")}`,
                 `exec /usr/bin/env -i PATH=${RUNTIME_PATH} HOME=/ ${Object.entries(env)
                     .map(([k, v]) => shq(`${k}=${v}`))
                     .join(
                         " ",
-                    )} /bin/sh -c 'if [ -f "$1" ]; then set -a; . "$1"; set +a; fi; shift; exec /usr/sbin/chroot "$@"' sh ${shq(path.join(dir, "template.env"))} "$root" ${SETPRIV} ${privileges.join(" ")} "$@"`,
+                    )} /bin/sh -c 'if [ -f "$1" ]; then set -a; . "$1"; set +a; fi; shift; exec /usr/sbin/chroot "$@"' sh ${shq(path.join(dir, "template.env"))} "$root" ${SETPRIV} ${setprivArgs(security, fsGroup).join(" ")} "$@"`,
                 "",
             ];
             const script = path.join(dir, "containers", `${c.name}.sh`);
