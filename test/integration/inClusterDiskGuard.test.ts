@@ -11,7 +11,6 @@
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { DISK_FULL_MESSAGE } from "../../components/accessPolicy/caddyfile";
 import { renderUsersFile } from "../../components/accessPolicy/usersFile";
 import { renderRegistryConfig } from "../../components/distribution/registryConfig";
 import { renderSidecarCaddyfile, SIDECAR_TLS, sidecarPolicy } from "../../components/inCluster/inClusterRegistry";
@@ -21,7 +20,7 @@ import { DEFAULT_IMAGES } from "../../components/shared/defaults";
 import { DISTRIBUTION } from "../../components/shared/facts";
 import type { K8sObject } from "../../components/shared/k8sObject";
 import type { AppliedObject, DeployedStack } from "../support/deployedStack";
-import { type DiskGuardClient, damagedBlobs, diskGuardClient, diskUsage, waitFor } from "../support/diskGuardClient";
+import { type DiskGuardClient, diskGuardClient, fillAndFree } from "../support/diskGuardClient";
 import { DEPLOYED_REGISTRY_IMAGE, deployedRegistry } from "../support/distributionBinaries";
 import { baseSpec } from "../support/inClusterSpec";
 import { createNetns, type TestNetns } from "../support/netns";
@@ -63,6 +62,15 @@ function asDeployed(objects: readonly K8sObject[]): DeployedStack {
             throw new Error("no resource inputs here");
         },
     };
+}
+
+/** Distribution's garbage-collect over the data volume, run from this machine. */
+function collectGarbage(): void {
+    const config = path.join(scratch, "gc.yml");
+    const storage = { kind: "filesystem", rootDirectory: dataDir } as const;
+    writeFileSync(config, renderRegistryConfig({ addr: "127.0.0.1:0", storage, deletesEnabled: true }));
+    const gc = run(deployedRegistry().path, ["garbage-collect", config], { env: { ...process.env, ...DISTRIBUTION.environment } });
+    expect(gc.code, gc.stderr).toBe(0);
 }
 
 beforeAll(async () => {
@@ -115,62 +123,15 @@ afterAll(async () => {
 
 describe("the disk guard in the registry pod, on a data volume filled by real pushes", () => {
     test("past refusePercent new uploads get 507 saying the disk is full, pulls go on; after a clean-up pushes land again", async () => {
-        const keep = client.push("team/keep:1", 2 ** 20);
-        expect(keep.code, `${keep.stderr}\n${pod!.logs()}`).toBe(0);
-        const keepDigest = client.manifestDigest("team/keep:1");
-        expect(keepDigest).toMatch(/^sha256:/);
-
-        // What fills it: one big image, to about 94% used, still short of full.
-        const { size, used } = diskUsage(dataDir);
-        const filler = client.push("team/scratch:big", Math.floor(size * 0.94) - used);
-        expect(filler.code, filler.stderr).toBe(0);
-        expect(diskUsage(dataDir).used / size).toBeGreaterThan(REFUSE_PERCENT / 100);
-
-        // The guard's container sees it and the sidecar turns new uploads away, with room still there.
-        const refused = await waitFor(
-            "the sidecar's 507 to a new upload",
-            60_000,
-            () => {
-                const r = client.startUpload("team/next");
-                return r.status === "507" ? r : undefined;
-            },
-            () => pod!.logs(),
-        );
-        expect(JSON.parse(refused.body)).toEqual({ errors: [{ code: "DENIED", message: DISK_FULL_MESSAGE, detail: null }] });
-        const next = client.push("team/next:1", 2 ** 20);
-        expect(next.code).not.toBe(0);
-        expect(next.stderr).toContain("507 Insufficient Storage");
-        expect(client.manifestDigest("team/next:1")).toBe("");
-        // Pulls go on; nothing kept was lost; no half-written blob landed.
-        const pulled = client.pull("team/keep:1");
-        expect(pulled.code, pulled.stderr).toBe(0);
-        expect(client.manifestDigest("team/keep:1")).toBe(keepDigest);
-        expect(damagedBlobs(dataDir)).toEqual([]);
-
-        // What frees space, as the runbook does it: the tag deleted (deletes go on), then the collection.
-        const deleted = client.deleteTag("team/scratch:big");
-        expect(deleted.code, deleted.stderr).toBe(0);
-        const gcConfig = path.join(scratch, "gc.yml");
-        writeFileSync(
-            gcConfig,
-            renderRegistryConfig({ addr: "127.0.0.1:0", storage: { kind: "filesystem", rootDirectory: dataDir }, deletesEnabled: true }),
-        );
-        const gc = run(deployedRegistry().path, ["garbage-collect", gcConfig], { env: { ...process.env, ...DISTRIBUTION.environment } });
-        expect(gc.code, gc.stderr).toBe(0);
-        expect(diskUsage(dataDir).used / size).toBeLessThan(REFUSE_PERCENT / 100);
-
-        // The guard's next check lets pushes in again; the push that was refused lands whole.
-        await waitFor(
-            "the sidecar to take new uploads again",
-            60_000,
-            () => (client.startUpload("team/next").status === "202" ? true : undefined),
-            () => pod!.logs(),
-        );
-        const again = client.push("team/next:1", 2 ** 20);
-        expect(again.code, again.stderr).toBe(0);
-        const pulledAgain = client.pull("team/next:1");
-        expect(pulledAgain.code, pulledAgain.stderr).toBe(0);
-        expect(client.manifestDigest("team/keep:1")).toBe(keepDigest);
-        expect(damagedBlobs(dataDir)).toEqual([]);
+        await fillAndFree({
+            client,
+            dataDir,
+            refusePercent: REFUSE_PERCENT,
+            front: "the sidecar",
+            // The guard's container checks every second.
+            guardWaitMs: 60_000,
+            collect: collectGarbage,
+            logs: () => pod!.logs(),
+        });
     });
 });

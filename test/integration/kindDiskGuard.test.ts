@@ -10,9 +10,8 @@
 import { mkdirSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { DISK_FULL_MESSAGE } from "../../components/accessPolicy/caddyfile";
 import { containersApplyScript, containersDeleteScript, type KindLayout, kindPaths } from "../../components/kind/scripts";
-import { type DiskGuardClient, damagedBlobs, diskGuardClient, diskUsage, waitFor } from "../support/diskGuardClient";
+import { type DiskGuardClient, diskGuardClient, fillAndFree, waitFor } from "../support/diskGuardClient";
 import { type DockerEngine, startDockerEngine } from "../support/dockerEngine";
 import { pinnedCaddyImage, registryImage } from "../support/dockerImages";
 import { onHost, onHostOk, placeKindFiles } from "../support/kindFiles";
@@ -84,56 +83,23 @@ afterAll(async () => {
 
 describe("the kind registry's disk guard, on kind.dataDir's images filled by real pushes", () => {
     test("past refusePercent new uploads get 507 saying the disk is full, pulls go on; after a clean-up pushes land again", async () => {
-        const keep = client.push("team/keep:1", 2 ** 20);
-        expect(keep.code, `${keep.stderr}\n${logs()}`).toBe(0);
-        const keepDigest = client.manifestDigest("team/keep:1");
-        expect(keepDigest).toMatch(/^sha256:/);
-
-        // What fills it: one big image, to about 94% used, still short of full.
-        const { size, used } = diskUsage(images);
-        const filler = client.push("team/scratch:big", Math.floor(size * 0.94) - used);
-        expect(filler.code, filler.stderr).toBe(0);
-        expect(diskUsage(images).used / size).toBeGreaterThan(REFUSE_PERCENT / 100);
-
-        // crond's next run of the guard, and the front turns new uploads away, with room still there.
-        const refused = await waitFor(
-            "the front's 507 to a new upload",
-            150_000,
-            () => {
-                const r = client.startUpload("team/next");
-                return r.status === "507" ? r : undefined;
-            },
+        await fillAndFree({
+            client,
+            dataDir: images,
+            refusePercent: REFUSE_PERCENT,
+            front: "the front",
+            // crond runs the guard every minute.
+            guardWaitMs: 150_000,
+            // Distribution's garbage-collect in the registry's Distribution container.
+            collect: () =>
+                engine.dockerOk([
+                    "exec",
+                    kindPaths(layout).distributionName,
+                    "registry",
+                    "garbage-collect",
+                    "/etc/docker/registry/config.yml",
+                ]),
             logs,
-        );
-        expect(JSON.parse(refused.body)).toEqual({ errors: [{ code: "DENIED", message: DISK_FULL_MESSAGE, detail: null }] });
-        const next = client.push("team/next:1", 2 ** 20);
-        expect(next.code).not.toBe(0);
-        expect(next.stderr).toContain("507 Insufficient Storage");
-        expect(client.manifestDigest("team/next:1")).toBe("");
-        // Pulls go on; nothing kept was lost; no half-written blob landed.
-        const pulled = client.pull("team/keep:1");
-        expect(pulled.code, pulled.stderr).toBe(0);
-        expect(client.manifestDigest("team/keep:1")).toBe(keepDigest);
-        expect(damagedBlobs(images)).toEqual([]);
-
-        // What frees space, as the runbook does it: the tag deleted (deletes go on), then the collection.
-        const deleted = client.deleteTag("team/scratch:big");
-        expect(deleted.code, deleted.stderr).toBe(0);
-        engine.dockerOk(["exec", kindPaths(layout).distributionName, "registry", "garbage-collect", "/etc/docker/registry/config.yml"]);
-        expect(diskUsage(images).used / size).toBeLessThan(REFUSE_PERCENT / 100);
-
-        // The guard's next run lets pushes in again; the push that was refused lands whole.
-        await waitFor(
-            "the front to take new uploads again",
-            150_000,
-            () => (client.startUpload("team/next").status === "202" ? true : undefined),
-            logs,
-        );
-        const again = client.push("team/next:1", 2 ** 20);
-        expect(again.code, again.stderr).toBe(0);
-        const pulledAgain = client.pull("team/next:1");
-        expect(pulledAgain.code, pulledAgain.stderr).toBe(0);
-        expect(client.manifestDigest("team/keep:1")).toBe(keepDigest);
-        expect(damagedBlobs(images)).toEqual([]);
+        });
     }, 600_000);
 });

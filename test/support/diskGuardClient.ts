@@ -2,12 +2,15 @@
  * A client of a registry front whose disk guard is under test (registry.diskGuard, docs/runbooks.md "Disk
  * full"), run inside a test network namespace: pushes of random images with skopeo as the push account,
  * anonymous pulls, the start of a blob upload with curl, the digest of a manifest as a pull reads it, and a
- * look at the storage for blobs whose bytes do not match their digest (a half-written blob that landed).
- * Used by the tests of the in-cluster pod's guard and kind's (the external host's has its own helpers).
+ * look at the storage for blobs whose bytes do not match their digest (a half-written blob that landed);
+ * and the scenario every placement's guard is held to (`fillAndFree`). Used by the tests of the in-cluster
+ * pod's guard and kind's (the external host's has its own helpers).
  */
 import { createHash, randomBytes } from "node:crypto";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
+import { expect } from "vitest";
+import { DISK_FULL_MESSAGE } from "../../components/accessPolicy/caddyfile";
 import type { TestNetns } from "./netns";
 import { makeOciImage, type TestAccount, writeAuthFile } from "./realRegistry";
 import { type RunResult, removeDir, run } from "./serverProcess";
@@ -143,4 +146,84 @@ export async function waitFor<T>(what: string, timeoutMs: number, check: () => T
         if (Date.now() > deadline) throw new Error(`gave up waiting: ${what}\n${detail()}`);
         await new Promise((r) => setTimeout(r, 500));
     }
+}
+
+/** What differs between the placements that `fillAndFree` runs on. */
+export interface FillAndFreeOptions {
+    readonly client: DiskGuardClient;
+    /** Distribution's storage on this machine: the small file system of its own that the pushes fill. */
+    readonly dataDir: string;
+    /** registry.diskGuard.refusePercent, as the placement was given it. */
+    readonly refusePercent: number;
+    /** What answers the uploads ("the sidecar", "the front"), as the waits name it. */
+    readonly front: string;
+    /** How long the guard may take to see a change: its schedule's interval and a margin. */
+    readonly guardWaitMs: number;
+    /** The garbage collection as the placement runs it (the runbook's step after a tag's deletion); it fails the test when the collection fails. */
+    collect(): void;
+    /** The servers' logs, for failure messages. */
+    logs(): string;
+}
+
+/**
+ * The disk guard's scenario (docs/runbooks.md "Disk full"): real pushes fill the data file system past
+ * `refusePercent`, short of full; the guard's next check has the front answer a new upload 507 with the
+ * message and skopeo's push fail on it, leaving no manifest; a pull still works, the kept image's digest
+ * unchanged, and no blob fails its hash. Then the runbook's clean-up (the tag deleted, `collect`) brings
+ * the use under the threshold, the guard's next check lets uploads in (202), and the refused push lands
+ * and pulls back whole.
+ */
+export async function fillAndFree(o: FillAndFreeOptions): Promise<void> {
+    const { client, dataDir, refusePercent, front, guardWaitMs, logs } = o;
+    const keep = client.push("team/keep:1", 2 ** 20);
+    expect(keep.code, `${keep.stderr}\n${logs()}`).toBe(0);
+    const keepDigest = client.manifestDigest("team/keep:1");
+    expect(keepDigest).toMatch(/^sha256:/);
+
+    // What fills it: one big image, to about 94% used, still short of full.
+    const { size, used } = diskUsage(dataDir);
+    const filler = client.push("team/scratch:big", Math.floor(size * 0.94) - used);
+    expect(filler.code, filler.stderr).toBe(0);
+    expect(diskUsage(dataDir).used / size).toBeGreaterThan(refusePercent / 100);
+
+    // The guard's next check, and the front turns new uploads away, with room still there.
+    const refused = await waitFor(
+        `${front}'s 507 to a new upload`,
+        guardWaitMs,
+        () => {
+            const r = client.startUpload("team/next");
+            return r.status === "507" ? r : undefined;
+        },
+        logs,
+    );
+    expect(JSON.parse(refused.body)).toEqual({ errors: [{ code: "DENIED", message: DISK_FULL_MESSAGE, detail: null }] });
+    const next = client.push("team/next:1", 2 ** 20);
+    expect(next.code).not.toBe(0);
+    expect(next.stderr).toContain("507 Insufficient Storage");
+    expect(client.manifestDigest("team/next:1")).toBe("");
+    // Pulls go on; nothing kept was lost; no half-written blob landed.
+    const pulled = client.pull("team/keep:1");
+    expect(pulled.code, pulled.stderr).toBe(0);
+    expect(client.manifestDigest("team/keep:1")).toBe(keepDigest);
+    expect(damagedBlobs(dataDir)).toEqual([]);
+
+    // What frees space, as the runbook does it: the tag deleted (deletes go on), then the collection.
+    const deleted = client.deleteTag("team/scratch:big");
+    expect(deleted.code, deleted.stderr).toBe(0);
+    o.collect();
+    expect(diskUsage(dataDir).used / size).toBeLessThan(refusePercent / 100);
+
+    // The guard's next check lets pushes in again; the push that was refused lands whole.
+    await waitFor(
+        `${front} to take new uploads again`,
+        guardWaitMs,
+        () => (client.startUpload("team/next").status === "202" ? true : undefined),
+        logs,
+    );
+    const again = client.push("team/next:1", 2 ** 20);
+    expect(again.code, again.stderr).toBe(0);
+    const pulledAgain = client.pull("team/next:1");
+    expect(pulledAgain.code, pulledAgain.stderr).toBe(0);
+    expect(client.manifestDigest("team/keep:1")).toBe(keepDigest);
+    expect(damagedBlobs(dataDir)).toEqual([]);
 }
