@@ -24,7 +24,7 @@ export {
     type HostMavenArgs,
     type HostRegistryMonitoring,
 } from "./externalHost/externalRegistryHost";
-export type { HostBackupArgs } from "./externalHost/maintenance";
+export type { HostBackupArgs } from "./externalHost/upkeep";
 export type { HostRegistryStorage } from "./externalHost/registryContainer";
 export type { PasswordRotation } from "./externalHost/scripts";
 export {

@@ -1,7 +1,7 @@
 /**
  * The registry on its own host, set up over SSH: Docker Distribution in a container listening on a
  * unix socket only Caddy can open, Caddy in front on the public port enforcing the access policy and terminating TLS,
- * maintenance jobs (read-only garbage collection, backups) and a post-deploy check that fails the
+ * upkeep jobs (read-only garbage collection, backups) and a post-deploy check that fails the
  * update when the policy does not hold. Each remote job is a component of its own in this folder;
  * this one only orders them. Every file goes through HostFile (stdin, tight modes), every other step
  * through hostCommand with a delete.
@@ -25,7 +25,7 @@ import { CADDY_ACCESS_LOG, CaddySite, type CaddySiteArgs, type HostTls } from ".
 import { HostMonitoring, type HostMonitoringArgs, hostReporting, monitoringPaths } from "./hostMonitoring";
 import { HostPackages, type HostPackagesArgs } from "./hostPackages";
 import { HostLoginLimit, type HostLoginLimitArgs } from "./loginLimit";
-import { type HostBackupArgs, Maintenance, type MaintenanceArgs } from "./maintenance";
+import { type HostBackupArgs, HostUpkeep, type HostUpkeepArgs } from "./upkeep";
 import { MavenContainer, type MavenContainerArgs } from "./mavenContainer";
 import { MAVEN_CONTAINER, type MavenHostSpec } from "./mavenScripts";
 import { PostDeployCheck, type PostDeployCheckArgs } from "./postDeployCheck";
@@ -38,7 +38,7 @@ import {
     FRONT_CONTAINER,
     type HostLayout,
     hostPaths,
-    type MaintenanceOptions,
+    type UpkeepOptions,
     mirrorsDirOf,
     type PasswordRotation,
     REGISTRY_CONTAINER,
@@ -167,7 +167,7 @@ export type ExternalRegistryHostArgsWithDefaults = Omit<WithFrontDefaults<Extern
             | "installPackages"
         >
     > & {
-        readonly garbageCollection: MaintenanceOptions["garbageCollection"];
+        readonly garbageCollection: UpkeepOptions["garbageCollection"];
         readonly monitoring?: HostRegistryMonitoring & { readonly relayImage: string };
     };
 
@@ -232,8 +232,8 @@ export interface ExternalRegistryHostPlan {
     /** With the caches' routes (`MirrorCachesOnHost.routes`). */
     readonly caddy: HostStep<(links: { readonly mirrorRoutes?: readonly MirrorRoute[] }) => CaddySiteArgs>;
     /** With the containers' spec fingerprints (`RegistryContainer`, `MavenContainer`). */
-    readonly maintenance: HostStep<
-        (links: { readonly containerFingerprint: string; readonly mavenFingerprint?: string }) => MaintenanceArgs
+    readonly upkeep: HostStep<
+        (links: { readonly containerFingerprint: string; readonly mavenFingerprint?: string }) => HostUpkeepArgs
     >;
     /** With the site's files' fingerprint (`CaddySite.filesFingerprint`) and the container's. */
     readonly check: HostStep<
@@ -467,11 +467,11 @@ function hostSiteStep(context: HostPlanContext): ExternalRegistryHostPlan["caddy
     };
 }
 
-/** The maintenance jobs and the post-deploy check, with the fingerprints of what they watch. */
-function hostJobSteps(context: HostPlanContext): Pick<ExternalRegistryHostPlan, "maintenance" | "check"> {
+/** The upkeep jobs and the post-deploy check, with the fingerprints of what they watch. */
+function hostJobSteps(context: HostPlanContext): Pick<ExternalRegistryHostPlan, "upkeep" | "check"> {
     const { name, args, connection, layout, s3, registry, monitored, reporting, jobsAfter, mavenSpec } = context;
     return {
-        maintenance: {
+        upkeep: {
             name: `${name}-maintenance`,
             args: ({ containerFingerprint, mavenFingerprint }) => ({
                 connection,
@@ -565,7 +565,7 @@ export class ExternalRegistryHost extends pulumi.ComponentResource {
     /** The pull-through caches' containers; undefined without `args.mirrors`. */
     readonly mirrors?: MirrorCachesOnHost;
     /** The scripts and cron entries of garbage collection, verification, status and backups. */
-    readonly maintenance: Maintenance;
+    readonly upkeep: HostUpkeep;
     /** The check after each change that the access policy holds (fails the update when it does not). */
     readonly check: PostDeployCheck;
     /** https://host[:port] */
@@ -597,8 +597,8 @@ export class ExternalRegistryHost extends pulumi.ComponentResource {
         const caddyArgs = plan.caddy.args({ mirrorRoutes: this.mirrors?.routes });
         this.caddy = step("caddy", new CaddySite(plan.caddy.name, caddyArgs, after(plan.caddy)));
         const containerFingerprint = this.container.specFingerprint;
-        const maintenanceArgs = plan.maintenance.args({ containerFingerprint, mavenFingerprint: this.mavenContainer?.specFingerprint });
-        this.maintenance = new Maintenance(plan.maintenance.name, maintenanceArgs, after(plan.maintenance));
+        const upkeepArgs = plan.upkeep.args({ containerFingerprint, mavenFingerprint: this.mavenContainer?.specFingerprint });
+        this.upkeep = new HostUpkeep(plan.upkeep.name, upkeepArgs, after(plan.upkeep));
         const checkArgs = plan.check.args({ caddyFingerprint: this.caddy.filesFingerprint, containerFingerprint });
         this.check = new PostDeployCheck(plan.check.name, checkArgs, after(plan.check));
         this.registryUrl = plan.registryUrl;

@@ -366,7 +366,7 @@ export function caddyRemoveScript(layout: HostLayout): string {
     return hostScript("caddy-remove.sh", { CADDYFILE: layout.caddyfile, FRONT_NAME: FRONT_CONTAINER, FRONT_DIR: layout.frontDir });
 }
 
-export interface MaintenanceOptions {
+export interface UpkeepOptions {
     readonly garbageCollection: { readonly enabled: boolean; readonly schedule: string; readonly deleteUntagged: boolean };
     /** Scheduled backups; none when unset. */
     readonly backup?: { readonly schedule: string };
@@ -404,7 +404,7 @@ export function gcScript(
 }
 
 /** /etc/cron.d file for the enabled maintenance jobs (root, logs to syslog through logger). */
-export function cronFile(layout: HostLayout, maintenance: MaintenanceOptions): string {
+export function cronFile(layout: HostLayout, maintenance: UpkeepOptions): string {
     const paths = hostPaths(layout);
     const lines = [
         "# Managed by dso-registry. See docs/external-host.md.",

@@ -45,7 +45,7 @@ import { renderShellScript } from "../shared/shellScript";
 import { BACKUP_WARM_TAG, resticRepository, SNAPSHOT_PARAMS } from "../upkeep/backup";
 import { FRONT_WINDOW_PARAMS } from "../upkeep/frontWindow";
 import { kubectlCronJob, labels, meta, restrictedContainer, restrictedPod, secret } from "./k8sHelpers";
-import { renderMaintenanceRbac } from "./maintenance";
+import { renderUpkeepRbac } from "./upkeep";
 import { READ_ONLY_SIGNAL, signalMount } from "./readOnlySignal";
 import { IN_CLUSTER, type InClusterBackup, type InClusterBackupDestination, type InClusterSpec } from "./spec";
 
@@ -290,5 +290,5 @@ export function renderBackupObjects(spec: InClusterSpec): K8sObject[] {
             },
         },
     } satisfies k8s.types.input.batch.v1.CronJob;
-    return [configMap, credentials, ...claim, ...renderMaintenanceRbac(spec, b.name, component, false), job, restore];
+    return [configMap, credentials, ...claim, ...renderUpkeepRbac(spec, b.name, component, false), job, restore];
 }

@@ -10,7 +10,7 @@ import { renderBackupObjects } from "./backup";
 import { renderDeployment, renderDisruptionBudget } from "./deployment";
 import { renderGatewayCertificate, renderGatewayObjects } from "./gateway";
 import { renderIssuerChain } from "./issuerChain";
-import { renderGcCronJob, renderGcRbac } from "./maintenance";
+import { renderGcCronJob, renderGcRbac } from "./upkeep";
 import { renderMonitoringObjects } from "./monitoring";
 import {
     renderAllowlistMiddleware,

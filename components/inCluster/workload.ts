@@ -7,7 +7,7 @@ import type { K8sObject, Value } from "../shared/k8sObject";
 import { CLAIM_ANNOTATIONS, persistentClaim } from "../shared/persistentClaim";
 import { gcWindow } from "./gcWindow";
 import { labels, meta, secret } from "./k8sHelpers";
-import { inClusterGcStepScript, inClusterRetentionScript, inClusterVerifyScript, mavenGcScript } from "./maintenance";
+import { inClusterGcStepScript, inClusterRetentionScript, inClusterVerifyScript, mavenGcScript } from "./upkeep";
 import { retentionCountsServed } from "./retentionCounts";
 import { IN_CLUSTER, type InClusterSpec, OVERLAP_FILES } from "./spec";
 

@@ -32,7 +32,7 @@ import { type PlannedObject, registerPlannedObjects } from "../shared/k8sResourc
 import { shQuote } from "../shared/shQuote";
 import { KIND_DISK_FULL_MARKER, type KindDiskGuard } from "./diskGuard";
 import { renderKindCaddyfile, renderKindRegistryConfig } from "./front";
-import { kindMaintenance } from "./maintenance";
+import { kindUpkeep } from "./upkeep";
 import {
     containersApplyScript,
     containersDeleteScript,
@@ -222,7 +222,7 @@ interface KindRendered {
     readonly caddyfile: pulumi.Output<string>;
     readonly registryConfig: string;
     /** The maintenance container's files and their digest, with garbage collection or the disk guard. */
-    readonly maintenance?: ReturnType<typeof kindMaintenance>;
+    readonly upkeep?: ReturnType<typeof kindUpkeep>;
     readonly nodeScript: string;
     /** Each cache's files, in the order of `args.mirrors`. */
     readonly mirrorFiles: readonly ReturnType<typeof kindMirrorFiles>[];
@@ -263,7 +263,7 @@ function renderKindTexts(args: KindRegistryArgsWithDefaults, decoyBcryptHash: pu
         ...(overlap ? { overlap } : {}),
         caddyfile,
         registryConfig: renderKindRegistryConfig(args.deletes.api, gc !== undefined, args.distributionConfig),
-        maintenance: kindMaintenance(layout, gc, args.diskGuard),
+        upkeep: kindUpkeep(layout, gc, args.diskGuard),
         nodeScript: nodeInsideScript(
             layout,
             mirrors.map((m) => m.spec),
@@ -276,7 +276,7 @@ function renderKindTexts(args: KindRegistryArgsWithDefaults, decoyBcryptHash: pu
 function kindFiles(name: string, args: KindRegistryArgsWithDefaults, rendered: KindRendered): KindPlannedFile[] {
     const { connection, layout } = args;
     const p = kindPaths(layout);
-    const { users, overlap, maintenance } = rendered;
+    const { users, overlap, upkeep } = rendered;
     const file = (id: string, path: string, content: pulumi.Input<string>, mode = "0644", secret = false): KindPlannedFile => ({
         name: `${name}-${id}`,
         args: { connection, path, mode, content, secret, replaceOnPathChange: true },
@@ -297,7 +297,7 @@ function kindFiles(name: string, args: KindRegistryArgsWithDefaults, rendered: K
         file("registry-config", p.registryConfig, rendered.registryConfig),
         file("node-script", p.nodeScript, rendered.nodeScript),
         file("watcher-script", p.watcherScript, nodeWatchScript(layout)),
-        ...(maintenance?.files ?? []).map((f) => file(f.id, f.path, f.content)),
+        ...(upkeep?.files ?? []).map((f) => file(f.id, f.path, f.content)),
         ...(args.mirrors ?? []).flatMap((m, i) => {
             const mp = kindMirrorPaths(layout, m.spec);
             const env = m.spec.hasCredentials && m.account ? pulumi.secret(pulumi.output(m.account).apply(renderMirrorEnvFile)) : undefined;
@@ -312,7 +312,7 @@ function kindFiles(name: string, args: KindRegistryArgsWithDefaults, rendered: K
 /** The script that starts the containers, each replaced when the digest of its own files changes. */
 function kindContainersScript(args: KindRegistryArgsWithDefaults, rendered: KindRendered): pulumi.Output<string> {
     const { layout } = args;
-    const { users, overlap, maintenance } = rendered;
+    const { users, overlap, upkeep } = rendered;
     const accounts = [...users.push, ...users.pull];
     const mirrorRuns: KindMirrorRun[] = (args.mirrors ?? []).map((m, i) => ({
         pathName: m.spec.pathName,
@@ -327,7 +327,7 @@ function kindContainersScript(args: KindRegistryArgsWithDefaults, rendered: Kind
             distribution: fingerprint(rendered.registryConfig),
             front: fingerprint(...frontParts),
             watcher: fingerprint(rendered.nodeScript, nodeWatchScript(layout)),
-            ...(maintenance ? { maintenance: maintenance.digest } : {}),
+            ...(upkeep ? { upkeep: upkeep.digest } : {}),
         }),
     );
     const ui = args.ui ? { image: args.ui.image, environment: kindUiEnvironment(layout, { deleteEnabled: args.deletes.ui }) } : undefined;

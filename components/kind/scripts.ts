@@ -83,7 +83,7 @@ export function kindPaths(layout: KindLayout) {
         images: `${dataDir}/images`,
         distributionName: `${registryName}-distribution`,
         watcherName: `${registryName}-node-watcher`,
-        maintenanceName: `${registryName}-maintenance`,
+        upkeepName: `${registryName}-maintenance`,
         /** The web UI's container (ui.ts), which the front serves under /registry/. */
         uiName: `${registryName}-ui`,
         /** Distribution's and the caches' network with the front: internal, and no address of the Docker host on its bridge. */
@@ -320,7 +320,7 @@ export function kindRetentionScript(retention: Retention): string {
  * The maintenance container's crontab (busybox crond): the collection on its schedule, its output in
  * the container's log (`docker logs <registryName>-maintenance`).
  */
-export function maintenanceCrontab(gc: KindGarbageCollection): string {
+export function upkeepCrontab(gc: KindGarbageCollection): string {
     return `${gc.schedule} /bin/sh ${WATCHER_BIN}/gc.sh >/proc/1/fd/1 2>&1\n`;
 }
 
@@ -343,8 +343,8 @@ export interface KindFileDigests {
     readonly front: string;
     /** The watcher's script and the node script (a watcher that starts configures every running node again). */
     readonly watcher: string;
-    /** The maintenance container's files (maintenance.ts); undefined without garbage collection or the disk guard (no maintenance container). */
-    readonly maintenance?: string;
+    /** The upkeep container's files (upkeep.ts); undefined without garbage collection or the disk guard (no upkeep container). */
+    readonly upkeep?: string;
 }
 
 /** A pull-through cache's container as `containers-apply.sh` runs it. */
@@ -383,7 +383,7 @@ export function containersApplyScript(
         DISTRIBUTION_FILES: digests.distribution,
         FRONT_FILES: digests.front,
         WATCHER_FILES: digests.watcher,
-        MAINTENANCE_FILES: digests.maintenance ?? "",
+        MAINTENANCE_FILES: digests.upkeep ?? "",
         DISTRIBUTION_NAME: p.distributionName,
         DISTRIBUTION_IMAGE: images.distribution,
         FRONT_NAME: layout.registryName,
@@ -394,7 +394,7 @@ export function containersApplyScript(
         WATCHER_NAME: p.watcherName,
         WATCHER_IMAGE: images.watcher,
         DISTRIBUTION_CONFIG,
-        MAINTENANCE_NAME: p.maintenanceName,
+        MAINTENANCE_NAME: p.upkeepName,
         WINDOW_DIR: KIND_WINDOW_DIR,
         MAINTENANCE_IMAGES,
         EGRESS_NETWORK: p.egressNetwork,
@@ -423,7 +423,7 @@ export function containersDeleteScript(layout: KindLayout): string {
         DISTRIBUTION_NAME: p.distributionName,
         FRONT_NAME: layout.registryName,
         WATCHER_NAME: p.watcherName,
-        MAINTENANCE_NAME: p.maintenanceName,
+        MAINTENANCE_NAME: p.upkeepName,
         UI_NAME: p.uiName,
         EGRESS_NETWORK: p.egressNetwork,
         MIRRORS_DIR: p.mirrors,

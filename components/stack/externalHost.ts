@@ -4,7 +4,7 @@ import type { ExternalHostRegistrySettings } from "../config";
 import type { Decisions } from "../config/decisions";
 import { ExternalRegistryHost, type ExternalRegistryHostArgs } from "../externalHost/externalRegistryHost";
 import { HostPlacement } from "../externalHost/hostPlacement";
-import type { HostBackupArgs } from "../externalHost/maintenance";
+import type { HostBackupArgs } from "../externalHost/upkeep";
 import type { AgeRotation } from "./accounts";
 import { backupCommon } from "./backup";
 import { externalHostMaven } from "./maven";

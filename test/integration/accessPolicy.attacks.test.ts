@@ -2,7 +2,7 @@
  * The attacks on the front as a table, each row a request against real Caddy and real Distribution
  * from the rendered files (test/support/realRegistry.ts), in both placements' shapes: the external
  * host's site (TLS, HTTP/2 offered) and the in-cluster sidecar's (plain HTTP behind the ingress), on
- * the pinned Caddy every placement runs. The window's rows are in maintenanceWindow.inFlight.test.ts,
+ * the pinned Caddy every placement runs. The window's rows are in readOnlyWindow.inFlight.test.ts,
  * the former TCP port's in externalRegistryHost.scripts.test.ts.
  */
 import { randomBytes } from "node:crypto";

@@ -23,7 +23,7 @@ import { privateDir, removeDir, run } from "../support/serverProcess";
 const DATA_FS_MIB = 64;
 const REFUSE_PERCENT = 90;
 const PORT = 5004;
-const FILES = { distribution: "files-1", front: "files-1", watcher: "files-1", maintenance: "files-1" };
+const FILES = { distribution: "files-1", front: "files-1", watcher: "files-1", upkeep: "files-1" };
 
 let scratch = "";
 let ns: TestNetns;
@@ -34,7 +34,7 @@ let mounted = false;
 let client: DiskGuardClient;
 
 const logs = () =>
-    [layout.registryName, kindPaths(layout).maintenanceName]
+    [layout.registryName, kindPaths(layout).upkeepName]
         .map((name) => {
             const r = engine.docker(["logs", name]);
             return `--- ${name}\n${r.stdout.slice(-4000)}\n${r.stderr.slice(-4000)}`;

@@ -15,7 +15,7 @@ import * as path from "node:path";
 import { renderUsersFile } from "../../components/accessPolicy/usersFile";
 import { KIND_DISK_FULL_MARKER, type KindDiskGuard } from "../../components/kind/diskGuard";
 import { renderKindCaddyfile, renderKindRegistryConfig } from "../../components/kind/front";
-import { kindMaintenance } from "../../components/kind/maintenance";
+import { kindUpkeep } from "../../components/kind/upkeep";
 import {
     KIND_GC_MARKER,
     type KindGarbageCollection,
@@ -74,7 +74,7 @@ export function placeKindFiles(layout: KindLayout, options: KindFilesOptions): K
         [p.registryConfig, renderKindRegistryConfig(options.deletesEnabled ?? false, options.gc !== undefined)],
         [p.nodeScript, nodeInsideScript(layout, mirrors)],
         [p.watcherScript, nodeWatchScript(layout)],
-        ...(kindMaintenance(layout, options.gc, options.diskGuard)?.files ?? []).map((f): [string, string] => [f.path, f.content]),
+        ...(kindUpkeep(layout, options.gc, options.diskGuard)?.files ?? []).map((f): [string, string] => [f.path, f.content]),
         ...mirrors.flatMap((m) => kindMirrorFiles(layout, m).map((f): [string, string] => [f.path, f.content])),
     ];
     // Modes as the component's files have them: the users files 0600, the rest 0644.

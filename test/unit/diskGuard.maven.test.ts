@@ -2,7 +2,7 @@
  * The disk guard on the Maven repository's disk (`registry.diskGuard`, docs/runbooks.md "Disk full"), rendered:
  * the front's 507 to a Maven deploy (PUT) while the repository's own marker exists, downloads spared; the
  * registry pod's disk-guard container with the Maven volume read-only (also with s3 storage, the Maven volume
- * alone) and the sidecar's policy; the external host's script, site and maintenance; the setting's warnings.
+ * alone) and the sidecar's policy; the external host's script, site and upkeep; the setting's warnings.
  * The guard against real Caddy, nginx and Distribution in the registry pod with its Maven volume a small file
  * system filled by deploys: test/integration/mavenDiskGuard.test.ts.
  */
@@ -16,7 +16,7 @@ import {
     externalRegistryHostDefaults,
     planExternalRegistryHost,
 } from "../../components/externalHost/externalRegistryHost";
-import { planMaintenance } from "../../components/externalHost/maintenance";
+import { planHostUpkeep } from "../../components/externalHost/upkeep";
 import { defaultHostLayout, diskGuardScript, hostPaths } from "../../components/externalHost/scripts";
 import { IN_CLUSTER_DISK_GUARD, inClusterDiskGuard } from "../../components/inCluster/diskGuard";
 import { sidecarPolicy } from "../../components/inCluster/inClusterRegistry";
@@ -170,9 +170,9 @@ describe("the external host's disk guard with Maven", () => {
             status: { host: "h", port: 443, textfileDir: "" },
             diskGuard: { refusePercent: 90 },
             maven: { spec: { pathPrefix: "maven-releases" }, fingerprint: "m", snapshotBuildsToKeep: 3 },
-        } as unknown as Parameters<typeof planMaintenance>[1];
+        } as unknown as Parameters<typeof planHostUpkeep>[1];
         const script = (a: typeof args) =>
-            String(planMaintenance("m", a).files.find((f) => f.name === "m-disk-guard-script")?.args.content);
+            String(planHostUpkeep("m", a).files.find((f) => f.name === "m-disk-guard-script")?.args.content);
         expect(script(args)).toContain("MAVEN_DIR='/srv/data/maven'");
         const s3Spec = { ...args.spec, storage: { kind: "s3", bucket: "b" } } as typeof args.spec;
         expect(script({ ...args, spec: s3Spec })).toContain("DATA_DIR=''");
@@ -207,7 +207,7 @@ describe("the external host's disk guard with Maven", () => {
             credentials: { accessKeyId: "AK", secretAccessKey: "SK" },
         };
         const plan = (args: ExternalRegistryHostArgs) => planExternalRegistryHost("registry", externalRegistryHostDefaults(args));
-        const jobs = (args: ExternalRegistryHostArgs) => plan(args).maintenance.args({ containerFingerprint: "c", mavenFingerprint: "m" });
+        const jobs = (args: ExternalRegistryHostArgs) => plan(args).upkeep.args({ containerFingerprint: "c", mavenFingerprint: "m" });
         expect(plan({ ...host, maven: MAVEN_REPOSITORY }).caddy.args({ mirrorRoutes: [] }).maven?.diskGuard).toBe(true);
         expect(jobs({ ...host, maven: MAVEN_REPOSITORY }).status.mavenDiskGuard).toEqual({ refusePercent: 90 });
         expect(jobs({ ...host, maven: MAVEN_REPOSITORY, storage: s3Storage }).diskGuard).toEqual({ refusePercent: 90 });

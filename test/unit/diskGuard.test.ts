@@ -17,7 +17,7 @@ import { READ_ONLY_SIGNAL } from "../../components/inCluster/readOnlySignal";
 import { IN_CLUSTER } from "../../components/inCluster/spec";
 import { KIND_DISK_FULL_MARKER } from "../../components/kind/diskGuard";
 import { kindFrontPolicy } from "../../components/kind/front";
-import { kindMaintenance } from "../../components/kind/maintenance";
+import { kindUpkeep } from "../../components/kind/upkeep";
 import { alertRules } from "../../components/monitoring/alertRules";
 import { BASE_POLICY as base } from "../support/accessPolicy";
 import { configProblems } from "../support/configProblems";
@@ -167,11 +167,11 @@ describe("kind's disk guard", () => {
     const layout = { cluster: "kind", network: "kind", registryName: "kind-registry", port: 5001, dataDir: "/srv/kind" };
 
     it("runs in the maintenance container every five minutes, also without garbage collection", () => {
-        const maintenance = kindMaintenance(layout, undefined, { refusePercent: 90 });
+        const maintenance = kindUpkeep(layout, undefined, { refusePercent: 90 });
         expect(maintenance?.files.map((f) => f.id)).toEqual(["crontab", "disk-guard-script"]);
         expect(maintenance?.files[0]?.content).toBe("*/5 * * * * /bin/sh /dso/disk-guard.sh >/proc/1/fd/1 2>&1\n");
         expect(maintenance?.files[1]?.content).toContain(`MARKER='${KIND_DISK_FULL_MARKER}'`);
-        expect(kindMaintenance(layout, undefined, undefined)).toBeUndefined();
+        expect(kindUpkeep(layout, undefined, undefined)).toBeUndefined();
     });
 
     it("gives the front's policy the marker", () => {

@@ -45,7 +45,7 @@ const plan = (args: ExternalRegistryHostArgs) => planExternalRegistryHost("regis
 /** Each step's name and what it waits for, in the order the host registers them. */
 function order(args: ExternalRegistryHostArgs): [string, readonly string[] | undefined][] {
     const p = plan(args);
-    const steps = [p.purge, p.packages, p.monitoring, p.loginLimit, p.container, p.ui, p.mirrors, p.maven, p.caddy, p.maintenance, p.check];
+    const steps = [p.purge, p.packages, p.monitoring, p.loginLimit, p.container, p.ui, p.mirrors, p.maven, p.caddy, p.upkeep, p.check];
     return steps.flatMap((s) => (s ? [[s.name, s.dependsOn] as [string, readonly string[] | undefined]] : []));
 }
 
@@ -136,10 +136,10 @@ describe("planExternalRegistryHost", () => {
         expect(site.mirrors).toBe(routes);
         expect(site).toMatchObject({ metrics: true, uiUpstream: "127.0.0.1:5080", maven: { pathPrefix: "maven-releases" } });
         expect(plan(minimal).caddy.args({}).mirrors).toBeUndefined();
-        const jobs = p.maintenance.args({ containerFingerprint: "registry-fp", mavenFingerprint: "maven-fp" });
+        const jobs = p.upkeep.args({ containerFingerprint: "registry-fp", mavenFingerprint: "maven-fp" });
         expect(jobs.specFingerprint).toBe("registry-fp");
         expect(jobs.maven).toMatchObject({ fingerprint: "maven-fp", snapshotBuildsToKeep: 3 });
-        expect(plan(minimal).maintenance.args({ containerFingerprint: "registry-fp" }).maven).toBeUndefined();
+        expect(plan(minimal).upkeep.args({ containerFingerprint: "registry-fp" }).maven).toBeUndefined();
         const caddyFingerprint = pulumi.output("site-fp");
         expect(p.check.args({ caddyFingerprint, containerFingerprint: "registry-fp" }).triggers).toEqual([caddyFingerprint, "registry-fp"]);
     });

@@ -4,7 +4,7 @@
  * running it under sh with stand-ins for the programs it calls (docker, curl).
  * The hosts are made by test/support/externalHostMocks.ts; the tests of each component's own commands
  * are in the file named after it (hostPackages, registryContainer, uiContainer).
- * Covers: components/externalHost/postDeployCheck.ts, components/externalHost/maintenance.ts,
+ * Covers: components/externalHost/postDeployCheck.ts, components/externalHost/upkeep.ts,
  * components/upkeep/backup.ts (the restic repository).
  */
 

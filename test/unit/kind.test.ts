@@ -2,7 +2,7 @@
  * The kind placement's pure parts: its config rules, the front it renders, the KEP-1755 document, and the
  * garbage collection's script with a docker stand-in. The script run inside each node and the watcher's
  * Docker socket: scripts.kind.test.ts; the data directory when unset: dataDir.test.ts. The containers
- * and nodes themselves: test/integration/kindPlacement.test.ts, kindMaintenance.test.ts, kindMirror.test.ts.
+ * and nodes themselves: test/integration/kindPlacement.test.ts, kindUpkeep.test.ts, kindMirror.test.ts.
  * Covers: components/config/kindRules.ts, components/kind/front.ts, components/kind/scripts.ts.
  */
 import { spawn } from "node:child_process";
@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mirrorPullPolicy, parseConfig } from "../../components/config";
 import { decide } from "../../components/config/decisions";
 import { kindFrontPolicy, renderKindCaddyfile, renderKindRegistryConfig } from "../../components/kind/front";
-import { gcScript, KIND_GC_MARKER, type KindLayout, localRegistryHostingBody, maintenanceCrontab } from "../../components/kind/scripts";
+import { gcScript, KIND_GC_MARKER, type KindLayout, localRegistryHostingBody, upkeepCrontab } from "../../components/kind/scripts";
 import { renderShellScript } from "../../components/shared/shellScript";
 import { configProblems } from "../support/configProblems";
 import { makeDecoyHash } from "../support/realRegistry";
@@ -149,7 +149,7 @@ describe("scheduled garbage collection in kind mode", () => {
     });
 
     it("runs gc.sh on the schedule from busybox crond's crontab, its output in the container's log", () => {
-        expect(maintenanceCrontab({ schedule: "30 3 * * 0", deleteUntagged: false })).toBe(
+        expect(upkeepCrontab({ schedule: "30 3 * * 0", deleteUntagged: false })).toBe(
             "30 3 * * 0 /bin/sh /dso/gc.sh >/proc/1/fd/1 2>&1\n",
         );
         const gc = gcScript(layout, { schedule: "30 3 * * 0", deleteUntagged: true });

@@ -3,7 +3,7 @@
  * each option alone and all together against the API schema and Pod Security, the checks themselves shown
  * to fail, the Maven repository in the registry's pod, and the order of the objects behind a Gateway.
  * The objects of each renderer: the file named after its module (deployment.test.ts, network.test.ts,
- * workload.test.ts, maintenance.inCluster.test.ts, backup.inCluster.test.ts, …), the fixtures in
+ * workload.test.ts, upkeep.inCluster.test.ts, backup.inCluster.test.ts, …), the fixtures in
  * test/support/inClusterSpec.ts.
  * Covers: components/inCluster/workload.ts, components/inCluster/k8sHelpers.ts, components/shared/persistentClaim.ts.
  */
@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { describe, expect, test } from "vitest";
-import { gcScript, mavenGcScript } from "../../components/inCluster/maintenance";
+import { gcScript, mavenGcScript } from "../../components/inCluster/upkeep";
 import { renderInClusterObjects } from "../../components/inCluster/manifests";
 import { READ_ONLY_SIGNAL } from "../../components/inCluster/readOnlySignal";
 import { IN_CLUSTER } from "../../components/inCluster/spec";
@@ -162,7 +162,7 @@ describe("the Maven repository in the registry pod", () => {
         expect(script).toBe(mavenGcScript(maven));
         expect(script).toContain("\nMAVEN_DATA_DIR='/var/lib/maven'\n");
         expect(script).toContain("\nMAVEN_SNAPSHOT_BUILDS_TO_KEEP='4'\n");
-        // Run under sh with the Maven cleanup: maintenance.inCluster.test.ts, "garbage collection scripts under sh".
+        // Run under sh with the Maven cleanup: upkeep.inCluster.test.ts, "garbage collection scripts under sh".
         expect(gcCommand(objects)).toBe(gcScript("dso", false, true, "marker"));
         expect(container(objects, "maven").volumeMounts).toContainEqual({ name: "config", mountPath: "/etc/dso-registry", readOnly: true });
     });

@@ -1,7 +1,7 @@
 /**
  * The Maven clean-up's parameters (components/upkeep/mavenCleanup.ts): it refuses a number of snapshot
  * builds to keep that is not a whole number of at least 1. The clean-up run by the GC job:
- * maintenance.inCluster.test.ts, test/integration/maven.realClients.test.ts.
+ * upkeep.inCluster.test.ts, test/integration/maven.realClients.test.ts.
  */
 import { describe, expect, it } from "vitest";
 import { mavenCleanupParams } from "../../components/upkeep/mavenCleanup";

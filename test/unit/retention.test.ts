@@ -15,7 +15,7 @@ import { decide } from "../../components/config/decisions";
 import { DEFAULT_PROTECTED_TAGS } from "../../components/config/schema/registry";
 import { tagPatternProblem } from "../../components/config/schema/values";
 import { defaultHostLayout, gcScript as hostGcScript, statusScript } from "../../components/externalHost/scripts";
-import { gcScript, inClusterGcStepScript, renderGcRbac } from "../../components/inCluster/maintenance";
+import { gcScript, inClusterGcStepScript, renderGcRbac } from "../../components/inCluster/upkeep";
 import { renderInClusterObjects } from "../../components/inCluster/manifests";
 import { IN_CLUSTER, type InClusterSpec } from "../../components/inCluster/spec";
 import { renderConfigMap } from "../../components/inCluster/workload";

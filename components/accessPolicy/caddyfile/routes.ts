@@ -13,7 +13,7 @@ import {
     UPSTREAM_TRY_SECONDS,
 } from "../policy";
 import type { PasswordChecks } from "./passwordChecks";
-import { MAVEN_DISK_FULL_MESSAGE, maintenanceMatcherName, readBodyFirst, signalKinds } from "./signals";
+import { MAVEN_DISK_FULL_MESSAGE, windowMatcherName, readBodyFirst, signalKinds } from "./signals";
 import { escapeBraces, REPOSITORY_NAME, registryError } from "./syntax";
 
 /**
@@ -177,7 +177,7 @@ export function mavenRoute(policy: AccessPolicy, checks: PasswordChecks, maven: 
         // Deploys wait out the maintenance window like pushes: a backup or a clean-up must not see half a
         // deploy. After the password check, so that only the deploy account's body is ever read here.
         ...signalKinds(policy.readOnlySignals ?? []).flatMap((kind) => [
-            `\t\t\troute ${maintenanceMatcherName(kind)} {`,
+            `\t\t\troute ${windowMatcherName(kind)} {`,
             ...readBodyFirst("\t\t\t\t"),
             `\t\t\t\theader Retry-After ${READ_ONLY_RETRY_AFTER_SECONDS}`,
             '\t\t\t\trespond "the Maven repository is in its read-only maintenance window (garbage collection or backup): downloads work, deploys do not; retry the deploy in a few minutes" 503',

@@ -7,7 +7,7 @@ import { READ_ONLY_BODY_READ_LIMIT, READ_ONLY_RETRY_AFTER_SECONDS, type ReadOnly
 import { escapeBraces, registryError } from "./syntax";
 
 /** The name of a signal's matcher: one matcher per kind, since a named matcher's conditions all have to hold. */
-export function maintenanceMatcherName(kind: ReadOnlySignal["kind"]): string {
+export function windowMatcherName(kind: ReadOnlySignal["kind"]): string {
     return `@maintenance-${kind}`;
 }
 
@@ -46,7 +46,7 @@ export function blobCheckAnswer(signals: readonly ReadOnlySignal[]): string[] {
  */
 export function readOnlyAnswer(signals: readonly ReadOnlySignal[]): string[] {
     return signalKinds(signals).flatMap((kind) => [
-        `\t\troute ${maintenanceMatcherName(kind)} {`,
+        `\t\troute ${windowMatcherName(kind)} {`,
         ...readBodyFirst("\t\t\t"),
         ...unavailableAnswer("\t\t\t"),
         "\t\t}",
@@ -142,7 +142,7 @@ export function readOnlyMatchers(signals: readonly ReadOnlySignal[]): string[] {
                 ? ["\t\tfile {", "\t\t\troot /", `\t\t\ttry_files ${files.join(" ")}`, "\t\t}"]
                 : [`\t\texpression \`{env.${names[0]}} != ""\``];
         return [
-            `\t${maintenanceMatcherName(kind)} {`,
+            `\t${windowMatcherName(kind)} {`,
             "\t\tnot method GET HEAD",
             ...test,
             "\t}",

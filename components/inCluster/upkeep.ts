@@ -148,7 +148,7 @@ export function renderGcRbac(spec: InClusterSpec): K8sObject[] {
     const window = gcWindow(spec);
     if (!window) return [];
     return [
-        ...renderMaintenanceRbac(spec, IN_CLUSTER.gcName, "garbage-collection", window === "rollout"),
+        ...renderUpkeepRbac(spec, IN_CLUSTER.gcName, "garbage-collection", window === "rollout"),
         ...(spec.retention ? renderWorkloadListRbac(spec) : []),
     ];
 }
@@ -181,7 +181,7 @@ function renderWorkloadListRbac(spec: InClusterSpec): K8sObject[] {
  * A maintenance job's account: read the registry Deployment and exec into its pods; patch it too only
  * for a job that switches it (GC's `kubectl set env` when the pods may overlap; the marker windows need no patch).
  */
-export function renderMaintenanceRbac(spec: InClusterSpec, name: string, component: string, patchesDeployment: boolean): K8sObject[] {
+export function renderUpkeepRbac(spec: InClusterSpec, name: string, component: string, patchesDeployment: boolean): K8sObject[] {
     const m = meta(name, spec.namespace, component);
     return [
         {

@@ -1,17 +1,17 @@
 /**
- * What maintenance on the external host registers (`planMaintenance`, components/externalHost/maintenance.ts),
+ * What maintenance on the external host registers (`planHostUpkeep`, components/externalHost/upkeep.ts),
  * tested without a Pulumi runtime: which scripts and secret files it places for which jobs (retention,
  * backups to either destination, the disk guard), their modes, the schedule only when a job is scheduled
  * and after every script, and the read-back of every file. The constructor only registers this description.
- * Covers: components/externalHost/maintenance.ts.
+ * Covers: components/externalHost/upkeep.ts.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
-import { type HostBackupArgs, type MaintenanceArgs, planMaintenance } from "../../components/externalHost/maintenance";
+import { type HostBackupArgs, type HostUpkeepArgs, planHostUpkeep } from "../../components/externalHost/upkeep";
 import { defaultHostLayout, REGISTRY_CONTAINER } from "../../components/externalHost/scripts";
 import { promiseOf } from "../../tools/mockRuntime";
 
-const minimal: MaintenanceArgs = {
+const minimal: HostUpkeepArgs = {
     connection: { kind: "local", name: "here", sudo: true },
     spec: { name: REGISTRY_CONTAINER, image: "registry:3.1.2", layout: defaultHostLayout("/srv/data/registry") },
     specFingerprint: "fp",
@@ -31,11 +31,11 @@ const s3: HostBackupArgs = {
     credentials: { kind: "s3", accessKeyId: "AK", secretAccessKey: "SK" },
 };
 
-const plan = (args: MaintenanceArgs) => planMaintenance("maintenance", args);
-const roles = (args: MaintenanceArgs) => plan(args).files.map((f) => f.name.replace(/^maintenance-/, ""));
+const plan = (args: HostUpkeepArgs) => planHostUpkeep("upkeep", args);
+const roles = (args: HostUpkeepArgs) => plan(args).files.map((f) => f.name.replace(/^upkeep-/, ""));
 const scripts = ["verify-script", "gc-script", "status-script"];
 
-describe("planMaintenance", () => {
+describe("planHostUpkeep", () => {
     it.each([
         ["nothing scheduled", minimal, scripts],
         ["garbage collection", { ...minimal, garbageCollection: { ...minimal.garbageCollection, enabled: true } }, [...scripts, "cron"]],
@@ -56,7 +56,7 @@ describe("planMaintenance", () => {
         ],
         ["the disk guard", { ...minimal, diskGuard: { refusePercent: 95 } }, [...scripts, "disk-guard-script", "disk-guard-cron"]],
     ] as const)("with %s, places the scripts and what that needs", (_case, args, expected) => {
-        expect(roles(args as MaintenanceArgs)).toEqual(expected);
+        expect(roles(args as HostUpkeepArgs)).toEqual(expected);
     });
 
     it("keeps the backup's secrets in secret 0600 files, the scripts executable, the cron files readable", () => {
@@ -70,31 +70,31 @@ describe("planMaintenance", () => {
     });
 
     it("ends the backup machine's SSH key with a newline (OpenSSH refuses it otherwise), and writes the bucket's keys to an env file", async () => {
-        const key = plan({ ...minimal, backup: sftp }).files.find((f) => f.name === "maintenance-backup-ssh-key");
+        const key = plan({ ...minimal, backup: sftp }).files.find((f) => f.name === "upkeep-backup-ssh-key");
         expect(await promiseOf(pulumi.output(key?.args.content))).toBe("-----BEGIN OPENSSH PRIVATE KEY-----\n");
-        const env = plan({ ...minimal, backup: s3 }).files.find((f) => f.name === "maintenance-backup-s3-env");
+        const env = plan({ ...minimal, backup: s3 }).files.find((f) => f.name === "upkeep-backup-s3-env");
         expect(await promiseOf(pulumi.output(env?.args.content))).toContain("SK");
     });
 
     it("places a cron file after every file before it, the disk guard's after its script, and nothing else waits", () => {
         const p = plan({ ...minimal, backup: sftp, diskGuard: { refusePercent: 95 } });
         const cron = p.files.at(-1);
-        expect(cron?.name).toBe("maintenance-cron");
+        expect(cron?.name).toBe("upkeep-cron");
         expect(cron?.dependsOn).toEqual(p.files.slice(0, -1).map((f) => f.name));
-        expect(p.files.find((f) => f.name === "maintenance-disk-guard-cron")?.dependsOn).toEqual(["maintenance-disk-guard-script"]);
-        expect(p.files.filter((f) => f.dependsOn).map((f) => f.name)).toEqual(["maintenance-disk-guard-cron", "maintenance-cron"]);
+        expect(p.files.find((f) => f.name === "upkeep-disk-guard-cron")?.dependsOn).toEqual(["upkeep-disk-guard-script"]);
+        expect(p.files.filter((f) => f.dependsOn).map((f) => f.name)).toEqual(["upkeep-disk-guard-cron", "upkeep-cron"]);
     });
 
     it("recreates the container it stops with the fingerprint it is given", () => {
         const gc = plan({ ...minimal, specFingerprint: "fingerprint-of-the-registry" }).files.find(
-            (f) => f.name === "maintenance-gc-script",
+            (f) => f.name === "upkeep-gc-script",
         );
         expect(String(gc?.args.content)).toContain("fingerprint-of-the-registry");
     });
 
     it("reads back every file it places", () => {
         const p = plan({ ...minimal, backup: s3, diskGuard: { refusePercent: 95 } });
-        expect(p.filesCheck.name).toBe("maintenance-files-check");
+        expect(p.filesCheck.name).toBe("upkeep-files-check");
         expect(p.filesCheck.args.files).toEqual(p.files.map(({ args: { path, mode, content } }) => ({ path, mode, content })));
     });
 });

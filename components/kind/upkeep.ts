@@ -7,25 +7,25 @@
  */
 import { fingerprint } from "../shared/fingerprint";
 import { type KindDiskGuard, kindDiskGuardCrontab, kindDiskGuardScript } from "./diskGuard";
-import { gcScript, type KindGarbageCollection, type KindLayout, kindPaths, kindRetentionScript, maintenanceCrontab } from "./scripts";
+import { gcScript, type KindGarbageCollection, type KindLayout, kindPaths, kindRetentionScript, upkeepCrontab } from "./scripts";
 
 /** One of the maintenance container's files in `kind.dataDir`: its role (the HostFile's name suffix), path and text. */
-export interface KindMaintenanceFile {
+export interface KindUpkeepFile {
     readonly id: string;
     readonly path: string;
     readonly content: string;
 }
 
-/** The maintenance container's files and their fingerprint (`KindFileDigests.maintenance`); undefined when nothing is on. */
-export function kindMaintenance(
+/** The maintenance container's files and their fingerprint (`KindFileDigests.upkeep`); undefined when nothing is on. */
+export function kindUpkeep(
     layout: KindLayout,
     gc: KindGarbageCollection | undefined,
     diskGuard: KindDiskGuard | undefined,
-): { readonly files: readonly KindMaintenanceFile[]; readonly digest: string } | undefined {
+): { readonly files: readonly KindUpkeepFile[]; readonly digest: string } | undefined {
     if (!gc && !diskGuard) return undefined;
     const p = kindPaths(layout);
     const script = gc ? gcScript(layout, gc) : "";
-    const crontab = `${gc ? maintenanceCrontab(gc) : ""}${diskGuard ? kindDiskGuardCrontab(diskGuard) : ""}`;
+    const crontab = `${gc ? upkeepCrontab(gc) : ""}${diskGuard ? kindDiskGuardCrontab(diskGuard) : ""}`;
     const retention = gc?.retention ? kindRetentionScript(gc.retention) : "";
     const guard = diskGuard ? kindDiskGuardScript(diskGuard) : "";
     return {

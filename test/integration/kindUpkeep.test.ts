@@ -39,7 +39,7 @@ const GC: KindGarbageCollection = {
     deleteUntagged: false,
     retention: { mode: "apply", rules: [{ prefix: "dev/many/", keepNewest: 1 }], protect: [] },
 };
-const FILES = { distribution: "files-1", front: "files-1", watcher: "files-1", maintenance: "files-1" };
+const FILES = { distribution: "files-1", front: "files-1", watcher: "files-1", upkeep: "files-1" };
 const AUTHORITY = "localhost:5002";
 
 let ns: TestNetns;
@@ -106,7 +106,7 @@ function uploadStatus(): string {
     return r.code === 0 ? "pushed" : r.stderr;
 }
 
-const maintenanceLog = () => engine.docker(["logs", kindPaths(layout).maintenanceName]);
+const upkeepLog = () => engine.docker(["logs", kindPaths(layout).upkeepName]);
 
 beforeAll(async () => {
     scratch = privateDir("kind-maintenance");
@@ -153,7 +153,7 @@ describe("deletes and scheduled garbage collection of the kind registry", () => 
             payloadImage(engine, `${AUTHORITY}/dev/many/app:${tag}`);
             engine.dockerOk(["push", `${AUTHORITY}/dev/many/app:${tag}`]);
         }
-        logAfterPushes = maintenanceLog().stdout.length;
+        logAfterPushes = upkeepLog().stdout.length;
         gone = manifest("dev/gone", "1");
         kept = manifest("dev/kept", "1");
         expect(gone.digest).toMatch(/^sha256:/);
@@ -170,7 +170,7 @@ describe("deletes and scheduled garbage collection of the kind registry", () => 
         const deleted = skopeo(["delete", "--tls-verify=false", "--authfile", auth, `docker://${AUTHORITY}/dev/gone:1`]);
         expect(deleted.code, deleted.stderr).toBe(0);
         expect(manifest("dev/gone", "1").code).toBe("404");
-        logAfterDelete = maintenanceLog().stdout.length;
+        logAfterDelete = upkeepLog().stdout.length;
         // The layers stay until a collection.
         for (const layer of gone.layers) expect(blobStored(layer)).toBe(true);
     });
@@ -179,15 +179,15 @@ describe("deletes and scheduled garbage collection of the kind registry", () => 
         // crond runs every minute, so a run may have started while the pushes were still landing (on a loaded
         // machine) and seen fewer tags, or before the delete: wait for retention by a run after the last push,
         // and for a whole collection by a run after the delete.
-        const afterPushes = () => maintenanceLog().stdout.slice(logAfterPushes);
-        const afterDelete = () => maintenanceLog().stdout.slice(logAfterDelete);
+        const afterPushes = () => upkeepLog().stdout.slice(logAfterPushes);
+        const afterDelete = () => upkeepLog().stdout.slice(logAfterDelete);
         const deadline = Date.now() + 150_000;
         while (
             !/garbage collection: front read-only[\s\S]*garbage collection done/.test(afterDelete()) ||
             !/retention: removed dev\/many\/app:1/.test(afterPushes()) ||
             !/retention: removed dev\/many\/app:2/.test(afterPushes())
         ) {
-            if (Date.now() > deadline) throw new Error(`no collection ran\n${maintenanceLog().stdout}\n${maintenanceLog().stderr}`);
+            if (Date.now() > deadline) throw new Error(`no collection ran\n${upkeepLog().stdout}\n${upkeepLog().stderr}`);
             await new Promise((r) => setTimeout(r, 2000));
         }
         // Retention ran first, in the Distribution container: the two older builds went, the newest stayed.
@@ -217,7 +217,7 @@ describe("deletes and scheduled garbage collection of the kind registry", () => 
         let output = "";
         try {
             // By hand, as docs/kind.md says to run one now.
-            collection = spawn("docker", ["exec", kindPaths(layout).maintenanceName, "/bin/sh", "/dso/gc.sh"], { env: engine.env });
+            collection = spawn("docker", ["exec", kindPaths(layout).upkeepName, "/bin/sh", "/dso/gc.sh"], { env: engine.env });
             collection.stdout?.on("data", (d) => (output += d));
             collection.stderr?.on("data", (d) => (output += d));
             // The window is open and held by the write in flight.
@@ -241,9 +241,9 @@ describe("deletes and scheduled garbage collection of the kind registry", () => 
     }, 120_000);
 
     it("removes the maintenance container when garbage collection is turned off", () => {
-        const applied = onHostOk(containersApplyScript(layout, images, { ...FILES, maintenance: undefined }));
+        const applied = onHostOk(containersApplyScript(layout, images, { ...FILES, upkeep: undefined }));
         expect(applied).toContain("removed maintenance (garbage collection and disk guard off)");
         expect(applied).toContain("unchanged front");
-        expect(engine.docker(["inspect", kindPaths(layout).maintenanceName]).code).not.toBe(0);
+        expect(engine.docker(["inspect", kindPaths(layout).upkeepName]).code).not.toBe(0);
     });
 });

@@ -1,5 +1,5 @@
 /**
- * The in-cluster garbage-collection job (components/inCluster/maintenance.ts): its CronJob, account and
+ * The in-cluster garbage-collection job (components/inCluster/upkeep.ts): its CronJob, account and
  * role, the scripts the ConfigMap carries, and the scripts run by a real shell against stand-ins. How
  * the window follows from the storage: gcWindow.test.ts.
  * Covers: components/inCluster/readOnlySignal.ts (the marker window).
@@ -9,7 +9,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wr
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
-import { gcScript, inClusterGcStepScript } from "../../components/inCluster/maintenance";
+import { gcScript, inClusterGcStepScript } from "../../components/inCluster/upkeep";
 import { renderInClusterObjects } from "../../components/inCluster/manifests";
 import { READ_ONLY_SIGNAL } from "../../components/inCluster/readOnlySignal";
 import { IN_CLUSTER } from "../../components/inCluster/spec";

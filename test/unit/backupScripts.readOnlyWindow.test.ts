@@ -2,7 +2,7 @@
  * The external host's backup holds its read-only window with the marker alone, around its second pass,
  * and never touches the registry container; a failed second pass removes the marker too. Run under sh
  * with `restic` and `docker` stand-ins that record, at each call, whether the marker exists
- * (test/support/hostWindow.ts). Garbage collection's window: scripts.maintenanceWindow.test.ts.
+ * (test/support/hostWindow.ts). Garbage collection's window: scripts.readOnlyWindow.test.ts.
  */
 import { existsSync, writeFileSync } from "node:fs";
 import * as path from "node:path";

@@ -3,7 +3,7 @@
  * Caddyfile's `@maintenance` matcher looks for before the writable registry stops, and removes it only
  * once the writable registry runs again, also when the job fails. Run under sh with `docker`, `curl`
  * (Distribution answering at once) and dso-registry-verify stand-ins that record, at each call, whether
- * the marker exists (test/support/hostWindow.ts). The backup's window: backupScripts.maintenanceWindow.test.ts.
+ * the marker exists (test/support/hostWindow.ts). The backup's window: backupScripts.readOnlyWindow.test.ts.
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";

@@ -1,7 +1,7 @@
 /**
  * The external host's Caddy site watches the read-only window's marker the maintenance scripts write
  * (`caddySitePolicy`), and the garbage collection's script with the marker parses. The scripts holding
- * the window: scripts.maintenanceWindow.test.ts, backupScripts.maintenanceWindow.test.ts.
+ * the window: scripts.readOnlyWindow.test.ts, backupScripts.readOnlyWindow.test.ts.
  */
 import { execFileSync } from "node:child_process";
 import { expect, test } from "vitest";

@@ -1,5 +1,5 @@
 /**
- * Maintenance on the external host: the garbage-collection, verify, backup, restore and status
+ * HostUpkeep on the external host: the garbage-collection, verify, backup, restore and status
  * scripts, the backup's secret files, and the cron file that schedules the enabled jobs.
  */
 import * as pulumi from "@pulumi/pulumi";
@@ -27,7 +27,7 @@ import {
     diskGuardScript,
     gcScript,
     hostPaths,
-    type MaintenanceOptions,
+    type UpkeepOptions,
     type StatusTargets,
     statusScript,
 } from "./scripts";
@@ -46,7 +46,7 @@ export interface HostBackupArgs {
         | { readonly kind: "s3"; readonly accessKeyId: pulumi.Input<string>; readonly secretAccessKey: pulumi.Input<string> };
 }
 
-export interface MaintenanceArgs {
+export interface HostUpkeepArgs {
     /** The host the jobs run on. */
     readonly connection: HostConnection;
     /** The registry container: garbage collection restarts it read-only and back, restore starts it; the backup leaves it running. */
@@ -54,7 +54,7 @@ export interface MaintenanceArgs {
     /** The container's normal spec fingerprint, so that the jobs restore exactly that container. */
     readonly specFingerprint: string;
     /** Which jobs run and when. */
-    readonly garbageCollection: MaintenanceOptions["garbageCollection"];
+    readonly garbageCollection: UpkeepOptions["garbageCollection"];
     /** Backups; none when unset. */
     readonly backup?: HostBackupArgs;
     /** The Maven repository the host serves: backed up and restored with the rest, cleaned by the GC job. */
@@ -72,26 +72,26 @@ export interface MaintenanceArgs {
     readonly retention?: Retention;
 }
 
-/** A file `Maintenance` places: its HostFile's resource name and args, and the files placed before it that it waits for. */
-export interface PlannedMaintenanceFile extends PlannedHostFile {
+/** A file `HostUpkeep` places: its HostFile's resource name and args, and the files placed before it that it waits for. */
+export interface PlannedUpkeepFile extends PlannedHostFile {
     /** Resource names of files earlier in the plan; no `dependsOn` when unset. */
     readonly dependsOn?: readonly string[];
 }
 
-/** What `Maintenance` registers, in this order: `planMaintenance`. */
-export interface MaintenancePlan {
+/** What `HostUpkeep` registers, in this order: `planHostUpkeep`. */
+export interface HostUpkeepPlan {
     /** The scripts, the backup's secret files, the disk guard's cron file and the schedule, in this order. */
-    readonly files: readonly PlannedMaintenanceFile[];
+    readonly files: readonly PlannedUpkeepFile[];
     /** The read-back of every file, after all of them. */
     readonly filesCheck: { readonly name: string; readonly args: HostFilesCheckArgs };
 }
 
 /**
- * Everything `Maintenance` registers, from its args: which scripts and secret files it places (retention,
+ * Everything `HostUpkeep` registers, from its args: which scripts and secret files it places (retention,
  * backups and their destination's credentials, the disk guard only when asked for), their modes, the
  * cron file only when a job is scheduled, and what waits for what (a cron file after its scripts).
  */
-export function planMaintenance(name: string, args: MaintenanceArgs): MaintenancePlan {
+export function planHostUpkeep(name: string, args: HostUpkeepArgs): HostUpkeepPlan {
     const { connection, spec, specFingerprint, garbageCollection, backup, maven, reporting } = args;
     const mavenCleanup = maven && {
         dataDir: spec.layout.mavenDataDir,
@@ -99,7 +99,7 @@ export function planMaintenance(name: string, args: MaintenanceArgs): Maintenanc
         snapshotBuildsToKeep: maven.snapshotBuildsToKeep,
     };
     const paths = hostPaths(spec.layout);
-    const files: PlannedMaintenanceFile[] = [];
+    const files: PlannedUpkeepFile[] = [];
     const file = (role: string, path: string, mode: string, content: pulumi.Input<string>, secret = false) => {
         files.push({ name: `${name}-${role}`, args: { connection, path, mode, content, secret } });
     };
@@ -140,7 +140,7 @@ export function planMaintenance(name: string, args: MaintenanceArgs): Maintenanc
         });
     }
     // The schedule goes last: cron must never find an entry whose script is not there yet.
-    const maintenance: MaintenanceOptions = { garbageCollection, ...(backup ? { backup: { schedule: backup.schedule } } : {}) };
+    const maintenance: UpkeepOptions = { garbageCollection, ...(backup ? { backup: { schedule: backup.schedule } } : {}) };
     if (garbageCollection.enabled || backup) {
         files.push({
             name: `${name}-cron`,
@@ -160,15 +160,15 @@ export function planMaintenance(name: string, args: MaintenanceArgs): Maintenanc
 }
 
 /** The maintenance scripts and their schedule; every file is removed on destroy. */
-export class Maintenance extends pulumi.ComponentResource {
-    constructor(name: string, args: MaintenanceArgs, opts?: pulumi.ComponentResourceOptions) {
+export class HostUpkeep extends pulumi.ComponentResource {
+    constructor(name: string, args: HostUpkeepArgs, opts?: pulumi.ComponentResourceOptions) {
         super("dso-registry:externalHost:Maintenance", name, {}, withFormerType(opts, "dso:externalHost:Maintenance"));
-        const plan = planMaintenance(name, args);
+        const plan = planHostUpkeep(name, args);
         const placed = new Map<string, HostFile>();
         for (const f of plan.files) {
             const dependsOn = f.dependsOn?.map((earlier) => {
                 const resource = placed.get(earlier);
-                if (!resource) throw new Error(`Maintenance ${name}: ${f.name} waits for ${earlier}, not placed before it`);
+                if (!resource) throw new Error(`HostUpkeep ${name}: ${f.name} waits for ${earlier}, not placed before it`);
                 return resource;
             });
             placed.set(f.name, new HostFile(f.name, f.args, { parent: this, ...(dependsOn ? { dependsOn } : {}) }));
