@@ -24,9 +24,9 @@ export {
     type HostMavenArgs,
     type HostRegistryMonitoring,
 } from "./externalHost/externalRegistryHost";
-export type { HostBackupArgs } from "./externalHost/upkeep";
 export type { HostRegistryStorage } from "./externalHost/registryContainer";
 export type { PasswordRotation } from "./externalHost/scripts";
+export type { HostBackupArgs } from "./externalHost/upkeep";
 export {
     type InClusterMavenArgs,
     InClusterRegistry,

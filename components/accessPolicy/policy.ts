@@ -6,7 +6,7 @@
  *
  * The rules, in short: the ping and every write need credentials, reads are anonymous unless pulls
  * require authentication, pull-only accounts never write, and writes wait out the read-only
- * maintenance window. Why each rule is as it is: docs/decisions/access-policy.md.
+ * read-only window. Why each rule is as it is: docs/decisions/access-policy.md.
  *
  * Everything here is pure: no Pulumi, no I/O.
  */
@@ -142,7 +142,7 @@ export interface AccessPolicy {
      */
     readonly blobFiles?: string;
     /**
-     * How the front learns that the registry is in its read-only maintenance window, so that writes
+     * How the front learns that the registry is in its read-only window, so that writes
      * get 503 with Retry-After. The window is open while ANY signal is: a file that exists only
      * during the window, or an environment variable of Caddy's process that is non-empty only during
      * the window. Any number of files, at most one variable; writes simply reach Distribution when
@@ -283,7 +283,7 @@ export const ANONYMOUS_TOKEN = "anonymous-read-only";
  */
 export const TOKEN_LIFETIME_SECONDS = 300;
 
-/** Seconds the maintenance window's 503 asks clients to wait before they try a write again. */
+/** Seconds the read-only window's 503 asks clients to wait before they try a write again. */
 export const READ_ONLY_RETRY_AFTER_SECONDS = 300;
 
 /**

@@ -1,6 +1,6 @@
 /**
  * Docker Distribution's `config.yml`, for every instance the program runs: the registry itself (on
- * the external host, its read-only variant for the maintenance window, in the cluster) and each
+ * the external host, its read-only variant for the read-only window, in the cluster) and each
  * pull-through cache (proxy mode). The config is built as one object and written by the YAML
  * library, keys in a fixed order, so the same options always give the same text: the external host
  * recreates a container whenever that text changes.

@@ -120,7 +120,7 @@ export function caddySitePolicy(
         ...(args.blobFiles ? { blobFiles: args.layout.dataDir } : {}),
         accessLog: { kind: "file", path: CADDY_ACCESS_LOG },
         ...(args.metrics ? { metrics: { port: METRICS_PORTS.caddy, bindAddress: "127.0.0.1" } } : {}),
-        // The maintenance scripts create the marker for their read-only window.
+        // The upkeep scripts create the marker for their read-only window.
         readOnlySignals: [{ kind: "file", path: paths.readOnlyMarker }],
         // The disk guard's script creates its marker while the data disk is almost full.
         ...(args.diskGuard ? { diskFullSignal: paths.diskFullMarker } : {}),

@@ -25,7 +25,6 @@ import { CADDY_ACCESS_LOG, CaddySite, type CaddySiteArgs, type HostTls } from ".
 import { HostMonitoring, type HostMonitoringArgs, hostReporting, monitoringPaths } from "./hostMonitoring";
 import { HostPackages, type HostPackagesArgs } from "./hostPackages";
 import { HostLoginLimit, type HostLoginLimitArgs } from "./loginLimit";
-import { type HostBackupArgs, HostUpkeep, type HostUpkeepArgs } from "./upkeep";
 import { MavenContainer, type MavenContainerArgs } from "./mavenContainer";
 import { MAVEN_CONTAINER, type MavenHostSpec } from "./mavenScripts";
 import { PostDeployCheck, type PostDeployCheckArgs } from "./postDeployCheck";
@@ -38,14 +37,15 @@ import {
     FRONT_CONTAINER,
     type HostLayout,
     hostPaths,
-    type UpkeepOptions,
     mirrorsDirOf,
     type PasswordRotation,
     REGISTRY_CONTAINER,
     UI_CONTAINER,
     UI_HOST_PORT,
+    type UpkeepOptions,
 } from "./scripts";
 import { UiContainer, type UiContainerArgs } from "./uiContainer";
+import { type HostBackupArgs, HostUpkeep, type HostUpkeepArgs } from "./upkeep";
 
 /** The host's registry: the front contract every placement takes (accounts, pull auth, deletes, allowlist), and what runs on the host. */
 export interface ExternalRegistryHostArgs extends RegistryFront {
@@ -232,9 +232,7 @@ export interface ExternalRegistryHostPlan {
     /** With the caches' routes (`MirrorCachesOnHost.routes`). */
     readonly caddy: HostStep<(links: { readonly mirrorRoutes?: readonly MirrorRoute[] }) => CaddySiteArgs>;
     /** With the containers' spec fingerprints (`RegistryContainer`, `MavenContainer`). */
-    readonly upkeep: HostStep<
-        (links: { readonly containerFingerprint: string; readonly mavenFingerprint?: string }) => HostUpkeepArgs
-    >;
+    readonly upkeep: HostStep<(links: { readonly containerFingerprint: string; readonly mavenFingerprint?: string }) => HostUpkeepArgs>;
     /** With the site's files' fingerprint (`CaddySite.filesFingerprint`) and the container's. */
     readonly check: HostStep<
         (links: { readonly caddyFingerprint: pulumi.Output<string>; readonly containerFingerprint: string }) => PostDeployCheckArgs
@@ -566,6 +564,10 @@ export class ExternalRegistryHost extends pulumi.ComponentResource {
     readonly mirrors?: MirrorCachesOnHost;
     /** The scripts and cron entries of garbage collection, verification, status and backups. */
     readonly upkeep: HostUpkeep;
+    /** @deprecated `upkeep`: the same component under its 0.1.0 name, kept for programs written against that release. */
+    get maintenance(): HostUpkeep {
+        return this.upkeep;
+    }
     /** The check after each change that the access policy holds (fails the update when it does not). */
     readonly check: PostDeployCheck;
     /** https://host[:port] */

@@ -172,7 +172,7 @@ export function planRegistryContainer(name: string, args: RegistryContainerArgs)
 export class RegistryContainer extends pulumi.ComponentResource {
     /**
      * Fingerprint of everything the container is created from (image, port, mounts, config). The
-     * maintenance scripts recreate the container with it, and the post-deploy check re-runs when it changes.
+     * upkeep scripts recreate the container with it, and the post-deploy check re-runs when it changes.
      */
     readonly specFingerprint: string;
 

@@ -1,7 +1,7 @@
 /**
  * The scripts and files the external registry host gets, as pure functions of a typed plan: the
  * package check, the data directory, the registry and UI containers, Caddy's reload, garbage
- * collection, the cron file of the maintenance jobs, the post-deploy check and the status script.
+ * collection, the cron file of the upkeep jobs, the post-deploy check and the status script.
  * Each script is a `.sh` file in `sh/` beside this one; its function here gives its parameters
  * (components/shared/shellScript.ts). The components only place and run them; the tests run the very
  * same text over a real SSH session.
@@ -36,11 +36,11 @@ export interface HostLayout {
     readonly caddyfile: string;
     /** Directory for the users files and TLS files Caddy reads. */
     readonly caddyDir: string;
-    /** Directory for the maintenance scripts. */
+    /** Directory for the upkeep scripts. */
     readonly binDir: string;
     /** cron file for the maintenance schedules. */
     readonly cronFile: string;
-    /** Lock file that serialises maintenance runs and container changes. */
+    /** Lock file that serialises upkeep runs and container changes. */
     readonly lockFile: string;
     /**
      * The front's own directory, mounted at the same path into its container (sh/caddy-apply.sh): Caddy's
@@ -141,7 +141,7 @@ export function hostPaths(layout: HostLayout) {
         verifyScript: `${layout.binDir}/dso-registry-verify`,
         retentionScript: `${layout.binDir}/dso-registry-retention`,
         restoreScript: `${layout.binDir}/dso-registry-restore`,
-        /** Distribution's unix socket on the host: the front's upstream, and the maintenance scripts' way in. */
+        /** Distribution's unix socket on the host: the front's upstream, and the upkeep scripts' way in. */
         registrySocket: `${layout.socketDir}/${DISTRIBUTION.socketName}`,
         /** The Maven backend's unix socket on the host: the front's upstream for the Maven repository. */
         mavenSocket: `${layout.mavenSocketDir}/${MAVEN_BACKEND.socketName}`,
@@ -218,7 +218,7 @@ export function hostScript(file: string, params: ShellParams): string {
     return renderShellScript(path.join(__dirname, "sh", file), params);
 }
 
-/** The parameters of a script that takes the maintenance lock (sh/lock.sh). */
+/** The parameters of a script that takes the upkeep lock (sh/lock.sh). */
 export function lockParams(layout: HostLayout) {
     return { LOCK_FILE: layout.lockFile };
 }
@@ -403,7 +403,7 @@ export function gcScript(
     });
 }
 
-/** /etc/cron.d file for the enabled maintenance jobs (root, logs to syslog through logger). */
+/** /etc/cron.d file for the enabled upkeep jobs (root, logs to syslog through logger). */
 export function cronFile(layout: HostLayout, maintenance: UpkeepOptions): string {
     const paths = hostPaths(layout);
     const lines = [

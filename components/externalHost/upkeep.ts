@@ -27,9 +27,9 @@ import {
     diskGuardScript,
     gcScript,
     hostPaths,
-    type UpkeepOptions,
     type StatusTargets,
     statusScript,
+    type UpkeepOptions,
 } from "./scripts";
 
 /** Backups of the host with restic: where to, how many to keep, and the secrets for the destination. */
@@ -159,7 +159,7 @@ export function planHostUpkeep(name: string, args: HostUpkeepArgs): HostUpkeepPl
     };
 }
 
-/** The maintenance scripts and their schedule; every file is removed on destroy. */
+/** The upkeep scripts and their schedule; every file is removed on destroy. */
 export class HostUpkeep extends pulumi.ComponentResource {
     constructor(name: string, args: HostUpkeepArgs, opts?: pulumi.ComponentResourceOptions) {
         super("dso-registry:externalHost:Maintenance", name, {}, withFormerType(opts, "dso:externalHost:Maintenance"));

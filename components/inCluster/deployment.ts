@@ -192,7 +192,7 @@ export function renderDeployment(spec: InClusterSpec): K8sObject {
             // container, where the sidecar's Caddyfile looks); it never writes there. Same user as the
             // registry, so it can read everything the registry writes.
             ...(spec.storage.kind === "filesystem" ? [{ name: "data", mountPath: IN_CLUSTER.dataDir, readOnly: true }] : []),
-            // The maintenance jobs' read-only markers and the disk guard's (the policy's file signals); the sidecar only reads them.
+            // The upkeep jobs' read-only markers and the disk guard's (the policy's file signals); the sidecar only reads them.
             ...(signals ? [signalMount(false)] : []),
             // Tag retention's counts, which the registry container writes and the metrics port serves.
             ...(retentionCounts ? [retentionCountsMount(false)] : []),

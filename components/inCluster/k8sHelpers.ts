@@ -78,7 +78,7 @@ export function secret(
 }
 
 /**
- * The container of a maintenance job that drives the registry with kubectl only (the GC and backup
+ * The container of an upkeep job that drives the registry with kubectl only (the GC and backup
  * CronJobs): kubectl's HOME on a writable /tmp (the job's `tmp` emptyDir), small requests unless the
  * operator's (`inCluster.pod.resources.jobs`), the restricted settings with a read-only root.
  */

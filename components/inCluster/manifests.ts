@@ -10,7 +10,6 @@ import { renderBackupObjects } from "./backup";
 import { renderDeployment, renderDisruptionBudget } from "./deployment";
 import { renderGatewayCertificate, renderGatewayObjects } from "./gateway";
 import { renderIssuerChain } from "./issuerChain";
-import { renderGcCronJob, renderGcRbac } from "./upkeep";
 import { renderMonitoringObjects } from "./monitoring";
 import {
     renderAllowlistMiddleware,
@@ -25,6 +24,7 @@ import {
     renderUiObjectsOf,
 } from "./network";
 import { type InClusterSpec, inClusterSpecProblem } from "./spec";
+import { renderGcCronJob, renderGcRbac } from "./upkeep";
 import { renderConfigMap, renderDataClaim, renderMavenClaim, renderNamespace, renderSecrets, renderServiceAccount } from "./workload";
 
 /** Every object, in the order they are best created (namespace first, workloads after their inputs). */

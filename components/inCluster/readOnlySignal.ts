@@ -1,5 +1,5 @@
 /**
- * The front's read-only window inside the registry pod, one home for both maintenance jobs: an
+ * The front's read-only window inside the registry pod, one home for both upkeep jobs: an
  * emptyDir in memory, mounted read-only in the Caddy sidecar, whose policy watches the marker files in
  * it (`AccessPolicy.readOnlySignals`, kind "file": writes get 503 with Retry-After while any of them
  * exists), and writable in the containers whose steps hold a window: the backup container (the

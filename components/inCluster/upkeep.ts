@@ -178,7 +178,7 @@ function renderWorkloadListRbac(spec: InClusterSpec): K8sObject[] {
 }
 
 /**
- * A maintenance job's account: read the registry Deployment and exec into its pods; patch it too only
+ * An upkeep job's account: read the registry Deployment and exec into its pods; patch it too only
  * for a job that switches it (GC's `kubectl set env` when the pods may overlap; the marker windows need no patch).
  */
 export function renderUpkeepRbac(spec: InClusterSpec, name: string, component: string, patchesDeployment: boolean): K8sObject[] {

@@ -7,9 +7,9 @@ import type { K8sObject, Value } from "../shared/k8sObject";
 import { CLAIM_ANNOTATIONS, persistentClaim } from "../shared/persistentClaim";
 import { gcWindow } from "./gcWindow";
 import { labels, meta, secret } from "./k8sHelpers";
-import { inClusterGcStepScript, inClusterRetentionScript, inClusterVerifyScript, mavenGcScript } from "./upkeep";
 import { retentionCountsServed } from "./retentionCounts";
 import { IN_CLUSTER, type InClusterSpec, OVERLAP_FILES } from "./spec";
+import { inClusterGcStepScript, inClusterRetentionScript, inClusterVerifyScript, mavenGcScript } from "./upkeep";
 
 /** The registry's namespace, which enforces the "restricted" Pod Security Standard. */
 export function renderNamespace(spec: InClusterSpec): K8sObject {

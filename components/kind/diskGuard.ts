@@ -1,6 +1,6 @@
 /**
  * The kind placement's disk guard (`registry.diskGuard`, docs/runbooks.md "Disk full"): busybox crond in
- * the maintenance container runs the check every placement runs (../upkeep/sh/disk-guard.sh) on
+ * the upkeep container runs the check every placement runs (../upkeep/sh/disk-guard.sh) on
  * Distribution's storage (`<kind.dataDir>/images`, mounted read-only there), and keeps a marker in
  * `<kind.dataDir>/window` while its file system is used past `refusePercent`. The front mounts that directory
  * read-only and answers new blob uploads 507 while the marker exists (`AccessPolicy.diskFullSignal`).
@@ -21,13 +21,13 @@ export interface KindDiskGuard {
     /** New uploads are refused past this percentage used (`registry.diskGuard.refusePercent`). */
     readonly refusePercent: number;
     /**
-     * Five-field cron schedule of the check, in the maintenance container's clock.
+     * Five-field cron schedule of the check, in the upkeep container's clock.
      * @default "*\/5 * * * *"
      */
     readonly schedule?: string;
 }
 
-/** The check (`sh/disk-guard.sh`), as the maintenance container sees its files. */
+/** The check (`sh/disk-guard.sh`), as the upkeep container sees its files. */
 export function kindDiskGuardScript(guard: KindDiskGuard): string {
     return renderShellScript(path.join(__dirname, "sh", "disk-guard.sh"), {
         DATA_DIR: MAINTENANCE_IMAGES,
@@ -36,7 +36,7 @@ export function kindDiskGuardScript(guard: KindDiskGuard): string {
     });
 }
 
-/** Its line in the maintenance container's crontab, its output in the container's log. */
+/** Its line in the upkeep container's crontab, its output in the container's log. */
 export function kindDiskGuardCrontab(guard: KindDiskGuard): string {
     return `${guard.schedule ?? KIND_DISK_GUARD_SCHEDULE} /bin/sh ${WATCHER_BIN}/disk-guard.sh >/proc/1/fd/1 2>&1\n`;
 }

@@ -32,7 +32,6 @@ import { type PlannedObject, registerPlannedObjects } from "../shared/k8sResourc
 import { shQuote } from "../shared/shQuote";
 import { KIND_DISK_FULL_MARKER, type KindDiskGuard } from "./diskGuard";
 import { renderKindCaddyfile, renderKindRegistryConfig } from "./front";
-import { kindUpkeep } from "./upkeep";
 import {
     containersApplyScript,
     containersDeleteScript,
@@ -55,6 +54,7 @@ import {
     watcherStopScript,
 } from "./scripts";
 import { kindUiEnvironment, kindUiUpstream } from "./ui";
+import { kindUpkeep } from "./upkeep";
 
 /**
  * kind's registry: the front contract every placement takes (accounts, pull auth, deletes), but no
@@ -78,9 +78,9 @@ export interface KindRegistryArgs extends Omit<RegistryFront, "allowedNetworks" 
      * @default { distribution: "registry:3.1.2", front: "caddy:2.11.9", watcher: "docker:29.9.3-cli" }
      */
     readonly images?: Partial<KindImages>;
-    /** Scheduled garbage collection in the front's read-only window, by a maintenance container; none when unset. */
+    /** Scheduled garbage collection in the front's read-only window, by an upkeep container; none when unset. */
     readonly garbageCollection?: KindGarbageCollection;
-    /** The disk guard (`registry.diskGuard`): new uploads refused past its percentage of kind.dataDir's file system used, by the maintenance container; none when unset. */
+    /** The disk guard (`registry.diskGuard`): new uploads refused past its percentage of kind.dataDir's file system used, by the upkeep container; none when unset. */
     readonly diskGuard?: KindDiskGuard;
     /**
      * Publish the KEP-1755 ConfigMap in the cluster Pulumi deploys to.
@@ -221,7 +221,7 @@ interface KindRendered {
     readonly overlap?: OverlapFiles;
     readonly caddyfile: pulumi.Output<string>;
     readonly registryConfig: string;
-    /** The maintenance container's files and their digest, with garbage collection or the disk guard. */
+    /** The upkeep container's files and their digest, with garbage collection or the disk guard. */
     readonly upkeep?: ReturnType<typeof kindUpkeep>;
     readonly nodeScript: string;
     /** Each cache's files, in the order of `args.mirrors`. */
@@ -469,7 +469,7 @@ function localRegistryHostingObject(name: string, layout: KindLayout): PlannedOb
  * to its own provider (`args.clusterProviders`). What it registers is `planKindRegistry`'s.
  */
 export class KindRegistry extends pulumi.ComponentResource {
-    /** Starts the front, Distribution, the caches, the watcher and the maintenance container, and replaces each when its files change. */
+    /** Starts the front, Distribution, the caches, the watcher and the upkeep container, and replaces each when its files change. */
     readonly containers: pulumi.CustomResource;
     /** Configures every node of `layout.cluster` for the registry (and undoes it on delete); runs after `containers`. */
     readonly nodes: pulumi.CustomResource;

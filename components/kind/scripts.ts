@@ -38,25 +38,25 @@ export interface KindLayout {
     readonly dataDir: string;
 }
 
-/** Where the watcher and maintenance containers mount `<dataDir>/bin`. */
+/** Where the watcher and upkeep containers mount `<dataDir>/bin`. */
 export const WATCHER_BIN = "/dso";
 
 /**
- * Where the front container mounts `<dataDir>/window` (read-only) and the maintenance container
+ * Where the front container mounts `<dataDir>/window` (read-only) and the upkeep container
  * mounts it writable: the read-only window's marker (`KIND_GC_MARKER`) appears there.
  */
 export const KIND_WINDOW_DIR = "/etc/dso-registry-window";
 
-/** The garbage collection's marker, as the front and the maintenance container see it. */
+/** The garbage collection's marker, as the front and the upkeep container see it. */
 export const KIND_GC_MARKER = `${KIND_WINDOW_DIR}/gc`;
 
-/** The disk guard's marker (diskGuard.ts), as the front and the maintenance container see it: new uploads get 507 while it exists. */
+/** The disk guard's marker (diskGuard.ts), as the front and the upkeep container see it: new uploads get 507 while it exists. */
 export const KIND_DISK_FULL_MARKER = `${KIND_WINDOW_DIR}/disk-full`;
 
 /** Distribution's config file in its container: the image's default path, mounted from `<dataDir>/front/config.yml`. */
 const DISTRIBUTION_CONFIG = "/etc/docker/registry/config.yml";
 
-/** Where the maintenance container mounts Distribution's storage (`<dataDir>/images`), read-only. */
+/** Where the upkeep container mounts Distribution's storage (`<dataDir>/images`), read-only. */
 export const MAINTENANCE_IMAGES = "/images";
 
 /** The files and containers of the placement, derived from its layout. */
@@ -75,9 +75,9 @@ export function kindPaths(layout: KindLayout) {
         gcScript: `${dataDir}/bin/gc.sh`,
         /** Tag retention, which gc.sh runs in the Distribution container. */
         retentionScript: `${dataDir}/bin/retention.sh`,
-        /** The disk guard (diskGuard.ts), which the maintenance container's crond runs. */
+        /** The disk guard (diskGuard.ts), which the upkeep container's crond runs. */
         diskGuardScript: `${dataDir}/bin/disk-guard.sh`,
-        /** The maintenance container's crontab, mounted as busybox crond's `/etc/crontabs/root`. */
+        /** The upkeep container's crontab, mounted as busybox crond's `/etc/crontabs/root`. */
         crontab: `${dataDir}/bin/crontab`,
         window: `${dataDir}/window`,
         images: `${dataDir}/images`,
@@ -279,14 +279,14 @@ export function watcherStopScript(layout: KindLayout): string {
 
 /** Scheduled garbage collection (`registry.maintenance.garbageCollection`), when it is on. */
 export interface KindGarbageCollection {
-    /** Five-field cron schedule, in the maintenance container's clock (UTC). */
+    /** Five-field cron schedule, in the upkeep container's clock (UTC). */
     readonly schedule: string;
     readonly deleteUntagged: boolean;
     /** Tag retention, run first in the window; none when unset. */
     readonly retention?: Retention;
 }
 
-/** The collection in the front's read-only window (`sh/gc.sh`), as the maintenance container sees its files. */
+/** The collection in the front's read-only window (`sh/gc.sh`), as the upkeep container sees its files. */
 export function gcScript(layout: KindLayout, gc: KindGarbageCollection): string {
     return renderShellScript(sh("gc.sh"), {
         RETENTION_SCRIPT: gc.retention ? `${WATCHER_BIN}/retention.sh` : "",
@@ -317,7 +317,7 @@ export function kindRetentionScript(retention: Retention): string {
 }
 
 /**
- * The maintenance container's crontab (busybox crond): the collection on its schedule, its output in
+ * The upkeep container's crontab (busybox crond): the collection on its schedule, its output in
  * the container's log (`docker logs <registryName>-maintenance`).
  */
 export function upkeepCrontab(gc: KindGarbageCollection): string {

@@ -1,7 +1,7 @@
 /**
- * What the kind placement's maintenance container (busybox crond, the watcher's image) runs: scheduled
+ * What the kind placement's upkeep container (busybox crond, the watcher's image) runs: scheduled
  * garbage collection (`gc.sh`, with tag retention) and the disk guard (./diskGuard.ts), each when it is on,
- * from one crontab. Without either there is no maintenance container.
+ * from one crontab. Without either there is no upkeep container.
  *
  * Pure: no Pulumi, no I/O.
  */
@@ -9,14 +9,14 @@ import { fingerprint } from "../shared/fingerprint";
 import { type KindDiskGuard, kindDiskGuardCrontab, kindDiskGuardScript } from "./diskGuard";
 import { gcScript, type KindGarbageCollection, type KindLayout, kindPaths, kindRetentionScript, upkeepCrontab } from "./scripts";
 
-/** One of the maintenance container's files in `kind.dataDir`: its role (the HostFile's name suffix), path and text. */
+/** One of the upkeep container's files in `kind.dataDir`: its role (the HostFile's name suffix), path and text. */
 export interface KindUpkeepFile {
     readonly id: string;
     readonly path: string;
     readonly content: string;
 }
 
-/** The maintenance container's files and their fingerprint (`KindFileDigests.upkeep`); undefined when nothing is on. */
+/** The upkeep container's files and their fingerprint (`KindFileDigests.upkeep`); undefined when nothing is on. */
 export function kindUpkeep(
     layout: KindLayout,
     gc: KindGarbageCollection | undefined,

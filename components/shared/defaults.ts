@@ -57,7 +57,7 @@ export const DEFAULT_AGENT_IMAGES = {
  * shell with mktemp, grep, sort, sleep and date. The Kubernetes project's own image
  * (registry.k8s.io/kubectl) has no shell (its base is distroless), so the default is Alpine's with the
  * upstream kubectl binary, at a minor within kubectl's one-minor skew of every supported Kubernetes
- * release (docs/in-cluster.md, The maintenance jobs' image).
+ * release (docs/in-cluster.md, The upkeep jobs' image).
  */
 export const DEFAULT_KUBECTL_IMAGE = "alpine/kubectl:1.36.3";
 

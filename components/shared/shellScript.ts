@@ -10,7 +10,7 @@
  *   the code, and the file itself still runs from a checkout with the values in its environment.
  *   Rendering fails when a declared parameter has no value or a value names no declared parameter.
  * - Shared shell lives in sourced files of functions, one per shared piece: `components/upkeep/sh/`
- *   for what both placements share (the maintenance window, collect, verify, the backup scheme, the
+ *   for what both placements share (the read-only window, collect, verify, the backup scheme, the
  *   Maven clean-up, container converge), a placement's own `sh/` folder for what only its scripts share
  *   (the host's lock, restic on the host). A script uses one with the line
  *   `. "$(dirname "$0")/<relative path>.sh"` (with a `# shellcheck source=…` line above it, so

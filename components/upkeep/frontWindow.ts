@@ -2,7 +2,7 @@
  * The front's read-only window, in both placements: while a marker file exists, the Caddy front
  * answers every write 503 with Retry-After (the policy's file signal, see
  * `AccessPolicy.readOnlySignals`) and lets reads through. `sh/front-window.sh` beside this file is the
- * one place that opens and closes such a window; the maintenance scripts of both placements source
+ * one place that opens and closes such a window; the upkeep scripts of both placements source
  * it. Why the window exists, and the kinds of window built on it: docs/decisions/maintenance-window.md.
  */
 

@@ -10,7 +10,7 @@
  * - the in-cluster registry: `retention.sh` in ConfigMap `registry-config`, run in the registry
  *   container (busybox) with the images of every pod in the cluster on stdin, handed over by the GC job;
  *   with monitoring, the counts in a directory the Caddy sidecar serves (../inCluster/retentionCounts.ts);
- * - kind: run in the Distribution container (busybox) by the maintenance container; no workloads known.
+ * - kind: run in the Distribution container (busybox) by the upkeep container; no workloads known.
  */
 import * as path from "node:path";
 import { JOB_METRICS } from "../monitoring/jobMetrics";

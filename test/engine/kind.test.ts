@@ -9,8 +9,8 @@
  * and the browser's localhost:5002); a second `up` plans
  * nothing and a refresh finds nothing; the front's users file edited by hand shows in `preview --refresh`
  * and `up --refresh` puts it back, and a node's file removed by hand is put back by the node watcher;
- * the maintenance container running the disk guard from the start; then the web UI turned off, the
- * registry's image bumped and scheduled garbage collection turned on (the maintenance container's
+ * the upkeep container running the disk guard from the start; then the web UI turned off, the
+ * registry's image bumped and scheduled garbage collection turned on (the upkeep container's
  * crontab, a collection run in it), each checked in the engine's events
  * and on the running containers; and `destroy`, after which only the images in the data directory are
  * left, with the marker that says whose they are; then a `kind.dataDir` that holds someone else's file,
@@ -47,7 +47,7 @@ import { privateDir, removeDir } from "../support/serverProcess";
 const STACK = "kind";
 const IMAGE = "dev/app:1";
 const CONTAINERS = ["kind-registry", "kind-registry-distribution", "kind-registry-node-watcher"];
-/** The maintenance container: the disk guard (on by default), and the collection with registry.maintenance.garbageCollection.enabled. */
+/** The upkeep container: the disk guard (on by default), and the collection with registry.maintenance.garbageCollection.enabled. */
 const MAINTENANCE = "kind-registry-maintenance";
 /** The web UI's container, with registry.ui.enabled (on in the committed stack). */
 const UI = "kind-registry-ui";
@@ -202,7 +202,7 @@ describe("kind stack, real engine", () => {
             [
                 "create kind-registry-caddyfile-write",
                 "create kind-registry-containers",
-                // The disk guard (registry.diskGuard, on by default), run by the maintenance container's crond.
+                // The disk guard (registry.diskGuard, on by default), run by the upkeep container's crond.
                 "create kind-registry-crontab-write",
                 // kind.dataDir claimed for the stack's registry before any file is written into it.
                 "create kind-registry-data-dir",
@@ -379,7 +379,7 @@ describe("kind stack, real engine", () => {
         expect(again.code, again.stdout + again.stderr).toBe(0);
     }, 300_000);
 
-    it("garbage collection turned on: the maintenance container takes it, the front and Distribution take their new files, a collection keeps the image", async () => {
+    it("garbage collection turned on: the upkeep container takes it, the front and Distribution take their new files, a collection keeps the image", async () => {
         const before = Object.fromEntries(CONTAINERS.map((name) => [name, container(name)?.id]));
         await ws.pulumiOk(["config", "set", "--path", "dso-registry:registry.maintenance.garbageCollection.enabled", "true", "-s", STACK]);
         const up = await ws.pulumi(["up", "--yes", "--skip-preview", "--json", "-s", STACK]);

@@ -45,7 +45,7 @@
  * registry's certificate. Here a TCP relay on the node's 127.0.0.1:443 passes connections to the `registry-tls`
  * Service (kube-proxy's rules take them to the sidecar's Caddy, which serves the same certificate for the same
  * name). An ingress controller of its own is another change (docs/engine.md). The images are built here
- * (no registry can be reached) under the names the stack pins; the maintenance jobs' `alpine/kubectl` is busybox
+ * (no registry can be reached) under the names the stack pins; the upkeep jobs' `alpine/kubectl` is busybox
  * and the engine set's kubectl, the backup container's `restic/restic` busybox and Debian's restic.
  */
 import { randomBytes, X509Certificate } from "node:crypto";

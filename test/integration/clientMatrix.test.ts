@@ -9,7 +9,7 @@
  * Both fronts on the pinned Caddy, which every placement runs.
  *
  * Every client runs inside the namespace, where registry.test resolves to the namespace's address and
- * /etc/docker/certs.d/registry.test/ca.crt holds the test CA. The read-only maintenance window is
+ * /etc/docker/certs.d/registry.test/ca.crt holds the test CA. The read-only window is
  * opened as each placement opens it: the marker file and Distribution's read-only config on the host,
  * the read-only environment switch on every container of the pod.
  */
@@ -55,7 +55,7 @@ interface Front {
     readonly caddyfile: string;
     /** Distribution's unix socket, when the placement puts it on one (the external host). */
     readonly registrySocket?: string;
-    /** Opens (true) or closes (false) the read-only maintenance window the way the placement does. */
+    /** Opens (true) or closes (false) the read-only window the way the placement does. */
     setReadOnly(on: boolean): Promise<void>;
     logs(): string;
     stop(): Promise<void>;
@@ -168,7 +168,7 @@ async function startExternalHost(ns: TestNetns, dir: string, caPair: { cert: str
         caddyfile,
         registrySocket: socket,
         async setReadOnly(on) {
-            // As the maintenance scripts do: the marker first, then the registry with the other config.
+            // As the upkeep scripts do: the marker first, then the registry with the other config.
             if (on) writeFileSync(paths.readOnlyMarker, "");
             await servers.restart("registry", ["serve", on ? paths.registryConfigReadOnly : paths.registryConfig], process.env);
             await waitInside(ns, "http://localhost/v2/", "docker-registry", () => servers.logs(), socket);

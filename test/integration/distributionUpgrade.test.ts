@@ -6,7 +6,7 @@
  * 1. 2.8.3 serves; image A is pushed. 2.8.3 stops.
  * 2. 3.x starts on the same storage: A is served by tag and by digest with the digest 2.8.3 gave it;
  *    image B is pushed.
- * 3. A's tag is deleted; 3.x restarts read-only (the maintenance window: docs/decisions/maintenance-window.md)
+ * 3. A's tag is deleted; 3.x restarts read-only (the read-only window: docs/decisions/maintenance-window.md)
  *    and 3.x's `registry garbage-collect` removes A's own blobs and keeps B's, which is still served whole.
  * 4. Rollback: 3.x stops, 2.8.3 starts on the same storage: B is served by tag and by digest, a push
  *    works, and 2.8.3's garbage collector finds nothing of 3.x's to delete.

@@ -9,7 +9,7 @@
  *
  * The story runs in order: the Maven container starts from the rendered nginx.conf; the Maven account
  * deploys a release and four builds of a SNAPSHOT; anonymous resolve works and anonymous deploy is
- * refused; during the maintenance window deploys get 503; the garbage-collection job removes leftover
+ * refused; during the read-only window deploys get 503; the garbage-collection job removes leftover
  * uploads and old snapshot builds, keeps the latest (which still resolves) and the release; then a
  * backup, a wiped host, a restore, and the release resolves again with its checksum intact.
  */
@@ -291,7 +291,7 @@ describe("Maven on the external registry host: nginx container behind the host's
         expect(snapshotBuilds().map((b) => b.split("-")[1])).toEqual(["1", "2", "3", "4"]);
     });
 
-    test("during the maintenance window a deploy gets 503 with Retry-After, reads still work", () => {
+    test("during the read-only window a deploy gets 503 with Retry-After, reads still work", () => {
         place(paths.readOnlyMarker, "");
         try {
             const url = `${URL}/com/example/mh/host-app/2.0/host-app-2.0.pom`;

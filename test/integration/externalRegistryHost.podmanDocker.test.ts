@@ -7,7 +7,7 @@
  * docs/external-host.md give them (`sudo dso-registry-status`, `sudo dso-registry-gc`, …): the scripts take
  * Podman for the engine (components/upkeep/sh/container-engine.sh) and the package check enables
  * podman-restart.service; the registry, its metrics relay and the front run; status, garbage collection,
- * backup and restore (one after the other: the maintenance lock is free again after each), a pull-through
+ * backup and restore (one after the other: the upkeep lock is free again after each), a pull-through
  * cache with its prune and the page's way of emptying it by hand, and the web UI's container all work
  * under Podman.
  *

@@ -1,6 +1,6 @@
 /**
  * The external host's scripts, as the prod stack's synth renders them (hosts/<host>/commands/*.sh and
- * the placed maintenance scripts), run for real over SSH against a real Docker engine: a test network
+ * the placed upkeep scripts), run for real over SSH against a real Docker engine: a test network
  * namespace plays the registry host, with OpenSSH, dockerd (Debian's docker.io, the locally built
  * default `registry.image` and `registry.caddyImage`: the front's container runs on the namespace's
  * network, as on the host's) and curl all inside it, so Distribution's former port 127.0.0.1:5000 and

@@ -1,7 +1,7 @@
 /**
  * The kind placement's disk guard (`registry.diskGuard`, components/kind/diskGuard.ts, docs/runbooks.md
  * "Disk full") on the real Docker engine: the placement's files as the program renders them, its containers
- * from its own script, busybox crond in the maintenance container (the watcher's image) running the guard on
+ * from its own script, busybox crond in the upkeep container (the watcher's image) running the guard on
  * its schedule (every minute here; the stack's: every five minutes), `kind.dataDir`'s images on a small file
  * system of their own (a 64 MiB tmpfs) filled by real pushes through the front. Past `refusePercent` the
  * front answers new uploads 507 with the message, pulls go on, no half-written blob lands; once a tag's

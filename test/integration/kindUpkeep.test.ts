@@ -1,6 +1,6 @@
 /**
  * Deletes and scheduled garbage collection of the kind placement (components/kind: `gc.sh`, the
- * maintenance container in `containers-apply.sh`) on the real Docker engine: the placement's files as
+ * upkeep container in `containers-apply.sh`) on the real Docker engine: the placement's files as
  * the program renders them, its containers from its own script, busybox crond in the maintenance
  * container (the watcher's image) running the collection on its schedule.
  *
@@ -128,13 +128,13 @@ afterAll(async () => {
 });
 
 describe("deletes and scheduled garbage collection of the kind registry", () => {
-    /** Where the maintenance container's log stood when the pushes, then the delete, were done. */
+    /** Where the upkeep container's log stood when the pushes, then the delete, were done. */
     let logAfterPushes = 0;
     let logAfterDelete = 0;
     let gone: { digest?: string; layers: string[] };
     let kept: { digest?: string; layers: string[] };
 
-    it("runs the maintenance container beside the registry's, and the push account's pushes land", async () => {
+    it("runs the upkeep container beside the registry's, and the push account's pushes land", async () => {
         const applied = onHostOk(containersApplyScript(layout, images, FILES));
         expect(applied).toContain("changed maintenance (garbage collection, disk guard)");
         const deadline = Date.now() + 30_000;
@@ -240,7 +240,7 @@ describe("deletes and scheduled garbage collection of the kind registry", () => 
         expect(uploadStatus()).toBe("pushed");
     }, 120_000);
 
-    it("removes the maintenance container when garbage collection is turned off", () => {
+    it("removes the upkeep container when garbage collection is turned off", () => {
         const applied = onHostOk(containersApplyScript(layout, images, { ...FILES, upkeep: undefined }));
         expect(applied).toContain("removed maintenance (garbage collection and disk guard off)");
         expect(applied).toContain("unchanged front");

@@ -1,6 +1,6 @@
 /**
  * The rollback of the registry's image replayed on the external host: the prod stack's registry steps
- * (purge marker, data directory, Distribution's config files, the container, the maintenance scripts) run
+ * (purge marker, data directory, Distribution's config files, the container, the upkeep scripts) run
  * over SSH against a real Docker engine in a test network namespace that plays the host, as
  * test/integration/externalRegistryHost.scripts.test.ts runs them. Config A's steps deploy Distribution
  * 3.x (listening on its unix socket, no published port); an image is pushed through the socket with the

@@ -1,5 +1,5 @@
 /**
- * The maintenance window waits for writes that were already past the front (components/upkeep/sh/
+ * The read-only window waits for writes that were already past the front (components/upkeep/sh/
  * front-window.sh, sourced by every window of both placements), against real Caddy and real
  * Distribution: a blob upload streaming slowly when the marker appears finishes, and lands whole,
  * before the window's work begins; what comes after it is refused. An upload that trickles past the
@@ -98,7 +98,7 @@ describe.each(PLACEMENTS)("$placement: the window waits for an upload in flight"
         const uploadDone = new Promise<number>((resolve) => upload.on("exit", () => resolve(Date.now())));
         await new Promise((r) => setTimeout(r, 2000));
 
-        // The window, as every maintenance script opens it, watching the registry's storage.
+        // The window, as every upkeep script opens it, watching the registry's storage.
         const script = [
             `FRONT_SETTLE_SECONDS=${FRONT_WINDOW_PARAMS.FRONT_SETTLE_SECONDS}`,
             `FRONT_DRAIN_SECONDS=${FRONT_WINDOW_PARAMS.FRONT_DRAIN_SECONDS}`,
@@ -246,7 +246,7 @@ describe.each(PLACEMENTS)("$placement: the window waits for an upload in flight"
         }
     }, 60_000);
 
-    /** The window as every maintenance script opens it, watching the registry's storage, with a drain of `drain` s. */
+    /** The window as every upkeep script opens it, watching the registry's storage, with a drain of `drain` s. */
     function openWindow(drain: number): Promise<{ code: number; out: string }> {
         const script = [
             `FRONT_SETTLE_SECONDS=${FRONT_WINDOW_PARAMS.FRONT_SETTLE_SECONDS}`,

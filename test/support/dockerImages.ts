@@ -313,7 +313,7 @@ export function blackboxExporterImage(target: ImageTarget, ref = DEFAULT_PROBE_I
 }
 
 /**
- * A stand-in for `alpine/kubectl` (the in-cluster maintenance jobs' image, `inCluster.kubectlImage`: `kubectl`
+ * A stand-in for `alpine/kubectl` (the in-cluster upkeep jobs' image, `inCluster.kubectlImage`: `kubectl`
  * and a shell): busybox and the given static `kubectl` (the engine set's) on busybox's default PATH. Returns `ref`.
  */
 export function kubectlImage(target: ImageTarget, kubectl: string, ref = DEFAULT_KUBECTL_IMAGE): string {

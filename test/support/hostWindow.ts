@@ -1,5 +1,5 @@
 /**
- * The external host's maintenance scripts run under sh in a private root ($DSO_ROOT), made before each
+ * The external host's upkeep scripts run under sh in a private root ($DSO_ROOT), made before each
  * test of the file that asks for it and removed after it: stand-ins for `docker`, `restic`, `curl`
  * (Distribution answering at once) and dso-registry-verify record, at each call, whether the read-only
  * window's marker exists, and `flock` and `sleep` stand-ins return at once: the lock and the settle wait

@@ -15,7 +15,6 @@ import * as path from "node:path";
 import { renderUsersFile } from "../../components/accessPolicy/usersFile";
 import { KIND_DISK_FULL_MARKER, type KindDiskGuard } from "../../components/kind/diskGuard";
 import { renderKindCaddyfile, renderKindRegistryConfig } from "../../components/kind/front";
-import { kindUpkeep } from "../../components/kind/upkeep";
 import {
     KIND_GC_MARKER,
     type KindGarbageCollection,
@@ -27,6 +26,7 @@ import {
     nodeInsideScript,
     nodeWatchScript,
 } from "../../components/kind/scripts";
+import { kindUpkeep } from "../../components/kind/upkeep";
 import type { MirrorSpec } from "../../components/mirrors/mirrors";
 import { DISTRIBUTION } from "../../components/shared/facts";
 import type { DockerClient } from "./dockerEngine";
@@ -40,7 +40,7 @@ export interface KindFilesOptions {
     readonly deletesEnabled?: boolean;
     /** Scheduled garbage collection: its script and crontab, the front's marker check, no blob-descriptor cache. */
     readonly gc?: KindGarbageCollection;
-    /** The disk guard: its script in the maintenance container's crontab, the front's 507 while its marker exists. */
+    /** The disk guard: its script in the upkeep container's crontab, the front's 507 while its marker exists. */
     readonly diskGuard?: KindDiskGuard;
     /** Pull-through caches: each one's config, its route on the front, its hosts.toml in the node script. */
     readonly mirrors?: readonly MirrorSpec[];

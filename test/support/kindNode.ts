@@ -195,7 +195,7 @@ export function kindNodeImage(client: DockerClient, containerd: NodeContainerd =
     }
 }
 
-/** `docker:<tag>-cli` as the watcher and the maintenance container use it: a shell (busybox, with crond), the docker CLI. */
+/** `docker:<tag>-cli` as the watcher and the upkeep container use it: a shell (busybox, with crond), the docker CLI. */
 export function dockerCliImage(client: DockerClient, ref = DEFAULT_KIND_WATCHER_IMAGE): string {
     if (imageExists(client, ref)) return ref;
     const scratch = privateDir("docker-cli-image");
@@ -204,7 +204,7 @@ export function dockerCliImage(client: DockerClient, ref = DEFAULT_KIND_WATCHER_
         busyboxRootfs(root);
         mkdirSync(path.join(root, "usr/local/bin"), { recursive: true });
         copyWithLibraries("/usr/bin/docker", root, "usr/local/bin/docker");
-        // Alpine's accounts: busybox crond (the kind maintenance container) runs a crontab as the user it is named after.
+        // Alpine's accounts: busybox crond (the kind upkeep container) runs a crontab as the user it is named after.
         writeFileSync(path.join(root, "etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n");
         writeFileSync(path.join(root, "etc/group"), "root:x:0:root\n");
         importRootfs(client, root, ref, ["ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", 'CMD ["sh"]']);

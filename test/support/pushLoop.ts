@@ -1,6 +1,6 @@
 /**
- * CI pushing while maintenance runs: skopeo pushes a few images in turn, each to a tag of its own, with
- * no retries, until told to stop, while the test runs a maintenance job; then every push is read back
+ * CI pushing while upkeep runs: skopeo pushes a few images in turn, each to a tag of its own, with
+ * no retries, until told to stop, while the test runs an upkeep job; then every push is read back
  * (landed with its digest, or refused with what skopeo printed), and the ones that landed can be
  * pulled back and compared blob for blob with what was pushed.
  */

@@ -7,7 +7,7 @@
  * test's, its certificate the test CA's, the push account's password the test's.
  *
  * Only what needs an API server is a stand-in: a `kubectl` shell script first on PATH. It understands
- * the calls the maintenance jobs make — `set env deployment/registry VAR=…|VAR-` (the template's
+ * the calls the upkeep jobs make — `set env deployment/registry VAR=…|VAR-` (the template's
  * environment, remembered in the pod's template.env), `rollout status` (the Recreate rollout: the pod
  * stops, then starts again with the template, and it returns once the readiness probes pass), `exec
  * [-i] deployment/registry [--container=NAME] -- ARGS` (ARGS run in that container, the first one when
@@ -249,7 +249,7 @@ export interface RegistryPodStandIn {
     stop(): Promise<void>;
 }
 
-/** The stand-in for kubectl of a pod stand-in (`pod.sh` in `$POD_DIR`): the calls the maintenance jobs make. */
+/** The stand-in for kubectl of a pod stand-in (`pod.sh` in `$POD_DIR`): the calls the upkeep jobs make. */
 export function kubectlStandIn(deployment: string, defaultContainer: string, rollout: string, getPods: string): string {
     return `#!/bin/sh
 # Stand-in for kubectl (tests only): the calls the registry's maintenance jobs make, against the pod

@@ -1,5 +1,5 @@
 /**
- * The external host's Caddy site watches the read-only window's marker the maintenance scripts write
+ * The external host's Caddy site watches the read-only window's marker the upkeep scripts write
  * (`caddySitePolicy`), and the garbage collection's script with the marker parses. The scripts holding
  * the window: scripts.readOnlyWindow.test.ts, backupScripts.readOnlyWindow.test.ts.
  */

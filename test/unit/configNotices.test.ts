@@ -203,7 +203,7 @@ describe("warnings", () => {
         ]);
     });
 
-    it("say the maintenance jobs' image does nothing while no job runs, and nothing once one does", () => {
+    it("say the upkeep jobs' image does nothing while no job runs, and nothing once one does", () => {
         const image = { ...base, inCluster: { kubectlImage: "mirror.example.test/alpine/kubectl:1.36.3" } };
         expect(mootOf(image)).toEqual([
             "inCluster.kubectlImage: registry.maintenance.garbageCollection.enabled and backup.enabled false (no job runs)",

@@ -1,7 +1,7 @@
 /**
  * Which container engine the external host's scripts take (components/upkeep/sh/container-engine.sh), and the
  * package check's Podman step (components/externalHost/sh/packages.sh), run under sh with stand-ins on PATH:
- * a `podman` that records each call (its arguments, and whether the maintenance lock's descriptor 9 came
+ * a `podman` that records each call (its arguments, and whether the upkeep lock's descriptor 9 came
  * with it); as `docker`, the podman-docker package's script that runs podman (what RHEL's `dnf install
  * docker` installs), a link to podman, or a stand-in for Docker's CLI that records its calls the same way.
  * Podman is taken however it is installed, with its three adjustments (`rm --depend`, restart policy
@@ -52,7 +52,7 @@ function standIns(docker: Docker, podman = true) {
     return { bin, calls };
 }
 
-/** Under the lock's descriptor 9, as the maintenance scripts hold it: a container removed and run as the converge does. */
+/** Under the lock's descriptor 9, as the upkeep scripts hold it: a container removed and run as the converge does. */
 const CONVERGE = [
     `. '${ENGINE_SH}'`,
     'exec 9>"$LOCK"',

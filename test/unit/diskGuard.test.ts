@@ -2,7 +2,7 @@
  * The disk guard (`registry.diskGuard`, docs/runbooks.md "Disk full"), rendered: its settings, the
  * front's 507 to new uploads while the marker exists (on the window's path, deletes and pulls spared),
  * the alert rules it changes, the host's script and status, the registry pod's disk-guard container and
- * kind's maintenance crontab. The guard against real Distribution, Caddy and a small file system filled by
+ * kind's upkeep crontab. The guard against real Distribution, Caddy and a small file system filled by
  * pushes: test/integration/diskGuard.test.ts (host), inClusterDiskGuard.test.ts, kindDiskGuard.test.ts.
  */
 import { describe, expect, it } from "vitest";
@@ -166,7 +166,7 @@ describe("the registry pod's disk guard", () => {
 describe("kind's disk guard", () => {
     const layout = { cluster: "kind", network: "kind", registryName: "kind-registry", port: 5001, dataDir: "/srv/kind" };
 
-    it("runs in the maintenance container every five minutes, also without garbage collection", () => {
+    it("runs in the upkeep container every five minutes, also without garbage collection", () => {
         const maintenance = kindUpkeep(layout, undefined, { refusePercent: 90 });
         expect(maintenance?.files.map((f) => f.id)).toEqual(["crontab", "disk-guard-script"]);
         expect(maintenance?.files[0]?.content).toBe("*/5 * * * * /bin/sh /dso/disk-guard.sh >/proc/1/fd/1 2>&1\n");

@@ -1,5 +1,5 @@
 /**
- * The front's read-only window as both placements' maintenance scripts open it
+ * The front's read-only window as both placements' upkeep scripts open it
  * (components/upkeep/sh/front-window.sh), run under sh: the marker exists before the settle wait and the
  * window's work, and goes when the window closes, when the work fails and when the script is
  * signalled; an upload that goes on streaming holds the window back for FRONT_DRAIN_SECONDS at most, then

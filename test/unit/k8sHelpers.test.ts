@@ -1,5 +1,5 @@
 /**
- * The CronJob both in-cluster maintenance jobs are built with (components/inCluster/k8sHelpers.ts,
+ * The CronJob both in-cluster upkeep jobs are built with (components/inCluster/k8sHelpers.ts,
  * `kubectlCronJob`): on its schedule, never two runs at once, with the job's own account. Rendered
  * without Pulumi.
  */
@@ -22,7 +22,7 @@ describe("garbage collection", () => {
 describe("backups", () => {
     const objects = renderInClusterObjects(baseSpec({ backup, maven }));
 
-    test("the CronJob runs on the schedule, one at a time, with the maintenance account", () => {
+    test("the CronJob runs on the schedule, one at a time, with the upkeep account", () => {
         const job = get(objects, "CronJob", "registry-backup");
         expect(job.spec.schedule).toBe("0 2 * * *");
         expect(job.spec.concurrencyPolicy).toBe("Forbid");

@@ -149,9 +149,7 @@ describe("scheduled garbage collection in kind mode", () => {
     });
 
     it("runs gc.sh on the schedule from busybox crond's crontab, its output in the container's log", () => {
-        expect(upkeepCrontab({ schedule: "30 3 * * 0", deleteUntagged: false })).toBe(
-            "30 3 * * 0 /bin/sh /dso/gc.sh >/proc/1/fd/1 2>&1\n",
-        );
+        expect(upkeepCrontab({ schedule: "30 3 * * 0", deleteUntagged: false })).toBe("30 3 * * 0 /bin/sh /dso/gc.sh >/proc/1/fd/1 2>&1\n");
         const gc = gcScript(layout, { schedule: "30 3 * * 0", deleteUntagged: true });
         expect(gc).toContain(`MARKER='${KIND_GC_MARKER}'`);
         expect(gc).toContain("DISTRIBUTION_NAME='kind-registry-distribution'");

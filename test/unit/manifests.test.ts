@@ -12,10 +12,10 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { describe, expect, test } from "vitest";
-import { gcScript, mavenGcScript } from "../../components/inCluster/upkeep";
 import { renderInClusterObjects } from "../../components/inCluster/manifests";
 import { READ_ONLY_SIGNAL } from "../../components/inCluster/readOnlySignal";
 import { IN_CLUSTER } from "../../components/inCluster/spec";
+import { gcScript, mavenGcScript } from "../../components/inCluster/upkeep";
 import { UI_WORKLOAD } from "../../components/registryUi/kubernetes";
 import type { K8sObject } from "../../components/shared/k8sObject";
 import { baseSpec, certManager, container, find, get, maven, s3, variants } from "../support/inClusterSpec";

@@ -1,6 +1,6 @@
 /**
  * The front's read-only window inside the registry's pod (components/inCluster/readOnlySignal.ts): the
- * emptyDir each maintenance job writes its marker to, read-only in the Caddy sidecar; the garbage
+ * emptyDir each upkeep job writes its marker to, read-only in the Caddy sidecar; the garbage
  * collection's only with the marker window. Rendered without Pulumi.
  */
 import { describe, expect, test } from "vitest";

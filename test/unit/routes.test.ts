@@ -116,7 +116,7 @@ describe("mavenRoute", () => {
         ]);
     });
 
-    it("holds deploys during the maintenance window, one route per kind of signal", () => {
+    it("holds deploys during the read-only window, one route per kind of signal", () => {
         const policy: AccessPolicy = {
             ...BASE_POLICY,
             readOnlySignals: [

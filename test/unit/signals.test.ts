@@ -1,6 +1,6 @@
 /**
  * The front's answers while a signal holds (components/accessPolicy/caddyfile/signals.ts): the read-only
- * maintenance window's 503 (to writes, and to a pusher's blob check) and the disk guard's 507 to new uploads,
+ * read-only window's 503 (to writes, and to a pusher's blob check) and the disk guard's 507 to new uploads,
  * with the matchers that watch their markers.
  */
 import { describe, expect, it } from "vitest";

@@ -9,10 +9,10 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wr
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
-import { gcScript, inClusterGcStepScript } from "../../components/inCluster/upkeep";
 import { renderInClusterObjects } from "../../components/inCluster/manifests";
 import { READ_ONLY_SIGNAL } from "../../components/inCluster/readOnlySignal";
 import { IN_CLUSTER } from "../../components/inCluster/spec";
+import { gcScript, inClusterGcStepScript } from "../../components/inCluster/upkeep";
 import { FRONT_SETTLE_SECONDS } from "../../components/upkeep/frontWindow";
 import { baseSpec, get, s3 } from "../support/inClusterSpec";
 

@@ -7,8 +7,8 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
-import { type HostBackupArgs, type HostUpkeepArgs, planHostUpkeep } from "../../components/externalHost/upkeep";
 import { defaultHostLayout, REGISTRY_CONTAINER } from "../../components/externalHost/scripts";
+import { type HostBackupArgs, type HostUpkeepArgs, planHostUpkeep } from "../../components/externalHost/upkeep";
 import { promiseOf } from "../../tools/mockRuntime";
 
 const minimal: HostUpkeepArgs = {
@@ -86,9 +86,7 @@ describe("planHostUpkeep", () => {
     });
 
     it("recreates the container it stops with the fingerprint it is given", () => {
-        const gc = plan({ ...minimal, specFingerprint: "fingerprint-of-the-registry" }).files.find(
-            (f) => f.name === "upkeep-gc-script",
-        );
+        const gc = plan({ ...minimal, specFingerprint: "fingerprint-of-the-registry" }).files.find((f) => f.name === "upkeep-gc-script");
         expect(String(gc?.args.content)).toContain("fingerprint-of-the-registry");
     });
 

@@ -1,6 +1,6 @@
 /**
  * What the front tells its operators: the access log (credentials removed) and the metrics listeners
- * (Caddy's own metrics, Distribution's, and the textfile the maintenance jobs write).
+ * (Caddy's own metrics, Distribution's, and the textfile the upkeep jobs write).
  */
 
 import { posix } from "node:path";

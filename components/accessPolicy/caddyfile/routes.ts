@@ -13,7 +13,7 @@ import {
     UPSTREAM_TRY_SECONDS,
 } from "../policy";
 import type { PasswordChecks } from "./passwordChecks";
-import { MAVEN_DISK_FULL_MESSAGE, windowMatcherName, readBodyFirst, signalKinds } from "./signals";
+import { MAVEN_DISK_FULL_MESSAGE, readBodyFirst, signalKinds, windowMatcherName } from "./signals";
 import { escapeBraces, REPOSITORY_NAME, registryError } from "./syntax";
 
 /**
@@ -163,7 +163,7 @@ export function mavenMatchers(maven: MavenRoute): string[] {
 
 /**
  * The Maven repository's route, ahead of every registry rule. Only GET, HEAD and PUT exist there;
- * during the maintenance window a PUT gets 503 with Retry-After, and while the disk guard's marker for
+ * during the read-only window a PUT gets 503 with Retry-After, and while the disk guard's marker for
  * the repository's disk exists (`MavenRoute.diskFullSignal`) 507; PUT needs the Maven deploy account;
  * reads are anonymous unless `requiresAuthForPull`, and then any account may read. Credentials stop
  * here: the backend never sees them. Why: docs/decisions/access-policy.md#maven-on-the-same-origin
@@ -174,7 +174,7 @@ export function mavenRoute(policy: AccessPolicy, checks: PasswordChecks, maven: 
         "\t\troute @maven {",
         '\t\t\trespond @mavenOther "Only GET, HEAD and PUT are allowed on the Maven repository" 405',
         ...checks.check("@write", [maven.deployUsersFile]).map((l) => `\t${l}`),
-        // Deploys wait out the maintenance window like pushes: a backup or a clean-up must not see half a
+        // Deploys wait out the read-only window like pushes: a backup or a clean-up must not see half a
         // deploy. After the password check, so that only the deploy account's body is ever read here.
         ...signalKinds(policy.readOnlySignals ?? []).flatMap((kind) => [
             `\t\t\troute ${windowMatcherName(kind)} {`,

@@ -1,5 +1,5 @@
 /**
- * The front's answers while a signal holds: the read-only maintenance window (503 to writes and to a
+ * The front's answers while a signal holds: the read-only window (503 to writes and to a
  * pusher's blob check) and the disk guard (507 to new uploads), with their matchers.
  */
 
@@ -28,7 +28,7 @@ export function signalKinds(signals: readonly ReadOnlySignal[]): ReadOnlySignal[
 }
 
 /**
- * A pusher's blob check (HEAD on a blob) during the read-only maintenance window: the window's 503,
+ * A pusher's blob check (HEAD on a blob) during the read-only window: the window's 503,
  * before any credential check. A HEAD carries no body: nothing is read. One route per kind of signal.
  * Why: docs/decisions/access-policy.md#the-blob-check-during-the-window
  */
@@ -37,7 +37,7 @@ export function blobCheckAnswer(signals: readonly ReadOnlySignal[]): string[] {
 }
 
 /**
- * Writes during the read-only maintenance window: 503, Retry-After and a registry error that says
+ * Writes during the read-only window: 503, Retry-After and a registry error that says
  * what is going on. Placed after the push accounts' password check: a write without valid push
  * credentials gets the 401 it gets outside the window, at once and without its body being read; only
  * an authenticated write has its body read first (`readBodyFirst`). One route per kind of signal, with

@@ -189,7 +189,7 @@ export const inCluster = z.strictObject({
     kubectlImage: imageRef
         .default(DEFAULT_KUBECTL_IMAGE)
         .describe(
-            "Image of the garbage-collection and backup jobs (registry.maintenance), which drive the registry with kubectl: it needs kubectl within one minor version of the cluster's and a POSIX shell with mktemp, grep, sort, sleep and date (docs/in-cluster.md, The maintenance jobs' image). Pin it by digest in production.",
+            "Image of the garbage-collection and backup jobs (registry.maintenance), which drive the registry with kubectl: it needs kubectl within one minor version of the cluster's and a POSIX shell with mktemp, grep, sort, sleep and date (docs/in-cluster.md, The upkeep jobs' image). Pin it by digest in production.",
         ),
     pod: pod
         .prefault({})
