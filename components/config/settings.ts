@@ -142,8 +142,8 @@ function registrySettings(c: ModeConfig): RegistrySettings {
     if (isMode(c, "external-host")) return { ...c.registry, externalHost: c.externalHost };
     if (isMode(c, "kind")) {
         const { storage: _storage, maintenance, ...registry } = c.registry;
-        const { backup: _backup, ...upkeep } = maintenance;
-        return { ...registry, maintenance: upkeep, kind: c.kind };
+        const { backup: _backup, ...scheduled } = maintenance;
+        return { ...registry, maintenance: scheduled, kind: c.kind };
     }
     return { mode: c.registry.mode, tls: c.registry.tls, existing: c.existing };
 }

@@ -1,5 +1,5 @@
 /**
- * Docker Distribution on the external host: its config (and the read-only variant maintenance
+ * Docker Distribution on the external host: its config (and the read-only variant the upkeep
  * switches to), the S3 credentials when images live in a bucket, the metrics relay's Caddyfile with
  * monitoring, then the container, listening on a unix socket only Caddy (and root) can open, and its
  * metrics relay (metricsRelay.ts).

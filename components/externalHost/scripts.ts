@@ -38,7 +38,7 @@ export interface HostLayout {
     readonly caddyDir: string;
     /** Directory for the upkeep scripts. */
     readonly binDir: string;
-    /** cron file for the maintenance schedules. */
+    /** cron file for the upkeep schedules. */
     readonly cronFile: string;
     /** Lock file that serialises upkeep runs and container changes. */
     readonly lockFile: string;
@@ -404,18 +404,18 @@ export function gcScript(
 }
 
 /** /etc/cron.d file for the enabled upkeep jobs (root, logs to syslog through logger). */
-export function cronFile(layout: HostLayout, maintenance: UpkeepOptions): string {
+export function cronFile(layout: HostLayout, upkeep: UpkeepOptions): string {
     const paths = hostPaths(layout);
     const lines = [
         "# Managed by dso-registry. See docs/external-host.md.",
         "SHELL=/bin/sh",
         "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
     ];
-    if (maintenance.garbageCollection.enabled) {
-        lines.push(`${maintenance.garbageCollection.schedule} root ${paths.gcScript} 2>&1 | logger -t dso-registry-gc`);
+    if (upkeep.garbageCollection.enabled) {
+        lines.push(`${upkeep.garbageCollection.schedule} root ${paths.gcScript} 2>&1 | logger -t dso-registry-gc`);
     }
-    if (maintenance.backup) {
-        lines.push(`${maintenance.backup.schedule} root ${paths.backupScript} 2>&1 | logger -t dso-registry-backup`);
+    if (upkeep.backup) {
+        lines.push(`${upkeep.backup.schedule} root ${paths.backupScript} 2>&1 | logger -t dso-registry-backup`);
     }
     return `${lines.join("\n")}\n`;
 }

@@ -140,11 +140,11 @@ export function planHostUpkeep(name: string, args: HostUpkeepArgs): HostUpkeepPl
         });
     }
     // The schedule goes last: cron must never find an entry whose script is not there yet.
-    const maintenance: UpkeepOptions = { garbageCollection, ...(backup ? { backup: { schedule: backup.schedule } } : {}) };
+    const schedules: UpkeepOptions = { garbageCollection, ...(backup ? { backup: { schedule: backup.schedule } } : {}) };
     if (garbageCollection.enabled || backup) {
         files.push({
             name: `${name}-cron`,
-            args: { connection, path: spec.layout.cronFile, mode: "0644", content: cronFile(spec.layout, maintenance) },
+            args: { connection, path: spec.layout.cronFile, mode: "0644", content: cronFile(spec.layout, schedules) },
             dependsOn: files.map((f) => f.name),
         });
     }

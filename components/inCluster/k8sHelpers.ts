@@ -100,7 +100,7 @@ export function kubectlJobContainer(
 }
 
 /**
- * A maintenance CronJob whose one container drives the registry with kubectl (the GC and the backup): never
+ * An upkeep CronJob whose one container drives the registry with kubectl (the GC and the backup): never
  * two runs at once, a missed start still made within the hour, three of each outcome kept, no retry (the next
  * run is the retry), the pod restricted and scheduled as the registry's pods are.
  */

@@ -1,6 +1,6 @@
 /**
  * Tag retention's counts as Prometheus metrics in the cluster (docs/monitoring.md), one home for where
- * they live: the GC job runs `retention.sh` in the registry container (./maintenance.ts), which writes the
+ * they live: the GC job runs `retention.sh` in the registry container (./upkeep.ts), which writes the
  * counts (the same file and series as node_exporter's textfile collector reads on the external host) to
  * an emptyDir of the pod; the Caddy sidecar, which already serves the pod's metrics ports, mounts it
  * read-only and serves that one file on its own metrics listener at `path`

@@ -228,7 +228,7 @@ interface KindRendered {
     readonly mirrorFiles: readonly ReturnType<typeof kindMirrorFiles>[];
 }
 
-/** The front's Caddyfile, Distribution's config, the maintenance and node scripts and the caches' files, from the args. */
+/** The front's Caddyfile, Distribution's config, the upkeep and node scripts and the caches' files, from the args. */
 function renderKindTexts(args: KindRegistryArgsWithDefaults, decoyBcryptHash: pulumi.Output<string>): KindRendered {
     const { layout } = args;
     const p = kindPaths(layout);
@@ -272,7 +272,7 @@ function renderKindTexts(args: KindRegistryArgsWithDefaults, decoyBcryptHash: pu
     };
 }
 
-/** Every file on the Docker host: the front's, Distribution's, the nodes' and the watcher's, the maintenance's, the caches'. */
+/** Every file on the Docker host: the front's, Distribution's, the nodes' and the watcher's, the upkeep container's, the caches'. */
 function kindFiles(name: string, args: KindRegistryArgsWithDefaults, rendered: KindRendered): KindPlannedFile[] {
     const { connection, layout } = args;
     const p = kindPaths(layout);
