@@ -270,7 +270,7 @@ export const kind = z.strictObject({
         .startsWith("/", { error: "must be an absolute path" })
         .optional()
         .describe(
-            "Directory on the Docker host: the images (images/) and the front's files (front/). It outlives the cluster and the containers; `pulumi destroy` keeps the images (docs/kind.md). Unset: ~/.local/share/dso-registry-kind of Pulumi's user when Docker is local (no sudo; a /var/lib/dso-registry-kind that already holds images/ is kept), /var/lib/dso-registry-kind over kind.ssh (the steps run as root there).",
+            "Directory on the Docker host: the images (images/) and the front's files (front/). A directory of the registry's own: marked (.dso-registry) on the first `up`, which refuses, before writing anything, one that holds files of someone else's. It outlives the cluster and the containers; `pulumi destroy` keeps the images (docs/kind.md). Unset: ~/.local/share/dso-registry-kind of Pulumi's user when Docker is local (no sudo; a /var/lib/dso-registry-kind that already holds images/ is kept), /var/lib/dso-registry-kind over kind.ssh (the steps run as root there).",
         ),
     ui: z
         .strictObject({
