@@ -235,7 +235,7 @@ const PROD_INTENDED: IntendedChanges = {
                     `dso-registry:externalHost:ExternalRegistryHost$dso-registry:mirrors:MirrorCachesOnHost$dso-registry:shared:HostFile::registry-host-mirrors-${cache}-${file}`,
             ),
         ),
-        // The disk guard's two files, under the host's Maintenance.
+        // The disk guard's two files, under the host's upkeep component.
         ...["cron", "script"].map(
             (file) =>
                 `dso-registry:externalHost:ExternalRegistryHost$dso-registry:externalHost:Maintenance$dso-registry:shared:HostFile::registry-host-maintenance-disk-guard-${file}`,

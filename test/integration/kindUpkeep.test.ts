@@ -1,7 +1,7 @@
 /**
  * Deletes and scheduled garbage collection of the kind placement (components/kind: `gc.sh`, the
  * upkeep container in `containers-apply.sh`) on the real Docker engine: the placement's files as
- * the program renders them, its containers from its own script, busybox crond in the maintenance
+ * the program renders them, its containers from its own script, busybox crond in the upkeep
  * container (the watcher's image) running the collection on its schedule.
  *
  * The push account deletes a tag's manifest through the front (skopeo), an anonymous client cannot; the

@@ -141,7 +141,7 @@ export function pushLoopSummary(label: string, pushes: readonly Push[]): string 
  */
 export const WINDOW_503 = /received unexpected HTTP status: 503 Service Unavailable|: 503 \(Service Unavailable\)/;
 
-/** What skopeo printed for every refused push that was not the front's maintenance 503. */
+/** What skopeo printed for every refused push that was not the read-only window's 503. */
 export function refusalsOtherThan503(pushes: readonly Push[]): string[] {
     return pushes.filter((p) => p.code !== 0 && !WINDOW_503.test(p.out)).map((p) => p.out.trim());
 }

@@ -252,7 +252,7 @@ export interface RegistryPodStandIn {
 /** The stand-in for kubectl of a pod stand-in (`pod.sh` in `$POD_DIR`): the calls the upkeep jobs make. */
 export function kubectlStandIn(deployment: string, defaultContainer: string, rollout: string, getPods: string): string {
     return `#!/bin/sh
-# Stand-in for kubectl (tests only): the calls the registry's maintenance jobs make, against the pod
+# Stand-in for kubectl (tests only): the calls the registry's upkeep jobs make, against the pod
 # stand-in. Anything else is refused.
 set -eu
 pod="$POD_DIR"

@@ -16,8 +16,8 @@ import {
     externalRegistryHostDefaults,
     planExternalRegistryHost,
 } from "../../components/externalHost/externalRegistryHost";
-import { planHostUpkeep } from "../../components/externalHost/upkeep";
 import { defaultHostLayout, diskGuardScript, hostPaths } from "../../components/externalHost/scripts";
+import { planHostUpkeep } from "../../components/externalHost/upkeep";
 import { IN_CLUSTER_DISK_GUARD, inClusterDiskGuard } from "../../components/inCluster/diskGuard";
 import { sidecarPolicy } from "../../components/inCluster/inClusterRegistry";
 import { renderInClusterObjects } from "../../components/inCluster/manifests";
@@ -171,8 +171,7 @@ describe("the external host's disk guard with Maven", () => {
             diskGuard: { refusePercent: 90 },
             maven: { spec: { pathPrefix: "maven-releases" }, fingerprint: "m", snapshotBuildsToKeep: 3 },
         } as unknown as Parameters<typeof planHostUpkeep>[1];
-        const script = (a: typeof args) =>
-            String(planHostUpkeep("m", a).files.find((f) => f.name === "m-disk-guard-script")?.args.content);
+        const script = (a: typeof args) => String(planHostUpkeep("m", a).files.find((f) => f.name === "m-disk-guard-script")?.args.content);
         expect(script(args)).toContain("MAVEN_DIR='/srv/data/maven'");
         const s3Spec = { ...args.spec, storage: { kind: "s3", bucket: "b" } } as typeof args.spec;
         expect(script({ ...args, spec: s3Spec })).toContain("DATA_DIR=''");

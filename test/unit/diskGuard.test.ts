@@ -167,10 +167,10 @@ describe("kind's disk guard", () => {
     const layout = { cluster: "kind", network: "kind", registryName: "kind-registry", port: 5001, dataDir: "/srv/kind" };
 
     it("runs in the upkeep container every five minutes, also without garbage collection", () => {
-        const maintenance = kindUpkeep(layout, undefined, { refusePercent: 90 });
-        expect(maintenance?.files.map((f) => f.id)).toEqual(["crontab", "disk-guard-script"]);
-        expect(maintenance?.files[0]?.content).toBe("*/5 * * * * /bin/sh /dso/disk-guard.sh >/proc/1/fd/1 2>&1\n");
-        expect(maintenance?.files[1]?.content).toContain(`MARKER='${KIND_DISK_FULL_MARKER}'`);
+        const upkeep = kindUpkeep(layout, undefined, { refusePercent: 90 });
+        expect(upkeep?.files.map((f) => f.id)).toEqual(["crontab", "disk-guard-script"]);
+        expect(upkeep?.files[0]?.content).toBe("*/5 * * * * /bin/sh /dso/disk-guard.sh >/proc/1/fd/1 2>&1\n");
+        expect(upkeep?.files[1]?.content).toContain(`MARKER='${KIND_DISK_FULL_MARKER}'`);
         expect(kindUpkeep(layout, undefined, undefined)).toBeUndefined();
     });
 

@@ -1,5 +1,5 @@
 /**
- * What maintenance on the external host registers (`planHostUpkeep`, components/externalHost/upkeep.ts),
+ * What the external host's upkeep registers (`planHostUpkeep`, components/externalHost/upkeep.ts),
  * tested without a Pulumi runtime: which scripts and secret files it places for which jobs (retention,
  * backups to either destination, the disk guard), their modes, the schedule only when a job is scheduled
  * and after every script, and the read-back of every file. The constructor only registers this description.
