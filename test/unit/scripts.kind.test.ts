@@ -19,6 +19,33 @@ import { privateDir, removeDir, run } from "../support/serverProcess";
 
 /** The layout the node script tests render for (the front's name and port in hosts.toml). */
 const NODE_LAYOUT: KindLayout = { cluster: "kind", network: "kind", registryName: "kind-registry", port: 5002, dataDir: "/d" };
+/** The same layout with its data directory under `dir`, for the containers' scripts. */
+const layoutIn = (dir: string): KindLayout => ({ ...NODE_LAYOUT, dataDir: path.join(dir, "data") });
+
+/**
+ * A private directory for the enclosing describe block (removed after it) whose bin/docker is `standIn`;
+ * returns the directory, once the block's tests run.
+ */
+function dockerStandIn(name: string, standIn: string): () => string {
+    let dir = "";
+    beforeAll(() => {
+        dir = privateDir(name);
+        mkdirSync(path.join(dir, "bin"));
+        writeFileSync(path.join(dir, "bin", "docker"), standIn, { mode: 0o755 });
+    });
+    afterAll(() => removeDir(dir));
+    return () => dir;
+}
+
+/**
+ * Runs a containers' script with /bin/sh, the docker stand-in of `dir` first on the PATH, no DOCKER_HOST but
+ * `env`'s, and CALLS set to `calls` (the file the stand-in records its calls in); returns the run and those calls.
+ */
+function runWithDockerStandIn(dir: string, script: string, env: Record<string, string>, calls: string) {
+    const { DOCKER_HOST: _host, ...inherited } = process.env;
+    const r = run("/bin/sh", ["-c", script], { env: { ...inherited, ...env, CALLS: calls, PATH: `${dir}/bin:${process.env.PATH}` } });
+    return { ...r, calls: existsSync(calls) ? readFileSync(calls, "utf8") : "" };
+}
 
 describe("the script run inside each node", () => {
     let dir: string;
@@ -32,19 +59,23 @@ describe("the script run inside each node", () => {
     });
     afterAll(() => removeDir(dir));
 
+    /** The node script for a node whose containerd files are under `root`. */
+    const nodeScript = (root: string, mirrors: readonly { upstream: string; pathName: string }[]) =>
+        renderShellScript(path.join(__dirname, "../../components/kind/sh/node-inside.sh"), {
+            PORT: 5002,
+            REGISTRY_NAME: "kind-registry",
+            CERTS_DIR: path.join(root, "certs.d"),
+            CONFIG_FILE: path.join(root, "config.toml"),
+            ...nodeMirrorParams(NODE_LAYOUT, mirrors),
+        });
+
     /** Runs the node script on a config (undefined: no file); returns its output and the config after. */
     function nodeRun(name: string, config: string | undefined, mirrors: readonly { upstream: string; pathName: string }[] = []) {
         const root = path.join(dir, name);
         mkdirSync(root, { recursive: true });
         const configFile = path.join(root, "config.toml");
         if (config !== undefined) writeFileSync(configFile, config);
-        const script = renderShellScript(path.join(__dirname, "../../components/kind/sh/node-inside.sh"), {
-            PORT: 5002,
-            REGISTRY_NAME: "kind-registry",
-            CERTS_DIR: path.join(root, "certs.d"),
-            CONFIG_FILE: configFile,
-            ...nodeMirrorParams(NODE_LAYOUT, mirrors),
-        });
+        const script = nodeScript(root, mirrors);
         const env = { ...process.env, PATH: `${bin}:${process.env.PATH}` };
         const first = run("/bin/sh", ["-c", script], { env });
         const second = run("/bin/sh", ["-c", script], { env });
@@ -124,14 +155,7 @@ describe("the script run inside each node", () => {
         expect(r.read("certs.d/quay.io/hosts.toml")).toBe('server = "https://quay.io"\n');
         expect(r.second.stdout).not.toContain("wrote");
         // ghcr.io's cache removed from the stack: its file goes, docker.io's and quay.io's stay.
-        const script = renderShellScript(path.join(__dirname, "../../components/kind/sh/node-inside.sh"), {
-            PORT: 5002,
-            REGISTRY_NAME: "kind-registry",
-            CERTS_DIR: path.join(root, "certs.d"),
-            CONFIG_FILE: path.join(root, "config.toml"),
-            ...nodeMirrorParams(NODE_LAYOUT, [mirrors[0]!]),
-        });
-        const after = run("/bin/sh", ["-c", script]);
+        const after = run("/bin/sh", ["-c", nodeScript(root, [mirrors[0]!])]);
         expect(after.code, after.stderr).toBe(0);
         expect(after.stdout).toContain("(its cache is no longer listed)");
         expect(existsSync(path.join(root, "certs.d/ghcr.io"))).toBe(false);
@@ -149,36 +173,22 @@ describe("the script run inside each node", () => {
 });
 
 describe("the Docker socket the watcher mounts: DOCKER_HOST's, the docker context's, or refused for a remote daemon", () => {
-    let dir: string;
-    beforeAll(() => {
-        dir = privateDir("kind-docker-socket");
-        mkdirSync(path.join(dir, "bin"));
-        // docker stand-in: the context's endpoint from CONTEXT_HOST; no container exists yet; every other call
-        // recorded and answered with nothing.
-        writeFileSync(
-            path.join(dir, "bin", "docker"),
-            `#!/bin/sh\ncase "$1 $2" in "context inspect") [ -n "\${CONTEXT_HOST:-}" ] || exit 1; echo "$CONTEXT_HOST"; exit 0 ;; esac\necho "$*" >> "\${CALLS:?}"\n[ "$1" = inspect ] && exit 1\nexit 0\n`,
-            { mode: 0o755 },
-        );
-    });
-    afterAll(() => removeDir(dir));
+    // docker stand-in: the context's endpoint from CONTEXT_HOST; no container exists yet; every other call
+    // recorded and answered with nothing.
+    const dir = dockerStandIn(
+        "kind-docker-socket",
+        `#!/bin/sh\ncase "$1 $2" in "context inspect") [ -n "\${CONTEXT_HOST:-}" ] || exit 1; echo "$CONTEXT_HOST"; exit 0 ;; esac\necho "$*" >> "\${CALLS:?}"\n[ "$1" = inspect ] && exit 1\nexit 0\n`,
+    );
 
     const apply = (env: Record<string, string>) => {
         const calls = path.join(
-            dir,
+            dir(),
             `calls-${Object.values(env)
                 .join("-")
                 .replace(/[^a-z0-9]/gi, "_")}`,
         );
-        const layout: KindLayout = {
-            cluster: "kind",
-            network: "kind",
-            registryName: "kind-registry",
-            port: 5002,
-            dataDir: path.join(dir, "data"),
-        };
         const script = containersApplyScript(
-            layout,
+            layoutIn(dir()),
             { distribution: "registry:3.1.2", front: "caddy:2.8.4", watcher: "docker:27.3-cli" },
             {
                 distribution: "d",
@@ -186,10 +196,8 @@ describe("the Docker socket the watcher mounts: DOCKER_HOST's, the docker contex
                 watcher: "w",
             },
         );
-        const { DOCKER_HOST: _host, ...inherited } = process.env;
-        const r = run("/bin/sh", ["-c", script], { env: { ...inherited, ...env, CALLS: calls, PATH: `${dir}/bin:${process.env.PATH}` } });
-        const made = existsSync(calls) ? readFileSync(calls, "utf8") : "";
-        return { ...r, mounts: [...made.matchAll(/-v (\S+):\/var\/run\/docker\.sock/g)].map((m) => m[1]) };
+        const r = runWithDockerStandIn(dir(), script, env, calls);
+        return { ...r, mounts: [...r.calls.matchAll(/-v (\S+):\/var\/run\/docker\.sock/g)].map((m) => m[1]) };
     };
 
     it.each([
@@ -220,52 +228,34 @@ describe("the Docker socket the watcher mounts: DOCKER_HOST's, the docker contex
 });
 
 describe("the web UI's container: on the backend network behind the front, removed once the UI is off", () => {
-    let dir: string;
-    beforeAll(() => {
-        dir = privateDir("kind-ui-container");
-        mkdirSync(path.join(dir, "bin"));
-        // docker stand-in: every call recorded; `inspect` of a container named in EXISTING succeeds, one an earlier up
-        // made (its spec label, when asked for, an older spec: it is made anew), of any other fails; networks exist;
-        // nothing else answers.
-        writeFileSync(
-            path.join(dir, "bin", "docker"),
-            [
-                "#!/bin/sh",
-                'echo "$*" >> "${CALLS:?}"',
-                'eval "last=\\${$#}"',
-                'case "$1" in',
-                '  inspect) case " ${EXISTING:-} " in *" $last "*) case " $* " in *" -f "*) echo older-spec ;; esac; exit 0 ;; esac; exit 1 ;;',
-                "  context) exit 1 ;;",
-                "esac",
-                "exit 0",
-                "",
-            ].join("\n"),
-            { mode: 0o755 },
-        );
-    });
-    afterAll(() => removeDir(dir));
+    // docker stand-in: every call recorded; `inspect` of a container named in EXISTING succeeds, one an earlier up
+    // made (its spec label, when asked for, an older spec: it is made anew), of any other fails; networks exist;
+    // nothing else answers.
+    const dir = dockerStandIn(
+        "kind-ui-container",
+        [
+            "#!/bin/sh",
+            'echo "$*" >> "${CALLS:?}"',
+            'eval "last=\\${$#}"',
+            'case "$1" in',
+            '  inspect) case " ${EXISTING:-} " in *" $last "*) case " $* " in *" -f "*) echo older-spec ;; esac; exit 0 ;; esac; exit 1 ;;',
+            "  context) exit 1 ;;",
+            "esac",
+            "exit 0",
+            "",
+        ].join("\n"),
+    );
 
-    const layout = (): KindLayout => ({
-        cluster: "kind",
-        network: "kind",
-        registryName: "kind-registry",
-        port: 5002,
-        dataDir: path.join(dir, "data"),
-    });
     const apply = (name: string, ui: Parameters<typeof containersApplyScript>[4], existing = "") => {
-        const calls = path.join(dir, `calls-${name}`);
         const script = containersApplyScript(
-            layout(),
+            layoutIn(dir()),
             { distribution: "registry:3.1.2", front: "caddy:2.11.9", watcher: "docker:29.9.3-cli" },
             { distribution: "d", front: "f", watcher: "w" },
             [],
             ui,
         );
-        const { DOCKER_HOST: _host, ...inherited } = process.env;
-        const r = run("/bin/sh", ["-c", script], {
-            env: { ...inherited, EXISTING: existing, CALLS: calls, PATH: `${dir}/bin:${process.env.PATH}` },
-        });
-        return { ...r, calls: existsSync(calls) ? readFileSync(calls, "utf8").split("\n") : [] };
+        const r = runWithDockerStandIn(dir(), script, { EXISTING: existing }, path.join(dir(), `calls-${name}`));
+        return { ...r, calls: r.calls ? r.calls.split("\n") : [] };
     };
 
     it("runs the UI with its environment on the backend network only, publishing no port", () => {
@@ -298,61 +288,37 @@ describe("the web UI's container: on the backend network behind the front, remov
 });
 
 describe("destroy's containers: the stack's own removed, someone else's kept, an image of their name no container", () => {
-    let dir: string;
-    beforeAll(() => {
-        dir = privateDir("kind-containers-delete");
-        mkdirSync(path.join(dir, "bin"));
-        // docker stand-in: every call recorded. `inspect` of a name in OURS answers as a container of the
-        // stack's (its spec label), of a name in FOREIGN as one of someone else's (no label), of a name in
-        // IMAGES as docker's does for an image of that name: unless it says `--type container` (no label);
-        // of any other name it fails.
-        writeFileSync(
-            path.join(dir, "bin", "docker"),
-            [
-                "#!/bin/sh",
-                'echo "$*" >> "${CALLS:?}"',
-                'eval "last=\\${$#}"',
-                '[ "$1" = inspect ] || exit 0',
-                'case " ${OURS:-} " in *" $last "*) case "$*" in *Labels*) echo spec-1 ;; esac; exit 0 ;; esac',
-                'case " ${FOREIGN:-} " in *" $last "*) exit 0 ;; esac',
-                'case " ${IMAGES:-} " in *" $last "*) case "$*" in *"--type container"*) exit 1 ;; esac; exit 0 ;; esac',
-                "exit 1",
-                "",
-            ].join("\n"),
-            { mode: 0o755 },
-        );
-    });
-    afterAll(() => removeDir(dir));
+    // docker stand-in: every call recorded. `inspect` of a name in OURS answers as a container of the
+    // stack's (its spec label), of a name in FOREIGN as one of someone else's (no label), of a name in
+    // IMAGES as docker's does for an image of that name: unless it says `--type container` (no label);
+    // of any other name it fails.
+    const dir = dockerStandIn(
+        "kind-containers-delete",
+        [
+            "#!/bin/sh",
+            'echo "$*" >> "${CALLS:?}"',
+            'eval "last=\\${$#}"',
+            '[ "$1" = inspect ] || exit 0',
+            'case " ${OURS:-} " in *" $last "*) case "$*" in *Labels*) echo spec-1 ;; esac; exit 0 ;; esac',
+            'case " ${FOREIGN:-} " in *" $last "*) exit 0 ;; esac',
+            'case " ${IMAGES:-} " in *" $last "*) case "$*" in *"--type container"*) exit 1 ;; esac; exit 0 ;; esac',
+            "exit 1",
+            "",
+        ].join("\n"),
+    );
 
     it("removes the stack's containers, keeps one of someone else's, and takes an image of a container's name for none", () => {
-        const layout: KindLayout = {
-            cluster: "kind",
-            network: "kind",
-            registryName: "kind-registry",
-            port: 5002,
-            dataDir: path.join(dir, "data"),
-        };
-        const calls = path.join(dir, "calls");
-        const { DOCKER_HOST: _host, ...inherited } = process.env;
-        const r = run("/bin/sh", ["-c", containersDeleteScript(layout)], {
-            env: {
-                ...inherited,
-                OURS: "kind-registry-distribution",
-                FOREIGN: "kind-registry-node-watcher",
-                IMAGES: "kind-registry",
-                CALLS: calls,
-                PATH: `${dir}/bin:${process.env.PATH}`,
-            },
-        });
+        const r = runWithDockerStandIn(
+            dir(),
+            containersDeleteScript(layoutIn(dir())),
+            { OURS: "kind-registry-distribution", FOREIGN: "kind-registry-node-watcher", IMAGES: "kind-registry" },
+            path.join(dir(), "calls"),
+        );
         expect(r.code, r.stderr).toBe(0);
         expect(r.stdout.split("\n").filter((l) => l.includes(" container "))).toEqual([
             "kept container kind-registry-node-watcher: this stack did not make it",
             "removed container kind-registry-distribution",
         ]);
-        expect(
-            readFileSync(calls, "utf8")
-                .split("\n")
-                .filter((c) => c.startsWith("rm ")),
-        ).toEqual(["rm -f kind-registry-distribution"]);
+        expect(r.calls.split("\n").filter((c) => c.startsWith("rm "))).toEqual(["rm -f kind-registry-distribution"]);
     });
 });
