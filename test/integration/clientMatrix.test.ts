@@ -83,6 +83,21 @@ class Servers {
         await entry.server.stop();
         entry.server = this.ns.startServer(entry.command, args, env);
     }
+    /** Waits until `what` listens on `port` in the namespace; on a timeout the error carries every server's output. */
+    async waitForPort(port: number, what: string): Promise<void> {
+        await this.ns.waitForPort(port, 30_000, what).catch((e: Error) => {
+            throw new Error(`${e.message}\n${this.logs()}`);
+        });
+    }
+    /** Runs `startAll`; when it fails, stops the servers it started before throwing its error. */
+    async startOrStop(startAll: () => Promise<void>): Promise<void> {
+        try {
+            await startAll();
+        } catch (error) {
+            await this.stop();
+            throw error;
+        }
+    }
     logs(): string {
         return [...this.all].map(([name, { server }]) => `${name}:\n${server.output().slice(-3000)}`).join("\n");
     }
@@ -105,6 +120,15 @@ function writeRegistryConfig(file: string, dataDir: string, readOnly: boolean, a
     );
 }
 
+/** The front's push and pull accounts, each written to its users file as the placement writes it. */
+function writeAccounts(pushUsersFile: string, pullUsersFile: string): { push: TestAccount; pull: TestAccount } {
+    const push = makeAccount("ci-push");
+    const pull = makeAccount("cluster-pull");
+    writeFileSync(pushUsersFile, renderUsersFile("push", [push]), { mode: 0o600 });
+    writeFileSync(pullUsersFile, renderUsersFile("pull", [pull]), { mode: 0o600 });
+    return { push, pull };
+}
+
 interface FrontOptions {
     readonly requiresAuthForPull: boolean;
 }
@@ -121,10 +145,7 @@ async function startExternalHost(ns: TestNetns, dir: string, caPair: { cert: str
     };
     const paths = hostPaths(layout);
     for (const d of [layout.dataDir, layout.registryConfigDir, layout.caddyDir]) mkdirSync(d, { recursive: true });
-    const push = makeAccount("ci-push");
-    const pull = makeAccount("cluster-pull");
-    writeFileSync(paths.pushUsers, renderUsersFile("push", [push]), { mode: 0o600 });
-    writeFileSync(paths.pullUsers, renderUsersFile("pull", [pull]), { mode: 0o600 });
+    const { push, pull } = writeAccounts(paths.pushUsers, paths.pullUsers);
     writeFileSync(paths.tlsCert, caPair.cert);
     writeFileSync(paths.tlsKey, caPair.key, { mode: 0o600 });
     // Distribution on a unix socket, as on the host (its directory stands in for /run/dso-registry).
@@ -148,20 +169,15 @@ async function startExternalHost(ns: TestNetns, dir: string, caPair: { cert: str
     writeFileSync(caddyfilePath, caddyfile);
 
     const servers = new Servers(ns);
-    try {
+    await servers.startOrStop(async () => {
         servers.start("registry", deployedRegistry().path, ["serve", paths.registryConfig], {
             ...process.env,
             ...DISTRIBUTION.environment,
         });
         await waitInside(ns, "http://localhost/v2/", "docker-registry", () => servers.logs(), socket);
         servers.start("caddy", pinnedCaddy(), ["run", "--adapter", "caddyfile", "--config", caddyfilePath], caddyEnv(dir));
-        await ns.waitForPort(443, 30_000, "caddy").catch((e: Error) => {
-            throw new Error(`${e.message}\n${servers.logs()}`);
-        });
-    } catch (error) {
-        await servers.stop();
-        throw error;
-    }
+        await servers.waitForPort(443, "caddy");
+    });
     return {
         push,
         pull,
@@ -181,14 +197,11 @@ async function startExternalHost(ns: TestNetns, dir: string, caPair: { cert: str
 
 /** The in-cluster placement: nginx as the Ingress, the sidecar's Caddyfile, Distribution, as in the pod. */
 async function startInCluster(ns: TestNetns, dir: string, caPair: { cert: string; key: string }, options: FrontOptions): Promise<Front> {
-    const push = makeAccount("ci-push");
-    const pull = makeAccount("cluster-pull");
     const usersDir = path.join(dir, "users");
     const dataDir = path.join(dir, "data");
     mkdirSync(usersDir, { recursive: true });
     mkdirSync(dataDir, { recursive: true });
-    writeFileSync(path.join(usersDir, "push"), renderUsersFile("push", [push]), { mode: 0o600 });
-    writeFileSync(path.join(usersDir, "pull"), renderUsersFile("pull", [pull]), { mode: 0o600 });
+    const { push, pull } = writeAccounts(path.join(usersDir, "push"), path.join(usersDir, "pull"));
     const registryConfig = path.join(dir, "config.yml");
     writeRegistryConfig(registryConfig, dataDir, false);
     const policy = sidecarPolicy({
@@ -254,16 +267,11 @@ async function startInCluster(ns: TestNetns, dir: string, caPair: { cert: string
         await waitInside(ns, `http://${REGISTRY_ADDR}/v2/`, "docker-registry", () => servers.logs());
         await waitInside(ns, `http://127.0.0.1:${sidecarPort}/v2/`, "caddy", () => servers.logs());
     };
-    try {
+    await servers.startOrStop(async () => {
         await startPod({}, false);
         servers.start("nginx", "/usr/sbin/nginx", ["-c", nginxConf, "-p", dir], process.env);
-        await ns.waitForPort(443, 30_000, "nginx").catch((e: Error) => {
-            throw new Error(`${e.message}\n${servers.logs()}`);
-        });
-    } catch (error) {
-        await servers.stop();
-        throw error;
-    }
+        await servers.waitForPort(443, "nginx");
+    });
     return {
         push,
         pull,
@@ -305,8 +313,27 @@ async function setUp(start: (typeof PLACEMENTS)[number]["start"], options: Front
     }
 }
 
+type Env = Awaited<ReturnType<typeof setUp>>;
+
+/** Stops `setUp`'s front and removes its namespace and directory (nothing when it failed before returning). */
+async function tearDown(env: Env | undefined): Promise<void> {
+    await env?.front.stop();
+    await env?.ns.destroy();
+    if (env) removeDir(env.dir);
+}
+
 /** A client's output in one string, for messages. */
 const said = (r: RunResult) => `${r.stdout}\n${r.stderr}`;
+
+/** Runs `use` with a private scratch directory for skopeo's files, removed after. */
+function inScratch<T>(use: (scratch: string) => T): T {
+    const scratch = privateDir("skopeo-matrix");
+    try {
+        return use(scratch);
+    } finally {
+        removeDir(scratch);
+    }
+}
 
 /** skopeo inside the namespace, trusting the CA through --*-cert-dir; credentials in an auth file. */
 function skopeo(ns: TestNetns, certDir: string, scratch: string, src: string, dest: string, creds?: TestAccount): RunResult {
@@ -315,6 +342,11 @@ function skopeo(ns: TestNetns, certDir: string, scratch: string, src: string, de
     if (creds) args.push(`--${side}-authfile`, writeAuthFile(scratch, HOST, creds));
     else args.push(`--${side}-no-creds`);
     return ns.run("skopeo", [...args, src, dest], { env: { ...process.env, REGISTRY_AUTH_FILE: path.join(scratch, "none.json") } });
+}
+
+/** skopeo pushes an image it has not seen to `ref` with the front's push account. */
+function skopeoPushNew(env: Env, scratch: string, ref: string): RunResult {
+    return skopeo(env.ns, env.certDir, scratch, makeOciImage(path.join(scratch, "image")).ref, `docker://${ref}`, env.front.push);
 }
 
 /** podman inside the namespace with private storage; it trusts the CA through /etc/docker/certs.d. */
@@ -377,7 +409,7 @@ function pushedDigest(r: RunResult): string {
 const LARGE_LAYER = 200 * 2 ** 20;
 
 describe.each(PLACEMENTS)("$placement, anonymous pull", ({ placement, start }) => {
-    let env: Awaited<ReturnType<typeof setUp>>;
+    let env: Env;
     let engine: DockerEngine;
     let containerd: PrivateContainerd;
     const ref = (name: string) => `${HOST}/team/${name}`;
@@ -391,9 +423,7 @@ describe.each(PLACEMENTS)("$placement, anonymous pull", ({ placement, start }) =
         await containerd?.stop();
         await engine?.stop();
         await later?.stop();
-        await env?.front.stop();
-        await env?.ns.destroy();
-        if (env) removeDir(env.dir);
+        await tearDown(env);
     });
 
     test("the front runs the rendered Caddyfile with the Bearer challenge", () => {
@@ -518,25 +548,15 @@ describe.each(PLACEMENTS)("$placement, anonymous pull", ({ placement, start }) =
         ["pulls anonymously", "pull"],
         ["pushes with the push account", "push"],
     ])("skopeo %s", (_name, direction) => {
-        const scratch = privateDir("skopeo-matrix");
-        try {
+        inScratch((scratch) => {
             const local = `oci:${path.join(scratch, "layout")}:x`;
             const r =
                 direction === "pull"
                     ? skopeo(env.ns, env.certDir, scratch, `docker://${ref("app:small")}`, local)
-                    : skopeo(
-                          env.ns,
-                          env.certDir,
-                          scratch,
-                          makeOciImage(path.join(scratch, "image")).ref,
-                          `docker://${ref("app:by-skopeo")}`,
-                          env.front.push,
-                      );
+                    : skopeoPushNew(env, scratch, ref("app:by-skopeo"));
             expect(r.code, said(r)).toBe(0);
             expect(r.stdout).toContain("Writing manifest to image destination");
-        } finally {
-            removeDir(scratch);
-        }
+        });
     });
 
     test("no password and no token reaches the servers' output", () => {
@@ -573,34 +593,21 @@ describe.each(PLACEMENTS)("$placement, anonymous pull", ({ placement, start }) =
         });
 
         test("skopeo push is refused with 503", () => {
-            const scratch = privateDir("skopeo-matrix");
-            try {
-                const r = skopeo(
-                    env.ns,
-                    env.certDir,
-                    scratch,
-                    makeOciImage(path.join(scratch, "image")).ref,
-                    `docker://${ref("app:ro")}`,
-                    env.front.push,
-                );
+            inScratch((scratch) => {
+                const r = skopeoPushNew(env, scratch, ref("app:ro"));
                 expect(r.code).not.toBe(0);
                 // skopeo first asks whether each blob is there already; in the window that check gets the 503.
                 expect(r.stderr).toMatch(
                     /trying to reuse blob sha256:[0-9a-f]{64} at destination: failed to read from destination repository team\/app: 503 \(Service Unavailable\)/,
                 );
-            } finally {
-                removeDir(scratch);
-            }
+            });
         });
 
         test("pulls go on", () => {
-            const scratch = privateDir("skopeo-matrix");
-            try {
+            inScratch((scratch) => {
                 const r = skopeo(env.ns, env.certDir, scratch, `docker://${ref("app:small")}`, `oci:${path.join(scratch, "layout")}:x`);
                 expect(r.code, said(r)).toBe(0);
-            } finally {
-                removeDir(scratch);
-            }
+            });
         });
     });
 
@@ -613,7 +620,7 @@ describe.each(PLACEMENTS)("$placement, anonymous pull", ({ placement, start }) =
 });
 
 describe.each(PLACEMENTS)("$placement, requiresAuthForPull", ({ start }) => {
-    let env: Awaited<ReturnType<typeof setUp>>;
+    let env: Env;
     let engine: DockerEngine;
     let containerd: PrivateContainerd;
     let hosts: string;
@@ -623,27 +630,15 @@ describe.each(PLACEMENTS)("$placement, requiresAuthForPull", ({ start }) => {
         engine = await startDockerEngine(env.ns);
         containerd = await startContainerd();
         hosts = writeHostsToml(path.join(env.dir, "hosts"), env.ca.caCertFile);
-        const scratch = privateDir("skopeo-matrix");
-        try {
-            const seeded = skopeo(
-                env.ns,
-                env.certDir,
-                scratch,
-                makeOciImage(path.join(scratch, "image")).ref,
-                `docker://${image}`,
-                env.front.push,
-            );
+        inScratch((scratch) => {
+            const seeded = skopeoPushNew(env, scratch, image);
             if (seeded.code !== 0) throw new Error(`seeding failed: ${said(seeded)}\n${env.front.logs()}`);
-        } finally {
-            removeDir(scratch);
-        }
+        });
     }, 180_000);
     afterAll(async () => {
         await containerd?.stop();
         await engine?.stop();
-        await env?.front.stop();
-        await env?.ns.destroy();
-        if (env) removeDir(env.dir);
+        await tearDown(env);
     });
 
     test("anonymous docker pull is refused with the way to log in", () => {
