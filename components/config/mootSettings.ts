@@ -117,7 +117,8 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
                 if (r.mode === "existing") return undefined;
                 if (r.storage.kind === "s3") {
                     const noDisk = 'registry.storage.kind "s3" (no data disk of the registry\'s to fill)';
-                    // With s3 the guard still keeps the Maven repository's disk, which no alert watches.
+                    // With s3 the guard still keeps the Maven repository's disk (its own alert, with monitoring); warnPercent is
+                    // the data disk's almost-full alert only.
                     if (noServedMaven(c) !== undefined || covers("registry.diskGuard.warnPercent", pattern(at))) return noDisk;
                 }
                 if (covers("registry.diskGuard.warnPercent", pattern(at))) {

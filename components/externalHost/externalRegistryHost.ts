@@ -348,6 +348,8 @@ function hostPreparationSteps(
                           ...(args.monitoring.diskWarnPercent !== undefined && !s3
                               ? { diskGuard: { warnPercent: args.monitoring.diskWarnPercent, refusing: args.diskGuard !== undefined } }
                               : {}),
+                          // The Maven directory's guard runs whatever the registry's storage (hostJobSteps).
+                          ...(args.diskGuard && args.maven ? { mavenDiskGuard: args.diskGuard } : {}),
                           passwordsRotationDue: args.passwordRotation?.due,
                       },
                       dependsOn: ["packages"],

@@ -109,6 +109,8 @@ export interface HostMonitoringArgs {
     readonly passwordsRotationDue?: number;
     /** The disk guard's thresholds for the alerts (`AlertRulesOptions.diskGuard`); the alert at 10% free when unset. */
     readonly diskGuard?: { readonly warnPercent: number; readonly refusing: boolean };
+    /** The disk guard on the Maven data directory (`AlertRulesOptions.mavenDiskGuard`): an alert while it refuses deploys; none when unset. */
+    readonly mavenDiskGuard?: { readonly refusePercent: number };
 }
 
 /** The exporter, the reporter, the probe and its schedule, and the Prometheus files; all removed on destroy but the package. */
@@ -150,6 +152,7 @@ export class HostMonitoring extends pulumi.ComponentResource {
                 runbookBaseUrl: args.runbookBaseUrl,
                 passwordsRotationDue: args.passwordsRotationDue,
                 ...(args.diskGuard ? { diskGuard: args.diskGuard } : {}),
+                ...(args.mavenDiskGuard ? { mavenDiskGuard: args.mavenDiskGuard } : {}),
             }),
         );
         file("scrape", paths.scrapeFile, "0644", renderHostScrapeConfig());

@@ -544,6 +544,7 @@ export function diskGuardScript(
         REFUSE_PERCENT: guard.refusePercent,
         TEXTFILE_DIR: textfileDir,
         REFUSING: JOB_METRICS.diskGuardRefusing,
+        MAVEN_REFUSING: JOB_METRICS.mavenDiskGuardRefusing,
     });
 }
 

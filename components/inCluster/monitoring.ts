@@ -69,6 +69,7 @@ export function renderMonitoringObjects(spec: InClusterSpec): K8sObject[] {
             namespace: spec.namespace,
             deployment: IN_CLUSTER.name,
             dataClaim: IN_CLUSTER.dataClaim,
+            ...(spec.maven ? { mavenClaim: IN_CLUSTER.mavenClaim } : {}),
             ...(spec.garbageCollection.enabled ? { gcCronJob: IN_CLUSTER.gcName } : {}),
             ...(spec.backup ? { backupCronJob: IN_CLUSTER_BACKUP.name } : {}),
             cacheClaims: m.cacheClaims,
@@ -76,10 +77,12 @@ export function renderMonitoringObjects(spec: InClusterSpec): K8sObject[] {
             certManager: spec.tls.kind === "cert-manager",
         },
         runbookBaseUrl: m.runbookBaseUrl,
-        // The rule reads the data claim's stats: a guard on the Maven volume alone (s3 storage) changes no rule.
+        // This rule reads the data claim's stats: with s3 storage there is none.
         ...(spec.diskGuard && spec.storage.kind === "filesystem"
             ? { diskGuard: { refusing: true, refusePercent: spec.diskGuard.refusePercent } }
             : {}),
+        // The Maven volume's guard runs whatever the registry's storage (./diskGuard.ts): its alert reads the Maven claim's stats.
+        ...(spec.diskGuard && spec.maven ? { mavenDiskGuard: { refusePercent: spec.diskGuard.refusePercent } } : {}),
         passwordsRotationDue: m.passwordsRotationDue,
     });
     const probe = renderCertificateProbe({

@@ -28,6 +28,8 @@ export type RulesPlacement =
           /** The registry's Deployment, PVC, and the CronJobs of the jobs that are scheduled. */
           readonly deployment: string;
           readonly dataClaim: string;
+          /** The Maven repository's PVC, when the pod serves Maven. */
+          readonly mavenClaim?: string;
           readonly gcCronJob?: string;
           readonly backupCronJob?: string;
           /** The mirrors' PVCs (their size is their limit). */
@@ -63,6 +65,12 @@ export interface AlertRulesOptions {
      * `refusePercent`, as the guard in the pod does.
      */
     readonly diskGuard?: { readonly warnPercent?: number; readonly refusing: boolean; readonly refusePercent?: number };
+    /**
+     * The disk guard on the Maven repository's disk (`registry.diskGuard` where the front serves Maven): an
+     * alert while it refuses Maven deploys. The host's guard exports its own series; in the cluster the alert
+     * reads the Maven claim's stats (`placement.mavenClaim`) against `refusePercent`, as the guard in the pod does.
+     */
+    readonly mavenDiskGuard?: { readonly refusePercent: number };
 }
 
 /** One alerting rule, as Prometheus reads it. */
@@ -215,6 +223,9 @@ export function alertRules(options: AlertRulesOptions): AlertRule[] {
             ),
         );
     }
+    if (options.mavenDiskGuard) {
+        rules.push(mavenRefusedRule(p, options.mavenDiskGuard.refusePercent, rule));
+    }
     rules.push(...certificateRules(p, rule));
     rules.push(...jobRules(p, rule));
     if (options.passwordsRotationDue !== undefined) {
@@ -243,6 +254,29 @@ type RuleMaker = (
     summary: string,
     description: string,
 ) => AlertRule;
+
+/** While the disk guard refuses Maven deploys: the host's own series, or the Maven claim's stats in the cluster. */
+function mavenRefusedRule(p: RulesPlacement, refusePercent: number, rule: RuleMaker): AlertRule {
+    let refusing: string;
+    if (p.kind === "external-host") {
+        refusing = `${JOB_METRICS.mavenDiskGuardRefusing} == 1`;
+    } else {
+        if (!p.mavenClaim) {
+            throw new Error("the Maven disk guard's alert in the cluster reads the Maven claim's stats: set placement.mavenClaim");
+        }
+        const claim = `namespace="${p.namespace}",persistentvolumeclaim="${p.mavenClaim}"`;
+        refusing = `1 - kubelet_volume_stats_available_bytes{${claim}} / kubelet_volume_stats_capacity_bytes{${claim}} >= ${refusePercent / 100}`;
+    }
+    return rule(
+        "DsoRegistryMavenDeploysRefusedDiskFull",
+        refusing,
+        undefined,
+        "critical",
+        RUNBOOK_ANCHORS.diskFull,
+        "The Maven repository refuses deploys: its disk is full",
+        "The Maven repository's disk is used past registry.diskGuard.refusePercent: every Maven deploy is refused with 507 until space is freed (downloads go on). Deploys resume by themselves within five minutes of a clean-up.",
+    );
+}
 
 function certificateRules(p: RulesPlacement, rule: RuleMaker): AlertRule[] {
     let notAfter: string;

@@ -33,6 +33,11 @@ export const JOB_METRICS = {
     dataSize: "dso_registry_data_size_bytes",
     /** 1 while the disk guard refuses new uploads (its marker exists), 0 otherwise. */
     diskGuardRefusing: "dso_registry_disk_guard_refusing",
+    /**
+     * 1 while the disk guard refuses Maven deploys (the Maven directory's marker exists), 0 otherwise. A series
+     * of its own, not a label on the one above: every query of that one keeps meaning the registry's uploads.
+     */
+    mavenDiskGuardRefusing: "dso_registry_maven_disk_guard_refusing",
     /** Each pull-through cache's size and limit (label `cache`), written by the hourly prune. */
     cacheSize: "dso_registry_cache_size_bytes",
     cacheLimit: "dso_registry_cache_limit_bytes",

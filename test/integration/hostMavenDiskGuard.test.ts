@@ -6,14 +6,17 @@
  * directory that is a small file system of its own (a 16 MiB tmpfs), beside real Distribution on a data
  * directory of its own. Past `refusePercent` of the Maven directory the script sets the Maven marker only, the
  * front answers deploys 507 with the message, downloads and image uploads go on; once space is freed, the
- * script's next run lets deploys in again. `dso-registry-status` says which it is.
+ * script's next run lets deploys in again. `dso-registry-status` says which it is, and the script's textfile for
+ * node_exporter says it as a series of its own (`dso_registry_maven_disk_guard_refusing`, which the alert
+ * `DsoRegistryMavenDeploysRefusedDiskFull` reads) beside the data disk's, which keeps saying 0.
  */
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { MAVEN_DISK_FULL_MESSAGE, renderCaddyfile } from "../../components/accessPolicy/caddyfile";
 import { renderUsersFile } from "../../components/accessPolicy/usersFile";
 import { defaultHostLayout, diskGuardScript, type HostLayout, hostPaths, statusScript } from "../../components/externalHost/scripts";
+import { JOB_METRICS } from "../../components/monitoring/jobMetrics";
 import { pinnedCaddy } from "../support/caddyBinaries";
 import { diskUsage } from "../support/diskGuardClient";
 import { type MavenBackend, startMavenBackend } from "../support/maven";
@@ -32,6 +35,7 @@ let reg: RealRegistry | undefined;
 let deployer: TestAccount;
 let layout: HostLayout;
 let guardFile: string;
+let textfileDir: string;
 
 beforeAll(async () => {
     work = privateDir("host-maven-disk-guard");
@@ -66,7 +70,10 @@ beforeAll(async () => {
     });
     layout = { ...layout, dataDir: reg.dataDir };
     guardFile = path.join(work, "dso-registry-disk-guard");
-    writeFileSync(guardFile, diskGuardScript(layout, { refusePercent: REFUSE_PERCENT }, "", { data: true, maven: true }), { mode: 0o755 });
+    textfileDir = path.join(work, "textfile");
+    writeFileSync(guardFile, diskGuardScript(layout, { refusePercent: REFUSE_PERCENT }, textfileDir, { data: true, maven: true }), {
+        mode: 0o755,
+    });
 }, 120_000);
 
 afterAll(async () => {
@@ -82,6 +89,17 @@ function guard(): string {
     expect(r.code, r.stderr).toBe(0);
     return r.stdout;
 }
+
+/** The value of `series` in the guard's textfile `file` for node_exporter; undefined without the file or the series. */
+function textfileValue(file: string, series: string): string | undefined {
+    const at = path.join(textfileDir, file);
+    if (!existsSync(at)) return undefined;
+    return new RegExp(`^${series} (\\d)$`, "m").exec(readFileSync(at, "utf8"))?.[1];
+}
+
+/** The series the alerts read: Maven deploys refused, and new image uploads refused (the data disk). */
+const mavenRefusing = () => textfileValue("dso_registry_maven_disk_guard.prom", JOB_METRICS.mavenDiskGuardRefusing);
+const uploadsRefusing = () => textfileValue("dso_registry_disk_guard.prom", JOB_METRICS.diskGuardRefusing);
 
 /** What `dso-registry-status` says of the Maven directory's guard (the container engine and systemd played by stubs that say nothing). */
 function mavenStatus(): string {
@@ -125,6 +143,8 @@ describe("the host's disk guard on the Maven directory, filled by real deploys",
         const paths = hostPaths(layout);
         expect(deploy("com/example/app/1.0.0/app-1.0.0.jar", 4096).status).toBe("201");
         expect(guard()).toBe("");
+        expect(mavenRefusing()).toBe("0");
+        expect(uploadsRefusing()).toBe("0");
 
         // What fills it: one big artifact, to about 94% used, still short of full.
         const { size, used } = diskUsage(backend!.dataDir);
@@ -133,6 +153,9 @@ describe("the host's disk guard on the Maven directory, filled by real deploys",
         expect(run("test", ["-e", paths.mavenDiskFullMarker]).code).toBe(0);
         // The registry's own directory is another file system, with room: its marker stays away.
         expect(run("test", ["-e", paths.diskFullMarker]).code).not.toBe(0);
+        // node_exporter's textfile says so, in the Maven series only: the data disk's keeps saying 0.
+        expect(mavenRefusing()).toBe("1");
+        expect(uploadsRefusing()).toBe("0");
 
         expect(mavenStatus()).toMatch(/^REFUSING Maven deploys: the Maven directory's disk is used past 90%/);
         const refused = deploy("com/example/app/1.0.1/app-1.0.1.jar", 4096);
@@ -147,7 +170,43 @@ describe("the host's disk guard on the Maven directory, filled by real deploys",
         rmSync(path.join(backend!.dataDir, PREFIX, "com/example/big"), { recursive: true });
         expect(guard()).toMatch(/^Maven repository: data disk \d+% used, below 90% again/);
         expect(mavenStatus()).toBe("taking Maven deploys; they are refused past 90% used");
+        expect(mavenRefusing()).toBe("0");
         expect(deploy("com/example/app/1.0.1/app-1.0.1.jar", 4096).status).toBe("201");
         expect(readFileSync(path.join(backend!.dataDir, PREFIX, "com/example/app/1.0.1/app-1.0.1.jar")).length).toBe(4096);
+    });
+
+    test("the Maven series says 1 at 91% of the Maven directory used and 0 at 89%; a host that no longer serves Maven drops it", () => {
+        /** Deploys what brings the Maven directory to `percent` used (or a little past it); the percentage df reports after. */
+        const fillTo = (name: string, percent: number): number => {
+            const { size, used } = diskUsage(backend!.dataDir);
+            expect(deploy(`com/example/fill/${name}/fill-${name}.bin`, Math.floor((size * percent) / 100) - used).status).toMatch(
+                /^20[14]$/,
+            );
+            const after = diskUsage(backend!.dataDir);
+            return (after.used * 100) / after.size;
+        };
+        const at89 = fillTo("a", 89);
+        expect(at89).toBeGreaterThanOrEqual(89);
+        expect(at89).toBeLessThan(REFUSE_PERCENT);
+        expect(guard()).toBe("");
+        expect(mavenRefusing()).toBe("0");
+
+        const at91 = fillTo("b", 91);
+        expect(at91).toBeGreaterThanOrEqual(91);
+        expect(at91).toBeLessThan(92);
+        expect(guard()).toMatch(/^Maven repository: data disk 91% used, past 90%/);
+        expect(mavenRefusing()).toBe("1");
+        expect(uploadsRefusing()).toBe("0");
+
+        // The same host rendered without Maven: its run removes the Maven series' file, the data disk's stays.
+        const dataOnly = path.join(work, "dso-registry-disk-guard-data-only");
+        writeFileSync(dataOnly, diskGuardScript(layout, { refusePercent: REFUSE_PERCENT }, textfileDir, { data: true, maven: false }), {
+            mode: 0o755,
+        });
+        const r = run("sh", [dataOnly]);
+        expect(r.code, r.stderr).toBe(0);
+        expect(existsSync(path.join(textfileDir, "dso_registry_maven_disk_guard.prom"))).toBe(false);
+        expect(uploadsRefusing()).toBe("0");
+        rmSync(path.join(backend!.dataDir, PREFIX, "com/example/fill"), { recursive: true });
     });
 });

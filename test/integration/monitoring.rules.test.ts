@@ -215,6 +215,50 @@ const CLUSTER_DISK_GUARD_CASES: Record<string, AlertCases> = {
     },
 };
 
+/**
+ * The disk guard where the front serves Maven: also an alert while it refuses Maven deploys. The host's guard
+ * writes a series of its own for the Maven directory (the data disk's refusing keeps that alert quiet); the
+ * pod's alert reads the Maven claim's stats: 91% used fires it, 89% does not, nor does the data claim past 90%.
+ */
+const HOST_MAVEN_DISK_GUARD: AlertRulesOptions = { ...HOST_DISK_GUARD, mavenDiskGuard: { refusePercent: 90 } };
+const HOST_MAVEN_DISK_GUARD_CASES: Record<string, AlertCases> = {
+    ...HOST_DISK_GUARD_CASES,
+    DsoRegistryMavenDeploysRefusedDiskFull: {
+        fires: { series: { dso_registry_maven_disk_guard_refusing: "1x5", dso_registry_disk_guard_refusing: "0x5" }, at: "2m", labels: {} },
+        quiet: { series: { dso_registry_maven_disk_guard_refusing: "0x5", dso_registry_disk_guard_refusing: "1x5" }, at: "2m" },
+    },
+};
+const mavenFree = `kubelet_volume_stats_available_bytes{${claim("maven-data")}}`;
+const mavenSize = `kubelet_volume_stats_capacity_bytes{${claim("maven-data")}}`;
+const CLUSTER_MAVEN_REFUSED: AlertCases = {
+    fires: { series: { [mavenFree]: "9000000000x5", [mavenSize]: "100000000000x5" }, at: "2m", labels: labelsOf(mavenFree) },
+    quiet: {
+        series: {
+            [mavenFree]: "11000000000x5",
+            [mavenSize]: "100000000000x5",
+            [clusterFree]: "9000000000x5",
+            [clusterSize]: "100000000000x5",
+        },
+        at: "2m",
+    },
+};
+const CLUSTER_MAVEN: AlertRulesOptions = { ...CLUSTER_DISK_GUARD, placement: { ...CLUSTER_PLACEMENT, mavenClaim: "maven-data" } };
+const CLUSTER_MAVEN_DISK_GUARD: AlertRulesOptions = { ...CLUSTER_MAVEN, mavenDiskGuard: { refusePercent: 90 } };
+const CLUSTER_MAVEN_DISK_GUARD_CASES: Record<string, AlertCases> = {
+    ...CLUSTER_DISK_GUARD_CASES,
+    DsoRegistryMavenDeploysRefusedDiskFull: CLUSTER_MAVEN_REFUSED,
+};
+/** With s3 storage the pod's guard checks the Maven volume alone: no data claim's refusal alert, the Maven one. */
+const CLUSTER_S3_MAVEN_DISK_GUARD: AlertRulesOptions = {
+    placement: CLUSTER_MAVEN.placement,
+    runbookBaseUrl: RUNBOOKS,
+    mavenDiskGuard: { refusePercent: 90 },
+};
+const CLUSTER_S3_MAVEN_DISK_GUARD_CASES: Record<string, AlertCases> = {
+    ...CLUSTER_CASES,
+    DsoRegistryMavenDeploysRefusedDiskFull: CLUSTER_MAVEN_REFUSED,
+};
+
 const HOST_ROTATING: AlertRulesOptions = { ...HOST, passwordsRotationDue: 3600 };
 const HOST_ROTATING_CASES: Record<string, AlertCases> = {
     ...HOST_CASES,
@@ -264,6 +308,9 @@ describe.each([
     ["external host, passwords rotated by age", HOST_ROTATING, HOST_ROTATING_CASES],
     ["external host, disk guard", HOST_DISK_GUARD, HOST_DISK_GUARD_CASES],
     ["in-cluster, disk guard", CLUSTER_DISK_GUARD, CLUSTER_DISK_GUARD_CASES],
+    ["external host, disk guard with Maven", HOST_MAVEN_DISK_GUARD, HOST_MAVEN_DISK_GUARD_CASES],
+    ["in-cluster, disk guard with Maven", CLUSTER_MAVEN_DISK_GUARD, CLUSTER_MAVEN_DISK_GUARD_CASES],
+    ["in-cluster, s3 storage, disk guard with Maven", CLUSTER_S3_MAVEN_DISK_GUARD, CLUSTER_S3_MAVEN_DISK_GUARD_CASES],
 ] as const)("alert rules (%s)", (placement, options, cases) => {
     const slug = placement.replace(/\W+/g, "-");
     const rulesFile = path.join(dir, `${slug}.rules.yml`);

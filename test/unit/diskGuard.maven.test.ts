@@ -7,6 +7,7 @@
  * system filled by deploys: test/integration/mavenDiskGuard.test.ts.
  */
 import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
 import { MAVEN_DISK_FULL_MESSAGE, renderCaddyfile } from "../../components/accessPolicy/caddyfile";
 import { accessPolicyProblem, type MavenRoute } from "../../components/accessPolicy/policy";
 import { parseConfig } from "../../components/config";
@@ -21,13 +22,15 @@ import { planHostUpkeep } from "../../components/externalHost/upkeep";
 import { IN_CLUSTER_DISK_GUARD, inClusterDiskGuard } from "../../components/inCluster/diskGuard";
 import { sidecarPolicy } from "../../components/inCluster/inClusterRegistry";
 import { renderInClusterObjects } from "../../components/inCluster/manifests";
-import { renderMonitoringObjects } from "../../components/inCluster/monitoring";
+import { RULES_FILE_KEY, renderMonitoringObjects } from "../../components/inCluster/monitoring";
 import { READ_ONLY_SIGNAL } from "../../components/inCluster/readOnlySignal";
-import { IN_CLUSTER } from "../../components/inCluster/spec";
+import { IN_CLUSTER, type InClusterSpec } from "../../components/inCluster/spec";
 import { MAVEN_BACKEND } from "../../components/maven/nginxConfig";
+import { type AlertRule, alertRules } from "../../components/monitoring/alertRules";
 import { BASE_POLICY as base } from "../support/accessPolicy";
 import { baseSpec, container, maven, s3 } from "../support/inClusterSpec";
 import { MAVEN_REPOSITORY, PLAN_HASH } from "../support/placementFixtures";
+import { CLUSTER_PLACEMENT, HOST_PLACEMENT } from "../support/rulesPlacements";
 
 const MARKER = "/run/dso/maven-disk-full";
 const route: MavenRoute = {
@@ -117,7 +120,7 @@ describe("the registry pod's disk guard with Maven", () => {
         expect(c.volumeMounts.map((m: { name: string }) => m.name)).not.toContain("maven-data");
     });
 
-    it("with s3 storage guards the Maven volume alone, and the alert rules stay the bucket's (none on a data claim)", () => {
+    it("with s3 storage guards the Maven volume alone, and the alert rules watch the Maven claim only (none on a data claim)", () => {
         expect(inClusterDiskGuard({ storage: { kind: "s3" }, maven: {}, diskGuard: { refusePercent: 90 } })).toEqual({
             refusePercent: 90,
             checkSeconds: IN_CLUSTER_DISK_GUARD.checkSeconds,
@@ -126,9 +129,13 @@ describe("the registry pod's disk guard with Maven", () => {
         const c = container(renderInClusterObjects(spec), IN_CLUSTER_DISK_GUARD.container);
         expect(c.volumeMounts.map((m: { name: string }) => m.name)).toEqual(["maven-data", READ_ONLY_SIGNAL.volume]);
         expect(c.command[2]).toContain("DATA_DIR=''");
-        const monitoring = { runbookBaseUrl: "docs/runbooks.md", probeImage: "curl", cacheClaims: [], prometheusOperator: false };
-        const rules = (s: typeof spec) => JSON.stringify(renderMonitoringObjects({ ...s, monitoring }));
-        expect(rules(spec)).toBe(rules({ ...spec, diskGuard: undefined }));
+        const added = (s: InClusterSpec) => {
+            const without = new Set(clusterAlerts({ ...s, diskGuard: undefined }).map((r) => r.alert));
+            return clusterAlerts(s)
+                .map((r) => r.alert)
+                .filter((a) => !without.has(a));
+        };
+        expect(added(spec)).toEqual(["DsoRegistryMavenDeploysRefusedDiskFull"]);
     });
 
     it("gives the sidecar's Maven route the marker; with s3 no refusal of image uploads", () => {
@@ -148,6 +155,59 @@ describe("the registry pod's disk guard with Maven", () => {
     });
 });
 
+/** The in-cluster registry's monitoring: its rules as a ConfigMap. */
+const MONITORING: NonNullable<InClusterSpec["monitoring"]> = {
+    runbookBaseUrl: "docs/runbooks.md",
+    probeImage: "curl",
+    cacheClaims: [],
+    prometheusOperator: false,
+};
+
+/** The alert rules the registry's monitoring objects hold, with monitoring on. */
+function clusterAlerts(spec: InClusterSpec): AlertRule[] {
+    const objects = renderMonitoringObjects({ ...spec, monitoring: MONITORING });
+    const text = objects.map((o) => (o.data as Record<string, string> | undefined)?.[RULES_FILE_KEY]).find((t) => t !== undefined);
+    if (text === undefined) throw new Error(`no ConfigMap with ${RULES_FILE_KEY} among ${objects.map((o) => o.kind).join(", ")}`);
+    const groups = parse(text) as { groups: { rules: AlertRule[] }[] };
+    return groups.groups.flatMap((g) => g.rules);
+}
+
+describe("the alert while the disk guard refuses Maven deploys", () => {
+    const guard = { refusePercent: 85, checkSeconds: 300 };
+    const mavenAlert = (rules: readonly AlertRule[]) => rules.find((r) => r.alert === "DsoRegistryMavenDeploysRefusedDiskFull");
+
+    it("on the host reads the guard's own series for the Maven directory, apart from the data disk's, and links to Disk full", () => {
+        const rules = alertRules({ placement: HOST_PLACEMENT, runbookBaseUrl: "docs/runbooks.md", mavenDiskGuard: { refusePercent: 90 } });
+        expect(mavenAlert(rules)).toMatchObject({
+            expr: "dso_registry_maven_disk_guard_refusing == 1",
+            labels: { severity: "critical" },
+            annotations: { runbook_url: "docs/runbooks.md#disk-full" },
+        });
+        expect(rules.map((r) => r.alert)).not.toContain("DsoRegistryUploadsRefusedDiskFull");
+    });
+
+    it("in the cluster reads the Maven claim's kubelet stats past refusePercent, as the pod's guard reads its volume", () => {
+        const claim = `namespace="dso",persistentvolumeclaim="${IN_CLUSTER.mavenClaim}"`;
+        expect(mavenAlert(clusterAlerts(baseSpec({ maven, diskGuard: guard })))).toMatchObject({
+            expr: `1 - kubelet_volume_stats_available_bytes{${claim}} / kubelet_volume_stats_capacity_bytes{${claim}} >= 0.85`,
+            labels: { severity: "critical" },
+            annotations: { runbook_url: "docs/runbooks.md#disk-full" },
+        });
+    });
+
+    it("is not rendered where the pod serves no Maven, nor without the guard, nor without monitoring", () => {
+        expect(mavenAlert(clusterAlerts(baseSpec({ diskGuard: guard })))).toBeUndefined();
+        expect(mavenAlert(clusterAlerts(baseSpec({ maven })))).toBeUndefined();
+        expect(renderMonitoringObjects(baseSpec({ maven, diskGuard: guard }))).toEqual([]);
+    });
+
+    it("in the cluster needs the Maven claim's name", () => {
+        expect(() =>
+            alertRules({ placement: CLUSTER_PLACEMENT, runbookBaseUrl: "docs/runbooks.md", mavenDiskGuard: { refusePercent: 90 } }),
+        ).toThrow(/placement\.mavenClaim/);
+    });
+});
+
 describe("the external host's disk guard with Maven", () => {
     const layout = defaultHostLayout("/srv/data/registry", "/srv/data/maven");
     const paths = hostPaths(layout);
@@ -159,6 +219,12 @@ describe("the external host's disk guard with Maven", () => {
         expect(paths.mavenDiskFullMarker).toBe("/etc/caddy/dso-registry/maven-disk-full");
         expect(diskGuardScript(layout, { refusePercent: 85 }, "")).toContain("MAVEN_DIR=''");
         expect(diskGuardScript(layout, { refusePercent: 85 }, "", { data: false, maven: true })).toContain("DATA_DIR=''");
+    });
+
+    it("writes the Maven directory's refusal as a series of its own, beside the data disk's", () => {
+        const script = diskGuardScript(layout, { refusePercent: 85 }, "/var/lib/prometheus/node-exporter", { data: true, maven: true });
+        expect(script).toContain("REFUSING='dso_registry_disk_guard_refusing'");
+        expect(script).toContain("MAVEN_REFUSING='dso_registry_maven_disk_guard_refusing'");
     });
 
     it("places the script that checks it when the host serves Maven, also with s3 storage", () => {
@@ -207,11 +273,18 @@ describe("the external host's disk guard with Maven", () => {
         };
         const plan = (args: ExternalRegistryHostArgs) => planExternalRegistryHost("registry", externalRegistryHostDefaults(args));
         const jobs = (args: ExternalRegistryHostArgs) => plan(args).upkeep.args({ containerFingerprint: "c", mavenFingerprint: "m" });
+        const monitored = (args: ExternalRegistryHostArgs) =>
+            plan({ ...args, monitoring: { runbookBaseUrl: "docs/runbooks.md", diskWarnPercent: 80 } }).monitoring?.args;
         expect(plan({ ...host, maven: MAVEN_REPOSITORY }).caddy.args({ mirrorRoutes: [] }).maven?.diskGuard).toBe(true);
         expect(jobs({ ...host, maven: MAVEN_REPOSITORY }).status.mavenDiskGuard).toEqual({ refusePercent: 90 });
         expect(jobs({ ...host, maven: MAVEN_REPOSITORY, storage: s3Storage }).diskGuard).toEqual({ refusePercent: 90 });
         expect(jobs({ ...host, storage: s3Storage }).diskGuard).toBeUndefined();
         expect(jobs(host).status.mavenDiskGuard).toBeUndefined();
+        // The Maven alert with monitoring, where the host serves Maven (also with s3 storage); none without Maven or monitoring.
+        expect(monitored({ ...host, maven: MAVEN_REPOSITORY })?.mavenDiskGuard).toEqual({ refusePercent: 90 });
+        expect(monitored({ ...host, maven: MAVEN_REPOSITORY, storage: s3Storage })?.mavenDiskGuard).toEqual({ refusePercent: 90 });
+        expect(monitored(host)?.mavenDiskGuard).toBeUndefined();
+        expect(plan({ ...host, maven: MAVEN_REPOSITORY }).monitoring).toBeUndefined();
     });
 
     it("gives the site's Maven route the marker", () => {
