@@ -218,7 +218,7 @@ const LOCAL_INTENDED: IntendedChanges = {
         "registry-configmap-registry-config": REFUSED_WRITES,
         "registry-configmap-registry-mirror-docker-io": CACHE_START,
         "registry-configmap-dso-registry-alert-rules":
-            "the error-rate alert no longer counts a 507 (the disk guard's answer while it refuses uploads: no server error), and DsoRegistryUploadsRefusedDiskFull fires while the pod's disk guard refuses uploads (the volume used past refusePercent)",
+            "the error-rate alert no longer counts a 507 (the disk guard's answer while it refuses uploads: no server error), DsoRegistryUploadsRefusedDiskFull fires while the pod's disk guard refuses uploads (the volume used past refusePercent), and DsoRegistryMavenDeploysRefusedDiskFull while it refuses Maven deploys (the maven-data claim used past refusePercent)",
     },
 };
 
@@ -248,7 +248,7 @@ const PROD_INTENDED: IntendedChanges = {
         ]),
         [
             "registry-host-maintenance-disk-guard-script-write",
-            "the disk guard (registry.diskGuard, on by default): its script, which checks the data directory (and the Maven directory on a host that serves Maven; this one does not)",
+            "the disk guard (registry.diskGuard, on by default): its script, which checks the data directory (and the Maven directory on a host that serves Maven, writing its refusal as a series of its own; this one does not, so it removes that series' file should one be left)",
         ],
         ["registry-host-maintenance-disk-guard-cron-write", "the disk guard: its check every five minutes"],
     ]),
