@@ -55,7 +55,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BACKUP_TAG } from "../../components/upkeep/backup";
 import { type CertManager, installCertManager } from "../support/certManager";
 import { ociArchivePath } from "../support/dockerImages";
-import { type FakeJenkins, startFakeJenkins } from "../support/fakeJenkins";
+import type { FakeJenkins } from "../support/fakeJenkins";
 import type { RealCluster } from "../support/kubeNode";
 import {
     LOCAL_REGISTRY,
@@ -66,12 +66,13 @@ import {
     runPodOfImage,
     startLocalStackNode,
 } from "../support/localNode";
-import { engineSet, openWorkspace, PROJECT_DIR, type Workspace } from "../support/pulumiEngine";
-import { makePushLoop, type Push, pushLoopSummary } from "../support/pushLoop";
+import { initLocalStack, LOCAL_STACK, localStackWorkspace, nodePushLoop } from "../support/localStackOnNode";
+import { engineSet, PROJECT_DIR, type Workspace } from "../support/pulumiEngine";
+import { type Push, pushLoopSummary } from "../support/pushLoop";
 import { fillPlaceholders, runbookCommand } from "../support/runbooks";
 import { privateDir, removeDir, run, type ServerProcess } from "../support/serverProcess";
 
-const STACK = "local";
+const STACK = LOCAL_STACK;
 const REGISTRY = LOCAL_REGISTRY;
 const VOLUMES = LOCAL_VOLUMES;
 const VOLUME_COUNT = 8;
@@ -236,8 +237,7 @@ function containerProcess(containerId: string): { uid: string; gid: string; capE
 beforeAll(async () => {
     scratch = privateDir("local-pods");
     cluster = await startLocalStackNode(VOLUME_COUNT);
-    jenkins = await startFakeJenkins({ user: "admin", apiToken: jenkinsToken });
-    ws = openWorkspace({ stackFiles: [STACK], env: { KUBECONFIG: cluster.kube.kubeconfig } });
+    ({ jenkins, ws } = await localStackWorkspace(cluster, jenkinsToken));
 }, 10 * 60_000);
 
 afterAll(async () => {
@@ -253,9 +253,7 @@ describe("local stack, real engine, on a node whose pods run", () => {
     it(
         "`up` completes once the kubelet has the registry's pods ready by their own probes",
         async () => {
-            await ws.pulumiOk(["stack", "init", STACK]);
-            await ws.pulumiOk(["config", "set", "--path", "dso-registry:jenkins.url", jenkins.url, "-s", STACK]);
-            await ws.pulumiOk(["config", "set", "--secret", "dso-registry:jenkinsApiToken", "-s", STACK], { input: jenkinsToken });
+            await initLocalStack(ws, jenkins, jenkinsToken);
             const up = await ws.pulumi(["up", "--yes", "-s", STACK], { timeoutMs: 15 * 60_000 });
             expect(up.code, `${up.stdout.slice(-10_000)}${up.stderr}\n${cluster.logs(20)}`).toBe(0);
             // The docker.io cache, whose upstream nothing here reaches: ready by its own probe, serving read-only.
@@ -679,14 +677,7 @@ describe("local stack, real engine, on a node whose pods run", () => {
             expect(before).toBeDefined();
             const prefix = (await ws.output(STACK, "imagePrefix")) as string;
             const [oldPod] = await registryPods();
-            const loop = makePushLoop({
-                work: scratch,
-                prefix,
-                authFile: "/root/push-auth.json",
-                certDir: "/root/push-certs",
-                count: 2,
-                start: (command, args) => cluster.node.startServer(command, args),
-            });
+            const loop = nodePushLoop(cluster, scratch, prefix);
             const results = path.join(scratch, "loop-rotation");
             let upEnded = 0;
             const { result: up, pushes } = await loop.during("rotation", async () => {

@@ -43,7 +43,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type CertManager, installCertManager } from "../support/certManager";
 import { type DockerEngine, startDockerEngineBeside } from "../support/dockerEngine";
 import { payloadImage, registryUiStandInImage } from "../support/dockerImages";
-import { type FakeJenkins, startFakeJenkins } from "../support/fakeJenkins";
+import type { FakeJenkins } from "../support/fakeJenkins";
 import type { RealCluster } from "../support/kubeNode";
 import {
     LOCAL_REGISTRY,
@@ -52,8 +52,9 @@ import {
     runPodOfImage,
     startLocalStackNode,
 } from "../support/localNode";
-import { engineSet, openWorkspace, type Workspace } from "../support/pulumiEngine";
-import { makePushLoop, type Push, pushLoopSummary } from "../support/pushLoop";
+import { initLocalStack, LOCAL_STACK, localStackWorkspace, nodePushLoop } from "../support/localStackOnNode";
+import { engineSet, type Workspace } from "../support/pulumiEngine";
+import { type Push, pushLoopSummary } from "../support/pushLoop";
 import { makeTestCa } from "../support/realRegistry";
 import { runbookSection } from "../support/runbooks";
 import { privateDir, removeDir, run } from "../support/serverProcess";
@@ -66,7 +67,7 @@ import {
     type Traefik,
 } from "../support/traefik";
 
-const STACK = "local";
+const STACK = LOCAL_STACK;
 const REGISTRY = LOCAL_REGISTRY;
 const VOLUME_COUNT = 6;
 /** The clients here are on the node's loopback (the registry's name resolves to 127.0.0.1 there). */
@@ -458,8 +459,7 @@ beforeAll(async () => {
     installTraefikCrds(cluster.kube.kubeconfig);
     installGatewayApiCrds(cluster.kube.kubeconfig);
     traefik = await startTraefik(cluster, { gatewayApi: true });
-    jenkins = await startFakeJenkins({ user: "admin", apiToken: jenkinsToken });
-    ws = openWorkspace({ stackFiles: [STACK], env: { KUBECONFIG: cluster.kube.kubeconfig } });
+    ({ jenkins, ws } = await localStackWorkspace(cluster, jenkinsToken));
 }, 10 * 60_000);
 
 afterAll(async () => {
@@ -476,10 +476,8 @@ describe("local stack behind a real Traefik, on a node whose pods run", () => {
     it(
         "`up` with ingressController traefik: the API server accepts the program's Middleware under Traefik's CRDs, and Traefik serves the registry's router with it",
         async () => {
-            await ws.pulumiOk(["stack", "init", STACK]);
+            await initLocalStack(ws, jenkins, jenkinsToken);
             const set = (key: string, value: string) => ws.pulumiOk(["config", "set", "--path", `dso-registry:${key}`, value, "-s", STACK]);
-            await set("jenkins.url", jenkins.url);
-            await ws.pulumiOk(["config", "set", "--secret", "dso-registry:jenkinsApiToken", "-s", STACK], { input: jenkinsToken });
             await set("inCluster.ingressClass", TRAEFIK_CLASS);
             await set("inCluster.ingressController", "traefik");
             await set("registry.allowedNetworks[0]", CLIENTS);
@@ -703,14 +701,7 @@ describe("local stack behind a real Traefik, on a node whose pods run", () => {
                 `https://${REGISTRY}/v2/docker-internal/p2c/through-traefik/manifests/1`,
                 pullStop,
             ]);
-            const loop = makePushLoop({
-                work: scratch,
-                prefix,
-                authFile: "/root/push-auth.json",
-                certDir: "/root/push-certs",
-                count: 2,
-                start: (command, args) => cluster.node.startServer(command, args),
-            });
+            const loop = nodePushLoop(cluster, scratch, prefix);
             let preview = "";
             const { result: changed, pushes } = await loop.during("to-gateway", async () => {
                 try {
