@@ -29,7 +29,8 @@ import { MAVEN_BACKEND } from "../../components/maven/nginxConfig";
 import { type AlertRule, alertRules } from "../../components/monitoring/alertRules";
 import { BASE_POLICY as base } from "../support/accessPolicy";
 import { baseSpec, container, maven, s3 } from "../support/inClusterSpec";
-import { MAVEN_REPOSITORY, PLAN_HASH } from "../support/placementFixtures";
+import { MAVEN_REPOSITORY } from "../support/placementFixtures";
+import { EXTERNAL_HOST_MINIMAL, S3_HOST_STORAGE } from "../support/planArgs";
 import { CLUSTER_PLACEMENT, HOST_PLACEMENT } from "../support/rulesPlacements";
 
 const MARKER = "/run/dso/maven-disk-full";
@@ -246,43 +247,19 @@ describe("the external host's disk guard with Maven", () => {
     });
 
     it("is wired by the host: the site's Maven route and the status with Maven, the script also with s3 storage, none with s3 and no Maven", () => {
-        const host: ExternalRegistryHostArgs = {
-            connection: {
-                kind: "ssh",
-                name: "r",
-                host: "10.0.0.5",
-                port: 22,
-                user: "deploy",
-                privateKey: "KEY",
-                hostKey: "ssh-ed25519 AAAA",
-                sudo: true,
-            },
-            registryHost: "registry.example.com",
-            accounts: { push: { username: "ci-push", bcryptHash: PLAN_HASH } },
-            tls: { kind: "acme", email: "ops@example.com" },
-            diskGuard: { refusePercent: 90 },
-        };
-        const s3Storage: ExternalRegistryHostArgs["storage"] = {
-            kind: "s3",
-            bucket: "images",
-            region: "eu-west-1",
-            forcePathStyle: false,
-            rootDirectory: "/",
-            redirect: false,
-            credentials: { accessKeyId: "AK", secretAccessKey: "SK" },
-        };
+        const host: ExternalRegistryHostArgs = { ...EXTERNAL_HOST_MINIMAL, diskGuard: { refusePercent: 90 } };
         const plan = (args: ExternalRegistryHostArgs) => planExternalRegistryHost("registry", externalRegistryHostDefaults(args));
         const jobs = (args: ExternalRegistryHostArgs) => plan(args).upkeep.args({ containerFingerprint: "c", mavenFingerprint: "m" });
         const monitored = (args: ExternalRegistryHostArgs) =>
             plan({ ...args, monitoring: { runbookBaseUrl: "docs/runbooks.md", diskWarnPercent: 80 } }).monitoring?.args;
         expect(plan({ ...host, maven: MAVEN_REPOSITORY }).caddy.args({ mirrorRoutes: [] }).maven?.diskGuard).toBe(true);
         expect(jobs({ ...host, maven: MAVEN_REPOSITORY }).status.mavenDiskGuard).toEqual({ refusePercent: 90 });
-        expect(jobs({ ...host, maven: MAVEN_REPOSITORY, storage: s3Storage }).diskGuard).toEqual({ refusePercent: 90 });
-        expect(jobs({ ...host, storage: s3Storage }).diskGuard).toBeUndefined();
+        expect(jobs({ ...host, maven: MAVEN_REPOSITORY, storage: S3_HOST_STORAGE }).diskGuard).toEqual({ refusePercent: 90 });
+        expect(jobs({ ...host, storage: S3_HOST_STORAGE }).diskGuard).toBeUndefined();
         expect(jobs(host).status.mavenDiskGuard).toBeUndefined();
         // The Maven alert with monitoring, where the host serves Maven (also with s3 storage); none without Maven or monitoring.
         expect(monitored({ ...host, maven: MAVEN_REPOSITORY })?.mavenDiskGuard).toEqual({ refusePercent: 90 });
-        expect(monitored({ ...host, maven: MAVEN_REPOSITORY, storage: s3Storage })?.mavenDiskGuard).toEqual({ refusePercent: 90 });
+        expect(monitored({ ...host, maven: MAVEN_REPOSITORY, storage: S3_HOST_STORAGE })?.mavenDiskGuard).toEqual({ refusePercent: 90 });
         expect(monitored(host)?.mavenDiskGuard).toBeUndefined();
         expect(plan({ ...host, maven: MAVEN_REPOSITORY }).monitoring).toBeUndefined();
     });

@@ -12,23 +12,9 @@ import {
     externalRegistryHostDefaults,
     planExternalRegistryHost,
 } from "../../components/externalHost/externalRegistryHost";
-import { DOCKER_HUB_MIRROR, GHCR_MIRROR, PLAN_HASH as HASH, MAVEN_REPOSITORY } from "../support/placementFixtures";
+import { DOCKER_HUB_MIRROR, GHCR_MIRROR, MAVEN_REPOSITORY } from "../support/placementFixtures";
+import { EXTERNAL_HOST_MINIMAL as minimal, S3_HOST_STORAGE } from "../support/planArgs";
 
-const minimal: ExternalRegistryHostArgs = {
-    connection: {
-        kind: "ssh",
-        name: "registry-01",
-        host: "10.0.0.5",
-        port: 22,
-        user: "deploy",
-        privateKey: "KEY",
-        hostKey: "ssh-ed25519 AAAA",
-        sudo: true,
-    },
-    registryHost: "registry.example.com",
-    accounts: { push: { username: "ci-push", bcryptHash: HASH } },
-    tls: { kind: "acme", email: "ops@example.com" },
-};
 const dockerHub = DOCKER_HUB_MIRROR;
 const maven = MAVEN_REPOSITORY;
 const monitoring = { runbookBaseUrl: "https://runbooks.example.com", relayImage: "caddy:2.8.4" };
@@ -115,15 +101,7 @@ describe("planExternalRegistryHost", () => {
         expect(plan({ ...minimal, maven }).purge.args.directories).toEqual(["/srv/data/registry", "/srv/data/maven"]);
         const s3 = plan({
             ...minimal,
-            storage: {
-                kind: "s3",
-                bucket: "images",
-                region: "eu-west-1",
-                forcePathStyle: false,
-                rootDirectory: "/",
-                redirect: false,
-                credentials: { accessKeyId: "AK", secretAccessKey: "SK" },
-            },
+            storage: S3_HOST_STORAGE,
         });
         expect(s3.purge.args.directories).toEqual([]);
         expect(s3.packages.args.dataDir).toBe(false);

@@ -19,6 +19,8 @@ import {
     kindDataDirMarker,
     kindPaths,
 } from "../../components/kind/scripts";
+import { GHCR_MIRROR, PLAN_HASH } from "../support/placementFixtures";
+import { KIND_REGISTRY_MINIMAL } from "../support/planArgs";
 import { privateDir, removeDir, run } from "../support/serverProcess";
 
 const STACK = "dso-registry/kind";
@@ -29,13 +31,7 @@ beforeAll(() => {
 });
 afterAll(() => removeDir(dir));
 
-const layoutAt = (dataDir: string): KindLayout => ({
-    cluster: "kind",
-    network: "kind",
-    registryName: "kind-registry",
-    port: 5002,
-    dataDir,
-});
+const layoutAt = (dataDir: string): KindLayout => ({ ...KIND_REGISTRY_MINIMAL.layout, dataDir });
 
 /** A fresh place for one case's kind.dataDir (not made). */
 let cases = 0;
@@ -198,29 +194,15 @@ describe("the claim of kind.dataDir: anything else is refused before any change"
 
 describe("the placement's own entries", () => {
     it("are the top-level names of every path a plan with every feature writes in kind.dataDir, and of the containers' directories", () => {
-        const layout = layoutAt("/var/lib/dso-registry-kind");
+        const { layout } = KIND_REGISTRY_MINIMAL;
         const args: KindRegistryArgs = {
-            connection: { kind: "local", name: "docker", sudo: false },
-            layout,
-            accounts: { push: { username: "ci-push", bcryptHash: `$2b$10$${"N".repeat(53)}` } },
+            ...KIND_REGISTRY_MINIMAL,
             ui: {},
             garbageCollection: { schedule: "30 3 * * 0", deleteUntagged: false, retention: { mode: "apply", rules: [], protect: [] } },
             diskGuard: { refusePercent: 90 },
-            mirrors: [
-                {
-                    spec: {
-                        upstream: "ghcr.io",
-                        pathName: "ghcr.io",
-                        remoteUrl: "https://ghcr.io",
-                        ttl: "168h",
-                        maxSize: "10Gi",
-                        hasCredentials: true,
-                    },
-                    account: { username: "u", password: "p" },
-                },
-            ],
+            mirrors: [{ spec: GHCR_MIRROR, account: { username: "u", password: "p" } }],
         };
-        const plan = planKindRegistry("kind-registry", kindRegistryDefaults(args), pulumi.output(`$2b$10$${"N".repeat(53)}`), STACK);
+        const plan = planKindRegistry("kind-registry", kindRegistryDefaults(args), pulumi.output(PLAN_HASH), STACK);
         const p = kindPaths(layout);
         const written = [...plan.files.map((f) => f.args.path), p.images, p.window, p.mirrors];
         const topLevel = new Set(written.map((file) => path.posix.relative(layout.dataDir, file).split("/")[0]));

@@ -7,23 +7,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
 import { checkKindMirrors, type KindRegistryArgs, kindRegistryDefaults, planKindRegistry } from "../../components/kind/kindRegistry";
-import type { MirrorSpec } from "../../components/mirrors/mirrors";
 import { promiseOf } from "../../tools/mockRuntime";
+import { PLAN_HASH as HASH, GHCR_MIRROR as privateMirror } from "../support/placementFixtures";
+import { KIND_REGISTRY_MINIMAL as minimal } from "../support/planArgs";
 
-const HASH = `$2b$10$${"N".repeat(53)}`;
-const minimal: KindRegistryArgs = {
-    connection: { kind: "local", name: "docker", sudo: false },
-    layout: { cluster: "kind", network: "kind", registryName: "kind-registry", port: 5002, dataDir: "/var/lib/dso-registry-kind" },
-    accounts: { push: { username: "ci-push", bcryptHash: HASH } },
-};
-const privateMirror: MirrorSpec = {
-    upstream: "ghcr.io",
-    pathName: "ghcr.io",
-    remoteUrl: "https://ghcr.io",
-    ttl: "168h",
-    maxSize: "10Gi",
-    hasCredentials: true,
-};
 const ui = { image: "mirror.example/joxit/docker-registry-ui:2.6.0" };
 
 const unquoted = (script: string) => script.replaceAll("'\\''", "'");

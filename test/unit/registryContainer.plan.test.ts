@@ -9,6 +9,7 @@ import { describe, expect, it } from "vitest";
 import { planRegistryContainer, type RegistryContainerArgs } from "../../components/externalHost/registryContainer";
 import { defaultHostLayout, REGISTRY_CONTAINER } from "../../components/externalHost/scripts";
 import { promiseOf } from "../../tools/mockRuntime";
+import { S3_HOST_STORAGE } from "../support/planArgs";
 
 const layout = defaultHostLayout("/srv/data/registry");
 const filesystem: RegistryContainerArgs = {
@@ -20,15 +21,7 @@ const filesystem: RegistryContainerArgs = {
 const s3: RegistryContainerArgs = {
     ...filesystem,
     spec: { ...filesystem.spec, storage: { kind: "s3", bucket: "images" } },
-    storage: {
-        kind: "s3",
-        bucket: "images",
-        region: "eu-west-1",
-        forcePathStyle: false,
-        rootDirectory: "/",
-        redirect: false,
-        credentials: { accessKeyId: "AK", secretAccessKey: "SK" },
-    },
+    storage: S3_HOST_STORAGE,
 };
 const monitored: RegistryContainerArgs = {
     ...filesystem,
