@@ -232,26 +232,71 @@ func createCertificate(in resource.PropertyMap, template, parent *x509.Certifica
 	}, nil
 }
 
-func createSelfSignedCert(in resource.PropertyMap) (string, resource.PropertyMap, error) {
-	keyPem, err := stringInput(in, pPrivateKeyPem)
+// privateKeyInput parses the private key PEM in input k and names its algorithm; what names the key in
+// the error.
+func privateKeyInput(in resource.PropertyMap, k resource.PropertyKey, what string) (crypto.Signer, string, error) {
+	s, err := stringInput(in, k)
 	if err != nil {
-		return "", nil, err
+		return nil, "", err
 	}
-	key, algorithm, err := parsePrivateKey(keyPem)
+	key, algorithm, err := parsePrivateKey(s)
 	if err != nil {
-		return "", nil, fmt.Errorf("failed to parse private key PEM: %w", err)
+		return nil, "", fmt.Errorf("failed to parse %s PEM: %w", what, err)
+	}
+	return key, algorithm, nil
+}
+
+// pemInput decodes the PEM block of type typ in input k and parses its bytes; what names it in the errors.
+func pemInput[T any](in resource.PropertyMap, k resource.PropertyKey, typ, what string, parse func([]byte) (T, error)) (T, error) {
+	var none T
+	s, err := stringInput(in, k)
+	if err != nil {
+		return none, err
+	}
+	block, err := decodePEM(s, typ)
+	if err != nil {
+		return none, fmt.Errorf("failed to parse %s PEM: %w", what, err)
+	}
+	parsed, err := parse(block.Bytes)
+	if err != nil {
+		return none, fmt.Errorf("failed to parse %s: %w", what, err)
+	}
+	return parsed, nil
+}
+
+// keyAndNames reads what a self-signed certificate and a certificate request are made from: the private
+// key (privateKeyPem) and the names (subject, dnsNames, ipAddresses, uris), the names as a request.
+func keyAndNames(in resource.PropertyMap) (crypto.Signer, string, *x509.CertificateRequest, error) {
+	key, algorithm, err := privateKeyInput(in, pPrivateKeyPem, "private key")
+	if err != nil {
+		return nil, "", nil, err
 	}
 	dns, ips, uris, err := alternativeNames(in)
 	if err != nil {
+		return nil, "", nil, err
+	}
+	return key, algorithm, &x509.CertificateRequest{
+		Subject: subjectName(in), DNSNames: dns, IPAddresses: ips, URIs: uris,
+	}, nil
+}
+
+// certificateTemplate is a certificate's template with the names of a request.
+func certificateTemplate(names *x509.CertificateRequest) *x509.Certificate {
+	return &x509.Certificate{
+		BasicConstraintsValid: true,
+		Subject:               names.Subject,
+		DNSNames:              names.DNSNames,
+		IPAddresses:           names.IPAddresses,
+		URIs:                  names.URIs,
+	}
+}
+
+func createSelfSignedCert(in resource.PropertyMap) (string, resource.PropertyMap, error) {
+	key, algorithm, names, err := keyAndNames(in)
+	if err != nil {
 		return "", nil, err
 	}
-	template := &x509.Certificate{
-		BasicConstraintsValid: true,
-		Subject:               subjectName(in),
-		DNSNames:              dns,
-		IPAddresses:           ips,
-		URIs:                  uris,
-	}
+	template := certificateTemplate(names)
 	c, err := createCertificate(in, template, template, key.Public(), key, true)
 	if err != nil {
 		return "", nil, err
@@ -261,49 +306,22 @@ func createSelfSignedCert(in resource.PropertyMap) (string, resource.PropertyMap
 }
 
 func createLocallySignedCert(in resource.PropertyMap) (string, resource.PropertyMap, error) {
-	csrPem, err := stringInput(in, pCertRequestPem)
+	csr, err := pemInput(in, pCertRequestPem, "CERTIFICATE REQUEST", "certificate request", x509.ParseCertificateRequest)
 	if err != nil {
 		return "", nil, err
 	}
-	block, err := decodePEM(csrPem, "CERTIFICATE REQUEST")
-	if err != nil {
-		return "", nil, fmt.Errorf("failed to parse certificate request PEM: %w", err)
-	}
-	csr, err := x509.ParseCertificateRequest(block.Bytes)
-	if err != nil {
-		return "", nil, fmt.Errorf("failed to parse certificate request: %w", err)
-	}
-	caKeyPem, err := stringInput(in, pCAPrivateKeyPem)
+	caKey, algorithm, err := privateKeyInput(in, pCAPrivateKeyPem, "CA private key")
 	if err != nil {
 		return "", nil, err
 	}
-	caKey, algorithm, err := parsePrivateKey(caKeyPem)
-	if err != nil {
-		return "", nil, fmt.Errorf("failed to parse CA private key PEM: %w", err)
-	}
-	caPem, err := stringInput(in, pCACertPem)
+	caCerts, err := pemInput(in, pCACertPem, "CERTIFICATE", "CA certificate", x509.ParseCertificates)
 	if err != nil {
 		return "", nil, err
-	}
-	caBlock, err := decodePEM(caPem, "CERTIFICATE")
-	if err != nil {
-		return "", nil, fmt.Errorf("failed to parse CA certificate PEM: %w", err)
-	}
-	caCerts, err := x509.ParseCertificates(caBlock.Bytes)
-	if err != nil {
-		return "", nil, fmt.Errorf("failed to parse CA certificate: %w", err)
 	}
 	if len(caCerts) != 1 {
 		return "", nil, fmt.Errorf("caCertPem must hold exactly one certificate, not %d", len(caCerts))
 	}
-	template := &x509.Certificate{
-		BasicConstraintsValid: true,
-		Subject:               csr.Subject,
-		DNSNames:              csr.DNSNames,
-		IPAddresses:           csr.IPAddresses,
-		URIs:                  csr.URIs,
-	}
-	c, err := createCertificate(in, template, caCerts[0], csr.PublicKey, caKey, false)
+	c, err := createCertificate(in, certificateTemplate(csr), caCerts[0], csr.PublicKey, caKey, false)
 	if err != nil {
 		return "", nil, err
 	}
@@ -312,21 +330,11 @@ func createLocallySignedCert(in resource.PropertyMap) (string, resource.Property
 }
 
 func createCertRequest(in resource.PropertyMap) (string, resource.PropertyMap, error) {
-	keyPem, err := stringInput(in, pPrivateKeyPem)
+	key, algorithm, names, err := keyAndNames(in)
 	if err != nil {
 		return "", nil, err
 	}
-	key, algorithm, err := parsePrivateKey(keyPem)
-	if err != nil {
-		return "", nil, fmt.Errorf("failed to parse private key PEM: %w", err)
-	}
-	dns, ips, uris, err := alternativeNames(in)
-	if err != nil {
-		return "", nil, err
-	}
-	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
-		Subject: subjectName(in), DNSNames: dns, IPAddresses: ips, URIs: uris,
-	}, key)
+	der, err := x509.CreateCertificateRequest(rand.Reader, names, key)
 	if err != nil {
 		return "", nil, fmt.Errorf("error creating certificate request: %w", err)
 	}
