@@ -21,36 +21,8 @@ import { renderCaddyfile } from "../components/accessPolicy/caddyfile";
 import { DOCKER_HUB, renderMirrorConfig } from "../components/mirrors/mirrors";
 import { pinnedCaddy } from "../test/support/caddyBinaries";
 import { type RealRegistry, startRealRegistry } from "../test/support/realRegistry";
-import { freePort, privateDir, removeDir, runOk, type ServerProcess, startServer, waitForPort } from "../test/support/serverProcess";
-
-function arg(name: string, fallback: number): number {
-    const i = process.argv.indexOf(`--${name}`);
-    return i > 0 ? Number(process.argv[i + 1]) : fallback;
-}
-
-function curl(args: readonly string[], input = ""): string {
-    return runOk("curl", ["-sS", "--fail", ...args], { input }).stdout;
-}
-
-/** Uploads the blob to `bench/blob` with the push account (or anonymously) and checks its digest. */
-function upload(reg: RealRegistry, file: string, digest: string, withAuth: boolean): void {
-    const auth = withAuth ? `user = "${reg.push.username}:${reg.push.password}"\n` : "";
-    const headers = curl(
-        ["-K", "-", "--cacert", reg.ca.caCertFile, "-D", "-", "-o", "/dev/null", "-X", "POST", `${reg.url}/v2/bench/blob/blobs/uploads/`],
-        auth,
-    );
-    const location = /^location:\s*(\S+)/im.exec(headers)?.[1];
-    if (!location) throw new Error(`no upload location in:\n${headers}`);
-    const target = `${location.startsWith("/") ? reg.url + location : location}${location.includes("?") ? "&" : "?"}digest=${digest}`;
-    curl(
-        ["-K", "-", "--cacert", reg.ca.caCertFile, "-o", "/dev/null", "-X", "PUT", "-H", "Content-Type: application/octet-stream"].concat([
-            "--data-binary",
-            `@${file}`,
-            target,
-        ]),
-        auth,
-    );
-}
+import { freePort, privateDir, removeDir, type ServerProcess, startServer, waitForPort } from "../test/support/serverProcess";
+import { arg, median, mib, runBench, uploadBlob } from "./support";
 
 interface Round {
     readonly failures: number;
@@ -91,9 +63,6 @@ async function round(url: string, caCertFile: string, clients: number, size: num
     const ok = results.filter(Boolean).length;
     return { failures: clients - ok, bytesPerSecond: (ok * size) / seconds };
 }
-
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
-const mib = (bytesPerSecond: number) => (bytesPerSecond / 1024 / 1024).toFixed(0);
 
 async function main(): Promise<void> {
     const clients = arg("clients", 64);
@@ -136,8 +105,8 @@ async function main(): Promise<void> {
         writeFileSync(file, data);
         const hex = createHash("sha256").update(data).digest("hex");
         const digest = `sha256:${hex}`;
-        upload(direct, file, digest, false);
-        upload(fronted, file, digest, true);
+        uploadBlob(direct, file, digest, false);
+        uploadBlob(fronted, file, digest, true);
         const urls = {
             direct: `${direct.url}/v2/bench/blob/blobs/${digest}`,
             front: `${fronted.url}/v2/bench/blob/blobs/${digest}`,
@@ -178,10 +147,4 @@ async function main(): Promise<void> {
     }
 }
 
-main().then(
-    () => process.exit(0),
-    (error: unknown) => {
-        console.error(error instanceof Error ? error.message : String(error));
-        process.exit(1);
-    },
-);
+runBench(main);

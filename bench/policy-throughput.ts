@@ -24,45 +24,7 @@ import { DEFAULT_IMAGES } from "../components/shared/defaults";
 import { pinnedCaddy, previousCaddy, previousCaddyVersion } from "../test/support/caddyBinaries";
 import { type RealRegistry, startRealRegistry } from "../test/support/realRegistry";
 import { freePort, privateDir, removeDir, runOk } from "../test/support/serverProcess";
-
-function arg(name: string, fallback: number): number {
-    const i = process.argv.indexOf(`--${name}`);
-    return i > 0 ? Number(process.argv[i + 1]) : fallback;
-}
-
-function curl(args: readonly string[], input = ""): string {
-    return runOk("curl", ["-sS", "--fail", ...args], { input }).stdout;
-}
-
-/** Uploads the blob (POST, then PUT with the digest) and returns its digest. */
-function upload(reg: RealRegistry, file: string, digest: string, withAuth: boolean): void {
-    const auth = withAuth ? `user = "${reg.push.username}:${reg.push.password}"\n` : "";
-    const headers = curl(
-        ["-K", "-", "--cacert", reg.ca.caCertFile, "-D", "-", "-o", "/dev/null", "-X", "POST", `${reg.url}/v2/bench/blob/blobs/uploads/`],
-        auth,
-    );
-    const location = /^location:\s*(\S+)/im.exec(headers)?.[1];
-    if (!location) throw new Error(`no upload location in:\n${headers}`);
-    const target = `${location.startsWith("/") ? reg.url + location : location}${location.includes("?") ? "&" : "?"}digest=${digest}`;
-    curl(
-        [
-            "-K",
-            "-",
-            "--cacert",
-            reg.ca.caCertFile,
-            "-o",
-            "/dev/null",
-            "-X",
-            "PUT",
-            "-H",
-            "Content-Type: application/octet-stream",
-            "--data-binary",
-            `@${file}`,
-            target,
-        ],
-        auth,
-    );
-}
+import { arg, curl, median, mib, runBench, uploadBlob } from "./support";
 
 /** Bytes per second of one download. */
 function download(reg: RealRegistry, digest: string, http: "1.1" | "2"): number {
@@ -86,9 +48,6 @@ function servedBy(reg: RealRegistry, digest: string): "Distribution" | "file" {
     const headers = curl(["--cacert", reg.ca.caCertFile, "--head", `${reg.url}/v2/bench/blob/blobs/${digest}`]);
     return new RegExp(`^etag:\\s*"${digest}"`, "im").test(headers) ? "Distribution" : "file";
 }
-
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
-const mib = (bytesPerSecond: number) => (bytesPerSecond / 1024 / 1024).toFixed(0);
 
 /**
  * Where the proxy-only front's CPU goes: a CPU profile from its admin endpoint while downloads run
@@ -136,9 +95,9 @@ async function main(): Promise<void> {
         const data = randomBytes(sizeMib * 1024 * 1024);
         writeFileSync(file, data);
         const digest = `sha256:${createHash("sha256").update(data).digest("hex")}`;
-        upload(direct, file, digest, false);
-        upload(proxied, file, digest, true);
-        upload(fronted, file, digest, true);
+        uploadBlob(direct, file, digest, false);
+        uploadBlob(proxied, file, digest, true);
+        uploadBlob(fronted, file, digest, true);
         if (servedBy(proxied, digest) !== "Distribution" || servedBy(fronted, digest) !== "file") {
             throw new Error("the fronts do not answer as intended: the proxy-only front must proxy, the shipped front must serve the file");
         }
@@ -177,10 +136,4 @@ async function main(): Promise<void> {
     }
 }
 
-main().then(
-    () => process.exit(0),
-    (error: unknown) => {
-        console.error(error instanceof Error ? error.message : String(error));
-        process.exit(1);
-    },
-);
+runBench(main);

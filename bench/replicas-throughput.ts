@@ -29,14 +29,10 @@ import { makeAccount, makeOciImage, makeTestCa, skopeoCopy } from "../test/suppo
 import { REPLICAS_HOST, startRegistryReplicas, synthReplicaObjects } from "../test/support/registryReplicas";
 import { startS3Server } from "../test/support/s3Server";
 import { freePort, privateDir, removeDir, type ServerProcess, startServer, waitForPort } from "../test/support/serverProcess";
+import { arg, median, runBench } from "./support";
 
 const HOST = REPLICAS_HOST;
 const OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json";
-
-function arg(name: string, fallback: number): number {
-    const i = process.argv.indexOf(`--${name}`);
-    return i > 0 ? Number(process.argv[i + 1]) : fallback;
-}
 
 /** Runs curl with `args`; resolves with its exit code and its stdout (as bytes when `hash`, hashed). */
 function curl(args: readonly string[], hash: boolean): Promise<{ code: number | null; stdout: string; sha256: string; bytes: number }> {
@@ -58,8 +54,6 @@ interface Round {
     readonly failures: number;
     readonly perSecond: number;
 }
-
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 async function blobRound(url: string, ca: string, clients: number, size: number, digest: string): Promise<Round> {
     const start = process.hrtime.bigint();
@@ -227,10 +221,4 @@ async function main(): Promise<void> {
     }
 }
 
-main().then(
-    () => process.exit(0),
-    (error: unknown) => {
-        console.error(error instanceof Error ? error.message : String(error));
-        process.exit(1);
-    },
-);
+runBench(main);
