@@ -3,6 +3,7 @@
  * the Docker host and in the node watcher.
  */
 import * as path from "node:path";
+import { previousUsersFile } from "../accessPolicy/usersFile";
 import {
     MIRROR_COMMAND,
     MIRROR_FILES,
@@ -99,16 +100,31 @@ export function kindPaths(layout: KindLayout) {
 export const KIND_DATA_DIR_MARKER = ".dso-registry";
 
 /**
- * The names the placement writes directly in `kind.dataDir`: the first part of each of its paths there
- * (`kindPaths`). A directory that holds nothing else was made by the placement, of this version or of one
- * from before the marker.
+ * What the placement writes in `kind.dataDir`, as shell patterns of paths relative to it, for the claim of a
+ * directory without the marker (`sh/data-dir-claim.sh`): a directory's pattern ends in `/`. `paths` are the
+ * directories and files of `kindPaths` with their parents, the overlap's `-previous` users files, the window's
+ * markers and each cache's directory and files; `opaque` are the directories whose content is Distribution's
+ * storage (of the registry and of each cache), not looked into. A directory that holds nothing else was made
+ * by the placement, of this version or of one from before the marker.
  */
-export function kindDataDirEntries(layout: KindLayout): string[] {
-    const prefix = `${layout.dataDir}/`;
-    const names = Object.values(kindPaths(layout))
-        .filter((p) => p.startsWith(prefix))
-        .map((p) => p.slice(prefix.length).split("/")[0] as string);
-    return [...new Set(names)].sort();
+export function kindDataDirLayout(layout: KindLayout): { readonly paths: readonly string[]; readonly opaque: readonly string[] } {
+    const p = kindPaths(layout);
+    const relative = (full: string) => full.slice(layout.dataDir.length + 1);
+    const dirs = new Set([p.front, p.window, p.images, p.mirrors].map(relative));
+    const files = [p.caddyfile, p.pushUsers, p.pullUsers, previousUsersFile(p.pushUsers), previousUsersFile(p.pullUsers)]
+        .concat([p.overlapMatchers, p.registryConfig, p.nodeScript, p.watcherScript, p.gcScript, p.retentionScript])
+        .concat([p.diskGuardScript, p.crontab])
+        .map(relative);
+    for (const file of files) dirs.add(path.posix.dirname(file));
+    const markers = [KIND_GC_MARKER, KIND_DISK_FULL_MARKER].map((m) => `${relative(p.window)}/${path.posix.basename(m)}`);
+    const cache = `${relative(p.mirrors)}/*`;
+    const cacheFiles = [...Object.values(MIRROR_FILES), "env"].map((f) => `${cache}/${f}`);
+    // Distribution's filesystem driver keeps everything below docker/ in its root directory.
+    const opaque = [`${relative(p.images)}/docker/`, `${cache}/data/`];
+    return {
+        paths: [...[...dirs].map((d) => `${d}/`), `${cache}/`, ...files, ...markers, ...cacheFiles].sort(),
+        opaque: opaque.sort(),
+    };
 }
 
 /**
@@ -140,7 +156,8 @@ export function dataDirClaimScript(layout: KindLayout, stack: string): string {
         MARKER: KIND_DATA_DIR_MARKER,
         OWNER: marker.owner,
         MARKER_TEXT: marker.lines,
-        LAYOUT_ENTRIES: kindDataDirEntries(layout),
+        LAYOUT_PATHS: kindDataDirLayout(layout).paths,
+        LAYOUT_OPAQUE: kindDataDirLayout(layout).opaque,
         CONFIG_KEY: `${PROJECT}:kind.dataDir`,
     });
 }

@@ -6,7 +6,7 @@
  * for the placement's own: every top-level entry a plan with every feature writes.
  * Covers: components/kind/scripts.ts, components/kind/sh/data-dir-claim.sh.
  */
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -14,9 +14,13 @@ import { type KindRegistryArgs, kindRegistryDefaults, planKindRegistry } from ".
 import {
     dataDirClaimScript,
     KIND_DATA_DIR_MARKER,
+    KIND_DISK_FULL_MARKER,
+    KIND_GC_MARKER,
+    KIND_WINDOW_DIR,
     type KindLayout,
-    kindDataDirEntries,
+    kindDataDirLayout,
     kindDataDirMarker,
+    kindMirrorPaths,
     kindPaths,
 } from "../../components/kind/scripts";
 import { GHCR_MIRROR, PLAN_HASH } from "../support/placementFixtures";
@@ -128,6 +132,16 @@ describe("the claim of kind.dataDir: the registry's own directory is made or acc
         ["the images alone", { "images/": "" }],
         // A file system mounted at kind.dataDir itself: its lost+found is no one's files.
         ["a file system's lost+found beside the layout", { ...EARLIER, "lost+found/": "" }],
+        // What an earlier version's destroy leaves: the images, and the overlap's previous users file of a rotation.
+        [
+            "an earlier destroy's images and a rotation's previous users file",
+            {
+                "images/docker/registry/v2/repositories/dev/app/_manifests/tags/1/current/link": "sha256:ab",
+                "front/users-push-previous": "push:$2y$",
+                "mirrors/ghcr.io/env": "UPSTREAM=x",
+                "mirrors/ghcr.io/data/docker/registry/v2/x": "y",
+            },
+        ],
     ])("marks a directory without the marker that holds the placement's entries alone: %s", (_, files) => {
         const dataDir = newDataDir();
         populate(dataDir, files);
@@ -162,6 +176,43 @@ describe("the claim of kind.dataDir: anything else is refused before any change"
         expect(existsSync(markerOf(dataDir))).toBe(false);
     });
 
+    it.each([
+        [
+            "someone's files in a directory of the placement's name",
+            { "images/holiday.jpg": "jpeg", "images/2025/": "" },
+            "images/2025, images/holiday.jpg",
+        ],
+        ["a file where the placement keeps a directory", { images: "mine", "front/Caddyfile": ":5002 {}\n" }, "images"],
+        ["a directory where the placement keeps a file", { "front/Caddyfile/": "" }, "front/Caddyfile"],
+        [
+            "a name the placement does not write, in its own directory",
+            { ...EARLIER, "bin/backup.sh": "#!/bin/sh\n", "window/notes": "x" },
+            "bin/backup.sh, window/notes",
+        ],
+        [
+            "a cache directory holding someone's files",
+            { "mirrors/docker.io/config.yml": "version: 0.1\n", "mirrors/docker.io/todo.txt": "x" },
+            "mirrors/docker.io/todo.txt",
+        ],
+    ])("looks inside the placement's directories: refuses %s", (_, files, named) => {
+        const { message } = refused(files);
+        expect(message).toContain(`it holds what this stack did not put there: ${named}.\n`);
+    });
+
+    it("refuses a symbolic link in place of one of the placement's directories, and leaves what it points at alone", () => {
+        const elsewhere = path.join(dir, `elsewhere-${++cases}`);
+        populate(elsewhere, { "photo.jpg": "jpeg" });
+        const dataDir = newDataDir();
+        populate(dataDir, { "front/Caddyfile": ":5002 {}\n" });
+        symlinkSync(elsewhere, path.join(dataDir, "images"));
+        const before = tree(elsewhere);
+        const r = claim(dataDir);
+        expect(r.code).not.toBe(0);
+        expect(r.stderr).toContain("it holds what this stack did not put there: images.\n");
+        expect(existsSync(markerOf(dataDir))).toBe(false);
+        expect(tree(elsewhere)).toEqual(before);
+    });
+
     it("names a few of many entries, and how many more there are", () => {
         const files = Object.fromEntries(["a", "b", "c", "d", "e", "f", "g", "h"].map((n) => [n, n]));
         const { message } = refused(files);
@@ -192,8 +243,8 @@ describe("the claim of kind.dataDir: anything else is refused before any change"
     });
 });
 
-describe("the placement's own entries", () => {
-    it("are the top-level names of every path a plan with every feature writes in kind.dataDir, and of the containers' directories", () => {
+describe("the placement's own paths", () => {
+    it("take every path a plan with every feature writes in kind.dataDir, with the containers' directories and the window's markers", () => {
         const { layout } = KIND_REGISTRY_MINIMAL;
         const args: KindRegistryArgs = {
             ...KIND_REGISTRY_MINIMAL,
@@ -201,12 +252,26 @@ describe("the placement's own entries", () => {
             garbageCollection: { schedule: "30 3 * * 0", deleteUntagged: false, retention: { mode: "apply", rules: [], protect: [] } },
             diskGuard: { refusePercent: 90 },
             mirrors: [{ spec: GHCR_MIRROR, account: { username: "u", password: "p" } }],
+            // A rotation's overlap: the previous users files and the overlap file are written too.
+            accounts: { push: { ...KIND_REGISTRY_MINIMAL.accounts.push, previous: pulumi.output(undefined) } },
         };
         const plan = planKindRegistry("kind-registry", kindRegistryDefaults(args), pulumi.output(PLAN_HASH), STACK);
         const p = kindPaths(layout);
-        const written = [...plan.files.map((f) => f.args.path), p.images, p.window, p.mirrors];
-        const topLevel = new Set(written.map((file) => path.posix.relative(layout.dataDir, file).split("/")[0]));
-        expect(kindDataDirEntries(layout)).toEqual([...topLevel].sort());
-        expect(kindDataDirEntries(layout)).not.toContain(KIND_DATA_DIR_MARKER);
+        const cache = kindMirrorPaths(layout, GHCR_MIRROR);
+        const written = [...plan.files.map((f) => f.args.path), KIND_GC_MARKER, KIND_DISK_FULL_MARKER].map((file) =>
+            file.startsWith(KIND_WINDOW_DIR) ? `${p.window}${file.slice(KIND_WINDOW_DIR.length)}` : file,
+        );
+        expect(written.filter((file) => file.startsWith(`${cache.dir}/`)).length).toBeGreaterThan(0);
+        expect(written.some((file) => file.endsWith("-previous"))).toBe(true);
+        const files: Record<string, string> = { [`${cache.env.slice(layout.dataDir.length + 1)}`]: "UPSTREAM=x" };
+        for (const file of written) files[path.posix.relative(layout.dataDir, file)] = "x";
+        for (const d of [p.images, `${cache.dir}/data`]) files[`${path.posix.relative(layout.dataDir, d)}/docker/registry/v2/x`] = "blob";
+        const dataDir = newDataDir();
+        // The plan's paths under the test's kind.dataDir.
+        populate(dataDir, files);
+        const r = claim(dataDir);
+        expect(r.code, r.stderr).toBe(0);
+        expect(r.stdout).toContain("it holds the registry's files alone");
+        expect(kindDataDirLayout(layout).paths.join("\n")).not.toContain(KIND_DATA_DIR_MARKER);
     });
 });
