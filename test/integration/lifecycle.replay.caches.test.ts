@@ -27,11 +27,9 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { renderRegistryConfig } from "../../components/distribution/registryConfig";
 import { defaultHostLayout } from "../../components/externalHost/scripts";
 import { DISTRIBUTION } from "../../components/shared/facts";
 import type { RecordedResource } from "../../tools/mockRuntime";
-import { UPSTREAM_REGISTRY } from "../support/distributionBinaries";
 import { type DockerEngine, startDockerEngine } from "../support/dockerEngine";
 import { registryImage } from "../support/dockerImages";
 import { createNetns, type TestNetns } from "../support/netns";
@@ -44,6 +42,7 @@ import { startSocketFront } from "../support/socketFront";
 import { CADDY_USER, socketRequestAs } from "../support/socketRequest";
 import { type SshServer, startSshServer } from "../support/sshServer";
 import { committedState, edited, type Raw, run, type StackState, scriptParam } from "../support/transitions";
+import { startUpstreamRegistry } from "../support/upstreamRegistry";
 
 const layout = defaultHostLayout("/srv/data/registry");
 const MARKER = `${layout.dataDir}/docker/registry/v2/repositories/team/app/marker`;
@@ -148,17 +147,7 @@ beforeAll(async () => {
     // The recorded state's caches ran the image of their day.
     registryImage(engine, "2.8.3");
     ssh = await startSshServer({ netns: ns, env: { DOCKER_HOST: engine.host, PATH: "/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin" } });
-    const config = path.join(scratch, "upstream.yml");
-    writeFileSync(
-        config,
-        renderRegistryConfig({
-            addr: `${ns.address}:${UPSTREAM_PORT}`,
-            storage: { kind: "filesystem", rootDirectory: path.join(scratch, "upstream-data") },
-            deletesEnabled: false,
-        }),
-    );
-    upstream = ns.startServer(UPSTREAM_REGISTRY, ["serve", config]);
-    await ns.waitForPort(UPSTREAM_PORT, 30_000, "upstream");
+    upstream = await startUpstreamRegistry(ns, scratch, UPSTREAM_PORT);
     const image = makeOciImage(path.join(scratch, "image"), 64 * 1024);
     skopeoPushPlainHttp(ns, image.ref, `docker://${ns.address}:${UPSTREAM_PORT}/${REPOSITORY}:1`);
     // The registry's own data, which no cache step may touch.

@@ -13,11 +13,9 @@
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { renderRegistryConfig } from "../../components/distribution/registryConfig";
 import { defaultHostLayout, mirrorsDirOf } from "../../components/externalHost/scripts";
 import { hostMirrorFiles, hostMirrorPaths } from "../../components/mirrors/hostCaches";
 import { readStackConfig, runProgram } from "../../tools/synth";
-import { UPSTREAM_REGISTRY } from "../support/distributionBinaries";
 import { type DockerEngine, startDockerEngine } from "../support/dockerEngine";
 import { registryImage } from "../support/dockerImages";
 import { createNetns, type TestNetns } from "../support/netns";
@@ -25,6 +23,7 @@ import { privateDir, removeDir, type ServerProcess } from "../support/serverProc
 import { CADDY_USER, socketRequestAs } from "../support/socketRequest";
 import { type SshServer, startSshServer } from "../support/sshServer";
 import { PROJECT_DIR } from "../support/synthCli";
+import { startUpstreamRegistry } from "../support/upstreamRegistry";
 
 /** A cache command of one config: its create and delete scripts, without the `sudo -n ` a root session does not need. */
 interface CacheCommand {
@@ -134,17 +133,7 @@ beforeAll(async () => {
     engine = await startDockerEngine(ns);
     registryImage(engine);
     // The caches' upstream, on the namespace's address so that the cache containers reach it over docker0.
-    const upstreamConfig = path.join(scratch, "upstream.yml");
-    writeFileSync(
-        upstreamConfig,
-        renderRegistryConfig({
-            addr: `${ns.address}:${UPSTREAM_PORT}`,
-            storage: { kind: "filesystem", rootDirectory: path.join(scratch, "upstream-data") },
-            deletesEnabled: false,
-        }),
-    );
-    upstream = ns.startServer(UPSTREAM_REGISTRY, ["serve", upstreamConfig]);
-    await ns.waitForPort(UPSTREAM_PORT, 30_000, "upstream");
+    upstream = await startUpstreamRegistry(ns, scratch, UPSTREAM_PORT);
     ssh = await startSshServer({ netns: ns, env: { DOCKER_HOST: engine.host, PATH: "/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin" } });
 }, 300_000);
 

@@ -19,12 +19,10 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { renderRegistryConfig } from "../../components/distribution/registryConfig";
 import { defaultHostLayout } from "../../components/externalHost/scripts";
 import { hostMirrorFiles, hostMirrorPaths } from "../../components/mirrors/hostCaches";
 import { DOCKER_HUB, MIRROR_FILE_ROLES, MIRROR_FILES } from "../../components/mirrors/mirrors";
 import { committedSynthDir } from "../support/committedSynth";
-import { UPSTREAM_REGISTRY } from "../support/distributionBinaries";
 import { type DockerEngine, startDockerEngine } from "../support/dockerEngine";
 import { registryImage } from "../support/dockerImages";
 import { createNetns, type TestNetns } from "../support/netns";
@@ -33,6 +31,7 @@ import { privateDir, removeDir, type ServerProcess } from "../support/serverProc
 import { type SocketFront, startSocketFront } from "../support/socketFront";
 import { CADDY_USER, NOBODY, socketRequestAs } from "../support/socketRequest";
 import { type SshServer, startSshServer } from "../support/sshServer";
+import { startUpstreamRegistry } from "../support/upstreamRegistry";
 
 /** The prod stack's layout (Pulumi.prod.yaml: dataDir /srv/data/registry, mirrors docker.io, ghcr.io, registry.k8s.io). */
 const layout = defaultHostLayout("/srv/data/registry");
@@ -91,17 +90,7 @@ const upstreamUrl = () => `http://${ns.address}:${UPSTREAM_PORT}`;
 
 /** The upstream Distribution, on the namespace's address so that the cache container reaches it over docker0. */
 async function startUpstream(): Promise<void> {
-    const config = path.join(scratch, "upstream.yml");
-    writeFileSync(
-        config,
-        renderRegistryConfig({
-            addr: `${ns.address}:${UPSTREAM_PORT}`,
-            storage: { kind: "filesystem", rootDirectory: path.join(scratch, "upstream-data") },
-            deletesEnabled: false,
-        }),
-    );
-    upstream = ns.startServer(UPSTREAM_REGISTRY, ["serve", config]);
-    await ns.waitForPort(UPSTREAM_PORT, 30_000, "upstream");
+    upstream = await startUpstreamRegistry(ns, scratch, UPSTREAM_PORT);
 }
 
 /** Sets the file times of the cached blobs two hours back; returns that time. */
