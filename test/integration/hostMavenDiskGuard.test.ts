@@ -149,7 +149,7 @@ describe("the host's disk guard on the Maven directory, filled by real deploys",
         // What fills it: one big artifact, to about 94% used, still short of full.
         const { size, used } = diskUsage(backend!.dataDir);
         expect(deploy("com/example/big/1/big-1.bin", Math.floor(size * 0.94) - used).status).toMatch(/^20[14]$/);
-        expect(guard()).toMatch(/^Maven repository: data disk \d+% used, past 90%: new uploads are refused/);
+        expect(guard()).toMatch(/^Maven repository's disk \d+% used, past 90%: new Maven deploys are refused until space is freed/);
         expect(run("test", ["-e", paths.mavenDiskFullMarker]).code).toBe(0);
         // The registry's own directory is another file system, with room: its marker stays away.
         expect(run("test", ["-e", paths.diskFullMarker]).code).not.toBe(0);
@@ -168,7 +168,7 @@ describe("the host's disk guard on the Maven directory, filled by real deploys",
 
         // What frees space: the old build removed; the guard's next run lets deploys in.
         rmSync(path.join(backend!.dataDir, PREFIX, "com/example/big"), { recursive: true });
-        expect(guard()).toMatch(/^Maven repository: data disk \d+% used, below 90% again/);
+        expect(guard()).toMatch(/^Maven repository's disk \d+% used, below 90% again: Maven deploys resume/);
         expect(mavenStatus()).toBe("taking Maven deploys; they are refused past 90% used");
         expect(mavenRefusing()).toBe("0");
         expect(deploy("com/example/app/1.0.1/app-1.0.1.jar", 4096).status).toBe("201");
@@ -194,7 +194,7 @@ describe("the host's disk guard on the Maven directory, filled by real deploys",
         const at91 = fillTo("b", 91);
         expect(at91).toBeGreaterThanOrEqual(91);
         expect(at91).toBeLessThan(92);
-        expect(guard()).toMatch(/^Maven repository: data disk 91% used, past 90%/);
+        expect(guard()).toMatch(/^Maven repository's disk 91% used, past 90%/);
         expect(mavenRefusing()).toBe("1");
         expect(uploadsRefusing()).toBe("0");
 

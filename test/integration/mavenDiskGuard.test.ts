@@ -14,7 +14,7 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { MAVEN_DISK_FULL_MESSAGE } from "../../components/accessPolicy/caddyfile";
 import { IN_CLUSTER } from "../../components/inCluster/spec";
-import { type DiskGuardClient, diskGuardClient, diskUsage, waitFor } from "../support/diskGuardClient";
+import { diskUsage, waitFor } from "../support/diskGuardClient";
 import { makeJar, makeTrustStore, mavenClient } from "../support/maven";
 import { makeAccount, type TestAccount } from "../support/realRegistry";
 import { type GuardedRegistryPod, startGuardedRegistryPod } from "../support/renderedRegistryPod";
@@ -30,7 +30,6 @@ const URL = `https://${HOST}/${PREFIX}`;
 let scratch: string;
 let guarded: GuardedRegistryPod | undefined;
 let deployer: TestAccount;
-let images: DiskGuardClient;
 let caFile: string;
 let mavenDir: string;
 let hostsFile: string;
@@ -68,20 +67,17 @@ function payload(name: string, bytes: number): string {
 
 beforeAll(async () => {
     scratch = privateDir("maven-disk-guard");
-    const push = makeAccount("ci-push");
     deployer = makeAccount("ci-deploy");
     guarded = await startGuardedRegistryPod({
         scratch,
         host: HOST,
         netns: { prefix: "mvdg", subnet: "198.18.176.0/20" },
-        push,
         refusePercent: REFUSE_PERCENT,
         dataMiB: DATA_FS_MIB,
         maven: { pathPrefix: PREFIX, deployer, sizeMiB: MAVEN_FS_MIB },
     });
     caFile = guarded.ca.caCertFile;
     mavenDir = guarded.pod.claimDir(IN_CLUSTER.mavenClaim);
-    images = diskGuardClient({ ns: guarded.ns, authority: HOST, scheme: "https", certDir: guarded.certDir, push, scratch });
     // Java resolves the name as a CI agent in the cluster does: to Service registry-tls.
     hostsFile = path.join(scratch, "java-hosts");
     writeFileSync(hostsFile, `${guarded.ns.hostAddress} ${HOST}\n`);
@@ -120,7 +116,9 @@ describe("the disk guard on the registry pod's Maven volume, filled by real depl
             () => guarded!.pod.logs(),
         );
         expect(refused.body).toBe(MAVEN_DISK_FULL_MESSAGE);
-        expect(guarded!.pod.logs()).toContain("Maven repository: data disk");
+        expect(guarded!.pod.logs()).toMatch(
+            new RegExp(`Maven repository's disk \\d+% used, past ${REFUSE_PERCENT}%: new Maven deploys are refused`),
+        );
         const next = mvn.deployFile(URL, { ...app, version: "1.0.1" }, jar.file);
         expect(next.code).not.toBe(0);
         expect(next.stdout).toMatch(/507/);
@@ -134,7 +132,7 @@ describe("the disk guard on the registry pod's Maven volume, filled by real depl
         expect(download.stdout, download.stderr).toContain("BUILD SUCCESS");
         expect(readFileSync(path.join(download.localRepository, appPath)).equals(readFileSync(jar.file))).toBe(true);
         expect(get(appPath).status).toBe("200");
-        expect(images.startUpload("team/app").status).toBe("202");
+        expect(guarded!.client.startUpload("team/app").status).toBe("202");
 
         // What frees space, as the runbook does it on the volume: the old build removed.
         rmSync(path.join(mavenDir, PREFIX, "com/example/guard/big"), { recursive: true });

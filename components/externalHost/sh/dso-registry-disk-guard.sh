@@ -16,35 +16,24 @@ set -eu
 . "$(dirname "$0")/../../upkeep/sh/disk-guard.sh"
 # shellcheck source=../../upkeep/sh/textfile.sh
 . "$(dirname "$0")/../../upkeep/sh/textfile.sh"
+# guard DIR MARKER CHECK SERIES HELP FILE: runs CHECK (disk_guard or maven_disk_guard) on DIR with MARKER and,
+# with TEXTFILE_DIR, writes SERIES (1 while refusing, HELP its help text) to FILE there; status 1 when the
+# disk could not be read, and FILE is left as it was.
+guard() {
+    "$3" "${DSO_ROOT:-}$1" "${DSO_ROOT:-}$2" "$REFUSE_PERCENT" || return 1
+    [ -n "$TEXTFILE_DIR" ] || return 0
+    dir="${DSO_ROOT:-}$TEXTFILE_DIR"
+    mkdir -p "$dir"
+    printf '# HELP %s 1 while the disk guard refuses %s.\n# TYPE %s gauge\n%s %s\n' \
+        "$4" "$5" "$4" "$4" "$disk_guard_refusing" | write_textfile "$dir" "$6"
+}
+
 status=0
 if [ -n "$DATA_DIR" ]; then
-    if disk_guard "${DSO_ROOT:-}$DATA_DIR" "${DSO_ROOT:-}$MARKER" "$REFUSE_PERCENT"; then
-        if [ -n "$TEXTFILE_DIR" ]; then
-            dir="${DSO_ROOT:-}$TEXTFILE_DIR"
-            mkdir -p "$dir"
-            printf '# HELP %s 1 while the disk guard refuses new uploads.\n# TYPE %s gauge\n%s %s\n' \
-                "$REFUSING" "$REFUSING" "$REFUSING" "$disk_guard_refusing" | write_textfile "$dir" dso_registry_disk_guard.prom
-        fi
-    else
-        status=1
-    fi
+    guard "$DATA_DIR" "$MARKER" disk_guard "$REFUSING" "new uploads" dso_registry_disk_guard.prom || status=1
 fi
 if [ -n "$MAVEN_DIR" ]; then
-    # Its lines named, so that the log says which disk.
-    if maven_lines=$(disk_guard "${DSO_ROOT:-}$MAVEN_DIR" "${DSO_ROOT:-}$MAVEN_MARKER" "$REFUSE_PERCENT"); then
-        [ -z "$maven_lines" ] || echo "Maven repository: $maven_lines"
-        if [ -n "$TEXTFILE_DIR" ]; then
-            # The check ran in a subshell: its marker says what it decided.
-            maven_refusing=0
-            [ ! -e "${DSO_ROOT:-}$MAVEN_MARKER" ] || maven_refusing=1
-            dir="${DSO_ROOT:-}$TEXTFILE_DIR"
-            mkdir -p "$dir"
-            printf '# HELP %s 1 while the disk guard refuses Maven deploys.\n# TYPE %s gauge\n%s %s\n' \
-                "$MAVEN_REFUSING" "$MAVEN_REFUSING" "$MAVEN_REFUSING" "$maven_refusing" | write_textfile "$dir" dso_registry_maven_disk_guard.prom
-        fi
-    else
-        status=1
-    fi
+    guard "$MAVEN_DIR" "$MAVEN_MARKER" maven_disk_guard "$MAVEN_REFUSING" "Maven deploys" dso_registry_maven_disk_guard.prom || status=1
 elif [ -n "$TEXTFILE_DIR" ]; then
     # No Maven here (any more): no series that would keep saying deploys are refused. Not through a link
     # someone put in the directory's place (../../upkeep/sh/textfile.sh says why).

@@ -19,12 +19,9 @@ while :; do
         disk_guard "$DATA_DIR" "$MARKER" "$REFUSE_PERCENT" || echo "disk guard: no check this time; the next in ${CHECK_SECONDS}s" >&2
     fi
     if [ -n "$MAVEN_DIR" ]; then
-        # The same check on the Maven volume, its lines named: the Maven route refuses deploys on its marker.
-        if maven_lines=$(disk_guard "$MAVEN_DIR" "$MAVEN_MARKER" "$REFUSE_PERCENT"); then
-            [ -z "$maven_lines" ] || echo "Maven repository: $maven_lines"
-        else
+        # The same check on the Maven volume, its lines naming it: the Maven route refuses deploys on its marker.
+        maven_disk_guard "$MAVEN_DIR" "$MAVEN_MARKER" "$REFUSE_PERCENT" ||
             echo "disk guard: no check of the Maven volume this time; the next in ${CHECK_SECONDS}s" >&2
-        fi
     fi
     sleep "$CHECK_SECONDS" &
     sleeper=$!

@@ -6,12 +6,15 @@
 # new blob upload 507 with a message that the disk is full; uploads already started, pulls and deletes go
 # on. Below it again, the marker goes and pushes resume.
 
-# disk_guard DATA_DIR MARKER REFUSE_PERCENT: creates MARKER (and its directory) while DATA_DIR's file system
-# is used past REFUSE_PERCENT, removes it below; prints a line when that changes; sets disk_guard_refusing
-# to 1 or 0. Status 1, with a line on stderr, when the file system cannot be read.
+# disk_guard DATA_DIR MARKER REFUSE_PERCENT [DISK REFUSED RESUMED]: creates MARKER (and its directory) while
+# DATA_DIR's file system is used past REFUSE_PERCENT, removes it below; prints a line when that changes,
+# naming the disk (DISK, "data disk" unless given), what is refused (REFUSED, "new uploads") and what
+# resumes (RESUMED, "pushes"); sets disk_guard_refusing to 1 or 0. Status 1, with a line on stderr, when the
+# file system cannot be read.
 # shellcheck disable=SC2034 # disk_guard_refusing: for the script that sources this
 disk_guard() {
     disk_guard_dir=$1 disk_guard_marker=$2 disk_guard_limit=$3
+    disk_guard_disk=${4:-data disk} disk_guard_refused=${5:-new uploads} disk_guard_resumed=${6:-pushes}
     # POSIX df in 1024-byte blocks (busybox's and GNU's alike), its second line: file system, total, used,
     # available. "Used" here is what is not available. The shell's own read: no other program needed.
     disk_guard_size="" disk_guard_available=""
@@ -36,14 +39,20 @@ DISK_GUARD_DF
         if [ ! -e "$disk_guard_marker" ]; then
             mkdir -p "$(dirname "$disk_guard_marker")"
             : >"$disk_guard_marker"
-            echo "data disk ${disk_guard_percent}% used, past ${disk_guard_limit}%: new uploads are refused until space is freed (docs/runbooks.md, Disk full)"
+            echo "$disk_guard_disk ${disk_guard_percent}% used, past ${disk_guard_limit}%: $disk_guard_refused are refused until space is freed (docs/runbooks.md, Disk full)"
         fi
         disk_guard_refusing=1
     else
         if [ -e "$disk_guard_marker" ]; then
             rm -f "$disk_guard_marker"
-            echo "data disk ${disk_guard_percent}% used, below ${disk_guard_limit}% again: pushes resume"
+            echo "$disk_guard_disk ${disk_guard_percent}% used, below ${disk_guard_limit}% again: $disk_guard_resumed resume"
         fi
         disk_guard_refusing=0
     fi
+}
+
+# maven_disk_guard MAVEN_DIR MARKER REFUSE_PERCENT: the same check on the Maven repository's files, its lines
+# naming that disk and Maven deploys (the front refuses deploys on this marker; downloads go on).
+maven_disk_guard() {
+    disk_guard "$1" "$2" "$3" "Maven repository's disk" "new Maven deploys" "Maven deploys"
 }
