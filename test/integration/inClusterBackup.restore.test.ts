@@ -1,19 +1,12 @@
-import { randomBytes } from "node:crypto";
 import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { IN_CLUSTER_BACKUP } from "../../components/inCluster/backup";
 import { IN_CLUSTER } from "../../components/inCluster/spec";
-import type { K8sObject } from "../../components/shared/k8sObject";
 import { BACKUP_TAG, BACKUP_WARM_TAG } from "../../components/upkeep/backup";
-import { makeAccount, makeOciImage, skopeoCopy } from "../support/realRegistry";
-import {
-    POD_START_TIMEOUT_MS,
-    type RegistryPodStandIn,
-    runCronJob,
-    startRegistryPodStandIn,
-    synthRegistryPod,
-} from "../support/registryPodStandIn";
+import { type BackedUpPod, manifestDigest, pushImage, startBackedUpPod } from "../support/backedUpPod";
+import { makeAccount, skopeoCopy } from "../support/realRegistry";
+import { POD_START_TIMEOUT_MS } from "../support/registryPodStandIn";
 import { type S3Server, startS3Server } from "../support/s3Server";
 import { privateDir, removeDir, run, runOk } from "../support/serverProcess";
 
@@ -22,11 +15,9 @@ const KEEP = 2;
 const IMAGES = ["team/app-1:1", "team/app-2:1", "other/tool:2.0"];
 
 let s3: S3Server | undefined;
-let pod: RegistryPodStandIn;
-let objects: K8sObject[];
+let pod: BackedUpPod;
 let work: string;
 const push = makeAccount("ci-push");
-const pull = makeAccount("cluster-pull");
 /** image → manifest digest, as pushed. */
 const pushed = new Map<string, string>();
 
@@ -47,7 +38,7 @@ function snapshotsTagged(tag: string): unknown[] {
 }
 
 /** Runs the backup CronJob's script as rendered, with the stand-in kubectl. */
-const runJob = () => runCronJob(pod, objects, IN_CLUSTER_BACKUP.name);
+const runJob = () => pod.runJob(IN_CLUSTER_BACKUP.name);
 
 async function waitFor(file: string, what: string): Promise<void> {
     for (let i = 0; i < 1200; i++) {
@@ -62,26 +53,15 @@ describe.each(["s3", "volume"] as const)("in-cluster backup to %s and restore", 
         work = privateDir("cb-backup-test");
         pushed.clear();
         s3 = kind === "s3" ? await startS3Server([BUCKET]) : undefined;
-        const stack = await synthRegistryPod({
+        pod = await startBackedUpPod({
             push,
-            pull,
-            maintenance: {
-                backup: {
-                    enabled: true,
-                    image: "restic/restic:0.17.3",
-                    keep: KEEP,
-                    destination: s3
-                        ? { kind: "s3", endpoint: s3.endpoint, bucket: BUCKET, prefix: "dso-registry", region: "us-east-1" }
-                        : { kind: "volume", size: "1Gi" },
-                },
-            },
-            secrets: {
-                backupRepositoryPassword: randomBytes(24).toString("base64"),
-                ...(s3 ? { backupS3AccessKeyId: s3.credentials.accessKeyId, backupS3SecretAccessKey: s3.credentials.secretAccessKey } : {}),
-            },
+            keep: KEEP,
+            destination: s3
+                ? { kind: "s3", endpoint: s3.endpoint, bucket: BUCKET, prefix: "dso-registry", region: "us-east-1" }
+                : { kind: "volume", size: "1Gi" },
+            secrets: s3 ? { backupS3AccessKeyId: s3.credentials.accessKeyId, backupS3SecretAccessKey: s3.credentials.secretAccessKey } : {},
+            loopbackServices: s3 ? [Number(new URL(s3.endpoint).port)] : [],
         });
-        objects = stack.objects;
-        pod = await startRegistryPodStandIn(stack, { loopbackServices: s3 ? [Number(new URL(s3.endpoint).port)] : [] });
     }, POD_START_TIMEOUT_MS);
 
     afterAll(async () => {
@@ -92,20 +72,8 @@ describe.each(["s3", "volume"] as const)("in-cluster backup to %s and restore", 
 
     test("images pushed through the sidecar", () => {
         for (const image of IMAGES) {
-            const oci = makeOciImage(path.join(work, "src", image.replace(/[/:]/g, "_")), 64 * 1024);
-            const r = skopeoCopy(oci.ref, `docker://${pod.authority}/${image}`, { certDir: pod.certDir, creds: push, scratch: work });
-            expect(r.stderr).toBe("");
-            expect(r.code).toBe(0);
-            const inspect = runOk("skopeo", [
-                "inspect",
-                "--cert-dir",
-                pod.certDir,
-                "--no-creds",
-                "--format",
-                "{{.Digest}}",
-                `docker://${pod.authority}/${image}`,
-            ]);
-            pushed.set(image, inspect.stdout.trim());
+            pushImage(pod, push, work, image, 64 * 1024);
+            pushed.set(image, manifestDigest(pod, image));
         }
         expect([...pushed.values()].every((d) => /^sha256:[0-9a-f]{64}$/.test(d))).toBe(true);
     });
@@ -194,10 +162,7 @@ describe.each(["s3", "volume"] as const)("in-cluster backup to %s and restore", 
     }, 300_000);
 
     test("after the job the registry takes writes again", () => {
-        const oci = makeOciImage(path.join(work, "src", "after"), 1024);
-        const r = skopeoCopy(oci.ref, `docker://${pod.authority}/team/after:1`, { certDir: pod.certDir, creds: push, scratch: work });
-        expect(r.stderr).toBe("");
-        expect(r.code).toBe(0);
+        pushImage(pod, push, work, "team/after:1", 1024);
     });
 
     test(`retention keeps ${KEEP} snapshots and no snapshot of a writable pass`, async () => {

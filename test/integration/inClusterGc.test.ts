@@ -5,43 +5,25 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { IN_CLUSTER_BACKUP } from "../../components/inCluster/backup";
 import { READ_ONLY_SIGNAL } from "../../components/inCluster/readOnlySignal";
 import { IN_CLUSTER } from "../../components/inCluster/spec";
-import type { K8sObject } from "../../components/shared/k8sObject";
+import { type BackedUpPod, manifestDigest, pushImage, startBackedUpPod } from "../support/backedUpPod";
 import { blobHashes, expectLandedPullBackWhole, makePushLoop, type Push, type PushLoop, refusalsOtherThan503 } from "../support/pushLoop";
 import { makeAccount, makeOciImage, skopeoCopy, writeAuthFile } from "../support/realRegistry";
-import {
-    type JobRun,
-    POD_START_TIMEOUT_MS,
-    type RegistryPodStandIn,
-    runCronJob,
-    startRegistryPodStandIn,
-    synthRegistryPod,
-} from "../support/registryPodStandIn";
+import { type JobRun, POD_START_TIMEOUT_MS } from "../support/registryPodStandIn";
 import { privateDir, removeDir, runOk, startServer } from "../support/serverProcess";
 
 const IMAGES = ["team/app-1:1", "team/app-2:1", "other/tool:2.0"];
 const UNTAGGED = "team/untagged";
 
 describe("the in-cluster GC job checks every tagged image; pushes during GC and backup land or get 503", () => {
-    let pod: RegistryPodStandIn;
-    let objects: K8sObject[];
+    let pod: BackedUpPod;
     let work: string;
     const push = makeAccount("ci-push");
-    const pull = makeAccount("cluster-pull");
     /** image → manifest digest, as pushed. */
     const pushed = new Map<string, string>();
 
     beforeAll(async () => {
         work = privateDir("cg-gc-test");
-        const stack = await synthRegistryPod({
-            push,
-            pull,
-            maintenance: {
-                backup: { enabled: true, image: "restic/restic:0.17.3", keep: 2, destination: { kind: "volume", size: "1Gi" } },
-            },
-            secrets: { backupRepositoryPassword: randomBytes(24).toString("base64") },
-        });
-        objects = stack.objects;
-        pod = await startRegistryPodStandIn(stack);
+        pod = await startBackedUpPod({ push, keep: 2, destination: { kind: "volume", size: "1Gi" } });
     }, POD_START_TIMEOUT_MS);
 
     afterAll(async () => {
@@ -49,28 +31,10 @@ describe("the in-cluster GC job checks every tagged image; pushes during GC and 
         if (work) removeDir(work);
     });
 
-    /** Runs a CronJob's script as rendered, with the stand-in kubectl; resolves with its exit and output. */
-    const runJob = (name: string) => runCronJob(pod, objects, name);
-
-    function inspectDigest(image: string): string {
-        return runOk("skopeo", [
-            "inspect",
-            "--cert-dir",
-            pod.certDir,
-            "--no-creds",
-            "--format",
-            "{{.Digest}}",
-            `docker://${pod.authority}/${image}`,
-        ]).stdout.trim();
-    }
-
     test("images pushed through the sidecar, and a repository that holds an image and no tag", () => {
         for (const image of IMAGES) {
-            const oci = makeOciImage(path.join(work, "src", image.replace(/[/:]/g, "_")), 64 * 1024);
-            const r = skopeoCopy(oci.ref, `docker://${pod.authority}/${image}`, { certDir: pod.certDir, creds: push, scratch: work });
-            expect(r.stderr).toBe("");
-            expect(r.code).toBe(0);
-            pushed.set(image, inspectDigest(image));
+            pushImage(pod, push, work, image, 64 * 1024);
+            pushed.set(image, manifestDigest(pod, image));
         }
         expect([...pushed.values()].every((d) => /^sha256:[0-9a-f]{64}$/.test(d))).toBe(true);
         // An image pushed by digest, never tagged: the repository is listed (Distribution 3 lists only
@@ -130,7 +94,7 @@ describe("the in-cluster GC job checks every tagged image; pushes during GC and 
     test("the GC job collects inside the front's window in the registry container, restarting nothing, then checks every tagged image there, and passes", async () => {
         const callsBefore = pod.kubectlCalls().length;
         const startsBefore = pod.starts();
-        const gc = await runJob(IN_CLUSTER.gcName);
+        const gc = await pod.runJob(IN_CLUSTER.gcName);
         expect(gc.code, `${gc.stdout}\n${gc.stderr}\n${pod.logs()}`).toBe(0);
         // The untagged repository is skipped; every tagged image and each of its blobs (config and layer) is counted.
         expect(gc.stdout).toContain(`verified: ${IMAGES.length} tagged images, ${IMAGES.length * 2} blobs, all served`);
@@ -173,7 +137,7 @@ describe("the in-cluster GC job checks every tagged image; pushes during GC and 
     test("pushes in a loop while the GC job runs: each lands or gets the front's 503, every push that landed pulls back by digest, whole, and nothing restarted", async () => {
         const startsBefore = pod.starts();
         const pidsBefore = pod.pids();
-        const { result: job, pushes } = await pushLoopDuring("gc", () => runJob(IN_CLUSTER.gcName));
+        const { result: job, pushes } = await pushLoopDuring("gc", () => pod.runJob(IN_CLUSTER.gcName));
         expect(job.code, `${job.stdout}\n${job.stderr}`).toBe(0);
         expect(job.stdout).toMatch(/verified: \d+ tagged images, \d+ blobs, all served/);
         expect(refusalsOtherThan503(pushes)).toEqual([]);
@@ -185,7 +149,7 @@ describe("the in-cluster GC job checks every tagged image; pushes during GC and 
     }, 600_000);
 
     test("pushes in a loop while the backup job runs: each lands or gets the front's 503, and every push that landed pulls back by digest, whole", async () => {
-        const { result: job, pushes } = await pushLoopDuring("backup", () => runJob(IN_CLUSTER_BACKUP.name));
+        const { result: job, pushes } = await pushLoopDuring("backup", () => pod.runJob(IN_CLUSTER_BACKUP.name));
         expect(job.code, `${job.stdout}\n${job.stderr}`).toBe(0);
         expect(job.stdout).toContain("backup done");
         expect(refusalsOtherThan503(pushes)).toEqual([]);
@@ -204,8 +168,8 @@ describe("the in-cluster GC job checks every tagged image; pushes during GC and 
             const r = skopeoCopy(oci.ref, `docker://${pod.authority}/${image}`, { certDir: pod.certDir, creds: push, scratch: work });
             expect(r.code, r.stderr).toBe(0);
         }
-        const keepDigest = inspectDigest(keep.image);
-        const dropDigest = inspectDigest(drop.image);
+        const keepDigest = manifestDigest(pod, keep.image);
+        const dropDigest = manifestDigest(pod, drop.image);
         const curl = (...args: string[]) => runOk("curl", ["-sS", "--cacert", pod.ca.caCertFile, ...args]).stdout;
         const manifest = JSON.parse(
             curl("-H", "Accept: application/vnd.oci.image.manifest.v1+json", `https://${pod.authority}/v2/gc/drop/manifests/${dropDigest}`),
@@ -228,7 +192,7 @@ describe("the in-cluster GC job checks every tagged image; pushes during GC and 
         );
         expect(deleted).toBe("202");
 
-        const gc = await runJob(IN_CLUSTER.gcName);
+        const gc = await pod.runJob(IN_CLUSTER.gcName);
         expect(gc.code, `${gc.stdout}\n${gc.stderr}`).toBe(0);
         for (const digest of dropBlobs) {
             const hex = digest.replace("sha256:", "");
@@ -273,7 +237,7 @@ describe("the in-cluster GC job checks every tagged image; pushes during GC and 
         expect(existsSync(path.join(blobDir, "data"))).toBe(true);
         rmSync(blobDir, { recursive: true });
 
-        const gc = await runJob(IN_CLUSTER.gcName);
+        const gc = await pod.runJob(IN_CLUSTER.gcName);
         expect(gc.code).not.toBe(0);
         expect(gc.stderr).toContain(`MISSING ${victim}: blob sha256:${layer} (HTTP 404)`);
         expect(gc.stderr).toMatch(new RegExp(`^FAILED: these tagged images are not served whole: ${victim.replace(/[.]/g, "\\.")}$`, "m"));
@@ -282,9 +246,6 @@ describe("the in-cluster GC job checks every tagged image; pushes during GC and 
         expect(gc.stderr).not.toMatch(/MISSING (gc|backup)\//);
         // Writable again: the switch is off and a push lands.
         expect(pod.templateEnv()).toEqual({});
-        const oci = makeOciImage(path.join(work, "src", "after"), 1024);
-        const r = skopeoCopy(oci.ref, `docker://${pod.authority}/team/after:1`, { certDir: pod.certDir, creds: push, scratch: work });
-        expect(r.stderr).toBe("");
-        expect(r.code).toBe(0);
+        pushImage(pod, push, work, "team/after:1", 1024);
     }, 300_000);
 });
