@@ -15,9 +15,8 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { renderRegistryConfig } from "../../components/distribution/registryConfig";
 import { IN_CLUSTER } from "../../components/inCluster/spec";
 import { DISTRIBUTION } from "../../components/shared/facts";
-import { type DiskGuardClient, diskGuardClient, fillAndFree } from "../support/diskGuardClient";
+import { fillAndFree } from "../support/diskGuardClient";
 import { deployedRegistry } from "../support/distributionBinaries";
-import { makeAccount } from "../support/realRegistry";
 import { type GuardedRegistryPod, startGuardedRegistryPod } from "../support/renderedRegistryPod";
 import { privateDir, removeDir, run } from "../support/serverProcess";
 
@@ -27,7 +26,6 @@ const REFUSE_PERCENT = 90;
 
 let scratch: string;
 let guarded: GuardedRegistryPod | undefined;
-let client: DiskGuardClient;
 let dataDir: string;
 
 /** Distribution's garbage-collect over the data volume, run from this machine. */
@@ -41,17 +39,14 @@ function collectGarbage(): void {
 
 beforeAll(async () => {
     scratch = privateDir("in-cluster-disk-guard");
-    const push = makeAccount("ci-push");
     guarded = await startGuardedRegistryPod({
         scratch,
         host: HOST,
         netns: { prefix: "icdg", subnet: "198.19.160.0/20" },
-        push,
         refusePercent: REFUSE_PERCENT,
         dataMiB: DATA_FS_MIB,
     });
     dataDir = guarded.pod.claimDir(IN_CLUSTER.dataClaim);
-    client = diskGuardClient({ ns: guarded.ns, authority: HOST, scheme: "https", certDir: guarded.certDir, push, scratch });
 }, 180_000);
 
 afterAll(async () => {
@@ -62,7 +57,7 @@ afterAll(async () => {
 describe("the disk guard in the registry pod, on a data volume filled by real pushes", () => {
     test("past refusePercent new uploads get 507 saying the disk is full, pulls go on; after a clean-up pushes land again", async () => {
         await fillAndFree({
-            client,
+            client: guarded!.client,
             dataDir,
             refusePercent: REFUSE_PERCENT,
             front: "the sidecar",

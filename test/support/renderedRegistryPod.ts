@@ -6,8 +6,8 @@
  * every second (the stack's pods: every five minutes), optionally the Maven repository (anonymous downloads,
  * its nginx). Each data volume is a small file system of its own, as a volume is: the guard reads each one's
  * use, not this machine's disk. Service registry-tls forwards to the pod at the address the namespace resolves
- * the registry's name to (the cluster DNS's answer). Used by the tests of the guard on the image data and on
- * the Maven volume.
+ * the registry's name to (the cluster DNS's answer); the images' client (diskGuardClient.ts) runs in the
+ * namespace. Used by the tests of the guard on the image data and on the Maven volume.
  */
 import { copyFileSync, mkdirSync, readFileSync } from "node:fs";
 import * as path from "node:path";
@@ -20,11 +20,12 @@ import { MAVEN_BACKEND, renderMavenNginxConfig } from "../../components/maven/ng
 import { DEFAULT_IMAGES, DEFAULT_MAVEN_NGINX_IMAGE } from "../../components/shared/defaults";
 import type { K8sObject } from "../../components/shared/k8sObject";
 import type { AppliedObject, DeployedStack } from "./deployedStack";
+import { type DiskGuardClient, diskGuardClient } from "./diskGuardClient";
 import { DEPLOYED_REGISTRY_IMAGE } from "./distributionBinaries";
 import { baseSpec } from "./inClusterSpec";
 import { createNetns, type NetnsOptions, type TestNetns } from "./netns";
 import { type RunningPod, startPod } from "./podRunner";
-import { makeTestCa, type TestAccount, type TestCa } from "./realRegistry";
+import { makeAccount, makeTestCa, type TestAccount, type TestCa } from "./realRegistry";
 import { type ServiceProxy, startServiceProxy } from "./serviceProxy";
 
 export interface GuardedRegistryPodOptions {
@@ -34,8 +35,6 @@ export interface GuardedRegistryPodOptions {
     readonly host: string;
     /** The namespace the pod runs in: a prefix and a subnet of the test's own. */
     readonly netns: NetnsOptions;
-    /** The one push account of the users file (the pull file is empty). */
-    readonly push: TestAccount;
     readonly refusePercent: number;
     /** The size of the image data volume's file system. */
     readonly dataMiB: number;
@@ -47,8 +46,11 @@ export interface GuardedRegistryPod {
     readonly ns: TestNetns;
     readonly pod: RunningPod;
     readonly ca: TestCa;
-    /** A directory with the CA as ca.crt, for a client's --cert-dir. */
-    readonly certDir: string;
+    /**
+     * Images through the TLS Service, from inside the namespace: pushes as the users file's one push account
+     * (the pull file is empty), anonymous pulls.
+     */
+    readonly client: DiskGuardClient;
     /** Stops the Service's forwarder and the pod, and removes the namespace. */
     stop(): Promise<void>;
 }
@@ -81,6 +83,7 @@ function asDeployed(objects: readonly K8sObject[]): DeployedStack {
 export async function startGuardedRegistryPod(o: GuardedRegistryPodOptions): Promise<GuardedRegistryPod> {
     const { host, maven } = o;
     const ca = makeTestCa(path.join(o.scratch, "ca"), [host]);
+    const push = makeAccount("ci-push");
     const policy = sidecarPolicy({
         host,
         requiresAuthForPull: false,
@@ -99,7 +102,7 @@ export async function startGuardedRegistryPod(o: GuardedRegistryPodOptions): Pro
             storage: { kind: "filesystem", rootDirectory: IN_CLUSTER.dataDir },
             deletesEnabled: true,
         }),
-        users: { push: renderUsersFile("push", [o.push]), pull: renderUsersFile("pull", []), htpasswd: "" },
+        users: { push: renderUsersFile("push", [push]), pull: renderUsersFile("pull", []), htpasswd: "" },
         ...(maven
             ? {
                   maven: {
@@ -146,7 +149,8 @@ export async function startGuardedRegistryPod(o: GuardedRegistryPodOptions): Pro
         const certDir = path.join(o.scratch, "certs");
         mkdirSync(certDir);
         copyFileSync(ca.caCertFile, path.join(certDir, "ca.crt"));
-        return { ns, pod: running, ca, certDir, stop };
+        const client = diskGuardClient({ ns, authority: host, scheme: "https", certDir, push, scratch: o.scratch });
+        return { ns, pod: running, ca, client, stop };
     } catch (error) {
         await stop();
         throw error;
