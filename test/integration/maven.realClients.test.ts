@@ -25,6 +25,7 @@ import { READ_ONLY_SIGNAL } from "../../components/inCluster/readOnlySignal";
 import { IN_CLUSTER } from "../../components/inCluster/spec";
 import { MAVEN_BACKEND } from "../../components/maven/nginxConfig";
 import { pinnedCaddy } from "../support/caddyBinaries";
+import { frontHeaders, frontStatus } from "../support/frontRequest";
 import { type MavenBackend, makeJar, makeTrustStore, mavenClient, startMavenBackend } from "../support/maven";
 import {
     makeAccount,
@@ -155,58 +156,29 @@ describe("Maven through the front, anonymous downloads", () => {
     });
 
     test.each(["DELETE", "MKCOL", "MOVE"])("%s with the Maven account is refused with 405", (method) => {
-        const result = run(
-            "curl",
-            [
-                "-sS",
-                "-o",
-                "/dev/null",
-                "-w",
-                "%{http_code}",
-                "--cacert",
-                front.registry.ca.caCertFile,
-                "-K",
-                "-",
-                "-X",
-                method,
-                `${front.registry.url}/${jarPath}`,
-            ],
-            { input: `user = "${front.deploy.username}:${front.deploy.password}"\n` },
-        );
-        expect(result.stdout).toBe("405");
+        const status = frontStatus({ caCertFile: front.registry.ca.caCertFile, account: front.deploy }, [
+            "-X",
+            method,
+            `${front.registry.url}/${jarPath}`,
+        ]);
+        expect(status).toBe("405");
     });
 
     test("an anonymous PUT is challenged with Basic, not the registry's Bearer realm", () => {
-        const result = run("curl", [
-            "-sS",
-            "-D",
-            "-",
-            "-o",
-            "/dev/null",
-            "--cacert",
-            front.registry.ca.caCertFile,
+        const headers = frontHeaders({ caCertFile: front.registry.ca.caCertFile }, [
             "-X",
             "PUT",
             "--data-binary",
             "x",
             `${front.registry.url}/${PREFIX}/x/y/1/y-1.pom`,
         ]);
-        expect(result.stdout).toMatch(/^HTTP\/\S+ 401/m);
-        expect(result.stdout).toMatch(/^www-authenticate: Basic realm="dso-registry"/im);
+        expect(headers).toMatch(/^HTTP\/\S+ 401/m);
+        expect(headers).toMatch(/^www-authenticate: Basic realm="dso-registry"/im);
     });
 
     test("the registry's ping on the same origin still answers the Bearer challenge", () => {
-        const result = run("curl", [
-            "-sS",
-            "-D",
-            "-",
-            "-o",
-            "/dev/null",
-            "--cacert",
-            front.registry.ca.caCertFile,
-            `${front.registry.url}/v2/`,
-        ]);
-        expect(result.stdout).toMatch(/^www-authenticate: Bearer realm=/im);
+        const headers = frontHeaders({ caCertFile: front.registry.ca.caCertFile }, [`${front.registry.url}/v2/`]);
+        expect(headers).toMatch(/^www-authenticate: Bearer realm=/im);
     });
 });
 
