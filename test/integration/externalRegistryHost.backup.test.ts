@@ -20,9 +20,6 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { renderCaddyfile } from "../../components/accessPolicy/caddyfile";
-import { renderUsersFile } from "../../components/accessPolicy/usersFile";
-import { renderRegistryConfig } from "../../components/distribution/registryConfig";
 import {
     backupKnownHosts,
     backupPaths,
@@ -31,23 +28,15 @@ import {
     restoreScript,
     verifyScript,
 } from "../../components/externalHost/backupScripts";
-import { caddySitePolicy } from "../../components/externalHost/caddySite";
-import {
-    type ContainerSpec,
-    containerScript,
-    defaultHostLayout,
-    gcScript,
-    type HostLayout,
-    hostPaths,
-} from "../../components/externalHost/scripts";
-import { DISTRIBUTION } from "../../components/shared/facts";
+import { type ContainerSpec, containerScript, defaultHostLayout, gcScript, hostPaths } from "../../components/externalHost/scripts";
 import type { BackupDestination } from "../../components/upkeep/backup";
 import { pinnedCaddy } from "../support/caddyBinaries";
 import { type DockerEngine, startDockerEngine } from "../support/dockerEngine";
 import { payloadImage, registryImage } from "../support/dockerImages";
+import { frontAccountAndTlsFiles, hostCaddyfile, registryConfigFiles, sftpDestination, startHostCaddy } from "../support/externalHostFront";
 import { createNetns, type TestNetns } from "../support/netns";
 import { expectLandedPullBackWhole, makePushLoop, refusalsOtherThan503 } from "../support/pushLoop";
-import { caddyEnv, makeAccount, makeTestCa, type TestAccount, writeAuthFile } from "../support/realRegistry";
+import { makeAccount, makeTestCa, type TestAccount, writeAuthFile } from "../support/realRegistry";
 import { startS3Server } from "../support/s3Server";
 import type { RunResult, ServerProcess } from "../support/serverProcess";
 import { privateDir, removeDir } from "../support/serverProcess";
@@ -77,14 +66,7 @@ const DESTINATIONS: readonly { kind: BackupDestination["kind"]; start: (ns: Test
         kind: "sftp",
         async start(ns) {
             const target = await startSftpTarget(ns.hostAddress);
-            const destination = {
-                kind: "sftp" as const,
-                host: target.host,
-                port: target.port,
-                user: target.user,
-                path: `${target.dir}/dso-registry`,
-                hostKey: target.hostKey,
-            };
+            const destination = sftpDestination(target);
             return {
                 destination,
                 secrets: [
@@ -118,11 +100,6 @@ const DESTINATIONS: readonly { kind: BackupDestination["kind"]; start: (ns: Test
         },
     },
 ];
-
-/** A layout whose paths are under `root`: what Caddy, which does not know $DSO_ROOT, reads. */
-function rootedLayout(layout: HostLayout, root: string): HostLayout {
-    return Object.fromEntries(Object.entries(layout).map(([k, v]) => [k, path.join(root, v)])) as unknown as HostLayout;
-}
 
 describe.each(DESTINATIONS)("external host backup and restore with restic to $kind, real Docker engine", ({ start }) => {
     let ns: TestNetns;
@@ -168,15 +145,7 @@ describe.each(DESTINATIONS)("external host backup and restore with restic to $ki
         engine = await startDockerEngine(ns);
         machine = await start(ns);
         spec = { name: "dso-registry", image: registryImage(engine), layout };
-        const config = (readOnly: boolean) =>
-            renderRegistryConfig({
-                addr: `${DISTRIBUTION.socketDir}/${DISTRIBUTION.socketName}`,
-                storage: { kind: "filesystem", rootDirectory: DISTRIBUTION.dataDir },
-                deletesEnabled: true,
-                readOnly,
-            });
-        place(paths.registryConfig, config(false), 0o644);
-        place(paths.registryConfigReadOnly, config(true), 0o644);
+        for (const f of registryConfigFiles(layout)) place(f.path, f.body, f.mode);
 
         // The front: the host's Caddyfile as the program renders it, TLS with a test CA, the push account.
         certDir = path.join(scratch, "certs");
@@ -184,24 +153,8 @@ describe.each(DESTINATIONS)("external host backup and restore with restic to $ki
         writeFileSync(path.join(certDir, "ca.crt"), ca.caCertPem);
         mkdirSync(onHost(path.dirname(layout.caddyAdminSocket)), { recursive: true });
         pusher = makeAccount("ci-push");
-        place(paths.pushUsers, renderUsersFile("push", [pusher]), 0o600);
-        place(paths.pullUsers, renderUsersFile("pull", [makeAccount("cluster-pull")]), 0o600);
-        place(paths.tlsCert, readFileSync(ca.serverCertFile, "utf8"), 0o644);
-        place(paths.tlsKey, readFileSync(ca.serverKeyFile, "utf8"), 0o600);
-        const caddyfile = renderCaddyfile(
-            caddySitePolicy({
-                layout: rootedLayout(layout, root),
-                registryHost: HOST,
-                port: 443,
-                tls: { kind: "files", certificatePem: "", privateKeyPem: "" },
-                requiresAuthForPull: false,
-                allowedNetworks: [],
-                deletesEnabled: true,
-                blobFiles: true,
-                upstream: `unix/${onHost(paths.registrySocket)}`,
-            }),
-        );
-        place(layout.caddyfile, caddyfile, 0o644);
+        for (const f of frontAccountAndTlsFiles(layout, pusher, ca)) place(f.path, f.body, f.mode);
+        place(layout.caddyfile, hostCaddyfile(layout, root, HOST), 0o644);
         caddyCertificateText = `certificate ${randomBytes(16).toString("hex")}\n`;
         place(caddyCertificate, caddyCertificateText, 0o600);
         mkdirSync(onHost(layout.dataDir), { recursive: true });
@@ -217,14 +170,7 @@ describe.each(DESTINATIONS)("external host backup and restore with restic to $ki
         mkdirSync(path.join(scratch, "caddy-home"));
         // The front's Caddy (the pinned one) as a process on the rooted paths: the container's mounts are
         // proven by externalRegistryHost.scripts and the engine tier.
-        caddy = ns.startServer(
-            pinnedCaddy(),
-            ["run", "--adapter", "caddyfile", "--config", onHost(layout.caddyfile)],
-            caddyEnv(path.join(scratch, "caddy-home")),
-        );
-        await ns.waitForPort(443, 30_000, "caddy").catch((e: Error) => {
-            throw new Error(`${e.message}\n${caddy.output()}`);
-        });
+        caddy = await startHostCaddy(ns, pinnedCaddy(), onHost(layout.caddyfile), path.join(scratch, "caddy-home"));
     }, 300_000);
 
     afterAll(async () => {

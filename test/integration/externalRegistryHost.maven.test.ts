@@ -17,11 +17,8 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { renderCaddyfile } from "../../components/accessPolicy/caddyfile";
 import { renderUsersFile } from "../../components/accessPolicy/usersFile";
-import { renderRegistryConfig } from "../../components/distribution/registryConfig";
 import { backupKnownHosts, backupPaths, backupScript, restoreScript, verifyScript } from "../../components/externalHost/backupScripts";
-import { caddySitePolicy } from "../../components/externalHost/caddySite";
 import {
     hostMavenNginxConfig,
     MAVEN_CONTAINER,
@@ -31,23 +28,24 @@ import {
     mavenContainerScript,
     mavenDataDirScript,
 } from "../../components/externalHost/mavenScripts";
-import {
-    type ContainerSpec,
-    containerScript,
-    defaultHostLayout,
-    gcScript,
-    type HostLayout,
-    hostPaths,
-} from "../../components/externalHost/scripts";
+import { type ContainerSpec, containerScript, defaultHostLayout, gcScript, hostPaths } from "../../components/externalHost/scripts";
 import { MAVEN_BACKEND } from "../../components/maven/nginxConfig";
-import { DISTRIBUTION } from "../../components/shared/facts";
 import { placeFileScript } from "../../components/shared/hostAccess";
 import { MAVEN_UPLOADS } from "../../components/upkeep/mavenCleanup";
 import { type DockerEngine, startDockerEngine } from "../support/dockerEngine";
 import { nginxImage, registryImage } from "../support/dockerImages";
+import {
+    frontAccountAndTlsFiles,
+    type HostFile,
+    hostCaddyfile,
+    registryConfigFiles,
+    sftpDestination,
+    startHostCaddy,
+} from "../support/externalHostFront";
+import { frontHeaders, frontStatus } from "../support/frontRequest";
 import { type MavenClient, makeJar, makeTrustStore, mavenClient } from "../support/maven";
 import { createNetns, type TestNetns } from "../support/netns";
-import { caddyEnv, makeAccount, makeTestCa, type TestAccount } from "../support/realRegistry";
+import { makeAccount, makeTestCa, type TestAccount } from "../support/realRegistry";
 import { privateDir, removeDir, type ServerProcess } from "../support/serverProcess";
 import { type SftpTarget, startSftpTarget } from "../support/sftpTarget";
 import { CADDY_USER, NOBODY, socketRequestAs } from "../support/socketRequest";
@@ -67,11 +65,6 @@ const release = { groupId: "com.example.mh", artifactId: "host-app", version: "1
 const snapshot = { groupId: "com.example.mh", artifactId: "host-app", version: "1.1-SNAPSHOT" };
 const releaseDir = `${layout.mavenDataDir}/${PREFIX}/com/example/mh/host-app/1.0.0`;
 const snapshotDir = `${layout.mavenDataDir}/${PREFIX}/com/example/mh/host-app/1.1-SNAPSHOT`;
-
-/** A layout whose paths are under `root`: what Caddy, which does not know $DSO_ROOT, reads. */
-function rootedLayout(l: HostLayout, root: string): HostLayout {
-    return Object.fromEntries(Object.entries(l).map(([k, v]) => [k, path.join(root, v)])) as unknown as HostLayout;
-}
 
 const sha1 = (file: string) => createHash("sha1").update(readFileSync(file)).digest("hex");
 
@@ -99,25 +92,11 @@ describe("Maven on the external registry host: nginx container behind the host's
         return result.stdout.trim();
     }
     const place = (hostPath: string, body: string, mode = "0644") => runOk(placeFileScript({ path: hostPath, mode }, false), body);
+    const placeFile = (f: HostFile) => place(f.path, f.body, f.mode.toString(8).padStart(4, "0"));
+    /** A request from inside the namespace through Caddy, as `account` when given. */
+    const request = (account?: TestAccount) => ({ caCertFile: path.join(scratch, "ca", "ca.crt"), account, ns });
     /** curl from inside the namespace through Caddy; prints the status code. */
-    function curlStatus(args: readonly string[], account?: TestAccount): string {
-        const result = ns.run(
-            "curl",
-            [
-                "-sS",
-                "-o",
-                "/dev/null",
-                "-w",
-                "%{http_code}",
-                "--cacert",
-                path.join(scratch, "ca", "ca.crt"),
-                ...(account ? ["-K", "-"] : []),
-                ...args,
-            ],
-            account ? { input: `user = "${account.username}:${account.password}"\n` } : {},
-        );
-        return result.stdout;
-    }
+    const curlStatus = (args: readonly string[], account?: TestAccount) => frontStatus(request(account), args);
     const snapshotBuilds = () =>
         [...new Set(readdirSync(onDisk(snapshotDir)).flatMap((f) => /-(\d{8}\.\d{6}-\d+)[.-]/.exec(f)?.[1] ?? []))].sort(
             (a, b) => Number(a.split("-")[1]) - Number(b.split("-")[1]),
@@ -133,15 +112,7 @@ describe("Maven on the external registry host: nginx container behind the host's
         spec = { name: "dso-registry", image: registryImage(engine), layout };
         mavenSpec = { image: nginxImage(engine), pathPrefix: PREFIX, layout };
 
-        const config = (readOnly: boolean) =>
-            renderRegistryConfig({
-                addr: `${DISTRIBUTION.socketDir}/${DISTRIBUTION.socketName}`,
-                storage: { kind: "filesystem", rootDirectory: DISTRIBUTION.dataDir },
-                deletesEnabled: true,
-                readOnly,
-            });
-        place(paths.registryConfig, config(false));
-        place(paths.registryConfigReadOnly, config(true));
+        for (const f of registryConfigFiles(layout)) placeFile(f);
         mkdirSync(onDisk(layout.dataDir), { recursive: true });
         runOk(containerScript(spec, FINGERPRINT));
 
@@ -149,36 +120,12 @@ describe("Maven on the external registry host: nginx container behind the host's
         writeFileSync(path.join(scratch, "ca", "ca.crt"), ca.caCertPem);
         deployer = makeAccount("jenkins-deploy");
         pusher = makeAccount("jenkins-push");
-        place(paths.pushUsers, renderUsersFile("push", [pusher]), "0600");
-        place(paths.pullUsers, renderUsersFile("pull", [makeAccount("cluster-pull")]), "0600");
+        for (const f of frontAccountAndTlsFiles(layout, pusher, ca)) placeFile(f);
         place(paths.mavenDeployUsers, renderUsersFile("push", [deployer]), "0600");
-        place(paths.tlsCert, readFileSync(ca.serverCertFile, "utf8"));
-        place(paths.tlsKey, readFileSync(ca.serverKeyFile, "utf8"), "0600");
-        const caddyfile = renderCaddyfile(
-            caddySitePolicy({
-                layout: rootedLayout(layout, ssh.root),
-                registryHost: HOST,
-                port: 443,
-                tls: { kind: "files", certificatePem: "", privateKeyPem: "" },
-                requiresAuthForPull: false,
-                allowedNetworks: [],
-                deletesEnabled: true,
-                blobFiles: true,
-                upstream: `unix/${onDisk(paths.registrySocket)}`,
-                maven: { pathPrefix: PREFIX, requiresAuthForPull: false },
-            }),
-        );
-        place(layout.caddyfile, caddyfile);
+        place(layout.caddyfile, hostCaddyfile(layout, ssh.root, HOST, { pathPrefix: PREFIX, requiresAuthForPull: false }));
         mkdirSync(onDisk(path.dirname(layout.caddyAdminSocket)), { recursive: true });
 
-        const destination = {
-            kind: "sftp" as const,
-            host: sftp.host,
-            port: sftp.port,
-            user: sftp.user,
-            path: `${sftp.dir}/dso-registry`,
-            hostKey: sftp.hostKey,
-        };
+        const destination = sftpDestination(sftp);
         place(bp.passwordFile, makeAccount("restic").password, "0600");
         place(bp.sshKey, sftp.privateKey, "0600");
         place(bp.knownHosts, backupKnownHosts(destination));
@@ -189,14 +136,7 @@ describe("Maven on the external registry host: nginx container behind the host's
         place(paths.backupScript, backupScript(spec, destination, 3, maven), "0755");
         place(paths.restoreScript, restoreScript(spec, FINGERPRINT, destination, maven), "0755");
 
-        caddy = ns.startServer(
-            "caddy",
-            ["run", "--adapter", "caddyfile", "--config", onDisk(layout.caddyfile)],
-            caddyEnv(path.join(scratch, "caddy")),
-        );
-        await ns.waitForPort(443, 30_000, "caddy").catch((e: Error) => {
-            throw new Error(`${e.message}\n${caddy.output()}`);
-        });
+        caddy = await startHostCaddy(ns, "caddy", onDisk(layout.caddyfile), path.join(scratch, "caddy"));
 
         // mvn runs on this machine and reaches the namespace's address under the host name.
         const hostsFile = path.join(scratch, "java-hosts");
@@ -295,28 +235,9 @@ describe("Maven on the external registry host: nginx container behind the host's
         place(paths.readOnlyMarker, "");
         try {
             const url = `${URL}/com/example/mh/host-app/2.0/host-app-2.0.pom`;
-            const put = ns.run(
-                "curl",
-                [
-                    "-sS",
-                    "-D",
-                    "-",
-                    "-o",
-                    "/dev/null",
-                    "--cacert",
-                    path.join(scratch, "ca", "ca.crt"),
-                    "-K",
-                    "-",
-                    "-X",
-                    "PUT",
-                    "--data-binary",
-                    "x",
-                    url,
-                ],
-                { input: `user = "${deployer.username}:${deployer.password}"\n` },
-            );
-            expect(put.stdout).toMatch(/^HTTP\/\S+ 503/);
-            expect(put.stdout).toMatch(/retry-after: \d+/i);
+            const put = frontHeaders(request(deployer), ["-X", "PUT", "--data-binary", "x", url]);
+            expect(put).toMatch(/^HTTP\/\S+ 503/);
+            expect(put).toMatch(/retry-after: \d+/i);
             expect(curlStatus([`${URL}/com/example/mh/host-app/1.0.0/host-app-1.0.0.jar`])).toBe("200");
             expect(existsSync(onDisk(`${layout.mavenDataDir}/${PREFIX}/com/example/mh/host-app/2.0`))).toBe(false);
         } finally {
