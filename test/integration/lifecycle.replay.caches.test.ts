@@ -30,29 +30,28 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { defaultHostLayout } from "../../components/externalHost/scripts";
 import { DISTRIBUTION } from "../../components/shared/facts";
 import type { RecordedResource } from "../../tools/mockRuntime";
-import { type DockerEngine, startDockerEngine } from "../support/dockerEngine";
+import { type CacheHost, startCacheHost } from "../support/cacheHost";
+import type { DockerEngine } from "../support/dockerEngine";
 import { registryImage } from "../support/dockerImages";
-import { createNetns, type TestNetns } from "../support/netns";
+import type { TestNetns } from "../support/netns";
 import { describePlan, plain, planOf, type Step } from "../support/plan";
 import { portsEra } from "../support/portsEra";
 import { makeOciImage, skopeoPushPlainHttp } from "../support/realRegistry";
 import { asRoot, stepScripts } from "../support/replay";
-import { privateDir, removeDir, type ServerProcess } from "../support/serverProcess";
 import { startSocketFront } from "../support/socketFront";
 import { CADDY_USER, socketRequestAs } from "../support/socketRequest";
-import { type SshServer, startSshServer } from "../support/sshServer";
+import type { SshServer } from "../support/sshServer";
 import { committedState, edited, type Raw, run, type StackState, scriptParam } from "../support/transitions";
-import { startUpstreamRegistry } from "../support/upstreamRegistry";
 
 const layout = defaultHostLayout("/srv/data/registry");
 const MARKER = `${layout.dataDir}/docker/registry/v2/repositories/team/app/marker`;
 const isCache = (name: string) => name.startsWith("registry-host-mirrors-");
 
+let host: CacheHost;
 let ns: TestNetns;
 let engine: DockerEngine;
 let ssh: SshServer;
 let scratch: string;
-let upstream: ServerProcess;
 const UPSTREAM_PORT = 5300;
 const REPOSITORY = "library/replayed";
 const upstreamUrl = () => `http://${ns.address}:${UPSTREAM_PORT}`;
@@ -140,14 +139,10 @@ async function pullThrough(cache: Cache): Promise<{ code: number; output: string
 const running = (container: string) => engine.docker(["inspect", "-f", "{{.State.Running}}", container]).stdout.trim() === "true";
 
 beforeAll(async () => {
-    scratch = privateDir("lifecycle-replay");
-    ns = await createNetns({ prefix: "lcr", subnet: "198.19.112.0/20" });
-    engine = await startDockerEngine(ns);
-    registryImage(engine);
+    host = await startCacheHost({ name: "lifecycle-replay", prefix: "lcr", subnet: "198.19.112.0/20", upstreamPort: UPSTREAM_PORT });
+    ({ ns, engine, ssh, scratch } = host);
     // The recorded state's caches ran the image of their day.
     registryImage(engine, "2.8.3");
-    ssh = await startSshServer({ netns: ns, env: { DOCKER_HOST: engine.host, PATH: "/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin" } });
-    upstream = await startUpstreamRegistry(ns, scratch, UPSTREAM_PORT);
     const image = makeOciImage(path.join(scratch, "image"), 64 * 1024);
     skopeoPushPlainHttp(ns, image.ref, `docker://${ns.address}:${UPSTREAM_PORT}/${REPOSITORY}:1`);
     // The registry's own data, which no cache step may touch.
@@ -155,13 +150,7 @@ beforeAll(async () => {
     writeFileSync(onDisk(MARKER), "the registry's own data\n");
 }, 300_000);
 
-afterAll(async () => {
-    await ssh?.stop();
-    await engine?.stop();
-    await upstream?.stop();
-    await ns?.destroy();
-    if (scratch) removeDir(scratch);
-}, 120_000);
+afterAll(() => host?.stop(), 120_000);
 
 const prod = committedState("prod");
 const mirrorsOf = (raw: Raw) => (raw.registry as { mirrors: Raw[] }).mirrors;

@@ -16,14 +16,12 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { defaultHostLayout, mirrorsDirOf } from "../../components/externalHost/scripts";
 import { hostMirrorFiles, hostMirrorPaths } from "../../components/mirrors/hostCaches";
 import { readStackConfig, runProgram } from "../../tools/synth";
-import { type DockerEngine, startDockerEngine } from "../support/dockerEngine";
-import { registryImage } from "../support/dockerImages";
-import { createNetns, type TestNetns } from "../support/netns";
-import { privateDir, removeDir, type ServerProcess } from "../support/serverProcess";
+import { type CacheHost, startCacheHost } from "../support/cacheHost";
+import type { DockerEngine } from "../support/dockerEngine";
+import type { TestNetns } from "../support/netns";
 import { CADDY_USER, socketRequestAs } from "../support/socketRequest";
-import { type SshServer, startSshServer } from "../support/sshServer";
+import type { SshServer } from "../support/sshServer";
 import { PROJECT_DIR } from "../support/synthCli";
-import { startUpstreamRegistry } from "../support/upstreamRegistry";
 
 /** A cache command of one config: its create and delete scripts, without the `sudo -n ` a root session does not need. */
 interface CacheCommand {
@@ -31,11 +29,10 @@ interface CacheCommand {
     readonly delete: string;
 }
 
+let host: CacheHost;
 let ns: TestNetns;
 let engine: DockerEngine;
 let ssh: SshServer;
-let scratch: string;
-let upstream: ServerProcess;
 
 /** The prod stack's layout (Pulumi.prod.yaml: dataDir /srv/data/registry). */
 const layout = defaultHostLayout("/srv/data/registry");
@@ -128,22 +125,11 @@ function placeConfigs(upstreams: readonly string[]): void {
 }
 
 beforeAll(async () => {
-    scratch = privateDir("mirror-transitions");
-    ns = await createNetns({ prefix: "mtr", subnet: "198.18.240.0/20" });
-    engine = await startDockerEngine(ns);
-    registryImage(engine);
-    // The caches' upstream, on the namespace's address so that the cache containers reach it over docker0.
-    upstream = await startUpstreamRegistry(ns, scratch, UPSTREAM_PORT);
-    ssh = await startSshServer({ netns: ns, env: { DOCKER_HOST: engine.host, PATH: "/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin" } });
+    host = await startCacheHost({ name: "mirror-transitions", prefix: "mtr", subnet: "198.18.240.0/20", upstreamPort: UPSTREAM_PORT });
+    ({ ns, engine, ssh } = host);
 }, 300_000);
 
-afterAll(async () => {
-    await ssh?.stop();
-    await engine?.stop();
-    await upstream?.stop();
-    await ns?.destroy();
-    if (scratch) removeDir(scratch);
-}, 120_000);
+afterAll(() => host?.stop(), 120_000);
 
 describe("external-host caches across `pulumi up`s that change registry.mirrors, in the engine's order, on a real Docker engine", () => {
     const first = ["docker.io", "ghcr.io", "registry.k8s.io"];

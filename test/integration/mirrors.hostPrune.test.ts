@@ -22,16 +22,14 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { defaultHostLayout } from "../../components/externalHost/scripts";
 import { hostMirrorFiles, hostMirrorPaths } from "../../components/mirrors/hostCaches";
 import { DOCKER_HUB, MIRROR_FILE_ROLES, MIRROR_FILES } from "../../components/mirrors/mirrors";
+import { type CacheHost, startCacheHost } from "../support/cacheHost";
 import { committedSynthDir } from "../support/committedSynth";
-import { type DockerEngine, startDockerEngine } from "../support/dockerEngine";
-import { registryImage } from "../support/dockerImages";
-import { createNetns, type TestNetns } from "../support/netns";
+import type { DockerEngine } from "../support/dockerEngine";
+import type { TestNetns } from "../support/netns";
 import { makeOciImage, skopeoPushPlainHttp } from "../support/realRegistry";
-import { privateDir, removeDir, type ServerProcess } from "../support/serverProcess";
 import { type SocketFront, startSocketFront } from "../support/socketFront";
 import { CADDY_USER, NOBODY, socketRequestAs } from "../support/socketRequest";
-import { type SshServer, startSshServer } from "../support/sshServer";
-import { startUpstreamRegistry } from "../support/upstreamRegistry";
+import type { SshServer } from "../support/sshServer";
 
 /** The prod stack's layout (Pulumi.prod.yaml: dataDir /srv/data/registry, mirrors docker.io, ghcr.io, registry.k8s.io). */
 const layout = defaultHostLayout("/srv/data/registry");
@@ -49,10 +47,10 @@ const PRUNE_SCRIPT = "/usr/local/sbin/dso-registry-mirror-prune";
 const UPSTREAM_PORT = 5300;
 const REPOSITORY = "library/m2app";
 
+let host: CacheHost;
 let ns: TestNetns;
 let engine: DockerEngine;
 let ssh: SshServer;
-let upstream: ServerProcess;
 let front: SocketFront;
 let scratch: string;
 let hostDir: string;
@@ -87,11 +85,6 @@ function pruneScriptWith(limitKiB: number, maxAgeMinutes: number): string {
 }
 
 const upstreamUrl = () => `http://${ns.address}:${UPSTREAM_PORT}`;
-
-/** The upstream Distribution, on the namespace's address so that the cache container reaches it over docker0. */
-async function startUpstream(): Promise<void> {
-    upstream = await startUpstreamRegistry(ns, scratch, UPSTREAM_PORT);
-}
 
 /** Sets the file times of the cached blobs two hours back; returns that time. */
 function ageCachedBlobs(blobs: readonly string[]): Date {
@@ -134,7 +127,7 @@ async function waitForCachedBlobs(count: number): Promise<string[]> {
 
 /** Blob GETs the upstream has logged for the repository so far. */
 function upstreamBlobFetches(): number {
-    return upstream
+    return host.upstream
         .output()
         .split("\n")
         .filter((l) => l.includes(`"GET /v2/${REPOSITORY}/blobs/sha256:`)).length;
@@ -169,13 +162,8 @@ beforeAll(async () => {
     if (!target) throw new Error("the prod synth has no registry host with a mirror prune script");
     hostDir = path.join(synthHosts, target);
 
-    scratch = privateDir("m2-prune");
-    ns = await createNetns({ prefix: "mtwo", subnet: "198.18.160.0/20" });
-    engine = await startDockerEngine(ns);
-    registryImage(engine);
-    ssh = await startSshServer({ netns: ns, env: { DOCKER_HOST: engine.host, PATH: "/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin" } });
-
-    await startUpstream();
+    host = await startCacheHost({ name: "m2-prune", prefix: "mtwo", subnet: "198.18.160.0/20", upstreamPort: UPSTREAM_PORT });
+    ({ ns, engine, ssh, scratch } = host);
     sourceImage = makeOciImage(path.join(scratch, "image"), 512 * 1024).ref;
     skopeoPushPlainHttp(ns, sourceImage, `docker://${ns.address}:${UPSTREAM_PORT}/${REPOSITORY}:1`);
     imageRef = `127.0.0.1:${FRONT_PORT}/${REPOSITORY}:1`;
@@ -188,11 +176,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
     await front?.stop();
-    await ssh?.stop();
-    await engine?.stop();
-    await upstream?.stop();
-    await ns?.destroy();
-    if (scratch) removeDir(scratch);
+    await host?.stop();
 }, 120_000);
 
 describe("the external host's pull-through cache and its prune job, over SSH against a real Docker engine", () => {
@@ -316,7 +300,7 @@ describe("the external host's pull-through cache and its prune job, over SSH aga
         const before = containerState();
         const blobs = cachedBlobFiles();
         ageCachedBlobs(blobs);
-        await upstream.stop();
+        await host.upstream.stop();
         try {
             for (const [limit, what] of [
                 [64, "too large"],
@@ -331,7 +315,7 @@ describe("the external host's pull-through cache and its prune job, over SSH aga
             const pulled = freshPull();
             expect(pulled.code, pulled.output).toBe(0);
         } finally {
-            await startUpstream();
+            await host.startUpstream();
         }
     });
 
@@ -342,7 +326,7 @@ describe("the external host's pull-through cache and its prune job, over SSH aga
             const l = logs();
             return `${l.stdout}${l.stderr}`.split(text).length - 1;
         };
-        await upstream.stop();
+        await host.upstream.stop();
         try {
             engine.dockerOk(["restart", cache.container]);
             for (let i = 0; i < 300 && socketRequestAs(ns, CADDY_USER, socket, "http://localhost/v2/").stdout !== "200"; i++) {
@@ -355,7 +339,7 @@ describe("the external host's pull-through cache and its prune job, over SSH aga
             const write = socketRequestAs(ns, CADDY_USER, socket, `http://localhost/v2/${REPOSITORY}/blobs/uploads/`, ["-X", "POST"]);
             expect(write.stdout).toBe("405");
         } finally {
-            await startUpstream();
+            await host.startUpstream();
         }
         // A tag only the upstream has comes through once the cache asks it again (every MIRROR_PROBE_SECONDS).
         skopeoPushPlainHttp(ns, sourceImage, `docker://${ns.address}:${UPSTREAM_PORT}/${REPOSITORY}:2`);
