@@ -16,11 +16,15 @@ set -eu
 . "$(dirname "$0")/../../upkeep/sh/disk-guard.sh"
 # shellcheck source=../../upkeep/sh/textfile.sh
 . "$(dirname "$0")/../../upkeep/sh/textfile.sh"
-# guard DIR MARKER CHECK SERIES HELP FILE: runs CHECK (disk_guard or maven_disk_guard) on DIR with MARKER and,
-# with TEXTFILE_DIR, writes SERIES (1 while refusing, HELP its help text) to FILE there; status 1 when the
-# disk could not be read, and FILE is left as it was.
+# guard WHICH DIR MARKER SERIES HELP FILE: checks DIR with MARKER (WHICH: "data" for the registry's data disk,
+# "maven" for the Maven repository's) and, with TEXTFILE_DIR, writes SERIES (1 while refusing, HELP its help
+# text) to FILE there; status 1 when the disk could not be read, and FILE is left as it was.
 guard() {
-    "$3" "${DSO_ROOT:-}$1" "${DSO_ROOT:-}$2" "$REFUSE_PERCENT" || return 1
+    if [ "$1" = maven ]; then
+        maven_disk_guard "${DSO_ROOT:-}$2" "${DSO_ROOT:-}$3" "$REFUSE_PERCENT" || return 1
+    else
+        disk_guard "${DSO_ROOT:-}$2" "${DSO_ROOT:-}$3" "$REFUSE_PERCENT" || return 1
+    fi
     [ -n "$TEXTFILE_DIR" ] || return 0
     dir="${DSO_ROOT:-}$TEXTFILE_DIR"
     mkdir -p "$dir"
@@ -30,10 +34,10 @@ guard() {
 
 status=0
 if [ -n "$DATA_DIR" ]; then
-    guard "$DATA_DIR" "$MARKER" disk_guard "$REFUSING" "new uploads" dso_registry_disk_guard.prom || status=1
+    guard data "$DATA_DIR" "$MARKER" "$REFUSING" "new uploads" dso_registry_disk_guard.prom || status=1
 fi
 if [ -n "$MAVEN_DIR" ]; then
-    guard "$MAVEN_DIR" "$MAVEN_MARKER" maven_disk_guard "$MAVEN_REFUSING" "Maven deploys" dso_registry_maven_disk_guard.prom || status=1
+    guard maven "$MAVEN_DIR" "$MAVEN_MARKER" "$MAVEN_REFUSING" "Maven deploys" dso_registry_maven_disk_guard.prom || status=1
 elif [ -n "$TEXTFILE_DIR" ]; then
     # No Maven here (any more): no series that would keep saying deploys are refused. Not through a link
     # someone put in the directory's place (../../upkeep/sh/textfile.sh says why).
