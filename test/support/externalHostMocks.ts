@@ -12,6 +12,7 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { afterAll, beforeAll } from "vitest";
 import { type MockRuntime, type RecordedResource, settle, startMockRuntime } from "../../tools/mockRuntime";
+import { SSH_CONNECTION } from "./planArgs";
 
 export const HASH = `$2a$10$${"b".repeat(53)}`;
 /** The file-placement script's MODE parameter of 0600 (its quotes quoted again inside `sudo -n sh -c '…'`). */
@@ -23,14 +24,9 @@ export async function startHosts() {
     const mod = await import("../../components/externalHost/externalRegistryHost");
     const host = new mod.ExternalRegistryHost("registry-host", {
         connection: {
-            kind: "ssh",
-            name: "registry-01",
-            host: "10.0.0.5",
-            port: 22,
-            user: "deploy",
+            ...SSH_CONNECTION,
             privateKey: pulumi.secret("PRIVATE-KEY-MATERIAL"),
             hostKey: "ssh-ed25519 AAAAtest",
-            sudo: true,
         },
         registryHost: "registry.example.com",
         port: 443,

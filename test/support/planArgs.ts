@@ -6,20 +6,24 @@
 import type { ExternalRegistryHostArgs } from "../../components/externalHost/externalRegistryHost";
 import type { HostRegistryStorage } from "../../components/externalHost/registryContainer";
 import type { KindRegistryArgs } from "../../components/kind/kindRegistry";
+import type { HostConnection } from "../../components/shared/hostAccess";
 import { PLAN_HASH } from "./placementFixtures";
+
+/** The registry host's SSH connection, with sudo. */
+export const SSH_CONNECTION = {
+    kind: "ssh",
+    name: "registry-01",
+    host: "10.0.0.5",
+    port: 22,
+    user: "deploy",
+    privateKey: "KEY",
+    hostKey: "ssh-ed25519 AAAA",
+    sudo: true,
+} as const satisfies HostConnection;
 
 /** The external host with nothing optional: one host over SSH with sudo, a certificate from ACME, the push account. */
 export const EXTERNAL_HOST_MINIMAL: ExternalRegistryHostArgs = {
-    connection: {
-        kind: "ssh",
-        name: "registry-01",
-        host: "10.0.0.5",
-        port: 22,
-        user: "deploy",
-        privateKey: "KEY",
-        hostKey: "ssh-ed25519 AAAA",
-        sudo: true,
-    },
+    connection: SSH_CONNECTION,
     registryHost: "registry.example.com",
     accounts: { push: { username: "ci-push", bcryptHash: PLAN_HASH } },
     tls: { kind: "acme", email: "ops@example.com" },
