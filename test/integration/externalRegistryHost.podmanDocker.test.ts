@@ -21,11 +21,9 @@
  * stand-in image (joxit/docker-registry-ui cannot be pulled here), as in externalRegistryHost.scripts.test.ts.
  */
 import { randomBytes } from "node:crypto";
-import { writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { renderUsersFile } from "../../components/accessPolicy/usersFile";
-import { renderRegistryConfig } from "../../components/distribution/registryConfig";
 import { backupKnownHosts } from "../../components/externalHost/backupScripts";
 import { METRICS_RELAY_CONTAINER } from "../../components/externalHost/metricsRelay";
 import {
@@ -36,7 +34,7 @@ import {
     uiContainerScript,
 } from "../../components/externalHost/scripts";
 import { privileged } from "../../components/shared/hostAccess";
-import { DEPLOYED_REGISTRY_IMAGE, UPSTREAM_REGISTRY } from "../support/distributionBinaries";
+import { DEPLOYED_REGISTRY_IMAGE } from "../support/distributionBinaries";
 import { pinnedCaddyImage, registryImage, uiStandInImage } from "../support/dockerImages";
 import { PROD_CONTAINER as CONTAINER, type PodmanProdHost, startPodmanProdHost } from "../support/podmanHost";
 import {
@@ -50,6 +48,7 @@ import { makeAccount, makeOciImage } from "../support/realRegistry";
 import type { ServerProcess } from "../support/serverProcess";
 import { type SftpTarget, startSftpTarget } from "../support/sftpTarget";
 import { CADDY_USER, socketRequestAs } from "../support/socketRequest";
+import { startUpstreamRegistry } from "../support/upstreamRegistry";
 
 /** The synth's cache run here, and where it keeps its files, socket and storage on the host. */
 const CACHE = "ghcr.io";
@@ -126,17 +125,7 @@ describe.each(INSTALLS)("the external host's upkeep where $what", (install) => {
         backupMachine = await startSftpTarget(host.hostAddress);
 
         // The cache's upstream, on the host's own address: the cache's container reaches it from Podman's network.
-        const upstreamConfig = path.join(scratch, "upstream.yml");
-        writeFileSync(
-            upstreamConfig,
-            renderRegistryConfig({
-                addr: `${host.address}:${UPSTREAM_PORT}`,
-                storage: { kind: "filesystem", rootDirectory: path.join(scratch, "upstream-data") },
-                deletesEnabled: false,
-            }),
-        );
-        upstream = host.startServer(UPSTREAM_REGISTRY, ["serve", upstreamConfig]);
-        await host.waitForPort(UPSTREAM_PORT, 30_000, "upstream");
+        upstream = await startUpstreamRegistry(host, scratch, UPSTREAM_PORT);
         upstreamUrl = `http://${host.address}:${UPSTREAM_PORT}`;
         const tool = makeOciImage(path.join(scratch, "upstream-image"), 64 * 1024, "1");
         const seeded = skopeo([
