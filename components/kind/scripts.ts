@@ -151,13 +151,14 @@ export function kindDataDirMarker(layout: KindLayout, stack: string): { readonly
  */
 export function dataDirClaimScript(layout: KindLayout, stack: string): string {
     const marker = kindDataDirMarker(layout, stack);
+    const own = kindDataDirLayout(layout);
     return renderShellScript(sh("data-dir-claim.sh"), {
         DATA_DIR: layout.dataDir,
         MARKER: KIND_DATA_DIR_MARKER,
         OWNER: marker.owner,
         MARKER_TEXT: marker.lines,
-        LAYOUT_PATHS: kindDataDirLayout(layout).paths,
-        LAYOUT_OPAQUE: kindDataDirLayout(layout).opaque,
+        LAYOUT_PATHS: own.paths,
+        LAYOUT_OPAQUE: own.opaque,
         CONFIG_KEY: `${PROJECT}:kind.dataDir`,
     });
 }
