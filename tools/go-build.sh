@@ -35,6 +35,10 @@ command -v go >/dev/null || {
 
 say() { [ "$quiet" = true ] || echo "$@" >&2; }
 
+# go_module_dir WRAPPER MODULE (tools/go-module-dir.sh)
+# shellcheck source=go-module-dir.sh
+. "$(dirname "$0")/../go-module-dir.sh"
+
 # Builds of one wrapper module take turns: parallel test files that each ask for it wait for one build.
 mkdir -p "$cache"
 exec 9>"$cache/.$(basename "$here")-build.lock"

@@ -54,6 +54,9 @@ command -v go >/dev/null || {
 
 say() { [ "$quiet" = true ] || echo "$@" >&2; }
 
+# shellcheck source=../go-module-dir.sh
+. "$here/../go-module-dir.sh"
+
 mkdir -p "$cache"
 exec 9>"$cache/.engine-build.lock"
 if ! flock -n 9; then
@@ -119,7 +122,8 @@ build_kubernetes() {
     else
         say "engine build: building pulumi-resource-kubernetes $version (pulumi-kubernetes $kubernetes_module)"
         started=$(date +%s)
-        command_dir=$(cd "$dir" && go list -m -f '{{.Dir}}' github.com/pulumi/pulumi-kubernetes/provider/v4)/cmd/pulumi-resource-kubernetes
+        module_dir=$(go_module_dir "$dir" github.com/pulumi/pulumi-kubernetes/provider/v4)
+        command_dir=$module_dir/cmd/pulumi-resource-kubernetes
         work="$out.partial/src"
         rm -rf "$out.partial"
         mkdir -p "$work"
@@ -193,7 +197,7 @@ caddy_version=$(cd "$here/caddy" && go list -m -f '{{.Version}}' github.com/cadd
 # Dynamic providers (the Jenkins credentials) run through the SDK's own launcher script, which the SDK
 # module ships beside its Node.js sources.
 if [ "$caddy_only" = false ]; then
-    sdk_dir=$(cd "$here/cli" && go list -m -f '{{.Dir}}' github.com/pulumi/pulumi/sdk/v3)
+    sdk_dir=$(go_module_dir "$here/cli" github.com/pulumi/pulumi/sdk/v3)
     install -m 0755 "$sdk_dir/nodejs/dist/pulumi-resource-pulumi-nodejs" "$set/bin/pulumi-resource-pulumi-nodejs"
 fi
 
@@ -207,7 +211,7 @@ if [ "$kube" = true ] && [ "$caddy_only" = false ]; then
     # whose certificate cert-manager issues: the CRDs go to the API server, the controller issues for real.
     cm_version=$(cd "$here/cert-manager" && go list -m -f '{{.Version}}' github.com/cert-manager/cert-manager)
     CGO_ENABLED=0 build "$set/bin" cert-manager-controller "$here/cert-manager" . "$cm_version" "-s -w"
-    cm_dir=$(cd "$here/cert-manager" && go list -m -f '{{.Dir}}' github.com/cert-manager/cert-manager)
+    cm_dir=$(go_module_dir "$here/cert-manager" github.com/cert-manager/cert-manager)
     # deploy/crds holds the plain CRDs (v1.16 had Helm templates there, named crd-*.yaml); a set keeps
     # only those of the version it was last built with.
     mkdir -p "$set/cert-manager-crds"

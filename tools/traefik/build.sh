@@ -23,18 +23,13 @@ BUILD_WHAT="Traefik build"
 module=github.com/traefik/traefik/v3
 version=$(cd "$here" && go list -m -f '{{.Version}}' "$module")
 out="$cache/build/traefik-${version#v}-$(module_key .)"
-# module_dir MODULE: where the module cache holds MODULE (or its replacement), downloaded first.
-module_dir() {
-    go mod download "$1"
-    go list -m -f '{{with .Replace}}{{.Dir}}{{else}}{{.Dir}}{{end}}' "$1"
-}
 build() {
     (
         cd "$here"
         work=$(mktemp -d)
         trap 'chmod -R u+w "$work" && rm -rf "$work"' EXIT
-        cp -R "$(module_dir github.com/go-acme/lego/v5)" "$work/lego"
-        cp -R "$(module_dir github.com/abbot/go-http-auth)" "$work/httpauth"
+        cp -R "$(go_module_dir "$here" github.com/go-acme/lego/v5)" "$work/lego"
+        cp -R "$(go_module_dir "$here" github.com/abbot/go-http-auth)" "$work/httpauth"
         chmod -R u+w "$work"
         cp overlay/legodns/providers.go "$work/lego/providers/dns/zz_gen_dns_providers.go"
         cp overlay/httpauth/traefik.go "$work/httpauth/traefik.go"

@@ -33,6 +33,8 @@ command -v go >/dev/null || {
 export GONOSUMDB="${GONOSUMDB:-github.com/pulumi/pulumi}"
 export GOFLAGS="${GOFLAGS:--buildvcs=false}"
 export CGO_ENABLED=0
+# shellcheck source=../../go-module-dir.sh
+. "$HERE/../../go-module-dir.sh"
 
 # mod_version DIR MODULE: the version MODULE is required at in DIR/go.mod.
 mod_version() {
@@ -129,7 +131,7 @@ stages_key="kwok-stages $WV go.sum=$(sha "$HERE/kwok/go.sum")"
 if [ -f "$OUT/kwok-stages.yaml" ] && [ -f "$OUT/.kwok-stages.key" ] && [ "$(cat "$OUT/.kwok-stages.key")" = "$stages_key" ]; then
 	echo "kwok-stages.yaml $WV: up to date"
 else
-	kwok_dir=$(cd "$HERE/kwok" && go list -m -f '{{.Dir}}' sigs.k8s.io/kwok)
+	kwok_dir=$(go_module_dir "$HERE/kwok" sigs.k8s.io/kwok)
 	tmp="$OUT/.kwok-stages.tmp.$$"
 	for stage in node/fast/node-initialize node/heartbeat/node-heartbeat pod/fast/pod-ready pod/fast/pod-complete pod/fast/pod-delete; do
 		echo "---"
