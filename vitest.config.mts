@@ -129,6 +129,8 @@ export default defineConfig({
                 test: {
                     ...nodeAndSh,
                     name: "unit",
+                    // Caddy's adapter and busybox's applets: the core list (test/setup/debianTools.ts).
+                    globalSetup: ["test/setup/debianTools.ts"],
                     include: ["test/unit/**/*.test.ts"],
                     exclude: [...configDefaults.exclude, ...SLOW_UNIT_FILES],
                 },

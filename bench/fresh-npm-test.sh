@@ -1,7 +1,7 @@
 #!/bin/sh
 # The newcomer's run, timed as a new user's machine would see it: a fresh clone of this repository's HEAD,
 # `npm ci`, then `npm test` (which installs the Debian packages it needs itself), with an empty engine
-# cache and, with --purge, the Debian packages of test/support/debianPackages.txt removed first. It prints
+# cache and, with --purge, the Debian packages of test/support/debianPackages*.txt removed first. It prints
 # each step's seconds, and checks that npm test built nothing (the empty cache stays empty).
 #
 #   sh bench/fresh-npm-test.sh [--purge]
@@ -27,7 +27,7 @@ cache="$work/empty-engine-cache"
 mkdir -p "$cache"
 
 if [ "$purge" = true ]; then
-    packages=$(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' -e 's/^[[:space:]]*\([^[:space:]]*\).*/\1/' "$repo/test/support/debianPackages.txt" |
+    packages=$(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' -e 's/^[[:space:]]*\([^[:space:]]*\).*/\1/' "$repo/test/support/debianPackages.core.txt" "$repo/test/support/debianPackages.txt" |
         grep -vx -e openssl -e curl -e iproute2 -e util-linux -e bsdutils -e sudo -e openssh-client | tr '\n' ' ')
     echo "purging: $packages"
     # shellcheck disable=SC2086 # one word per package

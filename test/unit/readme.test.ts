@@ -40,19 +40,26 @@ describe("README", () => {
     it("`npm test` and `npm run test:all` install what the integration tests need before they start, as the README and docs/contributing.md say", () => {
         // The projects' own global setups run the installer before any of their tests.
         const config = read("vitest.config.mts");
+        expect(config).toMatch(/name: "unit",[^}]*globalSetup: \["test\/setup\/debianTools\.ts"\]/);
         expect(config).toMatch(/name: "integration",[^}]*globalSetup: \["test\/setup\/debianTools\.ts", "test\/setup\/goBuilds\.ts"\]/);
         expect(config).toMatch(/name: "core",[^}]*globalSetup: \["test\/setup\/debianTools\.ts", "test\/setup\/debianStandIns\.ts"\]/);
-        expect(read("test/setup/debianTools.ts")).toContain("install-debian-packages.sh");
+        const setup = read("test/setup/debianTools.ts");
+        expect(setup).toContain("install-debian-packages.sh");
+        // `npm test`'s projects ask for the core list alone, every other project for all of them.
+        expect(setup).toMatch(/CORE_PROJECTS = new Set\(\["unit", "core"\]\)/);
     });
 
     describe("the installer `npm test` runs first installs what is missing as root, and elsewhere names the command", () => {
         let dir: string;
-        const listed = readFileSync(path.join(root, "test/support/debianPackages.txt"), "utf8")
-            .split("\n")
-            .map((l) => l.replace(/#.*/, "").trim().split(/\s+/))
-            .filter((f) => f[0] !== "");
-        const packages = listed.map((f) => f[0]!);
-        const missing = ["restic", "fail2ban"];
+        const listed = (file: string) =>
+            readFileSync(path.join(root, "test/support", file), "utf8")
+                .split("\n")
+                .map((l) => l.replace(/#.*/, "").trim().split(/\s+/)[0]!)
+                .filter((p) => p !== "");
+        const core = listed("debianPackages.core.txt");
+        const packages = [...core, ...listed("debianPackages.txt")];
+        // One of `npm test`'s packages and two of the rest of the suite's.
+        const missing = ["skopeo", "restic", "fail2ban"];
         beforeEach(() => {
             dir = mkdtempSync(path.join(tmpdir(), "installer-"));
             mkdirSync(path.join(dir, "bin"));
@@ -70,8 +77,8 @@ describe("README", () => {
             tool("service", 'echo "service $*" >> "$FAKE/log"');
         });
         afterEach(() => rmSync(dir, { recursive: true, force: true }));
-        const install = (uid: number) =>
-            spawnSync("sh", [path.join(root, "test/support/install-debian-packages.sh")], {
+        const install = (uid: number, ...lists: string[]) =>
+            spawnSync("sh", [path.join(root, "test/support/install-debian-packages.sh"), ...lists], {
                 encoding: "utf8",
                 env: { ...process.env, PATH: `${path.join(dir, "bin")}:${process.env.PATH}`, FAKE: dir, FAKE_UID: String(uid) },
             });
@@ -86,6 +93,27 @@ describe("README", () => {
             // A second run finds everything and asks for nothing.
             writeFileSync(path.join(dir, "log"), "");
             expect(install(0).status).toBe(0);
+            expect(log()).toBe("");
+        });
+
+        it("core: installs only the missing packages `npm test` runs, not the rest of the suite's", () => {
+            expect(core).toContain("skopeo");
+            expect(core).not.toContain("restic");
+            expect(core).not.toContain("fail2ban");
+            const r = install(0, "core");
+            expect(r.status, r.stderr).toBe(0);
+            expect(log()).toContain("apt-get install -y -qq -o Acquire::Retries=5 skopeo\n");
+            expect(log()).not.toContain("service fail2ban stop");
+            // `all` afterwards installs the rest.
+            writeFileSync(path.join(dir, "log"), "");
+            expect(install(0, "all").status).toBe(0);
+            expect(log()).toContain("apt-get install -y -qq -o Acquire::Retries=5 restic fail2ban\n");
+        });
+
+        it("refuses a list it does not know", () => {
+            const r = install(0, "everything");
+            expect(r.status).toBe(2);
+            expect(r.stderr).toContain("[core | all]");
             expect(log()).toBe("");
         });
 
