@@ -108,7 +108,7 @@ const parsed = () => YAML.parse(ssh.readFile(REGISTRIES)!, { uniqueKeys: true })
 beforeAll(async () => {
     stubs = privateDir("node-trust-stubs");
     writeNodeStubs(stubs);
-    ssh = await startSshServer({ pathPrefix: stubs });
+    ssh = await startSshServer({ pathPrefix: stubs, reuseConnection: true });
     const caDir = privateDir("node-trust-ca");
     caPem = makeTestCa(path.join(caDir, "first")).caCertPem;
     rotatedCaPem = makeTestCa(path.join(caDir, "rotated")).caCertPem;

@@ -40,6 +40,13 @@ export interface SshServerOptions {
     readonly env?: Readonly<Record<string, string>>;
     /** Run sshd inside this namespace, listening on its address, port 22. */
     readonly netns?: TestNetns;
+    /**
+     * true: `runScript`'s sessions share one SSH connection (OpenSSH's ControlMaster), so a file that runs
+     * hundreds of scripts pays for one key exchange instead of one each. Every script is still a session of
+     * its own, with sshd's environment. Off by default: tests that read sshd's log of logins and
+     * authentications (the login limit's) need a connection per session.
+     */
+    readonly reuseConnection?: boolean;
 }
 
 export interface SshServer {
@@ -166,6 +173,9 @@ export async function startSshServer(options: SshServerOptions = {}): Promise<Ss
         "StrictHostKeyChecking=yes",
         "-o",
         "LogLevel=ERROR",
+        ...(options.reuseConnection
+            ? ["-o", "ControlMaster=auto", "-o", `ControlPath=${path.join(dir, "control")}`, "-o", "ControlPersist=yes"]
+            : []),
         "-F",
         "/dev/null",
         `${user}@${host}`,
@@ -203,6 +213,8 @@ export async function startSshServer(options: SshServerOptions = {}): Promise<Ss
         async stop() {
             if (stopped) return;
             stopped = true;
+            // The shared connection's master process ends with its connection; ask it to go first.
+            if (options.reuseConnection) run("ssh", [...sshArgs.slice(0, -1), "-O", "exit", sshArgs.at(-1)!]);
             await sshd.stop();
             // The last session's processes may still be exiting; userdel refuses while they run.
             for (let attempt = 0; createdUser && attempt < 20; attempt++) {
