@@ -6,21 +6,17 @@
  * hook that runs past its time-out. `npm test` (the `core` project) builds none of them.
  */
 import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import * as path from "node:path";
 
 const ROOT = path.resolve(__dirname, "../..");
 
-/** The scripts and their arguments, in the order the slowest test files need them. */
-export const GO_BUILDS: readonly (readonly string[])[] = [
-    ["tools/distribution/build.sh"],
-    ["tools/engine/build.sh", "--caddy"],
-    ["tools/containerd2/build.sh"],
-    ["tools/s3/build.sh"],
-    ["tools/conformance/build.sh"],
-    ["tools/kind/build.sh"],
-    ["tools/traefik/build.sh"],
-    ["tools/supplychain/build.sh"],
-];
+/** The scripts and their arguments (test/setup/goBuilds.txt, which .ci/run reads too). */
+export const GO_BUILDS: readonly (readonly string[])[] = readFileSync(path.join(__dirname, "goBuilds.txt"), "utf8")
+    .split("\n")
+    .map((line) => line.replace(/#.*/, "").trim())
+    .filter((line) => line !== "")
+    .map((line) => line.split(/\s+/));
 
 /** An error that vitest shows as the message alone. */
 function stop(message: string): Error {
