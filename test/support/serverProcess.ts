@@ -8,8 +8,26 @@ import { createConnection, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 
-/** A TCP port on 127.0.0.1 that was free a moment ago. */
-export function freePort(): Promise<number> {
+/**
+ * The ports freePort has handed out in this process. The kernel may give a port just closed to the next
+ * bind to port 0, so a caller that asks for two ports in a row (a server's listener and its debug listener)
+ * could be handed the same one twice, and its second listener then fails with "address already in use".
+ */
+const handedOut = new Set<number>();
+
+/** A TCP port on 127.0.0.1 that was free a moment ago, and that this process has not been handed before. */
+export async function freePort(): Promise<number> {
+    for (;;) {
+        const port = await anyFreePort();
+        if (!handedOut.has(port)) {
+            handedOut.add(port);
+            return port;
+        }
+    }
+}
+
+/** Whatever port the kernel gives a bind to port 0 on 127.0.0.1, released again. */
+function anyFreePort(): Promise<number> {
     return new Promise((resolve, reject) => {
         const server = createServer();
         server.once("error", reject);
