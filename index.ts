@@ -10,6 +10,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { gateOnClusterPrerequisites } from "./components/cluster/gate";
 import { ConfigError, loadDeployableConfig } from "./components/config";
 import { defineStack } from "./components/stack";
+import { kindGateOptions } from "./components/stack/kind";
 
 function load() {
     try {
@@ -28,7 +29,7 @@ function load() {
 export = async () => {
     const config = load();
     for (const warning of config.warnings) pulumi.log.warn(`${warning.key}: ${warning.message}`);
-    const gate = gateOnClusterPrerequisites();
+    const gate = gateOnClusterPrerequisites(kindGateOptions(config));
     const outputs = defineStack(config);
     // The provider's own settings say which cluster; without them kubectl, like the provider, reads KUBECONFIG.
     await gate.check({

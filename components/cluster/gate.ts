@@ -19,7 +19,13 @@
 import * as pulumi from "@pulumi/pulumi";
 import { type CheckResult, type ClusterAccess, checkOwnership, checkPrerequisites, type OwnershipResult } from "./kubectlCheck";
 import { declaredObjectsOf, foreignObjectsMessage } from "./ownership";
-import { missingPrerequisitesMessage, prerequisitesOf, type RegisteredObject } from "./prerequisites";
+import {
+    type IngressMessages,
+    missingPrerequisitesMessage,
+    type PrerequisiteOptions,
+    prerequisitesOf,
+    type RegisteredObject,
+} from "./prerequisites";
 
 export interface ClusterGate {
     /** Checks the cluster for what the resources constructed so far need; releases them, or fails the run with one message. */
@@ -28,7 +34,14 @@ export interface ClusterGate {
 
 /** Installs the gate; call before the program constructs its first resource. */
 export function gateOnClusterPrerequisites(
-    options: { readonly run?: typeof checkPrerequisites; readonly ownership?: typeof checkOwnership } = {},
+    options: {
+        readonly run?: typeof checkPrerequisites;
+        readonly ownership?: typeof checkOwnership;
+        /** What the stack asks of the cluster beyond what every stack needs (prerequisites.ts). */
+        readonly prerequisites?: PrerequisiteOptions;
+        /** How the messages name the class of the stack's Ingresses (the in-cluster registry's when unset). */
+        readonly ingress?: IngressMessages;
+    } = {},
 ): ClusterGate {
     const recorded: RegisteredObject[] = [];
     /** The context of each Kubernetes provider constructed with one, and the objects made through each. */
@@ -61,7 +74,7 @@ export function gateOnClusterPrerequisites(
             let result: CheckResult;
             let owned: OwnershipResult;
             try {
-                result = await (options.run ?? checkPrerequisites)(prerequisitesOf(recorded), access);
+                result = await (options.run ?? checkPrerequisites)(prerequisitesOf(recorded, options.prerequisites), access);
                 owned = { foreign: [], unchecked: [] };
                 // The stack's own context first (its objects, as before), then each provider's context.
                 const groups = [
@@ -90,7 +103,7 @@ export function gateOnClusterPrerequisites(
                 release();
                 return;
             }
-            const context = { stack: pulumi.getStack() };
+            const context = { stack: pulumi.getStack(), ...(options.ingress ? { ingress: options.ingress } : {}) };
             const messages = [
                 ...(result.missing.length > 0 ? [missingPrerequisitesMessage(result.missing, context)] : []),
                 ...(owned.foreign.length > 0 ? [foreignObjectsMessage(owned.foreign, context)] : []),

@@ -172,6 +172,15 @@ export async function checkPrerequisites(prerequisites: readonly Prerequisite[],
             if (defaults.length === 1) notes.push(...defaultIngressClassNotes(p, defaults[0] as FoundIngressClass));
             else missing.push({ ...p, found });
         }
+        const named = prerequisites.filter((p) => p.kind === "ingress-class");
+        if (named.length > 0) {
+            const r = await kubectl(["get", "ingressclasses.networking.k8s.io", "--output=json"]);
+            if (r.code !== 0) unchecked.push(firstLine(r.stderr));
+            else {
+                const found = ingressClassesOf(r.stdout);
+                for (const p of named) if (!found.some((c) => c.name === p.name)) missing.push({ ...p, found });
+            }
+        }
         for (const p of prerequisites) {
             if (p.kind !== "object") continue;
             const [group, version] = p.apiVersion.includes("/") ? p.apiVersion.split("/") : ["", p.apiVersion];

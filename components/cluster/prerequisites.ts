@@ -30,6 +30,14 @@ export type Prerequisite =
           readonly found?: readonly FoundIngressClass[];
       }
     | {
+          /** An IngressClass the stack's Ingresses name (with `namedIngressClasses`): without it no controller serves them. */
+          readonly kind: "ingress-class";
+          readonly name: string;
+          readonly neededBy: readonly string[];
+          /** The classes the cluster has (the check sets it). */
+          readonly found?: readonly FoundIngressClass[];
+      }
+    | {
           readonly kind: "object";
           readonly apiVersion: string;
           readonly objectKind: string;
@@ -124,14 +132,24 @@ export function typeParts(type: string): { apiVersion: string; kind: string; pat
 
 const groupOf = (apiVersion: string) => (apiVersion.includes("/") ? apiVersion.slice(0, apiVersion.lastIndexOf("/")) : "");
 
+/** What `prerequisitesOf` asks of the cluster beyond what every stack needs. */
+export interface PrerequisiteOptions {
+    /**
+     * Each IngressClass an Ingress names must exist (the kind placement's web UI: its Ingress is served by the
+     * class it names or by none). Off for the in-cluster registry, whose class may come with its controller later.
+     */
+    readonly namedIngressClasses?: boolean;
+}
+
 /** What the registered Kubernetes resources need from the cluster, in a stable order. */
-export function prerequisitesOf(objects: readonly RegisteredObject[]): Prerequisite[] {
+export function prerequisitesOf(objects: readonly RegisteredObject[], options: PrerequisiteOptions = {}): Prerequisite[] {
     const created = new Set<string>();
     const namespaces = new Map<string, string[]>();
     const apis = new Map<string, { kinds: Set<string>; neededBy: string[] }>();
     const defaultClass: { label: string; claim: Claim }[] = [];
     const classes = new Map<string, { label: string; claim: Claim }[]>();
     const unclassed: { label: string; ingress: ObjectRef; prefixes: string[] }[] = [];
+    const namedClasses = new Map<string, string[]>();
     const objectsNeeded = new Map<string, Extract<Prerequisite, { kind: "object" }> & { neededBy: string[] }>();
     const add = <T>(map: Map<string, T[]>, key: string, value: T) => map.set(key, [...(map.get(key) ?? []), value]);
 
@@ -168,7 +186,9 @@ export function prerequisitesOf(objects: readonly RegisteredObject[]): Prerequis
         }
         if (kind === "Ingress") {
             const annotations = record(metadata.annotations);
-            if (name && !str(record(props.spec).ingressClassName)) {
+            const className = str(record(props.spec).ingressClassName);
+            if (className && options.namedIngressClasses) add(namedClasses, className, label);
+            if (name && !className) {
                 const prefixes = KNOWN_CONTROLLERS.map((c) => c.annotationPrefix).filter((prefix) =>
                     Object.keys(annotations).some((key) => key.startsWith(prefix)),
                 );
@@ -228,6 +248,7 @@ export function prerequisitesOf(objects: readonly RegisteredObject[]): Prerequis
                   } as const,
               ]
             : []),
+        ...byKey(namedClasses).map(([name, neededBy]): Prerequisite => ({ kind: "ingress-class", name, neededBy })),
         ...byKey(objectsNeeded).map(([, entry]): Prerequisite => entry),
     ];
 }
@@ -283,6 +304,28 @@ const API_FIXES: Readonly<Record<string, string>> = {
 export interface MessageContext {
     /** The stack's name, for `-s <stack>`; `<stack>` when unknown. */
     readonly stack?: string;
+    /** How the stack's Ingresses are told about: the in-cluster registry's when unset. */
+    readonly ingress?: IngressMessages;
+}
+
+/** The setting that names the class of the stack's Ingresses, and what to do in a cluster with no ingress controller. */
+export interface IngressMessages {
+    /** The key of the class (`inCluster.ingressClass`, `kind.ui.ingressClass`). */
+    readonly classSetting: string;
+    /** The way on when the cluster has no IngressClass at all, after "the cluster has no IngressClass, so …". */
+    readonly noController: (stack: string) => string;
+}
+
+/** The in-cluster registry's: its Ingresses serve the registry itself. */
+const IN_CLUSTER_INGRESS_MESSAGES: IngressMessages = {
+    classSetting: "inCluster.ingressClass",
+    noController: (stack) =>
+        `no ingress controller would serve the registry. Install one (k3s and microk8s's ingress addon bring Traefik), then name its class: ${classCommand("inCluster.ingressClass", "<name>", stack)}; or expose the registry through Gateway API (inCluster.exposure "gateway")`,
+};
+
+/** The command that names an IngressClass in the stack's config. */
+function classCommand(setting: string, name: string, stack: string): string {
+    return `npx pulumi config set --path 'dso-registry:${setting}' ${name} -s ${stack}`;
 }
 
 /** Why the cluster gives an Ingress no class, what it has, and the command that names one. */
@@ -294,11 +337,11 @@ function describeDefaultIngressClass(
     const found = p.found ?? [];
     const defaults = found.filter((c) => c.isDefault);
     const name = found.length === 1 ? (found[0] as FoundIngressClass).name : "<name>";
-    const set = `npx pulumi config set --path 'dso-registry:inCluster.ingressClass' ${name} -s ${context.stack ?? "<stack>"}`;
+    const messages = context.ingress ?? IN_CLUSTER_INGRESS_MESSAGES;
+    const stack = context.stack ?? "<stack>";
+    const set = classCommand(messages.classSetting, name, stack);
     const subject = `a default IngressClass (${by})`;
-    if (found.length === 0) {
-        return `${subject}: the cluster has no IngressClass, so no ingress controller would serve the registry. Install one (k3s and microk8s's ingress addon bring Traefik), then name its class: ${set}; or expose the registry through Gateway API (inCluster.exposure "gateway")`;
-    }
+    if (found.length === 0) return `${subject}: the cluster has no IngressClass, so ${messages.noController(stack)}`;
     const why =
         defaults.length === 0
             ? `none of the cluster's IngressClasses is marked default (${DEFAULT_INGRESS_CLASS_ANNOTATION}: "true")`
@@ -324,6 +367,14 @@ export function describeMissing(p: Prerequisite, context: MessageContext = {}): 
             return `StorageClass ${p.name} (${by}): create it, or name a class the cluster has (kubectl get storageclass)`;
         case "default-ingress-class":
             return describeDefaultIngressClass(p, by, context);
+        case "ingress-class": {
+            const messages = context.ingress ?? IN_CLUSTER_INGRESS_MESSAGES;
+            const stack = context.stack ?? "<stack>";
+            const found = p.found ?? [];
+            if (found.length === 0) return `IngressClass ${p.name} (${by}): the cluster has no IngressClass, so ${messages.noController(stack)}`;
+            const other = found.length === 1 ? (found[0] as FoundIngressClass).name : "<name>";
+            return `IngressClass ${p.name} (${by}): the cluster has ${listClasses(found)}. Install the controller of ${p.name}, or name a class the cluster has: ${classCommand(messages.classSetting, other, stack)}`;
+        }
         case "object":
             return `${p.objectKind} ${p.namespace ? `${p.namespace}/` : ""}${p.name} (${p.apiVersion}; ${by}): ${
                 p.apiVersion === CERT_MANAGER_API

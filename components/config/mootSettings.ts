@@ -62,13 +62,16 @@ function tableRow(entries: readonly MootRule[]): MootRule {
  */
 export const MOOT_SETTINGS: readonly MootRule[] = [
     {
-        // Earlier releases ran kind's web UI in the cluster, behind an ingress controller the operator installed; the
-        // front serves it now, on its own origin (docs/kind.md#the-web-ui). Told, not refused: the UI it asked for is served.
+        // kind's web UI: every key of kind.ui is moot without the UI; the cluster's keys are moot when the front serves it.
         keys: ["kind.ui"],
-        mootWith: (c) =>
-            isMode(c, "kind")
-                ? `the web UI served by the registry's front at http://localhost:${c.kind.hostPort}/registry/ (earlier releases ran it in the cluster behind its ingress controller)`
-                : undefined,
+        mootWith: (c, at) => {
+            if (!isMode(c, "kind")) return undefined;
+            if (!c.registry.ui.enabled) return "registry.ui.enabled false (no web UI)";
+            if (c.kind.ui.servedBy === "front" && !covers("kind.ui.servedBy", pattern(at))) {
+                return `kind.ui.servedBy "front" (the registry's front serves the UI at http://localhost:${c.kind.hostPort}/registry/; nothing of the UI runs in the cluster)`;
+            }
+            return undefined;
+        },
     },
     // A part the placement runs only with some settings: its own settings (its containers' resources, its
     // images, directories and volume) have no effect while it does not run. Each entry: a part, and why it does not run.

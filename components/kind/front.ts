@@ -29,6 +29,11 @@ export interface KindFrontSpec {
      * UI is on: the front serves it under /registry/, on its own origin, where the UI's `/v2/` requests arrive.
      */
     readonly uiUpstream?: string;
+    /**
+     * The origin of the web UI behind the cluster's ingress (`<host>:<port>`, ui.ts `kindUiOrigin`) when the UI
+     * runs in the cluster: its requests reach the front through the ingress with that Host, and get the realm there.
+     */
+    readonly uiOrigin?: string;
     /** Decoy check: the accounts of each users file by name, and the decoy hash. */
     readonly decoy?: DecoyCheck;
     /**
@@ -67,14 +72,16 @@ export function httpAuthority(host: string, port: number): string {
 export function kindFrontPolicy(spec: KindFrontSpec): AccessPolicy {
     const onKindNetwork = `${spec.registryName}:${spec.port}`;
     // 127.0.0.1 too: on the host, clients that write the address instead of localhost.
-    const names = ["localhost", "127.0.0.1", spec.registryName];
+    // The UI's host behind the cluster's ingress too: the ingress passes the browser's Host on.
+    const uiHost = spec.uiOrigin?.replace(/:\d+$/, "");
+    const names = ["localhost", "127.0.0.1", spec.registryName, ...(uiHost ? [uiHost] : [])];
     return {
         siteAddress: "localhost",
         siteAliases: [...new Set(names)].filter((name) => name !== "localhost"),
         port: spec.port,
         publicAuthority: `localhost:${spec.port}`,
         // docs/kind.md#the-realm
-        realmAuthorities: { [onKindNetwork]: onKindNetwork },
+        realmAuthorities: { [onKindNetwork]: onKindNetwork, ...(spec.uiOrigin ? { [spec.uiOrigin]: spec.uiOrigin } : {}) },
         ...(spec.uiUpstream ? { uiUpstream: spec.uiUpstream } : {}),
         tls: { kind: "plain-http" },
         upstream: `${spec.distributionName}:${DISTRIBUTION.containerPort}`,

@@ -53,7 +53,8 @@ import {
     nodeWatchScript,
     watcherStopScript,
 } from "./scripts";
-import { kindUiEnvironment, kindUiUpstream } from "./ui";
+import type { K8sObject } from "../shared/k8sObject";
+import { KIND_UI_OBJECTS, type KindUiIngress, kindUiEnvironment, kindUiObjects, kindUiOrigin, kindUiPageUrl, kindUiUpstream } from "./ui";
 import { kindUpkeep } from "./upkeep";
 
 /**
@@ -88,11 +89,13 @@ export interface KindRegistryArgs extends Omit<RegistryFront, "allowedNetworks" 
      */
     readonly publishLocalRegistryHosting?: boolean;
     /**
-     * The web UI (registry.ui.enabled): a container beside the registry's, which the front serves at
-     * http://localhost:<port>/registry/, the API's own origin; none when unset. Its image, when left out,
-     * is the pinned default (`registry.ui.image`'s).
+     * The web UI (registry.ui.enabled); none when unset. With `ingress`, a Deployment in the cluster behind its
+     * ingress controller, which serves the UI and the API (through the front) on one origin,
+     * `http://<ingress.host>:<ingress.port>/registry/` (ui.ts `kindUiObjects`); without, a container beside the
+     * registry's, which the front serves at http://localhost:<port>/registry/, the API's own origin. Its image,
+     * when left out, is the pinned default (`registry.ui.image`'s).
      */
-    readonly ui?: { readonly image?: string };
+    readonly ui?: { readonly image?: string; readonly ingress?: KindUiIngress };
     /** Pull-through caches (`registry.mirrors`), each with its upstream account when it has one. */
     readonly mirrors?: readonly RegistryMirror[];
     /** Additions to Distribution's config.yml (`registry.distributionConfig`, docs/distribution-config.md); none when unset. */
@@ -108,7 +111,7 @@ export type KindRegistryArgsWithDefaults = Omit<
     readonly deletes: RegistryDeletes;
     readonly images: KindImages;
     readonly publishLocalRegistryHosting: boolean;
-    readonly ui?: { readonly image: string };
+    readonly ui?: { readonly image: string; readonly ingress?: KindUiIngress };
 };
 
 /**
@@ -128,7 +131,7 @@ export function kindRegistryDefaults(args: KindRegistryArgs): KindRegistryArgsWi
             watcher: args.images?.watcher ?? DEFAULT_KIND_WATCHER_IMAGE,
         },
         publishLocalRegistryHosting: args.publishLocalRegistryHosting ?? true,
-        ...(ui ? { ui: { image: ui.image ?? DEFAULT_IMAGES.ui } } : {}),
+        ...(ui ? { ui: { image: ui.image ?? DEFAULT_IMAGES.ui, ...(ui.ingress ? { ingress: ui.ingress } : {}) } } : {}),
     };
 }
 
@@ -179,6 +182,13 @@ export interface KindRegistryPlan {
     readonly filesCheck: { readonly name: string; readonly args: HostFilesCheckArgs; readonly after: readonly KindStep[] };
     readonly registryUrl: string;
     readonly authority: string;
+    /**
+     * The web UI's objects in the cluster the component's own provider deploys to (`ui.ingress`; none else),
+     * in creation order, each waiting for the namespace the stack makes.
+     */
+    readonly uiObjects: readonly PlannedObject[];
+    /** The web UI's address; none without the UI. */
+    readonly uiUrl?: string;
 }
 
 /** Refuses a cache whose upstream needs an account when none was given. */
@@ -242,7 +252,8 @@ function renderKindTexts(args: KindRegistryArgsWithDefaults, decoyBcryptHash: pu
             distributionName: p.distributionName,
             requiresAuthForPull: args.requiresAuthForPull,
             deletesEnabled: args.deletes.api,
-            ...(args.ui ? { uiUpstream: kindUiUpstream(layout) } : {}),
+            ...(args.ui && !args.ui.ingress ? { uiUpstream: kindUiUpstream(layout) } : {}),
+            ...(args.ui?.ingress ? { uiOrigin: kindUiOrigin(args.ui.ingress) } : {}),
             ...(args.garbageCollection ? { readOnlyMarker: KIND_GC_MARKER } : {}),
             ...(args.diskGuard ? { diskFullMarker: KIND_DISK_FULL_MARKER } : {}),
             mirrors: mirrors.map((m) => ({
@@ -330,7 +341,11 @@ function kindContainersScript(args: KindRegistryArgsWithDefaults, rendered: Kind
             ...(upkeep ? { upkeep: upkeep.digest } : {}),
         }),
     );
-    const ui = args.ui ? { image: args.ui.image, environment: kindUiEnvironment(layout, { deleteEnabled: args.deletes.ui }) } : undefined;
+    // The UI's container runs beside the registry's only when the front serves it; in the cluster it is a Deployment.
+    const ui =
+        args.ui && !args.ui.ingress
+            ? { image: args.ui.image, environment: kindUiEnvironment(layout, { deleteEnabled: args.deletes.ui }) }
+            : undefined;
     return pulumi.unsecret(digests).apply((d) => containersApplyScript(layout, args.images, d, mirrorRuns, ui));
 }
 
@@ -441,7 +456,30 @@ export function planKindRegistry(
         },
         registryUrl: `http://localhost:${layout.port}`,
         authority: `${layout.registryName}:${layout.port}`,
+        uiObjects: kindUiPlannedObjects(name, args),
+        ...(args.ui ? { uiUrl: kindUiPageUrl(layout, args.ui.ingress) } : {}),
     };
+}
+
+/** The UI's objects in the cluster as the component registers them: `<name>-ui-<kind>`, after the namespace. */
+function kindUiPlannedObjects(name: string, args: KindRegistryArgsWithDefaults): PlannedObject[] {
+    const ui = args.ui;
+    if (!ui?.ingress) return [];
+    const objects = kindUiObjects(args.layout, { image: ui.image, deleteEnabled: args.deletes.ui }, ui.ingress);
+    const names: Record<string, string> = {
+        Namespace: `${name}-ui-namespace`,
+        Deployment: `${name}-ui`,
+        [`Service ${KIND_UI_OBJECTS.ui}`]: `${name}-ui-service`,
+        [`Service ${KIND_UI_OBJECTS.api}`]: `${name}-api-service`,
+        Ingress: `${name}-ui-ingress`,
+    };
+    const resourceName = (o: K8sObject) => (names[o.kind] ?? names[`${o.kind} ${o.metadata.name}`]) as string;
+    const namespace = objects.find((o) => o.kind === "Namespace");
+    return objects.map((object) => ({
+        name: resourceName(object),
+        object,
+        dependsOn: namespace && object !== namespace ? [resourceName(namespace)] : [],
+    }));
 }
 
 /** The KEP-1755 ConfigMap in kube-public, registered as `name`. */
@@ -479,6 +517,8 @@ export class KindRegistry extends pulumi.ComponentResource {
     readonly registryUrl: string;
     /** `<registry name>:<port>`: the authority pods use in image references (their localhost is their own; docs/kind.md). */
     readonly authority: string;
+    /** The web UI's page (`http://localhost:8080/registry/` behind the cluster's ingress, or the front's); none without the UI. */
+    readonly uiUrl?: string;
 
     constructor(name: string, given: KindRegistryArgs, opts?: pulumi.ComponentResourceOptions) {
         const target: HostTarget = { target: given.connection.name };
@@ -502,11 +542,14 @@ export class KindRegistry extends pulumi.ComponentResource {
             const provider = c.ownProvider ? {} : { provider: given.clusterProviders?.[c.cluster] };
             registerPlannedObjects(c.objects, `KindRegistry ${name}`, { parent: this, ...provider });
         }
+        // The web UI's objects go to the cluster the stack deploys to (the component's own provider).
+        registerPlannedObjects(plan.uiObjects, `KindRegistry ${name}`, { parent: this });
         this.containers = containers;
         this.nodesByCluster = Object.fromEntries(plan.clusters.map((c, i) => [c.cluster, nodes[i] as pulumi.CustomResource]));
         this.nodes = this.nodesByCluster[args.layout.cluster] as pulumi.CustomResource;
         this.registryUrl = plan.registryUrl;
         this.authority = plan.authority;
+        if (plan.uiUrl) this.uiUrl = plan.uiUrl;
         this.registerOutputs({});
     }
 }

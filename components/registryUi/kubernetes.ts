@@ -53,9 +53,31 @@ export interface UiObjectsArgs {
     readonly scheduling?: PodScheduling;
     /** The UI container's requests and limits; the program's defaults when unset. */
     readonly resources?: ContainerResources;
+    /** How the browser reaches the registry's origin: https unless the placement serves plain HTTP (kind). */
+    readonly scheme?: "https" | "http";
+    /**
+     * The UI's nginx serves its files under UI_PATH as well as at "/", so that an Ingress of any controller (or a
+     * Gateway's route) sends UI_PATH to it as it came, with no rewrite of the controller's own (`UI_PREFIX_LINK`).
+     */
+    readonly servesPrefix?: boolean;
 }
 
-const meta = (name: string, args: UiObjectsArgs, annotations?: Record<string, string>) => ({
+/** What the UI's Deployment and Service are made from: the Ingress's settings left out. */
+export type UiWorkloadArgs = Omit<UiObjectsArgs, "ingressClass" | "ingressController" | "tlsSecret" | "sharedAnnotations" | "traefikMiddlewares">;
+
+/**
+ * The UI image's entrypoint and command (nginx's official image, which joxit/docker-registry-ui 2.x is built on:
+ * its entrypoint runs the UI's settings script, then nginx), with one step before: a link `registry` → `.` in
+ * the image's working directory, the directory nginx serves (/usr/share/nginx/html, the UI's own user owns it),
+ * so that `/registry/index.html` is `/index.html`. The UI's pages name their files relatively: served under
+ * UI_PATH, they ask for them under UI_PATH.
+ */
+export const UI_PREFIX_LINK = {
+    command: ["/bin/sh", "-c", `ln -sfn . ${UI_PATH.replace(/\//g, "")} && exec /docker-entrypoint.sh "$@"`, "ui"],
+    args: ["nginx", "-g", "daemon off;"],
+} as const;
+
+const meta = (name: string, args: Pick<UiObjectsArgs, "namespace" | "labels">, annotations?: Record<string, string>) => ({
     name,
     namespace: args.namespace,
     labels: args.labels,
@@ -63,7 +85,7 @@ const meta = (name: string, args: UiObjectsArgs, annotations?: Record<string, st
 });
 
 /** The UI's Deployment: one replica, restricted Pod Security, probes on its nginx. */
-export function renderUiDeployment(args: UiObjectsArgs): K8sObject {
+export function renderUiDeployment(args: UiWorkloadArgs): K8sObject {
     return {
         apiVersion: "apps/v1",
         kind: "Deployment",
@@ -87,10 +109,12 @@ export function renderUiDeployment(args: UiObjectsArgs): K8sObject {
                         {
                             name: "ui",
                             image: args.image,
+                            ...(args.servesPrefix ? { command: [...UI_PREFIX_LINK.command], args: [...UI_PREFIX_LINK.args] } : {}),
                             env: uiEnvironment({
                                 registryHost: args.host,
                                 deleteEnabled: args.deleteEnabled,
                                 listenPort: UI_WORKLOAD.port,
+                                ...(args.scheme ? { scheme: args.scheme } : {}),
                             }),
                             ports: [{ name: "http", containerPort: UI_WORKLOAD.port, protocol: "TCP" }],
                             resources: containerResources(args.resources, {
@@ -120,7 +144,7 @@ export function renderUiDeployment(args: UiObjectsArgs): K8sObject {
 }
 
 /** The UI's Service: what the UI's Ingress sends to. */
-export function renderUiService(args: UiObjectsArgs): K8sObject {
+export function renderUiService(args: Pick<UiWorkloadArgs, "namespace" | "labels" | "selector">): K8sObject {
     return {
         apiVersion: "v1",
         kind: "Service",

@@ -4,10 +4,11 @@ import { homedir } from "node:os";
 import * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
 import type { RegistryAccounts } from "../accounts/registryAccounts";
-import type { KindRegistrySettings } from "../config";
+import type { IngressMessages, PrerequisiteOptions } from "../cluster/prerequisites";
+import type { KindRegistrySettings, StackConfig } from "../config";
 import type { Decisions } from "../config/decisions";
 import { defaultKindDataDir, SYSTEM_KIND_DATA_DIR } from "../kind/dataDir";
-import { KindRegistry } from "../kind/kindRegistry";
+import { KindRegistry, type KindRegistryArgs } from "../kind/kindRegistry";
 import type { HostConnection } from "../shared/hostAccess";
 import { registryMirrors } from "./mirrors";
 import { sshConnection } from "./secret";
@@ -40,6 +41,22 @@ export function kindClusterAccess(cfg: Pick<StackIn<KindRegistrySettings>, "regi
         });
     }
     return { cluster: own ?? (names[0] as string), clusters: names, providers };
+}
+
+/** The web UI's args: in the cluster behind its ingress (`kind.ui.servedBy` "ingress", the default), or served by the front. */
+function kindUi(cfg: StackIn<KindRegistrySettings>, image: string): NonNullable<KindRegistryArgs["ui"]> {
+    const ui = cfg.registry.kind.ui;
+    if (ui.servedBy === "front") return { image };
+    return {
+        image,
+        ingress: {
+            host: ui.host,
+            port: ui.port,
+            namespace: ui.namespace,
+            createNamespace: ui.createNamespace,
+            ...(ui.ingressClass ? { ingressClass: ui.ingressClass } : {}),
+        },
+    };
 }
 
 /** The kind placement; none in another mode. */
@@ -78,6 +95,33 @@ export function defineKindRegistry(cfg: StackIn<KindRegistrySettings>, d: Decisi
         mirrors: registryMirrors(cfg),
         distributionConfig: cfg.registry.distributionConfig,
         publishLocalRegistryHosting: true,
-        ...(cfg.registry.ui.enabled ? { ui: { image: cfg.registry.ui.image } } : {}),
+        ...(cfg.registry.ui.enabled ? { ui: kindUi(cfg, cfg.registry.ui.image) } : {}),
     });
+}
+
+/** The Traefik install that serves the web UI in a kind cluster made with docs/examples/kind-cluster.yaml (docs/kind.md#the-web-ui). */
+export const KIND_TRAEFIK_INSTALL = [
+    "helm repo add traefik https://traefik.github.io/charts",
+    "helm install traefik traefik/traefik --namespace traefik --create-namespace --set providers.kubernetesIngress.allowExternalNameServices=true --set ports.web.hostPort=80 --set nodeSelector.ingress-ready=true --set 'tolerations[0].key=node-role.kubernetes.io/control-plane' --set 'tolerations[0].operator=Exists' --set 'tolerations[0].effect=NoSchedule'",
+].join(" && ");
+
+/**
+ * What the cluster check asks and says for the kind placement: the class the web UI's Ingress names must exist,
+ * and a cluster without an ingress controller is told how to install one, or to let the front serve the UI.
+ */
+export function kindGateOptions(cfg: Pick<StackConfig, "registry">): {
+    readonly prerequisites?: PrerequisiteOptions;
+    readonly ingress?: IngressMessages;
+} {
+    if (cfg.registry.mode !== "kind") return {};
+    const hostPort = cfg.registry.kind.hostPort;
+    return {
+        prerequisites: { namedIngressClasses: true },
+        ingress: {
+            classSetting: "kind.ui.ingressClass",
+            noController: (stack) =>
+                `no ingress controller would serve the web UI (kind.ui.servedBy "ingress"). Install one that allows ExternalName Services, on a cluster made with docs/examples/kind-cluster.yaml (docs/kind.md, "The web UI"): ${KIND_TRAEFIK_INSTALL}; ` +
+                `or let the registry's front serve the UI at http://localhost:${hostPort}/registry/: npx pulumi config set --path 'dso-registry:kind.ui.servedBy' front -s ${stack}`,
+        },
+    };
 }

@@ -195,7 +195,8 @@ export function uiStandInImage(client: ImageTarget, ref = "dso-test/registry-ui:
  * pulled here): busybox httpd serving the stand-in page (./registryUiStandIn), which makes the real UI's
  * requests, on the port the Deployment names (NGINX_LISTEN_PORT). Its entrypoint writes the settings of the
  * Deployment's environment into the page's config.js, as the real image's entrypoint writes them into its
- * own files; the directory is writable by the UI's non-root user. Imported once per target; returns `ref`.
+ * own files; the directory is writable by the UI's non-root user and is the image's working directory, and
+ * `/docker-entrypoint.sh` starts it as the real image's entrypoint does. Imported once per target; returns `ref`.
  */
 export function registryUiStandInImage(target: ImageTarget, ref: string = DEFAULT_IMAGES.ui): string {
     if (imageExists(target, ref)) return ref;
@@ -218,7 +219,11 @@ export function registryUiStandInImage(target: ImageTarget, ref: string = DEFAUL
             ].join("\n"),
             { mode: 0o755 },
         );
-        importRootfs(target, dir, ref, ['ENTRYPOINT ["/entrypoint.sh"]']);
+        // The real image's entrypoint (nginx's official one, which runs the UI's settings script and then the
+        // command it is given): a Deployment that names it with a command of its own reaches the same start here.
+        writeFileSync(path.join(dir, "docker-entrypoint.sh"), "#!/bin/sh\nexec /entrypoint.sh\n", { mode: 0o755 });
+        // The real image's working directory is the one its nginx serves.
+        importRootfs(target, dir, ref, ["WORKDIR /www", 'ENTRYPOINT ["/entrypoint.sh"]']);
         return ref;
     } finally {
         removeDir(scratch);

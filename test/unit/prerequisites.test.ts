@@ -12,6 +12,8 @@ import {
     prerequisitesOf,
     type RegisteredObject,
 } from "../../components/cluster/prerequisites";
+import { parseConfig, type StackConfig } from "../../components/config";
+import { KIND_TRAEFIK_INSTALL, kindGateOptions } from "../../components/stack/kind";
 import { readStackConfig, runProgram } from "../../tools/synth";
 
 const object = (type: string, props: Record<string, unknown>): RegisteredObject => ({ type, props });
@@ -180,7 +182,8 @@ describe("the committed stacks' prerequisites, from the resources the program re
         ["prod", ["namespace flux-system", "namespace jenkins"]],
         ["existing", ["namespace flux-system", "namespace jenkins"]],
         ["local", ["namespace jenkins", "default-storage-class"]],
-        ["kind", []],
+        // The web UI's Ingress, served by the cluster's default class (its namespace the stack makes).
+        ["kind", ["default-ingress-class"]],
     ])("%s needs %j", async (stack, expected) => {
         const found = prerequisitesOf(await kubernetesObjects(stack)).map((p) => (p.kind === "namespace" ? `namespace ${p.name}` : p.kind));
         expect(found).toEqual(expected);
@@ -310,5 +313,68 @@ describe("the default IngressClass", () => {
         expected.forEach((pattern, i) => {
             expect(notes[i]).toMatch(pattern);
         });
+    });
+});
+
+describe("the kind placement's web UI in the cluster (kind.ui.servedBy ingress)", () => {
+    const ingress = (className?: string) => ({
+        type: "kubernetes:networking.k8s.io/v1:Ingress",
+        props: {
+            metadata: { name: "registry-ui", namespace: "hostk8s" },
+            spec: className ? { ingressClassName: className } : {},
+        },
+    });
+    const kind = kindGateOptions(
+        parseConfig({
+            containerRegistry: { host: "localhost", port: 5002, pathPrefix: "dev" },
+            registry: { mode: "kind", ui: { enabled: true } },
+        }).config,
+    );
+    const classes = { name: "traefik", controller: "traefik.io/ingress-controller", isDefault: false };
+
+    it("asks for the class the UI's Ingress names; the in-cluster registry's named class is not asked for", () => {
+        const namespace = { type: "kubernetes:core/v1:Namespace", props: { metadata: { name: "hostk8s" } } };
+        expect(prerequisitesOf([namespace, ingress("traefik")], kind.prerequisites)).toEqual([
+            { kind: "ingress-class", name: "traefik", neededBy: ["Ingress hostk8s/registry-ui"] },
+        ]);
+        expect(prerequisitesOf([namespace, ingress("traefik")])).toEqual([]);
+        expect(prerequisitesOf([namespace, ingress()], kind.prerequisites).map((p) => p.kind)).toEqual(["default-ingress-class"]);
+    });
+
+    it("in a cluster with no ingress controller: the install that serves the UI, or the front that serves it", () => {
+        const context = { stack: "kind", ...(kind.ingress ? { ingress: kind.ingress } : {}) };
+        const line = describeMissing(
+            { kind: "default-ingress-class", neededBy: ["Ingress hostk8s/registry-ui"], ingresses: [], annotationPrefixes: [], found: [] },
+            context,
+        );
+        expect(line).toContain("no ingress controller would serve the web UI");
+        expect(line).toContain(KIND_TRAEFIK_INSTALL);
+        expect(line).toContain("npx pulumi config set --path 'dso-registry:kind.ui.servedBy' front -s kind");
+        expect(line).toContain("http://localhost:5002/registry/");
+        expect(line).not.toContain("inCluster.");
+        // Classes there, none default: the command names the kind key.
+        const several = describeMissing(
+            {
+                kind: "default-ingress-class",
+                neededBy: ["Ingress hostk8s/registry-ui"],
+                ingresses: [],
+                annotationPrefixes: [],
+                found: [classes, { ...classes, name: "other" }],
+            },
+            context,
+        );
+        expect(several).toContain("npx pulumi config set --path 'dso-registry:kind.ui.ingressClass' <name> -s kind");
+        // A named class the cluster lacks: the classes it has, and the command that names one.
+        const named = describeMissing(
+            { kind: "ingress-class", name: "nginx", neededBy: ["Ingress hostk8s/registry-ui"], found: [classes] },
+            context,
+        );
+        expect(named).toBe(
+            "IngressClass nginx (needed by Ingress hostk8s/registry-ui): the cluster has traefik (traefik.io/ingress-controller). Install the controller of nginx, or name a class the cluster has: npx pulumi config set --path 'dso-registry:kind.ui.ingressClass' traefik -s kind",
+        );
+    });
+
+    it("asks nothing of the cluster in other modes", () => {
+        expect(kindGateOptions({ registry: { mode: "existing" } } as unknown as Pick<StackConfig, "registry">)).toEqual({});
     });
 });

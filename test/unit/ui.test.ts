@@ -12,7 +12,15 @@ import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../components/config";
 import { kindFrontPolicy, renderKindCaddyfile } from "../../components/kind/front";
 import type { KindLayout } from "../../components/kind/scripts";
-import { kindUiEnvironment, kindUiUpstream, kindUiUrl } from "../../components/kind/ui";
+import {
+    type KindUiIngress,
+    kindUiEnvironment,
+    kindUiObjects,
+    kindUiOrigin,
+    kindUiPageUrl,
+    kindUiUpstream,
+    kindUiUrl,
+} from "../../components/kind/ui";
 import { configProblems } from "../support/configProblems";
 import { PROJECT_DIR } from "../support/synthCli";
 
@@ -26,21 +34,35 @@ const layout: KindLayout = { cluster: "kind", network: "kind", registryName: "ki
 const environment = (words: string[]) => Object.fromEntries(words.map((w) => [w.slice(0, w.indexOf("=")), w.slice(w.indexOf("=") + 1)]));
 
 describe("registry.mode kind with registry.ui.enabled", () => {
-    it("is accepted, with nothing of the cluster to set", () => {
+    it("is accepted, with nothing of the cluster to set: the design's hybrid by default, the UI behind the cluster's ingress", () => {
         expect(configProblems(kindStack(), {})).toEqual([]);
-        expect(parseConfig(kindStack()).warnings).toEqual([]);
+        const parsed = parseConfig(kindStack());
+        expect(parsed.warnings).toEqual([]);
+        expect((parsed.config.registry as { kind: { ui: unknown } }).kind.ui).toEqual({
+            servedBy: "ingress",
+            host: "localhost",
+            port: 8080,
+            namespace: "hostk8s",
+            createNamespace: true,
+        });
     });
 
-    it("tells a stack that still sets the earlier releases' kind.ui (the cluster's ingress) that it has no effect, and where the UI is", () => {
-        const earlier = { ...kindStack(), kind: { ui: { host: "localhost", port: 8080, ingressClass: "nginx" } } };
-        const warnings = parseConfig(earlier).warnings;
+    it("tells a stack that sets the cluster's keys of kind.ui while the front serves the UI, or without the UI, that they do nothing", () => {
+        const front = { ...kindStack(), kind: { ui: { servedBy: "front", host: "localhost", port: 8080, ingressClass: "traefik" } } };
+        const warnings = parseConfig(front).warnings;
         expect(warnings.map((w) => w.key)).toEqual([
             "dso-registry:kind.ui.host",
             "dso-registry:kind.ui.port",
             "dso-registry:kind.ui.ingressClass",
         ]);
-        for (const w of warnings)
-            expect(w.message).toContain("the web UI served by the registry's front at http://localhost:5002/registry/");
+        for (const w of warnings) expect(w.message).toContain('kind.ui.servedBy "front"');
+        const off = { ...kindStack(), registry: { mode: "kind" }, kind: { ui: { namespace: "tools" } } };
+        expect(parseConfig(off).warnings.map((w) => [w.key, w.message.includes("registry.ui.enabled false")])).toEqual([
+            ["dso-registry:kind.ui.namespace", true],
+        ]);
+        // The design's values, said: no warning.
+        const said = { ...kindStack(), kind: { ui: { servedBy: "ingress", host: "localhost", port: 8080, namespace: "hostk8s" } } };
+        expect(parseConfig(said).warnings).toEqual([]);
     });
 
     it("gives the UI the front's own origin on the Docker host, over plain HTTP", () => {
@@ -115,4 +137,83 @@ describe("the kind quick start in docs/kind.md and the README", () => {
             expect(doc).toContain(kindUiUrl(layout));
         },
     );
+});
+
+describe("the web UI in the cluster behind its ingress (kind.ui.servedBy ingress)", () => {
+    const ingress: KindUiIngress = { host: "localhost", port: 8080, namespace: "hostk8s", createNamespace: true };
+    const ui = { image: "joxit/docker-registry-ui:2.6.0", deleteEnabled: true };
+    const objects = kindUiObjects(layout, ui, ingress);
+    const byKindName = (kind: string, name: string) =>
+        objects.find((o) => o.kind === kind && o.metadata.name === name) as Record<string, any>;
+
+    it("makes the namespace, the UI's Deployment and Service, the front's ExternalName Service and one Ingress, in that order", () => {
+        expect(objects.map((o) => `${o.kind} ${o.metadata.namespace ?? ""}/${o.metadata.name}`)).toEqual([
+            "Namespace /hostk8s",
+            "Deployment hostk8s/registry-ui",
+            "Service hostk8s/registry-ui",
+            "Service hostk8s/registry-api",
+            "Ingress hostk8s/registry-ui",
+        ]);
+        for (const o of objects) expect(o.metadata.labels).toMatchObject({ "app.kubernetes.io/part-of": "dso-registry" });
+        // A namespace of the operator's: none made.
+        expect(kindUiObjects(layout, ui, { ...ingress, createNamespace: false, namespace: "tools" }).map((o) => o.kind)).toEqual([
+            "Deployment",
+            "Service",
+            "Service",
+            "Ingress",
+        ]);
+    });
+
+    it("sends /registry/ to the UI and /v2 to the front's container on the kind network, on the UI's host, in the cluster's default class", () => {
+        const ing = byKindName("Ingress", "registry-ui");
+        expect(ing.spec.ingressClassName).toBeUndefined();
+        expect(ing.metadata.annotations).toEqual({ "pulumi.com/skipAwait": "true" });
+        expect(ing.spec.rules).toEqual([
+            {
+                host: "localhost",
+                http: {
+                    paths: [
+                        { path: "/registry/", pathType: "Prefix", backend: { service: { name: "registry-ui", port: { name: "http" } } } },
+                        { path: "/v2", pathType: "Prefix", backend: { service: { name: "registry-api", port: { name: "http" } } } },
+                    ],
+                },
+            },
+        ]);
+        // The front, never Distribution: the container on the kind network, at the port it listens on there.
+        expect(byKindName("Service", "registry-api").spec).toEqual({
+            type: "ExternalName",
+            externalName: "kind-registry",
+            ports: [{ name: "http", port: 5002, targetPort: 5002, protocol: "TCP" }],
+        });
+        expect(kindUiObjects(layout, ui, { ...ingress, ingressClass: "traefik" }).find((o) => o.kind === "Ingress")?.spec).toMatchObject({
+            ingressClassName: "traefik",
+        });
+    });
+
+    it("gives the UI the ingress's origin over plain HTTP, and serves its files under /registry/ with no rewrite of the controller's", () => {
+        const container = byKindName("Deployment", "registry-ui").spec.template.spec.containers[0];
+        const env = Object.fromEntries(container.env.map((e: { name: string; value: string }) => [e.name, e.value]));
+        expect(env).toMatchObject({ REGISTRY_URL: "http://localhost:8080", REGISTRY_TITLE: "localhost:8080", DELETE_IMAGES: "true" });
+        expect(container.command).toEqual(["/bin/sh", "-c", 'ln -sfn . registry && exec /docker-entrypoint.sh "$@"', "ui"]);
+        expect(container.args).toEqual(["nginx", "-g", "daemon off;"]);
+        expect(kindUiPageUrl(layout, ingress)).toBe("http://localhost:8080/registry/");
+        expect(kindUiPageUrl(layout)).toBe("http://localhost:5002/registry/");
+        expect(kindUiOrigin({ host: "registry.localtest.me", port: 80 })).toBe("registry.localtest.me");
+    });
+
+    it("the front: the UI's origin gets the realm there, its host is one of the front's names, and nothing serves /registry/", () => {
+        const spec = {
+            registryName: "kind-registry",
+            port: 5002,
+            distributionName: "d",
+            requiresAuthForPull: false,
+            deletesEnabled: true,
+            uiOrigin: "ui.localtest.me:8080",
+        };
+        expect(kindFrontPolicy(spec).siteAliases).toEqual(["127.0.0.1", "kind-registry", "ui.localtest.me"]);
+        const caddyfile = renderKindCaddyfile(spec);
+        expect(caddyfile).toContain("\t\tui.localtest.me:8080 ui.localtest.me:8080\n");
+        expect(caddyfile).toContain("\t\tdefault localhost:5002\n");
+        expect(caddyfile).not.toContain("/registry/");
+    });
 });

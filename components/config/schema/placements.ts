@@ -274,15 +274,33 @@ export const kind = z.strictObject({
         ),
     ui: z
         .strictObject({
-            host: hostName.optional().describe("No effect (kind.ui)."),
-            port: port.optional().describe("No effect (kind.ui)."),
-            namespace: k8sName.optional().describe("No effect (kind.ui)."),
-            ingressClass: k8sName.optional().describe("No effect (kind.ui)."),
+            servedBy: z
+                .enum(["ingress", "front"])
+                .default("ingress")
+                .describe(
+                    'Who serves the web UI (registry.ui.enabled): "ingress", the UI a Deployment in the cluster (kind.ui.namespace) behind the cluster\'s ingress controller, which serves /registry/ from it and /v2/ from the registry\'s front through a Service of type ExternalName, one origin at http://<kind.ui.host>:<kind.ui.port>/registry/ (the controller must be installed and allow ExternalName Services; docs/kind.md#the-web-ui); "front", a container beside the registry\'s that the front serves at http://localhost:<kind.hostPort>/registry/, for clusters without an ingress controller.',
+                ),
+            host: hostName
+                .default("localhost")
+                .describe("With servedBy \"ingress\": the host name the browser opens the UI at (the Ingress's host, the UI's origin)."),
+            port: port
+                .default(8080)
+                .describe(
+                    "With servedBy \"ingress\": the port on the Docker host where the cluster's ingress answers (kind's extraPortMappings of the node the controller runs on; docs/examples/kind-cluster.yaml maps 8080).",
+                ),
+            namespace: k8sName.default("hostk8s").describe('With servedBy "ingress": the namespace of the UI\'s Deployment, Services and Ingress.'),
+            createNamespace: z
+                .boolean()
+                .default(true)
+                .describe(
+                    'With servedBy "ingress": create kind.ui.namespace (and delete it on destroy). false: the namespace is yours and must exist; the stack writes its objects into it and leaves it on destroy.',
+                ),
+            ingressClass: k8sName
+                .optional()
+                .describe('With servedBy "ingress": the IngressClass of the UI\'s Ingress; unset, the cluster\'s default class. preview and up stop before any change when the cluster lacks it.'),
         })
-        .optional()
-        .describe(
-            "No effect: earlier releases ran the web UI in the kind cluster behind an ingress controller at http://<host>:<port>/registry/; the registry's front now serves it at http://localhost:<kind.hostPort>/registry/ (docs/kind.md#the-web-ui). It is warned about: remove it (pulumi config rm --path 'dso-registry:kind.ui').",
-        ),
+        .prefault({})
+        .describe("Where the web UI runs and how the browser reaches it (registry.ui.enabled; docs/kind.md#the-web-ui)."),
     watcherImage: imageRef
         .default(DEFAULT_KIND_WATCHER_IMAGE)
         .describe(
