@@ -371,7 +371,8 @@ export function describeMissing(p: Prerequisite, context: MessageContext = {}): 
             const messages = context.ingress ?? IN_CLUSTER_INGRESS_MESSAGES;
             const stack = context.stack ?? "<stack>";
             const found = p.found ?? [];
-            if (found.length === 0) return `IngressClass ${p.name} (${by}): the cluster has no IngressClass, so ${messages.noController(stack)}`;
+            if (found.length === 0)
+                return `IngressClass ${p.name} (${by}): the cluster has no IngressClass, so ${messages.noController(stack)}`;
             const other = found.length === 1 ? (found[0] as FoundIngressClass).name : "<name>";
             return `IngressClass ${p.name} (${by}): the cluster has ${listClasses(found)}. Install the controller of ${p.name}, or name a class the cluster has: ${classCommand(messages.classSetting, other, stack)}`;
         }

@@ -28,6 +28,7 @@ import {
     privileged,
 } from "../shared/hostAccess";
 import { HostFilesCheck, type HostFilesCheckArgs, recreatingScript } from "../shared/hostFilesCheck";
+import type { K8sObject } from "../shared/k8sObject";
 import { type PlannedObject, registerPlannedObjects } from "../shared/k8sResources";
 import { shQuote } from "../shared/shQuote";
 import { KIND_DISK_FULL_MARKER, type KindDiskGuard } from "./diskGuard";
@@ -53,7 +54,6 @@ import {
     nodeWatchScript,
     watcherStopScript,
 } from "./scripts";
-import type { K8sObject } from "../shared/k8sObject";
 import { KIND_UI_OBJECTS, type KindUiIngress, kindUiEnvironment, kindUiObjects, kindUiOrigin, kindUiPageUrl, kindUiUpstream } from "./ui";
 import { kindUpkeep } from "./upkeep";
 

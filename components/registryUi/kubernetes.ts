@@ -63,7 +63,10 @@ export interface UiObjectsArgs {
 }
 
 /** What the UI's Deployment and Service are made from: the Ingress's settings left out. */
-export type UiWorkloadArgs = Omit<UiObjectsArgs, "ingressClass" | "ingressController" | "tlsSecret" | "sharedAnnotations" | "traefikMiddlewares">;
+export type UiWorkloadArgs = Omit<
+    UiObjectsArgs,
+    "ingressClass" | "ingressController" | "tlsSecret" | "sharedAnnotations" | "traefikMiddlewares"
+>;
 
 /**
  * The UI image's entrypoint and command (nginx's official image, which joxit/docker-registry-ui 2.x is built on:

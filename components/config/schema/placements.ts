@@ -288,7 +288,9 @@ export const kind = z.strictObject({
                 .describe(
                     "With servedBy \"ingress\": the port on the Docker host where the cluster's ingress answers (kind's extraPortMappings of the node the controller runs on; docs/examples/kind-cluster.yaml maps 8080).",
                 ),
-            namespace: k8sName.default("hostk8s").describe('With servedBy "ingress": the namespace of the UI\'s Deployment, Services and Ingress.'),
+            namespace: k8sName
+                .default("hostk8s")
+                .describe('With servedBy "ingress": the namespace of the UI\'s Deployment, Services and Ingress.'),
             createNamespace: z
                 .boolean()
                 .default(true)
@@ -297,7 +299,9 @@ export const kind = z.strictObject({
                 ),
             ingressClass: k8sName
                 .optional()
-                .describe('With servedBy "ingress": the IngressClass of the UI\'s Ingress; unset, the cluster\'s default class. preview and up stop before any change when the cluster lacks it.'),
+                .describe(
+                    "With servedBy \"ingress\": the IngressClass of the UI's Ingress; unset, the cluster's default class. preview and up stop before any change when the cluster lacks it.",
+                ),
         })
         .prefault({})
         .describe("Where the web UI runs and how the browser reaches it (registry.ui.enabled; docs/kind.md#the-web-ui)."),
