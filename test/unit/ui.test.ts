@@ -9,6 +9,7 @@
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
+import * as YAML from "yaml";
 import { parseConfig } from "../../components/config";
 import { kindFrontPolicy, renderKindCaddyfile } from "../../components/kind/front";
 import type { KindLayout } from "../../components/kind/scripts";
@@ -21,6 +22,7 @@ import {
     kindUiUpstream,
     kindUiUrl,
 } from "../../components/kind/ui";
+import { KIND_TRAEFIK_INSTALL } from "../../components/stack/kind";
 import { configProblems } from "../support/configProblems";
 import { PROJECT_DIR } from "../support/synthCli";
 
@@ -125,18 +127,40 @@ describe("the kind quick start in docs/kind.md and the README", () => {
     const docs = Object.fromEntries(
         ["docs/kind.md", "README.md"].map((file) => [file, readFileSync(path.join(PROJECT_DIR, file), "utf8")]),
     );
+    /** The document's shell lines, a continued line (`\`) joined to the next. */
+    const shellLines = (doc: string) => doc.replace(/ \\\n\s*/g, " ").split("\n");
 
     it.each(["docs/kind.md", "README.md"])(
-        "%s creates the cluster with kind alone, installs no ingress controller, and opens the UI on the front",
+        "%s creates the cluster with the example config, installs the Traefik the program tells of, and opens the UI behind the ingress",
         (file) => {
             const doc = docs[file] ?? "";
             const creates = doc.match(/^kind create cluster .*$/gm) ?? [];
             expect(creates.length).toBeGreaterThan(0);
-            for (const line of creates) expect(line.replace(/\s+#.*$/, "")).toBe("kind create cluster --name kind");
+            for (const line of creates)
+                expect(line.replace(/\s+#.*$/, "")).toBe("kind create cluster --name kind --config docs/examples/kind-cluster.yaml");
+            // The install preview and up print when the cluster has no controller, as the docs run it.
+            const lines = shellLines(doc);
+            for (const command of KIND_TRAEFIK_INSTALL.split(" && ")) expect(lines).toContain(command);
             expect(doc).not.toMatch(/deploy-ingress-nginx|kubectl wait -n ingress-nginx/);
-            expect(doc).toContain(kindUiUrl(layout));
+            expect(doc).toContain("http://localhost:8080/registry/");
+            // The other way, for a cluster without a controller.
+            expect(doc).toContain("npx pulumi config set --path 'dso-registry:kind.ui.servedBy' front");
         },
     );
+
+    it("the example cluster config maps the node's port 80 to the Docker host's 127.0.0.1:8080 and labels the node for the controller", () => {
+        const config = YAML.parse(readFileSync(path.join(PROJECT_DIR, "docs/examples/kind-cluster.yaml"), "utf8"));
+        expect(config).toMatchObject({ kind: "Cluster", apiVersion: "kind.x-k8s.io/v1alpha4" });
+        expect(config.nodes).toEqual([
+            {
+                role: "control-plane",
+                labels: { "ingress-ready": "true" },
+                extraPortMappings: [{ containerPort: 80, hostPort: 8080, listenAddress: "127.0.0.1", protocol: "TCP" }],
+            },
+        ]);
+        // kind.ui.port's default is the port the example maps.
+        expect(parseConfig(kindStack()).config.registry).toMatchObject({ kind: { ui: { port: 8080 } } });
+    });
 });
 
 describe("the web UI in the cluster behind its ingress (kind.ui.servedBy ingress)", () => {
