@@ -5,17 +5,27 @@
  * engine in a test network namespace. The node runs systemd, containerd, the kubelet and kubeadm's control
  * plane as kind's nodes do; the test checks that the node is Ready, that the kube-system pods kubeadm starts
  * run, that an image loaded with `kind load image-archive` runs as a pod, that the pod resolves a Service's
- * name through the cluster's CoreDNS and reaches the API server through its Service. Then the committed `kind`
+ * name through the cluster's CoreDNS and reaches the API server through its Service. The cluster is made with
+ * docs/examples/kind-cluster.yaml's node (the label `ingress-ready=true`, the node's :80 on 127.0.0.1:8080),
+ * and Traefik runs in it as its ingress controller (test/support/kindTraefik.ts). Then the committed `kind`
  * stack on that cluster: the README's kind quick start as written, an image pushed through the front running
- * by both of its names, the web UI in Chromium at http://localhost:5002/registry/ (the front's own origin:
- * no ingress controller in the cluster), a second `up` that plans nothing, and a `destroy` after which the
- * cluster's objects and the node's containerd files are what they were before the first `up`; and that
+ * by both of its names, the web UI in Chromium at http://localhost:8080/registry/ (its Deployment in hostk8s
+ * behind Traefik, /v2 through the ExternalName Service to the front: one origin, no preflight), the UI's
+ * Deployment rolled on an image change while the API answers every request, a delete from the UI with the
+ * push account and refused without, the UI moved to the front (kind.ui.servedBy front) and back with no image
+ * lost, a second `up` that plans nothing, and a `destroy` after which the cluster's objects (Traefik's among
+ * them, untouched) and the node's containerd files are what they were before the first `up`; and that
  * `stop()` leaves nothing behind.
  *
  * The README's kind quick start (README.md, "A kind cluster on your machine"), line by line:
- * - `kind create cluster --name kind`: differs. The cluster is made by startKindCluster with a config of its
- *   own: the node image built here (`--image`; kind's own cannot be pulled), the API on the test namespace's
- *   address, no default CNI (kindnetd cannot be pulled) and the kubeadm patches this machine needs.
+ * - `kind create cluster --name kind --config docs/examples/kind-cluster.yaml`: differs. The cluster is made by
+ *   startKindCluster with a config of its own around the example's control-plane node (its label and port
+ *   mapping, read from the file): the node image built here (`--image`; kind's own cannot be pulled), the API on
+ *   the test namespace's address, no default CNI (kindnetd cannot be pulled) and the kubeadm patches this
+ *   machine needs.
+ * - `helm repo add traefik …` and `helm install traefik …`: differ (no chart can be fetched). Traefik built from
+ *   its module runs as the chart's values say: a pod on the node labelled `ingress-ready=true`, its web entry
+ *   point on the node's :80 through a hostPort, its IngressClass the default, ExternalName Services allowed.
  * - `npx pulumi stack init kind`, `npx pulumi up`, `npx pulumi stack output --show-secrets pushCredentials`:
  *   verbatim. Between the first two the test sets `kind.dataDir` to a directory of its own (the default is
  *   under the home directory).
@@ -29,17 +39,19 @@
  * Every command runs in the workspace's shell (test/support/pulumiEngine.ts): the engine set's kubectl and
  * pulumi, KUBECONFIG the cluster's (context `kind-kind`), DOCKER_HOST the private engine.
  *
- * The web UI: joxit/docker-registry-ui cannot be pulled, so its image is a stand-in built here, busybox httpd
- * serving test/support/registryUiStandIn (a page that makes the requests the real UI 2.x makes to `/v2/` and
- * shows the catalog, tags and digests) with the settings the stack gives its container in its environment,
- * written into the page by the image's entrypoint as the real image does. Chromium (Debian's, headless,
- * driven by puppeteer-core over a pipe) runs inside the test's network namespace, where localhost:5002 is the
- * front's published port on the Docker host: the page goes browser → front → the UI's container (on the
- * backend network), and its `/v2/` requests browser → front → Distribution, one origin.
+ * The web UI: joxit/docker-registry-ui cannot be pulled, so its image is a stand-in built here and loaded into
+ * the node, busybox httpd serving test/support/registryUiStandIn (a page that makes the requests the real UI
+ * 2.x makes to `/v2/` and shows the catalog, tags and digests) with the settings the stack gives its
+ * Deployment in its environment, written into the page by the image's entrypoint as the real image does, and
+ * started through `/docker-entrypoint.sh` as the Deployment's command starts the real one. Chromium (Debian's,
+ * headless, driven by puppeteer-core over a pipe) runs inside the test's network namespace, where
+ * localhost:8080 is the node's port 80 (Traefik) and localhost:5002 the front's published port: the page goes
+ * browser → Traefik → the UI's pod, and its `/v2/` requests browser → Traefik → the front → Distribution.
  */
-import { existsSync, mkdirSync, statSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import puppeteer from "puppeteer-core";
+import puppeteer, { type Browser, type Page } from "puppeteer-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import * as YAML from "yaml";
 import type { DockerClient } from "../support/dockerEngine";
@@ -48,8 +60,10 @@ import { type KindCluster, startKindCluster } from "../support/kindCluster";
 import { runKindRecipeRegistry } from "../support/kindFiles";
 import { dockerCliImage } from "../support/kindNode";
 import { KIND_NODE_KUBE_VERSION } from "../support/kindNodeImage";
+import { startTraefikInKind } from "../support/kindTraefik";
 import { engineSet, openWorkspace, type Workspace } from "../support/pulumiEngine";
 import { privateDir, removeDir, run } from "../support/serverProcess";
+import { PROJECT_DIR } from "../support/synthCli";
 
 /** The committed kind stack's `kind.clusterName` (its context `kind-kind`). */
 const NAME = "kind";
@@ -59,9 +73,28 @@ const STACK = "kind";
 const PROBE_IMAGE = "dso-test/probe:1";
 /** The UI's image as the stack pins it (registry.ui.image's default), a stand-in built here. */
 const UI_IMAGE = "joxit/docker-registry-ui:2.6.0";
-/** The UI's address as the README and docs/kind.md give it: the front's own origin on the Docker host. */
-const UI_URL = "http://localhost:5002/registry/";
-const CONTAINERS = ["kind-registry", "kind-registry-distribution", "kind-registry-node-watcher", "kind-registry-ui"];
+/** The UI's origin and address as the README and docs/kind.md give them: the cluster's ingress, through the node's port mapping. */
+const UI_ORIGIN = "http://localhost:8080";
+const UI_URL = `${UI_ORIGIN}/registry/`;
+/** The registry's containers on the Docker host; the UI's runs there only with kind.ui.servedBy front. */
+const CONTAINERS = ["kind-registry", "kind-registry-distribution", "kind-registry-node-watcher"];
+const UI_CONTAINER = "kind-registry-ui";
+/** A second build of the UI's stand-in, for the Deployment's roll. */
+const UI_IMAGE_NEXT = "joxit/docker-registry-ui:2.6.0-next";
+/**
+ * docs/examples/kind-cluster.yaml's control-plane node, as startKindCluster takes it: the label the ingress
+ * controller is placed by and the node's :80 on the Docker host's 127.0.0.1:8080, as the README's cluster has them.
+ */
+function exampleControlPlane(): string[] {
+    const example = YAML.parse(readFileSync(path.join(PROJECT_DIR, "docs/examples/kind-cluster.yaml"), "utf8")) as {
+        nodes: { role: string }[];
+    };
+    const [node] = example.nodes;
+    if (!node || node.role !== "control-plane" || example.nodes.length !== 1)
+        throw new Error("the example config has one control-plane node");
+    const { role: _role, ...rest } = node;
+    return YAML.stringify(rest).trimEnd().split("\n");
+}
 const APP = "dev/app:1";
 const CHROMIUM = "/usr/bin/chromium";
 /**
@@ -109,13 +142,14 @@ const pods = () => cluster.kubectl(["get", "pods", "-A", "-o", "wide"]).stdout;
 beforeAll(async () => {
     scratch = privateDir("kind-cluster-test");
     const started = Date.now();
-    cluster = await startKindCluster({ name: NAME });
+    cluster = await startKindCluster({ name: NAME, controlPlane: exampleControlPlane() });
     console.log(
         `kind cluster: node image ${cluster.timings.image} s (built, or loaded from the cache), kind create cluster ${cluster.timings.create} s, all ${Math.round((Date.now() - started) / 1000)} s`,
     );
 }, 30 * 60_000);
 
 afterAll(async () => {
+    await browser?.close();
     ws?.close();
     await cluster?.stop();
     if (scratch) removeDir(scratch);
@@ -196,6 +230,149 @@ describe("kind create cluster, real", () => {
     }, 300_000);
 });
 
+let browser: Browser | undefined;
+
+/** A page of the web UI in a fresh browser context, and what the browser did for it. */
+interface Visit {
+    readonly page: Page;
+    /** The main document's status. */
+    readonly status: number | undefined;
+    /** Every request the browser sent, preflights included. */
+    readonly requests: { method: string; url: string }[];
+    readonly consoleErrors: string[];
+    /** The browser's login prompts: scheme, realm and the origin that asked. */
+    readonly prompts: { scheme: string; realm: string; origin: string }[];
+    close(): Promise<void>;
+}
+
+/**
+ * Opens UI_URL in Chromium (Debian's, headless, inside the test's network namespace, where localhost:8080 is the
+ * node's port 80 and localhost:5002 the front), in a fresh context: no credentials remembered. A login prompt is
+ * answered with `account`, as a person types it, or dismissed ("Cancel") without one.
+ */
+async function visit(account?: { username: string; password: string }): Promise<Visit> {
+    if (!browser) {
+        const launcher = path.join(scratch, "chromium-in-netns");
+        const [command, args] = cluster.netns.wrap(CHROMIUM, []);
+        writeFileSync(launcher, `#!/bin/sh\nexec ${[command, ...args].join(" ")} "$@"\n`, { mode: 0o755 });
+        browser = await puppeteer.launch({
+            executablePath: launcher,
+            headless: true,
+            pipe: true,
+            args: ["--no-sandbox", "--headless=new"],
+            userDataDir: path.join(scratch, "chromium-profile"),
+        });
+        const pid = browser.process()?.pid;
+        if (statSync(`/proc/${pid}/ns/net`).ino !== statSync(`/run/netns/${cluster.netns.name}`).ino)
+            throw new Error("Chromium is not in the test's network namespace");
+    }
+    const context = await browser.createBrowserContext();
+    const page = await context.newPage();
+    const consoleErrors: string[] = [];
+    const prompts: Visit["prompts"] = [];
+    const requests: Visit["requests"] = [];
+    page.on("console", (m) => {
+        if (m.type() === "error") consoleErrors.push(m.text());
+    });
+    page.on("pageerror", (e) => consoleErrors.push(String(e)));
+    const cdp = await page.createCDPSession();
+    // Every request the network stack sends, CORS preflights among them (the page's own events do not show those).
+    await cdp.send("Network.enable");
+    cdp.on("Network.requestWillBeSent", (e) => requests.push({ method: e.request.method, url: e.request.url }));
+    cdp.on("Fetch.requestPaused", (e) => void cdp.send("Fetch.continueRequest", { requestId: e.requestId }).catch(() => {}));
+    cdp.on("Fetch.authRequired", (e) => {
+        prompts.push({ scheme: e.authChallenge.scheme, realm: e.authChallenge.realm, origin: e.authChallenge.origin });
+        // One answer per request: a second prompt for the same request means the account was refused.
+        const answer =
+            account && prompts.length < 3
+                ? { response: "ProvideCredentials" as const, username: account.username, password: account.password }
+                : { response: "CancelAuth" as const };
+        void cdp.send("Fetch.continueWithAuth", { requestId: e.requestId, authChallengeResponse: answer }).catch(() => {});
+    });
+    await cdp.send("Fetch.enable", { handleAuthRequests: true, patterns: [{ urlPattern: "*" }] });
+    const response = await page.goto(UI_URL, { waitUntil: "load" });
+    await page.waitForFunction(() => document.getElementById("status")?.textContent !== "loading", { timeout: 30_000 });
+    return { page, status: response?.status(), requests, consoleErrors, prompts, close: () => context.close() };
+}
+
+/** What the UI's page recorded of its requests. */
+function uiLog(page: Page): Promise<{ method: string; url: string; status: number }[]> {
+    return page.evaluate(() => (window as unknown as { uiLog: { method: string; url: string; status: number }[] }).uiLog);
+}
+
+/** Deletes `name:tag` with the UI's delete; the DELETE's final status and every request the UI made. */
+async function deleteThroughUi(page: Page, name: string, tag: string) {
+    const status = await page.evaluate(
+        (n, t) => (window as unknown as { deleteImage(n: string, t: string): Promise<number> }).deleteImage(n, t),
+        name,
+        tag,
+    );
+    return { status, log: await uiLog(page) };
+}
+
+/** The status of a GET inside the test's network namespace. */
+function httpStatus(url: string): number {
+    return Number(cluster.netns.run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5", url]).stdout);
+}
+
+/** The UI's pods in hostk8s: name and image. */
+function uiPods(): { name: string; image: string }[] {
+    const r = cluster.kubectl([
+        "get",
+        "pods",
+        "-n",
+        "hostk8s",
+        "-l",
+        "app.kubernetes.io/name=registry-ui",
+        "--field-selector=status.phase=Running",
+        "-o",
+        "json",
+    ]);
+    if (r.code !== 0) throw new Error(r.stderr);
+    const items = (
+        JSON.parse(r.stdout) as {
+            items: { metadata: { name: string; deletionTimestamp?: string }; spec: { containers: { image: string }[] } }[];
+        }
+    ).items;
+    return items
+        .filter((p) => !p.metadata.deletionTimestamp)
+        .map((p) => ({ name: p.metadata.name, image: p.spec.containers[0]?.image ?? "" }));
+}
+
+/**
+ * GETs each of `urls` in turn, every 200 ms, from inside the test's network namespace, until `stop()`: a
+ * shell loop of curl, one line per answer (`<url> <code>`, 000 for no answer), so nothing here blocks the
+ * test's own event loop while Pulumi runs.
+ */
+function startProbeLoop(urls: readonly string[]): { stop(): Promise<{ url: string; code: string }[]> } {
+    const file = path.join(scratch, `probe-${Date.now()}.log`);
+    const script = `while :; do for u in "$@"; do printf '%s %s\\n' "$u" "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$u")" >> ${file}; done; sleep 0.2; done`;
+    const [command, args] = cluster.netns.wrap("sh", ["-c", script, "probe", ...urls]);
+    const child = spawn(command, args, { stdio: "ignore", detached: true });
+    return {
+        async stop() {
+            if (child.pid) process.kill(-child.pid, "SIGTERM");
+            await new Promise((r) => setTimeout(r, 500));
+            const text = existsSync(file) ? readFileSync(file, "utf8") : "";
+            return text
+                .split("\n")
+                .filter(Boolean)
+                .map((line) => {
+                    const [url = "", code = ""] = line.split(" ");
+                    return { url, code };
+                });
+        },
+    };
+}
+
+/** Loads an image of the Docker host into the node's containerd (`kind load image-archive`). */
+function loadIntoNode(ref: string): void {
+    const archive = path.join(scratch, `${ref.replace(/[^A-Za-z0-9._-]/g, "_")}.tar`);
+    cluster.engine.dockerOk(["save", "-o", archive, ref]);
+    const loaded = cluster.kind(["load", "image-archive", archive, "--name", NAME]);
+    if (loaded.code !== 0) throw new Error(`kind load image-archive ${ref}: ${loaded.stdout}${loaded.stderr}`);
+}
+
 /** Every object of OBJECT_KINDS in the cluster, as "Kind namespace/name uid", sorted. */
 function clusterObjects(): string[] {
     const r = cluster.kubectl(["get", OBJECT_KINDS.join(","), "-A", "-o", "json"]);
@@ -230,13 +407,20 @@ const plural = (type: string) => {
 };
 
 describe("the kind stack on the real cluster", () => {
-    beforeAll(() => {
+    beforeAll(async () => {
         // The images the stack pins, on the Docker host: registry.image, registry.caddyImage, kind.watcherImage.
         registryImage(cluster.engine);
         pinnedCaddyImage(cluster.engine);
         dockerCliImage(cluster.engine);
-        // registry.ui.image: the UI's stand-in, on the Docker host beside the registry's images.
-        registryUiStandInImage(cluster.engine, UI_IMAGE);
+        // registry.ui.image: the UI's stand-in, in the node's containerd for the UI's Deployment (no registry to
+        // pull it from), and on the Docker host for kind.ui.servedBy front; a second build for the Deployment's roll.
+        for (const ref of [UI_IMAGE, UI_IMAGE_NEXT]) {
+            registryUiStandInImage(cluster.engine, ref);
+            loadIntoNode(ref);
+        }
+        // The README's `helm install traefik …` (no chart can be fetched here): Traefik built from its module, as
+        // a pod on the labelled node with a hostPort, its class the default, ExternalName Services allowed.
+        await startTraefikInKind(cluster);
         // The README's `docker pull alpine:3.20`, without Docker Hub.
         busyboxImage(cluster.engine, "alpine:3.20");
         developer = cluster.engine.client();
@@ -293,9 +477,29 @@ describe("the kind stack on the real cluster", () => {
                 (JSON.parse(configMap.stdout) as { data: Record<string, string> }).data["localRegistryHosting.v1"] ?? "",
             );
             expect(hosting).toMatchObject({ host: "localhost:5002", hostFromContainerRuntime: "kind-registry:5002" });
-            // The destroy check sees what up made: the KEP-1755 ConfigMap (nothing of the UI, which is the Docker host's), the node's hosts.toml files.
+            // The destroy check sees what up made: the KEP-1755 ConfigMap, the UI's objects in hostk8s (its namespace,
+            // Deployment, Services, Ingress, and what the Deployment makes), the node's hosts.toml files.
             const made = clusterObjects().filter((o) => !before.objects.includes(o) && !/^Pod default\/hello /.test(o));
-            expect(made.map((o) => o.split(" ").slice(0, 2).join(" "))).toEqual(["ConfigMap kube-public/local-registry-hosting"]);
+            expect(
+                made
+                    .map((o) => o.split(" ").slice(0, 2).join(" "))
+                    .map((o) => o.replace(/^(ReplicaSet|Pod) hostk8s\/registry-ui-.*$/, "$1 hostk8s/registry-ui-…"))
+                    .sort(),
+            ).toEqual(
+                [
+                    "ConfigMap hostk8s/kube-root-ca.crt",
+                    "ConfigMap kube-public/local-registry-hosting",
+                    "Deployment hostk8s/registry-ui",
+                    "Ingress hostk8s/registry-ui",
+                    "Namespace /hostk8s",
+                    "Pod hostk8s/registry-ui-…",
+                    "ReplicaSet hostk8s/registry-ui-…",
+                    "Service hostk8s/registry-api",
+                    "Service hostk8s/registry-ui",
+                    "ServiceAccount hostk8s/default",
+                ].sort(),
+            );
+            expect(running(UI_CONTAINER)).toBeUndefined();
             expect(
                 nodeFiles()
                     .filter((f) => !before.nodeFiles.includes(f))
@@ -349,58 +553,160 @@ describe("the kind stack on the real cluster", () => {
     );
 
     it(
-        "the web UI in Chromium at http://localhost:5002/registry/ lists the pushed images, anonymously, on one origin",
+        "the web UI in Chromium at http://localhost:8080/registry/, behind the cluster's ingress, lists the pushed images anonymously, on one origin",
         async () => {
-            // Chromium inside the test's network namespace, where localhost:5002 is the front's published port.
-            const launcher = path.join(scratch, "chromium-in-netns");
-            const [command, args] = cluster.netns.wrap(CHROMIUM, []);
-            writeFileSync(launcher, `#!/bin/sh\nexec ${[command, ...args].join(" ")} "$@"\n`, { mode: 0o755 });
-            const browser = await puppeteer.launch({
-                executablePath: launcher,
-                headless: true,
-                pipe: true,
-                args: ["--no-sandbox", "--headless=new"],
-                userDataDir: path.join(scratch, "chromium-profile"),
-            });
+            const v = await visit();
             try {
-                const pid = browser.process()?.pid;
-                expect(pid).toBeDefined();
-                expect(statSync(`/proc/${pid}/ns/net`).ino).toBe(statSync(`/run/netns/${cluster.netns.name}`).ino);
-                const page = await browser.newPage();
-                const consoleErrors: string[] = [];
-                page.on("console", (m) => {
-                    if (m.type() === "error") consoleErrors.push(m.text());
-                });
-                page.on("pageerror", (e) => consoleErrors.push(String(e)));
-                const response = await page.goto(UI_URL, { waitUntil: "load" });
-                expect(response?.status()).toBe(200);
-                await page.waitForFunction(() => document.getElementById("status")?.textContent !== "loading", { timeout: 30_000 });
-                const status = await page.$eval("#status", (e) => e.textContent);
-                const log = await page.evaluate(
-                    () => (window as unknown as { uiLog: { method: string; url: string; status: number }[] }).uiLog,
-                );
-                expect(status, JSON.stringify(log)).toBe("loaded");
-                // The settings the stack gives the UI's container: the API on the page's own origin.
-                expect(await page.$eval("#title", (e) => e.textContent)).toBe("http://localhost:5002");
-                const repositories = await page.$$eval("li.repository", (items) => items.map((i) => (i as HTMLElement).dataset.name));
+                expect(v.status).toBe(200);
+                const log = await uiLog(v.page);
+                expect(await v.page.$eval("#status", (e) => e.textContent), JSON.stringify(log)).toBe("loaded");
+                // The settings the stack gives the UI's Deployment: the API on the page's own origin, the ingress's.
+                expect(await v.page.$eval("#title", (e) => e.textContent)).toBe(UI_ORIGIN);
+                const repositories = await v.page.$$eval("li.repository", (items) => items.map((i) => (i as HTMLElement).dataset.name));
                 expect(repositories).toEqual(["dev/alpine", "dev/app"]);
-                const tags = await page.$$eval("li.tag", (items) =>
+                const tags = await v.page.$$eval("li.tag", (items) =>
                     items.map((i) => [(i as HTMLElement).dataset.tag, (i as HTMLElement).dataset.digest ?? ""]),
                 );
                 expect(tags.map((t) => t[0]).sort()).toEqual(["dev/alpine:3.20", `${APP}`]);
                 for (const [, digest] of tags) expect(digest).toMatch(/^sha256:[0-9a-f]{64}$/);
-                // Every request went to /v2/ on the page's origin and was answered without an account.
+                // Every request went to /v2/ on the page's origin, through the ingress to the front, and was
+                // answered without an account; the browser saw one origin: no preflight, no other host.
                 expect(log.length).toBeGreaterThan(0);
                 expect(
-                    log.every((r) => r.status === 200 && r.url.startsWith("http://localhost:5002/v2/")),
+                    log.every((r) => r.status === 200 && r.url.startsWith(`${UI_ORIGIN}/v2/`)),
                     JSON.stringify(log),
                 ).toBe(true);
-                expect(consoleErrors).toEqual([]);
+                expect(v.requests.filter((r) => r.method === "OPTIONS")).toEqual([]);
+                expect(v.requests.filter((r) => !r.url.startsWith(`${UI_ORIGIN}/`))).toEqual([]);
+                // The page's own files came from the UI's pods, under /registry/ as the Ingress sends it.
+                expect(v.requests.map((r) => r.url)).toContain(`${UI_ORIGIN}/registry/ui.js`);
+                expect(v.consoleErrors).toEqual([]);
             } finally {
-                await browser.close();
+                await v.close();
             }
+            // The front serves no UI of its own now, and the API is where the design puts it on the Docker host too.
+            expect(httpStatus("http://localhost:5002/registry/")).toBe(404);
+            expect(httpStatus("http://localhost:5002/v2/dev/app/tags/list")).toBe(200);
+            expect(httpStatus(`${UI_ORIGIN}/v2/dev/app/tags/list`)).toBe(200);
         },
         5 * 60_000,
+    );
+
+    it(
+        "the UI's Deployment rolls on an image change while the API answers every request, through the ingress and on localhost:5002",
+        async () => {
+            const w = ws as Workspace;
+            const podsBefore = uiPods();
+            expect(podsBefore).toHaveLength(1);
+            const loop = startProbeLoop([`${UI_ORIGIN}/v2/dev/app/tags/list`, "http://localhost:5002/v2/dev/app/tags/list"]);
+            try {
+                await w.pulumiOk(["config", "set", "--path", "dso-registry:registry.ui.image", UI_IMAGE_NEXT, "-s", STACK]);
+                const up = await w.pulumi(["up", "--yes", "--skip-preview", "-s", STACK]);
+                expect(up.code, up.stdout + up.stderr).toBe(0);
+                // Only the UI's Deployment changed: no container of the registry's was made anew.
+                expect(up.stdout).toMatch(/kind-registry-ui\s+updated/);
+                expect(up.stdout).not.toMatch(/kind-registry-containers\s+(updated|replaced)/);
+                const rolled = cluster.kubectl(["-n", "hostk8s", "rollout", "status", "deployment/registry-ui", "--timeout=120s"]);
+                expect(rolled.code, rolled.stderr).toBe(0);
+                // A few seconds more of the loop after the roll.
+                await new Promise((r) => setTimeout(r, 3000));
+            } finally {
+                const answers = await loop.stop();
+                console.log(`the UI's roll: ${answers.length} API requests, ${answers.filter((a) => a.code !== "200").length} not 200`);
+                expect(answers.length).toBeGreaterThan(20);
+                expect(answers.filter((a) => a.code !== "200")).toEqual([]);
+            }
+            const podsAfter = uiPods();
+            expect(podsAfter).toHaveLength(1);
+            expect(podsAfter[0]?.name).not.toBe(podsBefore[0]?.name);
+            expect(podsAfter[0]?.image).toBe(UI_IMAGE_NEXT);
+            const v = await visit();
+            try {
+                expect(await v.page.$eval("#status", (e) => e.textContent)).toBe("loaded");
+            } finally {
+                await v.close();
+            }
+        },
+        10 * 60_000,
+    );
+
+    it(
+        "with deletes offered, the UI deletes a tag with the push account and is refused without it, on its own origin",
+        async () => {
+            const w = ws as Workspace;
+            await w.pulumiOk(["config", "set", "--path", "dso-registry:registry.ui.deleteEnabled", "true", "-s", STACK]);
+            const up = await w.pulumi(["up", "--yes", "--skip-preview", "-s", STACK]);
+            expect(up.code, up.stdout + up.stderr).toBe(0);
+            const rolled = cluster.kubectl(["-n", "hostk8s", "rollout", "status", "deployment/registry-ui", "--timeout=120s"]);
+            expect(rolled.code, rolled.stderr).toBe(0);
+            const push = (await w.output(STACK, "pushCredentials")) as { username: string; password: string };
+
+            const anonymous = await visit();
+            try {
+                const refused = await deleteThroughUi(anonymous.page, "dev/alpine", "3.20");
+                expect(refused.status, JSON.stringify(refused.log)).toBe(401);
+                // The login was asked for on the UI's origin: the realm the front gives there.
+                expect(anonymous.prompts[0]).toMatchObject({ scheme: "basic", origin: UI_ORIGIN });
+            } finally {
+                await anonymous.close();
+            }
+            expect(cluster.netns.run("curl", ["-s", "http://localhost:5002/v2/dev/alpine/tags/list"]).stdout).toContain('"3.20"');
+
+            const withAccount = await visit(push);
+            try {
+                const deleted = await deleteThroughUi(withAccount.page, "dev/alpine", "3.20");
+                expect(deleted.status, JSON.stringify(deleted.log)).toBe(202);
+                expect(deleted.log.every((r) => r.url.startsWith(`${UI_ORIGIN}/v2/`))).toBe(true);
+                expect(withAccount.requests.filter((r) => r.method === "OPTIONS")).toEqual([]);
+            } finally {
+                await withAccount.close();
+            }
+            const after = cluster.netns.run("curl", [
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "http://localhost:5002/v2/dev/alpine/manifests/3.20",
+            ]);
+            expect(after.stdout).toBe("404");
+        },
+        10 * 60_000,
+    );
+
+    it(
+        "kind.ui.servedBy front and back: the UI moves between the registry's front and the cluster, and no image is lost",
+        async () => {
+            const w = ws as Workspace;
+            const catalog = () => cluster.netns.run("curl", ["-s", "http://localhost:5002/v2/_catalog"]).stdout;
+            const images = catalog();
+            expect(images).toContain("dev/app");
+            await w.pulumiOk(["config", "set", "--path", "dso-registry:kind.ui.servedBy", "front", "-s", STACK]);
+            const toFront = await w.pulumi(["up", "--yes", "--skip-preview", "-s", STACK]);
+            expect(toFront.code, toFront.stdout + toFront.stderr).toBe(0);
+            expect(running(UI_CONTAINER)).toBe(true);
+            expect(cluster.kubectl(["get", "namespace", "hostk8s", "--ignore-not-found", "-o", "name"]).stdout.trim()).toBe("");
+            expect(httpStatus("http://localhost:5002/registry/")).toBe(200);
+            expect(catalog()).toBe(images);
+
+            // Back to the design's default, as a stack of the release whose front served the UI moves on upgrading.
+            await w.pulumiOk(["config", "rm", "--path", "dso-registry:kind.ui.servedBy", "-s", STACK]);
+            const toIngress = await w.pulumi(["up", "--yes", "--skip-preview", "-s", STACK]);
+            expect(toIngress.code, toIngress.stdout + toIngress.stderr).toBe(0);
+            expect(running(UI_CONTAINER)).toBeUndefined();
+            const rolled = cluster.kubectl(["-n", "hostk8s", "rollout", "status", "deployment/registry-ui", "--timeout=120s"]);
+            expect(rolled.code, rolled.stderr).toBe(0);
+            expect(catalog()).toBe(images);
+            const v = await visit();
+            try {
+                expect(await v.page.$eval("#status", (e) => e.textContent)).toBe("loaded");
+                const repositories = await v.page.$$eval("li.repository", (items) => items.map((i) => (i as HTMLElement).dataset.name));
+                expect(repositories).toContain("dev/app");
+            } finally {
+                await v.close();
+            }
+        },
+        15 * 60_000,
     );
 
     it(
@@ -419,7 +725,7 @@ describe("the kind stack on the real cluster", () => {
             }
             const destroyed = await w.pulumi(["destroy", "--yes", "-s", STACK]);
             expect(destroyed.code, destroyed.stdout + destroyed.stderr).toBe(0);
-            expect(CONTAINERS.map(running)).toEqual([undefined, undefined, undefined, undefined]);
+            expect([...CONTAINERS, UI_CONTAINER].map(running)).toEqual([undefined, undefined, undefined, undefined]);
             let now: string[] = [];
             await eventually(
                 "the cluster's objects as before the first up",
@@ -470,7 +776,7 @@ describe("the kind stack on the real cluster", () => {
                     "kubectl label configmap local-registry-hosting --namespace kube-public app.kubernetes.io/part-of=dso-registry",
                 );
                 // Nothing was changed: no container of the stack's, the recipe's two as they were.
-                expect(CONTAINERS.slice(1).map(running)).toEqual([undefined, undefined, undefined]);
+                expect([...CONTAINERS.slice(1), UI_CONTAINER].map(running)).toEqual([undefined, undefined, undefined]);
                 expect({ container: container(), configMap: configMap() }).toEqual(was);
                 const destroyed = await w.pulumi(["destroy", "--yes", "-s", STACK]);
                 expect(destroyed.code, destroyed.stdout + destroyed.stderr).toBe(0);
@@ -483,7 +789,7 @@ describe("the kind stack on the real cluster", () => {
                 expect(again.stdout + again.stderr).toContain(
                     "A container named kind-registry exists on this Docker host and this stack did not make it",
                 );
-                expect(CONTAINERS.slice(1).map(running)).toEqual([undefined, undefined, undefined]);
+                expect([...CONTAINERS.slice(1), UI_CONTAINER].map(running)).toEqual([undefined, undefined, undefined]);
                 expect(container()).toBe(was.container);
                 const destroyedAgain = await w.pulumi(["destroy", "--yes", "-s", STACK]);
                 expect(destroyedAgain.code, destroyedAgain.stdout + destroyedAgain.stderr).toBe(0);
