@@ -3,7 +3,9 @@
  * then `pulumi preview --diff` and `pulumi up` with the committed stack (its push account generated, so
  * no secret to set); the registry's three containers on the Docker host, each node's containerd
  * configured, the KEP-1755 ConfigMap on the API server; an image pushed from the Docker host with the
- * account `stack output --show-secrets` shows is pulled in each node under both of its names; the web UI's
+ * account `stack output --show-secrets` shows is pulled in each node under both of its names; first a preview
+ * that stops before any change because the cluster has no ingress controller for the web UI, then, with
+ * `kind.ui.servedBy: front` as that message says, the web UI's
  * container beside them, served by the front at localhost:5002/registry/ on the API's own origin, and the
  * front's realm chosen by the authority each client came by (pods' kind-registry:5002, the Docker host's
  * and the browser's localhost:5002); a second `up` plans
@@ -188,6 +190,18 @@ describe("kind stack, real engine", () => {
         // A directory of the test instead of kind.dataDir's default under the home directory.
         mkdirSync(dataDir);
         await ws.pulumiOk(["config", "set", "--path", "dso-registry:kind.dataDir", dataDir, "-s", STACK]);
+        // The committed stack puts the web UI behind the cluster's ingress; this API server has no IngressClass:
+        // preview stops before anything runs, with the install that fixes it and the other way on.
+        const refused = await ws.shell(`npx pulumi preview --diff -s ${STACK}`);
+        expect(refused.code, refused.stdout + refused.stderr).not.toBe(0);
+        const said = refused.stdout + refused.stderr;
+        expect(said).toContain("The cluster lacks something this stack needs; nothing was changed.");
+        expect(said).toContain("no ingress controller would serve the web UI");
+        expect(said).toContain("helm install traefik traefik/traefik");
+        expect(said).toContain(`npx pulumi config set --path 'dso-registry:kind.ui.servedBy' front -s ${STACK}`);
+        expect(container(CONTAINERS[0] as string)).toBeUndefined();
+        // The way on it names: the UI the front serves (the UI in a real cluster behind its ingress: kindCluster.test.ts).
+        await ws.pulumiOk(["config", "set", "--path", "dso-registry:kind.ui.servedBy", "front", "-s", STACK]);
         const preview = await ws.shell(`npx pulumi preview --diff -s ${STACK}`);
         expect(preview.code, preview.stdout + preview.stderr).toBe(0);
         expect(preview.stdout).toMatch(/\+ \d+ to create/);
