@@ -639,6 +639,18 @@ describe("the kind stack on the real cluster", () => {
             expect(up.code, up.stdout + up.stderr).toBe(0);
             const rolled = cluster.kubectl(["-n", "hostk8s", "rollout", "status", "deployment/registry-ui", "--timeout=120s"]);
             expect(rolled.code, rolled.stderr).toBe(0);
+            // The ingress sends the page to the new pod once Traefik has seen it ready and the old one gone: the
+            // settings the page is served with say when (the stand-in writes them into config.js as it starts).
+            let served = "";
+            await eventually(
+                "the ingress serving the UI with deletes offered",
+                () => {
+                    served = cluster.netns.run("curl", ["-s", "--max-time", "5", `${UI_ORIGIN}/registry/config.js`]).stdout;
+                    return served.includes('"deleteImages": true');
+                },
+                120_000,
+                () => `${served}\n${cluster.kubectl(["get", "pods", "-n", "hostk8s", "-o", "wide"]).stdout}`,
+            );
             const push = (await w.output(STACK, "pushCredentials")) as { username: string; password: string };
 
             const anonymous = await visit();
