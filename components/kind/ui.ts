@@ -1,10 +1,13 @@
 /**
- * The web UI with registry.mode "kind" (docs/kind.md#the-web-ui): joxit/docker-registry-ui as a container
- * beside the registry's on the Docker host, on the backend network the front shares with Distribution,
- * served by the front at http://localhost:<port>/registry/. The page and the API it calls are one origin
- * (no CORS, whose preflights the registry would answer with 401), the front's policy applies to the UI's
- * requests as to any client's, and the cluster needs no ingress controller, no port mapping and no object
- * of the UI: the UI works before any cluster exists and after one is deleted.
+ * The web UI with registry.mode "kind" (docs/kind.md#the-web-ui), two ways:
+ * - in the cluster (`kindUiObjects`, the default): joxit/docker-registry-ui as a Deployment in the UI's
+ *   namespace behind the cluster's ingress controller, which serves UI_PATH from it and `/v2` from the
+ *   registry's front through a Service of type ExternalName, one origin (`http://localhost:8080/registry/`);
+ * - served by the front (`kindUiUpstream`, `kind.ui.servedBy` "front"): a container beside the registry's on
+ *   the backend network the front shares with Distribution, at http://localhost:<port>/registry/, for clusters
+ *   without an ingress controller; the UI then works before any cluster exists and after one is deleted.
+ * Either way the page and the API it calls are one origin (no CORS, whose preflights the registry would answer
+ * with 401), and the front's policy applies to the UI's requests as to any client's.
  *
  * Everything here is pure: no Pulumi, no I/O.
  */
