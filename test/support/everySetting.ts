@@ -210,7 +210,7 @@ const ALTERNATIVES: Record<string, unknown[]> = {
     "inCluster.clusterDns.kubectlContext": ["lab-cluster"],
     // Unset: the cluster's default IngressClass (the Ingresses name none); a named class is the change.
     "inCluster.ingressClass": ["traefik"],
-    // Earlier releases' kind UI behind the cluster's ingress: no effect now, each key warned.
+    // kind's web UI behind the cluster's ingress: another host, port, namespace and class, each a change.
     "kind.ui.host": ["registry.localhost"],
     "kind.ui.port": [8081],
     "kind.ui.namespace": ["registry-ui"],
