@@ -44,6 +44,7 @@ export {
 } from "./jenkins/jenkinsCredentials";
 export { KindRegistry, type KindRegistryArgs } from "./kind/kindRegistry";
 export type { KindGarbageCollection, KindImages, KindLayout } from "./kind/scripts";
+export type { KindUiIngress } from "./kind/ui";
 export type { RegistryMaven } from "./maven/registryMaven";
 export type { MirrorSpec, NodeMirror, RegistryMirror, UpstreamAccount } from "./mirrors/mirrors";
 export type { RegistryMonitoring } from "./monitoring/alertRules";
