@@ -200,6 +200,14 @@ describe("kind stack, real engine", () => {
         expect(said).toContain("helm install traefik traefik/traefik");
         expect(said).toContain(`npx pulumi config set --path 'dso-registry:kind.ui.servedBy' front -s ${STACK}`);
         expect(container(CONTAINERS[0] as string)).toBeUndefined();
+        // A class named in kind.ui.ingressClass that the cluster lacks stops it the same way.
+        await ws.pulumiOk(["config", "set", "--path", "dso-registry:kind.ui.ingressClass", "nginx", "-s", STACK]);
+        const named = await ws.shell(`npx pulumi preview -s ${STACK}`);
+        expect(named.code, named.stdout + named.stderr).not.toBe(0);
+        expect(named.stdout + named.stderr).toContain(
+            "IngressClass nginx (needed by Ingress hostk8s/registry-ui): the cluster has no IngressClass, so no ingress controller would serve the web UI",
+        );
+        await ws.pulumiOk(["config", "rm", "--path", "dso-registry:kind.ui.ingressClass", "-s", STACK]);
         // The way on it names: the UI the front serves (the UI in a real cluster behind its ingress: kindCluster.test.ts).
         await ws.pulumiOk(["config", "set", "--path", "dso-registry:kind.ui.servedBy", "front", "-s", STACK]);
         const preview = await ws.shell(`npx pulumi preview --diff -s ${STACK}`);

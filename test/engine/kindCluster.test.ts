@@ -64,6 +64,7 @@ import { startTraefikInKind } from "../support/kindTraefik";
 import { engineSet, openWorkspace, type Workspace } from "../support/pulumiEngine";
 import { privateDir, removeDir, run } from "../support/serverProcess";
 import { PROJECT_DIR } from "../support/synthCli";
+import { type WatchedPage, watchPage } from "../support/uiBrowser";
 
 /** The committed kind stack's `kind.clusterName` (its context `kind-kind`). */
 const NAME = "kind";
@@ -232,16 +233,11 @@ describe("kind create cluster, real", () => {
 
 let browser: Browser | undefined;
 
-/** A page of the web UI in a fresh browser context, and what the browser did for it. */
-interface Visit {
+/** A page of the web UI in a fresh browser context, and what the browser did for it (preflights among its requests). */
+interface Visit extends WatchedPage {
     readonly page: Page;
     /** The main document's status. */
     readonly status: number | undefined;
-    /** Every request the browser sent, preflights included. */
-    readonly requests: { method: string; url: string }[];
-    readonly consoleErrors: string[];
-    /** The browser's login prompts: scheme, realm and the origin that asked. */
-    readonly prompts: { scheme: string; realm: string; origin: string }[];
     close(): Promise<void>;
 }
 
@@ -268,31 +264,10 @@ async function visit(account?: { username: string; password: string }): Promise<
     }
     const context = await browser.createBrowserContext();
     const page = await context.newPage();
-    const consoleErrors: string[] = [];
-    const prompts: Visit["prompts"] = [];
-    const requests: Visit["requests"] = [];
-    page.on("console", (m) => {
-        if (m.type() === "error") consoleErrors.push(m.text());
-    });
-    page.on("pageerror", (e) => consoleErrors.push(String(e)));
-    const cdp = await page.createCDPSession();
-    // Every request the network stack sends, CORS preflights among them (the page's own events do not show those).
-    await cdp.send("Network.enable");
-    cdp.on("Network.requestWillBeSent", (e) => requests.push({ method: e.request.method, url: e.request.url }));
-    cdp.on("Fetch.requestPaused", (e) => void cdp.send("Fetch.continueRequest", { requestId: e.requestId }).catch(() => {}));
-    cdp.on("Fetch.authRequired", (e) => {
-        prompts.push({ scheme: e.authChallenge.scheme, realm: e.authChallenge.realm, origin: e.authChallenge.origin });
-        // One answer per request: a second prompt for the same request means the account was refused.
-        const answer =
-            account && prompts.length < 3
-                ? { response: "ProvideCredentials" as const, username: account.username, password: account.password }
-                : { response: "CancelAuth" as const };
-        void cdp.send("Fetch.continueWithAuth", { requestId: e.requestId, authChallengeResponse: answer }).catch(() => {});
-    });
-    await cdp.send("Fetch.enable", { handleAuthRequests: true, patterns: [{ urlPattern: "*" }] });
+    const seen = await watchPage(page, account);
     const response = await page.goto(UI_URL, { waitUntil: "load" });
     await page.waitForFunction(() => document.getElementById("status")?.textContent !== "loading", { timeout: 30_000 });
-    return { page, status: response?.status(), requests, consoleErrors, prompts, close: () => context.close() };
+    return { page, status: response?.status(), ...seen, close: () => context.close() };
 }
 
 /** What the UI's page recorded of its requests. */

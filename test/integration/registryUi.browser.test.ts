@@ -41,6 +41,7 @@ import { ingressNginxConf, ingressRegexLocations, nginxDirectives } from "../sup
 import { caddyEnv, makeAccount, makeDecoyHash, makeOciImage, makeTestCa, skopeoCopy, type TestAccount } from "../support/realRegistry";
 import { type Origin, startKindOrigin, UI_FILES } from "../support/registryUiOrigin";
 import { freePort, privateDir, removeDir, run, type ServerProcess, startServer, waitForPort } from "../support/serverProcess";
+import { watchPage } from "../support/uiBrowser";
 
 const CHROMIUM = "/usr/bin/chromium";
 
@@ -246,24 +247,7 @@ describe.each([
     async function visit(account?: TestAccount): Promise<Visit> {
         const context = await browser.createBrowserContext();
         const page = await context.newPage();
-        const consoleErrors: string[] = [];
-        const prompts: Visit["prompts"] = [];
-        page.on("console", (m) => {
-            if (m.type() === "error") consoleErrors.push(m.text());
-        });
-        page.on("pageerror", (e) => consoleErrors.push(String(e)));
-        const cdp = await page.createCDPSession();
-        cdp.on("Fetch.requestPaused", (e) => void cdp.send("Fetch.continueRequest", { requestId: e.requestId }).catch(() => {}));
-        cdp.on("Fetch.authRequired", (e) => {
-            prompts.push({ scheme: e.authChallenge.scheme, realm: e.authChallenge.realm, origin: e.authChallenge.origin });
-            // One answer per request: a second prompt for the same request means the account was refused.
-            const answer =
-                account && prompts.length < 3
-                    ? { response: "ProvideCredentials" as const, username: account.username, password: account.password }
-                    : { response: "CancelAuth" as const };
-            void cdp.send("Fetch.continueWithAuth", { requestId: e.requestId, authChallengeResponse: answer }).catch(() => {});
-        });
-        await cdp.send("Fetch.enable", { handleAuthRequests: true, patterns: [{ urlPattern: "*" }] });
+        const { consoleErrors, prompts } = await watchPage(page, account);
         await page.goto(`${origin.base}/registry/`, { waitUntil: "load" });
         await page.waitForFunction(() => document.getElementById("status")?.textContent !== "loading", { timeout: 30_000 });
         return { page, consoleErrors, prompts, close: () => context.close() };
