@@ -74,7 +74,11 @@ export function gateOnClusterPrerequisites(
             let result: CheckResult;
             let owned: OwnershipResult;
             try {
-                result = await (options.run ?? checkPrerequisites)(prerequisitesOf(recorded, options.prerequisites), access);
+                result = await (options.run ?? checkPrerequisites)(
+                    prerequisitesOf(recorded, options.prerequisites),
+                    access,
+                    options.ingress,
+                );
                 owned = { foreign: [], unchecked: [] };
                 // The stack's own context first (its objects, as before), then each provider's context.
                 const groups = [

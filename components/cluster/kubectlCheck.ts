@@ -13,6 +13,7 @@ import {
     DEFAULT_INGRESS_CLASS_ANNOTATION,
     defaultIngressClassNotes,
     type FoundIngressClass,
+    type IngressMessages,
     type ObjectRef,
     type Prerequisite,
 } from "./prerequisites";
@@ -101,7 +102,11 @@ export function ingressClassesOf(json: string): FoundIngressClass[] {
 }
 
 /** Checks each prerequisite against the cluster. */
-export async function checkPrerequisites(prerequisites: readonly Prerequisite[], access: ClusterAccess): Promise<CheckResult> {
+export async function checkPrerequisites(
+    prerequisites: readonly Prerequisite[],
+    access: ClusterAccess,
+    ingress?: IngressMessages,
+): Promise<CheckResult> {
     if (prerequisites.length === 0) return { missing: [], unchecked: [], notes: [] };
     const { kubectl, cleanup } = kubectlFor(access);
     try {
@@ -169,7 +174,7 @@ export async function checkPrerequisites(prerequisites: readonly Prerequisite[],
             }
             const found = ingressClassesOf(r.stdout);
             const defaults = found.filter((c) => c.isDefault);
-            if (defaults.length === 1) notes.push(...defaultIngressClassNotes(p, defaults[0] as FoundIngressClass));
+            if (defaults.length === 1) notes.push(...defaultIngressClassNotes(p, defaults[0] as FoundIngressClass, ingress));
             else missing.push({ ...p, found });
         }
         const named = prerequisites.filter((p) => p.kind === "ingress-class");

@@ -265,6 +265,7 @@ function listClasses(found: readonly FoundIngressClass[]): string {
 export function defaultIngressClassNotes(
     p: Extract<Prerequisite, { kind: "default-ingress-class" }>,
     defaultClass: FoundIngressClass,
+    messages: IngressMessages = IN_CLUSTER_INGRESS_MESSAGES,
 ): string[] {
     const serving = KNOWN_CONTROLLERS.find((c) => c.controller === defaultClass.controller);
     if (!serving) return [];
@@ -272,7 +273,7 @@ export function defaultIngressClassNotes(
     const notes: string[] = [];
     if (serving.setting === "nginx") {
         notes.push(
-            `${takes}, which was retired upstream in March 2026 and gets no fixes, security ones included: move to a maintained controller (Traefik, or Gateway API with inCluster.exposure "gateway"; docs/in-cluster.md, The ingress class)`,
+            `${takes}, which was retired upstream in March 2026 and gets no fixes, security ones included: move to a maintained controller (${messages.maintainedControllers})`,
         );
     }
     for (const other of KNOWN_CONTROLLERS) {
@@ -314,11 +315,14 @@ export interface IngressMessages {
     readonly classSetting: string;
     /** The way on when the cluster has no IngressClass at all, after "the cluster has no IngressClass, so …". */
     readonly noController: (stack: string) => string;
+    /** The maintained controllers to move to from a retired one, and where the docs say how. */
+    readonly maintainedControllers: string;
 }
 
 /** The in-cluster registry's: its Ingresses serve the registry itself. */
 const IN_CLUSTER_INGRESS_MESSAGES: IngressMessages = {
     classSetting: "inCluster.ingressClass",
+    maintainedControllers: 'Traefik, or Gateway API with inCluster.exposure "gateway"; docs/in-cluster.md, The ingress class',
     noController: (stack) =>
         `no ingress controller would serve the registry. Install one (k3s and microk8s's ingress addon bring Traefik), then name its class: ${classCommand("inCluster.ingressClass", "<name>", stack)}; or expose the registry through Gateway API (inCluster.exposure "gateway")`,
 };

@@ -119,6 +119,7 @@ export function kindGateOptions(cfg: Pick<StackConfig, "registry">): {
         prerequisites: { namedIngressClasses: true },
         ingress: {
             classSetting: "kind.ui.ingressClass",
+            maintainedControllers: "Traefik, installed as docs/kind.md, The web UI, says",
             noController: (stack) =>
                 `no ingress controller would serve the web UI (kind.ui.servedBy "ingress"). Install one that allows ExternalName Services, on a cluster made with docs/examples/kind-cluster.yaml (docs/kind.md, "The web UI"): ${KIND_TRAEFIK_INSTALL}; ` +
                 `or let the registry's front serve the UI at http://localhost:${hostPort}/registry/: npx pulumi config set --path 'dso-registry:kind.ui.servedBy' front -s ${stack}`,

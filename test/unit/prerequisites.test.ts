@@ -374,6 +374,18 @@ describe("the kind placement's web UI in the cluster (kind.ui.servedBy ingress)"
         );
     });
 
+    it("a retired controller as the cluster's default: the kind docs' install to move to, not the in-cluster registry's settings", () => {
+        const notes = defaultIngressClassNotes(
+            { kind: "default-ingress-class", neededBy: ["Ingress hostk8s/registry-ui"], ingresses: [], annotationPrefixes: [] },
+            { name: "nginx", controller: "k8s.io/ingress-nginx", isDefault: true },
+            kind.ingress,
+        );
+        expect(notes).toHaveLength(1);
+        expect(notes[0]).toContain("retired upstream in March 2026");
+        expect(notes[0]).toContain("move to a maintained controller (Traefik, installed as docs/kind.md, The web UI, says)");
+        expect(notes[0]).not.toContain("inCluster.");
+    });
+
     it("asks nothing of the cluster in other modes", () => {
         expect(kindGateOptions({ registry: { mode: "existing" } } as unknown as Pick<StackConfig, "registry">)).toEqual({});
     });
