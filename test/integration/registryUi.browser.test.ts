@@ -22,10 +22,13 @@
  * Covers: components/registryUi/environment.ts.
  */
 import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import * as path from "node:path";
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { renderCaddyfile } from "../../components/accessPolicy/caddyfile";
+import { REALM } from "../../components/accessPolicy/policy";
 import { renderUsersFile } from "../../components/accessPolicy/usersFile";
 import { renderRegistryConfig } from "../../components/distribution/registryConfig";
 import { caddySitePolicy } from "../../components/externalHost/caddySite";
@@ -383,6 +386,59 @@ describe.each([
             expect(v.consoleErrors.filter((e) => /CORS|Access-Control/i.test(e))).toEqual([]);
         } finally {
             await v.close();
+        }
+    });
+
+    test("another site's page, in the browser that holds the push account, cannot write: its upload is refused (403)", async () => {
+        // Another site: the page is served on 127.0.0.1, a site other than the registry's name.
+        const attacker = createServer((_, res) => {
+            res.writeHead(200, { "Content-Type": "text/html" });
+            // A form that posts itself: a top-level navigation, for which the browser uses what it holds for the registry's site.
+            res.end(
+                `<!doctype html><title>attack</title><form method="POST" enctype="text/plain" action=${JSON.stringify(`${origin.base}/v2/team/xsite/blobs/uploads/`)}><input type="hidden" name="x" value="y"></form><script>document.forms[0].submit();</script>`,
+            );
+        });
+        await new Promise<void>((resolve) => attacker.listen(0, "127.0.0.1", resolve));
+        const attackerUrl = `http://127.0.0.1:${(attacker.address() as AddressInfo).port}/`;
+        const context = await browser.createBrowserContext();
+        try {
+            const page = await context.newPage();
+            const seen = await watchPage(page, origin.push);
+            // The developer signs in to the registry: the browser asks once, at the token endpoint, and keeps the account.
+            const signIn = await page.goto(`${origin.base}/v2/token?service=${REALM}&scope=repository:team/xsite:push,pull`);
+            expect(signIn?.status()).toBe(200);
+            expect(seen.prompts).toHaveLength(1);
+            // What the browser sends with the upload, and what it gets back.
+            const cdp = await page.createCDPSession();
+            await cdp.send("Network.enable");
+            const uploads = new Set<string>();
+            const sent: Record<string, string>[] = [];
+            cdp.on("Network.requestWillBeSent", (e) => {
+                if (e.request.url.includes("/blobs/uploads/")) uploads.add(e.requestId);
+            });
+            cdp.on("Network.requestWillBeSentExtraInfo", (e) => {
+                if (uploads.has(e.requestId))
+                    sent.push(Object.fromEntries(Object.entries(e.headers).map(([k, v]) => [k.toLowerCase(), String(v)])));
+            });
+            const statuses: number[] = [];
+            page.on("response", (r) => {
+                if (r.url().includes("/blobs/uploads/")) statuses.push(r.status());
+            });
+            const answered = page.waitForResponse((r) => r.url().includes("/blobs/uploads/"), { timeout: 30_000 });
+            await page.goto(attackerUrl);
+            await answered;
+            expect(statuses).toEqual([403]);
+            // The browser marked it as another site's; whether it also sent the account it holds is printed.
+            expect(sent.length).toBeGreaterThan(0);
+            expect(sent[0]?.["sec-fetch-site"]).toBe("cross-site");
+            expect(sent[0]?.["sec-fetch-mode"]).toBe("navigate");
+            expect(sent[0]?.origin).toBe(attackerUrl.replace(/\/$/, ""));
+            console.log(
+                `${placement}: the cross-site upload carried ${sent[0]?.authorization ? "the account the browser holds" : "no account"}; answered ${statuses[0]}`,
+            );
+        } finally {
+            await context.close();
+            await new Promise((resolve) => attacker.close(resolve));
         }
     });
 

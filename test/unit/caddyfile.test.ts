@@ -7,7 +7,13 @@
  * Covers: components/accessPolicy/caddyfile/index.ts.
  */
 import { describe, expect, test } from "vitest";
-import { BLOB_PATH, base64PrefixPattern, MAX_AUTHORIZATION_LENGTH, renderCaddyfile } from "../../components/accessPolicy/caddyfile";
+import {
+    BLOB_PATH,
+    base64PrefixPattern,
+    CROSS_SITE_MESSAGE,
+    MAX_AUTHORIZATION_LENGTH,
+    renderCaddyfile,
+} from "../../components/accessPolicy/caddyfile";
 import { type AccessPolicy, ANONYMOUS_TOKEN, READ_ONLY_RETRY_AFTER_SECONDS, TOKEN_PATH } from "../../components/accessPolicy/policy";
 import { DECOY_ACCOUNT } from "../../components/accessPolicy/usersFile";
 import { BASE_POLICY as base } from "../support/accessPolicy";
@@ -88,6 +94,44 @@ describe("renderCaddyfile rules", () => {
         const tooLong = new RegExp(/@authorizationTooLong vars_regexp \{http\.request\.header\.Authorization\} (\S+)/.exec(text)![1]!);
         expect(tooLong.test("x".repeat(MAX_AUTHORIZATION_LENGTH))).toBe(false);
         expect(tooLong.test("x".repeat(MAX_AUTHORIZATION_LENGTH + 1))).toBe(true);
+    });
+
+    test("refuses a browser's write for another site's page before the UI, Maven and every credential rule, by configured authorities only", () => {
+        const text = renderCaddyfile({
+            ...base,
+            uiUpstream: "127.0.0.1:8081",
+            realmAuthorities: { "ui.example.test:8080": "ui.example.test:8080" },
+        });
+        const [crossSite, foreign, ui, basic] = order(
+            text,
+            "respond @crossSiteWrite",
+            "respond @foreignOriginWrite",
+            "redir /registry",
+            "basicauth",
+        );
+        expect(crossSite).toBeGreaterThan(0);
+        expect(foreign).toBeGreaterThan(crossSite!);
+        expect(ui).toBeGreaterThan(foreign!);
+        expect(basic).toBeGreaterThan(foreign!);
+        expect(text).toContain(
+            "\t@crossSiteWrite {\n\t\tnot method GET HEAD\n\t\theader_regexp Sec-Fetch-Site ^(?:cross-site|same-site)$\n\t}",
+        );
+        const own = new RegExp(/not header_regexp Origin (\S+)/.exec(text)![1]!);
+        for (const origin of [
+            "https://registry.example.com",
+            "http://registry.example.com",
+            "https://registry.example.com:443",
+            "http://ui.example.test:8080",
+        ])
+            expect(own.test(origin), origin).toBe(true);
+        for (const origin of [
+            "https://attacker.example",
+            "null",
+            "https://registry.example.com.attacker.example",
+            "https://xregistry.example.com",
+        ])
+            expect(own.test(origin), origin).toBe(false);
+        expect(text).toContain(`"message":"${CROSS_SITE_MESSAGE}"`);
     });
 
     test("uses basicauth, the spelling Caddy 2.6 knows", () => {

@@ -3,7 +3,8 @@
  * placement (the external host, the in-cluster sidecar) renders through here, so the policy that was
  * proven against real clients is the one that ships.
  *
- * The rules, in the order the site's `route` block holds them: the allowlist, the Maven route, the
+ * The rules, in the order the site's `route` block holds them: the allowlist, the request's shape, a browser's
+ * write for another site's page, the Maven route, the
  * delete refusal, tokens unwrapped, the token endpoint, the read-only window's 503 to a blob check,
  * the write rule, the window's 503 to writes, the ping, the read rule, the mirrors, the blob shortcut,
  * then Distribution (or the UI). Every 401 carries the Bearer challenge. Why each is as it is: docs/decisions/access-policy.md.
@@ -22,7 +23,16 @@ import {
     tokenEndpoint,
     unauthorizedAnswer,
 } from "./authentication";
-import { globalOptions, MAX_AUTHORIZATION_LENGTH, READ_HEADER_SECONDS, requestShapeAnswers, requestShapeMatchers } from "./limits";
+import {
+    CROSS_SITE_MESSAGE,
+    crossSiteAnswers,
+    crossSiteMatchers,
+    globalOptions,
+    MAX_AUTHORIZATION_LENGTH,
+    READ_HEADER_SECONDS,
+    requestShapeAnswers,
+    requestShapeMatchers,
+} from "./limits";
 import { accessLog, metricsSites, PROMETHEUS_TEXT_CONTENT_TYPE } from "./observability";
 import { PasswordChecks } from "./passwordChecks";
 import { BLOB_PATH, blobMatcher, blobShortcut, mavenMatchers, mavenRoute, mirrorRoutes, registryProxy, uiRoute } from "./routes";
@@ -39,6 +49,7 @@ import {
 export {
     BLOB_PATH,
     base64PrefixPattern,
+    CROSS_SITE_MESSAGE,
     DISK_FULL_MESSAGE,
     MAVEN_DISK_FULL_MESSAGE,
     MAX_AUTHORIZATION_LENGTH,
@@ -66,6 +77,8 @@ function siteRoutes(policy: AccessPolicy, checks: PasswordChecks): string[] {
         // Marks the answers to the anonymous token for the login limit's filter (loginLimit.ts).
         `\t\theader @anonymousToken ${ANONYMOUS_TOKEN_HEADER} ${ANONYMOUS_TOKEN_HEADER_VALUE}`,
         ...requestShapeAnswers(policy),
+        // A browser's write for another site's page, before the UI, Maven and every credential rule.
+        ...crossSiteAnswers(),
         ...(policy.uiUpstream ? uiRoute(policy.uiUpstream) : []),
         ...(policy.maven ? mavenRoute(policy, checks, policy.maven) : []),
         ...(policy.deletesEnabled ? [] : ['\t\trespond @delete "Deleting is disabled on this registry" 405']),
@@ -87,6 +100,18 @@ function siteRoutes(policy: AccessPolicy, checks: PasswordChecks): string[] {
     ];
 }
 
+/**
+ * The authorities of the registry's own origins: the one its clients use, the names the site answers to on its
+ * port, and those its realm is chosen among (kind's pods' name, the web UI's origin behind the cluster's ingress).
+ */
+function ownAuthorities(policy: AccessPolicy): string[] {
+    return [
+        publicAuthority(policy),
+        ...[policy.siteAddress, ...(policy.siteAliases ?? [])].map((name) => `${name}:${policy.port}`),
+        ...Object.entries(policy.realmAuthorities ?? {}).flat(),
+    ];
+}
+
 /** The site's named matchers, the decoy's among them: call after `siteRoutes` has made its checks. */
 function siteMatchers(policy: AccessPolicy, checks: PasswordChecks): string[] {
     return [
@@ -103,6 +128,7 @@ function siteMatchers(policy: AccessPolicy, checks: PasswordChecks): string[] {
         ...(policy.overlap ? [`\timport ${policy.overlap.matchersFile}`] : []),
         ...scopedAccountMatchers(policy.scopedPushAccounts ?? []),
         ...requestShapeMatchers(policy),
+        ...crossSiteMatchers(ownAuthorities(policy)),
         ...(policy.maven ? mavenMatchers(policy.maven) : []),
         ...(policy.blobFiles ? blobMatcher() : []),
         ...(policy.tls.kind === "plain-http"

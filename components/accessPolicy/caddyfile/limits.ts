@@ -5,7 +5,7 @@
 
 import { UI_PATH } from "../../registryUi/environment";
 import { type AccessPolicy, TOKEN_PATH } from "../policy";
-import { regexpLiteral } from "./syntax";
+import { escapeBraces, regexpLiteral, registryError } from "./syntax";
 
 /** The global options block: the admin endpoint, TLS automation, and the server's deadlines, protocols and header limit. */
 export function globalOptions(policy: AccessPolicy): string[] {
@@ -128,4 +128,42 @@ export function requestShapeMatchers(policy: AccessPolicy): string[] {
         `\t@authorizationTooLong vars_regexp {http.request.header.Authorization} ${longerThan(MAX_AUTHORIZATION_LENGTH)}`,
         ...caseVariantMatchers(policy),
     ];
+}
+
+/**
+ * What a write from another site's page is refused with (`crossSiteAnswers`): the browser's own marks that the
+ * request comes from a page of another origin, which no registry client sends (docker, containerd, skopeo,
+ * crane, Maven, curl send neither header), so only browsers meet the rule.
+ */
+export const CROSS_SITE_MESSAGE =
+    "a write from another site's page is refused: a browser signed in to this registry sends its credentials with any site's requests (docs/access-policy.md, Writes from other sites)";
+
+/**
+ * The site's matchers of a write (any method but GET and HEAD: uploads, manifest puts, mounts, deletes, Maven
+ * deploys) that a browser sent for a page of another origin: `Sec-Fetch-Site` says "cross-site" or "same-site"
+ * (another host name of the same site), or `Origin` names none of `authorities`, the registry's own (the
+ * authorities its clients and its web UI use, each with and without its port: a browser leaves the scheme's
+ * default port out, and a scheme the TLS in front ended is not compared). The Host header is not read: what
+ * the registry's own origins are is configured, never taken from the request. A page of the registry's own
+ * origin (the web UI) sends "same-origin" and its own Origin; registry clients send neither header.
+ */
+export function crossSiteMatchers(authorities: readonly string[]): string[] {
+    const names = [...new Set(authorities.flatMap((a) => [a, a.replace(/:\d+$/, "")]))].sort();
+    return [
+        "\t@crossSiteWrite {",
+        "\t\tnot method GET HEAD",
+        "\t\theader_regexp Sec-Fetch-Site ^(?:cross-site|same-site)$",
+        "\t}",
+        "\t@foreignOriginWrite {",
+        "\t\tnot method GET HEAD",
+        "\t\theader Origin *",
+        `\t\tnot header_regexp Origin ^https?://(?:${names.map(regexpLiteral).join("|")})$`,
+        "\t}",
+    ];
+}
+
+/** The refusals of `crossSiteMatchers`, before any credential is looked at: 403, nothing reaches the registry. */
+export function crossSiteAnswers(): string[] {
+    const body = escapeBraces(registryError("DENIED", CROSS_SITE_MESSAGE));
+    return [`\t\trespond @crossSiteWrite \`${body}\` 403`, `\t\trespond @foreignOriginWrite \`${body}\` 403`];
 }
