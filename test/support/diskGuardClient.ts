@@ -30,8 +30,13 @@ export interface DiskGuardClientOptions {
 }
 
 export interface DiskGuardClient {
-    /** Pushes an image of `payloadBytes` random bytes to `repository:tag` as the push account; skopeo's result. */
-    push(reference: string, payloadBytes: number): RunResult;
+    /**
+     * Pushes an image of `payloadBytes` random bytes to `repository:tag` as the push account; skopeo's result.
+     * With `configFirst`, the image's config blob is uploaded into the repository before skopeo runs, so the
+     * push's only upload is its layer: skopeo uploads the config after the layers, and a layer that takes the
+     * disk past the guard's threshold would otherwise race the guard's next check for the config's upload.
+     */
+    push(reference: string, payloadBytes: number, options?: { readonly configFirst?: boolean }): RunResult;
     /** An anonymous pull of `repository:tag` with every layer: skopeo's result. */
     pull(reference: string): RunResult;
     /** Deletes the manifest `repository:tag` as the push account: skopeo's result. */
@@ -55,11 +60,46 @@ export function diskGuardClient(o: DiskGuardClientOptions): DiskGuardClient {
         o.ns.run("curl", ["-sS", ...(o.scheme === "https" ? ["--cacert", path.join(o.certDir!, "ca.crt")] : []), ...args], {
             ...(input !== undefined ? { input } : {}),
         });
+    const userConfig = () => `user = "${o.push.username}:${o.push.password}"\n`;
+    /** POST …/blobs/uploads/ then PUT the blob's bytes with its digest, as the push account; code 0 on 201. */
+    const uploadBlob = (repository: string, blob: { readonly file: string; readonly digest: string }): RunResult => {
+        const started = curl(
+            ["-K", "-", "-o", "/dev/null", "-D", "-", "-X", "POST", `${base}/v2/${repository}/blobs/uploads/`],
+            userConfig(),
+        );
+        const location = /^location:\s*(\S+)/im.exec(started.stdout)?.[1];
+        if (!location) return { ...started, code: started.code || 1, stderr: `no upload location:\n${started.stdout}${started.stderr}` };
+        const target = new URL(location, `${base}/`);
+        target.searchParams.set("digest", blob.digest);
+        const put = curl(
+            [
+                "-K",
+                "-",
+                "-w",
+                "%{http_code}",
+                "-o",
+                "/dev/null",
+                "-X",
+                "PUT",
+                "-H",
+                "Content-Type: application/octet-stream",
+                "--data-binary",
+                `@${blob.file}`,
+                target.href,
+            ],
+            userConfig(),
+        );
+        return put.stdout === "201" ? put : { ...put, code: put.code || 1, stderr: `config upload answered ${put.stdout}\n${put.stderr}` };
+    };
     return {
-        push(reference, payloadBytes) {
+        push(reference, payloadBytes, options) {
             const dir = path.join(o.scratch, `image-${randomBytes(4).toString("hex")}`);
             const image = makeOciImage(dir, payloadBytes);
             try {
+                if (options?.configFirst) {
+                    const uploaded = uploadBlob(reference.split(":")[0]!, configBlob(image.dir));
+                    if (uploaded.code !== 0) return uploaded;
+                }
                 return skopeo([
                     "copy",
                     "--retry-times",
@@ -94,10 +134,7 @@ export function diskGuardClient(o: DiskGuardClientOptions): DiskGuardClient {
             return skopeo(["delete", ...tls(""), "--authfile", auth(), `docker://${o.authority}/${reference}`]);
         },
         startUpload(repository) {
-            const r = curl(
-                ["-K", "-", "-w", "\n%{http_code}", "-X", "POST", `${base}/v2/${repository}/blobs/uploads/`],
-                `user = "${o.push.username}:${o.push.password}"\n`,
-            );
+            const r = curl(["-K", "-", "-w", "\n%{http_code}", "-X", "POST", `${base}/v2/${repository}/blobs/uploads/`], userConfig());
             const cut = r.stdout.lastIndexOf("\n");
             return { status: r.stdout.slice(cut + 1), body: r.stdout.slice(0, cut) };
         },
@@ -115,6 +152,14 @@ export function diskGuardClient(o: DiskGuardClientOptions): DiskGuardClient {
             return `sha256:${createHash("sha256").update(r.stdout.slice(0, cut)).digest("hex")}`;
         },
     };
+}
+
+/** The config blob of the OCI layout's one image: its file and digest. */
+function configBlob(layout: string): { readonly file: string; readonly digest: string } {
+    const blob = (digest: string) => path.join(layout, "blobs", ...digest.split(":"));
+    const index = JSON.parse(readFileSync(path.join(layout, "index.json"), "utf8")) as { manifests: { digest: string }[] };
+    const manifest = JSON.parse(readFileSync(blob(index.manifests[0]!.digest), "utf8")) as { config: { digest: string } };
+    return { file: blob(manifest.config.digest), digest: manifest.config.digest };
 }
 
 /** Every blob in Distribution's storage under `dataDir` whose bytes do not match its digest. */
@@ -180,9 +225,10 @@ export async function fillAndFree(o: FillAndFreeOptions): Promise<void> {
     const keepDigest = client.manifestDigest("team/keep:1");
     expect(keepDigest).toMatch(/^sha256:/);
 
-    // What fills it: one big image, to about 94% used, still short of full.
+    // What fills it: one big image, to about 94% used, still short of full. Its config goes first, so the
+    // guard's check after the layer lands cannot refuse the rest of this push.
     const { size, used } = diskUsage(dataDir);
-    const filler = client.push("team/scratch:big", Math.floor(size * 0.94) - used);
+    const filler = client.push("team/scratch:big", Math.floor(size * 0.94) - used, { configFirst: true });
     expect(filler.code, filler.stderr).toBe(0);
     expect(diskUsage(dataDir).used / size).toBeGreaterThan(refusePercent / 100);
 
