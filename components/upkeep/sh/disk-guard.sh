@@ -11,14 +11,14 @@
 # naming the disk (DISK, "data disk" unless given), what is refused (REFUSED, "new uploads") and what
 # resumes (RESUMED, "pushes"); sets disk_guard_refusing to 1 or 0. Status 1, with a line on stderr, when the
 # file system cannot be read.
-# shellcheck disable=SC2034 # disk_guard_refusing: for the script that sources this
-disk_guard() {
-    disk_guard_dir=$1 disk_guard_marker=$2 disk_guard_limit=$3
-    disk_guard_disk=${4:-data disk} disk_guard_refused=${5:-new uploads} disk_guard_resumed=${6:-pushes}
+# disk_usage DIR: reads the file system that holds DIR, in 1024-byte blocks: sets disk_guard_size (its total),
+# disk_guard_available (what is available) and disk_guard_used (the total minus what is available: what the
+# guard and the alerts call used). Status 1, with a line on stderr, when it cannot be read.
+disk_usage() {
     # POSIX df in 1024-byte blocks (busybox's and GNU's alike), its second line: file system, total, used,
     # available. "Used" here is what is not available. The shell's own read: no other program needed.
     disk_guard_size="" disk_guard_available=""
-    if disk_guard_df=$(df -Pk "$disk_guard_dir"); then
+    if disk_guard_df=$(df -Pk "$1"); then
         {
             read -r _
             read -r _ disk_guard_size _ disk_guard_available _
@@ -28,12 +28,19 @@ DISK_GUARD_DF
     fi
     case "$disk_guard_size$disk_guard_available" in
         "" | *[!0-9]*)
-            echo "disk guard: cannot read the file system of $disk_guard_dir" >&2
+            echo "disk guard: cannot read the file system of $1" >&2
             return 1
             ;;
     esac
     [ "$disk_guard_size" -gt 0 ] || return 1
     disk_guard_used=$((disk_guard_size - disk_guard_available))
+}
+
+# shellcheck disable=SC2034 # disk_guard_refusing: for the script that sources this
+disk_guard() {
+    disk_guard_dir=$1 disk_guard_marker=$2 disk_guard_limit=$3
+    disk_guard_disk=${4:-data disk} disk_guard_refused=${5:-new uploads} disk_guard_resumed=${6:-pushes}
+    disk_usage "$disk_guard_dir" || return 1
     disk_guard_percent=$((disk_guard_used * 100 / disk_guard_size))
     if [ $((disk_guard_used * 100)) -ge $((disk_guard_limit * disk_guard_size)) ]; then
         if [ ! -e "$disk_guard_marker" ]; then
