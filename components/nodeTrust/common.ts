@@ -16,8 +16,9 @@ import {
     type RuntimeFlavour,
     renderHostsToml,
     renderRegistriesConf,
-    renderSignatureRequirement,
+    renderSignaturePolicyInput,
     signatureScope,
+    signatureScopes,
     type TrustPlan,
     type TrustTarget,
 } from "./files";
@@ -174,8 +175,13 @@ export function fileContent(step: FileStep, plan: TrustPlan, args: NodeTrustComm
         }
         case "registries-conf":
             return pulumi.output(renderRegistriesConf(target));
-        case "signature-policy":
-            return pulumi.output(renderSignatureRequirement(args.requiredSignatures!.publicKeys));
+        case "signature-policy": {
+            // Under every spelling of the registry's authority, its address's too (which may come from the deployed registry).
+            const { publicKeys, pathPrefix } = args.requiredSignatures!;
+            return pulumi
+                .output(args.registryAddress)
+                .apply((address) => renderSignaturePolicyInput(signatureScopes(args.host, args.port, pathPrefix, address), publicKeys));
+        }
         case "registries-yaml": {
             const caFile = plan.steps.find((s): s is FileStep => s.kind === "file" && s.role === "ca")?.path;
             const base = { host: args.host, port: args.port, plainHttp: target.plainHttp, caFile, mirrors: target.mirrors };

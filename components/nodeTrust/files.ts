@@ -41,8 +41,9 @@ export interface TrustTarget {
     /** Upstreams the node pulls through the registry's pull-through caches (`registry.mirrors`). */
     readonly mirrors?: readonly NodeMirror[];
     /**
-     * Pulls of the images under `scope` need a sigstore signature by one of `keyCount` keys (CRI-O and
-     * podman nodes; no other runtime checks signatures when it pulls).
+     * Pulls of the images under `scope` (and under every other spelling of it, `signatureScopes`) need a
+     * sigstore signature by one of `keyCount` keys (CRI-O and podman nodes; no other runtime checks
+     * signatures when it pulls).
      */
     readonly signatures?: { readonly scope: string; readonly keyCount: number };
 }
@@ -156,6 +157,26 @@ export function signatureScope(authority: string, pathPrefix: string): string {
     return prefix === "" ? authority : `${authority}/${prefix}`;
 }
 
+/**
+ * Every spelling of the registry's authority that an image reference can carry and that reaches the
+ * registry, the canonical one (`registryAuthority`) first: containers/image matches policy scopes as
+ * strings, so `host:443/…` and `host/…` are different scopes although both reach port 443. With port 443
+ * the host with and without `:443`, otherwise `host:port`; and the same for `address`, the registry's
+ * address (`registryAddress`, IPv6 in brackets) that the node's /etc/hosts maps the host to. Not
+ * enumerable, and refused by the registry's front instead: a port with leading zeros (`host:0443`) and
+ * a host name in other cases (`Registry.example.com`), which containers/image sends on as written.
+ */
+export function registryAuthoritySpellings(host: string, port: number, address?: string): string[] {
+    const forms = (name: string) => (port === 443 ? [name, `${name}:443`] : [`${name}:${port}`]);
+    const names = [host, ...(address === undefined || address === "" ? [] : [address.includes(":") ? `[${address}]` : address])];
+    return [...new Set(names.flatMap(forms))];
+}
+
+/** `signatureScope` for every spelling of the authority (`registryAuthoritySpellings`), the canonical one first. */
+export function signatureScopes(host: string, port: number, pathPrefix: string, address?: string): string[] {
+    return registryAuthoritySpellings(host, port, address).map((authority) => signatureScope(authority, pathPrefix));
+}
+
 /** Why a target cannot be served for a flavour, or undefined. Exported for table-driven tests. */
 export function trustTargetProblem(flavour: RuntimeFlavour, target: TrustTarget): string | undefined {
     if (target.plainHttp && target.hasCa) {
@@ -233,7 +254,8 @@ export function trustPlan(flavour: RuntimeFlavour, target: TrustTarget): TrustPl
             restartUnits: [],
             reloadUnits: ["crio"],
         });
-        // The node's signature policy gets one entry, for the registry's images; every other entry stays the node's.
+        // The node's signature policy gets one entry per spelling of the registry's scope (the scopes travel with
+        // the requirement, renderSignaturePolicyInput); every other entry stays the node's.
         if (target.signatures) {
             steps.push({
                 kind: "file",
@@ -409,16 +431,38 @@ export function renderSignatureRequirement(publicKeys: readonly string[]): strin
     return JSON.stringify([{ type: "sigstoreSigned", ...keys, signedIdentity: { type: "matchRepository" } }], null, 4);
 }
 
-/** The registries.d drop-in: containers/image reads the signatures cosign attaches to the images under `scope`. */
-export function renderSignatureRegistriesD(scope: string): string {
-    return [
-        MANAGED_HEADER,
-        "# containers-registries.d(5): read the sigstore signatures attached to these images (the node's policy.json requires them).",
-        "docker:",
-        `  ${quoted(scope)}:`,
-        "    use-sigstore-attachments: true",
-        "",
-    ].join("\n");
+/** The registries.d drop-in's lines before its scopes (`sh/policy-json.sh` writes the same file). */
+const REGISTRIES_D_HEADER = [
+    MANAGED_HEADER,
+    "# containers-registries.d(5): read the sigstore signatures attached to these images (the node's policy.json requires them).",
+    "docker:",
+];
+
+/**
+ * The registries.d drop-in: containers/image reads the signatures cosign attaches to the images under
+ * each of `scopes`. `sh/policy-json.sh` writes exactly this text from the scopes it is given.
+ */
+export function renderSignatureRegistriesD(scopes: readonly string[]): string {
+    return [...REGISTRIES_D_HEADER, ...scopes.flatMap((scope) => [`  ${quoted(scope)}:`, "    use-sigstore-attachments: true"]), ""].join(
+        "\n",
+    );
+}
+
+/** What a scope may hold: a host name or address (IPv6 in brackets), a port, repository path components. */
+const SCOPE_PATTERN = /^[A-Za-z0-9._\-[\]:]+(?:\/[a-z0-9._-]+)*$/;
+
+/**
+ * What the signature-policy step reads on stdin (`sh/policy-json.sh`): one line `scope <scope>` for each
+ * scope the requirement goes under (`signatureScopes`, the canonical one first), then the requirement
+ * (`renderSignatureRequirement`). The scopes travel with the content because one of them may come from
+ * the registry's address, which may be known only once the registry is deployed.
+ */
+export function renderSignaturePolicyInput(scopes: readonly string[], publicKeys: readonly string[]): string {
+    if (scopes.length === 0) throw new Error("a signature requirement needs at least one scope");
+    const bad = scopes.find((scope) => !SCOPE_PATTERN.test(scope));
+    if (bad !== undefined) throw new Error(`"${bad}" is not a scope of a docker image reference`);
+    if (new Set(scopes).size !== scopes.length) throw new Error(`a scope is given twice: ${scopes.join(", ")}`);
+    return `${scopes.map((scope) => `scope ${scope}`).join("\n")}\n${renderSignatureRequirement(publicKeys)}\n`;
 }
 
 /** A PEM bundle with exactly one trailing newline (the config schema has checked that it is PEM). */
@@ -567,9 +611,10 @@ function mirrorHostsTomlParams(
 const POLICY_MERGE_AWK = readFileSync(script("policy-json-merge.awk"), "utf8");
 
 /**
- * Puts the registry's requirement (stdin: `renderSignatureRequirement`) into the node's policy.json and
- * places the registries.d drop-in, takes both out again, or says whether placing would change them
- * (`sh/policy-json.sh`). The node's file keeps every other byte; removal gives it back as it was.
+ * Puts the registry's requirement under each of its scopes (stdin: `renderSignaturePolicyInput`) into the
+ * node's policy.json and places the registries.d drop-in, takes all of them out again, or says whether
+ * placing would change them (`sh/policy-json.sh`). The node's file keeps every other byte; removal gives it
+ * back as it was.
  */
 export function signaturePolicyScript(step: FileStep, authority: string, action: "apply" | "remove" | "check"): string {
     const files = signaturePolicyFiles(authority);
@@ -581,7 +626,7 @@ export function signaturePolicyScript(step: FileStep, authority: string, action:
         STATE_FILE: files.state,
         BACKUP_FILE: files.backup,
         REGISTRIES_D_FILE: files.registriesD,
-        REGISTRIES_D_CONTENT: renderSignatureRegistriesD(step.mergeKey!).replace(/\n$/, ""),
+        REGISTRIES_D_HEADER: REGISTRIES_D_HEADER.join("\n"),
         MERGE_AWK: POLICY_MERGE_AWK,
     });
 }

@@ -1,6 +1,7 @@
 # containers-policy.json(5) of a CRI-O or podman node, edited as text: one entry of
 # transports.docker (the scope $scope) is set, read or taken out, and every other byte of the file
-# stays as it was. policy-json.sh runs it with busybox awk, mawk or gawk.
+# stays as it was. policy-json.sh runs it with busybox awk, mawk or gawk, once for each of the
+# registry's scopes (every spelling of its authority), the last one set first taken out.
 #
 #   awk -v op=check -f policy-json-merge.awk FILE              the file is strict JSON whose top level,
 #                                                              "transports" and "docker" are objects

@@ -1,18 +1,21 @@
 #!/bin/sh
-# CRI-O and podman nodes: pulls of the images under $SCOPE need a sigstore signature by one of the
-# stack's signing keys. Two files, under $DSO_ROOT:
+# CRI-O and podman nodes: pulls of the images under the registry's scopes need a sigstore signature by
+# one of the stack's signing keys. stdin holds the scopes, one line "scope <scope>" each (every spelling
+# of the registry's authority an image reference can carry, $SCOPE first), then the requirement: the
+# value each scope gets. Two files, under $DSO_ROOT:
 #
-# - $FILE (/etc/containers/policy.json, containers-policy.json(5)): the requirement read on stdin is
-#   the value of transports.docker["$SCOPE"]. The file stays the node's: the awk program $MERGE_AWK
-#   edits that one entry as text and every other byte stays. Before the first change a copy of the
+# - $FILE (/etc/containers/policy.json, containers-policy.json(5)): the requirement is the value of
+#   transports.docker["<scope>"] for each scope. The file stays the node's: the awk program $MERGE_AWK
+#   edits those entries as text and every other byte stays. Before the first change a copy of the
 #   node's file is kept ($BACKUP_FILE, never overwritten), and $STATE_FILE records what removal needs
-#   to give the file back: the scope, the objects the entry made ("transports", "docker" or nothing),
-#   and the node's own value for the scope, if it had one. A state of an earlier scope of the same
-#   registry (containerRegistry.pathPrefix changed) is undone first.
-# - $REGISTRIES_D_FILE (containers-registries.d(5)), the program's own: $REGISTRIES_D_CONTENT, which
-#   has containers/image read the signatures cosign attaches to the image (use-sigstore-attachments).
-#   containers/image refuses a namespace that two files name, so another file naming $SCOPE stops
-#   the script before anything is written.
+#   to give the file back: the objects the entries made ("transports", "docker" or nothing), and for
+#   each scope, in the order they went in, the node's own value for it, if it had one. A state of
+#   other scopes (containerRegistry.pathPrefix, the port or the registry's address changed; an earlier
+#   version's state of one scope) is undone first.
+# - $REGISTRIES_D_FILE (containers-registries.d(5)), the program's own: $REGISTRIES_D_HEADER and, for
+#   each scope, use-sigstore-attachments, which has containers/image read the signatures cosign
+#   attaches to the image. containers/image refuses a namespace that two files name, so another file
+#   naming one of the scopes stops the script before anything is written.
 #
 # ACTION=apply writes both when they differ; ACTION=remove gives the node's policy.json back (the
 # node's entries for other scopes are never touched) and removes the drop-in; ACTION=check reads
@@ -28,7 +31,7 @@
 # The parameter holds an awk program: literal text, "$" and all.
 # shellcheck disable=SC2016
 : "${ACTION:?}" "${FILE:?}" "${SCOPE:?}" "${KEY_COUNT:?}" "${STATE_FILE:?}" "${BACKUP_FILE:?}"
-: "${REGISTRIES_D_FILE:?}" "${REGISTRIES_D_CONTENT:?}" "${MERGE_AWK:?}"
+: "${REGISTRIES_D_FILE:?}" "${REGISTRIES_D_HEADER:?}" "${MERGE_AWK:?}"
 set -eu
 conf="${DSO_ROOT:-}$FILE"
 dir=$(dirname "$conf")
@@ -46,8 +49,8 @@ work=$(mktemp -d "$dir/.dso-policy.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 printf '%s\n' "$MERGE_AWK" > "$work/merge.awk"
 
-# merge OP IN [awk assignments…]: the awk program on IN for $SCOPE (unless an assignment names
-# another scope), with IN's last newline (or none) kept.
+# merge OP IN [awk assignments…]: the awk program on IN for the scope an assignment names ($SCOPE
+# unless one does), with IN's last newline (or none) kept.
 merge() {
   merge_op=$1
   merge_in=$2
@@ -57,30 +60,80 @@ merge() {
   awk -v op="$merge_op" -v scope="$SCOPE" -v final_newline="$merge_nl" "$@" -f "$work/merge.awk" "$merge_in"
 }
 
-# The state file's fields: its scope, what the entry created, and the node's own value (to $work/prior).
-read_state() {
-  state_scope=$(sed -n '1s/^scope //p' "$state")
-  state_created=$(sed -n '2s/^created //p' "$state")
-  state_prior=$(sed -n '3s/^prior //p' "$state")
-  sed '1,3d' "$state" > "$work/prior"
+# The scopes, one a line (to $work/scopes), and the requirement (to $work/value), from stdin.
+read_input() {
+  cat > "$work/input"
+  : > "$work/scopes"
+  : > "$work/value"
+  awk -v scopes="$work/scopes" -v value="$work/value" '
+    body || !/^scope / { body = 1; print > value; next }
+    { print substr($0, 7) > scopes }' "$work/input"
+  [ -s "$work/scopes" ] || fail "no scope on stdin (lines \"scope <scope>\" before the requirement); nothing was written"
+  [ -s "$work/value" ] || fail "no requirement on stdin after the scopes; nothing was written"
+  [ "$(head -n 1 "$work/scopes")" = "$SCOPE" ] || fail "the first scope on stdin is not $SCOPE; nothing was written"
+  awk '$0 == "" || /["\\ \t]/ { bad = 1 } END { exit bad }' "$work/scopes" || fail "a scope on stdin is empty or holds a quote, a backslash or a blank; nothing was written"
+  [ -z "$(sort "$work/scopes" | uniq -d)" ] || fail "a scope is given twice on stdin; nothing was written"
 }
 
-# $1 with the entry the state describes taken out again, into $2.
-undo_entry() {
-  read_state
-  if [ "$state_prior" = value ]; then
-    merge set "$1" -v scope="$state_scope" -v value="$work/prior" -v raw=1 > "$2"
-    return
+# The state file $1 in this version's form, to $work/old: "created <what>", then for each scope in the
+# order it went in "entry <scope>" and "prior none" or "prior value" followed by that value's lines,
+# each after "| ". An earlier version's state (one scope: "scope", "created", "prior" and the value's
+# lines as they are) is read into the same form.
+read_state() {
+  if [ "$(head -n 1 "$1")" = "state 2" ]; then
+    cp "$1" "$work/old"
+  else
+    {
+      echo "state 2"
+      sed -n '2p' "$1"
+      sed -n '1s/^scope /entry /p' "$1"
+      sed -n '3p' "$1"
+      sed '1,3d' "$1" | awk '{ print "| " $0 }'
+    } > "$work/old"
   fi
-  merge delete "$1" -v scope="$state_scope" > "$work/undo1"
-  case "$state_created" in
-    docker | transports) merge delete "$work/undo1" -v container=docker > "$work/undo2" ;;
-    *) cp "$work/undo1" "$work/undo2" ;;
+  sed -n 's/^entry //p' "$work/old" > "$work/old-scopes"
+}
+
+# Entry $1 of $work/old: its scope (printed), its prior ($work/entry-prior: "none" or "value") and the
+# node's own value ($work/entry-value).
+state_entry() {
+  echo none > "$work/entry-prior"
+  : > "$work/entry-value"
+  awk -v want="$1" -v kind="$work/entry-prior" -v value="$work/entry-value" '
+    /^entry / { n++; if (n == want) print substr($0, 7); next }
+    n != want { next }
+    /^prior / { print substr($0, 7) > kind; next }
+    /^\| / { print substr($0, 3) > value }' "$work/old"
+}
+
+# $1 with the entries $work/old describes taken out again, the last in first out, into $2.
+undo_entries() {
+  cp "$1" "$work/undo"
+  i=$(grep -c '^entry ' "$work/old" || true)
+  while [ "$i" -gt 0 ]; do
+    entry_scope=$(state_entry "$i")
+    if [ "$(cat "$work/entry-prior")" = value ]; then
+      merge set "$work/undo" -v scope="$entry_scope" -v value="$work/entry-value" -v raw=1 > "$work/undo.next"
+    else
+      merge delete "$work/undo" -v scope="$entry_scope" > "$work/undo.next"
+    fi
+    mv -f "$work/undo.next" "$work/undo"
+    i=$((i - 1))
+  done
+  created=$(sed -n 's/^created //p' "$work/old")
+  case "$created" in
+    docker | transports) merge delete "$work/undo" -v container=docker > "$work/undo.next" ;;
+    *) cp "$work/undo" "$work/undo.next" ;;
   esac
-  case "$state_created" in
-    transports) merge delete "$work/undo2" -v container=root > "$2" ;;
-    *) cp "$work/undo2" "$2" ;;
+  case "$created" in
+    transports) merge delete "$work/undo.next" -v container=root > "$2" ;;
+    *) cp "$work/undo.next" "$2" ;;
   esac
+}
+
+# The scopes of $1, one a line, as one line joined by ", ".
+scope_list() {
+  awk '{ printf "%s%s", (NR > 1 ? ", " : ""), $0 } END { print "" }' "$1"
 }
 
 # Checks $1 with the node's containers/image (skopeo, else podman): it must get past loading the policy.
@@ -111,19 +164,21 @@ node_check() {
   esac
 }
 
-# Whether a registries.d file other than ours names the scope as a namespace.
+# Whether a registries.d file other than ours names one of the scopes as a namespace ($conflict: the
+# file, $conflict_scope: the scope).
 dropin_conflict() {
   [ -d "$dropin_dir" ] || return 1
   for other in "$dropin_dir"/*.yaml "$dropin_dir"/*.yml; do
     if [ ! -f "$other" ] || [ "$other" = "$dropin" ]; then continue; fi
-    if awk -v scope="$SCOPE" '
+    if conflict_scope=$(awk -v scopes="$work/scopes" '
+      BEGIN { while ((getline s < scopes) > 0) wanted[s] = 1 }
       { line = $0; sub(/^[ \t]+/, "", line); sub(/[ \t]+$/, "", line)
         if (line ~ /:$/) key = substr(line, 1, length(line) - 1)
         else if (index(line, ": ") > 0) key = substr(line, 1, index(line, ": ") - 1)
         else next
         if (key ~ /^".*"$/ || key ~ /^\047.*\047$/) key = substr(key, 2, length(key) - 2)
-        if (key == scope) found = 1 }
-      END { exit found ? 0 : 1 }' "$other"; then
+        if (key in wanted) { print key; found = 1; exit } }
+      END { exit found ? 0 : 1 }' "$other"); then
       conflict="$other"
       return 0
     fi
@@ -136,40 +191,56 @@ planned_policy() {
   [ -f "$conf" ] || fail "there is no $FILE: CRI-O and podman pull nothing without it (it comes with the containers-common package); nothing was written"
   merge check "$conf" || fail "$FILE is not a policy this program can edit (above); it is left as it is: correct it, then run again"
   cp "$conf" "$work/base"
+  fresh=1
   if [ -f "$state" ]; then
-    read_state
-    if [ "$state_scope" != "$SCOPE" ]; then
-      undo_entry "$conf" "$work/base"
-      : > "$work/moved"
-    fi
-  fi
-  if [ -f "$state" ] && [ ! -e "$work/moved" ]; then
-    cp "$state" "$work/state"
-  else
-    created=$(merge missing "$work/base" -v final_newline=0)
-    if merge get "$work/base" -v final_newline=0 > "$work/prior"; then
-      printf 'scope %s\ncreated %s\nprior value\n' "$SCOPE" "$created" > "$work/state"
-      cat "$work/prior" >> "$work/state"
+    read_state "$state"
+    if cmp -s "$work/old-scopes" "$work/scopes"; then
+      fresh=0
+      cp "$work/old" "$work/state"
     else
-      printf 'scope %s\ncreated %s\nprior none\n' "$SCOPE" "$created" > "$work/state"
+      undo_entries "$conf" "$work/base"
     fi
   fi
-  merge set "$work/base" -v value="$work/value" > "$work/new"
+  if [ "$fresh" = 1 ]; then
+    {
+      echo "state 2"
+      echo "created $(merge missing "$work/base" -v final_newline=0)"
+      while read -r entry_scope; do
+        echo "entry $entry_scope"
+        if merge get "$work/base" -v scope="$entry_scope" -v final_newline=0 > "$work/prior"; then
+          echo "prior value"
+          awk '{ print "| " $0 }' "$work/prior"
+        else
+          echo "prior none"
+        fi
+      done < "$work/scopes"
+    } > "$work/state"
+  fi
+  cp "$work/base" "$work/new"
+  while read -r entry_scope; do
+    merge set "$work/new" -v scope="$entry_scope" -v value="$work/value" > "$work/new.next"
+    mv -f "$work/new.next" "$work/new"
+  done < "$work/scopes"
   merge check "$work/new" || fail "the merged policy is not valid JSON; $FILE is left as it is"
 }
 
 case "$ACTION" in
   apply | check)
-    cat > "$work/value"
+    read_input
     if [ "$ACTION" = check ] && [ ! -f "$conf" ]; then echo "changed $FILE"; exit 0; fi
     planned_policy
-    printf '%s\n' "$REGISTRIES_D_CONTENT" > "$work/dropin"
+    {
+      printf '%s\n' "$REGISTRIES_D_HEADER"
+      while read -r entry_scope; do
+        printf '  "%s":\n    use-sigstore-attachments: true\n' "$entry_scope"
+      done < "$work/scopes"
+    } > "$work/dropin"
     if [ "$ACTION" = check ]; then
       if cmp -s "$work/new" "$conf" && [ -f "$dropin" ] && cmp -s "$work/dropin" "$dropin"; then echo "unchanged $FILE"; else echo "changed $FILE"; fi
       exit 0
     fi
     if dropin_conflict; then
-      fail "$conflict already names $SCOPE, and containers/image refuses a namespace that two files in $(dirname "$REGISTRIES_D_FILE") name: take $SCOPE out of it (this program sets use-sigstore-attachments for it), then run again; nothing was written"
+      fail "$conflict already names $conflict_scope, and containers/image refuses a namespace that two files in $(dirname "$REGISTRIES_D_FILE") name: take $conflict_scope out of it (this program sets use-sigstore-attachments for it), then run again; nothing was written"
     fi
     if ! cmp -s "$work/new" "$conf"; then
       if ! node_check "$work/new"; then
@@ -193,18 +264,19 @@ case "$ACTION" in
     else
       chmod "$(stat -c %a "$conf")" "$work/new"
       mv -f "$work/new" "$conf"
-      echo "changed $FILE"
+      echo "changed $FILE (for $(scope_list "$work/scopes"))"
     fi
     ;;
   remove)
     if [ -f "$state" ] && [ -f "$conf" ]; then
-      merge check "$conf" || fail "$FILE is not valid JSON any more (above); it is left as it is, and so is the program's entry for $SCOPE in it"
-      undo_entry "$conf" "$work/new"
-      merge check "$work/new" || fail "taking the entry out would not leave valid JSON; $FILE is left as it is"
+      merge check "$conf" || fail "$FILE is not valid JSON any more (above); it is left as it is, and so are the program's entries in it"
+      read_state "$state"
+      undo_entries "$conf" "$work/new"
+      merge check "$work/new" || fail "taking the entries out would not leave valid JSON; $FILE is left as it is"
       chmod "$(stat -c %a "$conf")" "$work/new"
       mv -f "$work/new" "$conf"
       rm -f "$state"
-      echo "removed the entry for $SCOPE from $FILE"
+      echo "removed the entries for $(scope_list "$work/old-scopes") from $FILE"
       # The copy of the node's file goes once the file is that again and no other registry has an entry.
       others=$(find "$dir" -maxdepth 1 -name "$(basename "$FILE").dso-registry-*" | head -n 1)
       if [ -z "$others" ] && cmp -s "$conf" "$backup"; then rm -f "$backup"; fi
