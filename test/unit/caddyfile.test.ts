@@ -78,9 +78,10 @@ describe("renderCaddyfile rules", () => {
         expect(renderCaddyfile(base)).toMatch(/\n\t\ttimeouts \{\n\t\t\tread_header 10s\n\t\t\tidle 5m\n\t\t\}\n/);
     });
 
-    test("refuses a route prefix in another case, two Authorization values and an oversized one before anything else", () => {
+    test("refuses a Host in another case or with a port's leading zero, a route prefix in another case, two Authorization values and an oversized one before anything else", () => {
         const text = renderCaddyfile({ ...base, uiUpstream: "127.0.0.1:8081", allowedNetworks: ["10.0.0.0/8"] });
         const answers = [
+            "respond @hostSpelling",
             "respond @caseVariant0 404",
             "respond @caseVariant2 404",
             "respond @authorizationTwice",
@@ -169,8 +170,11 @@ describe("renderCaddyfile tokens (the Bearer challenge's realm)", () => {
         expect(errors).toContain("@unauthorized expression {err.status_code} == 401");
         expect(errors).toContain(`WWW-Authenticate \`${challenge}`);
         expect(errors).toContain('"code":"UNAUTHORIZED"');
-        // Never the request's Host header.
-        expect(renderCaddyfile(policy)).not.toContain("{http.request.host");
+        // Never the request's Host header: the front reads it only to refuse it in another spelling.
+        const hostUses = renderCaddyfile(policy)
+            .split("\n")
+            .filter((line) => line.includes("{http.request.host"));
+        expect(hostUses).toEqual([expect.stringMatching(/^\t@hostSpelling vars_regexp \{http\.request\.hostport\} /)]);
     });
 
     test("behind the ingress, only X-Forwarded-Proto https makes the realm https", () => {

@@ -5,6 +5,7 @@
 import { describe, expect, it } from "vitest";
 import {
     globalOptions,
+    HOST_SPELLING_MESSAGE,
     MAX_AUTHORIZATION_LENGTH,
     requestShapeAnswers,
     requestShapeMatchers,
@@ -63,6 +64,28 @@ describe("requestShapeMatchers", () => {
         expect(count(BASE_POLICY)).toBe(2);
         expect(count(served)).toBe(4);
         expect(requestShapeAnswers(served).filter((l) => l.includes("@caseVariant"))).toHaveLength(4);
+    });
+
+    it.each([
+        ["registry.example.com:0443", true],
+        ["registry.example.com:00443", true],
+        ["10.1.2.3:0443", true],
+        ["[fd00::5]:0443", true],
+        ["Registry.example.com", true],
+        ["REGISTRY.EXAMPLE.COM:443", true],
+        ["registry.example.com", false],
+        ["registry.example.com:443", false],
+        ["registry.example.com:5443", false],
+        ["registry.example.com:4430", false],
+        ["10.1.2.3:443", false],
+        ["[fd00::5]:443", false],
+        ["[fd00::5]", false],
+        ["kind-registry:5001", false],
+    ])("refuses the Host %s: %s (another case, or a port's leading zero)", (host, refused) => {
+        const line = requestShapeMatchers(BASE_POLICY).find((l) => l.startsWith("\t@hostSpelling "))!;
+        expect(line).toMatch(/^\t@hostSpelling vars_regexp \{http\.request\.hostport\} \S+$/);
+        expect(new RegExp(line.split(" ").at(-1)!).test(host)).toBe(refused);
+        expect(requestShapeAnswers(BASE_POLICY)).toContain(`\t\trespond @hostSpelling "${HOST_SPELLING_MESSAGE}" 400`);
     });
 
     it("matches a route prefix in another case, and not the prefix as written", () => {

@@ -105,13 +105,28 @@ function caseVariantMatchers(policy: AccessPolicy): string[] {
     });
 }
 
+/** What a Host header spelled otherwise than the registry's own names is refused with (`requestShapeAnswers`). */
+export const HOST_SPELLING_MESSAGE = "Write the registry's host name in lower case, and its port without leading zeros";
+
 /**
- * Requests refused for their shape before any rule reads them: a route prefix in another case (404), more
- * than one Authorization value (basicauth reads the first, the decoy's matchers any: 400), an
- * Authorization value longer than MAX_AUTHORIZATION_LENGTH (431). Why: docs/decisions/access-policy.md#request-shape
+ * A Host header with an upper-case letter, or a port with a leading zero (`Registry.example.com`,
+ * `registry.example.com:0443`). Caddy's site matching takes either for the registry's name, and
+ * containers/image sends the authority of an image reference as it is written, while signature policies
+ * (a node's policy.json, an admission policy) match that written form as text: such a spelling would
+ * name images no requirement covers. Neither can be listed (every case of every letter, any number of
+ * zeros); host names in the config are lower case. Why: docs/decisions/access-policy.md#request-shape
+ */
+const HOST_SPELLING = "(?:[A-Z]|:0[0-9]*$)";
+
+/**
+ * Requests refused for their shape before any rule reads them: a Host header spelled in another case or
+ * with a port's leading zero (400), a route prefix in another case (404), more than one Authorization value
+ * (basicauth reads the first, the decoy's matchers any: 400), an Authorization value longer than
+ * MAX_AUTHORIZATION_LENGTH (431). Why: docs/decisions/access-policy.md#request-shape
  */
 export function requestShapeAnswers(policy: AccessPolicy): string[] {
     return [
+        `\t\trespond @hostSpelling "${HOST_SPELLING_MESSAGE}" 400`,
         ...routePrefixes(policy).map((_, i) => `\t\trespond @caseVariant${i} 404`),
         '\t\trespond @authorizationTwice "Send one Authorization header with one credential" 400',
         `\t\trespond @authorizationTooLong "Authorization longer than ${MAX_AUTHORIZATION_LENGTH} characters" 431`,
@@ -119,11 +134,13 @@ export function requestShapeAnswers(policy: AccessPolicy): string[] {
 }
 
 /**
- * The site's matchers of a request's shape: more than one Authorization value, one longer than
- * MAX_AUTHORIZATION_LENGTH, a route prefix in another case (`requestShapeAnswers` refuses them).
+ * The site's matchers of a request's shape: a Host header in another case or with a port's leading zero,
+ * more than one Authorization value, one longer than MAX_AUTHORIZATION_LENGTH, a route prefix in another
+ * case (`requestShapeAnswers` refuses them).
  */
 export function requestShapeMatchers(policy: AccessPolicy): string[] {
     return [
+        `\t@hostSpelling vars_regexp {http.request.hostport} ${HOST_SPELLING}`,
         `\t@authorizationTwice vars_regexp {http.request.header.Authorization} ,`,
         `\t@authorizationTooLong vars_regexp {http.request.header.Authorization} ${longerThan(MAX_AUTHORIZATION_LENGTH)}`,
         ...caseVariantMatchers(policy),
