@@ -39,9 +39,9 @@ fi
 if [ -n "$MAVEN_DIR" ]; then
     guard maven "$MAVEN_DIR" "$MAVEN_MARKER" "$MAVEN_REFUSING" "Maven deploys" dso_registry_maven_disk_guard.prom || status=1
 elif [ -n "$TEXTFILE_DIR" ]; then
-    # No Maven here (any more): no series that would keep saying deploys are refused. Not through a link
-    # someone put in the directory's place (../../upkeep/sh/textfile.sh says why).
-    dir="${DSO_ROOT:-}$TEXTFILE_DIR"
-    [ -L "$dir" ] || rm -f "$dir/dso_registry_maven_disk_guard.prom"
+    # No Maven here (any more): no series that would keep saying deploys are refused. Removed from within
+    # the directory once checked, never by its path, which someone can turn into a link to another
+    # directory between a check and the removal (../../upkeep/sh/textfile.sh says why).
+    remove_textfile "${DSO_ROOT:-}$TEXTFILE_DIR" dso_registry_maven_disk_guard.prom || status=1
 fi
 exit "$status"

@@ -32,7 +32,8 @@ if [ "$status" -eq 0 ]; then
     ok=1 last_success=$end
 else
     ok=0
-    last_success=$(sed -n "s/^$LAST_SUCCESS{task=\"$task\"} \([0-9][0-9]*\)$/\1/p" "$file" 2>/dev/null | head -n 1)
+    # Read as it is written: not through a link someone put in the directory's place (textfile.sh).
+    last_success=$(read_textfile "$dir" "dso_registry_$task.prom" 2>/dev/null | sed -n "s/^$LAST_SUCCESS{task=\"$task\"} \([0-9][0-9]*\)$/\1/p" | head -n 1)
 fi
 freed=$((before - after))
 [ "$freed" -gt 0 ] || freed=0

@@ -5,6 +5,10 @@
 # total minus what is available, as the alert reads it), the marker exists, and the front answers every
 # new blob upload 507 with a message that the disk is full; uploads already started, pulls and deletes go
 # on. Below it again, the marker goes and pushes resume.
+# The marker is made and removed by its path, unlike the textfiles (textfile.sh): no user but the one
+# running the check can change its directory. It is root's on the external host (/etc/caddy/dso-registry),
+# the pod's own emptyDir in the cluster, and in kind the window directory of the operator who runs Docker
+# (and so is root there already), mounted into the upkeep container.
 
 # disk_guard DATA_DIR MARKER REFUSE_PERCENT [DISK REFUSED RESUMED]: creates MARKER (and its directory) while
 # DATA_DIR's file system is used past REFUSE_PERCENT, removes it below; prints a line when that changes,
