@@ -215,12 +215,12 @@ export interface MetricsListener {
      */
     readonly registry?: { readonly port: number; readonly upstream: string };
     /**
-     * A file in Prometheus's text format that a job writes (tag retention's counts in the pod), served
-     * on Caddy's own metrics port at `path` (GET and HEAD), as `text/plain; version=0.0.4`; an empty
-     * answer while the file does not exist, so that a scrape before the job's first run finds no series
-     * rather than a failing target.
+     * Files in Prometheus's text format that the pod's jobs write (tag retention's counts, the disk
+     * figures), each served on Caddy's own metrics port at its `path` (GET and HEAD), as
+     * `text/plain; version=0.0.4`; an empty answer while the file does not exist, so that a scrape before
+     * the job's first run finds no series rather than a failing target.
      */
-    readonly textfile?: { readonly path: string; readonly file: string };
+    readonly textfiles?: readonly { readonly path: string; readonly file: string }[];
 }
 
 /** See `AccessPolicy.accessLog`. */
@@ -437,13 +437,16 @@ export function accessPolicyProblem(policy: AccessPolicy): string | undefined {
     if (policy.blobFiles !== undefined && !/^\/[A-Za-z0-9._/-]*$/.test(policy.blobFiles)) {
         return `blobFiles "${policy.blobFiles}" must be an absolute path of letters, digits, ".", "_", "-" and "/"`;
     }
-    const textfile = policy.metrics?.textfile;
-    if (textfile) {
+    const textfiles = policy.metrics?.textfiles ?? [];
+    for (const textfile of textfiles) {
         if (!/^\/[A-Za-z0-9._/-]+$/.test(textfile.path) || textfile.path === "/metrics") {
-            return `metrics.textfile.path "${textfile.path}" must be an absolute path of letters, digits, ".", "_", "-" and "/", other than /metrics`;
+            return `metrics.textfiles path "${textfile.path}" must be an absolute path of letters, digits, ".", "_", "-" and "/", other than /metrics`;
         }
         if (!/^\/[A-Za-z0-9._/-]*\/[A-Za-z0-9._-]+$/.test(textfile.file)) {
-            return `metrics.textfile.file "${textfile.file}" must be an absolute file path of letters, digits, ".", "_", "-" and "/"`;
+            return `metrics.textfiles file "${textfile.file}" must be an absolute file path of letters, digits, ".", "_", "-" and "/"`;
+        }
+        if (textfiles.filter((t) => t.path === textfile.path).length > 1) {
+            return `metrics.textfiles serves two files at "${textfile.path}": give each a path of its own`;
         }
     }
     return scopedPushAccountsProblem(policy);

@@ -148,7 +148,7 @@ export class HostMonitoring extends pulumi.ComponentResource {
             paths.rulesFile,
             "0644",
             renderRulesFile({
-                placement: { kind: "external-host", backup: args.backup, caches: args.caches },
+                placement: { kind: "external-host", backup: args.backup, caches: args.caches, dataDisk: args.probe.dataDir !== "" },
                 runbookBaseUrl: args.runbookBaseUrl,
                 passwordsRotationDue: args.passwordsRotationDue,
                 ...(args.diskGuard ? { diskGuard: args.diskGuard } : {}),

@@ -42,7 +42,7 @@ import type { K8sObject } from "../shared/k8sObject";
 import { type PlannedObject, registerPlannedObjects } from "../shared/k8sResources";
 import { RETENTION_TEXTFILE, type Retention } from "../upkeep/retention";
 import { IN_CLUSTER_BACKUP } from "./backup";
-import { IN_CLUSTER_DISK_GUARD, inClusterDiskGuard } from "./diskGuard";
+import { DISK_FIGURES, diskFiguresServed, IN_CLUSTER_DISK_GUARD, inClusterDiskGuard } from "./diskGuard";
 import { distributionCachesBlobs, type GcWindow, gcWindow } from "./gcWindow";
 import { ISSUER_CHAIN } from "./issuerChain";
 import { renderInClusterObjects } from "./manifests";
@@ -275,6 +275,8 @@ export function sidecarPolicy(args: {
     readonly metrics?: boolean;
     /** With `metrics`: tag retention's counts on Caddy's metrics port too (`retentionCountsServed`). */
     readonly retentionCounts?: boolean;
+    /** With `metrics`: the disk guard container's figures of the pod's volumes on Caddy's metrics port too (`diskFiguresServed`). */
+    readonly diskFigures?: boolean;
     /** Push accounts that may write only under repository prefixes. */
     readonly scopedPushAccounts?: readonly ScopedPushAccount[];
     /**
@@ -340,8 +342,15 @@ export function sidecarPolicy(args: {
                   metrics: {
                       port: METRICS_PORTS.caddy,
                       registry: { port: REGISTRY_METRICS_RELAY_PORT, upstream: REGISTRY_METRICS_ADDR },
-                      ...(args.retentionCounts
-                          ? { textfile: { path: RETENTION_COUNTS.path, file: `${RETENTION_COUNTS.dir}/${RETENTION_TEXTFILE}` } }
+                      ...(args.retentionCounts || args.diskFigures
+                          ? {
+                                textfiles: [
+                                    ...(args.retentionCounts
+                                        ? [{ path: RETENTION_COUNTS.path, file: `${RETENTION_COUNTS.dir}/${RETENTION_TEXTFILE}` }]
+                                        : []),
+                                    ...(args.diskFigures ? [{ path: DISK_FIGURES.path, file: DISK_FIGURES.file }] : []),
+                                ],
+                            }
                           : {}),
                   },
               }
@@ -513,6 +522,7 @@ function renderPodFiles(
         gcWindow: gcWindow(args),
         metrics: args.monitoring !== undefined,
         retentionCounts: retentionCountsServed(args),
+        diskFigures: diskFiguresServed({ ...args, diskGuard: inClusterDiskGuard(args) }),
         scopedPushAccounts: users.scoped,
         diskGuard: inClusterDiskGuard(args) !== undefined,
         ...(args.gateway

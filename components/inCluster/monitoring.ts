@@ -3,8 +3,9 @@
  * the certificate it serves (./certificateProbe.ts), and how a Prometheus finds them: PodMonitors and
  * the alert rules as a PrometheusRule when prometheus-operator runs
  * (`registry.monitoring.prometheusOperator`), the usual `prometheus.io/*` annotations otherwise (one
- * port and one path per pod: Caddy's /metrics; Distribution's, and tag retention's counts on Caddy's
- * port (./retentionCounts.ts), need the PodMonitor or a scrape job of their own, docs/monitoring.md).
+ * port and one path per pod: Caddy's /metrics; Distribution's, and on Caddy's port tag retention's counts
+ * (./retentionCounts.ts) and the pod's disk figures (./diskGuard.ts), need the PodMonitor or a scrape job
+ * of their own, docs/monitoring.md).
  * The metrics ports are in no Service and behind no ingress: only what reaches the pods' addresses does.
  */
 import { stringify } from "yaml";
@@ -13,6 +14,7 @@ import { METRICS_PORTS } from "../shared/facts";
 import type { K8sObject } from "../shared/k8sObject";
 import { IN_CLUSTER_BACKUP } from "./backup";
 import { CERTIFICATE_PROBE, renderCertificateProbe } from "./certificateProbe";
+import { DISK_FIGURES, diskFiguresServed } from "./diskGuard";
 import { meta, selector } from "./k8sHelpers";
 import { RETENTION_COUNTS, retentionCountsServed } from "./retentionCounts";
 import { IN_CLUSTER, type InClusterSpec } from "./spec";
@@ -38,15 +40,16 @@ export function metricsContainerPorts(spec: InClusterSpec) {
 }
 
 /**
- * The PodMonitor's endpoint for tag retention's counts (./retentionCounts.ts). It shares Caddy's port
- * with the first endpoint, and prometheus-operator labels a target by its port (`endpoint`), so without
- * a label of its own both targets' `up` would be one series fed by two scrapes.
+ * A PodMonitor endpoint for a file the sidecar serves on Caddy's port (tag retention's counts,
+ * ./retentionCounts.ts; the disk figures, ./diskGuard.ts). It shares that port with the first endpoint, and
+ * prometheus-operator labels a target by its port (`endpoint`), so without a label of its own each
+ * target's `up` would be one series fed by several scrapes.
  */
-function retentionCountsEndpoint() {
+function textfileEndpoint(path: string, endpointLabel: string) {
     return {
         port: METRICS_PORT_NAMES.caddy,
-        path: RETENTION_COUNTS.path,
-        relabelings: [{ action: "replace", targetLabel: "endpoint", replacement: RETENTION_COUNTS.endpointLabel }],
+        path,
+        relabelings: [{ action: "replace", targetLabel: "endpoint", replacement: endpointLabel }],
     };
 }
 
@@ -75,6 +78,9 @@ export function renderMonitoringObjects(spec: InClusterSpec): K8sObject[] {
             cacheClaims: m.cacheClaims,
             certificateProbe: CERTIFICATE_PROBE.name,
             certManager: spec.tls.kind === "cert-manager",
+            ...(diskFiguresServed(spec)
+                ? { diskFigures: { data: spec.storage.kind === "filesystem", maven: spec.maven !== undefined } }
+                : {}),
         },
         runbookBaseUrl: m.runbookBaseUrl,
         // This rule reads the data claim's stats: with s3 storage there is none.
@@ -117,7 +123,8 @@ export function renderMonitoringObjects(spec: InClusterSpec): K8sObject[] {
                 podMetricsEndpoints: [
                     { port: METRICS_PORT_NAMES.caddy, path: "/metrics" },
                     { port: METRICS_PORT_NAMES.registry, path: "/metrics" },
-                    ...(retentionCountsServed(spec) ? [retentionCountsEndpoint()] : []),
+                    ...(retentionCountsServed(spec) ? [textfileEndpoint(RETENTION_COUNTS.path, RETENTION_COUNTS.endpointLabel)] : []),
+                    ...(diskFiguresServed(spec) ? [textfileEndpoint(DISK_FIGURES.path, DISK_FIGURES.endpointLabel)] : []),
                 ],
             },
         },

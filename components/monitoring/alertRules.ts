@@ -2,10 +2,13 @@
  * The alerts, as code: one rule set for both placements, rendered as a Prometheus rules file (the
  * external host) or as the `spec` of a prometheus-operator PrometheusRule (the cluster). Each alert
  * means the same thing in both; only the series it reads differ: on the host the job outcomes come
- * from node_exporter's textfile collector (./jobMetrics.ts), in the cluster from kube-state-metrics
- * and the kubelet's volume stats, and the served certificate from the certificate probe's
- * blackbox_exporter (components/inCluster/certificateProbe.ts). Every alert names its runbook section
- * (docs/runbooks.md).
+ * from node_exporter's textfile collector (./jobMetrics.ts), in the cluster from kube-state-metrics, the
+ * disks' figures from the registry pod's own report (the external host's names), read from the kubelet's
+ * volume stats only where the pod's are missing, and the served certificate from the certificate probe's
+ * blackbox_exporter (components/inCluster/certificateProbe.ts). Each placement also has an alert for the
+ * series the others read going missing (`absenceRules`): without it, a broken scrape would silence them
+ * all. Every alert names its runbook section (docs/runbooks.md); docs/monitoring.md lists each alert's
+ * series, who exports them and where they exist.
  *
  * Everything here is pure: no Pulumi, no I/O.
  */
@@ -20,6 +23,8 @@ export type RulesPlacement =
           readonly backup: boolean;
           /** Pull-through caches run on the host: their size alert is wanted. */
           readonly caches: boolean;
+          /** The host has a data directory (filesystem storage), whose figures the probe reports; true when unset. */
+          readonly dataDisk?: boolean;
       }
     | {
           readonly kind: "in-cluster";
@@ -38,6 +43,12 @@ export type RulesPlacement =
           readonly certificateProbe: string;
           /** cert-manager issues the certificate: its Certificate's Ready condition tells a failed renewal early. */
           readonly certManager: boolean;
+          /**
+           * The registry pod reports its volumes' figures (components/inCluster/diskGuard.ts): the data volume's
+           * (filesystem storage) and the Maven volume's. The disk alerts read them first, and the kubelet's
+           * volume stats only where they are missing; without them, the kubelet's alone.
+           */
+          readonly diskFigures?: { readonly data: boolean; readonly maven: boolean };
       };
 
 /**
@@ -78,7 +89,8 @@ export interface AlertRule {
     readonly alert: string;
     readonly expr: string;
     readonly for?: string;
-    readonly labels: { readonly severity: "critical" | "warning" };
+    /** `missing`: on the metrics-absent alert, which source's series are missing (each source a rule of its own). */
+    readonly labels: { readonly severity: "critical" | "warning"; readonly missing?: string };
     readonly annotations: { readonly summary: string; readonly description: string; readonly runbook_url: string };
 }
 
@@ -92,6 +104,7 @@ export const RUNBOOK_ANCHORS = {
     gc: "garbage-collection-or-verify-failed",
     cache: "cache-over-its-size",
     rotation: "password-rotation-due",
+    absent: "metrics-missing",
 } as const;
 
 /** Name of the rule group (and of the PrometheusRule object). */
@@ -104,6 +117,47 @@ interface Series {
     readonly caddy: string;
     readonly freeBytes: string;
     readonly sizeBytes: string;
+    /**
+     * The data volume used past `fraction` (0–1) of its size; `op` ">" or ">=". In the cluster the pod's own
+     * figures, else the kubelet's stats of the claim.
+     */
+    usedPast(fraction: number, op: ">" | ">="): string;
+    /** Free bytes over size bytes below `fraction`. */
+    freeBelow(fraction: number): string;
+    /** The free bytes' 6-hour trend full within a day. */
+    fullWithinDay: string;
+}
+
+/**
+ * `preferred` where it exists, otherwise `fallback`: per namespace, so that a pod that reports its figures is
+ * never read twice (the kubelet's stats, where it has them, would repeat each alert under other labels).
+ */
+function preferring(preferred: string, presence: string, fallback: string): string {
+    return `(${preferred}) or ((${fallback}) unless on(namespace) ${presence})`;
+}
+
+/** A volume's used-past, free-below and trend expressions from its free and size series. */
+function volumeExpressions(free: string, size: string) {
+    return {
+        usedPast: (fraction: number, op: ">" | ">=") => `1 - ${free} / ${size} ${op} ${fraction}`,
+        freeBelow: (fraction: number) => `${free} / ${size} < ${fraction}`,
+        fullWithinDay: `predict_linear(${free}[6h], ${DAY}) < 0`,
+    };
+}
+
+/** The in-cluster volume's expressions: the pod's own figures first, the kubelet's stats of `claim` where they are missing. */
+function clusterVolume(namespace: string, claim: string, figures: { free: string; size: string } | undefined) {
+    const pvc = `namespace="${namespace}",persistentvolumeclaim="${claim}"`;
+    const kubelet = volumeExpressions(`kubelet_volume_stats_available_bytes{${pvc}}`, `kubelet_volume_stats_capacity_bytes{${pvc}}`);
+    if (!figures) return kubelet;
+    const ns = `{namespace="${namespace}"}`;
+    const own = volumeExpressions(`${figures.free}${ns}`, `${figures.size}${ns}`);
+    const presence = `${figures.size}${ns}`;
+    return {
+        usedPast: (fraction: number, op: ">" | ">=") => preferring(own.usedPast(fraction, op), presence, kubelet.usedPast(fraction, op)),
+        freeBelow: (fraction: number) => preferring(own.freeBelow(fraction), presence, kubelet.freeBelow(fraction)),
+        fullWithinDay: preferring(own.fullWithinDay, presence, kubelet.fullWithinDay),
+    };
 }
 
 function seriesOf(p: RulesPlacement): Series {
@@ -113,14 +167,17 @@ function seriesOf(p: RulesPlacement): Series {
             caddy: `job="${SCRAPE_JOBS.caddy}"`,
             freeBytes: `${JOB_METRICS.dataFree}`,
             sizeBytes: `${JOB_METRICS.dataSize}`,
+            ...volumeExpressions(JOB_METRICS.dataFree, JOB_METRICS.dataSize),
         };
     }
     const claim = `namespace="${p.namespace}",persistentvolumeclaim="${p.dataClaim}"`;
+    const figures = p.diskFigures?.data ? { free: JOB_METRICS.dataFree, size: JOB_METRICS.dataSize } : undefined;
     return {
         up: `kube_deployment_status_replicas_available{namespace="${p.namespace}",deployment="${p.deployment}"} == 0`,
         caddy: `namespace="${p.namespace}"`,
         freeBytes: `kubelet_volume_stats_available_bytes{${claim}}`,
         sizeBytes: `kubelet_volume_stats_capacity_bytes{${claim}}`,
+        ...clusterVolume(p.namespace, p.dataClaim, figures),
     };
 }
 
@@ -177,7 +234,7 @@ export function alertRules(options: AlertRulesOptions): AlertRule[] {
         ),
         rule(
             "DsoRegistryDiskFillingUp",
-            `predict_linear(${s.freeBytes}[6h], ${DAY}) < 0`,
+            s.fullWithinDay,
             "30m",
             "warning",
             RUNBOOK_ANCHORS.diskFull,
@@ -187,7 +244,7 @@ export function alertRules(options: AlertRulesOptions): AlertRule[] {
         options.diskGuard?.warnPercent !== undefined
             ? rule(
                   "DsoRegistryDiskAlmostFull",
-                  `1 - ${s.freeBytes} / ${s.sizeBytes} > ${options.diskGuard.warnPercent / 100}`,
+                  s.usedPast(options.diskGuard.warnPercent / 100, ">"),
                   "5m",
                   "warning",
                   RUNBOOK_ANCHORS.diskFull,
@@ -196,7 +253,7 @@ export function alertRules(options: AlertRulesOptions): AlertRule[] {
               )
             : rule(
                   "DsoRegistryDiskAlmostFull",
-                  `${s.freeBytes} / ${s.sizeBytes} < 0.1`,
+                  s.freeBelow(0.1),
                   "5m",
                   "critical",
                   RUNBOOK_ANCHORS.diskFull,
@@ -205,12 +262,15 @@ export function alertRules(options: AlertRulesOptions): AlertRule[] {
               ),
     ];
     if (options.diskGuard?.refusing) {
-        // The host's guard says when it refuses; the pod's says it on its log only, and refuses exactly when
-        // the volume is used (its size minus what is available) past refusePercent, which the kubelet reports.
+        // The guard says when it refuses: the host's in its textfile, the pod's in its figures. Where the pod's
+        // figures are missing, the kubelet's stats tell the same: the guard refuses exactly when the volume is
+        // used (its size minus what is available) past refusePercent.
         const refusing =
             p.kind === "external-host"
                 ? `${JOB_METRICS.diskGuardRefusing} == 1`
-                : `1 - ${s.freeBytes} / ${s.sizeBytes} >= ${(options.diskGuard.refusePercent ?? 100) / 100}`;
+                : refusingIn(p, p.diskFigures?.data ? JOB_METRICS.diskGuardRefusing : undefined, () =>
+                      clusterVolume(p.namespace, p.dataClaim, undefined).usedPast((options.diskGuard?.refusePercent ?? 100) / 100, ">="),
+                  );
         rules.push(
             rule(
                 "DsoRegistryUploadsRefusedDiskFull",
@@ -228,6 +288,7 @@ export function alertRules(options: AlertRulesOptions): AlertRule[] {
     }
     rules.push(...certificateRules(p, rule));
     rules.push(...jobRules(p, rule));
+    rules.push(...absenceRules(p, rule));
     if (options.passwordsRotationDue !== undefined) {
         // The due time is the program's: each `pulumi up` in a new period writes the next one.
         rules.push(
@@ -255,7 +316,22 @@ type RuleMaker = (
     description: string,
 ) => AlertRule;
 
-/** While the disk guard refuses Maven deploys: the host's own series, or the Maven claim's stats in the cluster. */
+/**
+ * In the cluster, the guard's refusal: its own series (`refusingSeries`, from the pod's figures) where it
+ * exists, the kubelet's stats of the claim (`kubeletUsedPast`) where it does not.
+ */
+function refusingIn(
+    p: Extract<RulesPlacement, { kind: "in-cluster" }>,
+    refusingSeries: string | undefined,
+    kubeletUsedPast: () => string,
+): string {
+    const kubelet = kubeletUsedPast();
+    if (!refusingSeries) return kubelet;
+    const own = `${refusingSeries}{namespace="${p.namespace}"}`;
+    return preferring(`${own} == 1`, own, kubelet);
+}
+
+/** While the disk guard refuses Maven deploys: the host's own series, or the pod's (the Maven claim's stats where missing) in the cluster. */
 function mavenRefusedRule(p: RulesPlacement, refusePercent: number, rule: RuleMaker): AlertRule {
     let refusing: string;
     if (p.kind === "external-host") {
@@ -264,8 +340,11 @@ function mavenRefusedRule(p: RulesPlacement, refusePercent: number, rule: RuleMa
         if (!p.mavenClaim) {
             throw new Error("the Maven disk guard's alert in the cluster reads the Maven claim's stats: set placement.mavenClaim");
         }
-        const claim = `namespace="${p.namespace}",persistentvolumeclaim="${p.mavenClaim}"`;
-        refusing = `1 - kubelet_volume_stats_available_bytes{${claim}} / kubelet_volume_stats_capacity_bytes{${claim}} >= ${refusePercent / 100}`;
+        const claim = p.mavenClaim;
+        const figures = p.diskFigures?.maven ? { free: JOB_METRICS.mavenFree, size: JOB_METRICS.mavenSize } : undefined;
+        refusing = refusingIn(p, figures ? JOB_METRICS.mavenDiskGuardRefusing : undefined, () =>
+            clusterVolume(p.namespace, claim, undefined).usedPast(refusePercent / 100, ">="),
+        );
     }
     return rule(
         "DsoRegistryMavenDeploysRefusedDiskFull",
@@ -437,6 +516,128 @@ function jobRules(p: RulesPlacement, rule: RuleMaker): AlertRule[] {
         );
     }
     return rules;
+}
+
+/** How long a source's series may be missing before the metrics-absent alert's condition holds: a few scrapes' worth. */
+export const ABSENCE_WINDOW = "1m";
+/** And how long the condition must hold before it fires. */
+export const ABSENCE_FOR = "1m";
+
+/**
+ * One alert per source whose series the other alerts read: its condition holds when none of the source's
+ * series was scraped for ABSENCE_WINDOW (a scrape job missing or renamed, a target gone, a port moved, an
+ * exporter not installed), so that a silent source is an alarm of its own rather than every other alert
+ * going quiet. Each rule names the source (label `missing`) and what to check; docs/runbooks.md "Metrics
+ * missing" has the steps. A source whose target is configured but down is DsoRegistryDown's (`up == 0`).
+ */
+function absenceRules(p: RulesPlacement, rule: RuleMaker): AlertRule[] {
+    const absent = (missing: string, series: string, summary: string, check: string): AlertRule => {
+        const r = rule(
+            "DsoRegistryMetricsAbsent",
+            `absent_over_time(${series}[${ABSENCE_WINDOW}])`,
+            ABSENCE_FOR,
+            "critical",
+            RUNBOOK_ANCHORS.absent,
+            summary,
+            `No ${series} has been scraped for ${ABSENCE_WINDOW}: the alerts that read it cannot fire. ${check}`,
+        );
+        return { ...r, labels: { ...r.labels, missing } };
+    };
+    if (p.kind === "external-host") {
+        const job = (name: string) => `up{job="${name}"}`;
+        return [
+            absent(
+                "distribution",
+                job(SCRAPE_JOBS.distribution),
+                "Prometheus does not scrape Distribution's metrics",
+                `Check that the host's Prometheus loads the scrape file dso-registry placed (job ${SCRAPE_JOBS.distribution}).`,
+            ),
+            absent(
+                "caddy",
+                job(SCRAPE_JOBS.caddy),
+                "Prometheus does not scrape the front's (Caddy's) metrics",
+                `Check that the host's Prometheus loads the scrape file dso-registry placed (job ${SCRAPE_JOBS.caddy}).`,
+            ),
+            absent(
+                "node-exporter",
+                job(SCRAPE_JOBS.node),
+                "Prometheus does not scrape node_exporter, which serves the upkeep jobs' and the probe's series",
+                `Check that the host's Prometheus loads the scrape file dso-registry placed (job ${SCRAPE_JOBS.node}).`,
+            ),
+            absent(
+                "certificate-probe",
+                JOB_METRICS.certificateProbe,
+                "The hourly certificate probe's series are missing",
+                "Check that node_exporter's textfile collector reads /var/lib/prometheus/node-exporter and that the probe's cron job (dso-registry-metrics) runs.",
+            ),
+            ...(p.dataDisk !== false
+                ? [
+                      absent(
+                          "data-disk",
+                          JOB_METRICS.dataSize,
+                          "The data disk's figures are missing",
+                          "Check that the probe's cron job (dso-registry-metrics) runs and can read the data directory, and that node_exporter's textfile collector reads its directory.",
+                      ),
+                  ]
+                : []),
+        ];
+    }
+    const ns = `namespace="${p.namespace}"`;
+    // The registry's own pods: the Deployment's ReplicaSet hash and the pod's suffix, nothing more (the
+    // certificate probe's pods begin with the same name).
+    const registryPods = `pod=~"${p.deployment}-[a-z0-9]+-[a-z0-9]+"`;
+    const scrape =
+        "Check how Prometheus finds the registry's pods: the PodMonitor (with prometheus-operator: its namespace and labels selected by the Prometheus), or the pods' prometheus.io annotations (a scrape job that honours them).";
+    return [
+        absent(
+            "caddy",
+            `caddy_config_last_reload_successful{${ns},${registryPods}}`,
+            "Prometheus does not scrape the registry pods' front (Caddy)",
+            scrape,
+        ),
+        ...(p.diskFigures?.data
+            ? [
+                  absent(
+                      "data-disk",
+                      `${JOB_METRICS.dataSize}{${ns}}`,
+                      "The registry pod's figures of its data volume are missing",
+                      `${scrape} Without prometheus-operator, the figures are on the metrics port's /disk/metrics, which needs a scrape job of its own (docs/monitoring.md). Then the pod's disk-guard container's log.`,
+                  ),
+              ]
+            : []),
+        ...(p.diskFigures?.maven
+            ? [
+                  absent(
+                      "maven-disk",
+                      `${JOB_METRICS.mavenSize}{${ns}}`,
+                      "The registry pod's figures of its Maven volume are missing",
+                      `${scrape} Without prometheus-operator, the figures are on the metrics port's /disk/metrics, which needs a scrape job of its own (docs/monitoring.md). Then the pod's disk-guard container's log.`,
+                  ),
+              ]
+            : []),
+        absent(
+            "kube-state-metrics",
+            `kube_deployment_status_replicas_available{${ns},deployment="${p.deployment}"}`,
+            "kube-state-metrics' series of the registry are missing",
+            "DsoRegistryDown and the upkeep jobs' alerts read kube-state-metrics: check that it runs and that Prometheus scrapes it.",
+        ),
+        absent(
+            "certificate-probe",
+            `probe_success{${ns},pod=~"${p.certificateProbe}-.*"}`,
+            "The certificate probe's series are missing",
+            `Check that the ${p.certificateProbe} Deployment's pod runs and that Prometheus scrapes it as it scrapes the registry's pods.`,
+        ),
+        ...(p.certManager
+            ? [
+                  absent(
+                      "cert-manager",
+                      `certmanager_certificate_ready_status{${ns}}`,
+                      "cert-manager's series of the registry's Certificate are missing",
+                      "Check that Prometheus scrapes cert-manager's controller (its metrics port, 9402).",
+                  ),
+              ]
+            : []),
+    ];
 }
 
 /** The rule groups, as both the rules file and a PrometheusRule's spec hold them. */

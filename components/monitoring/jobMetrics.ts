@@ -28,9 +28,17 @@ export const JOB_METRICS = {
     /** The certificate the front serves: its notAfter, and whether the hourly probe could read it. */
     certificateNotAfter: "dso_registry_certificate_not_after_timestamp_seconds",
     certificateProbe: "dso_registry_certificate_probe_success",
-    /** The data directory's file system: free and total bytes. */
+    /**
+     * The data directory's file system: free (available) and total bytes, and used (total minus free: what
+     * the disk guard and the alerts call used). The registry pod reports them too, for its data volume.
+     */
     dataFree: "dso_registry_data_free_bytes",
     dataSize: "dso_registry_data_size_bytes",
+    dataUsed: "dso_registry_data_used_bytes",
+    /** The same three of the Maven repository's file system (the registry pod's Maven volume). */
+    mavenFree: "dso_registry_maven_free_bytes",
+    mavenSize: "dso_registry_maven_size_bytes",
+    mavenUsed: "dso_registry_maven_used_bytes",
     /** 1 while the disk guard refuses new uploads (its marker exists), 0 otherwise. */
     diskGuardRefusing: "dso_registry_disk_guard_refusing",
     /**

@@ -72,7 +72,7 @@ const variants: [string, Partial<AccessPolicy>][] = [
             metrics: {
                 port: 5092,
                 registry: { port: 5093, upstream: "127.0.0.1:5091" },
-                textfile: { path: "/retention/metrics", file: "/run/dso-registry-retention/dso_registry_retention.prom" },
+                textfiles: [{ path: "/retention/metrics", file: "/run/dso-registry-retention/dso_registry_retention.prom" }],
             },
         },
     ],

@@ -3,14 +3,18 @@
  * on the rules file of each placement (the cluster's with cert-manager and with the program's own
  * certificate), and `promtool test rules` with, for every alert, series that make it fire (each way it
  * can) and series that keep it quiet. The expected annotations are the rule's own, so a case checks the
- * runbook link too. A table of cases that misses an alert fails.
+ * runbook link too. A table of cases that misses an alert fails. The metrics-absent alert has a rule per
+ * source (label `missing`): its cases are keyed `DsoRegistryMetricsAbsent/<missing>`, each firing with every
+ * other source present, so that exactly the one source's alert fires. In the cluster the disk alerts read
+ * the pod's own figures first and the kubelet's stats only where those are missing: each fires either way,
+ * once (never a second time from the kubelet's series where the pod's exist).
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
 import { stringify } from "yaml";
-import { type AlertRulesOptions, alertRules, renderRulesFile } from "../../components/monitoring/alertRules";
+import { type AlertRule, type AlertRulesOptions, alertRules, renderRulesFile } from "../../components/monitoring/alertRules";
 import { CLUSTER_PLACEMENT, HOST_PLACEMENT } from "../support/rulesPlacements";
 import { run } from "../support/serverProcess";
 
@@ -35,7 +39,7 @@ interface AlertCases {
 
 const DAY = 86400;
 
-function commonCases(where: string, free: string, size: string): Record<string, AlertCases> {
+function commonCases(where: string, free: string, size: string, disk = true): Record<string, AlertCases> {
     const requests = (code: string) => `caddy_http_request_duration_seconds_count{${where},handler="subroute",code="${code}"}`;
     return {
         DsoRegistryErrorRate: {
@@ -48,6 +52,13 @@ function commonCases(where: string, free: string, size: string): Record<string, 
             // A busy CI: many logins, each with its one challenge, among many more requests.
             quiet: { series: { [requests("401")]: "0+20x20", [requests("200")]: "0+200x20" }, at: "15m" },
         },
+        ...(disk ? diskCases(free, size) : {}),
+    };
+}
+
+/** The disk alerts on one pair of free and size series. */
+function diskCases(free: string, size: string): Record<string, AlertCases> {
+    return {
         DsoRegistryDiskFillingUp: {
             fires: { series: { [free]: "100000000000-200000000x420", [size]: "200000000000x420" }, at: "7h", labels: labelsOf(free) },
             quiet: { series: { [free]: "100000000000x420", [size]: "200000000000x420" }, at: "7h" },
@@ -70,7 +81,35 @@ function single(series: string, fires: string, quiet: string, at: string): Alert
     return { fires: { series: { [series]: fires }, at, labels: labelsOf(series) }, quiet: { series: { [series]: quiet }, at } };
 }
 
+/**
+ * The metrics-absent alert's cases: for each source (its `missing` label, the series that tells it is
+ * scraped, and the labels the alert takes from it), one case where every source but it is present, and
+ * one where all are.
+ */
+function absenceCases(
+    sources: Record<string, { readonly series: string; readonly labels: Record<string, string> }>,
+): Record<string, AlertCases> {
+    const present = (except?: string) =>
+        Object.fromEntries(Object.entries(sources).flatMap(([m, s]) => (m === except ? [] : [[s.series, "1x10"]])));
+    return Object.fromEntries(
+        Object.entries(sources).map(([missing, source]) => [
+            `DsoRegistryMetricsAbsent/${missing}`,
+            { fires: { series: present(missing), at: "5m", labels: source.labels }, quiet: { series: present(), at: "5m" } },
+        ]),
+    );
+}
+
+const hostJob = (job: string) => ({ series: `up{job="${job}",instance="127.0.0.1:1"}`, labels: { job } });
+const HOST_ABSENCE = absenceCases({
+    distribution: hostJob("dso-registry-distribution"),
+    caddy: hostJob("dso-registry-caddy"),
+    "node-exporter": hostJob("dso-registry-node"),
+    "certificate-probe": { series: "dso_registry_certificate_probe_success", labels: {} },
+    "data-disk": { series: "dso_registry_data_size_bytes", labels: {} },
+});
+
 const HOST_CASES: Record<string, AlertCases> = {
+    ...HOST_ABSENCE,
     DsoRegistryDown: single('up{job="dso-registry-distribution",instance="127.0.0.1:5091"}', "0x10", "1x10", "10m"),
     ...commonCases('job="dso-registry-caddy"', "dso_registry_data_free_bytes", "dso_registry_data_size_bytes"),
     DsoRegistryCertificateExpiring: single(
@@ -142,13 +181,53 @@ function clusterCertificateCases(certManager: boolean): Record<string, AlertCase
 }
 
 const claim = (pvc: string) => `namespace="dso",persistentvolumeclaim="${pvc}"`;
+/** A series of the registry pod's metrics port, as a pod scrape job labels it. */
+const REGISTRY_POD = 'namespace="dso",pod="registry-6d5f7c9b8-q4w2z",instance="10.1.2.4:5092",job="kubernetes-pods"';
+const pod = (name: string) => `${name}{${REGISTRY_POD}}`;
+const clusterFree = `kubelet_volume_stats_available_bytes{${claim("registry-data")}}`;
+const clusterSize = `kubelet_volume_stats_capacity_bytes{${claim("registry-data")}}`;
+const podFree = pod("dso_registry_data_free_bytes");
+const podSize = pod("dso_registry_data_size_bytes");
+
+/**
+ * The cluster's disk alerts: fired by the pod's figures; by the kubelet's stats where the pod's are missing;
+ * and where both exist, once, with the pod's labels. Quiet on the pod's figures, whatever the kubelet says.
+ */
+function clusterDiskCases(): Record<string, AlertCases> {
+    const ways = (own: AlertCases, kubelet: AlertCases): AlertCases => {
+        const [ownFires] = [own.fires].flat() as Case[];
+        const [kubeletFires] = [kubelet.fires].flat() as Case[];
+        return {
+            fires: [ownFires!, kubeletFires!, { ...ownFires!, series: { ...kubeletFires!.series, ...ownFires!.series } }],
+            quiet: { ...own.quiet, series: { ...kubeletFires!.series, ...own.quiet.series } },
+        };
+    };
+    const own = diskCases(podFree, podSize);
+    const kubelet = diskCases(clusterFree, clusterSize);
+    return Object.fromEntries(Object.keys(own).map((alert) => [alert, ways(own[alert]!, kubelet[alert]!)]));
+}
+
+const registryPodSeries = (name: string) => ({ series: pod(name), labels: { namespace: "dso" } });
+/** The cluster's sources; with the pod's Maven figures when `maven`, with cert-manager when `certManager`. */
+function clusterAbsence(o: { readonly maven?: boolean; readonly certManager: boolean; readonly data?: boolean }) {
+    return absenceCases({
+        caddy: registryPodSeries("caddy_config_last_reload_successful"),
+        ...(o.data !== false ? { "data-disk": registryPodSeries("dso_registry_data_size_bytes") } : {}),
+        ...(o.maven ? { "maven-disk": registryPodSeries("dso_registry_maven_size_bytes") } : {}),
+        "kube-state-metrics": {
+            series: 'kube_deployment_status_replicas_available{namespace="dso",deployment="registry"}',
+            labels: { namespace: "dso", deployment: "registry" },
+        },
+        "certificate-probe": { series: PROBE_SUCCESS, labels: { namespace: "dso" } },
+        ...(o.certManager ? { "cert-manager": { series: CERT_MANAGER_NOT_READY, labels: { namespace: "dso" } } } : {}),
+    });
+}
+
 const CLUSTER_CASES: Record<string, AlertCases> = {
     DsoRegistryDown: single('kube_deployment_status_replicas_available{namespace="dso",deployment="registry"}', "0x10", "1x10", "10m"),
-    ...commonCases(
-        'namespace="dso"',
-        `kubelet_volume_stats_available_bytes{${claim("registry-data")}}`,
-        `kubelet_volume_stats_capacity_bytes{${claim("registry-data")}}`,
-    ),
+    ...commonCases('namespace="dso"', "", "", false),
+    ...clusterDiskCases(),
+    ...clusterAbsence({ certManager: true }),
     ...clusterCertificateCases(true),
     DsoRegistryBackupStale: single(
         'kube_cronjob_status_last_successful_time{namespace="dso",cronjob="registry-backup"}',
@@ -182,7 +261,16 @@ const CLUSTER_CASES: Record<string, AlertCases> = {
     },
 };
 
-const CLUSTER_OWN_CERTIFICATE_CASES: Record<string, AlertCases> = { ...CLUSTER_CASES, ...clusterCertificateCases(false) };
+const CLUSTER_OWN_CERTIFICATE_CASES: Record<string, AlertCases> = {
+    ...withoutAbsence(CLUSTER_CASES),
+    ...clusterAbsence({ certManager: false }),
+    ...clusterCertificateCases(false),
+};
+
+/** The cases without the metrics-absent alert's (a placement with other sources gives its own). */
+function withoutAbsence(cases: Record<string, AlertCases>): Record<string, AlertCases> {
+    return Object.fromEntries(Object.entries(cases).filter(([key]) => !key.startsWith("DsoRegistryMetricsAbsent/")));
+}
 
 /** A rotation by age whose next period began an hour into promtool's clock (which starts at 0). */
 /** The disk guard on (`registry.diskGuard`): the almost-full alert past 80% used, and one while uploads are refused. */
@@ -201,17 +289,26 @@ const HOST_DISK_GUARD_CASES: Record<string, AlertCases> = {
 };
 
 /**
- * The disk guard in the registry pod: it writes no series of its own, so the alert while it refuses reads
- * the volume's stats against refusePercent, as the guard does (used = size minus what is available).
+ * The disk guard in the registry pod: its own series says when it refuses; where the pod's figures are
+ * missing, the volume's kubelet stats against refusePercent tell the same (used = size minus what is available).
  */
 const CLUSTER_DISK_GUARD: AlertRulesOptions = { ...CLUSTER, diskGuard: { refusing: true, refusePercent: 90 } };
-const clusterFree = `kubelet_volume_stats_available_bytes{${claim("registry-data")}}`;
-const clusterSize = `kubelet_volume_stats_capacity_bytes{${claim("registry-data")}}`;
+const podRefusing = pod("dso_registry_disk_guard_refusing");
 const CLUSTER_DISK_GUARD_CASES: Record<string, AlertCases> = {
     ...CLUSTER_CASES,
     DsoRegistryUploadsRefusedDiskFull: {
-        fires: { series: { [clusterFree]: "9000000000x5", [clusterSize]: "100000000000x5" }, at: "2m", labels: labelsOf(clusterFree) },
-        quiet: { series: { [clusterFree]: "11000000000x5", [clusterSize]: "100000000000x5" }, at: "2m" },
+        fires: [
+            { series: { [podRefusing]: "1x5" }, at: "2m", labels: labelsOf(podRefusing) },
+            { series: { [clusterFree]: "9000000000x5", [clusterSize]: "100000000000x5" }, at: "2m", labels: labelsOf(clusterFree) },
+            // Both: once, the guard's own word.
+            {
+                series: { [podRefusing]: "1x5", [clusterFree]: "9000000000x5", [clusterSize]: "100000000000x5" },
+                at: "2m",
+                labels: labelsOf(podRefusing),
+            },
+        ],
+        // The guard says it does not refuse: the kubelet's stats are not read.
+        quiet: { series: { [podRefusing]: "0x5", [clusterFree]: "9000000000x5", [clusterSize]: "100000000000x5" }, at: "2m" },
     },
 };
 
@@ -230,8 +327,12 @@ const HOST_MAVEN_DISK_GUARD_CASES: Record<string, AlertCases> = {
 };
 const mavenFree = `kubelet_volume_stats_available_bytes{${claim("maven-data")}}`;
 const mavenSize = `kubelet_volume_stats_capacity_bytes{${claim("maven-data")}}`;
+const podMavenRefusing = pod("dso_registry_maven_disk_guard_refusing");
 const CLUSTER_MAVEN_REFUSED: AlertCases = {
-    fires: { series: { [mavenFree]: "9000000000x5", [mavenSize]: "100000000000x5" }, at: "2m", labels: labelsOf(mavenFree) },
+    fires: [
+        { series: { [podMavenRefusing]: "1x5", [podRefusing]: "0x5" }, at: "2m", labels: labelsOf(podMavenRefusing) },
+        { series: { [mavenFree]: "9000000000x5", [mavenSize]: "100000000000x5" }, at: "2m", labels: labelsOf(mavenFree) },
+    ],
     quiet: {
         series: {
             [mavenFree]: "11000000000x5",
@@ -242,20 +343,29 @@ const CLUSTER_MAVEN_REFUSED: AlertCases = {
         at: "2m",
     },
 };
-const CLUSTER_MAVEN: AlertRulesOptions = { ...CLUSTER_DISK_GUARD, placement: { ...CLUSTER_PLACEMENT, mavenClaim: "maven-data" } };
+const CLUSTER_MAVEN: AlertRulesOptions = {
+    ...CLUSTER_DISK_GUARD,
+    placement: { ...CLUSTER_PLACEMENT, mavenClaim: "maven-data", diskFigures: { data: true, maven: true } },
+};
 const CLUSTER_MAVEN_DISK_GUARD: AlertRulesOptions = { ...CLUSTER_MAVEN, mavenDiskGuard: { refusePercent: 90 } };
 const CLUSTER_MAVEN_DISK_GUARD_CASES: Record<string, AlertCases> = {
-    ...CLUSTER_DISK_GUARD_CASES,
+    ...withoutAbsence(CLUSTER_DISK_GUARD_CASES),
+    ...clusterAbsence({ certManager: true, maven: true }),
     DsoRegistryMavenDeploysRefusedDiskFull: CLUSTER_MAVEN_REFUSED,
 };
-/** With s3 storage the pod's guard checks the Maven volume alone: no data claim's refusal alert, the Maven one. */
+/**
+ * With s3 storage the pod's guard checks the Maven volume alone: no data claim's refusal alert, the Maven one;
+ * the pod reports the Maven volume's figures only.
+ */
 const CLUSTER_S3_MAVEN_DISK_GUARD: AlertRulesOptions = {
-    placement: CLUSTER_MAVEN.placement,
+    placement: { ...CLUSTER_PLACEMENT, mavenClaim: "maven-data", diskFigures: { data: false, maven: true } },
     runbookBaseUrl: RUNBOOKS,
     mavenDiskGuard: { refusePercent: 90 },
 };
 const CLUSTER_S3_MAVEN_DISK_GUARD_CASES: Record<string, AlertCases> = {
-    ...CLUSTER_CASES,
+    ...withoutAbsence(CLUSTER_CASES),
+    ...commonCases('namespace="dso"', clusterFree, clusterSize),
+    ...clusterAbsence({ certManager: true, maven: true, data: false }),
     DsoRegistryMavenDeploysRefusedDiskFull: CLUSTER_MAVEN_REFUSED,
 };
 
@@ -269,17 +379,21 @@ const HOST_ROTATING_CASES: Record<string, AlertCases> = {
 const dir = mkdtempSync(path.join(tmpdir(), "dso-rules-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+/** A rule's key among the cases: its alert, and the source it watches for the metrics-absent alert. */
+const caseKey = (r: AlertRule) => (r.labels.missing ? `${r.alert}/${r.labels.missing}` : r.alert);
+
 /** promtool's unit-test file: one test per case, each with its own series. */
 function promtoolTests(options: AlertRulesOptions, cases: Record<string, AlertCases>, rulesFile: string): string {
-    const rules = new Map(alertRules(options).map((r) => [r.alert, r]));
-    const tests = Object.entries(cases).flatMap(([alert, c]) => {
-        const rule = rules.get(alert);
-        if (!rule) throw new Error(`no rule ${alert}`);
+    const rules = new Map(alertRules(options).map((r) => [caseKey(r), r]));
+    const tests = Object.entries(cases).flatMap(([key, c]) => {
+        const rule = rules.get(key);
+        if (!rule) throw new Error(`no rule ${key}`);
+        const alert = rule.alert;
         const seriesList = (s: Record<string, string>) => Object.entries(s).map(([series, values]) => ({ series, values }));
         const fires = [c.fires].flat();
         return [
             ...fires.map((f, i) => ({
-                name: fires.length > 1 ? `${alert} fires (way ${i + 1})` : `${alert} fires`,
+                name: fires.length > 1 ? `${key} fires (way ${i + 1})` : `${key} fires`,
                 interval: "1m",
                 input_series: seriesList(f.series),
                 alert_rule_test: [
@@ -291,7 +405,7 @@ function promtoolTests(options: AlertRulesOptions, cases: Record<string, AlertCa
                 ],
             })),
             {
-                name: `${alert} stays quiet`,
+                name: `${key} stays quiet`,
                 interval: "1m",
                 input_series: seriesList(c.quiet.series),
                 alert_rule_test: [{ eval_time: c.quiet.at, alertname: alert, exp_alerts: [] }],
@@ -323,11 +437,7 @@ describe.each([
     });
 
     test("every alert has a case that fires it and one that keeps it quiet", () => {
-        expect(Object.keys(cases).sort()).toEqual(
-            alertRules(options)
-                .map((r) => r.alert)
-                .sort(),
-        );
+        expect(Object.keys(cases).sort()).toEqual(alertRules(options).map(caseKey).sort());
     });
 
     test("promtool test rules: each alert fires on its series and stays quiet on the others", () => {

@@ -1,7 +1,8 @@
 /**
  * The alert rules' placements the monitoring tests share (components/monitoring/alertRules.ts): the
  * external host with backups and caches, and the cluster with every job scheduled, a cache, the
- * certificate probe and cert-manager.
+ * certificate probe, cert-manager, and the registry pod's figures of its data volume (filesystem storage
+ * with monitoring, as the program renders it).
  */
 import type { RulesPlacement } from "../../components/monitoring/alertRules";
 
@@ -17,4 +18,5 @@ export const CLUSTER_PLACEMENT: Extract<RulesPlacement, { kind: "in-cluster" }> 
     cacheClaims: ["registry-mirror-docker-io"],
     certificateProbe: "registry-certificate-probe",
     certManager: true,
+    diskFigures: { data: true, maven: false },
 };

@@ -32,7 +32,7 @@ describe("the Caddyfile with monitoring", () => {
     it("serves a textfile at its own path on Caddy's metrics listener, after /metrics and before the 404, as Prometheus's text format", () => {
         const text = renderCaddyfile({
             ...BASE_POLICY,
-            metrics: { port: 5092, textfile: { path: "/retention/metrics", file: "/run/counts/dso_registry_retention.prom" } },
+            metrics: { port: 5092, textfiles: [{ path: "/retention/metrics", file: "/run/counts/dso_registry_retention.prom" }] },
         });
         const site = text.slice(text.indexOf("http://:5092 {"));
         expect(site).toContain(

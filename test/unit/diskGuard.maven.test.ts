@@ -187,10 +187,12 @@ describe("the alert while the disk guard refuses Maven deploys", () => {
         expect(rules.map((r) => r.alert)).not.toContain("DsoRegistryUploadsRefusedDiskFull");
     });
 
-    it("in the cluster reads the Maven claim's kubelet stats past refusePercent, as the pod's guard reads its volume", () => {
+    it("in the cluster reads the pod's own series for the Maven volume, and the Maven claim's kubelet stats past refusePercent only where it is missing", () => {
         const claim = `namespace="dso",persistentvolumeclaim="${IN_CLUSTER.mavenClaim}"`;
+        const own = `dso_registry_maven_disk_guard_refusing{namespace="dso"}`;
+        const kubelet = `1 - kubelet_volume_stats_available_bytes{${claim}} / kubelet_volume_stats_capacity_bytes{${claim}} >= 0.85`;
         expect(mavenAlert(clusterAlerts(baseSpec({ maven, diskGuard: guard })))).toMatchObject({
-            expr: `1 - kubelet_volume_stats_available_bytes{${claim}} / kubelet_volume_stats_capacity_bytes{${claim}} >= 0.85`,
+            expr: `(${own} == 1) or ((${kubelet}) unless on(namespace) ${own})`,
             labels: { severity: "critical" },
             annotations: { runbook_url: "docs/runbooks.md#disk-full" },
         });

@@ -33,10 +33,18 @@ describe("monitoring in the cluster", () => {
         }
     });
 
-    test("with prometheus-operator: a PodMonitor for both ports and a PrometheusRule, no annotations", () => {
+    test("with prometheus-operator: a PodMonitor for both ports and the disk figures, and a PrometheusRule, no annotations", () => {
         const objects = renderInClusterObjects(baseSpec({ tls: certManager, monitoring: { ...monitoring, prometheusOperator: true } }));
         const podMonitor = get(objects, "PodMonitor", "registry");
-        expect(podMonitor.spec.podMetricsEndpoints.map((e: { port: string }) => e.port)).toEqual(["metrics", "dist-metrics"]);
+        expect(podMonitor.spec.podMetricsEndpoints).toEqual([
+            { port: "metrics", path: "/metrics" },
+            { port: "dist-metrics", path: "/metrics" },
+            {
+                port: "metrics",
+                path: "/disk/metrics",
+                relabelings: [{ action: "replace", targetLabel: "endpoint", replacement: "disk-figures" }],
+            },
+        ]);
         const rules = get(objects, "PrometheusRule", "dso-registry").spec.groups[0].rules.map((r: { alert: string }) => r.alert);
         expect(rules).toEqual(expect.arrayContaining(["DsoRegistryDown", "DsoRegistryCertificateExpiring", "DsoRegistryCacheOverSize"]));
         expect(get(objects, "Deployment", "registry").spec.template.metadata.annotations).not.toHaveProperty("prometheus.io/scrape");

@@ -55,7 +55,7 @@ describe("metricsSites", () => {
     });
 
     it("serves the jobs' textfile in Prometheus's text format, empty before it exists", () => {
-        const lines = trimmed(metricsSites({ port: 9180, textfile: { path: "/jobs", file: "/var/lib/dso/textfile/jobs.prom" } }));
+        const lines = trimmed(metricsSites({ port: 9180, textfiles: [{ path: "/jobs", file: "/var/lib/dso/textfile/jobs.prom" }] }));
         expect(lines).toEqual(
             expect.arrayContaining([
                 `header @textfile Content-Type "${PROMETHEUS_TEXT_CONTENT_TYPE}"`,

@@ -38,18 +38,18 @@ describe("accessPolicyProblem", () => {
         ["a blobFiles with a placeholder", { blobFiles: "/srv/{env.X}" }, /absolute path/],
         [
             "a textfile served at /metrics",
-            { metrics: { port: 5092, textfile: { path: "/metrics", file: "/run/counts/x.prom" } } },
+            { metrics: { port: 5092, textfiles: [{ path: "/metrics", file: "/run/counts/x.prom" }] } },
             /other than \/metrics/,
         ],
         [
             "a textfile path with a placeholder",
-            { metrics: { port: 5092, textfile: { path: "/{env.X}", file: "/run/counts/x.prom" } } },
-            /metrics\.textfile\.path/,
+            { metrics: { port: 5092, textfiles: [{ path: "/{env.X}", file: "/run/counts/x.prom" }] } },
+            /metrics\.textfiles path/,
         ],
         [
             "a relative textfile",
-            { metrics: { port: 5092, textfile: { path: "/retention/metrics", file: "x.prom" } } },
-            /metrics\.textfile\.file/,
+            { metrics: { port: 5092, textfiles: [{ path: "/retention/metrics", file: "x.prom" }] } },
+            /metrics\.textfiles file/,
         ],
         ["a relative read-only marker", { readOnlySignals: [{ kind: "file", path: "run/ro" } as const] }, /absolute path/],
         ["a read-only marker with a space", { readOnlySignals: [{ kind: "file", path: "/run/read only" } as const] }, /absolute path/],

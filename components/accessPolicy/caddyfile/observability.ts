@@ -54,11 +54,11 @@ export function metricsSites(m: MetricsListener): string[] {
         "",
         `http://:${m.port} {`,
         ...bind,
-        ...(m.textfile ? textfileMatchers(m.textfile) : []),
+        ...(m.textfiles ?? []).flatMap((t, i) => textfileMatchers(t, i)),
         "\troute {",
         "\t\tmetrics /metrics",
     ];
-    if (m.textfile) sites.push(...textfileRoute(m.textfile));
+    for (const [i, t] of (m.textfiles ?? []).entries()) sites.push(...textfileRoute(t, i));
     sites.push("\t\trespond 404", "\t}", "}");
     if (m.registry) {
         sites.push(
@@ -75,19 +75,28 @@ export function metricsSites(m: MetricsListener): string[] {
     return sites;
 }
 
-/** The version of Prometheus's text format, which the textfile's writers follow (`MetricsListener.textfile`). */
+/** The version of Prometheus's text format, which the textfiles' writers follow (`MetricsListener.textfiles`). */
 export const PROMETHEUS_TEXT_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
 
-/** The metrics listener's matchers for its textfile: its path, and its path once the file exists. */
-function textfileMatchers(t: NonNullable<MetricsListener["textfile"]>): string[] {
+type Textfile = NonNullable<MetricsListener["textfiles"]>[number];
+
+/** The matchers' names of the `index`th textfile: the first keeps the names it always had. */
+const textfileNames = (index: number) => {
+    const suffix = index === 0 ? "" : String(index + 1);
+    return { served: `@textfile${suffix}`, written: `@textfileWritten${suffix}` };
+};
+
+/** The metrics listener's matchers for one textfile: its path, and its path once the file exists. */
+function textfileMatchers(t: Textfile, index: number): string[] {
+    const names = textfileNames(index);
     const dir = posix.dirname(t.file);
     const name = posix.basename(t.file);
     const request = ["\t\tmethod GET HEAD", `\t\tpath ${t.path}`];
     return [
-        "\t@textfile {",
+        `\t${names.served} {`,
         ...request,
         "\t}",
-        "\t@textfileWritten {",
+        `\t${names.written} {`,
         ...request,
         "\t\tfile {",
         `\t\t\troot ${dir}`,
@@ -102,14 +111,15 @@ function textfileMatchers(t: NonNullable<MetricsListener["textfile"]>): string[]
  * series, where a 404 would make the scrape target fail), with Prometheus's text format as its type
  * (file_server keeps a Content-Type set before it).
  */
-function textfileRoute(t: NonNullable<MetricsListener["textfile"]>): string[] {
+function textfileRoute(t: Textfile, index: number): string[] {
+    const names = textfileNames(index);
     return [
-        `\t\theader @textfile Content-Type "${PROMETHEUS_TEXT_CONTENT_TYPE}"`,
-        "\t\thandle @textfileWritten {",
+        `\t\theader ${names.served} Content-Type "${PROMETHEUS_TEXT_CONTENT_TYPE}"`,
+        `\t\thandle ${names.written} {`,
         `\t\t\troot * ${posix.dirname(t.file)}`,
         `\t\t\trewrite * /${posix.basename(t.file)}`,
         "\t\t\tfile_server",
         "\t\t}",
-        "\t\trespond @textfile 200",
+        `\t\trespond ${names.served} 200`,
     ];
 }
