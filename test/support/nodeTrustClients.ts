@@ -9,8 +9,9 @@
  * - `runAsync`: a client run without blocking the event loop, which the recorder answers on.
  * - `inContainersRoot`: a command line that runs a containers/image client (skopeo, podman) in a mount
  *   namespace of its own where a test root's `etc/containers` is /etc/containers (certs.d,
- *   registries.conf and its drop-ins, policy.json) and /var/lib/containers is an empty tmpfs, so the
- *   client reads exactly the files under test and writes nothing of the machine's.
+ *   registries.conf and its drop-ins, policy.json), with `etcHosts` its `etc/hosts` /etc/hosts, and
+ *   /var/lib/containers is an empty tmpfs, so the client reads exactly the files under test and writes
+ *   nothing of the machine's.
  */
 import * as net from "node:net";
 import { type RunResult, runAsync as runProcess } from "./serverProcess";
@@ -55,12 +56,19 @@ export function runAsync(command: string, args: readonly string[], env: NodeJS.P
 }
 
 /**
- * `command args` as a command line that runs with `<root>/etc/containers` as /etc/containers and an
- * empty /var/lib/containers, in a private mount namespace (needs root).
+ * `command args` as a command line that runs with `<root>/etc/containers` as /etc/containers (with
+ * `etcHosts`, `<root>/etc/hosts` as /etc/hosts: the names the node resolves) and an empty
+ * /var/lib/containers, in a private mount namespace (needs root).
  */
-export function inContainersRoot(root: string, command: string, args: readonly string[]): [string, string[]] {
+export function inContainersRoot(
+    root: string,
+    command: string,
+    args: readonly string[],
+    options: { readonly etcHosts?: boolean } = {},
+): [string, string[]] {
     const setup =
         'mount --bind "$1/etc/containers" /etc/containers && ' +
+        (options.etcHosts ? 'mount --bind "$1/etc/hosts" /etc/hosts && ' : "") +
         "if [ -d /var/lib/containers ]; then mount -t tmpfs tmpfs /var/lib/containers; fi && " +
         'shift && exec "$@"';
     return ["unshare", ["--mount", "--propagation", "private", "sh", "-c", setup, "sh", root, command, ...args]];

@@ -49,7 +49,7 @@ export interface TestCa {
     readonly serverKeyFile: string;
 }
 
-/** Makes a P-256 CA and a server certificate valid for 127.0.0.1, localhost and `dnsNames`, in `dir`. */
+/** Makes a P-256 CA and a server certificate valid for 127.0.0.1, localhost and `dnsNames` (an IPv4 address among them as an IP name), in `dir`. */
 export function makeTestCa(dir: string, dnsNames: readonly string[] = []): TestCa {
     mkdirSync(dir, { recursive: true });
     const f = (name: string) => path.join(dir, name);
@@ -72,7 +72,9 @@ export function makeTestCa(dir: string, dnsNames: readonly string[] = []): TestC
         "keyUsage=critical,keyCertSign,cRLSign",
     ]);
     runOk("openssl", ["req", ...ec, "-keyout", f("server.key"), "-out", f("server.csr"), "-subj", "/CN=127.0.0.1"]);
-    const san = ["IP:127.0.0.1", "DNS:localhost", ...dnsNames.map((n) => `DNS:${n}`)].join(",");
+    const san = ["IP:127.0.0.1", "DNS:localhost", ...dnsNames.map((n) => (/^\d+\.\d+\.\d+\.\d+$/.test(n) ? `IP:${n}` : `DNS:${n}`))].join(
+        ",",
+    );
     writeFileSync(f("server.ext"), `subjectAltName=${san}\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature\n`);
     runOk("openssl", [
         "x509",
@@ -172,8 +174,10 @@ export interface RealRegistryOptions {
     readonly registryTls?: boolean;
     /** Start Distribution in read-only maintenance mode. */
     readonly readOnly?: boolean;
-    /** Extra DNS names for the server certificate. */
+    /** Extra DNS names (or IPv4 addresses) for the server certificate. */
     readonly dnsNames?: readonly string[];
+    /** Other names the front's site answers to besides 127.0.0.1 (`AccessPolicy.siteAliases`), on the same port. */
+    readonly siteAliases?: readonly string[];
     /**
      * Turns the policy into the Caddyfile that runs; `renderCaddyfile` unless set. For tests that
      * prove why a rule exists by running a Caddyfile without it.
@@ -343,6 +347,7 @@ export async function startRealRegistry(
                 const scopedPolicy = options.scopedPushAccounts?.filter((a) => !revoked.has(a.username));
                 return (options.caddyfileFor ?? renderCaddyfile)({
                     siteAddress: "127.0.0.1",
+                    ...(options.siteAliases?.length ? { siteAliases: options.siteAliases } : {}),
                     port: frontPort,
                     bindAddress: "127.0.0.1",
                     admin: "off",
