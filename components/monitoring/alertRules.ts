@@ -589,9 +589,11 @@ function absenceRules(p: RulesPlacement, rule: RuleMaker): AlertRule[] {
     const scrape =
         "Check how Prometheus finds the registry's pods: the PodMonitor (with prometheus-operator: its namespace and labels selected by the Prometheus), or the pods' prometheus.io annotations (a scrape job that honours them).";
     return [
+        // Caddy's own gauge, there from the first scrape on (the scrape is a request of the metrics server,
+        // whose requests Caddy counts); Caddy's config-reload series are not there in every build.
         absent(
             "caddy",
-            `caddy_config_last_reload_successful{${ns},${registryPods}}`,
+            `caddy_http_requests_in_flight{${ns},${registryPods}}`,
             "Prometheus does not scrape the registry pods' front (Caddy)",
             scrape,
         ),

@@ -9,16 +9,11 @@
  * `refusePercent` the sidecar answers new uploads 507 with the message, pulls go on, no half-written blob
  * lands; once a tag's deletion and the garbage collection free space, pushes land again.
  */
-import { writeFileSync } from "node:fs";
-import * as path from "node:path";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { renderRegistryConfig } from "../../components/distribution/registryConfig";
+import { afterAll, beforeAll, describe, test } from "vitest";
 import { IN_CLUSTER } from "../../components/inCluster/spec";
-import { DISTRIBUTION } from "../../components/shared/facts";
-import { fillAndFree } from "../support/diskGuardClient";
-import { deployedRegistry } from "../support/distributionBinaries";
+import { collectFilesystemGarbage, fillAndFree } from "../support/diskGuardClient";
 import { type GuardedRegistryPod, startGuardedRegistryPod } from "../support/renderedRegistryPod";
-import { privateDir, removeDir, run } from "../support/serverProcess";
+import { privateDir, removeDir } from "../support/serverProcess";
 
 const HOST = "registry.test";
 const DATA_FS_MIB = 64;
@@ -27,15 +22,6 @@ const REFUSE_PERCENT = 90;
 let scratch: string;
 let guarded: GuardedRegistryPod | undefined;
 let dataDir: string;
-
-/** Distribution's garbage-collect over the data volume, run from this machine. */
-function collectGarbage(): void {
-    const config = path.join(scratch, "gc.yml");
-    const storage = { kind: "filesystem", rootDirectory: dataDir } as const;
-    writeFileSync(config, renderRegistryConfig({ addr: "127.0.0.1:0", storage, deletesEnabled: true }));
-    const gc = run(deployedRegistry().path, ["garbage-collect", config], { env: { ...process.env, ...DISTRIBUTION.environment } });
-    expect(gc.code, gc.stderr).toBe(0);
-}
 
 beforeAll(async () => {
     scratch = privateDir("in-cluster-disk-guard");
@@ -63,7 +49,7 @@ describe("the disk guard in the registry pod, on a data volume filled by real pu
             front: "the sidecar",
             // The guard's container checks every second.
             guardWaitMs: 60_000,
-            collect: collectGarbage,
+            collect: () => collectFilesystemGarbage(scratch, dataDir),
             logs: () => guarded!.pod.logs(),
         });
     });

@@ -211,7 +211,7 @@ const registryPodSeries = (name: string) => ({ series: pod(name), labels: { name
 /** The cluster's sources; with the pod's Maven figures when `maven`, with cert-manager when `certManager`. */
 function clusterAbsence(o: { readonly maven?: boolean; readonly certManager: boolean; readonly data?: boolean }) {
     return absenceCases({
-        caddy: registryPodSeries("caddy_config_last_reload_successful"),
+        caddy: registryPodSeries("caddy_http_requests_in_flight"),
         ...(o.data !== false ? { "data-disk": registryPodSeries("dso_registry_data_size_bytes") } : {}),
         ...(o.maven ? { "maven-disk": registryPodSeries("dso_registry_maven_size_bytes") } : {}),
         "kube-state-metrics": {

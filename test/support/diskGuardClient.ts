@@ -11,6 +11,9 @@ import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { expect } from "vitest";
 import { DISK_FULL_MESSAGE } from "../../components/accessPolicy/caddyfile";
+import { renderRegistryConfig } from "../../components/distribution/registryConfig";
+import { DISTRIBUTION } from "../../components/shared/facts";
+import { deployedRegistry } from "./distributionBinaries";
 import type { TestNetns } from "./netns";
 import { makeOciImage, type TestAccount, writeAuthFile } from "./realRegistry";
 import { type RunResult, removeDir, run } from "./serverProcess";
@@ -162,6 +165,15 @@ function configBlob(layout: string): { readonly file: string; readonly digest: s
     return { file: blob(manifest.config.digest), digest: manifest.config.digest };
 }
 
+/** Distribution's garbage-collect over filesystem storage at `dataDir`, run from this machine (its config in `scratch`); fails the test when it fails. */
+export function collectFilesystemGarbage(scratch: string, dataDir: string): void {
+    const config = path.join(scratch, "gc.yml");
+    const storage = { kind: "filesystem", rootDirectory: dataDir } as const;
+    writeFileSync(config, renderRegistryConfig({ addr: "127.0.0.1:0", storage, deletesEnabled: true }));
+    const gc = run(deployedRegistry().path, ["garbage-collect", config], { env: { ...process.env, ...DISTRIBUTION.environment } });
+    expect(gc.code, gc.stderr).toBe(0);
+}
+
 /** Every blob in Distribution's storage under `dataDir` whose bytes do not match its digest. */
 export function damagedBlobs(dataDir: string): string[] {
     const root = path.join(dataDir, "docker/registry/v2/blobs/sha256");
@@ -208,6 +220,10 @@ export interface FillAndFreeOptions {
     collect(): void;
     /** The servers' logs, for failure messages. */
     logs(): string;
+    /** Runs while the guard refuses, after the refusal and the pull were checked (e.g. what an alert says then). */
+    whileRefusing?(): Promise<void>;
+    /** Runs once the guard lets uploads in again, before the refused push is tried again. */
+    afterFreed?(): Promise<void>;
 }
 
 /**
@@ -252,6 +268,7 @@ export async function fillAndFree(o: FillAndFreeOptions): Promise<void> {
     expect(pulled.code, pulled.stderr).toBe(0);
     expect(client.manifestDigest("team/keep:1")).toBe(keepDigest);
     expect(damagedBlobs(dataDir)).toEqual([]);
+    await o.whileRefusing?.();
 
     // What frees space, as the runbook does it: the tag deleted (deletes go on), then the collection.
     const deleted = client.deleteTag("team/scratch:big");
@@ -266,6 +283,7 @@ export async function fillAndFree(o: FillAndFreeOptions): Promise<void> {
         () => (client.startUpload("team/next").status === "202" ? true : undefined),
         logs,
     );
+    await o.afterFreed?.();
     const again = client.push("team/next:1", 2 ** 20);
     expect(again.code, again.stderr).toBe(0);
     const pulledAgain = client.pull("team/next:1");

@@ -17,7 +17,7 @@ import { renderSidecarCaddyfile, SIDECAR_TLS, sidecarPolicy } from "../../compon
 import { renderInClusterObjects } from "../../components/inCluster/manifests";
 import { IN_CLUSTER } from "../../components/inCluster/spec";
 import { MAVEN_BACKEND, renderMavenNginxConfig } from "../../components/maven/nginxConfig";
-import { DEFAULT_IMAGES, DEFAULT_MAVEN_NGINX_IMAGE } from "../../components/shared/defaults";
+import { DEFAULT_IMAGES, DEFAULT_MAVEN_NGINX_IMAGE, DEFAULT_PROBE_IMAGE } from "../../components/shared/defaults";
 import type { K8sObject } from "../../components/shared/k8sObject";
 import type { AppliedObject, DeployedStack } from "./deployedStack";
 import { type DiskGuardClient, diskGuardClient } from "./diskGuardClient";
@@ -40,6 +40,8 @@ export interface GuardedRegistryPodOptions {
     readonly dataMiB: number;
     /** The Maven repository under `pathPrefix`, deploys by `deployer`, on a volume of `sizeMiB`. */
     readonly maven?: { readonly pathPrefix: string; readonly deployer: TestAccount; readonly sizeMiB: number };
+    /** `registry.monitoring` on (scrape annotations, the rules ConfigMap): the sidecar's metrics ports, the disk figures. */
+    readonly monitoring?: boolean;
 }
 
 export interface GuardedRegistryPod {
@@ -51,6 +53,8 @@ export interface GuardedRegistryPod {
      * (the pull file is empty), anonymous pulls.
      */
     readonly client: DiskGuardClient;
+    /** Every object rendered, as the stack would apply them (the rules ConfigMap with monitoring). */
+    readonly objects: readonly K8sObject[];
     /** Stops the Service's forwarder and the pod, and removes the namespace. */
     stop(): Promise<void>;
 }
@@ -91,6 +95,7 @@ export async function startGuardedRegistryPod(o: GuardedRegistryPodOptions): Pro
         storage: "filesystem",
         ...(maven ? { maven: { pathPrefix: maven.pathPrefix, requiresAuthForPull: false } } : {}),
         diskGuard: true,
+        ...(o.monitoring ? { metrics: true, diskFigures: true } : {}),
     });
     const spec = baseSpec({
         host,
@@ -121,8 +126,19 @@ export async function startGuardedRegistryPod(o: GuardedRegistryPodOptions): Pro
               }
             : {}),
         diskGuard: { refusePercent: o.refusePercent, checkSeconds: 1 },
+        ...(o.monitoring
+            ? {
+                  monitoring: {
+                      prometheusOperator: false,
+                      runbookBaseUrl: "docs/runbooks.md",
+                      probeImage: DEFAULT_PROBE_IMAGE,
+                      cacheClaims: [],
+                  },
+              }
+            : {}),
     });
-    const stack = asDeployed(renderInClusterObjects(spec));
+    const objects = renderInClusterObjects(spec);
+    const stack = asDeployed(objects);
     const ns = await createNetns(o.netns);
     let pod: RunningPod | undefined;
     let service: ServiceProxy | undefined;
@@ -150,7 +166,7 @@ export async function startGuardedRegistryPod(o: GuardedRegistryPodOptions): Pro
         mkdirSync(certDir);
         copyFileSync(ca.caCertFile, path.join(certDir, "ca.crt"));
         const client = diskGuardClient({ ns, authority: host, scheme: "https", certDir, push, scratch: o.scratch });
-        return { ns, pod: running, ca, client, stop };
+        return { ns, pod: running, ca, client, objects, stop };
     } catch (error) {
         await stop();
         throw error;

@@ -1,0 +1,117 @@
+/**
+ * Debian's Prometheus for the monitoring tests: started on loopback with a data directory of the test's,
+ * scraping and evaluating every second, with the rules file the program renders; asked through its HTTP API
+ * (instant queries, and the alerts with their state), never by reading its storage.
+ */
+import { writeFileSync } from "node:fs";
+import * as path from "node:path";
+import { stringify } from "yaml";
+import { freePort, type ServerProcess, startServer, waitForPort } from "./serverProcess";
+
+export interface PrometheusSeries {
+    readonly metric: Record<string, string>;
+    readonly value: number;
+}
+
+export interface PrometheusAlert {
+    readonly labels: Record<string, string>;
+    readonly annotations: Record<string, string>;
+    /** "pending" while the condition holds for less than the rule's `for`, then "firing". */
+    readonly state: "pending" | "firing";
+}
+
+export interface RealPrometheus {
+    readonly url: string;
+    /** An instant query's series; none while Prometheus still opens its storage. */
+    query(expr: string): Promise<PrometheusSeries[]>;
+    /** Polls `expr` every second until it returns a series; fails with the expression after `timeoutMs`. */
+    eventually(expr: string, timeoutMs?: number): Promise<PrometheusSeries[]>;
+    /** Every alert Prometheus holds now, pending or firing. */
+    alerts(): Promise<PrometheusAlert[]>;
+    /**
+     * Polls the alerts every second until one named `alertname`, whose labels include `labels`, is in `state`;
+     * fails after `timeoutMs` with what was held last.
+     */
+    waitForAlert(
+        alertname: string,
+        labels: Record<string, string>,
+        state: PrometheusAlert["state"],
+        timeoutMs: number,
+    ): Promise<PrometheusAlert>;
+    /** The alerts named `alertname` whose labels include `labels`, now. */
+    alertsNamed(alertname: string, labels?: Record<string, string>): Promise<PrometheusAlert[]>;
+    /** Stops Prometheus (by its PID). */
+    stop(): Promise<void>;
+}
+
+/** Starts Prometheus with `scrapeConfigs` and the rules file `rulesFile`, its files under `dir`; resolves once it listens. */
+export async function startPrometheus(o: {
+    readonly dir: string;
+    readonly scrapeConfigs: readonly unknown[];
+    readonly rulesFile: string;
+}): Promise<RealPrometheus> {
+    const configFile = path.join(o.dir, "prometheus.yml");
+    writeFileSync(
+        configFile,
+        stringify({
+            global: { scrape_interval: "1s", evaluation_interval: "1s" },
+            rule_files: [o.rulesFile],
+            scrape_configs: o.scrapeConfigs,
+        }),
+    );
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const server: ServerProcess = startServer("/usr/bin/prometheus", [
+        `--config.file=${configFile}`,
+        `--storage.tsdb.path=${path.join(o.dir, "prometheus-data")}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+    ]);
+    await waitForPort(port, 60_000, "prometheus");
+
+    const query = async (expr: string): Promise<PrometheusSeries[]> => {
+        const response = await fetch(`${url}/api/v1/query?query=${encodeURIComponent(expr)}`);
+        if (!response.ok) return [];
+        const body = (await response.json()) as { data: { result: { metric: Record<string, string>; value: [number, string] }[] } };
+        return body.data.result.map((r) => ({ metric: r.metric, value: Number(r.value[1]) }));
+    };
+    const alerts = async (): Promise<PrometheusAlert[]> => {
+        const response = await fetch(`${url}/api/v1/alerts`);
+        if (!response.ok) return [];
+        return ((await response.json()) as { data: { alerts: PrometheusAlert[] } }).data.alerts;
+    };
+    const matching = (list: readonly PrometheusAlert[], alertname: string, labels: Record<string, string>) =>
+        list.filter((a) => a.labels.alertname === alertname && Object.entries(labels).every(([k, v]) => a.labels[k] === v));
+    const pause = () => new Promise((r) => setTimeout(r, 1000));
+    return {
+        url,
+        query,
+        async eventually(expr, timeoutMs = 60_000) {
+            const until = Date.now() + timeoutMs;
+            for (;;) {
+                const result = await query(expr);
+                if (result.length > 0) return result;
+                if (Date.now() > until) throw new Error(`no series for ${expr} after ${timeoutMs} ms`);
+                await pause();
+            }
+        },
+        alerts,
+        async alertsNamed(alertname, labels = {}) {
+            return matching(await alerts(), alertname, labels);
+        },
+        async waitForAlert(alertname, labels, state, timeoutMs) {
+            const until = Date.now() + timeoutMs;
+            for (;;) {
+                const held = await alerts();
+                const found = matching(held, alertname, labels).find((a) => a.state === state);
+                if (found) return found;
+                if (Date.now() > until) {
+                    throw new Error(
+                        `no ${state} ${alertname} ${JSON.stringify(labels)} after ${timeoutMs} ms; held: ${JSON.stringify(held.map((a) => ({ ...a.labels, state: a.state })))}`,
+                    );
+                }
+                await pause();
+            }
+        },
+        stop: () => server.stop(),
+    };
+}
