@@ -6,6 +6,7 @@
 import { writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { stringify } from "yaml";
+import type { TestNetns } from "./netns";
 import { freePort, type ServerProcess, startServer, waitForPort } from "./serverProcess";
 
 export interface PrometheusSeries {
@@ -44,11 +45,15 @@ export interface RealPrometheus {
     stop(): Promise<void>;
 }
 
-/** Starts Prometheus with `scrapeConfigs` and the rules file `rulesFile`, its files under `dir`; resolves once it listens. */
+/**
+ * Starts Prometheus with `scrapeConfigs` and the rules file `rulesFile`, its files under `dir`; resolves once it
+ * listens: on loopback, or `inside` a test namespace (a node, whose pods it then reaches), on its address.
+ */
 export async function startPrometheus(o: {
     readonly dir: string;
     readonly scrapeConfigs: readonly unknown[];
     readonly rulesFile: string;
+    readonly inside?: Pick<TestNetns, "startServer" | "waitForPort" | "address">;
 }): Promise<RealPrometheus> {
     const configFile = path.join(o.dir, "prometheus.yml");
     writeFileSync(
@@ -60,13 +65,16 @@ export async function startPrometheus(o: {
         }),
     );
     const port = await freePort();
-    const url = `http://127.0.0.1:${port}`;
-    const server: ServerProcess = startServer("/usr/bin/prometheus", [
+    const address = o.inside ? o.inside.address : "127.0.0.1";
+    const url = `http://${address}:${port}`;
+    const args = [
         `--config.file=${configFile}`,
         `--storage.tsdb.path=${path.join(o.dir, "prometheus-data")}`,
-        `--web.listen-address=127.0.0.1:${port}`,
-    ]);
-    await waitForPort(port, 60_000, "prometheus");
+        `--web.listen-address=${address}:${port}`,
+    ];
+    const server: ServerProcess = o.inside ? o.inside.startServer("/usr/bin/prometheus", args) : startServer("/usr/bin/prometheus", args);
+    if (o.inside) await o.inside.waitForPort(port, 60_000, "prometheus");
+    else await waitForPort(port, 60_000, "prometheus");
 
     const query = async (expr: string): Promise<PrometheusSeries[]> => {
         const response = await fetch(`${url}/api/v1/query?query=${encodeURIComponent(expr)}`);
