@@ -8,26 +8,44 @@
  * own `garbage-collect`) and a real restic backup must reach Prometheus, and a failed verify must
  * fire its alert. The access log: after a push, a login and a failed login, no log holds a password,
  * plain or base64.
+ *
+ * The metrics-absent alert on the host's sources, on series scraped from the real components, last: while
+ * Distribution, Caddy, node_exporter and the probe's series (the certificate's and the data disk's, which
+ * node_exporter reads from the textfile directory) are all scraped, no DsoRegistryMetricsAbsent alert is
+ * pending or firing, for longer than a source wrongly seen as absent would take to fire. Then node_exporter
+ * stops: the probe's series are gone, and their alerts fire and point at the runbook's section. node_exporter's
+ * own alert stays quiet: its target is configured and down, and Prometheus still writes its `up` (0), so
+ * nothing is absent; the alert is for a source Prometheus does not scrape at all.
  */
 import { randomBytes } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { parse, stringify } from "yaml";
+import { parse } from "yaml";
 import { AUTHORIZATION_LOG_MARKER } from "../../components/accessPolicy/loginLimit";
 import { probeScript, reporterScript } from "../../components/externalHost/hostMonitoring";
-import { renderRulesFile } from "../../components/monitoring/alertRules";
-import { renderHostScrapeConfig, TEXTFILE_DIR } from "../../components/monitoring/jobMetrics";
+import { ABSENCE_FOR, ABSENCE_WINDOW, renderRulesFile } from "../../components/monitoring/alertRules";
+import { renderHostScrapeConfig, SCRAPE_JOBS, TEXTFILE_DIR } from "../../components/monitoring/jobMetrics";
 import { pinnedCaddy } from "../support/caddyBinaries";
 import { deployedRegistry } from "../support/distributionBinaries";
+import { type RealPrometheus, startPrometheus } from "../support/realPrometheus";
 import { curlStatus, makeOciImage, type RealRegistry, skopeoCopy, skopeoDelete, startRealRegistry } from "../support/realRegistry";
 import { freePort, privateDir, removeDir, run, runOk, type ServerProcess, startServer, waitForPort } from "../support/serverProcess";
 
 let reg: RealRegistry;
 let dir: string;
-let prometheus: ServerProcess | undefined;
+let prometheus: RealPrometheus | undefined;
 let nodeExporter: ServerProcess | undefined;
-let promUrl: string;
+/** The rendered rules file's text, as Prometheus loads it. */
+let rulesText: string;
+
+/** Seconds in a Prometheus duration such as "1m". */
+const seconds = (duration: string) => Number(duration.slice(0, -1)) * { s: 1, m: 60, h: 3600 }[duration.slice(-1) as "s" | "m" | "h"];
+/**
+ * How long a source whose series are missing takes to fire its DsoRegistryMetricsAbsent alert: the window
+ * its series must be missing for, the rule's `for`, and a margin for the scrapes and evaluations (every second here).
+ */
+const ABSENCE_FIRES_MS = (seconds(ABSENCE_WINDOW) + seconds(ABSENCE_FOR) + 20) * 1000;
 
 beforeAll(async () => {
     // The external host's front: its alert rules, access log file and metrics listener are the host's.
@@ -50,25 +68,17 @@ beforeAll(async () => {
     ]);
     await waitForPort(nodePort, 30_000, "node_exporter");
     const rulesFile = path.join(dir, "dso-registry.rules.yml");
-    writeFileSync(
-        rulesFile,
-        renderRulesFile({ placement: { kind: "external-host", backup: true, caches: false }, runbookBaseUrl: "docs/runbooks.md" }),
-    );
+    rulesText = renderRulesFile({
+        placement: { kind: "external-host", backup: true, caches: false },
+        runbookBaseUrl: "docs/runbooks.md",
+    });
+    writeFileSync(rulesFile, rulesText);
     const ports = reg.metricsPorts!;
-    const scrape = parse(renderHostScrapeConfig({ distribution: ports.distribution, caddy: ports.caddy, nodeExporter: nodePort }));
-    const configFile = path.join(dir, "prometheus.yml");
-    writeFileSync(
-        configFile,
-        stringify({ global: { scrape_interval: "1s", evaluation_interval: "1s" }, rule_files: [rulesFile], ...scrape }),
-    );
-    const promPort = await freePort();
-    promUrl = `http://127.0.0.1:${promPort}`;
-    prometheus = startServer("/usr/bin/prometheus", [
-        `--config.file=${configFile}`,
-        `--storage.tsdb.path=${path.join(dir, "data")}`,
-        `--web.listen-address=127.0.0.1:${promPort}`,
-    ]);
-    await waitForPort(promPort, 60_000, "prometheus");
+    // The scrape file the host's Prometheus loads, as rendered.
+    const scrape = parse(renderHostScrapeConfig({ distribution: ports.distribution, caddy: ports.caddy, nodeExporter: nodePort })) as {
+        scrape_configs: unknown[];
+    };
+    prometheus = await startPrometheus({ dir, rulesFile, scrapeConfigs: scrape.scrape_configs });
 });
 
 afterAll(async () => {
@@ -77,26 +87,6 @@ afterAll(async () => {
     await reg?.stop();
     if (dir) removeDir(dir);
 });
-
-/** Prometheus's answer to an instant query: each series' labels and value. */
-async function query(expr: string): Promise<{ metric: Record<string, string>; value: number }[]> {
-    const response = await fetch(`${promUrl}/api/v1/query?query=${encodeURIComponent(expr)}`);
-    // 503 while Prometheus opens its storage after start: no series yet.
-    if (!response.ok) return [];
-    const body = (await response.json()) as { data: { result: { metric: Record<string, string>; value: [number, string] }[] } };
-    return body.data.result.map((r) => ({ metric: r.metric, value: Number(r.value[1]) }));
-}
-
-/** Polls a query until it returns a series (scrapes run every second); fails with what it last saw. */
-async function eventually(expr: string, timeoutMs = 60_000): Promise<{ metric: Record<string, string>; value: number }[]> {
-    const until = Date.now() + timeoutMs;
-    for (;;) {
-        const result = await query(expr);
-        if (result.length > 0) return result;
-        if (Date.now() > until) throw new Error(`no series for ${expr} after ${timeoutMs} ms`);
-        await new Promise((r) => setTimeout(r, 1000));
-    }
-}
 
 /** Runs a rendered host script with $DSO_ROOT = the registry's scratch directory. */
 function hostRun(script: string, args: readonly string[], env: NodeJS.ProcessEnv = {}) {
@@ -108,7 +98,7 @@ function hostRun(script: string, args: readonly string[], env: NodeJS.ProcessEnv
 describe("a real Prometheus scrapes the registry's metrics listeners", () => {
     test("every target is up", async () => {
         for (const job of ["dso-registry-distribution", "dso-registry-caddy", "dso-registry-node"]) {
-            const [up] = await eventually(`up{job="${job}"} == 1`);
+            const [up] = await prometheus!.eventually(`up{job="${job}"} == 1`);
             expect(up?.metric.job).toBe(job);
         }
     });
@@ -118,13 +108,13 @@ describe("a real Prometheus scrapes the registry's metrics listeners", () => {
         const target = `docker://${reg.authority}/team/app:1`;
         expect(skopeoCopy(image.ref, target, { certDir: reg.certDir, creds: reg.push }).code).toBe(0);
         expect(skopeoCopy(target, `oci:${path.join(dir, "pulled")}:1`, { certDir: reg.certDir, creds: reg.pull }).code).toBe(0);
-        const pushed = await eventually(
+        const pushed = await prometheus!.eventually(
             'registry_http_requests_total{job="dso-registry-distribution",handler="manifest",method="put"} > 0',
         );
-        const pulled = await eventually(
+        const pulled = await prometheus!.eventually(
             'registry_http_requests_total{job="dso-registry-distribution",handler="manifest",method="get"} > 0',
         );
-        const proxied = await eventually('caddy_http_request_duration_seconds_count{job="dso-registry-caddy",code="201"} > 0');
+        const proxied = await prometheus!.eventually('caddy_http_request_duration_seconds_count{job="dso-registry-caddy",code="201"} > 0');
         console.log(
             "scraped:",
             JSON.stringify({ pushed, pulled, proxied: proxied.map((s) => ({ ...s.metric, value: s.value })) }, undefined, 1),
@@ -162,15 +152,15 @@ describe("a real Prometheus scrapes the registry's metrics listeners", () => {
         const probe = hostRun(probeScript({ host: "127.0.0.1", port: reg.caddyPort!, certFile: "", dataDir: "/data-registry" }), []);
         expect(probe.code, probe.stdout + probe.stderr).toBe(0);
 
-        const freed = await eventually('dso_registry_upkeep_bytes_freed{task="gc"} > 0');
+        const freed = await prometheus!.eventually('dso_registry_upkeep_bytes_freed{task="gc"} > 0');
         // Each file is scraped on its own schedule: wait for both outcomes.
-        await eventually('dso_registry_upkeep_success{task="backup"} == 1');
-        const success = await eventually(
+        await prometheus!.eventually('dso_registry_upkeep_success{task="backup"} == 1');
+        const success = await prometheus!.eventually(
             'dso_registry_upkeep_success{task=~"gc|backup"} == 1 and on() count(dso_registry_upkeep_success{task=~"gc|backup"} == 1) == 2',
         );
-        const lastBackup = await eventually('time() - dso_registry_upkeep_last_success_timestamp_seconds{task="backup"} < 600');
-        const notAfter = await eventually("dso_registry_certificate_not_after_timestamp_seconds - time() > 0");
-        const free = await eventually("dso_registry_data_free_bytes > 0");
+        const lastBackup = await prometheus!.eventually('time() - dso_registry_upkeep_last_success_timestamp_seconds{task="backup"} < 600');
+        const notAfter = await prometheus!.eventually("dso_registry_certificate_not_after_timestamp_seconds - time() > 0");
+        const free = await prometheus!.eventually("dso_registry_data_free_bytes > 0");
         console.log("job series:", JSON.stringify({ freed, success, lastBackup, notAfter, free }, undefined, 1));
         expect(success.map((s) => s.metric.task).sort()).toEqual(["backup", "gc"]);
         expect(freed[0]!.value).toBeGreaterThan(256 * 1024);
@@ -179,16 +169,8 @@ describe("a real Prometheus scrapes the registry's metrics listeners", () => {
     test("a failed verify fires its alert in the real Prometheus", async () => {
         const verify = hostRun(reporterScript(), ["verify", "", "/bin/false"]);
         expect(verify.code).not.toBe(0);
-        const until = Date.now() + 60_000;
-        let firing: string[] = [];
-        while (Date.now() < until) {
-            const response = await fetch(`${promUrl}/api/v1/alerts`);
-            const body = (await response.json()) as { data: { alerts: { labels: { alertname: string }; state: string }[] } };
-            firing = body.data.alerts.filter((a) => a.state === "firing").map((a) => a.labels.alertname);
-            if (firing.includes("DsoRegistryVerifyFailed")) break;
-            await new Promise((r) => setTimeout(r, 1000));
-        }
-        expect(firing).toContain("DsoRegistryVerifyFailed");
+        await prometheus!.waitForAlert("DsoRegistryVerifyFailed", {}, "firing", 60_000);
+        const firing = (await prometheus!.alerts()).filter((a) => a.state === "firing").map((a) => a.labels.alertname);
         expect(firing).not.toContain("DsoRegistryGarbageCollectionFailed");
     });
 });
@@ -223,4 +205,76 @@ describe("the access log", () => {
             for (const secret of secrets) expect(text.includes(secret), `${name} log holds a credential`).toBe(false);
         }
     });
+});
+
+/** The host's DsoRegistryMetricsAbsent rules as rendered: each source (label `missing`) and the series it watches. */
+function absenceSources(): { missing: string; series: string }[] {
+    const rendered = parse(rulesText) as { groups: { rules: { alert: string; expr: string; labels: Record<string, string> }[] }[] };
+    const prefix = "absent_over_time(";
+    const suffix = `[${ABSENCE_WINDOW}])`;
+    return rendered.groups
+        .flatMap((g) => g.rules)
+        .filter((r) => r.alert === "DsoRegistryMetricsAbsent")
+        .map((r) => {
+            expect(r.expr.startsWith(prefix) && r.expr.endsWith(suffix), r.expr).toBe(true);
+            return { missing: r.labels.missing!, series: r.expr.slice(prefix.length, -suffix.length) };
+        });
+}
+
+/** The DsoRegistryMetricsAbsent alerts Prometheus holds now, pending or firing, as source and state. */
+async function absentHeld(): Promise<{ missing: string | undefined; state: string }[]> {
+    return (await prometheus!.alertsNamed("DsoRegistryMetricsAbsent")).map((a) => ({ missing: a.labels.missing, state: a.state }));
+}
+
+// Last: the second test stops node_exporter, and nothing after it may need node_exporter.
+describe("the metrics-absent alert on the host's sources, scraped from the real components", () => {
+    test(
+        "while every source is scraped, none of the host's DsoRegistryMetricsAbsent alerts is pending or firing",
+        async () => {
+            const sources = absenceSources();
+            expect(sources.map((s) => s.missing).sort()).toEqual([
+                "caddy",
+                "certificate-probe",
+                "data-disk",
+                "distribution",
+                "node-exporter",
+            ]);
+            // Every source's series is there now: the probe's (written by the probe run above) included.
+            for (const { series } of sources) await prometheus!.eventually(series);
+            // Before the probe ran, its sources were absent and their alerts held; they go at the next evaluation.
+            const settled = Date.now() + 10_000;
+            while ((await absentHeld()).length > 0 && Date.now() < settled) await new Promise((r) => setTimeout(r, 1000));
+            // Long enough for a source wrongly seen as absent to go pending, then firing; none may, at any check.
+            const until = Date.now() + ABSENCE_FIRES_MS;
+            let checks = 0;
+            while (Date.now() < until) {
+                expect(await absentHeld()).toEqual([]);
+                checks++;
+                await new Promise((r) => setTimeout(r, 1000));
+            }
+            expect(await absentHeld()).toEqual([]);
+            console.log(`no DsoRegistryMetricsAbsent held over ${ABSENCE_FIRES_MS / 1000} s (${checks} checks)`);
+        },
+        ABSENCE_FIRES_MS + 120_000,
+    );
+
+    test(
+        "with node_exporter stopped, the probe's sources fire DsoRegistryMetricsAbsent; node_exporter's target is down, not absent",
+        async () => {
+            await nodeExporter!.stop();
+            const down = await prometheus!.eventually(`up{job="${SCRAPE_JOBS.node}"} == 0`);
+            expect(down[0]!.metric.job).toBe(SCRAPE_JOBS.node);
+            for (const missing of ["certificate-probe", "data-disk"]) {
+                const alert = await prometheus!.waitForAlert("DsoRegistryMetricsAbsent", { missing }, "firing", ABSENCE_FIRES_MS);
+                expect(alert.labels.severity).toBe("critical");
+                expect(alert.annotations.runbook_url).toMatch(/#metrics-missing$/);
+            }
+            // By now the window and the `for` have passed since the stop: a down target's `up` is still written (0).
+            const held = await absentHeld();
+            expect(held.map((a) => a.missing).sort(), JSON.stringify(held)).toEqual(["certificate-probe", "data-disk"]);
+            expect(held.every((a) => a.state === "firing")).toBe(true);
+            expect(await prometheus!.query(`up{job="${SCRAPE_JOBS.node}"} == 0`)).toHaveLength(1);
+        },
+        ABSENCE_FIRES_MS * 2 + 120_000,
+    );
 });
