@@ -35,6 +35,13 @@
  * - docs/runbooks.md's cluster commands, read from the page and run with kubectl as an operator runs them:
  *   Registry down's looks and its curl, Disk full's `du`, TLS renewal failed's probe and Secret lines and its
  *   restart, the GC and backup Jobs made by the page's commands and their logs read by its lines;
+ * - monitoring (on by default) as a cluster's Prometheus sees it: Debian's Prometheus on the node scrapes the
+ *   pods an annotation-driven pod job finds and the disk figures' job docs/monitoring.md gives, with the
+ *   rules of the stack's ConfigMap; the kubelet has no stats of the hostPath claim, the pod's own figures
+ *   stand in; the claim's directory made a 64 MiB file system and filled past refusePercent by real pushes,
+ *   the guard refuses (507) and DsoRegistryUploadsRefusedDiskFull fires once from the pod's series; the
+ *   registry scaled to nothing fires DsoRegistryMetricsAbsent for its Caddy and its disk figures, while the
+ *   certificate probe's series, still scraped, are not missing;
  * - a second `up` plans nothing, and `destroy` ends every pod of the stack.
  *
  * The stack runs with its pull-through cache for docker.io, whose upstream nothing here reaches (the node's
@@ -49,12 +56,15 @@
  * and the engine set's kubectl, the backup container's `restic/restic` busybox and Debian's restic.
  */
 import { randomBytes, X509Certificate } from "node:crypto";
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { ABSENCE_FOR, ABSENCE_WINDOW } from "../../components/monitoring/alertRules";
 import { BACKUP_TAG } from "../../components/upkeep/backup";
 import { type CertManager, installCertManager } from "../support/certManager";
 import { ociArchivePath } from "../support/dockerImages";
+import { docsBlock } from "../support/docsBlocks";
 import type { FakeJenkins } from "../support/fakeJenkins";
 import type { RealCluster } from "../support/kubeNode";
 import {
@@ -67,8 +77,10 @@ import {
     startLocalStackNode,
 } from "../support/localNode";
 import { initLocalStack, LOCAL_STACK, localStackWorkspace, nodePushLoop } from "../support/localStackOnNode";
+import { startPodDiscovery, withFileDiscovery } from "../support/podDiscovery";
 import { engineSet, PROJECT_DIR, type Workspace } from "../support/pulumiEngine";
 import { type Push, pushLoopSummary } from "../support/pushLoop";
+import { type RealPrometheus, startPrometheus } from "../support/realPrometheus";
 import { fillPlaceholders, runbookCommand } from "../support/runbooks";
 import { privateDir, removeDir, run, type ServerProcess } from "../support/serverProcess";
 
@@ -86,6 +98,10 @@ let ws: Workspace;
 let relay: ServerProcess | undefined;
 let scratch: string;
 let certManager: CertManager | undefined;
+let prometheus: RealPrometheus | undefined;
+let discovery: { stop(): void } | undefined;
+/** The node's directory of the registry's claim, once a small file system is mounted on it. */
+let dataMount: string | undefined;
 
 type Pod = {
     metadata: { name: string; uid: string; labels?: Record<string, string> };
@@ -152,6 +168,9 @@ const pods = async (namespace: string, selector: string) =>
         ?.items ?? [];
 const registryPods = () => pods("dso", "app.kubernetes.io/component=registry,app.kubernetes.io/name=registry");
 const ready = (pod: Pod) => pod.status.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
+
+/** Seconds in a Prometheus duration such as "1m". */
+const seconds = (duration: string) => Number(duration.slice(0, -1)) * { s: 1, m: 60, h: 3600 }[duration.slice(-1) as "s" | "m" | "h"];
 
 /** Builds a new image `ref` and pushes it from the node with the push account and the stack's CA. */
 const pushFromNode = (ref: string, payloadBytes?: number) => pushImageFromNode(cluster, scratch, ref, { payloadBytes });
@@ -241,6 +260,10 @@ beforeAll(async () => {
 }, 10 * 60_000);
 
 afterAll(async () => {
+    discovery?.stop();
+    await prometheus?.stop();
+    // Lazily: the registry's pod may still hold it until the node stops.
+    if (dataMount) onNode("umount", ["-l", dataMount]);
     await relay?.stop();
     await certManager?.stop();
     ws?.close();
@@ -818,6 +841,128 @@ describe("local stack, real engine, on a node whose pods run", () => {
             const pulled = await runPodOfImage(cluster, "pulled-cm", image);
             expect(pulled.log).toMatch(/65536 .*\/payload/);
             expect(pulled.nodeImages).toContain(image);
+        },
+        20 * 60_000,
+    );
+
+    it(
+        "monitoring on the real kubelet: a real Prometheus finds the pods as a pod scrape job does; the kubelet has no stats of the hostPath claim, the pod's own figures stand in; real pushes past refusePercent fire the refusal's alert; the registry scaled to nothing fires the metrics-absent alert",
+        async () => {
+            // Prometheus on the node, reaching the pods as a cluster's Prometheus does: the usual annotation-driven
+            // pod job, and the disk figures' job as docs/monitoring.md gives it. Debian's Prometheus has no
+            // Kubernetes discovery: the pods are listed from the API server into a file with the meta labels that
+            // discovery gives (test/support/podDiscovery.ts), and both jobs' relabelings run as written.
+            const dir = path.join(scratch, "prometheus");
+            mkdirSync(dir);
+            const rules = kubectl(
+                "get",
+                "configmap",
+                "-n",
+                "dso",
+                "dso-registry-alert-rules",
+                "-o",
+                "jsonpath={.data.dso-registry\\.rules\\.yml}",
+            );
+            expect(rules.stdout, rules.stderr).toContain("DsoRegistryMetricsAbsent");
+            const rulesFile = path.join(dir, "rules.yml");
+            writeFileSync(rulesFile, rules.stdout);
+            const targets = path.join(dir, "pods.json");
+            discovery = await startPodDiscovery(cluster.kube, "dso", targets);
+            const podsJob = withFileDiscovery(
+                {
+                    job_name: "kubernetes-pods",
+                    kubernetes_sd_configs: [{ role: "pod" }],
+                    relabel_configs: [
+                        { source_labels: ["__meta_kubernetes_pod_annotation_prometheus_io_scrape"], regex: "true", action: "keep" },
+                        {
+                            source_labels: ["__meta_kubernetes_pod_annotation_prometheus_io_path"],
+                            regex: "(.+)",
+                            target_label: "__metrics_path__",
+                        },
+                        {
+                            source_labels: ["__address__", "__meta_kubernetes_pod_annotation_prometheus_io_port"],
+                            regex: "([^:]+)(?::\\d+)?;(\\d+)",
+                            replacement: "$1:$2",
+                            target_label: "__address__",
+                        },
+                        { source_labels: ["__meta_kubernetes_namespace"], target_label: "namespace" },
+                        { source_labels: ["__meta_kubernetes_pod_name"], target_label: "pod" },
+                    ],
+                },
+                targets,
+            );
+            const [diskJob] = parse(docsBlock("monitoring.md", "yaml", "dso-registry-disk-figures")) as Record<string, unknown>[];
+            prometheus = await startPrometheus({
+                dir,
+                rulesFile,
+                scrapeConfigs: [podsJob, withFileDiscovery(diskJob!, targets)],
+                inside: cluster.node,
+            });
+            const p = prometheus;
+
+            // Every source the pods give is scraped: Caddy's series, the disk figures, the certificate probe's.
+            const [before] = await registryPods();
+            const podName = before!.metadata.name;
+            await p.eventually(`caddy_http_requests_in_flight{namespace="dso",pod="${podName}"}`, 120_000);
+            await p.eventually(`dso_registry_data_size_bytes{namespace="dso",pod="${podName}"}`, 120_000);
+            await p.eventually('probe_success{namespace="dso"} == 1', 120_000);
+            // The runbook's look at the figures, in the pod.
+            expect(runbookKubectlOk("Metrics missing", "kubectl -n dso exec deploy/registry -c disk-guard")).toContain(
+                "dso_registry_data_size_bytes",
+            );
+            // The kubelet measures no hostPath volume: nothing of the registry's claim among its series.
+            const kubeletMetrics = kubectl("get", "--raw", `/api/v1/nodes/${cluster.nodeName}/proxy/metrics`);
+            expect(kubeletMetrics.code, kubeletMetrics.stderr).toBe(0);
+            expect(kubeletMetrics.stdout).toContain("kubelet_running_pods");
+            expect(kubeletMetrics.stdout).not.toMatch(/kubelet_volume_stats_\w+\{[^}]*persistentvolumeclaim="registry-data"/);
+
+            // The claim's directory becomes a small file system of its own (as a small disk would be), and the
+            // pod is replaced to mount it.
+            const claim = await cluster.kube.get<{ spec: { volumeName: string } }>(
+                "/api/v1/namespaces/dso/persistentvolumeclaims/registry-data",
+            );
+            const volume = await cluster.kube.get<{ spec: { hostPath: { path: string } } }>(
+                `/api/v1/persistentvolumes/${claim!.spec.volumeName}`,
+            );
+            dataMount = volume!.spec.hostPath.path;
+            const mounted = onNode("mount", ["-t", "tmpfs", "-o", "size=64m,mode=0777", "dso-test-registry-data", dataMount]);
+            expect(mounted.code, mounted.stderr).toBe(0);
+            expect(kubectl("delete", "pod", "-n", "dso", podName, "--wait=true").code).toBe(0);
+            await until("the registry's new pod ready", async () =>
+                (await registryPods()).some((pod) => pod.metadata.name !== podName && ready(pod)),
+            );
+            const [pod] = await registryPods();
+            const labels = { namespace: "dso", pod: pod!.metadata.name };
+            const [size] = await p.eventually(
+                `dso_registry_data_size_bytes{namespace="dso",pod="${labels.pod}"} == ${64 * 2 ** 20}`,
+                180_000,
+            );
+            expect(size!.value).toBe(64 * 2 ** 20);
+
+            // Real pushes to about 94% used: the guard's next check (every minute) refuses, and the alert says so, once.
+            const df = onNode("df", ["-P", "-B1", dataMount]).stdout.trim().split("\n")[1]!.split(/\s+/);
+            const used = Number(df[1]) - Number(df[3]);
+            const filler = await answered(() => pushFromNode(`${REGISTRY}/team/filler:1`, Math.floor(Number(df[1]) * 0.94) - used));
+            expect(filler.code, filler.stderr).toBe(0);
+            const refusedAlert = await p.waitForAlert("DsoRegistryUploadsRefusedDiskFull", labels, "firing", 180_000);
+            expect(refusedAlert.annotations.runbook_url).toBe("docs/runbooks.md#disk-full");
+            expect(await p.alertsNamed("DsoRegistryUploadsRefusedDiskFull")).toHaveLength(1);
+            await p.waitForAlert("DsoRegistryDiskAlmostFull", labels, "pending", 60_000);
+            const refusedPush = pushFromNode(`${REGISTRY}/team/refused:1`);
+            expect(refusedPush.code).not.toBe(0);
+            expect(refusedPush.stderr).toContain("507 Insufficient Storage");
+
+            // The registry scaled to nothing: its own series go, and the absence of each is an alert of its own;
+            // the certificate probe's pod, still scraped, is not missing; kube-state-metrics does not run here.
+            const window = (seconds(ABSENCE_WINDOW) + seconds(ABSENCE_FOR) + 90) * 1000;
+            expect(kubectl("scale", "deployment/registry", "-n", "dso", "--replicas=0").code).toBe(0);
+            for (const missing of ["caddy", "data-disk"]) {
+                await p.waitForAlert("DsoRegistryMetricsAbsent", { missing, namespace: "dso" }, "firing", window);
+            }
+            await p.waitForAlert("DsoRegistryMetricsAbsent", { missing: "kube-state-metrics" }, "firing", window);
+            expect(await p.alertsNamed("DsoRegistryMetricsAbsent", { missing: "certificate-probe" })).toEqual([]);
+            expect(kubectl("scale", "deployment/registry", "-n", "dso", "--replicas=1").code).toBe(0);
+            await until("the registry's pod ready again", async () => (await registryPods()).some(ready));
         },
         20 * 60_000,
     );

@@ -73,8 +73,13 @@ export async function startPrometheus(o: {
         `--web.listen-address=${address}:${port}`,
     ];
     const server: ServerProcess = o.inside ? o.inside.startServer("/usr/bin/prometheus", args) : startServer("/usr/bin/prometheus", args);
-    if (o.inside) await o.inside.waitForPort(port, 60_000, "prometheus");
-    else await waitForPort(port, 60_000, "prometheus");
+    try {
+        if (o.inside) await o.inside.waitForPort(port, 60_000, "prometheus");
+        else await waitForPort(port, 60_000, "prometheus");
+    } catch (error) {
+        await server.stop();
+        throw new Error(`${(error as Error).message}\n${server.output().slice(-4000)}`);
+    }
 
     const query = async (expr: string): Promise<PrometheusSeries[]> => {
         const response = await fetch(`${url}/api/v1/query?query=${encodeURIComponent(expr)}`);
