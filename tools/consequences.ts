@@ -10,14 +10,21 @@
  * With `--stack-file Pulumi.<stack>.yaml` the consequences are also compared with the stack's
  * `dso-registry:disruptionBudget`, and the verdict is printed below them. Over the budget without an
  * approval, the command exits 2 once everything is printed. `--approved-by-label` says the pull request
- * carries the approval label; `--base-stack-file <file>` gives the base branch's stack file, whose
- * `disruptionBudget.approved` approves nothing any more.
+ * carries the approval label.
+ *
+ * `--base-stack-file <file>` gives the base branch's stack file, as a pull request's check does: then its
+ * budget judges the change, not the one in `--stack-file` (the pull request's), and each key the pull
+ * request changes is named, a looser one (or the budget removed) to approve like a change over the budget;
+ * its `disruptionBudget.approved` approves nothing any more. A file that does not exist is a stack new in the
+ * pull request: the default budget (every key at its strictest) judges it.
  */
 import { existsSync, readFileSync } from "node:fs";
 import {
+    type BudgetInputs,
     budgetOfStackFile,
     budgetVerdict,
     consequencesOfPreviewJson,
+    NEW_STACK,
     renderBudgetVerdict,
     renderConsequences,
 } from "./previewConsequences";
@@ -41,11 +48,13 @@ function main(argv: readonly string[]): number {
         else files.push(arg);
     }
     const budget = stackFile === undefined ? undefined : budgetOfStackFile(readFileSync(stackFile, "utf8"), stackFile);
-    // A stack file the base branch does not have yet approves nothing there.
-    const baseApproved =
-        baseStackFile !== undefined && existsSync(baseStackFile)
-            ? budgetOfStackFile(readFileSync(baseStackFile, "utf8"), baseStackFile)?.approved
-            : undefined;
+    // The base branch's budget judges a pull request; a stack file the base branch does not have is a new stack.
+    const base: BudgetInputs["base"] =
+        baseStackFile === undefined
+            ? undefined
+            : existsSync(baseStackFile)
+              ? { budget: budgetOfStackFile(readFileSync(baseStackFile, "utf8"), baseStackFile) }
+              : NEW_STACK;
     const inputs =
         files.length > 0
             ? files.map((file) => ({ file, text: readFileSync(file, "utf8") }))
@@ -58,7 +67,7 @@ function main(argv: readonly string[]): number {
             const name = stack ?? result.stack;
             let section = renderConsequences(result, name);
             if (stackFile !== undefined) {
-                const verdict = budgetVerdict(result, { budget, baseApproved, labelApproved });
+                const verdict = budgetVerdict(result, { budget, base, labelApproved });
                 section += `\n${renderBudgetVerdict(verdict, name)}`;
                 if (!verdict.passes) status = OVER_BUDGET;
             }

@@ -1040,12 +1040,75 @@ export function overBudget(result: StackConsequences, budget: DisruptionBudget):
 /** Who approved a change over the budget. */
 export type Approval = { readonly by: "label"; readonly label: string } | { readonly by: "stack file"; readonly reason: string };
 
+/** The keys of a budget that say what may be disrupted (all but `approved`), in the order the summary names them. */
+export const BUDGET_KEYS = ["pullOutageSeconds", "pushOutageSeconds", "runtimeRestarts", "credentialCuts", "dataChanges"] as const;
+export type BudgetKey = (typeof BUDGET_KEYS)[number];
+
+/** The budget of a stack file that sets `disruptionBudget` without a key: every key at its strictest. */
+export const DEFAULT_BUDGET: DisruptionBudget = disruptionBudget.parse({});
+
+/** `credentialCuts` from the strictest to the loosest. */
+const CUTS_ORDER: readonly DisruptionBudget["credentialCuts"][] = ["none", "after-overlap", "any"];
+
+/** One key of a stack's budget that a pull request changes. */
+export interface BudgetChange {
+    readonly key: BudgetKey;
+    /** The value the change is judged by (the base branch's, or the default for a new stack); undefined: no budget. */
+    readonly before?: DisruptionBudget[BudgetKey];
+    /** The pull request's value; undefined: its stack file sets no budget, and nothing is checked once it is merged. */
+    readonly after?: DisruptionBudget[BudgetKey];
+    /** It lets more through than before: a change to approve. */
+    readonly looser: boolean;
+}
+
+/** Whether `after` lets more through than `before` (no budget at all lets everything through). */
+function isLooser(
+    key: BudgetKey,
+    before: DisruptionBudget[BudgetKey] | undefined,
+    after: DisruptionBudget[BudgetKey] | undefined,
+): boolean {
+    if (after === undefined) return before !== undefined;
+    if (before === undefined) return false;
+    if (key === "credentialCuts") {
+        return (
+            CUTS_ORDER.indexOf(after as DisruptionBudget["credentialCuts"]) >
+            CUTS_ORDER.indexOf(before as DisruptionBudget["credentialCuts"])
+        );
+    }
+    return typeof after === "number" ? after > (before as number) : after === true && before === false;
+}
+
+/** Each key that differs between the budget that judges (`before`) and the pull request's (`after`). */
+export function budgetChanges(before: DisruptionBudget | undefined, after: DisruptionBudget | undefined): BudgetChange[] {
+    if (before === undefined && after === undefined) return [];
+    return BUDGET_KEYS.filter((key) => before?.[key] !== after?.[key]).map((key) => ({
+        key,
+        before: before?.[key],
+        after: after?.[key],
+        looser: isLooser(key, before?.[key], after?.[key]),
+    }));
+}
+
+/** Where the budget that judges a change comes from. */
+export type BudgetSource =
+    /** The stack file the preview ran with: a run by hand, with no base branch to compare with. */
+    | "stack file"
+    /** The base branch's stack file: a pull request's own budget never judges it. */
+    | "base branch"
+    /** DEFAULT_BUDGET: the base branch has no file for the stack (it is new in the pull request). */
+    | "default";
+
 /** The budget's verdict on one stack's consequences. */
 export interface BudgetVerdict {
-    /** The stack's budget; undefined when its stack file sets none (nothing is checked). */
+    /** The budget the change is judged by; undefined when there is none (nothing is checked). */
     readonly budget?: DisruptionBudget;
+    readonly source: BudgetSource;
     readonly over: readonly OverBudget[];
-    /** The approval that lets what is over the budget pass; undefined when there is none or nothing to approve. */
+    /** The keys of the budget the pull request changes, against the budget that judges it (none without a base branch). */
+    readonly changes: readonly BudgetChange[];
+    /** Whether the pull request's stack file sets a budget (undefined without a base branch: not compared). */
+    readonly headHasBudget?: boolean;
+    /** The approval that lets what is over the budget, and a looser budget, pass; undefined when there is none or nothing to approve. */
     readonly approval?: Approval;
     /** What the reviewer is told besides: an approval that approves nothing, or one an earlier change left behind. */
     readonly notes: readonly string[];
@@ -1056,63 +1119,120 @@ export interface BudgetVerdict {
 /** The label on a pull request that approves its disruptions (read from the event by .github/workflows/preview.yml). */
 export const APPROVAL_LABEL = "disruption-approved";
 
+/** The base branch has no stack file for the stack: it is new in the pull request. */
+export const NEW_STACK = "new stack";
+
 export interface BudgetInputs {
     /** `disruptionBudget` of the stack file the preview ran with (the pull request's), parsed; undefined when it sets none. */
     readonly budget?: DisruptionBudget;
-    /** `disruptionBudget.approved` of the base branch's stack file: the same value approves nothing any more. */
-    readonly baseApproved?: string;
+    /**
+     * The base branch's stack file, in a pull request: its `disruptionBudget` (undefined when it sets none), or
+     * NEW_STACK when the base branch has no file for the stack. Its budget judges the change, or DEFAULT_BUDGET
+     * for a new stack, never the pull request's own; each key the pull request changes is named, and a looser
+     * one needs an approval as a change over the budget does. Its `approved` approves nothing any more.
+     * Absent (a run by hand, no pull request): the stack file's own budget judges, and nothing is compared.
+     */
+    readonly base?: { readonly budget?: DisruptionBudget } | typeof NEW_STACK;
     /** The pull request carries APPROVAL_LABEL. */
     readonly labelApproved?: boolean;
 }
 
-/** Compares the consequences with the budget and says whether the check passes, and why. */
+/** Compares the consequences with the budget that judges them, and the pull request's budget with it; says whether the check passes, and why. */
 export function budgetVerdict(result: StackConsequences, inputs: BudgetInputs): BudgetVerdict {
-    const { budget } = inputs;
-    if (!budget) return { over: [], notes: [], passes: true };
-    const over = overBudget(result, budget);
+    const { base } = inputs;
+    const source: BudgetSource = base === undefined ? "stack file" : base === NEW_STACK ? "default" : "base branch";
+    const budget = base === undefined ? inputs.budget : base === NEW_STACK ? DEFAULT_BUDGET : base.budget;
+    const changes = base === undefined ? [] : budgetChanges(budget, inputs.budget);
+    const headHasBudget = base === undefined ? undefined : inputs.budget !== undefined;
+    if (!budget && changes.length === 0) return { source, over: [], changes, headHasBudget, notes: [], passes: true };
+    const over = budget ? overBudget(result, budget) : [];
+    const toApprove = over.length + changes.filter((c) => c.looser).length;
+    const baseApproved = typeof base === "object" ? base.budget?.approved : undefined;
+    const approved = inputs.budget?.approved;
     const notes: string[] = [];
     let fromFile: Approval | undefined;
-    if (budget.approved !== undefined) {
-        if (budget.approved === inputs.baseApproved) {
+    if (approved !== undefined) {
+        if (approved === baseApproved) {
             notes.push(
-                `\`disruptionBudget.approved\` ("${budget.approved}") is on the base branch already: it approved an earlier change and approves nothing here. Remove it from the stack file.`,
+                `\`disruptionBudget.approved\` ("${approved}") is on the base branch already: it approved an earlier change and approves nothing here. Remove it from the stack file.`,
             );
-        } else if (over.length === 0) {
-            notes.push(
-                `\`disruptionBudget.approved\` ("${budget.approved}") approves nothing: the change is within the budget. Remove it.`,
-            );
+        } else if (toApprove === 0) {
+            notes.push(`\`disruptionBudget.approved\` ("${approved}") approves nothing: the change is within the budget. Remove it.`);
         } else {
-            fromFile = { by: "stack file", reason: budget.approved };
+            fromFile = { by: "stack file", reason: approved };
         }
     }
-    const approval = over.length === 0 ? undefined : inputs.labelApproved ? { by: "label" as const, label: APPROVAL_LABEL } : fromFile;
-    return { budget, over, approval, notes, passes: over.length === 0 || approval !== undefined };
+    const approval = toApprove === 0 ? undefined : inputs.labelApproved ? { by: "label" as const, label: APPROVAL_LABEL } : fromFile;
+    return { budget, source, over, changes, headHasBudget, approval, notes, passes: toApprove === 0 || approval !== undefined };
 }
+
+/** A budget's value as the summary writes it. */
+const budgetValue = (value: DisruptionBudget[BudgetKey] | undefined): string =>
+    value === undefined ? "no budget" : typeof value === "string" ? `"${value}"` : String(value);
+
+/** The budget's whole statement, for the verdict's first line. */
+const statedBudget = (b: DisruptionBudget): string =>
+    `pulls ${b.pullOutageSeconds} s, pushes ${b.pushOutageSeconds} s, runtime restarts ${b.runtimeRestarts ? "allowed" : "not allowed"}, credential cuts "${b.credentialCuts}", data changes ${b.dataChanges ? "allowed" : "not allowed"}`;
 
 /** The verdict in Markdown, below the summary. */
 export function renderBudgetVerdict(verdict: BudgetVerdict, stackName: string): string {
-    if (!verdict.budget) {
-        return `**Disruption budget**: none set for stack \`${stackName}\` (\`dso-registry:disruptionBudget\`), nothing is checked.\n`;
-    }
+    const lines: string[] = [];
     const b = verdict.budget;
-    const stated = `pulls ${b.pullOutageSeconds} s, pushes ${b.pushOutageSeconds} s, runtime restarts ${b.runtimeRestarts ? "allowed" : "not allowed"}, credential cuts "${b.credentialCuts}", data changes ${b.dataChanges ? "allowed" : "not allowed"}`;
-    const lines = [`**Disruption budget** (${stated}): `];
-    if (verdict.over.length === 0) {
-        lines[0] += "within it.";
+    const looser = verdict.changes.some((c) => c.looser);
+    if (!b) {
+        lines.push(
+            verdict.source === "base branch"
+                ? `**Disruption budget**: none set for stack \`${stackName}\` on the base branch, nothing is checked.`
+                : `**Disruption budget**: none set for stack \`${stackName}\` (\`dso-registry:disruptionBudget\`), nothing is checked.`,
+        );
     } else {
-        lines[0] +=
-            verdict.approval === undefined
-                ? "**over it, not approved**."
-                : verdict.approval.by === "label"
-                  ? `over it, approved by the label \`${verdict.approval.label}\`.`
-                  : `over it, approved in the stack file: "${verdict.approval.reason}".`;
-        lines.push("", ...verdict.over.map((o) => `- ${o.consequence.text}: over ${o.exceeds}`));
-        if (verdict.approval === undefined) {
-            lines.push(
-                "",
-                `To go ahead, a maintainer adds the label \`${APPROVAL_LABEL}\` to this pull request, or the pull request sets \`disruptionBudget.approved\` in \`Pulumi.${stackName}.yaml\` to who approved it and why (removed again in the next pull request). docs/preview-consequences.md`,
-            );
-        }
+        const whose =
+            verdict.source === "base branch"
+                ? "the base branch's: "
+                : verdict.source === "default"
+                  ? `the default, stack \`${stackName}\` being new in this pull request: `
+                  : "";
+        const what =
+            verdict.over.length === 0
+                ? looser
+                    ? "within it, but the pull request loosens the budget"
+                    : "within it"
+                : looser
+                  ? "over it, and the pull request loosens the budget"
+                  : "over it";
+        const status =
+            verdict.over.length === 0 && !looser
+                ? `${what}.`
+                : verdict.approval === undefined
+                  ? `**${what}, not approved**.`
+                  : verdict.approval.by === "label"
+                    ? `${what}, approved by the label \`${verdict.approval.label}\`.`
+                    : `${what}, approved in the stack file: "${verdict.approval.reason}".`;
+        lines.push(`**Disruption budget** (${whose}${statedBudget(b)}): ${status}`);
+        if (verdict.over.length > 0) lines.push("", ...verdict.over.map((o) => `- ${o.consequence.text}: over ${o.exceeds}`));
+    }
+    if (verdict.changes.length > 0) {
+        const intro =
+            verdict.source === "default"
+                ? `**The stack is new in this pull request**: it is judged by the default budget (every key at its strictest), not by its own stack file's, which judges pull requests from its merge on. Its budget against the default:`
+                : verdict.headHasBudget === false
+                  ? `**This pull request removes the disruption budget** of stack \`${stackName}\` (\`dso-registry:disruptionBudget\`): once it is merged, nothing is checked. It is judged by the base branch's budget:`
+                  : `**This pull request changes the disruption budget** of stack \`${stackName}\`. It is judged by the base branch's budget; its own judges pull requests from its merge on:`;
+        lines.push(
+            "",
+            intro,
+            "",
+            ...verdict.changes.map(
+                (c) =>
+                    `- \`${c.key}\`: ${budgetValue(c.before)} → ${budgetValue(c.after)} (${c.looser ? "looser: to approve" : c.before === undefined ? "a new budget" : "stricter"})`,
+            ),
+        );
+    }
+    if ((verdict.over.length > 0 || looser) && verdict.approval === undefined) {
+        lines.push(
+            "",
+            `To go ahead, a maintainer adds the label \`${APPROVAL_LABEL}\` to this pull request, or the pull request sets \`disruptionBudget.approved\` in \`Pulumi.${stackName}.yaml\` to who approved it and why (removed again in the next pull request). docs/preview-consequences.md`,
+        );
     }
     if (verdict.notes.length > 0) lines.push("", ...verdict.notes.map((n) => `- ${n}`));
     return `${lines.join("\n")}\n`;

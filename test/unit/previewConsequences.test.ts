@@ -14,13 +14,17 @@ import { passwordOverlapName } from "../../components/accounts/registryAccounts"
 import { type DisruptionBudget, disruptionBudget } from "../../components/config/schema/review";
 import { shQuote } from "../../components/shared/shQuote";
 import {
+    BUDGET_KEYS,
+    budgetChanges,
     budgetOfStackFile,
     budgetVerdict,
     type ConsequenceKind,
     consequencesOfPreviewJson,
+    DEFAULT_BUDGET,
     isTarget,
     MEASURED,
     type Named,
+    NEW_STACK,
     overBudget,
     type PreviewStep,
     previewConsequences,
@@ -975,14 +979,14 @@ describe("the disruption budget", () => {
         it("passes over the budget with an approval the pull request adds to the stack file", () => {
             const verdict = budgetVerdict(rotation(), {
                 budget: budget({ approved: "ops lead, planned rotation" }),
-                baseApproved: undefined,
+                base: { budget: budget() },
             });
             expect(verdict).toMatchObject({ passes: true, approval: { by: "stack file", reason: "ops lead, planned rotation" } });
         });
 
         it("does not pass with an approval the base branch already has, and says to remove it", () => {
             const approved = "ops lead, the last rotation";
-            const verdict = budgetVerdict(rotation(), { budget: budget({ approved }), baseApproved: approved });
+            const verdict = budgetVerdict(rotation(), { budget: budget({ approved }), base: { budget: budget({ approved }) } });
             expect(verdict.passes).toBe(false);
             expect(renderBudgetVerdict(verdict, "prod")).toContain("is on the base branch already: it approved an earlier change");
         });
@@ -991,6 +995,124 @@ describe("the disruption budget", () => {
             const verdict = budgetVerdict(previewConsequences({ steps: [claimCreated] }), { budget: budget({ approved: "just in case" }) });
             expect(verdict.passes).toBe(true);
             expect(verdict.notes.join("\n")).toContain("approves nothing: the change is within the budget. Remove it.");
+        });
+    });
+
+    describe("in a pull request: the base branch's budget judges, and a change to the budget is named", () => {
+        const rotation = () => previewConsequences({ steps: withOverlap(0) });
+        const render = (v: ReturnType<typeof budgetVerdict>) => renderBudgetVerdict(v, "prod");
+
+        it("a budget the pull request loosens judges nothing: the base branch's does, and the loosening is to approve", () => {
+            const verdict = budgetVerdict(rotation(), { budget: budget({ credentialCuts: "any" }), base: { budget: budget() } });
+            expect(verdict).toMatchObject({ source: "base branch", budget: budget(), passes: false });
+            expect(verdict.over.map((o) => o.exceeds)).toEqual([
+                'disruptionBudget.credentialCuts "none": a credential stops working when this runs',
+            ]);
+            expect(verdict.changes).toEqual([{ key: "credentialCuts", before: "none", after: "any", looser: true }]);
+            const text = render(verdict);
+            expect(text).toContain(
+                '**Disruption budget** (the base branch\'s: pulls 0 s, pushes 0 s, runtime restarts not allowed, credential cuts "none", data changes not allowed): **over it, and the pull request loosens the budget, not approved**.',
+            );
+            expect(text).toContain("**This pull request changes the disruption budget** of stack `prod`");
+            expect(text).toContain('- `credentialCuts`: "none" → "any" (looser: to approve)');
+            expect(text).toContain("the label `disruption-approved`");
+        });
+
+        it("a raised figure is looser, a lowered one stricter; within the base's budget only the looser one needs an approval", () => {
+            const nothing = previewConsequences({ steps: [claimCreated] });
+            const raised = budgetVerdict(nothing, {
+                budget: budget({ pullOutageSeconds: 60 }),
+                base: { budget: budget({ pullOutageSeconds: 15 }) },
+            });
+            expect(raised.over).toEqual([]);
+            expect(raised.changes).toEqual([{ key: "pullOutageSeconds", before: 15, after: 60, looser: true }]);
+            expect(raised.passes).toBe(false);
+            expect(render(raised)).toContain("**within it, but the pull request loosens the budget, not approved**.");
+            expect(render(raised)).toContain("- `pullOutageSeconds`: 15 → 60 (looser: to approve)");
+            const lowered = budgetVerdict(nothing, {
+                budget: budget({ pullOutageSeconds: 5 }),
+                base: { budget: budget({ pullOutageSeconds: 15 }) },
+            });
+            expect(lowered).toMatchObject({ passes: true, changes: [{ key: "pullOutageSeconds", before: 15, after: 5, looser: false }] });
+            expect(render(lowered)).toContain("): within it.");
+            expect(render(lowered)).toContain("- `pullOutageSeconds`: 15 → 5 (stricter)");
+            expect(render(lowered)).not.toContain("To go ahead");
+        });
+
+        it("each key loosened counts, each tightened does not", () => {
+            const loose = budget({
+                pullOutageSeconds: 30,
+                pushOutageSeconds: 30,
+                runtimeRestarts: true,
+                credentialCuts: "any",
+                dataChanges: true,
+            });
+            expect(budgetChanges(budget(), loose).map((c) => [c.key, c.looser])).toEqual(BUDGET_KEYS.map((k) => [k, true]));
+            expect(budgetChanges(loose, budget()).map((c) => [c.key, c.looser])).toEqual(BUDGET_KEYS.map((k) => [k, false]));
+            expect(budgetChanges(budget({ credentialCuts: "after-overlap" }), budget({ credentialCuts: "any" }))[0]?.looser).toBe(true);
+            expect(budgetChanges(budget({ credentialCuts: "after-overlap" }), budget({ credentialCuts: "none" }))[0]?.looser).toBe(false);
+            expect(budgetChanges(budget({ approved: "a" }), budget({ approved: "b" }))).toEqual([]);
+        });
+
+        it("a budget the pull request removes: the base branch's judges, and the removal is to approve, key by key", () => {
+            const verdict = budgetVerdict(rotation(), { budget: undefined, base: { budget: budget({ credentialCuts: "any" }) } });
+            expect(verdict).toMatchObject({ source: "base branch", passes: false, headHasBudget: false, over: [] });
+            expect(verdict.changes.every((c) => c.looser && c.after === undefined)).toBe(true);
+            const text = render(verdict);
+            expect(text).toContain("**This pull request removes the disruption budget** of stack `prod`");
+            expect(text).toContain('- `credentialCuts`: "any" → no budget (looser: to approve)');
+            expect(text).toContain("- `pullOutageSeconds`: 0 → no budget (looser: to approve)");
+            expect(budgetVerdict(rotation(), { base: { budget: budget() }, labelApproved: true })).toMatchObject({
+                passes: true,
+                approval: { by: "label" },
+            });
+        });
+
+        it("the same budget on both sides: only the consequences are judged, and no change is named", () => {
+            const verdict = budgetVerdict(rotation(), {
+                budget: budget({ credentialCuts: "any" }),
+                base: { budget: budget({ credentialCuts: "any" }) },
+            });
+            expect(verdict).toMatchObject({ passes: true, changes: [], over: [] });
+            expect(render(verdict)).not.toContain("changes the disruption budget");
+        });
+
+        it("a budget the pull request adds where the base branch has none: nothing is checked yet, the new budget is named", () => {
+            const verdict = budgetVerdict(rotation(), { budget: budget(), base: { budget: undefined } });
+            expect(verdict).toMatchObject({ passes: true, over: [] });
+            const text = render(verdict);
+            expect(text).toContain("none set for stack `prod` on the base branch, nothing is checked.");
+            expect(text).toContain('- `credentialCuts`: no budget → "none" (a new budget)');
+            expect(budgetVerdict(rotation(), { base: { budget: undefined } })).toMatchObject({ passes: true, changes: [] });
+        });
+
+        it("a stack new in the pull request is judged by the default budget, and its own looser budget is to approve", () => {
+            const verdict = budgetVerdict(rotation(), { budget: budget({ credentialCuts: "any" }), base: NEW_STACK });
+            expect(verdict).toMatchObject({ source: "default", budget: DEFAULT_BUDGET, passes: false });
+            expect(verdict.over).toHaveLength(1);
+            const text = render(verdict);
+            expect(text).toContain("**Disruption budget** (the default, stack `prod` being new in this pull request: pulls 0 s");
+            expect(text).toContain("**The stack is new in this pull request**");
+            expect(text).toContain('- `credentialCuts`: "none" → "any" (looser: to approve)');
+            // Without a budget of its own, nothing would be checked once merged: that too is to approve.
+            const none = budgetVerdict(previewConsequences({ steps: [claimCreated] }), { base: NEW_STACK });
+            expect(none).toMatchObject({ passes: false, over: [] });
+            expect(none.changes.map((c) => c.looser)).toEqual(BUDGET_KEYS.map(() => true));
+            // The default budget itself: nothing to approve.
+            expect(budgetVerdict(previewConsequences({ steps: [claimCreated] }), { budget: budget(), base: NEW_STACK })).toMatchObject({
+                passes: true,
+                changes: [],
+            });
+        });
+
+        it("an approval the pull request adds covers the looser budget; the base's own approves nothing", () => {
+            const loosened = {
+                budget: budget({ credentialCuts: "any", approved: "ops lead: cuts announced" }),
+                base: { budget: budget() },
+            };
+            expect(budgetVerdict(rotation(), loosened)).toMatchObject({ passes: true, approval: { by: "stack file" } });
+            const stale = { budget: budget({ credentialCuts: "any", approved: "old" }), base: { budget: budget({ approved: "old" }) } };
+            expect(budgetVerdict(rotation(), stale).passes).toBe(false);
         });
     });
 
