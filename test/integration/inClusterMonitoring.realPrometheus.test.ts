@@ -8,7 +8,8 @@
  * disk figures at /disk/metrics, labelled with the namespace and the pod's name) and evaluates the rules
  * file from the rendered ConfigMap, unchanged.
  *
- * - The figures are the volume's: size, free and used as `df` reads the file system, and the guard not refusing.
+ * - The figures are the volumes': size, free and used as `df` reads each file system (the data volume's and the
+ *   Maven repository's, under their own names), and the guard not refusing.
  * - Real pushes fill the volume past refusePercent: the guard refuses (fillAndFree, test/support/diskGuardClient.ts)
  *   and DsoRegistryUploadsRefusedDiskFull fires with the pod's labels, once (no kubelet series double it);
  *   DsoRegistryDiskAlmostFull's condition holds (pending: its `for` is five minutes).
@@ -29,12 +30,14 @@ import { JOB_METRICS } from "../../components/monitoring/jobMetrics";
 import { METRICS_PORTS } from "../../components/shared/facts";
 import { collectFilesystemGarbage, diskUsage, fillAndFree } from "../support/diskGuardClient";
 import { type RealPrometheus, startPrometheus } from "../support/realPrometheus";
+import { makeAccount } from "../support/realRegistry";
 import { type GuardedRegistryPod, startGuardedRegistryPod } from "../support/renderedRegistryPod";
 import { privateDir, removeDir } from "../support/serverProcess";
 
 const HOST = "registry.test";
 const DATA_FS_MIB = 64;
 const REFUSE_PERCENT = 90;
+const MAVEN_FS_MIB = 32;
 /** The pod's name as its ReplicaSet would give it: what a pod scrape job labels its series with. */
 const POD_NAME = `${IN_CLUSTER.name}-6d5f7c9b8-q4w2z`;
 const NAMESPACE = "dso";
@@ -55,6 +58,7 @@ beforeAll(async () => {
         netns: { prefix: "icmp", subnet: "198.19.176.0/20" },
         refusePercent: REFUSE_PERCENT,
         dataMiB: DATA_FS_MIB,
+        maven: { pathPrefix: "maven-releases", deployer: makeAccount("maven-deploy"), sizeMiB: MAVEN_FS_MIB },
         monitoring: true,
     });
     dataDir = guarded.pod.claimDir(IN_CLUSTER.dataClaim);
@@ -93,6 +97,15 @@ describe("the in-cluster registry's alerts on a real Prometheus scraping the rea
         expect(used!.value).toBe(df.used);
         expect(refusing!.value).toBe(0);
         expect(await prometheus!.query(`kubelet_volume_stats_capacity_bytes`)).toEqual([]);
+        // The Maven volume's, under its own names.
+        const mavenDf = diskUsage(guarded!.pod.claimDir(IN_CLUSTER.mavenClaim));
+        const [mavenSize] = await prometheus!.eventually(`${JOB_METRICS.mavenSize}{namespace="${NAMESPACE}"}`);
+        const [mavenUsed] = await prometheus!.eventually(JOB_METRICS.mavenUsed);
+        const [mavenRefusing] = await prometheus!.eventually(JOB_METRICS.mavenDiskGuardRefusing);
+        expect(mavenSize!.value).toBe(MAVEN_FS_MIB * 2 ** 20);
+        expect(mavenSize!.value).not.toBe(size!.value);
+        expect(mavenUsed!.value).toBe(mavenDf.used);
+        expect(mavenRefusing!.value).toBe(0);
     });
 
     test("real pushes past refusePercent: the guard refuses and DsoRegistryUploadsRefusedDiskFull fires from the pod's series, once; DiskAlmostFull's condition holds; after the clean-up the alert goes", async () => {
@@ -133,16 +146,21 @@ describe("the in-cluster registry's alerts on a real Prometheus scraping the rea
             expect(alert.annotations.runbook_url).toBe("docs/runbooks.md#metrics-missing");
         }
         // By now the pod's sources have been scraped for minutes: no alert for them.
-        for (const missing of ["caddy", "data-disk"]) {
+        for (const missing of ["caddy", "data-disk", "maven-disk"]) {
             expect(
                 await prometheus!.alertsNamed("DsoRegistryMetricsAbsent", { missing }),
                 JSON.stringify(await prometheus!.alerts()),
             ).toEqual([]);
         }
         await guarded!.pod.stop();
-        for (const missing of ["caddy", "data-disk"]) {
+        for (const missing of ["caddy", "data-disk", "maven-disk"]) {
             const alert = await prometheus!.waitForAlert("DsoRegistryMetricsAbsent", { missing, namespace: NAMESPACE }, "firing", wait);
-            expect(alert.annotations.description).toContain(missing === "caddy" ? "caddy_http_requests_in_flight" : JOB_METRICS.dataSize);
+            const series = {
+                caddy: "caddy_http_requests_in_flight",
+                "data-disk": JOB_METRICS.dataSize,
+                "maven-disk": JOB_METRICS.mavenSize,
+            };
+            expect(alert.annotations.description).toContain(series[missing as keyof typeof series]);
         }
     }, 600_000);
 });
