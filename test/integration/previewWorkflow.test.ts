@@ -307,8 +307,16 @@ describe("the preview workflow", () => {
                 },
             ],
         };
+        /** The base branch's checkout (`base/`) with the stack files as they are: a pull request that changes none. */
+        const baseLikeHead = () => {
+            mkdirSync(path.join(workspace, "base"), { recursive: true });
+            for (const stack of COMMITTED_STACKS) {
+                cpSync(path.join(PROJECT_DIR, `Pulumi.${stack}.yaml`), path.join(workspace, "base", `Pulumi.${stack}.yaml`));
+            }
+        };
         beforeAll(() => {
             checkout(workspace);
+            baseLikeHead();
             mkdirSync(bin, { recursive: true });
             writeFileSync(path.join(work, "preview-prod.json"), JSON.stringify(preview));
             // The CLI prints the preview above; gh answers the comment search with the comments in COMMENTS (as two
@@ -424,74 +432,192 @@ describe("the preview workflow", () => {
             expect(calls).toHaveLength(3);
         });
 
-        describe("with a disruption budget in the stack file", () => {
+        describe("with a disruption budget in the stack file, on pull requests made in a scratch repository", () => {
             const stackFile = path.join(workspace, "Pulumi.prod.yaml");
-            const baseFile = path.join(workspace, "base", "Pulumi.prod.yaml");
+            const baseDir = path.join(workspace, "base");
+            const repo = path.join(work, "pull-requests");
+            const baseCheckout = job.steps.find((s) => s.uses?.startsWith("actions/checkout@") && s.with?.path === "base")!;
             let original = "";
-            /** The pull request's stack file (and the base branch's, when given) with `budget` as its disruptionBudget. */
-            const withBudget = (budget: string, base?: string) => {
-                writeFileSync(stackFile, `${original.trimEnd()}\n    dso-registry:disruptionBudget:\n${budget}`);
-                rmSync(path.dirname(baseFile), { recursive: true, force: true });
-                if (base !== undefined) {
-                    mkdirSync(path.dirname(baseFile), { recursive: true });
-                    writeFileSync(baseFile, `${original.trimEnd()}\n    dso-registry:disruptionBudget:\n${base}`);
-                }
+            const git = (cwd: string, ...args: string[]) => {
+                const r = spawnSync("git", args, {
+                    cwd,
+                    encoding: "utf8",
+                    env: {
+                        ...process.env,
+                        GIT_CONFIG_NOSYSTEM: "1",
+                        GIT_CONFIG_GLOBAL: "/dev/null",
+                        GIT_AUTHOR_NAME: "a",
+                        GIT_AUTHOR_EMAIL: "a@example.com",
+                        GIT_COMMITTER_NAME: "a",
+                        GIT_COMMITTER_EMAIL: "a@example.com",
+                    },
+                });
+                expect(r.status, `git ${args.join(" ")}: ${r.stderr}`).toBe(0);
+                return r.stdout;
+            };
+            /** The prod stack file with `budget` (lines under the key) as its disruptionBudget, or none. */
+            const stackFileWith = (budget: string | undefined) =>
+                budget === undefined ? original : `${original.trimEnd()}\n    dso-registry:disruptionBudget:\n${budget}`;
+            /**
+             * A pull request on a scratch repository: the base branch's commit has Pulumi.prod.yaml with `base` as its
+             * budget (undefined: no budget; null: no Pulumi.prod.yaml, the stack is new), the pull request's commit has it
+             * with `head`. The workspace gets the pull request's stack file, and `base/` what the workflow's second
+             * checkout gives: the base commit, checked out sparsely with the workflow's own pattern.
+             */
+            const pullRequest = (base: string | null | undefined, head: string | undefined) => {
+                rmSync(repo, { recursive: true, force: true });
+                mkdirSync(repo);
+                git(repo, "init", "--quiet", "--initial-branch=main");
+                writeFileSync(path.join(repo, "README.md"), "a repository\n");
+                writeFileSync(path.join(repo, "Pulumi.local.yaml"), "config: {}\n");
+                if (base !== null) writeFileSync(path.join(repo, "Pulumi.prod.yaml"), stackFileWith(base));
+                git(repo, "add", ".");
+                git(repo, "commit", "--quiet", "-m", "the base branch");
+                git(repo, "checkout", "--quiet", "-b", "pull-request");
+                writeFileSync(path.join(repo, "Pulumi.prod.yaml"), stackFileWith(head));
+                git(repo, "add", "Pulumi.prod.yaml");
+                git(repo, "commit", "--quiet", "--allow-empty", "-m", "the change");
+                const baseSha = git(repo, "rev-parse", "main").trim();
+                writeFileSync(stackFile, git(repo, "show", "pull-request:Pulumi.prod.yaml"));
+                // actions/checkout with `ref`, `path`, `sparse-checkout` and `sparse-checkout-cone-mode: false`.
+                rmSync(baseDir, { recursive: true, force: true });
+                git(work, "clone", "--quiet", "--no-checkout", repo, baseDir);
+                git(baseDir, "sparse-checkout", "set", "--no-cone", String(baseCheckout.with?.["sparse-checkout"]));
+                git(baseDir, "checkout", "--quiet", baseSha);
+                expect(existsSync(path.join(baseDir, "README.md")), "the sparse checkout holds the stack files only").toBe(false);
+                expect(existsSync(path.join(baseDir, "Pulumi.local.yaml"))).toBe(true);
             };
             beforeAll(() => {
                 original = readFileSync(stackFile, "utf8");
             });
             afterAll(() => {
                 writeFileSync(stackFile, original);
-                rmSync(path.dirname(baseFile), { recursive: true, force: true });
+                rmSync(baseDir, { recursive: true, force: true });
+                rmSync(repo, { recursive: true, force: true });
+                baseLikeHead();
             });
 
             it("checks out the base branch's stack files, keeping no token", () => {
-                const base = job.steps.find((s) => s.uses?.startsWith("actions/checkout@") && s.with?.path === "base")!;
-                expect(base.with).toMatchObject({
+                expect(baseCheckout.with).toMatchObject({
                     ref: "${{ github.event.pull_request.base.sha }}",
                     "persist-credentials": false,
                     "sparse-checkout": "/Pulumi.*.yaml",
+                    "sparse-checkout-cone-mode": false,
                 });
+                expect(step.run).toContain('--base-stack-file "base/Pulumi.$STACK.yaml"');
             });
 
             it("over the budget: comments first, then fails the check naming what is over which budget", () => {
-                withBudget("        pullOutageSeconds: 30\n");
+                pullRequest("        pullOutageSeconds: 30\n", "        pullOutageSeconds: 30\n");
                 const { calls, body, stdout } = run([], {}, 2);
                 expect(calls[2]).toBe("gh pr comment 42 --repo platform/dso-registry --body-file comment.md");
                 expect(body).toContain("**over it, not approved**");
                 expect(body).toContain(
                     '- account ci-push: its password rotates; the old one stops working when this runs: over disruptionBudget.credentialCuts "none"',
                 );
+                expect(body).not.toContain("changes the disruption budget");
                 expect(stdout).toContain("::error::The change is over the disruption budget of stack prod");
             });
 
-            it("within the budget: passes and says so", () => {
-                withBudget("        credentialCuts: any\n");
+            it("within the budget, the same on both branches: passes and says so, naming no change to the budget", () => {
+                pullRequest("        credentialCuts: any\n", "        credentialCuts: any\n");
                 const { body } = run([]);
+                expect(body).toContain("**Disruption budget** (the base branch's: pulls 0 s");
                 expect(body).toContain("within it.");
+                expect(body).not.toContain("changes the disruption budget");
             });
 
             it("over the budget with the approval label on the pull request: passes", () => {
-                withBudget("        pullOutageSeconds: 30\n");
+                pullRequest("        pullOutageSeconds: 30\n", "        pullOutageSeconds: 30\n");
                 const { body } = run([], { APPROVED_BY_LABEL: "true" });
                 expect(body).toContain("over it, approved by the label `disruption-approved`");
             });
 
             it("over the budget with an approval the pull request adds to the stack file: passes", () => {
-                withBudget('        approved: "platform lead: the rotation is announced"\n', "        pullOutageSeconds: 0\n");
+                pullRequest("        pullOutageSeconds: 0\n", '        approved: "platform lead: the rotation is announced"\n');
                 const { body } = run([]);
                 expect(body).toContain('over it, approved in the stack file: "platform lead: the rotation is announced"');
             });
 
             it("an approval the base branch's stack file already has approves nothing: fails", () => {
                 const approved = '        approved: "platform lead: an earlier rotation"\n';
-                withBudget(approved, approved);
+                pullRequest(approved, approved);
                 const { body } = run([], {}, 2);
                 expect(body).toContain("is on the base branch already");
             });
 
+            it("a pull request that loosens its budget is judged by the base branch's, and the loosening is named, to approve", () => {
+                pullRequest("        credentialCuts: after-overlap\n", "        credentialCuts: any\n");
+                const { body, summary, stdout } = run([], {}, 2);
+                for (const text of [body, summary]) {
+                    expect(text).toContain(
+                        '**Disruption budget** (the base branch\'s: pulls 0 s, pushes 0 s, runtime restarts not allowed, credential cuts "after-overlap", data changes not allowed): **over it, and the pull request loosens the budget, not approved**.',
+                    );
+                    expect(text).toContain(
+                        'over disruptionBudget.credentialCuts "after-overlap": a credential stops working when this runs',
+                    );
+                    expect(text).toContain("**This pull request changes the disruption budget** of stack `prod`");
+                    expect(text).toContain('- `credentialCuts`: "after-overlap" → "any" (looser: to approve)');
+                }
+                expect(stdout).toContain("::error::The change is over the disruption budget of stack prod, or loosens it");
+                // The approvals stay where they were: the label, or an approval the pull request's diff shows.
+                expect(run([], { APPROVED_BY_LABEL: "true" }).body).toContain(
+                    "over it, and the pull request loosens the budget, approved by the label `disruption-approved`.",
+                );
+                pullRequest(
+                    "        credentialCuts: after-overlap\n",
+                    '        credentialCuts: any\n        approved: "platform lead: cuts announced"\n',
+                );
+                expect(run([]).body).toContain('approved in the stack file: "platform lead: cuts announced"');
+            });
+
+            it("a pull request that raises a figure of its budget: within the base's budget still, the raise alone is to approve", () => {
+                pullRequest(
+                    "        pullOutageSeconds: 15\n        credentialCuts: any\n",
+                    "        pullOutageSeconds: 60\n        credentialCuts: any\n",
+                );
+                const { body } = run([], {}, 2);
+                expect(body).toContain("**within it, but the pull request loosens the budget, not approved**.");
+                expect(body).toContain("- `pullOutageSeconds`: 15 → 60 (looser: to approve)");
+                expect(body).toContain("To go ahead, a maintainer adds the label `disruption-approved`");
+            });
+
+            it("a pull request that deletes its budget is judged by the base branch's, and the removal is named, key by key", () => {
+                pullRequest("        credentialCuts: after-overlap\n", undefined);
+                const { body } = run([], {}, 2);
+                expect(body).not.toContain("none set for stack");
+                expect(body).toContain("**over it, and the pull request loosens the budget, not approved**.");
+                expect(body).toContain("**This pull request removes the disruption budget** of stack `prod`");
+                expect(body).toContain('- `credentialCuts`: "after-overlap" → no budget (looser: to approve)');
+                expect(body).toContain("- `pullOutageSeconds`: 0 → no budget (looser: to approve)");
+            });
+
+            it("a pull request that tightens its budget is judged by the base branch's looser one, and says the new one is stricter", () => {
+                pullRequest("        credentialCuts: any\n", "        credentialCuts: after-overlap\n");
+                const { body } = run([]);
+                expect(body).toContain("within it.");
+                expect(body).toContain('- `credentialCuts`: "any" → "after-overlap" (stricter)');
+                expect(body).not.toContain("To go ahead");
+            });
+
+            it("a stack new in the pull request is judged by the default budget, not by the one it brings", () => {
+                pullRequest(null, "        credentialCuts: any\n");
+                expect(existsSync(path.join(baseDir, "Pulumi.prod.yaml"))).toBe(false);
+                const { body } = run([], {}, 2);
+                expect(body).toContain("**Disruption budget** (the default, stack `prod` being new in this pull request: pulls 0 s");
+                expect(body).toContain("**The stack is new in this pull request**");
+                expect(body).toContain('- `credentialCuts`: "none" → "any" (looser: to approve)');
+            });
+
+            it("a budget the base branch does not have yet judges nothing until it is merged, and is named", () => {
+                pullRequest(undefined, "        credentialCuts: after-overlap\n");
+                const { body } = run([]);
+                expect(body).toContain("none set for stack `prod` on the base branch, nothing is checked.");
+                expect(body).toContain('- `credentialCuts`: no budget → "after-overlap" (a new budget)');
+            });
+
             it("a budget the config refuses fails the step before any comment", () => {
-                withBudget("        credentialCuts: some\n");
+                pullRequest(undefined, "        credentialCuts: some\n");
                 rmSync(calls, { force: true });
                 const result = runStep(step, workspace, {
                     PATH: `${bin}:${PATH}`,
