@@ -588,6 +588,13 @@ function absenceRules(p: RulesPlacement, rule: RuleMaker): AlertRule[] {
     const registryPods = `pod=~"${p.deployment}-[a-z0-9]+-[a-z0-9]+"`;
     const scrape =
         "Check how Prometheus finds the registry's pods: the PodMonitor (with prometheus-operator: its namespace and labels selected by the Prometheus), or the pods' prometheus.io annotations (a scrape job that honours them).";
+    const podFigures = (missing: string, size: string, volume: string) =>
+        absent(
+            missing,
+            `${size}{${ns}}`,
+            `The registry pod's figures of its ${volume} are missing`,
+            `${scrape} Without prometheus-operator, the figures are on the metrics port's /disk/metrics, which needs a scrape job of its own (docs/monitoring.md). Then the pod's disk-guard container's log.`,
+        );
     return [
         // Caddy's own gauge, there from the first scrape on (the scrape is a request of the metrics server,
         // whose requests Caddy counts); Caddy's config-reload series are not there in every build.
@@ -597,26 +604,8 @@ function absenceRules(p: RulesPlacement, rule: RuleMaker): AlertRule[] {
             "Prometheus does not scrape the registry pods' front (Caddy)",
             scrape,
         ),
-        ...(p.diskFigures?.data
-            ? [
-                  absent(
-                      "data-disk",
-                      `${JOB_METRICS.dataSize}{${ns}}`,
-                      "The registry pod's figures of its data volume are missing",
-                      `${scrape} Without prometheus-operator, the figures are on the metrics port's /disk/metrics, which needs a scrape job of its own (docs/monitoring.md). Then the pod's disk-guard container's log.`,
-                  ),
-              ]
-            : []),
-        ...(p.diskFigures?.maven
-            ? [
-                  absent(
-                      "maven-disk",
-                      `${JOB_METRICS.mavenSize}{${ns}}`,
-                      "The registry pod's figures of its Maven volume are missing",
-                      `${scrape} Without prometheus-operator, the figures are on the metrics port's /disk/metrics, which needs a scrape job of its own (docs/monitoring.md). Then the pod's disk-guard container's log.`,
-                  ),
-              ]
-            : []),
+        ...(p.diskFigures?.data ? [podFigures("data-disk", JOB_METRICS.dataSize, "data volume")] : []),
+        ...(p.diskFigures?.maven ? [podFigures("maven-disk", JOB_METRICS.mavenSize, "Maven volume")] : []),
         absent(
             "kube-state-metrics",
             `kube_deployment_status_replicas_available{${ns},deployment="${p.deployment}"}`,
