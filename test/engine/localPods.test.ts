@@ -41,7 +41,7 @@
  *   stand in; the claim's directory made a 64 MiB file system and filled past refusePercent by real pushes,
  *   the guard refuses (507) and DsoRegistryUploadsRefusedDiskFull fires once from the pod's series; the
  *   registry scaled to nothing fires DsoRegistryMetricsAbsent for its Caddy and its disk figures, while the
- *   certificate probe's series, still scraped, are not missing;
+ *   certificate probe's series and cert-manager's (its controller's metrics), still scraped, are not missing;
  * - a second `up` plans nothing, and `destroy` ends every pod of the stack.
  *
  * The stack runs with its pull-through cache for docker.io, whose upstream nothing here reaches (the node's
@@ -82,7 +82,7 @@ import { engineSet, PROJECT_DIR, type Workspace } from "../support/pulumiEngine"
 import { type Push, pushLoopSummary } from "../support/pushLoop";
 import { type RealPrometheus, startPrometheus } from "../support/realPrometheus";
 import { fillPlaceholders, runbookCommand } from "../support/runbooks";
-import { privateDir, removeDir, run, type ServerProcess } from "../support/serverProcess";
+import { freePort, privateDir, removeDir, run, type ServerProcess } from "../support/serverProcess";
 
 const STACK = LOCAL_STACK;
 const REGISTRY = LOCAL_REGISTRY;
@@ -100,6 +100,8 @@ let scratch: string;
 let certManager: CertManager | undefined;
 let prometheus: RealPrometheus | undefined;
 let discovery: { stop(): void } | undefined;
+/** Where cert-manager's controllers serve their metrics, once installed. */
+let certManagerMetrics: string | undefined;
 /** The node's directory of the registry's claim, once a small file system is mounted on it. */
 let dataMount: string | undefined;
 
@@ -787,7 +789,9 @@ describe("local stack, real engine, on a node whose pods run", () => {
     it(
         "`registry.tls.mode` switched to cert-manager where its controllers run: cert-manager issues the chain, the registry's pod serves its certificate, the node trusts its CA, and the kubelet pulls through it",
         async () => {
-            certManager = await installCertManager(cluster.kube);
+            // Its metrics where a Prometheus on the node reaches them (the monitoring test scrapes them).
+            certManagerMetrics = `${cluster.node.hostAddress}:${await freePort()}`;
+            certManager = await installCertManager(cluster.kube, certManagerMetrics);
             await ws.pulumiOk(["config", "set", "--path", "dso-registry:registry.tls.mode", "cert-manager", "-s", STACK]);
             const up = await ws.pulumi(["up", "--yes", "--skip-preview", "-s", STACK], { timeoutMs: 15 * 60_000 });
             expect(up.code, `${up.stdout.slice(-10_000)}${up.stderr}\n--- cert-manager:\n${certManager.output().slice(-5000)}`).toBe(0);
@@ -892,10 +896,12 @@ describe("local stack, real engine, on a node whose pods run", () => {
                 targets,
             );
             const [diskJob] = parse(docsBlock("monitoring.md", "yaml", "dso-registry-disk-figures")) as Record<string, unknown>[];
+            // cert-manager's controller, as a cluster's Prometheus scrapes its pod's port 9402.
+            const certManagerJob = { job_name: "cert-manager", static_configs: [{ targets: [certManagerMetrics!] }] };
             prometheus = await startPrometheus({
                 dir,
                 rulesFile,
-                scrapeConfigs: [podsJob, withFileDiscovery(diskJob!, targets)],
+                scrapeConfigs: [podsJob, withFileDiscovery(diskJob!, targets), certManagerJob],
                 inside: cluster.node,
             });
             const p = prometheus;
@@ -906,6 +912,8 @@ describe("local stack, real engine, on a node whose pods run", () => {
             await p.eventually(`caddy_http_requests_in_flight{namespace="dso",pod="${podName}"}`, 120_000);
             await p.eventually(`dso_registry_data_size_bytes{namespace="dso",pod="${podName}"}`, 120_000);
             await p.eventually('probe_success{namespace="dso"} == 1', 120_000);
+            // The registry's Certificate, Ready, as cert-manager's controller reports it.
+            await p.eventually('certmanager_certificate_ready_status{namespace="dso",condition="True"} == 1', 120_000);
             // The runbook's look at the figures, in the pod.
             expect(runbookKubectlOk("Metrics missing", "kubectl -n dso exec deploy/registry -c disk-guard")).toContain(
                 "dso_registry_data_size_bytes",
@@ -960,7 +968,9 @@ describe("local stack, real engine, on a node whose pods run", () => {
                 await p.waitForAlert("DsoRegistryMetricsAbsent", { missing, namespace: "dso" }, "firing", window);
             }
             await p.waitForAlert("DsoRegistryMetricsAbsent", { missing: "kube-state-metrics" }, "firing", window);
-            expect(await p.alertsNamed("DsoRegistryMetricsAbsent", { missing: "certificate-probe" })).toEqual([]);
+            for (const missing of ["certificate-probe", "cert-manager"]) {
+                expect(await p.alertsNamed("DsoRegistryMetricsAbsent", { missing })).toEqual([]);
+            }
             expect(kubectl("scale", "deployment/registry", "-n", "dso", "--replicas=1").code).toBe(0);
             await until("the registry's pod ready again", async () => (await registryPods()).some(ready));
         },

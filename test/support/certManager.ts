@@ -32,8 +32,11 @@ export function certManagerCrds(): KubeObject[] {
         });
 }
 
-/** Installs the CRDs, waits until cert-manager.io/v1 is served, and starts the controllers. */
-export async function installCertManager(kube: ControlPlane): Promise<CertManager> {
+/**
+ * Installs the CRDs, waits until cert-manager.io/v1 is served, and starts the controllers; with
+ * `metricsAddress` (host:port) they serve cert-manager's metrics there (`certmanager_*`), as its controller does.
+ */
+export async function installCertManager(kube: ControlPlane, metricsAddress?: string): Promise<CertManager> {
     for (const crd of certManagerCrds()) {
         await kube.create("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd);
     }
@@ -45,6 +48,7 @@ export async function installCertManager(kube: ControlPlane): Promise<CertManage
     const controller: ServerProcess = startServer(path.join(engineSet(), "bin", "cert-manager-controller"), [
         "--kubeconfig",
         kube.kubeconfig,
+        ...(metricsAddress ? [`--metrics-listen-address=${metricsAddress}`] : []),
     ]);
     return { output: controller.output, stop: () => controller.stop() };
 }

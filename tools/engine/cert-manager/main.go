@@ -3,15 +3,18 @@
 // tier: the Certificates, the self-signed and CA issuers, the approver and the ingress shim, with
 // nothing else. cert-manager publishes its controller's main package as a module of its own that the Go
 // module proxy does not serve, so this wrapper starts the same registered controllers through the
-// library's public ContextFactory.
+// library's public ContextFactory. With --metrics-listen-address it serves cert-manager's own metrics
+// (certmanager_certificate_ready_status and the rest of its registry) there, as cert-manager's controller
+// does on its port 9402; without it, none (never every address of the machine).
 //
-//	cert-manager-controller --kubeconfig FILE [--cluster-resource-namespace NS]
+//	cert-manager-controller --kubeconfig FILE [--cluster-resource-namespace NS] [--metrics-listen-address HOST:PORT]
 package main
 
 import (
 	"context"
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
 	"sort"
@@ -54,14 +57,15 @@ var controllers = []string{
 func main() {
 	kubeconfig := flag.String("kubeconfig", "", "kubeconfig of the API server")
 	clusterNamespace := flag.String("cluster-resource-namespace", "cert-manager", "namespace of ClusterIssuers' Secrets")
+	metricsAddress := flag.String("metrics-listen-address", "", "host:port of cert-manager's metrics (none when empty)")
 	flag.Parse()
-	if err := run(*kubeconfig, *clusterNamespace); err != nil {
+	if err := run(*kubeconfig, *clusterNamespace, *metricsAddress); err != nil {
 		fmt.Fprintln(os.Stderr, "cert-manager-controller:", err)
 		os.Exit(1)
 	}
 }
 
-func run(kubeconfig, clusterNamespace string) error {
+func run(kubeconfig, clusterNamespace, metricsAddress string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	log := logf.Log
@@ -95,6 +99,17 @@ func run(kubeconfig, clusterNamespace string) error {
 	shared, err := factory.Build()
 	if err != nil {
 		return err
+	}
+	if metricsAddress != "" {
+		// The Certificates' collector reads the informer's lister: set up before the informers start.
+		shared.Metrics.SetupCertificateCollector(shared.SharedInformerFactory.Certmanager().V1().Certificates().Lister())
+		ln, err := net.Listen("tcp", metricsAddress)
+		if err != nil {
+			return fmt.Errorf("metrics: %w", err)
+		}
+		server := shared.Metrics.NewServer(ln)
+		go func() { errs <- server.Serve(ln) }()
+		defer server.Close()
 	}
 	shared.KubeSharedInformerFactory.Start(ctx.Done())
 	shared.SharedInformerFactory.Start(ctx.Done())
