@@ -247,7 +247,9 @@ describe("the preview workflow", () => {
                 "actions/checkout@v7": [],
                 "actions/setup-node@v7": [],
                 "npm ci --ignore-scripts": [],
+                "The stack's namespaces": [],
                 "Backend and cluster access for the preview": ["KUBECONFIG_<stack>"],
+                "The kubeconfig cannot delete": [],
                 "pulumi/actions@v7": backend,
                 "The preview as JSON": backend,
                 "What the change disrupts": ["GITHUB_TOKEN"],
@@ -277,6 +279,138 @@ describe("the preview workflow", () => {
             const result = runStep(access, workspace, env({ PULUMI_BACKEND_URL: "", KUBECONFIG_CONTENT: "x" }));
             expect(result.status).toBe(1);
             expect(result.stdout).toContain("::error::Set the repository variable PULUMI_BACKEND_URL");
+        });
+    });
+
+    describe("the stack's namespaces and the kubeconfig's check, before the preview", () => {
+        const job = workflow.jobs.preview!;
+        const access = job.steps.find((s) => s.id === "access")!;
+        const namespaces = job.steps.find((s) => s.id === "namespaces")!;
+        const check = job.steps.find((s) => s.name === "The kubeconfig cannot delete")!;
+        const workspace = path.join(work, "access-check");
+        const bin = path.join(work, "access-check-bin");
+        const calls = path.join(work, "access-check-calls");
+        beforeAll(() => {
+            checkout(workspace);
+            mkdirSync(bin, { recursive: true });
+            // kubectl as the runner has it, standing in for the cluster: it lists the contexts in CONTEXTS and answers
+            // yes to the `auth can-i` questions in YES (one a line, without the context), no to the others, or as a
+            // cluster that cannot be reached with UNREACHABLE set. Every call is recorded.
+            writeFileSync(
+                path.join(bin, "kubectl"),
+                [
+                    "#!/bin/sh",
+                    'echo "$*" >> "$CALLS"',
+                    'if [ "$1 $2" = "config get-contexts" ]; then printf "%s\\n" $CONTEXTS; exit 0; fi',
+                    'if [ "$1 $2" != "auth can-i" ]; then echo "unexpected: kubectl $*" >&2; exit 9; fi',
+                    "shift 2",
+                    'if [ "$1" = --context ]; then shift 2; fi',
+                    'if [ -n "$UNREACHABLE" ]; then echo "The connection to the server 127.0.0.1:1 was refused" >&2; exit 1; fi',
+                    'if printf "%s\\n" "$YES" | grep -Fxq -- "$*"; then echo yes; exit 0; fi',
+                    "echo no",
+                    "exit 1",
+                    "",
+                ].join("\n"),
+            );
+            chmodSync(path.join(bin, "kubectl"), 0o755);
+        });
+
+        it("lists the namespaces of the stack's objects from its synth, before any secret is in the job", () => {
+            expect(secretsNamed(namespaces.env)).toEqual([]);
+            expect(job.steps.indexOf(namespaces)).toBeLessThan(job.steps.indexOf(access));
+            for (const [stack, expected] of [
+                ["local", ["dso", "dso-node-trust", "jenkins", "kube-public"]],
+                ["prod", ["flux-system", "jenkins"]],
+            ] as const) {
+                const result = runStep(namespaces, workspace, { STACK: stack });
+                expect(result.status, result.stderr).toBe(0);
+                expect(result.outputs.list!.trim().split(" "), stack).toEqual(expected);
+            }
+        });
+
+        it("runs after the kubeconfig is written and before anything runs the pull request's program with it", () => {
+            expect(check.if).toBe("steps.access.outputs.ready == 'true'");
+            expect(check.env).toMatchObject({
+                NAMESPACES: "${{ steps.namespaces.outputs.list }}",
+                MAY_DELETE: "${{ vars.PREVIEW_KUBECONFIG_MAY_DELETE }}",
+            });
+            expect(job.steps.indexOf(check)).toBe(job.steps.indexOf(access) + 1);
+            expect(job.steps.findIndex((s) => s.uses?.startsWith("pulumi/actions@"))).toBe(job.steps.indexOf(check) + 1);
+        });
+
+        /** Runs the check with the stand-in kubectl; `extra` in the step's environment. */
+        const runCheck = (extra: Record<string, string>) => {
+            rmSync(calls, { force: true });
+            const result = runStep(check, workspace, {
+                PATH: `${bin}:${PATH}`,
+                STACK: "prod",
+                NAMESPACES: "dso jenkins ",
+                MAY_DELETE: "",
+                CONTEXTS: "ctx-a",
+                YES: "",
+                CALLS: calls,
+                KUBECONFIG: path.join(workspace, ".kubeconfig"),
+                ...extra,
+            });
+            return { ...result, calls: existsSync(calls) ? readFileSync(calls, "utf8").trim().split("\n") : [] };
+        };
+
+        it("passes a kubeconfig that may delete nothing, having asked in every context, everywhere and in each namespace", () => {
+            const { status, stdout, calls: asked } = runCheck({ CONTEXTS: "ctx-a ctx-b" });
+            expect(status, stdout).toBe(0);
+            expect(stdout).toContain("The kubeconfig may delete nothing asked about (namespaces: kube-system default dso jenkins).");
+            for (const context of ["ctx-a", "ctx-b"]) {
+                for (const question of [
+                    "* * --all-namespaces",
+                    "delete * --all-namespaces",
+                    "delete namespaces",
+                    "delete persistentvolumes",
+                    "impersonate serviceaccounts --all-namespaces",
+                    "delete deployments.apps --namespace dso",
+                    "delete secrets --namespace jenkins",
+                    "deletecollection persistentvolumeclaims --namespace kube-system",
+                    "* * --namespace default",
+                ]) {
+                    expect(asked).toContain(`auth can-i --context ${context} ${question}`);
+                }
+            }
+        });
+
+        it.each([
+            ["a Role's delete of Deployments in a namespace of the stack", "delete deployments.apps --namespace dso"],
+            ["cluster-admin's everything everywhere", "* * --all-namespaces"],
+            ["a ClusterRole's delete of claims everywhere", "delete persistentvolumeclaims --all-namespaces"],
+            ["deleting namespaces", "delete namespaces"],
+            ["impersonating a user", "impersonate users"],
+        ])("refuses a kubeconfig that may delete: %s", (_, question) => {
+            const { status, stdout } = runCheck({ YES: question });
+            expect(status).toBe(3);
+            expect(stdout).toContain(`  yes: kubectl auth can-i --context ctx-a ${question}`);
+            expect(stdout).toContain(
+                "::error::The kubeconfig of stack prod (secret KUBECONFIG_prod) may delete (listed above), and the preview runs the pull request's own program with it",
+            );
+        });
+
+        it("previews with it anyway where the repository variable PREVIEW_KUBECONFIG_MAY_DELETE names the stack, with a warning", () => {
+            const yes = "delete deployments.apps --namespace dso";
+            for (const names of ["prod", "local, prod", "local,prod", "prod local"]) {
+                const { status, stdout } = runCheck({ YES: yes, MAY_DELETE: names });
+                expect(status, names).toBe(0);
+                expect(stdout).toContain("::warning::The kubeconfig of stack prod may delete (listed above); previewed anyway");
+            }
+            for (const names of ["production", "local", "pro"]) expect(runCheck({ YES: yes, MAY_DELETE: names }).status, names).toBe(3);
+        });
+
+        it("refuses a kubeconfig it could not ask about", () => {
+            const unreachable = runCheck({ UNREACHABLE: "1" });
+            expect(unreachable.status).toBe(1);
+            expect(unreachable.stdout).toContain(
+                "no answer: kubectl auth can-i --context ctx-a * * --all-namespaces: The connection to the server",
+            );
+            expect(unreachable.stdout).toContain("::error::Could not ask the cluster of stack prod what its kubeconfig may delete");
+            const noKubectl = runCheck({ KUBECTL: path.join(bin, "missing-kubectl") });
+            expect(noKubectl.status).toBe(1);
+            expect(noKubectl.stderr).toContain("was not found");
         });
     });
 
