@@ -32,7 +32,7 @@ export const configShape = {
     disruptionBudget: disruptionBudget
         .optional()
         .describe(
-            "What a pull request's change may disrupt without approval, checked by the preview workflow (docs/preview-consequences.md); unset, nothing is checked. Read by tools only, never by the program.",
+            "What a pull request's change may disrupt without approval, checked by the preview workflow with the base branch's value: a pull request's own change to it is named for approval and judges only the pull requests after it (docs/preview-consequences.md); unset, nothing is checked. Read by tools only, never by the program.",
         ),
 } as const;
 

@@ -1,7 +1,8 @@
 /**
  * What a change may disrupt without a person's explicit approval. The program never reads it: the preview's
  * consequences summary (`npm run consequences`, docs/preview-consequences.md) compares each pull request's
- * preview with it, and the pull request's check fails when something is over it and nobody approved.
+ * preview with the base branch's value, and the pull request's check fails when something is over it, or the
+ * pull request loosens it, and nobody approved.
  */
 import { z } from "zod";
 
@@ -42,7 +43,7 @@ export const disruptionBudget = z.strictObject({
         .min(1, { error: "must say who approved the change and why, or be removed" })
         .optional()
         .describe(
-            "Approval of the change this pull request makes, over the budget: who approved it and why. It counts only in the pull request that adds or changes it (a value the base branch already has approves nothing); remove it in the next pull request, once the change is applied.",
+            "Approval of the change this pull request makes, over the budget or to a looser budget: who approved it and why. It counts only in the pull request that adds or changes it (a value the base branch already has approves nothing); remove it in the next pull request, once the change is applied.",
         ),
 });
 
