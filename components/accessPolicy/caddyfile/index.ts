@@ -24,6 +24,7 @@ import {
     unauthorizedAnswer,
 } from "./authentication";
 import {
+    CLIENT_IDLE_SECONDS,
     CROSS_SITE_MESSAGE,
     crossSiteAnswers,
     crossSiteMatchers,
@@ -50,6 +51,7 @@ import {
 export {
     BLOB_PATH,
     base64PrefixPattern,
+    CLIENT_IDLE_SECONDS,
     CROSS_SITE_MESSAGE,
     DISK_FULL_MESSAGE,
     HOST_SPELLING_MESSAGE,
