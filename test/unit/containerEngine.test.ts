@@ -108,7 +108,7 @@ describe("the package check with Podman", () => {
     /** The rendered package check (nothing to install) under the stand-ins. */
     function packageCheck(docker: Docker) {
         const bins = standIns(docker);
-        for (const program of ["crontab", "curl", "flock"]) {
+        for (const program of ["crontab", "curl", "flock", "nft"]) {
             writeFileSync(path.join(bins.bin, program), "#!/bin/sh\n", { mode: 0o755 });
         }
         const r = spawnSync("/bin/sh", ["-c", packagesScript(false)], { env: { PATH: bins.bin }, encoding: "utf8" });
