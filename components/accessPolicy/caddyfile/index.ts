@@ -24,7 +24,6 @@ import {
     unauthorizedAnswer,
 } from "./authentication";
 import {
-    CLIENT_IDLE_SECONDS,
     CROSS_SITE_MESSAGE,
     crossSiteAnswers,
     crossSiteMatchers,
@@ -50,7 +49,6 @@ import {
 export {
     BLOB_PATH,
     base64PrefixPattern,
-    CLIENT_IDLE_SECONDS,
     CROSS_SITE_MESSAGE,
     DISK_FULL_MESSAGE,
     MAVEN_DISK_FULL_MESSAGE,
