@@ -80,7 +80,7 @@ import { initLocalStack, LOCAL_STACK, localStackWorkspace, nodePushLoop } from "
 import { startPodDiscovery, withFileDiscovery } from "../support/podDiscovery";
 import { engineSet, PROJECT_DIR, type Workspace } from "../support/pulumiEngine";
 import { type Push, pushLoopSummary } from "../support/pushLoop";
-import { type RealPrometheus, startPrometheus } from "../support/realPrometheus";
+import { durationSeconds, type RealPrometheus, startPrometheus } from "../support/realPrometheus";
 import { fillPlaceholders, runbookCommand } from "../support/runbooks";
 import { freePort, privateDir, removeDir, run, type ServerProcess } from "../support/serverProcess";
 
@@ -170,9 +170,6 @@ const pods = async (namespace: string, selector: string) =>
         ?.items ?? [];
 const registryPods = () => pods("dso", "app.kubernetes.io/component=registry,app.kubernetes.io/name=registry");
 const ready = (pod: Pod) => pod.status.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
-
-/** Seconds in a Prometheus duration such as "1m". */
-const seconds = (duration: string) => Number(duration.slice(0, -1)) * { s: 1, m: 60, h: 3600 }[duration.slice(-1) as "s" | "m" | "h"];
 
 /** Builds a new image `ref` and pushes it from the node with the push account and the stack's CA. */
 const pushFromNode = (ref: string, payloadBytes?: number) => pushImageFromNode(cluster, scratch, ref, { payloadBytes });
@@ -962,7 +959,7 @@ describe("local stack, real engine, on a node whose pods run", () => {
 
             // The registry scaled to nothing: its own series go, and the absence of each is an alert of its own;
             // the certificate probe's pod, still scraped, is not missing; kube-state-metrics does not run here.
-            const window = (seconds(ABSENCE_WINDOW) + seconds(ABSENCE_FOR) + 90) * 1000;
+            const window = (durationSeconds(ABSENCE_WINDOW) + durationSeconds(ABSENCE_FOR) + 90) * 1000;
             expect(kubectl("scale", "deployment/registry", "-n", "dso", "--replicas=0").code).toBe(0);
             for (const missing of ["caddy", "data-disk"]) {
                 await p.waitForAlert("DsoRegistryMetricsAbsent", { missing, namespace: "dso" }, "firing", window);

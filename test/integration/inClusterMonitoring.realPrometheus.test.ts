@@ -29,7 +29,7 @@ import { ABSENCE_FOR, ABSENCE_WINDOW } from "../../components/monitoring/alertRu
 import { JOB_METRICS } from "../../components/monitoring/jobMetrics";
 import { METRICS_PORTS } from "../../components/shared/facts";
 import { collectFilesystemGarbage, diskUsage, fillAndFree } from "../support/diskGuardClient";
-import { type RealPrometheus, startPrometheus } from "../support/realPrometheus";
+import { durationSeconds, type RealPrometheus, startPrometheus } from "../support/realPrometheus";
 import { makeAccount } from "../support/realRegistry";
 import { type GuardedRegistryPod, startGuardedRegistryPod } from "../support/renderedRegistryPod";
 import { privateDir, removeDir } from "../support/serverProcess";
@@ -46,9 +46,6 @@ let scratch: string;
 let guarded: GuardedRegistryPod | undefined;
 let prometheus: RealPrometheus | undefined;
 let dataDir: string;
-
-/** Seconds in a Prometheus duration such as "1m". */
-const seconds = (duration: string) => Number(duration.slice(0, -1)) * { s: 1, m: 60, h: 3600 }[duration.slice(-1) as "s" | "m" | "h"];
 
 beforeAll(async () => {
     scratch = privateDir("in-cluster-monitoring");
@@ -140,7 +137,7 @@ describe("the in-cluster registry's alerts on a real Prometheus scraping the rea
     });
 
     test("DsoRegistryMetricsAbsent: the sources not scraped here fire, the pod's do not until the pod stops, then they do", async () => {
-        const wait = (seconds(ABSENCE_WINDOW) + seconds(ABSENCE_FOR) + 60) * 1000;
+        const wait = (durationSeconds(ABSENCE_WINDOW) + durationSeconds(ABSENCE_FOR) + 60) * 1000;
         for (const missing of ["kube-state-metrics", "certificate-probe"]) {
             const alert = await prometheus!.waitForAlert("DsoRegistryMetricsAbsent", { missing }, "firing", wait);
             expect(alert.annotations.runbook_url).toBe("docs/runbooks.md#metrics-missing");

@@ -28,7 +28,7 @@ import { ABSENCE_FOR, ABSENCE_WINDOW, renderRulesFile } from "../../components/m
 import { renderHostScrapeConfig, SCRAPE_JOBS, TEXTFILE_DIR } from "../../components/monitoring/jobMetrics";
 import { pinnedCaddy } from "../support/caddyBinaries";
 import { deployedRegistry } from "../support/distributionBinaries";
-import { type RealPrometheus, startPrometheus } from "../support/realPrometheus";
+import { durationSeconds, type RealPrometheus, startPrometheus } from "../support/realPrometheus";
 import { curlStatus, makeOciImage, type RealRegistry, skopeoCopy, skopeoDelete, startRealRegistry } from "../support/realRegistry";
 import { freePort, privateDir, removeDir, run, runOk, type ServerProcess, startServer, waitForPort } from "../support/serverProcess";
 
@@ -39,13 +39,11 @@ let nodeExporter: ServerProcess | undefined;
 /** The rendered rules file's text, as Prometheus loads it. */
 let rulesText: string;
 
-/** Seconds in a Prometheus duration such as "1m". */
-const seconds = (duration: string) => Number(duration.slice(0, -1)) * { s: 1, m: 60, h: 3600 }[duration.slice(-1) as "s" | "m" | "h"];
 /**
  * How long a source whose series are missing takes to fire its DsoRegistryMetricsAbsent alert: the window
  * its series must be missing for, the rule's `for`, and a margin for the scrapes and evaluations (every second here).
  */
-const ABSENCE_FIRES_MS = (seconds(ABSENCE_WINDOW) + seconds(ABSENCE_FOR) + 20) * 1000;
+const ABSENCE_FIRES_MS = (durationSeconds(ABSENCE_WINDOW) + durationSeconds(ABSENCE_FOR) + 20) * 1000;
 
 beforeAll(async () => {
     // The external host's front: its alert rules, access log file and metrics listener are the host's.

@@ -9,6 +9,13 @@ import { stringify } from "yaml";
 import type { TestNetns } from "./netns";
 import { freePort, type ServerProcess, startServer, waitForPort } from "./serverProcess";
 
+/** Seconds in a Prometheus duration of one unit, such as "1m" (the rules' windows and `for`s). */
+export function durationSeconds(duration: string): number {
+    const unit = { s: 1, m: 60, h: 3600 }[duration.slice(-1)];
+    if (unit === undefined || !/^\d+[smh]$/.test(duration)) throw new Error(`not a duration of one unit: ${duration}`);
+    return Number(duration.slice(0, -1)) * unit;
+}
+
 export interface PrometheusSeries {
     readonly metric: Record<string, string>;
     readonly value: number;
