@@ -118,12 +118,24 @@ export interface AccessPolicy {
     /** Same-origin web UI (the external host): requests under /registry/ go to this upstream without the prefix (e.g. "127.0.0.1:8081"). */
     readonly uiUpstream?: string;
     /**
-     * HTTP/2 offered beside HTTP/1.1 (ALPN); unset: offered. Off only for a Caddy built with a Go older
-     * than the HTTP/2 rapid-reset fix (CVE-2023-44487, Go 1.20.10 and 1.21.3), such as Debian 12's
-     * Caddy 2.6.2 (Go 1.19.8), which earlier versions ran on the external host; every placement now runs
-     * the pinned Caddy. Registry clients work the same over HTTP/1.1. Why: docs/decisions/access-policy.md#http2-on-the-host
+     * HTTP/2 offered beside HTTP/1.1 (ALPN); unset: offered. Off for a Caddy built with a Go older than the
+     * HTTP/2 rapid-reset fix (CVE-2023-44487, Go 1.20.10 and 1.21.3), such as Debian 12's Caddy 2.6.2
+     * (Go 1.19.8) (docs/decisions/access-policy.md#http2-on-the-host), and where what each connection holds
+     * must be bounded (the external host, whose connections are capped per client address: one HTTP/2
+     * connection carries up to 250 requests, and a frame may cost the front 1 MiB;
+     * docs/access-policy.md#connection-limits). Registry clients work the same over HTTP/1.1.
      */
     readonly http2?: boolean;
+    /**
+     * Seconds a connection with no request in flight stays open (Caddy's `idle`): an HTTP/1.1 connection
+     * between requests, and an HTTP/2 connection with no open stream, which is also one whose first HEADERS
+     * never ends (Go's HTTP/2 server has no header deadline). Set it where clients connect to the front
+     * themselves (the external host: `CLIENT_IDLE_SECONDS`), so that a connection that asks for nothing
+     * frees its place within seconds. Unset: 5 minutes, for a front behind a proxy that keeps its
+     * connections to the front open for reuse and must be the one to close them (ingress-nginx keeps them
+     * 60 s). Why: docs/access-policy.md#connection-limits
+     */
+    readonly idleSeconds?: number;
     /** Let push accounts delete manifests and blobs; otherwise DELETE is refused here (405). */
     readonly deletesEnabled: boolean;
     /** Address to bind to (e.g. "127.0.0.1"); all interfaces when unset. */
@@ -366,6 +378,9 @@ export function accessPolicyProblem(policy: AccessPolicy): string | undefined {
     if (badUser !== undefined) return `decoy.accounts entry "${badUser}" is not an account name`;
     if (policy.decoy && !/^\$2[aby]\$10\$[./A-Za-z0-9]{53}$/.test(policy.decoy.bcryptHash)) {
         return "decoy.bcryptHash must be a bcrypt hash of cost 10, the accounts' cost (unmatchableBcryptHash)";
+    }
+    if (policy.idleSeconds !== undefined && (!Number.isInteger(policy.idleSeconds) || policy.idleSeconds < 1)) {
+        return `idleSeconds ${policy.idleSeconds} must be a whole number of seconds, at least 1`;
     }
     const networkProblem =
         networksProblem("trustedProxies", policy.trustedProxies ?? [], "10.42.0.0/16") ??

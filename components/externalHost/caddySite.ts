@@ -5,7 +5,7 @@
  * modes and the scripts; the component only registers them.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { renderCaddyfile } from "../accessPolicy/caddyfile";
+import { CLIENT_IDLE_SECONDS, renderCaddyfile } from "../accessPolicy/caddyfile";
 import type { AccessPolicy, MirrorRoute, ScopedPushAccount } from "../accessPolicy/policy";
 import { previousUsersFile } from "../accessPolicy/usersFile";
 import { overlapFilesOutput, usersFileOutput } from "../accessPolicy/usersFileOutput";
@@ -87,6 +87,23 @@ export interface CaddyMaven {
     readonly diskGuard?: boolean;
 }
 
+/**
+ * How the host's front treats connections: HTTP/1.1 only, since what an HTTP/2 connection holds cannot be
+ * bounded one connection at a time (up to 250 requests, a 1 MiB frame), while the host caps connections per
+ * client address (connectionCap.ts); and a connection with no request in flight closed after
+ * `CLIENT_IDLE_SECONDS`: clients connect to it themselves, with no proxy in between.
+ * Why: docs/access-policy.md#connection-limits
+ */
+export const HOST_FRONT_CONNECTIONS = { http2: false, idleSeconds: CLIENT_IDLE_SECONDS } as const satisfies Partial<AccessPolicy>;
+
+/**
+ * The TCP ports the front listens on for clients: the site's, and with ACME port 80 too (Caddy's HTTP listener
+ * for HTTP-01 challenges and its redirects to HTTPS). Their connections are capped per client address.
+ */
+function frontPorts(args: Pick<CaddySiteArgs, "port" | "tls">): number[] {
+    return [...new Set(args.tls.kind === "acme" ? [80, args.port] : [args.port])];
+}
+
 /** The access policy of the host's Caddy site: its files under the layout, blob downloads from the data directory (filesystem storage). */
 export function caddySitePolicy(
     args: Omit<CaddySiteArgs, "connection" | "image" | "pushAccounts" | "pullAccounts" | "maven"> & {
@@ -111,8 +128,7 @@ export function caddySitePolicy(
         allowedNetworks: args.allowedNetworks,
         uiUpstream: args.uiUpstream,
         deletesEnabled: args.deletesEnabled,
-        // The pinned Caddy is built with a Go that has the HTTP/2 rapid-reset fix (docs/decisions/access-policy.md#http2-on-the-host).
-        http2: true,
+        ...HOST_FRONT_CONNECTIONS,
         // Off TCP: on 127.0.0.1:2019 any local process could replace the policy.
         admin: `unix/${args.layout.caddyAdminSocket}`,
         // Caddy reads the data directory (mounted read-only into its container) and serves blob
@@ -197,7 +213,7 @@ export function planCaddySite(name: string, args: CaddySiteArgs, decoyBcryptHash
     const filesFingerprint = pulumi.unsecret(
         pulumi.all([caddyfileText, ...secretFiles.fingerprinted]).apply((bodies) => fingerprint(...bodies)),
     );
-    const apply = filesFingerprint.apply((fp) => privileged(caddyApplyScript(layout, fp, args.image), connection.sudo));
+    const apply = filesFingerprint.apply((fp) => privileged(caddyApplyScript(layout, fp, args.image, frontPorts(args)), connection.sudo));
     return {
         files,
         reload: {

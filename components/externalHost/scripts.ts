@@ -24,6 +24,7 @@ import { FRONT_WINDOW_PARAMS } from "../upkeep/frontWindow";
 import { type MavenCleanup, mavenCleanupParams } from "../upkeep/mavenCleanup";
 import { type JobReporting, reportingParams } from "../upkeep/reporting";
 import { RETENTION_TEXTFILE } from "../upkeep/retention";
+import { type ConnectionCapPaths, connectionCapParams, connectionCapRemoveParams } from "./connectionCap";
 import { DEBUG_LISTENER_PORT, METRICS_RELAY_CONTAINER, metricsRelayDir, renderMetricsRelayCaddyfile } from "./metricsRelay";
 
 /** Where things live on the host. Absolute paths; production defaults from `defaultHostLayout`. */
@@ -133,6 +134,9 @@ export function hostPaths(layout: HostLayout) {
         mavenDiskFullMarker: `${layout.caddyDir}/maven-disk-full`,
         diskGuardScript: `${layout.binDir}/dso-registry-disk-guard`,
         diskGuardCron: `${layout.cronFile}-disk-guard`,
+        /** The front's connection cap: its nftables rules, and the cron file that loads them at boot (connectionCap.ts). */
+        connectionCapRules: `${layout.caddyDir}/connection-cap.nft`,
+        connectionCapCron: `${layout.cronFile}-connection-cap`,
         tlsCert: `${layout.caddyDir}/registry.crt`,
         tlsKey: `${layout.caddyDir}/registry.key`,
         gcScript: `${layout.binDir}/dso-registry-gc`,
@@ -337,13 +341,20 @@ export function frontMounts(layout: HostLayout): string[] {
     return [...readOnly.map((d) => `${d}:${d}:ro`), ...sockets.map((d) => `${d}:${d}`)];
 }
 
+/** The front's connection cap's files under the layout (connectionCap.ts). */
+function connectionCapPaths(layout: HostLayout): ConnectionCapPaths {
+    const paths = hostPaths(layout);
+    return { rulesFile: paths.connectionCapRules, bootCronFile: paths.connectionCapCron };
+}
+
 /**
- * Validates the Caddyfile with the front's Caddy (`image`), then applies it: `caddy reload` inside the
- * front when it runs from the same spec, otherwise the front made anew (moving from the distribution's
- * caddy service on the first run). `reloadFingerprint` makes the script's text change (and so re-run)
- * whenever a file Caddy reads changes.
+ * Validates the Caddyfile with the front's Caddy (`image`), caps the connections per client address on the
+ * front's TCP `ports` (connectionCap.ts), then applies the Caddyfile: `caddy reload` inside the front when it
+ * runs from the same spec, otherwise the front made anew (moving from the distribution's caddy service on
+ * the first run). `reloadFingerprint` makes the script's text change (and so re-run) whenever a file Caddy
+ * reads changes.
  */
-export function caddyApplyScript(layout: HostLayout, reloadFingerprint: string, image: string): string {
+export function caddyApplyScript(layout: HostLayout, reloadFingerprint: string, image: string, ports: readonly number[]): string {
     return hostScript("caddy-apply.sh", {
         CADDYFILE: layout.caddyfile,
         FILES_FINGERPRINT: reloadFingerprint,
@@ -358,12 +369,21 @@ export function caddyApplyScript(layout: HostLayout, reloadFingerprint: string, 
         PACKAGE_DATA_DIR: PACKAGE_CADDY.dataDir,
         PACKAGE_ADMIN_SOCKET: PACKAGE_CADDY.adminSocket,
         ...lockParams(layout),
+        ...connectionCapParams(connectionCapPaths(layout), ports),
     });
 }
 
-/** On destroy: removes the front's container and leaves a Caddyfile that says the site was removed (certificates stay). */
+/**
+ * On destroy: removes the front's container and its connection cap, and leaves a Caddyfile that says the
+ * site was removed (certificates stay).
+ */
 export function caddyRemoveScript(layout: HostLayout): string {
-    return hostScript("caddy-remove.sh", { CADDYFILE: layout.caddyfile, FRONT_NAME: FRONT_CONTAINER, FRONT_DIR: layout.frontDir });
+    return hostScript("caddy-remove.sh", {
+        CADDYFILE: layout.caddyfile,
+        FRONT_NAME: FRONT_CONTAINER,
+        FRONT_DIR: layout.frontDir,
+        ...connectionCapRemoveParams(connectionCapPaths(layout)),
+    });
 }
 
 export interface UpkeepOptions {

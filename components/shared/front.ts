@@ -119,11 +119,14 @@ export function frontDefaults<T extends RegistryFront>(args: T): WithFrontDefaul
  * The front's memory, in the placements that run it in a container of its own (the external host's front
  * container, the in-cluster sidecar): the container's limit (the sidecar's default, which the operator may
  * change), the Go runtime's soft limit (`GOMEMLIMIT`) some 80% of it (`goMemoryLimit`), so that Caddy collects its garbage
- * harder as it nears the limit instead of being killed with memory it no longer uses, and, on the host, its
- * open files, which bound its connections: each connection still reading its head holds up to about
- * 75 KiB over TLS, so 4,096 of them stay under the soft limit. Why: docs/decisions/access-policy.md#slow-clients
+ * harder as it nears the limit instead of being killed with memory it no longer uses, and, on the host and
+ * kind's front, its open files, which bound its connections and what they hold: the most one file costs is
+ * a download stalled through the proxy (caches, s3 storage), about 410 KiB for the client's connection and
+ * its connection to the upstream, so 1,024 of them, 2,048 files, stay under the container's limit with
+ * Caddy's own 55 MiB; a connection still reading its head holds up to about 75 KiB over TLS. Why:
+ * docs/access-policy.md#connection-limits
  */
-export const FRONT_MEMORY = { limitMiB: 512, openFiles: 4096 } as const;
+export const FRONT_MEMORY = { limitMiB: 512, openFiles: 2048 } as const;
 
 const QUANTITY_UNITS: Readonly<Record<string, number>> = {
     "": 1,

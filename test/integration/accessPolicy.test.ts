@@ -8,6 +8,7 @@ import { describe, expect, test } from "vitest";
 import { renderCaddyfile } from "../../components/accessPolicy/caddyfile";
 import type { AccessPolicy } from "../../components/accessPolicy/policy";
 import { renderUsersFile } from "../../components/accessPolicy/usersFile";
+import { HOST_FRONT_CONNECTIONS } from "../../components/externalHost/caddySite";
 import { BASE_POLICY as base } from "../support/accessPolicy";
 import { pinnedCaddy } from "../support/caddyBinaries";
 import { caddyValidate, makeTestCa } from "../support/realRegistry";
@@ -37,8 +38,12 @@ const variants: [string, Partial<AccessPolicy>][] = [
         { blobFiles: "/var/lib/registry", tls: { kind: "plain-http" }, port: 5000, admin: "off", uiUpstream: "127.0.0.1:8081" },
     ],
     [
-        "external host with monitoring: loopback metrics listener, rotated JSON access log",
-        { metrics: { port: 5092, bindAddress: "127.0.0.1" }, accessLog: { kind: "file", path: "/tmp/dso-registry-access.log" } },
+        "external host with monitoring: loopback metrics listener, rotated JSON access log, HTTP/1.1 only, idle connections closed after 10 s",
+        {
+            metrics: { port: 5092, bindAddress: "127.0.0.1" },
+            accessLog: { kind: "file", path: "/tmp/dso-registry-access.log" },
+            ...HOST_FRONT_CONNECTIONS,
+        },
     ],
     [
         "push accounts scoped to prefixes, in the plain HTTP sidecar with deletes",

@@ -105,7 +105,7 @@ describe("the external host's scripts on a host with Podman and no Docker", () =
         expect([status("http://127.0.0.1:5091/metrics"), status("http://127.0.0.1:5091/debug/vars")]).toEqual(["200", "404"]);
         expect(runOk(synthCommand("registry-host-container-run.create"))).toBe("unchanged container");
 
-        expect(runOk(synthCommand("registry-host-caddy-reload.create"))).toBe("changed caddy");
+        expect(runOk(synthCommand("registry-host-caddy-reload.create"))).toBe("changed connection cap\nchanged caddy");
         const front = inspect(FRONT_CONTAINER);
         expect({
             image: front?.ImageName,

@@ -171,7 +171,7 @@ describe.each(INSTALLS)("the external host's upkeep where $what", (install) => {
         placeAsSynth("caddy-caddyfile", prodFrontCaddyfile());
         const started = run(prod.synth.command("registry-host-container-run.create"));
         expect([started.code, started.stdout.trim(), started.stderr]).toEqual([0, "changed container", ""]);
-        expect(runOk(prod.synth.command("registry-host-caddy-reload.create"))).toBe("changed caddy");
+        expect(runOk(prod.synth.command("registry-host-caddy-reload.create"))).toBe("changed connection cap\nchanged caddy");
         expect(runOk(prod.synth.command("registry-host-caddy-reload.create"))).toBe("reloaded caddy");
         const policies = [CONTAINER, METRICS_RELAY_CONTAINER, FRONT_CONTAINER].map((n) => [
             n,

@@ -22,6 +22,7 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { renderUsersFile } from "../../components/accessPolicy/usersFile";
 import { retentionScript } from "../../components/externalHost/backupScripts";
+import { CONNECTION_CAP_TABLE, CONNECTIONS_PER_ADDRESS } from "../../components/externalHost/connectionCap";
 import { monitoringPaths } from "../../components/externalHost/hostMonitoring";
 import { DEBUG_LISTENER_PORT, METRICS_RELAY_CONTAINER, metricsRelayDir } from "../../components/externalHost/metricsRelay";
 import { purgeMarkerScript, purgeOnDestroyScript } from "../../components/externalHost/purgeOnDestroy";
@@ -234,7 +235,7 @@ describe("the external host's scripts over SSH, against a real Docker engine", (
         );
         expect(result.code).not.toBe(0);
         // The front is an image Docker runs: no Caddy package is asked for.
-        expect(result.stderr).toMatch(/missing on the registry host: docker curl flock\. .*installPackages: true/);
+        expect(result.stderr).toMatch(/missing on the registry host: docker curl flock nftables\. .*installPackages: true/);
         expect(result.stderr).not.toContain("caddy");
     });
 
@@ -279,7 +280,13 @@ describe("the external host's scripts over SSH, against a real Docker engine", (
             ],
             tracing: ["OTEL_TRACES_EXPORTER=none"],
         });
-        expect(runOk(synthCommand("registry-host-caddy-reload.create"))).toBe("changed caddy");
+        expect(runOk(synthCommand("registry-host-caddy-reload.create"))).toBe("changed connection cap\nchanged caddy");
+        // The cap on connections per client address, in the host's nftables, and loaded again at boot.
+        // The prod stack's certificate is ACME's: port 80 is the front's too.
+        expect(ns.run("nft", ["list", "table", "inet", CONNECTION_CAP_TABLE]).stdout).toContain(
+            `tcp dport { 80, 443 } ct state new add @ipv4 { ip saddr ct count over ${CONNECTIONS_PER_ADDRESS} } reject with tcp reset`,
+        );
+        expect(readFileSync(onDisk(paths.connectionCapCron), "utf8")).toContain(`@reboot root nft -f ${paths.connectionCapRules} `);
         const front = inspect(FRONT_CONTAINER);
         expect({
             image: front?.Config.Image,
@@ -712,6 +719,9 @@ describe("the external host's scripts over SSH, against a real Docker engine", (
         expect(runOk(remove)).toBe(removed);
         expect(runOk(synthCommand("registry-host-caddy-reload.delete"))).toBe("removed the front (caddy) and its site");
         expect(inspect(FRONT_CONTAINER)).toBeUndefined();
+        // Its connection cap went with it.
+        expect(ns.run("nft", ["list", "table", "inet", CONNECTION_CAP_TABLE]).code).not.toBe(0);
+        expect([existsSync(onDisk(paths.connectionCapRules)), existsSync(onDisk(paths.connectionCapCron))]).toEqual([false, false]);
         const check = ssh.runScript(checkScript().replace("WAIT_SECONDS='\\''180'\\''", "WAIT_SECONDS='\\''2'\\''"));
         expect(check.code).not.toBe(0);
         expect(runOk(synthCommand("registry-host-packages-data-dir.delete"))).toContain("kept registry data in /srv/data/registry");

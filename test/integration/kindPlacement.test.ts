@@ -242,7 +242,7 @@ describe.each(CASES)("the kind placement on a Docker engine with kind-like nodes
             "{{.HostConfig.Memory}} {{json .HostConfig.Ulimits}} {{json .Config.Env}}",
             "kind-registry",
         ]);
-        expect(limits.stdout).toMatch(/^536870912 \[\{"Name":"nofile","Hard":4096,"Soft":4096\}\] .*"GOMEMLIMIT=\d+MiB"/);
+        expect(limits.stdout).toMatch(/^536870912 \[\{"Name":"nofile","Hard":2048,"Soft":2048\}\] .*"GOMEMLIMIT=\d+MiB"/);
         // Distribution 3 would export traces without it (DISTRIBUTION.environment).
         const env = engine.docker(["inspect", "-f", "{{json .Config.Env}}", kindPaths(layout).distributionName]);
         expect((JSON.parse(env.stdout) as string[]).filter((e) => e.startsWith("OTEL_"))).toEqual(["OTEL_TRACES_EXPORTER=none"]);

@@ -10,12 +10,15 @@ import { describe, expect, test } from "vitest";
 import {
     BLOB_PATH,
     base64PrefixPattern,
+    CLIENT_IDLE_SECONDS,
     CROSS_SITE_MESSAGE,
     MAX_AUTHORIZATION_LENGTH,
+    READ_HEADER_SECONDS,
     renderCaddyfile,
 } from "../../components/accessPolicy/caddyfile";
 import { type AccessPolicy, ANONYMOUS_TOKEN, READ_ONLY_RETRY_AFTER_SECONDS, TOKEN_PATH } from "../../components/accessPolicy/policy";
 import { DECOY_ACCOUNT } from "../../components/accessPolicy/usersFile";
+import { HOST_FRONT_CONNECTIONS } from "../../components/externalHost/caddySite";
 import { BASE_POLICY as base } from "../support/accessPolicy";
 import { makeDecoyHash } from "../support/realRegistry";
 
@@ -76,6 +79,13 @@ describe("renderCaddyfile rules", () => {
         expect(renderCaddyfile({ ...base, http2: false })).toContain("\t\tprotocols h1\n");
         expect(renderCaddyfile(base)).toMatch(/\n\t\tmax_header_size 16KiB\n/);
         expect(renderCaddyfile(base)).toMatch(/\n\t\ttimeouts \{\n\t\t\tread_header 10s\n\t\t\tidle 5m\n\t\t\}\n/);
+    });
+
+    test("the external host's front: HTTP/1.1 only, and a connection with no request in flight closed after 10 s, as a slow head is", () => {
+        const text = renderCaddyfile({ ...base, ...HOST_FRONT_CONNECTIONS });
+        expect(text).toContain("\t\tprotocols h1\n");
+        expect(text).toMatch(/\n\t\ttimeouts \{\n\t\t\tread_header 10s\n\t\t\tidle 10s\n\t\t\}\n/);
+        expect(CLIENT_IDLE_SECONDS).toBe(READ_HEADER_SECONDS);
     });
 
     test("refuses a Host in another case or with a port's leading zero, a route prefix in another case, two Authorization values and an oversized one before anything else", () => {

@@ -12,6 +12,7 @@ import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { describe, expect, test } from "vitest";
+import { renderConnectionCapRules } from "../../components/externalHost/connectionCap";
 import { FRONT_ENVIRONMENT, FRONT_MEMORY } from "../../components/shared/front";
 import { promiseOf } from "../../tools/mockRuntime";
 import { HASH, hostsUnderMocks, PLACED_0600 } from "../support/externalHostMocks";
@@ -128,7 +129,7 @@ describe("ExternalRegistryHost", () => {
     const FRONT_MOUNTS = ["/etc/caddy:/etc/caddy:ro", "/srv/data/registry:/srv/data/registry:ro", "/run/dso-registry:/run/dso-registry"];
 
     test("the front is the pinned Caddy image on the host's network: validated first, then run with no capability but binding low ports", () => {
-        const { status, calls, stdout, stderr } = runStubbed(script("registry-host-caddy-reload"), ["docker"], {
+        const { status, calls, stdout, stderr, root } = runStubbed(script("registry-host-caddy-reload"), ["docker", "nft"], {
             dockerAnswer: frontDocker(""),
         });
         expect(status, stderr).toBe(0);
@@ -144,9 +145,19 @@ describe("ExternalRegistryHost", () => {
         expect(front).toMatch(/ caddy:2\.8\.4 caddy run --adapter caddyfile --config \/etc\/caddy\/Caddyfile$/);
         // Its memory and connections are bounded: slow clients can slow it down, not grow it into the host's memory.
         expect(front).toContain(
-            ` --memory 512m --memory-swap 512m -e GOMEMLIMIT=${FRONT_ENVIRONMENT.GOMEMLIMIT} --ulimit nofile=4096:4096 `,
+            ` --memory 512m --memory-swap 512m -e GOMEMLIMIT=${FRONT_ENVIRONMENT.GOMEMLIMIT} --ulimit nofile=2048:2048 `,
         );
         expect(FRONT_ENVIRONMENT.GOMEMLIMIT).toBe("399MiB");
+        // One client address gets at most its share of them: the cap's rules checked, then loaded, before the front is made.
+        const rules = `${root}/etc/caddy/dso-registry/connection-cap.nft`;
+        const capCalls = calls.filter((c) => c.startsWith("nft "));
+        expect(capCalls).toEqual([`nft -c -f ${rules}.dso-new`, `nft -f ${rules}`]);
+        expect(calls.indexOf(`nft -f ${rules}`)).toBeLessThan(calls.findIndex((c) => c.startsWith("docker create ")));
+        expect(readFileSync(rules, "utf8")).toBe(renderConnectionCapRules([443]));
+        expect(readFileSync(`${root}/etc/cron.d/dso-registry-connection-cap`, "utf8")).toContain(
+            "\n@reboot root nft -f /etc/caddy/dso-registry/connection-cap.nft 2>&1 | logger -t dso-registry-connection-cap\n",
+        );
+        expect(stdout).toContain("changed connection cap\n");
         for (const command of [validate, front]) {
             expect(command).toContain(
                 "-e XDG_DATA_HOME=/var/lib/dso-registry-front/data -e XDG_CONFIG_HOME=/var/lib/dso-registry-front/config",
@@ -167,7 +178,9 @@ describe("ExternalRegistryHost", () => {
         ]);
         expect(stdout).toContain("changed caddy");
         const caddyfile = String(command("registry-host-caddy-caddyfile-write").inputs.stdin);
-        expect(caddyfile).toContain("\t\tprotocols h1 h2\n");
+        // HTTP/1.1 only, and a connection with no request in flight closed after 10 s (docs/access-policy.md#connection-limits).
+        expect(caddyfile).toContain("\t\tprotocols h1\n");
+        expect(caddyfile).toContain("\t\t\tidle 10s\n");
         expect(caddyfile).toContain("output file /var/lib/dso-registry-front/logs/access.log {");
     });
 
@@ -185,19 +198,20 @@ describe("ExternalRegistryHost", () => {
             )
             .digest("hex")
             .slice(0, 16);
-        const { status, calls, stdout, stderr } = runStubbed(script("registry-host-caddy-reload"), ["docker", "systemctl", "curl"], {
+        const { status, calls, stdout, stderr } = runStubbed(script("registry-host-caddy-reload"), ["docker", "systemctl", "curl", "nft"], {
             dockerAnswer: frontDocker(`caddy:2.8.4 mounts:${digest} true`),
             failing: ["systemctl", "curl"],
         });
         expect(status, stderr).toBe(0);
-        expect(calls.filter((c) => !c.includes(" caddy validate ") && !c.startsWith("docker inspect "))).toEqual([
+        expect(calls.filter((c) => !c.includes(" caddy validate ") && !c.startsWith("docker inspect ") && !c.startsWith("nft "))).toEqual([
             "docker exec dso-registry-front caddy reload --adapter caddyfile --config /etc/caddy/Caddyfile",
         ]);
-        expect(stdout).toBe("reloaded caddy\n");
+        // The cap is new in this scratch root; on a host that has it, only the reload is said (externalRegistryHost.scripts.test.ts).
+        expect(stdout).toBe("changed connection cap\nreloaded caddy\n");
     });
 
     test("a host whose front was the caddy service: its certificates copied, the service stopped and disabled, the front started", () => {
-        const { status, calls, stdout, stderr, root } = runStubbed(script("registry-host-caddy-reload"), ["docker", "systemctl"], {
+        const { status, calls, stdout, stderr, root } = runStubbed(script("registry-host-caddy-reload"), ["docker", "systemctl", "nft"], {
             dockerAnswer: frontDocker(""),
             prepare: (r) => {
                 const account = path.join(r, "var/lib/caddy/.local/share/caddy/acme/acme-v02.api.letsencrypt.org-directory/users/ops");

@@ -1,7 +1,7 @@
 /**
  * The external host's packages and data directory (components/externalHost/hostPackages.ts), on the hosts
  * of test/support/externalHostMocks.ts under Pulumi's mock runtime, their scripts run under sh with
- * stand-ins: restic checked for only with backups on, the data directory given to Caddy's group and kept
+ * stand-ins: restic checked for only with backups on, nftables always, the data directory given to Caddy's group and kept
  * on delete unless the last `up` asked for the purge.
  * Covers: components/externalHost/purgeOnDestroy.ts (the purge marker).
  */
@@ -27,11 +27,18 @@ describe("ExternalRegistryHost", () => {
 
     test("restic is installed with the other packages when backups are on", () => {
         // Everything else is there; restic is not (and neither is a package manager).
-        const others = ["docker", "caddy", "crontab", "curl", "flock"];
+        const others = ["docker", "caddy", "crontab", "curl", "flock", "nft"];
         const withBackups = runStubbed(script("registry-host-packages-install"), others, { onlyStubs: true });
         expect(withBackups.status).not.toBe(0);
         expect(withBackups.stderr).toContain("missing: restic, and neither apt-get nor dnf is available");
         const without = runStubbed(script("ui-host-packages-install"), others, { onlyStubs: true });
         expect(without.stdout).toBe("unchanged packages\n");
+    });
+
+    test("nftables is installed with the other packages: the front's connection cap needs nft", () => {
+        const others = ["docker", "crontab", "curl", "flock", "restic"];
+        const result = runStubbed(script("registry-host-packages-install"), others, { onlyStubs: true });
+        expect(result.status).not.toBe(0);
+        expect(result.stderr).toContain("missing: nftables, and neither apt-get nor dnf is available");
     });
 });

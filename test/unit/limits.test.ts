@@ -32,6 +32,12 @@ describe("globalOptions", () => {
         expect(globalOptions({ ...BASE_POLICY, http2: false })).toContain("\t\tprotocols h1");
     });
 
+    it("keeps a connection with no request in flight 5 minutes behind a proxy, and the policy's seconds where clients connect themselves", () => {
+        expect(globalOptions(BASE_POLICY)).toContain("\t\t\tidle 5m");
+        expect(globalOptions({ ...BASE_POLICY, idleSeconds: 10 })).toContain("\t\t\tidle 10s");
+        expect(globalOptions({ ...BASE_POLICY, idleSeconds: 10 }).join("\n")).not.toContain("idle 5m");
+    });
+
     it("reads the client's address past trusted proxies only when the policy names them", () => {
         expect(globalOptions(BASE_POLICY).join("\n")).not.toContain("trusted_proxies");
         expect(globalOptions({ ...BASE_POLICY, trustedProxies: ["10.1.0.0/16"] })).toEqual(

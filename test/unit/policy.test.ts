@@ -29,6 +29,8 @@ describe("accessPolicyProblem", () => {
             /allowedNetworks entry "::ffff:10\.0\.0\.0\/104" is IPv4-mapped: write it as "10\.0\.0\.0\/8"/,
         ],
         ["a relative users file", { pushUsersFile: "users" }, /absolute path/],
+        ["an idle timeout of no seconds", { idleSeconds: 0 }, /idleSeconds 0 must be a whole number of seconds/],
+        ["an idle timeout in parts of a second", { idleSeconds: 2.5 }, /idleSeconds 2\.5 must be a whole number of seconds/],
         ["ACME without an e-mail address", { tls: { kind: "acme", email: "ops" } as const }, /e-mail/],
         ["ACME for an IP address", { siteAddress: "10.1.2.3", tls: { kind: "acme", email: "ops@example.com" } as const }, /DNS name/],
         ["an admin address that is not one", { admin: "yes" }, /localhost:2019/],

@@ -24,6 +24,7 @@ import {
     unauthorizedAnswer,
 } from "./authentication";
 import {
+    CLIENT_IDLE_SECONDS,
     CROSS_SITE_MESSAGE,
     crossSiteAnswers,
     crossSiteMatchers,
@@ -49,6 +50,7 @@ import {
 export {
     BLOB_PATH,
     base64PrefixPattern,
+    CLIENT_IDLE_SECONDS,
     CROSS_SITE_MESSAGE,
     DISK_FULL_MESSAGE,
     MAVEN_DISK_FULL_MESSAGE,

@@ -27,13 +27,15 @@ export function globalOptions(policy: AccessPolicy): string[] {
     lines.push(
         "\tservers {",
         // Layers can take a long time to upload and download: no read or write deadline on bodies,
-        // only on the request header and on idle keep-alive connections.
+        // only on the request header and on connections with no request in flight (`AccessPolicy.idleSeconds`:
+        // for HTTP/2, also one whose first header block never ends).
         "\t\ttimeouts {",
         `\t\t\tread_header ${READ_HEADER_SECONDS}s`,
-        "\t\t\tidle 5m",
+        `\t\t\tidle ${policy.idleSeconds === undefined ? "5m" : `${policy.idleSeconds}s`}`,
         "\t\t}",
         // HTTP/3 is not used by registry clients; without it there is no UDP listener to firewall. HTTP/2
-        // only where the Caddy that runs has the rapid-reset fix (`AccessPolicy.http2`).
+        // only where the Caddy that runs has the rapid-reset fix and connections need not be bounded one by
+        // one (`AccessPolicy.http2`).
         `\t\tprotocols h1${policy.http2 === false ? "" : " h2"}`,
         `\t\tmax_header_size ${MAX_HEADER_SIZE}`,
         // Behind a Gateway's controller: the client it names in X-Forwarded-For, read right to left past
@@ -71,6 +73,16 @@ export const MAX_HEADER_SIZE = "16KiB";
  * layers over slow links). Why: docs/decisions/access-policy.md#slow-clients
  */
 export const READ_HEADER_SECONDS = 10;
+
+/**
+ * Seconds a connection with no request in flight stays open where clients connect to the front themselves
+ * (`AccessPolicy.idleSeconds`): an HTTP/1.1 connection between two requests, an HTTP/2 connection with no open
+ * stream, whose first HEADERS frame may never end (Go's HTTP/2 server then closes it one second after its
+ * GOAWAY). As long as `READ_HEADER_SECONDS`: no connection that asks for nothing keeps its place on the front
+ * longer than one whose head is slow. A registry client's next request comes within milliseconds; one that
+ * comes later opens a new connection. Why: docs/access-policy.md#connection-limits
+ */
+export const CLIENT_IDLE_SECONDS = 10;
 
 /**
  * A regular expression for a value longer than `length` characters (RE2 repeats at most 1000 times).

@@ -22,7 +22,7 @@
 # Its memory is limited to FRONT_MEMORY_MIB (no swap beyond it), Go's runtime told to collect harder near
 # FRONT_GO_MEMORY_LIMIT, and its open files (so its connections) to FRONT_OPEN_FILES: clients that open
 # connections and never finish a request can slow the front down, but not grow it into the host's memory
-# (docs/decisions/access-policy.md#slow-clients).
+# (docs/decisions/access-policy.md#slow-clients), and one client address cannot take them all (the cap).
 #
 # The first apply on a host whose front was the distribution's caddy service moves it: the service's
 # certificates and ACME account (PACKAGE_DATA_DIR) are copied into FRONT_DIR/data when that holds none
@@ -34,14 +34,21 @@
 #
 # A container named FRONT_NAME (or FRONT_NAME-next, the name a new front is made under) that the stack
 # did not make stops the apply before anything changes (refuse_foreign, container-converge.sh).
+#
+# Once the Caddyfile is valid, the front's ports get their cap on connections per client address
+# (connection-cap.sh: the nftables table CAP_TABLE from CAP_NFT, kept in CAP_RULES, loaded at boot by
+# CAP_BOOT), before the front takes the new file.
 : "${CADDYFILE:?}" "${FILES_FINGERPRINT:?}" "${FRONT_NAME:?}" "${FRONT_IMAGE:?}" "${FRONT_DIR:?}" "${FRONT_MOUNTS:?}"
 : "${ADMIN_DIR:?}" "${PACKAGE_DATA_DIR:?}" "${PACKAGE_ADMIN_SOCKET:?}" "${LOCK_FILE:?}"
 : "${FRONT_MEMORY_MIB:?}" "${FRONT_GO_MEMORY_LIMIT:?}" "${FRONT_OPEN_FILES:?}"
+: "${CAP_TABLE:?}" "${CAP_NFT:?}" "${CAP_RULES:?}" "${CAP_BOOT:?}"
 set -eu
 # shellcheck source=../../upkeep/sh/container-engine.sh
 . "$(dirname "$0")/../../upkeep/sh/container-engine.sh"
 # shellcheck source=./lock.sh
 . "$(dirname "$0")/lock.sh"
+# shellcheck source=./connection-cap.sh
+. "$(dirname "$0")/connection-cap.sh"
 # shellcheck source=../../upkeep/sh/container-converge.sh
 . "$(dirname "$0")/../../upkeep/sh/container-converge.sh"
 refuse_foreign "$FRONT_NAME"
@@ -85,6 +92,7 @@ if ! out=$(validate 2>&1); then
     echo "caddy validate rejected $CADDYFILE; the running front was not changed" >&2
     exit 1
 fi
+connection_cap_apply
 if [ "$have" = "$spec true" ] && [ -z "${DSO_RECREATE:-}" ]; then
     if docker exec "$FRONT_NAME" caddy reload --adapter caddyfile --config "$CADDYFILE" >/dev/null 2>&1; then
         echo "reloaded caddy"

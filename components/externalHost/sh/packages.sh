@@ -1,7 +1,7 @@
 #!/bin/sh
-# Installs Docker, cron, curl and flock (and restic, for backups: RESTIC) from the distribution's
-# packages when they are missing (apt or dnf), or, with INSTALL false, only reports what is missing and
-# fails. A host with Podman keeps Podman, whether it runs under its own name or as `docker` (the
+# Installs Docker, cron, curl, flock and nftables (the front's connection cap) (and restic, for backups:
+# RESTIC) from the distribution's packages when they are missing (apt or dnf), or, with INSTALL false,
+# only reports what is missing and fails. A host with Podman keeps Podman, whether it runs under its own name or as `docker` (the
 # podman-docker package, which RHEL's `dnf install docker` installs). The front is Caddy from the pinned
 # image, run by the container engine: no Caddy package is needed.
 : "${INSTALL:?}" "${RESTIC:?}"
@@ -14,6 +14,7 @@ command -v docker >/dev/null 2>&1 || command -v podman >/dev/null 2>&1 || missin
 command -v crontab >/dev/null 2>&1 || [ -d "${DSO_ROOT:-}/etc/cron.d" ] || missing="$missing cron"
 command -v curl >/dev/null 2>&1 || missing="$missing curl"
 command -v flock >/dev/null 2>&1 || missing="$missing flock"
+command -v nft >/dev/null 2>&1 || missing="$missing nftables"
 if [ "$RESTIC" = true ]; then command -v restic >/dev/null 2>&1 || missing="$missing restic"; fi
 # With Podman as the engine, its restart service starts the registry's containers at boot (Podman has
 # no daemon that would). Said on stderr: the packages themselves are unchanged. Checked again after an
@@ -28,7 +29,7 @@ enable_podman_restart() {
 enable_podman_restart
 if [ -z "$missing" ]; then echo "unchanged packages"; exit 0; fi
 if [ "$INSTALL" != true ]; then
-    debian='docker.io cron curl util-linux'
+    debian='docker.io cron curl util-linux nftables'
     if [ "$RESTIC" = true ]; then debian="$debian restic"; fi
     echo "missing on the registry host:$missing. Install them (Debian: apt-get install $debian), or set externalHost.installPackages: true" >&2
     exit 1
