@@ -364,10 +364,11 @@ const {
     tokenRequestsPerMinute,
     credentialRequestsPerMinute,
     ignoreNetworks,
+    allowUnlimitedCredentialRequests,
 } = ownRegistry.loginLimit.unwrap().shape;
-/** The limit each front applies: fail2ban's counts on the host, ingress-nginx's rate in the cluster. */
+/** The limit each front applies: fail2ban's counts on the host, the ingress controller's rates in the cluster. */
 const LOGIN_LIMIT_OF = {
-    "in-cluster": switched({ tokenRequestsPerMinute, credentialRequestsPerMinute, ignoreNetworks }, true),
+    "in-cluster": switched({ tokenRequestsPerMinute, credentialRequestsPerMinute, ignoreNetworks, allowUnlimitedCredentialRequests }, true),
     "external-host": switched({ maxRetry, findTimeSeconds, banTimeSeconds, ignoreNetworks }, true),
 };
 const { enabled: _uiOn, ...uiOn } = ownRegistry.ui.unwrap().shape;

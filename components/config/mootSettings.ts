@@ -7,7 +7,7 @@ import { mavenServedByRegistry, mirrorPullPolicy, nodeRuntime, pullCredentialsWa
 import { isMode, MODE_SHAPES, type ModeConfig, type ModeConfigOf } from "./modeShapes";
 import { type ConfigProblem, fixable, keyPath, removal } from "./problems";
 import { noPublishedCa } from "./rules";
-import { ingressClassSetting, ingressControllerOf } from "./settings";
+import { controllerSetting, ingressClassSetting, ingressControllerOf } from "./settings";
 import { pattern, setLeaves } from "./stackFileLeaves";
 
 /**
@@ -190,26 +190,31 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
         mootWith: (c) => unless(c.registry.maintenance.retention.rules.length > 0, "registry.maintenance.retention.rules empty"),
     },
     {
-        // In the cluster the limit is the ingress controller's: ingress-nginx's or Traefik's; behind a Gateway, Traefik's only.
-        // Traefik's rateLimit Middleware exempts no network, and only Traefik counts the requests with credentials
+        // In the cluster the limit is the ingress controller's: ingress-nginx's or Traefik's; behind a Gateway, Traefik's only
+        // (elsewhere the limit on is refused: rules.ts, loginLimitProblems). Traefik's rateLimit Middleware exempts no network,
+        // only Traefik counts the requests with credentials, and only ingress-nginx leaves them open
         // (components/accessPolicy/loginLimit.ts).
         keys: ["registry.loginLimit"],
         mootWith: (c, at) => {
             if (!isMode(c, "in-cluster")) return undefined;
             const controller = controllerOf(c);
-            if (c.inCluster.exposure === "gateway") {
-                return controller !== "traefik"
-                    ? 'inCluster.exposure "gateway" without inCluster.ingressController "traefik" (Gateway API has no rate limit; Caddy\'s standard build neither)'
-                    : undefined;
+            const key = pattern(at);
+            const nginx = c.inCluster.exposure === "ingress" && controller === "nginx";
+            if (covers("registry.loginLimit.allowUnlimitedCredentialRequests", key) && !nginx) {
+                return c.inCluster.exposure === "gateway"
+                    ? 'inCluster.exposure "gateway" (only ingress-nginx leaves requests with credentials unlimited)'
+                    : `${controllerSetting(c.inCluster)} (only ingress-nginx leaves requests with credentials unlimited)`;
             }
+            // Behind a Gateway the limit is Traefik's, or refused on (and off is what the refusal asks for).
+            if (c.inCluster.exposure === "gateway") return undefined;
             if (controller === undefined) {
                 return `${ingressClassSetting(c.inCluster)} (the login limit needs ingress-nginx or Traefik)`;
             }
-            if (controller === "traefik" && covers("registry.loginLimit.ignoreNetworks", pattern(at))) {
+            if (controller === "traefik" && covers("registry.loginLimit.ignoreNetworks", key)) {
                 return `${ingressClassSetting(c.inCluster)} (Traefik's rate limit exempts no network)`;
             }
             // ingress-nginx cannot tell a request with credentials from a pull on the same path: only Traefik counts them.
-            return controller === "nginx" && covers("registry.loginLimit.credentialRequestsPerMinute", pattern(at))
+            return nginx && covers("registry.loginLimit.credentialRequestsPerMinute", key)
                 ? `${ingressClassSetting(c.inCluster)} (ingress-nginx limits the token endpoint and the ping only)`
                 : undefined;
         },

@@ -9,7 +9,7 @@ import { mavenServedByRegistry, pushAccountCredentialId, readAccountSecretName, 
 import { kindProblems } from "./kindRules";
 import { isMode, type ModeConfig, type ModeConfigOf } from "./modeShapes";
 import { type ConfigEdit, type ConfigProblem, fixable, keyPath, removal, setting } from "./problems";
-import { ingressClassSetting, ingressControllerOf } from "./settings";
+import { controllerSetting, ingressClassSetting, ingressControllerOf } from "./settings";
 
 /**
  * Why some nodes would keep no registry credentials of their own, or undefined when every node holds
@@ -300,6 +300,7 @@ function inClusterProblems(c: ModeConfigOf<"in-cluster">): ConfigProblem[] {
                 `inCluster.ingressController to "nginx" or "traefik"; otherwise enforce the allowlist in your controller or firewall and remove it here`,
         );
     }
+    problems.push(...loginLimitProblems(c));
     const dns = c.inCluster.clusterDns.flavour;
     if (dns !== "none" && c.containerRegistry.port !== 443) {
         addFix(
@@ -312,6 +313,56 @@ function inClusterProblems(c: ModeConfigOf<"in-cluster">): ConfigProblem[] {
         );
     }
     return problems;
+}
+
+/**
+ * The login limit on where no controller can limit every password guess (docs/access-policy.md, Failed
+ * logins are limited). Refused, not warned, with the key that accepts it: behind a Gateway on a controller
+ * other than Traefik nothing counts guesses (Gateway API has no rate limit, the pod's Caddy none either), so
+ * only `enabled: false` says what runs; ingress-nginx limits the token endpoint and the ping but no other
+ * request with credentials, so `allowUnlimitedCredentialRequests` keeps those two limits and says the rest
+ * are open. A controller the program does not know gets a warning (mootSettings.ts): the class may well be
+ * Traefik's or ingress-nginx's under a name of the operator's, which only the cluster knows.
+ */
+function loginLimitProblems(c: ModeConfigOf<"in-cluster">): ConfigProblem[] {
+    const limit = c.registry.loginLimit;
+    if (!limit.enabled) return [];
+    const controller = ingressControllerOf(c.inCluster);
+    if (c.inCluster.exposure === "gateway" && controller !== "traefik") {
+        const path = ["registry", "loginLimit", "enabled"];
+        const named =
+            controller === undefined
+                ? "inCluster.ingressController and inCluster.ingressClass do not name Traefik"
+                : controllerSetting(c.inCluster);
+        return [
+            fixable(
+                path,
+                setting(path, false),
+                (command) =>
+                    `is true (the default), but with inCluster.exposure "gateway" only Traefik's rate limits can limit password guesses, and ${named}: ` +
+                    `Gateway API has no rate limit and the registry's Caddy has none, so every request with credentials would reach a password check ` +
+                    `unlimited. If the Gateway's controller is Traefik, set inCluster.ingressController "traefik"; otherwise use Traefik's Ingress ` +
+                    `exposure or an external host (fail2ban), or accept running with no limit on guesses: set it to false (${command})`,
+            ),
+        ];
+    }
+    if (c.inCluster.exposure === "ingress" && controller === "nginx" && !limit.allowUnlimitedCredentialRequests) {
+        const path = ["registry", "loginLimit", "allowUnlimitedCredentialRequests"];
+        return [
+            fixable(
+                path,
+                setting(path, true),
+                (command) =>
+                    `is false, but ingress-nginx (${controllerSetting(c.inCluster)}) limits only the token endpoint and the ping: every other request ` +
+                    `with credentials (a push's blob uploads and manifest PUT, a delete, a Maven deploy, a read with an account) costs the front a ` +
+                    `password check, and ingress-nginx cannot limit those without limiting anonymous pulls (it chooses by path, and a manifest's ` +
+                    `path is the same for a push and a pull), so guesses sent that way are unlimited. Use Traefik (inCluster.ingressController ` +
+                    `"traefik" where the class is Traefik's, as on microk8s 1.35 and later) or an external host (fail2ban), or accept the token ` +
+                    `endpoint's and the ping's limit alone: set it to true (${command})`,
+            ),
+        ];
+    }
+    return [];
 }
 
 /**

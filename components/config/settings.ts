@@ -130,6 +130,11 @@ export function ingressClassSetting(i: Pick<InClusterConfig, "ingressClass">): s
         : `inCluster.ingressClass "${i.ingressClass}"`;
 }
 
+/** Where the stack says which controller it has: inCluster.ingressController when set, else the class (`ingressClassSetting`). */
+export function controllerSetting(i: Pick<InClusterConfig, "ingressClass" | "ingressController">): string {
+    return i.ingressController !== undefined ? `inCluster.ingressController "${i.ingressController}"` : ingressClassSetting(i);
+}
+
 /** The registry's settings with its placement's block: narrowed once by registry.mode. */
 function registrySettings(c: ModeConfig): RegistrySettings {
     if (isMode(c, "in-cluster")) {

@@ -119,6 +119,7 @@ const BASES: Record<string, Raw> = {
             allowedNetworks: ["10.0.0.0/8"],
             maintenance: { garbageCollection: { enabled: true } },
             ui: { enabled: true, deleteEnabled: true },
+            loginLimit: { allowUnlimitedCredentialRequests: true },
         },
         inCluster: { ingressClass: "nginx" },
         nodes: {

@@ -183,7 +183,7 @@ export const TRANSITIONS: Transition[] = [
         registryOf(r).loginLimit = { enabled: false };
     }),
     changed("login limit changed (in-cluster)", "local", (r) => {
-        registryOf(r).loginLimit = { tokenRequestsPerMinute: 120 };
+        registryOf(r).loginLimit = { ...(registryOf(r).loginLimit as Raw), tokenRequestsPerMinute: 120 };
     }),
     // Without its delete button: turning that on changes the registry itself (it must accept DELETE).
     changed("UI turned on (local)", "local", (r) => {

@@ -234,13 +234,27 @@ describe("warnings", () => {
         expect(limit({ ingressClass: "haproxy" })).toEqual([
             'registry.loginLimit.ignoreNetworks: inCluster.ingressClass "haproxy" (the login limit needs ingress-nginx or Traefik)',
         ]);
-        expect(limit({ ingressClass: "nginx" })).toEqual([]);
+        // ingress-nginx takes the limit on only with its open routes accepted (test/unit/loginLimit.config.test.ts).
+        const onNginx = { allowUnlimitedCredentialRequests: true };
+        expect(
+            mootOf({
+                ...base,
+                registry: { mode: "in-cluster", loginLimit: { ...onNginx, ignoreNetworks: ["10.0.0.0/8"] } },
+                inCluster: { ingressClass: "nginx" },
+            }),
+        ).toEqual([]);
         const credentials = (inCluster: Record<string, unknown>) =>
-            mootOf({ ...base, registry: { mode: "in-cluster", loginLimit: { credentialRequestsPerMinute: 600 } }, inCluster });
+            mootOf({
+                ...base,
+                registry: { mode: "in-cluster", loginLimit: { ...onNginx, credentialRequestsPerMinute: 600 } },
+                inCluster,
+            });
         expect(credentials({ ingressClass: "nginx" })).toEqual([
             'registry.loginLimit.credentialRequestsPerMinute: inCluster.ingressClass "nginx" (ingress-nginx limits the token endpoint and the ping only)',
         ]);
-        expect(credentials({ ingressClass: "traefik" })).toEqual([]);
+        expect(credentials({ ingressClass: "traefik" })).toEqual([
+            'registry.loginLimit.allowUnlimitedCredentialRequests: inCluster.ingressClass "traefik" (only ingress-nginx leaves requests with credentials unlimited)',
+        ]);
     });
 
     it.each([
@@ -252,7 +266,8 @@ describe("warnings", () => {
             "dso-registry:inCluster.ingressController",
         ],
     ])("tell a stack whose Ingress gets ingress-nginx's annotations that ingress-nginx is retired: %s", (_name, inCluster, key) => {
-        const retired = parseConfig({ ...base, inCluster }).warnings.filter((w) => /retired/.test(w.message));
+        const registry = { mode: "in-cluster", loginLimit: { allowUnlimitedCredentialRequests: true } };
+        const retired = parseConfig({ ...base, registry, inCluster }).warnings.filter((w) => /retired/.test(w.message));
         expect(retired.map((w) => w.key)).toEqual([key]);
         expect(retired[0]?.message).toMatch(
             /retired upstream in March 2026.*inCluster\.ingressClass "traefik".*inCluster\.exposure "gateway"/,
@@ -268,7 +283,9 @@ describe("warnings", () => {
             { ingressClass: "nginx", exposure: "gateway", gateway: { proxyNetworks: ["10.42.0.0/16"] } },
         ],
     ])("say nothing of ingress-nginx for %s", (_name, inCluster) => {
-        expect(parseConfig({ ...base, inCluster }).warnings.filter((w) => /retired/.test(w.message))).toEqual([]);
+        // The limit off: behind a Gateway on another controller than Traefik it is refused on.
+        const registry = { mode: "in-cluster", loginLimit: { enabled: false } };
+        expect(parseConfig({ ...base, registry, inCluster }).warnings.filter((w) => /retired/.test(w.message))).toEqual([]);
     });
 
     it("only for keys the stack file sets, not for defaults", () => {
@@ -337,7 +354,7 @@ describe("the in-cluster allowlist says which paths it does not cover", () => {
     it("warns that pods reach the registry through Services registry-tls and registry without it", () => {
         const raw = {
             containerRegistry: { host: "registry.example.test", pathPrefix: "team" },
-            registry: { mode: "in-cluster", allowedNetworks: ["10.0.0.0/8"] },
+            registry: { mode: "in-cluster", allowedNetworks: ["10.0.0.0/8"], loginLimit: { allowUnlimitedCredentialRequests: true } },
             inCluster: { ingressClass: "nginx" },
         };
         const warnings = parseConfig(raw, {}, { allowMissingSecrets: true }).warnings.filter((w) =>

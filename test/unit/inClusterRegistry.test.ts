@@ -84,7 +84,8 @@ function configFor(v: Variant, options = { allowMissingSecrets: true }) {
     const { config } = parseConfig(
         {
             containerRegistry: { host: "registry-dso.jmann.local", pathPrefix: "docker-internal/p2c", ...v.containerRegistry },
-            registry: { mode: "in-cluster", ...v.registry },
+            // ingress-nginx ("public") takes the login limit with its open routes accepted.
+            registry: { mode: "in-cluster", loginLimit: { allowUnlimitedCredentialRequests: true }, ...v.registry },
             inCluster: { ingressClass: "public" },
             // Reads that need credentials are refused unless something that pulls gets them.
             ...(v.pullAccount ? { pullSecrets: { namespaces: ["apps"] } } : {}),

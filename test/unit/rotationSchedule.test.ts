@@ -46,7 +46,8 @@ describe("the setting", () => {
         parseConfig(
             {
                 containerRegistry: { host: "registry-dso.jmann.local", pathPrefix: "docker-internal/p2c", ...containerRegistry },
-                registry: { mode: "in-cluster" },
+                // ingress-nginx ("public") takes the login limit with its open routes accepted.
+                registry: { mode: "in-cluster", loginLimit: { allowUnlimitedCredentialRequests: true } },
                 inCluster: { ingressClass: "public" },
             },
             {},

@@ -132,6 +132,7 @@ describe("toSettings narrows the registry's settings once, by registry.mode", ()
             tokenRequestsPerMinute: 60,
             credentialRequestsPerMinute: 300,
             ignoreNetworks: [],
+            allowUnlimitedCredentialRequests: false,
         });
         expect(host.loginLimit).toEqual({ enabled: true, maxRetry: 10, findTimeSeconds: 600, banTimeSeconds: 3600, ignoreNetworks: [] });
         expect(inCluster.monitoring).toEqual({

@@ -503,7 +503,7 @@ const loginLimit = z.strictObject({
         .boolean()
         .default(true)
         .describe(
-            "Refuse clients that keep failing to log in (docs/access-policy.md, Failed logins are limited): on the external host fail2ban bans the address at the firewall; in the cluster the token endpoint (ingress-nginx: and the ping; Traefik: and every request with credentials) is rate-limited per client address. On the host CI's challenge and good logins never count.",
+            "Refuse clients that keep failing to log in (docs/access-policy.md, Failed logins are limited): on the external host fail2ban bans the address at the firewall; in the cluster the token endpoint (ingress-nginx: and the ping; Traefik: and every request with credentials) is rate-limited per client address. On the host CI's challenge and good logins never count. In the cluster it needs a controller that can limit: behind a Gateway whose controller is not Traefik nothing can, and `preview` refuses it on until it is set to false, which runs the registry with no limit on password guesses.",
         ),
     maxRetry: z
         .number()
@@ -542,6 +542,12 @@ const loginLimit = z.strictObject({
         .array(cidr)
         .default([])
         .describe("Client networks never banned or limited (e.g. CI's); loopback never is. Traefik's rate limit exempts none."),
+    allowUnlimitedCredentialRequests: z
+        .boolean()
+        .default(false)
+        .describe(
+            'In-cluster with ingress-nginx: accept that only the token endpoint and the ping are limited. Every other request with credentials (a push\'s uploads and manifests, deletes, Maven deploys, reads with an account) can carry a password guess, and ingress-nginx cannot limit them without limiting anonymous pulls: unlimited guesses, each costing the front a password check. `preview` refuses ingress-nginx with the login limit on until this is true; Traefik (inCluster.ingressController "traefik") or the external host limit every guess instead.',
+        ),
 });
 
 const percent = z.number().int().min(50).max(99);
