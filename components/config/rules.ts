@@ -333,13 +333,13 @@ function loginLimitProblems(c: ModeConfigOf<"in-cluster">): ConfigProblem[] {
         const named =
             controller === undefined
                 ? "inCluster.ingressController and inCluster.ingressClass do not name Traefik"
-                : controllerSetting(c.inCluster);
+                : `${controllerSetting(c.inCluster)} names ingress-nginx`;
         return [
             fixable(
                 path,
                 setting(path, false),
                 (command) =>
-                    `is true (the default), but with inCluster.exposure "gateway" only Traefik's rate limits can limit password guesses, and ${named}: ` +
+                    `is true, but with inCluster.exposure "gateway" only Traefik's rate limits can limit password guesses, and ${named}: ` +
                     `Gateway API has no rate limit and the registry's Caddy has none, so every request with credentials would reach a password check ` +
                     `unlimited. If the Gateway's controller is Traefik, set inCluster.ingressController "traefik"; otherwise use Traefik's Ingress ` +
                     `exposure or an external host (fail2ban), or accept running with no limit on guesses: set it to false (${command})`,

@@ -44,9 +44,7 @@ describe("behind a Gateway whose controller is not Traefik, the login limit on i
         const problems = limitProblems(stack({ ...GATEWAY, ...controller }));
         expect(problems).toHaveLength(1);
         const [problem] = problems;
-        expect(problem).toMatch(
-            /^dso-registry:registry\.loginLimit\.enabled: is true \(the default\), but with inCluster\.exposure "gateway"/,
-        );
+        expect(problem).toMatch(/^dso-registry:registry\.loginLimit\.enabled: is true, but with inCluster\.exposure "gateway"/);
         expect(problem).toContain("Gateway API has no rate limit");
         expect(problem).toContain('set inCluster.ingressController "traefik"');
         expect(problem).toContain(`(${editCommand({ set: ["registry", "loginLimit", "enabled"], value: false })})`);
