@@ -5,7 +5,7 @@
  * the token endpoint and the ping are limited (`allowUnlimitedCredentialRequests: true` is accepted, and
  * keeps those two limits). Traefik, either exposure, is accepted as it was.
  * Covers: components/config/rules.ts (`loginLimitProblems`), the login limit's row of
- * components/config/mootSettings.ts, the key in components/config/schema/registry.ts and modeShapes.ts.
+ * components/config/mootSettings.ts, the key in components/config/schema/registry.ts and components/config/modeShapes.ts.
  */
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../components/config";
