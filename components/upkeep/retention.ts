@@ -30,13 +30,40 @@ export const ATTACHMENT_LAYERS = {
 } as const satisfies Record<string, readonly string[]>;
 
 /**
+ * The config media types a container runtime takes for an image's configuration: OCI's and Docker's, and
+ * the ones Docker Engine's puller takes for an image too (moby `distribution/config.go`, `defaultImageTypes`:
+ * `application/octet-stream`, `application/json`, `text/html`, and none at all). An artifact's config has a
+ * media type of its own or OCI's empty one (image-spec 1.1, artifacts-guidance.md).
+ */
+const IMAGE_CONFIG_TYPES = [
+    "application/vnd.oci.image.config.v1+json",
+    "application/vnd.docker.container.image.v1+json",
+    "application/octet-stream",
+    "application/json",
+    "text/html",
+] as const;
+
+/**
+ * The layer media types a container runtime unpacks into a container's filesystem, as a POSIX extended
+ * regular expression matched against the whole type: OCI's and Docker's layer types, and everything Docker
+ * Engine's puller lets through as a layer (moby `distribution/pull_v2.go`, `supportedMediaTypes`: any type
+ * under `application/vnd.oci.image.` or `application/vnd.docker.`, the three untyped ones above, none).
+ */
+export const IMAGE_LAYER_TYPES =
+    "(application/vnd[.]oci[.]image[.].*|application/vnd[.]docker[.].*|application/octet-stream|application/json|text/html)?";
+
+/** IMAGE_CONFIG_TYPES or none, as one POSIX extended regular expression matched against the whole type (grep -Ex). */
+const IMAGE_CONFIG_PATTERN = `(${IMAGE_CONFIG_TYPES.map((t) => t.replace(/[.+]/g, "[$&]")).join("|")})?`;
+
+/**
  * A tag attached to another manifest of its repository, as a POSIX extended regular expression matched
  * against the whole tag (grep -Ex): `sha256-` and the 64 hex digits of the subject's digest, alone (the
  * OCI 1.1 referrers tag schema's index, which oras and notation write where the registry has no referrers
  * API, as Distribution 3.1.2 has not) or followed by one of cosign's suffixes (`ATTACHMENT_LAYERS`: `.sig`,
  * `.att`, `.sbom`). Any other suffix makes a tag of its own. A tag of this form counts as attached only
- * when its manifest is what that tool pushes (the script checks it: docs/supply-chain.md); then retention
- * never ranks or ages it: it follows its subject.
+ * when its manifest is what that tool pushes (the script checks it: docs/supply-chain.md), a referrers
+ * index only when what it lists are artifacts, not images a runtime would run (`IMAGE_CONFIG_PATTERN`,
+ * `IMAGE_LAYER_TYPES`); then retention never ranks or ages it: it follows its subject.
  */
 export const ATTACHED_TAG = `sha256-[0-9a-f]{64}([.](${Object.keys(ATTACHMENT_LAYERS).join("|")}))?`;
 
@@ -103,6 +130,8 @@ export function renderRetentionScript(options: RetentionScriptOptions): string {
         PROTECT: [...options.retention.protect],
         ATTACHED_TAG,
         ATTACHMENT_LAYERS: attachmentLayerLines(),
+        IMAGE_CONFIG_TYPES: IMAGE_CONFIG_PATTERN,
+        IMAGE_LAYER_TYPES,
         STORAGE_ROOT: options.storageRoot ?? "",
         TEXTFILE_DIR: options.textfileDir ?? "",
         TEXTFILE_NAME: RETENTION_TEXTFILE,

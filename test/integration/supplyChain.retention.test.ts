@@ -9,8 +9,10 @@
  * the registry container runs it: busybox against Distribution's own port, ages from the link files),
  * removes the older image with its signature, attestation and referrers index and keeps the newer one's,
  * and removes four old unrelated images tagged as if attached to the newer one (three under a suffix no
- * tool pushes, one under cosign's `.sbom`, which cosign did not push); the collector frees what went, the GC paths' check (verify.sh) passes, and the kept image still
- * verifies through the front. Which tags count as attached, and the decisions case by case:
+ * tool pushes, one under cosign's `.sbom`, which cosign did not push); in a second repository it removes an old
+ * runnable image that names the signed `latest` as its subject and the index tagged `sha256-<digest of latest>`
+ * that lists it (an image, not an artifact), and keeps latest's signature. The collector frees what went, the
+ * GC paths' check (verify.sh) passes, and the kept image still verifies through the front. Which tags count as attached, and the decisions case by case:
  * test/unit/retention.attached.test.ts.
  */
 import { randomBytes } from "node:crypto";
@@ -29,6 +31,8 @@ import { type SupplyChainClient, supplyChainClient } from "../support/supplyChai
 const DAY = 86_400;
 const MANIFEST_TYPES = "application/vnd.oci.image.manifest.v1+json,application/vnd.oci.image.index.v1+json";
 const REPO = "team-a/app";
+/** A second repository under the rule, where an old runnable image names `latest` as its subject. */
+const TOOL = "team-a/tool";
 
 describe("cosign and oras through the front, then retention and GC on Distribution 3.1.2", () => {
     let work: string;
@@ -48,8 +52,8 @@ describe("cosign and oras through the front, then retention and GC on Distributi
         return ((JSON.parse(body) as { tags?: string[] | null }).tags ?? []).sort();
     }
 
-    /** The manifest `reference` names in `repo`, from Distribution itself. */
-    function manifest(repo: string, reference: string): { digest: string; body: Record<string, any> } {
+    /** The manifest `reference` names in `repo`, from Distribution itself: its digest, media type, bytes' length and body. */
+    function manifest(repo: string, reference: string): { digest: string; type: string; size: number; body: Record<string, any> } {
         const r = runOk("curl", [
             "-sS",
             "-D",
@@ -59,7 +63,41 @@ describe("cosign and oras through the front, then retention and GC on Distributi
             `${distribution()}/v2/${repo}/manifests/${reference}`,
         ]);
         const [head = "", body = ""] = r.stdout.split(/\r\n\r\n/, 2);
-        return { digest: /^docker-content-digest:\s*(\S+)/im.exec(head)?.[1] ?? "", body: JSON.parse(body) };
+        return {
+            digest: /^docker-content-digest:\s*(\S+)/im.exec(head)?.[1] ?? "",
+            type: /^content-type:\s*(\S+)/im.exec(head)?.[1] ?? "",
+            size: Buffer.byteLength(body),
+            body: JSON.parse(body),
+        };
+    }
+
+    /** Pushes `body`, a manifest of media type `type`, as `reference` of `repo` through the front, as the scoped account; its digest. */
+    function pushManifest(repo: string, reference: string, type: string, body: Record<string, unknown>): string {
+        const file = path.join(work, "manifest.json");
+        writeFileSync(file, JSON.stringify(body));
+        const { username, password } = reg.scoped[0]!;
+        const put = runOk(
+            "curl",
+            [
+                "-sS",
+                "--cacert",
+                reg.ca.caCertFile,
+                "-K",
+                "-",
+                "-D",
+                "-",
+                "-X",
+                "PUT",
+                "-H",
+                `Content-Type: ${type}`,
+                "--data-binary",
+                `@${file}`,
+                `https://${reg.authority}/v2/${repo}/manifests/${reference}`,
+            ],
+            { input: `user = "${username}:${password}"\n` },
+        );
+        expect(put.stdout, put.stdout).toMatch(/^HTTP\/\S+ 201/);
+        return /^docker-content-digest:\s*(\S+)/im.exec(put.stdout)?.[1] ?? "";
     }
 
     /** The layer digests of what `reference` names, through an index's manifests. */
@@ -126,6 +164,8 @@ describe("cosign and oras through the front, then retention and GC on Distributi
             [REPO, "old"],
             [REPO, "new"],
             ["team-b/app", "1"],
+            [TOOL, "latest"],
+            [TOOL, "0.9"],
         ] as const) {
             const image = makeOciImage(path.join(work, "images", `${repo}-${tag}`.replace(/\W/g, "_")), 2048);
             const pushed = skopeoCopy(image.ref, `docker://${reg.authority}/${repo}:${tag}`, {
@@ -207,7 +247,45 @@ describe("cosign and oras through the front, then retention and GC on Distributi
         expect(tagsOf("team-b/app")).toEqual(["1"]);
     });
 
+    /**
+     * In TOOL, someone with push rights keeps an old runnable image (0.9, 100 days) alive: its manifest names
+     * `latest` as its subject, and a referrers index tagged `sha256-<digest of latest>` lists it. `latest` also
+     * has a real cosign signature. Returns the runnable image's digest and its layers.
+     */
+    function plantRunnableReferrer(): { image: string; layers: string[] } {
+        const latest = manifest(TOOL, "latest");
+        const plain = manifest(TOOL, "0.9");
+        const image = pushManifest(TOOL, "0.9", plain.type, {
+            ...plain.body,
+            subject: { mediaType: latest.type, digest: latest.digest, size: latest.size },
+        });
+        // Only the image with the subject stays: the one skopeo pushed is removed.
+        expect(
+            runOk("curl", [
+                "-sS",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "-X",
+                "DELETE",
+                `${distribution()}/v2/${TOOL}/manifests/${plain.digest}`,
+            ]).stdout,
+        ).toBe("202");
+        const index = "application/vnd.oci.image.index.v1+json";
+        pushManifest(TOOL, attached(TOOL, "latest", ""), index, {
+            schemaVersion: 2,
+            mediaType: index,
+            manifests: [{ mediaType: plain.type, digest: image, size: manifest(TOOL, image).size }],
+        });
+        const sign = signer.cosign(["sign", "--yes", "--key", "cosign.key", "--tlog-upload=false", byDigest(TOOL, "latest")]);
+        expect(sign.code, sign.stderr).toBe(0);
+        expect(tagsOf(TOOL)).toEqual(["0.9", "latest", ...["", ".sig"].map((suffix) => attached(TOOL, "latest", suffix))].sort());
+        return { image, layers: layersOf(TOOL, image) };
+    }
+
     test("retention removes the older image with everything attached to it and keeps the newer one's; GC frees what went", () => {
+        const runnable = plantRunnableReferrer();
         const layers = (tag: string) => [".sig", ".att", ""].flatMap((suffix) => layersOf(REPO, attached(REPO, tag, suffix)));
         const oldLayers = layers("old");
         const newLayers = layers("new");
@@ -226,8 +304,15 @@ describe("cosign and oras through the front, then retention and GC on Distributi
             expect(pushed.code, pushed.stderr).toBe(0);
             return layersOf(REPO, tag)[0]!;
         });
-        for (const [tag, days] of [["old", 10], ["new", 1], ...impostors.map((tag) => [tag, 100] as const)] as const) {
-            const link = path.join(reg.dataDir, "docker/registry/v2/repositories", REPO, "_manifests/tags", tag, "current/link");
+        for (const [repo, tag, days] of [
+            [REPO, "old", 10],
+            [REPO, "new", 1],
+            ...impostors.map((tag) => [REPO, tag, 100] as const),
+            [TOOL, "latest", 1],
+            [TOOL, "0.9", 100],
+            [TOOL, attached(TOOL, "latest", ""), 100],
+        ] as const) {
+            const link = path.join(reg.dataDir, "docker/registry/v2/repositories", repo, "_manifests/tags", tag, "current/link");
             runOk("touch", ["-d", `@${Math.floor(Date.now() / 1000) - days * DAY}`, link]);
         }
         const busybox = path.join(work, "busybox");
@@ -252,19 +337,36 @@ describe("cosign and oras through the front, then retention and GC on Distributi
                 `${REPO}:old`,
                 ...[".sig", ".att", ""].map((suffix) => `${REPO}:${attached(REPO, "old", suffix)}`),
                 ...impostors.map((tag) => `${REPO}:${tag}`),
+                `${TOOL}:0.9`,
+                `${TOOL}:${attached(TOOL, "latest", "")}`,
             ].sort(),
         );
-        // What cosign and oras pushed passed as attached; the image under .sbom did not, and says why.
-        expect([...retention.stdout.matchAll(/^retention: not attached (\S+) /gm)].map((m) => m[1])).toEqual([
-            `${REPO}:${attached(REPO, "new", ".sbom")}`,
+        // What cosign and oras pushed passed as attached; the image under .sbom did not, nor did the index that
+        // lists a runnable image, and each says why.
+        expect([...retention.stdout.matchAll(/^retention: not attached (\S+) \((.*)\)$/gm)].map((m) => `${m[1]} (${m[2]})`)).toEqual([
+            `${REPO}:${attached(REPO, "new", ".sbom")} (a layer of its manifest is application/vnd.oci.image.layer.v1.tar+gzip, which cosign does not push under .sbom; it counts as a tag of its own)`,
+            `${TOOL}:${attached(TOOL, "latest", "")} (it lists ${runnable.image}, an image a container runtime runs (its config is application/vnd.oci.image.config.v1+json and every layer one a runtime unpacks), not an artifact; it counts as a tag of its own)`,
         ]);
         expect(tagsOf(REPO)).toEqual(["new", ...[".sig", ".att", ""].map((suffix) => attached(REPO, "new", suffix))].sort());
+        expect(tagsOf(TOOL)).toEqual(["latest", attached(TOOL, "latest", ".sig")]);
 
         const gc = run(deployedRegistry().path, ["garbage-collect", path.join(reg.dir, "config.yml")], {
             env: { ...process.env, ...DISTRIBUTION.environment },
         });
         expect(gc.code, gc.stderr).toBe(0);
-        for (const layer of [...oldLayers, ...impostorLayers]) expect(existsSync(blobFile(layer)), layer).toBe(false);
+        for (const layer of [...oldLayers, ...impostorLayers, ...runnable.layers]) expect(existsSync(blobFile(layer)), layer).toBe(false);
+        // The old runnable image is gone: no pull by its digest.
+        const pull = runOk("curl", [
+            "-sS",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            `https://${reg.authority}/v2/${TOOL}/manifests/${runnable.image}`,
+            "--cacert",
+            reg.ca.caCertFile,
+        ]);
+        expect(pull.stdout).toBe("404");
         for (const layer of newLayers) expect(existsSync(blobFile(layer)), layer).toBe(true);
         // The GC paths' own check after the collection: every tagged manifest, signatures and indexes included, is served whole.
         writeFileSync(
@@ -279,7 +381,7 @@ describe("cosign and oras through the front, then retention and GC on Distributi
         );
         const verified = run(path.join(busybox, "sh"), [script], { env: { PATH: busybox } });
         expect(verified.code, `${verified.stdout}\n${verified.stderr}`).toBe(0);
-        expect(verified.stdout).toContain("verified: 5 tagged images");
+        expect(verified.stdout).toContain("verified: 7 tagged images");
 
         const verify = anonymous.cosign(["verify", "--key", publicKey, "--insecure-ignore-tlog=true", byDigest(REPO, "new")]);
         expect(verify.code, verify.stderr).toBe(0);

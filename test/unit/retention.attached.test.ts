@@ -16,7 +16,14 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ATTACHED_TAG, ATTACHMENT_LAYERS, attachedSubject, type Retention, renderRetentionScript } from "../../components/upkeep/retention";
+import {
+    ATTACHED_TAG,
+    ATTACHMENT_LAYERS,
+    attachedSubject,
+    IMAGE_LAYER_TYPES,
+    type Retention,
+    renderRetentionScript,
+} from "../../components/upkeep/retention";
 
 const HEX = "0123456789abcdef".repeat(4);
 
@@ -128,6 +135,13 @@ class Repository {
             layers: [{ mediaType: "application/vnd.oci.image.layer.v1.tar+gzip", digest: digestOf(`${name} layer`), size: 2048 }],
         });
         this.manifests.set(digestOf(body), { type: MANIFEST, body });
+        return digestOf(body);
+    }
+
+    /** Stores `manifest` as it is, of media type `type` (an index when it lists manifests); returns its digest. */
+    raw(manifest: Record<string, unknown>, type = MANIFEST): string {
+        const body = JSON.stringify({ schemaVersion: 2, mediaType: type, ...manifest });
+        this.manifests.set(digestOf(body), { type, body });
         return digestOf(body);
     }
 
@@ -477,6 +491,137 @@ describe("retention.sh with attached tags", () => {
         expect(run.code, `${run.stdout}\n${run.stderr}`).toBe(0);
         expect([...r.app.tags.keys()].sort()).toEqual(["1.0.0", "latest", r.real.latestSig, r.real.releaseSig, r.real.releaseIndex].sort());
         for (const tag of [...r.keepForever, ...Object.values(r.fake)]) expect(r.app.deletes, tag).toContain(tag);
+    });
+
+    const descriptor = (mediaType: string, name: string) => ({ mediaType, digest: digestOf(name), size: 100 });
+    const EMPTY_CONFIG = { mediaType: "application/vnd.oci.empty.v1+json", digest: digestOf("{}"), size: 2 };
+
+    /**
+     * What a referrers index tagged `sha256-<digest of latest>` may list, each naming latest as its subject:
+     * artifacts as oras, notation and cosign push them, which keep the index attached, and images a container
+     * runtime runs, which make it a tag of its own (an old runnable image would otherwise stay as long as latest).
+     */
+    const REFERRERS: readonly {
+        readonly listed: string;
+        readonly kind: "artifact" | "image";
+        readonly manifest: (subject: Record<string, unknown>) => Record<string, unknown>;
+        readonly why?: string;
+    }[] = [
+        {
+            listed: "oras attach (empty config, artifactType, a file as an OCI tar layer)",
+            kind: "artifact",
+            manifest: (subject) => ({
+                artifactType: "application/vnd.example.scan+json",
+                config: EMPTY_CONFIG,
+                layers: [descriptor("application/vnd.oci.image.layer.v1.tar", "scan")],
+                subject,
+            }),
+        },
+        {
+            listed: "a notation signature (empty config, a JWS envelope)",
+            kind: "artifact",
+            manifest: (subject) => ({
+                artifactType: "application/vnd.cncf.notary.signature",
+                config: EMPTY_CONFIG,
+                layers: [descriptor("application/jose+json", "envelope")],
+                subject,
+            }),
+        },
+        {
+            listed: "a manifest in cosign's signature form (image config, simple-signing layer)",
+            kind: "artifact",
+            manifest: (subject) => ({
+                config: descriptor("application/vnd.oci.image.config.v1+json", "cosign config"),
+                layers: [descriptor("application/vnd.dev.cosign.simplesigning.v1+json", "payload")],
+                subject,
+            }),
+        },
+        {
+            listed: "an artifact with a config type of its own (a Helm chart)",
+            kind: "artifact",
+            manifest: (subject) => ({
+                config: descriptor("application/vnd.cncf.helm.config.v1+json", "chart config"),
+                layers: [descriptor("application/vnd.cncf.helm.chart.content.v1.tar+gzip", "chart")],
+                subject,
+            }),
+        },
+        {
+            listed: "an OCI image (image config, a gzip tar layer)",
+            kind: "image",
+            manifest: (subject) => ({
+                config: descriptor("application/vnd.oci.image.config.v1+json", "old config"),
+                layers: [descriptor("application/vnd.oci.image.layer.v1.tar+gzip", "old layer")],
+                subject,
+            }),
+            why: "its config is application/vnd.oci.image.config.v1+json",
+        },
+        {
+            listed: "the same image with an artifactType, which runtimes do not read",
+            kind: "image",
+            manifest: (subject) => ({
+                artifactType: "application/vnd.example.scan+json",
+                config: descriptor("application/vnd.oci.image.config.v1+json", "old config"),
+                layers: [descriptor("application/vnd.oci.image.layer.v1.tar+zstd", "old layer")],
+                subject,
+            }),
+            why: "its config is application/vnd.oci.image.config.v1+json",
+        },
+        {
+            listed: "a Docker image",
+            kind: "image",
+            manifest: (subject) => ({
+                config: descriptor("application/vnd.docker.container.image.v1+json", "old config"),
+                layers: [descriptor("application/vnd.docker.image.rootfs.diff.tar.gzip", "old layer")],
+                subject,
+            }),
+            why: "its config is application/vnd.docker.container.image.v1+json",
+        },
+        {
+            listed: "an image whose layer is application/octet-stream, which Docker Engine unpacks",
+            kind: "image",
+            manifest: (subject) => ({
+                config: descriptor("application/vnd.oci.image.config.v1+json", "old config"),
+                layers: [descriptor("application/octet-stream", "old layer")],
+                subject,
+            }),
+            why: "its config is application/vnd.oci.image.config.v1+json",
+        },
+        {
+            listed: "an index of images",
+            kind: "image",
+            manifest: (subject) => ({ manifests: [descriptor(MANIFEST, "a platform image")], subject }),
+            why: "an index of manifests",
+        },
+    ];
+
+    it.each(REFERRERS)("a referrers index listing $listed: $kind", async ({ kind, manifest: referrer, why }) => {
+        const app = new Repository();
+        const latest = app.image("latest");
+        app.tag("latest", latest);
+        const listed = app.raw(referrer({ mediaType: MANIFEST, digest: latest, size: 1 }), "manifests" in referrer({}) ? INDEX : MANIFEST);
+        const index = attachedTag(latest);
+        app.tag(index, app.index([listed]));
+        const run = await retention(new Map([["team/app", app]]), { "team/app:latest": 1, [`team/app:${index}`]: 100 }, DAYS);
+        expect(run.code, `${run.stdout}\n${run.stderr}`).toBe(0);
+        if (kind === "artifact") {
+            expect(lines(run.stdout, "not attached")).toEqual([]);
+            expect(lines(run.stdout, "would remove")).toEqual([]);
+        } else {
+            const [line] = lines(run.stdout, "not attached");
+            expect(line).toContain(`team/app:${index} (it lists ${listed}, `);
+            expect(line).toContain(`${why}`);
+            expect(line).toContain("not an artifact; it counts as a tag of its own");
+            expect(lines(run.stdout, "would remove")).toEqual([`team/app:${index} (100 days old)`]);
+        }
+    });
+
+    it("no layer type cosign pushes under its suffixes is one a container runtime unpacks", () => {
+        const types = Object.values(ATTACHMENT_LAYERS).flat();
+        const grep = spawnSync("grep", ["-Ex", IMAGE_LAYER_TYPES], { input: `${types.join("\n")}\n`, encoding: "utf8" });
+        expect(grep.stdout).toBe("");
+        const images = ["application/vnd.oci.image.layer.v1.tar+gzip", "application/vnd.docker.image.rootfs.diff.tar.gzip", ""];
+        const matched = spawnSync("grep", ["-Ex", IMAGE_LAYER_TYPES], { input: `${images.join("\n")}\n`, encoding: "utf8" });
+        expect(matched.stdout).toBe(`${images.join("\n")}\n`);
     });
 
     it("apply: when removing a subject fails, what is attached to it stays, and the run fails", async () => {

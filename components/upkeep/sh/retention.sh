@@ -24,16 +24,18 @@
 # cosign's .sig, .att or .sbom) names the manifest with that digest in the same repository as its subject.
 # It is attached to it when its manifest is what the tool that uses the tag pushes (not_attached): a
 # referrers index (the OCI 1.1 referrers tag schema that oras and notation write) is an OCI image index
-# whose every manifest names the subject as its own `subject`; a cosign tag is an image manifest whose
-# layers all have the media types ATTACHMENT_LAYERS lists for its suffix, with a `subject`, if any, that
-# is the one its tag names. Any other tag of that form is ranked and aged as a tag of its own, and the
-# report says why. An attached tag is never ranked or aged: it is kept while its subject is kept (a kept
-# tag points to it, a kept index or referrers index lists it, a running workload names it by digest) or
-# while it matches PROTECT, and removed with it otherwise, including when its subject is untagged or gone;
-# it stays when removing its subject fails. Removing a referrers index also removes the artifacts it lists
+# whose every manifest names the subject as its own `subject` and is an artifact, not an image a
+# container runtime runs (not_artifact); a cosign tag is an image manifest whose layers all have the
+# media types ATTACHMENT_LAYERS lists for its suffix, with a `subject`, if any, that is the one its tag
+# names. Any other tag of that form is ranked and aged as a tag of its own, and the report says why: else
+# an old image that names a kept one as its subject, listed under that one's referrers tag, would stay as
+# long as it. An attached tag is never ranked or aged: it is kept while its subject is kept (a kept tag
+# points to it, a kept index or referrers index lists it, a running workload names it by digest) or while
+# it matches PROTECT, and removed with it otherwise, including when its subject is untagged or gone; it
+# stays when removing its subject fails. Removing a referrers index also removes the artifacts it lists
 # that nothing kept names, so that the collector frees them.
 : "${REGISTRY_URL:?}" "${HTTP_CLIENT:?}" "${UNIX_SOCKET?}" "${REGISTRY_LOGS:?}"
-: "${MODE:?}" "${RULES:?}" "${PROTECT?}" "${ATTACHED_TAG:?}" "${ATTACHMENT_LAYERS:?}" "${STORAGE_ROOT?}"
+: "${MODE:?}" "${RULES:?}" "${PROTECT?}" "${ATTACHED_TAG:?}" "${ATTACHMENT_LAYERS:?}" "${IMAGE_CONFIG_TYPES:?}" "${IMAGE_LAYER_TYPES:?}" "${STORAGE_ROOT?}"
 : "${TEXTFILE_DIR?}" "${TEXTFILE_NAME:?}" "${REMOVED_METRIC:?}" "${CANDIDATES_METRIC:?}" "${KEPT_METRIC:?}" "${LAST_RUN_METRIC:?}"
 set -eu
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
@@ -154,6 +156,20 @@ json_values() {
 # field PATH: the value of PATH in json_values' lines on stdin (the first, if several).
 field() { awk -v p="$1" '$1 == p { sub(/^[^ ]* /, ""); print; exit }'; }
 
+# not_artifact FIELDS TYPE: what makes the manifest of media type TYPE (json_values' lines in FIELDS) an
+# image a container runtime runs rather than an artifact; nothing for an artifact. An index lists images;
+# a manifest is one when its config is of a type in IMAGE_CONFIG_TYPES and every layer of a type in
+# IMAGE_LAYER_TYPES, whatever its `artifactType` says (runtimes do not read it). An artifact's config has a
+# type of its own or OCI's empty one (oras, notation); cosign's manifests have an image config, but no
+# layer a runtime unpacks.
+not_artifact() {
+    case $2 in *index* | *manifest.list*) echo "an index of manifests, as images are"; return 0 ;; esac
+    config_type=$(field .config.mediaType <"$1")
+    printf '%s\n' "$config_type" | grep -Exq "$IMAGE_CONFIG_TYPES" || return 0
+    if sed -n 's/^\.layers\[[0-9]*\]\.mediaType //p' "$1" | grep -Evxq "$IMAGE_LAYER_TYPES"; then return 0; fi
+    echo "an image a container runtime runs (its config is ${config_type:-untyped} and every layer one a runtime unpacks)"
+}
+
 # not_attached REPO TAG SUBJECT TYPE: why the manifest TAG names (in $tmp/manifest, of media type TYPE) is
 # not what a tool attaches to SUBJECT under such a tag; nothing when it is.
 not_attached() {
@@ -167,8 +183,11 @@ not_attached() {
         while read -r referrer <&6; do
             # One that is gone is no longer there to keep.
             [ "$(http_get "$base/v2/$1/manifests/$referrer" "$tmp/referrer")" = 200 ] || continue
-            claimed=$(json_values "$tmp/referrer" | field .subject.digest)
+            json_values "$tmp/referrer" >"$tmp/referrer-fields"
+            claimed=$(field .subject.digest <"$tmp/referrer-fields")
             [ "$claimed" = "$3" ] || { echo "it lists $referrer, which does not name $3 as its subject"; return 0; }
+            image=$(not_artifact "$tmp/referrer-fields" "$(api_header Content-Type)")
+            [ -z "$image" ] || { echo "it lists $referrer, $image, not an artifact"; return 0; }
         done 6<"$tmp/referrers"
         return 0
     fi
