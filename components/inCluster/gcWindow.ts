@@ -51,3 +51,12 @@ export function gcWindow(spec: {
 export function distributionCachesBlobs(spec: Parameters<typeof gcWindow>[0]): boolean {
     return gcWindow(spec) !== "marker";
 }
+
+/**
+ * Whether Distribution's metrics listener runs on the pod's loopback for the GC job's window, monitoring
+ * or not: a "marker" window over s3 storage has no folder to watch, and waits for the uploads in flight
+ * by Distribution's own count of them (components/upkeep/sh/front-window.sh, FRONT_REGISTRY_METRICS).
+ */
+export function registryMetricsInPod(spec: Parameters<typeof gcWindow>[0]): boolean {
+    return gcWindow(spec) === "marker" && spec.storage.kind === "s3";
+}

@@ -43,10 +43,10 @@ import { type PlannedObject, registerPlannedObjects } from "../shared/k8sResourc
 import { RETENTION_TEXTFILE, type Retention } from "../upkeep/retention";
 import { IN_CLUSTER_BACKUP } from "./backup";
 import { DISK_FIGURES, diskFiguresServed, IN_CLUSTER_DISK_GUARD, inClusterDiskGuard } from "./diskGuard";
-import { distributionCachesBlobs, type GcWindow, gcWindow } from "./gcWindow";
+import { distributionCachesBlobs, type GcWindow, gcWindow, registryMetricsInPod } from "./gcWindow";
 import { ISSUER_CHAIN } from "./issuerChain";
 import { renderInClusterObjects } from "./manifests";
-import { REGISTRY_METRICS_ADDR, REGISTRY_METRICS_RELAY_PORT } from "./monitoring";
+import { REGISTRY_METRICS_RELAY_PORT } from "./monitoring";
 import { READ_ONLY_SIGNAL } from "./readOnlySignal";
 import { RETENTION_COUNTS, retentionCountsServed } from "./retentionCounts";
 import {
@@ -60,6 +60,7 @@ import {
     type InClusterTls,
     type IssuerChainLifetimes,
     OVERLAP_FILES,
+    REGISTRY_METRICS_ADDR,
 } from "./spec";
 
 /** Where Distribution keeps images: a PVC, or an S3 bucket with the credentials to reach it. */
@@ -551,7 +552,7 @@ function renderPodFiles(
             storage: registryStorage(args.storage),
             deletesEnabled: args.deletes.api,
             blobDescriptorCache: distributionCachesBlobs(args),
-            ...(args.monitoring ? { metricsAddr: REGISTRY_METRICS_ADDR } : {}),
+            ...(args.monitoring || registryMetricsInPod(args) ? { metricsAddr: REGISTRY_METRICS_ADDR } : {}),
             ...(args.distributionConfig ? { settings: args.distributionConfig } : {}),
         }),
         push: usersFileOutput("push", users.push),

@@ -25,8 +25,6 @@ export const RULES_FILE_KEY = "dso-registry.rules.yml";
 /** The Caddy sidecar's ports that serve metrics: Caddy's own, and Distribution's relayed from its loopback. */
 export const METRICS_PORT_NAMES = { caddy: "metrics", registry: "dist-metrics" } as const;
 
-/** Distribution's metrics listener in the pod: loopback, so its /debug pages stay inside the pod. */
-export const REGISTRY_METRICS_ADDR = `127.0.0.1:${METRICS_PORTS.distribution}`;
 /** The sidecar's port that relays Distribution's /metrics (and nothing else of its debug listener). */
 export const REGISTRY_METRICS_RELAY_PORT = METRICS_PORTS.caddy + 1;
 

@@ -4,7 +4,7 @@
  * serve (`inClusterSpecProblem`).
  */
 
-import { DISTRIBUTION, type IngressController } from "../shared/facts";
+import { DISTRIBUTION, type IngressController, METRICS_PORTS } from "../shared/facts";
 import type { Value } from "../shared/k8sObject";
 import type { ContainerResources, PodScheduling } from "../shared/podScheduling";
 import type { BackupDestination } from "../upkeep/backup";
@@ -221,6 +221,12 @@ export interface InClusterBackup {
 export type InClusterBackupDestination =
     | Extract<BackupDestination, { kind: "s3" }>
     | { readonly kind: "volume"; readonly size: string; readonly storageClass?: string };
+
+/**
+ * Distribution's metrics listener in the pod: loopback, so its /debug pages stay inside the pod. The
+ * sidecar relays its /metrics with monitoring; the GC job's window reads it with s3 storage.
+ */
+export const REGISTRY_METRICS_ADDR = `127.0.0.1:${METRICS_PORTS.distribution}`;
 
 /** Names and paths shared by the renderers, the access policy and the tests. */
 export const IN_CLUSTER = {

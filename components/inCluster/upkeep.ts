@@ -16,7 +16,7 @@ import { type GcWindow, gcWindow } from "./gcWindow";
 import { kubectlCronJob, meta, selector } from "./k8sHelpers";
 import { READ_ONLY_SIGNAL } from "./readOnlySignal";
 import { RETENTION_COUNTS } from "./retentionCounts";
-import { IN_CLUSTER, type InClusterMaven, type InClusterSpec, type InClusterStorage } from "./spec";
+import { IN_CLUSTER, type InClusterMaven, type InClusterSpec, type InClusterStorage, REGISTRY_METRICS_ADDR } from "./spec";
 
 /**
  * The garbage-collection job's script (kubectl only). How it holds writes back is `gcWindow`'s
@@ -72,7 +72,9 @@ export function gcScript(namespace: string, deleteUntagged: boolean, maven: bool
 
 /**
  * `gc.sh` (gc-step.sh), run in the registry container by the GC job (`gcWindow` "marker"): the
- * collection inside the front's window, with the GC's own marker.
+ * collection inside the front's window, with the GC's own marker. With s3 storage the window has no
+ * folder to watch: it reads Distribution's metrics on the pod's loopback (`registryMetricsInPod`) to wait
+ * for the uploads in flight.
  */
 export function inClusterGcStepScript(deleteUntagged: boolean, storage: InClusterStorage["kind"], retention = false): string {
     return renderShellScript(path.join(__dirname, "sh", "gc-step.sh"), {
@@ -83,6 +85,7 @@ export function inClusterGcStepScript(deleteUntagged: boolean, storage: InCluste
         CONFIG_DIR: IN_CLUSTER.configDir,
         STORAGE: storage,
         DATA_DIR: IN_CLUSTER.dataDir,
+        REGISTRY_METRICS: storage === "s3" ? `http://${REGISTRY_METRICS_ADDR}/metrics` : "",
     });
 }
 

@@ -6,6 +6,9 @@
  * drain is cut and the window proceeds. Writes without valid push credentials are answered 401 at once,
  * their bodies never read. Both placements' fronts, on the pinned Caddy both run: the external host's
  * (TLS, its marker) and the in-cluster sidecar's (plain HTTP behind the ingress, the GC job's marker).
+ * With s3 storage (Distribution 3 on a real S3 API), where there is no folder to watch, the GC job's
+ * window waits for the upload requests Distribution is serving: a PUT paused in its body lands before
+ * the work begins, or makes the window give up; a session idle between requests gets the 503.
  * Why: docs/decisions/maintenance-window.md, docs/decisions/access-policy.md.
  */
 import { type ChildProcess, spawn } from "node:child_process";
@@ -22,6 +25,7 @@ import { renderSidecarCaddyfile } from "../../components/inCluster/inClusterRegi
 import { FRONT_WINDOW_PARAMS } from "../../components/upkeep/frontWindow";
 import { pinnedCaddy } from "../support/caddyBinaries";
 import { type RealRegistry, startRealRegistry } from "../support/realRegistry";
+import { type S3Server, startS3Server } from "../support/s3Server";
 import { run } from "../support/serverProcess";
 
 const FRONT_WINDOW_SH = path.join(__dirname, "../../components/upkeep/sh/front-window.sh");
@@ -320,6 +324,207 @@ describe.each(PLACEMENTS)("$placement: the window waits for an upload in flight"
                 expect(exchange.response).toMatch(/^HTTP\/1\.1 401 /);
                 expect(exchange.response).toMatch(/^www-authenticate: Bearer /im);
             }
+        } finally {
+            run("rm", ["-f", marker]);
+        }
+    }, 60_000);
+});
+
+/**
+ * The GC job's window in the pod when the registry stores in s3 (with Maven the pod is one, so the window is
+ * the marker's; gc-step.sh): no folder to watch, so the window reads Distribution's upload requests in flight
+ * from its metrics on the pod's loopback (FRONT_REGISTRY_METRICS, as `inClusterGcStepScript` renders it).
+ * The in-cluster sidecar's front, Distribution 3 on a real S3 API (versitygw).
+ */
+describe("in-cluster sidecar with s3 storage: the window waits for the uploads Distribution is serving", () => {
+    const BUCKET = "registry";
+    let s3: S3Server;
+    let reg: RealRegistry;
+    let marker: string;
+    let base: string;
+    beforeAll(async () => {
+        marker = path.join(tmpdir(), `window-${randomBytes(4).toString("hex")}`, "read-only");
+        s3 = await startS3Server([BUCKET]);
+        reg = await startRealRegistry({
+            s3: { server: s3, bucket: BUCKET },
+            metrics: true,
+            policy: { readOnlySignals: [{ kind: "file", path: marker }] },
+            caddyfileFor: (p) => renderSidecarCaddyfile({ ...p, tls: { kind: "plain-http" } }),
+            caddyBinary: pinnedCaddy(),
+        });
+        base = `http://${reg.authority}`;
+    }, 120_000);
+    afterAll(async () => {
+        run("rm", ["-rf", path.dirname(marker)]);
+        await reg?.stop();
+        await s3?.stop();
+    });
+
+    /** The blobs in the bucket, by their hex digests. */
+    const blobsInBucket = async () =>
+        (await s3.listKeys(BUCKET, "registry/docker/registry/v2/blobs/")).map((key) => key.split("/").at(-2) ?? "");
+
+    /** The window as gc-step.sh opens it with a bucket: no folder, Distribution's metrics; a drain of `drain` s. */
+    function openWindow(drain: number): Promise<{ code: number; out: string; began: number }> {
+        const script = [
+            `FRONT_SETTLE_SECONDS=${FRONT_WINDOW_PARAMS.FRONT_SETTLE_SECONDS}`,
+            `FRONT_DRAIN_SECONDS=${drain}`,
+            `. "${FRONT_WINDOW_SH}"`,
+            'FRONT_REGISTRY_METRICS="$2"',
+            'open_front_window "$1"',
+        ].join("\n");
+        const metrics = `http://127.0.0.1:${reg.metricsPorts!.distribution}/metrics`;
+        return new Promise((resolve) => {
+            const child = spawn("sh", ["-c", script, "window", marker, metrics], { stdio: ["ignore", "pipe", "pipe"] });
+            let out = "";
+            child.stdout.on("data", (d) => {
+                out += d;
+            });
+            child.stderr.on("data", (d) => {
+                out += d;
+            });
+            child.on("exit", (code) => resolve({ code: code ?? -1, out, began: Date.now() }));
+        });
+    }
+
+    /**
+     * A monolithic PUT of a fresh 256 KiB blob to a session opened now, as the push account: its head and
+     * half its body are sent, then it pauses until `finish` sends the rest and resolves with the status line
+     * and when it came.
+     */
+    async function pausedPut(repository: string) {
+        const credentials = `Basic ${Buffer.from(`${reg.push.username}:${reg.push.password}`).toString("base64")}`;
+        const opened = run(
+            "curl",
+            ["-sS", "-o", "/dev/null", "-D", "-", "-K", "-", "-X", "POST", `${base}/v2/${repository}/blobs/uploads/`],
+            {
+                input: `user = "${reg.push.username}:${reg.push.password}"\n`,
+            },
+        );
+        const location = new URL(/^location:\s*(\S+)/im.exec(opened.stdout)?.[1] ?? "", base);
+        const layer = randomBytes(256 * 1024);
+        const hex = createHash("sha256").update(layer).digest("hex");
+        location.searchParams.set("digest", `sha256:${hex}`);
+        const socket = await connectTo(reg, "http");
+        let response = "";
+        socket.on("error", () => undefined);
+        const answered = new Promise<number>((resolve) => {
+            socket.on("data", (d) => {
+                response += d;
+                if (response.includes("\r\n\r\n")) resolve(Date.now());
+            });
+            socket.once("close", () => resolve(Date.now()));
+        });
+        socket.write(
+            [
+                `PUT ${location.pathname}${location.search} HTTP/1.1`,
+                `Host: ${reg.authority}`,
+                `Authorization: ${credentials}`,
+                "Content-Type: application/octet-stream",
+                `Content-Length: ${layer.length}`,
+                "",
+                "",
+            ].join("\r\n"),
+        );
+        socket.write(layer.subarray(0, layer.length / 2));
+        return {
+            hex,
+            async finish(): Promise<{ status: string; at: number }> {
+                socket.write(layer.subarray(layer.length / 2));
+                const at = await Promise.race([answered, new Promise<number>((r) => setTimeout(() => r(Date.now()), 20_000))]);
+                socket.destroy();
+                return { status: response.split("\r\n")[0] ?? "", at };
+            },
+        };
+    }
+
+    test("an upload paused in its body when the window opens, then finished, lands whole before the window's work begins", async () => {
+        run("rm", ["-f", marker]);
+        const put = await pausedPut("team/paused-s3");
+        await new Promise((r) => setTimeout(r, 1000));
+        const window = openWindow(FRONT_WINDOW_PARAMS.FRONT_DRAIN_SECONDS);
+        // The client goes on 3 s into the window: past the settle time, well within the drain.
+        await new Promise((r) => setTimeout(r, 3000));
+        const finished = await put.finish();
+        const opened = await window;
+        try {
+            expect(finished.status).toMatch(/^HTTP\/1\.1 201 /);
+            // The commit came before the window's work began.
+            expect(finished.at, opened.out).toBeLessThanOrEqual(opened.began);
+            expect(opened.code, opened.out).toBe(0);
+            expect(opened.out).toContain("waiting for 1 upload requests in flight");
+            expect(await blobsInBucket()).toContain(put.hex);
+        } finally {
+            run("rm", ["-f", marker]);
+        }
+    }, 60_000);
+
+    test("an upload still paused in its body after the drain makes the window give up: nothing commits inside its work", async () => {
+        run("rm", ["-f", marker]);
+        const put = await pausedPut("team/stuck-s3");
+        await new Promise((r) => setTimeout(r, 1000));
+        const opened = await openWindow(2 * FRONT_WINDOW_PARAMS.FRONT_SETTLE_SECONDS);
+        // Where the window began its work, the client now commits its blob inside it (the marker still there).
+        const finished = await put.finish();
+        try {
+            const committedInsideTheWork = opened.code === 0 && /^HTTP\/1\.1 201 /.test(finished.status);
+            expect(committedInsideTheWork, `${opened.out}\n${finished.status}`).toBe(false);
+            expect(opened.code, opened.out).toBe(1);
+            expect(opened.out).toContain(
+                "1 upload requests still in flight after 4 s, which a bucket leaves nothing to cut: the window gives up",
+            );
+        } finally {
+            run("rm", ["-f", marker]);
+        }
+    }, 60_000);
+
+    test("an upload session idle when the window opens: its PUT inside the window gets 503, and no blob lands", async () => {
+        run("rm", ["-f", marker]);
+        const credentials = `user = "${reg.push.username}:${reg.push.password}"\n`;
+        const opened = run(
+            "curl",
+            ["-sS", "-o", "/dev/null", "-D", "-", "-K", "-", "-X", "POST", `${base}/v2/team/idle-s3/blobs/uploads/`],
+            {
+                input: credentials,
+            },
+        );
+        const location = new URL(/^location:\s*(\S+)/im.exec(opened.stdout)?.[1] ?? "", base);
+        const layer = randomBytes(64 * 1024);
+        const hex = createHash("sha256").update(layer).digest("hex");
+        const layerFile = path.join(reg.dir, "idle-layer");
+        writeFileSync(layerFile, layer);
+        // Its first chunk, as docker sends one; the session then waits for its next request.
+        const patch = run(
+            "curl",
+            [
+                "-sS",
+                "-o",
+                "/dev/null",
+                "-D",
+                "-",
+                "-K",
+                "-",
+                "-X",
+                "PATCH",
+                "-H",
+                "Content-Type: application/octet-stream",
+                "--data-binary",
+                `@${layerFile}`,
+                location.href,
+            ],
+            { input: credentials },
+        );
+        expect(patch.stdout).toMatch(/^HTTP\/\S+ 202/);
+        const next = new URL(/^location:\s*(\S+)/im.exec(patch.stdout)?.[1] ?? "", base);
+        const window = await openWindow(FRONT_WINDOW_PARAMS.FRONT_DRAIN_SECONDS);
+        try {
+            expect(window.code, window.out).toBe(0);
+            next.searchParams.set("digest", `sha256:${hex}`);
+            const commit = run("curl", ["-sS", "-o", "/dev/null", "-D", "-", "-K", "-", "-X", "PUT", next.href], {
+                input: credentials,
+            });
+            expect(commit.stdout).toMatch(/^HTTP\/\S+ 503/);
+            expect(await blobsInBucket()).not.toContain(hex);
         } finally {
             run("rm", ["-f", marker]);
         }

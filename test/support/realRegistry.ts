@@ -31,6 +31,7 @@ import { renderRegistryConfig } from "../../components/distribution/registryConf
 import { DISTRIBUTION } from "../../components/shared/facts";
 import { deployedRegistry } from "./distributionBinaries";
 import type { TestNetns } from "./netns";
+import { S3_REGION, type S3Server } from "./s3Server";
 import { freePort, privateDir, type RunResult, removeDir, run, runOk, type ServerProcess, startServer, waitForPort } from "./serverProcess";
 
 // ---------------------------------------------------------------------------------------------
@@ -161,6 +162,11 @@ export interface RealRegistryOptions {
             | "mirrorsRequireAuth"
         >
     >;
+    /**
+     * Distribution's storage in this bucket of an S3 server (test/support/s3Server.ts), with its root key,
+     * instead of the data directory; blobs are proxied (no redirect), and the front serves no blob file.
+     */
+    readonly s3?: { readonly server: Pick<S3Server, "endpoint" | "credentials">; readonly bucket: string };
     /** The data directory on a tmpfs of this many MiB of its own (a small disk to fill), unmounted on stop. */
     readonly dataFsMiB?: number;
     /**
@@ -309,7 +315,17 @@ export async function startRealRegistry(
         const registryConfig = renderRegistryConfig({
             ...(metricsPorts ? { metricsAddr: `127.0.0.1:${metricsPorts.distribution}` } : {}),
             addr: `127.0.0.1:${registryPort}`,
-            storage: { kind: "filesystem", rootDirectory: dataDir },
+            storage: options.s3
+                ? {
+                      kind: "s3",
+                      bucket: options.s3.bucket,
+                      region: S3_REGION,
+                      endpoint: options.s3.server.endpoint,
+                      forcePathStyle: true,
+                      rootDirectory: "/registry",
+                      redirect: false,
+                  }
+                : { kind: "filesystem", rootDirectory: dataDir },
             deletesEnabled: options.policy?.deletesEnabled ?? true,
             readOnly: options.readOnly,
             tls: options.registryTls ? { certificate: ca.serverCertFile, key: ca.serverKeyFile } : undefined,
@@ -320,6 +336,13 @@ export async function startRealRegistry(
         const registry = startServer(options.registryBinary ?? deployedRegistry().path, ["serve", registryConfigFile], {
             ...process.env,
             ...DISTRIBUTION.environment,
+            // The bucket's key as a placement hands it over: in Distribution's environment, never in config.yml.
+            ...(options.s3
+                ? {
+                      REGISTRY_STORAGE_S3_ACCESSKEY: options.s3.server.credentials.accessKeyId,
+                      REGISTRY_STORAGE_S3_SECRETKEY: options.s3.server.credentials.secretAccessKey,
+                  }
+                : {}),
         });
         servers.push(registry);
         await waitForPort(registryPort, 30_000, "docker-registry").catch((e: Error) => {
@@ -371,7 +394,7 @@ export async function startRealRegistry(
                     uiUpstream: options.policy?.uiUpstream,
                     readOnlySignals: options.policy?.readOnlySignals,
                     ...(options.policy?.diskFullSignal ? { diskFullSignal: options.policy.diskFullSignal } : {}),
-                    blobFiles: options.blobShortcut === false ? undefined : dataDir,
+                    blobFiles: options.blobShortcut === false || options.s3 ? undefined : dataDir,
                     ...(metricsPorts ? { metrics: { port: metricsPorts.caddy, bindAddress: "127.0.0.1" } } : {}),
                     ...(accessLogFile ? { accessLog: { kind: "file", path: accessLogFile } } : {}),
                     ...(options.mirrorsToSelf?.length

@@ -11,9 +11,9 @@ import * as path from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
 import { renderInClusterObjects } from "../../components/inCluster/manifests";
 import { READ_ONLY_SIGNAL } from "../../components/inCluster/readOnlySignal";
-import { IN_CLUSTER } from "../../components/inCluster/spec";
+import { IN_CLUSTER, REGISTRY_METRICS_ADDR } from "../../components/inCluster/spec";
 import { gcScript, inClusterGcStepScript } from "../../components/inCluster/upkeep";
-import { FRONT_SETTLE_SECONDS } from "../../components/upkeep/frontWindow";
+import { FRONT_DRAIN_SECONDS, FRONT_SETTLE_SECONDS } from "../../components/upkeep/frontWindow";
 import { baseSpec, get, s3 } from "../support/inClusterSpec";
 
 describe("garbage collection", () => {
@@ -200,15 +200,22 @@ describe("garbage collection scripts under sh", () => {
         mkdirSync(stepDir);
         writeFileSync(path.join(stepDir, "registry"), recorder("registry", 'exit "${FAIL_GC:-0}"'));
         writeFileSync(path.join(stepDir, "sleep"), recorder("sleep", "exit 0"));
-        chmodSync(path.join(stepDir, "registry"), 0o755);
-        chmodSync(path.join(stepDir, "sleep"), 0o755);
+        // Distribution's metrics, as its debug listener serves them: UPLOADS upload requests in flight.
+        writeFileSync(
+            path.join(stepDir, "wget"),
+            recorder(
+                "wget",
+                `printf 'registry_http_in_flight_requests{handler="blob"} 3\\nregistry_http_in_flight_requests{handler="blob_upload_chunk"} %s\\n' "\${UPLOADS:-0}"`,
+            ),
+        );
+        for (const stub of ["registry", "sleep", "wget"]) chmodSync(path.join(stepDir, stub), 0o755);
         const repositories = `${root}${IN_CLUSTER.dataDir}/docker/registry/v2/repositories`;
-        const collect = (failGc: number, pushedTo = true, script = inClusterGcStepScript(false, "filesystem")) => {
+        const collect = (failGc: number, pushedTo = true, script = inClusterGcStepScript(false, "filesystem"), uploads = 0) => {
             rmSync(seen, { force: true });
             if (pushedTo) mkdirSync(repositories, { recursive: true });
             else rmSync(repositories, { recursive: true, force: true });
             const result = spawnSync("/bin/sh", ["-c", script], {
-                env: { PATH: `${stepDir}:/usr/bin:/bin`, FAIL_GC: String(failGc), DSO_ROOT: root },
+                env: { PATH: `${stepDir}:/usr/bin:/bin`, FAIL_GC: String(failGc), DSO_ROOT: root, UPLOADS: String(uploads) },
                 encoding: "utf8",
             });
             return {
@@ -250,12 +257,26 @@ describe("garbage collection scripts under sh", () => {
             expect(result.stdout).toContain("the registry holds no repository yet: nothing to collect");
         });
 
-        test("with s3 storage the collector always runs (the bucket has no folder to look for)", () => {
+        /** The window's read of Distribution's metrics on the pod's loopback (s3 storage). */
+        const metricsRead = `marker wget -q -O - http://${REGISTRY_METRICS_ADDR}/metrics`;
+
+        test("with s3 storage the collector always runs (the bucket has no folder to look for), once Distribution serves no upload", () => {
             expect(collect(0, false, inClusterGcStepScript(false, "s3"))).toMatchObject({
                 status: 0,
-                seen: `${settled}\nmarker registry garbage-collect ${root}/etc/dso-registry/config.yml`,
+                seen: `${settled}\n${metricsRead}\nmarker registry garbage-collect ${root}/etc/dso-registry/config.yml`,
                 markerLeft: false,
             });
+        });
+
+        test("with s3 storage, an upload Distribution still serves after the drain makes the window give up: no collection, no marker, a failure", () => {
+            const result = collect(0, false, inClusterGcStepScript(false, "s3"), 1);
+            const rounds = FRONT_DRAIN_SECONDS / FRONT_SETTLE_SECONDS;
+            expect(result).toMatchObject({
+                status: 1,
+                seen: Array.from({ length: rounds }, () => `${settled}\n${metricsRead}`).join("\n"),
+                markerLeft: false,
+            });
+            expect(result.stdout).toContain("waiting for 1 upload requests in flight");
         });
     });
 });

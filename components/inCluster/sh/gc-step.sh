@@ -5,15 +5,17 @@
 # backup's window; Distribution keeps running without the blob-descriptor cache, so nothing restarts.
 # Run with the argument `retention` (RETENTION_SCRIPT set), tag retention runs first inside the window
 # with the running workloads' images on stdin; when it fails, the collection still runs, then the step fails.
-: "${MARKER:?}" "${FRONT_SETTLE_SECONDS:?}" "${FRONT_DRAIN_SECONDS:?}" "${DELETE_UNTAGGED:?}" "${RETENTION_SCRIPT?}" "${CONFIG_DIR:?}" "${STORAGE:?}" "${DATA_DIR:?}"
+: "${MARKER:?}" "${FRONT_SETTLE_SECONDS:?}" "${FRONT_DRAIN_SECONDS:?}" "${DELETE_UNTAGGED:?}" "${RETENTION_SCRIPT?}" "${CONFIG_DIR:?}" "${STORAGE:?}" "${DATA_DIR:?}" "${REGISTRY_METRICS?}"
 set -eu
 # shellcheck source=../../upkeep/sh/front-window.sh
 . "$(dirname "$0")/../../upkeep/sh/front-window.sh"
 # shellcheck source=../../upkeep/sh/collect.sh
 . "$(dirname "$0")/../../upkeep/sh/collect.sh"
 marker="${DSO_ROOT:-}$MARKER"
-# A bucket has no folder to look for: the collector always runs.
+# A bucket has no folder to look for: the collector always runs, and the window waits for the uploads
+# Distribution is serving (REGISTRY_METRICS, its metrics on the pod's loopback) in place of the folder's writes.
 if [ "$STORAGE" = filesystem ]; then data="${DSO_ROOT:-}$DATA_DIR"; else data=''; fi
+FRONT_REGISTRY_METRICS=$REGISTRY_METRICS
 # shellcheck disable=SC2086 # no storage folder to watch with a bucket
 open_marker_window "$marker" ${data:+"$data"}
 retention_failed=''

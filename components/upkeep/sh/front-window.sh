@@ -9,6 +9,21 @@
 # it is, and nothing names it). A script sets FRONT_LATE_UPLOADS after sourcing this file.
 FRONT_LATE_UPLOADS='cut'
 
+# Distribution's metrics (its debug listener's /metrics URL), for a window with no folder to watch (s3
+# storage): a request paused in its body leaves nothing to see in a bucket, and nothing there to cut. With
+# it, the window waits until Distribution serves no upload request (uploads_in_flight), and gives up when
+# one is still under way after FRONT_DRAIN_SECONDS; without it, only the settle time is waited. A script
+# sets FRONT_REGISTRY_METRICS after sourcing this file; reading it takes wget (busybox's or GNU's).
+FRONT_REGISTRY_METRICS=''
+
+# uploads_in_flight: how many blob upload requests Distribution is serving now (its in-flight gauges of
+# the upload routes: POST, which may carry a whole blob, and the PATCH and PUT of a session); fails when
+# the metrics cannot be read.
+uploads_in_flight() {
+    wget -q -O - "$FRONT_REGISTRY_METRICS" 2>/dev/null |
+        awk '/^registry_http_in_flight_requests\{.*handler="blob_upload(_chunk)?"/ { n += $NF; seen = 1 } END { if (!seen) exit 1; print n + 0 }'
+}
+
 # cut_upload DIR: ends one upload session by removing its directory (Distribution's `_uploads/<id>`).
 # The request still streaming into it writes on into a file nobody can see, its commit finds no data
 # (nothing lands in the blobs), and the client's next request for it gets BLOB_UPLOAD_UNKNOWN: the
@@ -44,7 +59,10 @@ cut_quiet_uploads() {
 # is quiet is cut too (cut_quiet_uploads), so that no upload commits inside the window. A write still
 # going on then that is no upload (nothing the front lets through streams for that long), or an upload
 # that a cut did not end, makes the window give up and fail. The next request of any client (PATCH,
-# PUT) gets 503. Without DIR (s3 storage) only the settle time is waited.
+# PUT) gets 503. Without DIR (s3 storage) the window waits for Distribution's upload requests
+# (FRONT_REGISTRY_METRICS) in their place: the work begins once none is in flight, and the window gives up
+# when one still is after FRONT_DRAIN_SECONDS, since a bucket leaves it nothing to cut; without the
+# metrics too, only the settle time is waited.
 open_front_window() {
     window_file=$1
     shift
@@ -54,7 +72,20 @@ open_front_window() {
     while :; do
         sleep "$FRONT_SETTLE_SECONDS"
         drained=$((drained + FRONT_SETTLE_SECONDS))
-        [ $# -gt 0 ] || return 0
+        if [ $# -eq 0 ]; then
+            [ -n "$FRONT_REGISTRY_METRICS" ] || return 0
+            if ! busy=$(uploads_in_flight); then
+                echo "Distribution's metrics at $FRONT_REGISTRY_METRICS cannot be read, so uploads in flight cannot be told: the window gives up" >&2
+                return 1
+            fi
+            [ "$busy" -gt 0 ] || return 0
+            if [ "$drained" -lt "$FRONT_DRAIN_SECONDS" ]; then
+                echo "waiting for $busy upload requests in flight"
+                continue
+            fi
+            echo "$busy upload requests still in flight after $drained s, which a bucket leaves nothing to cut: the window gives up" >&2
+            return 1
+        fi
         # Files written since the marker was last touched (pulls write nothing).
         written=$(find "$@" -type f -newer "$window_file" 2>/dev/null || :)
         if [ -z "$written" ]; then
