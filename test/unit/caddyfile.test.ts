@@ -16,6 +16,7 @@ import {
     READ_HEADER_SECONDS,
     renderCaddyfile,
 } from "../../components/accessPolicy/caddyfile";
+import { UNREAD_BODY_SECONDS } from "../../components/accessPolicy/caddyfile/limits";
 import { type AccessPolicy, ANONYMOUS_TOKEN, READ_ONLY_RETRY_AFTER_SECONDS, TOKEN_PATH } from "../../components/accessPolicy/policy";
 import { DECOY_ACCOUNT } from "../../components/accessPolicy/usersFile";
 import { HOST_FRONT_CONNECTIONS } from "../../components/externalHost/caddySite";
@@ -63,9 +64,12 @@ describe("renderCaddyfile rules", () => {
         expect(renderCaddyfile(base)).not.toMatch(/\$2[aby]\$/);
     });
 
-    test("no body size limit and no body timeouts", () => {
+    test("no body size limit; a body only a refusal meets has UNREAD_BODY_SECONDS without progress, one passed on a minute", () => {
         const text = renderCaddyfile(base);
-        expect(text).not.toMatch(/max_size|request_body|read_body|^\s*write\s/m);
+        expect(text).not.toMatch(/max_size|request_body|^\s*read_body\s|^\s*write\s/m);
+        expect(text).toMatch(new RegExp(`\\n\\t\\ttimeouts \\{\\n\\t\\t\\tread_body_idle ${UNREAD_BODY_SECONDS}s\\n`));
+        // Every proxy to Distribution gives the body a minute, right before it.
+        expect(text).toContain(`\t\ttimeouts {\n\t\t\tread_timeout 60s\n\t\t}\n\t\treverse_proxy ${base.upstream} {`);
     });
 
     test("the same policy renders the same bytes", () => {
@@ -78,7 +82,7 @@ describe("renderCaddyfile rules", () => {
         expect(renderCaddyfile(base)).toContain("\t\tprotocols h1 h2\n");
         expect(renderCaddyfile({ ...base, http2: false })).toContain("\t\tprotocols h1\n");
         expect(renderCaddyfile(base)).toMatch(/\n\t\tmax_header_size 16KiB\n/);
-        expect(renderCaddyfile(base)).toMatch(/\n\t\ttimeouts \{\n\t\t\tread_header 10s\n\t\t\tidle 5m\n\t\t\}\n/);
+        expect(renderCaddyfile(base)).toMatch(/\n\t\t\tread_header 10s\n\t\t\tidle 5m\n\t\t\}\n/);
     });
 
     test("the external host's front: HTTP/1.1 only, and a connection with no request in flight closed after 10 s, as a slow head is", () => {
@@ -510,9 +514,12 @@ describe("renderCaddyfile mirrors", () => {
     ])("send /v2/mirrors/%s/ to its cache as /v2/", (pathName, upstream) => {
         const text = renderCaddyfile(withMirrors);
         const route = text.slice(text.indexOf(`route /v2/mirrors/${pathName}/* {`)).split("\n");
-        expect(route.slice(0, 4).map((l) => l.trim())).toEqual([
+        expect(route.slice(0, 7).map((l) => l.trim())).toEqual([
             `route /v2/mirrors/${pathName}/* {`,
             `uri replace /v2/mirrors/${pathName}/ /v2/ 1`,
+            "timeouts {",
+            "read_timeout 60s",
+            "}",
             `reverse_proxy ${upstream} {`,
             "header_up -Authorization",
         ]);

@@ -28,8 +28,10 @@ export function globalOptions(policy: AccessPolicy): string[] {
         "\tservers {",
         // Layers can take a long time to upload and download: no read or write deadline on bodies,
         // only on the request header and on connections with no request in flight (`AccessPolicy.idleSeconds`:
-        // for HTTP/2, also one whose first header block never ends).
+        // for HTTP/2, also one whose first header block never ends). A body that no backend reads (a refused
+        // write) gets UNREAD_BODY_SECONDS without progress; the proxies give theirs more.
         "\t\ttimeouts {",
+        `\t\t\tread_body_idle ${UNREAD_BODY_SECONDS}s`,
         `\t\t\tread_header ${READ_HEADER_SECONDS}s`,
         `\t\t\tidle ${policy.idleSeconds === undefined ? "5m" : `${policy.idleSeconds}s`}`,
         "\t\t}",
@@ -83,6 +85,26 @@ export const READ_HEADER_SECONDS = 10;
  * comes later opens a new connection. Why: docs/access-policy.md#connection-limits
  */
 export const CLIENT_IDLE_SECONDS = 10;
+
+/**
+ * Seconds without a byte of a request's body before its connection is closed, unless a backend reads it
+ * (`passedBodyTimeout`). After a refused write's answer (401, 403, 405, 413, 503, 507 ...), Go's server reads
+ * what is left of the body, up to 256 KiB, before it closes the connection, whatever `Connection: close` says:
+ * a client that stalls its body would hold the connection for as long as that read may wait (Caddy's default,
+ * a minute). Why: docs/decisions/access-policy.md#slow-clients
+ */
+export const UNREAD_BODY_SECONDS = 1;
+
+/**
+ * Seconds without a byte of a body that a backend reads (an upload, a Maven deploy) before its connection is
+ * closed: Caddy's own default, which a slow link's pauses stay far below.
+ */
+const PASSED_BODY_SECONDS = 60;
+
+/** The handler that gives a body passed on to a backend PASSED_BODY_SECONDS, in place of UNREAD_BODY_SECONDS. */
+export function passedBodyTimeout(indent: string): string[] {
+    return [`${indent}timeouts {`, `${indent}\tread_timeout ${PASSED_BODY_SECONDS}s`, `${indent}}`];
+}
 
 /**
  * A regular expression for a value longer than `length` characters (RE2 repeats at most 1000 times).

@@ -12,17 +12,19 @@ import {
     READ_ONLY_RETRY_AFTER_SECONDS,
     UPSTREAM_TRY_SECONDS,
 } from "../policy";
+import { passedBodyTimeout } from "./limits";
 import type { PasswordChecks } from "./passwordChecks";
 import { MAVEN_DISK_FULL_MESSAGE, readBodyFirst, signalKinds, windowMatcherName } from "./signals";
 import { escapeBraces, REPOSITORY_NAME, registryError } from "./syntax";
 
 /**
  * Distribution (or a cache) behind the proxy: responses stream with large socket buffers, without the
- * client's credentials, and a request that finds no registry listening is held and retried for
+ * client's credentials, the body a minute without progress (`passedBodyTimeout`), and a request that finds no registry listening is held and retried for
  * UPSTREAM_TRY_SECONDS. Why: docs/decisions/access-policy.md#the-proxy-to-distribution
  */
 export function registryProxy(upstream: string): string[] {
     return [
+        ...passedBodyTimeout("\t\t"),
         `\t\treverse_proxy ${upstream} {`,
         "\t\t\theader_up -Authorization",
         "\t\t\tflush_interval -1",
@@ -190,6 +192,7 @@ export function mavenRoute(policy: AccessPolicy, checks: PasswordChecks, maven: 
             : []),
         ...(maven.requiresAuthForPull ? checks.check("@mavenRead", readers).map((l) => `\t${l}`) : []),
         "\t\t\trequest_header -Authorization",
+        ...passedBodyTimeout("\t\t\t"),
         `\t\t\treverse_proxy ${maven.upstream} {`,
         "\t\t\t\tflush_interval -1",
         "\t\t\t\ttransport http {",
