@@ -163,9 +163,10 @@ export interface AccessPolicy {
     readonly readOnlySignals?: readonly ReadOnlySignal[];
     /**
      * The disk guard's marker file (docs/runbooks.md#disk-full): while it exists, a new blob upload
-     * (POST to `blobs/uploads/`) gets 507 with a message that the disk is full and what frees it; upload
-     * sessions already open, manifests, pulls and deletes go on. Refused where the window refuses writes, by the same means (after the push accounts' check,
-     * the body read first). The host's disk probe creates it past `registry.diskGuard.refusePercent`
+     * (POST to `blobs/uploads/`) and the data of one already open (a PATCH or PUT with a body) get 507 with
+     * a message that the disk is full and what frees it; the commit of an upload whose data all came before
+     * (a PUT without a body), manifests, pulls and deletes go on. Refused where the window refuses writes, by
+     * the same means (after the push accounts' check, the body read first). The host's disk probe creates it past `registry.diskGuard.refusePercent`
      * and removes it below.
      */
     readonly diskFullSignal?: string;

@@ -77,21 +77,26 @@ describe("the window's answers", () => {
 });
 
 describe("the disk guard", () => {
-    it("matches only the start of a new upload while its marker exists", () => {
+    it("matches the start of a new upload and a body sent to an open one while its marker exists", () => {
+        const marker = ["file {", "root /", "try_files /run/dso/disk-full", "}"];
         expect(trimmed(diskFullMatcher("/run/dso/disk-full"))).toEqual([
             "@diskFull {",
             "method POST",
             "path_regexp ^/v2/.+/blobs/uploads/?$",
-            "file {",
-            "root /",
-            "try_files /run/dso/disk-full",
+            ...marker,
             "}",
+            "@diskFullData {",
+            "method PATCH PUT",
+            "path_regexp ^/v2/.+/blobs/uploads/[^/]+$",
+            "expression `header_regexp('Content-Length', '^0*[1-9]') || header({'Transfer-Encoding': '*'})`",
+            ...marker,
             "}",
         ]);
     });
 
-    it("answers 507 with a registry error that says what frees space, after reading the body", () => {
+    it("answers 507 with a registry error that says what frees space, after reading the body, to both", () => {
         const lines = trimmed(diskFullAnswer());
+        expect(lines.filter((l) => l.startsWith("route "))).toEqual(["route @diskFull {", "route @diskFullData {"]);
         const answer = lines.find((l) => l.endsWith(" 507"))!;
         expect(answer).toContain('"code":"DENIED"');
         expect(answer).toContain(DISK_FULL_MESSAGE);

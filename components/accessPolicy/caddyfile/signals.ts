@@ -1,6 +1,6 @@
 /**
  * The front's answers while a signal holds: the read-only window (503 to writes and to a
- * pusher's blob check) and the disk guard (507 to new uploads), with their matchers.
+ * pusher's blob check) and the disk guard (507 to upload data), with their matchers.
  */
 
 import { READ_ONLY_BODY_READ_LIMIT, READ_ONLY_RETRY_AFTER_SECONDS, type ReadOnlySignal } from "../policy";
@@ -68,19 +68,26 @@ function unavailableAnswer(indent: string): string[] {
 }
 
 /**
- * The disk guard's matcher, while its marker exists: a new blob upload (POST to a repository's
- * `blobs/uploads/`, a cross-repository mount included). Upload sessions already open go on (their
- * PATCH and PUT), and so do manifests, pulls and deletes (which free space).
+ * The disk guard's matchers, while its marker exists: a new blob upload (`@diskFull`: POST to a repository's
+ * `blobs/uploads/`, a cross-repository mount included), and data for an upload already open
+ * (`@diskFullData`: a PATCH or PUT to its session with a body, a length above zero or a chunked one). The
+ * PUT that commits an upload whose data all came before carries no body and goes on: its bytes are on the
+ * disk already, and the commit moves them into place. Manifests, pulls and deletes (which free space) go on.
  */
 export function diskFullMatcher(marker: string): string[] {
+    const file = ["\t\tfile {", "\t\t\troot /", `\t\t\ttry_files ${marker}`, "\t\t}"];
     return [
         "\t@diskFull {",
         "\t\tmethod POST",
         `\t\tpath_regexp ${UPLOAD_START_PATH}`,
-        "\t\tfile {",
-        "\t\t\troot /",
-        `\t\t\ttry_files ${marker}`,
-        "\t\t}",
+        ...file,
+        "\t}",
+        "\t@diskFullData {",
+        "\t\tmethod PATCH PUT",
+        `\t\tpath_regexp ${UPLOAD_SESSION_PATH}`,
+        // Go's server keeps a chunked body's Transfer-Encoding out of the headers; the matcher reads it back.
+        "\t\texpression `header_regexp('Content-Length', '^0*[1-9]') || header({'Transfer-Encoding': '*'})`",
+        ...file,
         "\t}",
     ];
 }
@@ -88,9 +95,12 @@ export function diskFullMatcher(marker: string): string[] {
 /** Where a blob upload starts: POST /v2/<name>/blobs/uploads/. */
 const UPLOAD_START_PATH = "^/v2/.+/blobs/uploads/?$";
 
+/** An open upload session: /v2/<name>/blobs/uploads/<session> (PATCH sends data, PUT the last data and commits). */
+const UPLOAD_SESSION_PATH = "^/v2/.+/blobs/uploads/[^/]+$";
+
 /** The message of the disk guard's refusal: what is wrong, that pulls go on, and what frees space. */
 export const DISK_FULL_MESSAGE =
-    "the registry's disk is almost full, so it takes no new uploads: pulls work, pushes do not. An operator frees space (docs/runbooks.md, Disk full: delete unused tags, then run the garbage collection); pushes resume by themselves within five minutes of it";
+    "the registry's disk is almost full, so it takes no uploads: pulls work, pushes do not. An operator frees space (docs/runbooks.md, Disk full: delete unused tags, then run the garbage collection); pushes resume by themselves within five minutes of it";
 
 /**
  * The message of the disk guard's refusal of a Maven deploy: what is wrong, that downloads go on, and what
@@ -100,12 +110,13 @@ export const MAVEN_DISK_FULL_MESSAGE =
     "the Maven repository's disk is almost full, so it takes no deploys: downloads work, deploys do not. An operator frees space (docs/runbooks.md, Disk full: remove old builds, or let the garbage collection remove old snapshot builds); deploys resume by themselves within five minutes of it";
 
 /**
- * New blob uploads while the disk guard's marker exists: 507 Insufficient Storage and a registry error that
- * says so, on the window's path (after the push accounts' check, the body read first: `readBodyFirst`).
+ * New blob uploads and data for open ones while the disk guard's marker exists: 507 Insufficient Storage and
+ * a registry error that says so, on the window's path (after the push accounts' check, the body read first:
+ * `readBodyFirst`). Nothing of the refused data reaches Distribution.
  */
 export function diskFullAnswer(): string[] {
-    return [
-        "\t\troute @diskFull {",
+    return ["@diskFull", "@diskFullData"].flatMap((matcher) => [
+        `\t\troute ${matcher} {`,
         ...readBodyFirst("\t\t\t"),
         "\t\t\theader {",
         "\t\t\t\tContent-Type application/json",
@@ -113,7 +124,7 @@ export function diskFullAnswer(): string[] {
         "\t\t\t}",
         `\t\t\trespond \`${escapeBraces(registryError("DENIED", DISK_FULL_MESSAGE))}\` 507`,
         "\t\t}",
-    ];
+    ]);
 }
 
 /**

@@ -1,8 +1,8 @@
 #!/bin/sh
 # Managed by dso-registry: the disk guard (registry.diskGuard, docs/runbooks.md "Disk full"), every five
 # minutes from cron. While the data directory's file system is used past REFUSE_PERCENT, MARKER exists, and
-# the front answers every new blob upload 507 with a message that the disk is full (the front's refusal path
-# is the maintenance window's); uploads already started, pulls and deletes go on. Below it again, MARKER
+# the front answers every new blob upload and every body sent to an open one 507 with a message that the disk
+# is full (the front's refusal path is the maintenance window's); pulls and deletes go on. Below it again, MARKER
 # goes and pushes resume. The same for the Maven repository's directory (MAVEN_DIR) and MAVEN_MARKER, on
 # which the front answers Maven deploys 507 and downloads go on: on the same file system as the data, both
 # markers come and go together. A directory the host does not have is "" (s3 storage, no Maven), and is

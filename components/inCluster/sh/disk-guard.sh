@@ -4,8 +4,8 @@
 # every placement runs (../../upkeep/sh/disk-guard.sh) on each of the pod's volumes it is given, mounted
 # read-only: the data volume (DATA_DIR) with its MARKER, and the Maven repository's (MAVEN_DIR) with its
 # MAVEN_MARKER; "" for a volume the pod does not have. The markers are in the pod's emptyDir of markers,
-# which the Caddy sidecar watches: while MARKER exists new blob uploads get 507, while MAVEN_MARKER exists
-# Maven deploys do; pulls, downloads, deletes and uploads already started go on. A new pod starts without a
+# which the Caddy sidecar watches: while MARKER exists new blob uploads and data for open ones get 507, while
+# MAVEN_MARKER exists Maven deploys do; pulls, downloads and deletes go on. A new pod starts without a
 # marker and sets it again at once when its volume is still past REFUSE_PERCENT. With REFUSE_PERCENT "" the
 # container refuses nothing and only reports.
 # With FIGURES (monitoring on), each check also writes the volumes' size, free and used bytes, and whether the

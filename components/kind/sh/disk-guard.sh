@@ -3,7 +3,7 @@
 # full"), run by busybox crond in the maintenance container on its schedule: the check every placement runs
 # (../../upkeep/sh/disk-guard.sh) on Distribution's storage (DATA_DIR: kind.dataDir's images, mounted
 # read-only), with its MARKER in <kind.dataDir>/window, which the front mounts read-only: while it exists,
-# new blob uploads get 507 and pulls, deletes and uploads already started go on.
+# new blob uploads and data for open ones get 507, and pulls and deletes go on.
 : "${DATA_DIR:?}" "${MARKER:?}" "${REFUSE_PERCENT:?}"
 set -eu
 # shellcheck source=../../upkeep/sh/disk-guard.sh

@@ -3,8 +3,8 @@
 # external host's cron job, the registry pod's disk-guard container and kind's maintenance container all
 # run it on the registry's data. While the file system that holds the data is used past the threshold (its
 # total minus what is available, as the alert reads it), the marker exists, and the front answers every
-# new blob upload 507 with a message that the disk is full; uploads already started, pulls and deletes go
-# on. Below it again, the marker goes and pushes resume.
+# new blob upload, and every body sent to an upload already open, 507 with a message that the disk is full;
+# pulls, deletes and the commit of an upload whose data all came before go on. Below it again, the marker goes and pushes resume.
 # The marker is made and removed by its path, unlike the textfiles (textfile.sh): no user but the one
 # running the check can change its directory. It is root's on the external host (/etc/caddy/dso-registry),
 # the pod's own emptyDir in the cluster, and in kind the window directory of the operator who runs Docker
