@@ -15,6 +15,7 @@ import * as tls from "node:tls";
 import * as bcrypt from "bcryptjs";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { MAX_AUTHORIZATION_LENGTH, READ_HEADER_SECONDS, renderCaddyfile } from "../../components/accessPolicy/caddyfile";
+import { UNREAD_BODY_SECONDS } from "../../components/accessPolicy/caddyfile/limits";
 import type { AccessPolicy } from "../../components/accessPolicy/policy";
 import { renderUsersFile } from "../../components/accessPolicy/usersFile";
 import { HOST_FRONT_CONNECTIONS } from "../../components/externalHost/caddySite";
@@ -232,6 +233,48 @@ describe.each(SHAPES)("$placement: the attacks", ({ scheme, caddyfileFor }) => {
         await Promise.race([ended, new Promise((r) => setTimeout(r, 5000))]);
         socket.destroy();
         return { closedByFront: closedByFront === true, linesSent, answer };
+    }
+
+    /**
+     * Sends a write's head with a chunked body, its first chunk, then nothing more for up to `stallMs`
+     * (or, with `rest`, the rest of the body after `pauseMs`). Reports the answer, when it came and how long
+     * the front kept the connection open after it (undefined: still open when the stall ended).
+     */
+    async function chunkedWrite(
+        reg: RealRegistry,
+        method: string,
+        urlPath: string,
+        headers: readonly string[],
+        o: { readonly stallMs: number; readonly pauseMs?: number },
+    ): Promise<{ answer: string; answeredMs?: number; openAfterAnswerMs?: number }> {
+        const [host, port] = reg.authority.split(":") as [string, string];
+        const socket =
+            scheme === "https"
+                ? tls.connect({ host, port: Number(port), ca: readFileSync(reg.ca.caCertFile), servername: host })
+                : net.connect({ host, port: Number(port) });
+        await once(socket, scheme === "https" ? "secureConnect" : "connect");
+        const started = performance.now();
+        let answer = "";
+        let answeredAt: number | undefined;
+        socket.on("data", (d) => {
+            answeredAt ??= performance.now();
+            answer += d.toString("latin1");
+        });
+        socket.on("error", () => undefined);
+        const ended = new Promise<number>((resolve) => socket.once("close", () => resolve(performance.now())));
+        const head = [`${method} ${urlPath} HTTP/1.1`, `Host: ${reg.authority}`, "Transfer-Encoding: chunked", ...headers];
+        socket.write(`${head.join("\r\n")}\r\n\r\n4\r\nabcd\r\n`);
+        if (o.pauseMs !== undefined) {
+            await new Promise((r) => setTimeout(r, o.pauseMs));
+            if (!socket.destroyed) socket.write("4\r\nefgh\r\n0\r\n\r\n");
+        }
+        const closedAt = await Promise.race([ended, new Promise<undefined>((r) => setTimeout(r, o.stallMs))]);
+        socket.destroy();
+        return {
+            answer,
+            ...(answeredAt === undefined ? {} : { answeredMs: answeredAt - started }),
+            ...(closedAt === undefined || answeredAt === undefined ? {} : { openAfterAnswerMs: closedAt - answeredAt }),
+        };
     }
 
     /** Starts an upload as the push account; returns its location as the client would use it. */
@@ -544,6 +587,38 @@ describe.each(SHAPES)("$placement: the attacks", ({ scheme, caddyfileFor }) => {
         // A well-behaved client is answered meanwhile and after.
         expect(send(open, "GET", "/v2/").status).toBe(401);
     }, 60_000);
+
+    test.each([
+        ["an anonymous PATCH", "PATCH", "/v2/team/app/blobs/uploads/0a1b2c3d", [], 401],
+        ["an anonymous POST", "POST", "/v2/team/app/blobs/uploads/", [], 401],
+        ["an anonymous PUT", "PUT", "/v2/team/app/blobs/uploads/0a1b2c3d?digest=sha256:00", [], 401],
+        ["another site's page's POST", "POST", "/v2/team/app/blobs/uploads/", ["Sec-Fetch-Site: cross-site"], 403],
+        ["an anonymous DELETE where deletes are off", "DELETE", "/v2/team/app/manifests/1", [], 405],
+    ] as const)(
+        "%s with a chunked body that stalls is answered at once and its connection closed within UNREAD_BODY_SECONDS",
+        async (_name, method, urlPath, headers, status) => {
+            const exchange = await chunkedWrite(open, method, urlPath, headers, { stallMs: 10_000 });
+            expect(exchange.answer).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `));
+            expect(exchange.answeredMs).toBeLessThan(1000);
+            // Go's server reads what is left of an unread body after the answer; before, for a minute.
+            expect(exchange.openAfterAnswerMs).toBeDefined();
+            expect(exchange.openAfterAnswerMs).toBeLessThan(UNREAD_BODY_SECONDS * 1000 + 1000);
+        },
+        30_000,
+    );
+
+    test("an upload whose body pauses longer than UNREAD_BODY_SECONDS still reaches Distribution and lands", async () => {
+        const location = new URL(pushersUpload(open, "team/paused"));
+        const exchange = await chunkedWrite(
+            open,
+            "PATCH",
+            `${location.pathname}${location.search}`,
+            [`Authorization: Basic ${basic(open.push.username, open.push.password)}`],
+            { stallMs: 10_000, pauseMs: 3000 },
+        );
+        expect(exchange.answer).toMatch(/^HTTP\/1\.1 202 /);
+        expect(exchange.answer).toMatch(/^range: 0-7\r$/im);
+    }, 30_000);
 
     test("oversized credentials leave the front's memory flat (Caddy caches each password check by its plaintext)", async () => {
         const rss = () => Number(/^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${open.caddyPid}/status`, "utf8"))?.[1]) * 1024;

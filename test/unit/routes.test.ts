@@ -82,10 +82,12 @@ describe("mirrorRoutes", () => {
 
     it("refuses every write, cuts each cache's prefix back to /v2/, and answers an unknown cache with a registry 404", () => {
         const l = lines(BASE_POLICY);
-        expect(l.slice(0, 3)).toEqual([
+        expect(l.slice(0, 5)).toEqual([
             "route /v2/mirrors/* {",
             "@mirrorWrite not method GET HEAD",
-            'respond @mirrorWrite "Mirrors are read-only: push to the registry itself, not under /mirrors/" 405',
+            'respond @mirrorWrite "Mirrors are read-only: push to the registry itself, not under /mirrors/" 405 {',
+            "close",
+            "}",
         ]);
         expect(l).toEqual(expect.arrayContaining(["uri replace /v2/mirrors/docker.io/ /v2/ 1", "reverse_proxy unix//run/ghcr-io.sock {"]));
         expect(l.at(-2)).toMatch(/NAME_UNKNOWN.* 404$/);
@@ -104,7 +106,7 @@ describe("mavenRoute", () => {
 
     it("lets only the deploy account write, and strips credentials before the backend", () => {
         const l = lines(BASE_POLICY, maven);
-        expect(l.slice(2, 5)).toEqual(["basicauth @write bcrypt dso-registry {", "import /etc/m", "}"]);
+        expect(l.slice(4, 7)).toEqual(["basicauth @write bcrypt dso-registry {", "import /etc/m", "}"]);
         expect(l).toContain("request_header -Authorization");
         expect(l.filter((x) => x.startsWith("basicauth"))).toHaveLength(1);
     });

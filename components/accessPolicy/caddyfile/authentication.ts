@@ -14,7 +14,7 @@ import {
 } from "../policy";
 import { scopedTokenQuery, scopedWritePath } from "../scopedAccounts";
 import type { PasswordChecks } from "./passwordChecks";
-import { escapeBraces, REPOSITORY_NAME, regexpLiteral, registryError } from "./syntax";
+import { closingRefusal, escapeBraces, REPOSITORY_NAME, regexpLiteral, registryError } from "./syntax";
 
 /**
  * A token request's query asks for more than pulling: a `registry:` resource (the catalog), or a
@@ -37,7 +37,7 @@ export function tokenEndpoint(policy: AccessPolicy, checks: PasswordChecks, ever
     const json = (token: string) =>
         `\`${escapeBraces(JSON.stringify({ token, access_token: token, expires_in: TOKEN_LIFETIME_SECONDS }))}\``;
     return [
-        '\t\trespond @tokenWrite "Tokens are issued on GET" 405',
+        ...closingRefusal('\t\trespond @tokenWrite "Tokens are issued on GET" 405'),
         "\t\troute @token {",
         ...checks.check("@withCredentials", everyone).map((l) => `\t${l}`),
         "\t\t\theader {",

@@ -46,6 +46,7 @@ import {
     readOnlyAnswer,
     readOnlyMatchers,
 } from "./signals";
+import { closingRefusal } from "./syntax";
 
 export {
     BLOB_PATH,
@@ -83,7 +84,7 @@ function siteRoutes(policy: AccessPolicy, checks: PasswordChecks): string[] {
         ...crossSiteAnswers(),
         ...(policy.uiUpstream ? uiRoute(policy.uiUpstream) : []),
         ...(policy.maven ? mavenRoute(policy, checks, policy.maven) : []),
-        ...(policy.deletesEnabled ? [] : ['\t\trespond @delete "Deleting is disabled on this registry" 405']),
+        ...(policy.deletesEnabled ? [] : closingRefusal('\t\trespond @delete "Deleting is disabled on this registry" 405')),
         // Tokens: the anonymous one counts as no credentials; any other is the Basic credentials it carries.
         "\t\trequest_header @anonymousToken -Authorization",
         '\t\trequest_header @bearerCredentials Authorization "Basic {re.bearer.1}"',

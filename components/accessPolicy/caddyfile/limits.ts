@@ -5,7 +5,7 @@
 
 import { UI_PATH } from "../../registryUi/environment";
 import { type AccessPolicy, TOKEN_PATH } from "../policy";
-import { escapeBraces, regexpLiteral, registryError } from "./syntax";
+import { closingRefusal, escapeBraces, regexpLiteral, registryError } from "./syntax";
 
 /** The global options block: the admin endpoint, TLS automation, and the server's deadlines, protocols and header limit. */
 export function globalOptions(policy: AccessPolicy): string[] {
@@ -216,5 +216,8 @@ export function crossSiteMatchers(authorities: readonly string[]): string[] {
 /** The refusals of `crossSiteMatchers`, before any credential is looked at: 403, nothing reaches the registry. */
 export function crossSiteAnswers(): string[] {
     const body = escapeBraces(registryError("DENIED", CROSS_SITE_MESSAGE));
-    return [`\t\trespond @crossSiteWrite \`${body}\` 403`, `\t\trespond @foreignOriginWrite \`${body}\` 403`];
+    return [
+        ...closingRefusal(`\t\trespond @crossSiteWrite \`${body}\` 403`),
+        ...closingRefusal(`\t\trespond @foreignOriginWrite \`${body}\` 403`),
+    ];
 }

@@ -15,7 +15,7 @@ import {
 import { passedBodyTimeout } from "./limits";
 import type { PasswordChecks } from "./passwordChecks";
 import { MAVEN_DISK_FULL_MESSAGE, readBodyFirst, signalKinds, windowMatcherName } from "./signals";
-import { escapeBraces, REPOSITORY_NAME, registryError } from "./syntax";
+import { closingRefusal, escapeBraces, REPOSITORY_NAME, registryError } from "./syntax";
 
 /**
  * Distribution (or a cache) behind the proxy: responses stream with large socket buffers, without the
@@ -130,7 +130,7 @@ export function mirrorRoutes(policy: AccessPolicy, checks: PasswordChecks, route
     const lines = [
         `route /v2/${MIRRORS_NAMESPACE}/* {`,
         "\t@mirrorWrite not method GET HEAD",
-        '\trespond @mirrorWrite "Mirrors are read-only: push to the registry itself, not under /mirrors/" 405',
+        ...closingRefusal('\trespond @mirrorWrite "Mirrors are read-only: push to the registry itself, not under /mirrors/" 405'),
         ...accountCheck,
         ...routes.flatMap((r) => {
             const prefix = `/v2/${MIRRORS_NAMESPACE}/${r.pathName}/`;
@@ -174,7 +174,7 @@ export function mavenRoute(policy: AccessPolicy, checks: PasswordChecks, maven: 
     const readers = [maven.deployUsersFile, policy.pushUsersFile, policy.pullUsersFile];
     return [
         "\t\troute @maven {",
-        '\t\t\trespond @mavenOther "Only GET, HEAD and PUT are allowed on the Maven repository" 405',
+        ...closingRefusal('\t\t\trespond @mavenOther "Only GET, HEAD and PUT are allowed on the Maven repository" 405'),
         ...checks.check("@write", [maven.deployUsersFile]).map((l) => `\t${l}`),
         // Deploys wait out the read-only window like pushes: a backup or a clean-up must not see half a
         // deploy. After the password check, so that only the deploy account's body is ever read here.

@@ -140,6 +140,8 @@ export function readBodyFirst(indent: string): string[] {
         `${indent}\tmax_size ${READ_ONLY_BODY_READ_LIMIT}`,
         `${indent}}`,
         `${indent}vars refused_body {http.request.body}`,
+        // The rest of a body over the limit is not read before the answer either (`closingRefusal`).
+        `${indent}header Connection close`,
     ];
 }
 

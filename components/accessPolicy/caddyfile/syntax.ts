@@ -10,6 +10,17 @@
  */
 export const REPOSITORY_NAME = "[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*";
 
+/**
+ * A refusal (`respond` and its arguments, indented) that closes the connection after its answer. Without it Go's
+ * server reads up to 256 KiB of the body the refused request still has to send before it answers, so that a
+ * client that stalls holds the answer back; with it, the answer goes at once and what is left of the body gets
+ * UNREAD_BODY_SECONDS (limits.ts) before the connection is closed.
+ */
+export function closingRefusal(line: string): string[] {
+    const indent = /^\t*/.exec(line)?.[0] ?? "";
+    return [`${line} {`, `${indent}\tclose`, `${indent}}`];
+}
+
 /** A registry error body (the Distribution API's `errors` array) with one error. */
 export function registryError(code: string, message: string): string {
     return JSON.stringify({ errors: [{ code, message, detail: null }] });
