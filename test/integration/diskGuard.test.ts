@@ -136,14 +136,60 @@ function asPusher(args: readonly string[]): { status: string; body: string; loca
 /** A new blob upload started as the push account. */
 const startUpload = (repository: string) => asPusher(["-X", "POST", `${reg.url}/v2/${repository}/blobs/uploads/`]);
 
-/** An open upload session finished with the whole blob (PUT with its digest): the status. */
-function finishUpload(location: string, blob: Buffer): string {
+const sha256 = (blob: Buffer) => `sha256:${createHash("sha256").update(blob).digest("hex")}`;
+const sessionUrl = (location: string) => (location.startsWith("http") ? location : `${reg.url}${location}`);
+
+/**
+ * An open upload session finished (PUT with the blob's digest): with the blob as its body, or, with `sent`,
+ * without a body, its data sent before. Chunked sends the body without a length. The status and the Location.
+ */
+function finishUpload(location: string, blob: Buffer, how: "body" | "chunked" | "sent" = "body") {
     const file = path.join(work, "blob");
     writeFileSync(file, blob);
-    const url = location.startsWith("http") ? location : `${reg.url}${location}`;
-    const digest = `sha256:${createHash("sha256").update(blob).digest("hex")}`;
-    return asPusher(["-H", "Content-Type: application/octet-stream", "-T", file, `${url}${url.includes("?") ? "&" : "?"}digest=${digest}`])
-        .status;
+    const url = sessionUrl(location);
+    // Without a body, as Go's clients (docker, skopeo) send it: with a length of zero.
+    const body =
+        how === "sent"
+            ? ["-X", "PUT", "-H", "Content-Length: 0"]
+            : ["-T", file, ...(how === "chunked" ? ["-H", "Transfer-Encoding: chunked"] : [])];
+    return asPusher([
+        "-H",
+        "Content-Type: application/octet-stream",
+        ...body,
+        `${url}${url.includes("?") ? "&" : "?"}digest=${sha256(blob)}`,
+    ]);
+}
+
+/** Data sent to an open upload session (PATCH), with a length or chunked: the status and the next Location. */
+function sendData(location: string, blob: Buffer, how: "body" | "chunked" = "body") {
+    const file = path.join(work, "chunk");
+    writeFileSync(file, blob);
+    const chunked = how === "chunked" ? ["-H", "Transfer-Encoding: chunked"] : [];
+    return asPusher([
+        "-X",
+        "PATCH",
+        "-H",
+        "Content-Type: application/octet-stream",
+        ...chunked,
+        "--data-binary",
+        `@${file}`,
+        sessionUrl(location),
+    ]);
+}
+
+/** Whether the blob exists in `repository`, as an anonymous pull sees it: the status of a HEAD. */
+function blobStatus(repository: string, blob: Buffer): string {
+    return run("curl", [
+        "-sS",
+        "--cacert",
+        reg.ca.caCertFile,
+        "-I",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        `${reg.url}/v2/${repository}/blobs/${sha256(blob)}`,
+    ]).stdout;
 }
 
 describe("the disk guard on a data disk filled by real pushes", () => {
@@ -160,9 +206,12 @@ describe("the disk guard on a data disk filled by real pushes", () => {
         expect(disk().used / size).toBeGreaterThan(REFUSE_PERCENT / 100);
         expect(disk().used / size).toBeLessThan(0.99);
 
-        // An upload a push started before the guard's run.
-        const open = startUpload("team/open");
-        expect(open.status).toBe("202");
+        // Uploads that pushes started before the guard's run; the last one sent all its data already.
+        const open = Array.from({ length: 5 }, () => startUpload("team/open"));
+        expect(open.map((u) => u.status)).toEqual(Array(5).fill("202"));
+        const blobs = open.map(() => randomBytes(2 ** 20));
+        const sentBefore = sendData(open[4]!.location!, blobs[4]!);
+        expect(sentBefore.status).toBe("202");
 
         // The guard's next run refuses new uploads: with room still there, the front turns the push away.
         expect(guard()).toMatch(new RegExp(`^data disk \\d+% used, past ${REFUSE_PERCENT}%: new uploads are refused`));
@@ -188,9 +237,21 @@ describe("the disk guard on a data disk filled by real pushes", () => {
         expect(next.code).not.toBe(0);
         expect(next.stderr).toContain("507 Insufficient Storage");
         expect(manifestDigest("team/next:1")).toBe("");
-        // The upload started before goes on and lands whole.
-        const late = randomBytes(2 ** 20);
-        expect(finishUpload(open.location!, late)).toBe("201");
+        // Uploads already open get no more data, in a PATCH or the final PUT, with a length or chunked: the
+        // same 507, and nothing of it lands.
+        const refusedData = [
+            sendData(open[0]!.location!, blobs[0]!),
+            sendData(open[1]!.location!, blobs[1]!, "chunked"),
+            finishUpload(open[2]!.location!, blobs[2]!),
+            finishUpload(open[3]!.location!, blobs[3]!, "chunked"),
+        ];
+        expect(refusedData.map((r) => r.status)).toEqual(["507", "507", "507", "507"]);
+        for (const r of refusedData)
+            expect(JSON.parse(r.body)).toEqual({ errors: [{ code: "DENIED", message: DISK_FULL_MESSAGE, detail: null }] });
+        expect(blobs.slice(0, 4).map((b) => blobStatus("team/open", b))).toEqual(["404", "404", "404", "404"]);
+        // The one whose data all came before commits without a body: its bytes are on the disk already.
+        expect(finishUpload(sentBefore.location!, blobs[4]!, "sent").status).toBe("201");
+        expect(blobStatus("team/open", blobs[4]!)).toBe("200");
         // Pulls go on; nothing kept was lost; no half-written blob landed; a second run changes nothing.
         expect(pull("team/keep:1")).toBe(0);
         expect(manifestDigest("team/keep:1")).toBe(keep.digest);

@@ -88,7 +88,7 @@ describe("the disk guard", () => {
             "@diskFullData {",
             "method PATCH PUT",
             "path_regexp ^/v2/.+/blobs/uploads/[^/]+$",
-            "expression `header_regexp('Content-Length', '^0*[1-9]') || header({'Transfer-Encoding': '*'})`",
+            "expression `header_regexp('Content-Length', '^0*[1-9]') || header({'Transfer-Encoding': '*'}) || (protocol('http/2+') && !header({'Content-Length': '*'}))`",
             ...marker,
             "}",
         ]);

@@ -70,8 +70,8 @@ function unavailableAnswer(indent: string): string[] {
 /**
  * The disk guard's matchers, while its marker exists: a new blob upload (`@diskFull`: POST to a repository's
  * `blobs/uploads/`, a cross-repository mount included), and data for an upload already open
- * (`@diskFullData`: a PATCH or PUT to its session with a body, a length above zero or a chunked one). The
- * PUT that commits an upload whose data all came before carries no body and goes on: its bytes are on the
+ * (`@diskFullData`: a PATCH or PUT to its session with a body: a length above zero, a chunked one, or over
+ * HTTP/2 one without a length). The PUT that commits an upload whose data all came before carries no body and goes on: its bytes are on the
  * disk already, and the commit moves them into place. Manifests, pulls and deletes (which free space) go on.
  */
 export function diskFullMatcher(marker: string): string[] {
@@ -85,8 +85,10 @@ export function diskFullMatcher(marker: string): string[] {
         "\t@diskFullData {",
         "\t\tmethod PATCH PUT",
         `\t\tpath_regexp ${UPLOAD_SESSION_PATH}`,
-        // Go's server keeps a chunked body's Transfer-Encoding out of the headers; the matcher reads it back.
-        "\t\texpression `header_regexp('Content-Length', '^0*[1-9]') || header({'Transfer-Encoding': '*'})`",
+        // A length above zero, or a chunked body (Go's server keeps Transfer-Encoding out of the headers; the
+        // matcher reads it back), or, over HTTP/2, no length at all: a stream says nothing of a body to come
+        // (docker, skopeo and every Go client send `content-length: 0` with a PUT that has none).
+        "\t\texpression `header_regexp('Content-Length', '^0*[1-9]') || header({'Transfer-Encoding': '*'}) || (protocol('http/2+') && !header({'Content-Length': '*'}))`",
         ...file,
         "\t}",
     ];
