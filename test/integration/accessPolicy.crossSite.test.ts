@@ -28,7 +28,11 @@ function withoutCrossSiteRule(caddyfile: string): string {
             while (lines[i] !== "\t}") i++;
             continue;
         }
-        if (/respond @(crossSiteWrite|foreignOriginWrite) /.test(line)) continue;
+        // The refusal and its block (`close`).
+        if (/^\t\trespond @(crossSiteWrite|foreignOriginWrite) .* \{$/.test(line)) {
+            while (lines[i] !== "\t\t}") i++;
+            continue;
+        }
         kept.push(line);
     }
     const text = kept.join("\n");

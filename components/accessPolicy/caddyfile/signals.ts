@@ -4,6 +4,7 @@
  */
 
 import { READ_ONLY_BODY_READ_LIMIT, READ_ONLY_RETRY_AFTER_SECONDS, type ReadOnlySignal } from "../policy";
+import { passedBodyTimeout } from "./limits";
 import { escapeBraces, registryError } from "./syntax";
 
 /** The name of a signal's matcher: one matcher per kind, since a named matcher's conditions all have to hold. */
@@ -138,6 +139,8 @@ export function diskFullAnswer(): string[] {
  */
 export function readBodyFirst(indent: string): string[] {
     return [
+        // Read as a backend would read it: a client that pauses in its body still gets the answer.
+        ...passedBodyTimeout(indent),
         `${indent}request_body {`,
         `${indent}\tmax_size ${READ_ONLY_BODY_READ_LIMIT}`,
         `${indent}}`,
