@@ -13,7 +13,10 @@
  * With --caddy previous, the fronts run the Caddy of the last landed release (tools/caddy-previous) instead:
  * the same bench on the same machine, to compare a Caddy bump with.
  *
- *   npx tsx bench/policy-throughput.ts [--size-mib 256] [--runs 5] [--profile-seconds 10] [--caddy previous]
+ * With --proxy-buffer 64KiB, the proxy-only front's transport reads and writes Distribution's answers with buffers
+ * of that size instead of the rendered ones (what a stalled download through the proxy holds: bench/slow-clients.ts).
+ *
+ *   npx tsx bench/policy-throughput.ts [--size-mib 256] [--runs 5] [--profile-seconds 10] [--caddy previous] [--proxy-buffer 64KiB]
  */
 import { createHash, randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
@@ -87,7 +90,12 @@ async function main(): Promise<void> {
     // The external host's front as it ships: the host's Caddyfile shape, HTTP/2 offered, on the pinned Caddy.
     const adminPort = await freePort();
     const hostFront = (p: AccessPolicy) => renderCaddyfile(p);
-    const proxiedFront = (p: AccessPolicy) => renderCaddyfile({ ...p, admin: `127.0.0.1:${adminPort}` });
+    const i = process.argv.indexOf("--proxy-buffer");
+    const buffer = i > 0 ? process.argv[i + 1] : undefined;
+    const proxiedFront = (p: AccessPolicy) => {
+        const text = renderCaddyfile({ ...p, admin: `127.0.0.1:${adminPort}` });
+        return buffer ? text.replace(/(read|write)_buffer \S+/g, `$1_buffer ${buffer}`) : text;
+    };
     const proxied = await startRealRegistry({ blobShortcut: false, caddyfileFor: proxiedFront, caddyBinary: caddy.binary });
     const fronted = await startRealRegistry({ caddyfileFor: hostFront, caddyBinary: caddy.binary });
     try {
@@ -105,7 +113,7 @@ async function main(): Promise<void> {
         for (const reg of [direct, proxied, fronted]) download(reg, digest, "1.1");
 
         console.log(
-            `blob ${sizeMib} MiB, ${runs} runs each, median MiB/s (loopback, ${require("node:os").cpus().length} cores, load ${require("node:os").loadavg()[0].toFixed(2)})`,
+            `blob ${sizeMib} MiB, ${runs} runs each, proxy buffers ${buffer ?? "as rendered"}, median MiB/s (loopback, ${require("node:os").cpus().length} cores, load ${require("node:os").loadavg()[0].toFixed(2)})`,
         );
         console.log("front                                    registry-TLS  Caddy-file  ratio  Caddy-proxy  ratio");
         const rows = [

@@ -14,10 +14,17 @@
  * closed (and the 431 answers among them), and the well-behaved client's median and worst time and its
  * failures. Nothing is asserted: the figures go to docs/access-policy.md#slow-clients.
  *
+ * With `--stalled-downloads N`, N clients instead download a `--blob-mib` MiB blob through the proxy (the
+ * front without the blob shortcut, as with s3 storage or a cache), read its head and then stop reading; after
+ * `--seconds` (under Caddy's minute without progress) it prints Caddy's memory before and at its peak, and
+ * per stalled download. `--proxy-buffer 64KiB` measures the proxy with other read and write buffers than
+ * the rendered ones.
+ *
  *   npx tsx bench/slow-clients.ts [--clients 4000] [--header-kib 60] [--spread 20] [--seconds 40] [--tls]
+ *   npx tsx bench/slow-clients.ts --stalled-downloads 500 [--blob-mib 16] [--seconds 30] [--tls] [--proxy-buffer 64KiB]
  */
 import { createHash, randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import * as net from "node:net";
 import * as tls from "node:tls";
 import { renderCaddyfile } from "../components/accessPolicy/caddyfile";
@@ -41,6 +48,9 @@ const TLS = process.argv.includes("--tls");
 const BARE = process.argv.includes("--bare-environment");
 /** Caddy's open-files limit (soft and hard), as the placements set it; unset: the shell's. */
 const NOFILE = arg("nofile", 0);
+const STALLED_DOWNLOADS = arg("stalled-downloads", 0);
+const BLOB_MIB = arg("blob-mib", 16);
+const PROXY_BUFFER = process.argv.includes("--proxy-buffer") ? process.argv[process.argv.indexOf("--proxy-buffer") + 1] : undefined;
 
 const rssMiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
 
@@ -121,15 +131,57 @@ function wellBehaved(reg: RealRegistry, urlPath: string): Promise<{ ms: number; 
     });
 }
 
+/**
+ * `count` downloads of `blob` that read the answer's head and then stop reading (the socket paused), held
+ * for `SECONDS`: Caddy's memory before, at its peak, and per download; how many the front answered 200.
+ */
+async function stalledDownloads(reg: RealRegistry, blob: string, count: number): Promise<void> {
+    const pid = reg.caddyPid!;
+    const before = rssMiB(pid);
+    let peak = before;
+    let answered = 0;
+    for (let i = 0; i < count; i++) {
+        const socket = connect(reg);
+        socket.on("error", () => undefined);
+        socket.once(TLS ? "secureConnect" : "connect", () => socket.write(`GET ${blob} HTTP/1.1\r\nHost: ${reg.authority}\r\n\r\n`));
+        socket.once("data", (d) => {
+            if (d.toString("latin1").startsWith("HTTP/1.1 200")) answered++;
+            socket.pause();
+        });
+        sockets.add(socket);
+        // A few at a time, so that each is answered and stalls before the next one asks.
+        if (i % 20 === 19) await new Promise((r) => setTimeout(r, 100));
+    }
+    const ends = Date.now() + SECONDS * 1000;
+    let files = 0;
+    while (Date.now() < ends) {
+        peak = Math.max(peak, rssMiB(pid));
+        files = Math.max(files, readdirSync(`/proc/${pid}/fd`).length);
+        await new Promise((r) => setTimeout(r, 250));
+    }
+    const shape = TLS ? "host's front (TLS)" : "sidecar (plain HTTP)";
+    console.log(`${shape}, pinned Caddy, proxy buffers ${PROXY_BUFFER ?? "as rendered"}, ${BLOB_MIB} MiB blob through the proxy`);
+    console.log(
+        `Caddy's open files at most ${files}, its limit ${/Max open files\s+(\S+)/.exec(readFileSync(`/proc/${pid}/limits`, "utf8"))?.[1]}`,
+    );
+    console.log(
+        `${count} stalled downloads (${answered} answered 200), held ${SECONDS} s: RSS ${before.toFixed(0)} MiB before, peak ${peak.toFixed(0)} MiB, ${((peak - before) / count).toFixed(2)} MiB each`,
+    );
+    console.log(`load average ${readFileSync("/proc/loadavg", "utf8").trim()}`);
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
 
 async function main(): Promise<void> {
     if (!BARE) for (const [name, value] of Object.entries(FRONT_ENVIRONMENT)) process.env[name] = value;
-    const caddyfileFor = (p: AccessPolicy) => (TLS ? renderCaddyfile(p) : renderSidecarCaddyfile({ ...p, tls: { kind: "plain-http" } }));
-    const reg = await startRealRegistry({ caddyfileFor, caddyBinary: pinnedCaddy() });
+    const rendered = (p: AccessPolicy) => (TLS ? renderCaddyfile(p) : renderSidecarCaddyfile({ ...p, tls: { kind: "plain-http" } }));
+    const caddyfileFor = (p: AccessPolicy) =>
+        PROXY_BUFFER ? rendered(p).replace(/(read|write)_buffer \S+/g, `$1_buffer ${PROXY_BUFFER}`) : rendered(p);
+    const stalled = STALLED_DOWNLOADS > 0;
+    const reg = await startRealRegistry({ caddyfileFor, caddyBinary: pinnedCaddy(), blobShortcut: !stalled });
     try {
         // A blob placed behind the front (the setup is not under test): the well-behaved client downloads it.
-        const layer = randomBytes(64 * 1024);
+        const layer = randomBytes(stalled ? BLOB_MIB * 1024 * 1024 : 64 * 1024);
         const digest = `sha256:${createHash("sha256").update(layer).digest("hex")}`;
         const registry = `http://127.0.0.1:${reg.registryPort}`;
         const started = await fetch(`${registry}/v2/team/app/blobs/uploads/`, { method: "POST" });
@@ -140,6 +192,7 @@ async function main(): Promise<void> {
         const blob = `/v2/team/app/blobs/${digest}`;
         const pid = reg.caddyPid!;
         if (NOFILE > 0) run("prlimit", ["--pid", String(pid), `--nofile=${NOFILE}:${NOFILE}`]);
+        if (stalled) return await stalledDownloads(reg, blob, STALLED_DOWNLOADS);
         const before = rssMiB(pid);
         let peak = before;
         const stats: SlowStats = { closed: 0, answered431: 0, connected: 0 };

@@ -24,6 +24,8 @@ describe("registryProxy", () => {
         // The body passed on gets a minute without progress, not the refusals' UNREAD_BODY_SECONDS.
         expect(lines.slice(0, 4)).toEqual(["timeouts {", "read_timeout 60s", "}", "reverse_proxy unix//run/registry.sock {"]);
         expect(lines).toEqual(expect.arrayContaining(["header_up -Authorization", "flush_interval -1", "method GET HEAD"]));
+        // What a download whose client stopped reading holds (docs/decisions/access-policy.md#slow-clients).
+        expect(lines).toEqual(expect.arrayContaining(["read_buffer 64KiB", "write_buffer 64KiB"]));
     });
 });
 

@@ -18,7 +18,16 @@ import { MAVEN_DISK_FULL_MESSAGE, readBodyFirst, signalKinds, windowMatcherName 
 import { closingRefusal, escapeBraces, REPOSITORY_NAME, registryError } from "./syntax";
 
 /**
- * Distribution (or a cache) behind the proxy: responses stream with large socket buffers, without the
+ * The proxy's read and write buffers on each connection to Distribution (or a cache). A download whose client
+ * stops reading holds them until Caddy's minute without progress cuts it: at 64 KiB a stalled download costs
+ * the front about 0.22 MiB (256 KiB: 0.40 MiB), and the front's 4,096 open files, two per proxied download,
+ * hold it under 512 MiB (about 420 MiB measured at the cap; 256 KiB: 490 to 580 MiB). Downloads are as fast as
+ * with 256 KiB (bench/policy-throughput.ts --proxy-buffer). Why: docs/decisions/access-policy.md#slow-clients
+ */
+const PROXY_BUFFER = "64KiB";
+
+/**
+ * Distribution (or a cache) behind the proxy: responses stream with PROXY_BUFFER socket buffers, without the
  * client's credentials, the body a minute without progress (`passedBodyTimeout`), and a request that finds no registry listening is held and retried for
  * UPSTREAM_TRY_SECONDS. Why: docs/decisions/access-policy.md#the-proxy-to-distribution
  */
@@ -36,8 +45,8 @@ export function registryProxy(upstream: string): string[] {
         "\t\t\t}",
         "\t\t\ttransport http {",
         "\t\t\t\tcompression off",
-        "\t\t\t\tread_buffer 256KiB",
-        "\t\t\t\twrite_buffer 256KiB",
+        `\t\t\t\tread_buffer ${PROXY_BUFFER}`,
+        `\t\t\t\twrite_buffer ${PROXY_BUFFER}`,
         "\t\t\t\tkeepalive 5m",
         "\t\t\t}",
         "\t\t}",
