@@ -24,6 +24,7 @@
  */
 import { chmodSync, copyFileSync, mkdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
+import { pinnedCaddy } from "./caddyBinaries";
 import type { AppliedObject, DeployedStack } from "./deployedStack";
 import { deployedRegistry } from "./distributionBinaries";
 import type { TestNetns } from "./netns";
@@ -58,6 +59,15 @@ const PROGRAMS: Record<string, (args: readonly string[]) => string[]> = {
     registry: (args) => (/\.ya?ml$/.test(args[0] ?? "") ? [REGISTRY_IN_ROOT, "serve", ...args] : [...args]),
 };
 const PROGRAM_NAMES: Record<string, string> = { registry: REGISTRY_IN_ROOT };
+/**
+ * The programs an image brings that this machine's /usr does not have in the version the image pins: copied into
+ * the container's root, whose directory goes first in its PATH. The caddy image's is the pinned Caddy (Debian's
+ * stands in under `npm test`), as every placement's front runs it.
+ */
+const IMAGE_PROGRAMS: Record<string, { readonly inRoot: string; readonly file: () => string }> = {
+    registry: { inRoot: REGISTRY_IN_ROOT, file: () => deployedRegistry().path },
+    caddy: { inRoot: "/opt/caddy/caddy", file: pinnedCaddy },
+};
 
 export interface RunningPod {
     /** The pod's address (its network namespace's). */
@@ -165,10 +175,11 @@ export async function startPod(options: {
             for (const d of ["usr", "dev", "proc", "etc", "tmp", "run"]) mkdirSync(path.join(root, d), { recursive: true });
             for (const link of ["bin", "lib", "lib64", "sbin"]) run("ln", ["-s", `usr/${link}`, path.join(root, link)]);
             for (const file of ["passwd", "group", "nsswitch.conf"]) copyFileSync(`/etc/${file}`, path.join(root, "etc", file));
-            if (imageName(c.image) === "registry") {
-                mkdirSync(path.join(root, path.dirname(REGISTRY_IN_ROOT)), { recursive: true });
-                copyFileSync(deployedRegistry().path, path.join(root, REGISTRY_IN_ROOT));
-                chmodSync(path.join(root, REGISTRY_IN_ROOT), 0o755);
+            const program = IMAGE_PROGRAMS[imageName(c.image)];
+            if (program) {
+                mkdirSync(path.join(root, path.dirname(program.inRoot)), { recursive: true });
+                copyFileSync(program.file(), path.join(root, program.inRoot));
+                chmodSync(path.join(root, program.inRoot), 0o755);
             }
             writeFileSync(
                 path.join(root, "etc", "hosts"),
@@ -198,7 +209,7 @@ export async function startPod(options: {
             const env = containerEnv(c, (kind, name) => stack.dataOf(kind, name, namespace));
             // The runtime's environment: its default PATH (the image's programs first, where this root
             // holds them), HOME=/ for a user without a passwd entry.
-            const imagePath = imageName(c.image) === "registry" ? `${path.dirname(REGISTRY_IN_ROOT)}:` : "";
+            const imagePath = program ? `${path.dirname(program.inRoot)}:` : "";
             const exec = [
                 "setpriv",
                 ...setprivArgs(security, fsGroup),
