@@ -44,8 +44,15 @@ export interface DiskGuardClient {
     pull(reference: string): RunResult;
     /** Deletes the manifest `repository:tag` as the push account: skopeo's result. */
     deleteTag(reference: string): RunResult;
-    /** POST …/blobs/uploads/ as the push account: the status and body. */
-    startUpload(repository: string): { readonly status: string; readonly body: string };
+    /** POST …/blobs/uploads/ as the push account: the status, body and the session's Location. */
+    startUpload(repository: string): { readonly status: string; readonly body: string; readonly location: string };
+    /**
+     * `data` sent to an open upload session as the push account: a PATCH, or the final PUT with the data's
+     * digest. The status and body.
+     */
+    sendToUpload(location: string, method: "PATCH" | "PUT", data: Buffer): { readonly status: string; readonly body: string };
+    /** The status of an anonymous HEAD of the blob `digest` in `repository` (200 when it exists). */
+    blobStatus(repository: string, digest: string): string;
     /** The digest of the manifest `repository:tag` as an anonymous pull reads it, or "" when there is none. */
     manifestDigest(reference: string): string;
 }
@@ -137,9 +144,40 @@ export function diskGuardClient(o: DiskGuardClientOptions): DiskGuardClient {
             return skopeo(["delete", ...tls(""), "--authfile", auth(), `docker://${o.authority}/${reference}`]);
         },
         startUpload(repository) {
-            const r = curl(["-K", "-", "-w", "\n%{http_code}", "-X", "POST", `${base}/v2/${repository}/blobs/uploads/`], userConfig());
+            const r = curl(
+                ["-K", "-", "-w", "\n%header{location}\n%{http_code}", "-X", "POST", `${base}/v2/${repository}/blobs/uploads/`],
+                userConfig(),
+            );
+            const [status = "", location = "", ...body] = r.stdout.split("\n").reverse();
+            return { status, location, body: body.reverse().join("\n") };
+        },
+        sendToUpload(location, method, data) {
+            const file = path.join(o.scratch, `data-${randomBytes(4).toString("hex")}`);
+            writeFileSync(file, data);
+            const target = new URL(location, `${base}/`);
+            if (method === "PUT") target.searchParams.set("digest", `sha256:${createHash("sha256").update(data).digest("hex")}`);
+            const r = curl(
+                [
+                    "-K",
+                    "-",
+                    "-w",
+                    "\n%{http_code}",
+                    "-X",
+                    method,
+                    "-H",
+                    "Content-Type: application/octet-stream",
+                    "--data-binary",
+                    `@${file}`,
+                    target.href,
+                ],
+                userConfig(),
+            );
+            removeDir(file);
             const cut = r.stdout.lastIndexOf("\n");
             return { status: r.stdout.slice(cut + 1), body: r.stdout.slice(0, cut) };
+        },
+        blobStatus(repository, digest) {
+            return curl(["-I", "-o", "/dev/null", "-w", "%{http_code}", `${base}/v2/${repository}/blobs/${digest}`]).stdout;
         },
         manifestDigest(reference) {
             const [name, tag] = reference.split(":");
@@ -229,7 +267,8 @@ export interface FillAndFreeOptions {
 /**
  * The disk guard's scenario (docs/runbooks.md "Disk full"): real pushes fill the data file system past
  * `refusePercent`, short of full; the guard's next check has the front answer a new upload 507 with the
- * message and skopeo's push fail on it, leaving no manifest; a pull still works, the kept image's digest
+ * message and skopeo's push fail on it, leaving no manifest; uploads opened before get the same 507 for
+ * their data (a PATCH, the final PUT) and none of it lands; a pull still works, the kept image's digest
  * unchanged, and no blob fails its hash. Then the runbook's clean-up (the tag deleted, `collect`) brings
  * the use under the threshold, the guard's next check lets uploads in (202), and the refused push lands
  * and pulls back whole.
@@ -240,6 +279,9 @@ export async function fillAndFree(o: FillAndFreeOptions): Promise<void> {
     expect(keep.code, `${keep.stderr}\n${logs()}`).toBe(0);
     const keepDigest = client.manifestDigest("team/keep:1");
     expect(keepDigest).toMatch(/^sha256:/);
+    // Uploads that pushes open before the disk fills: their data comes after the guard's check.
+    const open = [client.startUpload("team/open"), client.startUpload("team/open")];
+    expect(open.map((u) => u.status)).toEqual(["202", "202"]);
 
     // What fills it: one big image, to about 94% used, still short of full. Its config goes first, so the
     // guard's check after the layer lands cannot refuse the rest of this push.
@@ -263,6 +305,17 @@ export async function fillAndFree(o: FillAndFreeOptions): Promise<void> {
     expect(next.code).not.toBe(0);
     expect(next.stderr).toContain("507 Insufficient Storage");
     expect(client.manifestDigest("team/next:1")).toBe("");
+    // The uploads open before get no more data, in a PATCH or the final PUT: the same 507, and nothing lands.
+    const data = [randomBytes(2 ** 20), randomBytes(2 ** 20)];
+    const refusedData = [
+        client.sendToUpload(open[0]!.location, "PATCH", data[0]!),
+        client.sendToUpload(open[1]!.location, "PUT", data[1]!),
+    ];
+    expect(refusedData.map((r) => r.status)).toEqual(["507", "507"]);
+    for (const r of refusedData)
+        expect(JSON.parse(r.body)).toEqual({ errors: [{ code: "DENIED", message: DISK_FULL_MESSAGE, detail: null }] });
+    const digestOf = (b: Buffer) => `sha256:${createHash("sha256").update(b).digest("hex")}`;
+    expect(data.map((b) => client.blobStatus("team/open", digestOf(b)))).toEqual(["404", "404"]);
     // Pulls go on; nothing kept was lost; no half-written blob landed.
     const pulled = client.pull("team/keep:1");
     expect(pulled.code, pulled.stderr).toBe(0);
