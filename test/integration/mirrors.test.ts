@@ -329,7 +329,13 @@ function startPrivateFront(): Promise<void> {
         pullUsersFile: pullUsers,
     });
     // A registry somewhere else, which the program does not run: Debian's Caddy, so that the upstream is
-    // not the same build as the front under test.
+    // not the same build as the front under test. It has no body idle timeouts (Caddy 2.11): without them.
+    writeFileSync(
+        caddyfile,
+        readFileSync(caddyfile, "utf8")
+            .replace(/^\t+read_body_idle .*\n/m, "")
+            .replace(/^(\t+)timeouts \{\n\t+read_timeout .*\n\1\}\n/gm, ""),
+    );
     servers["private-front"] = ns.startServer(DEBIAN_CADDY, ["run", "--adapter", "caddyfile", "--config", caddyfile], caddyEnv(dir));
     return waitInside(`https://${PRIVATE_UPSTREAM}/v2/`, "private-front");
 }
