@@ -73,6 +73,24 @@ export const MOOT_SETTINGS: readonly MootRule[] = [
             return undefined;
         },
     },
+    {
+        // The NetworkPolicy's admissions: moot without the policy; the scraper's without the metrics it admits it to.
+        keys: [
+            "inCluster.networkPolicy.ingressNamespaces",
+            "inCluster.networkPolicy.clientNamespaces",
+            "inCluster.networkPolicy.nodeNetworks",
+            "inCluster.networkPolicy.monitoringNamespaces",
+            "inCluster.networkPolicy.egressNetworks",
+        ],
+        mootWith: (c, at) => {
+            if (!isMode(c, "in-cluster")) return undefined;
+            if (!c.inCluster.networkPolicy.enabled) return "inCluster.networkPolicy.enabled false (the stack creates no NetworkPolicy)";
+            if (covers("inCluster.networkPolicy.monitoringNamespaces", pattern(at)) && !c.registry.monitoring.enabled) {
+                return "registry.monitoring.enabled false (no metrics ports to admit the scraper to)";
+            }
+            return undefined;
+        },
+    },
     // A part the placement runs only with some settings: its own settings (its containers' resources, its
     // images, directories and volume) have no effect while it does not run. Each entry: a part, and why it does not run.
     tableRow([

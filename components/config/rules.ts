@@ -4,7 +4,13 @@
  * replicas on a volume, or an account name used twice. Once they all pass, `settings.ts` maps the stack.
  */
 
-import { CREATED_GATEWAY_LISTENER, FLUX_NAMESPACE, NODE_HELD_CREDENTIAL_FLAVOURS, registryAuthority } from "../shared/facts";
+import {
+    CREATED_GATEWAY_LISTENER,
+    FLUX_NAMESPACE,
+    ingressNamespacesOf,
+    NODE_HELD_CREDENTIAL_FLAVOURS,
+    registryAuthority,
+} from "../shared/facts";
 import { mavenServedByRegistry, pushAccountCredentialId, readAccountSecretName, trustedNodes } from "./derived";
 import { kindProblems } from "./kindRules";
 import { isMode, type ModeConfig, type ModeConfigOf } from "./modeShapes";
@@ -298,6 +304,15 @@ function inClusterProblems(c: ModeConfigOf<"in-cluster">): ConfigProblem[] {
                 `ingress controller's address, so the controller must enforce it, and this program knows how to tell ingress-nginx ` +
                 `(an annotation) and Traefik (an ipAllowList Middleware) only. If the class belongs to one of them, set ` +
                 `inCluster.ingressController to "nginx" or "traefik"; otherwise enforce the allowlist in your controller or firewall and remove it here`,
+        );
+    }
+    const netpol = c.inCluster.networkPolicy;
+    if (netpol.enabled && ingressNamespacesOf(netpol, ingressControllerOf(c.inCluster)).length === 0) {
+        add(
+            ["inCluster", "networkPolicy", "ingressNamespaces"],
+            `is needed with inCluster.networkPolicy.enabled behind ${controllerSetting(c.inCluster)}: the policy admits the ` +
+                `controller's pods by their namespace, and this program knows where ingress-nginx's and Traefik's run only. ` +
+                `List the namespaces of your controller's (or Gateway's) pods, or set inCluster.ingressController if it is one of those`,
         );
     }
     problems.push(...loginLimitProblems(c));

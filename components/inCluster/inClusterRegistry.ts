@@ -47,6 +47,7 @@ import { distributionCachesBlobs, type GcWindow, gcWindow, registryMetricsInPod 
 import { ISSUER_CHAIN } from "./issuerChain";
 import { renderInClusterObjects } from "./manifests";
 import { REGISTRY_METRICS_RELAY_PORT } from "./monitoring";
+import type { InClusterNetworkPolicy } from "./networkPolicy";
 import { READ_ONLY_SIGNAL } from "./readOnlySignal";
 import { RETENTION_COUNTS, retentionCountsServed } from "./retentionCounts";
 import {
@@ -120,6 +121,8 @@ export interface InClusterRegistryArgs extends RegistryFront {
     readonly loginLimit?: InClusterLoginLimit;
     /** Exposed through a Gateway API HTTPRoute instead of Ingresses (`inCluster.exposure` "gateway"). */
     readonly gateway?: InClusterGateway;
+    /** The NetworkPolicy of the registry's pods (`inCluster.networkPolicy`, resolved by `resolveNetworkPolicy`); none when unset. */
+    readonly networkPolicy?: InClusterNetworkPolicy;
     /**
      * Whether the web UI runs in the registry pod, behind the same Caddy.
      * @default { enabled: false }
@@ -638,6 +641,7 @@ function inClusterSpec(
         ...(args.pod ? { pod: args.pod } : {}),
         storage,
         allowedNetworks: args.allowedNetworks,
+        ...(args.networkPolicy ? { networkPolicy: args.networkPolicy } : {}),
         ...(args.loginLimit ? { loginLimit: args.loginLimit } : {}),
         ui: { enabled: args.ui.enabled, deleteEnabled: args.deletes.ui },
         garbageCollection: args.garbageCollection,

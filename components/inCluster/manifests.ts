@@ -23,6 +23,7 @@ import {
     renderTlsService,
     renderUiObjectsOf,
 } from "./network";
+import { renderNetworkPolicy } from "./networkPolicy";
 import { type InClusterSpec, inClusterSpecProblem } from "./spec";
 import { renderGcCronJob, renderGcRbac } from "./upkeep";
 import { renderConfigMap, renderDataClaim, renderMavenClaim, renderNamespace, renderSecrets, renderServiceAccount } from "./workload";
@@ -56,6 +57,7 @@ export function renderInClusterObjects(spec: InClusterSpec): K8sObject[] {
         renderCredentialsRoute(spec),
         ...(spec.gateway ? renderGatewayObjects({ ...spec, gateway: spec.gateway }) : []),
         renderDisruptionBudget(spec),
+        renderNetworkPolicy(spec),
         // The web UI: objects of its own, so it is updated and restarted without the registry's pod.
         ...renderUiObjectsOf(spec),
         renderLocalRegistryHosting(spec),

@@ -9,6 +9,7 @@ import type { Value } from "../shared/k8sObject";
 import type { ContainerResources, PodScheduling } from "../shared/podScheduling";
 import type { BackupDestination } from "../upkeep/backup";
 import type { Retention } from "../upkeep/retention";
+import type { InClusterNetworkPolicy } from "./networkPolicy";
 
 /** Where Distribution keeps blobs and manifests. */
 export type InClusterStorage =
@@ -141,6 +142,8 @@ export interface InClusterSpec {
     readonly storage: InClusterStorage;
     /** Client networks allowed through the ingress (or by the sidecar behind a Gateway); everyone when empty. */
     readonly allowedNetworks: readonly string[];
+    /** Who reaches the registry's pods, and where they connect to (`inCluster.networkPolicy`, ./networkPolicy.ts); no policy when unset. */
+    readonly networkPolicy?: InClusterNetworkPolicy;
     /** Requests that can cost a password check, limited per client address at the ingress (`registry.loginLimit`); none when unset. */
     readonly loginLimit?: InClusterLoginLimit;
     readonly ui: { readonly enabled: boolean; readonly deleteEnabled: boolean };

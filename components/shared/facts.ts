@@ -125,6 +125,24 @@ export const INGRESS_CONTROLLER_OF_CLASS: Readonly<Record<string, IngressControl
     traefik: "traefik",
 };
 
+/**
+ * Where each controller's pods run in the common installs, admitted when `inCluster.networkPolicy.ingressNamespaces`
+ * is unset: k3s runs Traefik in kube-system and Traefik's Helm chart is installed in its own namespace; ingress-nginx's
+ * manifests use ingress-nginx; microk8s's ingress addon (ingress-nginx before 1.35, Traefik since) runs in ingress.
+ */
+export const INGRESS_CONTROLLER_NAMESPACES: Readonly<Record<IngressController, readonly string[]>> = {
+    nginx: ["ingress", "ingress-nginx"],
+    traefik: ["ingress", "kube-system", "traefik"],
+};
+
+/** The ingress namespaces: the operator's list, else the known controller's, else none (the config rules refuse that). */
+export function ingressNamespacesOf(
+    settings: { readonly ingressNamespaces?: readonly string[] },
+    controller: IngressController | undefined,
+): readonly string[] {
+    return settings.ingressNamespaces ?? (controller ? INGRESS_CONTROLLER_NAMESPACES[controller] : []);
+}
+
 /** `host`, or `host:port` when the port is not 443: the registry as image references and logins name it. */
 export function registryAuthority(host: string, port: number): string {
     return port === 443 ? host : `${host}:${port}`;

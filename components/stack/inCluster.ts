@@ -2,8 +2,10 @@
 import type { RegistryAccounts } from "../accounts/registryAccounts";
 import type { InClusterRegistrySettings } from "../config";
 import type { Decisions } from "../config/decisions";
+import { ingressControllerOf } from "../config/settings";
 import { ClusterDns } from "../inCluster/clusterDns";
 import { InClusterRegistry } from "../inCluster/inClusterRegistry";
+import { resolveNetworkPolicy } from "../inCluster/networkPolicy";
 import type { InClusterBackup } from "../inCluster/spec";
 import type { AgeRotation } from "./accounts";
 import { backupCommon } from "./backup";
@@ -31,6 +33,11 @@ export function defineInClusterRegistry(
         ingressClass: inCluster.ingressClass,
         ingressController: inCluster.ingressController,
         ...(inCluster.exposure === "gateway" ? { gateway: inCluster.gateway } : {}),
+        networkPolicy: resolveNetworkPolicy(inCluster.networkPolicy, {
+            controller: ingressControllerOf(inCluster),
+            proxyNetworks: inCluster.exposure === "gateway" ? inCluster.gateway.proxyNetworks : [],
+            objectStore: r.storage.kind === "s3" || (r.maintenance.backup.enabled && r.maintenance.backup.destination.kind === "s3"),
+        }),
         images: { registry: r.image, caddy: r.caddyImage, ui: r.ui.enabled ? r.ui.image : undefined, kubectl: inCluster.kubectlImage },
         storage:
             r.storage.kind === "s3"

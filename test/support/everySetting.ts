@@ -209,6 +209,11 @@ const ALTERNATIVES: Record<string, unknown[]> = {
     "jenkins.agentImages.kaniko": ["mirror.example.test/kaniko-project/executor:v1.23.2-debug"],
     "nodes.registryAddress": ["10.0.0.99"],
     "inCluster.clusterDns.kubectlContext": ["lab-cluster"],
+    "inCluster.networkPolicy.ingressNamespaces": [["haproxy-controller"]],
+    "inCluster.networkPolicy.clientNamespaces": [["jenkins"]],
+    "inCluster.networkPolicy.nodeNetworks": [["10.0.0.0/24"]],
+    "inCluster.networkPolicy.monitoringNamespaces": [["observability"]],
+    "inCluster.networkPolicy.egressNetworks": [["10.20.0.0/16"]],
     // Unset: the cluster's default IngressClass (the Ingresses name none); a named class is the change.
     "inCluster.ingressClass": ["traefik"],
     // kind's web UI behind the cluster's ingress: another host, port, namespace and class, each a change.

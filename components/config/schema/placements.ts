@@ -186,6 +186,48 @@ export const inCluster = z.strictObject({
         })
         .prefault({})
         .describe("The registry's host name inside pods, through the cluster's CoreDNS (docs/in-cluster.md, Cluster DNS)."),
+    networkPolicy: z
+        .strictObject({
+            enabled: z
+                .boolean()
+                .default(false)
+                .describe(
+                    "Create NetworkPolicy registry in the registry's namespace: only the pods and networks below reach the registry's pods (docs/in-cluster.md, The registry's NetworkPolicy). Off by default: pods of other namespaces that reach the registry directly (CI agents, Flux, pods resolving its name through inCluster.clusterDns) are refused until their namespace is listed in clientNamespaces. It takes effect only where the cluster's network plugin enforces NetworkPolicy.",
+                ),
+            ingressNamespaces: z
+                .array(k8sName)
+                .min(1)
+                .optional()
+                .describe(
+                    "Namespaces of the ingress controller's (or the Gateway's) pods, admitted to the registry's HTTP and TLS ports. Unset: the known controller's usual ones (inCluster.ingressController or the class): \"traefik\" kube-system, traefik and ingress (k3s, Traefik's chart, microk8s); \"nginx\" ingress-nginx and ingress (ingress-nginx's manifests, microk8s). Required with another controller.",
+                ),
+            clientNamespaces: z
+                .array(k8sName)
+                .default([])
+                .describe(
+                    "Namespaces whose pods reach the registry directly, not through the ingress (CI agents pushing in the cluster, Flux's source-controller): admitted to its HTTP and TLS ports. The registry's own namespace is always admitted.",
+                ),
+            nodeNetworks: z
+                .array(cidr)
+                .default([])
+                .describe(
+                    "The nodes' networks, admitted to the registry's HTTP and TLS ports: for a controller on the host network, or a node's pulls through the registry's Service where the network plugin applies NetworkPolicy to the node's own traffic.",
+                ),
+            monitoringNamespaces: z
+                .array(k8sName)
+                .default(["monitoring"])
+                .describe(
+                    "Namespaces of the Prometheus that scrapes the registry's pods (registry.monitoring): admitted to their metrics ports.",
+                ),
+            egressNetworks: z
+                .array(cidr)
+                .optional()
+                .describe(
+                    "Networks the registry's pods may connect to besides DNS and their own namespace: the object store's (registry.storage s3, backups to s3). Unset: with an object store the pods' connections out are not restricted (its host name's addresses are not known here); without one, they are restricted to DNS and the namespace.",
+                ),
+        })
+        .prefault({})
+        .describe("The NetworkPolicy of the registry's pods (docs/in-cluster.md, The registry's NetworkPolicy)."),
     kubectlImage: imageRef
         .default(DEFAULT_KUBECTL_IMAGE)
         .describe(
