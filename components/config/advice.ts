@@ -36,16 +36,22 @@ const certManagerCaAdvice = (namespace: string) =>
  * The in-cluster allowlist is the ingress controller's (the sidecar sees only the controller's address
  * on that path), so it holds for requests through the Ingress only. Pods reach the registry without
  * the Ingress: through Service `registry-tls` (where the cluster DNS sends the registry's name) and
- * Service `registry`.
+ * Service `registry`. The stack's NetworkPolicy (`inCluster.networkPolicy`) limits those paths to the
+ * namespaces it admits; without it, the advice is to turn it on.
  */
-const inClusterAllowlistAdvice = (namespace: string, gateway: boolean) =>
+const inClusterAllowlistAdvice = (namespace: string, gateway: boolean, networkPolicy: boolean) =>
     (gateway
         ? "holds for requests through the Gateway's route and to Service registry (the registry's Caddy enforces it on the client the Gateway's controller names). Pods inside the cluster reach the registry " +
           `through Service registry-tls in namespace ${namespace} without passing it (the cluster DNS sends the registry's `
         : "holds for requests through the Ingress only (the ingress controller enforces it). Pods inside the cluster reach the registry " +
           `through Services registry-tls and registry in namespace ${namespace} without passing it (the cluster DNS sends the registry's `) +
-    "name to registry-tls); the access policy (push credentials, requiresAuthForPull) still applies there. To limit those paths too, " +
-    `add a NetworkPolicy in ${namespace} that admits only the pods and node networks you want (docs/in-cluster.md, The client-network allowlist)`;
+    "name to registry-tls); the access policy (push credentials, requiresAuthForPull) still applies there. " +
+    (networkPolicy
+        ? `The stack's NetworkPolicy in ${namespace} (inCluster.networkPolicy) admits on those paths only the controller's namespaces, ` +
+          "the registry's own and inCluster.networkPolicy.clientNamespaces, where the cluster's network plugin enforces NetworkPolicy"
+        : `To limit those paths too, set inCluster.networkPolicy.enabled true: a NetworkPolicy in ${namespace} that admits the controller's ` +
+          "pods, the registry's own namespace and the namespaces you list in inCluster.networkPolicy.clientNamespaces " +
+          "(docs/in-cluster.md, The registry's NetworkPolicy)");
 
 /**
  * `maxAge` values that Distribution 2.x (a stack that pins a registry:2 image) cannot honour. It drops a cache's content
@@ -239,7 +245,7 @@ export function adviceWarnings(c: ModeConfig): ConfigProblem[] {
     if (isMode(c, "in-cluster") && c.registry.allowedNetworks.length > 0) {
         warnings.push({
             key: keyPath(["registry", "allowedNetworks"]),
-            message: inClusterAllowlistAdvice(c.inCluster.namespace, c.inCluster.exposure === "gateway"),
+            message: inClusterAllowlistAdvice(c.inCluster.namespace, c.inCluster.exposure === "gateway", c.inCluster.networkPolicy.enabled),
         });
     }
     const caTakers = c.nodes.delivery !== "none" || c.jenkins.enabled || c.pullSecrets.namespaces.length > 0;

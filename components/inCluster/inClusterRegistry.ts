@@ -47,7 +47,6 @@ import { distributionCachesBlobs, type GcWindow, gcWindow, registryMetricsInPod 
 import { ISSUER_CHAIN } from "./issuerChain";
 import { renderInClusterObjects } from "./manifests";
 import { REGISTRY_METRICS_RELAY_PORT } from "./monitoring";
-import type { InClusterNetworkPolicy } from "./networkPolicy";
 import { READ_ONLY_SIGNAL } from "./readOnlySignal";
 import { RETENTION_COUNTS, retentionCountsServed } from "./retentionCounts";
 import {
@@ -55,6 +54,7 @@ import {
     type InClusterBackup,
     type InClusterGateway,
     type InClusterLoginLimit,
+    type InClusterNetworkPolicy,
     type InClusterPod,
     type InClusterSpec,
     type InClusterStorage,

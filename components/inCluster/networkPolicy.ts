@@ -8,29 +8,10 @@ import { type IngressController, ingressNamespacesOf } from "../shared/facts";
 import type { K8sObject } from "../shared/k8sObject";
 import { meta, selector } from "./k8sHelpers";
 import { METRICS_PORT_NAMES } from "./monitoring";
-import { IN_CLUSTER, type InClusterSpec } from "./spec";
+import { IN_CLUSTER, type InClusterNetworkPolicy, type InClusterSpec } from "./spec";
 
 /** The label the API server gives every namespace, its name: what a namespace selector of names matches. */
 export const NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name";
-
-/** What the NetworkPolicy admits, resolved from `inCluster.networkPolicy` and the placement's other settings. */
-export interface InClusterNetworkPolicy {
-    /** Namespaces of the ingress controller's (or the Gateway's) pods: the front's HTTP and TLS ports. */
-    readonly ingressNamespaces: readonly string[];
-    /** Networks the controller connects from when it is not a pod of those namespaces (a Gateway's `proxyNetworks`). */
-    readonly proxyNetworks: readonly string[];
-    /** Namespaces of other clients that reach the front from inside the cluster (CI agents, Flux): HTTP and TLS ports. */
-    readonly clientNamespaces: readonly string[];
-    /** The nodes' networks, for a node's traffic the cluster's implementation does not admit of itself. */
-    readonly nodeNetworks: readonly string[];
-    /** Namespaces of the metrics scraper: the metrics ports, with `registry.monitoring` on. */
-    readonly monitoringNamespaces: readonly string[];
-    /**
-     * Networks the pods may connect to besides DNS and the registry's own namespace (the caches' Services, the UI);
-     * undefined: connections out are not restricted (an object store whose addresses are not listed).
-     */
-    readonly egressNetworks?: readonly string[];
-}
 
 /** `inCluster.networkPolicy` as the stack file gives it. */
 export interface NetworkPolicySettings {

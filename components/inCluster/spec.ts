@@ -9,7 +9,6 @@ import type { Value } from "../shared/k8sObject";
 import type { ContainerResources, PodScheduling } from "../shared/podScheduling";
 import type { BackupDestination } from "../upkeep/backup";
 import type { Retention } from "../upkeep/retention";
-import type { InClusterNetworkPolicy } from "./networkPolicy";
 
 /** Where Distribution keeps blobs and manifests. */
 export type InClusterStorage =
@@ -66,6 +65,25 @@ export interface InClusterGateway {
     readonly port: number;
     /** Where the controller connects from: the pod's Caddy believes X-Forwarded-For only from these. */
     readonly proxyNetworks: readonly string[];
+}
+
+/** What the registry's NetworkPolicy admits (./networkPolicy.ts), resolved from `inCluster.networkPolicy` and the placement's other settings. */
+export interface InClusterNetworkPolicy {
+    /** Namespaces of the ingress controller's (or the Gateway's) pods: the front's HTTP and TLS ports. */
+    readonly ingressNamespaces: readonly string[];
+    /** Networks the controller connects from when it is not a pod of those namespaces (a Gateway's `proxyNetworks`). */
+    readonly proxyNetworks: readonly string[];
+    /** Namespaces of other clients that reach the front from inside the cluster (CI agents, Flux): HTTP and TLS ports. */
+    readonly clientNamespaces: readonly string[];
+    /** The nodes' networks, for a node's traffic the cluster's implementation does not admit of itself. */
+    readonly nodeNetworks: readonly string[];
+    /** Namespaces of the metrics scraper: the metrics ports, with `registry.monitoring` on. */
+    readonly monitoringNamespaces: readonly string[];
+    /**
+     * Networks the pods may connect to besides DNS and the registry's own namespace (the caches' Services, the UI);
+     * undefined: connections out are not restricted (an object store whose addresses are not listed).
+     */
+    readonly egressNetworks?: readonly string[];
 }
 
 /** The login limit at the ingress (ingress-nginx's annotations or Traefik's Middlewares). */

@@ -4,19 +4,19 @@
  * as the config reads them (the controller's namespaces by default, the refusal with a controller it does not
  * know, the moot keys with the policy off). That a cluster enforces it: test/engine/networkPolicy.test.ts.
  * Covers: components/inCluster/networkPolicy.ts, `ingressNamespacesOf` in components/shared/facts.ts, the policy's
- * rule in components/config/rules.ts and row in components/config/mootSettings.ts.
+ * rule in components/config/rules.ts, row in components/config/mootSettings.ts and the allowlist's advice in
+ * components/config/advice.ts.
  */
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../components/config";
 import { renderInClusterObjects } from "../../components/inCluster/manifests";
 import {
-    type InClusterNetworkPolicy,
     NAMESPACE_NAME_LABEL,
     type NetworkPolicySettings,
     renderNetworkPolicy,
     resolveNetworkPolicy,
 } from "../../components/inCluster/networkPolicy";
-import { IN_CLUSTER } from "../../components/inCluster/spec";
+import { IN_CLUSTER, type InClusterNetworkPolicy } from "../../components/inCluster/spec";
 import { configProblems } from "../support/configProblems";
 import { baseSpec } from "../support/inClusterSpec";
 import { schemaProblems } from "../support/k8sValidate";
@@ -210,5 +210,24 @@ describe("inCluster.networkPolicy in the stack file", () => {
             "dso-registry:inCluster.networkPolicy.monitoringNamespaces",
         ]);
         expect(policyWarnings(stack({ ingressClass: "traefik", networkPolicy: policy }, { monitoring: { enabled: true } }))).toEqual([]);
+    });
+
+    it.each([
+        ["off: the advice is to turn it on", false, /To limit those paths too, set inCluster\.networkPolicy\.enabled true/],
+        [
+            "on: the advice says what it admits",
+            true,
+            /The stack's NetworkPolicy in dso \(inCluster\.networkPolicy\) admits on those paths only/,
+        ],
+    ])("the allowlist's advice about the paths around it, the policy %s", (_name, enabled, expected) => {
+        const raw = stack(
+            { ingressClass: "nginx", networkPolicy: { enabled } },
+            { allowedNetworks: ["10.0.0.0/8"], loginLimit: { allowUnlimitedCredentialRequests: true } },
+        );
+        const advice = parseConfig(raw, {}, { allowMissingSecrets: true }).warnings.filter((w) =>
+            w.key.endsWith("registry.allowedNetworks"),
+        );
+        expect(advice).toHaveLength(1);
+        expect(advice[0]?.message).toMatch(expected);
     });
 });
