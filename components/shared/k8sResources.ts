@@ -42,6 +42,7 @@ const CLASSES: Record<string, Constructor> = {
     "v1/Service": k8s.core.v1.Service,
     "apps/v1/Deployment": k8s.apps.v1.Deployment,
     "networking.k8s.io/v1/Ingress": k8s.networking.v1.Ingress,
+    "networking.k8s.io/v1/NetworkPolicy": k8s.networking.v1.NetworkPolicy,
     "policy/v1/PodDisruptionBudget": k8s.policy.v1.PodDisruptionBudget,
     "rbac.authorization.k8s.io/v1/Role": k8s.rbac.v1.Role,
     "rbac.authorization.k8s.io/v1/RoleBinding": k8s.rbac.v1.RoleBinding,

@@ -3,10 +3,11 @@
  * the metrics ports, when connections out are restricted and to what, and the `inCluster.networkPolicy` settings
  * as the config reads them (the controller's namespaces by default, the refusal with a controller it does not
  * know, the moot keys with the policy off). That a cluster enforces it: test/engine/networkPolicy.test.ts.
- * Covers: components/inCluster/networkPolicy.ts, `ingressNamespacesOf` in components/shared/facts.ts, the policy's
- * rule in components/config/rules.ts, row in components/config/mootSettings.ts and the allowlist's advice in
- * components/config/advice.ts.
+ * Covers: components/inCluster/networkPolicy.ts, its row in components/shared/k8sResources.ts, `ingressNamespacesOf`
+ * in components/shared/facts.ts, the policy's rule in components/config/rules.ts, row in
+ * components/config/mootSettings.ts and the allowlist's advice in components/config/advice.ts.
  */
+import * as k8s from "@pulumi/kubernetes";
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../components/config";
 import { renderInClusterObjects } from "../../components/inCluster/manifests";
@@ -17,6 +18,7 @@ import {
     resolveNetworkPolicy,
 } from "../../components/inCluster/networkPolicy";
 import { IN_CLUSTER, type InClusterNetworkPolicy } from "../../components/inCluster/spec";
+import { resourceClassOf } from "../../components/shared/k8sResources";
 import { configProblems } from "../support/configProblems";
 import { baseSpec } from "../support/inClusterSpec";
 import { schemaProblems } from "../support/k8sValidate";
@@ -67,6 +69,8 @@ describe("the rendered NetworkPolicy", () => {
             matchLabels: { "app.kubernetes.io/component": "registry", "app.kubernetes.io/name": IN_CLUSTER.name },
         });
         expect(await schemaProblems(object as Raw)).toEqual([]);
+        // The component registers it as pulumi-kubernetes's NetworkPolicy.
+        expect(resourceClassOf(object, "test")).toBe(k8s.networking.v1.NetworkPolicy);
         expect(renderInClusterObjects(baseSpec({ networkPolicy: POLICY })).filter((o) => o.kind === "NetworkPolicy")).toHaveLength(1);
     });
 
