@@ -24,7 +24,7 @@ import * as path from "node:path";
 import { renderCaddyfile } from "../components/accessPolicy/caddyfile";
 import { renderUsersFile } from "../components/accessPolicy/usersFile";
 import { DEFAULT_IMAGES } from "../components/shared/defaults";
-import { DEBIAN_CADDY, pinnedCaddy } from "../test/support/caddyBinaries";
+import { DEBIAN_CADDY_STAND_IN, pinnedCaddy } from "../test/support/caddyBinaries";
 import { makeAccount, makeOciImage, type RealRegistry, skopeoCopy, startRealRegistry } from "../test/support/realRegistry";
 import { privateDir, removeDir } from "../test/support/serverProcess";
 
@@ -208,7 +208,7 @@ async function main(): Promise<void> {
     );
     const scratch = privateDir("login-cost");
     for (const [caddy, binary] of [
-        ["Debian's Caddy 2.6.2", DEBIAN_CADDY],
+        ["Debian's Caddy 2.6.2", DEBIAN_CADDY_STAND_IN],
         [`pinned ${DEFAULT_IMAGES.caddy}`, pinnedCaddy()],
     ] as const) {
         const front = await everyCheck(binary);
@@ -218,9 +218,9 @@ async function main(): Promise<void> {
             await front.stop();
         }
     }
-    const withDecoy = await startRealRegistry({ caddyBinary: DEBIAN_CADDY });
+    const withDecoy = await startRealRegistry({ caddyBinary: DEBIAN_CADDY_STAND_IN });
     const withoutDecoy = await startRealRegistry({
-        caddyBinary: DEBIAN_CADDY,
+        caddyBinary: DEBIAN_CADDY_STAND_IN,
         caddyfileFor: (p) => renderCaddyfile({ ...p, decoy: undefined }),
     });
     try {

@@ -29,7 +29,7 @@ import {
     type UpstreamAccount,
 } from "../../components/mirrors/mirrors";
 import { DISTRIBUTION } from "../../components/shared/facts";
-import { DEBIAN_CADDY, pinnedCaddy } from "../support/caddyBinaries";
+import { DEBIAN_CADDY_STAND_IN, pinnedCaddy } from "../support/caddyBinaries";
 import { type DistributionBinary, deployedRegistry, distributionBinaries, UPSTREAM_REGISTRY } from "../support/distributionBinaries";
 import { busyboxRootfs } from "../support/dockerImages";
 import { createNetns, type TestNetns } from "../support/netns";
@@ -329,14 +329,12 @@ function startPrivateFront(): Promise<void> {
         pullUsersFile: pullUsers,
     });
     // A registry somewhere else, which the program does not run: Debian's Caddy, so that the upstream is
-    // not the same build as the front under test. It has no body idle timeouts (Caddy 2.11): without them.
-    writeFileSync(
-        caddyfile,
-        readFileSync(caddyfile, "utf8")
-            .replace(/^\t+read_body_idle .*\n/m, "")
-            .replace(/^(\t+)timeouts \{\n\t+read_timeout .*\n\1\}\n/gm, ""),
+    // not the same build as the front under test, without the body idle timeouts it does not read.
+    servers["private-front"] = ns.startServer(
+        DEBIAN_CADDY_STAND_IN,
+        ["run", "--adapter", "caddyfile", "--config", caddyfile],
+        caddyEnv(dir),
     );
-    servers["private-front"] = ns.startServer(DEBIAN_CADDY, ["run", "--adapter", "caddyfile", "--config", caddyfile], caddyEnv(dir));
     return waitInside(`https://${PRIVATE_UPSTREAM}/v2/`, "private-front");
 }
 

@@ -17,9 +17,15 @@ import { debianStandIns } from "./testBinaries";
  */
 export const DEBIAN_CADDY = "/usr/bin/caddy";
 
+/**
+ * Debian's Caddy run on a copy of its Caddyfile without the lines only the pinned Caddy reads (the body idle
+ * timeouts: test/support/caddy-stand-in.sh), for a server that plays a front of the program on Debian's Caddy.
+ */
+export const DEBIAN_CADDY_STAND_IN = path.join(__dirname, "caddy-stand-in.sh");
+
 /** The pinned Caddy (tools/engine/caddy): every placement's front; Debian's stands in under `npm test`. */
 export function pinnedCaddy(): string {
-    return debianStandIns() ? DEBIAN_CADDY : path.join(caddySet(), "bin", "caddy");
+    return debianStandIns() ? DEBIAN_CADDY_STAND_IN : path.join(caddySet(), "bin", "caddy");
 }
 
 let previous: string | undefined;
