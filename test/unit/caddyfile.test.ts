@@ -88,7 +88,7 @@ describe("renderCaddyfile rules", () => {
     test("the external host's front: HTTP/1.1 only, and a connection with no request in flight closed after 10 s, as a slow head is", () => {
         const text = renderCaddyfile({ ...base, ...HOST_FRONT_CONNECTIONS });
         expect(text).toContain("\t\tprotocols h1\n");
-        expect(text).toMatch(/\n\t\ttimeouts \{\n\t\t\tread_header 10s\n\t\t\tidle 10s\n\t\t\}\n/);
+        expect(text).toMatch(/\n\t\ttimeouts \{\n\t\t\tread_body_idle 1s\n\t\t\tread_header 10s\n\t\t\tidle 10s\n\t\t\}\n/);
         expect(CLIENT_IDLE_SECONDS).toBe(READ_HEADER_SECONDS);
     });
 
