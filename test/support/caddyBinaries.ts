@@ -12,14 +12,9 @@ import { caddySet } from "./pulumiEngine";
 import { debianStandIns } from "./testBinaries";
 
 /**
- * Debian's Caddy (2.6.2): no placement's front runs it. It stands in for the pinned one under `npm test`,
- * and a test may run it where it plays a server the program does not run (say so there).
- */
-export const DEBIAN_CADDY = "/usr/bin/caddy";
-
-/**
- * Debian's Caddy run on a copy of its Caddyfile without the lines only the pinned Caddy reads (the body idle
- * timeouts: test/support/caddy-stand-in.sh), for a server that plays a front of the program on Debian's Caddy.
+ * Debian's Caddy (2.6.2, /usr/bin/caddy), which no placement's front runs, on a copy of its Caddyfile without
+ * the lines only the pinned Caddy reads (the body idle timeouts: test/support/caddy-stand-in.sh): it stands in
+ * for the pinned one under `npm test`, and a test may run it where it plays a server the program does not run.
  */
 export const DEBIAN_CADDY_STAND_IN = path.join(__dirname, "caddy-stand-in.sh");
 
