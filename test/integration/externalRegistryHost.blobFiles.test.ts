@@ -17,6 +17,7 @@ import { renderUsersFile } from "../../components/accessPolicy/usersFile";
 import { renderRegistryConfig } from "../../components/distribution/registryConfig";
 import { dataDirScript, defaultHostLayout } from "../../components/externalHost/scripts";
 import { DISTRIBUTION } from "../../components/shared/facts";
+import { withoutPinnedOnlyLines } from "../support/caddyBinaries";
 import { deployedRegistry } from "../support/distributionBinaries";
 import { makeAccount } from "../support/realRegistry";
 import { freePort, privateDir, removeDir, run, runOk, type ServerProcess, startServer, waitForPort } from "../support/serverProcess";
@@ -123,20 +124,22 @@ beforeAll(async () => {
     const caddyfile = path.join(caddyHome, "Caddyfile");
     writeFileSync(
         caddyfile,
-        renderCaddyfile({
-            siteAddress: "127.0.0.1",
-            port: caddyPort,
-            bindAddress: "127.0.0.1",
-            admin: "off",
-            tls: { kind: "plain-http" },
-            upstream: `127.0.0.1:${registryPort}`,
-            requiresAuthForPull: false,
-            pushUsersFile,
-            pullUsersFile,
-            allowedNetworks: [],
-            deletesEnabled: false,
-            blobFiles: dataDir,
-        }),
+        withoutPinnedOnlyLines(
+            renderCaddyfile({
+                siteAddress: "127.0.0.1",
+                port: caddyPort,
+                bindAddress: "127.0.0.1",
+                admin: "off",
+                tls: { kind: "plain-http" },
+                upstream: `127.0.0.1:${registryPort}`,
+                requiresAuthForPull: false,
+                pushUsersFile,
+                pullUsersFile,
+                allowedNetworks: [],
+                deletesEnabled: false,
+                blobFiles: dataDir,
+            }),
+        ),
     );
     for (const file of [caddyHome, pushUsersFile, pullUsersFile, caddyfile]) chownSync(file, caddyUid(), caddyGid());
     caddy = startServer(

@@ -32,6 +32,7 @@ import { type ContainerSpec, containerScript, defaultHostLayout, gcScript, hostP
 import { MAVEN_BACKEND } from "../../components/maven/nginxConfig";
 import { placeFileScript } from "../../components/shared/hostAccess";
 import { MAVEN_UPLOADS } from "../../components/upkeep/mavenCleanup";
+import { DEBIAN_CADDY_STAND_IN } from "../support/caddyBinaries";
 import { type DockerEngine, startDockerEngine } from "../support/dockerEngine";
 import { nginxImage, registryImage } from "../support/dockerImages";
 import {
@@ -136,7 +137,7 @@ describe("Maven on the external registry host: nginx container behind the host's
         place(paths.backupScript, backupScript(spec, destination, 3, maven), "0755");
         place(paths.restoreScript, restoreScript(spec, FINGERPRINT, destination, maven), "0755");
 
-        caddy = await startHostCaddy(ns, "caddy", onDisk(layout.caddyfile), path.join(scratch, "caddy"));
+        caddy = await startHostCaddy(ns, DEBIAN_CADDY_STAND_IN, onDisk(layout.caddyfile), path.join(scratch, "caddy"));
 
         // mvn runs on this machine and reaches the namespace's address under the host name.
         const hostsFile = path.join(scratch, "java-hosts");

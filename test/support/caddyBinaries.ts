@@ -18,6 +18,14 @@ import { debianStandIns } from "./testBinaries";
  */
 export const DEBIAN_CADDY_STAND_IN = path.join(__dirname, "caddy-stand-in.sh");
 
+/**
+ * `caddyfile` without the lines only the pinned Caddy reads, as caddy-stand-in.sh gives Debian's Caddy: for a
+ * test that runs Debian's Caddy where the script cannot be reached (as another user than the checkout's).
+ */
+export function withoutPinnedOnlyLines(caddyfile: string): string {
+    return caddyfile.replace(/^[ \t]*read_body_idle .*\n/gm, "").replace(/^([ \t]*)timeouts \{\n[ \t]*read_timeout .*\n\1\}\n/gm, "");
+}
+
 /** The pinned Caddy (tools/engine/caddy): every placement's front; Debian's stands in under `npm test`. */
 export function pinnedCaddy(): string {
     return debianStandIns() ? DEBIAN_CADDY_STAND_IN : path.join(caddySet(), "bin", "caddy");
