@@ -75,6 +75,7 @@ const LONGEST_FIRST = [
     "test/engine/prodPlans.test.ts",
     "test/engine/plans.test.ts",
     "test/engine/localPods.test.ts",
+    "test/engine/replicaPods.test.ts",
     "test/engine/kindCluster.test.ts",
     "test/engine/traefikPods.test.ts",
     "test/engine/local.test.ts",

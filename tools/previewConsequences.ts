@@ -54,6 +54,8 @@ export const MEASURED_SECONDS = {
 /** The measured outages as the summary says them. */
 export const MEASURED = {
     inClusterRecreate: `about ${MEASURED_SECONDS.inClusterRecreate} s without an answer (measured on a real node: docs/in-cluster.md, docs/engine.md)`,
+    /** Pods that may overlap, rolled one at a time, each stopping one handing its clients over. */
+    inClusterRolling: "no outage expected: no push or pull failed while three pods rolled on a real node (docs/in-cluster.md, Scale-out)",
 } as const;
 
 interface StepState {
@@ -741,7 +743,7 @@ const inClusterWorkload: Rule = (c) => {
     const outage =
         strategy === "Recreate"
             ? `no pod answers between the old pod's stop and the new pod's readiness (Recreate, its claim is ReadWriteOnce): ${MEASURED.inClusterRecreate}`
-            : "the new pod is ready before the old one stops (RollingUpdate): no outage expected";
+            : `each new pod is ready before an old one stops, and a stopping pod hands its clients over (RollingUpdate): ${MEASURED.inClusterRolling}`;
     return [
         {
             kind: "registry",

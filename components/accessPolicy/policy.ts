@@ -136,6 +136,15 @@ export interface AccessPolicy {
      * 60 s). Why: docs/access-policy.md#connection-limits
      */
     readonly idleSeconds?: number;
+    /**
+     * Seconds the front keeps serving after it is told to stop (Caddy's `shutdown_delay`), answering every
+     * request with `Connection: close`, before it stops taking requests and lets those under way finish. Set
+     * where several fronts share the traffic and a stopping one must hand its clients over (the in-cluster
+     * registry's pods when they may overlap): the cluster's routing drops the stopping pod meanwhile, and
+     * clients, the ingress's connection pool among them, open their next connection to another pod instead
+     * of sending a request on one that is about to close. Unset: the front stops taking requests at once.
+     */
+    readonly shutdownDelaySeconds?: number;
     /** Let push accounts delete manifests and blobs; otherwise DELETE is refused here (405). */
     readonly deletesEnabled: boolean;
     /** Address to bind to (e.g. "127.0.0.1"); all interfaces when unset. */
@@ -382,6 +391,9 @@ export function accessPolicyProblem(policy: AccessPolicy): string | undefined {
     }
     if (policy.idleSeconds !== undefined && (!Number.isInteger(policy.idleSeconds) || policy.idleSeconds < 1)) {
         return `idleSeconds ${policy.idleSeconds} must be a whole number of seconds, at least 1`;
+    }
+    if (policy.shutdownDelaySeconds !== undefined && (!Number.isInteger(policy.shutdownDelaySeconds) || policy.shutdownDelaySeconds < 1)) {
+        return `shutdownDelaySeconds ${policy.shutdownDelaySeconds} must be a whole number of seconds, at least 1`;
     }
     const networkProblem =
         networksProblem("trustedProxies", policy.trustedProxies ?? [], "10.42.0.0/16") ??

@@ -66,6 +66,19 @@ function caddyProbes(): Pick<k8s.types.input.core.v1.Container, "readinessProbe"
 export const ROUTED_AFTER_SECONDS = 5;
 
 /**
+ * When the registry's pods may overlap (a rolling update), a stopping pod hands its clients over to the others
+ * instead of cutting them off. Its front keeps serving for FRONT_STOP_DELAY_SECONDS after the kubelet's SIGTERM
+ * (the time the cluster's routing takes to drop the pod, as ROUTED_AFTER_SECONDS is the time it takes to add one), answering with `Connection: close` so that clients and
+ * the ingress open their next connection elsewhere; then it stops taking requests and finishes those under way.
+ * Distribution's container sleeps REGISTRY_STOP_DELAY_SECONDS before its SIGTERM (a preStop sleep), so that it
+ * stops only after its front has stopped sending it requests, and then finishes its own (`http.draintimeout`).
+ * On the real node, without them, pushes through a rolling update failed with EOF (a kept-alive connection
+ * closed under a request) and a push streaming through a deleted pod was cut.
+ */
+export const FRONT_STOP_DELAY_SECONDS = 5;
+export const REGISTRY_STOP_DELAY_SECONDS = FRONT_STOP_DELAY_SECONDS + 5;
+
+/**
  * What `pulumi up` waits for on the registry's Deployment before it goes on and returns: the controller has
  * seen the current spec, and all `replicas` pods are of the current template and available (ready for
  * ROUTED_AFTER_SECONDS), none of an earlier one left. `pulumi.com/waitFor` replaces the provider's own Deployment await, which is not enough
@@ -161,6 +174,7 @@ export function renderDeployment(spec: InClusterSpec): K8sObject {
         }),
         securityContext: restrictedContainer(true),
         ...registryProbes(),
+        ...(podsMayOverlap(spec) ? { lifecycle: { preStop: { sleep: { seconds: REGISTRY_STOP_DELAY_SECONDS } } } } : {}),
     };
     const frontResources = containerResources(spec.pod?.resources?.front, {
         requests: { cpu: "50m", memory: "64Mi" },

@@ -42,8 +42,9 @@ import type { K8sObject } from "../shared/k8sObject";
 import { type PlannedObject, registerPlannedObjects } from "../shared/k8sResources";
 import { RETENTION_TEXTFILE, type Retention } from "../upkeep/retention";
 import { IN_CLUSTER_BACKUP } from "./backup";
+import { FRONT_STOP_DELAY_SECONDS } from "./deployment";
 import { DISK_FIGURES, diskFiguresServed, IN_CLUSTER_DISK_GUARD, inClusterDiskGuard } from "./diskGuard";
-import { distributionCachesBlobs, type GcWindow, gcWindow, registryMetricsInPod } from "./gcWindow";
+import { distributionCachesBlobs, type GcWindow, gcWindow, podsMayOverlap, registryMetricsInPod } from "./gcWindow";
 import { ISSUER_CHAIN } from "./issuerChain";
 import { renderInClusterObjects } from "./manifests";
 import { REGISTRY_METRICS_RELAY_PORT } from "./monitoring";
@@ -341,6 +342,10 @@ export function sidecarPolicy(args: {
         ...(args.mirrors && args.mirrors.length > 0 ? { mirrors: args.mirrors, mirrorsRequireAuth: args.mirrorsRequireAuth ?? false } : {}),
         // The kubelet keeps and rotates what containers write to stdout.
         accessLog: { kind: "stdout" },
+        // Pods that may overlap hand their clients over when they stop (./deployment.ts).
+        ...(podsMayOverlap({ storage: { kind: args.storage }, maven: args.maven })
+            ? { shutdownDelaySeconds: FRONT_STOP_DELAY_SECONDS }
+            : {}),
         ...(args.metrics
             ? {
                   metrics: {

@@ -56,7 +56,7 @@
  * and the engine set's kubectl, the backup container's `restic/restic` busybox and Debian's restic.
  */
 import { randomBytes, X509Certificate } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
@@ -77,6 +77,7 @@ import {
     startLocalStackNode,
 } from "../support/localNode";
 import { initLocalStack, LOCAL_STACK, localStackWorkspace, nodePushLoop } from "../support/localStackOnNode";
+import { startNodeProbe, unanswered } from "../support/nodeProbe";
 import { startPodDiscovery, withFileDiscovery } from "../support/podDiscovery";
 import { engineSet, PROJECT_DIR, type Workspace } from "../support/pulumiEngine";
 import { type Push, pushLoopSummary } from "../support/pushLoop";
@@ -120,29 +121,6 @@ type Deployment = {
     metadata: { generation: number };
     status: { observedGeneration?: number; replicas?: number; updatedReplicas?: number; availableReplicas?: number };
 };
-
-/**
- * The probe, a shell script run on the node: until the stop file exists, a GET of `url` (accepting OCI and
- * Docker manifests) with the stack's CA, at most 2 s each, 200 ms apart; each probe appends the times it began
- * and ended (ms since the epoch) and the HTTP status (000: no answer) to the results file.
- */
-const PROBE = `#!/bin/sh
-set -u
-url=$1 ca=$2 results=$3 stop=$4
-while [ ! -e "$stop" ]; do
-  began=$(date +%s%3N)
-  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 --cacert "$ca" \\
-    -H 'Accept: application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json' "$url")
-  echo "$began $(date +%s%3N) $code" >> "$results"
-  sleep 0.2
-done
-`;
-
-interface Probe {
-    readonly began: number;
-    readonly ended: number;
-    readonly code: string;
-}
 
 const kubectl = (...args: string[]) =>
     run(path.join(engineSet(), "bin/kubectl"), ["--kubeconfig", cluster.kube.kubeconfig, ...args], { input: "" });
@@ -520,19 +498,8 @@ describe("local stack, real engine, on a node whose pods run", () => {
             expect(oldPod).toBeDefined();
             const prefix = (await ws.output(STACK, "imagePrefix")) as string;
             const manifest = `https://${REGISTRY}/v2/${prefix.slice(REGISTRY.length + 1)}/hello/manifests/1`;
-            const script = path.join(scratch, "probe.sh");
-            const results = path.join(scratch, "probes");
-            const stop = path.join(scratch, "probes-stop");
-            writeFileSync(script, PROBE, { mode: 0o755 });
-            const probes = (): Probe[] =>
-                existsSync(results)
-                    ? readFileSync(results, "utf8")
-                          .trim()
-                          .split("\n")
-                          .map((line) => line.split(" "))
-                          .map(([began, ended, code]) => ({ began: Number(began), ended: Number(ended), code: code ?? "" }))
-                    : [];
-            const probe = cluster.node.startServer("sh", [script, manifest, `/root/push-certs/ca.crt`, results, stop]);
+            const probe = startNodeProbe(cluster, scratch, "rollout", manifest, "/root/push-certs/ca.crt");
+            const probes = () => probe.probes();
             let upEnded = 0;
             let atReturn: { deployment: Deployment | undefined; pods: Pod[] } = { deployment: undefined, pods: [] };
             try {
@@ -548,7 +515,6 @@ describe("local stack, real engine, on a node whose pods run", () => {
                 // Probes for 5 s after `up` returned.
                 await until("5 s of probes after `up`", async () => probes().some((p) => p.began > upEnded + 5000), 60_000);
             } finally {
-                writeFileSync(stop, "");
                 await probe.stop();
             }
 
@@ -574,9 +540,9 @@ describe("local stack, real engine, on a node whose pods run", () => {
                 all.filter((p) => p.began >= upEnded && p.code !== "200"),
                 summary,
             ).toEqual([]);
-            const failed = all.filter((p) => p.code !== "200");
+            const { failed, windowMs } = unanswered(all);
             console.log(
-                `rollout: ${failed.length} probes unanswered, the last begun ${upEnded - Math.max(...failed.map((p) => p.began))} ms before \`up\` returned`,
+                `rollout: ${failed.length} probes unanswered over ${windowMs} ms, the last begun ${upEnded - Math.max(...failed.map((p) => p.began))} ms before \`up\` returned`,
             );
         },
         20 * 60_000,

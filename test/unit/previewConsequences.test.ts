@@ -417,7 +417,7 @@ const CASES: readonly (readonly [string, readonly PreviewStep[], Expected])[] = 
     [
         "the registry's pods on shared storage roll: no outage expected",
         [deploymentUpdate("registry", deployment("registry", "RollingUpdate", "1"), deployment("registry", "RollingUpdate", "2"))],
-        [["registry", "no outage expected"]],
+        [["registry", MEASURED.inClusterRolling]],
     ],
     [
         "a Deployment update outside its pod template replaces no pod",

@@ -8,7 +8,9 @@
  * Rendered without Pulumi.
  */
 import { describe, expect, test } from "vitest";
-import { ROUTED_AFTER_SECONDS } from "../../components/inCluster/deployment";
+import { renderCaddyfile } from "../../components/accessPolicy/caddyfile";
+import { FRONT_STOP_DELAY_SECONDS, REGISTRY_STOP_DELAY_SECONDS, ROUTED_AFTER_SECONDS } from "../../components/inCluster/deployment";
+import { sidecarPolicy } from "../../components/inCluster/inClusterRegistry";
 import { renderInClusterObjects } from "../../components/inCluster/manifests";
 import type { InClusterSpec } from "../../components/inCluster/spec";
 import { baseSpec, get, s3, variants } from "../support/inClusterSpec";
@@ -166,5 +168,42 @@ describe("`up` waits for the registry's rollout by the Deployment's own status",
         const spec = baseSpec({ storage: s3, replicas: 3 });
         expect(get(renderInClusterObjects(spec), "Deployment", "registry").spec.strategy.type).toBe("RollingUpdate");
         expect(waitForHolds(waitFor(spec) ?? "[]", snapshot)).toBe(done);
+    });
+
+    test.each([
+        ["one pod on a claim (Recreate)", baseSpec(), false],
+        ["three pods on s3 (RollingUpdate)", baseSpec({ storage: s3, replicas: 3 }), true],
+        ["one pod on s3 (RollingUpdate)", baseSpec({ storage: s3 }), true],
+    ] as const)("a stopping pod hands its clients over only where pods overlap: %s", (_name, spec, overlap) => {
+        const containers = get(renderInClusterObjects(spec), "Deployment", "registry").spec.template.spec.containers as {
+            name: string;
+            lifecycle?: unknown;
+        }[];
+        const registry = containers.find((c) => c.name === "registry");
+        // Distribution stops after its front has stopped taking requests; with Recreate nothing waits (no other pod serves).
+        expect(registry?.lifecycle).toEqual(overlap ? { preStop: { sleep: { seconds: REGISTRY_STOP_DELAY_SECONDS } } } : undefined);
+        expect(REGISTRY_STOP_DELAY_SECONDS).toBeGreaterThan(FRONT_STOP_DELAY_SECONDS);
+        expect(FRONT_STOP_DELAY_SECONDS).toBeGreaterThanOrEqual(ROUTED_AFTER_SECONDS);
+        const policy = sidecarPolicy({
+            host: "registry.example",
+            requiresAuthForPull: false,
+            deletesEnabled: false,
+            storage: spec.storage.kind,
+        });
+        expect(policy.shutdownDelaySeconds).toBe(overlap ? FRONT_STOP_DELAY_SECONDS : undefined);
+        const caddyfile = renderCaddyfile(policy);
+        expect(caddyfile.includes(`shutdown_delay ${FRONT_STOP_DELAY_SECONDS}s`)).toBe(overlap);
+        expect(caddyfile.includes("header @stopping >Connection close")).toBe(overlap);
+    });
+
+    test("a pod serving the Maven repository (its claim, Recreate) gets no delay", () => {
+        const policy = sidecarPolicy({
+            host: "registry.example",
+            requiresAuthForPull: false,
+            deletesEnabled: false,
+            storage: "s3",
+            maven: { pathPrefix: "maven-releases", requiresAuthForPull: false },
+        });
+        expect(policy.shutdownDelaySeconds).toBeUndefined();
     });
 });

@@ -157,6 +157,10 @@ export function renderCaddyfile(policy: AccessPolicy): string {
     if (policy.bindAddress) site.push(`\tbind ${policy.bindAddress}`);
     if (policy.tls.kind === "files") site.push(`\ttls ${policy.tls.certFile} ${policy.tls.keyFile}`);
     if (policy.accessLog) site.push(...accessLog(policy.accessLog));
+    // While the front is stopping (`AccessPolicy.shutdownDelaySeconds`), each answer closes its connection,
+    // so that the client's next request opens one to another front.
+    if (policy.shutdownDelaySeconds !== undefined)
+        site.push("\t@stopping expression `{http.shutting_down} == true`", "\theader @stopping >Connection close");
     const checks = new PasswordChecks(policy);
     // The routes first: their password checks name the decoy matchers the site then defines.
     const routes = siteRoutes(policy, checks);

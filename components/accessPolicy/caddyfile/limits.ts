@@ -24,6 +24,8 @@ export function globalOptions(policy: AccessPolicy): string[] {
             lines.push("\tauto_https off");
             break;
     }
+    // A stopping front keeps serving for a while (`AccessPolicy.shutdownDelaySeconds`).
+    if (policy.shutdownDelaySeconds !== undefined) lines.push(`\tshutdown_delay ${policy.shutdownDelaySeconds}s`);
     lines.push(
         "\tservers {",
         // Layers can take a long time to upload and download: no read or write deadline on bodies,
