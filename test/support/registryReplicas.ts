@@ -34,32 +34,52 @@ import { kubectlStandIn, publishedAuthority, publishedPort, registryImages } fro
 import { synthStackObjects } from "./registryStack";
 import { freePort, privateDir, removeDir, type ServerProcess, startServer, waitForPort } from "./serverProcess";
 
+/** Where a stack of replicas keeps its images: one bucket (blobs proxied unless `redirect`), or the single pod's claim. */
+type ReplicaStorage =
+    | {
+          readonly bucket: string;
+          readonly endpoint: string;
+          readonly s3: { readonly accessKeyId: string; readonly secretAccessKey: string };
+          /** `registry.storage.s3.redirect`: blob GETs answered with a redirect to a presigned URL of the store. */
+          readonly redirect?: boolean;
+      }
+    | { readonly filesystem: true };
+
 /**
  * The Kubernetes objects of an in-cluster stack with `replicas` on one bucket, as the program
  * synthesizes them with the test's secrets: Distribution at `version`, the bucket at `endpoint` with
- * its keys, the push account `push` (its password the operator's), a certificate of `ca`, garbage
+ * its keys (or, with `filesystem`, the filesystem on the pod's claim, one replica), the push account `push` (its password the operator's), a certificate of `ca`, garbage
  * collection when asked, and the login limit off for loopback when asked (a benchmark is one client
  * address). The host is `localhost` on a free port (the Ingress's, which the token realm names). Jenkins and node delivery off: only the
  * registry's objects matter here.
  */
-export async function synthReplicaObjects(options: {
-    version: string;
-    replicas: number;
-    bucket: string;
-    endpoint: string;
-    s3: { readonly accessKeyId: string; readonly secretAccessKey: string };
-    push: TestAccount;
-    ca: TestCa;
-    garbageCollection?: boolean;
-    noLoginLimitOnLoopback?: boolean;
-}): Promise<K8sObject[]> {
+export async function synthReplicaObjects(
+    options: {
+        version: string;
+        replicas: number;
+        push: TestAccount;
+        ca: TestCa;
+        garbageCollection?: boolean;
+        noLoginLimitOnLoopback?: boolean;
+    } & ReplicaStorage,
+): Promise<K8sObject[]> {
     const secrets: Partial<Record<SecretName, string>> = {
         containerRegistryPassword: options.push.password,
-        s3AccessKeyId: options.s3.accessKeyId,
-        s3SecretAccessKey: options.s3.secretAccessKey,
+        ...("s3" in options ? { s3AccessKeyId: options.s3.accessKeyId, s3SecretAccessKey: options.s3.secretAccessKey } : {}),
         tlsCertificate: readFileSync(options.ca.serverCertFile, "utf8"),
         tlsPrivateKey: readFileSync(options.ca.serverKeyFile, "utf8"),
     };
+    const storage =
+        "s3" in options
+            ? {
+                  kind: "s3",
+                  s3: {
+                      bucket: options.bucket,
+                      endpoint: options.endpoint,
+                      ...(options.redirect === undefined ? {} : { redirect: options.redirect }),
+                  },
+              }
+            : { kind: "filesystem" };
     return synthStackObjects(
         {
             containerRegistry: {
@@ -76,7 +96,7 @@ export async function synthReplicaObjects(options: {
                 image: `registry:${options.version}`,
                 replicas: options.replicas,
                 tls: { mode: "provided" },
-                storage: { kind: "s3", s3: { bucket: options.bucket, endpoint: options.endpoint } },
+                storage,
                 monitoring: { enabled: false },
                 ...(options.garbageCollection ? { maintenance: { garbageCollection: { enabled: true } } } : {}),
                 ...(options.noLoginLimitOnLoopback ? { loginLimit: { ignoreNetworks: ["127.0.0.0/8", "198.18.0.0/15"] } } : {}),
@@ -122,13 +142,14 @@ export interface RegistryReplicas {
 
 /**
  * Starts `count` replicas of the objects' registry Deployment with `binary` as Distribution, the bucket
- * at this machine's loopback port `bucketPort`, and the Ingress in front.
+ * (when the stack has one) at this machine's loopback port `bucketPort`, and the Ingress in front.
  */
 export async function startRegistryReplicas(options: {
     readonly objects: readonly K8sObject[];
     readonly count: number;
     readonly binary: DistributionBinary;
-    readonly bucketPort: number;
+    /** The bucket's port on this machine's loopback; none for a stack on the filesystem. */
+    readonly bucketPort?: number;
     readonly ca: TestCa;
 }): Promise<RegistryReplicas> {
     const { objects, count, ca } = options;
@@ -154,7 +175,7 @@ export async function startRegistryReplicas(options: {
                 name: IN_CLUSTER.name,
                 images,
                 netns: { prefix: "rrs", subnet: "198.19.144.0/20" },
-                loopbackServices: [options.bucketPort],
+                loopbackServices: options.bucketPort === undefined ? [] : [options.bucketPort],
                 portForwards: [registryPort],
             });
             pods.push(pod);
