@@ -6,7 +6,9 @@
  * the store, and the client fetches the blob from the store itself). Each is the stack the program
  * synthesizes, with one replica, played as test/support/registryReplicas.ts plays it (Distribution at
  * the version asked, the pinned Caddy as the sidecar, nginx as the Ingress with TLS), on the test S3
- * server (test/support/s3Server.ts, plain HTTP, one bucket per s3 stack), everything on loopback.
+ * server (test/support/s3Server.ts, one bucket per s3 stack) behind an nginx of its own that adds TLS
+ * (the test CA's certificate, which the registry image trusts), as an object store answers HTTPS:
+ * downloads from the store pay for TLS as downloads from the registry do. Everything on loopback.
  *
  * Before measuring, the rendered config.yml of each s3 stack must say `redirect: disable:` as its
  * setting asks. Per round and path, `--clients` concurrent anonymous downloads of one layer
@@ -21,16 +23,17 @@
  */
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import * as path from "node:path";
 import * as YAML from "yaml";
 import type { K8sObject } from "../components/shared/k8sObject";
 import { distributionBinaries } from "../test/support/distributionBinaries";
+import { ingressNginxConf } from "../test/support/ingress";
 import { makeAccount, makeOciImage, makeTestCa, skopeoCopy } from "../test/support/realRegistry";
 import { type RegistryReplicas, startRegistryReplicas, synthReplicaObjects } from "../test/support/registryReplicas";
 import { startS3Server } from "../test/support/s3Server";
-import { privateDir, removeDir } from "../test/support/serverProcess";
+import { freePort, privateDir, removeDir, type ServerProcess, startServer, waitForPort } from "../test/support/serverProcess";
 import { arg, median, mib, runBench } from "./support";
 
 interface Path {
@@ -132,8 +135,29 @@ async function main(): Promise<void> {
     const scratch = privateDir("bench-redirect");
     const s3 = await startS3Server(PATHS.flatMap((p) => (p.bucket ? [p.bucket] : [])));
     const deployments = new Map<Path, RegistryReplicas>();
+    let storeTls: ServerProcess | undefined;
     try {
         const ca = makeTestCa(path.join(scratch, "ca"), ["localhost"]);
+        // The store over TLS: nginx in front of the S3 server, the Host header as sent (signatures cover it).
+        const storeDir = path.join(scratch, "store-tls");
+        mkdirSync(storeDir);
+        const storePort = await freePort();
+        const storeConf = path.join(storeDir, "nginx.conf");
+        writeFileSync(
+            storeConf,
+            ingressNginxConf({
+                dir: storeDir,
+                listen: `127.0.0.1:${storePort}`,
+                serverNames: ["127.0.0.1"],
+                certFile: ca.serverCertFile,
+                keyFile: ca.serverKeyFile,
+                upstream: `127.0.0.1:${s3.port}`,
+                directives: ["client_max_body_size 0;", "proxy_buffering off;", "proxy_request_buffering off;", "proxy_http_version 1.1;"],
+            }),
+        );
+        storeTls = startServer("/usr/sbin/nginx", ["-c", storeConf, "-p", storeDir]);
+        await waitForPort(storePort, 30_000, "the store's TLS");
+        const store = `https://127.0.0.1:${storePort}`;
         const push = makeAccount("ci-push");
         const image = makeOciImage(path.join(scratch, "image"), sizeMib * 1024 * 1024);
         const manifestDigest = JSON.parse(readFileSync(path.join(image.dir, "index.json"), "utf8")).manifests[0].digest as string;
@@ -146,7 +170,7 @@ async function main(): Promise<void> {
             const common = { version: binary.version, replicas: 1, push, ca, noLoginLimitOnLoopback: true };
             const objects = await synthReplicaObjects(
                 p.bucket
-                    ? { ...common, bucket: p.bucket, endpoint: s3.endpoint, s3: s3.credentials, redirect: p.redirect }
+                    ? { ...common, bucket: p.bucket, endpoint: store, s3: s3.credentials, redirect: p.redirect }
                     : { ...common, filesystem: true },
             );
             if (p.bucket) {
@@ -158,7 +182,7 @@ async function main(): Promise<void> {
                 objects,
                 count: 1,
                 binary,
-                ...(p.bucket ? { bucketPort: s3.port } : {}),
+                ...(p.bucket ? { bucketPort: storePort, storeCaFile: ca.caCertFile } : {}),
                 ca,
             });
             deployments.set(p, deployment);
@@ -181,7 +205,7 @@ async function main(): Promise<void> {
                 const expected = p.redirect
                     ? {
                           redirects: 1,
-                          urlPrefix: `${s3.endpoint}/${p.bucket}/`,
+                          urlPrefix: `${store}/${p.bucket}/`,
                           urlHolds: `/docker/registry/v2/blobs/sha256/${layer.digest.slice(7, 9)}/${layer.digest.slice(7)}/data?X-Amz-`,
                       }
                     : { redirects: 0, urlPrefix: url, urlHolds: "" };
@@ -225,6 +249,7 @@ async function main(): Promise<void> {
         if (failed > 0) throw new Error("some downloads failed or did not take the path expected (above)");
     } finally {
         for (const d of deployments.values()) await d.stop();
+        await storeTls?.stop();
         await s3.stop();
         removeDir(scratch);
     }

@@ -150,6 +150,8 @@ export async function startRegistryReplicas(options: {
     readonly binary: DistributionBinary;
     /** The bucket's port on this machine's loopback; none for a stack on the filesystem. */
     readonly bucketPort?: number;
+    /** The registry image's CA bundle (/etc/ssl/certs/ca-certificates.crt), for a bucket that speaks TLS; none by default. */
+    readonly storeCaFile?: string;
     readonly ca: TestCa;
 }): Promise<RegistryReplicas> {
     const { objects, count, ca } = options;
@@ -167,6 +169,11 @@ export async function startRegistryReplicas(options: {
     };
     try {
         const images = registryImages(path.join(dir, "images"), options.binary.path);
+        if (options.storeCaFile)
+            images.registry = {
+                ...images.registry!,
+                files: { ...images.registry!.files, "/etc/ssl/certs/ca-certificates.crt": options.storeCaFile },
+            };
         const registryPort = Number(IN_CLUSTER.registryAddr.split(":")[1]);
         const replicas: ReplicaPorts[] = [];
         for (let i = 0; i < count; i++) {
