@@ -8,7 +8,8 @@
  * the version asked, the pinned Caddy as the sidecar, nginx as the Ingress with TLS), on the test S3
  * server (test/support/s3Server.ts, one bucket per s3 stack) behind an nginx of its own that adds TLS
  * (the test CA's certificate, which the registry image trusts), as an object store answers HTTPS:
- * downloads from the store pay for TLS as downloads from the registry do. Everything on loopback.
+ * downloads from the store pay for TLS as downloads from the registry do (`--store-tls 0`: the S3 server's
+ * plain HTTP, the store as the other benches have it). Everything on loopback.
  *
  * Before measuring, the rendered config.yml of each s3 stack must say `redirect: disable:` as its
  * setting asks. Per round and path, `--clients` concurrent anonymous downloads of one layer
@@ -19,7 +20,7 @@
  * MiB/s is the bytes of all downloads over the round's wall time; the paths take turns round by round,
  * so that other load on the machine falls on each alike. Min, median and max over `--runs` rounds.
  *
- *   npx tsx bench/redirect-throughput.ts [--clients 8] [--size-mib 64] [--runs 5] [--version 2|3]
+ *   npx tsx bench/redirect-throughput.ts [--clients 8] [--size-mib 64] [--runs 5] [--version 2|3] [--store-tls 1|0]
  */
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -139,25 +140,33 @@ async function main(): Promise<void> {
     try {
         const ca = makeTestCa(path.join(scratch, "ca"), ["localhost"]);
         // The store over TLS: nginx in front of the S3 server, the Host header as sent (signatures cover it).
-        const storeDir = path.join(scratch, "store-tls");
-        mkdirSync(storeDir);
-        const storePort = await freePort();
-        const storeConf = path.join(storeDir, "nginx.conf");
-        writeFileSync(
-            storeConf,
-            ingressNginxConf({
-                dir: storeDir,
-                listen: `127.0.0.1:${storePort}`,
-                serverNames: ["127.0.0.1"],
-                certFile: ca.serverCertFile,
-                keyFile: ca.serverKeyFile,
-                upstream: `127.0.0.1:${s3.port}`,
-                directives: ["client_max_body_size 0;", "proxy_buffering off;", "proxy_request_buffering off;", "proxy_http_version 1.1;"],
-            }),
-        );
-        storeTls = startServer("/usr/sbin/nginx", ["-c", storeConf, "-p", storeDir]);
-        await waitForPort(storePort, 30_000, "the store's TLS");
-        const store = `https://127.0.0.1:${storePort}`;
+        let storePort = s3.port;
+        if (arg("store-tls", 1) !== 0) {
+            const storeDir = path.join(scratch, "store-tls");
+            mkdirSync(storeDir);
+            storePort = await freePort();
+            const storeConf = path.join(storeDir, "nginx.conf");
+            writeFileSync(
+                storeConf,
+                ingressNginxConf({
+                    dir: storeDir,
+                    listen: `127.0.0.1:${storePort}`,
+                    serverNames: ["127.0.0.1"],
+                    certFile: ca.serverCertFile,
+                    keyFile: ca.serverKeyFile,
+                    upstream: `127.0.0.1:${s3.port}`,
+                    directives: [
+                        "client_max_body_size 0;",
+                        "proxy_buffering off;",
+                        "proxy_request_buffering off;",
+                        "proxy_http_version 1.1;",
+                    ],
+                }),
+            );
+            storeTls = startServer("/usr/sbin/nginx", ["-c", storeConf, "-p", storeDir]);
+            await waitForPort(storePort, 30_000, "the store's TLS");
+        }
+        const store = storeTls ? `https://127.0.0.1:${storePort}` : s3.endpoint;
         const push = makeAccount("ci-push");
         const image = makeOciImage(path.join(scratch, "image"), sizeMib * 1024 * 1024);
         const manifestDigest = JSON.parse(readFileSync(path.join(image.dir, "index.json"), "utf8")).manifests[0].digest as string;
@@ -182,7 +191,7 @@ async function main(): Promise<void> {
                 objects,
                 count: 1,
                 binary,
-                ...(p.bucket ? { bucketPort: storePort, storeCaFile: ca.caCertFile } : {}),
+                ...(p.bucket ? { bucketPort: storePort, ...(storeTls ? { storeCaFile: ca.caCertFile } : {}) } : {}),
                 ca,
             });
             deployments.set(p, deployment);
@@ -194,7 +203,7 @@ async function main(): Promise<void> {
         }
 
         console.log(
-            `Distribution ${binary.version}, ${clients} concurrent clients, layer ${(layer.size / 1024 / 1024).toFixed(1)} MiB, ${runs} rounds, loopback, ${cpus().length} cores, load ${loadavg()
+            `Distribution ${binary.version}, the store over ${storeTls ? "TLS" : "plain HTTP"}, ${clients} concurrent clients, layer ${(layer.size / 1024 / 1024).toFixed(1)} MiB, ${runs} rounds, loopback, ${cpus().length} cores, load ${loadavg()
                 .map((l) => l.toFixed(2))
                 .join(" ")}`,
         );
