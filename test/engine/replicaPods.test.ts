@@ -527,7 +527,10 @@ describe("three registry replicas on S3 storage, as pods on a real node, under t
                         // connections, the one streaming the layer among them, whichever pod took it.
                         const pods = await registryPods();
                         const holding = relayPodIps();
-                        expect(holding).toContain(serving!.status.podIP);
+                        // (The pod that logged the upload's start need not be among them: skopeo may stream on another connection.)
+                        expect(holding.length, `the relay's connections, the upload started on ${serving?.metadata.name}`).toBeGreaterThan(
+                            0,
+                        );
                         const victims = pods.filter((p) => holding.includes(p.status.podIP as string)).map((p) => p.metadata.name);
                         const deleted = kubectl(
                             "delete",
