@@ -36,11 +36,19 @@ check_manifest() {
     case "$type" in
         *index*|*manifest.list*) for d in $digests; do check_manifest "$1" "$2" "$d"; done ;;
         *)
-            for d in $digests; do
+            # Each blob of the repository is asked for once ("DIGEST CODE" in $tmp/heads): the tags of a
+            # repository share most of their layers, and a HEAD per tag and layer grows with both.
+            printf '%s\n' "$digests" | awk '
+                FILENAME == ARGV[1] { code[$1] = $2; next }
+                NF { known = ($1 in code) ? code[$1] : "-"; print $1, known }' "$tmp/heads" - >"$tmp/wanted"
+            while read -r d code <&5; do
                 blobs=$((blobs + 1))
-                code=$(http_head "$base/v2/$2/blobs/$d")
+                if [ "$code" = - ]; then
+                    code=$(http_head "$base/v2/$2/blobs/$d")
+                    echo "$d $code" >>"$tmp/heads"
+                fi
                 if [ "$code" != 200 ]; then missing "$1" "blob $d (HTTP $code)"; fi
-            done ;;
+            done 5<"$tmp/wanted" ;;
     esac
 }
 last=''
@@ -51,6 +59,7 @@ while :; do
     [ -n "$repos" ] || break
     for repo in $repos; do
         last="$repo"
+        : >"$tmp/heads"
         # 404: a repository without tags (a push under way or refused before its manifest, or every tag deleted).
         code=$(http_get "$base/v2/$repo/tags/list" "$tmp/tags")
         case "$code" in
