@@ -23,7 +23,7 @@ import { type FakeJenkins, startFakeJenkins } from "../support/fakeJenkins";
 import type { ControlPlane } from "../support/kubeControlPlane";
 import { ACCOUNTS, plan, TRANSITIONS } from "../support/lifecycleTransitions";
 import { startLocalCluster } from "../support/localCluster";
-import { openWorkspace, type Workspace, writeStackValues } from "../support/pulumiEngine";
+import { FINAL_STATE_ONLY, openWorkspace, type Workspace, writeStackValues } from "../support/pulumiEngine";
 import { makeTestCa } from "../support/realRegistry";
 import { privateDir, removeDir } from "../support/serverProcess";
 import type { Raw, StackState } from "../support/transitions";
@@ -60,7 +60,8 @@ const previews = new Map<string, string>();
 beforeAll(async () => {
     kube = await startLocalCluster(12);
     jenkins = await startFakeJenkins({ user: "admin", apiToken: jenkinsToken });
-    ws = openWorkspace({ stackFiles: [STACK], env: { KUBECONFIG: kube.kubeconfig } });
+    // Each `up` must succeed and none's state is read midway: the state is written once per command.
+    ws = openWorkspace({ stackFiles: [STACK], env: { ...FINAL_STATE_ONLY, KUBECONFIG: kube.kubeconfig } });
     await ws.pulumiOk(["stack", "init", STACK]);
     await ws.pulumiOk(["config", "set", "--secret", `${PROJECT}:jenkinsApiToken`, "-s", STACK], { input: jenkinsToken });
     // For the transition to a provided certificate: a CA and server certificate made now.

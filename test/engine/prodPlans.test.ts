@@ -27,7 +27,7 @@ import { countOps, executedLines, modelLines, preEvents, previewLines } from "..
 import { ACCOUNTS, plan, TRANSITIONS } from "../support/lifecycleTransitions";
 import { ACME_DIRECTORY, REGISTRY } from "../support/prodHosts";
 import { PROD_NODES, PROD_STACK, type ProdStack, startProdStack } from "../support/prodStack";
-import { writeStackValues } from "../support/pulumiEngine";
+import { FINAL_STATE_ONLY, writeStackValues } from "../support/pulumiEngine";
 import type { Raw, StackState } from "../support/transitions";
 
 const STACK = PROD_STACK;
@@ -96,6 +96,8 @@ const expectedContainers = (raw: Raw) => {
 
 beforeAll(async () => {
     stack = await startProdStack({
+        // Each `up` must succeed and none's state is read midway: the state is written once per command.
+        env: FINAL_STATE_ONLY,
         nodes: NODES,
         siteNames: [RENAMED],
         // The tokens a transition rotates between: the user holds both while the stack moves from one to the other.

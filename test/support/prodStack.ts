@@ -33,6 +33,8 @@ export interface ProdStackOptions {
     readonly hosts?: ProdHostsOptions;
     /** Further API tokens the Jenkins user holds (a token rotated). */
     readonly moreApiTokens?: readonly string[];
+    /** Further environment for every command of the workspace (e.g. FINAL_STATE_ONLY). */
+    readonly env?: Readonly<Record<string, string>>;
 }
 
 export interface ProdStack {
@@ -73,7 +75,7 @@ export async function startProdStack(options: ProdStackOptions = {}): Promise<Pr
         kube.stop();
     };
     try {
-        const workspace = openWorkspace({ stackFiles: [PROD_STACK], env: { KUBECONFIG: kube.kubeconfig } });
+        const workspace = openWorkspace({ stackFiles: [PROD_STACK], env: { ...options.env, KUBECONFIG: kube.kubeconfig } });
         ws = workspace;
         for (const ns of ["jenkins", "flux-system"]) await kube.create("/api/v1/namespaces", namespace(ns));
         const jenkinsCa = makeTestCa(path.join(workspace.dir, "jenkins-ca"));
