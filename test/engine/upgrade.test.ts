@@ -259,6 +259,8 @@ const PROD_INTENDED: IntendedChanges = {
         "registry-host-maintenance-backup-script-write":
             "the window's shared shell it carries (front-window.sh) now cuts the upload sessions left in a collection's window; a backup's window leaves them, as before",
         "registry-host-maintenance-restore-script-write": `the restore recreates the metrics relay with its new image, and reloads the front inside its container (where \`docker\` is Podman's shell function too); ${OURS_ONLY}`,
+        "registry-host-maintenance-verify-script-write":
+            "the check after a collection asks Distribution for each blob of a repository once, however many of its tags name it",
         "registry-host-maintenance-status-script-write":
             "the status says whether the disk guard refuses uploads (and Maven deploys, on a host that serves Maven; this one does not), and what each repository holds",
         "registry-host-monitoring-rules-write":

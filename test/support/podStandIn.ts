@@ -172,7 +172,9 @@ const MODELLED = {
         "restartPolicy",
     ],
     container: ["name", "image", "command", "args", "env", "ports", "volumeMounts", "securityContext", "readinessProbe"],
-    containerIgnored: ["livenessProbe", "resources", "imagePullPolicy"],
+    // A container's preStop hook only delays its stop, as the pod's grace period only bounds it: the stand-in stops
+    // containers at once. The hand-over it gives a stopping pod runs on a real kubelet (test/engine/replicaPods.test.ts).
+    containerIgnored: ["livenessProbe", "resources", "imagePullPolicy", "lifecycle"],
     securityContext: ["runAsUser", "runAsGroup", "fsGroup", "allowPrivilegeEscalation", "readOnlyRootFilesystem", "capabilities"],
     securityContextIgnored: ["runAsNonRoot", "seccompProfile", "privileged", "fsGroupChangePolicy"],
     volume: ["name", "configMap", "secret", "persistentVolumeClaim", "emptyDir"],
