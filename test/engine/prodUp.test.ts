@@ -122,14 +122,20 @@ function notAfterMetric(): number {
  * A `read` that throws counts as not yet: right after `docker restart` the front may not serve its
  * certificate for a moment, and the openssl line then prints none.
  */
-async function pollUntil<T>(what: string, read: () => T, done: (value: T) => boolean, timeoutMs = 90_000): Promise<T> {
+async function pollUntil<T>(
+    what: string,
+    read: () => T,
+    done: (value: T) => boolean,
+    timeoutMs = 90_000,
+    show: (value: T) => string = String,
+): Promise<T> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
         let last: string;
         try {
             const value = read();
             if (done(value)) return value;
-            last = String(value);
+            last = show(value);
         } catch (e) {
             last = e instanceof Error ? e.message : String(e);
         }
@@ -146,6 +152,7 @@ interface FrontLogEntry {
     /** On the front's answer to the CA's request: the challenge it answered, and where the request came from. */
     readonly challenge?: string;
     readonly remote?: string;
+    readonly error?: unknown;
 }
 /** The front's log (Caddy writes JSON lines to stderr), across its restarts, in order. */
 function frontLog(): FrontLogEntry[] {
@@ -487,11 +494,19 @@ describe("prod stack, real engine, on hosts of its own", () => {
                 const seen = frontLog().length;
                 const restart = asOperator(runbookCommand(RENEWAL_SECTION, "sudo docker restart"));
                 expect(restart.status, restart.stderr).toBe(0);
-                const validated = await pollUntil(
+                // On a timeout the message shows what the front's ACME client logged of the name meanwhile.
+                const since = await pollUntil(
                     "an authorization validated with the port closed",
-                    () => validatedChallenges(frontLog().slice(seen), REGISTRY),
-                    (done) => done.length > 0,
+                    () => frontLog().slice(seen),
+                    (entries) => validatedChallenges(entries, REGISTRY).length > 0,
+                    180_000,
+                    (entries) =>
+                        entries
+                            .filter((e) => e.identifier === REGISTRY || JSON.stringify(e).includes(REGISTRY))
+                            .map((e) => JSON.stringify(e))
+                            .join("\n"),
                 );
+                const validated = validatedChallenges(since, REGISTRY);
                 expect([...new Set(validated)]).toEqual([through]);
                 const after = await pollUntil("a new certificate is served", servedNotAfter, (notAfter) => notAfter !== before);
                 expect(Date.parse(after)).toBeGreaterThan(Date.parse(before));
