@@ -14,7 +14,7 @@ import {
 import { mavenServedByRegistry, pushAccountCredentialId, readAccountSecretName, trustedNodes } from "./derived";
 import { kindProblems } from "./kindRules";
 import { isMode, type ModeConfig, type ModeConfigOf } from "./modeShapes";
-import { type ConfigEdit, type ConfigProblem, fixable, keyPath, removal, setting } from "./problems";
+import { type ConfigProblem, fixable, keyPath, removal, setting } from "./problems";
 import { controllerSetting, ingressClassSetting, ingressControllerOf } from "./settings";
 
 /**
@@ -74,251 +74,101 @@ export function noPublishedCa(c: ModeConfig): { readonly reason: string; readonl
     }
 }
 
-/** Rules that span several keys. Returns every contradiction found. */
-export function crossChecks(c: ModeConfig): ConfigProblem[] {
-    const problems: ConfigProblem[] = [];
-    const add = (path: PropertyKey[], message: string) => problems.push({ key: keyPath(path), message });
-    const addFix = (path: PropertyKey[], fix: ConfigEdit, say: (command: string) => string) => problems.push(fixable(path, fix, say));
-    const mode = c.registry.mode;
-    const tls = isMode(c, "in-cluster") ? c.registry.tls : undefined;
+/** A problem at `path` whose fix is not one edit. */
+const problemAt = (path: readonly PropertyKey[], message: string): ConfigProblem => ({ key: keyPath(path), message });
+/** Whether an in-cluster stack exposes the registry through a Gateway. */
+const throughGateway = (c: ModeConfigOf<"in-cluster">) => c.inCluster.exposure === "gateway";
+/** The allowlist of a mode that has one (every mode but existing and kind). */
+const allowedNetworksOf = (c: ModeConfig): readonly string[] => ("allowedNetworks" in c.registry ? c.registry.allowedNetworks : []);
+/** The nodes node trust reaches over SSH. */
+const listedNodes = (c: ModeConfig) => (c.nodes.delivery === "ssh" ? c.nodes.list : []);
 
-    // A TLS mode its placement does not offer, a TLS mode's settings under another, a placement's block
-    // under another mode: the shape of each mode refuses them (modeShapes.ts).
-    if (tls?.mode === "cert-manager" && !tls.certManagerIssuer && tls.certManagerCaCertificate) {
-        const path = ["registry", "tls", "certManagerCaCertificate"];
-        problems.push(
-            fixable(
-                path,
-                removal(path),
-                (command) =>
-                    `names the CA of an issuer of your own, but registry.tls.certManagerIssuer is not set: the program creates its own issuer chain and reads its CA from cert-manager; remove certManagerCaCertificate (${command}), or name your issuer in registry.tls.certManagerIssuer`,
-            ),
-        );
-    }
-    if (isMode(c, "external-host") && !c.externalHost.ssh.hostKey && !c.externalHost.ssh.allowUnpinnedHostKey) {
-        add(
-            ["externalHost", "ssh", "hostKey"],
-            `is required: pin the host key (ssh-keyscan -t ed25519 ${c.externalHost.ssh.host}), or set externalHost.ssh.allowUnpinnedHostKey: true for a throwaway lab`,
-        );
-    }
-    // Only the in-cluster shape takes replicas.
-    if (isMode(c, "in-cluster") && c.registry.replicas > 1 && c.registry.storage.kind !== "s3") {
-        const replicas = c.registry.replicas;
-        problems.push(
-            fixable(
-                ["registry", "replicas"],
-                setting(["registry", "storage", "kind"], "s3"),
-                (command) =>
-                    `is ${replicas}, but several replicas need shared storage: set registry.storage.kind "s3" (${command}) with its bucket in registry.storage.s3`,
-            ),
-        );
-    }
-    problems.push(...backupProblems(c), ...kindProblems(c), ...namedAccountProblems(c), ...retentionProblems(c));
-    if (!c.containerRegistry.requiresAuthForPush && mode !== "existing") {
-        const path = ["containerRegistry", "requiresAuthForPush"];
-        problems.push(
-            fixable(
-                path,
-                setting(path, true),
-                (command) =>
-                    `is false: anyone who reaches the registry could overwrite images. This program always requires credentials for push; set it to true (${command})`,
-            ),
-        );
-    }
-    if (c.mavenRegistry?.reuseContainerCredentials && c.mavenRegistry.host !== c.containerRegistry.host) {
-        add(
-            ["mavenRegistry", "reuseContainerCredentials"],
-            `is true but mavenRegistry.host (${c.mavenRegistry.host}) differs from containerRegistry.host (${c.containerRegistry.host}); credentials are only reused on the same host`,
-        );
-    }
-    if (
-        c.mavenRegistry &&
-        !c.mavenRegistry.reuseContainerCredentials &&
-        c.mavenRegistry.credentialId === c.containerRegistry.credentialId
-    ) {
-        add(
-            ["mavenRegistry", "credentialId"],
-            `equals containerRegistry.credentialId; one Jenkins credential can only hold both when mavenRegistry.reuseContainerCredentials is true`,
-        );
-    }
-    if (mavenServedByRegistry(c) && !c.mavenRegistry?.requiresAuthForPush) {
-        const path = ["mavenRegistry", "requiresAuthForPush"];
-        problems.push(
-            fixable(
-                path,
-                setting(path, true),
-                (command) =>
-                    `is false, but this program serves the Maven repository (mavenRegistry.host is containerRegistry.host) and always requires the Maven account for deploys; set it to true (${command})`,
-            ),
-        );
-    }
-    const listed = c.nodes.delivery === "ssh" ? c.nodes.list : [];
-    listed.forEach((n, i) => {
-        if (!n.local && !n.hostKey && !n.allowUnpinnedHostKey) {
-            add(
-                ["nodes", "list", i, "hostKey"],
-                `is required for node "${n.name}": pin it (ssh-keyscan -t ed25519 ${n.host}), or set allowUnpinnedHostKey: true for a throwaway lab`,
-            );
-        }
-    });
-    const names = listed.map((n) => n.name);
-    const duplicate = names.find((n, i) => names.indexOf(n) !== i);
-    if (duplicate) {
-        add(["nodes", "list"], `has two nodes named "${duplicate}"; names must be unique`);
-    }
-    if (c.nodes.insecurePlainHttp && mode !== "existing") {
-        const path = ["nodes", "insecurePlainHttp"];
-        problems.push(
-            fixable(
-                path,
-                removal(path),
-                (command) =>
-                    `plain HTTP is only allowed for an existing registry; registries of our own always use TLS: remove it (${command})`,
-            ),
-        );
-    }
-    const uncovered = nodesWithoutPullCredentials(c);
-    if (c.containerRegistry.requiresAuthForPull && uncovered && c.pullSecrets.namespaces.length === 0) {
-        const path = ["containerRegistry", "requiresAuthForPull"];
-        addFix(
-            path,
-            setting(path, false),
-            (command) =>
-                `is true, but nothing that pulls would get credentials: ${uncovered}. List the namespaces your workloads run in under ` +
-                `pullSecrets.namespaces (each gets a pull secret, and its default ServiceAccount uses it), or set requiresAuthForPull to false (${command})`,
-        );
-    }
-    const fluxAt = c.pullSecrets.namespaces.indexOf(FLUX_NAMESPACE);
-    if (c.pullSecrets.flux && fluxAt >= 0) {
-        add(
-            ["pullSecrets", "namespaces", fluxAt],
-            `is "${FLUX_NAMESPACE}", which pullSecrets.flux already serves (Secret registry-credentials). Flux's controllers run ` +
-                `under service accounts of their own, so a pull secret for the namespace's default one gives them nothing: ` +
-                `remove "${FLUX_NAMESPACE}" from pullSecrets.namespaces`,
-        );
-    }
-    if (c.jenkins.enabled && c.jenkins.url?.startsWith("http://") && !c.jenkins.allowPlainHttp) {
-        add(
-            ["jenkins", "url"],
-            `is plain HTTP (${c.jenkins.url}): the Jenkins API token and every credential this program writes to Jenkins would travel in clear. ` +
-                `Use the https:// URL (with jenkins.caCertificate for a private CA), or, for a Jenkins reached on a trusted network only, set jenkins.allowPlainHttp: true`,
-        );
-    }
-    if (isMode(c, "in-cluster")) problems.push(...inClusterProblems(c));
-    const unpublished = noPublishedCa(c);
-    if (c.caConfigMap.delivery === "trust-manager" && unpublished) {
-        const path = ["caConfigMap", "delivery"];
-        addFix(
-            path,
-            removal(path),
-            (command) =>
-                `is "trust-manager", but the stack publishes no CA (${unpublished.reason}), so a trust-manager Bundle would have ` +
-                `nothing to hand out: ${unpublished.fix}, or remove caConfigMap.delivery (${command}; the default "program" writes no ConfigMap without a CA)`,
-        );
-    }
-    const mirrors = c.registry.mirrors;
-    const allowedNetworks = "allowedNetworks" in c.registry ? c.registry.allowedNetworks : [];
-    if (mirrors.length > 0 && mode === "existing") {
-        const path = ["registry", "mirrors"];
-        addFix(
-            path,
-            removal(path),
-            (command) =>
-                `runs pull-through caches beside a registry of our own; an existing registry is not ours to add them to: remove it (${command})`,
-        );
-    }
-    if (mirrors.length > 0 && mode !== "kind" && c.registry.mirrorPull === "allowlist" && allowedNetworks.length === 0) {
-        const path = ["registry", "mirrorPull"];
-        addFix(
-            path,
-            removal(path),
-            (command) =>
-                `is "allowlist", but registry.allowedNetworks is empty, so anyone could pull through the caches: list the networks ` +
-                `that may use the registry under registry.allowedNetworks, leave mirrorPull unset (${command}: accounts), or set it to "anonymous"`,
-        );
-    }
-    const upstreams = mirrors.map((m) => m.upstream.replace(":", "-"));
-    mirrors.forEach((m, i) => {
-        if (upstreams.indexOf(upstreams[i]!) !== i) {
-            add(
-                ["registry", "mirrors", i, "upstream"],
-                `"${m.upstream}" is listed twice (or clashes with another entry's name); list each upstream once`,
-            );
-        }
-        if (m.upstream === registryAuthority(c.containerRegistry.host, c.containerRegistry.port)) {
-            add(
-                ["registry", "mirrors", i, "upstream"],
-                `"${m.upstream}" is this registry itself (containerRegistry.host); a cache of it would only loop`,
-            );
-        }
-    });
-    if (allowedNetworks.length > 0 && mode === "existing") {
-        const path = ["registry", "allowedNetworks"];
-        addFix(path, removal(path), (command) => `cannot be enforced on an existing registry: remove it (${command})`);
-    }
-    return problems;
+/**
+ * One rule that spans several keys: its name says what it refuses, `check` returns each contradiction it finds
+ * (none when the stack is consistent).
+ */
+interface CrossRule<C extends ModeConfig = ModeConfig> {
+    readonly name: string;
+    readonly check: (c: C) => readonly ConfigProblem[];
 }
+/** A rule that finds at most one problem: `find` returns it, or undefined. */
+const single = <C extends ModeConfig>(name: string, find: (c: C) => ConfigProblem | undefined): CrossRule<C> => ({
+    name,
+    check: (c) => {
+        const found = find(c);
+        return found ? [found] : [];
+    },
+});
 
-/** Rules of the in-cluster placement: its exposure (Ingress or Gateway), its allowlist and the cluster DNS. */
-function inClusterProblems(c: ModeConfigOf<"in-cluster">): ConfigProblem[] {
-    const problems: ConfigProblem[] = [];
-    const add = (path: PropertyKey[], message: string) => problems.push({ key: keyPath(path), message });
-    const addFix = (path: PropertyKey[], fix: ConfigEdit, say: (command: string) => string) => problems.push(fixable(path, fix, say));
-    const gateway = c.inCluster.exposure === "gateway";
-    if (c.registry.allowedNetworks.length > 0 && gateway && c.inCluster.gateway.proxyNetworks.length === 0) {
-        add(
-            ["inCluster", "gateway", "proxyNetworks"],
-            `is empty, but registry.allowedNetworks is set with inCluster.exposure "gateway": Gateway API has no allowlist, so the ` +
-                `registry's Caddy enforces it on the client address the Gateway's controller forwards, and believes that header only ` +
-                `from the controller. List the networks the controller connects from (its pods' or nodes' network, e.g. "10.42.0.0/16" on k3s)`,
+/**
+ * The in-cluster placement's rules: its exposure (Ingress or Gateway), its allowlist, its network policy, the
+ * login limit and the cluster DNS. In this order, which is the order the problems are told.
+ */
+const IN_CLUSTER_RULES: readonly CrossRule<ModeConfigOf<"in-cluster">>[] = [
+    single("a Gateway's allowlist needs the networks its controller connects from", (c) =>
+        c.registry.allowedNetworks.length > 0 && throughGateway(c) && c.inCluster.gateway.proxyNetworks.length === 0
+            ? problemAt(
+                  ["inCluster", "gateway", "proxyNetworks"],
+                  `is empty, but registry.allowedNetworks is set with inCluster.exposure "gateway": Gateway API has no allowlist, so the ` +
+                      `registry's Caddy enforces it on the client address the Gateway's controller forwards, and believes that header only ` +
+                      `from the controller. List the networks the controller connects from (its pods' or nodes' network, e.g. "10.42.0.0/16" on k3s)`,
+              )
+            : undefined,
+    ),
+    single("a Gateway the stack creates lives in the registry's namespace", (c) => {
+        const { className, namespace } = c.inCluster.gateway;
+        if (!throughGateway(c) || !className || namespace === undefined || namespace === c.inCluster.namespace) return undefined;
+        const path = ["inCluster", "gateway", "namespace"];
+        return fixable(
+            path,
+            removal(path),
+            (command) =>
+                `is "${namespace}", but inCluster.gateway.className makes the stack create the Gateway, and it ` +
+                `creates it in the registry's namespace "${c.inCluster.namespace}" beside its certificate: remove inCluster.gateway.namespace (${command}), ` +
+                `or remove className to attach to a Gateway of your own`,
         );
-    }
-    if (gateway && c.inCluster.gateway.className && c.inCluster.gateway.namespace !== undefined) {
-        if (c.inCluster.gateway.namespace !== c.inCluster.namespace) {
-            const path = ["inCluster", "gateway", "namespace"];
-            addFix(
-                path,
-                removal(path),
-                (command) =>
-                    `is "${c.inCluster.gateway.namespace}", but inCluster.gateway.className makes the stack create the Gateway, and it ` +
-                    `creates it in the registry's namespace "${c.inCluster.namespace}" beside its certificate: remove inCluster.gateway.namespace (${command}), ` +
-                    `or remove className to attach to a Gateway of your own`,
-            );
+    }),
+    single("a Gateway the stack creates has one listener", (c) => {
+        const section = c.inCluster.gateway.sectionName;
+        if (!throughGateway(c) || !c.inCluster.gateway.className || section === undefined || section === CREATED_GATEWAY_LISTENER) {
+            return undefined;
         }
-    }
-    const section = c.inCluster.gateway.sectionName;
-    if (gateway && c.inCluster.gateway.className && section !== undefined && section !== CREATED_GATEWAY_LISTENER) {
         const path = ["inCluster", "gateway", "sectionName"];
-        addFix(
+        return fixable(
             path,
             removal(path),
             (command) =>
                 `is "${section}", but the Gateway the stack creates (inCluster.gateway.className) has one listener, "${CREATED_GATEWAY_LISTENER}": ` +
                 `the route would attach to none and nothing would reach the registry. Remove sectionName (${command}), or remove className to attach to a Gateway of your own`,
         );
-    }
-    if (c.registry.allowedNetworks.length > 0 && !gateway && !ingressControllerOf(c.inCluster)) {
-        add(
-            ["registry", "allowedNetworks"],
-            `cannot be enforced behind ${ingressClassSetting(c.inCluster)}: the registry's Caddy sidecar sees only the ` +
-                `ingress controller's address, so the controller must enforce it, and this program knows how to tell ingress-nginx ` +
-                `(an annotation) and Traefik (an ipAllowList Middleware) only. If the class belongs to one of them, set ` +
-                `inCluster.ingressController to "nginx" or "traefik"; otherwise enforce the allowlist in your controller or firewall and remove it here`,
-        );
-    }
-    const netpol = c.inCluster.networkPolicy;
-    if (netpol.enabled && ingressNamespacesOf(netpol, ingressControllerOf(c.inCluster)).length === 0) {
-        add(
-            ["inCluster", "networkPolicy", "ingressNamespaces"],
-            `is needed with inCluster.networkPolicy.enabled behind ${controllerSetting(c.inCluster)}: the policy admits the ` +
-                `controller's pods by their namespace, and this program knows where ingress-nginx's and Traefik's run only. ` +
-                `List the namespaces of your controller's (or Gateway's) pods, or set inCluster.ingressController if it is one of those`,
-        );
-    }
-    problems.push(...loginLimitProblems(c));
-    const dns = c.inCluster.clusterDns.flavour;
-    if (dns !== "none" && c.containerRegistry.port !== 443) {
-        addFix(
+    }),
+    single("an Ingress's allowlist needs a controller the program can tell", (c) =>
+        c.registry.allowedNetworks.length > 0 && !throughGateway(c) && !ingressControllerOf(c.inCluster)
+            ? problemAt(
+                  ["registry", "allowedNetworks"],
+                  `cannot be enforced behind ${ingressClassSetting(c.inCluster)}: the registry's Caddy sidecar sees only the ` +
+                      `ingress controller's address, so the controller must enforce it, and this program knows how to tell ingress-nginx ` +
+                      `(an annotation) and Traefik (an ipAllowList Middleware) only. If the class belongs to one of them, set ` +
+                      `inCluster.ingressController to "nginx" or "traefik"; otherwise enforce the allowlist in your controller or firewall and remove it here`,
+              )
+            : undefined,
+    ),
+    single("the network policy needs the controller's namespaces", (c) => {
+        const netpol = c.inCluster.networkPolicy;
+        return netpol.enabled && ingressNamespacesOf(netpol, ingressControllerOf(c.inCluster)).length === 0
+            ? problemAt(
+                  ["inCluster", "networkPolicy", "ingressNamespaces"],
+                  `is needed with inCluster.networkPolicy.enabled behind ${controllerSetting(c.inCluster)}: the policy admits the ` +
+                      `controller's pods by their namespace, and this program knows where ingress-nginx's and Traefik's run only. ` +
+                      `List the namespaces of your controller's (or Gateway's) pods, or set inCluster.ingressController if it is one of those`,
+              )
+            : undefined;
+    }),
+    { name: "the login limit needs a controller that limits every guess", check: loginLimitProblems },
+    single("the cluster DNS answers with the TLS Service, which listens on 443", (c) => {
+        const dns = c.inCluster.clusterDns.flavour;
+        if (dns === "none" || c.containerRegistry.port === 443) return undefined;
+        return fixable(
             ["inCluster", "clusterDns", "flavour"],
             removal(["containerRegistry", "port"]),
             (command) =>
@@ -326,8 +176,225 @@ function inClusterProblems(c: ModeConfigOf<"in-cluster">): ConfigProblem[] {
                 `Service, which listens on 443 only, so https://${c.containerRegistry.host}:${c.containerRegistry.port} would reach nothing there. ` +
                 `Publish the registry on 443 (${command}), or set inCluster.clusterDns.flavour to "none"`,
         );
-    }
-    return problems;
+    }),
+];
+
+/**
+ * Every rule that spans several keys, in the order their problems are told. A rule about one mode's keys
+ * checks the mode first (the others' shapes have no such keys).
+ */
+const CROSS_RULES: readonly CrossRule[] = [
+    single("a CA of the stack's own issuer needs that issuer", (c) => {
+        const tls = isMode(c, "in-cluster") ? c.registry.tls : undefined;
+        if (tls?.mode !== "cert-manager" || tls.certManagerIssuer || !tls.certManagerCaCertificate) return undefined;
+        const path = ["registry", "tls", "certManagerCaCertificate"];
+        return fixable(
+            path,
+            removal(path),
+            (command) =>
+                `names the CA of an issuer of your own, but registry.tls.certManagerIssuer is not set: the program creates its own issuer chain and reads its CA from cert-manager; remove certManagerCaCertificate (${command}), or name your issuer in registry.tls.certManagerIssuer`,
+        );
+    }),
+    single("the external host's key is pinned", (c) =>
+        isMode(c, "external-host") && !c.externalHost.ssh.hostKey && !c.externalHost.ssh.allowUnpinnedHostKey
+            ? problemAt(
+                  ["externalHost", "ssh", "hostKey"],
+                  `is required: pin the host key (ssh-keyscan -t ed25519 ${c.externalHost.ssh.host}), or set externalHost.ssh.allowUnpinnedHostKey: true for a throwaway lab`,
+              )
+            : undefined,
+    ),
+    single("several replicas need shared storage", (c) => {
+        // Only the in-cluster shape takes replicas.
+        if (!isMode(c, "in-cluster") || c.registry.replicas <= 1 || c.registry.storage.kind === "s3") return undefined;
+        const replicas = c.registry.replicas;
+        return fixable(
+            ["registry", "replicas"],
+            setting(["registry", "storage", "kind"], "s3"),
+            (command) =>
+                `is ${replicas}, but several replicas need shared storage: set registry.storage.kind "s3" (${command}) with its bucket in registry.storage.s3`,
+        );
+    }),
+    { name: "backups of a volume the images are not on", check: backupProblems },
+    { name: "kind's own rules", check: kindProblems },
+    { name: "named accounts can be made as given", check: namedAccountProblems },
+    { name: "retention runs in the collection's window, under the path prefix", check: retentionProblems },
+    single("pushes always need credentials", (c) => {
+        if (c.containerRegistry.requiresAuthForPush || c.registry.mode === "existing") return undefined;
+        const path = ["containerRegistry", "requiresAuthForPush"];
+        return fixable(
+            path,
+            setting(path, true),
+            (command) =>
+                `is false: anyone who reaches the registry could overwrite images. This program always requires credentials for push; set it to true (${command})`,
+        );
+    }),
+    single("Maven reuses the registry's credentials on the same host only", (c) =>
+        c.mavenRegistry?.reuseContainerCredentials && c.mavenRegistry.host !== c.containerRegistry.host
+            ? problemAt(
+                  ["mavenRegistry", "reuseContainerCredentials"],
+                  `is true but mavenRegistry.host (${c.mavenRegistry.host}) differs from containerRegistry.host (${c.containerRegistry.host}); credentials are only reused on the same host`,
+              )
+            : undefined,
+    ),
+    single("one Jenkins credential holds both accounts only when Maven reuses them", (c) =>
+        c.mavenRegistry && !c.mavenRegistry.reuseContainerCredentials && c.mavenRegistry.credentialId === c.containerRegistry.credentialId
+            ? problemAt(
+                  ["mavenRegistry", "credentialId"],
+                  `equals containerRegistry.credentialId; one Jenkins credential can only hold both when mavenRegistry.reuseContainerCredentials is true`,
+              )
+            : undefined,
+    ),
+    single("Maven deploys to the registry always need the Maven account", (c) => {
+        if (!mavenServedByRegistry(c) || c.mavenRegistry?.requiresAuthForPush) return undefined;
+        const path = ["mavenRegistry", "requiresAuthForPush"];
+        return fixable(
+            path,
+            setting(path, true),
+            (command) =>
+                `is false, but this program serves the Maven repository (mavenRegistry.host is containerRegistry.host) and always requires the Maven account for deploys; set it to true (${command})`,
+        );
+    }),
+    {
+        name: "every node reached over SSH has its key pinned",
+        check: (c) =>
+            listedNodes(c).flatMap((n, i) =>
+                !n.local && !n.hostKey && !n.allowUnpinnedHostKey
+                    ? [
+                          problemAt(
+                              ["nodes", "list", i, "hostKey"],
+                              `is required for node "${n.name}": pin it (ssh-keyscan -t ed25519 ${n.host}), or set allowUnpinnedHostKey: true for a throwaway lab`,
+                          ),
+                      ]
+                    : [],
+            ),
+    },
+    single("node names are unique", (c) => {
+        const names = listedNodes(c).map((n) => n.name);
+        const duplicate = names.find((n, i) => names.indexOf(n) !== i);
+        return duplicate ? problemAt(["nodes", "list"], `has two nodes named "${duplicate}"; names must be unique`) : undefined;
+    }),
+    single("plain HTTP for an existing registry only", (c) => {
+        if (!c.nodes.insecurePlainHttp || c.registry.mode === "existing") return undefined;
+        const path = ["nodes", "insecurePlainHttp"];
+        return fixable(
+            path,
+            removal(path),
+            (command) =>
+                `plain HTTP is only allowed for an existing registry; registries of our own always use TLS: remove it (${command})`,
+        );
+    }),
+    single("authenticated pulls need credentials where pods pull", (c) => {
+        const uncovered = nodesWithoutPullCredentials(c);
+        if (!c.containerRegistry.requiresAuthForPull || !uncovered || c.pullSecrets.namespaces.length > 0) return undefined;
+        const path = ["containerRegistry", "requiresAuthForPull"];
+        return fixable(
+            path,
+            setting(path, false),
+            (command) =>
+                `is true, but nothing that pulls would get credentials: ${uncovered}. List the namespaces your workloads run in under ` +
+                `pullSecrets.namespaces (each gets a pull secret, and its default ServiceAccount uses it), or set requiresAuthForPull to false (${command})`,
+        );
+    }),
+    single("Flux's namespace is served by pullSecrets.flux", (c) => {
+        const fluxAt = c.pullSecrets.namespaces.indexOf(FLUX_NAMESPACE);
+        return c.pullSecrets.flux && fluxAt >= 0
+            ? problemAt(
+                  ["pullSecrets", "namespaces", fluxAt],
+                  `is "${FLUX_NAMESPACE}", which pullSecrets.flux already serves (Secret registry-credentials). Flux's controllers run ` +
+                      `under service accounts of their own, so a pull secret for the namespace's default one gives them nothing: ` +
+                      `remove "${FLUX_NAMESPACE}" from pullSecrets.namespaces`,
+              )
+            : undefined;
+    }),
+    single("Jenkins over plain HTTP only when allowed", (c) =>
+        c.jenkins.enabled && c.jenkins.url?.startsWith("http://") && !c.jenkins.allowPlainHttp
+            ? problemAt(
+                  ["jenkins", "url"],
+                  `is plain HTTP (${c.jenkins.url}): the Jenkins API token and every credential this program writes to Jenkins would travel in clear. ` +
+                      `Use the https:// URL (with jenkins.caCertificate for a private CA), or, for a Jenkins reached on a trusted network only, set jenkins.allowPlainHttp: true`,
+              )
+            : undefined,
+    ),
+    {
+        name: "the in-cluster placement's rules",
+        check: (c) => (isMode(c, "in-cluster") ? IN_CLUSTER_RULES.flatMap((r) => r.check(c)) : []),
+    },
+    single("trust-manager needs a CA to hand out", (c) => {
+        const unpublished = noPublishedCa(c);
+        if (c.caConfigMap.delivery !== "trust-manager" || !unpublished) return undefined;
+        const path = ["caConfigMap", "delivery"];
+        return fixable(
+            path,
+            removal(path),
+            (command) =>
+                `is "trust-manager", but the stack publishes no CA (${unpublished.reason}), so a trust-manager Bundle would have ` +
+                `nothing to hand out: ${unpublished.fix}, or remove caConfigMap.delivery (${command}; the default "program" writes no ConfigMap without a CA)`,
+        );
+    }),
+    single("caches run beside a registry of our own only", (c) => {
+        if (c.registry.mirrors.length === 0 || c.registry.mode !== "existing") return undefined;
+        const path = ["registry", "mirrors"];
+        return fixable(
+            path,
+            removal(path),
+            (command) =>
+                `runs pull-through caches beside a registry of our own; an existing registry is not ours to add them to: remove it (${command})`,
+        );
+    }),
+    single("caches for an allowlist need the allowlist", (c) => {
+        if (
+            c.registry.mirrors.length === 0 ||
+            c.registry.mode === "kind" ||
+            c.registry.mirrorPull !== "allowlist" ||
+            allowedNetworksOf(c).length > 0
+        ) {
+            return undefined;
+        }
+        const path = ["registry", "mirrorPull"];
+        return fixable(
+            path,
+            removal(path),
+            (command) =>
+                `is "allowlist", but registry.allowedNetworks is empty, so anyone could pull through the caches: list the networks ` +
+                `that may use the registry under registry.allowedNetworks, leave mirrorPull unset (${command}: accounts), or set it to "anonymous"`,
+        );
+    }),
+    {
+        name: "each cache's upstream is listed once and is not this registry",
+        check: (c) => {
+            const mirrors = c.registry.mirrors;
+            const upstreams = mirrors.map((m) => m.upstream.replace(":", "-"));
+            const self = registryAuthority(c.containerRegistry.host, c.containerRegistry.port);
+            return mirrors.flatMap((m, i) => [
+                ...(upstreams.indexOf(upstreams[i]!) !== i
+                    ? [
+                          problemAt(
+                              ["registry", "mirrors", i, "upstream"],
+                              `"${m.upstream}" is listed twice (or clashes with another entry's name); list each upstream once`,
+                          ),
+                      ]
+                    : []),
+                ...(m.upstream === self
+                    ? [
+                          problemAt(
+                              ["registry", "mirrors", i, "upstream"],
+                              `"${m.upstream}" is this registry itself (containerRegistry.host); a cache of it would only loop`,
+                          ),
+                      ]
+                    : []),
+            ]);
+        },
+    },
+    single("an allowlist is not ours to enforce on an existing registry", (c) => {
+        if (allowedNetworksOf(c).length === 0 || c.registry.mode !== "existing") return undefined;
+        const path = ["registry", "allowedNetworks"];
+        return fixable(path, removal(path), (command) => `cannot be enforced on an existing registry: remove it (${command})`);
+    }),
+];
+
+/** Rules that span several keys (`CROSS_RULES`). Returns every contradiction found. */
+export function crossChecks(c: ModeConfig): ConfigProblem[] {
+    return CROSS_RULES.flatMap((rule) => rule.check(c));
 }
 
 /**
