@@ -8,6 +8,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { FLUX_NAMESPACE, MANAGED_LABELS } from "../shared/facts";
 import { withFormerType } from "../shared/formerType";
+import { typeToken } from "../shared/typeToken";
 
 export const FLUX_SECRET_NAME = "registry-credentials";
 /** The service account pods run as when they name none. */
@@ -64,7 +65,7 @@ export interface PullSecretsArgs {
 }
 
 /** Its type token, by which URNs and previews name it (the preview's consequences summary reads it). */
-export const PULL_SECRETS_TYPE = "dso-registry:accounts:PullSecrets";
+export const PULL_SECRETS_TYPE = typeToken("accounts", "PullSecrets");
 
 /**
  * The pull Secrets of `args.namespaces` (and Flux's), each namespace's default ServiceAccount patched to use

@@ -11,6 +11,7 @@ import type { PreviousPassword } from "../accessPolicy/usersFile";
 import { DEFAULT_PUSH_USERNAME, DEFAULT_ROTATION, type WithDefaults } from "../shared/defaults";
 import { PROJECT } from "../shared/facts";
 import { withFormerType } from "../shared/formerType";
+import { typeToken } from "../shared/typeToken";
 import { PasswordOverlap, type PasswordOverlapArgs } from "./passwordOverlap";
 
 /** A registry account. `password` and `bcryptHash` are secret Outputs. */
@@ -125,7 +126,7 @@ export interface ScopedRegistryAccount extends RegistryAccount {
 }
 
 /** Its type token, by which URNs and previews name it (the preview's consequences summary reads it). */
-export const REGISTRY_ACCOUNTS_TYPE = "dso-registry:accounts:RegistryAccounts";
+export const REGISTRY_ACCOUNTS_TYPE = typeToken("accounts", "RegistryAccounts");
 
 /** The name of the PasswordOverlap that keeps a generated password's previous value, from the password's name. */
 export const passwordOverlapName = (passwordName: string) => `${passwordName}-overlap`;

@@ -19,6 +19,7 @@ import { imagePrefix, METRICS_PORTS, registryAuthority } from "../shared/facts";
 import { withFormerType } from "../shared/formerType";
 import { frontDefaults, frontUsers, type RegistryFront, type WithFrontDefaults } from "../shared/front";
 import type { HostConnection, HostTarget } from "../shared/hostAccess";
+import { typeToken } from "../shared/typeToken";
 import type { JobReporting } from "../upkeep/reporting";
 import type { Retention } from "../upkeep/retention";
 import { CADDY_ACCESS_LOG, CaddySite, type CaddySiteArgs, type HostTls } from "./caddySite";
@@ -547,6 +548,8 @@ function hostOutputs(
     };
 }
 
+const EXTERNAL_REGISTRY_HOST_TYPE = typeToken("externalHost", "ExternalRegistryHost");
+
 /**
  * The registry on a host of its own, reached over SSH (or locally). Each remote job is a child component
  * a caller can order against (`dependsOn`); the commands run with the `command` provider of the stack.
@@ -583,7 +586,7 @@ export class ExternalRegistryHost extends pulumi.ComponentResource {
 
     constructor(name: string, given: ExternalRegistryHostArgs, opts?: pulumi.ComponentResourceOptions) {
         const target: HostTarget = { target: given.connection.name };
-        super("dso-registry:externalHost:ExternalRegistryHost", name, target, withFormerType(opts, "dso:registry:ExternalRegistryHost"));
+        super(EXTERNAL_REGISTRY_HOST_TYPE, name, target, withFormerType(opts, "dso:registry:ExternalRegistryHost"));
         const args = externalRegistryHostDefaults(given);
         const problem = externalRegistryHostProblem(args);
         if (problem) throw new pulumi.ResourceError(`ExternalRegistryHost ${name}: ${problem}`, this);

@@ -11,6 +11,7 @@ import { METRICS_PORTS } from "../shared/facts";
 import { withFormerType } from "../shared/formerType";
 import { type HostConnection, HostFile, hostCommand, privileged } from "../shared/hostAccess";
 import { HostFilesCheck } from "../shared/hostFilesCheck";
+import { typeToken } from "../shared/typeToken";
 import type { JobReporting } from "../upkeep/reporting";
 import { METRICS_RELAY_CONTAINER } from "./metricsRelay";
 import { type HostLayout, hostScript, REGISTRY_CONTAINER } from "./scripts";
@@ -113,13 +114,15 @@ export interface HostMonitoringArgs {
     readonly mavenDiskGuard?: { readonly refusePercent: number };
 }
 
+const HOST_MONITORING_TYPE = typeToken("externalHost", "HostMonitoring");
+
 /** The exporter, the reporter, the probe and its schedule, and the Prometheus files; all removed on destroy but the package. */
 export class HostMonitoring extends pulumi.ComponentResource {
     /** The reporter and the probe: the jobs that run through them depend on these. */
     readonly scripts: pulumi.Resource[];
 
     constructor(name: string, args: HostMonitoringArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("dso-registry:externalHost:HostMonitoring", name, {}, withFormerType(opts, "dso:externalHost:HostMonitoring"));
+        super(HOST_MONITORING_TYPE, name, {}, withFormerType(opts, "dso:externalHost:HostMonitoring"));
         const { connection, layout } = args;
         const paths = monitoringPaths(layout);
         /** Every file as placed: read back at each refresh (HostFilesCheck). */

@@ -6,6 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { withFormerType } from "../shared/formerType";
 import { dataDirStepName, type HostConnection, hostCommand, privileged } from "../shared/hostAccess";
+import { typeToken } from "../shared/typeToken";
 import { dataDirDeleteScript, dataDirScript, type HostLayout, packagesScript } from "./scripts";
 
 export interface HostPackagesArgs {
@@ -22,7 +23,7 @@ export interface HostPackagesArgs {
 }
 
 /** Its type token, by which URNs and previews name it (the preview's consequences summary reads it). */
-export const HOST_PACKAGES_TYPE = "dso-registry:externalHost:HostPackages";
+export const HOST_PACKAGES_TYPE = typeToken("externalHost", "HostPackages");
 
 /** The packages (left installed on destroy) and the data directory (kept on delete; the purge on destroy removes it when asked: purgeOnDestroy.ts). */
 export class HostPackages extends pulumi.ComponentResource {

@@ -9,6 +9,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { LOGIN_JAIL, type LoginLimit, renderFail2banFilter, renderFail2banJail } from "../accessPolicy/loginLimit";
 import { type HostConnection, hostCommand, privileged } from "../shared/hostAccess";
+import { typeToken } from "../shared/typeToken";
 import { hostScript } from "./scripts";
 
 /** fail2ban's configuration directory on the host (Debian's and Fedora's packages). */
@@ -58,7 +59,7 @@ export interface HostLoginLimitArgs {
 }
 
 /** Its type token, by which URNs and previews name it (the preview's consequences summary reads it). */
-export const HOST_LOGIN_LIMIT_TYPE = "dso-registry:externalHost:HostLoginLimit";
+export const HOST_LOGIN_LIMIT_TYPE = typeToken("externalHost", "HostLoginLimit");
 
 /** fail2ban's filter and jail for the front; removed on destroy (fail2ban stays installed). */
 export class HostLoginLimit extends pulumi.ComponentResource {

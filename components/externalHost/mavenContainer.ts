@@ -8,6 +8,7 @@ import { fingerprint } from "../shared/fingerprint";
 import { withFormerType } from "../shared/formerType";
 import { containerRunStepName, dataDirStepName, type HostConnection, HostFile, hostCommand, privileged } from "../shared/hostAccess";
 import { HostFilesCheck, recreatingScript } from "../shared/hostFilesCheck";
+import { typeToken } from "../shared/typeToken";
 import {
     hostMavenNginxConfig,
     type MavenHostSpec,
@@ -26,7 +27,7 @@ export interface MavenContainerArgs {
 }
 
 /** Its type token, by which URNs and previews name it (the preview's consequences summary reads it). */
-export const MAVEN_CONTAINER_TYPE = "dso-registry:externalHost:MavenContainer";
+export const MAVEN_CONTAINER_TYPE = typeToken("externalHost", "MavenContainer");
 
 /** The Maven backend; the container is removed on destroy, its files stay unless purged. */
 export class MavenContainer extends pulumi.ComponentResource {

@@ -5,6 +5,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { withFormerType } from "../shared/formerType";
 import { type HostConnection, HostFile, hostCommand, privileged } from "../shared/hostAccess";
+import { typeToken } from "../shared/typeToken";
 import type { HostTls } from "./caddySite";
 import { type HostLayout, hostPaths, postDeployCheckScript } from "./scripts";
 
@@ -38,10 +39,12 @@ export function loopbackAllowed(networks: readonly string[]): boolean {
     });
 }
 
+const POST_DEPLOY_CHECK_TYPE = typeToken("externalHost", "PostDeployCheck");
+
 /** The check; it re-runs whenever a trigger changes and has nothing to undo on destroy. */
 export class PostDeployCheck extends pulumi.ComponentResource {
     constructor(name: string, args: PostDeployCheckArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("dso-registry:externalHost:PostDeployCheck", name, {}, withFormerType(opts, "dso:externalHost:PostDeployCheck"));
+        super(POST_DEPLOY_CHECK_TYPE, name, {}, withFormerType(opts, "dso:externalHost:PostDeployCheck"));
         const { connection, tls } = args;
         const paths = hostPaths(args.layout);
         const caFiles: HostFile[] = [];

@@ -11,6 +11,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { DISTRIBUTION } from "../shared/facts";
 import { type HostConnection, hostCommand, privileged } from "../shared/hostAccess";
 import { renderShellScript } from "../shared/shellScript";
+import { typeToken } from "../shared/typeToken";
 
 /**
  * The marker file, beside the registry's config (DISTRIBUTION.configDir): the directories a destroy
@@ -37,7 +38,7 @@ export interface PurgeOnDestroyArgs {
 }
 
 /** Its type token, by which URNs and previews name it (the preview's consequences summary reads it). */
-export const PURGE_ON_DESTROY_TYPE = "dso-registry:externalHost:PurgeOnDestroy";
+export const PURGE_ON_DESTROY_TYPE = typeToken("externalHost", "PurgeOnDestroy");
 
 /** The name of the command that records which directories a destroy deletes, and deletes them on destroy. */
 export const purgeMarkerStepName = (name: string) => `${name}-marker`;

@@ -21,6 +21,7 @@ import {
     privileged,
 } from "../shared/hostAccess";
 import { HostFilesCheck, type HostFilesCheckArgs, recreatingScript } from "../shared/hostFilesCheck";
+import { typeToken } from "../shared/typeToken";
 import { DEBUG_LISTENER_PORT } from "./metricsRelay";
 import {
     type ContainerSpec,
@@ -69,7 +70,7 @@ function configStorage(storage: HostRegistryStorage): RegistryStorage {
 }
 
 /** Its type token, by which URNs and previews name it (the preview's consequences summary reads it). */
-export const REGISTRY_CONTAINER_TYPE = "dso-registry:externalHost:RegistryContainer";
+export const REGISTRY_CONTAINER_TYPE = typeToken("externalHost", "RegistryContainer");
 
 /** What `RegistryContainer` registers, in this order: `planRegistryContainer`. */
 export interface RegistryContainerPlan {

@@ -2,6 +2,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { withFormerType } from "../shared/formerType";
 import { containerRunStepName, type HostConnection, hostCommand, privileged } from "../shared/hostAccess";
+import { typeToken } from "../shared/typeToken";
 import { type ContainerSpec, containerDeleteScript, uiContainerScript } from "./scripts";
 
 export interface UiContainerArgs {
@@ -16,7 +17,7 @@ export interface UiContainerArgs {
 }
 
 /** Its type token, by which URNs and previews name it (the preview's consequences summary reads it). */
-export const UI_CONTAINER_TYPE = "dso-registry:externalHost:UiContainer";
+export const UI_CONTAINER_TYPE = typeToken("externalHost", "UiContainer");
 
 /** The UI container, removed on destroy. */
 export class UiContainer extends pulumi.ComponentResource {

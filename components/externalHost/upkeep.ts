@@ -6,6 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { withFormerType } from "../shared/formerType";
 import { type HostConnection, HostFile, type PlannedHostFile } from "../shared/hostAccess";
 import { HostFilesCheck, type HostFilesCheckArgs } from "../shared/hostFilesCheck";
+import { typeToken } from "../shared/typeToken";
 import type { BackupDestination } from "../upkeep/backup";
 import type { JobReporting } from "../upkeep/reporting";
 import type { Retention } from "../upkeep/retention";
@@ -159,10 +160,12 @@ export function planHostUpkeep(name: string, args: HostUpkeepArgs): HostUpkeepPl
     };
 }
 
+const HOST_UPKEEP_TYPE = typeToken("externalHost", "HostUpkeep");
+
 /** The upkeep scripts and their schedule; every file is removed on destroy. */
 export class HostUpkeep extends pulumi.ComponentResource {
     constructor(name: string, args: HostUpkeepArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("dso-registry:externalHost:Maintenance", name, {}, withFormerType(opts, "dso:externalHost:Maintenance"));
+        super(HOST_UPKEEP_TYPE, name, {}, withFormerType(opts, "dso-registry:externalHost:Maintenance", "dso:externalHost:Maintenance"));
         const plan = planHostUpkeep(name, args);
         const placed = new Map<string, HostFile>();
         for (const f of plan.files) {

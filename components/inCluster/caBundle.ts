@@ -19,6 +19,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { MANAGED_LABELS } from "../shared/facts";
 import { withFormerType } from "../shared/formerType";
 import type { K8sObject, Value } from "../shared/k8sObject";
+import { typeToken } from "../shared/typeToken";
 import { CA_CONFIG_MAP, caNamespaces } from "./caConfigMaps";
 
 /** trust-manager's API group and version of Bundle (cluster-scoped). */
@@ -85,10 +86,12 @@ class TrustManagerBundle extends k8s.apiextensions.CustomResource {
     }
 }
 
+const REGISTRY_CA_BUNDLE_TYPE = typeToken("inCluster", "RegistryCaBundle");
+
 /** Registers `renderCaBundle`'s objects; trust-manager (its Bundle CRD) and the trust namespace must exist. */
 export class RegistryCaBundle extends pulumi.ComponentResource {
     constructor(name: string, spec: CaBundleSpec, opts?: pulumi.ComponentResourceOptions) {
-        super("dso-registry:inCluster:RegistryCaBundle", name, {}, withFormerType(opts, "dso:registry:RegistryCaBundle"));
+        super(REGISTRY_CA_BUNDLE_TYPE, name, {}, withFormerType(opts, "dso:registry:RegistryCaBundle"));
         const [source, bundle] = renderCaBundle(spec);
         const { apiVersion: _sv, kind: _sk, ...sourceBody } = source!;
         const sourceMap = new k8s.core.v1.ConfigMap(`${name}-source`, sourceBody as k8s.core.v1.ConfigMapArgs, { parent: this });

@@ -10,6 +10,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { MANAGED_LABELS } from "../shared/facts";
 import { withFormerType } from "../shared/formerType";
 import type { K8sObject, Value } from "../shared/k8sObject";
+import { typeToken } from "../shared/typeToken";
 
 export const CA_CONFIG_MAP = { name: "dso-registry-ca", key: "ca.crt" } as const;
 
@@ -42,10 +43,12 @@ export function renderCaConfigMaps(spec: CaConfigMapsSpec): K8sObject[] {
     );
 }
 
+const REGISTRY_CA_CONFIG_MAPS_TYPE = typeToken("inCluster", "RegistryCaConfigMaps");
+
 /** Registers `renderCaConfigMaps`'s objects; the namespaces must exist. */
 export class RegistryCaConfigMaps extends pulumi.ComponentResource {
     constructor(name: string, spec: CaConfigMapsSpec, opts?: pulumi.ComponentResourceOptions) {
-        super("dso-registry:inCluster:RegistryCaConfigMaps", name, {}, withFormerType(opts, "dso:registry:RegistryCaConfigMaps"));
+        super(REGISTRY_CA_CONFIG_MAPS_TYPE, name, {}, withFormerType(opts, "dso:registry:RegistryCaConfigMaps"));
         for (const object of renderCaConfigMaps(spec)) {
             const { apiVersion: _apiVersion, kind: _kind, ...body } = object;
             new k8s.core.v1.ConfigMap(`${name}-${object.metadata.namespace}`, body as k8s.core.v1.ConfigMapArgs, { parent: this });

@@ -16,6 +16,7 @@ import * as command from "@pulumi/command";
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { COMMAND_DEFAULTS, type HostTarget } from "../shared/hostAccess";
+import { typeToken } from "../shared/typeToken";
 import { corefileScriptBody, registryServerBlockFor } from "./corefile";
 
 /** Where the cluster's CoreDNS takes extra configuration from. */
@@ -38,10 +39,12 @@ export interface ClusterDnsArgs {
     readonly kubectlContext?: string;
 }
 
+const CLUSTER_DNS_TYPE = typeToken("inCluster", "ClusterDns");
+
 export class ClusterDns extends pulumi.ComponentResource {
     constructor(name: string, args: ClusterDnsArgs, opts?: pulumi.ComponentResourceOptions) {
         const target: HostTarget | Record<string, never> = args.flavour === "microk8s" ? { target: OPERATOR_MACHINE } : {};
-        super("dso-registry:inCluster:ClusterDns", name, target, opts);
+        super(CLUSTER_DNS_TYPE, name, target, opts);
         const block = pulumi
             .output(args.clusterIp as pulumi.Input<string | undefined>)
             .apply((ip) => registryServerBlockFor(args.host, ip, pulumi.runtime.isDryRun()));

@@ -20,6 +20,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as YAML from "yaml";
 import { MANAGED_LABELS, PART_OF_LABELS } from "../shared/facts";
 import { withFormerType } from "../shared/formerType";
+import { typeToken } from "../shared/typeToken";
 
 export const AGENT_PODS_CONFIG_MAP = "dso-registry-agent-pods";
 
@@ -251,10 +252,12 @@ export interface AgentPodTemplatesArgs extends AgentPodsSpec {
     readonly namespace: string;
 }
 
+const AGENT_POD_TEMPLATES_TYPE = typeToken("jenkins", "AgentPodTemplates");
+
 /** ConfigMap `dso-registry-agent-pods` with `renderAgentPodsData`'s templates, in Jenkins's namespace. */
 export class AgentPodTemplates extends pulumi.ComponentResource {
     constructor(name: string, args: AgentPodTemplatesArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("dso-registry:jenkins:AgentPodTemplates", name, {}, withFormerType(opts, "dso:jenkins:AgentPodTemplates"));
+        super(AGENT_POD_TEMPLATES_TYPE, name, {}, withFormerType(opts, "dso:jenkins:AgentPodTemplates"));
         const { namespace, ...spec } = args;
         new k8s.core.v1.ConfigMap(
             `${name}-configmap`,

@@ -12,6 +12,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { dynamicResourceType } from "../shared/dynamicType";
 import { withFormerType } from "../shared/formerType";
+import { typeToken } from "../shared/typeToken";
 import type { CredentialSpec } from "./credentialXml";
 import * as credentialXml from "./credentialXml";
 import * as jenkinsApi from "./jenkinsApi";
@@ -342,13 +343,15 @@ export interface JenkinsCredentialsArgs {
     readonly credentials: readonly PlannedCredential[];
 }
 
+const JENKINS_CREDENTIALS_TYPE = typeToken("jenkins", "JenkinsCredentials");
+
 /** The Jenkins credentials of a stack, one dynamic resource each (no provider: Jenkins is reached over HTTP). */
 export class JenkinsCredentials extends pulumi.ComponentResource {
     /** Each credential, by its ID in Jenkins. */
     readonly credentials: Readonly<Record<string, JenkinsCredential>>;
 
     constructor(name: string, args: JenkinsCredentialsArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("dso-registry:jenkins:JenkinsCredentials", name, {}, withFormerType(opts, "dso:jenkins:JenkinsCredentials"));
+        super(JENKINS_CREDENTIALS_TYPE, name, {}, withFormerType(opts, "dso:jenkins:JenkinsCredentials"));
         const jenkinsUrl = jenkinsHttp.normalizeBaseUrl(args.url);
         const credentials: Record<string, JenkinsCredential> = {};
         for (const credential of args.credentials) {

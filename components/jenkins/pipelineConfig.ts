@@ -7,6 +7,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { imagePrefix, MANAGED_LABELS, registryAuthority } from "../shared/facts";
 import { withFormerType } from "../shared/formerType";
+import { typeToken } from "../shared/typeToken";
 
 /** One registry as pipelines address it. */
 export interface PipelineRegistry {
@@ -63,10 +64,12 @@ export interface PipelineConfigArgs {
     readonly settings: PipelineSettings;
 }
 
+const PIPELINE_CONFIG_TYPE = typeToken("jenkins", "PipelineConfig");
+
 /** The ConfigMap pipelines read their registry settings from. */
 export class PipelineConfig extends pulumi.ComponentResource {
     constructor(name: string, args: PipelineConfigArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("dso-registry:jenkins:PipelineConfig", name, {}, withFormerType(opts, "dso:jenkins:PipelineConfig"));
+        super(PIPELINE_CONFIG_TYPE, name, {}, withFormerType(opts, "dso:jenkins:PipelineConfig"));
         new k8s.core.v1.ConfigMap(
             `${name}-configmap`,
             {

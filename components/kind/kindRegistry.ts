@@ -31,6 +31,7 @@ import { HostFilesCheck, type HostFilesCheckArgs, recreatingScript } from "../sh
 import type { K8sObject } from "../shared/k8sObject";
 import { type PlannedObject, registerPlannedObjects } from "../shared/k8sResources";
 import { shQuote } from "../shared/shQuote";
+import { typeToken } from "../shared/typeToken";
 import { KIND_DISK_FULL_MARKER, type KindDiskGuard } from "./diskGuard";
 import { renderKindCaddyfile, renderKindRegistryConfig } from "./front";
 import {
@@ -350,7 +351,7 @@ function kindContainersScript(args: KindRegistryArgsWithDefaults, rendered: Kind
 }
 
 /** The type token of the kind placement's component. */
-export const KIND_REGISTRY_TYPE = "dso-registry:kind:KindRegistry";
+export const KIND_REGISTRY_TYPE = typeToken("kind", "KindRegistry");
 
 /** The command that starts (and replaces) the containers on the Docker host. */
 export const kindContainersStepName = (name: string) => `${name}-containers`;

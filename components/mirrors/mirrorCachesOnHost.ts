@@ -20,6 +20,7 @@ import {
     privileged,
 } from "../shared/hostAccess";
 import { HostFilesCheck, type HostFilesCheckArgs, recreatingScript } from "../shared/hostFilesCheck";
+import { typeToken } from "../shared/typeToken";
 import {
     hostMirrorFiles,
     hostMirrorPaths,
@@ -63,7 +64,7 @@ export interface MirrorCachesOnHostArgs {
 }
 
 /** Its type token, by which URNs and previews name it (the preview's consequences summary reads it). */
-export const MIRROR_CACHES_ON_HOST_TYPE = "dso-registry:mirrors:MirrorCachesOnHost";
+export const MIRROR_CACHES_ON_HOST_TYPE = typeToken("mirrors", "MirrorCachesOnHost");
 
 /** What `MirrorCachesOnHost` registers for one cache, in this order. */
 export interface HostCachePlan {

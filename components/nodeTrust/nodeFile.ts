@@ -7,6 +7,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { urnWithFormerType, withFormerType } from "../shared/formerType";
 import { type HostConnection, hostCommand, type PlacedFile } from "../shared/hostAccess";
+import { typeToken } from "../shared/typeToken";
 import { type FileStep, placeFileStepBody, removeFileStepBody } from "./files";
 import type { RestartSettings } from "./restarts";
 
@@ -28,7 +29,7 @@ export interface NodeFileArgs {
 }
 
 /** Its type token, by which URNs and previews name it (the preview's consequences summary reads it). */
-export const NODE_FILE_TYPE = "dso-registry:nodeTrust:NodeFile";
+export const NODE_FILE_TYPE = typeToken("nodeTrust", "NodeFile");
 
 /** A node-trust file placed by its own scripts: written when its content changes, removed on destroy. */
 export class NodeFile extends pulumi.ComponentResource {

@@ -12,6 +12,7 @@ import { DEFAULT_NODE_TRUST_IMAGE } from "../shared/defaults";
 import { PART_OF_LABELS } from "../shared/facts";
 import { withFormerType } from "../shared/formerType";
 import { renderShellScript } from "../shared/shellScript";
+import { typeToken } from "../shared/typeToken";
 import {
     fileContent,
     type NodeTrustCommonArgs,
@@ -152,7 +153,7 @@ function volumeName(hostPath: string): string {
 }
 
 /** Its type token, by which URNs and previews name it (the preview's consequences summary reads it). */
-export const NODE_TRUST_DAEMON_SET_TYPE = "dso-registry:nodeTrust:NodeTrustDaemonSet";
+export const NODE_TRUST_DAEMON_SET_TYPE = typeToken("nodeTrust", "NodeTrustDaemonSet");
 
 /**
  * One Kubernetes object `NodeTrustDaemonSet` registers: its resource name, its args, and whether it waits

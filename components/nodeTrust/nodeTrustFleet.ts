@@ -6,6 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import type { RuntimeFlavour } from "../shared/facts";
 import type { HostConnection } from "../shared/hostAccess";
+import { typeToken } from "../shared/typeToken";
 import type { NodeTrustCommonArgs } from "./common";
 import { NodeTrust } from "./nodeTrustPerNode";
 import { planRollingRestarts } from "./restarts";
@@ -41,12 +42,14 @@ export interface NodeTrustFleetArgs {
 /** The name of a node's NodeTrust, from the node's name in the stack (the preview's consequences summary reads the node's name from it). */
 export const nodeTrustName = (node: string) => `node-trust-${node}`;
 
+const NODE_TRUST_FLEET_TYPE = typeToken("nodeTrust", "NodeTrustFleet");
+
 export class NodeTrustFleet extends pulumi.ComponentResource {
     /** Each node's NodeTrust, by its name in the stack. */
     readonly nodes: Readonly<Record<string, NodeTrust>>;
 
     constructor(name: string, args: NodeTrustFleetArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("dso-registry:nodeTrust:NodeTrustFleet", name, {}, opts);
+        super(NODE_TRUST_FLEET_TYPE, name, {}, opts);
         const restarting = args.nodes.filter((n) => n.restartsOnChange);
         const turns = new Map(planRollingRestarts(restarting, args.restartBatchSize).map((t) => [t.name, t]));
         const restartSteps = new Map<string, pulumi.Resource>();

@@ -17,6 +17,7 @@ import {
     hostCommand,
 } from "../shared/hostAccess";
 import { HostFilesCheck, type HostFilesCheckArgs } from "../shared/hostFilesCheck";
+import { typeToken } from "../shared/typeToken";
 import {
     fileContent,
     type NodeTrustCommonArgs,
@@ -57,7 +58,7 @@ export interface NodeTrustArgs extends NodeTrustCommonArgs {
 }
 
 /** Its type token, by which URNs and previews name it (the preview's consequences summary reads it). */
-export const NODE_TRUST_TYPE = "dso-registry:nodeTrust:NodeTrust";
+export const NODE_TRUST_TYPE = typeToken("nodeTrust", "NodeTrust");
 
 /** The name of the command that sets containerd's config_path on the node (and restarts containerd when allowed). */
 export const configPathStepName = (name: string) => `${name}-config-path`;

@@ -6,9 +6,15 @@
  */
 import type * as pulumi from "@pulumi/pulumi";
 
-/** A component's options plus an alias from its former type token; aliases the caller gives are kept. */
-export function withFormerType(opts: pulumi.ComponentResourceOptions | undefined, formerType: string): pulumi.ComponentResourceOptions {
-    return { ...opts, aliases: [...(opts?.aliases ?? []), { type: formerType }] };
+/**
+ * A component's options plus an alias from each of its former type tokens (oldest last); aliases the caller
+ * gives are kept.
+ */
+export function withFormerType(
+    opts: pulumi.ComponentResourceOptions | undefined,
+    ...formerTypes: readonly string[]
+): pulumi.ComponentResourceOptions {
+    return { ...opts, aliases: [...(opts?.aliases ?? []), ...formerTypes.map((type) => ({ type }))] };
 }
 
 /**

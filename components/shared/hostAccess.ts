@@ -11,6 +11,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { withFormerType } from "./formerType";
 import { renderShellScript } from "./shellScript";
 import { shQuote } from "./shQuote";
+import { typeToken } from "./typeToken";
 
 const PLACE_FILE = path.join(__dirname, "sh", "place-file.sh");
 const REMOVE_FILE = path.join(__dirname, "sh", "remove-file.sh");
@@ -194,7 +195,7 @@ export interface HostFileArgs extends HostFileSpec {
 }
 
 /** The type token of `HostFile`. */
-export const HOST_FILE_TYPE = "dso-registry:shared:HostFile";
+export const HOST_FILE_TYPE = typeToken("shared", "HostFile");
 
 /** One file on one host: written when its content changes, removed on destroy. */
 export class HostFile extends pulumi.ComponentResource {

@@ -7,6 +7,7 @@ import * as tls from "@pulumi/tls";
 import { DEFAULT_VALIDITY_DAYS, type WithDefaults } from "../shared/defaults";
 import { PROJECT } from "../shared/facts";
 import { withFormerType } from "../shared/formerType";
+import { typeToken } from "../shared/typeToken";
 import {
     CA_RENEWAL_CAP_DAYS,
     type CertificateDates,
@@ -170,6 +171,8 @@ export function planRegistryTls(name: string, args: RegistryTlsArgsWithDefaults)
     };
 }
 
+const REGISTRY_TLS_TYPE = typeToken("tls", "RegistryTls");
+
 export class RegistryTls extends pulumi.ComponentResource {
     /** CA certificate that nodes and clients must trust; undefined for a provided certificate. */
     readonly caCertPem?: pulumi.Output<string>;
@@ -179,8 +182,8 @@ export class RegistryTls extends pulumi.ComponentResource {
     readonly serverKeyPem: pulumi.Output<string>;
 
     constructor(name: string, given: RegistryTlsArgs, opts?: pulumi.ComponentResourceOptions) {
-        // The type keeps `accounts`, the folder this component lived in: another type would change every URN under it.
-        super("dso-registry:accounts:RegistryTls", name, {}, withFormerType(opts, "dso:registry:RegistryTls"));
+        // Its token named `accounts`, the folder it lived in, before it moved here.
+        super(REGISTRY_TLS_TYPE, name, {}, withFormerType(opts, "dso-registry:accounts:RegistryTls", "dso:registry:RegistryTls"));
         const plan = planRegistryTls(name, registryTlsDefaults(given));
         if ("problem" in plan) throw new pulumi.ResourceError(`RegistryTls ${name}: ${plan.problem}`, this);
         if (plan.source === "provided") {
