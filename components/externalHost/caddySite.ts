@@ -16,6 +16,7 @@ import { withFormerType } from "../shared/formerType";
 import type { FrontAccount } from "../shared/front";
 import { type HostCommandArgs, type HostConnection, HostFile, type HostFileArgs, hostCommand, privileged } from "../shared/hostAccess";
 import { HostFilesCheck, type HostFilesCheckArgs } from "../shared/hostFilesCheck";
+import { typeToken } from "../shared/typeToken";
 import { caddyApplyScript, caddyRemoveScript, FRONT_CONTAINER, FRONT_DIR, type HostLayout, hostPaths } from "./scripts";
 
 /** TLS for the Caddy site. */
@@ -159,7 +160,7 @@ export function caddySitePolicy(
 }
 
 /** Its type token, by which URNs and previews name it (the preview's consequences summary reads it). */
-export const CADDY_SITE_TYPE = "dso-registry:externalHost:CaddySite";
+export const CADDY_SITE_TYPE = typeToken("externalHost", "CaddySite");
 
 /** The name of the command that applies the front: a reload, or the front made anew when its container's spec changes. */
 export const caddyApplyStepName = (name: string) => `${name}-reload`;

@@ -40,6 +40,7 @@ import { withFormerType } from "../shared/formerType";
 import { frontDefaults, frontUsers, type RegistryFront, type WithFrontDefaults } from "../shared/front";
 import type { K8sObject } from "../shared/k8sObject";
 import { type PlannedObject, registerPlannedObjects } from "../shared/k8sResources";
+import { typeToken } from "../shared/typeToken";
 import { RETENTION_TEXTFILE, type Retention } from "../upkeep/retention";
 import { IN_CLUSTER_BACKUP } from "./backup";
 import { FRONT_STOP_DELAY_SECONDS } from "./deployment";
@@ -749,7 +750,7 @@ export function planInClusterRegistry(
 }
 
 /** Its type token, by which URNs and previews name it (the preview's consequences summary reads it). */
-export const IN_CLUSTER_REGISTRY_TYPE = "dso-registry:inCluster:InClusterRegistry";
+export const IN_CLUSTER_REGISTRY_TYPE = typeToken("inCluster", "InClusterRegistry");
 
 /**
  * The registry in a cluster: Distribution and its Caddy sidecar in one Deployment, behind the cluster's

@@ -238,7 +238,7 @@ const PROD_INTENDED: IntendedChanges = {
         // The disk guard's two files, under the host's upkeep component.
         ...["cron", "script"].map(
             (file) =>
-                `dso-registry:externalHost:ExternalRegistryHost$dso-registry:externalHost:Maintenance$dso-registry:shared:HostFile::registry-host-maintenance-disk-guard-${file}`,
+                `dso-registry:externalHost:ExternalRegistryHost$dso-registry:externalHost:HostUpkeep$dso-registry:shared:HostFile::registry-host-maintenance-disk-guard-${file}`,
         ),
     ],
     creates: Object.fromEntries([

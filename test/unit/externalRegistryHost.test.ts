@@ -34,7 +34,7 @@ describe("ExternalRegistryHost", () => {
                 "dso-registry:externalHost:CaddySite registry-host-caddy",
                 "dso-registry:externalHost:HostLoginLimit registry-host-login-limit",
                 "dso-registry:externalHost:HostPackages registry-host-packages",
-                "dso-registry:externalHost:Maintenance registry-host-maintenance",
+                "dso-registry:externalHost:HostUpkeep registry-host-maintenance",
                 "dso-registry:externalHost:PostDeployCheck registry-host-check",
                 "dso-registry:externalHost:PurgeOnDestroy registry-host-purge",
                 "dso-registry:externalHost:RegistryContainer registry-host-container",

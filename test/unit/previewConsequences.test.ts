@@ -583,7 +583,7 @@ const CASES: readonly (readonly [string, readonly PreviewStep[], Expected])[] = 
         [
             step({
                 op: "replace",
-                chain: ["dso-registry:accounts:RegistryTls", "tls:index/selfSignedCert:SelfSignedCert"],
+                chain: ["dso-registry:tls:RegistryTls", "tls:index/selfSignedCert:SelfSignedCert"],
                 name: "registry-tls-ca",
             }),
         ],
