@@ -19,10 +19,8 @@ export const UNKNOWN = "[unknown]";
 /** How every mock password starts (`mockPassword`), so that rendered text can be searched for one. */
 export const MOCK_PASSWORD_PREFIX = "mock-password-of-";
 
-/** Wire markers of Pulumi's property serialization. */
-const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
-const SIG_KEY = "4dabf18193072939515e22adb298388d";
-const UNKNOWN_VALUE = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+/** Wire markers of Pulumi's property serialization, as the SDK declares them. */
+const { specialSecretSig: SECRET_SIG, specialSigKey: SIG_KEY, unknownValue: UNKNOWN_VALUE } = pulumi.runtime;
 
 /** The options of a registration that change what the engine does, as the engine receives them. */
 export interface RecordedOptions {

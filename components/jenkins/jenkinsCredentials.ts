@@ -94,7 +94,11 @@ export function diffStates(olds: JenkinsCredentialState, news: JenkinsCredential
 
 /** The property in which the engine keeps a dynamic provider's serialized code (@pulumi/pulumi dynamic). */
 export const PROVIDER_CODE_KEY = "__provider";
-/** The value a property has in a preview while the program has not computed it yet. */
+/**
+ * The value a property has in a preview while the program has not computed it yet. Written out, not
+ * taken from the SDK (`pulumi.runtime.unknownValue`): the provider's diff is serialized into the state
+ * and must capture no module.
+ */
 const UNKNOWN_VALUE = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
 /**

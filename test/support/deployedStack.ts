@@ -6,14 +6,15 @@
  * on real software. Generated passwords are the mock runtime's (a fixed password, a real bcrypt hash).
  */
 import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
 import type { SecretName } from "../../components/config";
 import { PROJECT } from "../../components/shared/facts";
 import type { RecordedResource } from "../../tools/mockRuntime";
 import { readStackConfig, runProgram } from "../../tools/synth";
 import { realProviderState } from "./realProviderState";
 
-/** Pulumi's wire marker of a secret value (see tools/mockRuntime.ts). */
-const SIG_KEY = "4dabf18193072939515e22adb298388d";
+/** The key of Pulumi's wire wrapper of a secret value, as the SDK declares it. */
+const SIG_KEY = pulumi.runtime.specialSigKey;
 
 /** The value with every secret wrapper taken off. */
 export function plainValue(value: unknown): unknown {

@@ -35,6 +35,7 @@
  * - Dynamic providers (@pulumi/pulumi cmd/dynamic-provider): the diff is the provider's own `diff` (given
  *   by the caller, it is the program's code), called with the old state and the new inputs.
  */
+import * as pulumi from "@pulumi/pulumi";
 import type { RecordedResource } from "../../tools/mockRuntime";
 
 export type StepOp = "create" | "update" | "replace" | "delete";
@@ -125,7 +126,8 @@ const CERTIFICATES = new Set(["tls:index/selfSignedCert:SelfSignedCert", "tls:in
 /** terraform-provider-tls's default `early_renewal_hours`. */
 const TLS_DEFAULT_EARLY_RENEWAL_HOURS = 0;
 
-const SIG_KEY = "4dabf18193072939515e22adb298388d";
+/** The key of Pulumi's wire wrapper of a secret value, as the SDK declares it. */
+const SIG_KEY = pulumi.runtime.specialSigKey;
 
 /** A value with Pulumi's secret wrappers taken off: what the provider compares. */
 export function plain(value: unknown): unknown {
