@@ -1,6 +1,6 @@
 /**
- * The configuration reference (docs/configuration.md), generated from the zod schema so the two cannot
- * drift.
+ * The configuration reference (docs/configuration.md), generated from the zod schema (read as JSON
+ * Schema, through zod's own `z.toJSONSchema`) so the two cannot drift.
  *
  *   npm run docs        rewrites the block between the markers in docs/configuration.md
  *
@@ -28,59 +28,45 @@ interface Row {
     readonly defaultValue: unknown;
 }
 
-type Def = {
-    type: string;
-    innerType?: z.ZodType;
-    in?: z.ZodType;
-    defaultValue?: unknown;
-    entries?: Record<string, string>;
-    element?: z.ZodType;
-    options?: z.ZodType[];
-    shape?: Record<string, z.ZodType>;
-};
-
-const defOf = (schema: z.ZodType): Def => (schema as unknown as { def: Def }).def;
-
-function describe(schema: z.ZodType): string {
-    return (schema as unknown as { description?: string }).description ?? z.globalRegistry.get(schema)?.description ?? "";
+/** The part of a JSON Schema (draft 2020-12, as `z.toJSONSchema` writes it) the reference reads. */
+interface JsonSchema {
+    readonly type?: string;
+    readonly description?: string;
+    readonly default?: unknown;
+    readonly enum?: readonly unknown[];
+    readonly const?: unknown;
+    readonly items?: JsonSchema;
+    readonly anyOf?: readonly JsonSchema[];
+    readonly oneOf?: readonly JsonSchema[];
+    readonly properties?: Record<string, JsonSchema>;
+    readonly required?: readonly string[];
 }
 
-/** Peels optional/default/prefault wrappers, collecting the default and the description. */
-function peel(schema: z.ZodType): { core: z.ZodType; optional: boolean; defaultValue?: unknown; description: string } {
-    let core = schema;
-    let optional = false;
-    let defaultValue: unknown;
-    let description = describe(schema);
-    for (;;) {
-        const def = defOf(core);
-        if (def.type === "optional") optional = true;
-        else if (def.type === "default" || def.type === "prefault") {
-            if (defaultValue === undefined) defaultValue = def.defaultValue;
-        } else if (def.type === "pipe") {
-            core = def.in!;
-            continue;
-        } else break;
-        core = def.innerType!;
-        description ||= describe(core);
-    }
-    return { core, optional, defaultValue, description };
+/**
+ * The schema as JSON Schema: its input side (what a stack file may hold: a key with a default is optional
+ * there), and its output side, which alone keeps the default of a key whose value is transformed.
+ */
+function jsonSchemas(): { input: JsonSchema; output: JsonSchema } {
+    const schema = z.object(configShape);
+    const of = (io: "input" | "output") => z.toJSONSchema(schema, { io, unrepresentable: "any" }) as JsonSchema;
+    return { input: of("input"), output: of("output") };
 }
 
-function typeName(schema: z.ZodType): string {
-    const def = defOf(schema);
-    switch (def.type) {
-        case "enum":
-            return Object.values(def.entries ?? {})
-                .map((v) => `\`${v}\``)
-                .join(" \\| ");
+function typeName(schema: JsonSchema): string {
+    const values = schema.enum ?? (schema.const === undefined ? undefined : [schema.const]);
+    if (values) return values.map((v) => `\`${String(v)}\``).join(" \\| ");
+    const options = schema.anyOf ?? schema.oneOf;
+    if (options) return options.map(typeName).join(" or ");
+    switch (schema.type) {
         case "array":
-            return `list of ${typeName(peel(def.element!).core)}`;
+            return `list of ${typeName(schema.items ?? {})}`;
         case "object":
-            return "object";
-        case "union":
-            return (def.options ?? []).map((option) => typeName(peel(option).core)).join(" or ");
+            // A record (string keys, values of one schema) has no named properties.
+            return schema.properties ? "object" : "record";
+        case "integer":
+            return "number";
         default:
-            return def.type;
+            return schema.type ?? "unknown";
     }
 }
 
@@ -91,17 +77,17 @@ function formatDefault(value: unknown, optional: boolean): string {
     return `\`${JSON.stringify(value)}\``;
 }
 
-function rows(shape: Record<string, z.ZodType>, prefix: string, out: Row[]): void {
-    for (const [name, schema] of Object.entries(shape)) {
+function rows(object: JsonSchema, output: JsonSchema | undefined, prefix: string, out: Row[]): void {
+    const required = new Set(object.required ?? []);
+    for (const [name, schema] of Object.entries(object.properties ?? {})) {
         const key = prefix ? `${prefix}.${name}` : `${PROJECT}:${name}`;
-        const { core, optional, defaultValue, description } = peel(schema);
-        const def = defOf(core);
-        out.push({ key, type: typeName(core), default: formatDefault(defaultValue, optional), description, defaultValue });
-        if (def.type === "object") rows(def.shape!, key, out);
-        if (def.type === "array") {
-            const element = peel(def.element!).core;
-            if (defOf(element).type === "object") rows(defOf(element).shape!, `${key}[]`, out);
-        }
+        const produced = output?.properties?.[name];
+        const defaultValue = schema.default ?? produced?.default;
+        const optional = !required.has(name);
+        const type = typeName(schema);
+        out.push({ key, type, default: formatDefault(defaultValue, optional), description: schema.description ?? "", defaultValue });
+        if (schema.type === "object") rows(schema, produced, key, out);
+        if (schema.type === "array" && schema.items?.type === "object") rows(schema.items, produced?.items, `${key}[]`, out);
     }
 }
 
@@ -110,7 +96,8 @@ const cell = (text: string) => text.replace(/\|/g, "\\|").replace(/\n/g, " ");
 /** Every key of the schema (`dso-registry:a.b.c`, list items as `[]`), with its type, default and meaning. */
 export function configRows(): readonly Row[] {
     const all: Row[] = [];
-    rows(configShape as unknown as Record<string, z.ZodType>, "", all);
+    const { input, output } = jsonSchemas();
+    rows(input, output, "", all);
     return all;
 }
 
