@@ -21,6 +21,7 @@ import { randomBytes } from "node:crypto";
 import * as http from "node:http";
 import * as https from "node:https";
 import type { AddressInfo } from "node:net";
+import { XMLParser, XMLValidator } from "fast-xml-parser";
 
 export interface StoredCredential {
     readonly className: string;
@@ -86,14 +87,11 @@ interface XmlElement {
     readonly children: (XmlElement | string)[];
 }
 
-const NAME = /^[A-Za-z_][\w.$-]*/;
 const ENTITIES: Record<string, string> = { lt: "<", gt: ">", amp: "&", quot: '"', apos: "'" };
 
-/** Decodes character data, refusing a bare "&" or an unknown entity as an XML parser does. */
+/** Decodes character data, refusing an unknown entity as an XML parser without a DTD does. */
 function decodeText(text: string): string {
-    if (text.includes("<")) throw new Error("'<' in character data");
-    return text.replace(/&([^;]*);?/g, (whole, ref: string) => {
-        if (!whole.endsWith(";")) throw new Error("unterminated reference");
+    return text.replace(/&([^;]*);/g, (_, ref: string) => {
         if (ENTITIES[ref] !== undefined) return ENTITIES[ref];
         const numeric = /^#(?:x([0-9a-fA-F]+)|(\d+))$/.exec(ref);
         if (!numeric) throw new Error(`unknown entity &${ref};`);
@@ -101,85 +99,42 @@ function decodeText(text: string): string {
     });
 }
 
+/** fast-xml-parser's document order: each node is `{ name: children }`, `{ "#text": … }` or `{ "#cdata": [{ "#text": … }] }`. */
+type OrderedNode = Record<string, unknown>;
+
+const xmlParser = new XMLParser({
+    preserveOrder: true,
+    ignoreAttributes: true,
+    ignoreDeclaration: true,
+    ignorePiTags: true,
+    parseTagValue: false,
+    trimValues: false,
+    // Entities are decoded here (decodeText), so that an unknown one fails as it does in Jenkins.
+    processEntities: false,
+    cdataPropName: "#cdata",
+});
+
+function toElement(node: OrderedNode): XmlElement | string {
+    const [name, value] = Object.entries(node).find(([key]) => key !== ":@")!;
+    if (name === "#text") return decodeText(String(value));
+    const children = value as OrderedNode[];
+    if (name === "#cdata") return children.map((c) => String(c["#text"])).join("");
+    return { name, children: children.map(toElement) };
+}
+
 /**
- * A strict parser for the XML the fake takes: one root element, matching end tags, quoted attributes,
- * known entities only, comments, CDATA and an XML declaration. Throws on anything malformed, where
- * Jenkins's XML transform fails the request with a 500.
+ * A strict reading of the XML the fake takes (fast-xml-parser's validator and parser): one root
+ * element, matching end tags, quoted attributes, known entities only, comments, CDATA and an XML
+ * declaration. Throws on anything malformed, where Jenkins's XML transform fails the request with a 500.
  */
 export function parseXml(xml: string): XmlElement {
-    let at = 0;
-    const rest = () => xml.slice(at);
-    const skipMisc = () => {
-        for (;;) {
-            const space = /^\s*/.exec(rest())![0];
-            at += space.length;
-            if (rest().startsWith("<!--")) {
-                const end = xml.indexOf("-->", at + 4);
-                if (end < 0) throw new Error("unterminated comment");
-                at = end + 3;
-            } else return;
-        }
-    };
-    const element = (): XmlElement => {
-        if (xml[at] !== "<") throw new Error(`expected an element at ${at}`);
-        at += 1;
-        const name = NAME.exec(rest())?.[0];
-        if (!name) throw new Error(`bad element name at ${at}`);
-        at += name.length;
-        for (;;) {
-            const attr = /^\s+([A-Za-z_][\w.:-]*)\s*=\s*("[^"<]*"|'[^'<]*')/.exec(rest());
-            if (!attr) break;
-            decodeText(attr[2]!.slice(1, -1));
-            at += attr[0].length;
-        }
-        at += /^\s*/.exec(rest())![0].length;
-        if (rest().startsWith("/>")) {
-            at += 2;
-            return { name, children: [] };
-        }
-        if (xml[at] !== ">") throw new Error(`malformed start tag <${name}>`);
-        at += 1;
-        const children: (XmlElement | string)[] = [];
-        for (;;) {
-            if (at >= xml.length) throw new Error(`<${name}> is not closed`);
-            if (rest().startsWith("</")) {
-                const end = new RegExp(`^</${name.replace(/[.$]/g, "\\$&")}\\s*>`).exec(rest());
-                if (!end) throw new Error(`end tag does not match <${name}>`);
-                at += end[0].length;
-                return { name, children };
-            }
-            if (rest().startsWith("<!--")) {
-                skipMisc();
-                continue;
-            }
-            if (rest().startsWith("<![CDATA[")) {
-                const end = xml.indexOf("]]>", at);
-                if (end < 0) throw new Error("unterminated CDATA");
-                children.push(xml.slice(at + 9, end));
-                at = end + 3;
-                continue;
-            }
-            if (xml[at] === "<") {
-                children.push(element());
-                continue;
-            }
-            const next = xml.indexOf("<", at);
-            const text = xml.slice(at, next < 0 ? xml.length : next);
-            children.push(decodeText(text));
-            at += text.length;
-        }
-    };
-    if (xml.startsWith("\uFEFF")) at = 1;
-    if (rest().startsWith("<?xml")) {
-        const end = xml.indexOf("?>", at);
-        if (end < 0) throw new Error("unterminated XML declaration");
-        at = end + 2;
-    }
-    skipMisc();
-    const root = element();
-    skipMisc();
-    if (at !== xml.length) throw new Error("content after the root element");
-    return root;
+    const valid = XMLValidator.validate(xml);
+    if (valid !== true) throw new Error(`malformed XML: ${valid.err.msg} (line ${valid.err.line})`);
+    const top = (xmlParser.parse(xml) as OrderedNode[]).map(toElement);
+    if (top.some((node) => typeof node === "string" && node.trim() !== "")) throw new Error("text outside the root element");
+    const roots = top.filter((node) => typeof node !== "string");
+    if (roots.length !== 1) throw new Error(`${roots.length} root elements`);
+    return roots[0]!;
 }
 
 /** Reads a credential the way Jenkins's XStream would, for the fields used here; throws where Jenkins fails. */
