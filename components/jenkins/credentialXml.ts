@@ -5,6 +5,8 @@
  * This module has no top-level imports on purpose: the Jenkins dynamic provider captures these
  * functions, and Pulumi serializes them into the stack's state. Node built-ins are `require`d inside
  * the functions that use them, so the serialized code runs wherever the provider is loaded.
+ * That is also why the XML is written and read here rather than with an XML library: code in the state
+ * runs again at a later refresh or destroy, where no package of this version need be installed.
  */
 
 /** A credential as this program manages it. */
