@@ -295,6 +295,7 @@ export function mirrorCaFile(registryAuthorityText: string): string {
  * the front's mirror path (`override_path`: the path is the whole API root, containerd adds no
  * `/v2`), for pull and resolve only; `server` is the upstream itself, which containerd tries when the
  * cache fails. `caFile` is relative to this file's directory (the registry's own directory next to it).
+ * Written by hand to stay byte-identical to the files on the nodes, as renderHostsToml (nodeTrust/files.ts).
  */
 export function renderMirrorHostsToml(input: {
     readonly mirror: NodeMirror;

@@ -331,7 +331,12 @@ export function trustPlan(flavour: RuntimeFlavour, target: TrustTarget): TrustPl
 // File contents
 // ---------------------------------------------------------------------------------------------
 
-/** A string as a TOML basic string (also a valid YAML double-quoted scalar). */
+/**
+ * A string as a TOML basic string (also a valid YAML double-quoted scalar). The TOML here is written
+ * by hand, not with a TOML library, because the files must stay byte-identical to what nodes already
+ * hold (a library's layout differs, and it writes no comments or markers); test/unit/tomlFiles.test.ts
+ * reads them with smol-toml.
+ */
 function quoted(value: string): string {
     return JSON.stringify(value);
 }
