@@ -5,6 +5,7 @@
  */
 import { readdirSync, readFileSync } from "node:fs";
 import * as path from "node:path";
+import { vi } from "vitest";
 import { parse } from "yaml";
 import type { ControlPlane, KubeObject } from "./kubeControlPlane";
 import { engineSet } from "./pulumiEngine";
@@ -40,11 +41,11 @@ export async function installCertManager(kube: ControlPlane, metricsAddress?: st
     for (const crd of certManagerCrds()) {
         await kube.create("/apis/apiextensions.k8s.io/v1/customresourcedefinitions", crd);
     }
-    const deadline = Date.now() + 60_000;
-    while (!(await kube.get("/apis/cert-manager.io/v1"))) {
-        if (Date.now() > deadline) throw new Error("cert-manager.io/v1 is not served a minute after its CRDs were created");
-        await new Promise((resolve) => setTimeout(resolve, 500));
-    }
+    await vi
+        .waitUntil(() => kube.get("/apis/cert-manager.io/v1"), { timeout: 60_000, interval: 500 })
+        .catch((error: unknown) => {
+            throw new Error("cert-manager.io/v1 is not served a minute after its CRDs were created", { cause: error });
+        });
     const controller: ServerProcess = startServer(path.join(engineSet(), "bin", "cert-manager-controller"), [
         "--kubeconfig",
         kube.kubeconfig,

@@ -9,7 +9,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
-import { expect } from "vitest";
+import { expect, vi } from "vitest";
 import { DISK_FULL_MESSAGE } from "../../components/accessPolicy/caddyfile";
 import { renderRegistryConfig } from "../../components/distribution/registryConfig";
 import { DISTRIBUTION } from "../../components/shared/facts";
@@ -234,13 +234,18 @@ export function diskUsage(dir: string): { readonly size: number; readonly used: 
  * then, and what `detail` tells (the servers' logs).
  */
 export async function waitFor<T>(what: string, timeoutMs: number, check: () => T | undefined, detail = () => ""): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-        const value = check();
-        if (value !== undefined) return value;
-        if (Date.now() > deadline) throw new Error(`gave up waiting: ${what}\n${detail()}`);
-        await new Promise((r) => setTimeout(r, 500));
-    }
+    const found = await vi
+        .waitUntil(
+            () => {
+                const value = check();
+                return value === undefined ? undefined : { value };
+            },
+            { timeout: timeoutMs, interval: 500 },
+        )
+        .catch((error: unknown) => {
+            throw new Error(`gave up waiting: ${what}\n${detail()}`, { cause: error });
+        });
+    return found.value;
 }
 
 /** What differs between the placements that `fillAndFree` runs on. */

@@ -168,6 +168,7 @@ export async function startDockerEngine(netns: TestNetns, extraArgs: readonly st
         for (const d of clientDirs.splice(0)) removeDir(d);
     };
     try {
+        // A loop of its own, not vitest's `vi.waitUntil`: a bench script starts the engine outside vitest.
         const deadline = Date.now() + 60_000;
         while (first.docker(["version", "--format", "{{.Server.Version}}"]).code !== 0) {
             if (daemon.child.exitCode !== null || Date.now() > deadline) {

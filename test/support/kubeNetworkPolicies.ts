@@ -14,6 +14,7 @@
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
+import { vi } from "vitest";
 import { parse, parseAllDocuments } from "yaml";
 import type { RealCluster } from "./kubeNode";
 import { engineSet, PROJECT_DIR } from "./pulumiEngine";
@@ -108,14 +109,13 @@ export async function startNetworkPolicyAgent(cluster: RealCluster): Promise<Net
         // Its table, should it have left it behind.
         cluster.node.run("nft", ["delete", "table", "inet", "kube-network-policies"]);
     };
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-        if (cluster.node.run("curl", ["-sf", "--max-time", "2", "-o", "/dev/null", `http://${METRICS}/metrics`]).code === 0) break;
-        if (agent.child.exitCode !== null || Date.now() > deadline) {
-            await stop();
-            throw new Error(`kube-network-policies did not start:\n${agent.output()}`);
-        }
-        await new Promise((r) => setTimeout(r, 500));
-    }
+    const serving = () => {
+        if (agent.child.exitCode !== null) throw new Error(`exited with ${agent.child.exitCode}`);
+        return cluster.node.run("curl", ["-sf", "--max-time", "2", "-o", "/dev/null", `http://${METRICS}/metrics`]).code === 0;
+    };
+    await vi.waitUntil(serving, { timeout: 60_000, interval: 500 }).catch(async (error: unknown) => {
+        await stop();
+        throw new Error(`kube-network-policies did not start:\n${agent.output()}`, { cause: error });
+    });
     return { process: agent, output: () => agent.output(), stop };
 }

@@ -7,6 +7,7 @@
  */
 import { mkdirSync } from "node:fs";
 import * as path from "node:path";
+import { vi } from "vitest";
 import {
     blackboxExporterImage,
     busyboxImage,
@@ -120,14 +121,11 @@ export async function runPodOfImage(
     );
     if (started.code !== 0) throw new Error(`kubectl run ${name}: ${started.stderr}`);
     try {
-        const deadline = Date.now() + timeoutMs;
-        for (;;) {
-            const pod = await cluster.kube.get<{ status: { phase: string } }>(`/api/v1/namespaces/default/pods/${name}`);
-            if (pod?.status.phase === "Running") break;
-            if (Date.now() > deadline)
-                throw new Error(`pod ${name} of ${image}: not Running within ${timeoutMs / 1000} s\n${cluster.logs(15)}`);
-            await new Promise((r) => setTimeout(r, 1000));
-        }
+        const running = async () =>
+            (await cluster.kube.get<{ status: { phase: string } }>(`/api/v1/namespaces/default/pods/${name}`))?.status.phase === "Running";
+        await vi.waitUntil(running, { timeout: timeoutMs, interval: 1000 }).catch((error: unknown) => {
+            throw new Error(`pod ${name} of ${image}: not Running within ${timeoutMs / 1000} s\n${cluster.logs(15)}`, { cause: error });
+        });
         return {
             log: kubectl("logs", "-n", "default", name).stdout,
             nodeImages: cluster.node.run("ctr", ["-n", "k8s.io", "images", "ls", "-q"]).stdout.split("\n"),

@@ -353,7 +353,10 @@ async function joinNeighbour(front: TestNetns, subnet: string, namespaces: TestN
     return { ns, address: ns.address, frontAddress: ns.hostAddress };
 }
 
-/** Waits until fail2ban has read the log (it polls the file) and acted: `check` true within `timeoutMs`. */
+/**
+ * Waits until fail2ban has read the log (it polls the file) and acted: `check` true within `timeoutMs`.
+ * A loop of its own, not vitest's `vi.waitUntil`: bench/login-limit.ts uses it outside vitest.
+ */
 export async function eventually(check: () => Promise<boolean>, timeoutMs = 20_000): Promise<boolean> {
     const until = Date.now() + timeoutMs;
     while (Date.now() < until) {

@@ -32,6 +32,7 @@
 import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
+import { vi } from "vitest";
 import { previousCaddy, previousCaddyVersion } from "./caddyBinaries";
 import { type DockerEngine, startDockerEngine } from "./dockerEngine";
 import { pinnedCaddyImage, registryImage } from "./dockerImages";
@@ -133,11 +134,9 @@ function installNodeStandIns(host: TestHost, unit: string): void {
 }
 
 async function waitUntil(what: string, ok: () => boolean, log: () => string, timeoutMs = 30_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!ok()) {
-        if (Date.now() > deadline) throw new Error(`${what}\n${log()}`);
-        await new Promise((r) => setTimeout(r, 250));
-    }
+    await vi.waitUntil(ok, { timeout: timeoutMs, interval: 250 }).catch((error: unknown) => {
+        throw new Error(`${what}\n${log()}`, { cause: error });
+    });
 }
 
 /**

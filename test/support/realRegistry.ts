@@ -697,6 +697,7 @@ export async function startContainerd(): Promise<PrivateContainerd> {
         ].join("\n"),
     );
     const server = startServer("/usr/bin/containerd", ["--config", config]);
+    // A loop of its own, not vitest's `vi.waitUntil`: the bench scripts use this module outside vitest.
     const deadline = Date.now() + 30_000;
     while (run("ctr", ["--address", address, "version"]).code !== 0) {
         if (Date.now() > deadline || server.child.exitCode !== null) {

@@ -39,7 +39,10 @@ function anyFreePort(): Promise<number> {
     });
 }
 
-/** Resolves once host:port (127.0.0.1 unless given) accepts connections; rejects after `timeoutMs`. */
+/**
+ * Resolves once host:port (127.0.0.1 unless given) accepts connections; rejects after `timeoutMs`.
+ * A loop of its own, not vitest's `vi.waitUntil`: the bench scripts use it outside vitest.
+ */
 export async function waitForPort(port: number, timeoutMs = 30_000, what = `port ${port}`, host = "127.0.0.1"): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {

@@ -19,6 +19,7 @@
  */
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
+import { vi } from "vitest";
 import { createNetns, type TestNetns } from "./netns";
 import { privateDir, type RunResult, removeDir, run, type ServerProcess, startServer } from "./serverProcess";
 
@@ -81,7 +82,7 @@ export async function startTestHost(options: TestHostOptions): Promise<TestHost>
         const realHosts = `127.0.0.1 localhost\n${ns.address} ${[...new Set([...options.hosts, hostname])].join(" ")}\n${(options.extraHosts ?? []).map((l) => `${l}\n`).join("")}`;
         writeFileSync(path.join(dir, "upper", "etc", "hosts"), realHosts);
         writeFileSync(path.join(dir, "upper", "etc", "hostname"), `${hostname}\n`);
-        holder = startServer("nsenter", [
+        const started = startServer("nsenter", [
             `--net=/run/netns/${ns.name}`,
             "unshare",
             "--mount",
@@ -93,11 +94,14 @@ export async function startTestHost(options: TestHostOptions): Promise<TestHost>
             dir,
             hostname,
         ]);
-        const deadline = Date.now() + 30_000;
-        while (!existsSync(path.join(dir, "ready"))) {
-            if (holder.child.exitCode !== null || Date.now() > deadline) throw new Error(`the test host did not start\n${holder.output()}`);
-            await new Promise((r) => setTimeout(r, 100));
-        }
+        holder = started;
+        const ready = () => {
+            if (started.child.exitCode !== null) throw new Error(`exited with ${started.child.exitCode}`);
+            return existsSync(path.join(dir, "ready"));
+        };
+        await vi.waitUntil(ready, { timeout: 30_000, interval: 100 }).catch((error: unknown) => {
+            throw new Error(`the test host did not start\n${started.output()}`, { cause: error });
+        });
     } catch (error) {
         await destroy();
         throw error;

@@ -18,6 +18,7 @@
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
+import { vi } from "vitest";
 import { parse, parseAllDocuments } from "yaml";
 import type { RealCluster } from "./kubeNode";
 import { engineSet, PROJECT_DIR } from "./pulumiEngine";
@@ -229,15 +230,13 @@ export async function startTraefik(cluster: RealCluster, options: { readonly gat
         await traefik.stop();
         cluster.node.run("rm", ["-rf", NODE_DIR]);
     };
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-        const ping = cluster.node.run("curl", ["-s", "--max-time", "2", `http://${PING}/ping`]);
-        if (ping.stdout === "OK") break;
-        if (traefik.child.exitCode !== null || Date.now() > deadline) {
-            await stop();
-            throw new Error(`Traefik did not answer its ping:\n${traefik.output()}`);
-        }
-        await new Promise((r) => setTimeout(r, 500));
-    }
+    const answering = () => {
+        if (traefik.child.exitCode !== null) throw new Error(`exited with ${traefik.child.exitCode}`);
+        return cluster.node.run("curl", ["-s", "--max-time", "2", `http://${PING}/ping`]).stdout === "OK";
+    };
+    await vi.waitUntil(answering, { timeout: 60_000, interval: 500 }).catch(async (error: unknown) => {
+        await stop();
+        throw new Error(`Traefik did not answer its ping:\n${traefik.output()}`, { cause: error });
+    });
     return { process: traefik, api: `http://${PING}`, output: () => traefik.output(), stop };
 }
