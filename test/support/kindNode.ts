@@ -354,6 +354,7 @@ export async function criPullUntil(
     diagnose?: () => string,
     attemptMs = 30_000,
 ): Promise<string> {
+    // A loop of its own, not vi.waitFor: an attempt started before the deadline runs to its own end, which vi.waitFor would cut.
     const deadline = Date.now() + timeoutMs;
     for (;;) {
         try {

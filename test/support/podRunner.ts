@@ -24,6 +24,7 @@
  */
 import { chmodSync, copyFileSync, mkdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
+import { vi } from "vitest";
 import { pinnedCaddy } from "./caddyBinaries";
 import type { AppliedObject, DeployedStack } from "./deployedStack";
 import { deployedRegistry } from "./distributionBinaries";
@@ -261,11 +262,10 @@ export async function startPod(options: {
                 const [program, ...args] = probe.exec!.command;
                 return ns.run("busybox", [program!, ...args]).code === 0;
             };
-            while (!check()) {
-                if (Date.now() > deadline)
-                    throw new Error(`container ${c.name} of ${deployment.metadata.name} did not become ready\n${logs()}`);
-                await new Promise((r) => setTimeout(r, 200));
-            }
+            // One deadline for every container of the pod, as before: each waits for what is left of it.
+            await vi.waitUntil(check, { timeout: Math.max(0, deadline - Date.now()), interval: 200 }).catch((error: unknown) => {
+                throw new Error(`container ${c.name} of ${deployment.metadata.name} did not become ready\n${logs()}`, { cause: error });
+            });
         }
     } catch (error) {
         await stop();

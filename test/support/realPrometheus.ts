@@ -5,6 +5,7 @@
  */
 import { writeFileSync } from "node:fs";
 import * as path from "node:path";
+import { vi } from "vitest";
 import { stringify } from "yaml";
 import type { TestNetns } from "./netns";
 import { freePort, type ServerProcess, startServer, waitForPort } from "./serverProcess";
@@ -101,36 +102,34 @@ export async function startPrometheus(o: {
     };
     const matching = (list: readonly PrometheusAlert[], alertname: string, labels: Record<string, string>) =>
         list.filter((a) => a.labels.alertname === alertname && Object.entries(labels).every(([k, v]) => a.labels[k] === v));
-    const pause = () => new Promise((r) => setTimeout(r, 1000));
     return {
         url,
         query,
         async eventually(expr, timeoutMs = 60_000) {
-            const until = Date.now() + timeoutMs;
-            for (;;) {
+            const found = async () => {
                 const result = await query(expr);
-                if (result.length > 0) return result;
-                if (Date.now() > until) throw new Error(`no series for ${expr} after ${timeoutMs} ms`);
-                await pause();
-            }
+                return result.length > 0 ? result : undefined;
+            };
+            return vi.waitUntil(found, { timeout: timeoutMs, interval: 1000 }).catch((error: unknown) => {
+                throw new Error(`no series for ${expr} after ${timeoutMs} ms`, { cause: error });
+            });
         },
         alerts,
         async alertsNamed(alertname, labels = {}) {
             return matching(await alerts(), alertname, labels);
         },
         async waitForAlert(alertname, labels, state, timeoutMs) {
-            const until = Date.now() + timeoutMs;
-            for (;;) {
-                const held = await alerts();
-                const found = matching(held, alertname, labels).find((a) => a.state === state);
-                if (found) return found;
-                if (Date.now() > until) {
-                    throw new Error(
-                        `no ${state} ${alertname} ${JSON.stringify(labels)} after ${timeoutMs} ms; held: ${JSON.stringify(held.map((a) => ({ ...a.labels, state: a.state })))}`,
-                    );
-                }
-                await pause();
-            }
+            let held: PrometheusAlert[] = [];
+            const found = async () => {
+                held = await alerts();
+                return matching(held, alertname, labels).find((a) => a.state === state);
+            };
+            return vi.waitUntil(found, { timeout: timeoutMs, interval: 1000 }).catch((error: unknown) => {
+                throw new Error(
+                    `no ${state} ${alertname} ${JSON.stringify(labels)} after ${timeoutMs} ms; held: ${JSON.stringify(held.map((a) => ({ ...a.labels, state: a.state })))}`,
+                    { cause: error },
+                );
+            });
         },
         stop: () => server.stop(),
     };
