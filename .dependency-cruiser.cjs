@@ -16,8 +16,11 @@ const PLACEMENTS = "(externalHost|inCluster|kind|nodeTrust|jenkins)";
 const FEATURES = "(accessPolicy|accounts|cluster|distribution|maven|mirrors|monitoring|registryUi|tls|upkeep)";
 /** The wiring: the only code that reads the stack's settings and decisions into components' args. */
 const WIRING = "(stack)";
-/** The bottom layers. */
-const BOTTOM = "(config|shared)";
+/**
+ * The bottom layers. consequences/ holds what the components' preview-consequence rules share (read by
+ * tools/previewConsequences.ts, never by the program): every folder may import it, it imports none.
+ */
+const BOTTOM = "(config|shared|consequences)";
 
 module.exports = {
     forbidden: [
@@ -53,8 +56,8 @@ module.exports = {
         {
             name: "shared-and-config-at-the-bottom",
             severity: "error",
-            comment: "shared/ and config/ are the bottom layers: they import nothing of the features, placements or the wiring.",
-            from: { path: "^components/(shared|config)/" },
+            comment: "shared/, config/ and consequences/ are the bottom layers: they import nothing of the features, placements or the wiring.",
+            from: { path: `^components/${BOTTOM}/` },
             to: { path: `^components/(${PLACEMENTS.slice(1, -1)}|${FEATURES.slice(1, -1)}|stack)/` },
         },
         {

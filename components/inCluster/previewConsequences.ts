@@ -1,0 +1,147 @@
+/**
+ * What a preview of the in-cluster registry's changes disrupts, for the consequences summary
+ * (tools/previewConsequences.ts, docs/preview-consequences.md): its workloads (the registry, the caches, the
+ * web UI; the certificate probe is left out), picked out by the type token and the object names the
+ * components export, and the ways in, claims and namespaces, which the rules read by their Kubernetes
+ * type whichever component makes them (the node-trust DaemonSet's namespace too).
+ */
+import {
+    at,
+    changeAt,
+    DATA,
+    is,
+    MEASURED,
+    MEASURED_SECONDS,
+    may,
+    metadataName,
+    type Rule,
+    type Target,
+    UNMEASURED_OUTAGE,
+} from "../consequences/previewConsequences";
+import { CLUSTER_MIRROR_PREFIX } from "../mirrors/mirrorManifests";
+import { UI_WORKLOAD } from "../registryUi/kubernetes";
+import { CERTIFICATE_PROBE } from "./certificateProbe";
+import { IN_CLUSTER_REGISTRY_TYPE } from "./inClusterRegistry";
+
+const DEPLOYMENT = "kubernetes:apps/v1:Deployment";
+const CLAIM = "kubernetes:core/v1:PersistentVolumeClaim";
+
+/** The resources the in-cluster registry's rules read. */
+export const IN_CLUSTER_TARGETS = {
+    clusterWorkload: { types: [DEPLOYMENT], parentType: IN_CLUSTER_REGISTRY_TYPE },
+    clusterCertificateProbe: {
+        types: [DEPLOYMENT],
+        parentType: IN_CLUSTER_REGISTRY_TYPE,
+        named: (r) => r.objectName === CERTIFICATE_PROBE.name,
+    },
+    clusterCache: {
+        types: [DEPLOYMENT],
+        parentType: IN_CLUSTER_REGISTRY_TYPE,
+        named: (r) => r.objectName.startsWith(CLUSTER_MIRROR_PREFIX),
+    },
+    clusterUi: { types: [DEPLOYMENT], parentType: IN_CLUSTER_REGISTRY_TYPE, named: (r) => r.objectName === UI_WORKLOAD.name },
+    cacheClaim: { types: [CLAIM], named: (r) => r.objectName.startsWith(CLUSTER_MIRROR_PREFIX) },
+} as const satisfies Record<string, Target>;
+
+/** The in-cluster registry's workloads. */
+const inClusterWorkload: Rule = (c) => {
+    if (!is(c, IN_CLUSTER_TARGETS.clusterWorkload) || is(c, IN_CLUSTER_TARGETS.clusterCertificateProbe) || c.op === "create") return [];
+    const name = metadataName(c);
+    const how = c.op === "update" ? changeAt(c, "spec.template") : "yes";
+    if (how === "no") return [];
+    if (is(c, IN_CLUSTER_TARGETS.clusterCache)) {
+        if (c.op === "delete") return [{ kind: "cache", text: `cache ${name} is removed: nodes pull those images from the upstream` }];
+        return [
+            {
+                kind: "cache",
+                text: `cache ${name}'s pod ${may(how, "is replaced", "be replaced")}: while it restarts, nodes pull those images from the upstream`,
+            },
+        ];
+    }
+    if (is(c, IN_CLUSTER_TARGETS.clusterUi))
+        return [
+            {
+                kind: "other",
+                text: `the web UI's pod (${name}) ${c.op === "delete" ? "is removed" : `${may(how, "is replaced", "be replaced")}`}`,
+            },
+        ];
+    if (c.op === "delete")
+        return [{ kind: "registry", text: `Deployment ${name} is deleted: the registry stops answering`, disrupts: UNMEASURED_OUTAGE }];
+    const strategy = at(c.news, "spec.strategy.type");
+    const outage =
+        strategy === "Recreate"
+            ? `no pod answers between the old pod's stop and the new pod's readiness (Recreate, its claim is ReadWriteOnce): ${MEASURED.inClusterRecreate}`
+            : `each new pod is ready before an old one stops, and a stopping pod hands its clients over (RollingUpdate): ${MEASURED.inClusterRolling}`;
+    return [
+        {
+            kind: "registry",
+            text: `the registry's pod (Deployment ${name}, Distribution and its Caddy front) ${may(how, "is replaced", "be replaced")}; ${outage}`,
+            ...(strategy === "Recreate"
+                ? { disrupts: { outage: { pulls: true, pushes: true, seconds: MEASURED_SECONDS.inClusterRecreate } } }
+                : {}),
+        },
+    ];
+};
+
+/** Ingresses, Gateways and routes. */
+const exposure: Rule = (c) => {
+    const kind = /:(Ingress|Gateway|HTTPRoute)$/.exec(c.type)?.[1];
+    // A new route adds a way in and an update is read in place; a replaced or deleted one is gone for a while.
+    if (!kind || c.op === "update" || c.op === "create") return [];
+    const verb = c.op === "replace" ? "is replaced" : "is deleted";
+    return [
+        {
+            kind: "exposure",
+            text: `${kind} ${metadataName(c)} ${verb}: until the controller has read the change, requests by that route may fail (not measured)`,
+            disrupts: UNMEASURED_OUTAGE,
+        },
+    ];
+};
+
+/** Claims and namespaces, which hold the data. */
+const claims: Rule = (c) => {
+    if (c.type === CLAIM) {
+        const name = metadataName(c);
+        const cache = is(c, IN_CLUSTER_TARGETS.cacheClaim);
+        const kept = c.retainOnDelete ? " the old claim is left in the cluster (retainOnDelete) with its data," : "";
+        if (c.op === "create") return [{ kind: "data", text: `claim ${name} is created (empty)` }];
+        if (c.op === "update") return [{ kind: "data", text: `claim ${name} is changed in place`, disrupts: DATA }];
+        if (c.op === "delete") {
+            return [
+                {
+                    kind: cache ? "cache" : "data",
+                    text: c.retainOnDelete
+                        ? `claim ${name} is left in the cluster (retainOnDelete): Pulumi forgets it, its data stays`
+                        : `claim ${name} is deleted${cache ? " (a cache: its images are fetched again)" : " with its data"}`,
+                    ...(cache ? {} : { disrupts: DATA }),
+                },
+            ];
+        }
+        const where =
+            at(c.olds, "metadata.namespace") !== at(c.news, "metadata.namespace")
+                ? ` (namespace ${String(at(c.olds, "metadata.namespace"))} → ${String(at(c.news, "metadata.namespace"))})`
+                : "";
+        return [
+            {
+                kind: cache ? "cache" : "data",
+                text: `claim ${name} is replaced${where}:${kept} the new claim starts empty unless it binds the same volume`,
+                ...(cache ? {} : { disrupts: DATA }),
+            },
+        ];
+    }
+    if (c.type === "kubernetes:core/v1:Namespace" && (c.op === "delete" || c.op === "replace")) {
+        return [
+            {
+                kind: "data",
+                disrupts: DATA,
+                text: c.retainOnDelete
+                    ? `namespace ${metadataName(c)} is left in the cluster (retainOnDelete), with every object in it`
+                    : `namespace ${metadataName(c)} is deleted: Kubernetes deletes every object in it (claims and their data too, where it holds any)`,
+            },
+        ];
+    }
+    return [];
+};
+
+/** The in-cluster registry's rules, in the order the summary applies them. */
+export const IN_CLUSTER_RULES: readonly Rule[] = [inClusterWorkload, exposure, claims];
