@@ -10,8 +10,15 @@
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
+import { ACCOUNTS_TARGETS } from "../../components/accounts/previewConsequences";
 import { passwordOverlapName } from "../../components/accounts/registryAccounts";
 import { type DisruptionBudget, disruptionBudget } from "../../components/config/schema/review";
+import { EXTERNAL_HOST_TARGETS } from "../../components/externalHost/previewConsequences";
+import { IN_CLUSTER_TARGETS } from "../../components/inCluster/previewConsequences";
+import { JENKINS_TARGETS } from "../../components/jenkins/previewConsequences";
+import { KIND_TARGETS } from "../../components/kind/previewConsequences";
+import { MIRROR_TARGETS } from "../../components/mirrors/previewConsequences";
+import { NODE_TRUST_TARGETS } from "../../components/nodeTrust/previewConsequences";
 import { shQuote } from "../../components/shared/shQuote";
 import {
     BUDGET_KEYS,
@@ -738,6 +745,21 @@ describe("the prod stack's own scripts (its synth)", () => {
 });
 
 describe("the resources the summary reads are the program's", () => {
+    it("each is named by one component: the tool's TARGETS has every component's, none defined twice", () => {
+        const lists = [
+            NODE_TRUST_TARGETS,
+            EXTERNAL_HOST_TARGETS,
+            MIRROR_TARGETS,
+            KIND_TARGETS,
+            IN_CLUSTER_TARGETS,
+            ACCOUNTS_TARGETS,
+            JENKINS_TARGETS,
+        ];
+        const keys = lists.flatMap((targets) => Object.keys(targets));
+        expect(keys.filter((key, i) => keys.indexOf(key) !== i)).toEqual([]);
+        expect(Object.keys(TARGETS).sort()).toEqual([...keys].sort());
+    });
+
     /** A committed stack's config with some top-level keys changed, as a stack file gives it. */
     function changed(stack: string, change: (raw: Record<string, Record<string, unknown>>) => void): StackFileConfig {
         const file = readStackConfig(PROJECT_DIR, stack);
