@@ -4,7 +4,7 @@ import type { InClusterRegistrySettings } from "../config";
 import type { Decisions } from "../config/decisions";
 import { ingressControllerOf } from "../config/settings";
 import { ClusterDns } from "../inCluster/clusterDns";
-import { InClusterRegistry } from "../inCluster/inClusterRegistry";
+import { InClusterRegistry, type InClusterRegistryArgs } from "../inCluster/inClusterRegistry";
 import { resolveNetworkPolicy } from "../inCluster/networkPolicy";
 import type { InClusterBackup } from "../inCluster/spec";
 import type { AgeRotation } from "./accounts";
@@ -22,9 +22,24 @@ export function defineInClusterRegistry(
     ageRotation?: AgeRotation,
 ): Placement<InClusterRegistry> {
     const tls = inClusterTls(cfg, cfg.registry.tls);
+    const component = new InClusterRegistry("registry", inClusterRegistryArgs(cfg, d, { accounts, tls: tls.args, ageRotation }));
+    return { component, tlsMaterial: tls.material };
+}
+
+/**
+ * The in-cluster registry's args, from the stack's config and decisions: the one mapping of the stack file onto
+ * the component, which the stack uses and the tests build the component from. It registers nothing: what it
+ * takes that is made of resources (the accounts, the certificate's source from `inClusterTls`) comes in `made`.
+ */
+export function inClusterRegistryArgs(
+    cfg: StackIn<InClusterRegistrySettings>,
+    d: Decisions,
+    made: { readonly accounts: RegistryAccounts; readonly tls: InClusterRegistryArgs["tls"]; readonly ageRotation?: AgeRotation },
+): InClusterRegistryArgs {
+    const { accounts, ageRotation } = made;
     const { registry: r, containerRegistry: cr } = cfg;
     const { inCluster } = r;
-    const component = new InClusterRegistry("registry", {
+    return {
         host: cr.host,
         port: cr.port,
         requiresAuthForPull: cr.requiresAuthForPull,
@@ -57,7 +72,7 @@ export function defineInClusterRegistry(
         publishLocalRegistryHosting: inCluster.publishLocalRegistryHosting,
         accounts,
         deletes: d.deletes,
-        tls: tls.args,
+        tls: made.tls,
         maven: d.mavenServed ? inClusterMaven(cfg, accounts) : undefined,
         mirrors: registryMirrors(cfg),
         backup: inClusterBackup(cfg),
@@ -67,8 +82,7 @@ export function defineInClusterRegistry(
         ...(r.monitoring.enabled
             ? { monitoring: { ...r.monitoring, ...(ageRotation ? { passwordsRotationDue: ageRotation.due.getTime() / 1000 } : {}) } }
             : {}),
-    });
-    return { component, tlsMaterial: tls.material };
+    };
 }
 
 /** The in-cluster registry's backups from `registry.maintenance.backup` (to S3 or a volume of its own), or none. */

@@ -19,9 +19,11 @@ import {
 
 const rtPromise = startMockRuntime({ stack: "test" });
 
+import * as pulumi from "@pulumi/pulumi";
 import { renderUsersFile } from "../../components/accessPolicy/usersFile";
 import { RegistryAccounts } from "../../components/accounts/registryAccounts";
 import { parseConfig } from "../../components/config";
+import { decide } from "../../components/config/decisions";
 import { IN_CLUSTER_BACKUP } from "../../components/inCluster/backup";
 import {
     InClusterRegistry,
@@ -33,6 +35,8 @@ import { READ_ONLY_SIGNAL } from "../../components/inCluster/readOnlySignal";
 import { RETENTION_COUNTS } from "../../components/inCluster/retentionCounts";
 import { IN_CLUSTER } from "../../components/inCluster/spec";
 import type { K8sObject } from "../../components/shared/k8sObject";
+import { inClusterRegistryArgs } from "../../components/stack/inCluster";
+import { inClusterTls } from "../../components/stack/tls";
 import { podTemplates, restrictedPodProblems, schemaProblems } from "../support/k8sValidate";
 
 type Variant = {
@@ -96,38 +100,23 @@ function configFor(v: Variant, options = { allowMissingSecrets: true }) {
     return config;
 }
 
-/** The component's args for a variant, picked from its config the way the stack picks them. */
+/** Stand-ins for the secrets a variant's config needs (the object store's keys). */
+const SECRETS = { s3AccessKeyId: pulumi.output("AKID-FOR-TEST"), s3SecretAccessKey: pulumi.output("S3-SECRET-FOR-TEST") };
+
+/**
+ * The component's args for a variant: the stack's own mapping of its config (components/stack/inCluster.ts), with
+ * the certificate's source the stack would take (a stand-in of the generated certificate), then the variant's args.
+ */
 function argsFor(v: Variant, accounts: RegistryAccounts): InClusterRegistryArgs {
-    const { registry: r, containerRegistry: cr } = configFor(v);
-    if (r.mode !== "in-cluster") throw new Error(`variant ${JSON.stringify(v)} is not in-cluster`);
-    const { inCluster } = r;
-    return {
-        host: cr.host,
-        requiresAuthForPull: cr.requiresAuthForPull,
-        namespace: inCluster.namespace,
-        ingressClass: inCluster.ingressClass,
-        images: { registry: r.image, caddy: r.caddyImage, ui: r.ui.enabled ? r.ui.image : undefined },
-        storage:
-            r.storage.kind === "s3"
-                ? { kind: "s3", ...r.storage.s3, credentials: { accessKeyId: "AKID-FOR-TEST", secretAccessKey: "S3-SECRET-FOR-TEST" } }
-                : { kind: "filesystem", size: r.storage.size, storageClass: r.storage.storageClass },
-        allowedNetworks: r.allowedNetworks,
-        ui: { enabled: r.ui.enabled },
-        garbageCollection: r.maintenance.garbageCollection,
-        replicas: r.replicas,
-        publishLocalRegistryHosting: inCluster.publishLocalRegistryHosting,
-        accounts,
-        deletes: { api: r.ui.deleteEnabled, ui: r.ui.enabled && r.ui.deleteEnabled },
-        tls: v.certManager
-            ? { kind: "cert-manager", issuer: { kind: "ClusterIssuer", name: "lab-ca" } }
-            : v.chain
-              ? {
-                    kind: "cert-manager",
-                    issuer: { kind: "chain", caValidityDays: 3650, serverCertValidityDays: 825 },
-                }
-              : { kind: "secret", certPem: "CERT-PEM", keyPem: "KEY-PEM-FOR-TEST" },
-        ...v.args,
-    };
+    const config = configFor(v);
+    const registry = config.registry;
+    if (registry.mode !== "in-cluster") throw new Error(`variant ${JSON.stringify(v)} is not in-cluster`);
+    const cfg = { ...config, registry, secrets: SECRETS, warnings: [], placeholders: [] };
+    const tls: InClusterRegistryArgs["tls"] =
+        registry.tls.mode === "cert-manager"
+            ? inClusterTls(cfg, registry.tls).args
+            : { kind: "secret", certPem: "CERT-PEM", keyPem: "KEY-PEM-FOR-TEST" };
+    return { ...inClusterRegistryArgs(cfg, decide(config), { accounts, tls }), ...v.args };
 }
 
 let rt: MockRuntime;
@@ -196,11 +185,15 @@ describe.each(Object.keys(variants))("variant %s", (variant) => {
     });
 });
 
-describe("default objects (PVC, generated CA, no UI, no GC)", () => {
+describe("default objects (PVC, generated CA, no UI, no GC; the stack's default monitoring, login limit and disk guard)", () => {
     test("explicit names, no suffixes", () => {
         const names = objectsOf("plain").map((o) => `${o.kind}/${o.metadata.namespace ?? ""}/${o.metadata.name}`);
         expect(names.sort()).toEqual(
             [
+                "ConfigMap/dso/dso-registry-alert-rules",
+                "ConfigMap/dso/registry-certificate-probe",
+                "Deployment/dso/registry-certificate-probe",
+                "Ingress/dso/registry-login",
                 "ConfigMap/dso/registry-config",
                 "ConfigMap/kube-public/local-registry-hosting",
                 "Deployment/dso/registry",
@@ -278,7 +271,8 @@ describe("options", () => {
         expect(caddyfile).not.toContain("@delete method DELETE");
         expect(raw("ui", "ConfigMap", "registry-config").data["config.yml"]).toMatch(/delete:\n\s+enabled: true/);
         const containers = raw("ui", "Deployment", "registry").spec.template.spec.containers.map((c: any) => c.name);
-        expect(containers).toEqual(["caddy", "registry"]);
+        // The UI adds no container to the registry's pod (the disk guard is the stack's default).
+        expect(containers).toEqual(["caddy", "registry", "disk-guard"]);
         for (const kind of ["Deployment", "Service", "Ingress"]) expect(recorded("ui", kind, "registry-ui")).toBeDefined();
     });
 
