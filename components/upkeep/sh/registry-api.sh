@@ -11,12 +11,14 @@
 api_accept='application/vnd.oci.image.index.v1+json,application/vnd.oci.image.manifest.v1+json,application/vnd.docker.distribution.manifest.list.v2+json,application/vnd.docker.distribution.manifest.v2+json,application/vnd.docker.distribution.manifest.v1+prettyjws'
 
 # http_get URL FILE: a GET that accepts every manifest type; the body goes to FILE, the headers to
-# $api_tmp/headers. http_head URL. http_delete URL. Each prints the HTTP status, 000 when nothing answers.
+# $api_tmp/headers. http_head URL. http_head_manifest URL: a HEAD that accepts every manifest type, the
+# headers to $api_tmp/headers (Docker-Content-Digest: what a tag names, without its body). http_delete URL. Each prints the HTTP status, 000 when nothing answers.
 case $HTTP_CLIENT in
     curl)
         curl() { if [ -n "$UNIX_SOCKET" ]; then command curl --unix-socket "${DSO_ROOT:-}$UNIX_SOCKET" "$@"; else command curl "$@"; fi; }
         http_get() { curl -sS --max-time 60 -H "Accept: $api_accept" -D "$api_tmp/headers" -o "$2" -w "%{http_code}" "$1" 2>/dev/null || true; }
         http_head() { curl -sS --max-time 60 -o /dev/null -w "%{http_code}" -I "$1" 2>/dev/null || true; }
+        http_head_manifest() { curl -sS --max-time 60 -I -H "Accept: $api_accept" -D "$api_tmp/headers" -o /dev/null -w "%{http_code}" "$1" 2>/dev/null || true; }
         http_delete() { curl -sS --max-time 60 -X DELETE -H "Accept: $api_accept" -o /dev/null -w "%{http_code}" "$1" 2>/dev/null || true; }
         ;;
     busybox-wget)
@@ -28,6 +30,7 @@ case $HTTP_CLIENT in
         # the blob up (the repository's link, the blob's file) exactly as for a HEAD and answers 404
         # before any byte when it is missing.
         http_head() { wget -S -q --spider "$1" 2>"$api_tmp/head" || true; status_of "$api_tmp/head"; }
+        http_head_manifest() { wget -S -q --spider --header "Accept: $api_accept" "$1" 2>"$api_tmp/headers" || true; status_of "$api_tmp/headers"; }
         # An HTTP/1.0 request written by hand: Distribution answers and closes the connection.
         http_delete() {
             api_authority=${REGISTRY_URL#http://}

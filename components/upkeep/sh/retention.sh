@@ -1,10 +1,22 @@
 #!/bin/sh
 # Managed by dso-registry: tag retention (registry.maintenance.retention), run by garbage collection
-# inside its read-only window, before the collection, so that the collector frees what it removes.
-# See docs/deletes-and-gc.md, Retention.
+# around its read-only window, so that the collector frees what it removes. See docs/deletes-and-gc.md,
+# Retention.
 #
-# retention [WORKLOADS]: WORKLOADS is a file of the image references running workloads name, one a
-# line (a pod's image or its status imageID), "-" for stdin; without it no workload is known.
+# retention plan PLAN [WORKLOADS]: the read phase, while the registry takes writes: reads every tag of
+# every repository under a rule (its manifest, its age), decides, and writes what it would remove to the
+# file PLAN. In dry-run it also reports, and the apply phase has nothing to do.
+# retention apply PLAN: the delete phase, inside the window: makes the removals PLAN lists, safe against
+# what happened since the plan: a tag pushed since is not in it; each planned tag is checked once (a
+# HEAD) and kept when it now names another manifest; before a manifest goes by digest, each affected
+# repository's tags are listed once and those not in the plan's snapshot asked for (a HEAD each), and
+# with filesystem storage the tag links of that repository read (no request), and a manifest a tag
+# names that the plan did not remove stays: only the planned tags on it go, and the log says so. Its
+# requests are one per planned removal, per affected repository and per new tag, whatever the number of
+# tags retention keeps.
+# retention [WORKLOADS]: both, one after the other.
+# WORKLOADS is a file of the image references running workloads name, one a line (a pod's image or its
+# status imageID), "-" for stdin; without it no workload is known.
 #
 # RULES holds one rule a line, "PREFIX KEEP_NEWEST KEEP_DAYS" ("-" for unset); a repository follows the
 # rule with the longest prefix it starts with, and repositories under none are not read. In a covered
@@ -49,11 +61,19 @@ case $MODE in dry-run | apply) ;; *) echo "MODE is dry-run or apply, not $MODE" 
 now=$(date +%s)
 # 2000-01-01T00:00:00Z: anything older is a placeholder date, not a push.
 oldest_plausible=946684800
+phase=both plan=$tmp/plan
+case ${1:-} in
+    plan | apply)
+        phase=$1
+        if [ $# -lt 2 ] || [ -z "$2" ]; then echo "usage: retention plan PLAN [WORKLOADS] | apply PLAN | [WORKLOADS]" >&2; exit 2; fi
+        plan=$2
+        shift 2 ;;
+esac
 
 # The workloads' references as "REPO TAG DIGEST" ("-" for a missing part), without the registry's host
 # or a runtime's scheme (docker-pullable://): "host:5000/team/app:1@sha256:…" → "team/app 1 sha256:…".
 : >"$tmp/named"
-if [ $# -gt 0 ] && [ -n "$1" ]; then
+if [ "$phase" != apply ] && [ $# -gt 0 ] && [ -n "$1" ]; then
     if [ "$1" = - ]; then cat >"$tmp/workloads"; else cat "$1" >"$tmp/workloads"; fi
     sed 's|^[a-z-]*://||; s|^[^/]*/||' "$tmp/workloads" | awk '
         NF == 0 { next }
@@ -66,7 +86,7 @@ if [ $# -gt 0 ] && [ -n "$1" ]; then
 fi
 printf '%s\n' "$PROTECT" | grep -v '^$' >"$tmp/protect" || true
 
-removed=0 candidates=0 kept=0 failed=0 repositories=0
+removed=0 candidates=0 kept=0 failed=0 repositories=0 planned=0 planned_repositories=0
 # say LINE: one line of the report.
 say() { printf 'retention: %s\n' "$1"; }
 
@@ -314,29 +334,112 @@ retain() {
         echo "$tag $digest $why" >>"$tmp/candidates"
     done 4<"$tmp/sorted"
     follow_subjects "$repo"
+    if [ "$MODE" = dry-run ]; then
+        while read -r tag _ why <&4; do
+            candidates=$((candidates + 1))
+            say "would remove $repo:$tag ($why)"
+        done 4<"$tmp/candidates"
+        while read -r tag _ _ why <&4; do
+            candidates=$((candidates + 1))
+            say "would remove $repo:$tag ($why)"
+        done 4<"$tmp/attached-candidates"
+    elif [ -s "$tmp/candidates" ] || [ -s "$tmp/attached-candidates" ]; then
+        # The repository's part of the plan: the tags it had (the snapshot the window compares with), the
+        # manifests that stay (kept tags' and workloads'), the images of its indexes, and what goes.
+        planned=$((planned + $(cat "$tmp/candidates" "$tmp/attached-candidates" | wc -l)))
+        planned_repositories=$((planned_repositories + 1))
+        {
+            echo "repo $repo"
+            sed 's/^/tag /' "$tmp/tag-names"
+            awk -v r="$repo" '$1 == r && $3 != "-" { print $3 }' "$tmp/named" | cat "$tmp/kept-digests" - | sort -u | sed 's/^/keep /'
+            sed 's/^/child /' "$tmp/children"
+            sed 's/^/candidate /' "$tmp/candidates"
+            sed 's/^/attached /' "$tmp/attached-candidates"
+        } >>"$tmp/plan-lines"
+    fi
+    : >"$tmp/children"
+}
+
+# apply_repo DIR: makes the removals of one repository's part of the plan (split into DIR).
+apply_repo() {
+    repo=$(cat "$1/repo")
+    cp "$1/keep" "$tmp/kept-digests"
+    cp "$1/children" "$tmp/children"
+    cp "$1/candidates" "$tmp/candidates"
+    cp "$1/attached" "$tmp/attached-candidates"
+    check_since_plan "$repo" "$1/tags"
     : >"$tmp/deleted"
     : >"$tmp/untagged"
     while read -r tag digest why <&4; do
         candidates=$((candidates + 1))
-        if [ "$MODE" = dry-run ]; then say "would remove $repo:$tag ($why)"; continue; fi
         remove "$repo" "$tag" "$digest" "$why"
     done 4<"$tmp/candidates"
     # After their subjects: a subject whose removal failed is still there, and so is what is attached to
     # it, down the chain.
-    [ "$MODE" = dry-run ] || stay_with_failed "$repo"
+    stay_with_failed "$repo"
     while read -r tag digest subject why <&4; do
         candidates=$((candidates + 1))
-        if [ "$MODE" = dry-run ]; then say "would remove $repo:$tag ($why)"; continue; fi
         remove "$repo" "$tag" "$digest" "$why"
         # A referrers index's artifacts go with it, unless something kept names them.
         if grep -qxF "$digest" "$tmp/untagged" "$tmp/deleted"; then
             awk -v t="$tag" '$1 == t { print $2 }' "$tmp/children" | while read -r child; do
-                grep -qxF "$child" "$tmp/kept-digests" || named "$repo" "" "$child" || echo "$child" >>"$tmp/untagged"
+                grep -qxF "$child" "$tmp/kept-digests" || echo "$child" >>"$tmp/untagged"
             done
         fi
     done 4<"$tmp/attached-candidates"
     : >"$tmp/children"
     forget_untagged "$repo"
+}
+
+# check_since_plan REPO SNAPSHOT: what changed in REPO since the plan, in as few requests as that takes.
+# Each planned tag once (a HEAD): "TAG STATUS DIGEST" in $tmp/checked, for remove. Then the tags that
+# name a manifest the plan removes by digest (its candidates', its attached tags' and their indexes'
+# images) and that the plan does not remove with it: tags new since the plan (the repository's tags
+# listed once, a HEAD for each tag not in SNAPSHOT), planned tags that moved there, and with filesystem
+# storage any tag whose link names it now (a kept tag moved onto it). Such a manifest stays
+# ($tmp/kept-digests): only the planned tags on it go.
+check_since_plan() {
+    # The manifests the plan may remove by digest; those it keeps for a kept tag or a workload stay anyway.
+    { cut -d ' ' -f 2 "$tmp/candidates" "$tmp/attached-candidates"; cut -d ' ' -f 2 "$tmp/children"; } | sort -u |
+        { grep -vxF -f "$tmp/kept-digests" || true; } >"$tmp/planned-digests"
+    cut -d ' ' -f 1,2 "$tmp/candidates" "$tmp/attached-candidates" >"$tmp/planned-tags"
+    : >"$tmp/checked"
+    : >"$tmp/now-naming"
+    while read -r tag _ <&4; do
+        code=$(http_head_manifest "$base/v2/$1/manifests/$tag")
+        now_digest=$(api_header Docker-Content-Digest)
+        echo "$tag $code ${now_digest:--}" >>"$tmp/checked"
+        [ "$code" != 200 ] || echo "$tag $now_digest" >>"$tmp/now-naming"
+    done 4<"$tmp/planned-tags"
+    code=$(http_get "$base/v2/$1/tags/list" "$tmp/tags")
+    case $code in
+        200)
+            array tags "$tmp/tags" | grep -vxF -f "$2" >"$tmp/new-tags" || true
+            while read -r tag <&4; do
+                code=$(http_head_manifest "$base/v2/$1/manifests/$tag")
+                [ "$code" != 200 ] || echo "$tag $(api_header Docker-Content-Digest)" >>"$tmp/now-naming"
+            done 4<"$tmp/new-tags"
+            ;;
+        404) ;;
+        *)
+            say "could not list the tags of $1 inside the window (HTTP $code): no manifest goes by digest there, only the planned tags"
+            cat "$tmp/planned-digests" >>"$tmp/kept-digests"
+            ;;
+    esac
+    if [ -n "$STORAGE_ROOT" ]; then
+        tags_dir="${DSO_ROOT:-}$STORAGE_ROOT/docker/registry/v2/repositories/$1/_manifests/tags"
+        # One find and one grep over the repository's tag links: "TAG DIGEST" for each that names a planned manifest.
+        find "$tags_dir" -path '*/current/link' -exec grep -H -x -F -f "$tmp/planned-digests" /dev/null {} + 2>/dev/null |
+            awk -v d="$tags_dir/" 'index($0, d) == 1 { line = substr($0, length(d) + 1); sub(/\/current\/link:/, " ", line); print line }' >>"$tmp/now-naming" || true
+    fi
+    # A tag that names a planned manifest now, and is not a planned tag on that same manifest, keeps it.
+    awk 'FILENAME == ARGV[1] { planned[$1 " " $2] = 1; next } FILENAME == ARGV[2] { going[$1] = 1; next }
+        ($2 in going) && !(($1 " " $2) in planned) && !seen[$1 " " $2]++ { print }' \
+        "$tmp/planned-tags" "$tmp/planned-digests" "$tmp/now-naming" >"$tmp/newcomers"
+    while read -r tag digest <&4; do
+        echo "$digest" >>"$tmp/kept-digests"
+        say "kept the manifest $1@$digest: $1:$tag names it since the plan, so only the planned tags on it go"
+    done 4<"$tmp/newcomers"
 }
 
 # stay_with_failed REPO: keeps the attached candidates whose subject stays after all, since removing it
@@ -360,7 +463,7 @@ stay_with_failed() {
     done
 }
 
-# remove REPO TAG DIGEST WHY: removes the tag (MODE apply), after checking it still points to DIGEST.
+# remove REPO TAG DIGEST WHY: removes the tag (MODE apply), when it still pointed to DIGEST inside the window.
 # The tag goes alone where Distribution can untag (3.x); its manifest follows once no tag is left on
 # it (forget_untagged), so that the collector frees its blobs without --delete-untagged. Where it
 # cannot (2.8), the manifest is deleted by digest, which takes every tag on it, so only when nothing
@@ -368,8 +471,9 @@ stay_with_failed() {
 tag_delete=unknown
 remove() {
     if grep -qxF "$3" "$tmp/deleted"; then say "removed $1:$2 ($4; with its manifest $3)"; removed=$((removed + 1)); return 0; fi
-    code=$(http_get "$base/v2/$1/manifests/$2" "$tmp/recheck")
-    now_digest=$(api_header Docker-Content-Digest)
+    # What the tag named when check_since_plan asked, inside the window.
+    checked=$(awk -v t="$2" '$1 == t { print $2, $3; exit }' "$tmp/checked")
+    code=${checked%% *} now_digest=${checked#* }
     if [ "$code" != 200 ] || [ "$now_digest" != "$3" ]; then
         say "kept $1:$2 (it changed since it was listed: HTTP $code, $now_digest)"
         kept=$((kept + 1))
@@ -419,9 +523,43 @@ forget_untagged() {
     : >"$tmp/untagged"
 }
 
+# In dry-run the read phase did everything.
+if [ "$phase" = apply ] && [ "$MODE" = dry-run ]; then exit 0; fi
 wait_for_registry_api
-: >"$tmp/children"
-each_repository retain
+if [ "$phase" != apply ]; then
+    : >"$tmp/children"
+    : >"$tmp/plan-lines"
+    each_repository retain
+    # The counts so far close the plan: a plan without them is one whose read phase did not end.
+    { echo "mode $MODE"; cat "$tmp/plan-lines"; echo "counts $kept $failed $repositories"; } >"$plan"
+    if [ "$MODE" = apply ]; then
+        say "plan: $planned tags to remove in $planned_repositories of $repositories repositories under the rules; the removals come inside the window"
+    fi
+fi
+if [ "$phase" != plan ] && [ "$MODE" = apply ]; then
+    counts=$(sed -n 's/^counts //p' "$plan" 2>/dev/null || true)
+    if [ -z "$counts" ] || [ "$(sed -n 's/^mode //p' "$plan")" != "$MODE" ]; then
+        echo "retention: $plan is not a complete plan of this mode; nothing removed" >&2
+        exit 1
+    fi
+    kept=$(echo "$counts" | cut -d ' ' -f 1) failed=$(echo "$counts" | cut -d ' ' -f 2) repositories=$(echo "$counts" | cut -d ' ' -f 3)
+    # One directory a repository (in the plan's order): repo, tags, keep, children, candidates, attached.
+    awk -v d="$tmp/parts" '
+        function out(name) { return d "/" sprintf("%06d", n) "/" name }
+        $1 == "repo" {
+            if (n) for (i in files) close(files[i])
+            n++; system("mkdir -p " d "/" sprintf("%06d", n))
+            split("tags keep children candidates attached", names, " ")
+            for (i in names) { files[i] = out(names[i]); printf "" > files[i] }
+            print $2 > out("repo"); close(out("repo")); next
+        }
+        $1 == "tag" || $1 == "keep" || $1 == "child" || $1 == "candidate" || $1 == "attached" {
+            kind = $1 == "tag" ? "tags" : $1 == "child" ? "children" : $1 == "candidate" ? "candidates" : $1
+            sub(/^[a-z]* /, ""); print > out(kind)
+        }' "$plan"
+    [ ! -d "$tmp/parts" ] || for part in "$tmp/parts"/*; do apply_repo "$part"; done
+fi
+if [ "$phase" = plan ] && [ "$MODE" = apply ]; then exit 0; fi
 if [ "$MODE" = dry-run ]; then
     say "dry-run: $candidates tags would be removed, $kept kept, in $repositories repositories under the rules; nothing was removed (registry.maintenance.retention.mode \"apply\" removes them)"
 else
