@@ -164,7 +164,7 @@ describe("scheduled garbage collection in kind mode", () => {
             // docker stand-in: records its arguments and whether the marker existed while it ran.
             writeFileSync(
                 path.join(dir, "bin", "docker"),
-                `#!/bin/sh\nif [ -e "${dir}/window/gc" ]; then w=marker; else w=no-marker; fi\necho "$w $*" >> "${dir}/docker-calls"\ncase "$*" in "exec -i "*) cat > "${dir}/retention-stdin"; exit "\${RETENTION_EXIT:-0}" ;; "exec kind-registry-distribution rm -rf /var/lib/registry/"*) rm -rf "${dir}/images\${5#/var/lib/registry}" ;; esac\nexit "\${DOCKER_EXIT:-0}"\n`,
+                `#!/bin/sh\nif [ -e "${dir}/window/gc" ]; then w=marker; else w=no-marker; fi\necho "$w $*" >> "${dir}/docker-calls"\ncase "$*" in "exec kind-registry-distribution mktemp") echo /tmp/tmp.plan ;; "exec -i "*) cat > "${dir}/retention-stdin"; exit "\${RETENTION_EXIT:-0}" ;; "exec kind-registry-distribution rm -rf /var/lib/registry/"*) rm -rf "${dir}/images\${5#/var/lib/registry}" ;; esac\nexit "\${DOCKER_EXIT:-0}"\n`,
                 { mode: 0o755 },
             );
             mkdirSync(path.join(dir, "window"));
@@ -225,15 +225,18 @@ describe("scheduled garbage collection in kind mode", () => {
             expect(existsSync(path.join(dir, "lock"))).toBe(false);
         });
 
-        it("with retention, runs its script in Distribution's container inside the window, before the collection", () => {
+        it("with retention, runs its script in Distribution's container: the plan before the window, the removals inside it, before the collection", () => {
             const retention = path.join(dir, "retention.sh");
             writeFileSync(retention, "echo the retention script\n");
             const before = calls().length;
             const r = gc({}, retention);
             expect(r.code, r.stderr).toBe(0);
             expect(calls().slice(before)).toEqual([
-                "marker exec -i kind-registry-distribution /bin/sh -s",
+                "no-marker exec kind-registry-distribution mktemp",
+                "no-marker exec -i kind-registry-distribution /bin/sh -s plan /tmp/tmp.plan",
+                "marker exec -i kind-registry-distribution /bin/sh -s apply /tmp/tmp.plan",
                 "marker exec kind-registry-distribution registry garbage-collect --delete-untagged /etc/docker/registry/config.yml",
+                "no-marker exec kind-registry-distribution rm -f /tmp/tmp.plan",
             ]);
             expect(readFileSync(path.join(dir, "retention-stdin"), "utf8")).toBe("echo the retention script\n");
         });
@@ -272,7 +275,9 @@ describe("scheduled garbage collection in kind mode", () => {
             const r = gc({ RETENTION_EXIT: "1" }, retention);
             expect(r.code).toBe(1);
             expect(r.stderr).toContain("tag retention FAILED");
-            expect(calls().slice(before)[1]).toContain("registry garbage-collect");
+            // The read phase failed: no removals in the window.
+            expect(calls().slice(before).filter((c) => c.includes("-s apply"))).toEqual([]);
+            expect(calls().slice(before)[2]).toContain("registry garbage-collect");
             expect(existsSync(path.join(dir, "window/gc"))).toBe(false);
         });
     });

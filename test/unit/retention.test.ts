@@ -194,13 +194,15 @@ describe("on the external host", () => {
     const layout = defaultHostLayout("/srv/data/registry");
     const spec = { name: "dso-registry", image: "registry:3.1.2", layout };
 
-    it("the GC script runs dso-registry-retention inside the front's window, before the registry goes read-only", () => {
+    it("the GC script runs dso-registry-retention's read phase before the front's window, its removals inside it, before the registry goes read-only", () => {
         const text = hostGcScript(spec, "fp", false, undefined, undefined, true);
         expect(text).toContain("RETENTION_SCRIPT='/usr/local/sbin/dso-registry-retention'");
+        const plan = text.indexOf('"${DSO_ROOT:-}$RETENTION_SCRIPT" plan "$plan" || retention_failed=yes');
         const window = text.indexOf('open_front_window "$marker" "${DSO_ROOT:-}$REGISTRY_DATA_DIR"; fi');
-        const retention = text.indexOf('"${DSO_ROOT:-}$RETENTION_SCRIPT" || retention_failed=yes');
+        const retention = text.indexOf('"${DSO_ROOT:-}$RETENTION_SCRIPT" apply "$plan" || retention_failed=yes');
         const readOnly = text.indexOf("run_registry read-only config-readonly.yml");
-        expect(window).toBeGreaterThan(0);
+        expect(plan).toBeGreaterThan(0);
+        expect(window).toBeGreaterThan(plan);
         expect(retention).toBeGreaterThan(window);
         expect(readOnly).toBeGreaterThan(retention);
         expect(hostGcScript(spec, "fp", false)).toContain("RETENTION_SCRIPT=''");
@@ -343,9 +345,13 @@ describe("in the cluster", () => {
         expect(readFileSync(path.join(dir, "stdin"), "utf8")).toBe(
             "registry.example.test/platform/app:7\nregistry.example.test/platform/app@sha256:abc\n",
         );
-        expect(inClusterGcStepScript(false, "filesystem", true)).toContain(
-            '/bin/sh "${DSO_ROOT:-}$RETENTION_SCRIPT" - || retention_failed=yes',
-        );
+        const step = inClusterGcStepScript(false, "filesystem", true);
+        const plan = step.indexOf('/bin/sh "${DSO_ROOT:-}$RETENTION_SCRIPT" plan "$plan" - || retention_failed=yes');
+        const window = step.indexOf('open_marker_window "$marker"');
+        const removals = step.indexOf('/bin/sh "${DSO_ROOT:-}$RETENTION_SCRIPT" apply "$plan" || retention_failed=yes');
+        expect(plan).toBeGreaterThan(0);
+        expect(window).toBeGreaterThan(plan);
+        expect(removals).toBeGreaterThan(window);
     });
 
     it("one pod: when the pods cannot be listed, no retention runs, the collection and the check do, and the job fails", () => {

@@ -7,9 +7,11 @@
 # recreated writable, which starts it with an empty blob-descriptor cache; the writable registry comes
 # back even when the collection fails. Then dso-registry-verify checks every tagged image through it.
 # With s3 storage the collection runs against the bucket (`docker exec` inherits the credentials).
-# RETENTION_SCRIPT (tag retention; empty: none) runs first in the window, while Distribution is still
-# writable and the front already refuses every write, so that the collection frees what it removed; a
-# failed retention run does not stop the collection, and fails the job at the end.
+# RETENTION_SCRIPT (tag retention; empty: none) reads the tags under its rules and writes its plan
+# before the window, while pushes go on; inside the window, while Distribution is still writable and the
+# front already refuses every write, it makes the plan's removals (checking what changed since), so that
+# the collection frees what it removed; a failed retention run does not stop the collection, and fails
+# the job at the end.
 # A container of the registry's names that the stack did not make stops the job before the window
 # opens, and nothing is stopped or removed (refuse_foreign_registry).
 : "${LOCK_FILE:?}" "${MARKER:?}" "${FRONT_SETTLE_SECONDS:?}" "${FRONT_DRAIN_SECONDS:?}" "${STOP_SECONDS:?}" "${DELETE_UNTAGGED:?}" "${VERIFY_SCRIPT:?}" "${RETENTION_SCRIPT?}"
@@ -47,6 +49,7 @@ stop_registry() { docker stop -t "$STOP_SECONDS" "$REGISTRY_NAME" >/dev/null 2>&
 # Brings the writable registry back (with its normal spec, hence an empty cache) and closes the window:
 # on every exit, also a failed one.
 restore() {
+    [ -z "$plan" ] || rm -f "$plan"
     stop_registry
     remove_container "$REGISTRY_NAME"
     run_registry "$want" config.yml
@@ -55,12 +58,17 @@ restore() {
     wait_for_registry
     rm -f "$marker"
 }
+retention_failed='' plan=''
+if [ -n "$RETENTION_SCRIPT" ]; then
+    plan=$(mktemp)
+    echo "tag retention: reading the tags under its rules while the registry takes writes"
+    "${DSO_ROOT:-}$RETENTION_SCRIPT" plan "$plan" || retention_failed=yes
+fi
 trap restore EXIT
 if [ "$REGISTRY_STORAGE" = s3 ]; then open_front_window "$marker"; else open_front_window "$marker" "${DSO_ROOT:-}$REGISTRY_DATA_DIR"; fi
-retention_failed=''
-if [ -n "$RETENTION_SCRIPT" ]; then
-    echo "front read-only; tag retention first"
-    "${DSO_ROOT:-}$RETENTION_SCRIPT" || retention_failed=yes
+if [ -n "$plan" ] && [ -z "$retention_failed" ]; then
+    echo "front read-only; tag retention's removals first"
+    "${DSO_ROOT:-}$RETENTION_SCRIPT" apply "$plan" || retention_failed=yes
 fi
 stop_registry
 remove_container "$REGISTRY_NAME"

@@ -8,9 +8,10 @@
 # the writes already past the front have landed in $DATA_DIR, Distribution's collector runs in the
 # Distribution container, and the marker goes. Distribution runs without its blob-descriptor cache
 # here, so nothing restarts. One collection at a time: a run that finds another under way leaves.
-# RETENTION_SCRIPT (tag retention; empty: none) runs first in the window, in the Distribution container
-# (busybox, Distribution on its loopback); a failed retention does not stop the collection, and fails
-# the run at the end.
+# RETENTION_SCRIPT (tag retention; empty: none) runs in the Distribution container (busybox, Distribution
+# on its loopback): it reads the tags under its rules and writes its plan there before the window, and
+# makes the plan's removals first in the window; a failed retention does not stop the collection, and
+# fails the run at the end.
 : "${RETENTION_SCRIPT?}" "${MARKER:?}" "${DATA_DIR:?}" "${LOCK_DIR:?}" "${DISTRIBUTION_NAME:?}" "${DISTRIBUTION_CONFIG:?}" "${DELETE_UNTAGGED:?}"
 : "${DISTRIBUTION_DATA_DIR:?}"
 : "${FRONT_SETTLE_SECONDS:?}" "${FRONT_DRAIN_SECONDS:?}"
@@ -37,16 +38,25 @@ if ! mkdir "$LOCK_DIR" 2>/dev/null; then
   echo "taking over the lock of a collection that did not end"
 fi
 echo "$$" >"$LOCK_DIR/pid"
-# The marker and the lock go on every exit, also a failed one; a signal becomes an exit.
-trap 'rm -f "$MARKER"; rm -rf "$LOCK_DIR"' EXIT
+# The marker, the lock and retention's plan go on every exit, also a failed one; a signal becomes an exit.
+plan=''
+trap 'rm -f "$MARKER"; rm -rf "$LOCK_DIR"; [ -z "$plan" ] || docker exec "$DISTRIBUTION_NAME" rm -f "$plan" || true' EXIT
 trap 'exit 143' HUP INT TERM
+retention_failed=''
+if [ -n "$RETENTION_SCRIPT" ]; then
+  echo "tag retention: reading the tags under its rules while writes go on"
+  if plan=$(docker exec "$DISTRIBUTION_NAME" mktemp) && [ -n "$plan" ]; then
+    docker exec -i "$DISTRIBUTION_NAME" /bin/sh -s plan "$plan" <"$RETENTION_SCRIPT" || retention_failed=yes
+  else
+    plan='' retention_failed=yes
+  fi
+fi
 started=$(date +%s)
 echo "garbage collection: front read-only from now on (writes get 503, pulls go on)"
 open_front_window "$MARKER" "$DATA_DIR"
-retention_failed=''
-if [ -n "$RETENTION_SCRIPT" ]; then
-  echo "writes in flight have landed; tag retention first"
-  docker exec -i "$DISTRIBUTION_NAME" /bin/sh -s <"$RETENTION_SCRIPT" || retention_failed=yes
+if [ -n "$plan" ] && [ -z "$retention_failed" ]; then
+  echo "writes in flight have landed; tag retention's removals first"
+  docker exec -i "$DISTRIBUTION_NAME" /bin/sh -s apply "$plan" <"$RETENTION_SCRIPT" || retention_failed=yes
 fi
 echo "writes in flight have landed; collecting garbage"
 collect_garbage "$DATA_DIR" "$DELETE_UNTAGGED" "$DISTRIBUTION_CONFIG" docker exec "$DISTRIBUTION_NAME"
