@@ -431,6 +431,147 @@ describe.each(CASES)(
     },
 );
 
+describe.each(CASES)(
+    "retention's two phases on Distribution $major with $client: what happens between the plan and the window",
+    ({ major, client }) => {
+        const repo = "race/app";
+        /** Kept (younger than the rule's 20 days), and old ones the plan removes. */
+        const YOUNG = ["y1", "y2", "y3", "y4", "y5"];
+        const OLD = ["o1", "o2", "o3", "o4"];
+        let work: string;
+        let busybox: string;
+        let registry: RealRegistry;
+        let script: string;
+        let plan: string;
+        const digests = new Map<string, string>();
+        let applied: RunResult;
+        /** Distribution's access log lines written while the delete phase ran. */
+        let windowRequests: string[];
+
+        const reference = (tag: string) => `docker://127.0.0.1:${registry.registryPort}/${repo}:${tag}`;
+        const digestOf = (tag: string) =>
+            runOk("skopeo", ["inspect", "--tls-verify=false", "--format", "{{.Digest}}", reference(tag)]).stdout.trim();
+        const tags = () =>
+            (
+                (
+                    JSON.parse(run("curl", ["-sS", `http://127.0.0.1:${registry.registryPort}/v2/${repo}/tags/list`]).stdout) as {
+                        tags?: string[] | null;
+                    }
+                ).tags ?? []
+            ).sort();
+        const phase = (...args: string[]) =>
+            client === "curl" ? run("sh", [script, ...args]) : run(path.join(busybox, "sh"), [script, ...args], { env: { PATH: busybox } });
+        const requestLines = (text: string) => text.split("\n").filter((l) => /"(GET|HEAD|DELETE|PUT|POST|PATCH) \/v2\//.test(l));
+
+        beforeAll(async () => {
+            work = privateDir("retention-phases-");
+            busybox = path.join(work, "busybox");
+            mkdirSync(busybox);
+            runOk("busybox", ["--install", "-s", busybox]);
+            registry = await startRealRegistry({
+                caddy: false,
+                registryBinary: (major === 3 ? deployedRegistry() : distributionBinaries().v2).path,
+            });
+            for (const [tag, days] of [...YOUNG.map((t) => [t, 1] as const), ...OLD.map((t) => [t, 60] as const)]) {
+                const image = makeOciImage(path.join(work, "src", tag), 1024);
+                skopeoPushPlainHttp({ run }, image.ref, reference(tag));
+                digests.set(tag, digestOf(tag));
+                const link = path.join(registry.dataDir, "docker/registry/v2/repositories", repo, "_manifests/tags", tag, "current/link");
+                runOk("touch", ["-d", `@${now() - days * DAY - 60}`, link]);
+            }
+            script = path.join(work, "retention.sh");
+            writeFileSync(
+                script,
+                renderRetentionScript({
+                    retention: { mode: "apply", rules: [{ prefix: "race/", keepDays: 20 }], protect: [] },
+                    base: `http://127.0.0.1:${registry.registryPort}`,
+                    client,
+                    registryLogs: "the test's registry log",
+                    storageRoot: registry.dataDir,
+                }),
+            );
+            plan = path.join(work, "plan");
+            // The read phase, while pushes go on: it plans the four old tags' removal and removes nothing.
+            const planned = phase("plan", plan);
+            expect(planned.code, `${planned.stdout}\n${planned.stderr}`).toBe(0);
+            expect(planned.stdout).toContain("retention: plan: 4 tags to remove in 1 of 1 repositories under the rules");
+            expect(planned.stdout).not.toContain("retention: removed");
+            expect(tags()).toEqual([...OLD, ...YOUNG].sort());
+            // Between the plan and the window: o1 is pushed anew (another image), a new tag names o2's manifest,
+            // and the kept y1 is moved onto o4's manifest (a rollback).
+            const other = makeOciImage(path.join(work, "src", "o1-again"), 1024);
+            skopeoPushPlainHttp({ run }, other.ref, reference("o1"));
+            runOk("skopeo", ["copy", "--src-tls-verify=false", "--dest-tls-verify=false", reference("o2"), reference("fresh")]);
+            runOk("skopeo", ["copy", "--src-tls-verify=false", "--dest-tls-verify=false", reference("o4"), reference("y1")]);
+            expect(digestOf("o1")).not.toBe(digests.get("o1"));
+            expect(digestOf("fresh")).toBe(digests.get("o2"));
+            expect(digestOf("y1")).toBe(digests.get("o4"));
+            // The delete phase, as inside the window; what Distribution logged meanwhile.
+            const before = requestLines(registry.logs().registry).length;
+            applied = phase("apply", plan);
+            windowRequests = requestLines(registry.logs().registry).slice(before);
+        }, 300_000);
+
+        afterAll(async () => {
+            await registry?.stop();
+            if (work) removeDir(work);
+        });
+
+        test("the plan's removals happen: the old tags that did not change go", () => {
+            expect(applied.code, `${applied.stdout}\n${applied.stderr}`).toBe(0);
+            const current = tags();
+            expect(current).not.toContain("o3");
+            expect(applied.stdout).toContain(`retention: removed ${repo}:o3 (60 days old`);
+            expect(applied.stdout).toMatch(
+                /retention: apply: \d+ tags removed, \d+ kept, of 4 candidates, in 1 repositories under the rules; 0 failures/,
+            );
+        });
+
+        test("a tag pushed anew between the plan and the window is kept, with its new image", () => {
+            expect(tags()).toContain("o1");
+            expect(digestOf("o1")).not.toBe(digests.get("o1"));
+            expect(applied.stdout).toContain(`retention: kept ${repo}:o1 (it changed since it was listed: HTTP 200,`);
+        });
+
+        test("a tag new since the plan onto a planned manifest survives, and the log says why that manifest stays", () => {
+            expect(tags()).toContain("fresh");
+            expect(digestOf("fresh")).toBe(digests.get("o2"));
+            expect(applied.stdout).toContain(
+                `retention: kept the manifest ${repo}@${digests.get("o2")}: ${repo}:fresh names it since the plan`,
+            );
+            // Distribution 3 removes the planned tag alone; 2.8 cannot, and keeps it.
+            if (major === 3) expect(tags()).not.toContain("o2");
+            else expect(tags()).toContain("o2");
+        });
+
+        test("a kept tag moved onto a planned manifest since the plan survives (filesystem storage: its link is read)", () => {
+            expect(tags()).toContain("y1");
+            expect(digestOf("y1")).toBe(digests.get("o4"));
+            expect(applied.stdout).toContain(
+                `retention: kept the manifest ${repo}@${digests.get("o4")}: ${repo}:y1 names it since the plan`,
+            );
+        });
+
+        test("inside the window the script asks nothing about the tags it keeps: a request per planned tag, per repository, per new tag", () => {
+            expect(windowRequests.length, registry.logs().registry.slice(-3000)).toBeGreaterThan(0);
+            for (const tag of YOUNG) {
+                expect(
+                    windowRequests.filter((l) => l.includes(`/v2/${repo}/manifests/${tag} `)),
+                    tag,
+                ).toEqual([]);
+            }
+            const asked = (method: string, tag: string) =>
+                windowRequests.filter((l) => l.includes(`"${method} /v2/${repo}/manifests/${tag} `)).length;
+            // HEAD, or busybox wget's --spider (a GET that stops after the headers).
+            for (const tag of OLD) expect(asked("HEAD", tag) + asked("GET", tag), tag).toBe(1);
+            expect(asked("HEAD", "fresh") + asked("GET", "fresh")).toBe(1);
+            expect(windowRequests.filter((l) => l.includes(`/v2/${repo}/tags/list`))).toHaveLength(1);
+            // No blob, no config, no catalog: the ages and manifests were read before the window.
+            expect(windowRequests.filter((l) => l.includes("/blobs/") || l.includes("/_catalog"))).toEqual([]);
+        });
+    },
+);
+
 /** GET `path` on the sidecar's metrics listener: status, Content-Type and body. */
 function scrape(pod: RegistryPodStandIn, urlPath: string): { status: number; type: string; body: string } {
     const r = runOk("curl", ["-sS", "-D", "-", `http://127.0.0.1:${pod.metricsPort}${urlPath}`]);

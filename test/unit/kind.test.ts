@@ -276,7 +276,11 @@ describe("scheduled garbage collection in kind mode", () => {
             expect(r.code).toBe(1);
             expect(r.stderr).toContain("tag retention FAILED");
             // The read phase failed: no removals in the window.
-            expect(calls().slice(before).filter((c) => c.includes("-s apply"))).toEqual([]);
+            expect(
+                calls()
+                    .slice(before)
+                    .filter((c) => c.includes("-s apply")),
+            ).toEqual([]);
             expect(calls().slice(before)[2]).toContain("registry garbage-collect");
             expect(existsSync(path.join(dir, "window/gc"))).toBe(false);
         });
