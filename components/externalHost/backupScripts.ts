@@ -153,8 +153,8 @@ export function verifyScript(
 }
 
 /**
- * Tag retention (placed as dso-registry-retention, run by the GC script inside its window before the
- * registry goes read-only), with curl against Distribution's unix socket; ages from the link files in
+ * Tag retention (placed as dso-registry-retention, run by the GC script: its read phase before the
+ * window, its removals inside it before the registry goes read-only), with curl against Distribution's unix socket; ages from the link files in
  * the data directory (filesystem storage) or from the image configs (s3). The host cannot see the
  * cluster's pods: no workload is known here, `protect` covers what runs.
  */

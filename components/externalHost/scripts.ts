@@ -396,8 +396,9 @@ export interface UpkeepOptions {
  * The garbage-collection script (a file on the host, dso-registry-gc.sh): the registry recreated
  * read-only inside the front's window, the collection (and the Maven repository's, with `maven`),
  * the writable registry back with an empty cache, then dso-registry-verify. With `retention`,
- * dso-registry-retention runs first inside the window, while Distribution is still writable. Why the
- * window: docs/decisions/maintenance-window.md.
+ * dso-registry-retention reads the tags and writes its plan before the window, and makes the plan's
+ * removals first inside it, while Distribution is still writable. Why the window:
+ * docs/decisions/maintenance-window.md.
  */
 export function gcScript(
     spec: ContainerSpec,

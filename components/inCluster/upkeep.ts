@@ -37,9 +37,9 @@ import { IN_CLUSTER, type InClusterMaven, type InClusterSpec, type InClusterStor
  *
  * With `retention`, the job first lists the images of every pod in the cluster (containers and init
  * containers, by spec and by the digest the runtime reports) and hands them on stdin to `retention.sh`
- * in the registry container: inside the marker window (gc-step.sh), or, in a rollout window, just
- * before the read-only switch (Distribution must still accept the deletes; see docs/deletes-and-gc.md,
- * Retention). A job that cannot list the pods runs no retention, collects, and fails.
+ * in the registry container: with the marker window (gc-step.sh) its read phase before the window and
+ * its removals inside it, or, in a rollout window, both just before the read-only switch (Distribution
+ * must still accept the deletes; see docs/deletes-and-gc.md, Retention). A job that cannot list the pods runs no retention, collects, and fails.
  */
 export function gcScript(namespace: string, deleteUntagged: boolean, maven: boolean, window: GcWindow, retention = false): string {
     const script = (name: string) => `${IN_CLUSTER.configDir}/${name}`;

@@ -300,7 +300,7 @@ export interface KindGarbageCollection {
     /** Five-field cron schedule, in the upkeep container's clock (UTC). */
     readonly schedule: string;
     readonly deleteUntagged: boolean;
-    /** Tag retention, run first in the window; none when unset. */
+    /** Tag retention: its read phase before the window, its removals first in it; none when unset. */
     readonly retention?: Retention;
 }
 

@@ -1,7 +1,10 @@
 /**
  * Tag retention (`registry.maintenance.retention`), for every placement: one script, `sh/retention.sh`
- * beside this file, run by garbage collection inside its read-only window, before the collection, so
- * that the collector frees the blobs of what it removed. The places it runs differ only in how they
+ * beside this file, run by garbage collection in two phases: `plan` reads every tag under the rules and
+ * writes what goes to a file while the registry still takes pushes; `apply` makes those removals inside
+ * the read-only window, before the collection (so that the collector frees the blobs of what it removed),
+ * with a request per removal, per affected repository and per tag new since the plan, and keeps what
+ * changed in between (docs/deletes-and-gc.md, Retention). Without a phase it does both at once. The places it runs differ only in how they
  * reach Distribution (as the check in ./verify.ts does), where its storage is, what they know of the
  * running workloads and where the counts go:
  *

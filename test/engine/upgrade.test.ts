@@ -255,7 +255,7 @@ const PROD_INTENDED: IntendedChanges = {
     updates: {
         "registry-host-caddy-reload": `the front's container is made anew with ${DEFAULT_IMAGES.caddy} and a memory and open-files limit, its certificates kept (the consequences summary names the window, measured below); ${OURS_ONLY}`,
         "registry-host-container-run": `the metrics relay (Caddy, in the registry's namespaces) is made anew with ${DEFAULT_IMAGES.caddy}; Distribution's container is left as it is; ${OURS_ONLY}`,
-        "registry-host-maintenance-gc-script-write": `the collection recreates the metrics relay with its new image, and its window cuts every upload session left once the storage is quiet (no upload commits inside it); ${OURS_ONLY}`,
+        "registry-host-maintenance-gc-script-write": `the collection recreates the metrics relay with its new image, and its window cuts every upload session left once the storage is quiet (no upload commits inside it); tag retention reads before the window and only removes inside it; ${OURS_ONLY}`,
         "registry-host-maintenance-backup-script-write":
             "the window's shared shell it carries (front-window.sh) now cuts the upload sessions left in a collection's window; a backup's window leaves them, as before",
         "registry-host-maintenance-restore-script-write": `the restore recreates the metrics relay with its new image, and reloads the front inside its container (where \`docker\` is Podman's shell function too); ${OURS_ONLY}`,

@@ -8,9 +8,10 @@
 # finishing the writes they had taken (Distribution drains for up to http.draintimeout): the collection
 # waits until no pod of POD_SELECTOR is terminating, so no write lands after it has started marking.
 # With RETENTION true, RETENTION_SCRIPT runs in one registry container just before the switch, with the
-# images of every pod on stdin: Distribution must still accept its deletes, so this one step is not
-# inside a window, and a tag pushed anew between its listing and its removal could go (the script checks
-# each tag's digest again right before it removes it, which leaves only that instant). A failed or
+# images of every pod on stdin, its read phase and its removals one after the other: Distribution must
+# still accept its deletes, so this one step is not inside a window, and a tag pushed anew between its
+# check and its removal could go (the script checks each planned tag's digest again right before the
+# removals, which leaves only that instant). A failed or
 # skipped retention does not stop the collection; the job fails at the end.
 : "${NAMESPACE:?}" "${DEPLOYMENT:?}" "${POD_SELECTOR:?}" "${READ_ONLY_ENV:?}" "${DELETE_UNTAGGED:?}" "${CONFIG_DIR:?}"
 : "${MAVEN_CONTAINER:?}" "${MAVEN_GC_SCRIPT?}" "${VERIFY_SCRIPT:?}" "${RETENTION:?}" "${RETENTION_SCRIPT?}"
