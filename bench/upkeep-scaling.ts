@@ -13,10 +13,11 @@
  *
  * Steps, in the order a night runs them:
  * - retention: `renderRetentionScript` with curl, rule `bench/` keepNewest 10 (half of each repository
- *   goes), in apply mode, the link files' mtimes as ages;
+ *   goes), in apply mode, the link files' mtimes as ages: its read phase (`plan`, before the window) and
+ *   its removals (`apply`, inside it), timed apart;
  * - gc: `collect_garbage` (components/upkeep/sh/collect.sh) with the deployed binary on the running
- *   registry's config; the window the product holds writes back for is retention + gc + two restarts
- *   of Distribution (constant: not measured here);
+ *   registry's config; the window the product holds writes back for is retention's removals + gc + two
+ *   restarts of Distribution (constant: not measured here);
  * - verify: `renderVerifyScript` with curl and the blob store (first run hashes every blob, the next
  *   one only new files);
  * - cache prune: `mirrorPruneScript` on a cache directory laid out like the registry's blob store, half
@@ -163,19 +164,20 @@ async function measure(tags: number): Promise<Row> {
         const base = `http://127.0.0.1:${reg.registryPort}`;
         const steps: Record<string, number> = {};
 
-        const retention = timed(
-            "retention",
-            write(
-                "retention.sh",
-                renderRetentionScript({
-                    retention: { mode: "apply", rules: [{ prefix: "bench/", keepNewest: KEEP_NEWEST }], protect: [] },
-                    base,
-                    client: "curl",
-                    registryLogs: "the bench registry's output",
-                    storageRoot: root,
-                }),
-            ),
+        const retentionScript = write(
+            "retention.sh",
+            renderRetentionScript({
+                retention: { mode: "apply", rules: [{ prefix: "bench/", keepNewest: KEEP_NEWEST }], protect: [] },
+                base,
+                client: "curl",
+                registryLogs: "the bench registry's output",
+                storageRoot: root,
+            }),
         );
+        // The read phase runs before the window, while pushes go on; only the removals are in it.
+        const plan = path.join(work, "retention-plan");
+        steps.retentionRead = timed("retention's read phase", retentionScript, ["plan", plan]).seconds;
+        const retention = timed("retention's removals", retentionScript, ["apply", plan]);
         const per = perRepo(tags);
         const expected = Math.floor(tags / per) * Math.max(0, per - KEEP_NEWEST) + Math.max(0, (tags % per) - KEEP_NEWEST);
         if (!retention.out.includes(`apply: ${expected} tags removed`)) {
@@ -275,9 +277,10 @@ async function measure(tags: number): Promise<Row> {
 }
 
 const STEPS: readonly [keyof Row["steps"] & string, string][] = [
-    ["retention", "retention (apply, half the tags go)"],
+    ["retentionRead", "retention, read phase (before the window)"],
+    ["retention", "retention, removals (half the tags go)"],
     ["gc", "garbage collection"],
-    ["window", "window: retention + gc (+ 2 restarts)"],
+    ["window", "window: removals + gc (+ 2 restarts)"],
     ["verifyFirst", "verify, first run (hashes every blob)"],
     ["verifyNext", "verify, next run"],
     ["cachePrune", "cache prune (half the blobs old)"],
