@@ -278,7 +278,7 @@ async function measure(tags: number): Promise<Row> {
 
 const STEPS: readonly [keyof Row["steps"] & string, string][] = [
     ["retentionRead", "retention, read phase (before the window)"],
-    ["retention", "retention, removals (half the tags go)"],
+    ["retention", "retention, removals (inside the window)"],
     ["gc", "garbage collection"],
     ["window", "window: removals + gc (+ 2 restarts)"],
     ["verifyFirst", "verify, first run (hashes every blob)"],
