@@ -633,6 +633,14 @@ describe("the in-cluster GC job runs retention in the registry container, inside
         expect(job.code, `${job.stdout}\n${job.stderr}\n${pod.logs()}`).toBe(0);
         const removed = [...job.stdout.matchAll(/^retention: removed (\S+) \(/gm)].map((m) => m[1]).sort();
         expect(removed).toEqual([`${repo}:1`, `${repo}:3`]);
+        // The tags are read and the plan made before the window opens; the removals come inside it.
+        const planned = job.stdout.indexOf("retention: plan: 2 tags to remove in 1 of 1 repositories under the rules");
+        const window = job.stdout.indexOf(
+            "front read-only (writes get 503, pulls go on, writes in flight have landed); tag retention's removals first",
+        );
+        expect(planned, job.stdout).toBeGreaterThan(job.stdout.indexOf("tag retention: reading the tags under its rules"));
+        expect(window, job.stdout).toBeGreaterThan(planned);
+        expect(job.stdout.indexOf("retention: removed ")).toBeGreaterThan(window);
         expect(job.stdout).toContain(
             "retention: apply: 2 tags removed, 2 kept, of 2 candidates, in 1 repositories under the rules; 0 failures",
         );
