@@ -25,8 +25,9 @@
  * - backup: the two restic passes of components/upkeep/sh/backup.sh to a local repository (the first
  *   while writable, the second, with the first as its parent, the one inside the window).
  *
- * Run: npx tsx bench/upkeep-scaling.ts [--sizes 200,1000,4000] [--per-repo 20] [--window-only]
- * (`--window-only`: retention and the collection only)
+ * Run: npx tsx bench/upkeep-scaling.ts [--sizes 200,1000,4000] [--per-repo 20] [--window-only] [--s3]
+ * (`--window-only`: retention and the collection only; `--s3`: the store in a bucket of the test S3
+ * server, versitygw over a directory, laid out as its objects, the ages from the image configs; window only)
  */
 import { createHash, randomBytes } from "node:crypto";
 import { chmodSync, mkdirSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
@@ -37,6 +38,7 @@ import { renderRetentionScript } from "../components/upkeep/retention";
 import { renderVerifyScript } from "../components/upkeep/verify";
 import { deployedRegistry } from "../test/support/distributionBinaries";
 import { type RealRegistry, startRealRegistry } from "../test/support/realRegistry";
+import { type S3Server, startS3Server } from "../test/support/s3Server";
 import { privateDir, removeDir, run } from "../test/support/serverProcess";
 import { arg, runBench } from "./support";
 
@@ -146,9 +148,14 @@ interface Row {
     readonly steps: Record<string, number>;
 }
 
+/** `--s3`: Distribution's storage in a bucket of the test S3 server (versitygw, posix backend) instead of a directory. */
+const S3 = process.argv.includes("--s3");
+const BUCKET = "bench";
+
 async function measure(tags: number): Promise<Row> {
     const work = privateDir("upkeep-scaling");
     let reg: RealRegistry | undefined;
+    let s3: S3Server | undefined;
     try {
         const write = (name: string, text: string) => {
             const file = path.join(work, name);
@@ -156,8 +163,14 @@ async function measure(tags: number): Promise<Row> {
             return file;
         };
         // Distribution makes its data directory; the files go there before the first request.
-        reg = await startRealRegistry({ caddy: false, registryBinary: deployedRegistry().path });
-        const root = reg.dataDir;
+        if (S3) s3 = await startS3Server([BUCKET]);
+        reg = await startRealRegistry({
+            caddy: false,
+            registryBinary: deployedRegistry().path,
+            ...(s3 ? { s3: { server: s3, bucket: BUCKET } } : {}),
+        });
+        // With a bucket, the store's files are the bucket's objects under the registry's root directory.
+        const root = s3 ? path.join(s3.root, BUCKET, "registry") : reg.dataDir;
         const filled = process.hrtime.bigint();
         const { repositories, blobs } = fill(root, tags);
         const fillSeconds = Number(process.hrtime.bigint() - filled) / 1e9;
@@ -171,7 +184,8 @@ async function measure(tags: number): Promise<Row> {
                 base,
                 client: "curl",
                 registryLogs: "the bench registry's output",
-                storageRoot: root,
+                // With a bucket the ages come from the image configs' `created`, as in the product.
+                ...(s3 ? {} : { storageRoot: root }),
             }),
         );
         // The read phase runs before the window, while pushes go on; only the removals are in it.
@@ -199,16 +213,22 @@ async function measure(tags: number): Promise<Row> {
         const registryBin = path.join(work, "registry-bin");
         mkdirSync(registryBin);
         symlinkSync(deployedRegistry().path, path.join(registryBin, "registry"));
-        const collected = timed("gc", gc, [root, path.join(reg.dir, "config.yml"), registryBin], {
+        const collected = timed("gc", gc, [s3 ? "" : root, path.join(reg.dir, "config.yml"), registryBin], {
             ...process.env,
             ...DISTRIBUTION.environment,
+            ...(s3
+                ? {
+                      REGISTRY_STORAGE_S3_ACCESSKEY: s3.credentials.accessKeyId,
+                      REGISTRY_STORAGE_S3_SECRETKEY: s3.credentials.secretAccessKey,
+                  }
+                : {}),
         });
         const eligible = /(\d+) blobs and (\d+) manifests eligible for deletion/.exec(collected.out);
         if (!eligible) throw new Error(`the collection said nothing of what it frees:\n${collected.out.slice(-2000)}`);
         console.log(`  (the collection: ${eligible[0]})`);
         steps.gc = collected.seconds;
         steps.window = steps.retention + steps.gc;
-        if (process.argv.includes("--window-only")) return { tags, repositories, blobs, fill: fillSeconds, steps };
+        if (process.argv.includes("--window-only") || s3) return { tags, repositories, blobs, fill: fillSeconds, steps };
 
         const verify = write(
             "verify.sh",
@@ -272,6 +292,7 @@ async function measure(tags: number): Promise<Row> {
         return { tags, repositories, blobs, fill: fillSeconds, steps };
     } finally {
         await reg?.stop();
+        await s3?.stop();
         removeDir(work);
     }
 }

@@ -27,6 +27,8 @@ export interface S3Server {
     readonly credentials: { readonly accessKeyId: string; readonly secretAccessKey: string };
     /** The server's process, for its log in error messages. */
     readonly server: ServerProcess;
+    /** The posix backend's directory: a bucket is a folder in it, an object a file (a bench lays out a store there). */
+    readonly root: string;
     /** Every key in the bucket that starts with `prefix`, listed through the S3 API (ListObjectsV2, signature V4). */
     listKeys(bucket: string, prefix?: string): Promise<string[]>;
     /** Stops the server and removes its objects. Safe to call twice. */
@@ -150,6 +152,7 @@ export async function startS3Server(buckets: readonly string[], address = "127.0
         port,
         credentials,
         server,
+        root,
         async listKeys(bucket, prefix = "") {
             const keys: string[] = [];
             let token: string | undefined;
