@@ -127,6 +127,20 @@ afterAll(async () => {
     if (scratch) removeDir(scratch);
 });
 
+/**
+ * Runs a write (a push, a delete) again while one of crond's every-minute windows refuses it (503, the front's
+ * word for the window), for up to two minutes; returns the last result.
+ */
+async function writeBetweenWindows(write: () => { code: number; stdout: string; stderr: string }) {
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+        const result = write();
+        const refusedByWindow = result.code !== 0 && /\b503\b|maintenance window/.test(`${result.stdout}${result.stderr}`);
+        if (!refusedByWindow || Date.now() > deadline) return result;
+        await new Promise((r) => setTimeout(r, 3000));
+    }
+}
+
 describe("deletes and scheduled garbage collection of the kind registry", () => {
     /** Where the upkeep container's log stood before the pushes, and when the delete was done. */
     let logBeforePushes = 0;
@@ -145,15 +159,15 @@ describe("deletes and scheduled garbage collection of the kind registry", () => 
         }
         expect(engine.login(AUTHORITY, push).code).toBe(0);
         logBeforePushes = upkeepLog().stdout.length;
-        for (const name of ["gone", "kept"]) {
-            payloadImage(engine, `${AUTHORITY}/dev/${name}:1`);
-            engine.dockerOk(["push", `${AUTHORITY}/dev/${name}:1`]);
-        }
+        // Each push is made again if it meets one of crond's windows (every minute from now on).
+        const pushImage = async (ref: string) => {
+            payloadImage(engine, ref);
+            const pushed = await writeBetweenWindows(() => engine.docker(["push", ref]));
+            expect(pushed.code, `${ref}: ${pushed.stdout}${pushed.stderr}`).toBe(0);
+        };
+        for (const name of ["gone", "kept"]) await pushImage(`${AUTHORITY}/dev/${name}:1`);
         // Three builds of one image, pushed in order: retention keeps the last.
-        for (const tag of ["1", "2", "3"]) {
-            payloadImage(engine, `${AUTHORITY}/dev/many/app:${tag}`);
-            engine.dockerOk(["push", `${AUTHORITY}/dev/many/app:${tag}`]);
-        }
+        for (const tag of ["1", "2", "3"]) await pushImage(`${AUTHORITY}/dev/many/app:${tag}`);
         gone = manifest("dev/gone", "1");
         kept = manifest("dev/kept", "1");
         expect(gone.digest).toMatch(/^sha256:/);
@@ -161,13 +175,15 @@ describe("deletes and scheduled garbage collection of the kind registry", () => 
         for (const layer of [...gone.layers, ...kept.layers]) expect(blobStored(layer)).toBe(true);
     }, 300_000);
 
-    it("lets the push account delete a tag's manifest through the front, and no anonymous client", () => {
+    it("lets the push account delete a tag's manifest through the front, and no anonymous client", async () => {
         const anonymous = skopeo(["delete", "--tls-verify=false", "--no-creds", `docker://${AUTHORITY}/dev/gone:1`]);
         expect(anonymous.code).not.toBe(0);
         expect(anonymous.stderr).toMatch(/unauthorized|authentication required/i);
         expect(manifest("dev/gone", "1").code).toBe("200");
         const auth = writeAuthFile(scratch, AUTHORITY, push);
-        const deleted = skopeo(["delete", "--tls-verify=false", "--authfile", auth, `docker://${AUTHORITY}/dev/gone:1`]);
+        const deleted = await writeBetweenWindows(() =>
+            skopeo(["delete", "--tls-verify=false", "--authfile", auth, `docker://${AUTHORITY}/dev/gone:1`]),
+        );
         expect(deleted.code, deleted.stderr).toBe(0);
         expect(manifest("dev/gone", "1").code).toBe("404");
         logAfterDelete = upkeepLog().stdout.length;
