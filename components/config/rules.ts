@@ -217,7 +217,7 @@ const CROSS_RULES: readonly CrossRule[] = [
     { name: "backups of a volume the images are not on", check: backupProblems },
     { name: "kind's own rules", check: kindProblems },
     { name: "named accounts can be made as given", check: namedAccountProblems },
-    { name: "retention runs in the collection's window, under the path prefix", check: retentionProblems },
+    { name: "retention runs with the collection, under the path prefix", check: retentionProblems },
     single("pushes always need credentials", (c) => {
         if (c.containerRegistry.requiresAuthForPush || c.registry.mode === "existing") return undefined;
         const path = ["containerRegistry", "requiresAuthForPush"];
@@ -553,7 +553,7 @@ function namedAccountProblems(c: ModeConfig): ConfigProblem[] {
     return problems;
 }
 
-/** Retention runs in garbage collection's window, on repositories under the registry's own path prefix. */
+/** Retention runs with garbage collection (its removals in the window), on repositories under the registry's own path prefix. */
 function retentionProblems(c: ModeConfig): ConfigProblem[] {
     const rules = c.registry.maintenance.retention.rules;
     if (rules.length === 0) return [];
@@ -574,7 +574,7 @@ function retentionProblems(c: ModeConfig): ConfigProblem[] {
                 ["registry", "maintenance", "retention", "rules"],
                 setting(["registry", "maintenance", "garbageCollection", "enabled"], true),
                 (command) =>
-                    `is set, but retention runs inside garbage collection's read-only window, and registry.maintenance.garbageCollection.enabled is false: set it to true (${command}; retention starts in dry-run), or remove the rules`,
+                    `is set, but retention runs with garbage collection (its removals inside the collection's read-only window), and registry.maintenance.garbageCollection.enabled is false: set it to true (${command}; retention starts in dry-run), or remove the rules`,
             ),
         ];
     }

@@ -111,9 +111,9 @@ describe("the retention settings", () => {
         ).toBe(true);
     });
 
-    it("are refused with rules while garbage collection is off: retention runs in its window", () => {
+    it("are refused with rules while garbage collection is off: retention runs with it", () => {
         expect(configProblems(config({ rules: [{ prefix: "platform/a/", keepNewest: 1 }] }, { gc: false }))).toEqual([
-            "dso-registry:registry.maintenance.retention.rules: is set, but retention runs inside garbage collection's read-only window, and registry.maintenance.garbageCollection.enabled is false: set it to true (pulumi config set --path 'dso-registry:registry.maintenance.garbageCollection.enabled' true; retention starts in dry-run), or remove the rules",
+            "dso-registry:registry.maintenance.retention.rules: is set, but retention runs with garbage collection (its removals inside the collection's read-only window), and registry.maintenance.garbageCollection.enabled is false: set it to true (pulumi config set --path 'dso-registry:registry.maintenance.garbageCollection.enabled' true; retention starts in dry-run), or remove the rules",
         ]);
     });
 

@@ -339,7 +339,7 @@ const maintenance = z.strictObject({
                 )
                 .default([])
                 .describe(
-                    "Tag retention by repository prefix, run in each garbage collection's read-only window (needs registry.maintenance.garbageCollection.enabled). In a repository under a rule, a tag is kept when it is among the keepNewest newest, or younger than keepDays, or matches `protect`, or (in-cluster) a running pod names it or its digest; every other tag is removed. Repositories under no rule are untouched. Empty: no retention.",
+                    "Tag retention by repository prefix, run by each garbage collection: it reads the tags before the read-only window and removes the ones it chose inside it (needs registry.maintenance.garbageCollection.enabled). In a repository under a rule, a tag is kept when it is among the keepNewest newest, or younger than keepDays, or matches `protect`, or (in-cluster) a running pod names it or its digest; every other tag is removed. Repositories under no rule are untouched. Empty: no retention.",
                 ),
             protect: z
                 .array(
