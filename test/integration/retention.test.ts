@@ -85,6 +85,20 @@ const REMOVABLE = [
     "ci/shared/app:solo",
 ];
 
+/**
+ * A scratch directory `prefix…` with busybox's applets under busybox/ (the shell and client the scripts run with in
+ * the cluster), and real Distribution of `major` on plain HTTP beside it.
+ */
+async function retentionRegistry(major: 2 | 3, prefix: string) {
+    const work = privateDir(prefix);
+    const busybox = path.join(work, "busybox");
+    mkdirSync(busybox);
+    runOk("busybox", ["--install", "-s", busybox]);
+    const binary: DistributionBinary = major === 3 ? deployedRegistry() : distributionBinaries().v2;
+    const registry = await startRealRegistry({ caddy: false, registryBinary: binary.path });
+    return { work, busybox, binary, registry };
+}
+
 const CASES: readonly { readonly major: 2 | 3; readonly client: VerifyHttpClient }[] = [
     { major: 3, client: "busybox-wget" },
     { major: 2, client: "curl" },
@@ -162,12 +176,7 @@ describe.each(CASES)("retention on Distribution $major with $client", ({ major, 
         path.join(registry.dataDir, "docker/registry/v2/blobs/sha256", digest.slice(7, 9), digest.slice(7), "data");
 
     beforeAll(async () => {
-        work = privateDir("retention-test-");
-        busybox = path.join(work, "busybox");
-        mkdirSync(busybox);
-        runOk("busybox", ["--install", "-s", busybox]);
-        binary = major === 3 ? deployedRegistry() : distributionBinaries().v2;
-        registry = await startRealRegistry({ caddy: false, registryBinary: binary.path });
+        ({ work, busybox, binary, registry } = await retentionRegistry(major, "retention-test-"));
         for (const [repo, tags] of Object.entries(PUSHES)) {
             for (const [tag, days] of Object.entries(tags)) {
                 push(repo, tag);
@@ -302,14 +311,7 @@ describe.each(CASES)("retention's order on Distribution $major with $client: tag
     let busybox: string;
     let registry: RealRegistry;
     beforeAll(async () => {
-        work = privateDir("retention-second");
-        busybox = path.join(work, "busybox");
-        mkdirSync(busybox);
-        runOk("busybox", ["--install", "-s", busybox]);
-        registry = await startRealRegistry({
-            caddy: false,
-            registryBinary: (major === 3 ? deployedRegistry() : distributionBinaries().v2).path,
-        });
+        ({ work, busybox, registry } = await retentionRegistry(major, "retention-second"));
     }, 120_000);
     afterAll(async () => {
         await registry?.stop();
@@ -385,12 +387,7 @@ describe.each(CASES)(
         }
 
         beforeAll(async () => {
-            work = privateDir("retention-impostor-");
-            busybox = path.join(work, "busybox");
-            mkdirSync(busybox);
-            runOk("busybox", ["--install", "-s", busybox]);
-            binary = major === 3 ? deployedRegistry() : distributionBinaries().v2;
-            registry = await startRealRegistry({ caddy: false, registryBinary: binary.path });
+            ({ work, busybox, binary, registry } = await retentionRegistry(major, "retention-impostor-"));
             const latest = push("latest", 1);
             push("build-1", 100);
             push("build-2", 10);
@@ -464,14 +461,7 @@ describe.each(CASES)(
         const requestLines = (text: string) => text.split("\n").filter((l) => /"(GET|HEAD|DELETE|PUT|POST|PATCH) \/v2\//.test(l));
 
         beforeAll(async () => {
-            work = privateDir("retention-phases-");
-            busybox = path.join(work, "busybox");
-            mkdirSync(busybox);
-            runOk("busybox", ["--install", "-s", busybox]);
-            registry = await startRealRegistry({
-                caddy: false,
-                registryBinary: (major === 3 ? deployedRegistry() : distributionBinaries().v2).path,
-            });
+            ({ work, busybox, registry } = await retentionRegistry(major, "retention-phases-"));
             for (const [tag, days] of [...YOUNG.map((t) => [t, 1] as const), ...OLD.map((t) => [t, 60] as const)]) {
                 const image = makeOciImage(path.join(work, "src", tag), 1024);
                 skopeoPushPlainHttp({ run }, image.ref, reference(tag));
