@@ -6,6 +6,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { CLIENT_IDLE_SECONDS, renderCaddyfile } from "../accessPolicy/caddyfile";
+import { frontPolicy } from "../accessPolicy/frontPolicy";
 import type { AccessPolicy, MirrorRoute, ScopedPushAccount } from "../accessPolicy/policy";
 import { previousUsersFile } from "../accessPolicy/usersFile";
 import { overlapFilesOutput, usersFileOutput } from "../accessPolicy/usersFileOutput";
@@ -114,7 +115,7 @@ export function caddySitePolicy(
     },
 ): AccessPolicy {
     const paths = hostPaths(args.layout);
-    return {
+    return frontPolicy(args, {
         siteAddress: args.registryHost,
         port: args.port,
         tls:
@@ -122,13 +123,10 @@ export function caddySitePolicy(
                 ? { kind: "acme", email: args.tls.email, directory: args.tls.directory }
                 : { kind: "files", certFile: paths.tlsCert, keyFile: paths.tlsKey },
         upstream: args.upstream,
-        requiresAuthForPull: args.requiresAuthForPull,
-        pushUsersFile: paths.pushUsers,
-        pullUsersFile: paths.pullUsers,
-        ...(args.overlap ? { overlap: { matchersFile: paths.overlapMatchers } } : {}),
-        allowedNetworks: args.allowedNetworks,
+        usersFiles: { push: paths.pushUsers, pull: paths.pullUsers, overlapMatchers: paths.overlapMatchers },
+        // Clients reach the host's front directly: it enforces the allowlist itself.
+        enforcesAllowlist: true,
         uiUpstream: args.uiUpstream,
-        deletesEnabled: args.deletesEnabled,
         ...HOST_FRONT_CONNECTIONS,
         // Off TCP: on 127.0.0.1:2019 any local process could replace the policy.
         admin: `unix/${args.layout.caddyAdminSocket}`,
@@ -141,22 +139,15 @@ export function caddySitePolicy(
         readOnlySignals: [{ kind: "file", path: paths.readOnlyMarker }],
         // The disk guard's script creates its marker while the data disk is almost full.
         ...(args.diskGuard ? { diskFullSignal: paths.diskFullMarker } : {}),
-        ...(args.mirrors && args.mirrors.length > 0 ? { mirrors: args.mirrors, mirrorsRequireAuth: args.mirrorsRequireAuth ?? false } : {}),
-        ...(args.scopedPushAccounts?.length ? { scopedPushAccounts: args.scopedPushAccounts } : {}),
+        mirrors: args.mirrors,
         // nginx in its container, on its unix socket (see mavenScripts.ts).
-        ...(args.maven
-            ? {
-                  maven: {
-                      pathPrefix: args.maven.pathPrefix,
-                      requiresAuthForPull: args.maven.requiresAuthForPull,
-                      upstream: `unix/${paths.mavenSocket}`,
-                      deployUsersFile: paths.mavenDeployUsers,
-                      // The disk guard's script creates its marker while the Maven data directory's disk is almost full.
-                      ...(args.maven.diskGuard ? { diskFullSignal: paths.mavenDiskFullMarker } : {}),
-                  },
-              }
-            : {}),
-    };
+        maven: {
+            upstream: `unix/${paths.mavenSocket}`,
+            deployUsersFile: paths.mavenDeployUsers,
+            // The disk guard's script creates its marker while the Maven data directory's disk is almost full.
+            ...(args.maven?.diskGuard ? { diskFullSignal: paths.mavenDiskFullMarker } : {}),
+        },
+    });
 }
 
 /** Its type token, by which URNs and previews name it (the preview's consequences summary reads it). */

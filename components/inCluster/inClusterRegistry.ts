@@ -9,7 +9,8 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { renderCaddyfile } from "../accessPolicy/caddyfile";
-import type { AccessPolicy, MirrorRoute, ScopedPushAccount } from "../accessPolicy/policy";
+import { type FrontSettings, frontPolicy } from "../accessPolicy/frontPolicy";
+import type { AccessPolicy, MirrorRoute } from "../accessPolicy/policy";
 import { type OverlapFiles, overlapFilesOutput, usersFileOutput } from "../accessPolicy/usersFileOutput";
 import { decoyHash } from "../accounts/decoy";
 import { htpasswdOutput } from "../accounts/registryAccounts";
@@ -258,66 +259,59 @@ export function inClusterRegistryDefaults(args: InClusterRegistryArgs): InCluste
     };
 }
 
-/** The sidecar's policy: the shared policy, placed behind the ingress on plain HTTP inside the pod. */
-export function sidecarPolicy(args: {
-    readonly host: string;
-    /** The port clients write after the host: 443 (the default) unless the ingress is published elsewhere. */
-    readonly port?: number;
-    readonly requiresAuthForPull: boolean;
-    readonly deletesEnabled: boolean;
-    /** With filesystem storage the PVC is mounted read-only into Caddy, which serves blob downloads from it. */
-    readonly storage: "filesystem" | "s3";
-    /** The Maven route, when the front serves the Maven repository too. */
-    readonly maven?: { readonly pathPrefix: string; readonly requiresAuthForPull: boolean };
-    /** Where the sidecar sends each mirror's requests. */
-    readonly mirrors?: readonly MirrorRoute[];
-    /** Pulls through the caches need an account even when reads are anonymous (`registry.mirrorPull` "accounts"). */
-    readonly mirrorsRequireAuth?: boolean;
-    /** Scheduled backups: their read-only pass opens the window with a marker file instead of a restart. */
-    readonly backup?: boolean;
-    /** How the GC job holds writes back (`gcWindow`); none without garbage collection. */
-    readonly gcWindow?: GcWindow;
-    /** Caddy's metrics, and Distribution's relayed from its loopback, on ports of their own. */
-    readonly metrics?: boolean;
-    /** With `metrics`: tag retention's counts on Caddy's metrics port too (`retentionCountsServed`). */
-    readonly retentionCounts?: boolean;
-    /** With `metrics`: the disk guard container's figures of the pod's volumes on Caddy's metrics port too (`diskFiguresServed`). */
-    readonly diskFigures?: boolean;
-    /** Push accounts that may write only under repository prefixes. */
-    readonly scopedPushAccounts?: readonly ScopedPushAccount[];
-    /**
-     * Behind a Gateway: the allowlist, enforced on the plain-HTTP listener the controller uses, and, with
-     * the web UI, its path served through the front (the route sends every path here) from `uiService`.
-     */
-    readonly gateway?: { readonly proxyNetworks: readonly string[]; readonly uiService?: string };
-    /** `registry.allowedNetworks`: the sidecar's only behind a Gateway. */
-    readonly allowedNetworks?: readonly string[];
-    /** Whether an account may have a previous password (a rotation's overlap): the overlap file is imported. */
-    readonly overlap?: boolean;
-    /**
-     * The disk guard's container runs (./diskGuard.ts): new uploads get 507 while the data volume's marker
-     * exists (filesystem storage), Maven deploys while the Maven volume's does (with `maven`).
-     */
-    readonly diskGuard?: boolean;
-}): AccessPolicy {
-    return {
+/**
+ * The sidecar's policy: the front's settings (`FrontSettings`), placed behind the ingress on plain HTTP
+ * inside the pod. `allowedNetworks` (`registry.allowedNetworks`) is the sidecar's only behind a Gateway.
+ */
+export function sidecarPolicy(
+    args: FrontSettings & {
+        readonly host: string;
+        /** The port clients write after the host: 443 (the default) unless the ingress is published elsewhere. */
+        readonly port?: number;
+        /** With filesystem storage the PVC is mounted read-only into Caddy, which serves blob downloads from it. */
+        readonly storage: "filesystem" | "s3";
+        /** Where the sidecar sends each mirror's requests. */
+        readonly mirrors?: readonly MirrorRoute[];
+        /** Scheduled backups: their read-only pass opens the window with a marker file instead of a restart. */
+        readonly backup?: boolean;
+        /** How the GC job holds writes back (`gcWindow`); none without garbage collection. */
+        readonly gcWindow?: GcWindow;
+        /** Caddy's metrics, and Distribution's relayed from its loopback, on ports of their own. */
+        readonly metrics?: boolean;
+        /** With `metrics`: tag retention's counts on Caddy's metrics port too (`retentionCountsServed`). */
+        readonly retentionCounts?: boolean;
+        /** With `metrics`: the disk guard container's figures of the pod's volumes on Caddy's metrics port too (`diskFiguresServed`). */
+        readonly diskFigures?: boolean;
+        /**
+         * Behind a Gateway: the allowlist, enforced on the plain-HTTP listener the controller uses, and, with
+         * the web UI, its path served through the front (the route sends every path here) from `uiService`.
+         */
+        readonly gateway?: { readonly proxyNetworks: readonly string[]; readonly uiService?: string };
+        /**
+         * The disk guard's container runs (./diskGuard.ts): new uploads get 507 while the data volume's marker
+         * exists (filesystem storage), Maven deploys while the Maven volume's does (with `maven`).
+         */
+        readonly diskGuard?: boolean;
+    },
+): AccessPolicy {
+    return frontPolicy(args, {
         siteAddress: args.host,
         port: IN_CLUSTER.servicePort,
         // Clients reach the sidecar as https://<host>[:<port>] (the ingress, or the TLS Service on 443 inside pods).
         publicAuthority: registryAuthority(args.host, args.port ?? 443),
         tls: { kind: "plain-http" },
         upstream: IN_CLUSTER.registryAddr,
-        requiresAuthForPull: args.requiresAuthForPull,
-        pushUsersFile: `${IN_CLUSTER.usersDir}/push`,
-        pullUsersFile: `${IN_CLUSTER.usersDir}/pull`,
-        ...(args.overlap ? { overlap: { matchersFile: `${IN_CLUSTER.usersDir}/${OVERLAP_FILES.matchers}` } } : {}),
+        usersFiles: {
+            push: `${IN_CLUSTER.usersDir}/push`,
+            pull: `${IN_CLUSTER.usersDir}/pull`,
+            overlapMatchers: `${IN_CLUSTER.usersDir}/${OVERLAP_FILES.matchers}`,
+        },
         // Behind an Ingress the sidecar only sees the controller's address: the allowlist is the ingress's
         // job. Behind a Gateway (no standard allowlist) the sidecar enforces it on the client the
         // controller names, believed from the controller's networks only.
-        allowedNetworks: args.gateway ? (args.allowedNetworks ?? []) : [],
-        ...(args.gateway && args.gateway.proxyNetworks.length > 0 ? { trustedProxies: args.gateway.proxyNetworks } : {}),
+        enforcesAllowlist: args.gateway !== undefined,
+        ...(args.gateway ? { trustedProxies: args.gateway.proxyNetworks } : {}),
         ...(args.gateway?.uiService ? { uiUpstream: args.gateway.uiService } : {}),
-        deletesEnabled: args.deletesEnabled,
         // Pods are replaced on every change; nothing needs Caddy's admin API.
         admin: "off",
         ...(args.storage === "filesystem" ? { blobFiles: IN_CLUSTER.dataDir } : {}),
@@ -329,18 +323,13 @@ export function sidecarPolicy(args: {
             ...(args.gcWindow === "marker" ? [{ kind: "file", path: READ_ONLY_SIGNAL.gcMarker } as const] : []),
             ...(args.backup ? [{ kind: "file", path: IN_CLUSTER_BACKUP.marker } as const] : []),
         ],
-        ...(args.maven
-            ? {
-                  maven: {
-                      pathPrefix: args.maven.pathPrefix,
-                      requiresAuthForPull: args.maven.requiresAuthForPull,
-                      upstream: `127.0.0.1:${MAVEN_BACKEND.port}`,
-                      deployUsersFile: `${IN_CLUSTER.usersDir}/maven-deploy`,
-                      ...(args.diskGuard ? { diskFullSignal: IN_CLUSTER_DISK_GUARD.mavenMarker } : {}),
-                  },
-              }
-            : {}),
-        ...(args.mirrors && args.mirrors.length > 0 ? { mirrors: args.mirrors, mirrorsRequireAuth: args.mirrorsRequireAuth ?? false } : {}),
+        ...(args.diskGuard && args.storage === "filesystem" ? { diskFullSignal: IN_CLUSTER_DISK_GUARD.marker } : {}),
+        maven: {
+            upstream: `127.0.0.1:${MAVEN_BACKEND.port}`,
+            deployUsersFile: `${IN_CLUSTER.usersDir}/maven-deploy`,
+            ...(args.diskGuard ? { diskFullSignal: IN_CLUSTER_DISK_GUARD.mavenMarker } : {}),
+        },
+        ...(args.mirrors ? { mirrors: args.mirrors } : {}),
         // The kubelet keeps and rotates what containers write to stdout.
         accessLog: { kind: "stdout" },
         // Pods that may overlap hand their clients over when they stop (./deployment.ts).
@@ -365,9 +354,7 @@ export function sidecarPolicy(args: {
                   },
               }
             : {}),
-        ...(args.scopedPushAccounts?.length ? { scopedPushAccounts: args.scopedPushAccounts } : {}),
-        ...(args.diskGuard && args.storage === "filesystem" ? { diskFullSignal: IN_CLUSTER_DISK_GUARD.marker } : {}),
-    };
+    });
 }
 
 /** The sidecar's TLS listener: where it listens in the pod and where the certificate and key are mounted. */

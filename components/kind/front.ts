@@ -6,7 +6,8 @@
  * Everything here is pure: no Pulumi, no I/O.
  */
 import { renderCaddyfile } from "../accessPolicy/caddyfile";
-import type { AccessPolicy, DecoyCheck, MirrorRoute, ScopedPushAccount } from "../accessPolicy/policy";
+import { type FrontSettings, frontPolicy } from "../accessPolicy/frontPolicy";
+import type { AccessPolicy, MirrorRoute } from "../accessPolicy/policy";
 import { renderRegistryConfig } from "../distribution/registryConfig";
 import type { DistributionSettings } from "../shared/distributionSettings";
 import { DISTRIBUTION } from "../shared/facts";
@@ -14,16 +15,17 @@ import { DISTRIBUTION } from "../shared/facts";
 /** Where the front container finds its files (the host's `<dataDir>/front`, mounted read-only). */
 export const FRONT_DIR = "/etc/dso-registry";
 
-/** What the front is rendered from. */
-export interface KindFrontSpec {
+/**
+ * What the front is rendered from: the front's settings (accounts' scopes, the decoy, a rotation's overlap;
+ * no allowlist, anonymous pulls through the caches, no Maven), and where kind's containers are.
+ */
+export interface KindFrontSpec extends Omit<FrontSettings, "allowedNetworks" | "mirrorsRequireAuth" | "maven"> {
     /** The front container's name on the kind network (`kind.containerName`). */
     readonly registryName: string;
     /** The port on 127.0.0.1 of the Docker host and on the kind network (`kind.hostPort`). */
     readonly port: number;
     /** Distribution's container name on the backend network. */
     readonly distributionName: string;
-    readonly requiresAuthForPull: boolean;
-    readonly deletesEnabled: boolean;
     /**
      * The web UI's container as the front reaches it on the backend network (ui.ts `kindUiUpstream`) when the
      * UI is on: the front serves it under /registry/, on its own origin, where the UI's `/v2/` requests arrive.
@@ -34,8 +36,6 @@ export interface KindFrontSpec {
      * runs in the cluster: its requests reach the front through the ingress with that Host, and get the realm there.
      */
     readonly uiOrigin?: string;
-    /** Decoy check: the accounts of each users file by name, and the decoy hash. */
-    readonly decoy?: DecoyCheck;
     /**
      * The read-only window's marker file, as the front container sees it, with scheduled garbage
      * collection: while it exists writes get 503 and reads go on (scripts.ts `KIND_GC_MARKER`).
@@ -48,13 +48,6 @@ export interface KindFrontSpec {
     readonly diskFullMarker?: string;
     /** The pull-through caches, each a container on the backend network (scripts.ts `kindMirrorPaths`). */
     readonly mirrors?: readonly MirrorRoute[];
-    /**
-     * Push accounts (in `pushAccounts`) that may write only under repository prefixes; every other push
-     * account writes everywhere. Why: docs/decisions/access-policy.md#push-accounts-scoped-to-repository-prefixes
-     */
-    readonly scopedPushAccounts?: readonly ScopedPushAccount[];
-    /** Whether an account may have a previous password (a rotation's overlap): the overlap file is imported. */
-    readonly overlap?: boolean;
 }
 
 /** An authority as a browser writes it in its Host header: the port only when it is not HTTP's 80. */
@@ -75,7 +68,7 @@ export function kindFrontPolicy(spec: KindFrontSpec): AccessPolicy {
     // The UI's host behind the cluster's ingress too: the ingress passes the browser's Host on.
     const uiHost = spec.uiOrigin?.replace(/:\d+$/, "");
     const names = ["localhost", "127.0.0.1", spec.registryName, ...(uiHost ? [uiHost] : [])];
-    return {
+    return frontPolicy(spec, {
         siteAddress: "localhost",
         siteAliases: [...new Set(names)].filter((name) => name !== "localhost"),
         port: spec.port,
@@ -85,24 +78,19 @@ export function kindFrontPolicy(spec: KindFrontSpec): AccessPolicy {
         ...(spec.uiUpstream ? { uiUpstream: spec.uiUpstream } : {}),
         tls: { kind: "plain-http" },
         upstream: `${spec.distributionName}:${DISTRIBUTION.containerPort}`,
-        requiresAuthForPull: spec.requiresAuthForPull,
-        pushUsersFile: `${FRONT_DIR}/users-push`,
-        pullUsersFile: `${FRONT_DIR}/users-pull`,
-        ...(spec.overlap ? { overlap: { matchersFile: `${FRONT_DIR}/overlap` } } : {}),
-        ...(spec.decoy ? { decoy: spec.decoy } : {}),
+        usersFiles: { push: `${FRONT_DIR}/users-push`, pull: `${FRONT_DIR}/users-pull`, overlapMatchers: `${FRONT_DIR}/overlap` },
         // Only the host's loopback and the kind network reach the front.
-        allowedNetworks: [],
-        deletesEnabled: spec.deletesEnabled,
+        enforcesAllowlist: false,
         ...(spec.readOnlyMarker ? { readOnlySignals: [{ kind: "file" as const, path: spec.readOnlyMarker }] } : {}),
         ...(spec.diskFullMarker ? { diskFullSignal: spec.diskFullMarker } : {}),
-        // Anonymous: kind's nodes hold no account, and only the host's loopback and the kind network reach the front.
-        ...(spec.mirrors && spec.mirrors.length > 0 ? { mirrors: spec.mirrors, mirrorsRequireAuth: false } : {}),
-        ...(spec.scopedPushAccounts?.length ? { scopedPushAccounts: spec.scopedPushAccounts } : {}),
+        // Anonymous pulls through the caches (`mirrorsRequireAuth` unset): kind's nodes hold no account, and only
+        // the host's loopback and the kind network reach the front.
+        ...(spec.mirrors ? { mirrors: spec.mirrors } : {}),
         // The container is replaced when its files change; nothing needs Caddy's admin API.
         admin: "off",
         // Docker keeps what containers write to stdout (`docker logs`).
         accessLog: { kind: "stdout" },
-    };
+    });
 }
 
 /** The front's Caddyfile. */
