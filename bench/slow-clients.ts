@@ -29,7 +29,7 @@ import * as net from "node:net";
 import * as tls from "node:tls";
 import { renderCaddyfile } from "../components/accessPolicy/caddyfile";
 import type { AccessPolicy } from "../components/accessPolicy/policy";
-import { renderSidecarCaddyfile } from "../components/inCluster/inClusterRegistry";
+import { renderSidecarCaddyfile } from "../components/inCluster/sidecarFront";
 import { FRONT_ENVIRONMENT } from "../components/shared/front";
 import { pinnedCaddy } from "../test/support/caddyBinaries";
 import { type RealRegistry, startRealRegistry } from "../test/support/realRegistry";

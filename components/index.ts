@@ -27,13 +27,13 @@ export {
 export type { HostRegistryStorage } from "./externalHost/registryContainer";
 export type { PasswordRotation } from "./externalHost/scripts";
 export type { HostBackupArgs } from "./externalHost/upkeep";
-export {
-    type InClusterMavenArgs,
-    InClusterRegistry,
-    type InClusterRegistryArgs,
-    type InClusterRegistryMonitoring,
-    type InClusterRegistryStorage,
-} from "./inCluster/inClusterRegistry";
+export { InClusterRegistry } from "./inCluster/inClusterRegistry";
+export type {
+    InClusterMavenArgs,
+    InClusterRegistryArgs,
+    InClusterRegistryMonitoring,
+    InClusterRegistryStorage,
+} from "./inCluster/registryArgs";
 export type { InClusterBackup, InClusterLoginLimit, InClusterPod, IssuerChainLifetimes } from "./inCluster/spec";
 export {
     type CredentialPlanInput,

@@ -7,7 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { deterministicBcrypt, type RegistryAccounts } from "../accounts/registryAccounts";
 import type { InClusterRegistrySettings, StackConfig } from "../config";
 import type { HostMavenArgs } from "../externalHost/externalRegistryHost";
-import type { InClusterMavenArgs } from "../inCluster/inClusterRegistry";
+import type { InClusterMavenArgs } from "../inCluster/registryArgs";
 import type { RegistryMaven } from "../maven/registryMaven";
 import { secret } from "./secret";
 import type { StackIn } from "./tls";

@@ -5,7 +5,7 @@
 
 import type { ExternalHostRegistrySettings, InClusterRegistrySettings, OwnTls, RegistrySettings, StackConfig } from "../config";
 import type { ExternalRegistryHostArgs } from "../externalHost/externalRegistryHost";
-import type { InClusterRegistryArgs } from "../inCluster/inClusterRegistry";
+import type { InClusterRegistryArgs } from "../inCluster/registryArgs";
 import { RegistryTls } from "../tls/registryTls";
 import { secret } from "./secret";
 

@@ -240,7 +240,7 @@ describe("the cluster check against a real API server", () => {
     }, 120_000);
 
     it("keeps the class the API server gave an Ingress through applies that name none, and drops one an apply named before", async () => {
-        // Why an Ingress that names no class ignores changes of it (components/inCluster/inClusterRegistry.ts): the
+        // Why an Ingress that names no class ignores changes of it (components/inCluster/objectPlan.ts): the
         // Kubernetes provider applies server-side, and a field its manager sent once and no longer sends is removed.
         await kube.create(INGRESS_CLASSES, ingressClass("edge", "traefik.io/ingress-controller", true));
         const apply = (name: string, note: string, ingressClassName?: string) => {

@@ -19,7 +19,7 @@ import { UNREAD_BODY_SECONDS } from "../../components/accessPolicy/caddyfile/lim
 import type { AccessPolicy } from "../../components/accessPolicy/policy";
 import { renderUsersFile } from "../../components/accessPolicy/usersFile";
 import { HOST_FRONT_CONNECTIONS } from "../../components/externalHost/caddySite";
-import { renderSidecarCaddyfile } from "../../components/inCluster/inClusterRegistry";
+import { renderSidecarCaddyfile } from "../../components/inCluster/sidecarFront";
 import { BASE_POLICY } from "../support/accessPolicy";
 import { pinnedCaddy } from "../support/caddyBinaries";
 import {

@@ -14,7 +14,7 @@
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { CA_CONFIG_MAP, renderCaConfigMaps } from "../../components/inCluster/caConfigMaps";
-import { SIDECAR_TLS } from "../../components/inCluster/inClusterRegistry";
+import { SIDECAR_TLS } from "../../components/inCluster/sidecarFront";
 import { IN_CLUSTER } from "../../components/inCluster/spec";
 import { AGENT_CA_VOLUME, renderAgentPod } from "../../components/jenkins/agentPods";
 import { writeConfigMapVolume } from "../support/configMapVolume";

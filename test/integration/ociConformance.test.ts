@@ -6,8 +6,9 @@
  * refusals named below, each with its reason; a new difference fails. What 3.1.2 passes that 2.8.3
  * does not is listed, and passes through the fronts too.
  *
- * Covers: components/externalHost/caddySite.ts (caddySitePolicy), components/inCluster/inClusterRegistry.ts
- * (sidecarPolicy, renderSidecarCaddyfile), components/kind/front.ts (kindFrontPolicy), components/accessPolicy/caddyfile/index.ts.
+ * Covers: components/externalHost/caddySite.ts (caddySitePolicy), components/inCluster/sidecarFront.ts
+ * (sidecarPolicy, renderSidecarCaddyfile), components/kind/front.ts (kindFrontPolicy), components/accessPolicy/frontPolicy.ts
+ * (the policy all three place), components/accessPolicy/caddyfile/index.ts.
  */
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -15,7 +16,7 @@ import { renderCaddyfile } from "../../components/accessPolicy/caddyfile";
 import type { AccessPolicy, ReadOnlySignal } from "../../components/accessPolicy/policy";
 import { caddySitePolicy } from "../../components/externalHost/caddySite";
 import { defaultHostLayout } from "../../components/externalHost/scripts";
-import { renderSidecarCaddyfile, sidecarPolicy } from "../../components/inCluster/inClusterRegistry";
+import { renderSidecarCaddyfile, sidecarPolicy } from "../../components/inCluster/sidecarFront";
 import { kindFrontPolicy } from "../../components/kind/front";
 import { pinnedCaddy } from "../support/caddyBinaries";
 import { DEPLOYED_REGISTRY_IMAGE, distributionBinaries } from "../support/distributionBinaries";

@@ -21,7 +21,7 @@ import * as tls from "node:tls";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { renderCaddyfile } from "../../components/accessPolicy/caddyfile";
 import type { AccessPolicy } from "../../components/accessPolicy/policy";
-import { renderSidecarCaddyfile } from "../../components/inCluster/inClusterRegistry";
+import { renderSidecarCaddyfile } from "../../components/inCluster/sidecarFront";
 import { FRONT_WINDOW_PARAMS } from "../../components/upkeep/frontWindow";
 import { pinnedCaddy } from "../support/caddyBinaries";
 import { type RealRegistry, startRealRegistry } from "../support/realRegistry";

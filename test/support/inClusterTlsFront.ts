@@ -10,7 +10,7 @@ import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { renderUsersFile } from "../../components/accessPolicy/usersFile";
 import { renderRegistryConfig } from "../../components/distribution/registryConfig";
-import { renderSidecarCaddyfile, sidecarPolicy } from "../../components/inCluster/inClusterRegistry";
+import { renderSidecarCaddyfile, sidecarPolicy } from "../../components/inCluster/sidecarFront";
 import { IN_CLUSTER } from "../../components/inCluster/spec";
 import { renderSecrets } from "../../components/inCluster/workload";
 import { DISTRIBUTION } from "../../components/shared/facts";

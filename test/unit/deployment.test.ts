@@ -88,7 +88,7 @@ describe("objects", () => {
         expect(container(objects, "registry").readinessProbe.exec.command.join(" ")).toContain(`http://${IN_CLUSTER.registryAddr}/v2/`);
     });
 
-    // nginx listens on 127.0.0.1 (components/inCluster/inClusterRegistry.ts); the real kubelet restarted it for
+    // nginx listens on 127.0.0.1 (components/inCluster/podFiles.ts); the real kubelet restarted it for
     // ever under a TCP probe (test/engine/localPods.test.ts).
     test("the Maven backend, on the pod's loopback only, is probed from inside its container: a kubelet's TCP or HTTP check goes to the pod's address", () => {
         const objects = renderInClusterObjects(baseSpec({ maven }));

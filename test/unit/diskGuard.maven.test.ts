@@ -20,10 +20,10 @@ import {
 import { defaultHostLayout, diskGuardScript, hostPaths } from "../../components/externalHost/scripts";
 import { planHostUpkeep } from "../../components/externalHost/upkeep";
 import { IN_CLUSTER_DISK_GUARD, inClusterDiskGuard } from "../../components/inCluster/diskGuard";
-import { sidecarPolicy } from "../../components/inCluster/inClusterRegistry";
 import { renderInClusterObjects } from "../../components/inCluster/manifests";
 import { RULES_FILE_KEY, renderMonitoringObjects } from "../../components/inCluster/monitoring";
 import { READ_ONLY_SIGNAL } from "../../components/inCluster/readOnlySignal";
+import { sidecarPolicy } from "../../components/inCluster/sidecarFront";
 import { IN_CLUSTER, type InClusterSpec } from "../../components/inCluster/spec";
 import { MAVEN_BACKEND } from "../../components/maven/nginxConfig";
 import { type AlertRule, alertRules } from "../../components/monitoring/alertRules";

@@ -9,7 +9,7 @@ import { type FrontPlacement, type FrontSettings, frontPolicy } from "../../comp
 import type { AccessPolicy } from "../../components/accessPolicy/policy";
 import { caddySitePolicy } from "../../components/externalHost/caddySite";
 import { defaultHostLayout } from "../../components/externalHost/scripts";
-import { sidecarPolicy } from "../../components/inCluster/inClusterRegistry";
+import { sidecarPolicy } from "../../components/inCluster/sidecarFront";
 import { kindFrontPolicy } from "../../components/kind/front";
 
 const mirrors = [{ pathName: "docker.io", upstream: "cache.example:5000" }];

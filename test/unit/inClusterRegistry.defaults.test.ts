@@ -1,11 +1,11 @@
 /**
- * The in-cluster registry's defaults (`inClusterRegistryDefaults`, components/inCluster/inClusterRegistry.ts):
+ * The in-cluster registry's defaults (`inClusterRegistryDefaults`, components/inCluster/registryArgs.ts):
  * the args a library user leaves out get the values each one's `@default` documents, which are the
  * stack config's defaults too; what the user gives is kept as given.
- * Covers: components/shared/defaults.ts (the values), components/shared/front.ts (frontDefaults).
+ * Covers: components/inCluster/registryArgs.ts, components/shared/defaults.ts (the values), components/shared/front.ts (frontDefaults).
  */
 import { describe, expect, it } from "vitest";
-import { type InClusterRegistryArgs, inClusterRegistryDefaults } from "../../components/inCluster/inClusterRegistry";
+import { type InClusterRegistryArgs, inClusterRegistryDefaults } from "../../components/inCluster/registryArgs";
 
 const accounts = { push: { username: "ci-push", bcryptHash: "$2b$10$hash" } };
 const tls = { kind: "secret", certPem: "CERT", keyPem: "KEY" } as const;

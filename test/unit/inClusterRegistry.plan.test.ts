@@ -1,17 +1,14 @@
 /**
- * What the in-cluster registry registers (`planInClusterRegistry`, `inClusterObjectPlan`,
- * components/inCluster/inClusterRegistry.ts), tested without a Pulumi runtime: which objects exist for
- * which args, their resource names, what each waits for, which ones are kept on delete, and the
- * objects the component exposes. The constructor only registers this list.
+ * What the in-cluster registry registers (`planInClusterRegistry`), tested without a Pulumi runtime: which
+ * objects exist for which args, their resource names, what each waits for, which ones are kept on delete,
+ * and the objects the component exposes. The constructor only registers this list. How each object is
+ * registered, apart from the registry: objectPlan.test.ts.
+ * Covers: components/inCluster/registryPlan.ts, components/inCluster/podFiles.ts (the pod's files).
  */
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
-import {
-    type InClusterRegistryArgs,
-    inClusterObjectPlan,
-    inClusterRegistryDefaults,
-    planInClusterRegistry,
-} from "../../components/inCluster/inClusterRegistry";
+import { type InClusterRegistryArgs, inClusterRegistryDefaults } from "../../components/inCluster/registryArgs";
+import { planInClusterRegistry } from "../../components/inCluster/registryPlan";
 import type { MirrorSpec } from "../../components/mirrors/mirrors";
 import { backup } from "../support/inClusterSpec";
 import { DOCKER_HUB_MIRROR, GHCR_MIRROR, PLAN_HASH as HASH, MAVEN_REPOSITORY } from "../support/placementFixtures";
@@ -192,39 +189,5 @@ describe("planInClusterRegistry", () => {
         });
         expect(chain.exposed.chainCa).toBe("registry-certificate-dso-registry-ca");
         expect(chain.objects.map((o) => o.name)).not.toContain("registry-secret-registry-tls");
-    });
-});
-
-describe("inClusterObjectPlan", () => {
-    const object = (kind: string, name: string) => ({ apiVersion: "v1", kind, metadata: { name } });
-
-    it("makes workloads wait for the namespace and every input before them, and an Ingress for the Services too", () => {
-        const objects = inClusterObjectPlan("r", [
-            object("Namespace", "dso"),
-            object("Service", "registry"),
-            object("Secret", "s"),
-            object("ConfigMap", "c"),
-            object("Deployment", "registry"),
-            object("Ingress", "registry"),
-            object("Secret", "later"),
-            object("CronJob", "gc"),
-        ]);
-        const dependsOn = Object.fromEntries(objects.map((o) => [o.name, o.dependsOn]));
-        expect(dependsOn).toEqual({
-            "r-namespace-dso": [],
-            "r-service-registry": ["r-namespace-dso"],
-            "r-secret-s": ["r-namespace-dso"],
-            "r-configmap-c": ["r-namespace-dso"],
-            "r-deployment-registry": ["r-namespace-dso", "r-secret-s", "r-configmap-c"],
-            "r-ingress-registry": ["r-namespace-dso", "r-secret-s", "r-configmap-c", "r-service-registry"],
-            "r-secret-later": ["r-namespace-dso"],
-            "r-cronjob-gc": ["r-namespace-dso", "r-secret-s", "r-configmap-c", "r-secret-later"],
-        });
-    });
-
-    it("waits for nothing without a namespace in the list", () => {
-        expect(inClusterObjectPlan("r", [object("ConfigMap", "c")])).toEqual([
-            { name: "r-configmap-c", object: object("ConfigMap", "c"), dependsOn: [] },
-        ]);
     });
 });

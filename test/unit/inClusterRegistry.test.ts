@@ -1,7 +1,8 @@
 /**
  * The InClusterRegistry component under Pulumi's mocks: one instance per option set, all in one
  * runtime, each recognised by the prefix of its children's names.
- * Covers: components/inCluster/inClusterRegistry.ts, components/inCluster/issuerChain.ts (the chain),
+ * Covers: components/inCluster/inClusterRegistry.ts, components/inCluster/sidecarFront.ts (the sidecar's
+ * policy and Caddyfile), components/inCluster/issuerChain.ts (the chain),
  * components/accessPolicy/usersFileOutput.ts (the users files), components/shared/k8sResources.ts (each
  * object registered).
  */
@@ -25,14 +26,11 @@ import { RegistryAccounts } from "../../components/accounts/registryAccounts";
 import { parseConfig } from "../../components/config";
 import { decide } from "../../components/config/decisions";
 import { IN_CLUSTER_BACKUP } from "../../components/inCluster/backup";
-import {
-    InClusterRegistry,
-    type InClusterRegistryArgs,
-    renderSidecarCaddyfile,
-    sidecarPolicy,
-} from "../../components/inCluster/inClusterRegistry";
+import { InClusterRegistry } from "../../components/inCluster/inClusterRegistry";
 import { READ_ONLY_SIGNAL } from "../../components/inCluster/readOnlySignal";
+import type { InClusterRegistryArgs } from "../../components/inCluster/registryArgs";
 import { RETENTION_COUNTS } from "../../components/inCluster/retentionCounts";
+import { renderSidecarCaddyfile, sidecarPolicy } from "../../components/inCluster/sidecarFront";
 import { IN_CLUSTER } from "../../components/inCluster/spec";
 import type { K8sObject } from "../../components/shared/k8sObject";
 import { inClusterRegistryArgs } from "../../components/stack/inCluster";

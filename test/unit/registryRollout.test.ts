@@ -10,8 +10,8 @@
 import { describe, expect, test } from "vitest";
 import { renderCaddyfile } from "../../components/accessPolicy/caddyfile";
 import { FRONT_STOP_DELAY_SECONDS, REGISTRY_STOP_DELAY_SECONDS, ROUTED_AFTER_SECONDS } from "../../components/inCluster/deployment";
-import { sidecarPolicy } from "../../components/inCluster/inClusterRegistry";
 import { renderInClusterObjects } from "../../components/inCluster/manifests";
+import { sidecarPolicy } from "../../components/inCluster/sidecarFront";
 import type { InClusterSpec } from "../../components/inCluster/spec";
 import { baseSpec, get, s3, variants } from "../support/inClusterSpec";
 
