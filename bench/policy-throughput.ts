@@ -18,13 +18,16 @@
  *
  *   npx tsx bench/policy-throughput.ts [--size-mib 256] [--runs 5] [--profile-seconds 10] [--caddy previous] [--proxy-buffer 64KiB]
  */
+
+import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { writeFileSync } from "node:fs";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
+import { cpus } from "node:os";
 import * as path from "node:path";
 import { renderCaddyfile } from "../components/accessPolicy/caddyfile";
 import type { AccessPolicy } from "../components/accessPolicy/policy";
 import { DEFAULT_IMAGES } from "../components/shared/defaults";
-import { pinnedCaddy, previousCaddy, previousCaddyVersion } from "../test/support/caddyBinaries";
+import { pinnedCaddy, previousCaddy, previousCaddyVersion, withoutPinnedOnlyLines } from "../test/support/caddyBinaries";
 import { type RealRegistry, startRealRegistry } from "../test/support/realRegistry";
 import { freePort, privateDir, removeDir, runOk } from "../test/support/serverProcess";
 import { arg, curl, median, mib, runBench, uploadBlob } from "./support";
@@ -53,92 +56,216 @@ function servedBy(reg: RealRegistry, digest: string): "Distribution" | "file" {
 }
 
 /**
- * Where the proxy-only front's CPU goes: a CPU profile from its admin endpoint while downloads run
- * back to back, printed by `go tool pprof -top` (Go from the PATH or /usr/local/go).
+ * Bytes per second of one push of `file` as Distribution's clients push a layer (docker, containerd): POST to
+ * start an upload, one PATCH with the whole body, PUT with the digest; the time of the three together. With
+ * the push account (`withAuth`), given on curl's stdin.
  */
-function profile(reg: RealRegistry, digest: string, adminPort: number, seconds: number, scratch: string, binary: string): void {
+function push(reg: RealRegistry, file: string, digest: string, http: "1.1" | "2", withAuth: boolean): number {
+    const auth = withAuth ? `user = "${reg.push.username}:${reg.push.password}"\n` : "";
+    const common = ["-K", "-", "--cacert", reg.ca.caCertFile, http === "2" ? "--http2" : "--http1.1", "-D", "-", "-o", "/dev/null"];
+    const step = (args: string[]): { location: string; seconds: number } => {
+        const out = curl([...common, "-w", "\n%{time_total} %{http_version}", ...args], auth);
+        const [seconds, version] = out.trim().split("\n").at(-1)!.split(" ");
+        if (version !== (http === "2" ? "2" : "1.1")) throw new Error(`asked for HTTP/${http}, got HTTP/${version}`);
+        const location = /^location:\s*(\S+)/im.exec(out)?.[1] ?? "";
+        return { location: location.startsWith("/") ? reg.url + location : location, seconds: Number(seconds) };
+    };
+    const started = step(["-X", "POST", `${reg.url}/v2/bench/blob/blobs/uploads/`]);
+    if (!started.location) throw new Error("no upload location after POST");
+    // No Expect: 100-continue, as Go's registry clients send none.
+    const patched = step(["-X", "PATCH", "-H", "Expect:", "-H", "Content-Type: application/octet-stream", "-T", file, started.location]);
+    if (!patched.location) throw new Error("no upload location after PATCH");
+    const target = `${patched.location}${patched.location.includes("?") ? "&" : "?"}digest=${digest}`;
+    const put = step(["-X", "PUT", "-H", "Content-Length: 0", target]);
+    return statSync(file).size / (started.seconds + patched.seconds + put.seconds);
+}
+
+/**
+ * Where a front's CPU goes: a CPU profile from its admin endpoint while downloads (or, with `pushes`, pushes of
+ * `file`) run back to back over `http`, printed by `go tool pprof -top` (Go from the PATH or /usr/local/go).
+ */
+async function profile(
+    reg: RealRegistry,
+    digest: string,
+    adminPort: number,
+    seconds: number,
+    scratch: string,
+    caddy: CaddyUnderTest,
+    http: "1.1" | "2",
+    pushes: boolean,
+    file: string,
+): Promise<void> {
     const out = path.join(scratch, "caddy.pprof");
-    const script = [
-        `curl -sS -o '${out}' 'http://127.0.0.1:${adminPort}/debug/pprof/profile?seconds=${seconds}' &`,
-        "profiler=$!",
-        `end=$(( $(date +%s) + ${seconds} ))`,
-        `while [ "$(date +%s)" -lt "$end" ]; do curl -sS --http1.1 --cacert '${reg.ca.caCertFile}' -o /dev/null '${reg.url}/v2/bench/blob/blobs/${digest}'; done`,
-        'wait "$profiler"',
-    ].join("\n");
-    runOk("sh", ["-c", script]);
+    const profiler = spawn("curl", ["-sS", "-o", out, `http://127.0.0.1:${adminPort}/debug/pprof/profile?seconds=${seconds}`], {
+        stdio: "ignore",
+    });
+    const done = new Promise<number | null>((resolve) => profiler.on("exit", resolve));
+    const end = Date.now() + seconds * 1000;
+    let count = 0;
+    while (Date.now() < end) {
+        if (pushes) push(reg, file, digest, http, true);
+        else download(reg, digest, http);
+        count++;
+    }
+    if ((await done) !== 0) throw new Error("the profile could not be fetched");
     const go = ["go", "/usr/local/go/bin/go"].find((g) => runOk("sh", ["-c", `command -v ${g} || true`]).stdout.trim() !== "");
     if (!go) throw new Error("no go to read the profile with");
-    console.log(`\nthe proxy-only front's CPU over ${seconds} s of back-to-back downloads (HTTP/1.1):`);
-    console.log(runOk(go, ["tool", "pprof", "-top", "-nodecount=25", binary, out]).stdout);
+    console.log(
+        `\nthe proxy-only front's CPU (${caddy.label}) over ${seconds} s of ${count} back-to-back ${pushes ? "pushes" : "downloads"} (HTTP/${http}):`,
+    );
+    console.log(runOk(go, ["tool", "pprof", "-top", "-nodecount=30", caddy.binary, out]).stdout);
 }
 
-/** The Caddy the fronts run (--caddy previous: the last landed release's), and how the rows name it. */
-function caddyUnderTest(): { binary: string; label: string } {
+/** A Caddy the fronts run, how the rows name it, and what it does to the rendered Caddyfile. */
+interface CaddyUnderTest {
+    readonly binary: string;
+    readonly label: string;
+    readonly edit: (caddyfile: string) => string;
+}
+
+/**
+ * The Caddys the fronts run: the pinned one, or the last landed release's with --caddy previous, or both with
+ * --both (the previous one without the lines only the pinned one reads, as that release's front had none).
+ */
+function caddysUnderTest(): CaddyUnderTest[] {
+    const pinned: CaddyUnderTest = { binary: pinnedCaddy(), label: `pinned ${DEFAULT_IMAGES.caddy}`, edit: (t) => t };
+    const previous = (): CaddyUnderTest => ({
+        binary: previousCaddy(),
+        label: `previous Caddy ${previousCaddyVersion()}`,
+        edit: withoutPinnedOnlyLines,
+    });
+    if (process.argv.includes("--both")) return [pinned, previous()];
     const i = process.argv.indexOf("--caddy");
     const which = i > 0 ? process.argv[i + 1] : "pinned";
-    if (which === "previous") return { binary: previousCaddy(), label: `previous Caddy ${previousCaddyVersion()}` };
+    if (which === "previous") return [previous()];
     if (which !== "pinned") throw new Error(`--caddy takes "pinned" or "previous", not ${which}`);
-    return { binary: pinnedCaddy(), label: `pinned ${DEFAULT_IMAGES.caddy}` };
+    return [pinned];
 }
 
+/** One Caddy's two fronts: as shipped (blob downloads from the file) and proxy-only (every byte proxied). */
+interface Fronts {
+    readonly caddy: CaddyUnderTest;
+    readonly shipped: RealRegistry;
+    readonly proxied: RealRegistry;
+    readonly adminPort: number;
+}
+
+/** min / median / max of bytes per second, as MiB/s. */
+const spread = (values: number[]) => `${mib(Math.min(...values))}/${mib(median(values))}/${mib(Math.max(...values))}`;
+
 async function main(): Promise<void> {
-    const caddy = caddyUnderTest();
+    const caddys = caddysUnderTest();
     const sizeMib = arg("size-mib", 256);
     const runs = arg("runs", 5);
     const scratch = privateDir("bench");
     const direct = await startRealRegistry({ caddy: false, registryTls: true });
-    // The external host's front as it ships: the host's Caddyfile shape, HTTP/2 offered, on the pinned Caddy.
-    const adminPort = await freePort();
-    const hostFront = (p: AccessPolicy) => renderCaddyfile(p);
     const i = process.argv.indexOf("--proxy-buffer");
     const buffer = i > 0 ? process.argv[i + 1] : undefined;
-    const proxiedFront = (p: AccessPolicy) => {
-        const text = renderCaddyfile({ ...p, admin: `127.0.0.1:${adminPort}` });
-        return buffer ? text.replace(/(read|write)_buffer \S+/g, `$1_buffer ${buffer}`) : text;
-    };
-    const proxied = await startRealRegistry({ blobShortcut: false, caddyfileFor: proxiedFront, caddyBinary: caddy.binary });
-    const fronted = await startRealRegistry({ caddyfileFor: hostFront, caddyBinary: caddy.binary });
+    const all: Fronts[] = [];
     try {
+        for (const caddy of caddys) {
+            // The external host's front as it ships: the host's Caddyfile shape, HTTP/2 offered.
+            const adminPort = await freePort();
+            const hostFront = (p: AccessPolicy) => caddy.edit(renderCaddyfile(p));
+            const proxiedFront = (p: AccessPolicy) => {
+                const text = caddy.edit(renderCaddyfile({ ...p, admin: `127.0.0.1:${adminPort}` }));
+                return buffer ? text.replace(/(read|write)_buffer \S+/g, `$1_buffer ${buffer}`) : text;
+            };
+            const proxied = await startRealRegistry({ blobShortcut: false, caddyfileFor: proxiedFront, caddyBinary: caddy.binary });
+            const shipped = await startRealRegistry({ caddyfileFor: hostFront, caddyBinary: caddy.binary }).catch(async (e: unknown) => {
+                await proxied.stop();
+                throw e;
+            });
+            all.push({ caddy, shipped, proxied, adminPort });
+        }
         const file = path.join(scratch, "blob");
         const data = randomBytes(sizeMib * 1024 * 1024);
         writeFileSync(file, data);
         const digest = `sha256:${createHash("sha256").update(data).digest("hex")}`;
         uploadBlob(direct, file, digest, false);
-        uploadBlob(proxied, file, digest, true);
-        uploadBlob(fronted, file, digest, true);
-        if (servedBy(proxied, digest) !== "Distribution" || servedBy(fronted, digest) !== "file") {
-            throw new Error("the fronts do not answer as intended: the proxy-only front must proxy, the shipped front must serve the file");
+        for (const { shipped, proxied } of all) {
+            uploadBlob(proxied, file, digest, true);
+            uploadBlob(shipped, file, digest, true);
+            if (servedBy(proxied, digest) !== "Distribution" || servedBy(shipped, digest) !== "file") {
+                throw new Error(
+                    "the fronts do not answer as intended: the proxy-only front must proxy, the shipped front must serve the file",
+                );
+            }
         }
         // One warm-up each, so the page cache holds every copy.
-        for (const reg of [direct, proxied, fronted]) download(reg, digest, "1.1");
+        for (const reg of [direct, ...all.flatMap((f) => [f.shipped, f.proxied])]) download(reg, digest, "1.1");
 
+        const load = () => readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
         console.log(
-            `blob ${sizeMib} MiB, ${runs} runs each, proxy buffers ${buffer ?? "as rendered"}, median MiB/s (loopback, ${require("node:os").cpus().length} cores, load ${require("node:os").loadavg()[0].toFixed(2)})`,
+            `blob ${sizeMib} MiB, ${runs} rounds, proxy buffers ${buffer ?? "as rendered"}, MiB/s min/median/max (loopback, ${cpus().length} cores, load ${load()})`,
         );
-        console.log("front                                    registry-TLS  Caddy-file  ratio  Caddy-proxy  ratio");
-        const rows = [
-            [`HTTP/1.1, external host (${caddy.label})`, "1.1", fronted, proxied],
-            [`HTTP/2, external host (${caddy.label})`, "2", fronted, proxied],
-        ] as const;
-        for (const [label, http, front, proxy] of rows) {
-            const a: number[] = [];
-            const b: number[] = [];
-            const c: number[] = [];
-            for (let i = 0; i < runs; i++) {
-                a.push(download(direct, digest, http));
-                b.push(download(front, digest, http));
-                c.push(download(proxy, digest, http));
+        // Every path and every front in each round, in turn, so load changes hit them alike.
+        type Path = { readonly label: string; readonly http: "1.1" | "2"; readonly push: boolean };
+        const paths: Path[] = [
+            { label: "pull HTTP/1.1", http: "1.1", push: false },
+            { label: "pull HTTP/2", http: "2", push: false },
+            { label: "push HTTP/1.1", http: "1.1", push: true },
+            { label: "push HTTP/2", http: "2", push: true },
+        ];
+        const key = (p: Path, who: string) => `${p.label}|${who}`;
+        const results = new Map<string, number[]>();
+        const record = (k: string, v: number) => results.set(k, [...(results.get(k) ?? []), v]);
+        for (let round = 0; round < runs; round++) {
+            for (const p of paths) {
+                if (p.push) {
+                    record(key(p, "direct"), push(direct, file, digest, p.http, false));
+                    for (const f of all) record(key(p, f.caddy.label), push(f.shipped, file, digest, p.http, true));
+                } else {
+                    record(key(p, "direct"), download(direct, digest, p.http));
+                    for (const f of all) {
+                        record(key(p, `${f.caddy.label} file`), download(f.shipped, digest, p.http));
+                        record(key(p, `${f.caddy.label} proxy`), download(f.proxied, digest, p.http));
+                    }
+                }
             }
-            const ratio = (x: number[]) => `${(median(x) / median(a)).toFixed(2)}x`;
-            console.log(
-                `${label.padEnd(40)} ${mib(median(a)).padStart(12)}  ${mib(median(b)).padStart(10)}  ${ratio(b).padStart(5)}  ${mib(median(c)).padStart(11)}  ${ratio(c).padStart(5)}`,
-            );
         }
+        const ratio = (x: number[], base: number[]) => `${(median(x) / median(base)).toFixed(2)}x`;
+        for (const p of paths) {
+            const base = results.get(key(p, "direct"))!;
+            console.log(`\n${p.label}: registry-TLS ${spread(base)}`);
+            for (const f of all) {
+                const columns = p.push
+                    ? [["front", f.caddy.label]]
+                    : [
+                          ["file", `${f.caddy.label} file`],
+                          ["proxy", `${f.caddy.label} proxy`],
+                      ];
+                const cells = columns.map(([name, k]) => {
+                    const values = results.get(key(p, k!))!;
+                    return `${name} ${spread(values)} ${ratio(values, base)}`;
+                });
+                console.log(`  ${f.caddy.label.padEnd(28)} ${cells.join("   ")}`);
+            }
+        }
+        console.log(`\nload ${load()}`);
         const profileSeconds = arg("profile-seconds", 0);
-        if (profileSeconds > 0) profile(proxied, digest, adminPort, profileSeconds, scratch, caddy.binary);
+        if (profileSeconds > 0) {
+            for (const f of all) {
+                for (const http of ["1.1", "2"] as const) {
+                    await profile(
+                        f.proxied,
+                        digest,
+                        f.adminPort,
+                        profileSeconds,
+                        scratch,
+                        f.caddy,
+                        http,
+                        process.argv.includes("--profile-push"),
+                        file,
+                    );
+                }
+            }
+        }
     } finally {
-        await fronted.stop();
-        await proxied.stop();
+        for (const f of all.reverse()) {
+            await f.shipped.stop();
+            await f.proxied.stop();
+        }
         await direct.stop();
         removeDir(scratch);
     }
