@@ -1,24 +1,32 @@
 /**
- * Throughput of the access policy's Caddy front: GET of a 256 MiB blob on loopback through the
- * external host's rendered Caddyfile (TLS in Caddy) on the pinned Caddy, which every placement runs,
- * against Distribution serving TLS itself, median of 5 each, all measured in the same run
- * (interleaved), over HTTP/1.1 and HTTP/2. Two fronts: the shipped one, where Caddy serves blob
- * downloads from Distribution's files (filesystem storage), and the proxy-only one (no `blobFiles`, as
- * with s3 storage), where every byte goes through Distribution behind Caddy.
+ * Throughput of the access policy's Caddy front: a 256 MiB blob on loopback through the external host's
+ * rendered Caddyfile (TLS in Caddy) on the pinned Caddy, which every placement runs, against Distribution
+ * serving TLS itself, all measured in the same run (every path and every front in each round, in turn), over
+ * HTTP/1.1 and HTTP/2; min / median / max of the rounds (5 by default) and the ratio of the medians.
  *
- * With --profile-seconds N, the proxy-only front's CPU is profiled for N seconds while it serves
- * downloads (Caddy's admin endpoint, /debug/pprof/profile), and `go tool pprof -top` prints where the
- * time went.
+ * Downloads (GET) go through two fronts: the shipped one, where Caddy serves blob downloads from
+ * Distribution's files (filesystem storage), and the proxy-only one (no `blobFiles`, as with s3 storage), where
+ * every byte goes through Distribution behind Caddy. Pushes go through the shipped front as docker and
+ * containerd push a layer: POST to start an upload, one PATCH with the whole blob, PUT with the digest, with
+ * the rendered policy's push account; the time of the three together.
  *
- * With --caddy previous, the fronts run the Caddy of the last landed release (tools/caddy-previous) instead:
- * the same bench on the same machine, to compare a Caddy bump with.
+ * With --profile-seconds N, each proxy-only front's CPU is profiled for N seconds while it serves downloads
+ * (with --profile-push, while it takes pushes) back to back over HTTP/1.1, then HTTP/2 (Caddy's admin
+ * endpoint, /debug/pprof/profile), and `go tool pprof -top` prints where the time went.
  *
- * With --proxy-buffer 64KiB, the proxy-only front's transport reads and writes Distribution's answers with buffers
- * of that size instead of the rendered ones (what a stalled download through the proxy holds: bench/slow-clients.ts).
+ * With --caddy previous, the fronts run the Caddy of the last landed release (tools/caddy-previous) instead;
+ * with --both, that Caddy's fronts run beside the pinned one's in the same rounds. Its Caddyfile leaves out the
+ * lines only the pinned Caddy reads (the body timeouts), as that release's did.
  *
- *   npx tsx bench/policy-throughput.ts [--size-mib 256] [--runs 5] [--profile-seconds 10] [--caddy previous] [--proxy-buffer 64KiB]
+ * Beside the pinned Caddy's fronts as rendered: --without-body-timeouts adds the pinned Caddy's fronts without
+ * the body timeouts (`read_body_idle`, `timeouts { read_timeout }`); --variant-buffer 1MiB adds them with
+ * proxy buffers of that size. With --proxy-buffer 64KiB, every proxy-only front's transport reads and writes
+ * Distribution's answers with buffers of that size instead of the rendered ones (what a stalled download through
+ * the proxy holds: bench/slow-clients.ts).
+ *
+ *   npx tsx bench/policy-throughput.ts [--size-mib 256] [--runs 5] [--both | --caddy previous] [--without-body-timeouts]
+ *     [--variant-buffer 1MiB] [--profile-seconds 10 [--profile-push]] [--proxy-buffer 64KiB]
  */
-
 import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { readFileSync, statSync, writeFileSync } from "node:fs";
@@ -134,7 +142,29 @@ function caddysUnderTest(): CaddyUnderTest[] {
         label: `previous Caddy ${previousCaddyVersion()}`,
         edit: withoutPinnedOnlyLines,
     });
-    if (process.argv.includes("--both")) return [pinned, previous()];
+    const variants = process.argv.includes("--without-body-timeouts")
+        ? [{ ...pinned, label: "pinned, no body timeouts", edit: withoutPinnedOnlyLines }]
+        : [];
+    const b = process.argv.indexOf("--variant-buffer");
+    if (b > 0) {
+        const size = process.argv[b + 1];
+        variants.push({
+            ...pinned,
+            label: `pinned, proxy buffers ${size}`,
+            edit: (t) => t.replace(/(read|write)_buffer \S+/g, `$1_buffer ${size}`),
+        });
+    }
+    // --variant-timeout "write_max_chunk 1MiB": the pinned Caddy with that line added to the server's timeouts.
+    process.argv.forEach((a, j) => {
+        if (a !== "--variant-timeout") return;
+        const line = process.argv[j + 1]!;
+        variants.push({
+            ...pinned,
+            label: `pinned, ${line}`,
+            edit: (t) => t.replace(/^\t\ttimeouts \{\n/m, `\t\ttimeouts {\n\t\t\t${line}\n`),
+        });
+    });
+    if (process.argv.includes("--both")) return [pinned, ...variants, previous()];
     const i = process.argv.indexOf("--caddy");
     const which = i > 0 ? process.argv[i + 1] : "pinned";
     if (which === "previous") return [previous()];
