@@ -141,28 +141,34 @@ describe("the start script's choices (sh, with stand-ins for registry and wget)"
     it("serves in proxy mode when the upstream answers, even with a refusal (any HTTP answer)", async () => {
         const run = start(true);
         expect(await run.until(1)).toEqual([`serve ${MIRROR_FILES.proxyConfig}`]);
-        expect(run.output()).toContain("https://registry-1.docker.io answers: serving as its pull-through cache");
+        // The script says it before it starts Distribution, but its pipe may be read after the start is recorded.
+        await expect.poll(run.output).toContain("https://registry-1.docker.io answers: serving as its pull-through cache");
     });
 
     it("serves read-only when the upstream does not answer", async () => {
         const run = start(false);
         expect(await run.until(1)).toEqual([`serve ${MIRROR_FILES.readOnlyConfig}`]);
-        expect(run.output()).toContain(
-            `https://registry-1.docker.io does not answer: serving what this cache holds, read-only, and asking again every ${MIRROR_PROBE_SECONDS} s`,
-        );
+        // The script says it before it starts Distribution, but its pipe may be read after the start is recorded.
+        await expect
+            .poll(run.output)
+            .toContain(
+                `https://registry-1.docker.io does not answer: serving what this cache holds, read-only, and asking again every ${MIRROR_PROBE_SECONDS} s`,
+            );
     });
 
     it("serves read-only at once when proxy mode ends (Distribution's own check at its start failed)", async () => {
         const run = start(true, 2);
         expect(await run.until(2)).toEqual([`serve ${MIRROR_FILES.proxyConfig}`, `serve ${MIRROR_FILES.readOnlyConfig}`]);
-        expect(run.output()).toContain("the pull-through cache ended (exit 2)");
+        // The script says it before it starts Distribution, but its pipe may be read after the start is recorded.
+        await expect.poll(run.output).toContain("the pull-through cache ended (exit 2)");
     });
 
     it("ends at once, naming the tool, in an image without wget (it could never ask the upstream)", async () => {
         const run = start(true, undefined, false);
         const code = await new Promise<number | null>((r) => child!.once("exit", (c) => r(c)));
         expect(code).toBe(1);
-        expect(run.output()).toContain("dso-registry cache: wget is not in this image");
+        // The script says it before it starts Distribution, but its pipe may be read after the start is recorded.
+        await expect.poll(run.output).toContain("dso-registry cache: wget is not in this image");
         expect(await run.until(0)).toEqual([]);
     });
 
