@@ -1,17 +1,17 @@
 /**
  * Scale-out as real pods: the `local` (microk8s) stack with `registry.replicas: 3` on S3 storage, under the real
- * Pulumi engine and Kubernetes provider, on a node whose pods really run (test/support/kubeNode.ts: containerd,
- * the kubelet, kube-proxy, CoreDNS). The object store is versitygw (test/support/s3Server.ts), which checks every
- * signature, listening on this machine's end of the node's link: the pods reach it as they reach a MinIO or an
- * S3 endpoint outside the cluster. The Maven repository is served elsewhere (`mavenRegistry.host` another
+ * Pulumi engine and Kubernetes provider, on two nodes whose pods really run (test/support/kubeNode.ts: containerd,
+ * the kubelet and kube-proxy on each, CoreDNS, the nodes routing each other's pods). The object store is versitygw
+ * (test/support/s3Server.ts), which checks every signature, listening on this machine's end of the first node's
+ * link: the pods of both nodes reach it as they reach a MinIO or an S3 endpoint outside the cluster. The Maven repository is served elsewhere (`mavenRegistry.host` another
  * name), since Maven's volume cannot be shared by replicas. What is checked:
  *
- * - `up` completes with three registry pods ready by their own probes, the Deployment rolling
- *   (`maxSurge: 1, maxUnavailable: 0`) and the disruption budget in place;
+ * - `up` completes with three registry pods ready by their own probes, spread over both nodes, the Deployment
+ *   rolling (`maxSurge: 1, maxUnavailable: 0`) and the disruption budget in place;
  * - an upload whose requests land on three different pods (its start on one, its chunks on each, its commit on
  *   the last: the connection taken to each pod's own address) completes, the manifest put on another pod, and
  *   each pod serves the same manifest digest and the same blob bytes, anonymously;
- * - an image pushed with skopeo through the Service runs as a pod: the kubelet pulled it;
+ * - an image pushed with skopeo through the Service runs as a pod on each node: each kubelet pulled it;
  * - an `up` that changes the pod template (an annotation) and Distribution's config while skopeo pushes and a
  *   probe pulls without pause: no push fails, no pull goes unanswered, `up` returns only when every pod is of the
  *   new template and available, and every push that landed pulls back blob for blob (a stopping pod hands its
@@ -23,8 +23,9 @@
  * - a garbage collection (the GC Job the CronJob makes: its window rolls every replica read-only and back) while
  *   skopeo pushes: every push either lands or is refused as the window says, nothing that landed is lost, and
  *   the job's own check (verify.sh) finds every tagged image whole, those pushed through deleted pods among them;
- * - draining the node with the budget: the eviction API takes one pod at a time, the next eviction is refused
- *   while the replacement cannot be placed (one node, cordoned), and pulls go on through the other pods;
+ * - draining the node that holds two of the pods: the eviction API takes one pod at a time (the next eviction is
+ *   refused by the budget until the first one's replacement serves on the other node), the drain completes, and
+ *   pulls through the Service go on without one unanswered;
  * - a second `up` plans nothing, and `destroy` removes every pod of the stack, leaving the bucket's data.
  */
 import { createHash, randomBytes } from "node:crypto";
@@ -35,7 +36,7 @@ import { parse } from "yaml";
 import { IN_CLUSTER } from "../../components/inCluster/spec";
 import { ociArchivePath, payloadImage } from "../support/dockerImages";
 import type { FakeJenkins } from "../support/fakeJenkins";
-import type { RealCluster } from "../support/kubeNode";
+import type { ClusterNode, RealCluster } from "../support/kubeNode";
 import {
     LOCAL_REGISTRY,
     NODE_AUTH_FILE,
@@ -65,7 +66,8 @@ let cluster: RealCluster;
 let jenkins: FakeJenkins;
 let ws: Workspace;
 let s3: S3Server;
-let relay: ServerProcess | undefined;
+/** On each node, the ingress's part: the node's 127.0.0.1:443 to the registry's TLS Service. */
+const relays: ServerProcess[] = [];
 let scratch: string;
 let prefix: string;
 /** The TLS Service's address, which the relay connects to. */
@@ -196,14 +198,14 @@ async function podServingUpload(repository: string): Promise<Pod | undefined> {
 
 beforeAll(async () => {
     scratch = privateDir("replica-pods");
-    cluster = await startLocalStackNode(4);
+    cluster = await startLocalStackNode(4, undefined, 2);
     s3 = await startS3Server([BUCKET], cluster.node.hostAddress);
     ({ jenkins, ws } = await localStackWorkspace(cluster, jenkinsToken));
 }, 10 * 60_000);
 
 afterAll(async () => {
     onNode("tc", ["qdisc", "del", "dev", "lo", "root"]);
-    await relay?.stop();
+    for (const relay of relays) await relay.stop();
     ws?.close();
     await jenkins?.close();
     await cluster?.stop();
@@ -211,7 +213,7 @@ afterAll(async () => {
     if (scratch) removeDir(scratch);
 });
 
-describe("three registry replicas on S3 storage, as pods on a real node, under the real engine", () => {
+describe("three registry replicas on S3 storage, as pods on two real nodes, under the real engine", () => {
     it(
         "`up` completes with three pods ready, the Deployment rolling one pod at a time and the disruption budget in place",
         async () => {
@@ -230,7 +232,10 @@ describe("three registry replicas on S3 storage, as pods on a real node, under t
             const r = await ws.pulumi(["up", "--yes", "-s", STACK], { timeoutMs: 15 * 60_000 });
             expect(r.code, `${r.stdout.slice(-10_000)}${r.stderr}\n${cluster.logs(20)}`).toBe(0);
             const pods = await registryPods();
-            expect(pods.map((p) => [p.spec.nodeName, ready(p)])).toEqual(Array(REPLICAS).fill([cluster.nodeName, true]));
+            expect(pods.map(ready)).toEqual(Array(REPLICAS).fill(true));
+            // Spread over the nodes (the Deployment's topology spread on the node's name): two on one, one on the other.
+            const perNode = cluster.nodes.map((n) => pods.filter((p) => p.spec.nodeName === n.name).length).sort();
+            expect(perNode).toEqual([1, 2]);
             expect(new Set(pods.map((p) => p.status.podIP)).size).toBe(REPLICAS);
             const d = await deployment();
             expect(d?.spec.strategy).toEqual({ type: "RollingUpdate", rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } });
@@ -240,22 +245,27 @@ describe("three registry replicas on S3 storage, as pods on a real node, under t
             );
             expect(budget?.spec.maxUnavailable).toBe(1);
 
-            // The clients on the node: the stack's CA, the push account (files, never a command line), and the
-            // ingress's part: the node's 127.0.0.1:443 to the registry's TLS Service (each connection to one pod).
+            // The clients on the first node: the stack's CA, the push account (files, never a command line); and on
+            // each node the ingress's part: the node's 127.0.0.1:443 to the registry's TLS Service (each connection
+            // to one pod), where the node trust's hosts entry sends the kubelet's pulls.
             onNode("sh", ["-c", `mkdir -p ${NODE_CERT_DIR} && cat > ${CA_FILE}`], (await ws.output(STACK, "caCertPem")) as string);
             const push = (await ws.output(STACK, "pushCredentials")) as { username: string; password: string };
             const auth = Buffer.from(`${push.username}:${push.password}`).toString("base64");
             onNode("sh", ["-c", `umask 077 && cat > ${NODE_AUTH_FILE}`], JSON.stringify({ auths: { [REGISTRY]: { auth } } }));
             onNode("sh", ["-c", `umask 077 && cat > ${CURL_AUTH}`], `user = "${push.username}:${push.password}"\n`);
             const service = await cluster.kube.get<{ spec: { clusterIP: string } }>("/api/v1/namespaces/dso/services/registry-tls");
-            relay = cluster.node.startServer(process.execPath, [
-                path.join(PROJECT_DIR, "node_modules/tsx/dist/cli.mjs"),
-                path.join(PROJECT_DIR, "test/support/serviceProxyMain.ts"),
-                "127.0.0.1",
-                "443",
-                service!.spec.clusterIP,
-                "443",
-            ]);
+            for (const node of cluster.nodes) {
+                relays.push(
+                    node.host.startServer(process.execPath, [
+                        path.join(PROJECT_DIR, "node_modules/tsx/dist/cli.mjs"),
+                        path.join(PROJECT_DIR, "test/support/serviceProxyMain.ts"),
+                        "127.0.0.1",
+                        "443",
+                        service!.spec.clusterIP,
+                        "443",
+                    ]),
+                );
+            }
             serviceIp = service!.spec.clusterIP;
             await until(
                 "the registry's front on the node's 443",
@@ -417,13 +427,16 @@ describe("three registry replicas on S3 storage, as pods on a real node, under t
     });
 
     it(
-        "an image pushed with skopeo through the Service runs as a pod: the kubelet pulled it from the replicas",
+        "an image pushed with skopeo through the Service runs as a pod on each node: each kubelet pulled it from the replicas",
         async () => {
             const image = `${prefix}/hello:1`;
             const pushed = pushFromNode(cluster, scratch, image);
             expect(pushed.code, pushed.stderr).toBe(0);
-            const pod = await runPodOfImage(cluster, "hello", image);
-            expect(pod.log).toContain("payload");
+            for (const [i, node] of cluster.nodes.entries()) {
+                const pod = await runPodOfImage(cluster, `hello-${i + 1}`, image, 180_000, node);
+                expect(pod.log, node.name).toContain("payload");
+                expect(pod.nodeImages, node.name).toContain(image);
+            }
         },
         5 * 60_000,
     );
@@ -620,8 +633,14 @@ describe("three registry replicas on S3 storage, as pods on a real node, under t
     );
 
     it(
-        "draining the node honours the disruption budget: one pod is evicted at a time, the next eviction waits while the replacement has nowhere to run, and pulls go on",
+        "draining the node that holds two pods honours the disruption budget: one pod is evicted at a time, each replacement serves on the other node before the next goes, the drain completes, and pulls go on",
         async () => {
+            const before = await registryPods();
+            const drained = cluster.nodes
+                .map((n) => ({ node: n, pods: before.filter((p) => p.spec.nodeName === n.name) }))
+                .sort((a, b) => b.pods.length - a.pods.length)[0] as { node: ClusterNode; pods: Pod[] };
+            const other = cluster.nodes.find((n) => n.name !== drained.node.name) as ClusterNode;
+            expect(drained.pods).toHaveLength(2);
             const probe = startNodeProbe(
                 cluster,
                 scratch,
@@ -634,30 +653,29 @@ describe("three registry replicas on S3 storage, as pods on a real node, under t
                 await until("the probe answered before the drain", async () => probe.probes().some((p) => p.code === "200"), 60_000);
                 drain = kubectl(
                     "drain",
-                    cluster.nodeName,
+                    drained.node.name,
                     "--pod-selector=app.kubernetes.io/component=registry,app.kubernetes.io/name=registry",
                     "--ignore-daemonsets",
                     "--delete-emptydir-data",
-                    "--timeout=20s",
+                    "--timeout=300s",
                 );
-                // While cordoned: two pods serve, the third's replacement waits for a node.
-                const pods = await registryPods();
-                expect(pods.filter((p) => !p.metadata.deletionTimestamp && ready(p))).toHaveLength(REPLICAS - 1);
-                expect(pods.filter((p) => p.status.phase === "Pending")).toHaveLength(1);
+                // A few seconds more of the probe after the last pod went.
+                await new Promise((r) => setTimeout(r, 3000));
             } finally {
-                const uncordoned = kubectl("uncordon", cluster.nodeName);
+                const uncordoned = kubectl("uncordon", drained.node.name);
                 expect(uncordoned.code, uncordoned.stderr).toBe(0);
-                await until(
-                    "three pods ready again",
-                    async () => (await registryPods()).filter((p) => !p.metadata.deletionTimestamp && ready(p)).length === REPLICAS,
-                );
                 await probe.stop();
             }
-            console.log(`drain: ${drain.stdout}${drain.stderr}`);
-            // kubectl gave up on the second eviction, which the budget refused, and said so.
-            expect(drain.code).not.toBe(0);
-            expect(drain.stdout + drain.stderr).toMatch(/evicting pod dso\/registry-/);
+            console.log(`drain of ${drained.node.name}: ${drain.stdout}${drain.stderr}`);
+            expect(drain.code, drain.stdout + drain.stderr).toBe(0);
+            // Both pods evicted; the second eviction, asked for while the first pod's replacement was not yet
+            // serving, refused by the budget and retried.
+            for (const pod of drained.pods) expect(drain.stdout + drain.stderr).toContain(`evicting pod dso/${pod.metadata.name}`);
             expect(drain.stdout + drain.stderr).toMatch(/disruption budget/i);
+            // Every pod serves on the other node once the last replacement is ready.
+            const serving = async () => (await registryPods()).filter((p) => !p.metadata.deletionTimestamp && ready(p));
+            await until("three pods ready on the other node", async () => (await serving()).length === REPLICAS);
+            expect((await serving()).map((p) => p.spec.nodeName)).toEqual(Array(REPLICAS).fill(other.name));
             const { failed, windowMs } = unanswered(probe.probes());
             console.log(`drain: ${probe.probes().length} probes, ${failed.length} unanswered over ${windowMs} ms`);
             expect(failed, JSON.stringify(failed)).toEqual([]);

@@ -1,7 +1,7 @@
 /**
  * A cluster whose pods really run: the engine tier's control plane (test/support/kubeControlPlane.ts,
- * without kwok) and one real node, a test host (test/support/testHost.ts: its own network and mount
- * namespaces) running containerd, the kubelet and kube-proxy (tools/engine/kube/node-start.sh). Pods get
+ * without kwok) and one real node (or two: `nodes: 2`), each a test host (test/support/testHost.ts: its own
+ * network and mount namespaces) running containerd, the kubelet and kube-proxy (tools/engine/kube/node-start.sh). Pods get
  * addresses on the node's bridge and run as the kubelet decides: security contexts, probes, volumes,
  * Services through kube-proxy's rules in the node's namespace, and (with `clusterDns`) CoreDNS as the
  * cluster's DNS, reading the Corefile of ConfigMap kube-system/coredns as a distribution's add-on does.
@@ -10,8 +10,10 @@
  * OCI archives and imported into the node's containerd before the kubelet starts; a pod whose image is not
  * among them, and not pushed to a registry the node reaches, stays in ErrImagePull.
  *
- * The API server listens on this machine's end of the node's veth pair, so that the kubelet reaches it and
- * the engine on this machine too; the node reaches nothing else. `stop()` ends every process of the node
+ * The API server listens on this machine's end of the first node's veth pair, so that the kubelets reach it
+ * and the engine on this machine too; a node reaches nothing else. Two nodes are joined by a veth pair of their
+ * own, over which each routes the other's pod subnet (a pod reaches another node's pods as a cluster's pod
+ * network lets it; Services balance over both nodes' pods). `stop()` ends every process of the node
  * (those in its mount namespace, and the containers, found in the kubelet's cgroup root), removes its
  * cgroups, then the control plane and the host; an exit hook ends the processes if a test never gets to.
  *
@@ -29,15 +31,24 @@ import { engineSet, PROJECT_DIR } from "./pulumiEngine";
 import { privateDir, removeDir, run } from "./serverProcess";
 import { startTestHost, type TestHost } from "./testHost";
 
+/** One node of the cluster: its machine, its name (as registered) and its directory (logs/ of its processes). */
+export interface ClusterNode {
+    readonly host: TestHost;
+    readonly name: string;
+    readonly dir: string;
+}
+
 export interface RealCluster {
     readonly kube: ControlPlane;
-    /** The node's machine: `run` a command on it (crictl-like checks with `ctr -n k8s.io`). */
+    /** The first node's machine: `run` a command on it (crictl-like checks with `ctr -n k8s.io`). */
     readonly node: TestHost;
-    /** The node's name (as registered) and address. */
+    /** The first node's name (as registered) and address. */
     readonly nodeName: string;
-    /** The node's directory: logs/ of containerd, the kubelet and kube-proxy. */
+    /** The first node's directory: logs/ of containerd, the kubelet and kube-proxy. */
     readonly nodeDir: string;
-    /** The tail of the node's logs, for a failure's message. */
+    /** Every node, the first one first. */
+    readonly nodes: readonly ClusterNode[];
+    /** The tail of the nodes' logs, for a failure's message. */
     logs(lines?: number): string;
     stop(): Promise<void>;
 }
@@ -124,10 +135,19 @@ export interface RealClusterOptions {
     readonly certsDir?: string;
     /** Runs CoreDNS as the cluster's DNS (its ConfigMap `coredns` in kube-system is the caller's to create). */
     readonly clusterDns?: boolean;
+    /** How many nodes: 1 (the default) or 2, each a machine of its own with the same images. */
+    readonly nodes?: 1 | 2;
 }
 
-/** The node's pod subnet: inside the test range, behind the node's own address (masqueraded). */
-const POD_CIDR = "198.19.254.0/24";
+/** Each node's pod subnet (the n-th node's is the n-th): inside the test range, behind the node's own address (masqueraded). */
+const POD_CIDRS = ["198.19.254.0/24", "198.19.255.0/24"] as const;
+/** Both nodes' pod subnets. */
+const CLUSTER_CIDR = "198.19.254.0/23";
+/**
+ * The link between two nodes (their own veth pair, the first node's end .1): each node routes the other's pod
+ * subnet over it, as a cluster's pod network routes between nodes. Nothing of it is on this machine.
+ */
+const NODE_LINK = { first: "198.19.252.1", second: "198.19.252.2", bits: 30 } as const;
 /** The Services' range, and cluster DNS's address in it (kube-proxy's rules live in the node's namespace only). */
 const SERVICE_CIDR = "198.19.253.0/24";
 export const CLUSTER_DNS = "198.19.253.10";
@@ -185,64 +205,118 @@ function signalAll(pids: readonly number[], signal: NodeJS.Signals): void {
     }
 }
 
+/** A node's processes: those of its machine's mount namespace, and its pods' containers (in the kubelet's cgroup root). */
+const processesOfNode = (host: TestHost, cgroupRoot: string) => [
+    ...processesInMountNamespace(host.holderPid),
+    ...processesInCgroup(cgroupRoot),
+];
+
 export async function startRealCluster(options: RealClusterOptions = {}): Promise<RealCluster> {
-    const nodeName = "dso-node-1";
-    const node = await startTestHost({ prefix: "kn", subnet: "198.18.112.0/20", hosts: [nodeName, ...(options.hosts ?? [])] });
-    const nodeDir = privateDir("kube-node");
-    const cgroupRoot = `/dso-test-node-${process.pid}-${path.basename(nodeDir).slice(-6)}`;
+    const count = options.nodes ?? 1;
+    const suffix = `${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+    type Started = ClusterNode & { readonly cgroupRoot: string };
+    const nodes: Started[] = [];
     let kube: ControlPlane | undefined;
     const logs = (lines = 30) =>
-        existsSync(path.join(nodeDir, "logs"))
-            ? readdirSync(path.join(nodeDir, "logs"))
-                  .map((f) => `----- ${f}\n${run("tail", ["-n", String(lines), path.join(nodeDir, "logs", f)]).stdout}`)
-                  .join("\n")
-            : "";
-    // The node's own processes (containerd, the shims, the kubelet, kube-proxy, what a test starts on it) live in
-    // its mount namespace; the pods' containers, each in a mount namespace of its own, in the kubelet's cgroup root.
-    const nodeProcesses = () => [...processesInMountNamespace(node.holderPid), ...processesInCgroup(cgroupRoot)];
-    // Should the test's process end without its afterAll (an error, a signal), nothing of the node keeps running.
-    const onExit = () => signalAll(nodeProcesses(), "SIGKILL");
+        nodes
+            .filter((n) => existsSync(path.join(n.dir, "logs")))
+            .flatMap((n) =>
+                readdirSync(path.join(n.dir, "logs")).map(
+                    (f) =>
+                        `----- ${nodes.length > 1 ? `${n.name}: ` : ""}${f}\n${run("tail", ["-n", String(lines), path.join(n.dir, "logs", f)]).stdout}`,
+                ),
+            )
+            .join("\n");
+    const allProcesses = () => nodes.flatMap((n) => processesOfNode(n.host, n.cgroupRoot));
+    // Should the test's process end without its afterAll (an error, a signal), nothing of the nodes keeps running.
+    const onExit = () => signalAll(allProcesses(), "SIGKILL");
     process.once("exit", onExit);
     const stop = async () => {
         process.removeListener("exit", onExit);
         for (let round = 0; round < 3; round++) {
-            const pids = nodeProcesses();
+            const pids = allProcesses();
             if (pids.length === 0) break;
             signalAll(pids, round === 0 ? "SIGTERM" : "SIGKILL");
             await new Promise((r) => setTimeout(r, round === 0 ? 2000 : 500));
         }
-        removeCgroups(cgroupRoot);
+        for (const n of nodes) removeCgroups(n.cgroupRoot);
         kube?.stop();
-        await node.destroy();
-        removeDir(nodeDir);
+        // The link between the nodes goes with the first node's network namespace.
+        for (const n of nodes) await n.host.destroy();
+        for (const n of nodes) removeDir(n.dir);
     };
     try {
-        kube = startControlPlane({ address: node.hostAddress, fakeNodes: 0, serviceCidr: SERVICE_CIDR });
-        const archives = { archiveDir: path.join(nodeDir, "images") };
+        for (let i = 0; i < count; i++) {
+            const name = `dso-node-${i + 1}`;
+            const host = await startTestHost({ prefix: "kn", subnet: "198.18.112.0/20", hosts: [name, ...(options.hosts ?? [])] });
+            nodes.push({ host, name, dir: privateDir("kube-node"), cgroupRoot: `/dso-test-node-${suffix}-${i + 1}` });
+        }
+        const [first, second] = nodes as [Started, Started | undefined];
+        kube = startControlPlane({ address: first.host.hostAddress, fakeNodes: 0, serviceCidr: SERVICE_CIDR });
+        if (second) {
+            // The second node reaches the API server (on the first node's link to this machine) through its own
+            // link; the nodes route each other's pods over a link of their own.
+            second.host.run("ip", ["route", "add", `${first.host.hostAddress}/32`, "via", second.host.hostAddress]);
+            const link = `dnl${process.pid}`.slice(0, 15);
+            const linked = run("ip", [
+                "link",
+                "add",
+                link,
+                "netns",
+                first.host.name,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                link,
+                "netns",
+                second.host.name,
+            ]);
+            if (linked.code !== 0) throw new Error(`the link between the nodes: ${linked.stderr}`);
+            for (const [n, own, other, pods] of [
+                [first, NODE_LINK.first, NODE_LINK.second, POD_CIDRS[1]],
+                [second, NODE_LINK.second, NODE_LINK.first, POD_CIDRS[0]],
+            ] as const) {
+                for (const args of [
+                    ["addr", "add", `${own}/${NODE_LINK.bits}`, "dev", link],
+                    ["link", "set", link, "up"],
+                    ["route", "add", pods, "via", other],
+                ]) {
+                    const r = n.host.run("ip", args);
+                    if (r.code !== 0) throw new Error(`ip ${args.join(" ")} on ${n.name}: ${r.stderr}`);
+                }
+            }
+        }
+        const archives = { archiveDir: path.join(first.dir, "images") };
         run("mkdir", ["-p", archives.archiveDir]);
         const bin = path.join(engineSet(), "bin");
         const dnsImage = options.clusterDns ? coreDnsImage(archives, path.join(bin, "coredns")) : undefined;
         const refs = [pauseImage(archives), ...(dnsImage ? [dnsImage] : []), ...(options.images?.(archives) ?? [])];
-        const started = node.run("env", [
-            `KUBE_CLUSTER_DNS=${CLUSTER_DNS}`,
-            `KUBE_SERVICE_CIDR=${SERVICE_CIDR}`,
-            ...(options.certsDir ? [`KUBE_CERTS_DIR=${options.certsDir}`] : []),
-            "sh",
-            path.join(PROJECT_DIR, "tools/engine/kube/node-start.sh"),
-            nodeDir,
-            bin,
-            kube.dir,
-            nodeName,
-            node.address,
-            POD_CIDR,
-            cgroupRoot,
-            ...refs.map((ref) => ociArchivePath(archives, ref)),
-        ]);
-        if (started.code !== 0) throw new Error(`the node did not start:\n${started.stdout}\n${started.stderr}\n${logs()}`);
+        for (const [i, n] of nodes.entries()) {
+            const started = n.host.run("env", [
+                `KUBE_CLUSTER_DNS=${CLUSTER_DNS}`,
+                `KUBE_SERVICE_CIDR=${SERVICE_CIDR}`,
+                `KUBE_CLUSTER_CIDR=${count > 1 ? CLUSTER_CIDR : POD_CIDRS[0]}`,
+                ...(options.certsDir ? [`KUBE_CERTS_DIR=${options.certsDir}`] : []),
+                "sh",
+                path.join(PROJECT_DIR, "tools/engine/kube/node-start.sh"),
+                n.dir,
+                bin,
+                kube.dir,
+                n.name,
+                n.host.address,
+                POD_CIDRS[i] as string,
+                n.cgroupRoot,
+                ...refs.map((ref) => ociArchivePath(archives, ref)),
+            ]);
+            if (started.code !== 0) throw new Error(`node ${n.name} did not start:\n${started.stdout}\n${started.stderr}\n${logs()}`);
+        }
         if (dnsImage) await startClusterDns(kube, dnsImage);
     } catch (error) {
         await stop();
         throw error;
     }
-    return { kube, node, nodeName, nodeDir, logs, stop };
+    const [first] = nodes as [Started];
+    const view = nodes.map(({ host, name, dir }) => ({ host, name, dir }));
+    return { kube, node: first.host, nodeName: first.name, nodeDir: first.dir, nodes: view, logs, stop };
 }

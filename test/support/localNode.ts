@@ -37,11 +37,16 @@ export const NODE_CERT_DIR = "/root/push-certs";
 export const NODE_AUTH_FILE = "/root/push-auth.json";
 
 /**
- * Starts the node and the control plane with what the local stack needs; `volumes` static volumes; `images`
- * adds images the test's settings need (the web UI's stand-in, say).
+ * Starts the node (or `nodes` nodes) and the control plane with what the local stack needs; `volumes` static
+ * volumes; `images` adds images the test's settings need (the web UI's stand-in, say).
  */
-export async function startLocalStackNode(volumes: number, images: (t: ImageTarget) => readonly string[] = () => []): Promise<RealCluster> {
+export async function startLocalStackNode(
+    volumes: number,
+    images: (t: ImageTarget) => readonly string[] = () => [],
+    nodes: 1 | 2 = 1,
+): Promise<RealCluster> {
     const cluster = await startRealCluster({
+        nodes,
         images: (t: ImageTarget) => [
             ...images(t),
             registryImage(t),
@@ -60,8 +65,10 @@ export async function startLocalStackNode(volumes: number, images: (t: ImageTarg
     // user. The kubelet gives a hostPath volume no fsGroup ownership, so the registry (user 65532) writes only
     // where the directory lets it.
     const dirs = Array.from({ length: volumes }, (_, i) => `${LOCAL_VOLUMES}/test-volume-${i}`);
-    const made = cluster.node.run("sh", ["-c", 'mkdir -p "$@" && chmod 0777 "$@"', "mkdirs", ...dirs]);
-    if (made.code !== 0) throw new Error(`the volumes' directories: ${made.stderr}`);
+    for (const node of cluster.nodes) {
+        const made = node.host.run("sh", ["-c", 'mkdir -p "$@" && chmod 0777 "$@"', "mkdirs", ...dirs]);
+        if (made.code !== 0) throw new Error(`the volumes' directories on ${node.name}: ${made.stderr}`);
+    }
     return cluster;
 }
 
@@ -97,13 +104,15 @@ export function pushFromNode(
 /**
  * A pod `name` in namespace default whose image is `image` (one pushed to the registry: the kubelet pulls it
  * through the node's trust), listing /payload and then waiting; once it runs, its log (that listing) and the
- * images the node's containerd holds. The pod is deleted after.
+ * images the node's containerd holds. `node` places it on that node (by name; the first node's images are
+ * listed otherwise). The pod is deleted after.
  */
 export async function runPodOfImage(
     cluster: RealCluster,
     name: string,
     image: string,
     timeoutMs = 180_000,
+    node = cluster.nodes[0],
 ): Promise<{ readonly log: string; readonly nodeImages: readonly string[] }> {
     const kubectl = (...args: string[]) =>
         run(path.join(engineSet(), "bin/kubectl"), ["--kubeconfig", cluster.kube.kubeconfig, ...args], { input: "" });
@@ -114,6 +123,7 @@ export async function runPodOfImage(
         "default",
         `--image=${image}`,
         "--restart=Never",
+        ...(node && cluster.nodes.length > 1 ? [`--overrides=${JSON.stringify({ spec: { nodeName: node.name } })}`] : []),
         "--",
         "sh",
         "-c",
@@ -128,7 +138,7 @@ export async function runPodOfImage(
         });
         return {
             log: kubectl("logs", "-n", "default", name).stdout,
-            nodeImages: cluster.node.run("ctr", ["-n", "k8s.io", "images", "ls", "-q"]).stdout.split("\n"),
+            nodeImages: (node?.host ?? cluster.node).run("ctr", ["-n", "k8s.io", "images", "ls", "-q"]).stdout.split("\n"),
         };
     } finally {
         kubectl("delete", "pod", "-n", "default", name, "--wait=false");

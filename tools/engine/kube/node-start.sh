@@ -23,6 +23,7 @@
 # Environment:
 #   KUBE_CLUSTER_DNS   the address pods are given as their DNS server (default 10.96.0.10)
 #   KUBE_SERVICE_CIDR  the Services' range, routed so that the node's own processes reach Services
+#   KUBE_CLUSTER_CIDR  every node's pod subnets (default POD_CIDR: a cluster of one node); pods reach pods in it
 #   KUBE_CERTS_DIR     where containerd reads each registry's hosts.toml (default /etc/containerd/certs.d)
 #   KUBE_PAUSE_IMAGE   the sandbox image (default registry.k8s.io/pause:3.10)
 #   KUBE_START_TIMEOUT seconds to wait for containerd and for the node to be Ready (default 120)
@@ -42,6 +43,7 @@ TIMEOUT=${KUBE_START_TIMEOUT:-120}
 PAUSE_IMAGE=${KUBE_PAUSE_IMAGE:-registry.k8s.io/pause:3.10}
 CLUSTER_DNS=${KUBE_CLUSTER_DNS:-10.96.0.10}
 SERVICE_CIDR=${KUBE_SERVICE_CIDR:-}
+CLUSTER_CIDR=${KUBE_CLUSTER_CIDR:-$POD_CIDR}
 # Where containerd reads each registry's hosts.toml (microk8s's nodes read theirs from the snap's args).
 CERTS_DIR=${KUBE_CERTS_DIR:-/etc/containerd/certs.d}
 mkdir -p "$DIR/logs" "$DIR/pki" "$DIR/containerd"
@@ -144,14 +146,16 @@ ip link set lo up
 # refused at once instead of hanging until it times out.
 API_HOST=$(echo "$SERVER" | sed -e 's|^https://||' -e 's|:[0-9]*$||')
 iptables -N DSO-POD-EGRESS
-iptables -A DSO-POD-EGRESS -d "$POD_CIDR" -j RETURN
+iptables -A DSO-POD-EGRESS -d "$CLUSTER_CIDR" -j RETURN
 iptables -A DSO-POD-EGRESS -d "$API_HOST" -j RETURN
 iptables -A DSO-POD-EGRESS -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN
 iptables -A DSO-POD-EGRESS -j REJECT
 iptables -I FORWARD 1 -s "$POD_CIDR" -j DSO-POD-EGRESS
 # The node's own connections to a Service need a route for its address before kube-proxy's rules rewrite it
-# to a pod's; the node has no default route.
-[ -z "$SERVICE_CIDR" ] || ip route replace "$SERVICE_CIDR" via "$API_HOST"
+# to a pod's; the node has no default route. The API server's address is the first node's link to this machine:
+# another node reaches it through a gateway of its own.
+API_GATEWAY=$(ip route get "$API_HOST" | sed -n 's/.* via \([^ ]*\).*/\1/p')
+[ -z "$SERVICE_CIDR" ] || ip route replace "$SERVICE_CIDR" via "${API_GATEWAY:-$API_HOST}"
 
 # The kubelet's cgroup root must exist in every hierarchy (cgroup v1 here, or v2); a new cpuset takes its
 # parent's CPUs and memory nodes.
@@ -237,7 +241,7 @@ apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
 clientConnection: {kubeconfig: $DIR/kube-proxy.kubeconfig}
 mode: iptables
-clusterCIDR: $POD_CIDR
+clusterCIDR: $CLUSTER_CIDR
 hostnameOverride: $NODE
 bindAddress: $NODE_IP
 healthzBindAddress: 127.0.0.1:10256
