@@ -20,12 +20,14 @@
  *
  * Beside the pinned Caddy's fronts as rendered: --without-body-timeouts adds the pinned Caddy's fronts without
  * the body timeouts (`read_body_idle`, `timeouts { read_timeout }`); --variant-buffer 1MiB adds them with
- * proxy buffers of that size. With --proxy-buffer 64KiB, every proxy-only front's transport reads and writes
+ * proxy buffers of that size; --variant-binary PATH adds the fronts as rendered on another Caddy binary (a build
+ * with a change to compare). With --proxy-buffer 64KiB, every proxy-only front's transport reads and writes
  * Distribution's answers with buffers of that size instead of the rendered ones (what a stalled download through
  * the proxy holds: bench/slow-clients.ts).
  *
  *   npx tsx bench/policy-throughput.ts [--size-mib 256] [--runs 5] [--both | --caddy previous] [--without-body-timeouts]
- *     [--variant-buffer 1MiB] [--profile-seconds 10 [--profile-push]] [--proxy-buffer 64KiB]
+ *     [--variant-buffer 1MiB] [--variant-timeout LINE] [--variant-binary PATH] [--profile-seconds 10 [--profile-push]]
+ *     [--proxy-buffer 64KiB]
  */
 import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
@@ -164,12 +166,18 @@ function caddysUnderTest(): CaddyUnderTest[] {
             edit: (t) => t.replace(/^\t\ttimeouts \{\n/m, `\t\ttimeouts {\n\t\t\t${line}\n`),
         });
     });
+    // --variant-binary PATH: another Caddy build (one with a change of yours to compare) on the front as rendered.
+    process.argv.forEach((a, j) => {
+        if (a !== "--variant-binary") return;
+        const binary = process.argv[j + 1]!;
+        variants.push({ binary, label: `Caddy at ${binary}`, edit: (t) => t });
+    });
     if (process.argv.includes("--both")) return [pinned, ...variants, previous()];
     const i = process.argv.indexOf("--caddy");
     const which = i > 0 ? process.argv[i + 1] : "pinned";
     if (which === "previous") return [previous()];
     if (which !== "pinned") throw new Error(`--caddy takes "pinned" or "previous", not ${which}`);
-    return [pinned];
+    return [pinned, ...variants];
 }
 
 /** One Caddy's two fronts: as shipped (blob downloads from the file) and proxy-only (every byte proxied). */
