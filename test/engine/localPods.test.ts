@@ -75,11 +75,13 @@ import {
     pushFromNode as pushImageFromNode,
     runPodOfImage,
     startLocalStackNode,
+    startNodeRelay,
+    writeNodeClientFiles,
 } from "../support/localNode";
 import { initLocalStack, LOCAL_STACK, localStackWorkspace, nodePushLoop } from "../support/localStackOnNode";
 import { startNodeProbe, unanswered } from "../support/nodeProbe";
 import { startPodDiscovery, withFileDiscovery } from "../support/podDiscovery";
-import { engineSet, PROJECT_DIR, type Workspace } from "../support/pulumiEngine";
+import { engineSet, type Workspace } from "../support/pulumiEngine";
 import { type Push, pushLoopSummary } from "../support/pushLoop";
 import { durationSeconds, type RealPrometheus, startPrometheus } from "../support/realPrometheus";
 import { fillPlaceholders, runbookCommand } from "../support/runbooks";
@@ -360,19 +362,13 @@ describe("local stack, real engine, on a node whose pods run", () => {
     it(
         "an image pushed through the registry's TLS front lands on the claim, and a pod of that image runs: the kubelet pulled it through the node's trust",
         async () => {
-            // The CA the stack made, for the clients on the node.
+            // The CA the stack made and the push account (files: nothing secret on a command line), for the clients on the node.
             const ca = (await ws.output(STACK, "caCertPem")) as string;
-            onNode("sh", ["-c", "mkdir -p /root/push-certs && cat > /root/push-certs/ca.crt"], ca);
+            const push = (await ws.output(STACK, "pushCredentials")) as { username: string; password: string };
+            writeNodeClientFiles(cluster.node, ca, push);
             // The ingress's part (see the header): the node's 127.0.0.1:443 to the registry's TLS Service.
             const service = await cluster.kube.get<{ spec: { clusterIP: string } }>("/api/v1/namespaces/dso/services/registry-tls");
-            relay = cluster.node.startServer(process.execPath, [
-                path.join(PROJECT_DIR, "node_modules/tsx/dist/cli.mjs"),
-                path.join(PROJECT_DIR, "test/support/serviceProxyMain.ts"),
-                "127.0.0.1",
-                "443",
-                service!.spec.clusterIP,
-                "443",
-            ]);
+            relay = startNodeRelay(cluster.node, service!.spec.clusterIP);
             // By the registry's name (the node's /etc/hosts), with its CA: the front's challenge.
             const v2 = () =>
                 onNode("curl", [
@@ -389,13 +385,9 @@ describe("local stack, real engine, on a node whose pods run", () => {
                 ]);
             await until("the registry's front on the node's 443", async () => v2().stdout === "401");
 
-            const push = (await ws.output(STACK, "pushCredentials")) as { username: string; password: string };
             const prefix = (await ws.output(STACK, "imagePrefix")) as string;
             expect(prefix).toBe(`${REGISTRY}/docker-internal/p2c`);
             const image = `${prefix}/hello:1`;
-            // The push account in an auth file: nothing secret on a command line.
-            const auth = Buffer.from(`${push.username}:${push.password}`).toString("base64");
-            onNode("sh", ["-c", "umask 077 && cat > /root/push-auth.json"], JSON.stringify({ auths: { [REGISTRY]: { auth } } }));
             const pushed = pushFromNode(image, 256 * 1024);
             expect(pushed.code, pushed.stderr).toBe(0);
             const archives = imageArchives();

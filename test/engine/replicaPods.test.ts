@@ -45,6 +45,8 @@ import {
     pushFromNode,
     runPodOfImage,
     startLocalStackNode,
+    startNodeRelay,
+    writeNodeClientFiles,
 } from "../support/localNode";
 import { initLocalStack, LOCAL_STACK, localStackWorkspace, nodePushLoop } from "../support/localStackOnNode";
 import { startNodeProbe, unanswered } from "../support/nodeProbe";
@@ -248,24 +250,11 @@ describe("three registry replicas on S3 storage, as pods on two real nodes, unde
             // The clients on the first node: the stack's CA, the push account (files, never a command line); and on
             // each node the ingress's part: the node's 127.0.0.1:443 to the registry's TLS Service (each connection
             // to one pod), where the node trust's hosts entry sends the kubelet's pulls.
-            onNode("sh", ["-c", `mkdir -p ${NODE_CERT_DIR} && cat > ${CA_FILE}`], (await ws.output(STACK, "caCertPem")) as string);
             const push = (await ws.output(STACK, "pushCredentials")) as { username: string; password: string };
-            const auth = Buffer.from(`${push.username}:${push.password}`).toString("base64");
-            onNode("sh", ["-c", `umask 077 && cat > ${NODE_AUTH_FILE}`], JSON.stringify({ auths: { [REGISTRY]: { auth } } }));
+            writeNodeClientFiles(cluster.node, (await ws.output(STACK, "caCertPem")) as string, push);
             onNode("sh", ["-c", `umask 077 && cat > ${CURL_AUTH}`], `user = "${push.username}:${push.password}"\n`);
             const service = await cluster.kube.get<{ spec: { clusterIP: string } }>("/api/v1/namespaces/dso/services/registry-tls");
-            for (const node of cluster.nodes) {
-                relays.push(
-                    node.host.startServer(process.execPath, [
-                        path.join(PROJECT_DIR, "node_modules/tsx/dist/cli.mjs"),
-                        path.join(PROJECT_DIR, "test/support/serviceProxyMain.ts"),
-                        "127.0.0.1",
-                        "443",
-                        service!.spec.clusterIP,
-                        "443",
-                    ]),
-                );
-            }
+            for (const node of cluster.nodes) relays.push(startNodeRelay(node.host, service!.spec.clusterIP));
             serviceIp = service!.spec.clusterIP;
             await until(
                 "the registry's front on the node's 443",

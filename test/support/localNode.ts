@@ -23,8 +23,9 @@ import {
 } from "./dockerImages";
 import { type RealCluster, startRealCluster } from "./kubeNode";
 import { addLocalPrerequisites } from "./localCluster";
-import { engineSet } from "./pulumiEngine";
-import { run } from "./serverProcess";
+import { engineSet, PROJECT_DIR } from "./pulumiEngine";
+import { run, type ServerProcess } from "./serverProcess";
+import type { TestHost } from "./testHost";
 
 /** The local stack's registry name. */
 export const LOCAL_REGISTRY = "registry-dso.jmann.local";
@@ -142,5 +143,33 @@ export async function runPodOfImage(
         };
     } finally {
         kubectl("delete", "pod", "-n", "default", name, "--wait=false");
+    }
+}
+
+/**
+ * The ingress's part on a node (microk8s's ingress listens on every node): the node's 127.0.0.1:443, where the
+ * node trust's hosts entry sends the registry's name, relayed to `serviceIp`:443, the registry's TLS Service
+ * (kube-proxy takes each connection to one pod).
+ */
+export function startNodeRelay(host: TestHost, serviceIp: string): ServerProcess {
+    return host.startServer(process.execPath, [
+        path.join(PROJECT_DIR, "node_modules/tsx/dist/cli.mjs"),
+        path.join(PROJECT_DIR, "test/support/serviceProxyMain.ts"),
+        "127.0.0.1",
+        "443",
+        serviceIp,
+        "443",
+    ]);
+}
+
+/** The push clients' files on `host`: the stack's CA (NODE_CERT_DIR/ca.crt) and the push account's auth file (NODE_AUTH_FILE); nothing secret on a command line. */
+export function writeNodeClientFiles(host: TestHost, caPem: string, push: { readonly username: string; readonly password: string }): void {
+    const auth = Buffer.from(`${push.username}:${push.password}`).toString("base64");
+    for (const [script, input] of [
+        [`mkdir -p ${NODE_CERT_DIR} && cat > ${NODE_CERT_DIR}/ca.crt`, caPem],
+        [`umask 077 && cat > ${NODE_AUTH_FILE}`, JSON.stringify({ auths: { [LOCAL_REGISTRY]: { auth } } })],
+    ] as const) {
+        const written = host.run("sh", ["-c", script], { input });
+        if (written.code !== 0) throw new Error(`${script}: ${written.stderr}`);
     }
 }
