@@ -2,7 +2,8 @@
  * The registry inside the cluster (microk8s, lab clusters): Distribution with Caddy as a sidecar that
  * enforces the same access policy as the external host, behind the cluster's ingress. The objects are
  * rendered by `manifests.ts`; the policy text by `../accessPolicy/`. This component only feeds
- * them and registers what they return: its args and their defaults are in `registryArgs.ts`, the
+ * them and registers what they return: its args are in `registryArgs.ts`, their one resolve step (defaults
+ * and what the component derives from them) in `resolve.ts`, the
  * sidecar's policy and Caddyfile in `sidecarFront.ts`, the pod's files in `podFiles.ts`, and what it
  * registers in `registryPlan.ts` and `objectPlan.ts`.
  */
@@ -14,8 +15,9 @@ import { withFormerType } from "../shared/formerType";
 import { registerPlannedObjects } from "../shared/k8sResources";
 import { typeToken } from "../shared/typeToken";
 import { ISSUER_CHAIN } from "./issuerChain";
-import { type InClusterRegistryArgs, inClusterRegistryDefaults } from "./registryArgs";
+import type { InClusterRegistryArgs } from "./registryArgs";
 import { planInClusterRegistry } from "./registryPlan";
+import { resolveInClusterRegistry } from "./resolve";
 
 /**
  * The chain's CA, read from the Secret cert-manager issued it into, once its Certificate is Ready (the
@@ -79,7 +81,7 @@ export class InClusterRegistry extends pulumi.ComponentResource {
 
     constructor(name: string, given: InClusterRegistryArgs, opts?: pulumi.ComponentResourceOptions) {
         super(IN_CLUSTER_REGISTRY_TYPE, name, {}, withFormerType(opts, "dso:registry:InClusterRegistry"));
-        const args = inClusterRegistryDefaults(given);
+        const args = resolveInClusterRegistry(given);
         const decoyBcryptHash = decoyHash(`${name}-decoy`, this);
         const httpSecret = new random.RandomPassword(`${name}-http-secret`, { length: 48, special: false }, { parent: this });
         const plan = planInClusterRegistry(name, args, { decoyBcryptHash, httpSecret: httpSecret.result });

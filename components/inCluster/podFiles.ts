@@ -8,27 +8,20 @@ import * as pulumi from "@pulumi/pulumi";
 import { type OverlapFiles, overlapFilesOutput, usersFileOutput } from "../accessPolicy/usersFileOutput";
 import { type RegistryStorage, renderRegistryConfig } from "../distribution/registryConfig";
 import { MAVEN_BACKEND, renderMavenNginxConfig } from "../maven/nginxConfig";
-import { type clusterMirror, clusterMirrorRoutes } from "../mirrors/mirrorManifests";
+import { clusterMirrorRoutes } from "../mirrors/mirrorManifests";
 import { UI_WORKLOAD } from "../registryUi/kubernetes";
-import type { frontUsers } from "../shared/front";
-import { diskFiguresServed, inClusterDiskGuard } from "./diskGuard";
+import { diskFiguresServed } from "./diskGuard";
 import { distributionCachesBlobs, gcWindow, registryMetricsInPod } from "./gcWindow";
-import type { InClusterRegistryArgsWithDefaults } from "./registryArgs";
+import type { ResolvedInClusterRegistry } from "./resolve";
 import { retentionCountsServed } from "./retentionCounts";
 import { renderSidecarCaddyfile, SIDECAR_TLS, sidecarPolicy } from "./sidecarFront";
 import { IN_CLUSTER, REGISTRY_METRICS_ADDR } from "./spec";
 
 /** Distribution's storage as the shared config renderer takes it (credentials stay out of config.yml). */
-function registryStorage(storage: InClusterRegistryArgsWithDefaults["storage"]): RegistryStorage {
+function registryStorage(storage: ResolvedInClusterRegistry["storage"]): RegistryStorage {
     if (storage.kind === "filesystem") return { kind: "filesystem", rootDirectory: IN_CLUSTER.dataDir };
     const { credentials: _credentials, ...settings } = storage;
     return settings;
-}
-
-/** The front's accounts (`frontUsers`) and the caches (`clusterMirror`): what every part of the plan reads. */
-export interface InClusterPlanInputs {
-    readonly users: ReturnType<typeof frontUsers>;
-    readonly mirrors: readonly ReturnType<typeof clusterMirror>[];
 }
 
 /** The pod's files, rendered once: what the pod mounts, and what its checksum covers. */
@@ -46,11 +39,8 @@ export interface InClusterPodFiles {
 }
 
 /** The sidecar's Caddyfile (its policy, with the decoy), Distribution's config, the users files and Maven's nginx config. */
-export function renderPodFiles(
-    args: InClusterRegistryArgsWithDefaults,
-    { users, mirrors }: InClusterPlanInputs,
-    decoyBcryptHash: pulumi.Output<string>,
-): InClusterPodFiles {
+export function renderPodFiles(args: ResolvedInClusterRegistry, decoyBcryptHash: pulumi.Output<string>): InClusterPodFiles {
+    const { users, mirrors } = args;
     const overlap = overlapFilesOutput({
         push: users.push,
         pull: users.pull,
@@ -70,9 +60,9 @@ export function renderPodFiles(
         gcWindow: gcWindow(args),
         metrics: args.monitoring !== undefined,
         retentionCounts: retentionCountsServed(args),
-        diskFigures: diskFiguresServed({ ...args, diskGuard: inClusterDiskGuard(args) }),
+        diskFigures: diskFiguresServed(args),
         scopedPushAccounts: users.scoped,
-        diskGuard: inClusterDiskGuard(args) !== undefined,
+        diskGuard: args.diskGuard !== undefined,
         ...(args.gateway
             ? {
                   gateway: {
@@ -122,7 +112,7 @@ export function renderPodFiles(
  * previews. Our certificate is in it too (public): Caddy reads it at start, so a renewed certificate
  * rolls the pods.
  */
-export function podConfigChecksum(args: InClusterRegistryArgsWithDefaults, files: InClusterPodFiles): pulumi.Output<string> {
+export function podConfigChecksum(args: ResolvedInClusterRegistry, files: InClusterPodFiles): pulumi.Output<string> {
     const { overlap, registryConfig, mavenNginxConfig } = files;
     const servedCert = args.tls.kind === "secret" ? args.tls.certPem : "";
     return pulumi.unsecret(

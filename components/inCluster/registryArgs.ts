@@ -1,23 +1,15 @@
 /**
- * The in-cluster registry's arguments (`InClusterRegistryArgs`) and their defaults (`inClusterRegistryDefaults`):
- * what a stack or a library user gives, and the args with every default applied that the component builds from.
+ * The in-cluster registry's arguments (`InClusterRegistryArgs`): what a stack or a library user gives. Their
+ * defaults and what the component derives from them: `resolveInClusterRegistry` (./resolve.ts).
  */
 import type * as pulumi from "@pulumi/pulumi";
 import type { RegistryStorage } from "../distribution/registryConfig";
 import type { RegistryMaven } from "../maven/registryMaven";
 import type { RegistryMirror } from "../mirrors/mirrors";
 import type { RegistryMonitoring } from "../monitoring/alertRules";
-import {
-    DEFAULT_GC_SCHEDULE,
-    DEFAULT_IMAGES,
-    DEFAULT_IN_CLUSTER_NAMESPACE,
-    DEFAULT_KUBECTL_IMAGE,
-    DEFAULT_PROBE_IMAGE,
-    DEFAULT_STORAGE_SIZE,
-} from "../shared/defaults";
 import type { DistributionSettings } from "../shared/distributionSettings";
 import type { IngressController } from "../shared/facts";
-import { frontDefaults, type RegistryFront, type WithFrontDefaults } from "../shared/front";
+import type { RegistryFront } from "../shared/front";
 import type { Retention } from "../upkeep/retention";
 import type {
     InClusterBackup,
@@ -160,62 +152,4 @@ export interface InClusterMavenArgs extends RegistryMaven {
     /** PVC size and storage class of the repository's files. */
     readonly size: string;
     readonly storageClass?: string;
-}
-
-/** `InClusterRegistryArgs` with every default applied: what the component builds from (`inClusterRegistryDefaults`). */
-export type InClusterRegistryArgsWithDefaults = Omit<
-    WithFrontDefaults<InClusterRegistryArgs>,
-    "namespace" | "port" | "images" | "storage" | "ui" | "garbageCollection" | "replicas" | "publishLocalRegistryHosting" | "monitoring"
-> & {
-    readonly namespace: string;
-    readonly port: number;
-    readonly images: { readonly registry: string; readonly caddy: string; readonly ui: string; readonly kubectl: string };
-    readonly storage: Exclude<InClusterRegistryStorage, { readonly kind: "filesystem" }> | FilesystemStorageSettings;
-    readonly ui: { readonly enabled: boolean };
-    readonly garbageCollection: { readonly enabled: boolean; readonly schedule: string; readonly deleteUntagged: boolean };
-    readonly replicas: number;
-    readonly publishLocalRegistryHosting: boolean;
-    readonly monitoring?: InClusterRegistryMonitoring & { readonly prometheusOperator: boolean; readonly probeImage: string };
-};
-
-/** Filesystem storage with its size decided. */
-type FilesystemStorageSettings = Extract<InClusterRegistryStorage, { readonly kind: "filesystem" }> & { readonly size: string };
-
-/**
- * The args with the defaults each one's `@default` documents (the stack config's defaults too,
- * components/shared/defaults.ts): the front's (`frontDefaults`), then the placement's own. A setting
- * given is kept as given; nothing else is added.
- */
-export function inClusterRegistryDefaults(args: InClusterRegistryArgs): InClusterRegistryArgsWithDefaults {
-    const storage = args.storage ?? { kind: "filesystem" };
-    const { monitoring, ...given } = frontDefaults(args);
-    return {
-        ...given,
-        namespace: args.namespace ?? DEFAULT_IN_CLUSTER_NAMESPACE,
-        port: args.port ?? 443,
-        images: {
-            registry: args.images?.registry ?? DEFAULT_IMAGES.registry,
-            caddy: args.images?.caddy ?? DEFAULT_IMAGES.caddy,
-            ui: args.images?.ui ?? DEFAULT_IMAGES.ui,
-            kubectl: args.images?.kubectl ?? DEFAULT_KUBECTL_IMAGE,
-        },
-        storage: storage.kind === "filesystem" ? { ...storage, size: storage.size ?? DEFAULT_STORAGE_SIZE } : storage,
-        ui: args.ui ?? { enabled: false },
-        garbageCollection: {
-            enabled: args.garbageCollection?.enabled ?? false,
-            schedule: args.garbageCollection?.schedule ?? DEFAULT_GC_SCHEDULE,
-            deleteUntagged: args.garbageCollection?.deleteUntagged ?? false,
-        },
-        replicas: args.replicas ?? 1,
-        publishLocalRegistryHosting: args.publishLocalRegistryHosting ?? true,
-        ...(monitoring
-            ? {
-                  monitoring: {
-                      ...monitoring,
-                      prometheusOperator: monitoring.prometheusOperator ?? false,
-                      probeImage: monitoring.probeImage ?? DEFAULT_PROBE_IMAGE,
-                  },
-              }
-            : {}),
-    };
 }

@@ -5,25 +5,14 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { htpasswdOutput } from "../accounts/registryAccounts";
-import { clusterMirror, clusterMirrorClaimName, clusterMirrorName, renderClusterMirrors } from "../mirrors/mirrorManifests";
-import { frontUsers } from "../shared/front";
+import { renderClusterMirrors } from "../mirrors/mirrorManifests";
 import type { PlannedObject } from "../shared/k8sResources";
-import { inClusterDiskGuard } from "./diskGuard";
 import { ISSUER_CHAIN } from "./issuerChain";
 import { renderInClusterObjects } from "./manifests";
 import { inClusterObjectPlan } from "./objectPlan";
-import { type InClusterPlanInputs, type InClusterPodFiles, podConfigChecksum, renderPodFiles } from "./podFiles";
-import type { InClusterRegistryArgs, InClusterRegistryArgsWithDefaults } from "./registryArgs";
-import { IN_CLUSTER, type InClusterSpec, type InClusterStorage, type InClusterTls } from "./spec";
-
-/** The spec's TLS from the component's: keys secret, the chain's CA Issuer named as the operator's would be. */
-function inClusterTls(tls: InClusterRegistryArgs["tls"]): InClusterTls {
-    if (tls.kind === "secret") return { ...tls, keyPem: pulumi.secret(tls.keyPem) };
-    const { issuer } = tls;
-    if (issuer.kind !== "chain") return { kind: "cert-manager", issuerKind: issuer.kind, issuerName: issuer.name };
-    const { caValidityDays, serverCertValidityDays } = issuer;
-    return { kind: "cert-manager", issuerKind: "Issuer", issuerName: ISSUER_CHAIN.ca, chain: { caValidityDays, serverCertValidityDays } };
-}
+import { type InClusterPodFiles, podConfigChecksum, renderPodFiles } from "./podFiles";
+import type { ResolvedInClusterRegistry } from "./resolve";
+import { IN_CLUSTER, type InClusterSpec, type InClusterStorage } from "./spec";
 
 /** What `InClusterRegistry` registers (after the decoy's seed and the HTTP secret): `planInClusterRegistry`. */
 export interface InClusterRegistryPlan {
@@ -40,21 +29,12 @@ export interface InClusterRegistryPlan {
     };
 }
 
-/** What `manifests.ts` renders the registry's objects from: the args, the pod's files, the secrets kept secret. */
-function inClusterSpec(
-    args: InClusterRegistryArgsWithDefaults,
-    { users, mirrors }: InClusterPlanInputs,
-    files: InClusterPodFiles,
-    httpSecret: pulumi.Output<string>,
-): InClusterSpec {
+/** What `manifests.ts` renders the registry's objects from: the resolved args, the pod's files, the generated HTTP secret. */
+function inClusterSpec(args: ResolvedInClusterRegistry, files: InClusterPodFiles, httpSecret: pulumi.Output<string>): InClusterSpec {
     const { overlap } = files;
     const storage: InClusterStorage =
         args.storage.kind === "s3"
-            ? {
-                  kind: "s3",
-                  accessKeyId: pulumi.secret(args.storage.credentials.accessKeyId),
-                  secretAccessKey: pulumi.secret(args.storage.credentials.secretAccessKey),
-              }
+            ? { kind: "s3", accessKeyId: args.storage.credentials.accessKeyId, secretAccessKey: args.storage.credentials.secretAccessKey }
             : { kind: "filesystem", size: args.storage.size, storageClass: args.storage.storageClass };
     return {
         namespace: args.namespace,
@@ -63,7 +43,7 @@ function inClusterSpec(
         ingressClass: args.ingressClass,
         ingressController: args.ingressController,
         ...(args.gateway ? { gateway: args.gateway } : {}),
-        tls: inClusterTls(args.tls),
+        tls: args.tls,
         images: args.images,
         replicas: args.replicas,
         ...(args.pod ? { pod: args.pod } : {}),
@@ -71,7 +51,7 @@ function inClusterSpec(
         allowedNetworks: args.allowedNetworks,
         ...(args.networkPolicy ? { networkPolicy: args.networkPolicy } : {}),
         ...(args.loginLimit ? { loginLimit: args.loginLimit } : {}),
-        ui: { enabled: args.ui.enabled, deleteEnabled: args.deletes.ui },
+        ui: args.ui,
         garbageCollection: args.garbageCollection,
         ...(args.retention ? { retention: args.retention } : {}),
         publishLocalRegistryHosting: args.publishLocalRegistryHosting,
@@ -81,7 +61,7 @@ function inClusterSpec(
         users: {
             push: files.push,
             pull: files.pull,
-            htpasswd: pulumi.secret(htpasswdOutput([...users.push, ...users.pull])),
+            htpasswd: pulumi.secret(htpasswdOutput([...args.users.push, ...args.users.pull])),
             ...(overlap ? { overlap } : {}),
         },
         httpSecret: pulumi.secret(httpSecret),
@@ -99,34 +79,16 @@ function inClusterSpec(
                   },
               }
             : {}),
-        ...(args.backup
-            ? {
-                  backup: {
-                      ...args.backup,
-                      repositoryPassword: pulumi.secret(args.backup.repositoryPassword),
-                      s3: args.backup.s3 && {
-                          accessKeyId: pulumi.secret(args.backup.s3.accessKeyId),
-                          secretAccessKey: pulumi.secret(args.backup.s3.secretAccessKey),
-                      },
-                  },
-              }
-            : {}),
-        ...(inClusterDiskGuard(args) ? { diskGuard: inClusterDiskGuard(args) } : {}),
-        ...(args.monitoring
-            ? {
-                  monitoring: {
-                      ...args.monitoring,
-                      cacheClaims: mirrors.map((m) => clusterMirrorClaimName(clusterMirrorName(m.spec), m.spec.maxSize)),
-                  },
-              }
-            : {}),
+        ...(args.backup ? { backup: args.backup } : {}),
+        ...(args.diskGuard ? { diskGuard: args.diskGuard } : {}),
+        ...(args.monitoring ? { monitoring: args.monitoring } : {}),
     };
 }
 
 /** The resource names of the objects the component exposes, among those planned; refuses one not rendered. */
 function exposedObjects(
     name: string,
-    args: InClusterRegistryArgsWithDefaults,
+    args: ResolvedInClusterRegistry,
     objects: readonly PlannedObject[],
 ): InClusterRegistryPlan["exposed"] {
     const resourceName = (kind: string, objectName: string): string => {
@@ -146,24 +108,23 @@ function exposedObjects(
 }
 
 /**
- * Everything `InClusterRegistry` registers, from its args with the defaults applied and the two values
+ * Everything `InClusterRegistry` registers, from its resolved args (`resolveInClusterRegistry`) and the two values
  * the component generates (the decoy's hash, `decoyHash`; Distribution's HTTP secret): the sidecar's
  * policy and Caddyfile, Distribution's config, the users files, the pods' checksum, every object
  * `manifests.ts` and the caches' renderer return, and how each is registered (`inClusterObjectPlan`).
  */
 export function planInClusterRegistry(
     name: string,
-    args: InClusterRegistryArgsWithDefaults,
+    args: ResolvedInClusterRegistry,
     generated: { readonly decoyBcryptHash: pulumi.Output<string>; readonly httpSecret: pulumi.Output<string> },
 ): InClusterRegistryPlan {
-    const inputs: InClusterPlanInputs = { users: frontUsers(args.accounts), mirrors: (args.mirrors ?? []).map(clusterMirror) };
-    const files = renderPodFiles(args, inputs, generated.decoyBcryptHash);
-    const spec = inClusterSpec(args, inputs, files, generated.httpSecret);
+    const files = renderPodFiles(args, generated.decoyBcryptHash);
+    const spec = inClusterSpec(args, files, generated.httpSecret);
     const caches = renderClusterMirrors({
         namespace: args.namespace,
         image: args.images.registry,
         storageClass: args.storage.kind === "filesystem" ? args.storage.storageClass : undefined,
-        mirrors: inputs.mirrors,
+        mirrors: args.mirrors,
         scheduling: args.pod,
         resources: args.pod?.resources?.cache,
     });

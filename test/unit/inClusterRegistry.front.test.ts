@@ -1,7 +1,7 @@
 /**
  * The in-cluster registry built from the front contract alone, under Pulumi's mocks
  * (components/inCluster/inClusterRegistry.ts): given only a host, the accounts and the certificate, it
- * applies its defaults (`inClusterRegistryDefaults`) and derives the htpasswd of Secret
+ * resolves its args (`resolveInClusterRegistry`) and derives the htpasswd of Secret
  * `registry-htpasswd` from the accounts, the same text as `RegistryAccounts.htpasswd`.
  * Covers: components/inCluster/inClusterRegistry.ts, components/accounts/registryAccounts.ts (htpasswdOutput).
  */

@@ -7,8 +7,9 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
-import { type InClusterRegistryArgs, inClusterRegistryDefaults } from "../../components/inCluster/registryArgs";
+import type { InClusterRegistryArgs } from "../../components/inCluster/registryArgs";
 import { planInClusterRegistry } from "../../components/inCluster/registryPlan";
+import { resolveInClusterRegistry } from "../../components/inCluster/resolve";
 import type { MirrorSpec } from "../../components/mirrors/mirrors";
 import { backup } from "../support/inClusterSpec";
 import { DOCKER_HUB_MIRROR, GHCR_MIRROR, PLAN_HASH as HASH, MAVEN_REPOSITORY } from "../support/placementFixtures";
@@ -23,7 +24,7 @@ const dockerHub = DOCKER_HUB_MIRROR;
 const maven = { ...MAVEN_REPOSITORY, size: "5Gi" };
 
 function plan(args: InClusterRegistryArgs) {
-    return planInClusterRegistry("registry", inClusterRegistryDefaults(args), {
+    return planInClusterRegistry("registry", resolveInClusterRegistry(args), {
         decoyBcryptHash: pulumi.output(HASH),
         httpSecret: pulumi.output("http-secret"),
     });
@@ -163,10 +164,11 @@ describe("planInClusterRegistry", () => {
     it("takes the monitoring every placement takes: scrape annotations and a rules ConfigMap unless prometheus-operator is named", () => {
         const monitored = (monitoring: InClusterRegistryArgs["monitoring"]) =>
             names({ ...minimal, monitoring }).filter((n) => /podmonitor|prometheusrule|alert-rules/.test(n));
-        expect(inClusterRegistryDefaults({ ...minimal, monitoring: { runbookBaseUrl: "https://runbooks" } }).monitoring).toEqual({
+        expect(resolveInClusterRegistry({ ...minimal, monitoring: { runbookBaseUrl: "https://runbooks" } }).monitoring).toEqual({
             runbookBaseUrl: "https://runbooks",
             prometheusOperator: false,
             probeImage: "prom/blackbox-exporter:v0.28.0",
+            cacheClaims: [],
         });
         expect(monitored({ runbookBaseUrl: "https://runbooks" })).toEqual(["registry-configmap-dso-registry-alert-rules"]);
         expect(monitored({ runbookBaseUrl: "https://runbooks", prometheusOperator: true })).toEqual([
@@ -175,7 +177,7 @@ describe("planInClusterRegistry", () => {
             "registry-prometheusrule-dso-registry",
         ]);
         expect(monitored(undefined)).toEqual([]);
-        expect(inClusterRegistryDefaults(minimal)).not.toHaveProperty("monitoring");
+        expect(resolveInClusterRegistry(minimal)).not.toHaveProperty("monitoring");
     });
 
     it("exposes no Ingress behind a Gateway, and the chain's CA Certificate only with the program's own chain", () => {
