@@ -4,7 +4,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { mirrorCaFile, type NodeMirror, renderMirrorHostsToml } from "../mirrors/mirrors";
-import { DEFAULT_REGISTRY_PORT, type WithDefaults } from "../shared/defaults";
+import { DEFAULT_REGISTRY_PORT } from "../shared/defaults";
 import { registryAuthority } from "../shared/facts";
 import { type HostConnection, privileged } from "../shared/hostAccess";
 import { shQuote } from "../shared/shQuote";
@@ -84,45 +84,15 @@ export interface NodeTrustCommonArgs {
     };
 }
 
-/** The settings node trust defaults (`nodeTrustDefaults`). */
-type NodeTrustDefaulted = "port" | "plainHttp" | "allowContainerdRestart" | "allowServiceRestart" | "restartTimeoutSeconds";
-
-/** Node trust's args with every default applied: what both deliveries build from. */
-export type NodeTrustCommonArgsWithDefaults<T extends NodeTrustCommonArgs = NodeTrustCommonArgs> = WithDefaults<T, NodeTrustDefaulted>;
-
-/** The args with the defaults each one's `@default` documents; a setting given is kept as given. */
-export function nodeTrustDefaults<T extends NodeTrustCommonArgs>(args: T): NodeTrustCommonArgsWithDefaults<T> {
-    return {
-        ...args,
-        port: args.port ?? DEFAULT_REGISTRY_PORT,
-        plainHttp: args.plainHttp ?? false,
-        allowContainerdRestart: args.allowContainerdRestart ?? false,
-        allowServiceRestart: args.allowServiceRestart ?? true,
-        restartTimeoutSeconds: args.restartTimeoutSeconds ?? DEFAULT_RESTART_TIMEOUT_SECONDS,
-    } as NodeTrustCommonArgsWithDefaults<T>;
-}
-
-/** The restart settings of the args, for a node's turn (SSH) or the DaemonSet's pods (no turn). */
-export function restartSettingsOf(
-    args: NodeTrustCommonArgsWithDefaults,
-    extra: Pick<RestartSettings, "nodeName" | "turn"> = {},
-): RestartSettings {
-    return {
-        allow: args.allowServiceRestart ?? true,
-        timeoutSeconds: args.restartTimeoutSeconds ?? DEFAULT_RESTART_TIMEOUT_SECONDS,
-        ...extra,
-    };
-}
-
-/** The plain facts that decide which steps exist. */
-export function trustTargetOf(args: NodeTrustCommonArgsWithDefaults): TrustTarget {
+/** The plain facts that decide which steps exist, from the args with their defaults. */
+function trustTarget(args: NodeTrustCommonArgs & { readonly port: number; readonly plainHttp: boolean }): TrustTarget {
     return {
         host: args.host,
         port: args.port,
         hasCa: args.caCertPem !== undefined,
         hasPullAuth: args.pullAccount !== undefined,
         hasAddress: args.registryAddress !== undefined,
-        plainHttp: args.plainHttp ?? false,
+        plainHttp: args.plainHttp,
         mirrors: args.mirrors ?? [],
         ...(args.requiredSignatures && args.requiredSignatures.publicKeys.length > 0
             ? {
@@ -135,9 +105,45 @@ export function trustTargetOf(args: NodeTrustCommonArgsWithDefaults): TrustTarge
     };
 }
 
+/**
+ * Node trust's one resolve step, which both deliveries take their args through: the defaults each one's
+ * `@default` documents (a setting given is kept as given, the delivery's own args with it), and what the
+ * deliveries derive from them: the facts that decide the steps (`target`) and the restarts' settings
+ * (`restart`; a node's name and turn are the SSH delivery's to add). Pure: it registers nothing.
+ */
+export function resolveNodeTrust<T extends NodeTrustCommonArgs>(args: T): ResolvedNodeTrust<T> {
+    const port = args.port ?? DEFAULT_REGISTRY_PORT;
+    const plainHttp = args.plainHttp ?? false;
+    const allowServiceRestart = args.allowServiceRestart ?? true;
+    const restartTimeoutSeconds = args.restartTimeoutSeconds ?? DEFAULT_RESTART_TIMEOUT_SECONDS;
+    return {
+        ...args,
+        port,
+        plainHttp,
+        allowContainerdRestart: args.allowContainerdRestart ?? false,
+        allowServiceRestart,
+        restartTimeoutSeconds,
+        target: trustTarget({ ...args, port, plainHttp }),
+        restart: { allow: allowServiceRestart, timeoutSeconds: restartTimeoutSeconds },
+    };
+}
+
+/** What `resolveNodeTrust` returns: the args with every default applied, and what both deliveries derive from them. */
+export type ResolvedNodeTrust<T extends NodeTrustCommonArgs = NodeTrustCommonArgs> = Omit<T, NodeTrustDefaulted> & {
+    readonly [P in NodeTrustDefaulted]-?: Exclude<NodeTrustCommonArgs[P], undefined>;
+} & {
+    /** The plain facts that decide which steps exist (`trustPlan`). */
+    readonly target: TrustTarget;
+    /** Whether and how long the restarts run, for a node's turn (SSH) or the DaemonSet's pods. */
+    readonly restart: Pick<RestartSettings, "allow" | "timeoutSeconds">;
+};
+
+/** The settings node trust defaults. */
+type NodeTrustDefaulted = "port" | "plainHttp" | "allowContainerdRestart" | "allowServiceRestart" | "restartTimeoutSeconds";
+
 /** The content of a file step, secret where it carries the pull password. */
-export function fileContent(step: FileStep, plan: TrustPlan, args: NodeTrustCommonArgsWithDefaults): pulumi.Output<string> {
-    const target = trustTargetOf(args);
+export function fileContent(step: FileStep, plan: TrustPlan, args: ResolvedNodeTrust): pulumi.Output<string> {
+    const { target } = args;
     switch (step.role) {
         case "ca":
             return pulumi.output(args.caCertPem!).apply(normalizePem);

@@ -13,14 +13,7 @@ import { PART_OF_LABELS } from "../shared/facts";
 import { withFormerType } from "../shared/formerType";
 import { renderShellScript } from "../shared/shellScript";
 import { typeToken } from "../shared/typeToken";
-import {
-    fileContent,
-    type NodeTrustCommonArgs,
-    type NodeTrustCommonArgsWithDefaults,
-    nodeTrustDefaults,
-    restartSettingsOf,
-    trustTargetOf,
-} from "./common";
+import { fileContent, type NodeTrustCommonArgs, type ResolvedNodeTrust, resolveNodeTrust } from "./common";
 import {
     configPathCheckScript,
     configPathRemoveScript,
@@ -83,7 +76,7 @@ function scriptFile(name: string): string {
  * the old one) and run.sh (applies, then re-applies every interval to repair drift), and every step's
  * script, as ConfigMap keys.
  */
-function daemonSetScripts(plan: TrustPlan, args: NodeTrustCommonArgsWithDefaults): DaemonSetScripts {
+function daemonSetScripts(plan: TrustPlan, args: ResolvedNodeTrust): DaemonSetScripts {
     const config: Record<string, pulumi.Output<string>> = {};
     const secret: Record<string, pulumi.Output<string>> = {};
     /** apply.sh's steps: a script's path, and the file it reads on stdin where it places one. */
@@ -91,8 +84,7 @@ function daemonSetScripts(plan: TrustPlan, args: NodeTrustCommonArgsWithDefaults
     /** remove.sh's steps, in the order they run. */
     const remove: string[] = [];
     const ownerFile = `${plan.markerDir}/${OWNER_FILE}`;
-    const restart = restartSettingsOf(args);
-    const allowContainerdRestart = args.allowContainerdRestart ?? false;
+    const { restart, allowContainerdRestart } = args;
     const script = (key: string, body: pulumi.Input<string>) => {
         config[key] = pulumi.output(body);
         return `${CONFIG_DIR}/${key}`;
@@ -184,11 +176,8 @@ export interface NodeTrustDaemonSetPlan {
  * when it creates it), the ConfigMap of scripts and files, the Secret (only when a file carries the pull
  * password), and the DaemonSet whose pods apply them, rolled whenever either changes.
  */
-export function planNodeTrustDaemonSet(
-    name: string,
-    args: NodeTrustDaemonSetArgs & NodeTrustCommonArgsWithDefaults,
-): NodeTrustDaemonSetPlan {
-    const plan = trustPlan(args.flavour, trustTargetOf(args));
+export function planNodeTrustDaemonSet(name: string, args: NodeTrustDaemonSetArgs & ResolvedNodeTrust): NodeTrustDaemonSetPlan {
+    const plan = trustPlan(args.flavour, args.target);
     const objectName = args.objectName ?? "dso-node-trust";
     const labels = { "app.kubernetes.io/name": objectName, ...PART_OF_LABELS };
     const scripts = daemonSetScripts(plan, args);
@@ -239,11 +228,11 @@ export function planNodeTrustDaemonSet(
 }
 
 /** Whether a pod restarts or reloads a service on the node: then it runs in the node's PID namespace (HOST_EXEC). */
-function podRestarts(plan: TrustPlan, args: NodeTrustCommonArgsWithDefaults): boolean {
+function podRestarts(plan: TrustPlan, args: ResolvedNodeTrust): boolean {
     return (
-        plan.steps.some((s) => s.kind === "file" && s.restartUnits.length > 0 && (args.allowServiceRestart ?? true)) ||
+        plan.steps.some((s) => s.kind === "file" && s.restartUnits.length > 0 && args.allowServiceRestart) ||
         plan.steps.some((s) => s.kind === "file" && (s.reloadUnits?.length ?? 0) > 0) ||
-        plan.steps.some((s) => s.kind === "config-path" && (args.allowContainerdRestart ?? false))
+        plan.steps.some((s) => s.kind === "config-path" && args.allowContainerdRestart)
     );
 }
 
@@ -334,7 +323,7 @@ export class NodeTrustDaemonSet extends pulumi.ComponentResource {
 
     constructor(name: string, given: NodeTrustDaemonSetArgs, opts?: pulumi.ComponentResourceOptions) {
         super(NODE_TRUST_DAEMON_SET_TYPE, name, {}, withFormerType(opts, "dso:nodes:NodeTrustDaemonSet"));
-        const plan = planNodeTrustDaemonSet(name, nodeTrustDefaults(given));
+        const plan = planNodeTrustDaemonSet(name, resolveNodeTrust(given));
         // Once created by the stack itself (no parent): the alias keeps its identity.
         const namespace =
             plan.namespace &&

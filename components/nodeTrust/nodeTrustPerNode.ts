@@ -18,15 +18,7 @@ import {
 } from "../shared/hostAccess";
 import { HostFilesCheck, type HostFilesCheckArgs } from "../shared/hostFilesCheck";
 import { typeToken } from "../shared/typeToken";
-import {
-    fileContent,
-    type NodeTrustCommonArgs,
-    type NodeTrustCommonArgsWithDefaults,
-    nodeRunner,
-    nodeTrustDefaults,
-    restartSettingsOf,
-    trustTargetOf,
-} from "./common";
+import { fileContent, type NodeTrustCommonArgs, nodeRunner, type ResolvedNodeTrust, resolveNodeTrust } from "./common";
 import {
     checkFileStepBody,
     configPathCheckScript,
@@ -98,15 +90,15 @@ export interface NodeTrustPlan {
 }
 
 /**
- * Everything `NodeTrust` registers for one node, from its args with the defaults applied and the
+ * Everything `NodeTrust` registers for one node, from its resolved args (`resolveNodeTrust`) and the
  * stack's `<project>.<stack>` (the owner's key): the claim on the node, one command or file per trust
  * step, the read-back of the files, and what each waits for.
  */
-export function planNodeTrust(name: string, args: NodeTrustArgs & NodeTrustCommonArgsWithDefaults, stack: string): NodeTrustPlan {
-    const plan = trustPlan(args.flavour, trustTargetOf(args));
+export function planNodeTrust(name: string, args: NodeTrustArgs & ResolvedNodeTrust, stack: string): NodeTrustPlan {
+    const plan = trustPlan(args.flavour, args.target);
     const { connection } = args;
     const run = nodeRunner(args.flavour, connection);
-    const restart = restartSettingsOf(args, { nodeName: args.kubernetesNodeName, turn: args.restartTurn?.turn });
+    const restart = { ...args.restart, nodeName: args.kubernetesNodeName, turn: args.restartTurn?.turn };
     // The node entry claims the node first and gives it up last; every other delete runs only while the
     // claim is still this entry's (files.ts ownerScript): a renamed entry's old deletes come after the
     // new entry's creates, on the same machine.
@@ -198,7 +190,7 @@ export function planNodeTrust(name: string, args: NodeTrustArgs & NodeTrustCommo
 /** What every file step of one node shares. */
 interface StepContext {
     readonly name: string;
-    readonly args: NodeTrustArgs & NodeTrustCommonArgsWithDefaults;
+    readonly args: NodeTrustArgs & ResolvedNodeTrust;
     readonly plan: TrustPlan;
     readonly run: (body: string) => string;
     readonly restart: RestartSettings;
@@ -292,7 +284,7 @@ export class NodeTrust extends pulumi.ComponentResource {
     constructor(name: string, given: NodeTrustArgs, opts?: pulumi.ComponentResourceOptions) {
         const target: HostTarget = { target: given.connection.name };
         super(NODE_TRUST_TYPE, name, target, withFormerType(opts, "dso:nodes:NodeTrust"));
-        const plan = planNodeTrust(name, nodeTrustDefaults(given), `${pulumi.getProject()}.${pulumi.getStack()}`);
+        const plan = planNodeTrust(name, resolveNodeTrust(given), `${pulumi.getProject()}.${pulumi.getStack()}`);
         const registered = new Map<string, pulumi.Resource>();
         const after = (names: readonly string[] | undefined) => ({
             parent: this,

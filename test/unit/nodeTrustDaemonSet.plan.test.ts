@@ -6,7 +6,7 @@
  */
 import type * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
-import { nodeTrustDefaults } from "../../components/nodeTrust/common";
+import { resolveNodeTrust } from "../../components/nodeTrust/common";
 import { type NodeTrustDaemonSetArgs, planNodeTrustDaemonSet } from "../../components/nodeTrust/nodeTrustDaemonSet";
 import type { RuntimeFlavour } from "../../components/shared/facts";
 import { isSecret, promiseOf } from "../../tools/mockRuntime";
@@ -16,7 +16,7 @@ const PULL = { username: "cluster-pull", password: "pull-password-under-test" };
 function trust(flavour: RuntimeFlavour, more: Partial<NodeTrustDaemonSetArgs> = {}): NodeTrustDaemonSetArgs {
     return { host: "registry.example.test", port: 5000, flavour, caCertPem: "CA", namespace: "dso", ...more };
 }
-const plan = (args: NodeTrustDaemonSetArgs) => planNodeTrustDaemonSet("trust", nodeTrustDefaults(args));
+const plan = (args: NodeTrustDaemonSetArgs) => planNodeTrustDaemonSet("trust", resolveNodeTrust(args));
 /** The DaemonSet's spec, with the names of the objects it mounts as they would be registered. */
 const spec = (args: NodeTrustDaemonSetArgs) => {
     const p = plan(args);

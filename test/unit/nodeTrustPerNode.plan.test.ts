@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from "vitest";
 import type { NodeMirror } from "../../components/mirrors/mirrors";
-import { nodeTrustDefaults } from "../../components/nodeTrust/common";
+import { resolveNodeTrust } from "../../components/nodeTrust/common";
 import { ownerScript } from "../../components/nodeTrust/files";
 import { type NodeTrustArgs, planNodeTrust } from "../../components/nodeTrust/nodeTrustPerNode";
 import type { RuntimeFlavour } from "../../components/shared/facts";
@@ -28,7 +28,7 @@ const unquoted = (script: string) => script.replaceAll("'\\''", "'");
 function node(flavour: RuntimeFlavour, more: Partial<NodeTrustArgs> = {}): NodeTrustArgs {
     return { host: "registry.example.test", port: 5000, flavour, caCertPem: "CA", registryAddress: "10.0.0.5", connection: ssh, ...more };
 }
-const plan = (args: NodeTrustArgs) => planNodeTrust("trust", nodeTrustDefaults(args), STACK);
+const plan = (args: NodeTrustArgs) => planNodeTrust("trust", resolveNodeTrust(args), STACK);
 
 /** Each resource after the claim: its kind, name and what it waits for. */
 const order = (args: NodeTrustArgs) => plan(args).resources.map((r) => [r.kind, r.name, r.dependsOn]);
