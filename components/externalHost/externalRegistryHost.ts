@@ -17,10 +17,9 @@ import { DEFAULT_GC_SCHEDULE, DEFAULT_HOST_DIRS, DEFAULT_IMAGES, DEFAULT_REGISTR
 import type { DistributionSettings } from "../shared/distributionSettings";
 import { imagePrefix, METRICS_PORTS, registryAuthority } from "../shared/facts";
 import { withFormerType } from "../shared/formerType";
-import { frontDefaults, frontUsers, type RegistryFront, type WithFrontDefaults } from "../shared/front";
+import { frontDefaults, frontUsers, type RegistryFront } from "../shared/front";
 import type { HostConnection, HostTarget } from "../shared/hostAccess";
 import { typeToken } from "../shared/typeToken";
-import type { JobReporting } from "../upkeep/reporting";
 import type { Retention } from "../upkeep/retention";
 import { CADDY_ACCESS_LOG, CaddySite, type CaddySiteArgs, type HostTls } from "./caddySite";
 import { HostMonitoring, type HostMonitoringArgs, hostReporting, monitoringPaths } from "./hostMonitoring";
@@ -36,7 +35,6 @@ import {
     type DiskGuard,
     defaultHostLayout,
     FRONT_CONTAINER,
-    type HostLayout,
     hostPaths,
     mirrorsDirOf,
     type PasswordRotation,
@@ -152,56 +150,73 @@ export interface HostRegistryMonitoring extends RegistryMonitoring {
     readonly diskWarnPercent?: number;
 }
 
-/** `ExternalRegistryHostArgs` with every default applied: what the component builds from (`externalRegistryHostDefaults`). */
-export type ExternalRegistryHostArgsWithDefaults = Omit<WithFrontDefaults<ExternalRegistryHostArgs>, "garbageCollection" | "monitoring"> &
-    Required<
-        Pick<
-            ExternalRegistryHostArgs,
-            | "port"
-            | "pathPrefix"
-            | "image"
-            | "caddyImage"
-            | "dataDir"
-            | "mavenDataDir"
-            | "storage"
-            | "purgeDataOnDestroy"
-            | "installPackages"
-        >
-    > & {
-        readonly garbageCollection: UpkeepOptions["garbageCollection"];
-        readonly monitoring?: HostRegistryMonitoring & { readonly relayImage: string };
-    };
-
 /**
- * The args with the defaults each one's `@default` documents (the stack config's defaults too,
- * components/shared/defaults.ts): the front's (`frontDefaults`), then the host's own. A setting given
- * is kept as given.
+ * The host's one resolve step: the defaults each arg's `@default` documents (the stack config's defaults
+ * too, components/shared/defaults.ts), the front's (`frontDefaults`) first, then the host's own, a setting
+ * given kept as given; and what every step of the host's plan derives from them, once: the users files'
+ * accounts, the host's layout, Distribution's container, the job reporter and the Maven container. Pure: it
+ * registers nothing.
  */
-export function externalRegistryHostDefaults(args: ExternalRegistryHostArgs): ExternalRegistryHostArgsWithDefaults {
+export function resolveExternalRegistryHost(args: ExternalRegistryHostArgs) {
     const caddyImage = args.caddyImage ?? DEFAULT_IMAGES.caddy;
-    const { monitoring, ...given } = frontDefaults(args);
+    const { monitoring: given, ...front } = frontDefaults(args);
+    const monitoring = given && { ...given, relayImage: given.relayImage ?? caddyImage };
+    const dataDir = args.dataDir ?? DEFAULT_HOST_DIRS.data;
+    const mavenDataDir = args.mavenDataDir ?? DEFAULT_HOST_DIRS.maven;
+    const image = args.image ?? DEFAULT_IMAGES.registry;
+    const storage = args.storage ?? { kind: "filesystem" };
+    const layout = defaultHostLayout(dataDir, mavenDataDir);
+    const monitored = monitoring !== undefined;
+    // No published port: Distribution listens on a unix socket only Caddy and root can open.
+    const registryContainer: ContainerSpec = {
+        name: REGISTRY_CONTAINER,
+        image,
+        layout,
+        storage: containerStorage(storage),
+        ...(monitoring ? { metrics: { port: METRICS_PORTS.distribution, relayImage: monitoring.relayImage } } : {}),
+    };
     return {
-        ...given,
+        ...front,
         port: args.port ?? DEFAULT_REGISTRY_PORT,
         pathPrefix: args.pathPrefix ?? "",
-        image: args.image ?? DEFAULT_IMAGES.registry,
+        image,
         caddyImage,
-        dataDir: args.dataDir ?? DEFAULT_HOST_DIRS.data,
-        mavenDataDir: args.mavenDataDir ?? DEFAULT_HOST_DIRS.maven,
-        storage: args.storage ?? { kind: "filesystem" },
+        dataDir,
+        mavenDataDir,
+        storage,
         purgeDataOnDestroy: args.purgeDataOnDestroy ?? false,
         installPackages: args.installPackages ?? true,
         garbageCollection: {
             enabled: args.garbageCollection?.enabled ?? false,
             schedule: args.garbageCollection?.schedule ?? DEFAULT_GC_SCHEDULE,
             deleteUntagged: args.garbageCollection?.deleteUntagged ?? false,
-        },
-        ...(monitoring ? { monitoring: { ...monitoring, relayImage: monitoring.relayImage ?? caddyImage } } : {}),
+        } satisfies UpkeepOptions["garbageCollection"],
+        ...(monitoring ? { monitoring } : {}),
+        /** The front's two users files' accounts and the scopes (`frontUsers`). */
+        users: frontUsers(args.accounts),
+        /** The host's directories and files. */
+        layout,
+        /** The images are in a bucket: no data directory on the host. */
+        s3: storage.kind === "s3",
+        /** Distribution's container. */
+        registryContainer,
+        monitored,
+        /** The job reporter, with monitoring. */
+        ...(monitored ? { reporting: hostReporting(layout) } : {}),
+        /** What the jobs that report wait for: the reporter, with monitoring (the jobs that report run after it is placed). */
+        jobsAfter: (monitored ? ["monitoringScripts"] : []) satisfies HostStepName[] as readonly HostStepName[],
+        /** The Maven repository's container, with `maven`. */
+        ...(args.maven
+            ? { mavenSpec: { image: args.maven.image, pathPrefix: args.maven.pathPrefix, layout } satisfies MavenHostSpec }
+            : {}),
     };
 }
 
+/** What `resolveExternalRegistryHost` returns: what every step of the host's plan reads. */
+export type ResolvedExternalRegistryHost = ReturnType<typeof resolveExternalRegistryHost>;
+
 /** Why the args cannot work, or undefined. Exported for table-driven tests. */
-export function externalRegistryHostProblem(args: Pick<ExternalRegistryHostArgsWithDefaults, "dataDir">): string | undefined {
+export function externalRegistryHostProblem(args: Pick<ResolvedExternalRegistryHost, "dataDir">): string | undefined {
     if (!args.dataDir.startsWith("/") || args.dataDir === "/") return `dataDir "${args.dataDir}" must be an absolute path below /`;
     return undefined;
 }
@@ -245,74 +260,29 @@ export interface ExternalRegistryHostPlan {
     readonly opsCommands: Record<string, string>;
 }
 
-/** What every step of the host's plan reads: the args with their defaults, and what is derived from them once. */
-interface HostPlanContext {
-    readonly name: string;
-    readonly args: ExternalRegistryHostArgsWithDefaults;
-    readonly connection: HostConnection;
-    readonly layout: HostLayout;
-    /** The images are in a bucket: no data directory on the host. */
-    readonly s3: boolean;
-    /** Distribution's container. */
-    readonly registry: ContainerSpec;
-    readonly monitored: boolean;
-    /** The job reporter, with monitoring. */
-    readonly reporting?: JobReporting;
-    /** What the jobs that report wait for: the reporter, with monitoring. */
-    readonly jobsAfter: readonly HostStepName[];
-    /** The Maven repository's container, with `maven`. */
-    readonly mavenSpec?: MavenHostSpec;
-}
-
-/** The plan's context (`HostPlanContext`) from the component's name and args. */
-function hostPlanContext(name: string, args: ExternalRegistryHostArgsWithDefaults): HostPlanContext {
-    const layout = defaultHostLayout(args.dataDir, args.mavenDataDir);
-    const monitored = args.monitoring !== undefined;
-    return {
-        name,
-        args,
-        connection: args.connection,
-        layout,
-        s3: args.storage.kind === "s3",
-        // No published port: Distribution listens on a unix socket only Caddy and root can open.
-        registry: {
-            name: REGISTRY_CONTAINER,
-            image: args.image,
-            layout,
-            storage: containerStorage(args.storage),
-            ...(args.monitoring ? { metrics: { port: METRICS_PORTS.distribution, relayImage: args.monitoring.relayImage } } : {}),
-        },
-        monitored,
-        ...(monitored ? { reporting: hostReporting(layout) } : {}),
-        // The jobs that report run after the reporter is placed.
-        jobsAfter: monitored ? ["monitoringScripts"] : [],
-        ...(args.maven ? { mavenSpec: { image: args.maven.image, pathPrefix: args.maven.pathPrefix, layout } } : {}),
-    };
-}
-
 /**
- * Everything `ExternalRegistryHost` registers, from its args with the defaults applied: which child
+ * Everything `ExternalRegistryHost` registers, from its resolved args (`resolveExternalRegistryHost`): which child
  * components exist (the web UI, the caches, the Maven repository and the monitoring only when asked
  * for), their names and args, and the order they run in (everything after the packages, which wait for
  * the purge; the site after what it proxies to; the check after the site).
  */
-export function planExternalRegistryHost(name: string, args: ExternalRegistryHostArgsWithDefaults): ExternalRegistryHostPlan {
-    const context = hostPlanContext(name, args);
+export function planExternalRegistryHost(name: string, args: ResolvedExternalRegistryHost): ExternalRegistryHostPlan {
     return {
-        ...hostPreparationSteps(context),
-        ...hostContainerSteps(context),
+        ...hostPreparationSteps(name, args),
+        ...hostContainerSteps(name, args),
         // The site goes live only once what it proxies to runs.
-        caddy: hostSiteStep(context),
-        ...hostJobSteps(context),
-        ...hostOutputs(args, context.layout),
+        caddy: hostSiteStep(name, args),
+        ...hostJobSteps(name, args),
+        ...hostOutputs(args),
     };
 }
 
 /** What the host needs before anything runs on it: the purge on destroy, the packages, the monitoring, the login limit. */
 function hostPreparationSteps(
-    context: HostPlanContext,
+    name: string,
+    args: ResolvedExternalRegistryHost,
 ): Pick<ExternalRegistryHostPlan, "purge" | "packages" | "monitoring" | "loginLimit"> {
-    const { name, args, connection, layout, s3, monitored } = context;
+    const { connection, layout, s3, monitored } = args;
     return {
         // Everything on the host waits for it (through the packages), so on destroy its delete, which
         // removes the data when the last `up` asked for it, runs after every container is gone.
@@ -372,8 +342,11 @@ function hostPreparationSteps(
 }
 
 /** The containers the site proxies to: Distribution, and the web UI, the caches and Maven when asked for. */
-function hostContainerSteps(context: HostPlanContext): Pick<ExternalRegistryHostPlan, "container" | "ui" | "mirrors" | "maven"> {
-    const { name, args, connection, layout, registry, reporting, jobsAfter, mavenSpec } = context;
+function hostContainerSteps(
+    name: string,
+    args: ResolvedExternalRegistryHost,
+): Pick<ExternalRegistryHostPlan, "container" | "ui" | "mirrors" | "maven"> {
+    const { connection, layout, registryContainer: registry, reporting, jobsAfter, mavenSpec } = args;
     return {
         container: {
             name: `${name}-container`,
@@ -426,9 +399,8 @@ function hostContainerSteps(context: HostPlanContext): Pick<ExternalRegistryHost
 }
 
 /** Caddy's site: the access policy in front of what runs, with the caches' routes once they are known. */
-function hostSiteStep(context: HostPlanContext): ExternalRegistryHostPlan["caddy"] {
-    const { name, args, connection, layout, s3, monitored, mavenSpec } = context;
-    const users = frontUsers(args.accounts);
+function hostSiteStep(name: string, args: ResolvedExternalRegistryHost): ExternalRegistryHostPlan["caddy"] {
+    const { connection, layout, s3, monitored, mavenSpec, users } = args;
     return {
         name: `${name}-caddy`,
         args: ({ mirrorRoutes }) => ({
@@ -469,8 +441,8 @@ function hostSiteStep(context: HostPlanContext): ExternalRegistryHostPlan["caddy
 }
 
 /** The upkeep jobs and the post-deploy check, with the fingerprints of what they watch. */
-function hostJobSteps(context: HostPlanContext): Pick<ExternalRegistryHostPlan, "upkeep" | "check"> {
-    const { name, args, connection, layout, s3, registry, monitored, reporting, jobsAfter, mavenSpec } = context;
+function hostJobSteps(name: string, args: ResolvedExternalRegistryHost): Pick<ExternalRegistryHostPlan, "upkeep" | "check"> {
+    const { connection, layout, s3, registryContainer: registry, monitored, reporting, jobsAfter, mavenSpec } = args;
     return {
         upkeep: {
             name: `${name}-maintenance`,
@@ -518,10 +490,9 @@ function hostJobSteps(context: HostPlanContext): Pick<ExternalRegistryHostPlan, 
 
 /** What the host exposes besides its children: its URL, image prefix, CA, and the operator's commands. */
 function hostOutputs(
-    args: ExternalRegistryHostArgsWithDefaults,
-    layout: HostLayout,
+    args: ResolvedExternalRegistryHost,
 ): Pick<ExternalRegistryHostPlan, "registryUrl" | "imagePrefix" | "caCertPem" | "opsCommands"> {
-    const { connection } = args;
+    const { connection, layout } = args;
     const authority = registryAuthority(args.registryHost, args.port);
     const paths = hostPaths(layout);
     const sshTarget = connection.kind === "ssh" ? `ssh -p ${connection.port} ${connection.user}@${connection.host}` : "";
@@ -587,7 +558,7 @@ export class ExternalRegistryHost extends pulumi.ComponentResource {
     constructor(name: string, given: ExternalRegistryHostArgs, opts?: pulumi.ComponentResourceOptions) {
         const target: HostTarget = { target: given.connection.name };
         super(EXTERNAL_REGISTRY_HOST_TYPE, name, target, withFormerType(opts, "dso:registry:ExternalRegistryHost"));
-        const args = externalRegistryHostDefaults(given);
+        const args = resolveExternalRegistryHost(given);
         const problem = externalRegistryHostProblem(args);
         if (problem) throw new pulumi.ResourceError(`ExternalRegistryHost ${name}: ${problem}`, this);
         const plan = planExternalRegistryHost(name, args);

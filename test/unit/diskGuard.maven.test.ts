@@ -14,8 +14,8 @@ import { parseConfig } from "../../components/config";
 import { caddySitePolicy } from "../../components/externalHost/caddySite";
 import {
     type ExternalRegistryHostArgs,
-    externalRegistryHostDefaults,
     planExternalRegistryHost,
+    resolveExternalRegistryHost,
 } from "../../components/externalHost/externalRegistryHost";
 import { defaultHostLayout, diskGuardScript, hostPaths } from "../../components/externalHost/scripts";
 import { planHostUpkeep } from "../../components/externalHost/upkeep";
@@ -250,7 +250,7 @@ describe("the external host's disk guard with Maven", () => {
 
     it("is wired by the host: the site's Maven route and the status with Maven, the script also with s3 storage, none with s3 and no Maven", () => {
         const host: ExternalRegistryHostArgs = { ...EXTERNAL_HOST_MINIMAL, diskGuard: { refusePercent: 90 } };
-        const plan = (args: ExternalRegistryHostArgs) => planExternalRegistryHost("registry", externalRegistryHostDefaults(args));
+        const plan = (args: ExternalRegistryHostArgs) => planExternalRegistryHost("registry", resolveExternalRegistryHost(args));
         const jobs = (args: ExternalRegistryHostArgs) => plan(args).upkeep.args({ containerFingerprint: "c", mavenFingerprint: "m" });
         const monitored = (args: ExternalRegistryHostArgs) =>
             plan({ ...args, monitoring: { runbookBaseUrl: "docs/runbooks.md", diskWarnPercent: 80 } }).monitoring?.args;

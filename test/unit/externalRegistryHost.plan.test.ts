@@ -9,8 +9,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
 import {
     type ExternalRegistryHostArgs,
-    externalRegistryHostDefaults,
     planExternalRegistryHost,
+    resolveExternalRegistryHost,
 } from "../../components/externalHost/externalRegistryHost";
 import { DOCKER_HUB_MIRROR, GHCR_MIRROR, MAVEN_REPOSITORY } from "../support/placementFixtures";
 import { EXTERNAL_HOST_MINIMAL as minimal, S3_HOST_STORAGE } from "../support/planArgs";
@@ -26,7 +26,7 @@ const everything: ExternalRegistryHostArgs = {
     monitoring,
 };
 
-const plan = (args: ExternalRegistryHostArgs) => planExternalRegistryHost("registry", externalRegistryHostDefaults(args));
+const plan = (args: ExternalRegistryHostArgs) => planExternalRegistryHost("registry", resolveExternalRegistryHost(args));
 
 /** Each step's name and what it waits for, in the order the host registers them. */
 function order(args: ExternalRegistryHostArgs): [string, readonly string[] | undefined][] {
@@ -90,7 +90,7 @@ describe("planExternalRegistryHost", () => {
         expect(plan({ ...minimal, monitoring: { runbookBaseUrl: "https://runbooks" } }).monitoring?.args.runbookBaseUrl).toBe(
             "https://runbooks",
         );
-        expect(externalRegistryHostDefaults(minimal)).not.toHaveProperty("monitoring");
+        expect(resolveExternalRegistryHost(minimal)).not.toHaveProperty("monitoring");
     });
 
     it("purges the data directory, and Maven's with maven, but never a bucket", () => {
