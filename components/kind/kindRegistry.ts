@@ -103,27 +103,33 @@ export interface KindRegistryArgs extends Omit<RegistryFront, "allowedNetworks" 
     readonly distributionConfig?: DistributionSettings;
 }
 
-/** `KindRegistryArgs` with every default applied: what the component builds from (`kindRegistryDefaults`). */
-export type KindRegistryArgsWithDefaults = Omit<
+/** What `resolveKindRegistry` returns: the args with every default applied, and what the plan derives from them. */
+export type ResolvedKindRegistry = Omit<
     KindRegistryArgs,
-    "requiresAuthForPull" | "deletes" | "images" | "publishLocalRegistryHosting" | "ui"
+    "requiresAuthForPull" | "deletes" | "images" | "publishLocalRegistryHosting" | "ui" | "mirrors"
 > & {
     readonly requiresAuthForPull: boolean;
     readonly deletes: RegistryDeletes;
     readonly images: KindImages;
     readonly publishLocalRegistryHosting: boolean;
     readonly ui?: { readonly image: string; readonly ingress?: KindUiIngress };
+    readonly mirrors: readonly RegistryMirror[];
+    /** The front's two users files' accounts and the scopes (`frontUsers`). */
+    readonly users: ReturnType<typeof frontUsers>;
 };
 
 /**
- * The args with the defaults each one's `@default` documents (the stack config's defaults too,
- * components/shared/defaults.ts): the front's (`FRONT_DEFAULTS`; kind has no allowlist and no cache
- * accounts), then the placement's own. A setting given is kept as given.
+ * The kind placement's one resolve step: the defaults each arg's `@default` documents (the stack config's
+ * defaults too, components/shared/defaults.ts), the front's (`FRONT_DEFAULTS`; kind has no allowlist and
+ * no cache accounts) first, then the placement's own, a setting given kept as given; and the users files'
+ * accounts (`frontUsers`). Pure: it registers nothing.
  */
-export function kindRegistryDefaults(args: KindRegistryArgs): KindRegistryArgsWithDefaults {
+export function resolveKindRegistry(args: KindRegistryArgs): ResolvedKindRegistry {
     const { ui, ...given } = args;
     return {
         ...given,
+        mirrors: args.mirrors ?? [],
+        users: frontUsers(args.accounts),
         requiresAuthForPull: args.requiresAuthForPull ?? FRONT_DEFAULTS.requiresAuthForPull,
         deletes: args.deletes ?? FRONT_DEFAULTS.deletes,
         images: {
@@ -227,7 +233,6 @@ export function kindClusterProviders(
 
 /** The texts of the kind placement's files, rendered once: what its files hold and what its containers' digests cover. */
 interface KindRendered {
-    readonly users: ReturnType<typeof frontUsers>;
     /** A rotation's overlap: each users file's previous passwords, and the overlap file that routes to them. */
     readonly overlap?: OverlapFiles;
     readonly caddyfile: pulumi.Output<string>;
@@ -240,11 +245,10 @@ interface KindRendered {
 }
 
 /** The front's Caddyfile, Distribution's config, the upkeep and node scripts and the caches' files, from the args. */
-function renderKindTexts(args: KindRegistryArgsWithDefaults, decoyBcryptHash: pulumi.Output<string>): KindRendered {
+function renderKindTexts(args: ResolvedKindRegistry, decoyBcryptHash: pulumi.Output<string>): KindRendered {
     const { layout } = args;
     const p = kindPaths(layout);
-    const users = frontUsers(args.accounts);
-    const mirrors = args.mirrors ?? [];
+    const { users, mirrors } = args;
     const overlap = overlapFilesOutput({ push: users.push, pull: users.pull });
     const caddyfile = decoyBcryptHash.apply((bcryptHash) =>
         renderKindCaddyfile({
@@ -271,7 +275,6 @@ function renderKindTexts(args: KindRegistryArgsWithDefaults, decoyBcryptHash: pu
     );
     const gc = args.garbageCollection;
     return {
-        users,
         ...(overlap ? { overlap } : {}),
         caddyfile,
         registryConfig: renderKindRegistryConfig(args.deletes.api, gc !== undefined, args.distributionConfig),
@@ -285,10 +288,11 @@ function renderKindTexts(args: KindRegistryArgsWithDefaults, decoyBcryptHash: pu
 }
 
 /** Every file on the Docker host: the front's, Distribution's, the nodes' and the watcher's, the upkeep container's, the caches'. */
-function kindFiles(name: string, args: KindRegistryArgsWithDefaults, rendered: KindRendered): KindPlannedFile[] {
+function kindFiles(name: string, args: ResolvedKindRegistry, rendered: KindRendered): KindPlannedFile[] {
     const { connection, layout } = args;
     const p = kindPaths(layout);
-    const { users, overlap, upkeep } = rendered;
+    const { overlap, upkeep } = rendered;
+    const { users } = args;
     const file = (id: string, path: string, content: pulumi.Input<string>, mode = "0644", secret = false): KindPlannedFile => ({
         name: `${name}-${id}`,
         args: { connection, path, mode, content, secret, replaceOnPathChange: true },
@@ -310,7 +314,7 @@ function kindFiles(name: string, args: KindRegistryArgsWithDefaults, rendered: K
         file("node-script", p.nodeScript, rendered.nodeScript),
         file("watcher-script", p.watcherScript, nodeWatchScript(layout)),
         ...(upkeep?.files ?? []).map((f) => file(f.id, f.path, f.content)),
-        ...(args.mirrors ?? []).flatMap((m, i) => {
+        ...args.mirrors.flatMap((m, i) => {
             const mp = kindMirrorPaths(layout, m.spec);
             const env = m.spec.hasCredentials && m.account ? pulumi.secret(pulumi.output(m.account).apply(renderMirrorEnvFile)) : undefined;
             return [
@@ -322,11 +326,12 @@ function kindFiles(name: string, args: KindRegistryArgsWithDefaults, rendered: K
 }
 
 /** The script that starts the containers, each replaced when the digest of its own files changes. */
-function kindContainersScript(args: KindRegistryArgsWithDefaults, rendered: KindRendered): pulumi.Output<string> {
+function kindContainersScript(args: ResolvedKindRegistry, rendered: KindRendered): pulumi.Output<string> {
     const { layout } = args;
-    const { users, overlap, upkeep } = rendered;
+    const { overlap, upkeep } = rendered;
+    const { users } = args;
     const accounts = [...users.push, ...users.pull];
-    const mirrorRuns: KindMirrorRun[] = (args.mirrors ?? []).map((m, i) => ({
+    const mirrorRuns: KindMirrorRun[] = args.mirrors.map((m, i) => ({
         pathName: m.spec.pathName,
         files: fingerprint(args.images.distribution, ...rendered.mirrorFiles[i]!.map((f) => f.content)),
         hasCredentials: m.spec.hasCredentials,
@@ -368,7 +373,7 @@ export const kindNodesStepName = (name: string, cluster?: string) => `${name}-no
  * adds clusters sees no replacement); each other is named after its cluster, so that taking one off the
  * list deletes its own resources alone.
  */
-function kindClusterPlans(name: string, args: KindRegistryArgsWithDefaults): Pick<KindRegistryPlan, "clusters" | "watcherStop"> {
+function kindClusterPlans(name: string, args: ResolvedKindRegistry): Pick<KindRegistryPlan, "clusters" | "watcherStop"> {
     const { connection, layout } = args;
     const root = (script: string) => privileged(script, connection.sudo);
     return {
@@ -415,12 +420,12 @@ function kindClusterPlans(name: string, args: KindRegistryArgsWithDefaults): Pic
  */
 export function planKindRegistry(
     name: string,
-    args: KindRegistryArgsWithDefaults,
+    args: ResolvedKindRegistry,
     decoyBcryptHash: pulumi.Output<string>,
     stack: string,
 ): KindRegistryPlan {
     const { connection, layout } = args;
-    checkKindMirrors(name, args.mirrors ?? []);
+    checkKindMirrors(name, args.mirrors);
     const rendered = renderKindTexts(args, decoyBcryptHash);
     const files = kindFiles(name, args, rendered);
     const root = (script: string) => privileged(script, connection.sudo);
@@ -463,7 +468,7 @@ export function planKindRegistry(
 }
 
 /** The UI's objects in the cluster as the component registers them: `<name>-ui-<kind>`, after the namespace. */
-function kindUiPlannedObjects(name: string, args: KindRegistryArgsWithDefaults): PlannedObject[] {
+function kindUiPlannedObjects(name: string, args: ResolvedKindRegistry): PlannedObject[] {
     const ui = args.ui;
     if (!ui?.ingress) return [];
     const objects = kindUiObjects(args.layout, { image: ui.image, deleteEnabled: args.deletes.ui }, ui.ingress);
@@ -524,8 +529,8 @@ export class KindRegistry extends pulumi.ComponentResource {
     constructor(name: string, given: KindRegistryArgs, opts?: pulumi.ComponentResourceOptions) {
         const target: HostTarget = { target: given.connection.name };
         super(KIND_REGISTRY_TYPE, name, target, opts);
-        const args = kindRegistryDefaults(given);
-        checkKindMirrors(name, args.mirrors ?? []);
+        const args = resolveKindRegistry(given);
+        checkKindMirrors(name, args.mirrors);
         const plan = planKindRegistry(name, args, decoyHash(`${name}-decoy`, this), `${pulumi.getProject()}/${pulumi.getStack()}`);
         const done: Record<KindStep, pulumi.Resource[]> = { dataDir: [], files: [], containers: [] };
         const after = (steps: readonly KindStep[]) => steps.flatMap((step) => done[step]);

@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { gateOnClusterPrerequisites } from "../../components/cluster/gate";
 import type { DeclaredObject } from "../../components/cluster/ownership";
 import { parseConfig } from "../../components/config";
-import { type KindRegistryArgs, kindRegistryDefaults, planKindRegistry } from "../../components/kind/kindRegistry";
+import { type KindRegistryArgs, planKindRegistry, resolveKindRegistry } from "../../components/kind/kindRegistry";
 import {
     type KindLayout,
     nodeInsideScript,
@@ -67,7 +67,7 @@ describe("kind.clusterNames: what the placement registers for each cluster", () 
         accounts: { push: { username: "ci-push", bcryptHash: HASH } },
     });
     const plan = (a: KindRegistryArgs) =>
-        planKindRegistry("kind-registry", kindRegistryDefaults(a), pulumi.output(HASH), "dso-registry/kind");
+        planKindRegistry("kind-registry", resolveKindRegistry(a), pulumi.output(HASH), "dso-registry/kind");
     const provider = {} as pulumi.ProviderResource;
 
     it("keeps the single cluster's names for the cluster on the stack's provider, and names each other after its cluster", () => {

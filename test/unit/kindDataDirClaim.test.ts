@@ -10,7 +10,7 @@ import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, symlinkSyn
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type KindRegistryArgs, kindRegistryDefaults, planKindRegistry } from "../../components/kind/kindRegistry";
+import { type KindRegistryArgs, planKindRegistry, resolveKindRegistry } from "../../components/kind/kindRegistry";
 import {
     dataDirClaimScript,
     KIND_DATA_DIR_MARKER,
@@ -255,7 +255,7 @@ describe("the placement's own paths", () => {
             // A rotation's overlap: the previous users files and the overlap file are written too.
             accounts: { push: { ...KIND_REGISTRY_MINIMAL.accounts.push, previous: pulumi.output(undefined) } },
         };
-        const plan = planKindRegistry("kind-registry", kindRegistryDefaults(args), pulumi.output(PLAN_HASH), STACK);
+        const plan = planKindRegistry("kind-registry", resolveKindRegistry(args), pulumi.output(PLAN_HASH), STACK);
         const p = kindPaths(layout);
         const cache = kindMirrorPaths(layout, GHCR_MIRROR);
         const written = [...plan.files.map((f) => f.args.path), KIND_GC_MARKER, KIND_DISK_FULL_MARKER].map((file) =>

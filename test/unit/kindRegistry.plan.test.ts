@@ -6,7 +6,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
-import { checkKindMirrors, type KindRegistryArgs, kindRegistryDefaults, planKindRegistry } from "../../components/kind/kindRegistry";
+import { checkKindMirrors, type KindRegistryArgs, planKindRegistry, resolveKindRegistry } from "../../components/kind/kindRegistry";
 import { promiseOf } from "../../tools/mockRuntime";
 import { PLAN_HASH as HASH, GHCR_MIRROR as privateMirror } from "../support/placementFixtures";
 import { KIND_REGISTRY_MINIMAL as minimal } from "../support/planArgs";
@@ -15,7 +15,7 @@ const ui = { image: "mirror.example/joxit/docker-registry-ui:2.6.0" };
 
 const unquoted = (script: string) => script.replaceAll("'\\''", "'");
 const plan = (args: KindRegistryArgs) =>
-    planKindRegistry("kind-registry", kindRegistryDefaults(args), pulumi.output(HASH), "dso-registry/kind");
+    planKindRegistry("kind-registry", resolveKindRegistry(args), pulumi.output(HASH), "dso-registry/kind");
 const fileIds = (args: KindRegistryArgs) => plan(args).files.map((f) => f.name.replace(/^kind-registry-/, ""));
 
 describe("planKindRegistry", () => {
