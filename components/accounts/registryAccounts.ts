@@ -8,7 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import * as bcrypt from "bcryptjs";
 import type { PreviousPassword } from "../accessPolicy/usersFile";
-import { DEFAULT_PUSH_USERNAME, DEFAULT_ROTATION, type WithDefaults } from "../shared/defaults";
+import { DEFAULT_PUSH_USERNAME, DEFAULT_ROTATION, type Defaulted } from "../shared/defaults";
 import { PROJECT } from "../shared/facts";
 import { withFormerType } from "../shared/formerType";
 import { typeToken } from "../shared/typeToken";
@@ -60,11 +60,11 @@ export interface RegistryAccountsArgs {
     readonly overlapHours?: number;
 }
 
-/** `RegistryAccountsArgs` with every default applied: what the component builds from (`registryAccountsDefaults`). */
-export type RegistryAccountsArgsWithDefaults = WithDefaults<RegistryAccountsArgs, "push" | "rotation">;
+/** What `resolveRegistryAccounts` returns: the args with every default applied, what the component builds from. */
+export type ResolvedRegistryAccounts = Defaulted<RegistryAccountsArgs, "push" | "rotation">;
 
-/** The args with the defaults each one's `@default` documents (the stack config's too, components/shared/defaults.ts). */
-export function registryAccountsDefaults(args: RegistryAccountsArgs): RegistryAccountsArgsWithDefaults {
+/** The component's resolve step: the defaults each arg's `@default` documents (the stack config's too, components/shared/defaults.ts). */
+export function resolveRegistryAccounts(args: RegistryAccountsArgs): ResolvedRegistryAccounts {
     return { ...args, push: args.push ?? { username: DEFAULT_PUSH_USERNAME }, rotation: args.rotation ?? DEFAULT_ROTATION };
 }
 
@@ -164,10 +164,7 @@ export interface RegistryAccountsPlan {
  * work (a user name twice): which accounts get a generated password, its resource name and keepers,
  * the overlap that keeps its previous value, and the hash of each supplied password.
  */
-export function planRegistryAccounts(
-    name: string,
-    args: RegistryAccountsArgsWithDefaults,
-): RegistryAccountsPlan | { readonly problem: string } {
+export function planRegistryAccounts(name: string, args: ResolvedRegistryAccounts): RegistryAccountsPlan | { readonly problem: string } {
     if (args.pull && args.pull.username === args.push.username) {
         return { problem: `the pull-only account needs its own user name, not "${args.push.username}"` };
     }
@@ -238,7 +235,7 @@ export class RegistryAccounts extends pulumi.ComponentResource {
 
     constructor(name: string, given: RegistryAccountsArgs = {}, opts?: pulumi.ComponentResourceOptions) {
         super(REGISTRY_ACCOUNTS_TYPE, name, {}, withFormerType(opts, "dso:registry:RegistryAccounts"));
-        const plan = planRegistryAccounts(name, registryAccountsDefaults(given));
+        const plan = planRegistryAccounts(name, resolveRegistryAccounts(given));
         if ("problem" in plan) throw new pulumi.ResourceError(`RegistryAccounts ${name}: ${plan.problem}`, this);
         const account = (planned: PlannedAccount): RegistryAccount => {
             if ("supplied" in planned) return { username: planned.username, ...planned.supplied };

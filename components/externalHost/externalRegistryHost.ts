@@ -17,7 +17,7 @@ import { DEFAULT_GC_SCHEDULE, DEFAULT_HOST_DIRS, DEFAULT_IMAGES, DEFAULT_REGISTR
 import type { DistributionSettings } from "../shared/distributionSettings";
 import { imagePrefix, METRICS_PORTS, registryAuthority } from "../shared/facts";
 import { withFormerType } from "../shared/formerType";
-import { frontDefaults, frontUsers, type RegistryFront } from "../shared/front";
+import { frontUsers, type RegistryFront, resolveFront } from "../shared/front";
 import type { HostConnection, HostTarget } from "../shared/hostAccess";
 import { typeToken } from "../shared/typeToken";
 import type { Retention } from "../upkeep/retention";
@@ -152,14 +152,14 @@ export interface HostRegistryMonitoring extends RegistryMonitoring {
 
 /**
  * The host's one resolve step: the defaults each arg's `@default` documents (the stack config's defaults
- * too, components/shared/defaults.ts), the front's (`frontDefaults`) first, then the host's own, a setting
+ * too, components/shared/defaults.ts), the front's (`resolveFront`) first, then the host's own, a setting
  * given kept as given; and what every step of the host's plan derives from them, once: the users files'
  * accounts, the host's layout, Distribution's container, the job reporter and the Maven container. Pure: it
  * registers nothing.
  */
 export function resolveExternalRegistryHost(args: ExternalRegistryHostArgs) {
     const caddyImage = args.caddyImage ?? DEFAULT_IMAGES.caddy;
-    const { monitoring: given, ...front } = frontDefaults(args);
+    const { monitoring: given, ...front } = resolveFront(args);
     const monitoring = given && { ...given, relayImage: given.relayImage ?? caddyImage };
     const dataDir = args.dataDir ?? DEFAULT_HOST_DIRS.data;
     const mavenDataDir = args.mavenDataDir ?? DEFAULT_HOST_DIRS.maven;

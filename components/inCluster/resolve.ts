@@ -14,7 +14,7 @@ import {
     DEFAULT_PROBE_IMAGE,
     DEFAULT_STORAGE_SIZE,
 } from "../shared/defaults";
-import { frontDefaults, frontUsers } from "../shared/front";
+import { frontUsers, resolveFront } from "../shared/front";
 import { inClusterDiskGuard } from "./diskGuard";
 import { ISSUER_CHAIN } from "./issuerChain";
 import type { InClusterRegistryArgs, InClusterRegistryStorage } from "./registryArgs";
@@ -54,14 +54,14 @@ function resolveBackup(backup: InClusterBackup): InClusterBackup {
 
 /**
  * The args resolved: the defaults each one's `@default` documents (the stack config's defaults too,
- * components/shared/defaults.ts), the front's (`frontDefaults`) first, and what the component derives from
+ * components/shared/defaults.ts), the front's (`resolveFront`) first, and what the component derives from
  * them: the users files' accounts (`frontUsers`), the caches in the cluster's form (`clusterMirror`), the
  * certificate's source and the secrets as the renderers take them, the disk guard where the pod has a
  * volume to fill (`inClusterDiskGuard`), and the caches' claims that monitoring watches. A setting given is
  * kept as given. Pure: it registers nothing.
  */
 export function resolveInClusterRegistry(args: InClusterRegistryArgs) {
-    const front = frontDefaults(args);
+    const front = resolveFront(args);
     const storage = resolveStorage(args.storage);
     const mirrors = (args.mirrors ?? []).map(clusterMirror);
     const diskGuard = inClusterDiskGuard({ storage, maven: args.maven, diskGuard: args.diskGuard });

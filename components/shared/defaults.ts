@@ -1,7 +1,7 @@
 /**
  * The values a setting takes when nobody gives one, said once: the stack config's schema
- * (components/config/schema/) and the components' own defaults (each component's `…Defaults`
- * function, documented with `@default` on its args) both read them, so a library user who leaves a
+ * (components/config/schema/) and the components' own defaults (each component's resolve step,
+ * `resolve…`, documented with `@default` on its args) both read them, so a library user who leaves a
  * setting out gets what a stack that leaves its key out gets.
  */
 
@@ -70,5 +70,5 @@ export const DEFAULT_PROBE_IMAGE = "prom/blackbox-exporter:v0.28.0";
 /** Maven's nginx, with its WebDAV module (`mavenRegistry.nginxImage`). */
 export const DEFAULT_MAVEN_NGINX_IMAGE = "nginx:1.30-alpine";
 
-/** `T` with the keys `K` always set: what a component's `…Defaults` function returns. */
-export type WithDefaults<T, K extends keyof T> = Omit<T, K> & { readonly [P in K]-?: Exclude<T[P], undefined> };
+/** `T` with the keys `K` always set: the args with their defaults, as a component's resolve step returns them. */
+export type Defaulted<T, K extends keyof T> = Omit<T, K> & { readonly [P in K]-?: Exclude<T[P], undefined> };

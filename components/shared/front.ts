@@ -98,14 +98,14 @@ export const FRONT_DEFAULTS = {
     allowedNetworks: [],
 } as const satisfies Required<Omit<RegistryFront, "accounts">>;
 
-/** A placement's args with the front's defaults applied (`frontDefaults`). */
-export type WithFrontDefaults<T extends RegistryFront> = Omit<T, keyof typeof FRONT_DEFAULTS> & Required<Omit<RegistryFront, "accounts">>;
+/** What `resolveFront` returns: a placement's args with the front's defaults applied. */
+export type ResolvedFront<T extends RegistryFront> = Omit<T, keyof typeof FRONT_DEFAULTS> & Required<Omit<RegistryFront, "accounts">>;
 
 /**
  * The front's defaults applied to a placement's args: every front setting the args leave out is set,
- * the rest of the args kept as they are. Each placement's own `…Defaults` function starts from this one.
+ * the rest of the args kept as they are. Each placement's own resolve step (`resolve…`) starts from this one.
  */
-export function frontDefaults<T extends RegistryFront>(args: T): WithFrontDefaults<T> {
+export function resolveFront<T extends RegistryFront>(args: T): ResolvedFront<T> {
     return {
         ...args,
         requiresAuthForPull: args.requiresAuthForPull ?? FRONT_DEFAULTS.requiresAuthForPull,

@@ -4,7 +4,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
-import { DEFAULT_VALIDITY_DAYS, type WithDefaults } from "../shared/defaults";
+import { DEFAULT_VALIDITY_DAYS, type Defaulted } from "../shared/defaults";
 import { PROJECT } from "../shared/facts";
 import { withFormerType } from "../shared/formerType";
 import { typeToken } from "../shared/typeToken";
@@ -53,11 +53,11 @@ export interface RegistryTlsArgs {
     readonly provided?: { readonly certificatePem: pulumi.Input<string>; readonly privateKeyPem: pulumi.Input<string> };
 }
 
-/** `RegistryTlsArgs` with every default applied: what the component builds from (`registryTlsDefaults`). */
-export type RegistryTlsArgsWithDefaults = WithDefaults<RegistryTlsArgs, "source" | "caValidityDays" | "serverCertValidityDays">;
+/** What `resolveRegistryTls` returns: the args with every default applied, what the component builds from. */
+export type ResolvedRegistryTls = Defaulted<RegistryTlsArgs, "source" | "caValidityDays" | "serverCertValidityDays">;
 
-/** The args with the defaults each one's `@default` documents (the stack config's too, components/shared/defaults.ts). */
-export function registryTlsDefaults(args: RegistryTlsArgs): RegistryTlsArgsWithDefaults {
+/** The component's resolve step: the defaults each arg's `@default` documents (the stack config's too, components/shared/defaults.ts). */
+export function resolveRegistryTls(args: RegistryTlsArgs): ResolvedRegistryTls {
     return {
         ...args,
         source: args.source ?? "generated",
@@ -111,7 +111,7 @@ export type RegistryTlsPlan = GeneratedTlsPlan | ProvidedTlsPlan | { readonly pr
  * certificate; for a generated one the keys, the CA, the request and the server certificate with their
  * subjects, uses, lifetimes and renewal windows, and what each renewal notice says.
  */
-export function planRegistryTls(name: string, args: RegistryTlsArgsWithDefaults): RegistryTlsPlan {
+export function planRegistryTls(name: string, args: ResolvedRegistryTls): RegistryTlsPlan {
     if (args.dnsNames.length === 0) return { problem: "at least one DNS name is needed" };
     if (args.source === "provided") {
         if (!args.provided) return { problem: `source "provided" needs the certificate and key` };
@@ -184,7 +184,7 @@ export class RegistryTls extends pulumi.ComponentResource {
     constructor(name: string, given: RegistryTlsArgs, opts?: pulumi.ComponentResourceOptions) {
         // Its token named `accounts`, the folder it lived in, before it moved here.
         super(REGISTRY_TLS_TYPE, name, {}, withFormerType(opts, "dso-registry:accounts:RegistryTls", "dso:registry:RegistryTls"));
-        const plan = planRegistryTls(name, registryTlsDefaults(given));
+        const plan = planRegistryTls(name, resolveRegistryTls(given));
         if ("problem" in plan) throw new pulumi.ResourceError(`RegistryTls ${name}: ${plan.problem}`, this);
         if (plan.source === "provided") {
             this.serverCertPem = pulumi.output(plan.certificatePem);

@@ -3,7 +3,7 @@
  * args a library user leaves out get the values each one's `@default` documents, which are the stack
  * config's defaults too; what the user gives is kept as given; and what the component derives from the args
  * (the users files' accounts, the caches, the certificate's source, the disk guard) is derived there.
- * Covers: components/inCluster/resolve.ts, components/inCluster/registryArgs.ts (the args it resolves), components/shared/defaults.ts (the values), components/shared/front.ts (frontDefaults).
+ * Covers: components/inCluster/resolve.ts, components/inCluster/registryArgs.ts (the args it resolves), components/shared/defaults.ts (the values), components/shared/front.ts (resolveFront).
  */
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";

@@ -13,13 +13,13 @@ import {
     planRegistryAccounts,
     type RegistryAccountsArgs,
     type RegistryAccountsPlan,
-    registryAccountsDefaults,
+    resolveRegistryAccounts,
 } from "../../components/accounts/registryAccounts";
 import { isSecret, promiseOf } from "../../tools/mockRuntime";
 
 /** The plan, or a failure when the args are refused. */
 function plan(args: RegistryAccountsArgs): RegistryAccountsPlan {
-    const p = planRegistryAccounts("accounts", registryAccountsDefaults(args));
+    const p = planRegistryAccounts("accounts", resolveRegistryAccounts(args));
     if ("problem" in p) return expect.fail(`refused: ${p.problem}`);
     return p;
 }
@@ -53,7 +53,7 @@ describe("planRegistryAccounts", () => {
             'two accounts are named "team"; each needs its own user name',
         ],
     ] as const)("refuses %s", (_case, args, problem) => {
-        expect(planRegistryAccounts("accounts", registryAccountsDefaults(args))).toEqual({ problem });
+        expect(planRegistryAccounts("accounts", resolveRegistryAccounts(args))).toEqual({ problem });
     });
 
     it("generates the push account's password by default, and names every generated one by role and user", () => {

@@ -6,10 +6,10 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
-import { type GeneratedTlsPlan, planRegistryTls, type RegistryTlsArgs, registryTlsDefaults } from "../../components/tls/registryTls";
+import { type GeneratedTlsPlan, planRegistryTls, type RegistryTlsArgs, resolveRegistryTls } from "../../components/tls/registryTls";
 
 const generated: RegistryTlsArgs = { dnsNames: ["registry.example.com", "registry"], caValidityDays: 30, serverCertValidityDays: 7 };
-const plan = (args: RegistryTlsArgs) => planRegistryTls("tls", registryTlsDefaults(args));
+const plan = (args: RegistryTlsArgs) => planRegistryTls("tls", resolveRegistryTls(args));
 
 /** The plan of generated material, or a failure. */
 function generatedPlan(args: RegistryTlsArgs): GeneratedTlsPlan {

@@ -1,13 +1,13 @@
 /**
- * RegistryTls's defaults (`registryTlsDefaults`, components/tls/registryTls.ts): a generated CA and
+ * RegistryTls's resolve step (`resolveRegistryTls`, components/tls/registryTls.ts): a generated CA and
  * server certificate with the stack config's lifetimes unless the user says otherwise.
  */
 import { describe, expect, it } from "vitest";
-import { registryTlsDefaults } from "../../components/tls/registryTls";
+import { resolveRegistryTls } from "../../components/tls/registryTls";
 
-describe("registryTlsDefaults", () => {
+describe("resolveRegistryTls", () => {
     it("generates, with a CA of 3650 days and a server certificate of 825", () => {
-        expect(registryTlsDefaults({ dnsNames: ["registry.lab.example"] })).toEqual({
+        expect(resolveRegistryTls({ dnsNames: ["registry.lab.example"] })).toEqual({
             dnsNames: ["registry.lab.example"],
             source: "generated",
             caValidityDays: 3650,
@@ -23,6 +23,6 @@ describe("registryTlsDefaults", () => {
             serverCertValidityDays: 7,
             provided: { certificatePem: "CERT", privateKeyPem: "KEY" },
         } as const;
-        expect(registryTlsDefaults(given)).toEqual(given);
+        expect(resolveRegistryTls(given)).toEqual(given);
     });
 });
