@@ -1,6 +1,6 @@
 /**
  * The front's `AccessPolicy`, assembled in one place for every placement (the cluster's sidecar, the
- * external host's Caddy site, kind's front container): what the front enforces (`FrontSettings`, the
+ * external host's Caddy site, kind's front container): what the front enforces (`FrontSpec`, the
  * same words whatever the placement) and where things are in the placement (`FrontPlacement`). A front
  * feature is added here once, and every placement has it.
  *
@@ -9,7 +9,7 @@
 import type { AccessLog, AccessPolicy, CaddyTls, DecoyCheck, MetricsListener, ScopedPushAccount } from "./policy";
 
 /** What the front enforces, whatever its placement. */
-export interface FrontSettings {
+export interface FrontSpec {
     /** Every read needs an account; otherwise reads (except the ping) are anonymous. */
     readonly requiresAuthForPull: boolean;
     /** Push accounts may delete manifests and blobs. */
@@ -50,7 +50,7 @@ export interface FrontPlacement
     > {
     readonly tls: CaddyTls;
     /**
-     * Whether the front itself enforces the allowlist (`FrontSettings.allowedNetworks`); when false it lets
+     * Whether the front itself enforces the allowlist (`FrontSpec.allowedNetworks`); when false it lets
      * everyone through, as something before it enforces the allowlist or only trusted networks reach it.
      */
     readonly enforcesAllowlist: boolean;
@@ -65,7 +65,7 @@ export interface FrontPlacement
 }
 
 /** The front's policy: the settings it enforces, placed. */
-export function frontPolicy(front: FrontSettings, placement: FrontPlacement): AccessPolicy {
+export function frontPolicy(front: FrontSpec, placement: FrontPlacement): AccessPolicy {
     const { usersFiles: files } = placement;
     const mirrors = placement.mirrors ?? [];
     if (front.maven && !placement.maven) {

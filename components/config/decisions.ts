@@ -15,7 +15,7 @@ import {
 import {
     mavenServedByRegistry,
     mirrorsNeedAccount,
-    type NodeConfig,
+    type NodeSettings,
     nodeRuntime,
     type OwnRegistrySettings,
     type ParsedConfig,
@@ -57,7 +57,7 @@ export interface PullCredentials {
 /** A node of `nodes.list` (delivery "ssh") as node trust takes it. */
 export interface SshNode {
     /** Its entry in `nodes.list`. */
-    readonly node: NodeConfig;
+    readonly node: NodeSettings;
     /** Its runtime flavour: its own, else `nodes.runtime`. */
     readonly runtime: RuntimeFlavour;
     /** Its runtime reads registries.yaml only when it starts (k3s, RKE2): a change restarts it, in turns. */

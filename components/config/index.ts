@@ -32,7 +32,7 @@ export type {
     ExternalHostRegistrySettings,
     InClusterRegistrySettings,
     KindRegistrySettings,
-    NodeConfig,
+    NodeSettings,
     OwnRegistrySettings,
     OwnTls,
     ParsedConfig,

@@ -19,19 +19,19 @@ type OwnTlsVariant = RegistryOf<"in-cluster" | "external-host">["tls"];
 type TlsVariant<T extends string> = Extract<OwnTlsVariant | RegistryOf<"existing">["tls"], { readonly mode: T }>;
 
 /** `dso-registry:containerRegistry`: the registry as clients see it. */
-export type ContainerRegistryConfig = ModeConfig["containerRegistry"];
+export type ContainerRegistrySettings = ModeConfig["containerRegistry"];
 /** `dso-registry:mavenRegistry`: the Maven repository CI deploys to. */
-export type MavenRegistryConfig = NonNullable<ModeConfig["mavenRegistry"]>;
+export type MavenRegistrySettings = NonNullable<ModeConfig["mavenRegistry"]>;
 /** `dso-registry:inCluster`: namespace, ingress class, KEP-1755 publication. */
-export type InClusterConfig = ModeConfigOf<"in-cluster">["inCluster"];
+export type InClusterSettings = ModeConfigOf<"in-cluster">["inCluster"];
 /** `dso-registry:externalHost`: the SSH connection and the registry's directories on the host. */
-export type ExternalHostConfig = ModeConfigOf<"external-host">["externalHost"];
+export type ExternalHostSettings = ModeConfigOf<"external-host">["externalHost"];
 /** `nodes`, one variant per delivery. */
 export type NodesSettings = ModeConfig["nodes"];
 /** `nodes.delivery` "ssh": one set of remote commands per listed node. */
 export type NodesOverSsh = Extract<NodesSettings, { readonly delivery: "ssh" }>;
 /** One entry of `dso-registry:nodes.list`. */
-export type NodeConfig = NodesOverSsh["list"][number];
+export type NodeSettings = NodesOverSsh["list"][number];
 /** `jenkins`, managed or not. */
 export type JenkinsSettings = ModeConfig["jenkins"];
 
@@ -57,11 +57,11 @@ export type CertManagerTls =
 /** `registry.mode` "in-cluster": Distribution with a Caddy sidecar, behind the cluster's ingress; with `dso-registry:inCluster`. */
 export type InClusterRegistrySettings = Omit<RegistryOf<"in-cluster">, "tls"> & {
     readonly tls: OwnTls | CertManagerTls;
-    readonly inCluster: InClusterConfig;
+    readonly inCluster: InClusterSettings;
 };
 
 /** `registry.mode` "external-host": Distribution and Caddy on a host reached over SSH; with `dso-registry:externalHost`. */
-export type ExternalHostRegistrySettings = RegistryOf<"external-host"> & { readonly externalHost: ExternalHostConfig };
+export type ExternalHostRegistrySettings = RegistryOf<"external-host"> & { readonly externalHost: ExternalHostSettings };
 
 type KindRegistry = RegistryOf<"kind">;
 /**
@@ -87,8 +87,8 @@ export type RegistrySettings = OwnRegistrySettings | ExistingRegistrySettings;
 
 /** The validated configuration, without secrets: what the rest of the program reads. */
 export interface ParsedConfig {
-    readonly containerRegistry: ContainerRegistryConfig;
-    readonly mavenRegistry?: MavenRegistryConfig;
+    readonly containerRegistry: ContainerRegistrySettings;
+    readonly mavenRegistry?: MavenRegistrySettings;
     readonly registry: RegistrySettings;
     readonly nodes: NodesSettings;
     readonly jenkins: JenkinsSettings;
@@ -116,7 +116,7 @@ export function toSettings(c: ModeConfig): ParsedConfig {
  * The ingress controller: as the stack says, or known from the class name; undefined for another class,
  * and for the cluster's default class (inCluster.ingressClass unset), which only the cluster knows.
  */
-export function ingressControllerOf(i: Pick<InClusterConfig, "ingressClass" | "ingressController">): IngressController | undefined {
+export function ingressControllerOf(i: Pick<InClusterSettings, "ingressClass" | "ingressController">): IngressController | undefined {
     if (i.ingressController !== undefined) return i.ingressController;
     return i.ingressClass !== undefined && Object.hasOwn(INGRESS_CONTROLLER_OF_CLASS, i.ingressClass)
         ? INGRESS_CONTROLLER_OF_CLASS[i.ingressClass]
@@ -124,14 +124,14 @@ export function ingressControllerOf(i: Pick<InClusterConfig, "ingressClass" | "i
 }
 
 /** The class as a warning or refusal names it: `inCluster.ingressClass "traefik"`, or unset (the cluster's default). */
-export function ingressClassSetting(i: Pick<InClusterConfig, "ingressClass">): string {
+export function ingressClassSetting(i: Pick<InClusterSettings, "ingressClass">): string {
     return i.ingressClass === undefined
         ? "inCluster.ingressClass unset (the cluster's default class, whose controller only the cluster knows)"
         : `inCluster.ingressClass "${i.ingressClass}"`;
 }
 
 /** Where the stack says which controller it has: inCluster.ingressController when set, else the class (`ingressClassSetting`). */
-export function controllerSetting(i: Pick<InClusterConfig, "ingressClass" | "ingressController">): string {
+export function controllerSetting(i: Pick<InClusterSettings, "ingressClass" | "ingressController">): string {
     return i.ingressController !== undefined ? `inCluster.ingressController "${i.ingressController}"` : ingressClassSetting(i);
 }
 

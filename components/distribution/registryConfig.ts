@@ -31,7 +31,7 @@ export type RegistryStorage =
       };
 
 /** What every instance is given. */
-interface CommonOptions {
+interface CommonRegistryConfigSpec {
     /**
      * Listen address inside the instance's network namespace, e.g. "127.0.0.1:5000" or ":5000", or
      * the absolute path of a unix socket (`http.net: unix`), which only processes allowed to open the
@@ -60,7 +60,7 @@ interface CommonOptions {
 }
 
 /** The registry that takes pushes. */
-interface HostedOptions extends CommonOptions {
+interface HostedRegistryConfigSpec extends CommonRegistryConfigSpec {
     /** Allow DELETE of manifests and blobs (needed for garbage collection to free space). */
     readonly deletesEnabled: boolean;
     /** Maintenance mode: refuse every write (used while garbage collection runs). */
@@ -77,7 +77,7 @@ interface HostedOptions extends CommonOptions {
  * A pull-through cache of one upstream. Nothing is pushed to it and expiry deletes by itself, so it
  * has no `delete`, no maintenance section and no drain timeout.
  */
-interface CacheOptions extends CommonOptions {
+interface CacheRegistryConfigSpec extends CommonRegistryConfigSpec {
     readonly proxy: {
         /** The upstream's registry API, e.g. "https://registry-1.docker.io". */
         readonly remoteUrl: string;
@@ -94,7 +94,7 @@ interface CacheOptions extends CommonOptions {
  * cache. The upstream account of a cache never goes in here: Distribution reads it from
  * REGISTRY_PROXY_USERNAME / REGISTRY_PROXY_PASSWORD.
  */
-export type RegistryConfigOptions = HostedOptions | CacheOptions;
+export type RegistryConfigSpec = HostedRegistryConfigSpec | CacheRegistryConfigSpec;
 
 /** Seconds Distribution lets requests under way finish after SIGTERM (`http.draintimeout`). */
 export const REGISTRY_DRAIN_SECONDS = 20;
@@ -118,7 +118,7 @@ function flowList(values: readonly string[]): YAMLSeq<string> {
     return seq;
 }
 
-function storageSection(options: RegistryConfigOptions): Record<string, unknown> {
+function storageSection(options: RegistryConfigSpec): Record<string, unknown> {
     const storage = options.storage;
     const hosted = options.proxy === undefined ? options : undefined;
     return {
@@ -161,7 +161,7 @@ function sortedKeys(value: unknown): unknown {
 }
 
 /** The log section: the program's level and format unless the operator's settings replace them, then their additions. */
-function logSection(options: RegistryConfigOptions): Record<string, unknown> {
+function logSection(options: RegistryConfigSpec): Record<string, unknown> {
     const log = options.settings?.log;
     return {
         level: log?.level ?? options.logLevel ?? "info",
@@ -172,7 +172,7 @@ function logSection(options: RegistryConfigOptions): Record<string, unknown> {
 }
 
 /** Response headers: the program's, then the operator's by name. */
-function headersSection(options: RegistryConfigOptions): Record<string, unknown> {
+function headersSection(options: RegistryConfigSpec): Record<string, unknown> {
     const added = options.settings?.http?.headers ?? {};
     return {
         "X-Content-Type-Options": flowList(["nosniff"]),
@@ -190,7 +190,7 @@ function headersSection(options: RegistryConfigOptions): Record<string, unknown>
  * runs; the operator's sections follow the program's, their keys sorted. Throws on a setting that is
  * the program's or not offered, as the stack config refuses it.
  */
-export function renderRegistryConfig(options: RegistryConfigOptions): string {
+export function renderRegistryConfig(options: RegistryConfigSpec): string {
     const proxy = options.proxy;
     const settings = options.settings;
     const problems = settings ? distributionSettingProblems(settings as Record<string, unknown>) : [];

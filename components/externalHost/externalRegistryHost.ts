@@ -41,7 +41,7 @@ import {
     REGISTRY_CONTAINER,
     UI_CONTAINER,
     UI_HOST_PORT,
-    type UpkeepOptions,
+    type UpkeepSpec,
 } from "./scripts";
 import { UiContainer, type UiContainerArgs } from "./uiContainer";
 import { type HostBackupArgs, HostUpkeep, type HostUpkeepArgs } from "./upkeep";
@@ -190,7 +190,7 @@ export function resolveExternalRegistryHost(args: ExternalRegistryHostArgs) {
             enabled: args.garbageCollection?.enabled ?? false,
             schedule: args.garbageCollection?.schedule ?? DEFAULT_GC_SCHEDULE,
             deleteUntagged: args.garbageCollection?.deleteUntagged ?? false,
-        } satisfies UpkeepOptions["garbageCollection"],
+        } satisfies UpkeepSpec["garbageCollection"],
         ...(monitoring ? { monitoring } : {}),
         /** The front's two users files' accounts and the scopes (`frontUsers`). */
         users: frontUsers(args.accounts),

@@ -108,9 +108,9 @@ export interface HostMonitoringArgs {
     readonly runbookBaseUrl: string;
     /** With a rotation by age, when the generated passwords' next period begins (Unix seconds): an alert past it. */
     readonly passwordsRotationDue?: number;
-    /** The disk guard's thresholds for the alerts (`AlertRulesOptions.diskGuard`); the alert at 10% free when unset. */
+    /** The disk guard's thresholds for the alerts (`AlertRulesSpec.diskGuard`); the alert at 10% free when unset. */
     readonly diskGuard?: { readonly warnPercent: number; readonly refusing: boolean };
-    /** The disk guard on the Maven data directory (`AlertRulesOptions.mavenDiskGuard`): an alert while it refuses deploys; none when unset. */
+    /** The disk guard on the Maven data directory (`AlertRulesSpec.mavenDiskGuard`): an alert while it refuses deploys; none when unset. */
     readonly mavenDiskGuard?: { readonly refusePercent: number };
 }
 

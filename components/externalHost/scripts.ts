@@ -386,7 +386,7 @@ export function caddyRemoveScript(layout: HostLayout): string {
     });
 }
 
-export interface UpkeepOptions {
+export interface UpkeepSpec {
     readonly garbageCollection: { readonly enabled: boolean; readonly schedule: string; readonly deleteUntagged: boolean };
     /** Scheduled backups; none when unset. */
     readonly backup?: { readonly schedule: string };
@@ -425,7 +425,7 @@ export function gcScript(
 }
 
 /** /etc/cron.d file for the enabled upkeep jobs (root, logs to syslog through logger). */
-export function cronFile(layout: HostLayout, upkeep: UpkeepOptions): string {
+export function cronFile(layout: HostLayout, upkeep: UpkeepSpec): string {
     const paths = hostPaths(layout);
     const lines = [
         "# Managed by dso-registry. See docs/external-host.md.",

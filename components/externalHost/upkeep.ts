@@ -30,7 +30,7 @@ import {
     hostPaths,
     type StatusTargets,
     statusScript,
-    type UpkeepOptions,
+    type UpkeepSpec,
 } from "./scripts";
 
 /** Backups of the host with restic: where to, how many to keep, and the secrets for the destination. */
@@ -55,7 +55,7 @@ export interface HostUpkeepArgs {
     /** The container's normal spec fingerprint, so that the jobs restore exactly that container. */
     readonly specFingerprint: string;
     /** Which jobs run and when. */
-    readonly garbageCollection: UpkeepOptions["garbageCollection"];
+    readonly garbageCollection: UpkeepSpec["garbageCollection"];
     /** Backups; none when unset. */
     readonly backup?: HostBackupArgs;
     /** The Maven repository the host serves: backed up and restored with the rest, cleaned by the GC job. */
@@ -141,7 +141,7 @@ export function planHostUpkeep(name: string, args: HostUpkeepArgs): HostUpkeepPl
         });
     }
     // The schedule goes last: cron must never find an entry whose script is not there yet.
-    const schedules: UpkeepOptions = { garbageCollection, ...(backup ? { backup: { schedule: backup.schedule } } : {}) };
+    const schedules: UpkeepSpec = { garbageCollection, ...(backup ? { backup: { schedule: backup.schedule } } : {}) };
     if (garbageCollection.enabled || backup) {
         files.push({
             name: `${name}-cron`,

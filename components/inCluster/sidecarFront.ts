@@ -4,7 +4,7 @@
  * registry by its public name.
  */
 import { renderCaddyfile } from "../accessPolicy/caddyfile";
-import { type FrontSettings, frontPolicy } from "../accessPolicy/frontPolicy";
+import { type FrontSpec, frontPolicy } from "../accessPolicy/frontPolicy";
 import type { AccessPolicy, MirrorRoute } from "../accessPolicy/policy";
 import { MAVEN_BACKEND } from "../maven/nginxConfig";
 import { METRICS_PORTS, registryAuthority } from "../shared/facts";
@@ -19,11 +19,11 @@ import { RETENTION_COUNTS } from "./retentionCounts";
 import { IN_CLUSTER, OVERLAP_FILES, REGISTRY_METRICS_ADDR } from "./spec";
 
 /**
- * The sidecar's policy: the front's settings (`FrontSettings`), placed behind the ingress on plain HTTP
+ * The sidecar's policy: the front's settings (`FrontSpec`), placed behind the ingress on plain HTTP
  * inside the pod. `allowedNetworks` (`registry.allowedNetworks`) is the sidecar's only behind a Gateway.
  */
 export function sidecarPolicy(
-    args: FrontSettings & {
+    args: FrontSpec & {
         readonly host: string;
         /** The port clients write after the host: 443 (the default) unless the ingress is published elsewhere. */
         readonly port?: number;

@@ -19,7 +19,7 @@ export interface PipelineRegistry {
     readonly requiresAuthForPull: boolean;
 }
 
-export interface PipelineSettings {
+export interface PipelineConfigSpec {
     readonly container: PipelineRegistry;
     readonly maven?: PipelineRegistry;
     /** ID of the secret-text credential holding the registry host, when the stack creates one. */
@@ -27,7 +27,7 @@ export interface PipelineSettings {
 }
 
 /** The ConfigMap's data, keys sorted so previews show no false diffs. */
-export function renderPipelineConfig(s: PipelineSettings): Record<string, string> {
+export function renderPipelineConfig(s: PipelineConfigSpec): Record<string, string> {
     const c = s.container;
     const containerAuthority = registryAuthority(c.host, c.port);
     const data: Record<string, string> = {
@@ -61,7 +61,7 @@ export interface PipelineConfigArgs {
     readonly namespace: string;
     /** ConfigMap name. */
     readonly name: string;
-    readonly settings: PipelineSettings;
+    readonly settings: PipelineConfigSpec;
 }
 
 const PIPELINE_CONFIG_TYPE = typeToken("jenkins", "PipelineConfig");

@@ -6,7 +6,7 @@
  * Everything here is pure: no Pulumi, no I/O.
  */
 import { renderCaddyfile } from "../accessPolicy/caddyfile";
-import { type FrontSettings, frontPolicy } from "../accessPolicy/frontPolicy";
+import { type FrontSpec, frontPolicy } from "../accessPolicy/frontPolicy";
 import type { AccessPolicy, MirrorRoute } from "../accessPolicy/policy";
 import { renderRegistryConfig } from "../distribution/registryConfig";
 import type { DistributionSettings } from "../shared/distributionSettings";
@@ -19,7 +19,7 @@ export const FRONT_DIR = "/etc/dso-registry";
  * What the front is rendered from: the front's settings (accounts' scopes, the decoy, a rotation's overlap;
  * no allowlist, anonymous pulls through the caches, no Maven), and where kind's containers are.
  */
-export interface KindFrontSpec extends Omit<FrontSettings, "allowedNetworks" | "mirrorsRequireAuth" | "maven"> {
+export interface KindFrontSpec extends Omit<FrontSpec, "allowedNetworks" | "mirrorsRequireAuth" | "maven"> {
     /** The front container's name on the kind network (`kind.containerName`). */
     readonly registryName: string;
     /** The port on 127.0.0.1 of the Docker host and on the kind network (`kind.hostPort`). */

@@ -27,7 +27,7 @@ export const MAVEN_BACKEND = {
     runDir: "/run/dso-maven",
 } as const;
 
-export interface MavenBackendConfig {
+export interface MavenNginxSpec {
     /** `host:port` nginx listens on ("127.0.0.1:5002"), or `unix:` and a socket's absolute path ("unix:/run/dso-maven-socket/maven.sock"). */
     readonly listen: string;
     /** The repository's path, as in `mavenRegistry.pathPrefix` (e.g. "maven-releases"). */
@@ -46,7 +46,7 @@ export interface MavenBackendConfig {
 const PATH_SEGMENTS = /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/;
 
 /** Why a backend config cannot be rendered, or undefined. Exported for table-driven tests. */
-export function mavenBackendProblem(c: MavenBackendConfig): string | undefined {
+export function mavenBackendProblem(c: MavenNginxSpec): string | undefined {
     if (!/^[A-Za-z0-9.-]+:\d{1,5}$/.test(c.listen) && !/^unix:\/[A-Za-z0-9._/-]*[A-Za-z0-9._-]$/.test(c.listen)) {
         return `listen "${c.listen}" must be "host:port" (e.g. "127.0.0.1:5002") or "unix:" and an absolute path (e.g. "unix:/run/dso-maven-socket/maven.sock")`;
     }
@@ -69,7 +69,7 @@ export function mavenBackendProblem(c: MavenBackendConfig): string | undefined {
  * `dataDir/<pathPrefix>/`. Uploads of any size are accepted (the front has no limit either); a file
  * that exists is replaced, as `maven-metadata.xml` must be on every deploy.
  */
-export function renderMavenNginxConfig(c: MavenBackendConfig): string {
+export function renderMavenNginxConfig(c: MavenNginxSpec): string {
     const problem = mavenBackendProblem(c);
     if (problem) throw new Error(`renderMavenNginxConfig: ${problem}`);
     const run = c.runDir.replace(/\/+$/, "");

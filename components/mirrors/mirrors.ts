@@ -112,7 +112,7 @@ export function quantityBytes(quantity: string): number | undefined {
 // Distribution in proxy mode
 // ---------------------------------------------------------------------------------------------
 
-export interface MirrorConfigOptions {
+export interface MirrorConfigSpec {
     /** Listen address, e.g. ":5000". */
     readonly addr: string;
     /** Filesystem storage root as the process sees it. */
@@ -129,7 +129,7 @@ export interface MirrorConfigOptions {
  * filesystem storage. The upstream account never goes in here: Distribution reads it from
  * REGISTRY_PROXY_USERNAME / REGISTRY_PROXY_PASSWORD (`renderMirrorEnvFile`).
  */
-export function renderMirrorConfig(options: MirrorConfigOptions): string {
+export function renderMirrorConfig(options: MirrorConfigSpec): string {
     return renderRegistryConfig({
         addr: options.addr,
         storage: { kind: "filesystem", rootDirectory: options.rootDirectory },
@@ -176,7 +176,7 @@ export const MIRROR_PROBE_SECONDS = 15;
  * Distribution serves the repositories, tags, manifests and blobs the proxy stored from it as it serves
  * pushed ones; it reads the upstream account's environment and ignores it.
  */
-export function renderMirrorReadOnlyConfig(options: MirrorConfigOptions): string {
+export function renderMirrorReadOnlyConfig(options: MirrorConfigSpec): string {
     const text = renderRegistryConfig({
         addr: options.addr,
         storage: { kind: "filesystem", rootDirectory: options.rootDirectory },
@@ -201,7 +201,7 @@ export function renderMirrorStartScript(remoteUrl: string): string {
 }
 
 /** Every file of a cache (`MIRROR_FILES`), by name, as its placement puts them in its config directory. */
-export function renderMirrorFiles(options: MirrorConfigOptions): Readonly<Record<MirrorFileName, string>> {
+export function renderMirrorFiles(options: MirrorConfigSpec): Readonly<Record<MirrorFileName, string>> {
     return {
         [MIRROR_FILES.proxyConfig]: renderMirrorConfig(options),
         [MIRROR_FILES.readOnlyConfig]: renderMirrorReadOnlyConfig(options),

@@ -60,7 +60,7 @@ export interface RegistryMonitoring {
     readonly runbookBaseUrl: string;
 }
 
-export interface AlertRulesOptions {
+export interface AlertRulesSpec {
     readonly placement: RulesPlacement;
     /** docs/runbooks.md as the operators read it; each alert adds its section's anchor. */
     readonly runbookBaseUrl: string;
@@ -182,7 +182,7 @@ function seriesOf(p: RulesPlacement): Series {
 }
 
 /** The rules of the placement, in a fixed order. */
-export function alertRules(options: AlertRulesOptions): AlertRule[] {
+export function alertRules(options: AlertRulesSpec): AlertRule[] {
     const p = options.placement;
     const s = seriesOf(p);
     const rule = (
@@ -632,11 +632,11 @@ function absenceRules(p: RulesPlacement, rule: RuleMaker): AlertRule[] {
 }
 
 /** The rule groups, as both the rules file and a PrometheusRule's spec hold them. */
-export function ruleGroups(options: AlertRulesOptions): { groups: { name: string; rules: AlertRule[] }[] } {
+export function ruleGroups(options: AlertRulesSpec): { groups: { name: string; rules: AlertRule[] }[] } {
     return { groups: [{ name: RULE_GROUP, rules: alertRules(options) }] };
 }
 
 /** The rules file for a Prometheus (the external host's): `promtool check rules` reads it. */
-export function renderRulesFile(options: AlertRulesOptions): string {
+export function renderRulesFile(options: AlertRulesSpec): string {
     return `# Managed by dso-registry: the registry's alerts. See docs/monitoring.md and docs/runbooks.md.\n${stringify(ruleGroups(options), { lineWidth: 0 })}`;
 }

@@ -23,7 +23,7 @@ import {
     type TrustTarget,
 } from "./files";
 import { renderRegistriesEntries } from "./registriesYaml";
-import { DEFAULT_RESTART_TIMEOUT_SECONDS, type RestartSettings } from "./restarts";
+import { DEFAULT_RESTART_TIMEOUT_SECONDS, type RestartSpec } from "./restarts";
 
 /** What every delivery needs to know about the registry. */
 export interface NodeTrustCommonArgs {
@@ -135,7 +135,7 @@ export type ResolvedNodeTrust<T extends NodeTrustCommonArgs = NodeTrustCommonArg
     /** The plain facts that decide which steps exist (`trustPlan`). */
     readonly target: TrustTarget;
     /** Whether and how long the restarts run, for a node's turn (SSH) or the DaemonSet's pods. */
-    readonly restart: Pick<RestartSettings, "allow" | "timeoutSeconds">;
+    readonly restart: Pick<RestartSpec, "allow" | "timeoutSeconds">;
 };
 
 /** The settings node trust defaults. */

@@ -16,7 +16,7 @@ import { type HostFileSpec, placeFileBody, removeFileBody } from "../shared/host
 import { isIpAddress } from "../shared/networks";
 import { renderShellScript } from "../shared/shellScript";
 import { registriesYamlScript } from "./registriesYaml";
-import type { RestartSettings } from "./restarts";
+import type { RestartSpec } from "./restarts";
 
 export type { RuntimeFlavour };
 
@@ -564,7 +564,7 @@ export function filesPlacedIn(plan: TrustPlan, dir: string): string[] {
 }
 
 /** Places a file that is shared with the operator (registries.yaml): merges the entries on stdin, then restarts. */
-function mergeWithRestartBody(step: FileStep, authority: string, restart: RestartSettings, action: "apply" | "remove" | "check"): string {
+function mergeWithRestartBody(step: FileStep, authority: string, restart: RestartSpec, action: "apply" | "remove" | "check"): string {
     const flavour = step.path.startsWith("/etc/rancher/rke2/") ? "rke2" : "k3s";
     return registriesYamlScript(
         { path: step.path, authority, secret: step.secret },
@@ -663,7 +663,7 @@ export function registriesConfScript(step: FileStep, action: "apply" | "remove")
  * shared file the merge of the program's entries (registries.yaml, and the restart that follows; a
  * mirrored upstream's hosts.toml); for CRI-O's drop-in the placement and the reload.
  */
-export function placeFileStepBody(step: FileStep, restart: RestartSettings): string {
+export function placeFileStepBody(step: FileStep, restart: RestartSpec): string {
     switch (step.role) {
         case "registries-yaml":
             return mergeWithRestartBody(step, step.mergeKey!, restart, "apply");
@@ -684,7 +684,7 @@ export function placeFileStepBody(step: FileStep, restart: RestartSettings): str
  * change the file, "unchanged <file>" otherwise, writing and restarting nothing; none for the other
  * steps (whole files are read back by their digest, read-placed-files.sh).
  */
-export function checkFileStepBody(step: FileStep, restart: RestartSettings): string | undefined {
+export function checkFileStepBody(step: FileStep, restart: RestartSpec): string | undefined {
     switch (step.role) {
         case "registries-yaml":
             return mergeWithRestartBody(step, step.mergeKey!, restart, "check");
@@ -698,7 +698,7 @@ export function checkFileStepBody(step: FileStep, restart: RestartSettings): str
 }
 
 /** The body that removes a file step's file again (for a shared file, only the program's entries). */
-export function removeFileStepBody(step: FileStep, restart: RestartSettings): string {
+export function removeFileStepBody(step: FileStep, restart: RestartSpec): string {
     switch (step.role) {
         case "registries-yaml":
             return mergeWithRestartBody(step, step.mergeKey!, restart, "remove");

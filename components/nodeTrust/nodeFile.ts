@@ -9,7 +9,7 @@ import { urnWithFormerType, withFormerType } from "../shared/formerType";
 import { type HostConnection, hostCommand, type PlacedFile } from "../shared/hostAccess";
 import { typeToken } from "../shared/typeToken";
 import { type FileStep, placeFileStepBody, removeFileStepBody } from "./files";
-import type { RestartSettings } from "./restarts";
+import type { RestartSpec } from "./restarts";
 
 export interface NodeFileArgs {
     /** How to reach the node. */
@@ -21,7 +21,7 @@ export interface NodeFileArgs {
     /** The file's content; travels on stdin, secret where the step is. */
     readonly content: pulumi.Input<string>;
     /** Whether and how the step's units restart after the file changed (its turn in a rolling restart). */
-    readonly restart: RestartSettings;
+    readonly restart: RestartSpec;
     /** Resources the command waits for (a rolling restart's earlier nodes, the files it names). */
     readonly after?: readonly pulumi.Resource[];
     /** Turns the removal's body into the script that runs (node trust: only while the node is this entry's). */

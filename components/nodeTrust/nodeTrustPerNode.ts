@@ -35,7 +35,7 @@ import {
     whileOwned,
 } from "./files";
 import { NodeFile, type NodeFileArgs } from "./nodeFile";
-import type { RestartSettings } from "./restarts";
+import type { RestartSpec } from "./restarts";
 
 export interface NodeTrustArgs extends NodeTrustCommonArgs {
     /** How to reach the node (SSH, or local when Pulumi runs on it); for kind, its name is the node container's. */
@@ -193,7 +193,7 @@ interface StepContext {
     readonly args: NodeTrustArgs & ResolvedNodeTrust;
     readonly plan: TrustPlan;
     readonly run: (body: string) => string;
-    readonly restart: RestartSettings;
+    readonly restart: RestartSpec;
     readonly guard: (body: string) => string;
     readonly stack: string;
     /** The owner claim's name. */

@@ -8,7 +8,7 @@
 import type { ShellParams } from "../shared/shellScript";
 
 /** What a node's restart step may do and how long it waits. */
-export interface RestartSettings {
+export interface RestartSpec {
     /** Restart the running units after a change (else print the command to run). */
     readonly allow: boolean;
     /** Seconds to wait for the service to be active and the node Ready after a restart. */
@@ -49,7 +49,7 @@ export interface NodeRestart {
     readonly flavour: "k3s" | "rke2";
     /** systemd units restarted where they are running. */
     readonly units: readonly string[];
-    readonly settings: RestartSettings;
+    readonly settings: RestartSpec;
 }
 
 /**

@@ -19,7 +19,7 @@ export const UI_CATALOG_LIMIT = 1000;
 export const UI_PATH = "/registry/";
 
 /** What the UI's environment is made from. */
-export interface UiEnvironmentOptions {
+export interface UiEnvironmentSpec {
     /** The registry's host name (with a port unless 443), as clients write it in image references: the page's title and the origin it calls. */
     readonly registryHost: string;
     /** Offer a delete button. */
@@ -31,7 +31,7 @@ export interface UiEnvironmentOptions {
 }
 
 /** The UI container's environment, as name and value pairs in a fixed order. */
-export function uiEnvironment(options: UiEnvironmentOptions): { name: string; value: string }[] {
+export function uiEnvironment(options: UiEnvironmentSpec): { name: string; value: string }[] {
     return [
         ...(options.listenPort === undefined ? [] : [{ name: "NGINX_LISTEN_PORT", value: String(options.listenPort) }]),
         // Served under UI_PATH, the UI would otherwise call <origin>/registry/v2/…: the API is at the origin's /v2/.

@@ -82,7 +82,7 @@ function attachmentLayerLines(): string[] {
     return Object.entries(ATTACHMENT_LAYERS).flatMap(([suffix, types]) => types.map((type) => `${suffix} ${type}`));
 }
 
-/** The file the counts go to in `RetentionScriptOptions.textfileDir`. */
+/** The file the counts go to in `RetentionScriptSpec.textfileDir`. */
 export const RETENTION_TEXTFILE = "dso_registry_retention.prom";
 
 /** One rule: the repositories under `prefix` keep their `keepNewest` newest tags and/or those younger than `keepDays`. */
@@ -101,7 +101,7 @@ export interface Retention {
 }
 
 /** What differs between the places retention runs. */
-export interface RetentionScriptOptions extends RegistryApiAccess {
+export interface RetentionScriptSpec extends RegistryApiAccess {
     readonly retention: Retention;
     /**
      * With filesystem storage: Distribution's storage root as the script sees it (tag ages are the
@@ -125,7 +125,7 @@ export function retentionRuleLines(rules: readonly RetentionRule[]): string[] {
  * (`retention: not attached team/app:sha256-….sig (<why>; it counts as a tag of its own)`), and a summary line
  * (`retention: apply: 3 tags removed, …`); fails when Distribution refused a removal.
  */
-export function renderRetentionScript(options: RetentionScriptOptions): string {
+export function renderRetentionScript(options: RetentionScriptSpec): string {
     return renderShellScript(path.join(__dirname, "sh", "retention.sh"), {
         ...registryApiParams(options),
         MODE: options.retention.mode,

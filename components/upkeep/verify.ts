@@ -45,7 +45,7 @@ export function registryApiParams(access: RegistryApiAccess) {
 }
 
 /** What differs between the places the check runs. */
-export interface VerifyScriptOptions extends RegistryApiAccess {
+export interface VerifyScriptSpec extends RegistryApiAccess {
     /** What to do about images that are not served whole: the failure's last line. */
     readonly remedy: string;
     /**
@@ -65,7 +65,7 @@ export interface VerifyScriptOptions extends RegistryApiAccess {
  * …`); with `blobStore`, also each damaged file (`DAMAGED <path>: …`). On success prints
  * `verified: N tagged images, M blobs, all served`.
  */
-export function renderVerifyScript(options: VerifyScriptOptions): string {
+export function renderVerifyScript(options: VerifyScriptSpec): string {
     return renderShellScript(path.join(__dirname, "sh", "verify.sh"), {
         ...registryApiParams(options),
         REMEDY: options.remedy,

@@ -14,15 +14,15 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
 import { stringify } from "yaml";
-import { type AlertRule, type AlertRulesOptions, alertRules, renderRulesFile } from "../../components/monitoring/alertRules";
+import { type AlertRule, type AlertRulesSpec, alertRules, renderRulesFile } from "../../components/monitoring/alertRules";
 import { CLUSTER_PLACEMENT, HOST_PLACEMENT } from "../support/rulesPlacements";
 import { run } from "../support/serverProcess";
 
 const RUNBOOKS = "https://docs.example.test/runbooks.md";
-const HOST: AlertRulesOptions = { placement: HOST_PLACEMENT, runbookBaseUrl: RUNBOOKS };
-const CLUSTER: AlertRulesOptions = { placement: CLUSTER_PLACEMENT, runbookBaseUrl: RUNBOOKS };
+const HOST: AlertRulesSpec = { placement: HOST_PLACEMENT, runbookBaseUrl: RUNBOOKS };
+const CLUSTER: AlertRulesSpec = { placement: CLUSTER_PLACEMENT, runbookBaseUrl: RUNBOOKS };
 /** The program's own certificate (generated CA or provided): the probe alone. */
-const CLUSTER_OWN_CERTIFICATE: AlertRulesOptions = { placement: { ...CLUSTER_PLACEMENT, certManager: false }, runbookBaseUrl: RUNBOOKS };
+const CLUSTER_OWN_CERTIFICATE: AlertRulesSpec = { placement: { ...CLUSTER_PLACEMENT, certManager: false }, runbookBaseUrl: RUNBOOKS };
 
 /** Series (promtool's expanding notation, one sample a minute), when to look, and the labels of the alert when it fires. */
 interface Case {
@@ -274,7 +274,7 @@ function withoutAbsence(cases: Record<string, AlertCases>): Record<string, Alert
 
 /** A rotation by age whose next period began an hour into promtool's clock (which starts at 0). */
 /** The disk guard on (`registry.diskGuard`): the almost-full alert past 80% used, and one while uploads are refused. */
-const HOST_DISK_GUARD: AlertRulesOptions = { ...HOST, diskGuard: { warnPercent: 80, refusing: true } };
+const HOST_DISK_GUARD: AlertRulesSpec = { ...HOST, diskGuard: { warnPercent: 80, refusing: true } };
 const HOST_DISK_GUARD_CASES: Record<string, AlertCases> = {
     ...HOST_CASES,
     DsoRegistryDiskAlmostFull: {
@@ -292,7 +292,7 @@ const HOST_DISK_GUARD_CASES: Record<string, AlertCases> = {
  * The disk guard in the registry pod: its own series says when it refuses; where the pod's figures are
  * missing, the volume's kubelet stats against refusePercent tell the same (used = size minus what is available).
  */
-const CLUSTER_DISK_GUARD: AlertRulesOptions = { ...CLUSTER, diskGuard: { refusing: true, refusePercent: 90 } };
+const CLUSTER_DISK_GUARD: AlertRulesSpec = { ...CLUSTER, diskGuard: { refusing: true, refusePercent: 90 } };
 const podRefusing = pod("dso_registry_disk_guard_refusing");
 const CLUSTER_DISK_GUARD_CASES: Record<string, AlertCases> = {
     ...CLUSTER_CASES,
@@ -317,7 +317,7 @@ const CLUSTER_DISK_GUARD_CASES: Record<string, AlertCases> = {
  * writes a series of its own for the Maven directory (the data disk's refusing keeps that alert quiet); the
  * pod's alert reads the Maven claim's stats: 91% used fires it, 89% does not, nor does the data claim past 90%.
  */
-const HOST_MAVEN_DISK_GUARD: AlertRulesOptions = { ...HOST_DISK_GUARD, mavenDiskGuard: { refusePercent: 90 } };
+const HOST_MAVEN_DISK_GUARD: AlertRulesSpec = { ...HOST_DISK_GUARD, mavenDiskGuard: { refusePercent: 90 } };
 const HOST_MAVEN_DISK_GUARD_CASES: Record<string, AlertCases> = {
     ...HOST_DISK_GUARD_CASES,
     DsoRegistryMavenDeploysRefusedDiskFull: {
@@ -343,11 +343,11 @@ const CLUSTER_MAVEN_REFUSED: AlertCases = {
         at: "2m",
     },
 };
-const CLUSTER_MAVEN: AlertRulesOptions = {
+const CLUSTER_MAVEN: AlertRulesSpec = {
     ...CLUSTER_DISK_GUARD,
     placement: { ...CLUSTER_PLACEMENT, mavenClaim: "maven-data", diskFigures: { data: true, maven: true } },
 };
-const CLUSTER_MAVEN_DISK_GUARD: AlertRulesOptions = { ...CLUSTER_MAVEN, mavenDiskGuard: { refusePercent: 90 } };
+const CLUSTER_MAVEN_DISK_GUARD: AlertRulesSpec = { ...CLUSTER_MAVEN, mavenDiskGuard: { refusePercent: 90 } };
 const CLUSTER_MAVEN_DISK_GUARD_CASES: Record<string, AlertCases> = {
     ...withoutAbsence(CLUSTER_DISK_GUARD_CASES),
     ...clusterAbsence({ certManager: true, maven: true }),
@@ -357,7 +357,7 @@ const CLUSTER_MAVEN_DISK_GUARD_CASES: Record<string, AlertCases> = {
  * With s3 storage the pod's guard checks the Maven volume alone: no data claim's refusal alert, the Maven one;
  * the pod reports the Maven volume's figures only.
  */
-const CLUSTER_S3_MAVEN_DISK_GUARD: AlertRulesOptions = {
+const CLUSTER_S3_MAVEN_DISK_GUARD: AlertRulesSpec = {
     placement: { ...CLUSTER_PLACEMENT, mavenClaim: "maven-data", diskFigures: { data: false, maven: true } },
     runbookBaseUrl: RUNBOOKS,
     mavenDiskGuard: { refusePercent: 90 },
@@ -369,7 +369,7 @@ const CLUSTER_S3_MAVEN_DISK_GUARD_CASES: Record<string, AlertCases> = {
     DsoRegistryMavenDeploysRefusedDiskFull: CLUSTER_MAVEN_REFUSED,
 };
 
-const HOST_ROTATING: AlertRulesOptions = { ...HOST, passwordsRotationDue: 3600 };
+const HOST_ROTATING: AlertRulesSpec = { ...HOST, passwordsRotationDue: 3600 };
 const HOST_ROTATING_CASES: Record<string, AlertCases> = {
     ...HOST_CASES,
     // Past the due time for the rule's hour with no `up` (the rule still names the old due time): it fires.
@@ -383,7 +383,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const caseKey = (r: AlertRule) => (r.labels.missing ? `${r.alert}/${r.labels.missing}` : r.alert);
 
 /** promtool's unit-test file: one test per case, each with its own series. */
-function promtoolTests(options: AlertRulesOptions, cases: Record<string, AlertCases>, rulesFile: string): string {
+function promtoolTests(options: AlertRulesSpec, cases: Record<string, AlertCases>, rulesFile: string): string {
     const rules = new Map(alertRules(options).map((r) => [caseKey(r), r]));
     const tests = Object.entries(cases).flatMap(([key, c]) => {
         const rule = rules.get(key);

@@ -22,7 +22,7 @@ import { run, type ServerProcess } from "./serverProcess";
 
 const toolDir = path.join(PROJECT_DIR, "tools/kube-network-policies");
 const goEnv = { ...process.env, PATH: `${process.env.PATH}:/usr/local/go/bin`, GOFLAGS: "-buildvcs=false" };
-/** Where a pod's in-cluster client reads its credentials (client-go's rest.InClusterConfig). */
+/** Where a pod's in-cluster client reads its credentials (client-go's rest.InClusterSettings). */
 const SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
 /** The agent's metrics listener, on the node's loopback only: its answer says the agent is up. */
 const METRICS = "127.0.0.1:9080";

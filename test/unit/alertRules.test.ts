@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { type AlertRulesOptions, alertRules, RUNBOOK_ANCHORS } from "../../components/monitoring/alertRules";
+import { type AlertRulesSpec, alertRules, RUNBOOK_ANCHORS } from "../../components/monitoring/alertRules";
 import { CLUSTER_PLACEMENT, HOST_PLACEMENT } from "../support/rulesPlacements";
 
 const RUNBOOKS = path.resolve(__dirname, "../../docs/runbooks.md");
@@ -23,7 +23,7 @@ const headings = readFileSync(RUNBOOKS, "utf8")
     .filter((line) => /^#{1,6} /.test(line))
     .map((line) => anchorOf(line.replace(/^#+ /, "")));
 
-const PLACEMENTS: Record<string, AlertRulesOptions> = {
+const PLACEMENTS: Record<string, AlertRulesSpec> = {
     "external host": { placement: HOST_PLACEMENT, runbookBaseUrl: "docs/runbooks.md" },
     "in-cluster": { placement: CLUSTER_PLACEMENT, runbookBaseUrl: "docs/runbooks.md" },
 };

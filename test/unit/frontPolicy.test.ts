@@ -5,7 +5,7 @@
  * without a backend is refused.
  */
 import { describe, expect, test } from "vitest";
-import { type FrontPlacement, type FrontSettings, frontPolicy } from "../../components/accessPolicy/frontPolicy";
+import { type FrontPlacement, type FrontSpec, frontPolicy } from "../../components/accessPolicy/frontPolicy";
 import type { AccessPolicy } from "../../components/accessPolicy/policy";
 import { caddySitePolicy } from "../../components/externalHost/caddySite";
 import { defaultHostLayout } from "../../components/externalHost/scripts";
@@ -14,7 +14,7 @@ import { kindFrontPolicy } from "../../components/kind/front";
 
 const mirrors = [{ pathName: "docker.io", upstream: "cache.example:5000" }];
 
-/** A value other than the default for every front setting: a setting added to `FrontSettings` must be named here. */
+/** A value other than the default for every front setting: a setting added to `FrontSpec` must be named here. */
 const SET = {
     requiresAuthForPull: true,
     deletesEnabled: true,
@@ -24,11 +24,11 @@ const SET = {
     overlap: true,
     decoy: { accounts: { push: ["jenkins", "team-a"], pull: [] }, bcryptHash: `$2b$10$${"a".repeat(53)}` },
     maven: { pathPrefix: "maven-releases", requiresAuthForPull: true },
-} as const satisfies Required<FrontSettings>;
+} as const satisfies Required<FrontSpec>;
 
 const UNSET = { requiresAuthForPull: false, deletesEnabled: false } as const;
 
-const placements: Record<string, { policy: (front: FrontSettings) => AccessPolicy; lacks: readonly (keyof FrontSettings)[] }> = {
+const placements: Record<string, { policy: (front: FrontSpec) => AccessPolicy; lacks: readonly (keyof FrontSpec)[] }> = {
     // Behind a Gateway, where the sidecar enforces the allowlist.
     sidecar: {
         policy: (front) =>
@@ -60,7 +60,7 @@ const placements: Record<string, { policy: (front: FrontSettings) => AccessPolic
 
 describe.each(Object.entries(placements))("the %s's policy", (_name, { policy, lacks }) => {
     const unset = policy(UNSET);
-    test.each(Object.keys(SET) as (keyof FrontSettings)[])("places the front's %s", (key) => {
+    test.each(Object.keys(SET) as (keyof FrontSpec)[])("places the front's %s", (key) => {
         const set = policy({ ...UNSET, [key]: SET[key] });
         if (lacks.includes(key)) expect(set).toEqual(unset);
         else expect(set).not.toEqual(unset);

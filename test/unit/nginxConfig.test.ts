@@ -4,9 +4,9 @@
  * caddyfile.maven.test.ts.
  */
 import { describe, expect, test } from "vitest";
-import { type MavenBackendConfig, mavenBackendProblem, renderMavenNginxConfig } from "../../components/maven/nginxConfig";
+import { type MavenNginxSpec, mavenBackendProblem, renderMavenNginxConfig } from "../../components/maven/nginxConfig";
 
-const backend: MavenBackendConfig = { listen: "127.0.0.1:5002", pathPrefix: "maven-releases", dataDir: "/var/lib/maven", runDir: "/run/m" };
+const backend: MavenNginxSpec = { listen: "127.0.0.1:5002", pathPrefix: "maven-releases", dataDir: "/var/lib/maven", runDir: "/run/m" };
 
 describe("mavenBackendProblem", () => {
     test.each([
