@@ -153,9 +153,10 @@ export interface HostRegistryMonitoring extends RegistryMonitoring {
 /**
  * The host's one resolve step: the defaults each arg's `@default` documents (the stack config's defaults
  * too, components/shared/defaults.ts), the front's (`resolveFront`) first, then the host's own, a setting
- * given kept as given; and what every step of the host's plan derives from them, once: the users files'
- * accounts, the host's layout, Distribution's container, the job reporter and the Maven container. Pure: it
- * registers nothing.
+ * given kept as given; and what every step of the host's plan derives from them, once: the host's layout,
+ * Distribution's container, the job reporter and the Maven container. Pure: it registers nothing, and it
+ * reads no account, so the constructor refuses args it cannot work with (`externalRegistryHostProblem`)
+ * before anything reads them.
  */
 export function resolveExternalRegistryHost(args: ExternalRegistryHostArgs) {
     const caddyImage = args.caddyImage ?? DEFAULT_IMAGES.caddy;
@@ -192,8 +193,6 @@ export function resolveExternalRegistryHost(args: ExternalRegistryHostArgs) {
             deleteUntagged: args.garbageCollection?.deleteUntagged ?? false,
         } satisfies UpkeepSpec["garbageCollection"],
         ...(monitoring ? { monitoring } : {}),
-        /** The front's two users files' accounts and the scopes (`frontUsers`). */
-        users: frontUsers(args.accounts),
         /** The host's directories and files. */
         layout,
         /** The images are in a bucket: no data directory on the host. */
@@ -400,7 +399,8 @@ function hostContainerSteps(
 
 /** Caddy's site: the access policy in front of what runs, with the caches' routes once they are known. */
 function hostSiteStep(name: string, args: ResolvedExternalRegistryHost): ExternalRegistryHostPlan["caddy"] {
-    const { connection, layout, s3, monitored, mavenSpec, users } = args;
+    const { connection, layout, s3, monitored, mavenSpec } = args;
+    const users = frontUsers(args.accounts);
     return {
         name: `${name}-caddy`,
         args: ({ mirrorRoutes }) => ({

@@ -529,8 +529,9 @@ export class KindRegistry extends pulumi.ComponentResource {
     constructor(name: string, given: KindRegistryArgs, opts?: pulumi.ComponentResourceOptions) {
         const target: HostTarget = { target: given.connection.name };
         super(KIND_REGISTRY_TYPE, name, target, opts);
+        // The caches are checked before anything else reads the args.
+        checkKindMirrors(name, given.mirrors ?? []);
         const args = resolveKindRegistry(given);
-        checkKindMirrors(name, args.mirrors);
         const plan = planKindRegistry(name, args, decoyHash(`${name}-decoy`, this), `${pulumi.getProject()}/${pulumi.getStack()}`);
         const done: Record<KindStep, pulumi.Resource[]> = { dataDir: [], files: [], containers: [] };
         const after = (steps: readonly KindStep[]) => steps.flatMap((step) => done[step]);

@@ -20,7 +20,6 @@ const minimal: ExternalRegistryHostArgs = {
 
 /** The settings, without what the step derives from them for the plan's steps. */
 const settings = ({
-    users: _users,
     layout: _layout,
     s3: _s3,
     registryContainer: _registryContainer,
@@ -93,7 +92,6 @@ describe("resolveExternalRegistryHost", () => {
         expect(resolved.monitored).toBe(true);
         expect(resolved.reporting).toBeDefined();
         expect(resolved.jobsAfter).toEqual(["monitoringScripts"]);
-        expect(resolved.users).toEqual({ push: [minimal.accounts.push], pull: [], scoped: [] });
         const plain = resolveExternalRegistryHost(minimal);
         expect(plain).not.toHaveProperty("reporting");
         expect(plain).not.toHaveProperty("mavenSpec");
