@@ -52,6 +52,18 @@ export interface MirrorSpec {
     readonly maxSize: string;
     /** The proxy logs in to the upstream with an account from the secret `mirrorCredentials`. */
     readonly hasCredentials: boolean;
+    /** What `up` and a schedule fetch through the cache ahead of need (components/mirrors/warm.ts); none when unset. */
+    readonly warm?: MirrorWarm;
+}
+
+/** A cache's warm list as the placements take it: images normalised (`repository reference`), platforms, schedule. */
+export interface MirrorWarm {
+    /** One line per image, "REPOSITORY REFERENCE" (a tag or a sha256 digest), e.g. "library/nginx 1.27". */
+    readonly images: readonly string[];
+    /** "os/architecture[/variant]" entries, or ["all"]. */
+    readonly platforms: readonly string[];
+    /** Five-field cron schedule of the scheduled run. */
+    readonly schedule: string;
 }
 
 /**

@@ -10,6 +10,7 @@ import {
     type RegistryMirror,
     type UpstreamAccount,
 } from "../mirrors/mirrors";
+import { mirrorWarm } from "../mirrors/warm";
 import { isDistribution3Image } from "../shared/facts";
 import { secret } from "./secret";
 
@@ -25,6 +26,7 @@ export function mirrorSpecs(cfg: StackConfig): MirrorSpec[] {
         proxyTtl: isDistribution3Image(r.image),
         maxSize: m.maxSize,
         hasCredentials: m.credentials,
+        ...(m.warm ? { warm: mirrorWarm(m.upstream, m.warm) } : {}),
     }));
 }
 

@@ -15,6 +15,7 @@ import {
 } from "../../shared/defaults";
 import { DEFAULT_RESTIC_IMAGE } from "../../shared/facts";
 import { REPOSITORY_PREFIX } from "../../shared/imageReference";
+import { DEFAULT_WARM_PLATFORMS, DEFAULT_WARM_SCHEDULE } from "../../shared/warmList";
 import { distributionConfig } from "./distribution";
 import {
     cidr,
@@ -32,6 +33,8 @@ import {
     signingPublicKey,
     tagPatternProblem,
     username,
+    warmImage,
+    warmPlatform,
 } from "./values";
 
 /** The password settings of a named account (`containerRegistry.pushAccounts`, `containerRegistry.readAccounts`). */
@@ -468,6 +471,31 @@ const mirror = z.strictObject({
         .default("20Gi")
         .describe(
             "Storage limit of this cache: in the cluster the size of its own PVC, a hard limit only where the storage class enforces claim sizes; on the external host an hourly job empties the cache when it has grown past it (docs/mirrors.md, Age and size limits).",
+        ),
+    warm: z
+        .strictObject({
+            images: z
+                .array(warmImage)
+                .min(1, { error: "list at least one image, or leave warm out" })
+                .describe(
+                    'Images fetched through the cache ahead of need, as the upstream writes them, with a tag or a sha256 digest: "library/nginx:1.27", "nginx:1.27" (docker.io reads one-part names under library/), "org/app@sha256:…".',
+                ),
+            platforms: z
+                .array(warmPlatform)
+                .min(1, { error: 'list at least one platform, or "all"' })
+                .default([...DEFAULT_WARM_PLATFORMS])
+                .describe(
+                    'For an image whose manifest is an index (multi-platform): the platforms whose manifests and layers are fetched, "os/architecture[/variant]" ("linux/arm64" also takes "linux/arm64/v8"), or "all" (every entry, attestations included). The default covers the two architectures Kubernetes nodes run; an image with neither fails its warm.',
+                ),
+            schedule: cronSchedule
+                .default(DEFAULT_WARM_SCHEDULE)
+                .describe(
+                    "Cron schedule of the scheduled warm run (a CronJob in the cluster, a cron entry on the external host); `up` also runs it whenever images or platforms change. Run it at least once within maxAge, or warmed content expires.",
+                ),
+        })
+        .optional()
+        .describe(
+            "Warm the cache ahead of need: `up` (when the list changes) and a schedule fetch every listed image through the cache, so nodes pull them even when the upstream cannot be reached later (docs/mirrors.md, Warming a cache ahead of need). In the cluster and on the external host; not with registry.mode kind.",
         ),
 });
 

@@ -8,6 +8,7 @@ import { z } from "zod";
 import { ACCOUNT_NAME, IPV4 } from "../../shared/facts";
 import { imageReferenceProblem, PATH_COMPONENT } from "../../shared/imageReference";
 import { cidrProblem, ipv4OfMappedNetwork } from "../../shared/networks";
+import { warmImageProblem, warmPlatformProblem } from "../../shared/warmList";
 
 const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const REPO_COMPONENT = new RegExp(`^${PATH_COMPONENT}$`);
@@ -111,6 +112,18 @@ export const rotationCounter = z
 /** An image reference, `name[:tag][@sha256:digest]`, by Distribution's reference grammar (shared/imageReference.ts). */
 export const imageRef = z.string().superRefine((value, ctx) => {
     const problem = imageReferenceProblem(value);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+});
+
+/** An image a cache's warm list names (components/mirrors/warm.ts `warmImageProblem`). */
+export const warmImage = z.string().superRefine((value, ctx) => {
+    const problem = warmImageProblem(value);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+});
+
+/** A platform a cache's warm list fetches from an index (components/mirrors/warm.ts `warmPlatformProblem`). */
+export const warmPlatform = z.string().superRefine((value, ctx) => {
+    const problem = warmPlatformProblem(value);
     if (problem) ctx.addIssue({ code: "custom", message: problem });
 });
 
