@@ -37,7 +37,7 @@ export function inClusterObjectPlan(name: string, objects: readonly K8sObject[])
     const services: string[] = [];
     for (const object of objects) {
         const resourceName = `${name}-${object.kind.toLowerCase()}-${object.metadata.name}`;
-        const workload = object.kind === "Deployment" || object.kind === "CronJob";
+        const workload = object.kind === "Deployment" || object.kind === "CronJob" || object.kind === "Job";
         // An Ingress (or an IngressRoute, or a Gateway and its route) after the Secret and the Services it names: a controller that reads it at once (Traefik)
         // otherwise logs that they do not exist until they do.
         const dependsOn = workload

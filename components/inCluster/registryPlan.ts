@@ -127,6 +127,7 @@ export function planInClusterRegistry(
         mirrors: args.mirrors,
         scheduling: args.pod,
         resources: args.pod?.resources?.cache,
+        upkeepImage: args.images.kubectl,
     });
     const objects = inClusterObjectPlan(name, [...renderInClusterObjects(spec), ...caches]);
     return { objects, exposed: exposedObjects(name, args, objects) };

@@ -14,7 +14,8 @@ import { DISTRIBUTION, DISTRIBUTION_ENV_VARS, MANAGED_LABELS } from "../shared/f
 import type { K8sObject, Value } from "../shared/k8sObject";
 import { CLAIM_ANNOTATIONS, persistentClaim } from "../shared/persistentClaim";
 import { type ContainerResources, containerResources, type PodScheduling, schedulingFields } from "../shared/podScheduling";
-import { MIRROR_COMMAND, type MirrorSpec, type RegistryMirror, renderMirrorFiles } from "./mirrors";
+import { MIRROR_COMMAND, type MirrorSpec, type MirrorWarm, type RegistryMirror, renderMirrorFiles } from "./mirrors";
+import { renderWarmScript, warmListHash } from "./warm";
 
 /** A cache in the cluster, with its upstream account's env values when it has one (secret). */
 export interface ClusterMirror {
@@ -40,6 +41,11 @@ export interface ClusterMirrorsSpec {
     readonly scheduling?: PodScheduling;
     /** Each cache container's requests and limits; the program's defaults when unset. */
     readonly resources?: ContainerResources;
+    /**
+     * The stack's upkeep image (`inCluster.images.kubectl`, Alpine with busybox's sh and wget): the warm Job
+     * and CronJob of a cache with `warm` run in it. Required when a cache has `warm`.
+     */
+    readonly upkeepImage?: string;
 }
 
 /** User the caches run as; their claims are group-owned by it (fsGroup). */
@@ -196,5 +202,116 @@ function renderClusterMirror(spec: ClusterMirrorsSpec, mirror: ClusterMirror): K
             },
         } satisfies k8s.types.input.core.v1.Service,
     );
+    if (s.warm) objects.push(...renderClusterWarm(spec, s, s.warm));
     return objects;
+}
+
+/** The warm script's file name in its ConfigMap, and where the warm pods mount it. */
+const WARM_SCRIPT = "warm.sh";
+const WARM_DIR = "/etc/dso-registry-warm";
+
+/** Name of a cache's warm objects (ConfigMap, CronJob), e.g. "registry-mirror-docker-io-warm". */
+export function clusterWarmName(spec: Pick<MirrorSpec, "pathName">): string {
+    return `${clusterMirrorName(spec)}-warm`;
+}
+
+/**
+ * The Job `up` creates for a warm list: named after the list's hash, so a changed list (images or
+ * platforms) is a new Job, which runs; an unchanged one is left as it is, finished. `up` does not wait
+ * for it (`pulumi.com/skipAwait`): a warm run fetches from the upstream, which may be slow or not
+ * reachable yet, and neither is a reason for `up` to wait or fail.
+ */
+export function clusterWarmJobName(spec: Pick<MirrorSpec, "pathName">, warm: Pick<MirrorWarm, "images" | "platforms">): string {
+    const name = `${clusterWarmName(spec)}-${warmListHash(warm).slice(0, 8)}`;
+    if (name.length > 63)
+        throw new Error(`mirror "${spec.pathName}": its warm Job's name "${name}" is longer than Kubernetes's 63 characters`);
+    return name;
+}
+
+/**
+ * A cache's warm run in the cluster: the script (in a ConfigMap of its own: a changed list never touches
+ * the cache's pod), a Job for the current list and a CronJob on `schedule`, in the upkeep image, held to
+ * the restricted Pod Security Standard as the other upkeep jobs, reaching the cache's own Service (no front
+ * in between) with busybox's wget. Their pods keep their log: `kubectl logs job/<name>`.
+ */
+function renderClusterWarm(spec: ClusterMirrorsSpec, s: MirrorSpec, warm: MirrorWarm): K8sObject[] {
+    if (!spec.upkeepImage) throw new Error(`mirror ${s.upstream}: warm needs the upkeep image`);
+    const name = clusterWarmName(s);
+    const mirror = clusterMirrorName(s);
+    const jobName = clusterWarmJobName(s, warm);
+    const script = renderWarmScript(warm, {
+        base: `http://${mirror}.${spec.namespace}.svc:${DISTRIBUTION.containerPort}`,
+        client: "busybox-wget",
+        cacheLogs: `kubectl -n ${spec.namespace} logs deploy/${mirror}`,
+    });
+    const labels = { "app.kubernetes.io/name": "registry-mirror-warm", "app.kubernetes.io/instance": name, ...MANAGED_LABELS };
+    const podSpec = {
+        automountServiceAccountToken: false,
+        enableServiceLinks: false,
+        restartPolicy: "Never",
+        ...schedulingFields(spec.scheduling),
+        securityContext: { runAsNonRoot: true, runAsUser: UID, runAsGroup: UID, seccompProfile: { type: "RuntimeDefault" } },
+        containers: [
+            {
+                name: "warm",
+                image: spec.upkeepImage,
+                command: ["sh", `${WARM_DIR}/${WARM_SCRIPT}`],
+                volumeMounts: [
+                    { name: "script", mountPath: WARM_DIR, readOnly: true },
+                    { name: "tmp", mountPath: "/tmp" },
+                ],
+                resources: { requests: { cpu: "10m", memory: "16Mi" }, limits: { cpu: "500m", memory: "128Mi" } },
+                securityContext: {
+                    allowPrivilegeEscalation: false,
+                    capabilities: { drop: ["ALL"] },
+                    privileged: false,
+                    readOnlyRootFilesystem: true,
+                    runAsNonRoot: true,
+                    seccompProfile: { type: "RuntimeDefault" },
+                },
+            },
+        ],
+        volumes: [
+            { name: "script", configMap: { name } },
+            { name: "tmp", emptyDir: {} },
+        ],
+    } satisfies k8s.types.input.core.v1.PodSpec;
+    const jobSpec = {
+        backoffLimit: 0,
+        activeDeadlineSeconds: 6 * 3600,
+        template: { metadata: { labels }, spec: podSpec },
+    } satisfies k8s.types.input.batch.v1.JobSpec;
+    const warmMeta = (n: string, annotations?: Record<string, string>) => ({
+        name: n,
+        namespace: spec.namespace,
+        labels,
+        annotations: { "dso-registry/upstream": s.upstream, ...annotations },
+    });
+    return [
+        {
+            apiVersion: "v1",
+            kind: "ConfigMap",
+            metadata: warmMeta(name),
+            data: { [WARM_SCRIPT]: script },
+        } satisfies k8s.types.input.core.v1.ConfigMap,
+        {
+            apiVersion: "batch/v1",
+            kind: "Job",
+            metadata: warmMeta(jobName, { "pulumi.com/skipAwait": "true", "dso-registry/warm-list": warmListHash(warm) }),
+            spec: jobSpec,
+        } satisfies k8s.types.input.batch.v1.Job,
+        {
+            apiVersion: "batch/v1",
+            kind: "CronJob",
+            metadata: warmMeta(name),
+            spec: {
+                schedule: warm.schedule,
+                concurrencyPolicy: "Forbid",
+                startingDeadlineSeconds: 3600,
+                successfulJobsHistoryLimit: 1,
+                failedJobsHistoryLimit: 3,
+                jobTemplate: { spec: jobSpec },
+            },
+        } satisfies k8s.types.input.batch.v1.CronJob,
+    ];
 }

@@ -49,6 +49,7 @@ const CLASSES: Record<string, Constructor> = {
     "rbac.authorization.k8s.io/v1/ClusterRole": k8s.rbac.v1.ClusterRole,
     "rbac.authorization.k8s.io/v1/ClusterRoleBinding": k8s.rbac.v1.ClusterRoleBinding,
     "batch/v1/CronJob": k8s.batch.v1.CronJob,
+    "batch/v1/Job": k8s.batch.v1.Job,
     "traefik.io/v1alpha1/Middleware": TraefikMiddleware,
     "traefik.io/v1alpha1/IngressRoute": customResource("traefik.io/v1alpha1", "IngressRoute"),
     "cert-manager.io/v1/Issuer": customResource("cert-manager.io/v1", "Issuer"),
